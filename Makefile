@@ -1,0 +1,41 @@
+# Two-command set-up: `make run` starts the app, `make test` runs the whole suite.
+# Both create .venv and install everything on first use.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+# torch is installed first and pinned, so the project's `torch>=2.4` never pulls another build.
+# On a machine with an NVIDIA GPU, `make TORCH_SPEC=torch test` takes the default (CUDA) build.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: run test test-slow lint bench clean-venv install
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "$(TORCH_SPEC)"
+	$(PIP) install --quiet -e ".[dev]"
+	@$(PY) scripts/check_system_libs.py
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/spark-trainer-gui
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-slow: $(STAMP)
+	$(PIP) install --quiet -e ".[dev,installer]"
+	$(PY) -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(PY) -m ruff check spark_trainer app tests
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Headless commands: a thin layer over the library. See main.py."""

@@ -1,0 +1,57 @@
+"""What every command handler gets: the data home, output mode, and a lazily opened store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from spark_trainer.paths import DataHome, resolve_home
+from spark_trainer.store.entities import to_jsonable
+from spark_trainer.store.store import Store
+
+
+@dataclass
+class Result:
+    """A command's outcome: `data` for --json, `text` (or a function making it) for people."""
+
+    data: Any
+    text: str | Callable[[], str] | None = None
+    exit_code: int = 0
+
+    def render_text(self) -> str:
+        if callable(self.text):
+            return self.text()
+        if self.text is not None:
+            return self.text
+        return json.dumps(to_jsonable(self.data), indent=2)
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    json: bool = False
+    debug: bool = False
+    _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def home(self) -> DataHome:
+        return resolve_home(getattr(self.args, "home", None))
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.home)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def info(self, message: str) -> None:
+        """Progress or notes for people, on stderr so --json output stays one document."""
+        print(message, file=sys.stderr)

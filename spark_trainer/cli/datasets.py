@@ -1,0 +1,66 @@
+"""`dataset list|show|delete` (ingestion commands register here too)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import fields, human_bytes, table
+from spark_trainer.store import datasets
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    parser = sub.add_parser("dataset", help="ingest, list, show and delete datasets", parents=[common])
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    lst = actions.add_parser("list", help="list datasets", parents=[common])
+    lst.add_argument("--project", help="only this project's datasets (name or id)")
+    lst.set_defaults(handler=cmd_list)
+
+    show = actions.add_parser("show", help="show one dataset", parents=[common])
+    show.add_argument("dataset", help="dataset name or id")
+    show.add_argument("--project", help="project, when the name is used in several")
+    show.set_defaults(handler=cmd_show)
+
+    delete = actions.add_parser("delete", help="delete a dataset (its folder too with --delete-files)",
+                                parents=[common])
+    delete.add_argument("dataset", help="dataset name or id")
+    delete.add_argument("--force", action="store_true", help="delete even if experiments use it")
+    delete.add_argument("--delete-files", action="store_true", help="also remove the dataset folder")
+    delete.set_defaults(handler=cmd_delete)
+    return actions
+
+
+def dataset_text(d: datasets.Dataset) -> str:
+    return fields(
+        [("id", d.id), ("name", d.name), ("project", d.project), ("kind", d.kind), ("version", d.version or "-"),
+         ("items", d.num_items), ("train / val", f"{d.num_train} / {d.num_val}"),
+         ("rejected", d.num_rejected), ("duplicates", d.num_duplicates), ("size", human_bytes(d.size_bytes)),
+         ("path", d.path), ("created", d.created_at)]
+    )
+
+
+def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
+    items = datasets.list_all(ctx.store, args.project)
+    rows = [(d.id, d.project, d.name, d.kind, d.num_items, d.num_rejected, human_bytes(d.size_bytes),
+             d.version[:12] or "-") for d in items]
+    return Result(items, table(["id", "project", "name", "kind", "items", "rejected", "size", "version"], rows,
+                               empty="no datasets yet; add one with `spark-trainer dataset ingest PATH --project P`"))
+
+
+def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
+    dataset = datasets.get(ctx.store, args.dataset, args.project)
+    return Result(dataset, dataset_text(dataset))
+
+
+def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
+    dataset = datasets.delete(ctx.store, args.dataset, force=args.force)
+    removed = False
+    folder = Path(dataset.path)
+    if args.delete_files and folder.is_dir() and folder.is_relative_to(ctx.home.datasets_dir):
+        shutil.rmtree(folder)
+        removed = True
+    note = f"; removed {folder}" if removed else (f"; kept {folder}" if folder.exists() else "")
+    return Result({"deleted": dataset, "removed_folder": removed}, f"deleted dataset {dataset.name!r}{note}")

@@ -1,0 +1,92 @@
+"""`exp create|list|show|delete`."""
+
+from __future__ import annotations
+
+import argparse
+
+from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import fields, table
+from spark_trainer.config import apply_overrides, config_to_yaml, validate_config
+from spark_trainer.config.yaml_io import load_yaml
+from spark_trainer.store import datasets, experiments
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("exp", help="create, list, show and delete experiments", parents=[common])
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    create = actions.add_parser(
+        "create", help="create an experiment from flags and/or a config file", parents=[common],
+        description="Flags override the config file; --set key.sub=value overrides both.",
+    )
+    create.add_argument("--name", help="experiment name (unique in the project)")
+    create.add_argument("--project", help="project name or id")
+    create.add_argument("--recipe", help="recipe name; see `spark-trainer recipes`")
+    create.add_argument("--dataset", help="dataset name or id in the project")
+    create.add_argument("--base-model", help="local model folder or Hugging Face id in the local cache")
+    create.add_argument("--config", metavar="FILE.yaml", help="a run file to start from")
+    create.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config value, e.g. train.learning_rate=1e-4 (repeatable)")
+    create.add_argument("--notes", help="free text")
+    create.set_defaults(handler=cmd_create)
+
+    lst = actions.add_parser("list", help="list experiments", parents=[common])
+    lst.add_argument("--project", help="only this project's experiments")
+    lst.set_defaults(handler=cmd_list)
+
+    show = actions.add_parser("show", help="show one experiment and its config", parents=[common])
+    show.add_argument("experiment", help="experiment name or id")
+    show.add_argument("--project", help="project, when the name is used in several")
+    show.set_defaults(handler=cmd_show)
+
+    delete = actions.add_parser("delete", help="delete an experiment and its runs' records", parents=[common])
+    delete.add_argument("experiment", help="experiment name or id")
+    delete.set_defaults(handler=cmd_delete)
+
+
+def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
+    data, node, source = {}, None, None
+    if args.config:
+        data, node = load_yaml(args.config)
+        source = args.config
+    for key, value in (("name", args.name), ("project", args.project), ("recipe", args.recipe),
+                       ("dataset", args.dataset), ("base_model", args.base_model), ("notes", args.notes)):
+        if value is not None:
+            data[key] = value
+    data = apply_overrides(data, args.set)
+    config = validate_config(data, source, node)
+    store = ctx.store
+    dataset = datasets.get(store, config.dataset, config.project)
+    experiment = experiments.create(
+        store, project=config.project, name=config.name, recipe=config.recipe, base_model=config.base_model,
+        dataset=dataset.id, config=config.model_dump(mode="json"), notes=config.notes,
+    )
+    return Result(experiment, f"created experiment {experiment.name!r} (id {experiment.id}) in {experiment.project!r}")
+
+
+def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
+    items = experiments.list_all(ctx.store, args.project)
+    rows = [(e.id, e.project, e.name, e.recipe, e.base_model, e.num_runs, e.created_at) for e in items]
+    return Result(items, table(["id", "project", "name", "recipe", "base model", "runs", "created"], rows,
+                               empty="no experiments yet"))
+
+
+def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
+    e = experiments.get(ctx.store, args.experiment, args.project)
+
+    def text() -> str:
+        from spark_trainer.config import ExperimentConfig
+
+        head = fields([("id", e.id), ("name", e.name), ("project", e.project), ("recipe", e.recipe),
+                       ("base model", e.base_model), ("dataset id", e.dataset_id), ("runs", e.num_runs),
+                       ("notes", e.notes or "-")])
+        body = config_to_yaml(ExperimentConfig.model_validate(e.config)) if e.config else ""
+        return head + "\n\nconfig:\n" + "\n".join("  " + line for line in body.splitlines())
+
+    return Result(e, text)
+
+
+def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
+    experiment, run_dirs = experiments.delete(ctx.store, args.experiment)
+    note = f"; {len(run_dirs)} run folders kept on disk" if run_dirs else ""
+    return Result({"deleted": experiment, "run_dirs": run_dirs}, f"deleted experiment {experiment.name!r}{note}")

@@ -1,0 +1,115 @@
+"""`project create|list|show|rename|delete`."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import fields, table
+from spark_trainer.errors import BadInput
+from spark_trainer.store import projects
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("project", help="create, list, show, rename and delete projects", parents=[common])
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    create = actions.add_parser("create", help="create a project", parents=[common])
+    create.add_argument("name", help="project name (unique)")
+    create.add_argument("--description", default="", help="free text")
+    create.set_defaults(handler=cmd_create)
+
+    lst = actions.add_parser("list", help="list projects with their counts", parents=[common])
+    lst.add_argument("--search", help="only names containing this text")
+    lst.set_defaults(handler=cmd_list)
+
+    show = actions.add_parser("show", help="show one project", parents=[common])
+    show.add_argument("project", help="project name or id")
+    show.set_defaults(handler=cmd_show)
+
+    rename = actions.add_parser("rename", help="rename a project", parents=[common])
+    rename.add_argument("project", help="project name or id")
+    rename.add_argument("new_name", help="the new name")
+    rename.set_defaults(handler=cmd_rename)
+
+    delete = actions.add_parser(
+        "delete",
+        help="delete a project with its datasets, experiments and runs",
+        description="Deletes the project's rows from the database. Its folders on disk are kept "
+        "unless you pass --delete-files or confirm at the prompt.",
+        parents=[common],
+    )
+    delete.add_argument("project", help="project name or id")
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    files = delete.add_mutually_exclusive_group()
+    files.add_argument("--delete-files", action="store_true", help="also remove dataset and run folders")
+    files.add_argument("--keep-files", action="store_true", help="keep dataset and run folders on disk")
+    delete.set_defaults(handler=cmd_delete)
+
+
+def _project_text(p: projects.Project) -> str:
+    return fields(
+        [("id", p.id), ("name", p.name), ("description", p.description or "-"), ("datasets", p.num_datasets),
+         ("experiments", p.num_experiments), ("runs", p.num_runs), ("created", p.created_at),
+         ("last activity", p.last_activity)]
+    )
+
+
+def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
+    project = projects.create(ctx.store, args.name, args.description)
+    return Result(project, f"created project {project.name!r} (id {project.id})")
+
+
+def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
+    items = projects.list_all(ctx.store, args.search)
+    rows = [(p.id, p.name, p.num_datasets, p.num_experiments, p.num_runs, p.last_activity) for p in items]
+    return Result(items, table(["id", "name", "datasets", "experiments", "runs", "last activity"], rows,
+                               empty="no projects yet; create one with `spark-trainer project create NAME`"))
+
+
+def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
+    project = projects.get(ctx.store, args.project)
+    return Result(project, _project_text(project))
+
+
+def cmd_rename(ctx: Context, args: argparse.Namespace) -> Result:
+    project = projects.rename(ctx.store, args.project, args.new_name)
+    return Result(project, f"renamed project {args.project!r} to {project.name!r}")
+
+
+def _ask(question: str) -> bool:
+    print(question + " [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
+    found = projects.contents(ctx.store, args.project)
+    p = found.project
+    summary = (
+        f"project {p.name!r}: {p.num_datasets} datasets, {p.num_experiments} experiments, "
+        f"{p.num_runs} runs, {found.num_metrics} metric points"
+    )
+    interactive = sys.stdin.isatty() and not ctx.json
+    if not args.yes:
+        if not interactive:
+            raise BadInput(f"refusing to delete {summary} without --yes (no terminal to ask on)")
+        if not _ask(f"Delete {summary}?"):
+            return Result({"deleted": False}, "nothing deleted", exit_code=1)
+    folders = [Path(d) for d in found.dataset_dirs + found.run_dirs if Path(d).exists()]
+    delete_files = args.delete_files
+    if folders and not (args.delete_files or args.keep_files) and interactive:
+        delete_files = _ask(f"Also delete {len(folders)} folders on disk (datasets and runs)?")
+    projects.delete(ctx.store, p.id)
+    removed = []
+    if delete_files:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=False)
+            removed.append(str(folder))
+    kept = [str(f) for f in folders if str(f) not in removed]
+    text = f"deleted {summary}"
+    if kept:
+        text += f"\nkept {len(kept)} folders on disk (remove them with --delete-files):\n  " + "\n  ".join(kept)
+    return Result({"deleted": True, "project": p, "removed_folders": removed, "kept_folders": kept}, text)

@@ -1,0 +1,99 @@
+"""`gpus` and `doctor`: what this machine offers for training."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import platform
+import sys
+
+from spark_trainer import __version__
+from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import fields, human_bytes, table
+from spark_trainer.gpu import list_gpus, nvml_status
+from spark_trainer.paths import disk_free_bytes
+from spark_trainer.store import migrate
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    gpus = sub.add_parser("gpus", help="list NVIDIA GPUs with memory, utilisation and temperature",
+                          parents=[common])
+    gpus.set_defaults(handler=cmd_gpus)
+    doctor = sub.add_parser("doctor", help="check Python, torch, CUDA, GPUs, disk space and the database",
+                            parents=[common])
+    doctor.set_defaults(handler=cmd_doctor)
+
+
+def cmd_gpus(ctx: Context, args: argparse.Namespace) -> Result:
+    gpus = list_gpus()
+    if not gpus:
+        return Result([], f"no NVIDIA GPU found ({nvml_status()}); training will run on the CPU")
+    rows = [(g.index, g.name, human_bytes(g.memory_free), human_bytes(g.memory_total),
+             "-" if g.utilization is None else f"{g.utilization}%",
+             "-" if g.temperature is None else f"{g.temperature} C",
+             "-" if g.power_watts is None else f"{g.power_watts:.0f} W") for g in gpus]
+    return Result(gpus, table(["gpu", "name", "free", "total", "util", "temp", "power"], rows))
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _torch_report() -> dict:
+    try:
+        import torch
+    except ImportError as exc:
+        return {"installed": False, "error": str(exc)}
+    report = {"installed": True, "version": torch.__version__, "cuda_available": torch.cuda.is_available(),
+              "cuda_version": torch.version.cuda, "device_count": 0, "bf16": False}
+    if report["cuda_available"]:
+        report["device_count"] = torch.cuda.device_count()
+        report["bf16"] = bool(torch.cuda.is_bf16_supported())
+    return report
+
+
+def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
+    home = ctx.home
+    store = ctx.store
+    torch_info = _torch_report()
+    gpus = list_gpus()
+    libraries = {name: _version(name) for name in
+                 ("transformers", "peft", "accelerate", "diffusers", "PySide6-Essentials", "pyqtgraph",
+                  "opencv-python-headless", "SQLAlchemy", "alembic", "bitsandbytes")}
+    data = {
+        "spark_trainer": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch_info,
+        "nvml": nvml_status(),
+        "gpus": gpus,
+        "home": str(home.root),
+        "disk_free_bytes": disk_free_bytes(home.root),
+        "database": str(home.db_path),
+        "schema_revision": store.schema_revision(),
+        "schema_head": migrate.HEAD_REVISION,
+        "libraries": libraries,
+    }
+
+    def text() -> str:
+        if torch_info.get("installed"):
+            cuda = (f"CUDA {torch_info['cuda_version']}, {torch_info['device_count']} device(s), "
+                    f"bf16 {'yes' if torch_info['bf16'] else 'no'}") if torch_info["cuda_available"] else "no CUDA (CPU only)"
+            torch_line = f"{torch_info['version']} ({cuda})"
+        else:
+            torch_line = f"not installed ({torch_info['error']})"
+        gpu_line = ", ".join(f"{g.index}: {g.name} {human_bytes(g.memory_total)}" for g in gpus) or "none found"
+        lib_line = ", ".join(f"{k} {v}" for k, v in libraries.items() if v) or "-"
+        missing = [k for k, v in libraries.items() if not v]
+        return fields([
+            ("SparkTrainer", __version__), ("Python", f"{data['python']} on {data['platform']}"),
+            ("torch", torch_line), ("NVML", data["nvml"]), ("GPUs", gpu_line), ("data home", home.root),
+            ("disk free", human_bytes(data["disk_free_bytes"])),
+            ("database", f"{home.db_path} (schema {data['schema_revision']}, code knows {migrate.HEAD_REVISION})"),
+            ("libraries", lib_line), ("not installed", ", ".join(missing) or "-"),
+        ])
+
+    return Result(data, text)

@@ -1,0 +1,102 @@
+"""Experiment configuration: pydantic schema, YAML load/save, and per-recipe validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from spark_trainer.config.errors import format_validation_error
+from spark_trainer.config.schema import CheckpointConfig, EvalConfig, ExperimentConfig, TrainConfig
+from spark_trainer.config.yaml_io import dump_yaml, line_of, load_yaml, parse_yaml, save_yaml
+from spark_trainer.errors import BadInput, ConfigError
+
+__all__ = [
+    "CheckpointConfig",
+    "EvalConfig",
+    "ExperimentConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "load_config",
+    "save_config",
+    "validate_config",
+]
+
+
+def _fail(messages: list[str], source: str | None, node: yaml.Node | None) -> ConfigError:
+    first = messages[0]
+    where = ""
+    if source:
+        line = line_of(node, first.split(":", 1)[0].split(".")) if node is not None else None
+        where = f"{source} line {line}: " if line else f"{source}: "
+    more = f" (and {len(messages) - 1} more problem{'s' if len(messages) > 2 else ''})" if len(messages) > 1 else ""
+    return ConfigError(f"{where}{first}{more}")
+
+
+def validate_config(
+    data: dict[str, Any], source: str | None = None, node: yaml.Node | None = None
+) -> ExperimentConfig:
+    """Validate a whole run file, including its recipe's section; defaults are filled in.
+
+    Raises:
+        ConfigError: naming the field, the bad value and what is allowed (and the line, from YAML).
+    """
+    from spark_trainer.recipes import get_recipe
+
+    try:
+        config = ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _fail(format_validation_error(exc, ExperimentConfig), source, node) from None
+    try:
+        spec = get_recipe(config.recipe)
+    except BadInput as exc:  # unknown recipe
+        line = line_of(node, ["recipe"]) if node is not None else None
+        where = f"{source} line {line}: " if source and line else (f"{source}: " if source else "")
+        raise ConfigError(f"{where}recipe: {exc}") from None
+    try:
+        section = spec.config_model.model_validate(config.recipe_config)
+    except ValidationError as exc:
+        raise _fail(format_validation_error(exc, spec.config_model, "recipe_config."), source, node) from None
+    config.recipe_config = section.model_dump(mode="json")
+    return config
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    data, node = load_yaml(path)
+    return validate_config(data, str(path), node)
+
+
+def parse_config(text: str, name: str = "<config>") -> ExperimentConfig:
+    data, node = parse_yaml(text, name)
+    return validate_config(data, name, node)
+
+
+def save_config(config: ExperimentConfig, path: str | Path) -> Path:
+    return save_yaml(config.model_dump(mode="json"), path)
+
+
+def config_to_yaml(config: ExperimentConfig) -> str:
+    return dump_yaml(config.model_dump(mode="json"))
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `key.sub=value` overrides (values parsed as YAML scalars) to a config mapping."""
+    result = dict(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, like train.learning_rate=1e-4")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        parts = key.strip().split(".")
+        target = result
+        for part in parts[:-1]:
+            existing = target.get(part)
+            target[part] = dict(existing) if isinstance(existing, dict) else {}
+            target = target[part]
+        target[parts[-1]] = value
+    return result

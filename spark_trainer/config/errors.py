@@ -1,0 +1,44 @@
+"""Turning pydantic validation errors into one line a user can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+
+def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
+    """Field names allowed at the parent of `loc`, walking nested models."""
+    current: Any = model
+    for part in loc[:-1]:
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return None
+        annotation = fields[part].annotation
+        current = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        if current is None:
+            return None
+    fields = getattr(current, "model_fields", None)
+    return sorted(fields) if fields else None
+
+
+def format_validation_error(
+    exc: ValidationError, model: type[BaseModel] | None = None, prefix: str = ""
+) -> list[str]:
+    """One message per problem: `train.learning_rate: got -1; Input should be greater than 0`."""
+    messages = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err.get("loc", ()))
+        field = prefix + ".".join(str(p) for p in loc) if loc else prefix.rstrip(".") or "config"
+        msg = err.get("msg", "invalid value")
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        if err.get("type") == "extra_forbidden":
+            allowed = _allowed_fields(model, loc) if model is not None else None
+            hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+            messages.append(f"{field}: unknown key{hint}")
+        elif err.get("type") == "missing":
+            messages.append(f"{field}: required but missing")
+        else:
+            messages.append(f"{field}: got {err.get('input')!r}; {msg}")
+    return messages

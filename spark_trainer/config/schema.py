@@ -1,0 +1,80 @@
+"""The experiment config: what `spark-trainer train` reads and the GUI's presets save.
+
+Every model forbids unknown keys, so a typo is an error that names the key and lists the allowed
+ones instead of a silently ignored setting. The `recipe_config` section is validated by the
+recipe's own model (see spark_trainer.recipes).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TrainConfig(Section):
+    max_steps: int | None = Field(200, ge=1, le=10_000_000, description="Optimizer steps to train for")
+    epochs: float | None = Field(
+        None, gt=0, le=10_000, description="Passes over the training split (used when max_steps is empty)"
+    )
+    learning_rate: float = Field(2.0e-4, gt=0, le=1.0, description="Peak learning rate")
+    batch_size: int = Field(8, ge=1, le=4096, description="Micro-batch size per device")
+    grad_accum: int = Field(1, ge=1, le=1024, description="Micro-batches per optimizer step")
+    seq_len: int = Field(512, ge=8, le=1_048_576, description="Tokens per row (text recipes)")
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="auto picks bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU"
+    )
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="Random seed for data order and initialisation")
+    lr_scheduler: Literal["linear", "cosine", "constant"] = Field("cosine", description="Learning-rate schedule")
+    warmup_steps: int = Field(0, ge=0, le=1_000_000, description="Linear warm-up steps")
+    warmup_ratio: float = Field(0.0, ge=0, le=0.5, description="Warm-up as a fraction of all steps (if steps is 0)")
+    weight_decay: float = Field(0.0, ge=0, le=1.0, description="AdamW weight decay")
+    max_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping norm (empty: no clipping)")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory")
+    compile: bool = Field(False, description="torch.compile the model (GPU)")
+    auto_batch: bool = Field(False, description="On out-of-memory, halve the micro-batch and double accumulation")
+    early_stopping_patience: int | None = Field(
+        None, ge=1, description="Stop after this many evaluations without improvement (empty: off)"
+    )
+    early_stopping_metric: str = Field("eval_loss", description="Metric watched by early stopping (lower is better)")
+
+    @model_validator(mode="after")
+    def _steps_or_epochs(self) -> TrainConfig:
+        if self.max_steps is None and self.epochs is None:
+            raise ValueError("set train.max_steps or train.epochs")
+        return self
+
+
+class EvalConfig(Section):
+    every_steps: int | None = Field(50, ge=1, description="Evaluate every N steps (and always at the end)")
+    val_fraction: float = Field(0.1, ge=0, le=0.5, description="Share of the dataset held out for validation")
+    max_batches: int | None = Field(None, ge=1, description="Cap on validation batches per evaluation")
+    samples_every_steps: int | None = Field(None, ge=1, description="Generate samples every N steps")
+    sample_prompts: list[str] = Field(default_factory=list, description="Fixed prompts for generated samples")
+
+
+class CheckpointConfig(Section):
+    every_steps: int | None = Field(100, ge=1, description="Save a checkpoint every N steps (and at the end)")
+    keep: int = Field(3, ge=1, le=1000, description="Checkpoints kept, besides the best")
+    keep_best: bool = Field(True, description="Also keep the checkpoint with the best eval metric")
+
+
+class ExperimentConfig(Section):
+    """One run file: project, experiment name, recipe, model, dataset and hyperparameters."""
+
+    project: str = Field("default", min_length=1, description="Project (created if missing)")
+    name: str = Field(..., min_length=1, max_length=200, description="Experiment name")
+    recipe: str = Field(..., description="Recipe name; see `spark-trainer recipes`")
+    base_model: str = Field(..., min_length=1, description="Local folder or a Hugging Face id in the local cache")
+    dataset: str = Field(..., min_length=1, description="A path (ingested on first use), or a dataset name or id")
+    gpus: str = Field("auto", description="auto | cpu | a count like 2 | ids like 0,1")
+    priority: int = Field(0, ge=-100, le=100, description="Higher runs first among queued runs")
+    notes: str = Field("", description="Free text")
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    recipe_config: dict[str, Any] = Field(default_factory=dict, description="The recipe's own settings")
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)

@@ -1,0 +1,72 @@
+"""YAML load and save for run files, with errors that name the file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spark_trainer.errors import ConfigError
+
+
+def load_yaml(path: str | Path) -> tuple[dict[str, Any], yaml.Node | None]:
+    """Parse a YAML mapping; return it and its node tree (for line numbers in later errors)."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+    return parse_yaml(text, str(source))
+
+
+def parse_yaml(text: str, name: str = "<config>") -> tuple[dict[str, Any], yaml.Node | None]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"{name}{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{name}: invalid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: expected a mapping of keys to values at the top, got {type(data).__name__}")
+    return data, node
+
+
+def line_of(node: yaml.Node | None, path: list[str]) -> int | None:
+    """1-based line of the value at `path` (dotted keys) in a composed YAML tree, if found."""
+    current = node
+    line = None
+    for key in path:
+        if not isinstance(current, yaml.MappingNode):
+            return line
+        for key_node, value_node in current.value:
+            if getattr(key_node, "value", None) == key:
+                line = key_node.start_mark.line + 1
+                current = value_node
+                break
+        else:
+            return line
+    return line
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def save_yaml(data: dict[str, Any], path: str | Path) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_text(dump_yaml(data), encoding="utf-8")
+    tmp.replace(target)
+    return target

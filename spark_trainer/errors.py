@@ -1,0 +1,39 @@
+"""Domain errors. Each maps to a CLI exit code: bad input is 2, a failed operation is 1."""
+
+from __future__ import annotations
+
+
+class SparkError(Exception):
+    """Base of every error the CLI and GUI show as one line."""
+
+    exit_code = 1
+
+
+class BadInput(SparkError):
+    """The caller asked for something invalid: unknown id, invalid config, unreadable file."""
+
+    exit_code = 2
+
+
+class NotFound(BadInput):
+    """A named object does not exist."""
+
+
+class Conflict(BadInput):
+    """The object would clash with an existing one (a duplicate name, a row still in use)."""
+
+
+class ConfigError(BadInput):
+    """A configuration file or value is invalid."""
+
+
+class OperationFailed(SparkError):
+    """The operation was valid but did not succeed (I/O error, a run that failed)."""
+
+
+class StoreError(OperationFailed):
+    """The database could not be read or written."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was written by a newer SparkTrainer than this one."""

@@ -1,0 +1,86 @@
+"""The data home: one folder holding the database, datasets, runs, models and exports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from spark_trainer.errors import BadInput
+
+HOME_ENV = "SPARK_TRAINER_HOME"
+DB_NAME = "sparktrainer.db"
+
+
+def default_home() -> Path:
+    """`SPARK_TRAINER_HOME` if set, else the platform's user-data dir."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("SparkTrainer", appauthor=False))
+
+
+@dataclass(frozen=True)
+class DataHome:
+    """Paths inside one data home. Creating it does not touch the disk; `ensure()` does."""
+
+    root: Path
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_NAME
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.root / "datasets"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
+
+    def dataset_dir(self, dataset_id: int) -> Path:
+        return self.datasets_dir / str(dataset_id)
+
+    def run_dir(self, run_id: int) -> Path:
+        return self.runs_dir / str(run_id)
+
+    def export_dir(self, export_id: int | str) -> Path:
+        return self.exports_dir / str(export_id)
+
+    def ensure(self) -> DataHome:
+        """Create the home and its folders; raise BadInput naming the path if it is not writable."""
+        try:
+            for folder in (self.root, self.datasets_dir, self.runs_dir, self.models_dir, self.exports_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+            probe = self.root / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise BadInput(f"data home {self.root} is not writable: {reason}") from exc
+        return self
+
+
+def resolve_home(home: str | os.PathLike[str] | None = None) -> DataHome:
+    """The data home from an explicit path, else the environment, else the platform default."""
+    root = Path(home).expanduser() if home else default_home()
+    return DataHome(root.resolve())
+
+
+def disk_free_bytes(path: Path) -> int:
+    """Free bytes on the filesystem holding `path` (or its nearest existing parent)."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free

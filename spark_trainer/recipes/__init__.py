@@ -1,0 +1,7 @@
+"""Recipes: one module per recipe, each declaring a RecipeSpec. See registry.py."""
+
+from __future__ import annotations
+
+from spark_trainer.recipes.registry import RecipeSpec, describe_fields, get_recipe, list_recipes, registry
+
+__all__ = ["RecipeSpec", "describe_fields", "get_recipe", "list_recipes", "registry"]

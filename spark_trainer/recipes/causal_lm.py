@@ -1,0 +1,41 @@
+"""Causal-LM fine-tuning recipe: LoRA, QLoRA, DoRA or full fine-tuning on text, prompt/completion
+or chat data. This module declares the config; the implementation is imported only to train."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from spark_trainer.recipes.registry import RecipeSpec
+
+
+class CausalLMConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["lora", "qlora", "dora", "full"] = Field("lora", description="Fine-tuning method")
+    lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank")
+    lora_alpha: float = Field(32, gt=0, le=4096, description="LoRA scaling numerator (alpha / r)")
+    lora_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA path")
+    target_modules: str | list[str] = Field(
+        "all-linear", description="Modules to adapt: all-linear, or a list of module names"
+    )
+    packing: bool = Field(True, description="Pack examples into full rows; examples never attend to each other")
+    completion_only_loss: bool = Field(
+        True, description="For prompt/completion and chat data, train only on completions"
+    )
+    chat_template: str | None = Field(
+        None, description="Jinja chat template to use when the tokenizer has none"
+    )
+
+
+RECIPE = RecipeSpec(
+    name="causal-lm",
+    title="Causal LM fine-tuning",
+    description="Fine-tune a decoder language model on text, prompt/completion or chat JSONL "
+    "with LoRA, QLoRA, DoRA or full fine-tuning.",
+    config_model=CausalLMConfig,
+    data_kinds=("text",),
+    implementation="spark_trainer.recipes.causal_lm_impl:CausalLMRecipe",
+    tags=("text", "llm"),
+)

@@ -1,0 +1,141 @@
+"""The recipe registry: each recipe module declares a `RecipeSpec` named `RECIPE`.
+
+Recipe modules must be cheap to import (no torch at module top): the CLI lists recipes and
+validates configs without loading any training library.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from spark_trainer.errors import BadInput
+
+BUILTIN_MODULES = ("spark_trainer.recipes.causal_lm",)
+
+
+@dataclass(frozen=True)
+class RecipeSpec:
+    """What a recipe declares: its name, its config section and where its implementation lives.
+
+    Args:
+        name: the id used in configs (`recipe: causal-lm`).
+        title: a short human title for lists and the GUI.
+        description: one or two sentences.
+        config_model: pydantic model of the `recipe_config` section (defaults, ranges, help).
+        data_kinds: dataset kinds the recipe trains on (text, image, ...).
+        implementation: "module:attribute" of the recipe class, imported only to train.
+    """
+
+    name: str
+    title: str
+    description: str
+    config_model: type[BaseModel]
+    data_kinds: tuple[str, ...]
+    implementation: str
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def load(self) -> Any:
+        """Import and return the recipe implementation (this may import torch)."""
+        module_name, _, attr = self.implementation.partition(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+class RecipeRegistry:
+    def __init__(self) -> None:
+        self._specs: dict[str, RecipeSpec] = {}
+        self._loaded_builtins = False
+
+    def register(self, spec: RecipeSpec) -> RecipeSpec:
+        if spec.name in self._specs and self._specs[spec.name] is not spec:
+            raise ValueError(f"recipe {spec.name!r} is registered twice")
+        self._specs[spec.name] = spec
+        return spec
+
+    def _ensure_builtins(self) -> None:
+        if not self._loaded_builtins:
+            self._loaded_builtins = True
+            for module_name in BUILTIN_MODULES:
+                self.register(importlib.import_module(module_name).RECIPE)
+
+    def get(self, name: str) -> RecipeSpec:
+        self._ensure_builtins()
+        try:
+            return self._specs[name]
+        except KeyError:
+            known = ", ".join(sorted(self._specs)) or "none"
+            raise BadInput(f"unknown recipe {name!r}; recipes are: {known}") from None
+
+    def all(self) -> list[RecipeSpec]:
+        self._ensure_builtins()
+        return [self._specs[name] for name in sorted(self._specs)]
+
+
+_REGISTRY: RecipeRegistry | None = None
+
+
+def registry() -> RecipeRegistry:
+    """The process-wide registry, created on first use (not at import)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = RecipeRegistry()
+    return _REGISTRY
+
+
+def get_recipe(name: str) -> RecipeSpec:
+    return registry().get(name)
+
+
+def list_recipes() -> list[RecipeSpec]:
+    return registry().all()
+
+
+def describe_fields(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """Each config field's name, type, default, range and help, for `recipes NAME` and the GUI form."""
+    from annotated_types import Ge, Gt, Le, Lt
+
+    described = []
+    for name, info in model.model_fields.items():
+        bounds: dict[str, Any] = {}
+        for meta in info.metadata:
+            if isinstance(meta, Ge):
+                bounds["min"] = meta.ge
+            elif isinstance(meta, Gt):
+                bounds["min_exclusive"] = meta.gt
+            elif isinstance(meta, Le):
+                bounds["max"] = meta.le
+            elif isinstance(meta, Lt):
+                bounds["max_exclusive"] = meta.lt
+        default = info.get_default(call_default_factory=True)
+        described.append(
+            {
+                "name": name,
+                "type": _type_name(info.annotation),
+                "default": default,
+                "help": info.description or "",
+                **bounds,
+                **({"choices": list(_choices(info.annotation))} if _choices(info.annotation) else {}),
+            }
+        )
+    return described
+
+
+def _choices(annotation: Any) -> tuple[Any, ...]:
+    import typing
+
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    return ()
+
+
+def _type_name(annotation: Any) -> str:
+    import typing
+
+    if typing.get_origin(annotation) is typing.Literal:
+        return "choice"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")

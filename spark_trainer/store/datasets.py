@@ -1,0 +1,158 @@
+"""Datasets: rows describing an ingested dataset folder (manifest, card, report)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from spark_trainer.errors import BadInput, Conflict, NotFound
+from spark_trainer.store import projects
+from spark_trainer.store.entities import Dataset, DatasetKind, utcnow
+from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow
+from spark_trainer.store.store import Store
+
+
+@dataclass
+class NewDataset:
+    """What ingestion hands the store once the dataset folder is complete on disk."""
+
+    name: str
+    kind: str
+    path: str
+    version: str = ""
+    num_items: int = 0
+    num_train: int = 0
+    num_val: int = 0
+    num_rejected: int = 0
+    num_duplicates: int = 0
+    size_bytes: int = 0
+    sources: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _entity(row: DatasetRow, project_name: str) -> Dataset:
+    return Dataset(
+        id=row.id,
+        project_id=row.project_id,
+        project=project_name,
+        name=row.name,
+        kind=row.kind,
+        status=row.status,
+        path=row.path,
+        version=row.version,
+        num_items=row.num_items,
+        num_train=row.num_train,
+        num_val=row.num_val,
+        num_rejected=row.num_rejected,
+        num_duplicates=row.num_duplicates,
+        size_bytes=row.size_bytes,
+        sources=list(row.sources or []),
+        meta=dict(row.meta or {}),
+        created_at=row.created_at,
+    )
+
+
+def row_for(session: Session, ref: str | int, project: str | int | None = None) -> DatasetRow:
+    """The dataset row for a name or id, optionally within a project; ambiguity is an error."""
+    text = str(ref).strip()
+    query = select(DatasetRow).where(DatasetRow.name == text)
+    if project is not None:
+        query = query.where(DatasetRow.project_id == projects.row_for(session, project).id)
+    rows = list(session.scalars(query))
+    if len(rows) > 1:
+        names = sorted(session.get(ProjectRow, r.project_id).name for r in rows)
+        raise BadInput(f"dataset {text!r} exists in projects {', '.join(names)}; name the project or use the id")
+    if rows:
+        return rows[0]
+    if text.isdigit():
+        row = session.get(DatasetRow, int(text))
+        if row is not None:
+            return row
+    raise NotFound(f"no dataset named or numbered {text!r}; see `spark-trainer dataset list`")
+
+
+def next_id(store: Store) -> int:
+    """A hint for the folder name of the next dataset; `create` may still pick another id."""
+    with store.read() as session:
+        return (session.scalar(select(func.max(DatasetRow.id))) or 0) + 1
+
+
+def create(store: Store, project: str | int, new: NewDataset) -> Dataset:
+    """Record a dataset whose folder is complete. One transaction: a failure leaves no row."""
+    name = projects.validate_name(new.name, "dataset")
+    try:
+        kind = DatasetKind(new.kind).value
+    except ValueError:
+        allowed = ", ".join(k.value for k in DatasetKind)
+        raise BadInput(f"dataset kind {new.kind!r} is not one of: {allowed}") from None
+    with store.write() as session:
+        project_row = projects.row_for(session, project)
+        clash = select(DatasetRow.id).where(DatasetRow.project_id == project_row.id, DatasetRow.name == name)
+        if session.scalar(clash) is not None:
+            raise Conflict(f"project {project_row.name!r} already has a dataset named {name!r}")
+        row = DatasetRow(
+            project_id=project_row.id,
+            name=name,
+            kind=kind,
+            status="ready",
+            path=new.path,
+            version=new.version,
+            num_items=new.num_items,
+            num_train=new.num_train,
+            num_val=new.num_val,
+            num_rejected=new.num_rejected,
+            num_duplicates=new.num_duplicates,
+            size_bytes=new.size_bytes,
+            sources=list(new.sources),
+            meta=dict(new.meta),
+            created_at=utcnow(),
+        )
+        session.add(row)
+        projects.touch(session, project_row.id)
+        session.flush()
+        return _entity(row, project_row.name)
+
+
+def get(store: Store, ref: str | int, project: str | int | None = None) -> Dataset:
+    with store.read() as session:
+        row = row_for(session, ref, project)
+        return _entity(row, session.get(ProjectRow, row.project_id).name)
+
+
+def list_all(store: Store, project: str | int | None = None) -> list[Dataset]:
+    with store.read() as session:
+        query = select(DatasetRow, ProjectRow.name).join(ProjectRow).order_by(DatasetRow.id)
+        if project is not None:
+            query = query.where(DatasetRow.project_id == projects.row_for(session, project).id)
+        return [_entity(row, pname) for row, pname in session.execute(query)]
+
+
+def unique_name(store: Store, project: str | int, base: str) -> str:
+    """`base`, or `base-2`, `base-3`... whichever is free in the project."""
+    with store.read() as session:
+        project_id = projects.row_for(session, project).id
+        taken = set(session.scalars(select(DatasetRow.name).where(DatasetRow.project_id == project_id)))
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def delete(store: Store, ref: str | int, *, force: bool = False) -> Dataset:
+    """Delete a dataset row. Experiments using it block the delete unless `force`."""
+    with store.write() as session:
+        row = row_for(session, ref)
+        users = list(session.scalars(select(ExperimentRow.name).where(ExperimentRow.dataset_id == row.id)))
+        if users and not force:
+            raise Conflict(
+                f"dataset {row.name!r} is used by experiments {', '.join(sorted(users))}; "
+                "delete them first or pass --force"
+            )
+        entity = _entity(row, session.get(ProjectRow, row.project_id).name)
+        session.delete(row)
+        return entity

@@ -1,0 +1,161 @@
+"""Plain entities handed out by the store. ORM rows never leave the store package."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as stored in SQLite."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class RunStatus(str, enum.Enum):
+    QUEUED = "queued"
+    STARTING = "starting"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_active(self) -> bool:
+        """A worker process is (or should be) alive for this run."""
+        return self in (RunStatus.STARTING, RunStatus.RUNNING)
+
+    @property
+    def is_finished(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class DatasetKind(str, enum.Enum):
+    TEXT = "text"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+
+
+def to_jsonable(value: Any) -> Any:
+    """Entities, lists and dicts of them, datetimes and enums as JSON-ready values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=timezone.utc).isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Project:
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    num_datasets: int = 0
+    num_experiments: int = 0
+    num_runs: int = 0
+    last_activity: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: int
+    project_id: int
+    project: str
+    name: str
+    kind: str
+    status: str
+    path: str
+    version: str
+    num_items: int
+    num_train: int
+    num_val: int
+    num_rejected: int
+    num_duplicates: int
+    size_bytes: int
+    sources: list[str]
+    meta: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Experiment:
+    id: int
+    project_id: int
+    project: str
+    dataset_id: int | None
+    name: str
+    recipe: str
+    base_model: str
+    config: dict[str, Any]
+    notes: str
+    created_at: datetime
+    num_runs: int = 0
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    experiment_id: int
+    experiment: str
+    project_id: int
+    recipe: str
+    status: RunStatus
+    requested_gpus: str
+    gpus: list[int]
+    priority: int
+    pid: int | None
+    pid_start_time: float | None
+    step: int
+    total_steps: int | None
+    eta_seconds: float | None
+    heartbeat_at: datetime | None
+    run_dir: str
+    error: str | None
+    resume_of_id: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    id: int
+    run_id: int
+    from_status: str | None
+    to_status: str
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Metric:
+    id: int
+    run_id: int
+    key: str
+    step: int
+    value: float
+    wall_time: float
+
+
+@dataclass(frozen=True)
+class Artifact:
+    id: int
+    run_id: int
+    kind: str
+    path: str
+    step: int | None
+    meta: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None

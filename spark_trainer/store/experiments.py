@@ -1,0 +1,121 @@
+"""Experiments: a recipe, a base model, a dataset and a validated config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from spark_trainer.errors import BadInput, Conflict, NotFound
+from spark_trainer.store import datasets, projects
+from spark_trainer.store.entities import Experiment, utcnow
+from spark_trainer.store.models import ExperimentRow, ProjectRow, RunRow
+from spark_trainer.store.store import Store
+
+
+def _entity(session: Session, row: ExperimentRow) -> Experiment:
+    n_runs = session.scalar(select(func.count(RunRow.id)).where(RunRow.experiment_id == row.id)) or 0
+    return Experiment(
+        id=row.id,
+        project_id=row.project_id,
+        project=session.get(ProjectRow, row.project_id).name,
+        dataset_id=row.dataset_id,
+        name=row.name,
+        recipe=row.recipe,
+        base_model=row.base_model,
+        config=dict(row.config or {}),
+        notes=row.notes,
+        created_at=row.created_at,
+        num_runs=n_runs,
+    )
+
+
+def row_for(session: Session, ref: str | int, project: str | int | None = None) -> ExperimentRow:
+    text = str(ref).strip()
+    query = select(ExperimentRow).where(ExperimentRow.name == text)
+    if project is not None:
+        query = query.where(ExperimentRow.project_id == projects.row_for(session, project).id)
+    rows = list(session.scalars(query))
+    if len(rows) > 1:
+        names = sorted(session.get(ProjectRow, r.project_id).name for r in rows)
+        raise BadInput(
+            f"experiment {text!r} exists in projects {', '.join(names)}; name the project or use the id"
+        )
+    if rows:
+        return rows[0]
+    if text.isdigit():
+        row = session.get(ExperimentRow, int(text))
+        if row is not None:
+            return row
+    raise NotFound(f"no experiment named or numbered {text!r}; see `spark-trainer exp list`")
+
+
+def create(
+    store: Store,
+    *,
+    project: str | int,
+    name: str,
+    recipe: str,
+    base_model: str,
+    dataset: str | int | None,
+    config: dict[str, Any],
+    notes: str = "",
+) -> Experiment:
+    """Record an experiment. `config` must already be validated (see spark_trainer.config)."""
+    name = projects.validate_name(name, "experiment")
+    with store.write() as session:
+        project_row = projects.row_for(session, project)
+        dataset_id = None
+        if dataset is not None:
+            dataset_id = datasets.row_for(session, dataset, project_row.id).id
+        clash = select(ExperimentRow.id).where(
+            ExperimentRow.project_id == project_row.id, ExperimentRow.name == name
+        )
+        if session.scalar(clash) is not None:
+            raise Conflict(f"project {project_row.name!r} already has an experiment named {name!r}")
+        row = ExperimentRow(
+            project_id=project_row.id,
+            dataset_id=dataset_id,
+            name=name,
+            recipe=recipe,
+            base_model=base_model,
+            config=config,
+            notes=notes,
+            created_at=utcnow(),
+        )
+        session.add(row)
+        projects.touch(session, project_row.id)
+        session.flush()
+        return _entity(session, row)
+
+
+def get(store: Store, ref: str | int, project: str | int | None = None) -> Experiment:
+    with store.read() as session:
+        return _entity(session, row_for(session, ref, project))
+
+
+def list_all(store: Store, project: str | int | None = None) -> list[Experiment]:
+    with store.read() as session:
+        query = select(ExperimentRow).order_by(ExperimentRow.id)
+        if project is not None:
+            query = query.where(ExperimentRow.project_id == projects.row_for(session, project).id)
+        return [_entity(session, row) for row in session.scalars(query)]
+
+
+def update_notes(store: Store, ref: str | int, notes: str) -> Experiment:
+    with store.write() as session:
+        row = row_for(session, ref)
+        row.notes = notes
+        session.flush()
+        return _entity(session, row)
+
+
+def delete(store: Store, ref: str | int) -> tuple[Experiment, list[str]]:
+    """Delete an experiment and its runs' rows; returns it and the run folders left on disk."""
+    with store.write() as session:
+        row = row_for(session, ref)
+        entity = _entity(session, row)
+        run_dirs = [d for d in session.scalars(select(RunRow.run_dir).where(RunRow.experiment_id == row.id)) if d]
+        session.delete(row)
+        return entity, run_dirs

@@ -1,0 +1,162 @@
+"""Projects: create, list, find by name or id, rename, delete (with everything in them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from spark_trainer.errors import BadInput, Conflict, NotFound
+from spark_trainer.store.entities import Project, utcnow
+from spark_trainer.store.models import DatasetRow, ExperimentRow, MetricRow, ProjectRow, RunRow
+from spark_trainer.store.store import Store
+
+MAX_NAME = 200
+
+
+def validate_name(name: str, what: str = "project") -> str:
+    """A name is non-empty, at most 200 characters, and not all digits (digits name ids)."""
+    cleaned = name.strip()
+    if not cleaned:
+        raise BadInput(f"{what} name must not be empty")
+    if len(cleaned) > MAX_NAME:
+        raise BadInput(f"{what} name is {len(cleaned)} characters; the limit is {MAX_NAME}")
+    if cleaned.isdigit():
+        raise BadInput(f"{what} name {cleaned!r} is all digits, which would read as an id; add a letter")
+    return cleaned
+
+
+def _entity(session: Session, row: ProjectRow) -> Project:
+    n_datasets = session.scalar(select(func.count()).where(DatasetRow.project_id == row.id)) or 0
+    n_experiments = session.scalar(select(func.count()).where(ExperimentRow.project_id == row.id)) or 0
+    run_stats = session.execute(
+        select(func.count(RunRow.id), func.max(RunRow.created_at), func.max(RunRow.finished_at))
+        .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
+        .where(ExperimentRow.project_id == row.id)
+    ).one()
+    candidates = [row.updated_at, *(t for t in run_stats[1:] if t is not None)]
+    return Project(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        num_datasets=n_datasets,
+        num_experiments=n_experiments,
+        num_runs=run_stats[0] or 0,
+        last_activity=max(candidates),
+    )
+
+
+def _row(session: Session, ref: str | int) -> ProjectRow:
+    text = str(ref).strip()
+    row = session.scalar(select(ProjectRow).where(ProjectRow.name == text))
+    if row is None and text.isdigit():
+        row = session.get(ProjectRow, int(text))
+    if row is None:
+        raise NotFound(f"no project named or numbered {text!r}; see `spark-trainer project list`")
+    return row
+
+
+def row_for(session: Session, ref: str | int) -> ProjectRow:
+    """The project row for a name or id, inside an open session (for other store modules)."""
+    return _row(session, ref)
+
+
+def create(store: Store, name: str, description: str = "") -> Project:
+    name = validate_name(name)
+    with store.write() as session:
+        if session.scalar(select(ProjectRow.id).where(ProjectRow.name == name)) is not None:
+            raise Conflict(f"a project named {name!r} already exists")
+        now = utcnow()
+        row = ProjectRow(name=name, description=description, created_at=now, updated_at=now)
+        session.add(row)
+        session.flush()
+        return _entity(session, row)
+
+
+def get_or_create(store: Store, name: str) -> Project:
+    try:
+        return get(store, name)
+    except NotFound:
+        try:
+            return create(store, name)
+        except Conflict:  # another process created it between our two calls
+            return get(store, name)
+
+
+def get(store: Store, ref: str | int) -> Project:
+    with store.read() as session:
+        return _entity(session, _row(session, ref))
+
+
+def list_all(store: Store, search: str | None = None) -> list[Project]:
+    with store.read() as session:
+        query = select(ProjectRow).order_by(ProjectRow.name)
+        if search:
+            query = query.where(ProjectRow.name.icontains(search))
+        return [_entity(session, row) for row in session.scalars(query)]
+
+
+def rename(store: Store, ref: str | int, new_name: str) -> Project:
+    new_name = validate_name(new_name)
+    with store.write() as session:
+        row = _row(session, ref)
+        clash = session.scalar(select(ProjectRow.id).where(ProjectRow.name == new_name))
+        if clash is not None and clash != row.id:
+            raise Conflict(f"a project named {new_name!r} already exists")
+        row.name = new_name
+        row.updated_at = utcnow()
+        session.flush()
+        return _entity(session, row)
+
+
+@dataclass(frozen=True)
+class ProjectContents:
+    """What deleting a project removes: row counts, and the folders on disk that belong to it."""
+
+    project: Project
+    num_metrics: int
+    dataset_dirs: list[str]
+    run_dirs: list[str]
+
+
+def contents(store: Store, ref: str | int) -> ProjectContents:
+    with store.read() as session:
+        row = _row(session, ref)
+        dataset_dirs = list(session.scalars(select(DatasetRow.path).where(DatasetRow.project_id == row.id)))
+        run_query = select(RunRow.id, RunRow.run_dir).join(ExperimentRow).where(
+            ExperimentRow.project_id == row.id
+        )
+        runs = session.execute(run_query).all()
+        n_metrics = session.scalar(
+            select(func.count(MetricRow.id)).where(MetricRow.run_id.in_([r.id for r in runs]))
+        )
+        return ProjectContents(
+            project=_entity(session, row),
+            num_metrics=n_metrics or 0,
+            dataset_dirs=[d for d in dataset_dirs if d],
+            run_dirs=[r.run_dir for r in runs if r.run_dir],
+        )
+
+
+def delete(store: Store, ref: str | int) -> ProjectContents:
+    """Delete the project and (by cascade) its datasets, experiments, runs and their rows.
+
+    Files on disk are not touched; the returned contents name the folders the caller may remove.
+    """
+    found = contents(store, ref)
+    with store.write() as session:
+        row = session.get(ProjectRow, found.project.id)
+        if row is None:
+            raise NotFound(f"project {found.project.name!r} was deleted by another process")
+        session.delete(row)
+    return found
+
+
+def touch(session: Session, project_id: int) -> None:
+    """Mark activity on a project (inside another module's write)."""
+    row = session.get(ProjectRow, project_id)
+    if row is not None:
+        row.updated_at = utcnow()

@@ -1,0 +1,205 @@
+"""Runs and their events. Every status change goes through `transition`, which records an event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from spark_trainer.errors import BadInput, NotFound
+from spark_trainer.store import experiments, projects
+from spark_trainer.store.entities import Run, RunEvent, RunStatus, utcnow
+from spark_trainer.store.models import ExperimentRow, RunEventRow, RunRow
+from spark_trainer.store.store import Store
+
+# Which status may follow which. Anything else is a bug or a race, and is refused.
+ALLOWED: dict[RunStatus, set[RunStatus]] = {
+    RunStatus.QUEUED: {RunStatus.STARTING, RunStatus.CANCELLED, RunStatus.FAILED},
+    RunStatus.STARTING: {
+        RunStatus.RUNNING, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.INTERRUPTED,
+        RunStatus.PAUSED, RunStatus.COMPLETED,
+    },
+    RunStatus.RUNNING: {
+        RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.PAUSED, RunStatus.INTERRUPTED,
+    },
+    RunStatus.PAUSED: {RunStatus.QUEUED, RunStatus.CANCELLED},
+    RunStatus.INTERRUPTED: {RunStatus.QUEUED, RunStatus.CANCELLED},
+    RunStatus.FAILED: {RunStatus.QUEUED},
+    RunStatus.CANCELLED: {RunStatus.QUEUED},
+    RunStatus.COMPLETED: {RunStatus.QUEUED},  # only for "extend by N steps"
+}
+
+
+def _entity(row: RunRow, exp: ExperimentRow) -> Run:
+    return Run(
+        id=row.id,
+        experiment_id=row.experiment_id,
+        experiment=exp.name,
+        project_id=exp.project_id,
+        recipe=exp.recipe,
+        status=RunStatus(row.status),
+        requested_gpus=row.requested_gpus,
+        gpus=list(row.gpus or []),
+        priority=row.priority,
+        pid=row.pid,
+        pid_start_time=row.pid_start_time,
+        step=row.step,
+        total_steps=row.total_steps,
+        eta_seconds=row.eta_seconds,
+        heartbeat_at=row.heartbeat_at,
+        run_dir=row.run_dir,
+        error=row.error,
+        resume_of_id=row.resume_of_id,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _row(session: Session, run_id: int | str) -> RunRow:
+    text = str(run_id).strip()
+    row = session.get(RunRow, int(text)) if text.isdigit() else None
+    if row is None:
+        raise NotFound(f"no run with id {text!r}; see `spark-trainer run list`")
+    return row
+
+
+def row_for(session: Session, run_id: int | str) -> RunRow:
+    return _row(session, run_id)
+
+
+def _record(session: Session, row: RunRow, to: RunStatus, reason: str) -> None:
+    session.add(
+        RunEventRow(run_id=row.id, from_status=row.status, to_status=to.value, reason=reason, created_at=utcnow())
+    )
+    row.status = to.value
+
+
+def create(
+    store: Store,
+    experiment: str | int,
+    *,
+    requested_gpus: str = "auto",
+    priority: int = 0,
+    total_steps: int | None = None,
+    resume_of_id: int | None = None,
+) -> Run:
+    """A new queued run; its folder is `runs/<id>/` in the data home (created by the caller)."""
+    with store.write() as session:
+        exp = experiments.row_for(session, experiment)
+        row = RunRow(
+            experiment_id=exp.id,
+            status=RunStatus.QUEUED.value,
+            requested_gpus=requested_gpus,
+            gpus=[],
+            priority=priority,
+            step=0,
+            total_steps=total_steps,
+            run_dir="",
+            resume_of_id=resume_of_id,
+            created_at=utcnow(),
+        )
+        session.add(row)
+        session.flush()
+        row.run_dir = str(store.home.run_dir(row.id))
+        session.add(
+            RunEventRow(run_id=row.id, from_status=None, to_status=RunStatus.QUEUED.value,
+                        reason="submitted", created_at=row.created_at)
+        )
+        projects.touch(session, exp.project_id)
+        session.flush()
+        return _entity(row, exp)
+
+
+def transition(
+    store: Store,
+    run_id: int | str,
+    to: RunStatus,
+    reason: str,
+    *,
+    expect: set[RunStatus] | None = None,
+    **fields: Any,
+) -> Run:
+    """Move a run to `to`, recording an event; optionally only from one of `expect`.
+
+    Raises BadInput when the move is not allowed from the run's current status.
+    """
+    with store.write() as session:
+        row = _row(session, run_id)
+        current = RunStatus(row.status)
+        if expect is not None and current not in expect:
+            wanted = ", ".join(sorted(s.value for s in expect))
+            raise BadInput(f"run {row.id} is {current.value}; this needs it to be {wanted}")
+        if to != current and to not in ALLOWED[current]:
+            raise BadInput(f"run {row.id} is {current.value} and cannot become {to.value}")
+        for name, value in fields.items():
+            setattr(row, name, value)
+        if to != current:
+            _record(session, row, to, reason)
+        now = utcnow()
+        if to == RunStatus.RUNNING and row.started_at is None:
+            row.started_at = now
+        if to.is_finished or to in (RunStatus.PAUSED, RunStatus.INTERRUPTED):
+            row.finished_at = now
+        if to == RunStatus.QUEUED:
+            row.finished_at = None
+            row.error = fields.get("error")
+        session.flush()
+        return _entity(row, session.get(ExperimentRow, row.experiment_id))
+
+
+def update(store: Store, run_id: int | str, **fields: Any) -> None:
+    """Progress, heartbeat, pid and the like: fields only, no status change."""
+    if "status" in fields:
+        raise ValueError("use transition() to change a run's status")
+    with store.write() as session:
+        row = _row(session, run_id)
+        for name, value in fields.items():
+            setattr(row, name, value)
+
+
+def get(store: Store, run_id: int | str) -> Run:
+    with store.read() as session:
+        row = _row(session, run_id)
+        return _entity(row, session.get(ExperimentRow, row.experiment_id))
+
+
+def list_all(
+    store: Store,
+    *,
+    project: str | int | None = None,
+    experiment: str | int | None = None,
+    statuses: set[RunStatus] | None = None,
+) -> list[Run]:
+    with store.read() as session:
+        query = select(RunRow, ExperimentRow).join(ExperimentRow).order_by(RunRow.id)
+        if project is not None:
+            query = query.where(ExperimentRow.project_id == projects.row_for(session, project).id)
+        if experiment is not None:
+            query = query.where(RunRow.experiment_id == experiments.row_for(session, experiment).id)
+        if statuses:
+            query = query.where(RunRow.status.in_([s.value for s in statuses]))
+        return [_entity(row, exp) for row, exp in session.execute(query)]
+
+
+def events(store: Store, run_id: int | str) -> list[RunEvent]:
+    with store.read() as session:
+        row = _row(session, run_id)
+        query = select(RunEventRow).where(RunEventRow.run_id == row.id).order_by(RunEventRow.id)
+        return [
+            RunEvent(id=e.id, run_id=e.run_id, from_status=e.from_status, to_status=e.to_status,
+                     reason=e.reason, created_at=e.created_at)
+            for e in session.scalars(query)
+        ]
+
+
+def delete(store: Store, run_id: int | str) -> Run:
+    """Delete a run's rows (metrics, events, artifacts by cascade). Active runs must be stopped first."""
+    with store.write() as session:
+        row = _row(session, run_id)
+        if RunStatus(row.status).is_active:
+            raise BadInput(f"run {row.id} is {row.status}; cancel it before deleting")
+        entity = _entity(row, session.get(ExperimentRow, row.experiment_id))
+        session.delete(row)
+        return entity

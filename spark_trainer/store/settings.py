@@ -1,0 +1,71 @@
+"""Settings: a small key/value table with typed defaults. Secrets never go here (see keyring)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from spark_trainer.errors import BadInput
+from spark_trainer.store.entities import utcnow
+from spark_trainer.store.models import SettingRow
+from spark_trainer.store.store import Store
+
+DEFAULTS: dict[str, Any] = {
+    "max_concurrent_runs": 1,
+    "default_gpus": "auto",
+    "allow_gpu_sharing": False,
+    "stop_grace_seconds": 30,
+    "theme": "dark",
+}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    if key not in DEFAULTS:
+        raise BadInput(f"unknown setting {key!r}; settings are: {', '.join(sorted(DEFAULTS))}")
+    default = DEFAULTS[key]
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise BadInput(f"setting {key}: {value!r} is not true or false")
+        return bool(value)
+    if isinstance(default, int):
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise BadInput(f"setting {key}: {value!r} is not a whole number") from None
+        if number < 1 and key == "max_concurrent_runs":
+            raise BadInput(f"setting {key}: {number} must be at least 1")
+        if number < 0:
+            raise BadInput(f"setting {key}: {number} must not be negative")
+        return number
+    return str(value)
+
+
+def get(store: Store, key: str) -> Any:
+    _coerce(key, DEFAULTS.get(key))
+    with store.read() as session:
+        row = session.get(SettingRow, key)
+        return DEFAULTS[key] if row is None else row.value
+
+
+def get_all(store: Store) -> dict[str, Any]:
+    with store.read() as session:
+        stored = {row.key: row.value for row in session.scalars(select(SettingRow))}
+    return {key: stored.get(key, default) for key, default in DEFAULTS.items()}
+
+
+def set_value(store: Store, key: str, value: Any) -> Any:
+    coerced = _coerce(key, value)
+    with store.write() as session:
+        row = session.get(SettingRow, key)
+        if row is None:
+            session.add(SettingRow(key=key, value=coerced, updated_at=utcnow()))
+        else:
+            row.value = coerced
+            row.updated_at = utcnow()
+    return coerced

@@ -1,0 +1,1 @@
+"""The training engine. Heavy libraries are imported inside functions, not here."""
