@@ -81,6 +81,14 @@ def config_to_yaml(config: ExperimentConfig) -> str:
     return dump_yaml(config.model_dump(mode="json"))
 
 
+def _number_or_text(value: str) -> Any:
+    """YAML 1.1 reads `1e-4` as text; on the command line it is plainly a number."""
+    try:
+        return float(value) if any(c in value for c in ".eE") else int(value)
+    except ValueError:
+        return value
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply `key.sub=value` overrides (values parsed as YAML scalars) to a config mapping."""
     result = dict(data)
@@ -92,6 +100,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
+        if isinstance(value, str):
+            value = _number_or_text(value)
         parts = key.strip().split(".")
         target = result
         for part in parts[:-1]:

@@ -1,0 +1,68 @@
+"""Run-file schema: YAML errors name the line; validation errors name field, value and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.config import apply_overrides, load_config, parse_config, save_config
+from spark_trainer.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = "project: demo\nname: tiny\nrecipe: causal-lm\nbase_model: models/tiny\ndataset: data.jsonl\n"
+
+
+def test_defaults_filled_for_recipe_section() -> None:
+    config = parse_config(BASE)
+    assert config.recipe_config["method"] == "lora"
+    assert config.train.learning_rate > 0 and config.checkpoint.keep >= 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("train:\n  learning_rate: -1\n", "line 7: train.learning_rate: got -1; Input should be greater than 0"),
+        ("train:\n  batch_size: lots\n", "line 7: train.batch_size: got 'lots'"),
+        ("train:\n  precision: fp8\n", "Input should be 'auto', 'bf16', 'fp16' or 'fp32'"),
+        ("train:\n  batchsize: 4\n", "train.batchsize: unknown key; allowed keys: auto_batch, batch_size"),
+        ("recipe_config:\n  method: magic\n", "recipe_config.method: got 'magic'"),
+        ("recipe_config:\n  lora_r: 0\n", "recipe_config.lora_r: got 0; Input should be greater than or equal to 1"),
+    ],
+)
+def test_validation_errors_are_one_clear_line(extra: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(BASE + extra, "run.yaml")
+    message = str(info.value)
+    assert expected in message and "\n" not in message
+
+
+def test_unknown_recipe_lists_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"line 3: recipe: unknown recipe 'nope'; recipes are: .*causal-lm"):
+        parse_config(BASE.replace("causal-lm", "nope"), "run.yaml")
+
+
+def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BASE + "train: {max_steps: 3\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml line \d+, column \d+"):
+        load_config(path)
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    config = parse_config(BASE + "train:\n  max_steps: 7\n")
+    loaded = load_config(save_config(config, tmp_path / "out.yaml"))
+    assert loaded == config
+
+
+def test_overrides_parse_values_as_yaml() -> None:
+    data = apply_overrides({"train": {"max_steps": 5}}, ["train.learning_rate=1e-4", "recipe_config.packing=false"])
+    assert data == {"train": {"max_steps": 5, "learning_rate": 1e-4}, "recipe_config": {"packing": False}}
+    with pytest.raises(ConfigError, match="expected key=value"):
+        apply_overrides({}, ["nonsense"])
+
+
+def test_every_shipped_config_file_validates() -> None:
+    files = [p for folder in ("examples", "resources") for p in (ROOT / folder).rglob("*.yaml")]
+    for path in files:
+        load_config(path)

@@ -1,0 +1,80 @@
+"""Migrations: old databases are upgraded with data intact; newer ones are refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from spark_trainer.errors import SchemaTooNew
+from spark_trainer.paths import DataHome
+from spark_trainer.store import migrate, projects, runs, settings
+from spark_trainer.store.engine import make_engine
+from spark_trainer.store.store import Store
+
+
+def test_head_revision_constant_matches_alembic_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(migrate.MIGRATIONS_DIR))
+    assert script.get_current_head() == migrate.HEAD_REVISION
+
+
+def test_models_match_migrations(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from spark_trainer.store.models import Base
+
+    engine = make_engine(tmp_path / "db.sqlite")
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diffs == []
+
+
+def test_upgrade_from_first_revision_keeps_data(tmp_path: Path) -> None:
+    home = DataHome(tmp_path / "home").ensure()
+    engine = make_engine(home.db_path)
+    migrate.upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO projects (id, name, description, created_at, updated_at) "
+                          "VALUES (1, 'old', 'from v1', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO experiments (id, project_id, name, recipe, base_model, config, notes, "
+                          "created_at) VALUES (1, 1, 'e1', 'causal-lm', 'm', '{}', '', '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
+                          "created_at) VALUES (1, 1, 'completed', 'cpu', '[]', 10, '/r/1', '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES (1, 'loss', 10, 1.5, 0)"))
+    engine.dispose()
+    assert migrate.current_revision(make_engine(home.db_path)) == "0001"
+
+    with Store.open(home) as store:  # opening applies 0002
+        assert store.schema_revision() == migrate.HEAD_REVISION
+        project = projects.get(store, "old")
+        assert (project.description, project.num_experiments, project.num_runs) == ("from v1", 1, 1)
+        run = runs.get(store, 1)
+        assert (run.step, run.priority, run.status.value) == (10, 0, "completed")
+        assert settings.set_value(store, "max_concurrent_runs", 2) == 2  # the new table works
+        from spark_trainer.store import metrics
+
+        assert [(m.key, m.step, m.value) for m in metrics.read(store, 1)] == [("loss", 10, 1.5)]
+
+
+def test_database_newer_than_code_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    Store.open(home).close()
+    db = sqlite3.connect(home / "sparktrainer.db")
+    db.execute("UPDATE alembic_version SET version_num = '9999'")
+    db.commit()
+    db.close()
+    with pytest.raises(SchemaTooNew, match="newer than this SparkTrainer"):
+        Store.open(home)
+
+
+def test_every_connection_has_pragmas(store: Store) -> None:
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000

@@ -1,0 +1,113 @@
+"""Store queries: entities out, one transaction per write, cascading deletes."""
+
+from __future__ import annotations
+
+import pytest
+
+from spark_trainer.errors import BadInput, Conflict, NotFound
+from spark_trainer.store import artifacts, datasets, experiments, metrics, projects, runs, settings
+from spark_trainer.store.datasets import NewDataset
+from spark_trainer.store.entities import Project, RunStatus
+from spark_trainer.store.store import Store
+
+
+def _populate(store: Store, project: str = "demo") -> int:
+    projects.create(store, project)
+    ds = datasets.create(store, project, NewDataset(name="data", kind="text", path="/tmp/nowhere", num_items=3))
+    exp = experiments.create(store, project=project, name="exp", recipe="causal-lm", base_model="m",
+                             dataset=ds.id, config={"a": 1})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    metrics.add_batch(store, run.id, [("loss", 1, 2.0), ("loss", 2, 1.5)])
+    artifacts.add(store, run.id, "checkpoint", "/tmp/ckpt", step=2)
+    return run.id
+
+
+def test_entities_are_plain_dataclasses(store: Store) -> None:
+    project = projects.create(store, "demo", "first")
+    assert isinstance(project, Project)
+    assert project.name == "demo" and project.description == "first"
+    assert projects.get(store, str(project.id)) == projects.get(store, "demo")
+
+
+def test_duplicate_project_is_a_conflict_naming_it(store: Store) -> None:
+    projects.create(store, "demo")
+    with pytest.raises(Conflict, match="'demo' already exists"):
+        projects.create(store, "demo")
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "123", "x" * 201])
+def test_bad_project_names(store: Store, bad: str) -> None:
+    with pytest.raises(BadInput):
+        projects.create(store, bad)
+
+
+def test_counts_and_last_activity(store: Store) -> None:
+    _populate(store)
+    project = projects.get(store, "demo")
+    assert (project.num_datasets, project.num_experiments, project.num_runs) == (1, 1, 1)
+    assert project.last_activity >= project.created_at
+
+
+def test_delete_project_cascades_everything(store: Store) -> None:
+    run_id = _populate(store)
+    _populate(store, "other")
+    found = projects.delete(store, "demo")
+    assert found.project.num_runs == 1 and found.num_metrics == 2
+    assert [p.name for p in projects.list_all(store)] == ["other"]
+    with pytest.raises(NotFound):
+        runs.get(store, run_id)
+    with store.engine.connect() as conn:
+        leftover = conn.exec_driver_sql(f"SELECT count(*) FROM metrics WHERE run_id = {run_id}").scalar()
+        assert leftover == 0
+    assert len(runs.list_all(store)) == 1  # the other project's run is untouched
+
+
+def test_run_transitions_are_recorded_and_checked(store: Store) -> None:
+    run_id = _populate(store)
+    runs.transition(store, run_id, RunStatus.STARTING, "scheduled")
+    runs.transition(store, run_id, RunStatus.RUNNING, "worker started", pid=123)
+    done = runs.transition(store, run_id, RunStatus.COMPLETED, "finished")
+    assert done.finished_at is not None and done.pid == 123
+    assert [(e.from_status, e.to_status) for e in runs.events(store, run_id)] == [
+        (None, "queued"), ("queued", "starting"), ("starting", "running"), ("running", "completed")]
+    with pytest.raises(BadInput, match="cannot become running"):
+        runs.transition(store, run_id, RunStatus.RUNNING, "bogus")
+
+
+def test_failed_write_changes_nothing(store: Store) -> None:
+    projects.create(store, "demo")
+    with pytest.raises(RuntimeError):
+        with store.write() as session:
+            from spark_trainer.store.models import ProjectRow
+            from spark_trainer.store.entities import utcnow
+
+            session.add(ProjectRow(name="half", description="", created_at=utcnow(), updated_at=utcnow()))
+            session.flush()
+            raise RuntimeError("boom")
+    assert [p.name for p in projects.list_all(store)] == ["demo"]
+
+
+def test_incremental_metric_reads(store: Store) -> None:
+    run_id = _populate(store)
+    first = metrics.read(store, run_id)
+    metrics.add_batch(store, run_id, [("loss", 3, 1.0)])
+    newer = metrics.read(store, run_id, after_id=first[-1].id)
+    assert [(m.step, m.value) for m in newer] == [(3, 1.0)]
+
+
+def test_dataset_in_use_is_not_deleted_without_force(store: Store) -> None:
+    _populate(store)
+    with pytest.raises(Conflict, match="used by experiments exp"):
+        datasets.delete(store, "data")
+    datasets.delete(store, "data", force=True)
+    assert experiments.get(store, "exp").dataset_id is None
+
+
+def test_settings_defaults_and_validation(store: Store) -> None:
+    assert settings.get(store, "max_concurrent_runs") == 1
+    settings.set_value(store, "max_concurrent_runs", "3")
+    assert settings.get_all(store)["max_concurrent_runs"] == 3
+    with pytest.raises(BadInput, match="not a whole number"):
+        settings.set_value(store, "max_concurrent_runs", "many")
+    with pytest.raises(BadInput, match="unknown setting"):
+        settings.set_value(store, "hf_token", "secret")

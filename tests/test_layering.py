@@ -1,0 +1,40 @@
+"""The layer rules of ARCHITECTURE.md, enforced."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FORBIDDEN_IN_CORE = ("PySide6", "pyqtgraph", "app", "PyQt5", "PyQt6")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_core_never_imports_qt_or_app() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(_imports(path) & set(FORBIDDEN_IN_CORE))
+        for path in (ROOT / "spark_trainer").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_cli_import_does_not_load_heavy_libraries() -> None:
+    code = (
+        "import sys, spark_trainer.cli.main as m; m.build_parser();"
+        "heavy = [n for n in ('torch', 'transformers', 'peft', 'diffusers', 'accelerate', 'cv2', 'PySide6')"
+        " if n in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
