@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # On a machine with an NVIDIA GPU, `make TORCH_SPEC=torch test` takes the default (CUDA) build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: run test test-slow lint bench clean-venv install
+.PHONY: run test test-slow lint clean-venv install installer
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,7 @@ lint: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+installer: $(STAMP)
+	$(PIP) install --quiet -e ".[installer]"
+	$(PY) -m PyInstaller --noconfirm build.spec

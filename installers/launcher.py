@@ -1,0 +1,31 @@
+"""Entry point of the frozen app: one executable, many roles.
+
+    SparkTrainer                 the desktop app
+    SparkTrainer worker RUN_ID   a training worker (started by the job runner)
+    SparkTrainer cli ARGS...     the headless command line
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+
+
+def main() -> int:
+    multiprocessing.freeze_support()
+    args = sys.argv[1:]
+    if args[:1] == ["worker"]:
+        from spark_trainer.cli.main import main as cli_main
+
+        return cli_main(args)
+    if args[:1] == ["cli"]:
+        from spark_trainer.cli.main import main as cli_main
+
+        return cli_main(args[1:])
+    from app.main import main as gui_main
+
+    return gui_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
