@@ -8,6 +8,7 @@ from pathlib import Path
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, human_bytes, table
+from spark_trainer.cli.ingest import register_dataset_actions
 from spark_trainer.store import datasets
 
 
@@ -30,6 +31,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     delete.add_argument("--force", action="store_true", help="delete even if experiments use it")
     delete.add_argument("--delete-files", action="store_true", help="also remove the dataset folder")
     delete.set_defaults(handler=cmd_delete)
+    register_dataset_actions(actions, common)
     return actions
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from spark_trainer.errors import BadInput, Conflict, NotFound
+from spark_trainer.errors import BadInput, Conflict, NotFound, OperationFailed
 from spark_trainer.store import projects
 from spark_trainer.store.entities import Dataset, DatasetKind, utcnow
 from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow
@@ -82,38 +85,75 @@ def next_id(store: Store) -> int:
 
 def create(store: Store, project: str | int, new: NewDataset) -> Dataset:
     """Record a dataset whose folder is complete. One transaction: a failure leaves no row."""
+    with store.write() as session:
+        row, project_name = _insert(session, project, new)
+        return _entity(row, project_name)
+
+
+def create_from_folder(store: Store, project: str | int, new: NewDataset, staging: Path) -> Dataset:
+    """Record a dataset and move its complete `staging` folder to `datasets/<id>` atomically.
+
+    The rename happens inside the row's transaction: if it fails, no row is committed; if the
+    commit fails, the folder is moved back to `staging` (the caller removes it).
+    """
+    target: Path | None = None
+    try:
+        with store.write() as session:
+            row, project_name = _insert(session, project, new)
+            target = store.home.dataset_dir(row.id)
+            if target.exists():  # a folder kept by `dataset delete` without --delete-files
+                target.rename(target.with_name(f"{row.id}.orphan-{uuid.uuid4().hex[:8]}"))
+            os.replace(staging, target)
+            row.path = str(target)
+            session.flush()
+            entity = _entity(row, project_name)
+    except OSError as exc:
+        _move_back(target, staging)
+        raise OperationFailed(f"cannot move dataset folder into {store.home.datasets_dir}: "
+                              f"{exc.strerror or exc}") from exc
+    except BaseException:
+        _move_back(target, staging)
+        raise
+    return entity
+
+
+def _move_back(target: Path | None, staging: Path) -> None:
+    if target is not None and target.exists() and not staging.exists():
+        os.replace(target, staging)
+
+
+def _insert(session: Session, project: str | int, new: NewDataset) -> tuple[DatasetRow, str]:
     name = projects.validate_name(new.name, "dataset")
     try:
         kind = DatasetKind(new.kind).value
     except ValueError:
         allowed = ", ".join(k.value for k in DatasetKind)
         raise BadInput(f"dataset kind {new.kind!r} is not one of: {allowed}") from None
-    with store.write() as session:
-        project_row = projects.row_for(session, project)
-        clash = select(DatasetRow.id).where(DatasetRow.project_id == project_row.id, DatasetRow.name == name)
-        if session.scalar(clash) is not None:
-            raise Conflict(f"project {project_row.name!r} already has a dataset named {name!r}")
-        row = DatasetRow(
-            project_id=project_row.id,
-            name=name,
-            kind=kind,
-            status="ready",
-            path=new.path,
-            version=new.version,
-            num_items=new.num_items,
-            num_train=new.num_train,
-            num_val=new.num_val,
-            num_rejected=new.num_rejected,
-            num_duplicates=new.num_duplicates,
-            size_bytes=new.size_bytes,
-            sources=list(new.sources),
-            meta=dict(new.meta),
-            created_at=utcnow(),
-        )
-        session.add(row)
-        projects.touch(session, project_row.id)
-        session.flush()
-        return _entity(row, project_row.name)
+    project_row = projects.row_for(session, project)
+    clash = select(DatasetRow.id).where(DatasetRow.project_id == project_row.id, DatasetRow.name == name)
+    if session.scalar(clash) is not None:
+        raise Conflict(f"project {project_row.name!r} already has a dataset named {name!r}")
+    row = DatasetRow(
+        project_id=project_row.id,
+        name=name,
+        kind=kind,
+        status="ready",
+        path=new.path,
+        version=new.version,
+        num_items=new.num_items,
+        num_train=new.num_train,
+        num_val=new.num_val,
+        num_rejected=new.num_rejected,
+        num_duplicates=new.num_duplicates,
+        size_bytes=new.size_bytes,
+        sources=list(new.sources),
+        meta=dict(new.meta),
+        created_at=utcnow(),
+    )
+    session.add(row)
+    projects.touch(session, project_row.id)
+    session.flush()
+    return row, project_row.name
 
 
 def get(store: Store, ref: str | int, project: str | int | None = None) -> Dataset:

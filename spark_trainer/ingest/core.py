@@ -1,0 +1,97 @@
+"""`ingest_paths`: any files or folders in, one verified, versioned dataset out (or nothing at all)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from spark_trainer.errors import BadInput
+from spark_trainer.ingest.detect import KINDS, InputFile, detect_kind, gather, is_sidecar, kind_of, sidecar_stems
+from spark_trainer.ingest.media import ingest_audio, ingest_image, ingest_video_file
+from spark_trainer.ingest.staging import DatasetBuilder, dataset_name
+from spark_trainer.ingest.text import ingest_text_file
+from spark_trainer.ingest.types import (
+    IngestOptions,
+    IngestReport,
+    IngestResult,
+    Progress,
+    check_cancel,
+    emit,
+)
+from spark_trainer.store import projects
+from spark_trainer.store.store import Store
+
+HANDLERS = {"text": ingest_text_file, "image": ingest_image, "audio": ingest_audio, "video": ingest_video_file}
+
+
+def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: str | None = None,
+                 kind: str = "auto", options: IngestOptions | None = None, link: bool = False,
+                 progress: Callable[[Progress], None] | None = None,
+                 cancel: threading.Event | None = None) -> IngestResult:
+    """Ingest `paths` into a new dataset of `project`.
+
+    Raises:
+        BadInput: unsupported kind, empty folder, missing or unreadable path, unknown project
+            (nothing is written).
+        IngestCancelled: `cancel` was set (nothing is left behind).
+        OperationFailed: the dataset could not be written (nothing is left behind).
+    """
+    options = options or IngestOptions()
+    projects.get(store, project)  # unknown project: BadInput before anything is written
+    files = gather([Path(p) for p in paths])
+    if kind == "auto":
+        kind = detect_kind(files)
+    elif kind not in KINDS:
+        raise BadInput(f"kind must be auto or one of {', '.join(KINDS)}, got {kind!r}")
+    stems = sidecar_stems(files) if kind in ("image", "audio") else set()
+    chosen = [f for f in files if kind_of(f.path) == kind and not is_sidecar(f, stems)]
+    if not chosen:
+        raise BadInput(f"no {kind} files among the {len(files)} files given")
+    name = dataset_name(store, project, paths, name)
+    report = IngestReport(kind=kind)
+    for f in files:
+        if f not in chosen and not is_sidecar(f, stems):
+            report.reject(f.source, None, f"not a {kind} file (pass --kind to ingest another kind)")
+    builder = DatasetBuilder(store.home, kind, options, report, link=link)
+    try:
+        _ingest_files(chosen, HANDLERS[kind], builder, options, report, progress, cancel)
+        check_cancel(cancel)
+        if not builder.items:
+            error = BadInput(f"nothing to ingest: all {report.total_seen} items were rejected "
+                             f"(first: {_first_reason(report)})")
+            error.report = report  # type: ignore[attr-defined]  # for callers that show every reason
+            raise error
+        emit(progress, len(chosen), len(chosen), "writing manifest and dataset card")
+        dataset = builder.publish(store, project, name, [str(Path(p).expanduser().resolve()) for p in paths],
+                                  meta={"options": _options_meta(options)})
+    except BaseException:
+        builder.discard()
+        raise
+    emit(progress, len(chosen), len(chosen), f"dataset {dataset.name!r} ready: {dataset.num_items} items")
+    return IngestResult(dataset, report)
+
+
+def _ingest_files(files: list[InputFile], handler: Callable[..., None], builder: DatasetBuilder,
+                  options: IngestOptions, report: IngestReport, progress: Callable[[Progress], None] | None,
+                  cancel: threading.Event | None) -> None:
+    for done, f in enumerate(files):
+        check_cancel(cancel)
+        emit(progress, done, len(files), f"reading {f.source}", f.source)
+        if handler is ingest_text_file:
+            handler(f, builder, options, report, cancel)
+        else:
+            handler(f, builder, options, report)
+
+
+def _first_reason(report: IngestReport) -> str:
+    if report.rejected:
+        r = report.rejected[0]
+        return f"{r.source}{'' if r.line is None else f':{r.line}'}: {r.reason}"
+    return "all were duplicates"
+
+
+def _options_meta(options: IngestOptions) -> dict[str, object]:
+    from dataclasses import asdict
+
+    return asdict(options)

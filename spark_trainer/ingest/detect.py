@@ -1,0 +1,101 @@
+"""Find the files behind the paths a user dropped, and decide what kind of dataset they make."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from spark_trainer.errors import BadInput
+
+TEXT_EXTS = {".jsonl", ".json", ".csv", ".tsv", ".txt", ".parquet"}
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+AUDIO_EXTS = {".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus"}
+KIND_EXTS = {"text": TEXT_EXTS, "image": IMAGE_EXTS, "video": VIDEO_EXTS, "audio": AUDIO_EXTS}
+KINDS = ("text", "image", "video", "audio")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A file to ingest. `source` is what reports and manifests call it; `rel` is its path below the
+    folder the user gave (empty parts when the user named the file itself)."""
+
+    path: Path
+    source: str
+    rel: tuple[str, ...]
+
+    @property
+    def ext(self) -> str:
+        return self.path.suffix.lower()
+
+    @property
+    def folder_label(self) -> str | None:
+        """The class-subfolder name: the folder directly holding the file, when below the given root."""
+        return self.rel[-2] if len(self.rel) >= 2 else None
+
+
+def kind_of(path: Path) -> str | None:
+    ext = path.suffix.lower()
+    for kind, exts in KIND_EXTS.items():
+        if ext in exts:
+            return kind
+    return None
+
+
+def gather(paths: list[Path]) -> list[InputFile]:
+    """Every visible file under `paths`, sorted; BadInput for missing, unreadable or empty input."""
+    if not paths:
+        raise BadInput("no paths given to ingest")
+    found: list[InputFile] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            raise BadInput(f"{path}: no such file or folder")
+        if not os.access(path, os.R_OK) or (path.is_dir() and not os.access(path, os.X_OK)):
+            raise BadInput(f"{path}: not readable (permission denied)")
+        if path.is_file():
+            found.append(InputFile(path.resolve(), path.name, (path.name,)))
+            continue
+        files = []
+        for dirpath, dirnames, filenames in os.walk(path, onerror=_raise_walk_error):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if not name.startswith("."):
+                    full = Path(dirpath) / name
+                    rel = full.relative_to(path).parts
+                    files.append(InputFile(full.resolve(), "/".join((path.resolve().name, *rel)), rel))
+        if not files:
+            raise BadInput(f"{path}: folder is empty")
+        found.extend(files)
+    return found
+
+
+def _raise_walk_error(exc: OSError) -> None:
+    raise BadInput(f"{exc.filename}: not readable ({exc.strerror or exc})")
+
+
+def sidecar_stems(files: list[InputFile]) -> set[Path]:
+    """Paths (without suffix) of images: a .txt with the same stem is a caption, not text data."""
+    return {f.path.with_suffix("") for f in files if f.ext in IMAGE_EXTS or f.ext in AUDIO_EXTS}
+
+
+def is_sidecar(f: InputFile, stems: set[Path]) -> bool:
+    return f.ext == ".txt" and f.path.with_suffix("") in stems
+
+
+def detect_kind(paths: list[Path] | list[InputFile]) -> str:
+    """"text", "image", "video" or "audio": the kind most files have (.txt captions beside images
+    count as images). BadInput when nothing is supported or two kinds tie."""
+    files = [p for p in paths if isinstance(p, InputFile)] or gather([Path(p) for p in paths])  # type: ignore[arg-type]
+    stems = sidecar_stems(files)
+    counts = Counter(k for f in files if not is_sidecar(f, stems) and (k := kind_of(f.path)))
+    if not counts:
+        exts = sorted({f.ext or f.path.name for f in files})[:8]
+        raise BadInput(f"no supported files found (saw: {', '.join(exts)}); supported: "
+                       + ", ".join(sorted(set().union(*KIND_EXTS.values()))))
+    ranked = counts.most_common()
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        raise BadInput(f"as many {ranked[0][0]} as {ranked[1][0]} files; choose one with --kind")
+    return ranked[0][0]

@@ -1,0 +1,102 @@
+"""Images, audio and video files for `ingest_paths`: gates, labels from class folders, sidecar text."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+from spark_trainer.ingest.detect import InputFile
+from spark_trainer.ingest.staging import DatasetBuilder, Item
+from spark_trainer.ingest.types import IngestOptions, IngestReport
+from spark_trainer.ingest.video.probe import file_sha256, probe_video
+
+
+def _sidecar_text(f: InputFile, report: IngestReport) -> tuple[bool, str | None]:
+    """(ok, text of `name.txt` beside the file or None). Not UTF-8 rejects the item."""
+    sidecar = f.path.with_suffix(".txt")
+    if not sidecar.is_file():
+        return True, None
+    try:
+        return True, sidecar.read_text(encoding="utf-8-sig").strip() or None
+    except UnicodeDecodeError as exc:
+        line = sidecar.read_bytes().count(b"\n", 0, exc.start) + 1
+        report.reject(f.source, None, f"caption file {sidecar.name} is not valid UTF-8 at line {line}")
+        return False, None
+
+
+def _dest(f: InputFile) -> str:
+    return "/".join(f.rel)
+
+
+def ingest_image(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    size = f.path.stat().st_size
+    if size < options.min_file_bytes:
+        report.reject(f.source, None, "empty file (0 bytes)")
+        return
+    try:
+        with Image.open(f.path) as image:
+            image.verify()
+        with Image.open(f.path) as image:  # verify() leaves the image unusable; load() catches truncation
+            width, height = image.size
+            if width * height > options.max_image_pixels:
+                report.reject(f.source, None, f"image too large: {width}x{height} pixels")
+                return
+            image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        report.reject(f.source, None, f"undecodable image: {exc}")
+        return
+    if min(width, height) < options.min_image_side:
+        report.reject(f.source, None, f"image too small: {width}x{height}; the minimum side is {options.min_image_side}px")
+        return
+    ok, caption = _sidecar_text(f, report)
+    if not ok:
+        return
+    row = {"path": "", "label": f.folder_label, "caption": caption, "width": width, "height": height,
+           "source": f.source}
+    builder.add(Item(file_sha256(f.path), f.source, None, row, copy_from=f.path, size=size), _dest(f))
+
+
+def _audio_duration(path: Path) -> float:
+    if path.suffix.lower() == ".wav":
+        with wave.open(str(path), "rb") as wav:
+            return wav.getnframes() / float(wav.getframerate())
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise ValueError("no audio stream")
+        stream = container.streams.audio[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        return float(container.duration or 0) / 1_000_000
+
+
+def ingest_audio(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport) -> None:
+    size = f.path.stat().st_size
+    if size < options.min_file_bytes:
+        report.reject(f.source, None, "empty file (0 bytes)")
+        return
+    try:
+        duration = _audio_duration(f.path)
+    except (wave.Error, EOFError, OSError, ValueError, ImportError) as exc:
+        report.reject(f.source, None, f"unreadable audio: {exc}")
+        return
+    ok, transcript = _sidecar_text(f, report)
+    if not ok:
+        return
+    row = {"path": "", "label": f.folder_label, "transcript": transcript, "duration": round(duration, 3),
+           "source": f.source}
+    builder.add(Item(file_sha256(f.path), f.source, None, row, copy_from=f.path, size=size), _dest(f))
+
+
+def ingest_video_file(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport) -> None:
+    probe = probe_video(f.path, decode_test=options.check_video_decode)
+    if probe.problems:
+        report.reject(f.source, None, "; ".join(probe.problems))
+        return
+    row = {"path": "", "label": f.folder_label, "duration": round(probe.duration, 3), "fps": probe.fps,
+           "frame_count": probe.frame_count, "width": probe.width, "height": probe.height,
+           "codec": probe.codec, "has_audio": probe.has_audio, "source": f.source}
+    builder.add(Item(probe.sha256, f.source, None, row, copy_from=f.path, size=probe.size_bytes), _dest(f))

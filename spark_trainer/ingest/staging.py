@@ -1,0 +1,181 @@
+"""Build a dataset folder in a staging area and attach it to a store row only when complete.
+
+A failure or a cancel at any point removes the staging folder, so neither a half folder nor a
+half row is left behind. The folder is renamed to `datasets/<id>` inside the transaction that
+creates the row (see `store.datasets.create_from_folder`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.errors import Conflict, OperationFailed
+from spark_trainer.ingest.card import write_card
+from spark_trainer.ingest.types import Duplicate, IngestOptions, IngestReport
+from spark_trainer.paths import DataHome
+from spark_trainer.store import datasets, projects
+from spark_trainer.store.entities import Dataset
+from spark_trainer.store.store import Store
+
+MANIFEST = "manifest.jsonl"
+REPORT = "report.json"
+CARD = "README.md"
+
+
+@dataclass
+class Item:
+    """One accepted candidate. `row` holds the manifest fields except split and sha256."""
+
+    sha256: str
+    source: str
+    line: int | None
+    row: dict[str, Any]
+    copy_from: Path | None = None
+    size: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def dataset_name(store: Store, project: str | int, paths: list[Path], name: str | None) -> str:
+    """The given name (which must be free), else one derived from the first path, made unique."""
+    if name:
+        name = projects.validate_name(name, "dataset")
+        if any(d.name == name for d in datasets.list_all(store, project)):
+            raise Conflict(f"project {project!r} already has a dataset named {name!r}")
+        return name
+    first = Path(paths[0]).expanduser().resolve()
+    base = (first.stem if first.is_file() else first.name) or "dataset"
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in base).strip("-.") or "dataset"
+    return datasets.unique_name(store, project, cleaned[:100])
+
+
+def split_of(sha256: str, val_fraction: float, seed: str = "") -> str:
+    """Deterministic split from the content hash: the same item always lands in the same split."""
+    if val_fraction <= 0:
+        return "train"
+    key = hashlib.sha256((seed + sha256).encode()).digest() if seed else bytes.fromhex(sha256[:16])
+    return "val" if int.from_bytes(key[:8], "big") / 2**64 < val_fraction else "train"
+
+
+def json_line(row: dict[str, Any]) -> str:
+    return json.dumps(row, ensure_ascii=False, sort_keys=False, default=str)
+
+
+class DatasetBuilder:
+    """Collects accepted items into a staging folder, then publishes it as one dataset."""
+
+    def __init__(self, home: DataHome, kind: str, options: IngestOptions, report: IngestReport,
+                 *, link: bool = False) -> None:
+        self.home = home
+        self.kind = kind
+        self.options = options
+        self.report = report
+        self.link = link
+        self.items: list[Item] = []
+        self._seen: dict[str, str] = {}
+        self._dests: set[str] = set()
+        self._staging: Path | None = None
+
+    @property
+    def staging(self) -> Path:
+        if self._staging is None:
+            self.home.datasets_dir.mkdir(parents=True, exist_ok=True)
+            folder = self.home.datasets_dir / f".staging-{uuid.uuid4().hex[:12]}"
+            folder.mkdir()
+            self._staging = folder
+        return self._staging
+
+    def is_duplicate(self, sha256: str, source: str, line: int | None) -> bool:
+        """Record `source` as a duplicate when its content was already accepted."""
+        first = self._seen.get(sha256)
+        if first is None:
+            return False
+        self.report.duplicates.append(Duplicate(source, line, first))
+        return True
+
+    def add(self, item: Item, dest_name: str | None = None) -> bool:
+        """Accept an item (copying its file under files/ unless linking); False for a duplicate."""
+        if self.is_duplicate(item.sha256, item.source, item.line):
+            return False
+        self._seen[item.sha256] = item.source if item.line is None else f"{item.source}:{item.line}"
+        if item.copy_from is not None:
+            item.row["path"] = str(item.copy_from) if self.link else self._copy(item.copy_from, dest_name, item.sha256)
+        self.items.append(item)
+        return True
+
+    def add_file(self, src: Path, rel_dest: str) -> str:
+        """Place a produced file (an extracted frame) at `files/<rel_dest>`; returns the relative path."""
+        target = self.staging / "files" / rel_dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)
+        return f"files/{rel_dest}"
+
+    def _copy(self, src: Path, dest_name: str | None, sha256: str) -> str:
+        rel = f"files/{dest_name or src.name}"
+        if rel in self._dests:
+            stem, _, ext = rel.rpartition(".")
+            rel = f"{stem}-{sha256[:8]}.{ext}" if stem else f"{rel}-{sha256[:8]}"
+        self._dests.add(rel)
+        target = self.staging / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)
+        return rel
+
+    def _manifest_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for item in self.items:
+            split = split_of(item.sha256, self.options.val_fraction, self.options.seed)
+            rows.append({"split": split, "sha256": item.sha256, **item.row})
+        # Small datasets: make sure validation is not empty when a fraction was asked for.
+        if self.options.val_fraction > 0 and len(rows) >= 2 and not any(r["split"] == "val" for r in rows):
+            min(rows, key=lambda r: r["sha256"])["split"] = "val"
+        return rows
+
+    def publish(self, store: Store, project: str | int, name: str, sources: list[str],
+                meta: dict[str, Any] | None = None) -> Dataset:
+        """Write manifest, report and card, then create the row and move the folder to datasets/<id>."""
+        rows = self._manifest_rows()
+        self.report.kind = self.kind
+        self.report.accepted = len(rows)
+        self.report.train = sum(r["split"] == "train" for r in rows)
+        self.report.val = len(rows) - self.report.train
+        self.report.sources = sources
+        staging = self.staging
+        try:
+            manifest_bytes = "".join(json_line(r) + "\n" for r in rows).encode("utf-8")
+            version = hashlib.sha256(manifest_bytes).hexdigest()
+            _write_synced(staging / MANIFEST, manifest_bytes)
+            report = self.report.to_dict() | {"version": version}
+            _write_synced(staging / REPORT, json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
+            size = sum(i.size for i in self.items)
+            card = write_card(name=name, kind=self.kind, version=version, rows=rows, items=self.items,
+                              report=self.report, size_bytes=size, linked=self.link)
+            _write_synced(staging / CARD, card.encode("utf-8"))
+        except OSError as exc:
+            raise OperationFailed(f"cannot write dataset files in {staging}: {exc.strerror or exc}") from exc
+        new = datasets.NewDataset(
+            name=name, kind=self.kind, path=str(staging), version=version, num_items=len(rows),
+            num_train=self.report.train, num_val=self.report.val, num_rejected=self.report.num_rejected,
+            num_duplicates=self.report.num_duplicates, size_bytes=size, sources=sources,
+            meta={"linked": self.link, "val_fraction": self.options.val_fraction, **(meta or {})},
+        )
+        return datasets.create_from_folder(store, project, new, staging)
+
+    def discard(self) -> None:
+        """Remove the staging folder (after a failure or a cancel)."""
+        if self._staging is not None and self._staging.exists():
+            shutil.rmtree(self._staging, ignore_errors=True)
+        self._staging = None
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())

@@ -1,0 +1,200 @@
+"""Text readers (JSONL, JSON arrays, CSV/TSV, TXT, Parquet) and the text quality gates.
+
+Each reader yields `(line, record, problem)`: a record (a dict) or a problem naming what is wrong.
+`line` is the 1-based line in the file (the row number for Parquet, the index for JSON arrays).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.ingest.detect import InputFile
+from spark_trainer.ingest.staging import DatasetBuilder, Item
+from spark_trainer.ingest.types import IngestOptions, IngestReport, check_cancel
+
+Row = tuple[int | None, dict[str, Any] | None, str | None]
+TEXT_KEYS = ("text", "prompt", "completion", "instruction", "input", "output", "question", "answer",
+             "response", "content")
+
+
+def record_text(record: dict[str, Any]) -> str:
+    """The text a model will see: known fields, chat message contents, else every string value."""
+    parts: list[str] = []
+    messages = record.get("messages") or record.get("conversations")
+    if isinstance(messages, list):
+        for m in messages:
+            if isinstance(m, dict):
+                content = m.get("content", m.get("value"))
+                if isinstance(content, str):
+                    parts.append(content)
+    parts += [record[k] for k in TEXT_KEYS if isinstance(record.get(k), str)]
+    if not parts and not isinstance(messages, list):
+        parts = [v for v in record.values() if isinstance(v, str)]
+    return "\n".join(parts)
+
+
+def _utf8_problem(data: bytes, exc: UnicodeDecodeError) -> tuple[str, int]:
+    line = data.count(b"\n", 0, exc.start) + 1
+    return f"not valid UTF-8 at line {line} (byte {exc.start}: {exc.reason})", line
+
+
+def read_jsonl(path: Path) -> Iterator[Row]:
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
+            except UnicodeDecodeError as exc:
+                yield number, None, f"not valid UTF-8 (byte {exc.start} of the line: {exc.reason})"
+                continue
+            if not line:
+                yield number, None, "empty line"
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, None, f"invalid JSON: {exc.msg} (column {exc.colno})"
+                continue
+            yield (number, *_as_record(value))
+
+
+def _as_record(value: Any) -> tuple[dict[str, Any] | None, str | None]:
+    if isinstance(value, dict):
+        return value, None
+    if isinstance(value, str):
+        return {"text": value}, None
+    return None, f"expected a JSON object or string, got {type(value).__name__}"
+
+
+def read_json(path: Path) -> Iterator[Row]:
+    data = path.read_bytes()
+    try:
+        value = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        problem, line = _utf8_problem(data, exc)
+        yield line, None, problem
+        return
+    except json.JSONDecodeError as exc:
+        yield exc.lineno, None, f"invalid JSON: {exc.msg} (column {exc.colno})"
+        return
+    if isinstance(value, dict):
+        lists = [v for v in value.values() if isinstance(v, list)]
+        value = lists[0] if len(lists) == 1 else [value]
+    if not isinstance(value, list):
+        yield None, None, "expected a JSON array of objects"
+        return
+    for index, element in enumerate(value, start=1):
+        yield (index, *_as_record(element))
+
+
+def read_csv(path: Path) -> Iterator[Row]:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problem, line = _utf8_problem(data, exc)
+        yield line, None, problem + "; the whole file was skipped"
+        return
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        yield 1, None, "no header row"
+        return
+    start = reader.line_num + 1
+    try:
+        for cells in reader:
+            line, start = start, reader.line_num + 1
+            if not cells:
+                continue
+            if len(cells) != len(header):
+                yield line, None, f"row has {len(cells)} fields; the header has {len(header)}"
+                continue
+            yield line, dict(zip(header, cells, strict=True)), None
+    except csv.Error as exc:
+        yield reader.line_num, None, f"CSV error: {exc}; the rest of the file was skipped"
+
+
+def read_txt(path: Path, mode: str) -> Iterator[Row]:
+    data = path.read_bytes()
+    if mode == "file":
+        try:
+            yield None, {"text": data.decode("utf-8-sig")}, None
+        except UnicodeDecodeError as exc:
+            problem, line = _utf8_problem(data, exc)
+            yield line, None, problem
+        return
+    for number, raw in enumerate(data.splitlines(), start=1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, None, f"not valid UTF-8 (byte {exc.start} of the line: {exc.reason})"
+            continue
+        if line.strip():
+            yield number, {"text": line.rstrip("\r")}, None
+
+
+def read_parquet(path: Path) -> Iterator[Row]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        number = 0
+        for batch in parquet.iter_batches(batch_size=2048):
+            for record in batch.to_pylist():
+                number += 1
+                yield number, record, None
+    except (pa.ArrowException, OSError) as exc:
+        yield None, None, f"cannot read Parquet: {exc}"
+
+
+def rows_of(f: InputFile, options: IngestOptions) -> Iterator[Row]:
+    ext = f.ext
+    if ext == ".jsonl":
+        return read_jsonl(f.path)
+    if ext == ".json":
+        return read_json(f.path)
+    if ext in (".csv", ".tsv"):
+        return read_csv(f.path)
+    if ext == ".txt":
+        return read_txt(f.path, options.txt_mode)
+    return read_parquet(f.path)
+
+
+def content_hash(record: dict[str, Any]) -> str:
+    canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def ingest_text_file(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport,
+                     cancel: threading.Event | None) -> None:
+    """Gate every record of one text file; accepted ones go to `builder`, the rest to `report`."""
+    if f.path.stat().st_size < options.min_file_bytes:
+        report.reject(f.source, None, "empty file (0 bytes)")
+        return
+    for count, (line, record, problem) in enumerate(rows_of(f, options)):
+        if count % 1000 == 0:
+            check_cancel(cancel)
+        if problem is not None or record is None:
+            report.reject(f.source, line, problem or "no record")
+            continue
+        text = record_text(record)
+        if len(text.strip()) < options.min_text_chars:
+            report.reject(f.source, line, "empty text")
+            continue
+        if len(text) > options.max_text_chars:
+            report.reject(f.source, line, f"text too long: {len(text)} characters; the limit is {options.max_text_chars}")
+            continue
+        source = f.source if line is None else f"{f.source}:{line}"
+        item = Item(sha256=content_hash(record), source=f.source, line=line,
+                    row={"source": source, "record": record}, size=len(text.encode("utf-8")),
+                    stats={"chars": len(text)})
+        builder.add(item)

@@ -1,0 +1,106 @@
+"""Frame extraction. Skipped frames are only grabbed (demuxed and decoded, never converted to BGR
+pixels); retrieve() runs for kept frames only, which is what makes sparse sampling fast."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from spark_trainer.errors import BadInput, OperationFailed
+from spark_trainer.ingest.types import ProgressFn, check_cancel, emit
+
+
+@dataclass(frozen=True)
+class ExtractedFrame:
+    frame_index: int
+    timestamp: float
+    path: Path
+    width: int
+    height: int
+
+
+def _selector(fps: float | None, every_n: int | None, indices: list[int] | None,
+              video_fps: float) -> tuple[Callable[[int], bool], int | None]:
+    """A keep(i) test and the last index that can be kept (None: until the end)."""
+    chosen = [x is not None for x in (fps, every_n, indices)]
+    if sum(chosen) != 1:
+        raise BadInput("choose exactly one of: fps, every_n, frame indices")
+    if indices is not None:
+        wanted = set(indices)
+        return wanted.__contains__, max(wanted, default=-1)
+    if every_n is not None:
+        if every_n < 1:
+            raise BadInput(f"every_n must be >= 1, got {every_n}")
+        return (lambda i: i % every_n == 0), None
+    assert fps is not None
+    if fps <= 0:
+        raise BadInput(f"fps must be > 0, got {fps}")
+    step = video_fps / fps  # frames between samples; sample k sits at the first frame >= k * step
+
+    def keep(i: int) -> bool:
+        k = math.floor(i / step + 1e-9)  # the last sample whose target time is at or before frame i
+        return i == math.ceil(k * step - 1e-9)
+
+    return keep, None
+
+
+def resize_longest(frame: object, longest: int | None) -> object:
+    """Shrink so the longest side is `longest` pixels (never enlarges)."""
+    import cv2
+
+    if not longest:
+        return frame
+    height, width = frame.shape[:2]  # type: ignore[attr-defined]
+    scale = longest / max(height, width)
+    if scale >= 1:
+        return frame
+    return cv2.resize(frame, (max(1, round(width * scale)), max(1, round(height * scale))),
+                      interpolation=cv2.INTER_AREA)
+
+
+def extract_frames(path: Path, out_dir: Path, *, fps: float | None = None, every_n: int | None = None,
+                   indices: list[int] | None = None, resize: int | None = None, max_frames: int | None = None,
+                   image_format: str = "jpg", progress: ProgressFn | None = None,
+                   cancel: threading.Event | None = None) -> list[ExtractedFrame]:
+    """Write the chosen frames of `path` to `out_dir` as `frame_<index>.<format>`.
+
+    Pick frames by target `fps`, `every_n` frames, or explicit `indices` (one per scene).
+    """
+    import cv2
+
+    if image_format not in ("jpg", "png"):
+        raise BadInput(f"image format must be jpg or png, got {image_format!r}")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise BadInput(f"{path}: cannot open as a video")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    frames: list[ExtractedFrame] = []
+    try:
+        video_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        keep, last = _selector(fps, every_n, indices, video_fps)
+        index = 0
+        while (max_frames is None or len(frames) < max_frames) and (last is None or index <= last):
+            if not cap.grab():
+                break
+            if keep(index):
+                ok, frame = cap.retrieve()
+                if not ok or frame is None:
+                    raise OperationFailed(f"{path}: frame {index} could not be decoded")
+                frame = resize_longest(frame, resize)
+                target = out_dir / f"frame_{index:06d}.{image_format}"
+                if not cv2.imwrite(str(target), frame, params):
+                    raise OperationFailed(f"cannot write frame image {target}")
+                height, width = frame.shape[:2]
+                frames.append(ExtractedFrame(index, round(index / video_fps, 6), target, width, height))
+            index += 1
+            if index % 32 == 0:
+                check_cancel(cancel)
+                emit(progress, index, total, f"extracting frames from {Path(path).name}", str(path))
+    finally:
+        cap.release()
+    return frames

@@ -1,0 +1,99 @@
+"""Optional model steps: transcription with a local Whisper model and captioning with a local
+image-to-text model, both through transformers. A missing model path skips the step with a note;
+nothing is ever downloaded (local_files_only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.errors import OperationFailed
+
+SAMPLE_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+def model_or_note(path: str | Path | None, step: str, flag: str) -> tuple[Path | None, str | None]:
+    """(model folder, None) when usable, else (None, a one-line note saying why the step is skipped)."""
+    if not path:
+        return None, f"{step} skipped: no model given ({flag} PATH to a local model folder)"
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        return None, f"{step} skipped: model folder {folder} not found"
+    return folder, None
+
+
+def load_audio(video: Path) -> Any | None:
+    """The first audio stream as 16 kHz mono float32 (numpy), or None when there is none."""
+    import av
+    import numpy as np
+
+    with av.open(str(video)) as container:
+        if not container.streams.audio:
+            return None
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        chunks = []
+        for frame in container.decode(audio=0):
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1))
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
+    return np.concatenate(chunks).astype(np.float32) if chunks else None
+
+
+class Transcriber:
+    def __init__(self, folder: Path) -> None:
+        from transformers import pipeline
+
+        try:
+            self.pipe = pipeline("automatic-speech-recognition", model=str(folder), device="cpu",
+                                 model_kwargs={"local_files_only": True})
+        except (OSError, ValueError) as exc:
+            raise OperationFailed(f"cannot load transcription model {folder}: {exc}") from exc
+
+    def transcribe(self, video: Path) -> list[Segment]:
+        audio = load_audio(video)
+        if audio is None or audio.size == 0:
+            return []
+        out = self.pipe({"raw": audio, "sampling_rate": SAMPLE_RATE}, return_timestamps=True, chunk_length_s=30)
+        duration = audio.size / SAMPLE_RATE
+        segments = []
+        for chunk in out.get("chunks") or [{"timestamp": (0.0, duration), "text": out.get("text", "")}]:
+            start, end = chunk.get("timestamp") or (0.0, duration)
+            segments.append(Segment(float(start or 0.0), float(end if end is not None else duration),
+                                    str(chunk.get("text", "")).strip()))
+        return segments
+
+
+class Captioner:
+    def __init__(self, folder: Path, prompt: str = "") -> None:
+        from transformers import pipeline
+
+        self.prompt = prompt
+        try:
+            self.pipe = pipeline("image-text-to-text", model=str(folder), device="cpu",
+                                 model_kwargs={"local_files_only": True})
+        except (OSError, ValueError) as exc:
+            raise OperationFailed(f"cannot load captioning model {folder}: {exc}") from exc
+
+    def caption(self, image_path: Path) -> str:
+        from PIL import Image
+
+        with Image.open(image_path) as image:
+            out = self.pipe(images=image.convert("RGB"), text=self.prompt, max_new_tokens=40)
+        first = out[0] if isinstance(out, list) else out
+        text = first.get("generated_text", "") if isinstance(first, dict) else str(first)
+        return text if isinstance(text, str) else str(text)
+
+
+def transcript_at(segments: list[Segment], t: float) -> str | None:
+    """The text spoken at time `t` (segments are half-open [start, end))."""
+    texts = [s.text for s in segments if s.start <= t < s.end and s.text]
+    return " ".join(texts) or None

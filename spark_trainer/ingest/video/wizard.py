@@ -1,0 +1,223 @@
+"""The video wizard: videos in, a frame dataset out (frames, scenes, captions, transcripts).
+
+Per-video work is cached under `<home>/cache/video/<key>/`, keyed by the video's SHA-256 and the
+settings, so a re-run skips videos already done. Finished per-video caches survive a cancel (that
+is what makes the re-run fast); the dataset folder and row are only created when all is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.errors import BadInput
+from spark_trainer.ingest.detect import VIDEO_EXTS, InputFile, gather
+from spark_trainer.ingest.staging import DatasetBuilder, Item, dataset_name
+from spark_trainer.ingest.types import (
+    IngestOptions,
+    IngestReport,
+    IngestResult,
+    Progress,
+    ProgressFn,
+    check_cancel,
+    emit,
+)
+from spark_trainer.ingest.video.frames import extract_frames
+from spark_trainer.ingest.video.models import Captioner, Transcriber, model_or_note, transcript_at
+from spark_trainer.ingest.video.phash import frame_hash, near_duplicates
+from spark_trainer.ingest.video.probe import VideoProbe, file_sha256, probe_video
+from spark_trainer.ingest.video.scenes import detect_scenes
+from spark_trainer.store import projects
+from spark_trainer.store.store import Store
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class VideoOptions:
+    """How frames are chosen and processed. `mode`: "fps", "every_n" or "scenes" (one per scene)."""
+
+    mode: str = "fps"
+    fps: float = 1.0
+    every_n: int = 30
+    scene_threshold: float = 0.35
+    min_scene_len: int = 10
+    detect_scenes: bool | None = None  # None: only in "scenes" mode (it decodes every frame)
+    max_frames: int | None = None
+    resize: int | None = None
+    dedupe: bool = False
+    dedupe_distance: int = 6
+    image_format: str = "jpg"
+    caption_model: str | None = None
+    caption_prompt: str = ""
+    transcribe_model: str | None = None
+    label_from_folder: bool = True
+    val_fraction: float = 0.1
+
+    def validate(self) -> None:
+        if self.mode not in ("fps", "every_n", "scenes"):
+            raise BadInput(f"video mode must be fps, every_n or scenes, got {self.mode!r}")
+        if self.mode == "fps" and self.fps <= 0:
+            raise BadInput(f"--fps must be > 0, got {self.fps}")
+        if self.mode == "every_n" and self.every_n < 1:
+            raise BadInput(f"--every-n must be >= 1, got {self.every_n}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise BadInput(f"--max-frames must be >= 1, got {self.max_frames}")
+        if self.resize is not None and self.resize < 8:
+            raise BadInput(f"--resize must be at least 8 pixels, got {self.resize}")
+
+    def cache_key(self, video_sha256: str) -> str:
+        settings = asdict(self)
+        for unused in ("label_from_folder", "val_fraction"):
+            settings.pop(unused)
+        blob = json.dumps({"v": CACHE_VERSION, "video": video_sha256, **settings}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def process_video(video: Path, probe: VideoProbe, options: VideoOptions, cache_root: Path, *,
+                  captioner: Captioner | None = None, transcriber: Transcriber | None = None,
+                  progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> tuple[Path, dict]:
+    """Frames (and scenes, captions, transcript) of one video, from the cache when already done.
+
+    Returns the cache folder and its `result.json` content.
+    """
+    done = cache_root / options.cache_key(probe.sha256)
+    if (done / "result.json").is_file():
+        return done, {**json.loads((done / "result.json").read_text()), "cached": True}
+    cache_root.mkdir(parents=True, exist_ok=True)
+    work = cache_root / f".work-{uuid.uuid4().hex[:8]}"
+    try:
+        result = _compute(video, probe, options, work, captioner, transcriber, progress, cancel)
+        (work / "result.json").write_text(json.dumps(result, indent=1))
+        try:
+            os.replace(work, done)
+        except OSError:  # another run finished the same video first; use its result
+            shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return done, {**json.loads((done / "result.json").read_text()), "cached": False}
+
+
+def _compute(video: Path, probe: VideoProbe, options: VideoOptions, work: Path, captioner: Captioner | None,
+             transcriber: Transcriber | None, progress: ProgressFn | None,
+             cancel: threading.Event | None) -> dict[str, Any]:
+    scenes = []
+    if options.mode == "scenes" or options.detect_scenes:
+        scenes = detect_scenes(video, options.scene_threshold, min_scene_len=options.min_scene_len,
+                               progress=progress, cancel=cancel)
+    choice: dict[str, Any] = {"fps": options.fps} if options.mode == "fps" else (
+        {"every_n": options.every_n} if options.mode == "every_n" else {"indices": [s.middle_frame for s in scenes]})
+    frames = extract_frames(video, work / "frames", **choice, resize=options.resize, max_frames=options.max_frames,
+                            image_format=options.image_format, progress=progress, cancel=cancel)
+    dropped: dict[int, int] = {}
+    if options.dedupe and frames:
+        dropped = near_duplicates([frame_hash(f.path) for f in frames], options.dedupe_distance)
+        for i in dropped:
+            frames[i].path.unlink()
+    check_cancel(cancel)
+    segments = transcriber.transcribe(video) if transcriber else []
+    rows = []
+    for i, f in enumerate(frames):
+        if i in dropped:
+            continue
+        check_cancel(cancel)
+        scene = next((s.index for s in scenes if s.start_frame <= f.frame_index < s.end_frame), None)
+        rows.append({"file": f.path.name, "frame_index": f.frame_index, "timestamp": f.timestamp,
+                     "width": f.width, "height": f.height, "scene": scene,
+                     "caption": captioner.caption(f.path) if captioner else None,
+                     "transcript": transcript_at(segments, f.timestamp) if transcriber else None,
+                     "sha256": file_sha256(f.path)})
+    return {"frames": rows, "scenes": [asdict(s) for s in scenes],
+            "near_duplicates": [{"frame_index": frames[i].frame_index, "duplicate_of": frames[k].frame_index}
+                                for i, k in dropped.items()],
+            "transcript": [asdict(s) for s in segments]}
+
+
+def build_video_dataset(store: Store, videos: list[Path], *, project: str | int, name: str | None = None,
+                        options: VideoOptions | None = None, progress: ProgressFn | None = None,
+                        cancel: threading.Event | None = None) -> IngestResult:
+    """Run the wizard over `videos` (files or folders) and publish one image dataset of frames.
+
+    Videos that fail to open or decode are listed in the report; the rest are ingested.
+    Raises BadInput (nothing written) for missing paths, no videos, or an unknown project.
+    """
+    options = options or VideoOptions()
+    options.validate()
+    projects.get(store, project)
+    files = gather([Path(v) for v in videos])
+    chosen = [f for f in files if f.ext in VIDEO_EXTS]
+    if not chosen:
+        raise BadInput(f"no video files among the {len(files)} files given ({', '.join(sorted(VIDEO_EXTS))})")
+    name = dataset_name(store, project, videos, name)
+    report = IngestReport(kind="image")
+    for f in files:
+        if f.ext not in VIDEO_EXTS:
+            report.reject(f.source, None, "not a video file")
+    captioner, transcriber = _load_models(options, report)
+    builder = DatasetBuilder(store.home, "image", IngestOptions(val_fraction=options.val_fraction), report)
+    per_video: dict[str, Any] = {}
+    try:
+        for i, f in enumerate(chosen):
+            check_cancel(cancel)
+            emit(progress, i, len(chosen), f"video {i + 1}/{len(chosen)}: probing {f.source}", f.source)
+            per_video[f.source] = _one_video(f, i, len(chosen), builder, options, store, captioner,
+                                             transcriber, progress, cancel)
+        check_cancel(cancel)
+        if not builder.items:
+            raise BadInput(f"no frames extracted: {report.num_rejected} of {len(chosen)} videos were rejected"
+                           + (f" (first: {report.rejected[0].source}: {report.rejected[0].reason})" if report.rejected else ""))
+        report.extra["videos"] = per_video
+        emit(progress, len(chosen), len(chosen), "writing manifest and dataset card")
+        dataset = builder.publish(store, project, name, [str(Path(v).expanduser().resolve()) for v in videos],
+                                  meta={"from_video": True, "video_options": asdict(options)})
+    except BaseException:
+        builder.discard()
+        raise
+    emit(progress, len(chosen), len(chosen), f"dataset {dataset.name!r} ready: {dataset.num_items} frames")
+    return IngestResult(dataset, report)
+
+
+def _load_models(options: VideoOptions, report: IngestReport) -> tuple[Captioner | None, Transcriber | None]:
+    caption_dir, note = model_or_note(options.caption_model, "captioning", "--caption-model")
+    if note:
+        report.notes.append(note)
+    transcribe_dir, note = model_or_note(options.transcribe_model, "transcription", "--transcribe-model")
+    if note:
+        report.notes.append(note)
+    return (Captioner(caption_dir, options.caption_prompt) if caption_dir else None,
+            Transcriber(transcribe_dir) if transcribe_dir else None)
+
+
+def _one_video(f: InputFile, i: int, n: int, builder: DatasetBuilder, options: VideoOptions, store: Store,
+               captioner: Captioner | None, transcriber: Transcriber | None, progress: ProgressFn | None,
+               cancel: threading.Event | None) -> dict[str, Any]:
+    probe = probe_video(f.path)
+    if probe.problems:
+        builder.report.reject(f.source, None, "; ".join(probe.problems))
+        return {"rejected": True, "problems": probe.problems}
+
+    def inner(p: Progress) -> None:
+        emit(progress, i, n, f"video {i + 1}/{n}: {p.message} ({p.done}/{p.total} frames)", f.source)
+
+    cache_dir, result = process_video(f.path, probe, options, store.home.root / "cache" / "video",
+                                      captioner=captioner, transcriber=transcriber, progress=inner, cancel=cancel)
+    label = f.folder_label if options.label_from_folder else None
+    folder = f"{Path(f.rel[-1]).stem}-{probe.sha256[:8]}"
+    for frame in result["frames"]:
+        row = {"path": "", "label": label, "caption": frame["caption"], "width": frame["width"],
+               "height": frame["height"], "source": f"{f.source}#frame={frame['frame_index']}",
+               "video": f.source, "timestamp": frame["timestamp"], "frame_index": frame["frame_index"],
+               "scene": frame["scene"], "transcript": frame["transcript"]}
+        src = cache_dir / "frames" / frame["file"]
+        builder.add(Item(frame["sha256"], row["source"], None, row, copy_from=src, size=src.stat().st_size),
+                    f"{folder}/{frame['file']}")
+    return {"probe": asdict(probe), "cached": result["cached"], "frames": len(result["frames"]),
+            "scenes": result["scenes"], "near_duplicates": result["near_duplicates"]}
