@@ -54,3 +54,13 @@ def keys(store: Store, run_id: int | str) -> list[str]:
     with store.read() as session:
         row = runs.row_for(session, run_id)
         return sorted(session.scalars(select(MetricRow.key).where(MetricRow.run_id == row.id).distinct()))
+
+
+def delete_after(store: Store, run_id: int | str, step: int) -> int:
+    """Delete a run's points with step > `step` (a resumed run rewrites them); returns how many."""
+    from sqlalchemy import delete
+
+    with store.write() as session:
+        row = runs.row_for(session, run_id)
+        result = session.execute(delete(MetricRow).where(MetricRow.run_id == row.id, MetricRow.step > step))
+        return int(result.rowcount or 0)

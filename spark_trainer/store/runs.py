@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -203,3 +204,51 @@ def delete(store: Store, run_id: int | str) -> Run:
         entity = _entity(row, session.get(ExperimentRow, row.experiment_id))
         session.delete(row)
         return entity
+
+
+def note(store: Store, run_id: int | str, reason: str) -> RunEvent:
+    """Record an event that is not a status change (e.g. "retrying with micro-batch 4")."""
+    with store.write() as session:
+        row = _row(session, run_id)
+        event = RunEventRow(run_id=row.id, from_status=row.status, to_status=row.status, reason=reason,
+                            created_at=utcnow())
+        session.add(event)
+        session.flush()
+        return RunEvent(id=event.id, run_id=event.run_id, from_status=event.from_status,
+                        to_status=event.to_status, reason=event.reason, created_at=event.created_at)
+
+
+# A scheduler's choice: given (queued runs in priority order, active runs), which runs to start and
+# on which GPUs, with a reason for the event.
+Picker = Callable[[Sequence[Run], Sequence[Run]], Sequence[tuple[int, list[int], str]]]
+
+
+def claim(store: Store, pick: Picker) -> list[Run]:
+    """Atomically move the runs `pick` chooses from queued to starting, with their GPUs.
+
+    The whole look-and-claim happens in one write transaction (BEGIN IMMEDIATE), so schedulers in
+    several processes never start the same run twice or hand out the same GPU twice.
+    """
+    with store.write() as session:
+        query = select(RunRow, ExperimentRow).join(ExperimentRow)
+        queued_q = query.where(RunRow.status == RunStatus.QUEUED.value).order_by(RunRow.priority.desc(), RunRow.id)
+        active_q = query.where(RunRow.status.in_([RunStatus.STARTING.value, RunStatus.RUNNING.value]))
+        queued = [_entity(r, e) for r, e in session.execute(queued_q)]
+        active = [_entity(r, e) for r, e in session.execute(active_q)]
+        if not queued:
+            return []
+        claimed = []
+        now = utcnow()
+        for run_id, gpus, reason in pick(queued, active):
+            row = session.get(RunRow, run_id)
+            if row is None or row.status != RunStatus.QUEUED.value:
+                continue
+            _record(session, row, RunStatus.STARTING, reason)
+            row.gpus = list(gpus)
+            row.pid = None
+            row.pid_start_time = None
+            row.heartbeat_at = now
+            row.error = None
+            claimed.append(row)
+        session.flush()
+        return [_entity(row, session.get(ExperimentRow, row.experiment_id)) for row in claimed]

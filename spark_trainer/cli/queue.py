@@ -1,0 +1,47 @@
+"""`queue serve`: the headless scheduler loop, and the hidden `worker RUN_ID` role."""
+
+from __future__ import annotations
+
+import argparse
+
+from spark_trainer.cli.context import Context, Result
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("queue", help="run the scheduler that starts queued runs", parents=[common])
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    serve = actions.add_parser("serve", help="start queued runs whenever their GPUs are free (Ctrl-C stops)",
+                               parents=[common])
+    serve.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between checks")
+    serve.add_argument("--until-idle", action="store_true",
+                       help="exit once nothing is queued, starting or running")
+    serve.set_defaults(handler=cmd_serve)
+
+    # The worker role: started by the scheduler, not by people, so it is not listed.
+    worker = sub.add_parser("worker", help=argparse.SUPPRESS, parents=[common])
+    worker.add_argument("run_id", type=int, help="run id")
+    worker.add_argument("--rank", type=int, help="rank of a distributed run's process")
+    worker.set_defaults(handler=cmd_worker)
+    # argparse (before 3.13) prints "==SUPPRESS==" for a hidden sub-command; list only visible ones.
+    sub._get_subactions = lambda: [a for a in sub._choices_actions if a.help != argparse.SUPPRESS]
+
+
+def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.jobs.scheduler import serve
+
+    ctx.info("scheduler running; Ctrl-C stops it (running workers keep going)")
+    started: list[int] = []
+
+    def on_started(ids: list[int]) -> None:
+        started.extend(ids)
+        ctx.info(f"started run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}")
+
+    serve(ctx.store, interval_s=args.interval, until_idle=args.until_idle, on_started=on_started)
+    return Result({"started": started}, "queue is idle")
+
+
+def cmd_worker(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.jobs.worker import main as worker_main
+
+    code = worker_main(args.run_id, args.rank)
+    return Result({"run": args.run_id, "exit_code": code}, "", exit_code=code)

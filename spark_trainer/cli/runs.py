@@ -1,0 +1,206 @@
+"""`run start|list|show|logs|metrics|cancel|pause|resume|delete`. Every read reconciles first."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+import time
+from pathlib import Path
+
+from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import fields, table
+from spark_trainer.cli.waiting import wait_for_run
+from spark_trainer.jobs import control, process
+from spark_trainer.jobs.reconcile import reconcile
+from spark_trainer.jobs.scheduler import schedule_once
+from spark_trainer.jobs.submit import submit_experiment
+from spark_trainer.store import metrics, runs
+from spark_trainer.store.entities import RunStatus, to_jsonable
+from spark_trainer.store.store import Store
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("run", help="start, list, watch and control training runs", parents=[common])
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    start = actions.add_parser("start", help="queue a run of an experiment and start it when its GPUs are free",
+                               parents=[common])
+    start.add_argument("experiment", help="experiment name or id")
+    start.add_argument("--gpus", help="auto | cpu | cpu:N | a count like 2 | ids like 0,1 (default: the config's)")
+    start.add_argument("--wait", action="store_true", help="wait for the run to end, showing progress")
+    start.set_defaults(handler=cmd_start)
+
+    lst = actions.add_parser("list", help="list runs", parents=[common])
+    lst.add_argument("--project", help="only this project's runs")
+    lst.add_argument("--experiment", help="only this experiment's runs")
+    lst.add_argument("--status", help="only runs with this status (comma-separated)")
+    lst.set_defaults(handler=cmd_list)
+
+    show = actions.add_parser("show", help="show one run with its progress and events", parents=[common])
+    show.add_argument("run", help="run id")
+    show.set_defaults(handler=cmd_show)
+
+    logs = actions.add_parser("logs", help="print a run's worker log", parents=[common])
+    logs.add_argument("run", help="run id")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until the run stops")
+    logs.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+    logs.set_defaults(handler=cmd_logs)
+
+    met = actions.add_parser("metrics", help="print a run's metric series", parents=[common])
+    met.add_argument("run", help="run id")
+    met.add_argument("--key", action="append", metavar="K", help="only this metric (repeatable)")
+    met.add_argument("--csv", action="store_true", help="print CSV: step,key,value,wall_time")
+    met.set_defaults(handler=cmd_metrics)
+
+    for name, what, func in (("cancel", "stop a run for good (it saves a checkpoint first)", cmd_cancel),
+                             ("pause", "stop a run with a checkpoint so it can be resumed", cmd_pause)):
+        p = actions.add_parser(name, help=what, parents=[common])
+        p.add_argument("run", help="run id")
+        p.add_argument("--grace", type=float, metavar="S",
+                       help="seconds to wait before killing the worker (default: setting stop_grace_seconds)")
+        p.set_defaults(handler=func)
+
+    resume = actions.add_parser("resume", help="continue a paused, interrupted, failed or cancelled run "
+                                "from its last checkpoint", parents=[common])
+    resume.add_argument("run", help="run id")
+    resume.add_argument("--wait", action="store_true", help="wait for the run to end, showing progress")
+    resume.set_defaults(handler=cmd_resume)
+
+    delete = actions.add_parser("delete", help="delete a stopped run's records and folder", parents=[common])
+    delete.add_argument("run", help="run id")
+    delete.add_argument("--keep-files", action="store_true", help="keep the run folder on disk")
+    delete.set_defaults(handler=cmd_delete)
+
+
+def _progress(run) -> str:
+    total = run.total_steps or "?"
+    return f"{run.step}/{total}"
+
+
+def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, intro: str) -> Result:
+    """Start the run now if its GPUs are free; with `wait`, act as the scheduler until it ends."""
+    schedule_once(store)
+    run = runs.get(store, run_id)
+    if not wait:
+        note = "started" if run.status.is_active else f"{run.status.value} (waiting for free GPUs)"
+        return Result(run, f"{intro}run {run.id} {note}")
+    ctx.info(f"{intro}run {run.id} {run.status.value}")
+    run = wait_for_run(store, run.id)
+    if run.status == RunStatus.COMPLETED:
+        return Result(run, f"run {run.id} completed {run.step} steps")
+    detail = f": {run.error.splitlines()[0]}" if run.error else ""
+    return Result(run, f"run {run.id} ended {run.status.value}{detail}", exit_code=1)
+
+
+def cmd_start(ctx: Context, args: argparse.Namespace) -> Result:
+    store = ctx.store
+    reconcile(store)
+    submitted = submit_experiment(store, args.experiment, gpus=args.gpus)
+    return start_and_maybe_wait(ctx, store, submitted.run.id, args.wait, "")
+
+
+def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
+    store = ctx.store
+    reconcile(store)
+    statuses = None
+    if args.status:
+        from spark_trainer.errors import BadInput
+
+        try:
+            statuses = {RunStatus(s.strip()) for s in args.status.split(",") if s.strip()}
+        except ValueError:
+            allowed = ", ".join(s.value for s in RunStatus)
+            raise BadInput(f"--status {args.status!r}: statuses are {allowed}") from None
+    items = runs.list_all(store, project=args.project, experiment=args.experiment, statuses=statuses)
+    rows = [(r.id, r.experiment, r.status.value, _progress(r), r.gpus or ("cpu" if r.status.is_active else "-"),
+             r.created_at, r.finished_at) for r in items]
+    return Result(items, table(["id", "experiment", "status", "step", "gpus", "created", "finished"], rows,
+                               empty="no runs yet"))
+
+
+def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
+    store = ctx.store
+    reconcile(store)
+    run = runs.get(store, args.run)
+    events = runs.events(store, run.id)
+    data = {"run": run, "events": events}
+
+    def text() -> str:
+        eta = f"{run.eta_seconds:.0f} s" if run.eta_seconds is not None else "-"
+        head = fields([("id", run.id), ("experiment", run.experiment), ("status", run.status.value),
+                       ("step", _progress(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
+                       ("gpus", run.gpus or "-"), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
+                       ("folder", run.run_dir), ("error", (run.error or "-").splitlines()[0] if run.error else "-")])
+        lines = [f"  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}  {e.reason}"
+                 for e in events]
+        return head + "\n\nevents:\n" + "\n".join(lines)
+
+    return Result(data, text)
+
+
+def cmd_logs(ctx: Context, args: argparse.Namespace) -> Result:
+    store = ctx.store
+    reconcile(store)
+    run = runs.get(store, args.run)
+    path = Path(run.run_dir) / process.LOG_NAME
+    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    if args.tail:
+        text = "\n".join(text.splitlines()[-args.tail:]) + ("\n" if text else "")
+    if not args.follow:
+        return Result({"run": run.id, "log": text}, text.rstrip("\n"))
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    offset = path.stat().st_size if path.exists() else 0
+    while True:
+        if path.exists():
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                chunk = fh.read()
+            offset += len(chunk)
+            if chunk:
+                sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+                sys.stdout.flush()
+        reconcile(store)
+        current = runs.get(store, run.id)
+        if not current.status.is_active and current.status != RunStatus.QUEUED:
+            break
+        time.sleep(0.5)
+    return Result({"run": run.id, "status": current.status}, None if not ctx.json else "")
+
+
+def cmd_metrics(ctx: Context, args: argparse.Namespace) -> Result:
+    store = ctx.store
+    reconcile(store)
+    run = runs.get(store, args.run)
+    points = sorted(metrics.read(store, run.id, keys=args.key), key=lambda m: (m.key, m.step))
+    if args.csv and not ctx.json:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["step", "key", "value", "wall_time"])
+        for m in points:
+            writer.writerow([m.step, m.key, repr(m.value), f"{m.wall_time:.3f}"])
+        return Result(to_jsonable(points), out.getvalue().rstrip("\n"))
+    rows = [(m.step, m.key, m.value) for m in points]
+    return Result(points, table(["step", "key", "value"], rows, empty=f"run {run.id} has no metrics yet"))
+
+
+def cmd_cancel(ctx: Context, args: argparse.Namespace) -> Result:
+    run = control.cancel(ctx.store, args.run, grace_s=args.grace)
+    return Result(run, f"run {run.id} {run.status.value}")
+
+
+def cmd_pause(ctx: Context, args: argparse.Namespace) -> Result:
+    run = control.pause(ctx.store, args.run, grace_s=args.grace)
+    return Result(run, f"run {run.id} {run.status.value}")
+
+
+def cmd_resume(ctx: Context, args: argparse.Namespace) -> Result:
+    run = control.resume(ctx.store, args.run)
+    return start_and_maybe_wait(ctx, ctx.store, run.id, args.wait, "resumed: ")
+
+
+def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
+    run = control.delete(ctx.store, args.run, keep_files=args.keep_files)
+    return Result({"deleted": run}, f"deleted run {run.id}")

@@ -1,0 +1,38 @@
+"""`train CONFIG.yaml [--wait]`: one run file describes project, dataset, model and hyperparameters."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.runs import start_and_maybe_wait
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("train", help="train from one run file (project, dataset, recipe, model, settings)",
+                            parents=[common],
+                            description="Without --wait, prints the run id and returns; the run trains in the "
+                            "background and is started by whichever scheduler is alive.")
+    parser.add_argument("config", metavar="CONFIG.yaml", help="the run file")
+    parser.add_argument("--gpus", help="override the file's gpus: auto | cpu | cpu:N | a count | ids like 0,1")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config value, e.g. train.max_steps=50 (repeatable)")
+    parser.add_argument("--wait", action="store_true",
+                        help="wait for the run, showing progress; exit 0 only if it completed")
+    parser.set_defaults(handler=cmd_train)
+
+
+def cmd_train(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.config import apply_overrides, validate_config
+    from spark_trainer.config.yaml_io import load_yaml
+    from spark_trainer.jobs.reconcile import reconcile
+    from spark_trainer.jobs.submit import submit_config
+
+    data, node = load_yaml(args.config)
+    config = validate_config(apply_overrides(data, args.set), args.config, node)
+    store = ctx.store
+    reconcile(store)
+    submitted = submit_config(store, config, base_dir=Path(args.config).resolve().parent, gpus=args.gpus)
+    intro = f"ingested {submitted.dataset.name!r}; " if submitted.ingested else ""
+    return start_and_maybe_wait(ctx, store, submitted.run.id, args.wait, intro)

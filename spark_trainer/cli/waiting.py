@@ -1,0 +1,37 @@
+"""Waiting for a run while acting as its scheduler, with a progress bar on a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from spark_trainer.jobs.scheduler import schedule_once
+from spark_trainer.store import runs
+from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.store import Store
+
+_WAITING = {RunStatus.QUEUED, RunStatus.STARTING, RunStatus.RUNNING}
+
+
+def _bar(run: Run, width: int = 30) -> str:
+    total = run.total_steps or 0
+    frac = min(1.0, run.step / total) if total else 0.0
+    filled = int(frac * width)
+    eta = f" eta {run.eta_seconds:.0f}s" if run.eta_seconds is not None else ""
+    return f"\rrun {run.id} [{'#' * filled}{'.' * (width - filled)}] {run.step}/{total or '?'} {run.status.value}{eta}  "
+
+
+def wait_for_run(store: Store, run_id: int, *, poll_s: float = 1.0) -> Run:
+    """Schedule and poll until the run leaves queued/starting/running; returns its final state."""
+    tty = sys.stderr.isatty()
+    while True:
+        schedule_once(store)
+        run = runs.get(store, run_id)
+        if tty:
+            sys.stderr.write(_bar(run))
+            sys.stderr.flush()
+        if run.status not in _WAITING:
+            if tty:
+                sys.stderr.write("\n")
+            return run
+        time.sleep(poll_s)

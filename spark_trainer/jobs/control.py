@@ -1,0 +1,111 @@
+"""Cancel, pause, resume and delete runs.
+
+Cancel and pause write what is wanted to `runs/<id>/stop-request`, then SIGTERM the worker's
+process group: the worker saves a checkpoint and stops. After the grace period (setting
+`stop_grace_seconds`) the group is killed and the run is marked here, so its GPUs are free.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from spark_trainer.errors import BadInput
+from spark_trainer.jobs import process
+from spark_trainer.jobs.reconcile import reconcile
+from spark_trainer.store import runs, settings
+from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.store import Store
+from spark_trainer.training.reporting import StopKind
+
+STOP_REQUEST = "stop-request"
+_STOPPED = {StopKind.CANCEL: RunStatus.CANCELLED, StopKind.PAUSE: RunStatus.PAUSED}
+
+
+def requested_stop(run_dir: Path) -> StopKind:
+    """What the user asked a stopping worker to do; a bare SIGTERM (e.g. system shutdown) pauses,
+    so the run can be resumed."""
+    try:
+        return StopKind(Path(run_dir, STOP_REQUEST).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return StopKind.PAUSE
+
+
+def _write_request(run_dir: Path, kind: StopKind) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / (STOP_REQUEST + ".tmp")
+    tmp.write_text(kind.value)
+    tmp.replace(run_dir / STOP_REQUEST)
+
+
+def clear_request(run_dir: Path) -> None:
+    Path(run_dir, STOP_REQUEST).unlink(missing_ok=True)
+
+
+def stop(store: Store, run_id: int | str, kind: StopKind, *, grace_s: float | None = None) -> Run:
+    """Cancel or pause a run and wait until its worker has stopped (at most the grace period).
+
+    Raises BadInput for an unknown id or a run in a state that cannot be stopped that way.
+    """
+    reconcile(store)
+    run = runs.get(store, run_id)
+    target = _STOPPED[kind]
+    verb = kind.value
+    if run.status == RunStatus.QUEUED:
+        if kind == StopKind.PAUSE:
+            raise BadInput(f"run {run.id} is queued and has not started; cancel it instead of pausing")
+        return runs.transition(store, run.id, RunStatus.CANCELLED, "cancelled while queued",
+                               expect={RunStatus.QUEUED})
+    if run.status in (RunStatus.PAUSED, RunStatus.INTERRUPTED) and kind == StopKind.CANCEL:
+        return runs.transition(store, run.id, RunStatus.CANCELLED, f"cancelled while {run.status.value}")
+    if not run.status.is_active:
+        raise BadInput(f"run {run.id} is {run.status.value}; only a queued, starting or running run can be {verb}ed"
+                       if kind == StopKind.CANCEL else
+                       f"run {run.id} is {run.status.value}; only a starting or running run can be paused")
+    _write_request(Path(run.run_dir), kind)
+    grace = float(settings.get(store, "stop_grace_seconds")) if grace_s is None else grace_s
+    how = process.stop_group(run.pid, run.pid_start_time, grace) if run.pid else "exited"
+    current = runs.get(store, run.id)
+    if current.status.is_active or current.status == RunStatus.INTERRUPTED:
+        reason = (f"{verb} requested; worker killed after the {grace:g} s grace period" if how == "killed"
+                  else f"{verb} requested; worker stopped")
+        try:
+            current = runs.transition(store, run.id, target, reason, eta_seconds=None)
+        except BadInput:
+            current = runs.get(store, run.id)  # the worker finished meanwhile
+    return current
+
+
+def cancel(store: Store, run_id: int | str, *, grace_s: float | None = None) -> Run:
+    return stop(store, run_id, StopKind.CANCEL, grace_s=grace_s)
+
+
+def pause(store: Store, run_id: int | str, *, grace_s: float | None = None) -> Run:
+    return stop(store, run_id, StopKind.PAUSE, grace_s=grace_s)
+
+
+def resume(store: Store, run_id: int | str) -> Run:
+    """Queue a paused, interrupted, failed or cancelled run again; its worker continues from the
+    last complete checkpoint with the same step count and metric series."""
+    from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
+
+    reconcile(store)
+    run = runs.get(store, run_id)
+    resumable = {RunStatus.PAUSED, RunStatus.INTERRUPTED, RunStatus.FAILED, RunStatus.CANCELLED}
+    if run.status not in resumable:
+        raise BadInput(f"run {run.id} is {run.status.value}; only a paused, interrupted, failed or cancelled "
+                       "run can be resumed")
+    checkpoint = latest_checkpoint(Path(run.run_dir))
+    where = f"from checkpoint step {checkpoint_step(checkpoint)}" if checkpoint else "from the start (no checkpoint)"
+    clear_request(Path(run.run_dir))
+    return runs.transition(store, run.id, RunStatus.QUEUED, f"resume requested {where}", expect=resumable,
+                           error=None)
+
+
+def delete(store: Store, run_id: int | str, *, keep_files: bool = False) -> Run:
+    """Delete a stopped run's records and (unless `keep_files`) its folder."""
+    reconcile(store)
+    run = runs.delete(store, run_id)
+    if not keep_files and run.run_dir:
+        shutil.rmtree(run.run_dir, ignore_errors=True)
+    return run

@@ -1,0 +1,77 @@
+"""What a run asks for (`auto`, `cpu`, `cpu:2`, a count like `2`, ids like `0,1`) and where it fits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from spark_trainer.errors import BadInput
+
+SPEC_HELP = "auto | cpu | cpu:N (N CPU processes) | a GPU count like 2 | GPU ids like 0,1 (or 3, for one id)"
+
+
+@dataclass(frozen=True)
+class GpuRequest:
+    """A parsed request. `ids` set means exactly those GPUs; else `count` GPUs (0 = CPU)."""
+
+    text: str
+    count: int
+    ids: tuple[int, ...] | None = None
+    cpu_processes: int = 1
+    auto: bool = False
+
+    @property
+    def is_cpu(self) -> bool:
+        return self.count == 0 and not self.ids
+
+
+def parse_request(text: str | None) -> GpuRequest:
+    """Parse a `gpus:` value. Raises BadInput naming the value and the accepted forms."""
+    raw = (text or "auto").strip().lower()
+    if raw == "auto":
+        return GpuRequest(raw, count=1, auto=True)
+    if raw == "cpu":
+        return GpuRequest(raw, count=0)
+    if raw.startswith("cpu:"):
+        n = raw[4:]
+        if not n.isdigit() or not 1 <= int(n) <= 64:
+            raise BadInput(f"gpus: {text!r} is not valid; cpu:N needs N from 1 to 64")
+        return GpuRequest(raw, count=0, cpu_processes=int(n))
+    if "," in raw:
+        parts = [p.strip() for p in raw.split(",") if p.strip()]
+        if not parts or not all(p.isdigit() for p in parts):
+            raise BadInput(f"gpus: {text!r} is not valid; expected {SPEC_HELP}")
+        ids = tuple(sorted({int(p) for p in parts}))
+        return GpuRequest(raw, count=len(ids), ids=ids)
+    if raw.isdigit() and int(raw) >= 1:
+        return GpuRequest(raw, count=int(raw))
+    raise BadInput(f"gpus: {text!r} is not valid; expected {SPEC_HELP}")
+
+
+def check_fits(request: GpuRequest, machine: Sequence[int]) -> None:
+    """Refuse a request this machine can never satisfy (unknown ids, more GPUs than it has)."""
+    have = sorted(machine)
+    described = f"{len(have)} GPU{'s' if len(have) != 1 else ''}" + (f" (ids {','.join(map(str, have))})" if have else "")
+    if request.ids is not None:
+        missing = [i for i in request.ids if i not in have]
+        if missing:
+            raise BadInput(f"gpus: GPU {','.join(map(str, missing))} requested but this machine has {described}")
+    elif not request.auto and request.count > len(have):
+        raise BadInput(f"gpus: {request.count} GPUs requested but this machine has {described}")
+
+
+def place(request: GpuRequest, machine: Sequence[int], busy: set[int]) -> list[int] | None:
+    """The GPUs to give a run now, [] for a CPU run, or None if it must wait."""
+    if request.is_cpu:
+        return []
+    if request.auto and not machine:
+        return []
+    free = [g for g in sorted(machine) if g not in busy]
+    if request.ids is not None:
+        return list(request.ids) if all(g in free for g in request.ids) else None
+    return free[: request.count] if len(free) >= request.count else None
+
+
+def world_size(request: GpuRequest, gpus: Sequence[int]) -> int:
+    """Processes to launch: one per GPU, or `cpu:N` processes on CPU."""
+    return len(gpus) if gpus else request.cpu_processes

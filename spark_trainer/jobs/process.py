@@ -1,0 +1,154 @@
+"""Worker processes: spawn detached, identify (pid + start time), signal and kill process groups."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+# Start times are floats from the OS clock; the same process always reports the same value, but
+# leave room for rounding through the database.
+_START_TIME_TOLERANCE_S = 0.05
+LOG_NAME = "worker.log"
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    pid: int
+    start_time: float
+
+
+def identity(pid: int) -> ProcessIdentity | None:
+    """The pid and its start time, or None if no such (live) process exists."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return ProcessIdentity(pid, proc.create_time())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def is_alive(pid: int | None, start_time: float | None) -> bool:
+    """True only if `pid` is alive AND is the same process that started at `start_time`.
+
+    A pid reused by an unrelated process has another start time, so it does not count.
+    Exited children of this process are reaped on the way.
+    """
+    if pid is None:
+        return False
+    _reap(pid)
+    found = identity(pid)
+    if found is None:
+        return False
+    return start_time is None or abs(found.start_time - start_time) <= _START_TIME_TOLERANCE_S
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if `pid` is our own exited child (so it is not left a zombie)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child: its own parent (or init) reaps it
+
+
+def worker_command(run_id: int, *extra: str) -> list[str]:
+    """How to start the worker role: the frozen executable itself, or `python -m spark_trainer`."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "worker", str(run_id), *extra]
+    return [sys.executable, "-m", "spark_trainer", "worker", str(run_id), *extra]
+
+
+def spawn_worker(run_id: int, run_dir: Path, home: Path, gpus: list[int]) -> ProcessIdentity:
+    """Start a detached worker for a run (own session and process group), logging to worker.log.
+
+    The worker outlives whoever started it: closing the GUI or the terminal does not stop training.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["SPARK_TRAINER_HOME"] = str(home)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus) if gpus else ""
+    with open(run_dir / LOG_NAME, "ab") as log:
+        proc = subprocess.Popen(
+            worker_command(run_id),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(run_dir),
+            start_new_session=True,
+            close_fds=True,
+        )
+    found = identity(proc.pid)
+    if found is None:  # exited at once (e.g. a broken install); the log says why
+        proc.wait()
+        return ProcessIdentity(proc.pid, time.time())
+    return found
+
+
+def signal_group(pid: int, sig: signal.Signals) -> bool:
+    """Send `sig` to the process group led by `pid` (the worker and any rank processes)."""
+    try:
+        os.killpg(os.getpgid(pid), sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def wait_gone(pid: int, start_time: float | None, timeout_s: float, poll_s: float = 0.1) -> bool:
+    """Wait until the process is gone; True if it went within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while is_alive(pid, start_time):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_s)
+    return True
+
+
+def stop_group(pid: int, start_time: float | None, grace_s: float) -> str:
+    """SIGTERM the worker's group; after `grace_s` SIGKILL it. Returns "exited" or "killed"."""
+    if not is_alive(pid, start_time):
+        return "exited"
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return "exited"
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return "exited"
+    if wait_gone(pid, start_time, grace_s):
+        _kill_stragglers(pgid)
+        return "exited"
+    _kill_stragglers(pgid)
+    wait_gone(pid, start_time, 10.0)
+    return "killed"
+
+
+def _kill_stragglers(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def log_tail(run_dir: Path, lines: int = 20, max_chars: int = 4000) -> str:
+    """The last lines of a run's worker.log (for errors of interrupted runs)."""
+    path = Path(run_dir) / LOG_NAME
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64_000))
+            text = fh.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    tail = "\n".join(text.splitlines()[-lines:])
+    return tail[-max_chars:]

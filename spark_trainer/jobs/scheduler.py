@@ -1,0 +1,98 @@
+"""The scheduler: reconcile, then start queued runs whose GPUs are free.
+
+`schedule_once` is safe to call from many processes at once (GUI timer, `queue serve`, a `--wait`
+command, a worker that just finished): claiming runs is one write transaction, so each run is
+started once and no GPU is handed out twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from spark_trainer.errors import BadInput
+from spark_trainer.jobs import gpus as gpu_alloc
+from spark_trainer.jobs import process
+from spark_trainer.jobs.reconcile import reconcile
+from spark_trainer.store import runs, settings
+from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def machine_gpus() -> list[int]:
+    """GPU indices of this machine (NVML); [] without NVIDIA GPUs."""
+    from spark_trainer.gpu import list_gpus
+
+    return [g.index for g in list_gpus()]
+
+
+def make_picker(machine: Sequence[int], max_concurrent: int, allow_sharing: bool) -> runs.Picker:
+    """The placement policy: priority then FIFO; a run that cannot be placed yet does not block
+    smaller runs behind it; never more than `max_concurrent` active runs."""
+
+    def pick(queued: Sequence[Run], active: Sequence[Run]) -> list[tuple[int, list[int], str]]:
+        busy: set[int] = set()
+        if not allow_sharing:
+            for run in active:
+                busy.update(run.gpus)
+        slots = max_concurrent - len(active)
+        chosen = []
+        for run in queued:
+            if slots <= 0:
+                break
+            try:
+                request = gpu_alloc.parse_request(run.requested_gpus)
+            except BadInput:
+                continue  # validated at submit; a hand-edited row must not stop the queue
+            placed = gpu_alloc.place(request, machine, busy)
+            if placed is None:
+                continue
+            if not allow_sharing:
+                busy.update(placed)
+            slots -= 1
+            where = f"GPUs {','.join(map(str, placed))}" if placed else "CPU"
+            chosen.append((run.id, placed, f"scheduled on {where}"))
+        return chosen
+
+    return pick
+
+
+def schedule_once(store: Store, *, machine: Sequence[int] | None = None) -> list[int]:
+    """Reconcile, then start every queued run that fits now; returns the started run ids."""
+    reconcile(store)
+    config = settings.get_all(store)
+    picker = make_picker(machine_gpus() if machine is None else machine,
+                         int(config["max_concurrent_runs"]), bool(config["allow_gpu_sharing"]))
+    started = []
+    for run in runs.claim(store, picker):
+        try:
+            found = process.spawn_worker(run.id, Path(run.run_dir), store.home.root, run.gpus)
+        except OSError as exc:
+            runs.transition(store, run.id, RunStatus.FAILED, f"could not start the worker: {exc}",
+                            error=f"could not start the worker: {exc}")
+            continue
+        # The worker records itself too; whichever write lands last holds the same values.
+        runs.update(store, run.id, pid=found.pid, pid_start_time=found.start_time)
+        started.append(run.id)
+    return started
+
+
+def serve(
+    store: Store,
+    *,
+    interval_s: float = 2.0,
+    until_idle: bool = False,
+    on_started: Callable[[list[int]], None] | None = None,
+) -> None:
+    """Loop `schedule_once` forever (or, with `until_idle`, until nothing is queued or active)."""
+    while True:
+        started = schedule_once(store)
+        if started and on_started is not None:
+            on_started(started)
+        if until_idle and not runs.list_all(store, statuses={RunStatus.QUEUED, RunStatus.STARTING, RunStatus.RUNNING}):
+            return
+        time.sleep(interval_s)

@@ -1,0 +1,279 @@
+"""The worker role: `spark-trainer worker RUN_ID` trains one run and records everything in the store.
+
+It runs detached from whoever started it (own session), with `CUDA_VISIBLE_DEVICES` set by the
+scheduler and stdout/stderr going to `runs/<id>/worker.log`. SIGTERM asks the engine to save a
+checkpoint and stop; whether that means cancel or pause is read from `runs/<id>/stop-request`.
+With several GPUs (or `cpu:N`) it launches one rank process per device through torch.distributed
+(accelerate reads RANK/WORLD_SIZE/MASTER_ADDR); rank 0 reports, the others only train.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.config import ExperimentConfig, save_config
+from spark_trainer.errors import BadInput, SparkError
+from spark_trainer.jobs import control, process
+from spark_trainer.jobs import gpus as gpu_alloc
+from spark_trainer.jobs.submit import CONFIG_NAME, frozen_config
+from spark_trainer.store import datasets, metrics, runs
+from spark_trainer.store.entities import RunStatus, utcnow
+from spark_trainer.store.store import Store
+from spark_trainer.training.reporting import Commands, StopKind, TrainOutcome
+
+HEARTBEAT_S = 2.0
+OUTCOME_NAME = "outcome.json"
+
+
+@dataclass
+class Finish:
+    status: RunStatus
+    reason: str
+    error: str | None = None
+    step: int | None = None
+
+
+def say(message: str) -> None:
+    print(f"[{utcnow():%Y-%m-%d %H:%M:%S}] {message}", flush=True)
+
+
+def _install_stop_handler(run_dir: Path, commands: Commands) -> None:
+    def on_term(_signum: int, _frame: Any) -> None:
+        kind = control.requested_stop(run_dir)
+        say(f"SIGTERM received: {kind.value} requested; saving a checkpoint and stopping")
+        commands.request_stop(kind)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def _heartbeat(store: Store, run_id: int, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_S):
+        try:
+            runs.update(store, run_id, heartbeat_at=utcnow())
+        except SparkError as exc:  # a busy database must not kill training; the next beat retries
+            say(f"heartbeat not recorded: {exc}")
+
+
+class _SilentReporter:
+    """Ranks other than 0 train but report nothing."""
+
+    def on_start(self, *, start_step: int, total_steps: int) -> None: ...
+    def on_metrics(self, step: int, values: dict[str, float]) -> None: ...
+    def on_progress(self, step: int, total_steps: int, eta_seconds: float | None) -> None: ...
+    def on_artifact(self, kind: str, path: Path, step: int | None = None, meta: dict | None = None) -> None: ...
+    def on_log(self, message: str) -> None: ...
+    def flush(self) -> None: ...
+
+
+def oom_message(micro_batch: int, grad_accum: int) -> str:
+    return (f"CUDA out of memory at micro-batch {micro_batch} (grad_accum {grad_accum}); lower train.batch_size "
+            f"(e.g. to {max(1, micro_batch // 2)}) and raise train.grad_accum to keep the effective batch, "
+            "enable train.gradient_checkpointing, or set train.auto_batch: true")
+
+
+def train(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, commands: Commands,
+          *, report: bool = True) -> TrainOutcome:
+    """Run the engine from the latest complete checkpoint; with `train.auto_batch`, retry an
+    out-of-memory with half the micro-batch and double the accumulation (recorded as an event)."""
+    from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
+    from spark_trainer.training.engine import OutOfMemory, run_training
+    from spark_trainer.training.reporters import StoreReporter
+
+    data_path = Path(datasets.get(store, config.dataset).path)
+    while True:
+        checkpoint = latest_checkpoint(run_dir)
+        start = checkpoint_step(checkpoint) if checkpoint else 0
+        if report:
+            # A killed worker may have written metrics past its last checkpoint: drop them so the
+            # resumed series has no duplicate steps.
+            dropped = metrics.delete_after(store, run_id, start)
+            runs.update(store, run_id, step=start)
+            if checkpoint:
+                say(f"resuming from {checkpoint.name} (dropped {dropped} metric points after step {start})")
+        reporter = StoreReporter(store, run_id) if report else _SilentReporter()
+        try:
+            return run_training(config, data_path=data_path, run_dir=run_dir, reporter=reporter,
+                                commands=commands, resume_from=checkpoint)
+        except OutOfMemory as exc:
+            if not config.train.auto_batch or exc.micro_batch <= 1:
+                raise OperationFailedOOM(oom_message(exc.micro_batch, exc.grad_accum)) from exc
+            config = config.model_copy(deep=True)
+            config.train.batch_size = exc.micro_batch // 2
+            config.train.grad_accum = exc.grad_accum * 2
+            note = (f"out of memory at micro-batch {exc.micro_batch}; retrying with micro-batch "
+                    f"{config.train.batch_size} and grad_accum {config.train.grad_accum} (same effective batch)")
+            say(note)
+            if report:
+                runs.note(store, run_id, note)
+                save_config(config, run_dir / CONFIG_NAME)
+            _free_cuda_memory()
+
+
+class OperationFailedOOM(SparkError):
+    """Out of memory with no retry left; the message says what to change."""
+
+
+def _free_cuda_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _outcome_finish(outcome: TrainOutcome, commands: Commands) -> Finish:
+    if outcome.status == "completed":
+        return Finish(RunStatus.COMPLETED, f"completed {outcome.step} steps", step=outcome.step)
+    kind = commands.stop_requested or StopKind.PAUSE
+    target = RunStatus.CANCELLED if kind == StopKind.CANCEL else RunStatus.PAUSED
+    saved = f"checkpoint at step {outcome.step}" if outcome.last_checkpoint else "no checkpoint"
+    return Finish(target, f"{'cancelled' if target == RunStatus.CANCELLED else 'paused'} by request; {saved}",
+                  step=outcome.step)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _launch_ranks(run_id: int, run_dir: Path, world: int, gpus: list[int]) -> Finish:
+    """One process per device; they share this worker's process group, so a kill reaches them."""
+    port = str(_free_port())
+    (run_dir / OUTCOME_NAME).unlink(missing_ok=True)
+    procs = []
+    for rank in range(world):
+        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
+                   LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+        if not gpus:
+            env["ACCELERATE_USE_CPU"] = "true"
+            env.setdefault("OMP_NUM_THREADS", "1")
+        procs.append(subprocess.Popen(process.worker_command(run_id, "--rank", str(rank)), env=env,
+                                      stdin=subprocess.DEVNULL))
+    codes = [p.wait() for p in procs]
+    say(f"rank exit codes: {codes}")
+    outcome_file = run_dir / OUTCOME_NAME
+    if any(codes) or not outcome_file.exists():
+        tail = process.log_tail(run_dir)
+        return Finish(RunStatus.FAILED, "a rank process failed", error=f"rank exit codes {codes}\n{tail}")
+    data = json.loads(outcome_file.read_text())
+    return Finish(RunStatus(data["status"]), data["reason"], error=data.get("error"), step=data.get("step"))
+
+
+def run_rank(run_id: int, rank: int) -> int:
+    """A rank process of a distributed run: train; rank 0 reports and writes the outcome."""
+    store = Store.open(upgrade=False)
+    try:
+        run = runs.get(store, run_id)
+        run_dir = Path(run.run_dir)
+        commands = Commands()
+        _install_stop_handler(run_dir, commands)
+        config = frozen_config(run_dir)
+        try:
+            outcome = train(store, run_id, config, run_dir, commands, report=rank == 0)
+            finish = _outcome_finish(outcome, commands)
+        except OperationFailedOOM as exc:
+            finish = Finish(RunStatus.FAILED, "out of memory", error=str(exc))
+        if rank == 0:
+            payload = {"status": finish.status.value, "reason": finish.reason, "error": finish.error,
+                       "step": finish.step}
+            tmp = run_dir / (OUTCOME_NAME + ".tmp")
+            tmp.write_text(json.dumps(payload))
+            tmp.replace(run_dir / OUTCOME_NAME)
+        return 0
+    finally:
+        store.close()
+
+
+def run_worker(run_id: int) -> int:
+    """The worker's main: claim the run as running, train, record how it ended, drain the queue."""
+    commands = Commands()
+    store = Store.open(upgrade=False)
+    try:
+        run = runs.get(store, run_id)
+        run_dir = Path(run.run_dir)
+        _install_stop_handler(run_dir, commands)
+        me = process.identity(os.getpid())
+        try:
+            runs.transition(store, run_id, RunStatus.RUNNING, f"worker started (pid {os.getpid()})",
+                            expect={RunStatus.STARTING}, pid=os.getpid(),
+                            pid_start_time=me.start_time if me else None, heartbeat_at=utcnow())
+        except BadInput as exc:
+            say(f"not starting: {exc}")
+            return 1
+        say(f"run {run_id} running on {('GPUs ' + ','.join(map(str, run.gpus))) if run.gpus else 'CPU'}")
+        beat_stop = threading.Event()
+        beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop), daemon=True, name="heartbeat")
+        beat.start()
+        try:
+            finish = _train_here_or_ranks(store, run, run_dir, commands)
+        finally:
+            beat_stop.set()
+            beat.join(timeout=5)
+        return _record_finish(store, run_id, finish)
+    finally:
+        _drain_queue(store)
+        store.close()
+
+
+def _train_here_or_ranks(store: Store, run: Any, run_dir: Path, commands: Commands) -> Finish:
+    try:
+        world = gpu_alloc.world_size(gpu_alloc.parse_request(run.requested_gpus), run.gpus)
+        if world > 1:
+            return _launch_ranks(run.id, run_dir, world, run.gpus)
+        config = frozen_config(run_dir)
+        return _outcome_finish(train(store, run.id, config, run_dir, commands), commands)
+    except OperationFailedOOM as exc:
+        say(str(exc))
+        return Finish(RunStatus.FAILED, "out of memory", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - any engine failure must end as a failed run, with its message
+        traceback.print_exc()
+        sys.stdout.flush()
+        return Finish(RunStatus.FAILED, f"training failed: {type(exc).__name__}",
+                      error=f"{type(exc).__name__}: {exc}")
+
+
+def _record_finish(store: Store, run_id: int, finish: Finish) -> int:
+    fields: dict[str, Any] = {"eta_seconds": None, "heartbeat_at": utcnow()}
+    if finish.error is not None:
+        fields["error"] = finish.error
+    if finish.step is not None:
+        fields["step"] = finish.step
+    try:
+        runs.transition(store, run_id, finish.status, finish.reason,
+                        expect={RunStatus.RUNNING, RunStatus.STARTING}, **fields)
+    except BadInput as exc:  # cancelled/killed meanwhile by a controller; it recorded the outcome
+        say(f"outcome not recorded: {exc}")
+    say(f"run {run_id} {finish.status.value}: {finish.reason}")
+    return 0 if finish.status == RunStatus.COMPLETED else 1
+
+
+def _drain_queue(store: Store) -> None:
+    """This worker's GPUs are free now: start whatever is queued, so a queue drains with no daemon."""
+    from spark_trainer.jobs.scheduler import schedule_once
+
+    try:
+        started = schedule_once(store)
+    except SparkError as exc:
+        say(f"could not start queued runs: {exc}")
+        return
+    if started:
+        say(f"started queued runs: {', '.join(map(str, started))}")
+
+
+def main(run_id: int, rank: int | None = None) -> int:
+    if rank is not None:
+        return run_rank(run_id, rank)
+    return run_worker(run_id)

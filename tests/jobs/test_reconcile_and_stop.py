@@ -1,0 +1,112 @@
+"""Reconcile and process control with real processes: a dead worker, a reused pid, a worker that
+ignores SIGTERM and is killed with its whole process group after the grace period."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from spark_trainer.errors import BadInput
+from spark_trainer.jobs import control, process
+from spark_trainer.jobs.reconcile import reconcile
+from spark_trainer.jobs.scheduler import make_picker
+from spark_trainer.store import experiments, projects, runs
+from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.store import Store
+
+# Ignores SIGTERM, starts a child in its group that ignores it too, then sleeps.
+STUBBORN = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = subprocess.Popen([sys.executable, "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"])
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.fixture
+def experiment(store: Store):
+    projects.create(store, "rec")
+    return experiments.create(store, project="rec", name="e", recipe="causal-lm", base_model="m",
+                              dataset=None, config={})
+
+
+def _running(store: Store, experiment, gpus: str = "cpu", machine: list[int] | None = None) -> Run:
+    """A run claimed as a scheduler would (queued -> starting), then marked running."""
+    run = runs.create(store, experiment.id, requested_gpus=gpus)
+    runs.claim(store, make_picker(machine or [], 4, False))
+    return runs.transition(store, run.id, RunStatus.RUNNING, "test worker started")
+
+
+def test_dead_worker_becomes_interrupted_with_its_log_tail(store: Store, experiment) -> None:
+    run = _running(store, experiment)
+    proc = subprocess.Popen([sys.executable, "-c", "print('loss exploded at step 7')"])
+    proc.wait()
+    Path(run.run_dir).mkdir(parents=True, exist_ok=True)
+    (Path(run.run_dir) / "worker.log").write_text("step 6 ok\nloss exploded at step 7\n")
+    runs.update(store, run.id, pid=proc.pid, pid_start_time=time.time())
+    assert reconcile(store) == [run.id]
+    after = runs.get(store, run.id)
+    assert after.status == RunStatus.INTERRUPTED
+    assert "loss exploded at step 7" in after.error
+    assert [e.to_status for e in runs.events(store, run.id)][-1] == "interrupted"
+    assert reconcile(store) == []  # nothing left to fix
+
+
+def test_reused_pid_is_not_mistaken_for_the_worker(store: Store, experiment) -> None:
+    unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        real_start = psutil.Process(unrelated.pid).create_time()
+        alive = _running(store, experiment)
+        runs.update(store, alive.id, pid=unrelated.pid, pid_start_time=real_start)
+        reused = _running(store, experiment)
+        # The worker that had this pid started earlier; the pid now belongs to another process.
+        runs.update(store, reused.id, pid=unrelated.pid, pid_start_time=real_start - 3600)
+        assert reconcile(store) == [reused.id]
+        assert runs.get(store, alive.id).status == RunStatus.RUNNING
+        gone = runs.get(store, reused.id)
+        assert gone.status == RunStatus.INTERRUPTED and "belongs to another process" in gone.error
+        assert unrelated.poll() is None  # reconcile never touches the unrelated process
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+
+
+def test_stubborn_worker_is_killed_after_grace_and_its_gpu_released(store: Store, experiment) -> None:
+    run = _running(store, experiment, gpus="0,", machine=[0])
+    assert run.gpus == [0]
+    waiting = runs.create(store, experiment.id, requested_gpus="0,")
+    assert runs.claim(store, make_picker([0], 4, False)) == []  # GPU 0 is taken
+    proc = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    child_pid = int(proc.stdout.readline())
+    me = process.identity(proc.pid)
+    runs.update(store, run.id, pid=me.pid, pid_start_time=me.start_time)
+
+    began = time.monotonic()
+    stopped = control.cancel(store, run.id, grace_s=1.0)
+    waited = time.monotonic() - began
+    proc.wait(timeout=10)
+    assert stopped.status == RunStatus.CANCELLED
+    assert "killed after the 1 s grace period" in runs.events(store, run.id)[-1].reason
+    assert waited >= 1.0  # it was given the grace period first
+    assert not process.is_alive(child_pid, None) or psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE
+    claimed = runs.claim(store, make_picker([0], 4, False))
+    assert [(r.id, r.gpus) for r in claimed] == [(waiting.id, [0])]
+
+
+def test_cancel_and_pause_refuse_what_they_cannot_do(store: Store, experiment) -> None:
+    with pytest.raises(BadInput, match="no run with id '99'"):
+        control.cancel(store, 99)
+    queued = runs.create(store, experiment.id, requested_gpus="cpu")
+    with pytest.raises(BadInput, match="queued and has not started"):
+        control.pause(store, queued.id)
+    assert control.cancel(store, queued.id).status == RunStatus.CANCELLED
+    with pytest.raises(BadInput, match="is cancelled"):
+        control.cancel(store, queued.id)

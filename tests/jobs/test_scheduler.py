@@ -1,0 +1,110 @@
+"""GPU placement and claiming: FIFO with priority, max concurrent, no sharing, CPU runs, and
+schedulers in several processes never starting a run twice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from spark_trainer.errors import BadInput
+from spark_trainer.jobs import gpus as gpu_alloc
+from spark_trainer.jobs.scheduler import make_picker
+from spark_trainer.store import experiments, projects, runs
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.store import Store
+
+
+@pytest.fixture
+def experiment(store: Store):
+    projects.create(store, "sched")
+    return experiments.create(store, project="sched", name="e", recipe="causal-lm", base_model="m",
+                              dataset=None, config={})
+
+
+def _claim(store: Store, machine: list[int], max_concurrent: int = 8, sharing: bool = False) -> dict[int, list[int]]:
+    return {r.id: r.gpus for r in runs.claim(store, make_picker(machine, max_concurrent, sharing))}
+
+
+def test_parse_request_forms() -> None:
+    assert gpu_alloc.parse_request("auto").auto
+    assert gpu_alloc.parse_request("cpu").is_cpu
+    assert gpu_alloc.parse_request("cpu:2").cpu_processes == 2
+    assert gpu_alloc.parse_request("2").count == 2
+    assert gpu_alloc.parse_request("1,0").ids == (0, 1)
+    assert gpu_alloc.parse_request("3,").ids == (3,)
+    for bad in ("gpu", "0", "-1", "1,a", "cpu:0"):
+        with pytest.raises(BadInput, match="gpus"):
+            gpu_alloc.parse_request(bad)
+
+
+def test_requests_this_machine_cannot_meet_are_refused() -> None:
+    with pytest.raises(BadInput, match="GPU 3 requested but this machine has 2 GPUs"):
+        gpu_alloc.check_fits(gpu_alloc.parse_request("3,"), [0, 1])
+    with pytest.raises(BadInput, match="4 GPUs requested"):
+        gpu_alloc.check_fits(gpu_alloc.parse_request("4"), [0, 1])
+    gpu_alloc.check_fits(gpu_alloc.parse_request("auto"), [])  # auto falls back to the CPU
+
+
+def test_gpus_are_never_shared_and_runs_wait_for_theirs(store: Store, experiment) -> None:
+    a = runs.create(store, experiment.id, requested_gpus="1")
+    b = runs.create(store, experiment.id, requested_gpus="0,")  # wants GPU 0, which a takes
+    c = runs.create(store, experiment.id, requested_gpus="1")
+    d = runs.create(store, experiment.id, requested_gpus="cpu")
+    claimed = _claim(store, [0, 1])
+    assert claimed == {a.id: [0], c.id: [1], d.id: []}
+    assert runs.get(store, b.id).status == RunStatus.QUEUED
+    assert _claim(store, [0, 1]) == {}  # nothing free until a run ends
+    runs.transition(store, a.id, RunStatus.FAILED, "test: ended")
+    assert _claim(store, [0, 1]) == {b.id: [0]}
+
+
+def test_sharing_when_allowed(store: Store, experiment) -> None:
+    a = runs.create(store, experiment.id, requested_gpus="0,")
+    b = runs.create(store, experiment.id, requested_gpus="0,")
+    assert _claim(store, [0], sharing=True) == {a.id: [0], b.id: [0]}
+
+
+def test_max_concurrent_and_priority_order(store: Store, experiment) -> None:
+    low = runs.create(store, experiment.id, requested_gpus="cpu")
+    high = runs.create(store, experiment.id, requested_gpus="cpu", priority=5)
+    last = runs.create(store, experiment.id, requested_gpus="cpu")
+    assert list(_claim(store, [], max_concurrent=2)) == [high.id, low.id]
+    assert runs.get(store, last.id).status == RunStatus.QUEUED
+    events = [(e.from_status, e.to_status) for e in runs.events(store, high.id)]
+    assert events == [(None, "queued"), ("queued", "starting")]
+
+
+def test_auto_takes_one_free_gpu_or_the_cpu(store: Store, experiment) -> None:
+    a = runs.create(store, experiment.id, requested_gpus="auto")
+    b = runs.create(store, experiment.id, requested_gpus="auto")
+    assert _claim(store, [0]) == {a.id: [0]}
+    assert runs.get(store, b.id).status == RunStatus.QUEUED
+    c = runs.create(store, experiment.id, requested_gpus="auto")
+    assert _claim(store, []) == {b.id: [], c.id: []}  # a machine with no GPU trains on the CPU
+
+
+CLAIMER = """
+import sys
+from spark_trainer.jobs.scheduler import make_picker
+from spark_trainer.store import runs
+from spark_trainer.store.store import Store
+with Store.open(sys.argv[1]) as store:
+    got = []
+    for _ in range(20):
+        got += [r.id for r in runs.claim(store, make_picker([0, 1, 2, 3], 100, False))]
+    print(",".join(map(str, got)))
+"""
+
+
+def test_concurrent_schedulers_never_claim_a_run_or_gpu_twice(store: Store, experiment) -> None:
+    created = [runs.create(store, experiment.id, requested_gpus="1").id for _ in range(6)]
+    procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, str(store.home.root)], stdout=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    claimed = [int(x) for out in outputs for x in out.split(",") if x]
+    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 4  # four GPUs, one run each
+    gpus = [g for r in runs.list_all(store, statuses={RunStatus.STARTING}) for g in r.gpus]
+    assert sorted(gpus) == [0, 1, 2, 3]
+    assert sum(runs.get(store, i).status == RunStatus.QUEUED for i in created) == 2
