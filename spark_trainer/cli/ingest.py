@@ -101,7 +101,7 @@ def cmd_video(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.ingest.video import VideoOptions, build_video_dataset
 
     mode = "scenes" if args.scenes else ("every_n" if args.every_n is not None else "fps")
-    options = VideoOptions(mode=mode, fps=args.fps or 1.0, every_n=args.every_n or 30,
+    options = VideoOptions(mode=mode, fps=args.fps or 1.0, every_n=args.every_n,
                            scene_threshold=args.scene_threshold, max_frames=args.max_frames, resize=args.resize,
                            dedupe=args.dedupe, dedupe_distance=args.dedupe_distance, image_format=args.image_format,
                            caption_model=args.caption_model, transcribe_model=args.transcribe_model,

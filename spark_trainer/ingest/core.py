@@ -9,7 +9,7 @@ from pathlib import Path
 from spark_trainer.errors import BadInput
 from spark_trainer.ingest.detect import KINDS, InputFile, detect_kind, gather, is_sidecar, kind_of, sidecar_stems
 from spark_trainer.ingest.media import ingest_audio, ingest_image, ingest_video_file
-from spark_trainer.ingest.staging import DatasetBuilder, dataset_name
+from spark_trainer.ingest.staging import DatasetBuilder, dataset_name, write_failure
 from spark_trainer.ingest.text import ingest_text_file
 from spark_trainer.ingest.types import (
     IngestOptions,
@@ -65,6 +65,9 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
         emit(progress, len(chosen), len(chosen), "writing manifest and dataset card")
         dataset = builder.publish(store, project, name, [str(Path(p).expanduser().resolve()) for p in paths],
                                   meta={"options": _options_meta(options)})
+    except OSError as exc:
+        builder.discard()
+        raise write_failure(exc) from exc
     except BaseException:
         builder.discard()
         raise

@@ -174,6 +174,12 @@ class DatasetBuilder:
         self._staging = None
 
 
+def write_failure(exc: OSError) -> OperationFailed:
+    """One line for an I/O error during ingestion (nothing was kept)."""
+    where = f" {exc.filename}" if exc.filename else ""
+    return OperationFailed(f"ingestion failed on{where}: {exc.strerror or exc}; nothing was saved")
+
+
 def _write_synced(path: Path, data: bytes) -> None:
     with open(path, "wb") as fh:
         fh.write(data)

@@ -19,7 +19,7 @@ from typing import Any
 
 from spark_trainer.errors import BadInput
 from spark_trainer.ingest.detect import VIDEO_EXTS, InputFile, gather
-from spark_trainer.ingest.staging import DatasetBuilder, Item, dataset_name
+from spark_trainer.ingest.staging import DatasetBuilder, Item, dataset_name, write_failure
 from spark_trainer.ingest.types import (
     IngestOptions,
     IngestReport,
@@ -42,11 +42,12 @@ CACHE_VERSION = 1
 
 @dataclass
 class VideoOptions:
-    """How frames are chosen and processed. `mode`: "fps", "every_n" or "scenes" (one per scene)."""
+    """How frames are chosen and processed. `mode`: "fps", "every_n" or "scenes" (one per scene);
+    left None, it is "every_n" when `every_n` is set, else "fps"."""
 
-    mode: str = "fps"
+    mode: str | None = None
     fps: float = 1.0
-    every_n: int = 30
+    every_n: int | None = None
     scene_threshold: float = 0.35
     min_scene_len: int = 10
     detect_scenes: bool | None = None  # None: only in "scenes" mode (it decodes every frame)
@@ -61,12 +62,16 @@ class VideoOptions:
     label_from_folder: bool = True
     val_fraction: float = 0.1
 
+    def __post_init__(self) -> None:
+        if self.mode is None:
+            self.mode = "every_n" if self.every_n is not None else "fps"
+
     def validate(self) -> None:
         if self.mode not in ("fps", "every_n", "scenes"):
             raise BadInput(f"video mode must be fps, every_n or scenes, got {self.mode!r}")
         if self.mode == "fps" and self.fps <= 0:
             raise BadInput(f"--fps must be > 0, got {self.fps}")
-        if self.mode == "every_n" and self.every_n < 1:
+        if self.mode == "every_n" and (self.every_n is None or self.every_n < 1):
             raise BadInput(f"--every-n must be >= 1, got {self.every_n}")
         if self.max_frames is not None and self.max_frames < 1:
             raise BadInput(f"--max-frames must be >= 1, got {self.max_frames}")
@@ -178,6 +183,9 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
         emit(progress, len(chosen), len(chosen), "writing manifest and dataset card")
         dataset = builder.publish(store, project, name, [str(Path(v).expanduser().resolve()) for v in videos],
                                   meta={"from_video": True, "video_options": asdict(options)})
+    except OSError as exc:
+        builder.discard()
+        raise write_failure(exc) from exc
     except BaseException:
         builder.discard()
         raise

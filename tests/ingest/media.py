@@ -1,0 +1,43 @@
+"""Real test media made with OpenCV and PIL: videos with known cuts, images, truncated files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+COLOURS = [(0, 0, 220), (0, 200, 0), (220, 0, 0), (0, 220, 220), (200, 0, 200), (40, 40, 40)]
+
+
+def write_video(path: Path, n_frames: int, *, fps: float = 30.0, size: tuple[int, int] = (160, 120),
+                cuts: list[int] | None = None, moving: bool = True) -> Path:
+    """An mp4v video; the background colour switches at each frame in `cuts`; a white square moves."""
+    width, height = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    assert writer.isOpened(), f"cannot write {path}"
+    bounds = sorted(cuts or [])
+    for i in range(n_frames):
+        scene = sum(1 for c in bounds if i >= c)
+        frame = np.full((height, width, 3), COLOURS[scene % len(COLOURS)], np.uint8)
+        if moving:
+            x = (i * 3) % (width - 20)
+            cv2.rectangle(frame, (x, height // 3), (x + 18, height // 3 + 18), (255, 255, 255), -1)
+            cv2.putText(frame, str(scene), (8, height - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def write_image(path: Path, size: tuple[int, int] = (64, 48), seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), image)
+    return path
+
+
+def truncate(path: Path, keep: float = 0.5) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path

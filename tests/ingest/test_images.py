@@ -1,0 +1,79 @@
+"""Image and audio ingestion: class folders, sidecar captions, decode and size gates, --link."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from spark_trainer.ingest import IngestOptions, ingest_paths, read_manifest
+from tests.ingest.media import truncate, write_image
+
+
+def test_class_folders_labels_captions_and_gates(store, project, tmp_path) -> None:
+    root = tmp_path / "pets"
+    for i in range(3):
+        write_image(root / "cat" / f"c{i}.png", seed=i)
+        write_image(root / "dog" / f"d{i}.jpg", size=(80, 60), seed=10 + i)
+    (root / "cat" / "c0.txt").write_text("a grey cat\n", encoding="utf-8")
+    write_image(root / "dog" / "copy.png", seed=0)  # same pixels and encoder as cat/c0.png: exact duplicate
+    write_image(root / "dog" / "tiny.png", size=(16, 16), seed=99)
+    (root / "dog" / "zero.png").write_bytes(b"")
+    (root / "dog" / "fake.jpg").write_text("not an image at all")
+    truncate(write_image(root / "dog" / "cut.png", size=(200, 200), seed=7), keep=0.4)
+
+    result = ingest_paths(store, [root], project=project)
+    d, report = result.dataset, result.report
+    assert d.kind == "image"
+    assert (d.num_items, d.num_rejected, d.num_duplicates) == (6, 4, 1)
+    reasons = {r.source: r.reason for r in report.rejected}
+    assert reasons["pets/dog/tiny.png"] == "image too small: 16x16; the minimum side is 32px"
+    assert reasons["pets/dog/zero.png"] == "empty file (0 bytes)"
+    assert reasons["pets/dog/fake.jpg"].startswith("undecodable image")
+    assert reasons["pets/dog/cut.png"].startswith("undecodable image")
+    assert report.duplicates[0].source == "pets/dog/copy.png"
+
+    rows = read_manifest(Path(d.path))
+    by_source = {r["source"]: r for r in rows}
+    first = by_source["pets/cat/c0.png"]
+    assert first["label"] == "cat" and first["caption"] == "a grey cat"
+    assert (first["width"], first["height"]) == (64, 48)
+    assert by_source["pets/dog/d1.jpg"]["label"] == "dog" and by_source["pets/dog/d1.jpg"]["caption"] is None
+    for row in rows:
+        copied = Path(d.path) / row["path"]
+        assert row["path"].startswith("files/") and copied.is_file()
+    card = (Path(d.path) / "README.md").read_text()
+    assert "| cat | 3 |" in card and "| dog | 3 |" in card and "64x48" in card and "80x60" in card
+
+
+def test_link_references_files_in_place(store, project, tmp_path) -> None:
+    root = tmp_path / "imgs"
+    for i in range(3):
+        write_image(root / f"{i}.png", seed=i)
+    result = ingest_paths(store, [root], project=project, link=True,
+                          options=IngestOptions(min_image_side=8))
+    rows = read_manifest(Path(result.dataset.path))
+    assert [Path(r["path"]) for r in rows] == [(root / f"{i}.png").resolve() for i in range(3)]
+    assert not (Path(result.dataset.path) / "files").exists()
+    assert result.dataset.meta["linked"] is True
+
+
+def test_audio_with_transcripts(store, project, tmp_path) -> None:
+    root = tmp_path / "speech"
+    root.mkdir()
+    for i, seconds in enumerate((1.0, 0.5)):
+        with wave.open(str(root / f"s{i}.wav"), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(8000)
+            tone = (np.sin(np.arange(int(8000 * seconds)) * (i + 1) * 0.05) * 8000).astype(np.int16)
+            wav.writeframes(tone.tobytes())
+    (root / "s0.txt").write_text("hello there")
+    (root / "bad.wav").write_bytes(b"RIFF0000WAVEjunk")
+    result = ingest_paths(store, [root], project=project)
+    assert result.dataset.kind == "audio"
+    rows = {r["source"]: r for r in read_manifest(Path(result.dataset.path))}
+    assert rows["speech/s0.wav"]["transcript"] == "hello there" and rows["speech/s0.wav"]["duration"] == 1.0
+    assert rows["speech/s1.wav"]["duration"] == 0.5
+    assert [r.source for r in result.report.rejected] == ["speech/bad.wav"]

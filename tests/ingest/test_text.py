@@ -1,0 +1,174 @@
+"""Text ingestion: JSONL/JSON/CSV/TSV/TXT/Parquet, quality gates with line numbers, versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from spark_trainer.errors import BadInput
+from spark_trainer.ingest import IngestOptions, detect_kind, ingest_paths, read_manifest, read_report
+from tests.ingest.conftest import leftovers
+
+
+def _jsonl(path: Path, lines: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_jsonl_with_broken_line_empty_row_and_duplicate(store, project, tmp_path) -> None:
+    data = _jsonl(tmp_path / "data.jsonl", [
+        '{"text": "the first example"}',          # 1
+        '{"text": "broken',                         # 2 invalid JSON
+        '',                                         # 3 empty line
+        '{"text": ""}',                             # 4 empty text
+        '{"text": "the first example"}',            # 5 duplicate of 1
+        '{"prompt": "2+2?", "completion": "4"}',    # 6
+        '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}',  # 7
+        '[1, 2]',                                   # 8 not an object
+    ])
+    result = ingest_paths(store, [data], project=project)
+    report = result.report
+    rejected = {(r.source, r.line): r.reason for r in report.rejected}
+    assert set(rejected) == {("data.jsonl", 2), ("data.jsonl", 3), ("data.jsonl", 4), ("data.jsonl", 8)}
+    assert rejected[("data.jsonl", 2)].startswith("invalid JSON")
+    assert rejected[("data.jsonl", 3)] == "empty line"
+    assert rejected[("data.jsonl", 4)] == "empty text"
+    assert [(d.source, d.line, d.duplicate_of) for d in report.duplicates] == [("data.jsonl", 5, "data.jsonl:1")]
+    assert (report.accepted, report.num_rejected, report.num_duplicates) == (3, 4, 1)
+    assert report.accepted + report.num_rejected + report.num_duplicates == 8
+
+    d = result.dataset
+    assert (d.kind, d.num_items, d.num_rejected, d.num_duplicates) == ("text", 3, 4, 1)
+    assert d.num_train + d.num_val == 3 and d.num_val >= 1
+    folder = Path(d.path)
+    assert folder == store.home.dataset_dir(d.id)
+    rows = read_manifest(folder)
+    assert [r["source"] for r in rows] == ["data.jsonl:1", "data.jsonl:6", "data.jsonl:7"]
+    assert rows[1]["record"] == {"prompt": "2+2?", "completion": "4"}
+    assert all(r["split"] in ("train", "val") and len(r["sha256"]) == 64 for r in rows)
+    assert read_manifest(folder, offset=1, limit=1) == [rows[1]]
+    saved = read_report(folder)
+    assert saved["counts"] == {"accepted": 3, "train": d.num_train, "val": d.num_val, "rejected": 4,
+                               "duplicates": 1, "seen": 8}
+    assert {(r["source"], r["line"]) for r in saved["rejected"]} == set(rejected)
+    assert saved["version"] == d.version
+    card = (folder / "README.md").read_text()
+    assert d.version in card and "Text length" in card and "exact duplicates removed: 1" in card
+
+
+def test_non_utf8_names_file_and_line(store, project, tmp_path) -> None:
+    data = tmp_path / "mixed.jsonl"
+    data.write_bytes(b'{"text": "ok"}\n{"text": "caf\xe9"}\n{"text": "fine"}\n')
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_bytes(b"text\nalpha\nbeta \xff\n")
+    result = ingest_paths(store, [data, bad_csv], project=project)
+    reasons = {(r.source, r.line): r.reason for r in result.report.rejected}
+    assert "not valid UTF-8" in reasons[("mixed.jsonl", 2)]
+    assert ("bad.csv", 3) in reasons and "not valid UTF-8 at line 3" in reasons[("bad.csv", 3)]
+    assert result.dataset.num_items == 2
+
+
+def test_csv_tsv_json_txt_parquet_and_overlong_text(store, project, tmp_path) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.csv").write_text('text,label\n"hello, world",pos\n"multi\nline",neg\nshort\n', encoding="utf-8")
+    (folder / "b.tsv").write_text("text\tlabel\ntab one\tx\n", encoding="utf-8")
+    (folder / "c.json").write_text(json.dumps([{"text": "from json"}, "a bare string", 5]), encoding="utf-8")
+    (folder / "d.txt").write_text("line one\n\nline two\n" + "x" * 50 + "\n", encoding="utf-8")
+    pq.write_table(pa.table({"text": ["pq one", "pq two"], "score": [1, 2]}), folder / "e.parquet")
+    result = ingest_paths(store, [folder], project=project, options=IngestOptions(max_text_chars=40))
+    sources = [r["source"] for r in read_manifest(Path(result.dataset.path))]
+    assert sources == ["corpus/a.csv:2", "corpus/a.csv:3", "corpus/b.tsv:2", "corpus/c.json:1", "corpus/c.json:2",
+                       "corpus/d.txt:1", "corpus/d.txt:3", "corpus/e.parquet:1", "corpus/e.parquet:2"]
+    rows = {r["source"]: r["record"] for r in read_manifest(Path(result.dataset.path))}
+    assert rows["corpus/a.csv:3"] == {"text": "multi\nline", "label": "neg"}
+    assert rows["corpus/e.parquet:2"] == {"text": "pq two", "score": 2}
+    assert rows["corpus/c.json:2"] == {"text": "a bare string"}
+    reasons = {(r.source, r.line): r.reason for r in result.report.rejected}
+    assert reasons == {
+        ("corpus/a.csv", 5): "row has 1 fields; the header has 2",
+        ("corpus/c.json", 3): "expected a JSON object or string, got int",
+        ("corpus/d.txt", 4): "text too long: 50 characters; the limit is 40",
+    }
+
+
+def test_txt_file_mode_makes_one_record_per_file(store, project, tmp_path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "one.txt").write_text("para one\n\npara two\n", encoding="utf-8")
+    (docs / "two.txt").write_text("another doc\n", encoding="utf-8")
+    result = ingest_paths(store, [docs], project=project, options=IngestOptions(txt_mode="file"))
+    records = [r["record"]["text"] for r in read_manifest(Path(result.dataset.path))]
+    assert records == ["para one\n\npara two\n", "another doc\n"]
+
+
+def test_same_folder_twice_same_version_and_one_change_changes_it(store, project, tmp_path) -> None:
+    folder = tmp_path / "set"
+    _jsonl(folder / "a.jsonl", [json.dumps({"text": f"example {i}"}) for i in range(30)])
+    _jsonl(folder / "b.jsonl", [json.dumps({"prompt": f"q{i}", "completion": f"a{i}"}) for i in range(10)])
+    first = ingest_paths(store, [folder], project=project)
+    second = ingest_paths(store, [folder], project=project)
+    assert second.dataset.name == "set-2" and second.dataset.id != first.dataset.id
+    assert first.dataset.version == second.dataset.version
+    assert read_manifest(Path(first.dataset.path)) == read_manifest(Path(second.dataset.path))
+    _jsonl(folder / "b.jsonl", [json.dumps({"prompt": f"q{i}", "completion": f"a{i}"}) for i in range(9)]
+           + [json.dumps({"prompt": "changed", "completion": "x"})])
+    third = ingest_paths(store, [folder], project=project)
+    assert third.dataset.version != first.dataset.version
+    # the split is by content hash: unchanged records keep their split
+    splits = {r["sha256"]: r["split"] for r in read_manifest(Path(first.dataset.path))}
+    for row in read_manifest(Path(third.dataset.path)):
+        if row["sha256"] in splits:
+            assert row["split"] == splits[row["sha256"]]
+
+
+def test_val_fraction_controls_split_size(store, project, tmp_path) -> None:
+    data = _jsonl(tmp_path / "many.jsonl", [json.dumps({"text": f"row {i}"}) for i in range(400)])
+    result = ingest_paths(store, [data], project=project, options=IngestOptions(val_fraction=0.25))
+    assert 60 <= result.dataset.num_val <= 140
+    none = ingest_paths(store, [data], project=project, options=IngestOptions(val_fraction=0.0))
+    assert none.dataset.num_val == 0 and none.dataset.num_train == 400
+
+
+def test_bad_input_writes_nothing(store, project, tmp_path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    unsupported = tmp_path / "odd"
+    unsupported.mkdir()
+    (unsupported / "notes.xyz").write_text("?")
+    cases = [([empty], "folder is empty"), ([tmp_path / "missing.jsonl"], "no such file or folder"),
+             ([unsupported], "no supported files")]
+    for paths, message in cases:
+        with pytest.raises(BadInput, match=message):
+            ingest_paths(store, paths, project=project)
+    with pytest.raises(BadInput, match="no project"):
+        ingest_paths(store, [_jsonl(tmp_path / "x.jsonl", ['{"text": "a"}'])], project="nope")
+    all_bad = _jsonl(tmp_path / "bad.jsonl", ["{", ""])
+    with pytest.raises(BadInput, match="all 2 items were rejected"):
+        ingest_paths(store, [all_bad], project=project)
+    assert leftovers(store) == ([], [])
+
+
+def test_detect_kind(tmp_path) -> None:
+    texts = tmp_path / "t"
+    _jsonl(texts / "a.jsonl", ['{"text": "a"}'])
+    (texts / "b.csv").write_text("text\nb\n")
+    assert detect_kind([texts]) == "text"
+    images = tmp_path / "i"
+    images.mkdir()
+    from tests.ingest.media import write_image
+
+    for i in range(2):
+        write_image(images / f"{i}.png", seed=i)
+        (images / f"{i}.txt").write_text("a caption")  # sidecars do not make it a text dataset
+    assert detect_kind([images]) == "image"
+    tie = tmp_path / "tie"
+    write_image(tie / "a.png")
+    (tie / "b.jsonl").write_text('{"text": "x"}\n')
+    with pytest.raises(BadInput, match="--kind"):
+        detect_kind([tie])

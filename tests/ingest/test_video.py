@@ -1,0 +1,195 @@
+"""The video wizard on real generated videos: probe, scenes, extraction, dedupe, cache, reports."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from spark_trainer.errors import BadInput
+from spark_trainer.ingest import IngestCancelled, ingest_paths, read_manifest, read_report
+from spark_trainer.ingest.video import (
+    VideoOptions,
+    build_video_dataset,
+    detect_scenes,
+    extract_frames,
+    hamming,
+    near_duplicates,
+    phash,
+    probe_video,
+)
+from spark_trainer.ingest.video.phash import FrameHash
+from tests.ingest.conftest import leftovers
+from tests.ingest.media import truncate, write_video
+
+CUTS = [45, 100, 171, 240]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> Path:
+    """Shared read-only clips: a 10 s 30 fps video with four hard cuts, and a short one."""
+    folder = tmp_path_factory.mktemp("clips")
+    write_video(folder / "cuts.mp4", 300, cuts=CUTS)
+    write_video(folder / "short.mp4", 60, cuts=[30])
+    return folder
+
+
+def test_probe_reports_what_the_video_is(clips) -> None:
+    probe = probe_video(clips / "cuts.mp4")
+    assert probe.ok, probe.problems
+    assert (probe.fps, probe.frame_count, probe.width, probe.height) == (30.0, 300, 160, 120)
+    assert probe.duration == pytest.approx(10.0)
+    assert probe.codec and len(probe.sha256) == 64 and probe.has_audio is False
+
+
+def test_scene_detection_finds_each_cut_within_one_frame(clips) -> None:
+    scenes = detect_scenes(clips / "cuts.mp4", threshold=0.35)
+    starts = [s.start_frame for s in scenes]
+    assert len(scenes) == len(CUTS) + 1 and starts[0] == 0
+    for found, expected in zip(starts[1:], CUTS, strict=True):
+        assert abs(found - expected) <= 1
+    assert scenes[-1].end_frame == 300 and scenes[1].start_time == pytest.approx(scenes[1].start_frame / 30)
+    assert all(a.end_frame == b.start_frame for a, b in zip(scenes, scenes[1:], strict=False))
+
+
+def test_scenes_mode_yields_one_frame_per_scene(store, project, clips) -> None:
+    result = build_video_dataset(store, [clips / "cuts.mp4"], project=project, options=VideoOptions(mode="scenes"))
+    rows = read_manifest(Path(result.dataset.path))
+    assert [r["scene"] for r in rows] == [0, 1, 2, 3, 4]
+    bounds = [0, *CUTS, 300]
+    for row, start, end in zip(rows, bounds, bounds[1:], strict=False):
+        assert start <= row["frame_index"] < end
+    assert result.dataset.kind == "image" and result.dataset.num_items == 5
+
+
+def test_fps_1_on_ten_seconds_gives_ten_frames_with_timestamps(store, project, clips, tmp_path) -> None:
+    frames = extract_frames(clips / "cuts.mp4", tmp_path / "f", fps=1)
+    assert [f.timestamp for f in frames] == [float(s) for s in range(10)]
+    assert [f.frame_index for f in frames] == list(range(0, 300, 30))
+    assert all(f.path.is_file() for f in frames)
+
+    result = build_video_dataset(store, [clips / "cuts.mp4"], project=project, options=VideoOptions(fps=1))
+    rows = read_manifest(Path(result.dataset.path))
+    assert [r["timestamp"] for r in rows] == [float(s) for s in range(10)]
+    row = rows[3]
+    assert row["video"] == "cuts.mp4" and row["frame_index"] == 90 and row["source"] == "cuts.mp4#frame=90"
+    assert row["scene"] is None and row["caption"] is None and row["transcript"] is None
+    assert (Path(result.dataset.path) / row["path"]).is_file()
+
+
+def test_every_n_resize_and_max_frames(clips, tmp_path) -> None:
+    frames = extract_frames(clips / "cuts.mp4", tmp_path / "f", every_n=50, resize=80, max_frames=4)
+    assert [f.frame_index for f in frames] == [0, 50, 100, 150]
+    image = cv2.imread(str(frames[0].path))
+    assert image.shape[:2] == (60, 80) and (frames[0].width, frames[0].height) == (80, 60)
+
+
+def test_broken_videos_are_reported_and_the_rest_ingested(store, project, clips, tmp_path) -> None:
+    batch = tmp_path / "batch"
+    (batch / "walking").mkdir(parents=True)
+    shutil.copy(clips / "short.mp4", batch / "walking" / "good.mp4")
+    truncate(shutil.copy(clips / "cuts.mp4", batch / "truncated.mp4"), keep=0.6)
+    (batch / "zero.mp4").write_bytes(b"")
+    (batch / "notes.mp4").write_text("this is a text file wearing a video's name\n" * 20)
+    result = build_video_dataset(store, [batch], project=project, options=VideoOptions(fps=2))
+    reasons = {r.source: r.reason for r in result.report.rejected}
+    assert set(reasons) == {"batch/truncated.mp4", "batch/zero.mp4", "batch/notes.mp4"}
+    assert reasons["batch/zero.mp4"] == "empty file (0 bytes)"
+    assert "truncated" in reasons["batch/truncated.mp4"] and "cannot open" in reasons["batch/notes.mp4"]
+    rows = read_manifest(Path(result.dataset.path))
+    assert len(rows) == 4 and {r["video"] for r in rows} == {"batch/walking/good.mp4"}
+    assert {r["label"] for r in rows} == {"walking"}  # labels come from the video's folder name
+    assert len(read_report(Path(result.dataset.path))["rejected"]) == 3
+
+    # plain `dataset ingest` of the same folder makes a video dataset with the same gates
+    plain = ingest_paths(store, [batch], project=project)
+    assert plain.dataset.kind == "video" and plain.dataset.num_items == 1
+    assert {r.source for r in plain.report.rejected} == set(reasons)
+
+
+def test_truncated_avi_that_opens_fails_the_decode_test(tmp_path) -> None:
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (160, 120))
+    rng = np.random.default_rng(0)
+    for _ in range(90):
+        writer.write(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    writer.release()
+    truncate(path, keep=0.5)
+    probe = probe_video(path)
+    assert probe.problems and ("truncated" in probe.problems[0] or "cannot open" in probe.problems[0])
+
+
+def test_phash_and_near_duplicate_removal(store, project, tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    texture = cv2.resize(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8), (160, 120), interpolation=cv2.INTER_CUBIC)
+    noisy = np.clip(texture.astype(int) + rng.integers(-6, 7, texture.shape), 0, 255).astype(np.uint8)
+    other = cv2.resize(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8), (160, 120), interpolation=cv2.INTER_CUBIC)
+    assert hamming(phash(texture), phash(noisy)) <= 4
+    assert hamming(phash(texture), phash(other)) > 12
+    # flat frames of different colours hash alike; the colour check keeps them apart
+    red, blue = FrameHash(0, (0, 0, 220)), FrameHash(0, (220, 0, 0))
+    assert near_duplicates([red, blue, FrameHash(0, (2, 1, 218))]) == {2: 0}
+
+    still = write_video(tmp_path / "still.mp4", 90, moving=False)
+    kept = build_video_dataset(store, [still], project=project, options=VideoOptions(every_n=10, dedupe=True))
+    assert kept.dataset.num_items == 1
+    assert len(kept.report.extra["videos"]["still.mp4"]["near_duplicates"]) == 8
+
+
+def test_rerun_reuses_cache_and_progress_names_the_video(store, project, clips) -> None:
+    messages = []
+    options = VideoOptions(fps=2, max_frames=6)
+    first = build_video_dataset(store, [clips / "short.mp4", clips / "cuts.mp4"], project=project,
+                                options=options, progress=messages.append)
+    assert {m.current for m in messages} >= {"short.mp4", "cuts.mp4"}
+    assert any("video 2/2" in m.message and m.current == "cuts.mp4" for m in messages)
+    cache = store.home.root / "cache" / "video"
+    entries = sorted(p.name for p in cache.iterdir())
+    assert len(entries) == 2
+    mtimes = {p: p.stat().st_mtime_ns for p in cache.rglob("*.jpg")}
+    second = build_video_dataset(store, [clips / "short.mp4", clips / "cuts.mp4"], project=project, options=options)
+    assert all(v["cached"] for v in second.report.extra["videos"].values())
+    assert not any(v["cached"] for v in first.report.extra["videos"].values())
+    assert second.dataset.version == first.dataset.version
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.jpg")} == mtimes
+    third = build_video_dataset(store, [clips / "short.mp4"], project=project, options=VideoOptions(fps=3))
+    assert third.report.extra["videos"]["short.mp4"]["cached"] is False  # new settings, new work
+    assert len(list(cache.iterdir())) == 3
+
+
+def test_missing_models_skip_steps_with_a_note(store, project, clips, tmp_path) -> None:
+    options = VideoOptions(max_frames=2, caption_model=str(tmp_path / "no-such-model"))
+    result = build_video_dataset(store, [clips / "short.mp4"], project=project, options=options)
+    assert any("captioning skipped: model folder" in n and "not found" in n for n in result.report.notes)
+    assert any("transcription skipped: no model given" in n for n in result.report.notes)
+    assert all(r["caption"] is None for r in read_manifest(Path(result.dataset.path)))
+
+
+def test_cancel_during_the_second_video_leaves_no_dataset(store, project, clips) -> None:
+    cancel = threading.Event()
+
+    def progress(p) -> None:
+        if p.current == "cuts.mp4":
+            cancel.set()
+
+    with pytest.raises(IngestCancelled):
+        build_video_dataset(store, [clips / "short.mp4", clips / "cuts.mp4"], project=project,
+                            options=VideoOptions(fps=5), progress=progress, cancel=cancel)
+    assert leftovers(store) == ([], [])
+    cache = store.home.root / "cache" / "video"
+    assert not list(cache.glob(".work-*"))  # the unfinished video's work is gone
+
+
+def test_no_videos_is_bad_input(store, project, tmp_path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("hi")
+    with pytest.raises(BadInput, match="no video files"):
+        build_video_dataset(store, [folder], project=project)
+    with pytest.raises(BadInput, match="--every-n"):
+        build_video_dataset(store, [folder], project=project, options=VideoOptions(mode="every_n", every_n=0))
+    assert leftovers(store) == ([], [])
