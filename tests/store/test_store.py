@@ -78,8 +78,8 @@ def test_failed_write_changes_nothing(store: Store) -> None:
     projects.create(store, "demo")
     with pytest.raises(RuntimeError):
         with store.write() as session:
-            from spark_trainer.store.models import ProjectRow
             from spark_trainer.store.entities import utcnow
+            from spark_trainer.store.models import ProjectRow
 
             session.add(ProjectRow(name="half", description="", created_at=utcnow(), updated_at=utcnow()))
             session.flush()
