@@ -1,0 +1,1 @@
+"""Benchmarks that compare our engine with plain Hugging Face baselines on the same job."""

@@ -1,0 +1,36 @@
+"""`bench lora`: our engine against Hugging Face Trainer + PEFT, same model and data, one process."""
+
+from __future__ import annotations
+
+import argparse
+
+from spark_trainer.cli.context import Context, Result
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    bench = sub.add_parser("bench", help="measure training speed against Hugging Face baselines", parents=[common])
+    kinds = bench.add_subparsers(dest="bench_kind", required=True, metavar="KIND")
+    lora = kinds.add_parser("lora", parents=[common],
+                            help="LoRA fine-tuning: real tokens/s and peak memory vs HF Trainer (padded and packed)")
+    lora.add_argument("--preset", choices=["tiny", "1b"], default="tiny",
+                      help="tiny: CPU-sized, about a minute; 1b: the 1.1B GPU job (default: tiny)")
+    lora.add_argument("--steps", type=int, default=None, metavar="N", help="timed steps per engine")
+    lora.add_argument("--compile", dest="compile", action="store_true", default=None,
+                      help="torch.compile our engine's model (default: on for 1b)")
+    lora.add_argument("--no-compile", dest="compile", action="store_false")
+    lora.add_argument("--attention", choices=["auto", "flex", "sdpa"], default="auto",
+                      help="our engine's attention kernel (auto: flex on CUDA, sdpa on the CPU)")
+    lora.add_argument("--engines", default="ours,packed,padded", help="comma-separated subset to run")
+    lora.set_defaults(handler=cmd_bench_lora)
+
+
+def cmd_bench_lora(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.bench.lora import bench_lora, format_report
+    from spark_trainer.errors import BadInput
+
+    if args.steps is not None and args.steps < 1:
+        raise BadInput("--steps must be at least 1")
+    engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
+    report = bench_lora(args.preset, steps=args.steps, compile=args.compile, attention=args.attention,
+                        engines=engines, log=ctx.info)
+    return Result(report, format_report(report))

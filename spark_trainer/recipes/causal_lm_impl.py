@@ -1,0 +1,164 @@
+"""The causal-LM recipe's implementation (imports torch; loaded only to train)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.errors import BadInput, ConfigError
+from spark_trainer.models.loading import resolve_base_model
+from spark_trainer.recipes.causal_lm import CausalLMConfig
+from spark_trainer.training import packing
+from spark_trainer.training.data import Record, read_records
+from spark_trainer.training.packing import Example
+
+DEFAULT_PROMPTS = ["The", "Question: what is", "Once upon a time"]
+
+
+class CausalLMRecipe:
+    """LoRA, DoRA, QLoRA or full fine-tuning of a decoder LM on text, prompt/completion or chat rows."""
+
+    def __init__(self, config: ExperimentConfig, *, model_search_dirs: tuple[Path, ...] = ()) -> None:
+        self.config = config
+        self.rc = CausalLMConfig.model_validate(config.recipe_config)
+        self.model_search_dirs = model_search_dirs
+        self.model_dir: Path | None = None
+        self.tokenizer: Any = None
+        self.train_rows: list[packing.Row] = []
+        self.val_rows: list[packing.Row] = []
+        self.truncated = 0
+        self.attn = "sdpa"
+
+    # ---- data ---------------------------------------------------------------------------------
+    def prepare(self, data_path: Path) -> None:
+        from transformers import AutoConfig, AutoTokenizer
+
+        seq_len = self.config.train.seq_len
+        self.model_dir = resolve_base_model(self.config.base_model, search_dirs=self.model_search_dirs)
+        model_config = AutoConfig.from_pretrained(self.model_dir, local_files_only=True)
+        max_positions = getattr(model_config, "max_position_embeddings", None)
+        if max_positions is not None and seq_len > max_positions:
+            raise ConfigError(f"train.seq_len {seq_len} is larger than the model's max_position_embeddings "
+                              f"{max_positions} ({self.model_dir})")
+        if self.rc.method == "qlora":
+            self._check_qlora()
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        if self.rc.chat_template and not self.tokenizer.chat_template:
+            self.tokenizer.chat_template = self.rc.chat_template
+        records = read_records(data_path, self.config.eval.val_fraction)
+        train = [self.encode(r) for r in records if r.split == "train"]
+        val = [self.encode(r) for r in records if r.split == "val"]
+        train = [e for e in train if sum(e.train_mask[1:]) > 0]
+        val = [e for e in val if sum(e.train_mask[1:]) > 0]
+        if not train:
+            raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
+        arrange = (lambda ex: packing.pack(ex, seq_len)) if self.rc.packing else packing.unpacked
+        self.train_rows, self.val_rows = arrange(train), arrange(val)
+
+    def _check_qlora(self) -> None:
+        import importlib.util
+
+        import torch
+
+        if not torch.cuda.is_available() or importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigError("recipe_config.method qlora needs an NVIDIA GPU with CUDA and the bitsandbytes "
+                              "package; use method lora on this machine")
+
+    def encode(self, record: Record) -> Example:
+        """Tokens and target flags of one record; raises BadInput naming the record's line."""
+        tok, data = self.tokenizer, record.data
+        if isinstance(data.get("text"), str):
+            ids = self._ids(data["text"])
+            ids = self._bos() + ids + [tok.eos_token_id]
+            example = Example(ids, [True] * len(ids))
+        elif isinstance(data.get("prompt"), str) and isinstance(data.get("completion"), str):
+            prompt = self._bos() + self._ids(data["prompt"])
+            completion = self._ids(data["completion"]) + [tok.eos_token_id]
+            train_prompt = not self.rc.completion_only_loss
+            example = Example(prompt + completion, [train_prompt] * len(prompt) + [True] * len(completion))
+        elif isinstance(data.get("messages"), list):
+            example = self._encode_chat(record)
+        else:
+            keys = ", ".join(sorted(map(str, data))) or "none"
+            raise BadInput(f"{record.source}: row has no 'text' field (nor 'prompt'/'completion' or 'messages'); "
+                           f"its keys are: {keys}")
+        limit = self.config.train.seq_len
+        if len(example.input_ids) > limit:
+            self.truncated += 1
+            example = Example(example.input_ids[:limit], example.train_mask[:limit])
+        return example
+
+    def _ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _bos(self) -> list[int]:
+        bos = self.tokenizer.bos_token_id
+        return [bos] if bos is not None else []
+
+    def _encode_chat(self, record: Record) -> Example:
+        tok, messages = self.tokenizer, record.data["messages"]
+        if not tok.chat_template:
+            raise ConfigError(f"{record.source}: chat rows need a chat template; the tokenizer has none, so set "
+                              "recipe_config.chat_template")
+        for m in messages:
+            if not isinstance(m, dict) or not isinstance(m.get("content"), str) or "role" not in m:
+                raise BadInput(f"{record.source}: every message needs 'role' and 'content' strings")
+        text = tok.apply_chat_template(messages, tokenize=False)
+        spans = []  # character spans of assistant turns, found by rendering growing prefixes
+        for i, message in enumerate(messages):
+            if message["role"] != "assistant":
+                continue
+            start = len(tok.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True))
+            end = len(tok.apply_chat_template(messages[:i + 1], tokenize=False))
+            spans.append((start, end))
+        encoded = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids = list(encoded["input_ids"])
+        if self.rc.completion_only_loss and spans:
+            mask = [any(s <= a < e for s, e in spans) for a, _ in encoded["offset_mapping"]]
+        else:
+            mask = [True] * len(ids)
+        return Example(ids, mask)
+
+    def collate(self, rows: list[packing.Row]) -> dict[str, Any]:
+        pad_to = self.config.train.seq_len if self.rc.packing else None
+        return packing.collate(rows, self.tokenizer.pad_token_id, pad_to=pad_to)
+
+    def tokens_in(self, rows: list[packing.Row]) -> int:
+        return sum(packing.row_tokens(r) for r in rows)
+
+    # ---- model --------------------------------------------------------------------------------
+    def attention_implementation(self, device: Any) -> str:
+        wanted = self.rc.attention
+        if wanted == "auto":
+            return "flex_attention" if getattr(device, "type", str(device)) == "cuda" else "sdpa"
+        return {"flex": "flex_attention", "sdpa": "sdpa"}[wanted]
+
+    def build_model(self, device: Any, precision: str) -> Any:
+        from spark_trainer.recipes.causal_lm_model import load_model
+
+        self.attn = self.attention_implementation(device)
+        return load_model(self.model_dir, self.rc, device, precision, self.attn,
+                          gradient_checkpointing=self.config.train.gradient_checkpointing)
+
+    def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+        from spark_trainer.recipes.causal_lm_model import packed_loss
+
+        return packed_loss(model, batch, self.attn)
+
+    def eval_metrics(self, loss_sum: float, tokens: int) -> dict[str, float]:
+        loss = loss_sum / max(tokens, 1)
+        return {"eval_loss": loss, "eval_perplexity": math.exp(min(loss, 50.0))}
+
+    def generate_samples(self, model: Any, prompts: list[str]) -> list[dict[str, str]]:
+        from spark_trainer.recipes.causal_lm_model import generate
+
+        return generate(model, self.tokenizer, prompts or DEFAULT_PROMPTS)
+
+    def save_final(self, model: Any, dest: Path) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(dest)
+        self.tokenizer.save_pretrained(dest)

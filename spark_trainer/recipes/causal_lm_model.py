@@ -1,0 +1,109 @@
+"""Causal-LM model pieces shared by the recipe and the benchmark: building, adapting, loss, samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.recipes.causal_lm import CausalLMConfig
+from spark_trainer.training.packing import IGNORE, block_causal_mask, flex_block_mask
+
+
+def torch_dtype(precision: str) -> Any:
+    import torch
+
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
+
+
+def load_model(model_dir: Path, rc: CausalLMConfig, device: Any, precision: str, attn: str, *,
+               gradient_checkpointing: bool = False) -> Any:
+    """Load the base model and wrap it for the chosen method (LoRA, DoRA, QLoRA or full)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict[str, Any] = {"attn_implementation": attn, "local_files_only": True}
+    # Full fine-tuning keeps fp32 master weights (autocast computes in bf16/fp16); adapters train
+    # in fp32 on a frozen base stored in the compute dtype, which halves the base's memory.
+    weights = torch.float32 if rc.method == "full" else torch_dtype(precision)
+    if rc.method == "qlora":
+        from transformers import BitsAndBytesConfig
+
+        compute = torch.bfloat16 if precision != "fp16" else torch.float16
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute,
+            bnb_4bit_use_double_quant=True)
+        kwargs["device_map"] = {"": device.index or 0}
+        weights = compute
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=weights, **kwargs)
+    if rc.method != "qlora":
+        model.to(device)
+    return adapt(model, rc, gradient_checkpointing=gradient_checkpointing)
+
+
+def adapt(model: Any, rc: CausalLMConfig, *, gradient_checkpointing: bool = False) -> Any:
+    """Freeze and wrap `model` with LoRA/DoRA adapters (or leave it whole for full fine-tuning)."""
+    model.config.use_cache = False
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if rc.method == "qlora":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=gradient_checkpointing)
+    if rc.method == "full":
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    targets = rc.target_modules
+    if isinstance(targets, str):
+        targets = "all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
+    lora = LoraConfig(r=rc.lora_r, lora_alpha=rc.lora_alpha, lora_dropout=rc.lora_dropout,
+                      target_modules=targets, use_dora=rc.method == "dora", task_type="CAUSAL_LM")
+    model = get_peft_model(model, lora)
+    if gradient_checkpointing:
+        model.enable_input_require_grads()
+    return model
+
+
+def packed_loss(model: Any, batch: dict[str, Any], attn: str) -> tuple[Any, Any]:
+    """(sum of token losses, target count) of a packed micro-batch; examples never see each other."""
+    import torch.nn.functional as F
+
+    segments = batch["segment_ids"]
+    mask = flex_block_mask(segments) if attn == "flex_attention" else block_causal_mask(segments)
+    logits = model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"],
+                   use_cache=False).logits
+    targets = batch["targets"]
+    loss_sum = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE,
+                               reduction="sum")
+    return loss_sum, (targets != IGNORE).sum()
+
+
+def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int = 32) -> list[dict[str, str]]:
+    """Greedy continuations of fixed prompts (with sdpa attention, whatever trains)."""
+    import torch
+
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    before = inner.config._attn_implementation
+    if before != "sdpa":
+        inner.set_attn_implementation("sdpa")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    samples = []
+    try:
+        with torch.no_grad():
+            for prompt in prompts:
+                ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+                if tokenizer.bos_token_id is not None:
+                    ids = [tokenizer.bos_token_id] + list(ids)
+                input_ids = torch.tensor([ids], device=device)
+                out = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                     max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
+                                     pad_token_id=tokenizer.pad_token_id)
+                text = tokenizer.decode(out[0, input_ids.shape[1]:], skip_special_tokens=True)
+                samples.append({"prompt": prompt, "completion": text})
+    finally:
+        if before != "sdpa":
+            inner.set_attn_implementation(before)
+        model.train(was_training)
+    return samples

@@ -1,0 +1,78 @@
+"""Reading training records: a JSONL file, or an ingested dataset folder with `manifest.jsonl`.
+
+Records are the user's original objects (`{"text": ..}`, `{"prompt": .., "completion": ..}` or
+`{"messages": [..]}`), each tagged with where it came from so that errors can name the line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.errors import BadInput
+
+
+@dataclass(frozen=True)
+class Record:
+    data: dict[str, Any]
+    source: str  # "file.jsonl:3", for error messages
+    split: str  # "train" or "val"
+
+
+def _read_jsonl(path: Path) -> list[tuple[int, Any]]:
+    rows: list[tuple[int, Any]] = []
+    try:
+        handle = path.open("r", encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot read dataset {path}: {exc.strerror or exc}") from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((number, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise BadInput(f"{path}: line {number} is not JSON ({exc.msg})") from None
+    return rows
+
+
+def _content_hash(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def read_records(data_path: Path, val_fraction: float) -> list[Record]:
+    """All records with their split; a plain JSONL file is split by content hash (deterministic).
+
+    Raises:
+        BadInput: unreadable file, a line that is not JSON, a row that is not an object, or no rows.
+    """
+    data_path = Path(data_path)
+    if data_path.is_dir():
+        manifest = data_path / "manifest.jsonl"
+        if not manifest.is_file():
+            raise BadInput(f"dataset folder {data_path} has no manifest.jsonl")
+        records = []
+        for number, row in _read_jsonl(manifest):
+            if not isinstance(row, dict) or not isinstance(row.get("record"), dict):
+                continue  # non-text rows (images, videos) belong to other recipes
+            source = str(row.get("source") or f"{manifest.name}:{number}")
+            records.append(Record(row["record"], source, "val" if row.get("split") == "val" else "train"))
+    else:
+        records = []
+        for number, row in _read_jsonl(data_path):
+            if not isinstance(row, dict):
+                raise BadInput(f"{data_path}: line {number} is not a JSON object")
+            fraction = int(_content_hash(row)[:15], 16) / 16**15
+            records.append(Record(row, f"{data_path.name}:{number}", "val" if fraction < val_fraction else "train"))
+        if val_fraction > 0 and len(records) >= 2 and not any(r.split == "val" for r in records):
+            # Too few rows for the hash split to hold one out: hold out the lowest-hash row.
+            first = min(range(len(records)), key=lambda i: _content_hash(records[i].data))
+            records[first] = Record(records[first].data, records[first].source, "val")
+    if not records:
+        raise BadInput(f"dataset {data_path} is empty: no text rows found")
+    if not any(r.split == "train" for r in records):
+        raise BadInput(f"dataset {data_path} has no training rows (all {len(records)} are validation)")
+    return records

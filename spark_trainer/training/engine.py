@@ -1,0 +1,299 @@
+"""`run_training`: one run of a recipe, on one device or several (accelerate), with exact resume.
+
+Read top to bottom: validate and prepare (every bad input fails here, before a step runs), build
+model/optimizer/schedule, restore a checkpoint if asked, then the loop: step, report, evaluate,
+sample, checkpoint, honour commands. Only the main process reports and writes files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.errors import BadInput, ConfigError, OperationFailed
+from spark_trainer.recipes.registry import get_recipe
+from spark_trainer.training import checkpoints, steps
+from spark_trainer.training.reporting import Commands, Reporter, TrainOutcome
+
+
+class OutOfMemory(OperationFailed):
+    """The GPU ran out of memory; `micro_batch` and `grad_accum` say what was tried."""
+
+    def __init__(self, message: str, *, micro_batch: int, grad_accum: int) -> None:
+        super().__init__(message)
+        self.micro_batch = micro_batch
+        self.grad_accum = grad_accum
+
+
+class _MainOnly:
+    """Forwards reporter calls on the main process only."""
+
+    def __init__(self, reporter: Reporter, is_main: bool) -> None:
+        self._reporter, self._is_main = reporter, is_main
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._reporter, name)
+        return attr if self._is_main else (lambda *a, **k: None)
+
+
+def _make_accelerator(config: ExperimentConfig) -> tuple[Any, str]:
+    import torch
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    cpu = config.gpus.strip().lower() == "cpu" or not torch.cuda.is_available()
+    device_type = "cpu" if cpu else "cuda"
+    precision = steps.resolve_precision(config.train.precision, device_type)
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        AcceleratorState._reset_state(reset_partial_state=True)  # several runs in one process (tests, bench)
+    mixed = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}[precision]
+    return Accelerator(cpu=cpu, mixed_precision=mixed), precision
+
+
+def _check_config(config: ExperimentConfig) -> None:
+    t = config.train
+    if not t.learning_rate > 0:
+        raise ConfigError(f"train.learning_rate must be greater than 0, got {t.learning_rate}")
+    if t.max_steps is None and t.epochs is None:
+        raise ConfigError("set train.max_steps or train.epochs")
+
+
+def run_training(
+    config: ExperimentConfig,
+    *,
+    data_path: Path,
+    run_dir: Path,
+    reporter: Reporter,
+    commands: Commands,
+    resume_from: Path | None = None,
+) -> TrainOutcome:
+    """Train `config` on `data_path`, writing checkpoints, samples and the final artifact in `run_dir`.
+
+    Raises:
+        BadInput / ConfigError: invalid data, model or settings (before any training step).
+        OutOfMemory: the GPU ran out of memory during a step.
+    """
+    import torch
+    from accelerate.utils import set_seed
+
+    _check_config(config)
+    run_dir = Path(run_dir)
+    t = config.train
+    recipe = get_recipe(config.recipe).load()(config)
+    recipe.prepare(Path(data_path))
+    resume_state = checkpoints.read_state(Path(resume_from)) if resume_from is not None else None
+
+    accelerator, precision = _make_accelerator(config)
+    is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
+    report = _MainOnly(reporter, is_main)
+    set_seed(t.seed)
+    model = recipe.build_model(accelerator.device, precision)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    params = [p for _, p in named]
+    optimizer = steps.make_optimizer(params, t.learning_rate, t.weight_decay, accelerator.device.type)
+    order = steps.DataOrder(len(recipe.train_rows), t.batch_size, world, rank, t.seed)
+    total = t.max_steps or max(1, math.ceil(t.epochs * order.per_epoch / t.grad_accum))
+    warmup = t.warmup_steps or int(t.warmup_ratio * total)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, steps.lr_lambda(t.lr_scheduler, warmup, total))
+    if t.compile:
+        model = torch.compile(model)
+    model, optimizer = accelerator.prepare(model, optimizer)
+
+    step, best, evals_without_gain, last_metric = 0, None, 0, None
+    if resume_state is not None:
+        _restore(Path(resume_from), accelerator.unwrap_model(model), optimizer, scheduler)
+        step, best = int(resume_state["step"]), resume_state.get("best_metric")
+        last_metric = resume_state.get("metric")
+        evals_without_gain = int(resume_state.get("evals_without_gain", 0))
+    n_trainable = sum(p.numel() for p in params)
+    report.on_log(f"training {len(recipe.train_rows)} rows ({len(recipe.val_rows)} validation) on "
+                  f"{accelerator.device} x{world}, {precision}, {n_trainable:,} trainable parameters, "
+                  f"steps {step + 1}..{total}")
+    report.on_start(start_step=step, total_steps=total)
+    model.train()
+    state = _Loop(config, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order)
+    last_ckpt: Path | None = None
+    status, step_times = "completed", []
+    try:
+        while step < total:
+            began = time.perf_counter()
+            micro = [order.indices(step * t.grad_accum + i) for i in range(t.grad_accum)]
+            rows = [[recipe.train_rows[j] for j in idx] for idx in micro]
+            stats = _guarded_step(t, lambda: steps.train_step(
+                model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
+                loss_fn=recipe.loss, micro_batches=[recipe.collate(r) for r in rows],
+                real_tokens=sum(recipe.tokens_in(r) for r in rows), params=params, max_grad_norm=t.max_grad_norm))
+            step += 1
+            elapsed = time.perf_counter() - began
+            step_times = (step_times + [elapsed])[-20:]
+            values = {"loss": stats.loss, "lr": scheduler.get_last_lr()[0], "tokens_per_s": stats.real_tokens / elapsed,
+                      "samples_per_s": t.batch_size * t.grad_accum * world / elapsed,
+                      "epoch": order.epoch_of(step * t.grad_accum)}
+            if stats.grad_norm is not None and math.isfinite(stats.grad_norm):
+                values["grad_norm"] = stats.grad_norm
+            if accelerator.device.type == "cuda":
+                values["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
+            report.on_metrics(step, values)
+            report.on_progress(step, total, (total - step) * sum(step_times) / len(step_times))
+            ev = config.eval
+            if ev.every_steps and step % ev.every_steps == 0 and step < total and recipe.val_rows:
+                last_metric, best, evals_without_gain = state.evaluate(step, best, evals_without_gain)
+            if (ev.samples_every_steps and step % ev.samples_every_steps == 0) or commands.take_sample():
+                state.samples(step)
+            stop = state.agreed_stop(commands)
+            ck = config.checkpoint
+            if stop or commands.take_save() or (ck.every_steps and step % ck.every_steps == 0 and step < total):
+                last_ckpt = state.save(step, last_metric, best, evals_without_gain)
+            if stop:
+                status = "stopped"
+                report.on_log(f"stopped at step {step} ({stop}); checkpoint {last_ckpt}")
+                break
+            patience = t.early_stopping_patience
+            if patience and evals_without_gain >= patience:
+                report.on_log(f"early stopping at step {step}: {t.early_stopping_metric} did not improve "
+                              f"in {patience} evaluations")
+                break
+        final_path = None
+        if status == "completed":
+            if recipe.val_rows:
+                last_metric, best, evals_without_gain = state.evaluate(step, best, evals_without_gain)
+            last_ckpt = state.save(step, last_metric, best, evals_without_gain)
+            final_path = state.save_final()
+    finally:
+        report.flush()
+    return TrainOutcome(status=status, step=step, total_steps=total, last_checkpoint=last_ckpt,
+                        final_path=final_path, best_metric=best, metrics=dict(state.last_eval))
+
+
+def _guarded_step(t: Any, run: Any) -> steps.StepStats:
+    import torch
+
+    try:
+        return run()
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        raise OutOfMemory(
+            f"the GPU ran out of memory with train.batch_size {t.batch_size} (grad_accum {t.grad_accum}, "
+            f"seq_len {t.seq_len}); halve train.batch_size and double train.grad_accum, or set "
+            "train.gradient_checkpointing: true or train.auto_batch: true",
+            micro_batch=t.batch_size, grad_accum=t.grad_accum) from None
+
+
+def _restore(path: Path, model: Any, optimizer: Any, scheduler: Any) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    weights = load_file(str(path / "trainable.safetensors"))
+    named = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    if set(weights) != set(named):
+        raise BadInput(f"checkpoint {path} does not match this model: it holds {len(weights)} trainable tensors, "
+                       f"the model has {len(named)}")
+    with torch.no_grad():
+        for name, param in named.items():
+            param.copy_(weights[name])
+    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))
+    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+    steps.set_rng_state(torch.load(path / "rng.pt", weights_only=False))
+
+
+class _Loop:
+    """Evaluation, samples, checkpoints and commands: the loop's side work, kept out of its body."""
+
+    def __init__(self, config: ExperimentConfig, recipe: Any, accelerator: Any, model: Any, optimizer: Any,
+                 scheduler: Any, report: Any, run_dir: Path, order: steps.DataOrder) -> None:
+        self.config, self.recipe, self.acc, self.model = config, recipe, accelerator, model
+        self.optimizer, self.scheduler, self.report, self.run_dir, self.order = optimizer, scheduler, report, run_dir, order
+        self.last_eval: dict[str, float] = {}
+
+    def evaluate(self, step: int, best: float | None, without_gain: int) -> tuple[float | None, float | None, int]:
+        import torch
+
+        t, acc = self.config.train, self.acc
+        mine = self.recipe.val_rows[acc.process_index::acc.num_processes]
+        batches = [mine[i:i + t.batch_size] for i in range(0, len(mine), t.batch_size)]
+        if self.config.eval.max_batches:
+            batches = batches[: self.config.eval.max_batches]
+        sums = torch.zeros(2, dtype=torch.float64, device=acc.device)
+        self.model.eval()
+        with torch.no_grad():
+            for rows in batches:
+                batch = {k: v.to(acc.device) for k, v in self.recipe.collate(rows).items()}
+                loss_sum, count = self.recipe.loss(self.model, batch)
+                sums += torch.stack([loss_sum.double(), count.double()])
+        self.model.train()
+        if acc.num_processes > 1:
+            sums = acc.reduce(sums, "sum")
+        metrics = self.recipe.eval_metrics(float(sums[0]), int(sums[1]))
+        self.last_eval = metrics
+        self.report.on_metrics(step, metrics)
+        self.report.flush()
+        value = metrics.get(t.early_stopping_metric, metrics.get("eval_loss"))
+        if value is not None and (best is None or value < best):
+            return value, value, 0
+        return value, best, without_gain + 1
+
+    def samples(self, step: int) -> None:
+        if not self.acc.is_main_process:
+            return
+        model = self.acc.unwrap_model(self.model, keep_torch_compile=False)
+        found = self.recipe.generate_samples(model, list(self.config.eval.sample_prompts))
+        folder = self.run_dir / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"step-{step:08d}.json"
+        path.write_text(json.dumps({"step": step, "samples": found}, indent=2, ensure_ascii=False))
+        self.report.on_artifact("sample", path, step, {"count": len(found)})
+
+    def agreed_stop(self, commands: Commands) -> str | None:
+        import torch
+
+        stop = commands.stop_requested
+        if self.acc.num_processes > 1:  # every process must stop at the same step
+            flag = torch.tensor([0 if stop is None else (1 if stop.value == "cancel" else 2)], device=self.acc.device)
+            value = int(self.acc.reduce(flag, "max"))
+            return {0: None, 1: "cancel", 2: "pause"}[value]
+        return None if stop is None else stop.value
+
+    def save(self, step: int, metric: float | None, best: float | None, without_gain: int) -> Path | None:
+        import torch
+        from safetensors.torch import save_file
+
+        self.acc.wait_for_everyone()
+        path = None
+        if self.acc.is_main_process:
+            inner = self.acc.unwrap_model(self.model, keep_torch_compile=False)
+            trainable = {n: p.detach().cpu().contiguous() for n, p in inner.named_parameters() if p.requires_grad}
+            files = {
+                "trainable.safetensors": lambda p: save_file(trainable, str(p)),
+                "optimizer.pt": lambda p: torch.save(self.optimizer.state_dict(), p),
+                "scheduler.pt": lambda p: torch.save(self.scheduler.state_dict(), p),
+                "rng.pt": lambda p: torch.save(steps.rng_state(), p),
+            }
+            ck = self.config.checkpoint
+            state = {"micro_batches": step * self.config.train.grad_accum, "epoch": self.order.epoch_of(
+                step * self.config.train.grad_accum), "metric": metric, "best_metric": best,
+                "evals_without_gain": without_gain, "world_size": self.acc.num_processes}
+            path = checkpoints.write_checkpoint(self.run_dir, step, files, state)
+            checkpoints.prune(self.run_dir, ck.keep, ck.keep_best)
+            self.report.on_artifact("checkpoint", path, step, {"metric": metric})
+            self.report.flush()
+        self.acc.wait_for_everyone()
+        return path
+
+    def save_final(self) -> Path | None:
+        self.acc.wait_for_everyone()
+        if not self.acc.is_main_process:
+            return None
+        final = self.run_dir / "final"
+        staging = self.run_dir / ".staging-final"
+        shutil.rmtree(staging, ignore_errors=True)
+        self.recipe.save_final(self.acc.unwrap_model(self.model, keep_torch_compile=False), staging)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(staging, final)
+        self.report.on_artifact("final", final, None, {"method": getattr(self.recipe, "rc", None) and self.recipe.rc.method})
+        return final

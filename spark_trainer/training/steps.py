@@ -1,0 +1,154 @@
+"""The pieces of the training loop that the engine and the benchmark share.
+
+`train_step` runs one optimizer step over a list of micro-batches: losses are token sums scaled so
+that the step's gradient is the mean over every target token of every micro-batch on every process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from spark_trainer.training.packing import IGNORE
+
+
+@dataclass
+class StepStats:
+    loss: float
+    grad_norm: float | None
+    target_tokens: int
+    real_tokens: int
+
+
+def resolve_precision(requested: str, device_type: str) -> str:
+    """auto: bf16 on GPUs that have it, fp16 on older GPUs, fp32 on the CPU."""
+    if requested != "auto":
+        return requested
+    if device_type == "cuda":
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def lr_lambda(schedule: str, warmup: int, total: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:  # `step` optimizer steps already taken
+        if step < warmup:
+            return (step + 1) / warmup
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        if schedule == "linear":
+            return max(0.0, 1.0 - progress)
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def make_optimizer(params: list[Any], lr: float, weight_decay: float, device_type: str) -> Any:
+    import torch
+
+    fused = device_type == "cuda"
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused)
+
+
+def _to(batch: dict[str, Any], device: Any) -> dict[str, Any]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def train_step(
+    *,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    accelerator: Any,
+    loss_fn: Callable[[Any, dict[str, Any]], tuple[Any, Any]],
+    micro_batches: list[dict[str, Any]],
+    real_tokens: int,
+    params: list[Any],
+    max_grad_norm: float | None,
+    sync: bool = True,
+) -> StepStats | None:
+    """One optimizer step. With `sync=False` nothing is read back from the device (returns None)."""
+    import torch
+
+    counts = torch.tensor([sum(int((b["targets"] != IGNORE).sum()) for b in micro_batches), real_tokens],
+                          dtype=torch.float64, device=accelerator.device)
+    if accelerator.num_processes > 1:
+        counts = accelerator.reduce(counts, "sum")
+    n_global = counts[0].clamp(min=1)
+    scale = accelerator.num_processes / n_global
+    total = torch.zeros((), device=accelerator.device, dtype=torch.float32)
+    for i, batch in enumerate(micro_batches):
+        last = i == len(micro_batches) - 1
+        with contextlib.nullcontext() if last else accelerator.no_sync(model):
+            loss_sum, _ = loss_fn(model, _to(batch, accelerator.device))
+            accelerator.backward(loss_sum * scale.to(loss_sum.dtype))
+        total += loss_sum.detach().float()
+    grad_norm = accelerator.clip_grad_norm_(params, max_grad_norm if max_grad_norm else float("inf"))
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    if not sync:
+        return None
+    if accelerator.num_processes > 1:
+        total = accelerator.reduce(total, "sum")
+    return StepStats(loss=float(total) / float(n_global), grad_norm=None if grad_norm is None else float(grad_norm),
+                     target_tokens=int(counts[0]), real_tokens=int(counts[1]))
+
+
+def rng_state() -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    import numpy as np
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class DataOrder:
+    """Which rows each micro-batch holds: a fixed permutation per epoch, seeded by (seed, epoch).
+
+    The position in the data is a pure function of the micro-batch index, so a resumed run picks
+    up exactly where the stopped one left off.
+    """
+
+    def __init__(self, n_rows: int, batch_size: int, world: int, rank: int, seed: int) -> None:
+        self.n_rows, self.batch_size, self.world, self.rank, self.seed = n_rows, batch_size, world, rank, seed
+        self.global_batch = batch_size * world
+        self.per_epoch = max(1, math.ceil(n_rows / self.global_batch))
+        self._cache: tuple[int, list[int]] | None = None
+
+    def _perm(self, epoch: int) -> list[int]:
+        import torch
+
+        if self._cache is None or self._cache[0] != epoch:
+            gen = torch.Generator().manual_seed(self.seed + epoch)
+            self._cache = (epoch, torch.randperm(self.n_rows, generator=gen).tolist())
+        return self._cache[1]
+
+    def epoch_of(self, micro_index: int) -> float:
+        return micro_index / self.per_epoch
+
+    def indices(self, micro_index: int) -> list[int]:
+        epoch, k = divmod(micro_index, self.per_epoch)
+        perm = self._perm(epoch)
+        start = k * self.global_batch + self.rank * self.batch_size
+        # The last batch of an epoch wraps around so every process gets a full micro-batch.
+        return [perm[(start + j) % self.n_rows] for j in range(self.batch_size)]

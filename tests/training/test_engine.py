@@ -1,0 +1,121 @@
+"""The engine end to end on the CPU: learning, exact resume, commands, final artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.training.helpers import RecordingReporter, make_config
+
+from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint, list_checkpoints
+from spark_trainer.training.engine import run_training
+from spark_trainer.training.reporting import Commands, StopKind
+
+
+def train(config, data: Path, run_dir: Path, *, stop_at: int | None = None, resume_from: Path | None = None,
+          commands: Commands | None = None):
+    commands = commands or Commands()
+    reporter = RecordingReporter(commands, stop_at)
+    outcome = run_training(config, data_path=data, run_dir=run_dir, reporter=reporter, commands=commands,
+                           resume_from=resume_from)
+    return outcome, reporter
+
+
+def test_lora_loss_falls_and_validation_perplexity_improves(tiny_model, counting_data, tmp_path):
+    config = make_config(tiny_model, train={"max_steps": 30}, eval={"every_steps": 10})
+    outcome, rep = train(config, counting_data, tmp_path / "run")
+
+    losses = list(rep.series("loss").values())
+    perplexity = rep.series("eval_perplexity")
+    assert outcome.status == "completed" and outcome.step == 30
+    assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:3]) / 3, losses
+    assert perplexity[30] < 0.7 * perplexity[10], perplexity
+    assert {"lr", "grad_norm", "tokens_per_s", "samples_per_s"} <= set(rep.metrics[1])
+    assert rep.progress[-1] == (30, 30)
+    final = outcome.final_path
+    assert (final / "adapter_config.json").is_file() and (final / "tokenizer.json").is_file()
+
+    from peft import AutoPeftModelForCausalLM
+
+    loaded = AutoPeftModelForCausalLM.from_pretrained(final)
+    assert loaded.peft_config["default"].r == 16
+
+
+def test_stopped_then_resumed_run_matches_an_uninterrupted_one_bitwise(tiny_model, counting_data, tmp_path):
+    # Dropout on the LoRA path consumes random numbers, so RNG state must be restored too.
+    config = make_config(tiny_model, train={"max_steps": 8}, recipe_config={"lora_dropout": 0.1,
+                                                                           "target_modules": "all-linear"})
+    _, straight = train(config, counting_data, tmp_path / "straight")
+
+    stopped, first = train(config, counting_data, tmp_path / "resumed", stop_at=4)
+    assert stopped.status == "stopped" and stopped.step == 4
+    ckpt = latest_checkpoint(tmp_path / "resumed")
+    assert ckpt == stopped.last_checkpoint and checkpoint_step(ckpt) == 4
+    resumed, second = train(config, counting_data, tmp_path / "resumed", resume_from=ckpt)
+
+    assert second.started == (4, 8)
+    assert resumed.status == "completed" and resumed.step == 8
+    after = {s: v for s, v in second.series("loss").items()}
+    assert list(after) == [5, 6, 7, 8]
+    assert after == {s: straight.series("loss")[s] for s in after}  # exact float equality
+    assert first.series("loss") == {s: straight.series("loss")[s] for s in range(1, 5)}
+
+
+def test_save_now_sample_now_and_pause(tiny_model, counting_data, tmp_path):
+    config = make_config(tiny_model, train={"max_steps": 5}, eval={"sample_prompts": ["count 3"]})
+    commands = Commands()
+    commands.request_save()
+    commands.request_sample()
+    commands.request_stop(StopKind.PAUSE)  # honoured after the first step, with a checkpoint
+    outcome, rep = train(config, counting_data, tmp_path / "run", commands=commands)
+
+    assert outcome.status == "stopped" and outcome.step == 1
+    kinds = [(k, s) for k, _, s in rep.artifacts]
+    assert ("sample", 1) in kinds and ("checkpoint", 1) in kinds
+    sample = next(p for k, p, _ in rep.artifacts if k == "sample")
+    assert '"prompt": "count 3"' in sample.read_text()
+    assert outcome.final_path is None
+
+
+def test_checkpoints_keep_last_k_and_epochs_set_the_step_count(tiny_model, counting_data, tmp_path):
+    config = make_config(tiny_model, train={"max_steps": None, "epochs": 2, "batch_size": 4},
+                         checkpoint={"every_steps": 1, "keep": 2, "keep_best": False})
+    outcome, rep = train(config, counting_data, tmp_path / "run")
+    assert outcome.status == "completed"
+    assert rep.metrics[outcome.step]["epoch"] == pytest.approx(2.0)
+    steps = [checkpoint_step(p) for p in list_checkpoints(tmp_path / "run")]
+    assert steps == [outcome.step - 1, outcome.step]
+
+
+@pytest.mark.parametrize("method", ["full", "dora"])
+def test_full_and_dora_fine_tuning_save_loadable_final_models(tiny_model, counting_data, tmp_path, method):
+    config = make_config(tiny_model, train={"max_steps": 2, "learning_rate": 1e-3},
+                         recipe_config={"method": method, "target_modules": "all-linear"})
+    outcome, rep = train(config, counting_data, tmp_path / "run")
+    assert outcome.status == "completed" and outcome.final_path is not None
+    if method == "full":
+        from transformers import AutoModelForCausalLM
+
+        assert AutoModelForCausalLM.from_pretrained(outcome.final_path).num_parameters() > 100_000
+    else:
+        import json
+
+        adapter = json.loads((outcome.final_path / "adapter_config.json").read_text())
+        assert adapter["use_dora"] is True
+
+
+def test_dataset_folder_with_manifest_uses_its_splits(tiny_model, tmp_path):
+    import json
+
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    rows = [{"split": "val" if i % 5 == 0 else "train", "sha256": str(i), "source": f"chat.jsonl:{i + 1}",
+             "record": {"prompt": f"say {i}", "completion": f" {i} {i + 1}"}} for i in range(40)]
+    rows.append({"split": "train", "sha256": "img", "source": "a.png", "kind": "image"})  # not text: skipped
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = make_config(tiny_model, train={"max_steps": 2}, recipe_config={"packing": False,
+                                                                           "target_modules": "all-linear"})
+    outcome, rep = train(config, folder, tmp_path / "run")
+    assert outcome.status == "completed"
+    assert any("training 32 rows (8 validation)" in line for line in rep.logs), rep.logs
+    assert "eval_loss" in outcome.metrics
