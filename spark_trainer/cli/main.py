@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Sequence
 
 from spark_trainer import __version__
+from spark_trainer.cli import bench as bench_cli
 from spark_trainer.cli import datasets, experiments, projects, recipes, system
 from spark_trainer.cli import queue as queue_cli
 from spark_trainer.cli import runs as runs_cli
@@ -22,7 +23,7 @@ from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import to_jsonable
 
 # Each module adds its command group. Later capabilities (runs, queue, train, export...) add theirs.
-COMMAND_MODULES = [projects, datasets, experiments, recipes, system, runs_cli, train_cli, queue_cli]
+COMMAND_MODULES = [projects, datasets, experiments, recipes, system, bench_cli, runs_cli, train_cli, queue_cli]
 
 
 class _Parser(argparse.ArgumentParser):
