@@ -82,7 +82,8 @@ def _ingest_files(files: list[InputFile], handler: Callable[..., None], builder:
         check_cancel(cancel)
         emit(progress, done, len(files), f"reading {f.source}", f.source)
         if handler is ingest_text_file:
-            handler(f, builder, options, report, cancel)
+            handler(f, builder, options, report, cancel,
+                    lambda message, done=done, f=f: emit(progress, done, len(files), message, f.source))
         else:
             handler(f, builder, options, report)
 

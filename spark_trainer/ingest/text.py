@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -175,14 +175,19 @@ def content_hash(record: dict[str, Any]) -> str:
 
 
 def ingest_text_file(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport,
-                     cancel: threading.Event | None) -> None:
-    """Gate every record of one text file; accepted ones go to `builder`, the rest to `report`."""
+                     cancel: threading.Event | None, tick: Callable[[str], None] | None = None) -> None:
+    """Gate every record of one text file; accepted ones go to `builder`, the rest to `report`.
+
+    `tick` gets a message every 10,000 records so a long file shows life.
+    """
     if f.path.stat().st_size < options.min_file_bytes:
         report.reject(f.source, None, "empty file (0 bytes)")
         return
     for count, (line, record, problem) in enumerate(rows_of(f, options)):
         if count % 1000 == 0:
             check_cancel(cancel)
+            if tick is not None and count and count % 10_000 == 0:
+                tick(f"reading {f.source}: {count} records")
         if problem is not None or record is None:
             report.reject(f.source, line, problem or "no record")
             continue

@@ -41,3 +41,27 @@ def truncate(path: Path, keep: float = 0.5) -> Path:
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
     return path
+
+
+def write_video_with_audio(path: Path, seconds: float = 2.0, *, fps: int = 30, rate: int = 16000) -> Path:
+    """An MPEG-4 video with an AAC tone track, written with PyAV (OpenCV cannot write audio)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("mpeg4", rate=fps)
+        video.width, video.height, video.pix_fmt = 160, 120, "yuv420p"
+        audio = container.add_stream("aac", rate=rate)
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(np.full((120, 160, 3), (i * 4) % 256, np.uint8), format="rgb24")
+            for packet in video.encode(frame):
+                container.mux(packet)
+        t = np.arange(int(seconds * rate)) / rate
+        tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32).reshape(1, -1)
+        samples = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+        samples.sample_rate = rate
+        for packet in audio.encode(samples):
+            container.mux(packet)
+        for stream in (audio, video):
+            for packet in stream.encode(None):
+                container.mux(packet)
+    return path

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, OperationFailed
 from spark_trainer.ingest.detect import VIDEO_EXTS, InputFile, gather
 from spark_trainer.ingest.staging import DatasetBuilder, Item, dataset_name, write_failure
 from spark_trainer.ingest.types import (
@@ -215,8 +215,13 @@ def _one_video(f: InputFile, i: int, n: int, builder: DatasetBuilder, options: V
     def inner(p: Progress) -> None:
         emit(progress, i, n, f"video {i + 1}/{n}: {p.message} ({p.done}/{p.total} frames)", f.source)
 
-    cache_dir, result = process_video(f.path, probe, options, store.home.root / "cache" / "video",
-                                      captioner=captioner, transcriber=transcriber, progress=inner, cancel=cancel)
+    try:
+        cache_dir, result = process_video(f.path, probe, options, store.home.root / "cache" / "video",
+                                          captioner=captioner, transcriber=transcriber, progress=inner,
+                                          cancel=cancel)
+    except (BadInput, OperationFailed) as exc:  # a frame that passed the probe but does not decode
+        builder.report.reject(f.source, None, str(exc))
+        return {"rejected": True, "problems": [str(exc)]}
     label = f.folder_label if options.label_from_folder else None
     folder = f"{Path(f.rel[-1]).stem}-{probe.sha256[:8]}"
     for frame in result["frames"]:
