@@ -1,0 +1,179 @@
+"""Chart redraw cost with 4 series x 1,000,000 points plus live appends at 10 Hz, offscreen.
+
+Compares the live chart (`app.charts.LiveChartWidget`: in-place buffers, clip-to-view, peak
+downsampling) with a naive chart that concatenates arrays and calls setData on plain curves, in the
+same process on the same data. Then measures the latency from a metric written by a worker process
+to the store until it is drawn in the chart (through `MetricFeed`).
+
+Run: .venv/bin/python benchmarks/bench_chart_redraw.py [--points 1000000] [--updates 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import pyqtgraph as pg  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+SERIES = 4
+APPEND = 10  # points per series per update
+PERIOD_S = 0.1  # 10 Hz
+
+
+def data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    steps = np.arange(n, dtype=float)
+    values = 2.5 * np.exp(-steps / (n / 4)) + 0.1 * rng.standard_normal(n) + 0.5
+    return steps, steps * 0.05, values
+
+
+def render(widget) -> float:
+    """Time to paint the widget offscreen (what a screen refresh costs)."""
+    started = time.perf_counter()
+    widget.grab()
+    return (time.perf_counter() - started) * 1000
+
+
+class NaiveChart:
+    def __init__(self) -> None:
+        self.widget = pg.PlotWidget()
+        self.curves = [self.widget.plot(pen=pg.intColor(i)) for i in range(SERIES)]
+        self.x = [np.empty(0) for _ in range(SERIES)]
+        self.y = [np.empty(0) for _ in range(SERIES)]
+
+    def append(self, i: int, x: np.ndarray, y: np.ndarray) -> None:
+        self.x[i] = np.concatenate([self.x[i], x])
+        self.y[i] = np.concatenate([self.y[i], y])
+
+    def refresh(self) -> None:
+        for i, curve in enumerate(self.curves):
+            curve.setData(self.x[i], self.y[i])
+
+
+class LiveChart:
+    def __init__(self) -> None:
+        from app.charts.live_chart import LiveChartWidget
+
+        self.widget = LiveChartWidget("loss")
+        self.names = [f"series {i}" for i in range(SERIES)]
+
+    def append(self, i: int, x: np.ndarray, y: np.ndarray) -> None:
+        self.widget.append(self.names[i], x, x * 0.05, y)
+
+    def refresh(self) -> None:
+        self.widget.refresh()
+
+
+def measure(chart, n: int, updates: int, app: QApplication) -> list[float]:
+    chart.widget.resize(1000, 500)
+    chart.widget.show()
+    for i in range(SERIES):
+        steps, _times, values = data(n, i)
+        chart.append(i, steps, values)
+    chart.refresh()
+    render(chart.widget)
+    app.processEvents()
+    times = []
+    next_step = n
+    for _ in range(updates):
+        tick = time.perf_counter()
+        started = time.perf_counter()
+        for i in range(SERIES):
+            steps = np.arange(next_step, next_step + APPEND, dtype=float)
+            chart.append(i, steps, 0.5 + 0.1 * np.random.standard_normal(APPEND))
+        next_step += APPEND
+        chart.refresh()
+        chart.widget.grab()  # one full offscreen paint of the chart
+        times.append((time.perf_counter() - started) * 1000)
+        app.processEvents()  # untimed: the window's own pending repaint
+        time.sleep(max(0.0, PERIOD_S - (time.perf_counter() - tick)))
+    chart.widget.close()
+    return times
+
+
+def latency(samples: int, app: QApplication) -> list[float]:
+    """A separate process writes one metric point every 0.3 s; measure write -> drawn."""
+    from app.charts.feed import MetricFeed
+    from app.charts.live_chart import LiveChartWidget
+    from spark_trainer.store import experiments, projects, runs
+    from spark_trainer.store.store import Store
+
+    home = Path(tempfile.mkdtemp(prefix="bench-chart-"))
+    store = Store.open(home)
+    projects.create(store, "bench")
+    experiments.create(store, project="bench", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    run = runs.create(store, "e")
+    writer = (
+        "import sys, time\n"
+        "from spark_trainer.store import metrics\nfrom spark_trainer.store.store import Store\n"
+        f"store = Store.open({str(home)!r})\n"
+        f"for step in range({samples}):\n"
+        f"    metrics.add_batch(store, {run.id}, [('loss', step, 1.0 / (step + 1), time.time())])\n"
+        "    time.sleep(0.3)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", writer], env={**os.environ, "PYTHONPATH": os.getcwd()})
+    chart = LiveChartWidget("loss")
+    chart.show()
+    feed = MetricFeed(store, interval_ms=100)
+    lags: list[float] = []
+
+    def on_points(batch) -> None:
+        steps, times, values = batch.series["loss"]
+        chart.append("loss", steps, times, values)
+        chart.refresh()
+        chart.grab()
+        now = time.time()
+        lags.extend((now - t) * 1000 for t in times)
+
+    feed.points.connect(on_points)
+    feed.watch([run.id])
+    feed.start()
+    deadline = time.monotonic() + samples * 0.3 + 20
+    while len(lags) < samples and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.005)
+    feed.stop()
+    proc.wait(timeout=30)
+    store.close()
+    return lags
+
+
+def summary(name: str, values: list[float]) -> str:
+    return (f"{name:<34} median {statistics.median(values):7.1f} ms   max {max(values):7.1f} ms   "
+            f"(n={len(values)})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--updates", type=int, default=50)
+    parser.add_argument("--latency-samples", type=int, default=15)
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication([])
+    print(f"{SERIES} series x {args.points:,} points, +{APPEND} points per series per update at 10 Hz, "
+          f"{args.updates} updates, offscreen ({QApplication.platformName()})")
+    live = measure(LiveChart(), args.points, args.updates, app)
+    naive = measure(NaiveChart(), args.points, args.updates, app)
+    print(summary("live chart (append+redraw)", live))
+    print(summary("naive concatenate+setData", naive))
+    print(f"median speed-up: {statistics.median(naive) / statistics.median(live):.1f}x")
+    lags = latency(args.latency_samples, app)
+    if lags:
+        print(summary("worker write -> drawn latency", lags))
+    else:
+        print("worker write -> drawn latency: no points arrived")
+
+
+if __name__ == "__main__":
+    main()
