@@ -1,4 +1,8 @@
-"""`spark-trainer-gui`: start the desktop app (or render one view to PNG with --screenshot)."""
+"""`spark-trainer-gui`: start the desktop app (or render one view to PNG with --screenshot).
+
+Start-up imports Qt, the store and the first view only: torch, transformers, diffusers and cv2
+load later, inside background tasks that need them.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,22 @@ import argparse
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
+
+VIEW_NAMES = ("projects", "datasets", "video-wizard", "experiments", "runs", "leaderboard", "gpus", "settings")
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="spark-trainer-gui", description="SparkTrainer Desktop")
-    parser.add_argument("--home", metavar="DIR", help="data home (default: $SPARK_TRAINER_HOME or the user-data dir)")
+    parser.add_argument("--home", metavar="DIR",
+                        help="data home (default: $SPARK_TRAINER_HOME, else the one chosen in Settings, "
+                             "else the user-data dir)")
     parser.add_argument("--screenshot", metavar="FILE", help="render a view offscreen to a PNG and exit")
-    parser.add_argument("--view", default="projects", help="view to show (with --screenshot)")
+    parser.add_argument("--view", default=None, metavar="NAME",
+                        help=f"view to show: {', '.join(VIEW_NAMES)} (default: the last one used)")
+    parser.add_argument("--theme", choices=("dark", "light"), help="theme for this start (not saved)")
     return parser.parse_args(argv)
 
 
@@ -27,33 +39,63 @@ def _pick_platform() -> None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
+def _home(args: argparse.Namespace, qsettings: object) -> str | None:
+    """--home, else $SPARK_TRAINER_HOME (resolved by the store), else the Settings choice."""
+    from spark_trainer.paths import HOME_ENV
+
+    if args.home or os.environ.get(HOME_ENV):
+        return args.home
+    chosen = qsettings.value("data_home")  # type: ignore[attr-defined]
+    return str(chosen) if chosen else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     _pick_platform()
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from app.main_window import MainWindow
     from spark_trainer.errors import SparkError
     from spark_trainer.store.store import Store
 
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])
     qt_app.setApplicationName("SparkTrainer")
     qt_app.setOrganizationName("SparkTrainer")
+    if args.view and args.view not in VIEW_NAMES:
+        print(f"error: unknown view {args.view!r}; views are: {', '.join(VIEW_NAMES)}", file=sys.stderr)
+        return 2
+    if args.screenshot:
+        # A screenshot must not depend on, or change, the user's window layout.
+        scratch = tempfile.mkdtemp(prefix="spark-gui-")
+        qsettings = QSettings(str(Path(scratch) / "gui.ini"), QSettings.Format.IniFormat)
+    else:
+        qsettings = QSettings()
     try:
-        store = Store.open(args.home)
+        store = Store.open(_home(args, qsettings))
     except SparkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    window = MainWindow(store)
+    from app.main_window import MainWindow
+
+    window = MainWindow(store, qsettings, restore_state=not args.screenshot)
+    if args.theme:
+        window.apply_theme(args.theme)
     if args.screenshot:
-        window.resize(1280, 800)
-        window.show()
-        qt_app.processEvents()
-        ok = window.grab().save(args.screenshot)
+        from app.screenshot import render
+
+        ok = render(window, args.view or "projects", Path(args.screenshot))
+        window.close()
         store.close()
+        if not ok:
+            print(f"error: could not write {args.screenshot}", file=sys.stderr)
         return 0 if ok else 1
+    if args.view:
+        if args.view == "video-wizard":
+            window.view_call("datasets", "open_video_wizard")
+        else:
+            window.show_view(args.view)
     window.show()
     signal.signal(signal.SIGINT, lambda *_: qt_app.quit())
     code = qt_app.exec()

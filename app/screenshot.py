@@ -1,0 +1,66 @@
+"""Render one view of the main window to a PNG, offscreen (`spark-trainer-gui --screenshot`).
+
+Targets are the navigation views plus dialogs that open from them. The second GUI issue adds
+`experiment-setup`, `run-detail` and `compare` to `TARGETS`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QEventLoop
+from PySide6.QtWidgets import QWidget
+
+from app.main_window import MainWindow
+from app.views import NAV_VIEWS
+
+
+def _nav(name: str) -> Callable[[MainWindow], QWidget]:
+    def show(window: MainWindow) -> QWidget:
+        window.show_view(name)
+        return window
+
+    return show
+
+
+def _video_wizard(window: MainWindow) -> QWidget:
+    view = window.show_view("datasets")
+    return view.open_video_wizard()
+
+
+TARGETS: dict[str, Callable[[MainWindow], QWidget]] = {view.name: _nav(view.name) for view in NAV_VIEWS}
+TARGETS["video-wizard"] = _video_wizard
+
+
+def settle(seconds: float = 0.3, until: Callable[[], bool] | None = None, timeout: float = 10.0) -> None:
+    """Process events for a while (and until a condition holds), so background loads land."""
+    app = QCoreApplication.instance()
+    start = time.monotonic()
+    while True:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        elapsed = time.monotonic() - start
+        done = until is None or until()
+        if (elapsed >= seconds and done) or elapsed >= timeout:
+            return
+        time.sleep(0.01)
+
+
+def render(window: MainWindow, target: str, path: Path) -> bool:
+    """Show `target`, wait for its background loads, grab it and save a PNG. False if saving failed."""
+    if target not in TARGETS:
+        raise KeyError(f"unknown view {target!r}; views are: {', '.join(sorted(TARGETS))}")
+    window.resize(1280, 800)
+    window.show()
+    widget = TARGETS[target](window)
+    widget.show()
+    settle(0.5, until=lambda: _idle(window))
+    settle(0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return widget.grab().save(str(path))
+
+
+def _idle(window: MainWindow) -> bool:
+    return (window.ctx.gpu_monitor.has_sampled or not window.ctx.gpu_monitor.enabled) and not window.ctx.tasks.running \
+        and not any(view.busy() for view in window.views.values())

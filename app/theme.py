@@ -1,0 +1,118 @@
+"""Dark and light themes: a Fusion palette plus a short stylesheet for our own widget roles.
+
+Widgets opt into styles through their objectName (`NavList`, `DropZone`, `Card`...) or the
+`role` property (`role="error"` on a banner label), so views never hard-code colours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+THEMES = ("dark", "light")
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    window: str
+    base: str
+    alt_base: str
+    text: str
+    muted: str
+    border: str
+    accent: str
+    accent_text: str
+    error: str
+    error_bg: str
+    warning: str
+    warning_bg: str
+    ok: str
+    ok_bg: str
+    plot_bg: str
+    plot_fg: str
+
+
+DARK = Theme(
+    name="dark", window="#1e2127", base="#16181d", alt_base="#1b1e24", text="#e6e6e6", muted="#9aa3ad",
+    border="#343a43", accent="#4c9aff", accent_text="#0b1220", error="#ff7b72", error_bg="#3b1d1d",
+    warning="#e3b341", warning_bg="#3a3016", ok="#56d364", ok_bg="#173321", plot_bg="#16181d", plot_fg="#c9d1d9",
+)
+LIGHT = Theme(
+    name="light", window="#f5f6f8", base="#ffffff", alt_base="#f0f2f5", text="#1f2328", muted="#5b636d",
+    border="#d0d7de", accent="#0969da", accent_text="#ffffff", error="#b42318", error_bg="#fde8e8",
+    warning="#9a6700", warning_bg="#fff4d6", ok="#1a7f37", ok_bg="#e6f6ea", plot_bg="#ffffff", plot_fg="#1f2328",
+)
+
+
+def get(name: str) -> Theme:
+    return LIGHT if name == "light" else DARK
+
+
+def _palette(t: Theme) -> QPalette:
+    p = QPalette()
+    roles = {
+        QPalette.ColorRole.Window: t.window,
+        QPalette.ColorRole.WindowText: t.text,
+        QPalette.ColorRole.Base: t.base,
+        QPalette.ColorRole.AlternateBase: t.alt_base,
+        QPalette.ColorRole.Text: t.text,
+        QPalette.ColorRole.Button: t.alt_base,
+        QPalette.ColorRole.ButtonText: t.text,
+        QPalette.ColorRole.ToolTipBase: t.base,
+        QPalette.ColorRole.ToolTipText: t.text,
+        QPalette.ColorRole.Highlight: t.accent,
+        QPalette.ColorRole.HighlightedText: t.accent_text,
+        QPalette.ColorRole.Link: t.accent,
+        QPalette.ColorRole.PlaceholderText: t.muted,
+    }
+    for role, colour in roles.items():
+        p.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(t.muted))
+    return p
+
+
+def stylesheet(t: Theme) -> str:
+    return f"""
+    QListWidget#NavList {{ background: {t.base}; border: none; border-right: 1px solid {t.border};
+        font-size: 14px; outline: 0; }}
+    QListWidget#NavList::item {{ padding: 9px 14px; border-radius: 6px; margin: 2px 6px; }}
+    QListWidget#NavList::item:selected {{ background: {t.accent}; color: {t.accent_text}; }}
+    QLabel#ViewTitle {{ font-size: 20px; font-weight: 600; }}
+    QLabel#Muted, QLabel[role="muted"] {{ color: {t.muted}; }}
+    QLabel[role="error"] {{ color: {t.error}; background: {t.error_bg}; border: 1px solid {t.error};
+        border-radius: 6px; padding: 8px; }}
+    QLabel[role="warning"] {{ color: {t.warning}; background: {t.warning_bg}; border: 1px solid {t.warning};
+        border-radius: 6px; padding: 8px; }}
+    QLabel[role="ok"] {{ color: {t.ok}; background: {t.ok_bg}; border: 1px solid {t.ok};
+        border-radius: 6px; padding: 8px; }}
+    QLabel[role="info"] {{ border: 1px solid {t.border}; border-radius: 6px; padding: 8px; }}
+    QFrame#DropZone {{ border: 2px dashed {t.border}; border-radius: 10px; background: {t.alt_base}; }}
+    QFrame#DropZone[active="true"] {{ border-color: {t.accent}; background: {t.base}; }}
+    QFrame#Card {{ border: 1px solid {t.border}; border-radius: 8px; background: {t.alt_base}; }}
+    QLabel#CardValue {{ font-size: 22px; font-weight: 600; }}
+    QLabel#BigTitle {{ font-size: 26px; font-weight: 600; }}
+    QPushButton[primary="true"] {{ background: {t.accent}; color: {t.accent_text}; border: none;
+        border-radius: 5px; padding: 6px 14px; font-weight: 600; }}
+    QPushButton[primary="true"]:disabled {{ background: {t.border}; color: {t.muted}; }}
+    QStatusBar QLabel {{ padding: 0 8px; }}
+    QTableView {{ gridline-color: {t.border}; }}
+    """
+
+
+def apply(app: QApplication, name: str) -> Theme:
+    """Apply a theme to the whole application; returns it (views read plot colours from it)."""
+    theme = get(name)
+    app.setStyle("Fusion")
+    app.setPalette(_palette(theme))
+    app.setStyleSheet(stylesheet(theme))
+    app.setProperty("spark_theme", theme.name)
+    return theme
+
+
+def current() -> Theme:
+    app = QApplication.instance()
+    return get(str(app.property("spark_theme") or "dark")) if app is not None else DARK

@@ -1,0 +1,45 @@
+"""The base of every navigable view: a title row, a body, and hooks the main window calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.context import AppContext
+from spark_trainer.store.store import Store
+
+
+class BaseView(QWidget):
+    """Subclasses fill `self.body` (a QVBoxLayout) and `self.header` (buttons right of the title)."""
+
+    title = "View"
+
+    def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.ctx = ctx
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(18, 14, 18, 10)
+        top = QHBoxLayout()
+        self.title_label = QLabel(self.title)
+        self.title_label.setObjectName("ViewTitle")
+        top.addWidget(self.title_label)
+        top.addStretch(1)
+        self.header = top
+        outer.addLayout(top)
+        self.body = QVBoxLayout()
+        outer.addLayout(self.body, 1)
+
+    def refresh(self) -> None:
+        """Re-read what the view shows from the store (on show, F5 and data_changed)."""
+
+    def open_item(self, payload: Any) -> None:
+        """Show a particular item (a dataset id, a run id...) handed over by navigation."""
+
+    def busy(self) -> bool:
+        """Background loads for this view are still in flight (screenshots wait for them)."""
+        return False
+
+    def shutdown(self) -> None:
+        """The window is closing: stop timers; background tasks are cancelled by the context."""

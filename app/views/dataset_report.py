@@ -1,0 +1,77 @@
+"""The ingestion report: what was kept, and every rejected or duplicate item with its reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
+
+from app.views.dataset_preview import RowsModel
+
+HEADERS = ["", "Source", "Line", "Reason"]
+
+
+def report_rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = [
+        ("rejected", r.get("source", ""), "" if r.get("line") is None else str(r["line"]), r.get("reason", ""))
+        for r in report.get("rejected", [])
+    ]
+    rows += [
+        ("duplicate", d.get("source", ""), "" if d.get("line") is None else str(d["line"]),
+         f"same content as {d.get('duplicate_of', '?')}")
+        for d in report.get("duplicates", [])
+    ]
+    return rows
+
+
+def report_summary(report: dict[str, Any]) -> str:
+    counts = report.get("counts", {})
+    parts = [f"{counts.get('accepted', 0):,} kept (train {counts.get('train', 0):,}, val {counts.get('val', 0):,})",
+             f"{counts.get('rejected', len(report.get('rejected', []))):,} rejected",
+             f"{counts.get('duplicates', len(report.get('duplicates', []))):,} duplicates removed"]
+    return " · ".join(parts)
+
+
+class ReportView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.notes = QLabel("")
+        self.notes.setObjectName("Muted")
+        self.notes.setWordWrap(True)
+        self.model = RowsModel(HEADERS)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self.empty = QLabel("Nothing was rejected: every file and row passed the quality checks.")
+        self.empty.setObjectName("Muted")
+        layout.addWidget(self.summary)
+        layout.addWidget(self.notes)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.empty)
+
+    def show_report(self, report: dict[str, Any], heading: str = "") -> None:
+        rows = report_rows(report)
+        self.model.set_rows(HEADERS, rows)
+        self.table.setColumnWidth(0, 80)
+        self.table.setColumnWidth(1, 320)
+        self.table.setColumnWidth(2, 50)
+        summary = report_summary(report)
+        self.summary.setText(f"<b>{heading}</b><br>{summary}" if heading else summary)
+        notes = report.get("notes") or []
+        self.notes.setText("\n".join(notes))
+        self.notes.setVisible(bool(notes))
+        self.table.setVisible(bool(rows))
+        self.empty.setVisible(not rows)
+
+    def reasons(self) -> list[str]:
+        return [str(row[3]) for row in self.model.rows]

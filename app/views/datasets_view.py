@@ -1,0 +1,414 @@
+"""Datasets: drop files or folders to build a dataset (ingestion off the GUI thread, with progress and
+cancel), then browse it: the rejected-items report, a preview (table or thumbnails) and the card."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTextBrowser,
+    QWidget,
+)
+
+from app.context import AppContext
+from app.views.base import BaseView
+from app.views.dataset_preview import DatasetPreview
+from app.views.dataset_report import ReportView
+from app.widgets import DropZone, MessageBanner, human_bytes, paths_from_mime
+from app.workers import Task, TaskContext
+from spark_trainer.errors import SparkError
+from spark_trainer.store import datasets, projects
+from spark_trainer.store.entities import Dataset
+from spark_trainer.store.store import Store
+
+COLUMNS = ["Name", "Kind", "Items", "Train / val", "Rejected", "Duplicates", "Size", "Created"]
+KINDS = ["auto", "text", "image", "audio", "video"]
+DROP_TEXT = ("Drop files or folders here to build a dataset in <b>{project}</b><br>"
+             "<span>text: JSONL, JSON, CSV, TSV, TXT, Parquet · images: PNG, JPEG, WebP… (sub-folders become "
+             "labels) · audio · videos (or use the video wizard for frames)</span>")
+
+
+def _ingest(store: Store, paths: list[Path], project: int, kind: str, ctx: TaskContext) -> Any:
+    from spark_trainer.ingest import ingest_paths  # imports the ingestion stack off the GUI thread
+
+    return ingest_paths(store, paths, project=project, kind=kind, progress=ctx.progress, cancel=ctx.cancel)
+
+
+class DatasetsView(BaseView):
+    title = "Datasets"
+
+    def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(store, ctx, parent)
+        self.setAcceptDrops(True)
+        self.ingest_task: Task | None = None
+        self.wizard: QWidget | None = None
+        self._datasets: list[Dataset] = []
+        self._build_header()
+        self.banner = MessageBanner()
+        self.body.addWidget(self.banner)
+        self._build_drop_zone()
+        self._build_progress()
+        self._build_main()
+        ctx.current_project_changed.connect(lambda _pid: self.refresh())
+        self.refresh()
+
+    # -- layout -------------------------------------------------------------------------------
+    def _build_header(self) -> None:
+        self.project_combo = QComboBox()
+        self.project_combo.setMinimumWidth(180)
+        self.project_combo.currentIndexChanged.connect(self._on_project_chosen)
+        self.kind_combo = QComboBox()
+        self.kind_combo.addItems(KINDS)
+        self.kind_combo.setToolTip("What kind of dataset to build; 'auto' decides from the files")
+        self.wizard_button = QPushButton("Video wizard…")
+        self.wizard_button.setToolTip("Frames from videos: sampling, scenes, dedupe, captions (Ctrl+Shift+V)")
+        self.wizard_button.clicked.connect(self.open_video_wizard)
+        self.delete_button = QPushButton("Delete dataset")
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.project_label = QLabel("Project")
+        self.kind_label = QLabel("Kind")
+        self.header.addWidget(self.project_label)
+        self.header.addWidget(self.project_combo)
+        self.header.addSpacing(12)
+        self.header.addWidget(self.kind_label)
+        self.header.addWidget(self.kind_combo)
+        self.header.addSpacing(12)
+        self.header.addWidget(self.wizard_button)
+        self.header.addWidget(self.delete_button)
+
+    def _build_drop_zone(self) -> None:
+        self.drop_zone = DropZone("")
+        self.drop_zone.paths_dropped.connect(self.ingest)
+        self.files_button = QPushButton("Add files…")
+        self.files_button.setToolTip("Ctrl+O")
+        self.files_button.clicked.connect(self.add_files)
+        self.folder_button = QPushButton("Add a folder…")
+        self.folder_button.setToolTip("Ctrl+Shift+O")
+        self.folder_button.clicked.connect(self.add_folder)
+        self.new_project_button = QPushButton("Create a project first…")
+        self.new_project_button.setProperty("primary", True)
+        self.new_project_button.clicked.connect(lambda: self.ctx.navigate("projects", "new"))
+        for button in (self.files_button, self.folder_button, self.new_project_button):
+            self.drop_zone.add_button(button)
+        self.body.addWidget(self.drop_zone)
+
+    def _build_progress(self) -> None:
+        self.progress_row = QWidget()
+        row = QHBoxLayout(self.progress_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.progress_label = QLabel("")
+        self.progress_label.setMinimumWidth(200)
+        self.progress = QProgressBar()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_ingest)
+        row.addWidget(self.progress_label, 2)
+        row.addWidget(self.progress, 3)
+        row.addWidget(self.cancel_button)
+        self.progress_row.hide()
+        self.body.addWidget(self.progress_row)
+
+    def _build_main(self) -> None:
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        self.empty = QLabel("No datasets in this project yet: drop some files above.")
+        self.empty.setObjectName("Muted")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        left = QWidget()
+        left_layout = QHBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.table)
+        left_layout.addWidget(self.empty)
+        self.tabs = QTabWidget()
+        self.preview = DatasetPreview(self.ctx)
+        self.report = ReportView()
+        self.card = QTextBrowser()
+        self.card.setOpenExternalLinks(False)
+        self.tabs.addTab(self.preview, "Preview")
+        self.tabs.addTab(self.report, "Report")
+        self.tabs.addTab(self.card, "Card")
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 2)
+        state = self.ctx.qsettings.value("datasets/splitter")
+        if state is not None:
+            self.splitter.restoreState(state)
+        self.body.addWidget(self.splitter, 1)
+
+    # -- reading ------------------------------------------------------------------------------
+    def project_id(self) -> int | None:
+        value = self.project_combo.currentData()
+        return int(value) if value is not None else None
+
+    def refresh(self) -> None:
+        try:
+            all_projects = projects.list_all(self.store)
+        except SparkError as exc:
+            self.banner.show_message(f"Could not read projects: {exc}", "error")
+            return
+        wanted = self.ctx.current_project if self.ctx.current_project is not None else self.project_id()
+        self.project_combo.blockSignals(True)
+        self.project_combo.clear()
+        for project in all_projects:
+            self.project_combo.addItem(project.name, project.id)
+        index = self.project_combo.findData(wanted) if wanted is not None else -1
+        self.project_combo.setCurrentIndex(index if index >= 0 else (0 if all_projects else -1))
+        self.project_combo.blockSignals(False)
+        has_project = bool(all_projects)
+        name = self.project_combo.currentText()
+        self.drop_zone.label.setText(DROP_TEXT.format(project=name) if has_project else
+                                     "Datasets belong to a project. Create one, then drop files here.")
+        for widget in (self.files_button, self.folder_button, self.wizard_button, self.kind_combo, self.kind_label,
+                       self.project_label, self.project_combo, self.delete_button):
+            widget.setVisible(has_project)
+        self.new_project_button.setVisible(not has_project)
+        self._fill_table()
+
+    def _fill_table(self) -> None:
+        project = self.project_id()
+        selected = self.selected_dataset()
+        try:
+            self._datasets = datasets.list_all(self.store, project) if project is not None else []
+        except SparkError as exc:
+            self.banner.show_message(f"Could not read datasets: {exc}", "error")
+            return
+        self.table.setRowCount(len(self._datasets))
+        for row, d in enumerate(self._datasets):
+            cells = [d.name, d.kind, f"{d.num_items:,}", f"{d.num_train:,} / {d.num_val:,}", f"{d.num_rejected:,}",
+                     f"{d.num_duplicates:,}", human_bytes(d.size_bytes), f"{d.created_at:%Y-%m-%d %H:%M}"]
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, d.id)
+                if 2 <= column <= 6:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, column, item)
+        self.table.setVisible(bool(self._datasets))
+        self.empty.setVisible(not self._datasets and project is not None)
+        self.tabs.setVisible(bool(self._datasets) or self.report.model.rows != [])
+        if selected is not None:
+            self.select(selected.id)
+        elif self._datasets and not self.table.selectionModel().selectedRows():
+            self.select(self._datasets[-1].id)
+        self.delete_button.setEnabled(self.selected_dataset() is not None)
+
+    def row_texts(self) -> list[list[str]]:
+        return [[self.table.item(r, c).text() for c in range(self.table.columnCount())]
+                for r in range(self.table.rowCount())]
+
+    def selected_dataset(self) -> Dataset | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        dataset_id = self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
+        return next((d for d in self._datasets if d.id == dataset_id), None)
+
+    def select(self, dataset_id: int) -> None:
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == dataset_id:
+                self.table.selectRow(row)
+                return
+
+    def _on_project_chosen(self, _index: int) -> None:
+        self.ctx.set_current_project(self.project_id())  # refreshes through current_project_changed
+
+    def _on_selection(self) -> None:
+        dataset = self.selected_dataset()
+        self.delete_button.setEnabled(dataset is not None)
+        if dataset is None:
+            return
+        self.preview.show_dataset(dataset)
+        self._load_report_and_card(dataset)
+
+    def _load_report_and_card(self, dataset: Dataset) -> None:
+        def read(_ctx: TaskContext) -> tuple[dict[str, Any], str]:
+            from spark_trainer.ingest import read_report
+
+            card = Path(dataset.path) / "README.md"
+            return read_report(Path(dataset.path)), card.read_text(encoding="utf-8") if card.is_file() else ""
+
+        task = Task(read, name="dataset report")
+        task.signals.succeeded.connect(lambda result: self._show_report_and_card(dataset, *result))
+        task.signals.failed.connect(lambda message, _e: self.card.setPlainText(f"Cannot read the dataset: {message}"))
+        self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _show_report_and_card(self, dataset: Dataset, report: dict[str, Any], card: str) -> None:
+        current = self.selected_dataset()
+        if current is None or current.id != dataset.id:
+            return
+        self.report.show_report(report, f"Dataset {dataset.name}")
+        self.tabs.setTabText(1, f"Report ({dataset.num_rejected + dataset.num_duplicates:,})")
+        self.card.setMarkdown(card or f"# {dataset.name}\n\n(no card was written for this dataset)")
+
+    def open_item(self, payload: Any) -> None:
+        """Show a dataset by id (from the video wizard's summary link)."""
+        try:
+            dataset = datasets.get(self.store, int(payload))
+        except (SparkError, TypeError, ValueError):
+            return
+        self.ctx.set_current_project(dataset.project_id)
+        self.refresh()
+        self.select(dataset.id)
+
+    def busy(self) -> bool:
+        return self.preview.busy() or (self.ingest_task is not None and not self.ingest_task.done.is_set())
+
+    # -- ingestion ----------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if paths_from_mime(event.mimeData()):
+            event.acceptProposedAction()
+            self.drop_zone.set_active(True)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        self.drop_zone.set_active(False)
+        paths = paths_from_mime(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.ingest(paths)
+
+    def add_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Choose files for a new dataset")
+        if files:
+            self.ingest([Path(f) for f in files])
+
+    def add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder for a new dataset")
+        if folder:
+            self.ingest([Path(folder)])
+
+    def ingest(self, paths: list[Path]) -> Task | None:
+        """Build a dataset from `paths` in the chosen project, off the GUI thread."""
+        project = self.project_id()
+        if project is None:
+            self.banner.show_message("Create a project first: datasets belong to a project.", "error")
+            return None
+        if self.ingest_task is not None and not self.ingest_task.done.is_set():
+            self.banner.show_message("An ingestion is already running; wait for it or cancel it.", "warning")
+            return None
+        kind = self.kind_combo.currentText()
+        names = ", ".join(p.name or str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        task = Task(lambda ctx: _ingest(self.store, list(paths), project, kind, ctx), name="ingestion")
+        task.signals.progress.connect(self._on_progress)
+        task.signals.succeeded.connect(self._on_ingested)
+        task.signals.failed.connect(lambda message, exc: self._on_ingest_failed(names, message, exc))
+        task.signals.cancelled.connect(
+            lambda: self.banner.show_message("Ingestion cancelled; nothing was saved.", "warning"))
+        task.signals.finished.connect(self._on_ingest_finished)
+        self.banner.clear_message()
+        self.progress.setRange(0, 0)
+        self.progress_label.setText(f"Reading {names}…")
+        self.cancel_button.setEnabled(True)
+        self.progress_row.show()
+        self.drop_zone.setEnabled(False)
+        self.ingest_task = self.ctx.tasks.start(task, self.ctx.pool)
+        return task
+
+    def cancel_ingest(self) -> None:
+        if self.ingest_task is not None:
+            self.ingest_task.cancel()
+            self.cancel_button.setEnabled(False)
+            self.progress_label.setText("Cancelling…")
+
+    def _on_progress(self, progress: Any) -> None:
+        if self.ingest_task is not None and self.ingest_task.is_cancelled:
+            return
+        total = max(int(getattr(progress, "total", 0)), 0)
+        if total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(min(int(progress.done), total))
+        self.progress_label.setText(str(getattr(progress, "message", progress))[:120])
+
+    def _on_ingested(self, result: Any) -> None:
+        dataset: Dataset = result.dataset
+        report = result.report
+        text = (f"Dataset <b>{dataset.name}</b> created: {dataset.num_items:,} items "
+                f"(train {dataset.num_train:,}, val {dataset.num_val:,})")
+        if report.num_rejected or report.num_duplicates:
+            text += (f"; {report.num_rejected:,} rejected and {report.num_duplicates:,} duplicates, "
+                     "listed under Report.")
+        self.banner.show_message(text, "warning" if report.num_rejected else "ok")
+        self.ctx.set_current_project(dataset.project_id)
+        self.ctx.data_changed.emit("datasets")
+        self.refresh()
+        self.select(dataset.id)
+        self.tabs.setCurrentWidget(self.report if report.num_rejected else self.preview)
+
+    def _on_ingest_failed(self, names: str, message: str, exc: object) -> None:
+        self.banner.show_message(f"No dataset was created from {names}: {message}", "error")
+        report = getattr(exc, "report", None)
+        if report is not None:  # every item was rejected: show why, item by item
+            self.tabs.setVisible(True)
+            self.report.show_report(report.to_dict(), f"Rejected: {names}")
+            self.tabs.setTabText(1, f"Report ({report.num_rejected + report.num_duplicates:,})")
+            self.tabs.setCurrentWidget(self.report)
+
+    def _on_ingest_finished(self) -> None:
+        self.progress_row.hide()
+        self.drop_zone.setEnabled(True)
+
+    # -- other actions ------------------------------------------------------------------------
+    def delete_selected(self) -> QMessageBox | None:
+        dataset = self.selected_dataset()
+        if dataset is None:
+            return None
+        box = QMessageBox(QMessageBox.Icon.Warning, f"Delete {dataset.name}?",
+                          f"Delete dataset {dataset.name!r} ({dataset.num_items:,} items) and its folder "
+                          f"{dataset.path}? Your original files are not touched.",
+                          QMessageBox.StandardButton.Cancel, self)
+        confirm = box.addButton("Delete dataset", QMessageBox.ButtonRole.DestructiveRole)
+        box.buttonClicked.connect(lambda button: self._delete(dataset) if button is confirm else None)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        return box
+
+    def _delete(self, dataset: Dataset) -> None:
+        try:
+            datasets.delete(self.store, dataset.id)
+        except SparkError as exc:
+            self.banner.show_message(f"Could not delete: {exc}", "error")
+            return
+        folder = Path(dataset.path)
+        if folder.is_dir() and folder.is_relative_to(self.store.home.datasets_dir):
+            shutil.rmtree(folder)
+        self.banner.show_message(f"Deleted dataset {dataset.name!r}.", "ok")
+        self.ctx.data_changed.emit("datasets")
+        self.refresh()
+
+    def open_video_wizard(self) -> QWidget:
+        from app.views.video_wizard import VideoWizard
+
+        if self.wizard is not None and self.wizard.isVisible():
+            self.wizard.raise_()
+            return self.wizard
+        self.wizard = VideoWizard(self.store, self.ctx, self.project_id(), parent=self)
+        self.wizard.dataset_created.connect(lambda dataset_id: self.open_item(dataset_id))
+        self.wizard.open()
+        return self.wizard
+
+    def save_state(self) -> None:
+        self.ctx.qsettings.setValue("datasets/splitter", self.splitter.saveState())

@@ -1,0 +1,332 @@
+"""Projects: a searchable table with counts and last activity; create, rename, delete; the welcome panel."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.context import AppContext
+from app.views.base import BaseView
+from app.views.welcome_panel import WelcomePanel
+from app.widgets import MessageBanner
+from spark_trainer.errors import SparkError
+from spark_trainer.store import projects, runs
+from spark_trainer.store.entities import Project
+from spark_trainer.store.store import Store
+
+COLUMNS = ["Name", "Datasets", "Experiments", "Runs", "Last activity", "Description"]
+
+
+class NumberItem(QTableWidgetItem):
+    """Sorts by number, not by text."""
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        return int(self.text() or 0) < int(other.text() or 0)
+
+
+class ProjectDialog(QDialog):
+    """Name (and description) of a new or renamed project, checked as you type."""
+
+    def __init__(self, title: str, name: str = "", description: str = "", *, with_description: bool = True,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(420)
+        form = QFormLayout(self)
+        self.name = QLineEdit(name)
+        self.name.setPlaceholderText("e.g. support-bot")
+        self.description = QLineEdit(description)
+        self.error = QLabel("")
+        self.error.setProperty("role", "muted")
+        form.addRow("Name", self.name)
+        if with_description:
+            form.addRow("Description", self.description)
+        form.addRow("", self.error)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        form.addRow(self.buttons)
+        self.name.textChanged.connect(self._check)
+        self._check()
+
+    def _check(self) -> None:
+        try:
+            projects.validate_name(self.name.text())
+            message = ""
+        except SparkError as exc:
+            message = str(exc)
+        self.error.setText(message)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not message)
+
+
+class ProjectsView(BaseView):
+    title = "Projects"
+
+    def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(store, ctx, parent)
+        self.dialog: QDialog | None = None
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search projects (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setFixedWidth(260)
+        self.search.textChanged.connect(self.refresh)
+        self.new_button = QPushButton("New project")
+        self.new_button.setProperty("primary", True)
+        self.new_button.setToolTip("Ctrl+N")
+        self.new_button.clicked.connect(self.new_project)
+        self.rename_button = QPushButton("Rename")
+        self.rename_button.setToolTip("F2")
+        self.rename_button.clicked.connect(self.rename_selected)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Delete")
+        self.delete_button.clicked.connect(self.delete_selected)
+        for widget in (self.search, self.rename_button, self.delete_button, self.new_button):
+            self.header.addWidget(widget)
+        self.banner = MessageBanner()
+        self.body.addWidget(self.banner)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSortingEnabled(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        self.table.itemDoubleClicked.connect(lambda _item: self.open_selected())
+        self.empty_search = QLabel("")
+        self.empty_search.setObjectName("Muted")
+        self.welcome = WelcomePanel(store, ctx)
+        self.welcome.new_project_requested.connect(self.new_project)
+        list_page = QWidget()
+        list_layout = QVBoxLayout(list_page)
+        list_layout.setContentsMargins(0, 0, 0, 0)
+        list_layout.addWidget(self.table, 1)
+        list_layout.addWidget(self.empty_search)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(list_page)
+        self.pages.addWidget(self.welcome)
+        self.body.addWidget(self.pages, 1)
+        self.hint = QLabel("Double-click a project to see its datasets.  F2 renames, Delete removes.")
+        self.hint.setObjectName("Muted")
+        self.body.addWidget(self.hint)
+        for key, slot in (("F2", self.rename_selected), ("Delete", self.delete_selected),
+                          ("Return", self.open_selected)):
+            shortcut = QShortcut(QKeySequence(key), self.table)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
+        self._projects: list[Project] = []
+        self.refresh()
+
+    # -- reading ------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        try:
+            everything = projects.list_all(self.store)
+            shown = projects.list_all(self.store, self.search.text().strip() or None)
+        except SparkError as exc:
+            self.banner.show_message(f"Could not read projects: {exc}", "error")
+            return
+        self._projects = shown
+        self.pages.setCurrentWidget(self.welcome if not everything else self.pages.widget(0))
+        for widget in (self.hint, self.search, self.rename_button, self.delete_button):
+            widget.setVisible(bool(everything))
+        self._fill(shown)
+        term = self.search.text().strip()
+        self.empty_search.setText(f"No project matches {term!r}." if everything and not shown else "")
+        self._on_selection()
+
+    def _fill(self, items: list[Project]) -> None:
+        selected = self.selected_project()
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(items))
+        for row, project in enumerate(items):
+            name = QTableWidgetItem(project.name)
+            name.setData(Qt.ItemDataRole.UserRole, project.id)
+            cells = [
+                name,
+                NumberItem(str(project.num_datasets)),
+                NumberItem(str(project.num_experiments)),
+                NumberItem(str(project.num_runs)),
+                QTableWidgetItem(project.last_activity.strftime("%Y-%m-%d %H:%M") if project.last_activity else "-"),
+                QTableWidgetItem(project.description),
+            ]
+            for column, item in enumerate(cells):
+                if column in (1, 2, 3):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, column, item)
+        self.table.setSortingEnabled(True)
+        if selected is not None:
+            self.select(selected.id)
+
+    def selected_project(self) -> Project | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        project_id = self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
+        return next((p for p in self._projects if p.id == project_id), None)
+
+    def select(self, project_id: int) -> None:
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == project_id:
+                self.table.selectRow(row)
+                return
+
+    def row_texts(self) -> list[list[str]]:
+        """What the table shows, row by row (for tests and screenshots)."""
+        return [[self.table.item(r, c).text() for c in range(self.table.columnCount())]
+                for r in range(self.table.rowCount())]
+
+    def _on_selection(self) -> None:
+        project = self.selected_project()
+        self.rename_button.setEnabled(project is not None)
+        self.delete_button.setEnabled(project is not None)
+        if project is not None:
+            self.ctx.set_current_project(project.id)
+
+    def open_item(self, payload: object) -> None:
+        if payload == "new":  # "Create a project first" from another view
+            self.new_project()
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def open_selected(self) -> None:
+        project = self.selected_project()
+        if project is not None:
+            self.ctx.set_current_project(project.id)
+            self.ctx.navigate("datasets", None)
+
+    # -- writing ------------------------------------------------------------------------------
+    def new_project(self) -> ProjectDialog:
+        dialog = ProjectDialog("New project", parent=self)
+        dialog.accepted.connect(lambda: self._create(dialog.name.text(), dialog.description.text()))
+        self._open(dialog)
+        return dialog
+
+    def _create(self, name: str, description: str) -> None:
+        try:
+            project = projects.create(self.store, name, description.strip())
+        except SparkError as exc:
+            self.banner.show_message(f"Could not create the project: {exc}", "error")
+            return
+        self.banner.show_message(f"Created project {project.name!r}.", "ok")
+        self.ctx.data_changed.emit("projects")
+        self.refresh()
+        self.select(project.id)
+
+    def rename_selected(self) -> ProjectDialog | None:
+        project = self.selected_project()
+        if project is None:
+            return None
+        dialog = ProjectDialog(f"Rename {project.name}", project.name, with_description=False, parent=self)
+        dialog.accepted.connect(lambda: self._rename(project, dialog.name.text()))
+        self._open(dialog)
+        return dialog
+
+    def _rename(self, project: Project, new_name: str) -> None:
+        try:
+            renamed = projects.rename(self.store, project.id, new_name)
+        except SparkError as exc:
+            self.banner.show_message(f"Could not rename: {exc}", "error")
+            return
+        self.banner.show_message(f"Renamed {project.name!r} to {renamed.name!r}.", "ok")
+        self.ctx.data_changed.emit("projects")
+        self.refresh()
+
+    def delete_selected(self) -> QDialog | None:
+        project = self.selected_project()
+        if project is None:
+            return None
+        try:
+            contents = projects.contents(self.store, project.id)
+            active = [r for r in runs.list_all(self.store, project=project.id) if r.status.is_active]
+        except SparkError as exc:
+            self.banner.show_message(f"Could not read the project: {exc}", "error")
+            return None
+        if active:
+            ids = ", ".join(str(r.id) for r in active)
+            self.banner.show_message(f"Project {project.name!r} has runs in progress ({ids}); "
+                                     "cancel them before deleting the project.", "error")
+            return None
+        dialog = DeleteProjectDialog(contents, self.store.home.root, parent=self)
+        dialog.accepted.connect(lambda: self._delete(project, dialog.delete_files.isChecked(), dialog.folders))
+        self._open(dialog)
+        return dialog
+
+    def _delete(self, project: Project, delete_files: bool, folders: list[Path]) -> None:
+        try:
+            projects.delete(self.store, project.id)
+        except SparkError as exc:
+            self.banner.show_message(f"Could not delete: {exc}", "error")
+            return
+        removed = 0
+        if delete_files:
+            for folder in folders:
+                if folder.is_dir():
+                    shutil.rmtree(folder, ignore_errors=False)
+                    removed += 1
+        note = f" and {removed} folder{'s' if removed != 1 else ''} on disk" if delete_files else ""
+        self.banner.show_message(f"Deleted project {project.name!r}{note}.", "ok")
+        if self.ctx.current_project == project.id:
+            self.ctx.set_current_project(None)
+        self.ctx.data_changed.emit("projects")
+        self.refresh()
+
+    def _open(self, dialog: QDialog) -> None:
+        self.dialog = dialog
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.open()
+
+
+class DeleteProjectDialog(QDialog):
+    """Says exactly what deleting a project removes before it does."""
+
+    def __init__(self, contents: projects.ProjectContents, home: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        p = contents.project
+        self.setWindowTitle(f"Delete {p.name}?")
+        self.setMinimumWidth(480)
+        layout = QVBoxLayout(self)
+        # Only folders inside the data home are offered for removal: never a user's source files.
+        self.folders = [Path(d) for d in contents.dataset_dirs + contents.run_dirs
+                        if Path(d).is_relative_to(home) and Path(d).exists()]
+        text = (f"Delete project <b>{p.name}</b>? This removes from the database:<ul>"
+                f"<li>{p.num_datasets} dataset(s)</li><li>{p.num_experiments} experiment(s)</li>"
+                f"<li>{p.num_runs} run(s) with {contents.num_metrics:,} metric points</li></ul>"
+                "This cannot be undone.")
+        self.summary = QLabel(text)
+        self.summary.setWordWrap(True)
+        layout.addWidget(self.summary)
+        self.delete_files = QCheckBox(f"Also delete {len(self.folders)} folder(s) in the data home "
+                                      "(dataset files, checkpoints, logs)")
+        self.delete_files.setEnabled(bool(self.folders))
+        layout.addWidget(self.delete_files)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.confirm = buttons.addButton("Delete project", QDialogButtonBox.ButtonRole.DestructiveRole)
+        self.confirm.clicked.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)

@@ -1,0 +1,244 @@
+"""Settings: data home, Hugging Face token (OS keyring), theme, run limits and default GPUs.
+
+Store settings apply as soon as they change. The token goes to the OS keyring only (never the
+database); keyring calls run off the GUI thread because some backends talk to a desktop service.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.context import AppContext
+from app.views.base import BaseView
+from app.widgets import MessageBanner
+from app.workers import Task
+from spark_trainer import secrets
+from spark_trainer.errors import SparkError
+from spark_trainer.paths import HOME_ENV, DataHome
+from spark_trainer.store import settings
+from spark_trainer.store.store import Store
+
+GPU_SPEC = re.compile(r"^(auto|cpu|\d+(,\d+)*)$")
+DATA_HOME_KEY = "data_home"  # QSettings key read by app.main at start-up
+
+
+class SettingsView(BaseView):
+    title = "Settings"
+
+    def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(store, ctx, parent)
+        self.banner = MessageBanner()
+        self.body.addWidget(self.banner)
+        self.token_task: Task | None = None
+        self.body.addWidget(self._data_home_group())
+        self.body.addWidget(self._token_group())
+        self.body.addWidget(self._runs_group())
+        self.body.addStretch(1)
+        self.refresh()
+
+    # -- layout -------------------------------------------------------------------------------
+    def _data_home_group(self) -> QGroupBox:
+        group = QGroupBox("Data home")
+        outer = QVBoxLayout(group)
+        form = QFormLayout()
+        outer.addLayout(form)
+        self.home_label = QLabel(str(self.store.home.root))
+        self.home_label.setWordWrap(True)
+        self.change_home = QPushButton("Change…")
+        self.change_home.clicked.connect(self.choose_data_home)
+        row = QHBoxLayout()
+        row.addWidget(self.home_label, 1)
+        row.addWidget(self.change_home)
+        form.addRow("In use", row)
+        self.home_note = QLabel("The database, datasets, runs, models and exports live here.")
+        self.home_note.setObjectName("Muted")
+        self.home_note.setWordWrap(True)
+        outer.addWidget(self.home_note)
+        return group
+
+    def _token_group(self) -> QGroupBox:
+        group = QGroupBox("Hugging Face token")
+        outer = QVBoxLayout(group)
+        form = QFormLayout()
+        outer.addLayout(form)
+        self.token_status = QLabel("Checking the OS keyring…")
+        self.token_status.setWordWrap(True)
+        form.addRow("Status", self.token_status)
+        self.token_edit = QLineEdit()
+        self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token_edit.setPlaceholderText("hf_… (used only to push exports to the Hub)")
+        self.save_token = QPushButton("Save in keyring")
+        self.save_token.clicked.connect(lambda: self.set_token(self.token_edit.text()))
+        self.remove_token = QPushButton("Remove")
+        self.remove_token.clicked.connect(self.clear_token)
+        row = QHBoxLayout()
+        row.addWidget(self.token_edit, 1)
+        row.addWidget(self.save_token)
+        row.addWidget(self.remove_token)
+        form.addRow("Token", row)
+        note = QLabel("Kept in the operating system's keyring, never in the database, config files or logs. "
+                      f"The {secrets.HF_TOKEN_ENV} environment variable is used when no token is saved.")
+        note.setObjectName("Muted")
+        note.setWordWrap(True)
+        outer.addWidget(note)
+        return group
+
+    def _runs_group(self) -> QGroupBox:
+        group = QGroupBox("Appearance and runs")
+        form = QFormLayout(group)
+        self.theme = QComboBox()
+        self.theme.addItems(["dark", "light"])
+        self.theme.currentTextChanged.connect(self._set_theme)
+        form.addRow("Theme (Ctrl+Shift+T)", self.theme)
+        self.max_runs = QSpinBox()
+        self.max_runs.setRange(1, 64)
+        self.max_runs.valueChanged.connect(lambda v: self._save("max_concurrent_runs", v))
+        form.addRow("Max concurrent runs", self.max_runs)
+        self.default_gpus = QLineEdit()
+        self.default_gpus.setPlaceholderText("auto, cpu, or GPU indices like 0,1")
+        self.default_gpus.editingFinished.connect(self._save_gpus)
+        self.gpu_hint = QLabel("")
+        self.gpu_hint.setObjectName("Muted")
+        form.addRow("Default GPUs", self.default_gpus)
+        form.addRow("", self.gpu_hint)
+        self.sharing = QCheckBox("Let two runs share one GPU (when memory allows)")
+        self.sharing.toggled.connect(lambda v: self._save("allow_gpu_sharing", v))
+        form.addRow("GPU sharing", self.sharing)
+        self.grace = QSpinBox()
+        self.grace.setRange(1, 3600)
+        self.grace.setSuffix(" s")
+        self.grace.valueChanged.connect(lambda v: self._save("stop_grace_seconds", v))
+        form.addRow("Stop grace period", self.grace)
+        self.ctx.gpu_monitor.sampled.connect(lambda _g: self._update_gpu_hint())
+        return group
+
+    # -- reading ------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        try:
+            values = settings.get_all(self.store)
+        except SparkError as exc:
+            self.banner.show_message(f"Could not read settings: {exc}", "error")
+            return
+        widgets = (self.theme, self.max_runs, self.default_gpus, self.sharing, self.grace)
+        for widget in widgets:
+            widget.blockSignals(True)
+        self.theme.setCurrentText(str(values["theme"]))
+        self.max_runs.setValue(int(values["max_concurrent_runs"]))
+        self.default_gpus.setText(str(values["default_gpus"]))
+        self.sharing.setChecked(bool(values["allow_gpu_sharing"]))
+        self.grace.setValue(int(values["stop_grace_seconds"]))
+        for widget in widgets:
+            widget.blockSignals(False)
+        self._update_gpu_hint()
+        self._update_home_note()
+        self.refresh_token_status()
+
+    def _update_gpu_hint(self) -> None:
+        gpus = self.ctx.gpu_monitor.gpus
+        if gpus:
+            self.gpu_hint.setText("Detected: " + ", ".join(f"{g.index}: {g.name}" for g in gpus))
+        elif self.ctx.gpu_monitor.has_sampled:
+            self.gpu_hint.setText("No NVIDIA GPU detected: 'auto' means the CPU on this machine.")
+        else:
+            self.gpu_hint.setText("Looking for GPUs…")
+
+    def _update_home_note(self) -> None:
+        chosen = self.ctx.qsettings.value(DATA_HOME_KEY)
+        if os.environ.get(HOME_ENV):
+            self.home_note.setText(f"Set by the {HOME_ENV} environment variable, which wins over this setting.")
+        elif chosen and Path(str(chosen)).resolve() != self.store.home.root:
+            self.home_note.setText(f"Next start will use {chosen}. Restart SparkTrainer to switch.")
+
+    def refresh_token_status(self) -> Task:
+        task = Task(lambda _ctx: secrets.token_status(), name="keyring")
+        task.signals.succeeded.connect(self._show_token_status)
+        task.signals.failed.connect(lambda message, _exc: self.token_status.setText(f"Keyring error: {message}"))
+        self.token_task = self.ctx.tasks.start(task, self.ctx.pool)
+        return task
+
+    def _show_token_status(self, status: secrets.TokenStatus) -> None:
+        self.token_status.setText(status.message[:1].upper() + status.message[1:] + ".")
+        can_save = status.keyring.available
+        self.token_edit.setEnabled(can_save)
+        self.save_token.setEnabled(can_save)
+        self.remove_token.setVisible(status.source == "keyring")
+        self.save_token.setToolTip("" if can_save else secrets.NO_BACKEND_HELP)
+
+    # -- writing ------------------------------------------------------------------------------
+    def _save(self, key: str, value: object) -> bool:
+        try:
+            settings.set_value(self.store, key, value)
+        except SparkError as exc:
+            self.banner.show_message(f"Not saved: {exc}", "error")
+            return False
+        self.banner.show_message(f"Saved {key.replace('_', ' ')}.", "ok")
+        self.ctx.data_changed.emit("settings")
+        return True
+
+    def _set_theme(self, name: str) -> None:
+        if self._save("theme", name):
+            self.ctx.theme_changed.emit(name)
+
+    def _save_gpus(self) -> None:
+        text = self.default_gpus.text().strip().replace(" ", "")
+        if not GPU_SPEC.match(text):
+            self.banner.show_message(f"Default GPUs {text!r} is not valid: use auto, cpu, or indices like 0,1.",
+                                     "error")
+            return
+        known = {g.index for g in self.ctx.gpu_monitor.gpus}
+        missing = [i for i in text.split(",") if i.isdigit() and known and int(i) not in known]
+        if missing:
+            self.banner.show_message(f"No GPU {', '.join(missing)} on this machine; GPUs are "
+                                     f"{', '.join(map(str, sorted(known)))}.", "error")
+            return
+        self._save("default_gpus", text)
+
+    def set_token(self, token: str) -> Task:
+        def save(_ctx: object) -> secrets.TokenStatus:
+            return secrets.set_hf_token(token)
+
+        return self._token_task(save, "Token saved in the OS keyring.")
+
+    def clear_token(self) -> Task:
+        return self._token_task(lambda _ctx: secrets.delete_hf_token(), "Token removed from the OS keyring.")
+
+    def _token_task(self, fn, done: str) -> Task:  # noqa: ANN001 - a TaskContext -> TokenStatus callable
+        task = Task(fn, name="keyring")
+        task.signals.succeeded.connect(lambda status: (self._show_token_status(status),
+                                                       self.banner.show_message(done, "ok")))
+        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
+        self.token_edit.clear()
+        self.token_task = self.ctx.tasks.start(task, self.ctx.pool)
+        return task
+
+    def choose_data_home(self, folder: str | None = None) -> None:
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Choose the data home", str(self.store.home.root))
+            if not folder:
+                return
+        try:
+            DataHome(Path(folder).expanduser().resolve()).ensure()
+        except SparkError as exc:
+            self.banner.show_message(str(exc), "error")
+            return
+        self.ctx.qsettings.setValue(DATA_HOME_KEY, str(Path(folder).expanduser().resolve()))
+        self.ctx.qsettings.sync()
+        self._update_home_note()
+        self.banner.show_message(f"SparkTrainer will use {folder} from the next start.", "ok")

@@ -1,0 +1,118 @@
+"""The first-start panel: what SparkTrainer does, and one click to a demo project with a real run."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from app.context import AppContext
+from app.widgets import EmptyState, MessageBanner
+from app.workers import Task, TaskContext
+from spark_trainer.store.store import Store
+
+STEPS = (
+    "1. Create a project, then drop files or folders on the Datasets view: text (JSONL, CSV, TXT, Parquet), "
+    "images (folders of classes), or videos through the video wizard.",
+    "2. Set up an experiment: a recipe, a base model from disk, and your dataset.",
+    "3. Start a run and watch its curves live; compare runs and export the best one.",
+)
+
+
+def demo_available() -> bool:
+    """The demo builder ships with the job runner; until it is installed the button is not offered."""
+    try:
+        return importlib.util.find_spec("spark_trainer.jobs.demo") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def progress_text(value: Any) -> str:
+    for attribute in ("message", "stage", "text"):
+        text = getattr(value, attribute, None)
+        if isinstance(text, str) and text:
+            return text
+    return str(value)
+
+
+class WelcomePanel(QWidget):
+    new_project_requested = Signal()
+
+    def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.ctx = ctx
+        self.task: Task | None = None
+        layout = QVBoxLayout(self)
+        self.empty = EmptyState(
+            "Welcome to SparkTrainer",
+            "Fine-tune models on this workstation: bring your data, pick a recipe, watch it train.",
+        )
+        steps = QLabel("\n".join(STEPS))
+        steps.setWordWrap(True)
+        steps.setAlignment(Qt.AlignmentFlag.AlignLeft)
+        steps.setFixedWidth(640)
+        steps.setMinimumHeight(steps.heightForWidth(640))
+        self.empty.layout().insertWidget(3, steps, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.demo_button: QPushButton | None = None
+        if demo_available():
+            self.demo_button = self.empty.add_button("Create demo project", primary=True)
+            self.demo_button.setToolTip("A small text dataset, a tiny model and a short run with live curves")
+            self.demo_button.clicked.connect(self.create_demo)
+        new_button = self.empty.add_button("New project", primary=self.demo_button is None)
+        new_button.clicked.connect(self.new_project_requested)
+        self.demo_note = QLabel("" if self.demo_button else
+                                "The one-click demo project arrives with the job runner; "
+                                "`spark-trainer demo` builds it from the command line once installed.")
+        self.demo_note.setObjectName("Muted")
+        self.demo_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.demo_note.setWordWrap(True)
+        self.demo_note.setVisible(self.demo_button is None)
+        self.empty.layout().insertWidget(6, self.demo_note)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.hide()
+        self.status = QLabel("")
+        self.status.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.banner = MessageBanner()
+        layout.addWidget(self.empty, 1)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.banner)
+
+    @property
+    def busy(self) -> bool:
+        return self.task is not None and not self.task.done.is_set()
+
+    def create_demo(self) -> Task | None:
+        if self.busy:
+            return None
+
+        def build(ctx: TaskContext) -> Any:
+            from spark_trainer.jobs.demo import build_demo
+
+            return build_demo(self.store, wait=True, progress=ctx.progress)
+
+        self.task = Task(build, name="demo project")
+        self.task.signals.progress.connect(lambda value: self.status.setText(progress_text(value)))
+        self.task.signals.succeeded.connect(self._on_demo_done)
+        self.task.signals.failed.connect(
+            lambda message, _exc: self.banner.show_message(f"The demo could not be built: {message}", "error"))
+        self.task.signals.finished.connect(self._on_finished)
+        if self.demo_button is not None:
+            self.demo_button.setEnabled(False)
+        self.progress.show()
+        self.status.setText("Building the demo project…")
+        return self.ctx.tasks.start(self.task, self.ctx.pool)
+
+    def _on_demo_done(self, _result: Any) -> None:
+        self.status.setText("Demo project ready.")
+        self.ctx.data_changed.emit("projects")
+        self.ctx.navigate("runs", None)
+
+    def _on_finished(self) -> None:
+        self.progress.hide()
+        if self.demo_button is not None:
+            self.demo_button.setEnabled(True)

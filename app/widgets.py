@@ -1,0 +1,151 @@
+"""Small widgets shared by the views: message banner, stat card, drop zone, empty state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+
+def human_bytes(n: int | float | None) -> str:
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+def paths_from_mime(mime: QMimeData) -> list[Path]:
+    """Local files and folders carried by a drag (non-file URLs are ignored)."""
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
+
+
+def restyle(widget: QWidget) -> None:
+    """Re-evaluate the stylesheet after a dynamic property changed."""
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
+class MessageBanner(QLabel):
+    """A one-line (wrapping) message: error, warning, ok or info. Hidden when empty."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hide()
+
+    def show_message(self, text: str, role: str = "info") -> None:
+        self.setProperty("role", role)
+        restyle(self)
+        self.setText(text)
+        self.show()
+
+    def clear_message(self) -> None:
+        self.setText("")
+        self.hide()
+
+    @property
+    def role(self) -> str:
+        return str(self.property("role") or "")
+
+
+class StatCard(QFrame):
+    """A number with a caption, e.g. '3' over 'datasets'."""
+
+    def __init__(self, caption: str, value: str = "-", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Card")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 10, 14, 10)
+        self.value = QLabel(value)
+        self.value.setObjectName("CardValue")
+        self.caption = QLabel(caption)
+        self.caption.setObjectName("Muted")
+        layout.addWidget(self.value)
+        layout.addWidget(self.caption)
+
+    def set_value(self, value: object) -> None:
+        self.value.setText(str(value))
+
+
+class EmptyState(QWidget):
+    """A centred title and explanation, with optional action buttons under it."""
+
+    def __init__(self, title: str, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        self.title = QLabel(title)
+        self.title.setObjectName("BigTitle")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setWordWrap(True)
+        self.text = QLabel(text)
+        self.text.setObjectName("Muted")
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text.setWordWrap(True)
+        self.buttons = QHBoxLayout()
+        self.buttons.addStretch(1)
+        self.buttons.addStretch(1)
+        layout.addWidget(self.title)
+        layout.addWidget(self.text)
+        layout.addSpacing(12)
+        layout.addLayout(self.buttons)
+        layout.addStretch(2)
+
+    def add_button(self, text: str, primary: bool = False) -> QPushButton:
+        button = QPushButton(text)
+        if primary:
+            button.setProperty("primary", True)
+        self.buttons.insertWidget(self.buttons.count() - 1, button)
+        return button
+
+
+class DropZone(QFrame):
+    """A dashed area that accepts files and folders from the file manager; emits their paths."""
+
+    paths_dropped = Signal(list)
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("DropZone")
+        self.setAcceptDrops(True)
+        self.setMinimumHeight(90)
+        layout = QVBoxLayout(self)
+        self.label = QLabel(text)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label.setWordWrap(True)
+        layout.addWidget(self.label)
+        self.button_row = QHBoxLayout()
+        self.button_row.addStretch(1)
+        self.button_row.addStretch(1)
+        layout.addLayout(self.button_row)
+
+    def add_button(self, button: QPushButton) -> None:
+        self.button_row.insertWidget(self.button_row.count() - 1, button)
+
+    def set_active(self, active: bool) -> None:
+        self.setProperty("active", active)
+        restyle(self)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if paths_from_mime(event.mimeData()) and self.isEnabled():
+            event.acceptProposedAction()
+            self.set_active(True)
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:  # noqa: N802 - Qt override
+        self.set_active(False)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        self.set_active(False)
+        paths = paths_from_mime(event.mimeData())
+        if paths and self.isEnabled():
+            event.acceptProposedAction()
+            self.paths_dropped.emit(paths)

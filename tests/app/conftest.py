@@ -1,0 +1,47 @@
+"""GUI test fixtures: offscreen Qt, a real temporary store, isolated QSettings, a real keyring backend."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+
+@pytest.fixture
+def qsettings(tmp_path: Path) -> QSettings:
+    """Window state goes to a temporary ini file, never the user's real settings."""
+    return QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def ctx(store, qsettings, qtbot):
+    """The shared context views take, without GPU polling (tests that want it build a window)."""
+    from app.context import AppContext
+
+    context = AppContext(store, qsettings, poll_gpus=False)
+    yield context
+    assert context.shutdown(10.0), "background tasks did not stop"
+
+
+@pytest.fixture
+def window(store, qsettings, qtbot):
+    from app.main_window import MainWindow
+
+    win = MainWindow(store, qsettings)
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def project(store):
+    from spark_trainer.store import projects
+
+    return projects.create(store, "alpha", "test project")

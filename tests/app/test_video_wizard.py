@@ -1,0 +1,120 @@
+"""The video wizard driven page by page on generated videos, into a real store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QWizard
+
+from spark_trainer.ingest import read_manifest
+from spark_trainer.store import datasets
+from tests.app.gui_assets import write_video
+
+
+@pytest.fixture
+def videos(tmp_path: Path) -> tuple[list[Path], Path]:
+    good = [write_video(tmp_path / "clips" / f"clip{i}.avi", n_frames=30, fps=10.0, seed=i) for i in range(2)]
+    broken = tmp_path / "clips" / "broken.avi"
+    broken.write_bytes(good[0].read_bytes()[:300])  # a truncated container
+    return good, broken
+
+
+@pytest.fixture
+def datasets_view(store, ctx, project, qtbot):
+    from app.views.datasets_view import DatasetsView
+
+    view = DatasetsView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    return view
+
+
+def test_wizard_page_by_page_builds_a_frame_dataset(qtbot, datasets_view, store, videos, tmp_path):
+    good, broken = videos
+    wizard = datasets_view.open_video_wizard()
+    assert wizard.currentId() == wizard.ADD
+    assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+    (tmp_path / "clips" / "notes.txt").write_text("not a video")
+    wizard.add_page.add_paths([tmp_path / "clips"])  # what a dropped folder does
+    assert sorted(p.name for p in wizard.videos) == ["broken.avi", "clip0.avi", "clip1.avi"]
+    assert "not videos" in wizard.add_page.banner.text()
+    wizard.next()
+
+    # Inspect: probes run off the GUI thread; the broken file is flagged and highlighted.
+    assert wizard.currentId() == wizard.INSPECT
+    page = wizard.inspect_page
+    qtbot.waitUntil(page.isComplete, timeout=30_000)
+    table = page.table
+    problems = {table.item(r, 0).text(): table.item(r, table.columnCount() - 1).text() for r in range(3)}
+    assert problems["clip0.avi"] == "OK" and problems["clip1.avi"] == "OK"
+    assert problems["broken.avi"] != "OK"
+    broken_row = next(r for r in range(3) if table.item(r, 0).text() == "broken.avi")
+    ok_row = next(r for r in range(3) if table.item(r, 0).text() == "clip0.avi")
+    assert table.item(broken_row, 0).background() != table.item(ok_row, 0).background()
+    assert table.item(ok_row, 3).text() == "30"
+    assert "1 with problems" in page.summary.text()
+    wizard.next()
+
+    # Configure: 2 frames per second of 3-second clips, resized; invalid paths block Next.
+    assert wizard.currentId() == wizard.CONFIGURE
+    config = wizard.configure_page
+    config.fps.setValue(2.0)
+    config.resize_px.setValue(48)
+    config.caption_model.setText(str(tmp_path / "no-such-model"))
+    assert not config.isComplete() and "does not exist" in config.error.text()
+    config.caption_model.setText("")
+    config.name.setText("clips-2fps")
+    assert config.isComplete()
+    assert config.expected_frames() == 12
+    wizard.next()
+
+    # Process: per-video and overall progress, then the result.
+    assert wizard.currentId() == wizard.PROCESS
+    process = wizard.process_page
+    qtbot.waitUntil(lambda: wizard.result is not None or process.banner.role == "error", timeout=60_000)
+    assert wizard.result is not None, process.banner.text()
+    assert process.overall.value() == process.overall.maximum()
+    assert "Done" in process.log.toPlainText()
+    wizard.next()
+
+    # Summary, then open the dataset in the Datasets view.
+    assert wizard.currentId() == wizard.SUMMARY
+    summary = wizard.summary_page
+    assert "clips-2fps" in summary.headline.text() and "12 frames" in summary.headline.text()
+    assert summary.table.rowCount() == 3
+    skipped = [summary.table.item(r, 0).text() for r in range(3) if summary.table.item(r, 1).text() == "skipped"]
+    assert skipped == ["broken.avi"]
+    with qtbot.waitSignal(wizard.dataset_created, timeout=5000) as signal:
+        summary.link.linkActivated.emit(summary.link.text())
+    dataset = datasets.get(store, signal.args[0])
+    assert dataset.name == "clips-2fps" and dataset.num_items == 12
+    rows = read_manifest(Path(dataset.path), 0, None)
+    assert len(rows) == 12
+    assert all(max(r["width"], r["height"]) <= 48 for r in rows)
+    assert all((Path(dataset.path) / r["path"]).is_file() for r in rows)
+    assert datasets_view.selected_dataset() is not None and datasets_view.selected_dataset().id == dataset.id
+
+
+def test_cancelling_the_process_page_saves_nothing(qtbot, datasets_view, store, tmp_path):
+    clips = [write_video(tmp_path / f"long{i}.avi", n_frames=120, fps=30.0, seed=i) for i in range(3)]
+    wizard = datasets_view.open_video_wizard()
+    wizard.add_page.add_paths(clips)
+    wizard.next()
+    qtbot.waitUntil(wizard.inspect_page.isComplete, timeout=30_000)
+    wizard.next()
+    wizard.configure_page.mode_every.setChecked(True)
+    wizard.configure_page.every_n.setValue(1)
+    wizard.next()
+    process = wizard.process_page
+    # The per-video bar follows frame extraction (the first video's frames arrive in steps of 32).
+    qtbot.waitUntil(lambda: process.video_progress.maximum() == 120 or not process.running, timeout=30_000)
+    assert process.video_progress.maximum() == 120 and process.video_progress.value() > 0
+    process.cancel()
+    qtbot.waitUntil(lambda: not process.running, timeout=30_000)
+    if wizard.result is None:  # the cancel arrived before the last video was done (the usual case)
+        assert process.banner.role == "warning"
+        assert not process.isComplete()
+        assert datasets.list_all(store) == []
+    wizard.back()
+    assert wizard.currentId() == wizard.CONFIGURE
