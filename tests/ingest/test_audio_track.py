@@ -27,3 +27,25 @@ def test_transcript_segments_align_to_frame_times(tmp_path) -> None:
     folder, note = model_or_note(tmp_path, "transcription", "--transcribe-model")
     assert folder == tmp_path and note is None
     assert model_or_note(None, "captioning", "--caption-model")[1].startswith("captioning skipped: no model given")
+
+
+def test_wizard_transcribes_and_captions_with_local_models(store, project, tmp_path) -> None:
+    from pathlib import Path
+
+    from spark_trainer.ingest import read_manifest
+    from spark_trainer.ingest.video import VideoOptions, build_video_dataset
+    from tests.ingest.tiny_models import make_tiny_blip, make_tiny_whisper
+
+    whisper = make_tiny_whisper(tmp_path / "whisper")
+    blip = make_tiny_blip(tmp_path / "blip")
+    video = write_video_with_audio(tmp_path / "talk.mp4", seconds=2.0)
+    options = VideoOptions(fps=2, transcribe_model=str(whisper), caption_model=str(blip))
+    result = build_video_dataset(store, [video], project=project, options=options)
+    assert not any("skipped" in n for n in result.report.notes)
+    rows = read_manifest(Path(result.dataset.path))
+    assert [r["timestamp"] for r in rows] == [0.0, 0.5, 1.0, 1.5]
+    assert all(isinstance(r["caption"], str) for r in rows)  # captioned (random weights: maybe empty text)
+    segments = [Segment(s["start"], s["end"], s["text"]) for s in result.report.extra["videos"]["talk.mp4"]["transcript"]]
+    assert all(0 <= s.start <= s.end <= 2.2 for s in segments)
+    assert segments and any(r["transcript"] for r in rows)  # seeded weights: one segment inside the clip
+    assert [r["transcript"] for r in rows] == [transcript_at(segments, r["timestamp"]) for r in rows]

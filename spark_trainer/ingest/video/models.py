@@ -53,8 +53,7 @@ class Transcriber:
         from transformers import pipeline
 
         try:
-            self.pipe = pipeline("automatic-speech-recognition", model=str(folder), device="cpu",
-                                 model_kwargs={"local_files_only": True})
+            self.pipe = pipeline("automatic-speech-recognition", model=str(folder), device="cpu")
         except (OSError, ValueError) as exc:
             raise OperationFailed(f"cannot load transcription model {folder}: {exc}") from exc
 
@@ -62,13 +61,16 @@ class Transcriber:
         audio = load_audio(video)
         if audio is None or audio.size == 0:
             return []
-        out = self.pipe({"raw": audio, "sampling_rate": SAMPLE_RATE}, return_timestamps=True, chunk_length_s=30)
         duration = audio.size / SAMPLE_RATE
+        long_form = {"chunk_length_s": 30} if duration > 30 else {}  # Whisper's window is 30 s
+        out = self.pipe({"raw": audio, "sampling_rate": SAMPLE_RATE}, return_timestamps=True, **long_form)
         segments = []
         for chunk in out.get("chunks") or [{"timestamp": (0.0, duration), "text": out.get("text", "")}]:
             start, end = chunk.get("timestamp") or (0.0, duration)
-            segments.append(Segment(float(start or 0.0), float(end if end is not None else duration),
-                                    str(chunk.get("text", "")).strip()))
+            start = float(start or 0.0)
+            end = min(float(end if end is not None else duration), duration)
+            if start < duration:  # a model can predict timestamps past the end; those say nothing
+                segments.append(Segment(start, max(start, end), str(chunk.get("text", "")).strip()))
         return segments
 
 
@@ -78,8 +80,7 @@ class Captioner:
 
         self.prompt = prompt
         try:
-            self.pipe = pipeline("image-text-to-text", model=str(folder), device="cpu",
-                                 model_kwargs={"local_files_only": True})
+            self.pipe = pipeline("image-text-to-text", model=str(folder), device="cpu")
         except (OSError, ValueError) as exc:
             raise OperationFailed(f"cannot load captioning model {folder}: {exc}") from exc
 

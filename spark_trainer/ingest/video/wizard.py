@@ -233,4 +233,5 @@ def _one_video(f: InputFile, i: int, n: int, builder: DatasetBuilder, options: V
         builder.add(Item(frame["sha256"], row["source"], None, row, copy_from=src, size=src.stat().st_size),
                     f"{folder}/{frame['file']}")
     return {"probe": asdict(probe), "cached": result["cached"], "frames": len(result["frames"]),
-            "scenes": result["scenes"], "near_duplicates": result["near_duplicates"]}
+            "scenes": result["scenes"], "near_duplicates": result["near_duplicates"],
+            "transcript": result["transcript"]}
