@@ -35,7 +35,7 @@ GIB = 1024**3
 OVERHEAD_BYTES = int(0.5 * GIB)
 METHODS = ("lora", "qlora", "dora", "full")
 # Metric keys a worker may use for the measured peak (bytes, or GiB/MiB by suffix).
-MEASURED_KEYS = ("gpu_mem_peak", "gpu_mem_peak_bytes", "gpu_mem_peak_gb", "gpu_mem_peak_gib", "gpu_mem_peak_mb")
+MEASURED_KEYS = ("gpu_mem_gb", "gpu_mem_peak", "gpu_mem_peak_bytes", "gpu_mem_peak_gb", "gpu_mem_peak_gib", "gpu_mem_peak_mb")
 
 
 @dataclass(frozen=True)

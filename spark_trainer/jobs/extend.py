@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,10 @@ class ExtendPlan:
 
 def segment_factor(seg: Segment, step: int) -> float:
     """The LR multiplier at `step` inside `seg` (continuous, piecewise)."""
+    if seg.start == 0:  # the run's own schedule, exactly as the engine computes it
+        from spark_trainer.training.steps import lr_lambda
+
+        return lr_lambda(seg.shape, seg.warmup_steps, seg.end)(step)
     into = step - seg.start
     if seg.warmup_steps > 0 and into < seg.warmup_steps:
         return seg.start_factor + (seg.peak_factor - seg.start_factor) * into / seg.warmup_steps
@@ -100,6 +105,17 @@ def plan_extension(train: dict[str, Any], old_total: int, extra: int, previous: 
     rewarm = 0 if shape == "constant" else max(1, min(extra // 10, 100))
     segments.append(Segment(old_total, old_total + extra, shape, rewarm, end_factor, peak))
     return ExtendPlan(segments)
+
+
+def schedule_for(run_dir: str | Path, schedule: str, warmup: int, total: int) -> Callable[[int], float]:
+    """The LR multiplier function for the engine's LambdaLR: the extension plan when the run was
+    extended, else the configured schedule."""
+    plan = read_plan(run_dir)
+    if plan is None:
+        from spark_trainer.training.steps import lr_lambda
+
+        return lr_lambda(schedule, warmup, total)
+    return lambda step: lr_multiplier(step, plan)
 
 
 def read_plan(run_dir: str | Path) -> ExtendPlan | None:

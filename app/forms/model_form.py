@@ -1,0 +1,239 @@
+"""A form generated from a pydantic model.
+
+Each field becomes a widget chosen by its type (check box for bool, combo box for a Literal, a
+line edit for numbers and text, a text box for lists), with the default filled in and the help and
+allowed range as tooltip. Values are validated by the model itself on every edit; a field whose
+value is invalid gets a red border and the reason right under it, and `errors()` lists them so the
+caller can disable its action and say why.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.widgets import restyle
+from spark_trainer.recipes.registry import describe_fields
+
+
+def _args(annotation: Any) -> tuple[Any, ...]:
+    return typing.get_args(annotation)
+
+
+def _is_optional(annotation: Any) -> bool:
+    return type(None) in _args(annotation)
+
+
+def _base(annotation: Any) -> Any:
+    """The annotation without `| None`."""
+    args = [a for a in _args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)) and len(args) == 1:
+        return args[0]
+    return annotation
+
+
+def _is_list(annotation: Any) -> bool:
+    return typing.get_origin(annotation) is list
+
+
+def range_text(info: dict[str, Any]) -> str:
+    low = f">= {info['min']}" if "min" in info else (f"> {info['min_exclusive']}" if "min_exclusive" in info else "")
+    high = f"<= {info['max']}" if "max" in info else (f"< {info['max_exclusive']}" if "max_exclusive" in info else "")
+    return " and ".join(p for p in (low, high) if p)
+
+
+def _parse_number(text: str, kind: type) -> Any:
+    try:
+        return int(text) if kind is int else float(text)
+    except ValueError:
+        try:
+            as_float = float(text)
+        except ValueError:
+            return text  # the model reports "not a valid number" next to the field
+        return int(as_float) if kind is int and as_float.is_integer() else as_float
+
+
+class FieldRow:
+    """One field: its editor, the error label under it, and how to read and write its value."""
+
+    def __init__(self, name: str, annotation: Any, default: Any, info: dict[str, Any]) -> None:
+        self.name = name
+        self.annotation = annotation
+        self.base = _base(annotation)
+        self.optional = _is_optional(annotation)
+        self.widget = self._make_editor(default)
+        tip = info.get("help", "")
+        allowed = range_text(info)
+        if allowed:
+            tip = f"{tip}\nAllowed: {allowed}" if tip else f"Allowed: {allowed}"
+        if self.optional:
+            tip += "\nLeave empty for none."
+        self.widget.setToolTip(tip.strip())
+        self.error = QLabel("")
+        self.error.setObjectName("FieldError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #e5534b;")
+        self.error.hide()
+        self.set_value(default)
+
+    def _make_editor(self, default: Any) -> QWidget:
+        if self.base is bool:
+            return QCheckBox()
+        if typing.get_origin(self.base) is typing.Literal:
+            combo = QComboBox()
+            combo.addItems([str(c) for c in _args(self.base)])
+            return combo
+        if _is_list(self.base):
+            box = QPlainTextEdit()
+            box.setPlaceholderText("one per line")
+            box.setFixedHeight(54)
+            return box
+        edit = QLineEdit()
+        if self.optional:
+            edit.setPlaceholderText("none")
+        return edit
+
+    def set_value(self, value: Any) -> None:
+        w = self.widget
+        if isinstance(w, QCheckBox):
+            w.setChecked(bool(value))
+        elif isinstance(w, QComboBox):
+            w.setCurrentText(str(value))
+        elif isinstance(w, QPlainTextEdit):
+            w.setPlainText("\n".join(str(v) for v in (value or [])))
+        elif isinstance(value, list):
+            w.setText(", ".join(str(v) for v in value))
+        else:
+            w.setText("" if value is None else (f"{value:g}" if isinstance(value, float) else str(value)))
+
+    def value(self) -> Any:
+        w = self.widget
+        if isinstance(w, QCheckBox):
+            return w.isChecked()
+        if isinstance(w, QComboBox):
+            text = w.currentText()
+            choices = _args(self.base)
+            return next((c for c in choices if str(c) == text), text)
+        if isinstance(w, QPlainTextEdit):
+            return [line.strip() for line in w.toPlainText().splitlines() if line.strip()]
+        text = w.text().strip()
+        if text == "" and self.optional:
+            return None
+        if self.base in (int, float):
+            return _parse_number(text, self.base) if text else text
+        if typing.get_origin(self.base) in (typing.Union, __import__("types").UnionType) and "," in text:
+            return [part.strip() for part in text.split(",") if part.strip()]  # str | list[str]
+        return text
+
+    def connect(self, slot: Any) -> None:
+        w = self.widget
+        if isinstance(w, QCheckBox):
+            w.toggled.connect(slot)
+        elif isinstance(w, QComboBox):
+            w.currentTextChanged.connect(slot)
+        else:
+            w.textChanged.connect(slot)
+
+    def show_error(self, message: str | None) -> None:
+        self.widget.setProperty("invalid", bool(message))
+        self.widget.setStyleSheet("border: 1px solid #e5534b;" if message else "")
+        restyle(self.widget)
+        self.error.setText(message or "")
+        self.error.setVisible(bool(message))
+
+
+class ModelForm(QWidget):
+    """Edits one pydantic model. `changed` fires after every edit (already validated)."""
+
+    changed = Signal()
+
+    def __init__(self, model: type[BaseModel], values: dict[str, Any] | None = None, *,
+                 label: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.label = label  # prefix for error messages, e.g. "train"
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.form = QFormLayout()
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        layout.addLayout(self.form)
+        self.model_error = QLabel("")
+        self.model_error.setObjectName("FieldError")
+        self.model_error.setStyleSheet("color: #e5534b;")
+        self.model_error.setWordWrap(True)
+        self.model_error.hide()
+        layout.addWidget(self.model_error)
+        self.rows: dict[str, FieldRow] = {}
+        described = {d["name"]: d for d in describe_fields(model)}
+        for name, field in model.model_fields.items():
+            row = FieldRow(name, field.annotation, described[name]["default"], described[name])
+            self.rows[name] = row
+            cell = QWidget()
+            cell_layout = QVBoxLayout(cell)
+            cell_layout.setContentsMargins(0, 0, 0, 0)
+            cell_layout.setSpacing(2)
+            cell_layout.addWidget(row.widget)
+            cell_layout.addWidget(row.error)
+            title = QLabel(name.replace("_", " "))
+            title.setToolTip(row.widget.toolTip())
+            self.form.addRow(title, cell)
+            row.connect(lambda *_: self._on_edit())
+        self._errors: dict[str, str] = {}
+        if values:
+            self.set_values(values)
+        self.validate()
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            if name in self.rows:
+                self.rows[name].set_value(value)
+        self.validate()
+
+    def values(self) -> dict[str, Any]:
+        return {name: row.value() for name, row in self.rows.items()}
+
+    def _on_edit(self) -> None:
+        self.validate()
+        self.changed.emit()
+
+    def validate(self) -> BaseModel | None:
+        """Validate the current values; mark each invalid field. Returns the model, or None."""
+        self._errors = {}
+        try:
+            result = self.model.model_validate(self.values())
+        except ValidationError as exc:
+            result = None
+            for error in exc.errors():
+                field = str(error["loc"][0]) if error["loc"] else ""
+                message = error["msg"].removeprefix("Value error, ")
+                self._errors.setdefault(field, message)
+        for name, row in self.rows.items():
+            row.show_error(self._errors.get(name))
+        general = self._errors.get("", "")
+        self.model_error.setText(general)
+        self.model_error.setVisible(bool(general))
+        return result
+
+    def errors(self) -> dict[str, str]:
+        """Field name ('' for the whole model) -> why its value is not accepted."""
+        return dict(self._errors)
+
+    def first_error(self) -> str | None:
+        if not self._errors:
+            return None
+        name, message = next(iter(self._errors.items()))
+        where = ".".join(p for p in (self.label, name) if p)
+        return f"{where}: {message}" if where else message

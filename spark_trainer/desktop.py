@@ -1,0 +1,85 @@
+"""Keep the computer awake while runs train: systemd-inhibit (Linux), caffeinate (macOS),
+SetThreadExecutionState (Windows). `SleepInhibitor.status` says plainly when it cannot."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+_ES_CONTINUOUS = 0x80000000
+_ES_SYSTEM_REQUIRED = 0x00000001
+
+
+class SleepInhibitor:
+    """`hold()` while runs are active, `release()` when none are; both are idempotent."""
+
+    def __init__(self, reason: str = "SparkTrainer: training runs are active") -> None:
+        self.reason = reason
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._windows_held = False
+        self.status = "not holding"
+
+    @property
+    def held(self) -> bool:
+        return self._windows_held or (self._proc is not None and self._proc.poll() is None)
+
+    def command(self) -> list[str] | None:
+        """The helper process that holds the inhibition on this platform, or None."""
+        if sys.platform.startswith("linux"):
+            tool = shutil.which("systemd-inhibit")
+            return [tool, "--what=sleep:idle", "--who=SparkTrainer", f"--why={self.reason}", "--mode=block",
+                    "sleep", "infinity"] if tool else None
+        if sys.platform == "darwin":
+            tool = shutil.which("caffeinate")
+            return [tool, "-i", "-s"] if tool else None
+        return None
+
+    def hold(self) -> bool:
+        """Start keeping the system awake; False (and `status` says why) when this platform can't."""
+        if self.held:
+            return True
+        if sys.platform == "win32":
+            import ctypes
+
+            ok = bool(ctypes.windll.kernel32.SetThreadExecutionState(_ES_CONTINUOUS | _ES_SYSTEM_REQUIRED))
+            self._windows_held = ok
+            self.status = "keeping the system awake" if ok else "cannot keep the system awake: Windows refused"
+            return ok
+        cmd = self.command()
+        if cmd is None:
+            need = "systemd-inhibit" if sys.platform.startswith("linux") else "caffeinate"
+            self.status = f"cannot keep the system awake: {need} was not found"
+            return False
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE)
+        except OSError as exc:
+            self.status = f"cannot keep the system awake: {exc.strerror or exc}"
+            return False
+        try:  # a tool that fails (no logind, no D-Bus) exits at once
+            self._proc.wait(timeout=0.3)
+        except subprocess.TimeoutExpired:
+            self.status = "keeping the system awake"
+            return True
+        err = (self._proc.stderr.read().decode(errors="replace").strip().splitlines() or ["exited"])[-1]
+        self._proc = None
+        self.status = f"cannot keep the system awake: {err}"
+        return False
+
+    def release(self) -> None:
+        if self._windows_held:
+            import ctypes
+
+            ctypes.windll.kernel32.SetThreadExecutionState(_ES_CONTINUOUS)
+            self._windows_held = False
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.terminate()
+                try:
+                    self._proc.wait(timeout=3)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait()
+            self._proc = None
+        self.status = "not holding"
