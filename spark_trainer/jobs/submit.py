@@ -60,7 +60,7 @@ def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | Non
     found = _reusable(store, config.project, path)
     if found is not None:
         return found, False
-    from spark_trainer.ingest.core import ingest_paths
+    from spark_trainer.ingest import ingest_paths
     from spark_trainer.ingest.types import IngestOptions
 
     result = ingest_paths(store, [path], project=config.project,
