@@ -1,0 +1,89 @@
+"""Checkpoints are published atomically: an interrupted write is never picked as latest."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.errors import BadInput
+from spark_trainer.training import checkpoints
+from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint, write_checkpoint
+
+
+def _text_writer(text: str):
+    return lambda path: Path(path).write_text(text)
+
+
+def test_failing_fsync_leaves_the_previous_checkpoint_latest(tmp_path, monkeypatch):
+    first = write_checkpoint(tmp_path, 1, {"weights.bin": _text_writer("one")}, {"metric": 1.0})
+    calls = {"n": 0}
+    real_fsync = os.fsync
+
+    def flaky_fsync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second file of the new checkpoint
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", flaky_fsync)
+    with pytest.raises(OSError):
+        write_checkpoint(tmp_path, 2, {"weights.bin": _text_writer("two"), "optimizer.pt": _text_writer("x")}, {})
+    assert latest_checkpoint(tmp_path) == first
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-00000001"]
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from spark_trainer.training.checkpoints import write_checkpoint
+
+def slow(path):
+    Path(path).write_text("partial")
+    print("writing", flush=True)
+    time.sleep(60)
+
+write_checkpoint(Path(sys.argv[1]), 5, {"weights.bin": slow}, {})
+"""
+
+
+def test_writer_killed_mid_write_is_never_latest(tmp_path):
+    done = write_checkpoint(tmp_path, 4, {"weights.bin": _text_writer("four")}, {})
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    leftovers = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert leftovers == [".staging-step-00000005", "step-00000004"]  # the half-written one stayed staged
+    assert latest_checkpoint(tmp_path) == done
+    # Even a folder with the final name but no state.json (a copy cut short) does not count.
+    (tmp_path / "checkpoints" / "step-00000009").mkdir()
+    assert latest_checkpoint(tmp_path) == done
+    checkpoints.prune(tmp_path, keep=3, keep_best=True)
+    assert not (tmp_path / "checkpoints" / ".staging-step-00000005").exists()
+
+
+def test_prune_keeps_the_last_k_and_the_best(tmp_path):
+    metrics = {1: 3.0, 2: 1.0, 3: 2.5, 4: 2.0, 5: 2.2}
+    for step, metric in metrics.items():
+        write_checkpoint(tmp_path, step, {"w": _text_writer(str(step))}, {"metric": metric})
+        time.sleep(0)  # writes are ordered by step, not time
+    removed = checkpoints.prune(tmp_path, keep=2, keep_best=True)
+    assert sorted(checkpoint_step(p) for p in removed) == [1, 3]
+    assert [checkpoint_step(p) for p in checkpoints.list_checkpoints(tmp_path)] == [2, 4, 5]
+    assert checkpoint_step(checkpoints.best_checkpoint(tmp_path)) == 2
+
+
+def test_checkpoint_step_rejects_other_names(tmp_path):
+    assert checkpoint_step(Path("runs/3/checkpoints/step-00000123")) == 123
+    with pytest.raises(BadInput):
+        checkpoint_step(tmp_path / ".staging-step-00000001")
