@@ -52,7 +52,7 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     report = IngestReport(kind=kind)
     for f in files:
         if f not in chosen and not is_sidecar(f, stems):
-            report.reject(f.source, None, f"not a {kind} file (pass --kind to ingest another kind)")
+            report.reject(f.source, None, f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file (pass --kind to ingest another kind)")
     builder = DatasetBuilder(store.home, kind, options, report, link=link)
     try:
         _ingest_files(chosen, HANDLERS[kind], builder, options, report, progress, cancel)

@@ -36,6 +36,11 @@ class InputFile:
         return self.rel[-2] if len(self.rel) >= 2 else None
 
 
+def display(text: str) -> str:
+    """A file name fit for JSON: undecodable bytes in names (surrogate escapes) become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def kind_of(path: Path) -> str | None:
     ext = path.suffix.lower()
     for kind, exts in KIND_EXTS.items():
@@ -56,7 +61,7 @@ def gather(paths: list[Path]) -> list[InputFile]:
         if not os.access(path, os.R_OK) or (path.is_dir() and not os.access(path, os.X_OK)):
             raise BadInput(f"{path}: not readable (permission denied)")
         if path.is_file():
-            found.append(InputFile(path.resolve(), path.name, (path.name,)))
+            found.append(InputFile(path.resolve(), display(path.name), (display(path.name),)))
             continue
         files = []
         for dirpath, dirnames, filenames in os.walk(path, onerror=_raise_walk_error):
@@ -64,8 +69,8 @@ def gather(paths: list[Path]) -> list[InputFile]:
             for name in sorted(filenames):
                 if not name.startswith("."):
                     full = Path(dirpath) / name
-                    rel = full.relative_to(path).parts
-                    files.append(InputFile(full.resolve(), "/".join((path.resolve().name, *rel)), rel))
+                    rel = tuple(display(part) for part in full.relative_to(path).parts)
+                    files.append(InputFile(full.resolve(), "/".join((display(path.resolve().name), *rel)), rel))
         if not files:
             raise BadInput(f"{path}: folder is empty")
         found.extend(files)

@@ -101,6 +101,10 @@ class DatasetBuilder:
 
     def add(self, item: Item, dest_name: str | None = None) -> bool:
         """Accept an item (copying its file under files/ unless linking); False for a duplicate."""
+        if self.link and item.copy_from is not None and not _utf8_name(item.copy_from):
+            self.report.reject(item.source, item.line, "file name is not valid UTF-8, so it cannot be linked; "
+                               "ingest without --link to copy it")
+            return False
         if self.is_duplicate(item.sha256, item.source, item.line):
             return False
         self._seen[item.sha256] = item.source if item.line is None else f"{item.source}:{item.line}"
@@ -172,6 +176,14 @@ class DatasetBuilder:
         if self._staging is not None and self._staging.exists():
             shutil.rmtree(self._staging, ignore_errors=True)
         self._staging = None
+
+
+def _utf8_name(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def write_failure(exc: OSError) -> OperationFailed:

@@ -77,3 +77,18 @@ def test_audio_with_transcripts(store, project, tmp_path) -> None:
     assert rows["speech/s0.wav"]["transcript"] == "hello there" and rows["speech/s0.wav"]["duration"] == 1.0
     assert rows["speech/s1.wav"]["duration"] == 0.5
     assert [r.source for r in result.report.rejected] == ["speech/bad.wav"]
+
+
+def test_file_names_that_are_not_utf8(store, project, tmp_path) -> None:
+    import os
+
+    root = tmp_path / "odd"
+    write_image(root / "plain.png", seed=4)
+    os.rename(write_image(root / "tmp.png", seed=3), os.fsencode(root) + b"/caf\xe9.png")  # cv2 cannot take such names
+    copied = ingest_paths(store, [root], project=project)
+    rows = read_manifest(Path(copied.dataset.path))
+    assert sorted(r["source"] for r in rows) == ["odd/caf\ufffd.png", "odd/plain.png"]
+    assert all((Path(copied.dataset.path) / r["path"]).is_file() for r in rows)
+    linked = ingest_paths(store, [root], project=project, link=True)
+    assert linked.dataset.num_items == 1
+    assert "cannot be linked" in linked.report.rejected[0].reason

@@ -111,6 +111,17 @@ def test_broken_videos_are_reported_and_the_rest_ingested(store, project, clips,
     assert {r.source for r in plain.report.rejected} == set(reasons)
 
 
+def test_a_video_name_that_is_not_utf8_is_reported_not_a_crash(tmp_path, clips) -> None:
+    import os
+
+    odd = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.mp4")
+    shutil.copy(clips / "short.mp4", odd)
+    probe = probe_video(Path(odd))
+    assert probe.problems == ["file name is not valid UTF-8; OpenCV cannot open it (rename the file)"]
+    with pytest.raises(BadInput, match="not valid UTF-8"):
+        extract_frames(Path(odd), tmp_path / "f", fps=1)
+
+
 def test_truncated_avi_that_opens_fails_the_decode_test(tmp_path) -> None:
     path = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (160, 120))

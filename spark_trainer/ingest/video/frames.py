@@ -11,6 +11,7 @@ from pathlib import Path
 
 from spark_trainer.errors import BadInput, OperationFailed
 from spark_trainer.ingest.types import ProgressFn, check_cancel, emit
+from spark_trainer.ingest.video.probe import cv2_path
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def extract_frames(path: Path, out_dir: Path, *, fps: float | None = None, every
 
     if image_format not in ("jpg", "png"):
         raise BadInput(f"image format must be jpg or png, got {image_format!r}")
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(cv2_path(path))
     if not cap.isOpened():
         raise BadInput(f"{path}: cannot open as a video")
     out_dir.mkdir(parents=True, exist_ok=True)

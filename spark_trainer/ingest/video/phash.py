@@ -36,7 +36,9 @@ def hamming(a: int, b: int) -> int:
 def frame_hash(path: Path) -> FrameHash:
     import cv2
 
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    from spark_trainer.ingest.video.probe import cv2_path
+
+    image = cv2.imread(cv2_path(path), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"cannot read image {path}")
     mean = cv2.mean(image)[:3]

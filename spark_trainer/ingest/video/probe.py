@@ -7,6 +7,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spark_trainer.errors import BadInput
+
 DECODE_SAMPLES = 5
 
 
@@ -35,6 +37,18 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def cv2_path(path: Path) -> str:
+    """`path` as OpenCV takes it. OpenCV crashes the process on names that are not valid UTF-8
+    (Python's surrogate escapes), so those are refused here with a clear error."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(f"{text.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}: file name is not "
+                       "valid UTF-8; OpenCV cannot open it (rename the file)") from None
+    return text
 
 
 def _fourcc(value: float) -> str:
@@ -66,7 +80,11 @@ def probe_video(path: Path, *, decode_test: bool = True) -> VideoProbe:
     if size == 0:
         probe.problems.append("empty file (0 bytes)")
         return probe
-    cap = cv2.VideoCapture(str(path))
+    try:
+        cap = cv2.VideoCapture(cv2_path(path))
+    except BadInput:
+        probe.problems.append("file name is not valid UTF-8; OpenCV cannot open it (rename the file)")
+        return probe
     try:
         if not cap.isOpened():
             probe.problems.append("cannot open as a video (not a video, or truncated/corrupt container)")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from spark_trainer.errors import BadInput
 from spark_trainer.ingest.types import ProgressFn, check_cancel, emit
+from spark_trainer.ingest.video.probe import cv2_path
 
 ANALYSIS_WIDTH = 96
 HIST_BINS = [16, 4, 4]  # hue, saturation, value
@@ -51,7 +52,7 @@ def detect_scenes(path: Path, threshold: float = 0.35, *, min_scene_len: int = 1
 
     if not 0.0 < threshold < 1.0:
         raise BadInput(f"scene threshold must be between 0 and 1, got {threshold}")
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(cv2_path(path))
     if not cap.isOpened():
         raise BadInput(f"{path}: cannot open as a video")
     try:
