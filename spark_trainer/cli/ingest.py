@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,12 @@ def register_dataset_actions(actions: argparse._SubParsersAction, common: argpar
     video.set_defaults(handler=cmd_video)
 
 
+def _quiet_ffmpeg() -> None:
+    """FFmpeg's own log lines ("moov atom not found") would interleave with our progress; the report
+    already names every broken file and why. Set OPENCV_FFMPEG_LOGLEVEL yourself to see them."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
 class _StderrProgress:
     """Progress lines on stderr, at most a few per second (the last one always)."""
 
@@ -90,6 +97,7 @@ def _result(outcome: IngestResult) -> Result:
 def cmd_ingest(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.ingest import IngestOptions, ingest_paths
 
+    _quiet_ffmpeg()
     options = IngestOptions(val_fraction=args.val_fraction, max_text_chars=args.max_text_chars,
                             min_image_side=args.min_image_side, txt_mode=args.txt_mode)
     outcome = ingest_paths(ctx.store, [Path(p) for p in args.paths], project=args.project, name=args.name,
@@ -100,6 +108,7 @@ def cmd_ingest(ctx: Context, args: argparse.Namespace) -> Result:
 def cmd_video(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.ingest.video import VideoOptions, build_video_dataset
 
+    _quiet_ffmpeg()
     mode = "scenes" if args.scenes else ("every_n" if args.every_n is not None else "fps")
     options = VideoOptions(mode=mode, fps=args.fps or 1.0, every_n=args.every_n,
                            scene_threshold=args.scene_threshold, max_frames=args.max_frames, resize=args.resize,
