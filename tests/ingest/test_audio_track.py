@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from spark_trainer.ingest.video import Segment, probe_video, transcript_at
 from spark_trainer.ingest.video.models import SAMPLE_RATE, load_audio, model_or_note
 from tests.ingest.media import write_video, write_video_with_audio
@@ -49,3 +51,22 @@ def test_wizard_transcribes_and_captions_with_local_models(store, project, tmp_p
     assert all(0 <= s.start <= s.end <= 2.2 for s in segments)
     assert segments and any(r["transcript"] for r in rows)  # seeded weights: one segment inside the clip
     assert [r["transcript"] for r in rows] == [transcript_at(segments, r["timestamp"]) for r in rows]
+
+
+@pytest.mark.gpu
+def test_model_steps_run_on_the_gpu_when_there_is_one(store, project, tmp_path) -> None:
+    import torch
+
+    from spark_trainer.ingest.video import VideoOptions, build_video_dataset
+    from spark_trainer.ingest.video.models import Captioner, Transcriber
+    from tests.ingest.tiny_models import make_tiny_blip, make_tiny_whisper
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    whisper, blip = make_tiny_whisper(tmp_path / "whisper"), make_tiny_blip(tmp_path / "blip")
+    assert Transcriber(whisper).pipe.device.type == "cuda"  # "auto" picks the GPU
+    assert Captioner(blip).pipe.device.type == "cuda"
+    video = write_video_with_audio(tmp_path / "talk.mp4", seconds=2.0)
+    options = VideoOptions(fps=2, transcribe_model=str(whisper), caption_model=str(blip), model_device="cuda:0")
+    result = build_video_dataset(store, [video], project=project, options=options)
+    assert result.dataset.num_items == 4 and not result.report.notes

@@ -30,6 +30,15 @@ def model_or_note(path: str | Path | None, step: str, flag: str) -> tuple[Path |
     return folder, None
 
 
+def pick_device(device: str = "auto") -> str:
+    """"cuda:0" when asked for auto and a GPU is there, else what was asked ("cpu", "cuda:1"...)."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
 def load_audio(video: Path) -> Any | None:
     """The first audio stream as 16 kHz mono float32 (numpy), or None when there is none."""
     import av
@@ -49,11 +58,11 @@ def load_audio(video: Path) -> Any | None:
 
 
 class Transcriber:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, device: str = "auto") -> None:
         from transformers import pipeline
 
         try:
-            self.pipe = pipeline("automatic-speech-recognition", model=str(folder), device="cpu")
+            self.pipe = pipeline("automatic-speech-recognition", model=str(folder), device=pick_device(device))
         except (OSError, ValueError) as exc:
             raise OperationFailed(f"cannot load transcription model {folder}: {exc}") from exc
 
@@ -75,12 +84,12 @@ class Transcriber:
 
 
 class Captioner:
-    def __init__(self, folder: Path, prompt: str = "") -> None:
+    def __init__(self, folder: Path, prompt: str = "", device: str = "auto") -> None:
         from transformers import pipeline
 
         self.prompt = prompt
         try:
-            self.pipe = pipeline("image-text-to-text", model=str(folder), device="cpu")
+            self.pipe = pipeline("image-text-to-text", model=str(folder), device=pick_device(device))
         except (OSError, ValueError) as exc:
             raise OperationFailed(f"cannot load captioning model {folder}: {exc}") from exc
 

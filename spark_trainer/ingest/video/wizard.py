@@ -59,6 +59,7 @@ class VideoOptions:
     caption_model: str | None = None
     caption_prompt: str = ""
     transcribe_model: str | None = None
+    model_device: str = "auto"  # where caption/transcription models run: auto, cpu, cuda:N
     label_from_folder: bool = True
     val_fraction: float = 0.1
 
@@ -80,7 +81,7 @@ class VideoOptions:
 
     def cache_key(self, video_sha256: str) -> str:
         settings = asdict(self)
-        for unused in ("label_from_folder", "val_fraction"):
+        for unused in ("label_from_folder", "val_fraction", "model_device"):
             settings.pop(unused)
         blob = json.dumps({"v": CACHE_VERSION, "video": video_sha256, **settings}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
@@ -200,8 +201,8 @@ def _load_models(options: VideoOptions, report: IngestReport) -> tuple[Captioner
     transcribe_dir, note = model_or_note(options.transcribe_model, "transcription", "--transcribe-model")
     if note:
         report.notes.append(note)
-    return (Captioner(caption_dir, options.caption_prompt) if caption_dir else None,
-            Transcriber(transcribe_dir) if transcribe_dir else None)
+    return (Captioner(caption_dir, options.caption_prompt, options.model_device) if caption_dir else None,
+            Transcriber(transcribe_dir, options.model_device) if transcribe_dir else None)
 
 
 def _one_video(f: InputFile, i: int, n: int, builder: DatasetBuilder, options: VideoOptions, store: Store,
