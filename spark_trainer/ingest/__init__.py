@@ -1,7 +1,24 @@
 """Dataset ingestion: files and folders in, a verified, versioned dataset folder and row out.
 
-The video wizard lives in `spark_trainer.ingest.video`. Heavy libraries (cv2, PIL, pyarrow,
-transformers) are imported inside the functions that use them.
+A dataset folder (`<home>/datasets/<id>/`) holds:
+    manifest.jsonl   one JSON row per accepted item, in input order
+    README.md        the dataset card (counts, sizes, label/length/resolution histograms, version)
+    report.json      counts, every rejected item (source, line, reason), duplicates, notes
+    files/           copied images/audio/video/frames (absent with link=True: paths are absolute)
+
+Manifest rows (all have "split" ("train"|"val", from the content hash) and "sha256"):
+    text   {"source": "data.jsonl:3", "record": {...the original object or CSV/Parquet row...}}
+           .txt files give {"text": line} per non-empty line (IngestOptions.txt_mode="file": per file)
+    image  {"path", "label" (class subfolder or None), "caption" (sidecar .txt or None), "width",
+            "height", "source"}
+    frame  image fields + {"video", "timestamp", "frame_index", "scene", "transcript"}
+    audio  {"path", "label", "transcript" (sidecar .txt), "duration", "source"}
+    video  {"path", "label", "duration", "fps", "frame_count", "width", "height", "codec",
+            "has_audio", "source"}
+The version is the SHA-256 of manifest.jsonl: the same input gives the same version.
+
+The video wizard lives in `spark_trainer.ingest.video` (its datasets have kind "image").
+Heavy libraries (cv2, PIL, pyarrow, av, transformers) are imported inside the functions that use them.
 """
 
 from __future__ import annotations

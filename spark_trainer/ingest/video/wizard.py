@@ -53,7 +53,7 @@ class VideoOptions:
     detect_scenes: bool | None = None  # None: only in "scenes" mode (it decodes every frame)
     max_frames: int | None = None
     resize: int | None = None
-    dedupe: bool = False
+    dedupe: bool = False  # near-duplicate frames (pHash) are compared within each video
     dedupe_distance: int = 6
     image_format: str = "jpg"
     caption_model: str | None = None
