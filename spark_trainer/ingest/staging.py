@@ -139,6 +139,8 @@ class DatasetBuilder:
         # Small datasets: make sure validation is not empty when a fraction was asked for.
         if self.options.val_fraction > 0 and len(rows) >= 2 and not any(r["split"] == "val" for r in rows):
             min(rows, key=lambda r: r["sha256"])["split"] = "val"
+        if rows and not any(r["split"] == "train" for r in rows):  # and training is never empty
+            max(rows, key=lambda r: r["sha256"])["split"] = "train"
         return rows
 
     def publish(self, store: Store, project: str | int, name: str, sources: list[str],

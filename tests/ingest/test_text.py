@@ -133,6 +133,10 @@ def test_val_fraction_controls_split_size(store, project, tmp_path) -> None:
     assert 60 <= result.dataset.num_val <= 140
     none = ingest_paths(store, [data], project=project, options=IngestOptions(val_fraction=0.0))
     assert none.dataset.num_val == 0 and none.dataset.num_train == 400
+    pair = _jsonl(tmp_path / "pair.jsonl", ['{"text": "one"}', '{"text": "two"}'])
+    for fraction in (0.01, 0.99):  # two rows: each split gets one, whatever the hashes say
+        split = ingest_paths(store, [pair], project=project, options=IngestOptions(val_fraction=fraction))
+        assert (split.dataset.num_train, split.dataset.num_val) == (1, 1)
 
 
 def test_bad_input_writes_nothing(store, project, tmp_path) -> None:
