@@ -82,7 +82,7 @@ def test_extension_schedule_is_continuous_and_decays_to_zero() -> None:
         assert extend.lr_multiplier(step, plan) == pytest.approx(extend.lr_multiplier(step, base))
     assert extend.lr_multiplier(100, plan) == pytest.approx(0.0, abs=1e-9)
     values = [extend.lr_multiplier(s, plan) for s in range(100, 151)]
-    assert max(abs(b - a) for a, b in zip(values, values[1:])) < 0.15  # no jump
+    assert max(abs(b - a) for a, b in zip(values, values[1:], strict=False)) < 0.15  # no jump
     assert max(values) == pytest.approx(0.5)  # re-warmed to half the peak
     assert values[-1] == pytest.approx(0.0, abs=1e-9)
     twice = extend.plan_extension(train, 150, 20, plan)
