@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +64,9 @@ class DataHome:
         try:
             for folder in (self.root, self.datasets_dir, self.runs_dir, self.models_dir, self.exports_dir):
                 folder.mkdir(parents=True, exist_ok=True)
-            probe = self.root / ".write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
+            # A unique probe name: several processes may open the same home at once.
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-test-"):
+                pass
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise BadInput(f"data home {self.root} is not writable: {reason}") from exc
