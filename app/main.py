@@ -14,7 +14,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-VIEW_NAMES = ("projects", "datasets", "video-wizard", "experiments", "runs", "leaderboard", "gpus", "settings")
+VIEW_NAMES = ("projects", "datasets", "video-wizard", "experiments", "runs", "leaderboard", "gpus", "settings",
+              "experiment-setup", "run-detail", "compare")
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -26,6 +27,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--view", default=None, metavar="NAME",
                         help=f"view to show: {', '.join(VIEW_NAMES)} (default: the last one used)")
     parser.add_argument("--theme", choices=("dark", "light"), help="theme for this start (not saved)")
+    parser.add_argument("--run", type=int, metavar="ID", help="run to show with --view run-detail (default: latest)")
     return parser.parse_args(argv)
 
 
@@ -83,15 +85,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.theme:
         window.apply_theme(args.theme)
     if args.screenshot:
-        from app.screenshot import render
+        from app.screenshot import OPTIONS, render
 
+        OPTIONS["run"] = args.run
         ok = render(window, args.view or "projects", Path(args.screenshot))
         window.close()
         store.close()
         if not ok:
             print(f"error: could not write {args.screenshot}", file=sys.stderr)
         return 0 if ok else 1
-    if args.view:
+    from app.run_scheduler import RunScheduler
+
+    RunScheduler.of(window.ctx)  # schedules queued runs on a timer; reconciles now, offers to resume
+    if args.view in ("experiment-setup", "run-detail", "compare"):
+        from app.screenshot import OPTIONS, TARGETS
+
+        OPTIONS["run"] = args.run
+        TARGETS[args.view](window)
+    elif args.view:
         if args.view == "video-wizard":
             window.view_call("datasets", "open_video_wizard")
         else:

@@ -33,6 +33,7 @@ class RunScheduler(QObject):
         self.store = ctx.store
         self.inhibitor = SleepInhibitor()
         self.runs: list[Run] = []
+        self.interrupted_at_start: list[Run] = []
         self._last_status: dict[int, RunStatus] | None = None
         self._task: Task | None = None
         self._first = True
@@ -96,6 +97,7 @@ class RunScheduler(QObject):
         self._last_status = statuses
         if first:
             interrupted = [r for r in all_runs if r.status == RunStatus.INTERRUPTED]
+            self.interrupted_at_start = interrupted
             if interrupted:
                 self.interrupted_found.emit(interrupted)
         active = any(r.status.is_active for r in all_runs)

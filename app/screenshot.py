@@ -30,8 +30,52 @@ def _video_wizard(window: MainWindow) -> QWidget:
     return view.open_video_wizard()
 
 
+# Set by `spark-trainer-gui --run ID` for the run-detail target (default: the latest run).
+OPTIONS: dict[str, int | None] = {"run": None}
+
+
+def _latest_runs(window: MainWindow, count: int) -> list[int]:
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+
+    found = runs.list_all(window.store)
+    done = [r.id for r in found if r.status == RunStatus.COMPLETED]
+    return (done if len(done) >= count else [r.id for r in found])[-count:]
+
+
+def _experiment_setup(window: MainWindow) -> QWidget:
+    """The setup form, filled from the latest run's config when there is one."""
+    from spark_trainer.leaderboard import run_config
+    from spark_trainer.store import runs
+
+    view = window.show_view("experiments")
+    latest = _latest_runs(window, 1)
+    if latest:
+        view.open_item({"clone": run_config(window.store, runs.get(window.store, latest[0]))})
+    return window
+
+
+def _run_detail(window: MainWindow) -> QWidget:
+    view = window.show_view("runs")
+    run_id = OPTIONS["run"] or next(iter(_latest_runs(window, 1)), None)
+    if run_id is not None:
+        view.open_run(int(run_id))
+    return window
+
+
+def _compare(window: MainWindow) -> QWidget:
+    view = window.show_view("runs")
+    latest = _latest_runs(window, 3)
+    if len(latest) >= 2:
+        view.compare(latest)
+    return window
+
+
 TARGETS: dict[str, Callable[[MainWindow], QWidget]] = {view.name: _nav(view.name) for view in NAV_VIEWS}
 TARGETS["video-wizard"] = _video_wizard
+TARGETS["experiment-setup"] = _experiment_setup
+TARGETS["run-detail"] = _run_detail
+TARGETS["compare"] = _compare
 
 
 def settle(seconds: float = 0.3, until: Callable[[], bool] | None = None, timeout: float = 10.0) -> None:

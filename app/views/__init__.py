@@ -25,9 +25,10 @@ class ViewSpec:
 NAV_VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec("projects", "Projects", "app.views.projects_view:ProjectsView", "Projects and what is in them"),
     ViewSpec("datasets", "Datasets", "app.views.datasets_view:DatasetsView", "Drop files to build a dataset"),
-    ViewSpec("experiments", "Experiments", "app.views.placeholder_views:ExperimentsView", "Recipes, models, configs"),
-    ViewSpec("runs", "Runs", "app.views.placeholder_views:RunsView", "Training runs and their status"),
-    ViewSpec("leaderboard", "Leaderboard", "app.views.placeholder_views:LeaderboardView", "Runs ranked by a metric"),
+    ViewSpec("experiments", "Experiments", "app.views.experiment_setup_view:ExperimentSetupView",
+             "Set up and launch an experiment"),
+    ViewSpec("runs", "Runs", "app.views.runs_view:RunsView", "Training runs, live charts, compare"),
+    ViewSpec("leaderboard", "Leaderboard", "app.views.leaderboard_view:LeaderboardView", "Runs ranked by a metric"),
     ViewSpec("gpus", "GPUs", "app.views.gpus_view:GpusView", "Live GPU utilisation, memory, temperature"),
     ViewSpec("settings", "Settings", "app.views.settings_view:SettingsView", "Data home, token, theme, limits"),
 )

@@ -61,6 +61,8 @@ class RunsView(BaseView):
         self.scheduler.runs_updated.connect(self._show_runs)
         self.scheduler.interrupted_found.connect(self._offer_resume)
         self._interrupted: list[int] = []
+        if self.scheduler.interrupted_at_start:  # found before this view was first shown
+            self._offer_resume(self.scheduler.interrupted_at_start)
         self.refresh()
 
     def _build_list(self, page: QWidget) -> None:
