@@ -1,0 +1,127 @@
+"""Compare, leaderboard and run-detail views over real store rows (no training needed here)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from spark_trainer.store import experiments, metrics, projects, runs
+from spark_trainer.store.entities import RunStatus
+
+
+def _run(store, name: str, lr: float, losses: list[float], status: RunStatus = RunStatus.COMPLETED):
+    if not any(p.name == "cmp" for p in projects.list_all(store)):
+        projects.create(store, "cmp")
+    config = {"project": "cmp", "name": name, "recipe": "causal-lm", "train": {"learning_rate": lr, "max_steps": 3}}
+    exp = experiments.create(store, project="cmp", name=name, recipe="causal-lm", base_model="m", dataset=None,
+                             config=config)
+    run = runs.create(store, exp.id, total_steps=len(losses))
+    Path(run.run_dir).mkdir(parents=True, exist_ok=True)
+    (Path(run.run_dir) / "config.yaml").write_text(yaml.safe_dump(config))
+    now = time.time()
+    metrics.add_batch(store, run.id, [("loss", i + 1, v, now + i) for i, v in enumerate(losses)]
+                      + [("eval_loss", len(losses), losses[-1] + 0.1, now + len(losses))])
+    if status != RunStatus.QUEUED:
+        for to in (RunStatus.STARTING, RunStatus.RUNNING, status):
+            runs.transition(store, run.id, to, "test", step=len(losses))
+    return run
+
+
+def wait_for(qtbot, condition, timeout_s: float = 10.0) -> None:
+    qtbot.waitUntil(condition, timeout=int(timeout_s * 1000))
+
+
+def test_compare_overlays_runs_and_lists_differing_settings(store, ctx, qtbot) -> None:
+    from app.views.runs_view import RunsView
+
+    a = _run(store, "slow", 1e-4, [3.0, 2.5, 2.2])
+    b = _run(store, "fast", 1e-3, [3.0, 2.0, 1.5])
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.open_item([a.id, b.id])
+    page = view.compare_page
+    assert view.stack.currentWidget() is page
+    wait_for(qtbot, lambda: page.charts.point_count(f"run {b.id} loss") == 3)
+    loss_chart = page.charts.charts["loss"]
+    names = loss_chart.curve_names()
+    assert f"run {a.id} loss" in names and f"run {b.id} loss" in names
+    colours = {loss_chart._curves[n].colour for n in names if n.endswith(" loss")}
+    assert len(colours) == 2  # distinct colours per run
+    rows = {page.diff.item(r, 0).text(): (page.diff.item(r, 1).text(), page.diff.item(r, 2).text())
+            for r in range(page.diff.rowCount())}
+    assert rows == {"train.learning_rate": ("0.0001", "0.001")}
+    view.shutdown()
+
+
+def test_leaderboard_ranks_and_filters(store, ctx, qtbot) -> None:
+    from app.views.leaderboard_view import LeaderboardView
+
+    a = _run(store, "slow", 1e-4, [3.0, 2.5, 2.2])
+    b = _run(store, "fast", 1e-3, [3.0, 2.0, 1.5])
+    view = LeaderboardView(store, ctx)
+    qtbot.addWidget(view)
+    assert view.metric.currentText() == "eval_loss"
+    assert [view.table.item(r, 1).text() for r in range(view.table.rowCount())] == [str(b.id), str(a.id)]
+    assert view.table.item(0, 6).text() == "1.6000"
+    view.metric.setCurrentText("loss")
+    view.use.setCurrentText("last")
+    assert view.table.item(0, 6).text() == "1.5000"
+    view.recipe.setCurrentIndex(view.recipe.findData("causal-lm"))
+    assert view.table.rowCount() == 2
+    projects.create(store, "empty")
+    view.refresh()
+    view.project.setCurrentIndex(view.project.findText("empty"))
+    assert view.table.isHidden() and "No run matching" in view.empty.text()
+
+
+def test_interrupted_runs_are_offered_for_resume(store, ctx, qtbot) -> None:
+    from app.views.runs_view import RunsView
+
+    run = _run(store, "lost", 1e-4, [3.0], status=RunStatus.QUEUED)
+    runs.transition(store, run.id, RunStatus.STARTING, "test")
+    runs.transition(store, run.id, RunStatus.RUNNING, "test", pid=2**22 + 12345, pid_start_time=1.0)  # no such pid
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    wait_for(qtbot, lambda: view.resume_button.isVisible() or not view.resume_button.isHidden())
+    assert runs.get(store, run.id).status == RunStatus.INTERRUPTED
+    assert "interrupted" in view.banner.text() and str(run.id) in view.banner.text()
+    view.scheduler.timer.stop()
+    assert view.resume_interrupted() == [run.id]
+    assert runs.events(store, run.id)[-1].reason.startswith("resume requested")
+    view.shutdown()
+
+
+def test_run_detail_cancels_a_queued_run_and_refuses_extend(store, ctx, qtbot) -> None:
+    from app.views.run_detail_view import RunDetailView, chart_for
+
+    run = _run(store, "waiting", 1e-4, [3.0, 2.0], status=RunStatus.QUEUED)
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show_run(run.id)
+    assert view.badge.text() == "queued"
+    assert not view.extend_button.isEnabled() and not view.pause_button.isEnabled()
+    wait_for(qtbot, lambda: view.charts.point_count("loss") == 2)
+    view.cancel_button.click()
+    wait_for(qtbot, lambda: runs.get(store, run.id).status == RunStatus.CANCELLED)
+    wait_for(qtbot, lambda: view.badge.text() == "cancelled")
+    assert view.resume_button.isEnabled() and view.delete_button.isEnabled()
+    view.stop()
+    assert [chart_for(k) for k in ("eval_loss", "lr", "tokens_per_s", "gpu_mem_gb", "accuracy")] == \
+        ["loss", "lr", "throughput", "memory", "eval"]
+
+
+@pytest.mark.parametrize("name", ["experiment-setup", "run-detail", "compare", "leaderboard"])
+def test_screenshot_targets_render_with_runs(store, qsettings, qtbot, tmp_path, name) -> None:
+    from app.main_window import MainWindow
+    from app.screenshot import render
+
+    _run(store, "slow", 1e-4, [3.0, 2.5, 2.2])
+    _run(store, "fast", 1e-3, [3.0, 2.0, 1.5])
+    window = MainWindow(store, qsettings, poll_gpus=False, restore_state=False)
+    qtbot.addWidget(window)
+    assert render(window, name, tmp_path / f"{name}.png")
+    assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+    window.close()
