@@ -54,8 +54,8 @@ class LiveChartWidget(QWidget):
         self.plot_widget = pg.PlotWidget()
         self.plot_widget.setMinimumHeight(160)
         self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
-        if title:
-            self.plot.setTitle(title)
+        self._title = title
+        self.apply_theme()
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("left", y_label)
         self.legend = self.plot.addLegend(offset=(-10, 10))
@@ -77,6 +77,19 @@ class LiveChartWidget(QWidget):
             for curve in self._curves.values():
                 curve.dirty = curve.series.n > ENVELOPE_ABOVE or curve.dirty
             self.refresh()
+
+    def apply_theme(self) -> None:
+        """Background and axis colours of the app's current theme (dark or light)."""
+        from app import theme
+
+        current = theme.current()
+        self.plot_widget.setBackground(current.plot_bg)
+        for side in ("left", "bottom"):
+            axis = self.plot.getAxis(side)
+            axis.setPen(pg.mkPen(current.plot_fg))
+            axis.setTextPen(pg.mkPen(current.plot_fg))
+        if self._title:
+            self.plot.setTitle(self._title, color=current.plot_fg)
 
     # --- data ---------------------------------------------------------------------------------
     def curve_names(self) -> list[str]:

@@ -46,13 +46,17 @@ from spark_trainer.store.store import Store
 
 LOG_POLL_MS = 500
 LOG_MAX_LINES = 2000
-CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput"), ("memory", "GPU memory (GiB)"),
-          ("eval", "Evaluation metrics"))
+CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput (tokens/s)"),
+          ("memory", "GPU memory (GiB)"), ("eval", "Evaluation metrics"), ("grad", "Gradient norm"))
+# Derived bookkeeping values: kept in the store (and `run metrics`), not worth a curve.
+NOT_CHARTED = ("epoch", "samples_per_s")
 
 
-def chart_for(key: str) -> str:
-    """Which chart a metric key belongs on."""
+def chart_for(key: str) -> str | None:
+    """Which chart a metric key belongs on (None: not charted)."""
     k = key.lower()
+    if k in NOT_CHARTED:
+        return None
     if k in ("loss", "eval_loss", "train_loss", "val_loss"):
         return "loss"
     if k in ("lr", "learning_rate"):
@@ -61,8 +65,8 @@ def chart_for(key: str) -> str:
         return "throughput"
     if "mem" in k:
         return "memory"
-    if k in ("epoch", "grad_norm"):
-        return "eval"
+    if "grad_norm" in k:
+        return "grad"
     return "eval"
 
 
@@ -122,6 +126,8 @@ class ChartPanel(QWidget):
         touched = set()
         for key, (steps, times, values) in batch.series.items():
             name = chart_for(key)
+            if name is None:
+                continue
             self.charts[name].append(f"{prefix}{key}", steps, times, values, pen_colour=colour)
             touched.add(name)
         for name in touched:
@@ -235,6 +241,10 @@ class RunDetailView(QWidget):
         self._timer.start()
         self._show_state(self.run)
         self._load_static()
+        memory = self.charts.charts["memory"].empty_label
+        memory.setText("No GPU memory reported yet" if self.run.gpus else
+                       "No GPU memory to show: this run trains on the CPU" if self.run.status != RunStatus.QUEUED
+                       else "No points yet")
         self.poll()
 
     def stop(self) -> None:

@@ -249,6 +249,10 @@ class RunsView(BaseView):
         elif payload is not None:
             self.open_run(int(payload))
 
+    def on_theme_changed(self) -> None:
+        for chart in [*self.detail.charts.charts.values(), *self.compare_page.charts.charts.values()]:
+            chart.apply_theme()
+
     def busy(self) -> bool:
         task = self.scheduler._task
         return (task is not None and not task.done.is_set()) or self.detail.busy() or self.compare_page.busy()

@@ -109,8 +109,8 @@ def test_run_detail_cancels_a_queued_run_and_refuses_extend(store, ctx, qtbot) -
     wait_for(qtbot, lambda: view.badge.text() == "cancelled")
     assert view.resume_button.isEnabled() and view.delete_button.isEnabled()
     view.stop()
-    assert [chart_for(k) for k in ("eval_loss", "lr", "tokens_per_s", "gpu_mem_gb", "accuracy")] == \
-        ["loss", "lr", "throughput", "memory", "eval"]
+    assert [chart_for(k) for k in ("eval_loss", "lr", "tokens_per_s", "gpu_mem_gb", "accuracy", "grad_norm",
+                                   "epoch")] == ["loss", "lr", "throughput", "memory", "eval", "grad", None]
 
 
 @pytest.mark.parametrize("name", ["experiment-setup", "run-detail", "compare", "leaderboard"])
