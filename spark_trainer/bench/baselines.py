@@ -3,6 +3,8 @@ concatenated examples that attend across example boundaries)."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import tempfile
 import time
 from typing import Any
@@ -68,8 +70,9 @@ def run_trainer(preset: Preset, examples: list[list[int]], *, packed: bool, devi
             report_to=[], disable_tqdm=True, dataloader_num_workers=0, remove_unused_columns=False, seed=0)
         if cuda:
             torch.cuda.reset_peak_memory_stats()
-        Trainer(model=model, args=args, train_dataset=dataset, data_collator=counter,
-                callbacks=[Clock()]).train()
+        trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=counter, callbacks=[Clock()])
+        with contextlib.redirect_stdout(sys.stderr):  # the Trainer prints its summary; keep --json output clean
+            trainer.train()
     peak = torch.cuda.max_memory_allocated() if cuda else None
     seconds = marks[warmup + steps - 1] - marks[warmup - 1]
     tokens = sum(counter.tokens[warmup:warmup + steps])

@@ -125,10 +125,10 @@ def run_training(
             began = time.perf_counter()
             micro = [order.indices(step * t.grad_accum + i) for i in range(t.grad_accum)]
             rows = [[recipe.train_rows[j] for j in idx] for idx in micro]
-            stats = _guarded_step(t, lambda: steps.train_step(
-                model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
+            stats = _guarded_step(
+                t, model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
                 loss_fn=recipe.loss, micro_batches=[recipe.collate(r) for r in rows],
-                real_tokens=sum(recipe.tokens_in(r) for r in rows), params=params, max_grad_norm=t.max_grad_norm))
+                real_tokens=sum(recipe.tokens_in(r) for r in rows), params=params, max_grad_norm=t.max_grad_norm)
             step += 1
             elapsed = time.perf_counter() - began
             step_times = (step_times + [elapsed])[-20:]
@@ -171,11 +171,11 @@ def run_training(
                         final_path=final_path, best_metric=best, metrics=dict(state.last_eval))
 
 
-def _guarded_step(t: Any, run: Any) -> steps.StepStats:
+def _guarded_step(t: Any, **step_args: Any) -> steps.StepStats:
     import torch
 
     try:
-        return run()
+        return steps.train_step(**step_args)
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         raise OutOfMemory(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.training.helpers import RecordingReporter, make_config
 
 from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint, list_checkpoints
 from spark_trainer.training.engine import run_training
 from spark_trainer.training.reporting import Commands, StopKind
+from tests.training.helpers import RecordingReporter, make_config
 
 
 def train(config, data: Path, run_dir: Path, *, stop_at: int | None = None, resume_from: Path | None = None,

@@ -1,0 +1,83 @@
+"""The causal-LM recipe: how each data format becomes tokens and training targets."""
+
+from __future__ import annotations
+
+import pytest
+
+from spark_trainer.recipes import describe_fields, get_recipe
+from spark_trainer.training.data import Record
+from tests.training.helpers import make_config
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+
+    model = create_tiny_causal_lm(tmp_path_factory.mktemp("m") / "tiny", max_position_embeddings=256)
+    data = tmp_path_factory.mktemp("d") / "d.jsonl"
+    data.write_text('{"text": "hello world"}\n')
+    r = CausalLMRecipe(make_config(model, eval={"val_fraction": 0.0}))
+    r.prepare(data)
+    return r
+
+
+def _decode_trained(recipe, example) -> str:
+    ids = [t for t, keep in zip(example.input_ids, example.train_mask, strict=True) if keep]
+    return recipe.tokenizer.decode(ids)
+
+
+def test_text_rows_train_on_every_token_and_end_with_eos(recipe):
+    ex = recipe.encode(Record({"text": "count 1 2 3"}, "d.jsonl:1", "train"))
+    assert ex.input_ids[0] == recipe.tokenizer.bos_token_id and ex.input_ids[-1] == recipe.tokenizer.eos_token_id
+    assert all(ex.train_mask)
+
+
+def test_prompt_completion_trains_on_the_completion_only(recipe):
+    ex = recipe.encode(Record({"prompt": "Question: 2+2?", "completion": " Answer: 4"}, "d.jsonl:1", "train"))
+    assert _decode_trained(recipe, ex) == " Answer: 4</s>"
+    assert not any(ex.train_mask[:3])
+
+
+def test_chat_trains_on_assistant_turns_only(recipe):
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi there"},
+                {"role": "assistant", "content": "hello"}, {"role": "user", "content": "count"},
+                {"role": "assistant", "content": "1 2 3"}]
+    ex = recipe.encode(Record({"messages": messages}, "chat.jsonl:7", "train"))
+    trained = _decode_trained(recipe, ex)
+    assert "hello" in trained and "1 2 3" in trained
+    assert "hi there" not in trained and "be brief" not in trained and "<|user|>" not in trained
+
+
+def test_bad_chat_rows_name_their_line(recipe):
+    from spark_trainer.errors import BadInput
+
+    with pytest.raises(BadInput, match="chat.jsonl:4: every message needs 'role' and 'content'"):
+        recipe.encode(Record({"messages": [{"role": "user"}]}, "chat.jsonl:4", "train"))
+
+
+def test_long_rows_are_truncated_to_seq_len(recipe):
+    ex = recipe.encode(Record({"text": "word " * 400}, "d.jsonl:1", "train"))
+    assert len(ex.input_ids) == recipe.config.train.seq_len
+
+
+def test_recipe_config_lists_fields_with_defaults_and_choices():
+    fields = {f["name"]: f for f in describe_fields(get_recipe("causal-lm").config_model)}
+    assert fields["method"]["choices"] == ["lora", "qlora", "dora", "full"]
+    assert fields["attention"]["default"] == "auto" and fields["lora_r"]["min"] == 1
+    assert get_recipe("causal-lm").load().__name__ == "CausalLMRecipe"
+
+
+def test_qlora_without_cuda_is_a_clear_error(tmp_path):
+    import torch
+
+    from spark_trainer.errors import ConfigError
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    model = create_tiny_causal_lm(tmp_path / "tiny")
+    r = CausalLMRecipe(make_config(model, recipe_config={"method": "qlora"}))
+    with pytest.raises(ConfigError, match="method qlora needs an NVIDIA GPU with CUDA and the bitsandbytes"):
+        r.prepare(tmp_path / "unused.jsonl")
