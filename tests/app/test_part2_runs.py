@@ -196,5 +196,16 @@ def test_run_started_from_the_cli_appears_and_updates_live(store, home, qtbot, t
     wait_for(qtbot, lambda: view.detail.charts.point_count("loss") == STEPS, 30, "the last points")
     assert len([c for c in counts if 0 < c < STEPS]) >= 1, f"the chart only saw {counts}"
     wait_for(qtbot, lambda: view.detail.badge.text() == "completed", 10, "the completed badge")
+
+    # Extend the completed run by 20 steps: the same run continues its series from its last checkpoint.
+    assert view.detail.extend_button.isEnabled()
+    view.detail.extend_steps.setValue(20)
+    view.detail.extend_button.click()
+    wait_for(qtbot, lambda: runs.get(store, run_id).total_steps == STEPS + 20, 30, "the extension to be queued")
+    wait_for(qtbot, lambda: runs.get(store, run_id).status == RunStatus.COMPLETED
+             and runs.get(store, run_id).step == STEPS + 20, 180, "the extended run to complete")
+    steps = [m.step for m in metrics.read(store, run_id, keys=["loss"])]
+    assert steps == list(range(1, STEPS + 21))  # no gap, no duplicate
+    wait_for(qtbot, lambda: view.detail.charts.point_count("loss") == STEPS + 20, 30, "the extended curve")
     view.shutdown()
     assert ctx.shutdown(10.0)
