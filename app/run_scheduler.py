@@ -19,11 +19,12 @@ from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus
 
 TICK_MS = 1500
+KEY_METRICS = ("loss", "eval_loss")  # shown per run in the Runs table
 _NOTIFY = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed", RunStatus.INTERRUPTED: "was interrupted"}
 
 
 class RunScheduler(QObject):
-    runs_updated = Signal(list)  # list[Run], newest first
+    runs_updated = Signal(list)  # list[Run], newest first; `last_metrics` is read in the same tick
     interrupted_found = Signal(list)  # list[Run] found interrupted at start (offer to resume)
     run_finished = Signal(object, str)  # Run, "completed" | "failed" | ...
 
@@ -33,6 +34,7 @@ class RunScheduler(QObject):
         self.store = ctx.store
         self.inhibitor = SleepInhibitor()
         self.runs: list[Run] = []
+        self.last_metrics: dict[int, dict[str, float]] = {}
         self.interrupted_at_start: list[Run] = []
         self._last_status: dict[int, RunStatus] | None = None
         self._task: Task | None = None
@@ -71,13 +73,15 @@ class RunScheduler(QObject):
         first = self._first
         self._first = False
 
-        def work(_ctx: TaskContext) -> tuple[list[Run], list[int], list[int]]:
+        def work(_ctx: TaskContext) -> tuple[list[Run], list[int], list[int], dict[int, dict[str, float]]]:
             from spark_trainer.jobs.reconcile import reconcile
             from spark_trainer.jobs.scheduler import schedule_once
+            from spark_trainer.leaderboard import last_values
 
             lost = reconcile(self.store)
             started = schedule_once(self.store)
-            return list(reversed(runs.list_all(self.store))), lost, started
+            found = list(reversed(runs.list_all(self.store)))
+            return found, lost, started, last_values(self.store, [r.id for r in found], KEY_METRICS)
 
         task = Task(work, name="run-scheduler")
         task.signals.succeeded.connect(lambda result: self._on_tick(result, first))
@@ -85,8 +89,9 @@ class RunScheduler(QObject):
         self._task = task
         self.ctx.tasks.start(task, self.ctx.pool)
 
-    def _on_tick(self, result: tuple[list[Run], list[int], list[int]], first: bool) -> None:
-        all_runs, _lost, started = result
+    def _on_tick(self, result: tuple[list[Run], list[int], list[int], dict[int, dict[str, float]]],
+                 first: bool) -> None:
+        all_runs, _lost, started, self.last_metrics = result
         self.runs = all_runs
         statuses = {r.id: r.status for r in all_runs}
         if self._last_status is not None:

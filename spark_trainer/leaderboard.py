@@ -74,6 +74,21 @@ def summaries(store: Store, run_ids: Iterable[int], keys: Sequence[str] | None =
     return result
 
 
+def last_values(store: Store, run_ids: Iterable[int], keys: Sequence[str]) -> dict[int, dict[str, float]]:
+    """Each run's latest value (highest step) of each key: one index look-up per series, so it
+    stays cheap however long the runs are (for tables that refresh every second or two)."""
+    result: dict[int, dict[str, float]] = {}
+    with store.read() as session:
+        for run_id in run_ids:
+            for key in keys:
+                value = session.scalar(select(MetricRow.value)
+                                       .where(MetricRow.run_id == run_id, MetricRow.key == key)
+                                       .order_by(MetricRow.step.desc(), MetricRow.id.desc()).limit(1))
+                if value is not None:
+                    result.setdefault(run_id, {})[key] = float(value)
+    return result
+
+
 def metric_keys(store: Store, run_ids: Iterable[int] | None = None) -> list[str]:
     """Every metric key recorded (by these runs), sorted."""
     with store.read() as session:

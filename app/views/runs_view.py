@@ -25,19 +25,17 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
-from app.run_scheduler import RunScheduler
+from app.run_scheduler import KEY_METRICS, RunScheduler
 from app.views.base import BaseView
 from app.views.compare_view import CompareView
 from app.views.run_detail_view import RunDetailView, badge_colour, format_eta
 from app.widgets import MessageBanner
 from spark_trainer.errors import SparkError
-from spark_trainer.leaderboard import summaries
 from spark_trainer.store import projects
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
 COLUMNS = ("", "ID", "Project", "Experiment", "Status", "Progress", "ETA", "GPUs", "loss", "eval_loss", "Created")
-KEY_METRICS = ("loss", "eval_loss")
 
 
 class RunsView(BaseView):
@@ -143,10 +141,7 @@ class RunsView(BaseView):
 
     def _show_runs(self, all_runs: list[Run]) -> None:
         shown = self.visible_runs(all_runs)
-        try:
-            metrics = summaries(self.store, [r.id for r in shown], KEY_METRICS)
-        except SparkError:
-            metrics = {}
+        metrics = self.scheduler.last_metrics
         names = getattr(self, "_project_names", {})
         selected = set(self.selected_ids())
         self.table.setRowCount(len(shown))
@@ -155,7 +150,7 @@ class RunsView(BaseView):
             cells = ["●", run.id, names.get(run.project_id, run.project_id), run.experiment, run.status.value, None,
                      format_eta(run.eta_seconds) if run.status.is_active else "-",
                      ",".join(map(str, run.gpus)) or run.requested_gpus,
-                     *(f"{found[k].last:.4f}" if k in found else "-" for k in KEY_METRICS),
+                     *(f"{found[k]:.4f}" if k in found else "-" for k in KEY_METRICS),
                      f"{run.created_at:%Y-%m-%d %H:%M}"]
             for col, value in enumerate(cells):
                 if value is None:

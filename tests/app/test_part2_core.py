@@ -64,6 +64,8 @@ def test_leaderboard_ranks_by_best_or_last(store) -> None:
     assert [e.run.id for e in last] == [b.id, a.id] and last[1].score == 1.5
     assert leaderboard.rank(store, "eval_loss", recipe="other") == []
     assert leaderboard.metric_keys(store) == ["accuracy", "eval_loss"]
+    assert leaderboard.last_values(store, [a.id, b.id], ["eval_loss", "accuracy"]) == {
+        a.id: {"eval_loss": 1.5}, b.id: {"eval_loss": 1.1}}
     assert leaderboard.lower_is_better("eval_loss") and not leaderboard.lower_is_better("accuracy")
 
 
