@@ -19,7 +19,7 @@ PY=${PY:-python3}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PY -c "import torch, transformers, peft, accelerate; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__, 'accelerate', accelerate.__version__)"
 
-BENCH_S=${BENCH_S:-300}
+BENCH_S=${BENCH_S:-260}
 TORCH_LOGS=recompiles timeout "$BENCH_S" $PY -m spark_trainer --json bench lora --preset 1b >"$OUT/bench.json" 2>"$OUT/bench.err"
 rc=$?
 grep -v -i "warn" "$OUT/bench.err" | tail -25
@@ -27,7 +27,7 @@ if [ $rc -eq 0 ]; then
   $PY -c "import json,sys; from spark_trainer.bench.lora import format_report; print(format_report(json.load(open(sys.argv[1]))))" "$OUT/bench.json"
 else
   echo "bench with compile failed (rc $rc); running without compile"
-  timeout 80 $PY -m spark_trainer bench lora --preset 1b --no-compile --steps 6 2>&1 | grep -v -i warn | tail -12
+  timeout 60 $PY -m spark_trainer bench lora --preset 1b --no-compile --steps 4 2>&1 | grep -v -i warn | tail -12
 fi
 
-timeout "${SMOKE_S:-90}" $PY benchmarks/gpu_smoke.py 2>&1 | grep -v -i "warn\|it/s" | tee "$OUT/smoke.log" | tail -12
+timeout "${SMOKE_S:-150}" $PY benchmarks/gpu_smoke.py 2>&1 | grep -v -i "warn\|it/s" | tee "$OUT/smoke.log" | tail -12

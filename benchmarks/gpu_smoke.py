@@ -98,11 +98,19 @@ def main() -> int:
             m = AutoModelForCausalLM.from_pretrained(model, attn_implementation=attn).cuda()
             loss_sum, count = packed_loss(m, batch, attn)
             (loss_sum / count).backward()
-            losses[attn] = (float(loss_sum / count), float(m.model.layers[0].self_attn.q_proj.weight.grad.norm()))
+            grad = m.model.layers[0].self_attn.q_proj.weight.grad
+            losses[attn] = (float(loss_sum.detach() / count), float(grad.norm()))
         print(f"flex vs sdpa (fp32, loss, grad norm): {losses}")
         (ls, gs), (lf, gf) = losses["sdpa"], losses["flex_attention"]
         if abs(ls - lf) > 1e-4 * abs(ls) or abs(gs - gf) > 1e-3 * abs(gs):
             failures.append("flex BlockMask and sdpa mask disagree")
+        compiled = config.model_copy(update={"train": config.train.model_copy(update={"compile": True})})
+        began = time.perf_counter()
+        done_c, rec_c = train(compiled, data, root / "compiled")
+        print(f"torch.compile run: {done_c.status} step {done_c.step}, loss {rec_c.losses[1]:.3f} -> "
+              f"{rec_c.losses[done_c.step]:.3f}, {time.perf_counter() - began:.1f}s")
+        if done_c.status != "completed" or not rec_c.losses[done_c.step] < 0.6 * rec_c.losses[1]:
+            failures.append("compiled run did not learn")
         print(f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB on {torch.cuda.get_device_name(0)}")
     print("SMOKE OK" if not failures else f"SMOKE FAILED: {failures}")
     return 1 if failures else 0

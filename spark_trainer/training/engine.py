@@ -115,6 +115,8 @@ def run_training(
     report.on_log(f"training {len(recipe.train_rows)} rows ({len(recipe.val_rows)} validation) on "
                   f"{accelerator.device} x{world}, {precision}, {n_trainable:,} trainable parameters, "
                   f"steps {step + 1}..{total}")
+    if getattr(recipe, "truncated", 0):
+        report.on_log(f"{recipe.truncated} examples were longer than train.seq_len {t.seq_len} and were truncated")
     report.on_start(start_step=step, total_steps=total)
     model.train()
     state = _Loop(config, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order)
@@ -220,13 +222,16 @@ class _Loop:
         if self.config.eval.max_batches:
             batches = batches[: self.config.eval.max_batches]
         sums = torch.zeros(2, dtype=torch.float64, device=acc.device)
-        self.model.eval()
+        # Without the DDP wrapper: its forward may talk to the other processes, whose shares of the
+        # validation rows can differ in size.
+        model = acc.unwrap_model(self.model, keep_torch_compile=True)
+        model.eval()
         with torch.no_grad():
             for rows in batches:
                 batch = {k: v.to(acc.device) for k, v in self.recipe.collate(rows).items()}
-                loss_sum, count = self.recipe.loss(self.model, batch)
+                loss_sum, count = self.recipe.loss(model, batch)
                 sums += torch.stack([loss_sum.double(), count.double()])
-        self.model.train()
+        model.train()
         if acc.num_processes > 1:
             sums = acc.reduce(sums, "sum")
         metrics = self.recipe.eval_metrics(float(sums[0]), int(sums[1]))

@@ -89,10 +89,12 @@ def test_checkpoints_keep_last_k_and_epochs_set_the_step_count(tiny_model, count
 
 @pytest.mark.parametrize("method", ["full", "dora"])
 def test_full_and_dora_fine_tuning_save_loadable_final_models(tiny_model, counting_data, tmp_path, method):
-    config = make_config(tiny_model, train={"max_steps": 2, "learning_rate": 1e-3},
+    config = make_config(tiny_model, train={"max_steps": 2, "learning_rate": 1e-3,
+                                            "gradient_checkpointing": method == "dora"},
                          recipe_config={"method": method, "target_modules": "all-linear"})
     outcome, rep = train(config, counting_data, tmp_path / "run")
     assert outcome.status == "completed" and outcome.final_path is not None
+    assert all(v["grad_norm"] > 0 for v in rep.metrics.values())  # gradients reach the trained weights
     if method == "full":
         from transformers import AutoModelForCausalLM
 
