@@ -116,3 +116,17 @@ def test_extend_requeues_a_completed_run_with_a_longer_config(store) -> None:
     assert (run_dir / "config.before-extend-8.yaml").is_file()
     assert json.loads((run_dir / "extend.json").read_text())["segments"][-1]["end"] == 20
     assert "extended by 12 steps" in runs.events(store, run.id)[-1].reason
+
+
+def test_sleep_inhibitor_says_why_it_cannot_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from spark_trainer.desktop import SleepInhibitor
+
+    if sys.platform == "win32":
+        pytest.skip("Windows holds through SetThreadExecutionState, without a helper program")
+    monkeypatch.setenv("PATH", "")  # no systemd-inhibit / caffeinate to be found
+    inhibitor = SleepInhibitor()
+    assert inhibitor.hold() is False
+    assert inhibitor.status.startswith("cannot keep the system awake") and "not found" in inhibitor.status
+    assert not inhibitor.held

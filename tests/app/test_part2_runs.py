@@ -184,6 +184,8 @@ def test_run_started_from_the_cli_appears_and_updates_live(store, home, qtbot, t
     run_id = int(view.table.item(0, 1).text())
     assert view.table.item(0, 3).text() == "from-cli"
     view.open_run(run_id)
+    notified: list[tuple[int, str]] = []
+    view.scheduler.run_finished.connect(lambda run, what: notified.append((run.id, what)))
     counts = []
 
     def growing() -> bool:
@@ -196,6 +198,7 @@ def test_run_started_from_the_cli_appears_and_updates_live(store, home, qtbot, t
     wait_for(qtbot, lambda: view.detail.charts.point_count("loss") == STEPS, 30, "the last points")
     assert len([c for c in counts if 0 < c < STEPS]) >= 1, f"the chart only saw {counts}"
     wait_for(qtbot, lambda: view.detail.badge.text() == "completed", 10, "the completed badge")
+    wait_for(qtbot, lambda: (run_id, "completed") in notified, 10, "the completion notification")
 
     # Extend the completed run by 20 steps: the same run continues its series from its last checkpoint.
     assert view.detail.extend_button.isEnabled()
