@@ -74,7 +74,10 @@ class GpuMonitor(QObject):
         self._timer.stop()
 
     def _on_sample(self, result: tuple[list[GpuInfo], str]) -> None:
-        gpus, note = result
+        self.record(*result)
+
+    def record(self, gpus: list[GpuInfo], note: str = "") -> None:
+        """Take one sample (from NVML, or recorded elsewhere) and tell the views."""
         now = time.monotonic() - self._t0
         for gpu in gpus:
             self.history.setdefault(gpu.index, GpuHistory()).add(now, gpu)

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         help=f"view to show: {', '.join(VIEW_NAMES)} (default: the last one used)")
     parser.add_argument("--theme", choices=("dark", "light"), help="theme for this start (not saved)")
     parser.add_argument("--run", type=int, metavar="ID", help="run to show with --view run-detail (default: latest)")
+    # For the start-up benchmark and tests: print when the first window is on screen, then quit.
+    parser.add_argument("--exit-when-shown", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -56,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     _pick_platform()
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QEvent, QSettings
     from PySide6.QtWidgets import QApplication
 
     from spark_trainer.errors import SparkError
@@ -65,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])
     qt_app.setApplicationName("SparkTrainer")
     qt_app.setOrganizationName("SparkTrainer")
+    from app.theme import use_fusion
+
+    use_fusion(qt_app)  # before the first widget: see use_fusion
     if args.view and args.view not in VIEW_NAMES:
         print(f"error: unknown view {args.view!r}; views are: {', '.join(VIEW_NAMES)}", file=sys.stderr)
         return 2
@@ -90,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         OPTIONS["run"] = args.run
         ok = render(window, args.view or "projects", Path(args.screenshot))
         window.close()
+        window.deleteLater()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # delete it before the store closes
         store.close()
         if not ok:
             print(f"error: could not write {args.screenshot}", file=sys.stderr)
@@ -108,6 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             window.show_view(args.view)
     window.show()
+    if args.exit_when_shown:
+        from PySide6.QtCore import QTimer
+
+        def shown() -> None:
+            print(f"shown_at={time.time():.6f}", flush=True)
+            window.close()
+            qt_app.quit()
+
+        QTimer.singleShot(0, shown)
     signal.signal(signal.SIGINT, lambda *_: qt_app.quit())
     code = qt_app.exec()
     store.close()

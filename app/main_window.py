@@ -43,7 +43,7 @@ class MainWindow(QMainWindow):
         self.ctx = AppContext(store, self.qsettings, poll_gpus=poll_gpus)
         self.views: dict[str, BaseView] = {}
         self.setWindowTitle("SparkTrainer")
-        self.setMinimumSize(900, 600)
+        self.setMinimumSize(760, 520)
         self._build_body()
         self._build_status_bar()
         self._build_menus()

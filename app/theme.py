@@ -103,10 +103,22 @@ def stylesheet(t: Theme) -> str:
     """
 
 
+def use_fusion(app: QApplication) -> None:
+    """Switch to the Fusion style; call once, before any widget exists.
+
+    Replacing the application style while widgets exist leaves some of them (QWizard's buttons) pointing
+    at the deleted style, and the next stylesheet change crashes: so this never happens twice.
+    """
+    # Once a stylesheet is set, app.style() is Qt's stylesheet proxy (its name() is ''), so remember instead.
+    if not app.property("spark_fusion"):
+        app.setStyle("Fusion")
+        app.setProperty("spark_fusion", True)
+
+
 def apply(app: QApplication, name: str) -> Theme:
     """Apply a theme to the whole application; returns it (views read plot colours from it)."""
     theme = get(name)
-    app.setStyle("Fusion")
+    use_fusion(app)
     app.setPalette(_palette(theme))
     app.setStyleSheet(stylesheet(theme))
     app.setProperty("spark_theme", theme.name)

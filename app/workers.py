@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,28 @@ class TaskSignals(QObject):
     failed = Signal(str, object)  # one-line message, the exception
     cancelled = Signal()
     finished = Signal()  # after succeeded, failed or cancelled
+    _released = Signal()  # internal: after every `finished` slot has run
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delivered = False  # True on the GUI thread once every slot for the outcome has run
+        self._released.connect(self._release)
+
+    def _release(self) -> None:
+        """Drop every connection once the task is over.
+
+        Slots are often lambdas holding a view; a view that keeps its Task makes a reference cycle
+        through Qt's connection table that Python's garbage collector cannot see, so the view (and
+        its window) would never be freed.
+        """
+        self.delivered = True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # PySide warns for a signal nobody connected
+            for signal in (self.progress, self.succeeded, self.failed, self.cancelled, self.finished):
+                try:
+                    signal.disconnect()
+                except (RuntimeError, TypeError):  # nothing was connected to it
+                    pass
 
 
 @dataclass
@@ -82,6 +105,11 @@ class Task(QRunnable):
         self.ctx.cancel.set()
 
     @property
+    def delivered(self) -> bool:
+        """The outcome has reached the GUI thread and its slots have run (`done` is set earlier, off-thread)."""
+        return self.signals.delivered
+
+    @property
     def is_cancelled(self) -> bool:
         return self.ctx.cancel.is_set()
 
@@ -108,6 +136,7 @@ class Task(QRunnable):
         finally:
             self.done.set()
             self.signals.finished.emit()
+            self.signals._released.emit()
 
 
 class TaskSet:
@@ -117,22 +146,18 @@ class TaskSet:
         self._tasks: list[Task] = []
 
     def start(self, task: Task, pool: QThreadPool | None = None) -> Task:
-        self._tasks = [t for t in self._tasks if not t.done.is_set()]
-        self._tasks.append(task)
-        task.signals.finished.connect(lambda: self._forget(task))
+        self._tasks = [t for t in self._tasks if not t.delivered]
+        self._tasks.append(task)  # done tasks are dropped on the next start (no slot holding the task)
         return task.start(pool)
-
-    def _forget(self, task: Task) -> None:
-        if task in self._tasks:
-            self._tasks.remove(task)
 
     @property
     def running(self) -> list[Task]:
-        return [t for t in self._tasks if not t.done.is_set()]
+        """Tasks whose outcome has not yet been handled on the GUI thread."""
+        return [t for t in self._tasks if not t.delivered]
 
     def cancel_all(self, wait_s: float = 5.0) -> bool:
         """Ask every task to stop and wait a little; True when all have ended."""
-        tasks = self.running
+        tasks = [t for t in self._tasks if not t.done.is_set()]
         for task in tasks:
             task.cancel()
         deadline = time.monotonic() + wait_s

@@ -175,7 +175,7 @@ class TextPager(QWidget):
         self.next_button.setEnabled(last < total)
 
     def busy(self) -> bool:
-        return self.task is not None and not self.task.done.is_set()
+        return self.task is not None and not self.task.delivered
 
 
 def _thumbnail(path: str) -> QImage:
@@ -277,7 +277,7 @@ class ThumbnailModel(QAbstractListModel):
 
         task = Task(decode, name="thumbnails")
         task.signals.succeeded.connect(self._thumbs_ready)
-        self.thumb_tasks = [t for t in self.thumb_tasks if not t.done.is_set()] + [task]
+        self.thumb_tasks = [t for t in self.thumb_tasks if not t.delivered] + [task]
         self.ctx.tasks.start(task, self.ctx.pool)
 
     def _thumbs_ready(self, images: list[tuple[int, QImage]]) -> None:
@@ -288,7 +288,7 @@ class ThumbnailModel(QAbstractListModel):
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
 
     def busy(self) -> bool:
-        return self.fetching is not None or bool(self.pending) or any(not t.done.is_set() for t in self.thumb_tasks)
+        return self.fetching is not None or bool(self.pending) or any(not t.delivered for t in self.thumb_tasks)
 
 
 class ThumbnailGrid(QWidget):

@@ -66,7 +66,9 @@ class DatasetsView(BaseView):
         self._build_drop_zone()
         self._build_progress()
         self._build_main()
-        ctx.current_project_changed.connect(lambda _pid: self.refresh())
+        # Bound methods, not lambdas: a lambda holding `self` on a long-lived object's signal keeps this view
+        # alive after its window is gone.
+        ctx.current_project_changed.connect(self._on_current_project_changed)
         self.refresh()
 
     # -- layout -------------------------------------------------------------------------------
@@ -234,6 +236,9 @@ class DatasetsView(BaseView):
                 self.table.selectRow(row)
                 return
 
+    def _on_current_project_changed(self, _project_id: object) -> None:
+        self.refresh()
+
     def _on_project_chosen(self, _index: int) -> None:
         self.ctx.set_current_project(self.project_id())  # refreshes through current_project_changed
 
@@ -276,7 +281,7 @@ class DatasetsView(BaseView):
         self.select(dataset.id)
 
     def busy(self) -> bool:
-        return self.preview.busy() or (self.ingest_task is not None and not self.ingest_task.done.is_set())
+        return self.preview.busy() or (self.ingest_task is not None and not self.ingest_task.delivered)
 
     # -- ingestion ----------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
@@ -406,7 +411,7 @@ class DatasetsView(BaseView):
             self.wizard.raise_()
             return self.wizard
         self.wizard = VideoWizard(self.store, self.ctx, self.project_id(), parent=self)
-        self.wizard.dataset_created.connect(lambda dataset_id: self.open_item(dataset_id))
+        self.wizard.dataset_created.connect(self.open_item)
         self.wizard.open()
         return self.wizard
 

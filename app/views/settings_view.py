@@ -126,7 +126,7 @@ class SettingsView(BaseView):
         self.grace.setSuffix(" s")
         self.grace.valueChanged.connect(lambda v: self._save("stop_grace_seconds", v))
         form.addRow("Stop grace period", self.grace)
-        self.ctx.gpu_monitor.sampled.connect(lambda _g: self._update_gpu_hint())
+        self.ctx.gpu_monitor.sampled.connect(self._update_gpu_hint)
         return group
 
     # -- reading ------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ class SettingsView(BaseView):
         self._update_home_note()
         self.refresh_token_status()
 
-    def _update_gpu_hint(self) -> None:
+    def _update_gpu_hint(self, _gpus: object = None) -> None:
         gpus = self.ctx.gpu_monitor.gpus
         if gpus:
             self.gpu_hint.setText("Detected: " + ", ".join(f"{g.index}: {g.name}" for g in gpus))

@@ -56,7 +56,7 @@ def expand_videos(paths: list[Path]) -> tuple[list[Path], list[Path]]:
 
 class AddVideosPage(QWizardPage):
     def __init__(self, wizard: VideoWizard) -> None:
-        super().__init__()
+        super().__init__(wizard)  # owned by the wizard on the C++ side from the start
         self.setTitle("Add videos")
         self.setSubTitle("Drop video files or folders, or choose them. Each video becomes frames in one dataset.")
         self.owner = wizard
@@ -144,11 +144,12 @@ def _probe_all(videos: list[Path], ctx: TaskContext) -> list[Any]:
 
 class InspectPage(QWizardPage):
     def __init__(self, wizard: VideoWizard) -> None:
-        super().__init__()
+        super().__init__(wizard)  # owned by the wizard on the C++ side from the start
         self.setTitle("Inspect")
         self.setSubTitle("What each video is, and whether it decodes. Videos with problems are skipped.")
         self.owner = wizard
         self.task: Task | None = None
+        self.probed = False  # set on the GUI thread once every probe result is in the table
         self.table = QTableWidget(0, len(PROBE_COLUMNS))
         self.table.setHorizontalHeaderLabels(PROBE_COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -164,6 +165,7 @@ class InspectPage(QWizardPage):
     def initializePage(self) -> None:  # noqa: N802 - Qt override
         videos = list(self.owner.videos)
         self.owner.probes = []
+        self.probed = False
         self.table.setRowCount(len(videos))
         for row, video in enumerate(videos):
             self.table.setItem(row, 0, QTableWidgetItem(video.name))
@@ -206,11 +208,11 @@ class InspectPage(QWizardPage):
         if not good:
             text = "No video can be used: every one has a problem. Go back and add others."
         self.summary.setText(text + ".")
+        self.probed = True
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt override
-        done = self.task is not None and self.task.done.is_set()
-        return done and any(not p.problems for p in self.owner.probes)
+        return self.probed and any(not p.problems for p in self.owner.probes)
 
 
 class VideoWizard(QWizard):

@@ -43,7 +43,7 @@ LOG_LINES = 2000
 
 class ConfigurePage(QWizardPage):
     def __init__(self, wizard: VideoWizard) -> None:
-        super().__init__()
+        super().__init__(wizard)  # owned by the wizard on the C++ side from the start
         self.setTitle("Configure")
         self.setSubTitle("How frames are chosen and processed. The estimate updates as you change settings.")
         self.owner = wizard
@@ -200,7 +200,7 @@ class ConfigurePage(QWizardPage):
 
 class ProcessPage(QWizardPage):
     def __init__(self, wizard: VideoWizard) -> None:
-        super().__init__()
+        super().__init__(wizard)  # owned by the wizard on the C++ side from the start
         self.setTitle("Process")
         self.setSubTitle("Extracting frames. Back or Cancel stops; finished videos are cached, so a re-run is quick.")
         self.owner = wizard
@@ -311,7 +311,7 @@ class ProcessPage(QWizardPage):
 
 class SummaryPage(QWizardPage):
     def __init__(self, wizard: VideoWizard) -> None:
-        super().__init__()
+        super().__init__(wizard)  # owned by the wizard on the C++ side from the start
         self.setTitle("Summary")
         self.owner = wizard
         self.headline = QLabel("")

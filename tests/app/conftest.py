@@ -12,6 +12,14 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fusion_style(qapp):
+    """The app's style, set once before any widget exists, as app.main does."""
+    from app.theme import use_fusion
+
+    use_fusion(qapp)
+
+
 @pytest.fixture
 def qsettings(tmp_path: Path) -> QSettings:
     """Window state goes to a temporary ini file, never the user's real settings."""

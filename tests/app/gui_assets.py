@@ -82,3 +82,28 @@ def write_video(path: Path, n_frames: int = 30, *, fps: float = 10.0, size: tupl
         writer.write(frame)
     writer.release()
     return path
+
+
+def add_experiment_with_runs(store, project: str, dataset: str | int | None = None, *, name: str = "tiny-lora",
+                             statuses: tuple[str, ...] = ("completed", "running", "queued")) -> list:
+    """An experiment and runs in the given statuses, with a few metric points (rows only, no workers)."""
+    from spark_trainer.store import experiments, metrics, runs
+    from spark_trainer.store.entities import RunStatus
+
+    exp = experiments.create(store, project=project, name=name, recipe="causal-lm", base_model="models/tiny-llama",
+                             dataset=dataset, config={"train": {"max_steps": 50}})
+    made = []
+    for i, status in enumerate(statuses):
+        run = runs.create(store, exp.id, requested_gpus="cpu", total_steps=50)
+        target = RunStatus(status)
+        if target != RunStatus.QUEUED:
+            runs.transition(store, run.id, RunStatus.STARTING, "test")
+            if target != RunStatus.STARTING:
+                runs.transition(store, run.id, RunStatus.RUNNING, "test", pid=None)
+            if target not in (RunStatus.STARTING, RunStatus.RUNNING):
+                runs.transition(store, run.id, target, "test")
+            runs.update(store, run.id, step=50 if target == RunStatus.COMPLETED else 10 + i)
+            metrics.add_batch(store, run.id, [("loss", step, 3.0 / (1 + step / 10)) for step in range(1, 11)])
+        made.append(runs.get(store, run.id))
+    return made
+

@@ -1,0 +1,77 @@
+"""Main window: navigation, shortcuts, status bar, themes, state kept between launches."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from app import theme
+from app.views import NAV_VIEWS
+from spark_trainer.store import settings
+from tests.app.gui_assets import add_experiment_with_runs
+
+
+def test_every_view_opens_and_the_navigation_follows(window):
+    for row, view in enumerate(NAV_VIEWS):
+        window.nav.setCurrentRow(row)
+        assert window.stack.currentWidget() is window.views[view.name]
+        assert window.nav.item(row).text() == view.title
+    assert set(window.views) == {v.name for v in NAV_VIEWS}
+
+
+def test_views_are_built_only_when_first_shown(window):
+    assert set(window.views) == {"projects"}
+    window.show_view("settings")
+    assert set(window.views) == {"projects", "settings"}
+
+
+def test_keyboard_shortcuts_switch_views_and_open_actions(qtbot, window, project):
+    QTest.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_view_name() == "datasets"
+    QTest.keyClick(window, Qt.Key.Key_6, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_view_name() == "gpus"
+    QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_view_name() == "projects"
+    dialog = window.views["projects"].dialog
+    assert dialog is not None and dialog.isVisible() and dialog.windowTitle() == "New project"
+    dialog.reject()
+    lines = "\n".join(window.shortcut_lines())
+    for key in ("Ctrl+N", "Ctrl+O", "Ctrl+Shift+V", "Ctrl+1", "F5", "Ctrl+Shift+T"):
+        assert key in lines
+
+
+def test_status_bar_counts_queued_and_running_runs(qtbot, window, store, project):
+    assert window.run_status.text() == "0 running · 0 queued"
+    add_experiment_with_runs(store, project.name, statuses=("running", "queued", "queued", "completed"))
+    window.update_run_status()
+    assert window.run_status.text() == "1 running · 2 queued"
+    qtbot.waitUntil(lambda: window.ctx.gpu_monitor.has_sampled, timeout=10_000)
+    gpus = window.ctx.gpu_monitor.gpus
+    assert window.gpu_status.text() == ("No NVIDIA GPU: CPU only" if not gpus else window.ctx.gpu_monitor.summary())
+
+
+def test_theme_toggles_and_is_remembered(qtbot, window, store):
+    start = theme.current().name
+    QTest.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    other = "light" if start == "dark" else "dark"
+    assert theme.current().name == other
+    assert settings.get(store, "theme") == other
+    assert QApplication.instance().palette().window().color().name() == theme.get(other).window
+
+
+def test_window_geometry_and_last_view_survive_a_restart(qtbot, store, qsettings):
+    from app.main_window import MainWindow
+
+    first = MainWindow(store, qsettings, poll_gpus=False)
+    qtbot.addWidget(first)
+    first.resize(781, 643)  # inside the offscreen screen (800x800)
+    first.show()
+    first.show_view("settings")
+    first.close()
+    second = MainWindow(store, qsettings, poll_gpus=False)
+    qtbot.addWidget(second)
+    second.show()
+    assert second.current_view_name() == "settings"
+    assert (second.width(), second.height()) == (781, 643)
+    second.close()

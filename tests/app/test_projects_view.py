@@ -1,0 +1,109 @@
+"""Projects view: welcome panel, create, rename, search, delete with a clear confirmation."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QDialogButtonBox
+
+from spark_trainer.store import datasets, projects
+from tests.app.gui_assets import add_experiment_with_runs
+
+
+@pytest.fixture
+def view(store, ctx, qtbot):
+    from app.views.projects_view import ProjectsView
+
+    widget = ProjectsView(store, ctx)
+    qtbot.addWidget(widget)
+    widget.resize(1000, 700)
+    widget.show()
+    return widget
+
+
+def fill_and_accept(dialog, name: str, description: str = "") -> None:
+    dialog.name.setText(name)
+    dialog.description.setText(description)
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert ok.isEnabled(), dialog.error.text()
+    ok.click()
+
+
+def test_an_empty_home_shows_the_welcome_panel(view):
+    assert view.pages.currentWidget() is view.welcome
+    assert "Welcome" in view.welcome.empty.title.text()
+    assert not view.search.isVisible()
+
+
+def test_create_from_the_dialog_then_the_table_lists_it(view, store):
+    fill_and_accept(view.new_project(), "support-bot", "answers tickets")
+    assert [p.name for p in projects.list_all(store)] == ["support-bot"]
+    assert view.pages.currentWidget() is not view.welcome
+    assert view.row_texts()[0][:4] == ["support-bot", "0", "0", "0"]
+    assert view.row_texts()[0][5] == "answers tickets"
+    assert view.banner.role == "ok"
+
+
+def test_invalid_names_are_refused_inline(view, store):
+    projects.create(store, "taken")
+    view.refresh()
+    dialog = view.new_project()
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    dialog.name.setText("   ")
+    assert not ok.isEnabled() and "empty" in dialog.error.text()
+    dialog.name.setText("12345")
+    assert not ok.isEnabled() and "digits" in dialog.error.text()
+    dialog.name.setText("taken")
+    ok.click()  # a duplicate is only known to the store: the banner says so
+    assert view.banner.role == "error" and "already exists" in view.banner.text()
+    assert len(projects.list_all(store)) == 1
+
+
+def test_counts_search_and_rename(view, store, tmp_path):
+    alpha = projects.create(store, "alpha")
+    projects.create(store, "beta")
+    add_experiment_with_runs(store, "alpha", statuses=("completed", "failed"))
+    view.refresh()
+    rows = {r[0]: r for r in view.row_texts()}
+    assert rows["alpha"][1:4] == ["0", "1", "2"] and rows["beta"][1:4] == ["0", "0", "0"]
+    view.search.setText("bet")
+    assert [r[0] for r in view.row_texts()] == ["beta"]
+    view.search.setText("zzz")
+    assert view.row_texts() == [] and "No project matches" in view.empty_search.text()
+    view.search.setText("")
+    view.select(alpha.id)
+    dialog = view.rename_selected()
+    dialog.name.setText("alpha-2")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert {p.name for p in projects.list_all(store)} == {"alpha-2", "beta"}
+
+
+def test_delete_says_what_it_removes_and_removes_it(view, store, tmp_path):
+    from spark_trainer.store.datasets import NewDataset
+
+    project = projects.create(store, "doomed")
+    folder = store.home.datasets_dir / "manual"
+    folder.mkdir()
+    (folder / "manifest.jsonl").write_text("{}\n")
+    datasets.create(store, "doomed", NewDataset(name="d1", kind="text", path=str(folder), num_items=1))
+    add_experiment_with_runs(store, "doomed", dataset="d1", statuses=("completed",))
+    view.refresh()
+    view.select(project.id)
+    dialog = view.delete_selected()
+    text = dialog.summary.text()
+    assert "1 dataset(s)" in text and "1 experiment(s)" in text and "1 run(s) with 10 metric points" in text
+    assert "1 folder" in dialog.delete_files.text()
+    dialog.delete_files.setChecked(True)
+    dialog.confirm.click()
+    assert projects.list_all(store) == []
+    assert not folder.exists()
+    assert view.pages.currentWidget() is view.welcome
+
+
+def test_delete_is_refused_while_a_run_is_in_progress(view, store):
+    project = projects.create(store, "busy")
+    add_experiment_with_runs(store, "busy", statuses=("running",))
+    view.refresh()
+    view.select(project.id)
+    assert view.delete_selected() is None
+    assert view.banner.role == "error" and "in progress" in view.banner.text()
+    assert [p.name for p in projects.list_all(store)] == ["busy"]

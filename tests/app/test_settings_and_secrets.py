@@ -1,0 +1,166 @@
+"""Settings view and the Hugging Face token: OS keyring (a real keyring backend), env fallback, never in the DB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+from keyring.errors import PasswordDeleteError
+
+from spark_trainer import secrets
+from spark_trainer.errors import OperationFailed
+from spark_trainer.store import settings
+
+TOKEN = "hf_TestTokenValue1234567890abcd"
+
+
+class MemoryKeyring(KeyringBackend):
+    """A complete keyring backend that keeps secrets in memory (as a desktop keyring would on disk)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if (service, username) not in self.items:
+            raise PasswordDeleteError("not found")
+        del self.items[(service, username)]
+
+
+@pytest.fixture
+def memory_keyring(monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def no_keyring(monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+def test_token_round_trips_through_the_keyring_and_wins_over_the_environment(memory_keyring, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_fromEnvironment000")
+    status = secrets.set_hf_token(f"  {TOKEN}\n")
+    assert memory_keyring.items[(secrets.SERVICE, secrets.HF_TOKEN_KEY)] == TOKEN
+    assert secrets.get_hf_token() == TOKEN
+    assert status.source == "keyring" and TOKEN not in status.message and status.masked == "hf_…abcd"
+    secrets.delete_hf_token()
+    assert secrets.get_hf_token() == "hf_fromEnvironment000"
+    assert secrets.token_status().source == "env"
+
+
+def test_without_a_keyring_backend_saving_fails_clearly_and_the_environment_is_used(no_keyring, monkeypatch):
+    assert not secrets.keyring_info().available
+    with pytest.raises(OperationFailed, match="HF_TOKEN environment variable"):
+        secrets.set_hf_token(TOKEN)
+    assert secrets.get_hf_token() is None
+    assert "no OS keyring" in secrets.token_status().message
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    assert secrets.get_hf_token() == TOKEN
+    assert secrets.token_status().source == "env"
+
+
+def test_blank_or_spaced_tokens_are_refused(memory_keyring):
+    from spark_trainer.errors import BadInput
+
+    with pytest.raises(BadInput, match="empty"):
+        secrets.set_hf_token("   ")
+    with pytest.raises(BadInput, match="spaces"):
+        secrets.set_hf_token("hf_abc def")
+    assert memory_keyring.items == {}
+
+
+@pytest.fixture
+def view(store, ctx, qtbot):
+    from app.views.settings_view import SettingsView
+
+    widget = SettingsView(store, ctx)
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitUntil(lambda: widget.token_task is not None and widget.token_task.done.is_set(), timeout=5000)
+    return widget
+
+
+def test_saving_the_token_from_settings_keeps_it_out_of_the_database(qtbot, memory_keyring, view, store, qsettings):
+    view.token_edit.setText(TOKEN)
+    view.save_token.click()
+    qtbot.waitUntil(lambda: view.token_task.done.is_set(), timeout=5000)
+    qtbot.waitUntil(lambda: "saved in the OS keyring" in view.token_status.text(), timeout=5000)
+    assert view.token_edit.text() == ""
+    assert secrets.get_hf_token() == TOKEN
+    qsettings.sync()
+    for path in store.home.root.rglob("*"):
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes(), f"token leaked into {path}"
+    ini = Path(qsettings.fileName())
+    assert not ini.exists() or TOKEN.encode() not in ini.read_bytes()
+    assert view.remove_token.isVisible()
+    view.remove_token.click()
+    qtbot.waitUntil(lambda: view.token_task.done.is_set() and "no token" in view.token_status.text().lower(),
+                    timeout=5000)
+    assert secrets.get_hf_token() is None
+
+
+def test_without_a_keyring_the_settings_page_says_what_to_do(qtbot, no_keyring, store, ctx):
+    from app.views.settings_view import SettingsView
+
+    view = SettingsView(store, ctx)
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: view.token_task is not None and view.token_task.done.is_set(), timeout=5000)
+    assert "HF_TOKEN" in view.token_status.text()
+    assert not view.save_token.isEnabled() and not view.token_edit.isEnabled()
+    assert "HF_TOKEN" in view.save_token.toolTip()
+
+
+def test_run_settings_and_theme_are_saved_to_the_store(qtbot, view, store, ctx):
+    with qtbot.waitSignal(ctx.theme_changed, timeout=2000):
+        view.theme.setCurrentText("light" if view.theme.currentText() == "dark" else "dark")
+    assert settings.get(store, "theme") == view.theme.currentText()
+    view.max_runs.setValue(3)
+    view.grace.setValue(45)
+    view.sharing.setChecked(True)
+    assert settings.get(store, "max_concurrent_runs") == 3
+    assert settings.get(store, "stop_grace_seconds") == 45
+    assert settings.get(store, "allow_gpu_sharing") is True
+
+
+def test_default_gpus_are_checked_before_saving(view, store):
+    view.default_gpus.setText("0,x")
+    view.default_gpus.editingFinished.emit()
+    assert view.banner.role == "error" and "not valid" in view.banner.text()
+    assert settings.get(store, "default_gpus") == "auto"
+    view.default_gpus.setText("cpu")
+    view.default_gpus.editingFinished.emit()
+    assert settings.get(store, "default_gpus") == "cpu"
+
+
+def test_choosing_a_data_home_is_remembered_for_the_next_start(view, ctx, tmp_path, monkeypatch):
+    monkeypatch.delenv("SPARK_TRAINER_HOME", raising=False)
+    target = tmp_path / "elsewhere"
+    view.choose_data_home(str(target))
+    assert (target / "datasets").is_dir()
+    assert ctx.qsettings.value("data_home") == str(target.resolve())
+    assert "Restart" in view.home_note.text()
+    from app.main import _home, _parse
+
+    assert _home(_parse([]), ctx.qsettings) == str(target.resolve())
+    assert _home(_parse(["--home", "/x"]), ctx.qsettings) == "/x"
