@@ -28,7 +28,7 @@ from app.context import AppContext
 from app.forms.model_form import ModelForm
 from app.views.base import BaseView
 from app.views.model_sources import cached_models, local_models, resolve_base_model
-from app.widgets import MessageBanner
+from app.widgets import MessageBanner, human_bytes
 from app.workers import Task
 from spark_trainer import estimate
 from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
@@ -320,13 +320,22 @@ class ExperimentSetupView(BaseView):
             errors["base_model"] = why
         if not data["dataset"]:
             errors["dataset"] = "choose a dataset, or a file or folder to ingest"
-        elif self.dataset.findText(data["dataset"]) < 0 and not Path(data["dataset"]).expanduser().exists():
+        elif not self._dataset_known(data["dataset"], data["project"]):
             errors["dataset"] = f"{data['dataset']} is not a dataset of this project nor an existing path"
         try:
             gpu_alloc.parse_request(data["gpus"])
         except BadInput as exc:
             errors["gpus"] = str(exc)
         return errors
+
+    def _dataset_known(self, text: str, project: str) -> bool:
+        if self.dataset.findText(text) >= 0 or Path(text).expanduser().exists():
+            return True
+        try:
+            datasets.get(self.store, text, project)
+        except BadInput:
+            return False
+        return True
 
     def revalidate(self) -> None:
         if not hasattr(self, "launch"):
@@ -355,15 +364,15 @@ class ExperimentSetupView(BaseView):
             self.memory.setText(f"No estimate: {exc}")
             self.memory_parts.setText("")
             return
-        self.memory.setText(f"<b>~{result.total_gib:.2f} GiB</b> per GPU "
+        self.memory.setText(f"<b>~{human_bytes(result.total_bytes)}</b> per GPU "
                             f"({result.trainable_params:,} trainable parameters)")
-        self.memory_parts.setText(" · ".join(f"{k} {v / estimate.GIB:.2f} GiB" for k, v in result.parts.items()))
+        self.memory_parts.setText(" · ".join(f"{k} {human_bytes(v)}" for k, v in result.parts.items()))
         try:
             measured = estimate.compare_measured(self.store, limit=3)
         except SparkError:
             measured = []
-        lines = [f"run {m.run_id}: measured {m.measured_bytes / estimate.GIB:.2f} GiB"
-                 + (f", estimated {m.estimated_bytes / estimate.GIB:.2f} GiB" if m.estimated_bytes else "")
+        lines = [f"run {m.run_id}: measured {human_bytes(m.measured_bytes)}"
+                 + (f", estimated {human_bytes(m.estimated_bytes)}" if m.estimated_bytes else "")
                  for m in measured]
         self.memory_measured.setText("Measured peaks: " + "; ".join(lines) if lines else
                                      "No run has reported a measured GPU peak yet (CPU runs do not).")
@@ -455,6 +464,10 @@ class ExperimentSetupView(BaseView):
         if isinstance(payload, dict) and isinstance(payload.get("clone"), dict):
             data = dict(payload["clone"])
             data["name"] = f"{data.get('name', 'run')}-copy"
+            try:  # a frozen config names its dataset by id: show the name
+                data["dataset"] = datasets.get(self.store, str(data.get("dataset", "")), data.get("project")).name
+            except BadInput:
+                pass
             self.set_config(data)
 
     def busy(self) -> bool:

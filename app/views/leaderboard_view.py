@@ -22,7 +22,7 @@ from spark_trainer.recipes.registry import list_recipes
 from spark_trainer.store import datasets, projects
 from spark_trainer.store.store import Store
 
-COLUMNS = ("Rank", "Run", "Project", "Experiment", "Dataset", "Recipe", "Score", "At step", "Points", "Status")
+COLUMNS = ("Rank", "Run", "Project", "Experiment", "Dataset", "Recipe", "Score", "Last step", "Points", "Status")
 
 
 class LeaderboardView(BaseView):

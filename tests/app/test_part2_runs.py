@@ -89,7 +89,7 @@ def test_invalid_values_disable_launch_and_say_why(store, ctx, qtbot, tmp_path, 
     assert "Choose a base model" in view.memory.text()
     view.base_model.setCurrentText(str(tiny_model))
     assert view.launch.isEnabled() and view.launch_reason.text() == ""
-    assert "GiB" in view.memory.text()
+    assert "per GPU" in view.memory.text() and "trainable parameters" in view.memory.text()
 
     preset = view.save_preset_to(tmp_path / "preset.yaml")  # what `spark-trainer train` reads
     saved = yaml.safe_load(preset.read_text())
