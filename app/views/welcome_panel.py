@@ -93,7 +93,9 @@ class WelcomePanel(QWidget):
         def build(ctx: TaskContext) -> Any:
             from spark_trainer.jobs.demo import build_demo
 
-            return build_demo(self.store, wait=True, progress=ctx.progress)
+            # wait=False: the model, data and queued run are made here; the app's run scheduler then
+            # trains it while the Runs view shows its curves live.
+            return build_demo(self.store, wait=False, progress=ctx.progress)
 
         self.task = Task(build, name="demo project")
         self.task.signals.progress.connect(lambda value: self.status.setText(progress_text(value)))
@@ -107,10 +109,11 @@ class WelcomePanel(QWidget):
         self.status.setText("Building the demo project…")
         return self.ctx.tasks.start(self.task, self.ctx.pool)
 
-    def _on_demo_done(self, _result: Any) -> None:
-        self.status.setText("Demo project ready.")
+    def _on_demo_done(self, result: Any) -> None:
+        run = getattr(result, "run", None)
+        self.status.setText(f"Demo project ready: run {run.id} is training." if run else "Demo project ready.")
         self.ctx.data_changed.emit("projects")
-        self.ctx.navigate("runs", None)
+        self.ctx.navigate("runs", run.id if run is not None else None)
 
     def _on_finished(self) -> None:
         self.progress.hide()

@@ -107,3 +107,26 @@ def test_delete_is_refused_while_a_run_is_in_progress(view, store):
     assert view.delete_selected() is None
     assert view.banner.role == "error" and "in progress" in view.banner.text()
     assert [p.name for p in projects.list_all(store)] == ["busy"]
+
+
+def test_welcome_panel_builds_the_demo_project_and_opens_its_run(qtbot, window, store):
+    """The first-start path: one click gives a project with data and a training run."""
+    from spark_trainer.jobs import control
+    from spark_trainer.store import runs
+
+    panel = window.views["projects"].welcome
+    assert panel.demo_button is not None, "the demo builder is installed, so the button is offered"
+    task = panel.create_demo()
+    try:
+        qtbot.waitUntil(lambda: task.delivered, timeout=120_000)
+        assert panel.banner.text() == "", panel.banner.text()
+        demo = projects.get(store, "demo")
+        assert demo.num_datasets == 1 and demo.num_runs == 1
+        run = runs.list_all(store, project="demo")[0]
+        assert window.current_view_name() == "runs"
+        assert f"run {run.id}" in panel.status.text()
+        assert window.views["projects"].pages.currentWidget() is not panel  # the list replaces the welcome
+    finally:
+        for run in runs.list_all(store):
+            if run.status.is_active or run.status.value == "queued":
+                control.cancel(store, run.id, grace_s=5)
