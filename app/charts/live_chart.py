@@ -27,12 +27,13 @@ def colour(index: int) -> str:
 
 
 class _Curve:
-    def __init__(self, plot: pg.PlotItem, name: str, pen_colour: str) -> None:
+    def __init__(self, plot: pg.PlotItem, name: str, pen_colour: str, dashed: bool = False) -> None:
         self.series = Series()
         self.colour = pen_colour
         self.time_origin: float | None = None
+        style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
         # One min/max pair per pixel column looks the same as more and draws several times faster.
-        self.raw = plot.plot(name=name, pen=pg.mkPen(pen_colour, width=1), skipFiniteCheck=True,
+        self.raw = plot.plot(name=name, pen=pg.mkPen(pen_colour, width=1, style=style), skipFiniteCheck=True,
                              autoDownsampleFactor=1.0)
         faint = pg.mkColor(pen_colour)
         faint.setAlpha(70)
@@ -55,16 +56,19 @@ class LiveChartWidget(QWidget):
         self.plot_widget.setMinimumHeight(160)
         self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
         self._title = title
-        self.apply_theme()
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("left", y_label)
         self.legend = self.plot.addLegend(offset=(-10, 10))
-        self.empty_label = QLabel("No points yet")
+        self.empty_label = QLabel("")
         self.empty_label.setObjectName("Muted")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.plot_widget)
-        layout.addWidget(self.empty_label)
+        layout.addWidget(self.empty_label, 1)
+        self.empty_label.setMinimumHeight(160)
+        self.plot_widget.hide()
         self._curves: dict[str, _Curve] = {}
+        self.set_empty_text("No points yet")
+        self.apply_theme()
         self._smoothing = 0.0
         self._x_axis = "step"
         self._log_y = False
@@ -78,6 +82,14 @@ class LiveChartWidget(QWidget):
                 curve.dirty = curve.series.n > ENVELOPE_ABOVE or curve.dirty
             self.refresh()
 
+    def set_title(self, title: str) -> None:
+        self._title = title
+        self.apply_theme()
+
+    def set_empty_text(self, text: str) -> None:
+        """What the chart says while it has no points (its title, then `text`)."""
+        self.empty_label.setText(f"<b>{self._title}</b><br>{text}" if self._title else text)
+
     def apply_theme(self) -> None:
         """Background and axis colours of the app's current theme (dark or light)."""
         from app import theme
@@ -90,6 +102,10 @@ class LiveChartWidget(QWidget):
             axis.setTextPen(pg.mkPen(current.plot_fg))
         if self._title:
             self.plot.setTitle(self._title, color=current.plot_fg)
+        backdrop = pg.mkColor(current.plot_bg)
+        backdrop.setAlpha(200)
+        self.legend.setBrush(pg.mkBrush(backdrop))
+        self.legend.setLabelTextColor(current.plot_fg)
 
     # --- data ---------------------------------------------------------------------------------
     def curve_names(self) -> list[str]:
@@ -98,18 +114,19 @@ class LiveChartWidget(QWidget):
     def series(self, name: str) -> Series:
         return self._curves[name].series
 
-    def _curve(self, name: str, pen_colour: str | None = None) -> _Curve:
+    def _curve(self, name: str, pen_colour: str | None = None, dashed: bool = False) -> _Curve:
         curve = self._curves.get(name)
         if curve is None:
-            curve = _Curve(self.plot, name, pen_colour or colour(len(self._curves)))
+            curve = _Curve(self.plot, name, pen_colour or colour(len(self._curves)), dashed)
             curve.series.set_smoothing(self._smoothing)
             self._curves[name] = curve
         return curve
 
     def append(self, name: str, steps: np.ndarray, times: np.ndarray, values: np.ndarray,
-               pen_colour: str | None = None) -> None:
-        """Add points (in step order) to series `name`; drawn at the next `refresh`."""
-        curve = self._curve(name, pen_colour)
+               pen_colour: str | None = None, dashed: bool = False) -> None:
+        """Add points (in step order) to series `name`; drawn at the next `refresh`.
+        Colour and dash apply when the series is first seen."""
+        curve = self._curve(name, pen_colour, dashed)
         steps, times, values = (np.asarray(a, dtype=float) for a in (steps, times, values))
         finite = np.isfinite(values)
         if not finite.all():  # a NaN loss cannot be drawn; the table and log still show it
@@ -126,6 +143,7 @@ class LiveChartWidget(QWidget):
         self.legend.clear()
         self._curves.clear()
         self.empty_label.show()
+        self.plot_widget.hide()
 
     def point_count(self, name: str | None = None) -> int:
         if name is not None:
@@ -172,7 +190,9 @@ class LiveChartWidget(QWidget):
             else:
                 self._draw(curve.raw, curve.series, smoothed=False)
                 curve.shadow.hide()
-        self.empty_label.setVisible(self.point_count() == 0)
+        empty = self.point_count() == 0
+        self.empty_label.setVisible(empty)
+        self.plot_widget.setVisible(not empty)
 
     def _draw(self, item: pg.PlotDataItem, series: Series, *, smoothed: bool) -> None:
         """Hand pyqtgraph what is worth drawing: every point when few are in view, else the envelope."""

@@ -56,6 +56,7 @@ class CompareView(QWidget):
         self.tabs = QTabWidget()
         self.diff = QTableWidget(0, 1)
         self.diff.verticalHeader().setVisible(False)
+        self.diff.verticalHeader().setDefaultSectionSize(24)
         self.diff.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.diff_note = QLabel("")
         diff_page = QWidget()
@@ -67,7 +68,12 @@ class CompareView(QWidget):
         self.tabs.addTab(diff_page, "Config differences")
         self.tabs.addTab(self.samples, "Samples side by side")
         splitter.addWidget(self.tabs)
-        splitter.setSizes([520, 220])
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        for chart in self.charts.charts.values():
+            chart.legend.hide()  # the run colours are named above; curves stay uncovered
+            chart.plot_widget.setMinimumHeight(110)
+            chart.empty_label.setMinimumHeight(110)
         layout.addWidget(splitter, 1)
         self.feed = MetricFeed(store, ctx.pool, parent=self)
         self.feed.points.connect(self._on_points)
@@ -75,8 +81,10 @@ class CompareView(QWidget):
     def compare(self, run_ids: list[int]) -> None:
         self.runs = [runs.get(self.store, r) for r in run_ids]
         self.charts.clear()
+        self.charts.charts["memory"].set_empty_text("No run here reported GPU memory (CPU runs do not)")
         self.legend.setText("  ".join(f'<span style="color:{colour(i)}">■</span> run {r.id} · {r.experiment}'
-                                      for i, r in enumerate(self.runs)))
+                                      for i, r in enumerate(self.runs))
+                            + '  <span style="color:gray">solid: training · dashed: evaluation</span>')
         self._fill_diff()
         self._fill_samples()
         self.feed.watch(run_ids)

@@ -108,6 +108,7 @@ class ChartPanel(QWidget):
             chart = LiveChartWidget(title)
             self.charts[name] = chart
             grid.addWidget(chart, i // 2, i % 2)
+        self.eval_keys: list[str] = []
         self.smoothing.valueChanged.connect(self._on_smoothing)
         self.log_scale.toggled.connect(lambda on: [c.set_log_y(on) for c in self.charts.values()])
         self.x_axis.currentTextChanged.connect(lambda axis: [c.set_x_axis(axis) for c in self.charts.values()])
@@ -121,6 +122,8 @@ class ChartPanel(QWidget):
     def clear(self) -> None:
         for chart in self.charts.values():
             chart.clear()
+        self.eval_keys = []
+        self.charts["eval"].set_title(dict(CHARTS)["eval"])
 
     def add_batch(self, batch: MetricBatch, prefix: str = "", colour: str | None = None) -> None:
         touched = set()
@@ -128,7 +131,11 @@ class ChartPanel(QWidget):
             name = chart_for(key)
             if name is None:
                 continue
-            self.charts[name].append(f"{prefix}{key}", steps, times, values, pen_colour=colour)
+            if name == "eval" and key not in self.eval_keys:  # say which metrics, legend or not
+                self.eval_keys.append(key)
+                self.charts["eval"].set_title("Evaluation: " + ", ".join(self.eval_keys))
+            self.charts[name].append(f"{prefix}{key}", steps, times, values, pen_colour=colour,
+                                     dashed=key.startswith("eval_"))
             touched.add(name)
         for name in touched:
             self.charts[name].refresh()
@@ -241,8 +248,7 @@ class RunDetailView(QWidget):
         self._timer.start()
         self._show_state(self.run)
         self._load_static()
-        memory = self.charts.charts["memory"].empty_label
-        memory.setText("No GPU memory reported yet" if self.run.gpus else
+        self.charts.charts["memory"].set_empty_text("No GPU memory reported yet" if self.run.gpus else
                        "No GPU memory to show: this run trains on the CPU" if self.run.status != RunStatus.QUEUED
                        else "No points yet")
         self.poll()
