@@ -8,6 +8,7 @@ pause) run on the pool.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -434,7 +435,7 @@ def sample_widget(path: Path, step: int | None) -> QWidget:
     for item in data.get("samples", []) if isinstance(data, dict) else []:
         prompt = item.get("prompt", "") if isinstance(item, dict) else ""
         output = _sample_output(item)
-        text = QLabel(f"<i>{prompt}</i><br>{output}")
+        text = QLabel(f"<i>{html.escape(str(prompt))}</i><br>{html.escape(output)}")
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(text)
