@@ -82,6 +82,8 @@ class ExperimentSetupView(BaseView):
         self.left.addStretch(1)
         columns.addLayout(self._build_side_panel(), 2)
         self._task: Task | None = None
+        self._measured: list[estimate.MeasuredPeak] = []
+        self._measured_task: Task | None = None
         self._set_recipe(self.recipe.currentText())
         self.refresh()
 
@@ -216,6 +218,20 @@ class ExperimentSetupView(BaseView):
         self.base_model.setCurrentText(model)
         self.base_model.blockSignals(False)
         self._fill_gpus()
+        self.revalidate()
+        self._load_measured()
+
+    def _load_measured(self) -> None:
+        """Measured GPU peaks of past runs, read off the GUI thread (it scans the metrics table)."""
+        if self._measured_task is not None and not self._measured_task.done.is_set():
+            return
+        task = Task(lambda _ctx: estimate.compare_measured(self.store, limit=3), name="measured-peaks")
+        task.signals.succeeded.connect(self._on_measured)
+        self._measured_task = task
+        self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _on_measured(self, found: list[estimate.MeasuredPeak]) -> None:
+        self._measured = found
         self.revalidate()
 
     def _fill_datasets(self) -> None:
@@ -367,10 +383,7 @@ class ExperimentSetupView(BaseView):
         self.memory.setText(f"<b>~{human_bytes(result.total_bytes)}</b> per GPU "
                             f"({result.trainable_params:,} trainable parameters)")
         self.memory_parts.setText(" · ".join(f"{k} {human_bytes(v)}" for k, v in result.parts.items()))
-        try:
-            measured = estimate.compare_measured(self.store, limit=3)
-        except SparkError:
-            measured = []
+        measured = self._measured
         lines = [f"run {m.run_id}: measured {human_bytes(m.measured_bytes)}"
                  + (f", estimated {human_bytes(m.estimated_bytes)}" if m.estimated_bytes else "")
                  for m in measured]
@@ -471,4 +484,4 @@ class ExperimentSetupView(BaseView):
             self.set_config(data)
 
     def busy(self) -> bool:
-        return self._task is not None and not self._task.done.is_set()
+        return any(t is not None and not t.done.is_set() for t in (self._task, self._measured_task))

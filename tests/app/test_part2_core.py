@@ -130,3 +130,19 @@ def test_sleep_inhibitor_says_why_it_cannot_hold(monkeypatch: pytest.MonkeyPatch
     assert inhibitor.hold() is False
     assert inhibitor.status.startswith("cannot keep the system awake") and "not found" in inhibitor.status
     assert not inhibitor.held
+
+
+def test_measured_peaks_are_put_next_to_the_estimate(store, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(LLAMA_7B))
+    projects.create(store, "p")
+    config = {"train": {"batch_size": 1, "seq_len": 512, "precision": "bf16"}, "recipe_config": {"method": "lora"}}
+    exp = experiments.create(store, project="p", name="gpu", recipe="causal-lm", base_model=str(model), dataset=None,
+                             config=config)
+    run = runs.create(store, exp.id)
+    metrics.add_batch(store, run.id, [("gpu_mem_gb", 1, 14.0), ("gpu_mem_gb", 2, 15.0), ("loss", 1, 2.0)])
+    [peak] = estimate.compare_measured(store)
+    assert peak.run_id == run.id and peak.measured_bytes == 15 * estimate.GIB
+    expected = estimate.estimate_for_config(config, model).total_bytes
+    assert peak.estimated_bytes == expected and 0.8 < peak.ratio < 1.25
