@@ -26,7 +26,8 @@ def run_ours(preset: Preset, examples: list[list[int]], *, device: Any, precisio
 
     from spark_trainer.recipes.causal_lm import CausalLMConfig
     from spark_trainer.recipes.causal_lm_model import adapt, packed_loss, torch_dtype
-    from spark_trainer.training import packing, steps as train_steps
+    from spark_trainer.training import packing
+    from spark_trainer.training import steps as train_steps
 
     cuda = device.type == "cuda"
     attn = {"auto": "flex_attention" if cuda else "sdpa", "flex": "flex_attention", "sdpa": "sdpa"}[attention]
