@@ -36,7 +36,7 @@ class CausalLMRecipe:
         from transformers import AutoConfig, AutoTokenizer
 
         seq_len = self.config.train.seq_len
-        self.model_dir = resolve_base_model(self.config.base_model, search_dirs=self.model_search_dirs)
+        self.model_dir = resolve_base_model(self.config.base_model, search_dirs=self.search_dirs())
         model_config = AutoConfig.from_pretrained(self.model_dir, local_files_only=True)
         max_positions = getattr(model_config, "max_position_embeddings", None)
         if max_positions is not None and seq_len > max_positions:
@@ -58,6 +58,13 @@ class CausalLMRecipe:
             raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
         arrange = (lambda ex: packing.pack(ex, seq_len)) if self.rc.packing else packing.unpacked
         self.train_rows, self.val_rows = arrange(train), arrange(val)
+
+    def search_dirs(self) -> tuple[Path, ...]:
+        """Where a relative base model name is looked for: given folders, the data home, its models/."""
+        from spark_trainer.paths import resolve_home
+
+        home = resolve_home(None)
+        return (*self.model_search_dirs, home.root, home.models_dir)
 
     def _check_qlora(self) -> None:
         import importlib.util

@@ -81,3 +81,17 @@ def test_qlora_without_cuda_is_a_clear_error(tmp_path):
     r = CausalLMRecipe(make_config(model, recipe_config={"method": "qlora"}))
     with pytest.raises(ConfigError, match="method qlora needs an NVIDIA GPU with CUDA and the bitsandbytes"):
         r.prepare(tmp_path / "unused.jsonl")
+
+
+def test_relative_base_model_is_found_in_the_data_home(tmp_path, monkeypatch):
+    from spark_trainer.models.loading import resolve_base_model
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+
+    monkeypatch.setenv("SPARK_TRAINER_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    create_tiny_causal_lm(tmp_path / "home" / "models" / "tiny-llama")
+    recipe = CausalLMRecipe(make_config("tiny-llama"))
+    assert resolve_base_model("tiny-llama", search_dirs=recipe.search_dirs()) == (
+        tmp_path / "home" / "models" / "tiny-llama").resolve()
+    assert resolve_base_model("models/tiny-llama", search_dirs=recipe.search_dirs()).name == "tiny-llama"
