@@ -116,7 +116,9 @@ def train(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, co
             if report:
                 runs.note(store, run_id, note)
                 save_config(config, run_dir / CONFIG_NAME)
-            _free_cuda_memory()
+        # Outside the except block: the failed attempt's tensors are only unreachable once the
+        # exception (and its traceback's frames) is gone.
+        _free_cuda_memory()
 
 
 class OperationFailedOOM(SparkError):
