@@ -163,7 +163,7 @@ def run_training(
                 break
         final_path = None
         if status == "completed":
-            if recipe.val_rows:
+            if recipe.val_rows and state.last_eval_step != step:
                 last_metric, best, evals_without_gain = state.evaluate(step, best, evals_without_gain)
             last_ckpt = state.save(step, last_metric, best, evals_without_gain)
             final_path = state.save_final()
@@ -212,6 +212,7 @@ class _Loop:
         self.config, self.recipe, self.acc, self.model = config, recipe, accelerator, model
         self.optimizer, self.scheduler, self.report, self.run_dir, self.order = optimizer, scheduler, report, run_dir, order
         self.last_eval: dict[str, float] = {}
+        self.last_eval_step: int | None = None
 
     def evaluate(self, step: int, best: float | None, without_gain: int) -> tuple[float | None, float | None, int]:
         import torch
@@ -235,7 +236,7 @@ class _Loop:
         if acc.num_processes > 1:
             sums = acc.reduce(sums, "sum")
         metrics = self.recipe.eval_metrics(float(sums[0]), int(sums[1]))
-        self.last_eval = metrics
+        self.last_eval, self.last_eval_step = metrics, step
         self.report.on_metrics(step, metrics)
         self.report.flush()
         value = metrics.get(t.early_stopping_metric, metrics.get("eval_loss"))

@@ -121,3 +121,16 @@ def test_dataset_folder_with_manifest_uses_its_splits(tiny_model, tmp_path):
     assert outcome.status == "completed"
     assert any("training 32 rows (8 validation)" in line for line in rep.logs), rep.logs
     assert "eval_loss" in outcome.metrics
+
+
+def test_early_stopping_ends_a_run_whose_validation_loss_stops_improving(tiny_model, counting_data, tmp_path):
+    # A learning rate of 1 with no clipping wrecks the model: validation loss climbs at once.
+    config = make_config(tiny_model, train={"max_steps": 20, "learning_rate": 1.0, "lr_scheduler": "constant",
+                                            "warmup_steps": 0, "max_grad_norm": None,
+                                            "early_stopping_patience": 2},
+                         eval={"every_steps": 1})
+    outcome, rep = train(config, counting_data, tmp_path / "run")
+    evals = rep.series("eval_loss")
+    assert outcome.status == "completed" and outcome.step < 20, evals
+    assert any("early stopping at step" in line for line in rep.logs)
+    assert outcome.best_metric == min(evals.values())
