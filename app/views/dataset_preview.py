@@ -322,8 +322,10 @@ class ThumbnailGrid(QWidget):
 
     def _update_count(self) -> None:
         if self.model is not None:
-            self.count.setText(f"{len(self.model.rows):,} of {self.model.dataset.num_items:,} items loaded; "
-                               "more load as you scroll. Hover for source and caption.")
+            loaded, total = len(self.model.rows), self.model.dataset.num_items
+            more = f"{loaded:,} of {total:,} items loaded; more load as you scroll." if loaded < total else \
+                f"{total:,} items."
+            self.count.setText(f"{more} Hover for source and caption.")
 
     def busy(self) -> bool:
         return self.model is not None and self.model.busy()

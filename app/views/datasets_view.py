@@ -60,6 +60,7 @@ class DatasetsView(BaseView):
         self.ingest_task: Task | None = None
         self.wizard: QWidget | None = None
         self._datasets: list[Dataset] = []
+        self._failure_report = False  # the Report tab shows why a drop produced no dataset
         self._build_header()
         self.banner = MessageBanner()
         self.body.addWidget(self.banner)
@@ -200,6 +201,9 @@ class DatasetsView(BaseView):
         except SparkError as exc:
             self.banner.show_message(f"Could not read datasets: {exc}", "error")
             return
+        # Clear first: refilling rows in place keeps the old row selected without a selection signal,
+        # and the preview would go on showing the previous project's dataset.
+        self.table.clearSelection()
         self.table.setRowCount(len(self._datasets))
         for row, d in enumerate(self._datasets):
             cells = [d.name, d.kind, f"{d.num_items:,}", f"{d.num_train:,} / {d.num_val:,}", f"{d.num_rejected:,}",
@@ -212,11 +216,14 @@ class DatasetsView(BaseView):
                 self.table.setItem(row, column, item)
         self.table.setVisible(bool(self._datasets))
         self.empty.setVisible(not self._datasets and project is not None)
-        self.tabs.setVisible(bool(self._datasets) or self.report.model.rows != [])
-        if selected is not None:
+        self.tabs.setVisible(bool(self._datasets) or self._failure_report)
+        ids = [d.id for d in self._datasets]
+        if selected is not None and selected.id in ids:
             self.select(selected.id)
-        elif self._datasets and not self.table.selectionModel().selectedRows():
-            self.select(self._datasets[-1].id)
+        elif ids:
+            self.select(ids[-1])  # the newest
+        else:
+            self.tabs.setTabText(1, "Report")
         self.delete_button.setEnabled(self.selected_dataset() is not None)
 
     def row_texts(self) -> list[list[str]]:
@@ -247,6 +254,7 @@ class DatasetsView(BaseView):
         self.delete_button.setEnabled(dataset is not None)
         if dataset is None:
             return
+        self._failure_report = False
         self.preview.show_dataset(dataset)
         self._load_report_and_card(dataset)
 
@@ -367,6 +375,7 @@ class DatasetsView(BaseView):
         self.banner.show_message(f"No dataset was created from {names}: {message}", "error")
         report = getattr(exc, "report", None)
         if report is not None:  # every item was rejected: show why, item by item
+            self._failure_report = True
             self.tabs.setVisible(True)
             self.report.show_report(report.to_dict(), f"Rejected: {names}")
             self.tabs.setTabText(1, f"Report ({report.num_rejected + report.num_duplicates:,})")

@@ -90,7 +90,8 @@ class ConfigurePage(QWizardPage):
         form.addRow("", self.error)
         for signal in (self.fps.valueChanged, self.every_n.valueChanged, self.max_frames.valueChanged,
                        self.resize_px.valueChanged, self.modes.buttonToggled, self.caption_model.textChanged,
-                       self.transcribe_model.textChanged, self.name.textChanged, self.project.currentIndexChanged):
+                       self.transcribe_model.textChanged, self.name.textChanged, self.project.currentIndexChanged,
+                       self.dedupe.toggled):
             signal.connect(self._changed)
 
     def _double(self, low: float, high: float, value: float, decimals: int, suffix: str) -> QDoubleSpinBox:
@@ -185,7 +186,8 @@ class ConfigurePage(QWizardPage):
         self.every_n.setEnabled(mode == "every_n")
         self.scene_threshold.setEnabled(mode == "scenes")
         expected = self.expected_frames()
-        self.estimate.setText(f"About {expected:,} frames from {len(self.owner.good_videos())} video(s)."
+        note = ", fewer after dedupe" if self.dedupe.isChecked() else ""
+        self.estimate.setText(f"About {expected:,} frames from {len(self.owner.good_videos())} video(s){note}."
                               if expected is not None else "One frame per detected scene (decodes every frame).")
         problem = self.problem()
         if problem:

@@ -1,0 +1,149 @@
+"""GUI start-up: time from process start to the first shown main window, and GUI-thread stalls
+during an ingestion of a few hundred files.
+
+1. Start-up. Each sample starts a fresh `python -m app.main --exit-when-shown` on a data home with a
+   few projects and datasets, and measures from just before the process is spawned to the moment
+   the window is shown (the child prints time.time() from the first event-loop turn after show()).
+   The same is measured for a bare PySide6 + pyqtgraph window (the floor any Qt app pays), and the
+   ratio is reported. Goal: under 1.5 s; the issue quotes about 0.8 s for the bare window.
+2. Responsiveness. In one process, a 10 ms QTimer ticks while the Datasets view ingests N image
+   files off the GUI thread; the longest gap between ticks is the longest the GUI was blocked.
+   Goal: under 100 ms.
+
+Run: .venv/bin/python benchmarks/bench_gui_startup.py [--runs 7] [--files 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BARE = """
+import sys, time
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+import pyqtgraph as pg
+app = QApplication(sys.argv[:1])
+win = QMainWindow()
+win.setCentralWidget(pg.PlotWidget())
+win.resize(1280, 800)
+win.show()
+QTimer.singleShot(0, lambda: (print(f"shown_at={time.time():.6f}", flush=True), app.quit()))
+app.exec()
+"""
+
+
+def _env(scratch: Path) -> dict[str, str]:
+    # A private config dir: the benchmark must not touch (or depend on) the user's window layout.
+    env = {**os.environ, "XDG_CONFIG_HOME": str(scratch / "config"), "PYTHONUNBUFFERED": "1"}
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    env.pop("SPARK_TRAINER_HOME", None)
+    return env
+
+
+def _shown_after(command: list[str], env: dict[str, str]) -> float:
+    start = time.time()
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("shown_at=")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"{command[:3]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return float(line.split("=", 1)[1]) - start
+
+
+def _fill_home(home: Path, scratch: Path) -> None:
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.store import projects
+    from spark_trainer.store.store import Store
+    from tests.app.gui_assets import write_image_folder, write_text_dataset
+
+    with Store.open(home) as store:
+        for name in ("support-bot", "shapes", "notes"):
+            projects.create(store, name)
+        ingest_paths(store, [write_text_dataset(scratch / "support", 200, 3)], project="support-bot")
+        ingest_paths(store, [write_image_folder(scratch / "img", per_class=20)], project="shapes")
+
+
+def startup(runs: int) -> dict[str, float]:
+    scratch = Path(tempfile.mkdtemp(prefix="bench-gui-"))
+    home = scratch / "home"
+    _fill_home(home, scratch)
+    env = _env(scratch)
+    app_cmd = [sys.executable, "-m", "app.main", "--home", str(home), "--view", "projects", "--exit-when-shown"]
+    bare_cmd = [sys.executable, "-c", BARE]
+    _shown_after(app_cmd, env)  # warm the OS file cache for both, as a second launch would be
+    _shown_after(bare_cmd, env)
+    app_times, bare_times = [], []
+    for _ in range(runs):  # interleaved, so machine load affects both alike
+        app_times.append(_shown_after(app_cmd, env))
+        bare_times.append(_shown_after(bare_cmd, env))
+    return {"app_median_s": statistics.median(app_times), "app_max_s": max(app_times),
+            "bare_median_s": statistics.median(bare_times),
+            "ratio": statistics.median(app_times) / statistics.median(bare_times)}
+
+
+def responsiveness(files: int) -> dict[str, float]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.context import AppContext
+    from app.theme import use_fusion
+    from app.views.datasets_view import DatasetsView
+    from spark_trainer.store import projects
+    from spark_trainer.store.store import Store
+    from tests.app.gui_assets import write_image_folder
+
+    app = QApplication.instance() or QApplication([])
+    use_fusion(app)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-gui-ingest-"))
+    folder = write_image_folder(scratch / "many", per_class=files // 2, size=(64, 64))
+    store = Store.open(scratch / "home")
+    projects.create(store, "bench")
+    ctx = AppContext(store, QSettings(str(scratch / "gui.ini"), QSettings.Format.IniFormat), poll_gpus=False)
+    view = DatasetsView(store, ctx)
+    view.show()
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    started = time.perf_counter()
+    task = view.ingest([folder])
+    while not task.delivered:
+        app.processEvents()
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - started
+    timer.stop()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    ctx.shutdown()
+    store.close()
+    return {"files": files, "ingest_s": elapsed, "ticks": len(ticks), "max_gap_ms": max(gaps) * 1000,
+            "p99_gap_ms": sorted(gaps)[int(len(gaps) * 0.99)] * 1000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--files", type=int, default=300)
+    args = parser.parse_args()
+    s = startup(args.runs)
+    print(f"start-up to first window: median {s['app_median_s']:.3f} s (max {s['app_max_s']:.3f} s) over "
+          f"{args.runs} runs; bare PySide6+pyqtgraph window {s['bare_median_s']:.3f} s; ratio {s['ratio']:.2f}x; "
+          f"goal < 1.5 s: {'met' if s['app_median_s'] < 1.5 else 'NOT met'}")
+    r = responsiveness(args.files)
+    print(f"ingesting {r['files']} images took {r['ingest_s']:.2f} s; GUI timer ticks: {r['ticks']}; longest gap "
+          f"{r['max_gap_ms']:.0f} ms (p99 {r['p99_gap_ms']:.0f} ms); goal < 100 ms: "
+          f"{'met' if r['max_gap_ms'] < 100 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
