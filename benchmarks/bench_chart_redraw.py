@@ -62,10 +62,11 @@ class NaiveChart:
 
 
 class LiveChart:
-    def __init__(self) -> None:
+    def __init__(self, smoothing: float = 0.0) -> None:
         from app.charts.live_chart import LiveChartWidget
 
         self.widget = LiveChartWidget("loss")
+        self.widget.set_smoothing(smoothing)  # > 0 draws a smoothed and a faint raw curve per series
         self.names = [f"series {i}" for i in range(SERIES)]
 
     def append(self, i: int, x: np.ndarray, y: np.ndarray) -> None:
@@ -75,7 +76,8 @@ class LiveChart:
         self.widget.refresh()
 
 
-def measure(chart, n: int, updates: int, app: QApplication) -> list[float]:
+def measure(chart, n: int, updates: int, app: QApplication) -> tuple[list[float], list[float]]:
+    """Wall-clock and this process's CPU milliseconds per update (append + redraw + one paint)."""
     chart.widget.resize(1000, 500)
     chart.widget.show()
     for i in range(SERIES):
@@ -84,11 +86,11 @@ def measure(chart, n: int, updates: int, app: QApplication) -> list[float]:
     chart.refresh()
     render(chart.widget)
     app.processEvents()
-    times = []
+    times, cpu = [], []
     next_step = n
     for _ in range(updates):
         tick = time.perf_counter()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for i in range(SERIES):
             steps = np.arange(next_step, next_step + APPEND, dtype=float)
             chart.append(i, steps, 0.5 + 0.1 * np.random.standard_normal(APPEND))
@@ -96,10 +98,11 @@ def measure(chart, n: int, updates: int, app: QApplication) -> list[float]:
         chart.refresh()
         chart.widget.grab()  # one full offscreen paint of the chart
         times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
         app.processEvents()  # untimed: the window's own pending repaint
         time.sleep(max(0.0, PERIOD_S - (time.perf_counter() - tick)))
     chart.widget.close()
-    return times
+    return times, cpu
 
 
 def latency(samples: int, app: QApplication) -> list[float]:
@@ -163,11 +166,18 @@ def main() -> None:
     app = QApplication.instance() or QApplication([])
     print(f"{SERIES} series x {args.points:,} points, +{APPEND} points per series per update at 10 Hz, "
           f"{args.updates} updates, offscreen ({QApplication.platformName()})")
-    live = measure(LiveChart(), args.points, args.updates, app)
-    naive = measure(NaiveChart(), args.points, args.updates, app)
-    print(summary("live chart (append+redraw)", live))
-    print(summary("naive concatenate+setData", naive))
-    print(f"median speed-up: {statistics.median(naive) / statistics.median(live):.1f}x")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (CPU ms is this process's own "
+          "time, less sensitive to other load)")
+    rows = [("live chart, smoothing off", LiveChart(0.0)), ("live chart, smoothing 0.6", LiveChart(0.6)),
+            ("naive concatenate+setData", NaiveChart())]
+    medians = {}
+    for name, chart in rows:
+        wall, cpu = measure(chart, args.points, args.updates, app)
+        medians[name] = statistics.median(wall)
+        print(summary(name, wall) + f"   CPU median {statistics.median(cpu):6.1f} ms max {max(cpu):6.1f} ms")
+    naive = medians["naive concatenate+setData"]
+    print(f"median speed-up over naive: {naive / medians['live chart, smoothing off']:.1f}x (smoothing off), "
+          f"{naive / medians['live chart, smoothing 0.6']:.1f}x (smoothing 0.6)")
     lags = latency(args.latency_samples, app)
     if lags:
         print(summary("worker write -> drawn latency", lags))

@@ -26,8 +26,15 @@ def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+def _mix(colour_a: str, colour_b: str, share_a: float):
+    a, b = pg.mkColor(colour_a), pg.mkColor(colour_b)
+    return pg.mkColor(*(int(share_a * x + (1 - share_a) * y) for x, y in
+                        ((a.red(), b.red()), (a.green(), b.green()), (a.blue(), b.blue()))))
+
+
 class _Curve:
-    def __init__(self, plot: pg.PlotItem, name: str, pen_colour: str, dashed: bool = False) -> None:
+    def __init__(self, plot: pg.PlotItem, name: str, pen_colour: str, dashed: bool = False,
+                 background: str = "#000000") -> None:
         self.series = Series()
         self.colour = pen_colour
         self.time_origin: float | None = None
@@ -35,9 +42,10 @@ class _Curve:
         # One min/max pair per pixel column looks the same as more and draws several times faster.
         self.raw = plot.plot(name=name, pen=pg.mkPen(pen_colour, width=1, style=style), skipFiniteCheck=True,
                              autoDownsampleFactor=1.0)
-        faint = pg.mkColor(pen_colour)
-        faint.setAlpha(70)
-        self.shadow = plot.plot(pen=pg.mkPen(faint, width=1), skipFiniteCheck=True, autoDownsampleFactor=1.0)
+        # Opaque but pale (mixed with the background): translucent pens are slow to rasterise.
+        faint = _mix(pen_colour, background, 0.3)
+        # The faint raw curve behind a smoothed one needs less detail: one min/max pair per 3 pixels.
+        self.shadow = plot.plot(pen=pg.mkPen(faint, width=1), skipFiniteCheck=True, autoDownsampleFactor=0.33)
         self.shadow.hide()
         for item in (self.raw, self.shadow):
             item.setClipToView(True)
@@ -56,7 +64,7 @@ class LiveChartWidget(QWidget):
         self.plot_widget.setMinimumHeight(160)
         self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
         self._title = title
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        # No grid: translucent grid lines cost a third of each redraw in Qt's software rasteriser.
         self.plot.setLabel("left", y_label)
         self.legend = self.plot.addLegend(offset=(-10, 10))
         self.empty_label = QLabel("")
@@ -117,7 +125,9 @@ class LiveChartWidget(QWidget):
     def _curve(self, name: str, pen_colour: str | None = None, dashed: bool = False) -> _Curve:
         curve = self._curves.get(name)
         if curve is None:
-            curve = _Curve(self.plot, name, pen_colour or colour(len(self._curves)), dashed)
+            from app import theme
+
+            curve = _Curve(self.plot, name, pen_colour or colour(len(self._curves)), dashed, theme.current().plot_bg)
             curve.series.set_smoothing(self._smoothing)
             self._curves[name] = curve
         return curve

@@ -60,7 +60,7 @@ class Series:
         cap = len(self.values)
         if needed <= cap:
             return
-        new_cap = max(needed, cap * 2)
+        new_cap = max(needed + needed // 2, cap * 2)  # a bulk load leaves room for live appends
         for name in ("steps", "times", "values", "smoothed"):
             old = getattr(self, name)
             new = np.empty(new_cap)
