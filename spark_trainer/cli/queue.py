@@ -36,7 +36,10 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
         started.extend(ids)
         ctx.info(f"started run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}")
 
-    serve(ctx.store, interval_s=args.interval, until_idle=args.until_idle, on_started=on_started)
+    try:
+        serve(ctx.store, interval_s=args.interval, until_idle=args.until_idle, on_started=on_started)
+    except KeyboardInterrupt:
+        return Result({"started": started}, "scheduler stopped; running workers keep training")
     return Result({"started": started}, "queue is idle")
 
 

@@ -153,7 +153,9 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> Result:
     sys.stdout.write(text)
     sys.stdout.flush()
     offset = path.stat().st_size if path.exists() else 0
-    while True:
+
+    def copy_new() -> None:
+        nonlocal offset
         if path.exists():
             with open(path, "rb") as fh:
                 fh.seek(offset)
@@ -162,10 +164,17 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> Result:
             if chunk:
                 sys.stdout.write(chunk.decode("utf-8", errors="replace"))
                 sys.stdout.flush()
+
+    while True:
         reconcile(store)
         current = runs.get(store, run.id)
         if not current.status.is_active and current.status != RunStatus.QUEUED:
+            # The worker writes its last lines after recording the outcome: let it exit first.
+            if current.pid is not None:
+                process.wait_gone(current.pid, current.pid_start_time, timeout_s=10)
+            copy_new()
             break
+        copy_new()
         time.sleep(0.5)
     return Result({"run": run.id, "status": current.status}, None if not ctx.json else "")
 

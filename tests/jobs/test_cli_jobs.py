@@ -11,7 +11,6 @@ from spark_trainer.jobs.scheduler import machine_gpus
 from spark_trainer.store import experiments, projects, runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
-from tests.jobs.conftest import finished, wait_until
 
 
 def test_train_wait_then_inspect_the_run(store: Store, run_file, cli) -> None:
@@ -38,7 +37,10 @@ def test_train_wait_then_inspect_the_run(store: Store, run_file, cli) -> None:
     assert again.code == 0, again.err
     assert "ingested" not in again.err
     assert len({e.dataset_id for e in experiments.list_all(store)}) == 1
-    assert wait_until(store, again.json()["id"], finished).status == RunStatus.COMPLETED
+    # Following the log of a live run prints lines as they come and returns when the run ends.
+    followed = cli("run", "logs", str(again.json()["id"]), "--follow")
+    assert followed.code == 0 and "completed: completed 5 steps" in followed.out
+    assert runs.get(store, again.json()["id"]).status == RunStatus.COMPLETED
 
 
 def test_train_wait_exits_1_when_the_run_fails(store: Store, run_file, cli, tmp_path: Path) -> None:
