@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 
 def human_bytes(n: int | float | None) -> str:
@@ -149,3 +149,46 @@ class DropZone(QFrame):
         if paths and self.isEnabled():
             event.acceptProposedAction()
             self.paths_dropped.emit(paths)
+
+
+class TaskProgressRow(QWidget):
+    """A label, a progress bar and a Cancel button for one background task; hidden when idle."""
+
+    cancel_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel("")
+        self.label.setMinimumWidth(200)
+        self.bar = QProgressBar()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        row.addWidget(self.label, 2)
+        row.addWidget(self.bar, 3)
+        row.addWidget(self.cancel_button)
+        self.cancelling = False
+        self.hide()
+
+    def begin(self, text: str) -> None:
+        self.cancelling = False
+        self.bar.setRange(0, 0)  # busy until the first report with a total
+        self.label.setText(text)
+        self.cancel_button.setEnabled(True)
+        self.show()
+
+    def report(self, progress: object) -> None:
+        """Show a progress report with `done`, `total` and `message` (ignored once cancelling)."""
+        if self.cancelling:
+            return
+        total = max(int(getattr(progress, "total", 0) or 0), 0)
+        if total:
+            self.bar.setRange(0, total)
+            self.bar.setValue(min(int(getattr(progress, "done", 0)), total))
+        self.label.setText(str(getattr(progress, "message", progress))[:120])
+
+    def mark_cancelling(self) -> None:
+        self.cancelling = True
+        self.cancel_button.setEnabled(False)
+        self.label.setText("Cancelling…")

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -31,7 +30,7 @@ from app.context import AppContext
 from app.views.base import BaseView
 from app.views.dataset_preview import DatasetPreview
 from app.views.dataset_report import ReportView
-from app.widgets import DropZone, MessageBanner, human_bytes, paths_from_mime
+from app.widgets import DropZone, MessageBanner, TaskProgressRow, human_bytes, paths_from_mime
 from app.workers import Task, TaskContext
 from spark_trainer.errors import SparkError
 from spark_trainer.store import datasets, projects
@@ -113,18 +112,8 @@ class DatasetsView(BaseView):
         self.body.addWidget(self.drop_zone)
 
     def _build_progress(self) -> None:
-        self.progress_row = QWidget()
-        row = QHBoxLayout(self.progress_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.progress_label = QLabel("")
-        self.progress_label.setMinimumWidth(200)
-        self.progress = QProgressBar()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel_ingest)
-        row.addWidget(self.progress_label, 2)
-        row.addWidget(self.progress, 3)
-        row.addWidget(self.cancel_button)
-        self.progress_row.hide()
+        self.progress_row = TaskProgressRow()
+        self.progress_row.cancel_requested.connect(self.cancel_ingest)
         self.body.addWidget(self.progress_row)
 
     def _build_main(self) -> None:
@@ -326,35 +315,22 @@ class DatasetsView(BaseView):
         kind = self.kind_combo.currentText()
         names = ", ".join(p.name or str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         task = Task(lambda ctx: _ingest(self.store, list(paths), project, kind, ctx), name="ingestion")
-        task.signals.progress.connect(self._on_progress)
+        task.signals.progress.connect(self.progress_row.report)
         task.signals.succeeded.connect(self._on_ingested)
         task.signals.failed.connect(lambda message, exc: self._on_ingest_failed(names, message, exc))
         task.signals.cancelled.connect(
             lambda: self.banner.show_message("Ingestion cancelled; nothing was saved.", "warning"))
         task.signals.finished.connect(self._on_ingest_finished)
         self.banner.clear_message()
-        self.progress.setRange(0, 0)
-        self.progress_label.setText(f"Reading {names}…")
-        self.cancel_button.setEnabled(True)
-        self.progress_row.show()
+        self.progress_row.begin(f"Reading {names}…")
         self.drop_zone.setEnabled(False)
         self.ingest_task = self.ctx.tasks.start(task, self.ctx.pool)
         return task
 
     def cancel_ingest(self) -> None:
-        if self.ingest_task is not None:
+        if self.ingest_task is not None and not self.ingest_task.done.is_set():
             self.ingest_task.cancel()
-            self.cancel_button.setEnabled(False)
-            self.progress_label.setText("Cancelling…")
-
-    def _on_progress(self, progress: Any) -> None:
-        if self.ingest_task is not None and self.ingest_task.is_cancelled:
-            return
-        total = max(int(getattr(progress, "total", 0)), 0)
-        if total:
-            self.progress.setRange(0, total)
-            self.progress.setValue(min(int(progress.done), total))
-        self.progress_label.setText(str(getattr(progress, "message", progress))[:120])
+            self.progress_row.mark_cancelling()
 
     def _on_ingested(self, result: Any) -> None:
         dataset: Dataset = result.dataset

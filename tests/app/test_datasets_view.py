@@ -134,7 +134,8 @@ def test_bad_input_gives_a_clear_message_and_writes_nothing(qtbot, view, store, 
 def test_cancel_stops_ingestion_and_leaves_nothing(qtbot, view, store, tmp_path):
     folder = write_many_text_files(tmp_path / "notes", 400)
     task = view.ingest([folder])
-    view.cancel_ingest()
+    view.progress_row.cancel_button.click()
+    assert "Cancelling" in view.progress_row.label.text()
     wait_ingested(qtbot, view)
     assert task.is_cancelled
     assert datasets.list_all(store) == []
