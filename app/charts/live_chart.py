@@ -46,6 +46,7 @@ class _Curve:
         faint = _mix(pen_colour, background, 0.3)
         # The faint raw curve behind a smoothed one needs less detail: one min/max pair per 3 pixels.
         self.shadow = plot.plot(pen=pg.mkPen(faint, width=1), skipFiniteCheck=True, autoDownsampleFactor=0.33)
+        self.shadow.setZValue(-1)  # under every smoothed curve
         self.shadow.hide()
         for item in (self.raw, self.shadow):
             item.setClipToView(True)
