@@ -101,3 +101,18 @@ def test_queue_serve_until_idle_starts_queued_runs(store: Store, run_file, cli) 
     assert result.code == 0, result.err
     assert json.loads(result.out)["started"] == [run.id]
     assert runs.get(store, run.id).status == RunStatus.COMPLETED
+
+
+def test_run_start_trains_an_existing_experiment(store: Store, run_file, cli) -> None:
+    from spark_trainer.config import load_config
+    from spark_trainer.ingest import ingest_paths
+
+    config = load_config(run_file(steps=3, ckpt_every=3))
+    projects.create(store, config.project)
+    dataset = ingest_paths(store, [Path(config.dataset)], project=config.project).dataset
+    experiments.create(store, project=config.project, name="from-exp", recipe=config.recipe,
+                       base_model=config.base_model, dataset=dataset.id, config=config.model_dump(mode="json"))
+    result = cli("--json", "run", "start", "from-exp", "--gpus", "cpu", "--wait")
+    assert result.code == 0, result.err
+    run = result.json()
+    assert run["status"] == "completed" and run["step"] == 3 and run["experiment"] == "from-exp"
