@@ -284,6 +284,9 @@ class _Loop:
             state = {"micro_batches": step * self.config.train.grad_accum, "epoch": self.order.epoch_of(
                 step * self.config.train.grad_accum), "metric": metric, "best_metric": best,
                 "evals_without_gain": without_gain, "world_size": self.acc.num_processes}
+            # Metrics up to `step` reach the store before the checkpoint exists: a kill between the
+            # two then leaves extra rows (deleted on resume), never a gap in the series.
+            self.report.flush()
             path = checkpoints.write_checkpoint(self.run_dir, step, files, state)
             checkpoints.prune(self.run_dir, ck.keep, ck.keep_best)
             self.report.on_artifact("checkpoint", path, step, {"metric": metric})
