@@ -85,15 +85,20 @@ def main() -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="spark-shots-"))
     home = scratch / "home"
-    fill(home, scratch, args.steps)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
     app.setApplicationName("SparkTrainer")
     use_fusion(app)
+    # First start: an empty data home shows the welcome panel.
+    from app.main import main as gui_main
+
+    gui_main(["--home", str(scratch / "empty"), "--screenshot", str(out / "projects-welcome.png"),
+              "--view", "projects", "--theme", args.theme])
+    fill(home, scratch, args.steps)
     store = Store.open(home)
     window = MainWindow(store, QSettings(str(scratch / "gui.ini"), QSettings.Format.IniFormat), restore_state=False)
     window.apply_theme(args.theme)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     # experiment-setup (the Experiments view), run-detail, compare and leaderboard come from
     # make_run_screenshots.py, with more runs in the store.
     shown = [v for v in VIEW_NAMES if v not in ("video-wizard", "experiments", *OTHER_SCRIPT)]
