@@ -32,6 +32,8 @@ from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 
 STATUS_INTERVAL_MS = 3000
+# Background work a user started and would lose by quitting (polls and previews just stop).
+ASK_BEFORE_QUIT = {"ingestion", "video wizard", "demo project"}
 
 
 class MainWindow(QMainWindow):
@@ -243,7 +245,7 @@ class MainWindow(QMainWindow):
         self.qsettings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        busy = [t.name for t in self.ctx.tasks.running if t.name != "gpu-sample"]
+        busy = sorted({t.name for t in self.ctx.tasks.running if t.name in ASK_BEFORE_QUIT})
         if busy and self.isVisible() and QApplication.platformName() != "offscreen":
             answer = QMessageBox.question(
                 self, "Work in progress",
