@@ -6,29 +6,16 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt, QTimer
 
 from spark_trainer.store import datasets
+from tests.app.drag import drop
 from tests.app.gui_assets import (
     write_broken_images,
     write_image_folder,
     write_many_text_files,
     write_text_dataset,
 )
-
-
-def drop(widget, paths: list[Path]) -> None:
-    """What the file manager does: a drag enter, then a drop, carrying file:// URLs."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    action = Qt.DropAction.CopyAction
-    enter = QDragEnterEvent(QPoint(20, 20), action, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted()
-    event = QDropEvent(QPointF(20, 20), action, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, event)
 
 
 @pytest.fixture

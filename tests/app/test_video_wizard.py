@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QWizard
 
 from spark_trainer.ingest import read_manifest
 from spark_trainer.store import datasets
+from tests.app.drag import drop
 from tests.app.gui_assets import write_video
 
 
@@ -36,7 +37,7 @@ def test_wizard_page_by_page_builds_a_frame_dataset(qtbot, datasets_view, store,
     assert wizard.currentId() == wizard.ADD
     assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
     (tmp_path / "clips" / "notes.txt").write_text("not a video")
-    wizard.add_page.add_paths([tmp_path / "clips"])  # what a dropped folder does
+    drop(wizard.add_page.drop, [tmp_path / "clips"])  # a folder dragged from the file manager
     assert sorted(p.name for p in wizard.videos) == ["broken.avi", "clip0.avi", "clip1.avi"]
     assert "not videos" in wizard.add_page.banner.text()
     wizard.next()
@@ -96,8 +97,9 @@ def test_wizard_page_by_page_builds_a_frame_dataset(qtbot, datasets_view, store,
     assert datasets_view.selected_dataset() is not None and datasets_view.selected_dataset().id == dataset.id
 
 
-def test_cancelling_the_process_page_saves_nothing(qtbot, datasets_view, store, tmp_path):
-    clips = [write_video(tmp_path / f"long{i}.avi", n_frames=120, fps=30.0, seed=i) for i in range(3)]
+def test_process_page_shows_per_video_progress_and_cancel_saves_nothing(qtbot, datasets_view, store, tmp_path):
+    # Long enough that frame extraction reports several times (reports are coalesced to 20 per second).
+    clips = [write_video(tmp_path / f"long{i}.avi", n_frames=900, fps=30.0, size=(160, 120), seed=i) for i in range(2)]
     wizard = datasets_view.open_video_wizard()
     wizard.add_page.add_paths(clips)
     wizard.next()
@@ -107,11 +109,11 @@ def test_cancelling_the_process_page_saves_nothing(qtbot, datasets_view, store, 
     wizard.configure_page.every_n.setValue(1)
     wizard.next()
     process = wizard.process_page
-    # The per-video bar follows frame extraction (the first video's frames arrive in steps of 32).
-    qtbot.waitUntil(lambda: process.video_progress.maximum() == 120 or not process.running, timeout=30_000)
-    assert process.video_progress.maximum() == 120 and process.video_progress.value() > 0
+    qtbot.waitUntil(lambda: process.video_progress.maximum() == 900 or not process.running, timeout=60_000)
+    assert process.video_progress.maximum() == 900 and process.video_progress.value() > 0
+    assert "long0.avi" in process.current.text()
     process.cancel()
-    qtbot.waitUntil(lambda: not process.running, timeout=30_000)
+    qtbot.waitUntil(lambda: not process.running, timeout=60_000)
     if wizard.result is None:  # the cancel arrived before the last video was done (the usual case)
         assert process.banner.role == "warning"
         assert not process.isComplete()
