@@ -128,7 +128,7 @@ def latency(samples: int, app: QApplication) -> list[float]:
     proc = subprocess.Popen([sys.executable, "-c", writer], env={**os.environ, "PYTHONPATH": os.getcwd()})
     chart = LiveChartWidget("loss")
     chart.show()
-    feed = MetricFeed(store, interval_ms=100)
+    feed = MetricFeed(store)  # the run view's own poll interval
     lags: list[float] = []
 
     def on_points(batch) -> None:
