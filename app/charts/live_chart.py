@@ -220,8 +220,7 @@ class LiveChartWidget(QWidget):
             lo, hi = int(np.searchsorted(x, left)), int(np.searchsorted(x, right))
         visible = hi - lo
         if visible > ENVELOPE_ABOVE:
-            idx = series.envelope(smoothed)
-            item.setData(x[idx], y[idx])
+            item.setData(*series.envelope_xy(self._x_axis, smoothed))
         else:  # zoomed in: the real points in view, and as many again either side for panning
             lo, hi = max(0, lo - visible - 2), min(n, hi + visible + 2)
             item.setData(x[lo:hi], y[lo:hi])

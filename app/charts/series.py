@@ -55,6 +55,7 @@ class Series:
         self.positive_min = math.inf
         self.peaks = PeakIndex()
         self.smoothed_peaks = PeakIndex()
+        self._envelopes: dict[tuple[str, bool], tuple[int, int, np.ndarray, np.ndarray]] = {}
 
     def _grow(self, needed: int) -> None:
         cap = len(self.values)
@@ -152,6 +153,29 @@ class Series:
         """Indices that draw the series' min/max envelope (see PeakIndex)."""
         return (self.smoothed_peaks if smoothed and self._weight else self.peaks).indices(self.n)
 
+    def envelope_xy(self, axis: str = "step", smoothed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The envelope's points, gathered incrementally: only blocks completed since the last call
+        are looked up, then the raw points of the last partial block are added."""
+        index = self.smoothed_peaks if smoothed and self._weight else self.peaks
+        key = (axis, smoothed and bool(self._weight))
+        cached = self._envelopes.get(key)
+        if cached is None or cached[0] != index.generation or cached[1] > index.m:
+            cached = (index.generation, 0, np.empty(max(1024, index.m)), np.empty(max(1024, index.m)))
+        generation, done, xs, ys = cached
+        if index.m > done:
+            if index.m > len(xs):
+                grown_x, grown_y = np.empty(2 * index.m), np.empty(2 * index.m)
+                grown_x[:done], grown_y[:done] = xs[:done], ys[:done]
+                xs, ys = grown_x, grown_y
+            new = index.idx[done : index.m]
+            xs[done : index.m] = self.x(axis)[new]
+            ys[done : index.m] = self.y(smoothed)[new]
+            done = index.m
+        self._envelopes[key] = (generation, done, xs, ys)
+        start = index.blocks * index.block
+        return (np.concatenate((xs[:done], self.x(axis)[start : self.n])),
+                np.concatenate((ys[:done], self.y(smoothed)[start : self.n])))
+
     @property
     def last_step(self) -> float | None:
         return float(self.steps[self.n - 1]) if self.n else None
@@ -169,10 +193,12 @@ class PeakIndex:
         self.block = block
         self.idx = np.empty(1024, dtype=np.int64)
         self.m = 0  # valid entries in idx
+        self.generation = 0  # bumped whenever entries are dropped (caches built on them are stale)
         self.blocks = 0  # complete blocks indexed
 
     def reset(self) -> None:
         self.m = 0
+        self.generation += 1
         self.blocks = 0
 
     def update(self, y: np.ndarray, n: int) -> None:
@@ -181,6 +207,7 @@ class PeakIndex:
             if full < self.blocks:  # the series was truncated
                 self.blocks = full
                 self.m = 2 * full
+                self.generation += 1
             return
         start = self.blocks * self.block
         chunk = y[start : full * self.block].reshape(-1, self.block)

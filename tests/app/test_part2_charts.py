@@ -81,3 +81,27 @@ def test_chart_appends_without_losing_points(qtbot) -> None:
     chart.set_log_y(True)
     assert chart.plot.getAxis("left").logMode
     assert not chart.empty_label.isVisible()
+
+
+def test_incremental_envelope_points_match_a_fresh_gather() -> None:
+    rng = np.random.default_rng(3)
+    series = Series()
+    series.set_smoothing(0.5)
+
+    def check() -> None:
+        for axis in ("step", "time"):
+            for smoothed in (False, True):
+                x, y = series.envelope_xy(axis, smoothed)
+                idx = series.envelope(smoothed)
+                assert np.array_equal(x, series.x(axis)[idx]) and np.array_equal(y, series.y(smoothed)[idx])
+
+    start = 0
+    for size in (50, 300, 1000, 7, 2000):  # uneven live batches
+        steps = np.arange(start, start + size, dtype=float)
+        series.append(steps, steps * 2.0, rng.standard_normal(size))
+        start += size
+        check()
+    series.append(np.array([1500.0, 1501.0]), np.array([1.0, 2.0]), np.array([9.0, -9.0]))  # a resumed run
+    check()
+    series.set_smoothing(0.9)
+    check()
