@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from spark_trainer.errors import BadInput, Conflict, NotFound, OperationFailed
+from spark_trainer.errors import BadInput, Conflict, OperationFailed
 from spark_trainer.store import projects
 from spark_trainer.store.entities import Dataset, DatasetKind, utcnow
 from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow
@@ -60,21 +60,7 @@ def _entity(row: DatasetRow, project_name: str) -> Dataset:
 
 def row_for(session: Session, ref: str | int, project: str | int | None = None) -> DatasetRow:
     """The dataset row for a name or id, optionally within a project; ambiguity is an error."""
-    text = str(ref).strip()
-    query = select(DatasetRow).where(DatasetRow.name == text)
-    if project is not None:
-        query = query.where(DatasetRow.project_id == projects.row_for(session, project).id)
-    rows = list(session.scalars(query))
-    if len(rows) > 1:
-        names = sorted(session.get(ProjectRow, r.project_id).name for r in rows)
-        raise BadInput(f"dataset {text!r} exists in projects {', '.join(names)}; name the project or use the id")
-    if rows:
-        return rows[0]
-    if text.isdigit():
-        row = session.get(DatasetRow, int(text))
-        if row is not None:
-            return row
-    raise NotFound(f"no dataset named or numbered {text!r}; see `spark-trainer dataset list`")
+    return projects.named_row_in_project(session, DatasetRow, ref, project, "dataset")
 
 
 def next_id(store: Store) -> int:

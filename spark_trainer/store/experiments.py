@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from spark_trainer.errors import BadInput, Conflict, NotFound
+from spark_trainer.errors import Conflict
 from spark_trainer.store import datasets, projects
 from spark_trainer.store.entities import Experiment, utcnow
 from spark_trainer.store.models import ExperimentRow, ProjectRow, RunRow
@@ -32,23 +32,8 @@ def _entity(session: Session, row: ExperimentRow) -> Experiment:
 
 
 def row_for(session: Session, ref: str | int, project: str | int | None = None) -> ExperimentRow:
-    text = str(ref).strip()
-    query = select(ExperimentRow).where(ExperimentRow.name == text)
-    if project is not None:
-        query = query.where(ExperimentRow.project_id == projects.row_for(session, project).id)
-    rows = list(session.scalars(query))
-    if len(rows) > 1:
-        names = sorted(session.get(ProjectRow, r.project_id).name for r in rows)
-        raise BadInput(
-            f"experiment {text!r} exists in projects {', '.join(names)}; name the project or use the id"
-        )
-    if rows:
-        return rows[0]
-    if text.isdigit():
-        row = session.get(ExperimentRow, int(text))
-        if row is not None:
-            return row
-    raise NotFound(f"no experiment named or numbered {text!r}; see `spark-trainer exp list`")
+    """The experiment row for a name or id, optionally within a project; ambiguity is an error."""
+    return projects.named_row_in_project(session, ExperimentRow, ref, project, "experiment")
 
 
 def create(

@@ -64,6 +64,28 @@ def row_for(session: Session, ref: str | int) -> ProjectRow:
     return _row(session, ref)
 
 
+def named_row_in_project(session: Session, model: type, ref: str | int, project: str | int | None, what: str):
+    """A row of `model` (named per project: datasets, experiments) by name or id.
+
+    A name used in several projects is an error unless `project` narrows it down.
+    """
+    text = str(ref).strip()
+    query = select(model).where(model.name == text)
+    if project is not None:
+        query = query.where(model.project_id == _row(session, project).id)
+    rows = list(session.scalars(query))
+    if len(rows) > 1:
+        names = sorted(session.get(ProjectRow, r.project_id).name for r in rows)
+        raise BadInput(f"{what} {text!r} exists in projects {', '.join(names)}; name the project or use the id")
+    if rows:
+        return rows[0]
+    row = session.get(model, int(text)) if text.isdigit() else None
+    if row is None:
+        command = "exp" if what == "experiment" else what
+        raise NotFound(f"no {what} named or numbered {text!r}; see `spark-trainer {command} list`")
+    return row
+
+
 def create(store: Store, name: str, description: str = "") -> Project:
     name = validate_name(name)
     with store.write() as session:
