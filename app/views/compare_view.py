@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
 
 from app.charts.feed import MetricBatch, MetricFeed
 from app.charts.live_chart import colour
+from app.charts.panel import ChartPanel
 from app.context import AppContext
-from app.views.run_detail_view import ChartPanel, sample_text
+from app.views.samples import sample_text
 from spark_trainer.leaderboard import config_diff, run_config
 from spark_trainer.store import artifacts, runs
 from spark_trainer.store.entities import Run

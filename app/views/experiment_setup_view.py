@@ -25,28 +25,18 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
+from app.forms.cells import ERROR_STYLE, error_label, with_button, with_error
 from app.forms.model_form import ModelForm
 from app.views.base import BaseView
+from app.views.memory_panel import MemoryEstimatePanel
 from app.views.model_sources import cached_models, local_models, resolve_base_model
-from app.widgets import MessageBanner, human_bytes
+from app.widgets import MessageBanner
 from app.workers import Task
-from spark_trainer import estimate
 from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
 from spark_trainer.errors import BadInput, SparkError
 from spark_trainer.recipes.registry import get_recipe, list_recipes
 from spark_trainer.store import datasets, projects
 from spark_trainer.store.store import Store
-
-ERROR_STYLE = "color: #e5534b;"
-
-
-def _error_label() -> QLabel:
-    label = QLabel("")
-    label.setObjectName("FieldError")
-    label.setStyleSheet(ERROR_STYLE)
-    label.setWordWrap(True)
-    label.hide()
-    return label
 
 
 class ExperimentSetupView(BaseView):
@@ -82,8 +72,6 @@ class ExperimentSetupView(BaseView):
         self.left.addStretch(1)
         columns.addLayout(self._build_side_panel(), 2)
         self._task: Task | None = None
-        self._measured: list[estimate.MeasuredPeak] = []
-        self._measured_task: Task | None = None
         self._set_recipe(self.recipe.currentText())
         self.refresh()
 
@@ -113,17 +101,17 @@ class ExperimentSetupView(BaseView):
         self.gpus = QComboBox()
         self.gpus.setEditable(True)
         self.gpus.setToolTip("auto | cpu | a count like 2 | ids like 0,1")
-        self.errors = {key: _error_label() for key in ("project", "name", "dataset", "base_model", "gpus")}
-        form.addRow("Project", self._cell(self.project, self.errors["project"]))
-        form.addRow("Experiment name", self._cell(self.name, self.errors["name"]))
+        self.errors = {key: error_label() for key in ("project", "name", "dataset", "base_model", "gpus")}
+        form.addRow("Project", with_error(self.project, self.errors["project"]))
+        form.addRow("Experiment name", with_error(self.name, self.errors["name"]))
         form.addRow("Recipe", self.recipe)
-        form.addRow("Dataset", self._cell(self._with_button(self.dataset, self.dataset_browse), self.errors["dataset"]))
-        form.addRow("Base model", self._cell(self._with_button(self.base_model, self.model_browse),
+        form.addRow("Dataset", with_error(with_button(self.dataset, self.dataset_browse), self.errors["dataset"]))
+        form.addRow("Base model", with_error(with_button(self.base_model, self.model_browse),
                                              self.errors["base_model"]))
         self.gpu_info = QLabel("")
         self.gpu_info.setObjectName("Muted")
         self.gpu_info.setWordWrap(True)
-        gpu_cell = self._cell(self.gpus, self.errors["gpus"])
+        gpu_cell = with_error(self.gpus, self.errors["gpus"])
         gpu_cell.layout().addWidget(self.gpu_info)
         form.addRow("GPUs", gpu_cell)
         self.left.addWidget(box)
@@ -136,44 +124,11 @@ class ExperimentSetupView(BaseView):
         self.dataset_browse.clicked.connect(self._browse_dataset)
         self.model_browse.clicked.connect(self._browse_model)
 
-    @staticmethod
-    def _cell(widget: QWidget, error: QLabel) -> QWidget:
-        cell = QWidget()
-        layout = QVBoxLayout(cell)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(widget)
-        layout.addWidget(error)
-        return cell
-
-    @staticmethod
-    def _with_button(widget: QWidget, button: QPushButton) -> QWidget:
-        row = QWidget()
-        layout = QHBoxLayout(row)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(widget, 1)
-        layout.addWidget(button)
-        return row
-
     def _build_side_panel(self) -> QVBoxLayout:
         side = QVBoxLayout()
-        mem_box = QGroupBox("Estimated peak GPU memory")
-        mem_layout = QVBoxLayout(mem_box)
-        self.memory = QLabel("Choose a base model to see the estimate.")
-        self.memory.setWordWrap(True)
-        self.memory_parts = QLabel("")
-        self.memory_parts.setObjectName("Muted")
-        self.memory_parts.setWordWrap(True)
-        self.memory_measured = QLabel("")
-        self.memory_measured.setObjectName("Muted")
-        self.memory_measured.setWordWrap(True)
-        formula = QLabel("weights + 16 B per trainable parameter + activations + logits + 0.5 GiB; "
-                         "see spark_trainer/estimate.py")
-        formula.setObjectName("Muted")
-        formula.setWordWrap(True)
-        for widget in (self.memory, self.memory_parts, self.memory_measured, formula):
-            mem_layout.addWidget(widget)
-        side.addWidget(mem_box)
+        self.memory_panel = MemoryEstimatePanel(self.ctx)
+        self.memory = self.memory_panel.memory
+        side.addWidget(self.memory_panel)
         presets = QGroupBox("Presets")
         preset_row = QHBoxLayout(presets)
         self.load_preset = QPushButton("Load YAML…")
@@ -219,20 +174,7 @@ class ExperimentSetupView(BaseView):
         self.base_model.blockSignals(False)
         self._fill_gpus()
         self.revalidate()
-        self._load_measured()
-
-    def _load_measured(self) -> None:
-        """Measured GPU peaks of past runs, read off the GUI thread (it scans the metrics table)."""
-        if self._measured_task is not None and not self._measured_task.done.is_set():
-            return
-        task = Task(lambda _ctx: estimate.compare_measured(self.store, limit=3), name="measured-peaks")
-        task.signals.succeeded.connect(self._on_measured)
-        self._measured_task = task
-        self.ctx.tasks.start(task, self.ctx.pool)
-
-    def _on_measured(self, found: list[estimate.MeasuredPeak]) -> None:
-        self._measured = found
-        self.revalidate()
+        self.memory_panel.load_measured()
 
     def _fill_datasets(self) -> None:
         text = self.dataset.currentText()
@@ -370,25 +312,7 @@ class ExperimentSetupView(BaseView):
 
     def _update_estimate(self, model_ok: bool) -> None:
         folder, _ = resolve_base_model(self.base_model.currentText(), self.store.home.models_dir)
-        if not model_ok or folder is None:
-            self.memory.setText("Choose a base model to see the estimate.")
-            self.memory_parts.setText("")
-            return
-        try:
-            result = estimate.estimate_for_config(self.config_data(), folder)
-        except (BadInput, ValueError, TypeError) as exc:
-            self.memory.setText(f"No estimate: {exc}")
-            self.memory_parts.setText("")
-            return
-        self.memory.setText(f"<b>~{human_bytes(result.total_bytes)}</b> per GPU "
-                            f"({result.trainable_params:,} trainable parameters)")
-        self.memory_parts.setText(" · ".join(f"{k} {human_bytes(v)}" for k, v in result.parts.items()))
-        measured = self._measured
-        lines = [f"run {m.run_id}: measured {human_bytes(m.measured_bytes)}"
-                 + (f", estimated {human_bytes(m.estimated_bytes)}" if m.estimated_bytes else "")
-                 for m in measured]
-        self.memory_measured.setText("Measured peaks: " + "; ".join(lines) if lines else
-                                     "No run has reported a measured GPU peak yet (CPU runs do not).")
+        self.memory_panel.show_estimate(self.config_data(), folder if model_ok else None)
 
     # --- presets -------------------------------------------------------------------------------
     def save_preset_to(self, path: Path) -> Path:
@@ -484,4 +408,4 @@ class ExperimentSetupView(BaseView):
             self.set_config(data)
 
     def busy(self) -> bool:
-        return any(t is not None and not t.done.is_set() for t in (self._task, self._measured_task))
+        return (self._task is not None and not self._task.done.is_set()) or self.memory_panel.busy()

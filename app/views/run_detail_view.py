@@ -8,17 +8,11 @@ pause) run on the pool.
 
 from __future__ import annotations
 
-import html
-import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -26,7 +20,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSlider,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -35,9 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.charts.feed import MetricBatch, MetricFeed
-from app.charts.live_chart import LiveChartWidget
+from app.charts.feed import MetricFeed
+from app.charts.panel import ChartPanel
 from app.context import AppContext
+from app.views.samples import sample_widget
 from app.widgets import MessageBanner
 from app.workers import Task
 from spark_trainer.errors import SparkError
@@ -47,28 +41,6 @@ from spark_trainer.store.store import Store
 
 LOG_POLL_MS = 500
 LOG_MAX_LINES = 2000
-CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput (tokens/s)"),
-          ("memory", "GPU memory (GiB)"), ("eval", "Evaluation metrics"), ("grad", "Gradient norm"))
-# Derived bookkeeping values: kept in the store (and `run metrics`), not worth a curve.
-NOT_CHARTED = ("epoch", "samples_per_s")
-
-
-def chart_for(key: str) -> str | None:
-    """Which chart a metric key belongs on (None: not charted)."""
-    k = key.lower()
-    if k in NOT_CHARTED:
-        return None
-    if k in ("loss", "eval_loss", "train_loss", "val_loss"):
-        return "loss"
-    if k in ("lr", "learning_rate"):
-        return "lr"
-    if "per_s" in k or "throughput" in k:
-        return "throughput"
-    if "mem" in k:
-        return "memory"
-    if "grad_norm" in k:
-        return "grad"
-    return "eval"
 
 
 def format_eta(seconds: float | None) -> str:
@@ -78,71 +50,6 @@ def format_eta(seconds: float | None) -> str:
     if seconds >= 3600:
         return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
     return f"{seconds // 60}m {seconds % 60:02d}s"
-
-
-class ChartPanel(QWidget):
-    """A grid of live charts with shared smoothing, scale and axis controls."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("Smoothing"))
-        self.smoothing = QSlider(Qt.Orientation.Horizontal)
-        self.smoothing.setRange(0, 99)
-        self.smoothing.setValue(60)
-        self.smoothing.setMaximumWidth(180)
-        self.smoothing.setToolTip("Exponential moving average weight, like TensorBoard's slider")
-        self.smoothing_value = QLabel("0.60")
-        self.log_scale = QCheckBox("Log scale")
-        self.x_axis = QComboBox()
-        self.x_axis.addItems(["step", "time"])
-        self.x_axis.setToolTip("X axis: optimizer step, or seconds since the run's first point")
-        for widget in (self.smoothing, self.smoothing_value, self.log_scale, QLabel("X axis"), self.x_axis):
-            controls.addWidget(widget)
-        controls.addStretch(1)
-        layout.addLayout(controls)
-        grid = QGridLayout()
-        layout.addLayout(grid, 1)
-        self.charts: dict[str, LiveChartWidget] = {}
-        for i, (name, title) in enumerate(CHARTS):
-            chart = LiveChartWidget(title)
-            self.charts[name] = chart
-            grid.addWidget(chart, i // 2, i % 2)
-        self.eval_keys: list[str] = []
-        self.smoothing.valueChanged.connect(self._on_smoothing)
-        self.log_scale.toggled.connect(lambda on: [c.set_log_y(on) for c in self.charts.values()])
-        self.x_axis.currentTextChanged.connect(lambda axis: [c.set_x_axis(axis) for c in self.charts.values()])
-        self._on_smoothing(self.smoothing.value())
-
-    def _on_smoothing(self, value: int) -> None:
-        self.smoothing_value.setText(f"{value / 100:.2f}")
-        for chart in self.charts.values():
-            chart.set_smoothing(value / 100)
-
-    def clear(self) -> None:
-        for chart in self.charts.values():
-            chart.clear()
-        self.eval_keys = []
-        self.charts["eval"].set_title(dict(CHARTS)["eval"])
-
-    def add_batch(self, batch: MetricBatch, prefix: str = "", colour: str | None = None) -> None:
-        touched = set()
-        for key, (steps, times, values) in batch.series.items():
-            name = chart_for(key)
-            if name is None:
-                continue
-            if name == "eval" and key not in self.eval_keys:  # say which metrics, legend or not
-                self.eval_keys.append(key)
-                self.charts["eval"].set_title("Evaluation: " + ", ".join(self.eval_keys))
-            self.charts[name].append(f"{prefix}{key}", steps, times, values, pen_colour=colour,
-                                     dashed=key.startswith("eval_"))
-            touched.add(name)
-        for name in touched:
-            self.charts[name].refresh()
-
-    def point_count(self, key: str) -> int:
-        return sum(chart.point_count(key) for chart in self.charts.values() if key in chart.curve_names())
 
 
 class RunDetailView(QWidget):
@@ -414,45 +321,3 @@ def badge_colour(status: RunStatus) -> str:
     return {RunStatus.RUNNING: "#2f81f7", RunStatus.STARTING: "#2f81f7", RunStatus.QUEUED: "#6e7681",
             RunStatus.COMPLETED: "#2da44e", RunStatus.FAILED: "#cf222e", RunStatus.INTERRUPTED: "#bf8700",
             RunStatus.PAUSED: "#8250df", RunStatus.CANCELLED: "#6e7681"}.get(status, "#6e7681")
-
-
-def sample_widget(path: Path, step: int | None) -> QWidget:
-    """Generated text (a JSON sample file) as prompt/output pairs, or an image."""
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    title = QLabel(f"<b>Step {step}</b>" if step is not None else f"<b>{path.name}</b>")
-    layout.addWidget(title)
-    if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
-        image = QLabel()
-        image.setPixmap(QPixmap(str(path)).scaledToWidth(256, Qt.TransformationMode.SmoothTransformation))
-        layout.addWidget(image)
-        return box
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        layout.addWidget(QLabel(f"cannot read {path}: {exc}"))
-        return box
-    for item in data.get("samples", []) if isinstance(data, dict) else []:
-        prompt = item.get("prompt", "") if isinstance(item, dict) else ""
-        output = _sample_output(item)
-        text = QLabel(f"<i>{html.escape(str(prompt))}</i><br>{html.escape(output)}")
-        text.setWordWrap(True)
-        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(text)
-    return box
-
-
-def sample_text(path: Path) -> str:
-    """A sample file's outputs as plain text (for the compare view)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return ""
-    items = data.get("samples", []) if isinstance(data, dict) else []
-    return "\n\n".join(_sample_output(i) for i in items)
-
-
-def _sample_output(item: Any) -> str:
-    if isinstance(item, dict):
-        return str(item.get("completion", item.get("output", item.get("text", ""))))
-    return str(item)

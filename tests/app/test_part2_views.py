@@ -95,7 +95,8 @@ def test_interrupted_runs_are_offered_for_resume(store, ctx, qtbot) -> None:
 
 
 def test_run_detail_cancels_a_queued_run_and_refuses_extend(store, ctx, qtbot) -> None:
-    from app.views.run_detail_view import RunDetailView, chart_for
+    from app.charts.panel import chart_for
+    from app.views.run_detail_view import RunDetailView
 
     run = _run(store, "waiting", 1e-4, [3.0, 2.0], status=RunStatus.QUEUED)
     view = RunDetailView(store, ctx)

@@ -1,0 +1,71 @@
+"""The experiment setup's memory panel: the peak-GPU-memory estimate, and measured peaks of past runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QGroupBox, QLabel, QVBoxLayout, QWidget
+
+from app.context import AppContext
+from app.widgets import human_bytes
+from app.workers import Task
+from spark_trainer import estimate
+from spark_trainer.errors import BadInput
+
+NO_MODEL = "Choose a base model to see the estimate."
+
+
+class MemoryEstimatePanel(QGroupBox):
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__("Estimated peak GPU memory", parent)
+        self.ctx = ctx
+        layout = QVBoxLayout(self)
+        self.memory = QLabel(NO_MODEL)
+        self.memory.setWordWrap(True)
+        self.parts = QLabel("")
+        self.measured_label = QLabel("")
+        formula = QLabel("weights + 16 B per trainable parameter + activations + logits + 0.5 GiB; "
+                         "see spark_trainer/estimate.py")
+        for label in (self.parts, self.measured_label, formula):
+            label.setObjectName("Muted")
+            label.setWordWrap(True)
+        for widget in (self.memory, self.parts, self.measured_label, formula):
+            layout.addWidget(widget)
+        self.measured: list[estimate.MeasuredPeak] = []
+        self.task: Task | None = None
+
+    def load_measured(self) -> None:
+        """Measured GPU peaks of past runs, read off the GUI thread (it scans the metrics table)."""
+        if self.busy():
+            return
+        task = Task(lambda _ctx: estimate.compare_measured(self.ctx.store, limit=3), name="measured-peaks")
+        task.signals.succeeded.connect(self._on_measured)
+        self.task = task
+        self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _on_measured(self, found: list[estimate.MeasuredPeak]) -> None:
+        self.measured = found
+        lines = [f"run {m.run_id}: measured {human_bytes(m.measured_bytes)}"
+                 + (f", estimated {human_bytes(m.estimated_bytes)}" if m.estimated_bytes else "") for m in found]
+        self.measured_label.setText("Measured peaks: " + "; ".join(lines) if lines else
+                                    "No run has reported a measured GPU peak yet (CPU runs do not).")
+
+    def show_estimate(self, config: dict[str, Any], model_folder: Path | None) -> None:
+        """The estimate for a run-file mapping and its model folder (None: no usable model chosen)."""
+        if model_folder is None:
+            self.memory.setText(NO_MODEL)
+            self.parts.setText("")
+            return
+        try:
+            result = estimate.estimate_for_config(config, model_folder)
+        except (BadInput, ValueError, TypeError) as exc:
+            self.memory.setText(f"No estimate: {exc}")
+            self.parts.setText("")
+            return
+        self.memory.setText(f"<b>~{human_bytes(result.total_bytes)}</b> per GPU "
+                            f"({result.trainable_params:,} trainable parameters)")
+        self.parts.setText(" · ".join(f"{k} {human_bytes(v)}" for k, v in result.parts.items()))
+
+    def busy(self) -> bool:
+        return self.task is not None and not self.task.done.is_set()
