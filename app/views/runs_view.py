@@ -149,7 +149,7 @@ class RunsView(BaseView):
             found = metrics.get(run.id, {})
             cells = ["●", run.id, names.get(run.project_id, run.project_id), run.experiment, run.status.value, None,
                      format_eta(run.eta_seconds) if run.status.is_active else "-",
-                     ",".join(map(str, run.gpus)) or run.requested_gpus,
+                     ",".join(map(str, run.gpus)) or ("CPU" if run.started_at else run.requested_gpus),
                      *(f"{found[k]:.4f}" if k in found else "-" for k in KEY_METRICS),
                      f"{run.created_at:%Y-%m-%d %H:%M}"]
             for col, value in enumerate(cells):
