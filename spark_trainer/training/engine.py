@@ -18,7 +18,7 @@ from typing import Any
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError, OperationFailed
 from spark_trainer.recipes.registry import get_recipe
-from spark_trainer.training import checkpoints, steps
+from spark_trainer.training import checkpoints, lr_plan, steps
 from spark_trainer.training.reporting import Commands, Reporter, TrainOutcome
 
 
@@ -100,7 +100,8 @@ def run_training(
     order = steps.DataOrder(len(recipe.train_rows), t.batch_size, world, rank, t.seed)
     total = t.max_steps or max(1, math.ceil(t.epochs * order.per_epoch / t.grad_accum))
     warmup = t.warmup_steps or int(t.warmup_ratio * total)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, steps.lr_lambda(t.lr_scheduler, warmup, total))
+    # A run extended by N steps follows its extension plan (lr_plan), so the LR stays continuous.
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_plan.schedule_for(run_dir, t.lr_scheduler, warmup, total))
     if t.compile:
         model = torch.compile(model)
     model, optimizer = accelerator.prepare(model, optimizer)
