@@ -1,0 +1,79 @@
+"""The out-of-memory path on the CPU: a simulated CUDA OOM inside the real training step.
+
+The GPU-marked twins in test_gpu_jobs.py exhaust real GPU memory; these run everywhere, so the
+engine's conversion (OutOfMemory naming the micro-batch) and the worker's `auto_batch` retry
+(half micro-batch, double accumulation, recorded as a run event) are checked in every CI run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.config import load_config
+from spark_trainer.jobs import worker
+from spark_trainer.jobs.submit import frozen_config, submit_config
+from spark_trainer.store import metrics, runs
+from spark_trainer.store.store import Store
+from spark_trainer.training import engine, steps
+from spark_trainer.training.reporting import Commands
+
+
+@pytest.fixture
+def oom_above(monkeypatch: pytest.MonkeyPatch):
+    """Make every training step with a micro-batch larger than `limit` raise CUDA's OOM error."""
+    import torch
+
+    real_guarded = engine._guarded_step
+    seen: list[int] = []
+
+    def install(limit: int) -> list[int]:
+        def guarded(t, **step_args):
+            seen.append(t.batch_size)
+            if t.batch_size <= limit:
+                return real_guarded(t, **step_args)
+
+            def out_of_memory(**_: object):
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(steps, "train_step", out_of_memory)
+                return real_guarded(t, **step_args)
+
+        monkeypatch.setattr(engine, "_guarded_step", guarded)
+        return seen
+
+    return install
+
+
+def _submit(store: Store, run_file, **train) -> tuple[int, Path]:
+    path = run_file(steps=6, ckpt_every=3, **train)
+    run = submit_config(store, load_config(path), base_dir=path.parent).run
+    return run.id, Path(run.run_dir)
+
+
+def test_auto_batch_halves_the_micro_batch_until_it_fits(store: Store, run_file, oom_above) -> None:
+    run_id, run_dir = _submit(store, run_file, batch_size=8, grad_accum=1, auto_batch=True)
+    seen = oom_above(2)
+    outcome = worker.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
+    assert outcome.status == "completed" and outcome.step == 6
+    assert seen[:3] == [8, 4, 2]  # two retries, then every step at micro-batch 2
+    notes = [e.reason for e in runs.events(store, run_id) if e.reason.startswith("out of memory")]
+    assert notes == [
+        "out of memory at micro-batch 8; retrying with micro-batch 4 and grad_accum 2 (same effective batch)",
+        "out of memory at micro-batch 4; retrying with micro-batch 2 and grad_accum 4 (same effective batch)",
+    ]
+    final = frozen_config(run_dir).train
+    assert (final.batch_size, final.grad_accum) == (2, 4)
+    assert [m.step for m in metrics.read(store, run_id, keys=["loss"])] == list(range(1, 7))
+
+
+def test_without_auto_batch_the_error_names_the_micro_batch(store: Store, run_file, oom_above) -> None:
+    run_id, run_dir = _submit(store, run_file, batch_size=8, grad_accum=1)
+    oom_above(2)
+    with pytest.raises(worker.OperationFailedOOM) as info:
+        worker.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
+    message = str(info.value)
+    assert "micro-batch 8" in message and "train.auto_batch" in message and "train.grad_accum" in message
+    assert frozen_config(run_dir).train.batch_size == 8  # nothing rewritten
