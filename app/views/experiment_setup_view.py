@@ -100,7 +100,7 @@ class ExperimentSetupView(BaseView):
         self.model_browse = QPushButton("Folder…")
         self.gpus = QComboBox()
         self.gpus.setEditable(True)
-        self.gpus.setToolTip("auto | cpu | a count like 2 | ids like 0,1")
+        self.gpus.setToolTip("auto | cpu | GPU ids like 0 or 0,1 | count:N (any N free GPUs)")
         self.errors = {key: error_label() for key in ("project", "name", "dataset", "base_model", "gpus")}
         form.addRow("Project", with_error(self.project, self.errors["project"]))
         form.addRow("Experiment name", with_error(self.name, self.errors["name"]))

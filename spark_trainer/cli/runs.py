@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     start = actions.add_parser("start", help="queue a run of an experiment and start it when its GPUs are free",
                                parents=[common])
     start.add_argument("experiment", help="experiment name or id")
-    start.add_argument("--gpus", help="auto | cpu | cpu:N | a count like 2 | ids like 0,1 (default: the config's)")
+    start.add_argument("--gpus", help="auto | cpu | cpu:N | GPU ids like 0 or 0,1 | count:N (default: the config's)")
     start.add_argument("--wait", action="store_true", help="wait for the run to end, showing progress")
     start.set_defaults(handler=cmd_start)
 

@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                             description="Without --wait, prints the run id and returns; the run trains in the "
                             "background and is started by whichever scheduler is alive.")
     parser.add_argument("config", metavar="CONFIG.yaml", help="the run file")
-    parser.add_argument("--gpus", help="override the file's gpus: auto | cpu | cpu:N | a count | ids like 0,1")
+    parser.add_argument("--gpus", help="override the file's gpus: auto | cpu | cpu:N | GPU ids like 0 or 0,1 | count:N")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value, e.g. train.max_steps=50 (repeatable)")
     parser.add_argument("--wait", action="store_true",

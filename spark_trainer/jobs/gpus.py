@@ -1,4 +1,8 @@
-"""What a run asks for (`auto`, `cpu`, `cpu:2`, a count like `2`, ids like `0,1`) and where it fits."""
+"""What a run asks for and where it fits.
+
+Forms: `auto`, `cpu`, `cpu:N` (N CPU processes), GPU ids like `0` or `0,1` (as in CUDA_VISIBLE_DEVICES
+and the GUI's GPU picker), or a number of GPUs, any free ones, as `count:N`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from dataclasses import dataclass
 
 from spark_trainer.errors import BadInput
 
-SPEC_HELP = "auto | cpu | cpu:N (N CPU processes) | a GPU count like 2 | GPU ids like 0,1 (or 3, for one id)"
+SPEC_HELP = "auto | cpu | cpu:N (N CPU processes) | GPU ids like 0 or 0,1 | count:N (any N free GPUs)"
 
 
 @dataclass(frozen=True)
@@ -37,14 +41,17 @@ def parse_request(text: str | None) -> GpuRequest:
         if not n.isdigit() or not 1 <= int(n) <= 64:
             raise BadInput(f"gpus: {text!r} is not valid; cpu:N needs N from 1 to 64")
         return GpuRequest(raw, count=0, cpu_processes=int(n))
-    if "," in raw:
+    if raw.startswith("count:"):
+        n = raw[6:]
+        if not n.isdigit() or not 1 <= int(n) <= 64:
+            raise BadInput(f"gpus: {text!r} is not valid; count:N needs N from 1 to 64")
+        return GpuRequest(raw, count=int(n))
+    if raw.replace(",", "").replace(" ", "").isdigit():
         parts = [p.strip() for p in raw.split(",") if p.strip()]
         if not parts or not all(p.isdigit() for p in parts):
             raise BadInput(f"gpus: {text!r} is not valid; expected {SPEC_HELP}")
         ids = tuple(sorted({int(p) for p in parts}))
         return GpuRequest(raw, count=len(ids), ids=ids)
-    if raw.isdigit() and int(raw) >= 1:
-        return GpuRequest(raw, count=int(raw))
     raise BadInput(f"gpus: {text!r} is not valid; expected {SPEC_HELP}")
 
 

@@ -31,10 +31,12 @@ def test_parse_request_forms() -> None:
     assert gpu_alloc.parse_request("auto").auto
     assert gpu_alloc.parse_request("cpu").is_cpu
     assert gpu_alloc.parse_request("cpu:2").cpu_processes == 2
-    assert gpu_alloc.parse_request("2").count == 2
+    assert gpu_alloc.parse_request("count:2").count == 2
+    assert gpu_alloc.parse_request("count:2").ids is None
     assert gpu_alloc.parse_request("1,0").ids == (0, 1)
+    assert gpu_alloc.parse_request("0").ids == (0,)  # a bare number is a GPU id, as the GUI picker offers
     assert gpu_alloc.parse_request("3,").ids == (3,)
-    for bad in ("gpu", "0", "-1", "1,a", "cpu:0"):
+    for bad in ("gpu", "-1", "1,a", "cpu:0", "count:0", "count:x", ","):
         with pytest.raises(BadInput, match="gpus"):
             gpu_alloc.parse_request(bad)
 
@@ -43,14 +45,14 @@ def test_requests_this_machine_cannot_meet_are_refused() -> None:
     with pytest.raises(BadInput, match="GPU 3 requested but this machine has 2 GPUs"):
         gpu_alloc.check_fits(gpu_alloc.parse_request("3,"), [0, 1])
     with pytest.raises(BadInput, match="4 GPUs requested"):
-        gpu_alloc.check_fits(gpu_alloc.parse_request("4"), [0, 1])
+        gpu_alloc.check_fits(gpu_alloc.parse_request("count:4"), [0, 1])
     gpu_alloc.check_fits(gpu_alloc.parse_request("auto"), [])  # auto falls back to the CPU
 
 
 def test_gpus_are_never_shared_and_runs_wait_for_theirs(store: Store, experiment) -> None:
-    a = runs.create(store, experiment.id, requested_gpus="1")
-    b = runs.create(store, experiment.id, requested_gpus="0,")  # wants GPU 0, which a takes
-    c = runs.create(store, experiment.id, requested_gpus="1")
+    a = runs.create(store, experiment.id, requested_gpus="count:1")
+    b = runs.create(store, experiment.id, requested_gpus="0")  # wants GPU 0, which a takes
+    c = runs.create(store, experiment.id, requested_gpus="count:1")
     d = runs.create(store, experiment.id, requested_gpus="cpu")
     claimed = _claim(store, [0, 1])
     assert claimed == {a.id: [0], c.id: [1], d.id: []}
@@ -99,7 +101,7 @@ with Store.open(sys.argv[1]) as store:
 
 
 def test_concurrent_schedulers_never_claim_a_run_or_gpu_twice(store: Store, experiment) -> None:
-    created = [runs.create(store, experiment.id, requested_gpus="1").id for _ in range(6)]
+    created = [runs.create(store, experiment.id, requested_gpus="count:1").id for _ in range(6)]
     procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, str(store.home.root)], stdout=subprocess.PIPE,
                               text=True) for _ in range(3)]
     outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
