@@ -71,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.theme import use_fusion
 
     use_fusion(qt_app)  # before the first widget: see use_fusion
+    from app.gc_guard import install as install_gc_guard
+
+    install_gc_guard(qt_app)  # Qt objects are only ever collected on the GUI thread
     if args.view and args.view not in VIEW_NAMES:
         print(f"error: unknown view {args.view!r}; views are: {', '.join(VIEW_NAMES)}", file=sys.stderr)
         return 2

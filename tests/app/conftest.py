@@ -20,6 +20,17 @@ def _fusion_style(qapp):
     use_fusion(qapp)
 
 
+@pytest.fixture(autouse=True)
+def _collect_on_the_gui_thread(qapp):
+    """As app.main does: garbage collection never runs on worker threads (see app/gc_guard.py).
+    Given back after each test, so the non-GUI tests that follow collect as usual."""
+    from app.gc_guard import install, uninstall
+
+    install(qapp)
+    yield
+    uninstall()
+
+
 @pytest.fixture
 def qsettings(tmp_path: Path) -> QSettings:
     """Window state goes to a temporary ini file, never the user's real settings."""
