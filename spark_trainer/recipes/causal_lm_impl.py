@@ -69,11 +69,11 @@ class CausalLMRecipe:
     def _check_qlora(self) -> None:
         import importlib.util
 
-        import torch
-
-        if not torch.cuda.is_available() or importlib.util.find_spec("bitsandbytes") is None:
-            raise ConfigError("recipe_config.method qlora needs an NVIDIA GPU with CUDA and the bitsandbytes "
-                              "package; use method lora on this machine")
+        # bitsandbytes >= 0.45 quantizes to 4 bits on the CPU too (slowly): QLoRA is for GPUs, but a
+        # CPU run is real, which is also how the tests exercise it.
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigError("recipe_config.method qlora needs the bitsandbytes package "
+                              "(pip install bitsandbytes); or use method lora")
 
     def encode(self, record: Record) -> Example:
         """Tokens and target flags of one record; raises BadInput naming the record's line."""

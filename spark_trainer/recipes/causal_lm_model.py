@@ -32,7 +32,7 @@ def load_model(model_dir: Path, rc: CausalLMConfig, device: Any, precision: str,
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute,
             bnb_4bit_use_double_quant=True)
-        kwargs["device_map"] = {"": device.index or 0}
+        kwargs["device_map"] = {"": "cpu" if device.type == "cpu" else (device.index or 0)}
         weights = compute
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=weights, **kwargs)
     if rc.method != "qlora":

@@ -116,6 +116,8 @@ def run_training(
     report.on_log(f"training {len(recipe.train_rows)} rows ({len(recipe.val_rows)} validation) on "
                   f"{accelerator.device} x{world}, {precision}, {n_trainable:,} trainable parameters, "
                   f"steps {step + 1}..{total}")
+    if any(type(m).__name__ == "Linear4bit" for m in model.modules()):
+        report.on_log("base model weights are quantized to 4-bit NF4 (QLoRA)")
     if getattr(recipe, "truncated", 0):
         report.on_log(f"{recipe.truncated} examples were longer than train.seq_len {t.seq_len} and were truncated")
     report.on_start(start_step=step, total_steps=total)

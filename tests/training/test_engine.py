@@ -106,6 +106,23 @@ def test_full_and_dora_fine_tuning_save_loadable_final_models(tiny_model, counti
         assert adapter["use_dora"] is True
 
 
+def test_qlora_trains_4bit_base_with_adapters(tiny_model, counting_data, tmp_path):
+    """QLoRA for real: the base's linear layers are 4-bit NF4 (bitsandbytes runs on the CPU too)."""
+    pytest.importorskip("bitsandbytes")
+    import json
+
+    config = make_config(tiny_model, train={"max_steps": 12, "learning_rate": 3e-3, "warmup_steps": 0},
+                         recipe_config={"method": "qlora", "target_modules": "all-linear"},
+                         eval={"every_steps": None})
+    outcome, rep = train(config, counting_data, tmp_path / "run")
+    assert outcome.status == "completed" and outcome.final_path is not None
+    losses = [rep.metrics[s]["loss"] for s in sorted(rep.metrics) if "loss" in rep.metrics[s]]
+    assert len(losses) == 12 and min(losses[-3:]) < losses[0]
+    assert any("quantized to 4-bit NF4" in line for line in rep.logs), rep.logs
+    adapter = json.loads((outcome.final_path / "adapter_config.json").read_text())
+    assert adapter["peft_type"] == "LORA" and adapter["r"] == 16
+
+
 def test_dataset_folder_with_manifest_uses_its_splits(tiny_model, tmp_path):
     import json
 
