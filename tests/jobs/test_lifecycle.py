@@ -52,9 +52,9 @@ def test_kill9_interrupts_within_seconds_and_resume_continues_the_series(store: 
     path = run_file(steps=120, ckpt_every=10)
     run = _submit(store, path)
     assert schedule_once(store) == [run.id]
-    # Progress is written at each checkpoint, so step >= 10 means one exists.
-    run = wait_until(store, run.id, lambda r: r.step >= 10 and r.pid is not None, timeout_s=120)
-    assert latest_checkpoint(Path(run.run_dir)) is not None
+    # Metrics and progress reach the store just before each checkpoint is written: wait for the folder.
+    run = wait_until(store, run.id, lambda r: r.pid is not None and latest_checkpoint(Path(r.run_dir)) is not None,
+                     timeout_s=120)
     os.kill(run.pid, signal.SIGKILL)
     killed_at = time.monotonic()
     lost = wait_until(store, run.id, lambda r: r.status == RunStatus.INTERRUPTED, timeout_s=10, reconcile_too=True)
