@@ -79,9 +79,14 @@ def run_training(
         BadInput / ConfigError: invalid data, model or settings (before any training step).
         OutOfMemory: the GPU ran out of memory during a step.
     """
+    import logging
+
     import torch
     from accelerate.utils import set_seed
 
+    # peft imports bitsandbytes when present; on a CPU its optional fast-kernel probe logs a warning
+    # into every run's log although nothing is wrong (the plain CPU 4-bit path is used).
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     _check_config(config)
     run_dir = Path(run_dir)
     t = config.train
