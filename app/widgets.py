@@ -6,11 +6,39 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from spark_trainer.cli.format import human_bytes
 
 __all__ = ["human_bytes"]  # re-exported for the views
+
+
+def table_texts(table: QTableWidget) -> list[list[str]]:
+    """What a table shows, row by row (for tests and screenshots)."""
+    return [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+
+
+def selected_row_id(table: QTableWidget) -> object | None:
+    """The id stored (UserRole) in column 0 of the selected row, or None."""
+    rows = table.selectionModel().selectedRows()
+    return table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole) if rows else None
+
+
+def select_row_id(table: QTableWidget, row_id: object) -> None:
+    """Select the row whose column-0 id (UserRole) is `row_id`, if shown."""
+    for row in range(table.rowCount()):
+        if table.item(row, 0).data(Qt.ItemDataRole.UserRole) == row_id:
+            table.selectRow(row)
+            return
 
 
 def paths_from_mime(mime: QMimeData) -> list[Path]:

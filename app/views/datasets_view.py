@@ -30,7 +30,16 @@ from app.context import AppContext
 from app.views.base import BaseView
 from app.views.dataset_preview import DatasetPreview
 from app.views.dataset_report import ReportView
-from app.widgets import DropZone, MessageBanner, TaskProgressRow, human_bytes, paths_from_mime
+from app.widgets import (
+    DropZone,
+    MessageBanner,
+    TaskProgressRow,
+    human_bytes,
+    paths_from_mime,
+    select_row_id,
+    selected_row_id,
+    table_texts,
+)
 from app.workers import Task, TaskContext
 from spark_trainer.errors import SparkError
 from spark_trainer.store import datasets, projects
@@ -216,21 +225,15 @@ class DatasetsView(BaseView):
         self.delete_button.setEnabled(self.selected_dataset() is not None)
 
     def row_texts(self) -> list[list[str]]:
-        return [[self.table.item(r, c).text() for c in range(self.table.columnCount())]
-                for r in range(self.table.rowCount())]
+        """What the table shows, row by row (for tests and screenshots)."""
+        return table_texts(self.table)
 
     def selected_dataset(self) -> Dataset | None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return None
-        dataset_id = self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
-        return next((d for d in self._datasets if d.id == dataset_id), None)
+        dataset_id = selected_row_id(self.table)
+        return next((item for item in self._datasets if item.id == dataset_id), None)
 
     def select(self, dataset_id: int) -> None:
-        for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == dataset_id:
-                self.table.selectRow(row)
-                return
+        select_row_id(self.table, dataset_id)
 
     def _on_current_project_changed(self, _project_id: object) -> None:
         self.refresh()

