@@ -9,7 +9,7 @@ from pathlib import Path
 from spark_trainer.errors import BadInput
 from spark_trainer.ingest.detect import KINDS, InputFile, detect_kind, gather, is_sidecar, kind_of, sidecar_stems
 from spark_trainer.ingest.media import ingest_audio, ingest_image, ingest_video_file
-from spark_trainer.ingest.staging import DatasetBuilder, dataset_name, write_failure
+from spark_trainer.ingest.staging import DatasetBuilder, dataset_name
 from spark_trainer.ingest.text import ingest_text_file
 from spark_trainer.ingest.types import (
     IngestOptions,
@@ -22,6 +22,7 @@ from spark_trainer.ingest.types import (
 from spark_trainer.store import projects
 from spark_trainer.store.store import Store
 
+# Every handler takes (file, builder, options, report, cancel, tick); one-item-per-file kinds ignore the last two.
 HANDLERS = {"text": ingest_text_file, "image": ingest_image, "audio": ingest_audio, "video": ingest_video_file}
 
 
@@ -54,7 +55,7 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
         if f not in chosen and not is_sidecar(f, stems):
             report.reject(f.source, None, f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file (pass --kind to ingest another kind)")
     builder = DatasetBuilder(store.home, kind, options, report, link=link)
-    try:
+    with builder.guard():
         _ingest_files(chosen, HANDLERS[kind], builder, options, report, progress, cancel)
         check_cancel(cancel)
         if not builder.items:
@@ -65,12 +66,6 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
         emit(progress, len(chosen), len(chosen), "writing manifest and dataset card")
         dataset = builder.publish(store, project, name, [str(Path(p).expanduser().resolve()) for p in paths],
                                   meta={"options": _options_meta(options)})
-    except OSError as exc:
-        builder.discard()
-        raise write_failure(exc) from exc
-    except BaseException:
-        builder.discard()
-        raise
     emit(progress, len(chosen), len(chosen), f"dataset {dataset.name!r} ready: {dataset.num_items} items")
     return IngestResult(dataset, report)
 
@@ -81,11 +76,8 @@ def _ingest_files(files: list[InputFile], handler: Callable[..., None], builder:
     for done, f in enumerate(files):
         check_cancel(cancel)
         emit(progress, done, len(files), f"reading {f.source}", f.source)
-        if handler is ingest_text_file:
-            handler(f, builder, options, report, cancel,
-                    lambda message, done=done, f=f: emit(progress, done, len(files), message, f.source))
-        else:
-            handler(f, builder, options, report)
+        handler(f, builder, options, report, cancel,
+                lambda message, done=done, f=f: emit(progress, done, len(files), message, f.source))
 
 
 def _first_reason(report: IngestReport) -> str:

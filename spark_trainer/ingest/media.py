@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 from spark_trainer.ingest.detect import InputFile
@@ -28,7 +30,8 @@ def _dest(f: InputFile) -> str:
     return "/".join(f.rel)
 
 
-def ingest_image(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport) -> None:
+def ingest_image(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport,
+                 cancel: threading.Event | None = None, tick: Callable[[str], None] | None = None) -> None:
     from PIL import Image, UnidentifiedImageError
 
     size = f.path.stat().st_size
@@ -73,7 +76,8 @@ def _audio_duration(path: Path) -> float:
         return float(container.duration or 0) / 1_000_000
 
 
-def ingest_audio(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport) -> None:
+def ingest_audio(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport,
+                 cancel: threading.Event | None = None, tick: Callable[[str], None] | None = None) -> None:
     size = f.path.stat().st_size
     if size < options.min_file_bytes:
         report.reject(f.source, None, "empty file (0 bytes)")
@@ -91,7 +95,8 @@ def ingest_audio(f: InputFile, builder: DatasetBuilder, options: IngestOptions, 
     builder.add(Item(file_sha256(f.path), f.source, None, row, copy_from=f.path, size=size), _dest(f))
 
 
-def ingest_video_file(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport) -> None:
+def ingest_video_file(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport,
+                      cancel: threading.Event | None = None, tick: Callable[[str], None] | None = None) -> None:
     probe = probe_video(f.path, decode_test=options.check_video_decode)
     if probe.problems:
         report.reject(f.source, None, "; ".join(probe.problems))

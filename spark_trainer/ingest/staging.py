@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,6 +174,19 @@ class DatasetBuilder:
             meta={"linked": self.link, "val_fraction": self.options.val_fraction, **(meta or {})},
         )
         return datasets.create_from_folder(store, project, new, staging)
+
+    @contextmanager
+    def guard(self) -> Iterator[DatasetBuilder]:
+        """Any failure inside (an error, a cancel) removes the staging folder; an I/O error becomes
+        one OperationFailed line. Nothing half-built is ever left behind."""
+        try:
+            yield self
+        except OSError as exc:
+            self.discard()
+            raise write_failure(exc) from exc
+        except BaseException:
+            self.discard()
+            raise
 
     def discard(self) -> None:
         """Remove the staging folder (after a failure or a cancel)."""

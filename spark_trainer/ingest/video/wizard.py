@@ -19,7 +19,7 @@ from typing import Any
 
 from spark_trainer.errors import BadInput, OperationFailed
 from spark_trainer.ingest.detect import VIDEO_EXTS, InputFile, gather
-from spark_trainer.ingest.staging import DatasetBuilder, Item, dataset_name, write_failure
+from spark_trainer.ingest.staging import DatasetBuilder, Item, dataset_name
 from spark_trainer.ingest.types import (
     IngestOptions,
     IngestReport,
@@ -170,7 +170,7 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
     captioner, transcriber = _load_models(options, report)
     builder = DatasetBuilder(store.home, "image", IngestOptions(val_fraction=options.val_fraction), report)
     per_video: dict[str, Any] = {}
-    try:
+    with builder.guard():
         for i, f in enumerate(chosen):
             check_cancel(cancel)
             emit(progress, i, len(chosen), f"video {i + 1}/{len(chosen)}: probing {f.source}", f.source)
@@ -184,12 +184,6 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
         emit(progress, len(chosen), len(chosen), "writing manifest and dataset card")
         dataset = builder.publish(store, project, name, [str(Path(v).expanduser().resolve()) for v in videos],
                                   meta={"from_video": True, "video_options": asdict(options)})
-    except OSError as exc:
-        builder.discard()
-        raise write_failure(exc) from exc
-    except BaseException:
-        builder.discard()
-        raise
     emit(progress, len(chosen), len(chosen), f"dataset {dataset.name!r} ready: {dataset.num_items} frames")
     return IngestResult(dataset, report)
 
