@@ -5,16 +5,8 @@
 #   2. benchmarks/bench_supervisor_overhead.py on the GPU and on the CPU.
 # Wheels the machine's image lacks (pydantic, SQLAlchemy, alembic...) may be carried in .whl/.
 set -u
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-OUT=${OUT:-$PWD/gpu-jobs-out}
-mkdir -p "$OUT"
-if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 3
-  export PYTHONPATH=/tmp/site:$PWD
-else
-  export PYTHONPATH=$PWD
-fi
-PY=${PY:-python3}
+OUT_DEFAULT=gpu-jobs-out
+. "$(dirname "$0")/gpu_env.sh"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 timeout "${TESTS_S:-240}" $PY -m pytest tests/jobs/test_gpu_jobs.py -m gpu -q -p no:cacheprovider -rA 2>&1 \
   | grep -v -i "warn" | tee "$OUT/gpu_tests.log" | tail -25
