@@ -1,0 +1,87 @@
+"""A tiny Stable-Diffusion-style pipeline (UNet, VAE, CLIP text encoder) with random weights.
+
+Everything is built from configs; the CLIP tokenizer's vocab and merges are generated here from a
+small word list, so the demo and the tests never download anything. The folder loads offline with
+`StableDiffusionPipeline.from_pretrained(dest)` (diffusers layout, `model_index.json` at the top).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Words of the demo captions and sample prompts; anything else still tokenizes (letter by letter).
+WORDS = ("a an the of on in with and photo picture painting drawing style sks red green blue yellow "
+         "purple orange white black grey circle square triangle stripe stripes dot dots shape shapes "
+         "background small large big bright dark simple flat pattern sky sea grass sunset night day").split()
+SPECIALS = ("<|startoftext|>", "<|endoftext|>")
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/CLIP's reversible byte -> printable character table."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, [chr(c) for c in cs], strict=True))
+
+
+def clip_vocab_and_merges(words: tuple[str, ...] | list[str] = WORDS) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """A CLIP BPE vocabulary: every byte (alone and word-final), each word built left to right by
+    merges, and the two special tokens. Known words become one token each."""
+    chars = list(_bytes_to_unicode().values())
+    vocab_list = [*chars, *(c + "</w>" for c in chars)]
+    merges: list[tuple[str, str]] = []
+    seen = set(vocab_list)
+    for word in dict.fromkeys(w.lower() for w in words):
+        if len(word) < 2:
+            continue
+        piece = word[0]
+        for i, ch in enumerate(word[1:], start=1):
+            right = ch + "</w>" if i == len(word) - 1 else ch
+            merged = piece + right
+            if merged not in seen:
+                merges.append((piece, right))
+                vocab_list.append(merged)
+                seen.add(merged)
+            piece = merged
+    vocab_list += list(SPECIALS)
+    return {tok: i for i, tok in enumerate(vocab_list)}, merges
+
+
+def create_tiny_sd_pipeline(dest: Path, *, sample_size: int = 32, seed: int = 0, cross_attention_dim: int = 32,
+                            max_length: int = 32) -> Path:
+    """Save a random-weight Stable-Diffusion-style pipeline into `dest` (diffusers folder layout).
+
+    `sample_size` is the image side in pixels the pipeline generates by default; the VAE halves it.
+    """
+    import torch
+    from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    dest = Path(dest)
+    vocab, merges = clip_vocab_and_merges()
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=max_length)
+    torch.manual_seed(seed)
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(vocab), hidden_size=cross_attention_dim, intermediate_size=37, num_hidden_layers=2,
+        num_attention_heads=4, max_position_embeddings=max_length, bos_token_id=vocab[SPECIALS[0]],
+        eos_token_id=vocab[SPECIALS[1]], pad_token_id=vocab[SPECIALS[1]], projection_dim=cross_attention_dim))
+    vae = AutoencoderKL(block_out_channels=(16, 32), in_channels=3, out_channels=3, norm_num_groups=8,
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                        latent_channels=4, sample_size=sample_size)
+    unet = UNet2DConditionModel(
+        sample_size=sample_size // 2, in_channels=4, out_channels=4, layers_per_block=1,
+        block_out_channels=(32, 64), norm_num_groups=8, attention_head_dim=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=cross_attention_dim)
+    scheduler = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              num_train_timesteps=1000, clip_sample=False, steps_offset=1)
+    pipeline = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                       scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                       requires_safety_checker=False)
+    pipeline.save_pretrained(dest)
+    return dest
