@@ -85,3 +85,37 @@ def create_tiny_sd_pipeline(dest: Path, *, sample_size: int = 32, seed: int = 0,
                                        requires_safety_checker=False)
     pipeline.save_pretrained(dest)
     return dest
+
+
+COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 70, 220), "yellow": (235, 210, 40),
+           "purple": (140, 60, 180), "orange": (240, 140, 30), "white": (245, 245, 245), "black": (15, 15, 15)}
+SHAPES = ("circle", "square", "triangle")
+
+
+def write_captioned_images(folder: Path, n: int = 24, *, size: int = 32, seed: int = 0) -> Path:
+    """`n` PNG images of a coloured shape on a coloured background, each with a `.txt` caption
+    ("a red circle on a blue background") beside it: what drag-and-drop of a captioned folder gives."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    names = list(COLOURS)
+    for i in range(n):
+        shape, fg = rng.choice(SHAPES), rng.choice(names)
+        bg = rng.choice([c for c in names if c != fg])
+        image = Image.new("RGB", (size, size), COLOURS[bg])
+        draw = ImageDraw.Draw(image)
+        r = rng.randint(size // 5, size // 3)
+        cx, cy = rng.randint(r, size - r), rng.randint(r, size - r)
+        if shape == "circle":
+            draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=COLOURS[fg])
+        elif shape == "square":
+            draw.rectangle((cx - r, cy - r, cx + r, cy + r), fill=COLOURS[fg])
+        else:
+            draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=COLOURS[fg])
+        image.save(folder / f"shape-{i:03d}.png")
+        (folder / f"shape-{i:03d}.txt").write_text(f"a {fg} {shape} on a {bg} background\n", encoding="utf-8")
+    return folder

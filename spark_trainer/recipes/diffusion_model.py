@@ -107,11 +107,13 @@ def latent_params(vae: Any, pixels: Any) -> Any:
     return vae.encode(pixels.to(vae.device, vae.dtype)).latent_dist.parameters
 
 
-def make_train_module(parts: Parts, *, train_text_encoder: bool, noise_offset: float = 0.0,
+def make_train_module(unet: Any, noise_scheduler: Any, *, scaling_factor: float, vae: Any = None,
+                      text_encoder: Any = None, train_text_encoder: bool = False, noise_offset: float = 0.0,
                       snr_gamma: float | None = None) -> Any:
     """An nn.Module holding the parts; `module(batch)` returns one noise-prediction loss per image.
+    `vae` and `text_encoder` may be None when every batch brings cached latents and text states.
 
-    The batch holds `latent_params` (cached) or `pixels`; `text_embeds` (cached) or `input_ids`;
+    A batch group holds `latent_params` (cached) or `pixels`; `text_embeds` (cached) or `input_ids`;
     and, for validation only, fixed `noise` and `timesteps` so the validation loss is comparable
     from one evaluation to the next.
     """
@@ -121,12 +123,23 @@ def make_train_module(parts: Parts, *, train_text_encoder: bool, noise_offset: f
     class _Module(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.unet, self.text_encoder, self.vae = parts.unet, parts.text_encoder, parts.vae
-            self.noise_scheduler = parts.noise_scheduler
-            alphas = parts.noise_scheduler.alphas_cumprod.to(torch.float32)
+            self.unet, self.text_encoder, self.vae = unet, text_encoder, vae
+            self.noise_scheduler = noise_scheduler
+            alphas = noise_scheduler.alphas_cumprod.to(torch.float32)
             self.register_buffer("alphas_cumprod", alphas, persistent=False)
 
         def forward(self, batch: dict[str, Any]) -> Any:
+            """Per-image losses of a collated batch: one group per image size (`name@g` keys)."""
+            groups = int(batch["groups"]) if "groups" in batch else 0
+            if not groups:
+                return self.group_loss(batch)
+            parts = []
+            for g in range(groups):
+                suffix = f"@{g}"
+                parts.append(self.group_loss({k[: -len(suffix)]: v for k, v in batch.items() if k.endswith(suffix)}))
+            return torch.cat(parts)
+
+        def group_loss(self, batch: dict[str, Any]) -> Any:
             unet = self.unet
             if "latent_params" in batch:
                 params = batch["latent_params"].float()
@@ -137,7 +150,7 @@ def make_train_module(parts: Parts, *, train_text_encoder: bool, noise_offset: f
             std = torch.exp(0.5 * logvar.clamp(-30.0, 20.0))
             fixed = "noise" in batch
             sample_noise = batch["posterior_noise"] if fixed else torch.randn_like(mean)
-            latents = (mean + std * sample_noise) * self.vae.config.scaling_factor
+            latents = (mean + std * sample_noise) * scaling_factor
             noise = batch["noise"].float() if fixed else torch.randn_like(latents)
             if noise_offset and not fixed:
                 noise = noise + noise_offset * torch.randn(latents.shape[0], latents.shape[1], 1, 1,
