@@ -30,26 +30,24 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 
 def clip_vocab_and_merges(words: tuple[str, ...] | list[str] = WORDS) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """A CLIP BPE vocabulary: every byte (alone and word-final), each word built left to right by
-    merges, and the two special tokens. Known words become one token each."""
+    """A CLIP BPE vocabulary: every byte (alone and word-final), merges learned on `words` by the
+    `tokenizers` BPE trainer (so they apply consistently: each known word ends as one token), and
+    the two special tokens."""
+    import json
+
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    bpe = Tokenizer(models.BPE(end_of_word_suffix="</w>"))
+    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.BpeTrainer(vocab_size=100_000, min_frequency=1, end_of_word_suffix="</w>",
+                                  show_progress=False, special_tokens=[])
+    bpe.train_from_iterator([" ".join(w.lower() for w in words)] * 4, trainer=trainer)
+    learned = json.loads(bpe.to_str())["model"]
     chars = list(_bytes_to_unicode().values())
-    vocab_list = [*chars, *(c + "</w>" for c in chars)]
-    merges: list[tuple[str, str]] = []
-    seen = set(vocab_list)
-    for word in dict.fromkeys(w.lower() for w in words):
-        if len(word) < 2:
-            continue
-        piece = word[0]
-        for i, ch in enumerate(word[1:], start=1):
-            right = ch + "</w>" if i == len(word) - 1 else ch
-            merged = piece + right
-            if merged not in seen:
-                merges.append((piece, right))
-                vocab_list.append(merged)
-                seen.add(merged)
-            piece = merged
+    vocab_list = list(dict.fromkeys([*chars, *(c + "</w>" for c in chars), *learned["vocab"]]))
     vocab_list += list(SPECIALS)
-    return {tok: i for i, tok in enumerate(vocab_list)}, merges
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in learned["merges"]]
+    return {tok: i for i, tok in enumerate(vocab_list)}, merges  # type: ignore[return-value]
 
 
 def create_tiny_sd_pipeline(dest: Path, *, sample_size: int = 32, seed: int = 0, cross_attention_dim: int = 32,
