@@ -73,6 +73,7 @@ class DiffusionLoRARecipe:
         self.skipped: list[dict[str, str]] = []
         self.unconditioned = 0  # images trained with an empty caption (missing_captions: empty)
         self.parts: Parts | None = None
+        self.vae_scale = 8
         self.tokenizer: Any = None
         self.latents: dict[tuple[str, bool], Any] = {}  # (path, flipped) -> VAE posterior parameters
         self.embeds: dict[str, Any] = {}  # caption -> text encoder hidden states
@@ -100,6 +101,7 @@ class DiffusionLoRARecipe:
         if self.rc.resolution % multiple:
             raise ConfigError(f"recipe_config.resolution {self.rc.resolution} must be a multiple of {multiple} for "
                               f"this model (its VAE and UNet downsampling); try {self.rc.resolution // multiple * multiple or multiple}")
+        self.vae_scale = self._vae_scale()
         check = data.check_decodes(data.read_pairs(data_path, self.rc.missing_captions))
         self.skipped = check.skipped
         if not check.items:
@@ -170,8 +172,7 @@ class DiffusionLoRARecipe:
     def _fixed_noise(self, item: data.CaptionedImage) -> dict[str, Any]:
         import torch
 
-        scale = self._vae_scale()
-        shape = (4, item.bucket[1] // scale, item.bucket[0] // scale)
+        shape = (4, item.bucket[1] // self.vae_scale, item.bucket[0] // self.vae_scale)
         gen = torch.Generator().manual_seed(_stable_seed(item.source))
         return {"noise": torch.randn(shape, generator=gen), "posterior_noise": torch.randn(shape, generator=gen),
                 "timesteps": torch.randint(0, 1000, (), generator=gen)}

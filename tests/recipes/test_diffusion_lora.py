@@ -196,3 +196,46 @@ def test_resolution_must_fit_the_model_and_the_base_model_must_be_a_pipeline(tin
     (tmp_path / "llm" / "config.json").write_text("{}")
     with pytest.raises(BadInput, match="no model_index.json"):
         DiffusionLoRARecipe(config(tmp_path / "llm")).prepare(shapes)
+
+
+def test_uncached_aspect_buckets_train_through_dataloader_workers(tiny_sd, store, tmp_path):
+    """Images of two shapes go to two buckets; without caches they are decoded in worker processes
+    and a micro-batch holding both shapes runs one UNet pass per bucket."""
+    from PIL import Image
+
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.store import projects
+
+    folder = tmp_path / "wide-and-square"
+    folder.mkdir()
+    for i in range(8):
+        size = (64, 32) if i % 2 else (32, 32)
+        Image.new("RGB", size, (30 * i, 90, 160)).save(folder / f"{i}.png")
+        (folder / f"{i}.txt").write_text("a wide picture" if i % 2 else "a square picture")
+    projects.create(store, "p")
+    data = Path(ingest_paths(store, [folder], project="p").dataset.path)
+    cfg = config(tiny_sd, train={"max_steps": 2},
+                 recipe_config={"resolution": 32, "crop": "buckets", "cache_latents": False,
+                                "cache_text_embeddings": False, "lora_r": 4, "lora_alpha": 4})
+
+    from spark_trainer.recipes.diffusion_lora_impl import DiffusionLoRARecipe
+
+    recipe = DiffusionLoRARecipe(cfg)
+    recipe.prepare(data)
+    assert recipe.loader_workers >= 1
+    buckets = {i.bucket for i in recipe.train_data + recipe.val_data}
+    assert (32, 32) in buckets and any(w > h for w, h in buckets), buckets
+    batch = recipe.collate([recipe.load(i, seed=1) for i in recipe.train_data[:4]])
+    assert recipe.loss_count(batch) == 4 and int(batch["groups"]) == len({i.bucket for i in recipe.train_data[:4]})
+
+    outcome, rep = train(cfg, data, tmp_path / "run")
+    assert outcome.status == "completed" and all(math.isfinite(v) for v in rep.series("loss").values())
+
+
+def test_recipes_command_lists_the_fields(cli):
+    done = cli("--json", "recipes", "diffusion-lora")
+    assert done.code == 0, done.err
+    fields = {f["name"]: f for f in json.loads(done.out)["fields"]}
+    assert fields["resolution"]["default"] == 512 and fields["resolution"]["min"] == 16
+    assert fields["crop"]["choices"] == ["center", "buckets"]
+    assert json.loads(done.out)["data_kinds"] == ["image"]
