@@ -240,13 +240,13 @@ def run_example_loop(preset: Preset, latents: list[Any], embeds: list[Any], *, d
 def bench_diffusion(preset_name: str = "tiny", *, steps: int | None = None, compile: bool | None = None,
                     engines: tuple[str, ...] = ("ours", "example"), log: Any = None) -> dict[str, Any]:
     """Run the engines and return their figures and the ratio (see the module docstring)."""
-    import torch
-
     if preset_name not in PRESETS:
         raise BadInput(f"unknown preset {preset_name!r}; presets are: {', '.join(PRESETS)}")
     for engine in engines:
         if engine not in ("ours", "example"):
             raise BadInput(f"unknown engine {engine!r}; engines are: ours, example")
+    import torch
+
     preset = PRESETS[preset_name]
     if compile is not None:
         preset = replace(preset, compile=compile)

@@ -14,6 +14,7 @@ def _bench(*extra: str) -> subprocess.CompletedProcess:
                            *extra], capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.slow  # about 30 s on a quiet 2-core machine, minutes on a busy one
 def test_bench_diffusion_tiny_reports_images_per_second_of_both_engines_and_their_ratio():
     done = _bench("--steps", "2")
     assert done.returncode == 0, done.stderr[-2000:]
@@ -25,6 +26,7 @@ def test_bench_diffusion_tiny_reports_images_per_second_of_both_engines_and_thei
     assert ratio == pytest.approx(report["engines"]["ours"]["images_per_s"] / report["engines"]["example"]["images_per_s"])
 
 
+@pytest.mark.slow  # building 860M parameters, even on the meta device, takes a while
 def test_sd15_preset_is_an_sd15_shaped_unet():
     from diffusers import UNet2DConditionModel
 
