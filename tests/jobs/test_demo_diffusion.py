@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from spark_trainer.jobs.demo import build_demo
 from spark_trainer.jobs.demo_diffusion import DEMO_PIPELINE
 from spark_trainer.store import artifacts, datasets
@@ -12,6 +14,7 @@ from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 
 
+@pytest.mark.slow  # a managed worker imports torch and diffusers: about a minute on a quiet 2-core machine
 def test_diffusion_demo_trains_end_to_end_with_sample_images(store: Store) -> None:
     result = build_demo(store, steps=4, recipe="diffusion-lora")
     run = result.run
