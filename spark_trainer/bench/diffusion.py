@@ -247,6 +247,10 @@ def bench_diffusion(preset_name: str = "tiny", *, steps: int | None = None, comp
             raise BadInput(f"unknown engine {engine!r}; engines are: ours, example")
     import torch
 
+    from spark_trainer.recipes.diffusion_model import quiet_torchvision_notice
+
+    quiet_torchvision_notice()
+
     preset = PRESETS[preset_name]
     if compile is not None:
         preset = replace(preset, compile=compile)

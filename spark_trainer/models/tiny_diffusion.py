@@ -57,6 +57,10 @@ def create_tiny_sd_pipeline(dest: Path, *, sample_size: int = 32, seed: int = 0,
     `sample_size` is the image side in pixels the pipeline generates by default; the VAE halves it.
     """
     import torch
+
+    from spark_trainer.recipes.diffusion_model import quiet_torchvision_notice
+
+    quiet_torchvision_notice()
     from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 

@@ -4,6 +4,7 @@ layout `pipeline.load_lora_weights(folder)` reads."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,20 @@ from spark_trainer.errors import BadInput
 UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
 TEXT_ENCODER_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
+
+
+class _NoTorchvisionNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "requires torchvision (not installed)" not in record.getMessage()
+
+
+def quiet_torchvision_notice() -> None:
+    """Importing diffusers' pipelines makes transformers announce that its CLIP image processors fall
+    back to PIL because torchvision is absent. We never use those processors (and never install
+    torchvision), so the notice only clutters every run's log."""
+    found = logging.getLogger("transformers.utils.import_utils")
+    if not any(isinstance(f, _NoTorchvisionNotice) for f in found.filters):
+        found.addFilter(_NoTorchvisionNotice())
 
 
 def torch_dtype(precision: str) -> Any:
@@ -57,6 +72,8 @@ def load_parts(model_dir: Path, device: Any, dtype: Any) -> Parts:
     """The pipeline's parts, frozen, on `device` in `dtype` (the VAE stays fp32 when dtype is fp16:
     SD VAEs overflow in fp16)."""
     import torch
+
+    quiet_torchvision_notice()
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from transformers import AutoTokenizer, CLIPTextModel
 
@@ -188,6 +205,8 @@ def generate_images(parts: Parts, model_dir: Path, prompts: list[str], *, seed: 
                     guidance: float, size: tuple[int, int]) -> list[Any]:
     """One PIL image per prompt from the current weights, each from its own fixed seed."""
     import torch
+
+    quiet_torchvision_notice()
     from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
 
     scheduler = DPMSolverMultistepScheduler.from_pretrained(Path(model_dir) / "scheduler", local_files_only=True)
@@ -225,6 +244,7 @@ def image_grid(images: list[Any]) -> Any:
 
 def save_lora(unet: Any, text_encoder: Any | None, dest: Path) -> Path:
     """Write the adapters as diffusers' `save_lora_weights` does (loadable with `load_lora_weights`)."""
+    quiet_torchvision_notice()
     from diffusers import StableDiffusionPipeline
     from diffusers.utils import convert_state_dict_to_diffusers
     from peft.utils import get_peft_model_state_dict
