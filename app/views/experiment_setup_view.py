@@ -219,6 +219,7 @@ class ExperimentSetupView(BaseView):
         while self.recipe_layout.count():
             item = self.recipe_layout.takeAt(0)
             if item.widget() is not None:
+                item.widget().hide()  # deleteLater waits for the event loop; never show two forms at once
                 item.widget().deleteLater()
         try:
             spec = get_recipe(name)

@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def render_samples_tab(home: Path, target: Path) -> None:
-    """The run-detail view of the latest run with its Samples tab open."""
+def render_in_process(home: Path, out: Path) -> None:
+    """The setup form scrolled to its recipe settings, and the latest run's Samples tab."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     sys.path.insert(0, str(ROOT))
     from PySide6.QtCore import QSettings
@@ -37,11 +37,20 @@ def render_samples_tab(home: Path, target: Path) -> None:
     window = MainWindow(store, settings, restore_state=False)
     window.resize(1280, 800)
     window.show()
+    from PySide6.QtWidgets import QScrollArea
+
+    TARGETS["experiment-setup"](window)
+    setup = window.views["experiments"]
+    settle(1.0)
+    scroll = next(a for a in setup.findChildren(QScrollArea) if a.isAncestorOf(setup.recipe_box))
+    scroll.verticalScrollBar().setValue(setup.recipe_box.y() - 10)
+    settle(0.5)
+    window.grab().save(str(out / "experiment-setup-diffusion-recipe.png"))
     TARGETS["run-detail"](window)
     detail = window.views["runs"].detail
     detail.tabs.setCurrentIndex([detail.tabs.tabText(i) for i in range(detail.tabs.count())].index("Samples"))
     settle(1.0)
-    window.grab().save(str(target))
+    window.grab().save(str(out / "run-detail-diffusion-samples.png"))
     window.close()
     store.close()
 
@@ -60,7 +69,7 @@ def main() -> None:
     for view, name in (("experiment-setup", "experiment-setup-diffusion"), ("run-detail", "run-detail-diffusion")):
         subprocess.run([sys.executable, "-m", "app.main", "--home", str(home), "--screenshot",
                         str(args.out / f"{name}.png"), "--view", view], check=True, cwd=ROOT)
-    render_samples_tab(home, args.out / "run-detail-diffusion-samples.png")
+    render_in_process(home, args.out)
     print(f"screenshots in {args.out} (data home {home})")
 
 
