@@ -18,6 +18,7 @@ from spark_trainer.recipes.base import MetricSpec
 BUILTIN_MODULES = (
     "spark_trainer.recipes.causal_lm",
     "spark_trainer.recipes.text_classification",
+    "spark_trainer.recipes.image_classification",
 )
 
 # Metrics the engine logs for every recipe (their direction matters to the leaderboard and charts).
