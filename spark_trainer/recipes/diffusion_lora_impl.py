@@ -11,7 +11,7 @@ import hashlib
 import os
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
@@ -233,18 +233,16 @@ class DiffusionLoRARecipe:
         with torch.no_grad():
             if self.rc.cache_latents:
                 flips = (False, True) if self.rc.random_flip else (False,)
-                for chunk in range(0, len(items), 8):
-                    group = items[chunk:chunk + 8]
+                for item in items:  # one at a time: buckets may differ in size
                     for flip in flips:
-                        for item in group:  # one at a time: buckets may differ in size
-                            pixels = data.load_pixels(item, flip).unsqueeze(0)
-                            self.latents[(str(item.path), flip)] = latent_params(parts.vae, pixels)[0].cpu()
+                        pixels = data.load_pixels(item, flip).unsqueeze(0)
+                        self.latents[(str(item.path), flip)] = latent_params(parts.vae, pixels)[0].cpu()
             if self.cache_text:
                 captions = sorted({i.caption for i in items} | {""})
                 for chunk in range(0, len(captions), 32):
-                    group = captions[chunk:chunk + 32]
-                    states = encode_prompts(parts.tokenizer, parts.text_encoder, group).cpu()
-                    self.embeds.update(zip(group, states, strict=True))
+                    texts = captions[chunk:chunk + 32]
+                    states = encode_prompts(parts.tokenizer, parts.text_encoder, texts).cpu()
+                    self.embeds.update(zip(texts, states, strict=True))
 
     def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         per_image = model(batch)
@@ -286,3 +284,9 @@ class DiffusionLoRARecipe:
             "from diffusers import StableDiffusionPipeline\n\n"
             f"pipe = StableDiffusionPipeline.from_pretrained({str(self.model_dir)!r})\n"
             f"pipe.load_lora_weights({str(dest.parent / 'final')!r})\n```\n", encoding="utf-8")
+
+
+if TYPE_CHECKING:  # the type checker (tests/training/test_typecheck.py) holds the class to the protocol
+    from spark_trainer.recipes.base import Recipe
+
+    _conforms: type[Recipe] = DiffusionLoRARecipe
