@@ -144,8 +144,8 @@ class DiffusionLoRARecipe:
             notes.append(f"{self.unconditioned} images have no caption and train unconditioned "
                          "(recipe_config.missing_captions: empty)")
         if self.rc.cache_latents:
-            notes.append(f"latents of {len(self.latents) or len(self.train_data) + len(self.val_data)} images "
-                         "cached before training")
+            both = " (and mirrored, for random_flip)" if self.rc.random_flip else ""
+            notes.append(f"VAE latents of {len(self.train_data) + len(self.val_data)} images{both} cached before training")
         return notes
 
     def load(self, item: data.CaptionedImage, seed: int | None) -> dict[str, Any]:
