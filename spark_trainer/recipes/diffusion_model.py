@@ -222,9 +222,13 @@ def generate_images(parts: Parts, model_dir: Path, prompts: list[str], *, seed: 
         with torch.no_grad():
             for i, prompt in enumerate(prompts):
                 generator = torch.Generator(device="cpu").manual_seed(seed + i)
-                out = pipe(prompt, num_inference_steps=steps, guidance_scale=guidance, generator=generator,
-                           width=size[0], height=size[1])
-                images.append(out.images[0])
+                # Denoise to latents, then decode in the VAE's own dtype: under fp16 the VAE stays fp32
+                # (it overflows in fp16), which the pipeline's own decode would feed fp16 latents.
+                latents = pipe(prompt, num_inference_steps=steps, guidance_scale=guidance, generator=generator,
+                               width=size[0], height=size[1], output_type="latent").images
+                decoded = parts.vae.decode(latents.to(parts.vae.dtype) / parts.vae.config.scaling_factor,
+                                           return_dict=False)[0]
+                images.append(pipe.image_processor.postprocess(decoded.float(), output_type="pil")[0])
     finally:
         parts.unet.train(modes[0])
         parts.text_encoder.train(modes[1])
