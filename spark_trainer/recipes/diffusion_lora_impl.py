@@ -8,6 +8,7 @@ decoded and cropped in DataLoader worker processes. One loss unit is one image.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 from pathlib import Path
@@ -74,6 +75,7 @@ class DiffusionLoRARecipe:
         self.unconditioned = 0  # images trained with an empty caption (missing_captions: empty)
         self.parts: Parts | None = None
         self.vae_scale = 8
+        self.train_timesteps = 1000
         self.tokenizer: Any = None
         self.latents: dict[tuple[str, bool], Any] = {}  # (path, flipped) -> VAE posterior parameters
         self.embeds: dict[str, Any] = {}  # caption -> text encoder hidden states
@@ -102,6 +104,10 @@ class DiffusionLoRARecipe:
             raise ConfigError(f"recipe_config.resolution {self.rc.resolution} must be a multiple of {multiple} for "
                               f"this model (its VAE and UNet downsampling); try {self.rc.resolution // multiple * multiple or multiple}")
         self.vae_scale = self._vae_scale()
+        scheduler_file = self.model_dir / "scheduler" / "scheduler_config.json"
+        if not scheduler_file.is_file():
+            raise BadInput(f"base model {self.model_dir} has no scheduler/scheduler_config.json")
+        self.train_timesteps = int(json.loads(scheduler_file.read_text()).get("num_train_timesteps", 1000))
         check = data.check_decodes(data.read_pairs(data_path, self.rc.missing_captions))
         self.skipped = check.skipped
         if not check.items:
@@ -117,8 +123,6 @@ class DiffusionLoRARecipe:
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir / "tokenizer", local_files_only=True)
 
     def _pixel_multiple(self) -> int:
-        import json
-
         assert self.model_dir is not None
         vae = json.loads((self.model_dir / "vae" / "config.json").read_text())
         unet = json.loads((self.model_dir / "unet" / "config.json").read_text())
@@ -175,11 +179,9 @@ class DiffusionLoRARecipe:
         shape = (4, item.bucket[1] // self.vae_scale, item.bucket[0] // self.vae_scale)
         gen = torch.Generator().manual_seed(_stable_seed(item.source))
         return {"noise": torch.randn(shape, generator=gen), "posterior_noise": torch.randn(shape, generator=gen),
-                "timesteps": torch.randint(0, 1000, (), generator=gen)}
+                "timesteps": torch.randint(0, self.train_timesteps, (), generator=gen)}
 
     def _vae_scale(self) -> int:
-        import json
-
         assert self.model_dir is not None
         return 2 ** (len(json.loads((self.model_dir / "vae" / "config.json").read_text())["block_out_channels"]) - 1)
 
@@ -192,7 +194,7 @@ class DiffusionLoRARecipe:
         groups: dict[tuple[int, ...], list[dict[str, Any]]] = {}
         for ex in examples:
             groups.setdefault(tuple(ex[spatial].shape), []).append(ex)
-        batch: dict[str, Any] = {"groups": torch.tensor(len(groups))}
+        batch: dict[str, Any] = {}
         for g, members in enumerate(groups.values()):
             for key in members[0]:
                 batch[f"{key}@{g}"] = torch.stack([torch.as_tensor(m[key]) for m in members])

@@ -147,11 +147,13 @@ def make_train_module(unet: Any, noise_scheduler: Any, *, scaling_factor: float,
 
         def forward(self, batch: dict[str, Any]) -> Any:
             """Per-image losses of a collated batch: one group per image size (`name@g` keys)."""
-            groups = int(batch["groups"]) if "groups" in batch else 0
+            # Group suffixes come from the keys, not from a tensor: reading a count off the device
+            # would stall the GPU once per micro-batch.
+            groups = sorted({k.rsplit("@", 1)[1] for k in batch if "@" in k}, key=int)
             if not groups:
                 return self.group_loss(batch)
             parts = []
-            for g in range(groups):
+            for g in groups:
                 suffix = f"@{g}"
                 parts.append(self.group_loss({k[: -len(suffix)]: v for k, v in batch.items() if k.endswith(suffix)}))
             return torch.cat(parts)
