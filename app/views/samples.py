@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 
 def sample_widget(path: Path, step: int | None) -> QWidget:
@@ -29,12 +29,32 @@ def sample_widget(path: Path, step: int | None) -> QWidget:
         layout.addWidget(QLabel(f"cannot read {path}: {exc}"))
         return box
     for item in data.get("samples", []) if isinstance(data, dict) else []:
+        if isinstance(item, dict) and item.get("image"):  # an image sample beside the JSON
+            layout.addWidget(_image_sample(path.parent / str(item["image"]), str(item.get("caption", ""))))
+            continue
         prompt = item.get("prompt", "") if isinstance(item, dict) else ""
         output = _sample_output(item)
         text = QLabel(f"<i>{html.escape(str(prompt))}</i><br>{html.escape(output)}")
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(text)
+    return box
+
+
+def _image_sample(path: Path, caption: str) -> QWidget:
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    image = QLabel()
+    pixmap = QPixmap(str(path))
+    if pixmap.isNull():
+        image.setText(f"missing image {path.name}")
+    else:
+        image.setPixmap(pixmap.scaledToWidth(96, Qt.TransformationMode.SmoothTransformation))
+    row.addWidget(image)
+    text = QLabel(html.escape(caption))
+    text.setWordWrap(True)
+    row.addWidget(text, 1)
     return box
 
 
@@ -50,5 +70,5 @@ def sample_text(path: Path) -> str:
 
 def _sample_output(item: Any) -> str:
     if isinstance(item, dict):
-        return str(item.get("completion", item.get("output", item.get("text", ""))))
+        return str(item.get("completion", item.get("output", item.get("text", item.get("caption", "")))))
     return str(item)
