@@ -18,6 +18,10 @@ LoRA trainable parameters for a Llama-style block: r * (9h + 2*kv + 3i) per laye
 targets (q, k, v, o, gate, up, down: the sum of each adapted matrix's in + out features), where kv
 is the key/value width and i the MLP width; DoRA adds one magnitude per output feature.
 
+Classification recipes: the logits term is b * classes (a head, not a vocabulary) and s is the
+longest text kept (`recipe_config.max_length`; batches are padded only to their longest text) or,
+for a ViT-style image model, its patches per image plus one: (image_size / patch_size)^2 + 1.
+
 It is an estimate for planning (within tens of percent on Llama-style models); `compare_measured`
 puts it next to the peaks runs actually reported so the user can judge it.
 """
@@ -109,8 +113,10 @@ def estimate_peak_memory(
     precision: str = "bf16",
     lora_r: int = 16,
     gradient_checkpointing: bool = False,
+    outputs: int | None = None,
 ) -> MemoryEstimate:
-    """Peak GPU memory of one training process (see the module docstring for the formula)."""
+    """Peak GPU memory of one training process (see the module docstring for the formula).
+    `outputs`: logits per row for a classifier head (None: one per token over the vocabulary)."""
     if method not in METHODS:
         raise BadInput(f"method {method!r} is not one of: {', '.join(METHODS)}")
     if batch_size < 1 or seq_len < 1:
@@ -129,7 +135,7 @@ def estimate_peak_memory(
     activations = shape.num_layers * tokens * shape.hidden_size * act_unit
     if gradient_checkpointing:
         activations += tokens * shape.hidden_size * (68 if wide else 34)
-    logits = tokens * shape.vocab_size * 4 * 2
+    logits = (tokens * shape.vocab_size if outputs is None else batch_size * outputs) * 4 * 2
     parts = {"weights": weights, "trainable+optimizer": optimizer, "activations": activations,
              "logits": logits, "overhead": OVERHEAD_BYTES}
     return MemoryEstimate(sum(parts.values()), parts, trainable)
@@ -144,15 +150,30 @@ def estimate_for_config(config: dict[str, Any], base_model_dir: str | Path) -> M
     train = config.get("train") or {}
     recipe = config.get("recipe_config") or {}
     precision = str(train.get("precision") or "auto")
+    seq_len, outputs = int(train.get("seq_len") or 512), None
+    if config.get("recipe") == "text-classification":
+        seq_len, outputs = int(recipe.get("max_length") or 256), 64  # a head of at most tens of classes
+    elif config.get("recipe") == "image-classification":
+        seq_len, outputs = _patches(base_model_dir), 64
     return estimate_peak_memory(
         ModelShape.from_folder(base_model_dir),
         method=str(recipe.get("method") or "lora"),
         batch_size=int(train.get("batch_size") or 8),
-        seq_len=int(train.get("seq_len") or 512),
+        seq_len=seq_len, outputs=outputs,
         precision="bf16" if precision == "auto" else precision,
         lora_r=int(recipe.get("lora_r") or 16),
         gradient_checkpointing=bool(train.get("gradient_checkpointing", False)),
     )
+
+
+def _patches(folder: str | Path) -> int:
+    """Tokens per image of a ViT-style model; BadInput for models without patches (conv nets)."""
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text())
+        return (int(config["image_size"]) // int(config["patch_size"])) ** 2 + 1
+    except (OSError, ValueError, KeyError, TypeError):
+        raise BadInput(f"{folder}: only patch-based (ViT-style) image models can be estimated; "
+                       "this one has no image_size / patch_size") from None
 
 
 def measured_bytes(key: str, value: float) -> int:

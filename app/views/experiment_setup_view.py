@@ -182,11 +182,12 @@ class ExperimentSetupView(BaseView):
         self.dataset.clear()
         try:
             found = datasets.list_all(self.store, self.project.currentText())
-            kinds = get_recipe(self.recipe.currentText()).data_kinds
         except BadInput:
-            found, kinds = [], ()  # a new project has no datasets yet
-        found = [ds for ds in found if ds.kind in kinds]  # only datasets the recipe can train on
+            found = []  # a new project has no datasets yet
+        kinds = self._accepted_kinds()
         for ds in found:
+            if kinds and ds.kind not in kinds:  # the recipe cannot train on it (submit refuses it too)
+                continue
             self.dataset.addItem(ds.name)
             self.dataset.setItemData(self.dataset.count() - 1,
                                      f"{ds.kind}, {ds.num_train} train / {ds.num_val} val items", 3)
@@ -215,7 +216,15 @@ class ExperimentSetupView(BaseView):
         self._fill_datasets()
         self.revalidate()
 
+    def _accepted_kinds(self) -> tuple[str, ...]:
+        try:
+            return get_recipe(self.recipe.currentText()).data_kinds
+        except (BadInput, AttributeError):  # no recipe chosen yet
+            return ()
+
     def _set_recipe(self, name: str) -> None:
+        if hasattr(self, "dataset"):
+            self._fill_datasets()
         while self.recipe_layout.count():
             item = self.recipe_layout.takeAt(0)
             if item.widget() is not None:
@@ -230,7 +239,6 @@ class ExperimentSetupView(BaseView):
         self.forms["recipe_config"] = form
         self.recipe_box.setTitle(f"Recipe settings: {spec.title}")
         self.recipe_layout.addWidget(form)
-        self._fill_datasets()
         self.revalidate()
 
     # --- the config ----------------------------------------------------------------------------

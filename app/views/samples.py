@@ -81,5 +81,5 @@ def _sample_output(item: Any) -> str:
     if isinstance(item, dict) and isinstance(item.get("image"), str):
         return f"[image {item['image']}] {item.get('prompt', '')}"
     if isinstance(item, dict):
-        return str(item.get("completion", item.get("output", item.get("text", ""))))
+        return str(item.get("completion", item.get("output", item.get("text", item.get("caption", "")))))
     return str(item)

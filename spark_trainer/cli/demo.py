@@ -12,9 +12,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser = sub.add_parser("demo", help="create a demo project with a tiny local model and train it end to end",
                             parents=[common])
     parser.add_argument("--steps", type=int, default=None,
-                        help="training steps (default 300; 40 for diffusion-lora)")
-    parser.add_argument("--recipe", default="causal-lm", metavar="NAME",
-                        help="which recipe to demonstrate: causal-lm (default) or diffusion-lora")
+                        help="training steps (default: 300 for causal-lm, fewer for the classification and diffusion demos)")
+    parser.add_argument("--recipe", default="causal-lm",
+                        help="which recipe to demonstrate: causal-lm (default), text-classification, "
+                        "image-classification, diffusion-lora")
     parser.add_argument("--no-wait", action="store_true", help="queue the demo run and return at once")
     parser.set_defaults(handler=cmd_demo)
 
@@ -23,9 +24,7 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.errors import BadInput
     from spark_trainer.jobs.demo import build_demo
 
-    if args.steps is None:
-        args.steps = 40 if args.recipe == "diffusion-lora" else 300
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         raise BadInput(f"--steps must be at least 1, got {args.steps}")
     tty = sys.stderr.isatty()
     last_stage = [""]
@@ -47,7 +46,9 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> Result:
         def f(v):
             return "-" if v is None else f"{v:.3f}"
 
+        accuracy = result.metrics.get("eval_accuracy")
+        extra = "" if accuracy is None else f", validation accuracy {accuracy:.3f}"
         return (f"demo run {result.run.id} completed {result.run.step} steps: loss {f(result.first_loss)} -> "
-                f"{f(result.final_loss)}, validation loss {f(result.eval_loss)}\nreport: {result.report_path}")
+                f"{f(result.final_loss)}, validation loss {f(result.eval_loss)}{extra}\nreport: {result.report_path}")
 
     return Result(result, text)

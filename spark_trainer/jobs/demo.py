@@ -91,7 +91,7 @@ def build_demo(
     *,
     wait: bool = True,
     progress: Callable[[DemoProgress], None] | None = None,
-    steps: int = 300,
+    steps: int | None = None,
     recipe: str = "causal-lm",
 ) -> DemoResult:
     """Create (or reuse) the demo project and start a training run; with `wait`, act as the
@@ -105,16 +105,15 @@ def build_demo(
             progress(DemoProgress(stage, message, step, total))
 
     tell("model", "Creating a tiny base model…")
-    if recipe == "diffusion-lora":
-        from spark_trainer.jobs.demo_diffusion import diffusion_demo_parts
-
-        model_path, data, config = diffusion_demo_parts(store, steps)
-    elif recipe == "causal-lm":
+    if recipe == "causal-lm":
         model_path = ensure_demo_model(store)
         data = demo_data_dir() / "train.jsonl"
-        config = demo_config(model_path, data, steps=steps)
+        config = demo_config(model_path, data, steps=steps or 300)
     else:
-        raise BadInput(f"no demo for recipe {recipe!r}; demos exist for: causal-lm, diffusion-lora")
+        from spark_trainer.jobs.demo_recipes import demo_setup
+
+        model_path, data, config = demo_setup(store, recipe, steps)
+    steps = config.train.max_steps or 0
     tell("data", "Adding the sample dataset…")
     submitted = submit_config(store, config, base_dir=data.parent)
     run = submitted.run

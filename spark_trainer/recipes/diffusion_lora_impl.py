@@ -37,25 +37,6 @@ from spark_trainer.recipes.diffusion_model import (
 MAX_LISTED = 20  # skipped images named in the log (all of them go into the evaluation report)
 
 
-def resolve_pipeline(name: str, search_dirs: tuple[Path, ...]) -> Path:
-    """A local diffusers pipeline folder (model_index.json), or a Hugging Face id in the local cache."""
-    looked = []
-    for candidate in [Path(name).expanduser()] + [Path(d) / name for d in search_dirs]:
-        looked.append(str(candidate))
-        if (candidate / "model_index.json").is_file():
-            return candidate
-    if "/" in name and not Path(name).is_absolute() and not name.startswith("."):
-        from huggingface_hub import constants, snapshot_download
-
-        looked.append(f"the Hugging Face cache {constants.HF_HUB_CACHE}")
-        try:
-            return Path(snapshot_download(name, local_files_only=True))
-        except Exception as exc:  # the hub raises several types for "not cached"; all mean "not here"
-            raise BadInput(f"base model {name!r} not found; looked in: {'; '.join(looked)} "
-                           f"({type(exc).__name__})") from None
-    raise BadInput(f"base model {name!r} not found (no model_index.json); looked in: {'; '.join(looked)}")
-
-
 def _stable_seed(text: str) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
@@ -93,10 +74,9 @@ class DiffusionLoRARecipe:
     def prepare(self, data_path: Path) -> None:
         from transformers import AutoTokenizer
 
-        from spark_trainer.paths import resolve_home
+        from spark_trainer.models.loading import resolve_for_run
 
-        home = resolve_home(None)
-        self.model_dir = resolve_pipeline(self.config.base_model, (home.root, home.models_dir))
+        self.model_dir = resolve_for_run(self.config.base_model)
         check_pipeline_folder(self.model_dir)
         self._check_targets()
         multiple = self._pixel_multiple()

@@ -176,7 +176,7 @@ def test_a_text_dataset_is_refused_at_submit_and_by_the_recipe(tiny_sd, store, t
     text = tmp_path / "train.jsonl"
     text.write_text('{"text": "hello"}\n{"text": "world"}\n')
     cfg = config(tiny_sd, dataset=str(text), project="p")
-    with pytest.raises(ConfigError, match="is a text dataset, but recipe diffusion-lora trains on image datasets"):
+    with pytest.raises(ConfigError, match="recipe diffusion-lora trains on image datasets; .* is a text dataset"):
         submit_config(store, cfg, machine=[])
     assert datasets.list_all(store) == [] and runs.list_all(store) == []  # nothing ingested or queued
 
