@@ -139,9 +139,12 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
 
 
 def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus: str) -> Run:
+    from spark_trainer.training.checkpoints import write_identity
+
     run = runs.create(store, experiment.id, requested_gpus=gpus, priority=frozen.priority,
                       total_steps=frozen.train.max_steps)
     try:
+        write_identity(Path(run.run_dir), run.id, run.uuid)
         save_config(frozen, Path(run.run_dir) / CONFIG_NAME)
     except OSError:
         runs.transition(store, run.id, RunStatus.FAILED, "could not write config.yaml")
