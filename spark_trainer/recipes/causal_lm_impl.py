@@ -30,6 +30,7 @@ class CausalLMRecipe:
         self.val_rows: list[packing.Row] = []
         self.truncated = 0
         self.attn = "sdpa"
+        self.packing_efficiency: float | None = None
 
     # ---- data ---------------------------------------------------------------------------------
     def prepare(self, data_path: Path) -> None:
@@ -58,6 +59,8 @@ class CausalLMRecipe:
             raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
         arrange = (lambda ex: packing.pack(ex, seq_len)) if self.rc.packing else packing.unpacked
         self.train_rows, self.val_rows = arrange(train), arrange(val)
+        # Reported by the engine (run log, `packing_efficiency` metric) and by `bench lora`.
+        self.packing_efficiency = packing.efficiency(self.train_rows, seq_len) if self.rc.packing else None
 
     def search_dirs(self) -> tuple[Path, ...]:
         """Where a relative base model name is looked for: given folders, the data home, its models/."""
