@@ -55,7 +55,27 @@ def _make_accelerator(config: ExperimentConfig) -> tuple[Any, str]:
     if int(os.environ.get("WORLD_SIZE", "1")) == 1:
         AcceleratorState._reset_state(reset_partial_state=True)  # several runs in one process (tests, bench)
     mixed = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}[precision]
-    return Accelerator(cpu=cpu, mixed_precision=mixed), precision
+    accelerator = Accelerator(cpu=cpu, mixed_precision=mixed)
+    if not cpu:
+        _cap_gpu_memory(accelerator.device)
+    return accelerator, precision
+
+
+def _cap_gpu_memory(device: Any) -> None:
+    """Honour SPARK_TRAINER_CUDA_MEMORY_FRACTION (0 < f <= 1): this process may allocate at most that
+    share of the GPU's memory, so several runs can share a GPU and out-of-memory is testable."""
+    import torch
+
+    text = os.environ.get("SPARK_TRAINER_CUDA_MEMORY_FRACTION", "").strip()
+    if not text:
+        return
+    try:
+        fraction = float(text)
+    except ValueError:
+        raise ConfigError(f"SPARK_TRAINER_CUDA_MEMORY_FRACTION must be a number in (0, 1], got {text!r}") from None
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"SPARK_TRAINER_CUDA_MEMORY_FRACTION must be in (0, 1], got {fraction}")
+    torch.cuda.set_per_process_memory_fraction(fraction, device)
 
 
 def _check_config(config: ExperimentConfig) -> None:
