@@ -43,8 +43,6 @@ def _train(tiny_model: Path, data: Path, tmp_path: Path, **sections):
 def test_trains_on_cuda(tiny_model: Path, counting_data: Path, tmp_path: Path, settings: dict) -> None:
     if settings.get("recipe_config", {}).get("method") == "qlora" and importlib.util.find_spec("bitsandbytes") is None:
         pytest.skip("bitsandbytes is not installed")
-    if "recipe_config" in settings:
-        settings["recipe_config"] = {**make_config(tiny_model).recipe_config, **settings["recipe_config"]}
     rec, losses = _train(tiny_model, counting_data, tmp_path, **settings)
     first, last = losses[1], losses[max(losses)]
     assert last < first, losses
@@ -64,7 +62,8 @@ def test_default_run_compiles_once_on_cuda(tiny_model: Path, counting_data: Path
             if "loss" in values:
                 graphs[step] = int(torch._dynamo.utils.counters["stats"]["unique_graphs"])
 
-    config = make_config(tiny_model, gpus="0", train={"max_steps": 10})  # compile: auto (the default)
+    # The run-file defaults: compile auto, all-linear targets (so the loss runs on the hidden states).
+    config = make_config(tiny_model, gpus="0", train={"max_steps": 10}, recipe_config={"target_modules": "all-linear"})
     rec = Counting()
     outcome = run_training(config, data_path=counting_data, run_dir=tmp_path / "run", reporter=rec,
                            commands=Commands())
