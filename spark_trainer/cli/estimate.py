@@ -34,23 +34,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def _chosen_gpus(request_text: str) -> tuple[list[Any], str]:
     """The GPUs a run with this `gpus:` request would use, and a note when there are none."""
     from spark_trainer.gpu import list_gpus, nvml_status
-    from spark_trainer.jobs.gpus import parse_request
+    from spark_trainer.jobs.gpus import parse_request, planned_gpus
 
-    request = parse_request(request_text)
-    if request.is_cpu:
+    if parse_request(request_text).is_cpu:
         return [], f"gpus: {request_text} trains on the CPU; pass --free-gib to plan for a GPU"
     gpus = list_gpus()
     if not gpus:
         return [], f"no NVIDIA GPU found ({nvml_status()}); pass --free-gib to plan for a GPU"
-    if request.ids is not None:
-        chosen = [g for g in gpus if g.index in request.ids]
-        missing = sorted(set(request.ids) - {g.index for g in chosen})
-        if missing:
-            raise BadInput(f"gpus: GPU {','.join(map(str, missing))} requested but this machine has GPUs "
-                           f"{','.join(str(g.index) for g in gpus)}")
-        return chosen, ""
-    count = max(1, request.count)
-    return sorted(gpus, key=lambda g: -g.memory_free)[:count], ""
+    return planned_gpus(request_text, gpus), ""
 
 
 def cmd_estimate(ctx: Context, args: argparse.Namespace) -> Result:
