@@ -33,7 +33,8 @@ def qt_starts(platform: str) -> tuple[bool, str]:
     proc = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "QT_QPA_PLATFORM": platform})
     lines = proc.stderr.strip().splitlines()
-    return proc.returncode == 0 and proc.stdout.strip() == platform, (lines[-1] if lines else "")
+    said = [line for line in lines if line.startswith("qt.qpa")] or lines[-1:]  # Qt's own reason first
+    return proc.returncode == 0 and proc.stdout.strip() == platform, "; ".join(said)
 
 
 def not_installed(packages: tuple[str, ...]) -> list[str]:
