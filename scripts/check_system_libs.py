@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from app.qt_platform import BASE_PACKAGES, XCB_PACKAGES, check_platform, wanted_platform  # noqa: E402
 
 # The real-display test (tests/app/test_real_display.py) drives the app in Xvfb with xdotool.
-DISPLAY_TEST_PACKAGES = ("xvfb", "xdotool", "xauth")
+DISPLAY_TEST_PACKAGES = ("xvfb", "xdotool")
 PROBE = "from PySide6.QtWidgets import QApplication; app = QApplication([]); print(app.platformName())"
 
 
