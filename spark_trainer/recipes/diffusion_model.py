@@ -252,11 +252,13 @@ def save_lora(unet: Any, text_encoder: Any | None, dest: Path) -> Path:
     """Write the adapters as diffusers' `save_lora_weights` does (loadable with `load_lora_weights`)."""
     quiet_torchvision_notice()
     from diffusers import StableDiffusionPipeline
-    from diffusers.utils import convert_state_dict_to_diffusers
     from peft.utils import get_peft_model_state_dict
 
-    unet_layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
-    te_layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(text_encoder)) if text_encoder else None
+    # peft's own key names (lora_A/lora_B), which load_lora_weights reads: diffusers'
+    # convert_state_dict_to_diffusers renames only attention layers to the old lora.down/up names, and a
+    # file mixing both (conv targets) loads its conv layers but silently drops the attention ones.
+    unet_layers = get_peft_model_state_dict(unet)
+    te_layers = get_peft_model_state_dict(text_encoder) if text_encoder else None
     StableDiffusionPipeline.save_lora_weights(
         dest, unet_lora_layers=unet_layers, text_encoder_lora_layers=te_layers, safe_serialization=True,
         unet_lora_adapter_metadata=unet.peft_config["default"].to_dict(),

@@ -128,6 +128,14 @@ def test_lora_trains_writes_samples_and_loads_into_the_pipeline(tiny_sd, shapes,
     before = render()
     pipe.load_lora_weights(final)
     after = render()
+    # Every trained tensor arrives (attention and conv layers alike), unchanged.
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    saved = {k.removeprefix("unet."): v for k, v in load_file(final / "pytorch_lora_weights.safetensors").items()}
+    loaded = get_peft_model_state_dict(pipe.unet, adapter_name=next(iter(pipe.unet.peft_config)))
+    assert len(saved) > 2 and set(loaded) == set(saved)
+    assert all(torch.equal(loaded[k], saved[k]) for k in saved)
     assert np.abs(after - before).max() > 1e-3
     assert np.array_equal(after, render())  # and it is deterministic for the seed
 
