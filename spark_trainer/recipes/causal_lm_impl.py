@@ -38,6 +38,7 @@ class CausalLMRecipe:
         self.val_data: list[packing.Row] = []
         self.truncated = 0
         self.attn = "sdpa"
+        self.packing_efficiency: float | None = None
 
     # ---- data ---------------------------------------------------------------------------------
     def prepare(self, data_path: Path) -> None:
@@ -66,6 +67,8 @@ class CausalLMRecipe:
             raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
         arrange = (lambda ex: packing.pack(ex, seq_len)) if self.rc.packing else packing.unpacked
         self.train_data, self.val_data = arrange(train), arrange(val)
+        # Reported by the engine (run log, `packing_efficiency` metric) and by `bench lora`.
+        self.packing_efficiency = packing.efficiency(self.train_data, seq_len) if self.rc.packing else None
 
     def search_dirs(self) -> tuple[Path, ...]:
         """Where a relative base model name is looked for: given folders, the data home, its models/."""
