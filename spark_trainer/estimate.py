@@ -196,7 +196,7 @@ def estimate_peak_memory(
     if gradient_checkpointing:
         activations += tokens * shape.hidden_size * (68 if wide else 34)
     activations = int(activations * cal.activation_scale)
-    if outputs is not None:  # a classifier head: a few logits per row
+    if outputs is not None:  # a classifier head: a few logits per row, not a vocabulary per token
         logits = batch_size * outputs * 4 * 2
     elif head_adapted:
         logits = tokens * shape.vocab_size * 4 * 2

@@ -11,7 +11,7 @@ from app.charts.live_chart import LiveChartWidget
 CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput (tokens/s)"),
           ("memory", "GPU memory (GiB)"), ("eval", "Evaluation metrics"), ("grad", "Gradient norm"))
 # Derived bookkeeping values: kept in the store (and `run metrics`), not worth a curve.
-NOT_CHARTED = ("epoch", "samples_per_s")
+NOT_CHARTED = ("epoch", "samples_per_s", "tokens", "examples", "images", "packing_efficiency")
 
 
 def chart_for(key: str) -> str | None:

@@ -104,6 +104,10 @@ def build_demo(
         if progress is not None:
             progress(DemoProgress(stage, message, step, total))
 
+    if recipe != "causal-lm":  # an unknown recipe is bad input before anything is made
+        from spark_trainer.jobs.demo_recipes import demo_setup_for
+
+        demo_setup_for(recipe)
     tell("model", "Creating a tiny base model…")
     if recipe == "causal-lm":
         model_path = ensure_demo_model(store)

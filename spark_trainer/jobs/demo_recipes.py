@@ -108,10 +108,14 @@ DEMO_SETUPS: dict[str, Setup] = {
 }
 
 
-def demo_setup(store: Store, recipe: str, steps: int | None) -> tuple[Path, Path, ExperimentConfig]:
+def demo_setup_for(recipe: str) -> Setup:
+    """The set-up of `recipe`'s demo; BadInput naming the recipes that have one."""
     try:
-        setup = DEMO_SETUPS[recipe]
+        return DEMO_SETUPS[recipe]
     except KeyError:
         known = ", ".join(["causal-lm", *sorted(DEMO_SETUPS)])
         raise BadInput(f"--recipe: no demo for recipe {recipe!r}; demos exist for: {known}") from None
-    return setup(store, steps)
+
+
+def demo_setup(store: Store, recipe: str, steps: int | None) -> tuple[Path, Path, ExperimentConfig]:
+    return demo_setup_for(recipe)(store, steps)

@@ -24,9 +24,15 @@ def _images(folder: Path) -> Path:
     return folder
 
 
-def _config(dataset: str):
+def _config(dataset: str, model: Path):
     return validate_config({"project": "p", "name": "tickets", "recipe": "text-classification",
-                            "base_model": "some/model", "dataset": dataset, "gpus": "cpu"})
+                            "base_model": str(model), "dataset": dataset, "gpus": "cpu"})
+
+
+def _model(tmp_path: Path) -> Path:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")  # submit checks the folder, not the weights
+    return tmp_path / "model"
 
 
 def test_submit_refuses_an_image_dataset_for_a_text_recipe(store: Store, tmp_path: Path) -> None:
@@ -34,14 +40,14 @@ def test_submit_refuses_an_image_dataset_for_a_text_recipe(store: Store, tmp_pat
     ingested = ingest_paths(store, [_images(tmp_path / "pets")], project="p", name="pets").dataset
     with pytest.raises(ConfigError, match="recipe text-classification trains on text datasets; dataset 'pets' "
                                           "is an image dataset"):
-        submit_config(store, _config("pets"), machine=[])
+        submit_config(store, _config("pets", _model(tmp_path)), machine=[])
     assert runs.list_all(store) == [] and ingested.kind == "image"
 
 
 def test_submit_refuses_a_path_of_the_wrong_kind_before_ingesting_it(store: Store, tmp_path: Path) -> None:
     folder = _images(tmp_path / "pets")
     with pytest.raises(ConfigError, match="is an image dataset"):
-        submit_config(store, _config(str(folder)), machine=[])
+        submit_config(store, _config(str(folder), _model(tmp_path)), machine=[])
     assert datasets.list_all(store) == [] and runs.list_all(store) == []
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.estimate import estimate_for_config
+from spark_trainer.estimate import ModelShape, estimate_for_config, estimate_peak_memory
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.recipes.text_classification_impl import TextClassificationRecipe
 from spark_trainer.store import projects
@@ -47,5 +47,7 @@ def test_memory_estimate_covers_classifier_runs(tiny_text_classifier, tiny_image
     assert longer.parts["activations"] == 4 * text.parts["activations"]
     image = estimate_for_config({"recipe": "image-classification", "train": {"batch_size": 8},
                                  "recipe_config": {"method": "full"}}, tiny_image_classifier)
-    # layers * batch * (patches + 1) * hidden * 34 bytes (precision auto plans for bf16 on a GPU)
-    assert image.parts["activations"] == 2 * 8 * ((32 // 8) ** 2 + 1) * 64 * 34
+    # s is the ViT's patches per image plus one: (32 / 8)^2 + 1 = 17
+    same = estimate_peak_memory(ModelShape.from_folder(tiny_image_classifier), method="full", batch_size=8,
+                                seq_len=17, outputs=64)
+    assert image.parts == same.parts and image.parts["logits"] == 8 * 64 * 8
