@@ -1,0 +1,54 @@
+"""Fixtures: a tiny causal-LM LoRA run trained for real (in-process, CPU) and recorded in the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.store import runs
+from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.store import Store
+from tests.training.helpers import LEARNABLE_TARGETS, counting_rows, make_config, write_jsonl
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+
+    return create_tiny_causal_lm(tmp_path_factory.mktemp("models") / "tiny-llama", vocab_size=300,
+                                 hidden_size=32, num_layers=1, num_heads=2, max_position_embeddings=128)
+
+
+def train_run(store: Store, model: Path, data_dir: Path, *, method: str = "lora", steps: int = 6,
+              eval_every: int | None = 3) -> Run:
+    """Submit and train a run in this process (the worker's own `train`), marking it completed."""
+    from spark_trainer.jobs.submit import submit_config
+    from spark_trainer.jobs.worker import train
+    from spark_trainer.training.reporting import Commands
+
+    data = write_jsonl(data_dir / "count.jsonl", counting_rows(60))
+    config = make_config(model, project="export", name=f"tiny-{method}", dataset=str(data),
+                         train={"max_steps": steps, "seq_len": 64},
+                         eval={"every_steps": eval_every, "val_fraction": 0.2},
+                         checkpoint={"every_steps": 3, "keep": 3, "keep_best": True},
+                         recipe_config={"method": method, "lora_r": 4, "target_modules": LEARNABLE_TARGETS})
+    submitted = submit_config(store, config, gpus="cpu", machine=[])
+    run_id = submitted.run.id
+    runs.transition(store, run_id, RunStatus.STARTING, "test")
+    runs.transition(store, run_id, RunStatus.RUNNING, "test")
+    from spark_trainer.jobs.submit import frozen_config
+
+    run_dir = Path(submitted.run.run_dir)
+    outcome = train(store, run_id, frozen_config(run_dir), run_dir, Commands())
+    assert outcome.status == "completed"
+    return runs.transition(store, run_id, RunStatus.COMPLETED, "test", step=outcome.step)
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> tuple[Path, Run]:
+    """(data home, run): one trained LoRA run shared by a module's tests."""
+    home = tmp_path_factory.mktemp("home")
+    with Store.open(home) as store:
+        run = train_run(store, tiny_model, tmp_path_factory.mktemp("data"))
+    return home, run
