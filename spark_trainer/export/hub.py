@@ -81,15 +81,17 @@ def push_folder(folder: Path, repo_id: str, *, private: bool = False, progress: 
 
 def describe_failure(exc: BaseException, host: str, repo_id: str) -> str:
     """One line for a failed push; never includes the token (only status codes and server messages)."""
-    import httpx
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
+    # huggingface_hub's HTTP client (httpx, or its fork httpx2 in 2.x) is matched by class name, so
+    # this does not depend on which one is installed.
+    names = {cls.__name__ for cls in type(exc).__mro__}
     keep = "the local export is kept; run the same command again to retry the upload"
     if isinstance(exc, OfflineModeIsEnabled):
         return f"cannot push to {host}: HF_HUB_OFFLINE is set; unset it and retry ({keep})"
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+    if names & {"ConnectError", "ConnectTimeout"} or isinstance(exc, ConnectionError):
         return f"cannot reach {host}: {_first_line(exc) or 'connection failed'}; check the network or HF_ENDPOINT ({keep})"
-    if isinstance(exc, httpx.TimeoutException):
+    if "TimeoutException" in names or isinstance(exc, TimeoutError):
         return f"{host} timed out during the upload; check the network and retry ({keep})"
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
         status = exc.response.status_code
