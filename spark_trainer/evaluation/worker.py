@@ -99,6 +99,6 @@ def _record(store: Store, ev: Any, run_dir: Path, result: dict[str, Any], step: 
     if not ev.base:
         metrics.add_batch(store, ev.run_id, [(metric_key(ev.task, k), step or 0, float(v))
                                              for k, v in result["metrics"].items()])
-        artifacts.add(store, ev.run_id, "eval_report", str(path), step=step,
+        artifacts.add(store, ev.run_id, "evaluation", str(path), step=step,
                       meta={"task": ev.task, "evaluation": ev.id, "data": ev.data_path})
     evaluations.update(store, ev.id, status="completed", step=step, result=report)

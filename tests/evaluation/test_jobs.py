@@ -53,7 +53,7 @@ def test_mcq_gives_per_subject_accuracy_and_is_stored(lora_run, tmp_path, capsys
     with Store.open(home) as store:
         stored = metrics.read(store, run.id, keys=["evals/mcq_accuracy"])
         assert [(m.step, m.value) for m in stored][-1] == (run.step, pytest.approx(doc["overall"]))
-        report = artifacts.list_for(store, run.id, "eval_report")[-1]
+        report = artifacts.list_for(store, run.id, "evaluation")[-1]
         ev = evaluations.get(store, doc["evaluation"])
     assert json.loads(Path(report.path).read_text())["by_subject"] == doc["by_subject"]
     assert ev.status == "completed" and ev.pid is not None and ev.total == 12
