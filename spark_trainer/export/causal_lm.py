@@ -9,22 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.errors import BadInput
+from spark_trainer.export.common import base_dir, base_reference, load_trainable
 from spark_trainer.export.registry import ExportInfo
 from spark_trainer.recipes.causal_lm import CausalLMConfig
 
 PIPELINE_TAG = "text-generation"
 _DTYPE_NAMES = {"torch.bfloat16": "bf16", "torch.float16": "fp16", "torch.float32": "fp32",
                 "bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
-
-
-def base_dir(config: ExperimentConfig) -> Path:
-    """The base model's local folder (an absolute path in the frozen config, or a cached Hub id)."""
-    from spark_trainer.models.loading import resolve_base_model
-    from spark_trainer.paths import resolve_home
-
-    home = resolve_home(None)
-    return resolve_base_model(config.base_model, search_dirs=(home.root, home.models_dir))
 
 
 def base_dtype(model_dir: Path) -> str:
@@ -72,22 +63,6 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
     return model, tokenizer
 
 
-def load_trainable(model: Any, checkpoint: Path) -> None:
-    """Copy a checkpoint's `trainable.safetensors` into the model's parameters of the same names."""
-    import torch
-    from safetensors.torch import load_file
-
-    weights = load_file(str(checkpoint / "trainable.safetensors"))
-    named = dict(model.named_parameters())
-    unknown = sorted(set(weights) - set(named))
-    if unknown:
-        raise BadInput(f"checkpoint {checkpoint} does not match the run's model: it holds {len(unknown)} "
-                       f"tensors the model lacks (first: {unknown[0]})")
-    with torch.no_grad():
-        for name, tensor in weights.items():
-            named[name].copy_(tensor.to(named[name].dtype))
-
-
 def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str) -> ExportInfo:
     """Write the Hugging Face folder for `checkpoint` into `dest` (safetensors, tokenizer, generation config)."""
     from transformers import GenerationConfig
@@ -119,12 +94,6 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
     tokenizer.save_pretrained(dest)
     return ExportInfo(kind=kind, library_name="peft" if kind == "adapter" else "transformers",
                       pipeline_tag=PIPELINE_TAG, dtype=dtype, usage=_usage(kind, base_reference(config)))
-
-
-def base_reference(config: ExperimentConfig) -> str:
-    """How the card and adapter_config name the base: its Hub id, or a local folder's name."""
-    path = Path(config.base_model).expanduser()
-    return path.name if path.is_absolute() or path.exists() else config.base_model
 
 
 def _usage(kind: str, base: str) -> str:

@@ -16,6 +16,7 @@ from spark_trainer.errors import BadInput
 
 EXPORTERS: dict[str, str] = {
     "causal-lm": "spark_trainer.export.causal_lm",
+    "diffusion-lora": "spark_trainer.export.diffusion_lora",
 }
 
 
