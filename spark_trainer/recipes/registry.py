@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.recipes.base import MetricSpec
 
-BUILTIN_MODULES = ("spark_trainer.recipes.causal_lm",)
+BUILTIN_MODULES = ("spark_trainer.recipes.causal_lm", "spark_trainer.recipes.diffusion_lora")
 
 # Metrics the engine logs for every recipe (their direction matters to the leaderboard and charts).
 ENGINE_METRICS = (
