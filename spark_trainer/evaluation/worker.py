@@ -84,7 +84,14 @@ def _evaluate(store: Store, ev: Any, run_dir: Path, stop: threading.Event) -> tu
             evaluations.update(store, ev.id, done=done, total=total)
 
     device, dtype = _device_and_dtype()
-    result = run_task(ev.task, config, checkpoint, Path(ev.data_path), device=device, dtype=dtype, tick=tick)
+    from spark_trainer.store import datasets
+
+    try:
+        dataset: Path | None = Path(datasets.get(store, config.dataset).path)
+    except SparkError:
+        dataset = None
+    result = run_task(ev.task, config, checkpoint, Path(ev.data_path), device=device, dtype=dtype, tick=tick,
+                      data_path=dataset)
     return result, step
 
 

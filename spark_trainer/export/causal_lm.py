@@ -36,7 +36,8 @@ def load_tokenizer(model_dir: Path) -> Any:
     return tok
 
 
-def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu", dtype: str = "fp32") -> tuple[Any, Any]:
+def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu", dtype: str = "fp32",
+         data_path: Path | None = None) -> tuple[Any, Any]:
     """(model in eval mode, tokenizer): the base with the checkpoint's trained weights, as in training.
 
     QLoRA adapters are put on an unquantized base (what merging and exporting need). With
@@ -63,7 +64,8 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
     return model, tokenizer
 
 
-def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str) -> ExportInfo:
+def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str,
+          data_path: Path | None = None) -> ExportInfo:
     """Write the Hugging Face folder for `checkpoint` into `dest` (safetensors, tokenizer, generation config)."""
     from transformers import GenerationConfig
 

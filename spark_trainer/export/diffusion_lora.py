@@ -55,7 +55,8 @@ def _trained_parts(config: ExperimentConfig, checkpoint: Path | None, device: An
     return parts, rc
 
 
-def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu", dtype: str = "fp32") -> tuple[Any, Any]:
+def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu", dtype: str = "fp32",
+         data_path: Path | None = None) -> tuple[Any, Any]:
     """(pipeline with the trained LoRA active, None)."""
     from diffusers import StableDiffusionPipeline
 
@@ -66,7 +67,8 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
     return pipe, None
 
 
-def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str) -> ExportInfo:
+def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str,
+          data_path: Path | None = None) -> ExportInfo:
     from spark_trainer.recipes.diffusion_model import save_lora
 
     if merge:

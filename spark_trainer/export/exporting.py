@@ -73,7 +73,8 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
     shutil.rmtree(staging, ignore_errors=True)
     try:
         notify("writing weights", 0, 3)
-        info: ExportInfo = exporter.write(config, checkpoint, staging, merge=options.merge, dtype=options.dtype)
+        info: ExportInfo = exporter.write(config, checkpoint, staging, merge=options.merge, dtype=options.dtype,
+                                          data_path=_data_path(store, config))
         notify("writing model card", 1, 3)
         _write_card(store, run, config, step, info, staging)
         notify("finishing", 2, 3)
@@ -89,6 +90,14 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
         "library_name": info.library_name, "files": files})
     notify("exported", 3, 3)
     return ExportResult(record, reused=False)
+
+
+def _data_path(store: Store, config: Any) -> Path | None:
+    """The run's dataset folder (some exporters need it, e.g. for label names); None if deleted."""
+    try:
+        return Path(datasets.get(store, config.dataset).path)
+    except BadInput:
+        return None
 
 
 def _destination(store: Store, options: ExportOptions) -> Path:

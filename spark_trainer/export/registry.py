@@ -1,9 +1,11 @@
 """Exporters by recipe name. Each recipe kind is one small module; this dict is the only list.
 
 An exporter module is imported only when used (it imports torch and transformers). It provides:
-    load(config, checkpoint, device, dtype) -> (model, processor)   the model as trained (or the base
-                                                                  model when checkpoint is None)
-    write(config, checkpoint, dest, merge, dtype) -> ExportInfo     the Hugging Face folder
+    load(config, checkpoint, device, dtype, data_path=) -> (model, processor)
+        the model as trained (the base model when checkpoint is None)
+    write(config, checkpoint, dest, merge=, dtype=, data_path=) -> ExportInfo
+        the Hugging Face folder
+`data_path` is the run's dataset folder, for recipes whose model depends on it (label names).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from spark_trainer.errors import BadInput
 EXPORTERS: dict[str, str] = {
     "causal-lm": "spark_trainer.export.causal_lm",
     "diffusion-lora": "spark_trainer.export.diffusion_lora",
+    "text-classification": "spark_trainer.export.text_classification",
 }
 
 
