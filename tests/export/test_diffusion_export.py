@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from spark_trainer.cli.main import main
-from spark_trainer.store import runs
-from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
+from tests.export.conftest import train_in_store
 
 PROMPT = "a red circle on a blue background"
 
@@ -32,10 +31,7 @@ def test_diffusion_export_loads_with_load_lora_weights(tmp_path, capsys) -> None
     from diffusers import StableDiffusionPipeline
 
     from spark_trainer.config.schema import ExperimentConfig
-    from spark_trainer.jobs.submit import frozen_config, submit_config
-    from spark_trainer.jobs.worker import train
     from spark_trainer.models.tiny_diffusion import create_tiny_sd_pipeline, write_captioned_images
-    from spark_trainer.training.reporting import Commands
 
     model = create_tiny_sd_pipeline(tmp_path / "tiny-sd")
     images = write_captioned_images(tmp_path / "shapes", 8, size=32)
@@ -48,12 +44,7 @@ def test_diffusion_export_loads_with_load_lora_weights(tmp_path, capsys) -> None
         "recipe_config": {"resolution": 32, "lora_r": 4, "lora_alpha": 4, "sample_steps": 2,
                           "target_modules": "to_q,to_k,to_v,to_out.0,conv_in,conv_out"}})
     with Store.open(home) as store:
-        run = submit_config(store, config, gpus="cpu", machine=[]).run
-        runs.transition(store, run.id, RunStatus.STARTING, "test")
-        runs.transition(store, run.id, RunStatus.RUNNING, "test")
-        run_dir = Path(run.run_dir)
-        outcome = train(store, run.id, frozen_config(run_dir), run_dir, Commands())
-        runs.transition(store, run.id, RunStatus.COMPLETED, "test", step=outcome.step)
+        run, outcome = train_in_store(store, config)
     capsys.readouterr()
     assert main(["--home", str(home), "export", str(run.id), "--json"]) == 0
     folder = Path(json.loads(capsys.readouterr().out)["export"]["path"])

@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 from spark_trainer.cli.main import main
-from spark_trainer.store import runs
-from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
+from tests.export.conftest import train_in_store
 from tests.recipes.helpers import TOPICS, ticket_rows, write_jsonl
 
 
@@ -17,10 +16,7 @@ def test_merged_classifier_export_predicts_like_the_app(tmp_path, capsys) -> Non
     from transformers import pipeline
 
     from spark_trainer.config.schema import ExperimentConfig
-    from spark_trainer.jobs.submit import frozen_config, submit_config
-    from spark_trainer.jobs.worker import train
     from spark_trainer.models.tiny_classifiers import create_tiny_text_classifier
-    from spark_trainer.training.reporting import Commands
 
     model = create_tiny_text_classifier(tmp_path / "tiny-bert", corpus=list(TOPICS.values()))
     data = write_jsonl(tmp_path / "tickets.jsonl", ticket_rows(60))
@@ -32,12 +28,8 @@ def test_merged_classifier_export_predicts_like_the_app(tmp_path, capsys) -> Non
         "eval": {"every_steps": None, "val_fraction": 0.2}, "checkpoint": {"every_steps": None, "keep": 1},
         "recipe_config": {"method": "lora"}})
     with Store.open(home) as store:
-        run = submit_config(store, config, gpus="cpu", machine=[]).run
-        runs.transition(store, run.id, RunStatus.STARTING, "test")
-        runs.transition(store, run.id, RunStatus.RUNNING, "test")
-        run_dir = Path(run.run_dir)
-        outcome = train(store, run.id, frozen_config(run_dir), run_dir, Commands())
-        runs.transition(store, run.id, RunStatus.COMPLETED, "test", step=outcome.step)
+        run, outcome = train_in_store(store, config)
+    run_dir = Path(run.run_dir)
 
     capsys.readouterr()
     assert main(["--home", str(home), "export", str(run.id), "--merge", "--dtype", "fp32", "--json"]) == 0
