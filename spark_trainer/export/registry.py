@@ -19,7 +19,8 @@ from spark_trainer.errors import BadInput
 EXPORTERS: dict[str, str] = {
     "causal-lm": "spark_trainer.export.causal_lm",
     "diffusion-lora": "spark_trainer.export.diffusion_lora",
-    "text-classification": "spark_trainer.export.text_classification",
+    "text-classification": "spark_trainer.export.classifier",
+    "image-classification": "spark_trainer.export.classifier",
 }
 
 
