@@ -35,7 +35,9 @@ class TrainConfig(Section):
     weight_decay: float = Field(0.0, ge=0, le=1.0, description="AdamW weight decay")
     max_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping norm (empty: no clipping)")
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory")
-    compile: bool = Field(False, description="torch.compile the model (GPU)")
+    compile: Literal["auto", True, False] = Field(
+        "auto", description="torch.compile the model: auto compiles on CUDA, not on the CPU; a compile "
+        "failure falls back to eager with a run event")
     auto_batch: bool = Field(False, description="On out-of-memory, halve the micro-batch and double accumulation")
     early_stopping_patience: int | None = Field(
         None, ge=1, description="Stop after this many evaluations without improvement (empty: off)"

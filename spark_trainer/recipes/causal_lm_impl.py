@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
@@ -38,6 +38,7 @@ class CausalLMRecipe:
         self.val_data: list[packing.Row] = []
         self.truncated = 0
         self.attn = "sdpa"
+        self.packing_efficiency: float | None = None
 
     # ---- data ---------------------------------------------------------------------------------
     def prepare(self, data_path: Path) -> None:
@@ -66,6 +67,8 @@ class CausalLMRecipe:
             raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
         arrange = (lambda ex: packing.pack(ex, seq_len)) if self.rc.packing else packing.unpacked
         self.train_data, self.val_data = arrange(train), arrange(val)
+        # Reported by the engine (run log, `packing_efficiency` metric) and by `bench lora`.
+        self.packing_efficiency = packing.efficiency(self.train_data, seq_len) if self.rc.packing else None
 
     def search_dirs(self) -> tuple[Path, ...]:
         """Where a relative base model name is looked for: given folders, the data home, its models/."""
@@ -167,6 +170,7 @@ class CausalLMRecipe:
     def build_model(self, device: Any, precision: str) -> Any:
         from spark_trainer.recipes.causal_lm_model import load_model
 
+        assert self.model_dir is not None, "prepare() runs first"
         self.attn = self.attention_implementation(device)
         return load_model(self.model_dir, self.rc, device, precision, self.attn,
                           gradient_checkpointing=self.config.train.gradient_checkpointing)
@@ -196,3 +200,9 @@ class CausalLMRecipe:
         dest.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(dest)
         self.tokenizer.save_pretrained(dest)
+
+
+if TYPE_CHECKING:  # the type checker (tests/training/test_typecheck.py) holds the class to the protocol
+    from spark_trainer.recipes.base import Recipe
+
+    _conforms: type[Recipe] = CausalLMRecipe

@@ -164,7 +164,9 @@ def adapt_classifier(model: Any, tuning: ClassifierTuning, head_names: list[str]
     targets: str | list[str] = tuning.target_modules
     if isinstance(targets, str):
         targets = "all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
-    lora = LoraConfig(r=tuning.lora_r, lora_alpha=tuning.lora_alpha, lora_dropout=tuning.lora_dropout,
+    # peft annotates lora_alpha as int but scales by any number; a fractional alpha is allowed here.
+    lora = LoraConfig(r=tuning.lora_r, lora_alpha=tuning.lora_alpha,  # type: ignore[arg-type]
+                      lora_dropout=tuning.lora_dropout,
                       target_modules=targets, modules_to_save=head_names,
                       exclude_modules=head_names if targets == "all-linear" else None)
     return get_peft_model(model, lora)

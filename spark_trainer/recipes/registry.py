@@ -19,6 +19,7 @@ BUILTIN_MODULES = (
     "spark_trainer.recipes.causal_lm",
     "spark_trainer.recipes.diffusion_lora",
     "spark_trainer.recipes.text_classification",
+    "spark_trainer.recipes.image_classification",
 )
 
 # Metrics the engine logs for every recipe (their direction matters to the leaderboard and charts).

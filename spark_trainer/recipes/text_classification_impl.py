@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput
@@ -115,7 +115,7 @@ class TextClassificationRecipe:
     def build_model(self, device: Any, precision: str) -> Any:
         from transformers import AutoModelForSequenceClassification
 
-        assert self.labels is not None
+        assert self.labels is not None and self.model_dir is not None, "prepare() runs first"
         model, info = AutoModelForSequenceClassification.from_pretrained(
             self.model_dir, num_labels=len(self.labels), id2label=self.labels.id2label,
             label2id=self.labels.label2id, ignore_mismatched_sizes=True, local_files_only=True,
@@ -184,3 +184,9 @@ def fresh_modules(model: Any, info: dict[str, Any]) -> list[str]:
     names = {k.rsplit(".", 1)[0] for k in keys if "." in k}
     modules = dict(model.named_modules())
     return sorted(n for n in names if n in modules)
+
+
+if TYPE_CHECKING:  # the type checker (tests/training/test_typecheck.py) holds the class to the protocol
+    from spark_trainer.recipes.base import Recipe
+
+    _conforms: type[Recipe] = TextClassificationRecipe

@@ -20,6 +20,7 @@ from spark_trainer.errors import BadInput, ConfigError, OperationFailed
 from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec, get_recipe
 from spark_trainer.training import batches, checkpoints, lr_plan, steps
+from spark_trainer.training.compiling import CompileState
 from spark_trainer.training.reporting import Commands, Reporter, TrainOutcome
 
 
@@ -54,7 +55,27 @@ def _make_accelerator(config: ExperimentConfig) -> tuple[Any, str]:
     if int(os.environ.get("WORLD_SIZE", "1")) == 1:
         AcceleratorState._reset_state(reset_partial_state=True)  # several runs in one process (tests, bench)
     mixed = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}[precision]
-    return Accelerator(cpu=cpu, mixed_precision=mixed), precision
+    accelerator = Accelerator(cpu=cpu, mixed_precision=mixed)
+    if not cpu:
+        _cap_gpu_memory(accelerator.device)
+    return accelerator, precision
+
+
+def _cap_gpu_memory(device: Any) -> None:
+    """Honour SPARK_TRAINER_CUDA_MEMORY_FRACTION (0 < f <= 1): this process may allocate at most that
+    share of the GPU's memory, so several runs can share a GPU and out-of-memory is testable."""
+    import torch
+
+    text = os.environ.get("SPARK_TRAINER_CUDA_MEMORY_FRACTION", "").strip()
+    if not text:
+        return
+    try:
+        fraction = float(text)
+    except ValueError:
+        raise ConfigError(f"SPARK_TRAINER_CUDA_MEMORY_FRACTION must be a number in (0, 1], got {text!r}") from None
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"SPARK_TRAINER_CUDA_MEMORY_FRACTION must be in (0, 1], got {fraction}")
+    torch.cuda.set_per_process_memory_fraction(fraction, device)
 
 
 def _check_config(config: ExperimentConfig) -> None:
@@ -95,7 +116,8 @@ def run_training(
     watch = spec.metric(t.early_stopping_metric)  # an unknown metric fails here, before any work
     recipe: Recipe = spec.load()(config)
     recipe.prepare(Path(data_path))
-    resume_state = checkpoints.read_state(Path(resume_from)) if resume_from is not None else None
+    resume_from = Path(resume_from) if resume_from is not None else None
+    resume_state = checkpoints.read_state(resume_from) if resume_from is not None else None
 
     accelerator, precision = _make_accelerator(config)
     is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
@@ -106,17 +128,17 @@ def run_training(
     params = [p for _, p in named]
     optimizer = steps.make_optimizer(params, t.learning_rate, t.weight_decay, accelerator.device.type)
     order = steps.DataOrder(len(recipe.train_data), t.batch_size, world, rank, t.seed)
-    total = t.max_steps or max(1, math.ceil(t.epochs * order.per_epoch / t.grad_accum))
+    total = t.max_steps or max(1, math.ceil((t.epochs or 1.0) * order.per_epoch / t.grad_accum))
     warmup = t.warmup_steps or int(t.warmup_ratio * total)
     # A run extended by N steps follows its extension plan (lr_plan), so the LR stays continuous.
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_plan.schedule_for(run_dir, t.lr_scheduler, warmup, total))
-    if t.compile:
-        model = torch.compile(model)
+    compiling = CompileState(on_event=lambda message: _event(report, message))
+    model = compiling.compile(model, t.compile, accelerator.device.type)
     model, optimizer = accelerator.prepare(model, optimizer)
 
     step, best, evals_without_gain, last_metric = 0, None, 0, None
-    if resume_state is not None:
-        _restore(Path(resume_from), accelerator.unwrap_model(model), optimizer, scheduler)
+    if resume_from is not None and resume_state is not None:
+        _restore(resume_from, accelerator.unwrap_model(model), optimizer, scheduler)
         step, best = int(resume_state["step"]), resume_state.get("best_metric")
         last_metric = resume_state.get("metric")
         evals_without_gain = int(resume_state.get("evals_without_gain", 0))
@@ -128,27 +150,42 @@ def run_training(
         report.on_log("base model weights are quantized to 4-bit NF4 (QLoRA)")
     for note in recipe.log_notes():
         report.on_log(note)
+    efficiency = getattr(recipe, "packing_efficiency", None)
+    if efficiency is not None:
+        report.on_log(f"packing efficiency {efficiency:.1%} (real tokens / row capacity of {len(recipe.train_data)} "
+                      f"rows of {t.seq_len} tokens)")
+    if compiling.active:
+        report.on_log(f"torch.compile on ({os.environ.get('SPARK_TRAINER_COMPILE_BACKEND', 'inductor')}); "
+                      "the first steps include the compile warm-up")
     report.on_start(start_step=step, total_steps=total)
     model.train()
     state = _Loop(config, spec, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order, watch)
     last_ckpt: Path | None = None
-    status, step_times = "completed", []
+    status, step_times = "completed", list[float]()
     pin = accelerator.device.type == "cuda"
     feed = batches.train_batches(recipe, order, t.seed, step * t.grad_accum, total * t.grad_accum, pin=pin)
     try:
         while step < total:
             began = time.perf_counter()
             micro_batches = [next(feed) for _ in range(t.grad_accum)]
-            stats = _guarded_step(
-                t, model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
+            stats = compiling.run(
+                _guarded_step, t, model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
                 loss_fn=recipe.loss, loss_count=recipe.loss_count, micro_batches=micro_batches,
-                work=sum(recipe.work_in(b) for b in micro_batches), params=params, max_grad_norm=t.max_grad_norm)
+                work=sum(recipe.work_in(b) for b in micro_batches), params=params, max_grad_norm=t.max_grad_norm,
+                reset=lambda: optimizer.zero_grad(set_to_none=True))
             step += 1
             elapsed = time.perf_counter() - began
             step_times = (step_times + [elapsed])[-20:]
             values = {"loss": stats.loss, "lr": scheduler.get_last_lr()[0], f"{recipe.unit}_per_s": stats.work / elapsed,
                       "samples_per_s": t.batch_size * t.grad_accum * world / elapsed,
-                      "epoch": order.epoch_of(step * t.grad_accum)}
+                      "epoch": order.epoch_of(step * t.grad_accum), recipe.unit: stats.work}
+            if efficiency is not None and len(step_times) == 1:
+                values["packing_efficiency"] = efficiency
+            warm = compiling.warmup_seconds(elapsed)
+            if warm is not None:
+                values["compile_warmup_s"] = warm
+                report.on_log(f"compile warm-up {warm:.1f} s (first step {compiling.step_seconds[0]:.1f} s, "
+                              f"then {min(compiling.step_seconds[1:]):.2f} s per step)")
             if stats.grad_norm is not None and math.isfinite(stats.grad_norm):
                 values["grad_norm"] = stats.grad_norm
             if accelerator.device.type == "cuda":
@@ -157,7 +194,8 @@ def run_training(
             report.on_progress(step, total, (total - step) * sum(step_times) / len(step_times))
             ev = config.eval
             if ev.every_steps and step % ev.every_steps == 0 and step < total and recipe.val_data:
-                last_metric, best, evals_without_gain = state.evaluate(step, best, evals_without_gain)
+                last_metric, best, evals_without_gain = compiling.run(
+                    state.evaluate, step, best, evals_without_gain)
             if (ev.samples_every_steps and step % ev.samples_every_steps == 0) or commands.take_sample():
                 state.samples(step)
             stop = state.agreed_stop(commands)
@@ -176,7 +214,8 @@ def run_training(
         final_path = None
         if status == "completed":
             if recipe.val_data and state.last_eval_step != step:
-                last_metric, best, evals_without_gain = state.evaluate(step, best, evals_without_gain)
+                last_metric, best, evals_without_gain = compiling.run(
+                    state.evaluate, step, best, evals_without_gain)
             last_ckpt = state.save(step, last_metric, best, evals_without_gain)
             final_path = state.save_final()
     finally:
@@ -186,11 +225,19 @@ def run_training(
                         final_path=final_path, best_metric=best, metrics=dict(state.last_eval))
 
 
+def _event(report: Any, message: str) -> None:
+    """A run event (a row the run's history shows) and a log line; reporters without events log it."""
+    on_event = getattr(report, "on_event", None)
+    (on_event or report.on_log)(message)
+
+
 def _guarded_step(t: Any, **step_args: Any) -> steps.StepStats:
     import torch
 
     try:
-        return steps.train_step(**step_args)
+        stats = steps.train_step(**step_args)
+        assert stats is not None  # sync=True: the step's numbers are read back
+        return stats
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         raise OutOfMemory(
@@ -356,5 +403,6 @@ class _Loop:
         self.recipe.save_final(self.acc.unwrap_model(self.model, keep_torch_compile=False), staging)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)
-        self.report.on_artifact("final", final, None, {"method": getattr(self.recipe, "rc", None) and self.recipe.rc.method})
+        settings = getattr(self.recipe, "rc", None)  # the recipe's validated recipe_config
+        self.report.on_artifact("final", final, None, {"method": getattr(settings, "method", None)})
         return final
