@@ -87,3 +87,21 @@ def test_checkpoint_step_rejects_other_names(tmp_path):
     assert checkpoint_step(Path("runs/3/checkpoints/step-00000123")) == 123
     with pytest.raises(BadInput):
         checkpoint_step(tmp_path / ".staging-step-00000001")
+
+
+def test_gradient_scaler_round_trips_through_a_checkpoint(tmp_path):
+    import types
+
+    import torch
+
+    from spark_trainer.training.checkpoints import restore_scaler, scaler_files, write_checkpoint
+
+    saved = types.SimpleNamespace(scaler=torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=3))
+    saved.scaler._lazy_init_scale_growth_tracker(torch.device("cpu"))
+    saved.scaler._scale.fill_(96.0)
+    saved.scaler._growth_tracker.fill_(2)
+    path = write_checkpoint(tmp_path, 5, scaler_files(saved), {})
+    fresh = types.SimpleNamespace(scaler=torch.amp.GradScaler("cpu"))
+    restore_scaler(path, fresh)
+    assert fresh.scaler.state_dict() == saved.scaler.state_dict()
+    assert scaler_files(types.SimpleNamespace(scaler=None)) == {}  # bf16/fp32: nothing to save
