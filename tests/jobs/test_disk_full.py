@@ -1,6 +1,6 @@
 """Disk full / I/O error during a checkpoint (issue 14, item 2), for real: the worker runs under a
 file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored so writes fail with EFBIG instead of killing it).
-The run fails with a message naming the limit, the previous checkpoint stays the latest complete
+The run fails with one message naming the file and the error, the previous checkpoint stays the latest complete
 one, and the run resumes and completes once the limit is gone."""
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ def test_checkpoint_hitting_a_file_size_limit_fails_cleanly_and_resumes(store: S
     assert worker.wait(timeout=300) == 1
     failed = runs.get(store, run.id)
     assert failed.status == RunStatus.FAILED, process.log_tail(run_dir)
-    assert "file size limit" in failed.error and f"the last complete checkpoint is still {kept.name}" in failed.error
+    assert failed.error.startswith("I/O error writing ") and "File too large" in failed.error, failed.error
+    assert f"the last complete checkpoint is still {kept.name}" in failed.error
     assert latest_checkpoint(run_dir) == kept
     assert {p.name: p.stat().st_size for p in kept.iterdir()} == kept_files
     assert not list((run_dir / "checkpoints").glob(".staging-*"))
