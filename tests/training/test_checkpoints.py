@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, DiskFull
 from spark_trainer.training import checkpoints
 from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint, write_checkpoint
 
@@ -32,7 +32,9 @@ def test_failing_fsync_leaves_the_previous_checkpoint_latest(tmp_path, monkeypat
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", flaky_fsync)
-    with pytest.raises(OSError):
+    # EIO becomes one clear line naming the file and what is still intact (issue 14, item 2).
+    with pytest.raises(DiskFull, match=r"I/O error writing .*optimizer.pt: Input/output error .* the last complete "
+                                       r"checkpoint is still step-00000001"):
         write_checkpoint(tmp_path, 2, {"weights.bin": _text_writer("two"), "optimizer.pt": _text_writer("x")}, {})
     assert latest_checkpoint(tmp_path) == first
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-00000001"]
