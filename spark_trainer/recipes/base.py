@@ -84,47 +84,49 @@ class Recipe(Protocol):
 
     unit: str  # what the work rate counts: "tokens", "examples" or "images" (logged as <unit>_per_s)
     loader_workers: int  # 0: load items in the training process; N: a DataLoader with N worker processes
-    train_data: Sequence[Any]
-    val_data: Sequence[Any]
 
-    def prepare(self, data_path: Path) -> None:
+    @property
+    def train_data(self) -> Sequence[Any]:
+        """Training items, indexed by the engine's data order (set by `prepare`)."""
+
+    @property
+    def val_data(self) -> Sequence[Any]:
+        """Validation items (may be empty)."""
+
+    def prepare(self, data_path: Path, /) -> None:
         """Read and validate data and model settings. Raises BadInput/ConfigError before training."""
 
-    def build_model(self, device: Any, precision: str) -> Any:
+    def build_model(self, device: Any, precision: str, /) -> Any:
         """The model to train, on `device`, with only the trainable parameters requiring grad."""
 
-    def load(self, item: Any, seed: int | None) -> Any:
+    def load(self, item: Any, seed: int | None, /) -> Any:
         """One example from a data item (decode, augment with `seed`; `seed` is None for evaluation).
         Runs in DataLoader worker processes when `loader_workers` > 0, so it must be picklable."""
 
-    def collate(self, examples: list[Any]) -> dict[str, Any]:
+    def collate(self, examples: list[Any], /) -> dict[str, Any]:
         """CPU tensors for one micro-batch."""
 
-    def loss_count(self, batch: dict[str, Any]) -> int:
+    def loss_count(self, batch: dict[str, Any], /) -> int:
         """How many loss units (target tokens, examples...) the CPU batch holds."""
 
-    def work_in(self, batch: dict[str, Any]) -> int:
+    def work_in(self, batch: dict[str, Any], /) -> int:
         """Units of work (`unit`) in the CPU batch, for the work rate: real tokens, examples, images."""
 
-    def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+    def loss(self, model: Any, batch: dict[str, Any], /) -> tuple[Any, Any]:
         """(sum of per-unit losses, number of units) for a micro-batch on the model's device."""
 
-    def eval_step(self, model: Any, batch: dict[str, Any]) -> dict[str, Any]:
+    def eval_step(self, model: Any, batch: dict[str, Any], /) -> dict[str, Any]:
         """Tensors to be summed over validation batches and processes (loss sum, counts, confusion)."""
 
-    def eval_metrics(self, totals: dict[str, Any]) -> EvalResult:
+    def eval_metrics(self, totals: dict[str, Any], /) -> EvalResult:
         """Metrics (and a report) from the summed `eval_step` tensors (as CPU tensors)."""
 
-    def generate_samples(self, model: Any) -> list[Sample]:
+    def generate_samples(self, model: Any, /) -> list[Sample]:
         """Samples for the Samples tab: completions of fixed prompts, predictions on fixed images..."""
 
     def log_notes(self) -> list[str]:
         """Lines for the run's log after preparing (truncated rows, skipped images...)."""
 
-    def save_final(self, model: Any, dest: Path) -> None:
+    def save_final(self, model: Any, dest: Path, /) -> None:
         """Write the final artifact (adapter or full model, plus what is needed to load it)."""
 
-
-def batches_of(items: Sequence[Any], size: int) -> list[list[Any]]:
-    """`items` in consecutive chunks of `size` (the last may be shorter)."""
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
@@ -172,6 +172,7 @@ class CausalLMRecipe:
     def build_model(self, device: Any, precision: str) -> Any:
         from spark_trainer.recipes.causal_lm_model import load_model
 
+        assert self.model_dir is not None, "prepare() runs first"
         self.attn = self.attention_implementation(device)
         return load_model(self.model_dir, self.rc, device, precision, self.attn,
                           gradient_checkpointing=self.config.train.gradient_checkpointing, notes=self.model_notes)
@@ -201,3 +202,9 @@ class CausalLMRecipe:
         dest.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(dest)
         self.tokenizer.save_pretrained(dest)
+
+
+if TYPE_CHECKING:  # the type checker (tests/training/test_typecheck.py) holds the class to the protocol
+    from spark_trainer.recipes.base import Recipe
+
+    _conforms: type[Recipe] = CausalLMRecipe

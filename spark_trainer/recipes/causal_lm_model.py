@@ -65,7 +65,8 @@ def adapt(model: Any, rc: CausalLMConfig, *, gradient_checkpointing: bool = Fals
     targets = rc.target_modules
     if isinstance(targets, str):
         targets = "all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
-    lora = LoraConfig(r=rc.lora_r, lora_alpha=rc.lora_alpha, lora_dropout=rc.lora_dropout,
+    lora = LoraConfig(r=rc.lora_r, lora_alpha=rc.lora_alpha,  # type: ignore[arg-type]  # any number works
+                      lora_dropout=rc.lora_dropout,
                       target_modules=targets, use_dora=rc.method == "dora", task_type="CAUSAL_LM")
     model = get_peft_model(model, lora)
     if gradient_checkpointing:

@@ -15,7 +15,11 @@ from pydantic import BaseModel
 from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.recipes.base import MetricSpec
 
-BUILTIN_MODULES = ("spark_trainer.recipes.causal_lm",)
+BUILTIN_MODULES = (
+    "spark_trainer.recipes.causal_lm",
+    "spark_trainer.recipes.text_classification",
+    "spark_trainer.recipes.image_classification",
+)
 
 # Metrics the engine logs for every recipe (their direction matters to the leaderboard and charts).
 ENGINE_METRICS = (
@@ -67,6 +71,13 @@ class RecipeSpec:
         known = ", ".join(s.key for s in self.metrics)
         raise ConfigError(f"train.early_stopping_metric: recipe {self.name} logs no metric {key!r}; "
                           f"its evaluation metrics are: {known}")
+
+    def check_data_kind(self, kind: str, what: str) -> None:
+        """ConfigError unless this recipe trains on datasets of `kind`; `what` names the dataset."""
+        if kind not in self.data_kinds:
+            kinds = " or ".join(self.data_kinds)
+            raise ConfigError(f"dataset: recipe {self.name} trains on {kinds} datasets; {what} is {_a(kind)} "
+                              f"{kind} dataset")
 
     def load(self) -> Any:
         """Import and return the recipe implementation (this may import torch)."""
@@ -137,6 +148,10 @@ def metric_spec(key: str, recipe: str | None = None) -> MetricSpec:
     lowered = key.lower()
     lower = any(h in lowered for h in ("loss", "perplexity", "ppl", "error", "wer", "cer", "fid", "mem", "time"))
     return MetricSpec(key, not lower)
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def describe_fields(model: type[BaseModel]) -> list[dict[str, Any]]:

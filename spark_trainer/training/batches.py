@@ -12,7 +12,7 @@ uninterrupted one would have seen; the loader draws nothing from the global RNGs
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from spark_trainer.recipes.base import Recipe
 from spark_trainer.training.steps import DataOrder
@@ -62,7 +62,7 @@ def _iterate(recipe: Recipe, data: Sequence[Any], plan: Plan, workers: int, pin:
     import torch
     from torch.utils.data import DataLoader
 
-    loader = DataLoader(_Items(recipe, data), batch_sampler=plan, collate_fn=recipe.collate,
+    loader: Any = DataLoader(cast(Any, _Items(recipe, data)), batch_sampler=plan, collate_fn=recipe.collate,
                         num_workers=workers, prefetch_factor=4, pin_memory=pin,
                         # A private generator: creating the iterator must not draw from the global
                         # RNG, or a resumed run's dropout would differ from an uninterrupted one's.

@@ -116,7 +116,8 @@ def run_training(
     watch = spec.metric(t.early_stopping_metric)  # an unknown metric fails here, before any work
     recipe: Recipe = spec.load()(config)
     recipe.prepare(Path(data_path))
-    resume_state = checkpoints.read_state(Path(resume_from)) if resume_from is not None else None
+    resume_from = Path(resume_from) if resume_from is not None else None
+    resume_state = checkpoints.read_state(resume_from) if resume_from is not None else None
 
     accelerator, precision = _make_accelerator(config)
     is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
@@ -127,7 +128,7 @@ def run_training(
     params = [p for _, p in named]
     optimizer = steps.make_optimizer(params, t.learning_rate, t.weight_decay, accelerator.device.type)
     order = steps.DataOrder(len(recipe.train_data), t.batch_size, world, rank, t.seed)
-    total = t.max_steps or max(1, math.ceil(t.epochs * order.per_epoch / t.grad_accum))
+    total = t.max_steps or max(1, math.ceil((t.epochs or 1.0) * order.per_epoch / t.grad_accum))
     warmup = t.warmup_steps or int(t.warmup_ratio * total)
     # A run extended by N steps follows its extension plan (lr_plan), so the LR stays continuous.
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_plan.schedule_for(run_dir, t.lr_scheduler, warmup, total))
@@ -136,8 +137,8 @@ def run_training(
     model, optimizer = accelerator.prepare(model, optimizer)
 
     step, best, evals_without_gain, last_metric = 0, None, 0, None
-    if resume_state is not None:
-        _restore(Path(resume_from), accelerator.unwrap_model(model), optimizer, scheduler)
+    if resume_from is not None and resume_state is not None:
+        _restore(resume_from, accelerator.unwrap_model(model), optimizer, scheduler)
         step, best = int(resume_state["step"]), resume_state.get("best_metric")
         last_metric = resume_state.get("metric")
         evals_without_gain = int(resume_state.get("evals_without_gain", 0))
@@ -160,7 +161,7 @@ def run_training(
     model.train()
     state = _Loop(config, spec, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order, watch)
     last_ckpt: Path | None = None
-    status, step_times = "completed", []
+    status, step_times = "completed", list[float]()
     pin = accelerator.device.type == "cuda"
     feed = batches.train_batches(recipe, order, t.seed, step * t.grad_accum, total * t.grad_accum, pin=pin)
     try:
@@ -234,7 +235,9 @@ def _guarded_step(t: Any, **step_args: Any) -> steps.StepStats:
     import torch
 
     try:
-        return steps.train_step(**step_args)
+        stats = steps.train_step(**step_args)
+        assert stats is not None  # sync=True: the step's numbers are read back
+        return stats
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         raise OutOfMemory(
@@ -400,5 +403,6 @@ class _Loop:
         self.recipe.save_final(self.acc.unwrap_model(self.model, keep_torch_compile=False), staging)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)
-        self.report.on_artifact("final", final, None, {"method": getattr(self.recipe, "rc", None) and self.recipe.rc.method})
+        settings = getattr(self.recipe, "rc", None)  # the recipe's validated recipe_config
+        self.report.on_artifact("final", final, None, {"method": getattr(settings, "method", None)})
         return final
