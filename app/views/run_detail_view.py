@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.charts.feed import MetricFeed
 from app.charts.panel import ChartPanel
 from app.context import AppContext
+from app.views.eval_report_panel import EvalReportPanel
 from app.views.samples import sample_widget
 from app.widgets import MessageBanner
 from app.workers import Task
@@ -108,6 +109,8 @@ class RunDetailView(QWidget):
         self.tabs.addTab(self.log, "Log")
         self.tabs.addTab(samples_scroll, "Samples")
         self.tabs.addTab(self.checkpoints, "Checkpoints")
+        self.eval_report = EvalReportPanel()
+        self.tabs.addTab(self.eval_report, "Evaluation")
         self.tabs.addTab(self.events, "Events")
         layout.addWidget(self.tabs, 1)
         self.feed = MetricFeed(store, ctx.pool, parent=self)
@@ -239,6 +242,7 @@ class RunDetailView(QWidget):
                                        f"{size / 2**20:.1f} MB", str(path))):
                 self.checkpoints.setItem(r, c, QTableWidgetItem(str(value)))
         self._load_samples()
+        self.eval_report.load(self.store, self.run.id)
         self.events.setPlainText("\n".join(
             f"{e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}: {e.reason}"
             for e in runs.events(self.store, self.run.id)))
@@ -251,8 +255,8 @@ class RunDetailView(QWidget):
         assert self.run is not None
         found = artifacts.list_for(self.store, self.run.id, "sample")
         if not found:
-            note = QLabel("No samples yet. Set eval.samples_every_steps and eval.sample_prompts to generate "
-                          "text (or images, for diffusion runs) at checkpoints.")
+            note = QLabel("No samples yet. Set eval.samples_every_steps (and eval.sample_prompts) to generate "
+                          "text, images or a classifier's predictions every N steps.")
             note.setObjectName("Muted")
             note.setWordWrap(True)
             self.samples_layout.addWidget(note)
