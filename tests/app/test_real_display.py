@@ -173,8 +173,12 @@ def test_demo_on_a_real_display_trains_and_closes_cleanly(tmp_path: Path) -> Non
         app.wait_for(f"a chart holding all {stored} points of the run's longest series",
                      lambda s: max((n for c in s["charts"] for n in c["curves"].values()), default=0) >= stored, 60)
 
-        app.xdotool("mousemove", "--sync", "400", "300")  # focus follows the pointer (no window manager)
-        app.xdotool("key", "ctrl+q")
+        # Without a window manager nothing gives the window keyboard focus: a click does, as a user's
+        # would. The bottom-left corner of the window is the status bar's message area (inert).
+        x, y, _w, h = app.state["geometry"]
+        app.xdotool("mousemove", "--sync", str(x + 20), str(y + h - 12), "click", "1")
+        app.wait_for("the window to take keyboard focus", lambda s: s["active"], 30)
+        app.xdotool("key", "ctrl+q")  # File > Quit
         assert app.proc.wait(60) == 0, app.log.read_text()[-1500:]
         deadline = time.monotonic() + 30
         while _leftovers(home) and time.monotonic() < deadline:
