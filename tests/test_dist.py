@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -89,10 +90,16 @@ def test_gui_window_on_a_real_display(exe: Path, tmp_path: Path) -> None:
                                capture_output=True, text=True, env=env, timeout=180)
         assert found.returncode == 0 and found.stdout.strip(), log.read_text()
         shot = Path(os.environ.get("SPARK_DIST_SCREENSHOT", tmp_path / "frozen-xvfb.png"))
-        if shutil.which("import"):
-            time.sleep(2)  # let the first paint land
-            subprocess.run(["import", "-display", xvfb.display, "-window", "root", str(shot)], timeout=60)
-        subprocess.run(["xdotool", "mousemove", "--sync", "300", "300", "key", "ctrl+q"], env=env, timeout=60)
+        time.sleep(2)  # let the first paint land
+        grab = ("import sys; from PySide6.QtGui import QGuiApplication; app = QGuiApplication([]); "
+                "sys.exit(0 if app.primaryScreen().grabWindow(0).save(sys.argv[1]) else 1)")
+        subprocess.run([sys.executable, "-c", grab, str(shot)], timeout=60,
+                       env={**env, "QT_QPA_PLATFORM": "xcb", "PATH": os.environ["PATH"]})
+        assert shot.stat().st_size > 10_000  # a screen with a window on it, not a blank one
+        # A click gives the window keyboard focus (no window manager), then File > Quit's shortcut.
+        subprocess.run(["xdotool", "mousemove", "--sync", "20", "790", "click", "1"], env=env, timeout=60)
+        time.sleep(1)
+        subprocess.run(["xdotool", "key", "ctrl+q"], env=env, timeout=60)
         assert gui.wait(60) == 0, log.read_text()
         assert "offscreen" not in log.read_text(), log.read_text()
     finally:
