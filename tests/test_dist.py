@@ -97,7 +97,12 @@ def test_gui_window_on_a_real_display(exe: Path, tmp_path: Path) -> None:
                        env={**env, "QT_QPA_PLATFORM": "xcb", "PATH": os.environ["PATH"]})
         assert shot.stat().st_size > 10_000  # a screen with a window on it, not a blank one
         # A click gives the window keyboard focus (no window manager), then File > Quit's shortcut.
-        subprocess.run(["xdotool", "mousemove", "--sync", "20", "790", "click", "1"], env=env, timeout=60)
+        window = found.stdout.split()[0]
+        shape = subprocess.run(["xdotool", "getwindowgeometry", "--shell", window], capture_output=True, text=True,
+                               env=env, timeout=60).stdout
+        height = int(dict(line.split("=", 1) for line in shape.split())["HEIGHT"])
+        subprocess.run(["xdotool", "mousemove", "--window", window, "20", str(height - 12), "click", "1"],
+                       env=env, timeout=60)
         time.sleep(1)
         subprocess.run(["xdotool", "key", "ctrl+q"], env=env, timeout=60)
         assert gui.wait(60) == 0, log.read_text()
