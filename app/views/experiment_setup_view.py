@@ -227,7 +227,8 @@ class ExperimentSetupView(BaseView):
             self._fill_datasets()
         while self.recipe_layout.count():
             item = self.recipe_layout.takeAt(0)
-            if item.widget() is not None:
+            if item.widget() is not None:  # hidden at once: deleteLater may run only after a repaint
+                item.widget().hide()
                 item.widget().deleteLater()
         try:
             spec = get_recipe(name)
