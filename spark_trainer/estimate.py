@@ -218,6 +218,12 @@ def estimate_for_config(config: dict[str, Any], base_model_dir: str | Path, *, b
                         calibration: Calibration | None = None) -> MemoryEstimate:
     """The estimate for a run-file mapping (as `spark-trainer train` reads) and its model folder; the
     setup form and `spark-trainer estimate` both show this number. `batch_size` overrides the file's."""
+    if (Path(base_model_dir) / "model_index.json").is_file():  # a diffusers pipeline (diffusion-lora)
+        from spark_trainer.estimate_diffusion import estimate_diffusion_config
+
+        if batch_size is not None:
+            config = {**config, "train": {**(config.get("train") or {}), "batch_size": batch_size}}
+        return estimate_diffusion_config(config, base_model_dir)
     train = config.get("train") or {}
     recipe = config.get("recipe_config") or {}
     precision = str(train.get("precision") or "auto")

@@ -227,8 +227,8 @@ class ExperimentSetupView(BaseView):
             self._fill_datasets()
         while self.recipe_layout.count():
             item = self.recipe_layout.takeAt(0)
-            if item.widget() is not None:  # hidden at once: deleteLater may run only after a repaint
-                item.widget().hide()
+            if item.widget() is not None:
+                item.widget().hide()  # deleteLater waits for the event loop; never show two forms at once
                 item.widget().deleteLater()
         try:
             spec = get_recipe(name)

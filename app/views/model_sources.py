@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spark_trainer.models.loading import cached_model_ids, check_base_model
+from spark_trainer.models.loading import cached_model_ids, check_base_model, is_model_folder
 
 
 def cached_models(cache: Path | None = None) -> list[str]:
@@ -20,7 +20,7 @@ def local_models(models_dir: Path) -> list[str]:
     """Model folders (with a config.json) directly under the data home's models/."""
     if not models_dir.is_dir():
         return []
-    return [str(p) for p in sorted(models_dir.iterdir()) if (p / "config.json").is_file()]
+    return [str(p) for p in sorted(models_dir.iterdir()) if is_model_folder(p)]
 
 
 def resolve_base_model(text: str, models_dir: Path) -> tuple[Path | None, str | None]:

@@ -28,34 +28,43 @@ def sample_widget(path: Path, step: int | None) -> QWidget:
     except (OSError, ValueError) as exc:
         layout.addWidget(QLabel(f"cannot read {path}: {exc}"))
         return box
+    images = QHBoxLayout()  # image samples of one step side by side, each over its prompt
     for item in data.get("samples", []) if isinstance(data, dict) else []:
-        if isinstance(item, dict) and item.get("image"):  # an image sample beside the JSON
-            layout.addWidget(_image_sample(path.parent / str(item["image"]), str(item.get("caption", ""))))
-            continue
         prompt = item.get("prompt", "") if isinstance(item, dict) else ""
+        if isinstance(item, dict) and isinstance(item.get("image"), str):
+            images.addWidget(_image_sample(path.parent / item["image"], prompt, str(item.get("caption", ""))))
+            continue
         output = _sample_output(item)
         text = QLabel(f"<i>{html.escape(str(prompt))}</i><br>{html.escape(output)}")
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(text)
+    if images.count():
+        images.addStretch(1)
+        layout.addLayout(images)
     return box
 
 
-def _image_sample(path: Path, caption: str) -> QWidget:
-    box = QWidget()
-    row = QHBoxLayout(box)
-    row.setContentsMargins(0, 0, 0, 0)
+def _image_sample(path: Path, prompt: str, caption: str) -> QWidget:
+    cell = QWidget()
+    column = QVBoxLayout(cell)
+    column.setContentsMargins(0, 0, 0, 0)
     image = QLabel()
     pixmap = QPixmap(str(path))
     if pixmap.isNull():
-        image.setText(f"missing image {path.name}")
+        image.setText(f"cannot read {path.name}")
     else:
-        image.setPixmap(pixmap.scaledToWidth(96, Qt.TransformationMode.SmoothTransformation))
-    row.addWidget(image)
-    text = QLabel(html.escape(caption))
-    text.setWordWrap(True)
-    row.addWidget(text, 1)
-    return box
+        # Tiny images (the demo's 32 px) are enlarged without smoothing so their pixels stay visible.
+        mode = Qt.TransformationMode.FastTransformation if pixmap.width() < 128 else \
+            Qt.TransformationMode.SmoothTransformation
+        image.setPixmap(pixmap.scaled(192, 192, Qt.AspectRatioMode.KeepAspectRatio, mode))
+    column.addWidget(image)
+    label = QLabel(f"<i>{html.escape(prompt)}</i>" + (f"<br><small>{html.escape(caption)}</small>" if caption else ""))
+    label.setWordWrap(True)
+    label.setMaximumWidth(192)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    column.addWidget(label)
+    return cell
 
 
 def sample_text(path: Path) -> str:
@@ -69,6 +78,8 @@ def sample_text(path: Path) -> str:
 
 
 def _sample_output(item: Any) -> str:
+    if isinstance(item, dict) and isinstance(item.get("image"), str):
+        return f"[image {item['image']}] {item.get('prompt', '')}"
     if isinstance(item, dict):
         return str(item.get("completion", item.get("output", item.get("text", item.get("caption", "")))))
     return str(item)

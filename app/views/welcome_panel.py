@@ -18,6 +18,7 @@ DEMO_CHOICES = (
     ("causal-lm", "Demo: text generation (causal LM, LoRA)"),
     ("text-classification", "Demo: text classification (support tickets)"),
     ("image-classification", "Demo: image classification (generated shapes)"),
+    ("diffusion-lora", "Demo: image generation (diffusion LoRA, captioned shapes)"),
 )
 
 STEPS = (

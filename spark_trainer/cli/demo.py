@@ -13,10 +13,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser = sub.add_parser("demo", help="create a demo project with a tiny local model and train it end to end",
                             parents=[common])
     parser.add_argument("--steps", type=positive_int, default=None,
-                        help="training steps (default: 300 for causal-lm, fewer for the classification demos)")
+                        help="training steps (default: 300 for causal-lm, fewer for the classification and diffusion demos)")
     parser.add_argument("--recipe", default="causal-lm",
                         help="which recipe to demonstrate: causal-lm (default), text-classification, "
-                        "image-classification")
+                        "image-classification, diffusion-lora")
     parser.add_argument("--no-wait", action="store_true", help="queue the demo run and return at once")
     parser.set_defaults(handler=cmd_demo)
 

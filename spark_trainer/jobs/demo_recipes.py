@@ -95,9 +95,16 @@ def _write_shapes(root: Path, per_class: int = 20, size: int = 40) -> None:
             image.save(folder / f"{i:03d}.png")
 
 
+def diffusion_demo(store: Store, steps: int | None) -> tuple[Path, Path, ExperimentConfig]:
+    from spark_trainer.jobs.demo_diffusion import diffusion_demo_parts
+
+    return diffusion_demo_parts(store, steps or 40)
+
+
 DEMO_SETUPS: dict[str, Setup] = {
     "text-classification": text_classification_demo,
     "image-classification": image_classification_demo,
+    "diffusion-lora": diffusion_demo,
 }
 
 

@@ -15,6 +15,12 @@ from pathlib import Path
 
 from spark_trainer.errors import BadInput
 
+MARKERS = ("config.json", "model_index.json")  # a transformers model, or a diffusers pipeline
+
+
+def is_model_folder(folder: Path) -> bool:
+    return any((Path(folder) / marker).is_file() for marker in MARKERS)
+
 
 def _hub_cache(cache_dir: str | Path | None) -> Path:
     from huggingface_hub import constants
@@ -23,7 +29,7 @@ def _hub_cache(cache_dir: str | Path | None) -> Path:
 
 
 def resolve_base_model(name: str, *, search_dirs: tuple[Path, ...] = (), cache_dir: str | Path | None = None) -> Path:
-    """The absolute folder holding the model's config.json.
+    """The absolute folder holding the model's config.json (or a diffusers pipeline's model_index.json).
 
     Raises:
         BadInput: nothing was found (the message names every place looked at), or a folder was
@@ -34,10 +40,11 @@ def resolve_base_model(name: str, *, search_dirs: tuple[Path, ...] = (), cache_d
     candidates = [path] if path.is_absolute() else [*(Path(d) / path for d in search_dirs), path]
     for candidate in candidates:
         looked.append(str(candidate))
-        if (candidate / "config.json").is_file():
+        if is_model_folder(candidate):
             return candidate.resolve()
         if candidate.is_dir() and path.is_absolute():
-            raise BadInput(f"{candidate} has no config.json: choose a Hugging Face model folder")
+            raise BadInput(f"{candidate} has no config.json (nor model_index.json): choose a Hugging Face model "
+                           "folder")
     if "/" in name and not path.is_absolute() and not name.startswith("."):
         from huggingface_hub import snapshot_download
 
@@ -48,7 +55,7 @@ def resolve_base_model(name: str, *, search_dirs: tuple[Path, ...] = (), cache_d
         except Exception as exc:  # the hub raises several types for "not cached"; all mean "not here"
             hint = type(exc).__name__
             raise BadInput(f"base model {name!r} not found; looked in: {'; '.join(looked)} ({hint})") from None
-        if (folder / "config.json").is_file():
+        if is_model_folder(folder):
             return folder.resolve()
     raise BadInput(f"base model {name!r} not found; looked in: {'; '.join(looked)}")
 
@@ -91,6 +98,6 @@ def cached_model_ids(cache_dir: str | Path | None = None) -> list[str]:
         if repo.repo_type != "model":
             continue
         main = [rev for rev in repo.revisions if "main" in rev.refs] or list(repo.revisions)
-        if any((Path(rev.snapshot_path) / "config.json").is_file() for rev in main[:1]):
+        if any(is_model_folder(Path(rev.snapshot_path)) for rev in main[:1]):
             found.append(repo.repo_id)
     return sorted(found)

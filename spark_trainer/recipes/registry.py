@@ -17,6 +17,7 @@ from spark_trainer.recipes.base import MetricSpec
 
 BUILTIN_MODULES = (
     "spark_trainer.recipes.causal_lm",
+    "spark_trainer.recipes.diffusion_lora",
     "spark_trainer.recipes.text_classification",
     "spark_trainer.recipes.image_classification",
 )
