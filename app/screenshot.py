@@ -63,6 +63,28 @@ def _run_detail(window: MainWindow) -> QWidget:
     return window
 
 
+def _experiment_recipe(window: MainWindow) -> QWidget:
+    """The setup form scrolled to its recipe settings (the fields built from the recipe's schema)."""
+    from PySide6.QtWidgets import QScrollArea
+
+    _experiment_setup(window)
+    for area in window.findChildren(QScrollArea):
+        box = _recipe_box(area)
+        if box is not None and area.widget() is not None:
+            settle(0.3)
+            area.verticalScrollBar().setValue(box.mapTo(area.widget(), box.rect().topLeft()).y() - 8)
+    return window
+
+
+def _recipe_box(area: QWidget) -> QWidget | None:
+    from PySide6.QtWidgets import QGroupBox
+
+    for box in area.findChildren(QGroupBox):
+        if box.title().startswith("Recipe settings"):
+            return box
+    return None
+
+
 def _run_tab(title: str) -> Callable[[MainWindow], QWidget]:
     """The run detail view with one of its tabs (Evaluation, Samples...) in front."""
 
@@ -90,6 +112,7 @@ TARGETS["video-wizard"] = _video_wizard
 TARGETS["experiment-setup"] = _experiment_setup
 TARGETS["run-detail"] = _run_detail
 TARGETS["compare"] = _compare
+TARGETS["experiment-recipe"] = _experiment_recipe
 TARGETS["run-evaluation"] = _run_tab("Evaluation")
 TARGETS["run-samples"] = _run_tab("Samples")
 

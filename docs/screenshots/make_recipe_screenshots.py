@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ("text-classification", "image-classification")
-VIEWS = ("experiment-setup", "run-detail", "run-evaluation", "run-samples")
+VIEWS = ("experiment-setup", "experiment-recipe", "run-detail", "run-evaluation", "run-samples")
 
 
 def fill(home: Path) -> dict[str, int]:

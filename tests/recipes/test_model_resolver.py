@@ -52,7 +52,7 @@ def test_relative_folders_follow_the_search_order_and_submit_freezes_the_absolut
 def test_the_form_gets_the_reason(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert check_base_model(str(empty), ())[1] == f"{empty} has no config.json: choose a Hugging Face model folder"
+    assert check_base_model(str(empty), ())[1].startswith(f"{empty} has no config.json")
     assert "choose a base model" in check_base_model(" ", ())[1]
     with pytest.raises(BadInput, match="looked in"):
         resolve_base_model("nothing-here", search_dirs=(tmp_path,))
