@@ -16,6 +16,7 @@ from spark_trainer import __version__
 from spark_trainer.cli import bench as bench_cli
 from spark_trainer.cli import datasets, experiments, projects, recipes, system
 from spark_trainer.cli import demo as demo_cli
+from spark_trainer.cli import generate as generate_cli
 from spark_trainer.cli import queue as queue_cli
 from spark_trainer.cli import runs as runs_cli
 from spark_trainer.cli import train as train_cli
@@ -24,7 +25,8 @@ from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import to_jsonable
 
 # Each module adds its command group. Later capabilities (runs, queue, train, export...) add theirs.
-COMMAND_MODULES = [projects, datasets, experiments, recipes, system, bench_cli, runs_cli, train_cli, queue_cli, demo_cli]
+COMMAND_MODULES = [projects, datasets, experiments, recipes, system, bench_cli, runs_cli, train_cli, queue_cli, demo_cli,
+                   generate_cli]
 
 
 class _Parser(argparse.ArgumentParser):
