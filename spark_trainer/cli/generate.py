@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.errors import BadInput
@@ -103,8 +103,7 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
     return Result(data, text)
 
 
-def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
+def cmd_serve(ctx: Context, args: argparse.Namespace) -> NoReturn:
     from spark_trainer.playground.server import main as serve_main
 
-    code = serve_main(Path(ctx.home.root), args.device, args.idle_timeout)
-    return Result({"exit_code": code}, "", exit_code=code)
+    serve_main(Path(ctx.home.root), args.device, args.idle_timeout)  # exits the process when done

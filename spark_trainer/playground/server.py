@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from spark_trainer.errors import BadInput
 from spark_trainer.playground import protocol, servers
@@ -175,8 +175,9 @@ def visible_gpus() -> list[int]:
     return [int(p) for p in raw.split(",") if p.strip().isdigit()]
 
 
-def main(home: Path, device: str, idle_s: float = DEFAULT_IDLE_S) -> int:
-    """The process's entry: protocol on the real stdout; anything else printed goes to stderr."""
+def main(home: Path, device: str, idle_s: float = DEFAULT_IDLE_S) -> NoReturn:
+    """The process's entry (it ends the process): protocol on the real stdout; anything else
+    printed goes to stderr."""
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints (libraries) must not corrupt the protocol
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
@@ -184,7 +185,12 @@ def main(home: Path, device: str, idle_s: float = DEFAULT_IDLE_S) -> int:
     signal.signal(signal.SIGTERM, server.on_sigterm)
     reader = threading.Thread(target=server.read_requests, args=(sys.stdin.buffer,), daemon=True, name="requests")
     reader.start()
-    return server.run()
+    code = server.run()
+    # The reader thread may be blocked reading stdin; a normal interpreter exit would then abort
+    # ("could not acquire lock for stdin at shutdown"). Everything is written and closed by now.
+    out.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def serve_command(home: Path, device: str, idle_s: float = DEFAULT_IDLE_S) -> list[str]:
