@@ -32,7 +32,7 @@ def _video_wizard(window: MainWindow) -> QWidget:
 
 
 # Set by `spark-trainer-gui --run ID` for the run-detail target (default: the latest run).
-OPTIONS: dict[str, Any] = {"run": None, "prompt": None, "compare": True}
+OPTIONS: dict[str, Any] = {"run": None, "prompt": None, "compare": True, "temperature": None}
 
 
 def _latest_runs(window: MainWindow, count: int) -> list[int]:
@@ -82,6 +82,8 @@ def _playground(window: MainWindow) -> QWidget:
             panel = view.playground.panel
             panel.prompt.setPlainText(str(OPTIONS["prompt"]))
             panel.compare.setChecked(bool(OPTIONS.get("compare", True)))
+            if OPTIONS.get("temperature") is not None:
+                panel.temperature.setValue(float(OPTIONS["temperature"]))
             view.playground.generate()
             settle(0.5, until=lambda: not view.playground.pending, timeout=300)
     return window

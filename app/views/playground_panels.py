@@ -40,6 +40,7 @@ class AnswerBox(QGroupBox):
         self.text.setReadOnly(True)
         self.stats = QLabel("")
         self.stats.setObjectName("Muted")
+        self.stats.setWordWrap(True)
         layout.addWidget(self.text, 1)
         layout.addWidget(self.stats)
 
@@ -91,7 +92,10 @@ class TextGenerationPanel(QWidget):
     def _build_settings(self) -> QWidget:
         box = QGroupBox("Generation")
         box.setFixedWidth(270)
-        form = QFormLayout(box)
+        column = QVBoxLayout(box)
+        form = QFormLayout()
+        column.addLayout(form)
+        column.addStretch(1)
         defaults = GenerationSettings()
         self.max_new_tokens = QSpinBox()
         self.max_new_tokens.setRange(1, MAX_NEW_TOKENS_LIMIT)

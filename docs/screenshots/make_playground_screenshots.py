@@ -1,0 +1,56 @@
+"""Render the Playground from the demo run: a prompt of its training set answered by the
+fine-tuned model and, beside it, by the base model (greedy, so the picture is reproducible).
+
+Run: .venv/bin/python docs/screenshots/make_playground_screenshots.py --home DIR [--out docs/screenshots]
+(the demo run is trained first, with `spark-trainer demo`, when DIR has none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMPT = "Count up from 20:"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", required=True, type=Path)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sys.path.insert(0, str(ROOT))
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+    from spark_trainer.store.store import Store
+
+    with Store.open(args.home) as store:
+        done = [r for r in runs.list_all(store) if r.status == RunStatus.COMPLETED and r.recipe == "causal-lm"]
+    if not done:
+        subprocess.run([sys.executable, "-m", "spark_trainer", "--home", str(args.home), "demo"], check=True)
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from app.main_window import MainWindow
+    from app.screenshot import OPTIONS, render
+    from app.theme import use_fusion
+
+    app = QApplication([])
+    use_fusion(app)
+    store = Store.open(args.home)
+    window = MainWindow(store, QSettings(str(args.home / "screenshots.ini"), QSettings.Format.IniFormat))
+    OPTIONS.update({"prompt": PROMPT, "compare": True, "temperature": 0.0})
+    ok = render(window, "playground", args.out / "playground.png")
+    window.views["runs"].playground.shutdown()
+    window.close()
+    store.close()
+    print(args.out / "playground.png" if ok else "could not save the screenshot")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
