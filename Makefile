@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # On a machine with an NVIDIA GPU, `make TORCH_SPEC=torch test` takes the default (CUDA) build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: run test test-slow lint clean-venv install installer
+.PHONY: run test test-slow lint clean-venv install installer dist deb test-dist
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,21 @@ lint: $(STAMP)
 clean-venv:
 	rm -rf $(VENV)
 
-installer: $(STAMP)
+# dist/SparkTrainer/ (PyInstaller one folder: GUI, CLI and worker in one executable), then the .deb.
+# A CPU build when the venv holds torch's CPU wheel; see installers/README.md for the GPU build.
+dist: $(STAMP)
 	$(PIP) install --quiet -e ".[installer]"
-	$(PY) -m PyInstaller --noconfirm build.spec
+	$(PY) -m PyInstaller --noconfirm --distpath dist --workpath build build.spec
+	@du -sh dist/SparkTrainer
+	installers/linux/build_deb.sh dist/SparkTrainer dist
+	@ls -l dist/*.deb
+
+installer: dist
+
+deb:
+	installers/linux/build_deb.sh dist/SparkTrainer dist
+
+# The built app: --version, doctor, a demo trained by the frozen worker, its window under Xvfb, and
+# the .deb's install / run from PATH / menu entry / removal (as root on Debian). Needs `make dist`.
+test-dist: $(STAMP)
+	$(PY) -m pytest -q -m dist tests/test_dist.py

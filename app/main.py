@@ -35,14 +35,45 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _pick_platform() -> None:
-    """Fall back to the offscreen platform when there is no display, instead of crashing."""
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+def _pick_platform() -> str | None:
+    """Choose the Qt platform so that a missing library or display falls back instead of aborting.
+
+    Returns the on-screen platform wanted (None when offscreen was asked for or there is no display);
+    Qt falls back to offscreen itself when the display cannot be opened (see _warn_if_fell_back).
+    """
+    from app.qt_platform import ON_SCREEN, check_platform, wanted_platform
+
+    wanted = wanted_platform()
+    if sys.platform.startswith("linux") and wanted == "offscreen" and not os.environ.get("QT_QPA_PLATFORM"):
         print("spark-trainer-gui: no display found (DISPLAY is not set); running offscreen. "
               "Use the `spark-trainer` command, or run on a desktop session.", file=sys.stderr)
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return None
+    if wanted not in ON_SCREEN:
+        return None
+    check = check_platform(wanted)
+    if not check.ok:
+        print(f"spark-trainer-gui: {check.message()}\nRunning offscreen: no window will appear. "
+              "Install the packages above and start again, or use the `spark-trainer` command.", file=sys.stderr)
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return None
+    os.environ["QT_QPA_PLATFORM"] = f"{wanted};offscreen"  # a display that cannot be opened: offscreen
+    return wanted
+
+
+def _warn_if_fell_back(wanted: str | None, platform_name: str) -> None:
+    if wanted and platform_name != wanted:
+        shown = os.environ.get("WAYLAND_DISPLAY" if wanted == "wayland" else "DISPLAY", "")
+        print(f"spark-trainer-gui: could not open the display {shown!r} with Qt's '{wanted}' platform; "
+              "running offscreen: no window will appear.", file=sys.stderr)
+
+
+def _icon_path() -> Path | None:
+    """resources/icons/sparktrainer.png in a checkout or in the frozen app."""
+    for root in (getattr(sys, "_MEIPASS", None), Path(__file__).resolve().parents[1]):
+        if root and (Path(root) / "resources" / "icons" / "sparktrainer.png").is_file():
+            return Path(root) / "resources" / "icons" / "sparktrainer.png"
+    return None
 
 
 def _home(args: argparse.Namespace, qsettings: object) -> str | None:
@@ -59,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    _pick_platform()
+    wanted_platform = _pick_platform()
     from PySide6.QtCore import QEvent, QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -67,11 +98,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spark_trainer.store.store import Store
 
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])
+    _warn_if_fell_back(wanted_platform, qt_app.platformName())
     qt_app.setApplicationName("SparkTrainer")
     qt_app.setOrganizationName("SparkTrainer")
+    qt_app.setDesktopFileName("sparktrainer")  # the installed .desktop entry: its icon and name
     from app.theme import use_fusion
 
     use_fusion(qt_app)  # before the first widget: see use_fusion
+    icon = _icon_path()
+    if icon is not None:
+        from PySide6.QtGui import QIcon
+
+        qt_app.setWindowIcon(QIcon(str(icon)))
     from app.gc_guard import install as install_gc_guard
 
     install_gc_guard(qt_app)  # Qt objects are only ever collected on the GUI thread

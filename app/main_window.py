@@ -182,7 +182,7 @@ class MainWindow(QMainWindow):
     # -- status bar ---------------------------------------------------------------------------
     def update_run_status(self) -> None:
         try:
-            active = runs.list_all(self.store, statuses={RunStatus.QUEUED, RunStatus.STARTING, RunStatus.RUNNING})
+            active = runs.list_all(self.store, statuses={RunStatus.QUEUED, *runs.ACTIVE})
         except SparkError as exc:
             self.run_status.setText(f"Runs: unavailable ({exc})")
             return

@@ -3,6 +3,7 @@
     SparkTrainer                 the desktop app
     SparkTrainer worker RUN_ID   a training worker (started by the job runner)
     SparkTrainer cli ARGS...     the headless command line
+    SparkTrainer --version       the version (same as `SparkTrainer cli --version`)
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ def main() -> int:
         from spark_trainer.cli.main import main as cli_main
 
         return cli_main(args)
-    if args[:1] == ["cli"]:
+    if args[:1] in (["cli"], ["--version"]):
         from spark_trainer.cli.main import main as cli_main
 
-        return cli_main(args[1:])
+        return cli_main(args[1:] if args[0] == "cli" else args)
     from app.main import main as gui_main
 
     return gui_main(args)

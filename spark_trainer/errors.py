@@ -37,3 +37,15 @@ class StoreError(OperationFailed):
 
 class SchemaTooNew(StoreError):
     """The database was written by a newer SparkTrainer than this one."""
+
+
+class InternalError(SparkError):
+    """A bug or a race inside SparkTrainer, not something the caller did wrong (exit code 1)."""
+
+
+class IllegalTransition(InternalError):
+    """A run status change that the run lifecycle does not allow."""
+
+
+class DiskFull(OperationFailed):
+    """Not enough free space (or an I/O error) where a file had to be written."""

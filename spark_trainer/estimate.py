@@ -1,4 +1,4 @@
-"""Peak GPU memory estimate for a fine-tuning run, and how it compares with measured peaks.
+"""Peak GPU memory estimate for a fine-tuning run, a micro-batch that fits, and calibration.
 
 The formula (all sizes in bytes; P = parameters of the base model, T = trainable parameters,
 b = micro-batch, s = sequence length, h = hidden size, L = layers, V = vocabulary):
@@ -6,20 +6,30 @@ b = micro-batch, s = sequence length, h = hidden size, L = layers, V = vocabular
     weights      = P * w          w = 2 (bf16/fp16), 4 (fp32), 0.5625 (qlora: 4-bit NF4 + scales)
     trainable    = T * 16         fp32 master weight 4 + gradient 4 + AdamW moments 8
                                   (full fine-tuning: the weights term is then dropped, T = P)
-    activations  = L * b * s * h * a     a = 34 bytes per element-layer in 16-bit, 68 in fp32
+    activations  = k * L * b * s * h * a     a = 34 bytes per element-layer in 16-bit, 68 in fp32
                                   (Korthikanti et al. 2022, "Reducing Activation Recomputation",
                                   with memory-efficient attention so no s^2 term); with gradient
                                   checkpointing only each layer's input is kept: a = 2 (4 in fp32),
                                   plus one layer's full activations recomputed at a time
-    logits       = b * s * V * 4 * 2      fp32 logits and their gradient for the loss
-    overhead     = 0.5 GiB                CUDA context, allocator fragmentation, workspace
+    logits       = min(b*s, 1024) * V * 4 * 3   the loss runs in chunks of 1024 tokens
+                                  (training/losses.py): one chunk's fp32 logits, their softmax
+                                  gradient and a cast copy; b * s * V * 4 * 2 (all logits and their
+                                  gradient) when the output head itself is adapted
+    overhead     = c              CUDA context, allocator fragmentation, workspace
+
+k (activation scale) and c (overhead) are calibration constants: 1.0 and 0.5 GiB until measured.
+`benchmarks/gpu_check.sh` measures real peaks on a GPU (benchmarks/measure_peaks.py, written to
+benchmarks/results/estimate_peaks.json) and `benchmarks/calibrate_estimate.py` fits k and c to them
+by least squares (`fit_calibration`), writing spark_trainer/estimate_calibration.py, which this
+module reads. A measured peak is the allocator's reserved peak plus the CUDA context, i.e. what the
+run takes from the GPU's free memory.
 
 LoRA trainable parameters for a Llama-style block: r * (9h + 2*kv + 3i) per layer for all-linear
 targets (q, k, v, o, gate, up, down: the sum of each adapted matrix's in + out features), where kv
 is the key/value width and i the MLP width; DoRA adds one magnitude per output feature.
 
-It is an estimate for planning (within tens of percent on Llama-style models); `compare_measured`
-puts it next to the peaks runs actually reported so the user can judge it.
+`compare_measured` puts the estimate next to the peaks runs actually reported so the user can judge
+it; `suggest_micro_batch` is the largest micro-batch whose estimate fits in 90% of a GPU's free memory.
 """
 
 from __future__ import annotations
@@ -33,6 +43,8 @@ from spark_trainer.errors import BadInput
 
 GIB = 1024**3
 OVERHEAD_BYTES = int(0.5 * GIB)
+LOSS_CHUNK_TOKENS = 1024  # training/losses.py DEFAULT_CHUNK
+FIT_FRACTION = 0.9  # a suggested micro-batch leaves 10% of the free memory unused
 METHODS = ("lora", "qlora", "dora", "full")
 # Metric keys a worker may use for the measured peak (bytes, or GiB/MiB by suffix).
 MEASURED_KEYS = ("gpu_mem_gb", "gpu_mem_peak", "gpu_mem_peak_bytes", "gpu_mem_peak_gb", "gpu_mem_peak_gib", "gpu_mem_peak_mb")
@@ -79,6 +91,47 @@ class ModelShape:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """Constants fitted to measured peaks: estimate = fixed parts + activation_scale * activations + overhead."""
+
+    activation_scale: float = 1.0
+    overhead_bytes: int = OVERHEAD_BYTES
+    measured_points: int = 0  # how many measured peaks the constants were fitted to (0: defaults)
+    source: str = "defaults (no GPU measurements yet)"
+
+
+def current_calibration() -> Calibration:
+    """The fitted constants shipped in spark_trainer/estimate_calibration.py, or the defaults."""
+    try:
+        from spark_trainer import estimate_calibration
+    except ImportError:
+        return Calibration()
+    data = estimate_calibration.CALIBRATION
+    return Calibration(float(data["activation_scale"]), int(data["overhead_bytes"]), int(data["measured_points"]),
+                       str(data["source"]))
+
+
+def fit_calibration(points: list[dict[str, Any]], source: str = "") -> Calibration:
+    """Least-squares k and c from measured peaks: each point has `measured_bytes` and the estimate's
+    `parts` (as computed with k = 1, c = 0). Needs at least two points with different activations."""
+    if len(points) < 2:
+        raise BadInput(f"calibration needs at least 2 measured peaks, got {len(points)}")
+    xs = [float(p["parts"]["activations"]) for p in points]
+    ys = [float(p["measured_bytes"]) - sum(float(v) for k, v in p["parts"].items()
+                                           if k not in ("activations", "overhead")) for p in points]
+    n, mx, my = len(xs), sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        raise BadInput("calibration needs measured peaks with different activation sizes")
+    k = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    c = my - k * mx
+    if k <= 0 or c < 0:  # not physical: keep the scale, take the overhead as the mean residual
+        k = max(k, 0.1)
+        c = max(0.0, sum(y - k * x for x, y in zip(xs, ys, strict=True)) / n)
+    return Calibration(round(k, 4), int(c), n, source or f"{n} measured peaks")
+
+
+@dataclass(frozen=True)
 class MemoryEstimate:
     total_bytes: int
     parts: dict[str, int] = field(default_factory=dict)
@@ -109,8 +162,15 @@ def estimate_peak_memory(
     precision: str = "bf16",
     lora_r: int = 16,
     gradient_checkpointing: bool = False,
+    head_adapted: bool = False,
+    calibration: Calibration | None = None,
 ) -> MemoryEstimate:
-    """Peak GPU memory of one training process (see the module docstring for the formula)."""
+    """Peak GPU memory of one training process (see the module docstring for the formula).
+
+    `head_adapted`: the output head carries adapters (target_modules names it), so the loss needs
+    the full logits. `calibration`: fitted constants (default: `current_calibration()`).
+    """
+    cal = calibration or current_calibration()
     if method not in METHODS:
         raise BadInput(f"method {method!r} is not one of: {', '.join(METHODS)}")
     if batch_size < 1 or seq_len < 1:
@@ -129,26 +189,73 @@ def estimate_peak_memory(
     activations = shape.num_layers * tokens * shape.hidden_size * act_unit
     if gradient_checkpointing:
         activations += tokens * shape.hidden_size * (68 if wide else 34)
-    logits = tokens * shape.vocab_size * 4 * 2
+    activations = int(activations * cal.activation_scale)
+    if head_adapted:
+        logits = tokens * shape.vocab_size * 4 * 2
+    else:
+        logits = min(tokens, LOSS_CHUNK_TOKENS) * shape.vocab_size * 4 * 3
+        if method == "full":  # the loss's fp32 gradient accumulator for the head weight
+            logits += shape.vocab_size * shape.hidden_size * 4
     parts = {"weights": weights, "trainable+optimizer": optimizer, "activations": activations,
-             "logits": logits, "overhead": OVERHEAD_BYTES}
+             "logits": logits, "overhead": cal.overhead_bytes}
     return MemoryEstimate(sum(parts.values()), parts, trainable)
 
 
-def estimate_for_config(config: dict[str, Any], base_model_dir: str | Path) -> MemoryEstimate:
-    """The estimate for a run-file mapping (as `spark-trainer train` reads) and its model folder."""
+def _head_adapted(target_modules: Any) -> bool:
+    names = target_modules.split(",") if isinstance(target_modules, str) else list(target_modules or [])
+    return any(str(n).strip() == "lm_head" for n in names)
+
+
+def estimate_for_config(config: dict[str, Any], base_model_dir: str | Path, *, batch_size: int | None = None,
+                        calibration: Calibration | None = None) -> MemoryEstimate:
+    """The estimate for a run-file mapping (as `spark-trainer train` reads) and its model folder; the
+    setup form and `spark-trainer estimate` both show this number. `batch_size` overrides the file's."""
     train = config.get("train") or {}
     recipe = config.get("recipe_config") or {}
     precision = str(train.get("precision") or "auto")
     return estimate_peak_memory(
         ModelShape.from_folder(base_model_dir),
         method=str(recipe.get("method") or "lora"),
-        batch_size=int(train.get("batch_size") or 8),
+        batch_size=batch_size or int(train.get("batch_size") or 8),
         seq_len=int(train.get("seq_len") or 512),
         precision="bf16" if precision == "auto" else precision,
         lora_r=int(recipe.get("lora_r") or 16),
         gradient_checkpointing=bool(train.get("gradient_checkpointing", False)),
+        head_adapted=_head_adapted(recipe.get("target_modules", "all-linear")),
+        calibration=calibration,
     )
+
+
+@dataclass(frozen=True)
+class MicroBatchPlan:
+    """The largest micro-batch (up to the effective batch) whose estimate fits in `budget_bytes`."""
+
+    micro_batch: int | None  # None: not even a micro-batch of 1 fits
+    grad_accum: int
+    effective_batch: int
+    estimate: MemoryEstimate | None
+    budget_bytes: int
+
+
+def suggest_micro_batch(config: dict[str, Any], base_model_dir: str | Path, free_bytes: int,
+                        fraction: float = FIT_FRACTION) -> MicroBatchPlan:
+    """The largest micro-batch <= batch_size * grad_accum whose estimate fits in `fraction` of
+    `free_bytes`, with the grad_accum that keeps the effective batch (rounded up)."""
+    train = config.get("train") or {}
+    effective = int(train.get("batch_size") or 8) * int(train.get("grad_accum") or 1)
+    budget = int(free_bytes * fraction)
+    low, high, best = 1, effective, None
+    while low <= high:  # the estimate grows with the micro-batch
+        mid = (low + high) // 2
+        found = estimate_for_config(config, base_model_dir, batch_size=mid)
+        if found.total_bytes <= budget:
+            best, low = (mid, found), mid + 1
+        else:
+            high = mid - 1
+    if best is None:
+        return MicroBatchPlan(None, 1, effective, None, budget)
+    micro, found = best
+    return MicroBatchPlan(micro, -(-effective // micro), effective, found, budget)
 
 
 def measured_bytes(key: str, value: float) -> int:

@@ -150,7 +150,7 @@ class GpusView(BaseView):
 
     def _active_runs(self) -> list[Run]:
         try:
-            return runs.list_all(self.store, statuses={RunStatus.STARTING, RunStatus.RUNNING, RunStatus.PAUSED})
+            return runs.list_all(self.store, statuses={*runs.ACTIVE, RunStatus.PAUSED})
         except SparkError as exc:
             self.banner.show_message(f"Could not read runs: {exc}", "error")
             return []

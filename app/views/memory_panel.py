@@ -24,27 +24,34 @@ class MemoryEstimatePanel(QGroupBox):
         self.memory = QLabel(NO_MODEL)
         self.memory.setWordWrap(True)
         self.parts = QLabel("")
+        self.fit = QLabel("")  # the largest micro-batch that fits in 90% of the planned GPU's free memory
+        self.fit.setWordWrap(True)
         self.measured_label = QLabel("")
         formula = QLabel("weights + 16 B per trainable parameter + activations + logits + 0.5 GiB; "
                          "see spark_trainer/estimate.py")
         for label in (self.parts, self.measured_label, formula):
             label.setObjectName("Muted")
             label.setWordWrap(True)
-        for widget in (self.memory, self.parts, self.measured_label, formula):
+        for widget in (self.memory, self.fit, self.parts, self.measured_label, formula):
             layout.addWidget(widget)
         self.measured: list[estimate.MeasuredPeak] = []
+        self.gpus: list[Any] = []  # NVML's view, read off the GUI thread with the measured peaks
         self.task: Task | None = None
 
     def load_measured(self) -> None:
         """Measured GPU peaks of past runs, read off the GUI thread (it scans the metrics table)."""
         if self.busy():
             return
-        task = Task(lambda _ctx: estimate.compare_measured(self.ctx.store, limit=3), name="measured-peaks")
+        from spark_trainer.gpu import list_gpus
+
+        task = Task(lambda _ctx: (estimate.compare_measured(self.ctx.store, limit=3), list_gpus()),
+                    name="measured-peaks")
         task.signals.succeeded.connect(self._on_measured)
         self.task = task
         self.ctx.tasks.start(task, self.ctx.pool)
 
-    def _on_measured(self, found: list[estimate.MeasuredPeak]) -> None:
+    def _on_measured(self, result: tuple[list[estimate.MeasuredPeak], list[Any]]) -> None:
+        found, self.gpus = result
         self.measured = found
         lines = [f"run {m.run_id}: measured {human_bytes(m.measured_bytes)}"
                  + (f", estimated {human_bytes(m.estimated_bytes)}" if m.estimated_bytes else "") for m in found]
@@ -56,16 +63,37 @@ class MemoryEstimatePanel(QGroupBox):
         if model_folder is None:
             self.memory.setText(NO_MODEL)
             self.parts.setText("")
+            self.fit.setText("")
             return
         try:
             result = estimate.estimate_for_config(config, model_folder)
         except (BadInput, ValueError, TypeError) as exc:
             self.memory.setText(f"No estimate: {exc}")
             self.parts.setText("")
+            self.fit.setText("")
             return
+        self.fit.setText(self._fit_text(config, model_folder))
         self.memory.setText(f"<b>~{human_bytes(result.total_bytes)}</b> per GPU "
                             f"({result.trainable_params:,} trainable parameters)")
         self.parts.setText(" · ".join(f"{k} {human_bytes(v)}" for k, v in result.parts.items()))
+
+    def _fit_text(self, config: dict[str, Any], model_folder: Path) -> str:
+        """What `spark-trainer estimate` suggests for this form on the GPU(s) it would use."""
+        from spark_trainer.jobs.gpus import planned_gpus
+
+        try:
+            gpus = planned_gpus(str(config.get("gpus") or "auto"), self.gpus)
+        except BadInput as exc:
+            return str(exc)
+        if not gpus:
+            return ""
+        free = min(g.memory_free for g in gpus)
+        plan = estimate.suggest_micro_batch(config, model_folder, free)
+        where = ", ".join(f"GPU {g.index}" for g in gpus)
+        if plan.micro_batch is None:
+            return f"Does not fit in 90% of {where}'s free {human_bytes(free)} even at micro-batch 1."
+        return (f"Fits {where} (90% of {human_bytes(free)} free) up to micro-batch {plan.micro_batch} "
+                f"with grad_accum {plan.grad_accum}.")
 
     def busy(self) -> bool:
         return self.task is not None and not self.task.done.is_set()

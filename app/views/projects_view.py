@@ -29,7 +29,7 @@ from app.views.base import BaseView
 from app.views.welcome_panel import WelcomePanel
 from app.widgets import MessageBanner, select_row_id, selected_row_id, table_texts
 from spark_trainer.errors import SparkError
-from spark_trainer.store import projects, runs
+from spark_trainer.store import in_use, projects
 from spark_trainer.store.entities import Project
 from spark_trainer.store.store import Store
 
@@ -256,14 +256,13 @@ class ProjectsView(BaseView):
             return None
         try:
             contents = projects.contents(self.store, project.id)
-            active = [r for r in runs.list_all(self.store, project=project.id) if r.status.is_active]
         except SparkError as exc:
             self.banner.show_message(f"Could not read the project: {exc}", "error")
             return None
-        if active:
-            ids = ", ".join(str(r.id) for r in active)
-            self.banner.show_message(f"Project {project.name!r} has runs in progress ({ids}); "
-                                     "cancel them before deleting the project.", "error")
+        try:
+            in_use.check(self.store, "project", project.id)
+        except SparkError as exc:
+            self.banner.show_message(f"Cannot delete: {exc}.", "error")
             return None
         dialog = DeleteProjectDialog(contents, self.store.home.root, parent=self)
         dialog.accepted.connect(lambda: self._delete(project, dialog.delete_files.isChecked(), dialog.folders))

@@ -203,8 +203,8 @@ class RunDetailView(QWidget):
                                                  run.requested_gpus)
         self.eta.setText(f"ETA {format_eta(run.eta_seconds)} · {gpus}" if run.status.is_active else gpus)
         status = run.status
-        self.cancel_button.setEnabled(status in (RunStatus.QUEUED, RunStatus.STARTING, RunStatus.RUNNING,
-                                                 RunStatus.PAUSED, RunStatus.INTERRUPTED))
+        self.cancel_button.setEnabled(status.is_active or status in (RunStatus.QUEUED, RunStatus.PAUSED,
+                                                                     RunStatus.INTERRUPTED))
         self.pause_button.setEnabled(status.is_active)
         self.resume_button.setEnabled(status in (RunStatus.PAUSED, RunStatus.INTERRUPTED, RunStatus.FAILED,
                                                  RunStatus.CANCELLED))
@@ -336,4 +336,4 @@ class RunDetailView(QWidget):
 def badge_colour(status: RunStatus) -> str:
     return {RunStatus.RUNNING: "#2f81f7", RunStatus.STARTING: "#2f81f7", RunStatus.QUEUED: "#6e7681",
             RunStatus.COMPLETED: "#2da44e", RunStatus.FAILED: "#cf222e", RunStatus.INTERRUPTED: "#bf8700",
-            RunStatus.PAUSED: "#8250df", RunStatus.CANCELLED: "#6e7681"}.get(status, "#6e7681")
+            RunStatus.PAUSED: "#8250df", RunStatus.CANCELLED: "#6e7681", RunStatus.STALLED: "#d1242f"}.get(status, "#6e7681")

@@ -16,7 +16,7 @@ class _Counter:
     """Collates batches and counts their real (non-padding) tokens, in batch order."""
 
     def __init__(self, pad_id: int, packed: bool) -> None:
-        self.pad_id, self.packed, self.tokens = pad_id, packed, []
+        self.pad_id, self.packed, self.tokens, self.capacity = pad_id, packed, [], []
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
@@ -30,6 +30,7 @@ class _Counter:
             mask[i, : len(s)] = 1
         labels = ids.masked_fill(mask == 0, -100)
         self.tokens.append(int(mask.sum()))
+        self.capacity.append(mask.numel())
         if self.packed:
             return {"input_ids": ids, "labels": labels}
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
@@ -76,6 +77,7 @@ def run_trainer(preset: Preset, examples: list[list[int]], *, packed: bool, devi
     peak = torch.cuda.max_memory_allocated() if cuda else None
     seconds = marks[warmup + steps - 1] - marks[warmup - 1]
     tokens = sum(counter.tokens[warmup:warmup + steps])
+    capacity = sum(counter.capacity[warmup:warmup + steps])
     del model
     return {"tokens_per_s": tokens / seconds, "tokens": tokens, "seconds": seconds, "peak_bytes": peak,
-            "examples_apart": not packed}
+            "examples_apart": not packed, "packing_efficiency": tokens / capacity, "compile_warmup_s": None}

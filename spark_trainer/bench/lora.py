@@ -1,75 +1,101 @@
 """`spark-trainer bench lora`: our engine against Hugging Face Trainer + PEFT on the same job.
 
 All three run in one process on the same random-initialised model and the same synthetic length
-mix: our engine (packing that keeps examples apart, flex attention on CUDA, fused AdamW, bf16,
-optionally torch.compile), the Trainer on naively packed rows, and the Trainer with dynamic
-padding. The figure that counts is real (non-padding) tokens per second.
+mix. Our side is the product path: the job is written as a model folder and a JSONL file, submitted
+like a run file (run-file defaults for everything the preset does not set: precision auto, compile
+auto, flex attention on CUDA, cosine schedule, clipping, evaluation every 50 steps on a 10% split,
+checkpoints every 100) and trained by `jobs.worker.train`, the function the worker process runs,
+with the store-backed reporter. Its figures come from the metrics that run wrote (wall time and real
+tokens of every step), so reporting, evaluation and checkpoint cadence count against it. The
+Trainer runs on naively packed rows (examples attend to each other) and with dynamic padding.
+The figure that counts is real (non-padding) tokens per second; MFU counts useful FLOPs only.
 """
 
 from __future__ import annotations
 
 import gc
 import math
-import time
-from dataclasses import replace
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from spark_trainer.bench.workload import PRESETS, Preset, build_model, synthetic_examples
-from spark_trainer.errors import BadInput
+from spark_trainer.bench import mfu
+from spark_trainer.bench.workload import PRESETS, Preset, synthetic_examples, write_model_folder, write_text_rows
+from spark_trainer.errors import BadInput, OperationFailed
 
 
-def run_ours(preset: Preset, examples: list[list[int]], *, device: Any, precision: str, steps: int,
-             warmup: int, attention: str) -> dict[str, Any]:
+def ours_config(preset: Preset, model_dir: Path, data: Path, *, steps: int, compile: bool | None,
+                attention: str) -> Any:
+    """A run file for the preset's job: only what the job fixes is set, the rest are run-file defaults."""
+    from spark_trainer.config.schema import ExperimentConfig
+
+    train: dict[str, Any] = {"max_steps": steps, "batch_size": preset.batch_size, "seq_len": preset.seq_len}
+    if compile is not None:
+        train["compile"] = compile
+    return ExperimentConfig.model_validate({
+        "project": "bench", "name": f"bench-{preset.name}", "recipe": "causal-lm", "base_model": str(model_dir),
+        "dataset": str(data), "train": train,
+        "recipe_config": {"lora_r": preset.lora_r, "lora_alpha": 2 * preset.lora_r, "attention": attention}})
+
+
+def run_ours(preset: Preset, examples: list[list[int]], *, device: Any, dtype: Any, steps: int, warmup: int,
+             compile: bool | None, attention: str, log: Any = None) -> dict[str, Any]:
     import torch
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
 
-    from spark_trainer.recipes.causal_lm import CausalLMConfig
-    from spark_trainer.recipes.causal_lm_model import adapt, packed_loss, torch_dtype
-    from spark_trainer.training import packing
-    from spark_trainer.training import steps as train_steps
+    from spark_trainer.config import load_config
+    from spark_trainer.jobs import worker
+    from spark_trainer.jobs.submit import CONFIG_NAME, submit_config
+    from spark_trainer.store import artifacts, metrics, runs
+    from spark_trainer.store.store import Store
+    from spark_trainer.training.reporting import Commands
 
     cuda = device.type == "cuda"
-    attn = {"auto": "flex_attention" if cuda else "sdpa", "flex": "flex_attention", "sdpa": "sdpa"}[attention]
-    AcceleratorState._reset_state(reset_partial_state=True)
-    accelerator = Accelerator(cpu=not cuda, mixed_precision="bf16" if precision == "bf16" else "no")
-    rc = CausalLMConfig(lora_r=preset.lora_r, lora_alpha=2 * preset.lora_r)
-    model = adapt(build_model(preset, accelerator.device, torch_dtype(precision), attn), rc)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = train_steps.make_optimizer(params, 2e-4, 0.0, accelerator.device.type)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
-    if preset.compile:
-        model = torch.compile(model)
-    model, optimizer = accelerator.prepare(model, optimizer)
-    model.train()
-    rows = packing.pack([packing.Example(ex, [True] * len(ex)) for ex in examples], preset.seq_len)
-    needed = (warmup + steps) * preset.batch_size
-    if len(rows) < needed:
-        raise BadInput(f"benchmark data too small: {len(rows)} packed rows, {needed} needed")
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    tokens, began = 0, 0.0
-    for step in range(warmup + steps):
-        if step == warmup:
+    with tempfile.TemporaryDirectory(prefix="spark-bench-") as tmp:
+        root = Path(tmp)
+        model_dir = write_model_folder(preset, root / "model", device, dtype)
+        data = write_text_rows(examples, root / "train.jsonl")
+        store = Store.open(root / "home")
+        try:
+            config = ours_config(preset, model_dir, data, steps=warmup + steps, compile=compile, attention=attention)
+            run = submit_config(store, config, base_dir=root).run
+            frozen = load_config(Path(run.run_dir) / CONFIG_NAME)
+            if log:
+                log(f"  ours: run {run.id} in {root}, worker.train with the run file's defaults "
+                    f"(compile {frozen.train.compile}, precision {frozen.train.precision})")
             if cuda:
-                torch.cuda.synchronize()
-            began = time.perf_counter()
-        batch_rows = rows[step * preset.batch_size:(step + 1) * preset.batch_size]
-        real = sum(packing.row_tokens(r) for r in batch_rows)
-        train_steps.train_step(
-            model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
-            loss_fn=lambda m, b: packed_loss(m, b, attn),
-            micro_batches=[packing.collate(batch_rows, 0, pad_to=preset.seq_len)], real_tokens=real,
-            params=params, max_grad_norm=1.0)
-        if step >= warmup:
-            tokens += real
-    if cuda:
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - began
-    peak = torch.cuda.max_memory_allocated() if cuda else None
-    del model, optimizer
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats()
+            outcome = worker.train(store, run.id, frozen, Path(run.run_dir), Commands())
+            peak = torch.cuda.max_memory_allocated() if cuda else None
+            if outcome.status != "completed":
+                raise OperationFailed(f"our engine's benchmark run ended {outcome.status} at step {outcome.step}")
+            found = metrics.read(store, run.id)
+            fell_back = [e.reason for e in runs.events(store, run.id) if e.reason.startswith("torch.compile failed")]
+            saved_at = [a.step for a in artifacts.list_for(store, run.id, "checkpoint")]
+        finally:
+            store.close()
+    by_key: dict[str, dict[int, Any]] = {}
+    for m in found:
+        by_key.setdefault(m.key, {})[m.step] = m
+    tokens_at, losses = by_key.get("tokens", {}), by_key.get("loss", {})
+    window = range(warmup + 1, warmup + steps + 1)
+    missing = [s for s in window if s not in tokens_at]
+    if missing:
+        raise OperationFailed(f"our benchmark run reported no tokens for steps {missing[:5]}")
+    tokens = int(sum(tokens_at[s].value for s in window))
+    seconds = losses[warmup + steps].wall_time - losses[warmup].wall_time
+    # Side work inside the timed steps (the final evaluation and checkpoint come after the last one).
+    inside = range(warmup + 1, warmup + steps)
+    evals = sorted(s for s in by_key.get("eval_loss", {}) if s in inside)
+    checkpoints = sorted(s for s in saved_at if s in inside)
+    warm = by_key.get("compile_warmup_s", {})
+    efficiency = by_key.get("packing_efficiency", {})
     return {"tokens_per_s": tokens / seconds, "tokens": tokens, "seconds": seconds, "peak_bytes": peak,
-            "examples_apart": True, "attention": attn, "compiled": preset.compile}
+            "examples_apart": True, "attention": "flex_attention" if cuda and attention != "sdpa" else "sdpa",
+            "compiled": bool(warm), "compile_setting": frozen.train.compile, "compile_fallback": fell_back,
+            "compile_warmup_s": next(iter(warm.values())).value if warm else None,
+            "packing_efficiency": next(iter(efficiency.values())).value if efficiency else None,
+            "evals_in_window": evals, "checkpoints_in_window": checkpoints}
 
 
 def bench_lora(preset_name: str = "tiny", *, steps: int | None = None, compile: bool | None = None,
@@ -83,26 +109,26 @@ def bench_lora(preset_name: str = "tiny", *, steps: int | None = None, compile: 
     if preset_name not in PRESETS:
         raise BadInput(f"unknown preset {preset_name!r}; presets are: {', '.join(PRESETS)}")
     preset = PRESETS[preset_name]
-    if compile is not None:
-        preset = replace(preset, compile=compile)
     steps = steps or preset.steps
     warmup = preset.warmup_steps
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
-    precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
+    precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else ("fp16" if cuda else "fp32")
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
-    # Enough examples for the packed engines' rows; the padded engine uses the first few.
+    # Enough examples for the packed engines' rows (ours holds 10% out for validation, run-file
+    # default); the padded engine uses the first few.
     mean_len = preset.median_len * math.exp(0.75**2 / 2)
-    n = int((warmup + steps) * preset.batch_size * preset.seq_len / mean_len * 1.3) + 64
+    n = int((warmup + steps) * preset.batch_size * preset.seq_len / mean_len * 1.3 / 0.9) + 64
     examples = synthetic_examples(preset, n)
     results: dict[str, Any] = {}
     for engine in engines:
         if log:
             log(f"running {engine} ({preset.name}, {steps} timed steps after {warmup} warm-up)")
         if engine == "ours":
-            results[engine] = run_ours(preset, examples, device=device, precision=precision, steps=steps,
-                                       warmup=warmup, attention=attention)
+            results[engine] = run_ours(preset, examples, device=device, dtype=dtype, steps=steps, warmup=warmup,
+                                       compile=compile, attention=attention, log=log)
         elif engine in ("packed", "padded"):
             results[engine] = run_trainer(preset, examples, packed=engine == "packed", device=device,
                                           precision=precision, steps=steps, warmup=warmup)
@@ -111,6 +137,10 @@ def bench_lora(preset_name: str = "tiny", *, steps: int | None = None, compile: 
         gc.collect()
         if cuda:
             torch.cuda.empty_cache()
+    flops = _flops_per_token(preset, examples)
+    peak_flops = mfu.peak_flops(torch.cuda.get_device_name(0) if cuda else "cpu", precision)
+    for figures in results.values():
+        figures["mfu"] = figures["tokens_per_s"] * flops / peak_flops if peak_flops else None
     ratios = {}
     if "ours" in results:
         for base in ("packed", "padded"):
@@ -120,8 +150,19 @@ def bench_lora(preset_name: str = "tiny", *, steps: int | None = None, compile: 
             ratios["memory_ours_vs_packed"] = results["ours"]["peak_bytes"] / results["packed"]["peak_bytes"]
     return {"preset": preset.name, "device": torch.cuda.get_device_name(0) if cuda else "cpu",
             "precision": precision, "steps": steps, "warmup_steps": warmup, "seq_len": preset.seq_len,
-            "batch_size": preset.batch_size, "median_len": preset.median_len, "compile": preset.compile,
+            "batch_size": preset.batch_size, "median_len": preset.median_len,
+            "compile": "auto" if compile is None else compile, "flops_per_token": flops, "peak_flops": peak_flops,
             "torch": torch.__version__, "engines": results, "ratios": ratios}
+
+
+def _flops_per_token(preset: Preset, examples: list[list[int]]) -> float:
+    from spark_trainer.estimate import ModelShape, lora_params
+
+    config = preset.model_config()
+    shape = ModelShape.from_config(config.to_dict())
+    return mfu.train_flops_per_token(
+        matmul_params=mfu.matmul_params(config), trainable=lora_params(shape, preset.lora_r), layers=shape.num_layers,
+        hidden=shape.hidden_size, context=mfu.mean_context([len(e) for e in examples]), full=False)
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -132,8 +173,18 @@ def format_report(report: dict[str, Any]) -> str:
              f"tokens, {report['steps']} timed steps, compile {report['compile']}, torch {report['torch']})"]
     for key, r in report["engines"].items():
         peak = "-" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**30:.1f} GiB"
-        lines.append(f"  {names[key]:<42} {r['tokens_per_s']:>12,.0f} real tokens/s   peak {peak:>9}   "
-                     f"examples apart: {'yes' if r['examples_apart'] else 'no'}")
+        mfu_text = "-" if r.get("mfu") is None else f"{r['mfu']:.1%}"
+        eff = "-" if r.get("packing_efficiency") is None else f"{r['packing_efficiency']:.1%}"
+        lines.append(f"  {names[key]:<42} {r['tokens_per_s']:>12,.0f} real tokens/s   MFU {mfu_text:>6}   "
+                     f"peak {peak:>9}   rows {eff:>6} real   examples apart: {'yes' if r['examples_apart'] else 'no'}")
+    ours = report["engines"].get("ours")
+    if ours:
+        warm = ours.get("compile_warmup_s")
+        state = "compiled" if ours["compiled"] else ("eager after a compile failure" if ours["compile_fallback"] else "eager")
+        lines.append(f"  ours: compile {ours['compile_setting']} -> {state}"
+                     + (f", warm-up {warm:.1f} s (not in the timed steps)" if warm is not None else "")
+                     + f", evaluations in the timed steps: {len(ours['evals_in_window'])}, "
+                     f"checkpoints: {len(ours['checkpoints_in_window'])}")
     for key, value in report["ratios"].items():
         lines.append(f"  {key.replace('_', ' ')}: {value:.2f}x")
     return "\n".join(lines)

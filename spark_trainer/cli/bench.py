@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import positive_int
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -14,9 +15,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                             help="LoRA fine-tuning: real tokens/s and peak memory vs HF Trainer (padded and packed)")
     lora.add_argument("--preset", choices=["tiny", "1b"], default="tiny",
                       help="tiny: CPU-sized, about a minute; 1b: the 1.1B GPU job (default: tiny)")
-    lora.add_argument("--steps", type=int, default=None, metavar="N", help="timed steps per engine")
+    lora.add_argument("--steps", type=positive_int, default=None, metavar="N", help="timed steps per engine")
     lora.add_argument("--compile", dest="compile", action="store_true", default=None,
-                      help="torch.compile our engine's model (default: on for 1b)")
+                      help="train.compile: true for our run (default: the run-file default, auto: compile on CUDA only)")
     lora.add_argument("--no-compile", dest="compile", action="store_false")
     lora.add_argument("--attention", choices=["auto", "flex", "sdpa"], default="auto",
                       help="our engine's attention kernel (auto: flex on CUDA, sdpa on the CPU)")

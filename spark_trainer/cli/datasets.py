@@ -58,6 +58,9 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.jobs.reconcile import reconcile
+
+    reconcile(ctx.store)  # a run whose worker died must not block the delete
     dataset = datasets.delete(ctx.store, args.dataset, force=args.force)
     removed = False
     folder = Path(dataset.path)

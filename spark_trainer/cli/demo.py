@@ -6,12 +6,13 @@ import argparse
 import sys
 
 from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import positive_int
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("demo", help="create a demo project with a tiny local model and train it end to end",
                             parents=[common])
-    parser.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
+    parser.add_argument("--steps", type=positive_int, default=300, help="training steps (default 300)")
     parser.add_argument("--no-wait", action="store_true", help="queue the demo run and return at once")
     parser.set_defaults(handler=cmd_demo)
 

@@ -87,6 +87,9 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.jobs.reconcile import reconcile
+
+    reconcile(ctx.store)  # a run whose worker died must not block the delete
     experiment, run_dirs = experiments.delete(ctx.store, args.experiment)
     note = f"; {len(run_dirs)} run folders kept on disk" if run_dirs else ""
     return Result({"deleted": experiment, "run_dirs": run_dirs}, f"deleted experiment {experiment.name!r}{note}")

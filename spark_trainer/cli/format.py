@@ -45,3 +45,26 @@ def _cell(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value) or "-"
     return str(value)
+
+
+def _number(kind: type, minimum: float, inclusive: bool, what: str):
+    """An argparse `type=` that parses `kind` and refuses values below `minimum` (one clear line)."""
+    import argparse
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value < minimum or (value == minimum and not inclusive) or value != value:  # NaN too
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+non_negative_int = _number(int, 0, True, "a whole number >= 0")
+positive_int = _number(int, 1, True, "a whole number >= 1")
+non_negative_float = _number(float, 0.0, True, "a number >= 0")
+positive_float = _number(float, 0.0, False, "a number > 0")

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from spark_trainer.cli.context import Context, Result
-from spark_trainer.cli.format import fields, human_bytes
-from spark_trainer.ingest.types import IngestResult, Progress
+from spark_trainer.cli.format import fields, human_bytes, non_negative_int, positive_float, positive_int
+from spark_trainer.ingest.types import IngestReport, IngestResult, Progress
 
 
 def register_dataset_actions(actions: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -24,9 +24,9 @@ def register_dataset_actions(actions: argparse._SubParsersAction, common: argpar
     ingest.add_argument("--val-fraction", type=float, default=0.1, metavar="F",
                         help="share of items in the validation split, chosen by content hash (default 0.1)")
     ingest.add_argument("--link", action="store_true", help="reference files in place instead of copying them")
-    ingest.add_argument("--max-text-chars", type=int, default=100_000, metavar="N",
+    ingest.add_argument("--max-text-chars", type=positive_int, default=100_000, metavar="N",
                         help="reject text records longer than N characters (default 100000)")
-    ingest.add_argument("--min-image-side", type=int, default=32, metavar="PX",
+    ingest.add_argument("--min-image-side", type=positive_int, default=32, metavar="PX",
                         help="reject images whose shorter side is below PX pixels (default 32)")
     ingest.add_argument("--txt-mode", choices=["line", "file"], default="line",
                         help=".txt files: one record per non-empty line (default) or per file")
@@ -38,15 +38,15 @@ def register_dataset_actions(actions: argparse._SubParsersAction, common: argpar
     video.add_argument("--project", required=True, help="project (name or id)")
     video.add_argument("--name", help="dataset name (default: from the first path)")
     how = video.add_mutually_exclusive_group()
-    how.add_argument("--fps", type=float, metavar="F", help="frames per second to keep (default 1)")
-    how.add_argument("--every-n", type=int, metavar="N", help="keep every N-th frame")
+    how.add_argument("--fps", type=positive_float, metavar="F", help="frames per second to keep (default 1)")
+    how.add_argument("--every-n", type=positive_int, metavar="N", help="keep every N-th frame")
     how.add_argument("--scenes", action="store_true", help="keep one frame per detected scene")
     video.add_argument("--scene-threshold", type=float, default=0.35, metavar="T",
                        help="histogram distance (0..1) that counts as a cut (default 0.35)")
-    video.add_argument("--max-frames", type=int, metavar="N", help="at most N frames per video")
-    video.add_argument("--resize", type=int, metavar="PX", help="shrink frames so the longest side is PX")
+    video.add_argument("--max-frames", type=positive_int, metavar="N", help="at most N frames per video")
+    video.add_argument("--resize", type=positive_int, metavar="PX", help="shrink frames so the longest side is PX")
     video.add_argument("--dedupe", action="store_true", help="drop near-duplicate frames (perceptual hash)")
-    video.add_argument("--dedupe-distance", type=int, default=6, metavar="BITS",
+    video.add_argument("--dedupe-distance", type=non_negative_int, default=6, metavar="BITS",
                        help="max pHash Hamming distance for a near duplicate (default 6)")
     video.add_argument("--format", dest="image_format", choices=["jpg", "png"], default="jpg",
                        help="frame image format (default jpg)")
@@ -76,6 +76,15 @@ class _StderrProgress:
             print(f"[{p.done}/{p.total}] {p.message}", file=sys.stderr, flush=True)
 
 
+def rejection_lines(report: IngestReport, dataset_dir: Path, limit: int = 20) -> list[str]:
+    """`  rejected FILE:LINE: reason` for the first `limit` rejections, then where the rest are."""
+    lines = [f"  rejected {r.source}{'' if r.line is None else f':{r.line}'}: {r.reason}"
+             for r in report.rejected[:limit]]
+    if len(report.rejected) > limit:
+        lines.append(f"  ... and {len(report.rejected) - limit} more in {dataset_dir / 'report.json'}")
+    return lines
+
+
 def _result(outcome: IngestResult) -> Result:
     d, report = outcome.dataset, outcome.report
 
@@ -84,10 +93,7 @@ def _result(outcome: IngestResult) -> Result:
                          ("items", f"{d.num_items} (train {d.num_train}, val {d.num_val})"),
                          ("rejected", d.num_rejected), ("duplicates", d.num_duplicates),
                          ("size", human_bytes(d.size_bytes)), ("version", d.version), ("path", d.path)])]
-        for r in report.rejected[:20]:
-            lines.append(f"  rejected {r.source}{'' if r.line is None else f':{r.line}'}: {r.reason}")
-        if len(report.rejected) > 20:
-            lines.append(f"  ... and {len(report.rejected) - 20} more in {Path(d.path) / 'report.json'}")
+        lines += rejection_lines(report, Path(d.path))
         lines += [f"  note: {n}" for n in report.notes]
         return "\n".join(lines)
 

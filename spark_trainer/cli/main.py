@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from spark_trainer import __version__
 from spark_trainer.cli import bench as bench_cli
 from spark_trainer.cli import datasets, experiments, projects, recipes, system
 from spark_trainer.cli import demo as demo_cli
+from spark_trainer.cli import estimate as estimate_cli
 from spark_trainer.cli import generate as generate_cli
 from spark_trainer.cli import queue as queue_cli
 from spark_trainer.cli import runs as runs_cli
@@ -26,12 +28,16 @@ from spark_trainer.store.entities import to_jsonable
 
 # Each module adds its command group. Later capabilities (runs, queue, train, export...) add theirs.
 COMMAND_MODULES = [projects, datasets, experiments, recipes, system, bench_cli, runs_cli, train_cli, queue_cli, demo_cli,
-                   generate_cli]
+                   estimate_cli, generate_cli]
+
+
+class UsageError(Exception):
+    """A command line argparse rejected; main() prints it (and, with --json, a JSON document)."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as the contract says
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        raise UsageError(f"{self.prog}: error: {message}")
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -72,12 +78,24 @@ def _print_result(result: Result, as_json: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(words)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        if "--json" in words:
+            _print_error_document(str(exc), 2)
+        raise SystemExit(2) from None
     ctx = Context(args=args, json=getattr(args, "json", False), debug=getattr(args, "debug", False))
     try:
         result = args.handler(ctx, args)
         _print_result(result, ctx.json)
+        sys.stdout.flush()
         return result.exit_code
+    except BrokenPipeError:
+        # The reader went away (`... | head`): it has what it wanted. Nothing more can be written.
+        _silence_stdout()
+        return 0
     except SparkError as exc:
         return _fail(ctx, str(exc), exc.exit_code)
     except KeyboardInterrupt:
@@ -93,7 +111,28 @@ def _fail(ctx: Context, message: str, code: int) -> int:
     if ctx.debug:
         traceback.print_exc()
     print(f"error: {message}", file=sys.stderr)
+    if ctx.json:
+        _print_error_document(message, code)
     return code
+
+
+def _print_error_document(message: str, code: int) -> None:
+    """With --json a failure is still one JSON document on stdout, besides the line on stderr."""
+    try:
+        json.dump({"error": message, "code": code}, sys.stdout)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (e.g. captured in tests)
+        pass
 
 
 def run() -> None:

@@ -86,8 +86,13 @@ def _ask(question: str) -> bool:
 
 
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.jobs.reconcile import reconcile
+    from spark_trainer.store import in_use
+
+    reconcile(ctx.store)  # a run whose worker died must not block the delete
     found = projects.contents(ctx.store, args.project)
     p = found.project
+    in_use.check(ctx.store, "project", p.id)  # refuse before asking; the delete checks again
     summary = (
         f"project {p.name!r}: {p.num_datasets} datasets, {p.num_experiments} experiments, "
         f"{p.num_runs} runs, {found.num_metrics} metric points"

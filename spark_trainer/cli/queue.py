@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import positive_float
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -12,7 +13,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     serve = actions.add_parser("serve", help="start queued runs whenever their GPUs are free (Ctrl-C stops)",
                                parents=[common])
-    serve.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between checks")
+    serve.add_argument("--interval", type=positive_float, default=2.0, metavar="S", help="seconds between checks")
     serve.add_argument("--until-idle", action="store_true",
                        help="exit once nothing is queued, starting or running")
     serve.set_defaults(handler=cmd_serve)

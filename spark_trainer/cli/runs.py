@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from spark_trainer.cli.context import Context, Result
-from spark_trainer.cli.format import fields, table
+from spark_trainer.cli.format import fields, non_negative_float, non_negative_int, table
 from spark_trainer.cli.waiting import wait_for_run
 from spark_trainer.jobs import control, process
 from spark_trainer.jobs.reconcile import reconcile
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     logs = actions.add_parser("logs", help="print a run's worker log", parents=[common])
     logs.add_argument("run", help="run id")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until the run stops")
-    logs.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+    logs.add_argument("--tail", type=non_negative_int, metavar="N", help="only the last N lines")
     logs.set_defaults(handler=cmd_logs)
 
     met = actions.add_parser("metrics", help="print a run's metric series", parents=[common])
@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                              ("pause", "stop a run with a checkpoint so it can be resumed", cmd_pause)):
         p = actions.add_parser(name, help=what, parents=[common])
         p.add_argument("run", help="run id")
-        p.add_argument("--grace", type=float, metavar="S",
+        p.add_argument("--grace", type=non_negative_float, metavar="S",
                        help="seconds to wait before killing the worker (default: setting stop_grace_seconds)")
         p.set_defaults(handler=func)
 
@@ -146,8 +146,9 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> Result:
     run = runs.get(store, args.run)
     path = Path(run.run_dir) / process.LOG_NAME
     text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-    if args.tail:
-        text = "\n".join(text.splitlines()[-args.tail:]) + ("\n" if text else "")
+    if args.tail is not None:
+        kept = text.splitlines()[-args.tail:] if args.tail else []
+        text = "\n".join(kept) + ("\n" if kept else "")
     if not args.follow:
         return Result({"run": run.id, "log": text}, text.rstrip("\n"))
     sys.stdout.write(text)

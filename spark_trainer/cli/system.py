@@ -57,7 +57,7 @@ def _torch_report() -> dict:
 
 def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
     home = ctx.home
-    store = ctx.store
+    revision, db_problem = _database_state(ctx)
     torch_info = _torch_report()
     gpus = list_gpus()
     libraries = {name: _version(name) for name in
@@ -73,7 +73,8 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
         "home": str(home.root),
         "disk_free_bytes": disk_free_bytes(home.root),
         "database": str(home.db_path),
-        "schema_revision": store.schema_revision(),
+        "schema_revision": revision,
+        "database_problem": db_problem,
         "schema_head": migrate.HEAD_REVISION,
         "libraries": libraries,
     }
@@ -92,8 +93,31 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
             ("SparkTrainer", __version__), ("Python", f"{data['python']} on {data['platform']}"),
             ("torch", torch_line), ("NVML", data["nvml"]), ("GPUs", gpu_line), ("data home", home.root),
             ("disk free", human_bytes(data["disk_free_bytes"])),
-            ("database", f"{home.db_path} (schema {data['schema_revision']}, code knows {migrate.HEAD_REVISION})"),
+            ("database", f"{home.db_path} (schema {data['schema_revision']}, code knows {migrate.HEAD_REVISION})"
+             if db_problem is None else f"PROBLEM: {db_problem}"),
             ("libraries", lib_line), ("not installed", ", ".join(missing) or "-"),
         ])
 
-    return Result(data, text)
+    return Result(data, text, exit_code=0 if db_problem is None else 1)
+
+
+def _database_state(ctx: Context) -> tuple[str | None, str | None]:
+    """(schema revision, None) for a healthy database, else (None, what is wrong and what to do).
+    A damaged database must not stop doctor: reporting it is doctor's job."""
+    from sqlalchemy.exc import DatabaseError
+
+    from spark_trainer.errors import SparkError
+
+    try:
+        store = ctx.store
+        with store.engine.connect() as conn:
+            check = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+        if check != "ok":
+            return None, (f"{ctx.home.db_path} is damaged ({check}); it was left untouched. Restore a backup "
+                          f"({ctx.home.db_path.name}.backup-*) or move it aside to start an empty database")
+        return store.schema_revision(), None
+    except SparkError as exc:
+        return None, str(exc)
+    except DatabaseError as exc:
+        return None, (f"{ctx.home.db_path} is damaged ({exc.orig}); it was left untouched. Restore a backup "
+                      f"({ctx.home.db_path.name}.backup-*) or move it aside to start an empty database")

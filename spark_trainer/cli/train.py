@@ -35,4 +35,10 @@ def cmd_train(ctx: Context, args: argparse.Namespace) -> Result:
     reconcile(store)
     submitted = submit_config(store, config, base_dir=Path(args.config).resolve().parent, gpus=args.gpus)
     intro = f"ingested {submitted.dataset.name!r}; " if submitted.ingested else ""
+    if submitted.report is not None and submitted.report.rejected:
+        from spark_trainer.cli.ingest import rejection_lines
+
+        ctx.info(f"dataset {submitted.dataset.name!r}: {len(submitted.report.rejected)} lines rejected")
+        for line in rejection_lines(submitted.report, Path(submitted.dataset.path)):
+            ctx.info(line)
     return start_and_maybe_wait(ctx, store, submitted.run.id, args.wait, intro)

@@ -10,7 +10,7 @@ from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
-_WAITING = {RunStatus.QUEUED, RunStatus.STARTING, RunStatus.RUNNING}
+_WAITING = {RunStatus.QUEUED, *runs.ACTIVE}
 
 
 def _bar(run: Run, width: int = 30) -> str:

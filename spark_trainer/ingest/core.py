@@ -40,7 +40,8 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     """
     options = options or IngestOptions()
     projects.get(store, project)  # unknown project: BadInput before anything is written
-    files = gather([Path(p) for p in paths])
+    broken: list[tuple[str, str]] = []
+    files = gather([Path(p) for p in paths], broken)
     if kind == "auto":
         kind = detect_kind(files)
     elif kind not in KINDS:
@@ -51,6 +52,8 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
         raise BadInput(f"no {kind} files among the {len(files)} files given")
     name = dataset_name(store, project, paths, name)
     report = IngestReport(kind=kind)
+    for source, reason in broken:
+        report.reject(source, None, reason)
     for f in files:
         if f not in chosen and not is_sidecar(f, stems):
             report.reject(f.source, None, f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file (pass --kind to ingest another kind)")

@@ -49,8 +49,27 @@ def kind_of(path: Path) -> str | None:
     return None
 
 
-def gather(paths: list[Path]) -> list[InputFile]:
-    """Every visible file under `paths`, sorted; BadInput for missing, unreadable or empty input."""
+def _broken_link(full: Path) -> str | None:
+    """Why a symlink found in a folder cannot be read (a loop, or a target that is gone), else None."""
+    if not full.is_symlink():
+        return None
+    try:
+        target = full.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 reports a loop this way
+        return "symbolic link loop"
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP
+            return "symbolic link loop"
+        return f"dangling symbolic link (its target {os.readlink(full)!r} does not exist)"
+    return None if target.is_file() else "symbolic link to something that is not a file"
+
+
+def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None) -> list[InputFile]:
+    """Every visible file under `paths`, sorted; BadInput for missing, unreadable or empty input.
+
+    A symlink inside a folder that cannot be followed (a loop, a dangling link) is left out and,
+    with `broken`, recorded there as (source, reason): one bad entry must not sink the folder.
+    """
     if not paths:
         raise BadInput("no paths given to ingest")
     found: list[InputFile] = []
@@ -70,7 +89,13 @@ def gather(paths: list[Path]) -> list[InputFile]:
                 if not name.startswith("."):
                     full = Path(dirpath) / name
                     rel = tuple(display(part) for part in full.relative_to(path).parts)
-                    files.append(InputFile(full.resolve(), "/".join((display(path.resolve().name), *rel)), rel))
+                    source = "/".join((display(path.resolve().name), *rel))
+                    problem = _broken_link(full)
+                    if problem is not None:
+                        if broken is not None:
+                            broken.append((source, problem))
+                        continue
+                    files.append(InputFile(full.resolve(), source, rel))
         if not files:
             raise BadInput(f"{path}: folder is empty")
         found.extend(files)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, IllegalTransition
 from spark_trainer.jobs import process
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.store import runs, settings
@@ -71,7 +71,7 @@ def stop(store: Store, run_id: int | str, kind: StopKind, *, grace_s: float | No
                   else f"{verb} requested; worker stopped")
         try:
             current = runs.transition(store, run.id, target, reason, eta_seconds=None)
-        except BadInput:
+        except (BadInput, IllegalTransition):
             current = runs.get(store, run.id)  # the worker finished meanwhile
     return current
 

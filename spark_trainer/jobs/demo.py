@@ -115,7 +115,7 @@ def build_demo(
         return _result(store, runs.get(store, run.id), model_path, None)
     while True:
         run = runs.get(store, run.id)
-        if run.status not in (RunStatus.QUEUED, RunStatus.STARTING, RunStatus.RUNNING):
+        if run.status != RunStatus.QUEUED and not run.status.is_active:
             break
         tell("training", f"Training run {run.id}: step {run.step}/{run.total_steps or steps}", run.step,
              run.total_steps or steps)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from spark_trainer.errors import BadInput
 
@@ -82,3 +83,19 @@ def place(request: GpuRequest, machine: Sequence[int], busy: set[int]) -> list[i
 def world_size(request: GpuRequest, gpus: Sequence[int]) -> int:
     """Processes to launch: one per GPU, or `cpu:N` processes on CPU."""
     return len(gpus) if gpus else request.cpu_processes
+
+
+def planned_gpus(text: str | None, gpus: Sequence[Any]) -> list[Any]:
+    """The GPUs (objects with `index` and `memory_free`) a run with this `gpus:` value would be planned
+    on: those ids, else the ones with the most free memory; [] for a CPU run or a GPU-less machine."""
+    request = parse_request(text)
+    if request.is_cpu or not gpus:
+        return []
+    if request.ids is not None:
+        chosen = [g for g in gpus if g.index in request.ids]
+        missing = sorted(set(request.ids) - {g.index for g in chosen})
+        if missing:
+            raise BadInput(f"gpus: GPU {','.join(map(str, missing))} requested but this machine has GPUs "
+                           f"{','.join(str(g.index) for g in gpus)}")
+        return chosen
+    return sorted(gpus, key=lambda g: -g.memory_free)[:max(1, request.count)]

@@ -74,6 +74,9 @@ def spawn_worker(run_id: int, run_dir: Path, home: Path, gpus: list[int]) -> Pro
     env = dict(os.environ)
     env["SPARK_TRAINER_HOME"] = str(home)
     env["PYTHONUNBUFFERED"] = "1"
+    # NVML numbers GPUs by PCI bus id; CUDA's default order is "fastest first". Without this, on a
+    # machine with mixed GPUs the ids the scheduler picked (from NVML) name other cards in CUDA.
+    env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
     env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus) if gpus else ""
     with open(run_dir / LOG_NAME, "ab") as log:
         proc = subprocess.Popen(

@@ -1,18 +1,23 @@
 """Reconcile: make the store agree with the processes that are really alive.
 
 A run marked starting/running whose worker is gone, or whose pid now belongs to another process
-(different start time), becomes `interrupted` with the tail of its log as the error. It is cheap:
-one query and a psutil look-up per active run, so every command and view that reads runs calls it.
+(different start time), becomes `interrupted` with the tail of its log as the error. A worker that
+is alive but silent (stopped, deadlocked, stuck in I/O: its heartbeat is older than the setting
+`heartbeat_timeout_seconds`) makes its run `stalled`; if it stays silent for `stall_grace_seconds`
+more, its process group is killed and the run becomes `interrupted` (resumable from its last
+checkpoint). It is cheap: one query and a psutil look-up per active run, so every scheduler (GUI,
+`queue serve`, `--wait`) and every command that reads runs calls it.
 """
 
 from __future__ import annotations
 
+import signal
 from datetime import timedelta
 from pathlib import Path
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, IllegalTransition
 from spark_trainer.jobs import process
-from spark_trainer.store import runs
+from spark_trainer.store import runs, settings
 from spark_trainer.store.entities import Run, RunStatus, utcnow
 from spark_trainer.store.store import Store
 
@@ -27,20 +32,48 @@ def _is_lost(run: Run) -> bool:
     return not process.is_alive(run.pid, run.pid_start_time)
 
 
+def _silence_s(run: Run) -> float:
+    return (utcnow() - run.heartbeat_at).total_seconds() if run.heartbeat_at is not None else 0.0
+
+
+def _mark(store: Store, run: Run, to: RunStatus, reason: str, **fields: object) -> bool:
+    try:
+        runs.transition(store, run.id, to, reason, expect={run.status}, **fields)
+        return True
+    except (BadInput, IllegalTransition):
+        return False  # the worker (or another reconciler) changed it meanwhile
+
+
+def _error_with_log(run: Run, why: str) -> str:
+    tail = process.log_tail(Path(run.run_dir)) if run.run_dir else ""
+    return f"{why}; last lines of worker.log:\n{tail}" if tail else why
+
+
 def reconcile(store: Store) -> list[int]:
-    """Mark lost runs interrupted; returns their ids."""
+    """Mark lost runs interrupted, silent ones stalled (and kill those silent too long); returns
+    the ids of runs that became interrupted."""
+    config = settings.get_all(store)
+    timeout = float(config["heartbeat_timeout_seconds"])
+    grace = float(config["stall_grace_seconds"])
     lost = []
-    for run in runs.list_all(store, statuses={RunStatus.STARTING, RunStatus.RUNNING}):
-        if not _is_lost(run):
+    for run in runs.list_all(store, statuses=set(runs.ACTIVE)):
+        if _is_lost(run):
+            why = "worker process is gone" if run.pid is None or process.identity(run.pid) is None else (
+                f"pid {run.pid} now belongs to another process")
+            if _mark(store, run, RunStatus.INTERRUPTED, why, error=_error_with_log(run, why), eta_seconds=None):
+                lost.append(run.id)
             continue
-        tail = process.log_tail(Path(run.run_dir)) if run.run_dir else ""
-        why = "worker process is gone" if run.pid is None or process.identity(run.pid) is None else (
-            f"pid {run.pid} now belongs to another process")
-        error = f"{why}; last lines of worker.log:\n{tail}" if tail else why
-        try:
-            runs.transition(store, run.id, RunStatus.INTERRUPTED, why, expect={RunStatus.STARTING, RunStatus.RUNNING},
-                            error=error, eta_seconds=None)
-        except BadInput:
-            continue  # the worker (or another reconciler) changed it meanwhile: it is not lost
-        lost.append(run.id)
+        silent = _silence_s(run)
+        if run.pid is None or silent <= timeout:
+            continue
+        if run.status != RunStatus.STALLED:
+            _mark(store, run, RunStatus.STALLED,
+                  f"no heartbeat for {silent:.0f} s (threshold {timeout:g} s): worker pid {run.pid} is alive but "
+                  f"silent; it will be killed if it stays silent for {grace:g} s more", eta_seconds=None)
+        elif silent > timeout + grace:
+            process.signal_group(run.pid, signal.SIGKILL)
+            process.wait_gone(run.pid, run.pid_start_time, 10.0)
+            why = f"worker stalled: no heartbeat for {silent:.0f} s; its process group was killed"
+            if _mark(store, run, RunStatus.INTERRUPTED, why, error=_error_with_log(run, why), eta_seconds=None):
+                lost.append(run.id)
     return lost

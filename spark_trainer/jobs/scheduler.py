@@ -110,6 +110,6 @@ def serve(
         started = schedule_once(store)
         if started and on_started is not None:
             on_started(started)
-        if until_idle and not runs.list_all(store, statuses={RunStatus.QUEUED, RunStatus.STARTING, RunStatus.RUNNING}):
+        if until_idle and not runs.list_all(store, statuses={RunStatus.QUEUED, *runs.ACTIVE}):
             return
         time.sleep(interval_s)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timezone
 from pathlib import Path
 
 from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, ConfigError, NotFound
+from spark_trainer.ingest.types import IngestReport
 from spark_trainer.jobs import gpus as gpu_alloc
+from spark_trainer.jobs.model_check import check_base_model
 from spark_trainer.store import datasets, experiments, projects, runs
 from spark_trainer.store.entities import Dataset, Experiment, Run, RunStatus
 from spark_trainer.store.store import Store
@@ -22,6 +26,7 @@ class Submitted:
     experiment: Experiment
     dataset: Dataset
     ingested: bool
+    report: IngestReport | None = None  # the ingestion's report when the dataset was ingested now
 
 
 def _newest_mtime(path: Path) -> float:
@@ -42,11 +47,12 @@ def _reusable(store: Store, project: str, source: Path) -> Dataset | None:
     return None
 
 
-def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | None) -> tuple[Dataset, bool]:
+def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | None
+                    ) -> tuple[Dataset, IngestReport | None]:
     """The config's `dataset:` as an existing dataset (name or id), else a path ingested on first
-    use. Returns (dataset, whether it was ingested now)."""
+    use. Returns (dataset, the ingestion's report if it was ingested now)."""
     try:
-        return datasets.get(store, config.dataset, config.project), False
+        return datasets.get(store, config.dataset, config.project), None
     except NotFound:
         pass
     path = Path(config.dataset).expanduser()
@@ -59,13 +65,13 @@ def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | Non
     projects.get_or_create(store, config.project)
     found = _reusable(store, config.project, path)
     if found is not None:
-        return found, False
+        return found, None
     from spark_trainer.ingest import ingest_paths
     from spark_trainer.ingest.types import IngestOptions
 
     result = ingest_paths(store, [path], project=config.project,
                           options=IngestOptions(val_fraction=config.eval.val_fraction))
-    return result.dataset, True
+    return result.dataset, result.report
 
 
 def resolve_model(base_model: str, base_dir: Path | None, home_root: Path) -> str:
@@ -111,13 +117,31 @@ def submit_config(
 
     request = gpu_alloc.parse_request(gpus or config.gpus)
     gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
-    dataset, ingested = resolve_dataset(store, config, base_dir)
-    frozen = config.model_copy(deep=True)
-    frozen.dataset = str(dataset.id)
-    frozen.gpus = request.text
-    frozen.base_model = resolve_model(config.base_model, base_dir, store.home.root)
-    experiment = _experiment(store, frozen, dataset)
-    return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, ingested)
+    base_model = resolve_model(config.base_model, base_dir, store.home.root)
+    check_base_model(base_model, _model_dirs(store))
+    # Two submits of the same file at once: the second waits, then reuses the dataset and the
+    # experiment the first created (instead of failing on their names).
+    with _submit_lock(store):
+        dataset, report = resolve_dataset(store, config, base_dir)
+        frozen = config.model_copy(deep=True)
+        frozen.dataset = str(dataset.id)
+        frozen.gpus = request.text
+        frozen.base_model = base_model
+        experiment = _experiment(store, frozen, dataset)
+    return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, report is not None,
+                     report)
+
+
+def _model_dirs(store: Store) -> tuple[Path, ...]:
+    return (store.home.models_dir, store.home.root)
+
+
+@contextmanager
+def _submit_lock(store: Store) -> Iterator[None]:
+    from filelock import FileLock
+
+    with FileLock(str(store.home.root / ".submit.lock")):
+        yield
 
 
 def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | None = None,
@@ -132,6 +156,7 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     if experiment.dataset_id is None:
         raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
     dataset = datasets.get(store, experiment.dataset_id)
+    check_base_model(config.base_model, _model_dirs(store))
     frozen = config.model_copy(deep=True)
     frozen.dataset = str(dataset.id)
     frozen.gpus = request.text
@@ -139,9 +164,12 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
 
 
 def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus: str) -> Run:
+    from spark_trainer.training.checkpoints import write_identity
+
     run = runs.create(store, experiment.id, requested_gpus=gpus, priority=frozen.priority,
                       total_steps=frozen.train.max_steps)
     try:
+        write_identity(Path(run.run_dir), run.id, run.uuid)
         save_config(frozen, Path(run.run_dir) / CONFIG_NAME)
     except OSError:
         runs.transition(store, run.id, RunStatus.FAILED, "could not write config.yaml")

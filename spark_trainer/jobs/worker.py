@@ -59,7 +59,7 @@ def _install_stop_handler(run_dir: Path, commands: Commands) -> None:
 def _heartbeat(store: Store, run_id: int, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_S):
         try:
-            runs.update(store, run_id, heartbeat_at=utcnow())
+            runs.beat(store, run_id)
         except SparkError as exc:  # a busy database must not kill training; the next beat retries
             say(f"heartbeat not recorded: {exc}")
 
@@ -208,6 +208,12 @@ def run_worker(run_id: int) -> int:
         run_dir = Path(run.run_dir)
         _install_stop_handler(run_dir, commands)
         me = process.identity(os.getpid())
+        foreign = _foreign_folder(run)
+        if foreign:
+            say(foreign)
+            runs.transition(store, run_id, RunStatus.FAILED, "run folder belongs to another run",
+                            expect={RunStatus.STARTING}, error=foreign)
+            return 1
         try:
             runs.transition(store, run_id, RunStatus.RUNNING, f"worker started (pid {os.getpid()})",
                             expect={RunStatus.STARTING}, pid=os.getpid(),
@@ -228,6 +234,23 @@ def run_worker(run_id: int) -> int:
     finally:
         _drain_queue(store)
         store.close()
+
+
+def _foreign_folder(run: Any) -> str | None:
+    """Why this run must not train in its folder (it holds another run's identity), else None.
+
+    A folder from before run uuids existed is adopted: it is the one the store names for this run.
+    """
+    from spark_trainer.training.checkpoints import read_identity, write_identity
+
+    owner = read_identity(Path(run.run_dir))
+    if owner is None:
+        write_identity(Path(run.run_dir), run.id, run.uuid)
+        return None
+    if owner != run.uuid:
+        return (f"run folder {run.run_dir} belongs to another run (uuid {owner}, this run is {run.uuid}); "
+                "refusing to train on top of its files")
+    return None
 
 
 def _train_here_or_ranks(store: Store, run: Any, run_dir: Path, commands: Commands) -> Finish:
@@ -255,7 +278,7 @@ def _record_finish(store: Store, run_id: int, finish: Finish) -> int:
         fields["step"] = finish.step
     try:
         runs.transition(store, run_id, finish.status, finish.reason,
-                        expect={RunStatus.RUNNING, RunStatus.STARTING}, **fields)
+                        expect={RunStatus.RUNNING, RunStatus.STARTING, RunStatus.STALLED}, **fields)
     except BadInput as exc:  # cancelled/killed meanwhile by a controller; it recorded the outcome
         say(f"outcome not recorded: {exc}")
     say(f"run {run_id} {finish.status.value}: {finish.reason}")

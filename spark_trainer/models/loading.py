@@ -31,3 +31,12 @@ def resolve_base_model(name: str, *, search_dirs: tuple[Path, ...] = ()) -> Path
         if (folder / "config.json").is_file():
             return folder
     raise BadInput(f"base model {name!r} not found; looked in: {'; '.join(looked)}")
+
+
+def resolve_for_run(name: str, extra_dirs: tuple[Path, ...] = ()) -> Path:
+    """`resolve_base_model` with the data home's folders searched too (how the engine resolves a
+    frozen config's `base_model`; submit freezes it to an absolute path when it can)."""
+    from spark_trainer.paths import resolve_home
+
+    home = resolve_home(None)
+    return resolve_base_model(name, search_dirs=(*extra_dirs, home.root, home.models_dir))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.recipes.causal_lm import CausalLMConfig
+from spark_trainer.training.losses import find_hidden_head, install_hidden_head, linear_cross_entropy, logits_out
 from spark_trainer.training.packing import IGNORE, block_causal_mask, flex_block_mask
 
 
@@ -37,7 +38,10 @@ def load_model(model_dir: Path, rc: CausalLMConfig, device: Any, precision: str,
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=weights, **kwargs)
     if rc.method != "qlora":
         model.to(device)
-    return adapt(model, rc, gradient_checkpointing=gradient_checkpointing)
+    model = adapt(model, rc, gradient_checkpointing=gradient_checkpointing)
+    # The loss never materialises full logits (see training/losses.py).
+    install_hidden_head(model, device.type)
+    return model
 
 
 def adapt(model: Any, rc: CausalLMConfig, *, gradient_checkpointing: bool = False) -> Any:
@@ -56,7 +60,8 @@ def adapt(model: Any, rc: CausalLMConfig, *, gradient_checkpointing: bool = Fals
     targets = rc.target_modules
     if isinstance(targets, str):
         targets = "all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
-    lora = LoraConfig(r=rc.lora_r, lora_alpha=rc.lora_alpha, lora_dropout=rc.lora_dropout,
+    lora = LoraConfig(r=rc.lora_r, lora_alpha=rc.lora_alpha,  # type: ignore[arg-type]  # any number works
+                      lora_dropout=rc.lora_dropout,
                       target_modules=targets, use_dora=rc.method == "dora", task_type="CAUSAL_LM")
     model = get_peft_model(model, lora)
     if gradient_checkpointing:
@@ -70,11 +75,15 @@ def packed_loss(model: Any, batch: dict[str, Any], attn: str) -> tuple[Any, Any]
 
     segments = batch["segment_ids"]
     mask = flex_block_mask(segments) if attn == "flex_attention" else block_causal_mask(segments)
-    logits = model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"],
-                   use_cache=False).logits
+    out = model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"],
+                use_cache=False).logits
     targets = batch["targets"]
-    loss_sum = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE,
-                               reduction="sum")
+    head = find_hidden_head(model)
+    if head is not None and head.emit_hidden:  # `out` holds the final hidden states
+        loss_sum = linear_cross_entropy(out, head.weight, targets, head.bias, kernel=head.kernel)
+    else:
+        loss_sum = F.cross_entropy(out.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE,
+                                   reduction="sum")
     return loss_sum, (targets != IGNORE).sum()
 
 
@@ -91,7 +100,7 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int
     device = next(model.parameters()).device
     samples = []
     try:
-        with torch.no_grad():
+        with torch.no_grad(), logits_out(model):
             for prompt in prompts:
                 ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
                 if tokenizer.bos_token_id is not None:

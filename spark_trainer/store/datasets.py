@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from spark_trainer.errors import BadInput, Conflict, OperationFailed
-from spark_trainer.store import projects
+from spark_trainer.store import in_use, projects
 from spark_trainer.store.entities import Dataset, DatasetKind, utcnow
 from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow
 from spark_trainer.store.store import Store
@@ -173,6 +173,7 @@ def delete(store: Store, ref: str | int, *, force: bool = False) -> Dataset:
     """Delete a dataset row. Experiments using it block the delete unless `force`."""
     with store.write() as session:
         row = row_for(session, ref)
+        in_use.refuse_if_in_use(session, "dataset", row.id)
         users = list(session.scalars(select(ExperimentRow.name).where(ExperimentRow.dataset_id == row.id)))
         if users and not force:
             raise Conflict(

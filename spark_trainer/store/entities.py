@@ -23,11 +23,14 @@ class RunStatus(str, enum.Enum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+    # Alive but silent: its heartbeat is older than the threshold. It still holds its GPUs; after
+    # a grace period its process group is killed and it becomes interrupted.
+    STALLED = "stalled"
 
     @property
     def is_active(self) -> bool:
         """A worker process is (or should be) alive for this run."""
-        return self in (RunStatus.STARTING, RunStatus.RUNNING)
+        return self in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STALLED)
 
     @property
     def is_finished(self) -> bool:
@@ -128,6 +131,8 @@ class Run:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    uuid: str = ""
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from spark_trainer.errors import Conflict
-from spark_trainer.store import datasets, projects
+from spark_trainer.store import datasets, in_use, projects
 from spark_trainer.store.entities import Experiment, utcnow
 from spark_trainer.store.models import ExperimentRow, ProjectRow, RunRow
 from spark_trainer.store.store import Store
@@ -100,6 +100,7 @@ def delete(store: Store, ref: str | int) -> tuple[Experiment, list[str]]:
     """Delete an experiment and its runs' rows; returns it and the run folders left on disk."""
     with store.write() as session:
         row = row_for(session, ref)
+        in_use.refuse_if_in_use(session, "experiment", row.id)
         entity = _entity(session, row)
         run_dirs = [d for d in session.scalars(select(RunRow.run_dir).where(RunRow.experiment_id == row.id)) if d]
         session.delete(row)

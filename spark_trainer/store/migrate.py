@@ -14,7 +14,7 @@ from spark_trainer.errors import SchemaTooNew
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest revision this code knows. tests/store/test_migrations.py checks it is Alembic's head.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -41,8 +41,31 @@ def known_revisions() -> set[str]:
     return {rev.revision for rev in script.walk_revisions()}
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to `revision`; refuse a database newer than this code."""
+def backup(db_path: Path, revision: str) -> Path:
+    """A consistent copy of the database (SQLite's online backup) next to it, named with the UTC
+    time and the revision it holds: `sparktrainer.db.backup-20260101T120000Z-rev0002`."""
+    import sqlite3
+    from datetime import datetime, timezone
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target = db_path.with_name(f"{db_path.name}.backup-{stamp}-rev{revision}")
+    source = sqlite3.connect(str(db_path))
+    try:
+        copy = sqlite3.connect(str(target))
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+    finally:
+        source.close()
+    return target
+
+
+def upgrade(engine: Engine, revision: str = "head", *, backup_of: Path | None = None) -> None:
+    """Bring the database to `revision`; refuse a database newer than this code.
+
+    With `backup_of` (the database file), an existing database is copied before it is migrated.
+    """
     current = current_revision(engine)
     if current == HEAD_REVISION and revision == "head":
         return
@@ -52,5 +75,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             f"(it knows up to {HEAD_REVISION!r}); upgrade SparkTrainer or use another --home"
         )
     from alembic import command
+
+    if backup_of is not None and current is not None:
+        backup(backup_of, current)
 
     command.upgrade(_alembic_config(engine), revision)

@@ -11,6 +11,10 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# Ids are never reused (SQLite AUTOINCREMENT): a new run must never inherit a deleted run's id,
+# and with it the deleted run's folder and checkpoints.
+NEVER_REUSE = {"sqlite_autoincrement": True}
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
@@ -18,6 +22,7 @@ class Base(DeclarativeBase):
 
 class ProjectRow(Base):
     __tablename__ = "projects"
+    __table_args__ = (NEVER_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -28,7 +33,7 @@ class ProjectRow(Base):
 
 class DatasetRow(Base):
     __tablename__ = "datasets"
-    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_datasets_project_name"),)
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_datasets_project_name"), NEVER_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -50,7 +55,7 @@ class DatasetRow(Base):
 
 class ExperimentRow(Base):
     __tablename__ = "experiments"
-    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_experiments_project_name"),)
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_experiments_project_name"), NEVER_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -67,7 +72,7 @@ class ExperimentRow(Base):
 
 class RunRow(Base):
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_status", "status"),)
+    __table_args__ = (Index("ix_runs_status", "status"), NEVER_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"), index=True)
@@ -83,6 +88,8 @@ class RunRow(Base):
     eta_seconds: Mapped[float | None] = mapped_column(Float)
     heartbeat_at: Mapped[datetime | None]
     run_dir: Mapped[str] = mapped_column(Text, default="")
+    uuid: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    updated_at: Mapped[datetime | None] = mapped_column(index=True)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
@@ -91,6 +98,7 @@ class RunRow(Base):
 
 class RunEventRow(Base):
     __tablename__ = "run_events"
+    __table_args__ = (NEVER_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
@@ -102,7 +110,7 @@ class RunEventRow(Base):
 
 class MetricRow(Base):
     __tablename__ = "metrics"
-    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
+    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"), NEVER_REUSE)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
@@ -114,6 +122,7 @@ class MetricRow(Base):
 
 class ArtifactRow(Base):
     __tablename__ = "artifacts"
+    __table_args__ = (NEVER_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from spark_trainer.errors import BadInput, Conflict, NotFound
+from spark_trainer.store import in_use
 from spark_trainer.store.entities import Project, utcnow
 from spark_trainer.store.models import DatasetRow, ExperimentRow, MetricRow, ProjectRow, RunRow
 from spark_trainer.store.store import Store
@@ -173,6 +174,7 @@ def delete(store: Store, ref: str | int) -> ProjectContents:
         row = session.get(ProjectRow, found.project.id)
         if row is None:
             raise NotFound(f"project {found.project.name!r} was deleted by another process")
+        in_use.refuse_if_in_use(session, "project", row.id)
         session.delete(row)
     return found
 

@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+import uuid as uuidlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from spark_trainer.errors import BadInput, NotFound
-from spark_trainer.store import experiments, projects
+from spark_trainer.errors import BadInput, Conflict, IllegalTransition, InternalError, NotFound
+from spark_trainer.store import experiments, in_use, projects
 from spark_trainer.store.entities import Run, RunEvent, RunStatus, utcnow
 from spark_trainer.store.models import ExperimentRow, RunEventRow, RunRow
 from spark_trainer.store.store import Store
+
+# Statuses whose worker process is (or should be) alive.
+ACTIVE = frozenset(s for s in RunStatus if s.is_active)
 
 # Which status may follow which. Anything else is a bug or a race, and is refused.
 ALLOWED: dict[RunStatus, set[RunStatus]] = {
     RunStatus.QUEUED: {RunStatus.STARTING, RunStatus.CANCELLED, RunStatus.FAILED},
     RunStatus.STARTING: {
         RunStatus.RUNNING, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.INTERRUPTED,
-        RunStatus.PAUSED, RunStatus.COMPLETED,
+        RunStatus.PAUSED, RunStatus.COMPLETED, RunStatus.STALLED,
     },
     RunStatus.RUNNING: {
         RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.PAUSED, RunStatus.INTERRUPTED,
+        RunStatus.STALLED,
+    },
+    # A stalled worker may wake up (heartbeat again), finish, be stopped, or be killed.
+    RunStatus.STALLED: {
+        RunStatus.RUNNING, RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.PAUSED,
+        RunStatus.INTERRUPTED,
     },
     RunStatus.PAUSED: {RunStatus.QUEUED, RunStatus.CANCELLED},
     RunStatus.INTERRUPTED: {RunStatus.QUEUED, RunStatus.CANCELLED},
@@ -55,7 +65,22 @@ def _entity(row: RunRow, exp: ExperimentRow) -> Run:
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
+        uuid=row.uuid,
+        updated_at=row.updated_at,
     )
+
+
+# Fields `update`/`transition` may set; anything else is a caller's typo and must not pass silently.
+_FIELDS = frozenset(c.key for c in RunRow.__table__.columns) - {"id", "status", "uuid", "created_at"}
+
+
+def _set_fields(row: RunRow, fields: dict[str, Any]) -> None:
+    unknown = sorted(set(fields) - _FIELDS)
+    if unknown:
+        raise InternalError(f"run {row.id}: unknown field(s) {', '.join(unknown)}; runs have {', '.join(sorted(_FIELDS))}")
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.updated_at = utcnow()
 
 
 def _row(session: Session, run_id: int | str) -> RunRow:
@@ -75,6 +100,7 @@ def _record(session: Session, row: RunRow, to: RunStatus, reason: str) -> None:
         RunEventRow(run_id=row.id, from_status=row.status, to_status=to.value, reason=reason, created_at=utcnow())
     )
     row.status = to.value
+    row.updated_at = utcnow()
 
 
 def create(
@@ -86,7 +112,12 @@ def create(
     total_steps: int | None = None,
     resume_of_id: int | None = None,
 ) -> Run:
-    """A new queued run; its folder is `runs/<id>/` in the data home (created by the caller)."""
+    """A new queued run with a new, empty folder `runs/<id>/` in the data home.
+
+    Raises Conflict (nothing recorded) if that folder already exists: it belongs to a run this
+    database no longer knows (kept files of a deleted run, or a replaced database), and a new run
+    must never adopt its checkpoints.
+    """
     with store.write() as session:
         exp = experiments.row_for(session, experiment)
         row = RunRow(
@@ -99,11 +130,20 @@ def create(
             total_steps=total_steps,
             run_dir="",
             resume_of_id=resume_of_id,
+            uuid=uuidlib.uuid4().hex,
             created_at=utcnow(),
         )
+        row.updated_at = row.created_at
         session.add(row)
         session.flush()
-        row.run_dir = str(store.home.run_dir(row.id))
+        folder = store.home.run_dir(row.id)
+        try:
+            folder.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            raise Conflict(f"run folder {folder} already exists but belongs to no run in this database (kept "
+                           "files of a deleted run, or the database was replaced); it was left untouched. Move "
+                           "or delete it, then submit again") from None
+        row.run_dir = str(folder)
         session.add(
             RunEventRow(run_id=row.id, from_status=None, to_status=RunStatus.QUEUED.value,
                         reason="submitted", created_at=row.created_at)
@@ -124,7 +164,8 @@ def transition(
 ) -> Run:
     """Move a run to `to`, recording an event; optionally only from one of `expect`.
 
-    Raises BadInput when the move is not allowed from the run's current status.
+    Raises BadInput when the run is not in one of `expect` (the caller's request does not fit the
+    run any more), IllegalTransition when the lifecycle never allows the move (a bug).
     """
     with store.write() as session:
         row = _row(session, run_id)
@@ -133,9 +174,8 @@ def transition(
             wanted = ", ".join(sorted(s.value for s in expect))
             raise BadInput(f"run {row.id} is {current.value}; this needs it to be {wanted}")
         if to != current and to not in ALLOWED[current]:
-            raise BadInput(f"run {row.id} is {current.value} and cannot become {to.value}")
-        for name, value in fields.items():
-            setattr(row, name, value)
+            raise IllegalTransition(f"run {row.id} is {current.value} and cannot become {to.value}")
+        _set_fields(row, fields)
         if to != current:
             _record(session, row, to, reason)
         now = utcnow()
@@ -151,13 +191,23 @@ def transition(
 
 
 def update(store: Store, run_id: int | str, **fields: Any) -> None:
-    """Progress, heartbeat, pid and the like: fields only, no status change."""
+    """Progress, heartbeat, pid and the like: fields only, no status change.
+
+    Raises InternalError for a field runs do not have (or `status`: use `transition`)."""
     if "status" in fields:
-        raise ValueError("use transition() to change a run's status")
+        raise InternalError("use transition() to change a run's status")
+    with store.write() as session:
+        _set_fields(_row(session, run_id), fields)
+
+
+def beat(store: Store, run_id: int | str) -> RunStatus:
+    """A worker's heartbeat. A run marked stalled whose worker beats again is running again."""
     with store.write() as session:
         row = _row(session, run_id)
-        for name, value in fields.items():
-            setattr(row, name, value)
+        _set_fields(row, {"heartbeat_at": utcnow()})
+        if row.status == RunStatus.STALLED.value:
+            _record(session, row, RunStatus.RUNNING, "heartbeat resumed")
+        return RunStatus(row.status)
 
 
 def get(store: Store, run_id: int | str) -> Run:
@@ -199,8 +249,7 @@ def delete(store: Store, run_id: int | str) -> Run:
     """Delete a run's rows (metrics, events, artifacts by cascade). Active runs must be stopped first."""
     with store.write() as session:
         row = _row(session, run_id)
-        if RunStatus(row.status).is_active:
-            raise BadInput(f"run {row.id} is {row.status}; cancel it before deleting")
+        in_use.refuse_if_in_use(session, "run", row.id)
         entity = _entity(row, session.get(ExperimentRow, row.experiment_id))
         session.delete(row)
         return entity
@@ -232,7 +281,7 @@ def claim(store: Store, pick: Picker) -> list[Run]:
     with store.write() as session:
         query = select(RunRow, ExperimentRow).join(ExperimentRow)
         queued_q = query.where(RunRow.status == RunStatus.QUEUED.value).order_by(RunRow.priority.desc(), RunRow.id)
-        active_q = query.where(RunRow.status.in_([RunStatus.STARTING.value, RunStatus.RUNNING.value]))
+        active_q = query.where(RunRow.status.in_([s.value for s in RunStatus if s.is_active]))
         queued = [_entity(r, e) for r, e in session.execute(queued_q)]
         active = [_entity(r, e) for r, e in session.execute(active_q)]
         if not queued:
@@ -244,6 +293,7 @@ def claim(store: Store, pick: Picker) -> list[Run]:
             if row is None or row.status != RunStatus.QUEUED.value:
                 continue
             _record(session, row, RunStatus.STARTING, reason)
+            row.updated_at = now
             row.gpus = list(gpus)
             row.pid = None
             row.pid_start_time = None

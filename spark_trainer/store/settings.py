@@ -16,6 +16,10 @@ DEFAULTS: dict[str, Any] = {
     "default_gpus": "auto",
     "allow_gpu_sharing": False,
     "stop_grace_seconds": 30,
+    # A running worker whose heartbeat is older than this is marked stalled; after the stall grace
+    # period more its process group is killed and the run becomes interrupted (resumable).
+    "heartbeat_timeout_seconds": 120,
+    "stall_grace_seconds": 120,
     "theme": "dark",
 }
 
@@ -38,7 +42,7 @@ def _coerce(key: str, value: Any) -> Any:
             number = int(value)
         except (TypeError, ValueError):
             raise BadInput(f"setting {key}: {value!r} is not a whole number") from None
-        if number < 1 and key == "max_concurrent_runs":
+        if number < 1 and key in ("max_concurrent_runs", "heartbeat_timeout_seconds"):
             raise BadInput(f"setting {key}: {number} must be at least 1")
         if number < 0:
             raise BadInput(f"setting {key}: {number} must not be negative")

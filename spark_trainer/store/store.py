@@ -1,18 +1,70 @@
-"""The Store: one SQLite database in a data home, opened with migrations applied."""
+"""The Store: one SQLite database in a data home, opened with migrations applied.
+
+Opening guards the database: a file that is not SQLite (or is damaged) is reported with its path
+and never written to; creating and migrating happen under a file lock (`sparktrainer.db.lock`), so
+any number of processes may open a new home at once; a store opened without upgrading (workers)
+still checks the schema revision is the one this code knows.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from spark_trainer.errors import Conflict, StoreError
 from spark_trainer.paths import DataHome, resolve_home
 from spark_trainer.store import migrate
 from spark_trainer.store.engine import make_engine, writer
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+LOCK_TIMEOUT_S = 120.0
+
+
+def check_database_file(db_path: Path) -> None:
+    """Raise StoreError if `db_path` exists and is not a SQLite database (it is left untouched)."""
+    try:
+        with open(db_path, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot read database {db_path}: {exc.strerror or exc}") from exc
+    if head and head != SQLITE_HEADER:
+        raise StoreError(
+            f"{db_path} is not a SQLite database (it was left untouched); restore a backup "
+            f"({db_path.name}.backup-*), or move it aside to start an empty database, then run "
+            "`spark-trainer doctor`")
+
+
+@contextmanager
+def _setup_lock(home: DataHome) -> Iterator[None]:
+    """Serialise creating and migrating the database across processes. A home where the lock
+    file cannot be created (read-only) cannot be migrated either, so it goes without."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(home.db_path) + ".lock", timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise StoreError(f"another SparkTrainer process has held {lock.lock_file} for over "
+                         f"{LOCK_TIMEOUT_S:.0f} s while migrating the database") from exc
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _damaged(db_path: Path, exc: BaseException) -> StoreError:
+    return StoreError(f"cannot open database {db_path}: {getattr(exc, 'orig', None) or exc}; it was left untouched "
+                      "(run `spark-trainer doctor` for what to do)")
 
 
 class Store:
@@ -26,16 +78,28 @@ class Store:
 
     @classmethod
     def open(cls, home: DataHome | str | None = None, *, upgrade: bool = True) -> Store:
-        """Open (creating if needed) the store in `home`, applying pending migrations."""
+        """Open (creating if needed) the store in `home`, applying pending migrations.
+
+        With `upgrade=False` (workers) nothing is migrated, and a database at another schema
+        revision than this code's is refused.
+        """
         data_home = home if isinstance(home, DataHome) else resolve_home(home)
         data_home.ensure()
-        store = cls(data_home)
-        if upgrade:
+        check_database_file(data_home.db_path)
+        with _setup_lock(data_home):
+            store = cls(data_home)
             try:
-                migrate.upgrade(store.engine)
-            except (OperationalError, sqlite3.Error) as exc:
+                if upgrade:
+                    migrate.upgrade(store.engine, backup_of=data_home.db_path)
+                else:
+                    found = migrate.current_revision(store.engine)
+                    if found != migrate.HEAD_REVISION:
+                        raise StoreError(f"database {data_home.db_path} is at schema revision {found!r}; this "
+                                         f"SparkTrainer needs {migrate.HEAD_REVISION!r} (open it once with the "
+                                         "app or any spark-trainer command to migrate it)")
+            except (DatabaseError, sqlite3.Error) as exc:
                 store.close()
-                raise StoreError(f"cannot open database {data_home.db_path}: {exc}") from exc
+                raise _damaged(data_home.db_path, exc) from exc
             except BaseException:
                 store.close()
                 raise
@@ -59,8 +123,8 @@ class Store:
         with self._reads() as session:
             try:
                 yield session
-            except OperationalError as exc:
-                raise StoreError(f"database read failed: {exc.orig}") from exc
+            except DatabaseError as exc:
+                raise StoreError(f"database read failed ({self.home.db_path}): {exc.orig}") from exc
             finally:
                 session.rollback()
 
@@ -74,9 +138,9 @@ class Store:
         except IntegrityError as exc:
             session.rollback()
             raise Conflict(f"conflicts with existing data: {exc.orig}") from exc
-        except OperationalError as exc:
+        except DatabaseError as exc:
             session.rollback()
-            raise StoreError(f"database write failed: {exc.orig}") from exc
+            raise StoreError(f"database write failed ({self.home.db_path}): {exc.orig}") from exc
         except BaseException:
             session.rollback()
             raise

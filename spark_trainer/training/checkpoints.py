@@ -2,8 +2,13 @@
 
 Layout: `run_dir/checkpoints/step-00000123/` holding `trainable.safetensors` (the weights that
 train: the adapter, or the whole model), `optimizer.pt`, `scheduler.pt`, `rng.pt` and, written
-last, `state.json` (step, data position, eval metric). A checkpoint is complete only when its folder
-has the final name and holds `state.json`; staging folders start with `.staging-`.
+last, `state.json` (step, data position, eval metric, the run's uuid). A checkpoint is complete
+only when its folder has the final name and holds `state.json`; staging folders start with
+`.staging-`.
+
+A run folder holds `run.json` (the run's id and uuid, written when the run is submitted). Each
+checkpoint records that uuid, and a checkpoint carrying another run's uuid is never listed: a run
+resumes only from (and prunes only) its own checkpoints.
 """
 
 from __future__ import annotations
@@ -19,6 +24,33 @@ from spark_trainer.errors import BadInput
 
 _NAME = re.compile(r"^step-(\d{8})$")
 STATE_FILE = "state.json"
+IDENTITY_FILE = "run.json"
+
+
+def write_identity(run_dir: Path, run_id: int, run_uuid: str) -> None:
+    """Record which run owns `run_dir` (at submit, in the folder the submit created)."""
+    path = Path(run_dir) / IDENTITY_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"run_id": run_id, "uuid": run_uuid}))
+    os.replace(tmp, path)
+
+
+def read_identity(run_dir: Path) -> str | None:
+    """The uuid of the run owning `run_dir`, or None for a folder from before run uuids existed."""
+    try:
+        return json.loads((Path(run_dir) / IDENTITY_FILE).read_text()).get("uuid") or None
+    except (FileNotFoundError, ValueError, AttributeError):
+        return None
+
+
+def _owned(path: Path, owner: str | None) -> bool:
+    if owner is None:
+        return True
+    try:
+        found = json.loads((path / STATE_FILE).read_text()).get("run_uuid")
+    except (OSError, ValueError):
+        return False
+    return found is None or found == owner  # None: written before run uuids existed
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
@@ -37,11 +69,12 @@ def is_complete(path: Path) -> bool:
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoints, oldest step first."""
+    """Complete checkpoints of the run owning `run_dir`, oldest step first."""
     folder = checkpoint_dir(run_dir)
     if not folder.is_dir():
         return []
-    return sorted((p for p in folder.iterdir() if is_complete(p)), key=checkpoint_step)
+    owner = read_identity(run_dir)
+    return sorted((p for p in folder.iterdir() if is_complete(p) and _owned(p, owner)), key=checkpoint_step)
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -82,7 +115,8 @@ def write_checkpoint(run_dir: Path, step: int, files: dict[str, Any], state: dic
         for name, writer in files.items():
             writer(staging / name)
             _fsync_file(staging / name)
-        (staging / STATE_FILE).write_text(json.dumps({**state, "step": step}, indent=2))
+        stamp = {"run_uuid": read_identity(run_dir)} if read_identity(run_dir) else {}
+        (staging / STATE_FILE).write_text(json.dumps({**state, **stamp, "step": step}, indent=2))
         _fsync_file(staging / STATE_FILE)
         _fsync_dir(staging)
         if final.exists():  # the same step saved twice (save-now then a stop): replace it
@@ -95,15 +129,27 @@ def write_checkpoint(run_dir: Path, step: int, files: dict[str, Any], state: dic
     return final
 
 
-def prune(run_dir: Path, keep: int, keep_best: bool, lower_is_better: bool = True) -> list[Path]:
+def _best_of(found: list[Path], lower_is_better: bool | None) -> Path | None:
+    """The checkpoint with the best `metric`. The direction is the one each checkpoint recorded
+    (`higher_is_better` in state.json, from the recipe's metric declaration) unless given."""
+    scored = []
+    for path in found:
+        state = read_state(path)
+        if state.get("metric") is not None:
+            scored.append((state["metric"], state.get("higher_is_better"), path))
+    if not scored:
+        return None
+    higher = not lower_is_better if lower_is_better is not None else bool(scored[-1][1])
+    return (max if higher else min)(scored, key=lambda s: s[0])[2]
+
+
+def prune(run_dir: Path, keep: int, keep_best: bool, lower_is_better: bool | None = None) -> list[Path]:
     """Delete complete checkpoints beyond the last `keep` (and the best one); returns what was removed."""
     found = list_checkpoints(run_dir)
     kept = set(found[-keep:])
     if keep_best:
-        scored = [(read_state(p).get("metric"), p) for p in found]
-        scored = [(m, p) for m, p in scored if m is not None]
-        if scored:
-            best = (min if lower_is_better else max)(scored, key=lambda mp: mp[0])[1]
+        best = _best_of(found, lower_is_better)
+        if best is not None:
             kept.add(best)
     removed = [p for p in found if p not in kept]
     for path in removed:
@@ -113,9 +159,6 @@ def prune(run_dir: Path, keep: int, keep_best: bool, lower_is_better: bool = Tru
     return removed
 
 
-def best_checkpoint(run_dir: Path, lower_is_better: bool = True) -> Path | None:
-    scored = [(read_state(p).get("metric"), p) for p in list_checkpoints(run_dir)]
-    scored = [(m, p) for m, p in scored if m is not None]
-    if not scored:
-        return None
-    return (min if lower_is_better else max)(scored, key=lambda mp: mp[0])[1]
+def best_checkpoint(run_dir: Path, lower_is_better: bool | None = None) -> Path | None:
+    """The checkpoint with the best evaluation metric, in the direction its recipe declared."""
+    return _best_of(list_checkpoints(run_dir), lower_is_better)

@@ -44,6 +44,11 @@ def pack(examples: list[Example], seq_len: int) -> list[Row]:
     return rows
 
 
+def efficiency(rows: list[Row], seq_len: int) -> float:
+    """Real tokens / row capacity (rows x `seq_len`): 1.0 means no padding at all."""
+    return sum(row_tokens(r) for r in rows) / (seq_len * len(rows)) if rows else 0.0
+
+
 def unpacked(examples: list[Example]) -> list[Row]:
     return [[e] for e in examples]
 
@@ -103,3 +108,8 @@ def flex_block_mask(segment_ids: Any) -> Any:
     batch, length = segment_ids.shape
     return create_block_mask(document_causal, batch, None, length, length, device=segment_ids.device,
                              _compile=True)
+
+
+def target_count(batch: dict[str, Any]) -> int:
+    """Target tokens (the loss units) of a collated CPU batch."""
+    return int((batch["targets"] != IGNORE).sum())

@@ -46,6 +46,11 @@ class StoreReporter:
         self.log_lines.append(message)
         print(message, file=sys.stderr, flush=True)  # the worker's stderr is its log file
 
+    def on_event(self, message: str) -> None:
+        """A run event (shown in the run's history) and a log line."""
+        runs.note(self.store, self.run_id, message)
+        self.on_log(message)
+
     def _maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= self.flush_interval_s:
             self.flush()
@@ -91,6 +96,9 @@ class ConsoleReporter:
 
     def on_log(self, message: str) -> None:
         self._print(message)
+
+    def on_event(self, message: str) -> None:
+        self._print(f"event: {message}")
 
     def flush(self) -> None:
         self.stream.flush()

@@ -34,6 +34,9 @@ class Reporter(Protocol):
     def flush(self) -> None:
         """Write anything buffered (called at evaluation, checkpoint and end)."""
 
+    # Optional: `on_event(message)`, something the run's history should show (e.g. "torch.compile
+    # failed; training continues without compile"). Reporters without it get the line via on_log.
+
 
 class StopKind(str, enum.Enum):
     CANCEL = "cancel"

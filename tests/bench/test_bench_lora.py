@@ -22,7 +22,14 @@ def test_bench_lora_tiny_prints_figures_and_ratios_for_both_engines():
     assert report["engines"]["ours"]["examples_apart"] and not report["engines"]["packed"]["examples_apart"]
     for figures in report["engines"].values():
         assert figures["tokens_per_s"] > 0 and figures["tokens"] > 0
+        assert 0 < figures["packing_efficiency"] <= 1 and "mfu" in figures and "compile_warmup_s" in figures
     assert set(report["ratios"]) == {"ours_vs_packed", "ours_vs_padded"}
+    ours = report["engines"]["ours"]
+    # Our side ran as a run with the run file's defaults: compile auto (eager on the CPU), best-fit rows.
+    assert ours["compile_setting"] == "auto" and not ours["compiled"] and ours["compile_warmup_s"] is None
+    assert ours["packing_efficiency"] > report["engines"]["padded"]["packing_efficiency"]
+    assert report["engines"]["packed"]["packing_efficiency"] == 1.0
+    assert report["flops_per_token"] > 0 and report["peak_flops"] is None  # no MFU on a CPU
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spark_trainer.errors import BadInput, Conflict, NotFound
+from spark_trainer.errors import BadInput, Conflict, IllegalTransition, InternalError, NotFound
 from spark_trainer.store import artifacts, datasets, experiments, metrics, projects, runs, settings
 from spark_trainer.store.datasets import NewDataset
 from spark_trainer.store.entities import Project, RunStatus
@@ -70,8 +70,17 @@ def test_run_transitions_are_recorded_and_checked(store: Store) -> None:
     assert done.finished_at is not None and done.pid == 123
     assert [(e.from_status, e.to_status) for e in runs.events(store, run_id)] == [
         (None, "queued"), ("queued", "starting"), ("starting", "running"), ("running", "completed")]
-    with pytest.raises(BadInput, match="cannot become running"):
+    with pytest.raises(IllegalTransition, match="cannot become running") as refused:
         runs.transition(store, run_id, RunStatus.RUNNING, "bogus")
+    assert refused.value.exit_code == 1  # a bug or a race, not bad input
+
+
+def test_update_naming_an_unknown_field_is_an_error(store: Store) -> None:
+    run_id = _populate(store)
+    with pytest.raises(InternalError, match="unknown field.*stepp"):
+        runs.update(store, run_id, stepp=5)
+    runs.update(store, run_id, step=5)
+    assert runs.get(store, run_id).step == 5
 
 
 def test_failed_write_changes_nothing(store: Store) -> None:

@@ -51,6 +51,7 @@ class RecordingReporter:
         self.metrics: dict[int, dict[str, float]] = {}
         self.artifacts: list[tuple[str, Path, int | None]] = []
         self.logs: list[str] = []
+        self.events: list[str] = []
         self.progress: list[tuple[int, int]] = []
         self.started: tuple[int, int] | None = None
         self.commands, self.stop_at = commands, stop_at
@@ -71,6 +72,9 @@ class RecordingReporter:
 
     def on_log(self, message: str) -> None:
         self.logs.append(message)
+
+    def on_event(self, message: str) -> None:
+        self.events.append(message)
 
     def flush(self) -> None:
         pass

@@ -94,3 +94,47 @@ def test_flex_block_mask_matches_the_sdpa_mask(tiny_model):
         except (NotImplementedError, RuntimeError) as exc:  # flex needs a compiler toolchain on the CPU
             pytest.skip(f"flex attention unavailable here: {exc}")
     assert float(got) == pytest.approx(float(expected), rel=1e-4)
+
+
+def _first_fit(examples: list[Example], seq_len: int) -> list[list[Example]]:
+    """The packer many scripts use: examples in arrival order, each into the first row with room."""
+    rows: list[list[Example]] = []
+    for ex in examples:
+        for row in rows:
+            if row_tokens(row) + len(ex.input_ids) <= seq_len:
+                row.append(ex)
+                break
+        else:
+            rows.append([ex])
+    return rows
+
+
+def test_best_fit_never_splits_or_merges_an_example_and_beats_first_fit_on_a_long_tail():
+    from spark_trainer.bench.workload import length_mix
+    from spark_trainer.training.packing import efficiency
+
+    seq_len = 512
+    examples = _examples(length_mix(2000, median=90, max_len=seq_len, seed=3), vocab=30000, seed=3)
+    rows = pack(examples, seq_len)
+    placed = [e for row in rows for e in row]
+    # Every example sits in exactly one row, whole and unchanged (the very same object).
+    assert len(placed) == len(examples) and {id(e) for e in placed} == {id(e) for e in examples}
+    assert all(row_tokens(r) <= seq_len for r in rows)
+    # In the collated tensors each example is one contiguous segment holding exactly its tokens.
+    batch = collate(rows[:8], 0, pad_to=seq_len)
+    for b, row in enumerate(rows[:8]):
+        for s, ex in enumerate(row):
+            where = (batch["segment_ids"][b] == s).nonzero().flatten().tolist()
+            assert where == list(range(where[0], where[0] + len(ex.input_ids)))
+            assert batch["input_ids"][b, where].tolist() == ex.input_ids
+    ours, first = efficiency(rows, seq_len), efficiency(_first_fit(examples, seq_len), seq_len)
+    assert ours > first and ours > 0.97, (ours, first)
+    assert len(rows) < len(_first_fit(examples, seq_len))
+
+
+def test_efficiency_is_real_tokens_over_row_capacity():
+    from spark_trainer.training.packing import efficiency
+
+    rows = pack(_examples([300, 200, 100]), 400)
+    assert efficiency(rows, 400) == pytest.approx(600 / 800)
+    assert efficiency([], 400) == 0.0

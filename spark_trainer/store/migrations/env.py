@@ -9,6 +9,11 @@ from spark_trainer.store.models import Base
 engine = context.config.attributes["engine"]
 
 with engine.connect() as connection:
+    # Rebuilding a table (batch mode) drops the old one: with foreign keys on, that would cascade
+    # into its children. The pragma only takes effect outside a transaction, so it goes to the
+    # driver's connection (a SQLAlchemy execute would BEGIN first).
+    raw = connection.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys = OFF")
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -18,3 +23,7 @@ with engine.connect() as connection:
     with context.begin_transaction():
         context.run_migrations()
     connection.commit()
+    broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+    raw.execute("PRAGMA foreign_keys = ON")
+    if broken:
+        raise RuntimeError(f"migration left rows whose foreign keys point nowhere: {broken[:5]}")

@@ -1,0 +1,186 @@
+"""Shared pieces of the classification recipes (text and image): config fields, label sets,
+metrics from a confusion matrix, the confusion-matrix picture, LoRA wrapping and the final save.
+
+Cheap to import (no torch at module top): the config classes are declared here.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from spark_trainer.errors import BadInput
+from spark_trainer.recipes.base import EvalResult, MetricSpec
+
+CLASSIFICATION_METRICS = (
+    MetricSpec("eval_accuracy", True, "validation accuracy"),
+    MetricSpec("eval_macro_f1", True, "validation macro-F1"),
+    MetricSpec("eval_loss", False, "validation loss"),
+)
+
+
+class ClassifierTuning(BaseModel):
+    """Fields every classification recipe shares."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["lora", "full"] = Field("lora", description="LoRA (the new head trains in full) or full fine-tuning")
+    lora_r: int = Field(8, ge=1, le=1024, description="LoRA rank")
+    lora_alpha: float = Field(16, gt=0, le=4096, description="LoRA scaling numerator (alpha / r)")
+    lora_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA path")
+    target_modules: str | list[str] = Field(
+        "all-linear", description="Modules to adapt: all-linear, or module names like query,value"
+    )
+    class_weights: Literal["none", "balanced"] = Field(
+        "none", description="balanced weighs each class's loss by the inverse of its frequency"
+    )
+
+
+class LabelSet:
+    """The dataset's classes in a fixed order: ints sort numerically, other labels as text."""
+
+    def __init__(self, raw_labels: Iterable[Any], column: str, where: str) -> None:
+        values = list(raw_labels)
+        distinct = set(values)
+        if len(distinct) < 2:
+            only = ", ".join(repr(v) for v in distinct) or "none"
+            raise BadInput(f"{where}: classification needs at least 2 classes in {column!r}; found {only}")
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
+            ordered = [str(v) for v in sorted(distinct)]
+        else:
+            ordered = sorted(str(v) for v in distinct)
+        self.names: list[str] = ordered
+        self.index = {name: i for i, name in enumerate(ordered)}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def id_of(self, raw: Any) -> int:
+        return self.index[str(raw)]
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return dict(enumerate(self.names))
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return dict(self.index)
+
+
+def class_weights(label_ids: list[int], n_classes: int) -> list[float]:
+    """Balanced weights N / (C * n_c): their mean over the training examples is 1."""
+    counts = [0] * n_classes
+    for label in label_ids:
+        counts[label] += 1
+    total = len(label_ids)
+    return [total / (n_classes * c) if c else 0.0 for c in counts]
+
+
+def classification_loss(logits: Any, labels: Any, weights: Any | None) -> Any:
+    """Sum of (optionally class-weighted) cross-entropy over the batch's examples."""
+    import torch.nn.functional as F
+
+    return F.cross_entropy(logits.float(), labels, weight=weights, reduction="sum")
+
+
+def eval_totals(logits: Any, labels: Any, n_classes: int) -> dict[str, Any]:
+    """Summable evaluation tensors of one batch: loss sum, example count, confusion counts."""
+    import torch
+    import torch.nn.functional as F
+
+    loss_sum = F.cross_entropy(logits.float(), labels, reduction="sum")
+    predicted = logits.argmax(dim=-1)
+    confusion = torch.bincount(labels * n_classes + predicted, minlength=n_classes * n_classes)
+    return {"loss_sum": loss_sum.double(), "count": torch.tensor(float(labels.numel()), dtype=torch.float64),
+            "confusion": confusion.reshape(n_classes, n_classes).double()}
+
+
+def metrics_from_confusion(totals: dict[str, Any], names: list[str]) -> EvalResult:
+    """Accuracy, macro-F1, loss; a report with per-class precision/recall/F1 and the confusion matrix
+    (rows: true class, columns: predicted class), and its picture."""
+    confusion = [[int(round(float(v))) for v in row] for row in totals["confusion"].tolist()]
+    n = len(names)
+    total = sum(map(sum, confusion))
+    correct = sum(confusion[i][i] for i in range(n))
+    per_class: dict[str, dict[str, float]] = {}
+    f1s = []
+    for i, name in enumerate(names):
+        tp = confusion[i][i]
+        predicted = sum(confusion[r][i] for r in range(n))
+        support = sum(confusion[i])
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+        if support:
+            f1s.append(f1)
+    accuracy = correct / total if total else 0.0
+    macro_f1 = sum(f1s) / len(f1s) if f1s else 0.0
+    loss = float(totals["loss_sum"]) / max(float(totals["count"]), 1.0)
+    metrics = {"eval_accuracy": accuracy, "eval_macro_f1": macro_f1, "eval_loss": loss}
+    report = {"metrics": metrics, "labels": names, "confusion": confusion, "per_class": per_class,
+              "examples": total}
+    return EvalResult(metrics, report, {"confusion": confusion_image(confusion, names)})
+
+
+def confusion_image(confusion: list[list[int]], names: list[str], cell: int = 56) -> Any:
+    """The confusion matrix as a PIL image: counts in cells shaded by their row share."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    n = len(names)
+    font = ImageFont.load_default()
+    short = [name if len(name) <= 12 else name[:11] + "…" for name in names]
+    margin = 24 + 7 * max(len(s) for s in short)
+    width, height = margin + n * cell + 16, margin + n * cell + 40
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((margin, 6), "predicted →", fill="black", font=font)
+    draw.text((4, height - 20), "rows: true class", fill="black", font=font)
+    for i, name in enumerate(short):
+        draw.text((margin + i * cell + 4, 22), name, fill="black", font=font)
+        draw.text((4, margin + i * cell + cell // 2 - 6), name, fill="black", font=font)
+    for r, row in enumerate(confusion):
+        total = sum(row) or 1
+        for c, count in enumerate(row):
+            share = count / total
+            shade = int(255 - 200 * share)
+            color = (shade, shade, 255) if r == c else (255, shade, shade)
+            x, y = margin + c * cell, margin + r * cell
+            draw.rectangle([x, y, x + cell - 2, y + cell - 2], fill=color, outline=(200, 200, 200))
+            draw.text((x + cell // 2 - 8, y + cell // 2 - 6), str(count), fill="black", font=font)
+    return image
+
+
+def adapt_classifier(model: Any, tuning: ClassifierTuning, head_names: list[str]) -> Any:
+    """LoRA on the body with the new head trained in full, or the whole model for full tuning."""
+    if tuning.method == "full":
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    targets: str | list[str] = tuning.target_modules
+    if isinstance(targets, str):
+        targets = "all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
+    # peft annotates lora_alpha as int but scales by any number; a fractional alpha is allowed here.
+    lora = LoraConfig(r=tuning.lora_r, lora_alpha=tuning.lora_alpha,  # type: ignore[arg-type]
+                      lora_dropout=tuning.lora_dropout,
+                      target_modules=targets, modules_to_save=head_names,
+                      exclude_modules=head_names if targets == "all-linear" else None)
+    return get_peft_model(model, lora)
+
+
+def save_classifier(model: Any, dest: Path, extra: Iterable[Any]) -> None:
+    """`dest`: a complete model (LoRA merged in) that `from_pretrained` loads with its label names,
+    plus the tokenizer or image processor (`extra`); the LoRA adapter alone under `dest/adapter`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if hasattr(model, "merge_and_unload"):
+        model.save_pretrained(dest / "adapter")
+        merged = copy.deepcopy(model).merge_and_unload()
+    else:
+        merged = model
+    merged.save_pretrained(dest)
+    for thing in extra:
+        thing.save_pretrained(dest)

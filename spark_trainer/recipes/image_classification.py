@@ -1,0 +1,36 @@
+"""Image classification: any Hugging Face image classifier (ViT, ResNet, ConvNeXt...) re-headed for
+the dataset's classes. Labels come from class sub-folders (what dropping a folder of class folders
+gives) or from a manifest with image paths and labels. This module declares the config; the
+implementation is imported only to train."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from spark_trainer.recipes.classification import CLASSIFICATION_METRICS, ClassifierTuning
+from spark_trainer.recipes.registry import RecipeSpec
+
+
+class ImageClassificationConfig(ClassifierTuning):
+    image_column: str = Field("path", min_length=1, description="For manifests: the field holding the image path "
+                              "(relative paths are relative to the manifest's folder)")
+    label_column: str = Field("label", min_length=1, description="The field holding the label (ingested image "
+                              "folders: the class sub-folder name)")
+    augment: bool = Field(True, description="Random resized crop and horizontal flip while training")
+    crop_scale_min: float = Field(0.6, gt=0, le=1, description="Smallest share of the image a random crop keeps")
+    hflip: bool = Field(True, description="Flip training images left-right at random (off for text or digits)")
+    num_workers: int = Field(2, ge=0, le=64, description="DataLoader worker processes that decode and augment images")
+
+
+RECIPE = RecipeSpec(
+    name="image-classification",
+    title="Image classification",
+    description="Sort images into classes (from class sub-folders or a manifest) with any Hugging Face image "
+    "classifier, re-headed for your classes; LoRA or full fine-tuning, light augmentation.",
+    config_model=ImageClassificationConfig,
+    data_kinds=("image", "text"),
+    implementation="spark_trainer.recipes.image_classification_impl:ImageClassificationRecipe",
+    tags=("image", "classification"),
+    metrics=CLASSIFICATION_METRICS,
+    unit="images",
+)

@@ -1,0 +1,301 @@
+"""The image-classification recipe's implementation (imports torch; loaded only to train).
+
+Items are (path, label) pairs; decoding, augmentation and preprocessing (size, mean and std from
+the model's image processor) run in DataLoader worker processes. Every image is decoded once while
+preparing: one that does not decode is skipped and listed in the run's log, never a crash mid-epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.errors import BadInput, ConfigError
+from spark_trainer.models.loading import resolve_for_run
+from spark_trainer.recipes import classification as cls
+from spark_trainer.recipes.base import EvalResult, Sample
+from spark_trainer.recipes.image_classification import ImageClassificationConfig
+from spark_trainer.recipes.text_classification_impl import fresh_modules
+from spark_trainer.training.data import read_records
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    path: str
+    label: int
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """What the model's image processor asks for: output size, resize rule, normalisation."""
+
+    height: int
+    width: int
+    shortest_edge: int | None
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+def preprocess_of(processor: Any) -> Preprocess:
+    size = dict(getattr(processor, "size", None) or {})
+    crop = dict(getattr(processor, "crop_size", None) or {})
+    if "height" in size and "width" in size:
+        height, width, edge = int(size["height"]), int(size["width"]), None
+    elif "shortest_edge" in size:
+        edge = int(size["shortest_edge"])
+        height, width = (int(crop["height"]), int(crop["width"])) if "height" in crop else (edge, edge)
+    else:
+        raise ConfigError(f"the model's image processor has no usable size ({size}); expected height/width "
+                          "or shortest_edge")
+    mean = tuple(getattr(processor, "image_mean", None) or (0.5, 0.5, 0.5))
+    std = tuple(getattr(processor, "image_std", None) or (0.5, 0.5, 0.5))
+    if not getattr(processor, "do_normalize", True):
+        mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+    return Preprocess(height, width, edge, mean, std)  # type: ignore[arg-type]
+
+
+def _open_rgb(path: str) -> Any:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+def transform(image: Any, pre: Preprocess, rng: random.Random | None, rc: ImageClassificationConfig) -> Any:
+    """PIL image -> normalised CHW float tensor; with `rng`, random resized crop and flip first."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    w, h = image.size
+    if rng is not None and rc.augment:
+        area = w * h
+        for _ in range(10):  # torchvision's RandomResizedCrop rule, without torchvision
+            target = area * rng.uniform(rc.crop_scale_min, 1.0)
+            ratio = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+            cw, ch = int(round((target * ratio) ** 0.5)), int(round((target / ratio) ** 0.5))
+            if 0 < cw <= w and 0 < ch <= h:
+                x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
+                image = image.crop((x, y, x + cw, y + ch))
+                break
+        image = image.resize((pre.width, pre.height), Image.Resampling.BILINEAR)
+        if rc.hflip and rng.random() < 0.5:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    elif pre.shortest_edge is not None:
+        scale = pre.shortest_edge / min(w, h)
+        image = image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
+        w, h = image.size
+        left, top = (w - pre.width) // 2, (h - pre.height) // 2
+        image = image.crop((left, top, left + pre.width, top + pre.height))
+    else:
+        image = image.resize((pre.width, pre.height), Image.Resampling.BILINEAR)
+    array = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    mean = torch.tensor(pre.mean, dtype=torch.float32)[:, None, None]
+    std = torch.tensor(pre.std, dtype=torch.float32)[:, None, None]
+    return (array - mean) / std
+
+
+class ImageClassificationRecipe:
+    """An image classifier re-headed for the dataset's classes; LoRA or full fine-tuning."""
+
+    unit = "images"
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        self.config = config
+        self.rc = ImageClassificationConfig.model_validate(config.recipe_config)
+        self.loader_workers = self.rc.num_workers
+        self.model_dir: Path | None = None
+        self.processor: Any = None
+        self.pre: Preprocess | None = None
+        self.labels: cls.LabelSet | None = None
+        self.train_data: list[ImageItem] = []
+        self.val_data: list[ImageItem] = []
+        self.weights: list[float] | None = None
+        self.skipped: list[tuple[str, str]] = []
+
+    # ---- data ---------------------------------------------------------------------------------
+    def prepare(self, data_path: Path) -> None:
+        from transformers import AutoImageProcessor
+
+        rows = self._rows(Path(data_path))
+        rows = [r for r in rows if self._decodes(r[0])]
+        if not rows:
+            raise BadInput(f"dataset {data_path}: none of its images decodes (first: {self.skipped[0][0]}: "
+                           f"{self.skipped[0][1]})" if self.skipped else f"dataset {data_path} has no images")
+        self.labels = cls.LabelSet((r[1] for r in rows), self.rc.label_column, f"dataset {data_path}")
+        self.model_dir = resolve_for_run(self.config.base_model)
+        self.processor = AutoImageProcessor.from_pretrained(self.model_dir, local_files_only=True)
+        self.pre = preprocess_of(self.processor)
+        items = [(ImageItem(path, self.labels.id_of(label)), split) for path, label, split in rows]
+        self.train_data = [i for i, split in items if split == "train"]
+        self.val_data = [i for i, split in items if split == "val"]
+        if not self.train_data:
+            raise BadInput(f"dataset {data_path} has no training images (all are validation)")
+        if self.rc.class_weights == "balanced":
+            self.weights = cls.class_weights([i.label for i in self.train_data], len(self.labels))
+
+    def _rows(self, data_path: Path) -> list[tuple[str, Any, str]]:
+        """(absolute image path, raw label, split) for an image dataset folder or a manifest."""
+        column, label_column = self.rc.image_column, self.rc.label_column
+        if data_path.is_dir() and (data_path / "manifest.jsonl").is_file():
+            lines = (data_path / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+            manifest = [json.loads(line) for line in lines if line.strip()]
+            if manifest and "record" not in manifest[0]:  # an ingested image dataset
+                return [(self._absolute(data_path, r.get("path", ""), r.get("source", "")), r.get("label"),
+                         "val" if r.get("split") == "val" else "train")
+                        for r in manifest if self._labelled(r, "label", data_path)]
+            base = _source_folder(data_path)
+            records = [(r["record"], r.get("source", ""), r.get("split", "train")) for r in manifest]
+        elif data_path.suffix.lower() in (".csv", ".tsv"):
+            base = data_path.parent
+            with data_path.open(encoding="utf-8-sig", newline="") as fh:
+                reader = csv.DictReader(fh, delimiter="\t" if data_path.suffix.lower() == ".tsv" else ",")
+                table = list(reader)
+            records = [(row, f"{data_path.name}:{n + 2}", _hash_split(row, self.config.eval.val_fraction))
+                       for n, row in enumerate(table)]
+        else:
+            base = data_path.parent
+            records = [(r.data, r.source, r.split) for r in read_records(data_path, self.config.eval.val_fraction)]
+        found = sorted({str(k) for rec, _, _ in records for k in rec})
+        for name, key in (("image_column", column), ("label_column", label_column)):
+            missing = [src for rec, src, _ in records if key not in rec]
+            if missing:
+                raise BadInput(f"dataset {data_path}: recipe_config.{name} {key!r} is not a field of {missing[0]}; "
+                               f"fields found: {', '.join(found)}")
+        return [(self._absolute(base, str(rec[column]), src), rec[label_column], split) for rec, src, split in records]
+
+    def _labelled(self, row: dict[str, Any], key: str, data_path: Path) -> bool:
+        if row.get(key) in (None, ""):
+            raise BadInput(f"dataset {data_path}: image {row.get('source') or row.get('path')} has no label; "
+                           "put each class's images in a sub-folder named after the class and ingest the parent "
+                           "folder, or use a manifest with a label column")
+        return True
+
+    def _absolute(self, base: Path, path: str, source: str) -> str:
+        candidate = Path(path).expanduser()
+        return str(candidate if candidate.is_absolute() else base / candidate)
+
+    def _decodes(self, path: str) -> bool:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as image:
+                image.draft("RGB", (64, 64))  # JPEGs decode at a fraction of their size
+                image.load()
+            return True
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            self.skipped.append((path, str(exc) or type(exc).__name__))
+            return False
+
+    def log_notes(self) -> list[str]:
+        assert self.labels is not None and self.pre is not None
+        notes = [f"{len(self.labels)} classes: {', '.join(self.labels.names)}; images {self.pre.width}x"
+                 f"{self.pre.height}, {self.loader_workers} loader workers"]
+        if self.skipped:
+            notes.append(f"skipped {len(self.skipped)} images that do not decode:")
+            notes += [f"  skipped {path}: {reason}" for path, reason in self.skipped]
+        return notes
+
+    def load(self, item: ImageItem, seed: int | None) -> tuple[Any, int]:
+        assert self.pre is not None
+        rng = None if seed is None else random.Random(seed)
+        return transform(_open_rgb(item.path), self.pre, rng, self.rc), item.label
+
+    def collate(self, examples: list[tuple[Any, int]]) -> dict[str, Any]:
+        import torch
+
+        return {"pixel_values": torch.stack([e[0] for e in examples]),
+                "labels": torch.tensor([e[1] for e in examples], dtype=torch.long)}
+
+    def loss_count(self, batch: dict[str, Any]) -> int:
+        return int(batch["labels"].numel())
+
+    def work_in(self, batch: dict[str, Any]) -> int:
+        return int(batch["labels"].numel())
+
+    # ---- model --------------------------------------------------------------------------------
+    def build_model(self, device: Any, precision: str) -> Any:
+        from transformers import AutoModelForImageClassification
+
+        assert self.labels is not None and self.model_dir is not None, "prepare() runs first"
+        model, info = AutoModelForImageClassification.from_pretrained(
+            self.model_dir, num_labels=len(self.labels), id2label=self.labels.id2label,
+            label2id=self.labels.label2id, ignore_mismatched_sizes=True, local_files_only=True,
+            output_loading_info=True)
+        head = fresh_modules(model, info)
+        try:
+            adapted = cls.adapt_classifier(model, self.rc, head)
+        except ValueError as exc:  # peft: no module matched the targets (a conv-only body)
+            raise ConfigError(f"recipe_config.target_modules: LoRA found nothing to adapt in {self.model_dir} "
+                              f"({exc}); name its layers, or use method full") from None
+        return adapted.to(device)
+
+    def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+        import torch
+
+        logits = model(pixel_values=batch["pixel_values"]).logits
+        weights = None if self.weights is None else torch.tensor(self.weights, device=logits.device)
+        return cls.classification_loss(logits, batch["labels"], weights), batch["labels"].numel()
+
+    def eval_step(self, model: Any, batch: dict[str, Any]) -> dict[str, Any]:
+        assert self.labels is not None
+        return cls.eval_totals(model(pixel_values=batch["pixel_values"]).logits, batch["labels"], len(self.labels))
+
+    def eval_metrics(self, totals: dict[str, Any]) -> EvalResult:
+        assert self.labels is not None
+        return cls.metrics_from_confusion(totals, self.labels.names)
+
+    def generate_samples(self, model: Any) -> list[Sample]:
+        """Predictions on the first validation images (thumbnails with predicted and true class)."""
+        import torch
+
+        assert self.labels is not None
+        items = (self.val_data or self.train_data)[:8]
+        batch = self.collate([self.load(i, None) for i in items])
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            probs = model(pixel_values=batch["pixel_values"].to(device)).logits.float().softmax(-1).cpu()
+        model.train(was_training)
+        samples = []
+        for item, p in zip(items, probs, strict=True):
+            k = int(p.argmax())
+            thumb = _open_rgb(item.path)
+            thumb.thumbnail((160, 160))
+            caption = f"predicted {self.labels.names[k]} ({float(p[k]):.2f}); true {self.labels.names[item.label]}"
+            samples.append(Sample(prompt=Path(item.path).name, image=thumb, caption=caption))
+        return samples
+
+    def save_final(self, model: Any, dest: Path) -> None:
+        cls.save_classifier(model, dest, [self.processor])
+
+
+def _source_folder(dataset_dir: Path) -> Path:
+    """Where an ingested manifest came from (its relative image paths are relative to it)."""
+    try:
+        sources = json.loads((dataset_dir / "report.json").read_text(encoding="utf-8")).get("sources") or []
+    except (OSError, ValueError):
+        sources = []
+    if sources:
+        first = Path(sources[0])
+        return first if first.is_dir() else first.parent
+    return dataset_dir
+
+
+def _hash_split(row: dict[str, Any], val_fraction: float) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(row, sort_keys=True).encode()).hexdigest()
+    return "val" if int(digest[:15], 16) / 16**15 < val_fraction else "train"
+
+
+if TYPE_CHECKING:  # the type checker (tests/training/test_typecheck.py) holds the class to the protocol
+    from spark_trainer.recipes.base import Recipe
+
+    _conforms: type[Recipe] = ImageClassificationRecipe

@@ -1,0 +1,30 @@
+"""Text classification: a fresh sequence-classification head on any encoder or decoder, trained on
+rows with a text column and a label column (CSV, TSV, JSONL or Parquet, ingested as text).
+This module declares the config; the implementation is imported only to train."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from spark_trainer.recipes.classification import CLASSIFICATION_METRICS, ClassifierTuning
+from spark_trainer.recipes.registry import RecipeSpec
+
+
+class TextClassificationConfig(ClassifierTuning):
+    text_column: str = Field("text", min_length=1, description="Column (field) holding the text")
+    label_column: str = Field("label", min_length=1, description="Column (field) holding the label (text or integer)")
+    max_length: int = Field(256, ge=8, le=32_768, description="Tokens kept per text (longer texts are truncated)")
+
+
+RECIPE = RecipeSpec(
+    name="text-classification",
+    title="Text classification",
+    description="Classify texts (support tickets, reviews...) from a table with a text and a label column; "
+    "a new classification head on any encoder or decoder, LoRA or full fine-tuning.",
+    config_model=TextClassificationConfig,
+    data_kinds=("text",),
+    implementation="spark_trainer.recipes.text_classification_impl:TextClassificationRecipe",
+    tags=("text", "classification"),
+    metrics=CLASSIFICATION_METRICS,
+    unit="examples",
+)

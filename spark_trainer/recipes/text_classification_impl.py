@@ -1,0 +1,192 @@
+"""The text-classification recipe's implementation (imports torch; loaded only to train)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.errors import BadInput
+from spark_trainer.models.loading import resolve_for_run
+from spark_trainer.recipes import classification as cls
+from spark_trainer.recipes.base import EvalResult, Sample
+from spark_trainer.recipes.text_classification import TextClassificationConfig
+from spark_trainer.training.data import Record, read_records
+
+
+@dataclass(frozen=True)
+class Encoded:
+    input_ids: list[int]
+    label: int
+    text: str
+
+
+class TextClassificationRecipe:
+    """A sequence-classification head for the dataset's label set; rows are tokenized up front."""
+
+    unit = "examples"
+    loader_workers = 0
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        self.config = config
+        self.rc = TextClassificationConfig.model_validate(config.recipe_config)
+        self.model_dir: Path | None = None
+        self.tokenizer: Any = None
+        self.labels: cls.LabelSet | None = None
+        self.train_data: list[Encoded] = []
+        self.val_data: list[Encoded] = []
+        self.weights: list[float] | None = None
+        self.truncated = 0
+        self._head: list[str] = []
+
+    # ---- data ---------------------------------------------------------------------------------
+    def prepare(self, data_path: Path) -> None:
+        from transformers import AutoTokenizer
+
+        records = read_records(data_path, self.config.eval.val_fraction)
+        self._check_columns(records, data_path)
+        self.labels = cls.LabelSet((r.data[self.rc.label_column] for r in records), self.rc.label_column,
+                                   f"dataset {data_path}")
+        self.model_dir = resolve_for_run(self.config.base_model)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.train_data = [self._encode(r) for r in records if r.split == "train"]
+        self.val_data = [self._encode(r) for r in records if r.split == "val"]
+        if self.rc.class_weights == "balanced":
+            self.weights = cls.class_weights([e.label for e in self.train_data], len(self.labels))
+
+    def _check_columns(self, records: list[Record], data_path: Path) -> None:
+        for column in (self.rc.text_column, self.rc.label_column):
+            missing = [r for r in records if column not in r.data]
+            if missing:
+                found = sorted({str(k) for r in records for k in r.data})
+                which = "recipe_config.text_column" if column == self.rc.text_column else "recipe_config.label_column"
+                raise BadInput(f"dataset {data_path}: {which} {column!r} is not a column of "
+                               f"{missing[0].source}; columns found: {', '.join(found)}")
+        for r in records:
+            label = r.data[self.rc.label_column]
+            if label is None or isinstance(label, (dict, list, float)) and not _integral(label):
+                raise BadInput(f"{r.source}: label {label!r} in {self.rc.label_column!r} is not a text or an integer")
+            if not isinstance(r.data[self.rc.text_column], str):
+                raise BadInput(f"{r.source}: {self.rc.text_column!r} is not text")
+
+    def _encode(self, record: Record) -> Encoded:
+        assert self.labels is not None
+        text = record.data[self.rc.text_column]
+        ids = list(self.tokenizer(text, truncation=False)["input_ids"])
+        if len(ids) > self.rc.max_length:
+            self.truncated += 1
+            ids = ids[: self.rc.max_length - 1] + ids[-1:]  # keep the closing special token
+        raw = record.data[self.rc.label_column]
+        return Encoded(ids, self.labels.id_of(int(raw) if isinstance(raw, float) else raw), text)
+
+    def log_notes(self) -> list[str]:
+        assert self.labels is not None
+        notes = [f"{len(self.labels)} classes: {', '.join(self.labels.names)}"]
+        if self.truncated:
+            notes.append(f"{self.truncated} texts were longer than recipe_config.max_length "
+                         f"{self.rc.max_length} tokens and were truncated")
+        return notes
+
+    def load(self, item: Encoded, seed: int | None) -> Encoded:
+        return item
+
+    def collate(self, items: list[Encoded]) -> dict[str, Any]:
+        import torch
+
+        width = max(len(e.input_ids) for e in items)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(items), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(items), width), dtype=torch.long)
+        for i, e in enumerate(items):
+            ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
+            mask[i, : len(e.input_ids)] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([e.label for e in items])}
+
+    def loss_count(self, batch: dict[str, Any]) -> int:
+        return int(batch["labels"].numel())
+
+    def work_in(self, batch: dict[str, Any]) -> int:
+        return int(batch["labels"].numel())
+
+    # ---- model --------------------------------------------------------------------------------
+    def build_model(self, device: Any, precision: str) -> Any:
+        from transformers import AutoModelForSequenceClassification
+
+        assert self.labels is not None and self.model_dir is not None, "prepare() runs first"
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            self.model_dir, num_labels=len(self.labels), id2label=self.labels.id2label,
+            label2id=self.labels.label2id, ignore_mismatched_sizes=True, local_files_only=True,
+            output_loading_info=True)
+        if model.config.pad_token_id is None:  # decoders pool the last non-padding token
+            model.config.pad_token_id = self.tokenizer.pad_token_id
+        self._head = fresh_modules(model, info)
+        if self.config.train.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        return cls.adapt_classifier(model, self.rc, self._head).to(device)
+
+    def _logits(self, model: Any, batch: dict[str, Any]) -> Any:
+        return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+
+    def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+        import torch
+
+        logits = self._logits(model, batch)
+        weights = None if self.weights is None else torch.tensor(self.weights, device=logits.device)
+        return cls.classification_loss(logits, batch["labels"], weights), batch["labels"].numel()
+
+    def eval_step(self, model: Any, batch: dict[str, Any]) -> dict[str, Any]:
+        assert self.labels is not None
+        return cls.eval_totals(self._logits(model, batch), batch["labels"], len(self.labels))
+
+    def eval_metrics(self, totals: dict[str, Any]) -> EvalResult:
+        assert self.labels is not None
+        return cls.metrics_from_confusion(totals, self.labels.names)
+
+    def generate_samples(self, model: Any) -> list[Sample]:
+        """Predictions for the configured prompts, else for the first validation texts."""
+        import torch
+
+        assert self.labels is not None
+        prompts = list(self.config.eval.sample_prompts)
+        items = [Encoded(list(self.tokenizer(p)["input_ids"])[: self.rc.max_length], -1, p) for p in prompts]
+        items = items or (self.val_data or self.train_data)[:6]
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            batch = {k: v.to(device) for k, v in self.collate([Encoded(e.input_ids, max(e.label, 0), e.text)
+                                                                for e in items]).items()}
+            probs = self._logits(model, batch).float().softmax(-1).cpu()
+        model.train(was_training)
+        samples = []
+        for e, p in zip(items, probs, strict=True):
+            k = int(p.argmax())
+            truth = f"; true: {self.labels.names[e.label]}" if e.label >= 0 else ""
+            samples.append(Sample(prompt=e.text, text=f"predicted: {self.labels.names[k]} ({float(p[k]):.2f}){truth}"))
+        return samples
+
+    def save_final(self, model: Any, dest: Path) -> None:
+        cls.save_classifier(model, dest, [self.tokenizer])
+
+
+def _integral(value: Any) -> bool:
+    return isinstance(value, float) and value.is_integer()
+
+
+def fresh_modules(model: Any, info: dict[str, Any]) -> list[str]:
+    """Modules whose weights the checkpoint did not provide (the new head, a missing pooler): they
+    train in full, also under LoRA."""
+    keys = set(info.get("missing_keys") or ()) | {k[0] if isinstance(k, tuple) else k
+                                                   for k in info.get("mismatched_keys") or ()}
+    names = {k.rsplit(".", 1)[0] for k in keys if "." in k}
+    modules = dict(model.named_modules())
+    return sorted(n for n in names if n in modules)
+
+
+if TYPE_CHECKING:  # the type checker (tests/training/test_typecheck.py) holds the class to the protocol
+    from spark_trainer.recipes.base import Recipe
+
+    _conforms: type[Recipe] = TextClassificationRecipe

@@ -1,0 +1,53 @@
+"""The one rule for deletes: nothing is removed while a run that uses it is in progress.
+
+A run in progress (starting, running, stalled) reads its experiment's dataset and writes its rows
+and folder; deleting its project, dataset, experiment or the run itself under it would cascade its
+rows away while the worker still writes them. Each store delete calls `refuse_if_in_use` inside its
+own write transaction (so no run can start between the check and the delete); front ends call
+`check` first to explain before asking for confirmation. Callers reconcile first, so a run whose
+worker died does not block a delete.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from spark_trainer.errors import Conflict
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow, RunRow
+from spark_trainer.store.store import Store
+
+Kind = Literal["project", "dataset", "experiment", "run"]
+_ACTIVE = [s.value for s in RunStatus if s.is_active]
+
+
+def _active_runs(session: Session, kind: Kind, row_id: int) -> list[tuple[int, str]]:
+    query = select(RunRow.id, RunRow.status).join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
+    query = query.where(RunRow.status.in_(_ACTIVE)).order_by(RunRow.id)
+    where = {"project": ExperimentRow.project_id, "dataset": ExperimentRow.dataset_id,
+             "experiment": ExperimentRow.id, "run": RunRow.id}[kind]
+    return [(r.id, r.status) for r in session.execute(query.where(where == row_id))]
+
+
+def _name(session: Session, kind: Kind, row_id: int) -> str:
+    model = {"project": ProjectRow, "dataset": DatasetRow, "experiment": ExperimentRow}.get(kind)
+    row = session.get(model, row_id) if model is not None else None
+    return f"{kind} {row.name!r}" if row is not None else f"{kind} {row_id}"
+
+
+def refuse_if_in_use(session: Session, kind: Kind, row_id: int) -> None:
+    """Raise Conflict naming the runs in progress that use this object (inside a write session)."""
+    found = _active_runs(session, kind, row_id)
+    if found:
+        listed = ", ".join(f"{rid} ({status})" for rid, status in found)
+        raise Conflict(f"{_name(session, kind, row_id)} is in use by run{'s' if len(found) > 1 else ''} in progress "
+                       f"{listed}; cancel or pause {'them' if len(found) > 1 else 'it'} before deleting")
+
+
+def check(store: Store, kind: Kind, row_id: int) -> None:
+    """The same check as a read, for a front end to explain before it asks for confirmation."""
+    with store.read() as session:
+        refuse_if_in_use(session, kind, row_id)

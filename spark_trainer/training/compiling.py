@@ -1,0 +1,95 @@
+"""torch.compile for a run: when to compile, falling back to eager on failure, warm-up time.
+
+`train.compile: auto` (the default) compiles on CUDA, where it pays (fused kernels, fewer launches),
+and not on the CPU, where the warm-up costs more than it saves on short runs. A compile failure is
+never a failed run: the model goes on eagerly (`torch.compiler.set_stance("force_eager")`) and the
+run gets an event saying why. Row shapes are fixed (packed rows are padded to `train.seq_len`), so
+the graph compiles once; `TORCH_LOGS=recompiles` shows any recompilation.
+
+`SPARK_TRAINER_COMPILE_BACKEND` picks another torch.compile backend (default inductor), e.g.
+`aot_eager` to tell a model bug from an inductor bug.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def wanted(setting: bool | str, device_type: str) -> bool:
+    """Whether to compile: `auto` means on CUDA only."""
+    if setting == "auto":
+        return device_type == "cuda"
+    return bool(setting)
+
+
+def is_compile_error(exc: BaseException) -> bool:
+    from torch._dynamo.exc import TorchDynamoException
+
+    return isinstance(exc, TorchDynamoException)
+
+
+def short_reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+@dataclass
+class CompileState:
+    """What happened to compilation in this run; `on_event` records a fallback (a run event)."""
+
+    on_event: Any
+    active: bool = False
+    fell_back: bool = False
+    step_seconds: list[float] = field(default_factory=list)
+    warmup_reported: bool = False
+
+    def compile(self, model: Any, setting: bool | str, device_type: str) -> Any:
+        import torch
+
+        torch.compiler.set_stance("default")  # a previous run in this process may have fallen back
+        if not wanted(setting, device_type):
+            return model
+        backend = os.environ.get("SPARK_TRAINER_COMPILE_BACKEND", "inductor")
+        try:
+            compiled = torch.compile(model, backend=backend)
+        except Exception as exc:  # noqa: BLE001 - any failure to set up compilation means eager
+            self.fall_back(short_reason(exc))
+            return model
+        self.active = True
+        return compiled
+
+    def fall_back(self, reason: str) -> None:
+        import torch
+
+        torch.compiler.set_stance("force_eager")
+        self.active, self.fell_back = False, True
+        self.on_event(f"torch.compile failed ({reason}); training continues without compile")
+
+    def run(self, fn: Any, *args: Any, reset: Any = None, **kwargs: Any) -> Any:
+        """`fn(*args, **kwargs)`; on a compile error fall back to eager, call `reset()` (e.g. zero the
+        gradients of the failed step) and run it again."""
+        if not self.active:
+            return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if not is_compile_error(exc):
+                raise
+            reason = short_reason(exc)  # only the text: the failed step's tensors must be freed
+        self.fall_back(reason)
+        if reset is not None:
+            reset()
+        return fn(*args, **kwargs)
+
+    def warmup_seconds(self, seconds: float) -> float | None:
+        """Feed each step's wall time; after the third step returns the warm-up once: the first
+        step's time (which includes compiling) less a steady step's (the faster of steps 2-3)."""
+        if not self.active or self.warmup_reported:
+            return None
+        self.step_seconds.append(seconds)
+        if len(self.step_seconds) < 3:
+            return None
+        self.warmup_reported = True
+        return max(0.0, self.step_seconds[0] - min(self.step_seconds[1:]))

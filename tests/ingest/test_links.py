@@ -1,0 +1,34 @@
+"""Ingestion rejects a broken symlink as that one entry and keeps the rest (issue 14, item 7)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.ingest import ingest_paths
+
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="symlinks need privileges on Windows")
+
+
+def test_symlink_loop_and_dangling_link_are_rejected_one_by_one(store, project, tmp_path: Path, cli) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for f in range(2):
+        (folder / f"{f}.jsonl").write_text("".join(json.dumps({"text": f"{f}-{i}"}) + "\n" for i in range(10)))
+    (folder / "loop-a.jsonl").symlink_to(folder / "loop-b.jsonl")
+    (folder / "loop-b.jsonl").symlink_to(folder / "loop-a.jsonl")
+    (folder / "gone.jsonl").symlink_to(tmp_path / "deleted.jsonl")
+    (folder / "good-link.jsonl").symlink_to(folder / "0.jsonl")
+
+    result = ingest_paths(store, [folder], project=project)
+    reasons = {r.source: r.reason for r in result.report.rejected}
+    assert reasons["corpus/loop-a.jsonl"] == reasons["corpus/loop-b.jsonl"] == "symbolic link loop"
+    assert reasons["corpus/gone.jsonl"].startswith("dangling symbolic link")
+    assert result.dataset.num_items == 20  # both real files; the good link repeats 0.jsonl (duplicates)
+
+    shown = cli("dataset", "ingest", str(folder), "--project", project, "--name", "again")
+    assert shown.code == 0, shown.err
+    assert "loop-a.jsonl" in shown.out + shown.err and "Traceback" not in shown.err

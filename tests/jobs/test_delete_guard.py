@@ -1,0 +1,39 @@
+"""No delete under running work (issue 14, item 3): from the CLI, with --yes and --force, the
+project, dataset, experiment and run of a running run are all refused and nothing is lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spark_trainer.jobs import control
+from spark_trainer.store import datasets, experiments, metrics, projects, runs
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.store import Store
+from tests.jobs.conftest import wait_until
+
+
+def test_cli_deletes_refuse_while_a_run_is_running(store: Store, cli, run_file) -> None:
+    started = cli("--json", "train", str(run_file("busy", steps=400, ckpt_every=50)))
+    assert started.code == 0, started.err
+    run_id = started.json()["id"]
+    wait_until(store, run_id, lambda r: r.status == RunStatus.RUNNING and r.step >= 2, timeout_s=180)
+    dataset = datasets.list_all(store)[0]
+    attempts = {
+        "project": cli("project", "delete", "jobs", "--yes", "--delete-files"),
+        "dataset": cli("dataset", "delete", str(dataset.id), "--force"),
+        "experiment": cli("exp", "delete", "busy"),
+        "run": cli("run", "delete", str(run_id)),
+    }
+    try:
+        for what, result in attempts.items():
+            assert result.code == 2, (what, result.err)
+            assert f"in use by run in progress {run_id} (running)" in result.err, (what, result.err)
+            assert result.err.count("\n") == 1
+        run = runs.get(store, run_id)
+        assert run.status == RunStatus.RUNNING and Path(run.run_dir, "config.yaml").exists()
+        assert projects.get(store, "jobs").num_runs == 1 and experiments.get(store, "busy")
+        assert Path(dataset.path).is_dir() and metrics.read(store, run_id, keys=["loss"])
+    finally:
+        control.cancel(store, run_id, grace_s=10)
+    # Once the run has stopped, the same delete goes through.
+    assert cli("project", "delete", "jobs", "--yes", "--keep-files").code == 0

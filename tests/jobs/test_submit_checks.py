@@ -1,0 +1,59 @@
+"""Submitting (issue 14, items 7 and 9): the base model is checked before a run exists, `train`
+reports rejected lines, and two `train` of the same file at once both succeed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from spark_trainer.store import datasets, experiments, runs
+from spark_trainer.store.store import Store
+from tests.conftest import spark_trainer_exe, subprocess_env
+
+
+def test_train_reports_rejected_lines_and_checks_the_model_first(store: Store, cli, run_file, tmp_path) -> None:
+    data = tmp_path / "rows.jsonl"
+    good = [json.dumps({"text": f"row {i} " * 5}) for i in range(30)]
+    data.write_text("\n".join(good[:10] + ["{not json", "also not json"] + good[10:]) + "\n")
+    path = run_file("rej", steps=1)
+    spec = yaml.safe_load(path.read_text())
+    spec["dataset"] = str(data)
+
+    for model, why in ((tmp_path / "nowhere", "does not exist"), (tmp_path, "has no config.json")):
+        spec["base_model"] = str(model)
+        path.write_text(yaml.safe_dump(spec))
+        refused = cli("train", str(path))
+        assert refused.code == 2 and refused.err.count("\n") == 1
+        assert refused.err.startswith(f"error: base_model: {model} {why}")
+    assert runs.list_all(store) == [] and datasets.list_all(store) == []  # nothing recorded
+
+    spec["base_model"] = yaml.safe_load(run_file("rej", steps=1).read_text())["base_model"]
+    spec["train"]["max_steps"] = 1
+    path.write_text(yaml.safe_dump(spec))
+    queued = cli("--json", "train", str(path), "--gpus", "cpu")
+    assert queued.code == 0, queued.err
+    assert "2 lines rejected" in queued.err
+    assert "rows.jsonl:11: " in queued.err and "rows.jsonl:12: " in queued.err
+    from spark_trainer.jobs import control
+
+    control.cancel(store, queued.json()["id"], grace_s=10)
+
+
+def test_two_trains_of_the_same_file_at_once_both_succeed(home: Path, run_file) -> None:
+    path = run_file("twice", steps=1)
+    exe = spark_trainer_exe()
+    procs = [subprocess.Popen([exe, "--home", str(home), "--json", "train", str(path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=subprocess_env()) for _ in range(2)]
+    outs = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    assert all(code == 0 for code, _, _ in outs), outs
+    with Store.open(home) as store:
+        assert len(datasets.list_all(store)) == 1 and len(experiments.list_all(store)) == 1
+        found = runs.list_all(store)
+        assert len(found) == 2 and found[0].experiment_id == found[1].experiment_id
+        from spark_trainer.jobs import control
+
+        for run in found:
+            control.cancel(store, run.id, grace_s=10)

@@ -1,0 +1,94 @@
+"""torch.compile in a run: auto means CUDA only, a compile failure falls back to eager with an
+event and a completed run, and the warm-up is reported as its own figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.training.compiling import wanted
+from spark_trainer.training.engine import run_training
+from spark_trainer.training.reporting import Commands
+from tests.training.helpers import RecordingReporter, make_config
+
+FAILING_BACKEND = "spark_failing_backend_for_tests"
+
+
+@pytest.fixture
+def failing_backend(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A torch.compile backend that fails when the first graph is compiled (as inductor can)."""
+    import torch._dynamo
+    from torch._dynamo.backends.registry import _COMPILER_FNS
+
+    def fail(graph_module, example_inputs):  # noqa: ANN001 - dynamo's backend signature
+        raise RuntimeError("simulated compiler crash")
+
+    if FAILING_BACKEND not in _COMPILER_FNS:
+        torch._dynamo.register_backend(fail, name=FAILING_BACKEND)
+    monkeypatch.setenv("SPARK_TRAINER_COMPILE_BACKEND", FAILING_BACKEND)
+    yield FAILING_BACKEND
+    torch.compiler.set_stance("default")
+
+
+def test_auto_compiles_on_cuda_only() -> None:
+    assert wanted("auto", "cuda") and not wanted("auto", "cpu")
+    assert wanted(True, "cpu") and not wanted(False, "cuda")
+
+
+def test_run_file_default_is_auto(tiny_model: Path) -> None:
+    assert make_config(tiny_model).train.compile == "auto"
+    assert make_config(tiny_model, train={"compile": True}).train.compile is True
+
+
+def test_compile_failure_in_the_first_step_falls_back_to_eager_and_completes(
+        tiny_model: Path, counting_data: Path, tmp_path: Path, failing_backend: str) -> None:
+    config = make_config(tiny_model, train={"max_steps": 3, "compile": True})
+    rec = RecordingReporter()
+    outcome = run_training(config, data_path=counting_data, run_dir=tmp_path / "run", reporter=rec,
+                           commands=Commands())
+    assert outcome.status == "completed" and outcome.step == 3
+    assert len(rec.events) == 1 and rec.events[0].startswith("torch.compile failed (BackendCompilerFailed")
+    assert "training continues without compile" in rec.events[0]
+    assert sorted(rec.series("loss")) == [1, 2, 3]
+    assert not rec.series("compile_warmup_s")  # nothing was compiled, so no warm-up to report
+    efficiency = rec.series("packing_efficiency")  # reported once, at the first step
+    assert list(efficiency) == [1] and 0.5 < efficiency[1] <= 1.0
+    assert any(line.startswith("packing efficiency ") for line in rec.logs)
+    assert rec.series("tokens")[1] > 0
+
+
+@pytest.mark.slow  # dynamo tracing the model takes about a minute on 2 shared cores
+def test_compiled_run_reports_its_warm_up(
+        tiny_model: Path, counting_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setenv("SPARK_TRAINER_COMPILE_BACKEND", "eager")  # dynamo traces; no C++ build on 2 cores
+    torch.compiler.set_stance("default")
+    config = make_config(tiny_model, train={"max_steps": 3, "compile": True})
+    rec = RecordingReporter()
+    outcome = run_training(config, data_path=counting_data, run_dir=tmp_path / "run", reporter=rec,
+                           commands=Commands())
+    assert outcome.status == "completed" and not rec.events
+    warm = rec.series("compile_warmup_s")
+    assert list(warm) == [3] and warm[3] >= 0
+    assert any(line.startswith("compile warm-up ") for line in rec.logs)
+
+
+def test_worker_records_the_fallback_as_a_run_event_and_completes(store, tmp_path: Path, tiny_model: Path,
+                                                                  counting_data: Path, failing_backend: str) -> None:
+    from spark_trainer.config import save_config
+    from spark_trainer.jobs import worker
+    from spark_trainer.jobs.submit import submit_config
+    from spark_trainer.store import runs
+
+    path = tmp_path / "run.yaml"
+    save_config(make_config(tiny_model, dataset=str(counting_data), train={"max_steps": 2, "compile": True}), path)
+    from spark_trainer.config import load_config
+
+    run = submit_config(store, load_config(path), base_dir=tmp_path).run
+    outcome = worker.train(store, run.id, load_config(Path(run.run_dir) / "config.yaml"), Path(run.run_dir),
+                           Commands())
+    assert outcome.status == "completed" and outcome.step == 2
+    reasons = [e.reason for e in runs.events(store, run.id)]
+    assert any(r.startswith("torch.compile failed") and "without compile" in r for r in reasons), reasons
