@@ -81,7 +81,8 @@ def _playground(window: MainWindow) -> QWidget:
         if OPTIONS.get("prompt"):
             panel = view.playground.panel
             panel.prompt.setPlainText(str(OPTIONS["prompt"]))
-            panel.compare.setChecked(bool(OPTIONS.get("compare", True)))
+            if hasattr(panel, "compare"):
+                panel.compare.setChecked(bool(OPTIONS.get("compare", True)))
             if OPTIONS.get("temperature") is not None and hasattr(panel, "temperature"):
                 panel.temperature.setValue(float(OPTIONS["temperature"]))
             view.playground.generate()

@@ -220,4 +220,137 @@ def _short(path: str) -> str:
     return str(path).rstrip("/").rsplit("/", 1)[-1]
 
 
-PANELS: dict[str, type[QWidget]] = {"text-generation": TextGenerationPanel}
+class ImageDropArea(QLabel):
+    """Drop an image here (or click to choose one); `path` is the chosen file."""
+
+    changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(220, 220)
+        self.setObjectName("DropArea")
+        self.setStyleSheet("QLabel#DropArea { border: 2px dashed #6e7681; border-radius: 8px; }")
+        self.path = ""
+        self.setText("Drop an image here\nor click to choose one")
+
+    def set_path(self, path: str) -> None:
+        from PySide6.QtGui import QPixmap
+
+        pixmap = QPixmap(path)
+        if pixmap.isNull():
+            self.setText(f"Cannot show {path}")
+            return
+        self.path = path
+        self.setPixmap(pixmap.scaled(200, 200, Qt.AspectRatioMode.KeepAspectRatio,
+                                     Qt.TransformationMode.FastTransformation))
+        self.changed.emit(path)
+
+    def mousePressEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self, "Image to classify", "",
+                                              "Images (*.png *.jpg *.jpeg *.webp *.bmp)")
+        if path:
+            self.set_path(path)
+
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:  # noqa: N802
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.set_path(urls[0])
+            event.acceptProposedAction()
+
+
+class ClassificationPanel(QWidget):
+    """Text or image classification: the input, then every label with its probability as a bar."""
+
+    generate_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        left = QVBoxLayout()
+        self.input_title = QLabel("Text to classify")
+        self.prompt = QPlainTextEdit()
+        self.prompt.setPlaceholderText("Type or paste a text… (Ctrl+Enter classifies)")
+        QShortcut(QKeySequence("Ctrl+Return"), self.prompt, activated=self.generate_requested.emit)
+        self.image = ImageDropArea()
+        self.image.changed.connect(lambda _p: self.generate_requested.emit())
+        left.addWidget(self.input_title)
+        left.addWidget(self.prompt, 1)
+        left.addWidget(self.image, 1)
+        outer.addLayout(left, 1)
+        self.results = QGroupBox("Predicted labels")
+        self.rows = QVBoxLayout(self.results)
+        self.stats = QLabel("")
+        self.stats.setObjectName("Muted")
+        self.rows.addWidget(self.stats)
+        self.rows.addStretch(1)
+        outer.addWidget(self.results, 1)
+        self.kind = "text"
+        self.configure("text-classification")
+        self._last: dict[str, Any] = {}
+
+    def configure(self, recipe: str) -> None:
+        self.kind = "image" if recipe == "image-classification" else "text"
+        self.prompt.setVisible(self.kind == "text")
+        self.image.setVisible(self.kind == "image")
+        self.input_title.setText("Image to classify" if self.kind == "image" else "Text to classify")
+
+    def problem(self) -> str | None:
+        if self.kind == "image":
+            return None if self.image.path else "Drop an image first."
+        return None if self.prompt.toPlainText().strip() else "Type a text first."
+
+    def requests(self) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+        inputs = {"image": self.image.path} if self.kind == "image" else {"text": self.prompt.toPlainText()}
+        self._last = {"prompt": inputs.get("text", inputs.get("image"))}
+        return [("tuned", inputs, {})]
+
+    def set_model(self, label: str, facts: dict[str, Any]) -> None:
+        self.results.setTitle(f"Predicted labels · {label}")
+
+    def begin(self, variants: list[str]) -> None:
+        self._clear()
+        self.stats.setText("Classifying…")
+
+    def _clear(self) -> None:
+        while self.rows.count() > 2:  # keep the stats line and the stretch
+            item = self.rows.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+
+    def on_chunk(self, variant: str, text: str) -> None:
+        pass  # a classification answer comes whole
+
+    def on_done(self, variant: str, output: dict[str, Any]) -> None:
+        from PySide6.QtWidgets import QProgressBar
+
+        self._clear()
+        for i, item in enumerate(output.get("labels", [])):
+            row = QProgressBar()
+            row.setRange(0, 1000)
+            row.setValue(int(round(item["probability"] * 1000)))
+            row.setFormat(f"{item['label']}  {item['probability'] * 100:.1f}%")
+            self.rows.insertWidget(i, row)
+        self.stats.setText(f"{output.get('seconds', 0):.3f} s")
+        self._last["labels"] = output.get("labels", [])
+
+    def on_error(self, variant: str | None, message: str) -> None:
+        self.stats.setText(f"Failed: {message}")
+
+    def sample_item(self) -> dict[str, Any] | None:
+        labels = self._last.get("labels")
+        if not labels:
+            return None
+        shown = ", ".join(f"{item['label']} {item['probability']:.2f}" for item in labels[:5])
+        return {"prompt": self._last["prompt"], "output": shown, "labels": labels}
+
+
+PANELS: dict[str, type[QWidget]] = {"text-generation": TextGenerationPanel, "classification": ClassificationPanel}

@@ -113,6 +113,8 @@ class PlaygroundView(QWidget):
         self._fill_devices()
         spec = GENERATORS.get(self.run.recipe)
         self._set_panel(spec.kind if spec else None)
+        if self.panel is not None and hasattr(self.panel, "configure"):
+            self.panel.configure(self.run.recipe)  # e.g. a text box or an image drop area
         if spec is None:
             self.banner.show_message(f"The playground cannot try {self.run.recipe} runs yet.", "warning")
         elif self.checkpoint.count() == 0:

@@ -13,9 +13,11 @@ from spark_trainer.errors import BadInput
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    gen = sub.add_parser("generate", help="try a run's model: generate text for a prompt", parents=[common])
+    gen = sub.add_parser("generate", help="try a run's model: text for a prompt, or the labels of a text or image",
+                         parents=[common])
     gen.add_argument("run", help="run id")
-    gen.add_argument("--prompt", required=True, help="the prompt (with --chat: the user's message)")
+    gen.add_argument("--prompt", help="the prompt (with --chat: the user's message), or the text to classify")
+    gen.add_argument("--image", metavar="FILE", help="image classification runs: the image to classify")
     gen.add_argument("--checkpoint", default="last", metavar="last|final|best|STEP",
                      help="which weights: last (final model, else newest checkpoint), final, best, or a step")
     gen.add_argument("--base", action="store_true", help="answer with the base model instead (for comparison)")
@@ -57,18 +59,21 @@ def resolve_device(text: str) -> str:
 
 def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.playground.generators import generator_spec
+    from spark_trainer.playground.source import resolve_source
+
+    source = resolve_source(ctx.store, args.run, args.checkpoint)
+    spec = generator_spec(source.recipe)
+    if spec.kind == "classification":
+        return _classify(ctx, args, source, spec)
     from spark_trainer.playground.samples import save_sample
     from spark_trainer.playground.settings import GenerationSettings
-    from spark_trainer.playground.source import resolve_source
 
     settings = GenerationSettings.from_dict({
         "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p,
         "top_k": args.top_k, "repetition_penalty": args.repetition_penalty, "stop": args.stop,
         "chat_template": args.chat, "seed": args.seed})
-    if not args.prompt.strip():
-        raise BadInput("--prompt is empty")
-    source = resolve_source(ctx.store, args.run, args.checkpoint)
-    spec = generator_spec(source.recipe)
+    if not (args.prompt or "").strip():
+        raise BadInput("--prompt is required and must not be empty")
     device = resolve_device(args.device)
     generator = spec.create()
     generator.load(source, device)
@@ -101,6 +106,33 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
     if streaming:
         sys.stdout.write("\n")
     return Result(data, text)
+
+
+def _classify(ctx: Context, args: argparse.Namespace, source: Any, spec: Any) -> Result:
+    """Labels with probabilities for `--prompt TEXT` (text runs) or `--image FILE` (image runs)."""
+    from spark_trainer.playground.samples import save_sample
+
+    image_run = source.recipe == "image-classification"
+    if image_run and not args.image:
+        raise BadInput(f"run {source.run_id} classifies images: give --image FILE")
+    if not image_run and not (args.prompt or "").strip():
+        raise BadInput(f"run {source.run_id} classifies text: give --prompt TEXT")
+    if args.base:
+        raise BadInput("--base: a classification run's base model has no head for its labels; nothing to compare")
+    generator = spec.create()
+    generator.load(source, resolve_device(args.device))
+    inputs = {"image": str(Path(args.image).expanduser())} if image_run else {"text": args.prompt}
+    output = generator.generate(inputs, {}, base=False, emit=lambda _t: None, should_stop=lambda: False)
+    generator.close()
+    data: dict[str, Any] = {"run": source.run_id, "source": source.to_dict(), **inputs, **output}
+    if args.save:
+        shown = ", ".join(f"{item['label']} {item['probability']:.2f}" for item in output["labels"][:5])
+        data["saved"] = save_sample(ctx.store, source.run_id, {"prompt": inputs.get("text", inputs.get("image")),
+                                                               "output": shown, "labels": output["labels"]},
+                                    step=source.step, checkpoint=args.checkpoint).path
+    width = max(len(item["label"]) for item in output["labels"])
+    lines = [f"{item['label']:<{width}}  {item['probability']:.4f}" for item in output["labels"]]
+    return Result(data, "\n".join(lines))
 
 
 def cmd_serve(ctx: Context, args: argparse.Namespace) -> NoReturn:

@@ -53,6 +53,10 @@ class GeneratorSpec:
 GENERATORS: dict[str, GeneratorSpec] = {
     spec.recipe: spec for spec in (
         GeneratorSpec("causal-lm", "text-generation", "spark_trainer.playground.causal_lm:CausalLMGenerator"),
+        GeneratorSpec("text-classification", "classification",
+                      "spark_trainer.playground.classification:ClassificationGenerator"),
+        GeneratorSpec("image-classification", "classification",
+                      "spark_trainer.playground.classification:ClassificationGenerator"),
     )
 }
 
