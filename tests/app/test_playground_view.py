@@ -12,6 +12,11 @@ from PySide6.QtCore import QProcess, QTimer
 
 from tests.playground.trained import TRAINING_PROMPT, TrainedRun, train_tiny_run
 
+# Each test trains a tiny run in-process first (about 30 s of CPU); on a loaded shared machine the
+# wall time can pass the suite's 600 s default.
+pytestmark = pytest.mark.timeout(1800)
+
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:

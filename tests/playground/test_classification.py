@@ -9,6 +9,11 @@ import pytest
 from spark_trainer.cli.main import main
 from tests.playground.trained import TrainedRun, train_tiny_text_classifier_run
 
+# Each test trains a tiny run in-process first (about 30 s of CPU); on a loaded shared machine the
+# wall time can pass the suite's 600 s default.
+pytestmark = pytest.mark.timeout(1800)
+
+
 
 @pytest.fixture(scope="module")
 def classifier_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:

@@ -17,6 +17,11 @@ from spark_trainer.playground import servers
 from spark_trainer.playground.server import serve_command
 from tests.playground.trained import TRAINING_PROMPT, TrainedRun
 
+# Each test trains a tiny run in-process first (about 30 s of CPU); on a loaded shared machine the
+# wall time can pass the suite's 600 s default.
+pytestmark = pytest.mark.timeout(1800)
+
+
 
 class ServerProcess:
     """The test's end of the protocol: requests on stdin, events read by a thread."""

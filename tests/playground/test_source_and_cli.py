@@ -9,6 +9,11 @@ import pytest
 from spark_trainer.cli.main import main
 from tests.playground.trained import TRAINING_PROMPT, TrainedRun
 
+# Each test trains a tiny run in-process first (about 30 s of CPU); on a loaded shared machine the
+# wall time can pass the suite's 600 s default.
+pytestmark = pytest.mark.timeout(1800)
+
+
 
 def generate(trained: TrainedRun, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict | str, str]:
     code = main(["--home", str(trained.home), "generate", str(trained.run_id), "--prompt", TRAINING_PROMPT,
