@@ -135,7 +135,10 @@ class CausalLMGenerator:
         input_ids = torch.tensor([ids], device=self.device)
         torch.manual_seed(seed)
         started = time.monotonic()
-        with torch.no_grad(), adapter_off:
+        from spark_trainer.training.losses import logits_out
+
+        # Training models emit hidden states for the fused loss (training/losses.py); generation needs logits.
+        with torch.no_grad(), adapter_off, logits_out(model):
             out = model.generate(
                 input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=s.max_new_tokens,
                 repetition_penalty=s.repetition_penalty, streamer=stream,
