@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 VIEW_NAMES = ("projects", "datasets", "video-wizard", "experiments", "runs", "leaderboard", "gpus", "settings",
-              "experiment-setup", "run-detail", "compare", "playground")
+              "experiment-setup", "run-detail", "compare", "run-evaluation", "run-samples",
+              "playground")
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -9,6 +9,8 @@ Closing the app stops the timer only: workers are separate processes and keep tr
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
@@ -16,7 +18,7 @@ from app.context import AppContext
 from app.workers import Task, TaskContext
 from spark_trainer.desktop import SleepInhibitor
 from spark_trainer.store import runs
-from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.entities import Run, RunStatus, utcnow
 
 TICK_MS = 1500
 KEY_METRICS = ("loss", "eval_loss")  # shown per run in the Runs table
@@ -39,6 +41,8 @@ class RunScheduler(QObject):
         self._last_status: dict[int, RunStatus] | None = None
         self._task: Task | None = None
         self._first = True
+        self._count = 0
+        self._since: datetime | None = None  # read only runs written since then (all on the first tick)
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self.tick)
@@ -73,15 +77,17 @@ class RunScheduler(QObject):
         first = self._first
         self._first = False
 
-        def work(_ctx: TaskContext) -> tuple[list[Run], list[int], list[int], dict[int, dict[str, float]]]:
-            from spark_trainer.jobs.reconcile import reconcile
+        since = self._since
+
+        def work(_ctx: TaskContext) -> tuple[list[Run], set[int], list[int], dict[int, dict[str, float]], datetime]:
             from spark_trainer.jobs.scheduler import schedule_once
             from spark_trainer.leaderboard import last_values
 
-            lost = reconcile(self.store)
-            started = schedule_once(self.store)
-            found = list(reversed(runs.list_all(self.store)))
-            return found, lost, started, last_values(self.store, [r.id for r in found], KEY_METRICS)
+            # A little overlap: a write committed just before `since` with an older timestamp is not missed.
+            now = utcnow() - timedelta(seconds=2)
+            started = schedule_once(self.store)  # reconciles first
+            changed, ids = runs.changed_since(self.store, since)
+            return changed, ids, started, last_values(self.store, [r.id for r in changed], KEY_METRICS), now
 
         task = Task(work, name="run-scheduler")
         task.signals.succeeded.connect(lambda result: self._on_tick(result, first))
@@ -89,9 +95,14 @@ class RunScheduler(QObject):
         self._task = task
         self.ctx.tasks.start(task, self.ctx.pool)
 
-    def _on_tick(self, result: tuple[list[Run], list[int], list[int], dict[int, dict[str, float]]],
+    def _on_tick(self, result: tuple[list[Run], set[int], list[int], dict[int, dict[str, float]], datetime],
                  first: bool) -> None:
-        all_runs, _lost, started, self.last_metrics = result
+        changed, ids, started, metrics, self._since = result
+        known = {r.id: r for r in self.runs if r.id in ids}
+        known.update((r.id, r) for r in changed)
+        self.last_metrics = {k: v for k, v in self.last_metrics.items() if k in ids}
+        self.last_metrics.update(metrics)
+        all_runs = sorted(known.values(), key=lambda r: r.id, reverse=True)
         self.runs = all_runs
         statuses = {r.id: r.status for r in all_runs}
         if self._last_status is not None:
@@ -114,7 +125,9 @@ class RunScheduler(QObject):
         if started:
             self.ctx.status_message.emit(f"Started run{'s' if len(started) > 1 else ''} "
                                          f"{', '.join(map(str, started))}")
-        self.runs_updated.emit(all_runs)
+        if changed or first or len(ids) != self._count:  # an idle tick redraws nothing
+            self.runs_updated.emit(all_runs)
+        self._count = len(ids)
 
     def _notify(self, run: Run, what: str) -> None:
         text = f"Run {run.id} ({run.experiment}) {what}"

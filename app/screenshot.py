@@ -50,9 +50,9 @@ def _experiment_setup(window: MainWindow) -> QWidget:
     from spark_trainer.store import runs
 
     view = window.show_view("experiments")
-    latest = _latest_runs(window, 1)
+    latest = [OPTIONS["run"]] if OPTIONS["run"] else _latest_runs(window, 1)
     if latest:
-        view.open_item({"clone": run_config(window.store, runs.get(window.store, latest[0]))})
+        view.open_item({"clone": run_config(window.store, runs.get(window.store, int(latest[0])))})
     return window
 
 
@@ -62,6 +62,20 @@ def _run_detail(window: MainWindow) -> QWidget:
     if run_id is not None:
         view.open_run(int(run_id))
     return window
+
+
+def _run_tab(title: str) -> Callable[[MainWindow], QWidget]:
+    """The run detail view with one of its tabs (Evaluation, Samples...) in front."""
+
+    def show(window: MainWindow) -> QWidget:
+        _run_detail(window)
+        detail = window.views["runs"].detail  # type: ignore[attr-defined]
+        for index in range(detail.tabs.count()):
+            if detail.tabs.tabText(index) == title:
+                detail.tabs.setCurrentIndex(index)
+        return window
+
+    return show
 
 
 def _compare(window: MainWindow) -> QWidget:
@@ -95,6 +109,8 @@ TARGETS["video-wizard"] = _video_wizard
 TARGETS["experiment-setup"] = _experiment_setup
 TARGETS["run-detail"] = _run_detail
 TARGETS["compare"] = _compare
+TARGETS["run-evaluation"] = _run_tab("Evaluation")
+TARGETS["run-samples"] = _run_tab("Samples")
 TARGETS["playground"] = _playground
 
 

@@ -33,6 +33,17 @@ else
   echo "bench failed (rc $rc)"
 fi
 
+echo "== 1b. liger RMSNorm/SwiGLU/RoPE kernels on our side (opt-in until they pay off) =="
+if $PY -c "import liger_kernel" 2>/dev/null; then
+  SPARK_TRAINER_LIGER_KERNELS=rms_norm,swiglu,rope timeout "${LIGER_S:-150}" $PY -m spark_trainer --json bench lora \
+    --preset 1b --engines ours >"$OUT/bench_liger.json" 2>"$OUT/bench_liger.err" \
+    && $PY -c "import json,sys; a,b=(json.load(open(f))['engines']['ours'] for f in sys.argv[1:]); print(f\"ours {a['tokens_per_s']:,.0f} tokens/s, with liger rms_norm+swiglu+rope {b['tokens_per_s']:,.0f} ({b['tokens_per_s']/a['tokens_per_s']:.2f}x), peak {a['peak_bytes']/2**30:.1f} vs {b['peak_bytes']/2**30:.1f} GiB\")" "$OUT/bench.json" "$OUT/bench_liger.json" \
+    || echo "liger kernels bench failed; see bench_liger.err"
+  cp "$OUT/bench_liger.json" "$RESULTS/bench_lora_1b_liger_layers_$STAMP.json" 2>/dev/null
+else
+  echo "liger-kernel not installed: skipped (carry its wheel in .whl/)"
+fi
+
 echo "== 2+3. measured peaks and calibration, GPU tests in parallel =="
 timeout "${TESTS_S:-300}" $PY -m pytest tests/jobs/test_gpu_jobs.py tests/training/test_gpu_training.py -m gpu -q \
   -p no:cacheprovider -rA >"$OUT/gpu_tests.log" 2>&1 &

@@ -28,6 +28,10 @@ LoRA trainable parameters for a Llama-style block: r * (9h + 2*kv + 3i) per laye
 targets (q, k, v, o, gate, up, down: the sum of each adapted matrix's in + out features), where kv
 is the key/value width and i the MLP width; DoRA adds one magnitude per output feature.
 
+Classification recipes: the logits term is b * classes (a head, not a vocabulary) and s is the
+longest text kept (`recipe_config.max_length`; batches are padded only to their longest text) or,
+for a ViT-style image model, its patches per image plus one: (image_size / patch_size)^2 + 1.
+
 `compare_measured` puts the estimate next to the peaks runs actually reported so the user can judge
 it; `suggest_micro_batch` is the largest micro-batch whose estimate fits in 90% of a GPU's free memory.
 """
@@ -164,11 +168,13 @@ def estimate_peak_memory(
     gradient_checkpointing: bool = False,
     head_adapted: bool = False,
     calibration: Calibration | None = None,
+    outputs: int | None = None,
 ) -> MemoryEstimate:
     """Peak GPU memory of one training process (see the module docstring for the formula).
 
     `head_adapted`: the output head carries adapters (target_modules names it), so the loss needs
     the full logits. `calibration`: fitted constants (default: `current_calibration()`).
+    `outputs`: logits per row for a classifier head (None: one per token over the vocabulary).
     """
     cal = calibration or current_calibration()
     if method not in METHODS:
@@ -190,7 +196,9 @@ def estimate_peak_memory(
     if gradient_checkpointing:
         activations += tokens * shape.hidden_size * (68 if wide else 34)
     activations = int(activations * cal.activation_scale)
-    if head_adapted:
+    if outputs is not None:  # a classifier head: a few logits per row, not a vocabulary per token
+        logits = batch_size * outputs * 4 * 2
+    elif head_adapted:
         logits = tokens * shape.vocab_size * 4 * 2
     else:
         logits = min(tokens, LOSS_CHUNK_TOKENS) * shape.vocab_size * 4 * 3
@@ -210,20 +218,41 @@ def estimate_for_config(config: dict[str, Any], base_model_dir: str | Path, *, b
                         calibration: Calibration | None = None) -> MemoryEstimate:
     """The estimate for a run-file mapping (as `spark-trainer train` reads) and its model folder; the
     setup form and `spark-trainer estimate` both show this number. `batch_size` overrides the file's."""
+    if (Path(base_model_dir) / "model_index.json").is_file():  # a diffusers pipeline (diffusion-lora)
+        from spark_trainer.estimate_diffusion import estimate_diffusion_config
+
+        if batch_size is not None:
+            config = {**config, "train": {**(config.get("train") or {}), "batch_size": batch_size}}
+        return estimate_diffusion_config(config, base_model_dir)
     train = config.get("train") or {}
     recipe = config.get("recipe_config") or {}
     precision = str(train.get("precision") or "auto")
+    seq_len, outputs = int(train.get("seq_len") or 512), None
+    if config.get("recipe") == "text-classification":
+        seq_len, outputs = int(recipe.get("max_length") or 256), 64  # a head of at most tens of classes
+    elif config.get("recipe") == "image-classification":
+        seq_len, outputs = _patches(base_model_dir), 64
     return estimate_peak_memory(
         ModelShape.from_folder(base_model_dir),
         method=str(recipe.get("method") or "lora"),
         batch_size=batch_size or int(train.get("batch_size") or 8),
-        seq_len=int(train.get("seq_len") or 512),
+        seq_len=seq_len, outputs=outputs,
         precision="bf16" if precision == "auto" else precision,
         lora_r=int(recipe.get("lora_r") or 16),
         gradient_checkpointing=bool(train.get("gradient_checkpointing", False)),
         head_adapted=_head_adapted(recipe.get("target_modules", "all-linear")),
         calibration=calibration,
     )
+
+
+def _patches(folder: str | Path) -> int:
+    """Tokens per image of a ViT-style model; BadInput for models without patches (conv nets)."""
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text())
+        return (int(config["image_size"]) // int(config["patch_size"])) ** 2 + 1
+    except (OSError, ValueError, KeyError, TypeError):
+        raise BadInput(f"{folder}: only patch-based (ViT-style) image models can be estimated; "
+                       "this one has no image_size / patch_size") from None
 
 
 @dataclass(frozen=True)

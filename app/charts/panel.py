@@ -11,7 +11,7 @@ from app.charts.live_chart import LiveChartWidget
 CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput (tokens/s)"),
           ("memory", "GPU memory (GiB)"), ("eval", "Evaluation metrics"), ("grad", "Gradient norm"))
 # Derived bookkeeping values: kept in the store (and `run metrics`), not worth a curve.
-NOT_CHARTED = ("epoch", "samples_per_s")
+NOT_CHARTED = ("epoch", "samples_per_s", "tokens", "examples", "images", "packing_efficiency")
 
 
 def chart_for(key: str) -> str | None:
@@ -84,6 +84,8 @@ class ChartPanel(QWidget):
             name = chart_for(key)
             if name is None:
                 continue
+            if name == "throughput" and key != "samples_per_s":  # the recipe's own unit: tokens, images...
+                self.charts[name].set_title(f"Throughput ({key.removesuffix('_per_s')}/s)")
             if name == "eval" and key not in self.eval_keys:  # say which metrics, legend or not
                 self.eval_keys.append(key)
                 self.charts["eval"].set_title("Evaluation: " + ", ".join(self.eval_keys))

@@ -184,7 +184,10 @@ class ExperimentSetupView(BaseView):
             found = datasets.list_all(self.store, self.project.currentText())
         except BadInput:
             found = []  # a new project has no datasets yet
+        kinds = self._accepted_kinds()
         for ds in found:
+            if kinds and ds.kind not in kinds:  # the recipe cannot train on it (submit refuses it too)
+                continue
             self.dataset.addItem(ds.name)
             self.dataset.setItemData(self.dataset.count() - 1,
                                      f"{ds.kind}, {ds.num_train} train / {ds.num_val} val items", 3)
@@ -213,10 +216,19 @@ class ExperimentSetupView(BaseView):
         self._fill_datasets()
         self.revalidate()
 
+    def _accepted_kinds(self) -> tuple[str, ...]:
+        try:
+            return get_recipe(self.recipe.currentText()).data_kinds
+        except (BadInput, AttributeError):  # no recipe chosen yet
+            return ()
+
     def _set_recipe(self, name: str) -> None:
+        if hasattr(self, "dataset"):
+            self._fill_datasets()
         while self.recipe_layout.count():
             item = self.recipe_layout.takeAt(0)
             if item.widget() is not None:
+                item.widget().hide()  # deleteLater waits for the event loop; never show two forms at once
                 item.widget().deleteLater()
         try:
             spec = get_recipe(name)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.views.base import BaseView
+from app.views.leaderboard_evals import add_evaluations
 from app.widgets import MessageBanner
 from spark_trainer.errors import SparkError
 from spark_trainer.leaderboard import lower_is_better, metric_keys, rank
@@ -132,6 +133,7 @@ class LeaderboardView(BaseView):
                      f"{e.score:.4f}", e.summary.last_step, e.summary.count, e.run.status.value)
             for col, value in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(str(value)))
+        add_evaluations(self.table, COLUMNS, self.store, entries, key, self.project.currentData())
         self.table.setVisible(bool(entries))
         self.empty.setText("" if entries else f"No run matching these filters has recorded {key}.")
         self.empty.setVisible(not entries)

@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
 from app.charts.feed import MetricFeed
 from app.charts.panel import ChartPanel
 from app.context import AppContext
+from app.views.eval_report_panel import EvalReportPanel
+from app.views.run_exports import RunExportsWidget
 from app.views.samples import sample_widget
 from app.widgets import MessageBanner
 from app.workers import Task
@@ -112,7 +114,11 @@ class RunDetailView(QWidget):
         self.tabs.addTab(self.log, "Log")
         self.tabs.addTab(samples_scroll, "Samples")
         self.tabs.addTab(self.checkpoints, "Checkpoints")
+        self.eval_report = EvalReportPanel()
+        self.tabs.addTab(self.eval_report, "Evaluation")
         self.tabs.addTab(self.events, "Events")
+        self.exports_tab = RunExportsWidget(store, ctx)
+        self.tabs.addTab(self.exports_tab, "Exports and evaluations")
         layout.addWidget(self.tabs, 1)
         self.feed = MetricFeed(store, ctx.pool, parent=self)
         self.feed.points.connect(self.charts.add_batch)
@@ -140,8 +146,14 @@ class RunDetailView(QWidget):
                                           "Checkpoints tab, else the last one), side by side with its base model")
         self.clone_button = QPushButton("Clone into new experiment")
         self.delete_button = QPushButton("Delete")
+        self.export_button = QPushButton("Export…")
+        self.evaluate_button = QPushButton("Evaluate…")
+        self.export_button.clicked.connect(lambda: self.exports_tab.open_export())
+        self.evaluate_button.clicked.connect(lambda: self.exports_tab.open_evaluate())
         for widget in (self.cancel_button, self.pause_button, self.resume_button, self.extend_button,
-                       self.extend_steps, self.playground_button, self.clone_button, self.delete_button):
+                       self.extend_steps, self.playground_button, self.clone_button, self.export_button,
+                       self.evaluate_button,
+                       self.delete_button):
             row.addWidget(widget)
         row.addStretch(1)
         self.cancel_button.clicked.connect(lambda: self._act("cancel"))
@@ -248,6 +260,10 @@ class RunDetailView(QWidget):
                 self.checkpoints.setItem(r, c, QTableWidgetItem(str(value)))
         self.playground_button.setEnabled(bool(found) or (Path(self.run.run_dir) / "final").is_dir())
         self._load_samples()
+        self.eval_report.load(self.store, self.run.id)
+        self.exports_tab.show_run(self.run)
+        self.export_button.setEnabled(self.exports_tab.export_button.isEnabled())
+        self.evaluate_button.setEnabled(self.exports_tab.evaluate_button.isEnabled())
         self.events.setPlainText("\n".join(
             f"{e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}: {e.reason}"
             for e in runs.events(self.store, self.run.id)))
@@ -260,8 +276,8 @@ class RunDetailView(QWidget):
         assert self.run is not None
         found = artifacts.list_for(self.store, self.run.id, "sample")
         if not found:
-            note = QLabel("No samples yet. Set eval.samples_every_steps and eval.sample_prompts to generate "
-                          "text (or images, for diffusion runs) at checkpoints.")
+            note = QLabel("No samples yet. Set eval.samples_every_steps (and eval.sample_prompts) to generate "
+                          "text, images or a classifier's predictions every N steps.")
             note.setObjectName("Muted")
             note.setWordWrap(True)
             self.samples_layout.addWidget(note)

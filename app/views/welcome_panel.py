@@ -6,12 +6,20 @@ import importlib.util
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from app.context import AppContext
 from app.widgets import EmptyState, MessageBanner
 from app.workers import Task, TaskContext
 from spark_trainer.store.store import Store
+
+# The demos `build_demo` can make: (recipe, what the choice says).
+DEMO_CHOICES = (
+    ("causal-lm", "Demo: text generation (causal LM, LoRA)"),
+    ("text-classification", "Demo: text classification (support tickets)"),
+    ("image-classification", "Demo: image classification (generated shapes)"),
+    ("diffusion-lora", "Demo: image generation (diffusion LoRA, captioned shapes)"),
+)
 
 STEPS = (
     "1. Create a project, then drop files or folders on the Datasets view: text (JSONL, CSV, TXT, Parquet), "
@@ -60,7 +68,13 @@ class WelcomePanel(QWidget):
         if demo_available():
             self.demo_button = self.empty.add_button("Create demo project", primary=True)
             self.demo_button.setToolTip("A small text dataset, a tiny model and a short run with live curves")
-            self.demo_button.clicked.connect(self.create_demo)
+            self.demo_button.clicked.connect(lambda: self.create_demo())
+            self.demo_choice = QComboBox()
+            for recipe, text in DEMO_CHOICES:
+                self.demo_choice.addItem(text, recipe)
+            self.demo_choice.setToolTip("Which recipe the demo project trains: a tiny local model and sample "
+                                        "data, trained end to end offline")
+            self.empty.layout().insertWidget(4, self.demo_choice, 0, Qt.AlignmentFlag.AlignHCenter)
         new_button = self.empty.add_button("New project", primary=self.demo_button is None)
         new_button.clicked.connect(self.new_project_requested)
         self.demo_note = QLabel("" if self.demo_button else
@@ -86,16 +100,17 @@ class WelcomePanel(QWidget):
     def busy(self) -> bool:
         return self.task is not None and not self.task.done.is_set()
 
-    def create_demo(self) -> Task | None:
+    def create_demo(self, recipe: str | None = None) -> Task | None:
         if self.busy:
             return None
+        recipe = recipe or (self.demo_choice.currentData() if self.demo_button is not None else "causal-lm")
 
         def build(ctx: TaskContext) -> Any:
             from spark_trainer.jobs.demo import build_demo
 
             # wait=False: the model, data and queued run are made here; the app's run scheduler then
             # trains it while the Runs view shows its curves live.
-            return build_demo(self.store, wait=False, progress=ctx.progress)
+            return build_demo(self.store, wait=False, progress=ctx.progress, recipe=recipe)
 
         self.task = Task(build, name="demo project")
         self.task.signals.progress.connect(lambda value: self.status.setText(progress_text(value)))

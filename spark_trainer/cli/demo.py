@@ -12,7 +12,11 @@ from spark_trainer.cli.format import positive_int
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("demo", help="create a demo project with a tiny local model and train it end to end",
                             parents=[common])
-    parser.add_argument("--steps", type=positive_int, default=300, help="training steps (default 300)")
+    parser.add_argument("--steps", type=positive_int, default=None,
+                        help="training steps (default: 300 for causal-lm, fewer for the classification and diffusion demos)")
+    parser.add_argument("--recipe", default="causal-lm",
+                        help="which recipe to demonstrate: causal-lm (default), text-classification, "
+                        "image-classification, diffusion-lora")
     parser.add_argument("--no-wait", action="store_true", help="queue the demo run and return at once")
     parser.set_defaults(handler=cmd_demo)
 
@@ -21,7 +25,7 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.errors import BadInput
     from spark_trainer.jobs.demo import build_demo
 
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         raise BadInput(f"--steps must be at least 1, got {args.steps}")
     tty = sys.stderr.isatty()
     last_stage = [""]
@@ -34,7 +38,7 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> Result:
             ctx.info(("\n" if tty and last_stage[0] == "training" else "") + p.message)
         last_stage[0] = p.stage
 
-    result = build_demo(ctx.store, wait=not args.no_wait, progress=progress, steps=args.steps)
+    result = build_demo(ctx.store, wait=not args.no_wait, progress=progress, steps=args.steps, recipe=args.recipe)
     if args.no_wait:
         return Result(result, f"demo run {result.run.id} {result.run.status.value}; follow it with "
                               f"`spark-trainer run show {result.run.id}`")
@@ -43,7 +47,9 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> Result:
         def f(v):
             return "-" if v is None else f"{v:.3f}"
 
+        accuracy = result.metrics.get("eval_accuracy")
+        extra = "" if accuracy is None else f", validation accuracy {accuracy:.3f}"
         return (f"demo run {result.run.id} completed {result.run.step} steps: loss {f(result.first_loss)} -> "
-                f"{f(result.final_loss)}, validation loss {f(result.eval_loss)}\nreport: {result.report_path}")
+                f"{f(result.final_loss)}, validation loss {f(result.eval_loss)}{extra}\nreport: {result.report_path}")
 
     return Result(result, text)

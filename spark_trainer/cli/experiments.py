@@ -8,6 +8,7 @@ from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, table
 from spark_trainer.config import apply_overrides, config_to_yaml, validate_config
 from spark_trainer.config.yaml_io import load_yaml
+from spark_trainer.recipes import get_recipe
 from spark_trainer.store import datasets, experiments
 
 
@@ -57,6 +58,7 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
     config = validate_config(data, source, node)
     store = ctx.store
     dataset = datasets.get(store, config.dataset, config.project)
+    get_recipe(config.recipe).check_data_kind(dataset.kind, f"dataset {dataset.name!r}")
     experiment = experiments.create(
         store, project=config.project, name=config.name, recipe=config.recipe, base_model=config.base_model,
         dataset=dataset.id, config=config.model_dump(mode="json"), notes=config.notes,

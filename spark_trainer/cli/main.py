@@ -18,6 +18,8 @@ from spark_trainer.cli import bench as bench_cli
 from spark_trainer.cli import datasets, experiments, projects, recipes, system
 from spark_trainer.cli import demo as demo_cli
 from spark_trainer.cli import estimate as estimate_cli
+from spark_trainer.cli import evaluate as evaluate_cli
+from spark_trainer.cli import export as export_cli
 from spark_trainer.cli import generate as generate_cli
 from spark_trainer.cli import queue as queue_cli
 from spark_trainer.cli import runs as runs_cli
@@ -28,7 +30,7 @@ from spark_trainer.store.entities import to_jsonable
 
 # Each module adds its command group. Later capabilities (runs, queue, train, export...) add theirs.
 COMMAND_MODULES = [projects, datasets, experiments, recipes, system, bench_cli, runs_cli, train_cli, queue_cli, demo_cli,
-                   estimate_cli, generate_cli]
+                   estimate_cli, export_cli, evaluate_cli, generate_cli]
 
 
 class UsageError(Exception):

@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     worker = sub.add_parser("worker", help=argparse.SUPPRESS, parents=[common])
     worker.add_argument("run_id", type=int, help="run id")
     worker.add_argument("--rank", type=int, help="rank of a distributed run's process")
+    worker.add_argument("--evaluation", type=int, help="run this evaluation of the run instead of training")
     worker.set_defaults(handler=cmd_worker)
     # argparse (before 3.13) prints "==SUPPRESS==" for a hidden sub-command; list only visible ones.
     sub._get_subactions = lambda: [a for a in sub._choices_actions if a.help != argparse.SUPPRESS]
@@ -47,5 +48,10 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
 def cmd_worker(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.jobs.worker import main as worker_main
 
+    if args.evaluation is not None:
+        from spark_trainer.evaluation.worker import main as evaluation_main
+
+        code = evaluation_main(args.run_id, args.evaluation)
+        return Result({"run": args.run_id, "evaluation": args.evaluation, "exit_code": code}, "", exit_code=code)
     code = worker_main(args.run_id, args.rank)
     return Result({"run": args.run_id, "exit_code": code}, "", exit_code=code)

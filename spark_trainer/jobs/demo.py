@@ -91,7 +91,8 @@ def build_demo(
     *,
     wait: bool = True,
     progress: Callable[[DemoProgress], None] | None = None,
-    steps: int = 300,
+    steps: int | None = None,
+    recipe: str = "causal-lm",
 ) -> DemoResult:
     """Create (or reuse) the demo project and start a training run; with `wait`, act as the
     scheduler until it ends, then write a report next to the run.
@@ -103,11 +104,22 @@ def build_demo(
         if progress is not None:
             progress(DemoProgress(stage, message, step, total))
 
+    if recipe != "causal-lm":  # an unknown recipe is bad input before anything is made
+        from spark_trainer.jobs.demo_recipes import demo_setup_for
+
+        demo_setup_for(recipe)
     tell("model", "Creating a tiny base model…")
-    model_path = ensure_demo_model(store)
+    if recipe == "causal-lm":
+        model_path = ensure_demo_model(store)
+        data = demo_data_dir() / "train.jsonl"
+        config = demo_config(model_path, data, steps=steps or 300)
+    else:
+        from spark_trainer.jobs.demo_recipes import demo_setup
+
+        model_path, data, config = demo_setup(store, recipe, steps)
+    steps = config.train.max_steps or 0
     tell("data", "Adding the sample dataset…")
-    data = demo_data_dir() / "train.jsonl"
-    submitted = submit_config(store, demo_config(model_path, data, steps=steps), base_dir=data.parent)
+    submitted = submit_config(store, config, base_dir=data.parent)
     run = submitted.run
     schedule_once(store)
     tell("queued", f"Run {run.id} queued")

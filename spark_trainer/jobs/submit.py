@@ -50,11 +50,18 @@ def _reusable(store: Store, project: str, source: Path) -> Dataset | None:
 def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | None
                     ) -> tuple[Dataset, IngestReport | None]:
     """The config's `dataset:` as an existing dataset (name or id), else a path ingested on first
-    use. Returns (dataset, the ingestion's report if it was ingested now)."""
+    use. Returns (dataset, the ingestion's report if it was ingested now). A dataset of a kind the
+    recipe does not train on is refused before anything is ingested or recorded."""
+    from spark_trainer.recipes import get_recipe
+
+    spec = get_recipe(config.recipe)
     try:
-        return datasets.get(store, config.dataset, config.project), None
+        existing = datasets.get(store, config.dataset, config.project)
     except NotFound:
         pass
+    else:
+        spec.check_data_kind(existing.kind, f"dataset {existing.name!r}")
+        return existing, None
     path = Path(config.dataset).expanduser()
     if not path.is_absolute():
         path = (base_dir or Path.cwd()) / path
@@ -62,6 +69,9 @@ def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | Non
     if not path.exists():
         raise ConfigError(f"dataset: {config.dataset!r} is neither a dataset in project {config.project!r} "
                           f"nor an existing path ({path} does not exist)")
+    from spark_trainer.ingest.detect import detect_kind, gather
+
+    spec.check_data_kind(detect_kind(gather([path])), str(path))
     projects.get_or_create(store, config.project)
     found = _reusable(store, config.project, path)
     if found is not None:
@@ -75,15 +85,16 @@ def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | Non
 
 
 def resolve_model(base_model: str, base_dir: Path | None, home_root: Path) -> str:
-    """A local folder as an absolute path (relative to the run file, else to the data home);
-    anything else is a Hugging Face id left to the engine."""
-    candidate = Path(base_model).expanduser()
-    if candidate.is_absolute():
-        return str(candidate)
-    for root in (base_dir, home_root):
-        if root is not None and (root / candidate).exists():
-            return str((root / candidate).resolve())
-    return base_model
+    """The model's absolute folder, frozen into the run's config: a local folder (relative to the run
+    file, else to the data home or its models/), or the `main` snapshot of a Hugging Face id in the
+    local cache. A model not found is left as given; the worker then fails with where it looked."""
+    from spark_trainer.models.loading import resolve_base_model
+
+    dirs = tuple(d for d in (base_dir, home_root, home_root / "models") if d is not None)
+    try:
+        return str(resolve_base_model(base_model, search_dirs=dirs))
+    except BadInput:
+        return base_model
 
 
 def _experiment(store: Store, config: ExperimentConfig, dataset: Dataset) -> Experiment:
@@ -156,6 +167,9 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     if experiment.dataset_id is None:
         raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
     dataset = datasets.get(store, experiment.dataset_id)
+    from spark_trainer.recipes import get_recipe
+
+    get_recipe(experiment.recipe).check_data_kind(dataset.kind, f"dataset {dataset.name!r}")
     check_base_model(config.base_model, _model_dirs(store))
     frozen = config.model_copy(deep=True)
     frozen.dataset = str(dataset.id)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.config import ExperimentConfig, save_config
-from spark_trainer.errors import BadInput, SparkError
+from spark_trainer.errors import BadInput, DiskFull, SparkError
 from spark_trainer.jobs import control, process
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.submit import CONFIG_NAME, frozen_config
@@ -33,6 +33,8 @@ from spark_trainer.training.reporting import Commands, StopKind, TrainOutcome
 
 HEARTBEAT_S = 2.0
 OUTCOME_NAME = "outcome.json"
+OOM_PREFIX = "oom-rank"  # oom-rank<N>.json: rank N ran out of memory (for the launcher to decide)
+OOM_EXIT = 3
 
 
 @dataclass
@@ -105,20 +107,32 @@ def train(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, co
             return run_training(config, data_path=data_path, run_dir=run_dir, reporter=reporter,
                                 commands=commands, resume_from=checkpoint)
         except OutOfMemory as exc:
+            if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+                raise  # one rank must not retry alone: the launcher stops every rank and retries them together
             if not config.train.auto_batch or exc.micro_batch <= 1:
-                raise OperationFailedOOM(oom_message(exc.micro_batch, exc.grad_accum)) from exc
-            config = config.model_copy(deep=True)
-            config.train.batch_size = exc.micro_batch // 2
-            config.train.grad_accum = exc.grad_accum * 2
-            note = (f"out of memory at micro-batch {exc.micro_batch}; retrying with micro-batch "
-                    f"{config.train.batch_size} and grad_accum {config.train.grad_accum} (same effective batch)")
-            say(note)
-            if report:
-                runs.note(store, run_id, note)
-                save_config(config, run_dir / CONFIG_NAME)
+                where = getattr(exc, "where", None)
+                raise OperationFailedOOM(str(exc) if where else oom_message(exc.micro_batch, exc.grad_accum)) from exc
+            config = _halved(store, run_id, config, run_dir, exc.micro_batch, exc.grad_accum,
+                             getattr(exc, "where", "a training step"), report)
         # Outside the except block: the failed attempt's tensors are only unreachable once the
         # exception (and its traceback's frames) is gone.
         _free_cuda_memory()
+
+
+def _halved(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, micro_batch: int, grad_accum: int,
+            where: str, report: bool) -> ExperimentConfig:
+    """The auto_batch retry's config: half the micro-batch, double the accumulation (recorded)."""
+    config = config.model_copy(deep=True)
+    config.train.batch_size = micro_batch // 2
+    config.train.grad_accum = grad_accum * 2
+    during = "" if where == "a training step" else f" during {where}"
+    note = (f"out of memory{during} at micro-batch {micro_batch}; retrying with micro-batch "
+            f"{config.train.batch_size} and grad_accum {config.train.grad_accum} (same effective batch)")
+    say(note)
+    if report:
+        runs.note(store, run_id, note)
+        save_config(config, run_dir / CONFIG_NAME)
+    return config
 
 
 class OperationFailedOOM(SparkError):
@@ -151,10 +165,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _launch_ranks(run_id: int, run_dir: Path, world: int, gpus: list[int]) -> Finish:
-    """One process per device; they share this worker's process group, so a kill reaches them."""
+def _start_ranks(run_id: int, world: int, gpus: list[int]) -> list[subprocess.Popen]:
     port = str(_free_port())
-    (run_dir / OUTCOME_NAME).unlink(missing_ok=True)
     procs = []
     for rank in range(world):
         env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
@@ -164,8 +176,55 @@ def _launch_ranks(run_id: int, run_dir: Path, world: int, gpus: list[int]) -> Fi
             env.setdefault("OMP_NUM_THREADS", "1")
         procs.append(subprocess.Popen(process.worker_command(run_id, "--rank", str(rank)), env=env,
                                       stdin=subprocess.DEVNULL))
-    codes = [p.wait() for p in procs]
-    say(f"rank exit codes: {codes}")
+    return procs
+
+
+def _wait_ranks(procs: list[subprocess.Popen], grace_s: float = 30.0) -> list[int]:
+    """Wait for every rank; once one has failed, the others (stuck waiting for it in a collective)
+    get `grace_s` to finish, then are killed."""
+    import time
+
+    failed_at = None
+    while any(p.poll() is None for p in procs):
+        if failed_at is None and any(p.returncode not in (None, 0) for p in procs):
+            failed_at = time.monotonic()
+        if failed_at is not None and time.monotonic() - failed_at > grace_s:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+        time.sleep(0.2)
+    return [p.wait() for p in procs]
+
+
+def _rank_ooms(run_dir: Path) -> list[dict]:
+    found = []
+    for path in sorted(run_dir.glob(f"{OOM_PREFIX}*.json")):
+        found.append(json.loads(path.read_text()))
+        path.unlink()
+    return found
+
+
+def _launch_ranks(store: Store, run_id: int, run_dir: Path, world: int, gpus: list[int]) -> Finish:
+    """One process per device; they share this worker's process group, so a kill reaches them.
+
+    An out-of-memory on any rank stops them all; with `train.auto_batch` every rank then restarts
+    from the last checkpoint with half the micro-batch (one decision, so no rank waits forever).
+    """
+    (run_dir / OUTCOME_NAME).unlink(missing_ok=True)
+    _rank_ooms(run_dir)
+    while True:
+        codes = _wait_ranks(_start_ranks(run_id, world, gpus))
+        say(f"rank exit codes: {codes}")
+        ooms = _rank_ooms(run_dir)
+        if not ooms:
+            break
+        first = ooms[0]
+        config = frozen_config(run_dir)
+        if not config.train.auto_batch or first["micro_batch"] <= 1:
+            message = first["message"] if first.get("where") else oom_message(first["micro_batch"], first["grad_accum"])
+            return Finish(RunStatus.FAILED, "out of memory", error=message)
+        _halved(store, run_id, config, run_dir, first["micro_batch"], first["grad_accum"],
+                first.get("where") or "a training step", report=True)
     outcome_file = run_dir / OUTCOME_NAME
     if any(codes) or not outcome_file.exists():
         tail = process.log_tail(run_dir)
@@ -183,11 +242,19 @@ def run_rank(run_id: int, rank: int) -> int:
         commands = Commands()
         _install_stop_handler(run_dir, commands)
         config = frozen_config(run_dir)
+        from spark_trainer.training.engine import OutOfMemory
+
         try:
             outcome = train(store, run_id, config, run_dir, commands, report=rank == 0)
             finish = _outcome_finish(outcome, commands)
         except OperationFailedOOM as exc:
             finish = Finish(RunStatus.FAILED, "out of memory", error=str(exc))
+        except OutOfMemory as exc:  # tell the launcher; it stops every rank and decides the retry for all
+            say(f"rank {rank}: {exc}")
+            (run_dir / f"{OOM_PREFIX}{rank}.json").write_text(json.dumps(
+                {"micro_batch": exc.micro_batch, "grad_accum": exc.grad_accum, "where": getattr(exc, "where", None),
+                 "message": str(exc)}))
+            return OOM_EXIT
         if rank == 0:
             payload = {"status": finish.status.value, "reason": finish.reason, "error": finish.error,
                        "step": finish.step}
@@ -257,12 +324,15 @@ def _train_here_or_ranks(store: Store, run: Any, run_dir: Path, commands: Comman
     try:
         world = gpu_alloc.world_size(gpu_alloc.parse_request(run.requested_gpus), run.gpus)
         if world > 1:
-            return _launch_ranks(run.id, run_dir, world, run.gpus)
+            return _launch_ranks(store, run.id, run_dir, world, run.gpus)
         config = frozen_config(run_dir)
         return _outcome_finish(train(store, run.id, config, run_dir, commands), commands)
     except OperationFailedOOM as exc:
         say(str(exc))
         return Finish(RunStatus.FAILED, "out of memory", error=str(exc))
+    except DiskFull as exc:
+        say(str(exc))
+        return Finish(RunStatus.FAILED, "disk full or I/O error", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - any engine failure must end as a failed run, with its message
         traceback.print_exc()
         sys.stdout.flush()

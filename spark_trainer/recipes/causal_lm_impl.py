@@ -39,6 +39,7 @@ class CausalLMRecipe:
         self.truncated = 0
         self.attn = "sdpa"
         self.packing_efficiency: float | None = None
+        self.model_notes: list[str] = []  # lines for the run's log from building the model
 
     # ---- data ---------------------------------------------------------------------------------
     def prepare(self, data_path: Path) -> None:
@@ -142,10 +143,11 @@ class CausalLMRecipe:
         return Example(ids, mask)
 
     def log_notes(self) -> list[str]:
-        if not self.truncated:
-            return []
-        return [f"{self.truncated} examples were longer than train.seq_len {self.config.train.seq_len} "
-                "and were truncated"]
+        notes = list(self.model_notes)
+        if self.truncated:
+            notes.append(f"{self.truncated} examples were longer than train.seq_len {self.config.train.seq_len} "
+                         "and were truncated")
+        return notes
 
     def load(self, item: packing.Row, seed: int | None) -> packing.Row:
         return item  # rows are tokenized and packed up front
@@ -173,7 +175,7 @@ class CausalLMRecipe:
         assert self.model_dir is not None, "prepare() runs first"
         self.attn = self.attention_implementation(device)
         return load_model(self.model_dir, self.rc, device, precision, self.attn,
-                          gradient_checkpointing=self.config.train.gradient_checkpointing)
+                          gradient_checkpointing=self.config.train.gradient_checkpointing, notes=self.model_notes)
 
     def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         from spark_trainer.recipes.causal_lm_model import packed_loss

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.recipes.causal_lm import CausalLMConfig
+from spark_trainer.training.kernels import apply_fused_kernels
 from spark_trainer.training.losses import find_hidden_head, install_hidden_head, linear_cross_entropy, logits_out
 from spark_trainer.training.packing import IGNORE, block_causal_mask, flex_block_mask
 
@@ -17,8 +18,9 @@ def torch_dtype(precision: str) -> Any:
 
 
 def load_model(model_dir: Path, rc: CausalLMConfig, device: Any, precision: str, attn: str, *,
-               gradient_checkpointing: bool = False) -> Any:
-    """Load the base model and wrap it for the chosen method (LoRA, DoRA, QLoRA or full)."""
+               gradient_checkpointing: bool = False, notes: list[str] | None = None) -> Any:
+    """Load the base model and wrap it for the chosen method (LoRA, DoRA, QLoRA or full); lines for
+    the run's log are appended to `notes`."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -38,6 +40,9 @@ def load_model(model_dir: Path, rc: CausalLMConfig, device: Any, precision: str,
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=weights, **kwargs)
     if rc.method != "qlora":
         model.to(device)
+    kernels_note = apply_fused_kernels(model, device.type)
+    if kernels_note and notes is not None:
+        notes.append(kernels_note)
     model = adapt(model, rc, gradient_checkpointing=gradient_checkpointing)
     # The loss never materialises full logits (see training/losses.py).
     install_hidden_head(model, device.type)

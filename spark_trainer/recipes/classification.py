@@ -138,7 +138,7 @@ def confusion_image(confusion: list[list[int]], names: list[str], cell: int = 56
     width, height = margin + n * cell + 16, margin + n * cell + 40
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
-    draw.text((margin, 6), "predicted →", fill="black", font=font)
+    draw.text((margin, 6), "predicted class ->", fill="black", font=font)  # the default font has no arrows
     draw.text((4, height - 20), "rows: true class", fill="black", font=font)
     for i, name in enumerate(short):
         draw.text((margin + i * cell + 4, 22), name, fill="black", font=font)

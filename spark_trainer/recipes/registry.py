@@ -17,6 +17,7 @@ from spark_trainer.recipes.base import MetricSpec
 
 BUILTIN_MODULES = (
     "spark_trainer.recipes.causal_lm",
+    "spark_trainer.recipes.diffusion_lora",
     "spark_trainer.recipes.text_classification",
     "spark_trainer.recipes.image_classification",
 )
@@ -28,6 +29,9 @@ ENGINE_METRICS = (
     MetricSpec("tokens_per_s", True, "tokens/s"), MetricSpec("examples_per_s", True, "examples/s"),
     MetricSpec("images_per_s", True, "images/s"), MetricSpec("epoch", True, chart=False),
     MetricSpec("gpu_mem_gb", False, "peak GPU memory (GiB)"),
+    # per-step work counts (the recipe's unit), kept for throughput sums, not charted
+    MetricSpec("tokens", True, chart=False), MetricSpec("examples", True, chart=False),
+    MetricSpec("images", True, chart=False),
 )
 
 

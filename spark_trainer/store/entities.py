@@ -6,6 +6,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import PurePath
 from typing import Any
 
 
@@ -45,7 +46,7 @@ class DatasetKind(str, enum.Enum):
 
 
 def to_jsonable(value: Any) -> Any:
-    """Entities, lists and dicts of them, datetimes and enums as JSON-ready values."""
+    """Entities, lists and dicts of them, datetimes, enums and paths as JSON-ready values."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
@@ -56,6 +57,8 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
+    if isinstance(value, PurePath):
+        return str(value)
     return value
 
 

@@ -39,15 +39,15 @@ def read(
     """Metric rows of a run with id greater than `after_id`, in id order."""
     with store.read() as session:
         row = runs.row_for(session, run_id)
-        query = select(MetricRow).where(MetricRow.run_id == row.id, MetricRow.id > after_id).order_by(MetricRow.id)
+        # Plain columns, not ORM objects: a chart loads up to millions of points through here.
+        query = (select(MetricRow.id, MetricRow.run_id, MetricRow.key, MetricRow.step, MetricRow.value,
+                        MetricRow.wall_time)
+                 .where(MetricRow.run_id == row.id, MetricRow.id > after_id).order_by(MetricRow.id))
         if keys:
             query = query.where(MetricRow.key.in_(list(keys)))
         if limit:
             query = query.limit(limit)
-        return [
-            Metric(id=m.id, run_id=m.run_id, key=m.key, step=m.step, value=m.value, wall_time=m.wall_time)
-            for m in session.scalars(query)
-        ]
+        return [Metric(*m) for m in session.execute(query)]
 
 
 def keys(store: Store, run_id: int | str) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Ids are never reused (SQLite AUTOINCREMENT): a new run must never inherit a deleted run's id,
@@ -139,3 +139,39 @@ class SettingRow(Base):
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime]
+
+
+class ExportRow(Base):
+    __tablename__ = "exports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    path: Mapped[str] = mapped_column(Text)
+    hub_repo: Mapped[str | None] = mapped_column(String(200))
+    hub_url: Mapped[str | None] = mapped_column(Text)
+    pushed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class EvaluationRow(Base):
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    task: Mapped[str] = mapped_column(String(40))
+    data_path: Mapped[str] = mapped_column(Text)
+    base: Mapped[bool] = mapped_column(Boolean)
+    checkpoint: Mapped[str] = mapped_column(String(40))
+    step: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    gpus: Mapped[list[Any]] = mapped_column(default=list)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    pid_start_time: Mapped[float | None] = mapped_column(Float)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -232,6 +233,22 @@ def list_all(
         if statuses:
             query = query.where(RunRow.status.in_([s.value for s in statuses]))
         return [_entity(row, exp) for row, exp in session.execute(query)]
+
+
+def changed_since(store: Store, since: datetime | None) -> tuple[list[Run], set[int]]:
+    """Runs written at or after `since` (all runs when None), and the ids of every run that exists.
+
+    For views that refresh on a timer: with years of history, reading every run each tick is the
+    cost; this reads the few that changed (an index range on `updated_at`) plus a list of ids, so
+    deleted runs can be dropped too.
+    """
+    with store.read() as session:
+        query = select(RunRow, ExperimentRow).join(ExperimentRow).order_by(RunRow.id)
+        if since is not None:
+            query = query.where(RunRow.updated_at >= since)
+        found = [_entity(row, exp) for row, exp in session.execute(query)]
+        ids = set(session.scalars(select(RunRow.id)))
+        return found, ids
 
 
 def events(store: Store, run_id: int | str) -> list[RunEvent]:

@@ -21,24 +21,31 @@ from spark_trainer.paths import DataHome, resolve_home
 from spark_trainer.store import migrate
 from spark_trainer.store.engine import make_engine, writer
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 LOCK_TIMEOUT_S = 120.0
 
 
 def check_database_file(db_path: Path) -> None:
-    """Raise StoreError if `db_path` exists and is not a SQLite database (it is left untouched)."""
-    try:
-        with open(db_path, "rb") as fh:
-            head = fh.read(len(SQLITE_HEADER))
-    except FileNotFoundError:
+    """Raise StoreError if `db_path` exists and is not a SQLite database (it is left untouched).
+
+    The file is read through SQLite itself, read-only: opening and closing the database file with
+    a plain `open()` would drop the POSIX locks every SQLite connection of this process holds on
+    it, and let another process's writes corrupt the database.
+    """
+    if not db_path.exists() or db_path.stat().st_size == 0:
         return
-    except OSError as exc:
-        raise StoreError(f"cannot read database {db_path}: {exc.strerror or exc}") from exc
-    if head and head != SQLITE_HEADER:
+    try:
+        probe = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            probe.execute("PRAGMA schema_version").fetchone()
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" not in str(exc):
+            return  # locked, damaged pages...: reported by the open that follows, with its path
         raise StoreError(
             f"{db_path} is not a SQLite database (it was left untouched); restore a backup "
             f"({db_path.name}.backup-*), or move it aside to start an empty database, then run "
-            "`spark-trainer doctor`")
+            "`spark-trainer doctor`") from None
 
 
 @contextmanager

@@ -104,17 +104,27 @@ def _fsync_dir(path: Path) -> None:
 
 def write_checkpoint(run_dir: Path, step: int, files: dict[str, Any], state: dict[str, Any]) -> Path:
     """Write `files` (name -> callable(path) that writes it) and `state`, then publish atomically."""
+    from spark_trainer.training import diskspace
+
     folder = checkpoint_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    previous = latest_checkpoint(run_dir)
+    needed = diskspace.folder_bytes(previous) if previous is not None else 0
+    keeps = (f"the last complete checkpoint is still {previous.name}" if previous is not None
+             else "no checkpoint was written")
+    diskspace.check_free(folder, needed)
     final = folder / f"step-{step:08d}"
     staging = folder / f".staging-step-{step:08d}"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()
+    current: Path = staging
     try:
         for name, writer in files.items():
-            writer(staging / name)
-            _fsync_file(staging / name)
+            current = staging / name
+            writer(current)
+            _fsync_file(current)
+        current = staging / STATE_FILE
         stamp = {"run_uuid": read_identity(run_dir)} if read_identity(run_dir) else {}
         (staging / STATE_FILE).write_text(json.dumps({**state, **stamp, "step": step}, indent=2))
         _fsync_file(staging / STATE_FILE)
@@ -123,6 +133,10 @@ def write_checkpoint(run_dir: Path, step: int, files: dict[str, Any], state: dic
             shutil.rmtree(final)
         os.replace(staging, final)
         _fsync_dir(folder)
+    except Exception as exc:  # torch and safetensors report a failed write with their own types
+        failure = diskspace.write_failure(exc, current, needed, keeps)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise failure from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -162,3 +176,28 @@ def prune(run_dir: Path, keep: int, keep_best: bool, lower_is_better: bool | Non
 def best_checkpoint(run_dir: Path, lower_is_better: bool | None = None) -> Path | None:
     """The checkpoint with the best evaluation metric, in the direction its recipe declared."""
     return _best_of(list_checkpoints(run_dir), lower_is_better)
+
+
+SCALER_FILE = "scaler.pt"
+
+
+def scaler_files(accelerator: Any) -> dict[str, Any]:
+    """fp16's gradient scaler (its scale and growth tracker) as a checkpoint file, when there is one:
+    without it an fp16 resume restarts loss scaling and is not exact."""
+    scaler = getattr(accelerator, "scaler", None)
+    if scaler is None:
+        return {}
+    import torch
+
+    return {SCALER_FILE: lambda p: torch.save(scaler.state_dict(), p)}
+
+
+def restore_scaler(path: Path, accelerator: Any) -> None:
+    """Load the gradient scaler saved by `scaler_files` (a checkpoint without one keeps the fresh scaler)."""
+    scaler = getattr(accelerator, "scaler", None)
+    saved = Path(path) / SCALER_FILE
+    if scaler is None or not saved.is_file():
+        return
+    import torch
+
+    scaler.load_state_dict(torch.load(saved, map_location="cpu", weights_only=True))

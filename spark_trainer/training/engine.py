@@ -19,7 +19,7 @@ from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError, OperationFailed
 from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec, get_recipe
-from spark_trainer.training import batches, checkpoints, lr_plan, steps
+from spark_trainer.training import batches, checkpoints, diskspace, lr_plan, oom, steps
 from spark_trainer.training.compiling import CompileState
 from spark_trainer.training.reporting import Commands, Reporter, TrainOutcome
 
@@ -123,9 +123,10 @@ def run_training(
     is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
     report = _MainOnly(reporter, is_main)
     set_seed(t.seed)
-    model = recipe.build_model(accelerator.device, precision)
+    model = oom.call(t, "model loading", recipe.build_model, accelerator.device, precision)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     params = [p for _, p in named]
+    diskspace.check_before_run(run_dir, params)
     optimizer = steps.make_optimizer(params, t.learning_rate, t.weight_decay, accelerator.device.type)
     order = steps.DataOrder(len(recipe.train_data), t.batch_size, world, rank, t.seed)
     total = t.max_steps or max(1, math.ceil((t.epochs or 1.0) * order.per_epoch / t.grad_accum))
@@ -139,6 +140,7 @@ def run_training(
     step, best, evals_without_gain, last_metric = 0, None, 0, None
     if resume_from is not None and resume_state is not None:
         _restore(resume_from, accelerator.unwrap_model(model), optimizer, scheduler)
+        checkpoints.restore_scaler(Path(resume_from), accelerator)
         step, best = int(resume_state["step"]), resume_state.get("best_metric")
         last_metric = resume_state.get("metric")
         evals_without_gain = int(resume_state.get("evals_without_gain", 0))
@@ -304,6 +306,7 @@ class _Loop:
             totals = {k: acc.reduce(v, "sum") for k, v in sorted(totals.items())}
         return {k: v.cpu() for k, v in totals.items()}
 
+    @oom.guarded("evaluation")
     def evaluate(self, step: int, best: float | None, without_gain: int) -> tuple[float | None, float | None, int]:
         result = self.recipe.eval_metrics(self._eval_totals())
         metrics = result.metrics
@@ -331,6 +334,7 @@ class _Loop:
             image.save(path)
             self.report.on_artifact("eval_image", path, step, {"name": name})
 
+    @oom.guarded("sampling")
     def samples(self, step: int) -> None:
         if not self.acc.is_main_process:
             return
@@ -377,6 +381,7 @@ class _Loop:
                 "optimizer.pt": lambda p: torch.save(self.optimizer.state_dict(), p),
                 "scheduler.pt": lambda p: torch.save(self.scheduler.state_dict(), p),
                 "rng.pt": lambda p: torch.save(steps.rng_state(), p),
+                **checkpoints.scaler_files(self.acc),
             }
             ck = self.config.checkpoint
             state = {"micro_batches": step * self.config.train.grad_accum, "epoch": self.order.epoch_of(

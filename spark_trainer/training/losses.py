@@ -62,8 +62,9 @@ class _ChunkedLinearCE:
 
 def _build_function() -> Any:
     torch = _torch()
+    function: Any = torch.autograd.Function  # a base the type checker takes as Any (torch is imported late)
 
-    class ChunkedLinearCrossEntropy(torch.autograd.Function):
+    class ChunkedLinearCrossEntropy(function):
         @staticmethod
         def forward(ctx: Any, hidden: Any, weight: Any, bias: Any, targets: Any, chunk: int) -> Any:
             # Matmuls run in the dtype autocast (or the inputs) give; softmax and sums in fp32.
@@ -154,8 +155,9 @@ def linear_cross_entropy(hidden: Any, weight: Any, targets: Any, bias: Any = Non
 
 def _hidden_head_class() -> Any:
     torch = _torch()
+    module: Any = torch.nn.Module  # a base the type checker takes as Any (torch is imported late)
 
-    class HiddenHead(torch.nn.Module):
+    class HiddenHead(module):
         """The output head with its weight (same parameter): emits hidden states while `emit_hidden`."""
 
         def __init__(self, linear: Any, kernel: str) -> None:

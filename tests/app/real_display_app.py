@@ -2,7 +2,7 @@
 
 The app is unchanged: input comes from outside, through the X server (xdotool). This wrapper only
 adds eyes: four times a second it prints one JSON line (when something changed) with the Qt platform,
-the main window's X id, each visible push button's text, state and screen position, and each visible
+the main window's X id, geometry and focus, each visible push button's text, state and screen position, and each visible
 chart's curves with their point counts.
 
     python tests/app/real_display_app.py [app.main arguments...]
@@ -36,8 +36,11 @@ def _report(window: MainWindow) -> None:
     for chart in window.findChildren(LiveChartWidget):
         if chart.isVisible():
             charts.append({"curves": {name: int(chart.series(name).n) for name in chart.curve_names()}})
+    frame = window.frameGeometry()
     state = json.dumps({"platform": QApplication.platformName(), "window": int(window.winId()),
-                        "title": window.windowTitle(), "buttons": buttons, "charts": charts})
+                        "title": window.windowTitle(), "active": window.isActiveWindow(),
+                        "geometry": [frame.x(), frame.y(), frame.width(), frame.height()],
+                        "buttons": buttons, "charts": charts})
     if state != _last[0]:
         _last[0] = state
         print(state, flush=True)

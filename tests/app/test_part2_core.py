@@ -105,7 +105,7 @@ def test_extend_requeues_a_completed_run_with_a_longer_config(store) -> None:
 
     run = _run_with_metrics(store, "done", [("loss", 8, 1.0)])
     run_dir = Path(run.run_dir)
-    run_dir.mkdir(parents=True)
+    run_dir.mkdir(parents=True, exist_ok=True)  # the run's submit created it
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"name": "done", "train": {"max_steps": 8}}))
     write_checkpoint(run_dir, 8, {}, {})
     for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):

@@ -32,7 +32,7 @@ def test_deleted_experiment_kept_folder_is_never_adopted(store: Store, cli, run_
     assert old_dir.is_dir()
 
     second = cli("--json", "train", str(run_file("new", steps=3, ckpt_every=2)), "--wait")
-    assert second.code == 0, second.err
+    assert second.code == 0, [(e.from_status, e.to_status, e.reason, e.created_at) for e in runs.events(store, second.json()["id"])]
     new = runs.get(store, second.json()["id"])
     assert new.id > old.id and new.run_dir != old.run_dir
     assert new.status == RunStatus.COMPLETED and new.step == 3

@@ -77,3 +77,50 @@ def test_without_auto_batch_the_error_names_the_micro_batch(store: Store, run_fi
     message = str(info.value)
     assert "micro-batch 8" in message and "train.auto_batch" in message and "train.grad_accum" in message
     assert frozen_config(run_dir).train.batch_size == 8  # nothing rewritten
+
+
+def _oom_in_evaluation_above(monkeypatch: pytest.MonkeyPatch, limit: int) -> list[int]:
+    """CUDA's OOM error from every evaluation batch larger than `limit` rows (training is untouched)."""
+    import torch
+
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+
+    real_loss = CausalLMRecipe.loss
+    seen: list[int] = []
+
+    def loss(self, model, batch):
+        if not model.training:
+            seen.append(self.config.train.batch_size)
+            if self.config.train.batch_size > limit:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory during evaluation (simulated)")
+        return real_loss(self, model, batch)
+
+    monkeypatch.setattr(CausalLMRecipe, "loss", loss)
+    return seen
+
+
+def test_oom_during_evaluation_is_retried_like_a_step_oom(store: Store, run_file, monkeypatch) -> None:
+    path = run_file(steps=4, ckpt_every=2, batch_size=4, grad_accum=1, auto_batch=True)
+    spec = load_config(path)
+    spec.eval.every_steps = 2
+    run = submit_config(store, spec, base_dir=path.parent).run
+    run_id, run_dir = run.id, Path(run.run_dir)
+    seen = _oom_in_evaluation_above(monkeypatch, 2)
+    outcome = worker.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
+    assert outcome.status == "completed" and outcome.step == 4
+    assert seen[0] == 4 and set(seen[1:]) == {2}
+    notes = [e.reason for e in runs.events(store, run_id) if e.reason.startswith("out of memory")]
+    assert notes == ["out of memory during evaluation at micro-batch 4; retrying with micro-batch 2 and "
+                     "grad_accum 2 (same effective batch)"]
+    # The retry resumed from the step-2 checkpoint written before the evaluation: no gap, no duplicate.
+    assert [m.step for m in metrics.read(store, run_id, keys=["loss"])] == [1, 2, 3, 4]
+
+
+def test_oom_during_evaluation_without_auto_batch_says_where(store: Store, run_file, monkeypatch) -> None:
+    path = run_file(steps=4, ckpt_every=2, batch_size=4, grad_accum=1)
+    spec = load_config(path)
+    spec.eval.every_steps = 2
+    run = submit_config(store, spec, base_dir=path.parent).run
+    _oom_in_evaluation_above(monkeypatch, 2)
+    with pytest.raises(worker.OperationFailedOOM, match="ran out of memory during evaluation with train.batch_size 4"):
+        worker.train(store, run.id, frozen_config(Path(run.run_dir)), Path(run.run_dir), Commands())

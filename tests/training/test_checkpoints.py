@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, DiskFull
 from spark_trainer.training import checkpoints
 from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint, write_checkpoint
 
@@ -32,7 +32,9 @@ def test_failing_fsync_leaves_the_previous_checkpoint_latest(tmp_path, monkeypat
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", flaky_fsync)
-    with pytest.raises(OSError):
+    # EIO becomes one clear line naming the file and what is still intact (issue 14, item 2).
+    with pytest.raises(DiskFull, match=r"I/O error writing .*optimizer.pt: Input/output error .* the last complete "
+                                       r"checkpoint is still step-00000001"):
         write_checkpoint(tmp_path, 2, {"weights.bin": _text_writer("two"), "optimizer.pt": _text_writer("x")}, {})
     assert latest_checkpoint(tmp_path) == first
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-00000001"]
@@ -98,3 +100,21 @@ def test_prune_and_best_follow_the_direction_each_checkpoint_recorded(tmp_path):
     removed = checkpoints.prune(tmp_path, keep=2, keep_best=True)
     assert sorted(checkpoint_step(p) for p in removed) == [1, 3]
     assert checkpoint_step(checkpoints.best_checkpoint(tmp_path)) == 2
+
+
+def test_gradient_scaler_round_trips_through_a_checkpoint(tmp_path):
+    import types
+
+    import torch
+
+    from spark_trainer.training.checkpoints import restore_scaler, scaler_files, write_checkpoint
+
+    saved = types.SimpleNamespace(scaler=torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=3))
+    saved.scaler._lazy_init_scale_growth_tracker(torch.device("cpu"))
+    saved.scaler._scale.fill_(96.0)
+    saved.scaler._growth_tracker.fill_(2)
+    path = write_checkpoint(tmp_path, 5, scaler_files(saved), {})
+    fresh = types.SimpleNamespace(scaler=torch.amp.GradScaler("cpu"))
+    restore_scaler(path, fresh)
+    assert fresh.scaler.state_dict() == saved.scaler.state_dict()
+    assert scaler_files(types.SimpleNamespace(scaler=None)) == {}  # bf16/fp32: nothing to save

@@ -93,3 +93,15 @@ def test_model_with_hidden_head_gives_the_plain_loss_and_lora_gradients(tiny_mod
         logits = fused(input_ids=batch["input_ids"][:, :5]).logits
     assert logits.shape[-1] == fused.get_base_model().config.vocab_size
     assert any(k.endswith("lm_head.weight") for k in fused.state_dict())
+
+
+def test_fused_layer_kernels_are_opt_in_and_need_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spark_trainer.errors import ConfigError
+    from spark_trainer.training.kernels import apply_fused_kernels
+
+    assert apply_fused_kernels(object(), "cuda") is None  # nothing requested: nothing touched
+    monkeypatch.setenv("SPARK_TRAINER_LIGER_KERNELS", "rms_norm,swiglu")
+    assert "need CUDA" in apply_fused_kernels(object(), "cpu")
+    monkeypatch.setenv("SPARK_TRAINER_LIGER_KERNELS", "rms_norm,flash")
+    with pytest.raises(ConfigError, match="unknown kernel 'flash'"):
+        apply_fused_kernels(object(), "cuda")

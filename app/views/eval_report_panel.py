@@ -1,0 +1,66 @@
+"""The Evaluation tab of a run: the latest evaluation report of a classification run (accuracy,
+macro-F1, per-class precision/recall) and its confusion-matrix picture."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from spark_trainer.store import artifacts
+from spark_trainer.store.store import Store
+
+
+class EvalReportPanel(QWidget):
+    """Shows a run's newest `eval_report` artifact and its `eval_image` (the confusion matrix)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        self.title = QLabel("No evaluation report yet: classification runs write one at every evaluation.")
+        self.title.setObjectName("Muted")
+        self.title.setWordWrap(True)
+        layout.addWidget(self.title)
+        row = QHBoxLayout()
+        self.picture = QLabel()
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        row.addWidget(self.picture)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Support"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        row.addWidget(self.table, 1)
+        layout.addLayout(row, 1)
+
+    def load(self, store: Store, run_id: int) -> bool:
+        """Show the newest report of `run_id`; False when it has none."""
+        reports = artifacts.list_for(store, run_id, "eval_report")
+        images = [a for a in artifacts.list_for(store, run_id, "eval_image") if (a.meta or {}).get("name") == "confusion"]
+        if not reports:
+            self.table.setRowCount(0)
+            self.picture.clear()
+            return False
+        latest = reports[-1]
+        try:
+            data = json.loads(Path(latest.path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            self.title.setText(f"cannot read {latest.path}: {exc}")
+            return False
+        metrics = data.get("metrics", {})
+        shown = ", ".join(f"{k.removeprefix('eval_')} {v:.3f}" for k, v in metrics.items())
+        self.title.setText(f"<b>Step {data.get('step')}</b>: {shown} on {data.get('examples', '?')} validation "
+                           "examples. Confusion matrix: rows are true classes, columns predicted.")
+        per_class = data.get("per_class", {})
+        self.table.setRowCount(len(per_class))
+        for r, (name, values) in enumerate(per_class.items()):
+            cells = [name, f"{values['precision']:.3f}", f"{values['recall']:.3f}", f"{values['f1']:.3f}",
+                     str(values["support"])]
+            for c, text in enumerate(cells):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        same_step = [a for a in images if a.step == latest.step] or images[-1:]
+        if same_step:
+            self.picture.setPixmap(QPixmap(same_step[-1].path))
+        return True

@@ -1,0 +1,216 @@
+"""Evaluate dialog: start an evaluation of a run (or its base model) in a worker process, follow its
+progress from the store, cancel it. The GUI process never loads the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.context import AppContext
+from app.widgets import MessageBanner
+from app.workers import Task
+from spark_trainer.errors import SparkError
+from spark_trainer.store.entities import Run
+from spark_trainer.store.store import Store
+
+POLL_MS = 300
+TASK_HELP = {
+    "perplexity": "a .txt file, or JSONL rows with text (or prompt + completion)",
+    "mcq": "CSV or JSONL with subject, question, A, B, C, D, answer (a letter)",
+    "classification": "CSV or JSONL with the run's text and label columns",
+}
+
+
+class EvaluateDialog(QDialog):
+    """Emits `finished_evaluation(evaluation_id)` when an evaluation ends (any outcome)."""
+
+    finished_evaluation = Signal(int)
+
+    def __init__(self, store: Store, ctx: AppContext, run: Run, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from spark_trainer.evaluation.tasks import TASK_RECIPES
+
+        self.store, self.ctx, self.run = store, ctx, run
+        self.evaluation_id: int | None = None
+        self.task: Task | None = None
+        self.setWindowTitle(f"Evaluate run {run.id} · {run.experiment}")
+        self.setMinimumWidth(540)
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.task_choice = QComboBox()
+        for name, recipes in TASK_RECIPES.items():
+            if run.recipe in recipes:
+                self.task_choice.addItem(name, name)
+        self.data = QLineEdit()
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        data_row = QHBoxLayout()
+        data_row.addWidget(self.data, 1)
+        data_row.addWidget(browse)
+        self.data_help = QLabel("")
+        self.data_help.setObjectName("Muted")
+        self.checkpoint = QComboBox()
+        self.checkpoint.addItems(["last", "best"])
+        self.base = QCheckBox("Evaluate the base model instead (a baseline row in the leaderboard)")
+        self.gpus = QComboBox()
+        self.gpus.addItem("auto (first GPU, else CPU)", "auto")
+        self.gpus.addItem("CPU", "cpu")
+        for gpu in getattr(ctx.gpu_monitor, "gpus", None) or []:
+            self.gpus.addItem(f"GPU {gpu.index}", str(gpu.index))
+        form.addRow("Task", self.task_choice)
+        form.addRow("Data file", data_row)
+        form.addRow("", self.data_help)
+        form.addRow("Checkpoint", self.checkpoint)
+        form.addRow("", self.base)
+        form.addRow("Device", self.gpus)
+        layout.addLayout(form)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.result = QLabel("")
+        self.result.setWordWrap(True)
+        self.banner = MessageBanner()
+        layout.addWidget(self.progress)
+        layout.addWidget(self.result)
+        layout.addWidget(self.banner)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.start_button = QPushButton("Start")
+        self.cancel_button = QPushButton("Cancel evaluation")
+        self.cancel_button.setEnabled(False)
+        close = QPushButton("Close")
+        for button in (self.start_button, self.cancel_button, close):
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        close.clicked.connect(self.reject)
+        self.task_choice.currentIndexChanged.connect(self._sync)
+        self.base.toggled.connect(lambda on: self.checkpoint.setEnabled(not on))
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+        self._sync()
+
+    def _sync(self) -> None:
+        self.data_help.setText(TASK_HELP.get(self.task_choice.currentData() or "", ""))
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Evaluation data", "", "Data (*.csv *.jsonl *.json *.txt)")
+        if path:
+            self.data.setText(path)
+
+    def start(self) -> Task | None:
+        """Check the data and start the worker (on the pool: reading a big file must not stall the GUI)."""
+        if not self.data.text().strip() or not self.task_choice.currentData():
+            self.banner.show_message("Choose a task and a data file first", "error")
+            return None
+        request = {"task": self.task_choice.currentData(), "data_path": Path(self.data.text().strip()),
+                   "base": self.base.isChecked(), "checkpoint": self.checkpoint.currentText(),
+                   "gpus": self.gpus.currentData()}
+        run_id = self.run.id
+
+        def work(_ctx: Any) -> Any:
+            from spark_trainer.evaluation import jobs
+
+            return jobs.submit(self.store, run_id, **request)
+
+        self.start_button.setEnabled(False)
+        self.banner.clear_message()
+        self.result.setText("")
+        task = Task(work, name="evaluate")
+        task.signals.succeeded.connect(self._started)
+        task.signals.failed.connect(self._start_failed)
+        self.task = task
+        self.ctx.tasks.start(task, self.ctx.pool)
+        return task
+
+    def _started(self, evaluation: Any) -> None:
+        self.evaluation_id = evaluation.id
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        where = f"GPU {evaluation.gpus[0]}" if evaluation.gpus else "the CPU"
+        self.banner.show_message(f"Evaluation {evaluation.id} running in a worker on {where}", "info")
+        self.timer.start()
+
+    def _start_failed(self, message: str, _exc: object) -> None:
+        self.start_button.setEnabled(True)
+        self.banner.show_message(message, "error")
+
+    def poll(self) -> None:
+        from spark_trainer.evaluation import jobs
+
+        if self.evaluation_id is None:
+            return
+        try:
+            ev = jobs.refresh(self.store, self.evaluation_id)
+        except SparkError as exc:
+            self.banner.show_message(str(exc), "error")
+            self.timer.stop()
+            return
+        if ev.total:
+            self.progress.setRange(0, ev.total)
+            self.progress.setValue(ev.done)
+        if ev.is_active:
+            return
+        self.timer.stop()
+        self.cancel_button.setEnabled(False)
+        self.start_button.setEnabled(True)
+        if ev.status == "completed":
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1)
+            self.banner.show_message(f"Evaluation {ev.id} completed", "ok")
+            self.result.setText(summary_text(ev.result or {}))
+        else:
+            self.banner.show_message(f"Evaluation {ev.id} {ev.status}: {(ev.error or '').strip().splitlines()[0] if ev.error else ''}",
+                                     "error")
+        self.ctx.data_changed.emit("runs")
+        self.finished_evaluation.emit(ev.id)
+
+    def cancel(self) -> None:
+        if self.evaluation_id is None:
+            return
+        evaluation_id = self.evaluation_id
+
+        def work(_ctx: Any) -> Any:
+            from spark_trainer.evaluation import jobs
+
+            return jobs.cancel(self.store, evaluation_id)
+
+        self.cancel_button.setEnabled(False)
+        task = Task(work, name="evaluate-cancel")
+        task.signals.finished.connect(self.poll)
+        self.ctx.tasks.start(task, self.ctx.pool)
+
+    def done(self, code: int) -> None:  # noqa: A003 - QDialog's name
+        self.timer.stop()
+        super().done(code)
+
+    def busy(self) -> bool:
+        return self.timer.isActive() or (self.task is not None and not self.task.delivered)
+
+
+def summary_text(report: dict[str, Any]) -> str:
+    """Metrics, and per-subject or per-class lines, for people."""
+    parts = [", ".join(f"{k} {v:.4f}" for k, v in report.get("metrics", {}).items())]
+    if report.get("by_subject"):
+        parts.append("by subject: " + ", ".join(f"{s} {a:.3f}" for s, a in report["by_subject"].items()))
+    if report.get("per_class"):
+        parts.append("per class F1: " + ", ".join(f"{c} {m['f1']:.3f}" for c, m in report["per_class"].items()))
+    return "\n".join(p for p in parts if p)

@@ -1,0 +1,145 @@
+"""The run detail's "Exports & evaluations" tab: the run's exports (folder, Hub URL) and evaluations,
+with the Export and Evaluate actions."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.context import AppContext
+from spark_trainer.errors import SparkError
+from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.store import Store
+
+EXPORT_COLUMNS = ("Id", "Step", "Kind", "Dtype", "Folder", "Hub", "Created")
+EVAL_COLUMNS = ("Id", "Task", "Model", "Data", "Status", "Result")
+
+
+def _table(columns: tuple[str, ...], stretch: int) -> QTableWidget:
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(list(columns))
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.verticalHeader().setVisible(False)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    return table
+
+
+def _fill(table: QTableWidget, rows: list[tuple[object, ...]]) -> None:
+    table.setRowCount(len(rows))
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            item = QTableWidgetItem("-" if value is None else str(value))
+            item.setToolTip(item.text())
+            table.setItem(r, c, item)
+
+
+class RunExportsWidget(QWidget):
+    """Set the run with `show_run`; `refresh` re-reads the lists (cheap: two small queries)."""
+
+    changed = Signal()
+
+    def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store, self.ctx = store, ctx
+        self.run: Run | None = None
+        self.dialog: QWidget | None = None
+        layout = QVBoxLayout(self)
+        actions = QHBoxLayout()
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Save a checkpoint as a Hugging Face model folder, optionally pushed to the Hub")
+        self.evaluate_button = QPushButton("Evaluate…")
+        self.evaluate_button.setToolTip("Perplexity, classification or multiple-choice evaluation in a worker")
+        actions.addWidget(self.export_button)
+        actions.addWidget(self.evaluate_button)
+        actions.addStretch(1)
+        layout.addLayout(actions)
+        layout.addWidget(QLabel("Exports"))
+        self.exports = _table(EXPORT_COLUMNS, 4)
+        layout.addWidget(self.exports, 1)
+        layout.addWidget(QLabel("Evaluations"))
+        self.evaluations = _table(EVAL_COLUMNS, 5)
+        layout.addWidget(self.evaluations, 1)
+        self.export_button.clicked.connect(self.open_export)
+        self.evaluate_button.clicked.connect(self.open_evaluate)
+
+    def show_run(self, run: Run) -> None:
+        self.run = run
+        has_checkpoint = bool(run.run_dir) and run.status in (RunStatus.COMPLETED, RunStatus.PAUSED,
+                                                              RunStatus.CANCELLED, RunStatus.INTERRUPTED,
+                                                              RunStatus.FAILED)
+        self.export_button.setEnabled(has_checkpoint)
+        self.evaluate_button.setEnabled(has_checkpoint)
+        self.refresh()
+
+    def refresh(self) -> None:
+        from spark_trainer.evaluation.jobs import refresh as refresh_eval
+        from spark_trainer.store import evaluations, exports
+
+        if self.run is None:
+            return
+        try:
+            found = exports.list_for(self.store, self.run.id)
+            evals = [refresh_eval(self.store, e.id) if e.is_active else e
+                     for e in evaluations.list_for(self.store, self.run.id)]
+        except SparkError:
+            return
+        _fill(self.exports, [(e.id, e.step, e.options.get("kind"), e.options.get("dtype"), e.path,
+                              e.hub_url or "not pushed", f"{e.created_at:%Y-%m-%d %H:%M}") for e in found])
+        _fill(self.evaluations, [(e.id, e.task, "base model" if e.base else f"step {e.step or e.checkpoint}",
+                                  e.data_path.rsplit("/", 1)[-1], e.status if not e.is_active or not e.total
+                                  else f"{e.status} {e.done}/{e.total}", _result(e)) for e in evals])
+        for r in range(self.exports.rowCount()):
+            self.exports.item(r, 0).setData(Qt.ItemDataRole.UserRole, found[r].id)
+
+    def open_export(self) -> QWidget | None:
+        from app.views.export_dialog import ExportDialog
+
+        if self.run is None:
+            return None
+        dialog = ExportDialog(self.store, self.ctx, self.run, self)
+        dialog.exported.connect(lambda _id: self._changed())
+        dialog.finished.connect(lambda _code: self._changed())
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def open_evaluate(self) -> QWidget | None:
+        from app.views.evaluate_dialog import EvaluateDialog
+
+        if self.run is None:
+            return None
+        dialog = EvaluateDialog(self.store, self.ctx, self.run, self)
+        dialog.finished_evaluation.connect(lambda _id: self._changed())
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _changed(self) -> None:
+        self.refresh()
+        self.changed.emit()
+
+    def busy(self) -> bool:
+        busy = getattr(self.dialog, "busy", None)
+        return bool(busy and self.dialog.isVisible() and busy())
+
+
+def _result(evaluation: object) -> str:
+    from app.views.evaluate_dialog import summary_text
+
+    if getattr(evaluation, "status", "") == "completed":
+        return summary_text(evaluation.result or {}).replace("\n", "; ")
+    error = getattr(evaluation, "error", None)
+    return error.strip().splitlines()[0] if error else ""

@@ -1,0 +1,64 @@
+"""`eval RUN --task ...`: evaluate a run's checkpoint (or its base model) in a managed worker."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import table
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("eval", help="evaluate a run (perplexity, classification, multiple choice) in a worker",
+                       parents=[common])
+    p.add_argument("run", help="run id")
+    p.add_argument("--task", required=True, choices=["perplexity", "classification", "mcq"],
+                   help="perplexity (text/JSONL), classification (labelled CSV/JSONL) or mcq "
+                   "(CSV/JSONL with subject, question, A, B, C, D, answer)")
+    p.add_argument("--data", required=True, metavar="FILE", help="the evaluation file")
+    p.add_argument("--base", action="store_true", help="evaluate the run's base model instead (a baseline)")
+    p.add_argument("--checkpoint", default="last", metavar="last|best|STEP", help="which checkpoint (default last)")
+    p.add_argument("--gpus", default="auto", help="auto (first GPU, else CPU), cpu, or a GPU id")
+    p.set_defaults(handler=cmd_eval)
+
+
+def cmd_eval(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.evaluation import jobs
+
+    store = ctx.store
+    ev = jobs.submit(store, args.run, task=args.task, data_path=Path(args.data), base=args.base,
+                     checkpoint=args.checkpoint, gpus=args.gpus)
+    ctx.info(f"evaluation {ev.id} of run {ev.run_id} ({'base model' if ev.base else ev.checkpoint}) started on "
+             f"{'GPU ' + ','.join(map(str, ev.gpus)) if ev.gpus else 'CPU'}; Ctrl-C cancels")
+
+    def show(current: Any) -> None:
+        if current.total:
+            ctx.info(f"  {current.done}/{current.total}")
+
+    ev = jobs.wait(store, ev.id, on_progress=show)
+    if ev.status != "completed":
+        reason = (ev.error or ev.status).strip().splitlines()[0]
+        return Result({"evaluation": ev.id, "status": ev.status, "error": ev.error},
+                      f"evaluation {ev.id} {ev.status}: {reason}", exit_code=1)
+    report = dict(ev.result or {})
+    report.pop("predictions", None)
+    data = {"evaluation": ev.id, "run": ev.run_id, **report}
+    return Result(data, lambda: _text(report))
+
+
+def _text(report: dict[str, Any]) -> str:
+    lines = [f"{report['task']} ({'base model' if report.get('base') else 'step ' + str(report.get('step'))})"]
+    lines += [f"  {k}: {v:.4f}" for k, v in report.get("metrics", {}).items()]
+    if report.get("by_subject"):
+        rows = [(s, f"{a:.4f}", report["counts"][s]) for s, a in report["by_subject"].items()]
+        lines += ["", table(["subject", "accuracy", "questions"], rows)]
+    if report.get("per_class"):
+        rows = [(c, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", m["support"])
+                for c, m in report["per_class"].items()]
+        lines += ["", table(["class", "precision", "recall", "f1", "support"], rows)]
+        labels = report["labels"]
+        lines += ["", "confusion matrix (rows: true, columns: predicted)",
+                  table(["", *labels], [(t, *row) for t, row in zip(labels, report["confusion_matrix"], strict=True)])]
+    return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""`export RUN`: a run's checkpoint as a Hugging Face folder (adapter or merged), optionally pushed."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import table
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("export", help="export a run as a Hugging Face model folder, optionally pushed to the Hub",
+                       parents=[common])
+    p.add_argument("run", help="run id")
+    p.add_argument("--checkpoint", default="last", metavar="last|best|STEP",
+                   help="which checkpoint: last (default), best (lowest eval metric) or a step number")
+    p.add_argument("--merge", action="store_true",
+                   help="merge the adapters into the base model (default: save the adapter only)")
+    p.add_argument("--dtype", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
+                   help="weight dtype (auto: the base model's for merged models, fp32 for adapters)")
+    p.add_argument("--out", metavar="DIR", help="export folder (default: exports/<id>/ in the data home)")
+    p.add_argument("--push", metavar="REPO_ID", help="upload to this Hub repo (created if needed); uses "
+                   "HF_ENDPOINT and the token from the keyring or HF_TOKEN")
+    p.add_argument("--private", action="store_true", help="create the Hub repo as private")
+    p.add_argument("--list", action="store_true", help="list the run's exports instead of exporting")
+    p.set_defaults(handler=cmd_export)
+
+
+def cmd_export(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.export import ExportOptions, export_run, push_export
+    from spark_trainer.export.hub import check_repo_id
+    from spark_trainer.store import exports
+
+    store = ctx.store
+    if args.list:
+        found = exports.list_for(store, args.run)
+        rows = [(e.id, e.step, e.options.get("kind"), e.options.get("dtype"), e.path, e.hub_url or "-")
+                for e in found]
+        return Result(found, table(["id", "step", "kind", "dtype", "path", "hub"], rows, empty="no exports yet"))
+    if args.push:
+        check_repo_id(args.push)  # a typo fails before minutes of merging
+    options = ExportOptions(checkpoint=args.checkpoint, merge=args.merge, dtype=args.dtype,
+                            out=Path(args.out) if args.out else None)
+
+    def show(phase: str, done: int, total: int) -> None:
+        ctx.info(f"  {phase} ({done}/{total})")
+
+    result = export_run(store, args.run, options, progress=show)
+    export = result.export
+    how = "already exported" if result.reused else "exported"
+    ctx.info(f"{how}: run {export.run_id} step {export.step} ({export.options.get('kind')}, "
+             f"{export.options.get('dtype')}) in {export.path}")
+    pushed = None
+    if args.push:
+        export, pushed = push_export(store, export, args.push, private=args.private, progress=show)
+    data = {"export": export, "reused": result.reused,
+            "pushed": None if pushed is None else {"repo_id": pushed.repo_id, "url": pushed.url,
+                                                   "files": pushed.files, "private": pushed.private}}
+    text = export.path if pushed is None else f"{export.path}\npushed to {pushed.url}"
+    return Result(data, text)

@@ -1,0 +1,46 @@
+"""Classification evaluation: predicted label names (from the model's id2label) against the file's
+labels; accuracy, macro-F1, per-class precision/recall and the confusion matrix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from spark_trainer.errors import BadInput
+from spark_trainer.evaluation.data import LabelledText
+from spark_trainer.evaluation.metrics import classification_report
+
+BATCH = 16
+
+
+def predict_labels(model: Any, tokenizer: Any, texts: list[str], tick: Callable[[int, int], None] | None = None,
+                   max_length: int = 512) -> list[str]:
+    """Label names the model predicts for `texts` (argmax of the logits, named by config.id2label)."""
+    import torch
+
+    id2label = {int(k): str(v) for k, v in model.config.id2label.items()}
+    device = next(model.parameters()).device
+    names: list[str] = []
+    with torch.no_grad():
+        for start in range(0, len(texts), BATCH):
+            chunk = texts[start:start + BATCH]
+            enc = tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            logits = model(**{k: v.to(device) for k, v in enc.items()}).logits
+            names += [id2label[int(i)] for i in logits.argmax(-1).tolist()]
+            if tick is not None:
+                tick(min(start + BATCH, len(texts)), len(texts))
+    return names
+
+
+def classify(model: Any, tokenizer: Any, items: list[LabelledText], tick: Callable[[int, int], None]) -> dict[str, Any]:
+    known = {str(v) for v in model.config.id2label.values()}
+    unknown = sorted({i.label for i in items} - known)
+    if unknown:
+        raise BadInput(f"labels {', '.join(map(repr, unknown[:5]))} in the data are not labels of the model; "
+                       f"its labels are: {', '.join(sorted(known))}")
+    predicted = predict_labels(model, tokenizer, [i.text for i in items], tick)
+    labels = [str(model.config.id2label[k]) for k in sorted(model.config.id2label, key=int)]
+    report = classification_report([i.label for i in items], predicted, labels)
+    return {"metrics": {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}, **report,
+            "predictions": [{"source": i.source, "predicted": p, "label": i.label}
+                            for i, p in zip(items, predicted, strict=True)]}

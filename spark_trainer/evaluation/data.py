@@ -1,0 +1,134 @@
+"""Evaluation data files: read and check them before any model is loaded (bad input is exit 2).
+
+- perplexity: a .txt file (one document), or JSONL rows with `text` (or `prompt` + `completion`).
+- mcq: CSV or JSONL with columns subject, question, A, B, C, D, answer (a letter A-D, or 0-3).
+- classification: CSV or JSONL with a text column and a label column (names configurable).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.errors import BadInput
+
+MCQ_COLUMNS = ("subject", "question", "A", "B", "C", "D", "answer")
+LETTERS = ("A", "B", "C", "D")
+
+
+@dataclass(frozen=True)
+class McqItem:
+    subject: str
+    question: str
+    choices: tuple[str, str, str, str]
+    answer: int  # index into choices
+    source: str
+
+
+@dataclass(frozen=True)
+class LabelledText:
+    text: str
+    label: str
+    source: str
+
+
+def _check_file(path: Path) -> Path:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise BadInput(f"--data {path}: no such file")
+    return path
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
+    """(line number, row, column names) from a CSV (header line) or JSONL file."""
+    try:
+        if path.suffix.lower() == ".csv":
+            with open(path, newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                columns = list(reader.fieldnames or [])
+                for number, row in enumerate(reader, start=2):
+                    yield number, row, columns
+            return
+        with open(path, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise BadInput(f"{path}: line {number} is not valid JSON ({exc.msg})") from None
+                if not isinstance(row, dict):
+                    raise BadInput(f"{path}: line {number} is not a JSON object")
+                yield number, row, list(row)
+    except UnicodeDecodeError:
+        raise BadInput(f"{path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _require(path: Path, number: int, columns: list[str], wanted: tuple[str, ...]) -> None:
+    for name in wanted:
+        if name not in columns:
+            where = "" if path.suffix.lower() == ".csv" else f" (line {number})"
+            raise BadInput(f"{path} has no {name!r} column{where}; columns are: {', '.join(columns) or 'none'}")
+
+
+def read_mcq(path: Path) -> list[McqItem]:
+    path = _check_file(path)
+    items = []
+    for number, row, columns in _rows(path):
+        _require(path, number, columns, MCQ_COLUMNS)
+        answer = str(row["answer"]).strip()
+        if answer.upper() in LETTERS:
+            index = LETTERS.index(answer.upper())
+        elif answer in ("0", "1", "2", "3"):
+            index = int(answer)
+        else:
+            raise BadInput(f"{path}: line {number}: answer {answer!r} must be one of A, B, C, D")
+        items.append(McqItem(str(row["subject"]).strip() or "(none)", str(row["question"]),
+                             tuple(str(row[c]) for c in LETTERS), index, f"{path.name}:{number}"))  # type: ignore[arg-type]
+    if not items:
+        raise BadInput(f"{path} has no questions")
+    return items
+
+
+def read_documents(path: Path) -> list[str]:
+    """Documents for perplexity: the whole .txt file, or each JSONL row's text."""
+    path = _check_file(path)
+    if path.suffix.lower() in (".txt", ".md", ".text"):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise BadInput(f"{path} is not UTF-8 text") from None
+        if not text.strip():
+            raise BadInput(f"{path} is empty")
+        return [text]
+    docs = []
+    for number, row, columns in _rows(path):
+        if isinstance(row.get("text"), str):
+            docs.append(row["text"])
+        elif isinstance(row.get("prompt"), str) and isinstance(row.get("completion"), str):
+            docs.append(row["prompt"] + row["completion"])
+        else:
+            raise BadInput(f"{path}: line {number} has no 'text' column (nor 'prompt' and 'completion'); "
+                           f"columns are: {', '.join(columns) or 'none'}")
+    if not docs:
+        raise BadInput(f"{path} has no rows")
+    return docs
+
+
+def read_labelled(path: Path, text_column: str = "text", label_column: str = "label") -> list[LabelledText]:
+    path = _check_file(path)
+    items = []
+    for number, row, columns in _rows(path):
+        _require(path, number, columns, (text_column, label_column))
+        if row[label_column] is None or str(row[label_column]).strip() == "":
+            raise BadInput(f"{path}: line {number} has an empty {label_column!r}")
+        items.append(LabelledText(str(row[text_column]), str(row[label_column]).strip(), f"{path.name}:{number}"))
+    if not items:
+        raise BadInput(f"{path} has no rows")
+    return items

@@ -1,0 +1,139 @@
+"""Evaluation jobs run in a managed worker process, like training: submitted (data checked first),
+spawned detached with its own log (`runs/<id>/evals/<eval id>.log`) and GPU, followed through the
+store, cancelled with SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from spark_trainer.errors import BadInput, OperationFailed
+from spark_trainer.evaluation.tasks import check_task, read_data
+from spark_trainer.jobs import process
+from spark_trainer.store import evaluations, runs
+from spark_trainer.store.evaluations import Evaluation
+from spark_trainer.store.store import Store
+
+POLL_S = 0.2
+
+
+def eval_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "evals"
+
+
+def log_path(evaluation: Evaluation, run_dir: Path) -> Path:
+    return eval_dir(run_dir) / f"{evaluation.id}.log"
+
+
+def parse_gpus(text: str | None) -> list[int]:
+    """cpu -> []; "0" -> [0]; auto -> the first GPU of this machine, else the CPU."""
+    if text in (None, "", "auto"):
+        from spark_trainer.jobs.scheduler import machine_gpus
+
+        found = machine_gpus()
+        return found[:1]
+    if text == "cpu":
+        return []
+    try:
+        return [int(part) for part in str(text).split(",") if part.strip()][:1]
+    except ValueError:
+        raise BadInput(f"--gpus {text!r} must be auto, cpu or a GPU id like 0") from None
+
+
+def submit(store: Store, run_ref: int | str, *, task: str, data_path: Path, base: bool = False,
+           checkpoint: str = "last", gpus: str | None = "auto") -> Evaluation:
+    """Check the request and its data, record the evaluation and start its worker.
+
+    Raises:
+        BadInput: unknown run, task or checkpoint; unreadable data or a missing column.
+    """
+    from spark_trainer.export.checkpoint import resolve_checkpoint
+    from spark_trainer.jobs.submit import frozen_config
+
+    run = runs.get(store, run_ref)
+    config = frozen_config(Path(run.run_dir))
+    check_task(task, config.recipe)
+    data_path = Path(data_path).expanduser().resolve()
+    read_data(task, data_path, config)  # bad data fails here, before a process is started
+    if not base:
+        resolve_checkpoint(Path(run.run_dir), checkpoint, run_id=run.id)
+    evaluation = evaluations.create(store, run.id, task=task, data_path=str(data_path), base=base,
+                                    checkpoint="base" if base else str(checkpoint), gpus=parse_gpus(gpus))
+    return start(store, evaluation, Path(run.run_dir))
+
+
+def start(store: Store, evaluation: Evaluation, run_dir: Path) -> Evaluation:
+    log = log_path(evaluation, run_dir)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, SPARK_TRAINER_HOME=str(store.home.root), PYTHONUNBUFFERED="1",
+               CUDA_VISIBLE_DEVICES=",".join(map(str, evaluation.gpus)))
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(process.worker_command(evaluation.run_id, "--evaluation", str(evaluation.id)),
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                cwd=str(run_dir), start_new_session=True, close_fds=True)
+    found = process.identity(proc.pid)
+    return evaluations.update(store, evaluation.id, pid=proc.pid,
+                              pid_start_time=found.start_time if found else None)
+
+
+def refresh(store: Store, evaluation_id: int) -> Evaluation:
+    """The evaluation, marked failed (with its log's tail) if its worker died without saying so."""
+    ev = evaluations.get(store, evaluation_id)
+    if ev.is_active and ev.pid is not None and not process.is_alive(ev.pid, ev.pid_start_time):
+        time.sleep(POLL_S)  # the worker may have written its outcome just before exiting
+        ev = evaluations.get(store, evaluation_id)
+        if ev.is_active:
+            tail = _log_tail(store, ev)
+            ev = evaluations.update(store, ev.id, status="failed",
+                                    error=f"the evaluation worker exited unexpectedly\n{tail}")
+    return ev
+
+
+def _log_tail(store: Store, ev: Evaluation) -> str:
+    run = runs.get(store, ev.run_id)
+    path = log_path(ev, Path(run.run_dir))
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-15:])
+    except OSError:
+        return ""
+
+
+def wait(store: Store, evaluation_id: int, *, on_progress: Callable[[Evaluation], None] | None = None,
+         timeout_s: float | None = None) -> Evaluation:
+    """Poll until the evaluation finishes (Ctrl-C cancels it) and return it."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    last = (-1, -1)
+    try:
+        while True:
+            ev = refresh(store, evaluation_id)
+            if on_progress is not None and (ev.done, ev.total) != last:
+                last = (ev.done, ev.total)
+                on_progress(ev)
+            if not ev.is_active:
+                return ev
+            if deadline is not None and time.monotonic() > deadline:
+                raise OperationFailed(f"evaluation {evaluation_id} did not finish in {timeout_s:.0f} s")
+            time.sleep(POLL_S)
+    except KeyboardInterrupt:
+        cancel(store, evaluation_id)
+        return wait(store, evaluation_id, timeout_s=30)
+
+
+def cancel(store: Store, evaluation_id: int, grace_s: float = 10.0) -> Evaluation:
+    """Stop a running evaluation: SIGTERM (it stops between items), then SIGKILL after `grace_s`."""
+    ev = evaluations.get(store, evaluation_id)
+    if not ev.is_active:
+        return ev
+    if ev.pid is not None and process.is_alive(ev.pid, ev.pid_start_time):
+        process.signal_group(ev.pid, signal.SIGTERM)
+        if not process.wait_gone(ev.pid, ev.pid_start_time, grace_s):
+            process.signal_group(ev.pid, signal.SIGKILL)
+            process.wait_gone(ev.pid, ev.pid_start_time, 5.0)
+    ev = evaluations.get(store, evaluation_id)
+    if ev.is_active:
+        ev = evaluations.update(store, evaluation_id, status="cancelled", error="cancelled")
+    return ev

@@ -1,0 +1,41 @@
+"""Evaluation results for the leaderboard: their metric columns and base-model baseline rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from spark_trainer.evaluation.tasks import METRIC_PREFIX, metric_key
+from spark_trainer.store import evaluations, experiments, runs
+from spark_trainer.store.store import Store
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A base model's score on an evaluation (run through one of the runs built on it)."""
+
+    evaluation_id: int
+    run_id: int
+    base_model: str
+    data: str
+    values: dict[str, float]
+
+
+def eval_keys(keys: Iterable[str]) -> list[str]:
+    """The evaluation metric keys among `keys` (the leaderboard shows each as a column)."""
+    return sorted(k for k in keys if k.startswith(METRIC_PREFIX))
+
+
+def baselines(store: Store, project: int | str | None = None) -> list[Baseline]:
+    """Completed base-model evaluations, newest per (base model, task, data file) only."""
+    run_ids = None if project is None else {r.id for r in runs.list_all(store, project=project)}
+    exp_models = {e.id: e.base_model for e in experiments.list_all(store)}
+    run_models = {r.id: exp_models.get(r.experiment_id, "?") for r in runs.list_all(store)}
+    newest: dict[tuple[str, str, str], Baseline] = {}
+    for ev in evaluations.list_all(store, base=True, status="completed"):
+        if run_ids is not None and ev.run_id not in run_ids:
+            continue
+        values = {metric_key(ev.task, k): float(v) for k, v in (ev.result or {}).get("metrics", {}).items()}
+        model = run_models.get(ev.run_id, "?")
+        newest[(model, ev.task, ev.data_path)] = Baseline(ev.id, ev.run_id, model, ev.data_path, values)
+    return list(newest.values())

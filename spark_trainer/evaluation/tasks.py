@@ -1,0 +1,66 @@
+"""Which evaluation tasks exist, which recipes they apply to, and how each one runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.errors import BadInput
+from spark_trainer.evaluation import data
+
+TASK_RECIPES: dict[str, tuple[str, ...]] = {
+    "perplexity": ("causal-lm",),
+    "mcq": ("causal-lm",),
+    "classification": ("text-classification",),
+}
+TASKS = tuple(TASK_RECIPES)
+METRIC_PREFIX = "evals/"
+
+
+def metric_key(task: str, name: str) -> str:
+    """The run metric an evaluation writes: evals/perplexity, evals/mcq_accuracy, ..."""
+    return f"{METRIC_PREFIX}{task}" if name == task else f"{METRIC_PREFIX}{task}_{name}"
+
+
+def check_task(task: str, recipe: str) -> None:
+    if task not in TASK_RECIPES:
+        raise BadInput(f"--task {task!r} is not one of: {', '.join(TASKS)}")
+    if recipe not in TASK_RECIPES[task]:
+        raise BadInput(f"--task {task} does not apply to {recipe} runs; it is for: {', '.join(TASK_RECIPES[task])}")
+
+
+def _columns(config: ExperimentConfig) -> tuple[str, str]:
+    rc = config.recipe_config
+    return str(rc.get("text_column", "text")), str(rc.get("label_column", "label"))
+
+
+def read_data(task: str, path: Path, config: ExperimentConfig) -> list[Any]:
+    """The task's items; raises BadInput naming the file, line or column at fault."""
+    if task == "mcq":
+        return data.read_mcq(path)
+    if task == "perplexity":
+        return data.read_documents(path)
+    return data.read_labelled(path, *_columns(config))
+
+
+def run_task(task: str, config: ExperimentConfig, checkpoint: Path | None, path: Path, *, device: Any,
+             dtype: str, tick: Callable[[int, int], None], data_path: Path | None = None) -> dict[str, Any]:
+    """Load the model (the checkpoint's, or the base with None) and evaluate it on the file."""
+    from spark_trainer.export.registry import exporter_for
+
+    items = read_data(task, path, config)
+    model, processor = exporter_for(config.recipe).load(config, checkpoint, device, dtype, data_path=data_path)
+    if task == "perplexity":
+        from spark_trainer.evaluation.causal_lm import perplexity
+
+        limit = getattr(model.config, "max_position_embeddings", None) or config.train.seq_len
+        return perplexity(model, processor, items, min(config.train.seq_len, limit), tick)
+    if task == "mcq":
+        from spark_trainer.evaluation.causal_lm import mcq
+
+        return mcq(model, processor, items, tick)
+    from spark_trainer.evaluation.classification import classify
+
+    return classify(model, processor, items, tick)

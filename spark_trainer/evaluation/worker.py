@@ -1,0 +1,111 @@
+"""The evaluation worker: `worker RUN_ID --evaluation EVAL_ID` (started by jobs.start, not by people).
+
+Loads the run's checkpoint (or its base model), runs the task with progress in the store, and
+records the result: as the evaluation's result, as run metrics (`evals/...`) and as an artifact
+(`runs/<id>/evals/<eval id>.json`). A base-model evaluation is kept only on the evaluation row (the
+leaderboard shows it as a baseline), so it never mixes with the run's own numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.errors import SparkError
+from spark_trainer.store import artifacts, evaluations, metrics, runs
+from spark_trainer.store.store import Store
+
+PROGRESS_EVERY_S = 0.5
+
+
+class Cancelled(Exception):
+    """SIGTERM arrived: stop between items."""
+
+
+def _device_and_dtype() -> tuple[str, str]:
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda", "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "cpu", "fp32"
+
+
+def main(run_id: int, evaluation_id: int) -> int:
+    store = Store.open(upgrade=False)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
+    try:
+        ev = evaluations.update(store, evaluation_id, status="running", pid=os.getpid())
+        run = runs.get(store, run_id)
+        print(f"evaluation {ev.id}: {ev.task} on {ev.data_path} ({'base model' if ev.base else ev.checkpoint})",
+              flush=True)
+        try:
+            result, step = _evaluate(store, ev, Path(run.run_dir), stop)
+        except Cancelled:
+            evaluations.update(store, evaluation_id, status="cancelled", error="cancelled")
+            print("cancelled", flush=True)
+            return 1
+        except SparkError as exc:
+            evaluations.update(store, evaluation_id, status="failed", error=str(exc))
+            print(f"failed: {exc}", flush=True)
+            return 1
+        except Exception as exc:  # noqa: BLE001 - any failure ends as a failed evaluation with its message
+            traceback.print_exc()
+            evaluations.update(store, evaluation_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+            return 1
+        _record(store, ev, Path(run.run_dir), result, step)
+        print(f"completed: {json.dumps(result.get('metrics'))}", flush=True)
+        return 0
+    finally:
+        store.close()
+
+
+def _evaluate(store: Store, ev: Any, run_dir: Path, stop: threading.Event) -> tuple[dict[str, Any], int | None]:
+    from spark_trainer.evaluation.tasks import run_task
+    from spark_trainer.export.checkpoint import resolve_checkpoint
+    from spark_trainer.jobs.submit import frozen_config
+
+    config = frozen_config(run_dir)
+    checkpoint, step = (None, None) if ev.base else resolve_checkpoint(run_dir, ev.checkpoint, run_id=ev.run_id)
+    last = [0.0]
+
+    def tick(done: int, total: int) -> None:
+        if stop.is_set():
+            raise Cancelled()
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_S or done == total:
+            last[0] = now
+            evaluations.update(store, ev.id, done=done, total=total)
+
+    device, dtype = _device_and_dtype()
+    from spark_trainer.store import datasets
+
+    try:
+        dataset: Path | None = Path(datasets.get(store, config.dataset).path)
+    except SparkError:
+        dataset = None
+    result = run_task(ev.task, config, checkpoint, Path(ev.data_path), device=device, dtype=dtype, tick=tick,
+                      data_path=dataset)
+    return result, step
+
+
+def _record(store: Store, ev: Any, run_dir: Path, result: dict[str, Any], step: int | None) -> None:
+    from spark_trainer.evaluation.tasks import metric_key
+
+    report = {"task": ev.task, "data": ev.data_path, "base": ev.base, "checkpoint": ev.checkpoint, "step": step,
+              **result}
+    path = run_dir / "evals" / f"{ev.id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))
+    if not ev.base:
+        metrics.add_batch(store, ev.run_id, [(metric_key(ev.task, k), step or 0, float(v))
+                                             for k, v in result["metrics"].items()])
+        artifacts.add(store, ev.run_id, "evaluation", str(path), step=step,
+                      meta={"task": ev.task, "evaluation": ev.id, "data": ev.data_path})
+    evaluations.update(store, ev.id, status="completed", step=step, result=report)

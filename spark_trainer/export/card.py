@@ -1,0 +1,128 @@
+"""The model card: README.md with YAML front matter (what the Hub indexes) and a readable body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from spark_trainer.export.registry import ExportInfo
+
+LOSS_CURVE = "loss_curve.png"
+# Metrics a reader of a card cares about; throughput and learning rate stay in the app.
+CARD_METRIC_PREFIXES = ("loss", "eval_", "evals/")
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """One evaluation to list under model-index: task, data name, metric name -> value."""
+
+    task: str
+    dataset: str
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class CardData:
+    model_name: str
+    run_id: int
+    recipe: str
+    base_model: str
+    step: int
+    info: ExportInfo
+    dataset_name: str
+    dataset_summary: str
+    hyperparameters: dict[str, Any]
+    final_metrics: dict[str, float]
+    evaluations: list[EvalResult] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    has_curve: bool = True
+
+
+def front_matter(data: CardData) -> dict[str, Any]:
+    results = []
+    task = {"type": data.info.pipeline_tag}
+    validation = {k: v for k, v in data.final_metrics.items() if k.startswith("eval_")}
+    if validation:
+        results.append({"task": task, "dataset": {"name": data.dataset_name, "type": data.dataset_name,
+                                                  "split": "validation"},
+                        "metrics": [{"type": k.removeprefix("eval_"), "name": k, "value": round(v, 6)}
+                                    for k, v in validation.items()]})
+    elif "loss" in data.final_metrics:
+        results.append({"task": task, "dataset": {"name": data.dataset_name, "type": data.dataset_name,
+                                                  "split": "train"},
+                        "metrics": [{"type": "loss", "name": "final training loss",
+                                     "value": round(data.final_metrics["loss"], 6)}]})
+    for ev in data.evaluations:
+        results.append({"task": task, "dataset": {"name": ev.dataset, "type": ev.dataset},
+                        "metrics": [{"type": k, "name": f"{ev.task} {k}", "value": round(v, 6)}
+                                    for k, v in ev.metrics.items()]})
+    meta: dict[str, Any] = {
+        "base_model": data.base_model,
+        "library_name": data.info.library_name,
+        "pipeline_tag": data.info.pipeline_tag,
+        "license": "unknown",
+        "tags": data.tags,
+        "datasets": [data.dataset_name],
+    }
+    if results:
+        meta["model-index"] = [{"name": data.model_name, "results": results}]
+    return meta
+
+
+def render(data: CardData) -> str:
+    import yaml
+
+    yaml_text = yaml.safe_dump(front_matter(data), sort_keys=False, allow_unicode=True)
+    # The license is the user's to choose; say so next to the field.
+    yaml_text = yaml_text.replace("license: unknown\n",
+                                  "license: unknown  # choose the license (e.g. apache-2.0) before sharing\n")
+    lines = ["---", yaml_text.rstrip("\n"), "---", "", f"# {data.model_name}", "",
+             f"A {_kind_words(data.info.kind)} of `{data.base_model}` trained with SparkTrainer "
+             f"(recipe `{data.recipe}`, run {data.run_id}, checkpoint at step {data.step}; weights in "
+             f"{data.info.dtype}, safetensors).", ""]
+    lines += ["## Usage", "", "```python", data.info.usage.replace("EXPORT_DIR", "PATH_OR_REPO_ID"), "```", ""]
+    lines += ["## Training data", "", f"Dataset `{data.dataset_name}`.", ""]
+    if data.dataset_summary:
+        lines += [data.dataset_summary, ""]
+    lines += ["## Training hyperparameters", "", "| setting | value |", "|---|---|"]
+    lines += [f"| {k} | {_cell(v)} |" for k, v in data.hyperparameters.items()]
+    lines += [""]
+    if data.final_metrics:
+        lines += ["## Results", "", "| metric | value |", "|---|---:|"]
+        lines += [f"| {k} | {v:.4f} |" for k, v in data.final_metrics.items()]
+        lines += [""]
+    for ev in data.evaluations:
+        lines += [f"Evaluation `{ev.task}` on `{ev.dataset}`: "
+                  + ", ".join(f"{k} {v:.4f}" for k, v in ev.metrics.items()), ""]
+    if data.has_curve:
+        lines += ["## Loss curve", "", f"![Loss curve]({LOSS_CURVE})", ""]
+    return "\n".join(lines)
+
+
+def _kind_words(kind: str) -> str:
+    return {"adapter": "LoRA adapter", "merged": "fine-tune (adapters merged into the base weights)",
+            "full": "full fine-tune"}.get(kind, kind)
+
+
+def _cell(value: Any) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return text.replace("|", "\\|")
+
+
+def dataset_summary(card_text: str, limit: int = 1200) -> str:
+    """The first prose paragraphs of a dataset card (its front matter, headings and tables skipped)."""
+    text = card_text
+    if text.startswith("---"):
+        end = text.find("\n---", 3)
+        text = text[end + 4:] if end >= 0 else text
+    kept: list[str] = []
+    for block in text.split("\n\n"):
+        block = block.strip()
+        if not block or block.startswith(("#", "|", "```", "![")):
+            continue
+        # Local source paths are nobody else's business once the card is public.
+        block = "\n".join(line for line in block.splitlines() if "sources:" not in line)
+        kept.append(block)
+        if sum(map(len, kept)) > limit // 2:
+            break
+    return "\n\n".join(kept)[:limit]

@@ -1,0 +1,109 @@
+"""Exporter for causal-LM runs: adapter only (PEFT layout), merged into the base, or a full fine-tune.
+
+Imports torch, transformers and peft: imported only to export or evaluate (see registry.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.export.common import base_dir, base_reference, load_trainable
+from spark_trainer.export.registry import ExportInfo
+from spark_trainer.recipes.causal_lm import CausalLMConfig
+
+PIPELINE_TAG = "text-generation"
+_DTYPE_NAMES = {"torch.bfloat16": "bf16", "torch.float16": "fp16", "torch.float32": "fp32",
+                "bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
+
+
+def base_dtype(model_dir: Path) -> str:
+    """The dtype the base model's weights are stored in ("fp32" when the config does not say)."""
+    import json
+
+    data = json.loads((model_dir / "config.json").read_text())
+    stored = data.get("dtype") or data.get("torch_dtype") or "float32"
+    return _DTYPE_NAMES.get(str(stored), "fp32")
+
+
+def load_tokenizer(model_dir: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu", dtype: str = "fp32",
+         data_path: Path | None = None) -> tuple[Any, Any]:
+    """(model in eval mode, tokenizer): the base with the checkpoint's trained weights, as in training.
+
+    QLoRA adapters are put on an unquantized base (what merging and exporting need). With
+    `checkpoint` None, the plain base model.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from spark_trainer.recipes.causal_lm_model import adapt, torch_dtype
+
+    model_dir = base_dir(config)
+    tokenizer = load_tokenizer(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="sdpa",
+                                                 local_files_only=True)
+    if checkpoint is not None:
+        rc = CausalLMConfig.model_validate(config.recipe_config)
+        plain = rc.model_copy(update={"method": "lora" if rc.method == "qlora" else rc.method})
+        model = adapt(model, plain)
+        load_trainable(model, Path(checkpoint))
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    inner.config.use_cache = True
+    model.to(device=torch.device(device) if isinstance(device, str) else device, dtype=torch_dtype(dtype))
+    model.eval()
+    return model, tokenizer
+
+
+def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str,
+          data_path: Path | None = None) -> ExportInfo:
+    """Write the Hugging Face folder for `checkpoint` into `dest` (safetensors, tokenizer, generation config)."""
+    from transformers import GenerationConfig
+
+    from spark_trainer.recipes.causal_lm_model import torch_dtype
+
+    rc = CausalLMConfig.model_validate(config.recipe_config)
+    model_dir = base_dir(config)
+    model, tokenizer = load(config, checkpoint, "cpu", "fp32")
+    if rc.method == "full":
+        kind = "full"
+    else:
+        kind = "merged" if merge else "adapter"
+    if dtype == "auto":
+        dtype = "fp32" if kind == "adapter" else base_dtype(model_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    if kind == "adapter":
+        model.to(torch_dtype(dtype))
+        model.peft_config["default"].base_model_name_or_path = base_reference(config)
+        model.save_pretrained(dest)
+        try:
+            GenerationConfig.from_pretrained(model_dir, local_files_only=True).save_pretrained(dest)
+        except OSError:  # the base has no generation_config.json: nothing to carry over
+            pass
+    else:
+        full = model.merge_and_unload() if kind == "merged" else model
+        full.to(torch_dtype(dtype))
+        full.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
+    return ExportInfo(kind=kind, library_name="peft" if kind == "adapter" else "transformers",
+                      pipeline_tag=PIPELINE_TAG, dtype=dtype, usage=_usage(kind, base_reference(config)))
+
+
+def _usage(kind: str, base: str) -> str:
+    if kind == "adapter":
+        return ("from peft import PeftModel\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+                f'base = AutoModelForCausalLM.from_pretrained("{base}")\n'
+                'model = PeftModel.from_pretrained(base, "EXPORT_DIR")\n'
+                'tokenizer = AutoTokenizer.from_pretrained("EXPORT_DIR")')
+    return ("from transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+            'model = AutoModelForCausalLM.from_pretrained("EXPORT_DIR")\n'
+            'tokenizer = AutoTokenizer.from_pretrained("EXPORT_DIR")')

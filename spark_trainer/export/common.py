@@ -1,0 +1,41 @@
+"""Pieces every exporter needs: the base model's folder, how to name it, loading trained tensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.errors import BadInput
+
+
+def base_dir(config: ExperimentConfig) -> Path:
+    """The base model's local folder (an absolute path in the frozen config, or a cached Hub id)."""
+    from spark_trainer.models.loading import resolve_base_model
+    from spark_trainer.paths import resolve_home
+
+    home = resolve_home(None)
+    return resolve_base_model(config.base_model, search_dirs=(home.root, home.models_dir))
+
+
+def base_reference(config: ExperimentConfig) -> str:
+    """How the card and adapter config name the base: its Hub id, or a local folder's name."""
+    path = Path(config.base_model).expanduser()
+    return path.name if path.is_absolute() or path.exists() else config.base_model
+
+
+def load_trainable(model: Any, checkpoint: Path) -> None:
+    """Copy a checkpoint's `trainable.safetensors` into the parameters of the same names (the names
+    the engine saved them under, so `model` must be built the way the recipe builds it)."""
+    import torch
+    from safetensors.torch import load_file
+
+    weights = load_file(str(Path(checkpoint) / "trainable.safetensors"))
+    named = dict(model.named_parameters())
+    unknown = sorted(set(weights) - set(named))
+    if unknown:
+        raise BadInput(f"checkpoint {checkpoint} does not match the run's model: it holds {len(unknown)} "
+                       f"tensors the model lacks (first: {unknown[0]})")
+    with torch.no_grad():
+        for name, tensor in weights.items():
+            named[name].copy_(tensor.to(named[name].dtype))

@@ -1,0 +1,85 @@
+"""Exporter for diffusion-lora runs: the LoRA in the layout diffusers' `load_lora_weights` reads
+(pytorch_lora_weights.safetensors), from any checkpoint. Merging is not offered: a fused pipeline is
+a multi-gigabyte copy of the base that `pipe.fuse_lora()` makes in one line after loading.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.errors import BadInput
+from spark_trainer.export.common import base_reference, load_trainable
+from spark_trainer.export.registry import ExportInfo
+
+PIPELINE_TAG = "text-to-image"
+
+
+def base_dir(config: ExperimentConfig) -> Path:
+    """The base pipeline folder, found the way the recipe finds it."""
+    from spark_trainer.paths import resolve_home
+    from spark_trainer.recipes.diffusion_lora_impl import resolve_pipeline
+
+    home = resolve_home(None)
+    return resolve_pipeline(config.base_model, (home.root, home.models_dir))
+
+
+def _trained_parts(config: ExperimentConfig, checkpoint: Path | None, device: Any, dtype: str) -> Any:
+    """The pipeline parts built as the recipe builds them, with the checkpoint's LoRA tensors."""
+    import torch
+
+    from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig
+    from spark_trainer.recipes.diffusion_model import (
+        TEXT_ENCODER_TARGETS,
+        add_lora,
+        load_parts,
+        make_train_module,
+        torch_dtype,
+    )
+
+    rc = DiffusionLoRAConfig.model_validate(config.recipe_config)
+    parts = load_parts(base_dir(config), torch.device("cpu"), torch.float32)
+    if checkpoint is not None:
+        targets = rc.target_modules
+        targets = [t.strip() for t in targets.split(",") if t.strip()] if isinstance(targets, str) else list(targets)
+        add_lora(parts.unet, rc.lora_r, rc.lora_alpha, rc.lora_dropout, targets)
+        if rc.train_text_encoder:
+            add_lora(parts.text_encoder, rc.lora_r, rc.lora_alpha, rc.lora_dropout, TEXT_ENCODER_TARGETS)
+        module = make_train_module(parts.unet, parts.noise_scheduler, scaling_factor=parts.vae.config.scaling_factor,
+                                   vae=parts.vae, text_encoder=parts.text_encoder,
+                                   train_text_encoder=rc.train_text_encoder)
+        load_trainable(module, Path(checkpoint))
+    for part in (parts.unet, parts.text_encoder, parts.vae):
+        part.to(device=torch.device(device) if isinstance(device, str) else device, dtype=torch_dtype(dtype))
+    return parts, rc
+
+
+def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu", dtype: str = "fp32",
+         data_path: Path | None = None) -> tuple[Any, Any]:
+    """(pipeline with the trained LoRA active, None)."""
+    from diffusers import StableDiffusionPipeline
+
+    parts, _ = _trained_parts(config, checkpoint, device, dtype)
+    pipe = StableDiffusionPipeline.from_pretrained(base_dir(config), unet=parts.unet, text_encoder=parts.text_encoder,
+                                                   vae=parts.vae, tokenizer=parts.tokenizer, safety_checker=None,
+                                                   requires_safety_checker=False, local_files_only=True)
+    return pipe, None
+
+
+def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str,
+          data_path: Path | None = None) -> ExportInfo:
+    from spark_trainer.recipes.diffusion_model import save_lora
+
+    if merge:
+        raise BadInput("--merge is not available for diffusion-lora runs: the export is the LoRA for "
+                       "load_lora_weights (fuse it after loading with pipe.fuse_lora())")
+    dtype = "fp32" if dtype == "auto" else dtype
+    parts, rc = _trained_parts(config, checkpoint, "cpu", dtype)
+    dest.mkdir(parents=True, exist_ok=True)
+    save_lora(parts.unet, parts.text_encoder if rc.train_text_encoder else None, dest)
+    base = base_reference(config)
+    usage = ("import torch\nfrom diffusers import StableDiffusionPipeline\n\n"
+             f'pipe = StableDiffusionPipeline.from_pretrained("{base}")\n'
+             'pipe.load_lora_weights("EXPORT_DIR")\nimage = pipe("a prompt").images[0]')
+    return ExportInfo(kind="adapter", library_name="diffusers", pipeline_tag=PIPELINE_TAG, dtype=dtype, usage=usage)

@@ -1,0 +1,166 @@
+"""Export a run: pick the checkpoint, write the Hugging Face folder (staged, then renamed), add the
+model card and loss curve, record it in the store; optionally push it to the Hub.
+
+Re-running the same export (same run, checkpoint step, merge and dtype, and --out if given) finds the
+finished folder and does not write it again, so a failed push is retried by running the command again.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.errors import BadInput
+from spark_trainer.export import card, hub
+from spark_trainer.export.checkpoint import resolve_checkpoint
+from spark_trainer.export.options import ExportOptions
+from spark_trainer.export.registry import ExportInfo, exporter_for
+from spark_trainer.store import datasets, experiments, exports, metrics, runs
+from spark_trainer.store.exports import Export
+from spark_trainer.store.store import Store
+
+Progress = Callable[[str, int, int], None]
+CARD_NAME = "README.md"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    export: Export
+    reused: bool
+    pushed: hub.Pushed | None = None
+
+
+def _requested(run_id: int, step: int, options: ExportOptions, recipe: str) -> dict[str, Any]:
+    return {"checkpoint": str(options.checkpoint), "step": step, "merge": options.merge,
+            "dtype_requested": options.dtype, "recipe": recipe}
+
+
+def find_reusable(store: Store, run_id: int, step: int, options: ExportOptions) -> Export | None:
+    """A finished export of the same checkpoint with the same choices whose folder is still there."""
+    for found in exports.list_for(store, run_id):
+        opts = found.options
+        if (found.step == step and opts.get("merge") == options.merge
+                and opts.get("dtype_requested") == options.dtype
+                and (options.out is None or Path(found.path) == Path(options.out).expanduser().resolve())
+                and (Path(found.path) / CARD_NAME).is_file()):
+            return found
+    return None
+
+
+def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
+               progress: Progress | None = None) -> ExportResult:
+    """Write (or find) the export of a run's checkpoint.
+
+    Raises:
+        BadInput: unknown run, no such checkpoint, a recipe without exporter, an --out that is not empty.
+        OperationFailed: writing failed (nothing half-written is left).
+    """
+    from spark_trainer.jobs.submit import frozen_config
+
+    notify = progress or (lambda _p, _d, _t: None)
+    run = runs.get(store, run_ref)
+    checkpoint, step = resolve_checkpoint(Path(run.run_dir), options.checkpoint, run_id=run.id)
+    reused = find_reusable(store, run.id, step, options)
+    if reused is not None:
+        return ExportResult(reused, reused=True)
+    config = frozen_config(Path(run.run_dir))
+    exporter = exporter_for(config.recipe)
+    dest = _destination(store, options)
+    staging = dest.parent / f".staging-{dest.name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        notify("writing weights", 0, 3)
+        info: ExportInfo = exporter.write(config, checkpoint, staging, merge=options.merge, dtype=options.dtype,
+                                          data_path=_data_path(store, config))
+        notify("writing model card", 1, 3)
+        _write_card(store, run, config, step, info, staging)
+        notify("finishing", 2, 3)
+        if dest.exists():  # an empty folder named by --out
+            dest.rmdir()
+        staging.rename(dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    record = exports.add(store, run.id, step=step, path=str(dest), options={
+        **_requested(run.id, step, options, config.recipe), "dtype": info.dtype, "kind": info.kind,
+        "library_name": info.library_name, "files": files})
+    notify("exported", 3, 3)
+    return ExportResult(record, reused=False)
+
+
+def _data_path(store: Store, config: Any) -> Path | None:
+    """The run's dataset folder (some exporters need it, e.g. for label names); None if deleted."""
+    try:
+        return Path(datasets.get(store, config.dataset).path)
+    except BadInput:
+        return None
+
+
+def _destination(store: Store, options: ExportOptions) -> Path:
+    if options.out is None:
+        dest = store.home.export_dir(exports.next_id(store))
+        n = 1
+        while dest.exists():  # an unrecorded leftover (a deleted record): never write over it
+            dest = store.home.exports_dir / f"{exports.next_id(store)}-{n}"
+            n += 1
+        return dest
+    dest = Path(options.out).expanduser().resolve()
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise BadInput(f"--out {dest} already exists and is not an empty folder; choose a new or empty folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return dest
+
+
+def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo, folder: Path) -> None:
+    from spark_trainer.export.plot import downsample, draw_curves
+    from spark_trainer.store import evaluations
+
+    experiment = experiments.get(store, run.experiment_id)
+    try:
+        dataset = datasets.get(store, config.dataset)
+        card_path = Path(dataset.path) / "README.md"
+        summary = card.dataset_summary(card_path.read_text()) if card_path.is_file() else ""
+        dataset_name = dataset.name
+    except BadInput:
+        dataset_name, summary = str(config.dataset), ""
+    # The card describes the exported checkpoint: every series up to its step, values as of that step.
+    wanted = [k for k in metrics.keys(store, run.id) if k.startswith(card.CARD_METRIC_PREFIXES)
+              and not k.startswith("evals/")]
+    series: dict[str, list[tuple[int, float]]] = {}
+    for point in metrics.read(store, run.id, keys=wanted) if wanted else []:
+        if point.step <= step:
+            series.setdefault(point.key, []).append((point.step, point.value))
+    curves = {k: downsample(series[k]) for k in ("loss", "eval_loss") if k in series}
+    draw_curves(curves, folder / card.LOSS_CURVE, title=f"{experiment.name}: loss by step")
+    final = {k: max(series[k])[1] for k in sorted(series)}
+    evals = [card.EvalResult(task=e.task, dataset=Path(e.data_path).stem,
+                             metrics={k: float(v) for k, v in (e.result or {}).get("metrics", {}).items()})
+             for e in evaluations.list_for(store, run.id) if e.status == "completed" and not e.base]
+    rc = config.recipe_config
+    method = rc.get("method")
+    hyper = {f"train.{k}": v for k, v in config.train.model_dump(mode="json").items() if v is not None}
+    hyper.update({f"recipe_config.{k}": v for k, v in rc.items() if v is not None})
+    from spark_trainer.export.common import base_reference
+
+    data = card.CardData(
+        model_name=experiment.name, run_id=run.id, recipe=config.recipe, base_model=base_reference(config),
+        step=step, info=info, dataset_name=dataset_name, dataset_summary=summary, hyperparameters=hyper,
+        final_metrics=final, evaluations=[e for e in evals if e.metrics],
+        tags=[t for t in ("spark-trainer", config.recipe, method, "lora" if method in ("lora", "qlora", "dora")
+                          else None, info.kind) if t])
+    (folder / CARD_NAME).write_text(card.render(data), encoding="utf-8")
+
+
+def push_export(store: Store, export: Export, repo_id: str, *, private: bool = False,
+                progress: Progress | None = None) -> tuple[Export, hub.Pushed]:
+    """Upload an export folder and record its Hub URL. The folder is left as it is on failure."""
+    folder = Path(export.path)
+    if not (folder / CARD_NAME).is_file():
+        raise BadInput(f"export {export.id} at {folder} is missing or incomplete; export the run again")
+    pushed = hub.push_folder(folder, repo_id, private=private, progress=progress,
+                             message=f"Upload run {export.run_id} (step {export.step}) from SparkTrainer")
+    return exports.set_pushed(store, export.id, repo=repo_id, url=pushed.url), pushed

@@ -1,0 +1,108 @@
+"""Push an export folder to the Hugging Face Hub (or whatever `HF_ENDPOINT` names).
+
+The token comes from the keyring or `HF_TOKEN` (spark_trainer.secrets) and is handed to
+huggingface_hub in memory only: it is never written to the export, the database or a log.
+Failures become one line: which host, what went wrong, what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from spark_trainer.errors import BadInput, OperationFailed
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass(frozen=True)
+class Pushed:
+    repo_id: str
+    url: str
+    commit_url: str
+    files: list[str]
+    private: bool
+
+
+def endpoint() -> str:
+    """`HF_ENDPOINT` read now (huggingface_hub reads it once, at import)."""
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def check_repo_id(repo_id: str) -> str:
+    parts = repo_id.split("/")
+    if len(parts) != 2 or not all(parts) or any(c.isspace() for c in repo_id):
+        raise BadInput(f"--push {repo_id!r} must be a repo id like your-name/model-name")
+    return repo_id
+
+
+def push_folder(folder: Path, repo_id: str, *, private: bool = False, progress: Progress | None = None,
+                message: str = "Upload model exported by SparkTrainer") -> Pushed:
+    """Create the model repo if needed and commit every file of `folder` in one commit.
+
+    Raises:
+        BadInput: a malformed repo id.
+        OperationFailed: no token, or the host could not be reached / refused (one line).
+    """
+    from spark_trainer.secrets import HF_TOKEN_ENV, get_hf_token
+
+    check_repo_id(repo_id)
+    token = get_hf_token()
+    host = urlsplit(endpoint()).netloc or endpoint()
+    if not token:
+        raise OperationFailed(f"no Hugging Face token to push to {host}: save one in Settings (kept in the OS "
+                              f"keyring) or set {HF_TOKEN_ENV}; the export is kept")
+    notify = progress or (lambda _phase, _done, _total: None)
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+    try:
+        from huggingface_hub import CommitOperationAdd, HfApi
+
+        api = HfApi(endpoint=endpoint(), token=token)
+        notify("creating repository", 0, len(files))
+        repo_url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        operations = []
+        for i, path in enumerate(files):
+            # Hashing happens here (it can take a while for large weights): report per file.
+            operations.append(CommitOperationAdd(path_in_repo=path.relative_to(folder).as_posix(),
+                                                 path_or_fileobj=str(path)))
+            notify("preparing files", i + 1, len(files))
+        notify("uploading", 0, len(files))
+        commit = api.create_commit(repo_id, operations, commit_message=message, repo_type="model")
+        notify("uploaded", len(files), len(files))
+    except Exception as exc:  # noqa: BLE001 - network/HTTP/library errors all become one actionable line
+        raise OperationFailed(describe_failure(exc, host, repo_id)) from exc
+    return Pushed(repo_id=repo_id, url=str(repo_url), commit_url=commit.commit_url,
+                  files=[p.relative_to(folder).as_posix() for p in files], private=private)
+
+
+def describe_failure(exc: BaseException, host: str, repo_id: str) -> str:
+    """One line for a failed push; never includes the token (only status codes and server messages)."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    # huggingface_hub's HTTP client (httpx, or its fork httpx2 in 2.x) is matched by class name, so
+    # this does not depend on which one is installed.
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    keep = "the local export is kept; run the same command again to retry the upload"
+    if isinstance(exc, OfflineModeIsEnabled):
+        return f"cannot push to {host}: HF_HUB_OFFLINE is set; unset it and retry ({keep})"
+    if names & {"ConnectError", "ConnectTimeout"} or isinstance(exc, ConnectionError):
+        return f"cannot reach {host}: {_first_line(exc) or 'connection failed'}; check the network or HF_ENDPOINT ({keep})"
+    if "TimeoutException" in names or isinstance(exc, TimeoutError):
+        return f"{host} timed out during the upload; check the network and retry ({keep})"
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        status = exc.response.status_code
+        what = {401: "rejected the token (401 Unauthorized): save a valid token in Settings or set HF_TOKEN",
+                403: f"refused access to {repo_id} (403 Forbidden): the token needs write access to that namespace",
+                404: f"does not know {repo_id} (404 Not Found): check the repo id and the token's namespace"}
+        reason = what.get(status, f"answered {status}: {_first_line(exc)}")
+        return f"{host} {reason} ({keep})"
+    return f"push to {host} failed: {type(exc).__name__}: {_first_line(exc)} ({keep})"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""

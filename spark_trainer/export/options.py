@@ -1,0 +1,32 @@
+"""What an export asks for: which checkpoint, adapter or merged, the weight dtype, where to write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from spark_trainer.errors import BadInput
+
+DTYPES = ("auto", "bf16", "fp16", "fp32")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Args:
+        checkpoint: "last", "best" or a step number (as text or int).
+        merge: merge adapters into the base model (a full model) instead of saving the adapter only.
+        dtype: weight dtype; "auto" keeps the base model's dtype for merged models, fp32 for adapters.
+        out: the export folder (default: `exports/<id>/` in the data home).
+    """
+
+    checkpoint: str = "last"
+    merge: bool = False
+    dtype: str = "auto"
+    out: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise BadInput(f"--dtype {self.dtype!r} is not one of: {', '.join(DTYPES)}")
+        spec = str(self.checkpoint)
+        if spec not in ("last", "best") and not (spec.isdigit() and int(spec) > 0):
+            raise BadInput(f"--checkpoint {spec!r} must be last, best or a step number")

@@ -1,0 +1,100 @@
+"""Evaluation jobs: one row per `eval` request, from queued to a result (or an error)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from spark_trainer.errors import NotFound
+from spark_trainer.store import runs
+from spark_trainer.store.entities import utcnow
+from spark_trainer.store.models import EvaluationRow
+from spark_trainer.store.store import Store
+
+ACTIVE = ("queued", "running")
+FINISHED = ("completed", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    id: int
+    run_id: int
+    task: str
+    data_path: str
+    base: bool
+    checkpoint: str
+    step: int | None
+    status: str
+    gpus: list[int]
+    pid: int | None
+    pid_start_time: float | None
+    done: int
+    total: int
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+
+def _entity(row: EvaluationRow) -> Evaluation:
+    return Evaluation(id=row.id, run_id=row.run_id, task=row.task, data_path=row.data_path, base=bool(row.base),
+                      checkpoint=row.checkpoint, step=row.step, status=row.status, gpus=list(row.gpus or []),
+                      pid=row.pid, pid_start_time=row.pid_start_time, done=row.done, total=row.total,
+                      result=dict(row.result) if row.result is not None else None, error=row.error,
+                      created_at=row.created_at, finished_at=row.finished_at)
+
+
+def create(store: Store, run_id: int, *, task: str, data_path: str, base: bool, checkpoint: str,
+           gpus: list[int]) -> Evaluation:
+    with store.write() as session:
+        row = EvaluationRow(run_id=run_id, task=task, data_path=data_path, base=base, checkpoint=checkpoint,
+                            status="queued", gpus=gpus, done=0, total=0, created_at=utcnow())
+        session.add(row)
+        session.flush()
+        return _entity(row)
+
+
+def get(store: Store, evaluation_id: int) -> Evaluation:
+    with store.read() as session:
+        row = session.get(EvaluationRow, evaluation_id)
+        if row is None:
+            raise NotFound(f"no evaluation with id {evaluation_id}")
+        return _entity(row)
+
+
+def update(store: Store, evaluation_id: int, **fields: Any) -> Evaluation:
+    """Set fields; a finishing status also stamps `finished_at`."""
+    with store.write() as session:
+        row = session.get(EvaluationRow, evaluation_id)
+        if row is None:
+            raise NotFound(f"no evaluation with id {evaluation_id}")
+        for name, value in fields.items():
+            setattr(row, name, value)
+        if fields.get("status") in FINISHED and row.finished_at is None:
+            row.finished_at = utcnow()
+        session.flush()
+        return _entity(row)
+
+
+def list_for(store: Store, run_id: int | str) -> list[Evaluation]:
+    with store.read() as session:
+        run = runs.row_for(session, run_id)
+        query = select(EvaluationRow).where(EvaluationRow.run_id == run.id).order_by(EvaluationRow.id.desc())
+        return [_entity(r) for r in session.scalars(query)]
+
+
+def list_all(store: Store, *, base: bool | None = None, status: str | None = None) -> list[Evaluation]:
+    with store.read() as session:
+        query = select(EvaluationRow).order_by(EvaluationRow.id)
+        if base is not None:
+            query = query.where(EvaluationRow.base == base)
+        if status is not None:
+            query = query.where(EvaluationRow.status == status)
+        return [_entity(r) for r in session.scalars(query)]

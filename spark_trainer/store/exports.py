@@ -1,0 +1,76 @@
+"""Exports: a run's Hugging Face folders (checkpoint, options, path) and their Hub URL once pushed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from spark_trainer.errors import NotFound
+from spark_trainer.store import runs
+from spark_trainer.store.entities import utcnow
+from spark_trainer.store.models import ExportRow
+from spark_trainer.store.store import Store
+
+
+@dataclass(frozen=True)
+class Export:
+    id: int
+    run_id: int
+    step: int
+    options: dict[str, Any]
+    path: str
+    hub_repo: str | None
+    hub_url: str | None
+    pushed_at: datetime | None
+    created_at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _entity(row: ExportRow) -> Export:
+    return Export(id=row.id, run_id=row.run_id, step=row.step, options=dict(row.options or {}), path=row.path,
+                  hub_repo=row.hub_repo, hub_url=row.hub_url, pushed_at=row.pushed_at, created_at=row.created_at)
+
+
+def add(store: Store, run_id: int, *, step: int, options: dict[str, Any], path: str) -> Export:
+    with store.write() as session:
+        row = ExportRow(run_id=run_id, step=step, options=options, path=path, created_at=utcnow())
+        session.add(row)
+        session.flush()
+        return _entity(row)
+
+
+def get(store: Store, export_id: int) -> Export:
+    with store.read() as session:
+        row = session.get(ExportRow, export_id)
+        if row is None:
+            raise NotFound(f"no export with id {export_id}")
+        return _entity(row)
+
+
+def list_for(store: Store, run_id: int | str) -> list[Export]:
+    """A run's exports, newest first."""
+    with store.read() as session:
+        run = runs.row_for(session, run_id)
+        query = select(ExportRow).where(ExportRow.run_id == run.id).order_by(ExportRow.id.desc())
+        return [_entity(r) for r in session.scalars(query)]
+
+
+def set_pushed(store: Store, export_id: int, *, repo: str, url: str) -> Export:
+    with store.write() as session:
+        row = session.get(ExportRow, export_id)
+        if row is None:
+            raise NotFound(f"no export with id {export_id}")
+        row.hub_repo, row.hub_url, row.pushed_at = repo, url, utcnow()
+        session.flush()
+        return _entity(row)
+
+
+def next_id(store: Store) -> int:
+    """The id the next export will most likely get (names its default folder before it exists)."""
+    from sqlalchemy import func
+
+    with store.read() as session:
+        return int(session.scalar(select(func.max(ExportRow.id))) or 0) + 1

@@ -1,0 +1,77 @@
+"""Free space before writing, and one clear message when a write fails for lack of it.
+
+A checkpoint that hits a full disk used to fail with "[enforce fail at inline_container.cc:672]
+unexpected pos". Now free space is checked before a run starts and before each checkpoint (against
+the size of the last checkpoint, or an estimate from the trainable parameters), and a write that
+fails anyway is reported as "disk full at <path>: N GB free, the checkpoint needs about M GB" (or
+the I/O error), while the previous checkpoint stays the latest complete one.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+
+from spark_trainer.errors import DiskFull
+
+# Room kept free besides the checkpoint itself: state.json, logs, the database's WAL.
+MARGIN_BYTES = 16 * 2**20
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def gb(n: float) -> str:
+    return f"{n / 2**30:.2f} GB" if n >= 2**28 else f"{n / 2**20:.1f} MB"
+
+
+def free_bytes(path: Path) -> int:
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def estimate_checkpoint_bytes(trainable_numel: int) -> int:
+    """fp32 weights plus Adam's two moments, plus a small margin for the rest."""
+    return trainable_numel * 4 * 3 + 2**20
+
+
+def check_free(folder: Path, needed: int, what: str = "the checkpoint") -> None:
+    """Raise DiskFull unless `folder`'s filesystem has `needed` bytes (plus a margin) free."""
+    free = free_bytes(folder)
+    if free < needed + MARGIN_BYTES:
+        raise DiskFull(f"disk full at {folder}: {gb(free)} free, {what} needs about {gb(needed + MARGIN_BYTES)}; "
+                       "free some space, then resume the run")
+
+
+def check_before_run(run_dir: Path, params: list) -> None:
+    """Before training starts: room for one checkpoint of these trainable parameters."""
+    check_free(Path(run_dir), estimate_checkpoint_bytes(sum(p.numel() for p in params)))
+
+
+def _file_size_limit() -> int | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def write_failure(exc: BaseException, target: Path, needed: int, keeps: str) -> DiskFull:
+    """The error to raise for a failed write of `target` (`keeps`: what is still intact)."""
+    free = free_bytes(target.parent)
+    code = getattr(exc, "errno", None)
+    if code in _FULL or free < needed:
+        return DiskFull(f"disk full at {target.parent}: {gb(free)} free, the checkpoint needs about {gb(needed)}; "
+                        f"{keeps}. Free some space, then resume the run")
+    limit = _file_size_limit()
+    if code == errno.EFBIG or (limit is not None and target.exists() and target.stat().st_size >= limit - 4096):
+        return DiskFull(f"could not write {target}: the file size limit ({limit} bytes, `ulimit -f`) was reached; "
+                        f"{keeps}")
+    reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+    return DiskFull(f"I/O error writing {target}: {reason} ({gb(free)} free); {keeps}")

@@ -1,0 +1,44 @@
+"""Optional fused Triton kernels from liger-kernel for the model's layers (CUDA only).
+
+The fused linear cross-entropy is always used when liger-kernel is installed (training/losses.py).
+RMSNorm, SwiGLU and RoPE kernels are opt-in until `benchmarks/gpu_check.sh` shows they pay off in
+`bench lora --preset 1b` (with torch.compile, inductor already fuses much of the same work):
+`SPARK_TRAINER_LIGER_KERNELS=rms_norm,swiglu,rope` patches a model instance when it is built.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any
+
+KERNELS = ("rms_norm", "swiglu", "rope")
+
+
+def requested() -> list[str]:
+    """The kernels named in SPARK_TRAINER_LIGER_KERNELS; an unknown name is a one-line error."""
+    from spark_trainer.errors import ConfigError
+
+    names = [n.strip().lower() for n in os.environ.get("SPARK_TRAINER_LIGER_KERNELS", "").split(",") if n.strip()]
+    unknown = [n for n in names if n not in KERNELS]
+    if unknown:
+        raise ConfigError(f"SPARK_TRAINER_LIGER_KERNELS: unknown kernel {unknown[0]!r}; known: {', '.join(KERNELS)}")
+    return names
+
+
+def apply_fused_kernels(model: Any, device_type: str) -> str | None:
+    """Patch `model` (a transformers model, before adapters) with the requested kernels; a line for
+    the run's log saying what was done, or None when nothing was requested."""
+    names = requested()
+    if not names:
+        return None
+    if device_type != "cuda":
+        return f"liger kernels {', '.join(names)} requested but not applied: they need CUDA"
+    if importlib.util.find_spec("liger_kernel") is None:
+        return f"liger kernels {', '.join(names)} requested but liger-kernel is not installed (pip install liger-kernel)"
+    from liger_kernel.transformers.monkey_patch import _apply_liger_kernel_to_instance
+
+    flags = {name: name in names for name in KERNELS}
+    # Never let liger replace the model's forward or loss: the recipe's loss (losses.py) owns that.
+    _apply_liger_kernel_to_instance(model=model, cross_entropy=False, fused_linear_cross_entropy=False, **flags)
+    return f"liger kernels applied: {', '.join(names)}"

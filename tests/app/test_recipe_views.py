@@ -1,0 +1,91 @@
+"""The GUI follows the recipe: the setup form offers only datasets the recipe can train on, the
+run detail's Evaluation tab shows a classification report and its confusion matrix, image samples
+show as pictures, and the welcome panel offers a demo per recipe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from spark_trainer.ingest import ingest_paths
+from spark_trainer.recipes.classification import confusion_image
+from spark_trainer.store import artifacts, experiments, projects, runs
+
+
+def _datasets(store, tmp_path: Path) -> None:
+    projects.create(store, "p")
+    text = tmp_path / "tickets.jsonl"
+    text.write_text("".join(json.dumps({"text": f"t {i}", "label": i % 2}) + "\n" for i in range(6)))
+    ingest_paths(store, [text], project="p", name="tickets")
+    for name in ("cat", "dog"):
+        (tmp_path / "pets" / name).mkdir(parents=True)
+        Image.new("RGB", (40, 40), (200, 10, 10) if name == "cat" else (10, 10, 200)).save(tmp_path / "pets" / name / "0.png")
+    ingest_paths(store, [tmp_path / "pets"], project="p", name="pets")
+
+
+def test_setup_form_offers_only_datasets_of_the_recipes_kinds(store, ctx, qtbot, tmp_path):
+    from app.views.experiment_setup_view import ExperimentSetupView
+
+    _datasets(store, tmp_path)
+    view = ExperimentSetupView(store, ctx)
+    qtbot.addWidget(view)
+    view.project.setCurrentText("p")
+    view._on_project()
+
+    def offered() -> list[str]:
+        return sorted(view.dataset.itemText(i) for i in range(view.dataset.count()))
+
+    view.recipe.setCurrentText("text-classification")
+    assert offered() == ["tickets"]
+    assert "label_column" in view.forms["recipe_config"].rows
+    view.recipe.setCurrentText("image-classification")
+    assert offered() == ["pets", "tickets"]  # a text manifest of image paths is accepted too
+    assert "num_workers" in view.forms["recipe_config"].rows
+
+
+def test_evaluation_tab_and_image_samples(store, ctx, qtbot, tmp_path):
+    from app.views.run_detail_view import RunDetailView
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="image-classification", base_model="m",
+                             dataset=None, config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    report = {"step": 10, "metrics": {"eval_accuracy": 0.75, "eval_macro_f1": 0.7, "eval_loss": 0.5},
+              "labels": ["cat", "dog"], "confusion": [[2, 1], [0, 1]], "examples": 4,
+              "per_class": {"cat": {"precision": 1.0, "recall": 0.667, "f1": 0.8, "support": 3},
+                            "dog": {"precision": 0.5, "recall": 1.0, "f1": 0.667, "support": 1}}}
+    (folder / "r.json").write_text(json.dumps(report))
+    confusion_image([[2, 1], [0, 1]], ["cat", "dog"]).save(folder / "c.png")
+    artifacts.add(store, run.id, "eval_report", str(folder / "r.json"), step=10)
+    artifacts.add(store, run.id, "eval_image", str(folder / "c.png"), step=10, meta={"name": "confusion"})
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    Image.new("RGB", (30, 30), "red").save(samples / "step-00000010-00.png")
+    (samples / "step-00000010.json").write_text(json.dumps({"step": 10, "samples": [
+        {"prompt": "0.png", "caption": "predicted cat (0.90); true cat", "image": "step-00000010-00.png"}]}))
+    artifacts.add(store, run.id, "sample", str(samples / "step-00000010.json"), step=10)
+
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show_run(run.id)
+    view._load_static()
+    panel = view.eval_report
+    assert "accuracy 0.750" in panel.title.text() and panel.table.rowCount() == 2
+    assert panel.table.item(0, 0).text() == "cat" and panel.table.item(1, 2).text() == "1.000"
+    assert not panel.picture.pixmap().isNull()
+    texts = [w.text() for w in view.samples.findChildren(type(panel.title))]
+    assert any("predicted cat" in t for t in texts)
+    assert any(w.pixmap() is not None and not w.pixmap().isNull() for w in view.samples.findChildren(type(panel.title)))
+
+
+def test_welcome_panel_offers_a_demo_per_recipe(store, ctx, qtbot):
+    from app.views.welcome_panel import WelcomePanel
+
+    panel = WelcomePanel(store, ctx)
+    qtbot.addWidget(panel)
+    recipes = [panel.demo_choice.itemData(i) for i in range(panel.demo_choice.count())]
+    assert recipes[:3] == ["causal-lm", "text-classification", "image-classification"]

@@ -1,0 +1,44 @@
+"""The setup form offers only datasets of a kind the chosen recipe trains on, and accepts a
+diffusers pipeline folder as the base model of diffusion-lora."""
+
+from __future__ import annotations
+
+import json
+
+from PIL import Image
+
+from spark_trainer.ingest import ingest_paths
+from spark_trainer.store import projects
+
+
+def test_dataset_choices_follow_the_recipe(store, ctx, qtbot, tmp_path) -> None:
+    from app.views.experiment_setup_view import ExperimentSetupView
+    from app.views.model_sources import resolve_base_model
+
+    projects.create(store, "p")
+    (tmp_path / "notes.jsonl").write_text('{"text": "a"}\n{"text": "b"}\n')
+    ingest_paths(store, [tmp_path / "notes.jsonl"], project="p", name="notes")
+    (tmp_path / "shots").mkdir()
+    for i in range(2):
+        Image.new("RGB", (40, 40), (90 * i, 60, 60)).save(tmp_path / "shots" / f"{i}.png")
+        (tmp_path / "shots" / f"{i}.txt").write_text("a picture")
+    ingest_paths(store, [tmp_path / "shots"], project="p", name="shots")
+
+    view = ExperimentSetupView(store, ctx)
+    qtbot.addWidget(view)
+    view.project.setCurrentText("p")
+    view._on_project()
+
+    def choices() -> list[str]:
+        return [view.dataset.itemText(i) for i in range(view.dataset.count())]
+
+    view.recipe.setCurrentText("diffusion-lora")
+    assert choices() == ["shots"]
+    assert view.recipe_box.title() == "Recipe settings: Diffusion LoRA"
+    view.recipe.setCurrentText("causal-lm")
+    assert choices() == ["notes"]
+
+    pipeline = tmp_path / "pipe"
+    pipeline.mkdir()
+    (pipeline / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    assert resolve_base_model(str(pipeline), tmp_path) == (pipeline, None)

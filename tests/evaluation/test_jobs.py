@@ -1,0 +1,120 @@
+"""`spark-trainer eval`: tasks run in a worker process; results land as run metrics, an artifact, the
+evaluation's row, and (for --base) a leaderboard baseline; bad files are exit 2 before any work."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.cli.main import main
+from spark_trainer.store import artifacts, evaluations, metrics
+from spark_trainer.store.store import Store
+
+SUBJECTS = ("algebra", "geography", "music")
+
+
+def _cli(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["--home", str(home), *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write_mcq(path: Path, per_subject: int = 4, *, columns: tuple[str, ...] | None = None) -> Path:
+    rng = random.Random(1)
+    header = columns or ("subject", "question", "A", "B", "C", "D", "answer")
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for subject in SUBJECTS:
+            for i in range(per_subject):
+                a = rng.randint(1, 9)
+                row = {"subject": subject, "question": f"What is {a} plus {i}?", "A": str(a + i), "B": str(a + i + 1),
+                       "C": str(a + i + 2), "D": str(a + i + 3), "answer": rng.choice("ABCD")}
+                writer.writerow([row[c] for c in header])
+    return path
+
+
+def test_mcq_gives_per_subject_accuracy_and_is_stored(lora_run, tmp_path, capsys) -> None:
+    home, run = lora_run
+    data = write_mcq(tmp_path / "mmlu.csv")
+    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", data, "--gpus", "cpu", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["task"] == "mcq" and set(doc["by_subject"]) == set(SUBJECTS)
+    assert all(0.0 <= v <= 1.0 for v in doc["by_subject"].values())
+    assert doc["overall"] == pytest.approx(sum(doc["by_subject"].values()) / 3)  # equal-sized subjects
+    with Store.open(home) as store:
+        stored = metrics.read(store, run.id, keys=["evals/mcq_accuracy"])
+        assert [(m.step, m.value) for m in stored][-1] == (run.step, pytest.approx(doc["overall"]))
+        report = artifacts.list_for(store, run.id, "evaluation")[-1]
+        ev = evaluations.get(store, doc["evaluation"])
+    assert json.loads(Path(report.path).read_text())["by_subject"] == doc["by_subject"]
+    assert ev.status == "completed" and ev.pid is not None and ev.total == 12
+    assert (Path(run.run_dir) / "evals" / f"{ev.id}.log").is_file()  # it ran in its own worker process
+
+
+def test_missing_answer_column_is_exit_2_naming_it(lora_run, tmp_path, capsys) -> None:
+    home, run = lora_run
+    data = write_mcq(tmp_path / "no-answer.csv", columns=("subject", "question", "A", "B", "C", "D"))
+    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", data)
+    assert code == 2 and out == ""
+    assert err.strip() == f"error: {data} has no 'answer' column; columns are: subject, question, A, B, C, D"
+    jsonl = tmp_path / "q.jsonl"
+    jsonl.write_text(json.dumps({"subject": "s", "question": "q", "A": "1", "B": "2", "C": "3", "D": "4"}) + "\n")
+    code, _, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", jsonl)
+    assert code == 2 and "no 'answer' column (line 1)" in err
+    with Store.open(home) as store:
+        assert all(e.data_path not in (str(data), str(jsonl)) for e in evaluations.list_for(store, run.id))
+
+
+def test_perplexity_and_a_base_model_baseline(lora_run, tmp_path, capsys) -> None:
+    from spark_trainer.evaluation.leaderboard import baselines
+
+    home, run = lora_run
+    data = tmp_path / "held-out.jsonl"
+    data.write_text("".join(json.dumps({"text": f"count {s} {s + 1} {s + 2} {s + 3}"}) + "\n" for s in range(8)))
+    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", data, "--gpus", "cpu",
+                          "--json")
+    assert code == 0, err
+    tuned = json.loads(out)["metrics"]
+    assert math.isfinite(tuned["perplexity"]) and tuned["perplexity"] == pytest.approx(math.exp(tuned["loss"]))
+    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", data, "--base",
+                          "--gpus", "cpu", "--json")
+    assert code == 0, err
+    base = json.loads(out)
+    assert base["base"] is True and base["step"] is None
+    # The tuned model learned this counting pattern; the random base did not.
+    assert tuned["perplexity"] < base["metrics"]["perplexity"]
+    with Store.open(home) as store:
+        assert [m.value for m in metrics.read(store, run.id, keys=["evals/perplexity"])] == [
+            pytest.approx(tuned["perplexity"])]  # the base result is not one of the run's metrics
+        found = [b for b in baselines(store) if "evals/perplexity" in b.values]
+    assert len(found) == 1 and found[0].values["evals/perplexity"] == pytest.approx(base["metrics"]["perplexity"])
+    assert found[0].base_model.endswith("tiny-llama")
+
+
+def test_cancel_stops_the_worker(lora_run, tmp_path) -> None:
+    from spark_trainer.evaluation import jobs
+    from spark_trainer.jobs.process import is_alive
+
+    home, run = lora_run
+    data = write_mcq(tmp_path / "big.csv", per_subject=2000)
+    with Store.open(home) as store:
+        before = metrics.read(store, run.id, keys=["evals/mcq_accuracy"])
+        ev = jobs.submit(store, run.id, task="mcq", data_path=data, gpus="cpu")
+        deadline = time.monotonic() + 300  # the worker imports torch first: slow on a busy machine
+        while evaluations.get(store, ev.id).done == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        running = evaluations.get(store, ev.id)
+        assert running.status == "running" and running.done > 0, running
+        ended = jobs.cancel(store, ev.id)
+        assert ended.status == "cancelled" and ended.done < ended.total
+        assert not is_alive(ended.pid, ended.pid_start_time)
+        assert metrics.read(store, run.id, keys=["evals/mcq_accuracy"]) == before  # a cancelled one records nothing

@@ -1,0 +1,56 @@
+"""Fixtures: a tiny causal-LM LoRA run trained for real (in-process, CPU) and recorded in the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.store import runs
+from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.store import Store
+from tests.training.helpers import LEARNABLE_TARGETS, counting_rows, make_config, write_jsonl
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+
+    return create_tiny_causal_lm(tmp_path_factory.mktemp("models") / "tiny-llama", vocab_size=300,
+                                 hidden_size=32, num_layers=1, num_heads=2, max_position_embeddings=128)
+
+
+def train_in_store(store: Store, config) -> tuple[Run, object]:
+    """Submit a run of `config` and train it in this process (the worker's own `train`); it ends completed."""
+    from spark_trainer.jobs.submit import frozen_config, submit_config
+    from spark_trainer.jobs.worker import train
+    from spark_trainer.training.reporting import Commands
+
+    run = submit_config(store, config, gpus="cpu", machine=[]).run
+    runs.transition(store, run.id, RunStatus.STARTING, "test")
+    runs.transition(store, run.id, RunStatus.RUNNING, "test")
+    run_dir = Path(run.run_dir)
+    outcome = train(store, run.id, frozen_config(run_dir), run_dir, Commands())
+    assert outcome.status == "completed"
+    return runs.transition(store, run.id, RunStatus.COMPLETED, "test", step=outcome.step), outcome
+
+
+def train_run(store: Store, model: Path, data_dir: Path, *, method: str = "lora", steps: int = 6,
+              eval_every: int | None = 3) -> Run:
+    """A tiny causal-LM run on a counting task, trained and recorded."""
+    data = write_jsonl(data_dir / "count.jsonl", counting_rows(60))
+    config = make_config(model, project="export", name=f"tiny-{method}", dataset=str(data),
+                         train={"max_steps": steps, "seq_len": 64},
+                         eval={"every_steps": eval_every, "val_fraction": 0.2},
+                         checkpoint={"every_steps": 3, "keep": 3, "keep_best": True},
+                         recipe_config={"method": method, "lora_r": 4, "target_modules": LEARNABLE_TARGETS})
+    return train_in_store(store, config)[0]
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> tuple[Path, Run]:
+    """(data home, run): one trained LoRA run shared by a module's tests."""
+    home = tmp_path_factory.mktemp("home")
+    with Store.open(home) as store:
+        run = train_run(store, tiny_model, tmp_path_factory.mktemp("data"))
+    return home, run

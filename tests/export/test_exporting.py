@@ -1,0 +1,148 @@
+"""Export a trained tiny LoRA run: merged and adapter-only folders load with the standard Hugging Face
+classes and give the in-app model's logits; the card's front matter is valid YAML with real numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from spark_trainer.cli.main import main
+from spark_trainer.store import exports, metrics
+from spark_trainer.store.store import Store
+
+TEXT = "count 3 4 5 6 7"
+
+
+def _cli(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["--home", str(home), *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _in_app_logits(run_dir: Path, tiny_model: Path):
+    """The fine-tuned model as the engine builds it (recipe's loader + the checkpoint's trained tensors)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from spark_trainer.jobs.submit import frozen_config
+    from spark_trainer.recipes.causal_lm import CausalLMConfig
+    from spark_trainer.recipes.causal_lm_model import load_model
+    from spark_trainer.training.checkpoints import latest_checkpoint
+
+    config = frozen_config(run_dir)
+    model = load_model(tiny_model, CausalLMConfig.model_validate(config.recipe_config), torch.device("cpu"),
+                       "fp32", "sdpa")
+    trained = load_file(str(latest_checkpoint(run_dir) / "trainable.safetensors"))
+    named = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, tensor in trained.items():
+            named[name].copy_(tensor)
+    model.eval()
+    return _logits(model, tiny_model)
+
+
+def _logits(model, tiny_model: Path):
+    import torch
+    from transformers import AutoTokenizer
+
+    ids = AutoTokenizer.from_pretrained(tiny_model)(TEXT, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        return model(input_ids=ids).logits.float()
+
+
+def test_merged_export_loads_with_transformers_and_matches_the_app(lora_run, tiny_model, capsys) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    home, run = lora_run
+    code, out, err = _cli(capsys, home, "export", run.id, "--merge", "--dtype", "fp32", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    folder = Path(doc["export"]["path"])
+    assert folder.parent == home.resolve() / "exports"
+    names = {p.name for p in folder.iterdir()}
+    assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "README.md",
+            "loss_curve.png"} <= names, names
+    assert not any(n.endswith((".bin", ".pt")) for n in names)
+    exported = AutoModelForCausalLM.from_pretrained(folder)
+    assert exported.dtype == torch.float32
+    ours, theirs = _in_app_logits(Path(run.run_dir), tiny_model), _logits(exported, tiny_model)
+    base = _logits(AutoModelForCausalLM.from_pretrained(tiny_model), tiny_model)
+    assert (ours - base).abs().max() > 1e-3  # training changed the model, so the comparison means something
+    torch.testing.assert_close(theirs, ours, atol=1e-4, rtol=1e-4)
+    with Store.open(home) as store:
+        recorded = exports.list_for(store, run.id)
+    assert recorded[0].path == str(folder) and recorded[0].options["kind"] == "merged"
+    assert recorded[0].step == run.step
+
+    # The same command again finds the finished export instead of writing another.
+    code, out, err = _cli(capsys, home, "export", run.id, "--merge", "--dtype", "fp32", "--json")
+    assert code == 0 and json.loads(out)["reused"] is True and json.loads(out)["export"]["path"] == str(folder)
+    with Store.open(home) as store:
+        assert len(exports.list_for(store, run.id)) == 1
+
+
+def test_adapter_export_loads_with_peft_and_matches_the_app(lora_run, tiny_model, tmp_path, capsys) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    home, run = lora_run
+    out_dir = tmp_path / "adapter"
+    code, _, err = _cli(capsys, home, "export", run.id, "--out", out_dir)
+    assert code == 0, err
+    names = {p.name for p in out_dir.iterdir()}
+    assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "generation_config.json",
+            "README.md"} <= names
+    assert "model.safetensors" not in names
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), out_dir)
+    torch.testing.assert_close(_logits(model, tiny_model), _in_app_logits(Path(run.run_dir), tiny_model),
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_model_card_front_matter_is_valid_yaml_with_real_numbers(lora_run, tmp_path, capsys) -> None:
+    from PIL import Image
+
+    home, run = lora_run
+    out_dir = tmp_path / "card"
+    code, _, err = _cli(capsys, home, "export", run.id, "--checkpoint", "best", "--out", out_dir)
+    assert code == 0, err
+    text = (out_dir / "README.md").read_text()
+    assert text.startswith("---\n")
+    meta = yaml.safe_load(text.split("---\n")[1])
+    assert meta["base_model"] == "tiny-llama"
+    assert meta["library_name"] == "peft" and meta["pipeline_tag"] == "text-generation"
+    assert "license" in meta and "spark-trainer" in meta["tags"] and "lora" in meta["tags"]
+    assert meta["datasets"] == ["count"]
+    results = meta["model-index"][0]["results"]
+    values = {m["name"]: m["value"] for r in results for m in r["metrics"]}
+    with Store.open(home) as store:
+        best_eval = min(p.value for p in metrics.read(store, run.id, keys=["eval_loss"]))
+    assert isinstance(values["eval_loss"], float) and math.isfinite(values["eval_loss"])
+    assert values["eval_loss"] == pytest.approx(best_eval, rel=1e-5)  # the best checkpoint's own value
+    body = text.split("---\n", 2)[2]
+    assert "## Training hyperparameters" in body and "train.learning_rate" in body
+    assert "![Loss curve](loss_curve.png)" in body and "## Training data" in body
+    assert "sources:" not in body  # no local paths of the user's files
+    with Image.open(out_dir / "loss_curve.png") as image:
+        assert image.size == (800, 400)
+        assert len(image.getcolors(1_000_000) or []) > 3  # axes, text and a curve were drawn
+
+
+def test_bad_export_requests_are_one_line_exit_2(lora_run, tmp_path, capsys) -> None:
+    home, run = lora_run
+    code, _, err = _cli(capsys, home, "export", run.id, "--checkpoint", "999")
+    assert code == 2 and "no checkpoint at step 999" in err and len(err.strip().splitlines()) == 1
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("mine")
+    code, _, err = _cli(capsys, home, "export", run.id, "--out", busy)
+    assert code == 2 and "not an empty folder" in err
+    assert (busy / "keep.txt").read_text() == "mine" and len(list(busy.iterdir())) == 1
+    code, _, err = _cli(capsys, home, "export", run.id, "--push", "no-namespace")
+    assert code == 2 and "your-name/model-name" in err

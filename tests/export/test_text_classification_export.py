@@ -1,0 +1,48 @@
+"""A text-classification run exported merged loads with `pipeline("text-classification")` and
+predicts the same labels, by name, as the app's own evaluation of the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from spark_trainer.cli.main import main
+from spark_trainer.store.store import Store
+from tests.export.conftest import train_in_store
+from tests.recipes.helpers import TOPICS, ticket_rows, write_jsonl
+
+
+def test_merged_classifier_export_predicts_like_the_app(tmp_path, capsys) -> None:
+    from transformers import pipeline
+
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.models.tiny_classifiers import create_tiny_text_classifier
+
+    model = create_tiny_text_classifier(tmp_path / "tiny-bert", corpus=list(TOPICS.values()))
+    data = write_jsonl(tmp_path / "tickets.jsonl", ticket_rows(60))
+    held_out = write_jsonl(tmp_path / "held-out.jsonl", ticket_rows(18, seed=7))
+    home = tmp_path / "home"
+    config = ExperimentConfig.model_validate({
+        "project": "support", "name": "tickets", "recipe": "text-classification", "base_model": str(model),
+        "dataset": str(data), "gpus": "cpu", "train": {"max_steps": 8, "learning_rate": 3e-3, "batch_size": 8},
+        "eval": {"every_steps": None, "val_fraction": 0.2}, "checkpoint": {"every_steps": None, "keep": 1},
+        "recipe_config": {"method": "lora"}})
+    with Store.open(home) as store:
+        run, outcome = train_in_store(store, config)
+    run_dir = Path(run.run_dir)
+
+    capsys.readouterr()
+    assert main(["--home", str(home), "export", str(run.id), "--merge", "--dtype", "fp32", "--json"]) == 0
+    folder = Path(json.loads(capsys.readouterr().out)["export"]["path"])
+    assert main(["--home", str(home), "eval", str(run.id), "--task", "classification", "--data", str(held_out),
+                 "--gpus", "cpu", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["per_class"]) == set(TOPICS) and 0 <= result["metrics"]["macro_f1"] <= 1
+    report = json.loads((run_dir / "evals" / f"{result['evaluation']}.json").read_text())
+    app_labels = [p["predicted"] for p in report["predictions"]]
+
+    classify = pipeline("text-classification", model=str(folder))
+    texts = [json.loads(line)["text"] for line in held_out.read_text().splitlines()]
+    exported_labels = [p["label"] for p in classify(texts)]
+    assert exported_labels == app_labels
+    assert set(exported_labels) <= set(TOPICS)  # names, not LABEL_0

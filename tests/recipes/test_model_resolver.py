@@ -1,0 +1,58 @@
+"""The one base-model resolver (GUI form, submit, worker): local folders, and the Hugging Face cache
+through huggingface_hub, following refs/main rather than the alphabetically last snapshot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.errors import BadInput
+from spark_trainer.jobs.submit import resolve_model
+from spark_trainer.models.loading import cached_model_ids, check_base_model, resolve_base_model
+
+MAIN, OLD = "1" * 40, "f" * 40  # the old snapshot sorts last
+
+
+def _fake_cache(root: Path) -> Path:
+    repo = root / "models--acme--tiny"
+    for revision, layers in ((MAIN, 2), (OLD, 9)):
+        blob = repo / "blobs" / f"{revision[:8]}{'0' * 56}"
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_text(json.dumps({"model_type": "llama", "num_hidden_layers": layers}))
+        snapshot = repo / "snapshots" / revision
+        snapshot.mkdir(parents=True)
+        (snapshot / "config.json").symlink_to(blob)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(MAIN)
+    return root
+
+
+def test_hub_ids_resolve_to_the_main_snapshot_and_are_listed(tmp_path):
+    cache = _fake_cache(tmp_path / "hub")
+    folder = resolve_base_model("acme/tiny", cache_dir=cache)
+    assert folder.name == MAIN and json.loads((folder / "config.json").read_text())["num_hidden_layers"] == 2
+    assert cached_model_ids(cache) == ["acme/tiny"]
+    assert cached_model_ids(tmp_path / "no-cache") == []
+
+
+def test_relative_folders_follow_the_search_order_and_submit_freezes_the_absolute_path(tmp_path):
+    for root in ("runfile", "home", "home/models"):
+        (tmp_path / root / "m").mkdir(parents=True)
+        (tmp_path / root / "m" / "config.json").write_text("{}")
+    assert resolve_model("m", tmp_path / "runfile", tmp_path / "home") == str((tmp_path / "runfile" / "m").resolve())
+    assert resolve_model("m", None, tmp_path / "home") == str((tmp_path / "home" / "m").resolve())
+    (tmp_path / "home" / "m" / "config.json").unlink()
+    (tmp_path / "home" / "m").rmdir()
+    assert resolve_model("m", None, tmp_path / "home") == str((tmp_path / "home" / "models" / "m").resolve())
+    assert resolve_model("nope/absent", None, tmp_path / "home") == "nope/absent"  # the worker says where it looked
+
+
+def test_the_form_gets_the_reason(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert check_base_model(str(empty), ())[1] == f"{empty} has no config.json: choose a Hugging Face model folder"
+    assert "choose a base model" in check_base_model(" ", ())[1]
+    with pytest.raises(BadInput, match="looked in"):
+        resolve_base_model("nothing-here", search_dirs=(tmp_path,))
