@@ -17,7 +17,7 @@ from pathlib import Path
 
 VIEW_NAMES = ("projects", "datasets", "video-wizard", "experiments", "runs", "leaderboard", "gpus", "settings",
               "experiment-setup", "run-detail", "compare", "run-evaluation", "run-samples",
-              "experiment-recipe")
+              "experiment-recipe", "playground")
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -30,6 +30,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         help=f"view to show: {', '.join(VIEW_NAMES)} (default: the last one used)")
     parser.add_argument("--theme", choices=("dark", "light"), help="theme for this start (not saved)")
     parser.add_argument("--run", type=int, metavar="ID", help="run to show with --view run-detail (default: latest)")
+    parser.add_argument("--prompt", metavar="TEXT", help="with --view playground: answer this prompt first")
     # For the start-up benchmark and tests: print when the first window is on screen, then quit.
     parser.add_argument("--exit-when-shown", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -135,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.screenshot:
         from app.screenshot import OPTIONS, render
 
-        OPTIONS["run"] = args.run
+        OPTIONS["run"], OPTIONS["prompt"] = args.run, args.prompt
         ok = render(window, args.view or "projects", Path(args.screenshot))
         window.close()
         window.deleteLater()
@@ -147,10 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.run_scheduler import RunScheduler
 
     RunScheduler.of(window.ctx)  # schedules queued runs on a timer; reconciles now, offers to resume
-    if args.view in ("experiment-setup", "run-detail", "compare"):
+    if args.view in ("experiment-setup", "run-detail", "compare", "playground"):
         from app.screenshot import OPTIONS, TARGETS
 
-        OPTIONS["run"] = args.run
+        OPTIONS["run"], OPTIONS["prompt"] = args.run, args.prompt
         TARGETS[args.view](window)
     elif args.view:
         if args.view == "video-wizard":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEventLoop
 from PySide6.QtWidgets import QWidget
@@ -31,7 +32,7 @@ def _video_wizard(window: MainWindow) -> QWidget:
 
 
 # Set by `spark-trainer-gui --run ID` for the run-detail target (default: the latest run).
-OPTIONS: dict[str, int | None] = {"run": None}
+OPTIONS: dict[str, Any] = {"run": None, "prompt": None, "compare": True, "temperature": None}
 
 
 def _latest_runs(window: MainWindow, count: int) -> list[int]:
@@ -107,6 +108,24 @@ def _compare(window: MainWindow) -> QWidget:
     return window
 
 
+def _playground(window: MainWindow) -> QWidget:
+    """The Playground of a run; with OPTIONS["prompt"], after answering it (and the base model's answer)."""
+    view = window.show_view("runs")
+    run_id = OPTIONS["run"] or next(iter(_latest_runs(window, 1)), None)
+    if run_id is not None:
+        view.open_playground(int(run_id))
+        if OPTIONS.get("prompt"):
+            panel = view.playground.panel
+            panel.prompt.setPlainText(str(OPTIONS["prompt"]))
+            if hasattr(panel, "compare"):
+                panel.compare.setChecked(bool(OPTIONS.get("compare", True)))
+            if OPTIONS.get("temperature") is not None and hasattr(panel, "temperature"):
+                panel.temperature.setValue(float(OPTIONS["temperature"]))
+            view.playground.generate()
+            settle(0.5, until=lambda: not view.playground.pending, timeout=300)
+    return window
+
+
 TARGETS: dict[str, Callable[[MainWindow], QWidget]] = {view.name: _nav(view.name) for view in NAV_VIEWS}
 TARGETS["video-wizard"] = _video_wizard
 TARGETS["experiment-setup"] = _experiment_setup
@@ -115,6 +134,7 @@ TARGETS["compare"] = _compare
 TARGETS["experiment-recipe"] = _experiment_recipe
 TARGETS["run-evaluation"] = _run_tab("Evaluation")
 TARGETS["run-samples"] = _run_tab("Samples")
+TARGETS["playground"] = _playground
 
 
 def settle(seconds: float = 0.3, until: Callable[[], bool] | None = None, timeout: float = 10.0) -> None:

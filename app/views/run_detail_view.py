@@ -59,6 +59,7 @@ class RunDetailView(QWidget):
 
     back = Signal()
     clone_requested = Signal(dict)
+    playground_requested = Signal(int, object)  # run id, checkpoint step as text (None: the last weights)
     deleted = Signal(int)
 
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -104,6 +105,9 @@ class RunDetailView(QWidget):
         self.checkpoints.setHorizontalHeaderLabels(["Step", "Eval metric", "Size", "Folder"])
         self.checkpoints.horizontalHeader().setStretchLastSection(True)
         self.checkpoints.verticalHeader().setVisible(False)
+        self.checkpoints.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.checkpoints.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.checkpoints.cellDoubleClicked.connect(lambda _r, _c: self._open_playground())
         self.events = QPlainTextEdit()
         self.events.setReadOnly(True)
         self.tabs.addTab(self.charts, "Charts")
@@ -137,6 +141,9 @@ class RunDetailView(QWidget):
         self.extend_button = QPushButton("Extend by")
         self.extend_button.setToolTip("Continue this completed run from its last checkpoint, with the learning "
                                       "rate re-warmed and decayed again over the new steps")
+        self.playground_button = QPushButton("Try in Playground")
+        self.playground_button.setToolTip("Prompt the model this run trained (the checkpoint selected in the "
+                                          "Checkpoints tab, else the last one), side by side with its base model")
         self.clone_button = QPushButton("Clone into new experiment")
         self.delete_button = QPushButton("Delete")
         self.export_button = QPushButton("Export…")
@@ -144,7 +151,8 @@ class RunDetailView(QWidget):
         self.export_button.clicked.connect(lambda: self.exports_tab.open_export())
         self.evaluate_button.clicked.connect(lambda: self.exports_tab.open_evaluate())
         for widget in (self.cancel_button, self.pause_button, self.resume_button, self.extend_button,
-                       self.extend_steps, self.clone_button, self.export_button, self.evaluate_button,
+                       self.extend_steps, self.playground_button, self.clone_button, self.export_button,
+                       self.evaluate_button,
                        self.delete_button):
             row.addWidget(widget)
         row.addStretch(1)
@@ -152,6 +160,7 @@ class RunDetailView(QWidget):
         self.pause_button.clicked.connect(lambda: self._act("pause"))
         self.resume_button.clicked.connect(lambda: self._act("resume"))
         self.extend_button.clicked.connect(lambda: self._act("extend"))
+        self.playground_button.clicked.connect(self._open_playground)
         self.clone_button.clicked.connect(self._clone)
         self.delete_button.clicked.connect(self._delete)
         return row
@@ -249,6 +258,7 @@ class RunDetailView(QWidget):
             for c, value in enumerate((state.get("step"), "-" if metric is None else f"{metric:.4f}",
                                        f"{size / 2**20:.1f} MB", str(path))):
                 self.checkpoints.setItem(r, c, QTableWidgetItem(str(value)))
+        self.playground_button.setEnabled(bool(found) or (Path(self.run.run_dir) / "final").is_dir())
         self._load_samples()
         self.eval_report.load(self.store, self.run.id)
         self.exports_tab.show_run(self.run)
@@ -302,6 +312,13 @@ class RunDetailView(QWidget):
         self.ctx.data_changed.emit("runs")
         RunScheduler.of(self.ctx).tick()
         self.poll()
+
+    def _open_playground(self) -> None:
+        if self.run is None or not self.playground_button.isEnabled():
+            return
+        rows = self.checkpoints.selectionModel().selectedRows()
+        step = self.checkpoints.item(rows[0].row(), 0).text() if rows else None
+        self.playground_requested.emit(self.run.id, step)
 
     def _clone(self) -> None:
         if self.run is not None:

@@ -28,6 +28,7 @@ from app.context import AppContext
 from app.run_scheduler import KEY_METRICS, RunScheduler
 from app.views.base import BaseView
 from app.views.compare_view import CompareView
+from app.views.playground_view import PlaygroundView
 from app.views.run_detail_view import RunDetailView, badge_colour, format_eta
 from app.widgets import MessageBanner
 from spark_trainer.errors import SparkError
@@ -49,12 +50,15 @@ class RunsView(BaseView):
         self._build_list(self.list_page)
         self.detail = RunDetailView(store, ctx)
         self.compare_page = CompareView(store, ctx)
-        for page in (self.list_page, self.detail, self.compare_page):
+        self.playground = PlaygroundView(store, ctx)
+        for page in (self.list_page, self.detail, self.compare_page, self.playground):
             self.stack.addWidget(page)
         self.detail.back.connect(self.show_list)
         self.detail.deleted.connect(lambda _id: self.show_list())
         self.detail.clone_requested.connect(lambda config: ctx.navigate("experiments", {"clone": config}))
         self.compare_page.back.connect(self.show_list)
+        self.detail.playground_requested.connect(self.open_playground)
+        self.playground.back.connect(self.open_run)
         self.scheduler = RunScheduler.of(ctx)
         self.scheduler.runs_updated.connect(self._show_runs)
         self.scheduler.interrupted_found.connect(self._offer_resume)
@@ -226,6 +230,13 @@ class RunsView(BaseView):
         self.detail.show_run(run_id)
         self.stack.setCurrentWidget(self.detail)
 
+    def open_playground(self, run_id: int, checkpoint: str | None = None) -> None:
+        """Try a run's model; its model process keeps running while other pages are shown."""
+        self.detail.stop()
+        self.compare_page.stop()
+        self.playground.open_run(run_id, checkpoint)
+        self.stack.setCurrentWidget(self.playground)
+
     def compare(self, run_ids: list[int]) -> None:
         self.detail.stop()
         self.compare_page.compare(run_ids)
@@ -250,11 +261,13 @@ class RunsView(BaseView):
 
     def busy(self) -> bool:
         task = self.scheduler._task
-        return (task is not None and not task.done.is_set()) or self.detail.busy() or self.compare_page.busy()
+        return (task is not None and not task.done.is_set()) or self.detail.busy() or self.compare_page.busy() \
+            or self.playground.busy()
 
     def shutdown(self) -> None:
         self.detail.stop()
         self.compare_page.stop()
+        self.playground.shutdown()
         self.scheduler.stop()
 
 

@@ -20,6 +20,7 @@ from spark_trainer.cli import demo as demo_cli
 from spark_trainer.cli import estimate as estimate_cli
 from spark_trainer.cli import evaluate as evaluate_cli
 from spark_trainer.cli import export as export_cli
+from spark_trainer.cli import generate as generate_cli
 from spark_trainer.cli import queue as queue_cli
 from spark_trainer.cli import runs as runs_cli
 from spark_trainer.cli import train as train_cli
@@ -29,7 +30,7 @@ from spark_trainer.store.entities import to_jsonable
 
 # Each module adds its command group. Later capabilities (runs, queue, train, export...) add theirs.
 COMMAND_MODULES = [projects, datasets, experiments, recipes, system, bench_cli, runs_cli, train_cli, queue_cli, demo_cli,
-                   estimate_cli, export_cli, evaluate_cli]
+                   estimate_cli, export_cli, evaluate_cli, generate_cli]
 
 
 class UsageError(Exception):

@@ -69,6 +69,8 @@ def schedule_once(store: Store, *, machine: Sequence[int] | None = None) -> list
                          int(config["max_concurrent_runs"]), bool(config["allow_gpu_sharing"]))
     started = []
     for run in runs.claim(store, picker):
+        if run.gpus:
+            _release_playground(store, run)
         try:
             found = process.spawn_worker(run.id, Path(run.run_dir), store.home.root, run.gpus)
         except OSError as exc:
@@ -79,6 +81,21 @@ def schedule_once(store: Store, *, machine: Sequence[int] | None = None) -> list
         runs.update(store, run.id, pid=found.pid, pid_start_time=found.start_time)
         started.append(run.id)
     return started
+
+
+def _release_playground(store: Store, run: Run) -> None:
+    """Training comes first: a playground model on one of the run's GPUs is unloaded (its process
+    exits) before the worker starts, and the memory it held is noted on the run."""
+    from spark_trainer.playground import servers
+
+    held = servers.gpu_memory(store.home.root)
+    mine = {g: held[g] for g in run.gpus if g in held}
+    if not mine:
+        return
+    where = ",".join(map(str, sorted(mine)))
+    asked = servers.release(store.home.root, mine, f"run {run.id} needs GPU {where}")
+    runs.note(store, run.id, f"unloaded {len(asked)} playground model{'s' if len(asked) != 1 else ''} "
+              f"holding {sum(mine.values()) / 2**30:.2f} GiB on GPU {where}")
 
 
 def serve(

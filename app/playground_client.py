@@ -1,0 +1,133 @@
+"""The GUI's end of the model-serving worker: a QProcess speaking the line-delimited JSON protocol
+of `spark_trainer.playground.protocol`. Writing is buffered by Qt and reading happens when the
+process has output, so the GUI thread never waits on the model."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
+
+from spark_trainer.playground import protocol, servers
+from spark_trainer.playground.server import DEFAULT_IDLE_S, serve_command
+
+LOG_NAME = "server.log"
+
+
+class PlaygroundClient(QObject):
+    """Starts, feeds and stops one serving process. `event` carries every message it sends, plus
+    {"event": "exited", "code": N, "log": tail} when the process ends without saying why."""
+
+    event = Signal(dict)
+    running_changed = Signal(bool)
+
+    def __init__(self, home: Path, parent: QObject | None = None, *, idle_s: float = DEFAULT_IDLE_S) -> None:
+        super().__init__(parent)
+        self.home, self.idle_s = Path(home), idle_s
+        self.device: str | None = None  # "cpu" or a GPU id as text
+        self.process: QProcess | None = None
+        self._ids = itertools.count(1)
+        self._buffer = b""
+        self._said_goodbye = False
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
+
+    def start(self, device: str) -> None:
+        """Start the server on `device` ("cpu" or a GPU id); returns at once (it loads in the background)."""
+        self.stop()
+        log_dir = servers.folder(self.home)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        proc = QProcess(self)
+        env = QProcessEnvironment.systemEnvironment()
+        env.insert("PYTHONUNBUFFERED", "1")
+        env.insert("CUDA_VISIBLE_DEVICES", "" if device == "cpu" else str(device))
+        proc.setProcessEnvironment(env)
+        proc.setStandardErrorFile(str(log_dir / LOG_NAME), QProcess.OpenModeFlag.Append)
+        proc.readyReadStandardOutput.connect(self._read)
+        proc.finished.connect(self._finished)
+        command = serve_command(self.home, "cpu" if device == "cpu" else "cuda", self.idle_s)
+        self.device, self.process, self._buffer, self._said_goodbye = device, proc, b"", False
+        proc.start(command[0], command[1:])
+        self.running_changed.emit(True)
+
+    def request(self, op: str, **fields: Any) -> int:
+        """Send a request; returns its id (answers carry it)."""
+        rid = next(self._ids)
+        self.send({"op": op, "id": rid, **fields})
+        return rid
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.process is None:
+            raise RuntimeError("the playground server is not running")
+        self.process.write(protocol.encode(message))
+
+    def stop(self) -> None:
+        """Ask the server to unload and exit (it does so between tokens); does not wait."""
+        if self.process is None:
+            return
+        proc, self.process = self.process, None
+        if proc.state() != QProcess.ProcessState.NotRunning:
+            proc.write(protocol.encode({"op": "shutdown"}))
+            proc.closeWriteChannel()
+            # Parent stays this client until it has gone; a QProcess deleted while running kills it.
+            proc.finished.connect(proc.deleteLater)
+        else:
+            proc.deleteLater()
+        self.running_changed.emit(False)
+
+    def wait_stopped(self, timeout_ms: int = 10_000) -> bool:
+        """For app shutdown and tests: stop and wait; kills a server that does not go in time."""
+        proc = self.process
+        self.stop()
+        for child in self.findChildren(QProcess):
+            if child.state() != QProcess.ProcessState.NotRunning and not child.waitForFinished(timeout_ms):
+                child.kill()
+                child.waitForFinished(2000)
+        return proc is None or proc.state() == QProcess.ProcessState.NotRunning
+
+    # ---- incoming ---------------------------------------------------------------------------------
+    def _read(self) -> None:
+        proc = self.sender()
+        if not isinstance(proc, QProcess):
+            return
+        self._buffer += bytes(proc.readAllStandardOutput().data())
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                message = protocol.decode(line)
+            except protocol.ProtocolError:
+                continue  # not ours (a library wrote to fd 1 before the server redirected it)
+            if message.get("event") == "unloaded":
+                self._said_goodbye = True
+            self.event.emit(message)
+
+    def _finished(self, code: int, _status: QProcess.ExitStatus) -> None:
+        proc = self.sender()
+        if proc is self.process:
+            self.process = None
+            self.running_changed.emit(False)
+            if not self._said_goodbye:
+                self.event.emit({"event": "exited", "code": code, "log": log_tail(self.home)})
+
+
+def log_tail(home: Path, lines: int = 6) -> str:
+    path = servers.folder(home) / LOG_NAME
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, os.path.getsize(path) - 8000))
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def describe_bytes(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+

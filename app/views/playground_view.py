@@ -1,0 +1,282 @@
+"""The Playground: try a run's model (its final model or any checkpoint) right after training.
+
+The model runs in a serving worker process (`PlaygroundClient`) on the chosen GPU or the CPU; it
+stays loaded between prompts and goes away after `IDLE_UNLOAD_S` of idleness, when a training run
+is scheduled on its GPU, or when the view closes. Answers stream in token by token; nothing here
+waits on the model, so the window stays responsive while it loads and generates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from app.context import AppContext
+from app.playground_client import PlaygroundClient, describe_bytes
+from app.views.playground_panels import PANELS
+from app.widgets import MessageBanner
+from app.workers import Task
+from spark_trainer.store import runs
+from spark_trainer.store.entities import Run
+from spark_trainer.store.store import Store
+
+IDLE_UNLOAD_S = 600.0
+
+
+class PlaygroundView(QWidget):
+    """Open with `open_run(run_id, checkpoint)`. Emits `back(run_id)` and `sample_saved(run_id)`."""
+
+    back = Signal(int)
+    sample_saved = Signal(int)
+
+    def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None, *,
+                 idle_s: float = IDLE_UNLOAD_S) -> None:
+        super().__init__(parent)
+        self.store, self.ctx = store, ctx
+        self.run: Run | None = None
+        self.kind: str | None = None
+        self.panel: Any = None
+        self.client = PlaygroundClient(store.home.root, self, idle_s=idle_s)
+        self.client.event.connect(self._on_event)
+        self.loaded: tuple[int, str] | None = None  # (run, checkpoint) the server holds or is loading
+        self.pending: dict[int, str] = {}  # request id -> "load" | variant
+        self._save_task: Task | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._build_top())
+        self.banner = MessageBanner()
+        layout.addWidget(self.banner)
+        self.panel_holder = QVBoxLayout()
+        layout.addLayout(self.panel_holder, 1)
+        layout.addLayout(self._build_actions())
+        self._set_idle()
+
+    def _build_top(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.back_button = QPushButton("← Run")
+        self.back_button.clicked.connect(lambda: self.back.emit(self.run.id if self.run else 0))
+        self.heading = QLabel("Playground")
+        self.heading.setObjectName("ViewTitle")
+        self.checkpoint = QComboBox()
+        self.checkpoint.setToolTip("Which weights of the run to try")
+        self.device = QComboBox()
+        self.device.setToolTip("Where the model runs: a GPU, or the CPU")
+        self.status = QLabel("")
+        self.status.setObjectName("Muted")
+        self.unload_button = QPushButton("Unload")
+        self.unload_button.setToolTip("Stop the model process and free its memory")
+        self.unload_button.clicked.connect(self.unload)
+        for widget in (self.back_button, self.heading):
+            row.addWidget(widget)
+        row.addStretch(1)
+        row.addWidget(QLabel("Model"))
+        row.addWidget(self.checkpoint)
+        row.addWidget(QLabel("on"))
+        row.addWidget(self.device)
+        row.addWidget(self.status)
+        row.addWidget(self.unload_button)
+        return row
+
+    def _build_actions(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("Primary")
+        self.generate_button.clicked.connect(self.generate)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.cancel)
+        self.save_button = QPushButton("Save as sample")
+        self.save_button.setToolTip("Save the prompt and the answers to the run; they show in its Samples tab")
+        self.save_button.clicked.connect(self.save_sample)
+        for widget in (self.generate_button, self.stop_button, self.save_button):
+            row.addWidget(widget)
+        row.addStretch(1)
+        return row
+
+    # ---- opening a run ----------------------------------------------------------------------------
+    def open_run(self, run_id: int, checkpoint: str | None = None) -> None:
+        from spark_trainer.playground.generators import GENERATORS
+        from spark_trainer.playground.source import choices
+
+        self.banner.clear_message()
+        self.run = runs.get(self.store, run_id)
+        self.heading.setText(f"Playground · Run {self.run.id} · {self.run.experiment}")
+        self.back_button.setText(f"← Run {self.run.id}")
+        self.checkpoint.clear()
+        for spec, label in choices(Path(self.run.run_dir)):
+            self.checkpoint.addItem(label, spec)
+        if checkpoint is not None:
+            index = self.checkpoint.findData(str(checkpoint))
+            self.checkpoint.setCurrentIndex(max(index, 0))
+        self._fill_devices()
+        spec = GENERATORS.get(self.run.recipe)
+        self._set_panel(spec.kind if spec else None)
+        if self.panel is not None and hasattr(self.panel, "configure"):
+            self.panel.configure(self.run.recipe)  # e.g. a text box or an image drop area
+        if spec is None:
+            self.banner.show_message(f"The playground cannot try {self.run.recipe} runs yet.", "warning")
+        elif self.checkpoint.count() == 0:
+            self.banner.show_message(f"Run {self.run.id} has no final model or checkpoint to try yet.", "warning")
+        self._set_idle()
+
+    def _fill_devices(self) -> None:
+        keep = self.device.currentData()
+        self.device.clear()
+        busy = {g for r in runs.list_all(self.store) if r.status.is_active for g in r.gpus}
+        for gpu in self.ctx.gpu_monitor.gpus:
+            note = " (training)" if gpu.index in busy else ""
+            self.device.addItem(f"GPU {gpu.index}{note}", str(gpu.index))
+        self.device.addItem("CPU", "cpu")
+        free = [i for i in range(self.device.count()) if "(training)" not in self.device.itemText(i)]
+        index = self.device.findData(keep) if keep is not None else -1
+        self.device.setCurrentIndex(index if index >= 0 else free[0])
+
+    def _set_panel(self, kind: str | None) -> None:
+        if kind == self.kind and self.panel is not None:
+            return
+        if self.panel is not None:
+            self.panel.setParent(None)
+            self.panel.deleteLater()
+        self.kind, self.panel = kind, None
+        if kind in PANELS:
+            self.panel = PANELS[kind]()
+            self.panel.generate_requested.connect(self.generate)
+            self.panel_holder.addWidget(self.panel)
+
+    # ---- talking to the server --------------------------------------------------------------------
+    def generate(self) -> None:
+        if self.run is None or self.panel is None or self.pending or self.checkpoint.count() == 0:
+            return
+        problem = self.panel.problem()
+        if problem:
+            self.banner.show_message(problem, "warning")
+            return
+        self.banner.clear_message()
+        device, checkpoint = self.device.currentData(), self.checkpoint.currentData()
+        if not self.client.running or self.client.device != device:
+            self.client.start(device)
+            self.loaded = None
+        if self.loaded != (self.run.id, checkpoint):
+            rid = self.client.request("load", run=self.run.id, checkpoint=checkpoint)
+            self.pending[rid] = "load"
+            self.loaded = (self.run.id, checkpoint)
+            self.status.setText(f"Loading {self.checkpoint.currentText().lower()}…")
+        wanted = self.panel.requests()
+        self.panel.begin([variant for variant, _, _ in wanted])
+        for variant, inputs, settings in wanted:
+            rid = self.client.request("generate", variant=variant, inputs=inputs, settings=settings)
+            self.pending[rid] = variant
+        self._set_busy()
+
+    def cancel(self) -> None:
+        for rid, what in list(self.pending.items()):
+            if what != "load" and self.client.running:
+                self.client.send({"op": "cancel", "id": rid})
+
+    def unload(self) -> None:
+        self.client.stop()
+        self._forget("Unloaded")
+
+    def _on_event(self, message: dict[str, Any]) -> None:
+        event, rid = message.get("event"), message.get("id")
+        what = self.pending.get(rid)
+        if event == "chunk" and self.panel is not None:
+            self.panel.on_chunk(message.get("variant", "tuned"), message.get("text", ""))
+        elif event == "loaded":
+            self.pending.pop(rid, None)
+            source = message.get("source", {})
+            device = "CPU" if self.client.device == "cpu" else f"GPU {self.client.device}"
+            self.status.setText(f"Loaded on {device} · {describe_bytes(int(message.get('memory_bytes', 0)))}")
+            if self.panel is not None:
+                self.panel.set_model(source.get("label", ""), message)
+        elif event == "done":
+            self.pending.pop(rid, None)
+            if self.panel is not None:
+                self.panel.on_done(message.get("variant", "tuned"), message.get("output", {}))
+        elif event == "error":
+            self.pending.pop(rid, None)
+            if what == "load":
+                self.loaded = None
+                self.status.setText("Not loaded")
+            self.banner.show_message(message.get("message", "the model server failed"), "error")
+            if self.panel is not None and what != "load":
+                self.panel.on_error(what, message.get("message", ""))
+        elif event == "unloaded":
+            self._forget(f"Unloaded: {message.get('reason', '')}. It loads again with the next prompt.")
+        elif event == "exited":
+            tail = (message.get("log") or "").strip().splitlines()
+            self.banner.show_message(f"The model process ended (exit code {message.get('code')})"
+                                     + (f": {tail[-1]}" if tail else ""), "error")
+            self._forget("Not loaded")
+        if not self.pending:
+            self._set_idle()
+
+    def _forget(self, status: str) -> None:
+        self.loaded = None
+        self.pending.clear()
+        self.status.setText(status)
+        self._set_idle()
+
+    def _set_busy(self) -> None:
+        self.generate_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.save_button.setEnabled(False)
+        self.checkpoint.setEnabled(False)
+        self.device.setEnabled(False)
+
+    def _set_idle(self) -> None:
+        can = self.panel is not None and self.checkpoint.count() > 0
+        self.generate_button.setEnabled(can)
+        self.stop_button.setEnabled(False)
+        self.save_button.setEnabled(self.panel is not None and self.panel.sample_item() is not None)
+        self.checkpoint.setEnabled(True)
+        self.device.setEnabled(True)
+        self.unload_button.setEnabled(self.client.running)
+        if not self.client.running and not self.status.text():
+            self.status.setText("Not loaded")
+
+    @property
+    def generating(self) -> bool:
+        return any(what != "load" for what in self.pending.values())
+
+    # ---- samples ----------------------------------------------------------------------------------
+    def save_sample(self) -> None:
+        if self.run is None or self.panel is None:
+            return
+        item = self.panel.sample_item()
+        if item is None:
+            return
+        run_id, checkpoint = self.run.id, self.checkpoint.currentData()
+        step = int(checkpoint) if str(checkpoint).isdigit() else None
+        label = self.checkpoint.currentText()
+
+        def work(_ctx: Any) -> str:
+            from spark_trainer.playground.samples import save_sample
+
+            return save_sample(self.store, run_id, {**item, "checkpoint": label}, step=step,
+                               checkpoint=checkpoint).path
+
+        task = Task(work, name="playground-save-sample")
+        task.signals.succeeded.connect(lambda path: self._saved(run_id, path))
+        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
+        self._save_task = task
+        self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _saved(self, run_id: int, path: str) -> None:
+        self.banner.show_message(f"Saved to run {run_id}'s samples ({Path(path).name})", "ok")
+        self.sample_saved.emit(run_id)
+        self.ctx.data_changed.emit("runs")
+
+    def busy(self) -> bool:
+        return self._save_task is not None and not self._save_task.done.is_set()
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the model process (the app is closing, or the view is gone)."""
+        if wait:
+            self.client.wait_stopped(5000)
+        else:
+            self.client.stop()
+        self.pending.clear()
+

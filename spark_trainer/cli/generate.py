@@ -1,0 +1,141 @@
+"""`generate RUN --prompt TEXT`: try a run's model from the command line (and the hidden
+`playground-serve` role, the GUI's model-serving worker)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from spark_trainer.cli.context import Context, Result
+from spark_trainer.errors import BadInput
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    gen = sub.add_parser("generate", help="try a run's model: text for a prompt, or the labels of a text or image",
+                         parents=[common])
+    gen.add_argument("run", help="run id")
+    gen.add_argument("--prompt", help="the prompt (with --chat: the user's message), or the text to classify")
+    gen.add_argument("--image", metavar="FILE", help="image classification runs: the image to classify")
+    gen.add_argument("--checkpoint", default="last", metavar="last|final|best|STEP",
+                     help="which weights: last (final model, else newest checkpoint), final, best, or a step")
+    gen.add_argument("--base", action="store_true", help="answer with the base model instead (for comparison)")
+    gen.add_argument("--max-new-tokens", type=int, default=64, metavar="N")
+    gen.add_argument("--temperature", type=float, default=0.7, metavar="T", help="0 = greedy (default 0.7)")
+    gen.add_argument("--top-p", type=float, default=0.95, metavar="P")
+    gen.add_argument("--top-k", type=int, default=50, metavar="K", help="0 = off")
+    gen.add_argument("--repetition-penalty", type=float, default=1.0, metavar="R")
+    gen.add_argument("--stop", action="append", default=[], metavar="TEXT", help="stop at this text (repeatable)")
+    gen.add_argument("--chat", action="store_true", help="wrap the prompt in the tokenizer's chat template")
+    gen.add_argument("--seed", type=int, metavar="S", help="sampling seed (same seed, same text)")
+    gen.add_argument("--device", default="auto", metavar="auto|cpu|GPU",
+                     help="auto (GPU 0 when there is one), cpu, or a GPU id")
+    gen.add_argument("--save", action="store_true", help="save the prompt and answer to the run as a sample")
+    gen.set_defaults(handler=cmd_generate)
+
+    serve = sub.add_parser("playground-serve", help=argparse.SUPPRESS, parents=[common])
+    serve.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    serve.add_argument("--idle-timeout", type=float, default=600.0, metavar="S")
+    serve.set_defaults(handler=cmd_serve)
+
+
+def resolve_device(text: str) -> str:
+    """auto | cpu | a GPU id, as a torch device string. Raises BadInput for a GPU that is not there."""
+    raw = text.strip().lower()
+    if raw == "cpu":
+        return "cpu"
+    import torch
+
+    if raw == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if raw.isdigit():
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if int(raw) >= count:
+            raise BadInput(f"--device {text}: this machine has {count} usable GPU{'s' if count != 1 else ''}")
+        return f"cuda:{int(raw)}"
+    raise BadInput(f"--device {text!r} is not valid; use auto, cpu or a GPU id")
+
+
+def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.playground.generators import generator_spec
+    from spark_trainer.playground.source import resolve_source
+
+    source = resolve_source(ctx.store, args.run, args.checkpoint)
+    spec = generator_spec(source.recipe)
+    if spec.kind == "classification":
+        return _classify(ctx, args, source, spec)
+    from spark_trainer.playground.samples import save_sample
+    from spark_trainer.playground.settings import GenerationSettings
+
+    settings = GenerationSettings.from_dict({
+        "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p,
+        "top_k": args.top_k, "repetition_penalty": args.repetition_penalty, "stop": args.stop,
+        "chat_template": args.chat, "seed": args.seed})
+    if not (args.prompt or "").strip():
+        raise BadInput("--prompt is required and must not be empty")
+    device = resolve_device(args.device)
+    generator = spec.create()
+    generator.load(source, device)
+    streaming = not ctx.json and sys.stdout.isatty()
+
+    def emit(text: str) -> None:
+        if streaming:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    output = generator.generate({"prompt": args.prompt}, settings.to_dict(), base=args.base, emit=emit,
+                                should_stop=lambda: False)
+    generator.close()
+    variant = "base" if args.base else "tuned"
+    data: dict[str, Any] = {"run": source.run_id, "source": source.to_dict(), "variant": variant,
+                            "device": device, "prompt": args.prompt, **output}
+    if args.save:
+        art = save_sample(ctx.store, source.run_id, {"prompt": args.prompt, "completion": output["text"],
+                                                     "variant": variant, "settings": output["settings"]},
+                          step=source.step, checkpoint=args.checkpoint)
+        data["saved"] = art.path
+    who = "base model" if args.base else source.label
+    note = (f"({output['tokens']} tokens in {output['seconds']:.2f} s, {who}, seed {output['settings']['seed']}, "
+            f"ended by {output['finish_reason']})")
+
+    def text() -> str:
+        ctx.info(note)
+        return "" if streaming else output["text"]
+
+    if streaming:
+        sys.stdout.write("\n")
+    return Result(data, text)
+
+
+def _classify(ctx: Context, args: argparse.Namespace, source: Any, spec: Any) -> Result:
+    """Labels with probabilities for `--prompt TEXT` (text runs) or `--image FILE` (image runs)."""
+    from spark_trainer.playground.samples import save_sample
+
+    image_run = source.recipe == "image-classification"
+    if image_run and not args.image:
+        raise BadInput(f"run {source.run_id} classifies images: give --image FILE")
+    if not image_run and not (args.prompt or "").strip():
+        raise BadInput(f"run {source.run_id} classifies text: give --prompt TEXT")
+    if args.base:
+        raise BadInput("--base: a classification run's base model has no head for its labels; nothing to compare")
+    generator = spec.create()
+    generator.load(source, resolve_device(args.device))
+    inputs = {"image": str(Path(args.image).expanduser())} if image_run else {"text": args.prompt}
+    output = generator.generate(inputs, {}, base=False, emit=lambda _t: None, should_stop=lambda: False)
+    generator.close()
+    data: dict[str, Any] = {"run": source.run_id, "source": source.to_dict(), **inputs, **output}
+    if args.save:
+        shown = ", ".join(f"{item['label']} {item['probability']:.2f}" for item in output["labels"][:5])
+        data["saved"] = save_sample(ctx.store, source.run_id, {"prompt": inputs.get("text", inputs.get("image")),
+                                                               "output": shown, "labels": output["labels"]},
+                                    step=source.step, checkpoint=args.checkpoint).path
+    width = max(len(item["label"]) for item in output["labels"])
+    lines = [f"{item['label']:<{width}}  {item['probability']:.4f}" for item in output["labels"]]
+    return Result(data, "\n".join(lines))
+
+
+def cmd_serve(ctx: Context, args: argparse.Namespace) -> NoReturn:
+    from spark_trainer.playground.server import main as serve_main
+
+    serve_main(Path(ctx.home.root), args.device, args.idle_timeout)  # exits the process when done

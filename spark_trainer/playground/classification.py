@@ -1,0 +1,110 @@
+"""The classification generator (text and image classification runs): the predicted labels of an
+input with their probabilities, most likely first.
+
+The run's own recipe object prepares the inputs exactly as training did (tokenizer and max length,
+or the image transform), so it reads the run's dataset once to know the label set; the weights come
+from the final model (LoRA merged in) or a checkpoint's trainable tensors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.errors import BadInput
+from spark_trainer.playground.generators import Emit, ShouldStop
+from spark_trainer.playground.source import ModelSource
+
+TOP_K = 10
+
+
+class ClassificationGenerator:
+    def __init__(self) -> None:
+        self.recipe: Any = None
+        self.model: Any = None
+        self.device: Any = None
+        self.kind = "text"
+
+    def load(self, source: ModelSource, device: str) -> dict[str, Any]:
+        import torch
+
+        from spark_trainer.jobs.submit import frozen_config
+        from spark_trainer.recipes.registry import get_recipe
+        from spark_trainer.store import datasets
+        from spark_trainer.store.store import Store
+
+        config = frozen_config(source.run_dir)
+        with Store.open(str(source.home), upgrade=False) as store:
+            data_path = Path(datasets.get(store, config.dataset).path)
+        self.recipe = get_recipe(config.recipe).load()(config)
+        self.recipe.prepare(data_path)
+        self.kind = "image" if config.recipe == "image-classification" else "text"
+        self.device = torch.device(device)
+        if source.kind == "final":
+            from transformers import AutoModelForImageClassification, AutoModelForSequenceClassification
+
+            auto = AutoModelForImageClassification if self.kind == "image" else AutoModelForSequenceClassification
+            model = auto.from_pretrained(source.path, local_files_only=True)
+        else:
+            from safetensors.torch import load_file
+
+            from spark_trainer.playground.causal_lm import _copy_trainable
+
+            model = self.recipe.build_model(torch.device("cpu"), "fp32")
+            _copy_trainable(model, load_file(str(source.path / "trainable.safetensors")), source.path)
+        self.model = model.to(self.device).eval()
+        return {"labels": list(self.recipe.labels.names), "input": self.kind}
+
+    def generate(self, inputs: dict[str, Any], settings: dict[str, Any], *, base: bool, emit: Emit,
+                 should_stop: ShouldStop) -> dict[str, Any]:
+        import torch
+
+        if self.model is None:
+            raise BadInput("no model is loaded")
+        if base:
+            raise BadInput("classification runs have no base-model answer: the base model has no head for these labels")
+        started = time.monotonic()
+        batch = self._batch(inputs)
+        with torch.no_grad():
+            logits = self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits
+        probs = logits.float().softmax(-1)[0].cpu()
+        names = self.recipe.labels.names
+        order = probs.argsort(descending=True)[:TOP_K]
+        labels = [{"label": names[int(i)], "probability": round(float(probs[int(i)]), 6)} for i in order]
+        return {"labels": labels, "label": labels[0]["label"], "seconds": round(time.monotonic() - started, 3),
+                "settings": {}, "finish_reason": "done"}
+
+    def _batch(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        if self.kind == "image":
+            from spark_trainer.recipes.image_classification_impl import _open_rgb, transform
+
+            path = inputs.get("image")
+            if not isinstance(path, str) or not path:
+                raise BadInput("this is an image classification run: give an image (--image FILE)")
+            if not Path(path).is_file():
+                raise BadInput(f"image {path} does not exist")
+            try:
+                pixels = transform(_open_rgb(path), self.recipe.pre, None, self.recipe.rc)
+            except OSError as exc:
+                raise BadInput(f"image {path} cannot be read: {exc}") from None
+            return {"pixel_values": pixels.unsqueeze(0)}
+        from spark_trainer.recipes.text_classification_impl import Encoded
+
+        text = inputs.get("text", inputs.get("prompt"))
+        if not isinstance(text, str) or not text.strip():
+            raise BadInput("the text to classify is empty")
+        ids = list(self.recipe.tokenizer(text)["input_ids"])[: self.recipe.rc.max_length]
+        batch = self.recipe.collate([Encoded(ids, 0, text)])
+        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+
+    def memory_bytes(self) -> int:
+        import torch
+
+        if self.model is None:
+            return 0
+        if self.device is not None and self.device.type == "cuda":
+            return int(torch.cuda.memory_allocated(self.device))
+        return sum(t.numel() * t.element_size() for t in [*self.model.parameters(), *self.model.buffers()])
+
+    def close(self) -> None:
+        self.model = self.recipe = None

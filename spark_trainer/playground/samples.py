@@ -1,0 +1,40 @@
+"""Saving what was tried in the playground to the run, as samples the run view lists with the
+ones generated during training (`runs/<id>/samples/playground-*.json`, artifact kind "sample")."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.errors import BadInput
+from spark_trainer.store import artifacts, runs
+from spark_trainer.store.entities import Artifact
+from spark_trainer.store.store import Store
+
+
+def save_sample(store: Store, run_ref: int | str, item: dict[str, Any], *, step: int | None = None,
+                checkpoint: str | None = None) -> Artifact:
+    """Write one prompt and its answer (plus the base model's, the settings...) as a sample of the run.
+
+    Args:
+        item: at least "prompt" and "completion" (text runs), or "input" and "output" (other kinds).
+
+    Raises:
+        BadInput: unknown run, or an item with nothing to save.
+    """
+    run = runs.get(store, run_ref)
+    if not any(str(item.get(k) or "").strip() for k in ("completion", "output")):
+        raise BadInput("nothing to save: the answer is empty")
+    folder = Path(run.run_dir) / "samples"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+    path = folder / f"playground-{stamp}.json"
+    document = {"step": step, "source": "playground", "checkpoint": checkpoint, "samples": [item]}
+    staging = path.with_suffix(".tmp")
+    staging.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(staging, path)
+    return artifacts.add(store, run.id, "sample", str(path), step=step,
+                         meta={"source": "playground", "checkpoint": checkpoint, "count": 1})

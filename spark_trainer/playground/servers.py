@@ -1,0 +1,101 @@
+"""Serving processes other parts of the app must know about: the scheduler counts the GPU memory
+they hold and asks them to unload when a training run is placed on their GPU.
+
+Each live server has `<home>/playground/server-<pid>.json` (written atomically, removed at exit).
+A file whose process is gone (or whose pid now belongs to another process) is stale and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from spark_trainer.jobs import process
+
+FOLDER = "playground"
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    pid: int
+    start_time: float | None
+    device: str  # "cpu" or "cuda"
+    gpus: list[int] = field(default_factory=list)  # physical GPU ids (CUDA_VISIBLE_DEVICES)
+    memory_bytes: int = 0
+    run: int | None = None
+    checkpoint: str | None = None
+
+
+def folder(home: Path) -> Path:
+    return Path(home) / FOLDER
+
+
+def info_path(home: Path, pid: int) -> Path:
+    return folder(home) / f"server-{pid}.json"
+
+
+def release_path(home: Path, pid: int) -> Path:
+    return folder(home) / f"server-{pid}.release"
+
+
+def write(home: Path, info: ServerInfo) -> Path:
+    path = info_path(home, info.pid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(".tmp")
+    staging.write_text(json.dumps(asdict(info)))
+    os.replace(staging, path)
+    return path
+
+
+def remove(home: Path, pid: int) -> None:
+    for path in (info_path(home, pid), release_path(home, pid)):
+        path.unlink(missing_ok=True)
+
+
+def live(home: Path) -> list[ServerInfo]:
+    """Servers whose process is alive; stale files are removed on the way."""
+    found = []
+    base = folder(home)
+    if not base.is_dir():
+        return []
+    for path in sorted(base.glob("server-*.json")):
+        try:
+            info = ServerInfo(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            continue  # being replaced right now, or not ours
+        if process.is_alive(info.pid, info.start_time):
+            found.append(info)
+        else:
+            remove(home, info.pid)
+    return found
+
+
+def gpu_memory(home: Path) -> dict[int, int]:
+    """Bytes held by serving processes on each GPU (a server on several GPUs counts on each)."""
+    held: dict[int, int] = {}
+    for info in live(home):
+        for gpu in info.gpus:
+            held[gpu] = held.get(gpu, 0) + info.memory_bytes
+    return held
+
+
+def release(home: Path, gpus: Iterable[int], reason: str, *, wait_s: float = 5.0) -> list[ServerInfo]:
+    """Ask every server on any of `gpus` to unload and exit (SIGTERM, with `reason` for its client);
+    wait up to `wait_s` for them to go. Returns the servers asked."""
+    wanted = set(gpus)
+    asked = [info for info in live(home) if wanted & set(info.gpus)]
+    for info in asked:
+        release_path(home, info.pid).write_text(reason)
+        try:
+            os.kill(info.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + wait_s
+    for info in asked:
+        process.wait_gone(info.pid, info.start_time, max(0.0, deadline - time.monotonic()))
+    return asked

@@ -1,0 +1,51 @@
+"""`spark-trainer generate` on a text-classification run: the labels of a text with probabilities."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spark_trainer.cli.main import main
+from tests.playground.trained import TrainedRun, train_tiny_text_classifier_run
+
+# Each test trains a tiny run in-process first (about 30 s of CPU); on a loaded shared machine the
+# wall time can pass the suite's 600 s default.
+pytestmark = pytest.mark.timeout(1800)
+
+
+
+@pytest.fixture(scope="module")
+def classifier_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
+    home = tmp_path_factory.mktemp("playground-cls") / "home"
+    home.mkdir(parents=True)
+    return train_tiny_text_classifier_run(home)
+
+
+def test_labels_with_probabilities_from_the_final_model_and_a_checkpoint(classifier_run: TrainedRun, capsys) -> None:
+    from tests.recipes.helpers import TOPICS
+
+    label, words = next(iter(TOPICS.items()))
+    text = " ".join(words.split()[:6])
+
+    def classify(*extra: str) -> tuple[int, str, str]:
+        code = main(["--home", str(classifier_run.home), "generate", str(classifier_run.run_id), "--prompt", text,
+                     "--device", "cpu", *extra])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, err = classify("--json")
+    assert code == 0, err
+    result = json.loads(out)
+    probs = [item["probability"] for item in result["labels"]]
+    assert sorted(result["labels"][i]["label"] for i in range(len(probs))) == sorted(TOPICS)
+    assert abs(sum(probs) - 1) < 1e-3 and probs == sorted(probs, reverse=True)
+    assert result["label"] == label, result  # the topic's own words
+    code, out, _ = classify("--checkpoint", "20", "--json")
+    assert code == 0 and json.loads(out)["source"]["step"] == 20
+    code, out, _ = classify()
+    assert code == 0 and out.splitlines()[0].split()[0] == label
+    code, _, err = classify("--base")
+    assert code == 2 and "no head" in err
+    code = main(["--home", str(classifier_run.home), "generate", str(classifier_run.run_id), "--image", "x.png"])
+    assert code == 2 and "--prompt" in capsys.readouterr().err

@@ -1,0 +1,136 @@
+"""The model-serving worker as a real process: load once, stream answers, cancel, go away when idle
+or when the scheduler places a training run on its GPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.playground import servers
+from spark_trainer.playground.server import serve_command
+from tests.playground.trained import TRAINING_PROMPT, TrainedRun
+
+# Each test trains a tiny run in-process first (about 30 s of CPU); on a loaded shared machine the
+# wall time can pass the suite's 600 s default.
+pytestmark = pytest.mark.timeout(1800)
+
+
+
+class ServerProcess:
+    """The test's end of the protocol: requests on stdin, events read by a thread."""
+
+    def __init__(self, home: Path, *, device: str = "cpu", idle_s: float = 600, gpus: str = "") -> None:
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpus}
+        self.proc = subprocess.Popen(serve_command(home, device, idle_s), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        self.events: queue.Queue[dict] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.events.put({**json.loads(line), "_t": time.monotonic()})
+
+    def send(self, **message) -> None:
+        self.proc.stdin.write((json.dumps(message) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def next(self, timeout: float = 240) -> dict:
+        return self.events.get(timeout=timeout)
+
+    def until(self, event: str, timeout: float = 240) -> list[dict]:
+        """Events up to and including the first `event`."""
+        seen = []
+        while True:
+            seen.append(self.next(timeout))
+            if seen[-1]["event"] == event:
+                return seen
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def server(trained: TrainedRun):
+    started = []
+
+    def start(**kwargs) -> ServerProcess:
+        started.append(ServerProcess(trained.home, **kwargs))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        proc.close()
+
+
+def test_streams_keeps_the_model_cancels_and_unloads_when_idle(trained: TrainedRun, server) -> None:
+    srv = server(idle_s=3)
+    ready = srv.next()
+    assert ready["event"] == "ready" and ready["device"] == "cpu"
+    assert [s.pid for s in servers.live(trained.home)] == [ready["pid"]]
+
+    srv.send(op="load", id=1, run=trained.run_id, checkpoint="last")
+    greedy = {"temperature": 0, "max_new_tokens": 16}
+    srv.send(op="generate", id=2, variant="tuned", inputs={"prompt": TRAINING_PROMPT}, settings=greedy)
+    srv.send(op="generate", id=3, variant="base", inputs={"prompt": TRAINING_PROMPT}, settings=greedy)
+    loaded = srv.next()
+    assert loaded["event"] == "loaded" and loaded["source"]["kind"] == "final" and loaded["memory_bytes"] > 0
+    assert loaded["chat_template"] is True  # the tiny model's tokenizer ships one
+    tuned = srv.until("done")
+    chunks = [e for e in tuned if e["event"] == "chunk"]
+    assert len(chunks) >= 2, "the answer came in one piece, not streamed"
+    assert "".join(c["text"] for c in chunks) == tuned[-1]["output"]["text"]
+    assert chunks[0]["_t"] < tuned[-1]["_t"]  # the first text arrived before generation ended
+    base = srv.until("done")
+    assert base[-1]["variant"] == "base" and base[-1]["output"]["text"] != tuned[-1]["output"]["text"]
+
+    # The same model again: no second load; a cancelled request still gets its one answer.
+    srv.send(op="load", id=4, run=trained.run_id, checkpoint="last")
+    assert srv.next()["event"] == "loaded"
+    srv.send(op="generate", id=5, variant="tuned", inputs={"prompt": TRAINING_PROMPT},
+             settings={"max_new_tokens": 4000, "temperature": 1.0})
+    srv.send(op="cancel", id=5)
+    done = srv.until("done")[-1]
+    assert done["id"] == 5 and done["output"]["finish_reason"] == "cancelled"
+    assert done["output"].get("tokens", 0) < 4000
+    srv.send(op="generate", id=6, variant="tuned", inputs={"prompt": " "}, settings={})
+    error = srv.next()
+    assert error == {**error, "event": "error", "id": 6, "message": "prompt is empty", "bad_input": True}
+
+    gone = srv.until("unloaded", timeout=60)[-1]
+    assert gone["reason"] == "idle for 3 s"
+    assert srv.proc.wait(30) == 0
+    assert servers.live(trained.home) == []
+
+
+def test_scheduler_unloads_a_playground_model_from_a_gpu_a_run_needs(trained: TrainedRun, server) -> None:
+    from spark_trainer.jobs import control
+    from spark_trainer.jobs.scheduler import schedule_once
+    from spark_trainer.jobs.submit import submit_experiment
+    from spark_trainer.store import runs
+    from spark_trainer.store.store import Store
+
+    # A server given GPU 0 (nothing loaded: this machine may have no GPU; the books are what count).
+    srv = server(device="cuda", gpus="0")
+    ready = srv.next()
+    assert ready["gpus"] == [0]
+    info = servers.live(trained.home)[0]
+    servers.write(trained.home, servers.ServerInfo(**{**info.__dict__, "memory_bytes": 3 * 2**29}))
+    assert servers.gpu_memory(trained.home) == {0: 3 * 2**29}
+    with Store.open(trained.home) as store:
+        run = submit_experiment(store, runs.get(store, trained.run_id).experiment_id, gpus="0", machine=[0]).run
+        assert run.id in schedule_once(store, machine=[0])
+        gone = srv.until("unloaded", timeout=30)[-1]
+        assert gone["reason"] == f"run {run.id} needs GPU 0"
+        assert srv.proc.wait(30) == 0
+        notes = [e.reason for e in runs.events(store, run.id)]
+        assert "unloaded 1 playground model holding 1.50 GiB on GPU 0" in notes
+        control.cancel(store, run.id, grace_s=2)

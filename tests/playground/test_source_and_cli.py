@@ -1,0 +1,77 @@
+"""`spark-trainer generate` and checkpoint choice on a real (tiny) trained run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spark_trainer.cli.main import main
+from tests.playground.trained import TRAINING_PROMPT, TrainedRun
+
+# Each test trains a tiny run in-process first (about 30 s of CPU); on a loaded shared machine the
+# wall time can pass the suite's 600 s default.
+pytestmark = pytest.mark.timeout(1800)
+
+
+
+def generate(trained: TrainedRun, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict | str, str]:
+    code = main(["--home", str(trained.home), "generate", str(trained.run_id), "--prompt", TRAINING_PROMPT,
+                 "--max-new-tokens", "10", *args])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if "--json" in args and code == 0 else out), err
+
+
+def test_fixed_seed_gives_the_same_text_twice(trained: TrainedRun, capsys) -> None:
+    _, first, _ = generate(trained, capsys, "--seed", "7", "--temperature", "1.0", "--json")
+    _, second, _ = generate(trained, capsys, "--seed", "7", "--temperature", "1.0", "--json")
+    assert first["text"] and first["text"] == second["text"]
+    assert first["settings"] == {"max_new_tokens": 10, "temperature": 1.0, "top_p": 0.95, "top_k": 50,
+                                 "repetition_penalty": 1.0, "stop": [], "chat_template": False, "seed": 7}
+    assert first["source"]["kind"] == "final" and first["variant"] == "tuned" and first["tokens"] >= 1
+
+
+def test_base_model_answers_a_training_prompt_differently(trained: TrainedRun, capsys) -> None:
+    _, tuned, _ = generate(trained, capsys, "--temperature", "0", "--json")
+    _, base, _ = generate(trained, capsys, "--temperature", "0", "--json", "--base")
+    assert base["variant"] == "base"
+    assert tuned["text"] != base["text"]
+    # The adapter was trained on "Count up from N: N N+1 ..." rows: its answer starts with a number.
+    assert tuned["text"].split()[0].isdigit(), tuned["text"]
+
+
+def test_checkpoints_by_step_and_best_and_stop_strings(trained: TrainedRun, capsys) -> None:
+    _, at20, _ = generate(trained, capsys, "--checkpoint", "20", "--temperature", "0", "--json")
+    _, best, _ = generate(trained, capsys, "--checkpoint", "best", "--temperature", "0", "--json")
+    assert at20["source"]["kind"] == "checkpoint" and at20["source"]["step"] == 20
+    assert best["source"]["step"] in (20, 40)
+    _, whole, _ = generate(trained, capsys, "--temperature", "0", "--json")
+    stop = whole["text"].strip()[-1]  # a character the greedy answer holds
+    _, cut, _ = generate(trained, capsys, "--temperature", "0", "--json", "--stop", stop)
+    assert cut["finish_reason"] == "stop" and stop not in cut["text"]
+    assert whole["text"].startswith(cut["text"])
+
+
+def test_bad_input_is_one_line_and_exit_2(trained: TrainedRun, capsys) -> None:
+    code, _, err = generate(trained, capsys, "--checkpoint", "999")
+    assert code == 2 and err.strip() == f"error: run {trained.run_id} has no checkpoint at step 999; its checkpoints " \
+                                         "are at steps 20, 40"
+    code, _, err = generate(trained, capsys, "--temperature", "-1")
+    assert code == 2 and "temperature" in err and len(err.strip().splitlines()) == 1
+    code = main(["--home", str(trained.home), "generate", "4242", "--prompt", "x"])
+    assert code == 2
+
+
+def test_save_adds_a_sample_to_the_run(trained: TrainedRun, capsys) -> None:
+    from spark_trainer.store import artifacts
+    from spark_trainer.store.store import Store
+
+    code, result, _ = generate(trained, capsys, "--temperature", "0", "--json", "--save")
+    assert code == 0
+    saved = json.loads(open(result["saved"], encoding="utf-8").read())
+    assert saved["source"] == "playground"
+    assert saved["samples"][0]["prompt"] == TRAINING_PROMPT
+    assert saved["samples"][0]["completion"] == result["text"]
+    with Store.open(trained.home) as store:
+        found = [a for a in artifacts.list_for(store, trained.run_id, "sample") if a.path == result["saved"]]
+    assert found and found[0].meta["source"] == "playground"

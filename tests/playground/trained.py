@@ -1,0 +1,78 @@
+"""A real, tiny, trained causal-LM run for playground tests (in-process training, ~seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_DATA = REPO / "resources" / "demo" / "train.jsonl"
+TRAINING_PROMPT = "Count up from 20:"  # a prompt of the training set (resources/demo/train.jsonl)
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    home: Path
+    run_id: int
+    run_dir: Path
+
+
+def train_tiny_run(home: Path, steps: int = 40) -> TrainedRun:
+    """Train the demo task on a tiny random-weight Llama for `steps` steps; checkpoints every half."""
+    from spark_trainer.config import validate_config
+    from spark_trainer.jobs.submit import frozen_config, submit_config
+    from spark_trainer.jobs.worker import train
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+    from spark_trainer.store.store import Store
+    from spark_trainer.training.reporting import Commands
+
+    model = create_tiny_causal_lm(home / "models" / "tiny", vocab_size=300, hidden_size=32, num_layers=1,
+                                  num_heads=2, max_position_embeddings=128)
+    config = validate_config({
+        "project": "pg", "name": "tiny-lora", "recipe": "causal-lm", "base_model": str(model),
+        "dataset": str(DEMO_DATA), "gpus": "cpu",
+        "train": {"max_steps": steps, "learning_rate": 1e-2, "batch_size": 8, "seq_len": 64, "warmup_steps": 2},
+        "recipe_config": {"method": "lora", "lora_r": 8, "lora_alpha": 16},
+        "eval": {"every_steps": steps // 2, "val_fraction": 0.1, "max_batches": 2},
+        "checkpoint": {"every_steps": steps // 2, "keep": 2},
+    })
+    with Store.open(home) as store:
+        run = submit_config(store, config, base_dir=DEMO_DATA.parent).run
+        run_dir = Path(run.run_dir)
+        train(store, run.id, frozen_config(run_dir), run_dir, Commands())
+        for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
+            runs.transition(store, run.id, status, "trained in-process by the test fixture")
+    return TrainedRun(home, run.id, run_dir)
+
+
+def train_tiny_text_classifier_run(home: Path, steps: int = 40) -> TrainedRun:
+    """A tiny BERT fully fine-tuned on the support-ticket topics of tests/recipes (it learns them in
+    about this many steps there)."""
+    from spark_trainer.config import validate_config
+    from spark_trainer.jobs.submit import frozen_config, submit_config
+    from spark_trainer.jobs.worker import train
+    from spark_trainer.models.tiny_classifiers import create_tiny_text_classifier
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+    from spark_trainer.store.store import Store
+    from spark_trainer.training.reporting import Commands
+    from tests.recipes.helpers import TOPICS, ticket_rows, write_jsonl
+
+    model = create_tiny_text_classifier(home / "models" / "tiny-bert", corpus=list(TOPICS.values()))
+    data = write_jsonl(home.parent / "tickets.jsonl", ticket_rows(120))
+    config = validate_config({
+        "project": "pg", "name": "tickets", "recipe": "text-classification", "base_model": str(model),
+        "dataset": str(data), "gpus": "cpu", "train": {"max_steps": steps, "learning_rate": 3e-3, "batch_size": 8},
+        "recipe_config": {"method": "full"},
+        "eval": {"every_steps": steps // 2, "val_fraction": 0.2},
+        "checkpoint": {"every_steps": steps // 2, "keep": 2},
+    })
+    with Store.open(home) as store:
+        run = submit_config(store, config, base_dir=data.parent).run
+        run_dir = Path(run.run_dir)
+        train(store, run.id, frozen_config(run_dir), run_dir, Commands())
+        for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
+            runs.transition(store, run.id, status, "trained in-process by the test fixture")
+    return TrainedRun(home, run.id, run_dir)
