@@ -137,6 +137,10 @@ def estimate_peak_memory(
 
 def estimate_for_config(config: dict[str, Any], base_model_dir: str | Path) -> MemoryEstimate:
     """The estimate for a run-file mapping (as `spark-trainer train` reads) and its model folder."""
+    if (Path(base_model_dir) / "model_index.json").is_file():  # a diffusers pipeline (diffusion-lora)
+        from spark_trainer.estimate_diffusion import estimate_diffusion_config
+
+        return estimate_diffusion_config(config, base_model_dir)
     train = config.get("train") or {}
     recipe = config.get("recipe_config") or {}
     precision = str(train.get("precision") or "auto")

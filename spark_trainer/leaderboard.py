@@ -1,7 +1,8 @@
 """Rank runs by a metric, and the config differences between runs (for the compare view).
 
-A run's score for a key is its best value (lowest for loss-like keys, highest otherwise) or its
-last value. Both come from one aggregate query, never from reading whole series.
+A run's score for a key is its best value (in the direction the recipes declare for the key, see
+`spark_trainer.recipes.registry.metric_spec`) or its last value. Both come from one aggregate
+query, never from reading whole series.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from spark_trainer.store.entities import Run
 from spark_trainer.store.models import MetricRow
 from spark_trainer.store.store import Store
 
-LOWER_IS_BETTER_HINTS = ("loss", "perplexity", "ppl", "error", "wer", "cer", "fid", "mem", "time")
 
+def lower_is_better(key: str, recipe: str | None = None) -> bool:
+    """The direction `recipe` (else any recipe, else the engine) declares for `key`."""
+    from spark_trainer.recipes.registry import metric_spec
 
-def lower_is_better(key: str) -> bool:
-    lowered = key.lower()
-    return any(hint in lowered for hint in LOWER_IS_BETTER_HINTS)
+    return not metric_spec(key, recipe).higher_is_better
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def rank(
         summary = found.get(run.id, {}).get(key)
         if summary is not None:
             scored.append((summary.best() if use == "best" else summary.last, run, summary))
-    high_first = (not lower_is_better(key)) if descending is None else descending
+    high_first = (not lower_is_better(key, recipe)) if descending is None else descending
     scored.sort(key=lambda item: (-item[0] if high_first else item[0], item[1].id))
     return [
         Entry(i + 1, run, exps[run.experiment_id].project, exps[run.experiment_id].dataset_id, score, summary)

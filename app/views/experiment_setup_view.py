@@ -182,8 +182,10 @@ class ExperimentSetupView(BaseView):
         self.dataset.clear()
         try:
             found = datasets.list_all(self.store, self.project.currentText())
+            kinds = get_recipe(self.recipe.currentText()).data_kinds
         except BadInput:
-            found = []  # a new project has no datasets yet
+            found, kinds = [], ()  # a new project has no datasets yet
+        found = [ds for ds in found if ds.kind in kinds]  # only datasets the recipe can train on
         for ds in found:
             self.dataset.addItem(ds.name)
             self.dataset.setItemData(self.dataset.count() - 1,
@@ -227,6 +229,7 @@ class ExperimentSetupView(BaseView):
         self.forms["recipe_config"] = form
         self.recipe_box.setTitle(f"Recipe settings: {spec.title}")
         self.recipe_layout.addWidget(form)
+        self._fill_datasets()
         self.revalidate()
 
     # --- the config ----------------------------------------------------------------------------

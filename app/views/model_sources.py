@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+MARKERS = ("config.json", "model_index.json")  # a transformers model, or a diffusers pipeline
+
+
+def _is_model(folder: Path) -> bool:
+    return any((folder / marker).is_file() for marker in MARKERS)
+
 
 def hf_cache_dir() -> Path:
     if os.environ.get("HF_HUB_CACHE"):
@@ -21,7 +27,7 @@ def cached_models(cache: Path | None = None) -> list[str]:
         return []
     found = []
     for entry in sorted(root.glob("models--*")):
-        if any(entry.glob("snapshots/*/config.json")):
+        if any(entry.glob("snapshots/*/config.json")) or any(entry.glob("snapshots/*/model_index.json")):
             found.append(entry.name.removeprefix("models--").replace("--", "/"))
     return found
 
@@ -30,7 +36,7 @@ def local_models(models_dir: Path) -> list[str]:
     """Model folders (with a config.json) directly under the data home's models/."""
     if not models_dir.is_dir():
         return []
-    return [str(p) for p in sorted(models_dir.iterdir()) if (p / "config.json").is_file()]
+    return [str(p) for p in sorted(models_dir.iterdir()) if _is_model(p)]
 
 
 def resolve_base_model(text: str, models_dir: Path) -> tuple[Path | None, str | None]:
@@ -42,9 +48,9 @@ def resolve_base_model(text: str, models_dir: Path) -> tuple[Path | None, str | 
     candidates = [path] if path.is_absolute() else [models_dir / path, Path.cwd() / path]
     for candidate in candidates:
         if candidate.is_dir():
-            if (candidate / "config.json").is_file():
+            if _is_model(candidate):
                 return candidate, None
-            return None, f"{candidate} has no config.json: choose a Hugging Face model folder"
+            return None, f"{candidate} has no config.json (nor model_index.json): choose a Hugging Face model folder"
     if "/" in text and not path.is_absolute():
         snapshots = sorted((hf_cache_dir() / f"models--{text.replace('/', '--')}").glob("snapshots/*/config.json"))
         if snapshots:

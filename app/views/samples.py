@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 
 def sample_widget(path: Path, step: int | None) -> QWidget:
@@ -28,14 +28,43 @@ def sample_widget(path: Path, step: int | None) -> QWidget:
     except (OSError, ValueError) as exc:
         layout.addWidget(QLabel(f"cannot read {path}: {exc}"))
         return box
+    images = QHBoxLayout()  # image samples of one step side by side, each over its prompt
     for item in data.get("samples", []) if isinstance(data, dict) else []:
         prompt = item.get("prompt", "") if isinstance(item, dict) else ""
+        if isinstance(item, dict) and isinstance(item.get("image"), str):
+            images.addWidget(_image_sample(path.parent / item["image"], prompt, str(item.get("caption", ""))))
+            continue
         output = _sample_output(item)
         text = QLabel(f"<i>{html.escape(str(prompt))}</i><br>{html.escape(output)}")
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(text)
+    if images.count():
+        images.addStretch(1)
+        layout.addLayout(images)
     return box
+
+
+def _image_sample(path: Path, prompt: str, caption: str) -> QWidget:
+    cell = QWidget()
+    column = QVBoxLayout(cell)
+    column.setContentsMargins(0, 0, 0, 0)
+    image = QLabel()
+    pixmap = QPixmap(str(path))
+    if pixmap.isNull():
+        image.setText(f"cannot read {path.name}")
+    else:
+        # Tiny images (the demo's 32 px) are enlarged without smoothing so their pixels stay visible.
+        mode = Qt.TransformationMode.FastTransformation if pixmap.width() < 128 else \
+            Qt.TransformationMode.SmoothTransformation
+        image.setPixmap(pixmap.scaled(192, 192, Qt.AspectRatioMode.KeepAspectRatio, mode))
+    column.addWidget(image)
+    label = QLabel(f"<i>{html.escape(prompt)}</i>" + (f"<br><small>{html.escape(caption)}</small>" if caption else ""))
+    label.setWordWrap(True)
+    label.setMaximumWidth(192)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    column.addWidget(label)
+    return cell
 
 
 def sample_text(path: Path) -> str:
@@ -49,6 +78,8 @@ def sample_text(path: Path) -> str:
 
 
 def _sample_output(item: Any) -> str:
+    if isinstance(item, dict) and isinstance(item.get("image"), str):
+        return f"[image {item['image']}] {item.get('prompt', '')}"
     if isinstance(item, dict):
         return str(item.get("completion", item.get("output", item.get("text", ""))))
     return str(item)

@@ -60,7 +60,11 @@ class WelcomePanel(QWidget):
         if demo_available():
             self.demo_button = self.empty.add_button("Create demo project", primary=True)
             self.demo_button.setToolTip("A small text dataset, a tiny model and a short run with live curves")
-            self.demo_button.clicked.connect(self.create_demo)
+            self.demo_button.clicked.connect(lambda: self.create_demo())
+            diffusion = self.empty.add_button("Image-generation demo")
+            diffusion.setToolTip("Generated captioned images, a tiny Stable-Diffusion-style pipeline and a short "
+                                 "diffusion LoRA run with sample images")
+            diffusion.clicked.connect(lambda: self.create_demo("diffusion-lora"))
         new_button = self.empty.add_button("New project", primary=self.demo_button is None)
         new_button.clicked.connect(self.new_project_requested)
         self.demo_note = QLabel("" if self.demo_button else
@@ -86,7 +90,7 @@ class WelcomePanel(QWidget):
     def busy(self) -> bool:
         return self.task is not None and not self.task.done.is_set()
 
-    def create_demo(self) -> Task | None:
+    def create_demo(self, recipe: str = "causal-lm") -> Task | None:
         if self.busy:
             return None
 
@@ -95,7 +99,8 @@ class WelcomePanel(QWidget):
 
             # wait=False: the model, data and queued run are made here; the app's run scheduler then
             # trains it while the Runs view shows its curves live.
-            return build_demo(self.store, wait=False, progress=ctx.progress)
+            steps = 40 if recipe == "diffusion-lora" else 300
+            return build_demo(self.store, wait=False, progress=ctx.progress, recipe=recipe, steps=steps)
 
         self.task = Task(build, name="demo project")
         self.task.signals.progress.connect(lambda value: self.status.setText(progress_text(value)))

@@ -58,8 +58,8 @@ def run_ours(preset: Preset, examples: list[list[int]], *, device: Any, precisio
         real = sum(packing.row_tokens(r) for r in batch_rows)
         train_steps.train_step(
             model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
-            loss_fn=lambda m, b: packed_loss(m, b, attn),
-            micro_batches=[packing.collate(batch_rows, 0, pad_to=preset.seq_len)], real_tokens=real,
+            loss_fn=lambda m, b: packed_loss(m, b, attn), loss_count=packing.target_count,
+            micro_batches=[packing.collate(batch_rows, 0, pad_to=preset.seq_len)], work=real,
             params=params, max_grad_norm=1.0)
         if step >= warmup:
             tokens += real

@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                       help="our engine's attention kernel (auto: flex on CUDA, sdpa on the CPU)")
     lora.add_argument("--engines", default="ours,packed,padded", help="comma-separated subset to run")
     lora.set_defaults(handler=cmd_bench_lora)
+    from spark_trainer.cli.bench_diffusion import register_diffusion
+
+    register_diffusion(kinds, common)
 
 
 def cmd_bench_lora(ctx: Context, args: argparse.Namespace) -> Result:

@@ -57,6 +57,9 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
     config = validate_config(data, source, node)
     store = ctx.store
     dataset = datasets.get(store, config.dataset, config.project)
+    from spark_trainer.jobs.submit import check_dataset_kind
+
+    check_dataset_kind(config.recipe, dataset.kind, dataset.name)
     experiment = experiments.create(
         store, project=config.project, name=config.name, recipe=config.recipe, base_model=config.base_model,
         dataset=dataset.id, config=config.model_dump(mode="json"), notes=config.notes,

@@ -24,7 +24,7 @@ class TrainConfig(Section):
     learning_rate: float = Field(2.0e-4, gt=0, le=1.0, description="Peak learning rate")
     batch_size: int = Field(8, ge=1, le=4096, description="Micro-batch size per device")
     grad_accum: int = Field(1, ge=1, le=1024, description="Micro-batches per optimizer step")
-    seq_len: int = Field(512, ge=8, le=1_048_576, description="Tokens per row (text recipes)")
+    seq_len: int = Field(512, ge=8, le=1_048_576, description="Tokens per row (text recipes; images ignore it)")
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="auto picks bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU"
     )
@@ -40,7 +40,10 @@ class TrainConfig(Section):
     early_stopping_patience: int | None = Field(
         None, ge=1, description="Stop after this many evaluations without improvement (empty: off)"
     )
-    early_stopping_metric: str = Field("eval_loss", description="Metric watched by early stopping (lower is better)")
+    early_stopping_metric: str | None = Field(
+        None, description="Evaluation metric watched by early stopping and best-checkpoint keeping, in the "
+        "direction the recipe declares (empty: the recipe's main metric, e.g. eval_loss or eval_accuracy)"
+    )
 
     @model_validator(mode="after")
     def _steps_or_epochs(self) -> TrainConfig:
@@ -54,7 +57,8 @@ class EvalConfig(Section):
     val_fraction: float = Field(0.1, ge=0, le=0.5, description="Share of the dataset held out for validation")
     max_batches: int | None = Field(None, ge=1, description="Cap on validation batches per evaluation")
     samples_every_steps: int | None = Field(None, ge=1, description="Generate samples every N steps")
-    sample_prompts: list[str] = Field(default_factory=list, description="Fixed prompts for generated samples")
+    sample_prompts: list[str] = Field(
+        default_factory=list, description="Fixed prompts for generated samples (recipes that generate text or images)")
 
 
 class CheckpointConfig(Section):

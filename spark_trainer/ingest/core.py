@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from spark_trainer.errors import BadInput
+from spark_trainer.ingest.captions import is_caption_manifest, manifest_captions
 from spark_trainer.ingest.detect import KINDS, InputFile, detect_kind, gather, is_sidecar, kind_of, sidecar_stems
 from spark_trainer.ingest.media import ingest_audio, ingest_image, ingest_video_file
 from spark_trainer.ingest.staging import DatasetBuilder, dataset_name
@@ -46,17 +48,20 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     elif kind not in KINDS:
         raise BadInput(f"kind must be auto or one of {', '.join(KINDS)}, got {kind!r}")
     stems = sidecar_stems(files) if kind in ("image", "audio") else set()
-    chosen = [f for f in files if kind_of(f.path) == kind and not is_sidecar(f, stems)]
+    report = IngestReport(kind=kind)
+    handler = HANDLERS[kind]
+    if kind == "image":  # captions may come from a metadata.jsonl/csv beside the images
+        handler = functools.partial(ingest_image, captions=manifest_captions(files, report))
+    chosen = [f for f in files if kind_of(f.path) == kind and not is_sidecar(f, stems) and not is_caption_manifest(f)]
     if not chosen:
         raise BadInput(f"no {kind} files among the {len(files)} files given")
     name = dataset_name(store, project, paths, name)
-    report = IngestReport(kind=kind)
     for f in files:
-        if f not in chosen and not is_sidecar(f, stems):
+        if f not in chosen and not is_sidecar(f, stems) and not (kind == "image" and is_caption_manifest(f)):
             report.reject(f.source, None, f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file (pass --kind to ingest another kind)")
     builder = DatasetBuilder(store.home, kind, options, report, link=link)
     with builder.guard():
-        _ingest_files(chosen, HANDLERS[kind], builder, options, report, progress, cancel)
+        _ingest_files(chosen, handler, builder, options, report, progress, cancel)
         check_cancel(cancel)
         if not builder.items:
             error = BadInput(f"nothing to ingest: all {report.total_seen} items were rejected "

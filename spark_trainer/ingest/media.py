@@ -31,7 +31,9 @@ def _dest(f: InputFile) -> str:
 
 
 def ingest_image(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport,
-                 cancel: threading.Event | None = None, tick: Callable[[str], None] | None = None) -> None:
+                 cancel: threading.Event | None = None, tick: Callable[[str], None] | None = None,
+                 *, captions: dict[Path, str] | None = None) -> None:
+    """One image; its caption is `name.txt` beside it, else its row in a caption manifest (`captions`)."""
     from PIL import Image, UnidentifiedImageError
 
     size = f.path.stat().st_size
@@ -56,6 +58,8 @@ def ingest_image(f: InputFile, builder: DatasetBuilder, options: IngestOptions, 
     ok, caption = _sidecar_text(f, report)
     if not ok:
         return
+    if caption is None and captions:
+        caption = captions.get(f.path.resolve()) or None
     row = {"path": "", "label": f.folder_label, "caption": caption, "width": width, "height": height,
            "source": f.source}
     builder.add(Item(file_sha256(f.path), f.source, None, row, copy_from=f.path, size=size), _dest(f))

@@ -92,6 +92,7 @@ def build_demo(
     wait: bool = True,
     progress: Callable[[DemoProgress], None] | None = None,
     steps: int = 300,
+    recipe: str = "causal-lm",
 ) -> DemoResult:
     """Create (or reuse) the demo project and start a training run; with `wait`, act as the
     scheduler until it ends, then write a report next to the run.
@@ -104,10 +105,18 @@ def build_demo(
             progress(DemoProgress(stage, message, step, total))
 
     tell("model", "Creating a tiny base model…")
-    model_path = ensure_demo_model(store)
+    if recipe == "diffusion-lora":
+        from spark_trainer.jobs.demo_diffusion import diffusion_demo_parts
+
+        model_path, data, config = diffusion_demo_parts(store, steps)
+    elif recipe == "causal-lm":
+        model_path = ensure_demo_model(store)
+        data = demo_data_dir() / "train.jsonl"
+        config = demo_config(model_path, data, steps=steps)
+    else:
+        raise BadInput(f"no demo for recipe {recipe!r}; demos exist for: causal-lm, diffusion-lora")
     tell("data", "Adding the sample dataset…")
-    data = demo_data_dir() / "train.jsonl"
-    submitted = submit_config(store, demo_config(model_path, data, steps=steps), base_dir=data.parent)
+    submitted = submit_config(store, config, base_dir=data.parent)
     run = submitted.run
     schedule_once(store)
     tell("queued", f"Run {run.id} queued")

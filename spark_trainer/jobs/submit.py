@@ -46,9 +46,12 @@ def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | Non
     """The config's `dataset:` as an existing dataset (name or id), else a path ingested on first
     use. Returns (dataset, whether it was ingested now)."""
     try:
-        return datasets.get(store, config.dataset, config.project), False
+        found = datasets.get(store, config.dataset, config.project)
     except NotFound:
-        pass
+        found = None
+    if found is not None:
+        check_dataset_kind(config.recipe, found.kind, found.name)
+        return found, False
     path = Path(config.dataset).expanduser()
     if not path.is_absolute():
         path = (base_dir or Path.cwd()) / path
@@ -56,6 +59,9 @@ def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | Non
     if not path.exists():
         raise ConfigError(f"dataset: {config.dataset!r} is neither a dataset in project {config.project!r} "
                           f"nor an existing path ({path} does not exist)")
+    from spark_trainer.ingest.detect import detect_kind
+
+    check_dataset_kind(config.recipe, detect_kind([path]), str(path))  # before anything is ingested
     projects.get_or_create(store, config.project)
     found = _reusable(store, config.project, path)
     if found is not None:
@@ -66,6 +72,16 @@ def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | Non
     result = ingest_paths(store, [path], project=config.project,
                           options=IngestOptions(val_fraction=config.eval.val_fraction))
     return result.dataset, True
+
+
+def check_dataset_kind(recipe: str, kind: str, what: str) -> None:
+    """ConfigError unless recipe `recipe` trains on datasets of `kind`."""
+    from spark_trainer.recipes.registry import get_recipe
+
+    accepted = get_recipe(recipe).data_kinds
+    if kind not in accepted:
+        raise ConfigError(f"dataset: {what} is a {kind} dataset, but recipe {recipe} trains on "
+                          f"{' or '.join(accepted)} datasets")
 
 
 def resolve_model(base_model: str, base_dir: Path | None, home_root: Path) -> str:
@@ -132,6 +148,7 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     if experiment.dataset_id is None:
         raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
     dataset = datasets.get(store, experiment.dataset_id)
+    check_dataset_kind(config.recipe, dataset.kind, dataset.name)
     frozen = config.model_copy(deep=True)
     frozen.dataset = str(dataset.id)
     frozen.gpus = request.text

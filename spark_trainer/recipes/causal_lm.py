@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from spark_trainer.recipes.base import MetricSpec
 from spark_trainer.recipes.registry import RecipeSpec
 
 
@@ -42,4 +43,7 @@ RECIPE = RecipeSpec(
     data_kinds=("text",),
     implementation="spark_trainer.recipes.causal_lm_impl:CausalLMRecipe",
     tags=("text", "llm"),
+    metrics=(MetricSpec("eval_loss", False, "validation loss"),
+             MetricSpec("eval_perplexity", False, "validation perplexity")),
+    unit="tokens",
 )

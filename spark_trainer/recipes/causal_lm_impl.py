@@ -9,6 +9,7 @@ from typing import Any
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.models.loading import resolve_base_model
+from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.causal_lm import CausalLMConfig
 from spark_trainer.training import packing
 from spark_trainer.training.data import Record, read_records
@@ -18,7 +19,14 @@ DEFAULT_PROMPTS = ["The", "Question: what is", "Once upon a time"]
 
 
 class CausalLMRecipe:
-    """LoRA, DoRA, QLoRA or full fine-tuning of a decoder LM on text, prompt/completion or chat rows."""
+    """LoRA, DoRA, QLoRA or full fine-tuning of a decoder LM on text, prompt/completion or chat rows.
+
+    Data items are packed token rows, collated in process (`loader_workers` 0); the loss unit is a
+    target token and the work unit a real (non-padding) token.
+    """
+
+    unit = "tokens"
+    loader_workers = 0
 
     def __init__(self, config: ExperimentConfig, *, model_search_dirs: tuple[Path, ...] = ()) -> None:
         self.config = config
@@ -26,8 +34,8 @@ class CausalLMRecipe:
         self.model_search_dirs = model_search_dirs
         self.model_dir: Path | None = None
         self.tokenizer: Any = None
-        self.train_rows: list[packing.Row] = []
-        self.val_rows: list[packing.Row] = []
+        self.train_data: list[packing.Row] = []
+        self.val_data: list[packing.Row] = []
         self.truncated = 0
         self.attn = "sdpa"
 
@@ -57,7 +65,7 @@ class CausalLMRecipe:
         if not train:
             raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
         arrange = (lambda ex: packing.pack(ex, seq_len)) if self.rc.packing else packing.unpacked
-        self.train_rows, self.val_rows = arrange(train), arrange(val)
+        self.train_data, self.val_data = arrange(train), arrange(val)
 
     def search_dirs(self) -> tuple[Path, ...]:
         """Where a relative base model name is looked for: given folders, the data home, its models/."""
@@ -130,12 +138,24 @@ class CausalLMRecipe:
             mask = [True] * len(ids)
         return Example(ids, mask)
 
+    def log_notes(self) -> list[str]:
+        if not self.truncated:
+            return []
+        return [f"{self.truncated} examples were longer than train.seq_len {self.config.train.seq_len} "
+                "and were truncated"]
+
+    def load(self, item: packing.Row, seed: int | None) -> packing.Row:
+        return item  # rows are tokenized and packed up front
+
     def collate(self, rows: list[packing.Row]) -> dict[str, Any]:
         pad_to = self.config.train.seq_len if self.rc.packing else None
         return packing.collate(rows, self.tokenizer.pad_token_id, pad_to=pad_to)
 
-    def tokens_in(self, rows: list[packing.Row]) -> int:
-        return sum(packing.row_tokens(r) for r in rows)
+    def loss_count(self, batch: dict[str, Any]) -> int:
+        return packing.target_count(batch)
+
+    def work_in(self, batch: dict[str, Any]) -> int:
+        return int((batch["segment_ids"] >= 0).sum())  # -1 marks padding
 
     # ---- model --------------------------------------------------------------------------------
     def attention_implementation(self, device: Any) -> str:
@@ -156,14 +176,21 @@ class CausalLMRecipe:
 
         return packed_loss(model, batch, self.attn)
 
-    def eval_metrics(self, loss_sum: float, tokens: int) -> dict[str, float]:
-        loss = loss_sum / max(tokens, 1)
-        return {"eval_loss": loss, "eval_perplexity": math.exp(min(loss, 50.0))}
+    def eval_step(self, model: Any, batch: dict[str, Any]) -> dict[str, Any]:
+        import torch
 
-    def generate_samples(self, model: Any, prompts: list[str]) -> list[dict[str, str]]:
+        loss_sum, count = self.loss(model, batch)
+        return {"loss_sum": loss_sum.detach().double(), "count": torch.as_tensor(count).double()}
+
+    def eval_metrics(self, totals: dict[str, Any]) -> EvalResult:
+        loss = float(totals["loss_sum"]) / max(float(totals["count"]), 1.0)
+        return EvalResult({"eval_loss": loss, "eval_perplexity": math.exp(min(loss, 50.0))})
+
+    def generate_samples(self, model: Any) -> list[Sample]:
         from spark_trainer.recipes.causal_lm_model import generate
 
-        return generate(model, self.tokenizer, prompts or DEFAULT_PROMPTS)
+        found = generate(model, self.tokenizer, list(self.config.eval.sample_prompts) or DEFAULT_PROMPTS)
+        return [Sample(prompt=s["prompt"], text=s["completion"]) for s in found]
 
     def save_final(self, model: Any, dest: Path) -> None:
         dest.mkdir(parents=True, exist_ok=True)

@@ -12,9 +12,19 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, ConfigError
+from spark_trainer.recipes.base import MetricSpec
 
-BUILTIN_MODULES = ("spark_trainer.recipes.causal_lm",)
+BUILTIN_MODULES = ("spark_trainer.recipes.causal_lm", "spark_trainer.recipes.diffusion_lora")
+
+# Metrics the engine logs for every recipe (their direction matters to the leaderboard and charts).
+ENGINE_METRICS = (
+    MetricSpec("loss", False, "training loss"), MetricSpec("lr", False, "learning rate"),
+    MetricSpec("grad_norm", False, "gradient norm"), MetricSpec("samples_per_s", True, "samples/s", chart=False),
+    MetricSpec("tokens_per_s", True, "tokens/s"), MetricSpec("examples_per_s", True, "examples/s"),
+    MetricSpec("images_per_s", True, "images/s"), MetricSpec("epoch", True, chart=False),
+    MetricSpec("gpu_mem_gb", False, "peak GPU memory (GiB)"),
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,9 @@ class RecipeSpec:
         config_model: pydantic model of the `recipe_config` section (defaults, ranges, help).
         data_kinds: dataset kinds the recipe trains on (text, image, ...).
         implementation: "module:attribute" of the recipe class, imported only to train.
+        metrics: the evaluation metrics the recipe logs, with their direction; the first one is the
+            main metric (best checkpoint and early stopping watch it unless configured otherwise).
+        unit: what the recipe's work rate counts (tokens, examples, images): `<unit>_per_s`.
     """
 
     name: str
@@ -37,6 +50,23 @@ class RecipeSpec:
     data_kinds: tuple[str, ...]
     implementation: str
     tags: tuple[str, ...] = field(default_factory=tuple)
+    metrics: tuple[MetricSpec, ...] = (MetricSpec("eval_loss", False, "validation loss"),)
+    unit: str = "examples"
+
+    @property
+    def main_metric(self) -> MetricSpec:
+        return self.metrics[0]
+
+    def metric(self, key: str | None) -> MetricSpec:
+        """The declared metric `key` (None: the main metric); unknown keys are a ConfigError."""
+        if key is None:
+            return self.main_metric
+        for spec in self.metrics:
+            if spec.key == key:
+                return spec
+        known = ", ".join(s.key for s in self.metrics)
+        raise ConfigError(f"train.early_stopping_metric: recipe {self.name} logs no metric {key!r}; "
+                          f"its evaluation metrics are: {known}")
 
     def load(self) -> Any:
         """Import and return the recipe implementation (this may import torch)."""
@@ -91,6 +121,22 @@ def get_recipe(name: str) -> RecipeSpec:
 
 def list_recipes() -> list[RecipeSpec]:
     return registry().all()
+
+
+def metric_spec(key: str, recipe: str | None = None) -> MetricSpec:
+    """How `key` is read: the recipe's declaration, else any recipe's or the engine's, else a guess
+    from the name (loss/error/perplexity-like keys are lower-is-better)."""
+    specs = [s for s in list_recipes() if s.name == recipe] + list_recipes()
+    for spec in specs:
+        for declared in spec.metrics:
+            if declared.key == key:
+                return declared
+    for declared in ENGINE_METRICS:
+        if declared.key == key:
+            return declared
+    lowered = key.lower()
+    lower = any(h in lowered for h in ("loss", "perplexity", "ppl", "error", "wer", "cer", "fid", "mem", "time"))
+    return MetricSpec(key, not lower)
 
 
 def describe_fields(model: type[BaseModel]) -> list[dict[str, Any]]:

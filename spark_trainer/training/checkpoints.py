@@ -95,15 +95,27 @@ def write_checkpoint(run_dir: Path, step: int, files: dict[str, Any], state: dic
     return final
 
 
-def prune(run_dir: Path, keep: int, keep_best: bool, lower_is_better: bool = True) -> list[Path]:
+def _best_of(found: list[Path], lower_is_better: bool | None) -> Path | None:
+    """The checkpoint with the best `metric`. The direction is the one each checkpoint recorded
+    (`higher_is_better` in state.json, from the recipe's metric declaration) unless given."""
+    scored = []
+    for path in found:
+        state = read_state(path)
+        if state.get("metric") is not None:
+            scored.append((state["metric"], state.get("higher_is_better"), path))
+    if not scored:
+        return None
+    higher = not lower_is_better if lower_is_better is not None else bool(scored[-1][1])
+    return (max if higher else min)(scored, key=lambda s: s[0])[2]
+
+
+def prune(run_dir: Path, keep: int, keep_best: bool, lower_is_better: bool | None = None) -> list[Path]:
     """Delete complete checkpoints beyond the last `keep` (and the best one); returns what was removed."""
     found = list_checkpoints(run_dir)
     kept = set(found[-keep:])
     if keep_best:
-        scored = [(read_state(p).get("metric"), p) for p in found]
-        scored = [(m, p) for m, p in scored if m is not None]
-        if scored:
-            best = (min if lower_is_better else max)(scored, key=lambda mp: mp[0])[1]
+        best = _best_of(found, lower_is_better)
+        if best is not None:
             kept.add(best)
     removed = [p for p in found if p not in kept]
     for path in removed:
@@ -113,9 +125,6 @@ def prune(run_dir: Path, keep: int, keep_best: bool, lower_is_better: bool = Tru
     return removed
 
 
-def best_checkpoint(run_dir: Path, lower_is_better: bool = True) -> Path | None:
-    scored = [(read_state(p).get("metric"), p) for p in list_checkpoints(run_dir)]
-    scored = [(m, p) for m, p in scored if m is not None]
-    if not scored:
-        return None
-    return (min if lower_is_better else max)(scored, key=lambda mp: mp[0])[1]
+def best_checkpoint(run_dir: Path, lower_is_better: bool | None = None) -> Path | None:
+    """The checkpoint with the best evaluation metric, in the direction its recipe declared."""
+    return _best_of(list_checkpoints(run_dir), lower_is_better)

@@ -17,8 +17,9 @@ from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError, OperationFailed
-from spark_trainer.recipes.registry import get_recipe
-from spark_trainer.training import checkpoints, lr_plan, steps
+from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
+from spark_trainer.recipes.registry import RecipeSpec, get_recipe
+from spark_trainer.training import batches, checkpoints, lr_plan, steps
 from spark_trainer.training.reporting import Commands, Reporter, TrainOutcome
 
 
@@ -90,7 +91,9 @@ def run_training(
     _check_config(config)
     run_dir = Path(run_dir)
     t = config.train
-    recipe = get_recipe(config.recipe).load()(config)
+    spec = get_recipe(config.recipe)
+    watch = spec.metric(t.early_stopping_metric)  # an unknown metric fails here, before any work
+    recipe: Recipe = spec.load()(config)
     recipe.prepare(Path(data_path))
     resume_state = checkpoints.read_state(Path(resume_from)) if resume_from is not None else None
 
@@ -102,7 +105,7 @@ def run_training(
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     params = [p for _, p in named]
     optimizer = steps.make_optimizer(params, t.learning_rate, t.weight_decay, accelerator.device.type)
-    order = steps.DataOrder(len(recipe.train_rows), t.batch_size, world, rank, t.seed)
+    order = steps.DataOrder(len(recipe.train_data), t.batch_size, world, rank, t.seed)
     total = t.max_steps or max(1, math.ceil(t.epochs * order.per_epoch / t.grad_accum))
     warmup = t.warmup_steps or int(t.warmup_ratio * total)
     # A run extended by N steps follows its extension plan (lr_plan), so the LR stays continuous.
@@ -118,31 +121,32 @@ def run_training(
         last_metric = resume_state.get("metric")
         evals_without_gain = int(resume_state.get("evals_without_gain", 0))
     n_trainable = sum(p.numel() for p in params)
-    report.on_log(f"training {len(recipe.train_rows)} rows ({len(recipe.val_rows)} validation) on "
+    report.on_log(f"training {len(recipe.train_data)} rows ({len(recipe.val_data)} validation) on "
                   f"{accelerator.device} x{world}, {precision}, {n_trainable:,} trainable parameters, "
                   f"steps {step + 1}..{total}")
     if any(type(m).__name__ == "Linear4bit" for m in model.modules()):
         report.on_log("base model weights are quantized to 4-bit NF4 (QLoRA)")
-    if getattr(recipe, "truncated", 0):
-        report.on_log(f"{recipe.truncated} examples were longer than train.seq_len {t.seq_len} and were truncated")
+    for note in recipe.log_notes():
+        report.on_log(note)
     report.on_start(start_step=step, total_steps=total)
     model.train()
-    state = _Loop(config, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order)
+    state = _Loop(config, spec, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order, watch)
     last_ckpt: Path | None = None
     status, step_times = "completed", []
+    pin = accelerator.device.type == "cuda"
+    feed = batches.train_batches(recipe, order, t.seed, step * t.grad_accum, total * t.grad_accum, pin=pin)
     try:
         while step < total:
             began = time.perf_counter()
-            micro = [order.indices(step * t.grad_accum + i) for i in range(t.grad_accum)]
-            rows = [[recipe.train_rows[j] for j in idx] for idx in micro]
+            micro_batches = [next(feed) for _ in range(t.grad_accum)]
             stats = _guarded_step(
                 t, model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
-                loss_fn=recipe.loss, micro_batches=[recipe.collate(r) for r in rows],
-                real_tokens=sum(recipe.tokens_in(r) for r in rows), params=params, max_grad_norm=t.max_grad_norm)
+                loss_fn=recipe.loss, loss_count=recipe.loss_count, micro_batches=micro_batches,
+                work=sum(recipe.work_in(b) for b in micro_batches), params=params, max_grad_norm=t.max_grad_norm)
             step += 1
             elapsed = time.perf_counter() - began
             step_times = (step_times + [elapsed])[-20:]
-            values = {"loss": stats.loss, "lr": scheduler.get_last_lr()[0], "tokens_per_s": stats.real_tokens / elapsed,
+            values = {"loss": stats.loss, "lr": scheduler.get_last_lr()[0], f"{recipe.unit}_per_s": stats.work / elapsed,
                       "samples_per_s": t.batch_size * t.grad_accum * world / elapsed,
                       "epoch": order.epoch_of(step * t.grad_accum)}
             if stats.grad_norm is not None and math.isfinite(stats.grad_norm):
@@ -152,7 +156,7 @@ def run_training(
             report.on_metrics(step, values)
             report.on_progress(step, total, (total - step) * sum(step_times) / len(step_times))
             ev = config.eval
-            if ev.every_steps and step % ev.every_steps == 0 and step < total and recipe.val_rows:
+            if ev.every_steps and step % ev.every_steps == 0 and step < total and recipe.val_data:
                 last_metric, best, evals_without_gain = state.evaluate(step, best, evals_without_gain)
             if (ev.samples_every_steps and step % ev.samples_every_steps == 0) or commands.take_sample():
                 state.samples(step)
@@ -166,16 +170,17 @@ def run_training(
                 break
             patience = t.early_stopping_patience
             if patience and evals_without_gain >= patience:
-                report.on_log(f"early stopping at step {step}: {t.early_stopping_metric} did not improve "
+                report.on_log(f"early stopping at step {step}: {watch.key} did not improve "
                               f"in {patience} evaluations")
                 break
         final_path = None
         if status == "completed":
-            if recipe.val_rows and state.last_eval_step != step:
+            if recipe.val_data and state.last_eval_step != step:
                 last_metric, best, evals_without_gain = state.evaluate(step, best, evals_without_gain)
             last_ckpt = state.save(step, last_metric, best, evals_without_gain)
             final_path = state.save_final()
     finally:
+        del feed  # shuts DataLoader workers down
         report.flush()
     return TrainOutcome(status=status, step=step, total_steps=total, last_checkpoint=last_ckpt,
                         final_path=final_path, best_metric=best, metrics=dict(state.last_eval))
@@ -215,53 +220,91 @@ def _restore(path: Path, model: Any, optimizer: Any, scheduler: Any) -> None:
 class _Loop:
     """Evaluation, samples, checkpoints and commands: the loop's side work, kept out of its body."""
 
-    def __init__(self, config: ExperimentConfig, recipe: Any, accelerator: Any, model: Any, optimizer: Any,
-                 scheduler: Any, report: Any, run_dir: Path, order: steps.DataOrder) -> None:
-        self.config, self.recipe, self.acc, self.model = config, recipe, accelerator, model
+    def __init__(self, config: ExperimentConfig, spec: RecipeSpec, recipe: Recipe, accelerator: Any, model: Any,
+                 optimizer: Any, scheduler: Any, report: Any, run_dir: Path, order: steps.DataOrder,
+                 watch: MetricSpec) -> None:
+        self.config, self.spec, self.recipe, self.acc, self.model = config, spec, recipe, accelerator, model
         self.optimizer, self.scheduler, self.report, self.run_dir, self.order = optimizer, scheduler, report, run_dir, order
+        self.watch = watch  # the metric that decides the best checkpoint and early stopping
         self.last_eval: dict[str, float] = {}
         self.last_eval_step: int | None = None
 
-    def evaluate(self, step: int, best: float | None, without_gain: int) -> tuple[float | None, float | None, int]:
+    def _eval_totals(self) -> dict[str, Any]:
+        """The recipe's `eval_step` tensors summed over this process's batches, then over processes."""
         import torch
 
-        t, acc = self.config.train, self.acc
-        mine = self.recipe.val_rows[acc.process_index::acc.num_processes]
-        batches = [mine[i:i + t.batch_size] for i in range(0, len(mine), t.batch_size)]
+        t, acc, recipe = self.config.train, self.acc, self.recipe
+        indices = list(range(acc.process_index, len(recipe.val_data), acc.num_processes))
         if self.config.eval.max_batches:
-            batches = batches[: self.config.eval.max_batches]
-        sums = torch.zeros(2, dtype=torch.float64, device=acc.device)
+            indices = indices[: self.config.eval.max_batches * t.batch_size]
+        # Every process must reduce the same keys and shapes: one with no validation rows of its
+        # own evaluates row 0 and counts it zero times.
+        weight = 1.0 if indices else 0.0
+        indices = indices or [0]
+        totals: dict[str, Any] = {}
         # Without the DDP wrapper: its forward may talk to the other processes, whose shares of the
         # validation rows can differ in size.
         model = acc.unwrap_model(self.model, keep_torch_compile=True)
         model.eval()
         with torch.no_grad():
-            for rows in batches:
-                batch = {k: v.to(acc.device) for k, v in self.recipe.collate(rows).items()}
-                loss_sum, count = self.recipe.loss(model, batch)
-                sums += torch.stack([loss_sum.double(), count.double()])
+            for cpu_batch in batches.eval_batches(recipe, indices, t.batch_size, pin=acc.device.type == "cuda"):
+                batch = {k: v.to(acc.device) if hasattr(v, "to") else v for k, v in cpu_batch.items()}
+                for key, value in recipe.eval_step(model, batch).items():
+                    value = torch.as_tensor(value, device=acc.device).double() * weight
+                    totals[key] = totals[key] + value if key in totals else value
         model.train()
         if acc.num_processes > 1:
-            sums = acc.reduce(sums, "sum")
-        metrics = self.recipe.eval_metrics(float(sums[0]), int(sums[1]))
+            totals = {k: acc.reduce(v, "sum") for k, v in sorted(totals.items())}
+        return {k: v.cpu() for k, v in totals.items()}
+
+    def evaluate(self, step: int, best: float | None, without_gain: int) -> tuple[float | None, float | None, int]:
+        result = self.recipe.eval_metrics(self._eval_totals())
+        metrics = result.metrics
         self.last_eval, self.last_eval_step = metrics, step
         self.report.on_metrics(step, metrics)
+        if self.acc.is_main_process:
+            self._write_eval_report(step, result)
         self.report.flush()
-        value = metrics.get(t.early_stopping_metric, metrics.get("eval_loss"))
-        if value is not None and (best is None or value < best):
+        value = metrics.get(self.watch.key)
+        if value is not None and (best is None or (value > best if self.watch.higher_is_better else value < best)):
             return value, value, 0
         return value, best, without_gain + 1
+
+    def _write_eval_report(self, step: int, result: EvalResult) -> None:
+        if result.report is None and not result.images:
+            return
+        folder = self.run_dir / "eval"
+        folder.mkdir(parents=True, exist_ok=True)
+        if result.report is not None:
+            path = folder / f"step-{step:08d}.json"
+            path.write_text(json.dumps({"step": step, **result.report}, indent=2, ensure_ascii=False))
+            self.report.on_artifact("eval_report", path, step, {"metrics": result.metrics})
+        for name, image in result.images.items():
+            path = folder / f"step-{step:08d}-{name}.png"
+            image.save(path)
+            self.report.on_artifact("eval_image", path, step, {"name": name})
 
     def samples(self, step: int) -> None:
         if not self.acc.is_main_process:
             return
         model = self.acc.unwrap_model(self.model, keep_torch_compile=False)
-        found = self.recipe.generate_samples(model, list(self.config.eval.sample_prompts))
+        found = self.recipe.generate_samples(model)
         folder = self.run_dir / "samples"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"step-{step:08d}.json"
-        path.write_text(json.dumps({"step": step, "samples": found}, indent=2, ensure_ascii=False))
-        self.report.on_artifact("sample", path, step, {"count": len(found)})
+        entries = [self._sample_entry(folder, step, i, s) for i, s in enumerate(found)]
+        path.write_text(json.dumps({"step": step, "samples": entries}, indent=2, ensure_ascii=False))
+        media = sorted({s.media for s in found})
+        self.report.on_artifact("sample", path, step, {"count": len(found), "media": media})
+
+    def _sample_entry(self, folder: Path, step: int, index: int, sample: Sample) -> dict[str, Any]:
+        if sample.image is None:
+            return {"prompt": sample.prompt, "completion": sample.text or ""}
+        name = f"step-{step:08d}-{index:02d}.png"
+        sample.image.save(folder / name)
+        self.report.on_artifact("sample_image", folder / name, step, {"caption": sample.caption,
+                                                                      "prompt": sample.prompt})
+        return {"prompt": sample.prompt, "caption": sample.caption, "image": name}
 
     def agreed_stop(self, commands: Commands) -> str | None:
         import torch
@@ -291,12 +334,13 @@ class _Loop:
             ck = self.config.checkpoint
             state = {"micro_batches": step * self.config.train.grad_accum, "epoch": self.order.epoch_of(
                 step * self.config.train.grad_accum), "metric": metric, "best_metric": best,
-                "evals_without_gain": without_gain, "world_size": self.acc.num_processes}
+                "evals_without_gain": without_gain, "world_size": self.acc.num_processes,
+                "metric_key": self.watch.key, "higher_is_better": self.watch.higher_is_better}
             # Metrics up to `step` reach the store before the checkpoint exists: a kill between the
             # two then leaves extra rows (deleted on resume), never a gap in the series.
             self.report.flush()
             path = checkpoints.write_checkpoint(self.run_dir, step, files, state)
-            checkpoints.prune(self.run_dir, ck.keep, ck.keep_best)
+            checkpoints.prune(self.run_dir, ck.keep, ck.keep_best)  # direction read from each state.json
             self.report.on_artifact("checkpoint", path, step, {"metric": metric})
             self.report.flush()
         self.acc.wait_for_everyone()

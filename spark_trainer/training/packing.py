@@ -103,3 +103,8 @@ def flex_block_mask(segment_ids: Any) -> Any:
     batch, length = segment_ids.shape
     return create_block_mask(document_causal, batch, None, length, length, device=segment_ids.device,
                              _compile=True)
+
+
+def target_count(batch: dict[str, Any]) -> int:
+    """Target tokens (the loss units) of a collated CPU batch."""
+    return int((batch["targets"] != IGNORE).sum())

@@ -1,7 +1,8 @@
 """The pieces of the training loop that the engine and the benchmark share.
 
-`train_step` runs one optimizer step over a list of micro-batches: losses are token sums scaled so
-that the step's gradient is the mean over every target token of every micro-batch on every process.
+`train_step` runs one optimizer step over a list of micro-batches: losses are sums over the
+recipe's loss units (target tokens, examples...), scaled so that the step's gradient is the mean
+over every unit of every micro-batch on every process.
 """
 
 from __future__ import annotations
@@ -13,15 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from spark_trainer.training.packing import IGNORE
-
 
 @dataclass
 class StepStats:
     loss: float
     grad_norm: float | None
-    target_tokens: int
-    real_tokens: int
+    loss_units: int  # target tokens, examples...: what the loss is the mean over
+    work: int  # the recipe's work units (real tokens, examples, images), for the work rate
 
 
 def resolve_precision(requested: str, device_type: str) -> str:
@@ -67,16 +66,19 @@ def train_step(
     scheduler: Any,
     accelerator: Any,
     loss_fn: Callable[[Any, dict[str, Any]], tuple[Any, Any]],
+    loss_count: Callable[[dict[str, Any]], int],
     micro_batches: list[dict[str, Any]],
-    real_tokens: int,
+    work: int,
     params: list[Any],
     max_grad_norm: float | None,
     sync: bool = True,
 ) -> StepStats | None:
-    """One optimizer step. With `sync=False` nothing is read back from the device (returns None)."""
+    """One optimizer step. `loss_count(batch)` counts a CPU batch's loss units (before the forward
+    pass, so that every micro-batch is scaled by the global count). With `sync=False` nothing is read
+    back from the device (returns None)."""
     import torch
 
-    counts = torch.tensor([sum(int((b["targets"] != IGNORE).sum()) for b in micro_batches), real_tokens],
+    counts = torch.tensor([sum(loss_count(b) for b in micro_batches), work],
                           dtype=torch.float64, device=accelerator.device)
     if accelerator.num_processes > 1:
         counts = accelerator.reduce(counts, "sum")
@@ -98,7 +100,7 @@ def train_step(
     if accelerator.num_processes > 1:
         total = accelerator.reduce(total, "sum")
     return StepStats(loss=float(total) / float(n_global), grad_norm=None if grad_norm is None else float(grad_norm),
-                     target_tokens=int(counts[0]), real_tokens=int(counts[1]))
+                     loss_units=int(counts[0]), work=int(counts[1]))
 
 
 def rng_state() -> dict[str, Any]:

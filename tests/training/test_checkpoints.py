@@ -87,3 +87,14 @@ def test_checkpoint_step_rejects_other_names(tmp_path):
     assert checkpoint_step(Path("runs/3/checkpoints/step-00000123")) == 123
     with pytest.raises(BadInput):
         checkpoint_step(tmp_path / ".staging-step-00000001")
+
+
+def test_prune_and_best_follow_the_direction_each_checkpoint_recorded(tmp_path):
+    # An accuracy-like metric: the highest is the best, so step 2 (0.9) survives pruning.
+    accuracy = {1: 0.5, 2: 0.9, 3: 0.6, 4: 0.7, 5: 0.65}
+    for step, metric in accuracy.items():
+        write_checkpoint(tmp_path, step, {"w": _text_writer(str(step))},
+                         {"metric": metric, "metric_key": "eval_accuracy", "higher_is_better": True})
+    removed = checkpoints.prune(tmp_path, keep=2, keep_best=True)
+    assert sorted(checkpoint_step(p) for p in removed) == [1, 3]
+    assert checkpoint_step(checkpoints.best_checkpoint(tmp_path)) == 2

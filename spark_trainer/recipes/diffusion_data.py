@@ -1,0 +1,181 @@
+"""Image + caption pairs for diffusion training: reading, checking, cropping and bucketing.
+
+The pairs come from an ingested image dataset (`manifest.jsonl` rows with a `path` and a
+`caption`), which is what drag-and-drop of images with `.txt` sidecars, a folder with a
+`metadata.jsonl`, and the video wizard all produce. Images are decoded with Pillow (no
+torchvision): resized to cover the target size, then centre-cropped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.errors import BadInput
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class CaptionedImage:
+    path: Path
+    caption: str
+    source: str  # what the user knows the image as (the manifest's `source`, else its path)
+    split: str  # "train" or "val"
+    size: tuple[int, int] = (0, 0)  # (width, height), filled in once decoded
+    bucket: tuple[int, int] = (0, 0)  # (width, height) the image is cropped to
+
+
+@dataclass
+class DataCheck:
+    """What reading the dataset found; `skipped` go into the run's report, never into training."""
+
+    items: list[CaptionedImage]
+    skipped: list[dict[str, str]]  # {"path", "source", "reason"}
+    missing_captions: list[str]
+
+
+def read_pairs(data_path: Path, missing_captions: str) -> DataCheck:
+    """Image + caption rows of an ingested dataset folder.
+
+    Args:
+        data_path: the dataset folder (with manifest.jsonl).
+        missing_captions: "error" (refuse, naming the images), "empty" (train them with an empty
+            caption, i.e. unconditionally) or "skip" (leave them out and list them).
+
+    Raises:
+        BadInput: no manifest, no image rows (a dataset of another kind), captions missing with
+            "error", or nothing left to train on.
+    """
+    data_path = Path(data_path)
+    manifest = data_path / "manifest.jsonl"
+    if not manifest.is_file():
+        raise BadInput(f"dataset folder {data_path} has no manifest.jsonl")
+    items: list[CaptionedImage] = []
+    missing: list[str] = []
+    skipped: list[dict[str, str]] = []
+    other_kinds = 0
+    with manifest.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadInput(f"{manifest}: line {number} is not JSON ({exc.msg})") from None
+            raw_path = row.get("path") if isinstance(row, dict) else None
+            if not isinstance(raw_path, str) or Path(raw_path).suffix.lower() not in IMAGE_SUFFIXES:
+                other_kinds += 1
+                continue
+            path = Path(raw_path) if Path(raw_path).is_absolute() else data_path / raw_path
+            source = str(row.get("source") or raw_path)
+            caption = row.get("caption")
+            caption = caption.strip() if isinstance(caption, str) else ""
+            if not caption:
+                missing.append(source)
+                if missing_captions == "skip":
+                    skipped.append({"path": str(path), "source": source, "reason": "no caption"})
+                    continue
+                if missing_captions == "error":
+                    continue
+            items.append(CaptionedImage(path, caption, source, "val" if row.get("split") == "val" else "train"))
+    if not items and not missing:
+        what = f"{other_kinds} rows, none of them an image" if other_kinds else "no rows"
+        raise BadInput(f"dataset {data_path} has {what}; diffusion-lora trains on images with captions "
+                       "(an image dataset: images with .txt captions, a metadata.jsonl, or the video wizard)")
+    if missing and missing_captions == "error":
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise BadInput(f"{len(missing)} of {len(missing) + len(items)} images have no caption: {shown}; add a "
+                       "name.txt caption beside each image, or set recipe_config.missing_captions to empty or skip")
+    return DataCheck(items, skipped, missing)
+
+
+def decode_rgb(path: Path) -> Any:
+    """The image as an RGB PIL image, fully decoded (truncated files fail here, not mid-epoch)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+        return image.convert("RGB")
+
+
+def check_decodes(check: DataCheck) -> DataCheck:
+    """Decode every image once; undecodable ones move to `skipped` with the reason. Sizes are recorded."""
+    from PIL import Image, UnidentifiedImageError
+
+    kept = []
+    for item in check.items:
+        try:
+            with Image.open(item.path) as image:
+                image.load()
+                size = image.size
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            check.skipped.append({"path": str(item.path), "source": item.source, "reason": f"does not decode: {exc}"})
+            continue
+        kept.append(CaptionedImage(item.path, item.caption, item.source, item.split, size))
+    return DataCheck(kept, check.skipped, check.missing_captions)
+
+
+def aspect_buckets(resolution: int, multiple: int, max_ratio: float = 2.0) -> list[tuple[int, int]]:
+    """(width, height) pairs of about resolution² pixels, sides multiples of `multiple`, from 1:max_ratio
+    to max_ratio:1 (the square is always one)."""
+    buckets = {(resolution, resolution)}
+    area = resolution * resolution
+    width = multiple
+    while width <= resolution * max_ratio:
+        height = max(multiple, int(area / width) // multiple * multiple)
+        if 1 / max_ratio <= width / height <= max_ratio:
+            buckets.add((width, height))
+        width += multiple
+    return sorted(buckets)
+
+
+def assign_buckets(items: list[CaptionedImage], resolution: int, multiple: int,
+                   mode: str) -> list[CaptionedImage]:
+    """Each item with the size it is cropped to: the square `resolution`, or (buckets) the bucket
+    whose aspect ratio is closest to the image's."""
+    import math
+
+    if mode == "center":
+        return [_with_bucket(i, (resolution, resolution)) for i in items]
+    options = aspect_buckets(resolution, multiple)
+    out = []
+    for item in items:
+        w, h = item.size
+        best = min(options, key=lambda b: abs(math.log(b[0] / b[1]) - math.log(w / h)))
+        out.append(_with_bucket(item, best))
+    return out
+
+
+def _with_bucket(item: CaptionedImage, bucket: tuple[int, int]) -> CaptionedImage:
+    return CaptionedImage(item.path, item.caption, item.source, item.split, item.size, bucket)
+
+
+def load_pixels(item: CaptionedImage, flip: bool = False) -> Any:
+    """A float tensor (3, H, W) in [-1, 1]: resized to cover `item.bucket`, centre-cropped, optionally mirrored."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    image = decode_rgb(item.path)
+    tw, th = item.bucket
+    scale = max(tw / image.width, th / image.height)
+    rw, rh = max(tw, round(image.width * scale)), max(th, round(image.height * scale))
+    if (rw, rh) != image.size:
+        image = image.resize((rw, rh), Image.Resampling.BICUBIC)
+    left, top = (rw - tw) // 2, (rh - th) // 2
+    image = image.crop((left, top, left + tw, top + th))
+    if flip:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    array = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+def bucket_batches(items: list[CaptionedImage], indices: list[int]) -> list[list[int]]:
+    """`indices` grouped by bucket, keeping their order within each group."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i in indices:
+        groups.setdefault(items[i].bucket, []).append(i)
+    return list(groups.values())

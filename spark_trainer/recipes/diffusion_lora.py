@@ -1,0 +1,58 @@
+"""Diffusion LoRA recipe: teach a Stable-Diffusion-style pipeline (diffusers folder) a style or a
+subject from image + caption pairs. This module declares the config; the implementation is
+imported only to train."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from spark_trainer.recipes.base import MetricSpec
+from spark_trainer.recipes.registry import RecipeSpec
+
+
+class DiffusionLoRAConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["lora"] = Field("lora", description="Fine-tuning method: LoRA adapters (the base stays frozen)")
+    resolution: int = Field(512, ge=16, le=2048, description="Training image side in pixels (a multiple of the "
+                            "model's downsampling, 64 for SD 1.x)")
+    crop: Literal["center", "buckets"] = Field(
+        "center", description="center: resize and centre-crop to a square; buckets: aspect-ratio buckets of about "
+        "resolution² pixels (each image goes to the bucket nearest its shape)")
+    random_flip: bool = Field(False, description="Mirror images horizontally at random")
+    lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank")
+    lora_alpha: float = Field(16, gt=0, le=4096, description="LoRA scaling numerator (alpha / r)")
+    lora_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA path")
+    target_modules: str | list[str] = Field(
+        "to_q,to_k,to_v,to_out.0", description="UNet modules to adapt (comma-separated or a list)")
+    train_text_encoder: bool = Field(False, description="Also put LoRA on the text encoder (q/k/v/out projections)")
+    cache_latents: bool = Field(True, description="Encode every image with the VAE once, before training")
+    cache_text_embeddings: bool = Field(
+        True, description="Encode every caption once, before training (off when the text encoder trains)")
+    missing_captions: Literal["error", "empty", "skip"] = Field(
+        "error", description="Images without a caption: error (refuse, naming them), empty (train them "
+        "unconditioned) or skip (leave them out)")
+    caption_dropout: float = Field(0.0, ge=0, le=1, description="Chance of training an image with an empty caption")
+    noise_offset: float = Field(0.0, ge=0, le=1, description="Offset noise strength (darker darks, brighter brights)")
+    snr_gamma: float | None = Field(None, gt=0, le=100, description="Min-SNR loss weighting gamma (5 is usual; "
+                                    "empty: off)")
+    sample_steps: int = Field(20, ge=1, le=200, description="Denoising steps for sample images")
+    guidance_scale: float = Field(7.5, ge=0, le=30, description="Classifier-free guidance for sample images")
+    sample_seed: int = Field(1234, ge=0, le=2**31 - 1, description="Seed of the first sample image (the next "
+                             "prompt uses seed + 1, ...): the same seeds every time, so samples compare across steps")
+
+
+RECIPE = RecipeSpec(
+    name="diffusion-lora",
+    title="Diffusion LoRA",
+    description="Teach a Stable-Diffusion-style pipeline (diffusers folder) a style or subject from images with "
+    "captions, with LoRA on the UNet (and optionally the text encoder).",
+    config_model=DiffusionLoRAConfig,
+    data_kinds=("image",),
+    implementation="spark_trainer.recipes.diffusion_lora_impl:DiffusionLoRARecipe",
+    tags=("image", "diffusion"),
+    metrics=(MetricSpec("eval_loss", False, "validation noise-prediction loss"),),
+    unit="images",
+)

@@ -1,0 +1,288 @@
+"""The diffusion-LoRA recipe's implementation (imports torch and diffusers; loaded only to train).
+
+Items are captioned images. With `cache_latents` (the default) every image is encoded by the VAE
+once in `build_model` and a training item is then only a lookup (in process); otherwise images are
+decoded and cropped in DataLoader worker processes. One loss unit is one image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.errors import BadInput, ConfigError
+from spark_trainer.recipes import diffusion_data as data
+from spark_trainer.recipes.base import EvalResult, Sample
+from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig
+from spark_trainer.recipes.diffusion_model import (
+    TEXT_ENCODER_TARGETS,
+    Parts,
+    add_lora,
+    check_pipeline_folder,
+    encode_prompts,
+    generate_images,
+    latent_params,
+    load_parts,
+    make_train_module,
+    save_lora,
+    tokenize,
+    torch_dtype,
+)
+
+MAX_LISTED = 20  # skipped images named in the log (all of them go into the evaluation report)
+
+
+def resolve_pipeline(name: str, search_dirs: tuple[Path, ...]) -> Path:
+    """A local diffusers pipeline folder (model_index.json), or a Hugging Face id in the local cache."""
+    looked = []
+    for candidate in [Path(name).expanduser()] + [Path(d) / name for d in search_dirs]:
+        looked.append(str(candidate))
+        if (candidate / "model_index.json").is_file():
+            return candidate
+    if "/" in name and not Path(name).is_absolute() and not name.startswith("."):
+        from huggingface_hub import constants, snapshot_download
+
+        looked.append(f"the Hugging Face cache {constants.HF_HUB_CACHE}")
+        try:
+            return Path(snapshot_download(name, local_files_only=True))
+        except Exception as exc:  # the hub raises several types for "not cached"; all mean "not here"
+            raise BadInput(f"base model {name!r} not found; looked in: {'; '.join(looked)} "
+                           f"({type(exc).__name__})") from None
+    raise BadInput(f"base model {name!r} not found (no model_index.json); looked in: {'; '.join(looked)}")
+
+
+def _stable_seed(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+class DiffusionLoRARecipe:
+    """LoRA on a Stable-Diffusion-style UNet (and optionally its text encoder), noise-prediction loss."""
+
+    unit = "images"
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        self.config = config
+        self.rc = DiffusionLoRAConfig.model_validate(config.recipe_config)
+        self.model_dir: Path | None = None
+        self.train_data: list[data.CaptionedImage] = []
+        self.val_data: list[data.CaptionedImage] = []
+        self.skipped: list[dict[str, str]] = []
+        self.unconditioned = 0  # images trained with an empty caption (missing_captions: empty)
+        self.parts: Parts | None = None
+        self.vae_scale = 8
+        self.tokenizer: Any = None
+        self.latents: dict[tuple[str, bool], Any] = {}  # (path, flipped) -> VAE posterior parameters
+        self.embeds: dict[str, Any] = {}  # caption -> text encoder hidden states
+        self.cache_text = self.rc.cache_text_embeddings and not self.rc.train_text_encoder
+        self.loader_workers = 0 if self.rc.cache_latents else min(4, max(1, (os.cpu_count() or 2) - 1))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # DataLoader workers started with "spawn" pickle the recipe: they need the data settings
+        # and the tokenizer, never the models or the caches.
+        state = dict(self.__dict__)
+        state.update(parts=None, latents={}, embeds={})
+        return state
+
+    # ---- data ---------------------------------------------------------------------------------
+    def prepare(self, data_path: Path) -> None:
+        from transformers import AutoTokenizer
+
+        from spark_trainer.paths import resolve_home
+
+        home = resolve_home(None)
+        self.model_dir = resolve_pipeline(self.config.base_model, (home.root, home.models_dir))
+        check_pipeline_folder(self.model_dir)
+        self._check_targets()
+        multiple = self._pixel_multiple()
+        if self.rc.resolution % multiple:
+            raise ConfigError(f"recipe_config.resolution {self.rc.resolution} must be a multiple of {multiple} for "
+                              f"this model (its VAE and UNet downsampling); try {self.rc.resolution // multiple * multiple or multiple}")
+        self.vae_scale = self._vae_scale()
+        check = data.check_decodes(data.read_pairs(data_path, self.rc.missing_captions))
+        self.skipped = check.skipped
+        if not check.items:
+            first = check.skipped[0] if check.skipped else {"source": "-", "reason": "-"}
+            raise BadInput(f"dataset {data_path}: no image left to train on ({len(check.skipped)} skipped; first: "
+                           f"{first['source']}: {first['reason']})")
+        self.unconditioned = sum(1 for i in check.items if not i.caption)
+        items = data.assign_buckets(check.items, self.rc.resolution, multiple, self.rc.crop)
+        self.train_data = [i for i in items if i.split == "train"]
+        self.val_data = [i for i in items if i.split == "val"]
+        if not self.train_data:
+            raise BadInput(f"dataset {data_path}: no training images (all {len(items)} are validation)")
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir / "tokenizer", local_files_only=True)
+
+    def _pixel_multiple(self) -> int:
+        import json
+
+        assert self.model_dir is not None
+        vae = json.loads((self.model_dir / "vae" / "config.json").read_text())
+        unet = json.loads((self.model_dir / "unet" / "config.json").read_text())
+        return 2 ** (len(vae["block_out_channels"]) - 1) * 2 ** (len(unet["block_out_channels"]) - 1)
+
+    def _check_targets(self) -> None:
+        targets = self.targets()
+        if not targets:
+            raise ConfigError("recipe_config.target_modules is empty; name the UNet modules to adapt "
+                              "(e.g. to_q,to_k,to_v,to_out.0)")
+
+    def targets(self) -> list[str]:
+        t = self.rc.target_modules
+        return [x.strip() for x in t.split(",") if x.strip()] if isinstance(t, str) else list(t)
+
+    def log_notes(self) -> list[str]:
+        notes = []
+        if self.skipped:
+            listed = "; ".join(f"{s['source']} ({s['reason']})" for s in self.skipped[:MAX_LISTED])
+            more = f" and {len(self.skipped) - MAX_LISTED} more" if len(self.skipped) > MAX_LISTED else ""
+            notes.append(f"{len(self.skipped)} images skipped (listed in every evaluation report): {listed}{more}")
+        if self.unconditioned:
+            notes.append(f"{self.unconditioned} images have no caption and train unconditioned "
+                         "(recipe_config.missing_captions: empty)")
+        if self.rc.cache_latents:
+            notes.append(f"latents of {len(self.latents) or len(self.train_data) + len(self.val_data)} images "
+                         "cached before training")
+        return notes
+
+    def load(self, item: data.CaptionedImage, seed: int | None) -> dict[str, Any]:
+        """One image's training inputs; `seed` decides the flip and caption dropout (None: evaluation,
+        which also fixes the noise and timestep per image so the validation loss is comparable)."""
+        rng = random.Random(seed) if seed is not None else None
+        flip = bool(rng and self.rc.random_flip and rng.random() < 0.5)
+        caption = item.caption
+        if rng and self.rc.caption_dropout and rng.random() < self.rc.caption_dropout:
+            caption = ""
+        example: dict[str, Any] = {}
+        if self.rc.cache_latents:
+            example["latent_params"] = self.latents[(str(item.path), flip)]
+        else:
+            example["pixels"] = data.load_pixels(item, flip)
+        if self.cache_text:
+            example["text_embeds"] = self.embeds[caption]
+        else:
+            example["input_ids"] = tokenize(self.tokenizer, [caption])[0]
+        if seed is None:
+            example.update(self._fixed_noise(item))
+        return example
+
+    def _fixed_noise(self, item: data.CaptionedImage) -> dict[str, Any]:
+        import torch
+
+        shape = (4, item.bucket[1] // self.vae_scale, item.bucket[0] // self.vae_scale)
+        gen = torch.Generator().manual_seed(_stable_seed(item.source))
+        return {"noise": torch.randn(shape, generator=gen), "posterior_noise": torch.randn(shape, generator=gen),
+                "timesteps": torch.randint(0, 1000, (), generator=gen)}
+
+    def _vae_scale(self) -> int:
+        import json
+
+        assert self.model_dir is not None
+        return 2 ** (len(json.loads((self.model_dir / "vae" / "config.json").read_text())["block_out_channels"]) - 1)
+
+    def collate(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        """Stacked tensors; images of different buckets go into separate groups (`name@g`), one UNet
+        pass each, because a batch of one tensor needs one size."""
+        import torch
+
+        spatial = "latent_params" if "latent_params" in examples[0] else "pixels"
+        groups: dict[tuple[int, ...], list[dict[str, Any]]] = {}
+        for ex in examples:
+            groups.setdefault(tuple(ex[spatial].shape), []).append(ex)
+        batch: dict[str, Any] = {"groups": torch.tensor(len(groups))}
+        for g, members in enumerate(groups.values()):
+            for key in members[0]:
+                batch[f"{key}@{g}"] = torch.stack([torch.as_tensor(m[key]) for m in members])
+        return batch
+
+    def loss_count(self, batch: dict[str, Any]) -> int:
+        return sum(int(v.shape[0]) for k, v in batch.items() if k.startswith(("latent_params@", "pixels@")))
+
+    def work_in(self, batch: dict[str, Any]) -> int:
+        return self.loss_count(batch)
+
+    # ---- model --------------------------------------------------------------------------------
+    def build_model(self, device: Any, precision: str) -> Any:
+        import torch
+
+        assert self.model_dir is not None
+        parts = load_parts(self.model_dir, device, torch_dtype(precision))
+        add_lora(parts.unet, self.rc.lora_r, self.rc.lora_alpha, self.rc.lora_dropout, self.targets())
+        if self.rc.train_text_encoder:
+            add_lora(parts.text_encoder, self.rc.lora_r, self.rc.lora_alpha, self.rc.lora_dropout, TEXT_ENCODER_TARGETS)
+        if self.config.train.gradient_checkpointing:
+            parts.unet.enable_gradient_checkpointing()
+        self.parts = parts
+        self._fill_caches(parts)
+        if device.type == "cuda":  # convolutions run faster channels-last in bf16/fp16
+            parts.unet.to(memory_format=torch.channels_last)
+        return make_train_module(parts.unet, parts.noise_scheduler, scaling_factor=parts.vae.config.scaling_factor,
+                                 vae=parts.vae, text_encoder=parts.text_encoder,
+                                 train_text_encoder=self.rc.train_text_encoder, noise_offset=self.rc.noise_offset,
+                                 snr_gamma=self.rc.snr_gamma)
+
+    def _fill_caches(self, parts: Parts) -> None:
+        """VAE posteriors of every image (both orientations with random_flip) and text states of every
+        caption, computed once on the training device and kept on the CPU."""
+        import torch
+
+        items = self.train_data + self.val_data
+        with torch.no_grad():
+            if self.rc.cache_latents:
+                flips = (False, True) if self.rc.random_flip else (False,)
+                for chunk in range(0, len(items), 8):
+                    group = items[chunk:chunk + 8]
+                    for flip in flips:
+                        for item in group:  # one at a time: buckets may differ in size
+                            pixels = data.load_pixels(item, flip).unsqueeze(0)
+                            self.latents[(str(item.path), flip)] = latent_params(parts.vae, pixels)[0].cpu()
+            if self.cache_text:
+                captions = sorted({i.caption for i in items} | {""})
+                for chunk in range(0, len(captions), 32):
+                    group = captions[chunk:chunk + 32]
+                    states = encode_prompts(parts.tokenizer, parts.text_encoder, group).cpu()
+                    self.embeds.update(zip(group, states, strict=True))
+
+    def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
+        per_image = model(batch)
+        return per_image.sum(), per_image.shape[0]
+
+    def eval_step(self, model: Any, batch: dict[str, Any]) -> dict[str, Any]:
+        import torch
+
+        per_image = model(batch)
+        return {"loss_sum": per_image.sum().double(), "count": torch.tensor(float(per_image.shape[0]))}
+
+    def eval_metrics(self, totals: dict[str, Any]) -> EvalResult:
+        loss = float(totals["loss_sum"]) / max(float(totals["count"]), 1.0)
+        report = {"eval_loss": loss, "images": int(float(totals["count"])), "skipped_images": self.skipped}
+        return EvalResult({"eval_loss": loss}, report=report)
+
+    def sample_prompts(self) -> list[str]:
+        prompts = list(self.config.eval.sample_prompts)
+        if prompts:
+            return prompts
+        captions = [i.caption for i in self.val_data + self.train_data if i.caption]
+        return list(dict.fromkeys(captions))[:4] or [""]
+
+    def generate_samples(self, model: Any) -> list[Sample]:
+        assert self.parts is not None and self.model_dir is not None
+        prompts = self.sample_prompts()
+        size = (self.rc.resolution, self.rc.resolution)
+        images = generate_images(self.parts, self.model_dir, prompts, seed=self.rc.sample_seed,
+                                 steps=self.rc.sample_steps, guidance=self.rc.guidance_scale, size=size)
+        return [Sample(prompt=p, image=img, caption=f"seed {self.rc.sample_seed + i}")
+                for i, (p, img) in enumerate(zip(prompts, images, strict=True))]
+
+    def save_final(self, model: Any, dest: Path) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
+        save_lora(model.unet, model.text_encoder if self.rc.train_text_encoder else None, dest)
+        (dest / "README.md").write_text(
+            f"# LoRA for {self.config.base_model}\n\nTrained by SparkTrainer (diffusion-lora, rank {self.rc.lora_r}, "
+            f"{self.rc.resolution}px, {len(self.train_data)} images).\n\n```python\n"
+            "from diffusers import StableDiffusionPipeline\n\n"
+            f"pipe = StableDiffusionPipeline.from_pretrained({str(self.model_dir)!r})\n"
+            f"pipe.load_lora_weights({str(dest.parent / 'final')!r})\n```\n", encoding="utf-8")

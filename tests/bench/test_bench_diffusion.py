@@ -1,0 +1,45 @@
+"""`spark-trainer bench diffusion --preset tiny`: our recipe against the diffusers example loop on the CPU."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def _bench(*extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "spark_trainer", "--json", "bench", "diffusion", "--preset", "tiny",
+                           *extra], capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow  # about 30 s on a quiet 2-core machine, minutes on a busy one
+def test_bench_diffusion_tiny_reports_images_per_second_of_both_engines_and_their_ratio():
+    done = _bench("--steps", "2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)  # stdout holds only the JSON document
+    assert set(report["engines"]) == {"ours", "example"}
+    for figures in report["engines"].values():
+        assert figures["images_per_s"] > 0 and figures["images"] == 2 * report["batch_size"]
+    ratio = report["ratios"]["ours_vs_example"]
+    assert ratio == pytest.approx(report["engines"]["ours"]["images_per_s"] / report["engines"]["example"]["images_per_s"])
+
+
+@pytest.mark.slow  # building 860M parameters, even on the meta device, takes a while
+def test_sd15_preset_is_an_sd15_shaped_unet():
+    from diffusers import UNet2DConditionModel
+
+    from spark_trainer.bench.diffusion import PRESETS
+
+    preset = PRESETS["sd15"]
+    with __import__("torch").device("meta"):
+        unet = UNet2DConditionModel(**preset.unet_config())
+    n = sum(p.numel() for p in unet.parameters())
+    assert 855e6 < n < 865e6, n  # SD 1.5's UNet has 859.5M parameters
+    assert (preset.resolution, preset.batch_size, preset.lora_r) == (512, 8, 16)
+
+
+def test_bench_diffusion_rejects_bad_arguments():
+    done = _bench("--engines", "ours,nope")
+    assert done.returncode == 2 and "unknown engine 'nope'" in done.stderr

@@ -1,0 +1,48 @@
+"""Image captions from a `metadata.jsonl` / `metadata.csv` manifest beside the images (and from
+`.txt` sidecars, which win), kept in the dataset's manifest for diffusion training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from spark_trainer.ingest import ingest_paths
+from spark_trainer.ingest.manifest import read_manifest
+
+
+def _images(folder: Path, n: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("RGB", (40, 40), (20 * i, 100, 200)).save(folder / f"img{i}.png")
+
+
+def test_captions_come_from_metadata_jsonl_and_bad_rows_are_reported(store, project, tmp_path):
+    root = tmp_path / "shots"
+    _images(root, 4)
+    (root / "img3.txt").write_text("from the sidecar")
+    (root / "metadata.jsonl").write_text("\n".join([
+        json.dumps({"file_name": "img0.png", "text": "a blue square"}),
+        json.dumps({"file_name": "img1.png", "caption": "a teal square"}),
+        json.dumps({"file_name": "missing.png", "text": "nothing here"}),
+        json.dumps({"file_name": "img3.png", "text": "the sidecar wins"}),
+        "not json",
+    ]) + "\n")
+    result = ingest_paths(store, [root], project=project)
+
+    rows = read_manifest(Path(result.dataset.path))
+    captions = {row["source"].rsplit("/", 1)[-1]: row["caption"] for row in rows}
+    assert captions == {"img0.png": "a blue square", "img1.png": "a teal square", "img2.png": None,
+                        "img3.png": "from the sidecar"}
+    problems = {(r.line, r.reason.split(" (")[0]) for r in result.report.rejected}
+    assert problems == {(3, "file_name 'missing.png' does not exist beside the manifest"), (5, "not JSON")}
+    assert result.dataset.kind == "image" and result.dataset.num_items == 4
+
+
+def test_captions_from_metadata_csv(store, project, tmp_path):
+    root = tmp_path / "shots"
+    _images(root, 2)
+    (root / "metadata.csv").write_text("file_name,text\nimg0.png,a red dot\nimg1.png,\"a dot, green\"\n")
+    rows = read_manifest(Path(ingest_paths(store, [root], project=project).dataset.path))
+    assert sorted(r["caption"] for r in rows) == ["a dot, green", "a red dot"]

@@ -1,0 +1,241 @@
+"""diffusion-lora on a tiny SD-style pipeline built from configs: learning, samples, the saved LoRA
+in diffusers' layout, exact resume, and bad input (missing captions, undecodable images, wrong kind)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.errors import BadInput, ConfigError
+from spark_trainer.training.checkpoints import latest_checkpoint
+from spark_trainer.training.engine import run_training
+from spark_trainer.training.reporting import Commands
+from tests.training.helpers import RecordingReporter
+
+# conv_in/conv_out let a random tiny UNet learn the noise quickly, so a short run shows learning.
+LEARNABLE = "to_q,to_k,to_v,to_out.0,conv_in,conv_out"
+PROMPT = "a red circle on a blue background"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run faster on one thread than fighting other processes for several."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from spark_trainer.models.tiny_diffusion import create_tiny_sd_pipeline
+
+    return create_tiny_sd_pipeline(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
+@pytest.fixture
+def shapes(store, tmp_path: Path) -> Path:
+    """An ingested image dataset: 12 generated shape images with .txt captions."""
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.ingest.types import IngestOptions
+    from spark_trainer.models.tiny_diffusion import write_captioned_images
+    from spark_trainer.store import projects
+
+    projects.create(store, "p")
+    folder = write_captioned_images(tmp_path / "shapes", 12, size=32)
+    result = ingest_paths(store, [folder], project="p", options=IngestOptions(val_fraction=0.2))
+    return Path(result.dataset.path)
+
+
+def config(model: Path, **sections) -> ExperimentConfig:
+    base = {
+        "name": "t", "recipe": "diffusion-lora", "base_model": str(model), "dataset": "d", "gpus": "cpu",
+        "train": {"max_steps": 12, "learning_rate": 1e-2, "batch_size": 4, "warmup_steps": 0,
+                  "lr_scheduler": "constant"},
+        "eval": {"every_steps": None},
+        "checkpoint": {"every_steps": None},
+        "recipe_config": {"resolution": 32, "lora_r": 4, "lora_alpha": 4, "sample_steps": 2,
+                          "target_modules": LEARNABLE},
+    }
+    for key, value in sections.items():
+        base[key] = {**base[key], **value} if isinstance(base.get(key), dict) else value
+    return ExperimentConfig.model_validate(base)
+
+
+def train(cfg: ExperimentConfig, data: Path, run_dir: Path, *, stop_at: int | None = None,
+          resume_from: Path | None = None):
+    commands = Commands()
+    reporter = RecordingReporter(commands, stop_at)
+    outcome = run_training(cfg, data_path=data, run_dir=run_dir, reporter=reporter, commands=commands,
+                           resume_from=resume_from)
+    return outcome, reporter
+
+
+def test_clip_tokenizer_is_built_offline_with_one_token_per_known_word(tiny_sd):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_sd / "tokenizer", local_files_only=True)
+    ids = tok(PROMPT).input_ids
+    assert len(ids) == 2 + len(PROMPT.split())  # start + one per word + end
+    assert tok.decode(ids, skip_special_tokens=True).strip() == PROMPT
+    assert len(tok("zebra quux").input_ids) > 4  # unknown words still tokenize, letter by letter
+
+
+def test_lora_trains_writes_samples_and_loads_into_the_pipeline(tiny_sd, shapes, tmp_path):
+    import numpy as np
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from PIL import Image
+
+    rows = [json.loads(line) for line in (shapes / "manifest.jsonl").read_text().splitlines()]
+    broken = next(r for r in rows if r["split"] == "train")
+    (shapes / broken["path"]).write_bytes(b"\x89PNG\r\n\x1a\n not really a png")  # decodes no longer
+    cfg = config(tiny_sd, eval={"every_steps": 6, "samples_every_steps": 12, "sample_prompts": [PROMPT]})
+    outcome, rep = train(cfg, shapes, tmp_path / "run")
+
+    losses = list(rep.series("loss").values())
+    assert outcome.status == "completed" and len(losses) == 12
+    assert all(math.isfinite(v) for v in losses)
+    assert sum(losses[-4:]) / 4 < 0.85 * sum(losses[:3]) / 3, losses
+    assert "images_per_s" in rep.metrics[1] and set(rep.series("eval_loss")) == {6, 12}
+
+    # The undecodable image was skipped, named in the log and in the evaluation report.
+    assert any(broken["source"] in line and "skipped" in line for line in rep.logs), rep.logs
+    report = next(p for k, p, _ in rep.artifacts if k == "eval_report")
+    assert [s["source"] for s in json.loads(report.read_text())["skipped_images"]] == [broken["source"]]
+
+    # Sample images were written and registered.
+    images = [p for k, p, _ in rep.artifacts if k == "sample_image"]
+    assert len(images) == 1 and Image.open(images[0]).size == (32, 32)
+    assert json.loads(next(p for k, p, _ in rep.artifacts if k == "sample").read_text())["samples"][0]["prompt"] == PROMPT
+
+    # The final LoRA is in diffusers' layout and changes the pipeline's output for a fixed seed.
+    final = outcome.final_path
+    assert (final / "pytorch_lora_weights.safetensors").is_file()
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_sd, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+
+    def render():
+        return pipe(PROMPT, num_inference_steps=2, generator=torch.Generator().manual_seed(0),
+                    output_type="np").images[0]
+
+    before = render()
+    pipe.load_lora_weights(final)
+    after = render()
+    assert np.abs(after - before).max() > 1e-3
+    assert np.array_equal(after, render())  # and it is deterministic for the seed
+
+
+def test_stopped_and_resumed_run_matches_an_uninterrupted_one(tiny_sd, shapes, tmp_path):
+    # Flips and caption dropout draw from per-item seeds; the noise from the restored RNG state.
+    cfg = config(tiny_sd, train={"max_steps": 6}, eval={"every_steps": 2},
+                 recipe_config={"random_flip": True, "caption_dropout": 0.3, "resolution": 32,
+                                "lora_r": 4, "lora_alpha": 4, "target_modules": LEARNABLE})
+    _, straight = train(cfg, shapes, tmp_path / "straight")
+    stopped, first = train(cfg, shapes, tmp_path / "resumed", stop_at=3)
+    assert stopped.status == "stopped" and stopped.step == 3
+    resumed, second = train(cfg, shapes, tmp_path / "resumed", resume_from=latest_checkpoint(tmp_path / "resumed"))
+
+    assert resumed.status == "completed"
+    assert first.series("loss") == {s: straight.series("loss")[s] for s in (1, 2, 3)}
+    assert second.series("loss") == {s: straight.series("loss")[s] for s in (4, 5, 6)}  # exact float equality
+    assert {**first.series("eval_loss"), **second.series("eval_loss")} == straight.series("eval_loss")
+
+
+def test_images_without_captions_are_named_before_training(tiny_sd, shapes):
+    from spark_trainer.recipes.diffusion_lora_impl import DiffusionLoRARecipe
+
+    rows = [json.loads(line) for line in (shapes / "manifest.jsonl").read_text().splitlines()]
+    for row in rows[:2]:
+        row["caption"] = None
+    (shapes / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    with pytest.raises(BadInput) as err:
+        DiffusionLoRARecipe(config(tiny_sd)).prepare(shapes)
+    message = str(err.value)
+    assert "2 of 12 images have no caption" in message and "\n" not in message
+    assert rows[0]["source"] in message and rows[1]["source"] in message
+
+    skipping = DiffusionLoRARecipe(config(tiny_sd, recipe_config={"missing_captions": "skip", "resolution": 32}))
+    skipping.prepare(shapes)
+    assert len(skipping.train_data) + len(skipping.val_data) == 10
+    assert {s["source"] for s in skipping.skipped} == {rows[0]["source"], rows[1]["source"]}
+
+
+def test_a_text_dataset_is_refused_at_submit_and_by_the_recipe(tiny_sd, store, tmp_path):
+    from spark_trainer.jobs.submit import submit_config
+    from spark_trainer.recipes.diffusion_lora_impl import DiffusionLoRARecipe
+    from spark_trainer.store import datasets, runs
+
+    text = tmp_path / "train.jsonl"
+    text.write_text('{"text": "hello"}\n{"text": "world"}\n')
+    cfg = config(tiny_sd, dataset=str(text), project="p")
+    with pytest.raises(ConfigError, match="is a text dataset, but recipe diffusion-lora trains on image datasets"):
+        submit_config(store, cfg, machine=[])
+    assert datasets.list_all(store) == [] and runs.list_all(store) == []  # nothing ingested or queued
+
+    folder = tmp_path / "textds"
+    folder.mkdir()
+    (folder / "manifest.jsonl").write_text('{"split": "train", "record": {"text": "hi"}}\n')
+    with pytest.raises(BadInput, match="none of them an image"):
+        DiffusionLoRARecipe(config(tiny_sd)).prepare(folder)
+
+
+def test_resolution_must_fit_the_model_and_the_base_model_must_be_a_pipeline(tiny_sd, shapes, tmp_path):
+    from spark_trainer.recipes.diffusion_lora_impl import DiffusionLoRARecipe
+
+    with pytest.raises(ConfigError, match="resolution 30 must be a multiple of 4 "):
+        DiffusionLoRARecipe(config(tiny_sd, recipe_config={"resolution": 30})).prepare(shapes)
+    (tmp_path / "llm").mkdir()
+    (tmp_path / "llm" / "config.json").write_text("{}")
+    with pytest.raises(BadInput, match="no model_index.json"):
+        DiffusionLoRARecipe(config(tmp_path / "llm")).prepare(shapes)
+
+
+def test_uncached_aspect_buckets_train_through_dataloader_workers(tiny_sd, store, tmp_path):
+    """Images of two shapes go to two buckets; without caches they are decoded in worker processes
+    and a micro-batch holding both shapes runs one UNet pass per bucket."""
+    from PIL import Image
+
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.store import projects
+
+    folder = tmp_path / "wide-and-square"
+    folder.mkdir()
+    for i in range(8):
+        size = (64, 32) if i % 2 else (32, 32)
+        Image.new("RGB", size, (30 * i, 90, 160)).save(folder / f"{i}.png")
+        (folder / f"{i}.txt").write_text("a wide picture" if i % 2 else "a square picture")
+    projects.create(store, "p")
+    data = Path(ingest_paths(store, [folder], project="p").dataset.path)
+    cfg = config(tiny_sd, train={"max_steps": 2},
+                 recipe_config={"resolution": 32, "crop": "buckets", "cache_latents": False,
+                                "cache_text_embeddings": False, "lora_r": 4, "lora_alpha": 4})
+
+    from spark_trainer.recipes.diffusion_lora_impl import DiffusionLoRARecipe
+
+    recipe = DiffusionLoRARecipe(cfg)
+    recipe.prepare(data)
+    assert recipe.loader_workers >= 1
+    buckets = {i.bucket for i in recipe.train_data + recipe.val_data}
+    assert (32, 32) in buckets and any(w > h for w, h in buckets), buckets
+    batch = recipe.collate([recipe.load(i, seed=1) for i in recipe.train_data[:4]])
+    assert recipe.loss_count(batch) == 4 and int(batch["groups"]) == len({i.bucket for i in recipe.train_data[:4]})
+
+    outcome, rep = train(cfg, data, tmp_path / "run")
+    assert outcome.status == "completed" and all(math.isfinite(v) for v in rep.series("loss").values())
+
+
+def test_recipes_command_lists_the_fields(cli):
+    done = cli("--json", "recipes", "diffusion-lora")
+    assert done.code == 0, done.err
+    fields = {f["name"]: f for f in json.loads(done.out)["fields"]}
+    assert fields["resolution"]["default"] == 512 and fields["resolution"]["min"] == 16
+    assert fields["crop"]["choices"] == ["center", "buckets"]
+    assert json.loads(done.out)["data_kinds"] == ["image"]
