@@ -82,7 +82,7 @@ def _playground(window: MainWindow) -> QWidget:
             panel = view.playground.panel
             panel.prompt.setPlainText(str(OPTIONS["prompt"]))
             panel.compare.setChecked(bool(OPTIONS.get("compare", True)))
-            if OPTIONS.get("temperature") is not None:
+            if OPTIONS.get("temperature") is not None and hasattr(panel, "temperature"):
                 panel.temperature.setValue(float(OPTIONS["temperature"]))
             view.playground.generate()
             settle(0.5, until=lambda: not view.playground.pending, timeout=300)

@@ -53,6 +53,7 @@ class GeneratorSpec:
 GENERATORS: dict[str, GeneratorSpec] = {
     spec.recipe: spec for spec in (
         GeneratorSpec("causal-lm", "text-generation", "spark_trainer.playground.causal_lm:CausalLMGenerator"),
+        GeneratorSpec("diffusion-lora", "image-generation", "spark_trainer.playground.diffusion:DiffusionGenerator"),
     )
 }
 
