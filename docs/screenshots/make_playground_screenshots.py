@@ -1,8 +1,10 @@
-"""Render the Playground from the demo run: a prompt of its training set answered by the
-fine-tuned model and, beside it, by the base model (greedy, so the picture is reproducible).
+"""Render the Playground from the demo runs: a prompt of the causal-LM demo's training set answered
+by the fine-tuned model and, beside it, by the base model (greedy, so the picture is reproducible);
+and, when DIR holds a completed diffusion-lora run (`spark-trainer demo --recipe diffusion-lora`),
+a caption of its training images made with and without the LoRA.
 
 Run: .venv/bin/python docs/screenshots/make_playground_screenshots.py --home DIR [--out docs/screenshots]
-(the demo run is trained first, with `spark-trainer demo`, when DIR has none).
+(the causal-LM demo run is trained first, with `spark-trainer demo`, when DIR has none).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PROMPT = "Count up from 20:"
+SHOTS = {"causal-lm": ("playground.png", "Count up from 20:"),
+         "diffusion-lora": ("playground-diffusion.png", "a red circle on a blue background")}
 
 
 def main() -> int:
@@ -28,9 +31,11 @@ def main() -> int:
     from spark_trainer.store.entities import RunStatus
     from spark_trainer.store.store import Store
 
-    with Store.open(args.home) as store:
-        done = [r for r in runs.list_all(store) if r.status == RunStatus.COMPLETED and r.recipe == "causal-lm"]
-    if not done:
+    def latest() -> dict[str, int]:
+        with Store.open(args.home) as store:
+            return {r.recipe: r.id for r in runs.list_all(store) if r.status == RunStatus.COMPLETED}
+
+    if "causal-lm" not in latest():
         subprocess.run([sys.executable, "-m", "spark_trainer", "--home", str(args.home), "demo"], check=True)
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -43,12 +48,18 @@ def main() -> int:
     use_fusion(app)
     store = Store.open(args.home)
     window = MainWindow(store, QSettings(str(args.home / "screenshots.ini"), QSettings.Format.IniFormat))
-    OPTIONS.update({"prompt": PROMPT, "compare": True, "temperature": 0.0})
-    ok = render(window, "playground", args.out / "playground.png")
+    ok = True
+    for recipe, run_id in latest().items():
+        if recipe not in SHOTS:
+            continue
+        name, prompt = SHOTS[recipe]
+        OPTIONS.update({"run": run_id, "prompt": prompt, "compare": True, "temperature": 0.0})
+        saved = render(window, "playground", args.out / name)
+        print(args.out / name if saved else f"could not save {name}")
+        ok = ok and saved
     window.views["runs"].playground.shutdown()
     window.close()
     store.close()
-    print(args.out / "playground.png" if ok else "could not save the screenshot")
     return 0 if ok else 1
 
 
