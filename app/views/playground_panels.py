@@ -353,4 +353,142 @@ class ClassificationPanel(QWidget):
         return {"prompt": self._last["prompt"], "output": shown, "labels": labels}
 
 
-PANELS: dict[str, type[QWidget]] = {"text-generation": TextGenerationPanel, "classification": ClassificationPanel}
+class ImageBox(QGroupBox):
+    """One model's image, with denoising progress while it is made."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        layout = QVBoxLayout(self)
+        self.image = QLabel()
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setMinimumSize(256, 256)
+        self.stats = QLabel("")
+        self.stats.setObjectName("Muted")
+        self.stats.setWordWrap(True)
+        layout.addWidget(self.image, 1)
+        layout.addWidget(self.stats)
+        self.path: str | None = None
+
+    def reset(self, note: str) -> None:
+        self.image.clear()
+        self.image.setText(note)
+        self.stats.setText("")
+        self.path = None
+
+    def show_image(self, path: str) -> None:
+        from PySide6.QtGui import QPixmap
+
+        pixmap = QPixmap(path)
+        side = max(256, min(self.image.width(), self.image.height()))
+        self.image.setPixmap(pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.FastTransformation))
+        self.path = path
+
+
+class ImageGenerationPanel(QWidget):
+    """Diffusion LoRA: a prompt, seed, steps and guidance; the image with the LoRA and without it."""
+
+    generate_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        box = QGroupBox("Generation")
+        box.setFixedWidth(270)
+        column = QVBoxLayout(box)
+        form = QFormLayout()
+        column.addLayout(form)
+        column.addStretch(1)
+        self.seed = QSpinBox()
+        self.seed.setRange(-1, 2**31 - 1)
+        self.seed.setValue(1234)
+        self.seed.setSpecialValueText("random")
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 500)
+        self.steps.setValue(20)
+        self.guidance = _double(0, 30, 0.5, 7.5, "Classifier-free guidance: how strongly the image follows the prompt")
+        self.negative = QPlainTextEdit()
+        self.negative.setPlaceholderText("what the image should not show")
+        self.negative.setMaximumHeight(54)
+        self.compare = QCheckBox("Compare without the LoRA")
+        self.compare.setChecked(True)
+        self.compare.setToolTip("Also make the image with the base pipeline (same seed), side by side")
+        for label, widget in (("Seed", self.seed), ("Steps", self.steps), ("Guidance", self.guidance),
+                              ("Negative prompt", self.negative)):
+            form.addRow(label, widget)
+        form.addRow(self.compare)
+        outer.addWidget(box)
+        right = QVBoxLayout()
+        self.prompt = QPlainTextEdit()
+        self.prompt.setPlaceholderText("Describe the image… (Ctrl+Enter generates)")
+        self.prompt.setMaximumHeight(90)
+        QShortcut(QKeySequence("Ctrl+Return"), self.prompt, activated=self.generate_requested.emit)
+        right.addWidget(QLabel("Prompt"))
+        right.addWidget(self.prompt)
+        images = QHBoxLayout()
+        self.tuned = ImageBox("With LoRA")
+        self.base = ImageBox("Without LoRA (base model)")
+        images.addWidget(self.tuned)
+        images.addWidget(self.base)
+        right.addLayout(images, 1)
+        outer.addLayout(right, 1)
+        self.compare.toggled.connect(self.base.setVisible)
+        self.tuned.reset("The image made with the run's LoRA appears here.")
+        self.base.reset("The base pipeline's image, same seed, appears here.")
+        self._last: dict[str, Any] = {}
+
+    def problem(self) -> str | None:
+        return "Type a prompt first." if not self.prompt.toPlainText().strip() else None
+
+    def requests(self) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+        import random
+
+        seed = self.seed.value() if self.seed.value() >= 0 else random.randrange(2**31)
+        settings = {"seed": seed, "steps": self.steps.value(), "guidance": round(self.guidance.value(), 3),
+                    "negative_prompt": self.negative.toPlainText().strip()}
+        inputs = {"prompt": self.prompt.toPlainText()}
+        self._last = {"prompt": inputs["prompt"], "settings": settings}
+        return [("tuned", inputs, settings)] + ([("base", inputs, settings)] if self.compare.isChecked() else [])
+
+    def set_model(self, label: str, facts: dict[str, Any]) -> None:
+        self.tuned.setTitle(f"With LoRA · {label}")
+        base = facts.get("base_model")
+        self.base.setTitle(f"Without LoRA · {_short(base)}" if base else "Without LoRA (base model)")
+
+    def begin(self, variants: list[str]) -> None:
+        for variant in ("tuned", "base"):
+            self.box(variant).reset("Generating…" if variant == variants[0] else "Waiting…")
+
+    def box(self, variant: str) -> ImageBox:
+        return self.tuned if variant == "tuned" else self.base
+
+    def on_chunk(self, variant: str, text: str) -> None:
+        self.box(variant).stats.setText(text)  # "step i/N"
+
+    def on_done(self, variant: str, output: dict[str, Any]) -> None:
+        box = self.box(variant)
+        if output.get("image"):
+            box.show_image(output["image"])
+        seed = output.get("settings", {}).get("seed")
+        box.stats.setText(f"{output.get('seconds', 0):.2f} s · seed {seed} · {output.get('finish_reason', '')}")
+        self._last[variant] = output
+
+    def on_error(self, variant: str | None, message: str) -> None:
+        for v in ([variant] if variant else ["tuned", "base"]):
+            self.box(v).stats.setText(f"Failed: {message}")
+
+    def sample_item(self) -> dict[str, Any] | None:
+        tuned = self._last.get("tuned")
+        if not tuned or not tuned.get("image"):
+            return None
+        item = {"prompt": self._last["prompt"], "output": tuned["image"], "image": tuned["image"],
+                "settings": tuned.get("settings")}
+        if self._last.get("base", {}).get("image"):
+            item["base_image"] = self._last["base"]["image"]
+        return item
+
+
+PANELS: dict[str, type[QWidget]] = {"text-generation": TextGenerationPanel,
+                                    "classification": ClassificationPanel,
+                                    "image-generation": ImageGenerationPanel}

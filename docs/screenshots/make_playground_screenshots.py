@@ -1,9 +1,11 @@
 """Render the Playground for each completed run kind in DIR: a prompt of the causal-LM demo's
 training set answered by the fine-tuned model and, beside it, by the base model (greedy, so the
-picture is reproducible); a text-classification run's labels for a support ticket.
+picture is reproducible); a text-classification run's labels for a support ticket; and, when DIR
+holds a completed diffusion-lora run (`spark-trainer demo --recipe diffusion-lora`), a caption of its
+training images made with and without the LoRA.
 
 Run: .venv/bin/python docs/screenshots/make_playground_screenshots.py --home DIR [--out docs/screenshots]
-(the demo run is trained first, with `spark-trainer demo`, when DIR has none).
+(the causal-LM demo run is trained first, with `spark-trainer demo`, when DIR has none).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = {"causal-lm": ("playground.png", "Count up from 20:"),
-         "text-classification": ("playground-text-classification.png", "refund for the invoice charge on my card")}
+         "text-classification": ("playground-text-classification.png", "refund for the invoice charge on my card"),
+         "diffusion-lora": ("playground-diffusion.png", "a red circle on a blue background")}
 
 
 def main() -> int:

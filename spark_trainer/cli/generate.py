@@ -13,7 +13,8 @@ from spark_trainer.errors import BadInput
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    gen = sub.add_parser("generate", help="try a run's model: text for a prompt, or the labels of a text or image",
+    gen = sub.add_parser("generate", help="try a run's model: text for a prompt (causal-lm), the labels of a text "
+                         "or image (classification), an image (diffusion-lora)",
                          parents=[common])
     gen.add_argument("run", help="run id")
     gen.add_argument("--prompt", help="the prompt (with --chat: the user's message), or the text to classify")
@@ -29,6 +30,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     gen.add_argument("--stop", action="append", default=[], metavar="TEXT", help="stop at this text (repeatable)")
     gen.add_argument("--chat", action="store_true", help="wrap the prompt in the tokenizer's chat template")
     gen.add_argument("--seed", type=int, metavar="S", help="sampling seed (same seed, same text)")
+    gen.add_argument("--out", metavar="FILE.png", help="diffusion runs: where to write the image "
+                     "(default: the data home's playground/images/)")
+    gen.add_argument("--steps", type=int, default=20, metavar="N", help="diffusion runs: denoising steps")
+    gen.add_argument("--guidance", type=float, default=7.5, metavar="G", help="diffusion runs: guidance scale")
     gen.add_argument("--device", default="auto", metavar="auto|cpu|GPU",
                      help="auto (GPU 0 when there is one), cpu, or a GPU id")
     gen.add_argument("--save", action="store_true", help="save the prompt and answer to the run as a sample")
@@ -65,46 +70,43 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
     spec = generator_spec(source.recipe)
     if spec.kind == "classification":
         return _classify(ctx, args, source, spec)
-    from spark_trainer.playground.samples import save_sample
-    from spark_trainer.playground.settings import GenerationSettings
-
-    settings = GenerationSettings.from_dict({
-        "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p,
-        "top_k": args.top_k, "repetition_penalty": args.repetition_penalty, "stop": args.stop,
-        "chat_template": args.chat, "seed": args.seed})
     if not (args.prompt or "").strip():
         raise BadInput("--prompt is required and must not be empty")
+    settings = _settings(spec.kind, args)
     device = resolve_device(args.device)
     generator = spec.create()
     generator.load(source, device)
-    streaming = not ctx.json and sys.stdout.isatty()
+    streaming = spec.kind == "text-generation" and not ctx.json and sys.stdout.isatty()
 
     def emit(text: str) -> None:
         if streaming:
             sys.stdout.write(text)
             sys.stdout.flush()
 
-    output = generator.generate({"prompt": args.prompt}, settings.to_dict(), base=args.base, emit=emit,
+    output = generator.generate({"prompt": args.prompt}, settings, base=args.base, emit=emit,
                                 should_stop=lambda: False)
     generator.close()
+    if streaming:
+        sys.stdout.write("\n")
     variant = "base" if args.base else "tuned"
     data: dict[str, Any] = {"run": source.run_id, "source": source.to_dict(), "variant": variant,
                             "device": device, "prompt": args.prompt, **output}
     if args.save:
-        art = save_sample(ctx.store, source.run_id, {"prompt": args.prompt, "completion": output["text"],
-                                                     "variant": variant, "settings": output["settings"]},
-                          step=source.step, checkpoint=args.checkpoint)
-        data["saved"] = art.path
+        data["saved"] = _save(ctx, source, args, variant, output)
     who = "base model" if args.base else source.label
-    note = (f"({output['tokens']} tokens in {output['seconds']:.2f} s, {who}, seed {output['settings']['seed']}, "
-            f"ended by {output['finish_reason']})")
+    seed = output["settings"]["seed"]
+    if spec.kind == "image-generation":
+        note = f"({output['seconds']:.2f} s, {who}, seed {seed})"
+        shown = output.get("image", "")
+    else:
+        note = (f"({output['tokens']} tokens in {output['seconds']:.2f} s, {who}, seed {seed}, "
+                f"ended by {output['finish_reason']})")
+        shown = "" if streaming else output["text"]
 
     def text() -> str:
         ctx.info(note)
-        return "" if streaming else output["text"]
+        return shown
 
-    if streaming:
-        sys.stdout.write("\n")
     return Result(data, text)
 
 
@@ -133,6 +135,34 @@ def _classify(ctx: Context, args: argparse.Namespace, source: Any, spec: Any) ->
     width = max(len(item["label"]) for item in output["labels"])
     lines = [f"{item['label']:<{width}}  {item['probability']:.4f}" for item in output["labels"]]
     return Result(data, "\n".join(lines))
+
+
+def _settings(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The kind's settings from the options, validated (BadInput names the option)."""
+    if kind == "image-generation":
+        from spark_trainer.playground.diffusion import ImageSettings
+
+        return {k: v for k, v in ImageSettings.from_dict({
+            "seed": args.seed, "steps": args.steps, "guidance": args.guidance, "out": args.out}).__dict__.items()}
+    from spark_trainer.playground.settings import GenerationSettings
+
+    if args.out:
+        raise BadInput("--out is for diffusion runs (it names the image file)")
+    return GenerationSettings.from_dict({
+        "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p,
+        "top_k": args.top_k, "repetition_penalty": args.repetition_penalty, "stop": args.stop,
+        "chat_template": args.chat, "seed": args.seed}).to_dict()
+
+
+def _save(ctx: Context, source: Any, args: argparse.Namespace, variant: str, output: dict[str, Any]) -> str:
+    from spark_trainer.playground.samples import save_sample
+
+    item = {"prompt": args.prompt, "variant": variant, "settings": output["settings"]}
+    if "image" in output:
+        item.update(output=output["image"], image=output["image"])
+    else:
+        item["completion"] = output["text"]
+    return save_sample(ctx.store, source.run_id, item, step=source.step, checkpoint=args.checkpoint).path
 
 
 def cmd_serve(ctx: Context, args: argparse.Namespace) -> NoReturn:

@@ -57,6 +57,7 @@ GENERATORS: dict[str, GeneratorSpec] = {
                       "spark_trainer.playground.classification:ClassificationGenerator"),
         GeneratorSpec("image-classification", "classification",
                       "spark_trainer.playground.classification:ClassificationGenerator"),
+        GeneratorSpec("diffusion-lora", "image-generation", "spark_trainer.playground.diffusion:DiffusionGenerator"),
     )
 }
 

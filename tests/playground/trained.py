@@ -76,3 +76,26 @@ def train_tiny_text_classifier_run(home: Path, steps: int = 40) -> TrainedRun:
         for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
             runs.transition(store, run.id, status, "trained in-process by the test fixture")
     return TrainedRun(home, run.id, run_dir)
+
+
+def train_tiny_diffusion_run(home: Path, steps: int = 6) -> TrainedRun:
+    """The diffusion-LoRA demo's tiny pipeline and shapes, trained for `steps` steps on the CPU."""
+    from spark_trainer.jobs.demo_diffusion import diffusion_demo_config, ensure_demo_images, ensure_demo_pipeline
+    from spark_trainer.jobs.submit import frozen_config, submit_config
+    from spark_trainer.jobs.worker import train
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+    from spark_trainer.store.store import Store
+    from spark_trainer.training.reporting import Commands
+
+    with Store.open(home) as store:
+        model, images = ensure_demo_pipeline(store), ensure_demo_images(store)
+        config = diffusion_demo_config(model, images, steps=steps).model_copy(deep=True)
+        config.gpus = "cpu"
+        config.eval.samples_every_steps = None
+        run = submit_config(store, config, base_dir=images).run
+        run_dir = Path(run.run_dir)
+        train(store, run.id, frozen_config(run_dir), run_dir, Commands())
+        for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
+            runs.transition(store, run.id, status, "trained in-process by the test fixture")
+    return TrainedRun(home, run.id, run_dir)

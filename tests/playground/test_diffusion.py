@@ -1,0 +1,47 @@
+"""`spark-trainer generate` on a (tiny) diffusion-LoRA run: an image with and without the LoRA."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.cli.main import main
+from tests.playground.trained import TrainedRun, train_tiny_diffusion_run
+
+
+@pytest.fixture(scope="module")
+def diffusion_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
+    return train_tiny_diffusion_run(tmp_path_factory.mktemp("playground-diffusion") / "home")
+
+
+def test_images_with_a_fixed_seed_repeat_and_the_lora_changes_them(diffusion_run: TrainedRun, tmp_path: Path,
+                                                                   capsys) -> None:
+    from PIL import Image, ImageChops
+
+    def make(name: str, *extra: str) -> dict:
+        code = main(["--home", str(diffusion_run.home), "generate", str(diffusion_run.run_id), "--prompt",
+                     "a red circle on a blue background", "--seed", "3", "--steps", "4", "--out",
+                     str(tmp_path / name), "--json", "--device", "cpu", *extra])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return json.loads(out)
+
+    first = make("a.png")
+    make("b.png")
+    base = make("base.png", "--base")
+    assert first["image"] == str(tmp_path / "a.png") and first["settings"]["seed"] == 3
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    with Image.open(tmp_path / "a.png") as tuned, Image.open(tmp_path / "base.png") as plain:
+        assert tuned.size == (32, 32)
+        assert ImageChops.difference(tuned.convert("RGB"), plain.convert("RGB")).getbbox() is not None
+    assert base["variant"] == "base"
+    step = make("step.png", "--checkpoint", "3", "--save")
+    assert step["source"]["kind"] == "checkpoint"
+    saved = json.loads(Path(step["saved"]).read_text())["samples"][0]
+    assert (Path(step["saved"]).parent / saved["image"]).is_file() and saved["caption"] == "with LoRA · seed 3"
+
+    code = main(["--home", str(diffusion_run.home), "generate", str(diffusion_run.run_id), "--prompt", "x",
+                 "--out", str(tmp_path / "x.jpg")])
+    assert code == 2 and "ending in .png" in capsys.readouterr().err
