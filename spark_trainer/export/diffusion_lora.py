@@ -18,11 +18,11 @@ PIPELINE_TAG = "text-to-image"
 
 def base_dir(config: ExperimentConfig) -> Path:
     """The base pipeline folder, found the way the recipe finds it."""
+    from spark_trainer.models.loading import resolve_base_model
     from spark_trainer.paths import resolve_home
-    from spark_trainer.recipes.diffusion_lora_impl import resolve_pipeline
 
     home = resolve_home(None)
-    return resolve_pipeline(config.base_model, (home.root, home.models_dir))
+    return resolve_base_model(config.base_model, search_dirs=(home.root, home.models_dir))
 
 
 def _trained_parts(config: ExperimentConfig, checkpoint: Path | None, device: Any, dtype: str) -> Any:
