@@ -114,9 +114,13 @@ def _playground(window: MainWindow) -> QWidget:
     run_id = OPTIONS["run"] or next(iter(_latest_runs(window, 1)), None)
     if run_id is not None:
         view.open_playground(int(run_id))
-        if OPTIONS.get("prompt"):
-            panel = view.playground.panel
-            panel.prompt.setPlainText(str(OPTIONS["prompt"]))
+        panel = view.playground.panel
+        if OPTIONS.get("image") and hasattr(panel, "image"):  # image classification: the dropped image
+            panel.image.blockSignals(True)
+            panel.image.set_path(str(OPTIONS["image"]))
+            panel.image.blockSignals(False)
+        if OPTIONS.get("prompt") or OPTIONS.get("image"):
+            panel.prompt.setPlainText(str(OPTIONS.get("prompt") or ""))
             if hasattr(panel, "compare"):
                 panel.compare.setChecked(bool(OPTIONS.get("compare", True)))
             if OPTIONS.get("temperature") is not None and hasattr(panel, "temperature"):

@@ -1,6 +1,7 @@
 """Render the Playground for each completed run kind in DIR: a prompt of the causal-LM demo's
 training set answered by the fine-tuned model and, beside it, by the base model (greedy, so the
-picture is reproducible); a text-classification run's labels for a support ticket; and, when DIR
+picture is reproducible); a text-classification run's labels for a support ticket; an image-classification demo run's
+labels for one of its shapes; and, when DIR
 holds a completed diffusion-lora run (`spark-trainer demo --recipe diffusion-lora`), a caption of its
 training images made with and without the LoRA.
 
@@ -19,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = {"causal-lm": ("playground.png", "Count up from 20:"),
          "text-classification": ("playground-text-classification.png", "refund for the invoice charge on my card"),
-         "diffusion-lora": ("playground-diffusion.png", "a red circle on a blue background")}
+         "diffusion-lora": ("playground-diffusion.png", "a red circle on a blue background"),
+         "image-classification": ("playground-image-classification.png", "")}
 
 
 def main() -> int:
@@ -56,7 +58,9 @@ def main() -> int:
         if recipe not in SHOTS:
             continue
         name, prompt = SHOTS[recipe]
-        OPTIONS.update({"run": run_id, "prompt": prompt, "compare": True, "temperature": 0.0})
+        image = args.home / "demo-data" / "shapes" / "red_square" / "000.png"  # `demo --recipe image-classification`
+        OPTIONS.update({"run": run_id, "prompt": prompt, "compare": True, "temperature": 0.0,
+                        "image": str(image) if recipe == "image-classification" else None})
         saved = render(window, "playground", args.out / name)
         print(args.out / name if saved else f"could not save {name}")
         ok = ok and saved
