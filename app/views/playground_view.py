@@ -1,7 +1,7 @@
 """The Playground: try a run's model (its final model or any checkpoint) right after training.
 
 The model runs in a serving worker process (`PlaygroundClient`) on the chosen GPU or the CPU; it
-stays loaded between prompts and goes away after `IDLE_UNLOAD_S` of idleness, when a training run
+stays loaded between prompts and goes away after the `playground_idle_seconds` setting (600 s) of idleness, when a training run
 is scheduled on its GPU, or when the view closes. Answers stream in token by token; nothing here
 waits on the model, so the window stays responsive while it loads and generates.
 """
@@ -23,8 +23,6 @@ from spark_trainer.store import runs
 from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
 
-IDLE_UNLOAD_S = 600.0
-
 
 class PlaygroundView(QWidget):
     """Open with `open_run(run_id, checkpoint)`. Emits `back(run_id)` and `sample_saved(run_id)`."""
@@ -33,9 +31,13 @@ class PlaygroundView(QWidget):
     sample_saved = Signal(int)
 
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None, *,
-                 idle_s: float = IDLE_UNLOAD_S) -> None:
+                 idle_s: float | None = None) -> None:
         super().__init__(parent)
         self.store, self.ctx = store, ctx
+        if idle_s is None:  # one small read when the view is built, not per prompt
+            from spark_trainer.store import settings
+
+            idle_s = float(settings.get(store, "playground_idle_seconds"))
         self.run: Run | None = None
         self.kind: str | None = None
         self.panel: Any = None

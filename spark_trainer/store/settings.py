@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     # period more its process group is killed and the run becomes interrupted (resumable).
     "heartbeat_timeout_seconds": 120,
     "stall_grace_seconds": 120,
+    # A Playground model nobody has prompted for this long is unloaded (its worker exits).
+    "playground_idle_seconds": 600,
     "theme": "dark",
 }
 
@@ -42,7 +44,7 @@ def _coerce(key: str, value: Any) -> Any:
             number = int(value)
         except (TypeError, ValueError):
             raise BadInput(f"setting {key}: {value!r} is not a whole number") from None
-        if number < 1 and key in ("max_concurrent_runs", "heartbeat_timeout_seconds"):
+        if number < 1 and key in ("max_concurrent_runs", "heartbeat_timeout_seconds", "playground_idle_seconds"):
             raise BadInput(f"setting {key}: {number} must be at least 1")
         if number < 0:
             raise BadInput(f"setting {key}: {number} must not be negative")

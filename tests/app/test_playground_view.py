@@ -110,3 +110,17 @@ def test_answers_stream_in_beside_the_base_model_and_save_as_a_sample(trained: T
                                 for p in view.client.findChildren(QProcess)), timeout=30_000)
     assert servers.live(trained.home) == []
     view.shutdown()
+
+
+def test_the_idle_unload_time_is_the_playground_idle_seconds_setting(opened, qtbot) -> None:
+    from app.views.playground_view import PlaygroundView
+    from spark_trainer.playground.server import serve_command
+    from spark_trainer.store import settings
+
+    store, ctx = opened
+    settings.set_value(store, "playground_idle_seconds", 42)
+    view = PlaygroundView(store, ctx)
+    qtbot.addWidget(view)
+    assert view.client.idle_s == 42.0
+    command = serve_command(store.home.root, "cpu", view.client.idle_s)  # what the client starts
+    assert command[command.index("--idle-timeout") + 1] == "42"
