@@ -11,7 +11,7 @@ from spark_trainer.cli.format import table
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("eval", help="evaluate a run (perplexity, classification, multiple choice) in a worker",
+    p = sub.add_parser("eval", help="evaluate a run (perplexity, classification, multiple choice) in a background process",
                        parents=[common])
     p.add_argument("run", help="run id")
     p.add_argument("--task", required=True, choices=["perplexity", "classification", "mcq"],

@@ -46,7 +46,11 @@ def test_run_detail_opens_the_playground_at_the_selected_checkpoint(trained: Tra
     with qtbot.waitSignal(detail.playground_requested) as asked:
         detail.playground_button.click()
     assert asked.args == [trained.run_id, None]  # nothing selected: the last weights
-    detail.checkpoints.selectRow(1)  # newest first: step 40, then step 20
+    table = detail.checkpoints
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    assert list(rows) == ["40", "20"]  # newest first
+    table.selectRow(rows["20"])
+    assert [index.row() for index in table.selectionModel().selectedRows()] == [rows["20"]]
     with qtbot.waitSignal(detail.playground_requested) as asked:
         detail.playground_button.click()
     assert asked.args == [trained.run_id, "20"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtWidgets import QDialogButtonBox
 
-from spark_trainer.store import datasets, projects
+from spark_trainer.store import datasets, projects, runs
 from tests.app.gui_assets import add_experiment_with_runs
 
 
@@ -91,11 +93,14 @@ def test_delete_says_what_it_removes_and_removes_it(view, store, tmp_path):
     dialog = view.delete_selected()
     text = dialog.summary.text()
     assert "1 dataset(s)" in text and "1 experiment(s)" in text and "1 run(s) with 10 metric points" in text
-    assert "1 folder" in dialog.delete_files.text()
+    # the dataset's folder and the run's (a run's submit creates its folder)
+    assert "2 folder" in dialog.delete_files.text()
+    run_dir = Path(runs.list_all(store)[0].run_dir)
+    assert run_dir.is_dir()
     dialog.delete_files.setChecked(True)
     dialog.confirm.click()
     assert projects.list_all(store) == []
-    assert not folder.exists()
+    assert not folder.exists() and not run_dir.exists()
     assert view.pages.currentWidget() is view.welcome
 
 
