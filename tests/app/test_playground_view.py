@@ -36,6 +36,8 @@ def opened(trained: TrainedRun, qsettings, qtbot):
 
 
 def test_run_detail_opens_the_playground_at_the_selected_checkpoint(trained: TrainedRun, opened, qtbot) -> None:
+    from PySide6.QtCore import QItemSelectionModel
+
     from app.views.run_detail_view import RunDetailView
 
     store, ctx = opened
@@ -49,7 +51,10 @@ def test_run_detail_opens_the_playground_at_the_selected_checkpoint(trained: Tra
     table = detail.checkpoints
     rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
     assert list(rows) == ["40", "20"]  # newest first
-    table.selectRow(rows["20"])
+    # The selection model directly: QTableView.selectRow reads the keyboard modifiers Qt believes
+    # are held, which an earlier test in the same process can leave behind.
+    flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+    table.selectionModel().select(table.model().index(rows["20"], 0), flags)
     assert [index.row() for index in table.selectionModel().selectedRows()] == [rows["20"]]
     with qtbot.waitSignal(detail.playground_requested) as asked:
         detail.playground_button.click()
