@@ -80,6 +80,11 @@ def class_weights(label_ids: list[int], n_classes: int) -> list[float]:
     return [total / (n_classes * c) if c else 0.0 for c in counts]
 
 
+def examples_in(batch: dict[str, Any]) -> int:
+    """A classifier's loss unit and unit of work alike: the labelled examples in the CPU batch."""
+    return int(batch["labels"].numel())
+
+
 def classification_loss(logits: Any, labels: Any, weights: Any | None) -> Any:
     """Sum of (optionally class-weighted) cross-entropy over the batch's examples."""
     import torch.nn.functional as F

@@ -213,10 +213,10 @@ class ImageClassificationRecipe:
                 "labels": torch.tensor([e[1] for e in examples], dtype=torch.long)}
 
     def loss_count(self, batch: dict[str, Any]) -> int:
-        return int(batch["labels"].numel())
+        return cls.examples_in(batch)
 
     def work_in(self, batch: dict[str, Any]) -> int:
-        return int(batch["labels"].numel())
+        return cls.examples_in(batch)
 
     # ---- model --------------------------------------------------------------------------------
     def build_model(self, device: Any, precision: str) -> Any:

@@ -106,10 +106,10 @@ class TextClassificationRecipe:
         return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([e.label for e in items])}
 
     def loss_count(self, batch: dict[str, Any]) -> int:
-        return int(batch["labels"].numel())
+        return cls.examples_in(batch)
 
     def work_in(self, batch: dict[str, Any]) -> int:
-        return int(batch["labels"].numel())
+        return cls.examples_in(batch)
 
     # ---- model --------------------------------------------------------------------------------
     def build_model(self, device: Any, precision: str) -> Any:
