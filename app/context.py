@@ -1,7 +1,9 @@
-"""What every view shares: the store, the task pool, the GPU monitor and app-wide events.
+"""What every view shares: the store, the task pool, the app model and app-wide requests.
 
-Views talk to each other only through these events (napari-style): a view that changes data emits
-`data_changed`, a view that wants another one shown emits `navigate_requested`.
+Views learn what changed from the model's typed signals (`ctx.model.runs.run_changed`,
+`ctx.model.projects.projects_reset`...), fed by one background poller of the store; a view that
+wrote to the store calls `ctx.model.refresh()` (and `ctx.model.runs.apply_written(run)` for a run).
+A view that wants another one shown emits `navigate_requested`.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from typing import Any
 from PySide6.QtCore import QObject, QSettings, QThreadPool, Signal
 
 from app.gpu_monitor import GpuMonitor
+from app.model import AppModel
+from app.run_scheduler import RunScheduler
 from app.workers import TaskSet
 from spark_trainer.store.store import Store
 
 
 class AppContext(QObject):
-    data_changed = Signal(str)  # "projects", "datasets", "runs", "settings"
     navigate_requested = Signal(str, object)  # view name, payload (e.g. a dataset id)
     current_project_changed = Signal(object)  # project id or None
     theme_changed = Signal(str)
@@ -31,6 +34,10 @@ class AppContext(QObject):
         self.pool = QThreadPool()
         self.pool.setMaxThreadCount(4)
         self.gpu_monitor = GpuMonitor(self.pool, self, enabled=poll_gpus)
+        self.model = AppModel(store, self.pool, self.gpu_monitor, parent=self)
+        self.model.poller.failed.connect(self.status_message)
+        # Started by the app (and the Runs view): schedules queued runs from the poller's thread.
+        self.scheduler = RunScheduler(self.model, self.status_message, parent=self)
         self.current_project: int | None = None
 
     def set_current_project(self, project_id: int | None) -> None:
@@ -43,6 +50,8 @@ class AppContext(QObject):
 
     def shutdown(self, wait_s: float = 5.0) -> bool:
         """Stop polling, cancel background tasks and wait for the pool; True if everything ended."""
-        self.gpu_monitor.stop()
+        polled = self.model.shutdown(wait_s)
+        self.scheduler.stop()
+        self.gpu_monitor.stop(wait_s)
         ended = self.tasks.cancel_all(wait_s)
-        return self.pool.waitForDone(int(wait_s * 1000)) and ended
+        return self.pool.waitForDone(int(wait_s * 1000)) and ended and polled

@@ -1,4 +1,7 @@
-"""Polls NVML off the GUI thread and keeps a short history per GPU for the status bar and GPU panels."""
+"""GPU samples (NVML, read off the GUI thread) and a short history per GPU for the status bar and GPU panels.
+
+The store poller (app/model/poller.py) asks for a sample every few ticks: this monitor has no timer.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from app.workers import Task
 from spark_trainer.gpu import GpuInfo
@@ -41,12 +44,11 @@ def _sample(_ctx: object) -> tuple[list[GpuInfo], str]:
 
 
 class GpuMonitor(QObject):
-    """Emits `sampled(list[GpuInfo])` every `interval_ms`; `gpus`, `history` and `nvml_note` hold the latest."""
+    """Emits `sampled(list[GpuInfo])` after each `poll()`; `gpus`, `history` and `nvml_note` hold the latest."""
 
     sampled = Signal(list)
 
-    def __init__(self, pool: QThreadPool, parent: QObject | None = None, *, enabled: bool = True,
-                 interval_ms: int = 2000) -> None:
+    def __init__(self, pool: QThreadPool, parent: QObject | None = None, *, enabled: bool = True) -> None:
         super().__init__(parent)
         self.pool = pool
         self.gpus: list[GpuInfo] = []
@@ -55,13 +57,7 @@ class GpuMonitor(QObject):
         self.has_sampled = False
         self._t0 = time.monotonic()
         self._task: Task | None = None
-        self._timer = QTimer(self)
-        self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self.poll)
-        self.enabled = enabled
-        if enabled:
-            QTimer.singleShot(0, self.poll)
-            self._timer.start()
+        self.enabled = enabled  # sampled by the store poller; a disabled monitor is sampled only on request
 
     def poll(self) -> None:
         if self._task is not None and not self._task.done.is_set():
@@ -70,8 +66,9 @@ class GpuMonitor(QObject):
         task.signals.succeeded.connect(self._on_sample)
         self._task = task.start(self.pool)
 
-    def stop(self) -> None:
-        self._timer.stop()
+    def stop(self, wait_s: float = 5.0) -> bool:
+        """Wait for a sample in flight; True when none is."""
+        return self._task is None or self._task.done.wait(wait_s)
 
     def _on_sample(self, result: tuple[list[GpuInfo], str]) -> None:
         self.record(*result)

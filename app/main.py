@@ -145,9 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not ok:
             print(f"error: could not write {args.screenshot}", file=sys.stderr)
         return 0 if ok else 1
-    from app.run_scheduler import RunScheduler
-
-    RunScheduler.of(window.ctx)  # schedules queued runs on a timer; reconciles now, offers to resume
+    window.ctx.scheduler.start()  # schedules queued runs from the store poller; reconciles now
     if args.view in ("experiment-setup", "run-detail", "compare", "playground"):
         from app.screenshot import OPTIONS, TARGETS
 

@@ -1,14 +1,15 @@
 """The main window: navigation on the left, the current view on the right, a status bar below.
 
 Views are built the first time they are shown, so start-up costs one view. Window geometry, the
-splitter and the last view are kept in QSettings; the theme is a store setting.
+splitter and the last view are kept in QSettings; the theme is a store setting (read once at
+start-up, written on the pool). The status bar follows the app model: no timer, no store reads.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -26,12 +27,11 @@ from app import theme
 from app.context import AppContext
 from app.views import NAV_VIEWS, ViewSpec, spec
 from app.views.base import BaseView
+from app.workers import Task
 from spark_trainer.errors import SparkError
-from spark_trainer.store import runs, settings
-from spark_trainer.store.entities import RunStatus
+from spark_trainer.store import settings
 from spark_trainer.store.store import Store
 
-STATUS_INTERVAL_MS = 3000
 # Background work a user started and would lose by quitting (polls and previews just stop).
 ASK_BEFORE_QUIT = {"ingestion", "video wizard", "demo project"}
 
@@ -50,15 +50,11 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self.ctx.navigate_requested.connect(self.show_view)
-        self.ctx.data_changed.connect(self._on_data_changed)
+        self.ctx.model.runs.runs_updated.connect(self.update_run_status)
         self.ctx.theme_changed.connect(self.apply_theme)
         self.ctx.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.ctx.gpu_monitor.sampled.connect(self._update_gpu_status)
         self.apply_theme(self._stored_theme())
-        self._status_timer = QTimer(self)
-        self._status_timer.setInterval(STATUS_INTERVAL_MS)
-        self._status_timer.timeout.connect(self.update_run_status)
-        self._status_timer.start()
         self.update_run_status()
         last = str(self.qsettings.value("window/last_view", "projects")) if restore_state else "projects"
         if restore_state:
@@ -170,24 +166,17 @@ class MainWindow(QMainWindow):
             action()
 
     def refresh_current(self) -> None:
+        """F5: read the store again now (the views follow the model)."""
+        self.ctx.model.refresh()
         self.view(self.current_view_name()).refresh()
-        self.update_run_status()
-
-    def _on_data_changed(self, what: str) -> None:
-        current = self.current_view_name()
-        if current in self.views:
-            self.views[current].refresh()
-        self.update_run_status()
 
     # -- status bar ---------------------------------------------------------------------------
-    def update_run_status(self) -> None:
-        try:
-            active = runs.list_all(self.store, statuses={RunStatus.QUEUED, *runs.ACTIVE})
-        except SparkError as exc:
-            self.run_status.setText(f"Runs: unavailable ({exc})")
+    def update_run_status(self, _runs: object = None) -> None:
+        """Counts from the runs model, the same snapshot the Runs table shows."""
+        if not self.ctx.model.runs.loaded:
+            self.run_status.setText("Runs: reading…")
             return
-        running = sum(1 for r in active if r.status.is_active)
-        queued = sum(1 for r in active if r.status == RunStatus.QUEUED)
+        running, queued = self.ctx.model.runs.counts()
         self.run_status.setText(f"{running} running · {queued} queued")
 
     def _update_gpu_status(self, _gpus: list) -> None:
@@ -211,7 +200,10 @@ class MainWindow(QMainWindow):
 
     def toggle_theme(self) -> None:
         new = "light" if theme.current().name == "dark" else "dark"
-        settings.set_value(self.store, "theme", new)
+        store = self.store
+        task = Task(lambda _ctx: settings.set_value(store, "theme", new), name="save-theme")
+        task.signals.failed.connect(lambda message, _exc: self.ctx.status_message.emit(f"Theme not saved: {message}"))
+        self.ctx.tasks.start(task, self.ctx.pool)
         self.ctx.theme_changed.emit(new)
 
     def shortcut_lines(self) -> list[str]:
@@ -255,7 +247,6 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self.save_state()
-        self._status_timer.stop()
         for widget in self.views.values():
             widget.shutdown()
         self.ctx.shutdown()

@@ -170,4 +170,5 @@ def render(window: MainWindow, target: str, path: Path) -> bool:
 
 def _idle(window: MainWindow) -> bool:
     return (window.ctx.gpu_monitor.has_sampled or not window.ctx.gpu_monitor.enabled) and not window.ctx.tasks.running \
+        and not window.ctx.model.busy() \
         and not any(view.busy() for view in window.views.values())

@@ -128,7 +128,14 @@ def latency(samples: int, app: QApplication) -> list[float]:
     proc = subprocess.Popen([sys.executable, "-c", writer], env={**os.environ, "PYTHONPATH": os.getcwd()})
     chart = LiveChartWidget("loss")
     chart.show()
-    feed = MetricFeed(store)  # the run view's own poll interval
+    from PySide6.QtCore import QThreadPool
+
+    from app.gpu_monitor import GpuMonitor
+    from app.model import AppModel
+
+    pool = QThreadPool()
+    model = AppModel(store, pool, GpuMonitor(pool, enabled=False))  # the app's store poller and its interval
+    feed = MetricFeed(model.runs)
     lags: list[float] = []
 
     def on_points(batch) -> None:
@@ -147,6 +154,7 @@ def latency(samples: int, app: QApplication) -> list[float]:
         app.processEvents()
         time.sleep(0.005)
     feed.stop()
+    model.shutdown()
     proc.wait(timeout=30)
     store.close()
     return lags

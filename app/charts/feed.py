@@ -1,104 +1,69 @@
-"""Read a run's metrics incrementally (rows after the last id seen) off the GUI thread.
+"""A chart's subscription to runs' metric rows, delivered by the runs model (no timer, no reads here).
 
-A `MetricFeed` polls on a QTimer; each poll reads new rows on a pool thread and delivers them,
-grouped by key as numpy arrays, to the GUI thread through the `points` signal. One read is in
-flight at a time; a read that hit the row limit is followed at once by the next (catching up on
-a long run without blocking the GUI for the whole history).
+The store poller reads rows after the last id delivered for every watched run and the runs model
+emits them as `metrics_appended(run_id, MetricBatch)`. A `MetricFeed` passes on the batches of its
+runs as `points(MetricBatch)`. A feed that starts watching a run others already watch first gets the
+rows delivered before it joined (a backfill read by the poller), then the appends it held back
+meanwhile, so its curves are whole and in order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from PySide6.QtCore import QObject, Signal
 
-import numpy as np
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from app.model.reads import READ_LIMIT, MetricBatch, read_batch
+from app.model.runs_model import RunsModel
 
-from app.workers import Task, TaskContext
-from spark_trainer.store import metrics
-from spark_trainer.store.store import Store
-
-READ_LIMIT = 200_000
-
-
-@dataclass
-class MetricBatch:
-    run_id: int
-    last_id: int
-    full: bool  # the read hit the limit: more rows are waiting
-    series: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # key -> steps, wall times, values
-
-
-def read_batch(store: Store, run_id: int, after_id: int, limit: int = READ_LIMIT) -> MetricBatch:
-    rows = metrics.read(store, run_id, after_id=after_id, limit=limit)
-    grouped: dict[str, list] = {}
-    for row in rows:
-        grouped.setdefault(row.key, []).append((row.step, row.wall_time, row.value))
-    series = {}
-    for key, points in grouped.items():
-        arr = np.asarray(points, dtype=float)
-        finite = np.isfinite(arr[:, 2])
-        series[key] = (arr[finite, 0], arr[finite, 1], arr[finite, 2])
-    return MetricBatch(run_id, rows[-1].id if rows else after_id, len(rows) >= limit, series)
+__all__ = ["READ_LIMIT", "MetricBatch", "MetricFeed", "read_batch"]
 
 
 class MetricFeed(QObject):
-    """Polls one or more runs' metrics; emits `points(MetricBatch)` on the GUI thread."""
+    """Emits `points(MetricBatch)` on the GUI thread for the runs given to `watch`, once started."""
 
     points = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, store: Store, pool: QThreadPool | None = None, interval_ms: int = 250,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, model: RunsModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.store = store
-        self.pool = pool
-        self.last_ids: dict[int, int] = {}
-        self._task: Task | None = None
-        self._timer = QTimer(self)
-        self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self.poll)
+        self.model = model
+        self.run_ids: list[int] = []
+        self._held: dict[int, list[MetricBatch]] = {}  # run id -> appends waiting for its backfill
+        self._started = False
+        model.metrics_appended.connect(self._on_appended)
 
     def watch(self, run_ids: list[int]) -> None:
-        """Follow these runs from their first point (forgetting others)."""
-        self.last_ids = {int(r): 0 for r in run_ids}
+        """Follow these runs from their first point (forgetting others); takes effect at `start`."""
+        if self._started:
+            self.stop()
+        self.run_ids = [int(r) for r in run_ids]
 
     def start(self) -> None:
-        self._timer.start()
-        self.poll()
+        self.stop()
+        self._started = True
+        for run_id in self.run_ids:
+            if self.model.watch_metrics(self, run_id) is not None:
+                self._held[run_id] = []
 
     def stop(self) -> None:
-        self._timer.stop()
-        if self._task is not None:
-            self._task.cancel()
-            self._task.done.wait(5.0)
+        if self._started:
+            self.model.unwatch_metrics(self)
+        self._started = False
+        self._held = {}
 
     @property
     def busy(self) -> bool:
-        return self._task is not None and not self._task.done.is_set()
+        return self._started and self.model.metrics_pending(self)
 
-    def poll(self) -> None:
-        if self.busy or not self.last_ids:
+    def _on_appended(self, run_id: int, batch: MetricBatch) -> None:
+        if not self._started or run_id not in self.run_ids:
             return
-        wanted = dict(self.last_ids)
+        if run_id in self._held:
+            self._held[run_id].append(batch)
+        else:
+            self.points.emit(batch)
 
-        def read(ctx: TaskContext) -> list[MetricBatch]:
-            return [read_batch(self.store, run_id, after) for run_id, after in wanted.items()
-                    if not ctx.cancel.is_set()]
-
-        task = Task(read, name="metric-feed")
-        task.signals.succeeded.connect(self._deliver)
-        task.signals.failed.connect(lambda message, _exc: self.failed.emit(message))
-        self._task = task
-        task.start(self.pool)
-
-    def _deliver(self, batches: list[MetricBatch]) -> None:
-        more = False
-        for batch in batches:
-            if batch.run_id not in self.last_ids:
-                continue  # no longer watched
-            self.last_ids[batch.run_id] = batch.last_id
-            more = more or batch.full
+    def backfilled(self, run_id: int, batches: list[MetricBatch]) -> None:
+        """The rows delivered before this feed joined (called by the model), then those held back."""
+        for batch in [*batches, *self._held.pop(run_id, [])]:
             if batch.series:
                 self.points.emit(batch)
-        if more:
-            QTimer.singleShot(0, self.poll)

@@ -32,7 +32,7 @@ class BaseView(QWidget):
         outer.addLayout(self.body, 1)
 
     def refresh(self) -> None:
-        """Re-read what the view shows from the store (on show, F5 and data_changed)."""
+        """Re-read what the view shows from the store (on show and F5; most views also follow the app model's signals)."""
 
     def open_item(self, payload: Any) -> None:
         """Show a particular item (a dataset id, a run id...) handed over by navigation."""

@@ -1,7 +1,12 @@
-"""Compare runs: curves overlaid in distinct colours, the config values that differ, samples side by side."""
+"""Compare runs: curves overlaid in distinct colours, the config values that differ, samples side by side.
+
+Curves come from the app model (a `MetricFeed`); the runs' configs and last samples are read on
+the pool (`read_comparison`), never on the GUI thread.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -24,10 +29,29 @@ from app.charts.live_chart import colour
 from app.charts.panel import ChartPanel
 from app.context import AppContext
 from app.views.samples import sample_text
+from app.workers import Task
 from spark_trainer.leaderboard import config_diff, run_config
 from spark_trainer.store import artifacts, runs
 from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
+
+
+@dataclass
+class Comparison:
+    runs: list[Run]
+    diff: dict[str, list]  # setting -> value per run
+    samples: list[tuple[int, str] | None]  # per run: (step, text) of its last sample, or None
+
+
+def read_comparison(store: Store, run_ids: list[int]) -> Comparison:
+    """What the compare page shows besides curves (store and file reads: call it off the GUI thread)."""
+    found = [runs.get(store, r) for r in run_ids]
+    diff = config_diff([run_config(store, r) for r in found], ignore=("name", "notes", "dataset", "project"))
+    samples: list[tuple[int, str] | None] = []
+    for run in found:
+        last = artifacts.list_for(store, run.id, "sample")[-1:]
+        samples.append((last[0].step, sample_text(Path(last[0].path))) if last else None)
+    return Comparison(found, diff, samples)
 
 
 class CompareView(QWidget):
@@ -37,6 +61,8 @@ class CompareView(QWidget):
         super().__init__(parent)
         self.store, self.ctx = store, ctx
         self.runs: list[Run] = []
+        self.run_ids: list[int] = []
+        self._task: Task | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
@@ -76,28 +102,41 @@ class CompareView(QWidget):
             chart.plot_widget.setMinimumHeight(110)
             chart.empty_label.setMinimumHeight(110)
         layout.addWidget(splitter, 1)
-        self.feed = MetricFeed(store, ctx.pool, parent=self)
+        self.feed = MetricFeed(ctx.model.runs, parent=self)
         self.feed.points.connect(self._on_points)
 
     def compare(self, run_ids: list[int]) -> None:
-        self.runs = [runs.get(self.store, r) for r in run_ids]
+        self.run_ids = [int(r) for r in run_ids]
+        known = [self.ctx.model.runs.get(r) for r in self.run_ids]
+        self.runs = [r for r in known if r is not None]
         self.charts.clear()
         self.charts.charts["memory"].set_empty_text("No run here reported GPU memory (CPU runs do not)")
-        self.legend.setText("  ".join(f'<span style="color:{colour(i)}">■</span> run {r.id} · {r.experiment}'
-                                      for i, r in enumerate(self.runs))
+        self.legend.setText("  ".join(f'<span style="color:{colour(i)}">■</span> run {r}'
+                                      + (f" · {k.experiment}" if k is not None else "")
+                                      for i, (r, k) in enumerate(zip(self.run_ids, known, strict=True)))
                             + '  <span style="color:gray">solid: training · dashed: evaluation</span>')
-        self._fill_diff()
-        self._fill_samples()
-        self.feed.watch(run_ids)
+        self.diff.setRowCount(0)
+        self.diff_note.setText("Reading the runs' settings…")
+        store, wanted = self.store, list(self.run_ids)
+        task = Task(lambda _ctx: read_comparison(store, wanted), name="compare")
+        task.signals.succeeded.connect(self._show_comparison)
+        task.signals.failed.connect(lambda message, _exc: self.diff_note.setText(f"Could not read the runs: {message}"))
+        self._task = self.ctx.tasks.start(task, self.ctx.pool)
+        self.feed.watch(self.run_ids)
         self.feed.start()
 
     def _on_points(self, batch: MetricBatch) -> None:
-        index = next((i for i, r in enumerate(self.runs) if r.id == batch.run_id), 0)
+        index = self.run_ids.index(batch.run_id) if batch.run_id in self.run_ids else 0
         self.charts.add_batch(batch, prefix=f"run {batch.run_id} ", colour=colour(index))
 
-    def _fill_diff(self) -> None:
-        configs = [run_config(self.store, r) for r in self.runs]
-        diff = config_diff(configs, ignore=("name", "notes", "dataset", "project"))
+    def _show_comparison(self, found: Comparison) -> None:
+        if [r.id for r in found.runs] != self.run_ids:
+            return  # another comparison was asked for meanwhile
+        self.runs = found.runs
+        self._fill_diff(found.diff)
+        self._fill_samples(found.samples)
+
+    def _fill_diff(self, diff: dict[str, list]) -> None:
         self.diff.setColumnCount(1 + len(self.runs))
         self.diff.setHorizontalHeaderLabels(["Setting"] + [f"run {r.id} ({r.experiment})" for r in self.runs])
         self.diff.setRowCount(len(diff))
@@ -108,19 +147,15 @@ class CompareView(QWidget):
         self.diff_note.setText(f"{len(diff)} setting{'s' if len(diff) != 1 else ''} differ" if diff else
                                "These runs use the same settings.")
 
-    def _fill_samples(self) -> None:
+    def _fill_samples(self, samples: list[tuple[int, str] | None]) -> None:
         while self.samples_layout.count():
             item = self.samples_layout.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        for i, run in enumerate(self.runs):
-            found = artifacts.list_for(self.store, run.id, "sample")
+        for i, (run, sample) in enumerate(zip(self.runs, samples, strict=True)):
             box = QPlainTextEdit()
             box.setReadOnly(True)
-            if found:
-                box.setPlainText(f"run {run.id}, step {found[-1].step}\n\n{sample_text(Path(found[-1].path))}")
-            else:
-                box.setPlainText(f"run {run.id}: no samples")
+            box.setPlainText(f"run {run.id}, step {sample[0]}\n\n{sample[1]}" if sample else f"run {run.id}: no samples")
             box.setStyleSheet(f"border-top: 3px solid {colour(i)};")
             self.samples_layout.addWidget(box)
 
@@ -128,4 +163,4 @@ class CompareView(QWidget):
         self.feed.stop()
 
     def busy(self) -> bool:
-        return self.feed.busy
+        return self.feed.busy or (self._task is not None and not self._task.done.is_set())

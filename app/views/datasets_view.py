@@ -78,6 +78,8 @@ class DatasetsView(BaseView):
         # Bound methods, not lambdas: a lambda holding `self` on a long-lived object's signal keeps this view
         # alive after its window is gone.
         ctx.current_project_changed.connect(self._on_current_project_changed)
+        ctx.model.projects.projects_reset.connect(self._on_catalog)  # another process added or removed some
+        ctx.model.datasets.datasets_reset.connect(self._on_catalog)
         self.refresh()
 
     # -- layout -------------------------------------------------------------------------------
@@ -166,6 +168,10 @@ class DatasetsView(BaseView):
     def project_id(self) -> int | None:
         value = self.project_combo.currentData()
         return int(value) if value is not None else None
+
+    def _on_catalog(self, _found: list) -> None:
+        if self.isVisible():
+            self.refresh()
 
     def refresh(self) -> None:
         try:
@@ -345,7 +351,7 @@ class DatasetsView(BaseView):
                      "listed under Report.")
         self.banner.show_message(text, "warning" if report.num_rejected else "ok")
         self.ctx.set_current_project(dataset.project_id)
-        self.ctx.data_changed.emit("datasets")
+        self.ctx.model.refresh()
         self.refresh()
         self.select(dataset.id)
         self.tabs.setCurrentWidget(self.report if report.num_rejected else self.preview)
@@ -389,7 +395,7 @@ class DatasetsView(BaseView):
         if folder.is_dir() and folder.is_relative_to(self.store.home.datasets_dir):
             shutil.rmtree(folder)
         self.banner.show_message(f"Deleted dataset {dataset.name!r}.", "ok")
-        self.ctx.data_changed.emit("datasets")
+        self.ctx.model.refresh()
         self.refresh()
 
     def open_video_wizard(self) -> QWidget:

@@ -3,15 +3,11 @@ macro-F1, per-class precision/recall) and its confusion-matrix picture."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from spark_trainer.store import artifacts
-from spark_trainer.store.store import Store
+from app.views.run_detail_reads import EvalReport
 
 
 class EvalReportPanel(QWidget):
@@ -35,20 +31,16 @@ class EvalReportPanel(QWidget):
         row.addWidget(self.table, 1)
         layout.addLayout(row, 1)
 
-    def load(self, store: Store, run_id: int) -> bool:
-        """Show the newest report of `run_id`; False when it has none."""
-        reports = artifacts.list_for(store, run_id, "eval_report")
-        images = [a for a in artifacts.list_for(store, run_id, "eval_image") if (a.meta or {}).get("name") == "confusion"]
-        if not reports:
+    def show_report(self, report: EvalReport | None) -> bool:
+        """Show a run's newest report (read off the GUI thread by `read_eval_report`); False when it has none."""
+        if report is None:
             self.table.setRowCount(0)
             self.picture.clear()
             return False
-        latest = reports[-1]
-        try:
-            data = json.loads(Path(latest.path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            self.title.setText(f"cannot read {latest.path}: {exc}")
+        if report.data is None:
+            self.title.setText(report.error)
             return False
+        data = report.data
         metrics = data.get("metrics", {})
         shown = ", ".join(f"{k.removeprefix('eval_')} {v:.3f}" for k, v in metrics.items())
         self.title.setText(f"<b>Step {data.get('step')}</b>: {shown} on {data.get('examples', '?')} validation "
@@ -60,7 +52,6 @@ class EvalReportPanel(QWidget):
                      str(values["support"])]
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(text))
-        same_step = [a for a in images if a.step == latest.step] or images[-1:]
-        if same_step:
-            self.picture.setPixmap(QPixmap(same_step[-1].path))
+        if report.image is not None and not report.image.isNull():
+            self.picture.setPixmap(QPixmap.fromImage(report.image))
         return True

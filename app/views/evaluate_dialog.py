@@ -180,7 +180,7 @@ class EvaluateDialog(QDialog):
         else:
             self.banner.show_message(f"Evaluation {ev.id} {ev.status}: {(ev.error or '').strip().splitlines()[0] if ev.error else ''}",
                                      "error")
-        self.ctx.data_changed.emit("runs")
+        self.ctx.model.refresh()
         self.finished_evaluation.emit(ev.id)
 
     def cancel(self) -> None:

@@ -1,8 +1,11 @@
 """Experiment setup: project, recipe, dataset, base model, GPUs and a generated config form.
 
-Every edit re-validates; Launch stays disabled while anything is invalid, with the reason next to
-the field and beside the button. Launch freezes the config and queues a run (the same
-`submit_config` that `spark-trainer train` uses) on a pool thread, then opens the run.
+Every edit re-validates: checks on the form's own values at once, those that need the store or
+the disk (dataset look-up, the base model's config.json, the memory estimate) on the pool, a
+moment after the last keystroke (`setup_checks.check_setup`). Launch stays disabled while anything
+is invalid, with the reason next to the field and beside the button. Launch freezes the config and
+queues a run (the same `submit_config` that `spark-trainer train` uses) on a pool thread, then
+opens the run. Projects and datasets come from the app model.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -29,14 +33,16 @@ from app.forms.cells import ERROR_STYLE, error_label, with_button, with_error
 from app.forms.model_form import ModelForm
 from app.views.base import BaseView
 from app.views.memory_panel import MemoryEstimatePanel
-from app.views.model_sources import cached_models, local_models, resolve_base_model
+from app.views.model_sources import cached_models, local_models
+from app.views.setup_checks import SetupCheck, check_setup, field_errors
 from app.widgets import MessageBanner
 from app.workers import Task
 from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
 from spark_trainer.errors import BadInput, SparkError
 from spark_trainer.recipes.registry import get_recipe, list_recipes
-from spark_trainer.store import datasets, projects
 from spark_trainer.store.store import Store
+
+CHECK_DELAY_MS = 150  # the store and disk checks wait for a pause in typing
 
 
 class ExperimentSetupView(BaseView):
@@ -72,6 +78,16 @@ class ExperimentSetupView(BaseView):
         self.left.addStretch(1)
         columns.addLayout(self._build_side_panel(), 2)
         self._task: Task | None = None
+        self._check_task: Task | None = None
+        self._checks_asked = 0  # the newest check asked for; older answers are dropped
+        self._store_errors: dict[str, str] = {}  # from the last store and disk check
+        self._check_delay = QTimer(self)  # a debounce, not a poll: restarted by every edit
+        self._check_delay.setSingleShot(True)
+        self._check_delay.setInterval(CHECK_DELAY_MS)
+        self._check_delay.timeout.connect(self._start_check)
+        self._models_task: Task | None = None
+        ctx.model.projects.projects_reset.connect(self._on_projects)  # bound methods: see datasets_view
+        ctx.model.datasets.datasets_reset.connect(self._on_datasets)
         self._set_recipe(self.recipe.currentText())
         self.refresh()
 
@@ -154,36 +170,49 @@ class ExperimentSetupView(BaseView):
 
     # --- data ----------------------------------------------------------------------------------
     def refresh(self) -> None:
-        try:
-            names = [p.name for p in projects.list_all(self.store)]
-        except SparkError as exc:
-            self.banner.show_message(f"Could not read the store: {exc}", "error")
-            return
+        """Projects and datasets from the model; model folders are listed on the pool."""
+        self._fill_projects()
+        self._fill_datasets()
+        self._list_models()
+        self._fill_gpus()
+        self.revalidate()
+        self.memory_panel.load_measured()
+
+    def _on_projects(self, _found: list) -> None:
+        self._fill_projects()
+
+    def _on_datasets(self, _found: list) -> None:
+        self._fill_datasets()
+        self.revalidate()
+
+    def _fill_projects(self) -> None:
+        names = [p.name for p in self.ctx.model.projects.projects]
         current = self.project.currentText() or (names[-1] if names else "default")
         self.project.blockSignals(True)
         self.project.clear()
         self.project.addItems(names or ["default"])
         self.project.setCurrentText(current)
         self.project.blockSignals(False)
-        self._fill_datasets()
+
+    def _list_models(self) -> None:
+        models_dir = self.store.home.models_dir
+        task = Task(lambda _ctx: local_models(models_dir) + cached_models(), name="model-folders")
+        task.signals.succeeded.connect(self._fill_models)
+        self._models_task = self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _fill_models(self, found: list[str]) -> None:
         model = self.base_model.currentText()
         self.base_model.blockSignals(True)
         self.base_model.clear()
-        self.base_model.addItems(local_models(self.store.home.models_dir) + cached_models())
+        self.base_model.addItems(found)
         self.base_model.setCurrentText(model)
         self.base_model.blockSignals(False)
-        self._fill_gpus()
-        self.revalidate()
-        self.memory_panel.load_measured()
 
     def _fill_datasets(self) -> None:
         text = self.dataset.currentText()
         self.dataset.blockSignals(True)
         self.dataset.clear()
-        try:
-            found = datasets.list_all(self.store, self.project.currentText())
-        except BadInput:
-            found = []  # a new project has no datasets yet
+        found = self.ctx.model.datasets.of_project(self.project.currentText())  # a new project has none yet
         kinds = self._accepted_kinds()
         for ds in found:
             if kinds and ds.kind not in kinds:  # the recipe cannot train on it (submit refuses it too)
@@ -269,48 +298,37 @@ class ExperimentSetupView(BaseView):
                 form.set_values(data[key])
         self.revalidate()
 
-    def _field_errors(self) -> dict[str, str]:
-        from spark_trainer.jobs import gpus as gpu_alloc
-
-        data = self.config_data()
-        errors: dict[str, str] = {}
-        try:
-            projects.validate_name(data["project"], "project")
-        except BadInput as exc:
-            errors["project"] = str(exc)
-        if not data["name"]:
-            errors["name"] = "give the experiment a name"
-        else:
-            try:
-                projects.validate_name(data["name"], "experiment")
-            except BadInput as exc:
-                errors["name"] = str(exc)
-        _, why = resolve_base_model(data["base_model"], self.store.home.models_dir)
-        if why:
-            errors["base_model"] = why
-        if not data["dataset"]:
-            errors["dataset"] = "choose a dataset, or a file or folder to ingest"
-        elif not self._dataset_known(data["dataset"], data["project"]):
-            errors["dataset"] = f"{data['dataset']} is not a dataset of this project nor an existing path"
-        try:
-            gpu_alloc.parse_request(data["gpus"])
-        except BadInput as exc:
-            errors["gpus"] = str(exc)
-        return errors
-
-    def _dataset_known(self, text: str, project: str) -> bool:
-        if self.dataset.findText(text) >= 0 or Path(text).expanduser().exists():
-            return True
-        try:
-            datasets.get(self.store, text, project)
-        except BadInput:
-            return False
-        return True
-
     def revalidate(self) -> None:
+        """Show what the form's own values say now; the store and disk checks follow on the pool."""
         if not hasattr(self, "launch"):
             return  # still building
-        errors = self._field_errors()
+        self._show_errors({**field_errors(self.config_data()), **self._store_errors})
+        self._check_delay.start()
+
+    def _start_check(self) -> None:
+        data = self.config_data()
+        offered = [self.dataset.itemText(i) for i in range(self.dataset.count())]
+        store, gpus = self.store, list(self.memory_panel.gpus)
+        self._checks_asked += 1
+        asked = self._checks_asked
+        task = Task(lambda _ctx: check_setup(store, data, offered, gpus), name="setup-check")
+        task.signals.succeeded.connect(lambda result: self._on_checked(asked, result))
+        self._check_task = self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _on_checked(self, asked: int, result: SetupCheck) -> None:
+        if asked != self._checks_asked:
+            return  # the form changed since: a newer check is on its way
+        own = field_errors(self.config_data())
+        self._store_errors = {k: v for k, v in result.errors.items() if k not in own}
+        self._show_errors(result.errors)
+        self.memory_panel.show_texts(result.estimate)
+
+    @property
+    def checking(self) -> bool:
+        """A store and disk check is waiting or running (Launch's state may still change)."""
+        return self._check_delay.isActive() or (self._check_task is not None and not self._check_task.done.is_set())
+
+    def _show_errors(self, errors: dict[str, str]) -> None:
         for key, label in self.errors.items():
             label.setText(errors.get(key, ""))
             label.setVisible(key in errors)
@@ -320,11 +338,6 @@ class ExperimentSetupView(BaseView):
         self.launch.setEnabled(not reasons and not busy)
         self.launch_reason.setText(("Cannot launch: " + reasons[0] + (f" (and {len(reasons) - 1} more)"
                                                                       if len(reasons) > 1 else "")) if reasons else "")
-        self._update_estimate("base_model" not in errors)
-
-    def _update_estimate(self, model_ok: bool) -> None:
-        folder, _ = resolve_base_model(self.base_model.currentText(), self.store.home.models_dir)
-        self.memory_panel.show_estimate(self.config_data(), folder if model_ok else None)
 
     # --- presets -------------------------------------------------------------------------------
     def save_preset_to(self, path: Path) -> Path:
@@ -379,10 +392,10 @@ class ExperimentSetupView(BaseView):
             self.launch_reason.setText(f"Cannot launch: {exc}")
             return None
 
-        def submit(_ctx: Any) -> int:
+        def submit(_ctx: Any) -> Any:
             from spark_trainer.jobs.submit import submit_config
 
-            return submit_config(self.store, config, base_dir=Path.cwd()).run.id
+            return submit_config(self.store, config, base_dir=Path.cwd()).run
 
         task = Task(submit, name="launch")
         task.signals.succeeded.connect(self._launched)
@@ -393,15 +406,14 @@ class ExperimentSetupView(BaseView):
         self.ctx.tasks.start(task, self.ctx.pool)
         return task
 
-    def _launched(self, run_id: int) -> None:
-        from app.run_scheduler import RunScheduler
-
+    def _launched(self, run: Any) -> None:
         self.launch.setText("Launch")
-        self.banner.show_message(f"Run {run_id} queued", "ok")
+        self.banner.show_message(f"Run {run.id} queued", "ok")
         self.revalidate()
-        RunScheduler.of(self.ctx).tick()
-        self.ctx.data_changed.emit("runs")
-        self.ctx.navigate("runs", run_id)
+        self.ctx.model.runs.apply_written(run)
+        self.ctx.model.refresh()
+        self.ctx.scheduler.tick()
+        self.ctx.navigate("runs", run.id)
 
     def _launch_failed(self, message: str) -> None:
         self.launch.setText("Launch")
@@ -413,11 +425,13 @@ class ExperimentSetupView(BaseView):
         if isinstance(payload, dict) and isinstance(payload.get("clone"), dict):
             data = dict(payload["clone"])
             data["name"] = f"{data.get('name', 'run')}-copy"
-            try:  # a frozen config names its dataset by id: show the name
-                data["dataset"] = datasets.get(self.store, str(data.get("dataset", "")), data.get("project")).name
-            except BadInput:
-                pass
+            # A frozen config names its dataset by id: show the name (from the model).
+            ref = str(data.get("dataset", ""))
+            named = [d.name for d in self.ctx.model.datasets.datasets if str(d.id) == ref]
+            if named:
+                data["dataset"] = named[0]
             self.set_config(data)
 
     def busy(self) -> bool:
-        return (self._task is not None and not self._task.done.is_set()) or self.memory_panel.busy()
+        return (self._task is not None and not self._task.done.is_set()) or self.memory_panel.busy() \
+            or self.checking or (self._models_task is not None and not self._models_task.done.is_set())

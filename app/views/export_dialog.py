@@ -204,7 +204,7 @@ class ExportDialog(QDialog):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.banner.show_message(message, "error")
-        self.ctx.data_changed.emit("runs")  # an export written before a failed push is listed
+        self.ctx.model.refresh()  # an export written before a failed push is listed
 
     def busy(self) -> bool:
         return self.task is not None and not self.task.delivered

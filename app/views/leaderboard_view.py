@@ -1,4 +1,8 @@
-"""Leaderboard: runs ranked by a chosen metric, filtered by project, dataset and recipe."""
+"""Leaderboard: runs ranked by a chosen metric, filtered by project, dataset and recipe.
+
+Projects and datasets come from the app model; the metric keys and the ranking are read on the
+pool (newest request wins), so choosing a filter never blocks the window.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +19,11 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.views.base import BaseView
-from app.views.leaderboard_evals import add_evaluations
+from app.views.leaderboard_evals import add_evaluations, read_evaluations
 from app.widgets import MessageBanner
-from spark_trainer.errors import SparkError
+from app.workers import Task
 from spark_trainer.leaderboard import lower_is_better, metric_keys, rank
 from spark_trainer.recipes.registry import list_recipes
-from spark_trainer.store import datasets, projects
 from spark_trainer.store.store import Store
 
 COLUMNS = ("Rank", "Run", "Project", "Experiment", "Dataset", "Recipe", "Score", "Last step", "Points", "Status")
@@ -68,15 +71,33 @@ class LeaderboardView(BaseView):
         self.project.currentIndexChanged.connect(lambda _i: self._on_project())
         self.table.cellDoubleClicked.connect(
             lambda r, _c: self.ctx.navigate("runs", int(self.table.item(r, 1).text())))
+        self._task: Task | None = None
+        self._asked = 0  # the newest read asked for; older answers are dropped
+        self._keys: list[str] | None = None
+        ctx.model.projects.projects_reset.connect(self._on_catalog)  # bound methods: see datasets_view
+        ctx.model.datasets.datasets_reset.connect(self._on_catalog)
         self.refresh()
 
+    def _read(self, fn: object, then: object) -> None:
+        self._asked += 1
+        asked = self._asked
+        task = Task(lambda _ctx: fn(), name="leaderboard")  # type: ignore[operator]
+        task.signals.succeeded.connect(lambda result: then(result) if asked == self._asked else None)  # type: ignore[operator]
+        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
+        self._task = self.ctx.tasks.start(task, self.ctx.pool)
+
     def refresh(self) -> None:
-        try:
-            keys = metric_keys(self.store)
-            project_list = projects.list_all(self.store)
-        except SparkError as exc:
-            self.banner.show_message(f"Could not read the store: {exc}", "error")
-            return
+        """Read the metric keys on the pool, then fill the filters and rank."""
+        store = self.store
+        self._read(lambda: metric_keys(store), self._fill_filters)
+
+    def _on_catalog(self, _found: list) -> None:
+        if self._keys is not None:
+            self._fill_filters(self._keys)
+
+    def _fill_filters(self, keys: list[str]) -> None:
+        self._keys = keys
+        project_list = self.ctx.model.projects.projects
         preferred = self.metric.currentText() or next((k for k in ("eval_loss", "loss") if k in keys),
                                                       keys[0] if keys else "")
         self._refill(self.metric, [(k, k) for k in keys], preferred)
@@ -100,12 +121,9 @@ class LeaderboardView(BaseView):
 
     def _on_project(self) -> None:
         project = self.project.currentData()
-        try:
-            found = datasets.list_all(self.store, project)
-        except SparkError:
-            found = []
-        self._dataset_names = {d.id: d.name for d in datasets.list_all(self.store)}
-        self._project_names = {p.id: p.name for p in projects.list_all(self.store)}
+        found = self.ctx.model.datasets.of_project(project)
+        self._dataset_names = self.ctx.model.datasets.names()
+        self._project_names = self.ctx.model.projects.names()
         self._refill(self.dataset, [("all datasets", None)] + [(f"{d.name} ({d.project})", d.id) for d in found],
                      self.dataset.currentData())
         self.rank()
@@ -113,17 +131,22 @@ class LeaderboardView(BaseView):
     def rank(self) -> None:
         key = self.metric.currentText()
         if not key:
+            self._asked += 1
             self.table.setRowCount(0)
             self.table.hide()
             self.empty.setText("No run has reported metrics yet: the leaderboard fills as runs train.")
             self.empty.show()
             return
-        try:
-            entries = rank(self.store, key, project=self.project.currentData(), dataset=self.dataset.currentData(),
-                           recipe=self.recipe.currentData(), use=self.use.currentText())
-        except SparkError as exc:
-            self.banner.show_message(str(exc), "error")
-            return
+        store, project = self.store, self.project.currentData()
+        dataset, recipe, use = self.dataset.currentData(), self.recipe.currentData(), self.use.currentText()
+
+        def read() -> tuple[list, object]:
+            entries = rank(store, key, project=project, dataset=dataset, recipe=recipe, use=use)
+            return entries, read_evaluations(store, entries, project)
+
+        self._read(read, lambda result: self._show(key, *result))
+
+    def _show(self, key: str, entries: list, evals: object) -> None:
         self.order_note.setText(f"{'Lower' if lower_is_better(key) else 'Higher'} {key} ranks first; "
                                 "double-click a run to open it.")
         self.table.setRowCount(len(entries))
@@ -133,7 +156,10 @@ class LeaderboardView(BaseView):
                      f"{e.score:.4f}", e.summary.last_step, e.summary.count, e.run.status.value)
             for col, value in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(str(value)))
-        add_evaluations(self.table, COLUMNS, self.store, entries, key, self.project.currentData())
+        add_evaluations(self.table, COLUMNS, evals, entries, key)  # type: ignore[arg-type]
         self.table.setVisible(bool(entries))
         self.empty.setText("" if entries else f"No run matching these filters has recorded {key}.")
         self.empty.setVisible(not entries)
+
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done.is_set()

@@ -59,41 +59,48 @@ class MemoryEstimatePanel(QGroupBox):
                                     "No run has reported a measured GPU peak yet (CPU runs do not).")
 
     def show_estimate(self, config: dict[str, Any], model_folder: Path | None) -> None:
-        """The estimate for a run-file mapping and its model folder (None: no usable model chosen)."""
-        if model_folder is None:
-            self.memory.setText(NO_MODEL)
-            self.parts.setText("")
-            self.fit.setText("")
-            return
-        try:
-            result = estimate.estimate_for_config(config, model_folder)
-        except (BadInput, ValueError, TypeError) as exc:
-            self.memory.setText(f"No estimate: {exc}")
-            self.parts.setText("")
-            self.fit.setText("")
-            return
-        self.fit.setText(self._fit_text(config, model_folder))
-        self.memory.setText(f"<b>~{human_bytes(result.total_bytes)}</b> per GPU "
-                            f"({result.trainable_params:,} trainable parameters)")
-        self.parts.setText(" · ".join(f"{k} {human_bytes(v)}" for k, v in result.parts.items()))
+        """The estimate for a run-file mapping and its model folder (None: no usable model chosen).
+        It reads the model's config.json: the setup form calls `estimate_texts` on the pool instead."""
+        self.show_texts(estimate_texts(config, model_folder, self.gpus))
 
-    def _fit_text(self, config: dict[str, Any], model_folder: Path) -> str:
-        """What `spark-trainer estimate` suggests for this form on the GPU(s) it would use."""
-        from spark_trainer.jobs.gpus import planned_gpus
-
-        try:
-            gpus = planned_gpus(str(config.get("gpus") or "auto"), self.gpus)
-        except BadInput as exc:
-            return str(exc)
-        if not gpus:
-            return ""
-        free = min(g.memory_free for g in gpus)
-        plan = estimate.suggest_micro_batch(config, model_folder, free)
-        where = ", ".join(f"GPU {g.index}" for g in gpus)
-        if plan.micro_batch is None:
-            return f"Does not fit in 90% of {where}'s free {human_bytes(free)} even at micro-batch 1."
-        return (f"Fits {where} (90% of {human_bytes(free)} free) up to micro-batch {plan.micro_batch} "
-                f"with grad_accum {plan.grad_accum}.")
+    def show_texts(self, texts: tuple[str, str, str]) -> None:
+        """(headline, parts, fit) as `estimate_texts` made them."""
+        memory, parts, fit = texts
+        self.memory.setText(memory)
+        self.parts.setText(parts)
+        self.fit.setText(fit)
 
     def busy(self) -> bool:
         return self.task is not None and not self.task.done.is_set()
+
+
+def estimate_texts(config: dict[str, Any], model_folder: Path | None, gpus: list[Any]) -> tuple[str, str, str]:
+    """(headline, parts, fit) for a run-file mapping; reads the model's config.json (off the GUI thread)."""
+    if model_folder is None:
+        return NO_MODEL, "", ""
+    try:
+        result = estimate.estimate_for_config(config, model_folder)
+    except (BadInput, ValueError, TypeError) as exc:
+        return f"No estimate: {exc}", "", ""
+    return (f"<b>~{human_bytes(result.total_bytes)}</b> per GPU ({result.trainable_params:,} trainable parameters)",
+            " · ".join(f"{k} {human_bytes(v)}" for k, v in result.parts.items()),
+            fit_text(config, model_folder, gpus))
+
+
+def fit_text(config: dict[str, Any], model_folder: Path, gpus_found: list[Any]) -> str:
+    """What `spark-trainer estimate` suggests for this form on the GPU(s) it would use."""
+    from spark_trainer.jobs.gpus import planned_gpus
+
+    try:
+        gpus = planned_gpus(str(config.get("gpus") or "auto"), gpus_found)
+    except BadInput as exc:
+        return str(exc)
+    if not gpus:
+        return ""
+    free = min(g.memory_free for g in gpus)
+    plan = estimate.suggest_micro_batch(config, model_folder, free)
+    where = ", ".join(f"GPU {g.index}" for g in gpus)
+    if plan.micro_batch is None:
+        return f"Does not fit in 90% of {where}'s free {human_bytes(free)} even at micro-batch 1."
+    return (f"Fits {where} (90% of {human_bytes(free)} free) up to micro-batch {plan.micro_batch} "
+            f"with grad_accum {plan.grad_accum}.")

@@ -269,7 +269,7 @@ class PlaygroundView(QWidget):
     def _saved(self, run_id: int, path: str) -> None:
         self.banner.show_message(f"Saved to run {run_id}'s samples ({Path(path).name})", "ok")
         self.sample_saved.emit(run_id)
-        self.ctx.data_changed.emit("runs")
+        self.ctx.model.refresh()
 
     def busy(self) -> bool:
         return self._save_task is not None and not self._save_task.done.is_set()

@@ -1,4 +1,7 @@
-"""Projects: a searchable table with counts and last activity; create, rename, delete; the welcome panel."""
+"""Projects: a searchable table with counts and last activity; create, rename, delete; the welcome panel.
+
+The table shows the app model's project list (`ctx.model.projects`); searching filters it in place.
+"""
 
 from __future__ import annotations
 
@@ -139,18 +142,21 @@ class ProjectsView(BaseView):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
         self._projects: list[Project] = []
+        ctx.model.projects.projects_reset.connect(self._on_projects)  # bound: see datasets_view
         self.refresh()
 
     # -- reading ------------------------------------------------------------------------------
+    def _on_projects(self, _found: list) -> None:
+        self.refresh()
+
     def refresh(self) -> None:
-        try:
-            everything = projects.list_all(self.store)
-            shown = projects.list_all(self.store, self.search.text().strip() or None)
-        except SparkError as exc:
-            self.banner.show_message(f"Could not read projects: {exc}", "error")
-            return
+        """Redraw from the model (no store read); until its first read lands, nothing is claimed."""
+        model = self.ctx.model.projects
+        everything = model.projects
+        shown = model.matching(self.search.text())
         self._projects = shown
-        self.pages.setCurrentWidget(self.welcome if not everything else self.pages.widget(0))
+        if model.loaded:
+            self.pages.setCurrentWidget(self.welcome if not everything else self.pages.widget(0))
         for widget in (self.hint, self.search, self.rename_button, self.delete_button):
             widget.setVisible(bool(everything))
         self._fill(shown)
@@ -227,8 +233,8 @@ class ProjectsView(BaseView):
             self.banner.show_message(f"Could not create the project: {exc}", "error")
             return
         self.banner.show_message(f"Created project {project.name!r}.", "ok")
-        self.ctx.data_changed.emit("projects")
-        self.refresh()
+        self.ctx.model.projects.apply_written(project)
+        self.ctx.model.refresh()
         self.select(project.id)
 
     def rename_selected(self) -> ProjectDialog | None:
@@ -247,8 +253,8 @@ class ProjectsView(BaseView):
             self.banner.show_message(f"Could not rename: {exc}", "error")
             return
         self.banner.show_message(f"Renamed {project.name!r} to {renamed.name!r}.", "ok")
-        self.ctx.data_changed.emit("projects")
-        self.refresh()
+        self.ctx.model.projects.apply_written(renamed)
+        self.ctx.model.refresh()
 
     def delete_selected(self) -> QDialog | None:
         project = self.selected_project()
@@ -285,8 +291,8 @@ class ProjectsView(BaseView):
         self.banner.show_message(f"Deleted project {project.name!r}{note}.", "ok")
         if self.ctx.current_project == project.id:
             self.ctx.set_current_project(None)
-        self.ctx.data_changed.emit("projects")
-        self.refresh()
+        self.ctx.model.projects.apply_removed(project.id)
+        self.ctx.model.refresh()
 
     def _open(self, dialog: QDialog) -> None:
         self.dialog = dialog

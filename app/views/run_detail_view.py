@@ -1,9 +1,11 @@
 """One run: live charts, the log tail, samples, checkpoints, and the actions a run allows.
 
-Charts are fed by a `MetricFeed` (rows after the last id seen, read off the GUI thread), so a run
-started anywhere — this app, `spark-trainer train` in a terminal, a script — shows live, and a run
-opened after the app restarted shows its whole curve. Actions that wait on a worker (cancel,
-pause) run on the pool.
+Everything shown comes from the app model (no timer, no store read on the GUI thread): the run's
+state from `run_changed`, its log from `log_appended`, its curves from a `MetricFeed` (rows after
+the last id seen), so a run started anywhere — this app, `spark-trainer train` in a terminal, a
+script — shows live, and a run opened after the app restarted shows its whole curve. Checkpoints,
+samples, reports and events are read on the pool when the run opens and when its status changes
+(`run_detail_reads.read_static`). Actions (cancel, pause, delete...) run on the pool.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -32,16 +34,14 @@ from app.charts.feed import MetricFeed
 from app.charts.panel import ChartPanel
 from app.context import AppContext
 from app.views.eval_report_panel import EvalReportPanel
+from app.views.run_detail_reads import RunStatic, read_static
 from app.views.run_exports import RunExportsWidget
 from app.views.samples import sample_widget
 from app.widgets import MessageBanner
 from app.workers import Task
-from spark_trainer.errors import SparkError
-from spark_trainer.store import artifacts, runs
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
-LOG_POLL_MS = 500
 LOG_MAX_LINES = 2000
 
 
@@ -65,7 +65,9 @@ class RunDetailView(QWidget):
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store, self.ctx = store, ctx
+        self.model = ctx.model.runs
         self.run: Run | None = None
+        self.run_id: int | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
@@ -120,14 +122,14 @@ class RunDetailView(QWidget):
         self.exports_tab = RunExportsWidget(store, ctx)
         self.tabs.addTab(self.exports_tab, "Exports and evaluations")
         layout.addWidget(self.tabs, 1)
-        self.feed = MetricFeed(store, ctx.pool, parent=self)
+        self.feed = MetricFeed(self.model, parent=self)
         self.feed.points.connect(self.charts.add_batch)
-        self.feed.failed.connect(lambda message: self.banner.show_message(f"Metrics: {message}", "error"))
-        self._log_offset = 0
-        self._timer = QTimer(self)
-        self._timer.setInterval(LOG_POLL_MS)
-        self._timer.timeout.connect(self.poll)
+        self.model.run_changed.connect(self._on_run_changed)
+        self.model.run_removed.connect(self._on_run_removed)
+        self.model.log_appended.connect(self._on_log)
         self._task: Task | None = None
+        self._static_task: Task | None = None
+        self._following = False
 
     def _build_actions(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -167,40 +169,55 @@ class RunDetailView(QWidget):
 
     # --- showing a run -------------------------------------------------------------------------
     def show_run(self, run_id: int) -> None:
-        self.run = runs.get(self.store, run_id)
+        """Show a run: at once if the model knows it, else as soon as the poller has read it."""
+        self.stop()
+        self.run_id, self.run = int(run_id), None
         self.charts.clear()
         self.log.clear()
-        self._log_offset = 0
-        self.feed.watch([run_id])
+        self.banner.clear_message()
+        self.heading.setText(f"Run {run_id}")
+        self.feed.watch([self.run_id])
         self.feed.start()
-        self._timer.start()
-        self._show_state(self.run)
-        self._load_static()
-        self.charts.charts["memory"].set_empty_text("No GPU memory reported yet" if self.run.gpus else
-                       "No GPU memory to show: this run trains on the CPU" if self.run.status != RunStatus.QUEUED
-                       else "No points yet")
-        self.poll()
+        self._following = True
+        run = self.model.get(self.run_id)
+        if run is not None:
+            self._on_run_changed(run)
+        else:
+            self.ctx.model.refresh()
 
     def stop(self) -> None:
-        self._timer.stop()
         self.feed.stop()
+        if self.run_id is not None:
+            self.model.unfollow_log(self.run_id)
+        self._following = False
 
-    def poll(self) -> None:
-        """Status, progress and the log tail (cheap reads: one row, the new bytes of a file)."""
-        if self.run is None:
+    def _on_run_changed(self, run: Run) -> None:
+        if run.id != self.run_id or not self._following:
             return
-        try:
-            run = runs.get(self.store, self.run.id)
-        except SparkError:
-            self.stop()
-            self.banner.show_message(f"Run {self.run.id} no longer exists", "error")
-            return
-        changed = run.status != self.run.status
+        first = self.run is None
+        changed = first or run.status != self.run.status
         self.run = run
+        if first:
+            self.model.follow_log(run.id, str(Path(run.run_dir) / "worker.log"))
+            self.charts.charts["memory"].set_empty_text(
+                "No GPU memory reported yet" if run.gpus else
+                "No GPU memory to show: this run trains on the CPU" if run.status != RunStatus.QUEUED
+                else "No points yet")
         self._show_state(run)
-        self._follow_log(Path(run.run_dir) / "worker.log")
         if changed:
             self._load_static()
+
+    def _on_run_removed(self, run_id: int) -> None:
+        if run_id == self.run_id and self._following:
+            self.stop()
+            self.banner.show_message(f"Run {run_id} no longer exists", "error")
+
+    def _on_log(self, run_id: int, text: str, reset: bool) -> None:
+        if run_id != self.run_id:
+            return
+        if reset:
+            self.log.clear()
+        self.log.appendPlainText(text.rstrip("\n"))
 
     def _show_state(self, run: Run) -> None:
         self.heading.setText(f"Run {run.id} · {run.experiment}")
@@ -228,61 +245,48 @@ class RunDetailView(QWidget):
         elif self.banner.role == "error" and not run.error:
             self.banner.clear_message()
 
-    def _follow_log(self, path: Path) -> None:
-        try:
-            with open(path, "rb") as fh:
-                size = fh.seek(0, 2)
-                if size < self._log_offset:  # the log was replaced
-                    self._log_offset = 0
-                    self.log.clear()
-                if size == self._log_offset:
-                    return
-                fh.seek(max(self._log_offset, size - 256_000))
-                text = fh.read().decode("utf-8", errors="replace")
-                self._log_offset = size
-        except FileNotFoundError:
-            return
-        self.log.appendPlainText(text.rstrip("\n"))
+    def _load_static(self) -> Task | None:
+        """Checkpoints, samples, reports and events (they change only at checkpoints and status
+        changes): read on the pool, shown when read."""
+        if self.run is None:
+            return None
+        run, store = self.run, self.store
+        task = Task(lambda _ctx: read_static(store, run), name="run-static")
+        task.signals.succeeded.connect(self._show_static)
+        self._static_task = task
+        return self.ctx.tasks.start(task, self.ctx.pool)
 
-    def _load_static(self) -> None:
-        """Checkpoints, samples and events: they change only at checkpoints and status changes."""
-        from spark_trainer.training.checkpoints import list_checkpoints, read_state
-
-        assert self.run is not None
-        found = list_checkpoints(Path(self.run.run_dir)) if self.run.run_dir else []
-        self.checkpoints.setRowCount(len(found))
-        for r, path in enumerate(reversed(found)):
-            state = read_state(path)
-            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-            metric = state.get("metric")
-            for c, value in enumerate((state.get("step"), "-" if metric is None else f"{metric:.4f}",
-                                       f"{size / 2**20:.1f} MB", str(path))):
+    def _show_static(self, static: RunStatic) -> None:
+        if self.run is None or static.run_id != self.run.id:
+            return  # another run is shown by now
+        self.checkpoints.setRowCount(len(static.checkpoints))
+        for r, row in enumerate(static.checkpoints):
+            for c, value in enumerate((row.step, "-" if row.metric is None else f"{row.metric:.4f}",
+                                       f"{row.size_bytes / 2**20:.1f} MB", row.path)):
                 self.checkpoints.setItem(r, c, QTableWidgetItem(str(value)))
-        self.playground_button.setEnabled(bool(found) or (Path(self.run.run_dir) / "final").is_dir())
-        self._load_samples()
-        self.eval_report.load(self.store, self.run.id)
-        self.exports_tab.show_run(self.run)
+        self.playground_button.setEnabled(static.has_weights)
+        self._show_samples(static.samples)
+        self.eval_report.show_report(static.report)
+        self.exports_tab.show_run(self.run, (static.exports, static.evaluations))
         self.export_button.setEnabled(self.exports_tab.export_button.isEnabled())
         self.evaluate_button.setEnabled(self.exports_tab.evaluate_button.isEnabled())
         self.events.setPlainText("\n".join(
             f"{e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}: {e.reason}"
-            for e in runs.events(self.store, self.run.id)))
+            for e in static.events))
 
-    def _load_samples(self) -> None:
+    def _show_samples(self, found: list[tuple[Path, int | None]]) -> None:
         while self.samples_layout.count():
             item = self.samples_layout.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        assert self.run is not None
-        found = artifacts.list_for(self.store, self.run.id, "sample")
         if not found:
             note = QLabel("No samples yet. Set eval.samples_every_steps (and eval.sample_prompts) to generate "
                           "text, images or a classifier's predictions every N steps.")
             note.setObjectName("Muted")
             note.setWordWrap(True)
             self.samples_layout.addWidget(note)
-        for art in reversed(found[-10:]):
-            self.samples_layout.addWidget(sample_widget(Path(art.path), art.step))
+        for path, step in found:
+            self.samples_layout.addWidget(sample_widget(path, step))
         self.samples_layout.addStretch(1)
 
     # --- actions -------------------------------------------------------------------------------
@@ -306,12 +310,9 @@ class RunDetailView(QWidget):
         self.ctx.tasks.start(task, self.ctx.pool)
 
     def _acted(self, action: str, run: Run) -> None:
-        from app.run_scheduler import RunScheduler
-
         self.banner.show_message(f"Run {run.id} is now {run.status.value}", "ok")
-        self.ctx.data_changed.emit("runs")
-        RunScheduler.of(self.ctx).tick()
-        self.poll()
+        self.model.apply_written(run)
+        self.ctx.scheduler.tick()
 
     def _open_playground(self) -> None:
         if self.run is None or not self.playground_button.isEnabled():
@@ -324,7 +325,11 @@ class RunDetailView(QWidget):
         if self.run is not None:
             from spark_trainer.leaderboard import run_config
 
-            self.clone_requested.emit(run_config(self.store, self.run))
+            run, store = self.run, self.store
+            task = Task(lambda _ctx: run_config(store, run), name="run-config")
+            task.signals.succeeded.connect(self.clone_requested.emit)
+            task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
+            self.ctx.tasks.start(task, self.ctx.pool)
 
     def _delete(self) -> None:
         if self.run is None:
@@ -333,20 +338,26 @@ class RunDetailView(QWidget):
         if QMessageBox.question(self, "Delete run", f"Delete run {run.id} ({run.experiment}), its metrics and its "
                                 f"folder {run.run_dir}?") != QMessageBox.StandardButton.Yes:
             return
-        from spark_trainer.jobs import control
+        def work(_ctx: Any) -> Run:
+            from spark_trainer.jobs import control
 
-        try:
-            control.delete(self.store, run.id)
-        except SparkError as exc:
-            self.banner.show_message(str(exc), "error")
-            return
+            return control.delete(self.store, run.id)
+
+        task = Task(work, name="run-delete")
+        task.signals.succeeded.connect(lambda _run: self._deleted(run.id))
+        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
+        self._task = task
+        self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _deleted(self, run_id: int) -> None:
         self.stop()
         self.run = None
-        self.ctx.data_changed.emit("runs")
-        self.deleted.emit(run.id)
+        self.ctx.model.refresh()
+        self.deleted.emit(run_id)
 
     def busy(self) -> bool:
-        return self.feed.busy or (self._task is not None and not self._task.done.is_set())
+        return self.feed.busy or any(t is not None and not t.done.is_set() for t in (self._task, self._static_task)) \
+            or (self.run_id is not None and self.run is None and self._following)
 
 
 def badge_colour(status: RunStatus) -> str:

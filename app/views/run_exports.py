@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
-from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
@@ -75,27 +74,33 @@ class RunExportsWidget(QWidget):
         self.export_button.clicked.connect(self.open_export)
         self.evaluate_button.clicked.connect(self.open_evaluate)
 
-    def show_run(self, run: Run) -> None:
+    def show_run(self, run: Run, lists: tuple[list, list] | None = None) -> None:
+        """Show a run's exports and evaluations (`lists`, read off the GUI thread; None: read them now)."""
         self.run = run
         has_checkpoint = bool(run.run_dir) and run.status in (RunStatus.COMPLETED, RunStatus.PAUSED,
                                                               RunStatus.CANCELLED, RunStatus.INTERRUPTED,
                                                               RunStatus.FAILED)
         self.export_button.setEnabled(has_checkpoint)
         self.evaluate_button.setEnabled(has_checkpoint)
-        self.refresh()
+        if lists is None:
+            self.refresh()
+        else:
+            self.show_lists(*lists)
 
     def refresh(self) -> None:
-        from spark_trainer.evaluation.jobs import refresh as refresh_eval
-        from spark_trainer.store import evaluations, exports
+        """Re-read the lists on the pool; they are shown when read."""
+        from app.views.run_detail_reads import read_exports
+        from app.workers import Task
 
         if self.run is None:
             return
-        try:
-            found = exports.list_for(self.store, self.run.id)
-            evals = [refresh_eval(self.store, e.id) if e.is_active else e
-                     for e in evaluations.list_for(self.store, self.run.id)]
-        except SparkError:
-            return
+        run_id, store = self.run.id, self.store
+        task = Task(lambda _ctx: read_exports(store, run_id), name="run-exports")
+        task.signals.succeeded.connect(lambda lists: self.show_lists(*lists) if self.run and self.run.id == run_id
+                                       else None)
+        self.ctx.tasks.start(task, self.ctx.pool)
+
+    def show_lists(self, found: list, evals: list) -> None:
         _fill(self.exports, [(e.id, e.step, e.options.get("kind"), e.options.get("dtype"), e.path,
                               e.hub_url or "not pushed", f"{e.created_at:%Y-%m-%d %H:%M}") for e in found])
         _fill(self.evaluations, [(e.id, e.task, "base model" if e.base else f"step {e.step or e.checkpoint}",

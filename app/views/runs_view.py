@@ -1,7 +1,8 @@
 """Runs: a table with status badges, progress, ETA, GPUs and key metrics; filters; run detail and compare.
 
-The GUI's scheduler (`RunScheduler`) ticks on a timer: it starts queued runs and reconciles, and
-this view redraws from what it read. Runs found interrupted at start are offered for resuming.
+The table shows the app model's runs (`ctx.model.runs.runs_updated`); building this view turns the
+GUI's scheduling on (`ctx.scheduler`), which starts queued runs and reconciles from the store
+poller's thread. Runs found interrupted at start are offered for resuming.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
-from app.run_scheduler import KEY_METRICS, RunScheduler
+from app.model.reads import KEY_METRICS
 from app.views.base import BaseView
 from app.views.compare_view import CompareView
 from app.views.playground_view import PlaygroundView
 from app.views.run_detail_view import RunDetailView, badge_colour, format_eta
 from app.widgets import MessageBanner
+from app.workers import Task
 from spark_trainer.errors import SparkError
-from spark_trainer.store import projects
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
@@ -59,12 +60,15 @@ class RunsView(BaseView):
         self.compare_page.back.connect(self.show_list)
         self.detail.playground_requested.connect(self.open_playground)
         self.playground.back.connect(self.open_run)
-        self.scheduler = RunScheduler.of(ctx)
-        self.scheduler.runs_updated.connect(self._show_runs)
-        self.scheduler.interrupted_found.connect(self._offer_resume)
+        self.model = ctx.model.runs
+        self.scheduler = ctx.scheduler
+        self.scheduler.start()
+        self.model.runs_updated.connect(self._show_runs)
+        self.model.interrupted_found.connect(self._offer_resume)
+        ctx.model.projects.projects_reset.connect(self._on_projects)
         self._interrupted: list[int] = []
-        if self.scheduler.interrupted_at_start:  # found before this view was first shown
-            self._offer_resume(self.scheduler.interrupted_at_start)
+        if self.model.interrupted_at_start:  # found before this view was first shown
+            self._offer_resume(self.model.interrupted_at_start)
         self.refresh()
 
     def _build_list(self, page: QWidget) -> None:
@@ -108,19 +112,19 @@ class RunsView(BaseView):
         self.empty = QLabel("No runs yet. Set one up under Experiments, or run `spark-trainer train run.yaml`.")
         self.empty.setObjectName("Muted")
         layout.addWidget(self.empty)
-        self.project_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.scheduler.runs))
-        self.status_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.scheduler.runs))
+        self.project_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
+        self.status_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
         self.table.cellDoubleClicked.connect(lambda row, _col: self.open_run(self._row_id(row)))
         self.open_button.clicked.connect(self._open_selected)
         self.compare_button.clicked.connect(self._compare_selected)
 
     # --- list ----------------------------------------------------------------------------------
+    def _on_projects(self, _found: list) -> None:
+        self.refresh()
+
     def refresh(self) -> None:
-        try:
-            names = [(p.id, p.name) for p in projects.list_all(self.store)]
-        except SparkError as exc:
-            self.banner.show_message(f"Could not read the store: {exc}", "error")
-            return
+        """Project filter and table from the model (no store read)."""
+        names = [(p.id, p.name) for p in self.ctx.model.projects.projects]
         current = self.project_filter.currentData()
         self.project_filter.blockSignals(True)
         self.project_filter.clear()
@@ -131,7 +135,7 @@ class RunsView(BaseView):
         self.project_filter.setCurrentIndex(max(index, 0))
         self.project_filter.blockSignals(False)
         self._project_names = dict(names)
-        self.scheduler.tick()
+        self._show_runs(self.model.all_runs())
 
     def visible_runs(self, all_runs: list[Run]) -> list[Run]:
         project = self.project_filter.currentData()
@@ -145,7 +149,7 @@ class RunsView(BaseView):
 
     def _show_runs(self, all_runs: list[Run]) -> None:
         shown = self.visible_runs(all_runs)
-        metrics = self.scheduler.last_metrics
+        metrics = self.model.last_metrics
         names = getattr(self, "_project_names", {})
         selected = set(self.selected_ids())
         self.table.setRowCount(len(shown))
@@ -206,23 +210,36 @@ class RunsView(BaseView):
                                  "warning")
         self.resume_button.show()
 
-    def resume_interrupted(self) -> list[int]:
-        from spark_trainer.jobs import control
+    def resume_interrupted(self) -> Task:
+        """Resume the interrupted runs on the pool; the task's result is the ids resumed."""
+        wanted, store = list(self._interrupted), self.store
 
-        resumed = []
-        for run_id in self._interrupted:
-            try:
-                control.resume(self.store, run_id)
-                resumed.append(run_id)
-            except SparkError as exc:
-                self.banner.show_message(f"Run {run_id}: {exc}", "error")
+        def work(_ctx: Any) -> tuple[list[Run], list[str]]:
+            from spark_trainer.jobs import control
+
+            resumed, errors = [], []
+            for run_id in wanted:
+                try:
+                    resumed.append(control.resume(store, run_id))
+                except SparkError as exc:
+                    errors.append(f"Run {run_id}: {exc}")
+            return resumed, errors
+
         self._interrupted = []
         self.resume_button.hide()
-        if resumed:
-            self.banner.show_message(f"Resuming run{'s' if len(resumed) > 1 else ''} {', '.join(map(str, resumed))}",
-                                     "ok")
+        task = Task(work, name="resume-runs")
+        task.signals.succeeded.connect(lambda result: self._resumed(*result))
+        return self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _resumed(self, resumed: list[Run], errors: list[str]) -> None:
+        for run in resumed:
+            self.model.apply_written(run)
+        if errors:
+            self.banner.show_message("; ".join(errors), "error")
+        elif resumed:
+            self.banner.show_message(f"Resuming run{'s' if len(resumed) > 1 else ''} "
+                                     f"{', '.join(str(r.id) for r in resumed)}", "ok")
         self.scheduler.tick()
-        return resumed
 
     # --- pages ---------------------------------------------------------------------------------
     def open_run(self, run_id: int) -> None:
@@ -246,7 +263,6 @@ class RunsView(BaseView):
         self.detail.stop()
         self.compare_page.stop()
         self.stack.setCurrentWidget(self.list_page)
-        self.scheduler.tick()
 
     def open_item(self, payload: Any) -> None:
         """A run id opens its detail; a list of ids opens the compare page."""
@@ -260,15 +276,13 @@ class RunsView(BaseView):
             chart.apply_theme()
 
     def busy(self) -> bool:
-        task = self.scheduler._task
-        return (task is not None and not task.done.is_set()) or self.detail.busy() or self.compare_page.busy() \
+        return not self.model.loaded or self.detail.busy() or self.compare_page.busy() \
             or self.playground.busy()
 
     def shutdown(self) -> None:
         self.detail.stop()
         self.compare_page.stop()
         self.playground.shutdown()
-        self.scheduler.stop()
 
 
 def _colour(name: str):

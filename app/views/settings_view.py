@@ -189,7 +189,7 @@ class SettingsView(BaseView):
             self.banner.show_message(f"Not saved: {exc}", "error")
             return False
         self.banner.show_message(f"Saved {key.replace('_', ' ')}.", "ok")
-        self.ctx.data_changed.emit("settings")
+        self.ctx.model.refresh()
         return True
 
     def _set_theme(self, name: str) -> None:

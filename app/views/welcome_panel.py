@@ -53,6 +53,9 @@ class WelcomePanel(QWidget):
         self.store = store
         self.ctx = ctx
         self.task: Task | None = None
+        self.demo_steps: int | None = None  # None: the demo's own length (tests make it short)
+        self.demo_run_id: int | None = None
+        ctx.model.runs.run_changed.connect(self._on_run_changed)
         layout = QVBoxLayout(self)
         self.empty = EmptyState(
             "Welcome to SparkTrainer",
@@ -110,10 +113,10 @@ class WelcomePanel(QWidget):
 
             # wait=False: the model, data and queued run are made here; the app's run scheduler then
             # trains it while the Runs view shows its curves live.
-            return build_demo(self.store, wait=False, progress=ctx.progress, recipe=recipe)
+            return build_demo(self.store, wait=False, progress=ctx.progress, recipe=recipe, steps=self.demo_steps)
 
         self.task = Task(build, name="demo project")
-        self.task.signals.progress.connect(lambda value: self.status.setText(progress_text(value)))
+        self.task.signals.progress.connect(self._on_progress)
         self.task.signals.succeeded.connect(self._on_demo_done)
         self.task.signals.failed.connect(
             lambda message, _exc: self.banner.show_message(f"The demo could not be built: {message}", "error"))
@@ -124,11 +127,33 @@ class WelcomePanel(QWidget):
         self.status.setText("Building the demo project…")
         return self.ctx.tasks.start(self.task, self.ctx.pool)
 
+    def _on_progress(self, value: Any) -> None:
+        if getattr(value, "stage", "") == "queued":
+            # The builder's "Run N queued" may already be stale (it schedules the run itself):
+            # the run's state is told from the model once the build is done, as every view tells it.
+            self.status.setText("Demo run submitted…")
+        else:
+            self.status.setText(progress_text(value))
+
     def _on_demo_done(self, result: Any) -> None:
         run = getattr(result, "run", None)
-        self.status.setText(f"Demo project ready: run {run.id} is training." if run else "Demo project ready.")
-        self.ctx.data_changed.emit("projects")
+        if run is None:
+            self.status.setText("Demo project ready.")
+        else:
+            self.demo_run_id = run.id
+            self.ctx.model.runs.apply_written(run)  # every view shows the new run now, in the same state
+            self._show_demo_run()
+        self.ctx.model.refresh()
         self.ctx.navigate("runs", run.id if run is not None else None)
+
+    def _on_run_changed(self, run: Any) -> None:
+        if run.id == self.demo_run_id:
+            self._show_demo_run()
+
+    def _show_demo_run(self) -> None:
+        run = self.ctx.model.runs.get(self.demo_run_id) if self.demo_run_id is not None else None
+        if run is not None:
+            self.status.setText(f"Demo project ready: run {run.id} is {run.status.value}.")
 
     def _on_finished(self) -> None:
         self.progress.hide()

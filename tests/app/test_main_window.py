@@ -10,6 +10,7 @@ from app import theme
 from app.views import NAV_VIEWS
 from spark_trainer.store import settings
 from tests.app.gui_assets import add_experiment_with_runs
+from tests.app.model_sync import sync_model
 
 
 def test_every_view_opens_and_the_navigation_follows(window):
@@ -42,9 +43,10 @@ def test_keyboard_shortcuts_switch_views_and_open_actions(qtbot, window, project
 
 
 def test_status_bar_counts_queued_and_running_runs(qtbot, window, store, project):
+    sync_model(qtbot, window.ctx)
     assert window.run_status.text() == "0 running · 0 queued"
     add_experiment_with_runs(store, project.name, statuses=("running", "queued", "queued", "completed"))
-    window.update_run_status()
+    sync_model(qtbot, window.ctx)  # the status bar follows the app model: no call, no timer of its own
     assert window.run_status.text() == "1 running · 2 queued"
     qtbot.waitUntil(lambda: window.ctx.gpu_monitor.has_sampled, timeout=10_000)
     gpus = window.ctx.gpu_monitor.gpus
@@ -56,7 +58,7 @@ def test_theme_toggles_and_is_remembered(qtbot, window, store):
     QTest.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     other = "light" if start == "dark" else "dark"
     assert theme.current().name == other
-    assert settings.get(store, "theme") == other
+    qtbot.waitUntil(lambda: settings.get(store, "theme") == other)  # saved on the pool
     assert QApplication.instance().palette().window().color().name() == theme.get(other).window
 
 

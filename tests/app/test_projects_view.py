@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from spark_trainer.store import datasets, projects, runs
 from tests.app.gui_assets import add_experiment_with_runs
+from tests.app.model_sync import sync_model
 
 
 @pytest.fixture
@@ -19,7 +20,14 @@ def view(store, ctx, qtbot):
     qtbot.addWidget(widget)
     widget.resize(1000, 700)
     widget.show()
+    sync_model(qtbot, ctx)
     return widget
+
+
+@pytest.fixture
+def sync(qtbot, ctx):
+    """Wait until the view shows what the test wrote to the store (the view follows the app model)."""
+    return lambda: sync_model(qtbot, ctx)
 
 
 def fill_and_accept(dialog, name: str, description: str = "") -> None:
@@ -45,9 +53,9 @@ def test_create_from_the_dialog_then_the_table_lists_it(view, store):
     assert view.banner.role == "ok"
 
 
-def test_invalid_names_are_refused_inline(view, store):
+def test_invalid_names_are_refused_inline(view, store, sync):
     projects.create(store, "taken")
-    view.refresh()
+    sync()
     dialog = view.new_project()
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
     dialog.name.setText("   ")
@@ -60,11 +68,11 @@ def test_invalid_names_are_refused_inline(view, store):
     assert len(projects.list_all(store)) == 1
 
 
-def test_counts_search_and_rename(view, store, tmp_path):
+def test_counts_search_and_rename(view, store, tmp_path, sync):
     alpha = projects.create(store, "alpha")
     projects.create(store, "beta")
     add_experiment_with_runs(store, "alpha", statuses=("completed", "failed"))
-    view.refresh()
+    sync()
     rows = {r[0]: r for r in view.row_texts()}
     assert rows["alpha"][1:4] == ["0", "1", "2"] and rows["beta"][1:4] == ["0", "0", "0"]
     view.search.setText("bet")
@@ -79,7 +87,7 @@ def test_counts_search_and_rename(view, store, tmp_path):
     assert {p.name for p in projects.list_all(store)} == {"alpha-2", "beta"}
 
 
-def test_delete_says_what_it_removes_and_removes_it(view, store, tmp_path):
+def test_delete_says_what_it_removes_and_removes_it(view, store, tmp_path, sync):
     from spark_trainer.store.datasets import NewDataset
 
     project = projects.create(store, "doomed")
@@ -88,7 +96,7 @@ def test_delete_says_what_it_removes_and_removes_it(view, store, tmp_path):
     (folder / "manifest.jsonl").write_text("{}\n")
     datasets.create(store, "doomed", NewDataset(name="d1", kind="text", path=str(folder), num_items=1))
     add_experiment_with_runs(store, "doomed", dataset="d1", statuses=("completed",))
-    view.refresh()
+    sync()
     view.select(project.id)
     dialog = view.delete_selected()
     text = dialog.summary.text()
@@ -104,10 +112,10 @@ def test_delete_says_what_it_removes_and_removes_it(view, store, tmp_path):
     assert view.pages.currentWidget() is view.welcome
 
 
-def test_delete_is_refused_while_a_run_is_in_progress(view, store):
+def test_delete_is_refused_while_a_run_is_in_progress(view, store, sync):
     project = projects.create(store, "busy")
     add_experiment_with_runs(store, "busy", statuses=("running",))
-    view.refresh()
+    sync()
     view.select(project.id)
     assert view.delete_selected() is None
     assert view.banner.role == "error" and "in progress" in view.banner.text()

@@ -1,0 +1,160 @@
+"""What one tick of the store poller reads, as plain functions (no Qt): they run on a pool thread.
+
+`poll_once` takes a `PollRequest` (a snapshot, made on the GUI thread, of what the models want:
+runs changed since a time, metric rows after the last id seen per run, log bytes after an offset)
+and returns a `PollResult` the models apply on the GUI thread. Every read goes through the core
+store functions, so the core's indexes and query speed-ups reach the GUI.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from spark_trainer.errors import SparkError
+from spark_trainer.store import metrics
+from spark_trainer.store.entities import Dataset, Project, Run, utcnow
+from spark_trainer.store.store import Store
+
+READ_LIMIT = 200_000
+LOG_TAIL_BYTES = 256_000
+KEY_METRICS = ("loss", "eval_loss")  # the last value of each is shown per run in the Runs table
+# A write committed just before a tick with an older timestamp is still read by the next tick.
+OVERLAP = timedelta(seconds=2)
+
+
+@dataclass
+class MetricBatch:
+    run_id: int
+    last_id: int
+    full: bool  # the read hit the limit: more rows are waiting
+    series: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # key -> steps, wall times, values
+    after_id: int = 0  # the read was of rows after this id
+
+
+def read_batch(store: Store, run_id: int, after_id: int, limit: int = READ_LIMIT,
+               until_id: int | None = None) -> MetricBatch:
+    """Metric rows of a run after `after_id` (and at most `until_id`), grouped by key."""
+    rows = metrics.read(store, run_id, after_id=after_id, limit=limit)
+    full = len(rows) >= limit
+    if until_id is not None:
+        full = full and rows[-1].id < until_id
+        rows = [row for row in rows if row.id <= until_id]
+    grouped: dict[str, list] = {}
+    for row in rows:
+        grouped.setdefault(row.key, []).append((row.step, row.wall_time, row.value))
+    series = {}
+    for key, points in grouped.items():
+        arr = np.asarray(points, dtype=float)
+        finite = np.isfinite(arr[:, 2])
+        series[key] = (arr[finite, 0], arr[finite, 1], arr[finite, 2])
+    return MetricBatch(run_id, rows[-1].id if rows else after_id, full, series, after_id)
+
+
+def read_history(store: Store, run_id: int, until_id: int, cancel: threading.Event) -> list[MetricBatch]:
+    """Every metric row of a run up to `until_id`, in batches of at most READ_LIMIT rows."""
+    batches, after = [], 0
+    while not cancel.is_set():
+        batch = read_batch(store, run_id, after, until_id=until_id)
+        batches.append(batch)
+        if not batch.full:
+            break
+        after = batch.last_id
+    return batches
+
+
+@dataclass
+class LogChunk:
+    run_id: int
+    offset: int  # the offset the read started from (as asked)
+    new_offset: int
+    text: str
+    reset: bool  # the file was replaced: the text starts it afresh
+
+
+def read_log(run_id: int, path: Path, offset: int) -> LogChunk | None:
+    """The bytes of `path` written after `offset` (the last LOG_TAIL_BYTES of them); None if none."""
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            reset = size < offset
+            start = 0 if reset else offset
+            if size == start:
+                return None
+            fh.seek(max(start, size - LOG_TAIL_BYTES))
+            text = fh.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    return LogChunk(run_id, offset, size, text, reset)
+
+
+@dataclass
+class PollRequest:
+    runs_since: datetime | None  # None: read every run
+    schedule: bool  # start queued runs (reconciling first), as `spark-trainer queue serve` does
+    catalog: bool  # read the project and dataset lists
+    metric_tails: dict[int, int] = field(default_factory=dict)  # run id -> last metric row id seen
+    backfills: list[tuple[int, int, int]] = field(default_factory=list)  # (token, run id, up to row id)
+    logs: dict[int, tuple[str, int]] = field(default_factory=dict)  # run id -> (log path, offset)
+    tick: int = 0  # the poller's tick number that asked
+
+
+@dataclass
+class PollResult:
+    request: PollRequest
+    now: datetime
+    started: list[int] = field(default_factory=list)
+    changed: list[Run] = field(default_factory=list)
+    run_ids: set[int] = field(default_factory=set)
+    last_metrics: dict[int, dict[str, float]] = field(default_factory=dict)
+    projects: list[Project] | None = None
+    datasets: list[Dataset] | None = None
+    batches: list[MetricBatch] = field(default_factory=list)
+    backfills: list[tuple[int, int, list[MetricBatch]]] = field(default_factory=list)
+    logs: list[LogChunk] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def more_waiting(self) -> bool:
+        return any(b.full for b in self.batches)
+
+
+def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None = None) -> PollResult:
+    """One tick of the poller: everything the models asked for, read in one go off the GUI thread."""
+    from spark_trainer.leaderboard import last_values
+    from spark_trainer.store import datasets, projects, runs
+
+    cancel = cancel or threading.Event()
+    result = PollResult(request, utcnow() - OVERLAP)
+    if request.schedule:
+        from spark_trainer.jobs.scheduler import schedule_once
+
+        try:
+            result.started = schedule_once(store)  # reconciles first
+        except SparkError as exc:
+            result.errors.append(f"Scheduler: {exc}")
+    result.changed, result.run_ids = runs.changed_since(store, request.runs_since)
+    if result.changed:
+        result.last_metrics = last_values(store, [r.id for r in result.changed], KEY_METRICS)
+    if request.catalog:
+        result.projects = projects.list_all(store)
+        result.datasets = datasets.list_all(store)
+    for run_id, after in request.metric_tails.items():
+        if cancel.is_set() or run_id not in result.run_ids:
+            continue
+        try:
+            result.batches.append(read_batch(store, run_id, after))
+        except SparkError:  # deleted meanwhile
+            continue
+    for token, run_id, until in request.backfills:
+        if not cancel.is_set() and run_id in result.run_ids:
+            result.backfills.append((token, run_id, read_history(store, run_id, until, cancel)))
+    for run_id, (path, offset) in request.logs.items():
+        chunk = read_log(run_id, Path(path), offset)
+        if chunk is not None:
+            result.logs.append(chunk)
+    return result

@@ -1,0 +1,72 @@
+"""The experiment setup's checks that need the store or the disk, as one plain function for the pool.
+
+The form re-checks (debounced) after every edit: `check_setup` looks the dataset up in the store
+and on disk, finds the base model's config.json and makes the memory estimate from it, so typing
+never waits on the disk or the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.views.memory_panel import estimate_texts
+from app.views.model_sources import resolve_base_model
+from spark_trainer.errors import BadInput
+from spark_trainer.store import datasets, projects
+from spark_trainer.store.store import Store
+
+
+@dataclass
+class SetupCheck:
+    errors: dict[str, str] = field(default_factory=dict)  # field -> why it is not valid
+    estimate: tuple[str, str, str] = ("", "", "")  # the memory panel's texts
+
+
+def field_errors(data: dict[str, Any]) -> dict[str, str]:
+    """Checks on the form's own values (no store, no disk)."""
+    from spark_trainer.jobs import gpus as gpu_alloc
+
+    errors: dict[str, str] = {}
+    try:
+        projects.validate_name(data["project"], "project")
+    except BadInput as exc:
+        errors["project"] = str(exc)
+    if not data["name"]:
+        errors["name"] = "give the experiment a name"
+    else:
+        try:
+            projects.validate_name(data["name"], "experiment")
+        except BadInput as exc:
+            errors["name"] = str(exc)
+    if not data["dataset"]:
+        errors["dataset"] = "choose a dataset, or a file or folder to ingest"
+    try:
+        gpu_alloc.parse_request(data["gpus"])
+    except BadInput as exc:
+        errors["gpus"] = str(exc)
+    return errors
+
+
+def dataset_known(store: Store, text: str, project: str, offered: list[str]) -> bool:
+    if text in offered or Path(text).expanduser().exists():
+        return True
+    try:
+        datasets.get(store, text, project)
+    except BadInput:
+        return False
+    return True
+
+
+def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: list[Any]) -> SetupCheck:
+    """Every field check and the memory estimate for a run-file mapping (store and disk reads)."""
+    errors = field_errors(data)
+    folder, why = resolve_base_model(data["base_model"], store.home.models_dir)
+    if why:
+        errors["base_model"] = why
+    if "dataset" not in errors and not dataset_known(store, data["dataset"], data["project"], offered):
+        errors["dataset"] = f"{data['dataset']} is not a dataset of this project nor an existing path"
+    order = ("project", "name", "base_model", "dataset", "gpus")
+    ordered = {key: errors[key] for key in order if key in errors}
+    return SetupCheck(ordered, estimate_texts(data, folder if not why else None, gpus))
