@@ -28,7 +28,7 @@ class RunsModel(QObject):
     runs_updated = Signal(list)  # list[Run], newest first: after every poll that changed anything
     run_finished = Signal(object, str)  # Run, "completed" | "failed" | "was interrupted"
     runs_started = Signal(list)  # run ids the scheduler started
-    interrupted_found = Signal(list)  # list[Run] found interrupted by the first read
+    interrupted_found = Signal(list)  # list[Run] interrupted after the first scheduler pass (reconcile)
     metrics_appended = Signal(int, object)  # run id, MetricBatch of rows after the last id seen
     log_appended = Signal(int, str, bool)  # run id, text, the log was replaced (start afresh)
 
@@ -38,6 +38,7 @@ class RunsModel(QObject):
         self.last_metrics: dict[int, dict[str, float]] = {}
         self.loaded = False  # the first read has been applied
         self.interrupted_at_start: list[Run] = []
+        self._reconciled = False  # a scheduler pass (which reconciles first) has been applied
         self._since: datetime | None = None
         self._tails: dict[int, int] = {}  # run id -> last metric row id delivered
         self._watchers: dict[int, set[Any]] = {}  # run id -> feeds watching it
@@ -111,6 +112,8 @@ class RunsModel(QObject):
         self.loaded = True
         if first:
             self.runs_reset.emit(self.all_runs())
+        if result.request.schedule and not self._reconciled:
+            self._reconciled = True  # runs left running by a machine that stopped are interrupted by now
             self.interrupted_at_start = [r for r in self.all_runs() if r.status == RunStatus.INTERRUPTED]
             if self.interrupted_at_start:
                 self.interrupted_found.emit(self.interrupted_at_start)

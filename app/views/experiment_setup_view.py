@@ -81,6 +81,8 @@ class ExperimentSetupView(BaseView):
         self._check_task: Task | None = None
         self._checks_asked = 0  # the newest check asked for; older answers are dropped
         self._store_errors: dict[str, str] = {}  # from the last store and disk check
+        self._checked_data: dict[str, Any] = {}  # the form values that check saw
+        self._launch_when_checked = False
         self._check_delay = QTimer(self)  # a debounce, not a poll: restarted by every edit
         self._check_delay.setSingleShot(True)
         self._check_delay.setInterval(CHECK_DELAY_MS)
@@ -302,7 +304,10 @@ class ExperimentSetupView(BaseView):
         """Show what the form's own values say now; the store and disk checks follow on the pool."""
         if not hasattr(self, "launch"):
             return  # still building
-        self._show_errors({**field_errors(self.config_data()), **self._store_errors})
+        data = self.config_data()
+        # A store or disk error stays shown only while its field still holds the value checked.
+        still = {k: v for k, v in self._store_errors.items() if data.get(k) == self._checked_data.get(k)}
+        self._show_errors({**field_errors(data), **still})
         self._check_delay.start()
 
     def _start_check(self) -> None:
@@ -312,16 +317,26 @@ class ExperimentSetupView(BaseView):
         self._checks_asked += 1
         asked = self._checks_asked
         task = Task(lambda _ctx: check_setup(store, data, offered, gpus), name="setup-check")
-        task.signals.succeeded.connect(lambda result: self._on_checked(asked, result))
+        task.signals.succeeded.connect(lambda result: self._on_checked(asked, data, result))
+        task.signals.failed.connect(lambda message, _exc: self._on_check_failed(asked, message))
         self._check_task = self.ctx.tasks.start(task, self.ctx.pool)
 
-    def _on_checked(self, asked: int, result: SetupCheck) -> None:
+    def _on_check_failed(self, asked: int, message: str) -> None:
+        if asked == self._checks_asked:
+            self._launch_when_checked = False
+            self.launch_reason.setText(f"Cannot check the form: {message}")
+
+    def _on_checked(self, asked: int, data: dict[str, Any], result: SetupCheck) -> None:
         if asked != self._checks_asked:
             return  # the form changed since: a newer check is on its way
-        own = field_errors(self.config_data())
+        self._checked_data = data
+        own = field_errors(data)
         self._store_errors = {k: v for k, v in result.errors.items() if k not in own}
         self._show_errors(result.errors)
         self.memory_panel.show_texts(result.estimate)
+        if self._launch_when_checked:
+            self._launch_when_checked = False
+            self._submit()
 
     @property
     def checking(self) -> bool:
@@ -380,8 +395,16 @@ class ExperimentSetupView(BaseView):
 
     # --- launch --------------------------------------------------------------------------------
     def launch_run(self) -> Task | None:
-        """Validate, freeze and queue the run off the GUI thread; opens the run when it is queued."""
-        self.revalidate()
+        """Validate, freeze and queue the run off the GUI thread; opens the run when it is queued.
+        While the store and disk checks are still due, they run first and the launch follows them."""
+        if self.checking or self.config_data() != self._checked_data:
+            self._launch_when_checked = True
+            self._check_delay.stop()
+            self._start_check()
+            return None
+        return self._submit()
+
+    def _submit(self) -> Task | None:
         if not self.launch.isEnabled():
             return None
         from spark_trainer.config import validate_config

@@ -162,4 +162,5 @@ class LeaderboardView(BaseView):
         self.empty.setVisible(not entries)
 
     def busy(self) -> bool:
-        return self._task is not None and not self._task.done.is_set()
+        """A read is in flight or its answer not yet shown."""
+        return self._task is not None and not self._task.delivered

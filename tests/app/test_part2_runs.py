@@ -66,6 +66,8 @@ def test_invalid_values_disable_launch_and_say_why(store, ctx, qtbot, tmp_path, 
     view = ExperimentSetupView(store, ctx)
     qtbot.addWidget(view)
     fill_setup(view, tiny_model)
+    checked = lambda: not view.checking  # noqa: E731 - store and disk checks answer from the pool
+    qtbot.waitUntil(checked)
     assert view.launch.isEnabled(), view.launch_reason.text()
 
     lr = view.forms["train"].rows["learning_rate"]
@@ -83,11 +85,13 @@ def test_invalid_values_disable_launch_and_say_why(store, ctx, qtbot, tmp_path, 
     no_config = tmp_path / "not-a-model"
     no_config.mkdir()
     view.base_model.setCurrentText(str(no_config))
+    qtbot.waitUntil(checked)
     assert not view.launch.isEnabled()
     assert "has no config.json" in view.errors["base_model"].text()
     assert not view.errors["base_model"].isHidden()
     assert "Choose a base model" in view.memory.text()
     view.base_model.setCurrentText(str(tiny_model))
+    qtbot.waitUntil(checked)
     assert view.launch.isEnabled() and view.launch_reason.text() == ""
     assert "per GPU" in view.memory.text() and "trainable parameters" in view.memory.text()
 
@@ -155,7 +159,7 @@ def test_launch_trains_live_and_survives_closing_the_app(store, qtbot, tmp_path,
     wait_for(qtbot, lambda: reopened.detail.charts.point_count("loss") == total, 30, "the full curve")
     assert reopened.detail.badge.text() == "completed"
     assert reopened.detail.charts.point_count("eval_loss") >= 1
-    assert reopened.detail.checkpoints.rowCount() >= 1
+    wait_for(qtbot, lambda: reopened.detail.checkpoints.rowCount() >= 1, 10, "the checkpoints (read on the pool)")
     wait_for(qtbot, lambda: "completed" in reopened.detail.log.toPlainText().lower(), 10, "the log tail")
     reopened.shutdown()
     assert ctx2.shutdown(10.0)

@@ -10,6 +10,7 @@ import yaml
 
 from spark_trainer.store import experiments, metrics, projects, runs
 from spark_trainer.store.entities import RunStatus
+from tests.app.model_sync import sync_model
 
 
 def _run(store, name: str, lr: float, losses: list[float], status: RunStatus = RunStatus.COMPLETED):
@@ -61,19 +62,25 @@ def test_leaderboard_ranks_and_filters(store, ctx, qtbot) -> None:
 
     a = _run(store, "slow", 1e-4, [3.0, 2.5, 2.2])
     b = _run(store, "fast", 1e-3, [3.0, 2.0, 1.5])
+    sync_model(qtbot, ctx)
     view = LeaderboardView(store, ctx)
     qtbot.addWidget(view)
+    answered = lambda: not view.busy()  # noqa: E731 - the ranking is read on the pool
+    wait_for(qtbot, answered)
     assert view.metric.currentText() == "eval_loss"
     assert [view.table.item(r, 1).text() for r in range(view.table.rowCount())] == [str(b.id), str(a.id)]
     assert view.table.item(0, 6).text() == "1.6000"
     view.metric.setCurrentText("loss")
     view.use.setCurrentText("last")
+    wait_for(qtbot, answered)
     assert view.table.item(0, 6).text() == "1.5000"
     view.recipe.setCurrentIndex(view.recipe.findData("causal-lm"))
+    wait_for(qtbot, answered)
     assert view.table.rowCount() == 2
     projects.create(store, "empty")
-    view.refresh()
+    sync_model(qtbot, ctx)  # the project filter lists the app model's projects
     view.project.setCurrentIndex(view.project.findText("empty"))
+    wait_for(qtbot, answered)
     assert view.table.isHidden() and "No run matching" in view.empty.text()
 
 
@@ -88,9 +95,12 @@ def test_interrupted_runs_are_offered_for_resume(store, ctx, qtbot) -> None:
     wait_for(qtbot, lambda: view.resume_button.isVisible() or not view.resume_button.isHidden())
     assert runs.get(store, run.id).status == RunStatus.INTERRUPTED
     assert "interrupted" in view.banner.text() and str(run.id) in view.banner.text()
-    view.scheduler.timer.stop()
-    assert view.resume_interrupted() == [run.id]
+    view.scheduler.stop()  # the resumed run stays queued: no worker for this fake run
+    task = view.resume_interrupted()
+    wait_for(qtbot, lambda: task.delivered)
+    assert "Resuming run" in view.banner.text() and str(run.id) in view.banner.text()
     assert runs.events(store, run.id)[-1].reason.startswith("resume requested")
+    assert view.model.get(run.id).status == RunStatus.QUEUED  # every view sees the resume at once
     view.shutdown()
 
 
@@ -102,7 +112,7 @@ def test_run_detail_cancels_a_queued_run_and_refuses_extend(store, ctx, qtbot) -
     view = RunDetailView(store, ctx)
     qtbot.addWidget(view)
     view.show_run(run.id)
-    assert view.badge.text() == "queued"
+    wait_for(qtbot, lambda: view.badge.text() == "queued")  # once the app model has read the run
     assert not view.extend_button.isEnabled() and not view.pause_button.isEnabled()
     wait_for(qtbot, lambda: view.charts.point_count("loss") == 2)
     view.cancel_button.click()

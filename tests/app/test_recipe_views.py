@@ -12,6 +12,7 @@ from PIL import Image
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.recipes.classification import confusion_image
 from spark_trainer.store import artifacts, experiments, projects, runs
+from tests.app.model_sync import sync_model
 
 
 def _datasets(store, tmp_path: Path) -> None:
@@ -29,6 +30,7 @@ def test_setup_form_offers_only_datasets_of_the_recipes_kinds(store, ctx, qtbot,
     from app.views.experiment_setup_view import ExperimentSetupView
 
     _datasets(store, tmp_path)
+    sync_model(qtbot, ctx)
     view = ExperimentSetupView(store, ctx)
     qtbot.addWidget(view)
     view.project.setCurrentText("p")
@@ -72,8 +74,8 @@ def test_evaluation_tab_and_image_samples(store, ctx, qtbot, tmp_path):
     view = RunDetailView(store, ctx)
     qtbot.addWidget(view)
     view.show_run(run.id)
-    view._load_static()
     panel = view.eval_report
+    qtbot.waitUntil(lambda: "accuracy" in panel.title.text())  # read on the pool when the run shows
     assert "accuracy 0.750" in panel.title.text() and panel.table.rowCount() == 2
     assert panel.table.item(0, 0).text() == "cat" and panel.table.item(1, 2).text() == "1.000"
     assert not panel.picture.pixmap().isNull()

@@ -9,6 +9,7 @@ from PIL import Image
 
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.store import projects
+from tests.app.model_sync import sync_model
 
 
 def test_dataset_choices_follow_the_recipe(store, ctx, qtbot, tmp_path) -> None:
@@ -24,6 +25,7 @@ def test_dataset_choices_follow_the_recipe(store, ctx, qtbot, tmp_path) -> None:
         (tmp_path / "shots" / f"{i}.txt").write_text("a picture")
     ingest_paths(store, [tmp_path / "shots"], project="p", name="shots")
 
+    sync_model(qtbot, ctx)  # the form lists the app model's datasets
     view = ExperimentSetupView(store, ctx)
     qtbot.addWidget(view)
     view.project.setCurrentText("p")
