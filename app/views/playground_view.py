@@ -34,14 +34,18 @@ class PlaygroundView(QWidget):
                  idle_s: float | None = None) -> None:
         super().__init__(parent)
         self.store, self.ctx = store, ctx
-        if idle_s is None:  # one small read when the view is built, not per prompt
-            from spark_trainer.store import settings
-
-            idle_s = float(settings.get(store, "playground_idle_seconds"))
         self.run: Run | None = None
         self.kind: str | None = None
         self.panel: Any = None
-        self.client = PlaygroundClient(store.home.root, self, idle_s=idle_s)
+        self.client = PlaygroundClient(store.home.root, self)
+        if idle_s is not None:
+            self.client.idle_s = idle_s
+        else:  # one small read when the view is built (on the pool), not per prompt
+            from spark_trainer.store import settings
+
+            task = Task(lambda _ctx: float(settings.get(store, "playground_idle_seconds")), name="playground-idle")
+            task.signals.succeeded.connect(self._set_idle_seconds)
+            ctx.tasks.start(task, ctx.pool)
         self.client.event.connect(self._on_event)
         self.loaded: tuple[int, str] | None = None  # (run, checkpoint) the server holds or is loading
         self.pending: dict[int, str] = {}  # request id -> "load" | variant
@@ -97,13 +101,17 @@ class PlaygroundView(QWidget):
         row.addStretch(1)
         return row
 
+    def _set_idle_seconds(self, seconds: float) -> None:
+        self.client.idle_s = seconds
+
     # ---- opening a run ----------------------------------------------------------------------------
     def open_run(self, run_id: int, checkpoint: str | None = None) -> None:
         from spark_trainer.playground.generators import GENERATORS
         from spark_trainer.playground.source import choices
 
         self.banner.clear_message()
-        self.run = runs.get(self.store, run_id)
+        known = self.ctx.model.runs.get(run_id)
+        self.run = known if known is not None else runs.get(self.store, run_id)
         self.heading.setText(f"Playground · Run {self.run.id} · {self.run.experiment}")
         self.back_button.setText(f"← Run {self.run.id}")
         self.checkpoint.clear()
@@ -126,7 +134,7 @@ class PlaygroundView(QWidget):
     def _fill_devices(self) -> None:
         keep = self.device.currentData()
         self.device.clear()
-        busy = {g for r in runs.list_all(self.store) if r.status.is_active for g in r.gpus}
+        busy = {g for r in self.ctx.model.runs.all_runs() if r.status.is_active for g in r.gpus}
         for gpu in self.ctx.gpu_monitor.gpus:
             note = " (training)" if gpu.index in busy else ""
             self.device.addItem(f"GPU {gpu.index}{note}", str(gpu.index))

@@ -76,8 +76,12 @@ class SqliteThreadRecorder:
         event.remove(self.store.engine, "checkout", self._on_checkout)
         sqlite3.connect = self._connect  # type: ignore[assignment]
 
-    def report(self, limit: int = 3) -> str:
-        """The first GUI-thread statements and where they came from, for a failing assertion."""
+    def report(self, limit: int = 5) -> str:
+        """The GUI-thread statements grouped by where they came from, for a failing assertion."""
         found = self.gui_calls
-        return f"{len(found)} SQLite statement(s) on the GUI thread:\n" + "\n".join(
-            f"--- {c.sql}\n{c.stack}" for c in found[:limit])
+        origins: dict[str, list[str]] = {}
+        for call in found:
+            origins.setdefault(call.stack, []).append(call.sql.split("\n")[0])
+        return f"{len(found)} SQLite statement(s) on the GUI thread, from {len(origins)} place(s):\n" + "\n".join(
+            f"--- {len(sqls)} statement(s), first {sqls[0]!r}, from:\n{stack}"
+            for stack, sqls in list(origins.items())[:limit])
