@@ -65,3 +65,13 @@ class DatasetsModel(QObject):
 
     def names(self) -> dict[int, str]:
         return {d.id: d.name for d in self.datasets}
+
+    def get(self, dataset_id: int) -> Dataset | None:
+        return next((d for d in self.datasets if d.id == dataset_id), None)
+
+    def apply_written(self, dataset: Dataset) -> None:
+        """A dataset this app just created: shown at once."""
+        self.apply(sorted([*(d for d in self.datasets if d.id != dataset.id), dataset], key=lambda d: d.id))
+
+    def apply_removed(self, dataset_id: int) -> None:
+        self.apply([d for d in self.datasets if d.id != dataset_id])

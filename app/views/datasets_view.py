@@ -42,7 +42,7 @@ from app.widgets import (
 )
 from app.workers import Task, TaskContext
 from spark_trainer.errors import SparkError
-from spark_trainer.store import datasets, projects
+from spark_trainer.store import datasets
 from spark_trainer.store.entities import Dataset
 from spark_trainer.store.store import Store
 
@@ -174,11 +174,8 @@ class DatasetsView(BaseView):
             self.refresh()
 
     def refresh(self) -> None:
-        try:
-            all_projects = projects.list_all(self.store)
-        except SparkError as exc:
-            self.banner.show_message(f"Could not read projects: {exc}", "error")
-            return
+        """Projects and datasets from the app model (no store read)."""
+        all_projects = self.ctx.model.projects.projects
         wanted = self.ctx.current_project if self.ctx.current_project is not None else self.project_id()
         self.project_combo.blockSignals(True)
         self.project_combo.clear()
@@ -200,11 +197,7 @@ class DatasetsView(BaseView):
     def _fill_table(self) -> None:
         project = self.project_id()
         selected = self.selected_dataset()
-        try:
-            self._datasets = datasets.list_all(self.store, project) if project is not None else []
-        except SparkError as exc:
-            self.banner.show_message(f"Could not read datasets: {exc}", "error")
-            return
+        self._datasets = self.ctx.model.datasets.of_project(project) if project is not None else []
         # Clear first: refilling rows in place keeps the old row selected without a selection signal,
         # and the preview would go on showing the previous project's dataset.
         self.table.clearSelection()
@@ -279,8 +272,10 @@ class DatasetsView(BaseView):
     def open_item(self, payload: Any) -> None:
         """Show a dataset by id (from the video wizard's summary link)."""
         try:
-            dataset = datasets.get(self.store, int(payload))
-        except (SparkError, TypeError, ValueError):
+            dataset = self.ctx.model.datasets.get(int(payload))
+        except (TypeError, ValueError):
+            return
+        if dataset is None:
             return
         self.ctx.set_current_project(dataset.project_id)
         self.refresh()
@@ -350,6 +345,7 @@ class DatasetsView(BaseView):
             text += (f"; {report.num_rejected:,} rejected and {report.num_duplicates:,} duplicates, "
                      "listed under Report.")
         self.banner.show_message(text, "warning" if report.num_rejected else "ok")
+        self.ctx.model.datasets.apply_written(dataset)  # listed now; the poller re-reads the counts
         self.ctx.set_current_project(dataset.project_id)
         self.ctx.model.refresh()
         self.refresh()
@@ -395,6 +391,7 @@ class DatasetsView(BaseView):
         if folder.is_dir() and folder.is_relative_to(self.store.home.datasets_dir):
             shutil.rmtree(folder)
         self.banner.show_message(f"Deleted dataset {dataset.name!r}.", "ok")
+        self.ctx.model.datasets.apply_removed(dataset.id)
         self.ctx.model.refresh()
         self.refresh()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -47,6 +48,9 @@ class SettingsView(BaseView):
         self.banner = MessageBanner()
         self.body.addWidget(self.banner)
         self.token_task: Task | None = None
+        self._read_task: Task | None = None
+        self._save_task: Task | None = None
+        self._unsaved: dict[str, object] = {}  # key -> value waiting to be written, in order
         self.body.addWidget(self._data_home_group())
         self.body.addWidget(self._token_group())
         self.body.addWidget(self._runs_group())
@@ -131,11 +135,20 @@ class SettingsView(BaseView):
 
     # -- reading ------------------------------------------------------------------------------
     def refresh(self) -> None:
-        try:
-            values = settings.get_all(self.store)
-        except SparkError as exc:
-            self.banner.show_message(f"Could not read settings: {exc}", "error")
-            return
+        """Read the settings on the pool; the form shows them when read."""
+        store = self.store
+        task = Task(lambda _ctx: settings.get_all(store), name="settings")
+        task.signals.succeeded.connect(self._show_values)
+        task.signals.failed.connect(
+            lambda message, _exc: self.banner.show_message(f"Could not read settings: {message}", "error"))
+        self._read_task = self.ctx.tasks.start(task, self.ctx.pool)
+        self._update_gpu_hint()
+        self._update_home_note()
+        self.refresh_token_status()
+
+    def _show_values(self, values: dict[str, Any]) -> None:
+        if self._unsaved:
+            return  # the user changed something since: what they typed wins
         widgets = (self.theme, self.max_runs, self.default_gpus, self.sharing, self.grace)
         for widget in widgets:
             widget.blockSignals(True)
@@ -146,9 +159,6 @@ class SettingsView(BaseView):
         self.grace.setValue(int(values["stop_grace_seconds"]))
         for widget in widgets:
             widget.blockSignals(False)
-        self._update_gpu_hint()
-        self._update_home_note()
-        self.refresh_token_status()
 
     def _update_gpu_hint(self, _gpus: object = None) -> None:
         gpus = self.ctx.gpu_monitor.gpus
@@ -182,19 +192,40 @@ class SettingsView(BaseView):
         self.save_token.setToolTip("" if can_save else secrets.NO_BACKEND_HELP)
 
     # -- writing ------------------------------------------------------------------------------
-    def _save(self, key: str, value: object) -> bool:
-        try:
-            settings.set_value(self.store, key, value)
-        except SparkError as exc:
-            self.banner.show_message(f"Not saved: {exc}", "error")
-            return False
-        self.banner.show_message(f"Saved {key.replace('_', ' ')}.", "ok")
-        self.ctx.model.refresh()
-        return True
+    def _save(self, key: str, value: object) -> None:
+        """Save on the pool, one write at a time in the order asked (a spin box typed 1, 12 saves 12)."""
+        self._unsaved[key] = value
+        if not self.saving:
+            self._write_next()
+
+    @property
+    def saving(self) -> bool:
+        return bool(self._unsaved) or (self._save_task is not None and not self._save_task.delivered)
+
+    def _write_next(self) -> None:
+        if not self._unsaved:
+            return
+        key, value = next(iter(self._unsaved.items()))
+        store = self.store
+        task = Task(lambda _ctx: settings.set_value(store, key, value), name="save-setting")
+        task.signals.succeeded.connect(lambda _r: self._saved(key, value, None))
+        task.signals.failed.connect(lambda message, _exc: self._saved(key, value, message))
+        self._save_task = self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _saved(self, key: str, value: object, error: str | None) -> None:
+        if self._unsaved.get(key) == value:
+            del self._unsaved[key]
+        if error:
+            self.banner.show_message(f"Not saved: {error}", "error")
+        else:
+            self.banner.show_message(f"Saved {key.replace('_', ' ')}.", "ok")
+            self.ctx.model.refresh()
+        self._save_task = None
+        self._write_next()
 
     def _set_theme(self, name: str) -> None:
-        if self._save("theme", name):
-            self.ctx.theme_changed.emit(name)
+        self.ctx.theme_changed.emit(name)  # shown now; saved on the pool
+        self._save("theme", name)
 
     def _save_gpus(self) -> None:
         text = self.default_gpus.text().strip().replace(" ", "")
@@ -242,3 +273,7 @@ class SettingsView(BaseView):
         self.ctx.qsettings.sync()
         self._update_home_note()
         self.banner.show_message(f"SparkTrainer will use {folder} from the next start.", "ok")
+
+    def busy(self) -> bool:
+        return self.saving or (self._read_task is not None and not self._read_task.delivered) \
+            or (self.token_task is not None and not self.token_task.delivered)

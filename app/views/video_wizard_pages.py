@@ -296,6 +296,7 @@ class ProcessPage(QWizardPage):
         self.video_progress.setValue(1)
         self.video_progress.setFormat("done")
         self._stopped(f"Done: dataset {result.dataset.name!r} with {result.dataset.num_items:,} frames.", "ok")
+        self.owner.ctx.model.datasets.apply_written(result.dataset)  # every view lists it now
         self.owner.ctx.model.refresh()
 
     def _on_failed(self, message: str, _exc: object) -> None:

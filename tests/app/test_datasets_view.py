@@ -16,6 +16,7 @@ from tests.app.gui_assets import (
     write_many_text_files,
     write_text_dataset,
 )
+from tests.app.model_sync import sync_model
 
 
 @pytest.fixture
@@ -26,6 +27,7 @@ def view(store, ctx, project, qtbot):
     qtbot.addWidget(widget)
     widget.resize(1100, 750)
     widget.show()
+    sync_model(qtbot, ctx)  # the view lists the app model's projects
     return widget
 
 

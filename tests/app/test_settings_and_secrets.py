@@ -97,6 +97,7 @@ def view(store, ctx, qtbot):
     qtbot.addWidget(widget)
     widget.show()
     qtbot.waitUntil(lambda: widget.token_task is not None and widget.token_task.done.is_set(), timeout=5000)
+    qtbot.waitUntil(lambda: not widget.busy(), timeout=5000)  # the stored values are read on the pool
     return widget
 
 
@@ -134,22 +135,25 @@ def test_without_a_keyring_the_settings_page_says_what_to_do(qtbot, no_keyring, 
 def test_run_settings_and_theme_are_saved_to_the_store(qtbot, view, store, ctx):
     with qtbot.waitSignal(ctx.theme_changed, timeout=2000):
         view.theme.setCurrentText("light" if view.theme.currentText() == "dark" else "dark")
+    qtbot.waitUntil(lambda: not view.saving)  # saved on the pool, in order
     assert settings.get(store, "theme") == view.theme.currentText()
     view.max_runs.setValue(3)
     view.grace.setValue(45)
     view.sharing.setChecked(True)
+    qtbot.waitUntil(lambda: not view.saving)
     assert settings.get(store, "max_concurrent_runs") == 3
     assert settings.get(store, "stop_grace_seconds") == 45
     assert settings.get(store, "allow_gpu_sharing") is True
 
 
-def test_default_gpus_are_checked_before_saving(view, store):
+def test_default_gpus_are_checked_before_saving(qtbot, view, store):
     view.default_gpus.setText("0,x")
     view.default_gpus.editingFinished.emit()
     assert view.banner.role == "error" and "not valid" in view.banner.text()
-    assert settings.get(store, "default_gpus") == "auto"
+    assert not view.saving and settings.get(store, "default_gpus") == "auto"
     view.default_gpus.setText("cpu")
     view.default_gpus.editingFinished.emit()
+    qtbot.waitUntil(lambda: not view.saving)
     assert settings.get(store, "default_gpus") == "cpu"
 
 

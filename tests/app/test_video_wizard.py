@@ -11,6 +11,7 @@ from spark_trainer.ingest import read_manifest
 from spark_trainer.store import datasets
 from tests.app.drag import drop
 from tests.app.gui_assets import write_video
+from tests.app.model_sync import sync_model
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ def datasets_view(store, ctx, project, qtbot):
     view = DatasetsView(store, ctx)
     qtbot.addWidget(view)
     view.show()
+    sync_model(qtbot, ctx)  # the view lists the app model's projects
     return view
 
 
