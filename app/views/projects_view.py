@@ -6,7 +6,9 @@ The table shows the app model's project list (`ctx.model.projects`); searching f
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -31,6 +33,7 @@ from app.context import AppContext
 from app.views.base import BaseView
 from app.views.welcome_panel import WelcomePanel
 from app.widgets import MessageBanner, select_row_id, selected_row_id, table_texts
+from app.workers import Task
 from spark_trainer.errors import SparkError
 from spark_trainer.store import in_use, projects
 from spark_trainer.store.entities import Project
@@ -142,6 +145,7 @@ class ProjectsView(BaseView):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
         self._projects: list[Project] = []
+        self._task: Task | None = None
         ctx.model.projects.projects_reset.connect(self._on_projects)  # bound: see datasets_view
         self.refresh()
 
@@ -226,12 +230,20 @@ class ProjectsView(BaseView):
         self._open(dialog)
         return dialog
 
-    def _create(self, name: str, description: str) -> None:
-        try:
-            project = projects.create(self.store, name, description.strip())
-        except SparkError as exc:
-            self.banner.show_message(f"Could not create the project: {exc}", "error")
-            return
+    def _write(self, name: str, fn: Callable[[], Any], done: Callable[[Any], None], failed: str) -> Task:
+        """Run a store write (or read) on the pool; `done` gets its result on the GUI thread."""
+        task = Task(lambda _ctx: fn(), name=name)
+        task.signals.succeeded.connect(done)
+        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(f"{failed}: {message}", "error"))
+        self._task = self.ctx.tasks.start(task, self.ctx.pool)
+        return task
+
+    def _create(self, name: str, description: str) -> Task:
+        store = self.store
+        return self._write("create-project", lambda: projects.create(store, name, description.strip()),
+                           self._created, "Could not create the project")
+
+    def _created(self, project: Project) -> None:
         self.banner.show_message(f"Created project {project.name!r}.", "ok")
         self.ctx.model.projects.apply_written(project)
         self.ctx.model.refresh()
@@ -246,53 +258,70 @@ class ProjectsView(BaseView):
         self._open(dialog)
         return dialog
 
-    def _rename(self, project: Project, new_name: str) -> None:
-        try:
-            renamed = projects.rename(self.store, project.id, new_name)
-        except SparkError as exc:
-            self.banner.show_message(f"Could not rename: {exc}", "error")
-            return
-        self.banner.show_message(f"Renamed {project.name!r} to {renamed.name!r}.", "ok")
-        self.ctx.model.projects.apply_written(renamed)
-        self.ctx.model.refresh()
+    def _rename(self, project: Project, new_name: str) -> Task:
+        store = self.store
 
-    def delete_selected(self) -> QDialog | None:
+        def renamed(found: Project) -> None:
+            self.banner.show_message(f"Renamed {project.name!r} to {found.name!r}.", "ok")
+            self.ctx.model.projects.apply_written(found)
+            self.ctx.model.refresh()
+
+        return self._write("rename-project", lambda: projects.rename(store, project.id, new_name), renamed,
+                           "Could not rename")
+
+    def delete_selected(self) -> Task | None:
+        """Read what deleting the selected project would remove (on the pool), then ask; the dialog
+        is `self.dialog` once the task is delivered."""
         project = self.selected_project()
         if project is None:
             return None
-        try:
-            contents = projects.contents(self.store, project.id)
-        except SparkError as exc:
-            self.banner.show_message(f"Could not read the project: {exc}", "error")
-            return None
-        try:
-            in_use.check(self.store, "project", project.id)
-        except SparkError as exc:
-            self.banner.show_message(f"Cannot delete: {exc}.", "error")
-            return None
-        dialog = DeleteProjectDialog(contents, self.store.home.root, parent=self)
+        store, home = self.store, self.store.home.root
+
+        def read() -> tuple[projects.ProjectContents, list[Path]] | str:
+            contents = projects.contents(store, project.id)
+            try:
+                in_use.check(store, "project", project.id)
+            except SparkError as exc:
+                return f"Cannot delete: {exc}."
+            return contents, deletable_folders(contents, home)
+
+        return self._write("read-project", read, lambda found: self._ask_delete(project, found),
+                           "Could not read the project")
+
+    def _ask_delete(self, project: Project, found: tuple[projects.ProjectContents, list[Path]] | str) -> None:
+        if isinstance(found, str):
+            self.banner.show_message(found, "error")
+            return
+        contents, folders = found
+        dialog = DeleteProjectDialog(contents, folders, parent=self)
         dialog.accepted.connect(lambda: self._delete(project, dialog.delete_files.isChecked(), dialog.folders))
         self._open(dialog)
-        return dialog
 
-    def _delete(self, project: Project, delete_files: bool, folders: list[Path]) -> None:
-        try:
-            projects.delete(self.store, project.id)
-        except SparkError as exc:
-            self.banner.show_message(f"Could not delete: {exc}", "error")
-            return
-        removed = 0
-        if delete_files:
-            for folder in folders:
-                if folder.is_dir():
-                    shutil.rmtree(folder, ignore_errors=False)
-                    removed += 1
-        note = f" and {removed} folder{'s' if removed != 1 else ''} on disk" if delete_files else ""
-        self.banner.show_message(f"Deleted project {project.name!r}{note}.", "ok")
-        if self.ctx.current_project == project.id:
-            self.ctx.set_current_project(None)
-        self.ctx.model.projects.apply_removed(project.id)
-        self.ctx.model.refresh()
+    def _delete(self, project: Project, delete_files: bool, folders: list[Path]) -> Task:
+        store = self.store
+
+        def delete() -> int:
+            projects.delete(store, project.id)
+            removed = 0
+            if delete_files:
+                for folder in folders:
+                    if folder.is_dir():
+                        shutil.rmtree(folder, ignore_errors=False)
+                        removed += 1
+            return removed
+
+        def deleted(removed: int) -> None:
+            note = f" and {removed} folder{'s' if removed != 1 else ''} on disk" if delete_files else ""
+            self.banner.show_message(f"Deleted project {project.name!r}{note}.", "ok")
+            if self.ctx.current_project == project.id:
+                self.ctx.set_current_project(None)
+            self.ctx.model.projects.apply_removed(project.id)
+            self.ctx.model.refresh()
+
+        return self._write("delete-project", delete, deleted, "Could not delete")
+
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.delivered
 
     def _open(self, dialog: QDialog) -> None:
         self.dialog = dialog
@@ -300,18 +329,23 @@ class ProjectsView(BaseView):
         dialog.open()
 
 
+def deletable_folders(contents: projects.ProjectContents, home: Path) -> list[Path]:
+    """A project's folders that deleting it may remove (a disk check: call it off the GUI thread).
+    Only folders inside the data home are offered for removal: never a user's source files."""
+    return [Path(d) for d in contents.dataset_dirs + contents.run_dirs
+            if Path(d).is_relative_to(home) and Path(d).exists()]
+
+
 class DeleteProjectDialog(QDialog):
     """Says exactly what deleting a project removes before it does."""
 
-    def __init__(self, contents: projects.ProjectContents, home: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, contents: projects.ProjectContents, folders: list[Path], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         p = contents.project
         self.setWindowTitle(f"Delete {p.name}?")
         self.setMinimumWidth(480)
         layout = QVBoxLayout(self)
-        # Only folders inside the data home are offered for removal: never a user's source files.
-        self.folders = [Path(d) for d in contents.dataset_dirs + contents.run_dirs
-                        if Path(d).is_relative_to(home) and Path(d).exists()]
+        self.folders = folders
         text = (f"Delete project <b>{p.name}</b>? This removes from the database:<ul>"
                 f"<li>{p.num_datasets} dataset(s)</li><li>{p.num_experiments} experiment(s)</li>"
                 f"<li>{p.num_runs} run(s) with {contents.num_metrics:,} metric points</li></ul>"

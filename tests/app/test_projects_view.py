@@ -38,14 +38,20 @@ def fill_and_accept(dialog, name: str, description: str = "") -> None:
     ok.click()
 
 
+def written(qtbot, view) -> None:
+    """Wait for the view's store write (on the pool) to be answered."""
+    qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
+
+
 def test_an_empty_home_shows_the_welcome_panel(view):
     assert view.pages.currentWidget() is view.welcome
     assert "Welcome" in view.welcome.empty.title.text()
     assert not view.search.isVisible()
 
 
-def test_create_from_the_dialog_then_the_table_lists_it(view, store):
+def test_create_from_the_dialog_then_the_table_lists_it(qtbot, view, store):
     fill_and_accept(view.new_project(), "support-bot", "answers tickets")
+    written(qtbot, view)
     assert [p.name for p in projects.list_all(store)] == ["support-bot"]
     assert view.pages.currentWidget() is not view.welcome
     assert view.row_texts()[0][:4] == ["support-bot", "0", "0", "0"]
@@ -53,7 +59,7 @@ def test_create_from_the_dialog_then_the_table_lists_it(view, store):
     assert view.banner.role == "ok"
 
 
-def test_invalid_names_are_refused_inline(view, store, sync):
+def test_invalid_names_are_refused_inline(qtbot, view, store, sync):
     projects.create(store, "taken")
     sync()
     dialog = view.new_project()
@@ -64,11 +70,12 @@ def test_invalid_names_are_refused_inline(view, store, sync):
     assert not ok.isEnabled() and "digits" in dialog.error.text()
     dialog.name.setText("taken")
     ok.click()  # a duplicate is only known to the store: the banner says so
+    written(qtbot, view)
     assert view.banner.role == "error" and "already exists" in view.banner.text()
     assert len(projects.list_all(store)) == 1
 
 
-def test_counts_search_and_rename(view, store, tmp_path, sync):
+def test_counts_search_and_rename(qtbot, view, store, tmp_path, sync):
     alpha = projects.create(store, "alpha")
     projects.create(store, "beta")
     add_experiment_with_runs(store, "alpha", statuses=("completed", "failed"))
@@ -84,10 +91,12 @@ def test_counts_search_and_rename(view, store, tmp_path, sync):
     dialog = view.rename_selected()
     dialog.name.setText("alpha-2")
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    written(qtbot, view)
     assert {p.name for p in projects.list_all(store)} == {"alpha-2", "beta"}
+    assert "alpha-2" in [r[0] for r in view.row_texts()]
 
 
-def test_delete_says_what_it_removes_and_removes_it(view, store, tmp_path, sync):
+def test_delete_says_what_it_removes_and_removes_it(qtbot, view, store, tmp_path, sync):
     from spark_trainer.store.datasets import NewDataset
 
     project = projects.create(store, "doomed")
@@ -98,7 +107,9 @@ def test_delete_says_what_it_removes_and_removes_it(view, store, tmp_path, sync)
     add_experiment_with_runs(store, "doomed", dataset="d1", statuses=("completed",))
     sync()
     view.select(project.id)
-    dialog = view.delete_selected()
+    view.delete_selected()
+    written(qtbot, view)  # what it would remove is read on the pool, then asked
+    dialog = view.dialog
     text = dialog.summary.text()
     assert "1 dataset(s)" in text and "1 experiment(s)" in text and "1 run(s) with 10 metric points" in text
     # the dataset's folder and the run's (a run's submit creates its folder)
@@ -107,17 +118,20 @@ def test_delete_says_what_it_removes_and_removes_it(view, store, tmp_path, sync)
     assert run_dir.is_dir()
     dialog.delete_files.setChecked(True)
     dialog.confirm.click()
+    written(qtbot, view)
     assert projects.list_all(store) == []
     assert not folder.exists() and not run_dir.exists()
     assert view.pages.currentWidget() is view.welcome
 
 
-def test_delete_is_refused_while_a_run_is_in_progress(view, store, sync):
+def test_delete_is_refused_while_a_run_is_in_progress(qtbot, view, store, sync):
     project = projects.create(store, "busy")
     add_experiment_with_runs(store, "busy", statuses=("running",))
     sync()
     view.select(project.id)
-    assert view.delete_selected() is None
+    view.delete_selected()
+    written(qtbot, view)
+    assert view.dialog is None
     assert view.banner.role == "error" and "in progress" in view.banner.text()
     assert [p.name for p in projects.list_all(store)] == ["busy"]
 
