@@ -32,6 +32,7 @@ from spark_trainer.errors import SparkError
 from spark_trainer.store import settings
 from spark_trainer.store.store import Store
 
+THEME_CACHE_KEY = "window/theme"
 # Background work a user started and would lose by quitting (polls and previews just stop).
 ASK_BEFORE_QUIT = {"ingestion", "video wizard", "demo project"}
 
@@ -51,10 +52,12 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.ctx.navigate_requested.connect(self.show_view)
         self.ctx.model.runs.runs_updated.connect(self.update_run_status)
-        self.ctx.theme_changed.connect(self.apply_theme)
+        self.ctx.theme_changed.connect(self._theme_chosen)
         self.ctx.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.ctx.gpu_monitor.sampled.connect(self._update_gpu_status)
-        self.apply_theme(self._stored_theme())
+        self._themes_applied = 0
+        self.apply_theme(self._cached_theme())
+        self._read_stored_theme()
         self.update_run_status()
         last = str(self.qsettings.value("window/last_view", "projects")) if restore_state else "projects"
         if restore_state:
@@ -183,13 +186,38 @@ class MainWindow(QMainWindow):
         self.gpu_status.setText(self.ctx.gpu_monitor.summary())
 
     # -- theme, shortcuts, persistence -------------------------------------------------------
-    def _stored_theme(self) -> str:
-        try:
-            return str(settings.get(self.store, "theme"))
-        except SparkError:
-            return "dark"
+    def _cached_theme(self) -> str:
+        """The theme last read from the store, kept in QSettings so the window opens in it."""
+        cached = str(self.qsettings.value(THEME_CACHE_KEY, "dark"))
+        return cached if cached in ("dark", "light") else "dark"
+
+    def _read_stored_theme(self) -> None:
+        """The theme setting is a store setting: read on the pool, applied unless one was chosen since."""
+        store = self.store
+
+        def read(_ctx: object) -> str:
+            try:
+                return str(settings.get(store, "theme"))
+            except SparkError:
+                return "dark"
+
+        def arrived(name: str) -> None:
+            self.qsettings.setValue(THEME_CACHE_KEY, name)
+            if self._themes_applied == 1 and name != theme.current().name:  # nothing chosen meanwhile
+                self.apply_theme(name)
+                self._themes_applied = 1
+
+        task = Task(read, name="read-theme")
+        task.signals.succeeded.connect(arrived)
+        self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _theme_chosen(self, name: str) -> None:
+        """The user chose a theme (saved in the store by whoever emitted theme_changed)."""
+        self.qsettings.setValue(THEME_CACHE_KEY, name)
+        self.apply_theme(name)
 
     def apply_theme(self, name: str) -> None:
+        self._themes_applied += 1
         app = QApplication.instance()
         if isinstance(app, QApplication):
             theme.apply(app, name)

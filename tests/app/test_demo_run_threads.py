@@ -58,13 +58,13 @@ def test_demo_run_in_the_window_keeps_sqlite_off_the_gui_thread_and_the_views_ag
     from app.main_window import MainWindow
     from app.views import NAV_VIEWS
 
-    window = MainWindow(store, qsettings, poll_gpus=False, restore_state=False)
-    qtbot.addWidget(window)
-    window.resize(1280, 800)
-    window.show()
-    # From here on (start-up read the theme once): every statement, on which thread.
+    # From the window's construction on (the store itself was opened before): every statement, on which thread.
     recorder = SqliteThreadRecorder(store).install()
     try:
+        window = MainWindow(store, qsettings, poll_gpus=False, restore_state=False)
+        qtbot.addWidget(window)
+        window.resize(1280, 800)
+        window.show()
         window.ctx.scheduler.start()  # as app.main does
         projects_view = window.views["projects"]
         panel = projects_view.welcome
