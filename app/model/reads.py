@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -100,6 +101,7 @@ class PollRequest:
     metric_tails: dict[int, int] = field(default_factory=dict)  # run id -> last metric row id seen
     backfills: list[tuple[int, int, int]] = field(default_factory=list)  # (token, run id, up to row id)
     logs: dict[int, tuple[str, int]] = field(default_factory=dict)  # run id -> (log path, offset)
+    evaluations: list[int] = field(default_factory=list)  # evaluation ids followed (refreshed from their worker)
     tick: int = 0  # the poller's tick number that asked
 
 
@@ -116,6 +118,7 @@ class PollResult:
     batches: list[MetricBatch] = field(default_factory=list)
     backfills: list[tuple[int, int, list[MetricBatch]]] = field(default_factory=list)
     logs: list[LogChunk] = field(default_factory=list)
+    evaluations: list[Any] = field(default_factory=list)  # Evaluation entities, refreshed
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -153,6 +156,14 @@ def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None
     for token, run_id, until in request.backfills:
         if not cancel.is_set() and run_id in result.run_ids:
             result.backfills.append((token, run_id, read_history(store, run_id, until, cancel)))
+    if request.evaluations:
+        from spark_trainer.evaluation.jobs import refresh
+
+        for evaluation_id in request.evaluations:
+            try:
+                result.evaluations.append(refresh(store, evaluation_id))
+            except SparkError as exc:
+                result.errors.append(f"Evaluation {evaluation_id}: {exc}")
     for run_id, (path, offset) in request.logs.items():
         chunk = read_log(run_id, Path(path), offset)
         if chunk is not None:

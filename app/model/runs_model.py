@@ -31,6 +31,7 @@ class RunsModel(QObject):
     interrupted_found = Signal(list)  # list[Run] interrupted after the first scheduler pass (reconcile)
     metrics_appended = Signal(int, object)  # run id, MetricBatch of rows after the last id seen
     log_appended = Signal(int, str, bool)  # run id, text, the log was replaced (start afresh)
+    evaluation_changed = Signal(object)  # an Evaluation followed with `follow_evaluation`, as read
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -46,6 +47,7 @@ class RunsModel(QObject):
         self._backfills: dict[int, tuple[Any, int, int]] = {}  # token -> (feed, run id, up to row id)
         self._tokens = itertools.count(1)
         self._logs: dict[int, tuple[str, int]] = {}  # run id -> (path, offset)
+        self._evaluations: set[int] = set()
 
     # --- what views read ---------------------------------------------------------------------
     def get(self, run_id: int) -> Run | None:
@@ -98,12 +100,23 @@ class RunsModel(QObject):
     def unfollow_log(self, run_id: int) -> None:
         self._logs.pop(run_id, None)
 
+    def follow_evaluation(self, evaluation_id: int) -> None:
+        """Read this evaluation (its progress, its end) at every tick until `unfollow_evaluation`."""
+        self._evaluations.add(evaluation_id)
+
+    def unfollow_evaluation(self, evaluation_id: int) -> None:
+        self._evaluations.discard(evaluation_id)
+
+    def follows_evaluation(self, evaluation_id: int) -> bool:
+        return evaluation_id in self._evaluations
+
     # --- the poller's side -----------------------------------------------------------------------
     def fill_request(self, request: PollRequest) -> None:
         request.runs_since = self._since
         request.metric_tails = dict(self._tails)
         request.backfills = [(token, run_id, until) for token, (_f, run_id, until) in self._backfills.items()]
         request.logs = dict(self._logs)
+        request.evaluations = sorted(self._evaluations)
 
     def apply(self, result: PollResult) -> None:
         first = not self.loaded
@@ -122,6 +135,9 @@ class RunsModel(QObject):
         if result.started:
             self.runs_started.emit(result.started)
         self._deliver_metrics(result)
+        for evaluation in result.evaluations:
+            if evaluation.id in self._evaluations:
+                self.evaluation_changed.emit(evaluation)
         for chunk in result.logs:
             known = self._logs.get(chunk.run_id)
             if known is not None and known[1] == chunk.offset:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,11 +25,9 @@ from PySide6.QtWidgets import (
 from app.context import AppContext
 from app.widgets import MessageBanner
 from app.workers import Task
-from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
 
-POLL_MS = 300
 TASK_HELP = {
     "perplexity": "a .txt file, or JSONL rows with text (or prompt + completion)",
     "mcq": "CSV or JSONL with subject, question, A, B, C, D, answer (a letter)",
@@ -103,9 +101,7 @@ class EvaluateDialog(QDialog):
         close.clicked.connect(self.reject)
         self.task_choice.currentIndexChanged.connect(self._sync)
         self.base.toggled.connect(lambda on: self.checkpoint.setEnabled(not on))
-        self.timer = QTimer(self)
-        self.timer.setInterval(POLL_MS)
-        self.timer.timeout.connect(self.poll)
+        ctx.model.runs.evaluation_changed.connect(self._on_evaluation)  # progress read by the store poller
         self._sync()
 
     def _sync(self) -> None:
@@ -147,29 +143,21 @@ class EvaluateDialog(QDialog):
         self.progress.setRange(0, 0)
         where = f"GPU {evaluation.gpus[0]}" if evaluation.gpus else "the CPU"
         self.banner.show_message(f"Evaluation {evaluation.id} running in a worker on {where}", "info")
-        self.timer.start()
+        self.ctx.model.runs.follow_evaluation(evaluation.id)
 
     def _start_failed(self, message: str, _exc: object) -> None:
         self.start_button.setEnabled(True)
         self.banner.show_message(message, "error")
 
-    def poll(self) -> None:
-        from spark_trainer.evaluation import jobs
-
-        if self.evaluation_id is None:
-            return
-        try:
-            ev = jobs.refresh(self.store, self.evaluation_id)
-        except SparkError as exc:
-            self.banner.show_message(str(exc), "error")
-            self.timer.stop()
+    def _on_evaluation(self, ev: Any) -> None:
+        if ev.id != self.evaluation_id:
             return
         if ev.total:
             self.progress.setRange(0, ev.total)
             self.progress.setValue(ev.done)
         if ev.is_active:
             return
-        self.timer.stop()
+        self.ctx.model.runs.unfollow_evaluation(ev.id)
         self.cancel_button.setEnabled(False)
         self.start_button.setEnabled(True)
         if ev.status == "completed":
@@ -195,15 +183,20 @@ class EvaluateDialog(QDialog):
 
         self.cancel_button.setEnabled(False)
         task = Task(work, name="evaluate-cancel")
-        task.signals.finished.connect(self.poll)
+        task.signals.finished.connect(self.ctx.model.refresh)  # the poller reads its end at once
         self.ctx.tasks.start(task, self.ctx.pool)
 
     def done(self, code: int) -> None:  # noqa: A003 - QDialog's name
-        self.timer.stop()
+        if self.evaluation_id is not None:
+            self.ctx.model.runs.unfollow_evaluation(self.evaluation_id)
         super().done(code)
 
+    @property
+    def following(self) -> bool:
+        return self.evaluation_id is not None and self.ctx.model.runs.follows_evaluation(self.evaluation_id)
+
     def busy(self) -> bool:
-        return self.timer.isActive() or (self.task is not None and not self.task.delivered)
+        return self.following or (self.task is not None and not self.task.delivered)
 
 
 def summary_text(report: dict[str, Any]) -> str:
