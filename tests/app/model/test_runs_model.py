@@ -1,0 +1,80 @@
+"""The app model over a real store: incremental metric delivery (with a backfill for a feed that
+joins late), runs read by `updated_at`, writes shown at once, and views that agree."""
+
+from __future__ import annotations
+
+import time
+
+from spark_trainer.store import experiments, metrics, projects, runs
+from spark_trainer.store.entities import RunStatus
+from tests.app.model_sync import sync_model
+
+
+def _run(store, name: str = "e"):
+    if not projects.list_all(store):
+        projects.create(store, "p")
+    experiments.create(store, project="p", name=name, recipe="causal-lm", base_model="m", dataset=None, config={})
+    return runs.create(store, name)
+
+
+def _write(store, run_id: int, steps: range) -> None:
+    now = time.time()
+    metrics.add_batch(store, run_id, [("loss", s, 1.0 / s, now + s) for s in steps])
+
+
+def test_feeds_get_only_new_rows_and_a_late_feed_gets_the_history_first(store, ctx, qtbot) -> None:
+    from app.charts.feed import MetricFeed
+
+    run = _run(store)
+    _write(store, run.id, range(1, 11))
+    first, second = MetricFeed(ctx.model.runs), MetricFeed(ctx.model.runs)
+    got: dict[str, list[float]] = {"first": [], "second": []}
+    first.points.connect(lambda b: got["first"].extend(b.series["loss"][0]))
+    second.points.connect(lambda b: got["second"].extend(b.series["loss"][0]))
+    first.watch([run.id])
+    first.start()
+    qtbot.waitUntil(lambda: len(got["first"]) == 10)
+    _write(store, run.id, range(11, 16))
+    qtbot.waitUntil(lambda: len(got["first"]) == 15)
+    second.watch([run.id])
+    second.start()  # joins after 15 rows were delivered: a backfill, then the appends
+    _write(store, run.id, range(16, 21))
+    qtbot.waitUntil(lambda: len(got["first"]) == 20 and len(got["second"]) == 20)
+    assert got["first"] == got["second"] == list(map(float, range(1, 21)))  # whole, in order, no duplicate
+    assert not first.busy and not second.busy
+    first.stop()
+    second.stop()
+
+
+def test_run_changes_reach_every_signal_and_a_stale_write_is_ignored(store, ctx, qtbot) -> None:
+    run = _run(store)
+    sync_model(qtbot, ctx)
+    model = ctx.model.runs
+    assert model.get(run.id).status == RunStatus.QUEUED and model.counts() == (0, 1)
+    changed, finished = [], []
+    model.run_changed.connect(lambda r: changed.append((r.id, r.status)))
+    model.run_finished.connect(lambda r, what: finished.append((r.id, what)))
+    stale = model.get(run.id)
+    for to in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
+        runs.transition(store, run.id, to, "test", step=3)
+    sync_model(qtbot, ctx)  # read by updated_at: the poller sees what another process wrote
+    assert model.get(run.id).status == RunStatus.COMPLETED and model.counts() == (0, 0)
+    assert (run.id, RunStatus.COMPLETED) in changed and finished == [(run.id, "completed")]
+    model.apply_written(stale)  # an older state handed in late does not go back in time
+    assert model.get(run.id).status == RunStatus.COMPLETED
+    runs.delete(store, run.id)
+    removed = []
+    model.run_removed.connect(removed.append)
+    sync_model(qtbot, ctx)
+    assert removed == [run.id] and model.get(run.id) is None
+
+
+def test_projects_and_datasets_follow_the_store(store, ctx, qtbot) -> None:
+    sync_model(qtbot, ctx)
+    assert ctx.model.projects.projects == []
+    resets = []
+    ctx.model.projects.projects_reset.connect(resets.append)
+    projects.create(store, "made-elsewhere")  # as the CLI would, in another process
+    qtbot.waitUntil(lambda: [p.name for p in ctx.model.projects.projects] == ["made-elsewhere"], timeout=10_000)
+    sync_model(qtbot, ctx)
+    assert len(resets) == 1  # an unchanged list is not announced again
