@@ -83,6 +83,7 @@ class ExperimentSetupView(BaseView):
         self._store_errors: dict[str, str] = {}  # from the last store and disk check
         self._checked_data: dict[str, Any] = {}  # the form values that check saw
         self._launch_when_checked = False
+        self._dataset_ref = ""  # a cloned config's dataset id, shown by name once the model knows it
         self._check_delay = QTimer(self)  # a debounce, not a poll: restarted by every edit
         self._check_delay.setSingleShot(True)
         self._check_delay.setInterval(CHECK_DELAY_MS)
@@ -185,6 +186,7 @@ class ExperimentSetupView(BaseView):
 
     def _on_datasets(self, _found: list) -> None:
         self._fill_datasets()
+        self._name_dataset_ref()
         self.revalidate()
 
     def _fill_projects(self) -> None:
@@ -448,12 +450,18 @@ class ExperimentSetupView(BaseView):
         if isinstance(payload, dict) and isinstance(payload.get("clone"), dict):
             data = dict(payload["clone"])
             data["name"] = f"{data.get('name', 'run')}-copy"
-            # A frozen config names its dataset by id: show the name (from the model).
-            ref = str(data.get("dataset", ""))
+            self.set_config(data)
+            # A frozen config names its dataset by id: show its name, now or once the model has read it.
+            self._dataset_ref = str(data.get("dataset", ""))
+            self._name_dataset_ref()
+
+    def _name_dataset_ref(self) -> None:
+        ref = self._dataset_ref
+        if ref and self.dataset.currentText() == ref:
             named = [d.name for d in self.ctx.model.datasets.datasets if str(d.id) == ref]
             if named:
-                data["dataset"] = named[0]
-            self.set_config(data)
+                self.dataset.setCurrentText(named[0])
+                self._dataset_ref = ""
 
     def busy(self) -> bool:
         return (self._task is not None and not self._task.done.is_set()) or self.memory_panel.busy() \
