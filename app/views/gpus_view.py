@@ -17,7 +17,6 @@ from app.context import AppContext
 from app.gpu_monitor import GpuHistory
 from app.views.base import BaseView
 from app.widgets import EmptyState, MessageBanner
-from spark_trainer.errors import SparkError
 from spark_trainer.gpu import GpuInfo
 from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus
@@ -146,17 +145,19 @@ class GpusView(BaseView):
             self.pages.addWidget(page)
         self.body.addWidget(self.pages, 1)
         ctx.gpu_monitor.sampled.connect(self._on_sample)
+        ctx.model.runs.runs_updated.connect(self._on_runs)  # who holds which GPU
         self.refresh()
 
     def _active_runs(self) -> list[Run]:
-        try:
-            return runs.list_all(self.store, statuses={*runs.ACTIVE, RunStatus.PAUSED})
-        except SparkError as exc:
-            self.banner.show_message(f"Could not read runs: {exc}", "error")
-            return []
+        """Runs holding GPUs, from the app model (no store read per sample)."""
+        wanted = {*runs.ACTIVE, RunStatus.PAUSED}
+        return [r for r in reversed(self.ctx.model.runs.all_runs()) if r.status in wanted]
 
     def refresh(self) -> None:
         self._on_sample(self.ctx.gpu_monitor.gpus)
+
+    def _on_runs(self, _runs: list) -> None:
+        self.refresh()
 
     def _on_sample(self, gpus: list[GpuInfo]) -> None:
         monitor = self.ctx.gpu_monitor

@@ -7,6 +7,7 @@ import pytest
 from spark_trainer.gpu import GpuInfo, list_gpus
 from spark_trainer.store import runs
 from tests.app.gui_assets import add_experiment_with_runs
+from tests.app.model_sync import sync_model
 
 
 def sample(index: int, used_gb: float, util: int) -> GpuInfo:
@@ -40,6 +41,7 @@ def test_without_nvidia_gpus_the_view_says_so_and_why(qtbot, view, ctx):
 def test_a_panel_per_gpu_with_live_curves_and_the_run_holding_it(qtbot, view, ctx, store, project):
     run = add_experiment_with_runs(store, project.name, statuses=("running",))[0]
     runs.update(store, run.id, gpus=[1])
+    sync_model(qtbot, ctx)  # the view names GPU holders from the app model
     for tick in range(5):
         ctx.gpu_monitor.record([sample(0, 1.0, 0), sample(1, 30.0 + tick, 80 + tick)])
     assert view.pages.currentWidget() is view.scroll
