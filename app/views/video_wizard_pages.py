@@ -123,7 +123,7 @@ class ConfigurePage(QWizardPage):
     def initializePage(self) -> None:  # noqa: N802 - Qt override
         self.project.blockSignals(True)
         self.project.clear()
-        for project in projects.list_all(self.owner.store):
+        for project in self.owner.ctx.model.projects.projects:  # the app model's list: no store read
             self.project.addItem(project.name, project.id)
         index = self.project.findData(self.owner.project_id)
         self.project.setCurrentIndex(max(index, 0))
