@@ -44,6 +44,7 @@ def test_run_detail_opens_the_playground_at_the_selected_checkpoint(trained: Tra
     detail = RunDetailView(store, ctx)
     qtbot.addWidget(detail)
     detail.show_run(trained.run_id)
+    qtbot.waitUntil(lambda: detail.checkpoints.rowCount() == 2, timeout=15_000)  # read on the pool
     assert detail.playground_button.isEnabled()
     with qtbot.waitSignal(detail.playground_requested) as asked:
         detail.playground_button.click()
@@ -130,6 +131,6 @@ def test_the_idle_unload_time_is_the_playground_idle_seconds_setting(opened, qtb
     settings.set_value(store, "playground_idle_seconds", 42)
     view = PlaygroundView(store, ctx)
     qtbot.addWidget(view)
-    assert view.client.idle_s == 42.0
+    qtbot.waitUntil(lambda: view.client.idle_s == 42.0)  # the setting is read on the pool
     command = serve_command(store.home.root, "cpu", view.client.idle_s)  # what the client starts
     assert command[command.index("--idle-timeout") + 1] == "42"
