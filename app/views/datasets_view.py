@@ -41,7 +41,6 @@ from app.widgets import (
     table_texts,
 )
 from app.workers import Task, TaskContext
-from spark_trainer.errors import SparkError
 from spark_trainer.store import datasets
 from spark_trainer.store.entities import Dataset
 from spark_trainer.store.store import Store
@@ -77,6 +76,7 @@ class DatasetsView(BaseView):
         self._build_main()
         # Bound methods, not lambdas: a lambda holding `self` on a long-lived object's signal keeps this view
         # alive after its window is gone.
+        self.delete_task: Task | None = None
         ctx.current_project_changed.connect(self._on_current_project_changed)
         ctx.model.projects.projects_reset.connect(self._on_catalog)  # another process added or removed some
         ctx.model.datasets.datasets_reset.connect(self._on_catalog)
@@ -282,7 +282,8 @@ class DatasetsView(BaseView):
         self.select(dataset.id)
 
     def busy(self) -> bool:
-        return self.preview.busy() or (self.ingest_task is not None and not self.ingest_task.delivered)
+        return self.preview.busy() or any(t is not None and not t.delivered for t in (self.ingest_task,
+                                                                                        self.delete_task))
 
     # -- ingestion ----------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
@@ -381,15 +382,24 @@ class DatasetsView(BaseView):
         box.open()
         return box
 
-    def _delete(self, dataset: Dataset) -> None:
-        try:
-            datasets.delete(self.store, dataset.id)
-        except SparkError as exc:
-            self.banner.show_message(f"Could not delete: {exc}", "error")
-            return
-        folder = Path(dataset.path)
-        if folder.is_dir() and folder.is_relative_to(self.store.home.datasets_dir):
-            shutil.rmtree(folder)
+    def _delete(self, dataset: Dataset) -> Task:
+        """Delete the dataset and its folder on the pool."""
+        store = self.store
+
+        def delete(_ctx: TaskContext) -> None:
+            datasets.delete(store, dataset.id)
+            folder = Path(dataset.path)
+            if folder.is_dir() and folder.is_relative_to(store.home.datasets_dir):
+                shutil.rmtree(folder)
+
+        task = Task(delete, name="delete-dataset")
+        task.signals.succeeded.connect(lambda _r: self._deleted(dataset))
+        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(f"Could not delete: {message}",
+                                                                                   "error"))
+        self.delete_task = self.ctx.tasks.start(task, self.ctx.pool)
+        return task
+
+    def _deleted(self, dataset: Dataset) -> None:
         self.banner.show_message(f"Deleted dataset {dataset.name!r}.", "ok")
         self.ctx.model.datasets.apply_removed(dataset.id)
         self.ctx.model.refresh()
