@@ -103,6 +103,7 @@ class PollRequest:
     logs: dict[int, tuple[str, int]] = field(default_factory=dict)  # run id -> (log path, offset)
     evaluations: list[int] = field(default_factory=list)  # evaluation ids followed (refreshed from their worker)
     tick: int = 0  # the poller's tick number that asked
+    generation: int = 0  # the runs model's request count when asked (see RunsModel.apply_written)
 
 
 @dataclass

@@ -48,6 +48,8 @@ class RunsModel(QObject):
         self._tokens = itertools.count(1)
         self._logs: dict[int, tuple[str, int]] = {}  # run id -> (path, offset)
         self._evaluations: set[int] = set()
+        self._generation = 0  # requests made so far
+        self._written: dict[int, int] = {}  # run id -> the request generation current when this app wrote it
 
     # --- what views read ---------------------------------------------------------------------
     def get(self, run_id: int) -> Run | None:
@@ -112,6 +114,8 @@ class RunsModel(QObject):
 
     # --- the poller's side -----------------------------------------------------------------------
     def fill_request(self, request: PollRequest) -> None:
+        self._generation += 1
+        request.generation = self._generation
         request.runs_since = self._since
         request.metric_tails = dict(self._tails)
         request.backfills = [(token, run_id, until) for token, (_f, run_id, until) in self._backfills.items()]
@@ -121,7 +125,10 @@ class RunsModel(QObject):
     def apply(self, result: PollResult) -> None:
         first = not self.loaded
         self._since = result.now
-        changed = self._merge(result.changed, result.run_ids, result.last_metrics)
+        # A run this app wrote after the request was made is not in its answer: it is not gone.
+        kept = {r for r, gen in self._written.items() if gen >= result.request.generation}
+        self._written = {r: gen for r, gen in self._written.items() if gen >= result.request.generation}
+        changed = self._merge(result.changed, result.run_ids | kept, result.last_metrics)
         self.loaded = True
         if first:
             self.runs_reset.emit(self.all_runs())
@@ -149,6 +156,7 @@ class RunsModel(QObject):
         known = self.runs.get(run.id)
         if known is not None and known.updated_at and run.updated_at and run.updated_at < known.updated_at:
             return  # the poller already saw a newer state
+        self._written[run.id] = self._generation
         if self._merge([run], set(self.runs) | {run.id}, {}):
             self.runs_updated.emit(self.all_runs())
 
@@ -168,6 +176,8 @@ class RunsModel(QObject):
             before = self.runs.get(run.id)
             if before == run:
                 continue
+            if before is not None and before.updated_at and run.updated_at and run.updated_at < before.updated_at:
+                continue  # read before a newer state this app wrote: keep the newer one
             self.runs[run.id] = run
             any_change = True
             self.run_changed.emit(run)
