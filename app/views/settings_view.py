@@ -195,7 +195,7 @@ class SettingsView(BaseView):
     def _save(self, key: str, value: object) -> None:
         """Save on the pool, one write at a time in the order asked (a spin box typed 1, 12 saves 12)."""
         self._unsaved[key] = value
-        if not self.saving:
+        if self._save_task is None:  # else the write in flight starts the next one when it ends
             self._write_next()
 
     @property

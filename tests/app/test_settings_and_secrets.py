@@ -96,7 +96,7 @@ def view(store, ctx, qtbot):
     widget = SettingsView(store, ctx)
     qtbot.addWidget(widget)
     widget.show()
-    qtbot.waitUntil(lambda: widget.token_task is not None and widget.token_task.done.is_set(), timeout=5000)
+    qtbot.waitUntil(lambda: widget.token_task is not None and widget.token_task.delivered, timeout=5000)
     qtbot.waitUntil(lambda: not widget.busy(), timeout=5000)  # the stored values are read on the pool
     return widget
 
@@ -104,7 +104,7 @@ def view(store, ctx, qtbot):
 def test_saving_the_token_from_settings_keeps_it_out_of_the_database(qtbot, memory_keyring, view, store, qsettings):
     view.token_edit.setText(TOKEN)
     view.save_token.click()
-    qtbot.waitUntil(lambda: view.token_task.done.is_set(), timeout=5000)
+    qtbot.waitUntil(lambda: view.token_task.delivered, timeout=5000)
     qtbot.waitUntil(lambda: "saved in the OS keyring" in view.token_status.text(), timeout=5000)
     assert view.token_edit.text() == ""
     assert secrets.get_hf_token() == TOKEN
@@ -116,7 +116,7 @@ def test_saving_the_token_from_settings_keeps_it_out_of_the_database(qtbot, memo
     assert not ini.exists() or TOKEN.encode() not in ini.read_bytes()
     assert view.remove_token.isVisible()
     view.remove_token.click()
-    qtbot.waitUntil(lambda: view.token_task.done.is_set() and "no token" in view.token_status.text().lower(),
+    qtbot.waitUntil(lambda: view.token_task.delivered and "no token" in view.token_status.text().lower(),
                     timeout=5000)
     assert secrets.get_hf_token() is None
 
@@ -126,7 +126,7 @@ def test_without_a_keyring_the_settings_page_says_what_to_do(qtbot, no_keyring, 
 
     view = SettingsView(store, ctx)
     qtbot.addWidget(view)
-    qtbot.waitUntil(lambda: view.token_task is not None and view.token_task.done.is_set(), timeout=5000)
+    qtbot.waitUntil(lambda: view.token_task is not None and view.token_task.delivered, timeout=5000)
     assert "HF_TOKEN" in view.token_status.text()
     assert not view.save_token.isEnabled() and not view.token_edit.isEnabled()
     assert "HF_TOKEN" in view.save_token.toolTip()
