@@ -38,6 +38,8 @@ projects.create(store, "alpha")
 ctx = AppContext(store, QSettings(str(home / "gui.ini"), QSettings.Format.IniFormat), poll_gpus=False)
 view = DatasetsView(store, ctx)
 view.show()
+while not ctx.model.projects.loaded:  # the view lists the app model's projects
+    app.processEvents()
 task = view.ingest([secret])
 while not task.delivered:
     app.processEvents()
