@@ -110,7 +110,8 @@ def sbatch_script(spec: JobSpec, *, partition: str | None = None, time_limit: st
 # sbatch runs a copy of this script: the job folder is where it was submitted from.
 JOB_DIR="${{SPARK_TRAINER_JOB_DIR:-${{SLURM_SUBMIT_DIR:?run this with sbatch from the job folder}}}}"
 export SPARK_TRAINER_PYTHON="${{SPARK_TRAINER_PYTHON:-python3}}"
-MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"
+# sed reads every line: `head` would end the pipe early and fail it (SIGPIPE) under pipefail.
+MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)"
 export MASTER_ADDR
 export MASTER_PORT="${{MASTER_PORT:-$(( {DEFAULT_PORT} + ${{SLURM_JOB_ID:-0}} % 1000 ))}}"
 {'export ACCELERATE_USE_CPU=true' + chr(10) if spec.device == 'cpu' else ''}mkdir -p "$JOB_DIR/run/logs"
