@@ -102,6 +102,10 @@ def _write(store: Store, config: ExperimentConfig, dataset: Dataset, options: La
     data_source = Path(dataset.path)
     if options.shared_data is None and not data_source.exists():
         raise BadInput(f"dataset {dataset.name!r}: its folder {data_source} is missing")
+    if options.scheduler == "accelerate" and _device(config) == "cpu" and options.nodes * options.procs_per_node > 1:
+        # accelerate starts several CPU processes only through MPI; without it each node would train alone.
+        raise BadInput(f"gpus: {config.gpus!r} trains on the CPU, and accelerate launches CPU processes on several "
+                       "machines only through MPI; use --scheduler torchrun (or slurm) for a CPU job")
     frozen = config.model_copy(deep=True)
     frozen.dataset = str(dataset.id)
     frozen.gpus = "cpu" if _device(config) == "cpu" else "auto"

@@ -18,7 +18,7 @@ from pathlib import Path
 from spark_trainer.cluster import layout
 from spark_trainer.cluster.layout import JobSpec
 from spark_trainer.config import load_config
-from spark_trainer.errors import SparkError
+from spark_trainer.errors import BadInput, SparkError
 from spark_trainer.jobs.worker import HEARTBEAT_S, Finish, _install_stop_handler, _outcome_finish, _SilentReporter, say
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.training.reporting import Commands
@@ -39,8 +39,9 @@ def run_job_rank(job_dir: Path) -> int:
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world != spec.world_size:
-        say(f"rank {rank}: WORLD_SIZE is {world} but the job was exported for {spec.world_size} processes "
-            f"({spec.nodes} nodes x {spec.procs_per_node}); the run's batch and speed differ from the export's plan")
+        # Processes that do not form the planned group would each train alone and all write run/ as rank 0.
+        raise BadInput(f"rank {rank}: WORLD_SIZE is {world} but the job was exported for {spec.world_size} "
+                       f"processes ({spec.nodes} nodes x {spec.procs_per_node}); start it with its launch script")
     if spec.device == "cpu":
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")
     run_dir = job_dir / layout.RUN_DIR

@@ -27,10 +27,10 @@ def run_yaml(tmp_path: Path, model_dir: Path) -> Callable[..., Path]:
     arguments go to `train`."""
 
     def write(name: str = "clus", *, steps: int = 6, ckpt_every: int = 3, batch_size: int = 2,
-              model: Path | None = None, **train) -> Path:
+              model: Path | None = None, gpus: str = "cpu", **train) -> Path:
         data = {
             "project": "cluster", "name": name, "recipe": "causal-lm", "base_model": str(model or model_dir),
-            "dataset": str(DEMO_DATA), "gpus": "cpu",
+            "dataset": str(DEMO_DATA), "gpus": gpus,
             "train": {"max_steps": steps, "batch_size": batch_size, "seq_len": 64, "learning_rate": 1e-3, **train},
             "recipe_config": {"method": "lora", "lora_r": 4},
             "eval": {"every_steps": None, "val_fraction": 0.1, "max_batches": 1},
