@@ -133,3 +133,20 @@ def test_a_job_still_running_stays_running_until_imported_again(job, cli, store:
     assert cli("run", "import", folder).code == 0
     run = runs.get(store, run.id)
     assert run.status == RunStatus.INTERRUPTED and "gone without an outcome" in run.error
+
+
+def test_a_failure_inside_the_transaction_leaves_no_rows_and_no_folders(job, cli, tmp_path: Path) -> None:
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 3)
+    other = tmp_path / "desktop-home"
+    with Store.open(other) as store:  # an experiment of the same name, another recipe, no dataset
+        projects.create(store, "cluster")
+        experiments.create(store, project="cluster", name="clus", recipe="text-classification", base_model="m",
+                           dataset=None, config={})
+    result = cli("--home", other, "run", "import", folder, use_home=False)
+    assert result.code == 2 and "uses recipe 'text-classification'" in result.err
+    with Store.open(other) as store:
+        from spark_trainer.store import datasets
+
+        assert runs.list_all(store) == [] and datasets.list_all(store) == []  # the dataset it registered rolled back
+    assert [p.name for d in ("runs", "datasets") for p in (other / d).iterdir()] == []
