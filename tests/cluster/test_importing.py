@@ -150,3 +150,19 @@ def test_a_failure_inside_the_transaction_leaves_no_rows_and_no_folders(job, cli
 
         assert runs.list_all(store) == [] and datasets.list_all(store) == []  # the dataset it registered rolled back
     assert [p.name for d in ("runs", "datasets") for p in (other / d).iterdir()] == []
+
+
+def test_an_experiment_by_name_exports_again_from_its_stored_config_and_dataset(job, cli, store: Store,
+                                                                                tmp_path: Path) -> None:
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 2)
+    assert cli("run", "import", folder).code == 0  # the experiment now exists in this home
+    out = tmp_path / "again"
+    result = cli("--json", "launch", "clus", "--nodes", 1, "--procs-per-node", 2, "--scheduler", "slurm", "--out", out)
+    assert result.code == 0, result.err
+    spec = json.loads((out / "job.json").read_text())
+    assert (spec["experiment"], spec["project"], spec["nodes"], spec["procs_per_node"]) == ("clus", "cluster", 1, 2)
+    dataset_id = experiments.get(store, "clus", "cluster").dataset_id
+    assert (out / "data" / "manifest.jsonl").read_bytes() == \
+        (store.home.dataset_dir(dataset_id) / "manifest.jsonl").read_bytes()
+    assert result.json()["next"] == f"cd {out} && sbatch job.sbatch"
