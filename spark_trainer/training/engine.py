@@ -60,6 +60,7 @@ def _make_accelerator(config: ExperimentConfig, model_dir: Path | None) -> tuple
     accelerator = Accelerator(cpu=cpu, mixed_precision=mixed, fsdp_plugin=fsdp)
     if fsdp is not None:
         sharding.enable_fsdp(accelerator, fsdp)  # on the CPU accelerate would ignore the plugin
+        sharding.silence_view_warning()
     if not cpu:
         _cap_gpu_memory(accelerator.device)
     return accelerator, precision, plan

@@ -109,6 +109,16 @@ def enable_fsdp(accelerator: Any, fsdp_plugin: Any) -> None:
         accelerator.state.fsdp_plugin = fsdp_plugin
 
 
+def silence_view_warning() -> None:
+    """FSDP2 warns when a sharded module returns a view, because an in-place op on it would skip a
+    hook. Ours do by design (the output head returns the final hidden states unchanged for the
+    chunked loss, and the model returns them) and nothing modifies them in place: the warning would
+    only fill every run's log."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module .* returned a view tensor")
+
+
 def check_all_trainable(model: Any) -> None:
     frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
     if frozen:
