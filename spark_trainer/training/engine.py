@@ -11,12 +11,13 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.errors import BadInput, ConfigError, OperationFailed
+from spark_trainer.errors import ConfigError, OperationFailed
 from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec, get_recipe
 from spark_trainer.training import batches, checkpoints, diskspace, lr_plan, oom, sharding, steps
@@ -128,7 +129,7 @@ def run_training(
     is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
     report = _MainOnly(reporter, is_main)
     if resume_state is not None:
-        config = _keep_global_batch(config, resume_state, world, report)
+        config = sharding.keep_global_batch(config, resume_state, world, report.on_log)
         t = config.train
     set_seed(t.seed)
     model = oom.call(t, "model loading", recipe.build_model, accelerator.device, precision)
@@ -152,7 +153,7 @@ def run_training(
 
     step, best, evals_without_gain, last_metric = 0, None, 0, None
     if resume_from is not None and resume_state is not None:
-        _restore(resume_from, accelerator.unwrap_model(model, keep_torch_compile=False), optimizer, scheduler, names,
+        sharding.restore_checkpoint(resume_from, accelerator.unwrap_model(model, keep_torch_compile=False), optimizer, scheduler, names,
                  sharded=plan.fsdp, is_main=is_main)
         checkpoints.restore_scaler(Path(resume_from), accelerator)
         step, best = int(resume_state["step"]), resume_state.get("best_metric")
@@ -240,6 +241,9 @@ def run_training(
     finally:
         del feed  # shuts DataLoader workers down
         report.flush()
+    if accelerator.device.type == "cuda" and world > 1:  # every rank: how the memory split (FSDP or not)
+        print(f"rank {rank}: peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB allocated, "
+              f"{torch.cuda.max_memory_reserved() / 2**30:.2f} GiB reserved", file=sys.stderr, flush=True)
     return TrainOutcome(status=status, step=step, total_steps=total, last_checkpoint=last_ckpt,
                         final_path=final_path, best_metric=best, metrics=dict(state.last_eval))
 
@@ -264,44 +268,6 @@ def _guarded_step(t: Any, **step_args: Any) -> steps.StepStats:
             f"seq_len {t.seq_len}); halve train.batch_size and double train.grad_accum, or set "
             "train.gradient_checkpointing: true or train.auto_batch: true",
             micro_batch=t.batch_size, grad_accum=t.grad_accum) from None
-
-
-def _keep_global_batch(config: ExperimentConfig, state: dict[str, Any], world: int, report: Any) -> ExperimentConfig:
-    """A resume on another process count: the grad_accum that keeps the checkpoint's rows per step."""
-    t = config.train
-    accum = sharding.resume_grad_accum(state, t.batch_size, t.grad_accum, world)
-    if accum == t.grad_accum:
-        return config
-    report.on_log(f"resuming on {world} process{'es' if world != 1 else ''} (the checkpoint was written by "
-                  f"{state.get('world_size')}): train.grad_accum {t.grad_accum} -> {accum} keeps "
-                  f"{sharding.global_batch(t.batch_size, accum, world)} rows per step")
-    config = config.model_copy(deep=True)
-    config.train.grad_accum = accum
-    return config
-
-
-def _restore(path: Path, model: Any, optimizer: Any, scheduler: Any, names: list[str], *, sharded: bool,
-             is_main: bool) -> None:
-    """Load a checkpoint written by any run of this model, sharded or not, on any process count."""
-    import torch
-    from safetensors.torch import load_file
-
-    weights = load_file(str(path / "trainable.safetensors")) if is_main or not sharded else {}
-    if (is_main or not sharded) and set(weights) != set(names):
-        raise BadInput(f"checkpoint {path} does not match this model: it holds {len(weights)} trainable tensors, "
-                       f"the model has {len(names)}")
-    optim = (torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
-             if is_main or not sharded else {})
-    if sharded:
-        sharding.load_full_state(model, optimizer, weights, optim, names, is_main)
-    else:
-        named = {n: p for n, p in model.named_parameters() if p.requires_grad}
-        with torch.no_grad():
-            for name, param in named.items():
-                param.copy_(weights[name])
-        optimizer.load_state_dict(sharding.optimizer_by_index(optim, names))
-    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
-    steps.set_rng_state(torch.load(path / "rng.pt", weights_only=False))
 
 
 class _Loop:

@@ -27,12 +27,14 @@ CPU. Mixed precision stays off there (the CPU runs fp32). torch.compile is not c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
+from spark_trainer.training import steps
 
 FIT_FRACTION = 0.9  # as spark_trainer.estimate: a run "fits" when its estimate is within 90% of free memory
 
@@ -246,3 +248,42 @@ def _least_free_gpu_bytes() -> int:
     if dist.is_initialized():
         dist.all_reduce(free, op=dist.ReduceOp.MIN)
     return int(free.item())
+
+
+def keep_global_batch(config: ExperimentConfig, state: dict[str, Any], world: int,
+                      log: Callable[[str], None]) -> ExperimentConfig:
+    """A resume on another process count: the grad_accum that keeps the checkpoint's rows per step."""
+    t = config.train
+    accum = resume_grad_accum(state, t.batch_size, t.grad_accum, world)
+    if accum == t.grad_accum:
+        return config
+    log(f"resuming on {world} process{'es' if world != 1 else ''} (the checkpoint was written by "
+        f"{state.get('world_size')}): train.grad_accum {t.grad_accum} -> {accum} keeps "
+        f"{global_batch(t.batch_size, accum, world)} rows per step")
+    config = config.model_copy(deep=True)
+    config.train.grad_accum = accum
+    return config
+
+
+def restore_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any, names: list[str], *, sharded: bool,
+                       is_main: bool) -> None:
+    """Load a checkpoint written by any run of this model, sharded or not, on any process count."""
+    import torch
+    from safetensors.torch import load_file
+
+    weights = load_file(str(path / "trainable.safetensors")) if is_main or not sharded else {}
+    if (is_main or not sharded) and set(weights) != set(names):
+        raise BadInput(f"checkpoint {path} does not match this model: it holds {len(weights)} trainable tensors, "
+                       f"the model has {len(names)}")
+    optim = (torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
+             if is_main or not sharded else {})
+    if sharded:
+        load_full_state(model, optimizer, weights, optim, names, is_main)
+    else:
+        named = {n: p for n, p in model.named_parameters() if p.requires_grad}
+        with torch.no_grad():
+            for name, param in named.items():
+                param.copy_(weights[name])
+        optimizer.load_state_dict(optimizer_by_index(optim, names))
+    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+    steps.set_rng_state(torch.load(path / "rng.pt", weights_only=False))
