@@ -449,5 +449,10 @@ class _Loop:
         if not self.acc.is_main_process:
             return None
         whole = self.recipe.build_model(torch.device("cpu"), self.precision)
-        whole.load_state_dict(weights, strict=False, assign=True)
+        result = whole.load_state_dict(weights, strict=False, assign=True)  # buffers come with the build
+        params = {n for n, _ in whole.named_parameters()}
+        if result.unexpected_keys or params & set(result.missing_keys):
+            raise OperationFailed(f"the gathered weights do not fit the rebuilt model (missing "
+                                  f"{sorted(params & set(result.missing_keys))[:3]}, unexpected "
+                                  f"{result.unexpected_keys[:3]}); the last checkpoint holds the trained weights")
         return whole
