@@ -66,6 +66,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                 "from its last checkpoint", parents=[common])
     resume.add_argument("run", help="run id")
     resume.add_argument("--wait", action="store_true", help="wait for the run to end, showing progress")
+    resume.add_argument("--gpus", metavar="SPEC", help="resume on other devices or another process count "
+                        "(auto | cpu | cpu:N | 0,1 | count:N); the global batch is kept")
     resume.set_defaults(handler=cmd_resume)
 
     delete = actions.add_parser("delete", help="delete a stopped run's records and folder", parents=[common])
@@ -211,7 +213,7 @@ def cmd_pause(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def cmd_resume(ctx: Context, args: argparse.Namespace) -> Result:
-    run = control.resume(ctx.store, args.run)
+    run = control.resume(ctx.store, args.run, gpus=args.gpus)
     return start_and_maybe_wait(ctx, ctx.store, run.id, args.wait, "resumed: ")
 
 
