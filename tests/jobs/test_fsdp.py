@@ -21,6 +21,9 @@ from spark_trainer.store.store import Store
 from spark_trainer.training.checkpoints import latest_checkpoint, read_state
 from tests.jobs.conftest import DEMO_DATA, finished, wait_until
 
+# About 2.5 minutes on 2 busy cores: run with `make test-slow` (or `pytest -m slow tests/jobs/test_fsdp.py`).
+pytestmark = pytest.mark.slow
+
 STEPS = 15  # inside the first epoch (70 rows / 4 per step): the data order is then layout-free
 
 
