@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-PACK_ROWS = 4096  # a series' raw points become one block once this many are waiting
+PACK_ROWS = 1024  # a series' raw points become one block once this many are waiting
 BLOCK_MAX = 65536  # points per block at most (packing a long legacy series makes several)
 
 
@@ -64,6 +64,15 @@ def _slice(series: Series, mask: Any) -> Series:
     return Series(series.ids[mask], series.steps[mask], series.wall_times[mask], series.values[mask])
 
 
+def _dbapi(conn: Any) -> Any:
+    """The sqlite3 connection under a SQLAlchemy session or connection, in its open transaction:
+    per-point statements go straight to it (SQLAlchemy's per-row parameter handling costs more
+    than SQLite's insert)."""
+    if hasattr(conn, "get_bind"):  # a Session
+        conn = conn.connection()
+    return conn.connection.driver_connection
+
+
 def _write_block(conn: Any, run_id: int, key: str, s: Series) -> None:
     conn.execute(text(
         "INSERT INTO metric_blocks (run_id, key, count, first_id, last_id, max_step, ids, steps, wall_times, "
@@ -76,10 +85,11 @@ def _write_block(conn: Any, run_id: int, key: str, s: Series) -> None:
 def add_points(conn: Any, run_id: int, rows: Sequence[tuple[str, int, float, float]]) -> None:
     """Insert (key, step, value, wall_time) points, update their series' summaries and pack the
     series that have `PACK_ROWS` raw points waiting. Must run inside a write transaction."""
-    conn.execute(text("INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES (:r, :k, :s, :v, :w)"),
-                 [{"r": run_id, "k": k, "s": s, "v": v, "w": w} for k, s, v, w in rows])
+    db = _dbapi(conn)
+    db.executemany("INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES (?, ?, ?, ?, ?)",
+                   [(run_id, k, s, v, w) for k, s, v, w in rows])
     # Inside one write transaction AUTOINCREMENT hands out consecutive ids, in insert order.
-    first = int(conn.execute(text("SELECT last_insert_rowid()")).scalar()) - len(rows) + 1
+    first = int(db.execute("SELECT last_insert_rowid()").fetchone()[0]) - len(rows) + 1
     agg: dict[str, list[Any]] = {}
     for i, (key, step, value, _wall) in enumerate(rows):
         a = agg.setdefault(key, [0, None, None, step, value, first + i])
@@ -109,9 +119,9 @@ def add_points(conn: Any, run_id: int, rows: Sequence[tuple[str, int, float, flo
 
 def pack(conn: Any, run_id: int, key: str) -> int:
     """Move every raw point of one series into blocks; returns how many moved."""
-    found = conn.execute(text(
+    found = _dbapi(conn).execute(
         "SELECT id, step, wall_time, value FROM metrics INDEXED BY ix_metrics_run_key_step "
-        "WHERE run_id = :r AND key = :k ORDER BY id"), {"r": run_id, "k": key}).all()
+        "WHERE run_id = ? AND key = ? ORDER BY id", (run_id, key)).fetchall()
     if not found:
         return 0
     ids, steps, walls, values = zip(*found, strict=True)
@@ -131,28 +141,24 @@ def read(conn: Any, run_id: int, *, after_id: int = 0, keys: Sequence[str] | Non
     `limit`, only the `limit` lowest ids over all keys."""
     import numpy as np
 
-    key_filter = " AND key IN :keys" if keys else ""
-    params: dict[str, Any] = {"r": run_id, "after": after_id}
-    from sqlalchemy import bindparam
-
-    def q(sql: str) -> Any:
-        stmt = text(sql)
-        if keys:
-            stmt = stmt.bindparams(bindparam("keys", expanding=True))
-            params["keys"] = list(keys)
-        return conn.execute(stmt, params)
-
+    db = _dbapi(conn)
+    key_filter = f" AND key IN ({', '.join('?' * len(keys))})" if keys else ""
+    params = (run_id, after_id, *(keys or ()))
+    upper = _upper_bound(db, params, key_filter, limit) if limit is not None else None
+    bound = "" if upper is None else f" AND first_id <= {int(upper)}"
     parts: dict[str, list[Series]] = {}
-    for key, ids, steps, walls, values in q(
+    for key, ids, steps, walls, values in db.execute(
             "SELECT key, ids, steps, wall_times, \"values\" FROM metric_blocks "
-            f"WHERE run_id = :r AND last_id > :after{key_filter} ORDER BY key, first_id"):
+            f"WHERE run_id = ? AND last_id > ?{key_filter}{bound} ORDER BY key, last_id", params):
         block = _decode(ids, steps, walls, values)
         if block.ids[0] <= after_id:
             block = _slice(block, block.ids > after_id)
         parts.setdefault(key, []).append(block)
     raw: dict[str, list[tuple[int, int, float, float]]] = {}
-    for key, *point in q("SELECT key, id, step, wall_time, value FROM metrics INDEXED BY ix_metrics_run_key_step "
-                         f"WHERE run_id = :r AND id > :after{key_filter} ORDER BY id"):
+    bound = "" if upper is None else f" AND id <= {int(upper)}"
+    for key, *point in db.execute("SELECT key, id, step, wall_time, value FROM metrics INDEXED BY "
+                                  f"ix_metrics_run_key_step WHERE run_id = ? AND id > ?{key_filter}{bound} "
+                                  "ORDER BY id", params):
         raw.setdefault(key, []).append(point)  # type: ignore[arg-type]
     for key, points in raw.items():
         parts.setdefault(key, []).append(_arrays(*zip(*points, strict=True)))
@@ -164,6 +170,20 @@ def read(conn: Any, run_id: int, *, after_id: int = 0, keys: Sequence[str] | Non
         result = {k: _slice(s, s.ids <= cut) for k, s in result.items()}
         result = {k: s for k, s in result.items() if len(s)}
     return result
+
+
+def _upper_bound(db: Any, params: tuple, key_filter: str, limit: int) -> int | None:
+    """An id at or above the `limit`-th lowest id after `after_id`, from the blocks' id ranges
+    alone (no blob is read): blocks and rows past it are not needed. None: no bound."""
+    spans = db.execute("SELECT first_id, last_id, count FROM metric_blocks "
+                       f"WHERE run_id = ? AND last_id > ?{key_filter} ORDER BY last_id", params).fetchall()
+    seen = 0
+    for first_id, last_id, count in spans:
+        if first_id > params[1]:  # a block straddling after_id is not counted: the bound stays an upper one
+            seen += count
+        if seen >= limit:
+            return int(last_id)
+    return None
 
 
 def summarise(conn: Any, run_id: int | None = None) -> None:
@@ -179,14 +199,22 @@ def summarise(conn: Any, run_id: int | None = None) -> None:
         "UPDATE metric_series SET (last_value, last_id) = (SELECT m.value, m.id FROM metrics m "
         "WHERE m.run_id = metric_series.run_id AND m.key = metric_series.key ORDER BY m.step DESC, m.id DESC LIMIT 1)"
         + where), params)
-    blocks = conn.execute(text(f"SELECT run_id, key, ids, steps, wall_times, \"values\" FROM metric_blocks{where}"),
-                          params).all()
-    for block_run, key, *arrays in blocks:
-        _fold(conn, block_run, key, _decode(*arrays))
+    current: tuple[int, str] | None = None
+    parts: list[Series] = []
+    for block_run, key, *arrays in _dbapi(conn).execute(
+            f"SELECT run_id, key, ids, steps, wall_times, \"values\" FROM metric_blocks{where.replace(':r', '?')} "
+            "ORDER BY run_id, key", tuple(params.values())):
+        if (block_run, key) != current:
+            if parts:
+                _fold(conn, *current, _concat(parts))  # type: ignore[misc]
+            current, parts = (block_run, key), []
+        parts.append(_decode(*arrays))
+    if parts:
+        _fold(conn, *current, _concat(parts))  # type: ignore[misc]
 
 
 def _fold(conn: Any, run_id: int, key: str, block: Series) -> None:
-    """Add a block's points to its series' summary (creating the summary if it has none)."""
+    """Add packed points of one series to its summary (creating the summary if it has none)."""
     import numpy as np
 
     finite = block.values[~np.isnan(block.values)]

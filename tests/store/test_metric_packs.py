@@ -55,7 +55,10 @@ def test_reads_are_the_points_written_whether_packed_or_not(store: Store, small_
         assert part == [m for m in got if m.id > after]
         assert metrics.read(store, run_id, after_id=after, keys=["loss"]) == [
             m for m in got if m.id > after and m.key == "loss"]
-        assert metrics.read(store, run_id, after_id=after, limit=7) == [m for m in got if m.id > after][:7]
+        for limit in (1, 7, 45, 100, 1000):
+            assert metrics.read(store, run_id, after_id=after, limit=limit) == [m for m in got if m.id > after][:limit]
+            assert metrics.read(store, run_id, after_id=after, keys=["loss", "lr"], limit=limit) == [
+                m for m in got if m.id > after and m.key != "eval_loss"][:limit]
     arrays = metrics.series(store, run_id, keys=["loss"])["loss"]
     assert arrays.steps.tolist() == [m.step for m in got if m.key == "loss"]
     # Summaries equal what the points say.
@@ -143,5 +146,5 @@ def test_whole_series_read_uses_indexes_not_a_scan_or_sort(store: Store) -> None
             "WHERE run_id = 1 AND id > 0")))
         assert "USING INDEX ix_metrics_run_key_step" in plan
         plan = " ".join(r[3] for r in conn.execute(text(
-            "EXPLAIN QUERY PLAN SELECT ids FROM metric_blocks WHERE run_id = 1 AND last_id > 0 ORDER BY key, first_id")))
+            "EXPLAIN QUERY PLAN SELECT ids FROM metric_blocks WHERE run_id = 1 AND last_id > 0 ORDER BY key, last_id")))
         assert "ix_metric_blocks_run_key_last" in plan
