@@ -16,6 +16,10 @@ measures, median of `--repeats`:
 - leaderboard_data: `leaderboard.rank` by eval_loss plus the keys and last values the view adds;
 - chart_series: the big run's whole loss series as arrays (`metrics.series`);
 - chart_feed: the chart feed loading that series as the run view does (read_batch until caught up);
+- chart_before: the baseline, the same points read the way metrics.read did before packing (rows
+  in id order, one object per point; from a side table holding a plain-row copy of that series);
+- cpu_reference (before and after the measures): a fixed pure-Python loop, to show how loaded
+  the machine was (compare runs by it);
 - with --gui (offscreen Qt): runs_view_fill (the Runs table showing every run) and
   leaderboard_view (the Leaderboard view's refresh, every query and the table).
 
@@ -134,6 +138,40 @@ def count(home: Path) -> dict[str, int]:
     return {"runs": n_runs, "metric_points": points, "points_as_rows": raw}
 
 
+def cpu_reference_ms() -> float:
+    """A fixed pure-Python workload, timed in the same run: a yardstick for how loaded the machine is."""
+    began = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i % 7
+    return round((time.perf_counter() - began) * 1000, 1)
+
+
+def legacy_copy(home: Path, run_id: int) -> None:
+    """The big run's points once more as plain rows in a side table shaped like `metrics` before
+    migration 0005, so the old whole-series read is timed against the same points in the same run."""
+    import sqlite3
+
+    from spark_trainer.store.metric_packs import _decode
+
+    db = sqlite3.connect(home / "sparktrainer.db")
+    try:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'bench_legacy_metrics'").fetchone():
+            return
+        db.execute("CREATE TABLE bench_legacy_metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL, "
+                   "key VARCHAR(120) NOT NULL, step INTEGER NOT NULL, value FLOAT NOT NULL, wall_time FLOAT NOT NULL)")
+        db.execute("CREATE INDEX ix_bench_legacy ON bench_legacy_metrics (run_id, key, step)")
+        for key, *arrays in db.execute("SELECT key, ids, steps, wall_times, \"values\" FROM metric_blocks "
+                                       "WHERE run_id = ? ORDER BY key, last_id", (run_id,)).fetchall():
+            b = _decode(*arrays)
+            db.executemany("INSERT INTO bench_legacy_metrics VALUES (?, ?, ?, ?, ?, ?)",
+                           zip(b.ids.tolist(), [run_id] * len(b), [key] * len(b), b.steps.tolist(),
+                               b.values.tolist(), b.wall_times.tolist(), strict=True))
+        db.commit()
+    finally:
+        db.close()
+
+
 def timed(func, repeats: int) -> float:
     samples = []
     for _ in range(repeats):
@@ -188,6 +226,17 @@ def measure(home: Path, repeats: int) -> dict[str, float]:
         def chart_series() -> None:
             points["series"] = len(metrics.series(store, big, keys=["loss"])["loss"])
 
+        legacy_copy(home, big)
+
+        def chart_before() -> None:  # metrics.read before packing: rows in id order, one object each
+            from spark_trainer.store.entities import Metric
+
+            with store.engine.connect() as conn:
+                found = [Metric(*m) for m in conn.exec_driver_sql(
+                    "SELECT id, run_id, key, step, value, wall_time FROM bench_legacy_metrics "
+                    "WHERE run_id = ? AND id > 0 AND key IN ('loss') ORDER BY id", (big,))]
+            points["before"] = len(found)
+
         def chart_feed() -> None:  # MetricFeed.poll until caught up
             after, n, full = 0, 0, True
             while full:
@@ -199,10 +248,10 @@ def measure(home: Path, repeats: int) -> dict[str, float]:
         for name, func in (("tick", tick), ("tick_gui", tick_gui), ("status_refresh", status_refresh),
                            ("first_tick", first_tick), ("runs_data", runs_data),
                            ("leaderboard_data", leaderboard_data), ("chart_series", chart_series),
-                           ("chart_feed", chart_feed)):
+                           ("chart_feed", chart_feed), ("chart_before", chart_before)):
             result[f"{name}_ms"] = timed(func, repeats)
         result["chart_points"] = points["series"]
-        assert points["feed"] == points["series"], points
+        assert points["feed"] == points["series"] == points["before"], points
     return result
 
 
@@ -223,7 +272,9 @@ def measure_gui(home: Path, repeats: int) -> dict[str, float]:
     with Store.open(home) as store, tempfile.TemporaryDirectory() as tmp:
         ctx = AppContext(store, QSettings(str(Path(tmp) / "gui.ini"), QSettings.Format.IniFormat), poll_gpus=False)
         view = RunsView(store, ctx)
-        view.scheduler.timer.stop()
+        timer = getattr(view.scheduler, "timer", None)
+        if timer is not None:
+            timer.stop()  # timed without the scheduler's ticks
         all_runs = sorted(runs.list_all(store), key=lambda r: r.id, reverse=True)
         result["runs_view_fill_ms"] = timed(lambda: view._show_runs(all_runs), repeats)
         board = LeaderboardView(store, ctx)
@@ -255,7 +306,9 @@ def main() -> None:
             report["load_average"] = round(os.getloadavg()[0], 1)
         except OSError:
             pass
+        report["cpu_reference_ms"] = cpu_reference_ms()
         report.update(measure(home, args.repeats))
+        report["cpu_reference_after_ms"] = cpu_reference_ms()
         if args.gui:
             report.update(measure_gui(home, args.repeats))
     print(json.dumps(report, indent=2))

@@ -108,11 +108,13 @@ def rank(
     if dataset is not None:
         candidates = [r for r in candidates if exps[r.experiment_id].dataset_id == dataset]
     found = summaries(store, [r.id for r in candidates], [key])
+    lower = lower_is_better(key)  # MetricSummary.best's direction, looked up once
     scored = []
     for run in candidates:
         summary = found.get(run.id, {}).get(key)
         if summary is not None:
-            scored.append((summary.best() if use == "best" else summary.last, run, summary))
+            best = summary.minimum if lower else summary.maximum
+            scored.append((best if use == "best" else summary.last, run, summary))
     high_first = (not lower_is_better(key, recipe)) if descending is None else descending
     scored.sort(key=lambda item: (-item[0] if high_first else item[0], item[1].id))
     return [
