@@ -167,6 +167,8 @@ def legacy_copy(home: Path, run_id: int) -> None:
             db.executemany("INSERT INTO bench_legacy_metrics VALUES (?, ?, ?, ?, ?, ?)",
                            zip(b.ids.tolist(), [run_id] * len(b), [key] * len(b), b.steps.tolist(),
                                b.values.tolist(), b.wall_times.tolist(), strict=True))
+        db.execute("INSERT INTO bench_legacy_metrics SELECT id, run_id, key, step, value, wall_time FROM metrics "
+                   "WHERE run_id = ?", (run_id,))
         db.commit()
     finally:
         db.close()
