@@ -45,6 +45,7 @@ if os.environ.get("RANK") is not None and os.environ.get("RANK") == os.environ.g
             steps.train_step = saved
 
     engine._guarded_step = guarded
+    print(f"test: out-of-memory injection armed on rank {os.environ['RANK']} above micro-batch {limit}", flush=True)
 '''
 
 
@@ -72,7 +73,10 @@ def test_one_ranks_oom_restarts_every_rank_with_the_halved_batch(store: Store, r
     done = wait_until(store, run_id, finished, timeout_s=420)
     log = (Path(done.run_dir) / "worker.log").read_text()
     assert done.status == RunStatus.COMPLETED, log
-    assert "injected on rank 1" in log
+    assert "injection armed on rank 1" in log, log[-3000:]
+    assert "rank 1: the GPU ran out of memory with train.batch_size 4" in log, log[-3000:]
+    assert "rank 0: the GPU ran out of memory" not in log  # rank 1 alone ran out
+    assert "rank exit codes: [0, 0]" in log.split("retrying with micro-batch 2")[-1]
     notes = [e.reason for e in runs.events(store, run_id) if e.reason.startswith("out of memory")]
     assert notes == ["out of memory at micro-batch 4; retrying with micro-batch 2 and grad_accum 2 "
                      "(same effective batch)"]
@@ -86,6 +90,8 @@ def test_one_ranks_oom_restarts_every_rank_with_the_halved_batch(store: Store, r
 def test_without_auto_batch_the_run_fails_and_no_rank_is_left_waiting(store: Store, run_file, oom_on_rank_1) -> None:
     run_id = _start(store, run_file)
     done = wait_until(store, run_id, finished, timeout_s=300)
-    assert done.status == RunStatus.FAILED
+    log = (Path(done.run_dir) / "worker.log").read_text()
+    assert done.status == RunStatus.FAILED, log[-3000:]
+    assert "rank 1: the GPU ran out of memory with train.batch_size 4" in log, log[-3000:]
     assert "micro-batch 4" in (done.error or "") and "train.auto_batch" in (done.error or "")
     assert frozen_config(Path(done.run_dir)).train.batch_size == 4  # nothing rewritten
