@@ -68,6 +68,7 @@ def _entity(row: RunRow, exp: ExperimentRow) -> Run:
         finished_at=row.finished_at,
         uuid=row.uuid,
         updated_at=row.updated_at,
+        ran_on=row.ran_on or "local",
     )
 
 
@@ -88,7 +89,7 @@ def _listed(m: Any) -> Run:
         gpus=list(m.gpus or []), priority=m.priority, pid=m.pid, pid_start_time=m.pid_start_time, step=m.step,
         total_steps=m.total_steps, eta_seconds=m.eta_seconds, heartbeat_at=m.heartbeat_at, run_dir=m.run_dir,
         error=m.error, resume_of_id=m.resume_of_id, created_at=m.created_at, started_at=m.started_at,
-        finished_at=m.finished_at, uuid=m.uuid, updated_at=m.updated_at,
+        finished_at=m.finished_at, uuid=m.uuid, updated_at=m.updated_at, ran_on=m.ran_on or "local",
     )
 
 

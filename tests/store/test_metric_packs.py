@@ -98,7 +98,10 @@ def test_delete_after_cuts_packed_and_raw_points(store: Store, small_packs: None
 def test_upgrade_summarises_and_packs_existing_points(tmp_path: Path, small_packs: None) -> None:
     home = DataHome(tmp_path / "home").ensure()
     engine = make_engine(home.db_path)
-    migrate.upgrade(engine, "0004")
+    from alembic.script import ScriptDirectory
+
+    before = ScriptDirectory(str(migrate.MIGRATIONS_DIR)).get_revision("0005").down_revision
+    migrate.upgrade(engine, before)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO projects (id, name, description, created_at, updated_at) "
                           "VALUES (1, 'old', '', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
@@ -130,7 +133,7 @@ def test_upgrade_summarises_and_packs_existing_points(tmp_path: Path, small_pack
     from alembic import command
 
     engine = make_engine(home.db_path)
-    command.downgrade(migrate._alembic_config(engine), "0004")
+    command.downgrade(migrate._alembic_config(engine), before)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*), min(step), max(step) FROM metrics WHERE key = 'loss'")).one() == (
             130, 1, 130)

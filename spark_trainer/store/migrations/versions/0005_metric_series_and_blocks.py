@@ -5,7 +5,7 @@ this migration (one pass over the metrics table; a backup is taken before it, as
 migration).
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0006 (assigned 0005 after 0004; chained after main's 0006 when main was merged)
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
