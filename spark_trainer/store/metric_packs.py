@@ -99,20 +99,17 @@ def add_points(conn: Any, run_id: int, rows: Sequence[tuple[str, int, float, flo
             a[2] = value if a[2] is None else max(a[2], value)
         if step >= a[3]:  # the highest step; among equal steps the newest point
             a[3], a[4], a[5] = step, value, first + i
-    conn.execute(text(
-        "INSERT INTO metric_series (run_id, key, count, packed, min_value, max_value, last_step, last_value, last_id) "
-        "VALUES (:r, :k, :n, 0, :lo, :hi, :step, :value, :id) "
-        "ON CONFLICT (run_id, key) DO UPDATE SET count = count + excluded.count, "
-        "min_value = coalesce(min(min_value, excluded.min_value), min_value, excluded.min_value), "
-        "max_value = coalesce(max(max_value, excluded.max_value), max_value, excluded.max_value), "
-        "last_value = CASE WHEN excluded.last_step >= last_step THEN excluded.last_value ELSE last_value END, "
-        "last_id = CASE WHEN excluded.last_step >= last_step THEN excluded.last_id ELSE last_id END, "
-        "last_step = max(last_step, excluded.last_step)"),
-        [{"r": run_id, "k": k, "n": a[0], "lo": a[1], "hi": a[2], "step": a[3], "value": a[4], "id": a[5]}
-         for k, a in agg.items()])
-    for key in agg:
-        waiting = conn.execute(text("SELECT count - packed FROM metric_series WHERE run_id = :r AND key = :k"),
-                               {"r": run_id, "k": key}).scalar()
+    for key, a in agg.items():  # one statement per key, which also says how many points wait to be packed
+        waiting = db.execute(
+            "INSERT INTO metric_series (run_id, key, count, packed, min_value, max_value, last_step, last_value, "
+            "last_id) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (run_id, key) DO UPDATE SET count = count + excluded.count, "
+            "min_value = coalesce(min(min_value, excluded.min_value), min_value, excluded.min_value), "
+            "max_value = coalesce(max(max_value, excluded.max_value), max_value, excluded.max_value), "
+            "last_value = CASE WHEN excluded.last_step >= last_step THEN excluded.last_value ELSE last_value END, "
+            "last_id = CASE WHEN excluded.last_step >= last_step THEN excluded.last_id ELSE last_id END, "
+            "last_step = max(last_step, excluded.last_step) RETURNING count - packed",
+            (run_id, key, a[0], a[1], a[2], a[3], a[4], a[5])).fetchone()[0]
         if waiting >= PACK_ROWS:
             pack(conn, run_id, key)
 
