@@ -117,7 +117,7 @@ def test_upgrade_summarises_and_packs_existing_points(tmp_path: Path, small_pack
                                   "VALUES (1, 'eval_loss', :s, :v, 0)"), {"s": step, "v": float(step)})
     engine.dispose()
     with Store.open(home) as store:
-        assert store.schema_revision() == "0005"
+        assert store.schema_revision() == migrate.HEAD_REVISION
         got = metrics.read(store, 1)
         assert [m.step for m in got if m.key == "loss"] == list(range(1, 131))
         assert [m.step for m in got if m.key == "eval_loss"] == [50, 100, 130]
