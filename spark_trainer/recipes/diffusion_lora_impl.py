@@ -242,7 +242,7 @@ class DiffusionLoRARecipe:
         return EvalResult({"eval_loss": loss}, report=report)
 
     def sample_prompts(self) -> list[str]:
-        prompts = list(self.config.eval.sample_prompts)
+        prompts = list(self.rc.sample_prompts)
         if prompts:
             return prompts
         captions = [i.caption for i in self.val_data + self.train_data if i.caption]

@@ -49,6 +49,9 @@ class RecipeSpec:
         metrics: the evaluation metrics the recipe logs, with their direction; the first one is the
             main metric (best checkpoint and early stopping watch it unless configured otherwise).
         unit: what the recipe's work rate counts (tokens, examples, images): `<unit>_per_s`.
+        moved_fields: (old "section.key", new recipe_config key) for fields that used to live in the
+            shared sections (`train.seq_len`, `eval.sample_prompts`); old run files are read with
+            them moved (see config/legacy.py). An old field a recipe does not list is ignored.
     """
 
     name: str
@@ -60,6 +63,7 @@ class RecipeSpec:
     tags: tuple[str, ...] = field(default_factory=tuple)
     metrics: tuple[MetricSpec, ...] = (MetricSpec("eval_loss", False, "validation loss"),)
     unit: str = "examples"
+    moved_fields: tuple[tuple[str, str], ...] = ()
 
     @property
     def main_metric(self) -> MetricSpec:

@@ -146,11 +146,11 @@ class TextClassificationRecipe:
         return cls.metrics_from_confusion(totals, self.labels.names)
 
     def generate_samples(self, model: Any) -> list[Sample]:
-        """Predictions for the configured prompts, else for the first validation texts."""
+        """Predictions for `recipe_config.sample_texts`, else for the first validation texts."""
         import torch
 
         assert self.labels is not None
-        prompts = list(self.config.eval.sample_prompts)
+        prompts = list(self.rc.sample_texts)
         items = [Encoded(list(self.tokenizer(p)["input_ids"])[: self.rc.max_length], -1, p) for p in prompts]
         items = items or (self.val_data or self.train_data)[:6]
         was_training = model.training
