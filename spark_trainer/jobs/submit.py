@@ -121,10 +121,12 @@ def submit_config(
 ) -> Submitted:
     """Validate, resolve and freeze a run file into `runs/<id>/config.yaml`; the run is queued.
 
-    Raises BadInput (nothing recorded) for a missing dataset path or a GPU request this machine
-    can never satisfy.
+    Raises BadInput (no run recorded) for a missing dataset path, a GPU request this machine can
+    never satisfy, a base model that is not there, or data the recipe cannot train on (a dataset of
+    another kind, a missing label column, one class only, images without captions...).
     """
     from spark_trainer.jobs.scheduler import machine_gpus
+    from spark_trainer.recipes import get_recipe
 
     request = gpu_alloc.parse_request(gpus or config.gpus)
     gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
@@ -137,6 +139,7 @@ def submit_config(
         frozen.dataset = str(dataset.id)
         frozen.gpus = request.text
         frozen.base_model = base_model
+        get_recipe(config.recipe).check_data(frozen, Path(dataset.path))
         experiment = _experiment(store, frozen, dataset)
     return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, report is not None,
                      report)
@@ -170,6 +173,7 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     frozen.dataset = str(dataset.id)
     frozen.gpus = request.text
     frozen.base_model = base_model
+    get_recipe(experiment.recipe).check_data(frozen, Path(dataset.path))
     return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, False)
 
 

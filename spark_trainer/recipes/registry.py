@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -86,6 +87,15 @@ class RecipeSpec:
             kinds = " or ".join(self.data_kinds)
             raise ConfigError(f"dataset: recipe {self.name} trains on {kinds} datasets; {what} is {_a(kind)} "
                               f"{kind} dataset")
+
+    def check_data(self, config: Any, data_path: Path) -> None:
+        """The problems a run would meet before its first step that need no model loaded (a missing
+        label column, a single class, images without captions...), raised as BadInput by submit, so
+        that the run is never created. Recipes opt in with a `check_data(data_path)` method; the
+        worker's `prepare` raises the same errors for runs queued without this check."""
+        recipe_class = self.load()
+        if hasattr(recipe_class, "check_data"):
+            recipe_class(config).check_data(Path(data_path))
 
     def load(self) -> Any:
         """Import and return the recipe implementation (this may import torch)."""

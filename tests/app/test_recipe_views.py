@@ -57,7 +57,8 @@ def test_evaluation_tab_and_image_samples(store, ctx, qtbot, tmp_path):
     report = {"step": 10, "metrics": {"eval_accuracy": 0.75, "eval_macro_f1": 0.7, "eval_loss": 0.5},
               "labels": ["cat", "dog"], "confusion": [[2, 1], [0, 1]], "examples": 4,
               "per_class": {"cat": {"precision": 1.0, "recall": 0.667, "f1": 0.8, "support": 3},
-                            "dog": {"precision": 0.5, "recall": 1.0, "f1": 0.667, "support": 1}}}
+                            "dog": {"precision": 0.5, "recall": 1.0, "f1": 0.667, "support": 1}},
+              "skipped_images": [{"path": "/data/pets/cat/broken.png", "reason": "cannot identify image file"}]}
     (folder / "r.json").write_text(json.dumps(report))
     confusion_image([[2, 1], [0, 1]], ["cat", "dog"]).save(folder / "c.png")
     artifacts.add(store, run.id, "eval_report", str(folder / "r.json"), step=10)
@@ -77,6 +78,8 @@ def test_evaluation_tab_and_image_samples(store, ctx, qtbot, tmp_path):
     assert "accuracy 0.750" in panel.title.text() and panel.table.rowCount() == 2
     assert panel.table.item(0, 0).text() == "cat" and panel.table.item(1, 2).text() == "1.000"
     assert not panel.picture.pixmap().isNull()
+    assert not panel.skipped.isHidden()
+    assert panel.skipped.text() == "1 image skipped, not trained or evaluated: broken.png (cannot identify image file)"
     texts = [w.text() for w in view.samples.findChildren(type(panel.title))]
     assert any("predicted cat" in t for t in texts)
     assert any(w.pixmap() is not None and not w.pixmap().isNull() for w in view.samples.findChildren(type(panel.title)))
