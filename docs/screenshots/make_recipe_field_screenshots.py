@@ -4,7 +4,8 @@ own section (causal-lm: seq_len and sample_prompts; text-classification: sample_
 diffusion-lora: sample_prompts; image-classification: neither).
 
 Builds tiny local models and small datasets in a temporary data home (no training), then renders
-offscreen to docs/screenshots/recipe-settings-<recipe>.png.
+offscreen to docs/screenshots/recipe-settings-<recipe>.png, and the top of the causal-lm form (its
+Training section, which no longer has seq_len) to experiment-setup.png.
 
 Run: .venv/bin/python docs/screenshots/make_recipe_field_screenshots.py [--out docs/screenshots]
 """
@@ -86,6 +87,11 @@ def render(home: Path, run_ids: dict[str, int], out: Path) -> None:
         setup = window.views["experiments"]
         settle(1.0)
         scroll = next(a for a in setup.findChildren(QScrollArea) if a.isAncestorOf(setup.recipe_box))
+        if recipe == "causal-lm":
+            scroll.verticalScrollBar().setValue(0)
+            settle(0.5)
+            window.grab().save(str(out / "experiment-setup.png"))
+            print(f"wrote {out / 'experiment-setup.png'}")
         scroll.verticalScrollBar().setValue(setup.recipe_box.y() - 10)
         settle(0.5)
         target = out / f"recipe-settings-{recipe}.png"
