@@ -224,10 +224,13 @@ def estimate_for_config(config: dict[str, Any], base_model_dir: str | Path, *, b
         if batch_size is not None:
             config = {**config, "train": {**(config.get("train") or {}), "batch_size": batch_size}}
         return estimate_diffusion_config(config, base_model_dir)
+    from spark_trainer.config.legacy import upgrade
+
+    config, _ = upgrade(config)  # stored configs of runs from before seq_len moved into recipe_config
     train = config.get("train") or {}
     recipe = config.get("recipe_config") or {}
     precision = str(train.get("precision") or "auto")
-    seq_len, outputs = int(train.get("seq_len") or 512), None
+    seq_len, outputs = int(recipe.get("seq_len") or 512), None
     if config.get("recipe") == "text-classification":
         seq_len, outputs = int(recipe.get("max_length") or 256), 64  # a head of at most tens of classes
     elif config.get("recipe") == "image-classification":

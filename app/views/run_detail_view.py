@@ -276,7 +276,7 @@ class RunDetailView(QWidget):
         assert self.run is not None
         found = artifacts.list_for(self.store, self.run.id, "sample")
         if not found:
-            note = QLabel("No samples yet. Set eval.samples_every_steps (and eval.sample_prompts) to generate "
+            note = QLabel("No samples yet. Set eval.samples_every_steps (and the recipe's sample prompts) to generate "
                           "text, images or a classifier's predictions every N steps.")
             note.setObjectName("Muted")
             note.setWordWrap(True)
