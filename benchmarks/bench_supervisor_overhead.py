@@ -74,8 +74,8 @@ def main() -> int:
         config = validate_config({
             "project": "bench", "name": "overhead", "recipe": "causal-lm", "base_model": str(model),
             "dataset": str(REPO / "resources" / "demo" / "train.jsonl"), "gpus": gpus,
-            "train": {"max_steps": args.steps, "batch_size": 8, "seq_len": 128, "learning_rate": 1e-3},
-            "recipe_config": {"method": "lora", "lora_r": 8},
+            "train": {"max_steps": args.steps, "batch_size": 8, "learning_rate": 1e-3},
+            "recipe_config": {"method": "lora", "lora_r": 8, "seq_len": 128},
             "eval": {"every_steps": None, "val_fraction": 0.1},
             "checkpoint": {"every_steps": None},
         })

@@ -73,9 +73,9 @@ def run_file(folder: Path, model: Path, data: Path, gpus: str, sharding: str, st
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump({
         "project": "fsdp-check", "name": name, "recipe": "causal-lm", "base_model": str(model), "dataset": str(data),
-        "gpus": gpus, "train": {"max_steps": steps, "batch_size": 2, "seq_len": 2048, "learning_rate": 1e-5,
+        "gpus": gpus, "train": {"max_steps": steps, "batch_size": 2, "learning_rate": 1e-5,
                                 "sharding": sharding, "compile": False, "warmup_steps": 0},
-        "recipe_config": {"method": "full"},
+        "recipe_config": {"method": "full", "seq_len": 2048},
         "eval": {"every_steps": None, "val_fraction": 0.05, "max_batches": 2},
         "checkpoint": {"every_steps": max(1, steps // 3), "keep": 1}}))
     return path

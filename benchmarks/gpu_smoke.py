@@ -65,10 +65,11 @@ def main() -> int:
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     config = ExperimentConfig.model_validate({
         "name": "smoke", "recipe": "causal-lm", "base_model": str(model), "dataset": str(data), "gpus": "auto",
-        "train": {"max_steps": 40, "learning_rate": 1e-2, "batch_size": 8, "seq_len": 256, "warmup_steps": 2},
+        "train": {"max_steps": 40, "learning_rate": 1e-2, "batch_size": 8, "warmup_steps": 2},
         "eval": {"every_steps": 20, "val_fraction": 0.1, "samples_every_steps": 40},
         "checkpoint": {"every_steps": None},
-        "recipe_config": {"target_modules": "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj,lm_head"},
+        "recipe_config": {"target_modules": "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj,lm_head",
+                          "seq_len": 256},
     })
     began = time.perf_counter()
     done, straight = train(config, data, root / "straight")

@@ -65,8 +65,9 @@ def run_config(name: str, steps: int) -> dict:
         data = write_text_rows(synthetic_examples(preset, n), root / "train.jsonl")
         config = ExperimentConfig.model_validate({
             "name": name, "recipe": "causal-lm", "base_model": str(model), "dataset": str(data),
-            "train": {"max_steps": steps, "batch_size": batch, "seq_len": preset.seq_len},
-            "recipe_config": {"lora_r": preset.lora_r, "lora_alpha": 2 * preset.lora_r, **recipe},
+            "train": {"max_steps": steps, "batch_size": batch},
+            "recipe_config": {"lora_r": preset.lora_r, "lora_alpha": 2 * preset.lora_r, "seq_len": preset.seq_len,
+                              **recipe},
             "eval": {"every_steps": None, "val_fraction": 0.0}, "checkpoint": {"every_steps": None}})
         torch.cuda.reset_peak_memory_stats()
         began = time.perf_counter()
@@ -128,12 +129,12 @@ def main() -> int:
         shape = estimate.ModelShape.from_config(found["model_config"])
         train, rc = found["config"]["train"], found["config"]["recipe_config"]
         parts = estimate.estimate_peak_memory(
-            shape, method=rc["method"], batch_size=train["batch_size"], seq_len=train["seq_len"], precision="bf16",
+            shape, method=rc["method"], batch_size=train["batch_size"], seq_len=rc["seq_len"], precision="bf16",
             lora_r=rc["lora_r"], gradient_checkpointing=train["gradient_checkpointing"], calibration=raw).parts
         measured = found["peak_reserved_bytes"] + context
         point = {**{k: found[k] for k in ("name", "status", "seconds", "peak_reserved_bytes", "peak_allocated_bytes")},
                  "context_bytes": context, "measured_bytes": measured, "parts": parts,
-                 "method": rc["method"], "batch_size": train["batch_size"], "seq_len": train["seq_len"],
+                 "method": rc["method"], "batch_size": train["batch_size"], "seq_len": rc["seq_len"],
                  "compile": train["compile"]}
         points.append(point)
         print(f"{name:<14} measured {measured / 2**30:6.2f} GiB (reserved {found['peak_reserved_bytes'] / 2**30:.2f} "

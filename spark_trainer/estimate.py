@@ -224,10 +224,13 @@ def estimate_for_config(config: dict[str, Any], base_model_dir: str | Path, *, b
         if batch_size is not None:
             config = {**config, "train": {**(config.get("train") or {}), "batch_size": batch_size}}
         return estimate_diffusion_config(config, base_model_dir)
+    from spark_trainer.config.legacy import upgrade
+
+    config, _ = upgrade(config)  # stored configs of runs from before seq_len moved into recipe_config
     train = config.get("train") or {}
     recipe = config.get("recipe_config") or {}
     precision = str(train.get("precision") or "auto")
-    seq_len, outputs = int(train.get("seq_len") or 512), None
+    seq_len, outputs = int(recipe.get("seq_len") or 512), None
     if config.get("recipe") == "text-classification":
         seq_len, outputs = int(recipe.get("max_length") or 256), 64  # a head of at most tens of classes
     elif config.get("recipe") == "image-classification":
@@ -314,15 +317,14 @@ class MeasuredPeak:
 
 def compare_measured(store: Any, limit: int = 20) -> list[MeasuredPeak]:
     """Runs that reported a peak-memory metric, each with what the formula says for its config."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from spark_trainer.store import experiments, runs
-    from spark_trainer.store.models import MetricRow
+    from spark_trainer.store.models import MetricSeriesRow as S
 
     with store.read() as session:
-        query = (select(MetricRow.run_id, MetricRow.key, func.max(MetricRow.value))
-                 .where(MetricRow.key.in_(MEASURED_KEYS)).group_by(MetricRow.run_id, MetricRow.key)
-                 .order_by(MetricRow.run_id.desc()).limit(limit))
+        query = (select(S.run_id, S.key, S.max_value).where(S.key.in_(MEASURED_KEYS), S.max_value.is_not(None))
+                 .order_by(S.run_id.desc(), S.key).limit(limit))
         found = list(session.execute(query))
     result = []
     for run_id, key, value in found:

@@ -23,8 +23,8 @@ def _model(tmp_path: Path) -> Path:
 
 def _mapping(sharding: str = "auto", method: str = "full") -> dict:
     return {"name": "e", "recipe": "causal-lm", "base_model": "x", "dataset": "d", "gpus": "0,1,2,3",
-            "train": {"batch_size": 1, "seq_len": 2048, "gradient_checkpointing": True, "sharding": sharding},
-            "recipe_config": {"method": method}}
+            "train": {"batch_size": 1, "gradient_checkpointing": True, "sharding": sharding},
+            "recipe_config": {"method": method, "seq_len": 2048}}
 
 
 def test_fsdp_splits_the_optimizer_state_and_keeps_activations(tmp_path: Path) -> None:

@@ -40,20 +40,21 @@ class MetricBatch:
 def read_batch(store: Store, run_id: int, after_id: int, limit: int = READ_LIMIT,
                until_id: int | None = None) -> MetricBatch:
     """Metric rows of a run after `after_id` (and at most `until_id`), grouped by key."""
-    rows = metrics.read(store, run_id, after_id=after_id, limit=limit)
-    full = len(rows) >= limit
-    if until_id is not None:
-        full = full and rows[-1].id < until_id
-        rows = [row for row in rows if row.id <= until_id]
-    grouped: dict[str, list] = {}
-    for row in rows:
-        grouped.setdefault(row.key, []).append((row.step, row.wall_time, row.value))
+    # Arrays straight from the store (packed blocks): no Python object per point.
+    found = metrics.series(store, run_id, after_id=after_id, limit=limit)
+    full = sum(len(s) for s in found.values()) >= limit
+    last_id = max((int(s.ids[-1]) for s in found.values() if len(s)), default=after_id)
     series = {}
-    for key, points in grouped.items():
-        arr = np.asarray(points, dtype=float)
-        finite = np.isfinite(arr[:, 2])
-        series[key] = (arr[finite, 0], arr[finite, 1], arr[finite, 2])
-    return MetricBatch(run_id, rows[-1].id if rows else after_id, full, series, after_id)
+    for key, s in found.items():
+        keep = np.isfinite(s.values)
+        if until_id is not None:
+            keep &= s.ids <= until_id
+        if keep.any():
+            series[key] = (s.steps[keep].astype(float), s.wall_times[keep], s.values[keep])
+    if until_id is not None:
+        full = full and last_id < until_id
+        last_id = min(last_id, until_id)
+    return MetricBatch(run_id, last_id, full, series, after_id)
 
 
 def read_history(store: Store, run_id: int, until_id: int, cancel: threading.Event) -> list[MetricBatch]:

@@ -20,6 +20,11 @@ class EvalReportPanel(QWidget):
         self.title.setObjectName("Muted")
         self.title.setWordWrap(True)
         layout.addWidget(self.title)
+        self.skipped = QLabel("")  # images the run left out because they do not decode
+        self.skipped.setObjectName("Muted")
+        self.skipped.setWordWrap(True)
+        self.skipped.hide()
+        layout.addWidget(self.skipped)
         row = QHBoxLayout()
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -45,6 +50,11 @@ class EvalReportPanel(QWidget):
         shown = ", ".join(f"{k.removeprefix('eval_')} {v:.3f}" for k, v in metrics.items())
         self.title.setText(f"<b>Step {data.get('step')}</b>: {shown} on {data.get('examples', '?')} validation "
                            "examples. Confusion matrix: rows are true classes, columns predicted.")
+        skipped = data.get("skipped_images") or []
+        self.skipped.setText(f"{len(skipped)} image{'s' if len(skipped) != 1 else ''} skipped, not trained or "
+                             "evaluated: " + "; ".join(f"{Path(s['path']).name} ({s['reason']})" for s in skipped[:5])
+                             + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""))
+        self.skipped.setVisible(bool(skipped))
         per_class = data.get("per_class", {})
         self.table.setRowCount(len(per_class))
         for r, (name, values) in enumerate(per_class.items()):

@@ -280,7 +280,7 @@ class RunDetailView(QWidget):
             if item.widget() is not None:
                 item.widget().deleteLater()
         if not found:
-            note = QLabel("No samples yet. Set eval.samples_every_steps (and eval.sample_prompts) to generate "
+            note = QLabel("No samples yet. Set eval.samples_every_steps (and the recipe's sample prompts) to generate "
                           "text, images or a classifier's predictions every N steps.")
             note.setObjectName("Muted")
             note.setWordWrap(True)

@@ -57,8 +57,8 @@ def fill(home: Path, steps: int) -> None:
         run_file.write_text(yaml.safe_dump({
             "project": "support-bot", "name": name, "recipe": "causal-lm", "base_model": str(model),
             "dataset": str(ROOT / "resources" / "demo" / "train.jsonl"), "gpus": "cpu",
-            "train": {"max_steps": steps, "learning_rate": lr, "batch_size": 8, "seq_len": 128, "warmup_steps": 5},
-            "recipe_config": {"method": "lora", "lora_r": rank, "lora_alpha": 2 * rank},
+            "train": {"max_steps": steps, "learning_rate": lr, "batch_size": 8, "warmup_steps": 5},
+            "recipe_config": {"method": "lora", "lora_r": rank, "lora_alpha": 2 * rank, "seq_len": 128},
             "eval": {"every_steps": max(1, steps // 6), "max_batches": 2},
             "checkpoint": {"every_steps": max(1, steps // 3), "keep": 2},
         }))

@@ -33,10 +33,10 @@ def fill(home: Path, steps: int) -> None:
         run_file.write_text(yaml.safe_dump({
             "project": "support-bot", "name": name, "recipe": "causal-lm", "base_model": str(model),
             "dataset": str(ROOT / "resources" / "demo" / "train.jsonl"), "gpus": "cpu",
-            "train": {"max_steps": steps, "learning_rate": lr, "batch_size": 8, "seq_len": 128, "warmup_steps": 20},
-            "recipe_config": {"method": "lora", "lora_r": rank, "lora_alpha": 2 * rank},
-            "eval": {"every_steps": max(1, steps // 8), "max_batches": 2, "samples_every_steps": max(1, steps // 3),
-                     "sample_prompts": ["Count up from 3:", "What is 2 plus 5?"]},
+            "train": {"max_steps": steps, "learning_rate": lr, "batch_size": 8, "warmup_steps": 20},
+            "recipe_config": {"method": "lora", "lora_r": rank, "lora_alpha": 2 * rank, "seq_len": 128,
+                              "sample_prompts": ["Count up from 3:", "What is 2 plus 5?"]},
+            "eval": {"every_steps": max(1, steps // 8), "max_batches": 2, "samples_every_steps": max(1, steps // 3)},
             "checkpoint": {"every_steps": max(1, steps // 3), "keep": 2},
         }))
         print(f"training {name} ({steps} steps on the CPU)…", flush=True)

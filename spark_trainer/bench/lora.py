@@ -29,13 +29,14 @@ def ours_config(preset: Preset, model_dir: Path, data: Path, *, steps: int, comp
     """A run file for the preset's job: only what the job fixes is set, the rest are run-file defaults."""
     from spark_trainer.config.schema import ExperimentConfig
 
-    train: dict[str, Any] = {"max_steps": steps, "batch_size": preset.batch_size, "seq_len": preset.seq_len}
+    train: dict[str, Any] = {"max_steps": steps, "batch_size": preset.batch_size}
     if compile is not None:
         train["compile"] = compile
     return ExperimentConfig.model_validate({
         "project": "bench", "name": f"bench-{preset.name}", "recipe": "causal-lm", "base_model": str(model_dir),
         "dataset": str(data), "train": train,
-        "recipe_config": {"lora_r": preset.lora_r, "lora_alpha": 2 * preset.lora_r, "attention": attention}})
+        "recipe_config": {"lora_r": preset.lora_r, "lora_alpha": 2 * preset.lora_r, "attention": attention,
+                          "seq_len": preset.seq_len}})
 
 
 def run_ours(preset: Preset, examples: list[list[int]], *, device: Any, dtype: Any, steps: int, warmup: int,

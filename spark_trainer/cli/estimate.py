@@ -95,15 +95,15 @@ def _sharding(mapping: dict[str, Any], folder: Path, request_text: str, gpus: li
 
 def _no_fit(plan: Any) -> str:
     return (f"even a micro-batch of 1 needs more than 90% of the free memory ({human_bytes(plan.budget_bytes)}); "
-            "set train.gradient_checkpointing: true, use recipe_config.method: qlora, or shorten train.seq_len")
+            "set train.gradient_checkpointing: true, use recipe_config.method: qlora, or shorten recipe_config.seq_len")
 
 
 def _text(result: dict[str, Any], config: Any) -> str:
     parts = ", ".join(f"{k} {human_bytes(v)}" for k, v in result["parts"].items())
-    t = config.train
+    seq_len = config.recipe_config.get("seq_len")  # token recipes only
+    shape = f"micro-batch {config.train.batch_size}" + (f", seq_len {seq_len}" if seq_len else "")
     rows = [("run file", result["run_file"]), ("base model", result["base_model"]),
-            ("estimated peak", f"{human_bytes(result['estimate_bytes'])} per GPU at micro-batch {t.batch_size}, "
-                               f"seq_len {t.seq_len} ({parts})"),
+            ("estimated peak", f"{human_bytes(result['estimate_bytes'])} per GPU at {shape} ({parts})"),
             ("calibration", result["calibration"]["source"])]
     if result["gpus"]:
         rows.append(("GPU", ", ".join(f"{g['index']}: {g['name']} {human_bytes(g['memory_free'])} free"

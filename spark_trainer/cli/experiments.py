@@ -56,6 +56,8 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
             data[key] = value
     data = apply_overrides(data, args.set)
     config = validate_config(data, source, node)
+    for note in config.upgrade_notes:
+        ctx.info(f"note: {source or 'config'}: {note}")
     store = ctx.store
     dataset = datasets.get(store, config.dataset, config.project)
     get_recipe(config.recipe).check_data_kind(dataset.kind, f"dataset {dataset.name!r}")

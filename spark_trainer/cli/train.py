@@ -31,6 +31,8 @@ def cmd_train(ctx: Context, args: argparse.Namespace) -> Result:
 
     data, node = load_yaml(args.config)
     config = validate_config(apply_overrides(data, args.set), args.config, node)
+    for note in config.upgrade_notes:
+        ctx.info(f"note: {args.config}: {note}")
     store = ctx.store
     reconcile(store)
     submitted = submit_config(store, config, base_dir=Path(args.config).resolve().parent, gpus=args.gpus)

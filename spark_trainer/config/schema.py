@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, PrivateAttr, model_validator
 
 
 class Section(BaseModel):
@@ -24,7 +24,6 @@ class TrainConfig(Section):
     learning_rate: float = Field(2.0e-4, gt=0, le=1.0, description="Peak learning rate")
     batch_size: int = Field(8, ge=1, le=4096, description="Micro-batch size per device")
     grad_accum: int = Field(1, ge=1, le=1024, description="Micro-batches per optimizer step")
-    seq_len: int = Field(512, ge=8, le=1_048_576, description="Tokens per row (text recipes; images ignore it)")
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="auto picks bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU"
     )
@@ -61,9 +60,8 @@ class EvalConfig(Section):
     every_steps: int | None = Field(50, ge=1, description="Evaluate every N steps (and always at the end)")
     val_fraction: float = Field(0.1, ge=0, le=0.5, description="Share of the dataset held out for validation")
     max_batches: int | None = Field(None, ge=1, description="Cap on validation batches per evaluation")
-    samples_every_steps: int | None = Field(None, ge=1, description="Generate samples every N steps")
-    sample_prompts: list[str] = Field(
-        default_factory=list, description="Fixed prompts for generated samples (recipes that generate text or images)")
+    samples_every_steps: int | None = Field(
+        None, ge=1, description="Log samples every N steps (what a sample is, and its prompts, is the recipe's)")
 
 
 class CheckpointConfig(Section):
@@ -87,3 +85,26 @@ class ExperimentConfig(Section):
     recipe_config: dict[str, Any] = Field(default_factory=dict, description="The recipe's own settings")
     eval: EvalConfig = Field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+
+    _upgrade_notes: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _upgrade_old_layout(cls, data: Any, handler: ModelWrapValidatorHandler[ExperimentConfig]) -> ExperimentConfig:
+        # Files and stored configs from before train.seq_len / eval.sample_prompts moved into the
+        # recipe's section still load (see config/legacy.py); the notes say what was moved.
+        notes: list[str] = []
+        if isinstance(data, dict):
+            from spark_trainer.config.legacy import upgrade
+
+            data, notes = upgrade(data)
+        config = handler(data)
+        if notes:
+            config._upgrade_notes = notes
+        return config
+
+    @property
+    def upgrade_notes(self) -> list[str]:
+        """One line per old-layout field this config was read with (moved or ignored); empty for a
+        config in the current layout."""
+        return list(self._upgrade_notes)

@@ -54,9 +54,11 @@ def run_task(task: str, config: ExperimentConfig, checkpoint: Path | None, path:
     model, processor = exporter_for(config.recipe).load(config, checkpoint, device, dtype, data_path=data_path)
     if task == "perplexity":
         from spark_trainer.evaluation.causal_lm import perplexity
+        from spark_trainer.recipes.causal_lm import CausalLMConfig
 
-        limit = getattr(model.config, "max_position_embeddings", None) or config.train.seq_len
-        return perplexity(model, processor, items, min(config.train.seq_len, limit), tick)
+        seq_len = CausalLMConfig.model_validate(config.recipe_config).seq_len
+        limit = getattr(model.config, "max_position_embeddings", None) or seq_len
+        return perplexity(model, processor, items, min(seq_len, limit), tick)
     if task == "mcq":
         from spark_trainer.evaluation.causal_lm import mcq
 

@@ -68,9 +68,9 @@ def demo_config(model_path: Path, data_path: Path, *, steps: int = 300) -> Exper
         "dataset": str(data_path),
         "gpus": "auto",
         "notes": "Created by `spark-trainer demo`: a tiny random-weight model learning simple patterns.",
-        "train": {"max_steps": steps, "learning_rate": 3e-3, "batch_size": 8, "seq_len": 128,
+        "train": {"max_steps": steps, "learning_rate": 3e-3, "batch_size": 8,
                   "warmup_steps": min(20, steps // 10)},
-        "recipe_config": {"method": "lora", "lora_r": 8, "lora_alpha": 16},
+        "recipe_config": {"method": "lora", "lora_r": 8, "lora_alpha": 16, "seq_len": 128},
         "eval": {"every_steps": max(1, steps // 3), "val_fraction": 0.1, "max_batches": 4},
         "checkpoint": {"every_steps": max(1, steps // 2), "keep": 2},
     })

@@ -48,9 +48,8 @@ def diffusion_demo_config(model_path: Path, data_path: Path, *, steps: int = 40)
                  "learning captioned shapes.",
         "train": {"max_steps": steps, "learning_rate": 1e-2, "batch_size": 4, "warmup_steps": min(5, steps // 10)},
         "recipe_config": {"resolution": 32, "lora_r": 8, "lora_alpha": 8, "sample_steps": 8,
-                          "target_modules": "to_q,to_k,to_v,to_out.0,conv_in,conv_out"},
-        "eval": {"every_steps": max(1, steps // 2), "val_fraction": 0.15, "samples_every_steps": max(1, steps // 2),
-                 "sample_prompts": PROMPTS},
+                          "target_modules": "to_q,to_k,to_v,to_out.0,conv_in,conv_out", "sample_prompts": PROMPTS},
+        "eval": {"every_steps": max(1, steps // 2), "val_fraction": 0.15, "samples_every_steps": max(1, steps // 2)},
         "checkpoint": {"every_steps": max(1, steps // 2), "keep": 2},
     })
 

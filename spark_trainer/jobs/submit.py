@@ -12,7 +12,6 @@ from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, ConfigError, NotFound
 from spark_trainer.ingest.types import IngestReport
 from spark_trainer.jobs import gpus as gpu_alloc
-from spark_trainer.jobs.model_check import check_base_model
 from spark_trainer.store import datasets, experiments, projects, runs
 from spark_trainer.store.entities import Dataset, Experiment, Run, RunStatus
 from spark_trainer.store.store import Store
@@ -87,14 +86,15 @@ def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | Non
 def resolve_model(base_model: str, base_dir: Path | None, home_root: Path) -> str:
     """The model's absolute folder, frozen into the run's config: a local folder (relative to the run
     file, else to the data home or its models/), or the `main` snapshot of a Hugging Face id in the
-    local cache. A model not found is left as given; the worker then fails with where it looked."""
-    from spark_trainer.models.loading import resolve_base_model
+    local cache (the rules are spark_trainer.models.loading's, shared with the GUI and the worker).
+
+    Raises:
+        ConfigError: `base_model: ...` naming the path and what is missing; nothing is recorded.
+    """
+    from spark_trainer.models.loading import freeze_base_model
 
     dirs = tuple(d for d in (base_dir, home_root, home_root / "models") if d is not None)
-    try:
-        return str(resolve_base_model(base_model, search_dirs=dirs))
-    except BadInput:
-        return base_model
+    return freeze_base_model(base_model, dirs)
 
 
 def _experiment(store: Store, config: ExperimentConfig, dataset: Dataset) -> Experiment:
@@ -121,15 +121,16 @@ def submit_config(
 ) -> Submitted:
     """Validate, resolve and freeze a run file into `runs/<id>/config.yaml`; the run is queued.
 
-    Raises BadInput (nothing recorded) for a missing dataset path or a GPU request this machine
-    can never satisfy.
+    Raises BadInput (no run recorded) for a missing dataset path, a GPU request this machine can
+    never satisfy, a base model that is not there, or data the recipe cannot train on (a dataset of
+    another kind, a missing label column, one class only, images without captions...).
     """
     from spark_trainer.jobs.scheduler import machine_gpus
+    from spark_trainer.recipes import get_recipe
 
     request = gpu_alloc.parse_request(gpus or config.gpus)
     gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
     base_model = resolve_model(config.base_model, base_dir, store.home.root)
-    check_base_model(base_model, _model_dirs(store))
     # Two submits of the same file at once: the second waits, then reuses the dataset and the
     # experiment the first created (instead of failing on their names).
     with _submit_lock(store):
@@ -138,13 +139,10 @@ def submit_config(
         frozen.dataset = str(dataset.id)
         frozen.gpus = request.text
         frozen.base_model = base_model
+        get_recipe(config.recipe).check_data(frozen, Path(dataset.path))
         experiment = _experiment(store, frozen, dataset)
     return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, report is not None,
                      report)
-
-
-def _model_dirs(store: Store) -> tuple[Path, ...]:
-    return (store.home.models_dir, store.home.root)
 
 
 @contextmanager
@@ -170,10 +168,12 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     from spark_trainer.recipes import get_recipe
 
     get_recipe(experiment.recipe).check_data_kind(dataset.kind, f"dataset {dataset.name!r}")
-    check_base_model(config.base_model, _model_dirs(store))
+    base_model = resolve_model(config.base_model, None, store.home.root)
     frozen = config.model_copy(deep=True)
     frozen.dataset = str(dataset.id)
     frozen.gpus = request.text
+    frozen.base_model = base_model
+    get_recipe(experiment.recipe).check_data(frozen, Path(dataset.path))
     return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, False)
 
 
@@ -184,10 +184,12 @@ def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus:
                       total_steps=frozen.train.max_steps)
     try:
         write_identity(Path(run.run_dir), run.id, run.uuid)
-        save_config(frozen, Path(run.run_dir) / CONFIG_NAME)
+        save_config(frozen, Path(run.run_dir) / CONFIG_NAME)  # in the current layout
     except OSError:
         runs.transition(store, run.id, RunStatus.FAILED, "could not write config.yaml")
         raise
+    for note in frozen.upgrade_notes:  # the file (or stored experiment) used fields that have moved
+        runs.note(store, run.id, f"config: {note}")
     return run
 
 
@@ -195,3 +197,16 @@ def frozen_config(run_dir: Path) -> ExperimentConfig:
     from spark_trainer.config import load_config
 
     return load_config(Path(run_dir) / CONFIG_NAME)
+
+
+def upgrade_frozen_config(store: Store, run_id: int, run_dir: Path) -> list[str]:
+    """A run frozen before fields moved into recipe_config (queued or paused across an upgrade):
+    rewrite its config.yaml in the current layout and record each move as an event of the run.
+    Returns the notes (empty when the file is current, the usual case)."""
+    config = frozen_config(run_dir)
+    notes = config.upgrade_notes
+    if notes:
+        save_config(config, Path(run_dir) / CONFIG_NAME)
+        for note in notes:
+            runs.note(store, run_id, f"config: {note}")
+    return notes

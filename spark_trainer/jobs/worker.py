@@ -25,7 +25,7 @@ from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, DiskFull, SparkError
 from spark_trainer.jobs import control, process
 from spark_trainer.jobs import gpus as gpu_alloc
-from spark_trainer.jobs.submit import CONFIG_NAME, frozen_config
+from spark_trainer.jobs.submit import CONFIG_NAME, frozen_config, upgrade_frozen_config
 from spark_trainer.store import datasets, metrics, runs
 from spark_trainer.store.entities import RunStatus, utcnow
 from spark_trainer.store.store import Store
@@ -322,6 +322,8 @@ def _foreign_folder(run: Any) -> str | None:
 
 def _train_here_or_ranks(store: Store, run: Any, run_dir: Path, commands: Commands) -> Finish:
     try:
+        for note in upgrade_frozen_config(store, run.id, run_dir):
+            say(f"config: {note}")
         world = gpu_alloc.world_size(gpu_alloc.parse_request(run.requested_gpus), run.gpus)
         if world > 1:
             return _launch_ranks(store, run.id, run_dir, world, run.gpus)

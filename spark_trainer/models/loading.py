@@ -1,21 +1,30 @@
-"""The one base-model resolver: a local folder, or a Hugging Face id found in the local cache,
-offline. The GUI's form, `submit` (which freezes the absolute folder into the run's config) and the
-worker all use it, so a model found in one place is found the same way everywhere.
+"""The one base-model resolver and check: what a model is, where a name is looked for, and why
+one is refused. The GUI's form, `submit` (which freezes the absolute folder into the run's config),
+the worker, export, evaluation and the playground all call it, so a model found (or refused) in one
+place is found (or refused) the same way everywhere.
 
-Search rule for a relative name: each of `search_dirs` in order (submit and the GUI pass the run
-file's folder, then the data home and its `models/`), then the current folder, then, for an
-`org/name` id, the Hugging Face
-cache through huggingface_hub (`snapshot_download(local_files_only=True)`, which follows
-`refs/main` rather than guessing among snapshot hashes).
+A model is a folder holding `config.json` (transformers) or `model_index.json` (a diffusers
+pipeline). A name is looked for:
+- an absolute (or `~`) path: there only;
+- a relative name: under each of `search_dirs` in order (submit and the GUI pass the run file's
+  folder, then the data home and its `models/`), then the current folder;
+- then, for an `org/name` id, the local Hugging Face cache through huggingface_hub
+  (`snapshot_download(local_files_only=True)`, which follows `refs/main` rather than guessing among
+  snapshot hashes). Nothing is ever downloaded.
+
+Refusals are one line naming the path and what is missing; submit prefixes the field
+(`base_model: ...`) and the CLI exits 2.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, ConfigError
 
 MARKERS = ("config.json", "model_index.json")  # a transformers model, or a diffusers pipeline
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 def is_model_folder(folder: Path) -> bool:
@@ -28,36 +37,77 @@ def _hub_cache(cache_dir: str | Path | None) -> Path:
     return Path(cache_dir) if cache_dir is not None else Path(constants.HF_HUB_CACHE)
 
 
+def _not_a_model(candidate: Path) -> str:
+    if not candidate.is_dir():
+        return f"{candidate} is a file, not a model folder"
+    return (f"{candidate} has no config.json (transformers) or model_index.json (diffusers); it does not look "
+            "like a model folder")
+
+
+def _from_hub_cache(name: str, cache_dir: str | Path | None) -> tuple[Path | None, str]:
+    """(the `main` snapshot folder, "") when the id is cached, else (None, why not)."""
+    from huggingface_hub import snapshot_download
+
+    cache = _hub_cache(cache_dir)
+    try:
+        folder = Path(snapshot_download(name, local_files_only=True, cache_dir=cache))
+    except Exception as exc:  # noqa: BLE001 - the hub raises several types for "not cached"; all mean "not here"
+        return None, (f"not in the Hugging Face cache {cache} ({type(exc).__name__}); download it first "
+                      f"(hf download {name})")
+    if not is_model_folder(folder):
+        return None, f"its cached snapshot {folder} has no config.json or model_index.json"
+    return folder.resolve(), ""
+
+
 def resolve_base_model(name: str, *, search_dirs: tuple[Path, ...] = (), cache_dir: str | Path | None = None) -> Path:
-    """The absolute folder holding the model's config.json (or a diffusers pipeline's model_index.json).
+    """The absolute folder of the model called `name` (see the module docstring for the rules).
 
     Raises:
-        BadInput: nothing was found (the message names every place looked at), or a folder was
-            found that holds no config.json.
+        BadInput: one line: the folder found is not a model (and what it lacks), or nothing was
+            found (naming every place looked at).
     """
-    looked: list[str] = []
+    name = name.strip()
+    if not name:
+        raise BadInput("choose a base model folder, or a model from the local Hugging Face cache")
     path = Path(name).expanduser()
     candidates = [path] if path.is_absolute() else [*(Path(d) / path for d in search_dirs), path]
+    not_model: Path | None = None
     for candidate in candidates:
-        looked.append(str(candidate))
         if is_model_folder(candidate):
             return candidate.resolve()
-        if candidate.is_dir() and path.is_absolute():
-            raise BadInput(f"{candidate} has no config.json (nor model_index.json): choose a Hugging Face model "
-                           "folder")
-    if "/" in name and not path.is_absolute() and not name.startswith("."):
-        from huggingface_hub import snapshot_download
+        if not_model is None and candidate.exists():
+            not_model = candidate
+    if not_model is not None:
+        raise BadInput(_not_a_model(not_model))
+    if path.is_absolute():
+        raise BadInput(f"{path} does not exist")
+    looked = ", ".join(str(c) for c in candidates)
+    if _HUB_ID.fullmatch(name):
+        folder, why = _from_hub_cache(name, cache_dir)
+        if folder is not None:
+            return folder
+        raise BadInput(f"{name!r} is not a local folder (looked in: {looked}) and {why}")
+    raise BadInput(f"{name} does not exist (looked in: {looked})")
 
-        cache = _hub_cache(cache_dir)
-        looked.append(f"the Hugging Face cache {cache}")
-        try:
-            folder = Path(snapshot_download(name, local_files_only=True, cache_dir=cache))
-        except Exception as exc:  # the hub raises several types for "not cached"; all mean "not here"
-            hint = type(exc).__name__
-            raise BadInput(f"base model {name!r} not found; looked in: {'; '.join(looked)} ({hint})") from None
-        if is_model_folder(folder):
-            return folder.resolve()
-    raise BadInput(f"base model {name!r} not found; looked in: {'; '.join(looked)}")
+
+def check_base_model(name: str, search_dirs: tuple[Path, ...]) -> tuple[Path | None, str | None]:
+    """(folder, None) for a usable model, or (None, why not): for forms that show the reason."""
+    try:
+        return resolve_base_model(name, search_dirs=search_dirs), None
+    except BadInput as exc:
+        return None, str(exc)
+
+
+def freeze_base_model(name: str, search_dirs: tuple[Path, ...]) -> str:
+    """Submit's check: the absolute folder to freeze into the run's config.
+
+    Raises:
+        ConfigError: `base_model: <why>`, before anything is recorded.
+    """
+    try:
+        return str(resolve_base_model(name, search_dirs=search_dirs))
+    except BadInput as exc:
+        raise ConfigError(f"base_model: {exc}") from None
 
 
 def home_search_dirs(base_dir: Path | None = None) -> tuple[Path, ...]:
@@ -69,22 +119,13 @@ def home_search_dirs(base_dir: Path | None = None) -> tuple[Path, ...]:
 
 
 def resolve_for_run(name: str, extra_dirs: tuple[Path, ...] = ()) -> Path:
-    """How the worker resolves a frozen config's `base_model` (absolute after submit, when found)."""
+    """How the worker resolves a frozen config's `base_model` (absolute after submit)."""
     return resolve_base_model(name, search_dirs=(*extra_dirs, *home_search_dirs()))
 
 
-def check_base_model(name: str, search_dirs: tuple[Path, ...]) -> tuple[Path | None, str | None]:
-    """(folder, None) for a usable model, or (None, why not): for forms that show the reason."""
-    if not name.strip():
-        return None, "choose a base model folder, or a model from the local Hugging Face cache"
-    try:
-        return resolve_base_model(name.strip(), search_dirs=search_dirs), None
-    except BadInput as exc:
-        return None, str(exc)
-
-
 def cached_model_ids(cache_dir: str | Path | None = None) -> list[str]:
-    """Model ids in the local Hugging Face cache whose `main` snapshot has a config.json."""
+    """Model ids in the local Hugging Face cache whose `main` snapshot is a model (config.json or
+    model_index.json)."""
     from huggingface_hub import scan_cache_dir
     from huggingface_hub.errors import CacheNotFound
 
@@ -97,7 +138,8 @@ def cached_model_ids(cache_dir: str | Path | None = None) -> list[str]:
     for repo in info.repos:
         if repo.repo_type != "model":
             continue
-        main = [rev for rev in repo.revisions if "main" in rev.refs] or list(repo.revisions)
-        if any(is_model_folder(Path(rev.snapshot_path)) for rev in main[:1]):
+        # Only what resolve_base_model can load by id: the snapshot refs/main points at.
+        main = [rev for rev in repo.revisions if "main" in rev.refs]
+        if any(is_model_folder(Path(rev.snapshot_path)) for rev in main):
             found.append(repo.repo_id)
     return sorted(found)

@@ -21,6 +21,8 @@ class CausalLMConfig(BaseModel):
     target_modules: str | list[str] = Field(
         "all-linear", description="Modules to adapt: all-linear, or a list of module names"
     )
+    seq_len: int = Field(512, ge=8, le=1_048_576, description="Tokens per row: longer examples are truncated; "
+                         "packed rows hold up to this many tokens")
     packing: bool = Field(True, description="Pack examples into full rows; examples never attend to each other")
     completion_only_loss: bool = Field(
         True, description="For prompt/completion and chat data, train only on completions"
@@ -32,6 +34,9 @@ class CausalLMConfig(BaseModel):
     chat_template: str | None = Field(
         None, description="Jinja chat template to use when the tokenizer has none"
     )
+    sample_prompts: list[str] = Field(
+        default_factory=list, description="Prompts whose completions are logged as samples every "
+        "eval.samples_every_steps (empty: a few built-in prompts)")
 
 
 RECIPE = RecipeSpec(
@@ -46,4 +51,5 @@ RECIPE = RecipeSpec(
     metrics=(MetricSpec("eval_loss", False, "validation loss"),
              MetricSpec("eval_perplexity", False, "validation perplexity")),
     unit="tokens",
+    moved_fields=(("train.seq_len", "seq_len"), ("eval.sample_prompts", "sample_prompts")),
 )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
-from spark_trainer.models.loading import resolve_base_model
+from spark_trainer.models.loading import home_search_dirs, resolve_base_model
 from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.causal_lm import CausalLMConfig
 from spark_trainer.training import packing
@@ -45,12 +45,12 @@ class CausalLMRecipe:
     def prepare(self, data_path: Path) -> None:
         from transformers import AutoConfig, AutoTokenizer
 
-        seq_len = self.config.train.seq_len
+        seq_len = self.rc.seq_len
         self.model_dir = resolve_base_model(self.config.base_model, search_dirs=self.search_dirs())
         model_config = AutoConfig.from_pretrained(self.model_dir, local_files_only=True)
         max_positions = getattr(model_config, "max_position_embeddings", None)
         if max_positions is not None and seq_len > max_positions:
-            raise ConfigError(f"train.seq_len {seq_len} is larger than the model's max_position_embeddings "
+            raise ConfigError(f"recipe_config.seq_len {seq_len} is larger than the model's max_position_embeddings "
                               f"{max_positions} ({self.model_dir})")
         if self.rc.method == "qlora":
             self._check_qlora()
@@ -73,10 +73,7 @@ class CausalLMRecipe:
 
     def search_dirs(self) -> tuple[Path, ...]:
         """Where a relative base model name is looked for: given folders, the data home, its models/."""
-        from spark_trainer.paths import resolve_home
-
-        home = resolve_home(None)
-        return (*self.model_search_dirs, home.root, home.models_dir)
+        return (*self.model_search_dirs, *home_search_dirs())
 
     def _check_qlora(self) -> None:
         import importlib.util
@@ -105,7 +102,7 @@ class CausalLMRecipe:
             keys = ", ".join(sorted(map(str, data))) or "none"
             raise BadInput(f"{record.source}: row has no 'text' field (nor 'prompt'/'completion' or 'messages'); "
                            f"its keys are: {keys}")
-        limit = self.config.train.seq_len
+        limit = self.rc.seq_len
         if len(example.input_ids) > limit:
             self.truncated += 1
             example = Example(example.input_ids[:limit], example.train_mask[:limit])
@@ -144,8 +141,11 @@ class CausalLMRecipe:
 
     def log_notes(self) -> list[str]:
         notes = list(self.model_notes)
+        if self.packing_efficiency is not None:
+            notes.append(f"packing efficiency {self.packing_efficiency:.1%} (real tokens / row capacity of "
+                         f"{len(self.train_data)} rows of {self.rc.seq_len} tokens)")
         if self.truncated:
-            notes.append(f"{self.truncated} examples were longer than train.seq_len {self.config.train.seq_len} "
+            notes.append(f"{self.truncated} examples were longer than recipe_config.seq_len {self.rc.seq_len} "
                          "and were truncated")
         return notes
 
@@ -153,7 +153,7 @@ class CausalLMRecipe:
         return item  # rows are tokenized and packed up front
 
     def collate(self, rows: list[packing.Row]) -> dict[str, Any]:
-        pad_to = self.config.train.seq_len if self.rc.packing else None
+        pad_to = self.rc.seq_len if self.rc.packing else None
         return packing.collate(rows, self.tokenizer.pad_token_id, pad_to=pad_to)
 
     def loss_count(self, batch: dict[str, Any]) -> int:
@@ -195,7 +195,7 @@ class CausalLMRecipe:
     def generate_samples(self, model: Any) -> list[Sample]:
         from spark_trainer.recipes.causal_lm_model import generate
 
-        found = generate(model, self.tokenizer, list(self.config.eval.sample_prompts) or DEFAULT_PROMPTS)
+        found = generate(model, self.tokenizer, list(self.rc.sample_prompts) or DEFAULT_PROMPTS)
         return [Sample(prompt=s["prompt"], text=s["completion"]) for s in found]
 
     def save_final(self, model: Any, dest: Path) -> None:

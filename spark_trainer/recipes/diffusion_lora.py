@@ -38,6 +38,9 @@ class DiffusionLoRAConfig(BaseModel):
     noise_offset: float = Field(0.0, ge=0, le=1, description="Offset noise strength (darker darks, brighter brights)")
     snr_gamma: float | None = Field(None, gt=0, le=100, description="Min-SNR loss weighting gamma (5 is usual; "
                                     "empty: off)")
+    sample_prompts: list[str] = Field(
+        default_factory=list, description="Prompts of the sample images made every eval.samples_every_steps "
+        "(empty: the dataset's first captions)")
     sample_steps: int = Field(20, ge=1, le=200, description="Denoising steps for sample images")
     guidance_scale: float = Field(7.5, ge=0, le=30, description="Classifier-free guidance for sample images")
     sample_seed: int = Field(1234, ge=0, le=2**31 - 1, description="Seed of the first sample image (the next "
@@ -55,4 +58,5 @@ RECIPE = RecipeSpec(
     tags=("image", "diffusion"),
     metrics=(MetricSpec("eval_loss", False, "validation noise-prediction loss"),),
     unit="images",
+    moved_fields=(("eval.sample_prompts", "sample_prompts"),),
 )

@@ -71,6 +71,14 @@ class DiffusionLoRARecipe:
         return state
 
     # ---- data ---------------------------------------------------------------------------------
+    def check_data(self, data_path: Path) -> None:
+        """Submit's check, before any image is decoded: image rows with captions (as
+        `missing_captions` asks), then a Stable-Diffusion-style pipeline folder."""
+        from spark_trainer.models.loading import resolve_for_run
+
+        data.read_pairs(data_path, self.rc.missing_captions)
+        check_pipeline_folder(resolve_for_run(self.config.base_model))
+
     def prepare(self, data_path: Path) -> None:
         from transformers import AutoTokenizer
 
@@ -242,7 +250,7 @@ class DiffusionLoRARecipe:
         return EvalResult({"eval_loss": loss}, report=report)
 
     def sample_prompts(self) -> list[str]:
-        prompts = list(self.config.eval.sample_prompts)
+        prompts = list(self.rc.sample_prompts)
         if prompts:
             return prompts
         captions = [i.caption for i in self.val_data + self.train_data if i.caption]

@@ -2,7 +2,8 @@
 
 Items are (path, label) pairs; decoding, augmentation and preprocessing (size, mean and std from
 the model's image processor) run in DataLoader worker processes. Every image is decoded once while
-preparing: one that does not decode is skipped and listed in the run's log, never a crash mid-epoch.
+preparing: one that does not decode is skipped and listed in the run's log and in every evaluation
+report (`skipped_images`), never a crash mid-epoch.
 """
 
 from __future__ import annotations
@@ -119,6 +120,12 @@ class ImageClassificationRecipe:
         self.skipped: list[tuple[str, str]] = []
 
     # ---- data ---------------------------------------------------------------------------------
+    def check_data(self, data_path: Path) -> None:
+        """Submit's check, before any image is decoded: the fields exist, every image has a label,
+        and there are 2+ classes."""
+        rows = self._rows(Path(data_path))
+        cls.LabelSet((r[1] for r in rows), self.rc.label_column, f"dataset {data_path}")
+
     def prepare(self, data_path: Path) -> None:
         from transformers import AutoImageProcessor
 
@@ -248,7 +255,10 @@ class ImageClassificationRecipe:
 
     def eval_metrics(self, totals: dict[str, Any]) -> EvalResult:
         assert self.labels is not None
-        return cls.metrics_from_confusion(totals, self.labels.names)
+        result = cls.metrics_from_confusion(totals, self.labels.names)
+        if result.report is not None:  # the run's report lists what training left out, as diffusion-lora's does
+            result.report["skipped_images"] = [{"path": path, "reason": reason} for path, reason in self.skipped]
+        return result
 
     def generate_samples(self, model: Any) -> list[Sample]:
         """Predictions on the first validation images (thumbnails with predicted and true class)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -49,6 +50,9 @@ class RecipeSpec:
         metrics: the evaluation metrics the recipe logs, with their direction; the first one is the
             main metric (best checkpoint and early stopping watch it unless configured otherwise).
         unit: what the recipe's work rate counts (tokens, examples, images): `<unit>_per_s`.
+        moved_fields: (old "section.key", new recipe_config key) for fields that used to live in the
+            shared sections (`train.seq_len`, `eval.sample_prompts`); old run files are read with
+            them moved (see config/legacy.py). An old field a recipe does not list is ignored.
     """
 
     name: str
@@ -60,6 +64,7 @@ class RecipeSpec:
     tags: tuple[str, ...] = field(default_factory=tuple)
     metrics: tuple[MetricSpec, ...] = (MetricSpec("eval_loss", False, "validation loss"),)
     unit: str = "examples"
+    moved_fields: tuple[tuple[str, str], ...] = ()
 
     @property
     def main_metric(self) -> MetricSpec:
@@ -82,6 +87,15 @@ class RecipeSpec:
             kinds = " or ".join(self.data_kinds)
             raise ConfigError(f"dataset: recipe {self.name} trains on {kinds} datasets; {what} is {_a(kind)} "
                               f"{kind} dataset")
+
+    def check_data(self, config: Any, data_path: Path) -> None:
+        """The problems a run would meet before its first step that need no model loaded (a missing
+        label column, a single class, images without captions...), raised as BadInput by submit, so
+        that the run is never created. Recipes opt in with a `check_data(data_path)` method; the
+        worker's `prepare` raises the same errors for runs queued without this check."""
+        recipe_class = self.load()
+        if hasattr(recipe_class, "check_data"):
+            recipe_class(config).check_data(Path(data_path))
 
     def load(self) -> Any:
         """Import and return the recipe implementation (this may import torch)."""

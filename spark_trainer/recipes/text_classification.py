@@ -14,6 +14,9 @@ class TextClassificationConfig(ClassifierTuning):
     text_column: str = Field("text", min_length=1, description="Column (field) holding the text")
     label_column: str = Field("label", min_length=1, description="Column (field) holding the label (text or integer)")
     max_length: int = Field(256, ge=8, le=32_768, description="Tokens kept per text (longer texts are truncated)")
+    sample_texts: list[str] = Field(
+        default_factory=list, description="Texts whose predicted labels are logged as samples every "
+        "eval.samples_every_steps (empty: the first validation texts)")
 
 
 RECIPE = RecipeSpec(
@@ -27,4 +30,5 @@ RECIPE = RecipeSpec(
     tags=("text", "classification"),
     metrics=CLASSIFICATION_METRICS,
     unit="examples",
+    moved_fields=(("eval.sample_prompts", "sample_texts"),),
 )

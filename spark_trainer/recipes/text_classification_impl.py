@@ -41,13 +41,22 @@ class TextClassificationRecipe:
         self._head: list[str] = []
 
     # ---- data ---------------------------------------------------------------------------------
+    def check_data(self, data_path: Path) -> None:
+        """Submit's check: the columns exist, labels are texts or integers, and there are 2+ classes."""
+        self._read(data_path)
+
+    def _read(self, data_path: Path) -> tuple[list[Record], cls.LabelSet]:
+        records = read_records(data_path, self.config.eval.val_fraction)
+        self._check_columns(records, data_path)
+        labels = cls.LabelSet((r.data[self.rc.label_column] for r in records), self.rc.label_column,
+                              f"dataset {data_path}")
+        return records, labels
+
     def prepare(self, data_path: Path) -> None:
         from transformers import AutoTokenizer
 
-        records = read_records(data_path, self.config.eval.val_fraction)
-        self._check_columns(records, data_path)
-        self.labels = cls.LabelSet((r.data[self.rc.label_column] for r in records), self.rc.label_column,
-                                   f"dataset {data_path}")
+        records, labels = self._read(data_path)
+        self.labels = labels
         self.model_dir = resolve_for_run(self.config.base_model)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
         if self.tokenizer.pad_token_id is None:
@@ -55,7 +64,7 @@ class TextClassificationRecipe:
         self.train_data = [self._encode(r) for r in records if r.split == "train"]
         self.val_data = [self._encode(r) for r in records if r.split == "val"]
         if self.rc.class_weights == "balanced":
-            self.weights = cls.class_weights([e.label for e in self.train_data], len(self.labels))
+            self.weights = cls.class_weights([e.label for e in self.train_data], len(labels))
 
     def _check_columns(self, records: list[Record], data_path: Path) -> None:
         for column in (self.rc.text_column, self.rc.label_column):
@@ -146,11 +155,11 @@ class TextClassificationRecipe:
         return cls.metrics_from_confusion(totals, self.labels.names)
 
     def generate_samples(self, model: Any) -> list[Sample]:
-        """Predictions for the configured prompts, else for the first validation texts."""
+        """Predictions for `recipe_config.sample_texts`, else for the first validation texts."""
         import torch
 
         assert self.labels is not None
-        prompts = list(self.config.eval.sample_prompts)
+        prompts = list(self.rc.sample_texts)
         items = [Encoded(list(self.tokenizer(p)["input_ids"])[: self.rc.max_length], -1, p) for p in prompts]
         items = items or (self.val_data or self.train_data)[:6]
         was_training = model.training

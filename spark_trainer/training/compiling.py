@@ -3,7 +3,7 @@
 `train.compile: auto` (the default) compiles on CUDA, where it pays (fused kernels, fewer launches),
 and not on the CPU, where the warm-up costs more than it saves on short runs. A compile failure is
 never a failed run: the model goes on eagerly (`torch.compiler.set_stance("force_eager")`) and the
-run gets an event saying why. Row shapes are fixed (packed rows are padded to `train.seq_len`), so
+run gets an event saying why. Row shapes are fixed (packed rows are padded to `recipe_config.seq_len`), so
 the graph compiles once; `TORCH_LOGS=recompiles` shows any recompilation.
 
 `SPARK_TRAINER_COMPILE_BACKEND` picks another torch.compile backend (default inductor), e.g.

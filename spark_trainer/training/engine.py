@@ -169,10 +169,7 @@ def run_training(
         report.on_log(plan.reason)
     for note in recipe.log_notes():
         report.on_log(note)
-    efficiency = getattr(recipe, "packing_efficiency", None)
-    if efficiency is not None:
-        report.on_log(f"packing efficiency {efficiency:.1%} (real tokens / row capacity of {len(recipe.train_data)} "
-                      f"rows of {t.seq_len} tokens)")
+    efficiency = getattr(recipe, "packing_efficiency", None)  # token recipes: logged once, at the first step
     if compiling.active:
         report.on_log(f"torch.compile on ({os.environ.get('SPARK_TRAINER_COMPILE_BACKEND', 'inductor')}); "
                       "the first steps include the compile warm-up")
@@ -264,8 +261,7 @@ def _guarded_step(t: Any, **step_args: Any) -> steps.StepStats:
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         raise OutOfMemory(
-            f"the GPU ran out of memory with train.batch_size {t.batch_size} (grad_accum {t.grad_accum}, "
-            f"seq_len {t.seq_len}); halve train.batch_size and double train.grad_accum, or set "
+            f"the GPU ran out of memory with train.batch_size {t.batch_size} (grad_accum {t.grad_accum}); halve train.batch_size and double train.grad_accum, or set "
             "train.gradient_checkpointing: true or train.auto_batch: true",
             micro_batch=t.batch_size, grad_accum=t.grad_accum) from None
 

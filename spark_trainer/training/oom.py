@@ -22,8 +22,8 @@ def _convert(exc: BaseException, t: Any, where: str, retryable: bool) -> BaseExc
 
     torch.cuda.empty_cache()
     error = OutOfMemory(
-        f"the GPU ran out of memory during {where} with train.batch_size {t.batch_size} (grad_accum {t.grad_accum}, "
-        f"seq_len {t.seq_len}); {'halve train.batch_size and double train.grad_accum, or set train.auto_batch: true' if retryable else 'use a smaller model, quantization (method: qlora) or a GPU with more memory'}",
+        f"the GPU ran out of memory during {where} with train.batch_size {t.batch_size} (grad_accum {t.grad_accum}); "
+        f"{'halve train.batch_size and double train.grad_accum, or set train.auto_batch: true' if retryable else 'use a smaller model, quantization (method: qlora) or a GPU with more memory'}",
         micro_batch=t.batch_size if retryable else 1, grad_accum=t.grad_accum)
     error.where = where  # type: ignore[attr-defined]
     return error

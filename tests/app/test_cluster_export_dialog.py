@@ -11,8 +11,8 @@ from tests.jobs.conftest import DEMO_DATA
 def _form_config(model: Path) -> dict:
     return {"project": "cluster-gui", "name": "gui-job", "recipe": "causal-lm", "base_model": str(model),
             "dataset": str(DEMO_DATA), "gpus": "cpu",
-            "train": {"max_steps": 4, "batch_size": 2, "seq_len": 64, "learning_rate": 1e-3},
-            "recipe_config": {"method": "lora", "lora_r": 4}}
+            "train": {"max_steps": 4, "batch_size": 2, "learning_rate": 1e-3},
+            "recipe_config": {"method": "lora", "lora_r": 4, "seq_len": 64}}
 
 
 def test_export_as_cluster_job_writes_the_folder_the_command_would(window, qtbot, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ def test_panel_suggests_the_clis_micro_batch_for_the_planned_gpu(ctx, qtbot, tmp
     model.mkdir()
     (model / "config.json").write_text(json.dumps(CONFIG))
     config = {"name": "e", "recipe": "causal-lm", "base_model": str(model), "dataset": "d.jsonl", "gpus": "1",
-              "train": {"batch_size": 8, "grad_accum": 2, "seq_len": 2048}, "recipe_config": {"method": "lora"}}
+              "train": {"batch_size": 8, "grad_accum": 2}, "recipe_config": {"method": "lora", "seq_len": 2048}}
     panel = MemoryEstimatePanel(ctx)
     qtbot.addWidget(panel)
     free = 20 * estimate.GIB

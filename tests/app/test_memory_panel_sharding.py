@@ -17,8 +17,8 @@ def test_panel_shows_the_fsdp_number_and_whether_auto_shards(ctx, qtbot, tmp_pat
     model.mkdir()
     (model / "config.json").write_text(json.dumps(CONFIG))
     config = {"name": "e", "recipe": "causal-lm", "base_model": str(model), "dataset": "d.jsonl", "gpus": "0,1",
-              "train": {"batch_size": 1, "seq_len": 2048, "gradient_checkpointing": True, "sharding": "auto"},
-              "recipe_config": {"method": "full"}}
+              "train": {"batch_size": 1, "gradient_checkpointing": True, "sharding": "auto"},
+              "recipe_config": {"method": "full", "seq_len": 2048}}
     panel = MemoryEstimatePanel(ctx)
     qtbot.addWidget(panel)
     panel.gpus = [SimpleNamespace(index=i, memory_free=80 * estimate.GIB) for i in (0, 1)]

@@ -52,12 +52,13 @@ def fill_setup(view, tiny_model: Path, *, name: str = "gui-run", steps: int = ST
     view.base_model.setCurrentText(str(tiny_model))
     view.gpus.setCurrentText("cpu")
     train = view.forms["train"].rows
-    for field, value in (("max_steps", steps), ("batch_size", 4), ("seq_len", 64), ("learning_rate", "0.001")):
+    for field, value in (("max_steps", steps), ("batch_size", 4), ("learning_rate", "0.001")):
         train[field].widget.setText(str(value))
     view.forms["eval"].rows["every_steps"].widget.setText("40")
     view.forms["eval"].rows["max_batches"].widget.setText("1")
     view.forms["checkpoint"].rows["every_steps"].widget.setText("40")
     view.forms["recipe_config"].rows["lora_r"].widget.setText("4")
+    view.forms["recipe_config"].rows["seq_len"].widget.setText("64")
 
 
 def test_invalid_values_disable_launch_and_say_why(store, ctx, qtbot, tmp_path, tiny_model) -> None:
@@ -175,8 +176,8 @@ def test_run_started_from_the_cli_appears_and_updates_live(store, home, qtbot, t
     run_file.write_text(yaml.safe_dump({
         "project": "scripts", "name": "from-cli", "recipe": "causal-lm", "base_model": str(tiny_model),
         "dataset": str(DEMO_DATA), "gpus": "cpu",
-        "train": {"max_steps": STEPS, "batch_size": 4, "seq_len": 64, "learning_rate": 1e-3},
-        "recipe_config": {"method": "lora", "lora_r": 4},
+        "train": {"max_steps": STEPS, "batch_size": 4, "learning_rate": 1e-3},
+        "recipe_config": {"method": "lora", "lora_r": 4, "seq_len": 64},
         "eval": {"every_steps": None, "val_fraction": 0.1, "max_batches": 1},
         "checkpoint": {"every_steps": None, "keep": 1},
     }))

@@ -59,7 +59,8 @@ def test_evaluation_tab_and_image_samples(store, ctx, qtbot, tmp_path):
     report = {"step": 10, "metrics": {"eval_accuracy": 0.75, "eval_macro_f1": 0.7, "eval_loss": 0.5},
               "labels": ["cat", "dog"], "confusion": [[2, 1], [0, 1]], "examples": 4,
               "per_class": {"cat": {"precision": 1.0, "recall": 0.667, "f1": 0.8, "support": 3},
-                            "dog": {"precision": 0.5, "recall": 1.0, "f1": 0.667, "support": 1}}}
+                            "dog": {"precision": 0.5, "recall": 1.0, "f1": 0.667, "support": 1}},
+              "skipped_images": [{"path": "/data/pets/cat/broken.png", "reason": "cannot identify image file"}]}
     (folder / "r.json").write_text(json.dumps(report))
     confusion_image([[2, 1], [0, 1]], ["cat", "dog"]).save(folder / "c.png")
     artifacts.add(store, run.id, "eval_report", str(folder / "r.json"), step=10)
@@ -79,6 +80,8 @@ def test_evaluation_tab_and_image_samples(store, ctx, qtbot, tmp_path):
     assert "accuracy 0.750" in panel.title.text() and panel.table.rowCount() == 2
     assert panel.table.item(0, 0).text() == "cat" and panel.table.item(1, 2).text() == "1.000"
     assert not panel.picture.pixmap().isNull()
+    assert not panel.skipped.isHidden()
+    assert panel.skipped.text() == "1 image skipped, not trained or evaluated: broken.png (cannot identify image file)"
     texts = [w.text() for w in view.samples.findChildren(type(panel.title))]
     assert any("predicted cat" in t for t in texts)
     assert any(w.pixmap() is not None and not w.pixmap().isNull() for w in view.samples.findChildren(type(panel.title)))
@@ -91,3 +94,30 @@ def test_welcome_panel_offers_a_demo_per_recipe(store, ctx, qtbot):
     qtbot.addWidget(panel)
     recipes = [panel.demo_choice.itemData(i) for i in range(panel.demo_choice.count())]
     assert recipes[:3] == ["causal-lm", "text-classification", "image-classification"]
+
+
+def test_text_only_fields_show_in_the_recipes_that_have_them_and_an_old_run_clones_with_them(store, ctx, qtbot):
+    from app.views.experiment_setup_view import ExperimentSetupView
+    from spark_trainer.leaderboard import run_config
+
+    view = ExperimentSetupView(store, ctx)
+    qtbot.addWidget(view)
+    assert "seq_len" not in view.forms["train"].rows and "sample_prompts" not in view.forms["eval"].rows
+    shown = {}
+    for recipe in ("causal-lm", "text-classification", "image-classification", "diffusion-lora"):
+        view.recipe.setCurrentText(recipe)
+        shown[recipe] = {"seq_len", "sample_prompts", "sample_texts"} & set(view.forms["recipe_config"].rows)
+    assert shown == {"causal-lm": {"seq_len", "sample_prompts"}, "text-classification": {"sample_texts"},
+                     "image-classification": set(), "diffusion-lora": {"sample_prompts"}}
+
+    # A run frozen before the fields moved: cloning it keeps its values, now in the recipe's section.
+    projects.create(store, "p")
+    old = {"project": "p", "name": "old", "recipe": "causal-lm", "base_model": "m", "dataset": "d",
+           "train": {"max_steps": 5, "seq_len": 96}, "eval": {"sample_prompts": ["Count up from 3:"]},
+           "recipe_config": {"method": "lora"}}
+    exp = experiments.create(store, project="p", name="old", recipe="causal-lm", base_model="m", dataset=None, config=old)
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    view.open_item({"clone": run_config(store, run)})
+    data = view.config_data()
+    assert data["recipe_config"]["seq_len"] == 96 and data["recipe_config"]["sample_prompts"] == ["Count up from 3:"]
+    assert "seq_len" not in data["train"] and data["train"]["max_steps"] == 5

@@ -23,8 +23,8 @@ def run_file(tmp_path: Path) -> Path:
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump({
         "name": "e", "recipe": "causal-lm", "base_model": "models/llama-1b", "dataset": "data.jsonl", "gpus": "auto",
-        "train": {"batch_size": 8, "grad_accum": 2, "seq_len": 2048},
-        "recipe_config": {"method": "lora", "lora_r": 16}}))
+        "train": {"batch_size": 8, "grad_accum": 2},
+        "recipe_config": {"method": "lora", "lora_r": 16, "seq_len": 2048}}))
     return path
 
 

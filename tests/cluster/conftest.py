@@ -31,8 +31,8 @@ def run_yaml(tmp_path: Path, model_dir: Path) -> Callable[..., Path]:
         data = {
             "project": "cluster", "name": name, "recipe": "causal-lm", "base_model": str(model or model_dir),
             "dataset": str(DEMO_DATA), "gpus": gpus,
-            "train": {"max_steps": steps, "batch_size": batch_size, "seq_len": 64, "learning_rate": 1e-3, **train},
-            "recipe_config": {"method": "lora", "lora_r": 4},
+            "train": {"max_steps": steps, "batch_size": batch_size, "learning_rate": 1e-3, **train},
+            "recipe_config": {"method": "lora", "lora_r": 4, "seq_len": 64},
             "eval": {"every_steps": None, "val_fraction": 0.1, "max_batches": 1},
             "checkpoint": {"every_steps": ckpt_every, "keep": 2},
         }

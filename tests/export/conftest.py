@@ -40,10 +40,11 @@ def train_run(store: Store, model: Path, data_dir: Path, *, method: str = "lora"
     """A tiny causal-LM run on a counting task, trained and recorded."""
     data = write_jsonl(data_dir / "count.jsonl", counting_rows(60))
     config = make_config(model, project="export", name=f"tiny-{method}", dataset=str(data),
-                         train={"max_steps": steps, "seq_len": 64},
+                         train={"max_steps": steps},
                          eval={"every_steps": eval_every, "val_fraction": 0.2},
                          checkpoint={"every_steps": 3, "keep": 3, "keep_best": True},
-                         recipe_config={"method": method, "lora_r": 4, "target_modules": LEARNABLE_TARGETS})
+                         recipe_config={"method": method, "lora_r": 4, "target_modules": LEARNABLE_TARGETS,
+                                        "seq_len": 64})
     return train_in_store(store, config)[0]
 
 

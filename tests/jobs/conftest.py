@@ -29,12 +29,13 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_file(tmp_path: Path, tiny_model: Path) -> Callable[..., Path]:
     """Write a run file training the tiny model on the demo data; keyword arguments override."""
 
-    def write(name: str = "tiny", *, steps: int = 8, ckpt_every: int = 4, gpus: str = "cpu", **train) -> Path:
+    def write(name: str = "tiny", *, steps: int = 8, ckpt_every: int = 4, gpus: str = "cpu", seq_len: int = 64,
+              **train) -> Path:
         data = {
             "project": "jobs", "name": name, "recipe": "causal-lm", "base_model": str(tiny_model),
             "dataset": str(DEMO_DATA), "gpus": gpus,
-            "train": {"max_steps": steps, "batch_size": 4, "seq_len": 64, "learning_rate": 1e-3, **train},
-            "recipe_config": {"method": "lora", "lora_r": 4},
+            "train": {"max_steps": steps, "batch_size": 4, "learning_rate": 1e-3, **train},
+            "recipe_config": {"method": "lora", "lora_r": 4, "seq_len": seq_len},
             "eval": {"every_steps": None, "val_fraction": 0.1, "max_batches": 1},
             "checkpoint": {"every_steps": ckpt_every, "keep": 2},
         }

@@ -31,9 +31,9 @@ def _run_file(tmp_path: Path, model: Path, **train) -> Path:
     data = {
         "project": "fsdp", "name": "full-fsdp", "recipe": "causal-lm", "base_model": str(model),
         "dataset": str(DEMO_DATA), "gpus": "cpu:2",
-        "train": {"max_steps": STEPS, "batch_size": 2, "seq_len": 64, "learning_rate": 1e-3, "sharding": "fsdp",
+        "train": {"max_steps": STEPS, "batch_size": 2, "learning_rate": 1e-3, "sharding": "fsdp",
                   **train},
-        "recipe_config": {"method": "full"},
+        "recipe_config": {"method": "full", "seq_len": 64},
         "eval": {"every_steps": None, "val_fraction": 0.1, "max_batches": 2},
         "checkpoint": {"every_steps": 3, "keep": 2},
     }

@@ -33,8 +33,8 @@ def train_tiny_run(home: Path, steps: int = 40) -> TrainedRun:
     config = validate_config({
         "project": "pg", "name": "tiny-lora", "recipe": "causal-lm", "base_model": str(model),
         "dataset": str(DEMO_DATA), "gpus": "cpu",
-        "train": {"max_steps": steps, "learning_rate": 1e-2, "batch_size": 8, "seq_len": 64, "warmup_steps": 2},
-        "recipe_config": {"method": "lora", "lora_r": 8, "lora_alpha": 16},
+        "train": {"max_steps": steps, "learning_rate": 1e-2, "batch_size": 8, "warmup_steps": 2},
+        "recipe_config": {"method": "lora", "lora_r": 8, "lora_alpha": 16, "seq_len": 64},
         "eval": {"every_steps": steps // 2, "val_fraction": 0.1, "max_batches": 2},
         "checkpoint": {"every_steps": steps // 2, "keep": 2},
     })

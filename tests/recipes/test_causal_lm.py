@@ -58,7 +58,7 @@ def test_bad_chat_rows_name_their_line(recipe):
 
 def test_long_rows_are_truncated_to_seq_len(recipe):
     ex = recipe.encode(Record({"text": "word " * 400}, "d.jsonl:1", "train"))
-    assert len(ex.input_ids) == recipe.config.train.seq_len
+    assert len(ex.input_ids) == recipe.rc.seq_len
 
 
 def test_recipe_config_lists_fields_with_defaults_and_choices():

@@ -96,7 +96,7 @@ def test_lora_trains_writes_samples_and_loads_into_the_pipeline(tiny_sd, shapes,
     rows = [json.loads(line) for line in (shapes / "manifest.jsonl").read_text().splitlines()]
     broken = next(r for r in rows if r["split"] == "train")
     (shapes / broken["path"]).write_bytes(b"\x89PNG\r\n\x1a\n not really a png")  # decodes no longer
-    cfg = config(tiny_sd, eval={"every_steps": 6, "samples_every_steps": 12, "sample_prompts": [PROMPT]})
+    cfg = config(tiny_sd, eval={"every_steps": 6, "samples_every_steps": 12}, recipe_config={"sample_prompts": [PROMPT]})
     outcome, rep = train(cfg, shapes, tmp_path / "run")
 
     losses = list(rep.series("loss").values())

@@ -58,6 +58,7 @@ def test_reheaded_classifier_learns_and_reports_a_confusion_matrix(tiny_image_cl
     validation = int(rep.logs[0].split("(")[1].split()[0])
     assert sum(map(sum, report["confusion"])) == validation == report["examples"]
     assert report["labels"] == ["blue_bars", "green_disc", "red_square"]
+    assert [Path(s["path"]).name for s in report["skipped_images"]] == ["broken.png"] and report["skipped_images"][0]["reason"]
     samples = json.loads((tmp_path / "run" / "samples" / "step-00000012.json").read_text())["samples"]
     assert samples and all((tmp_path / "run" / "samples" / s["image"]).is_file() for s in samples)
     assert "predicted" in samples[0]["caption"]

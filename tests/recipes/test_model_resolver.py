@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.jobs.submit import resolve_model
 from spark_trainer.models.loading import cached_model_ids, check_base_model, resolve_base_model
 
@@ -46,7 +46,9 @@ def test_relative_folders_follow_the_search_order_and_submit_freezes_the_absolut
     (tmp_path / "home" / "m" / "config.json").unlink()
     (tmp_path / "home" / "m").rmdir()
     assert resolve_model("m", None, tmp_path / "home") == str((tmp_path / "home" / "models" / "m").resolve())
-    assert resolve_model("nope/absent", None, tmp_path / "home") == "nope/absent"  # the worker says where it looked
+    with pytest.raises(ConfigError, match=r"^base_model: 'nope/absent' is not a local folder \(looked in: .*\) "
+                       r"and not in the Hugging Face cache .*; download it first \(hf download nope/absent\)$"):
+        resolve_model("nope/absent", None, tmp_path / "home")  # refused at submit, not later in the worker
 
 
 def test_the_form_gets_the_reason(tmp_path):
@@ -56,3 +58,30 @@ def test_the_form_gets_the_reason(tmp_path):
     assert "choose a base model" in check_base_model(" ", ())[1]
     with pytest.raises(BadInput, match="looked in"):
         resolve_base_model("nothing-here", search_dirs=(tmp_path,))
+
+
+def test_one_rule_set_for_what_a_model_is(tmp_path):
+    """The rules submit, the form and the worker share: a folder with config.json or a diffusers
+    model_index.json is a model; a file, or a folder with neither, is refused naming the path; a
+    relative name that is a model in a later search folder wins over a non-model in an earlier one."""
+    pipeline, llm, plain, afile = (tmp_path / n for n in ("pipe", "llm", "plain", "weights.bin"))
+    for folder, marker in ((pipeline, "model_index.json"), (llm, "config.json")):
+        folder.mkdir()
+        (folder / marker).write_text("{}")
+    plain.mkdir()
+    afile.write_text("x")
+    assert resolve_base_model(str(pipeline)) == pipeline.resolve()
+    assert check_base_model(str(llm), ()) == (llm.resolve(), None)
+    assert check_base_model(str(afile), ())[1] == f"{afile} is a file, not a model folder"
+    assert check_base_model(str(plain), ())[1] == (
+        f"{plain} has no config.json (transformers) or model_index.json (diffusers); it does not look like a model folder")
+    assert check_base_model(str(tmp_path / "gone"), ())[1] == f"{tmp_path / 'gone'} does not exist"
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    (first / "m").mkdir(parents=True)  # not a model here...
+    (second / "m").mkdir(parents=True)
+    (second / "m" / "config.json").write_text("{}")  # ...but a model here
+    assert resolve_base_model("m", search_dirs=(first, second)) == (second / "m").resolve()
+    (second / "m" / "config.json").unlink()
+    with pytest.raises(BadInput, match=f"^{first / 'm'} has no config.json"):
+        resolve_base_model("m", search_dirs=(first, second))

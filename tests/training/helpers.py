@@ -31,10 +31,10 @@ def write_jsonl(path: Path, rows: list[Any]) -> Path:
 def make_config(model: Path, **sections: Any) -> ExperimentConfig:
     base: dict[str, Any] = {
         "name": "test", "recipe": "causal-lm", "base_model": str(model), "dataset": "data", "gpus": "cpu",
-        "train": {"max_steps": 6, "learning_rate": 1e-2, "batch_size": 4, "seq_len": 128, "warmup_steps": 1},
+        "train": {"max_steps": 6, "learning_rate": 1e-2, "batch_size": 4, "warmup_steps": 1},
         "eval": {"every_steps": None, "val_fraction": 0.1},
         "checkpoint": {"every_steps": None, "keep": 3},
-        "recipe_config": {"target_modules": LEARNABLE_TARGETS},
+        "recipe_config": {"target_modules": LEARNABLE_TARGETS, "seq_len": 128},
     }
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):

@@ -62,7 +62,7 @@ def test_stopped_then_resumed_run_matches_an_uninterrupted_one_bitwise(tiny_mode
 
 
 def test_save_now_sample_now_and_pause(tiny_model, counting_data, tmp_path):
-    config = make_config(tiny_model, train={"max_steps": 5}, eval={"sample_prompts": ["count 3"]})
+    config = make_config(tiny_model, train={"max_steps": 5}, recipe_config={"sample_prompts": ["count 3"]})
     commands = Commands()
     commands.request_save()
     commands.request_sample()

@@ -1,0 +1,85 @@
+"""Runs and experiments from before `train.seq_len` / `eval.sample_prompts` moved into recipe_config:
+an old run file, an old stored experiment and an old frozen run all keep working, in the current
+layout from then on, and the move is said once (a `note:` line, an event of the run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from spark_trainer.config import load_config
+from spark_trainer.ingest import ingest_paths
+from spark_trainer.jobs.submit import (
+    CONFIG_NAME,
+    frozen_config,
+    submit_config,
+    submit_experiment,
+    upgrade_frozen_config,
+)
+from spark_trainer.store import experiments, projects, runs
+from tests.jobs.conftest import DEMO_DATA
+
+MOVED = "config: train.seq_len has moved to recipe_config.seq_len; read from the old place (move it there in the run file)"
+
+
+def _old_layout(run_file: Path) -> Path:
+    data = yaml.safe_load(run_file.read_text())
+    data["train"]["seq_len"] = data["recipe_config"].pop("seq_len")
+    data["eval"]["sample_prompts"] = ["Count up from 3:"]
+    run_file.write_text(yaml.safe_dump(data))
+    return run_file
+
+
+def _events(store, run_id: int) -> list[str]:
+    return [e.reason for e in runs.events(store, run_id)]
+
+
+def test_an_old_run_file_is_submitted_in_the_new_layout_and_the_run_records_the_move(store, run_file, tmp_path):
+    path = _old_layout(run_file("old", seq_len=48))
+    run = submit_config(store, load_config(path), base_dir=tmp_path, gpus="cpu", machine=[]).run
+    frozen = yaml.safe_load((Path(run.run_dir) / CONFIG_NAME).read_text())
+    assert frozen["recipe_config"]["seq_len"] == 48 and frozen["recipe_config"]["sample_prompts"] == ["Count up from 3:"]
+    assert "seq_len" not in frozen["train"] and "sample_prompts" not in frozen["eval"]
+    assert MOVED in _events(store, run.id)
+    assert any(r.startswith("config: eval.sample_prompts has moved to recipe_config.sample_prompts") for r in _events(store, run.id))
+
+    # A run queued (or paused) before the move: its frozen file is in the old layout. The worker
+    # rewrites it once, recording the move, and trains with the value the file had.
+    _old_layout(Path(run.run_dir) / CONFIG_NAME)
+    assert frozen_config(Path(run.run_dir)).recipe_config["seq_len"] == 48
+    before = len(_events(store, run.id))
+    notes = upgrade_frozen_config(store, run.id, Path(run.run_dir))
+    assert len(notes) == 2 and len(_events(store, run.id)) == before + 2
+    assert "seq_len" not in yaml.safe_load((Path(run.run_dir) / CONFIG_NAME).read_text())["train"]
+    assert upgrade_frozen_config(store, run.id, Path(run.run_dir)) == []  # said once
+
+
+def test_an_old_stored_experiment_starts_with_its_fields_moved_and_its_model_frozen(store, tiny_model):
+    projects.create(store, "old")
+    ds = ingest_paths(store, [DEMO_DATA], project="old", name="demo").dataset
+    stored = {"name": "e", "project": "old", "recipe": "causal-lm", "base_model": str(tiny_model), "dataset": str(ds.id),
+              "train": {"max_steps": 2, "seq_len": 40}, "eval": {"sample_prompts": ["hi"]},
+              "recipe_config": {"method": "lora"}}
+    experiments.create(store, project="old", name="e", recipe="causal-lm", base_model=str(tiny_model), dataset=ds.id,
+                       config=stored)
+    run = submit_experiment(store, "e", gpus="cpu", machine=[]).run
+    frozen = frozen_config(Path(run.run_dir))
+    assert frozen.recipe_config["seq_len"] == 40 and frozen.recipe_config["sample_prompts"] == ["hi"]
+    assert frozen.base_model == str(tiny_model.resolve()) and frozen.upgrade_notes == []
+    assert "config: train.seq_len has moved to recipe_config.seq_len" in " ".join(_events(store, run.id))
+
+
+def test_train_and_exp_create_print_one_note_per_moved_field(store, cli, run_file):
+    path = _old_layout(run_file("old-cli"))
+    projects.create(store, "jobs")
+    ingest_paths(store, [DEMO_DATA], project="jobs", name="demo")
+    made = cli("exp", "create", "--config", str(path), "--dataset", "demo", "--name", "from-old")
+    assert made.code == 0, made.err
+    assert made.err.splitlines() == [
+        f"note: {path}: train.seq_len has moved to recipe_config.seq_len; read from the old place (move it there in "
+        "the run file)",
+        f"note: {path}: eval.sample_prompts has moved to recipe_config.sample_prompts; read from the old place (move "
+        "it there in the run file)"]
+    stored = experiments.get(store, "from-old").config
+    assert stored["recipe_config"]["seq_len"] == 64 and "seq_len" not in stored["train"]

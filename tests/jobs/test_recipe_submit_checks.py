@@ -1,0 +1,71 @@
+"""Data a recipe cannot train on is refused by submit (issue 10, "bad input"): one line, exit 2,
+before a run exists, from `spark-trainer train` (the GUI's launch calls the same submit). The
+checks need no model loaded, so the model folders here hold only what submit looks at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from spark_trainer.store import runs
+from spark_trainer.store.store import Store
+from tests.recipes.helpers import make_image_folders, write_jsonl
+
+
+def _run_file(tmp_path: Path, recipe: str, dataset: Path, marker: str, **recipe_config: Any) -> Path:
+    model = tmp_path / "model"
+    model.mkdir(exist_ok=True)
+    (model / marker).write_text("{}")
+    path = tmp_path / f"{recipe}.yaml"
+    path.write_text(yaml.safe_dump({"project": "p", "name": recipe, "recipe": recipe, "base_model": str(model),
+                                    "dataset": str(dataset), "gpus": "cpu", "recipe_config": recipe_config}))
+    return path
+
+
+def _tickets(tmp_path: Path, rows: list[dict[str, Any]]) -> Path:
+    return write_jsonl(tmp_path / "tickets.jsonl", rows * 5)
+
+
+def _one_class_folder(tmp_path: Path) -> Path:
+    root = make_image_folders(tmp_path / "pets", per_class=2)
+    for other in ("green_disc", "blue_bars"):
+        for image in (root / other).iterdir():
+            image.unlink()
+        (root / other).rmdir()
+    return root
+
+
+def _half_captioned(tmp_path: Path) -> Path:
+    from spark_trainer.models.tiny_diffusion import write_captioned_images
+
+    folder = write_captioned_images(tmp_path / "shapes", 6)
+    for name in ("shape-001.txt", "shape-004.txt"):
+        (folder / name).unlink()
+    return folder
+
+
+CASES = {
+    "label column missing": ("text-classification", lambda p: _tickets(p, [{"text": "a", "target": "x"}]),
+                             "config.json", "recipe_config.label_column 'label' is not a column of tickets.jsonl:1; "
+                             "columns found: target, text"),
+    "one class (text)": ("text-classification", lambda p: _tickets(p, [{"text": "a", "label": "x"}]), "config.json",
+                         "classification needs at least 2 classes in 'label'; found 'x'"),
+    "one class (images)": ("image-classification", _one_class_folder, "config.json",
+                           "classification needs at least 2 classes in 'label'; found 'red_square'"),
+    "captions missing": ("diffusion-lora", _half_captioned, "model_index.json", "2 of 6 images have no caption"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_data_the_recipe_cannot_train_on_is_refused_before_a_run_exists(case, store: Store, cli, tmp_path) -> None:
+    recipe, make_data, marker, message = CASES[case]
+    refused = cli("train", str(_run_file(tmp_path, recipe, make_data(tmp_path), marker)))
+    assert refused.code == 2, refused.err
+    assert refused.err.count("\n") == 1 and message in refused.err, refused.err
+    if case == "captions missing":
+        assert "shape-001.png" in refused.err and "shape-004.png" in refused.err  # named, so they can be fixed
+    assert runs.list_all(store) == []  # no run, no run folder
+    assert not (store.home.root / "runs").exists() or not any((store.home.root / "runs").iterdir())
