@@ -115,6 +115,10 @@ class Series:
         self.smoothed_peaks.reset()
         self._index()
 
+    @property
+    def smoothing(self) -> float:
+        return self._weight
+
     def set_smoothing(self, weight: float) -> None:
         """EMA weight in [0, 1) like TensorBoard's slider; 0 shows the raw values."""
         weight = min(max(float(weight), 0.0), 0.999)
