@@ -87,6 +87,15 @@ def _home(args: argparse.Namespace, qsettings: object) -> str | None:
     return str(chosen) if chosen else None
 
 
+def _start_scheduler(window) -> None:
+    """Schedules queued runs on a timer; reconciles now and offers to resume interrupted runs."""
+    if not window.isVisible():  # closed already (--exit-when-shown)
+        return
+    from app.run_scheduler import RunScheduler
+
+    RunScheduler.of(window.ctx)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     if args.screenshot:
@@ -145,9 +154,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not ok:
             print(f"error: could not write {args.screenshot}", file=sys.stderr)
         return 0 if ok else 1
-    from app.run_scheduler import RunScheduler
-
-    RunScheduler.of(window.ctx)  # schedules queued runs on a timer; reconciles now, offers to resume
     if args.view in ("experiment-setup", "run-detail", "compare", "playground"):
         from app.screenshot import OPTIONS, TARGETS
 
@@ -159,8 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             window.show_view(args.view)
     window.show()
+    from PySide6.QtCore import QTimer
+
     if args.exit_when_shown:
-        from PySide6.QtCore import QTimer
 
         def shown() -> None:
             print(f"shown_at={time.time():.6f}", flush=True)
@@ -168,6 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             qt_app.quit()
 
         QTimer.singleShot(0, shown)
+    # The scheduler (psutil, the job layer, a first reconcile on a pool thread) starts once the
+    # window is on screen: it competes with nothing the first view needs, and it is not needed
+    # before the user can see the window. A view that needs it earlier creates it on first use.
+    QTimer.singleShot(0, lambda: _start_scheduler(window))
     signal.signal(signal.SIGINT, lambda *_: qt_app.quit())
     code = qt_app.exec()
     store.close()

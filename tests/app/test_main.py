@@ -1,0 +1,44 @@
+"""Start-up: the first window is shown before anything the first view does not need is imported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from spark_trainer.store import projects
+from tests.conftest import subprocess_env
+
+# Not needed to show the Projects view: the job layer and psutil (the scheduler starts after the
+# window is shown), charts (numpy, pyqtgraph), migrations (the database is up to date), training.
+DEFERRED = ("psutil", "spark_trainer.jobs.scheduler", "spark_trainer.jobs.process", "numpy", "pyqtgraph",
+            "alembic", "yaml", "torch", "transformers", "pandas")
+
+PROBE = """
+import json, sys
+import app.main_window
+from app.main import main
+
+shown = {}
+original_show = app.main_window.MainWindow.show
+
+def show(self):
+    shown["modules"] = sorted(m for m in DEFERRED if m in sys.modules)
+    original_show(self)
+
+app.main_window.MainWindow.show = show
+code = main(["--home", sys.argv[1], "--view", "projects", "--exit-when-shown"])
+print("RESULT " + json.dumps({"code": code, **shown}))
+""".replace("DEFERRED", repr(DEFERRED))
+
+
+def test_first_window_is_shown_before_the_scheduler_and_charts_are_imported(store, tmp_path) -> None:
+    projects.create(store, "support-bot")
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(store.home.root)], capture_output=True, text=True,
+                          timeout=120, env=subprocess_env(QT_QPA_PLATFORM="offscreen",
+                                                          XDG_CONFIG_HOME=str(tmp_path / "config")))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "shown_at=" in proc.stdout
+    result = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))[len("RESULT "):])
+    assert result["code"] == 0
+    assert result["modules"] == [], f"imported before the first window: {result['modules']}"
