@@ -38,7 +38,9 @@ ASK_BEFORE_QUIT = {"ingestion", "video wizard", "demo project"}
 
 class MainWindow(QMainWindow):
     def __init__(self, store: Store, qsettings: QSettings | None = None, *, poll_gpus: bool = True,
-                 restore_state: bool = True) -> None:
+                 restore_state: bool = True, first_view_later: bool = False) -> None:
+        """With `first_view_later`, the first view is built (and the status bar filled) by
+        `show_first_view()`, which the app calls once the window is on screen."""
         super().__init__()
         self.store = store
         self.qsettings = qsettings if qsettings is not None else QSettings()
@@ -59,11 +61,17 @@ class MainWindow(QMainWindow):
         self._status_timer.setInterval(STATUS_INTERVAL_MS)
         self._status_timer.timeout.connect(self.update_run_status)
         self._status_timer.start()
-        self.update_run_status()
         last = str(self.qsettings.value("window/last_view", "projects")) if restore_state else "projects"
         if restore_state:
             self._restore_geometry()
-        self.show_view(last if last in self._names else "projects")
+        self.first_view = last if last in self._names else "projects"
+        if not first_view_later:
+            self.show_first_view()
+
+    def show_first_view(self, name: str | None = None) -> None:
+        """Build and show the first view (`name`, else the last one used) and fill the status bar."""
+        self.update_run_status()
+        self.show_view(name or self.first_view)
 
     # -- layout -----------------------------------------------------------------------------
     @property
