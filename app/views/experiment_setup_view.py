@@ -150,7 +150,18 @@ class ExperimentSetupView(BaseView):
         self.launch.clicked.connect(self.launch_run)
         side.addWidget(self.launch_reason)
         side.addWidget(self.launch)
+        self.export_cluster = QPushButton("Export as cluster job…")
+        self.export_cluster.setToolTip("A job folder for slurm, torchrun or accelerate (spark-trainer launch)")
+        self.export_cluster.clicked.connect(self.open_cluster_export)
+        side.addWidget(self.export_cluster)
         return side
+
+    def open_cluster_export(self) -> QWidget:
+        from app.views.cluster_export_dialog import ClusterExportDialog
+
+        dialog = ClusterExportDialog(self.store, self.ctx, self.config_data(), self)
+        dialog.show()
+        return dialog
 
     # --- data ----------------------------------------------------------------------------------
     def refresh(self) -> None:

@@ -12,6 +12,7 @@ from app.widgets import human_bytes
 from app.workers import Task
 from spark_trainer import estimate
 from spark_trainer.errors import BadInput
+from spark_trainer.estimate_sharding import sharding_note
 
 NO_MODEL = "Choose a base model to see the estimate."
 
@@ -90,10 +91,12 @@ class MemoryEstimatePanel(QGroupBox):
         free = min(g.memory_free for g in gpus)
         plan = estimate.suggest_micro_batch(config, model_folder, free)
         where = ", ".join(f"GPU {g.index}" for g in gpus)
+        sharded = sharding_note(config, model_folder, len(gpus), free)
+        sharded = f" {sharded[0].upper()}{sharded[1:]}." if sharded else ""
         if plan.micro_batch is None:
-            return f"Does not fit in 90% of {where}'s free {human_bytes(free)} even at micro-batch 1."
+            return f"Does not fit in 90% of {where}'s free {human_bytes(free)} even at micro-batch 1.{sharded}"
         return (f"Fits {where} (90% of {human_bytes(free)} free) up to micro-batch {plan.micro_batch} "
-                f"with grad_accum {plan.grad_accum}.")
+                f"with grad_accum {plan.grad_accum}.{sharded}")
 
     def busy(self) -> bool:
         return self.task is not None and not self.task.done.is_set()

@@ -36,7 +36,8 @@ from spark_trainer.store import projects
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
-COLUMNS = ("", "ID", "Project", "Experiment", "Status", "Progress", "ETA", "GPUs", "loss", "eval_loss", "Created")
+COLUMNS = ("", "ID", "Project", "Experiment", "Status", "Progress", "ETA", "GPUs", "Ran on", "loss", "eval_loss",
+           "Created")
 
 
 class RunsView(BaseView):
@@ -153,7 +154,8 @@ class RunsView(BaseView):
             found = metrics.get(run.id, {})
             cells = ["●", run.id, names.get(run.project_id, run.project_id), run.experiment, run.status.value, None,
                      format_eta(run.eta_seconds) if run.status.is_active else "-",
-                     ",".join(map(str, run.gpus)) or ("CPU" if run.started_at else run.requested_gpus),
+                     _gpus_cell(run),
+                     run.ran_on,  # "local", or a cluster job's "scheduler NxM" (nodes x processes per node)
                      *(f"{found[k]:.4f}" if k in found else "-" for k in KEY_METRICS),
                      f"{run.created_at:%Y-%m-%d %H:%M}"]
             for col, value in enumerate(cells):
@@ -269,6 +271,12 @@ class RunsView(BaseView):
         self.compare_page.stop()
         self.playground.shutdown()
         self.scheduler.stop()
+
+
+def _gpus_cell(run: Run) -> str:
+    if run.ran_on != "local":  # a cluster job: its GPUs were the nodes', not this machine's
+        return "CPU" if run.requested_gpus.startswith("cpu") else "GPUs"
+    return ",".join(map(str, run.gpus)) or ("CPU" if run.started_at else run.requested_gpus)
 
 
 def _colour(name: str):

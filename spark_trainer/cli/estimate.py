@@ -78,8 +78,19 @@ def cmd_estimate(ctx: Context, args: argparse.Namespace) -> Result:
             "micro_batch": plan.micro_batch, "grad_accum": plan.grad_accum, "effective_batch": plan.effective_batch,
             "estimate_bytes": plan.estimate.total_bytes},
         "note": note or (_no_fit(plan) if plan is not None and plan.micro_batch is None else ""),
+        "sharding": _sharding(mapping, folder, args.gpus or config.gpus, gpus, free),
     }
     return Result(result, lambda: _text(result, config))
+
+
+def _sharding(mapping: dict[str, Any], folder: Path, request_text: str, gpus: list[Any], free: int | None) -> str:
+    from spark_trainer.estimate_sharding import sharding_note
+    from spark_trainer.jobs.gpus import parse_request
+    from spark_trainer.jobs.relocate import processes_for
+
+    request = parse_request(request_text)
+    processes = len(gpus) if gpus else (0 if request.is_cpu else processes_for(request))
+    return sharding_note(mapping, folder, processes, free)
 
 
 def _no_fit(plan: Any) -> str:
@@ -104,6 +115,8 @@ def _text(result: dict[str, Any], config: Any) -> str:
         rows.append(("suggested", f"train.batch_size {s['micro_batch']}, train.grad_accum {s['grad_accum']} "
                                   f"(effective batch {s['micro_batch'] * s['grad_accum']}), "
                                   f"~{human_bytes(s['estimate_bytes'])}"))
+    if result["sharding"]:
+        rows.append(("sharding", result["sharding"]))
     if result["note"]:
         rows.append(("note", result["note"]))
     return fields(rows)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from spark_trainer import __version__
 from spark_trainer.cli import bench as bench_cli
+from spark_trainer.cli import cluster as cluster_cli
 from spark_trainer.cli import datasets, experiments, projects, recipes, system
 from spark_trainer.cli import demo as demo_cli
 from spark_trainer.cli import estimate as estimate_cli
@@ -31,7 +32,7 @@ from spark_trainer.store.entities import to_jsonable
 
 # Each module adds its command group. Later capabilities (runs, queue, train, export...) add theirs.
 COMMAND_MODULES = [projects, datasets, experiments, recipes, system, bench_cli, runs_cli, train_cli, queue_cli, demo_cli,
-                   estimate_cli, export_cli, evaluate_cli, generate_cli, settings_cli]
+                   estimate_cli, export_cli, evaluate_cli, generate_cli, settings_cli, cluster_cli]
 
 
 class UsageError(Exception):

@@ -66,6 +66,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                 "from its last checkpoint", parents=[common])
     resume.add_argument("run", help="run id")
     resume.add_argument("--wait", action="store_true", help="wait for the run to end, showing progress")
+    resume.add_argument("--gpus", metavar="SPEC", help="resume on other devices or another process count "
+                        "(auto | cpu | cpu:N | 0,1 | count:N); the global batch is kept")
     resume.set_defaults(handler=cmd_resume)
 
     extend = actions.add_parser(
@@ -84,6 +86,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     delete.add_argument("run", help="run id")
     delete.add_argument("--keep-files", action="store_true", help="keep the run folder on disk")
     delete.set_defaults(handler=cmd_delete)
+
+    from spark_trainer.cli.cluster import register_import
+
+    register_import(actions, common)
 
 
 def _progress(run) -> str:
@@ -127,8 +133,8 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
             raise BadInput(f"--status {args.status!r}: statuses are {allowed}") from None
     items = runs.list_all(store, project=args.project, experiment=args.experiment, statuses=statuses)
     rows = [(r.id, r.experiment, r.status.value, _progress(r), r.gpus or ("cpu" if r.status.is_active else "-"),
-             r.created_at, r.finished_at) for r in items]
-    return Result(items, table(["id", "experiment", "status", "step", "gpus", "created", "finished"], rows,
+             r.ran_on, r.created_at, r.finished_at) for r in items]
+    return Result(items, table(["id", "experiment", "status", "step", "gpus", "ran on", "created", "finished"], rows,
                                empty="no runs yet"))
 
 
@@ -143,7 +149,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
         eta = f"{run.eta_seconds:.0f} s" if run.eta_seconds is not None else "-"
         head = fields([("id", run.id), ("experiment", run.experiment), ("status", run.status.value),
                        ("step", _progress(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
-                       ("gpus", run.gpus or "-"), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
+                       ("gpus", run.gpus or "-"), ("ran on", run.ran_on), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
                        ("folder", run.run_dir), ("error", (run.error or "-").splitlines()[0] if run.error else "-")])
         lines = [f"  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}  {e.reason}"
                  for e in events]
@@ -219,7 +225,7 @@ def cmd_pause(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def cmd_resume(ctx: Context, args: argparse.Namespace) -> Result:
-    run = control.resume(ctx.store, args.run)
+    run = control.resume(ctx.store, args.run, gpus=args.gpus)
     return start_and_maybe_wait(ctx, ctx.store, run.id, args.wait, "resumed: ")
 
 

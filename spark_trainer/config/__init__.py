@@ -60,6 +60,12 @@ def validate_config(
     except ValidationError as exc:
         raise _fail(format_validation_error(exc, spec.config_model, "recipe_config."), source, node) from None
     config.recipe_config = section.model_dump(mode="json")
+    method = config.recipe_config.get("method")
+    if config.train.sharding == "fsdp" and method != "full":  # FSDP shards a full fine-tune (training/sharding.py)
+        line = line_of(node, ["train", "sharding"]) if node is not None else None
+        where = f"{source} line {line}: " if source and line else (f"{source}: " if source else "")
+        raise ConfigError(f"{where}train.sharding: fsdp is for full fine-tuning; set recipe_config.method: full "
+                          f"(it is {method!r}) or train.sharding: auto")
     return config
 
 

@@ -38,6 +38,9 @@ class TrainConfig(Section):
     compile: Literal["auto", True, False] = Field(
         "auto", description="torch.compile the model: auto compiles on CUDA, not on the CPU; a compile "
         "failure falls back to eager with a run event")
+    sharding: Literal["auto", "none", "fsdp"] = Field(
+        "auto", description="Several GPUs: fsdp splits weights, gradients and optimizer state over them (full "
+        "fine-tuning only); none keeps a whole copy on each; auto picks fsdp when the estimate exceeds one GPU")
     auto_batch: bool = Field(False, description="On out-of-memory, halve the micro-batch and double accumulation")
     early_stopping_patience: int | None = Field(
         None, ge=1, description="Stop after this many evaluations without improvement (empty: off)"

@@ -84,9 +84,10 @@ def pause(store: Store, run_id: int | str, *, grace_s: float | None = None) -> R
     return stop(store, run_id, StopKind.PAUSE, grace_s=grace_s)
 
 
-def resume(store: Store, run_id: int | str) -> Run:
+def resume(store: Store, run_id: int | str, *, gpus: str | None = None) -> Run:
     """Queue a paused, interrupted, failed or cancelled run again; its worker continues from the
-    last complete checkpoint with the same step count and metric series."""
+    last complete checkpoint with the same step count and metric series. `gpus` moves it to other
+    devices or another process count (spark_trainer.jobs.relocate)."""
     from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
 
     reconcile(store)
@@ -97,9 +98,15 @@ def resume(store: Store, run_id: int | str) -> Run:
                        "run can be resumed")
     checkpoint = latest_checkpoint(Path(run.run_dir))
     where = f"from checkpoint step {checkpoint_step(checkpoint)}" if checkpoint else "from the start (no checkpoint)"
+    moved: dict[str, str] = {}
+    if gpus is not None:
+        from spark_trainer.jobs.relocate import move_run
+
+        moved["requested_gpus"] = move_run(run, gpus)
+        where += f" on {moved['requested_gpus']}"
     clear_request(Path(run.run_dir))
     return runs.transition(store, run.id, RunStatus.QUEUED, f"resume requested {where}", expect=resumable,
-                           error=None)
+                           error=None, **moved)
 
 
 def delete(store: Store, run_id: int | str, *, keep_files: bool = False) -> Run:

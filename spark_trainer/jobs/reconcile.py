@@ -57,6 +57,8 @@ def reconcile(store: Store) -> list[int]:
     grace = float(config["stall_grace_seconds"])
     lost = []
     for run in runs.list_all(store, statuses=set(runs.ACTIVE)):
+        if run.ran_on != "local" and run.status == RunStatus.RUNNING and run.pid is None:
+            continue  # a cluster job imported while running: it lives elsewhere; importing again updates it
         if _is_lost(run):
             why = "worker process is gone" if run.pid is None or process.identity(run.pid) is None else (
                 f"pid {run.pid} now belongs to another process")

@@ -136,6 +136,7 @@ class Run:
     finished_at: datetime | None
     uuid: str = ""
     updated_at: datetime | None = None
+    ran_on: str = "local"  # or an imported cluster job's "scheduler NxM" (nodes x processes per node)
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,8 @@ class RunRow(Base):
     heartbeat_at: Mapped[datetime | None]
     run_dir: Mapped[str] = mapped_column(Text, default="")
     uuid: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # "local", or where an imported cluster job ran ("torchrun 2x1": scheduler, nodes x procs per node)
+    ran_on: Mapped[str] = mapped_column(String(80), default="local", server_default="local")
     updated_at: Mapped[datetime | None] = mapped_column(index=True)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]

@@ -68,6 +68,7 @@ def _entity(row: RunRow, exp: ExperimentRow) -> Run:
         finished_at=row.finished_at,
         uuid=row.uuid,
         updated_at=row.updated_at,
+        ran_on=row.ran_on or "local",
     )
 
 

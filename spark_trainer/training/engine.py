@@ -11,15 +11,16 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.errors import BadInput, ConfigError, OperationFailed
+from spark_trainer.errors import ConfigError, OperationFailed
 from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec, get_recipe
-from spark_trainer.training import batches, checkpoints, diskspace, lr_plan, oom, steps
+from spark_trainer.training import batches, checkpoints, diskspace, lr_plan, oom, sharding, steps
 from spark_trainer.training.compiling import CompileState
 from spark_trainer.training.reporting import Commands, Reporter, TrainOutcome
 
@@ -44,7 +45,7 @@ class _MainOnly:
         return attr if self._is_main else (lambda *a, **k: None)
 
 
-def _make_accelerator(config: ExperimentConfig) -> tuple[Any, str]:
+def _make_accelerator(config: ExperimentConfig, model_dir: Path | None) -> tuple[Any, str, sharding.ShardingPlan]:
     import torch
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
@@ -55,10 +56,15 @@ def _make_accelerator(config: ExperimentConfig) -> tuple[Any, str]:
     if int(os.environ.get("WORLD_SIZE", "1")) == 1:
         AcceleratorState._reset_state(reset_partial_state=True)  # several runs in one process (tests, bench)
     mixed = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}[precision]
-    accelerator = Accelerator(cpu=cpu, mixed_precision=mixed)
+    plan = sharding.plan_for_run(config, cpu=cpu, model_dir=model_dir)
+    fsdp = sharding.plugin() if plan.fsdp else None
+    accelerator = Accelerator(cpu=cpu, mixed_precision=mixed, fsdp_plugin=fsdp)
+    if fsdp is not None:
+        sharding.enable_fsdp(accelerator, fsdp)  # on the CPU accelerate would ignore the plugin
+        sharding.silence_view_warning()
     if not cpu:
         _cap_gpu_memory(accelerator.device)
-    return accelerator, precision
+    return accelerator, precision, plan
 
 
 def _cap_gpu_memory(device: Any) -> None:
@@ -119,13 +125,18 @@ def run_training(
     resume_from = Path(resume_from) if resume_from is not None else None
     resume_state = checkpoints.read_state(resume_from) if resume_from is not None else None
 
-    accelerator, precision = _make_accelerator(config)
+    accelerator, precision, plan = _make_accelerator(config, getattr(recipe, "model_dir", None))
     is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
     report = _MainOnly(reporter, is_main)
+    if resume_state is not None:
+        config = sharding.keep_global_batch(config, resume_state, world, report.on_log)
+        t = config.train
     set_seed(t.seed)
     model = oom.call(t, "model loading", recipe.build_model, accelerator.device, precision)
+    if plan.fsdp:
+        sharding.check_all_trainable(model)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    params = [p for _, p in named]
+    names, params = [n for n, _ in named], [p for _, p in named]
     diskspace.check_before_run(run_dir, params)
     optimizer = steps.make_optimizer(params, t.learning_rate, t.weight_decay, accelerator.device.type)
     order = steps.DataOrder(len(recipe.train_data), t.batch_size, world, rank, t.seed)
@@ -134,12 +145,16 @@ def run_training(
     # A run extended by N steps follows its extension plan (lr_plan), so the LR stays continuous.
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_plan.schedule_for(run_dir, t.lr_scheduler, warmup, total))
     compiling = CompileState(on_event=lambda message: _event(report, message))
-    model = compiling.compile(model, t.compile, accelerator.device.type)
+    # Under FSDP a compile would have to follow the sharding, layer by layer; it stays off.
+    model = compiling.compile(model, False if plan.fsdp else t.compile, accelerator.device.type)
     model, optimizer = accelerator.prepare(model, optimizer)
+    if plan.fsdp:  # fully_shard replaced the parameters with sharded ones; clipping needs those
+        params = [p for p in model.parameters() if p.requires_grad]
 
     step, best, evals_without_gain, last_metric = 0, None, 0, None
     if resume_from is not None and resume_state is not None:
-        _restore(resume_from, accelerator.unwrap_model(model), optimizer, scheduler)
+        sharding.restore_checkpoint(resume_from, accelerator.unwrap_model(model, keep_torch_compile=False), optimizer, scheduler, names,
+                 sharded=plan.fsdp, is_main=is_main)
         checkpoints.restore_scaler(Path(resume_from), accelerator)
         step, best = int(resume_state["step"]), resume_state.get("best_metric")
         last_metric = resume_state.get("metric")
@@ -150,6 +165,8 @@ def run_training(
                   f"steps {step + 1}..{total}")
     if any(type(m).__name__ == "Linear4bit" for m in model.modules()):
         report.on_log("base model weights are quantized to 4-bit NF4 (QLoRA)")
+    if world > 1 or t.sharding == "fsdp":
+        report.on_log(plan.reason)
     for note in recipe.log_notes():
         report.on_log(note)
     efficiency = getattr(recipe, "packing_efficiency", None)
@@ -161,7 +178,8 @@ def run_training(
                       "the first steps include the compile warm-up")
     report.on_start(start_step=step, total_steps=total)
     model.train()
-    state = _Loop(config, spec, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order, watch)
+    state = _Loop(config, spec, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order, watch,
+                  sharded=plan.fsdp, precision=precision)
     last_ckpt: Path | None = None
     status, step_times = "completed", list[float]()
     pin = accelerator.device.type == "cuda"
@@ -223,6 +241,9 @@ def run_training(
     finally:
         del feed  # shuts DataLoader workers down
         report.flush()
+    if accelerator.device.type == "cuda" and world > 1:  # every rank: how the memory split (FSDP or not)
+        print(f"rank {rank}: peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB allocated, "
+              f"{torch.cuda.max_memory_reserved() / 2**30:.2f} GiB reserved", file=sys.stderr, flush=True)
     return TrainOutcome(status=status, step=step, total_steps=total, last_checkpoint=last_ckpt,
                         final_path=final_path, best_metric=best, metrics=dict(state.last_eval))
 
@@ -249,30 +270,16 @@ def _guarded_step(t: Any, **step_args: Any) -> steps.StepStats:
             micro_batch=t.batch_size, grad_accum=t.grad_accum) from None
 
 
-def _restore(path: Path, model: Any, optimizer: Any, scheduler: Any) -> None:
-    import torch
-    from safetensors.torch import load_file
-
-    weights = load_file(str(path / "trainable.safetensors"))
-    named = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    if set(weights) != set(named):
-        raise BadInput(f"checkpoint {path} does not match this model: it holds {len(weights)} trainable tensors, "
-                       f"the model has {len(named)}")
-    with torch.no_grad():
-        for name, param in named.items():
-            param.copy_(weights[name])
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))
-    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
-    steps.set_rng_state(torch.load(path / "rng.pt", weights_only=False))
-
-
 class _Loop:
     """Evaluation, samples, checkpoints and commands: the loop's side work, kept out of its body."""
 
     def __init__(self, config: ExperimentConfig, spec: RecipeSpec, recipe: Recipe, accelerator: Any, model: Any,
                  optimizer: Any, scheduler: Any, report: Any, run_dir: Path, order: steps.DataOrder,
-                 watch: MetricSpec) -> None:
+                 watch: MetricSpec, *, sharded: bool = False, precision: str = "fp32") -> None:
         self.config, self.spec, self.recipe, self.acc, self.model = config, spec, recipe, accelerator, model
+        # FSDP: every forward gathers weights from all processes, so every process runs the same forwards
+        # (evaluation, samples), and checkpoints gather the full state first.
+        self.sharded, self.precision = sharded, precision
         self.optimizer, self.scheduler, self.report, self.run_dir, self.order = optimizer, scheduler, report, run_dir, order
         self.watch = watch  # the metric that decides the best checkpoint and early stopping
         self.last_eval: dict[str, float] = {}
@@ -295,12 +302,21 @@ class _Loop:
         # validation rows can differ in size.
         model = acc.unwrap_model(self.model, keep_torch_compile=True)
         model.eval()
+        pin = acc.device.type == "cuda"
+        feeds = [(batches.eval_batches(recipe, indices, t.batch_size, pin=pin), weight)]
+        if self.sharded:  # pad with zero-weight batches to the most batches any process has
+            most = math.ceil(math.ceil(len(recipe.val_data) / acc.num_processes) / t.batch_size)
+            if self.config.eval.max_batches:
+                most = min(most, self.config.eval.max_batches)
+            extra = most - math.ceil(len(indices) / t.batch_size)
+            feeds.append((batches.eval_batches(recipe, [0] * extra, 1, pin=pin), 0.0))
         with torch.no_grad():
-            for cpu_batch in batches.eval_batches(recipe, indices, t.batch_size, pin=acc.device.type == "cuda"):
-                batch = {k: v.to(acc.device) if hasattr(v, "to") else v for k, v in cpu_batch.items()}
-                for key, value in recipe.eval_step(model, batch).items():
-                    value = torch.as_tensor(value, device=acc.device).double() * weight
-                    totals[key] = totals[key] + value if key in totals else value
+            for feed, scale in feeds:
+                for cpu_batch in feed:
+                    batch = {k: v.to(acc.device) if hasattr(v, "to") else v for k, v in cpu_batch.items()}
+                    for key, value in recipe.eval_step(model, batch).items():
+                        value = torch.as_tensor(value, device=acc.device).double() * scale
+                        totals[key] = totals[key] + value if key in totals else value
         model.train()
         if acc.num_processes > 1:
             totals = {k: acc.reduce(v, "sum") for k, v in sorted(totals.items())}
@@ -336,10 +352,12 @@ class _Loop:
 
     @oom.guarded("sampling")
     def samples(self, step: int) -> None:
-        if not self.acc.is_main_process:
+        if not self.acc.is_main_process and not self.sharded:
             return
         model = self.acc.unwrap_model(self.model, keep_torch_compile=False)
-        found = self.recipe.generate_samples(model)
+        found = self.recipe.generate_samples(model)  # sharded: every process, in step (greedy decoding)
+        if not self.acc.is_main_process:
+            return
         folder = self.run_dir / "samples"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"step-{step:08d}.json"
@@ -373,12 +391,17 @@ class _Loop:
 
         self.acc.wait_for_everyone()
         path = None
+        inner = self.acc.unwrap_model(self.model, keep_torch_compile=False)
+        if self.sharded:  # every process takes part in gathering the full state
+            trainable, optim = sharding.gather_weights(inner), sharding.gather_optimizer(inner, self.optimizer)
         if self.acc.is_main_process:
-            inner = self.acc.unwrap_model(self.model, keep_torch_compile=False)
-            trainable = {n: p.detach().cpu().contiguous() for n, p in inner.named_parameters() if p.requires_grad}
+            if not self.sharded:
+                trainable = {n: p.detach().cpu().contiguous() for n, p in inner.named_parameters() if p.requires_grad}
+                optim = self.optimizer.state_dict()
+            t = self.config.train
             files = {
                 "trainable.safetensors": lambda p: save_file(trainable, str(p)),
-                "optimizer.pt": lambda p: torch.save(self.optimizer.state_dict(), p),
+                "optimizer.pt": lambda p: torch.save(optim, p),
                 "scheduler.pt": lambda p: torch.save(self.scheduler.state_dict(), p),
                 "rng.pt": lambda p: torch.save(steps.rng_state(), p),
                 **checkpoints.scaler_files(self.acc),
@@ -387,6 +410,8 @@ class _Loop:
             state = {"micro_batches": step * self.config.train.grad_accum, "epoch": self.order.epoch_of(
                 step * self.config.train.grad_accum), "metric": metric, "best_metric": best,
                 "evals_without_gain": without_gain, "world_size": self.acc.num_processes,
+                "global_batch": sharding.global_batch(t.batch_size, t.grad_accum, self.acc.num_processes),
+                "sharding": "fsdp" if self.sharded else "none",
                 "metric_key": self.watch.key, "higher_is_better": self.watch.higher_is_better}
             # Metrics up to `step` reach the store before the checkpoint exists: a kill between the
             # two then leaves extra rows (deleted on resume), never a gap in the series.
@@ -400,14 +425,34 @@ class _Loop:
 
     def save_final(self) -> Path | None:
         self.acc.wait_for_everyone()
+        model = self.acc.unwrap_model(self.model, keep_torch_compile=False)
+        if self.sharded:
+            model = self._gathered_model(model)
         if not self.acc.is_main_process:
             return None
         final = self.run_dir / "final"
         staging = self.run_dir / ".staging-final"
         shutil.rmtree(staging, ignore_errors=True)
-        self.recipe.save_final(self.acc.unwrap_model(self.model, keep_torch_compile=False), staging)
+        self.recipe.save_final(model, staging)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)
         settings = getattr(self.recipe, "rc", None)  # the recipe's validated recipe_config
         self.report.on_artifact("final", final, None, {"method": getattr(settings, "method", None)})
         return final
+
+    def _gathered_model(self, sharded_model: Any) -> Any:
+        """The trained model whole, on the main process's CPU, for the recipe to save (None elsewhere):
+        the recipe builds it afresh and takes the gathered weights."""
+        import torch
+
+        weights = sharding.gather_weights(sharded_model)
+        if not self.acc.is_main_process:
+            return None
+        whole = self.recipe.build_model(torch.device("cpu"), self.precision)
+        result = whole.load_state_dict(weights, strict=False, assign=True)  # buffers come with the build
+        params = {n for n, _ in whole.named_parameters()}
+        if result.unexpected_keys or params & set(result.missing_keys):
+            raise OperationFailed(f"the gathered weights do not fit the rebuilt model (missing "
+                                  f"{sorted(params & set(result.missing_keys))[:3]}, unexpected "
+                                  f"{result.unexpected_keys[:3]}); the last checkpoint holds the trained weights")
+        return whole

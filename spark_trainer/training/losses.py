@@ -193,9 +193,9 @@ def install_hidden_head(model: Any, device_type: str) -> Any | None:
 
 
 def find_hidden_head(model: Any) -> Any | None:
-    """The installed HiddenHead of `model` (through PEFT, compile and DDP wrappers), or None."""
-    for module in model.modules():
-        if type(module).__name__ == "HiddenHead":
+    """The installed HiddenHead of `model` (through PEFT, compile, DDP and FSDP wrappers), or None."""
+    for module in model.modules():  # FSDP2's fully_shard makes each sharded module an "FSDP<Class>"
+        if type(module).__name__ in ("HiddenHead", "FSDPHiddenHead"):
             return module
     return None
 

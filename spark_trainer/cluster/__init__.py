@@ -1,0 +1,1 @@
+"""Past one machine: an experiment exported as a multi-node job folder, and that folder imported back."""

@@ -1,0 +1,176 @@
+"""`spark-trainer launch`: an experiment (or a run file) as a self-contained cluster job folder.
+
+The folder is written in a staging folder beside `--out` and renamed at the end, so a failed
+export leaves nothing behind. See spark_trainer/cluster/layout.py for what it holds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid as uuidlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from spark_trainer.cluster import layout, scripts
+from spark_trainer.cluster.layout import JobSpec
+from spark_trainer.config import ExperimentConfig, save_config
+from spark_trainer.errors import BadInput
+from spark_trainer.store import datasets, experiments
+from spark_trainer.store.entities import Dataset, to_jsonable, utcnow
+from spark_trainer.store.store import Store
+
+MAX_NODES = 1024
+MAX_PROCS = 64
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    nodes: int
+    procs_per_node: int
+    scheduler: str
+    out: Path
+    shared_data: str | None = None  # the dataset folder's path on shared storage (no copy)
+    shared_model: str | None = None  # the base model's path on shared storage (no copy)
+    partition: str | None = None  # slurm only
+    time_limit: str | None = None  # slurm only
+
+    def check(self) -> None:
+        if self.scheduler not in layout.SCHEDULERS:
+            raise BadInput(f"--scheduler {self.scheduler!r}: choose one of {', '.join(layout.SCHEDULERS)}")
+        if not 1 <= self.nodes <= MAX_NODES:
+            raise BadInput(f"--nodes {self.nodes}: must be 1 to {MAX_NODES}")
+        if not 1 <= self.procs_per_node <= MAX_PROCS:
+            raise BadInput(f"--procs-per-node {self.procs_per_node}: must be 1 to {MAX_PROCS}")
+        for flag, value in (("--shared-data", self.shared_data), ("--shared-model", self.shared_model)):
+            if value is not None and not Path(value).is_absolute():
+                raise BadInput(f"{flag} {value!r}: give an absolute path, as every node sees it")
+        out = Path(self.out)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise BadInput(f"--out {out}: already exists and is not an empty folder; pick a new folder")
+
+
+@dataclass(frozen=True)
+class JobFolder:
+    path: Path
+    spec: JobSpec
+    files: list[str]
+
+    @property
+    def command(self) -> str:
+        """The line a user runs next (on the cluster)."""
+        if self.spec.scheduler == "slurm":
+            return f"cd {self.path} && sbatch job.sbatch"
+        return f"NODE_RANK=<0..{self.spec.nodes - 1}> MASTER_ADDR=<node 0> bash {self.path / 'launch.sh'}"
+
+
+def launch_experiment(store: Store, experiment_ref: str | int, options: LaunchOptions) -> JobFolder:
+    """Export an existing experiment (its stored config and dataset)."""
+    options.check()
+    experiment = experiments.get(store, experiment_ref)
+    if experiment.dataset_id is None:
+        raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
+    config = ExperimentConfig.model_validate(experiment.config)
+    config.project, config.name = experiment.project, experiment.name
+    return _write(store, config, datasets.get(store, experiment.dataset_id), options)
+
+
+def launch_config(store: Store, config: ExperimentConfig, options: LaunchOptions,
+                  base_dir: Path | None = None) -> JobFolder:
+    """Export a run file's config: its dataset is resolved (ingested on first use) as `train` does."""
+    from spark_trainer.jobs.submit import resolve_dataset, resolve_model
+
+    options.check()
+    config = config.model_copy(deep=True)
+    config.base_model = resolve_model(config.base_model, base_dir, store.home.root)
+    dataset, _report = resolve_dataset(store, config, base_dir)
+    return _write(store, config, dataset, options)
+
+
+def _device(config: ExperimentConfig) -> str:
+    return "cpu" if config.gpus.strip().lower().startswith("cpu") else "cuda"
+
+
+def _write(store: Store, config: ExperimentConfig, dataset: Dataset, options: LaunchOptions) -> JobFolder:
+    from spark_trainer.recipes import get_recipe
+
+    get_recipe(config.recipe).check_data_kind(dataset.kind, f"dataset {dataset.name!r}")
+    model_source = Path(config.base_model)
+    if options.shared_model is None and not model_source.is_dir():
+        raise BadInput(f"base_model {config.base_model!r} is not a local folder, so it cannot be copied into the "
+                       "job; give --shared-model PATH (where every node finds it)")
+    data_source = Path(dataset.path)
+    if options.shared_data is None and not data_source.exists():
+        raise BadInput(f"dataset {dataset.name!r}: its folder {data_source} is missing")
+    if options.scheduler == "accelerate" and _device(config) == "cpu" and options.nodes * options.procs_per_node > 1:
+        # accelerate starts several CPU processes only through MPI; without it each node would train alone.
+        raise BadInput(f"gpus: {config.gpus!r} trains on the CPU, and accelerate launches CPU processes on several "
+                       "machines only through MPI; use --scheduler torchrun (or slurm) for a CPU job")
+    frozen = config.model_copy(deep=True)
+    frozen.dataset = str(dataset.id)
+    frozen.gpus = "cpu" if _device(config) == "cpu" else "auto"
+    spec = JobSpec(
+        uuid=uuidlib.uuid4().hex, scheduler=options.scheduler, nodes=options.nodes,
+        procs_per_node=options.procs_per_node, project=config.project, experiment=config.name,
+        recipe=config.recipe, device=_device(config),
+        data_path=options.shared_data or ("data" if data_source.is_dir() else f"data/{data_source.name}"),
+        model_path=options.shared_model or "model",
+        base_model=config.base_model, experiment_config=config.model_dump(mode="json"),
+        dataset={k: v for k, v in to_jsonable(dataset).items() if k not in ("path", "project_id")},
+        created_at=utcnow().isoformat(), notes=config.notes,
+    )
+    out = Path(options.out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.staging-{spec.uuid[:8]}")
+    try:
+        files = _fill(staging, spec, frozen, data_source, model_source, options)
+        if out.exists():
+            out.rmdir()  # checked empty above
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return JobFolder(out, spec, files)
+
+
+def _fill(folder: Path, spec: JobSpec, frozen: ExperimentConfig, data_source: Path, model_source: Path,
+          options: LaunchOptions) -> list[str]:
+    from spark_trainer.training.checkpoints import write_identity
+
+    folder.mkdir(parents=True)
+    if options.shared_data is None:
+        _copy(data_source, folder / "data")
+    if options.shared_model is None:
+        _copy(model_source, folder / "model")
+    save_config(frozen, folder / layout.CONFIG_FILE)
+    run_dir = folder / layout.RUN_DIR
+    (run_dir / layout.LOGS_DIR).mkdir(parents=True)
+    write_identity(run_dir, 0, spec.uuid)  # checkpoints carry the job's uuid; import keeps it as the run's
+    spec.write(folder)
+    written = {}
+    if spec.scheduler == "slurm":
+        written["job.sbatch"] = scripts.sbatch_script(spec, partition=options.partition, time_limit=options.time_limit)
+        written["slurm_rank.sh"] = scripts.slurm_rank(spec)
+    elif spec.scheduler == "torchrun":
+        written["launch.sh"] = scripts.torchrun_launch(spec)
+    else:
+        written["launch.sh"] = scripts.accelerate_launch(spec)
+        written["accelerate_config.yaml"] = scripts.accelerate_config(spec)
+    for name, text in written.items():
+        (folder / name).write_text(text, encoding="utf-8")
+        if name.endswith((".sh", ".sbatch")):
+            (folder / name).chmod(0o755)
+    files = [layout.JOB_FILE, layout.CONFIG_FILE, *written, "README.md",
+             *(["data/"] if options.shared_data is None else []),
+             *(["model/"] if options.shared_model is None else []), "run/"]
+    (folder / "README.md").write_text(scripts.readme(spec, files), encoding="utf-8")
+    return files
+
+
+def _copy(source: Path, target: Path) -> None:
+    """A dataset or model folder (or a single file), links followed: the job must stand alone."""
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=False)
+    else:
+        target.mkdir(parents=True)
+        shutil.copy2(source, target / source.name)

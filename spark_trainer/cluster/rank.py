@@ -1,0 +1,94 @@
+"""The worker role on a cluster node: `python -m spark_trainer cluster-worker JOB_DIR`, one per rank.
+
+The scheduler (torchrun, accelerate launch, or srun through `slurm_rank.sh`) sets RANK, WORLD_SIZE,
+LOCAL_RANK, MASTER_ADDR and MASTER_PORT; accelerate reads them as it does for a local multi-process
+run (jobs/worker.py). Every rank trains; rank 0 alone writes (the engine reports and saves only on
+the main process), into the job folder's `run/` in a local run's layout, through JobFolderReporter.
+SIGTERM (scancel, or Ctrl-C on a launcher) checkpoints and stops, as for a local worker: a pause.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from spark_trainer.cluster import layout
+from spark_trainer.cluster.layout import JobSpec
+from spark_trainer.config import load_config
+from spark_trainer.errors import BadInput, SparkError
+from spark_trainer.jobs.worker import HEARTBEAT_S, Finish, _install_stop_handler, _outcome_finish, _SilentReporter, say
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.training.reporting import Commands
+
+
+def _heartbeat(reporter: object, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_S):
+        try:
+            reporter.beat()  # type: ignore[attr-defined]
+        except OSError as exc:  # a slow shared file system must not kill training; the next beat retries
+            say(f"heartbeat not written: {exc}")
+
+
+def run_job_rank(job_dir: Path) -> int:
+    """Train this rank's share of the job; rank 0 records everything. Exit 0 only if completed."""
+    job_dir = Path(job_dir).resolve()
+    spec = JobSpec.read(job_dir)
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world != spec.world_size:
+        # Processes that do not form the planned group would each train alone and all write run/ as rank 0.
+        raise BadInput(f"rank {rank}: WORLD_SIZE is {world} but the job was exported for {spec.world_size} "
+                       f"processes ({spec.nodes} nodes x {spec.procs_per_node}); start it with its launch script")
+    if spec.device == "cpu":
+        os.environ.setdefault("ACCELERATE_USE_CPU", "true")
+    run_dir = job_dir / layout.RUN_DIR
+    (run_dir / layout.LOGS_DIR).mkdir(parents=True, exist_ok=True)
+    commands = Commands()
+    _install_stop_handler(run_dir, commands)
+    from spark_trainer.cluster.reporter import JobFolderReporter
+
+    reporter = JobFolderReporter(run_dir, world_size=world) if rank == 0 else _SilentReporter()
+    beat_stop = threading.Event()
+    if rank == 0:
+        reporter.transition("running", f"job started: rank 0 on {reporter.status['host']} (pid {os.getpid()}), "
+                            f"{world} processes")
+        threading.Thread(target=_heartbeat, args=(reporter, beat_stop), daemon=True, name="heartbeat").start()
+    try:
+        finish = _train(job_dir, spec, run_dir, reporter, commands, rank)
+    finally:
+        beat_stop.set()
+    if rank == 0:
+        reporter.transition(finish.status.value, finish.reason, error=finish.error,
+                            **({"step": finish.step} if finish.step is not None else {}))
+    say(f"rank {rank}: {finish.status.value}: {finish.reason}")
+    return 0 if finish.status == RunStatus.COMPLETED else 1
+
+
+def _train(job_dir: Path, spec: JobSpec, run_dir: Path, reporter: object, commands: Commands, rank: int) -> Finish:
+    from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
+    from spark_trainer.training.engine import OutOfMemory, run_training
+
+    try:
+        config = load_config(job_dir / layout.CONFIG_FILE)
+        config.base_model = str(spec.resolve(job_dir, spec.model_path))
+        checkpoint = latest_checkpoint(run_dir)
+        if checkpoint is not None and rank == 0:
+            reporter.resumed_from(checkpoint_step(checkpoint))  # type: ignore[attr-defined]
+            say(f"resuming from {checkpoint.name}")
+        outcome = run_training(config, data_path=spec.resolve(job_dir, spec.data_path), run_dir=run_dir,
+                               reporter=reporter, commands=commands, resume_from=checkpoint)  # type: ignore[arg-type]
+        return _outcome_finish(outcome, commands)
+    except OutOfMemory as exc:
+        from spark_trainer.jobs.worker import oom_message
+
+        return Finish(RunStatus.FAILED, "out of memory", error=oom_message(exc.micro_batch, exc.grad_accum))
+    except SparkError as exc:
+        say(str(exc))
+        return Finish(RunStatus.FAILED, f"training failed: {type(exc).__name__}", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - any engine failure must end as a failed run, with its message
+        traceback.print_exc()
+        sys.stdout.flush()
+        return Finish(RunStatus.FAILED, f"training failed: {type(exc).__name__}", error=f"{type(exc).__name__}: {exc}")

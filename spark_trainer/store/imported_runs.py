@@ -1,0 +1,183 @@
+"""Runs brought in from elsewhere (a cluster job folder): written, or rewritten, in one transaction.
+
+The run is found again by its uuid (the job's), so importing the same job twice updates one run.
+Its folder is moved into `runs/<id>/` inside the transaction; if anything fails, the folder moves
+back and no row is committed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from spark_trainer.errors import Conflict
+from spark_trainer.store import datasets, projects, runs
+from spark_trainer.store.entities import Run, RunStatus, utcnow
+from spark_trainer.store.models import ArtifactRow, ExperimentRow, MetricRow, ProjectRow, RunEventRow, RunRow
+from spark_trainer.store.store import Store
+
+
+@dataclass
+class ImportedRun:
+    """Everything an import writes. Paths of artifacts are relative to the run folder."""
+
+    uuid: str
+    project: str
+    experiment: str
+    recipe: str
+    base_model: str
+    experiment_config: dict[str, Any]
+    status: RunStatus
+    ran_on: str
+    requested_gpus: str
+    step: int
+    total_steps: int | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    dataset_id: int | None = None  # an existing dataset of the project
+    new_dataset: datasets.NewDataset | None = None  # else: registered from `dataset_staging`
+    dataset_staging: Path | None = None
+    events: list[tuple[str | None, str, str, datetime]] = field(default_factory=list)
+    metrics: list[tuple[str, int, float, float]] = field(default_factory=list)
+    artifacts: list[tuple[str, str, int | None, dict[str, Any], datetime | None]] = field(default_factory=list)
+    notes: str = ""
+
+
+def find(store: Store, run_uuid: str) -> Run | None:
+    with store.read() as session:
+        row = session.scalar(select(RunRow).where(RunRow.uuid == run_uuid))
+        return None if row is None else runs.get(store, row.id)
+
+
+def save(store: Store, imp: ImportedRun, run_staging: Path) -> tuple[Run, bool]:
+    """Create or update the run (and its project, dataset, experiment if missing); returns
+    (run, whether it existed). `run_staging` becomes the run's folder."""
+    moves: list[tuple[Path, Path]] = []  # (where it went, where it came from): undone on failure
+    aside: list[Path] = []
+    try:
+        with store.write() as session:
+            project = _project(session, imp.project)
+            dataset_id = _dataset(store, session, project, imp, moves)
+            experiment = _experiment(session, project, imp, dataset_id)
+            row, existed = _run_row(session, experiment, imp)
+            target = store.home.run_dir(row.id)
+            if target.exists():  # the previous import's folder (or an orphan): replaced once this commits
+                old = target.with_name(f".{target.name}.replaced-{uuidlib.uuid4().hex[:8]}")
+                os.replace(target, old)
+                moves.append((old, target))
+                aside.append(old)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(run_staging, target)
+            moves.append((target, run_staging))
+            from spark_trainer.training.checkpoints import write_identity
+
+            write_identity(target, row.id, imp.uuid)
+            row.run_dir = str(target)
+            _children(session, row.id, imp, target)
+            projects.touch(session, project.id)
+            session.flush()
+            entity = runs._entity(row, experiment)
+    except BaseException:
+        for went, came in reversed(moves):
+            if went.exists() and not came.exists():
+                os.replace(went, came)
+        raise
+    for old in aside:
+        shutil.rmtree(old, ignore_errors=True)
+    return entity, existed
+
+
+def _project(session: Session, name: str) -> ProjectRow:
+    row = session.scalar(select(ProjectRow).where(ProjectRow.name == name))
+    if row is None:
+        now = utcnow()
+        row = ProjectRow(name=projects.validate_name(name), description="", created_at=now, updated_at=now)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _dataset(store: Store, session: Session, project: ProjectRow, imp: ImportedRun,
+             moves: list[tuple[Path, Path]]) -> int | None:
+    if imp.dataset_id is not None or imp.new_dataset is None:
+        return imp.dataset_id
+    row, _name = datasets._insert(session, project.id, imp.new_dataset)
+    if imp.dataset_staging is not None:
+        target = store.home.dataset_dir(row.id)
+        if target.exists():
+            target.rename(target.with_name(f"{row.id}.orphan-{uuidlib.uuid4().hex[:8]}"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(imp.dataset_staging, target)
+        moves.append((target, imp.dataset_staging))
+        row.path = str(target)
+    imp.dataset_id = row.id  # the caller's run config names it
+    return row.id
+
+
+def _experiment(session: Session, project: ProjectRow, imp: ImportedRun, dataset_id: int | None) -> ExperimentRow:
+    row = session.scalar(select(ExperimentRow).where(ExperimentRow.project_id == project.id,
+                                                     ExperimentRow.name == imp.experiment))
+    if row is None:
+        config = dict(imp.experiment_config)
+        if dataset_id is not None:
+            config["dataset"] = str(dataset_id)
+        row = ExperimentRow(project_id=project.id, dataset_id=dataset_id, name=imp.experiment, recipe=imp.recipe,
+                            base_model=imp.base_model, config=config, notes=imp.notes, created_at=utcnow())
+        session.add(row)
+        session.flush()
+    elif row.recipe != imp.recipe:
+        raise Conflict(f"experiment {imp.experiment!r} in project {project.name!r} uses recipe {row.recipe!r}, "
+                       f"the job {imp.recipe!r}; rename one of them")
+    return row
+
+
+def _run_row(session: Session, experiment: ExperimentRow, imp: ImportedRun) -> tuple[RunRow, bool]:
+    row = session.scalar(select(RunRow).where(RunRow.uuid == imp.uuid))
+    existed = row is not None
+    if row is None:
+        row = RunRow(experiment_id=experiment.id, uuid=imp.uuid, run_dir="", created_at=imp.created_at, gpus=[])
+        session.add(row)
+    else:
+        if row.experiment_id != experiment.id:
+            raise Conflict(f"run {row.id} (this job's earlier import) belongs to another experiment now; "
+                           "delete it to import the job again")
+        status = RunStatus(row.status)
+        imported_live = status == RunStatus.RUNNING and row.pid is None  # an earlier import of a running job
+        if status == RunStatus.QUEUED or (status.is_active and not imported_live):
+            raise Conflict(f"run {row.id} is training here (resumed after an earlier import); stop it before "
+                           "importing the job again")
+        for model in (MetricRow, RunEventRow, ArtifactRow):
+            session.execute(delete(model).where(model.run_id == row.id))
+    row.status = imp.status.value
+    row.ran_on = imp.ran_on
+    row.requested_gpus = imp.requested_gpus
+    row.gpus, row.pid, row.pid_start_time = [], None, None
+    row.step, row.total_steps, row.eta_seconds = imp.step, imp.total_steps, None
+    row.error = imp.error
+    row.started_at, row.finished_at, row.heartbeat_at = imp.started_at, imp.finished_at, imp.heartbeat_at
+    row.updated_at = utcnow()
+    session.flush()
+    return row, existed
+
+
+def _children(session: Session, run_id: int, imp: ImportedRun, folder: Path) -> None:
+    for from_status, to_status, reason, when in imp.events:
+        session.add(RunEventRow(run_id=run_id, from_status=from_status, to_status=to_status, reason=reason,
+                                created_at=when))
+    if imp.metrics:
+        session.execute(insert(MetricRow), [{"run_id": run_id, "key": k, "step": s, "value": v, "wall_time": t}
+                                            for k, s, v, t in imp.metrics])
+    for kind, relative, step, meta, when in imp.artifacts:
+        session.add(ArtifactRow(run_id=run_id, kind=kind, path=str(folder / relative), step=step, meta=meta,
+                                created_at=when or utcnow()))

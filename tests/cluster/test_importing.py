@@ -1,0 +1,168 @@
+"""`run import`: a job folder (written by the real rank-0 reporter, without training) back as a run."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.cluster.reporter import JobFolderReporter
+from spark_trainer.jobs.reconcile import reconcile
+from spark_trainer.store import artifacts, experiments, metrics, projects, runs
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.store import Store
+
+
+def _rank0(folder: Path, steps: int, *, end: str | None = "completed", checkpoint_at: tuple[int, ...] = ()) -> None:
+    """What rank 0 writes for `steps` steps: metrics, a checkpoint folder per `checkpoint_at`, the outcome."""
+    run_dir = folder / "run"
+    reporter = JobFolderReporter(run_dir, world_size=2)
+    reporter.transition("running", "job started")
+    reporter.on_start(start_step=0, total_steps=steps)
+    for step in range(1, steps + 1):
+        reporter.on_metrics(step, {"loss": 5.0 - step / 10, "lr": 1e-3})
+        reporter.on_progress(step, steps, 1.0)
+        if step in checkpoint_at:
+            reporter.flush()
+            ckpt = run_dir / "checkpoints" / f"step-{step:08d}"
+            ckpt.mkdir(parents=True)
+            (ckpt / "state.json").write_text(json.dumps({"step": step}))
+            reporter.on_artifact("checkpoint", ckpt, step)
+    reporter.flush()
+    if end == "completed":
+        (run_dir / "final").mkdir()
+        (run_dir / "final" / "adapter_model.safetensors").write_bytes(b"x")
+        reporter.on_artifact("final", run_dir / "final")
+        reporter.transition("completed", f"completed {steps} steps")
+    elif end is not None:
+        reporter.transition(end, "training failed: BadInput", error="boom")
+
+
+def _losses(store: Store, run_id: int) -> list[tuple[int, float]]:
+    return sorted((m.step, m.value) for m in metrics.read(store, run_id, keys=["loss"]))
+
+
+def test_import_creates_project_experiment_and_dataset_and_reimport_updates_the_same_run(
+        job, cli, tmp_path: Path) -> None:
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 6, checkpoint_at=(3, 6))
+    other = tmp_path / "desktop-home"  # another machine's data home: nothing of the job exists there
+    first = cli("--home", other, "--json", "run", "import", folder, use_home=False)
+    assert first.code == 0, first.err
+    with Store.open(other) as store:
+        run = runs.list_all(store)[0]
+        assert (run.status, run.step, run.ran_on, run.experiment) == (RunStatus.COMPLETED, 6, "torchrun 2x1", "clus")
+        assert _losses(store, run.id) == [(s, pytest.approx(5.0 - s / 10)) for s in range(1, 7)]
+        kinds = sorted(a.kind for a in artifacts.list_for(store, run.id))
+        assert kinds == ["checkpoint", "checkpoint", "final"]
+        assert all(Path(a.path).is_relative_to(run.run_dir) and Path(a.path).exists()
+                   for a in artifacts.list_for(store, run.id))
+        exp = experiments.get(store, "clus", "cluster")
+        assert exp.dataset_id is not None and projects.get(store, "cluster")
+        assert "imported from" in runs.events(store, run.id)[-2].reason
+    again = cli("--home", other, "run", "import", folder, use_home=False)
+    assert again.code == 0 and again.out.startswith(f"updated run {run.id} ")
+    with Store.open(other) as store:
+        assert [r.id for r in runs.list_all(store)] == [run.id]
+        assert len(_losses(store, run.id)) == 6  # replaced, not doubled
+    listing = cli("--home", other, "run", "list", use_home=False)
+    assert "torchrun 2x1" in listing.out
+
+
+def test_a_corrupt_or_partial_folder_is_one_line_exit_2_and_imports_nothing(job, cli, tmp_path: Path) -> None:
+    folder = job("torchrun", 2, 1)
+    other = tmp_path / "desktop-home"
+    not_started = cli("--home", other, "run", "import", folder, use_home=False)
+    assert not_started.code == 2 and "status.json: missing; the job has not started" in not_started.err
+    _rank0(folder, 4)
+    lines = (folder / "run" / "metrics.jsonl").read_text().splitlines()
+    lines[1] = lines[1][:20]  # a damaged line in the middle of a finished job's metrics
+    (folder / "run" / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    corrupt = cli("--home", other, "run", "import", folder, use_home=False)
+    assert corrupt.code == 2 and "metrics.jsonl: line 2 is not JSON" in corrupt.err
+    assert len(corrupt.err.strip().splitlines()) == 1
+    (folder / "job.json").unlink()
+    partial = cli("--home", other, "run", "import", folder, use_home=False)
+    assert partial.code == 2 and "job.json: no job description" in partial.err
+    with Store.open(other) as store:
+        assert runs.list_all(store) == [] and projects.list_all(store) == []
+    leftovers = [p.name for d in ("runs", "datasets") for p in (other / d).iterdir()]
+    assert leftovers == []
+
+
+def test_a_missing_final_model_is_refused(job, cli, tmp_path: Path) -> None:
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 3)
+    (folder / "run" / "final" / "adapter_model.safetensors").unlink()
+    (folder / "run" / "final").rmdir()
+    result = cli("run", "import", folder)
+    assert result.code == 2 and "final 'final' is missing" in result.err
+
+
+def test_points_a_resumed_job_rewrote_replace_the_killed_attempts(job, cli, store: Store) -> None:
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 5, end=None, checkpoint_at=(3,))  # killed at step 5; the checkpoint is at 3
+    resumed = JobFolderReporter(folder / "run", world_size=2)
+    resumed.resumed_from(3)
+    resumed.transition("running", "job started again")
+    for step in (4, 5, 6):
+        resumed.on_metrics(step, {"loss": 1.0})
+    resumed.flush()
+    resumed.transition("failed", "training failed", error="disk full")
+    assert cli("run", "import", folder).code == 0
+    run = runs.list_all(store)[0]
+    assert run.status == RunStatus.FAILED and run.error == "disk full"
+    assert _losses(store, run.id) == [(1, 4.9), (2, 4.8), (3, pytest.approx(4.7)), (4, 1.0), (5, 1.0), (6, 1.0)]
+
+
+def test_a_job_still_running_stays_running_until_imported_again(job, cli, store: Store) -> None:
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 2, end=None)  # rank 0 is this very process: alive
+    with open(folder / "run" / "metrics.jsonl", "a") as fh:
+        fh.write('{"step": 3, "val')  # rank 0 is in the middle of a write: ignored while running
+    assert cli("run", "import", folder).code == 0
+    run = runs.list_all(store)[0]
+    assert run.status == RunStatus.RUNNING and run.step == 2
+    reconcile(store)  # no local worker, and that is not "lost": it lives on the cluster
+    assert runs.get(store, run.id).status == RunStatus.RUNNING
+    status = json.loads((folder / "run" / "status.json").read_text())
+    status["pid"] = max(os.getpid() + 100000, 4_000_000)  # rank 0 gone without an outcome: killed
+    (folder / "run" / "status.json").write_text(json.dumps(status))
+    assert cli("run", "import", folder).code == 0
+    run = runs.get(store, run.id)
+    assert run.status == RunStatus.INTERRUPTED and "gone without an outcome" in run.error
+
+
+def test_a_failure_inside_the_transaction_leaves_no_rows_and_no_folders(job, cli, tmp_path: Path) -> None:
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 3)
+    other = tmp_path / "desktop-home"
+    with Store.open(other) as store:  # an experiment of the same name, another recipe, no dataset
+        projects.create(store, "cluster")
+        experiments.create(store, project="cluster", name="clus", recipe="text-classification", base_model="m",
+                           dataset=None, config={})
+    result = cli("--home", other, "run", "import", folder, use_home=False)
+    assert result.code == 2 and "uses recipe 'text-classification'" in result.err
+    with Store.open(other) as store:
+        from spark_trainer.store import datasets
+
+        assert runs.list_all(store) == [] and datasets.list_all(store) == []  # the dataset it registered rolled back
+    assert [p.name for d in ("runs", "datasets") for p in (other / d).iterdir()] == []
+
+
+def test_an_experiment_by_name_exports_again_from_its_stored_config_and_dataset(job, cli, store: Store,
+                                                                                tmp_path: Path) -> None:
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 2)
+    assert cli("run", "import", folder).code == 0  # the experiment now exists in this home
+    out = tmp_path / "again"
+    result = cli("--json", "launch", "clus", "--nodes", 1, "--procs-per-node", 2, "--scheduler", "slurm", "--out", out)
+    assert result.code == 0, result.err
+    spec = json.loads((out / "job.json").read_text())
+    assert (spec["experiment"], spec["project"], spec["nodes"], spec["procs_per_node"]) == ("clus", "cluster", 1, 2)
+    dataset_id = experiments.get(store, "clus", "cluster").dataset_id
+    assert (out / "data" / "manifest.jsonl").read_bytes() == \
+        (store.home.dataset_dir(dataset_id) / "manifest.jsonl").read_bytes()
+    assert result.json()["next"] == f"cd {out} && sbatch job.sbatch"

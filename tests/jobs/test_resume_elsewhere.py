@@ -1,0 +1,42 @@
+"""`run resume RUN --gpus G`: a stopped run moves to other devices; a process count that cannot keep the
+checkpoint's rows per step, or a malformed request, is refused with one line and exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spark_trainer.config import load_config
+from spark_trainer.jobs import control
+from spark_trainer.jobs.submit import frozen_config, submit_config
+from spark_trainer.store import runs
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.store import Store
+from spark_trainer.training.checkpoints import write_checkpoint
+
+
+def _stopped_run_with_checkpoint(store: Store, run_file) -> tuple[int, Path]:
+    path = run_file(gpus="cpu:2", batch_size=2)  # 2 processes x 2 rows = 4 rows per step
+    run = submit_config(store, load_config(path), base_dir=path.parent).run
+    runs.transition(store, run.id, RunStatus.CANCELLED, "stopped for the test")
+    write_checkpoint(Path(run.run_dir), 3, {}, {"world_size": 2, "global_batch": 4})
+    return run.id, Path(run.run_dir)
+
+
+def test_resume_on_fewer_processes_records_the_new_devices(store: Store, run_file) -> None:
+    run_id, run_dir = _stopped_run_with_checkpoint(store, run_file)
+    run = control.resume(store, run_id, gpus="cpu")  # the command does this, then starts the run
+    assert run.status == RunStatus.QUEUED
+    assert run.requested_gpus == "cpu" and frozen_config(run_dir).gpus == "cpu"
+    assert "from checkpoint step 3 on cpu" in runs.events(store, run_id)[-1].reason
+
+
+def test_resume_refuses_a_layout_that_changes_the_batch_and_bad_specs(store: Store, run_file, cli) -> None:
+    run_id, run_dir = _stopped_run_with_checkpoint(store, run_file)
+    odd = cli("run", "resume", str(run_id), "--gpus", "cpu:3")
+    assert odd.code == 2 and len(odd.err.strip().splitlines()) == 1
+    assert "4 rows per step" in odd.err and "resume on 1, 2 processes" in odd.err
+    bad = cli("run", "resume", str(run_id), "--gpus", "three")
+    assert bad.code == 2 and "gpus: 'three' is not valid" in bad.err
+    run = runs.get(store, run_id)  # nothing changed
+    assert run.status == RunStatus.CANCELLED and run.requested_gpus == "cpu:2"
+    assert frozen_config(run_dir).gpus == "cpu:2"
