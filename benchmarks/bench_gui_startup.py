@@ -6,8 +6,8 @@ during an ingestion of a few hundred files.
    the window is shown (the child prints time.time() from the first event-loop turn after show()).
    The same is measured for a bare PySide6 + pyqtgraph window (the floor any Qt app pays), and the
    ratio is reported. Goals: under 1.5 s, and within 1.3x the bare window (issue 16). Each
-   process's own CPU time (user + system) is reported too: on a machine loaded by other work it
-   varies less than the wall-clock time.
+   process's own CPU time until its window is shown (user + system) is reported too: on a machine
+   loaded by other work it varies less than the wall-clock time.
 2. Responsiveness. In one process, a 10 ms QTimer ticks while the Datasets view ingests N image
    files off the GUI thread; the longest gap between ticks is the longest the GUI was blocked.
    Goal: under 100 ms.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,8 @@ win = QMainWindow()
 win.setCentralWidget(pg.PlotWidget())
 win.resize(1280, 800)
 win.show()
-QTimer.singleShot(0, lambda: (print(f"shown_at={time.time():.6f}", flush=True), app.quit()))
+QTimer.singleShot(0, lambda: (print(f"shown_at={time.time():.6f}\nshown_cpu={time.process_time():.6f}", flush=True),
+                              app.quit()))
 app.exec()
 """
 
@@ -53,23 +53,18 @@ def _env(scratch: Path) -> dict[str, str]:
     return env
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _shown_after(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
     """Seconds from spawn to the first shown window and to its first view built and filled (the
     app builds the view on the event-loop turn after showing the window; a bare window has none),
-    and the process's whole CPU time."""
-    cpu_before = _children_cpu_s()
+    and the process's own CPU time until its window was shown."""
     start = time.time()
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
-    stamps = dict(x.split("=", 1) for x in proc.stdout.splitlines() if x.startswith(("shown_at=", "view_at=")))
+    stamps = dict(x.split("=", 1) for x in proc.stdout.splitlines()
+                  if x.startswith(("shown_at=", "view_at=", "shown_cpu=")))
     if proc.returncode != 0 or "shown_at" not in stamps:
         raise RuntimeError(f"{command[:3]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     shown = float(stamps["shown_at"]) - start
-    return shown, float(stamps.get("view_at", stamps["shown_at"])) - start, _children_cpu_s() - cpu_before
+    return shown, float(stamps.get("view_at", stamps["shown_at"])) - start, float(stamps["shown_cpu"])
 
 
 def _fill_home(home: Path, scratch: Path) -> None:
@@ -164,7 +159,7 @@ def main() -> None:
           f"{'met' if s['ratio'] <= 1.3 else 'NOT met'}")
     print(f"start-up to the first view built and filled (Projects, one event-loop turn later): median "
           f"{s['view_median_s']:.3f} s; ratio {s['view_ratio']:.2f}x the bare window")
-    print(f"process CPU time (user+system, whole process): app {s['app_cpu_s']:.3f} s, bare window "
+    print(f"process CPU time until the window was shown (user+system): app {s['app_cpu_s']:.3f} s, bare window "
           f"{s['bare_cpu_s']:.3f} s; ratio {s['cpu_ratio']:.2f}x; load average {os.getloadavg()[0]:.1f} at the end")
     if args.skip_ingest:
         return
