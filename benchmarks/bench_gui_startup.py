@@ -39,7 +39,7 @@ win = QMainWindow()
 win.setCentralWidget(pg.PlotWidget())
 win.resize(1280, 800)
 win.show()
-QTimer.singleShot(0, lambda: (print(f"shown_at={time.time():.6f}\nshown_cpu={time.process_time():.6f}", flush=True),
+QTimer.singleShot(0, lambda: (print(f"shown_at={time.time():.6f}\\nshown_cpu={time.process_time():.6f}", flush=True),
                               app.quit()))
 app.exec()
 """
