@@ -11,9 +11,11 @@ from spark_trainer.store import projects
 from tests.conftest import subprocess_env
 
 # Not needed to show the Projects view: the job layer and psutil (the scheduler starts after the
-# window is shown), charts (numpy, pyqtgraph), migrations (the database is up to date), training.
+# window is shown), charts (numpy, pyqtgraph), migrations (the database is up to date), training, the
+# ORM models (the theme comes from QSettings until the first view's turn).
 DEFERRED = ("psutil", "spark_trainer.jobs.scheduler", "spark_trainer.jobs.process", "numpy", "pyqtgraph",
-            "alembic", "yaml", "torch", "transformers", "pandas", "app.views.projects_view")
+            "alembic", "yaml", "torch", "transformers", "pandas", "app.views.projects_view",
+            "spark_trainer.store.models")
 
 PROBE = """
 import json, sys
