@@ -314,15 +314,14 @@ class MeasuredPeak:
 
 def compare_measured(store: Any, limit: int = 20) -> list[MeasuredPeak]:
     """Runs that reported a peak-memory metric, each with what the formula says for its config."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from spark_trainer.store import experiments, runs
-    from spark_trainer.store.models import MetricRow
+    from spark_trainer.store.models import MetricSeriesRow as S
 
     with store.read() as session:
-        query = (select(MetricRow.run_id, MetricRow.key, func.max(MetricRow.value))
-                 .where(MetricRow.key.in_(MEASURED_KEYS)).group_by(MetricRow.run_id, MetricRow.key)
-                 .order_by(MetricRow.run_id.desc()).limit(limit))
+        query = (select(S.run_id, S.key, S.max_value).where(S.key.in_(MEASURED_KEYS), S.max_value.is_not(None))
+                 .order_by(S.run_id.desc(), S.key).limit(limit))
         found = list(session.execute(query))
     result = []
     for run_id, key, value in found:

@@ -1,8 +1,8 @@
 """Rank runs by a metric, and the config differences between runs (for the compare view).
 
 A run's score for a key is its best value (in the direction the recipes declare for the key, see
-`spark_trainer.recipes.registry.metric_spec`) or its last value. Both come from one aggregate
-query, never from reading whole series.
+`spark_trainer.recipes.registry.metric_spec`) or its last value. Both come from the per-series
+summary rows the store keeps, never from reading points.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from spark_trainer.store import experiments, runs
 from spark_trainer.store.entities import Run
-from spark_trainer.store.models import MetricRow, RunRow
+from spark_trainer.store.models import MetricSeriesRow as S
 from spark_trainer.store.store import Store
 
 
@@ -50,63 +50,42 @@ class Entry:
 
 
 def summaries(store: Store, run_ids: Iterable[int], keys: Sequence[str] | None = None) -> dict[int, dict[str, MetricSummary]]:
-    """Per run and key: last value (highest step, then latest row), min, max, last step, count."""
-    ids = list(run_ids)
-    if not ids:
-        return {}
-    with store.read() as session:
-        agg = (select(MetricRow.run_id, MetricRow.key, func.min(MetricRow.value), func.max(MetricRow.value),
-                      func.max(MetricRow.step), func.count(MetricRow.id), func.max(MetricRow.id))
-               .where(MetricRow.run_id.in_(ids)).group_by(MetricRow.run_id, MetricRow.key))
-        if keys:
-            agg = agg.where(MetricRow.key.in_(list(keys)))
-        rows = list(session.execute(agg))
-        # SQLite documents that a bare column next to max() comes from the row holding the max:
-        # the value of the newest row (points are written in step order) is the series' last.
-        last_q = (select(MetricRow.run_id, MetricRow.key, MetricRow.value, func.max(MetricRow.id))
-                  .where(MetricRow.run_id.in_(ids)).group_by(MetricRow.run_id, MetricRow.key))
-        if keys:
-            last_q = last_q.where(MetricRow.key.in_(list(keys)))
-        last = {(r, k): v for r, k, v, _ in session.execute(last_q)}
+    """Per run and key: last value (highest step, then newest point), min, max, last step, count.
+
+    Read from the per-series summaries the store keeps up to date on every write
+    (`metric_packs`), so the cost is per series, never per point.
+    """
+    ids = list(dict.fromkeys(run_ids))
     result: dict[int, dict[str, MetricSummary]] = {}
-    for run_id, key, lo, hi, step, count, _ in rows:
-        result.setdefault(run_id, {})[key] = MetricSummary(key, float(last[(run_id, key)]), float(lo), float(hi),
-                                                          int(step), int(count))
+    with store.read() as session:
+        for start in range(0, len(ids), 500):  # well under SQLite's bound-parameter limit
+            query = (select(S.run_id, S.key, S.last_value, S.min_value, S.max_value, S.last_step, S.count)
+                     .where(S.run_id.in_(ids[start:start + 500])))
+            if keys:
+                query = query.where(S.key.in_(list(keys)))
+            for run_id, key, last, lo, hi, step, count in session.execute(query):
+                if last is None:  # only NaN points
+                    continue
+                result.setdefault(run_id, {})[key] = MetricSummary(
+                    key, float(last), float(lo if lo is not None else last), float(hi if hi is not None else last),
+                    int(step), int(count))
     return result
 
 
 def last_values(store: Store, run_ids: Iterable[int], keys: Sequence[str]) -> dict[int, dict[str, float]]:
-    """Each run's latest value (highest step) of each key.
-
-    One statement per few hundred runs, each value a correlated index look-up inside SQLite
-    (`ix_metrics_run_key_step`), so the cost is per series, never per point, and there is no
-    Python round trip per run (the first tick after start-up asks for every run ever).
-    """
-    ids = list(dict.fromkeys(run_ids))
-    if not ids or not keys:
+    """Each run's latest value (highest step) of each key: one summary row per series."""
+    if not keys:
         return {}
-
-    columns = [select(MetricRow.value)
-               .where(MetricRow.run_id == RunRow.id, MetricRow.key == key)
-               .order_by(MetricRow.step.desc(), MetricRow.id.desc()).limit(1)
-               .scalar_subquery().label(f"v{i}") for i, key in enumerate(keys)]
-    result: dict[int, dict[str, float]] = {}
-    with store.read() as session:
-        for start in range(0, len(ids), 500):  # well under SQLite's bound-parameter limit
-            chunk = ids[start:start + 500]
-            for run_id, *values in session.execute(select(RunRow.id, *columns).where(RunRow.id.in_(chunk))):
-                found = {key: float(v) for key, v in zip(keys, values, strict=True) if v is not None}
-                if found:
-                    result[run_id] = found
-    return result
+    return {run_id: {key: s.last for key, s in found.items()}
+            for run_id, found in summaries(store, run_ids, keys).items()}
 
 
 def metric_keys(store: Store, run_ids: Iterable[int] | None = None) -> list[str]:
     """Every metric key recorded (by these runs), sorted."""
     with store.read() as session:
-        query = select(MetricRow.key).distinct()
+        query = select(S.key).distinct()
         if run_ids is not None:
-            query = query.where(MetricRow.run_id.in_(list(run_ids)))
+            query = query.where(S.run_id.in_(list(run_ids)))
         return sorted(session.scalars(query))
 
 
@@ -129,11 +108,13 @@ def rank(
     if dataset is not None:
         candidates = [r for r in candidates if exps[r.experiment_id].dataset_id == dataset]
     found = summaries(store, [r.id for r in candidates], [key])
+    lower = lower_is_better(key)  # MetricSummary.best's direction, looked up once
     scored = []
     for run in candidates:
         summary = found.get(run.id, {}).get(key)
         if summary is not None:
-            scored.append((summary.best() if use == "best" else summary.last, run, summary))
+            best = summary.minimum if lower else summary.maximum
+            scored.append((best if use == "best" else summary.last, run, summary))
     high_first = (not lower_is_better(key, recipe)) if descending is None else descending
     scored.sort(key=lambda item: (-item[0] if high_first else item[0], item[1].id))
     return [

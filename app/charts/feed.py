@@ -29,16 +29,14 @@ class MetricBatch:
 
 
 def read_batch(store: Store, run_id: int, after_id: int, limit: int = READ_LIMIT) -> MetricBatch:
-    rows = metrics.read(store, run_id, after_id=after_id, limit=limit)
-    grouped: dict[str, list] = {}
-    for row in rows:
-        grouped.setdefault(row.key, []).append((row.step, row.wall_time, row.value))
+    # Arrays straight from the store (packed blocks): no Python object per point.
+    found = metrics.series(store, run_id, after_id=after_id, limit=limit)
     series = {}
-    for key, points in grouped.items():
-        arr = np.asarray(points, dtype=float)
-        finite = np.isfinite(arr[:, 2])
-        series[key] = (arr[finite, 0], arr[finite, 1], arr[finite, 2])
-    return MetricBatch(run_id, rows[-1].id if rows else after_id, len(rows) >= limit, series)
+    for key, s in found.items():
+        finite = np.isfinite(s.values)
+        series[key] = (s.steps[finite].astype(float), s.wall_times[finite], s.values[finite])
+    last_id = max((int(s.ids[-1]) for s in found.values()), default=after_id)
+    return MetricBatch(run_id, last_id, sum(len(s) for s in found.values()) >= limit, series)
 
 
 class MetricFeed(QObject):

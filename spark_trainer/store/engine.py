@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 
 BUSY_TIMEOUT_MS = 30_000
+PAGE_SIZE = 16384
 BEGIN_MODE = "spark_begin_mode"
 
 
@@ -28,6 +29,9 @@ def make_engine(db_path: Path) -> Engine:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, below
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # Only takes effect while the file is still empty (a new home): a packed metric block
+        # (store/metric_packs.py) then spans a quarter of the overflow pages it needs at 4 KiB.
+        cursor.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")

@@ -15,13 +15,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from spark_trainer.errors import Conflict
-from spark_trainer.store import datasets, projects, runs
+from spark_trainer.store import datasets, metric_packs, projects, runs
 from spark_trainer.store.entities import Run, RunStatus, utcnow
-from spark_trainer.store.models import ArtifactRow, ExperimentRow, MetricRow, ProjectRow, RunEventRow, RunRow
+from spark_trainer.store.models import (
+    ArtifactRow,
+    ExperimentRow,
+    MetricBlockRow,
+    MetricRow,
+    MetricSeriesRow,
+    ProjectRow,
+    RunEventRow,
+    RunRow,
+)
 from spark_trainer.store.store import Store
 
 
@@ -157,7 +166,7 @@ def _run_row(session: Session, experiment: ExperimentRow, imp: ImportedRun) -> t
         if status == RunStatus.QUEUED or (status.is_active and not imported_live):
             raise Conflict(f"run {row.id} is training here (resumed after an earlier import); stop it before "
                            "importing the job again")
-        for model in (MetricRow, RunEventRow, ArtifactRow):
+        for model in (MetricRow, MetricBlockRow, MetricSeriesRow, RunEventRow, ArtifactRow):
             session.execute(delete(model).where(model.run_id == row.id))
     row.status = imp.status.value
     row.ran_on = imp.ran_on
@@ -176,8 +185,8 @@ def _children(session: Session, run_id: int, imp: ImportedRun, folder: Path) -> 
         session.add(RunEventRow(run_id=run_id, from_status=from_status, to_status=to_status, reason=reason,
                                 created_at=when))
     if imp.metrics:
-        session.execute(insert(MetricRow), [{"run_id": run_id, "key": k, "step": s, "value": v, "wall_time": t}
-                                            for k, s, v, t in imp.metrics])
+        # Through the store's one write path for points: summaries kept, long series packed.
+        metric_packs.add_points(session, run_id, [(k, s, v, t) for k, s, v, t in imp.metrics])
     for kind, relative, step, meta, when in imp.artifacts:
         session.add(ArtifactRow(run_id=run_id, kind=kind, path=str(folder / relative), step=step, meta=meta,
                                 created_at=when or utcnow()))

@@ -1,31 +1,47 @@
-"""Metrics: written in batches, read incrementally (rows after the last id a reader saw)."""
+"""Metrics: written in batches, read incrementally (rows after the last id a reader saw).
+
+Points are stored as `metric_packs` describes (recent ones as rows, older ones packed, a summary
+per series); callers see only points. Whole-series reads (charts) use `series`, which hands out
+numpy arrays per key; `read` gives one `Metric` per point for small reads (CLI, export).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import insert, select
-
-from spark_trainer.store import runs
+from spark_trainer.store import metric_packs, runs
 from spark_trainer.store.entities import Metric
-from spark_trainer.store.models import MetricRow
+from spark_trainer.store.metric_packs import Series
 from spark_trainer.store.store import Store
+
+__all__ = ["Series", "add_batch", "delete_after", "keys", "read", "series"]
 
 
 def add_batch(store: Store, run_id: int, points: Iterable[tuple[str, int, float] | tuple[str, int, float, float]]) -> int:
     """Insert (key, step, value[, wall_time]) points in one transaction; returns how many."""
     now = time.time()
-    rows = [
-        {"run_id": run_id, "key": p[0], "step": int(p[1]), "value": float(p[2]),
-         "wall_time": float(p[3]) if len(p) > 3 else now}
-        for p in points
-    ]
+    rows = [(str(p[0]), int(p[1]), float(p[2]), float(p[3]) if len(p) > 3 else now) for p in points]
     if not rows:
         return 0
     with store.write() as session:
-        session.execute(insert(MetricRow), rows)
+        metric_packs.add_points(session, run_id, rows)
     return len(rows)
+
+
+def series(
+    store: Store,
+    run_id: int | str,
+    *,
+    after_id: int = 0,
+    keys: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> dict[str, Series]:
+    """A run's points with id greater than `after_id`, per key as arrays (ids, steps, wall times,
+    values) in id order; with `limit`, the `limit` lowest ids over all keys."""
+    with store.read() as session:
+        row = runs.row_for(session, run_id)
+        return metric_packs.read(session, row.id, after_id=after_id, keys=keys, limit=limit)
 
 
 def read(
@@ -38,29 +54,29 @@ def read(
 ) -> list[Metric]:
     """Metric rows of a run with id greater than `after_id`, in id order."""
     with store.read() as session:
-        row = runs.row_for(session, run_id)
-        # Plain columns, not ORM objects: a chart loads up to millions of points through here.
-        query = (select(MetricRow.id, MetricRow.run_id, MetricRow.key, MetricRow.step, MetricRow.value,
-                        MetricRow.wall_time)
-                 .where(MetricRow.run_id == row.id, MetricRow.id > after_id).order_by(MetricRow.id))
-        if keys:
-            query = query.where(MetricRow.key.in_(list(keys)))
-        if limit:
-            query = query.limit(limit)
-        return [Metric(*m) for m in session.execute(query)]
+        real = runs.row_for(session, run_id).id
+        found = metric_packs.read(session, real, after_id=after_id, keys=keys, limit=limit)
+    points = [Metric(i, real, key, step, value, wall)
+              for key, s in found.items()
+              for i, step, value, wall in zip(s.ids.tolist(), s.steps.tolist(), s.values.tolist(),
+                                              s.wall_times.tolist(), strict=True)]
+    if len(found) > 1:
+        points.sort(key=lambda m: m.id)
+    return points
 
 
 def keys(store: Store, run_id: int | str) -> list[str]:
+    from sqlalchemy import select
+
+    from spark_trainer.store.models import MetricSeriesRow
+
     with store.read() as session:
         row = runs.row_for(session, run_id)
-        return sorted(session.scalars(select(MetricRow.key).where(MetricRow.run_id == row.id).distinct()))
+        return sorted(session.scalars(select(MetricSeriesRow.key).where(MetricSeriesRow.run_id == row.id)))
 
 
 def delete_after(store: Store, run_id: int | str, step: int) -> int:
     """Delete a run's points with step > `step` (a resumed run rewrites them); returns how many."""
-    from sqlalchemy import delete
-
     with store.write() as session:
         row = runs.row_for(session, run_id)
-        result = session.execute(delete(MetricRow).where(MetricRow.run_id == row.id, MetricRow.step > step))
-        return int(result.rowcount or 0)
+        return metric_packs.delete_after(session, row.id, step)

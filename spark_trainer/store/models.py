@@ -8,7 +8,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Ids are never reused (SQLite AUTOINCREMENT): a new run must never inherit a deleted run's id,
@@ -120,6 +131,45 @@ class MetricRow(Base):
     step: Mapped[int] = mapped_column(Integer)
     value: Mapped[float] = mapped_column(Float)
     wall_time: Mapped[float] = mapped_column(Float)
+
+
+class MetricSeriesRow(Base):
+    """One row per (run, key): what lists and rankings need, kept up to date by every metric write,
+    so nothing that shows many runs ever reads their points."""
+
+    __tablename__ = "metric_series"
+    __table_args__ = (Index("ix_metric_series_key", "key"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    packed: Mapped[int] = mapped_column(Integer)  # how many of `count` live in metric_blocks
+    min_value: Mapped[float | None] = mapped_column(Float)
+    max_value: Mapped[float | None] = mapped_column(Float)
+    last_step: Mapped[int] = mapped_column(Integer)  # the highest step; its value is last_value
+    last_value: Mapped[float | None] = mapped_column(Float)
+    last_id: Mapped[int] = mapped_column(Integer)  # the id of that point (the newest among equal steps)
+
+
+class MetricBlockRow(Base):
+    """Points of one series moved out of `metrics` into packed little-endian arrays (ids and steps
+    int64, wall times and values float64), in id order: a million-point series is a few hundred
+    rows to read instead of a million."""
+
+    __tablename__ = "metric_blocks"
+    __table_args__ = (Index("ix_metric_blocks_run_key_last", "run_id", "key", "last_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(120))
+    count: Mapped[int] = mapped_column(Integer)
+    first_id: Mapped[int] = mapped_column(Integer)
+    last_id: Mapped[int] = mapped_column(Integer)
+    max_step: Mapped[int] = mapped_column(Integer)
+    ids: Mapped[bytes] = mapped_column(LargeBinary)
+    steps: Mapped[bytes] = mapped_column(LargeBinary)
+    wall_times: Mapped[bytes] = mapped_column(LargeBinary)
+    values: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ArtifactRow(Base):

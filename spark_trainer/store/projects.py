@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from spark_trainer.errors import BadInput, Conflict, NotFound
 from spark_trainer.store import in_use
 from spark_trainer.store.entities import Project, utcnow
-from spark_trainer.store.models import DatasetRow, ExperimentRow, MetricRow, ProjectRow, RunRow
+from spark_trainer.store.models import DatasetRow, ExperimentRow, MetricSeriesRow, ProjectRow, RunRow
 from spark_trainer.store.store import Store
 
 MAX_NAME = 200
@@ -154,7 +154,7 @@ def contents(store: Store, ref: str | int) -> ProjectContents:
         )
         runs = session.execute(run_query).all()
         n_metrics = session.scalar(
-            select(func.count(MetricRow.id)).where(MetricRow.run_id.in_([r.id for r in runs]))
+            select(func.sum(MetricSeriesRow.count)).where(MetricSeriesRow.run_id.in_([r.id for r in runs]))
         )
         return ProjectContents(
             project=_entity(session, row),
