@@ -27,7 +27,6 @@ from app.context import AppContext
 from app.views import NAV_VIEWS, ViewSpec, spec
 from app.views.base import BaseView
 from spark_trainer.errors import SparkError
-from spark_trainer.store import runs, settings
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 
@@ -38,7 +37,9 @@ ASK_BEFORE_QUIT = {"ingestion", "video wizard", "demo project"}
 
 class MainWindow(QMainWindow):
     def __init__(self, store: Store, qsettings: QSettings | None = None, *, poll_gpus: bool = True,
-                 restore_state: bool = True) -> None:
+                 restore_state: bool = True, first_view_later: bool = False) -> None:
+        """With `first_view_later`, the first view is built (and the status bar filled) by
+        `show_first_view()`, which the app calls once the window is on screen."""
         super().__init__()
         self.store = store
         self.qsettings = qsettings if qsettings is not None else QSettings()
@@ -54,16 +55,27 @@ class MainWindow(QMainWindow):
         self.ctx.theme_changed.connect(self.apply_theme)
         self.ctx.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.ctx.gpu_monitor.sampled.connect(self._update_gpu_status)
-        self.apply_theme(self._stored_theme())
+        # Shown first: the theme last applied here (QSettings), so the ORM loads after the first paint;
+        # show_first_view() corrects it if the store's setting changed (say, by the CLI).
+        self.apply_theme(self._remembered_theme() if first_view_later else self._stored_theme())
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_INTERVAL_MS)
         self._status_timer.timeout.connect(self.update_run_status)
         self._status_timer.start()
-        self.update_run_status()
         last = str(self.qsettings.value("window/last_view", "projects")) if restore_state else "projects"
         if restore_state:
             self._restore_geometry()
-        self.show_view(last if last in self._names else "projects")
+        self.first_view = last if last in self._names else "projects"
+        if not first_view_later:
+            self.show_first_view()
+
+    def show_first_view(self, name: str | None = None) -> None:
+        """Build and show the first view (`name`, else the last one used) and fill the status bar."""
+        stored = self._stored_theme()
+        if stored != theme.current().name:
+            self.apply_theme(stored)
+        self.update_run_status()
+        self.show_view(name or self.first_view)
 
     # -- layout -----------------------------------------------------------------------------
     @property
@@ -181,6 +193,8 @@ class MainWindow(QMainWindow):
 
     # -- status bar ---------------------------------------------------------------------------
     def update_run_status(self) -> None:
+        from spark_trainer.store import runs  # the ORM: after the first paint (see show_first_view)
+
         try:
             active = runs.list_all(self.store, statuses={RunStatus.QUEUED, *runs.ACTIVE})
         except SparkError as exc:
@@ -195,12 +209,18 @@ class MainWindow(QMainWindow):
 
     # -- theme, shortcuts, persistence -------------------------------------------------------
     def _stored_theme(self) -> str:
+        from spark_trainer.store import settings
+
         try:
             return str(settings.get(self.store, "theme"))
         except SparkError:
             return "dark"
 
+    def _remembered_theme(self) -> str:
+        return str(self.qsettings.value("window/theme", "dark"))
+
     def apply_theme(self, name: str) -> None:
+        self.qsettings.setValue("window/theme", name)
         app = QApplication.instance()
         if isinstance(app, QApplication):
             theme.apply(app, name)
@@ -210,6 +230,8 @@ class MainWindow(QMainWindow):
                 hook()
 
     def toggle_theme(self) -> None:
+        from spark_trainer.store import settings
+
         new = "light" if theme.current().name == "dark" else "dark"
         settings.set_value(self.store, "theme", new)
         self.ctx.theme_changed.emit(new)
