@@ -87,6 +87,28 @@ def _home(args: argparse.Namespace, qsettings: object) -> str | None:
     return str(chosen) if chosen else None
 
 
+def _first_view(window, args: argparse.Namespace) -> None:
+    """The view asked for with --view (or the last one used), built once the window is on screen."""
+    if args.view in ("experiment-setup", "run-detail", "compare", "playground"):
+        from app.screenshot import OPTIONS, TARGETS
+
+        window.update_run_status()
+        OPTIONS["run"], OPTIONS["prompt"] = args.run, args.prompt
+        TARGETS[args.view](window)
+    elif args.view == "video-wizard":
+        window.update_run_status()
+        window.view_call("datasets", "open_video_wizard")
+    else:
+        window.show_first_view(args.view)
+
+
+def _start_scheduler(window) -> None:
+    """Schedules queued runs from the store poller; reconciles now and offers to resume interrupted runs."""
+    if not window.isVisible():  # closed already (--exit-when-shown)
+        return
+    window.ctx.scheduler.start()  # schedules queued runs from the store poller; reconciles now
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     if args.screenshot:
@@ -130,7 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     from app.main_window import MainWindow
 
-    window = MainWindow(store, qsettings, restore_state=not args.screenshot)
+    # On screen, the window appears first and its first view is built on the next event-loop turn.
+    window = MainWindow(store, qsettings, restore_state=not args.screenshot, first_view_later=not args.screenshot)
     if args.theme:
         window.apply_theme(args.theme)
     if args.screenshot:
@@ -145,27 +168,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not ok:
             print(f"error: could not write {args.screenshot}", file=sys.stderr)
         return 0 if ok else 1
-    window.ctx.scheduler.start()  # schedules queued runs from the store poller; reconciles now
-    if args.view in ("experiment-setup", "run-detail", "compare", "playground"):
-        from app.screenshot import OPTIONS, TARGETS
-
-        OPTIONS["run"], OPTIONS["prompt"] = args.run, args.prompt
-        TARGETS[args.view](window)
-    elif args.view:
-        if args.view == "video-wizard":
-            window.view_call("datasets", "open_video_wizard")
-        else:
-            window.show_view(args.view)
     window.show()
-    if args.exit_when_shown:
-        from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QTimer
 
-        def shown() -> None:
-            print(f"shown_at={time.time():.6f}", flush=True)
+    if args.exit_when_shown:
+        QTimer.singleShot(0, lambda: print(f"shown_at={time.time():.6f}\nshown_cpu={time.process_time():.6f}",
+                                           flush=True))
+    QTimer.singleShot(0, lambda: _first_view(window, args))
+    if args.exit_when_shown:
+
+        def view_shown() -> None:
+            print(f"view_at={time.time():.6f}", flush=True)
             window.close()
             qt_app.quit()
 
-        QTimer.singleShot(0, shown)
+        QTimer.singleShot(0, view_shown)
+    # The scheduler (psutil, the job layer, a first reconcile on a pool thread) starts once the
+    # window is on screen: it competes with nothing the first view needs, and it is not needed
+    # before the user can see the window. A view that needs it earlier creates it on first use.
+    QTimer.singleShot(0, lambda: _start_scheduler(window))
     signal.signal(signal.SIGINT, lambda *_: qt_app.quit())
     code = qt_app.exec()
     store.close()

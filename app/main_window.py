@@ -29,7 +29,6 @@ from app.views import NAV_VIEWS, ViewSpec, spec
 from app.views.base import BaseView
 from app.workers import Task
 from spark_trainer.errors import SparkError
-from spark_trainer.store import settings
 from spark_trainer.store.store import Store
 
 THEME_CACHE_KEY = "window/theme"
@@ -39,7 +38,9 @@ ASK_BEFORE_QUIT = {"ingestion", "video wizard", "demo project"}
 
 class MainWindow(QMainWindow):
     def __init__(self, store: Store, qsettings: QSettings | None = None, *, poll_gpus: bool = True,
-                 restore_state: bool = True) -> None:
+                 restore_state: bool = True, first_view_later: bool = False) -> None:
+        """With `first_view_later`, the first view is built (and the status bar filled) by
+        `show_first_view()`, which the app calls once the window is on screen."""
         super().__init__()
         self.store = store
         self.qsettings = qsettings if qsettings is not None else QSettings()
@@ -56,13 +57,21 @@ class MainWindow(QMainWindow):
         self.ctx.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.ctx.gpu_monitor.sampled.connect(self._update_gpu_status)
         self._themes_applied = 0
+        # Shown first in the theme last read from the store (cached in QSettings): nothing is read
+        # from SQLite on the GUI thread; show_first_view() reads the stored one on the pool.
         self.apply_theme(self._cached_theme())
-        self._read_stored_theme()
-        self.update_run_status()
         last = str(self.qsettings.value("window/last_view", "projects")) if restore_state else "projects"
         if restore_state:
             self._restore_geometry()
-        self.show_view(last if last in self._names else "projects")
+        self.first_view = last if last in self._names else "projects"
+        if not first_view_later:
+            self.show_first_view()
+
+    def show_first_view(self, name: str | None = None) -> None:
+        """Build and show the first view (`name`, else the last one used) and fill the status bar."""
+        self._read_stored_theme()
+        self.update_run_status()
+        self.show_view(name or self.first_view)
 
     # -- layout -----------------------------------------------------------------------------
     @property
@@ -196,6 +205,8 @@ class MainWindow(QMainWindow):
         store = self.store
 
         def read(_ctx: object) -> str:
+            from spark_trainer.store import settings  # the ORM: not before the first paint
+
             try:
                 return str(settings.get(store, "theme"))
             except SparkError:
@@ -227,6 +238,8 @@ class MainWindow(QMainWindow):
                 hook()
 
     def toggle_theme(self) -> None:
+        from spark_trainer.store import settings
+
         new = "light" if theme.current().name == "dark" else "dark"
         store = self.store
         task = Task(lambda _ctx: settings.set_value(store, "theme", new), name="save-theme")

@@ -5,7 +5,9 @@ during an ingestion of a few hundred files.
    few projects and datasets, and measures from just before the process is spawned to the moment
    the window is shown (the child prints time.time() from the first event-loop turn after show()).
    The same is measured for a bare PySide6 + pyqtgraph window (the floor any Qt app pays), and the
-   ratio is reported. Goal: under 1.5 s; the issue quotes about 0.8 s for the bare window.
+   ratio is reported. Goals: under 1.5 s, and within 1.3x the bare window (issue 16). Each
+   process's own CPU time until its window is shown (user + system) is reported too: on a machine
+   loaded by other work it varies less than the wall-clock time.
 2. Responsiveness. In one process, a 10 ms QTimer ticks while the Datasets view ingests N image
    files off the GUI thread; the longest gap between ticks is the longest the GUI was blocked.
    Goal: under 100 ms.
@@ -37,7 +39,8 @@ win = QMainWindow()
 win.setCentralWidget(pg.PlotWidget())
 win.resize(1280, 800)
 win.show()
-QTimer.singleShot(0, lambda: (print(f"shown_at={time.time():.6f}", flush=True), app.quit()))
+QTimer.singleShot(0, lambda: (print(f"shown_at={time.time():.6f}\\nshown_cpu={time.process_time():.6f}", flush=True),
+                              app.quit()))
 app.exec()
 """
 
@@ -50,13 +53,18 @@ def _env(scratch: Path) -> dict[str, str]:
     return env
 
 
-def _shown_after(command: list[str], env: dict[str, str]) -> float:
+def _shown_after(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Seconds from spawn to the first shown window and to its first view built and filled (the
+    app builds the view on the event-loop turn after showing the window; a bare window has none),
+    and the process's own CPU time until its window was shown."""
     start = time.time()
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
-    line = next((x for x in proc.stdout.splitlines() if x.startswith("shown_at=")), None)
-    if proc.returncode != 0 or line is None:
+    stamps = dict(x.split("=", 1) for x in proc.stdout.splitlines()
+                  if x.startswith(("shown_at=", "view_at=", "shown_cpu=")))
+    if proc.returncode != 0 or "shown_at" not in stamps:
         raise RuntimeError(f"{command[:3]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return float(line.split("=", 1)[1]) - start
+    shown = float(stamps["shown_at"]) - start
+    return shown, float(stamps.get("view_at", stamps["shown_at"])) - start, float(stamps["shown_cpu"])
 
 
 def _fill_home(home: Path, scratch: Path) -> None:
@@ -81,13 +89,20 @@ def startup(runs: int) -> dict[str, float]:
     bare_cmd = [sys.executable, "-c", BARE]
     _shown_after(app_cmd, env)  # warm the OS file cache for both, as a second launch would be
     _shown_after(bare_cmd, env)
-    app_times, bare_times = [], []
+    app_times, bare_times, app_cpu, bare_cpu, app_view = [], [], [], [], []
     for _ in range(runs):  # interleaved, so machine load affects both alike
-        app_times.append(_shown_after(app_cmd, env))
-        bare_times.append(_shown_after(bare_cmd, env))
+        for times, views, cpu, cmd in ((app_times, app_view, app_cpu, app_cmd), (bare_times, [], bare_cpu, bare_cmd)):
+            wall, view, used = _shown_after(cmd, env)
+            times.append(wall)
+            views.append(view)
+            cpu.append(used)
     return {"app_median_s": statistics.median(app_times), "app_max_s": max(app_times),
             "bare_median_s": statistics.median(bare_times),
-            "ratio": statistics.median(app_times) / statistics.median(bare_times)}
+            "ratio": statistics.median(app_times) / statistics.median(bare_times),
+            "view_median_s": statistics.median(app_view),
+            "view_ratio": statistics.median(app_view) / statistics.median(bare_times),
+            "app_cpu_s": statistics.median(app_cpu), "bare_cpu_s": statistics.median(bare_cpu),
+            "cpu_ratio": statistics.median(app_cpu) / statistics.median(bare_cpu)}
 
 
 def responsiveness(files: int) -> dict[str, float]:
@@ -134,11 +149,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--skip-ingest", action="store_true", help="only measure start-up")
     args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
     s = startup(args.runs)
     print(f"start-up to first window: median {s['app_median_s']:.3f} s (max {s['app_max_s']:.3f} s) over "
           f"{args.runs} runs; bare PySide6+pyqtgraph window {s['bare_median_s']:.3f} s; ratio {s['ratio']:.2f}x; "
-          f"goal < 1.5 s: {'met' if s['app_median_s'] < 1.5 else 'NOT met'}")
+          f"goals < 1.5 s: {'met' if s['app_median_s'] < 1.5 else 'NOT met'}, <= 1.3x the bare window: "
+          f"{'met' if s['ratio'] <= 1.3 else 'NOT met'}")
+    print(f"start-up to the first view built and filled (Projects, one event-loop turn later): median "
+          f"{s['view_median_s']:.3f} s; ratio {s['view_ratio']:.2f}x the bare window")
+    print(f"process CPU time until the window was shown (user+system): app {s['app_cpu_s']:.3f} s, bare window "
+          f"{s['bare_cpu_s']:.3f} s; ratio {s['cpu_ratio']:.2f}x; load average {os.getloadavg()[0]:.1f} at the end")
+    if args.skip_ingest:
+        return
     r = responsiveness(args.files)
     print(f"ingesting {r['files']} images took {r['ingest_s']:.2f} s; GUI timer ticks: {r['ticks']}; longest gap "
           f"{r['max_gap_ms']:.0f} ms (p99 {r['p99_gap_ms']:.0f} ms); goal < 100 ms: "

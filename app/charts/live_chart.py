@@ -4,6 +4,8 @@ Each series keeps its points in growing numpy buffers (`Series`); a refresh hand
 slices of those buffers (no copies), and clip-to-view plus peak downsampling keep the number of
 points actually drawn near the chart's pixel width however long the run gets. Smoothing is an
 exponential moving average computed incrementally (the raw curve stays visible, faint).
+Evaluation series (a point every few hundred steps) are never smoothed: they are drawn as they are,
+with a marker on each point, so a curve of five points neither lags its values nor hides them.
 """
 
 from __future__ import annotations
@@ -32,11 +34,15 @@ def _mix(colour_a: str, colour_b: str, share_a: float):
                         ((a.red(), b.red()), (a.green(), b.green()), (a.blue(), b.blue()))))
 
 
+MARKER_SIZE = 7
+
+
 class _Curve:
     def __init__(self, plot: pg.PlotItem, name: str, pen_colour: str, dashed: bool = False,
-                 background: str = "#000000") -> None:
+                 background: str = "#000000", evaluation: bool = False) -> None:
         self.series = Series()
         self.colour = pen_colour
+        self.evaluation = evaluation
         self.time_origin: float | None = None
         style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
         # One min/max pair per pixel column looks the same as more and draws several times faster.
@@ -51,7 +57,16 @@ class _Curve:
         for item in (self.raw, self.shadow):
             item.setClipToView(True)
             item.setDownsampling(auto=True, method="peak")
+        if evaluation:  # a marker on every point: there are few, and each is a real measurement
+            self.raw.setSymbol("o")
+            self.raw.setSymbolSize(MARKER_SIZE)
+            self.raw.setSymbolPen(pg.mkPen(background, width=1))
+            self.raw.setSymbolBrush(pg.mkBrush(pen_colour))
         self.dirty = False
+
+    @property
+    def smoothed(self) -> bool:
+        return not self.evaluation and self.series.smoothing > 0
 
 
 class LiveChartWidget(QWidget):
@@ -115,6 +130,9 @@ class LiveChartWidget(QWidget):
         backdrop.setAlpha(200)
         self.legend.setBrush(pg.mkBrush(backdrop))
         self.legend.setLabelTextColor(current.plot_fg)
+        for curve in self._curves.values():  # markers are outlined in the background colour
+            if curve.evaluation:
+                curve.raw.setSymbolPen(pg.mkPen(current.plot_bg, width=1))
 
     # --- data ---------------------------------------------------------------------------------
     def curve_names(self) -> list[str]:
@@ -123,21 +141,24 @@ class LiveChartWidget(QWidget):
     def series(self, name: str) -> Series:
         return self._curves[name].series
 
-    def _curve(self, name: str, pen_colour: str | None = None, dashed: bool = False) -> _Curve:
+    def _curve(self, name: str, pen_colour: str | None = None, dashed: bool = False,
+               evaluation: bool = False) -> _Curve:
         curve = self._curves.get(name)
         if curve is None:
             from app import theme
 
-            curve = _Curve(self.plot, name, pen_colour or colour(len(self._curves)), dashed, theme.current().plot_bg)
-            curve.series.set_smoothing(self._smoothing)
+            curve = _Curve(self.plot, name, pen_colour or colour(len(self._curves)), dashed, theme.current().plot_bg,
+                           evaluation)
+            curve.series.set_smoothing(0.0 if evaluation else self._smoothing)
             self._curves[name] = curve
         return curve
 
     def append(self, name: str, steps: np.ndarray, times: np.ndarray, values: np.ndarray,
-               pen_colour: str | None = None, dashed: bool = False) -> None:
+               pen_colour: str | None = None, dashed: bool = False, evaluation: bool = False) -> None:
         """Add points (in step order) to series `name`; drawn at the next `refresh`.
-        Colour and dash apply when the series is first seen."""
-        curve = self._curve(name, pen_colour, dashed)
+        Colour, dash and `evaluation` (never smoothed, a marker per point) apply when the series is
+        first seen."""
+        curve = self._curve(name, pen_colour, dashed, evaluation)
         steps, times, values = (np.asarray(a, dtype=float) for a in (steps, times, values))
         finite = np.isfinite(values)
         if not finite.all():  # a NaN loss cannot be drawn; the table and log still show it
@@ -156,6 +177,13 @@ class LiveChartWidget(QWidget):
         self.empty_label.show()
         self.plot_widget.hide()
 
+    def is_evaluation(self, name: str) -> bool:
+        return self._curves[name].evaluation
+
+    def drawn(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The points handed to pyqtgraph for series `name` (its foreground curve)."""
+        return self._curves[name].raw.getOriginalDataset()
+
     def point_count(self, name: str | None = None) -> int:
         if name is not None:
             return self._curves[name].series.n if name in self._curves else 0
@@ -165,8 +193,9 @@ class LiveChartWidget(QWidget):
     def set_smoothing(self, weight: float) -> None:
         self._smoothing = weight
         for curve in self._curves.values():
-            curve.series.set_smoothing(weight)
-            curve.dirty = True
+            if not curve.evaluation:
+                curve.series.set_smoothing(weight)
+                curve.dirty = True
         self.refresh()
 
     def set_log_y(self, log: bool) -> None:
@@ -189,12 +218,11 @@ class LiveChartWidget(QWidget):
     # --- drawing ------------------------------------------------------------------------------
     def refresh(self) -> None:
         """Hand changed series to pyqtgraph (buffer views, or a gathered envelope for long series)."""
-        smoothing = self._smoothing > 0
         for curve in self._curves.values():
             if not curve.dirty:
                 continue
             curve.dirty = False
-            if smoothing:
+            if curve.smoothed:
                 self._draw(curve.raw, curve.series, smoothed=True)
                 self._draw(curve.shadow, curve.series, smoothed=False)
                 curve.shadow.show()

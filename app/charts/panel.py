@@ -14,6 +14,11 @@ CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput 
 NOT_CHARTED = ("epoch", "samples_per_s", "tokens", "examples", "images", "packing_efficiency")
 
 
+def is_evaluation(key: str) -> bool:
+    """A metric measured on held-out data now and then (drawn unsmoothed, with markers, dashed)."""
+    return key.lower().startswith(("eval_", "val_"))
+
+
 def chart_for(key: str) -> str | None:
     """Which chart a metric key belongs on (None: not charted)."""
     k = key.lower()
@@ -89,8 +94,9 @@ class ChartPanel(QWidget):
             if name == "eval" and key not in self.eval_keys:  # say which metrics, legend or not
                 self.eval_keys.append(key)
                 self.charts["eval"].set_title("Evaluation: " + ", ".join(self.eval_keys))
-            self.charts[name].append(f"{prefix}{key}", steps, times, values, pen_colour=colour,
-                                     dashed=key.startswith("eval_"))
+            evaluation = is_evaluation(key)
+            self.charts[name].append(f"{prefix}{key}", steps, times, values, pen_colour=colour, dashed=evaluation,
+                                     evaluation=evaluation)
             touched.add(name)
         for name in touched:
             self.charts[name].refresh()

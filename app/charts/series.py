@@ -115,6 +115,10 @@ class Series:
         self.smoothed_peaks.reset()
         self._index()
 
+    @property
+    def smoothing(self) -> float:
+        return self._weight
+
     def set_smoothing(self, weight: float) -> None:
         """EMA weight in [0, 1) like TensorBoard's slider; 0 shows the raw values."""
         weight = min(max(float(weight), 0.0), 0.999)
@@ -138,10 +142,12 @@ class Series:
         clean = np.where(np.isfinite(new), new, 0.0)
         biased = linear_scan((1.0 - w) * clean, w, state)
         self._ema_state = float(biased[-1])
-        counts = np.arange(start + 1, self.n + 1, dtype=float)
-        with np.errstate(over="ignore", under="ignore"):
-            debias = 1.0 - np.power(w, counts)
-        self.smoothed[start : self.n] = biased / debias
+        self.smoothed[start : self.n] = biased
+        # 1 - w^count rounds to exactly 1.0 once w^count < 1e-18: only the first points need dividing.
+        debiased_until = min(self.n, int(math.ceil(math.log(1e-18) / math.log(w))))
+        if start < debiased_until:
+            counts = np.arange(start + 1, debiased_until + 1, dtype=float)
+            self.smoothed[start:debiased_until] /= 1.0 - np.power(w, counts)
 
     def x(self, axis: str = "step") -> np.ndarray:
         return (self.times if axis == "time" else self.steps)[: self.n]

@@ -12,14 +12,14 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from spark_trainer.errors import SparkError
-from spark_trainer.store import metrics
 from spark_trainer.store.entities import Dataset, Project, Run, utcnow
 from spark_trainer.store.store import Store
+
+if TYPE_CHECKING:  # numpy and the ORM load on the pool's first read, after the window is on screen
+    import numpy as np
 
 READ_LIMIT = 200_000
 LOG_TAIL_BYTES = 256_000
@@ -41,6 +41,10 @@ def read_batch(store: Store, run_id: int, after_id: int, limit: int = READ_LIMIT
                until_id: int | None = None) -> MetricBatch:
     """Metric rows of a run after `after_id` (and at most `until_id`), grouped by key."""
     # Arrays straight from the store (packed blocks): no Python object per point.
+    import numpy as np
+
+    from spark_trainer.store import metrics
+
     found = metrics.series(store, run_id, after_id=after_id, limit=limit)
     full = sum(len(s) for s in found.values()) >= limit
     last_id = max((int(s.ids[-1]) for s in found.values() if len(s)), default=after_id)

@@ -1,4 +1,4 @@
-"""`run start|list|show|logs|metrics|cancel|pause|resume|delete`. Every read reconciles first."""
+"""`run start|list|show|logs|metrics|cancel|pause|resume|extend|delete`. Every read reconciles first."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from spark_trainer.cli.context import Context, Result
-from spark_trainer.cli.format import fields, non_negative_float, non_negative_int, table
+from spark_trainer.cli.format import fields, non_negative_float, non_negative_int, positive_int, table
 from spark_trainer.cli.waiting import wait_for_run
 from spark_trainer.jobs import control, process
 from spark_trainer.jobs.reconcile import reconcile
@@ -69,6 +69,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     resume.add_argument("--gpus", metavar="SPEC", help="resume on other devices or another process count "
                         "(auto | cpu | cpu:N | 0,1 | count:N); the global batch is kept")
     resume.set_defaults(handler=cmd_resume)
+
+    extend = actions.add_parser(
+        "extend", help="continue a completed run for N more steps from its last checkpoint",
+        description="Continue a completed run for N more optimizer steps from its last checkpoint (the same "
+                    "run, step count and metric series; the learning rate re-warms from where it ended). The "
+                    "run is queued and started when its GPUs are free, as the app's 'Extend by' button does.",
+        parents=[common])
+    extend.add_argument("run", help="run id")
+    extend.add_argument("--steps", type=positive_int, required=True, metavar="N",
+                        help="optimizer steps to add to the run's total")
+    extend.add_argument("--wait", action="store_true", help="wait for the run to end, showing progress")
+    extend.set_defaults(handler=cmd_extend)
 
     delete = actions.add_parser("delete", help="delete a stopped run's records and folder", parents=[common])
     delete.add_argument("run", help="run id")
@@ -215,6 +227,14 @@ def cmd_pause(ctx: Context, args: argparse.Namespace) -> Result:
 def cmd_resume(ctx: Context, args: argparse.Namespace) -> Result:
     run = control.resume(ctx.store, args.run, gpus=args.gpus)
     return start_and_maybe_wait(ctx, ctx.store, run.id, args.wait, "resumed: ")
+
+
+def cmd_extend(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.jobs.extend import extend
+
+    run = extend(ctx.store, args.run, args.steps)  # what the run view's "Extend by" button calls
+    return start_and_maybe_wait(ctx, ctx.store, run.id, args.wait, f"extended by {args.steps} steps to "
+                                f"{run.total_steps}: ")
 
 
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:

@@ -35,11 +35,20 @@ def cmd_gpus(ctx: Context, args: argparse.Namespace) -> Result:
     return Result(gpus, table(["gpu", "name", "free", "total", "util", "temp", "power"], rows))
 
 
+# Modules whose distribution name differs; a frozen app may carry the module without its metadata.
+_MODULE_OF = {"PySide6-Essentials": "PySide6", "opencv-python-headless": "cv2"}
+
+
 def _version(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
+        pass
+    try:  # the frozen build (PyInstaller) keeps only some packages' metadata: ask the module itself
+        module = importlib.import_module(_MODULE_OF.get(dist, dist.replace("-", "_")))
+    except ImportError:
         return None
+    return getattr(module, "__version__", None)
 
 
 def _torch_report() -> dict:

@@ -1,0 +1,58 @@
+"""Start-up: the window is shown before anything it does not need is imported; its first view is
+built on the next event-loop turn."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from spark_trainer.store import projects
+from tests.conftest import subprocess_env
+
+# Not needed to show the Projects view: the job layer and psutil (the scheduler starts after the
+# window is shown), charts (numpy, pyqtgraph), migrations (the database is up to date), training, the
+# ORM models (the theme comes from QSettings until the first view's turn).
+DEFERRED = ("psutil", "spark_trainer.jobs.scheduler", "spark_trainer.jobs.process", "numpy", "pyqtgraph",
+            "alembic", "yaml", "torch", "transformers", "pandas", "app.views.projects_view",
+            "spark_trainer.store.models")
+
+PROBE = """
+import json, sys
+import app.main_window
+from app.main import main
+
+shown = {}
+original_show = app.main_window.MainWindow.show
+
+def show(self):
+    shown["modules"] = sorted(m for m in DEFERRED if m in sys.modules)
+    shown["views"] = list(self.views)
+    original_show(self)
+
+original_first = app.main_window.MainWindow.show_first_view
+
+def show_first_view(self, name=None):
+    original_first(self, name)
+    shown["after"] = self.current_view_name(), list(self.views)
+
+app.main_window.MainWindow.show_first_view = show_first_view
+
+app.main_window.MainWindow.show = show
+code = main(["--home", sys.argv[1], "--view", "projects", "--exit-when-shown"])
+print("RESULT " + json.dumps({"code": code, **shown}))
+""".replace("DEFERRED", repr(DEFERRED))
+
+
+def test_window_is_shown_before_its_first_view_and_the_scheduler(store, tmp_path) -> None:
+    projects.create(store, "support-bot")
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(store.home.root)], capture_output=True, text=True,
+                          timeout=120, env=subprocess_env(QT_QPA_PLATFORM="offscreen",
+                                                          XDG_CONFIG_HOME=str(tmp_path / "config")))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.index("shown_at=") < proc.stdout.index("view_at=")
+    result = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))[len("RESULT "):])
+    assert result["code"] == 0
+    assert result["modules"] == [], f"imported before the first window: {result['modules']}"
+    assert result["views"] == []
+    assert result["after"] == ["projects", ["projects"]]  # then the first view, and only that one
