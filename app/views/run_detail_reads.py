@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.views.samples import LoadedSample, load_sample
 from spark_trainer.store.entities import Run, RunEvent
 from spark_trainer.store.store import Store
 
@@ -37,7 +38,7 @@ class RunStatic:
     run_id: int
     checkpoints: list[CheckpointRow] = field(default_factory=list)
     has_weights: bool = False
-    samples: list[tuple[Path, int | None]] = field(default_factory=list)  # newest first
+    samples: list[LoadedSample] = field(default_factory=list)  # newest first, read and decoded
     report: EvalReport | None = None
     exports: list[Any] = field(default_factory=list)
     evaluations: list[Any] = field(default_factory=list)
@@ -85,7 +86,8 @@ def read_static(store: Store, run: Run) -> RunStatic:
         size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
         static.checkpoints.append(CheckpointRow(state.get("step"), state.get("metric"), size, str(path)))
     static.has_weights = bool(found) or bool(run.run_dir and (Path(run.run_dir) / "final").is_dir())
-    static.samples = [(Path(a.path), a.step) for a in reversed(artifacts.list_for(store, run.id, "sample")[-10:])]
+    static.samples = [load_sample(Path(a.path), a.step)
+                      for a in reversed(artifacts.list_for(store, run.id, "sample")[-10:])]
     static.report = read_eval_report(store, run.id)
     static.exports, static.evaluations = read_exports(store, run.id)
     static.events = runs.events(store, run.id)

@@ -36,7 +36,7 @@ from app.context import AppContext
 from app.views.eval_report_panel import EvalReportPanel
 from app.views.run_detail_reads import RunStatic, read_static
 from app.views.run_exports import RunExportsWidget
-from app.views.samples import sample_widget
+from app.views.samples import LoadedSample, sample_widget
 from app.widgets import MessageBanner
 from app.workers import Task
 from spark_trainer.store.entities import Run, RunStatus
@@ -274,7 +274,7 @@ class RunDetailView(QWidget):
             f"{e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}: {e.reason}"
             for e in static.events))
 
-    def _show_samples(self, found: list[tuple[Path, int | None]]) -> None:
+    def _show_samples(self, found: list[LoadedSample]) -> None:
         while self.samples_layout.count():
             item = self.samples_layout.takeAt(0)
             if item.widget() is not None:
@@ -285,8 +285,8 @@ class RunDetailView(QWidget):
             note.setObjectName("Muted")
             note.setWordWrap(True)
             self.samples_layout.addWidget(note)
-        for path, step in found:
-            self.samples_layout.addWidget(sample_widget(path, step))
+        for sample in found:
+            self.samples_layout.addWidget(sample_widget(sample))
         self.samples_layout.addStretch(1)
 
     # --- actions -------------------------------------------------------------------------------

@@ -1,65 +1,116 @@
-"""Generated samples of a run: text (prompt and completion) or images, as widgets or plain text."""
+"""Generated samples of a run: text (prompt and completion) or images, as widgets or plain text.
+
+Files are read and images decoded by `load_sample` on the pool; `sample_widget` only builds widgets."""
 
 from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
-def sample_widget(path: Path, step: int | None) -> QWidget:
-    """Generated text (a JSON sample file) as prompt/output pairs, or an image."""
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    title = QLabel(f"<b>Step {step}</b>" if step is not None else f"<b>{path.name}</b>")
-    layout.addWidget(title)
-    if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
-        image = QLabel()
-        image.setPixmap(QPixmap(str(path)).scaledToWidth(256, Qt.TransformationMode.SmoothTransformation))
-        layout.addWidget(image)
-        return box
+
+@dataclass
+class ImageSample:
+    image: QImage  # already scaled for display (null: unreadable)
+    name: str
+    prompt: str = ""
+    caption: str = ""
+
+
+@dataclass
+class LoadedSample:
+    """One sample file, read from disk (by `load_sample`, off the GUI thread)."""
+
+    path: Path
+    step: int | None
+    texts: list[tuple[str, str]] = field(default_factory=list)  # (prompt, output)
+    images: list[ImageSample] = field(default_factory=list)
+    error: str = ""
+
+
+def load_sample(path: Path, step: int | None) -> LoadedSample:
+    """Read a sample file: a JSON of prompt/output pairs (or image samples), or an image. Disk reads
+    and image decoding only (QImage is safe off the GUI thread): call it on the pool."""
+    sample = LoadedSample(path, step)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        image = QImage(str(path))
+        sample.images.append(ImageSample(image.scaledToWidth(256, Qt.TransformationMode.SmoothTransformation)
+                                         if not image.isNull() else image, path.name))
+        return sample
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        layout.addWidget(QLabel(f"cannot read {path}: {exc}"))
-        return box
-    images = QHBoxLayout()  # image samples of one step side by side, each over its prompt
+        sample.error = f"cannot read {path}: {exc}"
+        return sample
     for item in data.get("samples", []) if isinstance(data, dict) else []:
-        prompt = item.get("prompt", "") if isinstance(item, dict) else ""
+        prompt = str(item.get("prompt", "")) if isinstance(item, dict) else ""
         if isinstance(item, dict) and isinstance(item.get("image"), str):
-            images.addWidget(_image_sample(path.parent / item["image"], prompt, str(item.get("caption", ""))))
-            continue
-        output = _sample_output(item)
-        text = QLabel(f"<i>{html.escape(str(prompt))}</i><br>{html.escape(output)}")
+            sample.images.append(ImageSample(_thumbnail(path.parent / item["image"]), item["image"], prompt,
+                                             str(item.get("caption", ""))))
+        else:
+            sample.texts.append((prompt, _sample_output(item)))
+    return sample
+
+
+def _thumbnail(path: Path) -> QImage:
+    image = QImage(str(path))
+    if image.isNull():
+        return image
+    # Tiny images (the demo's 32 px) are enlarged without smoothing so their pixels stay visible.
+    mode = Qt.TransformationMode.FastTransformation if image.width() < 128 else \
+        Qt.TransformationMode.SmoothTransformation
+    return image.scaled(192, 192, Qt.AspectRatioMode.KeepAspectRatio, mode)
+
+
+def sample_widget(sample: LoadedSample) -> QWidget:
+    """A loaded sample as widgets: prompt/output pairs, or images side by side over their prompts.
+    No disk access: the GUI thread only turns the decoded images into pixmaps."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    title = QLabel(f"<b>Step {sample.step}</b>" if sample.step is not None else f"<b>{sample.path.name}</b>")
+    layout.addWidget(title)
+    if sample.error:
+        layout.addWidget(QLabel(sample.error))
+        return box
+    for prompt, output in sample.texts:
+        text = QLabel(f"<i>{html.escape(prompt)}</i><br>{html.escape(output)}")
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(text)
+    if sample.path.suffix.lower() in IMAGE_SUFFIXES:
+        image = QLabel()
+        image.setPixmap(QPixmap.fromImage(sample.images[0].image))
+        layout.addWidget(image)
+        return box
+    images = QHBoxLayout()  # image samples of one step side by side, each over its prompt
+    for item in sample.images:
+        images.addWidget(_image_sample(item))
     if images.count():
         images.addStretch(1)
         layout.addLayout(images)
     return box
 
 
-def _image_sample(path: Path, prompt: str, caption: str) -> QWidget:
+def _image_sample(item: ImageSample) -> QWidget:
     cell = QWidget()
     column = QVBoxLayout(cell)
     column.setContentsMargins(0, 0, 0, 0)
     image = QLabel()
-    pixmap = QPixmap(str(path))
-    if pixmap.isNull():
-        image.setText(f"cannot read {path.name}")
+    if item.image.isNull():
+        image.setText(f"cannot read {item.name}")
     else:
-        # Tiny images (the demo's 32 px) are enlarged without smoothing so their pixels stay visible.
-        mode = Qt.TransformationMode.FastTransformation if pixmap.width() < 128 else \
-            Qt.TransformationMode.SmoothTransformation
-        image.setPixmap(pixmap.scaled(192, 192, Qt.AspectRatioMode.KeepAspectRatio, mode))
+        image.setPixmap(QPixmap.fromImage(item.image))
     column.addWidget(image)
-    label = QLabel(f"<i>{html.escape(prompt)}</i>" + (f"<br><small>{html.escape(caption)}</small>" if caption else ""))
+    label = QLabel(f"<i>{html.escape(item.prompt)}</i>" +
+                   (f"<br><small>{html.escape(item.caption)}</small>" if item.caption else ""))
     label.setWordWrap(True)
     label.setMaximumWidth(192)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
