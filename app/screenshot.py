@@ -114,6 +114,7 @@ def _playground(window: MainWindow) -> QWidget:
     run_id = OPTIONS["run"] or next(iter(_latest_runs(window, 1)), None)
     if run_id is not None:
         view.open_playground(int(run_id))
+        settle(0, until=lambda: view.playground.opening is None)  # the run and its checkpoints are read on the pool
         panel = view.playground.panel
         if OPTIONS.get("image") and hasattr(panel, "image"):  # image classification: the dropped image
             panel.image.blockSignals(True)

@@ -50,6 +50,8 @@ class PlaygroundView(QWidget):
         self.loaded: tuple[int, str] | None = None  # (run, checkpoint) the server holds or is loading
         self.pending: dict[int, str] = {}  # request id -> "load" | variant
         self._save_task: Task | None = None
+        self.opening: int | None = None  # the run being read by open_run, until it is shown
+        self._open_task: Task | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self._build_top())
@@ -105,17 +107,41 @@ class PlaygroundView(QWidget):
         self.client.idle_s = seconds
 
     # ---- opening a run ----------------------------------------------------------------------------
-    def open_run(self, run_id: int, checkpoint: str | None = None) -> None:
-        from spark_trainer.playground.generators import GENERATORS
-        from spark_trainer.playground.source import choices
-
+    def open_run(self, run_id: int, checkpoint: str | None = None) -> Task:
+        """Show a run: the run (when the model does not hold it) and its checkpoint folders are read on
+        the pool, then shown (`opening` is None once they are)."""
         self.banner.clear_message()
+        self.opening = run_id
         known = self.ctx.model.runs.get(run_id)
-        self.run = known if known is not None else runs.get(self.store, run_id)
+        store = self.store
+
+        def read(_ctx: Any) -> tuple[Run, list]:
+            from spark_trainer.playground.source import choices
+
+            run = known if known is not None else runs.get(store, run_id)
+            return run, list(choices(Path(run.run_dir)))
+
+        def failed(message: str, _exc: object) -> None:
+            if self.opening == run_id:
+                self.opening = None
+                self.banner.show_message(message, "error")
+
+        task = Task(read, name="playground-open")
+        task.signals.succeeded.connect(
+            lambda found: self._show_run(*found, checkpoint) if self.opening == run_id else None)
+        task.signals.failed.connect(failed)
+        self._open_task = self.ctx.tasks.start(task, self.ctx.pool)
+        return task
+
+    def _show_run(self, run: Run, found: list, checkpoint: str | None) -> None:
+        from spark_trainer.playground.generators import GENERATORS
+
+        self.opening = None
+        self.run = run
         self.heading.setText(f"Playground · Run {self.run.id} · {self.run.experiment}")
         self.back_button.setText(f"← Run {self.run.id}")
         self.checkpoint.clear()
-        for spec, label in choices(Path(self.run.run_dir)):
+        for spec, label in found:
             self.checkpoint.addItem(label, spec)
         if checkpoint is not None:
             index = self.checkpoint.findData(str(checkpoint))

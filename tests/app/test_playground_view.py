@@ -75,6 +75,8 @@ def test_answers_stream_in_beside_the_base_model_and_save_as_a_sample(trained: T
     view.resize(1200, 700)
     view.show()
     view.open_run(trained.run_id)
+    assert view.checkpoint.count() == 0  # read on the pool, not on the GUI thread
+    qtbot.waitUntil(lambda: view.opening is None)
     assert [view.checkpoint.itemData(i) for i in range(view.checkpoint.count())] == ["final", "40", "20"]
     assert view.device.currentData() == "cpu"
     panel = view.panel
