@@ -40,6 +40,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -175,12 +176,17 @@ def legacy_copy(home: Path, run_id: int) -> None:
         db.close()
 
 
-def timed(func, repeats: int) -> float:
+def timed(func, repeats: int, before=None, after=None) -> float:
+    """Median milliseconds of `func`; `before` and `after` run around each call, untimed."""
     samples = []
     for _ in range(repeats):
+        if before is not None:
+            before()
         began = time.perf_counter()
         func()
         samples.append(time.perf_counter() - began)
+        if after is not None:
+            after()
     return round(statistics.median(samples) * 1000, 1)
 
 
@@ -258,44 +264,161 @@ def measure(home: Path, repeats: int) -> dict[str, float]:
     return result
 
 
-def measure_gui(home: Path, repeats: int) -> dict[str, float]:
-    """The Runs table and the Leaderboard view, offscreen, as they load (GUI thread)."""
+def _views(ref: str | None) -> tuple[type, type, object]:
+    """(RunsView, LeaderboardView, read_evaluations) of this checkout, or as they were at git `ref`
+    (their own modules loaded from `git show`; everything else they import is this checkout's)."""
+    if ref is None:
+        from app.views.leaderboard_evals import read_evaluations
+        from app.views.leaderboard_view import LeaderboardView
+        from app.views.runs_view import RunsView
+
+        return RunsView, LeaderboardView, read_evaluations
+    import subprocess
+    import types
+
+    def load(path: str, stand_in: dict[str, types.ModuleType]) -> types.ModuleType:
+        source = subprocess.run(["git", "-C", str(REPO), "show", f"{ref}:{path}"], capture_output=True, text=True,
+                                check=True).stdout
+        name = f"bench_{ref}_{Path(path).stem}".replace("-", "_").replace("/", "_")
+        module = types.ModuleType(name)
+        module.__file__ = f"{ref}:{path}"
+        sys.modules[name] = module
+        saved = {k: sys.modules.get(k) for k in stand_in}
+        sys.modules.update(stand_in)
+        try:
+            exec(compile(source, module.__file__, "exec"), module.__dict__)  # noqa: S102 - our own repository's file
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    sys.modules.pop(k, None)
+                else:
+                    sys.modules[k] = v
+        return module
+
+    evals = load("app/views/leaderboard_evals.py", {})
+    board = load("app/views/leaderboard_view.py", {"app.views.leaderboard_evals": evals})
+    runs_view = load("app/views/runs_view.py", {})
+    return runs_view.RunsView, board.LeaderboardView, evals.read_evaluations
+
+
+def measure_gui(home: Path, repeats: int, before: str | None = None) -> dict[str, float]:
+    """The Runs view and the Leaderboard view as users open them (offscreen Qt, 1280x800, shown and
+    painted), with the app model loaded; with `before` (a git ref) the same for the views of that
+    commit first, in the same process and home, keys prefixed "before_"."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QCoreApplication, QEvent, QSettings
     from PySide6.QtWidgets import QApplication
 
     from app.context import AppContext
-    from app.views.leaderboard_evals import read_evaluations
-    from app.views.leaderboard_view import LeaderboardView
-    from app.views.runs_view import RunsView
+    from app.theme import use_fusion
     from spark_trainer.leaderboard import rank
-    from spark_trainer.store import runs
     from spark_trainer.store.store import Store
 
     app = QApplication.instance() or QApplication([])
+    use_fusion(app)  # as app.main does
     result: dict[str, float] = {}
     with Store.open(home) as store, tempfile.TemporaryDirectory() as tmp:
         ctx = AppContext(store, QSettings(str(Path(tmp) / "gui.ini"), QSettings.Format.IniFormat), poll_gpus=False)
-        view = RunsView(store, ctx)
-        timer = getattr(view.scheduler, "timer", None)
-        if timer is not None:
-            timer.stop()  # timed without the scheduler's ticks
-        all_runs = sorted(runs.list_all(store), key=lambda r: r.id, reverse=True)
-        result["runs_view_fill_ms"] = timed(lambda: view._show_runs(all_runs), repeats)
-        board = LeaderboardView(store, ctx)
+        model = ctx.model.runs
+        began = time.perf_counter()
+        while not (model.loaded and ctx.model.projects.projects):
+            app.processEvents()
+            time.sleep(0.001)
+        result["model_first_read_ms"] = round((time.perf_counter() - began) * 1000, 1)
+        ctx.model.poller.stop(10.0)  # timed without the poller's ticks; the live update below is driven by hand
+        all_runs = model.all_runs()
+        bump = [0]
 
-        def open_board() -> None:  # the view reads on the pool and fills its table on the GUI thread
-            board.refresh()
-            while board.busy():
+        hosts: list = []
+
+        def shown(widget):
+            """`widget` in a 1280x800 window, as the main window holds a view, shown and painted."""
+            from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+            host = QWidget()
+            hosts.append(host)  # kept until disposed
+            QVBoxLayout(host).addWidget(widget)
+            host.resize(1280, 800)
+            host.show()
+            settle(widget)
+            return widget
+
+        def settle(widget) -> None:  # the event loop's turn and a paint of the window, as a shown window gets
+            app.processEvents()
+            widget.window().grab()
+
+        def dispose(widget) -> None:
+            if hasattr(widget, "shutdown"):
+                widget.shutdown()
+            host = widget.window()
+            hosts.remove(host)
+            host.hide()
+            host.deleteLater()
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+            app.processEvents()
+
+        def measure_views(prefix: str, ref: str | None) -> None:
+            RunsView, LeaderboardView, read_evaluations = _views(ref)  # noqa: N806 - classes
+            views: list = []
+
+            def open_runs() -> None:  # navigating to Runs the first time: build, show, paint
+                views.append(shown(RunsView(store, ctx)))
+
+            result[f"{prefix}runs_view_open_ms"] = timed(open_runs, repeats, after=lambda: dispose(views.pop()))
+            view = shown(RunsView(store, ctx))
+            ctx.scheduler.stop()
+
+            def fill() -> None:  # every run into an empty table, painted
+                view._show_runs(all_runs)
+                settle(view)
+
+            result[f"{prefix}runs_view_fill_ms"] = timed(fill, repeats, before=lambda: (view._show_runs([]), settle(view)))
+            view._show_runs(all_runs)
+            settle(view)
+            changing = all_runs[len(all_runs) // 2]
+
+            def tick_one_run_changed() -> None:  # GUI-thread part of a tick in which one run moved a step
+                bump[0] += 1
+                moved = replace(changing, step=changing.step + bump[0],
+                                updated_at=(changing.updated_at or changing.created_at) + timedelta(seconds=bump[0]))
+                model.apply_written(moved)
+                app.processEvents()  # the event loop's turn: the changed rows are repainted
+
+            result[f"{prefix}tick_gui_runs_view_ms"] = timed(tick_one_run_changed, repeats)
+            result[f"{prefix}status_refresh_gui_ms"] = timed(model.counts, repeats)
+            dispose(view)
+
+            boards: list = []
+
+            def open_board() -> None:  # the view reads on the pool and fills its table on the GUI thread
+                board = shown(LeaderboardView(store, ctx))
+                while board.busy() or not board.metric.currentText():
+                    app.processEvents()
+                    time.sleep(0.001)
+                settle(board)
+                boards.append(board)
+
+            result[f"{prefix}leaderboard_view_ms"] = timed(open_board, repeats, after=lambda: dispose(boards.pop()))
+            board = shown(LeaderboardView(store, ctx))
+            while board.busy() or not board.metric.currentText():
                 app.processEvents()
                 time.sleep(0.001)
+            result[f"{prefix}leaderboard_rows"] = board.table.rowCount()
+            key = board.metric.currentText()
+            entries = rank(store, key)
+            evals = read_evaluations(store, entries, None)
+            none = read_evaluations(store, [], None)
 
-        result["leaderboard_view_ms"] = timed(open_board, repeats)
-        result["leaderboard_rows"] = board.table.rowCount()
-        key = board.metric.currentText()
-        entries = rank(store, key)
-        evals = read_evaluations(store, entries, None)
-        result["leaderboard_table_fill_ms"] = timed(lambda: board._show(key, entries, evals), repeats)
+            def board_fill() -> None:
+                board._show(key, entries, evals)
+                settle(board)
+
+            result[f"{prefix}leaderboard_table_fill_ms"] = timed(
+                board_fill, repeats, before=lambda: (board._show(key, [], none), settle(board)))
+            dispose(board)
+
+        for prefix, ref in ((("before_", before),) if before else ()) + (("", None),):
+            measure_views(prefix, ref)
         ctx.shutdown(10.0)
     app.processEvents()
     return result
@@ -308,6 +431,10 @@ def main() -> None:
     parser.add_argument("--big-run", type=int, default=1_000_000, help="loss points of one more run")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--gui", action="store_true", help="also time the Runs and Leaderboard views (offscreen Qt)")
+    parser.add_argument("--gui-only", action="store_true", help="time only the two views (as --gui)")
+    parser.add_argument("--gui-before", metavar="GIT_REF",
+                        help="with --gui, also time the two views as they were at this commit (same run, same "
+                             "home; keys prefixed before_), e.g. main")
     parser.add_argument("--home", type=Path, help="keep the generated home here (default: a temporary folder); "
                                                   "an existing home is measured, not generated")
     args = parser.parse_args()
@@ -323,10 +450,11 @@ def main() -> None:
         except OSError:
             pass
         report["cpu_reference_ms"] = cpu_reference_ms()
-        report.update(measure(home, args.repeats))
+        if not args.gui_only:
+            report.update(measure(home, args.repeats))
         report["cpu_reference_after_ms"] = cpu_reference_ms()
-        if args.gui:
-            report.update(measure_gui(home, args.repeats))
+        if args.gui or args.gui_only:
+            report.update(measure_gui(home, args.repeats, args.gui_before))
     print(json.dumps(report, indent=2))
 
 

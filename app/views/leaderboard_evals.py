@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
-
+from app.views.table_models import Column
 from spark_trainer.store.store import Store
+
+MUTED = "#6e7681"
 
 
 @dataclass
@@ -31,28 +31,47 @@ def read_evaluations(store: Store, entries: Sequence[Any], project: int | None) 
     return EvalColumns(keys, last_values(store, [e.run.id for e in entries], keys), base_rows)
 
 
-def add_evaluations(table: QTableWidget, columns: Sequence[str], evals: EvalColumns, entries: Sequence[Any],
-                    key: str) -> int:
-    """Append evaluation columns to the ranked rows and baseline rows below them; returns how many
-    baselines were added. `entries` are leaderboard.Entry values already shown in `table`."""
-    keys = evals.keys
-    table.setColumnCount(len(columns) + len(keys))
-    table.setHorizontalHeaderLabels([*columns, *(k.removeprefix("evals/") for k in keys)])
-    for row, entry in enumerate(entries):
-        for i, k in enumerate(keys):
-            value = evals.values.get(entry.run.id, {}).get(k)
-            table.setItem(row, len(columns) + i, QTableWidgetItem("-" if value is None else f"{value:.4f}"))
-    start = len(entries)
-    table.setRowCount(start + len(evals.baselines))
-    muted = QColor("#6e7681")
-    for offset, b in enumerate(evals.baselines):
+class BoardRow(NamedTuple):
+    """One leaderboard row: a ranked run, or a base-model baseline (`baseline` set)."""
+
+    cells: tuple[Any, ...]  # the leaderboard's own columns, as values (floats shown with 4 decimals)
+    evals: dict[str, float]  # evals/... key -> last value
+    run_id: int
+    baseline: Any = None  # evaluation.leaderboard baseline
+
+
+def cell_text(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def evaluation_columns(evals: EvalColumns) -> list[Column]:
+    """One column per evaluation metric (its key without "evals/")."""
+    return [Column(k.removeprefix("evals/"), lambda r, k=k: "-" if r.evals.get(k) is None else f"{r.evals[k]:.4f}",
+                   sort=lambda r, k=k: r.evals.get(k), colour=_muted, tip=_baseline_tip) for k in evals.keys]
+
+
+def baseline_rows(evals: EvalColumns, key: str) -> list[BoardRow]:
+    """The base-model rows shown below the ranked runs, scored on `key` where evaluated."""
+    rows = []
+    for b in evals.baselines:
         score = b.values.get(key)
-        cells = ["baseline", b.run_id, "-", f"base model: {Path(b.base_model).name}", Path(b.data).name, "-",
-                 "-" if score is None else f"{score:.4f}", "-", "-", "base"]
-        cells += ["-" if b.values.get(k) is None else f"{b.values[k]:.4f}" for k in keys]
-        for col, value in enumerate(cells):
-            item = QTableWidgetItem(str(value))
-            item.setForeground(muted)
-            item.setToolTip(f"the base model evaluated through run {b.run_id} (evaluation {b.evaluation_id})")
-            table.setItem(start + offset, col, item)
-    return len(evals.baselines)
+        cells = ("baseline", b.run_id, "-", f"base model: {Path(b.base_model).name}", Path(b.data).name, "-",
+                 "-" if score is None else float(score), "-", "-", "base")
+        rows.append(BoardRow(cells, dict(b.values), b.run_id, b))
+    return rows
+
+
+def _muted(row: BoardRow) -> str | None:
+    return MUTED if row.baseline is not None else None
+
+
+def _baseline_tip(row: BoardRow) -> str | None:
+    b = row.baseline
+    return None if b is None else f"the base model evaluated through run {b.run_id} (evaluation {b.evaluation_id})"
+
+
+def board_column(title: str, index: int) -> Column:
+    """One of the leaderboard's own columns: `index` into BoardRow.cells; numbers sort as numbers."""
+    return Column(title, lambda r: cell_text(r.cells[index]),
+                  sort=lambda r: r.cells[index] if isinstance(r.cells[index], (int, float)) else str(r.cells[index]),
+                  colour=_muted, tip=_baseline_tip)

@@ -6,20 +6,26 @@ pool (newest request wins), so choosing a filter never blocks the window.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QTableWidget,
-    QTableWidgetItem,
     QWidget,
 )
 
 from app.context import AppContext
 from app.views.base import BaseView
-from app.views.leaderboard_evals import add_evaluations, read_evaluations
+from app.views.leaderboard_evals import (
+    BoardRow,
+    EvalColumns,
+    baseline_rows,
+    board_column,
+    evaluation_columns,
+    read_evaluations,
+)
+from app.views.table_models import RowsModel, RowsTable
 from app.widgets import MessageBanner
 from app.workers import Task
 from spark_trainer.leaderboard import lower_is_better, metric_keys, rank
@@ -27,6 +33,7 @@ from spark_trainer.recipes.registry import list_recipes
 from spark_trainer.store.store import Store
 
 COLUMNS = ("Rank", "Run", "Project", "Experiment", "Dataset", "Recipe", "Score", "Last step", "Points", "Status")
+BOARD_COLUMNS = tuple(board_column(title, i) for i, title in enumerate(COLUMNS))
 
 
 class LeaderboardView(BaseView):
@@ -54,14 +61,12 @@ class LeaderboardView(BaseView):
         self.order_note = QLabel("")
         self.order_note.setObjectName("Muted")
         self.body.addWidget(self.order_note)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().setVisible(False)
+        self.rows = RowsModel(BOARD_COLUMNS, key=_row_key, parent=self)
+        self.table = RowsTable(self.rows)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.sort_by(0, Qt.SortOrder.AscendingOrder)  # by rank; baselines stay below
         self.body.addWidget(self.table, 1)
         self.empty = QLabel("")
         self.empty.setObjectName("Muted")
@@ -69,8 +74,7 @@ class LeaderboardView(BaseView):
         for combo in (self.metric, self.use, self.dataset, self.recipe):
             combo.currentIndexChanged.connect(lambda _i: self.rank())
         self.project.currentIndexChanged.connect(lambda _i: self._on_project())
-        self.table.cellDoubleClicked.connect(
-            lambda r, _c: self.ctx.navigate("runs", int(self.table.item(r, 1).text())))
+        self.table.doubleClicked.connect(lambda index: self.ctx.navigate("runs", self.rows.row(index.row()).run_id))
         self._task: Task | None = None
         self._asked = 0  # the newest read asked for; older answers are dropped
         self._keys: list[str] | None = None
@@ -132,7 +136,7 @@ class LeaderboardView(BaseView):
         key = self.metric.currentText()
         if not key:
             self._asked += 1
-            self.table.setRowCount(0)
+            self.rows.set_rows([])
             self.table.hide()
             self.empty.setText("No run has reported metrics yet: the leaderboard fills as runs train.")
             self.empty.show()
@@ -146,17 +150,16 @@ class LeaderboardView(BaseView):
 
         self._read(read, lambda result: self._show(key, *result))
 
-    def _show(self, key: str, entries: list, evals: object) -> None:
+    def _show(self, key: str, entries: list, evals: EvalColumns) -> None:
         self.order_note.setText(f"{'Lower' if lower_is_better(key) else 'Higher'} {key} ranks first; "
                                 "double-click a run to open it.")
-        self.table.setRowCount(len(entries))
-        for row, e in enumerate(entries):
-            cells = (e.rank, e.run.id, e.project, e.run.experiment,
-                     self._dataset_names.get(e.dataset_id, "-") if e.dataset_id else "-", e.run.recipe,
-                     f"{e.score:.4f}", e.summary.last_step, e.summary.count, e.run.status.value)
-            for col, value in enumerate(cells):
-                self.table.setItem(row, col, QTableWidgetItem(str(value)))
-        add_evaluations(self.table, COLUMNS, evals, entries, key)  # type: ignore[arg-type]
+        names = self._dataset_names
+        rows = [BoardRow((e.rank, e.run.id, e.project, e.run.experiment,
+                          names.get(e.dataset_id, "-") if e.dataset_id else "-", e.run.recipe,
+                          float(e.score), e.summary.last_step, e.summary.count, e.run.status.value),
+                         evals.values.get(e.run.id, {}), e.run.id) for e in entries]
+        self.rows.set_columns([*BOARD_COLUMNS, *evaluation_columns(evals)])
+        self.rows.set_rows(rows, baseline_rows(evals, key))
         self.table.setVisible(bool(entries))
         self.empty.setText("" if entries else f"No run matching these filters has recorded {key}.")
         self.empty.setVisible(not entries)
@@ -164,3 +167,7 @@ class LeaderboardView(BaseView):
     def busy(self) -> bool:
         """A read is in flight or its answer not yet shown."""
         return self._task is not None and not self._task.delivered
+
+
+def _row_key(row: BoardRow) -> tuple[str, int]:
+    return ("base", row.baseline.evaluation_id) if row.baseline is not None else ("run", row.run_id)

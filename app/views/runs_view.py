@@ -7,7 +7,7 @@ poller's thread. Runs found interrupted at start are offered for resuming.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -16,11 +16,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -31,14 +28,48 @@ from app.views.base import BaseView
 from app.views.compare_view import CompareView
 from app.views.playground_view import PlaygroundView
 from app.views.run_detail_view import RunDetailView, badge_colour, format_eta
+from app.views.table_models import Column, RowsModel, RowsTable
 from app.widgets import MessageBanner
 from app.workers import Task
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
-COLUMNS = ("", "ID", "Project", "Experiment", "Status", "Progress", "ETA", "GPUs", "Ran on", "loss", "eval_loss",
-           "Created")
+
+class RunRow(NamedTuple):
+    """One row of the table: a run, its last loss values and its project's name."""
+
+    run: Run
+    metrics: dict[str, float]
+    project: object
+
+
+def _progress(row: RunRow) -> tuple[int, int]:
+    total = row.run.total_steps or max(row.run.step, 1)
+    return min(row.run.step, total), total
+
+
+def _metric_column(key: str) -> Column:
+    return Column(key, lambda r: f"{r.metrics[key]:.4f}" if key in r.metrics else "-",
+                  sort=lambda r: r.metrics.get(key))
+
+
+RUN_COLUMNS = (
+    Column("", lambda r: "●", sort=lambda r: r.run.status.value, colour=lambda r: badge_colour(r.run.status),
+           tip=lambda r: r.run.status.value),
+    Column("ID", lambda r: r.run.id, sort=lambda r: r.run.id),
+    Column("Project", lambda r: r.project, sort=lambda r: str(r.project).lower()),
+    Column("Experiment", lambda r: r.run.experiment, sort=lambda r: r.run.experiment.lower()),
+    Column("Status", lambda r: r.run.status.value),
+    Column("Progress", lambda r: "", sort=lambda r: _progress(r)[0] / _progress(r)[1], progress=_progress),
+    Column("ETA", lambda r: format_eta(r.run.eta_seconds) if r.run.status.is_active else "-",
+           sort=lambda r: r.run.eta_seconds if r.run.status.is_active else None),
+    Column("GPUs", lambda r: _gpus_cell(r.run)),
+    Column("Ran on", lambda r: r.run.ran_on),  # "local", or a cluster job's "scheduler NxM" (nodes x processes per node)
+    *(_metric_column(k) for k in KEY_METRICS),
+    Column("Created", lambda r: f"{r.run.created_at:%Y-%m-%d %H:%M}", sort=lambda r: r.run.created_at),
+)
+COLUMNS = tuple(c.title for c in RUN_COLUMNS)
 
 
 class RunsView(BaseView):
@@ -98,24 +129,22 @@ class RunsView(BaseView):
         filters.addWidget(self.open_button)
         filters.addWidget(self.compare_button)
         layout.addLayout(filters)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.rows = RowsModel(RUN_COLUMNS, key=lambda r: r.run.id, parent=self)
+        self.table = RowsTable(self.rows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(5, QHeaderView.ResizeMode.Fixed)
         self.table.setColumnWidth(5, 160)
+        self.table.sort_by(1, Qt.SortOrder.DescendingOrder)  # newest first, as the model lists them
         layout.addWidget(self.table, 1)
         self.empty = QLabel("No runs yet. Set one up under Experiments, or run `spark-trainer train run.yaml`.")
         self.empty.setObjectName("Muted")
         layout.addWidget(self.empty)
         self.project_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
         self.status_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
-        self.table.cellDoubleClicked.connect(lambda row, _col: self.open_run(self._row_id(row)))
+        self.table.doubleClicked.connect(lambda index: self.open_run(self._row_id(index.row())))
         self.open_button.clicked.connect(self._open_selected)
         self.compare_button.clicked.connect(self._compare_selected)
 
@@ -149,47 +178,21 @@ class RunsView(BaseView):
         return shown
 
     def _show_runs(self, all_runs: list[Run]) -> None:
+        """Show the runs the filters let through; only rows that changed are repainted, and the
+        selection stays on the same runs."""
         shown = self.visible_runs(all_runs)
         metrics = self.model.last_metrics
         names = getattr(self, "_project_names", {})
-        selected = set(self.selected_ids())
-        self.table.setRowCount(len(shown))
-        for row, run in enumerate(shown):
-            found = metrics.get(run.id, {})
-            cells = ["●", run.id, names.get(run.project_id, run.project_id), run.experiment, run.status.value, None,
-                     format_eta(run.eta_seconds) if run.status.is_active else "-",
-                     _gpus_cell(run),
-                     run.ran_on,  # "local", or a cluster job's "scheduler NxM" (nodes x processes per node)
-                     *(f"{found[k]:.4f}" if k in found else "-" for k in KEY_METRICS),
-                     f"{run.created_at:%Y-%m-%d %H:%M}"]
-            for col, value in enumerate(cells):
-                if value is None:
-                    continue
-                item = QTableWidgetItem(str(value))
-                item.setData(Qt.ItemDataRole.UserRole, run.id)
-                if col == 0:
-                    item.setForeground(_colour(badge_colour(run.status)))
-                    item.setToolTip(run.status.value)
-                self.table.setItem(row, col, item)
-            bar = self.table.cellWidget(row, 5)
-            if not isinstance(bar, QProgressBar):
-                bar = QProgressBar()
-                bar.setFormat("%v / %m")
-                self.table.setCellWidget(row, 5, bar)
-            total = run.total_steps or max(run.step, 1)
-            bar.setMaximum(total)
-            bar.setValue(min(run.step, total))
-            if run.id in selected:
-                self.table.selectRow(row)
+        self.rows.set_rows([RunRow(run, metrics.get(run.id, {}), names.get(run.project_id, run.project_id))
+                            for run in shown])
         self.table.setVisible(bool(shown))
         self.empty.setVisible(not shown)
 
     def _row_id(self, row: int) -> int:
-        return int(self.table.item(row, 1).text())
+        return self.rows.row(row).run.id
 
     def selected_ids(self) -> list[int]:
-        rows = sorted({index.row() for index in self.table.selectedIndexes()})
-        return [self._row_id(r) for r in rows if self.table.item(r, 1) is not None]
+        return [int(k) for k in self.table.selected_keys()]  # type: ignore[call-overload]
 
     def _open_selected(self) -> None:
         ids = self.selected_ids()
@@ -291,9 +294,3 @@ def _gpus_cell(run: Run) -> str:
     if run.ran_on != "local":  # a cluster job: its GPUs were the nodes', not this machine's
         return "CPU" if run.requested_gpus.startswith("cpu") else "GPUs"
     return ",".join(map(str, run.gpus)) or ("CPU" if run.started_at else run.requested_gpus)
-
-
-def _colour(name: str):
-    from PySide6.QtGui import QColor
-
-    return QColor(name)

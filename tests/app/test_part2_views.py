@@ -46,6 +46,7 @@ def test_compare_overlays_runs_and_lists_differing_settings(store, ctx, qtbot) -
     page = view.compare_page
     assert view.stack.currentWidget() is page
     wait_for(qtbot, lambda: page.charts.point_count(f"run {b.id} loss") == 3)
+    wait_for(qtbot, lambda: page.diff.rowCount() > 0)  # the settings are read on the pool, apart from the curves
     loss_chart = page.charts.charts["loss"]
     names = loss_chart.curve_names()
     assert f"run {a.id} loss" in names and f"run {b.id} loss" in names
