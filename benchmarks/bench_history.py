@@ -20,12 +20,20 @@ measures, median of `--repeats`:
   in id order, one object per point; from a side table holding a plain-row copy of that series);
 - cpu_reference (before and after the measures): a fixed pure-Python loop, to show how loaded
   the machine was (compare runs by it);
-- with --gui (offscreen Qt): runs_view_fill (the Runs table showing every run) and
-  leaderboard_view (the Leaderboard view opened: its reads on the pool and its table, until shown)
-  and leaderboard_table_fill (the GUI-thread part: filling the table from what was read).
+- with --gui (offscreen Qt; each view in a 1280x800 window, shown and painted, the app model loaded
+  as the app loads it): runs_view_open (navigating to Runs the first time: built, shown, painted),
+  runs_view_fill (every run into the empty table, painted), tick_gui_runs_view (the GUI-thread
+  part of a tick in which one run moved a step, with the Runs list shown: the model's signals, the
+  table's update and its repaint), status_refresh_gui (the status bar's counts from the model),
+  leaderboard_view (the Leaderboard opened: built, its reads on the pool, its table filled and
+  painted) and leaderboard_table_fill (the GUI-thread part: the table from what was read, painted).
+  `--gui-before REF` times the views of git commit REF first, in the same run (keys before_...);
+  `--gui-rows N` gives both views only N runs (the views before the table models took minutes
+  for one live update of 2,000 shown runs; `--gui-before-no-tick` skips that one measure).
 
     .venv/bin/python benchmarks/bench_history.py                  # the issue's size: 2,000 runs, 20 M points
     .venv/bin/python benchmarks/bench_history.py --metrics 2000000 --big-run 200000   # a quick look
+    .venv/bin/python benchmarks/bench_history.py --home H --gui-only --gui-before main --gui-rows 200
 
 Goals (issue 14): tick_gui and status_refresh under 20 ms (GUI thread), the runs view and the
 leaderboard open under 1 s, the chart loads 1 M points under 300 ms.
@@ -264,6 +272,14 @@ def measure(home: Path, repeats: int) -> dict[str, float]:
     return result
 
 
+def _limit_rows(board_class: type, limit: int | None) -> None:
+    """Give the leaderboard view at most `limit` ranked runs (its module's `rank`)."""
+    module = sys.modules[board_class.__module__]
+    real = getattr(module, "_bench_real_rank", module.rank)
+    module._bench_real_rank = real
+    module.rank = real if limit is None else (lambda *args, **kwargs: real(*args, **kwargs)[:limit])
+
+
 def _views(ref: str | None) -> tuple[type, type, object]:
     """(RunsView, LeaderboardView, read_evaluations) of this checkout, or as they were at git `ref`
     (their own modules loaded from `git show`; everything else they import is this checkout's)."""
@@ -301,10 +317,12 @@ def _views(ref: str | None) -> tuple[type, type, object]:
     return runs_view.RunsView, board.LeaderboardView, evals.read_evaluations
 
 
-def measure_gui(home: Path, repeats: int, before: str | None = None) -> dict[str, float]:
+def measure_gui(home: Path, repeats: int, before: str | None = None, limit: int | None = None,
+                before_tick: bool = True) -> dict[str, float]:
     """The Runs view and the Leaderboard view as users open them (offscreen Qt, 1280x800, shown and
     painted), with the app model loaded; with `before` (a git ref) the same for the views of that
-    commit first, in the same process and home, keys prefixed "before_"."""
+    commit first, in the same process and home, keys prefixed "before_". `limit`: the views get only
+    the newest `limit` runs and the first `limit` ranked ones (for views too slow to time in full)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QCoreApplication, QEvent, QSettings
     from PySide6.QtWidgets import QApplication
@@ -326,6 +344,9 @@ def measure_gui(home: Path, repeats: int, before: str | None = None) -> dict[str
             time.sleep(0.001)
         result["model_first_read_ms"] = round((time.perf_counter() - began) * 1000, 1)
         ctx.model.poller.stop(10.0)  # timed without the poller's ticks; the live update below is driven by hand
+        if limit is not None:
+            for run_id in sorted(model.runs, reverse=True)[limit:]:
+                del model.runs[run_id]
         all_runs = model.all_runs()
         bump = [0]
 
@@ -359,6 +380,7 @@ def measure_gui(home: Path, repeats: int, before: str | None = None) -> dict[str
 
         def measure_views(prefix: str, ref: str | None) -> None:
             RunsView, LeaderboardView, read_evaluations = _views(ref)  # noqa: N806 - classes
+            _limit_rows(LeaderboardView, limit)
             views: list = []
 
             def open_runs() -> None:  # navigating to Runs the first time: build, show, paint
@@ -384,7 +406,8 @@ def measure_gui(home: Path, repeats: int, before: str | None = None) -> dict[str
                 model.apply_written(moved)
                 app.processEvents()  # the event loop's turn: the changed rows are repainted
 
-            result[f"{prefix}tick_gui_runs_view_ms"] = timed(tick_one_run_changed, repeats)
+            if before_tick or not prefix:
+                result[f"{prefix}tick_gui_runs_view_ms"] = timed(tick_one_run_changed, repeats)
             result[f"{prefix}status_refresh_gui_ms"] = timed(model.counts, repeats)
             dispose(view)
 
@@ -405,7 +428,7 @@ def measure_gui(home: Path, repeats: int, before: str | None = None) -> dict[str
                 time.sleep(0.001)
             result[f"{prefix}leaderboard_rows"] = board.table.rowCount()
             key = board.metric.currentText()
-            entries = rank(store, key)
+            entries = rank(store, key)[:limit]
             evals = read_evaluations(store, entries, None)
             none = read_evaluations(store, [], None)
 
@@ -431,6 +454,11 @@ def main() -> None:
     parser.add_argument("--big-run", type=int, default=1_000_000, help="loss points of one more run")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--gui", action="store_true", help="also time the Runs and Leaderboard views (offscreen Qt)")
+    parser.add_argument("--gui-rows", type=int, metavar="N",
+                        help="give the two views only N runs (to time views too slow for the full home)")
+    parser.add_argument("--gui-before-no-tick", action="store_true",
+                        help="with --gui-before, skip the old Runs view's live update (it takes minutes at 2,000 "
+                             "runs shown; time it with --gui-rows 200)")
     parser.add_argument("--gui-only", action="store_true", help="time only the two views (as --gui)")
     parser.add_argument("--gui-before", metavar="GIT_REF",
                         help="with --gui, also time the two views as they were at this commit (same run, same "
@@ -454,7 +482,8 @@ def main() -> None:
             report.update(measure(home, args.repeats))
         report["cpu_reference_after_ms"] = cpu_reference_ms()
         if args.gui or args.gui_only:
-            report.update(measure_gui(home, args.repeats, args.gui_before))
+            report.update(measure_gui(home, args.repeats, args.gui_before, args.gui_rows,
+                                      not args.gui_before_no_tick))
     print(json.dumps(report, indent=2))
 
 

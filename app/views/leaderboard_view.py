@@ -64,7 +64,6 @@ class LeaderboardView(BaseView):
         self.rows = RowsModel(BOARD_COLUMNS, key=_row_key, parent=self)
         self.table = RowsTable(self.rows)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.table.sort_by(0, Qt.SortOrder.AscendingOrder)  # by rank; baselines stay below
         self.body.addWidget(self.table, 1)

@@ -81,17 +81,12 @@ class RunsView(BaseView):
         self.body.addWidget(self.stack)
         self.list_page = QWidget()
         self._build_list(self.list_page)
-        self.detail = RunDetailView(store, ctx)
-        self.compare_page = CompareView(store, ctx)
-        self.playground = PlaygroundView(store, ctx)
-        for page in (self.list_page, self.detail, self.compare_page, self.playground):
-            self.stack.addWidget(page)
-        self.detail.back.connect(self.show_list)
-        self.detail.deleted.connect(lambda _id: self.show_list())
-        self.detail.clone_requested.connect(lambda config: ctx.navigate("experiments", {"clone": config}))
-        self.compare_page.back.connect(self.show_list)
-        self.detail.playground_requested.connect(self.open_playground)
-        self.playground.back.connect(self.open_run)
+        self.stack.addWidget(self.list_page)
+        # The run, compare and playground pages (a dozen charts) are built when first opened, so
+        # opening the Runs list does not wait for them.
+        self._detail: RunDetailView | None = None
+        self._compare: CompareView | None = None
+        self._playground: PlaygroundView | None = None
         self.model = ctx.model.runs
         self.scheduler = ctx.scheduler
         self.scheduler.start()
@@ -133,7 +128,6 @@ class RunsView(BaseView):
         self.table = RowsTable(self.rows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(5, QHeaderView.ResizeMode.Fixed)
         self.table.setColumnWidth(5, 160)
@@ -147,6 +141,40 @@ class RunsView(BaseView):
         self.table.doubleClicked.connect(lambda index: self.open_run(self._row_id(index.row())))
         self.open_button.clicked.connect(self._open_selected)
         self.compare_button.clicked.connect(self._compare_selected)
+
+    # --- pages, built when first wanted ------------------------------------------------------------
+    @property
+    def detail(self) -> RunDetailView:
+        if self._detail is None:
+            self._detail = page = RunDetailView(self.store, self.ctx)
+            self.stack.addWidget(page)
+            page.back.connect(self.show_list)
+            page.deleted.connect(lambda _id: self.show_list())
+            page.clone_requested.connect(lambda config: self.ctx.navigate("experiments", {"clone": config}))
+            page.playground_requested.connect(self.open_playground)
+        return self._detail
+
+    @property
+    def compare_page(self) -> CompareView:
+        if self._compare is None:
+            self._compare = page = CompareView(self.store, self.ctx)
+            self.stack.addWidget(page)
+            page.back.connect(self.show_list)
+        return self._compare
+
+    @property
+    def playground(self) -> PlaygroundView:
+        if self._playground is None:
+            self._playground = page = PlaygroundView(self.store, self.ctx)
+            self.stack.addWidget(page)
+            page.back.connect(self.open_run)
+        return self._playground
+
+    def _stop_pages(self, keep: QWidget | None = None) -> None:
+        """Stop the run and compare pages' feeds (those built), except `keep`."""
+        for page in (self._detail, self._compare):
+            if page is not None and page is not keep:
+                page.stop()
 
     # --- list ----------------------------------------------------------------------------------
     def _on_projects(self, _found: list) -> None:
@@ -248,25 +276,23 @@ class RunsView(BaseView):
 
     # --- pages ---------------------------------------------------------------------------------
     def open_run(self, run_id: int) -> None:
-        self.compare_page.stop()
+        self._stop_pages(keep=self._detail)
         self.detail.show_run(run_id)
         self.stack.setCurrentWidget(self.detail)
 
     def open_playground(self, run_id: int, checkpoint: str | None = None) -> None:
         """Try a run's model; its model process keeps running while other pages are shown."""
-        self.detail.stop()
-        self.compare_page.stop()
+        self._stop_pages()
         self.playground.open_run(run_id, checkpoint)
         self.stack.setCurrentWidget(self.playground)
 
     def compare(self, run_ids: list[int]) -> None:
-        self.detail.stop()
+        self._stop_pages(keep=self._compare)
         self.compare_page.compare(run_ids)
         self.stack.setCurrentWidget(self.compare_page)
 
     def show_list(self) -> None:
-        self.detail.stop()
-        self.compare_page.stop()
+        self._stop_pages()
         self.stack.setCurrentWidget(self.list_page)
 
     def open_item(self, payload: Any) -> None:
@@ -277,17 +303,18 @@ class RunsView(BaseView):
             self.open_run(int(payload))
 
     def on_theme_changed(self) -> None:
-        for chart in [*self.detail.charts.charts.values(), *self.compare_page.charts.charts.values()]:
+        pages = [p for p in (self._detail, self._compare) if p is not None]
+        for chart in [c for p in pages for c in p.charts.charts.values()]:
             chart.apply_theme()
 
     def busy(self) -> bool:
-        return not self.model.loaded or self.detail.busy() or self.compare_page.busy() \
-            or self.playground.busy()
+        return not self.model.loaded or any(p is not None and p.busy()
+                                            for p in (self._detail, self._compare, self._playground))
 
     def shutdown(self) -> None:
-        self.detail.stop()
-        self.compare_page.stop()
-        self.playground.shutdown()
+        self._stop_pages()
+        if self._playground is not None:
+            self._playground.shutdown()
 
 
 def _gpus_cell(run: Run) -> str:

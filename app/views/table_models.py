@@ -29,6 +29,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QHeaderView,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionProgressBar,
@@ -43,7 +44,7 @@ Role = Qt.ItemDataRole
 DISPLAY, FOREGROUND, TOOLTIP, USER = (int(r.value) for r in (Role.DisplayRole, Role.ForegroundRole,
                                                              Role.ToolTipRole, Role.UserRole))
 PROGRESS = USER + 1
-ROWS_MEASURED = 100
+ROWS_MEASURED = 40
 
 
 @dataclass(frozen=True)
@@ -270,9 +271,12 @@ class RowsTable(QTableView):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.verticalHeader().setVisible(False)
         self.setWordWrap(False)
-        # Columns sized to their contents measure the rows in view plus at most this many: the
-        # cost of a resize stays the same at 2,000 rows as at 50.
-        self.horizontalHeader().setResizeContentsPrecision(ROWS_MEASURED)
+        # Columns are fitted to their contents when the rows are replaced (not on every live update,
+        # and the user may still drag them); a fit measures the rows in view plus at most
+        # ROWS_MEASURED, so it costs the same at 2,000 rows as at 50.
+        header = self.horizontalHeader()
+        header.setResizeContentsPrecision(ROWS_MEASURED)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.progress_delegate = ProgressDelegate(self)
         for col, column in enumerate(model.columns):
             if column.progress is not None:
@@ -280,6 +284,28 @@ class RowsTable(QTableView):
         self._kept: tuple[list[Hashable], Hashable | None] = ([], None)
         model.modelAboutToBeReset.connect(self._keep_selection)
         model.modelReset.connect(self._restore_selection)
+        model.modelReset.connect(self.fit_columns)
+        model.layoutChanged.connect(self.fit_columns)
+        model.dataChanged.connect(self._widen)
+
+    def fit_columns(self) -> None:
+        """Fit the columns the user may resize (Interactive ones) to their contents."""
+        header = self.horizontalHeader()
+        for col in range(header.count()):
+            if header.sectionResizeMode(col) == QHeaderView.ResizeMode.Interactive:
+                self.resizeColumnToContents(col)
+
+    def _widen(self, top: QModelIndex, bottom: QModelIndex, _roles: object = None) -> None:
+        """Rows changed by a live update: widen (never narrow) a column whose new text needs it."""
+        header, model = self.horizontalHeader(), self.rows_model()
+        grid = 1 if self.showGrid() else 0
+        for col in range(header.count()):
+            if header.sectionResizeMode(col) != QHeaderView.ResizeMode.Interactive:
+                continue
+            for row in range(top.row(), min(bottom.row(), top.row() + ROWS_MEASURED) + 1):
+                wanted = self.sizeHintForIndex(model.index(row, col)).width() + grid
+                if wanted > self.columnWidth(col):
+                    self.setColumnWidth(col, wanted)
 
     def _keep_selection(self) -> None:
         model, current = self.rows_model(), self.currentIndex()

@@ -28,11 +28,14 @@ def eval_keys(keys: Iterable[str]) -> list[str]:
 
 def baselines(store: Store, project: int | str | None = None) -> list[Baseline]:
     """Completed base-model evaluations, newest per (base model, task, data file) only."""
+    found = evaluations.list_all(store, base=True, status="completed")
+    if not found:  # the usual case: no run list to read (thousands of runs, on every leaderboard read)
+        return []
     run_ids = None if project is None else {r.id for r in runs.list_all(store, project=project)}
     exp_models = {e.id: e.base_model for e in experiments.list_all(store)}
     run_models = {r.id: exp_models.get(r.experiment_id, "?") for r in runs.list_all(store)}
     newest: dict[tuple[str, str, str], Baseline] = {}
-    for ev in evaluations.list_all(store, base=True, status="completed"):
+    for ev in found:
         if run_ids is not None and ev.run_id not in run_ids:
             continue
         values = {metric_key(ev.task, k): float(v) for k, v in (ev.result or {}).get("metrics", {}).items()}

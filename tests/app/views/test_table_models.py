@@ -82,3 +82,15 @@ def test_header_sort_numbers_as_numbers_missing_last_pinned_rows_below(qtbot) ->
     assert [r[0] for r in table_texts(table)] == ["3", "2", "1", "100"]
     model.set_rows([Row(4, "d", 1.0), Row(1, "a", 10.0)], pinned)  # new rows follow the chosen sort
     assert [r[0] for r in table_texts(table)] == ["4", "1", "100"]
+
+
+def test_columns_fit_their_contents_and_widen_for_a_live_update(qtbot) -> None:
+    model, table = _table(qtbot, [Row(1, "a", 0.5)])
+    narrow = table.columnWidth(1)
+    model.set_rows([Row(1, "a much longer experiment name than before", 0.5)])  # same row, new text
+    assert table.columnWidth(1) > narrow
+    wide = table.columnWidth(1)
+    model.set_rows([Row(1, "a", 0.5)])
+    assert table.columnWidth(1) == wide  # a live update never narrows a column under the user
+    model.set_rows([Row(2, "b", 0.5)])  # other rows: fitted again
+    assert table.columnWidth(1) < wide
