@@ -1,0 +1,51 @@
+"""The Runs list over the table model: live updates keep the selection, a header click sorts,
+filters, the progress bar's values, and a double-click opens the run."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from PySide6.QtCore import Qt
+
+from app.views.table_models import PROGRESS_ROLE
+from app.widgets import table_texts
+from spark_trainer.store.entities import RunStatus
+from tests.app.model_sync import sync_model
+from tests.app.test_part2_views import _run
+
+
+def test_runs_list_live_update_selection_sort_filter_and_open(store, ctx, qtbot) -> None:
+    from app.views.runs_view import COLUMNS, RunsView
+
+    a = _run(store, "slow", 1e-4, [3.0, 2.5, 2.2])
+    b = _run(store, "fast", 1e-3, [3.0, 2.0, 1.5])
+    c = _run(store, "waiting", 1e-3, [3.0], status=RunStatus.PAUSED)
+    sync_model(qtbot, ctx)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.scheduler.stop()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 3, timeout=10_000)
+    assert [r[1] for r in table_texts(view.table)] == [str(c.id), str(b.id), str(a.id)]  # newest first
+    loss = COLUMNS.index("loss")
+    assert table_texts(view.table)[1][loss] == "1.5000"
+    assert view.table.item(0, 0).toolTip() == "paused" and view.table.item(0, 0).foreground().name() == "#8250df"
+
+    view.table.select_keys([a.id, c.id])
+    model = ctx.model.runs
+    moved = model.get(a.id)
+    model.apply_written(replace(moved, step=moved.step + 7, updated_at=moved.updated_at + timedelta(seconds=5)))
+    assert view.selected_ids() == [c.id, a.id]
+    assert view.table.item(2, COLUMNS.index("Progress")).data(PROGRESS_ROLE) == (3, 3)  # capped at the total
+
+    view.table.sortByColumn(loss, Qt.SortOrder.AscendingOrder)  # a header click
+    assert [r[1] for r in table_texts(view.table)] == [str(b.id), str(a.id), str(c.id)]
+    assert view.selected_ids() == [a.id, c.id]
+
+    view.status_filter.setCurrentText("completed")
+    assert sorted(int(r[1]) for r in table_texts(view.table)) == [a.id, b.id]
+    assert view.selected_ids() == [a.id]  # the filtered-out run is no longer selected; the other still is
+
+    view.table.doubleClicked.emit(view.table.model().index(0, 2))
+    assert view.stack.currentWidget() is view.detail
+    view.shutdown()
