@@ -15,8 +15,8 @@ import signal
 from datetime import timedelta
 from pathlib import Path
 
-from spark_trainer.errors import BadInput, IllegalTransition
-from spark_trainer.jobs import process
+from spark_trainer.errors import BadInput, DiskFull, IllegalTransition
+from spark_trainer.jobs import process, space_reserve
 from spark_trainer.store import runs, settings
 from spark_trainer.store.entities import Run, RunStatus, utcnow
 from spark_trainer.store.store import Store
@@ -39,9 +39,16 @@ def _silence_s(run: Run) -> float:
 def _mark(store: Store, run: Run, to: RunStatus, reason: str, **fields: object) -> bool:
     try:
         runs.transition(store, run.id, to, reason, expect={run.status}, **fields)
-        return True
     except (BadInput, IllegalTransition):
         return False  # the worker (or another reconciler) changed it meanwhile
+    except DiskFull:
+        # The database's disk is full: the run keeps its status until a later reconcile can write
+        # (every scheduler tick and run command tries again), rather than failing the read the
+        # caller came for. The worker's log says what happened meanwhile.
+        return False
+    if to == RunStatus.INTERRUPTED and run.run_dir:
+        space_reserve.release(Path(run.run_dir))  # a dead worker's held-back space
+    return True
 
 
 def _error_with_log(run: Run, why: str) -> str:
