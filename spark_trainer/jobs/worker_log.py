@@ -30,9 +30,13 @@ class LogHealth:
         self.dropped = 0  # lines dropped since the log was last writable
         self.total_dropped = 0
         self.error: str | None = None  # the first failure, as one line
+        self.partial = False  # a dropped write that did not end its line yet
         self._unreported: str | None = None
 
-    def failed(self, exc: OSError, lines: int) -> None:
+    def failed(self, exc: OSError, text: str) -> None:
+        """Count what was lost in lines: `print` writes a line's text and its newline apart."""
+        lines = text.count("\n")
+        self.partial = not text.endswith("\n")
         self.dropped += lines
         self.total_dropped += lines
         if self.error is None:
@@ -83,14 +87,14 @@ class LogStream(io.TextIOBase):
         data = text.encode("utf-8", "backslashreplace")
         health = self.health
         with health.lock:
-            if health.dropped:
-                note = (f"\n[{health.dropped} log line{'s' if health.dropped != 1 else ''} could not be written: "
-                        f"{health.error}]\n").encode()
-                if self._write_all(note) is None:
-                    health.dropped = 0
+            if health.dropped or health.partial:
+                lost = max(1, health.dropped)
+                note = f"\n[{lost} log line{'s' if lost != 1 else ''} could not be written: {health.error}]\n"
+                if self._write_all(note.encode()) is None:
+                    health.dropped, health.partial = 0, False
             failure = self._write_all(data)
             if failure is not None:
-                health.failed(failure, max(1, text.count("\n")))
+                health.failed(failure, text)
         return len(text)
 
     def _write_all(self, data: bytes) -> OSError | None:
