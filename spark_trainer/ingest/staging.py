@@ -206,8 +206,9 @@ class DatasetBuilder:
 
     def write_failure(self, exc: OSError) -> DiskFull:
         """One line for a full or failing disk while building (call before `discard`)."""
-        target = Path(exc.filename) if exc.filename else None
-        folder = target.parent if target is not None and target.parent.is_dir() else self.home.datasets_dir
+        written = getattr(exc, "filename2", None) or exc.filename  # a copy names its source first
+        target = Path(written) if written else None
+        folder = _home_folder(self.home, target)
         if self.needed_bytes is not None:
             needs = f"the dataset needs about {disk.gb(self.needed_bytes + MARGIN_BYTES)}"
         else:  # frames from videos: the size is known only once they are written
@@ -220,6 +221,17 @@ class DatasetBuilder:
         if self._staging is not None and self._staging.exists():
             shutil.rmtree(self._staging, ignore_errors=True)
         self._staging = None
+
+
+def _home_folder(home: DataHome, target: Path | None) -> Path:
+    """The data-home folder a failed write was under (datasets/ or cache/), not the staging folder
+    about to be removed; a path outside the home is named as it is."""
+    if target is None:
+        return home.datasets_dir
+    try:
+        return home.root / target.resolve().relative_to(home.root.resolve()).parts[0]
+    except (ValueError, IndexError, OSError):
+        return target.parent
 
 
 def _folder_bytes(folder: Path) -> int:

@@ -85,7 +85,12 @@ def disk_error(db_path: Path, exc: BaseException) -> StoreDiskFull | None:
         free = gb(free_bytes(db_path.parent))
     except OSError:
         free = "unknown space"
-    if code & 0xFF == SQLITE_FULL:
+    try:
+        nearly_full = free_bytes(db_path.parent) < 2**20
+    except OSError:
+        nearly_full = False
+    # An I/O error with no room left is the disk being full too (creating the -shm file fails so).
+    if code & 0xFF == SQLITE_FULL or nearly_full:
         return StoreDiskFull(f"disk full at {db_path.parent}: {free} free; the database {db_path.name} could not "
                              "be written (nothing was changed)")
     return StoreDiskFull(f"I/O error writing the database {db_path}: {getattr(exc, 'orig', None) or exc} "
