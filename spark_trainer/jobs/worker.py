@@ -64,14 +64,19 @@ def _heartbeat(store: Store, run_id: int, stop: threading.Event, log: worker_log
         try:
             runs.beat(store, run_id)
             last_error = None
-            event = log.pending_report() if log is not None else None
-            if event is not None:  # recorded here, not inside the print that failed
-                runs.note(store, run_id, event)
-                log.reported()
+            _note_log_trouble(store, run_id, log)
         except SparkError as exc:  # a busy database must not kill training; the next beat retries
             if str(exc) != last_error:  # once, not every beat, while the disk stays full
                 say(f"heartbeat not recorded: {exc}")
             last_error = str(exc)
+
+
+def _note_log_trouble(store: Store, run_id: int, log: worker_log.LogHealth | None) -> None:
+    """Record, once, that the log lost lines (here, not inside the print that failed)."""
+    event = log.pending_report() if log is not None else None
+    if event is not None:
+        runs.note(store, run_id, event)
+        log.reported()
 
 
 class _SilentReporter:
@@ -312,6 +317,10 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None) -> int:
         finally:
             beat_stop.set()
             beat.join(timeout=5)
+            try:
+                _note_log_trouble(store, run_id, log)  # the heartbeat may not have had the chance
+            except SparkError:
+                pass  # the database cannot be written either; recording the outcome below says so
             # Before recording the outcome: on a full disk this is the room that lets it be recorded.
             space_reserve.release(run_dir)
         return _record_finish(store, run_id, finish)
