@@ -110,7 +110,9 @@ def test_a_metric_flush_on_a_full_disk_fails_the_run_cleanly_and_it_resumes(tmpf
 
 def test_a_full_database_disk_leaves_a_dead_worker_that_reconcile_records(tmpfs, run_file,  # noqa: F811
                                                                           tmp_path: Path) -> None:
-    home = tmpfs(tmp_path / "dbhome", 8 * MiB)  # the database here; the runs on a disk with room
+    # The database here (room for its WAL, which grows to 16 MiB before SQLite checkpoints it); the
+    # runs on a disk with room.
+    home = tmpfs(tmp_path / "dbhome", 32 * MiB)
     tmpfs(home / "runs", 64 * MiB)
     with Store.open(home) as store:
         run = _start(store, run_file, "dbfull")
