@@ -9,6 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from spark_trainer.cli.waiting import wait_for_run
+from spark_trainer.errors import DiskFull
 from spark_trainer.jobs import control, space_reserve
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import make_picker
@@ -47,6 +51,8 @@ def test_reconcile_waits_for_room_then_marks_the_dead_worker_interrupted(tmpfs, 
         assert refused.code == 1, refused
         assert f"disk full at {home}: 0.0 MB free; the database sparktrainer.db could not be written" in refused.err
         assert len(refused.err.strip().splitlines()) == 1 and "database or disk is full" not in refused.err
+        with pytest.raises(DiskFull, match=f"disk full at {home}: "):  # `--wait` says so instead of waiting forever
+            wait_for_run(store, run.id, poll_s=0.01)
 
         free(home)
         assert reconcile(store) == [run.id]
