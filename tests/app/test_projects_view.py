@@ -152,7 +152,8 @@ def test_welcome_panel_builds_the_demo_project_and_opens_its_run(qtbot, window, 
         run = runs.list_all(store, project="demo")[0]
         assert window.current_view_name() == "runs"
         assert f"run {run.id}" in panel.status.text()
-        assert window.views["projects"].pages.currentWidget() is not panel  # the list replaces the welcome
+        # the list replaces the welcome once the app model has read the new project (on the pool)
+        qtbot.waitUntil(lambda: window.views["projects"].pages.currentWidget() is not panel, timeout=15_000)
     finally:
         for run in runs.list_all(store):
             if run.status.is_active or run.status.value == "queued":
