@@ -276,6 +276,7 @@ class _Loop:
         # FSDP: every forward gathers weights from all processes, so every process runs the same forwards
         # (evaluation, samples), and checkpoints gather the full state first.
         self.sharded, self.precision = sharded, precision
+        self.sample_ooms, self.samples_off = 0, False  # sampling out of memory: skipped, then turned off
         self.optimizer, self.scheduler, self.report, self.run_dir, self.order = optimizer, scheduler, report, run_dir, order
         self.watch = watch  # the metric that decides the best checkpoint and early stopping
         self.last_eval: dict[str, float] = {}
@@ -346,12 +347,15 @@ class _Loop:
             image.save(path)
             self.report.on_artifact("eval_image", path, step, {"name": name})
 
-    @oom.guarded("sampling")
     def samples(self, step: int) -> None:
         if not self.acc.is_main_process and not self.sharded:
             return
+        if self.samples_off:
+            return
         model = self.acc.unwrap_model(self.model, keep_torch_compile=False)
-        found = self.recipe.generate_samples(model)  # sharded: every process, in step (greedy decoding)
+        found = oom.sampling(self, step, self.recipe.generate_samples, model)  # sharded: every process, in step
+        if found is None:
+            return
         if not self.acc.is_main_process:
             return
         folder = self.run_dir / "samples"

@@ -4,6 +4,12 @@ A CUDA out-of-memory error outside the step used to end the run as a generic fai
 turn it into the engine's `OutOfMemory` (naming where it happened and the micro-batch), so the
 worker gives the same advice and, with `train.auto_batch`, the same retry with half the micro-batch.
 Loading the model does not depend on the micro-batch, so its OOM is never retried that way.
+
+Samples do not depend on the micro-batch either (one prompt at a time), and they are not needed to
+train: a sampling OOM skips that round of samples with a run event and training goes on; after
+`SAMPLE_OOMS_BEFORE_OFF` of them, sampling is off for the rest of the run. A sharded (FSDP) run
+generates on every process in step, so there one process must not skip alone: the OOM stops the run
+with advice, and the launcher stops every rank.
 """
 
 from __future__ import annotations
@@ -37,6 +43,42 @@ def call(t: Any, where: str, func: Callable[..., T], *args: Any, **kwargs: Any) 
         return func(*args, **kwargs)
     except torch.cuda.OutOfMemoryError as exc:
         raise _convert(exc, t, where, retryable=False) from None
+
+
+SAMPLE_OOMS_BEFORE_OFF = 2
+SAMPLING_ADVICE = ("lower the sampling frequency (eval.samples_every_steps), use fewer or shorter sample prompts, "
+                   "or turn samples off")
+
+
+def sampling(state: Any, step: int, generate: Callable[..., T], *args: Any) -> T | None:
+    """`generate(*args)`, or None when the GPU ran out of memory generating the samples of `step`.
+
+    `state` is the engine's loop state: its `sample_ooms` counts the skipped rounds and `samples_off`
+    ends sampling for the run; its report records each as a run event.
+    """
+    import torch
+
+    from spark_trainer.training.engine import OutOfMemory
+
+    try:
+        return generate(*args)
+    except torch.cuda.OutOfMemoryError:
+        if state.sharded:
+            t = state.config.train
+            error = OutOfMemory(f"the GPU ran out of memory generating samples at step {step}; {SAMPLING_ADVICE}",
+                                micro_batch=1, grad_accum=t.grad_accum)
+            error.where = "sampling"  # type: ignore[attr-defined]
+            raise error from None
+    # Only an OOM outside a sharded run gets here: outside the except block, so the failed attempt's
+    # tensors (held by the traceback) can be freed.
+    torch.cuda.empty_cache()
+    state.sample_ooms += 1
+    state.samples_off = state.sample_ooms >= SAMPLE_OOMS_BEFORE_OFF
+    then = "sampling is off for the rest of this run" if state.samples_off else "training continues"
+    message = f"samples at step {step} skipped: the GPU ran out of memory generating them; {then} ({SAMPLING_ADVICE})"
+    on_event = getattr(state.report, "on_event", None)
+    (on_event or state.report.on_log)(message)
+    return None
 
 
 def guarded(where: str) -> Callable[[Callable[..., T]], Callable[..., T]]:

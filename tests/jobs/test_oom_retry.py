@@ -124,3 +124,73 @@ def test_oom_during_evaluation_without_auto_batch_says_where(store: Store, run_f
     _oom_in_evaluation_above(monkeypatch, 2)
     with pytest.raises(worker.OperationFailedOOM, match="ran out of memory during evaluation with train.batch_size 4"):
         worker.train(store, run.id, frozen_config(Path(run.run_dir)), Path(run.run_dir), Commands())
+
+
+def test_oom_loading_the_model_is_not_retried_by_auto_batch(store: Store, run_file, monkeypatch) -> None:
+    import torch
+
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+
+    def build_model(self, device, precision):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (simulated)")
+
+    monkeypatch.setattr(CausalLMRecipe, "build_model", build_model)
+    run_id, run_dir = _submit(store, run_file, batch_size=8, grad_accum=1, auto_batch=True)
+    with pytest.raises(worker.OperationFailedOOM, match="during model loading .*use a smaller model"):
+        worker.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
+    assert not [e for e in runs.events(store, run_id) if e.reason.startswith("out of memory")]
+    assert frozen_config(run_dir).train.batch_size == 8  # nothing rewritten
+
+
+LOAD_OOM = '''
+import os
+from pathlib import Path
+
+marker = os.environ.get("SPARK_TEST_LOAD_OOM_WHILE")
+if marker and Path(marker).exists():
+    import torch
+
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+
+    def build_model(self, device, precision):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (injected)")
+
+    CausalLMRecipe.build_model = build_model
+    print("test: out-of-memory armed for model loading", flush=True)
+'''
+
+
+@pytest.mark.slow
+def test_a_real_worker_out_of_memory_loading_the_model_fails_cleanly_and_resumes(
+        store: Store, run_file, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real worker process: the OOM while loading ends the run `failed` with advice (no traceback),
+    and once memory is there (the injection's marker removed) `run resume` trains every step."""
+    from spark_trainer.jobs import control
+    from spark_trainer.jobs.scheduler import schedule_once
+    from spark_trainer.store.entities import RunStatus
+    from tests.jobs.conftest import finished, wait_until
+
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(LOAD_OOM)
+    marker = tmp_path / "oom-while-loading"
+    marker.touch()
+    monkeypatch.setenv("PYTHONPATH", f"{inject}:{Path(__file__).resolve().parents[2]}")
+    monkeypatch.setenv("SPARK_TEST_LOAD_OOM_WHILE", str(marker))
+    run_id, run_dir = _submit(store, run_file, auto_batch=True)
+    schedule_once(store)
+    done = wait_until(store, run_id, finished, timeout_s=180)
+    log = (run_dir / "worker.log").read_text()
+    assert "armed for model loading" in log
+    assert done.status == RunStatus.FAILED, log[-3000:]
+    assert "ran out of memory during model loading" in (done.error or "") and "smaller model" in (done.error or "")
+    assert "Traceback" not in log
+    assert runs.events(store, run_id)[-1].reason == "out of memory"
+    assert not list(run_dir.glob("checkpoint-*")) and metrics.read(store, run_id, keys=["loss"]) == []
+
+    marker.unlink()
+    control.resume(store, run_id)
+    schedule_once(store)
+    done = wait_until(store, run_id, finished, timeout_s=240)
+    assert done.status == RunStatus.COMPLETED, (run_dir / "worker.log").read_text()[-3000:]
+    assert [m.step for m in metrics.read(store, run_id, keys=["loss"])] == list(range(1, 7))
