@@ -45,13 +45,9 @@ DETAIL = 1.0
 SHADOW_DETAIL = 0.33
 
 
-def peak_columns(x: np.ndarray, y: np.ndarray, columns: int, *, along_edges: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def peak_columns(x: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
     """At most about `columns` max/min pairs drawing the same envelope as every point (pyqtgraph's 'peak'
-    downsampling, which assumes evenly spaced x, like this), ending at the real last point.
-
-    With `along_edges`, pairs alternate max-min and min-max, so the line joining two columns runs along
-    the envelope's edge instead of across it: about half the pixels to rasterise, and where columns are
-    a pixel apart the same pixels filled. (Columns further apart would show the joins as a ladder.)"""
+    downsampling, which assumes evenly spaced x, like this), ending at the real last point."""
     n = len(x)
     if n <= 2 * columns:
         return x, y
@@ -63,8 +59,6 @@ def peak_columns(x: np.ndarray, y: np.ndarray, columns: int, *, along_edges: boo
     blocks = y[: m * per].reshape(m, per)
     np.max(blocks, axis=1, out=pairs_y[:, 0])
     np.min(blocks, axis=1, out=pairs_y[:, 1])
-    if along_edges:
-        pairs_y[1::2] = pairs_y[1::2, ::-1]
     return (np.concatenate((pairs_x.reshape(-1), x[m * per :])),
             np.concatenate((pairs_y.reshape(-1), y[m * per :])))
 
@@ -326,8 +320,7 @@ class LiveChartWidget(QWidget):
                 self._draw(curve.raw, curve.series, smoothed=True, view=view, columns=width * DETAIL)
                 shadow_columns = max(1, int(width * SHADOW_DETAIL))
                 if view is not None or curve.shadow_stale(shadow_columns):  # zoomed in: always
-                    self._draw(curve.shadow, curve.series, smoothed=False, view=view, columns=width * SHADOW_DETAIL,
-                               along_edges=False)
+                    self._draw(curve.shadow, curve.series, smoothed=False, view=view, columns=width * SHADOW_DETAIL)
                     curve.shadow_drawn(shadow_columns)
                 curve.shadow.show()
             else:
@@ -339,11 +332,9 @@ class LiveChartWidget(QWidget):
         self.plot_widget.setVisible(not empty)
 
     def _draw(self, item: pg.PlotDataItem, series: Series, *, smoothed: bool, view: tuple[float, float] | None,
-              columns: float, along_edges: bool = True) -> None:
+              columns: float) -> None:
         """Hand pyqtgraph what is worth drawing: the points in view (the envelope when many), as min/max
-        pairs per pixel column (see `peak_columns`; the faint curve's columns are 3 pixels apart, so its
-        pairs keep pyqtgraph's max-min order and look). Auto-range then fits the y axis to the points
-        in view, as before."""
+        pairs per pixel column. (Auto-range then fits the y axis to the points in view, as before.)"""
         x, y = series.x(self._x_axis), series.y(smoothed)
         n = len(x)
         if view is not None and n > 1:
@@ -359,4 +350,4 @@ class LiveChartWidget(QWidget):
                 columns *= max(1.0, (x[-1] - x[0]) / span)
         elif n > ENVELOPE_ABOVE:
             x, y = series.envelope_xy(self._x_axis, smoothed)
-        item.setData(*peak_columns(x, y, max(1, int(columns)), along_edges=along_edges))
+        item.setData(*peak_columns(x, y, max(1, int(columns))))
