@@ -28,7 +28,7 @@ run: $(STAMP)
 	$(VENV)/bin/spark-trainer-gui
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 test-slow: $(STAMP)
 	$(PIP) install --quiet -e ".[dev,installer]"

@@ -14,6 +14,7 @@ def _bench(*extra: str) -> subprocess.CompletedProcess:
                            *extra], capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow  # a benchmark (three engines in a subprocess, ~20 s quiet): run with `make test-slow`
 def test_bench_lora_tiny_prints_figures_and_ratios_for_both_engines():
     done = _bench("--steps", "2")
     assert done.returncode == 0, done.stderr[-2000:]
