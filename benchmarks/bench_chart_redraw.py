@@ -181,16 +181,21 @@ def window_of(chart):
 
 
 def prepare(chart, n: int, app: QApplication) -> None:
-    """Show the chart about 1000 x 500 pixels and load every series' first n points."""
-    if isinstance(chart, LiveChart):
-        chart.window.resize(2000, 1560)  # the panel's grid of 6 charts: the loss chart gets ~1000 x 500
-    else:
-        chart.widget.resize(1000, 500)
-    window_of(chart).show()
+    """Load every series' first n points and show the chart about 1000 x 500 pixels (the panel's loss chart
+    1000 x 480: its grid rows share the height)."""
+    window = window_of(chart)
+    window.resize(1000, 500)
+    window.show()
     for i in range(SERIES):
         steps, _times, values = data(n, i)
         chart.append(i, steps, values)
     chart.refresh()
+    app.processEvents()
+    for _ in range(12):  # the panel: resized until its loss chart (the one with points) is 1000 x 500
+        if chart.widget.size().toTuple() == (1000, 500):
+            break
+        window.resize(window.width() + 1000 - chart.widget.width(), window.height() + 500 - chart.widget.height())
+        app.processEvents()
     render(chart.widget)
     app.processEvents()
 
