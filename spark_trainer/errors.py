@@ -49,3 +49,7 @@ class IllegalTransition(InternalError):
 
 class DiskFull(OperationFailed):
     """Not enough free space (or an I/O error) where a file had to be written."""
+
+
+class StoreDiskFull(DiskFull, StoreError):
+    """The database could not be written because its disk is full or failing (SQLITE_FULL, SQLITE_IOERR)."""

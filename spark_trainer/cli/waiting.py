@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
+from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import schedule_once
 from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus
@@ -22,9 +23,15 @@ def _bar(run: Run, width: int = 30) -> str:
 
 
 def wait_for_run(store: Store, run_id: int, *, poll_s: float = 1.0) -> Run:
-    """Schedule and poll until the run leaves queued/starting/running; returns its final state."""
+    """Schedule and poll until the run leaves queued/starting/running; returns its final state.
+
+    Raises:
+        DiskFull: a worker died and the database's disk is too full to record it (rather than
+            waiting for a run that will never finish).
+    """
     tty = sys.stderr.isatty()
     while True:
+        reconcile(store, strict=True)
         schedule_once(store)
         run = runs.get(store, run_id)
         if tty:

@@ -11,7 +11,7 @@ from spark_trainer.errors import BadInput
 from spark_trainer.ingest.captions import is_caption_manifest, manifest_captions
 from spark_trainer.ingest.detect import KINDS, InputFile, detect_kind, gather, is_sidecar, kind_of, sidecar_stems
 from spark_trainer.ingest.media import ingest_audio, ingest_image, ingest_video_file
-from spark_trainer.ingest.staging import DatasetBuilder, dataset_name
+from spark_trainer.ingest.staging import DatasetBuilder, dataset_name, estimate_bytes
 from spark_trainer.ingest.text import ingest_text_file
 from spark_trainer.ingest.types import (
     IngestOptions,
@@ -38,6 +38,8 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
         BadInput: unsupported kind, empty folder, missing or unreadable path, unknown project
             (nothing is written).
         IngestCancelled: `cancel` was set (nothing is left behind).
+        DiskFull: the data home has no room for the dataset (checked before copying, or met while
+            copying); nothing is left behind.
         OperationFailed: the dataset could not be written (nothing is left behind).
     """
     options = options or IngestOptions()
@@ -63,6 +65,7 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
         if f not in chosen and not is_sidecar(f, stems) and not (kind == "image" and is_caption_manifest(f)):
             report.reject(f.source, None, f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file (pass --kind to ingest another kind)")
     builder = DatasetBuilder(store.home, kind, options, report, link=link)
+    builder.check_space(estimate_bytes([f.path for f in chosen], kind, link))
     with builder.guard():
         _ingest_files(chosen, handler, builder, options, report, progress, cancel)
         check_cancel(cancel)

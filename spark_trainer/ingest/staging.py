@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import Conflict, OperationFailed
+from spark_trainer import disk
+from spark_trainer.errors import Conflict, DiskFull, OperationFailed
 from spark_trainer.ingest.card import write_card
 from spark_trainer.ingest.types import Duplicate, IngestOptions, IngestReport
 from spark_trainer.paths import DataHome
@@ -26,6 +27,8 @@ from spark_trainer.store import datasets, projects
 from spark_trainer.store.entities import Dataset
 from spark_trainer.store.store import Store
 
+# Room kept free besides the dataset's files: manifest, card, report and the database's row.
+MARGIN_BYTES = 4 * 2**20
 MANIFEST = "manifest.jsonl"
 REPORT = "report.json"
 CARD = "README.md"
@@ -83,6 +86,16 @@ class DatasetBuilder:
         self._seen: dict[str, str] = {}
         self._dests: set[str] = set()
         self._staging: Path | None = None
+        self.needed_bytes: int | None = None  # the dataset's expected size, when known beforehand
+
+    def check_space(self, needed: int) -> None:
+        """Refuse (DiskFull, nothing written) unless the data home has room for `needed` bytes."""
+        self.needed_bytes = needed
+        folder = self.home.datasets_dir
+        free = disk.free_bytes(folder)
+        if free < needed + MARGIN_BYTES:
+            raise DiskFull(f"disk full at {folder}: {disk.gb(free)} free, the dataset needs about "
+                           f"{disk.gb(needed + MARGIN_BYTES)}; nothing was saved")
 
     @property
     def staging(self) -> Path:
@@ -166,6 +179,8 @@ class DatasetBuilder:
                               report=self.report, size_bytes=size, linked=self.link)
             _write_synced(staging / CARD, card.encode("utf-8"))
         except OSError as exc:
+            if disk.is_write_error(exc):
+                raise self.write_failure(exc) from exc
             raise OperationFailed(f"cannot write dataset files in {staging}: {exc.strerror or exc}") from exc
         new = datasets.NewDataset(
             name=name, kind=self.kind, path=str(staging), version=version, num_items=len(rows),
@@ -182,17 +197,56 @@ class DatasetBuilder:
         try:
             yield self
         except OSError as exc:
+            failure = self.write_failure(exc) if disk.is_write_error(exc) else write_failure(exc)
             self.discard()
-            raise write_failure(exc) from exc
+            raise failure from exc
         except BaseException:
             self.discard()
             raise
+
+    def write_failure(self, exc: OSError) -> DiskFull:
+        """One line for a full or failing disk while building (call before `discard`)."""
+        written = getattr(exc, "filename2", None) or exc.filename  # a copy names its source first
+        target = Path(written) if written else None
+        folder = _home_folder(self.home, target)
+        if self.needed_bytes is not None:
+            needs = f"the dataset needs about {disk.gb(self.needed_bytes + MARGIN_BYTES)}"
+        else:  # frames from videos: the size is known only once they are written
+            written = _folder_bytes(self._staging) if self._staging is not None else 0
+            needs = f"the dataset needs more than the {disk.gb(written)} written before the disk filled"
+        return DiskFull(f"{disk.describe(exc, folder, target=target, needs=needs)}; nothing was saved")
 
     def discard(self) -> None:
         """Remove the staging folder (after a failure or a cancel)."""
         if self._staging is not None and self._staging.exists():
             shutil.rmtree(self._staging, ignore_errors=True)
         self._staging = None
+
+
+def _home_folder(home: DataHome, target: Path | None) -> Path:
+    """The data-home folder a failed write was under (datasets/ or cache/), not the staging folder
+    about to be removed; a path outside the home is named as it is."""
+    if target is None:
+        return home.datasets_dir
+    try:
+        return home.root / target.resolve().relative_to(home.root.resolve()).parts[0]
+    except (ValueError, IndexError, OSError):
+        return target.parent
+
+
+def _folder_bytes(folder: Path) -> int:
+    try:
+        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    except OSError:
+        return 0
+
+
+def estimate_bytes(paths: list[Path], kind: str, link: bool) -> int:
+    """What ingesting these files will write into the data home: a copy of each media file (or a
+    manifest row per linked file), about the files' size again for text (its manifest rows)."""
+    if link and kind != "text":
+        return 4096 * len(paths)
+    return sum(p.stat().st_size for p in paths)
 
 
 def _utf8_name(path: Path) -> bool:

@@ -90,7 +90,7 @@ def resume(store: Store, run_id: int | str, *, gpus: str | None = None) -> Run:
     devices or another process count (spark_trainer.jobs.relocate)."""
     from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
 
-    reconcile(store)
+    reconcile(store, strict=True)  # a dead worker that cannot be recorded: say "disk full", not "running"
     run = runs.get(store, run_id)
     resumable = {RunStatus.PAUSED, RunStatus.INTERRUPTED, RunStatus.FAILED, RunStatus.CANCELLED}
     if run.status not in resumable:

@@ -15,8 +15,8 @@ import signal
 from datetime import timedelta
 from pathlib import Path
 
-from spark_trainer.errors import BadInput, IllegalTransition
-from spark_trainer.jobs import process
+from spark_trainer.errors import BadInput, DiskFull, IllegalTransition
+from spark_trainer.jobs import process, space_reserve
 from spark_trainer.store import runs, settings
 from spark_trainer.store.entities import Run, RunStatus, utcnow
 from spark_trainer.store.store import Store
@@ -36,12 +36,21 @@ def _silence_s(run: Run) -> float:
     return (utcnow() - run.heartbeat_at).total_seconds() if run.heartbeat_at is not None else 0.0
 
 
-def _mark(store: Store, run: Run, to: RunStatus, reason: str, **fields: object) -> bool:
+def _mark(store: Store, run: Run, to: RunStatus, reason: str, *, strict: bool = False, **fields: object) -> bool:
     try:
         runs.transition(store, run.id, to, reason, expect={run.status}, **fields)
-        return True
     except (BadInput, IllegalTransition):
         return False  # the worker (or another reconciler) changed it meanwhile
+    except DiskFull:
+        # The database's disk is full: the run keeps its status until a later reconcile can write
+        # (every scheduler tick and run command tries again), rather than failing the read the
+        # caller came for. The worker's log says what happened meanwhile.
+        if strict:
+            raise
+        return False
+    if to == RunStatus.INTERRUPTED and run.run_dir:
+        space_reserve.release(Path(run.run_dir))  # a dead worker's held-back space
+    return True
 
 
 def _error_with_log(run: Run, why: str) -> str:
@@ -49,9 +58,11 @@ def _error_with_log(run: Run, why: str) -> str:
     return f"{why}; last lines of worker.log:\n{tail}" if tail else why
 
 
-def reconcile(store: Store) -> list[int]:
+def reconcile(store: Store, *, strict: bool = False) -> list[int]:
     """Mark lost runs interrupted, silent ones stalled (and kill those silent too long); returns
-    the ids of runs that became interrupted."""
+    the ids of runs that became interrupted. A lost run that cannot be recorded because the
+    database's disk is full stays as it is (DiskFull is raised instead with `strict`, for callers
+    about to write anyway)."""
     config = settings.get_all(store)
     timeout = float(config["heartbeat_timeout_seconds"])
     grace = float(config["stall_grace_seconds"])
@@ -62,7 +73,8 @@ def reconcile(store: Store) -> list[int]:
         if _is_lost(run):
             why = "worker process is gone" if run.pid is None or process.identity(run.pid) is None else (
                 f"pid {run.pid} now belongs to another process")
-            if _mark(store, run, RunStatus.INTERRUPTED, why, error=_error_with_log(run, why), eta_seconds=None):
+            if _mark(store, run, RunStatus.INTERRUPTED, why, strict=strict, error=_error_with_log(run, why),
+                     eta_seconds=None):
                 lost.append(run.id)
             continue
         silent = _silence_s(run)

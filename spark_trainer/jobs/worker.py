@@ -23,7 +23,7 @@ from typing import Any
 
 from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, DiskFull, SparkError
-from spark_trainer.jobs import control, process
+from spark_trainer.jobs import control, process, space_reserve, worker_log
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.submit import CONFIG_NAME, frozen_config, upgrade_frozen_config
 from spark_trainer.store import datasets, metrics, runs
@@ -58,12 +58,25 @@ def _install_stop_handler(run_dir: Path, commands: Commands) -> None:
     signal.signal(signal.SIGTERM, on_term)
 
 
-def _heartbeat(store: Store, run_id: int, stop: threading.Event) -> None:
+def _heartbeat(store: Store, run_id: int, stop: threading.Event, log: worker_log.LogHealth | None = None) -> None:
+    last_error = None
     while not stop.wait(HEARTBEAT_S):
         try:
             runs.beat(store, run_id)
+            last_error = None
+            _note_log_trouble(store, run_id, log)
         except SparkError as exc:  # a busy database must not kill training; the next beat retries
-            say(f"heartbeat not recorded: {exc}")
+            if str(exc) != last_error:  # once, not every beat, while the disk stays full
+                say(f"heartbeat not recorded: {exc}")
+            last_error = str(exc)
+
+
+def _note_log_trouble(store: Store, run_id: int, log: worker_log.LogHealth | None) -> None:
+    """Record, once, that the log lost lines (here, not inside the print that failed)."""
+    event = log.pending_report() if log is not None else None
+    if event is not None:
+        runs.note(store, run_id, event)
+        log.reported()
 
 
 class _SilentReporter:
@@ -255,6 +268,8 @@ def run_rank(run_id: int, rank: int) -> int:
                 {"micro_batch": exc.micro_batch, "grad_accum": exc.grad_accum, "where": getattr(exc, "where", None),
                  "message": str(exc)}))
             return OOM_EXIT
+        except DiskFull as exc:
+            finish = _disk_full_finish(exc, run_dir)
         if rank == 0:
             payload = {"status": finish.status.value, "reason": finish.reason, "error": finish.error,
                        "step": finish.step}
@@ -266,8 +281,11 @@ def run_rank(run_id: int, rank: int) -> int:
         store.close()
 
 
-def run_worker(run_id: int) -> int:
-    """The worker's main: claim the run as running, train, record how it ended, drain the queue."""
+def run_worker(run_id: int, log: worker_log.LogHealth | None = None) -> int:
+    """The worker's main: claim the run as running, train, record how it ended, drain the queue.
+
+    `log` reports lines its log streams had to drop (a full disk); the heartbeat records it as an event.
+    """
     commands = Commands()
     store = Store.open(upgrade=False)
     try:
@@ -289,14 +307,22 @@ def run_worker(run_id: int) -> int:
             say(f"not starting: {exc}")
             return 1
         say(f"run {run_id} running on {('GPUs ' + ','.join(map(str, run.gpus))) if run.gpus else 'CPU'}")
+        space_reserve.hold(run_dir)
         beat_stop = threading.Event()
-        beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop), daemon=True, name="heartbeat")
+        beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop, log), daemon=True,
+                                name="heartbeat")
         beat.start()
         try:
             finish = _train_here_or_ranks(store, run, run_dir, commands)
         finally:
             beat_stop.set()
             beat.join(timeout=5)
+            try:
+                _note_log_trouble(store, run_id, log)  # the heartbeat may not have had the chance
+            except SparkError:
+                pass  # the database cannot be written either; recording the outcome below says so
+            # Before recording the outcome: on a full disk this is the room that lets it be recorded.
+            space_reserve.release(run_dir)
         return _record_finish(store, run_id, finish)
     finally:
         _drain_queue(store)
@@ -333,13 +359,26 @@ def _train_here_or_ranks(store: Store, run: Any, run_dir: Path, commands: Comman
         say(str(exc))
         return Finish(RunStatus.FAILED, "out of memory", error=str(exc))
     except DiskFull as exc:
-        say(str(exc))
-        return Finish(RunStatus.FAILED, "disk full or I/O error", error=str(exc))
+        return _disk_full_finish(exc, run_dir)
     except Exception as exc:  # noqa: BLE001 - any engine failure must end as a failed run, with its message
         traceback.print_exc()
         sys.stdout.flush()
         return Finish(RunStatus.FAILED, f"training failed: {type(exc).__name__}",
                       error=f"{type(exc).__name__}: {exc}")
+
+
+def _disk_full_finish(exc: DiskFull, run_dir: Path) -> Finish:
+    """A run that met a full or failing disk: failed, with one line saying where, how much is free,
+    which checkpoint is still the latest complete one, and that it resumes once there is room."""
+    from spark_trainer.training.checkpoints import latest_checkpoint
+
+    message = str(exc)
+    if "resume" not in message:  # a checkpoint's own message already says all this
+        last = latest_checkpoint(run_dir)
+        kept = f"the last complete checkpoint is {last.name}" if last is not None else "no checkpoint was written yet"
+        message = f"{message.rstrip('.')}; {kept}. Free some space, then resume the run"
+    say(message)
+    return Finish(RunStatus.FAILED, "disk full or I/O error", error=message)
 
 
 def _record_finish(store: Store, run_id: int, finish: Finish) -> int:
@@ -353,6 +392,12 @@ def _record_finish(store: Store, run_id: int, finish: Finish) -> int:
                         expect={RunStatus.RUNNING, RunStatus.STARTING, RunStatus.STALLED}, **fields)
     except BadInput as exc:  # cancelled/killed meanwhile by a controller; it recorded the outcome
         say(f"outcome not recorded: {exc}")
+    except SparkError as exc:  # the database cannot be written (its disk is full): say so and exit
+        say(f"run {run_id} {finish.status.value}: {finish.reason}")
+        say(f"the outcome could not be recorded in the database: {exc}. Once it can be written, any scheduler "
+            f"or `spark-trainer run` command marks run {run_id} interrupted (this worker is gone) and "
+            f"`spark-trainer run resume {run_id}` continues it from its last complete checkpoint")
+        return 1
     say(f"run {run_id} {finish.status.value}: {finish.reason}")
     return 0 if finish.status == RunStatus.COMPLETED else 1
 
@@ -371,6 +416,10 @@ def _drain_queue(store: Store) -> None:
 
 
 def main(run_id: int, rank: int | None = None) -> int:
-    if rank is not None:
-        return run_rank(run_id, rank)
-    return run_worker(run_id)
+    log, old_streams = worker_log.install()  # a full log disk drops lines instead of raising mid-step
+    try:
+        if rank is not None:
+            return run_rank(run_id, rank)
+        return run_worker(run_id, log)
+    finally:
+        worker_log.restore(old_streams)

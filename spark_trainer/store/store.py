@@ -16,12 +16,13 @@ from pathlib import Path
 from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from spark_trainer.errors import Conflict, StoreError
+from spark_trainer.errors import Conflict, StoreDiskFull, StoreError
 from spark_trainer.paths import DataHome, resolve_home
 from spark_trainer.store import migrate
 from spark_trainer.store.engine import make_engine, writer
 
 LOCK_TIMEOUT_S = 120.0
+SQLITE_IOERR, SQLITE_FULL = 10, 13  # primary result codes (the low byte of an extended code)
 
 
 def check_database_file(db_path: Path) -> None:
@@ -69,7 +70,37 @@ def _setup_lock(home: DataHome) -> Iterator[None]:
         lock.release()
 
 
+def disk_error(db_path: Path, exc: BaseException) -> StoreDiskFull | None:
+    """The one-line error for a SQLite failure caused by a full or failing disk, else None.
+
+    SQLite says only "database or disk is full" / "disk I/O error"; this names the folder and its
+    free space, which is what a user can act on.
+    """
+    from spark_trainer.disk import free_bytes, gb
+
+    code = getattr(getattr(exc, "orig", exc), "sqlite_errorcode", None)
+    if code is None or code & 0xFF not in (SQLITE_FULL, SQLITE_IOERR):
+        return None
+    try:
+        free = gb(free_bytes(db_path.parent))
+    except OSError:
+        free = "unknown space"
+    try:
+        nearly_full = free_bytes(db_path.parent) < 2**20
+    except OSError:
+        nearly_full = False
+    # An I/O error with no room left is the disk being full too (creating the -shm file fails so).
+    if code & 0xFF == SQLITE_FULL or nearly_full:
+        return StoreDiskFull(f"disk full at {db_path.parent}: {free} free; the database {db_path.name} could not "
+                             "be written (nothing was changed)")
+    return StoreDiskFull(f"I/O error writing the database {db_path}: {getattr(exc, 'orig', None) or exc} "
+                         f"({free} free; nothing was changed)")
+
+
 def _damaged(db_path: Path, exc: BaseException) -> StoreError:
+    full = disk_error(db_path, exc)
+    if full is not None:
+        return full
     return StoreError(f"cannot open database {db_path}: {getattr(exc, 'orig', None) or exc}; it was left untouched "
                       "(run `spark-trainer doctor` for what to do)")
 
@@ -131,6 +162,9 @@ class Store:
             try:
                 yield session
             except DatabaseError as exc:
+                full = disk_error(self.home.db_path, exc)
+                if full is not None:
+                    raise full from exc
                 raise StoreError(f"database read failed ({self.home.db_path}): {exc.orig}") from exc
             finally:
                 session.rollback()
@@ -142,12 +176,15 @@ class Store:
         try:
             yield session
             session.commit()
-        except IntegrityError as exc:
+        except (IntegrityError, sqlite3.IntegrityError) as exc:
             session.rollback()
-            raise Conflict(f"conflicts with existing data: {exc.orig}") from exc
-        except DatabaseError as exc:
+            raise Conflict(f"conflicts with existing data: {getattr(exc, 'orig', exc)}") from exc
+        except (DatabaseError, sqlite3.Error) as exc:  # sqlite3's own: writers on the raw connection (metric packs)
             session.rollback()
-            raise StoreError(f"database write failed ({self.home.db_path}): {exc.orig}") from exc
+            full = disk_error(self.home.db_path, exc)
+            if full is not None:
+                raise full from exc
+            raise StoreError(f"database write failed ({self.home.db_path}): {getattr(exc, 'orig', exc)}") from exc
         except BaseException:
             session.rollback()
             raise

@@ -10,25 +10,15 @@ the I/O error), while the previous checkpoint stays the latest complete one.
 from __future__ import annotations
 
 import errno
-import shutil
 from pathlib import Path
 
+from spark_trainer.disk import FULL_ERRNOS, free_bytes, gb
 from spark_trainer.errors import DiskFull
 
 # Room kept free besides the checkpoint itself: state.json, logs, the database's WAL.
 MARGIN_BYTES = 16 * 2**20
-_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
-
-
-def gb(n: float) -> str:
-    return f"{n / 2**30:.2f} GB" if n >= 2**28 else f"{n / 2**20:.1f} MB"
-
-
-def free_bytes(path: Path) -> int:
-    probe = Path(path)
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    return shutil.disk_usage(probe).free
+__all__ = ["check_before_run", "check_free", "estimate_checkpoint_bytes", "folder_bytes", "free_bytes", "gb",
+           "write_failure"]
 
 
 def folder_bytes(path: Path) -> int:
@@ -66,7 +56,7 @@ def write_failure(exc: BaseException, target: Path, needed: int, keeps: str) -> 
     """The error to raise for a failed write of `target` (`keeps`: what is still intact)."""
     free = free_bytes(target.parent)
     code = getattr(exc, "errno", None)
-    if code in _FULL or free < needed:
+    if code in FULL_ERRNOS or free < needed:
         return DiskFull(f"disk full at {target.parent}: {gb(free)} free, the checkpoint needs about {gb(needed)}; "
                         f"{keeps}. Free some space, then resume the run")
     limit = _file_size_limit()

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from spark_trainer.errors import DiskFull
 from spark_trainer.store import artifacts, metrics, runs
 from spark_trainer.store.entities import utcnow
 from spark_trainer.store.store import Store
@@ -24,6 +25,7 @@ class StoreReporter:
         self._last_flush = time.monotonic()
         self._lock = threading.Lock()
         self.log_lines: list[str] = []
+        self.failed: DiskFull | None = None  # the disk-full / I/O error a flush met (the run is failing)
 
     def on_start(self, *, start_step: int, total_steps: int) -> None:
         runs.update(self.store, self.run_id, step=start_step, total_steps=total_steps, heartbeat_at=utcnow())
@@ -56,14 +58,28 @@ class StoreReporter:
             self.flush()
 
     def flush(self) -> None:
+        """Write the buffered points and progress.
+
+        Raises:
+            DiskFull: the database's disk is full or failing. The buffered points are dropped: the
+                engine flushes before every checkpoint, so they all lie past the last complete one and
+                the resumed run computes them again (no gap, no duplicate). Later calls do nothing, so
+                the engine's final flush does not hide this error behind a second one.
+        """
+        if self.failed is not None:
+            return
         with self._lock:
             points, self._points = self._points, []
             progress, self._progress = self._progress, None
             self._last_flush = time.monotonic()
-        if points:
-            metrics.add_batch(self.store, self.run_id, points)
-        if progress is not None:
-            runs.update(self.store, self.run_id, heartbeat_at=utcnow(), **progress)
+        try:
+            if points:
+                metrics.add_batch(self.store, self.run_id, points)
+            if progress is not None:
+                runs.update(self.store, self.run_id, heartbeat_at=utcnow(), **progress)
+        except DiskFull as exc:
+            self.failed = exc
+            raise
 
 
 class ConsoleReporter:

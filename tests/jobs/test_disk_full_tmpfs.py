@@ -28,27 +28,11 @@ from spark_trainer.store.store import Store
 from spark_trainer.training import diskspace
 from spark_trainer.training.checkpoints import latest_checkpoint
 from tests.jobs.conftest import finished, wait_until
+from tests.tmpfs import tmpfs  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sys.platform.startswith("linux"), reason="tmpfs is Linux")]
 MiB = 2**20
 NO_CHECK = "from spark_trainer.training import diskspace\ndiskspace.check_free = lambda *args, **kwargs: None\n"
-
-
-@pytest.fixture
-def tmpfs():
-    mounted: list[Path] = []
-
-    def mount(path: Path, size: int) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                              capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-        mounted.append(path)
-
-    yield mount
-    for path in mounted:
-        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def _resize(path: Path, size: int) -> None:
@@ -60,7 +44,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_a_full_filesystem_fails_the_checkpoint_cleanly_and_the_run_resumes(
-        store: Store, run_file, tmpfs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: Store, run_file, tmpfs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
 
     path = run_file("tmpfs", steps=6, ckpt_every=2)
     spec = yaml.safe_load(path.read_text())

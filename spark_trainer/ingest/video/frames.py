@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from spark_trainer.errors import BadInput, OperationFailed
+from spark_trainer import disk
+from spark_trainer.errors import BadInput, DiskFull, OperationFailed
 from spark_trainer.ingest.types import ProgressFn, check_cancel, emit
 from spark_trainer.ingest.video.probe import cv2_path
 
@@ -62,6 +63,14 @@ def resize_longest(frame: object, longest: int | None) -> object:
                       interpolation=cv2.INTER_AREA)
 
 
+def _write_failed(target: Path, frame_bytes: int) -> OperationFailed:
+    """OpenCV says only False: a full disk is told apart by the free space left."""
+    free = disk.free_bytes(target.parent)
+    if free < frame_bytes:
+        return DiskFull(f"disk full at {target.parent}: {disk.gb(free)} free, cannot write frame image {target.name}")
+    return OperationFailed(f"cannot write frame image {target}")
+
+
 def extract_frames(path: Path, out_dir: Path, *, fps: float | None = None, every_n: int | None = None,
                    indices: list[int] | None = None, resize: int | None = None, max_frames: int | None = None,
                    image_format: str = "jpg", progress: ProgressFn | None = None,
@@ -95,7 +104,7 @@ def extract_frames(path: Path, out_dir: Path, *, fps: float | None = None, every
                 frame = resize_longest(frame, resize)
                 target = out_dir / f"frame_{index:06d}.{image_format}"
                 if not cv2.imwrite(str(target), frame, params):
-                    raise OperationFailed(f"cannot write frame image {target}")
+                    raise _write_failed(target, frame.nbytes)
                 height, width = frame.shape[:2]
                 frames.append(ExtractedFrame(index, round(index / video_fps, 6), target, width, height))
             index += 1

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import BadInput, OperationFailed
+from spark_trainer.disk import free_bytes, gb
+from spark_trainer.errors import BadInput, DiskFull, OperationFailed
 from spark_trainer.ingest.detect import VIDEO_EXTS, InputFile, gather
 from spark_trainer.ingest.staging import DatasetBuilder, Item, dataset_name
 from spark_trainer.ingest.types import (
@@ -214,6 +215,10 @@ def _one_video(f: InputFile, i: int, n: int, builder: DatasetBuilder, options: V
         cache_dir, result = process_video(f.path, probe, options, store.home.root / "cache" / "video",
                                           captioner=captioner, transcriber=transcriber, progress=inner,
                                           cancel=cancel)
+    except DiskFull as exc:  # not this video's fault: the whole dataset fails, nothing is kept
+        cache = store.home.root / "cache"
+        raise DiskFull(f"disk full at {cache}: {gb(free_bytes(cache))} free, cannot write the frames of "
+                       f"{f.source}; nothing was saved") from exc
     except (BadInput, OperationFailed) as exc:  # a frame that passed the probe but does not decode
         builder.report.reject(f.source, None, str(exc))
         return {"rejected": True, "problems": [str(exc)]}

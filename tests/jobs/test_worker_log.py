@@ -1,0 +1,57 @@
+"""The worker's log on a full disk (a real tmpfs): a print drops the line instead of raising, the
+first failure is offered once as a run event, and the log says what was lost once it has room."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from spark_trainer.jobs.worker_log import LogHealth, LogStream
+from tests.tmpfs import fill, free, tmpfs  # noqa: F401 - the fixture
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_a_full_log_drops_lines_then_says_how_many(tmpfs, tmp_path: Path) -> None:  # noqa: F811
+    folder = tmpfs(tmp_path / "logs", 64 * 1024)
+    log = folder / "worker.log"
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        health = LogHealth(folder)
+        stream = LogStream(fd, health, "<stdout>")
+        first = "b" * 4095  # with its newline, the log's first page is full: no room hides in it
+        print(first, file=stream)
+        fill(folder)
+        for i in range(3):
+            print(f"lost {i}", file=stream)  # raised OSError ENOSPC mid-step before
+        assert health.total_dropped == 3
+        event = health.pending_report()
+        assert event is not None and f"disk full at {folder}: 0.0 MB free" in event and "training continues" in event
+        health.reported()
+        assert health.pending_report() is None  # recorded once
+        free(folder)
+        print("after", file=stream)
+    finally:
+        os.close(fd)
+    assert log.read_text() == (f"{first}\n\n[3 log lines could not be written: disk full at {folder}: 0.0 MB free]\n"
+                               "after\n")
+
+
+def test_a_worker_printing_to_a_full_log_exits_cleanly(tmpfs, tmp_path: Path) -> None:  # noqa: F811
+    """A real process whose stdout/stderr is a log on a full disk: it keeps going and exits 0
+    (without the streams, its first print raised and Python's exit flush failed too)."""
+    folder = tmpfs(tmp_path / "logs", 64 * 1024)
+    script = ("from spark_trainer.jobs import worker_log\n"
+              "health, _ = worker_log.install()\n"
+              "for i in range(100):\n"
+              "    print('step', i, 'x' * 200)\n"
+              "import sys; sys.stderr.write('warning\\n')\n"
+              "raise SystemExit(0 if health.total_dropped == 101 else 3)\n")
+    fill(folder)
+    with open(folder / "worker.log", "ab") as out:
+        done = subprocess.run([sys.executable, "-c", script], stdout=out, stderr=subprocess.STDOUT,
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, check=False, timeout=60)
+    assert done.returncode == 0
+    assert (folder / "worker.log").stat().st_size == 0

@@ -1,0 +1,58 @@
+"""Real small filesystems for disk-full tests: tmpfs mounts (root or CAP_SYS_ADMIN, Linux only),
+and a ballast file that fills one to the last byte. Tests skip, with the reason, where mounting
+is not allowed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+BALLAST = ".ballast"
+
+
+@pytest.fixture
+def tmpfs() -> Iterator[Callable[[Path, int], Path]]:
+    """`tmpfs(path, size_bytes)` mounts a tmpfs of that size at `path` (created if missing); every
+    mount is lazily unmounted at the end of the test."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("tmpfs is Linux-only")
+    mounted: list[Path] = []
+
+    def mount(path: Path, size: int) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Write a ballast file in `folder` until its filesystem has no byte left; returns its path."""
+    path = folder / BALLAST
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for chunk in (2**20, 2**16, 4096, 512, 1):
+            while True:
+                try:
+                    os.write(fd, b"\0" * chunk)
+                except OSError:
+                    break
+    finally:
+        os.close(fd)
+    return path
+
+
+def free(folder: Path) -> None:
+    """Remove the ballast `fill` wrote."""
+    (folder / BALLAST).unlink(missing_ok=True)
