@@ -8,7 +8,7 @@ A view that wants another one shown emits `navigate_requested`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QSettings, QThreadPool, Signal
 
@@ -16,7 +16,9 @@ from app.gpu_monitor import GpuMonitor
 from app.model import AppModel
 from app.run_scheduler import RunScheduler
 from app.workers import TaskSet
-from spark_trainer.store.store import Store
+
+if TYPE_CHECKING:  # SQLAlchemy: not imported before the first window
+    from spark_trainer.store.store import Store
 
 
 class AppContext(QObject):
@@ -25,7 +27,8 @@ class AppContext(QObject):
     theme_changed = Signal(str)
     status_message = Signal(str)
 
-    def __init__(self, store: Store, qsettings: QSettings, *, poll_gpus: bool = True) -> None:
+    def __init__(self, store: Store | None, qsettings: QSettings, *, poll_gpus: bool = True) -> None:
+        """`store` may come later (`attach_store`): the app shows its window before opening it."""
         super().__init__()
         self.store = store
         self.qsettings = qsettings
@@ -39,6 +42,10 @@ class AppContext(QObject):
         # Started by the app (and the Runs view): schedules queued runs from the poller's thread.
         self.scheduler = RunScheduler(self.model, self.status_message, parent=self)
         self.current_project: int | None = None
+
+    def attach_store(self, store: Store) -> None:
+        self.store = store
+        self.model.attach_store(store)
 
     def set_current_project(self, project_id: int | None) -> None:
         if project_id != self.current_project:

@@ -1,7 +1,8 @@
 """`spark-trainer-gui`: start the desktop app (or render one view to PNG with --screenshot).
 
-Start-up imports Qt, the store and the first view only: torch, transformers, diffusers and cv2
-load later, inside background tasks that need them.
+Start-up imports Qt and the main window only, and shows the window ("Opening the data home…");
+the store (SQLAlchemy, migrations) opens on a pool thread meanwhile, then the first view is built.
+torch, transformers, diffusers and cv2 load later, inside background tasks that need them.
 """
 
 from __future__ import annotations
@@ -114,11 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.screenshot:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     wanted_platform = _pick_platform()
-    from PySide6.QtCore import QEvent, QSettings
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
-
-    from spark_trainer.errors import SparkError
-    from spark_trainer.store.store import Store
 
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])
     _warn_if_fell_back(wanted_platform, qt_app.platformName())
@@ -145,52 +143,112 @@ def main(argv: Sequence[str] | None = None) -> int:
         qsettings = QSettings(str(Path(scratch) / "gui.ini"), QSettings.Format.IniFormat)
     else:
         qsettings = QSettings()
-    try:
-        store = Store.open(_home(args, qsettings))
-    except SparkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    home = _home(args, qsettings)
+    if args.screenshot:
+        return _screenshot(args, home, qsettings)
     from app.main_window import MainWindow
 
-    # On screen, the window appears first and its first view is built on the next event-loop turn.
-    window = MainWindow(store, qsettings, restore_state=not args.screenshot, first_view_later=not args.screenshot)
+    # The window appears first; the store opens on a pool thread meanwhile (SQLAlchemy's import and
+    # any migration take longer than showing the window), then the first view is built.
+    window = MainWindow(None, qsettings, first_view_later=True)
     if args.theme:
         window.apply_theme(args.theme)
-    if args.screenshot:
-        from app.screenshot import OPTIONS, render
-
-        OPTIONS["run"], OPTIONS["prompt"] = args.run, args.prompt
-        ok = render(window, args.view or "projects", Path(args.screenshot))
-        window.close()
-        window.deleteLater()
-        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # delete it before the store closes
-        store.close()
-        if not ok:
-            print(f"error: could not write {args.screenshot}", file=sys.stderr)
-        return 0 if ok else 1
     window.show()
     from PySide6.QtCore import QTimer
 
     if args.exit_when_shown:
         QTimer.singleShot(0, lambda: print(f"shown_at={time.time():.6f}\nshown_cpu={time.process_time():.6f}",
                                            flush=True))
-    QTimer.singleShot(0, lambda: _first_view(window, args))
-    if args.exit_when_shown:
-
-        def view_shown() -> None:
-            print(f"view_at={time.time():.6f}", flush=True)
-            window.close()
-            qt_app.quit()
-
-        QTimer.singleShot(0, view_shown)
-    # The scheduler (psutil, the job layer, a first reconcile on a pool thread) starts once the
-    # window is on screen: it competes with nothing the first view needs, and it is not needed
-    # before the user can see the window. A view that needs it earlier creates it on first use.
-    QTimer.singleShot(0, lambda: _start_scheduler(window))
+    opened = _open_store_after_shown(window, home, args)
     signal.signal(signal.SIGINT, lambda *_: qt_app.quit())
     code = qt_app.exec()
+    if window.isVisible():  # the store could not be opened: stop the pool (and its task) before exiting
+        window.close()
+    if opened.get("store") is not None:
+        opened["store"].close()
+    return opened.get("exit_code", code)
+
+
+def _open_store_after_shown(window, home: str | None, args: argparse.Namespace) -> dict:
+    """Open the store on a pool thread; then attach it, build the first view and start the scheduler.
+    If it cannot be opened: one line on stderr, a dialog saying why (on screen), and the app exits
+    with the error's code. Returns the holder of the store (for closing it) and that code."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from app.workers import Task
+    from spark_trainer.errors import SparkError
+
+    opened: dict = {}
+
+    def work(_ctx: object) -> None:
+        from spark_trainer.store.store import Store
+
+        opened["store"] = Store.open(home)  # kept here too, so main() closes it even if never attached
+
+    def succeeded(_result: object) -> None:
+        if not window.isVisible():  # closed while the store was opening
+            return
+        window.attach_store(opened["store"])
+        _first_view(window, args)
+        if args.exit_when_shown:
+            print(f"view_at={time.time():.6f}", flush=True)
+            window.close()
+            QApplication.quit()
+            return
+        # The scheduler (psutil, the job layer, a first reconcile on a pool thread) starts once the
+        # first view is built: nothing the first view needs waits for it.
+        _start_scheduler(window)
+
+    def failed(message: str, exc: object) -> None:
+        opened["exit_code"] = exc.exit_code if isinstance(exc, SparkError) else 1
+        print(f"error: {message}", file=sys.stderr)
+        if args.exit_when_shown or QApplication.platformName() == "offscreen":
+            QApplication.exit(opened["exit_code"])
+            return
+        box = QMessageBox(QMessageBox.Icon.Critical, "Cannot open the data home",
+                          f"{message}\n\nSparkTrainer will close. Fix the problem above (or choose another data "
+                          "home with --home or $SPARK_TRAINER_HOME) and start it again.",
+                          QMessageBox.StandardButton.Close, window)
+        box.finished.connect(lambda _result: QApplication.exit(opened["exit_code"]))
+        box.open()
+
+    task = Task(work, name="open store")
+    task.signals.succeeded.connect(succeeded)
+    task.signals.failed.connect(failed)
+    # On the next event-loop turn: the window's first paint does not compete with it.
+    QTimer.singleShot(0, lambda: window.ctx.tasks.start(task, window.ctx.pool))
+    return opened
+
+
+def _screenshot(args: argparse.Namespace, home: str | None, qsettings: object) -> int:
+    """Render one view offscreen to a PNG: the store is opened first, the view built at once."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    from app.main_window import MainWindow
+    from spark_trainer.errors import SparkError
+    from spark_trainer.store.store import Store
+
+    try:
+        store = Store.open(home)
+    except SparkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    window = MainWindow(store, qsettings, restore_state=False)
+    if args.theme:
+        window.apply_theme(args.theme)
+    from app.screenshot import OPTIONS, render
+
+    OPTIONS["run"], OPTIONS["prompt"] = args.run, args.prompt
+    ok = render(window, args.view or "projects", Path(args.screenshot))
+    window.close()
+    window.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # delete it before the store closes
     store.close()
-    return code
+    if not ok:
+        print(f"error: could not write {args.screenshot}", file=sys.stderr)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ start-up, written on the pool). The status bar follows the app model: no timer, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -29,7 +29,9 @@ from app.views import NAV_VIEWS, ViewSpec, spec
 from app.views.base import BaseView
 from app.workers import Task
 from spark_trainer.errors import SparkError
-from spark_trainer.store.store import Store
+
+if TYPE_CHECKING:  # SQLAlchemy: not imported before the first window
+    from spark_trainer.store.store import Store
 
 THEME_CACHE_KEY = "window/theme"
 # Background work a user started and would lose by quitting (polls and previews just stop).
@@ -37,11 +39,15 @@ ASK_BEFORE_QUIT = {"ingestion", "video wizard", "demo project"}
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, store: Store, qsettings: QSettings | None = None, *, poll_gpus: bool = True,
+    def __init__(self, store: Store | None, qsettings: QSettings | None = None, *, poll_gpus: bool = True,
                  restore_state: bool = True, first_view_later: bool = False) -> None:
         """With `first_view_later`, the first view is built (and the status bar filled) by
-        `show_first_view()`, which the app calls once the window is on screen."""
+        `show_first_view()`, which the app calls once the window is on screen. With no `store` (yet),
+        the window says the data home is being opened, with navigation and menus off, until
+        `attach_store()` (then `show_first_view()`)."""
         super().__init__()
+        if store is None and not first_view_later:
+            raise ValueError("a window without a store shows its first view later")
         self.store = store
         self.qsettings = qsettings if qsettings is not None else QSettings()
         self.ctx = AppContext(store, self.qsettings, poll_gpus=poll_gpus)
@@ -64,14 +70,40 @@ class MainWindow(QMainWindow):
         if restore_state:
             self._restore_geometry()
         self.first_view = last if last in self._names else "projects"
+        self._opening: QLabel | None = None
+        if store is None:
+            self._show_opening()
         if not first_view_later:
             self.show_first_view()
+
+    def _show_opening(self) -> None:
+        self._opening = QLabel("Opening the data home…")
+        self._opening.setObjectName("Muted")
+        self._opening.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack.addWidget(self._opening)
+        self.stack.setCurrentWidget(self._opening)
+        self.nav.setEnabled(False)
+        for action in self.findChildren(QAction):
+            action.setEnabled(False)
+
+    def attach_store(self, store: Store) -> None:
+        """The store, opened after the window was shown: views can be built and the model reads it."""
+        self.store = store
+        self.ctx.attach_store(store)
+        self.home_status.setText(f"Data home: {store.home.root}")
+        self.nav.setEnabled(True)
+        for action in self.findChildren(QAction):
+            action.setEnabled(True)
 
     def show_first_view(self, name: str | None = None) -> None:
         """Build and show the first view (`name`, else the last one used) and fill the status bar."""
         self._read_stored_theme()
         self.update_run_status()
         self.show_view(name or self.first_view)
+        if self._opening is not None:
+            self.stack.removeWidget(self._opening)
+            self._opening.deleteLater()
+            self._opening = None
 
     # -- layout -----------------------------------------------------------------------------
     @property
@@ -107,7 +139,7 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.gpu_status = QLabel(self.ctx.gpu_monitor.summary())
         self.run_status = QLabel("")
-        self.home_status = QLabel(f"Data home: {self.store.home.root}")
+        self.home_status = QLabel(f"Data home: {self.store.home.root}" if self.store else "Opening the data home…")
         self.home_status.setObjectName("Muted")
         bar.addPermanentWidget(self.run_status)
         bar.addPermanentWidget(self.gpu_status)
@@ -270,7 +302,8 @@ class MainWindow(QMainWindow):
 
     def save_state(self) -> None:
         self.qsettings.setValue("window/geometry", self.saveGeometry())
-        self.qsettings.setValue("window/last_view", self.current_view_name())
+        if self.views:  # else closed before its first view was built: the last view stays
+            self.qsettings.setValue("window/last_view", self.current_view_name())
         for widget in self.views.values():
             hook = getattr(widget, "save_state", None)
             if callable(hook):

@@ -53,12 +53,12 @@ def _env(scratch: Path) -> dict[str, str]:
     return env
 
 
-def _shown_after(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+def _shown_after(command: list[str], env: dict[str, str], cwd: Path = ROOT) -> tuple[float, float, float]:
     """Seconds from spawn to the first shown window and to its first view built and filled (the
     app builds the view on the event-loop turn after showing the window; a bare window has none),
     and the process's own CPU time until its window was shown."""
     start = time.time()
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
     stamps = dict(x.split("=", 1) for x in proc.stdout.splitlines()
                   if x.startswith(("shown_at=", "view_at=", "shown_cpu=")))
     if proc.returncode != 0 or "shown_at" not in stamps:
@@ -80,23 +80,36 @@ def _fill_home(home: Path, scratch: Path) -> None:
         ingest_paths(store, [write_image_folder(scratch / "img", per_class=20)], project="shapes")
 
 
-def startup(runs: int) -> dict[str, float]:
+def startup(runs: int, baseline: Path | None = None) -> dict[str, float]:
+    """With `baseline` (another checkout of the app), its start-up is measured too, interleaved."""
     scratch = Path(tempfile.mkdtemp(prefix="bench-gui-"))
     home = scratch / "home"
     _fill_home(home, scratch)
     env = _env(scratch)
     app_cmd = [sys.executable, "-m", "app.main", "--home", str(home), "--view", "projects", "--exit-when-shown"]
     bare_cmd = [sys.executable, "-c", BARE]
-    _shown_after(app_cmd, env)  # warm the OS file cache for both, as a second launch would be
-    _shown_after(bare_cmd, env)
-    app_times, bare_times, app_cpu, bare_cpu, app_view = [], [], [], [], []
-    for _ in range(runs):  # interleaved, so machine load affects both alike
-        for times, views, cpu, cmd in ((app_times, app_view, app_cpu, app_cmd), (bare_times, [], bare_cpu, bare_cmd)):
-            wall, view, used = _shown_after(cmd, env)
-            times.append(wall)
-            views.append(view)
-            cpu.append(used)
-    return {"app_median_s": statistics.median(app_times), "app_max_s": max(app_times),
+    kinds = [("app", app_cmd, env, ROOT), ("bare", bare_cmd, env, ROOT)]
+    if baseline is not None:
+        kinds.append(("baseline", app_cmd, {**env, "PYTHONPATH": str(baseline)}, baseline))
+    for _kind, cmd, cmd_env, cwd in kinds:
+        _shown_after(cmd, cmd_env, cwd)  # warm the OS file cache for each, as a second launch would be
+    shown: dict[str, list[float]] = {kind: [] for kind, *_ in kinds}
+    views: dict[str, list[float]] = {kind: [] for kind, *_ in kinds}
+    cpus: dict[str, list[float]] = {kind: [] for kind, *_ in kinds}
+    for _ in range(runs):  # interleaved, so machine load affects all alike
+        for kind, cmd, cmd_env, cwd in kinds:
+            wall, view, used = _shown_after(cmd, cmd_env, cwd)
+            shown[kind].append(wall)
+            views[kind].append(view)
+            cpus[kind].append(used)
+    app_times, bare_times, app_cpu, bare_cpu, app_view = (shown["app"], shown["bare"], cpus["app"], cpus["bare"],
+                                                          views["app"])
+    extra = {}
+    if baseline is not None:
+        extra = {"baseline_median_s": statistics.median(shown["baseline"]),
+                 "baseline_view_s": statistics.median(views["baseline"]),
+                 "baseline_cpu_s": statistics.median(cpus["baseline"])}
+    return {**extra, "app_median_s": statistics.median(app_times), "app_max_s": max(app_times),
             "bare_median_s": statistics.median(bare_times),
             "ratio": statistics.median(app_times) / statistics.median(bare_times),
             "view_median_s": statistics.median(app_view),
@@ -150,17 +163,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--skip-ingest", action="store_true", help="only measure start-up")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="another checkout of the app (e.g. a worktree of main) to time alongside, interleaved")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
-    s = startup(args.runs)
+    s = startup(args.runs, args.baseline)
     print(f"start-up to first window: median {s['app_median_s']:.3f} s (max {s['app_max_s']:.3f} s) over "
           f"{args.runs} runs; bare PySide6+pyqtgraph window {s['bare_median_s']:.3f} s; ratio {s['ratio']:.2f}x; "
           f"goals < 1.5 s: {'met' if s['app_median_s'] < 1.5 else 'NOT met'}, <= 1.3x the bare window: "
           f"{'met' if s['ratio'] <= 1.3 else 'NOT met'}")
-    print(f"start-up to the first view built and filled (Projects, one event-loop turn later): median "
+    print(f"start-up to the first view built and filled (Projects, once the store is open): median "
           f"{s['view_median_s']:.3f} s; ratio {s['view_ratio']:.2f}x the bare window")
     print(f"process CPU time until the window was shown (user+system): app {s['app_cpu_s']:.3f} s, bare window "
           f"{s['bare_cpu_s']:.3f} s; ratio {s['cpu_ratio']:.2f}x; load average {os.getloadavg()[0]:.1f} at the end")
+    if args.baseline is not None:
+        print(f"baseline {args.baseline}: first window {s['baseline_median_s']:.3f} s "
+              f"({s['baseline_median_s'] / s['bare_median_s']:.2f}x the bare window), first view "
+              f"{s['baseline_view_s']:.3f} s ({s['baseline_view_s'] / s['bare_median_s']:.2f}x), CPU until shown "
+              f"{s['baseline_cpu_s']:.3f} s ({s['baseline_cpu_s'] / s['bare_cpu_s']:.2f}x)")
     if args.skip_ingest:
         return
     r = responsiveness(args.files)

@@ -1,9 +1,13 @@
 """A live metric chart on pyqtgraph: series appended in place, redrawn cheaply.
 
-Each series keeps its points in growing numpy buffers (`Series`); a refresh hands pyqtgraph
-slices of those buffers (no copies), and clip-to-view plus peak downsampling keep the number of
-points actually drawn near the chart's pixel width however long the run gets. Smoothing is an
-exponential moving average computed incrementally (the raw curve stays visible, faint).
+Each series keeps its points in growing numpy buffers (`Series`); a refresh hands pyqtgraph at most
+one min/max pair per pixel column of what is in view (`peak_columns`, over the series' incremental
+envelope when it is long), so the number of points drawn stays near the chart's pixel width however
+long the run gets, and pyqtgraph's own clipping and downsampling (which redo their work on every
+view-range change, i.e. after every append while the view follows the data) stay off. Smoothing is
+an exponential moving average computed incrementally; the raw curve stays visible, faint and
+coarser, and is handed over again only when new points would change what it shows (see
+`_Curve.shadow_stale`).
 Evaluation series (a point every few hundred steps) are never smoothed: they are drawn as they are,
 with a marker on each point, so a curve of five points neither lags its values nor hides them.
 """
@@ -35,6 +39,58 @@ def _mix(colour_a: str, colour_b: str, share_a: float):
 
 
 MARKER_SIZE = 7
+# Pixel columns per min/max pair: the curve itself one per pixel, the faint raw curve behind a smoothed one
+# one per 3 pixels (it needs less detail).
+DETAIL = 1.0
+SHADOW_DETAIL = 0.33
+
+
+def peak_columns(x: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most about `columns` max/min pairs drawing the same envelope as every point (pyqtgraph's 'peak'
+    downsampling, which assumes evenly spaced x, like this), ending at the real last point."""
+    n = len(x)
+    if n <= 2 * columns:
+        return x, y
+    per = n // columns
+    m = (n - 1) // per  # whole columns; the rest (1..per points, the newest) is drawn as it is
+    pairs_x = np.empty((m, 2))
+    pairs_x[:] = x[per // 2 : per // 2 + m * per : per, None]
+    pairs_y = np.empty((m, 2))
+    blocks = y[: m * per].reshape(m, per)
+    np.max(blocks, axis=1, out=pairs_y[:, 0])
+    np.min(blocks, axis=1, out=pairs_y[:, 1])
+    return (np.concatenate((pairs_x.reshape(-1), x[m * per :])),
+            np.concatenate((pairs_y.reshape(-1), y[m * per :])))
+
+
+class FollowingViewBox(pg.ViewBox):
+    """A ViewBox whose auto-range (following the data as it grows) leaves the view alone while the range
+    it would set differs from the current one by under half a pixel at both ends of an axis.
+
+    Appending a few points to a long series moves the data's bounds by a fraction of a pixel; a range
+    change re-lays out the axes and re-transforms every curve, which costs as much as drawing the new
+    points. The range catches up as soon as the difference reaches half a pixel, so what is drawn is
+    the same to the pixel."""
+
+    def setRange(self, rect=None, xRange=None, yRange=None, padding=None, update=True,  # noqa: N802 (Qt's name)
+                 disableAutoRange=True):  # noqa: N803
+        if self._updatingRange and rect is None:  # called by updateAutoRange
+            xRange, yRange = self._unless_subpixel(0, xRange), self._unless_subpixel(1, yRange)
+            if xRange is None and yRange is None:
+                return
+        super().setRange(rect, xRange, yRange, padding, update, disableAutoRange)
+
+    def _unless_subpixel(self, axis: int, wanted):
+        if wanted is None:
+            return None
+        low, high = self.viewRange()[axis]
+        pixels = self.width() if axis == 0 else self.height()
+        if pixels <= 0 or not high > low:
+            return wanted
+        half_pixel = 0.5 * (high - low) / pixels
+        if abs(wanted[0] - low) < half_pixel and abs(wanted[1] - high) < half_pixel:
+            return None
+        return wanted
 
 
 class _Curve:
@@ -45,18 +101,20 @@ class _Curve:
         self.evaluation = evaluation
         self.time_origin: float | None = None
         style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
-        # One min/max pair per pixel column looks the same as more and draws several times faster.
-        self.raw = plot.plot(name=name, pen=pg.mkPen(pen_colour, width=1, style=style), skipFiniteCheck=True,
-                             autoDownsampleFactor=1.0)
+        # The chart hands over finite points already reduced to the view's pixel columns (see refresh), so
+        # pyqtgraph's finite check, clip-to-view, downsampling and dynamic range limit are off: with them on,
+        # every view-range change (each append, while the view follows the data) redid that work per curve.
+        options = dict(skipFiniteCheck=True, clipToView=False, autoDownsample=False, dynamicRangeLimit=None)
+        self.raw = plot.plot(name=name, pen=pg.mkPen(pen_colour, width=1, style=style), **options)
         # Opaque but pale (mixed with the background): translucent pens are slow to rasterise.
         faint = _mix(pen_colour, background, 0.3)
-        # The faint raw curve behind a smoothed one needs less detail: one min/max pair per 3 pixels.
-        self.shadow = plot.plot(pen=pg.mkPen(faint, width=1), skipFiniteCheck=True, autoDownsampleFactor=0.33)
+        self.shadow = plot.plot(pen=pg.mkPen(faint, width=1), **options)
         self.shadow.setZValue(-1)  # under every smoothed curve
         self.shadow.hide()
-        for item in (self.raw, self.shadow):
-            item.setClipToView(True)
-            item.setDownsampling(auto=True, method="peak")
+        # What the shadow was last drawn from: the series' point count (None: redraw it at the next refresh)
+        # and the value range its newest column covers.
+        self.shadow_n: int | None = None
+        self.shadow_range = (0.0, 0.0)
         if evaluation:  # a marker on every point: there are few, and each is a real measurement
             self.raw.setSymbol("o")
             self.raw.setSymbolSize(MARKER_SIZE)
@@ -68,6 +126,26 @@ class _Curve:
     def smoothed(self) -> bool:
         return not self.evaluation and self.series.smoothing > 0
 
+    def shadow_stale(self, columns: int) -> bool:
+        """Whether the faint raw curve must be handed its points again. Points appended since it was drawn
+        change nothing it shows while they are fewer than one of its columns (it already reaches within a
+        column of them) and lie inside the value range its newest column covers: a spike shows at once."""
+        n, drawn = self.series.n, self.shadow_n
+        if drawn is None or drawn > n:
+            return True
+        if n - drawn >= max(1, n // max(1, columns)):
+            return True
+        if n == drawn:
+            return False
+        new = self.series.values[drawn:n]
+        return bool(new.min() < self.shadow_range[0] or new.max() > self.shadow_range[1])
+
+    def shadow_drawn(self, columns: int) -> None:
+        n = self.series.n
+        newest = self.series.values[max(0, n - max(1, n // max(1, columns))) : n]
+        self.shadow_n = n
+        self.shadow_range = (float(newest.min()), float(newest.max())) if len(newest) else (0.0, 0.0)
+
 
 class LiveChartWidget(QWidget):
     """One chart with several named series. Call `append` as data arrives and `refresh` to draw."""
@@ -76,7 +154,7 @@ class LiveChartWidget(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.plot_widget = pg.PlotWidget()
+        self.plot_widget = pg.PlotWidget(viewBox=FollowingViewBox())
         self.plot_widget.setMinimumHeight(160)
         self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
         self._title = title
@@ -97,14 +175,25 @@ class LiveChartWidget(QWidget):
         self._x_axis = "step"
         self._log_y = False
         self._set_x_label()
-        # After the user zooms or pans, long curves are re-sliced to what is in view.
-        self.plot.getViewBox().sigXRangeChanged.connect(self._on_x_range)
+        # Curves are drawn from what is in view at the view's pixel width: after the user zooms or pans, when
+        # the view goes back to following the data, and when the chart is resized, they are drawn again.
+        self._drawn_for: tuple[float, float] | None = None  # the x range drawn for (None: all, following the data)
+        box = self.plot.getViewBox()
+        box.sigXRangeChanged.connect(self._on_x_range)
+        box.sigResized.connect(self.redraw)
 
     def _on_x_range(self, *_args: object) -> None:
-        if not self.plot.getViewBox().autoRangeEnabled()[0]:
-            for curve in self._curves.values():
-                curve.dirty = curve.series.n > ENVELOPE_ABOVE or curve.dirty
-            self.refresh()
+        box = self.plot.getViewBox()
+        following = box.autoRangeEnabled()[0]
+        if not following or self._drawn_for is not None:
+            self.redraw()
+
+    def redraw(self, *_args: object) -> None:
+        """Hand every curve over again (the view's range or size changed)."""
+        for curve in self._curves.values():
+            curve.dirty = True
+            curve.shadow_n = None
+        self.refresh()
 
     def set_title(self, title: str) -> None:
         self._title = title
@@ -165,6 +254,8 @@ class LiveChartWidget(QWidget):
             steps, times, values = steps[finite], times[finite], values[finite]
         if len(times) and curve.time_origin is None:
             curve.time_origin = float(times[0])
+        if len(steps) and curve.series.n and steps[0] <= curve.series.last_step:
+            curve.shadow_n = None  # a resumed run rewrites points: the faint curve is drawn again
         curve.series.append(steps, times - (curve.time_origin or 0.0), values)
         curve.dirty = True
 
@@ -196,6 +287,7 @@ class LiveChartWidget(QWidget):
             if not curve.evaluation:
                 curve.series.set_smoothing(weight)
                 curve.dirty = True
+                curve.shadow_n = None
         self.refresh()
 
     def set_log_y(self, log: bool) -> None:
@@ -207,9 +299,7 @@ class LiveChartWidget(QWidget):
         """'step' or 'time' (seconds since the series' first point)."""
         self._x_axis = axis
         self._set_x_label()
-        for curve in self._curves.values():
-            curve.dirty = True
-        self.refresh()
+        self.redraw()
         self.plot.enableAutoRange()
 
     def _set_x_label(self) -> None:
@@ -217,38 +307,47 @@ class LiveChartWidget(QWidget):
 
     # --- drawing ------------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Hand changed series to pyqtgraph (buffer views, or a gathered envelope for long series)."""
+        """Hand changed series to pyqtgraph, reduced to what the view's pixel columns can show."""
+        box = self.plot.getViewBox()
+        view = None if box.autoRangeEnabled()[0] else tuple(box.viewRange()[0])
+        self._drawn_for = view
+        width = max(1.0, box.width())
         for curve in self._curves.values():
             if not curve.dirty:
                 continue
             curve.dirty = False
             if curve.smoothed:
-                self._draw(curve.raw, curve.series, smoothed=True)
-                self._draw(curve.shadow, curve.series, smoothed=False)
+                self._draw(curve.raw, curve.series, smoothed=True, view=view, columns=width * DETAIL)
+                shadow_columns = max(1, int(width * SHADOW_DETAIL))
+                if view is not None or curve.shadow_stale(shadow_columns):  # zoomed in: always
+                    self._draw(curve.shadow, curve.series, smoothed=False, view=view, columns=width * SHADOW_DETAIL)
+                    curve.shadow_drawn(shadow_columns)
                 curve.shadow.show()
             else:
-                self._draw(curve.raw, curve.series, smoothed=False)
+                self._draw(curve.raw, curve.series, smoothed=False, view=view, columns=width * DETAIL)
                 curve.shadow.hide()
+                curve.shadow_n = None
         empty = self.point_count() == 0
         self.empty_label.setVisible(empty)
         self.plot_widget.setVisible(not empty)
 
-    def _draw(self, item: pg.PlotDataItem, series: Series, *, smoothed: bool) -> None:
-        """Hand pyqtgraph what is worth drawing: every point when few are in view, else the envelope."""
+    def _draw(self, item: pg.PlotDataItem, series: Series, *, smoothed: bool, view: tuple[float, float] | None,
+              columns: float) -> None:
+        """Hand pyqtgraph what is worth drawing: the points in view (the envelope when many), as min/max
+        pairs per pixel column. (Auto-range then fits the y axis to the points in view, as before.)"""
         x, y = series.x(self._x_axis), series.y(smoothed)
         n = len(x)
-        box = self.plot.getViewBox()
-        if n <= ENVELOPE_ABOVE:
-            item.setData(x, y)
-            return
-        if box.autoRangeEnabled()[0]:
-            lo, hi = 0, n
-        else:
-            left, right = box.viewRange()[0]
-            lo, hi = int(np.searchsorted(x, left)), int(np.searchsorted(x, right))
-        visible = hi - lo
-        if visible > ENVELOPE_ABOVE:
-            item.setData(*series.envelope_xy(self._x_axis, smoothed))
-        else:  # zoomed in: the real points in view, and as many again either side for panning
-            lo, hi = max(0, lo - visible - 2), min(n, hi + visible + 2)
-            item.setData(x[lo:hi], y[lo:hi])
+        if view is not None and n > 1:
+            lo, hi = int(np.searchsorted(x, view[0])), int(np.searchsorted(x, view[1]))
+            if hi - lo > ENVELOPE_ABOVE:
+                x, y = series.envelope_xy(self._x_axis, smoothed)
+                lo, hi = int(np.searchsorted(x, view[0])), int(np.searchsorted(x, view[1]))
+            # One point beyond each edge, so the curve runs to the edges (pans and zooms draw it again).
+            lo, hi = max(0, lo - 1), min(len(x), hi + 1)
+            x, y = x[lo:hi], y[lo:hi]
+            span = view[1] - view[0]
+            if len(x) > 1 and span > 0:  # the pixel columns of the view, over the wider range handed over
+                columns *= max(1.0, (x[-1] - x[0]) / span)
+        elif n > ENVELOPE_ABOVE:
+            x, y = series.envelope_xy(self._x_axis, smoothed)
+        item.setData(*peak_columns(x, y, max(1, int(columns))))

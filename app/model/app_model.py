@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, QThreadPool
 
 from app.gpu_monitor import GpuMonitor
 from app.model.catalog import DatasetsModel, ProjectsModel
 from app.model.poller import TICK_MS, StorePoller
 from app.model.runs_model import RunsModel
-from spark_trainer.store.store import Store
+
+if TYPE_CHECKING:  # SQLAlchemy: not imported before the first window
+    from spark_trainer.store.store import Store
 
 
 class AppModel(QObject):
-    def __init__(self, store: Store, pool: QThreadPool, gpus: GpuMonitor, *, interval_ms: int = TICK_MS,
+    def __init__(self, store: Store | None, pool: QThreadPool, gpus: GpuMonitor, *, interval_ms: int = TICK_MS,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.runs = RunsModel(self)
@@ -21,6 +25,12 @@ class AppModel(QObject):
         self.gpus = gpus
         self.poller = StorePoller(store, pool, self.runs, self.projects, self.datasets,
                                   gpus if gpus.enabled else None, interval_ms=interval_ms, parent=self)
+        if store is not None:
+            self.poller.start()
+
+    def attach_store(self, store: Store) -> None:
+        """The store opened after the model was made (the app shows its window first): start reading it."""
+        self.poller.store = store
         self.poller.start()
 
     def refresh(self) -> None:

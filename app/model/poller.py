@@ -10,13 +10,17 @@ is followed at once by the next, so a long run's history loads in slices without
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from app.model.catalog import DatasetsModel, ProjectsModel
 from app.model.reads import PollRequest, PollResult, poll_once
 from app.model.runs_model import RunsModel
 from app.workers import Task, TaskContext
-from spark_trainer.store.store import Store
+
+if TYPE_CHECKING:  # SQLAlchemy: not imported before the first window
+    from spark_trainer.store.store import Store
 
 TICK_MS = 250
 SCHEDULE_EVERY = 6  # ticks between scheduler passes (1.5 s)
@@ -28,7 +32,7 @@ class StorePoller(QObject):
     failed = Signal(str)  # one line, e.g. the database is locked
     polled = Signal(object)  # PollResult, after the models applied it
 
-    def __init__(self, store: Store, pool: QThreadPool, runs: RunsModel, projects: ProjectsModel,
+    def __init__(self, store: Store | None, pool: QThreadPool, runs: RunsModel, projects: ProjectsModel,
                  datasets: DatasetsModel, gpus: object | None = None, *, interval_ms: int = TICK_MS,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import Dataset, Project, Run, utcnow
-from spark_trainer.store.store import Store
 
 if TYPE_CHECKING:  # numpy and the ORM load on the pool's first read, after the window is on screen
     import numpy as np
+
+    from spark_trainer.store.store import Store
 
 READ_LIMIT = 200_000
 LOG_TAIL_BYTES = 256_000

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.context import AppContext
-from spark_trainer.store.store import Store
+
+if TYPE_CHECKING:  # SQLAlchemy: not imported before the first window
+    from spark_trainer.store.store import Store
 
 
 class BaseView(QWidget):

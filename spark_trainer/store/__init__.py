@@ -18,6 +18,15 @@ from spark_trainer.store.entities import (
     RunEvent,
     RunStatus,
 )
-from spark_trainer.store.store import Store
 
 __all__ = ["Artifact", "Dataset", "Experiment", "Metric", "Project", "Run", "RunEvent", "RunStatus", "Store"]
+
+
+def __getattr__(name: str) -> object:
+    # `Store` (and SQLAlchemy with it) loads on first use: the entities and the GUI's first window need
+    # neither, and importing SQLAlchemy is a large share of a process's start-up.
+    if name == "Store":
+        from spark_trainer.store.store import Store
+
+        return Store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,6 @@
-"""Start-up: the window is shown before anything it does not need is imported; its first view is
-built on the next event-loop turn."""
+"""Start-up: the window is shown before anything it does not need is imported (the store included:
+it opens on a pool thread after show); its first view is built once the store is open. A store that
+cannot be opened ends the app with one line and the store error's exit code."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.conftest import subprocess_env
 # ORM models (the theme comes from QSettings until the first view's turn).
 DEFERRED = ("psutil", "spark_trainer.jobs.scheduler", "spark_trainer.jobs.process", "numpy", "pyqtgraph",
             "alembic", "yaml", "torch", "transformers", "pandas", "app.views.projects_view",
-            "spark_trainer.store.models")
+            "spark_trainer.store.models", "spark_trainer.store.store", "sqlalchemy")
 
 PROBE = """
 import json, sys
@@ -56,3 +57,18 @@ def test_window_is_shown_before_its_first_view_and_the_scheduler(store, tmp_path
     assert result["modules"] == [], f"imported before the first window: {result['modules']}"
     assert result["views"] == []
     assert result["after"] == ["projects", ["projects"]]  # then the first view, and only that one
+
+
+def test_a_store_that_cannot_be_opened_ends_the_app_with_one_line(tmp_path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "sparktrainer.db").write_bytes(b"not a database at all" * 10)
+    proc = subprocess.run([sys.executable, "-m", "app.main", "--home", str(home), "--exit-when-shown"],
+                          capture_output=True, text=True, timeout=120,
+                          env=subprocess_env(QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config")))
+    assert "shown_at=" in proc.stdout and "view_at=" not in proc.stdout  # the window was up; no view was built
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "sparktrainer.db is not a SQLite database" in errors[0], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1  # a StoreError's exit code, as before the window came first
+    assert (home / "sparktrainer.db").read_bytes() == b"not a database at all" * 10  # left untouched

@@ -77,3 +77,27 @@ def test_window_geometry_and_last_view_survive_a_restart(qtbot, store, qsettings
     assert second.current_view_name() == "settings"
     assert (second.width(), second.height()) == (781, 643)
     second.close()
+
+
+def test_a_window_shown_before_its_store_says_so_until_the_store_comes(qtbot, store, qsettings):
+    """The app shows its window before the store is open: nothing can be navigated to meanwhile."""
+    from PySide6.QtGui import QAction
+
+    from app.main_window import MainWindow
+
+    win = MainWindow(None, qsettings, first_view_later=True, poll_gpus=False)
+    qtbot.addWidget(win)
+    win.show()
+    assert win.stack.currentWidget().text() == "Opening the data home…"
+    assert win.home_status.text() == "Opening the data home…"
+    assert not win.nav.isEnabled() and not any(a.isEnabled() for a in win.findChildren(QAction))
+    assert not win.ctx.model.poller._timer.isActive()  # nothing to read yet
+    win.attach_store(store)
+    win.show_first_view("datasets")
+    assert win.current_view_name() == "datasets" and set(win.views) == {"datasets"}
+    assert win.stack.currentWidget() is win.views["datasets"] and win.stack.count() == len(NAV_VIEWS)
+    assert win.nav.isEnabled() and all(a.isEnabled() for a in win.findChildren(QAction))
+    assert win.home_status.text() == f"Data home: {store.home.root}"
+    sync_model(qtbot, win.ctx)  # the model reads the store now
+    assert win.run_status.text() == "0 running · 0 queued"
+    win.close()

@@ -1,4 +1,6 @@
-"""Evaluation series are drawn as measured (no smoothing) with a marker per point; training series smoothed."""
+"""Evaluation series are drawn as measured (no smoothing) with a marker per point; training series smoothed.
+Long series are handed to pyqtgraph as min/max pairs per pixel column; the faint raw curve and the view
+range change only when that changes what is drawn."""
 
 from __future__ import annotations
 
@@ -55,3 +57,55 @@ def test_eval_series_are_unsmoothed_with_markers_and_training_series_smoothed(qt
 def test_which_keys_are_evaluations() -> None:
     assert all(is_evaluation(k) for k in ("eval_loss", "eval_perplexity", "eval_accuracy", "val_loss"))
     assert not any(is_evaluation(k) for k in ("loss", "lr", "grad_norm", "tokens_per_s", "interval"))
+
+
+def test_peak_columns_keep_every_columns_extremes_and_end_at_the_last_point() -> None:
+    from app.charts.live_chart import peak_columns
+
+    rng = np.random.default_rng(5)
+    x, y = np.arange(10_007, dtype=float), rng.standard_normal(10_007)
+    px, py = peak_columns(x, y, 100)
+    assert len(px) < 250 and px[-1] == x[-1] and py[-1] == y[-1]
+    per = len(x) // 100
+    blocks = y[: (len(x) - 1) // per * per].reshape(-1, per)
+    pairs = py[: 2 * len(blocks)].reshape(-1, 2)
+    assert np.array_equal(pairs.max(axis=1), blocks.max(axis=1)) and np.array_equal(pairs.min(axis=1), blocks.min(axis=1))
+    assert (pairs[:, 0] >= pairs[:, 1]).all()  # pyqtgraph's order: max, then min
+    few_x, few_y = peak_columns(x[:150], y[:150], 100)  # few enough: every point, as it is
+    assert np.array_equal(few_x, x[:150]) and np.array_equal(few_y, y[:150])
+
+
+def test_the_faint_curve_and_the_view_change_only_when_what_is_drawn_changes(qtbot) -> None:
+    from app.charts.live_chart import LiveChartWidget
+
+    chart = LiveChartWidget("loss")
+    qtbot.addWidget(chart)
+    chart.resize(800, 400)
+    chart.show()
+    chart.set_smoothing(0.6)
+    rng = np.random.default_rng(1)
+    n = 200_000
+    chart.append("loss", np.arange(n), np.arange(n), 1.0 + 0.1 * rng.standard_normal(n))
+    chart.refresh()
+    chart.grab()
+    curve = chart._curves["loss"]
+    box = chart.plot.getViewBox()
+    faint_x, _ = curve.shadow.getOriginalDataset()
+    x_range = box.viewRange()[0]
+
+    def append(values: list[float]) -> None:
+        start = chart.point_count("loss")
+        chart.append("loss", np.arange(start, start + len(values)), np.arange(start, start + len(values)), values)
+        chart.refresh()
+        chart.grab()  # auto-range runs before a paint
+
+    append([1.0, 1.01])  # inside the newest column's range, far under a pixel: nothing to draw anew
+    assert curve.shadow.getOriginalDataset()[0] is faint_x and box.viewRange()[0] == x_range
+    assert chart.drawn("loss")[0][-1] == n + 1  # the curve itself always reaches the newest point
+    append([9.0])  # a spike shows at once in the faint curve, and the view grows to hold it
+    assert curve.shadow.getOriginalDataset()[0][-1] == n + 2 and curve.shadow.getOriginalDataset()[1].max() == 9.0
+    assert box.viewRange()[1][1] > 9.0
+    drawn_x, _ = curve.shadow.getOriginalDataset()
+    append(list(1.0 + 0.01 * rng.standard_normal(n // 100)))  # more than a column's worth of points
+    assert curve.shadow.getOriginalDataset()[0] is not drawn_x
+    assert box.viewRange()[0][1] > x_range[1] + (x_range[1] - x_range[0]) / box.width()  # followed the data
