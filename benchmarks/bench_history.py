@@ -415,7 +415,7 @@ def measure_gui(home: Path, repeats: int, before: str | None = None, limit: int 
 
             def open_board() -> None:  # the view reads on the pool and fills its table on the GUI thread
                 board = shown(LeaderboardView(store, ctx))
-                while board.busy() or not board.metric.currentText():
+                while board.busy() or not board.metric_box.currentText():
                     app.processEvents()
                     time.sleep(0.001)
                 settle(board)
@@ -423,11 +423,11 @@ def measure_gui(home: Path, repeats: int, before: str | None = None, limit: int 
 
             result[f"{prefix}leaderboard_view_ms"] = timed(open_board, repeats, after=lambda: dispose(boards.pop()))
             board = shown(LeaderboardView(store, ctx))
-            while board.busy() or not board.metric.currentText():
+            while board.busy() or not board.metric_box.currentText():
                 app.processEvents()
                 time.sleep(0.001)
             result[f"{prefix}leaderboard_rows"] = board.table.rowCount()
-            key = board.metric.currentText()
+            key = board.metric_box.currentText()
             entries = rank(store, key)[:limit]
             evals = read_evaluations(store, entries, None)
             none = read_evaluations(store, [], None)

@@ -44,15 +44,15 @@ class LeaderboardView(BaseView):
         self.banner = MessageBanner()
         self.body.addWidget(self.banner)
         row = QHBoxLayout()
-        self.metric = QComboBox()
-        self.metric.setMinimumWidth(160)
+        self.metric_box = QComboBox()
+        self.metric_box.setMinimumWidth(160)
         self.use = QComboBox()
         self.use.addItems(["best", "last"])
         self.use.setToolTip("Rank by each run's best value of the metric, or its last value")
         self.project = QComboBox()
         self.dataset = QComboBox()
         self.recipe = QComboBox()
-        for label, widget in (("Metric", self.metric), ("Value", self.use), ("Project", self.project),
+        for label, widget in (("Metric", self.metric_box), ("Value", self.use), ("Project", self.project),
                               ("Dataset", self.dataset), ("Recipe", self.recipe)):
             row.addWidget(QLabel(label))
             row.addWidget(widget)
@@ -70,7 +70,7 @@ class LeaderboardView(BaseView):
         self.empty = QLabel("")
         self.empty.setObjectName("Muted")
         self.body.addWidget(self.empty)
-        for combo in (self.metric, self.use, self.dataset, self.recipe):
+        for combo in (self.metric_box, self.use, self.dataset, self.recipe):
             combo.currentIndexChanged.connect(lambda _i: self.rank())
         self.project.currentIndexChanged.connect(lambda _i: self._on_project())
         self.table.doubleClicked.connect(lambda index: self.ctx.navigate("runs", self.rows.row(index.row()).run_id))
@@ -101,9 +101,9 @@ class LeaderboardView(BaseView):
     def _fill_filters(self, keys: list[str]) -> None:
         self._keys = keys
         project_list = self.ctx.model.projects.projects
-        preferred = self.metric.currentText() or next((k for k in ("eval_loss", "loss") if k in keys),
+        preferred = self.metric_box.currentText() or next((k for k in ("eval_loss", "loss") if k in keys),
                                                       keys[0] if keys else "")
-        self._refill(self.metric, [(k, k) for k in keys], preferred)
+        self._refill(self.metric_box, [(k, k) for k in keys], preferred)
         self._refill(self.project, [("all projects", None)] + [(p.name, p.id) for p in project_list],
                      self.project.currentData())
         self._refill(self.recipe, [("all recipes", None)] + [(r.name, r.name) for r in list_recipes()],
@@ -132,7 +132,7 @@ class LeaderboardView(BaseView):
         self.rank()
 
     def rank(self) -> None:
-        key = self.metric.currentText()
+        key = self.metric_box.currentText()
         if not key:
             self._asked += 1
             self.rows.set_rows([])

@@ -92,8 +92,8 @@ def test_leaderboard_shows_evaluation_columns_and_a_baseline_row(trained, qtbot)
     evaluations.update(store, base.id, status="completed", result={"metrics": {"accuracy": 0.25}})
     view = LeaderboardView(store, ctx)
     qtbot.addWidget(view)
-    qtbot.waitUntil(lambda: not view.busy() and view.metric.count() > 0, timeout=10_000)  # read on the pool
-    view.metric.setCurrentText("evals/mcq_accuracy")
+    qtbot.waitUntil(lambda: not view.busy() and view.metric_box.count() > 0, timeout=10_000)  # read on the pool
+    view.metric_box.setCurrentText("evals/mcq_accuracy")
     qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
     headers = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
     assert "mcq_accuracy" in headers
