@@ -325,7 +325,7 @@ def measure_gui(home: Path, repeats: int, before: str | None = None, limit: int 
     the newest `limit` runs and the first `limit` ranked ones (for views too slow to time in full)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QCoreApplication, QEvent, QSettings
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QComboBox, QWidget
 
     from app.context import AppContext
     from app.theme import use_fusion
@@ -411,11 +411,14 @@ def measure_gui(home: Path, repeats: int, before: str | None = None, limit: int 
             result[f"{prefix}status_refresh_gui_ms"] = timed(model.counts, repeats)
             dispose(view)
 
+            def metric_of(board: QWidget) -> QComboBox:  # the drop-down; `metric` in views before e53a8c4 (--gui-before)
+                return board.metric_box if hasattr(board, "metric_box") else board.metric
+
             boards: list = []
 
             def open_board() -> None:  # the view reads on the pool and fills its table on the GUI thread
                 board = shown(LeaderboardView(store, ctx))
-                while board.busy() or not board.metric_box.currentText():
+                while board.busy() or not metric_of(board).currentText():
                     app.processEvents()
                     time.sleep(0.001)
                 settle(board)
@@ -423,11 +426,11 @@ def measure_gui(home: Path, repeats: int, before: str | None = None, limit: int 
 
             result[f"{prefix}leaderboard_view_ms"] = timed(open_board, repeats, after=lambda: dispose(boards.pop()))
             board = shown(LeaderboardView(store, ctx))
-            while board.busy() or not board.metric_box.currentText():
+            while board.busy() or not metric_of(board).currentText():
                 app.processEvents()
                 time.sleep(0.001)
             result[f"{prefix}leaderboard_rows"] = board.table.rowCount()
-            key = board.metric_box.currentText()
+            key = metric_of(board).currentText()
             entries = rank(store, key)[:limit]
             evals = read_evaluations(store, entries, None)
             none = read_evaluations(store, [], None)
