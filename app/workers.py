@@ -54,6 +54,22 @@ class TaskSignals(QObject):
                     pass
 
 
+def while_alive(owner: QObject, slot: Callable[..., Any]) -> Callable[..., None]:
+    """`slot`, called only while `owner`'s C++ object exists.
+
+    A view closed while its pool task ran is gone on the C++ side before the answer is delivered;
+    its lambda still holds the Python wrapper, and touching a child widget then raises "Internal C++
+    object already deleted" in the event loop.
+    """
+    import shiboken6
+
+    def call(*args: Any) -> None:
+        if shiboken6.isValid(owner):
+            slot(*args)
+
+    return call
+
+
 @dataclass
 class TaskContext:
     """What a task function sees: a cancel flag and a progress callback."""

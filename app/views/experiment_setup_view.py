@@ -36,7 +36,7 @@ from app.views.memory_panel import MemoryEstimatePanel
 from app.views.model_sources import cached_models, local_models
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
 from app.widgets import MessageBanner
-from app.workers import Task
+from app.workers import Task, while_alive
 from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
 from spark_trainer.errors import BadInput, SparkError
 from spark_trainer.recipes.registry import get_recipe, list_recipes
@@ -330,8 +330,9 @@ class ExperimentSetupView(BaseView):
         self._checks_asked += 1
         asked = self._checks_asked
         task = Task(lambda _ctx: check_setup(store, data, offered, gpus), name="setup-check")
-        task.signals.succeeded.connect(lambda result: self._on_checked(asked, data, result))
-        task.signals.failed.connect(lambda message, _exc: self._on_check_failed(asked, message))
+        # The form may be closed before the answer comes back: then there is nothing to show it in.
+        task.signals.succeeded.connect(while_alive(self, lambda result: self._on_checked(asked, data, result)))
+        task.signals.failed.connect(while_alive(self, lambda message, _exc: self._on_check_failed(asked, message)))
         self._check_task = self.ctx.tasks.start(task, self.ctx.pool)
 
     def _on_check_failed(self, asked: int, message: str) -> None:

@@ -4,7 +4,9 @@ diffusers pipeline folder as the base model of diffusion-lora."""
 from __future__ import annotations
 
 import json
+import threading
 
+import pytest
 from PIL import Image
 
 from spark_trainer.ingest import ingest_paths
@@ -44,3 +46,31 @@ def test_dataset_choices_follow_the_recipe(store, ctx, qtbot, tmp_path) -> None:
     pipeline.mkdir()
     (pipeline / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
     assert resolve_base_model(str(pipeline), tmp_path) == (pipeline, None)
+
+
+def test_a_form_closed_while_its_check_runs_drops_the_answer(store, ctx, qtbot) -> None:
+    """The store and disk check answers on the GUI thread after the form is gone: nothing may touch
+    the deleted widgets (pytest-qt fails the test on an exception in the event loop)."""
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from app.views import experiment_setup_view as setup_view
+    from app.views.experiment_setup_view import ExperimentSetupView
+
+    gate = threading.Event()
+    real = setup_view.check_setup
+
+    def slow_check(*args):
+        gate.wait(10)
+        return real(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(setup_view, "check_setup", slow_check)
+        view = ExperimentSetupView(store, ctx)
+        view._start_check()
+        task = view._check_task
+        view.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        assert not shiboken6.isValid(view)
+        gate.set()
+        qtbot.waitUntil(lambda: task.delivered, timeout=10_000)
