@@ -11,6 +11,7 @@ from spark_trainer.store.store import Store
 from tests.jobs.conftest import finished, wait_until
 
 
+@pytest.mark.slow  # ~40 s; the demo's training is also driven in the default suite by tests/app/test_demo_run_threads.py
 def test_build_demo_trains_evaluates_and_reports(store: Store) -> None:
     stages = []
     result = build_demo(store, steps=12, progress=lambda p: stages.append(p.stage))
