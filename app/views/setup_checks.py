@@ -29,23 +29,21 @@ def field_errors(data: dict[str, Any]) -> dict[str, str]:
     from spark_trainer.jobs import gpus as gpu_alloc
 
     errors: dict[str, str] = {}
-    try:
-        projects.validate_name(data["project"], "project")
-    except BadInput as exc:
-        errors["project"] = str(exc)
+
+    def check(key: str, validate: Any, *args: Any) -> None:
+        try:
+            validate(*args)
+        except BadInput as exc:
+            errors[key] = str(exc)
+
+    check("project", projects.validate_name, data["project"], "project")
     if not data["name"]:
         errors["name"] = "give the experiment a name"
     else:
-        try:
-            projects.validate_name(data["name"], "experiment")
-        except BadInput as exc:
-            errors["name"] = str(exc)
+        check("name", projects.validate_name, data["name"], "experiment")
     if not data["dataset"]:
         errors["dataset"] = "choose a dataset, or a file or folder to ingest"
-    try:
-        gpu_alloc.parse_request(data["gpus"])
-    except BadInput as exc:
-        errors["gpus"] = str(exc)
+    check("gpus", gpu_alloc.parse_request, data["gpus"])
     return errors
 
 
