@@ -307,6 +307,7 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None) -> int:
             say(f"not starting: {exc}")
             return 1
         say(f"run {run_id} running on {('GPUs ' + ','.join(map(str, run.gpus))) if run.gpus else 'CPU'}")
+        _record_checkpoints(store, run_id)  # a resume: what the last attempt saved but could not record
         space_reserve.hold(run_dir)
         beat_stop = threading.Event()
         beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop, log), daemon=True,
@@ -323,7 +324,9 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None) -> int:
                 pass  # the database cannot be written either; recording the outcome below says so
             # Before recording the outcome: on a full disk this is the room that lets it be recorded.
             space_reserve.release(run_dir)
-        return _record_finish(store, run_id, finish)
+        code = _record_finish(store, run_id, finish)
+        _record_checkpoints(store, run_id)
+        return code
     finally:
         _drain_queue(store)
         store.close()
@@ -400,6 +403,22 @@ def _record_finish(store: Store, run_id: int, finish: Finish) -> int:
         return 1
     say(f"run {run_id} {finish.status.value}: {finish.reason}")
     return 0 if finish.status == RunStatus.COMPLETED else 1
+
+
+def _record_checkpoints(store: Store, run_id: int) -> None:
+    """Catch the run's artifact list up with checkpoints written while the database could not be
+    written (see jobs/checkpoint_records.py); if it still cannot be, a later end, resume or
+    reconcile does it."""
+    from spark_trainer.jobs.checkpoint_records import record_missing
+
+    try:
+        added = record_missing(store, runs.get(store, run_id))
+    except SparkError as exc:
+        say(f"checkpoints on disk not recorded yet: {exc}")
+        return
+    if added:
+        say(f"recorded checkpoint{'s' if len(added) > 1 else ''} at step {', '.join(map(str, added))} "
+            "(on disk, missing from the run's artifacts)")
 
 
 def _drain_queue(store: Store) -> None:
