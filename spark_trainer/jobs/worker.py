@@ -239,10 +239,11 @@ def _launch_ranks(store: Store, run_id: int, run_dir: Path, world: int, gpus: li
         _halved(store, run_id, config, run_dir, first["micro_batch"], first["grad_accum"],
                 first.get("where") or "a training step", report=True)
     outcome_file = run_dir / OUTCOME_NAME
-    if any(codes) or not outcome_file.exists():
+    data = json.loads(outcome_file.read_text()) if outcome_file.exists() else None
+    # Rank 0's own account of a failure (a full disk) explains the other ranks' exits too.
+    if data is None or (any(codes) and data["status"] != RunStatus.FAILED.value):
         tail = process.log_tail(run_dir)
         return Finish(RunStatus.FAILED, "a rank process failed", error=f"rank exit codes {codes}\n{tail}")
-    data = json.loads(outcome_file.read_text())
     return Finish(RunStatus(data["status"]), data["reason"], error=data.get("error"), step=data.get("step"))
 
 
@@ -276,7 +277,9 @@ def run_rank(run_id: int, rank: int) -> int:
             tmp = run_dir / (OUTCOME_NAME + ".tmp")
             tmp.write_text(json.dumps(payload))
             tmp.replace(run_dir / OUTCOME_NAME)
-        return 0
+        # A failed rank exits non-zero, so the launcher gives any rank still waiting in a collective
+        # for it a grace period, then stops it, instead of waiting forever.
+        return 1 if finish.status == RunStatus.FAILED else 0
     finally:
         store.close()
 
