@@ -45,7 +45,7 @@ else
 fi
 
 echo "== 2+3. measured peaks and calibration, GPU tests in parallel =="
-timeout "${TESTS_S:-300}" $PY -m pytest tests/jobs/test_gpu_jobs.py tests/training/test_gpu_training.py -m gpu -q \
+timeout "${TESTS_S:-300}" $PY -m pytest tests/jobs/test_gpu_jobs.py tests/training/test_gpu_training.py tests/training/test_fp16_resume.py -m gpu -q \
   -p no:cacheprovider -rA >"$OUT/gpu_tests.log" 2>&1 &
 tests_pid=$!
 timeout "${PEAKS_S:-300}" $PY benchmarks/measure_peaks.py --timeout "${PEAK_ONE_S:-110}" 2>&1 | grep -v -i "warn" | tee "$OUT/peaks.log"

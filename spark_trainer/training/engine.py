@@ -59,12 +59,29 @@ def _make_accelerator(config: ExperimentConfig, model_dir: Path | None) -> tuple
     plan = sharding.plan_for_run(config, cpu=cpu, model_dir=model_dir)
     fsdp = sharding.plugin() if plan.fsdp else None
     accelerator = Accelerator(cpu=cpu, mixed_precision=mixed, fsdp_plugin=fsdp)
+    if cpu and mixed == "fp16":
+        _cpu_fp16(accelerator)
     if fsdp is not None:
         sharding.enable_fsdp(accelerator, fsdp)  # on the CPU accelerate would ignore the plugin
         sharding.silence_view_warning()
     if not cpu:
         _cap_gpu_memory(accelerator.device)
     return accelerator, precision, plan
+
+
+def _cpu_fp16(accelerator: Any) -> None:
+    """Make `precision: fp16` on the CPU mean what it means on a GPU.
+
+    accelerate leaves fp16 off on the CPU (no autocast, no scaler), so such a run trained in fp32
+    while its log said fp16. torch has fp16 autocast and a gradient scaler on the CPU; with them the
+    run computes in fp16, scales its loss and skips steps whose gradients overflow, and its
+    checkpoints carry the scaler like a GPU run's. Set before `prepare`, which wraps the forward in
+    autocast and hands the scaler to the optimizer.
+    """
+    import torch
+
+    accelerator.native_amp = True
+    accelerator.scaler = torch.amp.GradScaler("cpu")
 
 
 def _cap_gpu_memory(device: Any) -> None:

@@ -128,9 +128,14 @@ def chunked_linear_cross_entropy(hidden: Any, weight: Any, targets: Any, bias: A
 
 
 def plain_linear_cross_entropy(hidden: Any, weight: Any, targets: Any, bias: Any = None) -> Any:
-    """The reference: full logits, then cross-entropy (sum)."""
+    """The reference: full logits, then cross-entropy (sum). Outside autocast `hidden` arrives in fp32
+    (accelerate returns a mixed-precision model's outputs in fp32) while a frozen base head is stored
+    in bf16/fp16: the head is cast to the hidden states' dtype, as the training kernel does."""
     import torch.nn.functional as F
 
+    if weight.dtype != hidden.dtype:
+        weight = weight.to(hidden.dtype)
+        bias = None if bias is None else bias.to(hidden.dtype)
     logits = F.linear(hidden, weight, bias)
     return F.cross_entropy(logits.float(), targets, ignore_index=IGNORE, reduction="sum")
 

@@ -20,7 +20,7 @@ from spark_trainer.jobs.submit import submit_config
 from spark_trainer.store import metrics
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
-from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
+from spark_trainer.training.checkpoints import SCALER_FILE, checkpoint_step, latest_checkpoint
 from tests.jobs.conftest import DEMO_DATA, finished, wait_until
 
 STEPS, EVERY = 60, 6
@@ -33,6 +33,12 @@ def _causal_lm(tmp_path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
     return ({"base_model": str(model), "dataset": str(DEMO_DATA), "train": {"batch_size": 4, "learning_rate": 1e-3},
              "recipe_config": {"method": "lora", "lora_r": 4, "lora_dropout": 0.1, "seq_len": 64}},
             ("loss", "eval_loss"))
+
+
+def _causal_lm_fp16(tmp_path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """fp16 on the CPU: torch's autocast and gradient scaler, whose state each checkpoint carries."""
+    spec, keys = _causal_lm(tmp_path)
+    return {**spec, "train": {**spec["train"], "precision": "fp16"}}, keys
 
 
 def _text_classification(tmp_path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -62,12 +68,12 @@ def _series(store: Store, run_id: int, key: str) -> dict[int, float]:
 
 
 @pytest.mark.slow  # two managed runs per recipe
-@pytest.mark.parametrize("setup", [_causal_lm, _text_classification, _image_classification],
-                         ids=["causal-lm", "text-classification", "image-classification"])
+@pytest.mark.parametrize("setup", [_causal_lm, _causal_lm_fp16, _text_classification, _image_classification],
+                         ids=["causal-lm", "causal-lm-fp16", "text-classification", "image-classification"])
 def test_killed_and_resumed_run_matches_an_uninterrupted_one(setup, store: Store, tmp_path: Path, cli,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # workers inherit it: tiny models run faster on one thread
-    recipe = setup.__name__.strip("_").replace("_", "-")
+    recipe = setup.__name__.strip("_").removesuffix("_fp16").replace("_", "-")
     spec, keys = setup(tmp_path)
     config = {"project": "resume", "recipe": recipe, "gpus": "cpu", **spec,
               "train": {**spec["train"], "max_steps": STEPS},
@@ -89,7 +95,9 @@ def test_killed_and_resumed_run_matches_an_uninterrupted_one(setup, store: Store
                      and latest_checkpoint(Path(r.run_dir)) is not None, timeout_s=900)
     os.kill(run.pid, signal.SIGKILL)
     lost = wait_until(store, killed, lambda r: r.status == RunStatus.INTERRUPTED, timeout_s=30, reconcile_too=True)
-    assert EVERY <= checkpoint_step(latest_checkpoint(Path(lost.run_dir))) < STEPS
+    last = latest_checkpoint(Path(lost.run_dir))
+    assert EVERY <= checkpoint_step(last) < STEPS
+    assert (last / SCALER_FILE).is_file() == (config["train"].get("precision") == "fp16")
 
     result = cli("run", "resume", str(killed), "--wait")
     assert result.code == 0, result.err

@@ -56,6 +56,21 @@ def test_frozen_head_gets_no_weight_gradient_and_all_ignored_gives_zero() -> Non
             float(plain_linear_cross_entropy(hidden, weight, targets)), rel=1e-9)
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_evaluation_with_fp32_hidden_states_and_a_half_precision_head(dtype: str) -> None:
+    # A mixed-precision run's model returns fp32 outputs (accelerate) while the frozen base head is
+    # stored in bf16/fp16; evaluation used to fail with "expected m1 and m2 to have the same dtype".
+    import torch
+
+    hidden, weight, b, targets = _inputs(bias=True)
+    hidden, low = hidden.detach().float(), weight.detach().to(getattr(torch, dtype))
+    low_b = b.detach().to(low.dtype)
+    with torch.no_grad():
+        got = chunked_linear_cross_entropy(hidden, low, targets, low_b, chunk=64)
+        want = plain_linear_cross_entropy(hidden, low.float(), targets, low_b.float())
+    assert got.dtype == torch.float32 and float(got) == pytest.approx(float(want), rel=1e-6)
+
+
 def test_model_with_hidden_head_gives_the_plain_loss_and_lora_gradients(tiny_model) -> None:
     import torch
     from transformers import AutoModelForCausalLM
