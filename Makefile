@@ -27,8 +27,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/spark-trainer-gui
 
+# Two pytest processes (pytest-xdist): most tests wait on worker subprocesses, so two at once keep
+# both cores of a small machine busy. `make TEST_WORKERS=1 test` runs them one at a time.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=25
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --durations=25
 
 test-slow: $(STAMP)
 	$(PIP) install --quiet -e ".[dev,installer]"
