@@ -15,10 +15,14 @@ TORCH_SPEC ?= torch==2.13.0
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# With an NVIDIA driver present the `gpu` extra comes too (liger-kernel's fused loss and kernels):
+# without it a CUDA run takes the slower chunked loss.
+EXTRAS ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo dev,gpu || echo dev)
+
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "$(TORCH_SPEC)"
-	$(PIP) install --quiet -e ".[dev]"
+	$(PIP) install --quiet -e ".[$(EXTRAS)]"
 	@$(PY) scripts/check_system_libs.py
 	@touch $(STAMP)
 
@@ -27,8 +31,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/spark-trainer-gui
 
+# Two pytest processes (pytest-xdist): most tests wait on worker subprocesses, so two at once keep
+# both cores of a small machine busy. `make TEST_WORKERS=1 test` runs them one at a time.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=25
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --durations=25
 
 test-slow: $(STAMP)
 	$(PIP) install --quiet -e ".[dev,installer]"

@@ -62,7 +62,7 @@ class GpuMonitor(QObject):
     def poll(self) -> None:
         if self._task is not None and not self._task.done.is_set():
             return  # the previous sample is still being taken (a slow driver): skip this tick
-        task = Task(_sample, name="gpu-sample")
+        task = Task(_sample, owner=self, name="gpu-sample")
         task.signals.succeeded.connect(self._on_sample)
         self._task = task.start(self.pool)
 

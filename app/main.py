@@ -213,7 +213,7 @@ def _open_store_after_shown(window, home: str | None, args: argparse.Namespace) 
         box.finished.connect(lambda _result: QApplication.exit(opened["exit_code"]))
         box.open()
 
-    task = Task(work, name="open store")
+    task = Task(work, owner=window, name="open store")
     task.signals.succeeded.connect(succeeded)
     task.signals.failed.connect(failed)
     # On the next event-loop turn: the window's first paint does not compete with it.

@@ -250,7 +250,7 @@ class MainWindow(QMainWindow):
                 self.apply_theme(name)
                 self._themes_applied = 1
 
-        task = Task(read, name="read-theme")
+        task = Task(read, owner=self, name="read-theme")
         task.signals.succeeded.connect(arrived)
         self.ctx.tasks.start(task, self.ctx.pool)
 
@@ -274,7 +274,7 @@ class MainWindow(QMainWindow):
 
         new = "light" if theme.current().name == "dark" else "dark"
         store = self.store
-        task = Task(lambda _ctx: settings.set_value(store, "theme", new), name="save-theme")
+        task = Task(lambda _ctx: settings.set_value(store, "theme", new), owner=self, name="save-theme")
         task.signals.failed.connect(lambda message, _exc: self.ctx.status_message.emit(f"Theme not saved: {message}"))
         self.ctx.tasks.start(task, self.ctx.pool)
         self.ctx.theme_changed.emit(new)

@@ -2,8 +2,10 @@
 
 A `Task` wraps a plain callable `fn(ctx)`; `ctx.progress(value)` reports progress (coalesced, so a
 function that reports per file does not flood the GUI), `ctx.cancel` is a `threading.Event` the
-function checks (the ingestion API takes it as `cancel=`). The signals object lives on the GUI
-thread, so Qt queues every emission from the worker thread to it: slots always run on the GUI thread.
+function checks (the ingestion API takes it as `cancel=`). Every task has an owner, the view or
+dialog that shows its outcome: `task.signals` is a child of the owner on the GUI thread, so Qt
+queues every emission from the worker thread to it (slots always run on the GUI thread) and drops
+them when the owner is deleted first; the owner's deletion also cancels the task.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from spark_trainer.errors import SparkError
@@ -25,49 +28,65 @@ PROGRESS_INTERVAL_S = 0.05
 
 
 class TaskSignals(QObject):
+    """What a task's owner connects to. A child of the owner, on the GUI thread: when the owner is
+    deleted, Qt deletes this too and drops whatever was queued to it, so no slot runs for a view
+    or dialog that is gone."""
+
     progress = Signal(object)
     succeeded = Signal(object)
     failed = Signal(str, object)  # one-line message, the exception
     cancelled = Signal()
     finished = Signal()  # after succeeded, failed or cancelled
-    _released = Signal()  # internal: after every `finished` slot has run
 
-    def __init__(self) -> None:
+
+class _TaskEmitter(QObject):
+    """What the pool thread emits on; owned by the Task, never by the owner, so the worker never
+    emits on an object the GUI thread may be deleting. Its signals are queued to the owner's
+    `TaskSignals` (the same order as emitted), `_released` to itself (after them)."""
+
+    progress = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(str, object)
+    cancelled = Signal()
+    finished = Signal()
+    _released = Signal()
+
+    def __init__(self, receiver: TaskSignals, cancel: threading.Event) -> None:
         super().__init__()
-        self.delivered = False  # True on the GUI thread once every slot for the outcome has run
+        self.delivered = False  # True on the GUI thread once the outcome was handled (or dropped)
+        self.receiver = receiver
+        for name in _OUTCOMES:
+            getattr(self, name).connect(getattr(receiver, name))
+        # The owner went before the outcome: ask the function to stop (the ingestion API takes the
+        # flag as `cancel=`; reads check it between files).
+        self._cancel_on_owner_gone = lambda *_args: cancel.set()
+        receiver.destroyed.connect(self._cancel_on_owner_gone)
         self._released.connect(self._release)
 
     def _release(self) -> None:
-        """Drop every connection once the task is over.
+        """Once the task is over: unhook the receiver from its owner and drop every connection.
 
         Slots are often lambdas holding a view; a view that keeps its Task makes a reference cycle
         through Qt's connection table that Python's garbage collector cannot see, so the view (and
-        its window) would never be freed.
+        its window) would never be freed. The receiver leaves its owner, so a long-lived owner does
+        not collect one child per task; the Task keeps it.
         """
         self.delivered = True
+        receiver = self.receiver
+        if not shiboken6.isValid(receiver):
+            return  # deleted with its owner: Qt dropped its connections and queued calls
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # PySide warns for a signal nobody connected
-            for signal in (self.progress, self.succeeded, self.failed, self.cancelled, self.finished):
+            receiver.destroyed.disconnect(self._cancel_on_owner_gone)
+            for name in _OUTCOMES:
                 try:
-                    signal.disconnect()
+                    getattr(receiver, name).disconnect()
                 except (RuntimeError, TypeError):  # nothing was connected to it
                     pass
+        receiver.setParent(None)
 
 
-def while_alive(owner: QObject, slot: Callable[..., Any]) -> Callable[..., None]:
-    """`slot`, called only while `owner`'s C++ object exists.
-
-    A view closed while its pool task ran is gone on the C++ side before the answer is delivered;
-    its lambda still holds the Python wrapper, and touching a child widget then raises "Internal C++
-    object already deleted" in the event loop.
-    """
-    import shiboken6
-
-    def call(*args: Any) -> None:
-        if shiboken6.isValid(owner):
-            slot(*args)
-
-    return call
+_OUTCOMES = ("progress", "succeeded", "failed", "cancelled", "finished")
 
 
 @dataclass
@@ -105,15 +124,23 @@ def error_message(exc: BaseException) -> str:
 
 
 class Task(QRunnable):
-    """Runs `fn(ctx)` on a pool thread. Connect to `task.signals` before `start()`."""
+    """Runs `fn(ctx)` on a pool thread and answers `owner` (the view or dialog that shows the outcome).
 
-    def __init__(self, fn: Callable[[TaskContext], Any], *, name: str = "task") -> None:
+    Connect to `task.signals` before `start()`. Its slots run on the GUI thread, in the order the
+    function reported, and only while `owner` exists: a view closed and deleted while the task ran
+    gets nothing (its lambdas would touch deleted widgets and raise in the event loop), and the task
+    is cancelled when its owner goes.
+    """
+
+    def __init__(self, fn: Callable[[TaskContext], Any], *, owner: QObject, name: str = "task") -> None:
         super().__init__()
         self.setAutoDelete(False)  # the caller keeps the Task (and its signals) alive
         self.fn = fn
         self.name = name
-        self.signals = TaskSignals()
-        self.ctx = TaskContext(_emit=self.signals.progress.emit)
+        self.ctx = TaskContext()
+        self.signals = TaskSignals(owner)
+        self._emitter = _TaskEmitter(self.signals, self.ctx.cancel)
+        self.ctx._emit = self._emitter.progress.emit
         self.done = threading.Event()
         self.traceback: str | None = None
 
@@ -122,8 +149,9 @@ class Task(QRunnable):
 
     @property
     def delivered(self) -> bool:
-        """The outcome has reached the GUI thread and its slots have run (`done` is set earlier, off-thread)."""
-        return self.signals.delivered
+        """The outcome has reached the GUI thread and its slots have run, or was dropped because the
+        owner had gone (`done` is set earlier, off-thread)."""
+        return self._emitter.delivered
 
     @property
     def is_cancelled(self) -> bool:
@@ -134,25 +162,26 @@ class Task(QRunnable):
         return self
 
     def run(self) -> None:  # on the pool thread
+        signals = self._emitter
         try:
             result = self.fn(self.ctx)
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI, not vanish
             self.traceback = traceback.format_exc()
             self.ctx.flush()
             if self.ctx.cancel.is_set():  # the error is how the function gave up after a cancel
-                self.signals.cancelled.emit()
+                signals.cancelled.emit()
             else:
-                self.signals.failed.emit(error_message(exc), exc)
+                signals.failed.emit(error_message(exc), exc)
         else:
             self.ctx.flush()
             if self.ctx.cancel.is_set() and result is None:
-                self.signals.cancelled.emit()
+                signals.cancelled.emit()
             else:
-                self.signals.succeeded.emit(result)
+                signals.succeeded.emit(result)
         finally:
             self.done.set()
-            self.signals.finished.emit()
-            self.signals._released.emit()
+            signals.finished.emit()
+            signals._released.emit()
 
 
 class TaskSet:

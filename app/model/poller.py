@@ -92,7 +92,7 @@ class StorePoller(QObject):
         def work(ctx: TaskContext) -> PollResult:
             return poll_once(store, request, ctx.cancel)
 
-        task = Task(work, name="store-poll")
+        task = Task(work, owner=self, name="store-poll")
         task.signals.succeeded.connect(self._apply)
         task.signals.failed.connect(lambda message, _exc: self.failed.emit(message))
         self._task = task.start(self.pool)

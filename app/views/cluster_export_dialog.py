@@ -152,7 +152,7 @@ class ClusterExportDialog(QDialog):
 
         self.export_button.setEnabled(False)
         self.banner.show_message("Writing the job folder (copying the dataset and the model)…", "info")
-        task = Task(work, name="cluster-export")
+        task = Task(work, owner=self, name="cluster-export")
         task.signals.succeeded.connect(self._on_done)
         task.signals.failed.connect(self._on_failed)
         self.task = task

@@ -118,7 +118,7 @@ class CompareView(QWidget):
         self.diff.setRowCount(0)
         self.diff_note.setText("Reading the runs' settings…")
         store, wanted = self.store, list(self.run_ids)
-        task = Task(lambda _ctx: read_comparison(store, wanted), name="compare")
+        task = Task(lambda _ctx: read_comparison(store, wanted), owner=self, name="compare")
         task.signals.succeeded.connect(self._show_comparison)
         task.signals.failed.connect(lambda message, _exc: self.diff_note.setText(f"Could not read the runs: {message}"))
         self._task = self.ctx.tasks.start(task, self.ctx.pool)

@@ -154,7 +154,7 @@ class TextPager(QWidget):
         dataset = self.dataset
         self.prev_button.setEnabled(False)
         self.next_button.setEnabled(False)
-        task = Task(lambda _ctx: (offset, _read_page(dataset.path, offset, PAGE_ROWS)), name="preview page")
+        task = Task(lambda _ctx: (offset, _read_page(dataset.path, offset, PAGE_ROWS)), owner=self, name="preview page")
         task.signals.succeeded.connect(lambda result: self._show(dataset, *result))
         task.signals.failed.connect(lambda message, _exc: self.position.setText(f"Cannot read rows: {message}"))
         self.task = self.ctx.tasks.start(task, self.ctx.pool)
@@ -217,7 +217,7 @@ class ThumbnailModel(QAbstractListModel):
         if not self.canFetchMore(parent):
             return
         offset = len(self.rows)
-        task = Task(lambda _ctx: _read_page(self.dataset.path, offset, GRID_CHUNK), name="preview rows")
+        task = Task(lambda _ctx: _read_page(self.dataset.path, offset, GRID_CHUNK), owner=self, name="preview rows")
         task.signals.succeeded.connect(self._append)
         task.signals.finished.connect(self._fetch_done)
         self.fetching = self.ctx.tasks.start(task, self.ctx.pool)
@@ -275,7 +275,7 @@ class ThumbnailModel(QAbstractListModel):
                 out.append((r, _thumbnail(path)))
             return out
 
-        task = Task(decode, name="thumbnails")
+        task = Task(decode, owner=self, name="thumbnails")
         task.signals.succeeded.connect(self._thumbs_ready)
         self.thumb_tasks = [t for t in self.thumb_tasks if not t.delivered] + [task]
         self.ctx.tasks.start(task, self.ctx.pool)

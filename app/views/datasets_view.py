@@ -256,7 +256,7 @@ class DatasetsView(BaseView):
             card = Path(dataset.path) / "README.md"
             return read_report(Path(dataset.path)), card.read_text(encoding="utf-8") if card.is_file() else ""
 
-        task = Task(read, name="dataset report")
+        task = Task(read, owner=self, name="dataset report")
         task.signals.succeeded.connect(lambda result: self._show_report_and_card(dataset, *result))
         task.signals.failed.connect(lambda message, _e: self.card.setPlainText(f"Cannot read the dataset: {message}"))
         self.ctx.tasks.start(task, self.ctx.pool)
@@ -319,7 +319,7 @@ class DatasetsView(BaseView):
             return None
         kind = self.kind_combo.currentText()
         names = ", ".join(p.name or str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-        task = Task(lambda ctx: _ingest(self.store, list(paths), project, kind, ctx), name="ingestion")
+        task = Task(lambda ctx: _ingest(self.store, list(paths), project, kind, ctx), owner=self, name="ingestion")
         task.signals.progress.connect(self.progress_row.report)
         task.signals.succeeded.connect(self._on_ingested)
         task.signals.failed.connect(lambda message, exc: self._on_ingest_failed(names, message, exc))
@@ -392,7 +392,7 @@ class DatasetsView(BaseView):
             if folder.is_dir() and folder.is_relative_to(store.home.datasets_dir):
                 shutil.rmtree(folder)
 
-        task = Task(delete, name="delete-dataset")
+        task = Task(delete, owner=self, name="delete-dataset")
         task.signals.succeeded.connect(lambda _r: self._deleted(dataset))
         task.signals.failed.connect(lambda message, _exc: self.banner.show_message(f"Could not delete: {message}",
                                                                                    "error"))

@@ -130,7 +130,7 @@ class EvaluateDialog(QDialog):
         self.start_button.setEnabled(False)
         self.banner.clear_message()
         self.result.setText("")
-        task = Task(work, name="evaluate")
+        task = Task(work, owner=self, name="evaluate")
         task.signals.succeeded.connect(self._started)
         task.signals.failed.connect(self._start_failed)
         self.task = task
@@ -182,8 +182,10 @@ class EvaluateDialog(QDialog):
             return jobs.cancel(self.store, evaluation_id)
 
         self.cancel_button.setEnabled(False)
-        task = Task(work, name="evaluate-cancel")
-        task.signals.finished.connect(self.ctx.model.refresh)  # the poller reads its end at once
+        # Answers the app model, not the dialog: the poller reads the evaluation's end at once even
+        # if the dialog is closed meanwhile.
+        task = Task(work, owner=self.ctx.model, name="evaluate-cancel")
+        task.signals.finished.connect(self.ctx.model.refresh)
         self.ctx.tasks.start(task, self.ctx.pool)
 
     def done(self, code: int) -> None:  # noqa: A003 - QDialog's name

@@ -36,7 +36,7 @@ from app.views.memory_panel import MemoryEstimatePanel
 from app.views.model_sources import cached_models, local_models
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
 from app.widgets import MessageBanner
-from app.workers import Task, while_alive
+from app.workers import Task
 from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
 from spark_trainer.errors import BadInput, SparkError
 from spark_trainer.recipes.registry import get_recipe, list_recipes
@@ -211,7 +211,7 @@ class ExperimentSetupView(BaseView):
 
     def _list_models(self) -> None:
         models_dir = self.store.home.models_dir
-        task = Task(lambda _ctx: local_models(models_dir) + cached_models(), name="model-folders")
+        task = Task(lambda _ctx: local_models(models_dir) + cached_models(), owner=self, name="model-folders")
         task.signals.succeeded.connect(self._fill_models)
         self._models_task = self.ctx.tasks.start(task, self.ctx.pool)
 
@@ -329,10 +329,10 @@ class ExperimentSetupView(BaseView):
         store, gpus = self.store, list(self.memory_panel.gpus)
         self._checks_asked += 1
         asked = self._checks_asked
-        task = Task(lambda _ctx: check_setup(store, data, offered, gpus), name="setup-check")
-        # The form may be closed before the answer comes back: then there is nothing to show it in.
-        task.signals.succeeded.connect(while_alive(self, lambda result: self._on_checked(asked, data, result)))
-        task.signals.failed.connect(while_alive(self, lambda message, _exc: self._on_check_failed(asked, message)))
+        task = Task(lambda _ctx: check_setup(store, data, offered, gpus), owner=self, name="setup-check")
+        # A form closed before the answer comes back gets nothing (the task is bound to it).
+        task.signals.succeeded.connect(lambda result: self._on_checked(asked, data, result))
+        task.signals.failed.connect(lambda message, _exc: self._on_check_failed(asked, message))
         self._check_task = self.ctx.tasks.start(task, self.ctx.pool)
 
     def _on_check_failed(self, asked: int, message: str) -> None:
@@ -434,7 +434,7 @@ class ExperimentSetupView(BaseView):
 
             return submit_config(self.store, config, base_dir=Path.cwd()).run
 
-        task = Task(submit, name="launch")
+        task = Task(submit, owner=self, name="launch")
         task.signals.succeeded.connect(self._launched)
         task.signals.failed.connect(lambda message, _exc: self._launch_failed(message))
         self._task = task

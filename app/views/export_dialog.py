@@ -129,7 +129,7 @@ class ExportDialog(QDialog):
 
             return f"Pushes to {endpoint()}; {token_status().message}."
 
-        task = Task(work, name="token-status")
+        task = Task(work, owner=self, name="token-status")
         task.signals.succeeded.connect(self.token_note.setText)
         self.ctx.tasks.start(task, self.ctx.pool)
 
@@ -172,7 +172,7 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         self.banner.clear_message()
         self.progress.setRange(0, 0)
-        task = Task(work, name="export")
+        task = Task(work, owner=self, name="export")
         task.signals.progress.connect(self._on_progress)
         task.signals.succeeded.connect(self._on_done)
         task.signals.failed.connect(self._on_failed)

@@ -84,7 +84,7 @@ class LeaderboardView(BaseView):
     def _read(self, fn: object, then: object) -> None:
         self._asked += 1
         asked = self._asked
-        task = Task(lambda _ctx: fn(), name="leaderboard")  # type: ignore[operator]
+        task = Task(lambda _ctx: fn(), owner=self, name="leaderboard")  # type: ignore[operator]
         task.signals.succeeded.connect(lambda result: then(result) if asked == self._asked else None)  # type: ignore[operator]
         task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
         self._task = self.ctx.tasks.start(task, self.ctx.pool)

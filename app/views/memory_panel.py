@@ -46,7 +46,7 @@ class MemoryEstimatePanel(QGroupBox):
         from spark_trainer.gpu import list_gpus
 
         task = Task(lambda _ctx: (estimate.compare_measured(self.ctx.store, limit=3), list_gpus()),
-                    name="measured-peaks")
+                    owner=self, name="measured-peaks")
         task.signals.succeeded.connect(self._on_measured)
         self.task = task
         self.ctx.tasks.start(task, self.ctx.pool)

@@ -43,7 +43,7 @@ class PlaygroundView(QWidget):
         else:  # one small read when the view is built (on the pool), not per prompt
             from spark_trainer.store import settings
 
-            task = Task(lambda _ctx: float(settings.get(store, "playground_idle_seconds")), name="playground-idle")
+            task = Task(lambda _ctx: float(settings.get(store, "playground_idle_seconds")), owner=self, name="playground-idle")
             task.signals.succeeded.connect(self._set_idle_seconds)
             ctx.tasks.start(task, ctx.pool)
         self.client.event.connect(self._on_event)
@@ -126,7 +126,7 @@ class PlaygroundView(QWidget):
                 self.opening = None
                 self.banner.show_message(message, "error")
 
-        task = Task(read, name="playground-open")
+        task = Task(read, owner=self, name="playground-open")
         task.signals.succeeded.connect(
             lambda found: self._show_run(*found, checkpoint) if self.opening == run_id else None)
         task.signals.failed.connect(failed)
@@ -294,7 +294,7 @@ class PlaygroundView(QWidget):
             return save_sample(self.store, run_id, {**item, "checkpoint": label}, step=step,
                                checkpoint=checkpoint).path
 
-        task = Task(work, name="playground-save-sample")
+        task = Task(work, owner=self, name="playground-save-sample")
         task.signals.succeeded.connect(lambda path: self._saved(run_id, path))
         task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
         self._save_task = task

@@ -232,7 +232,7 @@ class ProjectsView(BaseView):
 
     def _write(self, name: str, fn: Callable[[], Any], done: Callable[[Any], None], failed: str) -> Task:
         """Run a store write (or read) on the pool; `done` gets its result on the GUI thread."""
-        task = Task(lambda _ctx: fn(), name=name)
+        task = Task(lambda _ctx: fn(), owner=self, name=name)
         task.signals.succeeded.connect(done)
         task.signals.failed.connect(lambda message, _exc: self.banner.show_message(f"{failed}: {message}", "error"))
         self._task = self.ctx.tasks.start(task, self.ctx.pool)

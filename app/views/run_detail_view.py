@@ -251,7 +251,7 @@ class RunDetailView(QWidget):
         if self.run is None:
             return None
         run, store = self.run, self.store
-        task = Task(lambda _ctx: read_static(store, run), name="run-static")
+        task = Task(lambda _ctx: read_static(store, run), owner=self, name="run-static")
         task.signals.succeeded.connect(self._show_static)
         self._static_task = task
         return self.ctx.tasks.start(task, self.ctx.pool)
@@ -302,7 +302,7 @@ class RunDetailView(QWidget):
                 return extend.extend(self.store, run_id, steps)
             return getattr(control, action)(self.store, run_id)
 
-        task = Task(work, name=f"run-{action}")
+        task = Task(work, owner=self, name=f"run-{action}")
         task.signals.succeeded.connect(lambda run: self._acted(action, run))
         task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
         self.banner.show_message(f"{action.capitalize()} requested…", "info")
@@ -326,7 +326,7 @@ class RunDetailView(QWidget):
             from spark_trainer.leaderboard import run_config
 
             run, store = self.run, self.store
-            task = Task(lambda _ctx: run_config(store, run), name="run-config")
+            task = Task(lambda _ctx: run_config(store, run), owner=self, name="run-config")
             task.signals.succeeded.connect(self.clone_requested.emit)
             task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
             self.ctx.tasks.start(task, self.ctx.pool)
@@ -343,7 +343,7 @@ class RunDetailView(QWidget):
 
             return control.delete(self.store, run.id)
 
-        task = Task(work, name="run-delete")
+        task = Task(work, owner=self, name="run-delete")
         task.signals.succeeded.connect(lambda _run: self._deleted(run.id))
         task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
         self._task = task

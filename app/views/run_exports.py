@@ -95,7 +95,7 @@ class RunExportsWidget(QWidget):
         if self.run is None:
             return
         run_id, store = self.run.id, self.store
-        task = Task(lambda _ctx: read_exports(store, run_id), name="run-exports")
+        task = Task(lambda _ctx: read_exports(store, run_id), owner=self, name="run-exports")
         task.signals.succeeded.connect(lambda lists: self.show_lists(*lists) if self.run and self.run.id == run_id
                                        else None)
         self.ctx.tasks.start(task, self.ctx.pool)

@@ -260,7 +260,7 @@ class RunsView(BaseView):
 
         self._interrupted = []
         self.resume_button.hide()
-        task = Task(work, name="resume-runs")
+        task = Task(work, owner=self, name="resume-runs")
         task.signals.succeeded.connect(lambda result: self._resumed(*result))
         return self.ctx.tasks.start(task, self.ctx.pool)
 

@@ -137,7 +137,7 @@ class SettingsView(BaseView):
     def refresh(self) -> None:
         """Read the settings on the pool; the form shows them when read."""
         store = self.store
-        task = Task(lambda _ctx: settings.get_all(store), name="settings")
+        task = Task(lambda _ctx: settings.get_all(store), owner=self, name="settings")
         task.signals.succeeded.connect(self._show_values)
         task.signals.failed.connect(
             lambda message, _exc: self.banner.show_message(f"Could not read settings: {message}", "error"))
@@ -177,7 +177,7 @@ class SettingsView(BaseView):
             self.home_note.setText(f"Next start will use {chosen}. Restart SparkTrainer to switch.")
 
     def refresh_token_status(self) -> Task:
-        task = Task(lambda _ctx: secrets.token_status(), name="keyring")
+        task = Task(lambda _ctx: secrets.token_status(), owner=self, name="keyring")
         task.signals.succeeded.connect(self._show_token_status)
         task.signals.failed.connect(lambda message, _exc: self.token_status.setText(f"Keyring error: {message}"))
         self.token_task = self.ctx.tasks.start(task, self.ctx.pool)
@@ -207,7 +207,7 @@ class SettingsView(BaseView):
             return
         key, value = next(iter(self._unsaved.items()))
         store = self.store
-        task = Task(lambda _ctx: settings.set_value(store, key, value), name="save-setting")
+        task = Task(lambda _ctx: settings.set_value(store, key, value), owner=self, name="save-setting")
         task.signals.succeeded.connect(lambda _r: self._saved(key, value, None))
         task.signals.failed.connect(lambda message, _exc: self._saved(key, value, message))
         self._save_task = self.ctx.tasks.start(task, self.ctx.pool)
@@ -251,7 +251,7 @@ class SettingsView(BaseView):
         return self._token_task(lambda _ctx: secrets.delete_hf_token(), "Token removed from the OS keyring.")
 
     def _token_task(self, fn, done: str) -> Task:  # noqa: ANN001 - a TaskContext -> TokenStatus callable
-        task = Task(fn, name="keyring")
+        task = Task(fn, owner=self, name="keyring")
         task.signals.succeeded.connect(lambda status: (self._show_token_status(status),
                                                        self.banner.show_message(done, "ok")))
         task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))

@@ -171,7 +171,7 @@ class InspectPage(QWizardPage):
             self.table.setItem(row, 0, QTableWidgetItem(video.name))
             self.table.setItem(row, len(PROBE_COLUMNS) - 1, QTableWidgetItem("probing…"))
         self.summary.setText(f"Probing {len(videos)} video(s)…")
-        task = Task(lambda ctx: _probe_all(videos, ctx), name="video probe")
+        task = Task(lambda ctx: _probe_all(videos, ctx), owner=self, name="video probe")
         task.signals.progress.connect(self._on_probe)
         task.signals.succeeded.connect(self._on_done)
         task.signals.failed.connect(lambda message, _e: self.summary.setText(f"Probing failed: {message}"))

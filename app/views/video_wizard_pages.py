@@ -254,7 +254,7 @@ class ProcessPage(QWizardPage):
             return build_video_dataset(owner.store, videos, project=project, name=name, options=options,
                                        progress=ctx.progress, cancel=ctx.cancel)
 
-        task = Task(build, name="video wizard")
+        task = Task(build, owner=self, name="video wizard")
         task.signals.progress.connect(self._on_progress)
         task.signals.succeeded.connect(self._on_done)
         task.signals.failed.connect(self._on_failed)

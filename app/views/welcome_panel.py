@@ -115,7 +115,7 @@ class WelcomePanel(QWidget):
             # trains it while the Runs view shows its curves live.
             return build_demo(self.store, wait=False, progress=ctx.progress, recipe=recipe, steps=self.demo_steps)
 
-        self.task = Task(build, name="demo project")
+        self.task = Task(build, owner=self, name="demo project")
         self.task.signals.progress.connect(self._on_progress)
         self.task.signals.succeeded.connect(self._on_demo_done)
         self.task.signals.failed.connect(

@@ -1,0 +1,146 @@
+"""Pool tasks answer their owner only while it exists: a view or dialog closed (deleted) while its
+store or disk read runs gets nothing, nothing raises in the event loop (pytest-qt fails a test on an
+exception in a Qt slot), and the read is asked to stop."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, QThreadPool
+from PySide6.QtWidgets import QLabel, QWidget
+
+from app.workers import Task, TaskContext, TaskSet
+
+
+def _delete_now(widget: QObject) -> None:
+    """As closing a view with WA_DeleteOnClose does: the C++ object goes, the Python wrapper stays."""
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert not shiboken6.isValid(widget)
+
+
+@pytest.fixture
+def pool():
+    pool = QThreadPool()
+    yield pool
+    assert pool.waitForDone(10_000)
+
+
+def test_delivers_result_and_progress_on_the_gui_thread(qtbot, pool) -> None:
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    seen: list[tuple[str, object, bool]] = []
+    gui = QThread.currentThread()
+
+    def work(ctx: TaskContext) -> int:
+        ctx.progress(1, force=True)
+        return 42
+
+    task = Task(work, owner=owner, name="answer")
+    task.signals.progress.connect(lambda v: seen.append(("progress", v, QThread.currentThread() is gui)))
+    task.signals.succeeded.connect(lambda v: seen.append(("succeeded", v, QThread.currentThread() is gui)))
+    task.signals.finished.connect(lambda: seen.append(("finished", None, QThread.currentThread() is gui)))
+    task.start(pool)
+    qtbot.waitUntil(lambda: task.delivered, timeout=10_000)
+    assert seen == [("progress", 1, True), ("succeeded", 42, True), ("finished", None, True)]
+    assert not task.is_cancelled  # a task that ended keeps its flag down, even when its owner goes later
+    _delete_now(owner)
+    assert not task.is_cancelled
+
+
+def test_delivers_failures_with_one_line(qtbot, pool) -> None:
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    failures: list[str] = []
+
+    def work(_ctx: TaskContext) -> None:
+        raise FileNotFoundError(2, "No such file or directory", "/nowhere/data.jsonl")
+
+    task = Task(work, owner=owner, name="fails")
+    task.signals.failed.connect(lambda message, _exc: failures.append(message))
+    task.start(pool)
+    qtbot.waitUntil(lambda: task.delivered, timeout=10_000)
+    assert failures == ["No such file or directory: /nowhere/data.jsonl"]
+
+
+@pytest.mark.parametrize("outcome", ["succeeded", "failed"])
+def test_owner_deleted_while_running_gets_nothing_and_cancels_the_task(qtbot, pool, outcome) -> None:
+    owner = QWidget()
+    label = QLabel("waiting", owner)
+    gate, reported = threading.Event(), threading.Event()
+    seen: list[object] = []
+
+    def work(ctx: TaskContext) -> str:
+        ctx.progress("half", force=True)  # queued to the GUI thread before the owner goes
+        reported.set()
+        gate.wait(10)
+        if outcome == "failed":
+            raise ValueError("unreadable")
+        return "read"
+
+    task = Task(work, owner=owner, name="held")
+    # What the views do: a lambda touching a child widget (it raises once the widget is deleted).
+    task.signals.progress.connect(lambda v: (label.setText(str(v)), seen.append(v)))
+    task.signals.succeeded.connect(lambda v: (label.setText(v), seen.append(v)))
+    task.signals.failed.connect(lambda message, _exc: (label.setText(message), seen.append(message)))
+    task.signals.finished.connect(lambda: seen.append("finished"))
+    task.start(pool)
+    assert reported.wait(10)  # waits without running the event loop: the progress is queued, not delivered
+    assert not task.is_cancelled
+    _delete_now(owner)
+    assert task.is_cancelled  # a long read checking ctx.cancel stops early
+    gate.set()
+    qtbot.waitUntil(lambda: task.delivered, timeout=10_000)  # released even though nobody received it
+    QCoreApplication.processEvents()
+    assert seen == []
+
+
+def test_task_set_forgets_a_task_whose_owner_went(qtbot, pool) -> None:
+    owner = QWidget()
+    gate = threading.Event()
+    tasks = TaskSet()
+    task = tasks.start(Task(lambda _ctx: gate.wait(10), owner=owner, name="held"), pool)
+    assert tasks.running == [task]
+    _delete_now(owner)
+    gate.set()
+    assert tasks.cancel_all(10.0)
+    qtbot.waitUntil(lambda: not tasks.running, timeout=10_000)
+
+
+def test_finished_task_leaves_no_child_on_its_owner(qtbot, pool) -> None:
+    """A long-lived owner (the store poller starts a task every second) does not collect one
+    receiver per task."""
+    owner = QObject()
+    before = len(owner.children())
+    tasks = [Task(lambda _ctx: None, owner=owner, name=f"t{i}").start(pool) for i in range(5)]
+    qtbot.waitUntil(lambda: all(t.delivered for t in tasks), timeout=10_000)
+    assert len(owner.children()) == before
+
+
+def test_a_view_closed_while_its_read_runs_drops_the_answer(store, ctx, qtbot, monkeypatch) -> None:
+    """A real view: the leaderboard starts its store read when built; closed (deleted) before the
+    pool answers, the answer that arrives afterwards touches none of its deleted widgets."""
+    from app.views import leaderboard_view
+    from app.views.leaderboard_view import LeaderboardView
+
+    gate = threading.Event()
+    entered = threading.Event()
+    real = leaderboard_view.metric_keys
+
+    def held_metric_keys(*args, **kwargs):
+        entered.set()
+        gate.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(leaderboard_view, "metric_keys", held_metric_keys)
+    view = LeaderboardView(store, ctx)
+    view.show()
+    task = view._task
+    assert task is not None and entered.wait(10)
+    _delete_now(view)
+    gate.set()
+    qtbot.waitUntil(lambda: task.delivered, timeout=10_000)
+    QCoreApplication.processEvents()
+    assert not ctx.tasks.running
