@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spark_trainer.errors import SparkError
+from spark_trainer.errors import SparkError, StoreDiskFull
 from spark_trainer.store.entities import Dataset, Project, Run, utcnow
 
 if TYPE_CHECKING:  # numpy and the ORM load on the pool's first read, after the window is on screen
@@ -141,10 +141,12 @@ def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None
     cancel = cancel or threading.Event()
     result = PollResult(request, utcnow() - OVERLAP)
     if request.schedule:
-        from spark_trainer.jobs.scheduler import schedule_once
+        from spark_trainer.jobs.scheduler import schedule_once, waiting_line
 
         try:
             result.started = schedule_once(store)  # reconciles first
+        except StoreDiskFull as exc:  # the queued runs wait for room; the next tick tries again
+            result.errors.append(f"Scheduler: {waiting_line(exc, store)}")
         except SparkError as exc:
             result.errors.append(f"Scheduler: {exc}")
     result.changed, result.run_ids = runs.changed_since(store, request.runs_since)

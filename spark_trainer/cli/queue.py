@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import positive_float
+from spark_trainer.errors import StoreDiskFull
+from spark_trainer.store.store import Store
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -28,6 +31,22 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     sub._get_subactions = lambda: [a for a in sub._choices_actions if a.help != argparse.SUPPRESS]
 
 
+def _open_when_room(ctx: Context, interval_s: float) -> Store:
+    """The store, once it can be opened: on a full disk even opening writes (SQLite's shared-memory
+    file), and a scheduler started then should wait for room like one already running does."""
+    from spark_trainer.jobs.scheduler import waiting_line
+
+    said = False
+    while True:
+        try:
+            return ctx.store
+        except StoreDiskFull as exc:
+            if not said:
+                ctx.info(waiting_line(exc))
+                said = True
+            time.sleep(interval_s)
+
+
 def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.jobs.scheduler import serve
 
@@ -39,7 +58,8 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
         ctx.info(f"started run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}")
 
     try:
-        serve(ctx.store, interval_s=args.interval, until_idle=args.until_idle, on_started=on_started)
+        serve(_open_when_room(ctx, args.interval), interval_s=args.interval, until_idle=args.until_idle, on_started=on_started,
+              on_waiting=ctx.info)
     except KeyboardInterrupt:
         return Result({"started": started}, "scheduler stopped; running workers keep training")
     return Result({"started": started}, "queue is idle")

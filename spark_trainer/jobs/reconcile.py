@@ -15,8 +15,8 @@ import signal
 from datetime import timedelta
 from pathlib import Path
 
-from spark_trainer.errors import BadInput, DiskFull, IllegalTransition
-from spark_trainer.jobs import process, space_reserve
+from spark_trainer.errors import BadInput, DiskFull, IllegalTransition, SparkError
+from spark_trainer.jobs import checkpoint_records, process, space_reserve
 from spark_trainer.store import runs, settings
 from spark_trainer.store.entities import Run, RunStatus, utcnow
 from spark_trainer.store.store import Store
@@ -50,6 +50,10 @@ def _mark(store: Store, run: Run, to: RunStatus, reason: str, *, strict: bool = 
         return False
     if to == RunStatus.INTERRUPTED and run.run_dir:
         space_reserve.release(Path(run.run_dir))  # a dead worker's held-back space
+        try:  # checkpoints it wrote but could not record (a full database disk, or killed between the two)
+            checkpoint_records.record_missing(store, run)
+        except SparkError:
+            pass  # the database cannot be written after all; the run's resume records them
     return True
 
 

@@ -3,6 +3,10 @@
 `schedule_once` is safe to call from many processes at once (GUI timer, `queue serve`, a `--wait`
 command, a worker that just finished): claiming runs is one write transaction, so each run is
 started once and no GPU is handed out twice.
+
+A database whose disk is full cannot take that transaction (StoreDiskFull, nothing changed): the
+queued runs stay queued and a scheduler loop (the GUI's poller, `serve`) tries again on its next
+tick, saying so with `waiting_line` rather than stopping; they start once there is room.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, StoreDiskFull
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs import process
 from spark_trainer.jobs.reconcile import reconcile
@@ -98,16 +102,43 @@ def _release_playground(store: Store, run: Run) -> None:
               f"holding {sum(mine.values()) / 2**30:.2f} GiB on GPU {where}")
 
 
+def waiting_line(exc: StoreDiskFull, store: Store | None = None) -> str:
+    """The one line a scheduler shows while the database's disk is too full to start queued runs:
+    where, how much is free, and that the runs wait (e.g. "disk full at /data: 0.0 MB free; the
+    database sparktrainer.db could not be written; run 3 stays queued and starts once there is room").
+    Without a `store` (it could not even be opened) the runs are not named."""
+    head = str(exc).removesuffix(" (nothing was changed)").replace("; nothing was changed)", ")")
+    queued = [] if store is None else [run.id for run in runs.list_all(store, statuses={RunStatus.QUEUED})]
+    if len(queued) == 1:
+        which = f"run {queued[0]} stays queued and starts"
+    else:
+        which = f"runs {', '.join(map(str, queued))} stay queued and start" if queued else "queued runs start"
+    return f"{head}; {which} once there is room"
+
+
 def serve(
     store: Store,
     *,
     interval_s: float = 2.0,
     until_idle: bool = False,
     on_started: Callable[[list[int]], None] | None = None,
+    on_waiting: Callable[[str], None] | None = None,
 ) -> None:
-    """Loop `schedule_once` forever (or, with `until_idle`, until nothing is queued or active)."""
+    """Loop `schedule_once` forever (or, with `until_idle`, until nothing is queued or active).
+
+    While the database's disk is full the loop keeps polling and the queued runs stay queued;
+    `on_waiting` gets `waiting_line` once per spell of full disk, not on every tick.
+    """
+    waiting = False
     while True:
-        started = schedule_once(store)
+        try:
+            started = schedule_once(store)
+        except StoreDiskFull as exc:
+            if not waiting and on_waiting is not None:
+                on_waiting(waiting_line(exc, store))
+            waiting, started = True, []
+        else:
+            waiting = False
         if started and on_started is not None:
             on_started(started)
         if until_idle and not runs.list_all(store, statuses={RunStatus.QUEUED, *runs.ACTIVE}):

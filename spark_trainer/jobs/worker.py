@@ -239,10 +239,11 @@ def _launch_ranks(store: Store, run_id: int, run_dir: Path, world: int, gpus: li
         _halved(store, run_id, config, run_dir, first["micro_batch"], first["grad_accum"],
                 first.get("where") or "a training step", report=True)
     outcome_file = run_dir / OUTCOME_NAME
-    if any(codes) or not outcome_file.exists():
+    data = json.loads(outcome_file.read_text()) if outcome_file.exists() else None
+    # Rank 0's own account of a failure (a full disk) explains the other ranks' exits too.
+    if data is None or (any(codes) and data["status"] != RunStatus.FAILED.value):
         tail = process.log_tail(run_dir)
         return Finish(RunStatus.FAILED, "a rank process failed", error=f"rank exit codes {codes}\n{tail}")
-    data = json.loads(outcome_file.read_text())
     return Finish(RunStatus(data["status"]), data["reason"], error=data.get("error"), step=data.get("step"))
 
 
@@ -276,7 +277,9 @@ def run_rank(run_id: int, rank: int) -> int:
             tmp = run_dir / (OUTCOME_NAME + ".tmp")
             tmp.write_text(json.dumps(payload))
             tmp.replace(run_dir / OUTCOME_NAME)
-        return 0
+        # A failed rank exits non-zero, so the launcher gives any rank still waiting in a collective
+        # for it a grace period, then stops it, instead of waiting forever.
+        return 1 if finish.status == RunStatus.FAILED else 0
     finally:
         store.close()
 
@@ -307,6 +310,7 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None) -> int:
             say(f"not starting: {exc}")
             return 1
         say(f"run {run_id} running on {('GPUs ' + ','.join(map(str, run.gpus))) if run.gpus else 'CPU'}")
+        _record_checkpoints(store, run_id)  # a resume: what the last attempt saved but could not record
         space_reserve.hold(run_dir)
         beat_stop = threading.Event()
         beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop, log), daemon=True,
@@ -323,7 +327,9 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None) -> int:
                 pass  # the database cannot be written either; recording the outcome below says so
             # Before recording the outcome: on a full disk this is the room that lets it be recorded.
             space_reserve.release(run_dir)
-        return _record_finish(store, run_id, finish)
+        code = _record_finish(store, run_id, finish)
+        _record_checkpoints(store, run_id)
+        return code
     finally:
         _drain_queue(store)
         store.close()
@@ -400,6 +406,22 @@ def _record_finish(store: Store, run_id: int, finish: Finish) -> int:
         return 1
     say(f"run {run_id} {finish.status.value}: {finish.reason}")
     return 0 if finish.status == RunStatus.COMPLETED else 1
+
+
+def _record_checkpoints(store: Store, run_id: int) -> None:
+    """Catch the run's artifact list up with checkpoints written while the database could not be
+    written (see jobs/checkpoint_records.py); if it still cannot be, a later end, resume or
+    reconcile does it."""
+    from spark_trainer.jobs.checkpoint_records import record_missing
+
+    try:
+        added = record_missing(store, runs.get(store, run_id))
+    except SparkError as exc:
+        say(f"checkpoints on disk not recorded yet: {exc}")
+        return
+    if added:
+        say(f"recorded checkpoint{'s' if len(added) > 1 else ''} at step {', '.join(map(str, added))} "
+            "(on disk, missing from the run's artifacts)")
 
 
 def _drain_queue(store: Store) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.errors import ConfigError, OperationFailed
+from spark_trainer.errors import ConfigError, DiskFull, OperationFailed
 from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec, get_recipe
 from spark_trainer.training import batches, checkpoints, diskspace, lr_plan, oom, sharding, steps
@@ -407,7 +407,7 @@ class _Loop:
         from safetensors.torch import save_file
 
         self.acc.wait_for_everyone()
-        path = None
+        path, failure = None, None
         inner = self.acc.unwrap_model(self.model, keep_torch_compile=False)
         if self.sharded:  # every process takes part in gathering the full state
             trainable, optim = sharding.gather_weights(inner), sharding.gather_optimizer(inner, self.optimizer)
@@ -430,15 +430,34 @@ class _Loop:
                 "global_batch": sharding.global_batch(t.batch_size, t.grad_accum, self.acc.num_processes),
                 "sharding": "fsdp" if self.sharded else "none",
                 "metric_key": self.watch.key, "higher_is_better": self.watch.higher_is_better}
-            # Metrics up to `step` reach the store before the checkpoint exists: a kill between the
-            # two then leaves extra rows (deleted on resume), never a gap in the series.
-            self.report.flush()
-            path = checkpoints.write_checkpoint(self.run_dir, step, files, state)
-            checkpoints.prune(self.run_dir, ck.keep, ck.keep_best)  # direction read from each state.json
-            self.report.on_artifact("checkpoint", path, step, {"metric": metric})
-            self.report.flush()
+            try:
+                # Metrics up to `step` reach the store before the checkpoint exists: a kill between the
+                # two then leaves extra rows (deleted on resume), never a gap in the series.
+                self.report.flush()
+                path = checkpoints.write_checkpoint(self.run_dir, step, files, state)
+                checkpoints.prune(self.run_dir, ck.keep, ck.keep_best)  # direction read from each state.json
+                self.report.on_artifact("checkpoint", path, step, {"metric": metric})
+                self.report.flush()
+            except DiskFull as exc:
+                if self.acc.num_processes == 1:
+                    raise
+                failure = exc
+        self._agree_on_disk_full(step, failure)
         self.acc.wait_for_everyone()
         return path
+
+    def _agree_on_disk_full(self, step: int, failure: DiskFull | None) -> None:
+        """Only the main process writes the checkpoint; when that meets a full or failing disk every
+        process stops with it, rather than the others waiting at the next collective for a process
+        that has gone."""
+        if self.acc.num_processes == 1:
+            return
+        import torch
+
+        flag = torch.tensor([0 if failure is None else 1], device=self.acc.device)
+        if int(self.acc.reduce(flag, "max")):
+            raise failure or DiskFull(f"the main process could not save the checkpoint at step {step} (a full or "
+                                      "failing disk; its line in this log says where); every process stops")
 
     def save_final(self) -> Path | None:
         self.acc.wait_for_everyone()

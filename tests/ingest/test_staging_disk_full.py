@@ -16,6 +16,8 @@ import pytest
 from PIL import Image
 
 from spark_trainer.ingest.staging import DatasetBuilder
+from spark_trainer.ingest.video import space
+from spark_trainer.ingest.video.frames import extract_frames
 from spark_trainer.store import projects
 from spark_trainer.store.store import Store
 from tests.conftest import spark_trainer_exe, subprocess_env
@@ -105,14 +107,59 @@ def test_a_file_size_limit_in_a_real_process_is_an_io_error_and_leaves_nothing(f
     assert _state(full_home) == before
 
 
-def test_video_frames_on_a_full_disk_fail_the_whole_dataset(full_home: Path, cli, tmp_path: Path) -> None:
+def test_video_frames_on_a_full_disk_fail_the_whole_dataset(full_home: Path, cli, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     video = write_video(tmp_path / "clip.mp4", 30)
     before = _state(full_home)
+    # The space check passed, then another program took the space: extraction meets the full disk.
+    monkeypatch.setattr(space, "check_room", lambda *args: None)
     fill(full_home)
     out = cli("dataset", "video", video, "--project", "p", "--every-n", "5")
     assert out.code == 1, out.err  # was: the video "rejected", then "no frames extracted" (exit 2)
     line = out.err.strip().splitlines()[-1]
     assert line == (f"error: disk full at {full_home / 'cache'}: 0.0 MB free, cannot write the frames of "
                     f"clip.mp4; nothing was saved"), out.err
+    os.unlink(full_home / ".ballast")
+    assert _state(full_home) == before
+
+
+def _noise_video(path: Path, n_frames: int, size: tuple[int, int] = (480, 360)) -> Path:
+    """Frames of random pixels: their images do not compress, so a few fill a small disk."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, size)
+    rng = np.random.default_rng(0)
+    for _ in range(n_frames):
+        writer.write(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    writer.release()
+    return path
+
+
+def test_video_frames_that_would_not_fit_are_refused_before_any_is_written(full_home: Path, cli,
+                                                                           tmp_path: Path) -> None:
+    video = _noise_video(tmp_path / "noise.avi", 30)
+    before = _state(full_home)
+    out = cli("dataset", "video", video, "--project", "p", "--fps", "15")  # every other frame: 15 frames
+    assert out.code == 1, out.err
+    line = out.err.strip().splitlines()[-1]
+    prefix = f"error: disk full at {full_home / 'cache'}: "
+    assert line.startswith(prefix) and line.endswith(" MB; nothing was saved"), line
+    assert _state(full_home) == before  # no frame, cache folder or dataset row
+    # The estimate is honest: the 15 frames really written (to the cache, then copied into the
+    # dataset) take at most what it said, and not far less.
+    real = 2 * sum(f.path.stat().st_size for f in extract_frames(video, tmp_path / "frames", fps=15))
+    needs = float(line.split("the frames need about ")[1].split(" MB")[0]) * MiB - 4 * MiB  # less the margin
+    assert real <= needs <= 1.5 * real, (real, needs)
+
+
+def test_scene_frames_are_checked_once_the_scenes_are_known(full_home: Path, cli, tmp_path: Path) -> None:
+    video = write_video(tmp_path / "cuts.mp4", 60, cuts=[20, 40])
+    before = _state(full_home)
+    fill(full_home)
+    out = cli("dataset", "video", video, "--project", "p", "--scenes")
+    assert out.code == 1, out.err
+    line = out.err.strip().splitlines()[-1]
+    assert line.startswith(f"error: disk full at {full_home / 'cache'}: 0.0 MB free, the frames need about "), line
+    assert line.endswith("; nothing was saved"), line
     os.unlink(full_home / ".ballast")
     assert _state(full_home) == before

@@ -24,7 +24,7 @@ class ExtractedFrame:
     height: int
 
 
-def _selector(fps: float | None, every_n: int | None, indices: list[int] | None,
+def selector(fps: float | None, every_n: int | None, indices: list[int] | None,
               video_fps: float) -> tuple[Callable[[int], bool], int | None]:
     """A keep(i) test and the last index that can be kept (None: until the end)."""
     chosen = [x is not None for x in (fps, every_n, indices)]
@@ -47,6 +47,13 @@ def _selector(fps: float | None, every_n: int | None, indices: list[int] | None,
         return i == math.ceil(k * step - 1e-9)
 
     return keep, None
+
+
+def encode_params(image_format: str) -> list[int]:
+    """OpenCV's encoder settings for the frame images (extraction and the space estimate alike)."""
+    import cv2
+
+    return [cv2.IMWRITE_JPEG_QUALITY, 95] if image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
 
 
 def resize_longest(frame: object, longest: int | None) -> object:
@@ -87,12 +94,12 @@ def extract_frames(path: Path, out_dir: Path, *, fps: float | None = None, every
     if not cap.isOpened():
         raise BadInput(f"{path}: cannot open as a video")
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    params = encode_params(image_format)
     frames: list[ExtractedFrame] = []
     try:
         video_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
         total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        keep, last = _selector(fps, every_n, indices, video_fps)
+        keep, last = selector(fps, every_n, indices, video_fps)
         index = 0
         while (max_frames is None or len(frames) < max_frames) and (last is None or index <= last):
             if not cap.grab():

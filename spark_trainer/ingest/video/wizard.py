@@ -13,6 +13,7 @@ import os
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from spark_trainer.ingest.types import (
     check_cancel,
     emit,
 )
+from spark_trainer.ingest.video import space
 from spark_trainer.ingest.video.frames import extract_frames
 from spark_trainer.ingest.video.models import Captioner, Transcriber, model_or_note, transcript_at
 from spark_trainer.ingest.video.phash import frame_hash, near_duplicates
@@ -90,10 +92,12 @@ class VideoOptions:
 
 def process_video(video: Path, probe: VideoProbe, options: VideoOptions, cache_root: Path, *,
                   captioner: Captioner | None = None, transcriber: Transcriber | None = None,
-                  progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> tuple[Path, dict]:
+                  progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+                  before_extract: Callable[[list[int]], None] | None = None) -> tuple[Path, dict]:
     """Frames (and scenes, captions, transcript) of one video, from the cache when already done.
 
-    Returns the cache folder and its `result.json` content.
+    `before_extract` gets the indices of the frames about to be extracted (and may refuse by
+    raising). Returns the cache folder and its `result.json` content.
     """
     done = cache_root / options.cache_key(probe.sha256)
     if (done / "result.json").is_file():
@@ -101,7 +105,7 @@ def process_video(video: Path, probe: VideoProbe, options: VideoOptions, cache_r
     cache_root.mkdir(parents=True, exist_ok=True)
     work = cache_root / f".work-{uuid.uuid4().hex[:8]}"
     try:
-        result = _compute(video, probe, options, work, captioner, transcriber, progress, cancel)
+        result = _compute(video, probe, options, work, captioner, transcriber, progress, cancel, before_extract)
         (work / "result.json").write_text(json.dumps(result, indent=1))
         try:
             os.replace(work, done)
@@ -115,13 +119,15 @@ def process_video(video: Path, probe: VideoProbe, options: VideoOptions, cache_r
 
 def _compute(video: Path, probe: VideoProbe, options: VideoOptions, work: Path, captioner: Captioner | None,
              transcriber: Transcriber | None, progress: ProgressFn | None,
-             cancel: threading.Event | None) -> dict[str, Any]:
+             cancel: threading.Event | None, before_extract: Callable[[list[int]], None] | None) -> dict[str, Any]:
     scenes = []
     if options.mode == "scenes" or options.detect_scenes:
         scenes = detect_scenes(video, options.scene_threshold, min_scene_len=options.min_scene_len,
                                progress=progress, cancel=cancel)
     choice: dict[str, Any] = {"fps": options.fps} if options.mode == "fps" else (
         {"every_n": options.every_n} if options.mode == "every_n" else {"indices": [s.middle_frame for s in scenes]})
+    if before_extract is not None:
+        before_extract(_kept(probe, options, [s.middle_frame for s in scenes]))
     frames = extract_frames(video, work / "frames", **choice, resize=options.resize, max_frames=options.max_frames,
                             image_format=options.image_format, progress=progress, cancel=cancel)
     dropped: dict[int, int] = {}
@@ -168,14 +174,20 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
     for f in files:
         if f.ext not in VIDEO_EXTS:
             report.reject(f.source, None, "not a video file")
+    probes = []
+    for i, f in enumerate(chosen):
+        check_cancel(cancel)
+        emit(progress, i, len(chosen), f"video {i + 1}/{len(chosen)}: probing {f.source}", f.source)
+        probes.append(probe_video(f.path))
+    if options.mode != "scenes":  # the scenes, and so the frames, are known only once each video is scanned
+        _check_room(store, options, [(f, p) for f, p in zip(chosen, probes, strict=True) if p.ok])
     captioner, transcriber = _load_models(options, report)
     builder = DatasetBuilder(store.home, "image", IngestOptions(val_fraction=options.val_fraction), report)
     per_video: dict[str, Any] = {}
     with builder.guard():
-        for i, f in enumerate(chosen):
+        for i, (f, probe) in enumerate(zip(chosen, probes, strict=True)):
             check_cancel(cancel)
-            emit(progress, i, len(chosen), f"video {i + 1}/{len(chosen)}: probing {f.source}", f.source)
-            per_video[f.source] = _one_video(f, i, len(chosen), builder, options, store, captioner,
+            per_video[f.source] = _one_video(f, probe, i, len(chosen), builder, options, store, captioner,
                                              transcriber, progress, cancel)
         check_cancel(cancel)
         if not builder.items:
@@ -189,6 +201,28 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
     return IngestResult(dataset, report)
 
 
+def _kept(probe: VideoProbe, options: VideoOptions, scene_frames: list[int]) -> list[int]:
+    return space.kept_indices(probe, options.mode or "fps", fps=options.fps, every_n=options.every_n,
+                              scene_frames=scene_frames, max_frames=options.max_frames)
+
+
+def _check_room(store: Store, options: VideoOptions, videos: list[tuple[InputFile, VideoProbe]],
+                scene_frames: list[int] | None = None) -> None:
+    """Refuse (nothing written) unless the data home has room for these videos' frames: estimated
+    for videos not yet extracted, the cached frames' real size for those already done."""
+    cache_root = store.home.root / "cache" / "video"
+    new = cached = 0
+    for f, probe in videos:
+        done = cache_root / options.cache_key(probe.sha256) / "frames"
+        if (done.parent / "result.json").is_file():
+            cached += sum(p.stat().st_size for p in done.iterdir()) if done.is_dir() else 0
+            continue
+        kept = _kept(probe, options, scene_frames or [])
+        new += len(kept) * space.bytes_per_frame(f.path, probe, kept, resize=options.resize,
+                                                 image_format=options.image_format)
+    space.check_room(store.home.root / "cache", store.home.datasets_dir, new, cached)
+
+
 def _load_models(options: VideoOptions, report: IngestReport) -> tuple[Captioner | None, Transcriber | None]:
     caption_dir, note = model_or_note(options.caption_model, "captioning", "--caption-model")
     if note:
@@ -200,10 +234,9 @@ def _load_models(options: VideoOptions, report: IngestReport) -> tuple[Captioner
             Transcriber(transcribe_dir, options.model_device) if transcribe_dir else None)
 
 
-def _one_video(f: InputFile, i: int, n: int, builder: DatasetBuilder, options: VideoOptions, store: Store,
-               captioner: Captioner | None, transcriber: Transcriber | None, progress: ProgressFn | None,
-               cancel: threading.Event | None) -> dict[str, Any]:
-    probe = probe_video(f.path)
+def _one_video(f: InputFile, probe: VideoProbe, i: int, n: int, builder: DatasetBuilder, options: VideoOptions,
+               store: Store, captioner: Captioner | None, transcriber: Transcriber | None,
+               progress: ProgressFn | None, cancel: threading.Event | None) -> dict[str, Any]:
     if probe.problems:
         builder.report.reject(f.source, None, "; ".join(probe.problems))
         return {"rejected": True, "problems": probe.problems}
@@ -211,10 +244,16 @@ def _one_video(f: InputFile, i: int, n: int, builder: DatasetBuilder, options: V
     def inner(p: Progress) -> None:
         emit(progress, i, n, f"video {i + 1}/{n}: {p.message} ({p.done}/{p.total} frames)", f.source)
 
+    def room(kept: list[int]) -> None:  # scenes mode: the frames are known once the scenes are
+        if options.mode == "scenes":
+            _check_room(store, options, [(f, probe)], kept)
+
     try:
         cache_dir, result = process_video(f.path, probe, options, store.home.root / "cache" / "video",
                                           captioner=captioner, transcriber=transcriber, progress=inner,
-                                          cancel=cancel)
+                                          cancel=cancel, before_extract=room)
+    except space.NoRoomForFrames:
+        raise  # refused before writing: its line already says where and how much
     except DiskFull as exc:  # not this video's fault: the whole dataset fails, nothing is kept
         cache = store.home.root / "cache"
         raise DiskFull(f"disk full at {cache}: {gb(free_bytes(cache))} free, cannot write the frames of "
