@@ -128,14 +128,9 @@ def chunked_linear_cross_entropy(hidden: Any, weight: Any, targets: Any, bias: A
 
 
 def plain_linear_cross_entropy(hidden: Any, weight: Any, targets: Any, bias: Any = None) -> Any:
-    """The reference: full logits, then cross-entropy (sum). Outside autocast `hidden` arrives in fp32
-    (accelerate returns a mixed-precision model's outputs in fp32) while a frozen base head is stored
-    in bf16/fp16: the head is cast to the hidden states' dtype, as the training kernel does."""
+    """The reference: full logits, then cross-entropy (sum)."""
     import torch.nn.functional as F
 
-    if weight.dtype != hidden.dtype:
-        weight = weight.to(hidden.dtype)
-        bias = None if bias is None else bias.to(hidden.dtype)
     logits = F.linear(hidden, weight, bias)
     return F.cross_entropy(logits.float(), targets, ignore_index=IGNORE, reduction="sum")
 
@@ -148,8 +143,16 @@ def liger_linear_cross_entropy(hidden: Any, weight: Any, targets: Any, bias: Any
 
 
 def linear_cross_entropy(hidden: Any, weight: Any, targets: Any, bias: Any = None, *, kernel: str = "chunked") -> Any:
-    """Summed token loss of the output projection `weight` (and `bias`) on `hidden` [..., h]."""
+    """Summed token loss of the output projection `weight` (and `bias`) on `hidden` [..., h].
+
+    A mixed-precision model hands back its outputs in fp32 (accelerate), while a frozen base head is
+    stored in bf16/fp16 and the loss runs outside autocast: the hidden states are cast to the head's
+    dtype, which is the matmul autocast would have done (no fp32 copy of a [vocab, h] weight, and
+    liger-kernel's matmul needs the two dtypes equal). Softmax and sums stay in fp32.
+    """
     hidden = hidden.reshape(-1, hidden.shape[-1])
+    if hidden.dtype != weight.dtype:
+        hidden = hidden.to(weight.dtype)
     targets = targets.reshape(-1)
     if kernel == "liger":
         return liger_linear_cross_entropy(hidden, weight, targets, bias)

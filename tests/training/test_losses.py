@@ -9,6 +9,7 @@ from spark_trainer.training.losses import (
     chunked_linear_cross_entropy,
     find_hidden_head,
     install_hidden_head,
+    linear_cross_entropy,
     logits_out,
     plain_linear_cross_entropy,
 )
@@ -56,19 +57,26 @@ def test_frozen_head_gets_no_weight_gradient_and_all_ignored_gives_zero() -> Non
             float(plain_linear_cross_entropy(hidden, weight, targets)), rel=1e-9)
 
 
+@pytest.mark.parametrize("kernel", ["chunked", "plain"])
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
-def test_evaluation_with_fp32_hidden_states_and_a_half_precision_head(dtype: str) -> None:
+def test_fp32_hidden_states_and_a_half_precision_head(dtype: str, kernel: str) -> None:
     # A mixed-precision run's model returns fp32 outputs (accelerate) while the frozen base head is
     # stored in bf16/fp16; evaluation used to fail with "expected m1 and m2 to have the same dtype".
+    # The matmul runs in the head's dtype, as under autocast; the loss and the gradient reaching the
+    # fp32 hidden states are fp32.
     import torch
 
     hidden, weight, b, targets = _inputs(bias=True)
-    hidden, low = hidden.detach().float(), weight.detach().to(getattr(torch, dtype))
-    low_b = b.detach().to(low.dtype)
-    with torch.no_grad():
-        got = chunked_linear_cross_entropy(hidden, low, targets, low_b, chunk=64)
-        want = plain_linear_cross_entropy(hidden, low.float(), targets, low_b.float())
-    assert got.dtype == torch.float32 and float(got) == pytest.approx(float(want), rel=1e-6)
+    hidden = hidden.detach().float().requires_grad_()
+    low, low_b = weight.detach().to(getattr(torch, dtype)), b.detach().to(getattr(torch, dtype))
+    want = plain_linear_cross_entropy(hidden.detach().to(low.dtype), low, targets, low_b)
+    with torch.no_grad():  # evaluation
+        got = linear_cross_entropy(hidden, low, targets, low_b, kernel=kernel)
+    assert got.dtype == torch.float32 and float(got) == pytest.approx(float(want), rel=1e-3)
+    loss = linear_cross_entropy(hidden, low, targets, low_b, kernel=kernel)  # training
+    (grad,) = torch.autograd.grad(loss, [hidden])
+    assert float(loss.detach()) == pytest.approx(float(want), rel=1e-3)
+    assert grad.dtype == torch.float32 and bool(torch.isfinite(grad).all()) and float(grad.abs().max()) > 0
 
 
 def test_model_with_hidden_head_gives_the_plain_loss_and_lora_gradients(tiny_model) -> None:
