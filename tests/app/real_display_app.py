@@ -1,7 +1,9 @@
 """Start the real app (`app.main.main`) and report what is on its screen, for the real-display test.
 
-The app is unchanged: input comes from outside, through the X server (xdotool). This wrapper only
-adds eyes: four times a second it prints one JSON line (when something changed) with the Qt platform,
+The app is unchanged except for the demo's length (`DEMO_STEPS` instead of its 300 steps, through
+the welcome panel's `demo_steps`, as the offscreen tests do): the run is still trained by a real
+worker and charted, in a fraction of the time on a crowded machine. Input comes from outside, through
+the X server (xdotool). This wrapper adds eyes: four times a second it prints one JSON line (when something changed) with the Qt platform,
 the main window's X id, geometry and focus, each visible push button's text, state and screen position, and each visible
 chart's curves with their point counts.
 
@@ -22,10 +24,17 @@ from app.main_window import MainWindow  # noqa: E402
 _last: list[str] = [""]
 
 
+DEMO_STEPS = 60
+
+
 def _report(window: MainWindow) -> None:
     from PySide6.QtWidgets import QApplication, QPushButton
 
     from app.charts.live_chart import LiveChartWidget
+    from app.views.welcome_panel import WelcomePanel
+
+    for panel in window.findChildren(WelcomePanel):
+        panel.demo_steps = DEMO_STEPS
 
     buttons = []
     for button in window.findChildren(QPushButton):
