@@ -20,7 +20,7 @@ from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import ConfigError, DiskFull, OperationFailed
 from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec, get_recipe
-from spark_trainer.training import batches, checkpoints, diskspace, lr_plan, oom, sharding, steps
+from spark_trainer.training import accel, batches, checkpoints, diskspace, lr_plan, oom, sharding, steps
 from spark_trainer.training.compiling import CompileState
 from spark_trainer.training.reporting import Commands, Reporter, TrainOutcome
 
@@ -43,62 +43,6 @@ class _MainOnly:
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._reporter, name)
         return attr if self._is_main else (lambda *a, **k: None)
-
-
-def _make_accelerator(config: ExperimentConfig, model_dir: Path | None) -> tuple[Any, str, sharding.ShardingPlan]:
-    import torch
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-
-    cpu = config.gpus.strip().lower() == "cpu" or not torch.cuda.is_available()
-    device_type = "cpu" if cpu else "cuda"
-    precision = steps.resolve_precision(config.train.precision, device_type)
-    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        AcceleratorState._reset_state(reset_partial_state=True)  # several runs in one process (tests, bench)
-    mixed = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}[precision]
-    plan = sharding.plan_for_run(config, cpu=cpu, model_dir=model_dir)
-    fsdp = sharding.plugin() if plan.fsdp else None
-    accelerator = Accelerator(cpu=cpu, mixed_precision=mixed, fsdp_plugin=fsdp)
-    if cpu and mixed == "fp16":
-        _cpu_fp16(accelerator)
-    if fsdp is not None:
-        sharding.enable_fsdp(accelerator, fsdp)  # on the CPU accelerate would ignore the plugin
-        sharding.silence_view_warning()
-    if not cpu:
-        _cap_gpu_memory(accelerator.device)
-    return accelerator, precision, plan
-
-
-def _cpu_fp16(accelerator: Any) -> None:
-    """Make `precision: fp16` on the CPU mean what it means on a GPU.
-
-    accelerate leaves fp16 off on the CPU (no autocast, no scaler), so such a run trained in fp32
-    while its log said fp16. torch has fp16 autocast and a gradient scaler on the CPU; with them the
-    run computes in fp16, scales its loss and skips steps whose gradients overflow, and its
-    checkpoints carry the scaler like a GPU run's. Set before `prepare`, which wraps the forward in
-    autocast and hands the scaler to the optimizer.
-    """
-    import torch
-
-    accelerator.native_amp = True
-    accelerator.scaler = torch.amp.GradScaler("cpu")
-
-
-def _cap_gpu_memory(device: Any) -> None:
-    """Honour SPARK_TRAINER_CUDA_MEMORY_FRACTION (0 < f <= 1): this process may allocate at most that
-    share of the GPU's memory, so several runs can share a GPU and out-of-memory is testable."""
-    import torch
-
-    text = os.environ.get("SPARK_TRAINER_CUDA_MEMORY_FRACTION", "").strip()
-    if not text:
-        return
-    try:
-        fraction = float(text)
-    except ValueError:
-        raise ConfigError(f"SPARK_TRAINER_CUDA_MEMORY_FRACTION must be a number in (0, 1], got {text!r}") from None
-    if not 0 < fraction <= 1:
-        raise ConfigError(f"SPARK_TRAINER_CUDA_MEMORY_FRACTION must be in (0, 1], got {fraction}")
-    torch.cuda.set_per_process_memory_fraction(fraction, device)
 
 
 def _check_config(config: ExperimentConfig) -> None:
@@ -142,7 +86,7 @@ def run_training(
     resume_from = Path(resume_from) if resume_from is not None else None
     resume_state = checkpoints.read_state(resume_from) if resume_from is not None else None
 
-    accelerator, precision, plan = _make_accelerator(config, getattr(recipe, "model_dir", None))
+    accelerator, precision, plan = accel.make_accelerator(config, getattr(recipe, "model_dir", None))
     is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
     report = _MainOnly(reporter, is_main)
     if resume_state is not None:
