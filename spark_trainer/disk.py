@@ -8,6 +8,7 @@ one of them says "disk full at <folder>: N MB free ..." instead of its library's
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 from pathlib import Path
 
@@ -21,12 +22,30 @@ def gb(n: float) -> str:
     return f"{n / 2**30:.2f} GB" if n >= 2**28 else f"{n / 2**20:.1f} MB"
 
 
-def free_bytes(path: Path) -> int:
-    """Free bytes on the filesystem holding `path` (or its nearest existing parent)."""
+def nearest_existing(path: Path) -> Path:
+    """`path`, or its nearest parent that exists (a folder about to be created lives there)."""
     probe = Path(path)
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
-    return shutil.disk_usage(probe).free
+    return probe
+
+
+def free_bytes(path: Path) -> int:
+    """Free bytes on the filesystem holding `path` (or its nearest existing parent)."""
+    return shutil.disk_usage(nearest_existing(path)).free
+
+
+def same_filesystem(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` (or their nearest existing parents) are on one filesystem."""
+    return os.stat(nearest_existing(a)).st_dev == os.stat(nearest_existing(b)).st_dev
+
+
+def folder_bytes(folder: Path) -> int:
+    """The size of the files under `folder` (0 when it cannot be read)."""
+    try:
+        return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+    except OSError:
+        return 0
 
 
 def is_full(exc: BaseException) -> bool:

@@ -212,7 +212,7 @@ class DatasetBuilder:
         if self.needed_bytes is not None:
             needs = f"the dataset needs about {disk.gb(self.needed_bytes + MARGIN_BYTES)}"
         else:  # frames from videos: the size is known only once they are written
-            written = _folder_bytes(self._staging) if self._staging is not None else 0
+            written = disk.folder_bytes(self._staging) if self._staging is not None else 0
             needs = f"the dataset needs more than the {disk.gb(written)} written before the disk filled"
         return DiskFull(f"{disk.describe(exc, folder, target=target, needs=needs)}; nothing was saved")
 
@@ -232,13 +232,6 @@ def _home_folder(home: DataHome, target: Path | None) -> Path:
         return home.root / target.resolve().relative_to(home.root.resolve()).parts[0]
     except (ValueError, IndexError, OSError):
         return target.parent
-
-
-def _folder_bytes(folder: Path) -> int:
-    try:
-        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    except OSError:
-        return 0
 
 
 def estimate_bytes(paths: list[Path], kind: str, link: bool) -> int:

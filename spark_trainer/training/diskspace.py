@@ -12,17 +12,13 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-from spark_trainer.disk import FULL_ERRNOS, free_bytes, gb
+from spark_trainer.disk import FULL_ERRNOS, folder_bytes, free_bytes, gb
 from spark_trainer.errors import DiskFull
 
 # Room kept free besides the checkpoint itself: state.json, logs, the database's WAL.
 MARGIN_BYTES = 16 * 2**20
 __all__ = ["check_before_run", "check_free", "estimate_checkpoint_bytes", "folder_bytes", "free_bytes", "gb",
            "write_failure"]
-
-
-def folder_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
 
 def estimate_checkpoint_bytes(trainable_numel: int) -> int:

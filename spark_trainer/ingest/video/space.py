@@ -10,7 +10,6 @@ with the same kind of line as ingestion.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from spark_trainer import disk
@@ -70,13 +69,6 @@ def _raw_bytes(probe: VideoProbe, resize: int | None) -> int:
     return int(probe.width * scale) * int(probe.height * scale) * 3 + 1024
 
 
-def _device(path: Path) -> int:
-    probe = Path(path)
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    return os.stat(probe).st_dev
-
-
 def check_room(cache: Path, datasets: Path, frame_bytes: int, copied_only: int = 0) -> None:
     """Refuse (NoRoomForFrames, nothing written) unless the data home has room for `frame_bytes`
     of new frames (written to `cache`, then copied into `datasets`) and `copied_only` bytes of
@@ -85,7 +77,7 @@ def check_room(cache: Path, datasets: Path, frame_bytes: int, copied_only: int =
     Raises:
         NoRoomForFrames: "disk full at <folder>: N MB free, the frames need about M MB; nothing was saved".
     """
-    if _device(cache) == _device(datasets):
+    if disk.same_filesystem(cache, datasets):
         needs = [(cache, 2 * frame_bytes + copied_only)]
     else:
         needs = [(cache, frame_bytes), (datasets, frame_bytes + copied_only)]

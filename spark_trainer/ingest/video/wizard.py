@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.disk import free_bytes, gb
+from spark_trainer.disk import folder_bytes, free_bytes, gb
 from spark_trainer.errors import BadInput, DiskFull, OperationFailed
 from spark_trainer.ingest.detect import VIDEO_EXTS, InputFile, gather
 from spark_trainer.ingest.staging import DatasetBuilder, Item, dataset_name
@@ -215,7 +215,7 @@ def _check_room(store: Store, options: VideoOptions, videos: list[tuple[InputFil
     for f, probe in videos:
         done = cache_root / options.cache_key(probe.sha256) / "frames"
         if (done.parent / "result.json").is_file():
-            cached += sum(p.stat().st_size for p in done.iterdir()) if done.is_dir() else 0
+            cached += folder_bytes(done)
             continue
         kept = _kept(probe, options, scene_frames or [])
         new += len(kept) * space.bytes_per_frame(f.path, probe, kept, resize=options.resize,
