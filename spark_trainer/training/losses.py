@@ -77,8 +77,7 @@ def _build_function() -> Any:
             for start in range(0, hidden.shape[0], chunk):
                 h = hidden[start:start + chunk]
                 t = targets[start:start + chunk]
-                w = weight if weight.dtype == h.dtype else weight.to(h.dtype)
-                logits = (h @ w.t()).float()
+                logits = (h @ weight.t()).float()
                 if bias is not None:
                     logits = logits + bias.float()
                 valid = t != IGNORE
@@ -90,7 +89,7 @@ def _build_function() -> Any:
                 grad = torch.exp(logits - lse[:, None])
                 grad.scatter_add_(1, safe[:, None], -torch.ones_like(picked)[:, None])
                 grad *= valid[:, None]
-                grad_h[start:start + chunk] = (grad.to(h.dtype) @ w).to(hidden.dtype)
+                grad_h[start:start + chunk] = grad.to(h.dtype) @ weight
                 if grad_w is not None:
                     grad_w += grad.t() @ h.float()
                 if grad_b is not None:
@@ -116,7 +115,8 @@ def chunked_linear_cross_entropy(hidden: Any, weight: Any, targets: Any, bias: A
                                  chunk: int = DEFAULT_CHUNK) -> Any:
     """Sum over tokens of cross_entropy(hidden @ weight.T + bias, targets), ignoring IGNORE targets.
 
-    `hidden` is [N, h], `weight` [V, h], `targets` [N]. Never holds more than [chunk, V] logits.
+    `hidden` is [N, h], `weight` [V, h] of the same dtype (`linear_cross_entropy` casts), `targets` [N].
+    Never holds more than [chunk, V] logits.
     """
     torch = _torch()
     if torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad):
