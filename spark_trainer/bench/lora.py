@@ -17,6 +17,7 @@ import gc
 import math
 import tempfile
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from spark_trainer.bench import mfu
@@ -101,8 +102,13 @@ def run_ours(preset: Preset, examples: list[list[int]], *, device: Any, dtype: A
 
 def bench_lora(preset_name: str = "tiny", *, steps: int | None = None, compile: bool | None = None,
                attention: str = "auto", engines: tuple[str, ...] = ("ours", "packed", "padded"),
-               log: Any = None) -> dict[str, Any]:
-    """Run the engines and return their figures and ratios (see the module docstring)."""
+               repeats: int = 1, log: Any = None) -> dict[str, Any]:
+    """Run the engines and return their figures and ratios (see the module docstring).
+
+    With `repeats` > 1 the engines take turns (ours, packed, padded, ours, ...), so a machine whose
+    load drifts slows each of them alike; each engine's figures are those of its median round and
+    each ratio is the median of the rounds' ratios (each round's engines ran back to back).
+    """
     import torch
 
     from spark_trainer.bench.baselines import run_trainer
@@ -123,37 +129,54 @@ def bench_lora(preset_name: str = "tiny", *, steps: int | None = None, compile: 
     mean_len = preset.median_len * math.exp(0.75**2 / 2)
     n = int((warmup + steps) * preset.batch_size * preset.seq_len / mean_len * 1.3 / 0.9) + 64
     examples = synthetic_examples(preset, n)
-    results: dict[str, Any] = {}
-    for engine in engines:
-        if log:
-            log(f"running {engine} ({preset.name}, {steps} timed steps after {warmup} warm-up)")
-        if engine == "ours":
-            results[engine] = run_ours(preset, examples, device=device, dtype=dtype, steps=steps, warmup=warmup,
-                                       compile=compile, attention=attention, log=log)
-        elif engine in ("packed", "padded"):
-            results[engine] = run_trainer(preset, examples, packed=engine == "packed", device=device,
-                                          precision=precision, steps=steps, warmup=warmup)
-        else:
-            raise BadInput(f"unknown engine {engine!r}; engines are: ours, packed, padded")
-        gc.collect()
-        if cuda:
-            torch.cuda.empty_cache()
+    unknown = [e for e in engines if e not in ("ours", "packed", "padded")]
+    if unknown:
+        raise BadInput(f"unknown engine {unknown[0]!r}; engines are: ours, packed, padded")
+    if repeats < 1:
+        raise BadInput("--repeats must be at least 1")
+    rounds: list[dict[str, Any]] = []
+    for turn in range(repeats):
+        found: dict[str, Any] = {}
+        for engine in engines:
+            if log:
+                log(f"running {engine} ({preset.name}, {steps} timed steps after {warmup} warm-up"
+                    + (f", round {turn + 1} of {repeats})" if repeats > 1 else ")"))
+            if engine == "ours":
+                found[engine] = run_ours(preset, examples, device=device, dtype=dtype, steps=steps, warmup=warmup,
+                                         compile=compile, attention=attention, log=log)
+            else:
+                found[engine] = run_trainer(preset, examples, packed=engine == "packed", device=device,
+                                            precision=precision, steps=steps, warmup=warmup)
+            gc.collect()
+            if cuda:
+                torch.cuda.empty_cache()
+        rounds.append(found)
     flops = _flops_per_token(preset, examples)
     peak_flops = mfu.peak_flops(torch.cuda.get_device_name(0) if cuda else "cpu", precision)
-    for figures in results.values():
-        figures["mfu"] = figures["tokens_per_s"] * flops / peak_flops if peak_flops else None
-    ratios = {}
+    for found in rounds:
+        for figures in found.values():
+            figures["mfu"] = figures["tokens_per_s"] * flops / peak_flops if peak_flops else None
+    results: dict[str, Any] = {}
+    for engine in engines:
+        speeds = [found[engine]["tokens_per_s"] for found in rounds]
+        results[engine] = dict(min(rounds, key=lambda found: abs(found[engine]["tokens_per_s"] - median(speeds)))[engine])
+        if repeats > 1:
+            results[engine]["rounds_tokens_per_s"] = speeds
+    ratios: dict[str, float] = {}
+    by_round: dict[str, list[float]] = {}
     if "ours" in results:
         for base in ("packed", "padded"):
             if base in results:
-                ratios[f"ours_vs_{base}"] = results["ours"]["tokens_per_s"] / results[base]["tokens_per_s"]
+                by_round[f"ours_vs_{base}"] = [f["ours"]["tokens_per_s"] / f[base]["tokens_per_s"] for f in rounds]
         if cuda and "packed" in results:
-            ratios["memory_ours_vs_packed"] = results["ours"]["peak_bytes"] / results["packed"]["peak_bytes"]
+            by_round["memory_ours_vs_packed"] = [f["ours"]["peak_bytes"] / f["packed"]["peak_bytes"] for f in rounds]
+        ratios = {key: median(values) for key, values in by_round.items()}
     return {"preset": preset.name, "device": torch.cuda.get_device_name(0) if cuda else "cpu",
             "precision": precision, "steps": steps, "warmup_steps": warmup, "seq_len": preset.seq_len,
             "batch_size": preset.batch_size, "median_len": preset.median_len,
             "compile": "auto" if compile is None else compile, "flops_per_token": flops, "peak_flops": peak_flops,
-            "torch": torch.__version__, "engines": results, "ratios": ratios}
+            "torch": torch.__version__, "repeats": repeats, "engines": results, "ratios": ratios,
+            **({"ratios_by_round": by_round} if repeats > 1 else {})}
 
 
 def _flops_per_token(preset: Preset, examples: list[list[int]]) -> float:
@@ -171,7 +194,8 @@ def format_report(report: dict[str, Any]) -> str:
              "padded": "HF Trainer + PEFT, dynamic padding"}
     lines = [f"bench lora --preset {report['preset']} on {report['device']} ({report['precision']}, "
              f"seq_len {report['seq_len']}, batch {report['batch_size']}, median example {report['median_len']} "
-             f"tokens, {report['steps']} timed steps, compile {report['compile']}, torch {report['torch']})"]
+             f"tokens, {report['steps']} timed steps, compile {report['compile']}, torch {report['torch']}"
+             + (f", {report['repeats']} rounds, engines taking turns" if report.get("repeats", 1) > 1 else "") + ")"]
     for key, r in report["engines"].items():
         peak = "-" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**30:.1f} GiB"
         mfu_text = "-" if r.get("mfu") is None else f"{r['mfu']:.1%}"
@@ -186,6 +210,9 @@ def format_report(report: dict[str, Any]) -> str:
                      + (f", warm-up {warm:.1f} s (not in the timed steps)" if warm is not None else "")
                      + f", evaluations in the timed steps: {len(ours['evals_in_window'])}, "
                      f"checkpoints: {len(ours['checkpoints_in_window'])}")
+    by_round = report.get("ratios_by_round", {})
     for key, value in report["ratios"].items():
-        lines.append(f"  {key.replace('_', ' ')}: {value:.2f}x")
+        spread = (f" (median of {len(by_round[key])} rounds: " + ", ".join(f"{v:.2f}" for v in by_round[key]) + ")"
+                  if key in by_round else "")
+        lines.append(f"  {key.replace('_', ' ')}: {value:.2f}x{spread}")
     return "\n".join(lines)
