@@ -17,10 +17,10 @@ import gc
 import math
 import tempfile
 from pathlib import Path
-from statistics import median
 from typing import Any
 
 from spark_trainer.bench import mfu
+from spark_trainer.bench.rounds import median_figures, median_ratios, ratio_lines, rounds_note, take_turns
 from spark_trainer.bench.workload import PRESETS, Preset, synthetic_examples, write_model_folder, write_text_rows
 from spark_trainer.errors import BadInput, OperationFailed
 
@@ -115,6 +115,9 @@ def bench_lora(preset_name: str = "tiny", *, steps: int | None = None, compile: 
 
     if preset_name not in PRESETS:
         raise BadInput(f"unknown preset {preset_name!r}; presets are: {', '.join(PRESETS)}")
+    unknown = [e for e in engines if e not in ("ours", "packed", "padded")]
+    if unknown:
+        raise BadInput(f"unknown engine {unknown[0]!r}; engines are: ours, packed, padded")
     preset = PRESETS[preset_name]
     steps = steps or preset.steps
     warmup = preset.warmup_steps
@@ -129,48 +132,31 @@ def bench_lora(preset_name: str = "tiny", *, steps: int | None = None, compile: 
     mean_len = preset.median_len * math.exp(0.75**2 / 2)
     n = int((warmup + steps) * preset.batch_size * preset.seq_len / mean_len * 1.3 / 0.9) + 64
     examples = synthetic_examples(preset, n)
-    unknown = [e for e in engines if e not in ("ours", "packed", "padded")]
-    if unknown:
-        raise BadInput(f"unknown engine {unknown[0]!r}; engines are: ours, packed, padded")
-    if repeats < 1:
-        raise BadInput("--repeats must be at least 1")
-    rounds: list[dict[str, Any]] = []
-    for turn in range(repeats):
-        found: dict[str, Any] = {}
-        for engine in engines:
-            if log:
-                log(f"running {engine} ({preset.name}, {steps} timed steps after {warmup} warm-up"
-                    + (f", round {turn + 1} of {repeats})" if repeats > 1 else ")"))
-            if engine == "ours":
-                found[engine] = run_ours(preset, examples, device=device, dtype=dtype, steps=steps, warmup=warmup,
-                                         compile=compile, attention=attention, log=log)
-            else:
-                found[engine] = run_trainer(preset, examples, packed=engine == "packed", device=device,
-                                            precision=precision, steps=steps, warmup=warmup)
-            gc.collect()
-            if cuda:
-                torch.cuda.empty_cache()
-        rounds.append(found)
+
+    def run_one(engine: str) -> dict[str, Any]:
+        if engine == "ours":
+            found = run_ours(preset, examples, device=device, dtype=dtype, steps=steps, warmup=warmup,
+                             compile=compile, attention=attention, log=log)
+        else:
+            found = run_trainer(preset, examples, packed=engine == "packed", device=device, precision=precision,
+                                steps=steps, warmup=warmup)
+        gc.collect()
+        if cuda:
+            torch.cuda.empty_cache()
+        return found
+
+    rounds = take_turns(engines, run_one, repeats, describe=f"{preset.name}, {steps} timed steps after {warmup} warm-up",
+                        log=log)
     flops = _flops_per_token(preset, examples)
     peak_flops = mfu.peak_flops(torch.cuda.get_device_name(0) if cuda else "cpu", precision)
     for found in rounds:
         for figures in found.values():
             figures["mfu"] = figures["tokens_per_s"] * flops / peak_flops if peak_flops else None
-    results: dict[str, Any] = {}
-    for engine in engines:
-        speeds = [found[engine]["tokens_per_s"] for found in rounds]
-        results[engine] = dict(min(rounds, key=lambda found: abs(found[engine]["tokens_per_s"] - median(speeds)))[engine])
-        if repeats > 1:
-            results[engine]["rounds_tokens_per_s"] = speeds
-    ratios: dict[str, float] = {}
-    by_round: dict[str, list[float]] = {}
-    if "ours" in results:
-        for base in ("packed", "padded"):
-            if base in results:
-                by_round[f"ours_vs_{base}"] = [f["ours"]["tokens_per_s"] / f[base]["tokens_per_s"] for f in rounds]
-        if cuda and "packed" in results:
-            by_round["memory_ours_vs_packed"] = [f["ours"]["peak_bytes"] / f["packed"]["peak_bytes"] for f in rounds]
-        ratios = {key: median(values) for key, values in by_round.items()}
+    results = median_figures(rounds, "tokens_per_s")
+    pairs = {"ours_vs_packed": ("ours", "packed", "tokens_per_s"), "ours_vs_padded": ("ours", "padded", "tokens_per_s")}
+    if cuda:
+        pairs["memory_ours_vs_packed"] = ("ours", "packed", "peak_bytes")
+    ratios, by_round = median_ratios(rounds, pairs)
     return {"preset": preset.name, "device": torch.cuda.get_device_name(0) if cuda else "cpu",
             "precision": precision, "steps": steps, "warmup_steps": warmup, "seq_len": preset.seq_len,
             "batch_size": preset.batch_size, "median_len": preset.median_len,
@@ -195,7 +181,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [f"bench lora --preset {report['preset']} on {report['device']} ({report['precision']}, "
              f"seq_len {report['seq_len']}, batch {report['batch_size']}, median example {report['median_len']} "
              f"tokens, {report['steps']} timed steps, compile {report['compile']}, torch {report['torch']}"
-             + (f", {report['repeats']} rounds, engines taking turns" if report.get("repeats", 1) > 1 else "") + ")"]
+             f"{rounds_note(report)})"]
     for key, r in report["engines"].items():
         peak = "-" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**30:.1f} GiB"
         mfu_text = "-" if r.get("mfu") is None else f"{r['mfu']:.1%}"
@@ -210,9 +196,5 @@ def format_report(report: dict[str, Any]) -> str:
                      + (f", warm-up {warm:.1f} s (not in the timed steps)" if warm is not None else "")
                      + f", evaluations in the timed steps: {len(ours['evals_in_window'])}, "
                      f"checkpoints: {len(ours['checkpoints_in_window'])}")
-    by_round = report.get("ratios_by_round", {})
-    for key, value in report["ratios"].items():
-        spread = (f" (median of {len(by_round[key])} rounds: " + ", ".join(f"{v:.2f}" for v in by_round[key]) + ")"
-                  if key in by_round else "")
-        lines.append(f"  {key.replace('_', ' ')}: {value:.2f}x{spread}")
+    lines.extend(ratio_lines(report))
     return "\n".join(lines)

@@ -73,12 +73,3 @@ def test_repeats_take_turns_and_report_the_median_round(monkeypatch):
     text = lora.format_report(report)
     assert "3 rounds, engines taking turns" in text and "median of 3 rounds: 2.00, 0.75, 2.00" in text
 
-
-def test_one_round_keeps_the_report_as_it_was(monkeypatch):
-    from spark_trainer.bench import baselines, lora
-
-    monkeypatch.setattr(lora, "run_ours", lambda *a, **k: {"tokens_per_s": 30.0, "peak_bytes": None})
-    monkeypatch.setattr(baselines, "run_trainer", lambda *a, **k: {"tokens_per_s": 20.0, "peak_bytes": None})
-    report = lora.bench_lora("tiny", steps=1, engines=("ours", "packed"))
-    assert report["ratios"] == {"ours_vs_packed": 1.5} and "ratios_by_round" not in report
-    assert "rounds_tokens_per_s" not in report["engines"]["ours"]
