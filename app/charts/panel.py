@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QL
 from app.charts.feed import MetricBatch
 from app.charts.live_chart import LiveChartWidget
 
-CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput (tokens/s)"),
+CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput"),
           ("memory", "GPU memory (GiB)"), ("eval", "Evaluation metrics"), ("grad", "Gradient norm"))
 # Derived bookkeeping values: kept in the store (and `run metrics`), not worth a curve.
 NOT_CHARTED = ("epoch", "samples_per_s", "tokens", "examples", "images", "packing_efficiency")
@@ -81,7 +81,24 @@ class ChartPanel(QWidget):
         for chart in self.charts.values():
             chart.clear()
         self.eval_keys = []
-        self.charts["eval"].set_title(dict(CHARTS)["eval"])
+        for name in ("eval", "throughput"):  # nothing of the last run's recipe stays
+            self.charts[name].set_title(dict(CHARTS)[name])
+        self.charts["eval"].set_empty_text("No points yet")
+
+    def expect_recipe(self, recipe: str) -> None:
+        """Name what a run of `recipe` will chart before its first point: its work unit, and where its
+        evaluation metrics go when eval_loss (on the Loss chart) is the only one."""
+        from spark_trainer.errors import BadInput
+        from spark_trainer.recipes.registry import get_recipe
+
+        try:
+            spec = get_recipe(recipe)
+        except BadInput:  # a run of a recipe this version does not know: the keys will say
+            return
+        self.charts["throughput"].set_title(f"Throughput ({spec.unit}/s)")
+        if all(chart_for(m.key) != "eval" for m in spec.metrics):
+            keys = ", ".join(m.key for m in spec.metrics)
+            self.charts["eval"].set_empty_text(f"This recipe's evaluation metric ({keys}) is on the Loss chart")
 
     def add_batch(self, batch: MetricBatch, prefix: str = "", colour: str | None = None) -> None:
         touched = set()

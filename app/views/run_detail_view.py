@@ -199,6 +199,7 @@ class RunDetailView(QWidget):
         self.run = run
         if first:
             self.model.follow_log(run.id, str(Path(run.run_dir) / "worker.log"))
+            self.charts.expect_recipe(run.recipe)
             self.charts.charts["memory"].set_empty_text(
                 "No GPU memory reported yet" if run.gpus else
                 "No GPU memory to show: this run trains on the CPU" if run.status != RunStatus.QUEUED
