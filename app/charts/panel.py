@@ -67,6 +67,7 @@ class ChartPanel(QWidget):
             self.charts[name] = chart
             grid.addWidget(chart, i // 2, i % 2)
         self.eval_keys: list[str] = []
+        self.units: list[str] = []  # throughput units charted (tokens/s, images/s...)
         self.smoothing.valueChanged.connect(self._on_smoothing)
         self.log_scale.toggled.connect(lambda on: [c.set_log_y(on) for c in self.charts.values()])
         self.x_axis.currentTextChanged.connect(lambda axis: [c.set_x_axis(axis) for c in self.charts.values()])
@@ -81,6 +82,7 @@ class ChartPanel(QWidget):
         for chart in self.charts.values():
             chart.clear()
         self.eval_keys = []
+        self.units = []
         for name in ("eval", "throughput"):  # nothing of the last run's recipe stays
             self.charts[name].set_title(dict(CHARTS)[name])
         self.charts["eval"].set_empty_text("No points yet")
@@ -106,8 +108,10 @@ class ChartPanel(QWidget):
             name = chart_for(key)
             if name is None:
                 continue
-            if name == "throughput" and key != "samples_per_s":  # the recipe's own unit: tokens, images...
-                self.charts[name].set_title(f"Throughput ({key.removesuffix('_per_s')}/s)")
+            unit = f"{key.removesuffix('_per_s')}/s"
+            if name == "throughput" and key != "samples_per_s" and unit not in self.units:
+                self.units.append(unit)  # the recipe's own unit: tokens, images... (two when comparing recipes)
+                self.charts[name].set_title(f"Throughput ({', '.join(self.units)})")
             if name == "eval" and key not in self.eval_keys:  # say which metrics, legend or not
                 self.eval_keys.append(key)
                 self.charts["eval"].set_title("Evaluation: " + ", ".join(self.eval_keys))

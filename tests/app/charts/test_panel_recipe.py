@@ -54,3 +54,17 @@ def test_run_detail_names_the_recipes_unit_before_the_first_point(store, ctx, qt
         qtbot.waitUntil(lambda: view.run is not None)
         assert view.charts.charts["throughput"]._title == f"Throughput ({unit}/s)"
     view.stop()
+
+
+def test_comparing_runs_of_two_units_names_both(qtbot):
+    from app.charts.panel import ChartPanel
+
+    panel = ChartPanel()
+    qtbot.addWidget(panel)
+    panel.add_batch(_batch("examples_per_s"), prefix="run 2 ")
+    panel.add_batch(_batch("images_per_s"), prefix="run 3 ")
+    panel.add_batch(_batch("images_per_s"), prefix="run 4 ")
+    assert panel.charts["throughput"]._title == "Throughput (examples/s, images/s)"
+    panel.clear()
+    panel.add_batch(_batch("tokens_per_s"))
+    assert panel.charts["throughput"]._title == "Throughput (tokens/s)"
