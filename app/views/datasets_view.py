@@ -86,6 +86,7 @@ class DatasetsView(BaseView):
     def _build_header(self) -> None:
         self.project_combo = QComboBox()
         self.project_combo.setMinimumWidth(180)
+        self.project_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # projects come later
         self.project_combo.currentIndexChanged.connect(self._on_project_chosen)
         self.kind_combo = QComboBox()
         self.kind_combo.addItems(KINDS)

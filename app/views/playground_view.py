@@ -73,6 +73,7 @@ class PlaygroundView(QWidget):
         self.checkpoint.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # never "Final mo…"
         self.device = QComboBox()
         self.device.setToolTip("Where the model runs: a GPU, or the CPU")
+        self.device.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # "GPU 0 (training)"
         self.status = QLabel("")
         self.status.setObjectName("Muted")
         self.unload_button = QPushButton("Unload")

@@ -39,4 +39,5 @@ def test_the_action_button_names_what_the_recipe_does(store, ctx, qtbot, recipe,
     fresh = QComboBox()  # what the style needs to show the choice whole: text, frame and arrow
     qtbot.addWidget(fresh)
     fresh.addItem(label)
+    qtbot.wait(50)  # the layout settles
     assert view.checkpoint.width() >= fresh.sizeHint().width(), "the model picker clips its own choice"
