@@ -163,6 +163,8 @@ class DatasetsView(BaseView):
         state = self.ctx.qsettings.value("datasets/splitter")
         if state is not None:
             self.splitter.restoreState(state)
+        else:  # a third for the table however early the view shows (its rows may not be read yet)
+            self.splitter.setSizes([250, 500])
         self.body.addWidget(self.splitter, 1)
 
     # -- reading ------------------------------------------------------------------------------
