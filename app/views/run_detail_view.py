@@ -271,6 +271,7 @@ class RunDetailView(QWidget):
         self.exports_tab.show_run(self.run, (static.exports, static.evaluations))
         self.export_button.setEnabled(self.exports_tab.export_button.isEnabled())
         self.evaluate_button.setEnabled(self.exports_tab.evaluate_button.isEnabled())
+        self.evaluate_button.setToolTip(self.exports_tab.evaluate_button.toolTip())
         self.events.setPlainText("\n".join(
             f"{e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}: {e.reason}"
             for e in static.events))
