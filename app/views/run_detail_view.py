@@ -34,7 +34,7 @@ from app.charts.feed import MetricFeed
 from app.charts.panel import ChartPanel
 from app.context import AppContext
 from app.views.eval_report_panel import EvalReportPanel
-from app.views.run_detail_reads import RunStatic, read_static
+from app.views.run_detail_reads import RunStatic, metric_title, read_static
 from app.views.run_exports import RunExportsWidget
 from app.views.samples import LoadedSample, sample_widget
 from app.widgets import MessageBanner
@@ -261,10 +261,13 @@ class RunDetailView(QWidget):
         if self.run is None or static.run_id != self.run.id:
             return  # another run is shown by now
         self.checkpoints.setRowCount(len(static.checkpoints))
+        self.checkpoints.setHorizontalHeaderItem(1, QTableWidgetItem(metric_title(static.checkpoints)))
         for r, row in enumerate(static.checkpoints):
             for c, value in enumerate((row.step, "-" if row.metric is None else f"{row.metric:.4f}",
                                        f"{row.size_bytes / 2**20:.1f} MB", row.path)):
                 self.checkpoints.setItem(r, c, QTableWidgetItem(str(value)))
+        for column in range(3):  # the metric's name is longer than its values; the folder stretches
+            self.checkpoints.resizeColumnToContents(column)
         self.playground_button.setEnabled(static.has_weights)
         self._show_samples(static.samples)
         self.eval_report.show_report(static.report)
