@@ -30,7 +30,9 @@ is the key/value width and i the MLP width; DoRA adds one magnitude per output f
 
 Classification recipes: the logits term is b * classes (a head, not a vocabulary) and s is the
 longest text kept (`recipe_config.max_length`; batches are padded only to their longest text) or,
-for a ViT-style image model, its patches per image plus one: (image_size / patch_size)^2 + 1.
+for a ViT-style image model, its patches per image plus one: (image_size / patch_size)^2 + 1. Image
+classifiers without such layers (ResNet, ConvNeXt) are estimated by spark_trainer/estimate_vision.py,
+which counts their activations in a forward pass on the meta device.
 
 `compare_measured` puts the estimate next to the peaks runs actually reported so the user can judge
 it; `suggest_micro_batch` is the largest micro-batch whose estimate fits in 90% of a GPU's free memory.
@@ -234,6 +236,14 @@ def estimate_for_config(config: dict[str, Any], base_model_dir: str | Path, *, b
     if config.get("recipe") == "text-classification":
         seq_len, outputs = int(recipe.get("max_length") or 256), 64  # a head of at most tens of classes
     elif config.get("recipe") == "image-classification":
+        from spark_trainer.estimate_vision import estimate_image_classifier, has_patches
+
+        if not has_patches(base_model_dir):  # a convolutional classifier: its activations are counted
+            return estimate_image_classifier(
+                base_model_dir, method=str(recipe.get("method") or "lora"),
+                batch_size=batch_size or int(train.get("batch_size") or 8),
+                precision="bf16" if precision == "auto" else precision, lora_r=int(recipe.get("lora_r") or 16),
+                target_modules=recipe.get("target_modules") or "all-linear")
         seq_len, outputs = _patches(base_model_dir), 64
     return estimate_peak_memory(
         ModelShape.from_folder(base_model_dir),
@@ -249,13 +259,12 @@ def estimate_for_config(config: dict[str, Any], base_model_dir: str | Path, *, b
 
 
 def _patches(folder: str | Path) -> int:
-    """Tokens per image of a ViT-style model; BadInput for models without patches (conv nets)."""
+    """Tokens per image of a ViT-style model (`estimate_vision.has_patches`)."""
     try:
         config = json.loads((Path(folder) / "config.json").read_text())
         return (int(config["image_size"]) // int(config["patch_size"])) ** 2 + 1
     except (OSError, ValueError, KeyError, TypeError):
-        raise BadInput(f"{folder}: only patch-based (ViT-style) image models can be estimated; "
-                       "this one has no image_size / patch_size") from None
+        raise BadInput(f"{folder}: config.json has no image_size / patch_size") from None
 
 
 @dataclass(frozen=True)

@@ -174,8 +174,8 @@ def adapt_classifier(model: Any, tuning: ClassifierTuning, head_names: list[str]
     targets: str | list[str] = tuning.target_modules
     if isinstance(targets, str):
         targets = "all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
-    if targets == "all-linear" and not _body_layers(model, head_names, "Linear"):
-        convolutions = _body_layers(model, head_names, "Conv2d")
+    if targets == "all-linear" and not body_layers(model, head_names, "Linear"):
+        convolutions = body_layers(model, head_names, "Conv2d")
         if convolutions:
             targets = convolutions
             if notes is not None:
@@ -189,7 +189,7 @@ def adapt_classifier(model: Any, tuning: ClassifierTuning, head_names: list[str]
     return get_peft_model(model, lora)
 
 
-def _body_layers(model: Any, head_names: list[str], kind: str) -> list[str]:
+def body_layers(model: Any, head_names: list[str], kind: str) -> list[str]:
     """Full names of the `kind` modules (torch.nn class name) outside the head."""
     def in_head(name: str) -> bool:
         return any(name == h or name.startswith(h + ".") for h in head_names)
