@@ -33,6 +33,18 @@ def test_text_rows_train_on_every_token_and_end_with_eos(recipe):
     assert all(ex.train_mask)
 
 
+def test_the_tiny_models_tokenizer_encodes_a_prompt_as_training_did(recipe):
+    """The demo model's exported folder, used as its card says (`tokenizer(prompt)`), must see the tokens
+    training saw: the recipe starts every row with BOS, and the tiny tokenizer did not add it, so the
+    stock model answered differently from the Playground."""
+    from transformers import AutoTokenizer
+
+    ex = recipe.encode(Record({"prompt": "Count up from 3:", "completion": " 3 4"}, "d.jsonl:1", "train"))
+    prompt_len = ex.train_mask.index(True)
+    stock = AutoTokenizer.from_pretrained(recipe.tokenizer.name_or_path)
+    assert stock("Count up from 3:")["input_ids"] == ex.input_ids[:prompt_len]
+
+
 def test_prompt_completion_trains_on_the_completion_only(recipe):
     ex = recipe.encode(Record({"prompt": "Question: 2+2?", "completion": " Answer: 4"}, "d.jsonl:1", "train"))
     assert _decode_trained(recipe, ex) == " Answer: 4</s>"
