@@ -32,13 +32,14 @@ def predict_labels(model: Any, tokenizer: Any, texts: list[str], tick: Callable[
     return names
 
 
-def classify(model: Any, tokenizer: Any, items: list[LabelledText], tick: Callable[[int, int], None]) -> dict[str, Any]:
+def classify(model: Any, tokenizer: Any, items: list[LabelledText], tick: Callable[[int, int], None],
+             max_length: int = 512) -> dict[str, Any]:
     known = {str(v) for v in model.config.id2label.values()}
     unknown = sorted({i.label for i in items} - known)
     if unknown:
         raise BadInput(f"labels {', '.join(map(repr, unknown[:5]))} in the data are not labels of the model; "
                        f"its labels are: {', '.join(sorted(known))}")
-    predicted = predict_labels(model, tokenizer, [i.text for i in items], tick)
+    predicted = predict_labels(model, tokenizer, [i.text for i in items], tick, max_length=max_length)
     labels = [str(model.config.id2label[k]) for k in sorted(model.config.id2label, key=int)]
     report = classification_report([i.label for i in items], predicted, labels)
     return {"metrics": {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}, **report,

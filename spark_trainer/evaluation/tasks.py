@@ -65,4 +65,6 @@ def run_task(task: str, config: ExperimentConfig, checkpoint: Path | None, path:
         return mcq(model, processor, items, tick)
     from spark_trainer.evaluation.classification import classify
 
-    return classify(model, processor, items, tick)
+    # Truncate where training and the Playground do, so the evaluation measures the model they use.
+    max_length = int(config.recipe_config.get("max_length") or 512)
+    return classify(model, processor, items, tick, max_length=max_length)
