@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from spark_trainer.errors import BadInput
 from tests.recipes.helpers import TOPICS, ticket_rows, write_jsonl
 
 
@@ -34,3 +37,46 @@ def test_classification_truncates_at_the_runs_max_length(tmp_path: Path, monkeyp
                       tick=lambda done, total: None, data_path=data)
     assert len(result["predictions"]) == 4
     assert seen and max(seen) == 12, seen  # evaluated on 512 tokens where training saw 12
+
+
+def test_image_classification_runs_are_evaluated_on_a_manifest(tmp_path: Path) -> None:
+    """`eval --task classification` refused image-classification runs ("it is for: text-classification"),
+    so an image classifier had no held-out evaluation from the command line."""
+    import json
+
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.evaluation.tasks import check_task, read_data, run_task
+    from spark_trainer.models.tiny_classifiers import create_tiny_image_classifier
+    from tests.recipes.helpers import make_image_folders
+
+    model_dir = create_tiny_image_classifier(tmp_path / "tiny-vit", num_layers=1)
+    train = make_image_folders(tmp_path / "shapes", per_class=3)
+    held_out = make_image_folders(tmp_path / "held-out", per_class=1, seed=5)
+    manifest = tmp_path / "held-out.jsonl"
+    rows = [{"image": f"held-out/{p.parent.name}/{p.name}", "class": p.parent.name}
+            for p in sorted(held_out.glob("*/*.png"))]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = ExperimentConfig.model_validate({
+        "project": "p", "name": "n", "recipe": "image-classification", "base_model": str(model_dir),
+        "dataset": str(train), "gpus": "cpu",
+        "recipe_config": {"method": "full", "image_column": "image", "label_column": "class", "num_workers": 0}})
+    check_task("classification", "image-classification")
+    items = read_data("classification", manifest, config)
+    assert [i.path for i in items] == [str(p.resolve()) for p in sorted(held_out.glob("*/*.png"))]
+
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.store.store import Store
+
+    with Store.open(tmp_path / "home") as store:
+        from spark_trainer.store import projects
+
+        projects.create(store, "p")
+        dataset = ingest_paths(store, [train], project="p").dataset
+    result = run_task("classification", config, None, manifest, device="cpu", dtype="fp32",
+                      tick=lambda done, total: None, data_path=Path(dataset.path))
+    assert len(result["predictions"]) == 3 and set(result["labels"]) == {"red_square", "green_disc", "blue_bars"}
+    assert {p["predicted"] for p in result["predictions"]} <= set(result["labels"])
+
+    (tmp_path / "missing.jsonl").write_text(json.dumps({"image": "nope.png", "class": "red_square"}) + "\n")
+    with pytest.raises(BadInput, match=r"missing.jsonl: line 1: image .*nope.png does not exist"):
+        read_data("classification", tmp_path / "missing.jsonl", config)
