@@ -7,7 +7,7 @@ process), i.e. what the run takes from the GPU's free memory. Results go to
 benchmarks/results/estimate_peaks.json (and to $OUT/ when set); `calibrate_estimate.py` fits the
 estimate's constants to them.
 
-Run: `python benchmarks/measure_peaks.py [--only NAME ...] [--steps N]` on a CUDA machine.
+Run: `python benchmarks/measure_peaks.py [--only NAME ...] [--steps N] [--jobs N]` on a CUDA machine.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -97,6 +98,12 @@ def main() -> int:
     parser.add_argument("--one", choices=list(CONFIGS), help=argparse.SUPPRESS)  # child-process role
     parser.add_argument("--context", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=150, help="seconds per configuration")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="configurations measured at once, each in its own process (peaks are per process; "
+                             "their sum must fit the GPU)")
+    parser.add_argument("--context-bytes", type=int,
+                        help="the CUDA context's size, measured beforehand (`--context`) while the GPU was idle; "
+                             "measured here when not given, which needs no other process on the GPU")
     args = parser.parse_args()
     if args.one:
         print("RESULT " + json.dumps(run_config(args.one, args.steps)), flush=True)
@@ -119,11 +126,16 @@ def main() -> int:
             return None
         return json.loads(lines[-1][len("RESULT "):])
 
-    context = (child("--context") or {}).get("context_bytes", 0)
+    if args.context_bytes is not None:
+        context = args.context_bytes
+    else:
+        context = (child("--context") or {}).get("context_bytes", 0)
     points = []
     raw = estimate.Calibration(1.0, 0, 0, "raw")
-    for name in args.only or list(CONFIGS):
-        found = child("--one", name)
+    names = args.only or list(CONFIGS)
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(lambda name: child("--one", name), names))
+    for found in results:
         if found is None:
             continue
         shape = estimate.ModelShape.from_config(found["model_config"])
@@ -137,7 +149,7 @@ def main() -> int:
                  "method": rc["method"], "batch_size": train["batch_size"], "seq_len": rc["seq_len"],
                  "compile": train["compile"]}
         points.append(point)
-        print(f"{name:<14} measured {measured / 2**30:6.2f} GiB (reserved {found['peak_reserved_bytes'] / 2**30:.2f} "
+        print(f"{found['name']:<14} measured {measured / 2**30:6.2f} GiB (reserved {found['peak_reserved_bytes'] / 2**30:.2f} "
               f"+ context {context / 2**30:.2f}), {found['seconds']:.0f} s", flush=True)
     import torch
 

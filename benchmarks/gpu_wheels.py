@@ -1,0 +1,155 @@
+"""Fill .whl/ with the wheels the lent GPU machine's image lacks, for the GPU check scripts.
+
+The device has no network: what the project needs beyond its image travels as wheels in .whl/, which
+benchmarks/gpu_env.sh installs there. This resolves the project's dependencies (and the `gpu` extra)
+for the device's Python (3.12, manylinux x86_64) with pip, pinned to the versions the image has
+(benchmarks/device_image.txt), and downloads only the packages the image does not have. The GUI's
+packages (PySide6, pyqtgraph) and the video wizard's PyAV stay behind: no GPU check imports them, and
+the tree that travels is limited to 64 MiB.
+
+    python3 benchmarks/gpu_wheels.py            # resolve, download into .whl/, list with sizes
+    python3 benchmarks/gpu_wheels.py --list     # resolve only: what would be carried
+
+Needs a Python 3.12 here (`--python`; pyenv's is found) and PyPI. Run it from the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGE = ROOT / "benchmarks" / "device_image.txt"
+LEFT_BEHIND = {"pyside6-essentials", "pyqtgraph", "av"}  # GUI and video wizard only
+# The SecretStorage keyring backend and its crypto stack: the device has no D-Bus session, so keyring
+# falls back to HF_TOKEN (spark_trainer/secrets.py) either way.
+LEFT_BEHIND |= {"secretstorage", "jeepney", "cryptography", "cffi", "pycparser"}
+PLATFORMS = [f"manylinux_2_{n}_x86_64" for n in range(39, 16, -1)] + ["manylinux2014_x86_64", "manylinux1_x86_64"]
+LIMIT_MIB = 64  # the device tool's limit on the tree that travels: tracked + untracked files + carried wheels
+
+
+def norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_name(spec: str) -> str:
+    return norm(re.split(r"[\s<>=!~;\[]", spec.strip(), maxsplit=1)[0])
+
+
+def read_image(path: Path = IMAGE) -> tuple[set[str], list[str]]:
+    """(names present on the device, `name==version` pins for the resolver)."""
+    names, pins = set(), []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        names.add(requirement_name(line))
+        if "==" in line:
+            pins.append(line)
+    return names, pins
+
+
+def project_requirements() -> list[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = list(project["dependencies"]) + list(project["optional-dependencies"].get("gpu", []))
+    return [r for r in wanted if requirement_name(r) not in LEFT_BEHIND | {"torch"}]
+
+
+def find_python312(given: str | None) -> str:
+    for candidate in [given, shutil.which("python3.12"), *sorted(glob.glob(os.path.expanduser(
+            "~/.pyenv/versions/3.12*/bin/python")))]:
+        if not candidate:
+            continue
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
+                               capture_output=True, text=True) if shutil.which(candidate) else None
+        if probe and probe.stdout.strip() == "True":
+            return candidate
+    sys.exit("gpu_wheels: no Python 3.12 found; pass --python PATH (the device runs Python 3.12)")
+
+
+def resolve(python: str, requirements: list[str], pins: list[str]) -> list[tuple[str, str]]:
+    """(name, version) of everything pip would install for the device, present or not."""
+    with tempfile.TemporaryDirectory() as tmp:
+        req, cons, report = Path(tmp, "req.txt"), Path(tmp, "cons.txt"), Path(tmp, "report.json")
+        req.write_text("\n".join(requirements) + "\n")
+        cons.write_text("\n".join(pins) + "\n")
+        platform_args = [arg for p in PLATFORMS for arg in ("--platform", p)]
+        cmd = [python, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(report),
+               "--only-binary=:all:", *platform_args, "--target", str(Path(tmp, "t")), "-r", str(req), "-c", str(cons)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            lines = [ln for ln in done.stderr.splitlines() if "is ignored" not in ln]
+            sys.exit("gpu_wheels: pip could not resolve the device's set:\n" + "\n".join(lines[-8:]))
+        return [(i["metadata"]["name"], i["metadata"]["version"]) for i in json.loads(report.read_text())["install"]]
+
+
+def download(python: str, wanted: list[tuple[str, str]], dest: Path) -> None:
+    platform_args = [arg for p in PLATFORMS for arg in ("--platform", p)]
+    specs = [f"{name}=={version}" for name, version in wanted]
+    cmd = [python, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", *platform_args,
+           "-d", str(dest), *specs]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = [ln for ln in done.stderr.splitlines() if "is ignored" not in ln]
+        sys.exit("gpu_wheels: download failed:\n" + "\n".join(lines[-8:]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--python", help="a Python 3.12 to resolve with (default: python3.12 or pyenv's)")
+    parser.add_argument("--list", action="store_true", help="only print what would be carried")
+    parser.add_argument("--dest", default=str(ROOT / ".whl"))
+    args = parser.parse_args()
+    python = find_python312(args.python)
+    present, pins = read_image()
+    resolved = resolve(python, project_requirements(), pins)
+    missing = sorted(((n, v) for n, v in resolved if norm(n) not in present and norm(n) not in LEFT_BEHIND),
+                     key=lambda nv: norm(nv[0]))
+    print(f"{len(resolved)} packages resolved for the device, {len(missing)} not on its image:")
+    if args.list:
+        for name, version in missing:
+            print(f"  {name}=={version}")
+        return
+    dest = Path(args.dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    download(python, missing, dest)
+    total = 0
+    for wheel in sorted(dest.glob("*.whl")):
+        size = wheel.stat().st_size
+        total += size
+        print(f"  {wheel.name}  {size / 2**20:.1f} MiB")
+    print(f"{total / 2**20:.1f} MiB in {dest}")
+    exclude = ROOT / ".git" / "info" / "exclude"
+    if exclude.parent.exists() and "/.whl/" not in (exclude.read_text() if exclude.exists() else ""):
+        with exclude.open("a") as f:
+            f.write("/.whl/\n")
+        print("added /.whl/ to .git/info/exclude (the device tool carries it with carry: [\".whl\"])")
+    tree = tree_bytes()
+    print(f"the tree that travels: {tree / 2**20:.1f} MiB of files + {total / 2**20:.1f} MiB of wheels "
+          f"= {(tree + total) / 2**20:.1f} MiB (limit {LIMIT_MIB} MiB)")
+    if tree + total > LIMIT_MIB * 2**20:
+        sys.exit("gpu_wheels: over the device tool's limit; leave bitsandbytes behind for this call "
+                 "(the QLoRA checks then skip) or clean untracked files")
+
+
+def tree_bytes() -> int:
+    """Bytes of what the device tool sends besides carried paths: tracked and untracked-not-ignored files."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    return sum((ROOT / f).stat().st_size for f in listed if f and (ROOT / f).is_file())
+
+
+if __name__ == "__main__":
+    main()
