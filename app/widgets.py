@@ -61,6 +61,9 @@ class MessageBanner(QLabel):
         super().__init__(parent)
         self.setWordWrap(True)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A role from the start: Qt's style sheet sets a label's padding only at its first polish
+        # (when its window shows), never at a later restyle, so a role-less banner drew without it.
+        self.setProperty("role", "info")
         self.hide()
 
     def show_message(self, text: str, role: str = "info") -> None:

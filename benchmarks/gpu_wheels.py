@@ -65,6 +65,14 @@ def project_requirements() -> list[str]:
     return [r for r in wanted if requirement_name(r) not in LEFT_BEHIND | {"torch"}]
 
 
+def device_requirements(pins: list[str]) -> list[str]:
+    """The project's requirements as the device meets them: what its image pins is what runs there, even
+    below the project's own floor (the image's transformers 5.17 needs torchvision for image processors,
+    and the image has torchvision)."""
+    pinned = {requirement_name(p): p for p in pins}
+    return [pinned.get(requirement_name(r), r) for r in project_requirements()]
+
+
 def find_python312(given: str | None) -> str:
     for candidate in [given, shutil.which("python3.12"), *sorted(glob.glob(os.path.expanduser(
             "~/.pyenv/versions/3.12*/bin/python")))]:
@@ -112,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     python = find_python312(args.python)
     present, pins = read_image()
-    resolved = resolve(python, project_requirements(), pins)
+    resolved = resolve(python, device_requirements(pins), pins)
     missing = sorted(((n, v) for n, v in resolved if norm(n) not in present and norm(n) not in LEFT_BEHIND),
                      key=lambda nv: norm(nv[0]))
     print(f"{len(resolved)} packages resolved for the device, {len(missing)} not on its image:")

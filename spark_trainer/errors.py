@@ -53,3 +53,11 @@ class DiskFull(OperationFailed):
 
 class StoreDiskFull(DiskFull, StoreError):
     """The database could not be written because its disk is full or failing (SQLITE_FULL, SQLITE_IOERR)."""
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message` for a run's or a task's stored error, whose first line is what the CLI and the GUI
+    show: the message is stripped, so one that starts on a new line (transformers' ImportErrors do)
+    does not leave that line empty ("ImportError: ")."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -198,9 +198,11 @@ class LiveChartWidget(QWidget):
     def set_title(self, title: str) -> None:
         self._title = title
         self.apply_theme()
+        self.set_empty_text(self._empty_text)  # the empty chart names itself by its new title too
 
     def set_empty_text(self, text: str) -> None:
         """What the chart says while it has no points (its title, then `text`)."""
+        self._empty_text = text
         self.empty_label.setText(f"<b>{self._title}</b><br>{text}" if self._title else text)
 
     def apply_theme(self) -> None:

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QL
 from app.charts.feed import MetricBatch
 from app.charts.live_chart import LiveChartWidget
 
-CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput (tokens/s)"),
+CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput"),
           ("memory", "GPU memory (GiB)"), ("eval", "Evaluation metrics"), ("grad", "Gradient norm"))
 # Derived bookkeeping values: kept in the store (and `run metrics`), not worth a curve.
 NOT_CHARTED = ("epoch", "samples_per_s", "tokens", "examples", "images", "packing_efficiency")
@@ -67,6 +67,7 @@ class ChartPanel(QWidget):
             self.charts[name] = chart
             grid.addWidget(chart, i // 2, i % 2)
         self.eval_keys: list[str] = []
+        self.units: list[str] = []  # throughput units charted (tokens/s, images/s...)
         self.smoothing.valueChanged.connect(self._on_smoothing)
         self.log_scale.toggled.connect(lambda on: [c.set_log_y(on) for c in self.charts.values()])
         self.x_axis.currentTextChanged.connect(lambda axis: [c.set_x_axis(axis) for c in self.charts.values()])
@@ -81,7 +82,25 @@ class ChartPanel(QWidget):
         for chart in self.charts.values():
             chart.clear()
         self.eval_keys = []
-        self.charts["eval"].set_title(dict(CHARTS)["eval"])
+        self.units = []
+        for name in ("eval", "throughput"):  # nothing of the last run's recipe stays
+            self.charts[name].set_title(dict(CHARTS)[name])
+        self.charts["eval"].set_empty_text("No points yet")
+
+    def expect_recipe(self, recipe: str) -> None:
+        """Name what a run of `recipe` will chart before its first point: its work unit, and where its
+        evaluation metrics go when eval_loss (on the Loss chart) is the only one."""
+        from spark_trainer.errors import BadInput
+        from spark_trainer.recipes.registry import get_recipe
+
+        try:
+            spec = get_recipe(recipe)
+        except BadInput:  # a run of a recipe this version does not know: the keys will say
+            return
+        self.charts["throughput"].set_title(f"Throughput ({spec.unit}/s)")
+        if all(chart_for(m.key) != "eval" for m in spec.metrics):
+            keys = ", ".join(m.key for m in spec.metrics)
+            self.charts["eval"].set_empty_text(f"This recipe's evaluation metric ({keys}) is on the Loss chart")
 
     def add_batch(self, batch: MetricBatch, prefix: str = "", colour: str | None = None) -> None:
         touched = set()
@@ -89,8 +108,10 @@ class ChartPanel(QWidget):
             name = chart_for(key)
             if name is None:
                 continue
-            if name == "throughput" and key != "samples_per_s":  # the recipe's own unit: tokens, images...
-                self.charts[name].set_title(f"Throughput ({key.removesuffix('_per_s')}/s)")
+            unit = f"{key.removesuffix('_per_s')}/s"
+            if name == "throughput" and key != "samples_per_s" and unit not in self.units:
+                self.units.append(unit)  # the recipe's own unit: tokens, images... (two when comparing recipes)
+                self.charts[name].set_title(f"Throughput ({', '.join(self.units)})")
             if name == "eval" and key not in self.eval_keys:  # say which metrics, legend or not
                 self.eval_keys.append(key)
                 self.charts["eval"].set_title("Evaluation: " + ", ".join(self.eval_keys))

@@ -8,6 +8,7 @@ store functions, so the core's indexes and query speed-ups reach the GUI.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -96,7 +97,17 @@ def read_log(run_id: int, path: Path, offset: int) -> LogChunk | None:
             text = fh.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return None
-    return LogChunk(run_id, offset, size, text, reset)
+    return LogChunk(run_id, offset, size, clean_log_text(text), reset)
+
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")  # colour and cursor codes (CSI sequences)
+
+
+def clean_log_text(text: str) -> str:
+    """What a terminal would show: no colour codes, and of a line a progress bar redrew with carriage
+    returns only its last state (the Log tab is a plain text view)."""
+    lines = _ANSI.sub("", text).split("\n")
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
 
 
 @dataclass

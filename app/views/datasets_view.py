@@ -86,6 +86,7 @@ class DatasetsView(BaseView):
     def _build_header(self) -> None:
         self.project_combo = QComboBox()
         self.project_combo.setMinimumWidth(180)
+        self.project_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # projects come later
         self.project_combo.currentIndexChanged.connect(self._on_project_chosen)
         self.kind_combo = QComboBox()
         self.kind_combo.addItems(KINDS)
@@ -162,6 +163,8 @@ class DatasetsView(BaseView):
         state = self.ctx.qsettings.value("datasets/splitter")
         if state is not None:
             self.splitter.restoreState(state)
+        else:  # a third for the table however early the view shows (its rows may not be read yet)
+            self.splitter.setSizes([250, 500])
         self.body.addWidget(self.splitter, 1)
 
     # -- reading ------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The Evaluation tab of a run: the latest evaluation report of a classification run (accuracy,
-macro-F1, per-class precision/recall) and its confusion-matrix picture."""
+"""The Evaluation tab of a run: the latest evaluation report of a run (a classifier's accuracy,
+macro-F1, per-class precision/recall and confusion-matrix picture; a diffusion run's loss over its
+validation images)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,17 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QTableWidget, QTableWidgetIte
 
 from app.views.run_detail_reads import EvalReport
 
+NO_REPORT = ("No evaluation report yet: classification and diffusion runs write one at every evaluation. "
+             "Every run's evaluation metrics are also on the Charts tab.")
+
+
+def report_metrics(data: dict) -> dict[str, float]:
+    """A report's metrics: a classifier's `metrics` mapping, or the top-level `eval_*` numbers others write."""
+    metrics = data.get("metrics")
+    if isinstance(metrics, dict):
+        return metrics
+    return {k: v for k, v in data.items() if k.startswith("eval_") and isinstance(v, (int, float))}
+
 
 class EvalReportPanel(QWidget):
     """Shows a run's newest `eval_report` artifact and its `eval_image` (the confusion matrix)."""
@@ -18,7 +30,7 @@ class EvalReportPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
-        self.title = QLabel("No evaluation report yet: classification runs write one at every evaluation.")
+        self.title = QLabel(NO_REPORT)
         self.title.setObjectName("Muted")
         self.title.setWordWrap(True)
         layout.addWidget(self.title)
@@ -37,27 +49,29 @@ class EvalReportPanel(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         row.addWidget(self.table, 1)
         layout.addLayout(row, 1)
+        self.table.hide()  # until a report with classes comes
 
     def show_report(self, report: EvalReport | None) -> bool:
         """Show a run's newest report (read off the GUI thread by `read_eval_report`); False when it has none."""
-        if report is None:
+        if report is None or report.data is None:  # nothing of the last run shown may stay
             self.table.setRowCount(0)
+            self.table.hide()
             self.picture.clear()
-            return False
-        if report.data is None:
-            self.title.setText(report.error)
+            self.skipped.hide()
+            self.title.setText(NO_REPORT if report is None else report.error)
             return False
         data = report.data
-        metrics = data.get("metrics", {})
-        shown = ", ".join(f"{k.removeprefix('eval_')} {v:.3f}" for k, v in metrics.items())
-        self.title.setText(f"<b>Step {data.get('step')}</b>: {shown} on {data.get('examples', '?')} validation "
-                           "examples. Confusion matrix: rows are true classes, columns predicted.")
+        shown = ", ".join(f"{k.removeprefix('eval_')} {v:.3f}" for k, v in report_metrics(data).items())
+        count = next((f"{data[k]} validation {k}" for k in ("examples", "images") if k in data), "")
+        per_class = data.get("per_class") or {}
+        self.title.setText(f"<b>Step {data.get('step')}</b>: {shown}" + (f" on {count}" if count else "") + "."
+                           + (" Confusion matrix: rows are true classes, columns predicted." if per_class else ""))
         skipped = data.get("skipped_images") or []
         self.skipped.setText(f"{len(skipped)} image{'s' if len(skipped) != 1 else ''} skipped, not trained or "
                              "evaluated: " + "; ".join(f"{Path(s['path']).name} ({s['reason']})" for s in skipped[:5])
                              + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""))
         self.skipped.setVisible(bool(skipped))
-        per_class = data.get("per_class", {})
+        self.table.setVisible(bool(per_class))
         self.table.setRowCount(len(per_class))
         for r, (name, values) in enumerate(per_class.items()):
             cells = [name, f"{values['precision']:.3f}", f"{values['recall']:.3f}", f"{values['f1']:.3f}",
@@ -66,4 +80,6 @@ class EvalReportPanel(QWidget):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         if report.image is not None and not report.image.isNull():
             self.picture.setPixmap(QPixmap.fromImage(report.image))
+        else:
+            self.picture.clear()
         return True

@@ -64,6 +64,10 @@ class ExportDialog(QDialog):
         form.addRow("Checkpoint", self.checkpoint)
         form.addRow("Weights", self.adapter_only)
         form.addRow("", self.merge)
+        self.weights_note = QLabel("")
+        self.weights_label = QLabel("")
+        form.addRow(self.weights_label, self.weights_note)
+        self._fit_weights_to_run(form)
         form.addRow("Dtype", self.dtype)
         form.addRow("Folder", out_row)
         self.push = QCheckBox("Push to Hub")
@@ -111,6 +115,30 @@ class ExportDialog(QDialog):
         self.checkpoint.addItem("best (by eval metric)", "best")
         for path in reversed(found):
             self.checkpoint.addItem(f"step {checkpoint_step(path)}", str(checkpoint_step(path)))
+
+    def _fit_weights_to_run(self, form: QFormLayout) -> None:
+        """Offer only the layouts the run's weights have (its frozen config says how it trained)."""
+        from spark_trainer.errors import SparkError
+        from spark_trainer.jobs.submit import frozen_config
+
+        try:
+            method = (frozen_config(Path(self.run.run_dir)).recipe_config or {}).get("method", "lora")
+        except (SparkError, OSError):  # no readable config: the export says what is wrong
+            method = "lora"
+        note = ""
+        if method == "full":  # no adapter to keep or merge
+            note = "The whole model (this run fine-tuned every weight)"
+            for radio in (self.adapter_only, self.merge):
+                radio.setEnabled(False)
+                form.setRowVisible(radio, False)
+            self.weights_label.setText("Weights")
+        elif self.run.recipe == "diffusion-lora":
+            note = "A diffusion LoRA is not merged into its pipeline"
+            self.adapter_only.setText("LoRA only (loads with pipe.load_lora_weights on the base pipeline)")
+            self.merge.setEnabled(False)
+            form.setRowVisible(self.merge, False)
+        self.weights_note.setText(note)
+        form.setRowVisible(self.weights_note, bool(note))
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export folder")

@@ -56,6 +56,7 @@ class LeaderboardView(BaseView):
                               ("Dataset", self.dataset), ("Recipe", self.recipe)):
             row.addWidget(QLabel(label))
             row.addWidget(widget)
+            widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # filled after first show
         row.addStretch(1)
         self.body.addLayout(row)
         self.order_note = QLabel("")

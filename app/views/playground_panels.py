@@ -270,6 +270,7 @@ class ClassificationPanel(QWidget):
     """Text or image classification: the input, then every label with its probability as a bar."""
 
     generate_requested = Signal()
+    action_text = "Classify"  # the Playground's action button (other panels: "Generate")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -70,8 +70,10 @@ class PlaygroundView(QWidget):
         self.heading.setObjectName("ViewTitle")
         self.checkpoint = QComboBox()
         self.checkpoint.setToolTip("Which weights of the run to try")
+        self.checkpoint.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # never "Final mo…"
         self.device = QComboBox()
         self.device.setToolTip("Where the model runs: a GPU, or the CPU")
+        self.device.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # "GPU 0 (training)"
         self.status = QLabel("")
         self.status.setObjectName("Muted")
         self.unload_button = QPushButton("Unload")
@@ -149,6 +151,7 @@ class PlaygroundView(QWidget):
         self._fill_devices()
         spec = GENERATORS.get(self.run.recipe)
         self._set_panel(spec.kind if spec else None)
+        self.generate_button.setText(getattr(self.panel, "action_text", "Generate"))
         if self.panel is not None and hasattr(self.panel, "configure"):
             self.panel.configure(self.run.recipe)  # e.g. a text box or an image drop area
         if spec is None:

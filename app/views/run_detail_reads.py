@@ -23,6 +23,16 @@ class CheckpointRow:
     metric: float | None
     size_bytes: int
     path: str
+    metric_key: str | None = None  # the metric the run watches (its recipe's main one, or early_stopping_metric)
+    higher_is_better: bool | None = None
+
+
+def metric_title(rows: list[CheckpointRow]) -> str:
+    """The Checkpoints tab's metric column heading: which metric, and which way is better."""
+    named = next((r for r in rows if r.metric_key), None)
+    if named is None:
+        return "Eval metric"
+    return f"{named.metric_key} ({'higher' if named.higher_is_better else 'lower'} is better)"
 
 
 @dataclass
@@ -84,7 +94,8 @@ def read_static(store: Store, run: Run) -> RunStatic:
     for path in reversed(found):
         state = read_state(path)
         size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        static.checkpoints.append(CheckpointRow(state.get("step"), state.get("metric"), size, str(path)))
+        static.checkpoints.append(CheckpointRow(state.get("step"), state.get("metric"), size, str(path),
+                                                state.get("metric_key"), state.get("higher_is_better")))
     static.has_weights = bool(found) or bool(run.run_dir and (Path(run.run_dir) / "final").is_dir())
     static.samples = [load_sample(Path(a.path), a.step)
                       for a in reversed(artifacts.list_for(store, run.id, "sample")[-10:])]

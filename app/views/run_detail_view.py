@@ -34,7 +34,7 @@ from app.charts.feed import MetricFeed
 from app.charts.panel import ChartPanel
 from app.context import AppContext
 from app.views.eval_report_panel import EvalReportPanel
-from app.views.run_detail_reads import RunStatic, read_static
+from app.views.run_detail_reads import RunStatic, metric_title, read_static
 from app.views.run_exports import RunExportsWidget
 from app.views.samples import LoadedSample, sample_widget
 from app.widgets import MessageBanner
@@ -199,6 +199,7 @@ class RunDetailView(QWidget):
         self.run = run
         if first:
             self.model.follow_log(run.id, str(Path(run.run_dir) / "worker.log"))
+            self.charts.expect_recipe(run.recipe)
             self.charts.charts["memory"].set_empty_text(
                 "No GPU memory reported yet" if run.gpus else
                 "No GPU memory to show: this run trains on the CPU" if run.status != RunStatus.QUEUED
@@ -260,16 +261,20 @@ class RunDetailView(QWidget):
         if self.run is None or static.run_id != self.run.id:
             return  # another run is shown by now
         self.checkpoints.setRowCount(len(static.checkpoints))
+        self.checkpoints.setHorizontalHeaderItem(1, QTableWidgetItem(metric_title(static.checkpoints)))
         for r, row in enumerate(static.checkpoints):
             for c, value in enumerate((row.step, "-" if row.metric is None else f"{row.metric:.4f}",
                                        f"{row.size_bytes / 2**20:.1f} MB", row.path)):
                 self.checkpoints.setItem(r, c, QTableWidgetItem(str(value)))
+        for column in range(3):  # the metric's name is longer than its values; the folder stretches
+            self.checkpoints.resizeColumnToContents(column)
         self.playground_button.setEnabled(static.has_weights)
         self._show_samples(static.samples)
         self.eval_report.show_report(static.report)
         self.exports_tab.show_run(self.run, (static.exports, static.evaluations))
         self.export_button.setEnabled(self.exports_tab.export_button.isEnabled())
         self.evaluate_button.setEnabled(self.exports_tab.evaluate_button.isEnabled())
+        self.evaluate_button.setToolTip(self.exports_tab.evaluate_button.toolTip())
         self.events.setPlainText("\n".join(
             f"{e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}: {e.reason}"
             for e in static.events))

@@ -81,7 +81,13 @@ class RunExportsWidget(QWidget):
                                                               RunStatus.CANCELLED, RunStatus.INTERRUPTED,
                                                               RunStatus.FAILED)
         self.export_button.setEnabled(has_checkpoint)
-        self.evaluate_button.setEnabled(has_checkpoint)
+        from spark_trainer.evaluation.tasks import TASK_RECIPES
+
+        tasks = [name for name, recipes in TASK_RECIPES.items() if run.recipe in recipes]
+        self.evaluate_button.setEnabled(has_checkpoint and bool(tasks))
+        self.evaluate_button.setToolTip(
+            f"{', '.join(tasks).capitalize()} evaluation in a worker" if tasks else
+            f"No evaluation task takes {run.recipe} runs yet; its validation metrics are in the Evaluation tab")
         if lists is None:
             self.refresh()
         else:

@@ -111,6 +111,7 @@ class RunsView(BaseView):
         layout.addLayout(banner_row)
         filters = QHBoxLayout()
         self.project_filter = QComboBox()
+        self.project_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # projects come later
         self.status_filter = QComboBox()
         self.status_filter.addItems(["all statuses", "active", *[s.value for s in RunStatus]])
         self.open_button = QPushButton("Open")

@@ -65,6 +65,39 @@ def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: li
         errors["base_model"] = why
     if "dataset" not in errors and not dataset_known(store, data["dataset"], data["project"], offered):
         errors["dataset"] = f"{data['dataset']} is not a dataset of this project nor an existing path"
+    for key, why in recipe_fit_errors(store, data, folder).items():
+        errors.setdefault(key, why)
     order = ("project", "name", "base_model", "dataset", "gpus")
     ordered = {key: errors[key] for key in order if key in errors}
     return SetupCheck(ordered, estimate_texts(data, folder if not why else None, gpus))
+
+
+def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -> dict[str, str]:
+    """A stored dataset of a kind the recipe does not train on, or a base model of the wrong family (a
+    diffusers pipeline for a transformers recipe, or the reverse): what submit would refuse, said at once.
+    The form keeps both fields when the recipe changes, so they are checked against the new recipe."""
+    from spark_trainer.recipes.registry import get_recipe
+
+    errors: dict[str, str] = {}
+    try:
+        spec = get_recipe(str(data.get("recipe") or ""))
+    except BadInput:
+        return errors
+    try:
+        found = datasets.get(store, data["dataset"], data["project"]) if data.get("dataset") else None
+    except BadInput:  # a path to ingest, or an unknown name (the other check says so)
+        found = None
+    if found is not None:
+        try:
+            spec.check_data_kind(found.kind, found.name)
+        except BadInput as exc:  # a ConfigError
+            errors["dataset"] = str(exc).removeprefix("dataset: ")
+    if folder is not None:
+        pipeline = (folder / "model_index.json").is_file()
+        if spec.name == "diffusion-lora" and not pipeline:
+            errors["base_model"] = (f"{folder.name} is not a diffusers pipeline (no model_index.json); "
+                                    "diffusion-lora trains a LoRA on a Stable-Diffusion-style pipeline")
+        elif spec.name != "diffusion-lora" and pipeline:
+            errors["base_model"] = (f"{folder.name} is a diffusers pipeline; {spec.name} needs a transformers "
+                                    "model (a folder with config.json)")
+    return errors

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from spark_trainer.bench.rounds import median_figures, median_ratios, ratio_lines, rounds_note, take_turns
 from spark_trainer.errors import BadInput
 
 TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
@@ -238,8 +239,10 @@ def run_example_loop(preset: Preset, latents: list[Any], embeds: list[Any], *, d
 
 
 def bench_diffusion(preset_name: str = "tiny", *, steps: int | None = None, compile: bool | None = None,
-                    engines: tuple[str, ...] = ("ours", "example"), log: Any = None) -> dict[str, Any]:
-    """Run the engines and return their figures and the ratio (see the module docstring)."""
+                    engines: tuple[str, ...] = ("ours", "example"), repeats: int = 1,
+                    log: Any = None) -> dict[str, Any]:
+    """Run the engines and return their figures and the ratio (see the module docstring); with `repeats`
+    > 1 the engines take turns and the report quotes medians (spark_trainer/bench/rounds.py)."""
     if preset_name not in PRESETS:
         raise BadInput(f"unknown preset {preset_name!r}; presets are: {', '.join(PRESETS)}")
     for engine in engines:
@@ -263,35 +266,38 @@ def bench_diffusion(preset_name: str = "tiny", *, steps: int | None = None, comp
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     latents, embeds = cached_data(preset, (warmup + steps) * preset.batch_size)
-    results: dict[str, Any] = {}
-    for engine in engines:
-        if log:
-            log(f"running {engine} ({preset.name}, {steps} timed steps after {warmup} warm-up)")
+
+    def run_one(engine: str) -> dict[str, Any]:
         run = run_ours if engine == "ours" else run_example_loop
         torch.manual_seed(0)
-        results[engine] = run(preset, latents, embeds, device=device, precision=precision, steps=steps, warmup=warmup)
+        found = run(preset, latents, embeds, device=device, precision=precision, steps=steps, warmup=warmup)
         gc.collect()
         if cuda:
             torch.cuda.empty_cache()
-    ratios = {}
-    if "ours" in results and "example" in results:
-        ratios["ours_vs_example"] = results["ours"]["images_per_s"] / results["example"]["images_per_s"]
-        if cuda:
-            ratios["memory_ours_vs_example"] = results["ours"]["peak_bytes"] / results["example"]["peak_bytes"]
+        return found
+
+    rounds = take_turns(engines, run_one, repeats, describe=f"{preset.name}, {steps} timed steps after {warmup} warm-up",
+                        log=log)
+    results = median_figures(rounds, "images_per_s")
+    pairs = {"ours_vs_example": ("ours", "example", "images_per_s")}
+    if cuda:
+        pairs["memory_ours_vs_example"] = ("ours", "example", "peak_bytes")
+    ratios, by_round = median_ratios(rounds, pairs)
     return {"preset": preset.name, "device": torch.cuda.get_device_name(0) if cuda else "cpu",
             "precision": precision, "steps": steps, "warmup_steps": warmup, "resolution": preset.resolution,
             "batch_size": preset.batch_size, "lora_r": preset.lora_r, "compile": preset.compile,
-            "torch": torch.__version__, "engines": results, "ratios": ratios}
+            "torch": torch.__version__, "repeats": repeats, "engines": results, "ratios": ratios,
+            **({"ratios_by_round": by_round} if repeats > 1 else {})}
 
 
 def format_report(report: dict[str, Any]) -> str:
     names = {"ours": "spark-trainer diffusion-lora recipe", "example": "diffusers example LoRA loop"}
     lines = [f"bench diffusion --preset {report['preset']} on {report['device']} ({report['precision']}, "
              f"{report['resolution']} px, batch {report['batch_size']}, LoRA r={report['lora_r']}, cached latents "
-             f"and text embeddings, {report['steps']} timed steps, compile {report['compile']}, torch {report['torch']})"]
+             f"and text embeddings, {report['steps']} timed steps, compile {report['compile']}, torch {report['torch']}"
+             f"{rounds_note(report)})"]
     for key, r in report["engines"].items():
         peak = "-" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**30:.1f} GiB"
         lines.append(f"  {names[key]:<38} {r['images_per_s']:>10.2f} images/s   peak {peak:>9}")
-    for key, value in report["ratios"].items():
-        lines.append(f"  {key.replace('_', ' ')}: {value:.2f}x")
+    lines.extend(ratio_lines(report))
     return "\n".join(lines)

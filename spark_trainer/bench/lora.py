@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.bench import mfu
+from spark_trainer.bench.rounds import median_figures, median_ratios, ratio_lines, rounds_note, take_turns
 from spark_trainer.bench.workload import PRESETS, Preset, synthetic_examples, write_model_folder, write_text_rows
 from spark_trainer.errors import BadInput, OperationFailed
 
@@ -101,14 +102,22 @@ def run_ours(preset: Preset, examples: list[list[int]], *, device: Any, dtype: A
 
 def bench_lora(preset_name: str = "tiny", *, steps: int | None = None, compile: bool | None = None,
                attention: str = "auto", engines: tuple[str, ...] = ("ours", "packed", "padded"),
-               log: Any = None) -> dict[str, Any]:
-    """Run the engines and return their figures and ratios (see the module docstring)."""
+               repeats: int = 1, log: Any = None) -> dict[str, Any]:
+    """Run the engines and return their figures and ratios (see the module docstring).
+
+    With `repeats` > 1 the engines take turns (ours, packed, padded, ours, ...), so a machine whose
+    load drifts slows each of them alike; each engine's figures are those of its median round and
+    each ratio is the median of the rounds' ratios (each round's engines ran back to back).
+    """
     import torch
 
     from spark_trainer.bench.baselines import run_trainer
 
     if preset_name not in PRESETS:
         raise BadInput(f"unknown preset {preset_name!r}; presets are: {', '.join(PRESETS)}")
+    unknown = [e for e in engines if e not in ("ours", "packed", "padded")]
+    if unknown:
+        raise BadInput(f"unknown engine {unknown[0]!r}; engines are: ours, packed, padded")
     preset = PRESETS[preset_name]
     steps = steps or preset.steps
     warmup = preset.warmup_steps
@@ -123,37 +132,37 @@ def bench_lora(preset_name: str = "tiny", *, steps: int | None = None, compile: 
     mean_len = preset.median_len * math.exp(0.75**2 / 2)
     n = int((warmup + steps) * preset.batch_size * preset.seq_len / mean_len * 1.3 / 0.9) + 64
     examples = synthetic_examples(preset, n)
-    results: dict[str, Any] = {}
-    for engine in engines:
-        if log:
-            log(f"running {engine} ({preset.name}, {steps} timed steps after {warmup} warm-up)")
+
+    def run_one(engine: str) -> dict[str, Any]:
         if engine == "ours":
-            results[engine] = run_ours(preset, examples, device=device, dtype=dtype, steps=steps, warmup=warmup,
-                                       compile=compile, attention=attention, log=log)
-        elif engine in ("packed", "padded"):
-            results[engine] = run_trainer(preset, examples, packed=engine == "packed", device=device,
-                                          precision=precision, steps=steps, warmup=warmup)
+            found = run_ours(preset, examples, device=device, dtype=dtype, steps=steps, warmup=warmup,
+                             compile=compile, attention=attention, log=log)
         else:
-            raise BadInput(f"unknown engine {engine!r}; engines are: ours, packed, padded")
+            found = run_trainer(preset, examples, packed=engine == "packed", device=device, precision=precision,
+                                steps=steps, warmup=warmup)
         gc.collect()
         if cuda:
             torch.cuda.empty_cache()
+        return found
+
+    rounds = take_turns(engines, run_one, repeats, describe=f"{preset.name}, {steps} timed steps after {warmup} warm-up",
+                        log=log)
     flops = _flops_per_token(preset, examples)
     peak_flops = mfu.peak_flops(torch.cuda.get_device_name(0) if cuda else "cpu", precision)
-    for figures in results.values():
-        figures["mfu"] = figures["tokens_per_s"] * flops / peak_flops if peak_flops else None
-    ratios = {}
-    if "ours" in results:
-        for base in ("packed", "padded"):
-            if base in results:
-                ratios[f"ours_vs_{base}"] = results["ours"]["tokens_per_s"] / results[base]["tokens_per_s"]
-        if cuda and "packed" in results:
-            ratios["memory_ours_vs_packed"] = results["ours"]["peak_bytes"] / results["packed"]["peak_bytes"]
+    for found in rounds:
+        for figures in found.values():
+            figures["mfu"] = figures["tokens_per_s"] * flops / peak_flops if peak_flops else None
+    results = median_figures(rounds, "tokens_per_s")
+    pairs = {"ours_vs_packed": ("ours", "packed", "tokens_per_s"), "ours_vs_padded": ("ours", "padded", "tokens_per_s")}
+    if cuda:
+        pairs["memory_ours_vs_packed"] = ("ours", "packed", "peak_bytes")
+    ratios, by_round = median_ratios(rounds, pairs)
     return {"preset": preset.name, "device": torch.cuda.get_device_name(0) if cuda else "cpu",
             "precision": precision, "steps": steps, "warmup_steps": warmup, "seq_len": preset.seq_len,
             "batch_size": preset.batch_size, "median_len": preset.median_len,
             "compile": "auto" if compile is None else compile, "flops_per_token": flops, "peak_flops": peak_flops,
-            "torch": torch.__version__, "engines": results, "ratios": ratios}
+            "torch": torch.__version__, "repeats": repeats, "engines": results, "ratios": ratios,
+            **({"ratios_by_round": by_round} if repeats > 1 else {})}
 
 
 def _flops_per_token(preset: Preset, examples: list[list[int]]) -> float:
@@ -171,7 +180,8 @@ def format_report(report: dict[str, Any]) -> str:
              "padded": "HF Trainer + PEFT, dynamic padding"}
     lines = [f"bench lora --preset {report['preset']} on {report['device']} ({report['precision']}, "
              f"seq_len {report['seq_len']}, batch {report['batch_size']}, median example {report['median_len']} "
-             f"tokens, {report['steps']} timed steps, compile {report['compile']}, torch {report['torch']})"]
+             f"tokens, {report['steps']} timed steps, compile {report['compile']}, torch {report['torch']}"
+             f"{rounds_note(report)})"]
     for key, r in report["engines"].items():
         peak = "-" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**30:.1f} GiB"
         mfu_text = "-" if r.get("mfu") is None else f"{r['mfu']:.1%}"
@@ -186,6 +196,5 @@ def format_report(report: dict[str, Any]) -> str:
                      + (f", warm-up {warm:.1f} s (not in the timed steps)" if warm is not None else "")
                      + f", evaluations in the timed steps: {len(ours['evals_in_window'])}, "
                      f"checkpoints: {len(ours['checkpoints_in_window'])}")
-    for key, value in report["ratios"].items():
-        lines.append(f"  {key.replace('_', ' ')}: {value:.2f}x")
+    lines.extend(ratio_lines(report))
     return "\n".join(lines)

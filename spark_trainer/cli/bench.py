@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     lora.add_argument("--attention", choices=["auto", "flex", "sdpa"], default="auto",
                       help="our engine's attention kernel (auto: flex on CUDA, sdpa on the CPU)")
     lora.add_argument("--engines", default="ours,packed,padded", help="comma-separated subset to run")
+    lora.add_argument("--repeats", type=positive_int, default=1, metavar="N",
+                      help="rounds, the engines taking turns; figures and ratios are the rounds' medians "
+                           "(steadier on a busy machine; default 1)")
     lora.set_defaults(handler=cmd_bench_lora)
     from spark_trainer.cli.bench_diffusion import register_diffusion
 
@@ -36,5 +39,5 @@ def cmd_bench_lora(ctx: Context, args: argparse.Namespace) -> Result:
         raise BadInput("--steps must be at least 1")
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
     report = bench_lora(args.preset, steps=args.steps, compile=args.compile, attention=args.attention,
-                        engines=engines, log=ctx.info)
+                        engines=engines, repeats=args.repeats, log=ctx.info)
     return Result(report, format_report(report))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import positive_int
 
 
 def register_diffusion(kinds: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -17,6 +18,9 @@ def register_diffusion(kinds: argparse._SubParsersAction, common: argparse.Argum
                         help="torch.compile our recipe's model (default: on for sd15)")
     parser.add_argument("--no-compile", dest="compile", action="store_false")
     parser.add_argument("--engines", default="ours,example", help="comma-separated subset to run")
+    parser.add_argument("--repeats", type=positive_int, default=1, metavar="N",
+                        help="rounds, the engines taking turns; figures and ratios are the rounds' medians "
+                             "(steadier on a busy machine; default 1)")
     parser.set_defaults(handler=cmd_bench_diffusion)
 
 
@@ -27,5 +31,6 @@ def cmd_bench_diffusion(ctx: Context, args: argparse.Namespace) -> Result:
     if args.steps is not None and args.steps < 1:
         raise BadInput("--steps must be at least 1")
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
-    report = bench_diffusion(args.preset, steps=args.steps, compile=args.compile, engines=engines, log=ctx.info)
+    report = bench_diffusion(args.preset, steps=args.steps, compile=args.compile, engines=engines,
+                             repeats=args.repeats, log=ctx.info)
     return Result(report, format_report(report))

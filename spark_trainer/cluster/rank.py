@@ -18,7 +18,7 @@ from pathlib import Path
 from spark_trainer.cluster import layout
 from spark_trainer.cluster.layout import JobSpec
 from spark_trainer.config import load_config
-from spark_trainer.errors import BadInput, SparkError
+from spark_trainer.errors import BadInput, SparkError, describe
 from spark_trainer.jobs.worker import HEARTBEAT_S, Finish, _install_stop_handler, _outcome_finish, _SilentReporter, say
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.training.reporting import Commands
@@ -91,4 +91,4 @@ def _train(job_dir: Path, spec: JobSpec, run_dir: Path, reporter: object, comman
     except Exception as exc:  # noqa: BLE001 - any engine failure must end as a failed run, with its message
         traceback.print_exc()
         sys.stdout.flush()
-        return Finish(RunStatus.FAILED, f"training failed: {type(exc).__name__}", error=f"{type(exc).__name__}: {exc}")
+        return Finish(RunStatus.FAILED, f"training failed: {type(exc).__name__}", error=describe(exc))

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import SparkError
+from spark_trainer.errors import SparkError, describe
 from spark_trainer.store import artifacts, evaluations, metrics, runs
 from spark_trainer.store.store import Store
 
@@ -57,7 +57,7 @@ def main(run_id: int, evaluation_id: int) -> int:
             return 1
         except Exception as exc:  # noqa: BLE001 - any failure ends as a failed evaluation with its message
             traceback.print_exc()
-            evaluations.update(store, evaluation_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+            evaluations.update(store, evaluation_id, status="failed", error=describe(exc))
             return 1
         _record(store, ev, Path(run.run_dir), result, step)
         print(f"completed: {json.dumps(result.get('metrics'))}", flush=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.config import ExperimentConfig, save_config
-from spark_trainer.errors import BadInput, DiskFull, SparkError
+from spark_trainer.errors import BadInput, DiskFull, SparkError, describe
 from spark_trainer.jobs import control, process, space_reserve, worker_log
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.submit import CONFIG_NAME, frozen_config, upgrade_frozen_config
@@ -370,7 +370,7 @@ def _train_here_or_ranks(store: Store, run: Any, run_dir: Path, commands: Comman
         traceback.print_exc()
         sys.stdout.flush()
         return Finish(RunStatus.FAILED, f"training failed: {type(exc).__name__}",
-                      error=f"{type(exc).__name__}: {exc}")
+                      error=describe(exc))
 
 
 def _disk_full_finish(exc: DiskFull, run_dir: Path) -> Finish:

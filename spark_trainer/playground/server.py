@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, describe
 from spark_trainer.playground import protocol, servers
 from spark_trainer.playground.generators import Generator, generator_spec
 
@@ -117,7 +117,7 @@ class Server:
             self.send({"event": "error", "id": rid, "message": str(exc), "bad_input": True})
         except Exception as exc:  # noqa: BLE001 - the client must get an answer; the log keeps the traceback
             traceback.print_exc(file=sys.stderr)
-            self.send({"event": "error", "id": rid, "message": f"{type(exc).__name__}: {exc}", "bad_input": False})
+            self.send({"event": "error", "id": rid, "message": describe(exc), "bad_input": False})
 
     def load(self, message: dict[str, Any]) -> dict[str, Any]:
         from spark_trainer.playground.source import resolve_source

@@ -160,8 +160,13 @@ def confusion_image(confusion: list[list[int]], names: list[str], cell: int = 56
     return image
 
 
-def adapt_classifier(model: Any, tuning: ClassifierTuning, head_names: list[str]) -> Any:
-    """LoRA on the body with the new head trained in full, or the whole model for full tuning."""
+def adapt_classifier(model: Any, tuning: ClassifierTuning, head_names: list[str],
+                     notes: list[str] | None = None) -> Any:
+    """LoRA on the body with the new head trained in full, or the whole model for full tuning.
+
+    `all-linear` on a body without linear layers (a ResNet: convolutions, then the head) adapts the
+    body's convolutions instead, with a line for the run's log in `notes`.
+    """
     if tuning.method == "full":
         return model
     from peft import LoraConfig, get_peft_model
@@ -169,12 +174,27 @@ def adapt_classifier(model: Any, tuning: ClassifierTuning, head_names: list[str]
     targets: str | list[str] = tuning.target_modules
     if isinstance(targets, str):
         targets = "all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
+    if targets == "all-linear" and not _body_layers(model, head_names, "Linear"):
+        convolutions = _body_layers(model, head_names, "Conv2d")
+        if convolutions:
+            targets = convolutions
+            if notes is not None:
+                notes.append(f"LoRA on the body's {len(convolutions)} convolutions (target_modules all-linear: "
+                             "the model has no linear layers outside its head)")
     # peft annotates lora_alpha as int but scales by any number; a fractional alpha is allowed here.
     lora = LoraConfig(r=tuning.lora_r, lora_alpha=tuning.lora_alpha,  # type: ignore[arg-type]
                       lora_dropout=tuning.lora_dropout,
                       target_modules=targets, modules_to_save=head_names,
                       exclude_modules=head_names if targets == "all-linear" else None)
     return get_peft_model(model, lora)
+
+
+def _body_layers(model: Any, head_names: list[str], kind: str) -> list[str]:
+    """Full names of the `kind` modules (torch.nn class name) outside the head."""
+    def in_head(name: str) -> bool:
+        return any(name == h or name.startswith(h + ".") for h in head_names)
+
+    return [name for name, module in model.named_modules() if type(module).__name__ == kind and not in_head(name)]
 
 
 def save_classifier(model: Any, dest: Path, extra: Iterable[Any]) -> None:

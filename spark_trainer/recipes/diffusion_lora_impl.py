@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import random
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -218,21 +219,31 @@ class DiffusionLoRARecipe:
         """VAE posteriors of every image (both orientations with random_flip) and text states of every
         caption, computed once on the training device and kept on the CPU."""
         import torch
+        from tqdm.auto import tqdm
+
+        # Before the first step, and minutes long for many large images on a CPU: a progress bar in the
+        # run's log says so (the run otherwise sits at step 0 with nothing new in its log).
+        def progress(total: int, what: str, unit: str) -> Any:
+            return tqdm(total=total, desc=what, unit=unit, mininterval=5.0, file=sys.stderr)
 
         items = self.train_data + self.val_data
         with torch.no_grad():
             if self.rc.cache_latents:
                 flips = (False, True) if self.rc.random_flip else (False,)
-                for item in items:  # one at a time: buckets may differ in size
-                    for flip in flips:
-                        pixels = data.load_pixels(item, flip).unsqueeze(0)
-                        self.latents[(str(item.path), flip)] = latent_params(parts.vae, pixels)[0].cpu()
+                with progress(len(items) * len(flips), "caching VAE latents", "image") as bar:
+                    for item in items:  # one at a time: buckets may differ in size
+                        for flip in flips:
+                            pixels = data.load_pixels(item, flip).unsqueeze(0)
+                            self.latents[(str(item.path), flip)] = latent_params(parts.vae, pixels)[0].cpu()
+                            bar.update(1)
             if self.cache_text:
                 captions = sorted({i.caption for i in items} | {""})
-                for chunk in range(0, len(captions), 32):
-                    texts = captions[chunk:chunk + 32]
-                    states = encode_prompts(parts.tokenizer, parts.text_encoder, texts).cpu()
-                    self.embeds.update(zip(texts, states, strict=True))
+                with progress(len(captions), "caching caption embeddings", "caption") as bar:
+                    for chunk in range(0, len(captions), 32):
+                        texts = captions[chunk:chunk + 32]
+                        states = encode_prompts(parts.tokenizer, parts.text_encoder, texts).cpu()
+                        self.embeds.update(zip(texts, states, strict=True))
+                        bar.update(len(texts))
 
     def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         per_image = model(batch)

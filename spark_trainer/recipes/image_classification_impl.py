@@ -118,6 +118,7 @@ class ImageClassificationRecipe:
         self.val_data: list[ImageItem] = []
         self.weights: list[float] | None = None
         self.skipped: list[tuple[str, str]] = []
+        self.model_notes: list[str] = []  # how the model was adapted, for the run's log
 
     # ---- data ---------------------------------------------------------------------------------
     def label_names(self, data_path: Path) -> list[str]:
@@ -208,6 +209,7 @@ class ImageClassificationRecipe:
         assert self.labels is not None and self.pre is not None
         notes = [f"{len(self.labels)} classes: {', '.join(self.labels.names)}; images {self.pre.width}x"
                  f"{self.pre.height}, {self.loader_workers} loader workers"]
+        notes += self.model_notes
         if self.skipped:
             notes.append(f"skipped {len(self.skipped)} images that do not decode:")
             notes += [f"  skipped {path}: {reason}" for path, reason in self.skipped]
@@ -241,7 +243,7 @@ class ImageClassificationRecipe:
             output_loading_info=True)
         head = fresh_modules(model, info)
         try:
-            adapted = cls.adapt_classifier(model, self.rc, head)
+            adapted = cls.adapt_classifier(model, self.rc, head, self.model_notes)
         except ValueError as exc:  # peft: no module matched the targets (a conv-only body)
             raise ConfigError(f"recipe_config.target_modules: LoRA found nothing to adapt in {self.model_dir} "
                               f"({exc}); name its layers, or use method full") from None

@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from spark_trainer.errors import describe
+
 
 def wanted(setting: bool | str, device_type: str) -> bool:
     """Whether to compile: `auto` means on CUDA only."""
@@ -31,8 +33,7 @@ def is_compile_error(exc: BaseException) -> bool:
 
 
 def short_reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+    return describe(exc).splitlines()[0][:300]
 
 
 @dataclass

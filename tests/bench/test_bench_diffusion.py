@@ -43,3 +43,24 @@ def test_sd15_preset_is_an_sd15_shaped_unet():
 def test_bench_diffusion_rejects_bad_arguments():
     done = _bench("--engines", "ours,nope")
     assert done.returncode == 2 and "unknown engine 'nope'" in done.stderr
+
+
+def test_repeats_alternate_the_engines_and_quote_the_median_round(monkeypatch):
+    from spark_trainer.bench import diffusion
+
+    speeds = {"ours": iter([4.0, 1.0, 3.0]), "example": iter([2.0, 2.0, 2.0])}
+    calls: list[str] = []
+
+    def fake(engine):
+        def run(*a, **k):
+            calls.append(engine)
+            return {"images_per_s": next(speeds[engine]), "images": 1, "seconds": 1.0, "peak_bytes": None}
+        return run
+
+    monkeypatch.setattr(diffusion, "run_ours", fake("ours"))
+    monkeypatch.setattr(diffusion, "run_example_loop", fake("example"))
+    report = diffusion.bench_diffusion("tiny", steps=1, repeats=3)
+    assert calls == ["ours", "example"] * 3
+    assert report["engines"]["ours"]["images_per_s"] == 3.0
+    assert report["ratios"] == {"ours_vs_example": 1.5} and report["ratios_by_round"]["ours_vs_example"] == [2.0, 0.5, 1.5]
+    assert "median of 3 rounds: 2.00, 0.50, 1.50" in diffusion.format_report(report)

@@ -44,3 +44,32 @@ def test_bench_lora_tiny_full_text_report():
 def test_bench_rejects_bad_arguments():
     done = _bench("--steps", "0")
     assert done.returncode == 2 and "--steps" in done.stderr and ">= 1" in done.stderr
+
+
+def test_repeats_take_turns_and_report_the_median_round(monkeypatch):
+    """--repeats: engines alternate, each engine's figures come from its median round, and each ratio is
+    the median of the per-round ratios (not a ratio of medians from different moments)."""
+    from spark_trainer.bench import baselines, lora
+
+    calls: list[str] = []
+    speeds = {"ours": iter([100.0, 300.0, 200.0]), "packed": iter([50.0, 400.0, 100.0]),
+              "padded": iter([10.0, 20.0, 40.0])}
+
+    def figures(engine):
+        calls.append(engine)
+        return {"tokens_per_s": next(speeds[engine]), "tokens": 1, "seconds": 1.0, "peak_bytes": None,
+                "examples_apart": engine == "ours", "packing_efficiency": 1.0, "compiled": False,
+                "compile_setting": "auto", "compile_fallback": [], "evals_in_window": [], "checkpoints_in_window": []}
+
+    monkeypatch.setattr(lora, "run_ours", lambda *a, **k: figures("ours"))
+    monkeypatch.setattr(baselines, "run_trainer", lambda *a, packed, **k: figures("packed" if packed else "padded"))
+    report = lora.bench_lora("tiny", steps=1, repeats=3)
+    assert calls == ["ours", "packed", "padded"] * 3
+    assert [report["engines"][e]["tokens_per_s"] for e in ("ours", "packed", "padded")] == [200.0, 100.0, 20.0]
+    assert report["engines"]["ours"]["rounds_tokens_per_s"] == [100.0, 300.0, 200.0]
+    # Rounds' ratios vs packed: 2.0, 0.75, 2.0 -> median 2.0; vs padded: 10, 15, 5 -> 10.
+    assert report["ratios_by_round"]["ours_vs_packed"] == [2.0, 0.75, 2.0]
+    assert report["ratios"] == {"ours_vs_packed": 2.0, "ours_vs_padded": 10.0}
+    text = lora.format_report(report)
+    assert "3 rounds, engines taking turns" in text and "median of 3 rounds: 2.00, 0.75, 2.00" in text
+

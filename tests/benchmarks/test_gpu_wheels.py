@@ -38,6 +38,10 @@ def test_the_carried_set_is_the_projects_dependencies_less_torch_and_the_gui() -
     assert {"sqlalchemy", "alembic", "pydantic", "diffusers", "bitsandbytes", "liger-kernel", "transformers"} <= names
     assert not names & {"torch", "pyside6-essentials", "pyqtgraph", "av"}
     assert wheels.requirement_name("liger-kernel>=0.6; sys_platform == 'linux'") == "liger-kernel"
+    # The image's own versions stand in for the project's ranges of what it already has.
+    wanted = wheels.device_requirements(wheels.read_image()[1])
+    assert "transformers==5.17.0" in wanted and "accelerate==1.15.0" in wanted
+    assert any(r.startswith("sqlalchemy") for r in wanted)
     assert wheels.requirement_name("PySide6-Essentials>=6.7,!=6.12.0") == "pyside6-essentials"
 
 

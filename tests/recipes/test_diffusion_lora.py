@@ -87,7 +87,9 @@ def test_clip_tokenizer_is_built_offline_with_one_token_per_known_word(tiny_sd):
     assert len(tok("zebra quux").input_ids) > 4  # unknown words still tokenize, letter by letter
 
 
-def test_lora_trains_writes_samples_and_loads_into_the_pipeline(tiny_sd, shapes, tmp_path):
+def test_lora_trains_writes_samples_and_loads_into_the_pipeline(tiny_sd, shapes, tmp_path, capsys):
+    import re
+
     import numpy as np
     import torch
     from diffusers import StableDiffusionPipeline
@@ -104,6 +106,11 @@ def test_lora_trains_writes_samples_and_loads_into_the_pipeline(tiny_sd, shapes,
     assert all(math.isfinite(v) for v in losses)
     assert sum(losses[-4:]) / 4 < 0.85 * sum(losses[:3]) / 3, losses
     assert "images_per_s" in rep.metrics[1] and set(rep.series("eval_loss")) == {6, 12}
+
+    # Caching before the first step shows its progress in the run's log (the worker's stderr).
+    err = capsys.readouterr().err
+    assert re.search(r"caching VAE latents: 100%.*\| (\d+)/\1 ", err), err[-2000:]
+    assert re.search(r"caching caption embeddings: 100%.*\| (\d+)/\1 ", err), err[-2000:]
 
     # The undecodable image was skipped, named in the log and in the evaluation report.
     assert any(broken["source"] in line and "skipped" in line for line in rep.logs), rep.logs

@@ -70,6 +70,34 @@ def test_reheaded_classifier_learns_and_reports_a_confusion_matrix(tiny_image_cl
     assert (outcome.final_path / "preprocessor_config.json").is_file()
 
 
+def test_lora_on_a_convolutional_classifier_adapts_its_convolutions(tmp_path):
+    # A ResNet has no linear layer outside its head, so the default target_modules (all-linear) used to
+    # find nothing to adapt: LoRA now goes on the body's convolutions, and the run's log says so.
+    import torch
+    from transformers import (
+        AutoModelForImageClassification,
+        ConvNextImageProcessor,
+        ResNetConfig,
+        ResNetForImageClassification,
+    )
+
+    base = tmp_path / "tiny-resnet"
+    torch.manual_seed(0)
+    ResNetForImageClassification(ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1],
+                                              num_labels=5)).save_pretrained(base)
+    ConvNextImageProcessor(size={"shortest_edge": 32}, crop_pct=1.0).save_pretrained(base)
+    data = manifest(make_image_folders(tmp_path / "shapes", per_class=8))
+    outcome, rep = train(config(base, train={"max_steps": 4}, recipe_config={"method": "lora", "num_workers": 0}),
+                         data, tmp_path / "run")
+    assert outcome.status == "completed", outcome
+    assert any("LoRA on the body's" in line and "convolutions" in line for line in rep.logs), rep.logs
+    final = AutoModelForImageClassification.from_pretrained(outcome.final_path)
+    assert final.config.num_labels == 3
+    # The merged body differs from the base: the convolutions' LoRA was trained and merged in.
+    before = ResNetForImageClassification.from_pretrained(base).resnet.embedder.embedder.convolution.weight
+    assert not torch.equal(final.resnet.embedder.embedder.convolution.weight, before)
+
+
 def test_resumed_run_with_augmentation_and_loader_workers_matches_an_uninterrupted_one(tiny_image_classifier,
                                                                                         tmp_path):
     data = manifest(make_image_folders(tmp_path / "shapes", per_class=8))

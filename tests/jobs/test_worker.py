@@ -1,0 +1,28 @@
+"""The managed worker's outcome for a run whose engine raised (spark_trainer/jobs/worker.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spark_trainer.config import load_config
+from spark_trainer.jobs import worker
+from spark_trainer.jobs.submit import submit_config
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.training.reporting import Commands
+
+
+def test_an_error_whose_message_starts_on_a_new_line_keeps_its_text_on_the_first_line(store, run_file, monkeypatch):
+    # transformers raises ImportErrors whose message begins with a newline; the stored error's first line
+    # is what `run show`, `train --wait` and the GUI show, and it used to read just "ImportError: ".
+    run = submit_config(store, load_config(run_file()), base_dir=Path(".")).run
+
+    def engine_fails(*args, **kwargs):
+        raise ImportError("\nAutoImageProcessor requires the Torchvision library but it was not found.\nSee the docs.")
+
+    monkeypatch.setattr(worker, "train", engine_fails)
+    finish = worker._train_here_or_ranks(store, run, Path(run.run_dir), Commands())
+    assert finish.status is RunStatus.FAILED and finish.reason == "training failed: ImportError"
+    assert finish.error is not None
+    assert finish.error.splitlines()[0] == ("ImportError: AutoImageProcessor requires the Torchvision library "
+                                            "but it was not found.")
+    assert finish.error.splitlines()[1] == "See the docs."
