@@ -31,7 +31,7 @@ from spark_trainer.store.store import Store
 TASK_HELP = {
     "perplexity": "a .txt file, or JSONL rows with text (or prompt + completion)",
     "mcq": "CSV or JSONL with subject, question, A, B, C, D, answer (a letter)",
-    "classification": "CSV or JSONL with the run's text and label columns",
+    "classification": "CSV or JSONL with the run's text (or image path) and label columns",
 }
 
 

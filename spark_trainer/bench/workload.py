@@ -78,7 +78,7 @@ def write_model_folder(preset: Preset, dest: Any, device: Any, dtype: Any) -> An
     word `t<i>` is token i, so that a text row of n-2 words becomes exactly n tokens with bos/eos."""
     from pathlib import Path
 
-    from tokenizers import Tokenizer, models, pre_tokenizers
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     dest = Path(dest)
@@ -86,6 +86,9 @@ def write_model_folder(preset: Preset, dest: Any, device: Any, dtype: Any) -> An
     vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, **{word(i): i for i in range(3, preset.vocab_size)}}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<pad>"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    # It starts a text with <s> by itself, so the recipe's rows keep their BOS (and the lengths above).
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                       special_tokens=[("<s>", 1)])
     PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
                             unk_token="<pad>", model_max_length=preset.seq_len).save_pretrained(dest)
     model = build_model(preset, device, dtype, "sdpa")

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        parents=[common])
     p.add_argument("run", help="run id")
     p.add_argument("--task", required=True, choices=["perplexity", "classification", "mcq"],
-                   help="perplexity (text/JSONL), classification (labelled CSV/JSONL) or mcq "
+                   help="perplexity (text/JSONL), classification (labelled CSV/JSONL: "
+                   "texts, or image paths relative to the file) or mcq "
                    "(CSV/JSONL with subject, question, A, B, C, D, answer)")
     p.add_argument("--data", required=True, metavar="FILE", help="the evaluation file")
     p.add_argument("--base", action="store_true", help="evaluate the run's base model instead (a baseline)")

@@ -203,6 +203,14 @@ def cmd_metrics(ctx: Context, args: argparse.Namespace) -> Result:
     reconcile(store)
     run = runs.get(store, args.run)
     points = sorted(metrics.read(store, run.id, keys=args.key), key=lambda m: (m.key, m.step))
+    if args.key and run.status.is_finished:
+        known = metrics.keys(store, run.id)
+        missing = [k for k in args.key if k not in known]
+        if missing and known:  # a finished run will not write it later: most likely a typo
+            from spark_trainer.errors import BadInput
+
+            raise BadInput(f"--key {missing[0]!r}: run {run.id} has no such metric; its metrics are: "
+                           f"{', '.join(known)}")
     if args.csv and not ctx.json:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")

@@ -18,7 +18,9 @@ Tick = Callable[[int, int], None]  # (done, total); raises to stop (cancel)
 
 
 def _bos(tokenizer: Any) -> list[int]:
-    return [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    from spark_trainer.recipes.causal_lm_model import bos_prefix
+
+    return bos_prefix(tokenizer)
 
 
 def _device(model: Any) -> Any:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from spark_trainer.errors import BadInput
-from spark_trainer.evaluation.data import LabelledText
+from spark_trainer.evaluation.data import LabelledImage, LabelledText
 from spark_trainer.evaluation.metrics import classification_report
 
 BATCH = 16
@@ -32,15 +32,56 @@ def predict_labels(model: Any, tokenizer: Any, texts: list[str], tick: Callable[
     return names
 
 
-def classify(model: Any, tokenizer: Any, items: list[LabelledText], tick: Callable[[int, int], None]) -> dict[str, Any]:
+def predict_image_labels(model: Any, processor: Any, paths: list[str], rc: Any,
+                         tick: Callable[[int, int], None] | None = None) -> list[str]:
+    """Label names for image files, each prepared as the Playground and the run's evaluation do
+    (the recipe's resize and normalisation, no augmentation)."""
+    import torch
+
+    from spark_trainer.recipes.image_classification_impl import _open_rgb, preprocess_of, transform
+
+    pre = preprocess_of(processor)
+    id2label = {int(k): str(v) for k, v in model.config.id2label.items()}
+    param = next(model.parameters())
+    names: list[str] = []
+    with torch.no_grad():
+        for start in range(0, len(paths), BATCH):
+            chunk = paths[start:start + BATCH]
+            try:
+                pixels = torch.stack([transform(_open_rgb(p), pre, None, rc) for p in chunk])
+            except OSError as exc:
+                raise BadInput(f"an image in {', '.join(chunk)} cannot be read: {exc}") from None
+            logits = model(pixel_values=pixels.to(device=param.device, dtype=param.dtype)).logits
+            names += [id2label[int(i)] for i in logits.argmax(-1).tolist()]
+            if tick is not None:
+                tick(min(start + BATCH, len(paths)), len(paths))
+    return names
+
+
+def _check_labels(model: Any, items: list[Any]) -> None:
     known = {str(v) for v in model.config.id2label.values()}
     unknown = sorted({i.label for i in items} - known)
     if unknown:
         raise BadInput(f"labels {', '.join(map(repr, unknown[:5]))} in the data are not labels of the model; "
                        f"its labels are: {', '.join(sorted(known))}")
-    predicted = predict_labels(model, tokenizer, [i.text for i in items], tick)
+
+
+def _report(model: Any, items: list[Any], predicted: list[str]) -> dict[str, Any]:
     labels = [str(model.config.id2label[k]) for k in sorted(model.config.id2label, key=int)]
     report = classification_report([i.label for i in items], predicted, labels)
     return {"metrics": {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}, **report,
             "predictions": [{"source": i.source, "predicted": p, "label": i.label}
                             for i, p in zip(items, predicted, strict=True)]}
+
+
+def classify(model: Any, tokenizer: Any, items: list[LabelledText], tick: Callable[[int, int], None],
+             max_length: int = 512) -> dict[str, Any]:
+    _check_labels(model, items)
+    return _report(model, items, predict_labels(model, tokenizer, [i.text for i in items], tick,
+                                                max_length=max_length))
+
+
+def classify_images(model: Any, processor: Any, items: list[LabelledImage], tick: Callable[[int, int], None],
+                    rc: Any) -> dict[str, Any]:
+    _check_labels(model, items)
+    return _report(model, items, predict_image_labels(model, processor, [i.path for i in items], rc, tick))

@@ -36,6 +36,13 @@ class LabelledText:
     source: str
 
 
+@dataclass(frozen=True)
+class LabelledImage:
+    path: str  # absolute
+    label: str
+    source: str
+
+
 def _check_file(path: Path) -> Path:
     path = Path(path).expanduser()
     if not path.is_file():
@@ -129,6 +136,24 @@ def read_labelled(path: Path, text_column: str = "text", label_column: str = "la
         if row[label_column] is None or str(row[label_column]).strip() == "":
             raise BadInput(f"{path}: line {number} has an empty {label_column!r}")
         items.append(LabelledText(str(row[text_column]), str(row[label_column]).strip(), f"{path.name}:{number}"))
+    if not items:
+        raise BadInput(f"{path} has no rows")
+    return items
+
+
+def read_labelled_images(path: Path, image_column: str = "path", label_column: str = "label") -> list[LabelledImage]:
+    """Images and labels from a CSV/JSONL manifest; relative image paths are relative to the manifest."""
+    path = _check_file(path)
+    items = []
+    for number, row, columns in _rows(path):
+        _require(path, number, columns, (image_column, label_column))
+        if row[label_column] is None or str(row[label_column]).strip() == "":
+            raise BadInput(f"{path}: line {number} has an empty {label_column!r}")
+        image = Path(str(row[image_column])).expanduser()
+        image = image if image.is_absolute() else path.parent / image
+        if not image.is_file():
+            raise BadInput(f"{path}: line {number}: image {image} does not exist")
+        items.append(LabelledImage(str(image.resolve()), str(row[label_column]).strip(), f"{path.name}:{number}"))
     if not items:
         raise BadInput(f"{path} has no rows")
     return items

@@ -10,7 +10,9 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, OperationFailed
 from spark_trainer.evaluation.tasks import check_task, read_data
 from spark_trainer.jobs import process
@@ -58,12 +60,31 @@ def submit(store: Store, run_ref: int | str, *, task: str, data_path: Path, base
     config = frozen_config(Path(run.run_dir))
     check_task(task, config.recipe)
     data_path = Path(data_path).expanduser().resolve()
-    read_data(task, data_path, config)  # bad data fails here, before a process is started
+    items = read_data(task, data_path, config)  # bad data fails here, before a process is started
+    if task == "classification":
+        _check_labels(store, run.id, config, items, data_path)
     if not base:
         resolve_checkpoint(Path(run.run_dir), checkpoint, run_id=run.id)
     evaluation = evaluations.create(store, run.id, task=task, data_path=str(data_path), base=base,
                                     checkpoint="base" if base else str(checkpoint), gpus=parse_gpus(gpus))
     return start(store, evaluation, Path(run.run_dir))
+
+
+def _check_labels(store: Store, run_id: int, config: ExperimentConfig, items: list[Any], data_path: Path) -> None:
+    """Labels in the data that the run's model does not have (its classes come from its dataset)."""
+    from spark_trainer.errors import SparkError
+    from spark_trainer.recipes.registry import get_recipe
+    from spark_trainer.store import datasets
+
+    try:
+        dataset = Path(datasets.get(store, config.dataset).path)
+    except SparkError:
+        return  # the dataset is gone: the worker says what it can
+    known = get_recipe(config.recipe).load()(config).label_names(dataset)
+    unknown = sorted({i.label for i in items} - set(known))
+    if unknown:
+        raise BadInput(f"--data {data_path}: labels {', '.join(map(repr, unknown[:5]))} are not labels of run "
+                       f"{run_id}'s model; its labels are: {', '.join(known)}")
 
 
 def start(store: Store, evaluation: Evaluation, run_dir: Path) -> Evaluation:

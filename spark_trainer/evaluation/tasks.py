@@ -13,7 +13,7 @@ from spark_trainer.evaluation import data
 TASK_RECIPES: dict[str, tuple[str, ...]] = {
     "perplexity": ("causal-lm",),
     "mcq": ("causal-lm",),
-    "classification": ("text-classification",),
+    "classification": ("text-classification", "image-classification"),
 }
 TASKS = tuple(TASK_RECIPES)
 METRIC_PREFIX = "evals/"
@@ -42,6 +42,9 @@ def read_data(task: str, path: Path, config: ExperimentConfig) -> list[Any]:
         return data.read_mcq(path)
     if task == "perplexity":
         return data.read_documents(path)
+    if config.recipe == "image-classification":
+        rc = config.recipe_config
+        return data.read_labelled_images(path, str(rc.get("image_column", "path")), str(rc.get("label_column", "label")))
     return data.read_labelled(path, *_columns(config))
 
 
@@ -65,4 +68,12 @@ def run_task(task: str, config: ExperimentConfig, checkpoint: Path | None, path:
         return mcq(model, processor, items, tick)
     from spark_trainer.evaluation.classification import classify
 
-    return classify(model, processor, items, tick)
+    if config.recipe == "image-classification":
+        from spark_trainer.evaluation.classification import classify_images
+        from spark_trainer.recipes.image_classification import ImageClassificationConfig
+
+        return classify_images(model, processor, items, tick, ImageClassificationConfig.model_validate(
+            config.recipe_config))
+    # Truncate where training and the Playground do, so the evaluation measures the model they use.
+    max_length = int(config.recipe_config.get("max_length") or 512)
+    return classify(model, processor, items, tick, max_length=max_length)

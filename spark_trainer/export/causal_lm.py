@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.export.common import base_dir, base_reference, load_trainable
+from spark_trainer.export.common import base_dir, base_reference, load_trainable, save_adapter
 from spark_trainer.export.registry import ExportInfo
 from spark_trainer.recipes.causal_lm import CausalLMConfig
 
@@ -83,8 +83,7 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
     dest.mkdir(parents=True, exist_ok=True)
     if kind == "adapter":
         model.to(torch_dtype(dtype))
-        model.peft_config["default"].base_model_name_or_path = base_reference(config)
-        model.save_pretrained(dest)
+        save_adapter(model, dest, config)
         try:
             GenerationConfig.from_pretrained(model_dir, local_files_only=True).save_pretrained(dest)
         except OSError:  # the base has no generation_config.json: nothing to carry over

@@ -13,7 +13,7 @@ from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput
-from spark_trainer.export.common import base_reference, load_trainable
+from spark_trainer.export.common import base_reference, load_trainable, save_adapter
 from spark_trainer.export.registry import ExportInfo
 
 PIPELINE_TAGS = {"text-classification": "text-classification", "image-classification": "image-classification"}
@@ -62,8 +62,9 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
     out = model if kind == "adapter" else (model.merge_and_unload() if adapter else model)
     out.to(torch_dtype(dtype))
     if kind == "adapter":
-        out.peft_config["default"].base_model_name_or_path = base_reference(config)
-    out.save_pretrained(dest)
+        save_adapter(out, dest, config)
+    else:
+        out.save_pretrained(dest)
     processor.save_pretrained(dest)
     labels = {int(k): v for k, v in (model.config.id2label or {}).items()}
     base = base_reference(config)

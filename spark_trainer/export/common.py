@@ -24,6 +24,25 @@ def base_reference(config: ExperimentConfig) -> str:
     return path.name if path.is_absolute() or path.exists() else config.base_model
 
 
+def save_adapter(model: Any, dest: Path, config: ExperimentConfig) -> None:
+    """Save a PEFT model's adapter into `dest`, its config naming the base as `base_reference` does.
+
+    peft checks whether the vocabulary was resized by reading the base's config.json, from the Hub
+    when the name is not a local folder (a network call during a local export): it saves while
+    naming the local folder, then the written config gets the shareable name.
+    """
+    import json
+
+    peft_config = model.peft_config["default"]
+    peft_config.base_model_name_or_path = str(base_dir(config))
+    model.save_pretrained(dest)
+    peft_config.base_model_name_or_path = base_reference(config)
+    path = Path(dest) / "adapter_config.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["base_model_name_or_path"] = base_reference(config)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def load_trainable(model: Any, checkpoint: Path) -> None:
     """Copy a checkpoint's `trainable.safetensors` into the parameters of the same names (the names
     the engine saved them under, so `model` must be built the way the recipe builds it)."""

@@ -150,8 +150,8 @@ def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo
         model_name=experiment.name, run_id=run.id, recipe=config.recipe, base_model=base_reference(config),
         step=step, info=info, dataset_name=dataset_name, dataset_summary=summary, hyperparameters=hyper,
         final_metrics=final, evaluations=[e for e in evals if e.metrics],
-        tags=[t for t in ("spark-trainer", config.recipe, method, "lora" if method in ("lora", "qlora", "dora")
-                          else None, info.kind) if t])
+        tags=list(dict.fromkeys(t for t in ("spark-trainer", config.recipe, method, "lora" if method in
+                                            ("lora", "qlora", "dora") else None, info.kind) if t)))
     (folder / CARD_NAME).write_text(card.render(data), encoding="utf-8")
 
 

@@ -134,15 +134,33 @@ def submit_config(
     # Two submits of the same file at once: the second waits, then reuses the dataset and the
     # experiment the first created (instead of failing on their names).
     with _submit_lock(store):
+        new_project = not any(p.name == config.project for p in projects.list_all(store))
         dataset, report = resolve_dataset(store, config, base_dir)
         frozen = config.model_copy(deep=True)
         frozen.dataset = str(dataset.id)
         frozen.gpus = request.text
         frozen.base_model = base_model
-        get_recipe(config.recipe).check_data(frozen, Path(dataset.path))
-        experiment = _experiment(store, frozen, dataset)
+        try:
+            get_recipe(config.recipe).check_data(frozen, Path(dataset.path))
+            experiment = _experiment(store, frozen, dataset)
+        except BadInput:
+            if report is not None:  # ingested for this refused file: leave the store as it was
+                _forget_ingested(store, dataset, project=config.project if new_project else None)
+            raise
     return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, report is not None,
                      report)
+
+
+def _forget_ingested(store: Store, dataset: Dataset, *, project: str | None) -> None:
+    """Remove a dataset ingested by a submit that was then refused (and the project it created)."""
+    import shutil
+
+    datasets.delete(store, dataset.id, force=True)
+    folder = Path(dataset.path)
+    if folder.is_dir() and folder.is_relative_to(store.home.datasets_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+    if project is not None:
+        projects.delete(store, project)
 
 
 @contextmanager

@@ -49,7 +49,7 @@ def create_tiny_causal_lm(
     `AutoTokenizer.from_pretrained(dest)`.
     """
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     dest = Path(dest)
@@ -62,6 +62,11 @@ def create_tiny_causal_lm(
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(generated_corpus(seed), trainer=trainer)
+    # As Llama's tokenizer does: `tokenizer(text)` starts with BOS, as every row the recipe trains on
+    # does, so the exported model used the plain way sees what it was trained on.
+    bos = tok.token_to_id("<s>")
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                       special_tokens=[("<s>", bos)])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
         model_max_length=max_position_embeddings,

@@ -161,9 +161,10 @@ class CausalLMGenerator:
             text = tok.apply_chat_template([*history, {"role": "user", "content": prompt}], tokenize=False,
                                            add_generation_prompt=True)
             return list(tok(text, add_special_tokens=False)["input_ids"])
-        # As the recipe encodes prompt/completion rows: BOS, then the prompt's tokens.
-        bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
-        return bos + list(tok(prompt, add_special_tokens=False)["input_ids"])
+        # As the recipe encodes prompt/completion rows: BOS where the tokenizer adds one, then the prompt.
+        from spark_trainer.recipes.causal_lm_model import bos_prefix
+
+        return bos_prefix(tok) + list(tok(prompt, add_special_tokens=False)["input_ids"])
 
     def memory_bytes(self) -> int:
         import torch

@@ -37,6 +37,7 @@ class CausalLMRecipe:
         self.train_data: list[packing.Row] = []
         self.val_data: list[packing.Row] = []
         self.truncated = 0
+        self._bos_ids: list[int] | None = None
         self.attn = "sdpa"
         self.packing_efficiency: float | None = None
         self.model_notes: list[str] = []  # lines for the run's log from building the model
@@ -112,8 +113,11 @@ class CausalLMRecipe:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _bos(self) -> list[int]:
-        bos = self.tokenizer.bos_token_id
-        return [bos] if bos is not None else []
+        if self._bos_ids is None:
+            from spark_trainer.recipes.causal_lm_model import bos_prefix
+
+            self._bos_ids = bos_prefix(self.tokenizer)
+        return self._bos_ids
 
     def _encode_chat(self, record: Record) -> Example:
         tok, messages = self.tokenizer, record.data["messages"]

@@ -11,6 +11,17 @@ from spark_trainer.training.losses import find_hidden_head, install_hidden_head,
 from spark_trainer.training.packing import IGNORE, block_causal_mask, flex_block_mask
 
 
+def bos_prefix(tokenizer: Any) -> list[int]:
+    """[BOS] when the tokenizer starts a text with it by itself (Llama, Mistral, Gemma), else [] (GPT-2,
+    Pythia; Qwen has none): rows, prompts and evaluations are encoded as `tokenizer(text)` encodes them,
+    so an exported model prompted the plain way sees what it was trained on."""
+    bos = tokenizer.bos_token_id
+    if bos is None:
+        return []
+    ids = tokenizer("a")["input_ids"]
+    return [bos] if ids and ids[0] == bos else []
+
+
 def torch_dtype(precision: str) -> Any:
     import torch
 
@@ -107,9 +118,7 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int
     try:
         with torch.no_grad(), logits_out(model):
             for prompt in prompts:
-                ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-                if tokenizer.bos_token_id is not None:
-                    ids = [tokenizer.bos_token_id] + list(ids)
+                ids = bos_prefix(tokenizer) + list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
                 input_ids = torch.tensor([ids], device=device)
                 out = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                                      max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,

@@ -121,6 +121,11 @@ class ImageClassificationRecipe:
         self.model_notes: list[str] = []  # how the model was adapted, for the run's log
 
     # ---- data ---------------------------------------------------------------------------------
+    def label_names(self, data_path: Path) -> list[str]:
+        """The class names a model trained on this dataset has (what evaluation data is checked against)."""
+        rows = self._rows(Path(data_path))
+        return cls.LabelSet((r[1] for r in rows), self.rc.label_column, f"dataset {data_path}").names
+
     def check_data(self, data_path: Path) -> None:
         """Submit's check, before any image is decoded: the fields exist, every image has a label,
         and there are 2+ classes."""

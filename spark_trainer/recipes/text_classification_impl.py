@@ -41,6 +41,10 @@ class TextClassificationRecipe:
         self._head: list[str] = []
 
     # ---- data ---------------------------------------------------------------------------------
+    def label_names(self, data_path: Path) -> list[str]:
+        """The class names a model trained on this dataset has (what evaluation data is checked against)."""
+        return self._read(Path(data_path))[1].names
+
     def check_data(self, data_path: Path) -> None:
         """Submit's check: the columns exist, labels are texts or integers, and there are 2+ classes."""
         self._read(data_path)

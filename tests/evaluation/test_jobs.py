@@ -118,3 +118,23 @@ def test_cancel_stops_the_worker(lora_run, tmp_path) -> None:
         assert ended.status == "cancelled" and ended.done < ended.total
         assert not is_alive(ended.pid, ended.pid_start_time)
         assert metrics.read(store, run.id, keys=["evals/mcq_accuracy"]) == before  # a cancelled one records nothing
+
+
+def test_labels_the_model_lacks_are_exit_2_before_a_worker_starts(tmp_path, cli, store) -> None:
+    """A held-out file with a label the run never trained on started a worker, loaded the model and then
+    failed (exit 1, a failed evaluation recorded); the run's labels are known from its dataset."""
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.jobs.submit import submit_config
+    from spark_trainer.models.tiny_classifiers import create_tiny_text_classifier
+    from tests.recipes.helpers import TOPICS, ticket_rows, write_jsonl
+
+    model = create_tiny_text_classifier(tmp_path / "tiny-bert", corpus=list(TOPICS.values()))
+    config = ExperimentConfig.model_validate({
+        "project": "p", "name": "tickets", "recipe": "text-classification", "base_model": str(model),
+        "dataset": str(write_jsonl(tmp_path / "tickets.jsonl", ticket_rows(30))), "gpus": "cpu"})
+    run = submit_config(store, config, gpus="cpu", machine=[]).run
+    held_out = write_jsonl(tmp_path / "held-out.jsonl", [{"text": "where is my parcel", "label": "shipping"}])
+    result = cli("eval", run.id, "--task", "classification", "--data", held_out)
+    assert result.code == 2, result.err
+    assert result.err.count("\n") == 1 and "'shipping'" in result.err and "billing" in result.err, result.err
+    assert evaluations.list_for(store, run.id) == []

@@ -105,6 +105,39 @@ def test_adapter_export_loads_with_peft_and_matches_the_app(lora_run, tiny_model
                                atol=1e-4, rtol=1e-4)
 
 
+def test_adapter_export_asks_the_hub_nothing(tiny_model, tmp_path, capsys, monkeypatch) -> None:
+    """Exporting is local: peft's save_pretrained looked the base's name up on the Hub (to see whether the
+    vocabulary was resized) unless HF_HUB_OFFLINE was set, so a user's export tried the network."""
+    import peft.utils.other
+
+    from tests.export.conftest import train_in_store
+    from tests.training.helpers import counting_rows, make_config, write_jsonl
+
+    home = tmp_path / "home"
+    data = write_jsonl(tmp_path / "count.jsonl", counting_rows(20))
+    config = make_config(tiny_model, project="export", name="attention-only", dataset=str(data),
+                         train={"max_steps": 1}, eval={"every_steps": None},
+                         checkpoint={"every_steps": 1, "keep": 1},
+                         recipe_config={"method": "lora", "lora_r": 2, "target_modules": "q_proj,v_proj",
+                                        "seq_len": 32})
+    with Store.open(home) as store:
+        run = train_in_store(store, config)[0]
+
+    asked: list[str] = []
+
+    def no_network(repo_id: str, filename: str, **kwargs) -> bool:
+        asked.append(f"{repo_id}/{filename}")
+        raise OSError("network is off in this test")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(peft.utils.other, "file_exists", no_network)
+    code, _, err = _cli(capsys, home, "export", run.id, "--out", tmp_path / "offline")
+    assert code == 0, err
+    assert asked == []
+    config = json.loads((tmp_path / "offline" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "tiny-llama"  # the card's and the Hub's name, not a local path
+
+
 def test_model_card_front_matter_is_valid_yaml_with_real_numbers(lora_run, tmp_path, capsys) -> None:
     from PIL import Image
 
@@ -118,6 +151,7 @@ def test_model_card_front_matter_is_valid_yaml_with_real_numbers(lora_run, tmp_p
     assert meta["base_model"] == "tiny-llama"
     assert meta["library_name"] == "peft" and meta["pipeline_tag"] == "text-generation"
     assert "license" in meta and "spark-trainer" in meta["tags"] and "lora" in meta["tags"]
+    assert len(meta["tags"]) == len(set(meta["tags"])), meta["tags"]  # a lora run was tagged "lora" twice
     assert meta["datasets"] == ["count"]
     results = meta["model-index"][0]["results"]
     values = {m["name"]: m["value"] for r in results for m in r["metrics"]}

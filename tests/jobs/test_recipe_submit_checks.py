@@ -69,3 +69,8 @@ def test_data_the_recipe_cannot_train_on_is_refused_before_a_run_exists(case, st
         assert "shape-001.png" in refused.err and "shape-004.png" in refused.err  # named, so they can be fixed
     assert runs.list_all(store) == []  # no run, no run folder
     assert not (store.home.root / "runs").exists() or not any((store.home.root / "runs").iterdir())
+    # Nor the project and dataset the refused file named: they were left behind, ingested from the path.
+    from spark_trainer.store import datasets, projects
+
+    assert datasets.list_all(store) == [] and projects.list_all(store) == []
+    assert not (store.home.root / "datasets").exists() or not any((store.home.root / "datasets").iterdir())

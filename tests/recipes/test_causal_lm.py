@@ -33,6 +33,18 @@ def test_text_rows_train_on_every_token_and_end_with_eos(recipe):
     assert all(ex.train_mask)
 
 
+def test_the_tiny_models_tokenizer_encodes_a_prompt_as_training_did(recipe):
+    """The demo model's exported folder, used as its card says (`tokenizer(prompt)`), must see the tokens
+    training saw: the recipe starts every row with BOS, and the tiny tokenizer did not add it, so the
+    stock model answered differently from the Playground."""
+    from transformers import AutoTokenizer
+
+    ex = recipe.encode(Record({"prompt": "Count up from 3:", "completion": " 3 4"}, "d.jsonl:1", "train"))
+    prompt_len = ex.train_mask.index(True)
+    stock = AutoTokenizer.from_pretrained(recipe.tokenizer.name_or_path)
+    assert stock("Count up from 3:")["input_ids"] == ex.input_ids[:prompt_len]
+
+
 def test_prompt_completion_trains_on_the_completion_only(recipe):
     ex = recipe.encode(Record({"prompt": "Question: 2+2?", "completion": " Answer: 4"}, "d.jsonl:1", "train"))
     assert _decode_trained(recipe, ex) == " Answer: 4</s>"
@@ -96,3 +108,28 @@ def test_relative_base_model_is_found_in_the_data_home(tmp_path, monkeypatch):
     assert resolve_base_model("tiny-llama", search_dirs=recipe.search_dirs()) == (
         tmp_path / "home" / "models" / "tiny-llama").resolve()
     assert resolve_base_model("models/tiny-llama", search_dirs=recipe.search_dirs()).name == "tiny-llama"
+
+
+def test_a_tokenizer_that_adds_no_bos_trains_without_one(tmp_path):
+    """GPT-2-style tokenizers (GPT-2, Pythia...) name a BOS token but never add it: the recipe put
+    it before every row anyway, so the exported model, prompted the plain way (`tokenizer(prompt)`, the
+    text-generation pipeline), met inputs unlike anything it was trained on."""
+    from tokenizers import processors
+    from transformers import AutoTokenizer
+
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+
+    model = create_tiny_causal_lm(tmp_path / "gpt2-style", vocab_size=300, hidden_size=32, num_layers=1,
+                                  num_heads=2, max_position_embeddings=256)
+    tok = AutoTokenizer.from_pretrained(model)
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(single="$A", pair="$A $B")
+    tok.save_pretrained(model)
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "hello world"}\n')
+    recipe = CausalLMRecipe(make_config(model, eval={"val_fraction": 0.0}))
+    recipe.prepare(data)
+    stock = AutoTokenizer.from_pretrained(model)
+    assert stock.bos_token_id is not None and stock("count 1 2")["input_ids"][0] != stock.bos_token_id
+    ex = recipe.encode(Record({"prompt": "count 1 2", "completion": " 3"}, "d.jsonl:1", "train"))
+    assert ex.input_ids[:ex.train_mask.index(True)] == stock("count 1 2")["input_ids"]

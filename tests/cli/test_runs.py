@@ -1,0 +1,26 @@
+"""`run metrics --key`: a key the run does not have is named, with the keys it has."""
+
+from __future__ import annotations
+
+from spark_trainer.store import experiments, metrics, projects, runs
+from spark_trainer.store.entities import RunStatus
+
+
+def _finished_run_with_metrics(store) -> int:
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={"train": {"learning_rate": 1e-4}})
+    run = runs.create(store, exp.id)
+    metrics.add_batch(store, run.id, [("loss", 1, 2.0), ("loss", 2, 1.5), ("eval_loss", 2, 1.7)])
+    for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
+        runs.transition(store, run.id, status, "test")
+    return run.id
+
+
+def test_a_mistyped_key_of_a_finished_run_is_exit_2_naming_the_keys(store, cli) -> None:
+    run_id = _finished_run_with_metrics(store)
+    result = cli("run", "metrics", run_id, "--key", "eval_los")
+    # It said "run N has no metrics yet", exit 0, about a run that has them.
+    assert result.code == 2, (result.code, result.out, result.err)
+    assert result.err.count("\n") == 1 and "'eval_los'" in result.err and "eval_loss, loss" in result.err
+    assert cli("run", "metrics", run_id, "--key", "eval_loss", "--csv").out.splitlines()[1].startswith("2,eval_loss,")

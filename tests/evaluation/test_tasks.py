@@ -1,0 +1,82 @@
+"""Evaluation tasks read the run's own settings: a classification evaluation truncates texts where
+training (and the Playground) did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.errors import BadInput
+from tests.recipes.helpers import TOPICS, ticket_rows, write_jsonl
+
+
+def test_classification_truncates_at_the_runs_max_length(tmp_path: Path, monkeypatch) -> None:
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.evaluation.tasks import run_task
+    from spark_trainer.models.tiny_classifiers import create_tiny_text_classifier
+
+    model_dir = create_tiny_text_classifier(tmp_path / "tiny-bert", corpus=list(TOPICS.values()))
+    data = write_jsonl(tmp_path / "tickets.jsonl", ticket_rows(12))
+    long_rows = [{"text": " ".join([row["text"]] * 20), "label": row["label"]} for row in ticket_rows(4, seed=3)]
+    held_out = write_jsonl(tmp_path / "long.jsonl", long_rows)
+    config = ExperimentConfig.model_validate({
+        "project": "p", "name": "n", "recipe": "text-classification", "base_model": str(model_dir),
+        "dataset": str(data), "gpus": "cpu", "recipe_config": {"method": "full", "max_length": 12}})
+    seen: list[int] = []
+    from transformers import BertForSequenceClassification
+
+    forward = BertForSequenceClassification.forward
+
+    def recording(self, input_ids=None, **kwargs):
+        seen.append(int(input_ids.shape[1]))
+        return forward(self, input_ids=input_ids, **kwargs)
+
+    monkeypatch.setattr(BertForSequenceClassification, "forward", recording)
+    result = run_task("classification", config, None, held_out, device="cpu", dtype="fp32",
+                      tick=lambda done, total: None, data_path=data)
+    assert len(result["predictions"]) == 4
+    assert seen and max(seen) == 12, seen  # evaluated on 512 tokens where training saw 12
+
+
+def test_image_classification_runs_are_evaluated_on_a_manifest(tmp_path: Path) -> None:
+    """`eval --task classification` refused image-classification runs ("it is for: text-classification"),
+    so an image classifier had no held-out evaluation from the command line."""
+    import json
+
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.evaluation.tasks import check_task, read_data, run_task
+    from spark_trainer.models.tiny_classifiers import create_tiny_image_classifier
+    from tests.recipes.helpers import make_image_folders
+
+    model_dir = create_tiny_image_classifier(tmp_path / "tiny-vit", num_layers=1)
+    train = make_image_folders(tmp_path / "shapes", per_class=3)
+    held_out = make_image_folders(tmp_path / "held-out", per_class=1, seed=5)
+    manifest = tmp_path / "held-out.jsonl"
+    rows = [{"image": f"held-out/{p.parent.name}/{p.name}", "class": p.parent.name}
+            for p in sorted(held_out.glob("*/*.png"))]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = ExperimentConfig.model_validate({
+        "project": "p", "name": "n", "recipe": "image-classification", "base_model": str(model_dir),
+        "dataset": str(train), "gpus": "cpu",
+        "recipe_config": {"method": "full", "image_column": "image", "label_column": "class", "num_workers": 0}})
+    check_task("classification", "image-classification")
+    items = read_data("classification", manifest, config)
+    assert [i.path for i in items] == [str(p.resolve()) for p in sorted(held_out.glob("*/*.png"))]
+
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.store.store import Store
+
+    with Store.open(tmp_path / "home") as store:
+        from spark_trainer.store import projects
+
+        projects.create(store, "p")
+        dataset = ingest_paths(store, [train], project="p").dataset
+    result = run_task("classification", config, None, manifest, device="cpu", dtype="fp32",
+                      tick=lambda done, total: None, data_path=Path(dataset.path))
+    assert len(result["predictions"]) == 3 and set(result["labels"]) == {"red_square", "green_disc", "blue_bars"}
+    assert {p["predicted"] for p in result["predictions"]} <= set(result["labels"])
+
+    (tmp_path / "missing.jsonl").write_text(json.dumps({"image": "nope.png", "class": "red_square"}) + "\n")
+    with pytest.raises(BadInput, match=r"missing.jsonl: line 1: image .*nope.png does not exist"):
+        read_data("classification", tmp_path / "missing.jsonl", config)
