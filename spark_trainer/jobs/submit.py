@@ -212,17 +212,36 @@ def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus:
 
 
 def frozen_config(run_dir: Path) -> ExperimentConfig:
-    from spark_trainer.config import load_config
+    return _load_frozen(Path(run_dir) / CONFIG_NAME)[0]
 
-    return load_config(Path(run_dir) / CONFIG_NAME)
+
+def _load_frozen(path: Path) -> tuple[ExperimentConfig, list[str]]:
+    """A run's frozen config, with the recipe's `frozen_defaults` for settings it predates (so a run
+    queued or paused across an upgrade goes on as it began), and a note for each."""
+    from spark_trainer.config import load_config
+    from spark_trainer.config.yaml_io import load_yaml
+    from spark_trainer.recipes import get_recipe
+
+    config = load_config(path)
+    defaults = get_recipe(config.recipe).frozen_defaults
+    if not defaults:
+        return config, []
+    raw, _ = load_yaml(path)
+    written = raw.get("recipe_config") if isinstance(raw, dict) else None
+    notes = []
+    for key, value in defaults:
+        if not isinstance(written, dict) or key not in written:
+            config.recipe_config[key] = value
+            notes.append(f"recipe_config.{key}: {value} (this run was frozen before the setting existed)")
+    return config, notes
 
 
 def upgrade_frozen_config(store: Store, run_id: int, run_dir: Path) -> list[str]:
-    """A run frozen before fields moved into recipe_config (queued or paused across an upgrade):
-    rewrite its config.yaml in the current layout and record each move as an event of the run.
-    Returns the notes (empty when the file is current, the usual case)."""
-    config = frozen_config(run_dir)
-    notes = config.upgrade_notes
+    """A run frozen before fields moved into recipe_config, or before a setting it lacks (queued or
+    paused across an upgrade): rewrite its config.yaml in the current layout and record each change as
+    an event of the run. Returns the notes (empty when the file is current, the usual case)."""
+    config, added = _load_frozen(Path(run_dir) / CONFIG_NAME)
+    notes = config.upgrade_notes + added
     if notes:
         save_config(config, Path(run_dir) / CONFIG_NAME)
         for note in notes:

@@ -23,6 +23,7 @@ class CausalLMGenerator:
         self.tokenizer: Any = None
         self.source: ModelSource | None = None
         self.method = "lora"
+        self.bos_rule = "tokenizer"  # the run's recipe_config.bos_token: prompts start as its rows did
         self.device: Any = None
         self.dtype: Any = None
         self.model_dir: Path | None = None
@@ -37,7 +38,7 @@ class CausalLMGenerator:
 
         config = frozen_config(source.run_dir)
         rc = CausalLMConfig.model_validate(config.recipe_config)
-        self.source, self.method = source, rc.method
+        self.source, self.method, self.bos_rule = source, rc.method, rc.bos_token
         self.model_dir = resolve_base_model(config.base_model, search_dirs=(source.home, source.home / "models"))
         self.device = torch.device(device)
         precision = "fp32"
@@ -161,10 +162,10 @@ class CausalLMGenerator:
             text = tok.apply_chat_template([*history, {"role": "user", "content": prompt}], tokenize=False,
                                            add_generation_prompt=True)
             return list(tok(text, add_special_tokens=False)["input_ids"])
-        # As the recipe encodes prompt/completion rows: BOS where the tokenizer adds one, then the prompt.
-        from spark_trainer.recipes.causal_lm_model import bos_prefix
+        # As the recipe encodes prompt/completion rows: the run's BOS rule, then the prompt.
+        from spark_trainer.recipes.causal_lm_model import bos_ids
 
-        return bos_prefix(tok) + list(tok(prompt, add_special_tokens=False)["input_ids"])
+        return bos_ids(tok, self.bos_rule) + list(tok(prompt, add_special_tokens=False)["input_ids"])
 
     def memory_bytes(self) -> int:
         import torch

@@ -34,6 +34,9 @@ class CausalLMConfig(BaseModel):
     chat_template: str | None = Field(
         None, description="Jinja chat template to use when the tokenizer has none"
     )
+    bos_token: Literal["tokenizer", "always"] = Field(
+        "tokenizer", description="Rows start with BOS as tokenizer(text) encodes them (tokenizer: Llama-style "
+        "tokenizers add it, GPT-2-style ones do not) or always (runs queued before this setting existed)")
     sample_prompts: list[str] = Field(
         default_factory=list, description="Prompts whose completions are logged as samples every "
         "eval.samples_every_steps (empty: a few built-in prompts)")
@@ -52,4 +55,6 @@ RECIPE = RecipeSpec(
              MetricSpec("eval_perplexity", False, "validation perplexity")),
     unit="tokens",
     moved_fields=(("train.seq_len", "seq_len"), ("eval.sample_prompts", "sample_prompts")),
+    # Runs frozen before rows followed the tokenizer's own BOS rule started every row with BOS.
+    frozen_defaults=(("bos_token", "always"),),
 )

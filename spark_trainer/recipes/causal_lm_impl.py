@@ -114,9 +114,9 @@ class CausalLMRecipe:
 
     def _bos(self) -> list[int]:
         if self._bos_ids is None:
-            from spark_trainer.recipes.causal_lm_model import bos_prefix
+            from spark_trainer.recipes.causal_lm_model import bos_ids
 
-            self._bos_ids = bos_prefix(self.tokenizer)
+            self._bos_ids = bos_ids(self.tokenizer, self.rc.bos_token)
         return self._bos_ids
 
     def _encode_chat(self, record: Record) -> Example:

@@ -22,6 +22,14 @@ def bos_prefix(tokenizer: Any) -> list[int]:
     return [bos] if ids and ids[0] == bos else []
 
 
+def bos_ids(tokenizer: Any, rule: str) -> list[int]:
+    """The BOS a row or prompt starts with under `recipe_config.bos_token`: "tokenizer" (`bos_prefix`) or
+    "always" (the tokenizer's BOS, when it has one)."""
+    if rule == "always":
+        return [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    return bos_prefix(tokenizer)
+
+
 def torch_dtype(precision: str) -> Any:
     import torch
 

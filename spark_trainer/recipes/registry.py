@@ -53,6 +53,9 @@ class RecipeSpec:
         moved_fields: (old "section.key", new recipe_config key) for fields that used to live in the
             shared sections (`train.seq_len`, `eval.sample_prompts`); old run files are read with
             them moved (see config/legacy.py). An old field a recipe does not list is ignored.
+        frozen_defaults: (recipe_config key, value) for settings added after runs were frozen whose
+            default changed how a run trains: a run's frozen config without the key (queued or
+            paused across an upgrade) takes this value, so it resumes as it began.
     """
 
     name: str
@@ -65,6 +68,7 @@ class RecipeSpec:
     metrics: tuple[MetricSpec, ...] = (MetricSpec("eval_loss", False, "validation loss"),)
     unit: str = "examples"
     moved_fields: tuple[tuple[str, str], ...] = ()
+    frozen_defaults: tuple[tuple[str, Any], ...] = ()
 
     @property
     def main_metric(self) -> MetricSpec:

@@ -83,3 +83,20 @@ def test_train_and_exp_create_print_one_note_per_moved_field(store, cli, run_fil
         "it there in the run file)"]
     stored = experiments.get(store, "from-old").config
     assert stored["recipe_config"]["seq_len"] == 64 and "seq_len" not in stored["train"]
+
+
+def test_a_run_frozen_before_bos_token_existed_keeps_starting_rows_with_bos(store, run_file, tmp_path):
+    # Rows used to start with BOS whatever the tokenizer does; new runs follow the tokenizer. A run
+    # queued or paused across that change must resume encoding its rows as it began.
+    run = submit_config(store, load_config(run_file("bos")), base_dir=tmp_path, gpus="cpu", machine=[]).run
+    path = Path(run.run_dir) / CONFIG_NAME
+    assert yaml.safe_load(path.read_text())["recipe_config"]["bos_token"] == "tokenizer"  # a new run
+    data = yaml.safe_load(path.read_text())
+    del data["recipe_config"]["bos_token"]
+    path.write_text(yaml.safe_dump(data))  # as a run frozen before the setting
+    assert frozen_config(Path(run.run_dir)).recipe_config["bos_token"] == "always"
+    notes = upgrade_frozen_config(store, run.id, Path(run.run_dir))
+    assert notes == ["recipe_config.bos_token: always (this run was frozen before the setting existed)"]
+    assert "config: " + notes[0] in _events(store, run.id)
+    assert yaml.safe_load(path.read_text())["recipe_config"]["bos_token"] == "always"
+    assert upgrade_frozen_config(store, run.id, Path(run.run_dir)) == []  # written down, said once

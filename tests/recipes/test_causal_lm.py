@@ -133,3 +133,9 @@ def test_a_tokenizer_that_adds_no_bos_trains_without_one(tmp_path):
     assert stock.bos_token_id is not None and stock("count 1 2")["input_ids"][0] != stock.bos_token_id
     ex = recipe.encode(Record({"prompt": "count 1 2", "completion": " 3"}, "d.jsonl:1", "train"))
     assert ex.input_ids[:ex.train_mask.index(True)] == stock("count 1 2")["input_ids"]
+
+    # bos_token: always (what runs frozen before the setting did) puts the BOS first anyway.
+    always = CausalLMRecipe(make_config(model, eval={"val_fraction": 0.0}, recipe_config={"bos_token": "always"}))
+    always.prepare(data)
+    ex = always.encode(Record({"prompt": "count 1 2", "completion": " 3"}, "d.jsonl:1", "train"))
+    assert ex.input_ids[:ex.train_mask.index(True)] == [stock.bos_token_id] + stock("count 1 2")["input_ids"]
