@@ -128,32 +128,34 @@ def read_documents(path: Path) -> list[str]:
     return docs
 
 
-def read_labelled(path: Path, text_column: str = "text", label_column: str = "label") -> list[LabelledText]:
-    path = _check_file(path)
-    items = []
+def _labelled_rows(path: Path, column: str, label_column: str) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """(line number, row, label) of each row of a checked file; a row without `column` or a label, or
+    a file with no rows, is a BadInput naming the line."""
+    found = False
     for number, row, columns in _rows(path):
-        _require(path, number, columns, (text_column, label_column))
+        _require(path, number, columns, (column, label_column))
         if row[label_column] is None or str(row[label_column]).strip() == "":
             raise BadInput(f"{path}: line {number} has an empty {label_column!r}")
-        items.append(LabelledText(str(row[text_column]), str(row[label_column]).strip(), f"{path.name}:{number}"))
-    if not items:
+        found = True
+        yield number, row, str(row[label_column]).strip()
+    if not found:
         raise BadInput(f"{path} has no rows")
-    return items
+
+
+def read_labelled(path: Path, text_column: str = "text", label_column: str = "label") -> list[LabelledText]:
+    path = _check_file(path)
+    return [LabelledText(str(row[text_column]), label, f"{path.name}:{number}")
+            for number, row, label in _labelled_rows(path, text_column, label_column)]
 
 
 def read_labelled_images(path: Path, image_column: str = "path", label_column: str = "label") -> list[LabelledImage]:
     """Images and labels from a CSV/JSONL manifest; relative image paths are relative to the manifest."""
     path = _check_file(path)
     items = []
-    for number, row, columns in _rows(path):
-        _require(path, number, columns, (image_column, label_column))
-        if row[label_column] is None or str(row[label_column]).strip() == "":
-            raise BadInput(f"{path}: line {number} has an empty {label_column!r}")
+    for number, row, label in _labelled_rows(path, image_column, label_column):
         image = Path(str(row[image_column])).expanduser()
         image = image if image.is_absolute() else path.parent / image
         if not image.is_file():
             raise BadInput(f"{path}: line {number}: image {image} does not exist")
-        items.append(LabelledImage(str(image.resolve()), str(row[label_column]).strip(), f"{path.name}:{number}"))
-    if not items:
-        raise BadInput(f"{path} has no rows")
+        items.append(LabelledImage(str(image.resolve()), label, f"{path.name}:{number}"))
     return items
