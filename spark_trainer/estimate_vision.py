@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, describe
 from spark_trainer.estimate import OVERHEAD_BYTES, MemoryEstimate
 
 
@@ -77,9 +77,13 @@ def estimate_image_classifier(folder: str | Path, *, method: str = "lora", batch
             model = AutoModelForImageClassification.from_config(config)
     except (OSError, ValueError, KeyError) as exc:
         raise BadInput(f"{folder}: cannot read the image classifier to estimate its memory: "
-                       f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+                       f"{describe(exc).splitlines()[0]}") from None
     params = sum(p.numel() for p in model.parameters())
-    activations = saved_activation_bytes(model, batch_size, pre.height, pre.width)
+    try:
+        activations = saved_activation_bytes(model, batch_size, pre.height, pre.width)
+    except Exception as exc:  # noqa: BLE001 - an architecture whose forward the meta device cannot run
+        raise BadInput(f"{folder}: cannot count its activations without running it "
+                       f"({describe(exc).splitlines()[0]})") from None
     wide = precision == "fp32"
     if method == "full":
         trainable, weights = params, 0

@@ -81,3 +81,16 @@ def test_a_convnext_with_a_patch_size_is_still_estimated_as_a_convolutional_netw
     assert not has_patches(tmp_path / "convnext")
     estimate = estimate_for_config(run_file("lora"), tmp_path / "convnext")
     assert estimate.parts["activations"] > 0 and estimate.trainable_params > 0
+
+
+def test_a_model_the_meta_device_cannot_run_gets_a_one_line_refusal(tiny_resnet, monkeypatch):
+    from spark_trainer import estimate_vision
+    from spark_trainer.errors import BadInput
+
+    def unsupported(*args, **kwargs):
+        raise NotImplementedError("\nCould not run 'aten::nonzero' with arguments from the 'Meta' backend.\nmore")
+
+    monkeypatch.setattr(estimate_vision, "saved_activation_bytes", unsupported)
+    with pytest.raises(BadInput, match=r"cannot count its activations without running it \(NotImplementedError: "
+                                        r"Could not run 'aten::nonzero'.*backend\.\)$"):
+        estimate_for_config(run_file("lora"), tiny_resnet)
