@@ -28,8 +28,8 @@ class MemoryEstimatePanel(QGroupBox):
         self.fit = QLabel("")  # the largest micro-batch that fits in 90% of the planned GPU's free memory
         self.fit.setWordWrap(True)
         self.measured_label = QLabel("")
-        formula = QLabel("weights + 16 B per trainable parameter + activations + logits + 0.5 GiB; "
-                         "see spark_trainer/estimate.py")
+        formula = QLabel("weights + 16 B per trainable parameter + activations (+ logits for language "
+                         "models) + 0.5 GiB; see spark_trainer/estimate.py")
         for label in (self.parts, self.measured_label, formula):
             label.setObjectName("Muted")
             label.setWordWrap(True)
