@@ -1,5 +1,6 @@
-"""Evaluate… is offered only for runs an evaluation task exists for: on an image-classification or
-diffusion run it opened a dialog whose Task list was empty, so nothing could be started."""
+"""Evaluate… is offered only for runs an evaluation task exists for: on a diffusion run (and on an
+image-classification run, before the classification task took them) it opened a dialog whose Task
+list was empty, so nothing could be started."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from spark_trainer.store.entities import RunStatus
 
 
 @pytest.mark.parametrize(("recipe", "offered"), [("causal-lm", True), ("text-classification", True),
-                                                 ("image-classification", False), ("diffusion-lora", False)])
+                                                 ("image-classification", True), ("diffusion-lora", False)])
 def test_evaluate_is_enabled_only_where_a_task_exists(store, ctx, qtbot, recipe, offered):
     from app.views.run_exports import RunExportsWidget
 
