@@ -88,7 +88,7 @@ def estimate_image_classifier(folder: str | Path, *, method: str = "lora", batch
     if method == "full":
         trainable, weights = params, 0
     else:
-        head = [name for name, module in model.named_modules() if name and name == _head_name(model)]
+        head = [_head_name(model)]
         if isinstance(target_modules, str) and target_modules != "all-linear":
             target_modules = [t.strip() for t in target_modules.split(",") if t.strip()]
         if isinstance(target_modules, list):
