@@ -66,7 +66,7 @@ def estimate_image_classifier(folder: str | Path, *, method: str = "lora", batch
     import torch
     from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification
 
-    from spark_trainer.recipes.classification import body_layers
+    from spark_trainer.recipes.classification import body_layers, in_head
     from spark_trainer.recipes.image_classification_impl import preprocess_of
 
     folder = Path(folder)
@@ -93,7 +93,7 @@ def estimate_image_classifier(folder: str | Path, *, method: str = "lora", batch
             target_modules = [t.strip() for t in target_modules.split(",") if t.strip()]
         if isinstance(target_modules, list):
             names = [n for n, m in model.named_modules()
-                     if any(n == t or n.endswith("." + t) for t in target_modules) and not _in(n, head)]
+                     if any(n == t or n.endswith("." + t) for t in target_modules) and not in_head(n, head)]
         else:  # all-linear: the body's linear layers, or its convolutions when it has none (as the recipe does)
             names = body_layers(model, head, "Linear") or body_layers(model, head, "Conv2d")
         modules = dict(model.named_modules())
@@ -112,10 +112,6 @@ def _head_name(model: Any) -> str:
         if candidate in names:
             return candidate
     return list(names)[-1]
-
-
-def _in(name: str, heads: list[str]) -> bool:
-    return any(name == h or name.startswith(h + ".") for h in heads)
 
 
 def has_patches(folder: str | Path) -> bool:

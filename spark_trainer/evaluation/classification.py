@@ -58,12 +58,16 @@ def predict_image_labels(model: Any, processor: Any, paths: list[str], rc: Any,
     return names
 
 
-def _check_labels(model: Any, items: list[Any]) -> None:
-    known = {str(v) for v in model.config.id2label.values()}
-    unknown = sorted({i.label for i in items} - known)
+def check_labels(items: list[Any], known: list[str], where: str = "", whose: str = "the model") -> None:
+    """BadInput naming the data's labels that `known` (a model's classes) lacks."""
+    unknown = sorted({i.label for i in items} - set(known))
     if unknown:
-        raise BadInput(f"labels {', '.join(map(repr, unknown[:5]))} in the data are not labels of the model; "
-                       f"its labels are: {', '.join(sorted(known))}")
+        raise BadInput(f"{where}labels {', '.join(map(repr, unknown[:5]))} in the data are not labels of "
+                       f"{whose}; its labels are: {', '.join(sorted(known))}")
+
+
+def _check_labels(model: Any, items: list[Any]) -> None:
+    check_labels(items, [str(v) for v in model.config.id2label.values()])
 
 
 def _report(model: Any, items: list[Any], predicted: list[str]) -> dict[str, Any]:

@@ -80,11 +80,10 @@ def _check_labels(store: Store, run_id: int, config: ExperimentConfig, items: li
         dataset = Path(datasets.get(store, config.dataset).path)
     except SparkError:
         return  # the dataset is gone: the worker says what it can
+    from spark_trainer.evaluation.classification import check_labels
+
     known = get_recipe(config.recipe).load()(config).label_names(dataset)
-    unknown = sorted({i.label for i in items} - set(known))
-    if unknown:
-        raise BadInput(f"--data {data_path}: labels {', '.join(map(repr, unknown[:5]))} are not labels of run "
-                       f"{run_id}'s model; its labels are: {', '.join(known)}")
+    check_labels(items, known, where=f"--data {data_path}: ", whose=f"run {run_id}'s model")
 
 
 def start(store: Store, evaluation: Evaluation, run_dir: Path) -> Evaluation:

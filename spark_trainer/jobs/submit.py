@@ -217,23 +217,25 @@ def frozen_config(run_dir: Path) -> ExperimentConfig:
 
 def _load_frozen(path: Path) -> tuple[ExperimentConfig, list[str]]:
     """A run's frozen config, with the recipe's `frozen_defaults` for settings it predates (so a run
-    queued or paused across an upgrade goes on as it began), and a note for each."""
-    from spark_trainer.config import load_config
+    queued or paused across an upgrade goes on as it began), and a note for each. The file is read
+    once; the defaults go in before validation, so they are checked like any written value."""
+    from spark_trainer.config import validate_config
     from spark_trainer.config.yaml_io import load_yaml
     from spark_trainer.recipes import get_recipe
 
-    config = load_config(path)
-    defaults = get_recipe(config.recipe).frozen_defaults
-    if not defaults:
-        return config, []
-    raw, _ = load_yaml(path)
-    written = raw.get("recipe_config") if isinstance(raw, dict) else None
+    data, node = load_yaml(path)
+    written = data.get("recipe_config")
     notes = []
+    try:
+        recipe = data.get("recipe")
+        defaults = get_recipe(recipe).frozen_defaults if isinstance(written, dict) and isinstance(recipe, str) else ()
+    except BadInput:  # an unknown recipe: validation names it
+        defaults = ()
     for key, value in defaults:
-        if not isinstance(written, dict) or key not in written:
-            config.recipe_config[key] = value
+        if key not in written:
+            written[key] = value
             notes.append(f"recipe_config.{key}: {value} (this run was frozen before the setting existed)")
-    return config, notes
+    return validate_config(data, str(path), node), notes
 
 
 def upgrade_frozen_config(store: Store, run_id: int, run_dir: Path) -> list[str]:

@@ -189,12 +189,15 @@ def adapt_classifier(model: Any, tuning: ClassifierTuning, head_names: list[str]
     return get_peft_model(model, lora)
 
 
+def in_head(name: str, head_names: list[str]) -> bool:
+    """Whether the module `name` is one of the head's modules or inside one."""
+    return any(name == h or name.startswith(h + ".") for h in head_names)
+
+
 def body_layers(model: Any, head_names: list[str], kind: str) -> list[str]:
     """Full names of the `kind` modules (torch.nn class name) outside the head."""
-    def in_head(name: str) -> bool:
-        return any(name == h or name.startswith(h + ".") for h in head_names)
-
-    return [name for name, module in model.named_modules() if type(module).__name__ == kind and not in_head(name)]
+    return [name for name, module in model.named_modules()
+            if type(module).__name__ == kind and not in_head(name, head_names)]
 
 
 def save_classifier(model: Any, dest: Path, extra: Iterable[Any]) -> None:
