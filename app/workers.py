@@ -184,6 +184,15 @@ class Task(QRunnable):
             signals._released.emit()
 
 
+def pending(task: Task | None) -> bool:
+    """A task was started and its outcome has not yet been handled on the GUI thread.
+
+    What a view's "busy" means: `task.done` is set on the pool thread before the outcome's slots
+    run, so a view answering "not busy" from `done` could still be showing the previous answer.
+    """
+    return task is not None and not task.delivered
+
+
 class TaskSet:
     """Keeps running tasks alive and lets a view cancel them all when it closes."""
 

@@ -29,7 +29,7 @@ from app.charts.live_chart import colour
 from app.charts.panel import ChartPanel
 from app.context import AppContext
 from app.views.samples import sample_text
-from app.workers import Task
+from app.workers import Task, pending
 from spark_trainer.leaderboard import config_diff, run_config
 from spark_trainer.store import artifacts, runs
 from spark_trainer.store.entities import Run
@@ -163,4 +163,4 @@ class CompareView(QWidget):
         self.feed.stop()
 
     def busy(self) -> bool:
-        return self.feed.busy or (self._task is not None and not self._task.done.is_set())
+        return self.feed.busy or pending(self._task)

@@ -40,7 +40,7 @@ from app.widgets import (
     selected_row_id,
     table_texts,
 )
-from app.workers import Task, TaskContext
+from app.workers import Task, TaskContext, pending
 from spark_trainer.store import datasets
 from spark_trainer.store.entities import Dataset
 from spark_trainer.store.store import Store
@@ -285,7 +285,7 @@ class DatasetsView(BaseView):
         self.select(dataset.id)
 
     def busy(self) -> bool:
-        return self.preview.busy() or any(t is not None and not t.delivered for t in (self.ingest_task,
+        return self.preview.busy() or any(pending(t) for t in (self.ingest_task,
                                                                                         self.delete_task))
 
     # -- ingestion ----------------------------------------------------------------------------
@@ -317,7 +317,7 @@ class DatasetsView(BaseView):
         if project is None:
             self.banner.show_message("Create a project first: datasets belong to a project.", "error")
             return None
-        if self.ingest_task is not None and not self.ingest_task.done.is_set():
+        if pending(self.ingest_task):
             self.banner.show_message("An ingestion is already running; wait for it or cancel it.", "warning")
             return None
         kind = self.kind_combo.currentText()
@@ -336,7 +336,7 @@ class DatasetsView(BaseView):
         return task
 
     def cancel_ingest(self) -> None:
-        if self.ingest_task is not None and not self.ingest_task.done.is_set():
+        if pending(self.ingest_task):
             self.ingest_task.cancel()
             self.progress_row.mark_cancelling()
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.widgets import MessageBanner
-from app.workers import Task
+from app.workers import Task, pending
 from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
 
@@ -198,7 +198,7 @@ class EvaluateDialog(QDialog):
         return self.evaluation_id is not None and self.ctx.model.runs.follows_evaluation(self.evaluation_id)
 
     def busy(self) -> bool:
-        return self.following or (self.task is not None and not self.task.delivered)
+        return self.following or pending(self.task)
 
 
 def summary_text(report: dict[str, Any]) -> str:

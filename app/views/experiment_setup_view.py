@@ -36,7 +36,7 @@ from app.views.memory_panel import MemoryEstimatePanel
 from app.views.model_sources import cached_models, local_models
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
 from app.widgets import MessageBanner
-from app.workers import Task
+from app.workers import Task, pending
 from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
 from spark_trainer.errors import BadInput, SparkError
 from spark_trainer.recipes.registry import get_recipe, list_recipes
@@ -355,7 +355,7 @@ class ExperimentSetupView(BaseView):
     @property
     def checking(self) -> bool:
         """A store and disk check is waiting or running (Launch's state may still change)."""
-        return self._check_delay.isActive() or (self._check_task is not None and not self._check_task.done.is_set())
+        return self._check_delay.isActive() or pending(self._check_task)
 
     def _show_errors(self, errors: dict[str, str]) -> None:
         for key, label in self.errors.items():
@@ -363,7 +363,7 @@ class ExperimentSetupView(BaseView):
             label.setVisible(key in errors)
         reasons = [f"{key.replace('_', ' ')}: {msg}" for key, msg in errors.items()]
         reasons += [form.first_error() for form in self.forms.values() if form.first_error()]
-        busy = self._task is not None and not self._task.done.is_set()
+        busy = pending(self._task)
         self.launch.setEnabled(not reasons and not busy)
         self.launch_reason.setText(("Cannot launch: " + reasons[0] + (f" (and {len(reasons) - 1} more)"
                                                                       if len(reasons) > 1 else "")) if reasons else "")
@@ -444,6 +444,7 @@ class ExperimentSetupView(BaseView):
         return task
 
     def _launched(self, run: Any) -> None:
+        self._task = None  # answered: Launch may be enabled again
         self.launch.setText("Launch")
         self.banner.show_message(f"Run {run.id} queued", "ok")
         self.revalidate()
@@ -453,6 +454,7 @@ class ExperimentSetupView(BaseView):
         self.ctx.navigate("runs", run.id)
 
     def _launch_failed(self, message: str) -> None:
+        self._task = None
         self.launch.setText("Launch")
         self.banner.show_message(f"Launch failed: {message}", "error")
         self.revalidate()
@@ -476,5 +478,5 @@ class ExperimentSetupView(BaseView):
                 self._dataset_ref = ""
 
     def busy(self) -> bool:
-        return (self._task is not None and not self._task.done.is_set()) or self.memory_panel.busy() \
-            or self.checking or (self._models_task is not None and not self._models_task.done.is_set())
+        return pending(self._task) or self.memory_panel.busy() \
+            or self.checking or pending(self._models_task)

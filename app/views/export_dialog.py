@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.widgets import MessageBanner
-from app.workers import Task
+from app.workers import Task, pending
 from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
 
@@ -235,4 +235,4 @@ class ExportDialog(QDialog):
         self.ctx.model.refresh()  # an export written before a failed push is listed
 
     def busy(self) -> bool:
-        return self.task is not None and not self.task.delivered
+        return pending(self.task)

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from app.context import AppContext
 from app.widgets import human_bytes
-from app.workers import Task
+from app.workers import Task, pending
 from spark_trainer import estimate
 from spark_trainer.errors import BadInput
 from spark_trainer.estimate_sharding import sharding_note
@@ -72,7 +72,7 @@ class MemoryEstimatePanel(QGroupBox):
         self.fit.setText(fit)
 
     def busy(self) -> bool:
-        return self.task is not None and not self.task.done.is_set()
+        return pending(self.task)
 
 
 def estimate_texts(config: dict[str, Any], model_folder: Path | None, gpus: list[Any]) -> tuple[str, str, str]:

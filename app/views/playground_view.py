@@ -18,7 +18,7 @@ from app.context import AppContext
 from app.playground_client import PlaygroundClient, describe_bytes
 from app.views.playground_panels import PANELS
 from app.widgets import MessageBanner
-from app.workers import Task
+from app.workers import Task, pending
 from spark_trainer.store import runs
 from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
@@ -309,7 +309,7 @@ class PlaygroundView(QWidget):
         self.ctx.model.refresh()
 
     def busy(self) -> bool:
-        return self._save_task is not None and not self._save_task.done.is_set()
+        return pending(self._save_task)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop the model process (the app is closing, or the view is gone)."""

@@ -38,7 +38,7 @@ from app.views.run_detail_reads import RunStatic, metric_title, read_static
 from app.views.run_exports import RunExportsWidget
 from app.views.samples import LoadedSample, sample_widget
 from app.widgets import MessageBanner
-from app.workers import Task
+from app.workers import Task, pending
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
@@ -361,7 +361,7 @@ class RunDetailView(QWidget):
         self.deleted.emit(run_id)
 
     def busy(self) -> bool:
-        return self.feed.busy or any(t is not None and not t.done.is_set() for t in (self._task, self._static_task)) \
+        return self.feed.busy or any(pending(t) for t in (self._task, self._static_task)) \
             or (self.run_id is not None and self.run is None and self._following)
 
 

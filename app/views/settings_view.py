@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.context import AppContext
 from app.views.base import BaseView
 from app.widgets import MessageBanner
-from app.workers import Task
+from app.workers import Task, pending
 from spark_trainer import secrets
 from spark_trainer.errors import SparkError
 from spark_trainer.paths import HOME_ENV, DataHome
@@ -200,7 +200,7 @@ class SettingsView(BaseView):
 
     @property
     def saving(self) -> bool:
-        return bool(self._unsaved) or (self._save_task is not None and not self._save_task.delivered)
+        return bool(self._unsaved) or pending(self._save_task)
 
     def _write_next(self) -> None:
         if not self._unsaved:
@@ -275,5 +275,5 @@ class SettingsView(BaseView):
         self.banner.show_message(f"SparkTrainer will use {folder} from the next start.", "ok")
 
     def busy(self) -> bool:
-        return self.saving or (self._read_task is not None and not self._read_task.delivered) \
-            or (self.token_task is not None and not self.token_task.delivered)
+        return self.saving or pending(self._read_task) \
+            or pending(self.token_task)

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets import MessageBanner
-from app.workers import Task, TaskContext
+from app.workers import Task, TaskContext, pending
 from spark_trainer.errors import SparkError
 from spark_trainer.store import projects
 
@@ -232,7 +232,7 @@ class ProcessPage(QWizardPage):
 
     @property
     def running(self) -> bool:
-        return self.task is not None and not self.task.done.is_set()
+        return pending(self.task)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt override
         owner = self.owner

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QPushButton, QVBo
 
 from app.context import AppContext
 from app.widgets import EmptyState, MessageBanner
-from app.workers import Task, TaskContext
+from app.workers import Task, TaskContext, pending
 from spark_trainer.store.store import Store
 
 # The demos `build_demo` can make: (recipe, what the choice says).
@@ -101,7 +101,7 @@ class WelcomePanel(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self.task is not None and not self.task.done.is_set()
+        return pending(self.task)
 
     def create_demo(self, recipe: str | None = None) -> Task | None:
         if self.busy:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt, QTimer
 
+from app.workers import pending
 from spark_trainer.store import datasets
 from tests.app.drag import drop
 from tests.app.gui_assets import (
@@ -32,7 +33,7 @@ def view(store, ctx, project, qtbot):
 
 
 def wait_ingested(qtbot, view, timeout: int = 60_000) -> None:
-    qtbot.waitUntil(lambda: view.ingest_task is not None and view.ingest_task.done.is_set(), timeout=timeout)
+    qtbot.waitUntil(lambda: view.ingest_task is not None and not pending(view.ingest_task), timeout=timeout)
     qtbot.waitUntil(lambda: not view.progress_row.isVisible(), timeout=5000)
 
 

@@ -11,7 +11,7 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, QThreadPool
 from PySide6.QtWidgets import QLabel, QWidget
 
-from app.workers import Task, TaskContext, TaskSet
+from app.workers import Task, TaskContext, TaskSet, pending
 
 
 def _delete_now(widget: QObject) -> None:
@@ -48,6 +48,23 @@ def test_delivers_result_and_progress_on_the_gui_thread(qtbot, pool) -> None:
     assert not task.is_cancelled  # a task that ended keeps its flag down, even when its owner goes later
     _delete_now(owner)
     assert not task.is_cancelled
+
+
+def test_a_task_is_pending_until_its_answer_was_handled(qtbot, pool) -> None:
+    """Views answer "busy" from `pending`: the function returns (and `done` is set) on the pool
+    thread before the answer reaches the GUI thread, and a view that said "not busy" in between still
+    showed the previous answer (a setup form's memory estimate read before it was replaced)."""
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    shown: list[int] = []
+    assert not pending(None)
+    task = Task(lambda _ctx: 7, owner=owner, name="answer")
+    task.signals.succeeded.connect(shown.append)
+    task.start(pool)
+    assert task.done.wait(10)  # waits without running the event loop: the answer is queued
+    assert pending(task) and shown == []
+    qtbot.waitUntil(lambda: not pending(task), timeout=10_000)
+    assert shown == [7]
 
 
 def test_delivers_failures_with_one_line(qtbot, pool) -> None:
