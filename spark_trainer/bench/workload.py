@@ -37,7 +37,7 @@ class Preset:
 PRESETS = {
     # A CPU-sized job that runs in about a minute.
     "tiny": Preset("tiny", vocab_size=512, hidden_size=128, intermediate_size=256, num_layers=2, num_heads=4,
-                   num_kv_heads=4, seq_len=512, batch_size=4, median_len=90, lora_r=8, steps=6, warmup_steps=2),
+                   num_kv_heads=4, seq_len=512, batch_size=4, median_len=90, lora_r=8, steps=20, warmup_steps=2),
     # The GPU job from the issue: a 1.1B Llama (TinyLlama shape), rows of 2048 tokens, batch 8. 50 timed
     # steps after 6 so that the run-file default evaluation (every 50 steps) falls in the timed window.
     "1b": Preset("1b", vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_layers=22, num_heads=32,

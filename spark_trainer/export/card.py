@@ -36,6 +36,7 @@ class CardData:
     evaluations: list[EvalResult] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     has_curve: bool = True
+    base_is_local: bool = False  # a folder of the training machine, not a Hub id
 
 
 def front_matter(data: CardData) -> dict[str, Any]:
@@ -57,7 +58,8 @@ def front_matter(data: CardData) -> dict[str, Any]:
                         "metrics": [{"type": k, "name": f"{ev.task} {k}", "value": round(v, 6)}
                                     for k, v in ev.metrics.items()]})
     meta: dict[str, Any] = {
-        "base_model": data.base_model,
+        # The Hub checks base_model against its models: a local folder's name is left out.
+        **({} if data.base_is_local else {"base_model": data.base_model}),
         "library_name": data.info.library_name,
         "pipeline_tag": data.info.pipeline_tag,
         "license": "unknown",
@@ -81,6 +83,9 @@ def render(data: CardData) -> str:
              f"(recipe `{data.recipe}`, run {data.run_id}, checkpoint at step {data.step}; weights in "
              f"{data.info.dtype}, safetensors).", ""]
     lines += ["## Usage", "", "```python", data.info.usage.replace("EXPORT_DIR", "PATH_OR_REPO_ID"), "```", ""]
+    if data.base_is_local and data.info.kind == "adapter":
+        lines += [f"The base model `{data.base_model}` was a local folder on the machine that trained this "
+                  "adapter: put its path, or the Hub id it came from, where the snippet names it.", ""]
     lines += ["## Training data", "", f"Dataset `{data.dataset_name}`.", ""]
     if data.dataset_summary:
         lines += [data.dataset_summary, ""]

@@ -18,10 +18,28 @@ def base_dir(config: ExperimentConfig) -> Path:
     return resolve_base_model(config.base_model, search_dirs=(home.root, home.models_dir))
 
 
-def base_reference(config: ExperimentConfig) -> str:
-    """How the card and adapter config name the base: its Hub id, or a local folder's name."""
+def _local_base(config: ExperimentConfig) -> tuple[Path, str | None] | None:
+    """(folder, its Hub id when it is a snapshot of the Hugging Face cache) when the base is a folder."""
+    from spark_trainer.models.loading import cache_repo_id
+
     path = Path(config.base_model).expanduser()
-    return path.name if path.is_absolute() or path.exists() else config.base_model
+    return (path, cache_repo_id(path)) if path.is_absolute() or path.exists() else None
+
+
+def base_reference(config: ExperimentConfig) -> str:
+    """How the card and adapter config name the base: its Hub id (a Hub id is frozen at submit as its
+    folder in the Hugging Face cache), or a local folder's name (never the path: it is the user's)."""
+    local = _local_base(config)
+    if local is None:
+        return config.base_model
+    path, hub_id = local
+    return hub_id or path.name
+
+
+def base_is_local(config: ExperimentConfig) -> bool:
+    """The base is a local folder with no Hub id: the card's usage names it but cannot load it as written."""
+    local = _local_base(config)
+    return local is not None and local[1] is None
 
 
 def save_adapter(model: Any, dest: Path, config: ExperimentConfig) -> None:

@@ -10,19 +10,10 @@ from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput
-from spark_trainer.export.common import base_reference, load_trainable
+from spark_trainer.export.common import base_dir, base_reference, load_trainable
 from spark_trainer.export.registry import ExportInfo
 
 PIPELINE_TAG = "text-to-image"
-
-
-def base_dir(config: ExperimentConfig) -> Path:
-    """The base pipeline folder, found the way the recipe finds it."""
-    from spark_trainer.models.loading import resolve_base_model
-    from spark_trainer.paths import resolve_home
-
-    home = resolve_home(None)
-    return resolve_base_model(config.base_model, search_dirs=(home.root, home.models_dir))
 
 
 def _trained_parts(config: ExperimentConfig, checkpoint: Path | None, device: Any, dtype: str) -> Any:

@@ -144,10 +144,11 @@ def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo
     method = rc.get("method")
     hyper = {f"train.{k}": v for k, v in config.train.model_dump(mode="json").items() if v is not None}
     hyper.update({f"recipe_config.{k}": v for k, v in rc.items() if v is not None})
-    from spark_trainer.export.common import base_reference
+    from spark_trainer.export.common import base_is_local, base_reference
 
     data = card.CardData(
         model_name=experiment.name, run_id=run.id, recipe=config.recipe, base_model=base_reference(config),
+        base_is_local=base_is_local(config),
         step=step, info=info, dataset_name=dataset_name, dataset_summary=summary, hyperparameters=hyper,
         final_metrics=final, evaluations=[e for e in evals if e.metrics],
         tags=list(dict.fromkeys(t for t in ("spark-trainer", config.recipe, method, "lora" if method in

@@ -123,6 +123,15 @@ def resolve_for_run(name: str, extra_dirs: tuple[Path, ...] = ()) -> Path:
     return resolve_base_model(name, search_dirs=(*extra_dirs, *home_search_dirs()))
 
 
+def cache_repo_id(folder: Path) -> str | None:
+    """The Hub id of a snapshot folder of the Hugging Face cache (`.../models--org--name/snapshots/<rev>`,
+    what a Hub id is frozen to at submit), else None."""
+    parts = Path(folder).parts
+    if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
+        return parts[-3].removeprefix("models--").replace("--", "/")
+    return None
+
+
 def cached_model_ids(cache_dir: str | Path | None = None) -> list[str]:
     """Model ids in the local Hugging Face cache whose `main` snapshot is a model (config.json or
     model_index.json)."""

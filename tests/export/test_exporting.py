@@ -148,7 +148,8 @@ def test_model_card_front_matter_is_valid_yaml_with_real_numbers(lora_run, tmp_p
     text = (out_dir / "README.md").read_text()
     assert text.startswith("---\n")
     meta = yaml.safe_load(text.split("---\n")[1])
-    assert meta["base_model"] == "tiny-llama"
+    assert "base_model" not in meta  # a local folder: no Hub model to point at
+    assert "The base model `tiny-llama` was a local folder" in text
     assert meta["library_name"] == "peft" and meta["pipeline_tag"] == "text-generation"
     assert "license" in meta and "spark-trainer" in meta["tags"] and "lora" in meta["tags"]
     assert len(meta["tags"]) == len(set(meta["tags"])), meta["tags"]  # a lora run was tagged "lora" twice

@@ -1,0 +1,31 @@
+"""The model card's front matter and usage for a base the Hub knows, and for a local folder."""
+
+from __future__ import annotations
+
+import yaml
+
+from spark_trainer.export.card import CardData, render
+from spark_trainer.export.registry import ExportInfo
+
+
+def _card(base_is_local: bool, kind: str = "adapter") -> str:
+    info = ExportInfo(kind=kind, library_name="peft", pipeline_tag="text-generation", dtype="fp32",
+                      usage='base = AutoModelForCausalLM.from_pretrained("my-llama")')
+    return render(CardData(model_name="m", run_id=1, recipe="causal-lm", base_model="my-llama", step=10, info=info,
+                           dataset_name="d", dataset_summary="", hyperparameters={}, final_metrics={"loss": 1.0},
+                           has_curve=False, base_is_local=base_is_local))
+
+
+def test_a_hub_base_is_the_cards_base_model():
+    text = _card(False)
+    assert yaml.safe_load(text.split("---\n")[1])["base_model"] == "my-llama"
+    assert "was a local folder" not in text
+
+
+def test_a_local_base_is_left_out_of_the_front_matter_and_the_usage_says_what_to_put_there():
+    text = _card(True)
+    meta = yaml.safe_load(text.split("---\n")[1])
+    assert "base_model" not in meta  # the Hub checks base_model against its models
+    assert meta["library_name"] == "peft"
+    assert "`my-llama` was a local folder" in text and "put its path, or the Hub id" in text
+    assert "was a local folder" not in _card(True, kind="merged")  # a merged model needs no base to load
