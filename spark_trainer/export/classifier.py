@@ -37,6 +37,12 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
          data_path: Path | None = None) -> tuple[Any, Any]:
     """(classifier in eval mode with id2label, tokenizer); with `checkpoint` None the base model with a
     fresh head (the recipe's starting point)."""
+    model, processor, _recipe = _load(config, checkpoint, device, dtype, data_path)
+    return model, processor
+
+
+def _load(config: ExperimentConfig, checkpoint: Path | None, device: Any, dtype: str,
+          data_path: Path | None) -> tuple[Any, Any, Any]:
     import torch
 
     from spark_trainer.recipes.causal_lm_model import torch_dtype
@@ -47,14 +53,17 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
         load_trainable(model, Path(checkpoint))
     model.to(device=torch.device(device) if isinstance(device, str) else device, dtype=torch_dtype(dtype))
     model.eval()
-    return model, _processor(recipe)
+    return model, _processor(recipe), recipe
 
 
 def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str,
           data_path: Path | None = None) -> ExportInfo:
     from spark_trainer.recipes.causal_lm_model import torch_dtype
 
-    model, processor = load(config, checkpoint, "cpu", "fp32", data_path=data_path)
+    model, processor, recipe = _load(config, checkpoint, "cpu", "fp32", data_path)
+    text = config.recipe == "text-classification"
+    if text:  # the run kept max_length tokens of a text: a pipeline called with truncation=True keeps as many
+        processor.model_max_length = recipe.rc.max_length
     adapter = hasattr(model, "merge_and_unload")
     kind = "adapter" if adapter and not merge else ("merged" if adapter else "full")
     dtype = "fp32" if dtype == "auto" else dtype
@@ -69,7 +78,7 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
     labels = {int(k): v for k, v in (model.config.id2label or {}).items()}
     base = base_reference(config)
     if kind == "adapter":
-        auto = "AutoModelForSequenceClassification" if config.recipe == "text-classification" else \
+        auto = "AutoModelForSequenceClassification" if text else \
             "AutoModelForImageClassification"
         usage = (f"from peft import PeftModel\nfrom transformers import {auto}\n\n"
                  f'base = {auto}.from_pretrained("{base}", num_labels={len(labels)}, '
@@ -77,5 +86,8 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
     else:
         usage = (f'from transformers import pipeline\n\nclassify = pipeline("{PIPELINE_TAGS[config.recipe]}", '
                  'model="EXPORT_DIR")')
+        if text:
+            usage += (f"\n# truncation=True: the model was trained on the first {recipe.rc.max_length} tokens of a "
+                      'text\nprint(classify("a text to classify", truncation=True))')
     return ExportInfo(kind=kind, library_name="peft" if kind == "adapter" else "transformers",
                       pipeline_tag=PIPELINE_TAGS[config.recipe], dtype=dtype, usage=usage)

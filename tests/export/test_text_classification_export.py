@@ -1,5 +1,6 @@
 """A text-classification run exported merged loads with `pipeline("text-classification")` and
-predicts the same labels, by name, as the app's own evaluation of the run."""
+predicts the same labels, by name, as the app's own evaluation of the run, also for texts longer
+than the run's max_length (the card's usage truncates)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,15 @@ def test_merged_classifier_export_predicts_like_the_app(tmp_path, capsys) -> Non
 
     model = create_tiny_text_classifier(tmp_path / "tiny-bert", corpus=list(TOPICS.values()))
     data = write_jsonl(tmp_path / "tickets.jsonl", ticket_rows(60))
-    held_out = write_jsonl(tmp_path / "held-out.jsonl", ticket_rows(18, seed=7))
+    # Half the held-out texts are longer than the run's max_length: the export truncates them as the run did.
+    held_out = write_jsonl(tmp_path / "held-out.jsonl", [
+        {**row, "text": " ".join([row["text"]] * (1 + 3 * (i % 2)))} for i, row in enumerate(ticket_rows(18, seed=7))])
     home = tmp_path / "home"
     config = ExperimentConfig.model_validate({
         "project": "support", "name": "tickets", "recipe": "text-classification", "base_model": str(model),
         "dataset": str(data), "gpus": "cpu", "train": {"max_steps": 8, "learning_rate": 3e-3, "batch_size": 8},
         "eval": {"every_steps": None, "val_fraction": 0.2}, "checkpoint": {"every_steps": None, "keep": 1},
-        "recipe_config": {"method": "lora"}})
+        "recipe_config": {"method": "lora", "max_length": 12}})
     with Store.open(home) as store:
         run, outcome = train_in_store(store, config)
     run_dir = Path(run.run_dir)
@@ -43,6 +46,8 @@ def test_merged_classifier_export_predicts_like_the_app(tmp_path, capsys) -> Non
 
     classify = pipeline("text-classification", model=str(folder))
     texts = [json.loads(line)["text"] for line in held_out.read_text().splitlines()]
-    exported_labels = [p["label"] for p in classify(texts)]
+    assert max(len(classify.tokenizer(t)["input_ids"]) for t in texts) > 12
+    assert json.loads((folder / "tokenizer_config.json").read_text())["model_max_length"] == 12
+    exported_labels = [p["label"] for p in classify(texts, truncation=True)]  # as the card's usage says
     assert exported_labels == app_labels
     assert set(exported_labels) <= set(TOPICS)  # names, not LABEL_0
