@@ -1,8 +1,8 @@
 """Experiment setup: project, recipe, dataset, base model, GPUs and a generated config form.
 
 Every edit re-validates: checks on the form's own values at once, those that need the store or
-the disk (dataset look-up, the base model's config.json, the memory estimate) on the pool, a
-moment after the last keystroke (`setup_checks.check_setup`). Launch stays disabled while anything
+the disk (dataset look-up, the recipe's data check that submit runs, the base model's config.json,
+the memory estimate) on the pool, a moment after the last keystroke (`setup_checks.check_setup`). Launch stays disabled while anything
 is invalid, with the reason next to the field and beside the button. Launch freezes the config and
 queues a run (the same `submit_config` that `spark-trainer train` uses) on a pool thread, then
 opens the run. Projects and datasets come from the app model.
@@ -82,6 +82,7 @@ class ExperimentSetupView(BaseView):
         self._checks_asked = 0  # the newest check asked for; older answers are dropped
         self._store_errors: dict[str, str] = {}  # from the last store and disk check
         self._checked_data: dict[str, Any] = {}  # the form values that check saw
+        self._data_checks: dict[Any, str] = {}  # the recipe's data check's answers (it reads the dataset)
         self._launch_when_checked = False
         self._dataset_ref = ""  # a cloned config's dataset id, shown by name once the model knows it
         self._check_delay = QTimer(self)  # a debounce, not a poll: restarted by every edit
@@ -326,10 +327,10 @@ class ExperimentSetupView(BaseView):
     def _start_check(self) -> None:
         data = self.config_data()
         offered = [self.dataset.itemText(i) for i in range(self.dataset.count())]
-        store, gpus = self.store, list(self.memory_panel.gpus)
+        store, gpus, answers = self.store, list(self.memory_panel.gpus), self._data_checks
         self._checks_asked += 1
         asked = self._checks_asked
-        task = Task(lambda _ctx: check_setup(store, data, offered, gpus), owner=self, name="setup-check")
+        task = Task(lambda _ctx: check_setup(store, data, offered, gpus, answers), owner=self, name="setup-check")
         # A form closed before the answer comes back gets nothing (the task is bound to it).
         task.signals.succeeded.connect(lambda result: self._on_checked(asked, data, result))
         task.signals.failed.connect(lambda message, _exc: self._on_check_failed(asked, message))
