@@ -84,6 +84,7 @@ class ExperimentSetupView(BaseView):
         self._checked_data: dict[str, Any] = {}  # the form values that check saw
         self._data_checks: dict[Any, str] = {}  # the recipe's data check's answers (it reads the dataset)
         self._launch_when_checked = False
+        self._said_of: dict[str, Any] = {}  # the form the banner's message is about
         self._dataset_ref = ""  # a cloned config's dataset id, shown by name once the model knows it
         self._check_delay = QTimer(self)  # a debounce, not a poll: restarted by every edit
         self._check_delay.setSingleShot(True)
@@ -319,6 +320,8 @@ class ExperimentSetupView(BaseView):
         if not hasattr(self, "launch"):
             return  # still building
         data = self.config_data()
+        if self.banner.text() and data != self._said_of:
+            self.banner.clear_message()  # "Run 3 queued" is not about the next experiment being filled in
         # A store or disk error stays shown only while its field still holds the value checked.
         still = {k: v for k, v in self._store_errors.items() if data.get(k) == self._checked_data.get(k)}
         self._show_errors({**field_errors(data), **still})
@@ -369,6 +372,11 @@ class ExperimentSetupView(BaseView):
         self.launch_reason.setText(("Cannot launch: " + reasons[0] + (f" (and {len(reasons) - 1} more)"
                                                                       if len(reasons) > 1 else "")) if reasons else "")
 
+    def _say(self, text: str, role: str) -> None:
+        """A banner about the form as it is now (saved, launched...): it goes at the next edit."""
+        self._said_of = self.config_data()
+        self.banner.show_message(text, role)
+
     # --- presets -------------------------------------------------------------------------------
     def save_preset_to(self, path: Path) -> Path:
         """Write the form as a run file; raises ConfigError when the form is not valid."""
@@ -385,18 +393,18 @@ class ExperimentSetupView(BaseView):
         name, _ = QFileDialog.getSaveFileName(self, "Save preset", f"{self.name.text() or 'run'}.yaml", "YAML (*.yaml)")
         if name:
             try:
-                self.banner.show_message(f"Saved {self.save_preset_to(Path(name))}", "ok")
+                self._say(f"Saved {self.save_preset_to(Path(name))}", "ok")
             except SparkError as exc:
-                self.banner.show_message(str(exc), "error")
+                self._say(str(exc), "error")
 
     def _load_preset_dialog(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Load preset", "", "YAML (*.yaml *.yml)")
         if name:
             try:
                 self.load_preset_from(Path(name))
-                self.banner.show_message(f"Loaded {name}", "ok")
+                self._say(f"Loaded {name}", "ok")
             except SparkError as exc:
-                self.banner.show_message(str(exc), "error")
+                self._say(str(exc), "error")
 
     def _browse_dataset(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Training data", "", "Data (*.jsonl *.json *.csv *.parquet *.txt)")
@@ -447,7 +455,7 @@ class ExperimentSetupView(BaseView):
     def _launched(self, run: Any) -> None:
         self._task = None  # answered: Launch may be enabled again
         self.launch.setText("Launch")
-        self.banner.show_message(f"Run {run.id} queued", "ok")
+        self._say(f"Run {run.id} queued", "ok")
         self.revalidate()
         self.ctx.model.runs.apply_written(run)
         self.ctx.model.refresh()
@@ -457,7 +465,7 @@ class ExperimentSetupView(BaseView):
     def _launch_failed(self, message: str) -> None:
         self._task = None
         self.launch.setText("Launch")
-        self.banner.show_message(f"Launch failed: {message}", "error")
+        self._say(f"Launch failed: {message}", "error")
         self.revalidate()
 
     def open_item(self, payload: Any) -> None:

@@ -54,3 +54,29 @@ def test_data_the_recipe_cannot_train_on_disables_launch_before_the_click(store,
     view.forms["recipe_config"].set_values({"text_column": "review"})  # the user names the column
     qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
     assert not view.errors["dataset"].isVisible() and view.launch_reason.text() == ""
+
+
+def test_the_queued_banner_goes_once_the_next_experiment_is_filled_in(store, ctx, qtbot, tmp_path) -> None:
+    """"Run N queued" stayed while the user filled in the next experiment. It says what became of the
+    form as launched: it stays while the form still holds that (coming back to the view, a re-read of
+    the store) and goes with the first edit. Scheduling is off in this context: the run stays queued."""
+    model = _reviews_and_a_model(store, tmp_path)
+    view = _setup_view(store, ctx, qtbot)
+    view.project.setCurrentText("demo")
+    view.recipe.setCurrentText("text-classification")
+    view.forms["recipe_config"].set_values({"text_column": "review"})
+    view.name.setText("sentiment")
+    view.base_model.setCurrentText(model)
+    view.gpus.setCurrentText("cpu")
+    view.dataset.setCurrentText("reviews")
+    qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
+    view.launch_run()
+    qtbot.waitUntil(lambda: view.banner.text() == "Run 1 queued", timeout=15_000)
+    assert view.banner.isVisible()
+
+    view.refresh()  # shown again (navigation refreshes the view): the form is still the launched one
+    qtbot.waitUntil(lambda: not view.busy(), timeout=15_000)
+    assert view.banner.isVisible() and view.banner.text() == "Run 1 queued"
+
+    view.name.setText("sentiment-lr")  # the next experiment
+    assert not view.banner.isVisible() and view.banner.text() == ""
