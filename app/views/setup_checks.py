@@ -132,6 +132,8 @@ def data_errors(store: Store, data: dict[str, Any], folder: Path, answers: dict[
     settings = config.model_dump(mode="json", exclude=set(_NOT_READ_BY_DATA_CHECKS))
     key = (dataset.id, str(folder), json.dumps(settings, sort_keys=True, default=str))
     if key not in answers:
+        if len(answers) >= 64:  # a form edited for a long while: forget the old answers
+            answers.clear()
         try:
             check_trainable(config, dataset, str(folder))
             answers[key] = ""
