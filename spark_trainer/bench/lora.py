@@ -23,6 +23,7 @@ from spark_trainer.bench import mfu
 from spark_trainer.bench.rounds import median_figures, median_ratios, ratio_lines, rounds_note, take_turns
 from spark_trainer.bench.workload import PRESETS, Preset, synthetic_examples, write_model_folder, write_text_rows
 from spark_trainer.errors import BadInput, OperationFailed
+from spark_trainer.recipes.causal_lm_impl import attention_for
 
 
 def ours_config(preset: Preset, model_dir: Path, data: Path, *, steps: int, compile: bool | None,
@@ -93,7 +94,7 @@ def run_ours(preset: Preset, examples: list[list[int]], *, device: Any, dtype: A
     warm = by_key.get("compile_warmup_s", {})
     efficiency = by_key.get("packing_efficiency", {})
     return {"tokens_per_s": tokens / seconds, "tokens": tokens, "seconds": seconds, "peak_bytes": peak,
-            "examples_apart": True, "attention": "flex_attention" if cuda and attention != "sdpa" else "sdpa",
+            "examples_apart": True, "attention": attention_for(attention, frozen.train.compile, device.type),
             "compiled": bool(warm), "compile_setting": frozen.train.compile, "compile_fallback": fell_back,
             "compile_warmup_s": next(iter(warm.values())).value if warm else None,
             "packing_efficiency": next(iter(efficiency.values())).value if efficiency else None,

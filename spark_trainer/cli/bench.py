@@ -19,8 +19,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     lora.add_argument("--compile", dest="compile", action="store_true", default=None,
                       help="train.compile: true for our run (default: the run-file default, auto: compile on CUDA only)")
     lora.add_argument("--no-compile", dest="compile", action="store_false")
-    lora.add_argument("--attention", choices=["auto", "flex", "sdpa"], default="auto",
-                      help="our engine's attention kernel (auto: flex on CUDA, sdpa on the CPU)")
+    lora.add_argument("--attention", choices=["auto", "flex", "varlen", "sdpa"], default="auto",
+                      help="our engine's attention kernel (auto: flex on CUDA, varlen on the CPU; sdpa: one "
+                      "masked call per row)")
     lora.add_argument("--engines", default="ours,packed,padded", help="comma-separated subset to run")
     lora.add_argument("--repeats", type=positive_int, default=1, metavar="N",
                       help="rounds, the engines taking turns; figures and ratios are the rounds' medians "

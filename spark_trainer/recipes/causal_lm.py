@@ -27,9 +27,10 @@ class CausalLMConfig(BaseModel):
     completion_only_loss: bool = Field(
         True, description="For prompt/completion and chat data, train only on completions"
     )
-    attention: Literal["auto", "flex", "sdpa"] = Field(
-        "auto", description="Attention kernel: auto picks flex attention (document BlockMask) on CUDA, "
-        "sdpa with a block-diagonal mask elsewhere"
+    attention: Literal["auto", "flex", "varlen", "sdpa"] = Field(
+        "auto", description="Attention kernel: auto picks flex attention (document BlockMask) on CUDA and "
+        "varlen elsewhere (sdpa when torch.compile is on); varlen: sdpa on each example alone, examples of "
+        "similar length batched; sdpa: one call per row with a block-diagonal mask"
     )
     chat_template: str | None = Field(
         None, description="Jinja chat template to use when the tokenizer has none"

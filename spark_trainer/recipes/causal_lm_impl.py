@@ -11,11 +11,30 @@ from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.models.loading import home_search_dirs, resolve_base_model
 from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.causal_lm import CausalLMConfig
-from spark_trainer.training import packing
+from spark_trainer.training import packing, varlen
 from spark_trainer.training.data import Record, read_records
 from spark_trainer.training.packing import Example
 
 DEFAULT_PROMPTS = ["The", "Question: what is", "Once upon a time"]
+
+ATTENTION_NOTES = {
+    "flex_attention": "flex attention with a document block mask (examples apart)",
+    "sdpa": "sdpa with a block-diagonal mask per row (examples apart)",
+    varlen.ATTENTION: "varlen, sdpa on each example alone, examples of similar length batched (examples apart)",
+}
+
+
+def attention_for(setting: str, compile_setting: bool | str, device_type: str) -> str:
+    """The transformers attention implementation a run trains with (`recipe_config.attention`)."""
+    from spark_trainer.training import compiling
+
+    wanted = setting
+    if wanted == "auto":
+        if device_type == "cuda":
+            return "flex_attention"
+        # varlen's shapes change from batch to batch: a compiled model would recompile every step.
+        wanted = "sdpa" if compiling.wanted(compile_setting, device_type) else "varlen"
+    return {"flex": "flex_attention", "sdpa": "sdpa", "varlen": varlen.ATTENTION}[wanted]
 
 
 class CausalLMRecipe:
@@ -168,16 +187,14 @@ class CausalLMRecipe:
 
     # ---- model --------------------------------------------------------------------------------
     def attention_implementation(self, device: Any) -> str:
-        wanted = self.rc.attention
-        if wanted == "auto":
-            return "flex_attention" if getattr(device, "type", str(device)) == "cuda" else "sdpa"
-        return {"flex": "flex_attention", "sdpa": "sdpa"}[wanted]
+        return attention_for(self.rc.attention, self.config.train.compile, getattr(device, "type", str(device)))
 
     def build_model(self, device: Any, precision: str) -> Any:
         from spark_trainer.recipes.causal_lm_model import load_model
 
         assert self.model_dir is not None, "prepare() runs first"
         self.attn = self.attention_implementation(device)
+        self.model_notes.append(f"attention: {ATTENTION_NOTES.get(self.attn, self.attn)}")
         return load_model(self.model_dir, self.rc, device, precision, self.attn,
                           gradient_checkpointing=self.config.train.gradient_checkpointing, notes=self.model_notes)
 

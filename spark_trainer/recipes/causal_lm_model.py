@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.recipes.causal_lm import CausalLMConfig
+from spark_trainer.training import varlen
 from spark_trainer.training.kernels import apply_fused_kernels
 from spark_trainer.training.losses import find_hidden_head, install_hidden_head, linear_cross_entropy, logits_out
 from spark_trainer.training.packing import IGNORE, block_causal_mask, flex_block_mask
@@ -43,6 +44,8 @@ def load_model(model_dir: Path, rc: CausalLMConfig, device: Any, precision: str,
     import torch
     from transformers import AutoModelForCausalLM
 
+    if attn == varlen.ATTENTION:
+        varlen.register()
     kwargs: dict[str, Any] = {"attn_implementation": attn, "local_files_only": True}
     # Full fine-tuning keeps fp32 master weights (autocast computes in bf16/fp16); adapters train
     # in fp32 on a frozen base stored in the compute dtype, which halves the base's memory.
@@ -98,9 +101,13 @@ def packed_loss(model: Any, batch: dict[str, Any], attn: str) -> tuple[Any, Any]
     import torch.nn.functional as F
 
     segments = batch["segment_ids"]
-    mask = flex_block_mask(segments) if attn == "flex_attention" else block_causal_mask(segments)
-    out = model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"],
-                use_cache=False).logits
+    if attn == varlen.ATTENTION:  # no mask: the plan cuts the examples out of the rows
+        out = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False,
+                    varlen_plan=varlen.plan(segments)).logits
+    else:
+        mask = flex_block_mask(segments) if attn == "flex_attention" else block_causal_mask(segments)
+        out = model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"],
+                    use_cache=False).logits
     targets = batch["targets"]
     head = find_hidden_head(model)
     if head is not None and head.emit_hidden:  # `out` holds the final hidden states

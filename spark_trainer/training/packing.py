@@ -1,9 +1,9 @@
 """Sequence packing in which packed examples never attend to each other.
 
 An example is a token list plus a per-token "train on this" flag. Packing places examples into
-rows of `seq_len` tokens (best fit); each row keeps segment ids, so that the attention mask is
-block-diagonal causal (a 4D boolean mask for sdpa on the CPU, a flex-attention BlockMask on the
-GPU) and positions restart at 0 in every example. Targets are next tokens within the same example
+rows of `seq_len` tokens (best fit); each row keeps segment ids, so that attention is
+block-diagonal causal (a flex-attention BlockMask on the GPU; on the CPU each example attended
+alone, `varlen.py`, or a 4D boolean mask for sdpa) and positions restart at 0 in every example. Targets are next tokens within the same example
 only: the last token of one example never learns to predict the first of the next.
 """
 

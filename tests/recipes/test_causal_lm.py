@@ -139,3 +139,16 @@ def test_a_tokenizer_that_adds_no_bos_trains_without_one(tmp_path):
     always.prepare(data)
     ex = always.encode(Record({"prompt": "count 1 2", "completion": " 3"}, "d.jsonl:1", "train"))
     assert ex.input_ids[:ex.train_mask.index(True)] == [stock.bos_token_id] + stock("count 1 2")["input_ids"]
+
+
+@pytest.mark.parametrize(("setting", "compile_setting", "device", "expected"), [
+    ("auto", "auto", "cpu", "spark_varlen"),
+    ("auto", True, "cpu", "sdpa"),  # a compiled varlen model would recompile at every new batch shape
+    ("auto", "auto", "cuda", "flex_attention"),
+    ("sdpa", "auto", "cpu", "sdpa"),
+    ("varlen", "auto", "cuda", "spark_varlen"),
+])
+def test_the_run_files_attention_setting_picks_the_implementation(setting, compile_setting, device, expected):
+    from spark_trainer.recipes.causal_lm_impl import attention_for
+
+    assert attention_for(setting, compile_setting, device) == expected
