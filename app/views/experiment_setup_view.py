@@ -1,8 +1,8 @@
 """Experiment setup: project, recipe, dataset, base model, GPUs and a generated config form.
 
 Every edit re-validates: checks on the form's own values at once, those that need the store or
-the disk (dataset look-up, the base model's config.json, the memory estimate) on the pool, a
-moment after the last keystroke (`setup_checks.check_setup`). Launch stays disabled while anything
+the disk (dataset look-up, the recipe's data check that submit runs, the base model's config.json,
+the memory estimate) on the pool, a moment after the last keystroke (`setup_checks.check_setup`). Launch stays disabled while anything
 is invalid, with the reason next to the field and beside the button. Launch freezes the config and
 queues a run (the same `submit_config` that `spark-trainer train` uses) on a pool thread, then
 opens the run. Projects and datasets come from the app model.
@@ -82,7 +82,9 @@ class ExperimentSetupView(BaseView):
         self._checks_asked = 0  # the newest check asked for; older answers are dropped
         self._store_errors: dict[str, str] = {}  # from the last store and disk check
         self._checked_data: dict[str, Any] = {}  # the form values that check saw
+        self._data_checks: dict[Any, str] = {}  # the recipe's data check's answers (it reads the dataset)
         self._launch_when_checked = False
+        self._said_of: dict[str, Any] = {}  # the form the banner's message is about
         self._dataset_ref = ""  # a cloned config's dataset id, shown by name once the model knows it
         self._check_delay = QTimer(self)  # a debounce, not a poll: restarted by every edit
         self._check_delay.setSingleShot(True)
@@ -318,6 +320,8 @@ class ExperimentSetupView(BaseView):
         if not hasattr(self, "launch"):
             return  # still building
         data = self.config_data()
+        if self.banner.text() and data != self._said_of:
+            self.banner.clear_message()  # "Run 3 queued" is not about the next experiment being filled in
         # A store or disk error stays shown only while its field still holds the value checked.
         still = {k: v for k, v in self._store_errors.items() if data.get(k) == self._checked_data.get(k)}
         self._show_errors({**field_errors(data), **still})
@@ -326,10 +330,10 @@ class ExperimentSetupView(BaseView):
     def _start_check(self) -> None:
         data = self.config_data()
         offered = [self.dataset.itemText(i) for i in range(self.dataset.count())]
-        store, gpus = self.store, list(self.memory_panel.gpus)
+        store, gpus, answers = self.store, list(self.memory_panel.gpus), self._data_checks
         self._checks_asked += 1
         asked = self._checks_asked
-        task = Task(lambda _ctx: check_setup(store, data, offered, gpus), owner=self, name="setup-check")
+        task = Task(lambda _ctx: check_setup(store, data, offered, gpus, answers), owner=self, name="setup-check")
         # A form closed before the answer comes back gets nothing (the task is bound to it).
         task.signals.succeeded.connect(lambda result: self._on_checked(asked, data, result))
         task.signals.failed.connect(lambda message, _exc: self._on_check_failed(asked, message))
@@ -368,6 +372,11 @@ class ExperimentSetupView(BaseView):
         self.launch_reason.setText(("Cannot launch: " + reasons[0] + (f" (and {len(reasons) - 1} more)"
                                                                       if len(reasons) > 1 else "")) if reasons else "")
 
+    def _say(self, text: str, role: str) -> None:
+        """A banner about the form as it is now (saved, launched...): it goes at the next edit."""
+        self._said_of = self.config_data()
+        self.banner.show_message(text, role)
+
     # --- presets -------------------------------------------------------------------------------
     def save_preset_to(self, path: Path) -> Path:
         """Write the form as a run file; raises ConfigError when the form is not valid."""
@@ -384,18 +393,18 @@ class ExperimentSetupView(BaseView):
         name, _ = QFileDialog.getSaveFileName(self, "Save preset", f"{self.name.text() or 'run'}.yaml", "YAML (*.yaml)")
         if name:
             try:
-                self.banner.show_message(f"Saved {self.save_preset_to(Path(name))}", "ok")
+                self._say(f"Saved {self.save_preset_to(Path(name))}", "ok")
             except SparkError as exc:
-                self.banner.show_message(str(exc), "error")
+                self._say(str(exc), "error")
 
     def _load_preset_dialog(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Load preset", "", "YAML (*.yaml *.yml)")
         if name:
             try:
                 self.load_preset_from(Path(name))
-                self.banner.show_message(f"Loaded {name}", "ok")
+                self._say(f"Loaded {name}", "ok")
             except SparkError as exc:
-                self.banner.show_message(str(exc), "error")
+                self._say(str(exc), "error")
 
     def _browse_dataset(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Training data", "", "Data (*.jsonl *.json *.csv *.parquet *.txt)")
@@ -446,7 +455,7 @@ class ExperimentSetupView(BaseView):
     def _launched(self, run: Any) -> None:
         self._task = None  # answered: Launch may be enabled again
         self.launch.setText("Launch")
-        self.banner.show_message(f"Run {run.id} queued", "ok")
+        self._say(f"Run {run.id} queued", "ok")
         self.revalidate()
         self.ctx.model.runs.apply_written(run)
         self.ctx.model.refresh()
@@ -456,7 +465,7 @@ class ExperimentSetupView(BaseView):
     def _launch_failed(self, message: str) -> None:
         self._task = None
         self.launch.setText("Launch")
-        self.banner.show_message(f"Launch failed: {message}", "error")
+        self._say(f"Launch failed: {message}", "error")
         self.revalidate()
 
     def open_item(self, payload: Any) -> None:

@@ -12,7 +12,9 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from app.flow_layout import FlowLayout
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -71,7 +73,7 @@ def _thumbnail(path: Path) -> QImage:
 
 
 def sample_widget(sample: LoadedSample) -> QWidget:
-    """A loaded sample as widgets: prompt/output pairs, or images side by side over their prompts.
+    """A loaded sample as widgets: prompt/output pairs, or images in rows (wrapped) over their prompts.
     No disk access: the GUI thread only turns the decoded images into pixmaps."""
     box = QWidget()
     layout = QVBoxLayout(box)
@@ -90,11 +92,10 @@ def sample_widget(sample: LoadedSample) -> QWidget:
         image.setPixmap(QPixmap.fromImage(sample.images[0].image))
         layout.addWidget(image)
         return box
-    images = QHBoxLayout()  # image samples of one step side by side, each over its prompt
-    for item in sample.images:
-        images.addWidget(_image_sample(item))
-    if images.count():
-        images.addStretch(1)
+    if sample.images:  # image samples of one step side by side, each over its prompt, wrapped to the width
+        images = FlowLayout(spacing=8)
+        for item in sample.images:
+            images.addWidget(_image_sample(item))
         layout.addLayout(images)
     return box
 

@@ -1,8 +1,8 @@
 """The experiment setup's checks that need the store or the disk, as one plain function for the pool.
 
 The form re-checks (debounced) after every edit: `check_setup` looks the dataset up in the store
-and on disk, finds the base model's config.json and makes the memory estimate from it, so typing
-never waits on the disk or the database.
+and on disk, runs the recipe's data check on it (submit's), finds the base model's config.json and
+makes the memory estimate from it, so typing never waits on the disk or the database.
 """
 
 from __future__ import annotations
@@ -57,8 +57,10 @@ def dataset_known(store: Store, text: str, project: str, offered: list[str]) -> 
     return True
 
 
-def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: list[Any]) -> SetupCheck:
-    """Every field check and the memory estimate for a run-file mapping (store and disk reads)."""
+def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: list[Any],
+                data_checks: dict[Any, str] | None = None) -> SetupCheck:
+    """Every field check and the memory estimate for a run-file mapping (store and disk reads).
+    `data_checks` keeps the data checks' answers between calls (see `data_errors`)."""
     errors = field_errors(data)
     folder, why = resolve_base_model(data["base_model"], store.home.models_dir)
     if why:
@@ -67,6 +69,8 @@ def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: li
         errors["dataset"] = f"{data['dataset']} is not a dataset of this project nor an existing path"
     for key, why in recipe_fit_errors(store, data, folder).items():
         errors.setdefault(key, why)
+    if folder is not None and not errors.keys() & {"dataset", "base_model"}:
+        errors.update(data_errors(store, data, folder, {} if data_checks is None else data_checks))
     order = ("project", "name", "base_model", "dataset", "gpus")
     ordered = {key: errors[key] for key in order if key in errors}
     return SetupCheck(ordered, estimate_texts(data, folder if not why else None, gpus))
@@ -101,3 +105,38 @@ def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -
             errors["base_model"] = (f"{folder.name} is a diffusers pipeline; {spec.name} needs a transformers "
                                     "model (a folder with config.json)")
     return errors
+
+
+# Parts of a run file that the recipes' data checks never read (they read the data settings in
+# recipe_config and eval, and the base model): editing these does not read the dataset again.
+_NOT_READ_BY_DATA_CHECKS = ("name", "notes", "gpus", "priority", "train", "checkpoint")
+
+
+def data_errors(store: Store, data: dict[str, Any], folder: Path, answers: dict[Any, str]) -> dict[str, str]:
+    """Submit's data check (`check_trainable`: a missing text or label column, a single class,
+    images without captions...) on the stored dataset the form names, so the form says it before
+    Launch. A path not ingested yet is checked by submit once ingested. The check reads the whole
+    dataset, so its answer is kept in `answers` for the same dataset and data settings."""
+    import json
+
+    from spark_trainer.config import validate_config
+    from spark_trainer.jobs.submit import check_trainable, ingested_dataset
+
+    try:
+        config = validate_config(data)
+    except BadInput:  # the form's own fields say what is wrong
+        return {}
+    dataset = ingested_dataset(store, config, Path.cwd())  # the launch submits with this base folder
+    if dataset is None:
+        return {}
+    settings = config.model_dump(mode="json", exclude=set(_NOT_READ_BY_DATA_CHECKS))
+    key = (dataset.id, str(folder), json.dumps(settings, sort_keys=True, default=str))
+    if key not in answers:
+        if len(answers) >= 64:  # a form edited for a long while: forget the old answers
+            answers.clear()
+        try:
+            check_trainable(config, dataset, str(folder))
+            answers[key] = ""
+        except BadInput as exc:  # said next to the dataset's name: its folder need not be repeated
+            answers[key] = str(exc).removeprefix("dataset: ").removeprefix(f"dataset {Path(dataset.path)}: ")
+    return {"dataset": answers[key]} if answers[key] else {}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +19,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("run", help="run id")
     p.add_argument("--task", required=True, choices=["perplexity", "classification", "mcq"],
                    help="perplexity (text/JSONL), classification (labelled CSV/JSONL: "
-                   "texts, or image paths relative to the file) or mcq "
-                   "(CSV/JSONL with subject, question, A, B, C, D, answer)")
-    p.add_argument("--data", required=True, metavar="FILE", help="the evaluation file")
+                   "texts, or image paths relative to the file; for images also a folder of class "
+                   "sub-folders) or mcq (CSV/JSONL with subject, question, A, B, C, D, answer)")
+    p.add_argument("--data", required=True, metavar="FILE|DIR", help="the evaluation file (or class-folder folder)")
     p.add_argument("--base", action="store_true", help="evaluate the run's base model instead (a baseline)")
     p.add_argument("--checkpoint", default="last", metavar="last|best|STEP", help="which checkpoint (default last)")
     p.add_argument("--gpus", default="auto", help="auto (first GPU, else CPU), cpu, or a GPU id")
@@ -34,11 +37,7 @@ def cmd_eval(ctx: Context, args: argparse.Namespace) -> Result:
     ctx.info(f"evaluation {ev.id} of run {ev.run_id} ({'base model' if ev.base else ev.checkpoint}) started on "
              f"{'GPU ' + ','.join(map(str, ev.gpus)) if ev.gpus else 'CPU'}; Ctrl-C cancels")
 
-    def show(current: Any) -> None:
-        if current.total:
-            ctx.info(f"  {current.done}/{current.total}")
-
-    ev = jobs.wait(store, ev.id, on_progress=show)
+    ev = jobs.wait(store, ev.id, on_progress=EvalProgress(tty=sys.stderr.isatty()))
     if ev.status != "completed":
         reason = (ev.error or ev.status).strip().splitlines()[0]
         return Result({"evaluation": ev.id, "status": ev.status, "error": ev.error},
@@ -47,6 +46,30 @@ def cmd_eval(ctx: Context, args: argparse.Namespace) -> Result:
     report.pop("predictions", None)
     data = {"evaluation": ev.id, "run": ev.run_id, **report}
     return Result(data, lambda: _text(report))
+
+
+class EvalProgress:
+    """`done/total` lines on stderr: every update on a terminal, where they are watched as they come;
+    into a pipe or a file (a log, CI) only a line a further tenth of the items, or after `every_s`
+    seconds without one (a slow evaluation still says it is alive), and the last one."""
+
+    def __init__(self, *, tty: bool, every_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.tty = tty
+        self.every_s = every_s
+        self.clock = clock
+        self._said_at = clock()
+        self._said_tenth = 0
+        self._said_done = -1
+
+    def __call__(self, current: Any) -> None:
+        done, total = current.done, current.total
+        if not total or done == self._said_done:
+            return
+        tenth = done * 10 // total
+        now = self.clock()
+        if self.tty or done >= total or tenth > self._said_tenth or now - self._said_at >= self.every_s:
+            self._said_at, self._said_tenth, self._said_done = now, tenth, done
+            print(f"  {done}/{total}", file=sys.stderr, flush=True)
 
 
 def _text(report: dict[str, Any]) -> str:

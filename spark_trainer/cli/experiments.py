@@ -7,9 +7,11 @@ import argparse
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, table
 from spark_trainer.config import apply_overrides, config_to_yaml, validate_config
+from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.config.yaml_io import load_yaml
-from spark_trainer.recipes import get_recipe
 from spark_trainer.store import datasets, experiments
+from spark_trainer.store.entities import Dataset
+from spark_trainer.store.store import Store
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -60,12 +62,26 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
         ctx.info(f"note: {source or 'config'}: {note}")
     store = ctx.store
     dataset = datasets.get(store, config.dataset, config.project)
-    get_recipe(config.recipe).check_data_kind(dataset.kind, f"dataset {dataset.name!r}")
+    _check_trainable(store, config, dataset)
     experiment = experiments.create(
         store, project=config.project, name=config.name, recipe=config.recipe, base_model=config.base_model,
         dataset=dataset.id, config=config.model_dump(mode="json"), notes=config.notes,
     )
     return Result(experiment, f"created experiment {experiment.name!r} (id {experiment.id}) in {experiment.project!r}")
+
+
+def _check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset) -> None:
+    """What `run start` would refuse about the data (its kind, a missing column, one class...),
+    refused now. The base model may be added to the models folder before the run starts, so a
+    missing one is left to `run start`; the check then sees the name as written."""
+    from spark_trainer.errors import ConfigError
+    from spark_trainer.jobs.submit import check_trainable, resolve_model
+
+    try:
+        base_model = resolve_model(config.base_model, None, store.home.root)
+    except ConfigError:
+        base_model = config.base_model
+    check_trainable(config, dataset, base_model)
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:

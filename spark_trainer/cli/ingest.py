@@ -100,9 +100,28 @@ def _result(outcome: IngestResult) -> Result:
     return Result({"dataset": d, "report": report.to_dict()}, text)
 
 
+def _require_project(ctx: Context, ref: str) -> None:
+    """Ingestion does not create projects (a mistyped name must not make one), so an unknown name is
+    refused with the command that creates it."""
+    import shlex
+
+    from spark_trainer.errors import NotFound
+    from spark_trainer.store import projects
+
+    try:
+        projects.get(ctx.store, ref)
+    except NotFound:
+        name = ref.strip()
+        if name.isdigit():  # an id: there is nothing to create
+            raise
+        raise NotFound(f"--project: no project named {name!r}; create it with "
+                       f"`spark-trainer project create {shlex.quote(name)}`") from None
+
+
 def cmd_ingest(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.ingest import IngestOptions, ingest_paths
 
+    _require_project(ctx, args.project)
     _quiet_ffmpeg()
     options = IngestOptions(val_fraction=args.val_fraction, max_text_chars=args.max_text_chars,
                             min_image_side=args.min_image_side, txt_mode=args.txt_mode)
@@ -114,6 +133,7 @@ def cmd_ingest(ctx: Context, args: argparse.Namespace) -> Result:
 def cmd_video(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.ingest.video import VideoOptions, build_video_dataset
 
+    _require_project(ctx, args.project)
     _quiet_ffmpeg()
     mode = "scenes" if args.scenes else ("every_n" if args.every_n is not None else "fps")
     options = VideoOptions(mode=mode, fps=args.fps or 1.0, every_n=args.every_n,

@@ -2,7 +2,8 @@
 
 - perplexity: a .txt file (one document), or JSONL rows with `text` (or `prompt` + `completion`).
 - mcq: CSV or JSONL with columns subject, question, A, B, C, D, answer (a letter A-D, or 0-3).
-- classification: CSV or JSONL with a text column and a label column (names configurable).
+- classification: CSV or JSONL with a text column and a label column (names configurable); for
+  image runs, a manifest of image paths and labels, or a folder of class sub-folders.
 """
 
 from __future__ import annotations
@@ -149,7 +150,10 @@ def read_labelled(path: Path, text_column: str = "text", label_column: str = "la
 
 
 def read_labelled_images(path: Path, image_column: str = "path", label_column: str = "label") -> list[LabelledImage]:
-    """Images and labels from a CSV/JSONL manifest; relative image paths are relative to the manifest."""
+    """Images and labels from a CSV/JSONL manifest (relative image paths are relative to the manifest),
+    or from a folder of class sub-folders, each image labelled with the folder holding it."""
+    if Path(path).expanduser().is_dir():
+        return _class_folder_images(Path(path).expanduser())
     path = _check_file(path)
     items = []
     for number, row, label in _labelled_rows(path, image_column, label_column):
@@ -159,3 +163,21 @@ def read_labelled_images(path: Path, image_column: str = "path", label_column: s
             raise BadInput(f"{path}: line {number}: image {image} does not exist")
         items.append(LabelledImage(str(image.resolve()), label, f"{path.name}:{number}"))
     return items
+
+
+def _class_folder_images(root: Path) -> list[LabelledImage]:
+    """A folder read as dataset ingestion reads one (`ingest.detect.gather`: hidden files left out,
+    the label is the folder directly holding the image); an image outside a class folder is refused."""
+    from spark_trainer.ingest.detect import IMAGE_EXTS, gather
+
+    try:
+        files = [f for f in gather([root]) if f.ext in IMAGE_EXTS]
+    except BadInput as exc:
+        raise BadInput(f"--data {exc}") from None
+    if not files:
+        raise BadInput(f"--data {root} has no images (looked for {', '.join(sorted(IMAGE_EXTS))})")
+    for f in files:
+        if f.folder_label is None:
+            raise BadInput(f"--data {root}: image {'/'.join(f.rel)} is not in a class sub-folder; put each "
+                           "class's images in a sub-folder named after the class")
+    return [LabelledImage(str(f.path), str(f.folder_label), f.source) for f in files]

@@ -46,6 +46,26 @@ def _reusable(store: Store, project: str, source: Path) -> Dataset | None:
     return None
 
 
+def _dataset_path(text: str, base_dir: Path | None) -> Path:
+    path = Path(text).expanduser()
+    return (path if path.is_absolute() else (base_dir or Path.cwd()) / path).resolve()
+
+
+def ingested_dataset(store: Store, config: ExperimentConfig, base_dir: Path | None) -> Dataset | None:
+    """The stored dataset submit would train `config` on without ingesting anything: the one its
+    `dataset:` names, or a current ingestion of the path it names. None when submit would ingest
+    the path first (or refuse it)."""
+    try:
+        return datasets.get(store, config.dataset, config.project)
+    except NotFound:
+        pass
+    path = _dataset_path(config.dataset, base_dir)
+    try:
+        return _reusable(store, config.project, path) if path.exists() else None
+    except NotFound:  # a project not created yet holds no datasets
+        return None
+
+
 def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | None
                     ) -> tuple[Dataset, IngestReport | None]:
     """The config's `dataset:` as an existing dataset (name or id), else a path ingested on first
@@ -61,10 +81,7 @@ def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | Non
     else:
         spec.check_data_kind(existing.kind, f"dataset {existing.name!r}")
         return existing, None
-    path = Path(config.dataset).expanduser()
-    if not path.is_absolute():
-        path = (base_dir or Path.cwd()) / path
-    path = path.resolve()
+    path = _dataset_path(config.dataset, base_dir)
     if not path.exists():
         raise ConfigError(f"dataset: {config.dataset!r} is neither a dataset in project {config.project!r} "
                           f"nor an existing path ({path} does not exist)")
@@ -126,7 +143,6 @@ def submit_config(
     another kind, a missing label column, one class only, images without captions...).
     """
     from spark_trainer.jobs.scheduler import machine_gpus
-    from spark_trainer.recipes import get_recipe
 
     request = gpu_alloc.parse_request(gpus or config.gpus)
     gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
@@ -136,12 +152,8 @@ def submit_config(
     with _submit_lock(store):
         new_project = not any(p.name == config.project for p in projects.list_all(store))
         dataset, report = resolve_dataset(store, config, base_dir)
-        frozen = config.model_copy(deep=True)
-        frozen.dataset = str(dataset.id)
-        frozen.gpus = request.text
-        frozen.base_model = base_model
         try:
-            get_recipe(config.recipe).check_data(frozen, Path(dataset.path))
+            frozen = check_trainable(config, dataset, base_model, gpus=request.text)
             experiment = _experiment(store, frozen, dataset)
         except BadInput:
             if report is not None:  # ingested for this refused file: leave the store as it was
@@ -149,6 +161,29 @@ def submit_config(
             raise
     return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, report is not None,
                      report)
+
+
+def check_trainable(config: ExperimentConfig, dataset: Dataset, base_model: str, *,
+                    gpus: str | None = None) -> ExperimentConfig:
+    """`config` frozen onto a stored `dataset` (its id, the `base_model` folder, `gpus` if given), once
+    the recipe has checked it can train on that data: its kind, then the recipe's `check_data` (a
+    missing text or label column, a single class, images without captions...). No model is loaded;
+    the data is read. Submit, `run start`, `exp create` and the GUI's setup form all check this way.
+
+    Raises:
+        BadInput: what the recipe cannot train on, naming the dataset and the field; nothing is recorded.
+    """
+    from spark_trainer.recipes import get_recipe
+
+    spec = get_recipe(config.recipe)
+    spec.check_data_kind(dataset.kind, f"dataset {dataset.name!r}")
+    frozen = config.model_copy(deep=True)
+    frozen.dataset = str(dataset.id)
+    frozen.base_model = base_model
+    if gpus is not None:
+        frozen.gpus = gpus
+    spec.check_data(frozen, Path(dataset.path))
+    return frozen
 
 
 def _forget_ingested(store: Store, dataset: Dataset, *, project: str | None) -> None:
@@ -183,15 +218,8 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     if experiment.dataset_id is None:
         raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
     dataset = datasets.get(store, experiment.dataset_id)
-    from spark_trainer.recipes import get_recipe
-
-    get_recipe(experiment.recipe).check_data_kind(dataset.kind, f"dataset {dataset.name!r}")
-    base_model = resolve_model(config.base_model, None, store.home.root)
-    frozen = config.model_copy(deep=True)
-    frozen.dataset = str(dataset.id)
-    frozen.gpus = request.text
-    frozen.base_model = base_model
-    get_recipe(experiment.recipe).check_data(frozen, Path(dataset.path))
+    frozen = check_trainable(config, dataset, resolve_model(config.base_model, None, store.home.root),
+                             gpus=request.text)
     return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, False)
 
 

@@ -76,6 +76,14 @@ def test_image_classification_runs_are_evaluated_on_a_manifest(tmp_path: Path) -
                       tick=lambda done, total: None, data_path=Path(dataset.path))
     assert len(result["predictions"]) == 3 and set(result["labels"]) == {"red_square", "green_disc", "blue_bars"}
     assert {p["predicted"] for p in result["predictions"]} <= set(result["labels"])
+    # The class folders themselves (as `dataset ingest` takes them) give the same evaluation.
+    assert [(i.path, i.label) for i in read_data("classification", held_out, config)] == \
+        [(i.path, i.label) for i in items]
+    by_folder = run_task("classification", config, None, held_out, device="cpu", dtype="fp32",
+                         tick=lambda done, total: None, data_path=Path(dataset.path))
+    # (the base model's new head is drawn again at each load: its predictions are not compared)
+    assert by_folder["labels"] == result["labels"] and set(by_folder["metrics"]) == set(result["metrics"])
+    assert [p["label"] for p in by_folder["predictions"]] == [p["label"] for p in result["predictions"]]
 
     (tmp_path / "missing.jsonl").write_text(json.dumps({"image": "nope.png", "class": "red_square"}) + "\n")
     with pytest.raises(BadInput, match=r"missing.jsonl: line 1: image .*nope.png does not exist"):

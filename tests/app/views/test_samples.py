@@ -38,3 +38,34 @@ def test_an_unreadable_sample_says_so(qtbot, tmp_path: Path) -> None:
     widget = sample_widget(load_sample(tmp_path / "broken.json", 5))
     qtbot.addWidget(widget)
     assert any(label.text().startswith("cannot read") for label in _labels(widget))
+
+
+def test_image_samples_of_a_step_wrap_to_the_width_and_reflow_on_resize(qtbot, tmp_path: Path) -> None:
+    """Six images a step scrolled sideways at 1280 px (a row of 6 x 192 px); they wrap to the width
+    the Samples tab has, and take fewer rows when it widens."""
+    from PySide6.QtWidgets import QScrollArea
+
+    items = []
+    for i in range(6):
+        Image.new("RGB", (64, 64), (40 * i, 90, 160)).save(tmp_path / f"{i}.png")
+        items.append({"prompt": f"shape {i}", "caption": f"seed {i}", "image": f"{i}.png"})
+    (tmp_path / "step.json").write_text(json.dumps({"samples": items}))
+    scroll = QScrollArea()  # as in the run detail's Samples tab
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(sample_widget(load_sample(tmp_path / "step.json", 40)))
+    qtbot.addWidget(scroll)
+    scroll.resize(700, 600)
+    scroll.show()
+
+    def rows() -> int:
+        pictures = [label for label in _labels(scroll.widget()) if not label.pixmap().isNull()]
+        assert len(pictures) == 6
+        return len({label.mapTo(scroll.widget(), label.rect().topLeft()).y() for label in pictures})
+
+    qtbot.waitUntil(lambda: rows() == 2)  # 3 images of 192 px a row fit in 700 px
+    assert scroll.horizontalScrollBar().maximum() == 0
+    scroll.resize(1400, 600)
+    qtbot.waitUntil(lambda: rows() == 1)
+    scroll.resize(450, 600)
+    qtbot.waitUntil(lambda: rows() == 3)
+    assert scroll.horizontalScrollBar().maximum() == 0

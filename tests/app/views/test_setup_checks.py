@@ -55,3 +55,41 @@ def test_the_store_checks_name_a_dataset_or_model_the_recipe_cannot_train(store,
     assert "model_index.json" in errors["base_model"]
     errors = check_setup(store, {**form, "base_model": sd}, ["train"], []).errors
     assert set(errors) == {"base_model"} and "diffusers pipeline" in errors["base_model"]
+
+
+def _ingest_rows(store, tmp_path, name: str, rows: list[dict]) -> None:
+    import json
+
+    from spark_trainer.ingest import ingest_paths
+
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ingest_paths(store, [path], project="demo", name=name)
+
+
+def test_the_recipes_data_check_is_said_before_launch(store, tmp_path) -> None:
+    """The data check submit runs (a missing column, a single class) was only said by the banner after
+    Launch was clicked; the store check says it next to the dataset now, from the same check."""
+    from app.views.setup_checks import check_setup
+
+    llama, _sd = _home_with_a_text_dataset_and_two_models(store, tmp_path)
+    _ingest_rows(store, tmp_path, "reviews", [{"review": f"r {i}", "label": i % 2} for i in range(6)])
+    _ingest_rows(store, tmp_path, "one-class", [{"text": f"t {i}", "label": "spam"} for i in range(6)])
+    form = {**GOOD, "recipe": "text-classification", "base_model": llama, "train": {}, "recipe_config": {}}
+    answers: dict = {}
+    assert check_setup(store, form, ["train"], [], answers).errors == {}
+    missing = check_setup(store, {**form, "dataset": "reviews"}, [], [], answers).errors
+    assert set(missing) == {"dataset"}
+    assert "recipe_config.text_column 'text' is not a column" in missing["dataset"]
+    assert "columns found: label, review" in missing["dataset"]
+    single = check_setup(store, {**form, "dataset": "one-class"}, [], [], answers).errors
+    assert "at least 2 classes" in single["dataset"]
+    # The data settings are the check's: naming the column makes the dataset fine.
+    fixed = {**form, "dataset": "reviews", "recipe_config": {"text_column": "review"}}
+    assert check_setup(store, fixed, [], [], answers).errors == {}
+    # Editing a hyperparameter does not read the dataset again (the answer is kept); the data settings do.
+    known = len(answers)
+    check_setup(store, {**fixed, "train": {"learning_rate": 1e-3}, "name": "other"}, [], [], answers)
+    assert len(answers) == known
+    check_setup(store, {**fixed, "eval": {"val_fraction": 0.3}}, [], [], answers)
+    assert len(answers) == known + 1

@@ -1,0 +1,82 @@
+"""The experiment setup form, as a user fills it in: what it says before Launch, and after."""
+
+from __future__ import annotations
+
+import json
+
+from spark_trainer.ingest import ingest_paths
+from spark_trainer.store import projects
+from tests.app.model_sync import sync_model
+
+
+def _reviews_and_a_model(store, tmp_path) -> str:
+    """A project with a text dataset whose text is in 'review' (not the recipe's default 'text'), and a
+    tiny model folder (only what the form reads)."""
+    projects.create(store, "demo")
+    rows = tmp_path / "reviews.jsonl"
+    rows.write_text("".join(json.dumps({"review": f"r {i}", "label": i % 2}) + "\n" for i in range(6)))
+    ingest_paths(store, [rows], project="demo", name="reviews")
+    model = store.home.models_dir / "tiny-bert"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 32, "num_hidden_layers": 2,
+                                                   "num_attention_heads": 2, "intermediate_size": 64,
+                                                   "vocab_size": 100}))
+    return str(model)
+
+
+def _setup_view(store, ctx, qtbot):
+    from app.views.experiment_setup_view import ExperimentSetupView
+
+    sync_model(qtbot, ctx)  # the form lists the app model's projects and datasets
+    view = ExperimentSetupView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(1280, 800)
+    view.show()
+    return view
+
+
+def test_data_the_recipe_cannot_train_on_disables_launch_before_the_click(store, ctx, qtbot, tmp_path) -> None:
+    model = _reviews_and_a_model(store, tmp_path)
+    view = _setup_view(store, ctx, qtbot)
+    view.project.setCurrentText("demo")
+    view.recipe.setCurrentText("text-classification")
+    view.name.setText("sentiment")
+    view.base_model.setCurrentText(model)
+    view.gpus.setCurrentText("cpu")
+    view.dataset.setCurrentText("reviews")
+    qtbot.waitUntil(lambda: not view.checking and bool(view.errors["dataset"].text()), timeout=15_000)
+    assert view.errors["dataset"].text().startswith("recipe_config.text_column 'text' is not a column of ")
+    assert view.errors["dataset"].isVisible()
+    assert not view.launch.isEnabled()
+    assert view.launch_reason.text().startswith("Cannot launch: dataset: ")
+    assert "text_column" in view.launch_reason.text()
+
+    view.forms["recipe_config"].set_values({"text_column": "review"})  # the user names the column
+    qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
+    assert not view.errors["dataset"].isVisible() and view.launch_reason.text() == ""
+
+
+def test_the_queued_banner_goes_once_the_next_experiment_is_filled_in(store, ctx, qtbot, tmp_path) -> None:
+    """"Run N queued" stayed while the user filled in the next experiment. It says what became of the
+    form as launched: it stays while the form still holds that (coming back to the view, a re-read of
+    the store) and goes with the first edit. Scheduling is off in this context: the run stays queued."""
+    model = _reviews_and_a_model(store, tmp_path)
+    view = _setup_view(store, ctx, qtbot)
+    view.project.setCurrentText("demo")
+    view.recipe.setCurrentText("text-classification")
+    view.forms["recipe_config"].set_values({"text_column": "review"})
+    view.name.setText("sentiment")
+    view.base_model.setCurrentText(model)
+    view.gpus.setCurrentText("cpu")
+    view.dataset.setCurrentText("reviews")
+    qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
+    view.launch_run()
+    qtbot.waitUntil(lambda: view.banner.text() == "Run 1 queued", timeout=15_000)
+    assert view.banner.isVisible()
+
+    view.refresh()  # shown again (navigation refreshes the view): the form is still the launched one
+    qtbot.waitUntil(lambda: not view.busy(), timeout=15_000)
+    assert view.banner.isVisible() and view.banner.text() == "Run 1 queued"
+
+    view.name.setText("sentiment-lr")  # the next experiment
+    assert not view.banner.isVisible() and view.banner.text() == ""

@@ -1,0 +1,34 @@
+"""`exp create` refuses data the recipe cannot train on at once, with the same check `run start` runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from spark_trainer.ingest import ingest_paths
+from spark_trainer.store import experiments, projects
+from spark_trainer.store.store import Store
+
+
+def _reviews(store: Store, tmp_path: Path) -> None:
+    projects.create(store, "p")
+    rows = tmp_path / "reviews.jsonl"
+    rows.write_text("".join(json.dumps({"review": f"r {i}", "label": i % 2}) + "\n" for i in range(6)))
+    ingest_paths(store, [rows], project="p", name="reviews")
+
+
+def test_exp_create_refuses_a_dataset_without_the_recipes_text_column(cli, store: Store, tmp_path: Path) -> None:
+    """It was accepted, and refused only later at `run start`."""
+    _reviews(store, tmp_path)
+    args = ["exp", "create", "--project", "p", "--recipe", "text-classification", "--dataset", "reviews",
+            "--base-model", "x/y", "--name", "sentiment"]
+    refused = cli(*args)
+    assert refused.code == 2, refused.err
+    assert refused.err.count("\n") == 1, refused.err
+    assert "recipe_config.text_column 'text' is not a column of reviews.jsonl:1; columns found: label, review" \
+        in refused.err
+    assert experiments.list_all(store) == []
+
+    made = cli(*args, "--set", "recipe_config.text_column=review")
+    assert made.code == 0, made.err
+    assert [e.name for e in experiments.list_all(store)] == ["sentiment"]

@@ -1,0 +1,29 @@
+"""`dataset ingest` into a project that does not exist says how to create it, and writes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spark_trainer.store import datasets, projects
+from spark_trainer.store.store import Store
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "sparktrainer.db" not in p.name)
+
+
+def test_an_unknown_project_is_refused_with_the_command_that_creates_it(cli, store: Store, home: Path,
+                                                                        tmp_path: Path) -> None:
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text('{"text": "a"}\n{"text": "b"}\n')
+    before = _files(home)
+    refused = cli("dataset", "ingest", str(notes), "--project", "my notes")
+    assert refused.code == 2, refused.err
+    assert refused.err.count("\n") == 1, refused.err
+    assert "no project named 'my notes'" in refused.err
+    assert "create it with `spark-trainer project create 'my notes'`" in refused.err
+    assert projects.list_all(store) == [] and datasets.list_all(store) == [] and _files(home) == before
+
+    assert cli("project", "create", "my notes").code == 0  # as it said
+    assert cli("dataset", "ingest", str(notes), "--project", "my notes").code == 0
+    assert [d.project for d in datasets.list_all(store)] == ["my notes"]

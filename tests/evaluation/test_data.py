@@ -1,0 +1,38 @@
+"""Evaluation data for image classification: a manifest, or a folder of class sub-folders (read as
+dataset ingestion reads one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.errors import BadInput
+from spark_trainer.evaluation.data import read_labelled_images
+from tests.recipes.helpers import make_image_folders
+
+
+def test_a_folder_of_class_folders_is_read_like_ingestion_reads_it(tmp_path: Path) -> None:
+    root = make_image_folders(tmp_path / "held-out", per_class=2, size=16)
+    (root / "red_square" / "000.txt").write_text("a caption beside an image, not an item")
+    (root / ".thumbs").mkdir()
+    (root / ".thumbs" / "x.png").write_bytes(b"hidden, as ingestion leaves it")
+    items = read_labelled_images(root)
+    assert sorted((Path(i.path).relative_to(root.resolve()).as_posix(), i.label) for i in items) == [
+        ("blue_bars/000.png", "blue_bars"), ("blue_bars/001.png", "blue_bars"),
+        ("green_disc/000.png", "green_disc"), ("green_disc/001.png", "green_disc"),
+        ("red_square/000.png", "red_square"), ("red_square/001.png", "red_square")]
+    assert {i.source for i in items} >= {"held-out/red_square/000.png"}  # named as ingestion names them
+
+
+def test_a_folder_image_outside_a_class_folder_is_named(tmp_path: Path) -> None:
+    root = make_image_folders(tmp_path / "held-out", per_class=1, size=16)
+    (root / "red_square" / "000.png").rename(root / "stray.png")
+    with pytest.raises(BadInput, match=r"--data .*held-out: image stray.png is not in a class sub-folder"):
+        read_labelled_images(root)
+    (root / "stray.png").unlink()
+    for folder in root.iterdir():
+        for image in folder.iterdir():
+            image.rename(folder / f"{image.stem}.bin")
+    with pytest.raises(BadInput, match=r"--data .*held-out has no images"):
+        read_labelled_images(root)
