@@ -11,8 +11,8 @@ b = micro-batch, s = sequence length, h = hidden size, L = layers, V = vocabular
                                   with memory-efficient attention so no s^2 term); with gradient
                                   checkpointing only each layer's input is kept: a = 2 (4 in fp32),
                                   plus one layer's full activations recomputed at a time
-    logits       = min(b*s, 1024) * V * 4 * 3   the loss runs in chunks of 1024 tokens
-                                  (training/losses.py): one chunk's fp32 logits, their softmax
+    logits       = min(b*s, C / V) * V * 4 * 3   the loss runs in chunks of C = 1024 x 32,000
+                                  logits (training/losses.py): one chunk's fp32 logits, their softmax
                                   gradient and a cast copy; b * s * V * 4 * 2 (all logits and their
                                   gradient) when the output head itself is adapted
     overhead     = c              CUDA context, allocator fragmentation, workspace
@@ -46,10 +46,10 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.errors import BadInput
+from spark_trainer.training.losses import CHUNK_LOGITS
 
 GIB = 1024**3
 OVERHEAD_BYTES = int(0.5 * GIB)
-LOSS_CHUNK_TOKENS = 1024  # training/losses.py DEFAULT_CHUNK
 FIT_FRACTION = 0.9  # a suggested micro-batch leaves 10% of the free memory unused
 METHODS = ("lora", "qlora", "dora", "full")
 # Metric keys a worker may use for the measured peak (bytes, or GiB/MiB by suffix).
@@ -203,7 +203,7 @@ def estimate_peak_memory(
     elif head_adapted:
         logits = tokens * shape.vocab_size * 4 * 2
     else:
-        logits = min(tokens, LOSS_CHUNK_TOKENS) * shape.vocab_size * 4 * 3
+        logits = min(tokens, max(1, CHUNK_LOGITS // shape.vocab_size)) * shape.vocab_size * 4 * 3
         if method == "full":  # the loss's fp32 gradient accumulator for the head weight
             logits += shape.vocab_size * shape.hidden_size * 4
     parts = {"weights": weights, "trainable+optimizer": optimizer, "activations": activations,

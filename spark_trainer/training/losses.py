@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from typing import Any
 
 IGNORE = -100
-DEFAULT_CHUNK = 1024  # tokens per chunk: [1024, 32000] fp32 logits = 125 MiB
+# Logits per chunk: [1024, 32000] fp32 = 125 MiB (fewer tokens per chunk for a larger vocabulary).
+CHUNK_LOGITS = 1024 * 32_000
 
 
 def _torch() -> Any:
@@ -112,13 +113,18 @@ def _build_function() -> Any:
 
 
 def chunked_linear_cross_entropy(hidden: Any, weight: Any, targets: Any, bias: Any = None,
-                                 chunk: int = DEFAULT_CHUNK) -> Any:
+                                 chunk: int | None = None) -> Any:
     """Sum over tokens of cross_entropy(hidden @ weight.T + bias, targets), ignoring IGNORE targets.
 
     `hidden` is [N, h], `weight` [V, h] of the same dtype (`linear_cross_entropy` casts), `targets` [N].
-    Never holds more than [chunk, V] logits.
+    Never holds more than [chunk, V] logits; `chunk` defaults to the tokens of `CHUNK_LOGITS`. When
+    one chunk holds them all (a small vocabulary, a short batch) this is the plain loss: the same
+    memory, and its fused log-softmax is faster.
     """
     torch = _torch()
+    chunk = chunk or max(1, CHUNK_LOGITS // weight.shape[0])
+    if hidden.shape[0] <= chunk:
+        return plain_linear_cross_entropy(hidden, weight, targets, bias)
     if torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad):
         return _ChunkedLinearCE.get().apply(hidden, weight, bias, targets, chunk)
     total = torch.zeros((), dtype=torch.float32, device=hidden.device)  # evaluation: no gradients to keep

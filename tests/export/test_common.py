@@ -37,11 +37,11 @@ def test_a_relative_folder_that_exists_is_local(tmp_path, monkeypatch):
     assert not Path(base_reference(config)).is_absolute()
 
 
-def test_a_hub_id_frozen_at_submit_is_named_by_its_id_again(tmp_path, monkeypatch):
-    from spark_trainer.jobs.submit import resolve_model
+def test_a_hub_id_frozen_at_submit_is_named_by_its_id_again(tmp_path):
+    from spark_trainer.models.loading import resolve_base_model
     from tests.recipes.test_model_resolver import _fake_cache
 
-    monkeypatch.setenv("HF_HUB_CACHE", str(_fake_cache(tmp_path / "hub")))
-    frozen = resolve_model("acme/tiny", None, tmp_path / "home")
+    # Submit freezes str(resolve_base_model(id)): the main snapshot's folder in the cache.
+    frozen = str(resolve_base_model("acme/tiny", cache_dir=_fake_cache(tmp_path / "hub")))
     assert Path(frozen).is_absolute() and "snapshots" in frozen
     assert base_reference(_config(frozen)) == "acme/tiny" and not base_is_local(_config(frozen))

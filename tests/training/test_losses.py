@@ -28,7 +28,7 @@ def _inputs(n: int = 300, h: int = 48, vocab: int = 257, bias: bool = False, see
 
 
 @pytest.mark.parametrize("bias", [False, True])
-@pytest.mark.parametrize("chunk", [64, 1000])  # several chunks with a ragged last one, and one chunk
+@pytest.mark.parametrize("chunk", [64, 299])  # several chunks with a ragged last one, and a last chunk of one token
 def test_chunked_loss_and_gradients_equal_the_plain_path(bias: bool, chunk: int) -> None:
     import torch
 
@@ -41,6 +41,20 @@ def test_chunked_loss_and_gradients_equal_the_plain_path(bias: bool, chunk: int)
     for g, w in zip(got, want, strict=True):
         # fp32 softmax inside: agreement to about 1e-6 of the gradient's scale
         assert torch.allclose(g, w, rtol=1e-5, atol=1e-6 * float(w.abs().max())), float((g - w).abs().max())
+
+
+def test_logits_one_chunk_holds_take_the_plain_loss(monkeypatch) -> None:
+    """A chunk holds CHUNK_LOGITS logits (fewer tokens for a larger vocabulary); when one holds them
+    all (a CPU model's small vocabulary) the plain loss's fused log-softmax runs instead."""
+    from spark_trainer.training import losses
+
+    hidden, weight, _, targets = _inputs()  # 300 tokens x 257 classes
+    loss = chunked_linear_cross_entropy(hidden, weight, targets)
+    assert "ChunkedLinearCrossEntropy" not in type(loss.grad_fn).__name__
+    monkeypatch.setattr(losses, "CHUNK_LOGITS", 64 * 257)  # chunks of 64 tokens
+    chunked = chunked_linear_cross_entropy(hidden, weight, targets)
+    assert "ChunkedLinearCrossEntropy" in type(chunked.grad_fn).__name__
+    assert float(chunked.detach()) == pytest.approx(float(loss.detach()), rel=1e-6)
 
 
 def test_frozen_head_gets_no_weight_gradient_and_all_ignored_gives_zero() -> None:
@@ -59,13 +73,16 @@ def test_frozen_head_gets_no_weight_gradient_and_all_ignored_gives_zero() -> Non
 
 @pytest.mark.parametrize("kernel", ["chunked", "plain"])
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
-def test_fp32_hidden_states_and_a_half_precision_head(dtype: str, kernel: str) -> None:
+def test_fp32_hidden_states_and_a_half_precision_head(dtype: str, kernel: str, monkeypatch) -> None:
     # A mixed-precision run's model returns fp32 outputs (accelerate) while the frozen base head is
     # stored in bf16/fp16; evaluation used to fail with "expected m1 and m2 to have the same dtype".
     # The matmul runs in the head's dtype, as under autocast; the loss and the gradient reaching the
     # fp32 hidden states are fp32.
     import torch
 
+    from spark_trainer.training import losses
+
+    monkeypatch.setattr(losses, "CHUNK_LOGITS", 64 * 257)  # several chunks, not the plain shortcut
     hidden, weight, b, targets = _inputs(bias=True)
     hidden = hidden.detach().float().requires_grad_()
     low, low_b = weight.detach().to(getattr(torch, dtype)), b.detach().to(getattr(torch, dtype))
