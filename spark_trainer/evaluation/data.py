@@ -46,6 +46,8 @@ class LabelledImage:
 
 def _check_file(path: Path) -> Path:
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise BadInput(f"--data {path}: a folder; this task reads a CSV or JSONL file")
     if not path.is_file():
         raise BadInput(f"--data {path}: no such file")
     return path

@@ -44,10 +44,14 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
 def _load(config: ExperimentConfig, checkpoint: Path | None, device: Any, dtype: str,
           data_path: Path | None) -> tuple[Any, Any, Any]:
     import torch
+    from accelerate.utils import set_seed
 
     from spark_trainer.recipes.causal_lm_model import torch_dtype
 
     recipe = _built(config, data_path)
+    # Seeded as the engine seeds before building: with no checkpoint this is the run's own starting
+    # point (its fresh head), the same at every load, so a --base evaluation repeats.
+    set_seed(config.train.seed)
     model = recipe.build_model(torch.device("cpu"), "fp32")
     if checkpoint is not None:
         load_trainable(model, Path(checkpoint))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from spark_trainer.errors import BadInput
-from spark_trainer.evaluation.data import read_labelled_images
+from spark_trainer.evaluation.data import read_labelled, read_labelled_images
 from tests.recipes.helpers import make_image_folders
 
 
@@ -36,3 +36,10 @@ def test_a_folder_image_outside_a_class_folder_is_named(tmp_path: Path) -> None:
             image.rename(folder / f"{image.stem}.bin")
     with pytest.raises(BadInput, match=r"--data .*held-out has no images"):
         read_labelled_images(root)
+
+
+def test_a_folder_given_to_a_file_task_is_called_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match=r"^--data .*: a folder; this task reads a CSV or JSONL file$"):
+        read_labelled(tmp_path)
+    with pytest.raises(BadInput, match=r"^--data .*missing\.jsonl: no such file$"):
+        read_labelled(tmp_path / "missing.jsonl")
