@@ -31,7 +31,8 @@ from spark_trainer.store.store import Store
 TASK_HELP = {
     "perplexity": "a .txt file, or JSONL rows with text (or prompt + completion)",
     "mcq": "CSV or JSONL with subject, question, A, B, C, D, answer (a letter)",
-    "classification": "CSV or JSONL with the run's text (or image path) and label columns",
+    "classification": "CSV or JSONL with the run's text (or image path) and label columns; for an image "
+                      "run also a folder of class folders",
 }
 
 
@@ -56,13 +57,19 @@ class EvaluateDialog(QDialog):
             if run.recipe in recipes:
                 self.task_choice.addItem(name, name)
         self.data = QLineEdit()
-        browse = QPushButton("Browse…")
+        browse = QPushButton("File…" if run.recipe == "image-classification" else "Browse…")
         browse.clicked.connect(self._browse)
         data_row = QHBoxLayout()
         data_row.addWidget(self.data, 1)
         data_row.addWidget(browse)
+        # An image run's evaluation data may also be a folder of class folders (like a dropped dataset).
+        self.browse_folder = QPushButton("Folder…")
+        self.browse_folder.clicked.connect(self._browse_folder)
+        self.browse_folder.setVisible(run.recipe == "image-classification")
+        data_row.addWidget(self.browse_folder)
         self.data_help = QLabel("")
         self.data_help.setObjectName("Muted")
+        self.data_help.setWordWrap(True)
         self.checkpoint = QComboBox()
         self.checkpoint.addItems(["last", "best"])
         self.base = QCheckBox("Evaluate the base model instead (a baseline row in the leaderboard)")
@@ -72,7 +79,7 @@ class EvaluateDialog(QDialog):
         for gpu in getattr(ctx.gpu_monitor, "gpus", None) or []:
             self.gpus.addItem(f"GPU {gpu.index}", str(gpu.index))
         form.addRow("Task", self.task_choice)
-        form.addRow("Data file", data_row)
+        form.addRow("Data" if run.recipe == "image-classification" else "Data file", data_row)
         form.addRow("", self.data_help)
         form.addRow("Checkpoint", self.checkpoint)
         form.addRow("", self.base)
@@ -109,6 +116,11 @@ class EvaluateDialog(QDialog):
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Evaluation data", "", "Data (*.csv *.jsonl *.json *.txt)")
+        if path:
+            self.data.setText(path)
+
+    def _browse_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Evaluation images (one sub-folder per class)")
         if path:
             self.data.setText(path)
 

@@ -1,0 +1,25 @@
+"""The Evaluate dialog's data picker: an image run's data may be a folder of class folders."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+
+@pytest.mark.parametrize(("recipe", "folder_offered"), [("image-classification", True), ("text-classification", False)])
+def test_an_image_run_offers_a_folder_of_class_folders(store, ctx, qtbot, tmp_path, monkeypatch, recipe,
+                                                      folder_offered) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from app.views.evaluate_dialog import EvaluateDialog
+
+    dialog = EvaluateDialog(store, ctx, SimpleNamespace(id=3, experiment="shapes", recipe=recipe))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.browse_folder.isVisible() is folder_offered
+    assert "folder of class folders" in dialog.data_help.text()  # the classification task says so
+    if folder_offered:
+        monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_args, **_kw: str(tmp_path))
+        dialog.browse_folder.click()
+        assert dialog.data.text() == str(tmp_path)
