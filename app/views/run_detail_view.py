@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.charts.feed import MetricFeed
 from app.charts.panel import ChartPanel
 from app.context import AppContext
+from app.flow_layout import FlowLayout
 from app.views.eval_report_panel import EvalReportPanel
 from app.views.run_detail_reads import RunStatic, metric_title, read_static
 from app.views.run_exports import RunExportsWidget
@@ -89,7 +90,7 @@ class RunDetailView(QWidget):
         progress_row.addWidget(self.progress, 1)
         progress_row.addWidget(self.eta)
         layout.addLayout(progress_row)
-        layout.addLayout(self._build_actions())
+        layout.addWidget(self._build_actions())
         self.banner = MessageBanner()
         layout.addWidget(self.banner)
         self.tabs = QTabWidget()
@@ -131,8 +132,11 @@ class RunDetailView(QWidget):
         self._static_task: Task | None = None
         self._following = False
 
-    def _build_actions(self) -> QHBoxLayout:
-        row = QHBoxLayout()
+    def _build_actions(self) -> QWidget:
+        """The run's actions, wrapping onto a second line in a narrow window instead of squeezing
+        their labels ("in Playgrou")."""
+        actions = QWidget()
+        row = FlowLayout(actions)
         self.cancel_button = QPushButton("Cancel")
         self.pause_button = QPushButton("Pause")
         self.resume_button = QPushButton("Resume")
@@ -152,12 +156,14 @@ class RunDetailView(QWidget):
         self.evaluate_button = QPushButton("Evaluate…")
         self.export_button.clicked.connect(lambda: self.exports_tab.open_export())
         self.evaluate_button.clicked.connect(lambda: self.exports_tab.open_evaluate())
-        for widget in (self.cancel_button, self.pause_button, self.resume_button, self.extend_button,
-                       self.extend_steps, self.playground_button, self.clone_button, self.export_button,
-                       self.evaluate_button,
-                       self.delete_button):
+        extend = QWidget()  # the button and its step count wrap together
+        extend_row = QHBoxLayout(extend)
+        extend_row.setContentsMargins(0, 0, 0, 0)
+        extend_row.addWidget(self.extend_button)
+        extend_row.addWidget(self.extend_steps)
+        for widget in (self.cancel_button, self.pause_button, self.resume_button, extend, self.playground_button,
+                       self.clone_button, self.export_button, self.evaluate_button, self.delete_button):
             row.addWidget(widget)
-        row.addStretch(1)
         self.cancel_button.clicked.connect(lambda: self._act("cancel"))
         self.pause_button.clicked.connect(lambda: self._act("pause"))
         self.resume_button.clicked.connect(lambda: self._act("resume"))
@@ -165,7 +171,7 @@ class RunDetailView(QWidget):
         self.playground_button.clicked.connect(self._open_playground)
         self.clone_button.clicked.connect(self._clone)
         self.delete_button.clicked.connect(self._delete)
-        return row
+        return actions
 
     # --- showing a run -------------------------------------------------------------------------
     def show_run(self, run_id: int) -> None:
