@@ -69,8 +69,18 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
     parts, rc = _trained_parts(config, checkpoint, "cpu", dtype)
     dest.mkdir(parents=True, exist_ok=True)
     save_lora(parts.unet, parts.text_encoder if rc.train_text_encoder else None, dest)
-    base = base_reference(config)
-    usage = ("import torch\nfrom diffusers import StableDiffusionPipeline\n\n"
-             f'pipe = StableDiffusionPipeline.from_pretrained("{base}")\n'
-             'pipe.load_lora_weights("EXPORT_DIR")\nimage = pipe("a prompt").images[0]')
-    return ExportInfo(kind="adapter", library_name="diffusers", pipeline_tag=PIPELINE_TAG, dtype=dtype, usage=usage)
+    return ExportInfo(kind="adapter", library_name="diffusers", pipeline_tag=PIPELINE_TAG, dtype=dtype,
+                      usage=usage(base_reference(config), rc))
+
+
+def usage(base: str, rc: Any) -> str:
+    """Loading the LoRA and sampling as the run's sample images and the Playground do: DPM-Solver
+    (the base folder's own scheduler is often DDPM, which needs far more steps), the run's steps,
+    guidance and size, and a fixed seed."""
+    return ("import torch\nfrom diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline\n\n"
+            f'pipe = StableDiffusionPipeline.from_pretrained("{base}")\n'
+            "pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)\n"
+            'pipe.load_lora_weights("EXPORT_DIR")\n'
+            f'image = pipe("a prompt", num_inference_steps={rc.sample_steps}, guidance_scale={rc.guidance_scale}, '
+            f"height={rc.resolution}, width={rc.resolution},\n"
+            "             generator=torch.Generator().manual_seed(0)).images[0]")

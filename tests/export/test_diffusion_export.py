@@ -1,5 +1,6 @@
 """A diffusion-lora run's export loads with `load_lora_weights` into the tiny pipeline and renders
-what the recipe's own final LoRA renders."""
+what the recipe's own final LoRA renders; the card's usage, run as written, renders what the
+Playground renders."""
 
 from __future__ import annotations
 
@@ -67,3 +68,25 @@ def test_diffusion_export_loads_with_load_lora_weights(tmp_path, capsys) -> None
     final = render()
     assert np.abs(exported - base).max() > 1e-3
     np.testing.assert_allclose(exported, final, atol=1e-4)
+
+    # The card's usage, run as written (the local base's folder and the export put in its names),
+    # renders what `spark-trainer generate` (the Playground) renders with the run's sample settings.
+    from PIL import Image
+
+    card = (folder / "README.md").read_text()
+    snippet = card.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "DPMSolverMultistepScheduler" in snippet and "num_inference_steps=2" in snippet
+    snippet = snippet.replace('"PATH_OR_REPO_ID"', repr(str(folder))).replace('"tiny-sd"', repr(str(model)))
+    scope: dict = {}
+    exec(snippet, scope)  # noqa: S102 - the card's own code is what is under test
+    capsys.readouterr()
+    out = tmp_path / "playground.png"
+    assert main(["--home", str(home), "generate", str(run.id), "--prompt", "a prompt", "--seed", "0", "--steps", "2",
+                 "--guidance", "7.5", "--device", "cpu", "--out", str(out), "--json"]) == 0
+    with Image.open(out) as shown:
+        playground = np.asarray(shown.convert("RGB"), dtype=np.int16)
+    from_card = np.asarray(scope["image"].convert("RGB"), dtype=np.int16)
+    assert from_card.shape == playground.shape == (32, 32, 3)
+    assert np.abs(from_card - playground).max() <= 2
+    plain = pipe("a prompt", num_inference_steps=2, generator=torch.Generator().manual_seed(0)).images[0]
+    assert np.abs(np.asarray(plain.convert("RGB"), dtype=np.int16) - playground).max() > 2  # the base's own sampler
