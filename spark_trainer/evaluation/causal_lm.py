@@ -17,24 +17,20 @@ from spark_trainer.evaluation.data import LETTERS, McqItem
 Tick = Callable[[int, int], None]  # (done, total); raises to stop (cancel)
 
 
-def _bos(tokenizer: Any) -> list[int]:
-    from spark_trainer.recipes.causal_lm_model import bos_prefix
-
-    return bos_prefix(tokenizer)
-
-
 def _device(model: Any) -> Any:
     return next(model.parameters()).device
 
 
-def perplexity(model: Any, tokenizer: Any, documents: list[str], max_len: int, tick: Tick) -> dict[str, Any]:
-    """Token-level perplexity over the documents, each cut into windows of `max_len` tokens."""
+def perplexity(model: Any, tokenizer: Any, documents: list[str], max_len: int, tick: Tick,
+               bos: list[int]) -> dict[str, Any]:
+    """Token-level perplexity over the documents, each cut into windows of `max_len` tokens; each
+    document starts with `bos`, as the run's rows did (`recipe_config.bos_token`)."""
     import torch
     import torch.nn.functional as F
 
     windows = []
     for doc in documents:
-        ids = _bos(tokenizer) + list(tokenizer(doc, add_special_tokens=False)["input_ids"])
+        ids = bos + list(tokenizer(doc, add_special_tokens=False)["input_ids"])
         if tokenizer.eos_token_id is not None:
             ids.append(tokenizer.eos_token_id)
         windows += [ids[i:i + max_len] for i in range(0, len(ids), max_len) if len(ids[i:i + max_len]) > 1]
@@ -59,11 +55,12 @@ def mcq_prompt(item: McqItem) -> str:
     return "\n".join(lines) + "\nAnswer:"
 
 
-def continuation_logprob(model: Any, tokenizer: Any, context: str, continuations: list[str]) -> list[float]:
+def continuation_logprob(model: Any, tokenizer: Any, context: str, continuations: list[str],
+                         bos: list[int]) -> list[float]:
     """Sum of log-probabilities of each continuation's tokens after `context` (one batched forward)."""
     import torch
 
-    ctx = _bos(tokenizer) + list(tokenizer(context, add_special_tokens=False)["input_ids"])
+    ctx = bos + list(tokenizer(context, add_special_tokens=False)["input_ids"])
     conts = [list(tokenizer(c, add_special_tokens=False)["input_ids"]) for c in continuations]
     longest = max(len(ctx) + len(c) for c in conts)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -83,13 +80,13 @@ def continuation_logprob(model: Any, tokenizer: Any, context: str, continuations
     return scores
 
 
-def mcq(model: Any, tokenizer: Any, items: list[McqItem], tick: Tick) -> dict[str, Any]:
+def mcq(model: Any, tokenizer: Any, items: list[McqItem], tick: Tick, bos: list[int]) -> dict[str, Any]:
     """Accuracy overall and per subject; each item's prediction is kept in `predictions`."""
     right: dict[str, int] = defaultdict(int)
     seen: dict[str, int] = defaultdict(int)
     predictions = []
     for i, item in enumerate(items):
-        scores = continuation_logprob(model, tokenizer, mcq_prompt(item), [f" {letter}" for letter in LETTERS])
+        scores = continuation_logprob(model, tokenizer, mcq_prompt(item), [f" {letter}" for letter in LETTERS], bos)
         guess = max(range(len(LETTERS)), key=lambda k: scores[k])
         seen[item.subject] += 1
         right[item.subject] += int(guess == item.answer)

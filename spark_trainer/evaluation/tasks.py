@@ -55,17 +55,17 @@ def run_task(task: str, config: ExperimentConfig, checkpoint: Path | None, path:
 
     items = read_data(task, path, config)
     model, processor = exporter_for(config.recipe).load(config, checkpoint, device, dtype, data_path=data_path)
-    if task == "perplexity":
-        from spark_trainer.evaluation.causal_lm import perplexity
+    if task in ("perplexity", "mcq"):
+        from spark_trainer.evaluation.causal_lm import mcq, perplexity
         from spark_trainer.recipes.causal_lm import CausalLMConfig
+        from spark_trainer.recipes.causal_lm_model import bos_ids
 
-        seq_len = CausalLMConfig.model_validate(config.recipe_config).seq_len
-        limit = getattr(model.config, "max_position_embeddings", None) or seq_len
-        return perplexity(model, processor, items, min(seq_len, limit), tick)
-    if task == "mcq":
-        from spark_trainer.evaluation.causal_lm import mcq
-
-        return mcq(model, processor, items, tick)
+        rc = CausalLMConfig.model_validate(config.recipe_config)
+        bos = bos_ids(processor, rc.bos_token)  # the run's rule: runs queued before it was a setting: always
+        if task == "mcq":
+            return mcq(model, processor, items, tick, bos)
+        limit = getattr(model.config, "max_position_embeddings", None) or rc.seq_len
+        return perplexity(model, processor, items, min(rc.seq_len, limit), tick, bos)
     from spark_trainer.evaluation.classification import classify
 
     if config.recipe == "image-classification":

@@ -88,3 +88,41 @@ def test_image_classification_runs_are_evaluated_on_a_manifest(tmp_path: Path) -
     (tmp_path / "missing.jsonl").write_text(json.dumps({"image": "nope.png", "class": "red_square"}) + "\n")
     with pytest.raises(BadInput, match=r"missing.jsonl: line 1: image .*nope.png does not exist"):
         read_data("classification", tmp_path / "missing.jsonl", config)
+
+
+@pytest.mark.parametrize(("rule", "bos_first"), [("tokenizer", False), ("always", True)])
+def test_perplexity_and_mcq_start_as_the_runs_rows_did(tmp_path: Path, monkeypatch, rule: str, bos_first: bool) -> None:
+    """A GPT-2-style tokenizer adds no BOS: a run that put one first anyway (bos_token: always, every
+    run queued before the setting) is evaluated on inputs that start with it too, and one that did not
+    on inputs that do not."""
+    from tokenizers import processors
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.evaluation.tasks import run_task
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+
+    model_dir = create_tiny_causal_lm(tmp_path / "gpt2-style", vocab_size=300, hidden_size=32, num_layers=1,
+                                      num_heads=2, max_position_embeddings=256)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(single="$A", pair="$A $B")
+    tok.save_pretrained(model_dir)
+    bos = tok.bos_token_id
+    texts = write_jsonl(tmp_path / "texts.jsonl", [{"text": "count 1 2 3"}, {"text": "count 4 5"}])
+    questions = tmp_path / "q.csv"
+    questions.write_text("subject,question,A,B,C,D,answer\nmath,1 + 1?,1,2,3,4,B\n")
+    config = ExperimentConfig.model_validate({
+        "project": "p", "name": "n", "recipe": "causal-lm", "base_model": str(model_dir), "dataset": str(texts),
+        "gpus": "cpu", "recipe_config": {"method": "full", "bos_token": rule}})
+    firsts: list[int] = []
+    forward = LlamaForCausalLM.forward
+
+    def recording(self, input_ids=None, **kwargs):
+        firsts.extend(int(t) for t in input_ids[:, 0])
+        return forward(self, input_ids=input_ids, **kwargs)
+
+    monkeypatch.setattr(LlamaForCausalLM, "forward", recording)
+    for task, data in (("perplexity", texts), ("mcq", questions)):
+        firsts.clear()
+        run_task(task, config, None, data, device="cpu", dtype="fp32", tick=lambda done, total: None)
+        assert firsts and all((first == bos) is bos_first for first in firsts), (task, firsts)
