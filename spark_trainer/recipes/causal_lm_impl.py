@@ -187,7 +187,10 @@ class CausalLMRecipe:
 
     # ---- model --------------------------------------------------------------------------------
     def attention_implementation(self, device: Any) -> str:
-        return attention_for(self.rc.attention, self.config.train.compile, getattr(device, "type", str(device)))
+        attn = attention_for(self.rc.attention, self.config.train.compile, getattr(device, "type", str(device)))
+        if attn == varlen.ATTENTION and self.model_dir is not None and not varlen.supported(self.model_dir):
+            return "sdpa"  # its own attention code would ignore the varlen plan
+        return attn
 
     def build_model(self, device: Any, precision: str) -> Any:
         from spark_trainer.recipes.causal_lm_model import load_model

@@ -94,6 +94,8 @@ def attention_forward(module: Any, query: Any, key: Any, value: Any, attention_m
     import torch
     import torch.nn.functional as F
 
+    if kwargs.get("softcap") is not None:  # Gemma 2: sdpa has no logit softcapping (nor has the masked path)
+        raise ValueError("attention logit softcapping is not available with recipe_config.attention varlen or sdpa")
     if varlen_plan is None:
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
@@ -115,6 +117,17 @@ def attention_forward(module: Any, query: Any, key: Any, value: Any, attention_m
         pieces.append(out.transpose(1, 2).reshape(n * size, heads, -1))
     merged = torch.cat(pieces).index_select(0, varlen_plan.scatter)
     return merged.view(batch, width, heads, -1), None
+
+
+def supported(model_dir: Any) -> bool:
+    """Whether the causal LM in `model_dir` runs its attention through transformers' attention
+    interface. Models with their own attention code (Bloom, Falcon, MPT) would ignore the plan and
+    attend across examples: they keep the masked path."""
+    from transformers import MODEL_FOR_CAUSAL_LM_MAPPING, AutoConfig
+
+    config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
+    model_class = MODEL_FOR_CAUSAL_LM_MAPPING.get(type(config), None)
+    return bool(getattr(model_class, "_supports_attention_backend", False))
 
 
 def _no_mask(*_args: Any, **_kwargs: Any) -> None:

@@ -152,3 +152,15 @@ def test_the_run_files_attention_setting_picks_the_implementation(setting, compi
     from spark_trainer.recipes.causal_lm_impl import attention_for
 
     assert attention_for(setting, compile_setting, device) == expected
+
+
+def test_a_model_with_its_own_attention_code_trains_with_the_mask(tmp_path):
+    from transformers import BloomConfig
+
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+
+    BloomConfig(n_layer=1, hidden_size=32, n_head=2, vocab_size=100).save_pretrained(tmp_path / "bloom")
+    recipe = CausalLMRecipe(make_config(tmp_path / "bloom"))
+    recipe.model_dir = tmp_path / "bloom"  # what prepare() resolves
+    assert recipe.attention_implementation("cpu") == "sdpa"
+
