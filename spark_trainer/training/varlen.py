@@ -6,11 +6,13 @@ five sixths of the work is masked away, and the mask itself is built and read in
 the examples are cut out of the rows instead (a "varlen" layout, as flash-attention's varlen kernels
 take it, for sdpa on any device): examples of similar length are gathered into one padded batch and
 given plain causal sdpa, so the work is about sum(length^2) rather than rows x row^2, and the
-number of sdpa calls stays a handful per layer whatever the number of examples.
+number of sdpa calls per layer is the number of distinct padded lengths, not of examples.
 
-Padding sits at the end of each example, so causal attention never lets a real token see it; the
-padded queries' outputs are dropped. The result equals the masked path (same loss and gradients to
-float tolerance, tests/training/test_varlen.py).
+An example's window starts at its first token and runs on past its end into whatever follows:
+causal attention never lets the example's own tokens see those, and their outputs are dropped.
+The result equals the masked path (same loss and gradients to float tolerance,
+tests/training/test_varlen.py). Like the masked path, it does not apply a model's sliding window
+(rows longer than the window would need one).
 
 `ATTENTION` is registered with transformers' attention interface under that name (and a mask
 function that builds no mask); the batch's `VarlenPlan` reaches every attention layer as the model
