@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,15 @@ NO_CHECK = "from spark_trainer.training import diskspace\ndiskspace.check_free =
 
 def _resize(path: Path, size: int) -> None:
     subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], check=True)
+
+
+def _exited(run) -> None:
+    """Wait for the run's worker to exit: after recording the failure it drains the queue, and a run
+    resumed before that would be started by it, with its environment (not the test's next one)."""
+    deadline = time.monotonic() + 60
+    while process.is_alive(run.pid, run.pid_start_time):
+        assert time.monotonic() < deadline, f"worker {run.pid} still running"
+        time.sleep(0.1)
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -73,6 +83,7 @@ def test_a_full_filesystem_fails_the_checkpoint_cleanly_and_the_run_resumes(
     kept_files = _snapshot(kept)
     size = sum(len(b) for b in kept_files.values())
     assert 2 * MiB < size < 5 * MiB, size  # the sizes below rely on it
+    _exited(failed)
 
     # 2: the write itself meets the full disk (the worker's pre-check switched off).
     inject = tmp_path / "inject"
@@ -90,6 +101,7 @@ def test_a_full_filesystem_fails_the_checkpoint_cleanly_and_the_run_resumes(
         failed.error, failed.error
     assert latest_checkpoint(run_dir) == kept and _snapshot(kept) == kept_files
     assert not list(ckpts.glob(".staging-*"))
+    _exited(failed)
 
     # 3: room again; the run resumes from step 2 and completes.
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
