@@ -37,7 +37,7 @@ def cmd_eval(ctx: Context, args: argparse.Namespace) -> Result:
     ctx.info(f"evaluation {ev.id} of run {ev.run_id} ({'base model' if ev.base else ev.checkpoint}) started on "
              f"{'GPU ' + ','.join(map(str, ev.gpus)) if ev.gpus else 'CPU'}; Ctrl-C cancels")
 
-    ev = jobs.wait(store, ev.id, on_progress=EvalProgress(tty=sys.stderr.isatty()))
+    ev = jobs.wait(store, ev.id, on_progress=EvalProgress(tty=sys.stderr.isatty(), say=ctx.info))
     if ev.status != "completed":
         reason = (ev.error or ev.status).strip().splitlines()[0]
         return Result({"evaluation": ev.id, "status": ev.status, "error": ev.error},
@@ -53,8 +53,10 @@ class EvalProgress:
     into a pipe or a file (a log, CI) only a line a further tenth of the items, or after `every_s`
     seconds without one (a slow evaluation still says it is alive), and the last one."""
 
-    def __init__(self, *, tty: bool, every_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, tty: bool, every_s: float = 5.0, clock: Callable[[], float] = time.monotonic,
+                 say: Callable[[str], None] | None = None) -> None:
         self.tty = tty
+        self.say = say or (lambda line: print(line, file=sys.stderr, flush=True))  # the command passes ctx.info
         self.every_s = every_s
         self.clock = clock
         self._said_at = clock()
@@ -69,7 +71,7 @@ class EvalProgress:
         now = self.clock()
         if self.tty or done >= total or tenth > self._said_tenth or now - self._said_at >= self.every_s:
             self._said_at, self._said_tenth, self._said_done = now, tenth, done
-            print(f"  {done}/{total}", file=sys.stderr, flush=True)
+            self.say(f"  {done}/{total}")
 
 
 def _text(report: dict[str, Any]) -> str:
