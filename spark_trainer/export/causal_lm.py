@@ -11,6 +11,7 @@ from typing import Any
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.export.common import base_dir, base_reference, load_trainable, save_adapter
 from spark_trainer.export.registry import ExportInfo
+from spark_trainer.models.attention import for_inference
 from spark_trainer.recipes.causal_lm import CausalLMConfig
 
 PIPELINE_TAG = "text-generation"
@@ -50,7 +51,7 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
 
     model_dir = base_dir(config)
     tokenizer = load_tokenizer(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="sdpa",
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation=for_inference(model_dir),
                                                  local_files_only=True)
     if checkpoint is not None:
         rc = CausalLMConfig.model_validate(config.recipe_config)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.errors import BadInput
+from spark_trainer.models.attention import for_inference
 from spark_trainer.playground.generators import Emit, ShouldStop
 from spark_trainer.playground.settings import GenerationSettings
 from spark_trainer.playground.source import ModelSource
@@ -58,7 +59,7 @@ class CausalLMGenerator:
 
         from spark_trainer.recipes.causal_lm_model import load_model
 
-        model = load_model(self.model_dir, rc, self.device, precision, "sdpa")
+        model = load_model(self.model_dir, rc, self.device, precision, for_inference(self.model_dir))
         if source.kind == "final":
             from peft import set_peft_model_state_dict
 
@@ -80,12 +81,12 @@ class CausalLMGenerator:
         dtype = torch_dtype(precision)
         if source.kind == "final":
             model = AutoModelForCausalLM.from_pretrained(source.path, dtype=dtype, local_files_only=True,
-                                                         attn_implementation="sdpa")
+                                                         attn_implementation=for_inference(source.path))
         else:
             from safetensors.torch import load_file
 
             model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=dtype, local_files_only=True,
-                                                         attn_implementation="sdpa")
+                                                         attn_implementation=for_inference(self.model_dir))
             _copy_trainable(model, load_file(str(source.path / "trainable.safetensors")), source.path)
         return model.to(self.device)
 
@@ -97,7 +98,8 @@ class CausalLMGenerator:
 
             dtype = next(self.model.parameters()).dtype
             self.base_model = AutoModelForCausalLM.from_pretrained(
-                self.model_dir, dtype=dtype, local_files_only=True, attn_implementation="sdpa").to(self.device).eval()
+                self.model_dir, dtype=dtype, local_files_only=True,
+                attn_implementation=for_inference(self.model_dir)).to(self.device).eval()
         return self.base_model
 
     # ---- generating -----------------------------------------------------------------------------

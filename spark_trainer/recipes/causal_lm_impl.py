@@ -24,6 +24,14 @@ ATTENTION_NOTES = {
 }
 
 
+def attention_note(attn: str, model_masks: bool, window: int | None) -> str:
+    """The run log's line for the attention a run trains with."""
+    if not model_masks:
+        return f"attention: {ATTENTION_NOTES.get(attn, attn)}"
+    why = f"its {window}-token sliding window" if window is not None else "its own masks"
+    return f"attention: {attn} with the model's own masks per layer ({why}), examples apart by their positions"
+
+
 def attention_for(setting: str, compile_setting: bool | str, device_type: str) -> str:
     """The transformers attention implementation a run trains with (`recipe_config.attention`)."""
     from spark_trainer.training import compiling
@@ -58,6 +66,10 @@ class CausalLMRecipe:
         self.truncated = 0
         self._bos_ids: list[int] | None = None
         self.attn = "sdpa"
+        self.model_masks = False  # the model builds its own attention masks (attention_implementation)
+        self.window: int | None = None  # the model's sliding window, when an example can outgrow it
+        self.packed = self.rc.packing  # rows hold several examples (off by the rc, or for a leaky model)
+        self._examples: tuple[list[Example], list[Example]] = ([], [])
         self.packing_efficiency: float | None = None
         self.model_notes: list[str] = []  # lines for the run's log from building the model
 
@@ -87,6 +99,7 @@ class CausalLMRecipe:
         if not train:
             raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
         arrange = (lambda ex: packing.pack(ex, seq_len)) if self.rc.packing else packing.unpacked
+        self._examples = (train, val)
         self.train_data, self.val_data = arrange(train), arrange(val)
         # Reported by the engine (run log, `packing_efficiency` metric) and by `bench lora`.
         self.packing_efficiency = packing.efficiency(self.train_data, seq_len) if self.rc.packing else None
@@ -176,7 +189,7 @@ class CausalLMRecipe:
         return item  # rows are tokenized and packed up front
 
     def collate(self, rows: list[packing.Row]) -> dict[str, Any]:
-        pad_to = self.rc.seq_len if self.rc.packing else None
+        pad_to = self.rc.seq_len if self.packed else None
         return packing.collate(rows, self.tokenizer.pad_token_id, pad_to=pad_to)
 
     def loss_count(self, batch: dict[str, Any]) -> int:
@@ -186,25 +199,52 @@ class CausalLMRecipe:
         return int((batch["segment_ids"] >= 0).sum())  # -1 marks padding
 
     # ---- model --------------------------------------------------------------------------------
-    def attention_implementation(self, device: Any) -> str:
+    def attention_implementation(self, device: Any) -> tuple[str, bool]:
+        """(transformers attention implementation, whether the model builds its own masks).
+
+        The run file's choice (`attention_for`), unless the model cannot take it: a varlen plan needs
+        transformers' attention interface and no sliding window shorter than a row; a class without
+        sdpa (Gemma 2, Bloom) or flex attention falls back to the next. A sliding window that an
+        example can outgrow, and eager attention (which adds masks as floats), leave the masks to
+        the model (`causal_lm_model.forward`)."""
+        from spark_trainer.models.attention import facts
+
         attn = attention_for(self.rc.attention, self.config.train.compile, getattr(device, "type", str(device)))
-        if attn == varlen.ATTENTION and self.model_dir is not None and not varlen.supported(self.model_dir):
-            return "sdpa"  # its own attention code would ignore the varlen plan
-        return attn
+        if self.model_dir is None:
+            return attn, False
+        model = facts(self.model_dir)
+        windowed = model.window_matters(self.rc.seq_len)
+        if attn == varlen.ATTENTION and (not model.interface or windowed):
+            attn = "sdpa"  # its own attention code would ignore the plan; the plan has no window
+        if attn == "flex_attention" and (not model.flex or windowed):
+            attn = "sdpa"  # a windowed model's flex masks would be built inside the compiled model: kept to sdpa
+        if attn in ("sdpa", varlen.ATTENTION) and not model.sdpa:
+            attn = "eager"
+        self.window = model.window if windowed else None
+        return attn, windowed or attn == "eager"
 
     def build_model(self, device: Any, precision: str) -> Any:
-        from spark_trainer.recipes.causal_lm_model import load_model
+        from spark_trainer.recipes.causal_lm_model import examples_stay_apart, load_model
 
         assert self.model_dir is not None, "prepare() runs first"
-        self.attn = self.attention_implementation(device)
-        self.model_notes.append(f"attention: {ATTENTION_NOTES.get(self.attn, self.attn)}")
-        return load_model(self.model_dir, self.rc, device, precision, self.attn,
-                          gradient_checkpointing=self.config.train.gradient_checkpointing, notes=self.model_notes)
+        self.attn, self.model_masks = self.attention_implementation(device)
+        self.model_notes.append(attention_note(self.attn, self.model_masks, self.window))
+        model = load_model(self.model_dir, self.rc, device, precision, self.attn,
+                           gradient_checkpointing=self.config.train.gradient_checkpointing, notes=self.model_notes)
+        if self.model_masks and self.packed and not examples_stay_apart(model, self.attn, model_masks=True,
+                                                                         window=self.window):
+            # Correct but slower: one example per row, so nothing can leak from a neighbour.
+            self.packed = False
+            self.train_data, self.val_data = (packing.unpacked(e) for e in self._examples)
+            self.packing_efficiency = None
+            self.model_notes.append(f"packing: off, {model.config.model_type} lets examples packed in a row "
+                                    "see each other on this attention path; one example per row")
+        return model
 
     def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         from spark_trainer.recipes.causal_lm_model import packed_loss
 
-        return packed_loss(model, batch, self.attn)
+        return packed_loss(model, batch, self.attn, model_masks=self.model_masks)
 
     def eval_step(self, model: Any, batch: dict[str, Any]) -> dict[str, Any]:
         import torch

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from spark_trainer.models import attention
 from spark_trainer.recipes.causal_lm import CausalLMConfig
 from spark_trainer.training import varlen
 from spark_trainer.training.kernels import apply_fused_kernels
@@ -96,18 +97,27 @@ def adapt(model: Any, rc: CausalLMConfig, *, gradient_checkpointing: bool = Fals
     return model
 
 
-def packed_loss(model: Any, batch: dict[str, Any], attn: str) -> tuple[Any, Any]:
+def forward(model: Any, batch: dict[str, Any], attn: str, *, model_masks: bool = False) -> Any:
+    """The model's output (logits, or final hidden states under a HiddenHead) for a packed batch.
+
+    Examples are kept apart by a varlen plan, by our block-diagonal mask (a flex BlockMask for flex
+    attention), or with `model_masks` by no mask at all: the model then builds its own for each kind
+    of layer (sliding windows included) and tells packed examples apart by their position ids, which
+    restart at every example (transformers' packed-sequence masks; needs `use_cache=False`)."""
+    segments = batch["segment_ids"]
+    extra: dict[str, Any] = {}
+    if attn == varlen.ATTENTION:
+        extra["varlen_plan"] = varlen.plan(segments)
+    elif not model_masks:
+        extra["attention_mask"] = flex_block_mask(segments) if attn == "flex_attention" else block_causal_mask(segments)
+    return model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False, **extra).logits
+
+
+def packed_loss(model: Any, batch: dict[str, Any], attn: str, *, model_masks: bool = False) -> tuple[Any, Any]:
     """(sum of token losses, target count) of a packed micro-batch; examples never see each other."""
     import torch.nn.functional as F
 
-    segments = batch["segment_ids"]
-    if attn == varlen.ATTENTION:  # no mask: the plan cuts the examples out of the rows
-        out = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False,
-                    varlen_plan=varlen.plan(segments)).logits
-    else:
-        mask = flex_block_mask(segments) if attn == "flex_attention" else block_causal_mask(segments)
-        out = model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=batch["position_ids"],
-                    use_cache=False).logits
+    out = forward(model, batch, attn, model_masks=model_masks)
     targets = batch["targets"]
     head = find_hidden_head(model)
     if head is not None and head.emit_hidden:  # `out` holds the final hidden states
@@ -118,14 +128,52 @@ def packed_loss(model: Any, batch: dict[str, Any], attn: str) -> tuple[Any, Any]
     return loss_sum, (targets != IGNORE).sum()
 
 
+# How far the second example's output may move when a first one shares its row, relative to its
+# largest value: 16-bit weights differ by rounding between a row and a lone example (other shapes,
+# other kernel tiles); a leak moves it by a large part of itself.
+APART_TOLERANCE = {"float32": 1e-3, "other": 5e-2}
+
+
+def examples_stay_apart(model: Any, attn: str, *, model_masks: bool, window: int | None) -> bool:
+    """Whether `model` keeps packed examples apart on this attention path: the second of two examples
+    sharing a row (the first longer than the model's window, if it has one) gives the output it gives
+    alone. Some architectures build their masks or positions their own way and do not (OPT's learned
+    positions, MPT, Bloom's ALiBi, gpt-oss when the model builds the masks)."""
+    import torch
+
+    from spark_trainer.training.packing import Example, collate
+
+    param = next(model.parameters())
+    vocab = int(model.config.get_text_config().vocab_size) if hasattr(model.config, "get_text_config") \
+        else int(model.config.vocab_size)
+    gen = torch.Generator().manual_seed(0)
+    first_len = min(max(12, (window or 0) + 4), 4096)
+    first, second = (torch.randint(0, vocab, (n,), generator=gen).tolist() for n in (first_len, 8))
+    row = collate([[Example(first, [True] * first_len), Example(second, [True] * 8)]], 0, pad_to=first_len + 12)
+    alone = collate([[Example(second, [True] * 8)]], 0)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            together = forward(model, {k: v.to(param.device) for k, v in row.items()}, attn, model_masks=model_masks)
+            single = forward(model, {k: v.to(param.device) for k, v in alone.items()}, attn, model_masks=model_masks)
+    finally:
+        model.train(was_training)
+    got, want = together[0, first_len:first_len + 8].float(), single[0, :8].float()
+    moved = float((got - want).abs().max()) / max(float(want.abs().max()), 1e-6)
+    return moved <= APART_TOLERANCE["float32" if param.dtype == torch.float32 else "other"]
+
+
 def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int = 32) -> list[dict[str, str]]:
-    """Greedy continuations of fixed prompts (with sdpa attention, whatever trains)."""
+    """Greedy continuations of fixed prompts (with sdpa attention, or eager where the model has no
+    sdpa, whatever trains)."""
     import torch
 
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     before = inner.config._attn_implementation
-    if before != "sdpa":
-        inner.set_attn_implementation("sdpa")
+    plain = attention.for_inference(type(inner))
+    if before != plain:
+        inner.set_attn_implementation(plain)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -141,7 +189,7 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int
                 text = tokenizer.decode(out[0, input_ids.shape[1]:], skip_special_tokens=True)
                 samples.append({"prompt": prompt, "completion": text})
     finally:
-        if before != "sdpa":
+        if before != plain:
             inner.set_attn_implementation(before)
         model.train(was_training)
     return samples

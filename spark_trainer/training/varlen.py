@@ -11,8 +11,9 @@ number of sdpa calls per layer is the number of distinct padded lengths, not of 
 An example's window starts at its first token and runs on past its end into whatever follows:
 causal attention never lets the example's own tokens see those, and their outputs are dropped.
 The result equals the masked path (same loss and gradients to float tolerance,
-tests/training/test_varlen.py). Like the masked path, it does not apply a model's sliding window
-(rows longer than the window would need one).
+tests/training/test_varlen.py). It applies no sliding window: a model whose window an example can
+outgrow trains with the model's own masks instead (`models/attention.py`), as do models with their
+own attention code, which would ignore the plan.
 
 `ATTENTION` is registered with transformers' attention interface under that name (and a mask
 function that builds no mask); the batch's `VarlenPlan` reaches every attention layer as the model
@@ -119,17 +120,6 @@ def attention_forward(module: Any, query: Any, key: Any, value: Any, attention_m
         pieces.append(out.transpose(1, 2).reshape(n * size, heads, -1))
     merged = torch.cat(pieces).index_select(0, varlen_plan.scatter)
     return merged.view(batch, width, heads, -1), None
-
-
-def supported(model_dir: Any) -> bool:
-    """Whether the causal LM in `model_dir` runs its attention through transformers' attention
-    interface. Models with their own attention code (Bloom, Falcon, MPT) would ignore the plan and
-    attend across examples: they keep the masked path."""
-    from transformers import MODEL_FOR_CAUSAL_LM_MAPPING, AutoConfig
-
-    config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
-    model_class = MODEL_FOR_CAUSAL_LM_MAPPING.get(type(config), None)
-    return bool(getattr(model_class, "_supports_attention_backend", False))
 
 
 def _no_mask(*_args: Any, **_kwargs: Any) -> None:

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from spark_trainer.recipes import describe_fields, get_recipe
+from spark_trainer.training import packing
 from spark_trainer.training.data import Record
 from tests.training.helpers import make_config
 
 
 @pytest.fixture(scope="module")
-def recipe(tmp_path_factory):
+def tiny_model_dir(tmp_path_factory):
     from spark_trainer.models.tiny import create_tiny_causal_lm
+
+    return create_tiny_causal_lm(tmp_path_factory.mktemp("m") / "tiny", max_position_embeddings=256)
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory, tiny_model_dir):
     from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
 
-    model = create_tiny_causal_lm(tmp_path_factory.mktemp("m") / "tiny", max_position_embeddings=256)
+    model = tiny_model_dir
     data = tmp_path_factory.mktemp("d") / "d.jsonl"
     data.write_text('{"text": "hello world"}\n')
     r = CausalLMRecipe(make_config(model, eval={"val_fraction": 0.0}))
@@ -154,13 +163,89 @@ def test_the_run_files_attention_setting_picks_the_implementation(setting, compi
     assert attention_for(setting, compile_setting, device) == expected
 
 
-def test_a_model_with_its_own_attention_code_trains_with_the_mask(tmp_path):
-    from transformers import BloomConfig
+def _config_only(tmp_path, kind: str, *, weights: bool = False):
+    import transformers as tf
 
+    sizes = dict(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, head_dim=8)
+    config = {
+        "llama": lambda: tf.LlamaConfig(**sizes),
+        "mistral-4": lambda: tf.MistralConfig(sliding_window=4, **sizes),
+        "mistral-4096": lambda: tf.MistralConfig(sliding_window=4096, **sizes),
+        "gemma2": lambda: tf.Gemma2Config(sliding_window=4096, **sizes),
+        "bloom": lambda: tf.BloomConfig(n_layer=1, hidden_size=32, n_head=2, vocab_size=100),
+        "falcon": lambda: tf.FalconConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, vocab_size=100),
+        "mpt": lambda: tf.MptConfig(n_layers=2, d_model=32, n_heads=2, vocab_size=100),
+    }[kind]()
+    if weights:  # random ones
+        tf.AutoModelForCausalLM.from_config(config).save_pretrained(tmp_path / kind)
+    else:
+        config.save_pretrained(tmp_path / kind)
+    return tmp_path / kind
+
+
+@pytest.mark.parametrize(("kind", "device", "expected"), [
+    ("llama", "cpu", ("spark_varlen", False)),
+    ("llama", "cuda", ("flex_attention", False)),
+    ("mistral-4096", "cpu", ("spark_varlen", False)),  # rows of 512 never outgrow the window
+    ("mistral-4", "cpu", ("sdpa", True)),  # the model's masks apply its window
+    ("mistral-4", "cuda", ("sdpa", True)),
+    ("gemma2", "cpu", ("eager", True)),  # no sdpa (soft-capped logits); eager adds masks as floats
+    ("gemma2", "cuda", ("flex_attention", False)),
+    ("falcon", "cpu", ("sdpa", False)),  # its own attention code ignores a varlen plan, takes the mask
+    ("bloom", "cpu", ("eager", True)),  # neither sdpa nor the attention interface
+])
+def test_the_attention_follows_what_the_model_can_do(tmp_path, kind, device, expected):
     from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
 
-    BloomConfig(n_layer=1, hidden_size=32, n_head=2, vocab_size=100).save_pretrained(tmp_path / "bloom")
-    recipe = CausalLMRecipe(make_config(tmp_path / "bloom"))
-    recipe.model_dir = tmp_path / "bloom"  # what prepare() resolves
-    assert recipe.attention_implementation("cpu") == "sdpa"
+    recipe = CausalLMRecipe(make_config(_config_only(tmp_path, kind), recipe_config={"seq_len": 512}))
+    recipe.model_dir = tmp_path / kind  # what prepare() resolves
+    assert recipe.attention_implementation(device) == expected
 
+
+def test_a_model_that_lets_packed_examples_meet_trains_one_example_per_row(tmp_path):
+    """MPT builds its masks its own way: packed examples would attend to each other, so the recipe
+    unpacks its rows when it builds the model and says so in the run's log."""
+    import torch
+
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+    from tests.training.test_packing import _examples
+
+    recipe = CausalLMRecipe(make_config(_config_only(tmp_path, "mpt", weights=True), recipe_config={"seq_len": 64}))
+    recipe.model_dir = tmp_path / "mpt"
+    examples = _examples([17, 9, 25, 5, 30, 12], vocab=100)
+    recipe._examples = (examples[:4], examples[4:])
+    recipe.train_data, recipe.val_data = packing.pack(examples[:4], 64), packing.pack(examples[4:], 64)
+    assert len(recipe.train_data) == 1
+    recipe.build_model(torch.device("cpu"), "fp32")
+    assert not recipe.packed and recipe.packing_efficiency is None
+    assert [len(row) for row in recipe.train_data] == [1, 1, 1, 1] and len(recipe.val_data) == 2
+    assert any("packing: off, mpt lets examples packed in a row see each other" in n for n in recipe.model_notes)
+    recipe.tokenizer = SimpleNamespace(pad_token_id=0)  # what prepare() loads
+    batch = recipe.collate(recipe.train_data[:2])
+    assert batch["input_ids"].shape == (2, 17)  # padded to the longer example, not to seq_len
+
+
+def test_a_sliding_window_model_trains_with_its_window(tmp_path, tiny_model_dir):
+    """A Mistral with an 8-token window (the tiny Llama's weights fit it) trains end to end; its log
+    names the model's own masks and its rows stay packed (its masks keep examples apart)."""
+    import json
+    import shutil
+
+    from spark_trainer.training.engine import run_training
+    from spark_trainer.training.reporting import Commands
+    from tests.training.helpers import RecordingReporter, counting_rows, write_jsonl
+
+    model = tmp_path / "mistral"
+    shutil.copytree(tiny_model_dir, model)
+    config = json.loads((model / "config.json").read_text())
+    config.update(model_type="mistral", architectures=["MistralForCausalLM"], sliding_window=8)
+    (model / "config.json").write_text(json.dumps(config))
+    data = write_jsonl(tmp_path / "d.jsonl", counting_rows(60))
+    run = make_config(model, train={"max_steps": 3}, recipe_config={"seq_len": 64})
+    reporter = RecordingReporter(Commands())
+    outcome = run_training(run, data_path=data, run_dir=tmp_path / "run", reporter=reporter, commands=Commands())
+    assert outcome.status == "completed" and outcome.step == 3
+    log = "\n".join(reporter.logs)
+    assert "attention: sdpa with the model's own masks per layer (its 8-token sliding window)" in log
+    assert "packing: off" not in log

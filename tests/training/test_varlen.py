@@ -122,16 +122,6 @@ def test_a_saved_model_does_not_name_the_training_attention(tiny_model, tmp_path
     assert "attn_implementation" not in json.loads((tmp_path / "saved" / "config.json").read_text())
 
 
-def test_models_with_their_own_attention_code_are_not_supported(tmp_path, tiny_model):
-    """Bloom (like Falcon and MPT) computes attention itself: it would ignore the plan and let packed
-    examples see each other, so it keeps the masked path."""
-    from transformers import BloomConfig
-
-    BloomConfig(n_layer=1, hidden_size=32, n_head=2, vocab_size=100).save_pretrained(tmp_path / "bloom")
-    assert not varlen.supported(tmp_path / "bloom")
-    assert varlen.supported(tiny_model)
-
-
 def test_logit_softcapping_is_refused_not_ignored():
     import torch
 
