@@ -35,6 +35,10 @@ class StoreError(OperationFailed):
     """The database could not be read or written."""
 
 
+class DatabaseLocked(StoreError):
+    """Another process held the database's write lock for longer than the busy timeout."""
+
+
 class SchemaTooNew(StoreError):
     """The database was written by a newer SparkTrainer than this one."""
 

@@ -5,7 +5,8 @@ A run marked starting/running whose worker is gone, or whose pid now belongs to 
 is alive but silent (stopped, deadlocked, stuck in I/O: its heartbeat is older than the setting
 `heartbeat_timeout_seconds`) makes its run `stalled`; if it stays silent for `stall_grace_seconds`
 more, its process group is killed and the run becomes `interrupted` (resumable from its last
-checkpoint). It is cheap: one query and a psutil look-up per active run, so every scheduler (GUI,
+checkpoint). A worker stopped inside a database write holds the write lock, so "stalled" cannot be
+written: past the same grace it is killed all the same, which frees the lock. It is cheap: one query and a psutil look-up per active run, so every scheduler (GUI,
 `queue serve`, `--wait`) and every command that reads runs calls it.
 """
 
@@ -15,11 +16,11 @@ import signal
 from datetime import timedelta
 from pathlib import Path
 
-from spark_trainer.errors import BadInput, DiskFull, IllegalTransition, SparkError
+from spark_trainer.errors import BadInput, DatabaseLocked, DiskFull, IllegalTransition, SparkError
 from spark_trainer.jobs import checkpoint_records, process, space_reserve
 from spark_trainer.store import runs, settings
 from spark_trainer.store.entities import Run, RunStatus, utcnow
-from spark_trainer.store.store import Store
+from spark_trainer.store.store import Store, write_lock_holders
 
 # A run claimed by a scheduler that died before it could spawn the worker has no pid; give the
 # spawn this long before calling the run interrupted.
@@ -41,10 +42,11 @@ def _mark(store: Store, run: Run, to: RunStatus, reason: str, *, strict: bool = 
         runs.transition(store, run.id, to, reason, expect={run.status}, **fields)
     except (BadInput, IllegalTransition):
         return False  # the worker (or another reconciler) changed it meanwhile
-    except DiskFull:
-        # The database's disk is full: the run keeps its status until a later reconcile can write
-        # (every scheduler tick and run command tries again), rather than failing the read the
-        # caller came for. The worker's log says what happened meanwhile.
+    except (DiskFull, DatabaseLocked):
+        # The database's disk is full, or another process holds its write lock (perhaps the very
+        # worker that stopped, frozen inside a write): the run keeps its status until a later
+        # reconcile can write (every scheduler tick and run command tries again), rather than failing
+        # the read the caller came for. The worker's log says what happened meanwhile.
         if strict:
             raise
         return False
@@ -84,14 +86,32 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
         silent = _silence_s(run)
         if run.pid is None or silent <= timeout:
             continue
+        locked = False
         if run.status != RunStatus.STALLED:
-            _mark(store, run, RunStatus.STALLED,
-                  f"no heartbeat for {silent:.0f} s (threshold {timeout:g} s): worker pid {run.pid} is alive but "
-                  f"silent; it will be killed if it stays silent for {grace:g} s more", eta_seconds=None)
-        elif silent > timeout + grace:
-            process.signal_group(run.pid, signal.SIGKILL)
-            process.wait_gone(run.pid, run.pid_start_time, 10.0)
-            why = f"worker stalled: no heartbeat for {silent:.0f} s; its process group was killed"
-            if _mark(store, run, RunStatus.INTERRUPTED, why, error=_error_with_log(run, why), eta_seconds=None):
-                lost.append(run.id)
+            try:
+                _mark(store, run, RunStatus.STALLED,
+                      f"no heartbeat for {silent:.0f} s (threshold {timeout:g} s): worker pid {run.pid} is alive but "
+                      f"silent; it will be killed if it stays silent for {grace:g} s more", strict=True, eta_seconds=None)
+                continue  # killed by a later reconcile if it stays silent
+            except DiskFull:
+                continue
+            except DatabaseLocked:
+                # A worker frozen inside a write holds the database's lock: "stalled" cannot be
+                # written, nor anything else until the worker is gone. Past the grace it is killed all
+                # the same (the busy timeout just spent counts as silence too). Workers merely waiting
+                # on the lock are silent as well: where the holder can be told (Linux), only it is.
+                holders = write_lock_holders(store.home.db_path)
+                if (holders is not None and run.pid not in holders) or _silence_s(run) <= timeout + grace:
+                    continue
+                locked = True
+        elif silent <= timeout + grace:
+            continue
+        silent = _silence_s(run)
+        process.signal_group(run.pid, signal.SIGKILL)
+        process.wait_gone(run.pid, run.pid_start_time, 10.0)
+        why = (f"worker stalled: no heartbeat for {silent:.0f} s"
+               f"{' (the database stayed locked, so it could not be marked stalled first)' if locked else ''}; "
+               "its process group was killed")
+        if _mark(store, run, RunStatus.INTERRUPTED, why, error=_error_with_log(run, why), eta_seconds=None):
+            lost.append(run.id)
     return lost

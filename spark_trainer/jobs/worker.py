@@ -32,6 +32,11 @@ from spark_trainer.store.store import Store
 from spark_trainer.training.reporting import Commands, StopKind, TrainOutcome
 
 HEARTBEAT_S = 2.0
+# A worker's writes wait this long for another process's write lock before failing the run (the app
+# and commands wait 30 s). A worker frozen inside a write holds that lock until reconcile kills it,
+# past `heartbeat_timeout_seconds` + `stall_grace_seconds` (4 minutes by default): training waits
+# that out rather than failing with "database is locked".
+WORKER_BUSY_TIMEOUT_MS = 600_000
 OUTCOME_NAME = "outcome.json"
 OOM_PREFIX = "oom-rank"  # oom-rank<N>.json: rank N ran out of memory (for the launcher to decide)
 OOM_EXIT = 3
@@ -249,7 +254,7 @@ def _launch_ranks(store: Store, run_id: int, run_dir: Path, world: int, gpus: li
 
 def run_rank(run_id: int, rank: int) -> int:
     """A rank process of a distributed run: train; rank 0 reports and writes the outcome."""
-    store = Store.open(upgrade=False)
+    store = Store.open(upgrade=False, busy_timeout_ms=WORKER_BUSY_TIMEOUT_MS)
     try:
         run = runs.get(store, run_id)
         run_dir = Path(run.run_dir)
@@ -290,7 +295,7 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None) -> int:
     `log` reports lines its log streams had to drop (a full disk); the heartbeat records it as an event.
     """
     commands = Commands()
-    store = Store.open(upgrade=False)
+    store = Store.open(upgrade=False, busy_timeout_ms=WORKER_BUSY_TIMEOUT_MS)
     try:
         run = runs.get(store, run_id)
         run_dir = Path(run.run_dir)

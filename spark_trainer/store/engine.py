@@ -17,18 +17,19 @@ PAGE_SIZE = 16384
 BEGIN_MODE = "spark_begin_mode"
 
 
-def make_engine(db_path: Path) -> Engine:
-    """An engine for the database file at `db_path`, with our pragmas on every connection."""
+def make_engine(db_path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
+    """An engine for the database file at `db_path`, with our pragmas on every connection; a write
+    waits up to `busy_timeout_ms` for another process's write lock."""
     engine = create_engine(
         f"sqlite:///{db_path}",
-        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
     )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, below
         cursor = dbapi_conn.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         # Only takes effect while the file is still empty (a new home): a packed metric block
         # (store/metric_packs.py) then spans a quarter of the overflow pages it needs at 4 KiB.
         cursor.execute(f"PRAGMA page_size = {PAGE_SIZE}")

@@ -16,13 +16,13 @@ from pathlib import Path
 from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from spark_trainer.errors import Conflict, StoreDiskFull, StoreError
+from spark_trainer.errors import Conflict, DatabaseLocked, StoreDiskFull, StoreError
 from spark_trainer.paths import DataHome, resolve_home
 from spark_trainer.store import migrate
-from spark_trainer.store.engine import make_engine, writer
+from spark_trainer.store.engine import BUSY_TIMEOUT_MS, make_engine, writer
 
 LOCK_TIMEOUT_S = 120.0
-SQLITE_IOERR, SQLITE_FULL = 10, 13  # primary result codes (the low byte of an extended code)
+SQLITE_BUSY, SQLITE_IOERR, SQLITE_FULL = 5, 10, 13  # primary result codes (the low byte of an extended code)
 
 
 def check_database_file(db_path: Path) -> None:
@@ -70,6 +70,38 @@ def _setup_lock(home: DataHome) -> Iterator[None]:
         lock.release()
 
 
+# SQLite's WAL write lock: an exclusive POSIX lock on this byte of the "-shm" file (WAL_WRITE_LOCK).
+WAL_WRITE_LOCK_OFFSET = 120
+
+
+def write_lock_holders(db_path: Path) -> set[int] | None:
+    """The pids holding the database's write lock, from Linux's /proc/locks; None where it cannot be
+    told (another OS). A process frozen inside a write (stopped, hung on a disk) keeps this lock and
+    every other writer waits on it."""
+    try:
+        text = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    try:
+        inode = (db_path.parent / (db_path.name + "-shm")).stat().st_ino
+    except OSError:
+        return set()  # no shared-memory file: nobody is writing in WAL mode
+    holders = set()
+    for line in text.splitlines():
+        # "1: POSIX  ADVISORY  WRITE 10746 fe:00:2148653 120 120"; a waiter's line has "->" after the id
+        parts = line.split()
+        if len(parts) == 8 and parts[1] == "POSIX" and parts[3] == "WRITE" \
+                and parts[5].rsplit(":", 1)[-1] == str(inode) and parts[6] == str(WAL_WRITE_LOCK_OFFSET):
+            holders.add(int(parts[4]))
+    return holders
+
+
+def _code(exc: BaseException) -> int | None:
+    """SQLite's primary result code behind `exc` (SQLAlchemy's or sqlite3's), if it has one."""
+    code = getattr(getattr(exc, "orig", exc), "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
+
+
 def disk_error(db_path: Path, exc: BaseException) -> StoreDiskFull | None:
     """The one-line error for a SQLite failure caused by a full or failing disk, else None.
 
@@ -78,8 +110,8 @@ def disk_error(db_path: Path, exc: BaseException) -> StoreDiskFull | None:
     """
     from spark_trainer.disk import free_bytes, gb
 
-    code = getattr(getattr(exc, "orig", exc), "sqlite_errorcode", None)
-    if code is None or code & 0xFF not in (SQLITE_FULL, SQLITE_IOERR):
+    code = _code(exc)
+    if code not in (SQLITE_FULL, SQLITE_IOERR):
         return None
     try:
         free = gb(free_bytes(db_path.parent))
@@ -90,7 +122,7 @@ def disk_error(db_path: Path, exc: BaseException) -> StoreDiskFull | None:
     except OSError:
         nearly_full = False
     # An I/O error with no room left is the disk being full too (creating the -shm file fails so).
-    if code & 0xFF == SQLITE_FULL or nearly_full:
+    if code == SQLITE_FULL or nearly_full:
         return StoreDiskFull(f"disk full at {db_path.parent}: {free} free; the database {db_path.name} could not "
                              "be written (nothing was changed)")
     return StoreDiskFull(f"I/O error writing the database {db_path}: {getattr(exc, 'orig', None) or exc} "
@@ -108,24 +140,26 @@ def _damaged(db_path: Path, exc: BaseException) -> StoreError:
 class Store:
     """Sessions over one data home's database. Use `Store.open()`; close when done."""
 
-    def __init__(self, home: DataHome) -> None:
-        self.home = home
-        self.engine = make_engine(home.db_path)
+    def __init__(self, home: DataHome, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+        self.home, self.busy_timeout_ms = home, busy_timeout_ms
+        self.engine = make_engine(home.db_path, busy_timeout_ms)
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = sessionmaker(writer(self.engine), expire_on_commit=False)
 
     @classmethod
-    def open(cls, home: DataHome | str | None = None, *, upgrade: bool = True) -> Store:
+    def open(cls, home: DataHome | str | None = None, *, upgrade: bool = True,
+             busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Store:
         """Open (creating if needed) the store in `home`, applying pending migrations.
 
         With `upgrade=False` (workers) nothing is migrated, and a database at another schema
-        revision than this code's is refused.
+        revision than this code's is refused. A write waits up to `busy_timeout_ms` for another
+        process's write lock, then raises DatabaseLocked.
         """
         data_home = home if isinstance(home, DataHome) else resolve_home(home)
         data_home.ensure()
         check_database_file(data_home.db_path)
         with _setup_lock(data_home):
-            store = cls(data_home)
+            store = cls(data_home, busy_timeout_ms)
             try:
                 if upgrade:
                     migrate.upgrade(store.engine, backup_of=data_home.db_path)
@@ -184,6 +218,9 @@ class Store:
             full = disk_error(self.home.db_path, exc)
             if full is not None:
                 raise full from exc
+            if _code(exc) == SQLITE_BUSY:
+                raise DatabaseLocked(f"database write failed ({self.home.db_path}): another process kept it locked "
+                                     f"for over {self.busy_timeout_ms / 1000:g} s") from exc
             raise StoreError(f"database write failed ({self.home.db_path}): {getattr(exc, 'orig', exc)}") from exc
         except BaseException:
             session.rollback()

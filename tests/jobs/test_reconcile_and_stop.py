@@ -110,3 +110,55 @@ def test_cancel_and_pause_refuse_what_they_cannot_do(store: Store, experiment) -
     assert control.cancel(store, queued.id).status == RunStatus.CANCELLED
     with pytest.raises(BadInput, match="is cancelled"):
         control.cancel(store, queued.id)
+
+
+# Waits for a line on stdin, then holds the database's write lock and sleeps: a worker stopped in the
+# middle of a write (SIGSTOP, a hung disk) looks so to every other process.
+LOCK_HOLDER = """
+import sqlite3, sys, time
+sys.stdin.readline()
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_worker_frozen_inside_a_write_is_killed_though_stalled_cannot_be_written(store: Store, experiment) -> None:
+    from datetime import timedelta
+
+    from spark_trainer.store import settings
+    from spark_trainer.store.entities import utcnow
+    from spark_trainer.store.store import write_lock_holders
+
+    settings.set_value(store, "heartbeat_timeout_seconds", 1)
+    settings.set_value(store, "stall_grace_seconds", 1)
+    run, bystander = _running(store, experiment), _running(store, experiment)
+    waiting = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # a worker waiting on the lock
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(store.home.db_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        me = process.identity(holder.pid)
+        long_ago = utcnow() - timedelta(seconds=5)
+        runs.update(store, run.id, pid=me.pid, pid_start_time=me.start_time, heartbeat_at=long_ago)
+        other = process.identity(waiting.pid)
+        runs.update(store, bystander.id, pid=other.pid, pid_start_time=other.start_time, heartbeat_at=long_ago)
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "locked"
+        assert write_lock_holders(store.home.db_path) == {me.pid}
+        with Store.open(store.home, busy_timeout_ms=300) as impatient:  # waits 0.3 s for the lock, not 30
+            assert reconcile(impatient) == [run.id]  # no "database is locked" error: the holder was killed
+            # Silent too, but only waiting on the lock: never killed (once the lock is free it can be
+            # marked stalled, and its next heartbeat makes it running again).
+            assert runs.get(impatient, bystander.id).status in (RunStatus.RUNNING, RunStatus.STALLED)
+        assert not process.is_alive(me.pid, me.start_time)  # (reconcile reaped it: no exit status is left)
+        after = runs.get(store, run.id)
+        assert after.status == RunStatus.INTERRUPTED
+        assert "could not be marked stalled first" in after.error and "process group was killed" in after.error
+        assert waiting.poll() is None
+    finally:
+        holder.kill()
+        holder.wait()
+        waiting.kill()
+        waiting.wait()

@@ -31,13 +31,21 @@ def test_a_stopped_worker_is_marked_stalled_then_killed_and_resumes(store: Store
     try:
         stalled = wait_until(store, hung.id, lambda r: r.status != RunStatus.RUNNING, timeout_s=60,
                              reconcile_too=True)
-        assert stalled.status == RunStatus.STALLED
-        assert runs.get(store, waiting.id).status == RunStatus.QUEUED  # it still holds its slot
-        event = runs.events(store, hung.id)[-1]
-        assert (event.from_status, event.to_status) == ("running", "stalled") and "no heartbeat" in event.reason
-        assert process.is_alive(running.pid, running.pid_start_time)
+        if stalled.status == RunStatus.INTERRUPTED:
+            # Stopped inside a database write (now and then): the lock it holds kept "stalled" from
+            # being written, and it was killed past the grace all the same (test_reconcile_and_stop.py
+            # holds such a lock on purpose).
+            assert "could not be marked stalled first" in stalled.error
+            ended = stalled
+        else:
+            assert stalled.status == RunStatus.STALLED
+            assert runs.get(store, waiting.id).status == RunStatus.QUEUED  # it still holds its slot
+            event = runs.events(store, hung.id)[-1]
+            assert (event.from_status, event.to_status) == ("running", "stalled") and "no heartbeat" in event.reason
+            assert process.is_alive(running.pid, running.pid_start_time)
 
-        ended = wait_until(store, hung.id, lambda r: r.status != RunStatus.STALLED, timeout_s=60, reconcile_too=True)
+            ended = wait_until(store, hung.id, lambda r: r.status != RunStatus.STALLED, timeout_s=60,
+                               reconcile_too=True)
     finally:
         process.signal_group(running.pid, signal.SIGKILL)  # never leave a stopped process behind
     assert ended.status == RunStatus.INTERRUPTED and "stalled" in ended.error

@@ -120,3 +120,27 @@ def test_settings_defaults_and_validation(store: Store) -> None:
         settings.set_value(store, "max_concurrent_runs", "many")
     with pytest.raises(BadInput, match="unknown setting"):
         settings.set_value(store, "hf_token", "secret")
+
+
+def test_a_write_waits_its_busy_timeout_then_says_the_database_is_locked(store: Store) -> None:
+    """Another connection holding the write lock (as a worker frozen inside a write would): a store
+    opened with a short busy timeout waits that long, then fails with one line, naming the database."""
+    import os
+    import sqlite3
+
+    from spark_trainer.errors import DatabaseLocked
+    from spark_trainer.store.store import write_lock_holders
+
+    holder = sqlite3.connect(store.home.db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with Store.open(store.home, busy_timeout_ms=200) as impatient:
+            with impatient.read() as session:
+                assert session.connection().exec_driver_sql("PRAGMA busy_timeout").scalar() == 200
+            with pytest.raises(DatabaseLocked, match=r"sparktrainer\.db\): another process kept it locked for over 0\.2 s"):
+                projects.create(impatient, "waits")
+        assert write_lock_holders(store.home.db_path) in ({os.getpid()}, None)  # None off Linux
+    finally:
+        holder.rollback()
+        holder.close()
+    assert projects.create(store, "waits").name == "waits"  # nothing was half-written
