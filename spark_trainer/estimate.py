@@ -16,6 +16,9 @@ b = micro-batch, s = sequence length, h = hidden size, L = layers, V = vocabular
                                   gradient and a cast copy; b * s * V * 4 * 2 (all logits and their
                                   gradient) when the output head itself is adapted
     overhead     = c              CUDA context, allocator fragmentation, workspace
+    scores       = b * H * s^2 * (L * w + 8)   only for eager attention (classes without sdpa: Bloom,
+                                  MPT): each layer keeps its attention probabilities, plus the working
+                                  layer's fp32 scores and softmax (one layer's with checkpointing)
 
 k (activation scale) and c (overhead) are calibration constants: 1.0 and 0.5 GiB until measured.
 `benchmarks/gpu_check.sh` measures real peaks on a GPU (benchmarks/measure_peaks.py, written to
@@ -66,6 +69,7 @@ class ModelShape:
     intermediate_size: int
     vocab_size: int
     kv_size: int
+    num_heads: int = 1
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ModelShape:
@@ -82,7 +86,7 @@ class ModelShape:
         kv = h * kv_heads // max(heads, 1)
         per_layer = h * (2 * h + 2 * kv) + 3 * h * inter + 2 * h  # attention, gated MLP, norms
         embeddings = vocab * h * (1 if config.get("tie_word_embeddings", False) else 2)
-        return cls(n_layers * per_layer + embeddings + h, h, n_layers, inter, vocab, kv)
+        return cls(n_layers * per_layer + embeddings + h, h, n_layers, inter, vocab, kv, heads)
 
     @classmethod
     def from_folder(cls, folder: str | Path) -> ModelShape:
@@ -171,12 +175,15 @@ def estimate_peak_memory(
     head_adapted: bool = False,
     calibration: Calibration | None = None,
     outputs: int | None = None,
+    eager_attention: bool = False,
 ) -> MemoryEstimate:
     """Peak GPU memory of one training process (see the module docstring for the formula).
 
     `head_adapted`: the output head carries adapters (target_modules names it), so the loss needs
     the full logits. `calibration`: fitted constants (default: `current_calibration()`).
     `outputs`: logits per row for a classifier head (None: one per token over the vocabulary).
+    `eager_attention`: the model trains with eager attention, which keeps each layer's attention
+    probabilities (see `attention_scores`).
     """
     cal = calibration or current_calibration()
     if method not in METHODS:
@@ -208,7 +215,33 @@ def estimate_peak_memory(
             logits += shape.vocab_size * shape.hidden_size * 4
     parts = {"weights": weights, "trainable+optimizer": optimizer, "activations": activations,
              "logits": logits, "overhead": cal.overhead_bytes}
+    if eager_attention:
+        parts["attention scores"] = attention_scores(shape, batch_size, seq_len, wide, gradient_checkpointing)
     return MemoryEstimate(sum(parts.values()), parts, trainable)
+
+
+def attention_scores(shape: ModelShape, batch_size: int, seq_len: int, wide: bool, gradient_checkpointing: bool) -> int:
+    """Eager attention's s^2 term: each layer keeps its attention probabilities (b x heads x s x s in
+    the compute dtype) for the backward pass, all layers at once unless checkpointed, and the layer at
+    work holds its scores and softmax in fp32 besides."""
+    scores = batch_size * shape.num_heads * seq_len * seq_len
+    kept = shape.num_layers if not gradient_checkpointing else 1
+    return scores * (kept * (4 if wide else 2) + 2 * 4)
+
+
+def _eager_attention(config: dict[str, Any], base_model_dir: str | Path, seq_len: int) -> bool:
+    """Whether a causal LM trains with eager attention on a GPU (a class without sdpa, e.g. Bloom,
+    MPT, or Gemma 2 with rows longer than its window), as the recipe chooses it."""
+    from spark_trainer.models.attention import facts, training_choice
+    from spark_trainer.recipes.causal_lm_impl import attention_for
+
+    try:
+        model = facts(base_model_dir)
+    except (OSError, ValueError, KeyError):  # a config transformers cannot read: the recipe would fail anyway
+        return False
+    wanted = attention_for(str((config.get("recipe_config") or {}).get("attention") or "auto"),
+                           (config.get("train") or {}).get("compile", "auto"), "cuda")
+    return training_choice(wanted, model, seq_len)[0] == "eager"
 
 
 def _head_adapted(target_modules: Any) -> bool:
@@ -245,6 +278,7 @@ def estimate_for_config(config: dict[str, Any], base_model_dir: str | Path, *, b
                 precision="bf16" if precision == "auto" else precision, lora_r=int(recipe.get("lora_r") or 16),
                 target_modules=recipe.get("target_modules") or "all-linear")
         seq_len, outputs = _patches(base_model_dir), 64
+    eager = config.get("recipe") == "causal-lm" and _eager_attention(config, base_model_dir, seq_len)
     return estimate_peak_memory(
         ModelShape.from_folder(base_model_dir),
         method=str(recipe.get("method") or "lora"),
@@ -254,7 +288,7 @@ def estimate_for_config(config: dict[str, Any], base_model_dir: str | Path, *, b
         lora_r=int(recipe.get("lora_r") or 16),
         gradient_checkpointing=bool(train.get("gradient_checkpointing", False)),
         head_adapted=_head_adapted(recipe.get("target_modules", "all-linear")),
-        calibration=calibration,
+        calibration=calibration, eager_attention=eager,
     )
 
 

@@ -65,6 +65,26 @@ def facts(model_dir: Path | str) -> AttentionFacts:
                           window=window_of(config))
 
 
+def training_choice(wanted: str, model: AttentionFacts, seq_len: int) -> tuple[str, bool]:
+    """(transformers attention implementation, whether the model builds its own masks) for training
+    with rows of `seq_len` tokens, from the implementation the run file asks for (`wanted`).
+
+    A varlen plan needs transformers' attention interface and no window an example can outgrow; a
+    class without flex attention or sdpa (Gemma 2, Bloom) falls back to the next. A window an example
+    can outgrow, and eager attention (which adds masks as floats), leave the masks to the model."""
+    from spark_trainer.training.varlen import ATTENTION as VARLEN
+
+    windowed = model.window_matters(seq_len)
+    attn = wanted
+    if attn == VARLEN and (not model.interface or windowed):
+        attn = "sdpa"  # its own attention code would ignore the plan; the plan has no window
+    if attn == "flex_attention" and (not model.flex or windowed):
+        attn = "sdpa"  # a windowed model's flex masks would be built inside the compiled model
+    if attn in ("sdpa", VARLEN) and not model.sdpa:
+        attn = "eager"
+    return attn, windowed or attn == "eager"
+
+
 def for_inference(model: Any) -> str:
     """The attention to generate or score with: sdpa where the model class has it, else eager
     (Gemma 2, Bloom). `model`: a model class, or the folder of a causal LM."""

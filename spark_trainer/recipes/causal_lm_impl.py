@@ -200,28 +200,16 @@ class CausalLMRecipe:
 
     # ---- model --------------------------------------------------------------------------------
     def attention_implementation(self, device: Any) -> tuple[str, bool]:
-        """(transformers attention implementation, whether the model builds its own masks).
-
-        The run file's choice (`attention_for`), unless the model cannot take it: a varlen plan needs
-        transformers' attention interface and no sliding window shorter than a row; a class without
-        sdpa (Gemma 2, Bloom) or flex attention falls back to the next. A sliding window that an
-        example can outgrow, and eager attention (which adds masks as floats), leave the masks to
-        the model (`causal_lm_model.forward`)."""
-        from spark_trainer.models.attention import facts
+        """(transformers attention implementation, whether the model builds its own masks): the run
+        file's choice (`attention_for`) where the model can take it (`attention.training_choice`)."""
+        from spark_trainer.models.attention import facts, training_choice
 
         attn = attention_for(self.rc.attention, self.config.train.compile, getattr(device, "type", str(device)))
         if self.model_dir is None:
             return attn, False
         model = facts(self.model_dir)
-        windowed = model.window_matters(self.rc.seq_len)
-        if attn == varlen.ATTENTION and (not model.interface or windowed):
-            attn = "sdpa"  # its own attention code would ignore the plan; the plan has no window
-        if attn == "flex_attention" and (not model.flex or windowed):
-            attn = "sdpa"  # a windowed model's flex masks would be built inside the compiled model: kept to sdpa
-        if attn in ("sdpa", varlen.ATTENTION) and not model.sdpa:
-            attn = "eager"
-        self.window = model.window if windowed else None
-        return attn, windowed or attn == "eager"
+        self.window = model.window if model.window_matters(self.rc.seq_len) else None
+        return training_choice(attn, model, self.rc.seq_len)
 
     def build_model(self, device: Any, precision: str) -> Any:
         from spark_trainer.recipes.causal_lm_model import examples_stay_apart, load_model

@@ -1,0 +1,55 @@
+"""The causal-LM VRAM estimate's attention term: eager attention keeps an s^2 tensor per layer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from spark_trainer import estimate
+
+
+def _folder(tmp_path: Path, config) -> Path:
+    config.save_pretrained(tmp_path / config.model_type)
+    return tmp_path / config.model_type
+
+
+def test_eager_attention_keeps_one_probability_tensor_per_layer_as_the_estimate_counts():
+    """Counted on a real model: the s^2 tensors a tiny eager Bloom saves for its backward pass."""
+    import torch
+    from transformers import AutoModelForCausalLM, BloomConfig
+
+    config = BloomConfig(n_layer=2, hidden_size=32, n_head=4, vocab_size=100)
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="eager").train()
+    batch, seq = 2, 64
+    saved: dict[tuple, int] = {}
+
+    def keep(t):
+        if t.dim() == 4 and tuple(t.shape[-2:]) == (seq, seq):
+            saved[(t.data_ptr(), tuple(t.shape))] = t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
+        model(input_ids=torch.randint(0, 100, (batch, seq)), use_cache=False)
+    shape = estimate.ModelShape.from_config(config.to_dict())
+    working = batch * 4 * seq * seq * 8  # the working layer's fp32 scores and softmax, not saved
+    assert estimate.attention_scores(shape, batch, seq, True, False) == sum(saved.values()) + working
+    assert len(saved) == 2  # one per layer
+    assert estimate.attention_scores(shape, batch, seq, True, True) == sum(saved.values()) // 2 + working
+
+
+def test_a_model_without_sdpa_is_estimated_with_its_attention_scores(tmp_path):
+    from transformers import BloomConfig, LlamaConfig
+
+    run = {"recipe": "causal-lm", "train": {"batch_size": 4}, "recipe_config": {"seq_len": 1024}}
+    bloom = estimate.estimate_for_config(run, _folder(tmp_path, BloomConfig(n_layer=4, hidden_size=256, n_head=8)))
+    llama = estimate.estimate_for_config(run, _folder(tmp_path, LlamaConfig(num_hidden_layers=4, hidden_size=256,
+                                                                            num_attention_heads=8)))
+    assert "attention scores" not in llama.parts
+    assert bloom.parts["attention scores"] == 4 * 8 * 1024 * 1024 * (4 * 2 + 8)  # bf16 probabilities, 4 layers
+    assert "attention scores" in bloom.describe()
+    # A config transformers cannot read still gets the rest of the estimate.
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "config.json").write_text(json.dumps({"model_type": "not-a-model", "hidden_size": 64,
+                                                 "num_hidden_layers": 2}))
+    assert "attention scores" not in estimate.estimate_for_config(run, odd).parts
