@@ -24,12 +24,13 @@ ATTENTION_NOTES = {
 }
 
 
-def attention_note(attn: str, model_masks: bool, window: int | None) -> str:
+def attention_note(attn: str, model_masks: bool, window: int | None, packed: bool) -> str:
     """The run log's line for the attention a run trains with."""
     if not model_masks:
         return f"attention: {ATTENTION_NOTES.get(attn, attn)}"
-    why = f"its {window}-token sliding window" if window is not None else "its own masks"
-    return f"attention: {attn} with the model's own masks per layer ({why}), examples apart by their positions"
+    why = f"for its {window}-token sliding window" if window is not None else f"{attn} takes no mask of ours"
+    apart = ", packed examples told apart by their position ids" if packed else ""
+    return f"attention: {attn} with masks the model builds for each layer ({why}){apart}"
 
 
 def attention_for(setting: str, compile_setting: bool | str, device_type: str) -> str:
@@ -216,7 +217,7 @@ class CausalLMRecipe:
 
         assert self.model_dir is not None, "prepare() runs first"
         self.attn, self.model_masks = self.attention_implementation(device)
-        self.model_notes.append(attention_note(self.attn, self.model_masks, self.window))
+        at = len(self.model_notes)
         model = load_model(self.model_dir, self.rc, device, precision, self.attn,
                            gradient_checkpointing=self.config.train.gradient_checkpointing, notes=self.model_notes)
         if self.model_masks and self.packed and not examples_stay_apart(model, self.attn, model_masks=True,
@@ -227,6 +228,7 @@ class CausalLMRecipe:
             self.packing_efficiency = None
             self.model_notes.append(f"packing: off, {model.config.model_type} lets examples packed in a row "
                                     "see each other on this attention path; one example per row")
+        self.model_notes.insert(at, attention_note(self.attn, self.model_masks, self.window, self.packed))
         return model
 
     def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:

@@ -220,7 +220,9 @@ def test_a_model_that_lets_packed_examples_meet_trains_one_example_per_row(tmp_p
     recipe.build_model(torch.device("cpu"), "fp32")
     assert not recipe.packed and recipe.packing_efficiency is None
     assert [len(row) for row in recipe.train_data] == [1, 1, 1, 1] and len(recipe.val_data) == 2
-    assert any("packing: off, mpt lets examples packed in a row see each other" in n for n in recipe.model_notes)
+    assert recipe.model_notes == ["attention: eager with masks the model builds for each layer (eager takes no mask "
+                                  "of ours)", "packing: off, mpt lets examples packed in a row see each other on "
+                                  "this attention path; one example per row"]
     recipe.tokenizer = SimpleNamespace(pad_token_id=0)  # what prepare() loads
     batch = recipe.collate(recipe.train_data[:2])
     assert batch["input_ids"].shape == (2, 17)  # padded to the longer example, not to seq_len
@@ -247,5 +249,6 @@ def test_a_sliding_window_model_trains_with_its_window(tmp_path, tiny_model_dir)
     outcome = run_training(run, data_path=data, run_dir=tmp_path / "run", reporter=reporter, commands=Commands())
     assert outcome.status == "completed" and outcome.step == 3
     log = "\n".join(reporter.logs)
-    assert "attention: sdpa with the model's own masks per layer (its 8-token sliding window)" in log
+    assert ("attention: sdpa with masks the model builds for each layer (for its 8-token sliding window), "
+            "packed examples told apart by their position ids") in log
     assert "packing: off" not in log
