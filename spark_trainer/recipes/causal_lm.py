@@ -30,7 +30,8 @@ class CausalLMConfig(BaseModel):
     attention: Literal["auto", "flex", "varlen", "sdpa"] = Field(
         "auto", description="Attention kernel: auto picks flex attention (document BlockMask) on CUDA and "
         "varlen elsewhere (sdpa when torch.compile is on); varlen: sdpa on each example alone, examples of "
-        "similar length batched; sdpa: one call per row with a block-diagonal mask"
+        "similar length batched; sdpa: one call per row with a block-diagonal mask. A model whose sliding "
+        "window is shorter than seq_len, or that has no sdpa (eager), trains with masks it builds per layer"
     )
     chat_template: str | None = Field(
         None, description="Jinja chat template to use when the tokenizer has none"
