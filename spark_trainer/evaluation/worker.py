@@ -67,11 +67,14 @@ def main(run_id: int, evaluation_id: int) -> int:
 
 
 def _evaluate(store: Store, ev: Any, run_dir: Path, stop: threading.Event) -> tuple[dict[str, Any], int | None]:
-    from spark_trainer.evaluation.tasks import run_task
-    from spark_trainer.export.checkpoint import resolve_checkpoint
+    from spark_trainer.jobs.lean_imports import keep_out_unneeded
     from spark_trainer.jobs.submit import frozen_config
 
     config = frozen_config(run_dir)
+    keep_out_unneeded(config)  # before the task brings in peft and transformers
+    from spark_trainer.evaluation.tasks import run_task
+    from spark_trainer.export.checkpoint import resolve_checkpoint
+
     checkpoint, step = (None, None) if ev.base else resolve_checkpoint(run_dir, ev.checkpoint, run_id=ev.run_id)
     last = [0.0]
 

@@ -105,6 +105,9 @@ def train(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, co
           *, report: bool = True) -> TrainOutcome:
     """Run the engine from the latest complete checkpoint; with `train.auto_batch`, retry an
     out-of-memory with half the micro-batch and double the accumulation (recorded as an event)."""
+    from spark_trainer.jobs.lean_imports import keep_out_unneeded
+
+    keep_out_unneeded(config)  # before the engine brings in peft and transformers
     from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
     from spark_trainer.training.engine import OutOfMemory, run_training
     from spark_trainer.training.reporters import StoreReporter
