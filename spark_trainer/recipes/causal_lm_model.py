@@ -147,10 +147,11 @@ def examples_stay_apart(model: Any, attn: str, *, model_masks: bool, window: int
     from spark_trainer.training.packing import Example, collate
 
     param = next(model.parameters())
-    vocab = int(model.config.get_text_config().vocab_size) if hasattr(model.config, "get_text_config") \
-        else int(model.config.vocab_size)
+    text = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    vocab = int(text.vocab_size)
     gen = torch.Generator().manual_seed(0)
-    first_len = min(max(12, (window or 0) + 4), 4096)
+    # Longer than the window, within the model's positions (the row's first example starts at 0).
+    first_len = min(max(12, (window or 0) + 4), 4096, int(getattr(text, "max_position_embeddings", None) or 4096))
     width = first_len + 12
     first, second = (Example(torch.randint(0, vocab, (n,), generator=gen).tolist(), [True] * n) for n in (first_len, 8))
     batches = {"shared": collate([[first, second]], 0, pad_to=width), "padded": collate([[second]], 0, pad_to=width),
