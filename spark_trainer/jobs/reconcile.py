@@ -12,6 +12,7 @@ written: past the same grace it is killed all the same, which frees the lock. It
 
 from __future__ import annotations
 
+import os
 import signal
 from datetime import timedelta
 from pathlib import Path
@@ -59,6 +60,22 @@ def _mark(store: Store, run: Run, to: RunStatus, reason: str, *, strict: bool = 
     return True
 
 
+def _in_group(pid: int, pids: set[int]) -> bool:
+    """Whether any of `pids` is the worker `pid` or in its process group (a distributed run's ranks,
+    rank 0 writing the metrics)."""
+    try:
+        group = os.getpgid(pid)
+    except ProcessLookupError:
+        return False
+    for other in pids:
+        try:
+            if other == pid or os.getpgid(other) == group:
+                return True
+        except ProcessLookupError:
+            continue
+    return False
+
+
 def _error_with_log(run: Run, why: str) -> str:
     tail = process.log_tail(Path(run.run_dir)) if run.run_dir else ""
     return f"{why}; last lines of worker.log:\n{tail}" if tail else why
@@ -101,7 +118,7 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
                 # the same (the busy timeout just spent counts as silence too). Workers merely waiting
                 # on the lock are silent as well: where the holder can be told (Linux), only it is.
                 holders = write_lock_holders(store.home.db_path)
-                if (holders is not None and run.pid not in holders) or _silence_s(run) <= timeout + grace:
+                if (holders is not None and not _in_group(run.pid, holders)) or _silence_s(run) <= timeout + grace:
                     continue
                 locked = True
         elif silent <= timeout + grace:

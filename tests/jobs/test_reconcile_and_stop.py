@@ -3,6 +3,7 @@ ignores SIGTERM and is killed with its whole process group after the grace perio
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -124,6 +125,12 @@ time.sleep(120)
 """
 
 
+RANK_PARENT = """
+import subprocess, sys
+sys.exit(subprocess.run([sys.executable, "-c", sys.argv[1], sys.argv[2]]).returncode)
+"""
+
+
 def test_a_worker_frozen_inside_a_write_is_killed_though_stalled_cannot_be_written(store: Store, experiment) -> None:
     from datetime import timedelta
 
@@ -135,8 +142,9 @@ def test_a_worker_frozen_inside_a_write_is_killed_though_stalled_cannot_be_writt
     settings.set_value(store, "stall_grace_seconds", 1)
     run, bystander = _running(store, experiment), _running(store, experiment)
     waiting = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # a worker waiting on the lock
-    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(store.home.db_path)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, start_new_session=True)
+    # The worker (a group leader) with a rank process in its group that writes, as rank 0 does.
+    holder = subprocess.Popen([sys.executable, "-c", RANK_PARENT, LOCK_HOLDER, str(store.home.db_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
     try:
         me = process.identity(holder.pid)
         long_ago = utcnow() - timedelta(seconds=5)
@@ -146,13 +154,15 @@ def test_a_worker_frozen_inside_a_write_is_killed_though_stalled_cannot_be_writt
         holder.stdin.write("go\n")
         holder.stdin.flush()
         assert holder.stdout.readline().strip() == "locked"
-        assert write_lock_holders(store.home.db_path) == {me.pid}
+        (rank,) = write_lock_holders(store.home.db_path)
+        assert rank != me.pid and os.getpgid(rank) == me.pid
         with Store.open(store.home, busy_timeout_ms=300) as impatient:  # waits 0.3 s for the lock, not 30
             assert reconcile(impatient) == [run.id]  # no "database is locked" error: the holder was killed
             # Silent too, but only waiting on the lock: never killed (once the lock is free it can be
             # marked stalled, and its next heartbeat makes it running again).
             assert runs.get(impatient, bystander.id).status in (RunStatus.RUNNING, RunStatus.STALLED)
         assert not process.is_alive(me.pid, me.start_time)  # (reconcile reaped it: no exit status is left)
+        assert not process.is_alive(rank, None) or psutil.Process(rank).status() == psutil.STATUS_ZOMBIE
         after = runs.get(store, run.id)
         assert after.status == RunStatus.INTERRUPTED
         assert "could not be marked stalled first" in after.error and "process group was killed" in after.error
