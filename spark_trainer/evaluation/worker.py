@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.errors import SparkError, describe
+from spark_trainer.jobs.lean_imports import keep_out_for_run
 from spark_trainer.store import artifacts, evaluations, metrics, runs
 from spark_trainer.store.store import Store
 
@@ -43,6 +44,7 @@ def main(run_id: int, evaluation_id: int) -> int:
     try:
         ev = evaluations.update(store, evaluation_id, status="running", pid=os.getpid())
         run = runs.get(store, run_id)
+        keep_out_for_run(Path(run.run_dir))  # this process is the evaluation's own: before peft and transformers
         print(f"evaluation {ev.id}: {ev.task} on {ev.data_path} ({'base model' if ev.base else ev.checkpoint})",
               flush=True)
         try:
@@ -67,14 +69,11 @@ def main(run_id: int, evaluation_id: int) -> int:
 
 
 def _evaluate(store: Store, ev: Any, run_dir: Path, stop: threading.Event) -> tuple[dict[str, Any], int | None]:
-    from spark_trainer.jobs.lean_imports import keep_out_unneeded
+    from spark_trainer.evaluation.tasks import run_task
+    from spark_trainer.export.checkpoint import resolve_checkpoint
     from spark_trainer.jobs.submit import frozen_config
 
     config = frozen_config(run_dir)
-    keep_out_unneeded(config)  # before the task brings in peft and transformers
-    from spark_trainer.evaluation.tasks import run_task
-    from spark_trainer.export.checkpoint import resolve_checkpoint
-
     checkpoint, step = (None, None) if ev.base else resolve_checkpoint(run_dir, ev.checkpoint, run_id=ev.run_id)
     last = [0.0]
 

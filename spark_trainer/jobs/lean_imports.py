@@ -5,7 +5,9 @@ pulls in torch's dynamo and inductor: about 2.6 s of every worker's start on a 2
 (`benchmarks/bench_worker_imports.py`). peft and transformers import it whenever it is installed,
 whatever the run. A run that neither quantizes (`recipe_config.method: qlora`) nor starts from a
 quantized base (a `quantization_config` in its config.json) marks it absent in `sys.modules` (None:
-Python's own way to block an import), so both see it as not installed.
+Python's own way to block an import), so both see it as not installed. Only for processes that
+exist for one run (the worker, its ranks, an evaluation): a process that goes on to other work
+(`bench lora` trains in process, then runs the Trainer baselines) keeps everything.
 """
 
 from __future__ import annotations
@@ -46,3 +48,16 @@ def keep_out_unneeded(config: Any) -> list[str]:
             sys.modules[name] = None  # type: ignore[assignment]  # import raises, find_spec says absent
             blocked.append(name)
     return blocked
+
+
+def keep_out_for_run(run_dir: Path) -> list[str]:
+    """`keep_out_unneeded` for the run whose frozen config is in `run_dir`; nothing is kept out
+    when that config cannot be read here (the run's own start reports why)."""
+    from spark_trainer.errors import SparkError
+    from spark_trainer.jobs.submit import frozen_config
+
+    try:
+        config = frozen_config(run_dir)
+    except (SparkError, OSError, ValueError):
+        return []
+    return keep_out_unneeded(config)

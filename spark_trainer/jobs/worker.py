@@ -25,6 +25,7 @@ from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, DiskFull, SparkError, describe
 from spark_trainer.jobs import control, process, space_reserve, worker_log
 from spark_trainer.jobs import gpus as gpu_alloc
+from spark_trainer.jobs.lean_imports import keep_out_for_run, keep_out_unneeded
 from spark_trainer.jobs.submit import CONFIG_NAME, frozen_config, upgrade_frozen_config
 from spark_trainer.store import datasets, metrics, runs
 from spark_trainer.store.entities import RunStatus, utcnow
@@ -105,9 +106,6 @@ def train(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, co
           *, report: bool = True) -> TrainOutcome:
     """Run the engine from the latest complete checkpoint; with `train.auto_batch`, retry an
     out-of-memory with half the micro-batch and double the accumulation (recorded as an event)."""
-    from spark_trainer.jobs.lean_imports import keep_out_unneeded
-
-    keep_out_unneeded(config)  # before the engine brings in peft and transformers
     from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
     from spark_trainer.training.engine import OutOfMemory, run_training
     from spark_trainer.training.reporters import StoreReporter
@@ -255,8 +253,9 @@ def _launch_ranks(store: Store, run_id: int, run_dir: Path, world: int, gpus: li
     return Finish(RunStatus(data["status"]), data["reason"], error=data.get("error"), step=data.get("step"))
 
 
-def run_rank(run_id: int, rank: int) -> int:
-    """A rank process of a distributed run: train; rank 0 reports and writes the outcome."""
+def run_rank(run_id: int, rank: int, *, lean: bool = False) -> int:
+    """A rank process of a distributed run: train; rank 0 reports and writes the outcome (`lean`:
+    as for `run_worker`)."""
     store = Store.open(upgrade=False, busy_timeout_ms=WORKER_BUSY_TIMEOUT_MS)
     try:
         run = runs.get(store, run_id)
@@ -264,6 +263,8 @@ def run_rank(run_id: int, rank: int) -> int:
         commands = Commands()
         _install_stop_handler(run_dir, commands)
         config = frozen_config(run_dir)
+        if lean:
+            keep_out_unneeded(config)
         from spark_trainer.training.engine import OutOfMemory
 
         try:
@@ -292,10 +293,12 @@ def run_rank(run_id: int, rank: int) -> int:
         store.close()
 
 
-def run_worker(run_id: int, log: worker_log.LogHealth | None = None) -> int:
+def run_worker(run_id: int, log: worker_log.LogHealth | None = None, *, lean: bool = False) -> int:
     """The worker's main: claim the run as running, train, record how it ended, drain the queue.
 
     `log` reports lines its log streams had to drop (a full disk); the heartbeat records it as an event.
+    `lean`: this process is the run's own, so packages the run cannot need are kept out of it
+    (`lean_imports`; never in a process that trains something else afterwards, as `bench` does).
     """
     commands = Commands()
     store = Store.open(upgrade=False, busy_timeout_ms=WORKER_BUSY_TIMEOUT_MS)
@@ -324,6 +327,8 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None) -> int:
         beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop, log), daemon=True,
                                 name="heartbeat")
         beat.start()
+        if lean:
+            keep_out_for_run(run_dir)  # before the engine brings in peft and transformers
         try:
             finish = _train_here_or_ranks(store, run, run_dir, commands)
         finally:
@@ -449,7 +454,7 @@ def main(run_id: int, rank: int | None = None) -> int:
     log, old_streams = worker_log.install()  # a full log disk drops lines instead of raising mid-step
     try:
         if rank is not None:
-            return run_rank(run_id, rank)
-        return run_worker(run_id, log)
+            return run_rank(run_id, rank, lean=True)
+        return run_worker(run_id, log, lean=True)
     finally:
         worker_log.restore(old_streams)

@@ -26,3 +26,16 @@ def test_an_error_whose_message_starts_on_a_new_line_keeps_its_text_on_the_first
     assert finish.error.splitlines()[0] == ("ImportError: AutoImageProcessor requires the Torchvision library "
                                             "but it was not found.")
     assert finish.error.splitlines()[1] == "See the docs."
+
+
+def test_training_in_process_leaves_the_callers_imports_alone(store, run_file):
+    """Only the worker's own process keeps bitsandbytes out (`main` passes lean=True): `bench lora`
+    calls `train` in process and runs other things after it, and the tests do too."""
+    import sys
+
+    from spark_trainer.jobs.submit import frozen_config
+
+    run = submit_config(store, load_config(run_file(steps=2, ckpt_every=2)), base_dir=Path(".")).run
+    outcome = worker.train(store, run.id, frozen_config(Path(run.run_dir)), Path(run.run_dir), Commands())
+    assert outcome.status == "completed"
+    assert sys.modules.get("bitsandbytes", "absent") is not None  # not blocked (None) in this process
