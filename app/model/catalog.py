@@ -2,7 +2,8 @@
 
 They change rarely, so the poller reads them every few ticks, when the set of runs changed, and
 at once after this app wrote something (`AppModel.refresh`). A list that reads the same as before
-emits nothing.
+emits nothing. `writes` counts what this app wrote itself: a read requested before one of them lands
+without it, so the poller drops that read (the read asked for after the write brings it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class ProjectsModel(QObject):
         super().__init__(parent)
         self.projects: list[Project] = []
         self.loaded = False
+        self.writes = 0  # apply_written / apply_removed calls so far
 
     def apply(self, found: list[Project]) -> None:
         if self.loaded and found == self.projects:
@@ -31,10 +33,12 @@ class ProjectsModel(QObject):
 
     def apply_written(self, project: Project) -> None:
         """A project this app just created or renamed: shown at once (the poller re-reads the counts)."""
+        self.writes += 1
         others = [p for p in self.projects if p.id != project.id]
         self.apply(sorted([*others, project], key=lambda p: p.name))
 
     def apply_removed(self, project_id: int) -> None:
+        self.writes += 1
         self.apply([p for p in self.projects if p.id != project_id])
 
     def matching(self, search: str | None) -> list[Project]:
@@ -50,6 +54,7 @@ class DatasetsModel(QObject):
         super().__init__(parent)
         self.datasets: list[Dataset] = []
         self.loaded = False
+        self.writes = 0  # apply_written / apply_removed calls so far
 
     def apply(self, found: list[Dataset]) -> None:
         if self.loaded and found == self.datasets:
@@ -71,7 +76,9 @@ class DatasetsModel(QObject):
 
     def apply_written(self, dataset: Dataset) -> None:
         """A dataset this app just created: shown at once."""
+        self.writes += 1
         self.apply(sorted([*(d for d in self.datasets if d.id != dataset.id), dataset], key=lambda d: d.id))
 
     def apply_removed(self, dataset_id: int) -> None:
+        self.writes += 1
         self.apply([d for d in self.datasets if d.id != dataset_id])

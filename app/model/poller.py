@@ -92,16 +92,21 @@ class StorePoller(QObject):
         def work(ctx: TaskContext) -> PollResult:
             return poll_once(store, request, ctx.cancel)
 
+        writes = (self.projects.writes, self.datasets.writes)  # this app's own writes so far
         task = Task(work, owner=self, name="store-poll")
-        task.signals.succeeded.connect(self._apply)
+        task.signals.succeeded.connect(lambda result: self._apply(result, writes))
         task.signals.failed.connect(lambda message, _exc: self.failed.emit(message))
         self._task = task.start(self.pool)
 
-    def _apply(self, result: PollResult) -> None:
+    def _apply(self, result: PollResult, writes: tuple[int, int]) -> None:
+        """`writes`: the catalog models' own-write counts when this read was requested. A list read
+        before this app wrote to it would undo that write on screen until the next read: it is
+        dropped, and the read that the write asked for (`AppModel.refresh`) follows."""
         self.applied = result.request.tick
-        if result.projects is not None:
+        projects_at, datasets_at = writes
+        if result.projects is not None and projects_at == self.projects.writes:
             self.projects.apply(result.projects)
-        if result.datasets is not None:
+        if result.datasets is not None and datasets_at == self.datasets.writes:
             self.datasets.apply(result.datasets)
         self.runs.apply(result)
         for message in result.errors:

@@ -1,0 +1,26 @@
+"""The store poller's catalog reads never undo this app's own writes on screen."""
+
+from __future__ import annotations
+
+from app.model.reads import PollRequest, poll_once
+from spark_trainer.store import projects
+from tests.app.model_sync import sync_model
+
+
+def test_a_list_read_before_this_apps_rename_does_not_bring_the_old_name_back(store, ctx, qtbot) -> None:
+    """A read in flight when the Projects view renames a project lands after the rename was shown:
+    it predates the write, so it is dropped; the read the write asked for follows."""
+    alpha = projects.create(store, "alpha")
+    sync_model(qtbot, ctx)
+    poller, model = ctx.model.poller, ctx.model.projects
+    asked = (model.writes, ctx.model.datasets.writes)
+    stale = poll_once(store, PollRequest(runs_since=None, schedule=False, catalog=True))  # read, not yet landed
+    renamed = projects.rename(store, alpha.id, "alpha-2")
+    model.apply_written(renamed)  # what the view does when its write is answered
+    poller._apply(stale, asked)
+    assert [p.name for p in model.projects] == ["alpha-2"]
+    # A read asked for after the write is applied as usual.
+    asked = (model.writes, ctx.model.datasets.writes)
+    projects.create(store, "beta")
+    poller._apply(poll_once(store, PollRequest(runs_since=None, schedule=False, catalog=True)), asked)
+    assert [p.name for p in model.projects] == ["alpha-2", "beta"]
