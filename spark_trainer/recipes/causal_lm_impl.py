@@ -200,23 +200,24 @@ class CausalLMRecipe:
         return int((batch["segment_ids"] >= 0).sum())  # -1 marks padding
 
     # ---- model --------------------------------------------------------------------------------
-    def attention_implementation(self, device: Any) -> tuple[str, bool]:
-        """(transformers attention implementation, whether the model builds its own masks): the run
-        file's choice (`attention_for`) where the model can take it (`attention.training_choice`)."""
+    def attention_implementation(self, device: Any) -> tuple[str, bool, int | None]:
+        """(transformers attention implementation, whether the model builds its own masks, the model's
+        sliding window where an example can outgrow it): the run file's choice (`attention_for`) where
+        the model can take it (`attention.training_choice`)."""
         from spark_trainer.models.attention import facts, training_choice
 
         attn = attention_for(self.rc.attention, self.config.train.compile, getattr(device, "type", str(device)))
         if self.model_dir is None:
-            return attn, False
+            return attn, False, None
         model = facts(self.model_dir)
-        self.window = model.window if model.window_matters(self.rc.seq_len) else None
-        return training_choice(attn, model, self.rc.seq_len)
+        window = model.window if model.window_matters(self.rc.seq_len) else None
+        return (*training_choice(attn, model, self.rc.seq_len), window)
 
     def build_model(self, device: Any, precision: str) -> Any:
         from spark_trainer.recipes.causal_lm_model import examples_stay_apart, load_model
 
         assert self.model_dir is not None, "prepare() runs first"
-        self.attn, self.model_masks = self.attention_implementation(device)
+        self.attn, self.model_masks, self.window = self.attention_implementation(device)
         at = len(self.model_notes)
         model = load_model(self.model_dir, self.rc, device, precision, self.attn,
                            gradient_checkpointing=self.config.train.gradient_checkpointing, notes=self.model_notes)

@@ -185,15 +185,15 @@ def _config_only(tmp_path, kind: str, *, weights: bool = False):
 
 
 @pytest.mark.parametrize(("kind", "device", "expected"), [
-    ("llama", "cpu", ("spark_varlen", False)),
-    ("llama", "cuda", ("flex_attention", False)),
-    ("mistral-4096", "cpu", ("spark_varlen", False)),  # rows of 512 never outgrow the window
-    ("mistral-4", "cpu", ("sdpa", True)),  # the model's masks apply its window
-    ("mistral-4", "cuda", ("sdpa", True)),
-    ("gemma2", "cpu", ("eager", True)),  # no sdpa (soft-capped logits); eager adds masks as floats
-    ("gemma2", "cuda", ("flex_attention", False)),
-    ("falcon", "cpu", ("sdpa", False)),  # its own attention code ignores a varlen plan, takes the mask
-    ("bloom", "cpu", ("eager", True)),  # neither sdpa nor the attention interface
+    ("llama", "cpu", ("spark_varlen", False, None)),
+    ("llama", "cuda", ("flex_attention", False, None)),
+    ("mistral-4096", "cpu", ("spark_varlen", False, None)),  # rows of 512 never outgrow the window
+    ("mistral-4", "cpu", ("sdpa", True, 4)),  # the model's masks apply its window
+    ("mistral-4", "cuda", ("sdpa", True, 4)),
+    ("gemma2", "cpu", ("eager", True, None)),  # no sdpa (soft-capped logits); eager adds masks as floats
+    ("gemma2", "cuda", ("flex_attention", False, None)),
+    ("falcon", "cpu", ("sdpa", False, None)),  # its own attention code ignores a varlen plan, takes the mask
+    ("bloom", "cpu", ("eager", True, None)),  # neither sdpa nor the attention interface
 ])
 def test_the_attention_follows_what_the_model_can_do(tmp_path, kind, device, expected):
     from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
