@@ -214,15 +214,16 @@ class CausalLMRecipe:
         return (*training_choice(attn, model, self.rc.seq_len), window)
 
     def build_model(self, device: Any, precision: str) -> Any:
-        from spark_trainer.recipes.causal_lm_model import examples_stay_apart, load_model
+        from spark_trainer.recipes.causal_lm_model import MIX_PACKED_EXAMPLES, examples_stay_apart, load_model
 
         assert self.model_dir is not None, "prepare() runs first"
         self.attn, self.model_masks, self.window = self.attention_implementation(device)
         at = len(self.model_notes)
         model = load_model(self.model_dir, self.rc, device, precision, self.attn,
                            gradient_checkpointing=self.config.train.gradient_checkpointing, notes=self.model_notes)
-        if self.model_masks and self.packed and not examples_stay_apart(model, self.attn, model_masks=True,
-                                                                         window=self.window):
+        if self.model_masks and self.packed and (
+                model.config.model_type in MIX_PACKED_EXAMPLES
+                or not examples_stay_apart(model, self.attn, model_masks=True, window=self.window)):
             # Correct but slower: one example per row, so nothing can leak from a neighbour.
             self.packed = False
             self.train_data, self.val_data = (packing.unpacked(e) for e in self._examples)
