@@ -70,6 +70,7 @@ class CausalLMRecipe:
         self.model_masks = False  # the model builds its own attention masks (attention_implementation)
         self.window: int | None = None  # the model's sliding window, when an example can outgrow it
         self.packed = self.rc.packing  # rows hold several examples (off by the rc, or for a leaky model)
+        self._packing_checked = False  # the packed-examples check runs on the first model built only
         self._examples: tuple[list[Example], list[Example]] = ([], [])
         self.packing_efficiency: float | None = None
         self.model_notes: list[str] = []  # lines for the run's log from building the model
@@ -221,9 +222,11 @@ class CausalLMRecipe:
         at = len(self.model_notes)
         model = load_model(self.model_dir, self.rc, device, precision, self.attn,
                            gradient_checkpointing=self.config.train.gradient_checkpointing, notes=self.model_notes)
-        if self.model_masks and self.packed and (
-                model.config.model_type in MIX_PACKED_EXAMPLES
-                or not examples_stay_apart(model, self.attn, model_masks=True, window=self.window)):
+        # Once: a sharded run rebuilds the model on the CPU to save it, where the check would only
+        # cost time (a long forward pass through the whole model) and change nothing.
+        check, self._packing_checked = self.model_masks and self.packed and not self._packing_checked, True
+        if check and (model.config.model_type in MIX_PACKED_EXAMPLES
+                      or not examples_stay_apart(model, self.attn, model_masks=True, window=self.window)):
             # Correct but slower: one example per row, so nothing can leak from a neighbour.
             self.packed = False
             self.train_data, self.val_data = (packing.unpacked(e) for e in self._examples)

@@ -236,6 +236,23 @@ def test_a_model_that_lets_packed_examples_meet_trains_one_example_per_row(tmp_p
     assert batch["input_ids"].shape == (2, 17)  # padded to the longer example, not to seq_len
 
 
+def test_the_packed_examples_check_runs_on_the_first_model_built_only(tmp_path, monkeypatch):
+    """A sharded run builds the model again on the CPU to save it: the check (a forward pass through
+    the whole model, past its window) is not repeated there."""
+    import torch
+
+    from spark_trainer.recipes import causal_lm_model
+
+    checks = []
+    real = causal_lm_model.examples_stay_apart
+    monkeypatch.setattr(causal_lm_model, "examples_stay_apart", lambda *a, **k: checks.append(1) or real(*a, **k))
+    recipe = _packed_recipe(tmp_path, "mistral-4")
+    recipe.build_model(torch.device("cpu"), "fp32")
+    assert checks == [1] and recipe.packed and recipe.window == 4
+    recipe.build_model(torch.device("cpu"), "fp32")
+    assert checks == [1] and recipe.packed
+
+
 def test_a_sliding_window_model_trains_with_its_window(tmp_path, tiny_model_dir):
     """A Mistral with an 8-token window (the tiny Llama's weights fit it) trains end to end; its log
     names the model's own masks and its rows stay packed (its masks keep examples apart)."""
