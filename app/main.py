@@ -30,7 +30,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--view", default=None, metavar="NAME",
                         help=f"view to show: {', '.join(VIEW_NAMES)} (default: the last one used)")
     parser.add_argument("--theme", choices=("dark", "light"), help="theme for this start (not saved)")
-    parser.add_argument("--run", type=int, metavar="ID", help="run to show with --view run-detail (default: latest)")
+    parser.add_argument("--run", type=int, metavar="ID",
+                        help="run to show with --view run-detail, run-evaluation, run-samples or playground "
+                        "(default: latest)")
     parser.add_argument("--prompt", metavar="TEXT", help="with --view playground: answer this prompt first")
     # For the start-up benchmark and tests: print when the first window is on screen, then quit.
     parser.add_argument("--exit-when-shown", action="store_true", help=argparse.SUPPRESS)
@@ -90,7 +92,8 @@ def _home(args: argparse.Namespace, qsettings: object) -> str | None:
 
 def _first_view(window, args: argparse.Namespace) -> None:
     """The view asked for with --view (or the last one used), built once the window is on screen."""
-    if args.view in ("experiment-setup", "run-detail", "compare", "playground"):
+    if args.view in ("experiment-setup", "run-detail", "compare", "playground", "run-evaluation", "run-samples",
+                     "experiment-recipe"):  # not navigation views: app.screenshot builds them
         from app.screenshot import OPTIONS, TARGETS
 
         window.update_run_status()

@@ -72,3 +72,17 @@ def test_a_store_that_cannot_be_opened_ends_the_app_with_one_line(tmp_path) -> N
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 1  # a StoreError's exit code, as before the window came first
     assert (home / "sparktrainer.db").read_bytes() == b"not a database at all" * 10  # left untouched
+
+
+def test_every_view_the_help_offers_opens_as_the_first_view(window) -> None:
+    # `--view run-samples` (and run-evaluation, experiment-recipe) passed argparse's choices but only
+    # --screenshot knew them: the first view raised KeyError and the window stayed on "Opening...".
+    import argparse
+
+    from app.main import VIEW_NAMES, _first_view
+
+    for name in VIEW_NAMES:
+        _first_view(window, argparse.Namespace(view=name, run=None, prompt=None))
+    _first_view(window, argparse.Namespace(view="run-samples", run=None, prompt=None))
+    detail = window.views["runs"].detail
+    assert (window.current_view_name(), detail.tabs.tabText(detail.tabs.currentIndex())) == ("runs", "Samples")
