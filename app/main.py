@@ -106,6 +106,21 @@ def _first_view(window, args: argparse.Namespace) -> None:
         window.show_first_view(args.view)
 
 
+def _first_view_failed(window, args: argparse.Namespace, exc: Exception) -> None:
+    """The first view (asked for, or the last one used, remembered from the last session) raised: say
+    why, on stderr with the traceback and in the status bar, and show Projects instead, so that one
+    broken view never leaves the window on "Opening the data home..." at every start."""
+    import traceback
+
+    wanted = args.view or window.first_view
+    traceback.print_exc()
+    print(f"error: the {wanted} view could not be opened: {exc}; showing projects", file=sys.stderr)
+    window.first_view = "projects"
+    window.show_first_view("projects")
+    window.statusBar().showMessage(f"The {wanted} view could not be opened ({type(exc).__name__}: {exc}); "
+                                   "showing Projects", 20000)
+
+
 def _start_scheduler(window) -> None:
     """Schedules queued runs from the store poller; reconciles now and offers to resume interrupted runs."""
     if not window.isVisible():  # closed already (--exit-when-shown)
@@ -193,7 +208,10 @@ def _open_store_after_shown(window, home: str | None, args: argparse.Namespace) 
         if not window.isVisible():  # closed while the store was opening
             return
         window.attach_store(opened["store"])
-        _first_view(window, args)
+        try:
+            _first_view(window, args)
+        except Exception as exc:  # noqa: BLE001 - a view that cannot be built must not keep the app from opening
+            _first_view_failed(window, args, exc)
         if args.exit_when_shown:
             print(f"view_at={time.time():.6f}", flush=True)
             window.close()

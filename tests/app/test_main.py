@@ -86,3 +86,36 @@ def test_every_view_the_help_offers_opens_as_the_first_view(window) -> None:
     _first_view(window, argparse.Namespace(view="run-samples", run=None, prompt=None))
     detail = window.views["runs"].detail
     assert (window.current_view_name(), detail.tabs.tabText(detail.tabs.currentIndex())) == ("runs", "Samples")
+
+
+BROKEN_VIEW = """
+import json, sys
+import app.main_window
+from app.main import main
+
+original_first = app.main_window.MainWindow.show_first_view
+shown = {}
+
+def show_first_view(self, name=None):
+    if name == "leaderboard":  # a view whose build raises: a bug, or data it cannot show
+        raise RuntimeError("boom")
+    original_first(self, name)
+    shown["after"] = self.current_view_name()
+
+app.main_window.MainWindow.show_first_view = show_first_view
+code = main(["--home", sys.argv[1], "--view", "leaderboard", "--exit-when-shown"])
+print("RESULT " + json.dumps({"code": code, **shown}))
+"""
+
+
+def test_a_first_view_that_cannot_be_built_falls_back_to_projects(store, tmp_path) -> None:
+    # The last view used is remembered: one that raised left the window on "Opening the data home..."
+    # at every start, with no way out but clearing the app's settings.
+    proc = subprocess.run([sys.executable, "-c", BROKEN_VIEW, str(store.home.root)], capture_output=True, text=True,
+                          timeout=120, env=subprocess_env(QT_QPA_PLATFORM="offscreen",
+                                                          XDG_CONFIG_HOME=str(tmp_path / "config")))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "view_at=" in proc.stdout  # the app went on: scheduler and all
+    result = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))[len("RESULT "):])
+    assert result == {"code": 0, "after": "projects"}
+    assert "error: the leaderboard view could not be opened: boom; showing projects" in proc.stderr
