@@ -43,6 +43,18 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as the contract says
         raise UsageError(f"{self.prog}: error: {message}")
 
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        """An unknown command names the closest one and lists only those --help shows (not the
+        internal roles the app starts: worker, cluster-worker, playground-serve)."""
+        if isinstance(action, argparse._SubParsersAction) and value not in (action.choices or {}):
+            import difflib
+
+            shown = [a.dest for a in action._choices_actions if a.help is not argparse.SUPPRESS]
+            close = difflib.get_close_matches(str(value), shown, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise argparse.ArgumentError(action, f"unknown command {value!r}{hint}; the commands are {', '.join(shown)}")
+        super()._check_value(action, value)
+
 
 def _common_options() -> argparse.ArgumentParser:
     """Global options accepted before or after the command (`--json` at the end works too)."""

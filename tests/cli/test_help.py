@@ -45,3 +45,16 @@ def test_command_has_help(path, help_text, parser, capsys) -> None:
     assert "usage: spark-trainer" in out
     # argparse %-formats help strings but not a description without %(prog)s: "%%" there shows as is
     assert "%%" not in out, f"{' '.join(path)} --help shows a literal '%%'"
+
+
+def test_an_unknown_command_names_the_closest_one_and_only_the_commands_help_shows(cli) -> None:
+    done = cli("trian")
+    assert done.code == 2
+    line = done.err.strip()
+    assert "\n" not in line and "unknown command 'trian' (did you mean 'train'?)" in line
+    assert "project, dataset, exp" in line
+    assert not {"worker", "cluster-worker", "playground-serve"} & set(line.split("are ")[1].split(", "))
+    done = cli("run", "stat")
+    assert done.code == 2 and "unknown command 'stat' (did you mean 'start'?)" in done.err
+    assert "did you mean" not in cli("zzzzzz").err
+    assert cli("worker", "--help").code == 0  # the internal roles still work, unlisted
