@@ -105,6 +105,8 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
 
     def text() -> str:
         ctx.info(note)
+        if args.save:
+            ctx.info(f"saved to run {source.run_id}'s samples: {data['saved']}")
         return shown
 
     return Result(data, text)
@@ -134,7 +136,13 @@ def _classify(ctx: Context, args: argparse.Namespace, source: Any, spec: Any) ->
                                     step=source.step, checkpoint=args.checkpoint).path
     width = max(len(item["label"]) for item in output["labels"])
     lines = [f"{item['label']:<{width}}  {item['probability']:.4f}" for item in output["labels"]]
-    return Result(data, "\n".join(lines))
+
+    def text() -> str:
+        if args.save:
+            ctx.info(f"saved to run {source.run_id}'s samples: {data['saved']}")
+        return "\n".join(lines)
+
+    return Result(data, text)
 
 
 def _settings(kind: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,10 @@ def test_save_adds_a_sample_to_the_run(trained: TrainedRun, capsys) -> None:
     with Store.open(trained.home) as store:
         found = [a for a in artifacts.list_for(store, trained.run_id, "sample") if a.path == result["saved"]]
     assert found and found[0].meta["source"] == "playground"
+
+
+def test_save_says_where_the_sample_went(trained: TrainedRun, capsys) -> None:
+    code, out, err = generate(trained, capsys, "--temperature", "0", "--save")
+    assert code == 0 and out.strip()  # the answer on stdout, as without --save
+    saved = [line for line in err.splitlines() if line.startswith(f"saved to run {trained.run_id}'s samples: ")]
+    assert len(saved) == 1 and Path(saved[0].split(": ", 1)[1]).is_file()
