@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.errors import BadInput
+from spark_trainer.recipes.classification import label_name, missing_label
 
 MCQ_COLUMNS = ("subject", "question", "A", "B", "C", "D", "answer")
 LETTERS = ("A", "B", "C", "D")
@@ -137,10 +138,10 @@ def _labelled_rows(path: Path, column: str, label_column: str) -> Iterator[tuple
     found = False
     for number, row, columns in _rows(path):
         _require(path, number, columns, (column, label_column))
-        if row[label_column] is None or str(row[label_column]).strip() == "":
+        if missing_label(row[label_column]):
             raise BadInput(f"{path}: line {number} has an empty {label_column!r}")
         found = True
-        yield number, row, str(row[label_column]).strip()
+        yield number, row, label_name(row[label_column])  # as training named the classes (1.0 is "1")
     if not found:
         raise BadInput(f"{path} has no rows")
 

@@ -180,10 +180,13 @@ class ImageClassificationRecipe:
             if missing:
                 raise BadInput(f"dataset {data_path}: recipe_config.{name} {key!r} is not a field of {missing[0]}; "
                                f"fields found: {', '.join(found)}")
+        for rec, src, _ in records:
+            if cls.missing_label(rec[label_column]):
+                raise BadInput(f"{src}: empty label in {label_column!r}; fill it in or remove the row")
         return [(self._absolute(base, str(rec[column]), src), rec[label_column], split) for rec, src, split in records]
 
     def _labelled(self, row: dict[str, Any], key: str, data_path: Path) -> bool:
-        if row.get(key) in (None, ""):
+        if cls.missing_label(row.get(key)):
             raise BadInput(f"dataset {data_path}: image {row.get('source') or row.get('path')} has no label; "
                            "put each class's images in a sub-folder named after the class and ingest the parent "
                            "folder, or use a manifest with a label column")
