@@ -7,6 +7,7 @@ import wave
 from collections.abc import Callable
 from pathlib import Path
 
+from spark_trainer.images import upright_size
 from spark_trainer.ingest.detect import InputFile
 from spark_trainer.ingest.staging import DatasetBuilder, Item
 from spark_trainer.ingest.types import IngestOptions, IngestReport
@@ -44,7 +45,7 @@ def ingest_image(f: InputFile, builder: DatasetBuilder, options: IngestOptions, 
         with Image.open(f.path) as image:
             image.verify()
         with Image.open(f.path) as image:  # verify() leaves the image unusable; load() catches truncation
-            width, height = image.size
+            width, height = upright_size(image)  # a phone photo's pixels lie sideways under an EXIF turn
             if width * height > options.max_image_pixels:
                 report.reject(f.source, None, f"image too large: {width}x{height} pixels")
                 return

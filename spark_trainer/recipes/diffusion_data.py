@@ -93,24 +93,24 @@ def read_pairs(data_path: Path, missing_captions: str) -> DataCheck:
 
 
 def decode_rgb(path: Path) -> Any:
-    """The image as an RGB PIL image, fully decoded (truncated files fail here, not mid-epoch)."""
-    from PIL import Image
+    """The image as an upright RGB PIL image, fully decoded (truncated files fail here, not mid-epoch)."""
+    from spark_trainer.images import open_rgb
 
-    with Image.open(path) as image:
-        image.load()
-        return image.convert("RGB")
+    return open_rgb(path)
 
 
 def check_decodes(check: DataCheck) -> DataCheck:
     """Decode every image once; undecodable ones move to `skipped` with the reason. Sizes are recorded."""
     from PIL import Image, UnidentifiedImageError
 
+    from spark_trainer.images import upright_size
+
     kept = []
     for item in check.items:
         try:
             with Image.open(item.path) as image:
                 image.load()
-                size = image.size
+                size = upright_size(image)  # buckets by the shape the model will see
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             check.skipped.append({"path": str(item.path), "source": item.source, "reason": f"does not decode: {exc}"})
             continue

@@ -61,10 +61,9 @@ def preprocess_of(processor: Any) -> Preprocess:
 
 
 def _open_rgb(path: str) -> Any:
-    from PIL import Image
+    from spark_trainer.images import open_rgb
 
-    with Image.open(path) as image:
-        return image.convert("RGB")
+    return open_rgb(path)
 
 
 def transform(image: Any, pre: Preprocess, rng: random.Random | None, rc: ImageClassificationConfig) -> Any:

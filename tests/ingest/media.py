@@ -65,3 +65,19 @@ def write_video_with_audio(path: Path, seconds: float = 2.0, *, fps: int = 30, r
             for packet in stream.encode(None):
                 container.mux(packet)
     return path
+
+
+def write_phone_photo(path: Path, size: tuple[int, int] = (80, 40), colour: tuple[int, int, int] = (255, 0, 0)) -> Path:
+    """A JPEG stored sideways, as phones store portrait photos: `size` pixels (left half `colour`, right
+    half black) with EXIF orientation 6, so a viewer turns it a quarter clockwise and shows a
+    picture `size[1]` wide and `size[0]` high with `colour` on top."""
+    from PIL import Image
+
+    width, height = size
+    image = Image.new("RGB", size, (0, 0, 0))
+    image.paste(colour, (0, 0, width // 2, height))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, exif=exif, quality=95)
+    return path

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from spark_trainer.ingest import IngestOptions, ingest_paths, read_manifest
-from tests.ingest.media import truncate, write_image
+from tests.ingest.media import truncate, write_image, write_phone_photo
 
 
 def test_class_folders_labels_captions_and_gates(store, project, tmp_path) -> None:
@@ -92,3 +92,10 @@ def test_file_names_that_are_not_utf8(store, project, tmp_path) -> None:
     linked = ingest_paths(store, [root], project=project, link=True)
     assert linked.dataset.num_items == 1
     assert "cannot be linked" in linked.report.rejected[0].reason
+
+
+def test_a_phone_photo_is_recorded_at_the_size_a_viewer_shows(store, project, tmp_path) -> None:
+    write_phone_photo(tmp_path / "photos" / "IMG_0001.JPG", (80, 40))
+    write_image(tmp_path / "photos" / "flat.png", size=(64, 48))
+    rows = {r["source"]: r for r in read_manifest(Path(ingest_paths(store, [tmp_path / "photos"], project=project).dataset.path))}
+    assert (rows["photos/IMG_0001.JPG"]["width"], rows["photos/IMG_0001.JPG"]["height"]) == (40, 80)
