@@ -9,7 +9,16 @@ from pathlib import Path
 
 from spark_trainer.errors import BadInput
 from spark_trainer.ingest.captions import is_caption_manifest, manifest_captions
-from spark_trainer.ingest.detect import KINDS, InputFile, detect_kind, gather, is_sidecar, kind_of, sidecar_stems
+from spark_trainer.ingest.detect import (
+    KINDS,
+    InputFile,
+    describe_left_out,
+    detect_kind,
+    gather,
+    is_sidecar,
+    kind_of,
+    sidecar_stems,
+)
 from spark_trainer.ingest.media import ingest_audio, ingest_image, ingest_video_file
 from spark_trainer.ingest.staging import DatasetBuilder, dataset_name, estimate_bytes
 from spark_trainer.ingest.text import ingest_text_file
@@ -45,13 +54,16 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     options = options or IngestOptions()
     projects.get(store, project)  # unknown project: BadInput before anything is written
     broken: list[tuple[str, str]] = []
-    files = gather([Path(p) for p in paths], broken)
+    hidden: list[str] = []
+    files = gather([Path(p) for p in paths], broken, hidden)
     if kind == "auto":
         kind = detect_kind(files)
     elif kind not in KINDS:
         raise BadInput(f"kind must be auto or one of {', '.join(KINDS)}, got {kind!r}")
     stems = sidecar_stems(files) if kind in ("image", "audio") else set()
     report = IngestReport(kind=kind)
+    if hidden:
+        report.notes.append(describe_left_out(hidden))
     handler = HANDLERS[kind]
     if kind == "image":  # captions may come from a metadata.jsonl/csv beside the images
         handler = functools.partial(ingest_image, captions=manifest_captions(files, report))

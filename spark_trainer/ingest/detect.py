@@ -64,11 +64,34 @@ def _broken_link(full: Path) -> str | None:
     return None if target.is_file() else "symbolic link to something that is not a file"
 
 
-def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None) -> list[InputFile]:
+# Files and folders operating systems leave in a user's folders (and zips made from them): never data.
+SYSTEM_FILES = {"thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"}
+SYSTEM_FOLDERS = {"__macosx", "$recycle.bin", "system volume information"}
+
+
+def left_out(name: str, folder: bool = False) -> bool:
+    """Whether a name found inside a folder is hidden (a dot-name: .DS_Store, macOS's ._photo.jpg
+    AppleDouble files) or operating-system clutter (Thumbs.db, desktop.ini, a zip's __MACOSX/)."""
+    return name.startswith(".") or name.lower() in (SYSTEM_FOLDERS if folder else SYSTEM_FILES)
+
+
+def describe_left_out(names: list[str]) -> str:
+    """A report note for what `gather` left out: "left out 5 hidden or system files: .DS_Store (2), ..."."""
+    groups = Counter("._* (macOS AppleDouble)" if n.startswith("._") else n for n in names)
+    shown = [f"{name} ({count})" if count > 1 else name for name, count in sorted(groups.items())]
+    more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
+    return (f"left out {len(names)} hidden or system {'entry' if len(names) == 1 else 'entries'} (not data): "
+            + ", ".join(shown[:8]) + more)
+
+
+def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None,
+           skipped: list[str] | None = None) -> list[InputFile]:
     """Every visible file under `paths`, sorted; BadInput for missing, unreadable or empty input.
 
     A symlink inside a folder that cannot be followed (a loop, a dangling link) is left out and,
     with `broken`, recorded there as (source, reason): one bad entry must not sink the folder.
+    Hidden and system files and folders (`left_out`) are skipped; with `skipped`, their names
+    (folders with a trailing "/") are recorded there, so the report can say so.
     """
     if not paths:
         raise BadInput("no paths given to ingest")
@@ -83,10 +106,13 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None) -> li
             found.append(InputFile(path.resolve(), display(path.name), (display(path.name),)))
             continue
         files = []
+        hidden: list[str] = []
         for dirpath, dirnames, filenames in os.walk(path, onerror=_raise_walk_error):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            hidden += [d + "/" for d in dirnames if left_out(d, folder=True)]
+            hidden += [f for f in filenames if left_out(f)]
+            dirnames[:] = sorted(d for d in dirnames if not left_out(d, folder=True))
             for name in sorted(filenames):
-                if not name.startswith("."):
+                if not left_out(name):
                     full = Path(dirpath) / name
                     rel = tuple(display(part) for part in full.relative_to(path).parts)
                     source = "/".join((display(path.resolve().name), *rel))
@@ -97,7 +123,9 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None) -> li
                         continue
                     files.append(InputFile(full.resolve(), source, rel))
         if not files:
-            raise BadInput(f"{path}: folder is empty")
+            raise BadInput(f"{path}: folder is empty" + (f"; it holds only hidden or system files ({', '.join(sorted(set(hidden))[:4])})" if hidden else ""))
+        if skipped is not None:
+            skipped += hidden
         found.extend(files)
     return found
 
