@@ -46,6 +46,9 @@ def _utf8_problem(data: bytes, exc: UnicodeDecodeError) -> tuple[str, int]:
 
 
 def read_jsonl(path: Path) -> Iterator[Row]:
+    """Rows of a JSONL file. An empty line between records is rejected (a record may be missing
+    there); empty lines at the end of the file are what editors and `print` leave, and are not rows."""
+    blank: list[int] = []
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, start=1):
             try:
@@ -54,8 +57,10 @@ def read_jsonl(path: Path) -> Iterator[Row]:
                 yield number, None, f"not valid UTF-8 (byte {exc.start} of the line: {exc.reason})"
                 continue
             if not line:
-                yield number, None, "empty line"
+                blank.append(number)
                 continue
+            yield from ((n, None, "empty line") for n in blank)
+            blank.clear()
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:

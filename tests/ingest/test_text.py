@@ -152,8 +152,8 @@ def test_bad_input_writes_nothing(store, project, tmp_path) -> None:
             ingest_paths(store, paths, project=project)
     with pytest.raises(BadInput, match="no project"):
         ingest_paths(store, [_jsonl(tmp_path / "x.jsonl", ['{"text": "a"}'])], project="nope")
-    all_bad = _jsonl(tmp_path / "bad.jsonl", ["{", ""])
-    with pytest.raises(BadInput, match="all 2 items were rejected"):
+    all_bad = _jsonl(tmp_path / "bad.jsonl", ["{", "", "[1]"])
+    with pytest.raises(BadInput, match="all 3 items were rejected"):
         ingest_paths(store, [all_bad], project=project)
     assert leftovers(store) == ([], [])
 
@@ -176,3 +176,11 @@ def test_detect_kind(tmp_path) -> None:
     (tie / "b.jsonl").write_text('{"text": "x"}\n')
     with pytest.raises(BadInput, match="--kind"):
         detect_kind([tie])
+
+
+def test_empty_lines_at_the_end_of_a_jsonl_file_are_not_rows(store, project, tmp_path) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_bytes(b'\xef\xbb\xbf{"text": "one"}\r\n\r\n{"text": "two"}\r\n\r\n\n')
+    result = ingest_paths(store, [data], project=project)
+    assert [(r.line, r.reason) for r in result.report.rejected] == [(2, "empty line")]
+    assert [r["record"] for r in read_manifest(Path(result.dataset.path))] == [{"text": "one"}, {"text": "two"}]
