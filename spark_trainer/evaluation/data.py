@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spark_trainer.delimited import delimiter_for
 from spark_trainer.errors import BadInput
 from spark_trainer.recipes.classification import label_name, missing_label
 
@@ -59,7 +60,9 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
     try:
         if path.suffix.lower() == ".csv":
             with open(path, newline="", encoding="utf-8") as fh:
-                reader = csv.DictReader(fh)
+                header = fh.readline()
+                fh.seek(0)
+                reader = csv.DictReader(fh, delimiter=delimiter_for(header))
                 columns = list(reader.fieldnames or [])
                 for number, row in enumerate(reader, start=2):
                     yield number, row, columns

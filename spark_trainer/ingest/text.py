@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from spark_trainer.delimited import delimiter_for
 from spark_trainer.ingest.detect import InputFile
 from spark_trainer.ingest.staging import DatasetBuilder, Item
 from spark_trainer.ingest.types import IngestOptions, IngestReport, check_cancel
@@ -106,7 +107,7 @@ def read_csv(path: Path) -> Iterator[Row]:
         problem, line = _utf8_problem(data, exc)
         yield line, None, problem + "; the whole file was skipped"
         return
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    delimiter = delimiter_for(text[:4096], path.suffix)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)

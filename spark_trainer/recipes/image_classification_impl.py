@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.delimited import delimiter_for
 from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.models.loading import resolve_for_run
 from spark_trainer.recipes import classification as cls
@@ -166,7 +167,9 @@ class ImageClassificationRecipe:
         elif data_path.suffix.lower() in (".csv", ".tsv"):
             base = data_path.parent
             with data_path.open(encoding="utf-8-sig", newline="") as fh:
-                reader = csv.DictReader(fh, delimiter="\t" if data_path.suffix.lower() == ".tsv" else ",")
+                header = fh.readline()
+                fh.seek(0)
+                reader = csv.DictReader(fh, delimiter=delimiter_for(header, data_path.suffix))
                 table = list(reader)
             records = [(row, f"{data_path.name}:{n + 2}", _hash_split(row, self.config.eval.val_fraction))
                        for n, row in enumerate(table)]

@@ -43,3 +43,9 @@ def test_a_folder_given_to_a_file_task_is_called_a_folder(tmp_path: Path) -> Non
         read_labelled(tmp_path)
     with pytest.raises(BadInput, match=r"^--data .*missing\.jsonl: no such file$"):
         read_labelled(tmp_path / "missing.jsonl")
+
+
+def test_a_semicolon_csv_is_read_by_its_columns(tmp_path: Path) -> None:
+    data = tmp_path / "held-out.csv"
+    data.write_text("text;label\nrefund please;billing\napp crashes;bug\n")
+    assert [(i.text, i.label) for i in read_labelled(data)] == [("refund please", "billing"), ("app crashes", "bug")]

@@ -184,3 +184,12 @@ def test_empty_lines_at_the_end_of_a_jsonl_file_are_not_rows(store, project, tmp
     result = ingest_paths(store, [data], project=project)
     assert [(r.line, r.reason) for r in result.report.rejected] == [(2, "empty line")]
     assert [r["record"] for r in read_manifest(Path(result.dataset.path))] == [{"text": "one"}, {"text": "two"}]
+
+
+def test_a_semicolon_csv_from_european_excel_reads_its_columns(store, project, tmp_path) -> None:
+    data = tmp_path / "reviews.csv"
+    data.write_bytes(b"text;label;price\r\n\"great, really\";pos;3,50\r\nbroke in a week;neg;12,00\r\n")
+    result = ingest_paths(store, [data], project=project)
+    assert [r["record"] for r in read_manifest(Path(result.dataset.path))] == [
+        {"text": "great, really", "label": "pos", "price": "3,50"},
+        {"text": "broke in a week", "label": "neg", "price": "12,00"}]

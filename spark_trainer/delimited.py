@@ -1,0 +1,23 @@
+"""Which character separates the fields of a CSV file as spreadsheets write them.
+
+Excel in most of Europe (where the comma is the decimal mark) saves "CSV" with semicolons; a tab
+also turns up in files named .csv. The header line decides: the separator that splits it into the
+most names, outside quotes. A .tsv file is always tab-separated.
+"""
+
+from __future__ import annotations
+
+import re
+
+CANDIDATES = (",", ";", "\t")
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+
+
+def delimiter_for(header: str, suffix: str = ".csv") -> str:
+    """The field separator of a delimited file whose first line is `header` (its extension `suffix`)."""
+    if suffix.lower() == ".tsv":
+        return "\t"
+    bare = _QUOTED.sub("", header.splitlines()[0] if header else "")
+    counts = {c: bare.count(c) for c in CANDIDATES}
+    best = max(CANDIDATES, key=lambda c: counts[c])  # ties keep the comma (first)
+    return best if counts[best] else ","
