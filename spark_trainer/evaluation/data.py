@@ -59,7 +59,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
     """(line number, row, column names) from a CSV (header line) or JSONL file."""
     try:
         if path.suffix.lower() == ".csv":
-            with open(path, newline="", encoding="utf-8") as fh:
+            with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel writes a BOM
                 header = fh.readline()
                 fh.seek(0)
                 reader = csv.DictReader(fh, delimiter=delimiter_for(header))
@@ -67,7 +67,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
                 for number, row in enumerate(reader, start=2):
                     yield number, row, columns
             return
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:
             for number, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
@@ -115,7 +115,7 @@ def read_documents(path: Path) -> list[str]:
     path = _check_file(path)
     if path.suffix.lower() in (".txt", ".md", ".text"):
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError:
             raise BadInput(f"{path} is not UTF-8 text") from None
         if not text.strip():
