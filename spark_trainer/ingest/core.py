@@ -82,8 +82,9 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
         _ingest_files(chosen, handler, builder, options, report, progress, cancel)
         check_cancel(cancel)
         if not builder.items:
-            error = BadInput(f"nothing to ingest: all {report.total_seen} items were rejected "
-                             f"(first: {_first_reason(report)})")
+            seen = "the only item was" if report.total_seen == 1 else f"all {report.total_seen} items were"
+            error = BadInput(f"nothing to ingest: {seen} rejected ({'' if seen[0] == 't' else 'first: '}"
+                             f"{_first_reason(report)})")
             error.report = report  # type: ignore[attr-defined]  # for callers that show every reason
             raise error
         emit(progress, len(chosen), len(chosen), "writing manifest and dataset card")

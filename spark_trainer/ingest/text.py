@@ -105,7 +105,7 @@ def read_csv(path: Path) -> Iterator[Row]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         problem, line = _utf8_problem(data, exc)
-        yield line, None, problem + "; the whole file was skipped"
+        yield line, None, problem + "; the whole file was skipped (save it as UTF-8; in Excel: CSV UTF-8)"
         return
     delimiter = delimiter_for(text[:4096], path.suffix)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)

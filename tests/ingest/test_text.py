@@ -193,3 +193,13 @@ def test_a_semicolon_csv_from_european_excel_reads_its_columns(store, project, t
     assert [r["record"] for r in read_manifest(Path(result.dataset.path))] == [
         {"text": "great, really", "label": "pos", "price": "3,50"},
         {"text": "broke in a week", "label": "neg", "price": "12,00"}]
+
+
+def test_a_csv_saved_by_excel_in_windows_1252_is_refused_saying_how_to_fix_it(store, project, tmp_path) -> None:
+    data = tmp_path / "reviews.csv"
+    data.write_bytes("text,label\ncafé crème,pos\n".encode("cp1252"))
+    with pytest.raises(BadInput, match=r"^nothing to ingest: the only item was rejected \(reviews\.csv:2: not valid "
+                                       r"UTF-8 at line 2 .*; the whole file was skipped \(save it as UTF-8; in "
+                                       r"Excel: CSV UTF-8\)\)$"):
+        ingest_paths(store, [data], project=project)
+    assert leftovers(store) == ([], [])
