@@ -123,16 +123,22 @@ def read_csv(path: Path) -> Iterator[Row]:
             if len(cells) != len(header):
                 yield line, None, f"row has {len(cells)} fields; the header has {len(header)}"
                 continue
-            yield line, dict(zip(header, cells, strict=True)), None
+            yield line, dict(zip(header, map(_unix_newlines, cells), strict=True)), None
     except csv.Error as exc:
         yield reader.line_num, None, f"CSV error: {exc}; the rest of the file was skipped"
+
+
+def _unix_newlines(text: str) -> str:
+    """Line breaks inside a cell or a whole-file text as "\n": a file saved on Windows (\r\n) or an
+    old Mac (\r) must not teach a model to write carriage returns."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def read_txt(path: Path, mode: str) -> Iterator[Row]:
     data = path.read_bytes()
     if mode == "file":
         try:
-            yield None, {"text": data.decode("utf-8-sig")}, None
+            yield None, {"text": _unix_newlines(data.decode("utf-8-sig"))}, None
         except UnicodeDecodeError as exc:
             problem, line = _utf8_problem(data, exc)
             yield line, None, problem

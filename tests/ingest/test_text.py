@@ -203,3 +203,12 @@ def test_a_csv_saved_by_excel_in_windows_1252_is_refused_saying_how_to_fix_it(st
                                        r"Excel: CSV UTF-8\)\)$"):
         ingest_paths(store, [data], project=project)
     assert leftovers(store) == ([], [])
+
+
+def test_windows_line_breaks_inside_texts_become_newlines(store, project, tmp_path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "pairs.csv").write_bytes(b'prompt,completion\r\nq1,"first line\r\nsecond line"\r\n')
+    (tmp_path / "data" / "essay.txt").write_bytes(b"\xef\xbb\xbfOne.\r\nTwo.\r\n")
+    result = ingest_paths(store, [tmp_path / "data"], project=project, options=IngestOptions(txt_mode="file"))
+    records = sorted((r["record"] for r in read_manifest(Path(result.dataset.path))), key=str)
+    assert records == [{"prompt": "q1", "completion": "first line\nsecond line"}, {"text": "One.\nTwo.\n"}]
