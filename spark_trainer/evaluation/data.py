@@ -63,7 +63,8 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
                 header = fh.readline()
                 fh.seek(0)
                 reader = csv.DictReader(fh, delimiter=delimiter_for(header))
-                columns = list(reader.fieldnames or [])
+                columns = [name.strip() for name in reader.fieldnames or []]  # as ingestion names them
+                reader.fieldnames = columns
                 for number, row in enumerate(reader, start=2):
                     yield number, row, columns
             return

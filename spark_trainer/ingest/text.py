@@ -114,6 +114,7 @@ def read_csv(path: Path) -> Iterator[Row]:
     except (StopIteration, csv.Error):
         yield 1, None, "no header row"
         return
+    header = [name.strip() for name in header]  # "text, label" written by hand names "label", not " label"
     start = reader.line_num + 1
     try:
         for cells in reader:

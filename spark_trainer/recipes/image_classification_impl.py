@@ -170,6 +170,7 @@ class ImageClassificationRecipe:
                 header = fh.readline()
                 fh.seek(0)
                 reader = csv.DictReader(fh, delimiter=delimiter_for(header, data_path.suffix))
+                reader.fieldnames = [name.strip() for name in reader.fieldnames or []]  # as ingestion names them
                 table = list(reader)
             records = [(row, f"{data_path.name}:{n + 2}", _hash_split(row, self.config.eval.val_fraction))
                        for n, row in enumerate(table)]

@@ -58,3 +58,9 @@ def test_files_saved_with_a_bom_keep_their_first_column_name(tmp_path: Path) -> 
     jsonl_file.write_bytes(b'\xef\xbb\xbf{"text": "app crashes", "label": "bug"}\n')
     assert [(i.text, i.label) for i in read_labelled(csv_file)] == [("refund please", "billing")]
     assert [(i.text, i.label) for i in read_labelled(jsonl_file)] == [("app crashes", "bug")]
+
+
+def test_a_hand_written_csv_header_with_spaces_names_its_columns(tmp_path: Path) -> None:
+    data = tmp_path / "held-out.csv"
+    data.write_text("text, label\nrefund please, billing\n")
+    assert [(i.text, i.label) for i in read_labelled(data)] == [("refund please", "billing")]
