@@ -7,6 +7,7 @@ Cheap to import (no torch at module top): the config classes are declared here.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -40,13 +41,20 @@ class ClassifierTuning(BaseModel):
     )
 
 
+_INTEGRAL_FLOAT = re.compile(r"^-?\d+\.0+$")
+
+
 def label_name(raw: Any) -> str:
     """The class a raw label names. Spreadsheets and JSON writers bring the same class in several
-    spellings: 1 and 1.0 (a numeric column read as floats) are one class, as are "spam" and "spam "
+    spellings: 1, 1.0 and "1.0" (a numeric column read as floats) are one class, as are "spam" and "spam "
     (a stray space in a cell)."""
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
-    return str(raw).strip()
+    name = str(raw).strip()
+    if _INTEGRAL_FLOAT.match(name):  # "1.0" in a CSV is the 1 a spreadsheet wrote as a float
+        name = name.split(".")[0]
+        return "0" if name == "-0" else name
+    return name
 
 
 def missing_label(raw: Any) -> bool:

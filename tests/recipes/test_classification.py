@@ -14,6 +14,12 @@ def test_a_numeric_label_column_read_as_floats_names_the_same_classes_as_integer
     assert labels.id_of(1.0) == labels.id_of(1) == labels.id_of("1") == 1
 
 
+def test_a_csv_column_of_floats_names_the_same_classes_as_integers() -> None:
+    labels = LabelSet(["1.0", "0", " 0.0", "2.00", "1"], "label", "d.csv")
+    assert labels.names == ["0", "1", "2"]
+    assert label_name("1.5") == "1.5" and label_name("v1.0") == "v1.0"
+
+
 def test_a_stray_space_in_a_cell_does_not_make_a_new_class() -> None:
     labels = LabelSet(["spam", "ham", "spam ", " ham"], "label", "d.csv")
     assert labels.names == ["ham", "spam"]
