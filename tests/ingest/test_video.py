@@ -21,10 +21,11 @@ from spark_trainer.ingest.video import (
     near_duplicates,
     phash,
     probe_video,
+    space,
 )
 from spark_trainer.ingest.video.phash import FrameHash
 from tests.ingest.conftest import leftovers
-from tests.ingest.media import truncate, write_video
+from tests.ingest.media import truncate, write_av_video, write_video
 
 CUTS = [45, 100, 171, 240]
 
@@ -204,3 +205,20 @@ def test_no_videos_is_bad_input(store, project, tmp_path) -> None:
     with pytest.raises(BadInput, match="--every-n"):
         build_video_dataset(store, [folder], project=project, options=VideoOptions(mode="every_n", every_n=0))
     assert leftovers(store) == ([], [])
+
+
+def test_a_variable_frame_rate_mkv_is_counted_not_called_truncated(tmp_path) -> None:
+    # 25 frames in the first second, then one a second: OpenCV estimates 5.04 s x 25 fps = 126 frames
+    times = [i * 40 for i in range(25)] + [1000 * (i + 1) for i in range(5)]
+    path = write_av_video(tmp_path / "screen recording.mkv", 30, pts_ms=times)
+    probe = probe_video(path)
+    assert probe.ok, probe.problems
+    assert probe.frame_count == 30 and probe.duration == pytest.approx(5.04)
+
+
+def test_an_mpeg_program_stream_is_counted_for_the_space_estimate(tmp_path) -> None:
+    path = write_av_video(tmp_path / "camcorder.mpg", 30, codec="mpeg1video", container="mpeg")  # OpenCV says 1 frame
+    probe = probe_video(path)
+    assert probe.ok, probe.problems
+    assert (probe.frame_count, probe.duration) == (30, pytest.approx(1.2))
+    assert space.kept_indices(probe, "every_n", every_n=5) == [0, 5, 10, 15, 20, 25]
