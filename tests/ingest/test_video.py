@@ -222,3 +222,14 @@ def test_an_mpeg_program_stream_is_counted_for_the_space_estimate(tmp_path) -> N
     assert probe.ok, probe.problems
     assert (probe.frame_count, probe.duration) == (30, pytest.approx(1.2))
     assert space.kept_indices(probe, "every_n", every_n=5) == [0, 5, 10, 15, 20, 25]
+
+
+def test_the_wizard_says_which_hidden_and_system_files_it_left_out(store, project, clips, tmp_path) -> None:
+    folder = tmp_path / "phone dump"
+    folder.mkdir()
+    shutil.copy(clips / "short.mp4", folder / "clip.mp4")
+    (folder / "._clip.mp4").write_bytes(b"\x00\x05\x16\x07")
+    (folder / "Thumbs.db").write_bytes(b"\xd0\xcf")
+    result = build_video_dataset(store, [folder], project=project, options=VideoOptions(max_frames=1))
+    assert result.report.rejected == []
+    assert "left out 2 hidden or system entries (not data): ._* (macOS AppleDouble), Thumbs.db" in result.report.notes

@@ -20,7 +20,7 @@ from typing import Any
 
 from spark_trainer.disk import folder_bytes, free_bytes, gb
 from spark_trainer.errors import BadInput, DiskFull, OperationFailed
-from spark_trainer.ingest.detect import VIDEO_EXTS, InputFile, gather
+from spark_trainer.ingest.detect import VIDEO_EXTS, InputFile, describe_left_out, gather
 from spark_trainer.ingest.staging import DatasetBuilder, Item, dataset_name
 from spark_trainer.ingest.types import (
     IngestOptions,
@@ -165,12 +165,15 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
     options = options or VideoOptions()
     options.validate()
     projects.get(store, project)
-    files = gather([Path(v) for v in videos])
+    hidden: list[str] = []
+    files = gather([Path(v) for v in videos], skipped=hidden)
     chosen = [f for f in files if f.ext in VIDEO_EXTS]
     if not chosen:
         raise BadInput(f"no video files among the {len(files)} files given ({', '.join(sorted(VIDEO_EXTS))})")
     name = dataset_name(store, project, videos, name)
     report = IngestReport(kind="image")
+    if hidden:
+        report.notes.append(describe_left_out(hidden))
     for f in files:
         if f.ext not in VIDEO_EXTS:
             report.reject(f.source, None, "not a video file")
