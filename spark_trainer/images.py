@@ -9,6 +9,9 @@ Every place that decodes a user's image for training, evaluation or the playgrou
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +55,22 @@ def open_rgb(path: str | Path) -> Any:
     """The image file at `path`, fully decoded, upright, in 8-bit RGB (the first frame of an animation)."""
     from PIL import Image
 
-    with Image.open(path) as image:
+    with large_images_allowed(), Image.open(path) as image:
         image.load()
         return to_rgb(image)
+
+
+@contextmanager
+def large_images_allowed() -> Iterator[None]:
+    """Silence Pillow's DecompressionBombWarning (over ~89 M pixels): ingestion has its own size gate
+    (IngestOptions.max_image_pixels) and says what it refused; the warning, a 'DOS attack' line with
+    a path inside Pillow, only alarmed users of a large scan it then accepted. Pillow's hard limit
+    (twice that) still raises DecompressionBombError."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
 
 
 def _to_8bit(image: Any) -> Any:

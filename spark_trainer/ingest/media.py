@@ -7,7 +7,7 @@ import wave
 from collections.abc import Callable
 from pathlib import Path
 
-from spark_trainer.images import upright_size
+from spark_trainer.images import large_images_allowed, upright_size
 from spark_trainer.ingest.detect import InputFile
 from spark_trainer.ingest.staging import DatasetBuilder, Item
 from spark_trainer.ingest.types import IngestOptions, IngestReport
@@ -42,15 +42,19 @@ def ingest_image(f: InputFile, builder: DatasetBuilder, options: IngestOptions, 
         report.reject(f.source, None, "empty file (0 bytes)")
         return
     try:
-        with Image.open(f.path) as image:
+        with large_images_allowed(), Image.open(f.path) as image:
             image.verify()
-        with Image.open(f.path) as image:  # verify() leaves the image unusable; load() catches truncation
+        with large_images_allowed(), Image.open(f.path) as image:  # verify() spends the image; load() catches truncation
             width, height = upright_size(image)  # a phone photo's pixels lie sideways under an EXIF turn
             if width * height > options.max_image_pixels:
-                report.reject(f.source, None, f"image too large: {width}x{height} pixels")
+                report.reject(f.source, None, f"image too large: {width}x{height} pixels; the limit is "
+                                              f"{options.max_image_pixels:,} pixels")
                 return
             image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError:
+        report.reject(f.source, None, f"image too large: over {2 * Image.MAX_IMAGE_PIXELS:,} pixels, more than Pillow opens")
+        return
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         report.reject(f.source, None, f"undecodable image: {exc}")
         return
     if min(width, height) < options.min_image_side:
