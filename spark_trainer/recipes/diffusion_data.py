@@ -149,6 +149,12 @@ def assign_buckets(items: list[CaptionedImage], resolution: int, multiple: int,
     return out
 
 
+def upscaled(items: list[CaptionedImage], factor: float = 2.0) -> list[CaptionedImage]:
+    """Items whose image is `factor` or more times smaller than the size it trains at (a side of the
+    image under the bucket's side / factor): enlarged that much, they train the model on blur."""
+    return [i for i in items if i.size[0] * factor <= i.bucket[0] or i.size[1] * factor <= i.bucket[1]]
+
+
 def _with_bucket(item: CaptionedImage, bucket: tuple[int, int]) -> CaptionedImage:
     return CaptionedImage(item.path, item.caption, item.source, item.split, item.size, bucket)
 
