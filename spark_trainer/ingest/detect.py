@@ -107,15 +107,26 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None,
             continue
         files = []
         hidden: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(path, onerror=_raise_walk_error):
+        visited = {path.resolve()}
+        # Linked folders are followed (a class folder linked in from elsewhere holds data like any
+        # other); one that leads back to a folder already read is a loop, reported like a file loop.
+        for dirpath, dirnames, filenames in os.walk(path, onerror=_raise_walk_error, followlinks=True):
             hidden += [d + "/" for d in dirnames if left_out(d, folder=True)]
             hidden += [f for f in filenames if left_out(f)]
-            dirnames[:] = sorted(d for d in dirnames if not left_out(d, folder=True))
+            kept = []
+            for d in sorted(d for d in dirnames if not left_out(d, folder=True)):
+                real = (Path(dirpath) / d).resolve()
+                if real in visited:
+                    if broken is not None:
+                        broken.append((_source_of(path, Path(dirpath) / d)[0], "symbolic link loop (a folder already read)"))
+                    continue
+                visited.add(real)
+                kept.append(d)
+            dirnames[:] = kept
             for name in sorted(filenames):
                 if not left_out(name):
                     full = Path(dirpath) / name
-                    rel = tuple(display(part) for part in full.relative_to(path).parts)
-                    source = "/".join((display(path.resolve().name), *rel))
+                    source, rel = _source_of(path, full)
                     problem = _broken_link(full)
                     if problem is not None:
                         if broken is not None:
@@ -128,6 +139,12 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None,
             skipped += hidden
         found.extend(files)
     return found
+
+
+def _source_of(root: Path, full: Path) -> tuple[str, tuple[str, ...]]:
+    """What reports call `full` found under the given folder `root`, and its path below `root`."""
+    rel = tuple(display(part) for part in full.relative_to(root).parts)
+    return "/".join((display(root.resolve().name), *rel)), rel
 
 
 def _raise_walk_error(exc: OSError) -> None:
