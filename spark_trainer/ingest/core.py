@@ -11,6 +11,7 @@ from spark_trainer.errors import BadInput
 from spark_trainer.ingest.captions import is_caption_manifest, manifest_captions
 from spark_trainer.ingest.detect import (
     KINDS,
+    UNSUPPORTED_IMAGES,
     InputFile,
     describe_left_out,
     detect_kind,
@@ -75,7 +76,8 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
         report.reject(source, None, reason)
     for f in files:
         if f not in chosen and not is_sidecar(f, stems) and not (kind == "image" and is_caption_manifest(f)):
-            report.reject(f.source, None, f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file (pass --kind to ingest another kind)")
+            report.reject(f.source, None, UNSUPPORTED_IMAGES.get(f.ext) or
+                          f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file (pass --kind to ingest another kind)")
     builder = DatasetBuilder(store.home, kind, options, report, link=link)
     builder.check_space(estimate_bytes([f.path for f in chosen], kind, link))
     with builder.guard():

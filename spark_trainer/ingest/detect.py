@@ -10,7 +10,14 @@ from pathlib import Path
 from spark_trainer.errors import BadInput
 
 TEXT_EXTS = {".jsonl", ".json", ".csv", ".tsv", ".txt", ".parquet"}
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".avif"}
+# Photos users have that Pillow cannot decode here: said so by name, not "pass --kind".
+UNSUPPORTED_IMAGES = {
+    **dict.fromkeys((".heic", ".heif"), "HEIC photo (iPhone): not supported; convert it to JPEG first "
+                                         "(or set the camera to Most Compatible)"),
+    **dict.fromkeys((".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2"),
+                    "camera raw file: not supported; export it as JPEG or PNG first"),
+}
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 AUDIO_EXTS = {".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus"}
 KIND_EXTS = {"text": TEXT_EXTS, "image": IMAGE_EXTS, "video": VIDEO_EXTS, "audio": AUDIO_EXTS}
@@ -167,6 +174,9 @@ def detect_kind(paths: list[Path] | list[InputFile]) -> str:
     stems = sidecar_stems(files)
     counts = Counter(k for f in files if not is_sidecar(f, stems) and (k := kind_of(f.path)))
     if not counts:
+        photos = dict.fromkeys(UNSUPPORTED_IMAGES[f.ext] for f in files if f.ext in UNSUPPORTED_IMAGES)
+        if photos:
+            raise BadInput(f"no supported files found: {'; '.join(photos)}")
         exts = sorted({f.ext or f.path.name for f in files})[:8]
         raise BadInput(f"no supported files found (saw: {', '.join(exts)}); supported: "
                        + ", ".join(sorted(set().union(*KIND_EXTS.values()))))

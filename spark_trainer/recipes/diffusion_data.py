@@ -15,7 +15,7 @@ from typing import Any
 
 from spark_trainer.errors import BadInput
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".avif")
 
 
 @dataclass(frozen=True)

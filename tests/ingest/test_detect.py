@@ -45,3 +45,24 @@ def test_a_folder_of_nothing_but_clutter_says_what_it_holds(store, project, tmp_
     with pytest.raises(BadInput, match=r"export: folder is empty; it holds only hidden or system files "
                                        r"\(\.DS_Store, Thumbs\.db\)$"):
         ingest_paths(store, [folder], project=project)
+
+
+def test_iphone_and_camera_raw_photos_are_named_as_such(store, project, tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "camera roll"
+    write_image(folder / "IMG_0001.JPG", seed=1)
+    Image.new("RGB", (40, 40), (10, 200, 30)).save(folder / "IMG_0002.avif")
+    (folder / "IMG_0003.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    (folder / "DSC_0004.NEF").write_bytes(b"MM\x00*")
+    result = ingest_paths(store, [folder], project=project)
+    assert result.dataset.num_items == 2  # the JPEG and the AVIF
+    assert {r.source: r.reason for r in result.report.rejected} == {
+        "camera roll/IMG_0003.HEIC": "HEIC photo (iPhone): not supported; convert it to JPEG first "
+                                     "(or set the camera to Most Compatible)",
+        "camera roll/DSC_0004.NEF": "camera raw file: not supported; export it as JPEG or PNG first"}
+    (folder / "IMG_0001.JPG").unlink()
+    (folder / "IMG_0002.avif").unlink()
+    with pytest.raises(BadInput, match=r"^no supported files found: camera raw file: not supported; export it as "
+                                       r"JPEG or PNG first; HEIC photo \(iPhone\): not supported"):
+        ingest_paths(store, [folder], project=project)
