@@ -21,6 +21,7 @@ from spark_trainer.ingest.detect import (
     sidecar_stems,
 )
 from spark_trainer.ingest.media import ingest_audio, ingest_image, ingest_video_file
+from spark_trainer.ingest.splits import settle_splits
 from spark_trainer.ingest.staging import DatasetBuilder, dataset_name, estimate_bytes
 from spark_trainer.ingest.text import ingest_text_file
 from spark_trainer.ingest.types import (
@@ -83,6 +84,8 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     with builder.guard():
         _ingest_files(chosen, handler, builder, options, report, progress, cancel)
         check_cancel(cancel)
+        if note := settle_splits(builder.items, chosen):
+            report.notes.append(note)
         if not builder.items:
             seen = "the only item was" if report.total_seen == 1 else f"all {report.total_seen} items were"
             error = BadInput(f"nothing to ingest: {seen} rejected ({'' if seen[0] == 't' else 'first: '}"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from spark_trainer.images import large_images_allowed, upright_size
 from spark_trainer.ingest.detect import InputFile
+from spark_trainer.ingest.splits import split_of_file
 from spark_trainer.ingest.staging import DatasetBuilder, Item
 from spark_trainer.ingest.types import IngestOptions, IngestReport
 from spark_trainer.ingest.video.probe import file_sha256, probe_video
@@ -67,7 +68,7 @@ def ingest_image(f: InputFile, builder: DatasetBuilder, options: IngestOptions, 
         caption = captions.get(f.path.resolve()) or None
     row = {"path": "", "label": f.folder_label, "caption": caption, "width": width, "height": height,
            "source": f.source}
-    builder.add(Item(file_sha256(f.path), f.source, None, row, copy_from=f.path, size=size), _dest(f))
+    builder.add(Item(file_sha256(f.path), f.source, None, row, copy_from=f.path, size=size, split=split_of_file(f)), _dest(f))
 
 
 def _audio_duration(path: Path) -> float:
@@ -101,7 +102,7 @@ def ingest_audio(f: InputFile, builder: DatasetBuilder, options: IngestOptions, 
         return
     row = {"path": "", "label": f.folder_label, "transcript": transcript, "duration": round(duration, 3),
            "source": f.source}
-    builder.add(Item(file_sha256(f.path), f.source, None, row, copy_from=f.path, size=size), _dest(f))
+    builder.add(Item(file_sha256(f.path), f.source, None, row, copy_from=f.path, size=size, split=split_of_file(f)), _dest(f))
 
 
 def ingest_video_file(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport,
@@ -113,4 +114,5 @@ def ingest_video_file(f: InputFile, builder: DatasetBuilder, options: IngestOpti
     row = {"path": "", "label": f.folder_label, "duration": round(probe.duration, 3), "fps": probe.fps,
            "frame_count": probe.frame_count, "width": probe.width, "height": probe.height,
            "codec": probe.codec, "has_audio": probe.has_audio, "source": f.source}
-    builder.add(Item(probe.sha256, f.source, None, row, copy_from=f.path, size=probe.size_bytes), _dest(f))
+    builder.add(Item(probe.sha256, f.source, None, row, copy_from=f.path, size=probe.size_bytes,
+                     split=split_of_file(f)), _dest(f))

@@ -17,6 +17,7 @@ from typing import Any
 
 from spark_trainer.delimited import delimiter_for
 from spark_trainer.ingest.detect import InputFile
+from spark_trainer.ingest.splits import split_of_file
 from spark_trainer.ingest.staging import DatasetBuilder, Item
 from spark_trainer.ingest.types import IngestOptions, IngestReport, check_cancel
 
@@ -196,6 +197,7 @@ def ingest_text_file(f: InputFile, builder: DatasetBuilder, options: IngestOptio
     if f.path.stat().st_size < options.min_file_bytes:
         report.reject(f.source, None, "empty file (0 bytes)")
         return
+    split = split_of_file(f)
     for count, (line, record, problem) in enumerate(rows_of(f, options)):
         if count % 1000 == 0:
             check_cancel(cancel)
@@ -212,7 +214,7 @@ def ingest_text_file(f: InputFile, builder: DatasetBuilder, options: IngestOptio
             report.reject(f.source, line, f"text too long: {len(text)} characters; the limit is {options.max_text_chars}")
             continue
         source = f.source if line is None else f"{f.source}:{line}"
-        item = Item(sha256=content_hash(record), source=f.source, line=line,
+        item = Item(sha256=content_hash(record), source=f.source, line=line, split=split,
                     row={"source": source, "record": record}, size=len(text.encode("utf-8")),
                     stats={"chars": len(text)})
         builder.add(item)
