@@ -17,8 +17,9 @@ from spark_trainer.ingest.video.probe import file_sha256, probe_video
 
 def _sidecar_text(f: InputFile, report: IngestReport) -> tuple[bool, str | None]:
     """(ok, text of `name.txt` beside the file or None). Not UTF-8 rejects the item."""
-    sidecar = f.path.with_suffix(".txt")
-    if not sidecar.is_file():
+    # Windows tools write IMG_0001.TXT beside IMG_0001.JPG; on a case-sensitive disk only the exact name opens.
+    sidecar = next((c for c in (f.path.with_suffix(s) for s in (".txt", ".TXT", ".Txt")) if c.is_file()), None)
+    if sidecar is None:
         return True, None
     try:
         return True, sidecar.read_text(encoding="utf-8-sig").strip() or None

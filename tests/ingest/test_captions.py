@@ -60,3 +60,12 @@ def test_a_metadata_csv_caption_spanning_lines_keeps_its_line_break(store, proje
     assert captions["shots/img1.png"] == "a teal square"
     assert [(r.line, r.reason) for r in result.report.rejected] == [
         (5, "file_name 'nope.png' does not exist beside the manifest")]
+
+
+def test_an_upper_case_caption_file_beside_its_image_is_read(store, project, tmp_path):
+    root = tmp_path / "camera"
+    root.mkdir()
+    Image.new("RGB", (40, 40), (200, 0, 0)).save(root / "IMG_0001.JPG")
+    (root / "IMG_0001.TXT").write_text("a red square")
+    result = ingest_paths(store, [root], project=project)
+    assert [r["caption"] for r in read_manifest(Path(result.dataset.path))] == ["a red square"]
