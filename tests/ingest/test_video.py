@@ -233,3 +233,11 @@ def test_the_wizard_says_which_hidden_and_system_files_it_left_out(store, projec
     result = build_video_dataset(store, [folder], project=project, options=VideoOptions(max_frames=1))
     assert result.report.rejected == []
     assert "left out 2 hidden or system entries (not data): ._* (macOS AppleDouble), Thumbs.db" in result.report.notes
+
+
+def test_extraction_progress_counts_the_videos_real_frames(store, project, tmp_path) -> None:
+    path = write_av_video(tmp_path / "camcorder.mpg", 70, codec="mpeg1video", container="mpeg")
+    messages = []
+    build_video_dataset(store, [path], project=project, options=VideoOptions(every_n=10), progress=messages.append)
+    counts = [m.message.rsplit("(", 1)[1] for m in messages if "extracting frames" in m.message]
+    assert counts == ["32/70 frames)", "64/70 frames)"]  # OpenCV alone says 63

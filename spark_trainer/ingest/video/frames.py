@@ -81,10 +81,11 @@ def _write_failed(target: Path, frame_bytes: int) -> OperationFailed:
 def extract_frames(path: Path, out_dir: Path, *, fps: float | None = None, every_n: int | None = None,
                    indices: list[int] | None = None, resize: int | None = None, max_frames: int | None = None,
                    image_format: str = "jpg", progress: ProgressFn | None = None,
-                   cancel: threading.Event | None = None) -> list[ExtractedFrame]:
+                   cancel: threading.Event | None = None, total: int | None = None) -> list[ExtractedFrame]:
     """Write the chosen frames of `path` to `out_dir` as `frame_<index>.<format>`.
 
-    Pick frames by target `fps`, `every_n` frames, or explicit `indices` (one per scene).
+    Pick frames by target `fps`, `every_n` frames, or explicit `indices` (one per scene). `total`
+    is the video's frame count for progress (the probe's count; OpenCV's own can be far off).
     """
     import cv2
 
@@ -98,7 +99,7 @@ def extract_frames(path: Path, out_dir: Path, *, fps: float | None = None, every
     frames: list[ExtractedFrame] = []
     try:
         video_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
-        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        total = total or int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         keep, last = selector(fps, every_n, indices, video_fps)
         index = 0
         while (max_frames is None or len(frames) < max_frames) and (last is None or index <= last):

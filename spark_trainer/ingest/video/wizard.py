@@ -129,7 +129,8 @@ def _compute(video: Path, probe: VideoProbe, options: VideoOptions, work: Path, 
     if before_extract is not None:
         before_extract(_kept(probe, options, [s.middle_frame for s in scenes]))
     frames = extract_frames(video, work / "frames", **choice, resize=options.resize, max_frames=options.max_frames,
-                            image_format=options.image_format, progress=progress, cancel=cancel)
+                            image_format=options.image_format, progress=progress, cancel=cancel,
+                            total=probe.frame_count)
     dropped: dict[int, int] = {}
     if options.dedupe and frames:
         dropped = near_duplicates([frame_hash(f.path) for f in frames], options.dedupe_distance)
