@@ -11,12 +11,24 @@ import re
 
 CANDIDATES = (",", ";", "\t")
 _QUOTED = re.compile(r'"(?:[^"]|"")*"')
+_SEP_LINE = re.compile(r'^"?sep=(.)"?\s*$', re.IGNORECASE)
+
+
+def excel_separator(text: str) -> str | None:
+    """The separator a first line `sep=;` names (Excel reads and writes it so that the file opens in
+    columns in any locale), else None. That line is not the header: the next one is."""
+    first = text.splitlines()[0] if text else ""
+    match = _SEP_LINE.match(first)
+    return match.group(1) if match else None
 
 
 def delimiter_for(header: str, suffix: str = ".csv") -> str:
     """The field separator of a delimited file whose first line is `header` (its extension `suffix`)."""
     if suffix.lower() == ".tsv":
         return "\t"
+    named = excel_separator(header)
+    if named:
+        return named
     bare = _QUOTED.sub("", header.splitlines()[0] if header else "")
     counts = {c: bare.count(c) for c in CANDIDATES}
     best = max(CANDIDATES, key=lambda c: counts[c])  # ties keep the comma (first)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.delimited import delimiter_for
+from spark_trainer.delimited import delimiter_for, excel_separator
 from spark_trainer.ingest.detect import InputFile
 from spark_trainer.ingest.splits import split_of_file
 from spark_trainer.ingest.staging import DatasetBuilder, Item
@@ -112,6 +112,8 @@ def read_csv(path: Path) -> Iterator[Row]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
+        if excel_separator(text[:4096]):  # Excel's "sep=;" line comes before the header
+            header = next(reader)
     except (StopIteration, csv.Error):
         yield 1, None, "no header row"
         return

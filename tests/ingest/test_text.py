@@ -220,3 +220,12 @@ def test_a_hand_written_csv_header_with_spaces_names_its_columns(store, project,
     result = ingest_paths(store, [data], project=project)
     assert [r["record"] for r in read_manifest(Path(result.dataset.path))] == [
         {"text": "refund please", "label": " billing"}]  # the label's space goes when a recipe reads it
+
+
+def test_an_excel_sep_line_before_the_header_is_not_the_header(store, project, tmp_path) -> None:
+    data = tmp_path / "export.csv"
+    data.write_bytes(b"sep=;\r\ntext;label\r\nrefund, please;billing\r\nbroken;\r\nok;bug;extra\r\n")
+    result = ingest_paths(store, [data], project=project)
+    assert [r["record"] for r in read_manifest(Path(result.dataset.path))] == [
+        {"text": "refund, please", "label": "billing"}, {"text": "broken", "label": ""}]
+    assert [(r.line, r.reason) for r in result.report.rejected] == [(5, "row has 3 fields; the header has 2")]
