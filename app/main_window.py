@@ -7,6 +7,7 @@ start-up, written on the pool). The status bar follows the app model: no timer, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
@@ -28,6 +29,7 @@ from app.context import AppContext
 from app.views import NAV_VIEWS, ViewSpec, spec
 from app.views.base import BaseView
 from app.workers import Task
+from spark_trainer.disk import network_home_warning
 from spark_trainer.errors import SparkError
 
 if TYPE_CHECKING:  # SQLAlchemy: not imported before the first window
@@ -90,10 +92,23 @@ class MainWindow(QMainWindow):
         """The store, opened after the window was shown: views can be built and the model reads it."""
         self.store = store
         self.ctx.attach_store(store)
-        self.home_status.setText(f"Data home: {store.home.root}")
+        self._show_home(store.home.root)
         self.nav.setEnabled(True)
         for action in self.findChildren(QAction):
             action.setEnabled(True)
+
+    def _show_home(self, root: Path) -> None:
+        """The data home in the status bar; on a network filesystem, in the warning colour with the
+        reason as its tooltip, for as long as the window is open."""
+        warning = network_home_warning(root)
+        if warning is None:
+            self.home_status.setText(f"Data home: {root}")
+            return
+        self.home_status.setText(f"Data home: {root} (network filesystem: not safe for the database)")
+        self.home_status.setObjectName("")
+        self.home_status.setProperty("role", "warning")
+        self.home_status.setToolTip(warning[0].upper() + warning[1:])
+        self.home_status.style().polish(self.home_status)
 
     def show_first_view(self, name: str | None = None) -> None:
         """Build and show the first view (`name`, else the last one used) and fill the status bar."""
@@ -139,8 +154,10 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.gpu_status = QLabel(self.ctx.gpu_monitor.summary())
         self.run_status = QLabel("")
-        self.home_status = QLabel(f"Data home: {self.store.home.root}" if self.store else "Opening the data home…")
+        self.home_status = QLabel("Opening the data home…")
         self.home_status.setObjectName("Muted")
+        if self.store is not None:
+            self._show_home(self.store.home.root)
         bar.addPermanentWidget(self.run_status)
         bar.addPermanentWidget(self.gpu_status)
         bar.addPermanentWidget(self.home_status)

@@ -99,6 +99,7 @@ def stylesheet(t: Theme) -> str:
         border-radius: 5px; padding: 6px 14px; font-weight: 600; }}
     QPushButton[primary="true"]:disabled {{ background: {t.border}; color: {t.muted}; }}
     QStatusBar QLabel {{ padding: 0 8px; }}
+    QStatusBar QLabel[role="warning"] {{ color: {t.warning}; background: transparent; border: none; padding: 0 8px; }}
     QTableView {{ gridline-color: {t.border}; }}
     """
 

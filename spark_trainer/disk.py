@@ -70,3 +70,59 @@ def describe(exc: BaseException, folder: Path, *, target: Path | None = None, ne
         return f"disk full at {folder}: {free} free" + (f", {needs}" if needs else "")
     reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
     return f"I/O error writing {target or getattr(exc, 'filename', None) or folder}: {reason} ({free} free)"
+
+
+# Filesystems whose files live on another machine. SQLite's WAL mode (the store's) keeps its locks in
+# a shared-memory file that only works among processes of one machine, and its locking over these is
+# only as good as the network's: sqlite.org, "WAL does not work over a network filesystem".
+NETWORK_FILESYSTEMS = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "coda", "ceph", "glusterfs", "lustre", "gpfs",
+    "beegfs", "ocfs2", "gfs2", "9p", "davfs", "fuse.sshfs", "fuse.glusterfs", "fuse.ceph", "fuse.s3fs",
+    "fuse.gcsfuse", "fuse.rclone", "fuse.juicefs", "fuse.davfs", "fuse.cephfs", "fuse.smbnetfs",
+})
+MOUNTS = Path("/proc/self/mounts")
+
+
+def _unescape(field: str) -> str:
+    """A /proc/mounts field: spaces, tabs, newlines and backslashes come as octal escapes (\\040)."""
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def mount_of(path: Path, mounts: str | None = None) -> tuple[str, str, str] | None:
+    """(mount point, filesystem type, source) of the filesystem holding `path`, from /proc/self/mounts
+    (`mounts`: its text); None where that cannot be read (not Linux)."""
+    if mounts is None:
+        try:
+            mounts = MOUNTS.read_text()
+        except OSError:
+            return None
+    where = os.path.realpath(nearest_existing(Path(path)))
+    found = None
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        source, point, kind = _unescape(fields[0]), _unescape(fields[1]), fields[2]
+        inside = where == point or where.startswith(point.rstrip("/") + "/")
+        # The longest mount point holding the path; of equal ones the last (mounted over the others).
+        if inside and (found is None or len(point) >= len(found[0])):
+            found = (point, kind, source)
+    return found
+
+
+def network_filesystem(path: Path, mounts: str | None = None) -> str | None:
+    """"<type> from <source>" when `path` lives on a network filesystem, else None."""
+    mount = mount_of(path, mounts)
+    if mount is None or mount[1] not in NETWORK_FILESYSTEMS:
+        return None
+    return f"{mount[1]} from {mount[2]}"
+
+
+def network_home_warning(root: Path, mounts: str | None = None) -> str | None:
+    """The one line saying that the data home `root` is on a network filesystem, else None."""
+    found = network_filesystem(root, mounts)
+    if found is None:
+        return None
+    return (f"data home {root} is on a network filesystem ({found}): its database is safe only while every "
+            "SparkTrainer process using it runs on this one machine, and may still fail to lock; a folder on a "
+            "local disk is safer (--home or SPARK_TRAINER_HOME)")

@@ -20,3 +20,33 @@ def test_folder_bytes_counts_files_below_and_an_unreadable_folder_is_zero(tmp_pa
     (tmp_path / "a" / "b" / "y.bin").write_bytes(b"2" * 23)
     assert disk.folder_bytes(tmp_path) == 123
     assert disk.folder_bytes(tmp_path / "missing") == 0
+
+
+def _mounts(tmp_path: Path, kind: str) -> Path:
+    """A /proc/self/mounts stand-in: tmp_path (a name with a space, escaped as the kernel does) mounted
+    from a server, over an automounter's entry at the same point."""
+    home = tmp_path / "lab share"
+    (home / "spark").mkdir(parents=True)
+    point = str(home).replace(" ", "\\040")
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"/dev/sda1 / ext4 rw 0 0\nauto.lab {point} autofs rw 0 0\n"
+                      f"nas:/export/lab {point} {kind} rw,relatime 0 0\n")
+    return mounts
+
+
+def test_a_home_on_a_network_filesystem_is_told_with_its_server(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(disk, "MOUNTS", _mounts(tmp_path, "nfs4"))
+    home = tmp_path / "lab share" / "spark"
+    assert disk.mount_of(home / "not yet") == (str(tmp_path / "lab share"), "nfs4", "nas:/export/lab")
+    warning = disk.network_home_warning(home)
+    assert warning == (f"data home {home} is on a network filesystem (nfs4 from nas:/export/lab): its database is "
+                       "safe only while every SparkTrainer process using it runs on this one machine, and may still "
+                       "fail to lock; a folder on a local disk is safer (--home or SPARK_TRAINER_HOME)")
+    assert disk.network_home_warning(tmp_path) is None  # on the root's ext4
+
+
+def test_a_home_on_a_local_filesystem_has_no_warning(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(disk, "MOUNTS", _mounts(tmp_path, "ext4"))
+    assert disk.network_home_warning(tmp_path / "lab share" / "spark") is None
+    monkeypatch.setattr(disk, "MOUNTS", tmp_path / "no such file")  # not Linux: nothing can be told
+    assert disk.mount_of(tmp_path) is None and disk.network_home_warning(tmp_path) is None

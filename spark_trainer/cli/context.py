@@ -45,6 +45,11 @@ class Context:
     def store(self) -> Store:
         if self._store is None:
             self._store = Store.open(self.home)
+            from spark_trainer.disk import network_home_warning
+
+            warning = network_home_warning(self._store.home.root)
+            if warning is not None:
+                self.info(f"warning: {warning}")
         return self._store
 
     def close(self) -> None:

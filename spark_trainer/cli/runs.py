@@ -12,6 +12,7 @@ from pathlib import Path
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, non_negative_float, non_negative_int, positive_int, table
 from spark_trainer.cli.waiting import wait_for_run
+from spark_trainer.errors import StoreDiskFull
 from spark_trainer.jobs import control, process
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import schedule_once
@@ -98,8 +99,13 @@ def _progress(run) -> str:
 
 
 def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, intro: str) -> Result:
-    """Start the run now if its GPUs are free; with `wait`, act as the scheduler until it ends."""
-    schedule_once(store)
+    """Start the run now if its GPUs are free; with `wait`, act as the scheduler until it ends (a
+    database disk too full to start it then is waited out, said once, as `queue serve` does)."""
+    try:
+        schedule_once(store)
+    except StoreDiskFull:
+        if not wait:
+            raise
     run = runs.get(store, run_id)
     if not wait:
         note = "started" if run.status.is_active else f"{run.status.value} (waiting for free GPUs)"

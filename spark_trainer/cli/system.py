@@ -6,6 +6,7 @@ import argparse
 import importlib.metadata
 import platform
 import sys
+from pathlib import Path
 
 from spark_trainer import __version__
 from spark_trainer.cli.context import Context, Result
@@ -64,6 +65,23 @@ def _torch_report() -> dict:
     return report
 
 
+def _filesystem(root: Path) -> dict | None:
+    """The data home's filesystem (type, mount point, source) and, on a network one, the warning."""
+    from spark_trainer.disk import mount_of, network_home_warning
+
+    mount = mount_of(root)
+    if mount is None:
+        return None
+    return {"mount_point": mount[0], "type": mount[1], "source": mount[2], "warning": network_home_warning(root)}
+
+
+def _filesystem_line(found: dict | None) -> str:
+    if found is None:
+        return "unknown"
+    line = f"{found['type']} at {found['mount_point']}"
+    return line + (f" from {found['source']} (network filesystem: not safe for the database)" if found["warning"] else "")
+
+
 def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
     home = ctx.home
     revision, db_problem = _database_state(ctx)
@@ -81,6 +99,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
         "gpus": gpus,
         "home": str(home.root),
         "disk_free_bytes": disk_free_bytes(home.root),
+        "filesystem": _filesystem(home.root),
         "database": str(home.db_path),
         "schema_revision": revision,
         "database_problem": db_problem,
@@ -102,6 +121,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
             ("SparkTrainer", __version__), ("Python", f"{data['python']} on {data['platform']}"),
             ("torch", torch_line), ("NVML", data["nvml"]), ("GPUs", gpu_line), ("data home", home.root),
             ("disk free", human_bytes(data["disk_free_bytes"])),
+            ("filesystem", _filesystem_line(data["filesystem"])),
             ("database", f"{home.db_path} (schema {data['schema_revision']}, code knows {migrate.HEAD_REVISION})"
              if db_problem is None else f"PROBLEM: {db_problem}"),
             ("libraries", lib_line), ("not installed", ", ".join(missing) or "-"),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
+from spark_trainer.errors import StoreDiskFull
 from spark_trainer.jobs.reconcile import reconcile
-from spark_trainer.jobs.scheduler import schedule_once
+from spark_trainer.jobs.scheduler import schedule_once, waiting_line
 from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
@@ -22,17 +24,34 @@ def _bar(run: Run, width: int = 30) -> str:
     return f"\rrun {run.id} [{'#' * filled}{'.' * (width - filled)}] {run.step}/{total or '?'} {run.status.value}{eta}  "
 
 
-def wait_for_run(store: Store, run_id: int, *, poll_s: float = 1.0) -> Run:
+def _say(line: str) -> None:
+    sys.stderr.write(("\n" if sys.stderr.isatty() else "") + line + "\n")
+    sys.stderr.flush()
+
+
+def wait_for_run(store: Store, run_id: int, *, poll_s: float = 1.0,
+                 on_waiting: Callable[[str], None] = _say) -> Run:
     """Schedule and poll until the run leaves queued/starting/running; returns its final state.
+
+    While the database's disk is too full to start the queued run, it stays queued and the wait goes
+    on, as `queue serve` does: `on_waiting` gets `scheduler.waiting_line` once per spell of full disk.
 
     Raises:
         DiskFull: a worker died and the database's disk is too full to record it (rather than
             waiting for a run that will never finish).
     """
     tty = sys.stderr.isatty()
+    waiting = False
     while True:
         reconcile(store, strict=True)
-        schedule_once(store)
+        try:
+            schedule_once(store)
+        except StoreDiskFull as exc:
+            if not waiting:
+                on_waiting(waiting_line(exc, store))
+            waiting = True
+        else:
+            waiting = False
         run = runs.get(store, run_id)
         if tty:
             sys.stderr.write(_bar(run))

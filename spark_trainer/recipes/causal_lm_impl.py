@@ -70,6 +70,7 @@ class CausalLMRecipe:
         self.model_masks = False  # the model builds its own attention masks (attention_implementation)
         self.window: int | None = None  # the model's sliding window, when an example can outgrow it
         self.packed = self.rc.packing  # rows hold several examples (off by the rc, or for a leaky model)
+        self._packing_checked = False  # the packed-examples check runs on the first model built only
         self._examples: tuple[list[Example], list[Example]] = ([], [])
         self.packing_efficiency: float | None = None
         self.model_notes: list[str] = []  # lines for the run's log from building the model
@@ -200,28 +201,32 @@ class CausalLMRecipe:
         return int((batch["segment_ids"] >= 0).sum())  # -1 marks padding
 
     # ---- model --------------------------------------------------------------------------------
-    def attention_implementation(self, device: Any) -> tuple[str, bool]:
-        """(transformers attention implementation, whether the model builds its own masks): the run
-        file's choice (`attention_for`) where the model can take it (`attention.training_choice`)."""
+    def attention_implementation(self, device: Any) -> tuple[str, bool, int | None]:
+        """(transformers attention implementation, whether the model builds its own masks, the model's
+        sliding window where an example can outgrow it): the run file's choice (`attention_for`) where
+        the model can take it (`attention.training_choice`)."""
         from spark_trainer.models.attention import facts, training_choice
 
         attn = attention_for(self.rc.attention, self.config.train.compile, getattr(device, "type", str(device)))
         if self.model_dir is None:
-            return attn, False
+            return attn, False, None
         model = facts(self.model_dir)
-        self.window = model.window if model.window_matters(self.rc.seq_len) else None
-        return training_choice(attn, model, self.rc.seq_len)
+        window = model.window if model.window_matters(self.rc.seq_len) else None
+        return (*training_choice(attn, model, self.rc.seq_len), window)
 
     def build_model(self, device: Any, precision: str) -> Any:
-        from spark_trainer.recipes.causal_lm_model import examples_stay_apart, load_model
+        from spark_trainer.recipes.causal_lm_model import MIX_PACKED_EXAMPLES, examples_stay_apart, load_model
 
         assert self.model_dir is not None, "prepare() runs first"
-        self.attn, self.model_masks = self.attention_implementation(device)
+        self.attn, self.model_masks, self.window = self.attention_implementation(device)
         at = len(self.model_notes)
         model = load_model(self.model_dir, self.rc, device, precision, self.attn,
                            gradient_checkpointing=self.config.train.gradient_checkpointing, notes=self.model_notes)
-        if self.model_masks and self.packed and not examples_stay_apart(model, self.attn, model_masks=True,
-                                                                         window=self.window):
+        # Once: a sharded run rebuilds the model on the CPU to save it, where the check would only
+        # cost time (a long forward pass through the whole model) and change nothing.
+        check, self._packing_checked = self.model_masks and self.packed and not self._packing_checked, True
+        if check and (model.config.model_type in MIX_PACKED_EXAMPLES
+                      or not examples_stay_apart(model, self.attn, model_masks=True, window=self.window)):
             # Correct but slower: one example per row, so nothing can leak from a neighbour.
             self.packed = False
             self.train_data, self.val_data = (packing.unpacked(e) for e in self._examples)

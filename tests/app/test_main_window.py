@@ -53,6 +53,29 @@ def test_status_bar_counts_queued_and_running_runs(qtbot, window, store, project
     assert window.gpu_status.text() == ("No NVIDIA GPU: CPU only" if not gpus else window.ctx.gpu_monitor.summary())
 
 
+def test_a_data_home_on_a_network_filesystem_shows_in_the_warning_colour(qtbot, store, qsettings, tmp_path,
+                                                                        monkeypatch):
+    from app.main_window import MainWindow
+    from spark_trainer import disk
+
+    root = store.home.root
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"/dev/sda1 / ext4 rw 0 0\nnas:/export/lab {root} nfs4 rw 0 0\n")
+    monkeypatch.setattr(disk, "MOUNTS", mounts)
+    win = MainWindow(store, qsettings)
+    qtbot.addWidget(win)
+    label = win.home_status
+    assert label.text() == f"Data home: {root} (network filesystem: not safe for the database)"
+    assert label.property("role") == "warning"
+    assert label.toolTip().startswith(f"Data home {root} is on a network filesystem (nfs4 from nas:/export/lab)")
+    win.close()
+    mounts.write_text(f"/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 {root} ext4 rw 0 0\n")
+    win = MainWindow(store, qsettings)
+    qtbot.addWidget(win)
+    assert win.home_status.text() == f"Data home: {root}" and not win.home_status.toolTip()
+    win.close()
+
+
 def test_theme_toggles_and_is_remembered(qtbot, window, store):
     start = theme.current().name
     QTest.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
