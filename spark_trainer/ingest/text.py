@@ -54,7 +54,8 @@ def read_jsonl(path: Path) -> Iterator[Row]:
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, start=1):
             try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
+                # utf-8-sig on every line: files joined with `cat` carry each part's BOM inside
+                line = raw.decode("utf-8-sig").strip()
             except UnicodeDecodeError as exc:
                 yield number, None, f"not valid UTF-8 (byte {exc.start} of the line: {exc.reason})"
                 continue

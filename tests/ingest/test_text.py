@@ -229,3 +229,10 @@ def test_an_excel_sep_line_before_the_header_is_not_the_header(store, project, t
     assert [r["record"] for r in read_manifest(Path(result.dataset.path))] == [
         {"text": "refund, please", "label": "billing"}, {"text": "broken", "label": ""}]
     assert [(r.line, r.reason) for r in result.report.rejected] == [(5, "row has 3 fields; the header has 2")]
+
+
+def test_jsonl_files_joined_with_their_byte_order_marks_read_every_line(store, project, tmp_path) -> None:
+    part = '\ufeff{"text": "part %d"}\r\n'
+    (tmp_path / "joined.jsonl").write_text("".join(part % i for i in range(3)), encoding="utf-8")
+    result = ingest_paths(store, [tmp_path / "joined.jsonl"], project=project)
+    assert result.report.rejected == [] and result.dataset.num_items == 3
