@@ -150,7 +150,7 @@ def read_txt(path: Path, mode: str) -> Iterator[Row]:
         return
     for number, raw in enumerate(data.splitlines(), start=1):
         try:
-            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            line = raw.decode("utf-8-sig")  # joined files carry BOMs inside, too
         except UnicodeDecodeError as exc:
             yield number, None, f"not valid UTF-8 (byte {exc.start} of the line: {exc.reason})"
             continue

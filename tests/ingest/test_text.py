@@ -236,3 +236,9 @@ def test_jsonl_files_joined_with_their_byte_order_marks_read_every_line(store, p
     (tmp_path / "joined.jsonl").write_text("".join(part % i for i in range(3)), encoding="utf-8")
     result = ingest_paths(store, [tmp_path / "joined.jsonl"], project=project)
     assert result.report.rejected == [] and result.dataset.num_items == 3
+
+
+def test_txt_files_joined_with_their_byte_order_marks_keep_no_mark(store, project, tmp_path) -> None:
+    (tmp_path / "joined.txt").write_text("\ufeffone\r\n\ufefftwo\r\n", encoding="utf-8")
+    result = ingest_paths(store, [tmp_path / "joined.txt"], project=project)
+    assert [r["record"]["text"] for r in read_manifest(Path(result.dataset.path))] == ["one", "two"]
