@@ -241,3 +241,12 @@ def test_extraction_progress_counts_the_videos_real_frames(store, project, tmp_p
     build_video_dataset(store, [path], project=project, options=VideoOptions(every_n=10), progress=messages.append)
     counts = [m.message.rsplit("(", 1)[1] for m in messages if "extracting frames" in m.message]
     assert counts == ["32/70 frames)", "64/70 frames)"]  # OpenCV alone says 63
+
+
+def test_fps_sampling_of_a_variable_frame_rate_video_is_spread_in_time(tmp_path) -> None:
+    times = [i * 40 for i in range(25)] + [1000 * (i + 1) for i in range(5)]  # dense first second, then 1 fps
+    path = write_av_video(tmp_path / "screen recording.mkv", 30, pts_ms=times)
+    frames = extract_frames(path, tmp_path / "f", fps=2)
+    assert [f.timestamp for f in frames] == [0.0, 0.52, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert [f.frame_index for f in frames] == [0, 13, 25, 26, 27, 28, 29]
+    assert len(space.kept_indices(probe_video(path), "fps", fps=2)) >= len(frames)  # the disk estimate counts them
