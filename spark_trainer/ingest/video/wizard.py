@@ -40,7 +40,7 @@ from spark_trainer.ingest.video.scenes import detect_scenes
 from spark_trainer.store import projects
 from spark_trainer.store.store import Store
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: --fps samples by timestamps (variable-frame-rate videos gave other frames)
 
 
 @dataclass
