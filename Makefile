@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 # torch is installed first and pinned, so the project's `torch>=2.4` never pulls another build.
-# On a machine with an NVIDIA GPU, `make TORCH_SPEC=torch test` takes the default (CUDA) build.
+# Which build (CPU or CUDA) is pip's choice: PyPI's Linux wheel is the CUDA one, a local +cpu wheel in
+# pip's find-links wins where configured (see installers/README.md). .venv is made once: clean-venv first.
 TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: run test test-slow lint clean-venv install installer dist deb test-dist

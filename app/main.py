@@ -30,7 +30,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--view", default=None, metavar="NAME",
                         help=f"view to show: {', '.join(VIEW_NAMES)} (default: the last one used)")
     parser.add_argument("--theme", choices=("dark", "light"), help="theme for this start (not saved)")
-    parser.add_argument("--run", type=int, metavar="ID", help="run to show with --view run-detail (default: latest)")
+    parser.add_argument("--run", type=int, metavar="ID",
+                        help="run to show with --view run-detail, run-evaluation, run-samples or playground "
+                        "(default: latest)")
     parser.add_argument("--prompt", metavar="TEXT", help="with --view playground: answer this prompt first")
     # For the start-up benchmark and tests: print when the first window is on screen, then quit.
     parser.add_argument("--exit-when-shown", action="store_true", help=argparse.SUPPRESS)
@@ -90,7 +92,8 @@ def _home(args: argparse.Namespace, qsettings: object) -> str | None:
 
 def _first_view(window, args: argparse.Namespace) -> None:
     """The view asked for with --view (or the last one used), built once the window is on screen."""
-    if args.view in ("experiment-setup", "run-detail", "compare", "playground"):
+    if args.view in ("experiment-setup", "run-detail", "compare", "playground", "run-evaluation", "run-samples",
+                     "experiment-recipe"):  # not navigation views: app.screenshot builds them
         from app.screenshot import OPTIONS, TARGETS
 
         window.update_run_status()
@@ -101,6 +104,21 @@ def _first_view(window, args: argparse.Namespace) -> None:
         window.view_call("datasets", "open_video_wizard")
     else:
         window.show_first_view(args.view)
+
+
+def _first_view_failed(window, args: argparse.Namespace, exc: Exception) -> None:
+    """The first view (asked for, or the last one used, remembered from the last session) raised: say
+    why, on stderr with the traceback and in the status bar, and show Projects instead, so that one
+    broken view never leaves the window on "Opening the data home..." at every start."""
+    import traceback
+
+    wanted = args.view or window.first_view
+    traceback.print_exc()
+    print(f"error: the {wanted} view could not be opened: {exc}; showing projects", file=sys.stderr)
+    window.first_view = "projects"
+    window.show_first_view("projects")
+    window.statusBar().showMessage(f"The {wanted} view could not be opened ({type(exc).__name__}: {exc}); "
+                                   "showing Projects", 20000)
 
 
 def _start_scheduler(window) -> None:
@@ -190,7 +208,10 @@ def _open_store_after_shown(window, home: str | None, args: argparse.Namespace) 
         if not window.isVisible():  # closed while the store was opening
             return
         window.attach_store(opened["store"])
-        _first_view(window, args)
+        try:
+            _first_view(window, args)
+        except Exception as exc:  # noqa: BLE001 - a view that cannot be built must not keep the app from opening
+            _first_view_failed(window, args, exc)
         if args.exit_when_shown:
             print(f"view_at={time.time():.6f}", flush=True)
             window.close()

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                             help="predicted peak GPU memory of a run file, and a micro-batch that fits",
                             description="Estimate the peak GPU memory per training process of a run file (the "
                             "number the experiment setup form shows) and suggest the largest micro-batch whose "
-                            "estimate fits in 90%% of the chosen GPU's free memory.")
+                            "estimate fits in 90% of the chosen GPU's free memory.")
     parser.add_argument("config", metavar="RUN_FILE", help="the run file (as for `spark-trainer train`)")
     parser.add_argument("--gpus", help="override the file's gpus: auto | 0 | 0,1 | count:N")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        parents=[common])
     p.add_argument("run", help="run id")
     p.add_argument("--checkpoint", default="last", metavar="last|best|STEP",
-                   help="which checkpoint: last (default), best (lowest eval metric) or a step number")
+                   help="which checkpoint: last (default), best (by the eval metric, in its recipe's direction: "
+                   "lowest eval_loss, highest eval_accuracy) or a step number")
     p.add_argument("--merge", action="store_true",
                    help="merge the adapters into the base model (default: save the adapter only)")
     p.add_argument("--dtype", default="auto", choices=["auto", "bf16", "fp16", "fp32"],

@@ -144,6 +144,7 @@ def cmd_video(ctx: Context, args: argparse.Namespace) -> Result:
     progress = _StderrProgress()
     outcome = build_video_dataset(ctx.store, [Path(p) for p in args.paths], project=args.project, name=args.name,
                                   options=options, progress=progress)
-    for note in outcome.report.notes:
-        ctx.info(f"note: {note}")
+    if ctx.json:  # the text result lists the notes itself; the JSON document goes to stdout alone
+        for note in outcome.report.notes:
+            ctx.info(f"note: {note}")
     return _result(outcome)

@@ -175,8 +175,17 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> Result:
         text = "\n".join(kept) + ("\n" if kept else "")
     if not args.follow:
         return Result({"run": run.id, "log": text}, text.rstrip("\n"))
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    # Text streams the log as it grows; --json collects it into its one document instead.
+    followed: list[str] = []  # kept only for --json: a long run's log is not held in text mode
+
+    def show(chunk: str) -> None:
+        if ctx.json:
+            followed.append(chunk)
+        else:
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+
+    show(text)
     offset = path.stat().st_size if path.exists() else 0
 
     def copy_new() -> None:
@@ -187,8 +196,7 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> Result:
                 chunk = fh.read()
             offset += len(chunk)
             if chunk:
-                sys.stdout.write(chunk.decode("utf-8", errors="replace"))
-                sys.stdout.flush()
+                show(chunk.decode("utf-8", errors="replace"))
 
     while True:
         reconcile(store)
@@ -201,7 +209,8 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> Result:
             break
         copy_new()
         time.sleep(0.5)
-    return Result({"run": run.id, "status": current.status}, None if not ctx.json else "")
+    # The log is already on stdout: no text after it (None would print the data as JSON).
+    return Result({"run": run.id, "status": current.status, "log": "".join(followed)}, "")
 
 
 def cmd_metrics(ctx: Context, args: argparse.Namespace) -> Result:

@@ -78,7 +78,7 @@ class ExperimentConfig(Section):
     recipe: str = Field(..., description="Recipe name; see `spark-trainer recipes`")
     base_model: str = Field(..., min_length=1, description="Local folder or a Hugging Face id in the local cache")
     dataset: str = Field(..., min_length=1, description="A path (ingested on first use), or a dataset name or id")
-    gpus: str = Field("auto", description="auto | cpu | a count like 2 | ids like 0,1")
+    gpus: str = Field("auto", description="auto | cpu | cpu:N | GPU ids like 0 or 0,1 | count:N (a bare number is an id)")
     priority: int = Field(0, ge=-100, le=100, description="Higher runs first among queued runs")
     notes: str = Field("", description="Free text")
     train: TrainConfig = Field(default_factory=TrainConfig)

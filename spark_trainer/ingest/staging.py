@@ -58,6 +58,8 @@ def dataset_name(store: Store, project: str | int, paths: list[Path], name: str 
     first = Path(paths[0]).expanduser().resolve()
     base = (first.stem if first.is_file() else first.name) or "dataset"
     cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in base).strip("-.") or "dataset"
+    if cleaned.isdigit():  # digits name ids: `2024.jsonl` or a folder `7/` must not be refused for it
+        cleaned = f"dataset-{cleaned}"
     return datasets.unique_name(store, project, cleaned[:100])
 
 

@@ -76,8 +76,11 @@ def named_row_in_project(session: Session, model: type, ref: str | int, project:
         query = query.where(model.project_id == _row(session, project).id)
     rows = list(session.scalars(query))
     if len(rows) > 1:
-        names = sorted(session.get(ProjectRow, r.project_id).name for r in rows)
-        raise BadInput(f"{what} {text!r} exists in projects {', '.join(names)}; name the project or use the id")
+        # Not every command that names one takes --project (run start, launch, exp delete): the id
+        # works everywhere, so the message lists it.
+        where = sorted((session.get(ProjectRow, r.project_id).name, r.id) for r in rows)
+        listed = ", ".join(f"id {row_id} in {name}" for name, row_id in where)
+        raise BadInput(f"{what} {text!r} exists in several projects ({listed}); use the id")
     if rows:
         return rows[0]
     row = session.get(model, int(text)) if text.isdigit() else None

@@ -251,7 +251,7 @@ def list_all(
         if project is not None:
             query = query.where(ExperimentRow.project_id == projects.row_for(session, project).id)
         if experiment is not None:
-            query = query.where(RunRow.experiment_id == experiments.row_for(session, experiment).id)
+            query = query.where(RunRow.experiment_id == experiments.row_for(session, experiment, project).id)
         if statuses:
             query = query.where(RunRow.status.in_([s.value for s in statuses]))
         return [_listed(m) for m in session.execute(query)]

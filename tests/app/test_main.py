@@ -72,3 +72,50 @@ def test_a_store_that_cannot_be_opened_ends_the_app_with_one_line(tmp_path) -> N
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 1  # a StoreError's exit code, as before the window came first
     assert (home / "sparktrainer.db").read_bytes() == b"not a database at all" * 10  # left untouched
+
+
+def test_every_view_the_help_offers_opens_as_the_first_view(window) -> None:
+    # `--view run-samples` (and run-evaluation, experiment-recipe) passed argparse's choices but only
+    # --screenshot knew them: the first view raised KeyError and the window stayed on "Opening...".
+    import argparse
+
+    from app.main import VIEW_NAMES, _first_view
+
+    for name in VIEW_NAMES:
+        _first_view(window, argparse.Namespace(view=name, run=None, prompt=None))
+    _first_view(window, argparse.Namespace(view="run-samples", run=None, prompt=None))
+    detail = window.views["runs"].detail
+    assert (window.current_view_name(), detail.tabs.tabText(detail.tabs.currentIndex())) == ("runs", "Samples")
+
+
+BROKEN_VIEW = """
+import json, sys
+import app.main_window
+from app.main import main
+
+original_first = app.main_window.MainWindow.show_first_view
+shown = {}
+
+def show_first_view(self, name=None):
+    if name == "leaderboard":  # a view whose build raises: a bug, or data it cannot show
+        raise RuntimeError("boom")
+    original_first(self, name)
+    shown["after"] = self.current_view_name()
+
+app.main_window.MainWindow.show_first_view = show_first_view
+code = main(["--home", sys.argv[1], "--view", "leaderboard", "--exit-when-shown"])
+print("RESULT " + json.dumps({"code": code, **shown}))
+"""
+
+
+def test_a_first_view_that_cannot_be_built_falls_back_to_projects(store, tmp_path) -> None:
+    # The last view used is remembered: one that raised left the window on "Opening the data home..."
+    # at every start, with no way out but clearing the app's settings.
+    proc = subprocess.run([sys.executable, "-c", BROKEN_VIEW, str(store.home.root)], capture_output=True, text=True,
+                          timeout=120, env=subprocess_env(QT_QPA_PLATFORM="offscreen",
+                                                          XDG_CONFIG_HOME=str(tmp_path / "config")))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "view_at=" in proc.stdout  # the app went on: scheduler and all
+    result = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))[len("RESULT "):])
+    assert result == {"code": 0, "after": "projects"}
+    assert "error: the leaderboard view could not be opened: boom; showing projects" in proc.stderr

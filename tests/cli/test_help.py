@@ -41,4 +41,7 @@ def test_command_has_help(path, help_text, parser, capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         main([*path, "--help"])
     assert exc.value.code == 0
-    assert "usage: spark-trainer" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "usage: spark-trainer" in out
+    # argparse %-formats help strings but not a description without %(prog)s: "%%" there shows as is
+    assert "%%" not in out, f"{' '.join(path)} --help shows a literal '%%'"

@@ -1,4 +1,5 @@
-"""`dataset ingest` into a project that does not exist says how to create it, and writes nothing."""
+"""`dataset ingest` into a project that does not exist says how to create it, and writes nothing;
+`dataset video` says each note once."""
 
 from __future__ import annotations
 
@@ -27,3 +28,17 @@ def test_an_unknown_project_is_refused_with_the_command_that_creates_it(cli, sto
     assert cli("project", "create", "my notes").code == 0  # as it said
     assert cli("dataset", "ingest", str(notes), "--project", "my notes").code == 0
     assert [d.project for d in datasets.list_all(store)] == ["my notes"]
+
+
+def test_video_notes_are_said_once(cli, tmp_path: Path) -> None:
+    from tests.ingest.media import write_video
+
+    write_video(tmp_path / "clip.mp4", 30)
+    assert cli("project", "create", "vids").code == 0
+    done = cli("dataset", "video", str(tmp_path / "clip.mp4"), "--project", "vids", "--resize", "64")
+    assert done.code == 0, done.err
+    # Each note was printed twice in text mode: on stderr and again in the result.
+    said = done.out + done.err
+    assert said.count("captioning skipped") == 1 and said.count("transcription skipped") == 1, said
+    as_json = cli("--json", "dataset", "video", str(tmp_path / "clip.mp4"), "--project", "vids", "--name", "again")
+    assert as_json.err.count("transcription skipped") == 1  # --json: stdout is the document, notes on stderr

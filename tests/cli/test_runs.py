@@ -1,6 +1,10 @@
-"""`run metrics --key`: a key the run does not have is named, with the keys it has."""
+"""`run metrics --key`: a key the run does not have is named, with the keys it has; `run logs --follow`
+prints the log (text) or one JSON document (--json)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 from spark_trainer.store import experiments, metrics, projects, runs
 from spark_trainer.store.entities import RunStatus
@@ -24,3 +28,15 @@ def test_a_mistyped_key_of_a_finished_run_is_exit_2_naming_the_keys(store, cli) 
     assert result.code == 2, (result.code, result.out, result.err)
     assert result.err.count("\n") == 1 and "'eval_los'" in result.err and "eval_loss, loss" in result.err
     assert cli("run", "metrics", run_id, "--key", "eval_loss", "--csv").out.splitlines()[1].startswith("2,eval_loss,")
+
+
+def test_logs_follow_of_a_finished_run_prints_the_log_and_nothing_else(store, cli) -> None:
+    run_id = _finished_run_with_metrics(store)
+    log = "training 26 rows\n[2026-11-30 21:42:43] run 1 completed: completed 60 steps\n"
+    (Path(runs.get(store, run_id).run_dir) / "worker.log").write_text(log, encoding="utf-8")
+    text = cli("run", "logs", run_id, "--follow")
+    # It ended with a JSON document ({"run": 1, "status": "completed"}) after the log.
+    assert (text.code, text.out) == (0, log)
+    as_json = cli("--json", "run", "logs", run_id, "--follow")
+    # --json is one JSON document: the followed log is in it, not printed before it.
+    assert json.loads(as_json.out) == {"run": run_id, "status": "completed", "log": log}

@@ -1,0 +1,26 @@
+"""Names shared by several projects: the error says which object to take, by an id every command accepts."""
+
+from __future__ import annotations
+
+import pytest
+
+from spark_trainer.errors import BadInput
+from spark_trainer.store import datasets, experiments, projects
+from spark_trainer.store.datasets import NewDataset
+from spark_trainer.store.store import Store
+
+
+def test_an_ambiguous_name_lists_each_project_with_the_id_to_use(store: Store) -> None:
+    made = {}
+    for project in ("demo", "examples"):
+        projects.create(store, project)
+        ds = datasets.create(store, project, NewDataset(name="train", kind="text", path="/tmp/x", num_items=1))
+        made[project] = experiments.create(store, project=project, name="tiny-lora", recipe="causal-lm",
+                                           base_model="m", dataset=ds.id, config={}).id
+    # `run start`, `launch` and `exp delete` take no --project: the id is the way out they all have.
+    with pytest.raises(BadInput) as exc:
+        experiments.get(store, "tiny-lora")
+    message = str(exc.value)
+    assert f"id {made['demo']} in demo" in message and f"id {made['examples']} in examples" in message
+    assert "use the id" in message
+    assert experiments.get(store, "tiny-lora", "examples").id == made["examples"]
