@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.runs import start_and_maybe_wait
+
+if TYPE_CHECKING:
+    from spark_trainer.ingest.types import IngestReport
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -37,10 +41,21 @@ def cmd_train(ctx: Context, args: argparse.Namespace) -> Result:
     reconcile(store)
     submitted = submit_config(store, config, base_dir=Path(args.config).resolve().parent, gpus=args.gpus)
     intro = f"ingested {submitted.dataset.name!r}; " if submitted.ingested else ""
-    if submitted.report is not None and submitted.report.rejected:
-        from spark_trainer.cli.ingest import rejection_lines
-
-        ctx.info(f"dataset {submitted.dataset.name!r}: {len(submitted.report.rejected)} lines rejected")
-        for line in rejection_lines(submitted.report, Path(submitted.dataset.path)):
+    if submitted.report is not None:
+        for line in ingest_lines(submitted.dataset.name, submitted.report, Path(submitted.dataset.path)):
             ctx.info(line)
     return start_and_maybe_wait(ctx, store, submitted.run.id, args.wait, intro)
+
+
+def ingest_lines(name: str, report: IngestReport, dataset_dir: Path) -> list[str]:
+    """What `train` says about the dataset it just ingested: rejections (lines of text files, or
+    files of other kinds) and the report's notes (say, the hidden and system files left out)."""
+    from spark_trainer.cli.ingest import rejection_lines
+
+    lines = []
+    if report.rejected:
+        n = len(report.rejected)
+        what = ("line" if report.kind == "text" else "file") + ("" if n == 1 else "s")
+        lines.append(f"dataset {name!r}: {n} {what} rejected")
+        lines += rejection_lines(report, dataset_dir)
+    return lines + [f"dataset {name!r}: note: {note}" for note in report.notes]

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spark_trainer.delimited import delimiter_for
 from spark_trainer.errors import BadInput
+from spark_trainer.recipes.classification import label_name, missing_label
 
 MCQ_COLUMNS = ("subject", "question", "A", "B", "C", "D", "answer")
 LETTERS = ("A", "B", "C", "D")
@@ -57,13 +59,16 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
     """(line number, row, column names) from a CSV (header line) or JSONL file."""
     try:
         if path.suffix.lower() == ".csv":
-            with open(path, newline="", encoding="utf-8") as fh:
-                reader = csv.DictReader(fh)
-                columns = list(reader.fieldnames or [])
+            with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel writes a BOM
+                header = fh.readline()
+                fh.seek(0)
+                reader = csv.DictReader(fh, delimiter=delimiter_for(header))
+                columns = [name.strip() for name in reader.fieldnames or []]  # as ingestion names them
+                reader.fieldnames = columns
                 for number, row in enumerate(reader, start=2):
                     yield number, row, columns
             return
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:
             for number, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
@@ -111,7 +116,7 @@ def read_documents(path: Path) -> list[str]:
     path = _check_file(path)
     if path.suffix.lower() in (".txt", ".md", ".text"):
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError:
             raise BadInput(f"{path} is not UTF-8 text") from None
         if not text.strip():
@@ -137,10 +142,10 @@ def _labelled_rows(path: Path, column: str, label_column: str) -> Iterator[tuple
     found = False
     for number, row, columns in _rows(path):
         _require(path, number, columns, (column, label_column))
-        if row[label_column] is None or str(row[label_column]).strip() == "":
+        if missing_label(row[label_column]):
             raise BadInput(f"{path}: line {number} has an empty {label_column!r}")
         found = True
-        yield number, row, str(row[label_column]).strip()
+        yield number, row, label_name(row[label_column])  # as training named the classes (1.0 is "1")
     if not found:
         raise BadInput(f"{path} has no rows")
 

@@ -9,8 +9,19 @@ from pathlib import Path
 
 from spark_trainer.errors import BadInput
 from spark_trainer.ingest.captions import is_caption_manifest, manifest_captions
-from spark_trainer.ingest.detect import KINDS, InputFile, detect_kind, gather, is_sidecar, kind_of, sidecar_stems
+from spark_trainer.ingest.detect import (
+    KINDS,
+    UNSUPPORTED_IMAGES,
+    InputFile,
+    describe_left_out,
+    detect_kind,
+    gather,
+    is_sidecar,
+    kind_of,
+    sidecar_stems,
+)
 from spark_trainer.ingest.media import ingest_audio, ingest_image, ingest_video_file
+from spark_trainer.ingest.splits import settle_splits
 from spark_trainer.ingest.staging import DatasetBuilder, dataset_name, estimate_bytes
 from spark_trainer.ingest.text import ingest_text_file
 from spark_trainer.ingest.types import (
@@ -45,13 +56,16 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     options = options or IngestOptions()
     projects.get(store, project)  # unknown project: BadInput before anything is written
     broken: list[tuple[str, str]] = []
-    files = gather([Path(p) for p in paths], broken)
+    hidden: list[str] = []
+    files = gather([Path(p) for p in paths], broken, hidden)
     if kind == "auto":
         kind = detect_kind(files)
     elif kind not in KINDS:
         raise BadInput(f"kind must be auto or one of {', '.join(KINDS)}, got {kind!r}")
     stems = sidecar_stems(files) if kind in ("image", "audio") else set()
     report = IngestReport(kind=kind)
+    if hidden:
+        report.notes.append(describe_left_out(hidden))
     handler = HANDLERS[kind]
     if kind == "image":  # captions may come from a metadata.jsonl/csv beside the images
         handler = functools.partial(ingest_image, captions=manifest_captions(files, report))
@@ -63,15 +77,19 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
         report.reject(source, None, reason)
     for f in files:
         if f not in chosen and not is_sidecar(f, stems) and not (kind == "image" and is_caption_manifest(f)):
-            report.reject(f.source, None, f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file (pass --kind to ingest another kind)")
+            report.reject(f.source, None, UNSUPPORTED_IMAGES.get(f.ext) or
+                          f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file (pass --kind to ingest another kind)")
     builder = DatasetBuilder(store.home, kind, options, report, link=link)
     builder.check_space(estimate_bytes([f.path for f in chosen], kind, link))
     with builder.guard():
         _ingest_files(chosen, handler, builder, options, report, progress, cancel)
         check_cancel(cancel)
+        if note := settle_splits(builder.items, chosen):
+            report.notes.append(note)
         if not builder.items:
-            error = BadInput(f"nothing to ingest: all {report.total_seen} items were rejected "
-                             f"(first: {_first_reason(report)})")
+            seen = "the only item was" if report.total_seen == 1 else f"all {report.total_seen} items were"
+            error = BadInput(f"nothing to ingest: {seen} rejected ({'' if seen[0] == 't' else 'first: '}"
+                             f"{_first_reason(report)})")
             error.report = report  # type: ignore[attr-defined]  # for callers that show every reason
             raise error
         emit(progress, len(chosen), len(chosen), "writing manifest and dataset card")

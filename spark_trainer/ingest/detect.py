@@ -10,7 +10,14 @@ from pathlib import Path
 from spark_trainer.errors import BadInput
 
 TEXT_EXTS = {".jsonl", ".json", ".csv", ".tsv", ".txt", ".parquet"}
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".avif"}
+# Photos users have that Pillow cannot decode here: said so by name, not "pass --kind".
+UNSUPPORTED_IMAGES = {
+    **dict.fromkeys((".heic", ".heif"), "HEIC photo (iPhone): not supported; convert it to JPEG first "
+                                         "(or set the camera to Most Compatible)"),
+    **dict.fromkeys((".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2"),
+                    "camera raw file: not supported; export it as JPEG or PNG first"),
+}
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 AUDIO_EXTS = {".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus"}
 KIND_EXTS = {"text": TEXT_EXTS, "image": IMAGE_EXTS, "video": VIDEO_EXTS, "audio": AUDIO_EXTS}
@@ -64,11 +71,34 @@ def _broken_link(full: Path) -> str | None:
     return None if target.is_file() else "symbolic link to something that is not a file"
 
 
-def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None) -> list[InputFile]:
+# Files and folders operating systems leave in a user's folders (and zips made from them): never data.
+SYSTEM_FILES = {"thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"}
+SYSTEM_FOLDERS = {"__macosx", "$recycle.bin", "system volume information"}
+
+
+def left_out(name: str, folder: bool = False) -> bool:
+    """Whether a name found inside a folder is hidden (a dot-name: .DS_Store, macOS's ._photo.jpg
+    AppleDouble files) or operating-system clutter (Thumbs.db, desktop.ini, a zip's __MACOSX/)."""
+    return name.startswith(".") or name.lower() in (SYSTEM_FOLDERS if folder else SYSTEM_FILES)
+
+
+def describe_left_out(names: list[str]) -> str:
+    """A report note for what `gather` left out: "left out 5 hidden or system files: .DS_Store (2), ..."."""
+    groups = Counter("._* (macOS AppleDouble)" if n.startswith("._") else n for n in names)
+    shown = [f"{name} ({count})" if count > 1 else name for name, count in sorted(groups.items())]
+    more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
+    return (f"left out {len(names)} hidden or system {'entry' if len(names) == 1 else 'entries'} (not data): "
+            + ", ".join(shown[:8]) + more)
+
+
+def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None,
+           skipped: list[str] | None = None) -> list[InputFile]:
     """Every visible file under `paths`, sorted; BadInput for missing, unreadable or empty input.
 
     A symlink inside a folder that cannot be followed (a loop, a dangling link) is left out and,
     with `broken`, recorded there as (source, reason): one bad entry must not sink the folder.
+    Hidden and system files and folders (`left_out`) are skipped; with `skipped`, their names
+    (folders with a trailing "/") are recorded there, so the report can say so.
     """
     if not paths:
         raise BadInput("no paths given to ingest")
@@ -83,13 +113,27 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None) -> li
             found.append(InputFile(path.resolve(), display(path.name), (display(path.name),)))
             continue
         files = []
-        for dirpath, dirnames, filenames in os.walk(path, onerror=_raise_walk_error):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        hidden: list[str] = []
+        visited = {path.resolve()}
+        # Linked folders are followed (a class folder linked in from elsewhere holds data like any
+        # other); one that leads back to a folder already read is a loop, reported like a file loop.
+        for dirpath, dirnames, filenames in os.walk(path, onerror=_raise_walk_error, followlinks=True):
+            hidden += [d + "/" for d in dirnames if left_out(d, folder=True)]
+            hidden += [f for f in filenames if left_out(f)]
+            kept = []
+            for d in sorted(d for d in dirnames if not left_out(d, folder=True)):
+                real = (Path(dirpath) / d).resolve()
+                if real in visited:
+                    if broken is not None:
+                        broken.append((_source_of(path, Path(dirpath) / d)[0], "symbolic link loop (a folder already read)"))
+                    continue
+                visited.add(real)
+                kept.append(d)
+            dirnames[:] = kept
             for name in sorted(filenames):
-                if not name.startswith("."):
+                if not left_out(name):
                     full = Path(dirpath) / name
-                    rel = tuple(display(part) for part in full.relative_to(path).parts)
-                    source = "/".join((display(path.resolve().name), *rel))
+                    source, rel = _source_of(path, full)
                     problem = _broken_link(full)
                     if problem is not None:
                         if broken is not None:
@@ -97,9 +141,17 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None) -> li
                         continue
                     files.append(InputFile(full.resolve(), source, rel))
         if not files:
-            raise BadInput(f"{path}: folder is empty")
+            raise BadInput(f"{path}: folder is empty" + (f"; it holds only hidden or system files ({', '.join(sorted(set(hidden))[:4])})" if hidden else ""))
+        if skipped is not None:
+            skipped += hidden
         found.extend(files)
     return found
+
+
+def _source_of(root: Path, full: Path) -> tuple[str, tuple[str, ...]]:
+    """What reports call `full` found under the given folder `root`, and its path below `root`."""
+    rel = tuple(display(part) for part in full.relative_to(root).parts)
+    return "/".join((display(root.resolve().name), *rel)), rel
 
 
 def _raise_walk_error(exc: OSError) -> None:
@@ -122,6 +174,9 @@ def detect_kind(paths: list[Path] | list[InputFile]) -> str:
     stems = sidecar_stems(files)
     counts = Counter(k for f in files if not is_sidecar(f, stems) and (k := kind_of(f.path)))
     if not counts:
+        photos = dict.fromkeys(UNSUPPORTED_IMAGES[f.ext] for f in files if f.ext in UNSUPPORTED_IMAGES)
+        if photos:
+            raise BadInput(f"no supported files found: {'; '.join(photos)}")
         exts = sorted({f.ext or f.path.name for f in files})[:8]
         raise BadInput(f"no supported files found (saw: {', '.join(exts)}); supported: "
                        + ", ".join(sorted(set().union(*KIND_EXTS.values()))))

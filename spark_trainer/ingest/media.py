@@ -7,7 +7,9 @@ import wave
 from collections.abc import Callable
 from pathlib import Path
 
+from spark_trainer.images import large_images_allowed, upright_size
 from spark_trainer.ingest.detect import InputFile
+from spark_trainer.ingest.splits import split_of_file
 from spark_trainer.ingest.staging import DatasetBuilder, Item
 from spark_trainer.ingest.types import IngestOptions, IngestReport
 from spark_trainer.ingest.video.probe import file_sha256, probe_video
@@ -15,8 +17,9 @@ from spark_trainer.ingest.video.probe import file_sha256, probe_video
 
 def _sidecar_text(f: InputFile, report: IngestReport) -> tuple[bool, str | None]:
     """(ok, text of `name.txt` beside the file or None). Not UTF-8 rejects the item."""
-    sidecar = f.path.with_suffix(".txt")
-    if not sidecar.is_file():
+    # Windows tools write IMG_0001.TXT beside IMG_0001.JPG; on a case-sensitive disk only the exact name opens.
+    sidecar = next((c for c in (f.path.with_suffix(s) for s in (".txt", ".TXT", ".Txt")) if c.is_file()), None)
+    if sidecar is None:
         return True, None
     try:
         return True, sidecar.read_text(encoding="utf-8-sig").strip() or None
@@ -41,15 +44,19 @@ def ingest_image(f: InputFile, builder: DatasetBuilder, options: IngestOptions, 
         report.reject(f.source, None, "empty file (0 bytes)")
         return
     try:
-        with Image.open(f.path) as image:
+        with large_images_allowed(), Image.open(f.path) as image:
             image.verify()
-        with Image.open(f.path) as image:  # verify() leaves the image unusable; load() catches truncation
-            width, height = image.size
+        with large_images_allowed(), Image.open(f.path) as image:  # verify() spends the image; load() catches truncation
+            width, height = upright_size(image)  # a phone photo's pixels lie sideways under an EXIF turn
             if width * height > options.max_image_pixels:
-                report.reject(f.source, None, f"image too large: {width}x{height} pixels")
+                report.reject(f.source, None, f"image too large: {width}x{height} pixels; the limit is "
+                                              f"{options.max_image_pixels:,} pixels")
                 return
             image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError:
+        report.reject(f.source, None, f"image too large: over {2 * Image.MAX_IMAGE_PIXELS:,} pixels, more than Pillow opens")
+        return
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         report.reject(f.source, None, f"undecodable image: {exc}")
         return
     if min(width, height) < options.min_image_side:
@@ -62,7 +69,7 @@ def ingest_image(f: InputFile, builder: DatasetBuilder, options: IngestOptions, 
         caption = captions.get(f.path.resolve()) or None
     row = {"path": "", "label": f.folder_label, "caption": caption, "width": width, "height": height,
            "source": f.source}
-    builder.add(Item(file_sha256(f.path), f.source, None, row, copy_from=f.path, size=size), _dest(f))
+    builder.add(Item(file_sha256(f.path), f.source, None, row, copy_from=f.path, size=size, split=split_of_file(f)), _dest(f))
 
 
 def _audio_duration(path: Path) -> float:
@@ -96,7 +103,7 @@ def ingest_audio(f: InputFile, builder: DatasetBuilder, options: IngestOptions, 
         return
     row = {"path": "", "label": f.folder_label, "transcript": transcript, "duration": round(duration, 3),
            "source": f.source}
-    builder.add(Item(file_sha256(f.path), f.source, None, row, copy_from=f.path, size=size), _dest(f))
+    builder.add(Item(file_sha256(f.path), f.source, None, row, copy_from=f.path, size=size, split=split_of_file(f)), _dest(f))
 
 
 def ingest_video_file(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport,
@@ -108,4 +115,5 @@ def ingest_video_file(f: InputFile, builder: DatasetBuilder, options: IngestOpti
     row = {"path": "", "label": f.folder_label, "duration": round(probe.duration, 3), "fps": probe.fps,
            "frame_count": probe.frame_count, "width": probe.width, "height": probe.height,
            "codec": probe.codec, "has_audio": probe.has_audio, "source": f.source}
-    builder.add(Item(probe.sha256, f.source, None, row, copy_from=f.path, size=probe.size_bytes), _dest(f))
+    builder.add(Item(probe.sha256, f.source, None, row, copy_from=f.path, size=probe.size_bytes,
+                     split=split_of_file(f)), _dest(f))

@@ -45,6 +45,7 @@ class Item:
     copy_from: Path | None = None
     size: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
+    split: str | None = None  # set by the user's own split folders or files; else from the content hash
 
 
 def dataset_name(store: Store, project: str | int, paths: list[Path], name: str | None) -> str:
@@ -151,7 +152,7 @@ class DatasetBuilder:
     def _manifest_rows(self) -> list[dict[str, Any]]:
         rows = []
         for item in self.items:
-            split = split_of(item.sha256, self.options.val_fraction, self.options.seed)
+            split = item.split or split_of(item.sha256, self.options.val_fraction, self.options.seed)
             rows.append({"split": split, "sha256": item.sha256, **item.row})
         # Small datasets: make sure validation is not empty when a fraction was asked for.
         if self.options.val_fraction > 0 and len(rows) >= 2 and not any(r["split"] == "val" for r in rows):

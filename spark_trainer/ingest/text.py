@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from spark_trainer.delimited import delimiter_for, excel_separator
 from spark_trainer.ingest.detect import InputFile
+from spark_trainer.ingest.splits import split_of_file
 from spark_trainer.ingest.staging import DatasetBuilder, Item
 from spark_trainer.ingest.types import IngestOptions, IngestReport, check_cancel
 
@@ -46,16 +48,22 @@ def _utf8_problem(data: bytes, exc: UnicodeDecodeError) -> tuple[str, int]:
 
 
 def read_jsonl(path: Path) -> Iterator[Row]:
+    """Rows of a JSONL file. An empty line between records is rejected (a record may be missing
+    there); empty lines at the end of the file are what editors and `print` leave, and are not rows."""
+    blank: list[int] = []
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, start=1):
             try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").strip()
+                # utf-8-sig on every line: files joined with `cat` carry each part's BOM inside
+                line = raw.decode("utf-8-sig").strip()
             except UnicodeDecodeError as exc:
                 yield number, None, f"not valid UTF-8 (byte {exc.start} of the line: {exc.reason})"
                 continue
             if not line:
-                yield number, None, "empty line"
+                blank.append(number)
                 continue
+            yield from ((n, None, "empty line") for n in blank)
+            blank.clear()
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
@@ -99,15 +107,18 @@ def read_csv(path: Path) -> Iterator[Row]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         problem, line = _utf8_problem(data, exc)
-        yield line, None, problem + "; the whole file was skipped"
+        yield line, None, problem + "; the whole file was skipped (save it as UTF-8; in Excel: CSV UTF-8)"
         return
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    delimiter = delimiter_for(text[:4096], path.suffix)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
+        if excel_separator(text[:4096]):  # Excel's "sep=;" line comes before the header
+            header = next(reader)
     except (StopIteration, csv.Error):
         yield 1, None, "no header row"
         return
+    header = [name.strip() for name in header]  # "text, label" written by hand names "label", not " label"
     start = reader.line_num + 1
     try:
         for cells in reader:
@@ -117,23 +128,29 @@ def read_csv(path: Path) -> Iterator[Row]:
             if len(cells) != len(header):
                 yield line, None, f"row has {len(cells)} fields; the header has {len(header)}"
                 continue
-            yield line, dict(zip(header, cells, strict=True)), None
+            yield line, dict(zip(header, map(_unix_newlines, cells), strict=True)), None
     except csv.Error as exc:
         yield reader.line_num, None, f"CSV error: {exc}; the rest of the file was skipped"
+
+
+def _unix_newlines(text: str) -> str:
+    """Line breaks inside a cell or a whole-file text as "\n": a file saved on Windows (\r\n) or an
+    old Mac (\r) must not teach a model to write carriage returns."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def read_txt(path: Path, mode: str) -> Iterator[Row]:
     data = path.read_bytes()
     if mode == "file":
         try:
-            yield None, {"text": data.decode("utf-8-sig")}, None
+            yield None, {"text": _unix_newlines(data.decode("utf-8-sig"))}, None
         except UnicodeDecodeError as exc:
             problem, line = _utf8_problem(data, exc)
             yield line, None, problem
         return
     for number, raw in enumerate(data.splitlines(), start=1):
         try:
-            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            line = raw.decode("utf-8-sig")  # joined files carry BOMs inside, too
         except UnicodeDecodeError as exc:
             yield number, None, f"not valid UTF-8 (byte {exc.start} of the line: {exc.reason})"
             continue
@@ -183,6 +200,7 @@ def ingest_text_file(f: InputFile, builder: DatasetBuilder, options: IngestOptio
     if f.path.stat().st_size < options.min_file_bytes:
         report.reject(f.source, None, "empty file (0 bytes)")
         return
+    split = split_of_file(f)
     for count, (line, record, problem) in enumerate(rows_of(f, options)):
         if count % 1000 == 0:
             check_cancel(cancel)
@@ -199,7 +217,7 @@ def ingest_text_file(f: InputFile, builder: DatasetBuilder, options: IngestOptio
             report.reject(f.source, line, f"text too long: {len(text)} characters; the limit is {options.max_text_chars}")
             continue
         source = f.source if line is None else f"{f.source}:{line}"
-        item = Item(sha256=content_hash(record), source=f.source, line=line,
+        item = Item(sha256=content_hash(record), source=f.source, line=line, split=split,
                     row={"source": source, "record": record}, size=len(text.encode("utf-8")),
                     stats={"chars": len(text)})
         builder.add(item)

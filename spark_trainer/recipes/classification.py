@@ -7,6 +7,7 @@ Cheap to import (no torch at module top): the config classes are declared here.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -40,19 +41,41 @@ class ClassifierTuning(BaseModel):
     )
 
 
+_INTEGRAL_FLOAT = re.compile(r"^-?\d+\.0+$")
+
+
+def label_name(raw: Any) -> str:
+    """The class a raw label names. Spreadsheets and JSON writers bring the same class in several
+    spellings: 1, 1.0 and "1.0" (a numeric column read as floats) are one class, as are "spam" and "spam "
+    (a stray space in a cell)."""
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    name = str(raw).strip()
+    if _INTEGRAL_FLOAT.match(name):  # "1.0" in a CSV is the 1 a spreadsheet wrote as a float
+        name = name.split(".")[0]
+        return "0" if name == "-0" else name
+    return name
+
+
+def missing_label(raw: Any) -> bool:
+    """An empty cell: no label at all (None, NaN, or only spaces)."""
+    return raw is None or (isinstance(raw, float) and raw != raw) or (isinstance(raw, str) and not raw.strip())
+
+
 class LabelSet:
-    """The dataset's classes in a fixed order: ints sort numerically, other labels as text."""
+    """The dataset's classes in a fixed order: integers sort numerically, other labels as text.
+    Labels are taken by `label_name`, so 1.0 and 1, or "spam " and "spam", are one class."""
 
     def __init__(self, raw_labels: Iterable[Any], column: str, where: str) -> None:
         values = list(raw_labels)
-        distinct = set(values)
+        distinct = {label_name(v) for v in values}
         if len(distinct) < 2:
-            only = ", ".join(repr(v) for v in distinct) or "none"
+            only = ", ".join(repr(v) for v in sorted(distinct)) or "none"
             raise BadInput(f"{where}: classification needs at least 2 classes in {column!r}; found {only}")
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in distinct):
-            ordered = [str(v) for v in sorted(distinct)]
+        if all(_is_integer(name) for name in distinct):
+            ordered = sorted(distinct, key=int)
         else:
-            ordered = sorted(str(v) for v in distinct)
+            ordered = sorted(distinct)
         self.names: list[str] = ordered
         self.index = {name: i for i, name in enumerate(ordered)}
 
@@ -60,7 +83,7 @@ class LabelSet:
         return len(self.names)
 
     def id_of(self, raw: Any) -> int:
-        return self.index[str(raw)]
+        return self.index[label_name(raw)]
 
     @property
     def id2label(self) -> dict[int, str]:
@@ -69,6 +92,13 @@ class LabelSet:
     @property
     def label2id(self) -> dict[str, int]:
         return dict(self.index)
+
+
+def _is_integer(name: str) -> bool:
+    try:
+        return str(int(name)) == name
+    except ValueError:
+        return False
 
 
 def class_weights(label_ids: list[int], n_classes: int) -> list[float]:

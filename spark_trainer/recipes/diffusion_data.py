@@ -15,7 +15,7 @@ from typing import Any
 
 from spark_trainer.errors import BadInput
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".avif")
 
 
 @dataclass(frozen=True)
@@ -93,24 +93,24 @@ def read_pairs(data_path: Path, missing_captions: str) -> DataCheck:
 
 
 def decode_rgb(path: Path) -> Any:
-    """The image as an RGB PIL image, fully decoded (truncated files fail here, not mid-epoch)."""
-    from PIL import Image
+    """The image as an upright RGB PIL image, fully decoded (truncated files fail here, not mid-epoch)."""
+    from spark_trainer.images import open_rgb
 
-    with Image.open(path) as image:
-        image.load()
-        return image.convert("RGB")
+    return open_rgb(path)
 
 
 def check_decodes(check: DataCheck) -> DataCheck:
     """Decode every image once; undecodable ones move to `skipped` with the reason. Sizes are recorded."""
     from PIL import Image, UnidentifiedImageError
 
+    from spark_trainer.images import upright_size
+
     kept = []
     for item in check.items:
         try:
             with Image.open(item.path) as image:
                 image.load()
-                size = image.size
+                size = upright_size(image)  # buckets by the shape the model will see
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             check.skipped.append({"path": str(item.path), "source": item.source, "reason": f"does not decode: {exc}"})
             continue
@@ -147,6 +147,12 @@ def assign_buckets(items: list[CaptionedImage], resolution: int, multiple: int,
         best = min(options, key=lambda b: abs(math.log(b[0] / b[1]) - math.log(w / h)))
         out.append(_with_bucket(item, best))
     return out
+
+
+def upscaled(items: list[CaptionedImage], factor: float = 2.0) -> list[CaptionedImage]:
+    """Items whose image is `factor` or more times smaller than the size it trains at (a side of the
+    image under the bucket's side / factor): enlarged that much, they train the model on blur."""
+    return [i for i in items if i.size[0] * factor <= i.bucket[0] or i.size[1] * factor <= i.bucket[1]]
 
 
 def _with_bucket(item: CaptionedImage, bucket: tuple[int, int]) -> CaptionedImage:

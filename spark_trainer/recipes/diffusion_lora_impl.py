@@ -133,6 +133,12 @@ class DiffusionLoRARecipe:
             listed = "; ".join(f"{s['source']} ({s['reason']})" for s in self.skipped[:MAX_LISTED])
             more = f" and {len(self.skipped) - MAX_LISTED} more" if len(self.skipped) > MAX_LISTED else ""
             notes.append(f"{len(self.skipped)} images skipped (listed in every evaluation report): {listed}{more}")
+        small = data.upscaled(self.train_data + self.val_data)
+        if small:
+            first = small[0]
+            notes.append(f"{len(small)} images are at most half the training size and are enlarged to it, which "
+                         f"blurs them (first: {first.source}, {first.size[0]}x{first.size[1]} trained at "
+                         f"{first.bucket[0]}x{first.bucket[1]}); lower recipe_config.resolution or use larger images")
         if self.unconditioned:
             notes.append(f"{self.unconditioned} images have no caption and train unconditioned "
                          "(recipe_config.missing_captions: empty)")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.delimited import delimiter_for
 from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.models.loading import resolve_for_run
 from spark_trainer.recipes import classification as cls
@@ -61,10 +62,9 @@ def preprocess_of(processor: Any) -> Preprocess:
 
 
 def _open_rgb(path: str) -> Any:
-    from PIL import Image
+    from spark_trainer.images import open_rgb
 
-    with Image.open(path) as image:
-        return image.convert("RGB")
+    return open_rgb(path)
 
 
 def transform(image: Any, pre: Preprocess, rng: random.Random | None, rc: ImageClassificationConfig) -> Any:
@@ -167,7 +167,10 @@ class ImageClassificationRecipe:
         elif data_path.suffix.lower() in (".csv", ".tsv"):
             base = data_path.parent
             with data_path.open(encoding="utf-8-sig", newline="") as fh:
-                reader = csv.DictReader(fh, delimiter="\t" if data_path.suffix.lower() == ".tsv" else ",")
+                header = fh.readline()
+                fh.seek(0)
+                reader = csv.DictReader(fh, delimiter=delimiter_for(header, data_path.suffix))
+                reader.fieldnames = [name.strip() for name in reader.fieldnames or []]  # as ingestion names them
                 table = list(reader)
             records = [(row, f"{data_path.name}:{n + 2}", _hash_split(row, self.config.eval.val_fraction))
                        for n, row in enumerate(table)]
@@ -180,10 +183,13 @@ class ImageClassificationRecipe:
             if missing:
                 raise BadInput(f"dataset {data_path}: recipe_config.{name} {key!r} is not a field of {missing[0]}; "
                                f"fields found: {', '.join(found)}")
+        for rec, src, _ in records:
+            if cls.missing_label(rec[label_column]):
+                raise BadInput(f"{src}: empty label in {label_column!r}; fill it in or remove the row")
         return [(self._absolute(base, str(rec[column]), src), rec[label_column], split) for rec, src, split in records]
 
     def _labelled(self, row: dict[str, Any], key: str, data_path: Path) -> bool:
-        if row.get(key) in (None, ""):
+        if cls.missing_label(row.get(key)):
             raise BadInput(f"dataset {data_path}: image {row.get('source') or row.get('path')} has no label; "
                            "put each class's images in a sub-folder named after the class and ingest the parent "
                            "folder, or use a manifest with a label column")

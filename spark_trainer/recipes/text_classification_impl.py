@@ -80,7 +80,9 @@ class TextClassificationRecipe:
                                f"{missing[0].source}; columns found: {', '.join(found)}")
         for r in records:
             label = r.data[self.rc.label_column]
-            if label is None or isinstance(label, (dict, list, float)) and not _integral(label):
+            if cls.missing_label(label):
+                raise BadInput(f"{r.source}: empty label in {self.rc.label_column!r}; fill it in or remove the row")
+            if isinstance(label, (dict, list, float)) and not _integral(label):
                 raise BadInput(f"{r.source}: label {label!r} in {self.rc.label_column!r} is not a text or an integer")
             if not isinstance(r.data[self.rc.text_column], str):
                 raise BadInput(f"{r.source}: {self.rc.text_column!r} is not text")
@@ -92,8 +94,7 @@ class TextClassificationRecipe:
         if len(ids) > self.rc.max_length:
             self.truncated += 1
             ids = ids[: self.rc.max_length - 1] + ids[-1:]  # keep the closing special token
-        raw = record.data[self.rc.label_column]
-        return Encoded(ids, self.labels.id_of(int(raw) if isinstance(raw, float) else raw), text)
+        return Encoded(ids, self.labels.id_of(record.data[self.rc.label_column]), text)
 
     def log_notes(self) -> list[str]:
         assert self.labels is not None

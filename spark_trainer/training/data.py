@@ -25,7 +25,7 @@ class Record:
 def _read_jsonl(path: Path) -> list[tuple[int, Any]]:
     rows: list[tuple[int, Any]] = []
     try:
-        handle = path.open("r", encoding="utf-8")
+        handle = path.open("r", encoding="utf-8-sig")  # Windows tools start files with a BOM
     except OSError as exc:
         raise BadInput(f"cannot read dataset {path}: {exc.strerror or exc}") from None
     with handle:

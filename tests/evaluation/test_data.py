@@ -43,3 +43,24 @@ def test_a_folder_given_to_a_file_task_is_called_a_folder(tmp_path: Path) -> Non
         read_labelled(tmp_path)
     with pytest.raises(BadInput, match=r"^--data .*missing\.jsonl: no such file$"):
         read_labelled(tmp_path / "missing.jsonl")
+
+
+def test_a_semicolon_csv_is_read_by_its_columns(tmp_path: Path) -> None:
+    data = tmp_path / "held-out.csv"
+    data.write_text("text;label\nrefund please;billing\napp crashes;bug\n")
+    assert [(i.text, i.label) for i in read_labelled(data)] == [("refund please", "billing"), ("app crashes", "bug")]
+
+
+def test_files_saved_with_a_bom_keep_their_first_column_name(tmp_path: Path) -> None:
+    csv_file = tmp_path / "held-out.csv"
+    csv_file.write_bytes(b"\xef\xbb\xbftext,label\r\nrefund please,billing\r\n")
+    jsonl_file = tmp_path / "held-out.jsonl"
+    jsonl_file.write_bytes(b'\xef\xbb\xbf{"text": "app crashes", "label": "bug"}\n')
+    assert [(i.text, i.label) for i in read_labelled(csv_file)] == [("refund please", "billing")]
+    assert [(i.text, i.label) for i in read_labelled(jsonl_file)] == [("app crashes", "bug")]
+
+
+def test_a_hand_written_csv_header_with_spaces_names_its_columns(tmp_path: Path) -> None:
+    data = tmp_path / "held-out.csv"
+    data.write_text("text, label\nrefund please, billing\n")
+    assert [(i.text, i.label) for i in read_labelled(data)] == [("refund please", "billing")]

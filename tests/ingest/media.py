@@ -65,3 +65,44 @@ def write_video_with_audio(path: Path, seconds: float = 2.0, *, fps: int = 30, r
             for packet in stream.encode(None):
                 container.mux(packet)
     return path
+
+
+def write_phone_photo(path: Path, size: tuple[int, int] = (80, 40), colour: tuple[int, int, int] = (255, 0, 0)) -> Path:
+    """A JPEG stored sideways, as phones store portrait photos: `size` pixels (left half `colour`, right
+    half black) with EXIF orientation 6, so a viewer turns it a quarter clockwise and shows a
+    picture `size[1]` wide and `size[0]` high with `colour` on top."""
+    from PIL import Image
+
+    width, height = size
+    image = Image.new("RGB", size, (0, 0, 0))
+    image.paste(colour, (0, 0, width // 2, height))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, exif=exif, quality=95)
+    return path
+
+
+def write_av_video(path: Path, n_frames: int, *, fps: int = 25, codec: str = "mpeg4", container: str | None = None,
+                   pts_ms: list[int] | None = None, size: tuple[int, int] = (64, 48)) -> Path:
+    """A video written with PyAV (FFmpeg), for containers OpenCV's writer does not make: an MPEG
+    program stream (container "mpeg", codec "mpeg1video"), or an MKV/WebM whose frames sit at the
+    millisecond times `pts_ms` (a variable frame rate, as screen recorders and phones write)."""
+    from fractions import Fraction
+
+    import av
+
+    width, height = size
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if pts_ms is not None:
+            stream.time_base = Fraction(1, 1000)
+        for i in range(n_frames):
+            pixels = np.full((height, width, 3), COLOURS[i % len(COLOURS)], np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            if pts_ms is not None:
+                frame.pts, frame.time_base = pts_ms[i], Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path

@@ -46,3 +46,26 @@ def test_captions_from_metadata_csv(store, project, tmp_path):
     (root / "metadata.csv").write_text("file_name,text\nimg0.png,a red dot\nimg1.png,\"a dot, green\"\n")
     rows = read_manifest(Path(ingest_paths(store, [root], project=project).dataset.path))
     assert sorted(r["caption"] for r in rows) == ["a dot, green", "a red dot"]
+
+
+def test_a_metadata_csv_caption_spanning_lines_keeps_its_line_break(store, project, tmp_path):
+    root = tmp_path / "shots"
+    _images(root, 3)
+    (root / "metadata.csv").write_bytes(
+        b'\xef\xbb\xbffile_name;text\r\nimg0.png;"a blue square\r\non a white table"\r\n'
+        b"img1.png;a teal square\r\nnope.png;gone\r\n")
+    result = ingest_paths(store, [root], project=project)
+    captions = {r["source"]: r["caption"] for r in read_manifest(Path(result.dataset.path))}
+    assert captions["shots/img0.png"] == "a blue square\non a white table"
+    assert captions["shots/img1.png"] == "a teal square"
+    assert [(r.line, r.reason) for r in result.report.rejected] == [
+        (5, "file_name 'nope.png' does not exist beside the manifest")]
+
+
+def test_an_upper_case_caption_file_beside_its_image_is_read(store, project, tmp_path):
+    root = tmp_path / "camera"
+    root.mkdir()
+    Image.new("RGB", (40, 40), (200, 0, 0)).save(root / "IMG_0001.JPG")
+    (root / "IMG_0001.TXT").write_text("a red square")
+    result = ingest_paths(store, [root], project=project)
+    assert [r["caption"] for r in read_manifest(Path(result.dataset.path))] == ["a red square"]

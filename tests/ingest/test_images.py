@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from spark_trainer.ingest import IngestOptions, ingest_paths, read_manifest
-from tests.ingest.media import truncate, write_image
+from tests.ingest.media import truncate, write_image, write_phone_photo
 
 
 def test_class_folders_labels_captions_and_gates(store, project, tmp_path) -> None:
@@ -92,3 +92,30 @@ def test_file_names_that_are_not_utf8(store, project, tmp_path) -> None:
     linked = ingest_paths(store, [root], project=project, link=True)
     assert linked.dataset.num_items == 1
     assert "cannot be linked" in linked.report.rejected[0].reason
+
+
+def test_a_phone_photo_is_recorded_at_the_size_a_viewer_shows(store, project, tmp_path) -> None:
+    write_phone_photo(tmp_path / "photos" / "IMG_0001.JPG", (80, 40))
+    write_image(tmp_path / "photos" / "flat.png", size=(64, 48))
+    rows = {r["source"]: r for r in read_manifest(Path(ingest_paths(store, [tmp_path / "photos"], project=project).dataset.path))}
+    assert (rows["photos/IMG_0001.JPG"]["width"], rows["photos/IMG_0001.JPG"]["height"]) == (40, 80)
+
+
+def test_a_very_large_image_is_gated_by_ingestion_without_pillows_attack_warning(store, project, tmp_path,
+                                                                                 monkeypatch) -> None:
+    import warnings
+
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # Pillow warns over 2,000 pixels, refuses over 4,000
+    write_image(tmp_path / "scans" / "a" / "big.png", size=(50, 50))  # 2,500: warned about
+    write_image(tmp_path / "scans" / "a" / "huge.png", size=(80, 80))  # 6,400: Pillow will not open it
+    write_image(tmp_path / "scans" / "b" / "wide.png", size=(60, 40))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = ingest_paths(store, [tmp_path / "scans"], project=project,
+                              options=IngestOptions(max_image_pixels=2400))
+    assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
+    assert {r.source: r.reason for r in result.report.rejected} == {
+        "scans/a/big.png": "image too large: 50x50 pixels; the limit is 2,400 pixels",
+        "scans/a/huge.png": "image too large: over 4,000 pixels, more than Pillow opens"}

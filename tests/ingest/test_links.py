@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from spark_trainer.ingest import ingest_paths
+from spark_trainer.ingest import ingest_paths, read_manifest
+from tests.ingest.media import write_image
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="symlinks need privileges on Windows")
 
@@ -32,3 +33,16 @@ def test_symlink_loop_and_dangling_link_are_rejected_one_by_one(store, project, 
     shown = cli("dataset", "ingest", str(folder), "--project", project, "--name", "again")
     assert shown.code == 0, shown.err
     assert "loop-a.jsonl" in shown.out + shown.err and "Traceback" not in shown.err
+
+
+def test_a_class_folder_linked_in_from_elsewhere_is_read_and_a_folder_loop_reported(store, project,
+                                                                                     tmp_path: Path) -> None:
+    write_image(tmp_path / "elsewhere" / "cats" / "c0.png", seed=1)
+    write_image(tmp_path / "pets" / "dogs" / "d0.png", seed=2)
+    (tmp_path / "pets" / "cats").symlink_to(tmp_path / "elsewhere" / "cats")
+    (tmp_path / "pets" / "dogs" / "back up").symlink_to(tmp_path / "pets")
+    result = ingest_paths(store, [tmp_path / "pets"], project=project)
+    rows = read_manifest(Path(result.dataset.path))
+    assert sorted((r["source"], r["label"]) for r in rows) == [("pets/cats/c0.png", "cats"), ("pets/dogs/d0.png", "dogs")]
+    assert [(r.source, r.reason) for r in result.report.rejected] == [
+        ("pets/dogs/back up", "symbolic link loop (a folder already read)")]

@@ -152,8 +152,8 @@ def test_bad_input_writes_nothing(store, project, tmp_path) -> None:
             ingest_paths(store, paths, project=project)
     with pytest.raises(BadInput, match="no project"):
         ingest_paths(store, [_jsonl(tmp_path / "x.jsonl", ['{"text": "a"}'])], project="nope")
-    all_bad = _jsonl(tmp_path / "bad.jsonl", ["{", ""])
-    with pytest.raises(BadInput, match="all 2 items were rejected"):
+    all_bad = _jsonl(tmp_path / "bad.jsonl", ["{", "", "[1]"])
+    with pytest.raises(BadInput, match="all 3 items were rejected"):
         ingest_paths(store, [all_bad], project=project)
     assert leftovers(store) == ([], [])
 
@@ -176,3 +176,69 @@ def test_detect_kind(tmp_path) -> None:
     (tie / "b.jsonl").write_text('{"text": "x"}\n')
     with pytest.raises(BadInput, match="--kind"):
         detect_kind([tie])
+
+
+def test_empty_lines_at_the_end_of_a_jsonl_file_are_not_rows(store, project, tmp_path) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_bytes(b'\xef\xbb\xbf{"text": "one"}\r\n\r\n{"text": "two"}\r\n\r\n\n')
+    result = ingest_paths(store, [data], project=project)
+    assert [(r.line, r.reason) for r in result.report.rejected] == [(2, "empty line")]
+    assert [r["record"] for r in read_manifest(Path(result.dataset.path))] == [{"text": "one"}, {"text": "two"}]
+
+
+def test_a_semicolon_csv_from_european_excel_reads_its_columns(store, project, tmp_path) -> None:
+    data = tmp_path / "reviews.csv"
+    data.write_bytes(b"text;label;price\r\n\"great, really\";pos;3,50\r\nbroke in a week;neg;12,00\r\n")
+    result = ingest_paths(store, [data], project=project)
+    assert [r["record"] for r in read_manifest(Path(result.dataset.path))] == [
+        {"text": "great, really", "label": "pos", "price": "3,50"},
+        {"text": "broke in a week", "label": "neg", "price": "12,00"}]
+
+
+def test_a_csv_saved_by_excel_in_windows_1252_is_refused_saying_how_to_fix_it(store, project, tmp_path) -> None:
+    data = tmp_path / "reviews.csv"
+    data.write_bytes("text,label\ncafé crème,pos\n".encode("cp1252"))
+    with pytest.raises(BadInput, match=r"^nothing to ingest: the only item was rejected \(reviews\.csv:2: not valid "
+                                       r"UTF-8 at line 2 .*; the whole file was skipped \(save it as UTF-8; in "
+                                       r"Excel: CSV UTF-8\)\)$"):
+        ingest_paths(store, [data], project=project)
+    assert leftovers(store) == ([], [])
+
+
+def test_windows_line_breaks_inside_texts_become_newlines(store, project, tmp_path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "pairs.csv").write_bytes(b'prompt,completion\r\nq1,"first line\r\nsecond line"\r\n')
+    (tmp_path / "data" / "essay.txt").write_bytes(b"\xef\xbb\xbfOne.\r\nTwo.\r\n")
+    result = ingest_paths(store, [tmp_path / "data"], project=project, options=IngestOptions(txt_mode="file"))
+    records = sorted((r["record"] for r in read_manifest(Path(result.dataset.path))), key=str)
+    assert records == [{"prompt": "q1", "completion": "first line\nsecond line"}, {"text": "One.\nTwo.\n"}]
+
+
+def test_a_hand_written_csv_header_with_spaces_names_its_columns(store, project, tmp_path) -> None:
+    data = tmp_path / "labels.csv"
+    data.write_text("text, label\nrefund please, billing\n")
+    result = ingest_paths(store, [data], project=project)
+    assert [r["record"] for r in read_manifest(Path(result.dataset.path))] == [
+        {"text": "refund please", "label": " billing"}]  # the label's space goes when a recipe reads it
+
+
+def test_an_excel_sep_line_before_the_header_is_not_the_header(store, project, tmp_path) -> None:
+    data = tmp_path / "export.csv"
+    data.write_bytes(b"sep=;\r\ntext;label\r\nrefund, please;billing\r\nbroken;\r\nok;bug;extra\r\n")
+    result = ingest_paths(store, [data], project=project)
+    assert [r["record"] for r in read_manifest(Path(result.dataset.path))] == [
+        {"text": "refund, please", "label": "billing"}, {"text": "broken", "label": ""}]
+    assert [(r.line, r.reason) for r in result.report.rejected] == [(5, "row has 3 fields; the header has 2")]
+
+
+def test_jsonl_files_joined_with_their_byte_order_marks_read_every_line(store, project, tmp_path) -> None:
+    part = '\ufeff{"text": "part %d"}\r\n'
+    (tmp_path / "joined.jsonl").write_text("".join(part % i for i in range(3)), encoding="utf-8")
+    result = ingest_paths(store, [tmp_path / "joined.jsonl"], project=project)
+    assert result.report.rejected == [] and result.dataset.num_items == 3
+
+
+def test_txt_files_joined_with_their_byte_order_marks_keep_no_mark(store, project, tmp_path) -> None:
+    (tmp_path / "joined.txt").write_text("\ufeffone\r\n\ufefftwo\r\n", encoding="utf-8")
+    result = ingest_paths(store, [tmp_path / "joined.txt"], project=project)
+    assert [r["record"]["text"] for r in read_manifest(Path(result.dataset.path))] == ["one", "two"]

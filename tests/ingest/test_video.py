@@ -21,10 +21,11 @@ from spark_trainer.ingest.video import (
     near_duplicates,
     phash,
     probe_video,
+    space,
 )
 from spark_trainer.ingest.video.phash import FrameHash
 from tests.ingest.conftest import leftovers
-from tests.ingest.media import truncate, write_video
+from tests.ingest.media import truncate, write_av_video, write_video
 
 CUTS = [45, 100, 171, 240]
 
@@ -204,3 +205,48 @@ def test_no_videos_is_bad_input(store, project, tmp_path) -> None:
     with pytest.raises(BadInput, match="--every-n"):
         build_video_dataset(store, [folder], project=project, options=VideoOptions(mode="every_n", every_n=0))
     assert leftovers(store) == ([], [])
+
+
+def test_a_variable_frame_rate_mkv_is_counted_not_called_truncated(tmp_path) -> None:
+    # 25 frames in the first second, then one a second: OpenCV estimates 5.04 s x 25 fps = 126 frames
+    times = [i * 40 for i in range(25)] + [1000 * (i + 1) for i in range(5)]
+    path = write_av_video(tmp_path / "screen recording.mkv", 30, pts_ms=times)
+    probe = probe_video(path)
+    assert probe.ok, probe.problems
+    assert probe.frame_count == 30 and probe.duration == pytest.approx(5.04)
+
+
+def test_an_mpeg_program_stream_is_counted_for_the_space_estimate(tmp_path) -> None:
+    path = write_av_video(tmp_path / "camcorder.mpg", 30, codec="mpeg1video", container="mpeg")  # OpenCV says 1 frame
+    probe = probe_video(path)
+    assert probe.ok, probe.problems
+    assert (probe.frame_count, probe.duration) == (30, pytest.approx(1.2))
+    assert space.kept_indices(probe, "every_n", every_n=5) == [0, 5, 10, 15, 20, 25]
+
+
+def test_the_wizard_says_which_hidden_and_system_files_it_left_out(store, project, clips, tmp_path) -> None:
+    folder = tmp_path / "phone dump"
+    folder.mkdir()
+    shutil.copy(clips / "short.mp4", folder / "clip.mp4")
+    (folder / "._clip.mp4").write_bytes(b"\x00\x05\x16\x07")
+    (folder / "Thumbs.db").write_bytes(b"\xd0\xcf")
+    result = build_video_dataset(store, [folder], project=project, options=VideoOptions(max_frames=1))
+    assert result.report.rejected == []
+    assert "left out 2 hidden or system entries (not data): ._* (macOS AppleDouble), Thumbs.db" in result.report.notes
+
+
+def test_extraction_progress_counts_the_videos_real_frames(store, project, tmp_path) -> None:
+    path = write_av_video(tmp_path / "camcorder.mpg", 70, codec="mpeg1video", container="mpeg")
+    messages = []
+    build_video_dataset(store, [path], project=project, options=VideoOptions(every_n=10), progress=messages.append)
+    counts = [m.message.rsplit("(", 1)[1] for m in messages if "extracting frames" in m.message]
+    assert counts == ["32/70 frames)", "64/70 frames)"]  # OpenCV alone says 63
+
+
+def test_fps_sampling_of_a_variable_frame_rate_video_is_spread_in_time(tmp_path) -> None:
+    times = [i * 40 for i in range(25)] + [1000 * (i + 1) for i in range(5)]  # dense first second, then 1 fps
+    path = write_av_video(tmp_path / "screen recording.mkv", 30, pts_ms=times)
+    frames = extract_frames(path, tmp_path / "f", fps=2)
+    assert [f.timestamp for f in frames] == [0.0, 0.52, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert [f.frame_index for f in frames] == [0, 13, 25, 26, 27, 28, 29]
+    assert len(space.kept_indices(probe_video(path), "fps", fps=2)) >= len(frames)  # the disk estimate counts them

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.errors import BadInput
 from spark_trainer.estimate import ModelShape, estimate_for_config, estimate_peak_memory
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.recipes.text_classification_impl import TextClassificationRecipe
@@ -51,3 +54,21 @@ def test_memory_estimate_covers_classifier_runs(tiny_text_classifier, tiny_image
     same = estimate_peak_memory(ModelShape.from_folder(tiny_image_classifier), method="full", batch_size=8,
                                 seq_len=17, outputs=64)
     assert image.parts == same.parts and image.parts["logits"] == 8 * 64 * 8
+
+
+def test_float_labels_and_trailing_spaces_train_as_the_classes_they_name(tiny_text_classifier, tmp_path):
+    rows = [{"text": f"row {i}", "label": [0.0, 1.0, "1 "][i % 3]} for i in range(12)]
+    recipe = TextClassificationRecipe(_config(tiny_text_classifier))
+    recipe.prepare(write_jsonl(tmp_path / "d.jsonl", rows))
+    assert recipe.labels.names == ["0", "1"]
+    assert sorted({e.label for e in recipe.train_data + recipe.val_data}) == [0, 1]
+
+
+def test_an_empty_label_cell_is_refused_naming_its_line(store, tiny_text_classifier, tmp_path):
+    csv = tmp_path / "tickets.csv"
+    csv.write_text("text,label\n" + "".join(f"refund {i},billing\ncrash {i},bug\n" for i in range(5)) + "no label,\n")
+    projects.create(store, "p")
+    dataset = ingest_paths(store, [csv], project="p").dataset
+    recipe = TextClassificationRecipe(_config(tiny_text_classifier))
+    with pytest.raises(BadInput, match=r"^tickets.csv:12: empty label in 'label'; fill it in or remove the row$"):
+        recipe.check_data(Path(dataset.path))

@@ -120,3 +120,25 @@ def test_bad_input_fails_before_training(tiny_image_classifier, tmp_path):
     with pytest.raises(BadInput, match="at least 2 classes in 'label'; found 'x'"):
         train(config(tiny_image_classifier), write_jsonl(root / "manifest.jsonl", one_class), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_phone_photo_is_fed_to_the_model_upright(tmp_path):
+    from spark_trainer.recipes.image_classification import ImageClassificationConfig
+    from spark_trainer.recipes.image_classification_impl import Preprocess, _open_rgb, transform
+    from tests.ingest.media import write_phone_photo
+
+    photo = write_phone_photo(tmp_path / "IMG_0002.JPG", (64, 32))
+    pre = Preprocess(64, 32, None, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # 32 wide, 64 high
+    pixels = transform(_open_rgb(str(photo)), pre, None, ImageClassificationConfig())
+    assert tuple(pixels.shape) == (3, 64, 32)
+    assert float(pixels[0, 4, 16]) > 0.8 and float(pixels[0, 60, 16]) < 0.2  # red on top, black below
+
+
+def test_a_semicolon_csv_manifest_names_its_images_and_labels(tmp_path):
+    from spark_trainer.recipes.image_classification_impl import ImageClassificationRecipe
+
+    root = make_image_folders(tmp_path / "shapes", per_class=2, size=16)
+    lines = [f"{p.relative_to(root).as_posix()};{p.parent.name}" for p in sorted(root.rglob("*.png"))]
+    (root / "labels.csv").write_bytes(("\ufeffpath;label\r\n" + "\r\n".join(lines) + "\r\n").encode())
+    recipe = ImageClassificationRecipe(config(tmp_path / "no-model-needed"))
+    assert recipe.label_names(root / "labels.csv") == ["blue_bars", "green_disc", "red_square"]

@@ -49,6 +49,36 @@ def selector(fps: float | None, every_n: int | None, indices: list[int] | None,
     return keep, None
 
 
+class TimeSampler:
+    """`fps` mode by the frames' own timestamps: a frame is kept when it is the first at or after the
+    next sample time (k / fps). For a constant frame rate this keeps the same frames as `selector`;
+    for a variable one (screen recorders, phones) it keeps them evenly spread in time, where counting
+    frames at the average rate bunches them where the frames are dense."""
+
+    def __init__(self, fps: float) -> None:
+        if fps <= 0:
+            raise BadInput(f"fps must be > 0, got {fps}")
+        self.period = 1.0 / fps
+        self.next = 0.0
+
+    def keep(self, seconds: float) -> bool:
+        if seconds + 1e-4 < self.next:
+            return False
+        self.next = (math.floor((seconds + 1e-4) / self.period) + 1) * self.period
+        return True
+
+
+def frame_time(cap: object, index: int, previous: float, video_fps: float) -> float:
+    """The grabbed frame's time in seconds from its timestamp; where the demuxer gives none that
+    moves forward (some report 0 for a program stream's last frame), one frame after the previous."""
+    import cv2
+
+    seconds = float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0) / 1000.0  # type: ignore[attr-defined]
+    if index and seconds <= previous:
+        return previous + 1.0 / video_fps
+    return seconds
+
+
 def encode_params(image_format: str) -> list[int]:
     """OpenCV's encoder settings for the frame images (extraction and the space estimate alike)."""
     import cv2
@@ -81,10 +111,11 @@ def _write_failed(target: Path, frame_bytes: int) -> OperationFailed:
 def extract_frames(path: Path, out_dir: Path, *, fps: float | None = None, every_n: int | None = None,
                    indices: list[int] | None = None, resize: int | None = None, max_frames: int | None = None,
                    image_format: str = "jpg", progress: ProgressFn | None = None,
-                   cancel: threading.Event | None = None) -> list[ExtractedFrame]:
+                   cancel: threading.Event | None = None, total: int | None = None) -> list[ExtractedFrame]:
     """Write the chosen frames of `path` to `out_dir` as `frame_<index>.<format>`.
 
-    Pick frames by target `fps`, `every_n` frames, or explicit `indices` (one per scene).
+    Pick frames by target `fps`, `every_n` frames, or explicit `indices` (one per scene). `total`
+    is the video's frame count for progress (the probe's count; OpenCV's own can be far off).
     """
     import cv2
 
@@ -98,13 +129,16 @@ def extract_frames(path: Path, out_dir: Path, *, fps: float | None = None, every
     frames: list[ExtractedFrame] = []
     try:
         video_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
-        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        total = total or int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         keep, last = selector(fps, every_n, indices, video_fps)
-        index = 0
+        by_time = TimeSampler(fps) if fps is not None else None
+        index, previous = 0, -1.0
         while (max_frames is None or len(frames) < max_frames) and (last is None or index <= last):
             if not cap.grab():
                 break
-            if keep(index):
+            seconds = frame_time(cap, index, previous, video_fps)
+            previous = seconds
+            if by_time.keep(seconds) if by_time is not None else keep(index):
                 ok, frame = cap.retrieve()
                 if not ok or frame is None:
                     raise OperationFailed(f"{path}: frame {index} could not be decoded")
@@ -113,7 +147,7 @@ def extract_frames(path: Path, out_dir: Path, *, fps: float | None = None, every
                 if not cv2.imwrite(str(target), frame, params):
                     raise _write_failed(target, frame.nbytes)
                 height, width = frame.shape[:2]
-                frames.append(ExtractedFrame(index, round(index / video_fps, 6), target, width, height))
+                frames.append(ExtractedFrame(index, round(seconds, 6), target, width, height))
             index += 1
             if index % 32 == 0:
                 check_cancel(cancel)

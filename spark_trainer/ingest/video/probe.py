@@ -94,20 +94,79 @@ def probe_video(path: Path, *, decode_test: bool = True) -> VideoProbe:
         probe.width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
         probe.height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
         probe.codec = _fourcc(cap.get(cv2.CAP_PROP_FOURCC))
+        counted = count_frames(path)
+        if counted is not None:
+            problem = _use_count(probe, counted)
+            if problem:
+                probe.problems.append(problem)
+                return probe
         if probe.fps <= 0 or probe.frame_count <= 0 or probe.width <= 0:
             probe.problems.append(f"no readable video stream (fps {probe.fps:g}, frames {probe.frame_count}, "
                                   f"size {probe.width}x{probe.height})")
             return probe
-        probe.duration = probe.frame_count / probe.fps
+        probe.duration = probe.duration or probe.frame_count / probe.fps
         if decode_test:
-            probe.problems += _decode_test(cap, probe.frame_count)
+            probe.problems += _decode_test(cap, probe.frame_count, path)
     finally:
         cap.release()
     probe.has_audio = _has_audio(path)
     return probe
 
 
-def _decode_test(cap: object, frame_count: int) -> list[str]:
+@dataclass(frozen=True)
+class FrameCount:
+    """What the container holds: `frames` demuxed, `declared` in its header (0: not recorded), and
+    the `duration` their timestamps span (0.0: unknown)."""
+
+    frames: int
+    declared: int
+    duration: float
+
+
+def count_frames(path: Path) -> FrameCount | None:
+    """The video stream's frames, counted by demuxing its packets (nothing is decoded); None when
+    PyAV is missing or cannot read the file (OpenCV's answer then stands).
+
+    OpenCV's CAP_PROP_FRAME_COUNT is the container's figure, or duration x average fps when the
+    container does not record one: an MPEG program stream says 1, and a variable-frame-rate MKV or
+    WebM (screen recorders, browsers, phones) says several times the frames it holds, which made the
+    decode test call a healthy file truncated.
+    """
+    try:
+        import av
+    except ImportError:
+        return None
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            frames, first, last = 0, None, None
+            for packet in container.demux(stream):
+                if packet.size == 0:  # the demuxer's closing empty packet
+                    continue
+                frames += 1
+                if packet.pts is not None:
+                    end = packet.pts + (packet.duration or 0)
+                    first = packet.pts if first is None else min(first, packet.pts)
+                    last = end if last is None else max(last, end)
+            span = float((last - first) * stream.time_base) if first is not None and stream.time_base else 0.0
+            return FrameCount(frames, int(stream.frames or 0), span)
+    except (av.FFmpegError, OSError, ValueError):
+        return None
+
+
+def _use_count(probe: VideoProbe, counted: FrameCount) -> str | None:
+    """Take the demuxed count into `probe`; a problem when the file holds fewer frames than its header declares."""
+    if counted.declared and counted.frames < counted.declared:
+        return (f"truncated: the file holds {counted.frames} of the {counted.declared} frames its header declares")
+    if counted.frames > 0:
+        probe.frame_count = counted.frames
+        probe.duration = counted.duration
+    return None
+
+
+def _decode_test(cap: object, frame_count: int, path: Path) -> list[str]:
     import cv2
 
     positions = sorted({round(i * (frame_count - 1) / (DECODE_SAMPLES - 1)) for i in range(DECODE_SAMPLES)})
@@ -115,5 +174,24 @@ def _decode_test(cap: object, frame_count: int) -> list[str]:
         cap.set(cv2.CAP_PROP_POS_FRAMES, index)  # type: ignore[attr-defined]
         ok, frame = cap.read()  # type: ignore[attr-defined]
         if not ok or frame is None:
+            # Seeking by frame number misses in containers without an index (MPEG program streams):
+            # reading from the start, as extraction will, is the real test.
+            if _reaches(path, positions[-1]):
+                return []
             return [f"cannot decode frame {index} of {frame_count} (truncated or corrupt file)"]
     return []
+
+
+def _reaches(path: Path, last: int) -> bool:
+    """Whether frames 0..`last` of `path` decode reading straight through."""
+    import cv2
+
+    cap = cv2.VideoCapture(cv2_path(path))
+    try:
+        for _ in range(last):
+            if not cap.grab():
+                return False
+        ok, frame = cap.read()
+        return bool(ok) and frame is not None
+    finally:
+        cap.release()

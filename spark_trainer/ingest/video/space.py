@@ -10,6 +10,7 @@ with the same kind of line as ingestion.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from spark_trainer import disk
@@ -35,6 +36,13 @@ def kept_indices(probe: VideoProbe, mode: str, *, fps: float = 1.0, every_n: int
         keep, _ = selector(fps if mode == "fps" else None, every_n if mode == "every_n" else None, None,
                            probe.fps or 30.0)
         chosen = [i for i in range(probe.frame_count) if keep(i)]
+        if mode == "fps" and probe.duration > 0 and probe.fps > 0 and probe.frame_count > 1:
+            # Extraction samples by time: a variable-frame-rate video spends fewer frames per
+            # second than its average rate says, and yields more samples than counting frames.
+            samples = math.floor((probe.duration - 1.0 / probe.fps) * fps + 1e-9) + 1
+            if samples > len(chosen):
+                n = min(samples, probe.frame_count)
+                chosen = sorted({round(k * (probe.frame_count - 1) / max(n - 1, 1)) for k in range(n)})
     return chosen[:max_frames] if max_frames is not None else chosen
 
 

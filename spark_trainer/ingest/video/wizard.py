@@ -20,7 +20,7 @@ from typing import Any
 
 from spark_trainer.disk import folder_bytes, free_bytes, gb
 from spark_trainer.errors import BadInput, DiskFull, OperationFailed
-from spark_trainer.ingest.detect import VIDEO_EXTS, InputFile, gather
+from spark_trainer.ingest.detect import VIDEO_EXTS, InputFile, describe_left_out, gather
 from spark_trainer.ingest.staging import DatasetBuilder, Item, dataset_name
 from spark_trainer.ingest.types import (
     IngestOptions,
@@ -40,7 +40,7 @@ from spark_trainer.ingest.video.scenes import detect_scenes
 from spark_trainer.store import projects
 from spark_trainer.store.store import Store
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: --fps samples by timestamps (variable-frame-rate videos gave other frames)
 
 
 @dataclass
@@ -129,7 +129,8 @@ def _compute(video: Path, probe: VideoProbe, options: VideoOptions, work: Path, 
     if before_extract is not None:
         before_extract(_kept(probe, options, [s.middle_frame for s in scenes]))
     frames = extract_frames(video, work / "frames", **choice, resize=options.resize, max_frames=options.max_frames,
-                            image_format=options.image_format, progress=progress, cancel=cancel)
+                            image_format=options.image_format, progress=progress, cancel=cancel,
+                            total=probe.frame_count)
     dropped: dict[int, int] = {}
     if options.dedupe and frames:
         dropped = near_duplicates([frame_hash(f.path) for f in frames], options.dedupe_distance)
@@ -165,12 +166,15 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
     options = options or VideoOptions()
     options.validate()
     projects.get(store, project)
-    files = gather([Path(v) for v in videos])
+    hidden: list[str] = []
+    files = gather([Path(v) for v in videos], skipped=hidden)
     chosen = [f for f in files if f.ext in VIDEO_EXTS]
     if not chosen:
         raise BadInput(f"no video files among the {len(files)} files given ({', '.join(sorted(VIDEO_EXTS))})")
     name = dataset_name(store, project, videos, name)
     report = IngestReport(kind="image")
+    if hidden:
+        report.notes.append(describe_left_out(hidden))
     for f in files:
         if f.ext not in VIDEO_EXTS:
             report.reject(f.source, None, "not a video file")

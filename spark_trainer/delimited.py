@@ -1,0 +1,35 @@
+"""Which character separates the fields of a CSV file as spreadsheets write them.
+
+Excel in most of Europe (where the comma is the decimal mark) saves "CSV" with semicolons; a tab
+also turns up in files named .csv. The header line decides: the separator that splits it into the
+most names, outside quotes. A .tsv file is always tab-separated.
+"""
+
+from __future__ import annotations
+
+import re
+
+CANDIDATES = (",", ";", "\t")
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+_SEP_LINE = re.compile(r'^"?sep=(.)"?\s*$', re.IGNORECASE)
+
+
+def excel_separator(text: str) -> str | None:
+    """The separator a first line `sep=;` names (Excel reads and writes it so that the file opens in
+    columns in any locale), else None. That line is not the header: the next one is."""
+    first = text.splitlines()[0] if text else ""
+    match = _SEP_LINE.match(first)
+    return match.group(1) if match else None
+
+
+def delimiter_for(header: str, suffix: str = ".csv") -> str:
+    """The field separator of a delimited file whose first line is `header` (its extension `suffix`)."""
+    if suffix.lower() == ".tsv":
+        return "\t"
+    named = excel_separator(header)
+    if named:
+        return named
+    bare = _QUOTED.sub("", header.splitlines()[0] if header else "")
+    counts = {c: bare.count(c) for c in CANDIDATES}
+    best = max(CANDIDATES, key=lambda c: counts[c])  # ties keep the comma (first)
+    return best if counts[best] else ","

@@ -1,0 +1,89 @@
+"""Images as a viewer shows them: upright (the EXIF orientation applied) and in 8-bit RGB.
+
+Photos from phones and cameras store the pixels sideways with an EXIF orientation tag; a viewer
+turns them, and so must training. Other modes need care too: Pillow's plain `convert("RGB")` clips
+a 16-bit greyscale PNG to white and shows the colour hidden under transparent pixels (often black).
+Every place that decodes a user's image for training, evaluation or the playground goes through
+`open_rgb`; ingestion records `upright_size`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ORIENTATION_TAG = 0x0112
+SWAPPED_ORIENTATIONS = (5, 6, 7, 8)  # turned a quarter: width and height trade places
+BACKGROUND = (255, 255, 255)  # what transparent pixels become: the page a viewer shows them on
+
+
+def orientation(image: Any) -> int:
+    """The EXIF orientation (1 = upright), from the header alone; 1 when there is none or it is unreadable."""
+    try:
+        value = image.getexif().get(ORIENTATION_TAG, 1)
+    except (OSError, ValueError, SyntaxError):  # a corrupt EXIF block is not a reason to refuse the image
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def upright_size(image: Any) -> tuple[int, int]:
+    """(width, height) as a viewer shows the opened image, without decoding its pixels."""
+    width, height = image.size
+    return (height, width) if orientation(image) in SWAPPED_ORIENTATIONS else (width, height)
+
+
+def to_rgb(image: Any) -> Any:
+    """An opened PIL image as a new upright 8-bit RGB image (transparency over white)."""
+    from PIL import Image, ImageOps
+
+    if orientation(image) != 1:
+        image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        image = _to_8bit(image)
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, BACKGROUND)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image.convert("RGB")
+
+
+def open_rgb(path: str | Path) -> Any:
+    """The image file at `path`, fully decoded, upright, in 8-bit RGB (the first frame of an animation)."""
+    from PIL import Image
+
+    with large_images_allowed(), Image.open(path) as image:
+        image.load()
+        return to_rgb(image)
+
+
+@contextmanager
+def large_images_allowed() -> Iterator[None]:
+    """Silence Pillow's DecompressionBombWarning (over ~89 M pixels): ingestion has its own size gate
+    (IngestOptions.max_image_pixels) and says what it refused; the warning, a 'DOS attack' line with
+    a path inside Pillow, only alarmed users of a large scan it then accepted. Pillow's hard limit
+    (twice that) still raises DecompressionBombError."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
+def _to_8bit(image: Any) -> Any:
+    """A 16-bit or 32-bit greyscale image scaled into 0..255 (Pillow's own conversion clips it)."""
+    import numpy as np
+    from PIL import Image
+
+    array = np.asarray(image).astype(np.float64)
+    peak = float(array.max(initial=0))
+    if image.mode.startswith("I;16") or peak > 255:
+        top = 65535.0
+    elif image.mode == "F" and peak <= 1.0:
+        top = 1.0  # floats in 0..1
+    else:
+        top = 255.0  # 8-bit values stored wider
+    return Image.fromarray(np.clip(np.rint(array * (255.0 / top)), 0, 255).astype(np.uint8))

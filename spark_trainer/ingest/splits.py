@@ -1,0 +1,41 @@
+"""Splits the user already made: `train/` and `val/` (or `test/`) folders, or `train.csv` and
+`test.csv` files, as datasets downloaded from Kaggle or the Hugging Face Hub come.
+
+Such a dataset keeps its split: its validation and test items are held out as they are, never mixed
+into training by the content-hash split (`IngestOptions.val_fraction` then applies only to items
+outside the named folders and files). Test items are held out as validation: a dataset here has
+two splits, and a test set trained on would make every later evaluation meaningless.
+"""
+
+from __future__ import annotations
+
+from spark_trainer.ingest.detect import InputFile
+from spark_trainer.ingest.staging import Item
+
+SPLIT_NAMES = {
+    **dict.fromkeys(("train", "training"), "train"),
+    **dict.fromkeys(("val", "valid", "validation", "dev"), "val"),
+    **dict.fromkeys(("test", "testing"), "val"),
+}
+
+
+def split_of_file(f: InputFile) -> str | None:
+    """"train" or "val" when the file sits in a split folder directly below the folder the user gave
+    (train/cat/1.jpg, valid/1.jpg), or is itself named for a split (train.csv, test.jsonl); else None."""
+    if len(f.rel) >= 2 and f.rel[0].lower() in SPLIT_NAMES:
+        return SPLIT_NAMES[f.rel[0].lower()]
+    return SPLIT_NAMES.get(f.path.stem.lower())
+
+
+def settle_splits(items: list[Item], files: list[InputFile]) -> str | None:
+    """Keep the user's split only when it holds something out (a val/ or test/ folder or file): a
+    lone train.jsonl is just a name, and its items take the usual content-hash split. Returns the
+    report's note when the split is kept."""
+    named = sorted({(f.rel[0] + "/" if len(f.rel) >= 2 and f.rel[0].lower() in SPLIT_NAMES else f.path.name)
+                    for f in files if split_of_file(f)})
+    if not any(item.split == "val" for item in items):
+        for item in items:
+            item.split = None
+        return None
+    return (f"split kept as given by {', '.join(named[:6])}: test and validation items are held out as "
+            "validation; val_fraction applies only to other items")

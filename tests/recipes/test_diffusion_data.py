@@ -1,0 +1,48 @@
+"""Image + caption pairs for diffusion-lora as users have them: phone photos, captions from sidecars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spark_trainer.ingest import ingest_paths
+from spark_trainer.recipes.diffusion_data import (
+    CaptionedImage,
+    assign_buckets,
+    check_decodes,
+    load_pixels,
+    read_pairs,
+    upscaled,
+)
+from spark_trainer.store import projects
+from tests.ingest.media import write_phone_photo
+
+
+def test_a_portrait_phone_photo_gets_a_portrait_bucket_and_trains_upright(store, tmp_path: Path) -> None:
+    photo = write_phone_photo(tmp_path / "shoot" / "IMG_0001.JPG", (96, 48))
+    photo.with_suffix(".txt").write_text("a red hat\n")
+    projects.create(store, "p")
+    dataset = ingest_paths(store, [tmp_path / "shoot"], project="p").dataset
+    check = check_decodes(read_pairs(Path(dataset.path), "error"))
+    (item,) = assign_buckets(check.items, 32, 8, "buckets")
+    assert item.size == (48, 96)
+    assert item.bucket[1] > item.bucket[0]  # taller than wide, as the photo is seen
+    pixels = load_pixels(item)  # (3, H, W) in [-1, 1]
+    assert float(pixels[0, 2, pixels.shape[2] // 2]) > 0.8  # the top row is red
+    assert float(pixels[0, -2, pixels.shape[2] // 2]) < -0.8  # the bottom row is black
+
+
+def test_images_much_smaller_than_the_training_size_are_named_in_the_runs_log(tmp_path: Path) -> None:
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.recipes.diffusion_lora_impl import DiffusionLoRARecipe
+
+    items = [CaptionedImage(tmp_path / "icon.png", "an icon", "set/icon.png", "train", (64, 64)),
+             CaptionedImage(tmp_path / "photo.jpg", "a photo", "set/photo.jpg", "train", (600, 400))]
+    bucketed = assign_buckets(items, 512, 64, "center")
+    assert [i.source for i in upscaled(bucketed)] == ["set/icon.png"]
+    recipe = DiffusionLoRARecipe(ExperimentConfig.model_validate({
+        "name": "t", "recipe": "diffusion-lora", "base_model": "m", "dataset": "d",
+        "recipe_config": {"resolution": 512, "cache_latents": False}}))
+    recipe.train_data = bucketed
+    assert ("1 images are at most half the training size and are enlarged to it, which blurs them (first: "
+            "set/icon.png, 64x64 trained at 512x512); lower recipe_config.resolution or use larger images"
+            ) in recipe.log_notes()

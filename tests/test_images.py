@@ -1,0 +1,57 @@
+"""Decoding a user's images as a viewer shows them: upright, 8-bit RGB, transparency over white."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from spark_trainer.images import open_rgb, upright_size
+from tests.ingest.media import write_phone_photo
+
+
+def test_an_exif_rotated_photo_is_decoded_upright(tmp_path: Path) -> None:
+    path = write_phone_photo(tmp_path / "IMG_0001.JPG", (40, 20))
+    with Image.open(path) as image:
+        assert image.size == (40, 20) and upright_size(image) == (20, 40)
+    rgb = np.asarray(open_rgb(path)).astype(int)
+    assert rgb.shape == (40, 20, 3)
+    assert rgb[5, 10, 0] > 200  # top: red
+    assert rgb[35, 10].max() < 60  # bottom: black
+
+
+def test_a_16_bit_greyscale_png_keeps_its_shades(tmp_path: Path) -> None:
+    ramp = np.tile(np.array([0, 16384, 40000, 65535], dtype=np.uint16), (8, 8))
+    Image.fromarray(ramp).save(tmp_path / "scan.png")
+    with Image.open(tmp_path / "scan.png") as image:
+        assert image.mode.startswith("I")
+    rgb = np.asarray(open_rgb(tmp_path / "scan.png"))
+    assert rgb.dtype == np.uint8 and rgb.shape == (8, 32, 3)
+    assert list(rgb[0, :4, 0]) == [0, 64, 156, 255]  # Pillow's convert("RGB") makes all but black 255
+
+
+def test_transparent_pixels_become_the_white_a_viewer_shows(tmp_path: Path) -> None:
+    rgba = Image.new("RGBA", (8, 8), (0, 0, 0, 0))  # a logo's transparent margin, black underneath
+    rgba.paste((200, 0, 0, 255), (0, 0, 4, 8))
+    rgba.save(tmp_path / "logo.png")
+    palette = Image.new("P", (8, 8), 0)
+    palette.putpalette([0, 0, 0, 0, 200, 0] + [0] * 762)
+    palette.paste(1, (4, 0, 8, 8))
+    palette.save(tmp_path / "icon.png", transparency=0)
+    for name, opaque in (("logo.png", (200, 0, 0)), ("icon.png", (0, 200, 0))):
+        rgb = open_rgb(tmp_path / name)
+        assert rgb.mode == "RGB"
+        assert rgb.getpixel((0, 0) if name == "icon.png" else (6, 0)) == (255, 255, 255)
+        assert rgb.getpixel((6, 0) if name == "icon.png" else (0, 0)) == opaque
+
+
+def test_other_modes_come_out_rgb(tmp_path: Path) -> None:
+    Image.new("CMYK", (8, 8), (0, 255, 255, 0)).save(tmp_path / "print.jpg")
+    Image.new("L", (8, 8), 100).save(tmp_path / "grey.png")
+    frames = [Image.new("RGB", (8, 8), c) for c in ((255, 0, 0), (0, 255, 0))]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    assert open_rgb(tmp_path / "grey.png").getpixel((0, 0)) == (100, 100, 100)
+    r, g, b = open_rgb(tmp_path / "print.jpg").getpixel((4, 4))
+    assert r > 200 and g < 60 and b < 60
+    assert open_rgb(tmp_path / "anim.gif").getpixel((0, 0)) == (255, 0, 0)  # the first frame
