@@ -7,7 +7,9 @@ most names, outside quotes. A .tsv file is always tab-separated.
 
 from __future__ import annotations
 
+import csv
 import re
+from typing import IO
 
 CANDIDATES = (",", ";", "\t")
 _QUOTED = re.compile(r'"(?:[^"]|"")*"')
@@ -33,3 +35,16 @@ def delimiter_for(header: str, suffix: str = ".csv") -> str:
     counts = {c: bare.count(c) for c in CANDIDATES}
     best = max(CANDIDATES, key=lambda c: counts[c])  # ties keep the comma (first)
     return best if counts[best] else ","
+
+
+def dict_reader(fh: IO[str], suffix: str = ".csv") -> tuple[csv.DictReader, int]:
+    """(a DictReader over the open file `fh` (opened with newline=""), the line number of its first
+    row): the separator as `delimiter_for` finds it, Excel's `sep=` line skipped, the header's names
+    stripped of stray spaces (as ingestion names them: "text, label" has a column "label")."""
+    first = fh.readline()
+    named = excel_separator(first)
+    if named is None:
+        fh.seek(0)
+    reader = csv.DictReader(fh, delimiter=named or delimiter_for(first, suffix))
+    reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+    return reader, 3 if named else 2

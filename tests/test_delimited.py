@@ -19,3 +19,14 @@ def test_an_excel_sep_line_names_the_separator() -> None:
     assert delimiter_for("sep=;\r\ntext;label\r\n") == ";"
     assert delimiter_for("sep=,\ntext;label\n") == ","
     assert excel_separator("sep=\t\n") == "\t" and excel_separator("text,sep=;\n") is None
+
+
+def test_a_dict_reader_starts_past_the_sep_line_and_says_where_its_rows_start(tmp_path) -> None:
+    import io
+
+    from spark_trainer.delimited import dict_reader
+
+    reader, first = dict_reader(io.StringIO("sep=;\r\ntext ; label\r\nhi;a\r\n", newline=""))
+    assert (reader.fieldnames, first, list(reader)) == (["text", "label"], 3, [{"text": "hi", "label": "a"}])
+    reader, first = dict_reader(io.StringIO("text,label\nhi,a\n", newline=""))
+    assert (reader.fieldnames, first, list(reader)) == (["text", "label"], 2, [{"text": "hi", "label": "a"}])

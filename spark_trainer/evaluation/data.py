@@ -8,14 +8,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.delimited import delimiter_for
+from spark_trainer.delimited import dict_reader
 from spark_trainer.errors import BadInput
 from spark_trainer.recipes.classification import label_name, missing_label
 
@@ -60,12 +59,9 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
     try:
         if path.suffix.lower() == ".csv":
             with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel writes a BOM
-                header = fh.readline()
-                fh.seek(0)
-                reader = csv.DictReader(fh, delimiter=delimiter_for(header))
-                columns = [name.strip() for name in reader.fieldnames or []]  # as ingestion names them
-                reader.fieldnames = columns
-                for number, row in enumerate(reader, start=2):
+                reader, first = dict_reader(fh)
+                columns = list(reader.fieldnames or [])
+                for number, row in enumerate(reader, start=first):
                     yield number, row, columns
             return
         with open(path, encoding="utf-8-sig") as fh:

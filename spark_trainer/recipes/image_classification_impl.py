@@ -8,7 +8,6 @@ report (`skipped_images`), never a crash mid-epoch.
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.delimited import delimiter_for
+from spark_trainer.delimited import dict_reader
 from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.models.loading import resolve_for_run
 from spark_trainer.recipes import classification as cls
@@ -167,12 +166,9 @@ class ImageClassificationRecipe:
         elif data_path.suffix.lower() in (".csv", ".tsv"):
             base = data_path.parent
             with data_path.open(encoding="utf-8-sig", newline="") as fh:
-                header = fh.readline()
-                fh.seek(0)
-                reader = csv.DictReader(fh, delimiter=delimiter_for(header, data_path.suffix))
-                reader.fieldnames = [name.strip() for name in reader.fieldnames or []]  # as ingestion names them
+                reader, first = dict_reader(fh, data_path.suffix)
                 table = list(reader)
-            records = [(row, f"{data_path.name}:{n + 2}", _hash_split(row, self.config.eval.val_fraction))
+            records = [(row, f"{data_path.name}:{n + first}", _hash_split(row, self.config.eval.val_fraction))
                        for n, row in enumerate(table)]
         else:
             base = data_path.parent

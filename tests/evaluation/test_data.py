@@ -64,3 +64,12 @@ def test_a_hand_written_csv_header_with_spaces_names_its_columns(tmp_path: Path)
     data = tmp_path / "held-out.csv"
     data.write_text("text, label\nrefund please, billing\n")
     assert [(i.text, i.label) for i in read_labelled(data)] == [("refund please", "billing")]
+
+
+def test_an_excel_sep_line_is_not_read_as_the_header(tmp_path: Path) -> None:
+    data = tmp_path / "held-out.csv"
+    data.write_text("sep=;\ntext;label\nrefund please;billing\napp crashes;\n")
+    with pytest.raises(BadInput, match=r"line 4 has an empty 'label'"):  # counted from the file's first line
+        read_labelled(data)
+    data.write_text("sep=;\ntext;label\nrefund please;billing\n")
+    assert [(i.text, i.label) for i in read_labelled(data)] == [("refund please", "billing")]
