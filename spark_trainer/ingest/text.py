@@ -42,6 +42,9 @@ def record_text(record: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+SAVE_AS_UTF8 = "save the file as UTF-8 (in Excel: CSV UTF-8; in an editor: encoding UTF-8)"
+
+
 def _utf8_problem(data: bytes, exc: UnicodeDecodeError) -> tuple[str, int]:
     line = data.count(b"\n", 0, exc.start) + 1
     return f"not valid UTF-8 at line {line} (byte {exc.start}: {exc.reason})", line
@@ -57,7 +60,7 @@ def read_jsonl(path: Path) -> Iterator[Row]:
                 # utf-8-sig on every line: files joined with `cat` carry each part's BOM inside
                 line = raw.decode("utf-8-sig").strip()
             except UnicodeDecodeError as exc:
-                yield number, None, f"not valid UTF-8 (byte {exc.start} of the line: {exc.reason})"
+                yield number, None, f"not valid UTF-8 (byte {exc.start} of the line: {exc.reason}); {SAVE_AS_UTF8}"
                 continue
             if not line:
                 blank.append(number)
@@ -152,7 +155,7 @@ def read_txt(path: Path, mode: str) -> Iterator[Row]:
         try:
             line = raw.decode("utf-8-sig")  # joined files carry BOMs inside, too
         except UnicodeDecodeError as exc:
-            yield number, None, f"not valid UTF-8 (byte {exc.start} of the line: {exc.reason})"
+            yield number, None, f"not valid UTF-8 (byte {exc.start} of the line: {exc.reason}); {SAVE_AS_UTF8}"
             continue
         if line.strip():
             yield number, {"text": line.rstrip("\r")}, None

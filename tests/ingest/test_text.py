@@ -69,8 +69,18 @@ def test_non_utf8_names_file_and_line(store, project, tmp_path) -> None:
     result = ingest_paths(store, [data, bad_csv], project=project)
     reasons = {(r.source, r.line): r.reason for r in result.report.rejected}
     assert "not valid UTF-8" in reasons[("mixed.jsonl", 2)]
+    assert reasons[("mixed.jsonl", 2)].endswith("; save the file as UTF-8 (in Excel: CSV UTF-8; in an editor: "
+                                                "encoding UTF-8)")  # what to do, not only what is wrong
     assert ("bad.csv", 3) in reasons and "not valid UTF-8 at line 3" in reasons[("bad.csv", 3)]
     assert result.dataset.num_items == 2
+
+
+def test_a_latin1_text_file_says_how_to_save_it(store, project, tmp_path) -> None:
+    data = tmp_path / "notes.txt"
+    data.write_bytes("first line\ncaf\u00e9 cr\u00e8me\n".encode("latin-1"))
+    result = ingest_paths(store, [data], project=project)
+    (rejected,) = result.report.rejected
+    assert rejected.line == 2 and "not valid UTF-8" in rejected.reason and "save the file as UTF-8" in rejected.reason
 
 
 def test_csv_tsv_json_txt_parquet_and_overlong_text(store, project, tmp_path) -> None:
