@@ -38,7 +38,8 @@ def predict_image_labels(model: Any, processor: Any, paths: list[str], rc: Any,
     (the recipe's resize and normalisation, no augmentation)."""
     import torch
 
-    from spark_trainer.recipes.image_classification_impl import _open_rgb, preprocess_of, transform
+    from spark_trainer.images import open_rgb
+    from spark_trainer.recipes.image_classification_impl import preprocess_of, transform
 
     pre = preprocess_of(processor)
     id2label = {int(k): str(v) for k, v in model.config.id2label.items()}
@@ -48,7 +49,7 @@ def predict_image_labels(model: Any, processor: Any, paths: list[str], rc: Any,
         for start in range(0, len(paths), BATCH):
             chunk = paths[start:start + BATCH]
             try:
-                pixels = torch.stack([transform(_open_rgb(p), pre, None, rc) for p in chunk])
+                pixels = torch.stack([transform(open_rgb(p), pre, None, rc) for p in chunk])
             except OSError as exc:
                 raise BadInput(f"an image in {', '.join(chunk)} cannot be read: {exc}") from None
             logits = model(pixel_values=pixels.to(device=param.device, dtype=param.dtype)).logits

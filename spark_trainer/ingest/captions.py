@@ -4,12 +4,11 @@ manifest's folder) and its caption in `text`, `caption` or `prompt`."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from pathlib import Path
 
-from spark_trainer.delimited import delimiter_for
+from spark_trainer.delimited import dict_reader
 from spark_trainer.ingest.detect import InputFile
 from spark_trainer.ingest.types import IngestReport
 
@@ -49,9 +48,8 @@ def _rows(f: InputFile, report: IngestReport) -> list[tuple[int, dict]]:
         report.reject(f.source, None, "caption manifest is not valid UTF-8")
         return []
     if f.path.suffix.lower() == ".csv":  # a caption may span lines inside quotes: read the text as a file
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter_for(text[:4096]))
+        reader, start = dict_reader(io.StringIO(text, newline=""))
         rows = []
-        start = 2
         for row in reader:
             rows.append((start, row))
             start = reader.line_num + 1

@@ -76,7 +76,8 @@ class ClassificationGenerator:
 
     def _batch(self, inputs: dict[str, Any]) -> dict[str, Any]:
         if self.kind == "image":
-            from spark_trainer.recipes.image_classification_impl import _open_rgb, transform
+            from spark_trainer.images import open_rgb
+            from spark_trainer.recipes.image_classification_impl import transform
 
             path = inputs.get("image")
             if not isinstance(path, str) or not path:
@@ -84,7 +85,7 @@ class ClassificationGenerator:
             if not Path(path).is_file():
                 raise BadInput(f"image {path} does not exist")
             try:
-                pixels = transform(_open_rgb(path), self.recipe.pre, None, self.recipe.rc)
+                pixels = transform(open_rgb(path), self.recipe.pre, None, self.recipe.rc)
             except OSError as exc:
                 raise BadInput(f"image {path} cannot be read: {exc}") from None
             return {"pixel_values": pixels.unsqueeze(0)}

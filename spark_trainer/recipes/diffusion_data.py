@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.errors import BadInput
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".avif")
+from spark_trainer.images import open_rgb
+from spark_trainer.ingest.detect import IMAGE_EXTS
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def read_pairs(data_path: Path, missing_captions: str) -> DataCheck:
             except json.JSONDecodeError as exc:
                 raise BadInput(f"{manifest}: line {number} is not JSON ({exc.msg})") from None
             raw_path = row.get("path") if isinstance(row, dict) else None
-            if not isinstance(raw_path, str) or Path(raw_path).suffix.lower() not in IMAGE_SUFFIXES:
+            if not isinstance(raw_path, str) or Path(raw_path).suffix.lower() not in IMAGE_EXTS:
                 other_kinds += 1
                 continue
             path = Path(raw_path) if Path(raw_path).is_absolute() else data_path / raw_path
@@ -90,13 +90,6 @@ def read_pairs(data_path: Path, missing_captions: str) -> DataCheck:
         raise BadInput(f"{len(missing)} of {len(missing) + len(items)} images have no caption: {shown}; add a "
                        "name.txt caption beside each image, or set recipe_config.missing_captions to empty or skip")
     return DataCheck(items, skipped, missing)
-
-
-def decode_rgb(path: Path) -> Any:
-    """The image as an upright RGB PIL image, fully decoded (truncated files fail here, not mid-epoch)."""
-    from spark_trainer.images import open_rgb
-
-    return open_rgb(path)
 
 
 def check_decodes(check: DataCheck) -> DataCheck:
@@ -165,7 +158,7 @@ def load_pixels(item: CaptionedImage, flip: bool = False) -> Any:
     import torch
     from PIL import Image
 
-    image = decode_rgb(item.path)
+    image = open_rgb(item.path)  # upright RGB, fully decoded: truncated files fail here
     tw, th = item.bucket
     scale = max(tw / image.width, th / image.height)
     rw, rh = max(tw, round(image.width * scale)), max(th, round(image.height * scale))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.delimited import dict_reader
 from spark_trainer.errors import BadInput, ConfigError
+from spark_trainer.images import open_rgb
 from spark_trainer.models.loading import resolve_for_run
 from spark_trainer.recipes import classification as cls
 from spark_trainer.recipes.base import EvalResult, Sample
@@ -58,12 +59,6 @@ def preprocess_of(processor: Any) -> Preprocess:
     if not getattr(processor, "do_normalize", True):
         mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
     return Preprocess(height, width, edge, mean, std)  # type: ignore[arg-type]
-
-
-def _open_rgb(path: str) -> Any:
-    from spark_trainer.images import open_rgb
-
-    return open_rgb(path)
 
 
 def transform(image: Any, pre: Preprocess, rng: random.Random | None, rc: ImageClassificationConfig) -> Any:
@@ -220,7 +215,7 @@ class ImageClassificationRecipe:
     def load(self, item: ImageItem, seed: int | None) -> tuple[Any, int]:
         assert self.pre is not None
         rng = None if seed is None else random.Random(seed)
-        return transform(_open_rgb(item.path), self.pre, rng, self.rc), item.label
+        return transform(open_rgb(item.path), self.pre, rng, self.rc), item.label
 
     def collate(self, examples: list[tuple[Any, int]]) -> dict[str, Any]:
         import torch
@@ -285,7 +280,7 @@ class ImageClassificationRecipe:
         samples = []
         for item, p in zip(items, probs, strict=True):
             k = int(p.argmax())
-            thumb = _open_rgb(item.path)
+            thumb = open_rgb(item.path)
             thumb.thumbnail((160, 160))
             caption = f"predicted {self.labels.names[k]} ({float(p[k]):.2f}); true {self.labels.names[item.label]}"
             samples.append(Sample(prompt=Path(item.path).name, image=thumb, caption=caption))

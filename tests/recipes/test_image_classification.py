@@ -123,13 +123,14 @@ def test_bad_input_fails_before_training(tiny_image_classifier, tmp_path):
 
 
 def test_a_phone_photo_is_fed_to_the_model_upright(tmp_path):
+    from spark_trainer.images import open_rgb
     from spark_trainer.recipes.image_classification import ImageClassificationConfig
-    from spark_trainer.recipes.image_classification_impl import Preprocess, _open_rgb, transform
+    from spark_trainer.recipes.image_classification_impl import Preprocess, transform
     from tests.ingest.media import write_phone_photo
 
     photo = write_phone_photo(tmp_path / "IMG_0002.JPG", (64, 32))
     pre = Preprocess(64, 32, None, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # 32 wide, 64 high
-    pixels = transform(_open_rgb(str(photo)), pre, None, ImageClassificationConfig())
+    pixels = transform(open_rgb(str(photo)), pre, None, ImageClassificationConfig())
     assert tuple(pixels.shape) == (3, 64, 32)
     assert float(pixels[0, 4, 16]) > 0.8 and float(pixels[0, 60, 16]) < 0.2  # red on top, black below
 
