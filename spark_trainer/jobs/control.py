@@ -64,16 +64,20 @@ def stop(store: Store, run_id: int | str, kind: StopKind, *, grace_s: float | No
                        f"run {run.id} is {run.status.value}; only a starting or running run can be paused")
     _write_request(Path(run.run_dir), kind)
     grace = float(settings.get(store, "stop_grace_seconds")) if grace_s is None else grace_s
-    how = process.stop_group(run.pid, run.pid_start_time, grace) if run.pid else "exited"
-    current = runs.get(store, run.id)
-    if current.status.is_active or current.status == RunStatus.INTERRUPTED:
+    while True:
+        how = process.stop_group(run.pid, run.pid_start_time, grace) if run.pid else "exited"
         reason = (f"{verb} requested; worker killed after the {grace:g} s grace period" if how == "killed"
                   else f"{verb} requested; worker stopped")
+        # Only the worker just stopped: while it saved its checkpoint, another process may have
+        # resumed the run and started a new worker, which must not be marked stopped under it.
         try:
-            current = runs.transition(store, run.id, target, reason, eta_seconds=None)
+            return runs.transition(store, run.id, target, reason, expect={*runs.ACTIVE, RunStatus.INTERRUPTED},
+                                   expect_pid=run.pid, eta_seconds=None)
         except (BadInput, IllegalTransition):
-            current = runs.get(store, run.id)  # the worker finished meanwhile
-    return current
+            current = runs.get(store, run.id)  # the worker recorded how it ended, or another took over
+        if run.pid is not None or not current.status.is_active or current.pid is None:
+            return current
+        run = current  # cancelled while starting: the worker recorded itself meanwhile; stop it
 
 
 def cancel(store: Store, run_id: int | str, *, grace_s: float | None = None) -> Run:
