@@ -30,6 +30,7 @@ from spark_trainer.jobs.submit import CONFIG_NAME, frozen_config, upgrade_frozen
 from spark_trainer.store import datasets, metrics, runs
 from spark_trainer.store.entities import RunStatus, utcnow
 from spark_trainer.store.store import Store
+from spark_trainer.training.checkpoint_check import set_aside_damaged
 from spark_trainer.training.reporting import Commands, StopKind, TrainOutcome
 
 HEARTBEAT_S = 2.0
@@ -369,6 +370,9 @@ def _train_here_or_ranks(store: Store, run: Any, run_dir: Path, commands: Comman
     try:
         for note in upgrade_frozen_config(store, run.id, run_dir):
             say(f"config: {note}")
+        for note in set_aside_damaged(run_dir):  # before any rank would fail to load it
+            say(note)
+            runs.note(store, run.id, note)
         world = gpu_alloc.world_size(gpu_alloc.parse_request(run.requested_gpus), run.gpus)
         if world > 1:
             return _launch_ranks(store, run.id, run_dir, world, run.gpus)
