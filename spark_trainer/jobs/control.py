@@ -13,6 +13,7 @@ from pathlib import Path
 from spark_trainer.errors import BadInput, IllegalTransition
 from spark_trainer.jobs import process
 from spark_trainer.jobs.reconcile import reconcile
+from spark_trainer.jobs.resume_checks import check_inputs
 from spark_trainer.store import runs, settings
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
@@ -100,6 +101,7 @@ def resume(store: Store, run_id: int | str, *, gpus: str | None = None) -> Run:
     if run.status not in resumable:
         raise BadInput(f"run {run.id} is {run.status.value}; only a paused, interrupted, failed or cancelled "
                        "run can be resumed")
+    check_inputs(store, run)
     checkpoint = latest_checkpoint(Path(run.run_dir))
     where = f"from checkpoint step {checkpoint_step(checkpoint)}" if checkpoint else "from the start (no checkpoint)"
     moved: dict[str, str] = {}

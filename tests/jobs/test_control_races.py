@@ -75,7 +75,7 @@ def test_a_slow_pause_leaves_alone_the_worker_a_resume_started_meanwhile(store: 
         # The first worker saves its checkpoint and records the pause (as a real worker does) ...
         runs.transition(store, run.id, RunStatus.PAUSED, "paused by request; checkpoint at step 4")
         # ... and, while its process is still exiting, the user resumes from the GUI: a new worker starts.
-        control.resume(store, run.id)
+        runs.transition(store, run.id, RunStatus.QUEUED, "resume requested", expect={RunStatus.PAUSED})
         second = _worker(store, run, "import time; print('ready', flush=True); time.sleep(120)")
         pausing.join(timeout=60)
         assert not pausing.is_alive()
