@@ -217,7 +217,14 @@ class RunDetailView(QWidget):
     def _on_run_removed(self, run_id: int) -> None:
         if run_id == self.run_id and self._following:
             self.stop()
-            self.banner.show_message(f"Run {run_id} no longer exists", "error")
+            # Deleted by another process (`run delete`, another window): no action may act on the ghost.
+            self.run = None
+            for button in (self.cancel_button, self.pause_button, self.resume_button, self.extend_button,
+                           self.extend_steps, self.playground_button, self.clone_button, self.export_button,
+                           self.evaluate_button, self.delete_button):
+                button.setEnabled(False)
+            self.banner.show_message(f"Run {run_id} no longer exists (deleted by another window or command)",
+                                     "error")
 
     def _on_log(self, run_id: int, text: str, reset: bool) -> None:
         if run_id != self.run_id:
@@ -247,6 +254,7 @@ class RunDetailView(QWidget):
         self.extend_button.setEnabled(status == RunStatus.COMPLETED)
         self.extend_steps.setEnabled(status == RunStatus.COMPLETED)
         self.delete_button.setEnabled(not status.is_active)
+        self.clone_button.setEnabled(True)
         if run.error and status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
             self.banner.show_message(run.error.splitlines()[0], "error")
         elif self.banner.role == "error" and not run.error:
