@@ -52,13 +52,16 @@ def stop(store: Store, run_id: int | str, kind: StopKind, *, grace_s: float | No
     run = runs.get(store, run_id)
     target = _STOPPED[kind]
     verb = kind.value
-    if run.status == RunStatus.QUEUED:
-        if kind == StopKind.PAUSE:
+    while run.status in (RunStatus.QUEUED, RunStatus.PAUSED, RunStatus.INTERRUPTED):
+        if run.status == RunStatus.QUEUED and kind == StopKind.PAUSE:
             raise BadInput(f"run {run.id} is queued and has not started; cancel it instead of pausing")
-        return runs.transition(store, run.id, RunStatus.CANCELLED, "cancelled while queued",
-                               expect={RunStatus.QUEUED})
-    if run.status in (RunStatus.PAUSED, RunStatus.INTERRUPTED) and kind == StopKind.CANCEL:
-        return runs.transition(store, run.id, RunStatus.CANCELLED, f"cancelled while {run.status.value}")
+        if kind == StopKind.PAUSE:
+            break
+        try:  # no worker: only the status changes, if nobody moved the run on since it was read
+            return runs.transition(store, run.id, RunStatus.CANCELLED, f"cancelled while {run.status.value}",
+                                   expect={run.status})
+        except BadInput:
+            run = runs.get(store, run.id)  # a scheduler started it (or a resume queued it) meanwhile
     if not run.status.is_active:
         raise BadInput(f"run {run.id} is {run.status.value}; only a queued, starting or running run can be {verb}ed"
                        if kind == StopKind.CANCEL else

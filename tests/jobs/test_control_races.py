@@ -87,3 +87,45 @@ def test_a_slow_pause_leaves_alone_the_worker_a_resume_started_meanwhile(store: 
             if proc is not None:
                 proc.kill()
                 proc.wait()
+
+
+def test_cancel_of_a_queued_run_that_a_scheduler_starts_meanwhile_stops_its_worker(store: Store, home: Path,
+                                                                                   experiment, tmp_path: Path) -> None:
+    run = runs.create(store, experiment.id, requested_gpus="cpu")
+    at_write, go_on = threading.Event(), threading.Event()
+
+    def hold_at_the_write(frame, event, _arg):  # the cancel has read "queued" and is about to write
+        if event == "call" and frame.f_code is runs.transition.__code__ and not go_on.is_set():
+            at_write.set()
+            go_on.wait(30)
+
+    outcome: list[object] = []
+
+    def cancel_from_another_front_end() -> None:
+        sys.settrace(hold_at_the_write)
+        try:
+            with Store.open(home) as other:
+                outcome.append(control.cancel(other, run.id, grace_s=30))
+        except Exception as exc:  # noqa: BLE001 - the test shows what the user would have seen
+            outcome.append(exc)
+        finally:
+            sys.settrace(None)
+
+    cancelling = threading.Thread(target=cancel_from_another_front_end)
+    cancelling.start()
+    marker = tmp_path / "term"
+    worker = None
+    try:
+        assert at_write.wait(30)
+        worker = _worker(store, run, SLOW_STOP, str(marker))  # `queue serve` starts it just then
+        go_on.set()
+        cancelling.join(timeout=60)
+        assert not cancelling.is_alive()
+        assert isinstance(outcome[0], Run), outcome[0]  # not "run 1 is running; this needs it to be queued"
+        assert outcome[0].status == RunStatus.CANCELLED
+        assert worker.wait(timeout=30) == 0 and marker.exists()  # its worker was asked to stop, and did
+    finally:
+        go_on.set()
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+            worker.wait()
