@@ -53,3 +53,28 @@ def test_a_run_deleted_by_another_process_leaves_no_action_to_click(store, ctx, 
                view.delete_button]
     assert [b.text() for b in buttons if b.isEnabled()] == []
     view.stop()
+
+
+def test_a_double_click_on_resume_resumes_once_without_an_error(store, ctx, qtbot) -> None:
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.jobs import control
+    from spark_trainer.store import experiments, projects, runs
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = control.cancel(store, runs.create(store, exp.id).id)
+    ctx.scheduler.stop()  # the resumed run stays queued: this run has no model to train
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show_run(run.id)
+    qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
+    view.resume_button.click()
+    assert not view.resume_button.isEnabled()  # until the first click's resume has landed
+    view.resume_button.click()
+    qtbot.waitUntil(lambda: view.badge.text() == "queued", timeout=10_000)
+    qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
+    assert view.banner.role != "error", view.banner.text()
+    assert [e.reason for e in runs.events(store, run.id)].count("resume requested from the start (no checkpoint)") == 1
+    assert view.cancel_button.isEnabled() and not view.resume_button.isEnabled()
+    view.stop()
