@@ -26,7 +26,7 @@ class LogHealth:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # reentrant: the SIGTERM handler prints, maybe inside a print
         self.dropped = 0  # lines dropped since the log was last writable
         self.total_dropped = 0
         self.error: str | None = None  # the first failure, as one line

@@ -55,3 +55,28 @@ def test_a_worker_printing_to_a_full_log_exits_cleanly(tmpfs, tmp_path: Path) ->
                               env={**os.environ, "PYTHONPATH": str(REPO)}, check=False, timeout=60)
     assert done.returncode == 0
     assert (folder / "worker.log").stat().st_size == 0
+
+
+
+def test_a_sigterm_that_prints_while_the_worker_prints_does_not_hang_it(tmp_path: Path) -> None:
+    """The worker's SIGTERM handler writes a line to the log; a SIGTERM landing inside another
+    write deadlocked the worker on the log's lock (and every later SIGTERM with it)."""
+    from tests.training.test_reporting import run_script
+
+    log = tmp_path / "worker.log"
+    done = run_script(f"""
+        from pathlib import Path
+        from spark_trainer.jobs.worker_log import LogHealth, LogStream
+
+        fd = os.open({str(log)!r}, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        stream = LogStream(fd, LogHealth(Path(".")), "<stdout>")
+        signal.signal(signal.SIGTERM, lambda *_: stream.write("SIGTERM received: pause requested\\n"))
+        tracer, sent = signal_at(LogStream.write.__code__, "failure = self._write_all(data)")
+        sys.settrace(tracer)
+        stream.write("step 7 loss 2.5\\n")
+        sys.settrace(None)
+        print(sent)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[1]"]
+    assert sorted(log.read_text().splitlines()) == ["SIGTERM received: pause requested", "step 7 loss 2.5"]
