@@ -65,9 +65,14 @@ def _install_stop_handler(run_dir: Path, commands: Commands) -> None:
     signal.signal(signal.SIGTERM, on_term)
 
 
-def _heartbeat(store: Store, run_id: int, stop: threading.Event, log: worker_log.LogHealth | None = None) -> None:
+def _heartbeat(store: Store, run_id: int, stop: threading.Event, log: worker_log.LogHealth | None = None,
+               run_dir: Path | None = None) -> None:
     last_error = None
+    log_path = Path(run_dir) / process.LOG_NAME if run_dir is not None else None
+    reattach = log_path is not None and worker_log.writes_to(log_path)  # a spawned worker, not a test's
     while not stop.wait(HEARTBEAT_S):
+        if reattach:
+            worker_log.reattach_if_deleted(log_path)
         try:
             runs.beat(store, run_id)
             last_error = None
@@ -325,7 +330,7 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None, *, lean: bo
         _record_checkpoints(store, run_id)  # a resume: what the last attempt saved but could not record
         space_reserve.hold(run_dir)
         beat_stop = threading.Event()
-        beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop, log), daemon=True,
+        beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop, log, run_dir), daemon=True,
                                 name="heartbeat")
         beat.start()
         if lean:
