@@ -23,7 +23,7 @@ from typing import Any
 
 from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, DiskFull, SparkError, describe
-from spark_trainer.jobs import control, process, space_reserve, worker_log
+from spark_trainer.jobs import control, process, run_lock, space_reserve, worker_log
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.lean_imports import keep_out_for_run, keep_out_unneeded
 from spark_trainer.jobs.submit import CONFIG_NAME, frozen_config, upgrade_frozen_config
@@ -319,6 +319,9 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None, *, lean: bo
             runs.transition(store, run_id, RunStatus.FAILED, "run folder belongs to another run",
                             expect={RunStatus.STARTING}, error=foreign)
             return 1
+        _lock, holder = run_lock.hold(run_dir)  # held (the fd stays open) until this process exits
+        if holder is not None:
+            return run_lock.leave_to(store, run_id, holder, say)
         try:
             runs.transition(store, run_id, RunStatus.RUNNING, f"worker started (pid {os.getpid()})",
                             expect={RunStatus.STARTING}, pid=os.getpid(),

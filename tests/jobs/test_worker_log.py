@@ -86,6 +86,7 @@ def test_a_worker_log_deleted_by_hand_comes_back_and_logs_follow_shows_it(store,
     import time
 
     from spark_trainer.jobs import control
+    from spark_trainer.store import runs
     from spark_trainer.store.entities import RunStatus
     from tests.conftest import spark_trainer_exe, subprocess_env
     from tests.jobs.conftest import wait_until
@@ -110,6 +111,8 @@ def test_a_worker_log_deleted_by_hand_comes_back_and_logs_follow_shows_it(store,
     finally:
         if follow.poll() is None:
             follow.kill()
+        if runs.get(store, run_id).status.is_active:  # a failed assertion must not leave the worker training
+            control.cancel(store, run_id, grace_s=10)
     text = log.read_text()
     assert "[worker.log was deleted while the run was training; the lines written since then are lost]" in text
     assert "SIGTERM received: cancel requested" in text  # what the worker said afterwards is in the new log
