@@ -31,7 +31,10 @@ def hold(run_dir: Path) -> tuple[int | None, int | None]:
     it (its pid, as it wrote it; 0 if unknown), and (None, None) when the filesystem cannot lock
     (the guard is skipped there).
     """
-    import fcntl
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; the store's status rules are the guard there
+        return None, None
 
     path = Path(run_dir) / LOCK_NAME
     try:
