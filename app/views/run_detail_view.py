@@ -217,7 +217,11 @@ class RunDetailView(QWidget):
     def _on_run_removed(self, run_id: int) -> None:
         if run_id == self.run_id and self._following:
             self.stop()
-            self.banner.show_message(f"Run {run_id} no longer exists", "error")
+            # Deleted by another process (`run delete`, another window): no action may act on the ghost.
+            self.run = None
+            self._set_actions_enabled(False, all_of_them=True)
+            self.banner.show_message(f"Run {run_id} no longer exists (deleted by another window or command)",
+                                     "error")
 
     def _on_log(self, run_id: int, text: str, reset: bool) -> None:
         if run_id != self.run_id:
@@ -247,6 +251,7 @@ class RunDetailView(QWidget):
         self.extend_button.setEnabled(status == RunStatus.COMPLETED)
         self.extend_steps.setEnabled(status == RunStatus.COMPLETED)
         self.delete_button.setEnabled(not status.is_active)
+        self.clone_button.setEnabled(True)
         if run.error and status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
             self.banner.show_message(run.error.splitlines()[0], "error")
         elif self.banner.role == "error" and not run.error:
@@ -315,10 +320,28 @@ class RunDetailView(QWidget):
 
         task = Task(work, owner=self, name=f"run-{action}")
         task.signals.succeeded.connect(lambda run: self._acted(action, run))
-        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
+        task.signals.failed.connect(lambda message, _exc: self._act_failed(message))
         self.banner.show_message(f"{action.capitalize()} requested…", "info")
+        # A second click (a double-click, an impatient user) must not send the request again: the
+        # second resume of a run the first just queued failed with "only a paused ... run can be resumed".
+        self._set_actions_enabled(False)
         self._task = task
         self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _act_failed(self, message: str) -> None:
+        self.banner.show_message(message, "error")
+        if self.run is not None:
+            self._show_state(self.run)
+
+    def _set_actions_enabled(self, enabled: bool, *, all_of_them: bool = False) -> None:
+        """The buttons that change the run's status (`_show_state` sets them again), or with
+        `all_of_them` every action (a run that is gone)."""
+        buttons = [self.cancel_button, self.pause_button, self.resume_button, self.extend_button, self.extend_steps,
+                   self.delete_button]
+        if all_of_them:
+            buttons += [self.playground_button, self.clone_button, self.export_button, self.evaluate_button]
+        for button in buttons:
+            button.setEnabled(enabled)
 
     def _acted(self, action: str, run: Run) -> None:
         self.banner.show_message(f"Run {run.id} is now {run.status.value}", "ok")

@@ -191,6 +191,8 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> Result:
     def copy_new() -> None:
         nonlocal offset
         if path.exists():
+            if path.stat().st_size < offset:
+                offset = 0  # deleted and begun afresh (the worker reopens a deleted log): show the new one
             with open(path, "rb") as fh:
                 fh.seek(offset)
                 chunk = fh.read()

@@ -13,6 +13,7 @@ from pathlib import Path
 from spark_trainer.errors import BadInput, IllegalTransition
 from spark_trainer.jobs import process
 from spark_trainer.jobs.reconcile import reconcile
+from spark_trainer.jobs.resume_checks import check_inputs
 from spark_trainer.store import runs, settings
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
@@ -51,29 +52,36 @@ def stop(store: Store, run_id: int | str, kind: StopKind, *, grace_s: float | No
     run = runs.get(store, run_id)
     target = _STOPPED[kind]
     verb = kind.value
-    if run.status == RunStatus.QUEUED:
-        if kind == StopKind.PAUSE:
+    while run.status in (RunStatus.QUEUED, RunStatus.PAUSED, RunStatus.INTERRUPTED):
+        if run.status == RunStatus.QUEUED and kind == StopKind.PAUSE:
             raise BadInput(f"run {run.id} is queued and has not started; cancel it instead of pausing")
-        return runs.transition(store, run.id, RunStatus.CANCELLED, "cancelled while queued",
-                               expect={RunStatus.QUEUED})
-    if run.status in (RunStatus.PAUSED, RunStatus.INTERRUPTED) and kind == StopKind.CANCEL:
-        return runs.transition(store, run.id, RunStatus.CANCELLED, f"cancelled while {run.status.value}")
+        if kind == StopKind.PAUSE:
+            break
+        try:  # no worker: only the status changes, if nobody moved the run on since it was read
+            return runs.transition(store, run.id, RunStatus.CANCELLED, f"cancelled while {run.status.value}",
+                                   expect={run.status})
+        except BadInput:
+            run = runs.get(store, run.id)  # a scheduler started it (or a resume queued it) meanwhile
     if not run.status.is_active:
         raise BadInput(f"run {run.id} is {run.status.value}; only a queued, starting or running run can be {verb}ed"
                        if kind == StopKind.CANCEL else
                        f"run {run.id} is {run.status.value}; only a starting or running run can be paused")
     _write_request(Path(run.run_dir), kind)
     grace = float(settings.get(store, "stop_grace_seconds")) if grace_s is None else grace_s
-    how = process.stop_group(run.pid, run.pid_start_time, grace) if run.pid else "exited"
-    current = runs.get(store, run.id)
-    if current.status.is_active or current.status == RunStatus.INTERRUPTED:
+    while True:
+        how = process.stop_group(run.pid, run.pid_start_time, grace) if run.pid else "exited"
         reason = (f"{verb} requested; worker killed after the {grace:g} s grace period" if how == "killed"
                   else f"{verb} requested; worker stopped")
+        # Only the worker just stopped: while it saved its checkpoint, another process may have
+        # resumed the run and started a new worker, which must not be marked stopped under it.
         try:
-            current = runs.transition(store, run.id, target, reason, eta_seconds=None)
+            return runs.transition(store, run.id, target, reason, expect={*runs.ACTIVE, RunStatus.INTERRUPTED},
+                                   expect_pid=run.pid, eta_seconds=None)
         except (BadInput, IllegalTransition):
-            current = runs.get(store, run.id)  # the worker finished meanwhile
-    return current
+            current = runs.get(store, run.id)  # the worker recorded how it ended, or another took over
+        if run.pid is not None or not current.status.is_active or current.pid is None:
+            return current
+        run = current  # cancelled while starting: the worker recorded itself meanwhile; stop it
 
 
 def cancel(store: Store, run_id: int | str, *, grace_s: float | None = None) -> Run:
@@ -96,6 +104,7 @@ def resume(store: Store, run_id: int | str, *, gpus: str | None = None) -> Run:
     if run.status not in resumable:
         raise BadInput(f"run {run.id} is {run.status.value}; only a paused, interrupted, failed or cancelled "
                        "run can be resumed")
+    check_inputs(store, run)
     checkpoint = latest_checkpoint(Path(run.run_dir))
     where = f"from checkpoint step {checkpoint_step(checkpoint)}" if checkpoint else "from the start (no checkpoint)"
     moved: dict[str, str] = {}

@@ -25,6 +25,7 @@ import yaml
 
 from spark_trainer.errors import BadInput
 from spark_trainer.jobs.reconcile import reconcile
+from spark_trainer.jobs.resume_checks import check_inputs
 from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
@@ -64,6 +65,7 @@ def extend(store: Store, run_id: int | str, extra_steps: int, *, rewarm_fraction
         raise BadInput(f"run {run.id} has no frozen config at {config_path}; it cannot be extended")
     if latest_checkpoint(run_dir) is None:
         raise BadInput(f"run {run.id} has no checkpoint in {run_dir / 'checkpoints'} to continue from")
+    check_inputs(store, run, "be extended")
     config = yaml.safe_load(config_path.read_text()) or {}
     train = dict(config.get("train") or {})
     old_total = int(run.total_steps or train.get("max_steps") or run.step)

@@ -23,13 +23,14 @@ from typing import Any
 
 from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, DiskFull, SparkError, describe
-from spark_trainer.jobs import control, process, space_reserve, worker_log
+from spark_trainer.jobs import control, process, run_lock, space_reserve, worker_log
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.lean_imports import keep_out_for_run, keep_out_unneeded
 from spark_trainer.jobs.submit import CONFIG_NAME, frozen_config, upgrade_frozen_config
 from spark_trainer.store import datasets, metrics, runs
 from spark_trainer.store.entities import RunStatus, utcnow
 from spark_trainer.store.store import Store
+from spark_trainer.training.checkpoint_check import set_aside_damaged
 from spark_trainer.training.reporting import Commands, StopKind, TrainOutcome
 
 HEARTBEAT_S = 2.0
@@ -64,9 +65,14 @@ def _install_stop_handler(run_dir: Path, commands: Commands) -> None:
     signal.signal(signal.SIGTERM, on_term)
 
 
-def _heartbeat(store: Store, run_id: int, stop: threading.Event, log: worker_log.LogHealth | None = None) -> None:
+def _heartbeat(store: Store, run_id: int, stop: threading.Event, log: worker_log.LogHealth | None = None,
+               run_dir: Path | None = None) -> None:
     last_error = None
+    log_path = Path(run_dir) / process.LOG_NAME if run_dir is not None else None
+    reattach = log_path is not None and worker_log.writes_to(log_path)  # a spawned worker, not a test's
     while not stop.wait(HEARTBEAT_S):
+        if reattach:
+            worker_log.reattach_if_deleted(log_path)
         try:
             runs.beat(store, run_id)
             last_error = None
@@ -313,6 +319,9 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None, *, lean: bo
             runs.transition(store, run_id, RunStatus.FAILED, "run folder belongs to another run",
                             expect={RunStatus.STARTING}, error=foreign)
             return 1
+        _lock, holder = run_lock.hold(run_dir)  # held (the fd stays open) until this process exits
+        if holder is not None:
+            return run_lock.leave_to(store, run_id, holder, say)
         try:
             runs.transition(store, run_id, RunStatus.RUNNING, f"worker started (pid {os.getpid()})",
                             expect={RunStatus.STARTING}, pid=os.getpid(),
@@ -324,7 +333,7 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None, *, lean: bo
         _record_checkpoints(store, run_id)  # a resume: what the last attempt saved but could not record
         space_reserve.hold(run_dir)
         beat_stop = threading.Event()
-        beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop, log), daemon=True,
+        beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop, log, run_dir), daemon=True,
                                 name="heartbeat")
         beat.start()
         if lean:
@@ -369,6 +378,9 @@ def _train_here_or_ranks(store: Store, run: Any, run_dir: Path, commands: Comman
     try:
         for note in upgrade_frozen_config(store, run.id, run_dir):
             say(f"config: {note}")
+        for note in set_aside_damaged(run_dir):  # before any rank would fail to load it
+            say(note)
+            runs.note(store, run.id, note)
         world = gpu_alloc.world_size(gpu_alloc.parse_request(run.requested_gpus), run.gpus)
         if world > 1:
             return _launch_ranks(store, run.id, run_dir, world, run.gpus)

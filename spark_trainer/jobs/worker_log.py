@@ -26,7 +26,7 @@ class LogHealth:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # reentrant: the SIGTERM handler prints, maybe inside a print
         self.dropped = 0  # lines dropped since the log was last writable
         self.total_dropped = 0
         self.error: str | None = None  # the first failure, as one line
@@ -140,3 +140,35 @@ def install() -> tuple[LogHealth, tuple[object, object]]:
 
 def restore(old: tuple[object, object]) -> None:
     sys.stdout, sys.stderr = old  # type: ignore[assignment]
+
+
+def writes_to(log_path: Path) -> bool:
+    """Whether this process's stdout is the file `log_path` (as for a worker that `spawn_worker` started)."""
+    try:
+        mine, there = os.fstat(1), os.stat(log_path)
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
+
+
+def reattach_if_deleted(log_path: Path) -> bool:
+    """If the log file the worker writes to was deleted (by hand, or a clean-up script), open a new
+    one at `log_path` onto stdout and stderr, starting with a line that says so; True if it did.
+
+    Without this every later line went to the deleted file: `run logs` and the GUI showed nothing
+    more, and a run that then failed had no log tail for its error.
+    """
+    try:
+        if os.fstat(1).st_nlink > 0:
+            return False
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError:
+        return False  # the folder is gone too (or the disk fails): keep writing where we were
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+    finally:
+        os.close(fd)
+    print(f"[{log_path.name} was deleted while the run was training; the lines written since then are lost]",
+          flush=True)
+    return True

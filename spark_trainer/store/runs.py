@@ -176,6 +176,10 @@ def create(
         return _entity(row, exp)
 
 
+# `transition(expect_pid=...)` default: any worker. Never a real pid; None means "no worker yet".
+ANY_PID = -1
+
+
 def transition(
     store: Store,
     run_id: int | str,
@@ -183,12 +187,15 @@ def transition(
     reason: str,
     *,
     expect: set[RunStatus] | None = None,
+    expect_pid: int | None = ANY_PID,
     **fields: Any,
 ) -> Run:
-    """Move a run to `to`, recording an event; optionally only from one of `expect`.
+    """Move a run to `to`, recording an event; optionally only from one of `expect`, and only
+    while its worker is still `expect_pid` (None: no worker recorded yet).
 
-    Raises BadInput when the run is not in one of `expect` (the caller's request does not fit the
-    run any more), IllegalTransition when the lifecycle never allows the move (a bug).
+    Raises BadInput when the run is not in one of `expect` or has another worker by now (the
+    caller's request does not fit the run any more), IllegalTransition when the lifecycle never
+    allows the move (a bug).
     """
     with store.write() as session:
         row = _row(session, run_id)
@@ -196,6 +203,8 @@ def transition(
         if expect is not None and current not in expect:
             wanted = ", ".join(sorted(s.value for s in expect))
             raise BadInput(f"run {row.id} is {current.value}; this needs it to be {wanted}")
+        if expect_pid != ANY_PID and row.pid != expect_pid:
+            raise BadInput(f"run {row.id} has another worker by now (pid {row.pid}, not {expect_pid})")
         if to != current and to not in ALLOWED[current]:
             raise IllegalTransition(f"run {row.id} is {current.value} and cannot become {to.value}")
         _set_fields(row, fields)

@@ -47,7 +47,7 @@ class Commands:
     """Thread-safe requests to a running engine; a signal handler may set them."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: a signal handler may call in while the engine holds it
         self._stop: StopKind | None = None
         self._save = False
         self._sample = False

@@ -55,3 +55,65 @@ def test_a_worker_printing_to_a_full_log_exits_cleanly(tmpfs, tmp_path: Path) ->
                               env={**os.environ, "PYTHONPATH": str(REPO)}, check=False, timeout=60)
     assert done.returncode == 0
     assert (folder / "worker.log").stat().st_size == 0
+
+
+
+def test_a_sigterm_that_prints_while_the_worker_prints_does_not_hang_it(tmp_path: Path) -> None:
+    """The worker's SIGTERM handler writes a line to the log; a SIGTERM landing inside another
+    write deadlocked the worker on the log's lock (and every later SIGTERM with it)."""
+    from tests.training.test_reporting import run_script
+
+    log = tmp_path / "worker.log"
+    done = run_script(f"""
+        from pathlib import Path
+        from spark_trainer.jobs.worker_log import LogHealth, LogStream
+
+        fd = os.open({str(log)!r}, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        stream = LogStream(fd, LogHealth(Path(".")), "<stdout>")
+        signal.signal(signal.SIGTERM, lambda *_: stream.write("SIGTERM received: pause requested\\n"))
+        tracer, sent = signal_at(LogStream.write.__code__, "failure = self._write_all(data)")
+        sys.settrace(tracer)
+        stream.write("step 7 loss 2.5\\n")
+        sys.settrace(None)
+        print(sent)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[1]"]
+    assert sorted(log.read_text().splitlines()) == ["SIGTERM received: pause requested", "step 7 loss 2.5"]
+
+
+def test_a_worker_log_deleted_by_hand_comes_back_and_logs_follow_shows_it(store, run_file, cli) -> None:
+    import time
+
+    from spark_trainer.jobs import control
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+    from tests.conftest import spark_trainer_exe, subprocess_env
+    from tests.jobs.conftest import wait_until
+
+    started = cli("--json", "train", str(run_file("logless", steps=2000, ckpt_every=1000)))
+    assert started.code == 0, started.err
+    run_id = started.json()["id"]
+    run = wait_until(store, run_id, lambda r: r.status == RunStatus.RUNNING and r.step >= 1, timeout_s=180)
+    follow = subprocess.Popen([spark_trainer_exe(), "--home", str(store.home.root), "run", "logs", str(run_id),
+                               "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=subprocess_env())
+    try:
+        assert "running on CPU" in follow.stdout.readline() + follow.stdout.readline()  # it is following
+        log = Path(run.run_dir) / "worker.log"
+        log.unlink()
+        deadline = time.monotonic() + 30
+        while not (log.exists() and "was deleted" in log.read_text()):
+            assert time.monotonic() < deadline, "worker.log did not come back"
+            time.sleep(0.1)
+        assert control.cancel(store, run_id, grace_s=60).status == RunStatus.CANCELLED
+        out, err = follow.communicate(timeout=60)
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+        if runs.get(store, run_id).status.is_active:  # a failed assertion must not leave the worker training
+            control.cancel(store, run_id, grace_s=10)
+    text = log.read_text()
+    assert "[worker.log was deleted while the run was training; the lines written since then are lost]" in text
+    assert "SIGTERM received: cancel requested" in text  # what the worker said afterwards is in the new log
+    assert "SIGTERM received: cancel requested" in out, err  # and `run logs --follow` showed it

@@ -25,3 +25,56 @@ def test_actions_wrap_in_a_narrow_view_and_keep_their_labels_whole(store, ctx, q
     button, steps = (w.rect().translated(w.mapTo(view, w.rect().topLeft())) for w in (view.extend_button,
                                                                                        view.extend_steps))
     assert abs(button.center().y() - steps.center().y()) <= 2  # the pair stays together on one line
+
+
+def test_a_run_deleted_by_another_process_leaves_no_action_to_click(store, ctx, qtbot) -> None:
+    import subprocess
+
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.jobs import control
+    from spark_trainer.store import experiments, projects, runs
+    from tests.conftest import spark_trainer_exe, subprocess_env
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = control.cancel(store, runs.create(store, exp.id).id)
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show_run(run.id)
+    qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
+    assert view.resume_button.isEnabled() and view.delete_button.isEnabled()
+    deleted = subprocess.run([spark_trainer_exe(), "--home", str(store.home.root), "run", "delete", str(run.id)],
+                             env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert deleted.returncode == 0, deleted.stderr
+    qtbot.waitUntil(lambda: "no longer exists" in view.banner.text(), timeout=10_000)
+    buttons = [view.cancel_button, view.pause_button, view.resume_button, view.extend_button,
+               view.playground_button, view.clone_button, view.export_button, view.evaluate_button,
+               view.delete_button]
+    assert [b.text() for b in buttons if b.isEnabled()] == []
+    view.stop()
+
+
+def test_a_double_click_on_resume_resumes_once_without_an_error(store, ctx, qtbot) -> None:
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.jobs import control
+    from spark_trainer.store import experiments, projects, runs
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = control.cancel(store, runs.create(store, exp.id).id)
+    ctx.scheduler.stop()  # the resumed run stays queued: this run has no model to train
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show_run(run.id)
+    qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
+    view.resume_button.click()
+    assert not view.resume_button.isEnabled()  # until the first click's resume has landed
+    view.resume_button.click()
+    qtbot.waitUntil(lambda: view.badge.text() == "queued", timeout=10_000)
+    qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
+    assert view.banner.role != "error", view.banner.text()
+    assert [e.reason for e in runs.events(store, run.id)].count("resume requested from the start (no checkpoint)") == 1
+    assert view.cancel_button.isEnabled() and not view.resume_button.isEnabled()
+    view.stop()

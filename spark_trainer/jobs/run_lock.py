@@ -1,0 +1,73 @@
+"""One worker per run folder: the worker holds an exclusive lock on `runs/<id>/worker.lock` while
+it trains.
+
+The store's status rules already keep a second worker from starting while the run is active. This
+is the last guard for when the store was told wrong: a run marked paused or interrupted while its
+worker lived on (a controller that lost track of it, a reconcile that could not see the process,
+say from another pid namespace), then resumed. Two workers on one folder overwrite each other's
+checkpoints and double every metric. The lock is the kernel's (flock): it goes when the process
+goes, even killed with SIGKILL, so it never goes stale.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from spark_trainer.errors import BadInput
+from spark_trainer.jobs import process
+from spark_trainer.store import runs
+from spark_trainer.store.entities import RunStatus, utcnow
+from spark_trainer.store.store import Store
+
+LOCK_NAME = "worker.lock"
+
+
+def hold(run_dir: Path) -> tuple[int | None, int | None]:
+    """Take the run folder's lock for this process's lifetime.
+
+    Returns (fd, None) when taken (keep the fd open), (None, pid) when another live worker holds
+    it (its pid, as it wrote it; 0 if unknown), and (None, None) when the filesystem cannot lock
+    (the guard is skipped there).
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; the store's status rules are the guard there
+        return None, None
+
+    path = Path(run_dir) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None, None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        os.close(fd)
+        return None, int(holder) if holder.isdigit() else 0
+    except OSError:
+        os.close(fd)
+        return None, None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd, None
+
+
+def leave_to(store: Store, run_id: int, holder: int, say: Callable[[str], None]) -> int:
+    """Another live worker trains this run in its folder (the store had lost track of it): leave
+    the run to it, recorded as running with its pid; returns the exit code of this worker."""
+    found = process.identity(holder) if holder else None
+    why = f"another worker (pid {holder}) is still training this run in its folder; this one exited"
+    say(why)
+    try:
+        if found is not None:
+            runs.transition(store, run_id, RunStatus.RUNNING, why, expect={RunStatus.STARTING}, pid=holder,
+                            pid_start_time=found.start_time, heartbeat_at=utcnow())
+        else:
+            runs.transition(store, run_id, RunStatus.FAILED, "run folder locked by another worker",
+                            expect={RunStatus.STARTING}, error=why)
+    except BadInput as exc:
+        say(f"not recorded: {exc}")
+    return 1

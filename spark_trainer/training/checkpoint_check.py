@@ -1,0 +1,98 @@
+"""A cheap look at a checkpoint's files before a resume loads them: is any of them cut short?
+
+Checkpoints are published atomically, so a damaged one is damage from outside the run (a disk
+error, a copy that stopped half-way, a file truncated or overwritten by hand). Loading it would
+fail the resume with a library's bare message ("incomplete metadata, file not fully covered"),
+and every later resume again: the run could never continue. Instead the worker sets it aside
+(renamed, so it is never "latest" again but nothing is deleted) and resumes from the one before.
+
+The look reads no tensors: a safetensors file's header must cover exactly the file's size, and a
+`.pt` file (a zip archive) must have its central directory, which sits at the end of the file.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zipfile
+from pathlib import Path
+
+from spark_trainer.training.checkpoints import STATE_FILE
+
+_MAX_HEADER = 100 * 2**20  # safetensors' own limit on the header's size
+
+
+def _safetensors_damage(path: Path) -> str | None:
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            return f"{path.name} is {size} bytes long, too short for a safetensors file"
+        (length,) = struct.unpack("<Q", head)
+        if length > min(_MAX_HEADER, size - 8):
+            return f"{path.name} is cut short: its header alone needs {length + 8} bytes, the file has {size}"
+        try:
+            header = json.loads(fh.read(length))
+        except ValueError:
+            return f"{path.name} has an unreadable header"
+    ends = [entry["data_offsets"][1] for name, entry in header.items()
+            if name != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry]
+    needed = 8 + length + max(ends, default=0)
+    if needed != size:
+        return f"{path.name} is cut short: its tensors need {needed} bytes, the file has {size}"
+    return None
+
+
+def _torch_file_damage(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path):
+            return None
+    except (zipfile.BadZipFile, OSError) as exc:
+        return f"{path.name} is damaged ({exc})"
+
+
+def damage(checkpoint: Path) -> str | None:
+    """What is wrong with `checkpoint`'s files (one line naming the file), or None if they look whole."""
+    try:
+        json.loads((checkpoint / STATE_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        return f"{STATE_FILE} is unreadable ({exc})"
+    for path in sorted(checkpoint.iterdir()):
+        try:
+            if path.suffix == ".safetensors":
+                found = _safetensors_damage(path)
+            elif path.suffix == ".pt":
+                found = _torch_file_damage(path)
+            else:
+                continue
+        except OSError as exc:
+            found = f"{path.name} cannot be read ({exc})"
+        if found:
+            return found
+    return None
+
+
+def set_aside(checkpoint: Path) -> Path:
+    """Rename a damaged checkpoint so no resume picks it again (`damaged-step-...`); returns the new path."""
+    target = checkpoint.with_name(f"damaged-{checkpoint.name}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = checkpoint.with_name(f"damaged-{n}-{checkpoint.name}")
+    checkpoint.rename(target)
+    return target
+
+
+def set_aside_damaged(run_dir: Path) -> list[str]:
+    """Set aside damaged checkpoints from the latest down to the first whole one; returns one line
+    per checkpoint set aside, for the run's events."""
+    from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
+
+    notes = []
+    while (latest := latest_checkpoint(run_dir)) is not None and (why := damage(latest)) is not None:
+        moved = set_aside(latest)
+        before = latest_checkpoint(run_dir)
+        instead = f"step {checkpoint_step(before)}" if before is not None else "the start (no whole checkpoint left)"
+        notes.append(f"checkpoint {latest.name} is damaged: {why}; it was renamed {moved.name} and the run "
+                     f"resumes from {instead}")
+    return notes

@@ -1,0 +1,50 @@
+"""Commands a signal handler sets: a SIGTERM (pause, cancel) that lands while the engine polls them
+must not deadlock the worker (it then ignored every further SIGTERM until it was killed after the
+grace period, with no checkpoint: the progress since the last one was lost)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+# Sends SIGTERM to itself at a chosen line of a function (the signal is handled right there, as a
+# real one arriving at that moment would be); the handler prints and sets the stop request.
+SIGNAL_AT = textwrap.dedent("""
+    import inspect, os, signal, sys
+
+    def signal_at(code, text):
+        lines, first = inspect.getsourcelines(code)
+        target = first + next(i for i, line in enumerate(lines) if text in line)
+        sent = []
+
+        def tracer(frame, event, _arg):
+            if frame.f_code is code:
+                if event == "line" and frame.f_lineno == target and not sent:
+                    sent.append(1)
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return tracer
+            return tracer if event == "call" else None
+        return tracer, sent
+""")
+
+
+def run_script(body: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", SIGNAL_AT + textwrap.dedent(body)], capture_output=True, text=True,
+                          timeout=20)
+
+
+def test_a_stop_request_while_the_engine_polls_for_one_is_taken() -> None:
+    done = run_script("""
+        from spark_trainer.training.reporting import Commands, StopKind
+
+        commands = Commands()
+        signal.signal(signal.SIGTERM, lambda *_: commands.request_stop(StopKind.PAUSE))
+        tracer, sent = signal_at(Commands.stop_requested.fget.__code__, "return self._stop")
+        sys.settrace(tracer)
+        commands.stop_requested  # the engine's poll, once per step
+        sys.settrace(None)
+        print(sent, commands.stop_requested.value)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[1]", "pause"]
