@@ -12,6 +12,7 @@ goes, even killed with SIGKILL, so it never goes stale.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,10 +23,22 @@ from spark_trainer.store.entities import RunStatus, utcnow
 from spark_trainer.store.store import Store
 
 LOCK_NAME = "worker.lock"
+WAIT_S = 30.0
 
 
-def hold(run_dir: Path) -> tuple[int | None, int | None]:
-    """Take the run folder's lock for this process's lifetime.
+def wait_s() -> float:
+    """How long a new worker waits for the lock's holder to exit (SPARK_TRAINER_LOCK_WAIT_S)."""
+    try:
+        return max(0.0, float(os.environ.get("SPARK_TRAINER_LOCK_WAIT_S", WAIT_S)))
+    except ValueError:
+        return WAIT_S
+
+
+def hold(run_dir: Path, wait: float | None = None) -> tuple[int | None, int | None]:
+    """Take the run folder's lock for this process's lifetime, waiting up to `wait` seconds (default
+    `wait_s()`) for a holder to exit: a worker records its run completed or paused before its
+    process ends, so `train --wait && run extend` can start the next worker while the last one
+    is still shutting down.
 
     Returns (fd, None) when taken (keep the fd open), (None, pid) when another live worker holds
     it (its pid, as it wrote it; 0 if unknown), and (None, None) when the filesystem cannot lock
@@ -41,15 +54,21 @@ def hold(run_dir: Path) -> tuple[int | None, int | None]:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:
         return None, None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-        os.close(fd)
-        return None, int(holder) if holder.isdigit() else 0
-    except OSError:
-        os.close(fd)
-        return None, None
+    deadline = time.monotonic() + (wait_s() if wait is None else wait)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            return None, int(holder) if holder.isdigit() else 0
+        except OSError:
+            os.close(fd)
+            return None, None
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     return fd, None

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
-from spark_trainer.jobs import control, process
+from spark_trainer.jobs import control, process, run_lock
 from spark_trainer.jobs.scheduler import schedule_once
 from spark_trainer.store import runs
 from spark_trainer.store.entities import RunStatus
@@ -15,7 +18,9 @@ from spark_trainer.store.store import Store
 from tests.jobs.conftest import wait_until
 
 
-def test_a_second_worker_on_a_live_workers_folder_leaves_the_run_to_it(store: Store, cli, run_file) -> None:
+def test_a_second_worker_on_a_live_workers_folder_leaves_the_run_to_it(store: Store, cli, run_file,
+                                                                        monkeypatch) -> None:
+    monkeypatch.setenv("SPARK_TRAINER_LOCK_WAIT_S", "1")  # the first worker trains on: no use waiting for it
     started = cli("--json", "train", str(run_file("locked", steps=2000, ckpt_every=1000)))
     assert started.code == 0, started.err
     run_id = started.json()["id"]
@@ -34,3 +39,36 @@ def test_a_second_worker_on_a_live_workers_folder_leaves_the_run_to_it(store: St
     finally:
         if process.is_alive(first.pid, first.pid_start_time):
             os.killpg(os.getpgid(first.pid), signal.SIGKILL)
+
+
+def _holder(folder: Path, seconds: float) -> subprocess.Popen:
+    """A process that holds `folder`'s worker lock for `seconds`, as a worker that is shutting down."""
+    code = ("import fcntl, os, sys, time\n"
+            f"fd = os.open({str(folder / run_lock.LOCK_NAME)!r}, os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX); os.pwrite(fd, str(os.getpid()).encode(), 0)\n"
+            f"print('held', flush=True); time.sleep({seconds})\n")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_new_worker_waits_for_the_last_one_to_exit(tmp_path: Path) -> None:
+    """`train --wait && run extend`: the run is recorded completed before its worker's process ends,
+    so the next worker can find the lock still held for a moment. It waits instead of leaving the run
+    to a worker that is about to exit."""
+    holder = _holder(tmp_path, 1.5)
+    fd, other = run_lock.hold(tmp_path, wait=30)
+    try:
+        assert fd is not None and other is None and holder.poll() is not None
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def test_a_holder_that_stays_is_named(tmp_path: Path) -> None:
+    holder = _holder(tmp_path, 30)
+    try:
+        assert run_lock.hold(tmp_path, wait=0.5) == (None, holder.pid)
+    finally:
+        holder.kill()
+        holder.wait()
