@@ -58,6 +58,8 @@ def _apply_forked(engine: Engine, backup_of: Path | None) -> None:
     module = ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(FORKED_REVISION).module
     with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
         module.upgrade()
+    if backup_of is not None:
+        _note_writing_runs(engine, backup_of)
 
 
 def known_revisions() -> set[str]:
@@ -108,3 +110,14 @@ def upgrade(engine: Engine, revision: str = "head", *, backup_of: Path | None = 
         backup(backup_of, current)
 
     command.upgrade(_alembic_config(engine), revision)
+    if backup_of is not None and current is not None and current < FORKED_REVISION <= (current_revision(engine) or ""):
+        _note_writing_runs(engine, backup_of)
+
+
+def _note_writing_runs(engine: Engine, db_path: Path) -> None:
+    """0005 was applied just now: runs an older worker may still be writing need their summaries
+    rebuilt later (see spark_trainer.store.stale_summaries)."""
+    from spark_trainer.store.stale_summaries import note_writing_runs
+
+    with engine.connect() as conn:
+        note_writing_runs(conn, db_path)
