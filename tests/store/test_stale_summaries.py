@@ -55,3 +55,18 @@ def test_an_upgrade_with_nothing_training_leaves_no_list(tmp_path: Path) -> None
         reconcile(store)
         assert summaries(store, [1])[1]["loss"].count == 3
     assert not stale_summaries.pending_path(home.db_path).exists()
+
+
+def test_a_worker_of_a_build_without_0005_training_through_the_repair_is_followed_too(tmp_path: Path) -> None:
+    # The builds that applied 0006 straight after 0004 knew no summaries either (see migrate.FORKED_REVISION).
+    home, engine = _home_at_0004(tmp_path)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE runs ADD COLUMN ran_on VARCHAR(80) NOT NULL DEFAULT 'local'"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
+        conn.execute(text("UPDATE runs SET status = 'running' WHERE id = 1"))
+    engine.dispose()
+    with Store.open(home) as store:
+        _old_worker_writes(home.db_path, range(4, 6), status="completed")
+        reconcile(store)
+        assert summaries(store, [1])[1]["loss"].count == 5
+    assert not stale_summaries.pending_path(home.db_path).exists()
