@@ -26,6 +26,7 @@ from spark_trainer.cli import queue as queue_cli
 from spark_trainer.cli import runs as runs_cli
 from spark_trainer.cli import settings as settings_cli
 from spark_trainer.cli import train as train_cli
+from spark_trainer.cli.chatter import quiet_libraries
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import to_jsonable
@@ -103,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_error_document(str(exc), 2)
         raise SystemExit(2) from None
     ctx = Context(args=args, json=getattr(args, "json", False), debug=getattr(args, "debug", False))
+    quiet_libraries(debug=ctx.debug)
     try:
         result = args.handler(ctx, args)
         _print_result(result, ctx.json)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.models.loading import home_search_dirs, resolve_base_model
+from spark_trainer.recipes import token_cache
 from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.causal_lm import CausalLMConfig
 from spark_trainer.training import packing, varlen
@@ -16,6 +20,9 @@ from spark_trainer.training.data import Record, read_records
 from spark_trainer.training.packing import Example
 
 DEFAULT_PROMPTS = ["The", "Question: what is", "Once upon a time"]
+BATCH = 1024  # records whose texts are tokenized in one call
+# recipe_config fields that change the examples a dataset encodes to (the token cache's key)
+ENCODING_FIELDS = ("seq_len", "bos_token", "completion_only_loss", "chat_template")
 
 ATTENTION_NOTES = {
     "flex_attention": "flex attention with a document block mask (examples apart)",
@@ -46,6 +53,12 @@ def attention_for(setting: str, compile_setting: bool | str, device_type: str) -
     return {"flex": "flex_attention", "sdpa": "sdpa", "varlen": varlen.ATTENTION}[wanted]
 
 
+def _as_arrays(example: Example) -> Example:
+    import numpy as np
+
+    return Example(np.asarray(example.input_ids, dtype=np.int32), np.asarray(example.train_mask, dtype=np.bool_))
+
+
 class CausalLMRecipe:
     """LoRA, DoRA, QLoRA or full fine-tuning of a decoder LM on text, prompt/completion or chat rows.
 
@@ -74,6 +87,7 @@ class CausalLMRecipe:
         self._examples: tuple[list[Example], list[Example]] = ([], [])
         self.packing_efficiency: float | None = None
         self.model_notes: list[str] = []  # lines for the run's log from building the model
+        self.data_notes: list[str] = []  # lines for the run's log from preparing the data
 
     # ---- data ---------------------------------------------------------------------------------
     def prepare(self, data_path: Path) -> None:
@@ -93,18 +107,54 @@ class CausalLMRecipe:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         if self.rc.chat_template and not self.tokenizer.chat_template:
             self.tokenizer.chat_template = self.rc.chat_template
-        records = read_records(data_path, self.config.eval.val_fraction)
-        train = [self.encode(r) for r in records if r.split == "train"]
-        val = [self.encode(r) for r in records if r.split == "val"]
-        train = [e for e in train if sum(e.train_mask[1:]) > 0]
-        val = [e for e in val if sum(e.train_mask[1:]) > 0]
-        if not train:
-            raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
+        train, val = self._examples_of(Path(data_path))
         arrange = (lambda ex: packing.pack(ex, seq_len)) if self.rc.packing else packing.unpacked
         self._examples = (train, val)
         self.train_data, self.val_data = arrange(train), arrange(val)
         # Reported by the engine (run log, `packing_efficiency` metric) and by `bench lora`.
         self.packing_efficiency = packing.efficiency(self.train_data, seq_len) if self.rc.packing else None
+
+    def _examples_of(self, data_path: Path) -> tuple[list[Example], list[Example]]:
+        """Train and validation examples of `data_path`: from the token cache of an ingested dataset
+        when an earlier run encoded it the same way, else tokenized now (and cached)."""
+        assert self.model_dir is not None
+        started = time.monotonic()
+        settings = {"recipe": "causal-lm", **self.rc.model_dump(include=set(ENCODING_FIELDS))}
+        cache_key = token_cache.key(data_path, self.model_dir, settings)
+        cached = token_cache.load(data_path, cache_key) if cache_key else None
+        if cached is not None:
+            self.data_notes.append(f"tokenized rows read from the cache in {time.monotonic() - started:.1f} s: "
+                                   f"{token_cache.path_for(data_path, cache_key)}")  # type: ignore[arg-type]
+        else:
+            records = read_records(data_path, self.config.eval.val_fraction)
+            examples = self.encode_all(records)
+            train = [e for e, r in zip(examples, records, strict=True) if r.split == "train" and any(e.train_mask[1:])]
+            val = [e for e, r in zip(examples, records, strict=True) if r.split == "val" and any(e.train_mask[1:])]
+            if not train:
+                raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
+            cached = token_cache.compact(train, val, self.truncated)
+            del examples, train, val
+            self.data_notes.append(f"tokenized {len(records):,} rows in {time.monotonic() - started:.1f} s")
+            if cache_key is not None and os.environ.get("RANK", "0") == "0":  # one rank of a distributed run writes
+                self.data_notes.append(token_cache.save(data_path, cache_key, cached))
+        self.truncated = cached.truncated
+        return cached.examples()
+
+    def encode_all(self, records: list[Record]) -> list[Example]:
+        """`encode` of every record, the texts of `BATCH` records tokenized in one call (the fast
+        tokenizer then spreads them over the CPU's cores)."""
+        out: list[Example] = []
+        for at in range(0, len(records), BATCH):
+            chunk = records[at:at + BATCH]
+            texts: list[str] = []
+            for r in chunk:  # in the order encode() takes them
+                if isinstance(r.data.get("text"), str):
+                    texts.append(r.data["text"])
+                elif isinstance(r.data.get("prompt"), str) and isinstance(r.data.get("completion"), str):
+                    texts += [r.data["prompt"], r.data["completion"]]
+            tokenized = iter(self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else [])
+            out += [_as_arrays(self.encode(r, tokenized)) for r in chunk]
+        return out
 
     def search_dirs(self) -> tuple[Path, ...]:
         """Where a relative base model name is looked for: given folders, the data home, its models/."""
@@ -119,16 +169,18 @@ class CausalLMRecipe:
             raise ConfigError("recipe_config.method qlora needs the bitsandbytes package "
                               "(pip install bitsandbytes); or use method lora")
 
-    def encode(self, record: Record) -> Example:
-        """Tokens and target flags of one record; raises BadInput naming the record's line."""
+    def encode(self, record: Record, tokenized: Iterator[list[int]] | None = None) -> Example:
+        """Tokens and target flags of one record; raises BadInput naming the record's line.
+        `tokenized` holds its text (or prompt, then completion) already tokenized, as `encode_all` does."""
         tok, data = self.tokenizer, record.data
+        ids_of = (lambda _text: list(next(tokenized))) if tokenized is not None else self._ids
         if isinstance(data.get("text"), str):
-            ids = self._ids(data["text"])
+            ids = ids_of(data["text"])
             ids = self._bos() + ids + [tok.eos_token_id]
             example = Example(ids, [True] * len(ids))
         elif isinstance(data.get("prompt"), str) and isinstance(data.get("completion"), str):
-            prompt = self._bos() + self._ids(data["prompt"])
-            completion = self._ids(data["completion"]) + [tok.eos_token_id]
+            prompt = self._bos() + ids_of(data["prompt"])
+            completion = ids_of(data["completion"]) + [tok.eos_token_id]
             train_prompt = not self.rc.completion_only_loss
             example = Example(prompt + completion, [train_prompt] * len(prompt) + [True] * len(completion))
         elif isinstance(data.get("messages"), list):
@@ -178,7 +230,7 @@ class CausalLMRecipe:
         return Example(ids, mask)
 
     def log_notes(self) -> list[str]:
-        notes = list(self.model_notes)
+        notes = [*self.data_notes, *self.model_notes]
         if self.packing_efficiency is not None:
             notes.append(f"packing efficiency {self.packing_efficiency:.1%} (real tokens / row capacity of "
                          f"{len(self.train_data)} rows of {self.rc.seq_len} tokens)")

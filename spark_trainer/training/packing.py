@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IGNORE = -100
 
 
 @dataclass(frozen=True)
 class Example:
-    input_ids: list[int]
-    train_mask: list[bool]  # True where the token is a target (it is predicted from the previous one)
+    """Token ids and per-token target flags: lists, or numpy arrays (int32 and bool) as the causal-LM
+    recipe keeps them, a few bytes a token where a list of ints takes about 40."""
+
+    input_ids: list[int] | np.ndarray
+    train_mask: list[bool] | np.ndarray  # True where the token is a target (it is predicted from the previous one)
 
 
 Row = list[Example]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from spark_trainer.cli.main import main
+from tests.conftest import spark_trainer_exe, subprocess_env
 from tests.playground.trained import TRAINING_PROMPT, TrainedRun
 
 # Each test trains a tiny run in-process first (about 30 s of CPU); on a loaded shared machine the
@@ -83,3 +85,17 @@ def test_save_says_where_the_sample_went(trained: TrainedRun, capsys) -> None:
     assert code == 0 and out.strip()  # the answer on stdout, as without --save
     saved = [line for line in err.splitlines() if line.startswith(f"saved to run {trained.run_id}'s samples: ")]
     assert len(saved) == 1 and Path(saved[0].split(": ", 1)[1]).is_file()
+
+
+def test_piped_output_has_no_library_chatter(trained: TrainedRun) -> None:
+    """Written to a pipe or a file, a command's stderr carries our lines, not the libraries' progress
+    bars (a line of carriage returns there) or their deprecation notices to each other."""
+    env = subprocess_env()
+    env.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)  # in-process commands of other tests may have set it
+    done = subprocess.run([spark_trainer_exe(), "--home", str(trained.home), "generate", str(trained.run_id),
+                           "--prompt", TRAINING_PROMPT, "--max-new-tokens", "4"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr and "Loading weights" not in done.stderr
+    assert "Warning" not in done.stderr, done.stderr
+    assert done.stderr.strip().startswith("(4 tokens in")

@@ -1,0 +1,127 @@
+"""A causal-LM run's start on a large dataset: the time and memory of `prepare` (tokenize, pack).
+
+Three ways, each in a fresh process (as a worker is), taking turns over the rounds:
+  rows  - as before the token cache: every record tokenized on its own, examples as Python lists;
+  cold  - what a first run does now: texts tokenized a batch at a time, examples as flat numpy
+          arrays, then written to the dataset's token cache;
+  warm  - what a resume, a re-run or another rank does now: the examples read from that cache.
+Each reports `prepare`'s wall time and the memory it added (the process's peak resident memory less
+what it held after the imports); the report gives the
+medians and each side's ratio to `rows` measured in the same run.
+
+The dataset is ingested into a temporary data home the way `spark-trainer train` does (real
+ingestion); the model is the tiny Llama of `spark_trainer/models/tiny.py`, whose byte-level BPE
+tokenizer is trained on the same kind of English-like text the rows are made of.
+
+Run: .venv/bin/python benchmarks/bench_run_start.py [--rows 50000] [--rounds 2] [--seq-len 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+from spark_trainer.config import validate_config
+mode, model, data, seq_len = sys.argv[2], sys.argv[3], Path(sys.argv[4]), int(sys.argv[5])
+config = validate_config({"project": "b", "name": "b", "recipe": "causal-lm", "base_model": model, "dataset": "x",
+                          "gpus": "cpu", "recipe_config": {"seq_len": seq_len}})
+recipe = CausalLMRecipe(config)
+if mode == "rows":  # the code before the token cache: one tokenizer call per record, lists
+    from spark_trainer.training.data import read_records
+    def rowwise(data_path):
+        records = read_records(data_path, config.eval.val_fraction)
+        train = [recipe.encode(r) for r in records if r.split == "train"]
+        val = [recipe.encode(r) for r in records if r.split == "val"]
+        return [e for e in train if sum(e.train_mask[1:]) > 0], [e for e in val if sum(e.train_mask[1:]) > 0]
+    recipe._examples_of = rowwise
+import torch, transformers, tokenizers  # imports are the same for every way: not timed
+from transformers import AutoConfig, AutoTokenizer
+before = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
+began = time.perf_counter()
+recipe.prepare(data)
+seconds = time.perf_counter() - began
+# VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's size at fork.
+peak = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"seconds": seconds, "peak_rss": peak - before,
+                  "rows": len(recipe.train_data), "notes": recipe.log_notes()}))
+"""
+
+
+def make_rows(path: Path, n: int, seed: int = 0) -> None:
+    from spark_trainer.models.tiny import generated_corpus
+
+    rng = random.Random(seed)
+    words = " ".join(generated_corpus(seed, 400)).split()
+    with path.open("w", encoding="utf-8") as fh:
+        for _ in range(n):
+            fh.write(json.dumps({"text": " ".join(rng.choice(words) for _ in range(rng.randint(20, 400)))}) + "\n")
+
+
+def prepare_home(workdir: Path, rows: int) -> tuple[Path, Path]:
+    from spark_trainer.ingest.core import ingest_paths
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+    from spark_trainer.store import datasets, projects
+    from spark_trainer.store.store import Store
+
+    model = create_tiny_causal_lm(workdir / "model", max_position_embeddings=2048)
+    source = workdir / "rows.jsonl"
+    make_rows(source, rows)
+    with Store.open(workdir / "home") as store:
+        projects.create(store, "bench")
+        result = ingest_paths(store, [source], project="bench")
+        return model, Path(datasets.get(store, result.dataset.id).path)
+
+
+def run_child(mode: str, model: Path, data: Path, seq_len: int) -> dict:
+    if mode == "cold":
+        shutil.rmtree(data / "token-cache", ignore_errors=True)
+    done = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), mode, str(model), str(data), str(seq_len)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{mode} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seq-len", type=int, default=512)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    with tempfile.TemporaryDirectory(prefix="bench-run-start-") as tmp:
+        model, data = prepare_home(Path(tmp), args.rows)
+        found: dict[str, list[dict]] = {"rows": [], "cold": [], "warm": []}
+        for _ in range(args.rounds):
+            for mode in ("rows", "cold", "warm"):  # warm reads what cold wrote
+                found[mode].append(run_child(mode, model, data, args.seq_len))
+        packed = {m: {r["rows"] for r in v} for m, v in found.items()}
+        assert len(set().union(*packed.values())) == 1, f"the three ways packed different rows: {packed}"
+    print(f"causal-LM run start (prepare), {args.rows:,} rows, seq_len {args.seq_len}, {args.rounds} rounds in turns")
+    base_s = statistics.median(r["seconds"] for r in found["rows"])
+    base_m = statistics.median(r["peak_rss"] for r in found["rows"])
+    for mode, label in (("rows", "row by row, lists (before)"), ("cold", "batched, arrays, cache written"),
+                        ("warm", "from the token cache")):
+        s = statistics.median(r["seconds"] for r in found[mode])
+        m = statistics.median(r["peak_rss"] for r in found[mode])
+        print(f"  {label:32s} {s:7.1f} s ({base_s / s:5.2f}x faster)   memory {m / 2**20:7.0f} MiB "
+              f"({m / base_m:.2f}x)")
+    print("  notes of the last warm start: " + "; ".join(n for n in found["warm"][-1]["notes"] if "cache" in n))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Keep the libraries' chatter out of a command's output.
+
+transformers, peft and diffusers print progress bars for every load and save ("Loading weights",
+"Writing model shards") and warn each other about deprecations (peft calls transformers'
+`is_gradient_checkpointing`). On a terminal a bar is harmless, and for a large model it shows that
+something is happening; written to a pipe, a file or a worker's log it is a line of carriage returns.
+A deprecation between two libraries is nothing a user can act on. `--debug` keeps all of it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import TextIO
+
+# Packages whose FutureWarning/DeprecationWarning are about their own or each other's APIs.
+LIBRARIES = ("transformers", "peft", "diffusers", "accelerate", "huggingface_hub", "torch", "bitsandbytes")
+_LIBRARY_MODULES = rf"({'|'.join(LIBRARIES)})(\.|$)"
+
+
+def quiet_libraries(*, debug: bool, stream: TextIO | None = None) -> None:
+    """Silence library deprecation notices (unless `debug`) and progress bars when `stream` (default
+    stderr) is not a terminal. A user's own HF_HUB_DISABLE_PROGRESS_BARS wins over the latter."""
+    if debug:
+        return
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category, module=_LIBRARY_MODULES)
+    stream = stream if stream is not None else sys.stderr
+    if _is_terminal(stream) or "HF_HUB_DISABLE_PROGRESS_BARS" in os.environ:
+        return
+    # Read by huggingface_hub at import, and by transformers from it; both may be imported already.
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # closed or not a real file
+        return False
