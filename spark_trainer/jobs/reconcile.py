@@ -19,7 +19,7 @@ from pathlib import Path
 
 from spark_trainer.errors import BadInput, DatabaseLocked, DiskFull, IllegalTransition, SparkError
 from spark_trainer.jobs import checkpoint_records, process, space_reserve
-from spark_trainer.store import runs, settings
+from spark_trainer.store import runs, settings, stale_summaries
 from spark_trainer.store.entities import Run, RunStatus, utcnow
 from spark_trainer.store.store import Store, write_lock_holders
 
@@ -86,6 +86,7 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
     the ids of runs that became interrupted. A lost run that cannot be recorded because the
     database's disk is full stays as it is (DiskFull is raised instead with `strict`, for callers
     about to write anyway)."""
+    stale_summaries.refresh(store)  # runs an older worker was writing when the database was upgraded
     config = settings.get_all(store)
     timeout = float(config["heartbeat_timeout_seconds"])
     grace = float(config["stall_grace_seconds"])

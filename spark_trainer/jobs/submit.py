@@ -262,7 +262,10 @@ def _load_frozen(path: Path) -> tuple[ExperimentConfig, list[str]]:
     for key, value in defaults:
         if key not in written:
             written[key] = value
-            notes.append(f"recipe_config.{key}: {value} (this run was frozen before the setting existed)")
+            # Said of a run queued or paused across the upgrade and of a new run of an experiment saved
+            # before it alike: both were written without the setting.
+            notes.append(f"recipe_config.{key}: {value} (the run's config was written before this setting "
+                         "existed, so it keeps the behaviour it had)")
     return validate_config(data, str(path), node), notes
 
 

@@ -39,6 +39,11 @@ class ClassifierTuning(BaseModel):
     class_weights: Literal["none", "balanced"] = Field(
         "none", description="balanced weighs each class's loss by the inverse of its frequency"
     )
+    label_names: Literal["normalized", "as-written"] = Field(
+        "normalized", description="normalized: 1 and 1.0, or 'spam' and 'spam ', are one class, and number "
+        "labels sort as numbers (1, 2, 10); as-written (runs frozen before labels were normalized): each "
+        "distinct value is a class, sorted as text (1, 10, 2) unless the values are integers"
+    )
 
 
 _INTEGRAL_FLOAT = re.compile(r"^-?\d+\.0+$")
@@ -66,13 +71,18 @@ class LabelSet:
     """The dataset's classes in a fixed order: integers sort numerically, other labels as text.
     Labels are taken by `label_name`, so 1.0 and 1, or "spam " and "spam", are one class."""
 
-    def __init__(self, raw_labels: Iterable[Any], column: str, where: str) -> None:
+    def __init__(self, raw_labels: Iterable[Any], column: str, where: str, *, as_written: bool = False) -> None:
         values = list(raw_labels)
-        distinct = {label_name(v) for v in values}
+        # as_written: the rule runs frozen before labels were normalized trained with (their model's
+        # class ids follow it): each distinct value a class, in text order unless all are integers.
+        self._name = str if as_written else label_name
+        distinct = {self._name(v) for v in values}
         if len(distinct) < 2:
             only = ", ".join(repr(v) for v in sorted(distinct)) or "none"
             raise BadInput(f"{where}: classification needs at least 2 classes in {column!r}; found {only}")
-        if all(_is_integer(name) for name in distinct):
+        if as_written and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            ordered = [str(v) for v in sorted(set(values))]
+        elif not as_written and all(_is_integer(name) for name in distinct):
             ordered = sorted(distinct, key=int)
         else:
             ordered = sorted(distinct)
@@ -83,7 +93,7 @@ class LabelSet:
         return len(self.names)
 
     def id_of(self, raw: Any) -> int:
-        return self.index[label_name(raw)]
+        return self.index[self._name(raw)]
 
     @property
     def id2label(self) -> dict[int, str]:

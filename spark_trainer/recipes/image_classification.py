@@ -33,4 +33,5 @@ RECIPE = RecipeSpec(
     tags=("image", "classification"),
     metrics=CLASSIFICATION_METRICS,
     unit="images",
+    frozen_defaults=(("label_names", "as-written"),),
 )

@@ -115,16 +115,20 @@ class ImageClassificationRecipe:
         self.model_notes: list[str] = []  # how the model was adapted, for the run's log
 
     # ---- data ---------------------------------------------------------------------------------
+    def _label_set(self, rows: list[Any], data_path: Path) -> cls.LabelSet:
+        return cls.LabelSet((r[1] for r in rows), self.rc.label_column, f"dataset {data_path}",
+                            as_written=self.rc.label_names == "as-written")
+
     def label_names(self, data_path: Path) -> list[str]:
         """The class names a model trained on this dataset has (what evaluation data is checked against)."""
         rows = self._rows(Path(data_path))
-        return cls.LabelSet((r[1] for r in rows), self.rc.label_column, f"dataset {data_path}").names
+        return self._label_set(rows, data_path).names
 
     def check_data(self, data_path: Path) -> None:
         """Submit's check, before any image is decoded: the fields exist, every image has a label,
         and there are 2+ classes."""
         rows = self._rows(Path(data_path))
-        cls.LabelSet((r[1] for r in rows), self.rc.label_column, f"dataset {data_path}")
+        self._label_set(rows, data_path)
 
     def prepare(self, data_path: Path) -> None:
         from transformers import AutoImageProcessor
@@ -134,7 +138,7 @@ class ImageClassificationRecipe:
         if not rows:
             raise BadInput(f"dataset {data_path}: none of its images decodes (first: {self.skipped[0][0]}: "
                            f"{self.skipped[0][1]})" if self.skipped else f"dataset {data_path} has no images")
-        self.labels = cls.LabelSet((r[1] for r in rows), self.rc.label_column, f"dataset {data_path}")
+        self.labels = self._label_set(rows, data_path)
         self.model_dir = resolve_for_run(self.config.base_model)
         self.processor = AutoImageProcessor.from_pretrained(self.model_dir, local_files_only=True)
         self.pre = preprocess_of(self.processor)

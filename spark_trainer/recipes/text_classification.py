@@ -31,4 +31,5 @@ RECIPE = RecipeSpec(
     metrics=CLASSIFICATION_METRICS,
     unit="examples",
     moved_fields=(("eval.sample_prompts", "sample_texts"),),
+    frozen_defaults=(("label_names", "as-written"),),
 )

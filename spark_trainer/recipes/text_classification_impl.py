@@ -53,7 +53,7 @@ class TextClassificationRecipe:
         records = read_records(data_path, self.config.eval.val_fraction)
         self._check_columns(records, data_path)
         labels = cls.LabelSet((r.data[self.rc.label_column] for r in records), self.rc.label_column,
-                              f"dataset {data_path}")
+                              f"dataset {data_path}", as_written=self.rc.label_names == "as-written")
         return records, labels
 
     def prepare(self, data_path: Path) -> None:

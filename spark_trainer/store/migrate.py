@@ -1,7 +1,8 @@
 """Schema migrations: applied automatically when a store opens.
 
 Alembic is imported only when the database is not already at `HEAD_REVISION`, so the common
-case (an up-to-date database) costs one small query.
+case (an up-to-date database) costs two small queries (the revision, and that 0005's table is
+there: see `FORKED_REVISION`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,33 @@ def _alembic_config(engine: Engine):  # -> alembic.config.Config
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
     return cfg
+
+
+# Builds of 2026-11-30 between the two branches' merge applied 0006 straight after 0004 (0005 was
+# written on another branch and put before 0006 when they met). Their databases are stamped 0006
+# but lack 0005's tables, so every metric read failed with "no such table: metric_blocks".
+FORKED_REVISION, FORKED_TABLE = "0005", "metric_series"
+
+
+def _has_table(engine: Engine, table: str) -> bool:
+    with engine.connect() as conn:
+        return inspect(conn).has_table(table)
+
+
+def _apply_forked(engine: Engine, backup_of: Path | None) -> None:
+    """Run migration 0005 on a database stamped 0006 without it (the stamp stays: 0006's change is
+    there already). Existing metrics are summarised and packed as 0005 does for every database."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+    from alembic.script import ScriptDirectory
+
+    if backup_of is not None:
+        backup(backup_of, HEAD_REVISION)
+    module = ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(FORKED_REVISION).module
+    with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        module.upgrade()
+    if backup_of is not None:
+        _note_writing_runs(engine, backup_of)
 
 
 def known_revisions() -> set[str]:
@@ -68,6 +96,8 @@ def upgrade(engine: Engine, revision: str = "head", *, backup_of: Path | None = 
     """
     current = current_revision(engine)
     if current == HEAD_REVISION and revision == "head":
+        if not _has_table(engine, FORKED_TABLE):
+            _apply_forked(engine, backup_of)
         return
     if current is not None and current not in known_revisions():
         raise SchemaTooNew(
@@ -80,3 +110,14 @@ def upgrade(engine: Engine, revision: str = "head", *, backup_of: Path | None = 
         backup(backup_of, current)
 
     command.upgrade(_alembic_config(engine), revision)
+    if backup_of is not None and current is not None and current < FORKED_REVISION <= (current_revision(engine) or ""):
+        _note_writing_runs(engine, backup_of)
+
+
+def _note_writing_runs(engine: Engine, db_path: Path) -> None:
+    """0005 was applied just now: runs an older worker may still be writing need their summaries
+    rebuilt later (see spark_trainer.store.stale_summaries)."""
+    from spark_trainer.store.stale_summaries import note_writing_runs
+
+    with engine.connect() as conn:
+        note_writing_runs(conn, db_path)

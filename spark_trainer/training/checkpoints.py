@@ -192,12 +192,28 @@ def scaler_files(accelerator: Any) -> dict[str, Any]:
     return {SCALER_FILE: lambda p: torch.save(scaler.state_dict(), p)}
 
 
-def restore_scaler(path: Path, accelerator: Any) -> None:
-    """Load the gradient scaler saved by `scaler_files` (a checkpoint without one keeps the fresh scaler)."""
+def restore_scaler(path: Path, accelerator: Any) -> bool:
+    """Load the gradient scaler saved by `scaler_files`. False when the run has a scaler but the
+    checkpoint holds none (written before scalers were saved): the fresh scaler stays, and the
+    resume is not exact."""
     scaler = getattr(accelerator, "scaler", None)
+    if scaler is None:
+        return True
     saved = Path(path) / SCALER_FILE
-    if scaler is None or not saved.is_file():
-        return
+    if not saved.is_file():
+        return False
     import torch
 
     scaler.load_state_dict(torch.load(saved, map_location="cpu", weights_only=True))
+    return True
+
+
+def missing_scaler_note(step: int, device_type: str) -> str:
+    """Why an fp16 run resumed from a checkpoint without scaler state will not match its first part."""
+    if device_type == "cpu":
+        # Before the engine ran fp16 on the CPU for real, such runs trained in fp32 (no scaler to save).
+        return (f"precision fp16: checkpoint step {step} was written by an older SparkTrainer, which trained "
+                "fp16 on the CPU in fp32; from here the run trains in fp16, so it will not continue exactly "
+                "as it began")
+    return (f"precision fp16: checkpoint step {step} holds no gradient-scaler state (an older SparkTrainer "
+            "did not save it); loss scaling starts afresh, so this resume is not exact")

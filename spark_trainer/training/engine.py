@@ -116,8 +116,9 @@ def run_training(
     if resume_from is not None and resume_state is not None:
         sharding.restore_checkpoint(resume_from, accelerator.unwrap_model(model, keep_torch_compile=False), optimizer, scheduler, names,
                  sharded=plan.fsdp, is_main=is_main)
-        checkpoints.restore_scaler(Path(resume_from), accelerator)
         step, best = int(resume_state["step"]), resume_state.get("best_metric")
+        if not checkpoints.restore_scaler(Path(resume_from), accelerator):
+            _event(report, checkpoints.missing_scaler_note(step, accelerator.device.type))
         last_metric = resume_state.get("metric")
         evals_without_gain = int(resume_state.get("evals_without_gain", 0))
     n_trainable = sum(p.numel() for p in params)

@@ -96,7 +96,8 @@ def test_a_run_frozen_before_bos_token_existed_keeps_starting_rows_with_bos(stor
     path.write_text(yaml.safe_dump(data))  # as a run frozen before the setting
     assert frozen_config(Path(run.run_dir)).recipe_config["bos_token"] == "always"
     notes = upgrade_frozen_config(store, run.id, Path(run.run_dir))
-    assert notes == ["recipe_config.bos_token: always (this run was frozen before the setting existed)"]
+    assert notes == ["recipe_config.bos_token: always (the run's config was written before this setting existed, "
+                     "so it keeps the behaviour it had)"]
     assert "config: " + notes[0] in _events(store, run.id)
     assert yaml.safe_load(path.read_text())["recipe_config"]["bos_token"] == "always"
     assert upgrade_frozen_config(store, run.id, Path(run.run_dir)) == []  # written down, said once

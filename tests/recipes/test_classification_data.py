@@ -11,6 +11,7 @@ from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput
 from spark_trainer.estimate import ModelShape, estimate_for_config, estimate_peak_memory
 from spark_trainer.ingest import ingest_paths
+from spark_trainer.jobs.submit import CONFIG_NAME, frozen_config
 from spark_trainer.recipes.text_classification_impl import TextClassificationRecipe
 from spark_trainer.store import projects
 from tests.recipes.helpers import write_jsonl
@@ -72,3 +73,48 @@ def test_an_empty_label_cell_is_refused_naming_its_line(store, tiny_text_classif
     recipe = TextClassificationRecipe(_config(tiny_text_classifier))
     with pytest.raises(BadInput, match=r"^tickets.csv:12: empty label in 'label'; fill it in or remove the row$"):
         recipe.check_data(Path(dataset.path))
+
+
+# A text-classification run's config.yaml as SparkTrainer wrote it before labels were normalized
+# (2026-11-30, e.g. commit 3daa757): no recipe_config.label_names, seq_len still under train.
+OLD_FROZEN = """project: p
+name: old-tickets
+recipe: text-classification
+base_model: {model}
+dataset: '1'
+gpus: cpu
+priority: 0
+notes: ''
+train: {{max_steps: 12, epochs: null, learning_rate: 0.003, batch_size: 8, grad_accum: 1, seq_len: 512,
+  precision: auto, seed: 42, lr_scheduler: cosine, warmup_steps: 0, warmup_ratio: 0.0, weight_decay: 0.0,
+  max_grad_norm: 1.0, gradient_checkpointing: false, compile: auto, auto_batch: false,
+  early_stopping_patience: null, early_stopping_metric: null}}
+recipe_config: {{method: full, lora_r: 8, lora_alpha: 16.0, lora_dropout: 0.0, target_modules: all-linear,
+  class_weights: none, text_column: text, label_column: label, max_length: 256}}
+eval: {{every_steps: 3, val_fraction: 0.2, max_batches: null, samples_every_steps: 12, sample_prompts: []}}
+checkpoint: {{every_steps: 3, keep: 2, keep_best: true}}
+"""
+
+
+def test_a_run_frozen_before_labels_were_normalized_keeps_its_class_ids(store, tiny_text_classifier, tmp_path):
+    # Ratings 1..10 from a CSV are text: that version ordered its classes 1, 10, 2, ... and its model's
+    # head learned them so. Resumed, exported, evaluated or tried now, the run must name them the same,
+    # or every prediction of class 10 would be called 2.
+    csv = tmp_path / "ratings.csv"
+    csv.write_text("text,label\n" + "".join(f"review {i},{i % 10 + 1}\n" for i in range(40)))
+    projects.create(store, "p")
+    dataset = ingest_paths(store, [csv], project="p").dataset
+    run_dir = tmp_path / "runs" / "1"
+    run_dir.mkdir(parents=True)
+    (run_dir / CONFIG_NAME).write_text(OLD_FROZEN.format(model=tiny_text_classifier))
+
+    old = frozen_config(run_dir)
+    assert old.recipe_config["label_names"] == "as-written"
+    recipe = TextClassificationRecipe(old)
+    recipe.prepare(Path(dataset.path))
+    assert recipe.labels.names == ["1", "10", "2", "3", "4", "5", "6", "7", "8", "9"]
+    assert {e.text: e.label for e in recipe.train_data + recipe.val_data}["review 9"] == 1  # label 10
+
+    new = TextClassificationRecipe(_config(tiny_text_classifier))  # a run submitted now
+    new.prepare(Path(dataset.path))
+    assert new.labels.names == [str(i) for i in range(1, 11)]

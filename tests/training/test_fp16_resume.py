@@ -7,6 +7,8 @@ CUDA with accelerate's own scaler."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
@@ -44,3 +46,23 @@ def test_fp16_stopped_then_resumed_run_matches_an_uninterrupted_one(tiny_model, 
     after = second.series("loss")
     assert list(after) == list(range(5, 9))
     assert after == {s: straight.series("loss")[s] for s in after}  # exact float equality
+
+
+def test_fp16_resume_from_a_checkpoint_without_scaler_state_says_it_is_not_exact(tiny_model, counting_data, tmp_path):
+    # Checkpoints from before scalers were saved (and CPU fp16 runs, which older versions trained in
+    # fp32) hold no scaler.pt: the run goes on, and its history says why it differs from its first part.
+    config = make_config(tiny_model, train={"max_steps": 4, "precision": "fp16"})
+    stopped, _ = train(config, counting_data, tmp_path / "run", stop_at=2)
+    ckpt = latest_checkpoint(tmp_path / "run")
+    assert stopped.step == 2
+    shutil.copytree(tmp_path / "run", tmp_path / "old")
+    _, resumed = train(config, counting_data, tmp_path / "run", resume_from=ckpt)
+    assert not any("scaler" in e or "fp16" in e for e in resumed.events)  # a current checkpoint: exact, no note
+
+    old_ckpt = latest_checkpoint(tmp_path / "old")
+    (old_ckpt / SCALER_FILE).unlink()  # as an older SparkTrainer wrote it
+    outcome, old = train(config, counting_data, tmp_path / "old", resume_from=old_ckpt)
+    assert outcome.status == "completed" and outcome.step == 4
+    assert old.events == ["precision fp16: checkpoint step 2 was written by an older SparkTrainer, which trained fp16 "
+                          "on the CPU in fp32; from here the run trains in fp16, so it will not continue exactly as it "
+                          "began"]
