@@ -74,6 +74,12 @@ def hold(run_dir: Path, wait: float | None = None) -> tuple[int | None, int | No
     return fd, None
 
 
+def release(fd: int | None) -> None:
+    """Give the lock `hold` took back (closing its file frees it); None: nothing was held."""
+    if fd is not None:
+        os.close(fd)
+
+
 def leave_to(store: Store, run_id: int, holder: int, say: Callable[[str], None]) -> int:
     """Another live worker trains this run in its folder (the store had lost track of it): leave
     the run to it, recorded as running with its pid; returns the exit code of this worker."""

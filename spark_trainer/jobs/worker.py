@@ -319,39 +319,42 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None, *, lean: bo
             runs.transition(store, run_id, RunStatus.FAILED, "run folder belongs to another run",
                             expect={RunStatus.STARTING}, error=foreign)
             return 1
-        _lock, holder = run_lock.hold(run_dir)  # held (the fd stays open) until this process exits
+        lock, holder = run_lock.hold(run_dir)  # released once the outcome is recorded (or at exit)
         if holder is not None:
             return run_lock.leave_to(store, run_id, holder, say)
         try:
-            runs.transition(store, run_id, RunStatus.RUNNING, f"worker started (pid {os.getpid()})",
-                            expect={RunStatus.STARTING}, pid=os.getpid(),
-                            pid_start_time=me.start_time if me else None, heartbeat_at=utcnow())
-        except BadInput as exc:
-            say(f"not starting: {exc}")
-            return 1
-        say(f"run {run_id} running on {('GPUs ' + ','.join(map(str, run.gpus))) if run.gpus else 'CPU'}")
-        _record_checkpoints(store, run_id)  # a resume: what the last attempt saved but could not record
-        space_reserve.hold(run_dir)
-        beat_stop = threading.Event()
-        beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop, log, run_dir), daemon=True,
-                                name="heartbeat")
-        beat.start()
-        if lean:
-            keep_out_for_run(run_dir)  # before the engine brings in peft and transformers
-        try:
-            finish = _train_here_or_ranks(store, run, run_dir, commands)
-        finally:
-            beat_stop.set()
-            beat.join(timeout=5)
             try:
-                _note_log_trouble(store, run_id, log)  # the heartbeat may not have had the chance
-            except SparkError:
-                pass  # the database cannot be written either; recording the outcome below says so
-            # Before recording the outcome: on a full disk this is the room that lets it be recorded.
-            space_reserve.release(run_dir)
-        code = _record_finish(store, run_id, finish)
-        _record_checkpoints(store, run_id)
-        return code
+                runs.transition(store, run_id, RunStatus.RUNNING, f"worker started (pid {os.getpid()})",
+                                expect={RunStatus.STARTING}, pid=os.getpid(),
+                                pid_start_time=me.start_time if me else None, heartbeat_at=utcnow())
+            except BadInput as exc:
+                say(f"not starting: {exc}")
+                return 1
+            say(f"run {run_id} running on {('GPUs ' + ','.join(map(str, run.gpus))) if run.gpus else 'CPU'}")
+            _record_checkpoints(store, run_id)  # a resume: what the last attempt saved but could not record
+            space_reserve.hold(run_dir)
+            beat_stop = threading.Event()
+            beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop, log, run_dir), daemon=True,
+                                    name="heartbeat")
+            beat.start()
+            if lean:
+                keep_out_for_run(run_dir)  # before the engine brings in peft and transformers
+            try:
+                finish = _train_here_or_ranks(store, run, run_dir, commands)
+            finally:
+                beat_stop.set()
+                beat.join(timeout=5)
+                try:
+                    _note_log_trouble(store, run_id, log)  # the heartbeat may not have had the chance
+                except SparkError:
+                    pass  # the database cannot be written either; recording the outcome below says so
+                # Before recording the outcome: on a full disk this is the room that lets it be recorded.
+                space_reserve.release(run_dir)
+            code = _record_finish(store, run_id, finish)
+            _record_checkpoints(store, run_id)
+            return code
+        finally:
+            run_lock.release(lock)  # before draining the queue: a next worker may be this run's
     finally:
         _drain_queue(store)
         store.close()
