@@ -26,7 +26,10 @@ _ACTIVE = [s.value for s in RunStatus if s.is_active]
 
 def _active_runs(session: Session, kind: Kind, row_id: int) -> list[tuple[int, str]]:
     query = select(RunRow.id, RunRow.status).join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
-    query = query.where(RunRow.status.in_(_ACTIVE)).order_by(RunRow.id)
+    # A queued run reads its dataset when it starts: deleting the dataset would fail it then. Deleting
+    # its project or experiment (or it) removes the queued run too, so that is left to those deletes.
+    statuses = [*_ACTIVE, RunStatus.QUEUED.value] if kind == "dataset" else _ACTIVE
+    query = query.where(RunRow.status.in_(statuses)).order_by(RunRow.id)
     where = {"project": ExperimentRow.project_id, "dataset": ExperimentRow.dataset_id,
              "experiment": ExperimentRow.id, "run": RunRow.id}[kind]
     return [(r.id, r.status) for r in session.execute(query.where(where == row_id))]

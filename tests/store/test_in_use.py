@@ -1,0 +1,34 @@
+"""The delete rule of spark_trainer/store/in_use.py: a dataset that a queued run will read when it
+starts is kept, even with --force (the run would fail at its start with the dataset gone)."""
+
+from __future__ import annotations
+
+import pytest
+
+from spark_trainer.errors import Conflict
+from spark_trainer.store import datasets, experiments, projects, runs
+from spark_trainer.store.datasets import NewDataset
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.store import Store
+
+
+def test_a_dataset_a_queued_run_will_read_is_not_deleted(store: Store) -> None:
+    projects.create(store, "p")
+    ds = datasets.create(store, "p", NewDataset(name="train", kind="text", path="/tmp/x", num_items=1))
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=ds.id,
+                             config={})
+    queued = runs.create(store, exp.id)
+    with pytest.raises(Conflict, match=rf"dataset 'train' is in use by run in progress {queued.id} \(queued\); "):
+        datasets.delete(store, ds.id, force=True)
+    assert datasets.get(store, ds.id)
+    runs.transition(store, queued.id, RunStatus.CANCELLED, "test: cancelled")
+    assert datasets.delete(store, ds.id, force=True).id == ds.id
+
+
+def test_a_queued_run_does_not_block_deleting_its_experiment(store: Store) -> None:
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    runs.create(store, exp.id)
+    experiments.delete(store, exp.id)  # the queued run goes with it
+    assert runs.list_all(store) == []
