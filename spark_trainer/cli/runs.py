@@ -15,7 +15,7 @@ from spark_trainer.cli.waiting import wait_for_run
 from spark_trainer.errors import StoreDiskFull
 from spark_trainer.jobs import control, process
 from spark_trainer.jobs.reconcile import reconcile
-from spark_trainer.jobs.scheduler import schedule_once
+from spark_trainer.jobs.scheduler import schedule_once, waiting_reason
 from spark_trainer.jobs.submit import submit_experiment
 from spark_trainer.store import metrics, runs
 from spark_trainer.store.entities import RunStatus, to_jsonable
@@ -108,7 +108,7 @@ def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, in
             raise
     run = runs.get(store, run_id)
     if not wait:
-        note = "started" if run.status.is_active else f"{run.status.value} (waiting for free GPUs)"
+        note = "started" if run.status.is_active else f"{run.status.value} ({waiting_reason(store, run)})"
         return Result(run, f"{intro}run {run.id} {note}")
     ctx.info(f"{intro}run {run.id} {run.status.value}")
     run = wait_for_run(store, run.id)
@@ -170,6 +170,9 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> Result:
     run = runs.get(store, args.run)
     path = Path(run.run_dir) / process.LOG_NAME
     text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    if not path.exists() and not args.follow:  # an empty answer read as an empty log
+        ctx.info(f"run {run.id} has not started yet, so it has no log" if run.status == RunStatus.QUEUED
+                 else f"run {run.id} has no log: {path} is missing (deleted by hand?)")
     if args.tail is not None:
         kept = text.splitlines()[-args.tail:] if args.tail else []
         text = "\n".join(kept) + ("\n" if kept else "")

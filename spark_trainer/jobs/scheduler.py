@@ -65,6 +65,18 @@ def make_picker(machine: Sequence[int], max_concurrent: int, allow_sharing: bool
     return pick
 
 
+def waiting_reason(store: Store, run: Run) -> str:
+    """Why a queued run did not start just now, for the line a command prints."""
+    limit = int(settings.get_all(store)["max_concurrent_runs"])
+    active = runs.list_all(store, statuses={RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STALLED})
+    if len(active) >= limit:
+        return (f"waiting for a free slot: {len(active)} of max_concurrent_runs {limit} running "
+                "(spark-trainer settings max_concurrent_runs N)")
+    if run.requested_gpus and gpu_alloc.parse_request(run.requested_gpus).is_cpu:
+        return "waiting for the scheduler"
+    return "waiting for free GPUs"
+
+
 def schedule_once(store: Store, *, machine: Sequence[int] | None = None) -> list[int]:
     """Reconcile, then start every queued run that fits now; returns the started run ids."""
     reconcile(store)

@@ -40,3 +40,13 @@ def test_logs_follow_of_a_finished_run_prints_the_log_and_nothing_else(store, cl
     as_json = cli("--json", "run", "logs", run_id, "--follow")
     # --json is one JSON document: the followed log is in it, not printed before it.
     assert json.loads(as_json.out) == {"run": run_id, "status": "completed", "log": log}
+
+
+def test_logs_of_a_run_without_a_log_file_say_why(store, cli) -> None:
+    # It printed nothing, exit 0, as for an empty log.
+    run_id = _finished_run_with_metrics(store)
+    gone = cli("run", "logs", run_id)
+    log = Path(runs.get(store, run_id).run_dir) / "worker.log"
+    assert (gone.code, gone.out) == (0, "") and gone.err == f"run {run_id} has no log: {log} is missing (deleted by hand?)\n"
+    queued = runs.create(store, runs.get(store, run_id).experiment_id)
+    assert cli("run", "logs", queued.id).err == f"run {queued.id} has not started yet, so it has no log\n"

@@ -78,6 +78,23 @@ def test_max_concurrent_and_priority_order(store: Store, experiment) -> None:
     assert events == [(None, "queued"), ("queued", "starting")]
 
 
+def test_a_queued_run_says_what_it_waits_for(store: Store, experiment) -> None:
+    """`run start`/`run resume` print why a run stays queued; a CPU run held back by
+    max_concurrent_runs was said to be waiting for free GPUs."""
+    from spark_trainer.jobs.scheduler import waiting_reason
+    from spark_trainer.store import settings
+
+    settings.set_value(store, "max_concurrent_runs", 1)
+    first = runs.create(store, experiment.id, requested_gpus="cpu")
+    waiting = runs.create(store, experiment.id, requested_gpus="cpu")
+    assert list(_claim(store, [], max_concurrent=1)) == [first.id]
+    assert waiting_reason(store, runs.get(store, waiting.id)) == (
+        "waiting for a free slot: 1 of max_concurrent_runs 1 running (spark-trainer settings max_concurrent_runs N)")
+    settings.set_value(store, "max_concurrent_runs", 2)
+    on_gpu = runs.create(store, experiment.id, requested_gpus="0")
+    assert waiting_reason(store, runs.get(store, on_gpu.id)) == "waiting for free GPUs"
+
+
 def test_auto_takes_one_free_gpu_or_the_cpu(store: Store, experiment) -> None:
     a = runs.create(store, experiment.id, requested_gpus="auto")
     b = runs.create(store, experiment.id, requested_gpus="auto")
