@@ -105,7 +105,9 @@ def test_incremental_metric_reads(store: Store) -> None:
 
 
 def test_dataset_in_use_is_not_deleted_without_force(store: Store) -> None:
-    _populate(store)
+    run_id = _populate(store)
+    for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):  # a queued run would block it
+        runs.transition(store, run_id, status, "test")
     with pytest.raises(Conflict, match="used by experiments exp"):
         datasets.delete(store, "data")
     datasets.delete(store, "data", force=True)
