@@ -21,7 +21,7 @@ def check_inputs(store: Store, run: Run, doing: str = "resume") -> None:
     """Raise BadInput (one line naming the run, the file and the fix) if `run` cannot train now
     (`doing`: what the caller is about, "resume" or "be extended")."""
     from spark_trainer.jobs.submit import frozen_config
-    from spark_trainer.models.loading import resolve_base_model
+    from spark_trainer.models.loading import resolve_for_run
 
     folder = Path(run.run_dir)
     if not folder.is_dir():
@@ -31,8 +31,8 @@ def check_inputs(store: Store, run: Run, doing: str = "resume") -> None:
         config = frozen_config(folder)
     except BadInput:
         return  # a config.yaml missing or broken by hand: the worker names the file and line, as for any run
-    try:  # as the worker will look for it (frozen absolute; older runs may hold a name)
-        resolve_base_model(config.base_model, search_dirs=(store.home.root, store.home.models_dir))
+    try:  # as the worker will look for it (frozen absolute; older runs may hold a name), in this store's home
+        resolve_for_run(config.base_model, (store.home.root, store.home.models_dir))
     except BadInput as exc:
         raise BadInput(f"run {run.id} cannot {doing}: its base model is gone or changed since the run was "
                        f"submitted ({exc}); put the model back there, then try again") from None

@@ -72,9 +72,7 @@ def waiting_reason(store: Store, run: Run) -> str:
     if len(active) >= limit:
         return (f"waiting for a free slot: {len(active)} of max_concurrent_runs {limit} running "
                 "(spark-trainer settings max_concurrent_runs N)")
-    if run.requested_gpus and gpu_alloc.parse_request(run.requested_gpus).is_cpu:
-        return "waiting for the scheduler"
-    return "waiting for free GPUs"
+    return "waiting for free GPUs"  # with a slot free, only a run that asks for GPUs is left queued
 
 
 def schedule_once(store: Store, *, machine: Sequence[int] | None = None) -> list[int]:

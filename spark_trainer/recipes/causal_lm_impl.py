@@ -121,10 +121,10 @@ class CausalLMRecipe:
         started = time.monotonic()
         settings = {"recipe": "causal-lm", **self.rc.model_dump(include=set(ENCODING_FIELDS))}
         cache_key = token_cache.key(data_path, self.model_dir, settings)
-        cached = token_cache.load(data_path, cache_key) if cache_key else None
-        if cached is not None:
+        cached = None
+        if cache_key is not None and (cached := token_cache.load(data_path, cache_key)) is not None:
             self.data_notes.append(f"tokenized rows read from the cache in {time.monotonic() - started:.1f} s: "
-                                   f"{token_cache.path_for(data_path, cache_key)}")  # type: ignore[arg-type]
+                                   f"{token_cache.path_for(data_path, cache_key)}")
         else:
             records = read_records(data_path, self.config.eval.val_fraction)
             examples = self.encode_all(records)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spark_trainer.store import runs, settings
-from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store import experiments, projects, runs, settings
+from spark_trainer.store.entities import Experiment, Run, RunStatus
 from spark_trainer.store.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,6 +44,14 @@ def run_file(tmp_path: Path, tiny_model: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def experiment(store: Store) -> Experiment:
+    """An experiment with no dataset, for runs that are scheduled, claimed and stopped but never trained."""
+    projects.create(store, "scheduled")
+    return experiments.create(store, project="scheduled", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                              config={})
 
 
 @pytest.fixture

@@ -9,11 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from spark_trainer.jobs import control, process
 from spark_trainer.jobs.scheduler import make_picker
-from spark_trainer.store import experiments, projects, runs
+from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
@@ -28,13 +26,6 @@ signal.signal(signal.SIGTERM, on_term)
 print("ready", flush=True)
 time.sleep(120)
 """
-
-
-@pytest.fixture
-def experiment(store: Store):
-    projects.create(store, "races")
-    return experiments.create(store, project="races", name="e", recipe="causal-lm", base_model="m",
-                              dataset=None, config={})
 
 
 def _worker(store: Store, run: Run, script: str, *args: str) -> subprocess.Popen:

@@ -16,7 +16,7 @@ from spark_trainer.errors import BadInput
 from spark_trainer.jobs import control, process
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import make_picker
-from spark_trainer.store import experiments, projects, runs
+from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
@@ -29,13 +29,6 @@ child = subprocess.Popen([sys.executable, "-c",
 print(child.pid, flush=True)
 time.sleep(120)
 """
-
-
-@pytest.fixture
-def experiment(store: Store):
-    projects.create(store, "rec")
-    return experiments.create(store, project="rec", name="e", recipe="causal-lm", base_model="m",
-                              dataset=None, config={})
 
 
 def _running(store: Store, experiment, gpus: str = "cpu", machine: list[int] | None = None) -> Run:

@@ -11,16 +11,9 @@ import pytest
 from spark_trainer.errors import BadInput
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.scheduler import make_picker
-from spark_trainer.store import experiments, projects, runs
+from spark_trainer.store import runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
-
-
-@pytest.fixture
-def experiment(store: Store):
-    projects.create(store, "sched")
-    return experiments.create(store, project="sched", name="e", recipe="causal-lm", base_model="m",
-                              dataset=None, config={})
 
 
 def _claim(store: Store, machine: list[int], max_concurrent: int = 8, sharing: bool = False) -> dict[int, list[int]]:
