@@ -93,6 +93,9 @@ class MainWindow(QMainWindow):
         self.store = store
         self.ctx.attach_store(store)
         self._show_home(store.home.root)
+        if store.moved is not None:  # moved or copied by hand: say once that its paths now point here
+            text = store.moved.describe()
+            self.ctx.status_message.emit(text[0].upper() + text[1:])
         self.nav.setEnabled(True)
         for action in self.findChildren(QAction):
             action.setEnabled(True)

@@ -45,6 +45,8 @@ class Context:
     def store(self) -> Store:
         if self._store is None:
             self._store = Store.open(self.home)
+            if self._store.moved is not None:
+                self.info(f"note: {self._store.moved.describe()}")
             from spark_trainer.disk import network_home_warning
 
             warning = network_home_warning(self._store.home.root)

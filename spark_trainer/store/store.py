@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from spark_trainer.errors import Conflict, DatabaseLocked, StoreDiskFull, StoreError
 from spark_trainer.paths import DataHome, resolve_home
-from spark_trainer.store import migrate
+from spark_trainer.store import home_moves, migrate
 from spark_trainer.store.engine import BUSY_TIMEOUT_MS, make_engine, writer
+from spark_trainer.store.home_moves import Moved
 
 LOCK_TIMEOUT_S = 120.0
 SQLITE_BUSY, SQLITE_IOERR, SQLITE_FULL = 5, 10, 13  # primary result codes (the low byte of an extended code)
@@ -137,6 +138,17 @@ def _damaged(db_path: Path, exc: BaseException) -> StoreError:
                       "(run `spark-trainer doctor` for what to do)")
 
 
+def _follow_move(store: Store) -> Moved | None:
+    """Point stored paths at this home if it was moved or copied (spark_trainer.store.home_moves).
+    The usual case, a home opened where it was last, is one read and no write lock."""
+    root = store.home.root
+    with store.read() as session:
+        if home_moves.recorded_root(session) == str(root):
+            return None
+    with store.write() as session:
+        return home_moves.follow_move(session, root)
+
+
 class Store:
     """Sessions over one data home's database. Use `Store.open()`; close when done."""
 
@@ -145,6 +157,8 @@ class Store:
         self.engine = make_engine(home.db_path, busy_timeout_ms)
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = sessionmaker(writer(self.engine), expire_on_commit=False)
+        # Set by open() when the home was moved or copied by hand since it was last opened.
+        self.moved: Moved | None = None
 
     @classmethod
     def open(cls, home: DataHome | str | None = None, *, upgrade: bool = True,
@@ -169,6 +183,7 @@ class Store:
                         raise StoreError(f"database {data_home.db_path} is at schema revision {found!r}; this "
                                          f"SparkTrainer needs {migrate.HEAD_REVISION!r} (open it once with the "
                                          "app or any spark-trainer command to migrate it)")
+                store.moved = _follow_move(store)
             except (DatabaseError, sqlite3.Error) as exc:
                 store.close()
                 raise _damaged(data_home.db_path, exc) from exc

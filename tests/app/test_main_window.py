@@ -124,3 +124,25 @@ def test_a_window_shown_before_its_store_says_so_until_the_store_comes(qtbot, st
     sync_model(qtbot, win.ctx)  # the model reads the store now
     assert win.run_status.text() == "0 running · 0 queued"
     win.close()
+
+
+def test_a_home_moved_by_hand_is_announced_in_the_status_bar(qtbot, qsettings, tmp_path):
+    """The paths were pointed at the new place when the store opened; the user is told once."""
+    import shutil
+
+    from app.main_window import MainWindow
+    from spark_trainer.store import datasets, projects
+    from spark_trainer.store.datasets import NewDataset
+    from spark_trainer.store.store import Store
+
+    with Store.open(tmp_path / "old") as old:
+        projects.create(old, "p")
+        datasets.create(old, "p", NewDataset(name="d", kind="text", path=str(old.home.dataset_dir(1)), num_items=1))
+    shutil.move(tmp_path / "old", tmp_path / "new")
+    with Store.open(tmp_path / "new") as store:
+        win = MainWindow(None, qsettings, first_view_later=True, poll_gpus=False)
+        qtbot.addWidget(win)
+        win.attach_store(store)
+        assert win.statusBar().currentMessage() == (f"Data home moved here from {tmp_path / 'old'}: 1 stored path(s) "
+                                                    "and 0 run config(s) now point here")
+        win.close()
