@@ -4,7 +4,7 @@ A run marked starting/running whose worker is gone, or whose pid now belongs to 
 (different start time), becomes `interrupted` with the tail of its log as the error. A worker that
 is alive but silent (stopped, deadlocked, stuck in I/O: its heartbeat is older than the setting
 `heartbeat_timeout_seconds`) makes its run `stalled`; if it stays silent for `stall_grace_seconds`
-more, its process group is killed and the run becomes `interrupted` (resumable from its last
+more after being marked, its process group is killed and the run becomes `interrupted` (resumable from its last
 checkpoint). A worker stopped inside a database write holds the write lock, so "stalled" cannot be
 written: past the same grace it is killed all the same, which frees the lock. It is cheap: one query and a psutil look-up per active run, so every scheduler (GUI,
 `queue serve`, `--wait`) and every command that reads runs calls it.
@@ -36,6 +36,12 @@ def _is_lost(run: Run) -> bool:
 
 def _silence_s(run: Run) -> float:
     return (utcnow() - run.heartbeat_at).total_seconds() if run.heartbeat_at is not None else 0.0
+
+
+def _stalled_for_s(store: Store, run: Run) -> float:
+    """Seconds since `run` was last marked stalled (0 if it never was: then it is not killed yet)."""
+    marked = [e.created_at for e in runs.events(store, run.id) if e.to_status == RunStatus.STALLED.value]
+    return (utcnow() - marked[-1]).total_seconds() if marked else 0.0
 
 
 def _mark(store: Store, run: Run, to: RunStatus, reason: str, *, strict: bool = False, **fields: object) -> bool:
@@ -122,7 +128,10 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
                 if (holders is not None and not _in_group(run.pid, holders)) or _silence_s(run) <= timeout + grace:
                     continue
                 locked = True
-        elif silent <= timeout + grace:
+        elif silent <= timeout + grace or _stalled_for_s(store, run) <= grace:
+            # The grace counts from when it was marked stalled, not from its last heartbeat: after the
+            # machine slept for hours every heartbeat is hours old, and the worker (asleep too, not
+            # hung) beats within seconds of waking; the second reconcile after waking must not kill it.
             continue
         silent = _silence_s(run)
         process.signal_group(run.pid, signal.SIGKILL)

@@ -165,3 +165,39 @@ def test_a_worker_frozen_inside_a_write_is_killed_though_stalled_cannot_be_writt
         holder.wait()
         waiting.kill()
         waiting.wait()
+
+
+def test_a_worker_that_slept_with_the_machine_is_not_killed_on_waking(store: Store, experiment, monkeypatch) -> None:
+    """After a suspend every heartbeat is hours old; the worker beats within seconds of waking, so the
+    reconcile right after marking it stalled must not kill it: the grace counts from the marking."""
+    from datetime import timedelta
+
+    from spark_trainer.jobs import reconcile as reconciling
+    from spark_trainer.store import settings
+    from spark_trainer.store.entities import utcnow
+
+    settings.set_value(store, "heartbeat_timeout_seconds", 120)
+    settings.set_value(store, "stall_grace_seconds", 120)
+    run = _running(store, experiment)
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        me = process.identity(worker.pid)
+        runs.update(store, run.id, pid=me.pid, pid_start_time=me.start_time,
+                    heartbeat_at=utcnow() - timedelta(hours=8))  # the machine slept overnight
+        assert reconcile(store) == []
+        assert runs.get(store, run.id).status == RunStatus.STALLED
+        assert reconcile(store) == []  # a second look, before the worker's first beat after waking
+        assert runs.get(store, run.id).status == RunStatus.STALLED and worker.poll() is None
+        assert runs.beat(store, run.id) == RunStatus.RUNNING  # it beats: running again
+
+        # Really hung this time: silent through the whole grace after being marked, it is killed.
+        runs.update(store, run.id, heartbeat_at=utcnow() - timedelta(hours=1))
+        assert reconcile(store) == [] and runs.get(store, run.id).status == RunStatus.STALLED
+        later = utcnow() + timedelta(seconds=121)
+        monkeypatch.setattr(reconciling, "utcnow", lambda: later)
+        assert reconcile(store) == [run.id]
+        assert worker.wait(timeout=10) != 0
+        assert "no heartbeat for" in runs.get(store, run.id).error
+    finally:
+        worker.kill()
+        worker.wait()
