@@ -18,8 +18,11 @@ from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import schedule_once, waiting_reason
 from spark_trainer.jobs.submit import submit_experiment
 from spark_trainer.store import metrics, runs
-from spark_trainer.store.entities import RunStatus, to_jsonable
+from spark_trainer.store.entities import Run, RunStatus, to_jsonable
 from spark_trainer.store.store import Store
+
+WAIT_HELP = ("wait for the run to end, showing progress; exit 0 only if it completed (Ctrl-C stops the waiting, "
+             "not the run)")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -30,7 +33,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                parents=[common])
     start.add_argument("experiment", help="experiment name or id")
     start.add_argument("--gpus", help="auto | cpu | cpu:N | GPU ids like 0 or 0,1 | count:N (default: the config's)")
-    start.add_argument("--wait", action="store_true", help="wait for the run to end, showing progress")
+    start.add_argument("--wait", action="store_true", help=WAIT_HELP)
     start.set_defaults(handler=cmd_start)
 
     lst = actions.add_parser("list", help="list runs", parents=[common])
@@ -66,7 +69,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     resume = actions.add_parser("resume", help="continue a paused, interrupted, failed or cancelled run "
                                 "from its last checkpoint", parents=[common])
     resume.add_argument("run", help="run id")
-    resume.add_argument("--wait", action="store_true", help="wait for the run to end, showing progress")
+    resume.add_argument("--wait", action="store_true", help=WAIT_HELP)
     resume.add_argument("--gpus", metavar="SPEC", help="resume on other devices or another process count "
                         "(auto | cpu | cpu:N | 0,1 | count:N); the global batch is kept")
     resume.set_defaults(handler=cmd_resume)
@@ -80,7 +83,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     extend.add_argument("run", help="run id")
     extend.add_argument("--steps", type=positive_int, required=True, metavar="N",
                         help="optimizer steps to add to the run's total")
-    extend.add_argument("--wait", action="store_true", help="wait for the run to end, showing progress")
+    extend.add_argument("--wait", action="store_true", help=WAIT_HELP)
     extend.set_defaults(handler=cmd_extend)
 
     delete = actions.add_parser("delete", help="delete a stopped run's records and folder", parents=[common])
@@ -111,11 +114,29 @@ def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, in
         note = "started" if run.status.is_active else f"{run.status.value} ({waiting_reason(store, run)})"
         return Result(run, f"{intro}run {run.id} {note}")
     ctx.info(f"{intro}run {run.id} {run.status.value}")
-    run = wait_for_run(store, run.id)
+    try:
+        run = wait_for_run(store, run.id)
+    except KeyboardInterrupt:  # Ctrl-C stops the waiting, never the run: say where it stands
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")  # off the progress bar's line
+        run = runs.get(store, run_id)
+        return Result(run, stopped_waiting_line(run), exit_code=130)
     if run.status == RunStatus.COMPLETED:
         return Result(run, f"run {run.id} completed {run.step} steps")
     detail = f": {run.error.splitlines()[0]}" if run.error else ""
     return Result(run, f"run {run.id} ended {run.status.value}{detail}", exit_code=1)
+
+
+def stopped_waiting_line(run: Run) -> str:
+    """What Ctrl-C during `--wait` leaves behind: the run goes on (or stays queued) without this command."""
+    cancel = f"`spark-trainer run cancel {run.id}` stops it"
+    if run.status == RunStatus.QUEUED:
+        return (f"stopped waiting; run {run.id} stays queued and starts when the app or `spark-trainer queue serve` "
+                f"is running; {cancel}")
+    if run.status.is_active:
+        return (f"stopped waiting; run {run.id} goes on in the background ({run.status.value}, step "
+                f"{run.step}/{run.total_steps or '?'}): `spark-trainer run logs {run.id} -f` follows it, {cancel}")
+    return f"stopped waiting; run {run.id} ended {run.status.value}"
 
 
 def cmd_start(ctx: Context, args: argparse.Namespace) -> Result:

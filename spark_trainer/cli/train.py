@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spark_trainer.cli.context import Context, Result
-from spark_trainer.cli.runs import start_and_maybe_wait
+from spark_trainer.cli.runs import WAIT_HELP, start_and_maybe_wait
 
 if TYPE_CHECKING:
     from spark_trainer.ingest.types import IngestReport
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value, e.g. train.max_steps=50 (repeatable)")
     parser.add_argument("--wait", action="store_true",
-                        help="wait for the run, showing progress; exit 0 only if it completed")
+                        help=WAIT_HELP)
     parser.set_defaults(handler=cmd_train)
 
 

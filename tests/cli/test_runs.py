@@ -50,3 +50,35 @@ def test_logs_of_a_run_without_a_log_file_say_why(store, cli) -> None:
     assert (gone.code, gone.out) == (0, "") and gone.err == f"run {run_id} has no log: {log} is missing (deleted by hand?)\n"
     queued = runs.create(store, runs.get(store, run_id).experiment_id)
     assert cli("run", "logs", queued.id).err == f"run {queued.id} has not started yet, so it has no log\n"
+
+
+def test_ctrl_c_while_waiting_stops_the_waiting_and_says_where_the_run_stands(store, monkeypatch) -> None:
+    """`train --wait` / `run start --wait`: Ctrl-C said "error: interrupted", leaving the user to guess
+    whether the run was cancelled; it goes on (or stays queued), exit 130, and the line says how to
+    follow or stop it."""
+    import argparse
+
+    from spark_trainer.cli import runs as run_commands
+    from spark_trainer.cli.context import Context
+
+    run_id = _finished_run_with_metrics(store)
+    queued = runs.create(store, runs.get(store, run_id).experiment_id)
+    ctx = Context(args=argparse.Namespace(home=str(store.home.root)), json=False, debug=False)
+    monkeypatch.setattr(run_commands, "schedule_once", lambda _store: [])  # no worker: it stays as set below
+
+    def interrupted(_store, _run_id):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_commands, "wait_for_run", interrupted)
+    result = run_commands.start_and_maybe_wait(ctx, store, queued.id, True, "")
+    assert result.exit_code == 130 and result.data.status == RunStatus.QUEUED
+    assert result.render_text() == (f"stopped waiting; run {queued.id} stays queued and starts when the app or "
+                                    f"`spark-trainer queue serve` is running; `spark-trainer run cancel {queued.id}` stops it")
+
+    runs.transition(store, queued.id, RunStatus.STARTING, "test")
+    runs.transition(store, queued.id, RunStatus.RUNNING, "test", step=4, total_steps=2000)
+    result = run_commands.start_and_maybe_wait(ctx, store, queued.id, True, "")
+    assert result.exit_code == 130 and result.data.status == RunStatus.RUNNING
+    assert result.render_text() == (f"stopped waiting; run {queued.id} goes on in the background (running, step 4/2000): "
+                                    f"`spark-trainer run logs {queued.id} -f` follows it, "
+                                    f"`spark-trainer run cancel {queued.id}` stops it")
