@@ -2,12 +2,16 @@
 
 Cancel and pause write what is wanted to `runs/<id>/stop-request`, then SIGTERM the worker's
 process group: the worker saves a checkpoint and stops. After the grace period (setting
-`stop_grace_seconds`) the group is killed and the run is marked here, so its GPUs are free.
+`stop_grace_seconds`) the group is killed and the run is marked here, so its GPUs are free; but not
+while the worker is still writing that checkpoint (its staging folder growing, or done less than
+`EXIT_TAIL_S` ago): a full fine-tune's checkpoint (weights and optimizer state, tens of GB) takes
+longer than the default 30 s, and killing it mid-write lost every step since the previous one.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 from spark_trainer.errors import BadInput, IllegalTransition
@@ -17,9 +21,12 @@ from spark_trainer.jobs.resume_checks import check_inputs
 from spark_trainer.store import runs, settings
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
+from spark_trainer.training.checkpoints import bytes_being_saved
 from spark_trainer.training.reporting import StopKind
 
 STOP_REQUEST = "stop-request"
+# Once its checkpoint is published, a stopping worker records how it ended and exits: this long.
+EXIT_TAIL_S = 15.0
 _STOPPED = {StopKind.CANCEL: RunStatus.CANCELLED, StopKind.PAUSE: RunStatus.PAUSED}
 
 
@@ -41,6 +48,33 @@ def _write_request(run_dir: Path, kind: StopKind) -> None:
 
 def clear_request(run_dir: Path) -> None:
     Path(run_dir, STOP_REQUEST).unlink(missing_ok=True)
+
+
+class SaveWatch:
+    """Whether a stopping worker is still saving: a checkpoint staging folder in `run_dir` that grew
+    within the last `quiet_s` seconds (fsync of a large file can add nothing for a while), or one that
+    was published less than EXIT_TAIL_S ago. Called once a second past the grace period."""
+
+    def __init__(self, run_dir: Path, quiet_s: float) -> None:
+        self.run_dir, self.quiet_s = run_dir, quiet_s
+        self.seen: int | None = None  # bytes at the last change; -1 once the save was published
+        self.changed_at = time.monotonic()
+        self.waited = False
+
+    def __call__(self) -> bool:
+        now, written = time.monotonic(), bytes_being_saved(self.run_dir)
+        if written is None:
+            if self.seen is None:
+                return False  # no save under way: the grace period was all it gets
+            if self.seen != -1:
+                self.seen, self.changed_at = -1, now
+            busy = now - self.changed_at < EXIT_TAIL_S
+        else:
+            if written != self.seen:
+                self.seen, self.changed_at = written, now
+            busy = now - self.changed_at < self.quiet_s
+        self.waited = self.waited or busy
+        return busy
 
 
 def stop(store: Store, run_id: int | str, kind: StopKind, *, grace_s: float | None = None) -> Run:
@@ -68,10 +102,15 @@ def stop(store: Store, run_id: int | str, kind: StopKind, *, grace_s: float | No
                        f"run {run.id} is {run.status.value}; only a starting or running run can be paused")
     _write_request(Path(run.run_dir), kind)
     grace = float(settings.get(store, "stop_grace_seconds")) if grace_s is None else grace_s
+    quiet = float(settings.get(store, "heartbeat_timeout_seconds"))
     while True:
-        how = process.stop_group(run.pid, run.pid_start_time, grace) if run.pid else "exited"
-        reason = (f"{verb} requested; worker killed after the {grace:g} s grace period" if how == "killed"
-                  else f"{verb} requested; worker stopped")
+        began, saving = time.monotonic(), SaveWatch(Path(run.run_dir), quiet)
+        how = process.stop_group(run.pid, run.pid_start_time, grace, saving) if run.pid else "exited"
+        reason = (f"{verb} requested; worker killed after the {grace:g} s grace period"
+                  f"{' and its checkpoint save' if saving.waited else ''}" if how == "killed"
+                  else f"{verb} requested; worker stopped" + (
+                      f" (its checkpoint took {time.monotonic() - began:.0f} s to save, past the {grace:g} s grace "
+                      "period)" if saving.waited else ""))
         # Only the worker just stopped: while it saved its checkpoint, another process may have
         # resumed the run and started a new worker, which must not be marked stopped under it.
         try:

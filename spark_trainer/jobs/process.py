@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,8 +116,11 @@ def wait_gone(pid: int, start_time: float | None, timeout_s: float, poll_s: floa
     return True
 
 
-def stop_group(pid: int, start_time: float | None, grace_s: float) -> str:
-    """SIGTERM the worker's group; after `grace_s` SIGKILL it. Returns "exited" or "killed"."""
+def stop_group(pid: int, start_time: float | None, grace_s: float,
+               still_working: Callable[[], bool] | None = None) -> str:
+    """SIGTERM the worker's group; after `grace_s` SIGKILL it, unless `still_working()` says it is busy
+    stopping (polled every second past the grace: a large checkpoint being written). Returns "exited"
+    or "killed"."""
     if not is_alive(pid, start_time):
         return "exited"
     try:
@@ -127,7 +131,10 @@ def stop_group(pid: int, start_time: float | None, grace_s: float) -> str:
         os.killpg(pgid, signal.SIGTERM)
     except ProcessLookupError:
         return "exited"
-    if wait_gone(pid, start_time, grace_s):
+    gone = wait_gone(pid, start_time, grace_s)
+    while not gone and still_working is not None and still_working():
+        gone = wait_gone(pid, start_time, 1.0)
+    if gone:
         _kill_stragglers(pgid)
         return "exited"
     _kill_stragglers(pgid)

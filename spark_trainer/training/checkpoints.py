@@ -53,6 +53,26 @@ def _owned(path: Path, owner: str | None) -> bool:
     return found is None or found == owner  # None: written before run uuids existed
 
 
+STAGING_PREFIX = ".staging-step-"  # a checkpoint being written; renamed to step-N when complete
+
+
+def bytes_being_saved(run_dir: Path) -> int | None:
+    """Bytes written so far into checkpoints being saved in `run_dir` (None when none is): a stop
+    waits on while this grows (spark_trainer.jobs.control)."""
+    total, found = 0, False
+    try:
+        for staging in checkpoint_dir(run_dir).glob(f"{STAGING_PREFIX}*"):
+            found = True
+            for path in staging.rglob("*"):
+                try:
+                    total += path.stat().st_size
+                except OSError:  # published or removed meanwhile
+                    pass
+    except OSError:
+        return None
+    return total if found else None
+
+
 def checkpoint_dir(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints"
 
@@ -114,7 +134,7 @@ def write_checkpoint(run_dir: Path, step: int, files: dict[str, Any], state: dic
              else "no checkpoint was written")
     diskspace.check_free(folder, needed)
     final = folder / f"step-{step:08d}"
-    staging = folder / f".staging-step-{step:08d}"
+    staging = folder / f"{STAGING_PREFIX}{step:08d}"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()

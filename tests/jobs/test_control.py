@@ -1,0 +1,92 @@
+"""Stopping a run (spark_trainer/jobs/control.py) while its worker writes the checkpoint it stops with:
+a full fine-tune's checkpoint takes longer than the grace period, and killing the worker mid-write
+lost every step since the checkpoint before."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from spark_trainer.jobs import control, process
+from spark_trainer.jobs.scheduler import make_picker
+from spark_trainer.store import runs, settings
+from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.store import Store
+
+# A worker that ignores SIGTERM and saves: it writes a staging folder a chunk at a time (for
+# `chunks` x 0.2 s), then publishes it as step-00000010 and exits; with chunks 0 it never finishes,
+# with chunks -1 it writes nothing (busy elsewhere).
+SAVING = """
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+folder, chunks = sys.argv[1], int(sys.argv[2])
+if chunks < 0:
+    print("saving", flush=True)
+    time.sleep(120)
+staging = os.path.join(folder, ".staging-step-00000010")
+os.makedirs(staging)
+print("saving", flush=True)
+with open(os.path.join(staging, "optimizer.pt"), "wb") as f:
+    for _ in range(chunks):
+        f.write(b"x" * 4096)
+        f.flush()
+        time.sleep(0.2)
+if chunks == 0:
+    time.sleep(120)
+os.replace(staging, os.path.join(folder, "step-00000010"))
+"""
+
+
+def _saving_worker(store: Store, experiment, chunks: int) -> tuple[Run, subprocess.Popen, Path]:
+    run = runs.create(store, experiment.id, requested_gpus="cpu")
+    runs.claim(store, make_picker([], 4, False))
+    run = runs.transition(store, run.id, RunStatus.RUNNING, "test worker started")
+    folder = Path(run.run_dir) / "checkpoints"
+    folder.mkdir(parents=True)
+    worker = subprocess.Popen([sys.executable, "-c", SAVING, str(folder), str(chunks)], stdout=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    assert worker.stdout.readline().strip() == "saving"
+    me = process.identity(worker.pid)
+    runs.update(store, run.id, pid=me.pid, pid_start_time=me.start_time)
+    return run, worker, folder
+
+
+def test_a_pause_waits_past_the_grace_period_for_a_checkpoint_still_being_written(store: Store, experiment) -> None:
+    run, worker, folder = _saving_worker(store, experiment, chunks=15)  # 3 s of writing
+    try:
+        paused = control.pause(store, run.id, grace_s=0.5)
+        assert paused.status == RunStatus.PAUSED
+        saved = folder / "step-00000010" / "optimizer.pt"
+        assert saved.stat().st_size == 15 * 4096  # published whole: the worker was not killed mid-write
+        reason = runs.events(store, run.id)[-1].reason
+        assert reason.startswith("pause requested; worker stopped (its checkpoint took ")
+        assert "past the 0.5 s grace period" in reason
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def test_a_save_that_stops_progressing_is_killed_after_the_quiet_period(store: Store, experiment) -> None:
+    settings.set_value(store, "heartbeat_timeout_seconds", 1)
+    run, worker, folder = _saving_worker(store, experiment, chunks=0)  # a staging folder that never grows
+    try:
+        cancelled = control.cancel(store, run.id, grace_s=0.5)
+        assert cancelled.status == RunStatus.CANCELLED
+        assert not process.is_alive(worker.pid, None) or worker.poll() is not None
+        assert runs.events(store, run.id)[-1].reason == ("cancel requested; worker killed after the 0.5 s grace period "
+                                                         "and its checkpoint save")
+        assert not (folder / "step-00000010").exists()
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def test_a_worker_not_saving_is_killed_at_the_end_of_the_grace_period(store: Store, experiment) -> None:
+    run, worker, _folder = _saving_worker(store, experiment, chunks=-1)  # nothing being saved: the grace is all
+    try:
+        cancelled = control.cancel(store, run.id, grace_s=0.5)
+        assert runs.events(store, cancelled.id)[-1].reason == "cancel requested; worker killed after the 0.5 s grace period"
+    finally:
+        worker.kill()
+        worker.wait()
