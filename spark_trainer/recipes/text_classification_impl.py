@@ -136,7 +136,8 @@ class TextClassificationRecipe:
         return Encoded(self.encode_text(text), self.labels.id_of(record.data[self.rc.label_column]), text)
 
     def encode_text(self, text: str) -> list[int]:
-        """The token ids a text trains with (cut to recipe_config.max_length by `truncate`)."""
+        """The token ids a text trains with (cut to recipe_config.max_length as training cuts it):
+        samples and the playground encode their texts so too."""
         return truncate(list(self.tokenizer(text, truncation=False)["input_ids"]), self.rc.max_length)[0]
 
     def log_notes(self) -> list[str]:
@@ -208,7 +209,7 @@ class TextClassificationRecipe:
 
         assert self.labels is not None
         prompts = list(self.rc.sample_texts)
-        items = [Encoded(list(self.tokenizer(p)["input_ids"])[: self.rc.max_length], -1, p) for p in prompts] or self.sample_items
+        items = [Encoded(self.encode_text(p), -1, p) for p in prompts] or self.sample_items
         was_training = model.training
         model.eval()
         device = next(model.parameters()).device

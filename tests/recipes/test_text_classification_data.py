@@ -197,3 +197,28 @@ def test_causal_lm_and_text_classification_caches_of_one_dataset_stay_apart(tiny
     causal = causal_prepared(create_tiny_causal_lm(tmp_path / "llama", max_position_embeddings=256), dataset)
     assert not any("read from the cache" in n for n in causal.log_notes()) and not _said(text, "tokenized rows read")
     assert len(list((dataset / token_cache.FOLDER).glob("*.npz"))) == 2
+
+
+def test_a_sample_text_is_cut_as_training_cut_it(tiny_text_classifier, dataset):
+    """recipe_config.sample_texts (and the playground, through `encode_text`) gave the model a long text
+    cut without its closing [SEP]: not the input the model trained on for that very text."""
+    import torch
+
+    recipe = _prepared(tiny_text_classifier, dataset)
+    model = recipe.build_model(torch.device("cpu"), "fp32")
+    shown = recipe.sample_items[0]
+    assert len(recipe.tokenizer(shown.text)["input_ids"]) > recipe.rc.max_length  # a long text, cut in training
+    fed: list[list[int]] = []
+    collate = recipe.collate
+
+    def seen(items):  # the real collate; what the model was given is kept
+        batch = collate(items)
+        fed.extend(row[mask.bool()].tolist() for row, mask in zip(batch["input_ids"], batch["attention_mask"],
+                                                                  strict=True))
+        return batch
+
+    recipe.collate = seen
+    recipe.rc = recipe.rc.model_copy(update={"sample_texts": [shown.text]})
+    recipe.generate_samples(model)
+    assert fed == [list(map(int, shown.input_ids))]
+    assert fed[0][-1] == recipe.tokenizer.sep_token_id
