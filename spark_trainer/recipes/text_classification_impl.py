@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.models.loading import resolve_for_run
 from spark_trainer.recipes import classification as cls
 from spark_trainer.recipes import token_cache
@@ -29,6 +29,11 @@ from spark_trainer.training.data import Record, read_records
 # recipe_config fields that change the rows a dataset encodes to (the token cache's key)
 ENCODING_FIELDS = ("text_column", "label_column", "max_length", "label_names")
 __all__ = ["ENCODING_FIELDS", "Encoded", "TextClassificationRecipe"]
+# Models whose position ids start after the padding id (RoBERTa's scheme): max_position_embeddings
+# less pad_token_id + 1 positions are left for tokens (514 - 2 = 512 for roberta-base).
+_OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer",
+                               "data2vec-text", "xmod", "roberta-prelayernorm", "ibert", "mpnet", "luke"})
+
 
 class TextClassificationRecipe:
     """A sequence-classification head for the dataset's label set; rows are tokenized up front (a
@@ -76,6 +81,7 @@ class TextClassificationRecipe:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         tokenized = self._tokenized(Path(data_path))
+        self._check_fits(tokenized)
         self.labels = cls.LabelSet.from_names(tokenized.names, as_written=self.rc.label_names == "as-written")
         self.truncated = tokenized.truncated
         train, self.val_data = tokenized.splits()
@@ -105,6 +111,18 @@ class TextClassificationRecipe:
         if cache_key is not None and os.environ.get("RANK", "0") == "0":  # one rank of a distributed run writes
             self.data_notes.append(token_cache.save_arrays(data_path, cache_key, tokenized.arrays()))
         return tokenized
+
+    def _check_fits(self, tokenized: Tokenized) -> None:
+        """A text longer than the model's learned position embeddings stopped the run at the first
+        batch that held it (a tensor size error, possibly hours in): refuse it before any training
+        instead. Only texts that long are refused; a large max_length alone is fine."""
+        assert self.model_dir is not None
+        positions = position_limit(self.model_dir)
+        if positions is not None and len(tokenized.lengths) and int(tokenized.lengths.max()) > positions:
+            over = int((tokenized.lengths > positions).sum())
+            raise ConfigError(f"recipe_config.max_length {self.rc.max_length} is more than the {positions} tokens "
+                              f"{self.model_dir.name} takes, and {over} texts are longer than that: set "
+                              f"recipe_config.max_length to {positions} or less")
 
     def encode_all(self, records: list[Record]) -> Tokenized:
         """`encode` of every record, batched (see `text_classification_data.encode_all`)."""
@@ -227,6 +245,24 @@ class TextClassificationRecipe:
 
     def save_final(self, model: Any, dest: Path) -> None:
         cls.save_classifier(model, dest, [self.tokenizer])
+
+
+def position_limit(model_dir: Path) -> int | None:
+    """The most tokens a model with learned absolute position embeddings (BERT, RoBERTa, GPT-2...)
+    takes; None for models that have no such table (rotary, relative, ALiBi), where a longer input
+    runs."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
+    positions = getattr(config, "max_position_embeddings", None)
+    relative = (any(hasattr(config, a) for a in ("rope_theta", "rope_scaling", "rope_parameters", "rotary_dim"))
+                or getattr(config, "position_biased_input", True) is False  # DeBERTa-v2/v3
+                or getattr(config, "position_embedding_type", "absolute") != "absolute")
+    if not isinstance(positions, int) or relative:
+        return None
+    if config.model_type in _OFFSET_POSITIONS:
+        positions -= (config.pad_token_id or 0) + 1
+    return positions
 
 
 def _integral(value: Any) -> bool:

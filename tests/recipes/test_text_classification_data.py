@@ -222,3 +222,20 @@ def test_a_sample_text_is_cut_as_training_cut_it(tiny_text_classifier, dataset):
     recipe.generate_samples(model)
     assert fed == [list(map(int, shown.input_ids))]
     assert fed[0][-1] == recipe.tokenizer.sep_token_id
+
+
+def test_a_text_longer_than_the_model_takes_is_refused_before_training(tiny_text_classifier, tmp_path):
+    """max_length 1024 on a 512-position BERT: a 600-token text stopped the run with a tensor size error
+    at the first batch holding it; now the run's start says what to set."""
+    from spark_trainer.errors import ConfigError
+    from tests.recipes.test_text_classification import train
+
+    rows = [*ROWS, {"text": "refund " * 600, "label": "billing"}]
+    long_data = _ingested(tmp_path / "long", rows)
+    cfg = _config(tiny_text_classifier, max_length=1024)
+    with pytest.raises(ConfigError, match=r"^recipe_config.max_length 1024 is more than the 512 tokens tiny-bert "
+                                          r"takes, and 1 texts are longer than that: set recipe_config.max_length "
+                                          r"to 512 or less$"):
+        train(cfg, long_data, tmp_path / "run")
+    outcome, _ = train(cfg, _ingested(tmp_path / "short", ROWS), tmp_path / "run2")  # short texts: a big max_length is fine
+    assert outcome.step == 6
