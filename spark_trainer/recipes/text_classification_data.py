@@ -135,7 +135,10 @@ def encode_all(tokenizer: Any, records: list[Record], *, text_column: str, label
     truncated = 0
     for at in range(0, len(records), BATCH):
         chunk = records[at:at + BATCH]
-        batch = tokenizer([r.data[text_column] for r in chunk], truncation=False)["input_ids"]
+        # Only the ids: the masks and type ids of a whole batch of untruncated texts doubled the
+        # memory this step holds for a moment.
+        batch = tokenizer([r.data[text_column] for r in chunk], truncation=False, return_attention_mask=False,
+                          return_token_type_ids=False)["input_ids"]
         for split in ("train", "val"):
             rows, labels = [], []
             for record, ids in zip(chunk, batch, strict=True):
