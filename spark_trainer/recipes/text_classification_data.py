@@ -121,8 +121,10 @@ def consistent(arrays: dict[str, Any]) -> bool:
     names, samples = meta["names"], meta["samples"]
     if not (isinstance(names, list) and isinstance(samples, list) and all(isinstance(s, str) for s in samples)):
         return False
+    n_val = len(labels) - int(counts[0])
     return (len(counts) == 2 and len(lengths) == len(labels) and int(lengths.sum()) == len(ids)
-            and 0 < int(counts[0]) <= len(labels) and bool(((labels >= 0) & (labels < len(names))).all()))
+            and 0 < int(counts[0]) <= len(labels) and bool(((labels >= 0) & (labels < len(names))).all())
+            and len(samples) <= min(SAMPLES, n_val or int(counts[0])))
 
 
 def encode_all(tokenizer: Any, records: list[Record], *, text_column: str, label_of: Callable[[Any], int],

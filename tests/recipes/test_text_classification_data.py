@@ -169,6 +169,16 @@ def test_a_damaged_cache_is_dropped_and_the_rows_tokenized_again(tiny_text_class
     assert _said(again, "tokenized 90 rows") and _said(again, "tokenized rows cached")
     assert _rows(again.train_data) == _rows(first.train_data)
 
+    import numpy as np
+
+    with np.load(cached) as data:  # a whole file whose arrays do not fit together: a class id past the classes
+        arrays = {k: data[k] for k in data.files}
+    arrays["labels"] = arrays["labels"] + 5
+    with open(cached, "wb") as fh:
+        np.savez(fh, **arrays)
+    third = _prepared(tiny_text_classifier, dataset)
+    assert _said(third, "tokenized 90 rows") and _rows(third.train_data) == _rows(first.train_data)
+
 
 def test_only_rank_0_writes_and_no_room_is_a_note(tiny_text_classifier, dataset, monkeypatch):
     monkeypatch.setenv("RANK", "1")
