@@ -15,17 +15,29 @@ BATCH = 16
 
 def predict_labels(model: Any, tokenizer: Any, texts: list[str], tick: Callable[[int, int], None] | None = None,
                    max_length: int = 512) -> list[str]:
-    """Label names the model predicts for `texts` (argmax of the logits, named by config.id2label)."""
+    """Label names the model predicts for `texts` (argmax of the logits, named by config.id2label).
+    Texts are cut and padded as the text-classification recipe's training and the Playground do: the
+    tokenizer's own truncation keeps a different last token where the tokenizer adds no closing one
+    (a decoder's BOS-only tokenizer), so long texts were evaluated on inputs the model never saw."""
     import torch
+
+    from spark_trainer.recipes.text_classification_data import truncate
 
     id2label = {int(k): str(v) for k, v in model.config.id2label.items()}
     device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     names: list[str] = []
     with torch.no_grad():
         for start in range(0, len(texts), BATCH):
             chunk = texts[start:start + BATCH]
-            enc = tokenizer(chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-            logits = model(**{k: v.to(device) for k, v in enc.items()}).logits
+            rows = [truncate(list(ids), max_length)[0] for ids in tokenizer(
+                chunk, truncation=False, return_attention_mask=False, return_token_type_ids=False)["input_ids"]]
+            ids = torch.full((len(rows), max(map(len, rows))), pad, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for i, row in enumerate(rows):
+                ids[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+                mask[i, :len(row)] = 1
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
             names += [id2label[int(i)] for i in logits.argmax(-1).tolist()]
             if tick is not None:
                 tick(min(start + BATCH, len(texts)), len(texts))

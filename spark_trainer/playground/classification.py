@@ -94,8 +94,7 @@ class ClassificationGenerator:
         text = inputs.get("text", inputs.get("prompt"))
         if not isinstance(text, str) or not text.strip():
             raise BadInput("the text to classify is empty")
-        ids = list(self.recipe.tokenizer(text)["input_ids"])[: self.recipe.rc.max_length]
-        batch = self.recipe.collate([Encoded(ids, 0, text)])
+        batch = self.recipe.collate([Encoded(self.recipe.encode_text(text), 0, text)])
         return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
 
     def memory_bytes(self) -> int:

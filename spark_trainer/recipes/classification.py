@@ -89,6 +89,15 @@ class LabelSet:
         self.names: list[str] = ordered
         self.index = {name: i for i, name in enumerate(ordered)}
 
+    @classmethod
+    def from_names(cls, names: list[str], *, as_written: bool = False) -> LabelSet:
+        """The label set whose classes are `names`, in that order (one a token cache kept)."""
+        labels = cls.__new__(cls)
+        labels._name = str if as_written else label_name
+        labels.names = list(names)
+        labels.index = {name: i for i, name in enumerate(labels.names)}
+        return labels
+
     def __len__(self) -> int:
         return len(self.names)
 

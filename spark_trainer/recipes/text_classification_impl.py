@@ -2,28 +2,43 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.models.loading import resolve_for_run
 from spark_trainer.recipes import classification as cls
+from spark_trainer.recipes import token_cache
 from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.text_classification import TextClassificationConfig
+from spark_trainer.recipes.text_classification_data import (
+    ARRAYS,
+    LAYOUT,
+    Encoded,
+    Examples,
+    Tokenized,
+    consistent,
+    encode_all,
+    truncate,
+)
 from spark_trainer.training.data import Record, read_records
 
-
-@dataclass(frozen=True)
-class Encoded:
-    input_ids: list[int]
-    label: int
-    text: str
+# recipe_config fields that change the rows a dataset encodes to (the token cache's key)
+ENCODING_FIELDS = ("text_column", "label_column", "max_length", "label_names")
+__all__ = ["ENCODING_FIELDS", "Encoded", "TextClassificationRecipe"]
+# Models whose position ids start after the padding id (RoBERTa's scheme): max_position_embeddings
+# less pad_token_id + 1 positions are left for tokens (514 - 2 = 512 for roberta-base).
+_OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer",
+                               "data2vec-text", "xmod", "roberta-prelayernorm", "ibert", "mpnet", "luke"})
 
 
 class TextClassificationRecipe:
-    """A sequence-classification head for the dataset's label set; rows are tokenized up front."""
+    """A sequence-classification head for the dataset's label set; rows are tokenized up front (a
+    batch of texts per tokenizer call), and an ingested dataset's rows are kept in its token cache
+    for the next run on it."""
 
     unit = "examples"
     loader_workers = 0
@@ -34,10 +49,12 @@ class TextClassificationRecipe:
         self.model_dir: Path | None = None
         self.tokenizer: Any = None
         self.labels: cls.LabelSet | None = None
-        self.train_data: list[Encoded] = []
-        self.val_data: list[Encoded] = []
+        self.train_data: Examples | list[Encoded] = []
+        self.val_data: Examples | list[Encoded] = []
+        self.sample_items: list[Encoded] = []  # rows with their texts, for the samples
         self.weights: list[float] | None = None
         self.truncated = 0
+        self.data_notes: list[str] = []  # lines for the run's log from preparing the data
         self._head: list[str] = []
 
     # ---- data ---------------------------------------------------------------------------------
@@ -59,16 +76,59 @@ class TextClassificationRecipe:
     def prepare(self, data_path: Path) -> None:
         from transformers import AutoTokenizer
 
-        records, labels = self._read(data_path)
-        self.labels = labels
         self.model_dir = resolve_for_run(self.config.base_model)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.train_data = [self._encode(r) for r in records if r.split == "train"]
-        self.val_data = [self._encode(r) for r in records if r.split == "val"]
+        tokenized = self._tokenized(Path(data_path))
+        self._check_fits(tokenized)
+        self.labels = cls.LabelSet.from_names(tokenized.names, as_written=self.rc.label_names == "as-written")
+        self.truncated = tokenized.truncated
+        train, self.val_data = tokenized.splits()
+        self.train_data = train
+        self.sample_items = tokenized.sample_items()
         if self.rc.class_weights == "balanced":
-            self.weights = cls.class_weights([e.label for e in self.train_data], len(labels))
+            self.weights = cls.class_weights(train.labels.tolist(), len(self.labels))
+
+    def _tokenized(self, data_path: Path) -> Tokenized:
+        """Every row of `data_path` encoded: from the token cache of an ingested dataset when an
+        earlier run encoded it the same way, else tokenized now (and cached)."""
+        assert self.model_dir is not None
+        started = time.monotonic()
+        settings = {"recipe": "text-classification", "layout": LAYOUT,
+                    **self.rc.model_dump(include=set(ENCODING_FIELDS))}
+        cache_key = token_cache.key(data_path, self.model_dir, settings)
+        if cache_key is not None:
+            arrays = token_cache.load_arrays(data_path, cache_key, ARRAYS, consistent)
+            if arrays is not None:
+                self.data_notes.append(f"tokenized rows read from the cache in {time.monotonic() - started:.1f} s: "
+                                       f"{token_cache.path_for(data_path, cache_key)}")
+                return Tokenized.from_arrays(arrays)
+        records, self.labels = self._read(data_path)
+        tokenized = self.encode_all(records)
+        self.data_notes.append(f"tokenized {len(records):,} rows in {time.monotonic() - started:.1f} s")
+        del records
+        if cache_key is not None and os.environ.get("RANK", "0") == "0":  # one rank of a distributed run writes
+            self.data_notes.append(token_cache.save_arrays(data_path, cache_key, tokenized.arrays()))
+        return tokenized
+
+    def _check_fits(self, tokenized: Tokenized) -> None:
+        """A text longer than the model's learned position embeddings stopped the run at the first
+        batch that held it (a tensor size error, possibly hours in): refuse it before any training
+        instead. Only texts that long are refused; a large max_length alone is fine."""
+        assert self.model_dir is not None
+        positions = position_limit(self.model_dir)
+        if positions is not None and len(tokenized.lengths) and int(tokenized.lengths.max()) > positions:
+            over = int((tokenized.lengths > positions).sum())
+            raise ConfigError(f"recipe_config.max_length {self.rc.max_length} is more than the {positions} tokens "
+                              f"{self.model_dir.name} takes, and {over} texts are longer than that: set "
+                              f"recipe_config.max_length to {positions} or less")
+
+    def encode_all(self, records: list[Record]) -> Tokenized:
+        """`encode` of every record, batched (see `text_classification_data.encode_all`)."""
+        assert self.labels is not None
+        return encode_all(self.tokenizer, records, text_column=self.rc.text_column, label_of=self.labels.id_of,
+                          label_column=self.rc.label_column, max_length=self.rc.max_length, names=self.labels.names)
 
     def _check_columns(self, records: list[Record], data_path: Path) -> None:
         for column in (self.rc.text_column, self.rc.label_column):
@@ -87,18 +147,20 @@ class TextClassificationRecipe:
             if not isinstance(r.data[self.rc.text_column], str):
                 raise BadInput(f"{r.source}: {self.rc.text_column!r} is not text")
 
-    def _encode(self, record: Record) -> Encoded:
+    def encode(self, record: Record) -> Encoded:
+        """One record alone: what `encode_all` gives for it in a batch."""
         assert self.labels is not None
         text = record.data[self.rc.text_column]
-        ids = list(self.tokenizer(text, truncation=False)["input_ids"])
-        if len(ids) > self.rc.max_length:
-            self.truncated += 1
-            ids = ids[: self.rc.max_length - 1] + ids[-1:]  # keep the closing special token
-        return Encoded(ids, self.labels.id_of(record.data[self.rc.label_column]), text)
+        return Encoded(self.encode_text(text), self.labels.id_of(record.data[self.rc.label_column]), text)
+
+    def encode_text(self, text: str) -> list[int]:
+        """The token ids a text trains with (cut to recipe_config.max_length as training cuts it):
+        samples and the playground encode their texts so too."""
+        return truncate(list(self.tokenizer(text, truncation=False)["input_ids"]), self.rc.max_length)[0]
 
     def log_notes(self) -> list[str]:
         assert self.labels is not None
-        notes = [f"{len(self.labels)} classes: {', '.join(self.labels.names)}"]
+        notes = [*self.data_notes, f"{len(self.labels)} classes: {', '.join(self.labels.names)}"]
         if self.truncated:
             notes.append(f"{self.truncated} texts were longer than recipe_config.max_length "
                          f"{self.rc.max_length} tokens and were truncated")
@@ -115,7 +177,7 @@ class TextClassificationRecipe:
         ids = torch.full((len(items), width), pad, dtype=torch.long)
         mask = torch.zeros((len(items), width), dtype=torch.long)
         for i, e in enumerate(items):
-            ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
+            ids[i, : len(e.input_ids)] = torch.as_tensor(e.input_ids)
             mask[i, : len(e.input_ids)] = 1
         return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([e.label for e in items])}
 
@@ -165,8 +227,7 @@ class TextClassificationRecipe:
 
         assert self.labels is not None
         prompts = list(self.rc.sample_texts)
-        items = [Encoded(list(self.tokenizer(p)["input_ids"])[: self.rc.max_length], -1, p) for p in prompts]
-        items = items or (self.val_data or self.train_data)[:6]
+        items = [Encoded(self.encode_text(p), -1, p) for p in prompts] or self.sample_items
         was_training = model.training
         model.eval()
         device = next(model.parameters()).device
@@ -184,6 +245,24 @@ class TextClassificationRecipe:
 
     def save_final(self, model: Any, dest: Path) -> None:
         cls.save_classifier(model, dest, [self.tokenizer])
+
+
+def position_limit(model_dir: Path) -> int | None:
+    """The most tokens a model with learned absolute position embeddings (BERT, RoBERTa, GPT-2...)
+    takes; None for models that have no such table (rotary, relative, ALiBi), where a longer input
+    runs."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
+    positions = getattr(config, "max_position_embeddings", None)
+    relative = (any(hasattr(config, a) for a in ("rope_theta", "rope_scaling", "rope_parameters", "rotary_dim"))
+                or getattr(config, "position_biased_input", True) is False  # DeBERTa-v2/v3
+                or getattr(config, "position_embedding_type", "absolute") != "absolute")
+    if not isinstance(positions, int) or relative:
+        return None
+    if config.model_type in _OFFSET_POSITIONS:
+        positions -= (config.pad_token_id or 0) + 1
+    return positions
 
 
 def _integral(value: Any) -> bool:

@@ -1,12 +1,17 @@
 """Tokenized examples of an ingested dataset, kept on disk for the next run on it.
 
-Tokenizing is the slow part of a causal-LM run's start: a few hundred thousand rows take minutes
-on a workstation's CPU, and every resume, every re-run with another learning rate and every rank
-of a multi-GPU run did it again. The examples a run trains on depend only on the dataset's
-manifest, the tokenizer's files, the encoding settings and the library versions; all of them are
-in the cache key, so a hit gives exactly the examples a fresh tokenization would (an exact resume
-still holds). A cache that cannot be written (read-only folder, little free space) is skipped with
-a note; the run never depends on it.
+Tokenizing is the slow part of a text run's start: a few hundred thousand rows take minutes on a
+workstation's CPU, and every resume, every re-run with another learning rate and every rank of a
+multi-GPU run did it again. The examples a run trains on depend only on the dataset's manifest, the
+tokenizer's files (and the model's config), the recipe's encoding settings and the library versions;
+all of them are in the cache key, so a hit gives exactly the examples a fresh tokenization would (an
+exact resume still holds). A cache that cannot be written (read-only folder, little free space) is
+skipped with a note; the run never depends on it.
+
+The storage (`key`, `load_arrays`, `save_arrays`) is the same for every recipe; what a recipe stores
+is its own set of named arrays (causal LM: `Encoded` below; text classification:
+`text_classification_data.Tokenized`), and its settings carry the recipe's name, so two recipes
+never read each other's files.
 
 Files: `datasets/<id>/token-cache/<key>.npz`, the newest `KEEP` per dataset.
 """
@@ -17,6 +22,7 @@ import hashlib
 import json
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,7 +108,35 @@ def path_for(data_dir: Path, cache_key: str) -> Path:
 
 
 def load(data_dir: Path, cache_key: str) -> Encoded | None:
-    """The cached examples, or None when there are none (or the file is damaged: it is then removed)."""
+    """A causal-LM run's cached examples, or None when there are none (or the file is damaged: it is
+    then removed)."""
+    arrays = load_arrays(data_dir, cache_key, ("ids", "mask", "lengths", "counts"), _consistent)
+    if arrays is None:
+        return None
+    n_train, truncated = (int(x) for x in arrays["counts"])
+    return Encoded(arrays["ids"], arrays["mask"], arrays["lengths"], n_train, truncated)
+
+
+def _consistent(arrays: dict[str, Any]) -> bool:
+    ids, mask, lengths, counts = arrays["ids"], arrays["mask"], arrays["lengths"], arrays["counts"]
+    return (len(counts) == 2 and int(lengths.sum()) == len(ids) and len(mask) == len(ids)
+            and 0 < int(counts[0]) <= len(lengths))
+
+
+def save(data_dir: Path, cache_key: str, encoded: Encoded) -> str:
+    """Write a causal-LM run's examples (see `save_arrays`); a line for the run's log."""
+    import numpy as np
+
+    return save_arrays(data_dir, cache_key, {
+        "ids": encoded.ids, "mask": encoded.mask, "lengths": encoded.lengths,
+        "counts": np.array([encoded.n_train, encoded.truncated], dtype=np.int64)})
+
+
+def load_arrays(data_dir: Path, cache_key: str, names: tuple[str, ...],
+                consistent: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+    """The arrays `names` of a cache file, or None when there is none; a file that cannot be read,
+    lacks one of them or fails `consistent` (a disk that filled, a copy cut short) is removed, so the
+    run tokenizes again and writes a good one."""
     import numpy as np
 
     path = path_for(data_dir, cache_key)
@@ -110,24 +144,23 @@ def load(data_dir: Path, cache_key: str) -> Encoded | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
-            ids, mask, lengths = data["ids"], data["mask"], data["lengths"]
-            n_train, truncated = (int(x) for x in data["counts"])
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
-        path.unlink(missing_ok=True)
-        return None
-    if int(lengths.sum()) != len(ids) or len(mask) != len(ids) or not 0 < n_train <= len(lengths):
+            arrays = {name: data[name] for name in names}
+        good = consistent(arrays)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile, EOFError):
+        good = False
+    if not good:
         path.unlink(missing_ok=True)
         return None
     os.utime(path)  # most recently used: pruned last
-    return Encoded(ids, mask, lengths, n_train, truncated)
+    return arrays
 
 
-def save(data_dir: Path, cache_key: str, encoded: Encoded) -> str:
+def save_arrays(data_dir: Path, cache_key: str, arrays: dict[str, Any]) -> str:
     """Write the cache (atomically: a reader never sees half a file); a line for the run's log."""
     import numpy as np
 
     path = path_for(data_dir, cache_key)
-    size = encoded.nbytes
+    size = int(sum(a.nbytes for a in arrays.values()))
     try:
         path.parent.mkdir(exist_ok=True)
         if free_bytes(path.parent) - size < MIN_FREE_AFTER:
@@ -135,8 +168,7 @@ def save(data_dir: Path, cache_key: str, encoded: Encoded) -> str:
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         try:
             with open(partial, "wb") as fh:
-                np.savez(fh, ids=encoded.ids, mask=encoded.mask, lengths=encoded.lengths,
-                         counts=np.array([encoded.n_train, encoded.truncated], dtype=np.int64))
+                np.savez(fh, **arrays)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(partial, path)

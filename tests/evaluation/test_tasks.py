@@ -126,3 +126,36 @@ def test_perplexity_and_mcq_start_as_the_runs_rows_did(tmp_path: Path, monkeypat
         firsts.clear()
         run_task(task, config, None, data, device="cpu", dtype="fp32", tick=lambda done, total: None)
         assert firsts and all((first == bos) is bos_first for first in firsts), (task, firsts)
+
+
+def test_a_decoder_classifier_is_evaluated_on_the_texts_cut_as_training_cut_them(tmp_path: Path, monkeypatch) -> None:
+    """A BOS-only tokenizer (a decoder's): the tokenizer's own truncation kept the 11 first tokens, training
+    keeps the 10 first and the last; `eval --task classification` measured the model on other inputs."""
+    import torch
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    from spark_trainer.evaluation.classification import predict_labels
+    from spark_trainer.export.causal_lm import load_tokenizer
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+    from spark_trainer.recipes.text_classification_data import truncate
+
+    tokenizer = load_tokenizer(create_tiny_causal_lm(tmp_path / "tiny", vocab_size=300, hidden_size=32,
+                                                     num_layers=1, num_heads=2))
+    torch.manual_seed(0)
+    model = LlamaForSequenceClassification(LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+        num_key_value_heads=2, pad_token_id=tokenizer.pad_token_id, num_labels=2,
+        id2label={0: "neg", 1: "pos"})).eval()
+    texts = ["a good day " * 12 + "the end", "bad"]
+    seen: list[list[int]] = []
+    forward = LlamaForSequenceClassification.forward
+
+    def recording(self, input_ids=None, attention_mask=None, **kwargs):
+        seen.extend(row[m.bool()].tolist() for row, m in zip(input_ids, attention_mask, strict=True))
+        return forward(self, input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+
+    monkeypatch.setattr(LlamaForSequenceClassification, "forward", recording)
+    predict_labels(model, tokenizer, texts, max_length=12)
+    trained_on = [truncate(list(tokenizer(t)["input_ids"]), 12)[0] for t in texts]
+    assert tokenizer.eos_token_id not in tokenizer("bad")["input_ids"]  # no closing token of its own
+    assert seen == trained_on and len(seen[0]) == 12
