@@ -177,7 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.exit_when_shown:
         QTimer.singleShot(0, lambda: print(f"shown_at={time.time():.6f}\nshown_cpu={time.process_time():.6f}",
                                            flush=True))
-    opened = _open_store_after_shown(window, home, args)
+    from spark_trainer.paths import HOME_ENV
+
+    explicit = bool(args.home or os.environ.get(HOME_ENV))  # the user's word: never second-guessed
+    opened = _open_store_after_shown(window, home, args, None if explicit else qsettings)
     signal.signal(signal.SIGINT, lambda *_: qt_app.quit())
     code = qt_app.exec()
     if window.isVisible():  # the store could not be opened: stop the pool (and its task) before exiting
@@ -187,10 +190,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return opened.get("exit_code", code)
 
 
-def _open_store_after_shown(window, home: str | None, args: argparse.Namespace) -> dict:
+def _open_store_after_shown(window, home: str | None, args: argparse.Namespace, qsettings: object = None) -> dict:
     """Open the store on a pool thread; then attach it, build the first view and start the scheduler.
     If it cannot be opened: one line on stderr, a dialog saying why (on screen), and the app exits
-    with the error's code. Returns the holder of the store (for closing it) and that code."""
+    with the error's code. With `qsettings` (a home the app picked itself), a home opened before whose
+    database is gone is asked about first (app.home_check). Returns the holder of the store (for
+    closing it) and that code."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -199,14 +204,13 @@ def _open_store_after_shown(window, home: str | None, args: argparse.Namespace) 
 
     opened: dict = {}
 
-    def work(_ctx: object) -> None:
-        from spark_trainer.store.store import Store
-
-        opened["store"] = Store.open(home)  # kept here too, so main() closes it even if never attached
-
     def succeeded(_result: object) -> None:
         if not window.isVisible():  # closed while the store was opening
             return
+        if qsettings is not None:
+            from app.home_check import remember_opened
+
+            remember_opened(qsettings, opened["store"].home.root)
         window.attach_store(opened["store"])
         try:
             _first_view(window, args)
@@ -234,11 +238,34 @@ def _open_store_after_shown(window, home: str | None, args: argparse.Namespace) 
         box.finished.connect(lambda _result: QApplication.exit(opened["exit_code"]))
         box.open()
 
-    task = Task(work, owner=window, name="open store")
-    task.signals.succeeded.connect(succeeded)
-    task.signals.failed.connect(failed)
-    # On the next event-loop turn: the window's first paint does not compete with it.
-    QTimer.singleShot(0, lambda: window.ctx.tasks.start(task, window.ctx.pool))
+    def start(where: str | None) -> None:
+        def work(_ctx: object) -> None:
+            from spark_trainer.store.store import Store
+
+            opened["store"] = Store.open(where)  # kept here too, so main() closes it even if never attached
+
+        task = Task(work, owner=window, name="open store")
+        task.signals.succeeded.connect(succeeded)
+        task.signals.failed.connect(failed)
+        # On the next event-loop turn: the window's first paint does not compete with it.
+        QTimer.singleShot(0, lambda: window.ctx.tasks.start(task, window.ctx.pool))
+
+    missing = None
+    if qsettings is not None:
+        from app.home_check import missing_home
+
+        missing = missing_home(home, qsettings)
+    if missing is None:
+        start(home)
+    elif args.exit_when_shown or QApplication.platformName() == "offscreen":  # nobody to ask
+        print(f"warning: the data home opened last time is gone from {missing}; starting a new one there",
+              file=sys.stderr)
+        start(home)
+    else:
+        from app.home_check import MissingHomeDialog
+
+        opened["dialog"] = dialog = MissingHomeDialog(missing, qsettings, start, QApplication.quit, window)
+        dialog.open()
     return opened
 
 

@@ -119,3 +119,21 @@ def test_a_first_view_that_cannot_be_built_falls_back_to_projects(store, tmp_pat
     result = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))[len("RESULT "):])
     assert result == {"code": 0, "after": "projects"}
     assert "error: the leaderboard view could not be opened: boom; showing projects" in proc.stderr
+
+
+def test_the_home_opened_last_time_is_remembered_and_its_disappearance_noticed(tmp_path) -> None:
+    """The app's own home (no --home, no $SPARK_TRAINER_HOME): once opened it is remembered, and when it
+    is gone the next start asks where it is (app/home_check.py); offscreen, with nobody to ask, it says
+    so on stderr and starts a new one."""
+    env = subprocess_env(QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+                         XDG_DATA_HOME=str(tmp_path / "data"))
+    env.pop("SPARK_TRAINER_HOME", None)
+    start = [sys.executable, "-m", "app.main", "--exit-when-shown"]
+    first = subprocess.run(start, capture_output=True, text=True, timeout=120, env=env)
+    assert first.returncode == 0 and "view_at=" in first.stdout, first.stderr[-2000:]
+    homes = [p.parent for p in (tmp_path / "data").rglob("sparktrainer.db")]
+    assert len(homes) == 1
+    homes[0].rename(tmp_path / "moved")
+    again = subprocess.run(start, capture_output=True, text=True, timeout=120, env=env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"warning: the data home opened last time is gone from {homes[0]}; starting a new one there" in again.stderr
