@@ -23,13 +23,14 @@ move is simply done again by the next open.
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, func, select, update
+from sqlalchemy import JSON, String, Text, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from spark_trainer.store.entities import utcnow
@@ -135,8 +136,12 @@ def _rewrite_rows(session: Session, rewrite: _Rewrite) -> int:
         for column in table.columns:
             if not isinstance(column.type, (String, Text, JSON)) or column.primary_key:
                 continue
-            text = func.cast(column, Text) if isinstance(column.type, JSON) else column
-            rows = session.execute(select(*keys, column).where(func.instr(text, rewrite.old) > 0)).all()
+            if isinstance(column.type, JSON):  # stored as JSON text, where "ü" is written \u00fc
+                text = func.cast(column, Text)
+                found = or_(*(func.instr(text, form) > 0 for form in {rewrite.old, json.dumps(rewrite.old)[1:-1]}))
+            else:
+                found = func.instr(column, rewrite.old) > 0
+            rows = session.execute(select(*keys, column).where(found)).all()
             for row in rows:
                 if table.name == SettingRow.__tablename__ and row[0] == KEY:
                     continue

@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
 import yaml
 
 from spark_trainer.config.yaml_io import save_yaml
@@ -54,8 +55,9 @@ def _paths(root: Path, run_id: int) -> dict[str, object]:
                 "yaml": yaml.safe_load((Path(run.run_dir) / "config.yaml").read_text(encoding="utf-8"))}
 
 
-def test_a_moved_home_points_its_runs_datasets_models_and_configs_at_the_new_place(tmp_path: Path) -> None:
-    old, new = tmp_path / "old-disk" / "home", tmp_path / "new-disk" / "home"
+@pytest.mark.parametrize("name", ["home", "données ü"])  # JSON columns write "ü" as \u00fc
+def test_a_moved_home_points_its_runs_datasets_models_and_configs_at_the_new_place(tmp_path: Path, name: str) -> None:
+    old, new = tmp_path / "old-disk" / name, tmp_path / "new-disk" / name
     run_id = _home_with_a_run(old)
     new.parent.mkdir()
     shutil.move(old, new)
