@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -105,35 +104,60 @@ def read_json(path: Path) -> Iterator[Row]:
 
 
 def read_csv(path: Path) -> Iterator[Row]:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problem, line = _utf8_problem(data, exc)
+    """Rows of a CSV/TSV file, read as a stream (a 120 MB CSV read whole, as bytes, text and a
+    StringIO copy, took 1.2 GB). A file that is not UTF-8 is skipped whole, so it is checked first."""
+    if bad := _first_utf8_error(path):
+        problem, line = bad
         yield line, None, problem + "; the whole file was skipped (save it as UTF-8; in Excel: CSV UTF-8)"
         return
-    delimiter = delimiter_for(text[:4096], path.suffix)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-        if excel_separator(text[:4096]):  # Excel's "sep=;" line comes before the header
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        head = fh.read(4096)
+        fh.seek(0)
+        delimiter = delimiter_for(head, path.suffix)
+        reader = csv.reader(fh, delimiter=delimiter)
+        try:
             header = next(reader)
-    except (StopIteration, csv.Error):
-        yield 1, None, "no header row"
-        return
-    header = [name.strip() for name in header]  # "text, label" written by hand names "label", not " label"
-    start = reader.line_num + 1
-    try:
-        for cells in reader:
-            line, start = start, reader.line_num + 1
-            if not cells:
-                continue
-            if len(cells) != len(header):
-                yield line, None, f"row has {len(cells)} fields; the header has {len(header)}"
-                continue
-            yield line, dict(zip(header, map(_unix_newlines, cells), strict=True)), None
-    except csv.Error as exc:
-        yield reader.line_num, None, f"CSV error: {exc}; the rest of the file was skipped"
+            if excel_separator(head):  # Excel's "sep=;" line comes before the header
+                header = next(reader)
+        except (StopIteration, csv.Error):
+            yield 1, None, "no header row"
+            return
+        header = [name.strip() for name in header]  # "text, label" written by hand names "label", not " label"
+        start = reader.line_num + 1
+        try:
+            for cells in reader:
+                line, start = start, reader.line_num + 1
+                if not cells:
+                    continue
+                if len(cells) != len(header):
+                    yield line, None, f"row has {len(cells)} fields; the header has {len(header)}"
+                    continue
+                yield line, dict(zip(header, map(_unix_newlines, cells), strict=True)), None
+        except csv.Error as exc:
+            yield reader.line_num, None, f"CSV error: {exc}; the rest of the file was skipped"
+
+
+def _first_utf8_error(path: Path, chunk_bytes: int = 1 << 18) -> tuple[str, int] | None:
+    """(problem, line) for the first byte of `path` that is not UTF-8, else None; reads a chunk at a time."""
+    offset = newlines = 0  # bytes checked so far, and the line breaks among them
+    pending = b""  # a character cut by the end of the last chunk
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(chunk_bytes)
+            data = pending + chunk
+            try:
+                data.decode("utf-8")
+                good = len(data)
+            except UnicodeDecodeError as exc:
+                if not (chunk and exc.reason == "unexpected end of data"):
+                    line = newlines + data.count(b"\n", 0, exc.start) + 1
+                    return f"not valid UTF-8 at line {line} (byte {offset + exc.start}: {exc.reason})", line
+                good = exc.start
+            newlines += data.count(b"\n", 0, good)
+            offset += good
+            pending = data[good:]
+            if not chunk:
+                return None
 
 
 def _unix_newlines(text: str) -> str:
