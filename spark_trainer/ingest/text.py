@@ -167,22 +167,31 @@ def _unix_newlines(text: str) -> str:
 
 
 def read_txt(path: Path, mode: str) -> Iterator[Row]:
-    data = path.read_bytes()
     if mode == "file":
+        data = path.read_bytes()
         try:
             yield None, {"text": _unix_newlines(data.decode("utf-8-sig"))}, None
         except UnicodeDecodeError as exc:
             problem, line = _utf8_problem(data, exc)
             yield line, None, problem
         return
-    for number, raw in enumerate(data.splitlines(), start=1):
-        try:
-            line = raw.decode("utf-8-sig")  # joined files carry BOMs inside, too
-        except UnicodeDecodeError as exc:
-            yield number, None, f"not valid UTF-8 (byte {exc.start} of the line: {exc.reason}); {SAVE_AS_UTF8}"
-            continue
-        if line.strip():
-            yield number, {"text": line.rstrip("\r")}, None
+    yield from _txt_lines(path)
+
+
+def _txt_lines(path: Path) -> Iterator[Row]:
+    """A record per non-empty line, read as a stream (a 97 MB .txt read whole and split took 3.2
+    times its size). A file yields lines ending at "\n"; splitting each again also breaks at a lone
+    "\r" (an old Mac's line end), so lines and their numbers are those of `bytes.splitlines`."""
+    with open(path, "rb") as fh:
+        lines = (line for piece in fh for line in piece.splitlines())
+        for number, raw in enumerate(lines, start=1):
+            try:
+                line = raw.decode("utf-8-sig")  # joined files carry BOMs inside, too
+            except UnicodeDecodeError as exc:
+                yield number, None, f"not valid UTF-8 (byte {exc.start} of the line: {exc.reason}); {SAVE_AS_UTF8}"
+                continue
+            if line.strip():
+                yield number, {"text": line.rstrip("\r")}, None
 
 
 def read_parquet(path: Path) -> Iterator[Row]:

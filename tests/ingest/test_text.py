@@ -293,3 +293,23 @@ def test_a_csv_with_a_bad_byte_deep_inside_is_still_skipped_whole_naming_its_lin
     [rejected] = result.report.rejected
     assert (rejected.source, rejected.line) == ("big.csv", 40_003)
     assert rejected.reason.startswith(f"not valid UTF-8 at line 40003 (byte {len(raw) - 8}: invalid continuation byte)")
+
+
+def test_a_large_txt_file_is_read_a_line_at_a_time(tmp_path) -> None:
+    """A 97 MB .txt took 310 MB to ingest: it was read whole and split into a list of its lines."""
+    data = tmp_path / "corpus.txt"
+    data.write_text("".join(f"line {i} {'word ' * 60}\n" for i in range(20_000)), encoding="utf-8")
+    size = data.stat().st_size
+    peak = _peak_reading(data)
+    assert peak < size / 4, f"reading took {peak / size:.1f}x the file's size"
+
+
+def test_txt_lines_end_at_any_line_break_and_keep_their_numbers(tmp_path) -> None:
+    from spark_trainer.ingest.detect import InputFile
+    from spark_trainer.ingest.text import rows_of
+
+    data = tmp_path / "mixed.txt"
+    data.write_bytes(b"\xef\xbb\xbfone\r\ntwo\rthree\n\n  \nfour\r\r\nfive\xff\nsix\r")
+    rows = list(rows_of(InputFile(data, data.name, (data.name,)), IngestOptions()))
+    assert [(n, r["text"] if r else p.split(" (")[0]) for n, r, p in rows] == [
+        (1, "one"), (2, "two"), (3, "three"), (6, "four"), (8, "not valid UTF-8"), (9, "six")]
