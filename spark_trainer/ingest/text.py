@@ -16,6 +16,7 @@ from typing import Any
 
 from spark_trainer.delimited import delimiter_for, excel_separator
 from spark_trainer.ingest.detect import InputFile
+from spark_trainer.ingest.json_array import array_elements, is_json_array
 from spark_trainer.ingest.splits import split_of_file
 from spark_trainer.ingest.staging import DatasetBuilder, Item
 from spark_trainer.ingest.types import IngestOptions, IngestReport, check_cancel
@@ -83,6 +84,13 @@ def _as_record(value: Any) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def read_json(path: Path) -> Iterator[Row]:
+    """Records of a JSON array (or of an object's one list, or the object itself). A well-formed
+    array is read as a stream, checked whole first: a broken file is refused whole, as before, with
+    the message of reading it whole."""
+    if is_json_array(path):
+        for index, element in enumerate(array_elements(path), start=1):
+            yield (index, *_as_record(element))
+        return
     data = path.read_bytes()
     try:
         value = json.loads(data.decode("utf-8-sig"))

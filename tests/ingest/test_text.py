@@ -313,3 +313,25 @@ def test_txt_lines_end_at_any_line_break_and_keep_their_numbers(tmp_path) -> Non
     rows = list(rows_of(InputFile(data, data.name, (data.name,)), IngestOptions()))
     assert [(n, r["text"] if r else p.split(" (")[0]) for n, r, p in rows] == [
         (1, "one"), (2, "two"), (3, "three"), (6, "four"), (8, "not valid UTF-8"), (9, "six")]
+
+
+def test_a_large_json_array_is_read_an_element_at_a_time(tmp_path) -> None:
+    """A 150 MB JSON array (an Alpaca-style file) took 538 MB to ingest: it was loaded whole."""
+    data = tmp_path / "alpaca.json"
+    data.write_text(json.dumps([{"instruction": f"row {i}", "output": "word " * 60} for i in range(20_000)], indent=1),
+                    encoding="utf-8")
+    size = data.stat().st_size
+    peak = _peak_reading(data)
+    assert peak < size / 4, f"reading took {peak / size:.1f}x the file's size"
+
+
+def test_a_json_array_broken_near_its_end_is_refused_whole_naming_the_line(store, project, tmp_path) -> None:
+    # Read as a stream, the array is checked whole first: none of its records may be kept.
+    data = tmp_path / "rows.json"
+    rows = ",\n".join(json.dumps({"text": f"row {i}"}) for i in range(3000))
+    data.write_text("[\n" + rows + '\n{"text": "missing comma"}\n]\n', encoding="utf-8")
+    (tmp_path / "ok.jsonl").write_text('{"text": "kept"}\n', encoding="utf-8")
+    result = ingest_paths(store, [data, tmp_path / "ok.jsonl"], project=project)
+    assert result.dataset.num_items == 1
+    assert [(r.source, r.line, r.reason) for r in result.report.rejected] == [
+        ("rows.json", 3002, "invalid JSON: Expecting ',' delimiter (column 1)")]
