@@ -335,3 +335,28 @@ def test_a_json_array_broken_near_its_end_is_refused_whole_naming_the_line(store
     assert result.dataset.num_items == 1
     assert [(r.source, r.line, r.reason) for r in result.report.rejected] == [
         ("rows.json", 3002, "invalid JSON: Expecting ',' delimiter (column 1)")]
+
+
+def test_a_parquet_file_of_one_row_group_is_read_a_batch_at_a_time(tmp_path) -> None:
+    """A 70 MB Parquet file written as one row group (pyarrow's default) was read whole by Arrow
+    before its first batch. Arrow's memory is not Python's: measured in a fresh process."""
+    import subprocess
+    import sys
+    import textwrap
+
+    data = tmp_path / "rows.parquet"
+    texts = [f"row {i} " + "word " * 60 for i in range(40_000)]
+    pq.write_table(pa.table({"text": texts}), data, compression="none", use_dictionary=False)
+    assert pq.ParquetFile(data).metadata.num_row_groups == 1
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        import pyarrow as pa
+        from spark_trainer.ingest.text import read_parquet
+        rows = sum(1 for _ in read_parquet(Path({str(data)!r})))
+        print(rows, pa.default_memory_pool().max_memory())
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.split()
+    rows, peak = int(out[0]), int(out[1])
+    assert rows == 40_000
+    assert peak < data.stat().st_size / 2, f"Arrow held {peak / data.stat().st_size:.1f}x the file's size"
