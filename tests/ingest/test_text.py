@@ -360,3 +360,18 @@ def test_a_parquet_file_of_one_row_group_is_read_a_batch_at_a_time(tmp_path) -> 
     rows, peak = int(out[0]), int(out[1])
     assert rows == 40_000
     assert peak < data.stat().st_size / 2, f"Arrow held {peak / data.stat().st_size:.1f}x the file's size"
+
+
+def test_a_csv_cell_longer_than_pythons_csv_limit_rejects_its_row_not_the_rest(store, project, tmp_path) -> None:
+    # Python's csv refuses a cell over 131,072 characters and cannot go on: every row after a long
+    # document was skipped ("field larger than field limit; the rest of the file was skipped").
+    data = tmp_path / "docs.csv"
+    rows = [f"doc {i},pos" for i in range(100)]
+    rows[4] = '"' + "long, " * 40_000 + '",neg'
+    data.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = ingest_paths(store, [data], project=project)
+    assert result.dataset.num_items == 99
+    assert [(r.line, r.reason) for r in result.report.rejected] == [
+        (6, "text too long: 240000 characters; the limit is 100000")]
+    longer = ingest_paths(store, [data], project=project, options=IngestOptions(max_text_chars=300_000))
+    assert longer.dataset.num_items == 100
