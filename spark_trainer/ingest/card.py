@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from spark_trainer.ingest.staging import Item
     from spark_trainer.ingest.types import IngestReport
 
 
-def histogram(values: list[int], bins: int = 10) -> list[tuple[int, int, int]]:
+@dataclass
+class CardTally:
+    """What the card shows of the rows, counted as they are accepted (the rows themselves are not kept)."""
+
+    labels: Counter[Any] = field(default_factory=Counter)
+    lengths: array = field(default_factory=lambda: array("q"))  # 8 bytes a text, not a Python int each
+    resolutions: Counter[tuple[int, int]] = field(default_factory=Counter)
+
+    def add(self, row: dict[str, Any], stats: dict[str, Any]) -> None:
+        if row.get("label") is not None:
+            self.labels[row["label"]] += 1
+        if "chars" in stats:
+            self.lengths.append(stats["chars"])
+        if "width" in row and "height" in row:
+            self.resolutions[(row["width"], row["height"])] += 1
+
+
+def histogram(values: Sequence[int], bins: int = 10) -> list[tuple[int, int, int]]:
     """(low, high, count) buckets over `values`; equal-width, inclusive bounds."""
     if not values:
         return []
@@ -41,15 +60,14 @@ def _human(n: int) -> str:
     return f"{value:.1f} TB"
 
 
-def write_card(*, name: str, kind: str, version: str, rows: list[dict[str, Any]], items: list[Item],
-               report: IngestReport, size_bytes: int, linked: bool) -> str:
+def write_card(*, name: str, kind: str, version: str, tally: CardTally, report: IngestReport,
+               size_bytes: int, linked: bool) -> str:
     """The card text. `version` is the SHA-256 of manifest.jsonl: same content, same version."""
-    train = sum(r["split"] == "train" for r in rows)
     lines = [
         f"# {name}", "",
         f"- kind: {kind}",
         f"- version (SHA-256 of manifest.jsonl): `{version}`",
-        f"- items: {len(rows)} (train {train}, val {len(rows) - train})",
+        f"- items: {report.accepted} (train {report.train}, val {report.val})",
         f"- rejected: {report.num_rejected} (see report.json for every item and reason)",
         f"- exact duplicates removed: {report.num_duplicates}",
         f"- size: {_human(size_bytes)}" + (" (files referenced in place)" if linked else ""),
@@ -58,15 +76,12 @@ def write_card(*, name: str, kind: str, version: str, rows: list[dict[str, Any]]
     if kind == "text":
         lines.append("Records are stored verbatim in manifest.jsonl (`record`); no text files are copied.")
         lines.append("")
-    labels = Counter(r.get("label") for r in rows if r.get("label") is not None)
-    lines += _bar_table("Label distribution", ("label", "items"), sorted(labels.items()))
-    lengths = [i.stats["chars"] for i in items if "chars" in i.stats]
+    lines += _bar_table("Label distribution", ("label", "items"), sorted(tally.labels.items()))
     lines += _bar_table("Text length (characters)", ("length", "records"),
-                        [(f"{lo}-{hi}", c) for lo, hi, c in histogram(lengths)])
-    resolutions = Counter(f"{r['width']}x{r['height']}" for r in rows if "width" in r and "height" in r)
-    res_rows = sorted(resolutions.items(), key=lambda kv: -kv[1])
+                        [(f"{lo}-{hi}", c) for lo, hi, c in histogram(tally.lengths)])
+    res_rows = sorted(((f"{w}x{h}", c) for (w, h), c in tally.resolutions.items()), key=lambda kv: -kv[1])
     if len(res_rows) > 12:
-        sides = [max(r["width"], r["height"]) for r in rows if "width" in r]
+        sides = [max(w, h) for (w, h), c in tally.resolutions.items() for _ in range(c)]
         res_rows = [(f"longest side {lo}-{hi}px", c) for lo, hi, c in histogram(sides)]
     lines += _bar_table("Resolution", ("resolution", "items"), res_rows)
     reasons = Counter(r.reason.split(":")[0] for r in report.rejected)

@@ -75,8 +75,9 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     name = dataset_name(store, project, paths, name)
     for source, reason in broken:
         report.reject(source, None, reason)
+    picked = set(chosen)  # a set: a list searched once per file made 10,000 images 83 million comparisons
     for f in files:
-        if f not in chosen and not is_sidecar(f, stems) and not (kind == "image" and is_caption_manifest(f)):
+        if f not in picked and not is_sidecar(f, stems) and not (kind == "image" and is_caption_manifest(f)):
             report.reject(f.source, None, UNSUPPORTED_IMAGES.get(f.ext) or
                           f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file (pass --kind to ingest another kind)")
     builder = DatasetBuilder(store.home, kind, options, report, link=link)

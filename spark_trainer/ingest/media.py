@@ -52,6 +52,11 @@ def ingest_image(f: InputFile, builder: DatasetBuilder, options: IngestOptions, 
                 report.reject(f.source, None, f"image too large: {width}x{height} pixels; the limit is "
                                               f"{options.max_image_pixels:,} pixels")
                 return
+            # Decoding is the check that the file is whole (truncated or corrupt data fails here),
+            # not a need for the pixels: a JPEG is decoded at an eighth of its size, in grey, which
+            # reads every byte of it but spends a 64th of the memory (a 24-megapixel photo: 1 MB,
+            # not 72 MB) and less time. Other formats ignore the draft and decode in full.
+            image.draft("L", (1, 1))
             image.load()
     except Image.DecompressionBombError:
         report.reject(f.source, None, f"image too large: over {2 * Image.MAX_IMAGE_PIXELS:,} pixels, more than Pillow opens")

@@ -10,7 +10,7 @@ two splits, and a test set trained on would make every later evaluation meaningl
 from __future__ import annotations
 
 from spark_trainer.ingest.detect import InputFile
-from spark_trainer.ingest.staging import Item
+from spark_trainer.ingest.staging import Kept
 
 SPLIT_NAMES = {
     **dict.fromkeys(("train", "training"), "train"),
@@ -27,7 +27,7 @@ def split_of_file(f: InputFile) -> str | None:
     return SPLIT_NAMES.get(f.path.stem.lower())
 
 
-def settle_splits(items: list[Item], files: list[InputFile]) -> str | None:
+def settle_splits(items: list[Kept], files: list[InputFile]) -> str | None:
     """Keep the user's split only when it holds something out (a val/ or test/ folder or file): a
     lone train.jsonl is just a name, and its items take the usual content-hash split. Returns the
     report's note when the split is kept."""

@@ -59,14 +59,14 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per rejected row: no __dict__ each
 class Rejection:
     source: str
     line: int | None
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Duplicate:
     source: str
     line: int | None

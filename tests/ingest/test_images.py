@@ -6,6 +6,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from spark_trainer.ingest import IngestOptions, ingest_paths, read_manifest
 from tests.ingest.media import truncate, write_image, write_phone_photo
@@ -119,3 +120,41 @@ def test_a_very_large_image_is_gated_by_ingestion_without_pillows_attack_warning
     assert {r.source: r.reason for r in result.report.rejected} == {
         "scans/a/big.png": "image too large: 50x50 pixels; the limit is 2,400 pixels",
         "scans/a/huge.png": "image too large: over 4,000 pixels, more than Pillow opens"}
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak memory from /proc")
+def test_checking_a_large_photo_does_not_hold_its_pixels(tmp_path) -> None:
+    """Each image was decoded in full only to check that it is whole: a 48-megapixel JPEG took
+    144 MB. Decoding it at an eighth of its size checks every byte with a 64th of the memory. Measured
+    in a fresh process, as Pillow's pixel memory is not Python's (tracemalloc does not see it)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from PIL import Image
+
+    photo = tmp_path / "photos" / "big.jpg"
+    photo.parent.mkdir()
+    gradient = np.add.outer(np.arange(6000, dtype=np.uint16), np.arange(8000, dtype=np.uint16)) % 256
+    Image.fromarray(np.stack([gradient.astype(np.uint8)] * 3, -1)).save(photo, quality=80)
+    truncate(write_image(tmp_path / "photos" / "cut.jpg", size=(2000, 1500), seed=3), keep=0.6)
+    script = textwrap.dedent(f"""
+        from spark_trainer.ingest import ingest_paths, IngestOptions
+        from spark_trainer.store import projects
+        from spark_trainer.store.store import Store
+        def peak():  # this process's peak resident memory (ru_maxrss would carry its parent's over)
+            with open("/proc/self/status") as status:
+                return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        with Store.open({str(tmp_path / "home")!r}) as store:
+            projects.create(store, "p")
+            before = peak()
+            result = ingest_paths(store, [{str(photo.parent)!r}], project="p")
+            grown = peak() - before
+        rejected = [(r.source, r.reason.split(":")[0]) for r in result.report.rejected]
+        print(grown * 1024, result.dataset.num_items, rejected)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.split(maxsplit=2)
+    grown, items, rejected = int(out[0]), int(out[1]), out[2].strip()
+    assert (items, rejected) == (1, "[('photos/cut.jpg', 'undecodable image')]")  # still checked whole
+    assert grown < 8000 * 6000 * 3 / 4, f"checking the photo grew memory by {grown / 2**20:.0f} MB"

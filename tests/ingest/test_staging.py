@@ -52,3 +52,63 @@ def test_publishing_writes_the_manifest_without_holding_all_of_it_in_memory(stor
     manifest = Path(dataset.path) / "manifest.jsonl"
     assert dataset.version == hashlib.sha256(manifest.read_bytes()).hexdigest()
     assert peaks and peaks[0] < size, f"publishing took {peaks[0] / size:.1f}x the file's size"
+
+
+def test_ingesting_a_large_jsonl_does_not_hold_its_rows_in_memory(store, project, tmp_path: Path) -> None:
+    """A 150 MB JSONL peaked at 494 MB: every accepted row was kept as a dict until publishing. The
+    rows now go to the staging folder as they are accepted; only hashes and splits stay. The
+    manifest is still the same bytes (its hash is the version) and the card still counts them."""
+    import hashlib
+    import json
+    import tracemalloc
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({"instruction": f"row {i}", "output": "word " * 400, "label": f"l{i % 3}"})
+                            + "\n" for i in range(5000)), encoding="utf-8")
+    size = data.stat().st_size
+    tracemalloc.start()
+    try:
+        dataset = ingest_paths(store, [data], project=project).dataset
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    folder = Path(dataset.path)
+    assert peak < size / 3, f"ingesting took {peak / size:.2f}x the file's size"
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "manifest.jsonl", "report.json"]
+    manifest = (folder / "manifest.jsonl").read_bytes()
+    assert dataset.version == hashlib.sha256(manifest).hexdigest() and dataset.num_items == 5000
+    first = json.loads(manifest.splitlines()[0])
+    assert list(first) == ["split", "sha256", "source", "record"] and first["source"] == "rows.jsonl:1"
+    assert "- items: 5000 (train " in (folder / "README.md").read_text()
+
+
+def test_a_report_of_many_duplicates_is_written_without_holding_it_whole(store, project, tmp_path: Path,
+                                                                        monkeypatch) -> None:
+    """A JSONL holding its rows three times (40,000 duplicates) took 26 MB more to publish, six times
+    its report.json: the report was made as one string, from a list of its pieces, and its bytes.
+    It is now written as it is encoded, with the same bytes."""
+    import json
+    import tracemalloc
+
+    from spark_trainer.ingest import staging
+
+    data = tmp_path / "rows.jsonl"
+    rows = "".join(json.dumps({"text": f"row {i}"}) + "\n" for i in range(3000))
+    data.write_text(rows * 3, encoding="utf-8")
+    publish = staging.DatasetBuilder.publish
+    added: list[int] = []
+
+    def measured(self, *args, **kwargs):
+        tracemalloc.start()
+        try:
+            return publish(self, *args, **kwargs)
+        finally:
+            added.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+
+    monkeypatch.setattr(staging.DatasetBuilder, "publish", measured)
+    result = ingest_paths(store, [data], project=project)
+    report = Path(result.dataset.path) / "report.json"
+    assert report.read_bytes() == json.dumps(json.loads(report.read_bytes()), indent=2, ensure_ascii=False).encode()
+    assert result.dataset.num_duplicates == 6000
+    assert added[0] < 3 * report.stat().st_size, f"publishing took {added[0] / report.stat().st_size:.1f}x the report"

@@ -252,3 +252,126 @@ def test_txt_files_joined_with_their_byte_order_marks_keep_no_mark(store, projec
     (tmp_path / "joined.txt").write_text("\ufeffone\r\n\ufefftwo\r\n", encoding="utf-8")
     result = ingest_paths(store, [tmp_path / "joined.txt"], project=project)
     assert [r["record"]["text"] for r in read_manifest(Path(result.dataset.path))] == ["one", "two"]
+
+
+def _peak_reading(path: Path, mode: str = "line") -> int:
+    """Peak memory (tracemalloc) of reading every row of `path`, keeping none."""
+    import tracemalloc
+
+    from spark_trainer.ingest.detect import InputFile
+    from spark_trainer.ingest.text import rows_of
+
+    tracemalloc.start()
+    try:
+        for _ in rows_of(InputFile(path, path.name, (path.name,)), IngestOptions(txt_mode=mode)):
+            pass
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_large_csv_is_read_a_row_at_a_time(tmp_path) -> None:
+    """A 120 MB CSV took 1.18 GB to ingest: the reader held its bytes, its text and a copy of the text
+    in a StringIO (four bytes a character) before the first row."""
+    data = tmp_path / "rows.csv"
+    data.write_text("text,label\n" + "".join(f"row {i} {'word ' * 60},pos\n" for i in range(20_000)), encoding="utf-8")
+    size = data.stat().st_size
+    peak = _peak_reading(data)
+    assert peak < size / 4, f"reading took {peak / size:.1f}x the file's size"
+
+
+def test_a_csv_with_a_bad_byte_deep_inside_is_still_skipped_whole_naming_its_line(store, project, tmp_path) -> None:
+    # Read as a stream, the file is checked first: no row before the bad byte may be ingested from
+    # a file that is refused, and a character cut by the reader's chunks is not an error.
+    data = tmp_path / "big.csv"
+    body = "text,label\n" + "".join(f"row {i} caf\u00e9 cr\u00e8me {'x' * 50},pos\n" for i in range(40_000))
+    raw = body.encode("utf-8") + "sans-serif,neg\n".encode("cp1252") + "na\u00efve,pos\n".encode("cp1252")
+    data.write_bytes(raw)
+    (tmp_path / "ok.jsonl").write_text('{"text": "kept"}\n', encoding="utf-8")
+    result = ingest_paths(store, [data, tmp_path / "ok.jsonl"], project=project)
+    assert result.dataset.num_items == 1
+    [rejected] = result.report.rejected
+    assert (rejected.source, rejected.line) == ("big.csv", 40_003)
+    assert rejected.reason.startswith(f"not valid UTF-8 at line 40003 (byte {len(raw) - 8}: invalid continuation byte)")
+
+
+def test_a_large_txt_file_is_read_a_line_at_a_time(tmp_path) -> None:
+    """A 97 MB .txt took 310 MB to ingest: it was read whole and split into a list of its lines."""
+    data = tmp_path / "corpus.txt"
+    data.write_text("".join(f"line {i} {'word ' * 60}\n" for i in range(20_000)), encoding="utf-8")
+    size = data.stat().st_size
+    peak = _peak_reading(data)
+    assert peak < size / 4, f"reading took {peak / size:.1f}x the file's size"
+
+
+def test_txt_lines_end_at_any_line_break_and_keep_their_numbers(tmp_path) -> None:
+    from spark_trainer.ingest.detect import InputFile
+    from spark_trainer.ingest.text import rows_of
+
+    data = tmp_path / "mixed.txt"
+    data.write_bytes(b"\xef\xbb\xbfone\r\ntwo\rthree\n\n  \nfour\r\r\nfive\xff\nsix\r")
+    rows = list(rows_of(InputFile(data, data.name, (data.name,)), IngestOptions()))
+    assert [(n, r["text"] if r else p.split(" (")[0]) for n, r, p in rows] == [
+        (1, "one"), (2, "two"), (3, "three"), (6, "four"), (8, "not valid UTF-8"), (9, "six")]
+
+
+def test_a_large_json_array_is_read_an_element_at_a_time(tmp_path) -> None:
+    """A 150 MB JSON array (an Alpaca-style file) took 538 MB to ingest: it was loaded whole."""
+    data = tmp_path / "alpaca.json"
+    data.write_text(json.dumps([{"instruction": f"row {i}", "output": "word " * 60} for i in range(20_000)], indent=1),
+                    encoding="utf-8")
+    size = data.stat().st_size
+    peak = _peak_reading(data)
+    assert peak < size / 4, f"reading took {peak / size:.1f}x the file's size"
+
+
+def test_a_json_array_broken_near_its_end_is_refused_whole_naming_the_line(store, project, tmp_path) -> None:
+    # Read as a stream, the array is checked whole first: none of its records may be kept.
+    data = tmp_path / "rows.json"
+    rows = ",\n".join(json.dumps({"text": f"row {i}"}) for i in range(3000))
+    data.write_text("[\n" + rows + '\n{"text": "missing comma"}\n]\n', encoding="utf-8")
+    (tmp_path / "ok.jsonl").write_text('{"text": "kept"}\n', encoding="utf-8")
+    result = ingest_paths(store, [data, tmp_path / "ok.jsonl"], project=project)
+    assert result.dataset.num_items == 1
+    assert [(r.source, r.line, r.reason) for r in result.report.rejected] == [
+        ("rows.json", 3002, "invalid JSON: Expecting ',' delimiter (column 1)")]
+
+
+def test_a_parquet_file_of_one_row_group_is_read_a_batch_at_a_time(tmp_path) -> None:
+    """A 70 MB Parquet file written as one row group (pyarrow's default) was read whole by Arrow
+    before its first batch. Arrow's memory is not Python's: measured in a fresh process."""
+    import subprocess
+    import sys
+    import textwrap
+
+    data = tmp_path / "rows.parquet"
+    texts = [f"row {i} " + "word " * 60 for i in range(40_000)]
+    pq.write_table(pa.table({"text": texts}), data, compression="none", use_dictionary=False)
+    assert pq.ParquetFile(data).metadata.num_row_groups == 1
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        import pyarrow as pa
+        from spark_trainer.ingest.text import read_parquet
+        rows = sum(1 for _ in read_parquet(Path({str(data)!r})))
+        print(rows, pa.default_memory_pool().max_memory())
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.split()
+    rows, peak = int(out[0]), int(out[1])
+    assert rows == 40_000
+    assert peak < data.stat().st_size / 2, f"Arrow held {peak / data.stat().st_size:.1f}x the file's size"
+
+
+def test_a_csv_cell_longer_than_pythons_csv_limit_rejects_its_row_not_the_rest(store, project, tmp_path) -> None:
+    # Python's csv refuses a cell over 131,072 characters and cannot go on: every row after a long
+    # document was skipped ("field larger than field limit; the rest of the file was skipped").
+    data = tmp_path / "docs.csv"
+    rows = [f"doc {i},pos" for i in range(100)]
+    rows[4] = '"' + "long, " * 40_000 + '",neg'
+    data.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = ingest_paths(store, [data], project=project)
+    assert result.dataset.num_items == 99
+    assert [(r.line, r.reason) for r in result.report.rejected] == [
+        (6, "text too long: 240000 characters; the limit is 100000")]
+    longer = ingest_paths(store, [data], project=project, options=IngestOptions(max_text_chars=300_000))
+    assert longer.dataset.num_items == 100

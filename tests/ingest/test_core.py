@@ -1,0 +1,47 @@
+"""`ingest_paths` at the size users' folders have: the work per file must not grow with the folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from spark_trainer.ingest import IngestOptions, ingest_paths
+from spark_trainer.store import projects
+from tests.ingest.media import write_image
+
+
+def _calls_to_ingest(store, folder: Path, project: str) -> int:
+    """Python function calls made by one ingestion: a measure of work that, unlike time, does not
+    depend on how busy the machine is."""
+    calls = 0
+
+    def count(frame, event, arg) -> None:
+        nonlocal calls
+        if event == "call":
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        ingest_paths(store, [folder], project=project, options=IngestOptions(min_image_side=8))
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def _folder(root: Path, n: int) -> Path:
+    for i in range(n):
+        write_image(root / ("cat" if i % 2 else "dog") / f"{i:04d}.png", size=(8, 8), seed=i)
+        if i % 3 == 0:
+            (root / ("cat" if i % 2 else "dog") / f"{i:04d}.txt").write_text(f"caption {i}\n", encoding="utf-8")
+    return root
+
+
+def test_the_work_per_file_does_not_grow_with_the_folder(store, tmp_path: Path) -> None:
+    """10,000 images took 75 s, most of it comparing every file with every chosen file (a list
+    searched once per file: 83 million comparisons). Four times the files is now about four times
+    the work, not sixteen."""
+    projects.create(store, "p")
+    ingest_paths(store, [_folder(tmp_path / "warm", 4)], project="p", options=IngestOptions(min_image_side=8))
+    small = _calls_to_ingest(store, _folder(tmp_path / "small", 150), "p")
+    large = _calls_to_ingest(store, _folder(tmp_path / "large", 600), "p")
+    assert large < 5 * small, f"4x the files took {large / small:.1f}x the calls"
