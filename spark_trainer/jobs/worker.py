@@ -31,6 +31,7 @@ from spark_trainer.store import datasets, metrics, runs
 from spark_trainer.store.entities import RunStatus, utcnow
 from spark_trainer.store.store import Store
 from spark_trainer.training.checkpoint_check import set_aside_damaged
+from spark_trainer.training.divergence import Diverged
 from spark_trainer.training.reporting import Commands, StopKind, TrainOutcome
 
 HEARTBEAT_S = 2.0
@@ -286,6 +287,9 @@ def run_rank(run_id: int, rank: int, *, lean: bool = False) -> int:
             return OOM_EXIT
         except DiskFull as exc:
             finish = _disk_full_finish(exc, run_dir)
+        except Diverged as exc:  # every rank sees the same reduced loss: all stop at the same step
+            say(str(exc))
+            finish = Finish(RunStatus.FAILED, "training diverged", error=str(exc))
         if rank == 0:
             payload = {"status": finish.status.value, "reason": finish.reason, "error": finish.error,
                        "step": finish.step}
@@ -394,6 +398,9 @@ def _train_here_or_ranks(store: Store, run: Any, run_dir: Path, commands: Comman
         return Finish(RunStatus.FAILED, "out of memory", error=str(exc))
     except DiskFull as exc:
         return _disk_full_finish(exc, run_dir)
+    except Diverged as exc:
+        say(str(exc))
+        return Finish(RunStatus.FAILED, "training diverged", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - any engine failure must end as a failed run, with its message
         traceback.print_exc()
         sys.stdout.flush()

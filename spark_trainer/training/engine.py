@@ -22,6 +22,7 @@ from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec, get_recipe
 from spark_trainer.training import accel, batches, checkpoints, diskspace, lr_plan, oom, sharding, steps
 from spark_trainer.training.compiling import CompileState
+from spark_trainer.training.divergence import DivergenceWatch
 from spark_trainer.training.reporting import Commands, Reporter, TrainOutcome
 
 
@@ -140,6 +141,7 @@ def run_training(
     state = _Loop(config, spec, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order, watch,
                   sharded=plan.fsdp, precision=precision)
     last_ckpt: Path | None = None
+    diverged = DivergenceWatch(precision)  # before any checkpoint holds NaN weights
     status, step_times = "completed", list[float]()
     pin = accelerator.device.type == "cuda"
     feed = batches.train_batches(recipe, order, t.seed, step * t.grad_accum, total * t.grad_accum, pin=pin)
@@ -171,6 +173,7 @@ def run_training(
                 values["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
             report.on_metrics(step, values)
             report.on_progress(step, total, (total - step) * sum(step_times) / len(step_times))
+            diverged.check(step, stats.loss, stats.grad_norm, values["lr"], lambda: _latest_name(run_dir))
             ev = config.eval
             if ev.every_steps and step % ev.every_steps == 0 and step < total and recipe.val_data:
                 last_metric, best, evals_without_gain = compiling.run(
@@ -205,6 +208,11 @@ def run_training(
               f"{torch.cuda.max_memory_reserved() / 2**30:.2f} GiB reserved", file=sys.stderr, flush=True)
     return TrainOutcome(status=status, step=step, total_steps=total, last_checkpoint=last_ckpt,
                         final_path=final_path, best_metric=best, metrics=dict(state.last_eval))
+
+
+def _latest_name(run_dir: Path) -> str | None:
+    latest = checkpoints.latest_checkpoint(run_dir)
+    return None if latest is None else latest.name
 
 
 def _event(report: Any, message: str) -> None:

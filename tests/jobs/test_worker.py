@@ -28,6 +28,20 @@ def test_an_error_whose_message_starts_on_a_new_line_keeps_its_text_on_the_first
     assert finish.error.splitlines()[1] == "See the docs."
 
 
+def test_a_diverged_run_fails_with_its_one_line_and_no_traceback_as_the_error(store, run_file, monkeypatch):
+    from spark_trainer.training.divergence import Diverged
+
+    run = submit_config(store, load_config(run_file()), base_dir=Path(".")).run
+    message = "training diverged at step 5: the loss became nan (learning rate 0.003), ..."
+
+    def diverges(*args, **kwargs):
+        raise Diverged(message)
+
+    monkeypatch.setattr(worker, "train", diverges)
+    finish = worker._train_here_or_ranks(store, run, Path(run.run_dir), Commands())
+    assert (finish.status, finish.reason, finish.error) == (RunStatus.FAILED, "training diverged", message)
+
+
 def test_training_in_process_leaves_the_callers_imports_alone(store, run_file):
     """Only the worker's own process keeps bitsandbytes out (`main` passes lean=True): `bench lora`
     calls `train` in process and runs other things after it, and the tests do too."""
