@@ -56,14 +56,15 @@ def lora_only(config: ExperimentConfig, checkpoint: Path) -> tuple[Any, Any | No
     meta device and the checkpoint's LoRA tensors put in place. Saving the LoRA needs nothing else, and
     loading the pipeline in fp32 for it took the UNet's 3.4 GB (SD 1.5) or 10 GB (SDXL) and more. None
     when the checkpoint does not hold every LoRA tensor (then the caller loads the pipeline as before)."""
+    from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig
+    from spark_trainer.recipes.diffusion_model import TEXT_ENCODER_TARGETS, add_lora, quiet_torchvision_notice
+
+    quiet_torchvision_notice()  # as load_parts does, before diffusers is imported
     from accelerate import init_empty_weights
     from diffusers import UNet2DConditionModel
     from peft.utils import get_peft_model_state_dict
     from torch import nn
     from transformers import CLIPTextConfig, CLIPTextModel
-
-    from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig
-    from spark_trainer.recipes.diffusion_model import TEXT_ENCODER_TARGETS, add_lora
 
     rc = DiffusionLoRAConfig.model_validate(config.recipe_config)
     model_dir = base_dir(config)
