@@ -98,7 +98,8 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
         dtype = "fp32" if kind == "adapter" else base_dtype(model_dir)
     model = adapter_only(config, checkpoint) if kind == "adapter" else None
     if model is None:
-        check_memory([model_dir], model_dir.name, *_WHY_LOADED[kind])
+        check_memory([model_dir], model_dir.name, *_WHY_LOADED[kind],
+                     checkpoint=checkpoint if kind == "full" else None)
         model, tokenizer = load(config, checkpoint, "cpu", "fp32")
     else:
         tokenizer = load_tokenizer(model_dir)

@@ -110,7 +110,8 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
     model = adapter_only(config, checkpoint, recipe) if kind == "adapter" else None
     if model is None:
         model_dir = base_dir(config)
-        check_memory([model_dir], model_dir.name, *WHY_LOADED[kind])
+        check_memory([model_dir], model_dir.name, *WHY_LOADED[kind],
+                     checkpoint=checkpoint if kind == "full" else None)
         model, processor, recipe = _load(config, checkpoint, "cpu", "fp32", data_path, recipe)
     processor = _processor(recipe)
     text = config.recipe == "text-classification"

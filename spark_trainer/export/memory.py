@@ -50,19 +50,23 @@ def weights_bytes_fp32(model_dir: Path) -> int:
     return stored * 4 // _FP32_FACTOR.get(base_dtype(model_dir), 4)
 
 
-def check_memory(model_dirs: Iterable[Path], name: str, what: str, advice: str) -> None:
+def check_memory(model_dirs: Iterable[Path], name: str, what: str, advice: str, *,
+                 checkpoint: Path | None = None) -> None:
     """Refuse, in one line, a load of the weights in `model_dirs` (in fp32) that cannot fit in memory
     (RAM and free swap): it would only end with the process killed by the system. `name` is the base
-    as the user knows it; `what` and `advice` say why it is loaded and what to do instead."""
+    as the user knows it; `what` and `advice` say why it is loaded and what to do instead. A full
+    fine-tune's `checkpoint` is read whole while the base is in memory (as big as the model again)."""
     import psutil
 
     from spark_trainer.disk import gb
 
     needed = int(sum(weights_bytes_fp32(d) for d in model_dirs) * 1.1)  # a shard being written on top
+    trained = 0 if checkpoint is None else (Path(checkpoint) / "trainable.safetensors").stat().st_size
     free = psutil.virtual_memory().available + psutil.swap_memory().free
-    if needed > free:
-        raise OperationFailed(f"{what} needs about {gb(needed)} of memory (the base model {name} in "
-                              f"fp32) and {gb(free)} is free: {advice} and try again")
+    if needed + trained > free:
+        held = f"the base model {name} in fp32" + (" and the checkpoint" if trained else "")
+        raise OperationFailed(f"{what} needs about {gb(needed + trained)} of memory ({held}) and {gb(free)} is "
+                              f"free: {advice} and try again")
 
 
 def trained_tensors(checkpoint: Path) -> dict[str, Any]:

@@ -184,3 +184,35 @@ def test_a_merge_that_cannot_fit_in_memory_is_refused_in_one_line_and_writes_not
     assert f"(the base model {model.name} in fp32)" in err and "export the adapter alone (without --merge)" in err
     assert not (tmp_path / "merged").exists() or not any((tmp_path / "merged").iterdir())
     assert main(["--home", str(home), "export", run_dir.name, "--out", str(tmp_path / "adapter")]) == 0
+
+
+def test_a_full_export_counts_the_checkpoint_it_reads_beside_the_base(tmp_path, capsys, monkeypatch) -> None:
+    """A full fine-tune's checkpoint is as big as the model and is read while the base is in memory
+    (459 MiB at the peak for a 223 MiB fp32 base): memory for the base alone is refused too."""
+    from collections import namedtuple
+
+    import psutil
+
+    from spark_trainer.cli.main import main
+    from spark_trainer.export.memory import weights_bytes_fp32
+    from spark_trainer.jobs.demo_recipes import image_classification_demo
+    from tests.export.conftest import train_in_store
+
+    home = tmp_path / "home"
+    with Store.open(home) as store:
+        model, _data, config = image_classification_demo(store, steps=2)
+        assert config.recipe_config["method"] == "full"
+        run = train_in_store(store, config.model_copy(update={"gpus": "cpu"}))[0]
+    checkpoint = latest_checkpoint(Path(run.run_dir)) / "trainable.safetensors"
+    base = int(weights_bytes_fp32(model) * 1.1)
+    assert checkpoint.stat().st_size > base // 2  # the whole model
+    memory = namedtuple("memory", "available free")
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory(base + 1000, 0))  # the base alone would fit
+    monkeypatch.setattr(psutil, "swap_memory", lambda: memory(0, 0))
+    capsys.readouterr()
+    code = main(["--home", str(home), "export", str(run.id), "--out", str(tmp_path / "full")])
+    err = capsys.readouterr().err.replace("  writing weights (0/3)\n", "")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("error: exporting the full fine-tune needs about ")
+    assert f"(the base model {model.name} in fp32 and the checkpoint)" in err
+    assert not (tmp_path / "full").exists() or not any((tmp_path / "full").iterdir())
