@@ -9,24 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.errors import OperationFailed
 from spark_trainer.export.common import base_dir, base_reference, load_trainable, save_adapter
+from spark_trainer.export.memory import WHY_LOADED, all_real, base_dtype, check_memory, make_real, trained_tensors
 from spark_trainer.export.registry import ExportInfo
 from spark_trainer.models.attention import for_inference
 from spark_trainer.recipes.causal_lm import CausalLMConfig
 
 PIPELINE_TAG = "text-generation"
-_DTYPE_NAMES = {"torch.bfloat16": "bf16", "torch.float16": "fp16", "torch.float32": "fp32",
-                "bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
-
-
-def base_dtype(model_dir: Path) -> str:
-    """The dtype the base model's weights are stored in ("fp32" when the config does not say)."""
-    import json
-
-    data = json.loads((model_dir / "config.json").read_text())
-    stored = data.get("dtype") or data.get("torch_dtype") or "float32"
-    return _DTYPE_NAMES.get(str(stored), "fp32")
 
 
 def load_tokenizer(model_dir: Path) -> Any:
@@ -66,33 +55,8 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
     return model, tokenizer
 
 
-def weights_bytes_fp32(model_dir: Path) -> int:
-    """What the base model's weights take once loaded in fp32 (as export loads them)."""
-    stored = sum(p.stat().st_size for pattern in ("*.safetensors", "*.bin") for p in model_dir.glob(pattern))
-    per_param = {"bf16": 2, "fp16": 2}.get(base_dtype(model_dir), 4)
-    return stored * 4 // per_param
-
-
-_WHY_LOADED = {  # why an export loads the whole base, and what to do when it does not fit
-    "merged": ("merging the adapter into the base", "export the adapter alone (without --merge), or free memory"),
-    "full": ("exporting the full fine-tune", "free memory"),
-    "adapter": ("saving this adapter (its lm_head or embeddings are targeted, so peft saves the base's too)",
-                "free memory"),
-}
-
-
-def check_memory(model_dir: Path, what: str, advice: str) -> None:
-    """Refuse, in one line, an export that cannot fit in memory (RAM and free swap): loading it would
-    only end with the process killed by the system (the whole app, for an export started there)."""
-    import psutil
-
-    from spark_trainer.disk import gb
-
-    needed = int(weights_bytes_fp32(model_dir) * 1.1)  # a shard being written on top
-    free = psutil.virtual_memory().available + psutil.swap_memory().free
-    if needed > free:
-        raise OperationFailed(f"{what} needs about {gb(needed)} of memory (the base model {model_dir.name} in "
-                              f"fp32) and {gb(free)} is free: {advice} and try again")
+_WHY_LOADED = {**WHY_LOADED, "adapter": (
+    "saving this adapter (its lm_head or embeddings are targeted, so peft saves the base's too)", "free memory")}
 
 
 def adapter_only(config: ExperimentConfig, checkpoint: Path) -> Any | None:
@@ -101,11 +65,8 @@ def adapter_only(config: ExperimentConfig, checkpoint: Path) -> Any | None:
     adapter needs nothing else, and loading the base in fp32 to save a 40 MB adapter took 28 GB of
     memory for a 7B model and could not be done at all for a 70B QLoRA run. None when the
     checkpoint does not hold every adapter tensor (then the caller loads the base as before)."""
-    import torch
     from accelerate import init_empty_weights
-    from accelerate.utils import set_module_tensor_to_device
     from peft import get_peft_model_state_dict
-    from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from spark_trainer.recipes.causal_lm_model import adapt
@@ -115,13 +76,7 @@ def adapter_only(config: ExperimentConfig, checkpoint: Path) -> Any | None:
     with init_empty_weights():
         base = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(base_dir(config), local_files_only=True))
         model = adapt(base, plain)
-    named = dict(model.named_parameters())
-    weights = load_file(str(Path(checkpoint) / "trainable.safetensors"))
-    if not set(weights) <= set(named):
-        return None  # load_trainable names what does not match
-    for name, tensor in weights.items():
-        set_module_tensor_to_device(model, name, "cpu", value=tensor.to(torch.float32))
-    if any(t.is_meta for t in get_peft_model_state_dict(model).values()):
+    if not make_real(model, trained_tensors(checkpoint)) or not all_real(get_peft_model_state_dict(model)):
         return None
     return model
 
@@ -143,7 +98,8 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
         dtype = "fp32" if kind == "adapter" else base_dtype(model_dir)
     model = adapter_only(config, checkpoint) if kind == "adapter" else None
     if model is None:
-        check_memory(model_dir, *_WHY_LOADED[kind])
+        check_memory([model_dir], model_dir.name, *_WHY_LOADED[kind],
+                     checkpoint=checkpoint if kind == "full" else None)
         model, tokenizer = load(config, checkpoint, "cpu", "fp32")
     else:
         tokenizer = load_tokenizer(model_dir)

@@ -13,10 +13,14 @@ from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput
-from spark_trainer.export.common import base_reference, load_trainable, save_adapter
+from spark_trainer.export.common import base_dir, base_reference, load_trainable, save_adapter
+from spark_trainer.export.memory import WHY_LOADED, all_real, check_memory, make_real, trained_tensors
 from spark_trainer.export.registry import ExportInfo
 
 PIPELINE_TAGS = {"text-classification": "text-classification", "image-classification": "image-classification"}
+_AUTO_CLASSES = {"text-classification": "AutoModelForSequenceClassification",
+                 "image-classification": "AutoModelForImageClassification"}
+_SAVE_COPY = ".modules_to_save."  # peft's name for a trained copy of a module (the new head)
 
 
 def _built(config: ExperimentConfig, data_path: Path | None) -> Any:
@@ -27,6 +31,8 @@ def _built(config: ExperimentConfig, data_path: Path | None) -> Any:
     recipe = get_recipe(config.recipe).load()(config)
     recipe.prepare(Path(data_path))
     return recipe
+
+
 
 
 def _processor(recipe: Any) -> Any:
@@ -42,13 +48,13 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
 
 
 def _load(config: ExperimentConfig, checkpoint: Path | None, device: Any, dtype: str,
-          data_path: Path | None) -> tuple[Any, Any, Any]:
+          data_path: Path | None, recipe: Any = None) -> tuple[Any, Any, Any]:
     import torch
     from accelerate.utils import set_seed
 
     from spark_trainer.recipes.causal_lm_model import torch_dtype
 
-    recipe = _built(config, data_path)
+    recipe = recipe or _built(config, data_path)
     # Seeded as the engine seeds before building: with no checkpoint this is the run's own starting
     # point (its fresh head), the same at every load, so a --base evaluation repeats.
     set_seed(config.train.seed)
@@ -60,16 +66,57 @@ def _load(config: ExperimentConfig, checkpoint: Path | None, device: Any, dtype:
     return model, _processor(recipe), recipe
 
 
+def adapter_only(config: ExperimentConfig, checkpoint: Path, recipe: Any) -> Any | None:
+    """The run's PEFT classifier with only its adapter and head real: the model is built from its
+    config on the meta device as the recipe builds it (same label set), and the checkpoint's trained
+    tensors (the LoRA and the new head, trained in full) are put in place. Saving the adapter needs
+    nothing else. None for a full fine-tune, or when the checkpoint does not hold every tensor the
+    adapter saves (the caller then loads the base as before)."""
+    import transformers
+    from accelerate import init_empty_weights
+    from peft import get_peft_model_state_dict
+
+    from spark_trainer.recipes.classification import adapt_classifier
+
+    if recipe.rc.method == "full":
+        return None
+    weights = trained_tensors(checkpoint)
+    # The head is what the base's checkpoint lacked (`fresh_modules` at build, from the weights it read):
+    # the modules peft keeps a trained copy of, named in the run's checkpoint.
+    head = sorted({name.split(_SAVE_COPY)[0].removeprefix("base_model.model.") for name in weights
+                   if _SAVE_COPY in name})
+    labels = recipe.labels
+    auto = getattr(transformers, _AUTO_CLASSES[config.recipe])
+    model_config = transformers.AutoConfig.from_pretrained(
+        base_dir(config), num_labels=len(labels), id2label=labels.id2label, label2id=labels.label2id,
+        local_files_only=True)
+    tokenizer = getattr(recipe, "tokenizer", None)
+    if tokenizer is not None and model_config.pad_token_id is None:  # as the recipe's build_model sets it
+        model_config.pad_token_id = tokenizer.pad_token_id
+    with init_empty_weights():
+        model = adapt_classifier(auto.from_config(model_config), recipe.rc, head)
+    if not make_real(model, weights) or not all_real(get_peft_model_state_dict(model)):
+        return None
+    return model
+
+
 def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str,
           data_path: Path | None = None) -> ExportInfo:
     from spark_trainer.recipes.causal_lm_model import torch_dtype
 
-    model, processor, recipe = _load(config, checkpoint, "cpu", "fp32", data_path)
+    recipe = _built(config, data_path)
+    adapter = recipe.rc.method != "full"
+    kind = "adapter" if adapter and not merge else ("merged" if adapter else "full")
+    model = adapter_only(config, checkpoint, recipe) if kind == "adapter" else None
+    if model is None:
+        model_dir = base_dir(config)
+        check_memory([model_dir], model_dir.name, *WHY_LOADED[kind],
+                     checkpoint=checkpoint if kind == "full" else None)
+        model, processor, recipe = _load(config, checkpoint, "cpu", "fp32", data_path, recipe)
+    processor = _processor(recipe)
     text = config.recipe == "text-classification"
     if text:  # the run kept max_length tokens of a text: a pipeline called with truncation=True keeps as many
         processor.model_max_length = recipe.rc.max_length
-    adapter = hasattr(model, "merge_and_unload")
-    kind = "adapter" if adapter and not merge else ("merged" if adapter else "full")
     dtype = "fp32" if dtype == "auto" else dtype
     dest.mkdir(parents=True, exist_ok=True)
     out = model if kind == "adapter" else (model.merge_and_unload() if adapter else model)

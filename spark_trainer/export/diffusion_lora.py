@@ -11,9 +11,11 @@ from typing import Any
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput
 from spark_trainer.export.common import base_dir, base_reference, load_trainable
+from spark_trainer.export.memory import WHY_LOADED, all_real, check_memory, make_real, trained_tensors
 from spark_trainer.export.registry import ExportInfo
 
 PIPELINE_TAG = "text-to-image"
+_PARTS = ("unet", "text_encoder", "vae")  # the folders a full load reads
 
 
 def _trained_parts(config: ExperimentConfig, checkpoint: Path | None, device: Any, dtype: str) -> Any:
@@ -32,9 +34,7 @@ def _trained_parts(config: ExperimentConfig, checkpoint: Path | None, device: An
     rc = DiffusionLoRAConfig.model_validate(config.recipe_config)
     parts = load_parts(base_dir(config), torch.device("cpu"), torch.float32)
     if checkpoint is not None:
-        targets = rc.target_modules
-        targets = [t.strip() for t in targets.split(",") if t.strip()] if isinstance(targets, str) else list(targets)
-        add_lora(parts.unet, rc.lora_r, rc.lora_alpha, rc.lora_dropout, targets)
+        add_lora(parts.unet, rc.lora_r, rc.lora_alpha, rc.lora_dropout, _targets(rc))
         if rc.train_text_encoder:
             add_lora(parts.text_encoder, rc.lora_r, rc.lora_alpha, rc.lora_dropout, TEXT_ENCODER_TARGETS)
         module = make_train_module(parts.unet, parts.noise_scheduler, scaling_factor=parts.vae.config.scaling_factor,
@@ -44,6 +44,45 @@ def _trained_parts(config: ExperimentConfig, checkpoint: Path | None, device: An
     for part in (parts.unet, parts.text_encoder, parts.vae):
         part.to(device=torch.device(device) if isinstance(device, str) else device, dtype=torch_dtype(dtype))
     return parts, rc
+
+
+def _targets(rc: Any) -> list[str]:
+    targets = rc.target_modules
+    return [t.strip() for t in targets.split(",") if t.strip()] if isinstance(targets, str) else list(targets)
+
+
+def lora_only(config: ExperimentConfig, checkpoint: Path) -> tuple[Any, Any | None] | None:
+    """(UNet, text encoder or None) with only their LoRA real: both are built from their configs on the
+    meta device and the checkpoint's LoRA tensors put in place. Saving the LoRA needs nothing else, and
+    loading the pipeline in fp32 for it took the UNet's 3.4 GB (SD 1.5) or 10 GB (SDXL) and more. None
+    when the checkpoint does not hold every LoRA tensor (then the caller loads the pipeline as before)."""
+    from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig
+    from spark_trainer.recipes.diffusion_model import TEXT_ENCODER_TARGETS, add_lora, quiet_torchvision_notice
+
+    quiet_torchvision_notice()  # as load_parts does, before diffusers is imported
+    from accelerate import init_empty_weights
+    from diffusers import UNet2DConditionModel
+    from peft.utils import get_peft_model_state_dict
+    from torch import nn
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    rc = DiffusionLoRAConfig.model_validate(config.recipe_config)
+    model_dir = base_dir(config)
+    with init_empty_weights():
+        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(model_dir / "unet"))
+        add_lora(unet, rc.lora_r, rc.lora_alpha, rc.lora_dropout, _targets(rc))
+        text_encoder = None
+        if rc.train_text_encoder:
+            text_encoder = CLIPTextModel(CLIPTextConfig.from_pretrained(model_dir / "text_encoder",
+                                                                        local_files_only=True))
+            add_lora(text_encoder, rc.lora_r, rc.lora_alpha, rc.lora_dropout, TEXT_ENCODER_TARGETS)
+    # The names the recipe's training module gave them (its unet and text_encoder attributes).
+    trained = nn.ModuleDict({"unet": unet, **({"text_encoder": text_encoder} if text_encoder else {})})
+    if not make_real(trained, trained_tensors(checkpoint)):
+        return None
+    if not all(all_real(get_peft_model_state_dict(part)) for part in trained.values()):
+        return None
+    return unet, text_encoder
 
 
 def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu", dtype: str = "fp32",
@@ -60,15 +99,26 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
 
 def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str,
           data_path: Path | None = None) -> ExportInfo:
-    from spark_trainer.recipes.diffusion_model import save_lora
+    from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig
+    from spark_trainer.recipes.diffusion_model import save_lora, torch_dtype
 
     if merge:
         raise BadInput("--merge is not available for diffusion-lora runs: the export is the LoRA for "
                        "load_lora_weights (fuse it after loading with pipe.fuse_lora())")
     dtype = "fp32" if dtype == "auto" else dtype
-    parts, rc = _trained_parts(config, checkpoint, "cpu", dtype)
+    rc = DiffusionLoRAConfig.model_validate(config.recipe_config)
+    found = lora_only(config, checkpoint)
+    if found is None:
+        model_dir = base_dir(config)
+        check_memory([model_dir / part for part in _PARTS], model_dir.name, *WHY_LOADED["adapter"])
+        parts, _ = _trained_parts(config, checkpoint, "cpu", dtype)
+        found = parts.unet, parts.text_encoder if rc.train_text_encoder else None
+    unet, text_encoder = found
+    for part in found:
+        if part is not None:
+            part.to(torch_dtype(dtype))
     dest.mkdir(parents=True, exist_ok=True)
-    save_lora(parts.unet, parts.text_encoder if rc.train_text_encoder else None, dest)
+    save_lora(unet, text_encoder, dest)
     return ExportInfo(kind="adapter", library_name="diffusers", pipeline_tag=PIPELINE_TAG, dtype=dtype,
                       usage=usage(base_reference(config), rc))
 

@@ -82,7 +82,7 @@ def test_a_merge_that_cannot_fit_in_memory_is_refused_in_one_line_and_writes_not
     import psutil
 
     from spark_trainer.cli.main import main
-    from spark_trainer.export.causal_lm import weights_bytes_fp32
+    from spark_trainer.export.memory import weights_bytes_fp32
 
     home = tmp_path / "home"
     run_dir = _run(home, tiny_model, "lora")

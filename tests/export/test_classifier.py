@@ -1,12 +1,18 @@
-"""The classifier exporter's loader: the base with no checkpoint is the run's seeded starting point."""
+"""The classifier exporter (spark_trainer/export/classifier.py): the base with no checkpoint is the run's seeded
+starting point; an adapter is saved without loading the base model's weights, and holds exactly what the full
+load gave; a merge that cannot fit in memory is refused in one line."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+import pytest
 
 from spark_trainer.jobs.submit import frozen_config, submit_config
 from spark_trainer.store import datasets
 from spark_trainer.store.store import Store
+from spark_trainer.training.checkpoints import latest_checkpoint
 
 
 def test_the_base_model_loads_with_the_same_fresh_head_every_time(tmp_path) -> None:
@@ -29,3 +35,184 @@ def test_the_base_model_loads_with_the_same_fresh_head_every_time(tmp_path) -> N
     other = classifier.load(config.model_copy(update={"train": config.train.model_copy(update={"seed": 7})}),
                             None, "cpu", "fp32", data_path=data)[0]
     assert not torch.equal(dict(other.named_parameters())[heads[0]], first[heads[0]])  # the run's seed decides
+
+
+# ---- an adapter export reads none of the base's weights ------------------------------------------------------
+
+
+def _bf16_text_classifier(folder: Path) -> Path:
+    """The tiny BERT classifier stored in bf16, as many bases are (its head then trains in bf16 too)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from spark_trainer.models.tiny_classifiers import create_tiny_text_classifier
+    from tests.recipes.helpers import TOPICS
+
+    create_tiny_text_classifier(folder, corpus=list(TOPICS.values()))
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    model.to(torch.bfloat16).save_pretrained(folder)
+    return folder
+
+
+def _run(home: Path, recipe: str) -> tuple[Path, Path, Path]:
+    """(run folder, dataset folder, base model) of a 2-step LoRA run with a checkpoint."""
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.jobs.demo_recipes import image_classification_demo
+    from tests.export.conftest import train_in_store
+    from tests.recipes.helpers import ticket_rows, write_jsonl
+
+    settings = {"eval": {"every_steps": None, "val_fraction": 0.2}, "checkpoint": {"every_steps": 2, "keep": 1},
+                "gpus": "cpu"}
+    with Store.open(home) as store:
+        if recipe == "image-classification":
+            model, _folder, config = image_classification_demo(store, steps=2)
+            config = ExperimentConfig.model_validate({
+                **config.model_dump(), **settings, "recipe_config": {**config.recipe_config, "method": "lora"}})
+        else:
+            model = _bf16_text_classifier(home.parent / "tiny-bert-bf16")
+            data = write_jsonl(home.parent / "tickets.jsonl", ticket_rows(40))
+            config = ExperimentConfig.model_validate({
+                "project": "support", "name": "tickets", "recipe": recipe, "base_model": str(model),
+                "dataset": str(data), "train": {"max_steps": 2, "learning_rate": 3e-3, "batch_size": 8},
+                "recipe_config": {"method": "lora", "max_length": 12}, **settings})
+        run = train_in_store(store, config)[0]
+        data = Path(datasets.get(store, frozen_config(Path(run.run_dir)).dataset).path)
+    return Path(run.run_dir), data, model
+
+
+@pytest.fixture(scope="module", params=["text-classification", "image-classification"])
+def lora_classifier_run(request, tmp_path_factory) -> tuple[Path, Path, Path, Path]:
+    """(data home, run folder, dataset folder, base model)."""
+    home = tmp_path_factory.mktemp(request.param) / "home"
+    return home, *_run(home, request.param)
+
+
+def _full_load_export(config, checkpoint: Path, data: Path, dest: Path) -> None:
+    """What the exporter wrote before: the base loaded in fp32 as the recipe builds it, the checkpoint
+    copied in, the adapter saved with the tokenizer or image processor."""
+    from spark_trainer.export.classifier import _load
+    from spark_trainer.export.common import save_adapter
+
+    model, processor, recipe = _load(config, checkpoint, "cpu", "fp32", data)
+    if config.recipe == "text-classification":
+        processor.model_max_length = recipe.rc.max_length
+    dest.mkdir(parents=True)
+    save_adapter(model, dest, config)
+    processor.save_pretrained(dest)
+
+
+def _folder_content(folder: Path) -> dict[str, object]:
+    """Each file of an export folder: a safetensors file as its tensors, a JSON file as its data."""
+    import json
+
+    from safetensors.torch import load_file
+
+    content: dict[str, object] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".safetensors":
+            content[path.name] = load_file(str(path))
+        elif path.suffix == ".json":
+            content[path.name] = json.loads(path.read_text())
+        else:
+            content[path.name] = path.read_bytes()
+    return content
+
+
+def test_the_adapter_without_the_base_weights_is_the_adapter_of_the_full_load(lora_classifier_run, tmp_path) -> None:
+    import torch
+
+    from spark_trainer.export import classifier
+    from spark_trainer.export.classifier import _built
+
+    _home, run_dir, data, _model = lora_classifier_run
+    config, checkpoint = frozen_config(run_dir), latest_checkpoint(run_dir)
+    assert classifier.adapter_only(config, checkpoint, _built(config, data)) is not None  # the light path is taken
+    _full_load_export(config, checkpoint, data, tmp_path / "full")
+    classifier.write(config, checkpoint, tmp_path / "light", merge=False, dtype="auto", data_path=data)
+    full, light = _folder_content(tmp_path / "full"), _folder_content(tmp_path / "light")
+    assert sorted(full) == sorted(light) and "adapter_model.safetensors" in full
+    for name, value in full.items():
+        if isinstance(value, dict) and name.endswith(".safetensors"):
+            assert sorted(value) == sorted(light[name]) and any("modules_to_save" in k or "classifier" in k
+                                                                   for k in value), name
+            for key, tensor in value.items():
+                assert tensor.dtype == light[name][key].dtype and torch.equal(tensor, light[name][key]), key
+        else:
+            assert value == light[name], name
+
+
+def test_an_adapter_exports_with_the_base_weights_unreadable(lora_classifier_run, tmp_path, capsys) -> None:
+    """Proof that no weight is read: the base's weight files are gone, and the adapter still exports
+    (a merged export, which needs them, fails)."""
+    from spark_trainer.cli.main import main
+
+    home, run_dir, _data, model = lora_classifier_run
+    shutil.copytree(model, tmp_path / "no-weights")
+    for weights in (tmp_path / "no-weights").glob("*.safetensors"):
+        weights.unlink()
+    config_file = run_dir / "config.yaml"
+    original = config_file.read_text(encoding="utf-8")
+    config_file.write_text(original.replace(str(model), str(tmp_path / "no-weights")), encoding="utf-8")
+    try:
+        assert main(["--home", str(home), "export", run_dir.name, "--out", str(tmp_path / "adapter")]) == 0
+        assert (tmp_path / "adapter" / "adapter_model.safetensors").stat().st_size > 0
+        assert main(["--home", str(home), "export", run_dir.name, "--merge", "--out", str(tmp_path / "merged")]) != 0
+    finally:
+        config_file.write_text(original, encoding="utf-8")
+    capsys.readouterr()
+
+
+def test_a_merge_that_cannot_fit_in_memory_is_refused_in_one_line_and_writes_nothing(lora_classifier_run, tmp_path,
+                                                                                    capsys, monkeypatch) -> None:
+    from collections import namedtuple
+
+    import psutil
+
+    from spark_trainer.cli.main import main
+    from spark_trainer.export.memory import weights_bytes_fp32
+
+    home, run_dir, _data, model = lora_classifier_run
+    needed = weights_bytes_fp32(model)
+    memory = namedtuple("memory", "available free")
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory(needed // 2, 0))
+    monkeypatch.setattr(psutil, "swap_memory", lambda: memory(0, needed // 4))
+    capsys.readouterr()
+    code = main(["--home", str(home), "export", run_dir.name, "--merge", "--out", str(tmp_path / "merged")])
+    err = capsys.readouterr().err.replace("  writing weights (0/3)\n", "")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("error: merging the adapter into the base needs about ")
+    assert f"(the base model {model.name} in fp32)" in err and "export the adapter alone (without --merge)" in err
+    assert not (tmp_path / "merged").exists() or not any((tmp_path / "merged").iterdir())
+    assert main(["--home", str(home), "export", run_dir.name, "--out", str(tmp_path / "adapter")]) == 0
+
+
+def test_a_full_export_counts_the_checkpoint_it_reads_beside_the_base(tmp_path, capsys, monkeypatch) -> None:
+    """A full fine-tune's checkpoint is as big as the model and is read while the base is in memory
+    (459 MiB at the peak for a 223 MiB fp32 base): memory for the base alone is refused too."""
+    from collections import namedtuple
+
+    import psutil
+
+    from spark_trainer.cli.main import main
+    from spark_trainer.export.memory import weights_bytes_fp32
+    from spark_trainer.jobs.demo_recipes import image_classification_demo
+    from tests.export.conftest import train_in_store
+
+    home = tmp_path / "home"
+    with Store.open(home) as store:
+        model, _data, config = image_classification_demo(store, steps=2)
+        assert config.recipe_config["method"] == "full"
+        run = train_in_store(store, config.model_copy(update={"gpus": "cpu"}))[0]
+    checkpoint = latest_checkpoint(Path(run.run_dir)) / "trainable.safetensors"
+    base = int(weights_bytes_fp32(model) * 1.1)
+    assert checkpoint.stat().st_size > base // 2  # the whole model
+    memory = namedtuple("memory", "available free")
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory(base + 1000, 0))  # the base alone would fit
+    monkeypatch.setattr(psutil, "swap_memory", lambda: memory(0, 0))
+    capsys.readouterr()
+    code = main(["--home", str(home), "export", str(run.id), "--out", str(tmp_path / "full")])
+    err = capsys.readouterr().err.replace("  writing weights (0/3)\n", "")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("error: exporting the full fine-tune needs about ")
+    assert f"(the base model {model.name} in fp32 and the checkpoint)" in err
+    assert not (tmp_path / "full").exists() or not any((tmp_path / "full").iterdir())
