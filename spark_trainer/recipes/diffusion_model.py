@@ -99,7 +99,12 @@ def add_lora(model: Any, r: int, alpha: float, dropout: float, targets: Sequence
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, init_lora_weights="gaussian",
                         target_modules=list(targets))
     try:
-        model.add_adapter(config)
+        if type(model).__module__.startswith("diffusers"):
+            model.add_adapter(config)
+        else:  # transformers' add_adapter wants peft >= 0.22 (transformers 5.2x); peft's own injection does not
+            from peft import inject_adapter_in_model
+
+            inject_adapter_in_model(config, model, adapter_name="default")
     except ValueError as exc:  # peft: "Target modules ... not found in the base model"
         raise BadInput(f"recipe_config: cannot add LoRA to {type(model).__name__}: {exc}") from None
     for param in model.parameters():

@@ -27,8 +27,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def sd_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     """(data home, run folder, base pipeline): a 2-step LoRA run on the UNet's attention and
-    convolutions, with a checkpoint. (train_text_encoder fails to build with peft < 0.22 under
-    transformers 5, the versions installed here, so the text encoder's LoRA is not covered.)"""
+    convolutions and on the text encoder, with a checkpoint."""
     from spark_trainer.config.schema import ExperimentConfig
     from spark_trainer.models.tiny_diffusion import create_tiny_sd_pipeline, write_captioned_images
 
@@ -41,7 +40,8 @@ def sd_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
         "train": {"max_steps": 2, "learning_rate": 1e-2, "batch_size": 2, "warmup_steps": 0},
         "eval": {"every_steps": None, "val_fraction": 0.25}, "checkpoint": {"every_steps": 2, "keep": 1},
         "recipe_config": {"resolution": 32, "lora_r": 4, "lora_alpha": 4, "sample_steps": 1, "sample_prompts": [],
-                          "target_modules": "to_q,to_k,to_v,to_out.0,conv_in,conv_out"}})
+                          "target_modules": "to_q,to_k,to_v,to_out.0,conv_in,conv_out",
+                          "train_text_encoder": True}})
     home = root / "home"
     with Store.open(home) as store:
         run, _outcome = train_in_store(store, config)

@@ -255,3 +255,22 @@ def test_recipes_command_lists_the_fields(cli):
     assert fields["resolution"]["default"] == 512 and fields["resolution"]["min"] == 16
     assert fields["crop"]["choices"] == ["center", "buckets"]
     assert json.loads(done.out)["data_kinds"] == ["image"]
+
+
+def test_lora_on_the_text_encoder_trains_and_loads_into_the_pipeline(tiny_sd, shapes, tmp_path):
+    """train_text_encoder: true failed at the model's build with transformers 5.2x and peft 0.21
+    ("The version of PEFT you are using is not compatible, please use a version >= 0.22.0")."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from safetensors.torch import load_file
+
+    cfg = config(tiny_sd, train={"max_steps": 3}, recipe_config={"train_text_encoder": True})
+    outcome, _rep = train(cfg, shapes, tmp_path / "run")
+    assert outcome.status == "completed"
+    saved = load_file(outcome.final_path / "pytorch_lora_weights.safetensors")
+    encoder = {k: v for k, v in saved.items() if k.startswith("text_encoder.")}
+    assert encoder and any(k.endswith("lora_B.weight") and v.abs().max() > 0 for k, v in encoder.items())  # trained
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_sd, local_files_only=True)
+    pipe.load_lora_weights(outcome.final_path)
+    assert any("lora" in name for name, _ in pipe.text_encoder.named_parameters())
+    assert torch.isfinite(next(iter(encoder.values()))).all()
