@@ -71,3 +71,15 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = {**os.environ, **extra}
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test: tiny diffusion models run faster so than fighting other
+    processes for several (use with `pytestmark = pytest.mark.usefixtures("one_thread")`)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -16,14 +16,7 @@ from tests.export.conftest import train_in_store
 PROMPT = "a red circle on a blue background"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_diffusion_export_loads_with_load_lora_weights(tmp_path, capsys) -> None:

@@ -13,15 +13,7 @@ from spark_trainer.store.store import Store
 from spark_trainer.training.checkpoints import latest_checkpoint
 from tests.export.conftest import train_in_store
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

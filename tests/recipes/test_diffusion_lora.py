@@ -21,15 +21,7 @@ LEARNABLE = "to_q,to_k,to_v,to_out.0,conv_in,conv_out"
 PROMPT = "a red circle on a blue background"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread than fighting other processes for several."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="session")
