@@ -241,14 +241,14 @@ class ImageClassificationRecipe:
         model, info = AutoModelForImageClassification.from_pretrained(
             self.model_dir, num_labels=len(self.labels), id2label=self.labels.id2label,
             label2id=self.labels.label2id, ignore_mismatched_sizes=True, local_files_only=True,
-            output_loading_info=True)
+            output_loading_info=True, dtype=cls.load_dtype(self.rc, precision))
         head = fresh_modules(model, info)
         try:
             adapted = cls.adapt_classifier(model, self.rc, head, self.model_notes)
         except ValueError as exc:  # peft: no module matched the targets (a conv-only body)
             raise ConfigError(f"recipe_config.target_modules: LoRA found nothing to adapt in {self.model_dir} "
                               f"({exc}); name its layers, or use method full") from None
-        return adapted.to(device)
+        return cls.trainable_in_fp32(adapted).to(device)
 
     def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         import torch

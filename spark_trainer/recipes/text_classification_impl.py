@@ -195,13 +195,13 @@ class TextClassificationRecipe:
         model, info = AutoModelForSequenceClassification.from_pretrained(
             self.model_dir, num_labels=len(self.labels), id2label=self.labels.id2label,
             label2id=self.labels.label2id, ignore_mismatched_sizes=True, local_files_only=True,
-            output_loading_info=True)
+            output_loading_info=True, dtype=cls.load_dtype(self.rc, precision))
         if model.config.pad_token_id is None:  # decoders pool the last non-padding token
             model.config.pad_token_id = self.tokenizer.pad_token_id
         self._head = fresh_modules(model, info)
         if self.config.train.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        return cls.adapt_classifier(model, self.rc, self._head).to(device)
+        return cls.trainable_in_fp32(cls.adapt_classifier(model, self.rc, self._head)).to(device)
 
     def _logits(self, model: Any, batch: dict[str, Any]) -> Any:
         return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
