@@ -150,6 +150,10 @@ class ImageClassificationRecipe:
         if self.rc.class_weights == "balanced":
             self.weights = cls.class_weights([i.label for i in self.train_data], len(self.labels))
 
+    # Building the model needs the label set, which holds only classes with an image that decodes:
+    # that takes what `prepare` does (no tensors are made there; images load per batch).
+    prepare_model = prepare
+
     def _rows(self, data_path: Path) -> list[tuple[str, Any, str]]:
         """(absolute image path, raw label, split) for an image dataset folder or a manifest."""
         column, label_column = self.rc.image_column, self.rc.label_column
