@@ -29,7 +29,7 @@ def _built(config: ExperimentConfig, data_path: Path | None) -> Any:
     if data_path is None:
         raise BadInput(f"a {config.recipe} export needs the run's dataset (its label names); it was deleted")
     recipe = get_recipe(config.recipe).load()(config)
-    recipe.prepare(Path(data_path))
+    recipe.prepare_model(Path(data_path))  # the label set, not the encoded dataset
     return recipe
 
 

@@ -37,7 +37,7 @@ class ClassificationGenerator:
         with Store.open(str(source.home), upgrade=False) as store:
             data_path = Path(datasets.get(store, config.dataset).path)
         self.recipe = get_recipe(config.recipe).load()(config)
-        self.recipe.prepare(data_path)
+        self.recipe.prepare_model(data_path)  # the label set and tokenizer; no row of the dataset is encoded
         self.kind = "image" if config.recipe == "image-classification" else "text"
         self.device = torch.device(device)
         if source.kind == "final":

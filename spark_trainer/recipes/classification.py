@@ -209,6 +209,32 @@ def confusion_image(confusion: list[list[int]], names: list[str], cell: int = 56
     return image
 
 
+def load_dtype(tuning: ClassifierTuning, precision: str) -> Any:
+    """The dtype a classifier's base is loaded in, as the causal-LM recipe loads its base.
+
+    transformers loads weights in the dtype they are stored in unless told otherwise, so a base
+    stored in bf16/fp16 would train its new head (and for `full` every weight) as half-precision
+    parameters: no fp32 master weights, and small updates round away. A full fine-tune keeps fp32
+    weights (autocast computes in bf16/fp16); LoRA's frozen body is held in the compute dtype.
+    """
+    import torch
+
+    from spark_trainer.recipes.causal_lm_model import torch_dtype
+
+    return torch.float32 if tuning.method == "full" else torch_dtype(precision)
+
+
+def trainable_in_fp32(model: Any) -> Any:
+    """`model` with every trainable parameter (the LoRA adapters and the new head) in fp32; peft's
+    trained copy of the head is made in the frozen body's dtype."""
+    import torch
+
+    for param in model.parameters():
+        if param.requires_grad and param.dtype != torch.float32:
+            param.data = param.data.float()
+    return model
+
+
 def adapt_classifier(model: Any, tuning: ClassifierTuning, head_names: list[str],
                      notes: list[str] | None = None) -> Any:
     """LoRA on the body with the new head trained in full, or the whole model for full tuning.

@@ -150,6 +150,10 @@ class ImageClassificationRecipe:
         if self.rc.class_weights == "balanced":
             self.weights = cls.class_weights([i.label for i in self.train_data], len(self.labels))
 
+    # Building the model needs the label set, which holds only classes with an image that decodes:
+    # that takes what `prepare` does (no tensors are made there; images load per batch).
+    prepare_model = prepare
+
     def _rows(self, data_path: Path) -> list[tuple[str, Any, str]]:
         """(absolute image path, raw label, split) for an image dataset folder or a manifest."""
         column, label_column = self.rc.image_column, self.rc.label_column
@@ -241,14 +245,14 @@ class ImageClassificationRecipe:
         model, info = AutoModelForImageClassification.from_pretrained(
             self.model_dir, num_labels=len(self.labels), id2label=self.labels.id2label,
             label2id=self.labels.label2id, ignore_mismatched_sizes=True, local_files_only=True,
-            output_loading_info=True)
+            output_loading_info=True, dtype=cls.load_dtype(self.rc, precision))
         head = fresh_modules(model, info)
         try:
             adapted = cls.adapt_classifier(model, self.rc, head, self.model_notes)
         except ValueError as exc:  # peft: no module matched the targets (a conv-only body)
             raise ConfigError(f"recipe_config.target_modules: LoRA found nothing to adapt in {self.model_dir} "
                               f"({exc}); name its layers, or use method full") from None
-        return adapted.to(device)
+        return cls.trainable_in_fp32(adapted).to(device)
 
     def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         import torch

@@ -74,12 +74,7 @@ class TextClassificationRecipe:
         return records, labels
 
     def prepare(self, data_path: Path) -> None:
-        from transformers import AutoTokenizer
-
-        self.model_dir = resolve_for_run(self.config.base_model)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._load_tokenizer()
         tokenized = self._tokenized(Path(data_path))
         self._check_fits(tokenized)
         self.labels = cls.LabelSet.from_names(tokenized.names, as_written=self.rc.label_names == "as-written")
@@ -89,6 +84,22 @@ class TextClassificationRecipe:
         self.sample_items = tokenized.sample_items()
         if self.rc.class_weights == "balanced":
             self.weights = cls.class_weights(train.labels.tolist(), len(self.labels))
+
+    def prepare_model(self, data_path: Path) -> None:
+        """What `build_model` needs (the base, its tokenizer, the label set) without encoding a row:
+        an export or an evaluation needs only the label names, and tokenizing a large dataset for
+        them took most of an export's time and memory. The names are `prepare`'s (same column, same
+        normalisation, same order)."""
+        self._load_tokenizer()
+        self.labels = self._read(Path(data_path))[1]
+
+    def _load_tokenizer(self) -> None:
+        from transformers import AutoTokenizer
+
+        self.model_dir = resolve_for_run(self.config.base_model)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
 
     def _tokenized(self, data_path: Path) -> Tokenized:
         """Every row of `data_path` encoded: from the token cache of an ingested dataset when an
@@ -195,13 +206,13 @@ class TextClassificationRecipe:
         model, info = AutoModelForSequenceClassification.from_pretrained(
             self.model_dir, num_labels=len(self.labels), id2label=self.labels.id2label,
             label2id=self.labels.label2id, ignore_mismatched_sizes=True, local_files_only=True,
-            output_loading_info=True)
+            output_loading_info=True, dtype=cls.load_dtype(self.rc, precision))
         if model.config.pad_token_id is None:  # decoders pool the last non-padding token
             model.config.pad_token_id = self.tokenizer.pad_token_id
         self._head = fresh_modules(model, info)
         if self.config.train.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        return cls.adapt_classifier(model, self.rc, self._head).to(device)
+        return cls.trainable_in_fp32(cls.adapt_classifier(model, self.rc, self._head)).to(device)
 
     def _logits(self, model: Any, batch: dict[str, Any]) -> Any:
         return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits

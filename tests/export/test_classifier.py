@@ -41,7 +41,7 @@ def test_the_base_model_loads_with_the_same_fresh_head_every_time(tmp_path) -> N
 
 
 def _bf16_text_classifier(folder: Path) -> Path:
-    """The tiny BERT classifier stored in bf16, as many bases are (its head then trains in bf16 too)."""
+    """The tiny BERT classifier stored in bf16, as many bases are."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -216,3 +216,33 @@ def test_a_full_export_counts_the_checkpoint_it_reads_beside_the_base(tmp_path, 
     assert err.startswith("error: exporting the full fine-tune needs about ")
     assert f"(the base model {model.name} in fp32 and the checkpoint)" in err
     assert not (tmp_path / "full").exists() or not any((tmp_path / "full").iterdir())
+
+
+@pytest.mark.parametrize("label_names", ["normalized", "as-written"])
+def test_a_text_classifier_export_takes_its_label_names_without_tokenizing_the_dataset(
+        label_names, tmp_path, monkeypatch) -> None:
+    """Exporting (or evaluating) a run needs only the label names; tokenizing the whole dataset for
+    them took most of an export's time and memory on a large JSONL. Same names, same order."""
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.export import classifier
+    from spark_trainer.models.tiny_classifiers import create_tiny_text_classifier
+    from spark_trainer.recipes.text_classification_impl import TextClassificationRecipe
+    from tests.recipes.helpers import TOPICS, ticket_rows, write_jsonl
+
+    model = create_tiny_text_classifier(tmp_path / "tiny-bert", corpus=list(TOPICS.values()))
+    spellings = ["10", 2, "bug ", 1.0, "bug", "1", "2.0", "praise"]  # as labels come out of spreadsheets
+    rows = [{**row, "label": spellings[i % len(spellings)]} for i, row in enumerate(ticket_rows(48))]
+    data = write_jsonl(tmp_path / "tickets.jsonl", rows)
+    config = ExperimentConfig.model_validate({
+        "name": "tickets", "recipe": "text-classification", "base_model": str(model), "dataset": "data",
+        "gpus": "cpu", "recipe_config": {"method": "lora", "label_names": label_names}})
+    trained = TextClassificationRecipe(config)
+    trained.prepare(data)  # what the run itself saw
+    expected = dict(enumerate(trained.labels.names))
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the export tokenized the dataset")
+
+    monkeypatch.setattr(TextClassificationRecipe, "encode_all", refuse)
+    exported, _tokenizer = classifier.load(config, None, "cpu", "fp32", data_path=data)
+    assert exported.config.id2label == expected and len(expected) >= 4

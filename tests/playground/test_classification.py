@@ -49,3 +49,29 @@ def test_labels_with_probabilities_from_the_final_model_and_a_checkpoint(classif
     assert code == 2 and "no head" in err
     code = main(["--home", str(classifier_run.home), "generate", str(classifier_run.run_id), "--image", "x.png"])
     assert code == 2 and "--prompt" in capsys.readouterr().err
+
+
+def test_a_run_loads_without_tokenizing_its_dataset(classifier_run: TrainedRun, capsys, monkeypatch) -> None:
+    """Loading a run needs its label names, not its dataset encoded (which on a large dataset took
+    most of the load's time). The dataset's token cache is gone, as after it was pruned."""
+    import shutil
+
+    from spark_trainer.recipes import token_cache
+    from spark_trainer.recipes.text_classification_impl import TextClassificationRecipe
+    from tests.recipes.helpers import TOPICS
+
+    caches = [p for p in classifier_run.home.rglob(token_cache.FOLDER) if p.is_dir()]
+    assert caches  # the run cached its tokenized rows
+    for folder in caches:
+        shutil.rmtree(folder)
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("loading the run tokenized its dataset")
+
+    monkeypatch.setattr(TextClassificationRecipe, "encode_all", refuse)
+    for source in (["--checkpoint", "20"], []):
+        code = main(["--home", str(classifier_run.home), "generate", str(classifier_run.run_id), "--prompt",
+                     "refund charge", "--device", "cpu", "--json", *source])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert sorted(item["label"] for item in json.loads(out)["labels"]) == sorted(TOPICS)

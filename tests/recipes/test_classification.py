@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from spark_trainer.errors import BadInput
@@ -40,3 +42,49 @@ def test_empty_cells_are_missing_labels() -> None:
     assert [missing_label(v) for v in (None, "", "  ", float("nan"), 0, "0", 0.0)] == [
         True, True, True, True, False, False, False]
     assert label_name(2.5) == "2.5"
+
+
+def _stored_in(base: Path, dtype: str, dest: Path) -> Path:
+    """A copy of the classifier `base` with its weights stored in `dtype`, as bf16 checkpoints on the Hub are."""
+    import shutil
+
+    import torch
+    import transformers
+
+    shutil.copytree(base, dest)
+    architecture = transformers.AutoConfig.from_pretrained(base).architectures[0]
+    model = getattr(transformers, architecture).from_pretrained(base)
+    model.to(getattr(torch, dtype)).save_pretrained(dest)
+    return dest
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("method", ["lora", "full"])
+@pytest.mark.parametrize("recipe", ["text-classification", "image-classification"])
+def test_a_base_stored_in_half_precision_trains_its_weights_in_fp32(
+        recipe, method, dtype, tiny_text_classifier, tiny_image_classifier, tmp_path):
+    import torch
+
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.recipes.registry import get_recipe
+    from tests.recipes.helpers import make_image_folders, ticket_rows, write_jsonl
+
+    text = recipe == "text-classification"
+    base = _stored_in(tiny_text_classifier if text else tiny_image_classifier, dtype, tmp_path / "base")
+    if text:
+        data = write_jsonl(tmp_path / "tickets.jsonl", ticket_rows(30))
+    else:
+        root = make_image_folders(tmp_path / "shapes", per_class=4)
+        data = write_jsonl(root / "manifest.jsonl", [{"path": str(p.relative_to(root)), "label": p.parent.name}
+                                                     for p in sorted(root.rglob("*.png"))])
+    config = ExperimentConfig.model_validate({
+        "name": "half", "recipe": recipe, "base_model": str(base), "dataset": "data", "gpus": "cpu",
+        "recipe_config": {"method": method}})
+    built = get_recipe(recipe).load()(config)
+    built.prepare(data)
+    model = built.build_model(torch.device("cpu"), "fp32")
+
+    trainable = {name: p.dtype for name, p in model.named_parameters() if p.requires_grad}
+    assert any("classifier" in name for name in trainable), trainable  # the new head is among them
+    # fp32 master weights: a bf16 head drops updates below its rounding step (~1e-4 at 0.02).
+    assert set(trainable.values()) == {torch.float32}, {n: d for n, d in trainable.items() if d != torch.float32}
