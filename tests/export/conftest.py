@@ -55,3 +55,48 @@ def lora_run(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> tupl
     with Store.open(home) as store:
         run = train_run(store, tiny_model, tmp_path_factory.mktemp("data"))
     return home, run
+
+
+def export_without_base_weights(home: Path, run_dir: Path, model: Path, tmp_path: Path) -> None:
+    """Proof that an adapter export reads no base weight: with the base's weight files gone (the run's
+    config pointed at a copy without them) the adapter still exports, and a merge, which needs them, fails."""
+    import shutil
+
+    from spark_trainer.cli.main import main
+
+    shutil.copytree(model, tmp_path / "no-weights")
+    for weights in (tmp_path / "no-weights").glob("*.safetensors"):
+        weights.unlink()
+    config_file = run_dir / "config.yaml"
+    original = config_file.read_text(encoding="utf-8")
+    config_file.write_text(original.replace(str(model), str(tmp_path / "no-weights")), encoding="utf-8")
+    try:
+        assert main(["--home", str(home), "export", run_dir.name, "--out", str(tmp_path / "adapter")]) == 0
+        assert (tmp_path / "adapter" / "adapter_model.safetensors").stat().st_size > 0
+        assert main(["--home", str(home), "export", run_dir.name, "--merge", "--out", str(tmp_path / "merged")]) != 0
+    finally:
+        config_file.write_text(original, encoding="utf-8")
+
+
+def merge_refused_for_memory(home: Path, run_dir: Path, model: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """With memory and swap for half the base, a merge is refused in one line naming what it needs and
+    writes nothing, and the adapter alone (no base weights) still exports."""
+    from collections import namedtuple
+
+    import psutil
+
+    from spark_trainer.cli.main import main
+    from spark_trainer.export.memory import weights_bytes_fp32
+
+    needed = weights_bytes_fp32(model)
+    memory = namedtuple("memory", "available free")
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory(needed // 2, 0))
+    monkeypatch.setattr(psutil, "swap_memory", lambda: memory(0, needed // 4))
+    capsys.readouterr()
+    code = main(["--home", str(home), "export", run_dir.name, "--merge", "--out", str(tmp_path / "merged")])
+    err = capsys.readouterr().err.replace("  writing weights (0/3)\n", "")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("error: merging the adapter into the base needs about ")
+    assert f"(the base model {model.name} in fp32)" in err and "export the adapter alone (without --merge)" in err
+    assert not (tmp_path / "merged").exists() or not any((tmp_path / "merged").iterdir())
+    assert main(["--home", str(home), "export", run_dir.name, "--out", str(tmp_path / "adapter")]) == 0

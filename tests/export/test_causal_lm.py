@@ -3,7 +3,6 @@ base model's weights, and holds exactly what the full load gave."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from spark_trainer.export.causal_lm import adapter_only, load
 from spark_trainer.jobs.submit import frozen_config
 from spark_trainer.store.store import Store
 from spark_trainer.training.checkpoints import latest_checkpoint
-from tests.export.conftest import train_in_store
+from tests.export.conftest import export_without_base_weights, merge_refused_for_memory, train_in_store
 from tests.training.helpers import LEARNABLE_TARGETS, counting_rows, make_config, write_jsonl
 
 NOT_EMBEDDINGS = LEARNABLE_TARGETS.replace(",lm_head", "")  # peft saves a targeted lm_head's base weights too
@@ -53,50 +52,18 @@ def test_a_targeted_lm_head_needs_the_base_weights(tiny_model, tmp_path) -> None
 
 
 def test_an_adapter_exports_with_the_base_weights_unreadable(tiny_model, tmp_path, capsys) -> None:
-    """Proof that no weight is read: the base's weight files are gone, and the adapter still exports
-    (a merged export, which needs them, fails)."""
-    from spark_trainer.cli.main import main
-
     home = tmp_path / "home"
-    run_dir = _run(home, tiny_model, "lora")
-    shutil.copytree(tiny_model, tmp_path / "no-weights")
-    for weights in (tmp_path / "no-weights").glob("*.safetensors"):
-        weights.unlink()
-    config_file = run_dir / "config.yaml"
-    original = config_file.read_text(encoding="utf-8")
-    config_file.write_text(original.replace(str(tiny_model), str(tmp_path / "no-weights")), encoding="utf-8")
-    try:
-        assert main(["--home", str(home), "export", run_dir.name, "--out", str(tmp_path / "adapter")]) == 0
-        assert (tmp_path / "adapter" / "adapter_model.safetensors").stat().st_size > 0
-        assert main(["--home", str(home), "export", run_dir.name, "--merge", "--out", str(tmp_path / "merged")]) != 0
-    finally:
-        config_file.write_text(original, encoding="utf-8")
+    export_without_base_weights(home, _run(home, tiny_model, "lora"), tiny_model, tmp_path)
     capsys.readouterr()
 
 
 def test_a_merge_that_cannot_fit_in_memory_is_refused_in_one_line_and_writes_nothing(tiny_model, tmp_path,
                                                                                     capsys, monkeypatch) -> None:
     """Loading it would end with the process killed by the system: the whole app, for an export started there."""
-    from collections import namedtuple
-
-    import psutil
-
-    from spark_trainer.cli.main import main
     from spark_trainer.export.memory import weights_bytes_fp32
 
     home = tmp_path / "home"
     run_dir = _run(home, tiny_model, "lora")
-    needed = weights_bytes_fp32(tiny_model)
-    assert needed == sum(p.stat().st_size for p in tiny_model.glob("*.safetensors"))  # stored in fp32 already
-    memory = namedtuple("memory", "available free")
-    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory(needed // 2, 0))
-    monkeypatch.setattr(psutil, "swap_memory", lambda: memory(0, needed // 4))
-    capsys.readouterr()
-    code = main(["--home", str(home), "export", run_dir.name, "--merge", "--out", str(tmp_path / "merged")])
-    err = capsys.readouterr().err.replace("  writing weights (0/3)\n", "")
-    assert code == 1 and err.count("\n") == 1
-    assert err.startswith("error: merging the adapter into the base needs about ")
-    assert f"(the base model {tiny_model.name} in fp32)" in err and "export the adapter alone (without --merge)" in err
-    assert not (tmp_path / "merged").exists() or not any((tmp_path / "merged").iterdir())
-    # The adapter alone needs no base weights: it exports with the same memory.
-    assert main(["--home", str(home), "export", run_dir.name, "--out", str(tmp_path / "adapter")]) == 0
+    # Stored in fp32 already: the estimate is the files' size.
+    assert weights_bytes_fp32(tiny_model) == sum(p.stat().st_size for p in tiny_model.glob("*.safetensors"))
+    merge_refused_for_memory(home, run_dir, tiny_model, tmp_path, capsys, monkeypatch)

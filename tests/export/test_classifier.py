@@ -4,7 +4,6 @@ load gave; a merge that cannot fit in memory is refused in one line."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from spark_trainer.jobs.submit import frozen_config, submit_config
 from spark_trainer.store import datasets
 from spark_trainer.store.store import Store
 from spark_trainer.training.checkpoints import latest_checkpoint
+from tests.export.conftest import export_without_base_weights, merge_refused_for_memory
 
 
 def test_the_base_model_loads_with_the_same_fresh_head_every_time(tmp_path) -> None:
@@ -142,48 +142,15 @@ def test_the_adapter_without_the_base_weights_is_the_adapter_of_the_full_load(lo
 
 
 def test_an_adapter_exports_with_the_base_weights_unreadable(lora_classifier_run, tmp_path, capsys) -> None:
-    """Proof that no weight is read: the base's weight files are gone, and the adapter still exports
-    (a merged export, which needs them, fails)."""
-    from spark_trainer.cli.main import main
-
     home, run_dir, _data, model = lora_classifier_run
-    shutil.copytree(model, tmp_path / "no-weights")
-    for weights in (tmp_path / "no-weights").glob("*.safetensors"):
-        weights.unlink()
-    config_file = run_dir / "config.yaml"
-    original = config_file.read_text(encoding="utf-8")
-    config_file.write_text(original.replace(str(model), str(tmp_path / "no-weights")), encoding="utf-8")
-    try:
-        assert main(["--home", str(home), "export", run_dir.name, "--out", str(tmp_path / "adapter")]) == 0
-        assert (tmp_path / "adapter" / "adapter_model.safetensors").stat().st_size > 0
-        assert main(["--home", str(home), "export", run_dir.name, "--merge", "--out", str(tmp_path / "merged")]) != 0
-    finally:
-        config_file.write_text(original, encoding="utf-8")
+    export_without_base_weights(home, run_dir, model, tmp_path)
     capsys.readouterr()
 
 
 def test_a_merge_that_cannot_fit_in_memory_is_refused_in_one_line_and_writes_nothing(lora_classifier_run, tmp_path,
                                                                                     capsys, monkeypatch) -> None:
-    from collections import namedtuple
-
-    import psutil
-
-    from spark_trainer.cli.main import main
-    from spark_trainer.export.memory import weights_bytes_fp32
-
     home, run_dir, _data, model = lora_classifier_run
-    needed = weights_bytes_fp32(model)
-    memory = namedtuple("memory", "available free")
-    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory(needed // 2, 0))
-    monkeypatch.setattr(psutil, "swap_memory", lambda: memory(0, needed // 4))
-    capsys.readouterr()
-    code = main(["--home", str(home), "export", run_dir.name, "--merge", "--out", str(tmp_path / "merged")])
-    err = capsys.readouterr().err.replace("  writing weights (0/3)\n", "")
-    assert code == 1 and err.count("\n") == 1
-    assert err.startswith("error: merging the adapter into the base needs about ")
-    assert f"(the base model {model.name} in fp32)" in err and "export the adapter alone (without --merge)" in err
-    assert not (tmp_path / "merged").exists() or not any((tmp_path / "merged").iterdir())
-    assert main(["--home", str(home), "export", run_dir.name, "--out", str(tmp_path / "adapter")]) == 0
+    merge_refused_for_memory(home, run_dir, model, tmp_path, capsys, monkeypatch)
 
 
 def test_a_full_export_counts_the_checkpoint_it_reads_beside_the_base(tmp_path, capsys, monkeypatch) -> None:
