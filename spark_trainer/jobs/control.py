@@ -51,34 +51,37 @@ def clear_request(run_dir: Path) -> None:
 
 
 class SaveWatch:
-    """Whether a stopping worker is still saving: a checkpoint staging folder in `run_dir` that grew
-    within the last `quiet_s` seconds (fsync of a large file can add nothing for a while), or one that
-    was published less than EXIT_TAIL_S ago. Called once a second past the grace period."""
+    """Whether a stopping worker is still saving: a checkpoint staging folder in `run_dir` that has
+    grown since the stop began and within the last `quiet_s` seconds (fsync of a large file can add
+    nothing for a while), or one that was published less than EXIT_TAIL_S ago. A staging folder that
+    never grows (left by a worker killed mid-save long ago, or a save that is stuck) earns no wait.
+    Made when the stop begins; called once a second past the grace period."""
 
     def __init__(self, run_dir: Path, quiet_s: float) -> None:
         self.run_dir, self.quiet_s = run_dir, quiet_s
-        self.seen: int | None = None  # bytes at the last change; -1 once the save was published
+        self.last = bytes_being_saved(run_dir)  # None: no staging folder; -1: it was published
         self.changed_at = time.monotonic()
-        self.waited = False
+        self.grew = self.waited = False
 
     def __call__(self) -> bool:
         now, written = time.monotonic(), bytes_being_saved(self.run_dir)
         if written is None:
-            if self.seen is None:
+            if self.last is None:
                 return False  # no save under way: the grace period was all it gets
-            if self.seen != -1:
-                self.seen, self.changed_at = -1, now
+            if self.last != -1:
+                self.last, self.changed_at = -1, now
             busy = now - self.changed_at < EXIT_TAIL_S
         else:
-            if written != self.seen:
-                self.seen, self.changed_at = written, now
-            busy = now - self.changed_at < self.quiet_s
+            if written != self.last:
+                self.last, self.changed_at, self.grew = written, now, True
+            busy = self.grew and now - self.changed_at < self.quiet_s
         self.waited = self.waited or busy
         return busy
 
 
 def stop(store: Store, run_id: int | str, kind: StopKind, *, grace_s: float | None = None) -> Run:
-    """Cancel or pause a run and wait until its worker has stopped (at most the grace period).
+    """Cancel or pause a run and wait until its worker has stopped (at most the grace period, longer
+    while it is still writing its checkpoint: see SaveWatch).
 
     Raises BadInput for an unknown id or a run in a state that cannot be stopped that way.
     """

@@ -15,12 +15,12 @@ from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
 # A worker that ignores SIGTERM and saves: it writes a staging folder a chunk at a time (for
-# `chunks` x 0.2 s), then publishes it as step-00000010 and exits; with chunks 0 it never finishes,
-# with chunks -1 it writes nothing (busy elsewhere).
+# `chunks` x 0.2 s), then publishes it as step-00000010 and exits, or with "stall" stops writing
+# and hangs; with chunks -1 it writes nothing (busy elsewhere).
 SAVING = """
 import os, signal, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-folder, chunks = sys.argv[1], int(sys.argv[2])
+folder, chunks, then = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 if chunks < 0:
     print("saving", flush=True)
     time.sleep(120)
@@ -32,19 +32,23 @@ with open(os.path.join(staging, "optimizer.pt"), "wb") as f:
         f.write(b"x" * 4096)
         f.flush()
         time.sleep(0.2)
-if chunks == 0:
+if then == "stall":
     time.sleep(120)
 os.replace(staging, os.path.join(folder, "step-00000010"))
 """
 
 
-def _saving_worker(store: Store, experiment, chunks: int) -> tuple[Run, subprocess.Popen, Path]:
+def _saving_worker(store: Store, experiment, chunks: int, then: str = "publish",
+                   stale: bool = False) -> tuple[Run, subprocess.Popen, Path]:
     run = runs.create(store, experiment.id, requested_gpus="cpu")
     runs.claim(store, make_picker([], 4, False))
     run = runs.transition(store, run.id, RunStatus.RUNNING, "test worker started")
     folder = Path(run.run_dir) / "checkpoints"
     folder.mkdir(parents=True)
-    worker = subprocess.Popen([sys.executable, "-c", SAVING, str(folder), str(chunks)], stdout=subprocess.PIPE,
+    if stale:  # left by a worker killed in the middle of a save, long ago
+        (folder / ".staging-step-00000004").mkdir()
+        (folder / ".staging-step-00000004" / "optimizer.pt").write_bytes(b"x" * 4096)
+    worker = subprocess.Popen([sys.executable, "-c", SAVING, str(folder), str(chunks), then], stdout=subprocess.PIPE,
                               text=True, start_new_session=True)
     assert worker.stdout.readline().strip() == "saving"
     me = process.identity(worker.pid)
@@ -69,7 +73,7 @@ def test_a_pause_waits_past_the_grace_period_for_a_checkpoint_still_being_writte
 
 def test_a_save_that_stops_progressing_is_killed_after_the_quiet_period(store: Store, experiment) -> None:
     settings.set_value(store, "heartbeat_timeout_seconds", 1)
-    run, worker, folder = _saving_worker(store, experiment, chunks=0)  # a staging folder that never grows
+    run, worker, folder = _saving_worker(store, experiment, chunks=10, then="stall")  # grows for 2 s, then hangs
     try:
         cancelled = control.cancel(store, run.id, grace_s=0.5)
         assert cancelled.status == RunStatus.CANCELLED
@@ -83,7 +87,8 @@ def test_a_save_that_stops_progressing_is_killed_after_the_quiet_period(store: S
 
 
 def test_a_worker_not_saving_is_killed_at_the_end_of_the_grace_period(store: Store, experiment) -> None:
-    run, worker, _folder = _saving_worker(store, experiment, chunks=-1)  # nothing being saved: the grace is all
+    # Nothing being saved, only a staging folder a killed worker left long ago: the grace is all it gets.
+    run, worker, _folder = _saving_worker(store, experiment, chunks=-1, stale=True)
     try:
         cancelled = control.cancel(store, run.id, grace_s=0.5)
         assert runs.events(store, cancelled.id)[-1].reason == "cancel requested; worker killed after the 0.5 s grace period"
