@@ -46,6 +46,6 @@ class DivergenceWatch:
         latest = last_checkpoint()
         kept = (f"the checkpoints written before it are kept (the latest: {latest})" if latest
                 else "no checkpoint had been written yet")
-        raise Diverged(f"training diverged at step {step}: {what} (learning rate {lr:.3g}), so the weights are no "
-                       f"longer numbers and nothing more was saved; {kept}. Start again with a lower "
+        raise Diverged(f"training diverged at step {step}: {what} (learning rate {lr:.3g}), so the weights can no "
+                       f"longer be trusted and nothing more was saved; {kept}. Start again with a lower "
                        "train.learning_rate (or train.max_grad_norm set), or look at the rows this step trained on")
