@@ -37,10 +37,22 @@ def delimiter_for(header: str, suffix: str = ".csv") -> str:
     return best if counts[best] else ","
 
 
+# Python's csv stops at a cell over 131,072 characters, and the rest of the file with it: one long
+# document lost every row after it. The higher bound still stops a quote left open from taking in the
+# whole file as one cell. csv's limit is process-wide, so every reader here raises it the same way
+# (ingestion, evaluation data, captions, image-folder CSVs) and none depends on another having run.
+CELL_CHARS = 16 * 2**20
+
+
+def allow_long_cells() -> None:
+    csv.field_size_limit(max(csv.field_size_limit(), CELL_CHARS))
+
+
 def dict_reader(fh: IO[str], suffix: str = ".csv") -> tuple[csv.DictReader, int]:
     """(a DictReader over the open file `fh` (opened with newline=""), the line number of its first
     row): the separator as `delimiter_for` finds it, Excel's `sep=` line skipped, the header's names
     stripped of stray spaces (as ingestion names them: "text, label" has a column "label")."""
+    allow_long_cells()
     first = fh.readline()
     named = excel_separator(first)
     if named is None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.delimited import delimiter_for, excel_separator
+from spark_trainer.delimited import allow_long_cells, delimiter_for, excel_separator
 from spark_trainer.ingest.detect import InputFile
 from spark_trainer.ingest.json_array import array_elements, is_json_array
 from spark_trainer.ingest.splits import split_of_file
@@ -42,7 +42,6 @@ def record_text(record: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-CSV_CELL_CHARS = 16 * 2**20
 SAVE_AS_UTF8 = "save the file as UTF-8 (in Excel: CSV UTF-8; in an editor: encoding UTF-8)"
 
 
@@ -119,10 +118,7 @@ def read_csv(path: Path) -> Iterator[Row]:
         problem, line = bad
         yield line, None, problem + "; the whole file was skipped (save it as UTF-8; in Excel: CSV UTF-8)"
         return
-    # Python's csv stops at a cell over 131,072 characters, and the rest of the file with it: one
-    # long document lost every row after it. The higher bound still stops a quote left open from
-    # taking in the whole file as one cell.
-    csv.field_size_limit(max(csv.field_size_limit(), CSV_CELL_CHARS))
+    allow_long_cells()  # a cell over csv's default 131,072 characters ended the file (spark_trainer.delimited)
     with open(path, encoding="utf-8-sig", newline="") as fh:
         head = fh.read(4096)
         fh.seek(0)
