@@ -14,7 +14,7 @@ import pytest
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.recipes import text_classification_data, token_cache
 from spark_trainer.training.data import read_records
-from tests.recipes.helpers import ticket_rows
+from tests.recipes.helpers import ingested_jsonl, ticket_rows
 
 # Labels in several spellings (1.0 and 1 are one class, "bug " is "bug"), texts of every length:
 # with max_length 12 about half are cut.
@@ -35,18 +35,7 @@ def _config(model: Path, **recipe_config: Any) -> ExperimentConfig:
 
 
 def _ingested(folder: Path, rows: list[dict[str, Any]]) -> Path:
-    """An ingested dataset folder (real ingestion, so its manifest is what runs read)."""
-    from spark_trainer.ingest.core import ingest_paths
-    from spark_trainer.store import datasets, projects
-    from spark_trainer.store.store import Store
-
-    folder.mkdir(parents=True, exist_ok=True)
-    source = folder / "tickets.jsonl"
-    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    with Store.open(folder / "home") as store:
-        projects.create(store, "p")
-        result = ingest_paths(store, [source], project="p")
-        return Path(datasets.get(store, result.dataset.id).path)
+    return ingested_jsonl(folder, rows, "tickets.jsonl")
 
 
 @pytest.fixture

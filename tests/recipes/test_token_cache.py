@@ -11,6 +11,7 @@ import pytest
 
 from spark_trainer.recipes import token_cache
 from spark_trainer.training.data import read_records
+from tests.recipes.helpers import ingested_jsonl
 from tests.training.helpers import make_config
 
 ROWS = [{"text": f"line {i}: the quick brown fox jumps {i % 7} times"} for i in range(60)] + \
@@ -29,16 +30,7 @@ def model_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def dataset(tmp_path: Path) -> Path:
     """An ingested text dataset folder (real ingestion, so its manifest is what runs read)."""
-    from spark_trainer.ingest.core import ingest_paths
-    from spark_trainer.store import datasets, projects
-    from spark_trainer.store.store import Store
-
-    source = tmp_path / "rows.jsonl"
-    source.write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
-    with Store.open(tmp_path / "home") as store:
-        projects.create(store, "p")
-        result = ingest_paths(store, [source], project="p")
-        return Path(datasets.get(store, result.dataset.id).path)
+    return ingested_jsonl(tmp_path, ROWS)
 
 
 def _prepared(model_dir: Path, data: Path, **recipe_config):
