@@ -175,8 +175,15 @@ def _unix_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_txt(path: Path, mode: str) -> Iterator[Row]:
+def read_txt(path: Path, mode: str, max_chars: int | None = None) -> Iterator[Row]:
     if mode == "file":
+        size = path.stat().st_size
+        # A UTF-8 character is at most 4 bytes (and a BOM 3 more): a file past that cannot be within
+        # `max_chars`, so it is refused unread (a 2 GB log dropped among the documents was read whole,
+        # and decoded, only to be rejected for its length).
+        if max_chars is not None and size > 4 * max_chars + 3:
+            yield None, None, f"text too long: the file is {size:,} bytes, over {max_chars:,} characters; the limit is {max_chars}"
+            return
         data = path.read_bytes()
         try:
             yield None, {"text": _unix_newlines(data.decode("utf-8-sig"))}, None
@@ -229,7 +236,7 @@ def rows_of(f: InputFile, options: IngestOptions) -> Iterator[Row]:
     if ext in (".csv", ".tsv"):
         return read_csv(f.path)
     if ext == ".txt":
-        return read_txt(f.path, options.txt_mode)
+        return read_txt(f.path, options.txt_mode, options.max_text_chars)
     return read_parquet(f.path)
 
 

@@ -254,7 +254,7 @@ def test_txt_files_joined_with_their_byte_order_marks_keep_no_mark(store, projec
     assert [r["record"]["text"] for r in read_manifest(Path(result.dataset.path))] == ["one", "two"]
 
 
-def _peak_reading(path: Path, mode: str = "line") -> int:
+def _peak_reading(path: Path, options: IngestOptions | None = None) -> int:
     """Peak memory (tracemalloc) of reading every row of `path`, keeping none."""
     import tracemalloc
 
@@ -263,7 +263,7 @@ def _peak_reading(path: Path, mode: str = "line") -> int:
 
     tracemalloc.start()
     try:
-        for _ in rows_of(InputFile(path, path.name, (path.name,)), IngestOptions(txt_mode=mode)):
+        for _ in rows_of(InputFile(path, path.name, (path.name,)), options or IngestOptions()):
             pass
         return tracemalloc.get_traced_memory()[1]
     finally:
@@ -375,3 +375,33 @@ def test_a_csv_cell_longer_than_pythons_csv_limit_rejects_its_row_not_the_rest(s
         (6, "text too long: 240000 characters; the limit is 100000")]
     longer = ingest_paths(store, [data], project=project, options=IngestOptions(max_text_chars=300_000))
     assert longer.dataset.num_items == 100
+
+
+def test_a_txt_file_too_large_for_the_limit_is_refused_unread(store, project, tmp_path) -> None:
+    """In --txt-mode file, a file far over the length limit was read and decoded whole, only to be
+    rejected: a 2 GB log dropped among the documents took gigabytes. Now its size alone refuses it."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "note.txt").write_text("a short document\n", encoding="utf-8")
+    big = docs / "huge.log.txt"
+    big.write_bytes(b"log line\n" * 2_000_000)  # 18 MB
+    options = IngestOptions(txt_mode="file", max_text_chars=1_000)
+    peak = _peak_reading(big, options)
+    assert peak < big.stat().st_size / 10, f"refusing it took {peak / big.stat().st_size:.1f}x the file's size"
+    result = ingest_paths(store, [docs], project=project, options=options)
+    assert result.dataset.num_items == 1
+    [rejected] = result.report.rejected
+    assert rejected.source.endswith("huge.log.txt")
+    assert rejected.reason == "text too long: the file is 18,000,000 bytes, over 1,000 characters; the limit is 1000"
+
+
+def test_a_txt_file_near_the_limit_is_still_measured_in_characters(store, project, tmp_path) -> None:
+    # 1,000 four-byte characters: 4,000 bytes, within a 1,000-character limit however many bytes.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "emoji.txt").write_text("\U0001F600" * 1_000, encoding="utf-8")
+    (docs / "over.txt").write_text("x" * 1_001, encoding="utf-8")
+    result = ingest_paths(store, [docs], project=project, options=IngestOptions(txt_mode="file", max_text_chars=1_000))
+    assert result.dataset.num_items == 1
+    [rejected] = result.report.rejected
+    assert rejected.reason == "text too long: 1001 characters; the limit is 1000"
