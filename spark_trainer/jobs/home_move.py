@@ -86,6 +86,42 @@ def busy_line(store: Store) -> str | None:
     return None
 
 
+def other_users(root: Path) -> list[str]:
+    """Other processes with the home's database open ("pid 123 (spark-trainer-gui)"), from the shared
+    lock every SQLite connection in WAL mode holds on the -shm file (Linux's /proc/locks); [] where
+    that cannot be told. They would go on writing at the old place after a move."""
+    try:
+        inode = (root / (DB_NAME + "-shm")).stat().st_ino
+        text = Path("/proc/locks").read_text()
+    except OSError:
+        return []
+    pids = set()
+    for line in text.splitlines():
+        parts = line.split()  # "8: POSIX  ADVISORY  READ 14536 fe:00:2154800 128 128"
+        if len(parts) == 8 and parts[1] == "POSIX" and parts[5].rsplit(":", 1)[-1] == str(inode):
+            pids.add(int(parts[4]))
+    pids.discard(os.getpid())
+    return [f"pid {pid} ({_process_name(pid)})" for pid in sorted(pids)]
+
+
+def _process_name(pid: int) -> str:
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    text = " ".join(Path(w.decode(errors="replace")).name if i == 0 else w.decode(errors="replace")
+                    for i, w in enumerate(words[:4]) if w)
+    return " ".join(text.split())[:80]  # one line, whatever the command line held
+
+
+def _in_use_line(root: Path) -> str | None:
+    users = other_users(root)
+    if not users:
+        return None
+    return (f"the data home is open in another process ({', '.join(users)}): close it (another SparkTrainer "
+            "window, `queue serve`, a playground) and move again")
+
+
 def plan_move(store: Store, dest: str | os.PathLike[str], *, keep_old: bool = False) -> MovePlan:
     """Check that the home can move to `dest` now; raise one line saying why not."""
     from spark_trainer.store import runs
@@ -96,7 +132,7 @@ def plan_move(store: Store, dest: str | os.PathLike[str], *, keep_old: bool = Fa
         raise BadInput(f"the data home is already at {source}")
     if target.is_relative_to(source):
         raise BadInput(f"{target} is inside the data home {source}; choose a folder outside it")
-    busy = busy_line(store)
+    busy = busy_line(store) or _in_use_line(source)
     if busy is not None:
         raise Conflict(busy)
     if target.exists() and not target.is_dir():
@@ -192,7 +228,9 @@ def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile) -
                     advanced((here / name).stat().st_size)
                 else:
                     copy_file(here / name, there / name, advanced)
+        current = "the check"
         _verify(plan)
+        _still_idle(plan.source)
         if progress is not None:
             progress(plan.bytes, plan.bytes, "")
     except BaseException as exc:
@@ -209,6 +247,19 @@ def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile) -
         raise OperationFailed(f"copying the data home to {plan.dest} failed at {current or 'the start'} ({reason}); "
                               f"the partial copy was removed and the home is still at {plan.source}") from exc
     (plan.dest / MARKER).unlink()
+
+
+def _still_idle(source: Path) -> None:
+    """Nothing started at the old place while it was copied (a scheduler in another process, say)."""
+    line = _in_use_line(source)
+    if line is None:
+        with sqlite3.connect(f"file:{source / DB_NAME}?mode=ro", uri=True) as conn:
+            found = conn.execute("SELECT id, status FROM runs WHERE status IN ('starting', 'running', 'stalled') "
+                                 "LIMIT 1").fetchone()
+        conn.close()
+        line = None if found is None else f"run {found[0]} became {found[1]} during the copy"
+    if line is not None:
+        raise OperationFailed(line)
 
 
 def _copy_database(src: Path, dst: Path) -> None:

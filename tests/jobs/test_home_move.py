@@ -171,3 +171,54 @@ def test_a_move_is_refused_while_a_run_trains(cli, home: Path, tmp_path: Path, r
         assert runs.get(store, run_id).status == RunStatus.PAUSED
     paused = cli("--json", "home", "move", str(tmp_path / "new"))  # paused is fine
     assert paused.code == 0, paused.err
+
+
+HOLD_OPEN = """
+import sys, time
+from spark_trainer.store import projects
+from spark_trainer.store.store import Store
+store = Store.open(sys.argv[1])
+projects.list_all(store)
+print("open", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_move_is_refused_while_another_process_has_the_home_open(chosen: Path, tmp_path: Path, cli) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_OPEN, str(chosen)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        refused = cli("home", "move", str(tmp_path / "new"), use_home=False)
+        assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
+        assert f"the data home is open in another process (pid {holder.pid} (python" in refused.err
+        assert not (tmp_path / "new").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert cli("home", "move", str(tmp_path / "new"), use_home=False).code == 0
+
+
+def test_a_run_started_elsewhere_during_the_copy_undoes_the_move(chosen: Path, tmp_path: Path, tmpfs) -> None:  # noqa: F811
+    import sqlite3
+
+    from spark_trainer.store import experiments
+
+    with Store.open(None) as store:
+        experiments.create(store, project="kept", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                           config={})
+        run = runs.create(store, experiments.get(store, "e").id, requested_gpus="cpu")
+    plan = _plan(tmpfs(tmp_path / "disk", 64 * 2**20) / "spark")
+
+    def copy_while_a_scheduler_starts_the_run(src: Path, dst: Path, advanced) -> None:
+        with sqlite3.connect(chosen / "sparktrainer.db") as conn:  # as another process's scheduler would
+            conn.execute("UPDATE runs SET status = 'starting' WHERE id = ?", (run.id,))
+        conn.close()
+        home_move.copy_with_progress(src, dst, advanced)
+
+    with pytest.raises(OperationFailed, match=f"failed at the check \\(run {run.id} became starting during the copy"):
+        home_move.carry_out(plan, copy_file=copy_while_a_scheduler_starts_the_run)
+    assert not plan.dest.exists() and (chosen / "sparktrainer.db").is_file()
+    assert home_record.read_record().chosen == str(chosen)
