@@ -80,14 +80,15 @@ def _icon_path() -> Path | None:
     return None
 
 
-def _home(args: argparse.Namespace, qsettings: object) -> str | None:
-    """--home, else $SPARK_TRAINER_HOME (resolved by the store), else the Settings choice."""
+def _home(args: argparse.Namespace) -> str | None:
+    """--home, else $SPARK_TRAINER_HOME (resolved by the store), else the chosen home (the home record
+    `spark-trainer` shares, spark_trainer.home_record), else None: the default."""
+    from spark_trainer import home_record
     from spark_trainer.paths import HOME_ENV
 
     if args.home or os.environ.get(HOME_ENV):
         return args.home
-    chosen = qsettings.value("data_home")  # type: ignore[attr-defined]
-    return str(chosen) if chosen else None
+    return home_record.read_record().chosen
 
 
 def _first_view(window, args: argparse.Namespace) -> None:
@@ -161,7 +162,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         qsettings = QSettings(str(Path(scratch) / "gui.ini"), QSettings.Format.IniFormat)
     else:
         qsettings = QSettings()
-    home = _home(args, qsettings)
+    from spark_trainer.errors import SparkError
+
+    try:
+        if not args.screenshot:
+            from app.home_check import migrate_qsettings
+
+            migrate_qsettings(qsettings)  # earlier versions kept the home choice in QSettings
+        home = _home(args)
+    except SparkError as exc:  # a damaged home record: one line naming it
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     if args.screenshot:
         return _screenshot(args, home, qsettings)
     from app.main_window import MainWindow
@@ -180,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spark_trainer.paths import HOME_ENV
 
     explicit = bool(args.home or os.environ.get(HOME_ENV))  # the user's word: never second-guessed
-    opened = _open_store_after_shown(window, home, args, None if explicit else qsettings)
+    opened = _open_store_after_shown(window, home, args, check_missing=not explicit)
     signal.signal(signal.SIGINT, lambda *_: qt_app.quit())
     code = qt_app.exec()
     if window.isVisible():  # the store could not be opened: stop the pool (and its task) before exiting
@@ -190,10 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return opened.get("exit_code", code)
 
 
-def _open_store_after_shown(window, home: str | None, args: argparse.Namespace, qsettings: object = None) -> dict:
+def _open_store_after_shown(window, home: str | None, args: argparse.Namespace, check_missing: bool = False) -> dict:
     """Open the store on a pool thread; then attach it, build the first view and start the scheduler.
     If it cannot be opened: one line on stderr, a dialog saying why (on screen), and the app exits
-    with the error's code. With `qsettings` (a home the app picked itself), a home opened before whose
+    with the error's code. With `check_missing` (a home the app picked itself), a home opened before whose
     database is gone is asked about first (app.home_check). Returns the holder of the store (for
     closing it) and that code."""
     from PySide6.QtCore import QTimer
@@ -207,10 +218,10 @@ def _open_store_after_shown(window, home: str | None, args: argparse.Namespace, 
     def succeeded(_result: object) -> None:
         if not window.isVisible():  # closed while the store was opening
             return
-        if qsettings is not None:
+        if check_missing:
             from app.home_check import remember_opened
 
-            remember_opened(qsettings, opened["store"].home.root)
+            remember_opened(opened["store"].home.root)
         window.attach_store(opened["store"])
         try:
             _first_view(window, args)
@@ -251,10 +262,10 @@ def _open_store_after_shown(window, home: str | None, args: argparse.Namespace, 
         QTimer.singleShot(0, lambda: window.ctx.tasks.start(task, window.ctx.pool))
 
     missing = None
-    if qsettings is not None:
+    if check_missing:
         from app.home_check import missing_home
 
-        missing = missing_home(home, qsettings)
+        missing = missing_home(home)
     if missing is None:
         start(home)
     elif args.exit_when_shown or QApplication.platformName() == "offscreen":  # nobody to ask
@@ -264,7 +275,7 @@ def _open_store_after_shown(window, home: str | None, args: argparse.Namespace, 
     else:
         from app.home_check import MissingHomeDialog
 
-        opened["dialog"] = dialog = MissingHomeDialog(missing, qsettings, start, QApplication.quit, window)
+        opened["dialog"] = dialog = MissingHomeDialog(missing, start, QApplication.quit, window)
         dialog.open()
     return opened
 

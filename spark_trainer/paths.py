@@ -14,16 +14,6 @@ HOME_ENV = "SPARK_TRAINER_HOME"
 DB_NAME = "sparktrainer.db"
 
 
-def default_home() -> Path:
-    """`SPARK_TRAINER_HOME` if set, else the platform's user-data dir."""
-    env = os.environ.get(HOME_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("SparkTrainer", appauthor=False))
-
-
 @dataclass(frozen=True)
 class DataHome:
     """Paths inside one data home. Creating it does not touch the disk; `ensure()` does."""
@@ -74,9 +64,11 @@ class DataHome:
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None) -> DataHome:
-    """The data home from an explicit path, else the environment, else the platform default."""
-    root = Path(home).expanduser() if home else default_home()
-    return DataHome(root.resolve())
+    """The data home from an explicit path, else $SPARK_TRAINER_HOME, else the chosen home, else the
+    platform default (spark_trainer.home_record.choose_home, which also says why)."""
+    from spark_trainer.home_record import choose_home
+
+    return choose_home(home).home
 
 
 def disk_free_bytes(path: Path) -> int:

@@ -17,8 +17,10 @@ VENV_BIN = Path(sys.executable).parent
 
 @pytest.fixture(autouse=True)
 def _isolate_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test ever touches the real user-data dir, even if it forgets --home."""
+    """No test ever touches the real user-data dir, even if it forgets --home, nor the real home record
+    (spark_trainer.home_record) in the user's config dir."""
     monkeypatch.setenv("SPARK_TRAINER_HOME", str(tmp_path_factory.mktemp("default-home")))
+    monkeypatch.setenv("SPARK_TRAINER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 

@@ -30,14 +30,13 @@ from app.context import AppContext
 from app.views.base import BaseView
 from app.widgets import MessageBanner
 from app.workers import Task, pending
-from spark_trainer import secrets
+from spark_trainer import home_record, secrets
 from spark_trainer.errors import SparkError
 from spark_trainer.paths import HOME_ENV, DataHome
 from spark_trainer.store import settings
 from spark_trainer.store.store import Store
 
 GPU_SPEC = re.compile(r"^(auto|cpu|\d+(,\d+)*)$")
-DATA_HOME_KEY = "data_home"  # QSettings key read by app.main at start-up
 
 
 class SettingsView(BaseView):
@@ -67,9 +66,15 @@ class SettingsView(BaseView):
         self.home_label.setWordWrap(True)
         self.change_home = QPushButton("Change…")
         self.change_home.clicked.connect(self.choose_data_home)
+        self.change_home.setToolTip("Use another data home from the next start (this one stays where it is)")
+        self.move_home = QPushButton("Move data home to…")
+        self.move_home.setToolTip("Move this data home, runs, datasets and all, to another folder or disk")
+        self.move_home.clicked.connect(lambda: self.move_data_home())
+        self.move_dialog = None
         row = QHBoxLayout()
         row.addWidget(self.home_label, 1)
         row.addWidget(self.change_home)
+        row.addWidget(self.move_home)
         form.addRow("In use", row)
         self.home_note = QLabel("The database, datasets, runs, models and exports live here.")
         self.home_note.setObjectName("Muted")
@@ -170,7 +175,11 @@ class SettingsView(BaseView):
             self.gpu_hint.setText("Looking for GPUs…")
 
     def _update_home_note(self) -> None:
-        chosen = self.ctx.qsettings.value(DATA_HOME_KEY)
+        try:
+            chosen = home_record.read_record().chosen
+        except SparkError as exc:
+            self.home_note.setText(str(exc))
+            return
         if os.environ.get(HOME_ENV):
             self.home_note.setText(f"Set by the {HOME_ENV} environment variable, which wins over this setting.")
         elif chosen and Path(str(chosen)).resolve() != self.store.home.root:
@@ -269,10 +278,26 @@ class SettingsView(BaseView):
         except SparkError as exc:
             self.banner.show_message(str(exc), "error")
             return
-        self.ctx.qsettings.setValue(DATA_HOME_KEY, str(Path(folder).expanduser().resolve()))
-        self.ctx.qsettings.sync()
+        try:
+            home_record.set_chosen(Path(folder))  # `spark-trainer` uses it too
+        except (SparkError, OSError) as exc:
+            self.banner.show_message(f"Not saved: {exc}", "error")
+            return
         self._update_home_note()
         self.banner.show_message(f"SparkTrainer will use {folder} from the next start.", "ok")
+
+    def move_data_home(self, folder: str | None = None) -> None:
+        """Ask where to (a new or empty folder; inside a folder holding other things, a SparkTrainer
+        folder in it), then let the move dialog check, confirm and move."""
+        from app.views.move_home_dialog import MoveHomeDialog, destination_for
+
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Move the data home to", str(self.store.home.root.parent))
+            if not folder:
+                return
+        self.move_dialog = MoveHomeDialog(self.store, self.ctx, destination_for(Path(folder).expanduser().resolve()),
+                                          self)
+        self.move_dialog.open()
 
     def busy(self) -> bool:
         return self.saving or pending(self._read_task) \

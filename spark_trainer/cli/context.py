@@ -9,7 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from spark_trainer.paths import DataHome, resolve_home
+from spark_trainer import home_record
+from spark_trainer.errors import BadInput
+from spark_trainer.paths import DataHome
 from spark_trainer.store.entities import to_jsonable
 from spark_trainer.store.store import Store
 
@@ -38,13 +40,24 @@ class Context:
     _store: Store | None = field(default=None, repr=False)
 
     @property
+    def chosen(self) -> home_record.ChosenHome:
+        """The data home and why (--home, $SPARK_TRAINER_HOME, the chosen home, the default)."""
+        return home_record.choose_home(getattr(self.args, "home", None))
+
+    @property
     def home(self) -> DataHome:
-        return resolve_home(getattr(self.args, "home", None))
+        return self.chosen.home
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store.open(self.home)
+            chosen = self.chosen
+            missing = home_record.missing_home(chosen)
+            if missing is not None:  # never an empty home in place of one that moved or is not mounted
+                raise BadInput(home_record.missing_line(missing, chosen.source))
+            self._store = Store.open(chosen.home)
+            if not chosen.explicit:
+                home_record.set_opened(chosen.home.root)
             if self._store.moved is not None:
                 self.info(f"note: {self._store.moved.describe()}")
             from spark_trainer.disk import network_home_warning

@@ -22,6 +22,7 @@ from spark_trainer.cli import estimate as estimate_cli
 from spark_trainer.cli import evaluate as evaluate_cli
 from spark_trainer.cli import export as export_cli
 from spark_trainer.cli import generate as generate_cli
+from spark_trainer.cli import home as home_cli
 from spark_trainer.cli import queue as queue_cli
 from spark_trainer.cli import runs as runs_cli
 from spark_trainer.cli import settings as settings_cli
@@ -33,7 +34,7 @@ from spark_trainer.store.entities import to_jsonable
 
 # Each module adds its command group. Later capabilities (runs, queue, train, export...) add theirs.
 COMMAND_MODULES = [projects, datasets, experiments, recipes, system, bench_cli, runs_cli, train_cli, queue_cli, demo_cli,
-                   estimate_cli, export_cli, evaluate_cli, generate_cli, settings_cli, cluster_cli]
+                   estimate_cli, export_cli, evaluate_cli, generate_cli, settings_cli, cluster_cli, home_cli]
 
 
 class UsageError(Exception):
@@ -61,7 +62,8 @@ def _common_options() -> argparse.ArgumentParser:
     """Global options accepted before or after the command (`--json` at the end works too)."""
     common = _Parser(add_help=False)
     common.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
-                        help="data home (default: $SPARK_TRAINER_HOME or the platform's user-data dir)")
+                        help="data home (default: $SPARK_TRAINER_HOME, else the chosen home "
+                             "(`spark-trainer home set`, or the app's Settings), else the platform's user-data dir)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print one JSON document instead of text")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,

@@ -83,7 +83,8 @@ def _filesystem_line(found: dict | None) -> str:
 
 
 def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
-    home = ctx.home
+    chosen = ctx.chosen
+    home = chosen.home
     revision, db_problem = _database_state(ctx)
     torch_info = _torch_report()
     gpus = list_gpus()
@@ -98,6 +99,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
         "nvml": nvml_status(),
         "gpus": gpus,
         "home": str(home.root),
+        "home_source": chosen.source,
         "disk_free_bytes": disk_free_bytes(home.root),
         "filesystem": _filesystem(home.root),
         "database": str(home.db_path),
@@ -119,7 +121,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
         missing = [k for k, v in libraries.items() if not v]
         return fields([
             ("SparkTrainer", __version__), ("Python", f"{data['python']} on {data['platform']}"),
-            ("torch", torch_line), ("NVML", data["nvml"]), ("GPUs", gpu_line), ("data home", home.root),
+            ("torch", torch_line), ("NVML", data["nvml"]), ("GPUs", gpu_line), ("data home", f"{home.root} ({chosen.why})"),
             ("disk free", human_bytes(data["disk_free_bytes"])),
             ("filesystem", _filesystem_line(data["filesystem"])),
             ("database", f"{home.db_path} (schema {data['schema_revision']}, code knows {migrate.HEAD_REVISION})"

@@ -157,14 +157,27 @@ def test_default_gpus_are_checked_before_saving(qtbot, view, store):
     assert settings.get(store, "default_gpus") == "cpu"
 
 
-def test_choosing_a_data_home_is_remembered_for_the_next_start(view, ctx, tmp_path, monkeypatch):
+def test_choosing_a_data_home_is_remembered_for_the_next_start_and_by_the_command_line(view, ctx, tmp_path,
+                                                                                     monkeypatch, capsys):
     monkeypatch.delenv("SPARK_TRAINER_HOME", raising=False)
     target = tmp_path / "elsewhere"
     view.choose_data_home(str(target))
     assert (target / "datasets").is_dir()
-    assert ctx.qsettings.value("data_home") == str(target.resolve())
+    from spark_trainer import home_record
+
+    assert home_record.read_record().chosen == str(target.resolve())  # not QSettings: the record both read
+    assert ctx.qsettings.value("data_home") is None
     assert "Restart" in view.home_note.text()
     from app.main import _home, _parse
 
-    assert _home(_parse([]), ctx.qsettings) == str(target.resolve())
-    assert _home(_parse(["--home", "/x"]), ctx.qsettings) == "/x"
+    assert _home(_parse([])) == str(target.resolve())
+    assert _home(_parse(["--home", "/x"])) == "/x"
+    # The command line agrees: no --home, no $SPARK_TRAINER_HOME, and it uses (and says) the app's choice.
+    import json
+
+    from spark_trainer.cli.main import main
+
+    capsys.readouterr()
+    assert main(["--json", "home", "show"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["home"], shown["source"]) == (str(target.resolve()), "chosen")

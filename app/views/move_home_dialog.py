@@ -1,0 +1,163 @@
+"""Settings' "Move data home to…": check, confirm, move on a pool thread with a progress bar, then restart.
+
+The checks and the move are spark_trainer.jobs.home_move, the same as `spark-trainer home move`:
+refused (one line) while a run trains or an evaluation runs, for a non-empty destination or one
+without room. The scheduler is held while the home moves, so no queued run starts half-way. The
+window keeps its old store until it closes, so the app asks to be restarted at the new place, as
+choosing another home in Settings does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.context import AppContext
+from app.widgets import human_bytes
+from app.workers import Task
+from spark_trainer.store.store import Store
+
+HOME_NAME = "SparkTrainer"
+
+
+def destination_for(folder: Path) -> Path:
+    """The folder the user picked, or, when it holds other things, a `SparkTrainer` folder inside it
+    (a folder dialog picks a place, say a new disk's root, more often than an empty folder)."""
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / "sparktrainer.db").exists():
+        return folder / HOME_NAME
+    return folder
+
+
+class MoveHomeDialog(QDialog):
+    """`state` goes checking -> ready | refused; ready -> moving -> done | failed."""
+
+    def __init__(self, store: Store, ctx: AppContext, dest: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Move the data home")
+        self.setMinimumWidth(560)
+        self.store, self.ctx, self.dest = store, ctx, dest
+        self.plan = None
+        self.result = None
+        self.state = "checking"
+        self._scheduling = False
+        layout = QVBoxLayout(self)
+        self.message = QLabel(f"Checking whether the data home can move to {dest}…")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setVisible(False)
+        layout.addWidget(self.progress)
+        self.detail = QLabel("")
+        self.detail.setObjectName("Muted")
+        self.detail.setWordWrap(True)
+        layout.addWidget(self.detail)
+        self.buttons = QDialogButtonBox()
+        self.move_button = QPushButton("Move")
+        self.move_button.setEnabled(False)
+        self.move_button.clicked.connect(self.start_move)
+        self.close_button = QPushButton("Cancel")
+        self.close_button.clicked.connect(self.reject)
+        self.quit_button = QPushButton("Close SparkTrainer")
+        self.quit_button.clicked.connect(QApplication.quit)
+        for button in (self.move_button, self.quit_button, self.close_button):
+            self.buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.quit_button.setVisible(False)  # after addButton, which shows it
+        layout.addWidget(self.buttons)
+        self.task = self._check()
+
+    # -- checking -----------------------------------------------------------------------------
+    def _check(self) -> Task:
+        from spark_trainer.jobs import home_move
+
+        store, dest = self.store, self.dest
+        task = Task(lambda _ctx: home_move.plan_move(store, dest), owner=self, name="plan home move")
+        task.signals.succeeded.connect(self._ready)
+        task.signals.failed.connect(lambda message, _exc: self._refused(message))
+        return self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _ready(self, plan: object) -> None:
+        self.plan, self.state = plan, "ready"
+        how = ("one rename (same disk)" if plan.rename  # type: ignore[attr-defined]
+               else f"a copy of {plan.files} files, {human_bytes(plan.bytes)}, checked, then the old folder "  # type: ignore[attr-defined]
+               "deleted")
+        lines = [f"Move the data home from {plan.source} to {plan.dest}: {how}."]  # type: ignore[attr-defined]
+        if plan.queued:  # type: ignore[attr-defined]
+            lines.append(f"Queued run(s) {', '.join(map(str, plan.queued))} will start from the new place.")  # type: ignore[attr-defined]
+        lines.append("SparkTrainer needs a restart afterwards to open the new place.")
+        self.message.setText("\n".join(lines))
+        self.move_button.setEnabled(True)
+
+    def _refused(self, message: str) -> None:
+        self.state = "refused"
+        self.message.setText(f"Cannot move the data home: {message}")
+        self.move_button.setVisible(False)
+        self.close_button.setText("Close")
+
+    # -- moving -------------------------------------------------------------------------------
+    def start_move(self) -> Task:
+        from spark_trainer.jobs import home_move
+
+        self.state = "moving"
+        self._scheduling = self.ctx.scheduler.running
+        self.ctx.scheduler.stop()  # no queued run starts from the old place half-way through
+        self.move_button.setEnabled(False)
+        self.close_button.setEnabled(False)
+        self.progress.setVisible(True)
+        self.message.setText(f"Moving the data home to {self.dest}… The old one stays as it is until the copy is "
+                             "complete and checked.")
+        plan = self.plan
+
+        def work(task_ctx) -> object:  # noqa: ANN001 - a TaskContext
+            result = home_move.carry_out(plan, progress=lambda done, total, name: task_ctx.progress((done, total, name)))
+            task_ctx.flush()
+            return result
+
+        task = Task(work, owner=self, name="move home")
+        task.signals.progress.connect(self._progressed)
+        task.signals.succeeded.connect(self._moved)
+        task.signals.failed.connect(lambda message, _exc: self._failed(message))
+        self.task = self.ctx.tasks.start(task, self.ctx.pool)
+        return self.task
+
+    def _progressed(self, value: tuple[int, int, str]) -> None:
+        done, total, name = value
+        self.progress.setValue(1000 if total == 0 else int(1000 * done / total))
+        self.progress.setFormat(f"%p%  {human_bytes(done)} of {human_bytes(total)}")
+        self.detail.setText(name)
+
+    def _moved(self, result: object) -> None:
+        self.result, self.state = result, "done"
+        self.progress.setValue(1000)
+        lines = [f"The data home is now at {result.dest}.",  # type: ignore[attr-defined]
+                 "Close SparkTrainer and start it again to continue there: this window still shows the old place."]
+        self.message.setText("\n".join(lines))
+        self.detail.setText("\n".join(result.notes))  # type: ignore[attr-defined]
+        self.quit_button.setVisible(True)
+        self.quit_button.setDefault(True)
+        self.move_button.setVisible(False)
+        self.close_button.setVisible(False)
+
+    def _failed(self, message: str) -> None:
+        self.state = "failed"
+        self.message.setText(f"The data home was not moved: {message}")
+        self.progress.setVisible(False)
+        self.close_button.setText("Close")
+        self.close_button.setEnabled(True)
+        if self._scheduling:
+            self.ctx.scheduler.start()
+
+    def reject(self) -> None:
+        if self.state in ("moving", "done"):  # a move is not stopped half-way; after it, only a restart
+            return
+        super().reject()

@@ -1,0 +1,128 @@
+"""`home [show|set|new|move]`: which data home the app and this command use, and moving it.
+
+The choice lives in the shared home record (spark_trainer.home_record), so `home set` here and the
+app's Settings choose the same home; a move is spark_trainer.jobs.home_move.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from spark_trainer import home_record
+from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import fields, human_bytes
+from spark_trainer.errors import BadInput
+from spark_trainer.paths import DB_NAME, DataHome
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    home = sub.add_parser("home", help="show, choose or move the data home", parents=[common])
+    home.set_defaults(handler=cmd_show)
+    actions = home.add_subparsers(dest="home_command", metavar="ACTION")
+    show = actions.add_parser("show", help="the data home in use, why, its size and contents", parents=[common])
+    show.set_defaults(handler=cmd_show)
+    choose = actions.add_parser("set", help="choose the data home the app and this command use", parents=[common])
+    choose.add_argument("dir", metavar="DIR", help="a data home (a folder holding " + DB_NAME + ")")
+    choose.add_argument("--new", action="store_true", help="start a new, empty data home in DIR")
+    choose.set_defaults(handler=cmd_set)
+    new = actions.add_parser("new", help="start an empty data home where the chosen (or default) one is gone",
+                             parents=[common])
+    new.set_defaults(handler=cmd_new)
+    move = actions.add_parser("move", help="move the whole data home to DEST (runs paused or finished)",
+                              parents=[common])
+    move.add_argument("dest", metavar="DEST", help="a new or empty folder")
+    move.add_argument("--keep-old", action="store_true", help="copy, and keep the old folder as it is")
+    move.set_defaults(handler=cmd_move)
+
+
+def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
+    chosen = ctx.chosen
+    root = chosen.home.root
+    data: dict = {"home": str(root), "source": chosen.source, "why": chosen.why,
+                  "record": str(home_record.record_path())}
+    missing = home_record.missing_home(chosen)
+    if missing is not None:
+        line = home_record.missing_line(missing, chosen.source)
+        data.update(missing=True, error=line)
+        return Result(data, fields([("data home", f"{root} ({chosen.why})"), ("missing", line)]), exit_code=2)
+    from spark_trainer.jobs.home_move import home_summary
+
+    data.update(missing=False, **home_summary(ctx.store))
+    return Result(data, lambda: fields([
+        ("data home", root), ("why", chosen.why), ("size", human_bytes(data["bytes"])),
+        ("runs", data["runs"]), ("datasets", data["datasets"]), ("recorded in", data["record"])]))
+
+
+def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
+    root = Path(args.dir).expanduser().resolve()
+    if not args.new and not (root / DB_NAME).is_file():
+        raise BadInput(f"{root} holds no data home ({DB_NAME} is not there); add --new to start an empty one there")
+    from spark_trainer.store.store import Store
+
+    with Store.open(DataHome(root)) as store:  # created with --new; migrated, and moved paths followed
+        if store.moved is not None:
+            ctx.info(f"note: {store.moved.describe()}")
+    home_record.set_chosen(root)
+    home_record.set_opened(root)
+    text = f"data home set to {root}"
+    if ctx.chosen.explicit:
+        text += f" (this command still uses {ctx.chosen.why}, which wins over the chosen home)"
+    return Result({"home": str(root), "source": "chosen"}, text)
+
+
+def cmd_new(ctx: Context, args: argparse.Namespace) -> Result:
+    chosen = ctx.chosen
+    if (chosen.home.db_path).is_file():
+        raise BadInput(f"{chosen.home.root} already holds a data home; nothing to start")
+    from spark_trainer.store.store import Store
+
+    with Store.open(chosen.home):
+        pass
+    if not chosen.explicit:
+        home_record.set_opened(chosen.home.root)
+    return Result({"home": str(chosen.home.root), "source": chosen.source},
+                  f"started an empty data home at {chosen.home.root}")
+
+
+def cmd_move(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.jobs import home_move
+
+    plan = home_move.plan_move(ctx.store, args.dest, keep_old=args.keep_old)
+    ctx.close()  # the database is copied or renamed next: this command no longer holds it open
+    if plan.queued:
+        ctx.info(f"note: queued run(s) {', '.join(map(str, plan.queued))} will start from {plan.dest}")
+    how = "renaming" if plan.rename else f"copying {plan.files} files, {human_bytes(plan.bytes)}"
+    ctx.info(f"moving the data home {plan.source} -> {plan.dest} ({how})")
+    result = home_move.carry_out(plan, progress=_progress_printer(ctx))
+    for note in result.notes:
+        if not note.startswith("queued run"):
+            ctx.info(f"note: {note}")
+    if result.moved is not None:
+        ctx.info(f"note: {result.moved}")
+    old = f"; the old folder {result.source} was kept" if result.kept_old else ""
+    return Result(asdict(result), f"data home moved to {result.dest} ({result.method}){old}")
+
+
+def _progress_printer(ctx: Context):  # noqa: ANN202 - a home_move.Progress
+    """Progress on stderr (so --json output stays one document): a line redrawn on a terminal, a line
+    per 10% otherwise."""
+    tty = sys.stderr.isatty()
+    state = {"shown": -1, "at": 0.0}
+
+    def show(done: int, total: int, _name: str) -> None:
+        percent = 100 if total == 0 else int(100 * done / total)
+        now = time.monotonic()
+        if tty and (now - state["at"] > 0.2 or percent == 100):
+            state["at"] = now
+            end = "\n" if percent == 100 else ""
+            print(f"\r  {percent:3d}%  {human_bytes(done)} of {human_bytes(total)}", end=end, file=sys.stderr,
+                  flush=True)
+        elif not tty and percent // 10 > state["shown"]:
+            state["shown"] = percent // 10
+            ctx.info(f"  {percent}%  {human_bytes(done)} of {human_bytes(total)}")
+
+    return show

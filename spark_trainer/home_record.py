@@ -1,0 +1,151 @@
+"""Which data home to use, and why: one record the app and the `spark-trainer` command share.
+
+The record is a small JSON file in the platform's user config dir (`home.json` under
+platformdirs' user_config_dir("SparkTrainer"); `$SPARK_TRAINER_CONFIG_DIR` replaces that folder,
+which tests always do). It holds the home the user chose (the app's Settings, `spark-trainer home
+set`, or a `home move`) and the home last opened at its own choosing (the chosen one or the
+default). Resolution, for the app and the command alike: `--home`, then `$SPARK_TRAINER_HOME`,
+then the chosen home, then the platform's user-data dir.
+
+A home opened before whose database is gone (moved by hand, renamed, an unmounted drive) is
+"missing": opening it would quietly create an empty home in its place. Only the chosen and default
+homes are checked; `--home` and `$SPARK_TRAINER_HOME` are the user's explicit word.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from spark_trainer.errors import BadInput
+from spark_trainer.paths import DB_NAME, HOME_ENV, DataHome
+
+CONFIG_ENV = "SPARK_TRAINER_CONFIG_DIR"
+RECORD_NAME = "home.json"
+Source = Literal["flag", "env", "chosen", "default"]
+WHY = {"flag": "--home", "env": f"${HOME_ENV}", "chosen": "the chosen home", "default": "the default"}
+
+
+def config_dir() -> Path:
+    """`$SPARK_TRAINER_CONFIG_DIR`, else the platform's user config dir for SparkTrainer."""
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("SparkTrainer", appauthor=False))
+
+
+def record_path() -> Path:
+    return config_dir() / RECORD_NAME
+
+
+@dataclass(frozen=True)
+class HomeRecord:
+    """The chosen home and the home last opened at the app's or command's own choosing (absolute
+    paths as text), either of them None."""
+
+    chosen: str | None = None
+    opened: str | None = None
+
+
+def read_record() -> HomeRecord:
+    """The record, or an empty one when there is none yet; a damaged file is one line naming it."""
+    path = record_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return HomeRecord()
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{path} could not be read ({exc}); fix or delete it (it only records which data "
+                       "home to use)") from exc
+    if not isinstance(data, dict):
+        raise BadInput(f"{path} is not a JSON object; fix or delete it (it only records which data home to use)")
+    return HomeRecord(*(str(data[key]) if data.get(key) else None for key in ("chosen", "opened")))
+
+
+def write_record(record: HomeRecord) -> None:
+    """Write the record atomically (a temporary file in the same folder, fsynced, then renamed)."""
+    path = record_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"chosen": record.chosen, "opened": record.opened}, indent=2) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".home-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def set_chosen(root: Path | str | None) -> None:
+    """Record `root` as the chosen home (None forgets the choice)."""
+    record = read_record()
+    write_record(HomeRecord(None if root is None else str(Path(root).expanduser().resolve()), record.opened))
+
+
+def set_opened(root: Path | str) -> None:
+    record = read_record()
+    text = str(Path(root).resolve())
+    if record.opened != text:
+        write_record(HomeRecord(record.chosen, text))
+
+
+def platform_default() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("SparkTrainer", appauthor=False))
+
+
+@dataclass(frozen=True)
+class ChosenHome:
+    """The home to open and why: `source` is flag, env, chosen or default."""
+
+    home: DataHome
+    source: Source
+
+    @property
+    def explicit(self) -> bool:
+        """--home or $SPARK_TRAINER_HOME: taken as given, never checked for a missing home."""
+        return self.source in ("flag", "env")
+
+    @property
+    def why(self) -> str:
+        return WHY[self.source]
+
+
+def choose_home(flag: str | os.PathLike[str] | None = None) -> ChosenHome:
+    """`flag` (--home), else $SPARK_TRAINER_HOME, else the chosen home, else the platform default."""
+    if flag:
+        root, source = Path(flag).expanduser(), "flag"
+    elif os.environ.get(HOME_ENV):
+        root, source = Path(os.environ[HOME_ENV]).expanduser(), "env"
+    else:
+        chosen = read_record().chosen
+        root, source = (Path(chosen), "chosen") if chosen else (platform_default(), "default")
+    return ChosenHome(DataHome(root.resolve()), source)  # type: ignore[arg-type]
+
+
+def missing_home(chosen: ChosenHome) -> Path | None:
+    """The root of a chosen or default home that was opened before and whose database is gone; else None."""
+    if chosen.explicit:
+        return None
+    opened = read_record().opened
+    root = chosen.home.root
+    if not opened or Path(opened) != root:
+        return None
+    return None if (root / DB_NAME).exists() else root
+
+
+def missing_line(root: Path, source: Source) -> str:
+    """The one line the command prints for a missing home: what happened and the three ways on."""
+    return (f"the data home opened last time ({WHY[source]}) is gone from {root}: moved, renamed, or on a drive "
+            "that is not mounted? Use --home NEW for one command, `spark-trainer home set DIR` to choose where "
+            "it is now, or `spark-trainer home new` to start an empty one there")

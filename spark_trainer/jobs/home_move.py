@@ -1,0 +1,347 @@
+"""Move a whole data home to another folder (`spark-trainer home move DEST`, Settings' "Move data home to…").
+
+Refused while a run is starting, running or stalled, or an evaluation is running: their workers
+write into the home's folders. Paused and queued runs are fine (queued ones start from the new
+place). The destination must not exist, or be empty, and must have room for the whole home.
+
+On one filesystem the folder is renamed. Otherwise every file is copied (the database through
+SQLite's backup API, so a reader elsewhere never sees half a page), the copy is checked (file count
+and sizes, and the database's quick_check), the home record (spark_trainer.home_record) points at
+the new place, the store is opened there so every stored path follows (spark_trainer.store.home_moves),
+and only then is the old folder deleted (`keep_old` keeps it). A copy that fails or is interrupted
+leaves the old home as it was and removes the partial copy; a copy killed outright leaves a marker
+file in the destination, and the next move to it removes that partial copy first.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spark_trainer import home_record
+from spark_trainer.errors import BadInput, Conflict, DiskFull, OperationFailed
+from spark_trainer.paths import DB_NAME, HOME_ENV, DataHome, disk_free_bytes
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.store import Store
+
+MARKER = ".spark-move-incomplete"
+# SQLite's side files: the backup API copies the database's committed content, WAL included.
+_SIDE_FILES = (DB_NAME + "-wal", DB_NAME + "-shm", DB_NAME + "-journal")
+SLACK_BYTES = 16 * 2**20  # room asked for beyond the home's size: directories, the database's growth
+CHUNK = 4 * 2**20
+
+Progress = Callable[[int, int, str], None]  # bytes copied, bytes in all, the file being copied
+CopyFile = Callable[[Path, Path, Callable[[int], None]], None]
+
+
+@dataclass(frozen=True)
+class MovePlan:
+    """What a move will do, checked against the home and the destination."""
+
+    source: Path
+    dest: Path
+    rename: bool  # same filesystem and the source goes: one rename
+    files: int
+    bytes: int
+    queued: list[int] = field(default_factory=list)
+    keep_old: bool = False
+    removed_partial: bool = False  # a partial copy from an interrupted move was removed from dest
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    source: str
+    dest: str
+    method: str  # rename | copy
+    files: int
+    bytes: int
+    kept_old: bool
+    queued: list[int]
+    moved: str | None  # what following the move rewrote (home_moves), or None
+    notes: list[str]
+
+
+def busy_line(store: Store) -> str | None:
+    """Why the home cannot move now (a run starting/running, an evaluation running), else None."""
+    from spark_trainer.jobs import process
+    from spark_trainer.jobs.reconcile import reconcile
+    from spark_trainer.store import evaluations, runs
+
+    reconcile(store)  # a run marked running whose worker is gone is interrupted, not in the way
+    active = runs.list_all(store, statuses={RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STALLED})
+    if active:
+        run = active[0]
+        return (f"run {run.id} is {run.status.value}; pause it (spark-trainer run pause {run.id}) or let it finish, "
+                "then move the data home")
+    for evaluation in evaluations.list_all(store, status="running"):
+        if evaluation.pid is None or process.is_alive(evaluation.pid, evaluation.pid_start_time):
+            return (f"evaluation {evaluation.id} of run {evaluation.run_id} is running; let it finish, then move "
+                    "the data home")
+    return None
+
+
+def other_users(root: Path) -> list[str]:
+    """Other processes with the home's database open ("pid 123 (spark-trainer-gui)"), from the shared
+    lock every SQLite connection in WAL mode holds on the -shm file (Linux's /proc/locks); [] where
+    that cannot be told. They would go on writing at the old place after a move."""
+    try:
+        inode = (root / (DB_NAME + "-shm")).stat().st_ino
+        text = Path("/proc/locks").read_text()
+    except OSError:
+        return []
+    pids = set()
+    for line in text.splitlines():
+        parts = line.split()  # "8: POSIX  ADVISORY  READ 14536 fe:00:2154800 128 128"
+        if len(parts) == 8 and parts[1] == "POSIX" and parts[5].rsplit(":", 1)[-1] == str(inode):
+            pids.add(int(parts[4]))
+    pids.discard(os.getpid())
+    return [f"pid {pid} ({_process_name(pid)})" for pid in sorted(pids)]
+
+
+def _process_name(pid: int) -> str:
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    text = " ".join(Path(w.decode(errors="replace")).name if i == 0 else w.decode(errors="replace")
+                    for i, w in enumerate(words[:4]) if w)
+    return " ".join(text.split())[:80]  # one line, whatever the command line held
+
+
+def _in_use_line(root: Path) -> str | None:
+    users = other_users(root)
+    if not users:
+        return None
+    return (f"the data home is open in another process ({', '.join(users)}): close it (another SparkTrainer "
+            "window, `queue serve`, a playground) and move again")
+
+
+def plan_move(store: Store, dest: str | os.PathLike[str], *, keep_old: bool = False) -> MovePlan:
+    """Check that the home can move to `dest` now; raise one line saying why not."""
+    from spark_trainer.store import runs
+
+    source = store.home.root
+    target = Path(dest).expanduser().resolve()
+    if target == source:
+        raise BadInput(f"the data home is already at {source}")
+    if target.is_relative_to(source):
+        raise BadInput(f"{target} is inside the data home {source}; choose a folder outside it")
+    busy = busy_line(store) or _in_use_line(source)
+    if busy is not None:
+        raise Conflict(busy)
+    if target.exists() and not target.is_dir():
+        raise BadInput(f"{target} is a file; choose a new or empty folder")
+    removed = _remove_partial(target, source)
+    if target.is_dir() and any(target.iterdir()):
+        raise BadInput(f"{target} is not empty; choose a new or empty folder")
+    files, size = _inventory(source)
+    rename = not keep_old and _device(source) == _device(target)
+    if not rename:
+        free = disk_free_bytes(target)
+        if free < size + SLACK_BYTES:
+            raise DiskFull(f"not enough room at {target}: the data home needs {_gib(size + SLACK_BYTES)}, "
+                           f"{_gib(free)} is free; nothing was copied")
+    queued = [run.id for run in runs.list_all(store, statuses={RunStatus.QUEUED})]
+    return MovePlan(source, target, rename, files, size, queued, keep_old, removed)
+
+
+def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: CopyFile | None = None) -> MoveResult:
+    """Move the home as planned. The caller has closed its own store on the source first."""
+    notes = ["removed the partial copy an interrupted move had left there"] if plan.removed_partial else []
+    if plan.rename:
+        plan.dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(plan.source, plan.dest)  # onto an empty folder too
+        except OSError as exc:
+            raise OperationFailed(f"could not rename {plan.source} to {plan.dest}: {exc.strerror or exc}; "
+                                  "the data home was not moved") from exc
+        if progress is not None:
+            progress(plan.bytes, plan.bytes, "")
+    else:
+        _copy_home(plan, progress, copy_file or copy_with_progress)
+    home_record.set_chosen(plan.dest)
+    home_record.set_opened(plan.dest)
+    with Store.open(DataHome(plan.dest)) as moved_store:  # every stored path follows (home_moves)
+        moved = moved_store.moved.describe() if moved_store.moved is not None else None
+    if not plan.rename and not plan.keep_old:
+        failed: list[str] = []
+        shutil.rmtree(plan.source, onerror=lambda _f, path, exc: failed.append(f"{path}: {exc[1]}"))
+        if failed:
+            notes.append(f"the old folder {plan.source} could not be removed entirely ({failed[0]}); delete it by hand")
+    env = os.environ.get(HOME_ENV)
+    if env and Path(env).expanduser().resolve() == plan.source:
+        notes.append(f"${HOME_ENV} still points at {plan.source}; set it to {plan.dest} (it wins over the chosen home)")
+    if plan.queued:
+        notes.append(f"queued run(s) {', '.join(map(str, plan.queued))} will start from {plan.dest}")
+    return MoveResult(str(plan.source), str(plan.dest), "rename" if plan.rename else "copy", plan.files,
+                      plan.bytes, plan.keep_old, plan.queued, moved, notes)
+
+
+def copy_with_progress(src: Path, dst: Path, advanced: Callable[[int], None]) -> None:
+    """Copy one file in chunks (so a large checkpoint shows progress), then its times and mode."""
+    with open(src, "rb") as reader, open(dst, "wb") as writer:
+        while chunk := reader.read(CHUNK):
+            writer.write(chunk)
+            advanced(len(chunk))
+        writer.flush()
+        os.fsync(writer.fileno())
+    shutil.copystat(src, dst)
+
+
+def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile) -> None:
+    dest_existed = plan.dest.exists()
+    done = 0
+    current = ""
+
+    def advanced(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress is not None:
+            progress(done, plan.bytes, current)
+
+    try:
+        plan.dest.mkdir(parents=True, exist_ok=True)
+        # Says "a partial copy of this home" to the next move here, if this process is killed outright.
+        (plan.dest / MARKER).write_text(json.dumps({"source": str(plan.source)}), encoding="utf-8")
+        for folder, dirs, names in os.walk(plan.source):
+            here = Path(folder)
+            there = plan.dest / here.relative_to(plan.source)
+            for name in dirs:
+                if (here / name).is_symlink():
+                    os.symlink(os.readlink(here / name), there / name)
+                else:
+                    (there / name).mkdir(exist_ok=True)
+            for name in names:
+                current = str((here / name).relative_to(plan.source))
+                if here == plan.source and name in _SIDE_FILES:
+                    continue
+                if (here / name).is_symlink():
+                    os.symlink(os.readlink(here / name), there / name)
+                elif here == plan.source and name == DB_NAME:
+                    _copy_database(here / name, there / name)
+                    advanced((here / name).stat().st_size)
+                else:
+                    copy_file(here / name, there / name, advanced)
+        current = "the check"
+        _verify(plan)
+        _still_idle(plan.source)
+        if progress is not None:
+            progress(plan.bytes, plan.bytes, "")
+    except BaseException as exc:
+        if dest_existed:  # an empty folder the user named: empty it again, keep it
+            for child in plan.dest.iterdir():
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        else:
+            shutil.rmtree(plan.dest, ignore_errors=True)
+        if not isinstance(exc, Exception):
+            raise  # KeyboardInterrupt: cleaned up, and still an interrupt
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            reason = f"the disk at {plan.dest} is full"
+        raise OperationFailed(f"copying the data home to {plan.dest} failed at {current or 'the start'} ({reason}); "
+                              f"the partial copy was removed and the home is still at {plan.source}") from exc
+    (plan.dest / MARKER).unlink()
+
+
+def _still_idle(source: Path) -> None:
+    """Nothing started at the old place while it was copied (a scheduler in another process, say)."""
+    line = _in_use_line(source)
+    if line is None:
+        with sqlite3.connect(f"file:{source / DB_NAME}?mode=ro", uri=True) as conn:
+            found = conn.execute("SELECT id, status FROM runs WHERE status IN ('starting', 'running', 'stalled') "
+                                 "LIMIT 1").fetchone()
+        conn.close()
+        line = None if found is None else f"run {found[0]} became {found[1]} during the copy"
+    if line is not None:
+        raise OperationFailed(line)
+
+
+def _copy_database(src: Path, dst: Path) -> None:
+    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+    try:
+        target = sqlite3.connect(dst)
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+    finally:
+        source.close()
+
+
+def _verify(plan: MovePlan) -> None:
+    """The copy holds as many files as the home, each of the same size, and a sound database."""
+    mine = _sizes(plan.source)
+    theirs = _sizes(plan.dest)
+    theirs.pop(MARKER, None)
+    mine.pop(DB_NAME, None)  # the backup's size differs from the file's (its WAL is merged in)
+    copied_db = theirs.pop(DB_NAME, None)
+    if len(mine) != len(theirs):
+        raise OperationFailed(f"the copy holds {len(theirs)} files, the data home {len(mine)}")
+    for name, size in mine.items():
+        if theirs.get(name) != size:
+            raise OperationFailed(f"{name} is {theirs.get(name)} bytes in the copy, {size} in the data home")
+    if copied_db is not None:
+        with sqlite3.connect(plan.dest / DB_NAME) as conn:
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        conn.close()
+        if check != "ok":
+            raise OperationFailed(f"the copied database fails its check ({check})")
+
+
+def _sizes(root: Path) -> dict[str, int]:
+    found = {}
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            path = Path(folder) / name
+            if Path(folder) == root and name in _SIDE_FILES:
+                continue
+            found[str(path.relative_to(root))] = 0 if path.is_symlink() else path.stat().st_size
+    return found
+
+
+def _inventory(root: Path) -> tuple[int, int]:
+    sizes = _sizes(root)
+    return len(sizes), sum(sizes.values()) + sum(_side_sizes(root))
+
+
+def _side_sizes(root: Path) -> list[int]:
+    return [(root / name).stat().st_size for name in _SIDE_FILES if (root / name).is_file()]
+
+
+def _remove_partial(target: Path, source: Path) -> bool:
+    """Remove what a killed move to `target` from this home left (its marker names the source)."""
+    marker = target / MARKER
+    try:
+        left = json.loads(marker.read_text(encoding="utf-8")).get("source")
+    except (OSError, ValueError):
+        return False
+    if left != str(source):
+        raise BadInput(f"{target} holds a partial copy of another data home ({left}); delete it or choose another "
+                       "folder")
+    shutil.rmtree(target)
+    return True
+
+
+def _device(path: Path) -> int:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe.stat().st_dev
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:.2f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
+
+
+def home_summary(store: Store) -> dict[str, int]:
+    """Size in bytes and how many runs and datasets the home holds (for `home show`)."""
+    from spark_trainer.store import datasets, runs
+
+    _files, size = _inventory(store.home.root)
+    return {"bytes": size, "runs": len(runs.list_all(store)), "datasets": len(datasets.list_all(store))}

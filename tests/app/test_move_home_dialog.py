@@ -1,0 +1,80 @@
+"""Settings' "Move data home to…" (app/views/move_home_dialog.py): the same checks as `spark-trainer
+home move`, shown as one line; the move on a pool thread with a progress bar; then a restart."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from app.views.move_home_dialog import MoveHomeDialog, destination_for
+from spark_trainer import home_record
+from spark_trainer.store import projects
+from tests.tmpfs import tmpfs  # noqa: F401 - the fixture
+
+
+@pytest.fixture
+def dialog_for(store, ctx, qtbot):
+    def make(dest: Path) -> MoveHomeDialog:
+        dialog = MoveHomeDialog(store, ctx, dest)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitUntil(lambda: dialog.state != "checking", timeout=20000)
+        return dialog
+
+    return make
+
+
+def test_a_move_to_another_disk_copies_with_progress_then_asks_for_a_restart(store, ctx, dialog_for, tmp_path,
+                                                                             qtbot, tmpfs) -> None:  # noqa: F811
+    projects.create(store, "kept")
+    (store.home.models_dir / "weights.bin").write_bytes(os.urandom(12 * 2**20))  # several progress steps
+    dest = tmpfs(tmp_path / "disk", 128 * 2**20) / "spark"
+    dialog = dialog_for(dest)
+    assert dialog.state == "ready" and dialog.move_button.isEnabled() and not dialog.quit_button.isVisible()
+    assert f"to {dest}: a copy of" in dialog.message.text() and "restart" in dialog.message.text()
+    seen: list[int] = []
+    ctx.scheduler.start()
+    task = dialog.start_move()
+    task.signals.progress.connect(lambda value: seen.append(value[0]))
+    assert not ctx.scheduler.running  # held while the home moves
+    dialog.reject()  # Escape while moving: the move is not abandoned half-way
+    assert dialog.isVisible()
+    qtbot.waitUntil(lambda: dialog.state in ("done", "failed"), timeout=60000)
+    assert dialog.state == "done", dialog.message.text()
+    assert dialog.progress.value() == 1000 and seen  # progress arrived while copying
+    assert "Close SparkTrainer and start it again" in dialog.message.text() and dialog.quit_button.isVisible()
+    assert not store.home.root.exists() and (dest / "sparktrainer.db").is_file()
+    assert home_record.read_record().chosen == str(dest)  # the next start, and `spark-trainer`, open it
+
+
+def test_refusals_are_one_line_and_nothing_moves(store, ctx, dialog_for, tmp_path) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "sparktrainer.db").write_text("another home")
+    dialog = dialog_for(tmp_path / "full")
+    assert dialog.state == "refused" and not dialog.move_button.isVisible() and not dialog.quit_button.isVisible()
+    assert dialog.message.text() == f"Cannot move the data home: {tmp_path / 'full'} is not empty; choose a new or " \
+                                    "empty folder"
+    assert (store.home.root / "sparktrainer.db").is_file()
+
+
+def test_a_folder_holding_other_things_gets_a_sparktrainer_folder_inside(tmp_path) -> None:
+    (tmp_path / "disk").mkdir()
+    (tmp_path / "disk" / "photos").mkdir()
+    assert destination_for(tmp_path / "disk") == tmp_path / "disk" / "SparkTrainer"
+    assert destination_for(tmp_path / "new") == tmp_path / "new"
+
+
+def test_settings_has_the_move_next_to_the_change(store, ctx, qtbot, tmp_path, monkeypatch) -> None:
+    from app.views.settings_view import SettingsView
+
+    view = SettingsView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    assert view.move_home.text() == "Move data home to…" and view.move_home.isVisible()
+    view.move_data_home(str(tmp_path / "elsewhere"))
+    qtbot.waitUntil(lambda: view.move_dialog.state == "ready", timeout=20000)
+    assert "rename" in view.move_dialog.message.text()
+    view.move_dialog.reject()
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)

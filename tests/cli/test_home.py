@@ -1,0 +1,78 @@
+"""`spark-trainer home` (spark_trainer/cli/home.py) and the command's use of the home record: the home
+chosen in the app is the command's too, and a remembered home that is gone is refused, not replaced."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from spark_trainer import home_record
+from spark_trainer.store import projects
+from spark_trainer.store.store import Store
+
+
+@pytest.fixture
+def no_env(monkeypatch, tmp_path: Path) -> Path:
+    """No $SPARK_TRAINER_HOME: the chosen home, else the default (a temporary XDG data dir)."""
+    monkeypatch.delenv("SPARK_TRAINER_HOME")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg" / "SparkTrainer"
+
+
+def test_the_chosen_home_is_used_and_shown_with_why(cli, no_env, tmp_path: Path) -> None:
+    chosen = tmp_path / "chosen"
+    with Store.open(chosen) as store:
+        projects.create(store, "kept")
+    home_record.set_chosen(chosen)  # what the app's Settings writes
+    listed = cli("--json", "project", "list", use_home=False)
+    assert listed.code == 0 and [p["name"] for p in listed.json()] == ["kept"]
+    shown = cli("--json", "home", "show", use_home=False).json()
+    assert shown["home"] == str(chosen) and shown["source"] == "chosen" and shown["runs"] == 0
+    assert shown["bytes"] > 0 and shown["datasets"] == 0
+    assert cli("--json", "home", "show").json()["source"] == "flag"
+    doctor = cli("doctor", use_home=False)
+    assert f"{chosen} (the chosen home)" in doctor.out
+
+
+def test_a_remembered_home_that_is_gone_fails_with_exit_2_instead_of_an_empty_home(cli, no_env, tmp_path) -> None:
+    assert cli("project", "create", "kept", use_home=False).code == 0  # the default home, remembered as opened
+    shutil.move(no_env, tmp_path / "elsewhere")
+    listed = cli("project", "list", use_home=False)
+    assert listed.code == 2 and listed.err.count("\n") == 1
+    assert f"is gone from {no_env}" in listed.err and "spark-trainer home set DIR" in listed.err
+    assert "home new" in listed.err and "--home NEW" in listed.err
+    assert not no_env.exists()  # nothing created in its place
+    assert cli("home", "show", use_home=False).code == 2
+    # --home is taken as given, as in the app
+    assert cli("--home", str(tmp_path / "elsewhere"), "project", "list", use_home=False).code == 0
+
+    refused = cli("home", "set", str(tmp_path), use_home=False)
+    assert refused.code == 2 and "holds no data home" in refused.err and "--new" in refused.err
+    assert cli("home", "set", str(tmp_path / "elsewhere"), use_home=False).code == 0
+    assert "kept" in cli("project", "list", use_home=False).out
+    assert home_record.read_record() == home_record.HomeRecord(str(tmp_path / "elsewhere"), str(tmp_path / "elsewhere"))
+
+
+def test_home_new_starts_an_empty_home_where_the_remembered_one_was(cli, no_env, tmp_path) -> None:
+    assert cli("project", "create", "kept", use_home=False).code == 0
+    shutil.rmtree(no_env)
+    assert cli("project", "list", use_home=False).code == 2
+    started = cli("home", "new", use_home=False)
+    assert started.code == 0 and str(no_env) in started.out
+    assert cli("--json", "project", "list", use_home=False).json() == []
+    assert cli("home", "new", use_home=False).code == 2  # there is one now
+
+
+def test_home_set_new_starts_and_chooses_an_empty_home(cli, no_env, tmp_path) -> None:
+    made = cli("--json", "home", "set", str(tmp_path / "fresh"), "--new", use_home=False)
+    assert made.code == 0 and made.json() == {"home": str(tmp_path / "fresh"), "source": "chosen"}
+    assert (tmp_path / "fresh" / "sparktrainer.db").is_file()
+    assert cli("--json", "home", use_home=False).json()["home"] == str(tmp_path / "fresh")
+
+
+def test_environment_and_flag_homes_are_never_recorded(cli, tmp_path) -> None:
+    assert cli("project", "list").code == 0  # --home
+    assert cli("project", "list", use_home=False).code == 0  # $SPARK_TRAINER_HOME (tests/conftest.py)
+    assert home_record.read_record() == home_record.HomeRecord()

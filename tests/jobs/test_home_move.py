@@ -1,0 +1,224 @@
+"""Moving a whole data home (spark_trainer/jobs/home_move.py, `spark-trainer home move`): across
+filesystems (real tmpfs mounts) by copy, verify, record, follow and delete; refused for room, for a
+non-empty destination and while a run trains; an interrupted copy leaves the old home as it was."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from spark_trainer import home_record
+from spark_trainer.errors import OperationFailed
+from spark_trainer.jobs import control, home_move
+from spark_trainer.store import projects, runs
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.store import Store
+from tests.jobs.conftest import wait_until
+from tests.tmpfs import fill, tmpfs  # noqa: F401 - the fixture
+
+
+@pytest.fixture
+def chosen(home: Path, monkeypatch) -> Path:
+    """`home` as the chosen home (no $SPARK_TRAINER_HOME), holding one project and 3 MB of models."""
+    monkeypatch.delenv("SPARK_TRAINER_HOME")
+    with Store.open(home) as store:
+        projects.create(store, "kept")
+    (home / "models" / "weights.bin").write_bytes(os.urandom(3 * 2**20))
+    home_record.set_chosen(home)
+    return home.resolve()
+
+
+def _plan(dest: Path, **kwargs) -> home_move.MovePlan:
+    with Store.open(None) as store:
+        return home_move.plan_move(store, dest, **kwargs)
+
+
+def test_a_trained_run_moves_to_another_filesystem_and_logs_show_and_extend_work_there(
+        cli, home: Path, tmp_path: Path, run_file, tmpfs, monkeypatch) -> None:  # noqa: F811
+    trained = cli("--json", "train", str(run_file("moved", steps=4, ckpt_every=2)), "--wait")
+    assert trained.code == 0, trained.err
+    run_id = trained.json()["id"]
+    monkeypatch.delenv("SPARK_TRAINER_HOME")
+    assert cli("home", "set", str(home), use_home=False).code == 0
+    dest = tmpfs(tmp_path / "disk", 256 * 2**20) / "spark"
+
+    moved = cli("--json", "home", "move", str(dest), use_home=False)
+    assert moved.code == 0, moved.err
+    result = moved.json()
+    assert result["method"] == "copy" and result["dest"] == str(dest) and result["files"] > 10
+    assert "stored path(s)" in result["moved"] and "100%" in moved.err
+    assert not home.exists()  # deleted only after the copy was verified and opened
+    assert home_record.read_record() == home_record.HomeRecord(str(dest), str(dest))
+
+    shown = cli("--json", "run", "show", str(run_id), use_home=False)
+    assert shown.code == 0 and shown.json()["run"]["run_dir"] == str(dest / "runs" / str(run_id))
+    logs = cli("run", "logs", str(run_id), use_home=False)
+    assert logs.code == 0 and "step" in logs.out
+    extended = cli("--json", "run", "extend", str(run_id), "--steps", "2", "--wait", use_home=False)
+    assert extended.code == 0, extended.err
+    with Store.open(dest) as store:
+        run = runs.get(store, run_id)
+    assert run.status == RunStatus.COMPLETED and run.step == 6
+    assert (dest / "runs" / str(run_id) / "worker.log").read_text().count("resum") >= 1
+    assert not home.exists()  # the resume wrote nothing at the old place
+
+
+def test_a_move_without_room_is_refused_before_copying(chosen: Path, tmp_path: Path, tmpfs, cli) -> None:  # noqa: F811
+    small = tmpfs(tmp_path / "small", 2 * 2**20)
+    refused = cli("home", "move", str(small / "spark"), use_home=False)
+    assert refused.code == 1 and refused.err.count("\n") == 1
+    assert f"not enough room at {small / 'spark'}" in refused.err and "nothing was copied" in refused.err
+    assert list(small.iterdir()) == [] and (chosen / "models" / "weights.bin").stat().st_size == 3 * 2**20
+
+
+def test_a_copy_that_fills_the_disk_midway_leaves_the_old_home_intact(chosen: Path, tmp_path: Path,
+                                                                       tmpfs) -> None:  # noqa: F811
+    disk = tmpfs(tmp_path / "disk", 64 * 2**20)
+    plan = _plan(disk / "spark")  # room enough when checked...
+    ballast = fill(disk)  # ...and, when copied, room for the database but not the 3 MB of weights
+    os.truncate(ballast, ballast.stat().st_size - 2**20)
+    with pytest.raises(OperationFailed, match=f"failed at models/weights.bin \\(the disk at {disk / 'spark'} is full\\)"
+                                              f".*still at {chosen}"):
+        home_move.carry_out(plan)
+    ballast.unlink()
+    assert list(disk.iterdir()) == []  # the partial copy was removed
+    assert home_record.read_record().chosen == str(chosen)
+    with Store.open(None) as store:  # the old home opens and holds everything
+        assert store.home.root == chosen and [p.name for p in projects.list_all(store)] == ["kept"]
+
+
+def test_a_copy_interrupted_midway_leaves_the_old_home_intact(chosen: Path, tmp_path: Path, tmpfs) -> None:  # noqa: F811
+    disk = tmpfs(tmp_path / "disk", 64 * 2**20)
+    plan = _plan(disk / "spark")
+    copied: list[str] = []
+
+    def failing_copy(src: Path, dst: Path, advanced) -> None:
+        if copied:
+            raise OSError(errno.EIO, "Input/output error", str(src))
+        home_move.copy_with_progress(src, dst, advanced)
+        copied.append(src.name)
+
+    with pytest.raises(OperationFailed, match="failed at .*Input/output error.*the partial copy was removed"):
+        home_move.carry_out(plan, copy_file=failing_copy)
+    assert copied and not (disk / "spark").exists()
+    with Store.open(None) as store:
+        assert store.home.root == chosen and projects.list_all(store)
+
+
+def test_a_partial_copy_left_by_a_killed_move_is_removed_on_retry(chosen: Path, tmp_path: Path, tmpfs) -> None:  # noqa: F811
+    disk = tmpfs(tmp_path / "disk", 64 * 2**20)
+    dest = disk / "spark"
+    dest.mkdir()
+    (dest / home_move.MARKER).write_text(f'{{"source": "{chosen}"}}')
+    (dest / "sparktrainer.db").write_bytes(b"half")
+    plan = _plan(dest)
+    assert plan.removed_partial and not plan.rename
+    result = home_move.carry_out(plan)
+    assert result.notes[0].startswith("removed the partial copy")
+    assert not (dest / home_move.MARKER).exists() and not chosen.exists()
+    with Store.open(None) as store:
+        assert store.home.root == dest and projects.list_all(store)
+
+
+def test_same_filesystem_is_a_rename_and_keep_old_a_copy(chosen: Path, tmp_path: Path, cli) -> None:
+    kept = cli("--json", "home", "move", str(tmp_path / "copy"), "--keep-old", use_home=False)
+    assert kept.code == 0 and kept.json()["method"] == "copy" and kept.json()["kept_old"]
+    assert (chosen / "sparktrainer.db").is_file() and home_record.read_record().chosen == str(tmp_path / "copy")
+    assert cli("home", "set", str(chosen), use_home=False).code == 0
+    renamed = cli("--json", "home", "move", str(tmp_path / "renamed"), use_home=False)
+    assert renamed.code == 0 and renamed.json()["method"] == "rename" and not chosen.exists()
+    assert "kept" in cli("project", "list", use_home=False).out
+
+
+def test_bad_destinations_are_refused_in_one_line(chosen: Path, tmp_path: Path, cli) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    for dest, says in ((tmp_path / "full", "is not empty"), (chosen / "runs" / "x", "is inside the data home"),
+                       (chosen, "already at")):
+        refused = cli("home", "move", str(dest), use_home=False)
+        assert refused.code == 2 and says in refused.err and refused.err.count("\n") == 1, refused.err
+    (tmp_path / "empty").mkdir()
+    assert cli("home", "move", str(tmp_path / "empty"), use_home=False).code == 0  # an empty folder is fine
+
+
+def test_queued_runs_are_fine_and_said_to_start_from_the_new_place(chosen: Path, tmp_path: Path, cli) -> None:
+    from spark_trainer.store import experiments
+
+    with Store.open(None) as store:
+        experiments.create(store, project="kept", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                           config={})
+        run = runs.create(store, experiments.get(store, "e").id, requested_gpus="cpu")
+    moved = cli("home", "move", str(tmp_path / "new"), use_home=False)
+    assert moved.code == 0 and f"queued run(s) {run.id} will start from {tmp_path / 'new'}" in moved.err
+
+
+def test_a_move_is_refused_while_a_run_trains(cli, home: Path, tmp_path: Path, run_file, monkeypatch) -> None:
+    started = cli("--json", "train", str(run_file("busy", steps=400, ckpt_every=50)))
+    assert started.code == 0, started.err
+    run_id = started.json()["id"]
+    with Store.open(home) as store:
+        wait_until(store, run_id, lambda r: r.status == RunStatus.RUNNING and r.step >= 1, timeout_s=180)
+        try:
+            refused = cli("home", "move", str(tmp_path / "new"))
+            assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
+            assert f"run {run_id} is running; pause it (spark-trainer run pause {run_id})" in refused.err
+            assert not (tmp_path / "new").exists()
+        finally:
+            control.pause(store, run_id, grace_s=30)
+        assert runs.get(store, run_id).status == RunStatus.PAUSED
+    paused = cli("--json", "home", "move", str(tmp_path / "new"))  # paused is fine
+    assert paused.code == 0, paused.err
+
+
+HOLD_OPEN = """
+import sys, time
+from spark_trainer.store import projects
+from spark_trainer.store.store import Store
+store = Store.open(sys.argv[1])
+projects.list_all(store)
+print("open", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_move_is_refused_while_another_process_has_the_home_open(chosen: Path, tmp_path: Path, cli) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_OPEN, str(chosen)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        refused = cli("home", "move", str(tmp_path / "new"), use_home=False)
+        assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
+        assert f"the data home is open in another process (pid {holder.pid} (python" in refused.err
+        assert not (tmp_path / "new").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert cli("home", "move", str(tmp_path / "new"), use_home=False).code == 0
+
+
+def test_a_run_started_elsewhere_during_the_copy_undoes_the_move(chosen: Path, tmp_path: Path, tmpfs) -> None:  # noqa: F811
+    import sqlite3
+
+    from spark_trainer.store import experiments
+
+    with Store.open(None) as store:
+        experiments.create(store, project="kept", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                           config={})
+        run = runs.create(store, experiments.get(store, "e").id, requested_gpus="cpu")
+    plan = _plan(tmpfs(tmp_path / "disk", 64 * 2**20) / "spark")
+
+    def copy_while_a_scheduler_starts_the_run(src: Path, dst: Path, advanced) -> None:
+        with sqlite3.connect(chosen / "sparktrainer.db") as conn:  # as another process's scheduler would
+            conn.execute("UPDATE runs SET status = 'starting' WHERE id = ?", (run.id,))
+        conn.close()
+        home_move.copy_with_progress(src, dst, advanced)
+
+    with pytest.raises(OperationFailed, match=f"failed at the check \\(run {run.id} became starting during the copy"):
+        home_move.carry_out(plan, copy_file=copy_while_a_scheduler_starts_the_run)
+    assert not plan.dest.exists() and (chosen / "sparktrainer.db").is_file()
+    assert home_record.read_record().chosen == str(chosen)
