@@ -112,14 +112,15 @@ class MoveHomeDialog(QDialog):
         self._scheduling = self.ctx.scheduler.running
         self.ctx.scheduler.stop()  # no queued run starts from the old place half-way through
         self.move_button.setEnabled(False)
-        self.close_button.setEnabled(False)
+        self.close_button.setText("Cancel")  # stops the copy; the home stays where it is
         self.progress.setVisible(True)
         self.message.setText(f"Moving the data home to {self.dest}… The old one stays as it is until the copy is "
                              "complete and checked.")
         plan = self.plan
 
         def work(task_ctx) -> object:  # noqa: ANN001 - a TaskContext
-            result = home_move.carry_out(plan, progress=lambda done, total, name: task_ctx.progress((done, total, name)))
+            result = home_move.carry_out(plan, progress=lambda done, total, name: task_ctx.progress((done, total, name)),
+                                         cancel=task_ctx.cancel)
             task_ctx.flush()
             return result
 
@@ -127,6 +128,7 @@ class MoveHomeDialog(QDialog):
         task.signals.progress.connect(self._progressed)
         task.signals.succeeded.connect(self._moved)
         task.signals.failed.connect(lambda message, _exc: self._failed(message))
+        task.signals.cancelled.connect(self._cancelled)
         self.task = self.ctx.tasks.start(task, self.ctx.pool)
         return self.task
 
@@ -148,6 +150,10 @@ class MoveHomeDialog(QDialog):
         self.move_button.setVisible(False)
         self.close_button.setVisible(False)
 
+    def _cancelled(self) -> None:
+        self._failed(f"the move was cancelled; the partial copy was removed and the home is still at "
+                     f"{self.plan.source}")  # type: ignore[attr-defined]
+
     def _failed(self, message: str) -> None:
         self.state = "failed"
         self.message.setText(f"The data home was not moved: {message}")
@@ -158,6 +164,12 @@ class MoveHomeDialog(QDialog):
             self.ctx.scheduler.start()
 
     def reject(self) -> None:
-        if self.state in ("moving", "done"):  # a move is not stopped half-way; after it, only a restart
+        if self.state == "moving":  # Cancel, Escape or the title bar's close: stop the copy, then say so
+            if self.task is not None and not self.plan.rename:  # type: ignore[attr-defined]  # a rename is instant
+                self.task.cancel()
+                self.close_button.setEnabled(False)
+                self.detail.setText("Cancelling: removing the partial copy…")
+            return
+        if self.state == "done":  # the window still shows the old place: only a restart goes on from here
             return
         super().reject()

@@ -20,12 +20,13 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from spark_trainer import home_record
-from spark_trainer.errors import BadInput, Conflict, DiskFull, OperationFailed
+from spark_trainer.errors import BadInput, Conflict, DiskFull, OperationFailed, SparkError
 from spark_trainer.paths import DB_NAME, HOME_ENV, DataHome, disk_free_bytes
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
@@ -38,6 +39,10 @@ CHUNK = 4 * 2**20
 
 Progress = Callable[[int, int, str], None]  # bytes copied, bytes in all, the file being copied
 CopyFile = Callable[[Path, Path, Callable[[int], None]], None]
+
+
+class MoveCancelled(SparkError):
+    """The user stopped a copy: the partial copy is gone and the home is where it was."""
 
 
 @dataclass(frozen=True)
@@ -151,8 +156,10 @@ def plan_move(store: Store, dest: str | os.PathLike[str], *, keep_old: bool = Fa
     return MovePlan(source, target, rename, files, size, queued, keep_old, removed)
 
 
-def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: CopyFile | None = None) -> MoveResult:
-    """Move the home as planned. The caller has closed its own store on the source first."""
+def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: CopyFile | None = None,
+              cancel: threading.Event | None = None) -> MoveResult:
+    """Move the home as planned. The caller has closed its own store on the source first. Setting
+    `cancel` during a copy stops it (MoveCancelled) with the partial copy removed; a rename is instant."""
     notes = ["removed the partial copy an interrupted move had left there"] if plan.removed_partial else []
     if plan.rename:
         plan.dest.parent.mkdir(parents=True, exist_ok=True)
@@ -164,7 +171,7 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
         if progress is not None:
             progress(plan.bytes, plan.bytes, "")
     else:
-        _copy_home(plan, progress, copy_file or copy_with_progress)
+        _copy_home(plan, progress, copy_file or copy_with_progress, cancel)
     home_record.set_chosen(plan.dest)
     home_record.set_opened(plan.dest)
     with Store.open(DataHome(plan.dest)) as moved_store:  # every stored path follows (home_moves)
@@ -194,13 +201,17 @@ def copy_with_progress(src: Path, dst: Path, advanced: Callable[[int], None]) ->
     shutil.copystat(src, dst)
 
 
-def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile) -> None:
+def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile,
+               cancel: threading.Event | None = None) -> None:
     dest_existed = plan.dest.exists()
     done = 0
     current = ""
 
     def advanced(count: int) -> None:
         nonlocal done
+        if cancel is not None and cancel.is_set():  # checked per chunk: a large checkpoint stops within 4 MB
+            raise MoveCancelled(f"the move was cancelled; the partial copy was removed and the home is still at "
+                                f"{plan.source}")
         done += count
         if progress is not None:
             progress(done, plan.bytes, current)
@@ -239,8 +250,8 @@ def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile) -
                 shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
         else:
             shutil.rmtree(plan.dest, ignore_errors=True)
-        if not isinstance(exc, Exception):
-            raise  # KeyboardInterrupt: cleaned up, and still an interrupt
+        if not isinstance(exc, Exception) or isinstance(exc, MoveCancelled):
+            raise  # KeyboardInterrupt or a cancel: cleaned up, and still what it was
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
             reason = f"the disk at {plan.dest} is full"

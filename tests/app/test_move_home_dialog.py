@@ -39,14 +39,35 @@ def test_a_move_to_another_disk_copies_with_progress_then_asks_for_a_restart(sto
     task = dialog.start_move()
     task.signals.progress.connect(lambda value: seen.append(value[0]))
     assert not ctx.scheduler.running  # held while the home moves
-    dialog.reject()  # Escape while moving: the move is not abandoned half-way
-    assert dialog.isVisible()
     qtbot.waitUntil(lambda: dialog.state in ("done", "failed"), timeout=60000)
     assert dialog.state == "done", dialog.message.text()
     assert dialog.progress.value() == 1000 and seen  # progress arrived while copying
     assert "Close SparkTrainer and start it again" in dialog.message.text() and dialog.quit_button.isVisible()
     assert not store.home.root.exists() and (dest / "sparktrainer.db").is_file()
     assert home_record.read_record().chosen == str(dest)  # the next start, and `spark-trainer`, open it
+    dialog.reject()  # Escape after the move: the window shows the old place, so only a restart goes on
+    assert dialog.isVisible()
+
+
+def test_cancel_stops_the_copy_and_leaves_the_home_where_it_was(store, ctx, dialog_for, tmp_path, qtbot,
+                                                               tmpfs) -> None:  # noqa: F811
+    # A 100 GB home copied to a new disk must be stoppable: before, Cancel was disabled during the copy.
+    projects.create(store, "kept")
+    (store.home.models_dir / "weights.bin").write_bytes(os.urandom(24 * 2**20))
+    dest = tmpfs(tmp_path / "disk", 128 * 2**20) / "spark"
+    dialog = dialog_for(dest)
+    ctx.scheduler.start()
+    dialog.start_move()
+    assert dialog.close_button.isEnabled() and dialog.close_button.text() == "Cancel"
+    dialog.reject()  # Cancel (or Escape) while copying
+    qtbot.waitUntil(lambda: dialog.state == "failed", timeout=60000)
+    assert dialog.message.text() == (f"The data home was not moved: the move was cancelled; the partial copy was "
+                                     f"removed and the home is still at {store.home.root}")
+    assert not dest.exists() and (store.home.root / "models" / "weights.bin").is_file()
+    assert [p.name for p in projects.list_all(store)] == ["kept"]
+    assert home_record.read_record().chosen is None and ctx.scheduler.running  # nothing changed; scheduling again
+    dialog.reject()
+    assert not dialog.isVisible()
 
 
 def test_refusals_are_one_line_and_nothing_moves(store, ctx, dialog_for, tmp_path) -> None:
