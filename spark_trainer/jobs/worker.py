@@ -264,9 +264,11 @@ def run_rank(run_id: int, rank: int, *, lean: bool = False) -> int:
     """A rank process of a distributed run: train; rank 0 reports and writes the outcome (`lean`:
     as for `run_worker`)."""
     store = Store.open(upgrade=False, busy_timeout_ms=WORKER_BUSY_TIMEOUT_MS)
+    log_watch = None
     try:
         run = runs.get(store, run_id)
         run_dir = Path(run.run_dir)
+        log_watch = worker_log.keep_attached(run_dir / process.LOG_NAME, HEARTBEAT_S)
         commands = Commands()
         _install_stop_handler(run_dir, commands)
         config = frozen_config(run_dir)
@@ -300,6 +302,8 @@ def run_rank(run_id: int, rank: int, *, lean: bool = False) -> int:
         # for it a grace period, then stops it, instead of waiting forever.
         return 1 if finish.status == RunStatus.FAILED else 0
     finally:
+        if log_watch is not None:
+            log_watch.set()
         store.close()
 
 
