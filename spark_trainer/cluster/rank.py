@@ -21,7 +21,7 @@ from spark_trainer.config import load_config
 from spark_trainer.errors import BadInput, SparkError, describe
 from spark_trainer.jobs.worker import HEARTBEAT_S, Finish, _install_stop_handler, _outcome_finish, _SilentReporter, say
 from spark_trainer.store.entities import RunStatus
-from spark_trainer.training.reporting import Commands
+from spark_trainer.training.reporting import Commands, StopRequested
 
 
 def _heartbeat(reporter: object, stop: threading.Event) -> None:
@@ -81,6 +81,10 @@ def _train(job_dir: Path, spec: JobSpec, run_dir: Path, reporter: object, comman
         outcome = run_training(config, data_path=spec.resolve(job_dir, spec.data_path), run_dir=run_dir,
                                reporter=reporter, commands=commands, resume_from=checkpoint)  # type: ignore[arg-type]
         return _outcome_finish(outcome, commands)
+    except StopRequested as exc:  # before the first step: the job is paused (or cancelled), nothing to save
+        from spark_trainer.jobs.worker import start_up_stop_finish
+
+        return start_up_stop_finish(exc.kind, exc.phase)
     except OutOfMemory as exc:
         from spark_trainer.jobs.worker import oom_message
 

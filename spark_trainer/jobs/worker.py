@@ -32,7 +32,7 @@ from spark_trainer.store.entities import RunStatus, utcnow
 from spark_trainer.store.store import Store
 from spark_trainer.training.checkpoint_check import set_aside_damaged
 from spark_trainer.training.divergence import Diverged
-from spark_trainer.training.reporting import Commands, StopKind, TrainOutcome
+from spark_trainer.training.reporting import Commands, StopKind, StopRequested, TrainOutcome
 
 HEARTBEAT_S = 2.0
 # A worker's writes wait this long for another process's write lock before failing the run (the app
@@ -43,6 +43,8 @@ WORKER_BUSY_TIMEOUT_MS = 600_000
 OUTCOME_NAME = "outcome.json"
 OOM_PREFIX = "oom-rank"  # oom-rank<N>.json: rank N ran out of memory (for the launcher to decide)
 OOM_EXIT = 3
+START_UP_STOP_EXIT = 4  # a rank stopped by request before training: the launcher stops the others at once
+START_UP_STOP_GRACE_S = 5.0  # ranks left blocked in a rendezvous or collective with a stopped rank then die
 
 
 @dataclass
@@ -60,8 +62,11 @@ def say(message: str) -> None:
 def _install_stop_handler(run_dir: Path, commands: Commands) -> None:
     def on_term(_signum: int, _frame: Any) -> None:
         kind = control.requested_stop(run_dir)
-        say(f"SIGTERM received: {kind.value} requested; saving a checkpoint and stopping")
+        starting = commands.starting
+        say(f"SIGTERM received: {kind.value} requested; "
+            + ("stopping start-up" if starting else "saving a checkpoint and stopping"))
         commands.request_stop(kind)
+        commands.interrupt_start_up()  # inside a long start-up phase (loading the model): raises StopRequested
 
     signal.signal(signal.SIGTERM, on_term)
 
@@ -117,6 +122,7 @@ def train(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, co
     from spark_trainer.training.engine import OutOfMemory, run_training
     from spark_trainer.training.reporters import StoreReporter
 
+    commands.check_stop()
     data_path = Path(datasets.get(store, config.dataset).path)
     while True:
         checkpoint = latest_checkpoint(run_dir)
@@ -185,6 +191,13 @@ def _outcome_finish(outcome: TrainOutcome, commands: Commands) -> Finish:
                   step=outcome.step)
 
 
+def start_up_stop_finish(kind: StopKind, phase: str) -> Finish:
+    """A run stopped by request before its first step: paused or cancelled, with nothing to save."""
+    target = RunStatus.CANCELLED if kind == StopKind.CANCEL else RunStatus.PAUSED
+    verb = "cancelled" if target == RunStatus.CANCELLED else "paused"
+    return Finish(target, f"{verb} by request during start-up ({phase}); no new step was trained, so nothing to save")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -207,14 +220,17 @@ def _start_ranks(run_id: int, world: int, gpus: list[int]) -> list[subprocess.Po
 
 def _wait_ranks(procs: list[subprocess.Popen], grace_s: float = 30.0) -> list[int]:
     """Wait for every rank; once one has failed, the others (stuck waiting for it in a collective)
-    get `grace_s` to finish, then are killed."""
+    get `grace_s` to finish, then are killed; once one has stopped during start-up (by request),
+    START_UP_STOP_GRACE_S."""
     import time
 
-    failed_at = None
+    failed_at, grace = None, grace_s
     while any(p.poll() is None for p in procs):
         if failed_at is None and any(p.returncode not in (None, 0) for p in procs):
             failed_at = time.monotonic()
-        if failed_at is not None and time.monotonic() - failed_at > grace_s:
+            if any(p.returncode == START_UP_STOP_EXIT for p in procs):
+                grace = min(grace_s, START_UP_STOP_GRACE_S)
+        if failed_at is not None and time.monotonic() - failed_at > grace:
             for p in procs:
                 if p.poll() is None:
                     p.kill()
@@ -230,17 +246,23 @@ def _rank_ooms(run_dir: Path) -> list[dict]:
     return found
 
 
-def _launch_ranks(store: Store, run_id: int, run_dir: Path, world: int, gpus: list[int]) -> Finish:
+def _launch_ranks(store: Store, run_id: int, run_dir: Path, world: int, gpus: list[int],
+                  commands: Commands) -> Finish:
     """One process per device; they share this worker's process group, so a kill reaches them.
 
     An out-of-memory on any rank stops them all; with `train.auto_batch` every rank then restarts
     from the last checkpoint with half the micro-batch (one decision, so no rank waits forever).
+    A stop requested before the ranks trained a step ends them all within seconds.
     """
     (run_dir / OUTCOME_NAME).unlink(missing_ok=True)
     _rank_ooms(run_dir)
+    commands.check_stop()  # requested while this process prepared the run: no rank is started
+    commands.started()  # from here the ranks take a stop (the SIGTERM reaches them too); this process waits
     while True:
         codes = _wait_ranks(_start_ranks(run_id, world, gpus))
         say(f"rank exit codes: {codes}")
+        if START_UP_STOP_EXIT in codes:
+            return _ranks_stopped_at_start_up(run_dir, commands)
         ooms = _rank_ooms(run_dir)
         if not ooms:
             break
@@ -260,6 +282,16 @@ def _launch_ranks(store: Store, run_id: int, run_dir: Path, world: int, gpus: li
     return Finish(RunStatus(data["status"]), data["reason"], error=data.get("error"), step=data.get("step"))
 
 
+def _ranks_stopped_at_start_up(run_dir: Path, commands: Commands) -> Finish:
+    """Rank 0's account (it names the start-up phase), else the stop that was requested."""
+    outcome_file = run_dir / OUTCOME_NAME
+    data = json.loads(outcome_file.read_text()) if outcome_file.exists() else None
+    if data is not None and data["status"] in (RunStatus.PAUSED.value, RunStatus.CANCELLED.value):
+        return Finish(RunStatus(data["status"]), data["reason"], step=data.get("step"))
+    kind = commands.stop_requested or control.requested_stop(run_dir)
+    return start_up_stop_finish(kind, "starting the processes")
+
+
 def run_rank(run_id: int, rank: int, *, lean: bool = False) -> int:
     """A rank process of a distributed run: train; rank 0 reports and writes the outcome (`lean`:
     as for `run_worker`)."""
@@ -276,6 +308,7 @@ def run_rank(run_id: int, rank: int, *, lean: bool = False) -> int:
             keep_out_unneeded(config)
         from spark_trainer.training.engine import OutOfMemory
 
+        code = None
         try:
             outcome = train(store, run_id, config, run_dir, commands, report=rank == 0)
             finish = _outcome_finish(outcome, commands)
@@ -292,12 +325,22 @@ def run_rank(run_id: int, rank: int, *, lean: bool = False) -> int:
         except Diverged as exc:  # every rank sees the same reduced loss: all stop at the same step
             say(str(exc))
             finish = Finish(RunStatus.FAILED, "training diverged", error=str(exc))
+        except StopRequested as exc:
+            finish, code = start_up_stop_finish(exc.kind, exc.phase), START_UP_STOP_EXIT
+        except Exception as exc:  # noqa: BLE001 - see below
+            if commands.stop_requested is None:
+                raise
+            # Another rank stopped during start-up, breaking the rendezvous or collective this one was in.
+            say(f"rank {rank}: stopped by request ({type(exc).__name__} from a rank that stopped first)")
+            return START_UP_STOP_EXIT
         if rank == 0:
             payload = {"status": finish.status.value, "reason": finish.reason, "error": finish.error,
                        "step": finish.step}
             tmp = run_dir / (OUTCOME_NAME + ".tmp")
             tmp.write_text(json.dumps(payload))
             tmp.replace(run_dir / OUTCOME_NAME)
+        if code is not None:
+            return code
         # A failed rank exits non-zero, so the launcher gives any rank still waiting in a collective
         # for it a grace period, then stops it, instead of waiting forever.
         return 1 if finish.status == RunStatus.FAILED else 0
@@ -394,9 +437,13 @@ def _train_here_or_ranks(store: Store, run: Any, run_dir: Path, commands: Comman
             runs.note(store, run.id, note)
         world = gpu_alloc.world_size(gpu_alloc.parse_request(run.requested_gpus), run.gpus)
         if world > 1:
-            return _launch_ranks(store, run.id, run_dir, world, run.gpus)
+            return _launch_ranks(store, run.id, run_dir, world, run.gpus, commands)
         config = frozen_config(run_dir)
         return _outcome_finish(train(store, run.id, config, run_dir, commands), commands)
+    except StopRequested as exc:
+        finish = start_up_stop_finish(exc.kind, exc.phase)
+        say(finish.reason)
+        return finish
     except OperationFailedOOM as exc:
         say(str(exc))
         return Finish(RunStatus.FAILED, "out of memory", error=str(exc))
