@@ -1,6 +1,6 @@
 """A pause or cancel while the worker is still starting up (reading and tokenizing the data,
 loading the model) ends the run within seconds, not after the stop grace period; a paused run then
-resumes and trains to completion (jobs/stop_signal.py, Commands.start_up).
+resumes and trains to completion (jobs/worker_process.py install_stop_handler, Commands.start_up).
 
 The slow start-up is the test-only hook SPARK_TRAINER_TEST_START_UP_DELAY (see
 spark_trainer.training.reporting): model loading sleeps that long, as a large model's does.
