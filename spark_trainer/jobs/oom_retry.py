@@ -64,14 +64,14 @@ def train(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, co
                 where = getattr(exc, "where", None)
                 raise OperationFailedOOM(str(exc) if where else oom_message(exc.micro_batch, exc.grad_accum)) from exc
             config = halved(store, run_id, config, run_dir, exc.micro_batch, exc.grad_accum,
-                             getattr(exc, "where", "a training step"), report)
+                            getattr(exc, "where", "a training step"), report)
         # Outside the except block: the failed attempt's tensors are only unreachable once the
         # exception (and its traceback's frames) is gone.
         _free_cuda_memory()
 
 
 def halved(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, micro_batch: int, grad_accum: int,
-            where: str, report: bool) -> ExperimentConfig:
+           where: str, report: bool) -> ExperimentConfig:
     """The auto_batch retry's config: half the micro-batch, double the accumulation (recorded)."""
     config = config.model_copy(deep=True)
     config.train.batch_size = micro_batch // 2

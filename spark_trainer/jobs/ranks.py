@@ -105,7 +105,7 @@ def launch_ranks(store: Store, run_id: int, run_dir: Path, world: int, gpus: lis
             message = first["message"] if first.get("where") else oom_message(first["micro_batch"], first["grad_accum"])
             return Finish(RunStatus.FAILED, "out of memory", error=message)
         halved(store, run_id, config, run_dir, first["micro_batch"], first["grad_accum"],
-                first.get("where") or "a training step", report=True)
+               first.get("where") or "a training step", report=True)
     outcome_file = run_dir / OUTCOME_NAME
     data = json.loads(outcome_file.read_text()) if outcome_file.exists() else None
     # Rank 0's own account of a failure (a full disk) explains the other ranks' exits too.
@@ -116,11 +116,12 @@ def launch_ranks(store: Store, run_id: int, run_dir: Path, world: int, gpus: lis
 
 
 def _ranks_stopped_at_start_up(run_dir: Path, commands: Commands) -> Finish:
-    """Rank 0's account (it names the start-up phase), else the stop that was requested."""
+    """Rank 0's account (it names the start-up phase, or says how it failed), else the stop that was
+    requested."""
     outcome_file = run_dir / OUTCOME_NAME
     data = json.loads(outcome_file.read_text()) if outcome_file.exists() else None
-    if data is not None and data["status"] in (RunStatus.PAUSED.value, RunStatus.CANCELLED.value):
-        return Finish(RunStatus(data["status"]), data["reason"], step=data.get("step"))
+    if data is not None:
+        return Finish(RunStatus(data["status"]), data["reason"], error=data.get("error"), step=data.get("step"))
     kind = commands.stop_requested or control.requested_stop(run_dir)
     return start_up_stop_finish(kind, "starting the processes")
 
@@ -164,7 +165,8 @@ def run_rank(run_id: int, rank: int, *, lean: bool = False) -> int:
             if commands.stop_requested is None:
                 raise
             # Another rank stopped during start-up, breaking the rendezvous or collective this one was in.
-            say(f"rank {rank}: stopped by request ({type(exc).__name__} from a rank that stopped first)")
+            first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+            say(f"rank {rank}: stopped by request ({type(exc).__name__} from a rank that stopped first: {first_line})")
             return START_UP_STOP_EXIT
         if rank == 0:
             payload = {"status": finish.status.value, "reason": finish.reason, "error": finish.error,
