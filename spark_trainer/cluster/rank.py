@@ -2,7 +2,7 @@
 
 The scheduler (torchrun, accelerate launch, or srun through `slurm_rank.sh`) sets RANK, WORLD_SIZE,
 LOCAL_RANK, MASTER_ADDR and MASTER_PORT; accelerate reads them as it does for a local multi-process
-run (jobs/worker.py). Every rank trains; rank 0 alone writes (the engine reports and saves only on
+run (jobs/ranks.py). Every rank trains; rank 0 alone writes (the engine reports and saves only on
 the main process), into the job folder's `run/` in a local run's layout, through JobFolderReporter.
 SIGTERM (scancel, or Ctrl-C on a launcher) checkpoints and stops, as for a local worker: a pause.
 """
@@ -19,9 +19,11 @@ from spark_trainer.cluster import layout
 from spark_trainer.cluster.layout import JobSpec
 from spark_trainer.config import load_config
 from spark_trainer.errors import BadInput, SparkError, describe
-from spark_trainer.jobs.worker import HEARTBEAT_S, Finish, _install_stop_handler, _outcome_finish, _SilentReporter, say
+from spark_trainer.jobs.finish import Finish, outcome_finish, start_up_stop_finish
+from spark_trainer.jobs.oom_retry import SilentReporter, oom_message
+from spark_trainer.jobs.worker_process import HEARTBEAT_S, install_stop_handler, say
 from spark_trainer.store.entities import RunStatus
-from spark_trainer.training.reporting import Commands
+from spark_trainer.training.reporting import Commands, StopRequested
 
 
 def _heartbeat(reporter: object, stop: threading.Event) -> None:
@@ -47,10 +49,10 @@ def run_job_rank(job_dir: Path) -> int:
     run_dir = job_dir / layout.RUN_DIR
     (run_dir / layout.LOGS_DIR).mkdir(parents=True, exist_ok=True)
     commands = Commands()
-    _install_stop_handler(run_dir, commands)
+    install_stop_handler(run_dir, commands)
     from spark_trainer.cluster.reporter import JobFolderReporter
 
-    reporter = JobFolderReporter(run_dir, world_size=world) if rank == 0 else _SilentReporter()
+    reporter = JobFolderReporter(run_dir, world_size=world) if rank == 0 else SilentReporter()
     beat_stop = threading.Event()
     if rank == 0:
         reporter.transition("running", f"job started: rank 0 on {reporter.status['host']} (pid {os.getpid()}), "
@@ -80,10 +82,10 @@ def _train(job_dir: Path, spec: JobSpec, run_dir: Path, reporter: object, comman
             say(f"resuming from {checkpoint.name}")
         outcome = run_training(config, data_path=spec.resolve(job_dir, spec.data_path), run_dir=run_dir,
                                reporter=reporter, commands=commands, resume_from=checkpoint)  # type: ignore[arg-type]
-        return _outcome_finish(outcome, commands)
+        return outcome_finish(outcome, commands)
+    except StopRequested as exc:  # before the first step: the job is paused (or cancelled), nothing to save
+        return start_up_stop_finish(exc.kind, exc.phase)
     except OutOfMemory as exc:
-        from spark_trainer.jobs.worker import oom_message
-
         return Finish(RunStatus.FAILED, "out of memory", error=oom_message(exc.micro_batch, exc.grad_accum))
     except SparkError as exc:
         say(str(exc))

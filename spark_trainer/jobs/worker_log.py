@@ -151,9 +151,10 @@ def writes_to(log_path: Path) -> bool:
     return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
 
-def reattach_if_deleted(log_path: Path) -> bool:
+def reattach_if_deleted(log_path: Path, *, announce: bool = True) -> bool:
     """If the log file the worker writes to was deleted (by hand, or a clean-up script), open a new
-    one at `log_path` onto stdout and stderr, starting with a line that says so; True if it did.
+    one at `log_path` onto stdout and stderr, starting with a line that says so (`announce`: the
+    launcher of a distributed run says it, its ranks reopen silently); True if it did.
 
     Without this every later line went to the deleted file: `run logs` and the GUI showed nothing
     more, and a run that then failed had no log tail for its error.
@@ -169,6 +170,28 @@ def reattach_if_deleted(log_path: Path) -> bool:
         os.dup2(fd, 2)
     finally:
         os.close(fd)
-    print(f"[{log_path.name} was deleted while the run was training; the lines written since then are lost]",
-          flush=True)
+    if announce:
+        print(f"[{log_path.name} was deleted while the run was training; the lines written since then are lost]",
+              flush=True)
     return True
+
+
+def keep_attached(log_path: Path, every_s: float) -> threading.Event | None:
+    """For a rank process of a distributed run: reopen `log_path` whenever it is deleted, checked
+    every `every_s` seconds on a daemon thread, until the returned event is set (None when this
+    process does not write to `log_path`, e.g. in a test).
+
+    A rank inherits the launcher's descriptor of worker.log, and a descriptor is per process: the
+    launcher reopening the log (its heartbeat does) left the ranks, which do the training and print
+    its lines and tracebacks, writing into the deleted file.
+    """
+    if not writes_to(log_path):
+        return None
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(every_s):
+            reattach_if_deleted(log_path, announce=False)
+
+    threading.Thread(target=watch, daemon=True, name="log-reattach").start()
+    return stop

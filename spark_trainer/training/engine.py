@@ -82,19 +82,25 @@ def run_training(
     t = config.train
     spec = get_recipe(config.recipe)
     watch = spec.metric(t.early_stopping_metric)  # an unknown metric fails here, before any work
-    recipe: Recipe = spec.load()(config)
-    recipe.prepare(Path(data_path))
+    # Start-up phases: a stop requested meanwhile raises StopRequested between them, or at once
+    # inside the long ones that write nothing half-way (reading the data, loading the model).
+    with commands.start_up("preparing the data", interruptible=True):
+        recipe: Recipe = spec.load()(config)
+        recipe.prepare(Path(data_path))
     resume_from = Path(resume_from) if resume_from is not None else None
     resume_state = checkpoints.read_state(resume_from) if resume_from is not None else None
 
-    accelerator, precision, plan = accel.make_accelerator(config, getattr(recipe, "model_dir", None))
+    with commands.start_up("starting the processes"):  # a distributed run's rendezvous: not interrupted
+        accelerator, precision, plan = accel.make_accelerator(config, getattr(recipe, "model_dir", None))
     is_main, world, rank = accelerator.is_main_process, accelerator.num_processes, accelerator.process_index
     report = _MainOnly(reporter, is_main)
     if resume_state is not None:
         config = sharding.keep_global_batch(config, resume_state, world, report.on_log)
         t = config.train
     set_seed(t.seed)
-    model = oom.call(t, "model loading", recipe.build_model, accelerator.device, precision)
+    with commands.start_up("loading the model", interruptible=True):
+        model = oom.call(t, "model loading", recipe.build_model, accelerator.device, precision)
+    commands.check_stop()
     if plan.fsdp:
         sharding.check_all_trainable(model)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -136,6 +142,7 @@ def run_training(
     if compiling.active:
         report.on_log(f"torch.compile on ({os.environ.get('SPARK_TRAINER_COMPILE_BACKEND', 'inductor')}); "
                       "the first steps include the compile warm-up")
+    commands.started()  # a stop requested until here ends the run without a step (nothing new to save)
     report.on_start(start_step=step, total_steps=total)
     model.train()
     state = _Loop(config, spec, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order, watch,

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import enum
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+# Tests only: model loading sleeps this many seconds first (`Commands.start_up`), so a test can stop
+# a worker whose start-up is slow, as a large model's is, without one.
+START_UP_DELAY_ENV = "SPARK_TRAINER_TEST_START_UP_DELAY"
 
 
 class Reporter(Protocol):
@@ -43,14 +49,70 @@ class StopKind(str, enum.Enum):
     PAUSE = "pause"
 
 
+class StopRequested(Exception):  # noqa: N818 - a request, not an error
+    """A stop was requested during start-up, before the first step: nothing new was trained or saved."""
+
+    def __init__(self, kind: StopKind, phase: str) -> None:
+        super().__init__(f"{kind.value} requested during start-up ({phase})")
+        self.kind, self.phase = kind, phase
+
+
 class Commands:
-    """Thread-safe requests to a running engine; a signal handler may set them."""
+    """Thread-safe requests to a running engine; a signal handler may set them.
+
+    Until the engine calls `started()`, a stop is honoured between start-up phases (and, inside an
+    interruptible one, at once) by raising StopRequested; after it, by the loop, which saves first.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.RLock()  # reentrant: a signal handler may call in while the engine holds it
         self._stop: StopKind | None = None
         self._save = False
         self._sample = False
+        self._phase: str | None = "starting"  # None once training steps run
+        self._interruptible = False
+
+    @contextmanager
+    def start_up(self, phase: str, *, interruptible: bool = False) -> Iterator[None]:
+        """Run one start-up phase. A stop requested before it raises StopRequested here. `interruptible`:
+        the phase only reads, or writes atomically (tokenizing, loading weights), so a stop requested
+        during it raises at once, from the signal handler (`interrupt_start_up`), rather than after a
+        call that can take minutes."""
+        with self._lock:
+            self._phase, self._interruptible = phase, interruptible
+        try:
+            self.check_stop()  # after marking the phase: a signal in between then raises in its handler
+            if phase == "loading the model":
+                _start_up_delay_for_tests()
+            yield
+        finally:
+            self._interruptible = False
+
+    def check_stop(self) -> None:
+        """Raise StopRequested if a stop was requested and training has not started."""
+        with self._lock:
+            if self._stop is not None and self._phase is not None:
+                raise StopRequested(self._stop, self._phase)
+
+    def interrupt_start_up(self) -> None:
+        """For a SIGTERM handler, after `request_stop`: raise StopRequested now if inside an
+        interruptible start-up phase (the exception unwinds that phase's call)."""
+        if self._interruptible:
+            self.check_stop()
+
+    def started(self) -> None:
+        """Start-up is over (raises StopRequested for a stop requested in its last phase); from now on
+        the training loop honours stops."""
+        with self._lock:
+            self._interruptible = False
+            self.check_stop()
+            self._phase = None
+
+    @property
+    def starting(self) -> bool:
+        """True until the engine has started training steps."""
+        with self._lock:
+            return self._phase is not None
 
     def request_stop(self, kind: StopKind = StopKind.CANCEL) -> None:
         with self._lock:
@@ -93,3 +155,16 @@ class TrainOutcome:
     final_path: Path | None = None
     best_metric: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _start_up_delay_for_tests() -> None:
+    """Sleep SPARK_TRAINER_TEST_START_UP_DELAY seconds when it is set (tests only; see above)."""
+    import os
+    import sys
+    import time
+
+    delay = float(os.environ.get(START_UP_DELAY_ENV) or 0)
+    if delay > 0:
+        print(f"start-up delayed {delay:g} s ({START_UP_DELAY_ENV}, a test's slow model loading)", file=sys.stderr,
+              flush=True)
+        time.sleep(delay)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from spark_trainer.config import load_config
-from spark_trainer.jobs import worker
+from spark_trainer.jobs import oom_retry
 from spark_trainer.jobs.submit import frozen_config, submit_config
 from spark_trainer.store import metrics, runs
 from spark_trainer.store.store import Store
@@ -56,7 +56,7 @@ def _submit(store: Store, run_file, **train) -> tuple[int, Path]:
 def test_auto_batch_halves_the_micro_batch_until_it_fits(store: Store, run_file, oom_above) -> None:
     run_id, run_dir = _submit(store, run_file, batch_size=8, grad_accum=1, auto_batch=True)
     seen = oom_above(2)
-    outcome = worker.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
+    outcome = oom_retry.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
     assert outcome.status == "completed" and outcome.step == 6
     assert seen[:3] == [8, 4, 2]  # two retries, then every step at micro-batch 2
     notes = [e.reason for e in runs.events(store, run_id) if e.reason.startswith("out of memory")]
@@ -72,8 +72,8 @@ def test_auto_batch_halves_the_micro_batch_until_it_fits(store: Store, run_file,
 def test_without_auto_batch_the_error_names_the_micro_batch(store: Store, run_file, oom_above) -> None:
     run_id, run_dir = _submit(store, run_file, batch_size=8, grad_accum=1)
     oom_above(2)
-    with pytest.raises(worker.OperationFailedOOM) as info:
-        worker.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
+    with pytest.raises(oom_retry.OperationFailedOOM) as info:
+        oom_retry.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
     message = str(info.value)
     assert "micro-batch 8" in message and "train.auto_batch" in message and "train.grad_accum" in message
     assert frozen_config(run_dir).train.batch_size == 8  # nothing rewritten
@@ -106,7 +106,7 @@ def test_oom_during_evaluation_is_retried_like_a_step_oom(store: Store, run_file
     run = submit_config(store, spec, base_dir=path.parent).run
     run_id, run_dir = run.id, Path(run.run_dir)
     seen = _oom_in_evaluation_above(monkeypatch, 2)
-    outcome = worker.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
+    outcome = oom_retry.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
     assert outcome.status == "completed" and outcome.step == 4
     assert seen[0] == 4 and set(seen[1:]) == {2}
     notes = [e.reason for e in runs.events(store, run_id) if e.reason.startswith("out of memory")]
@@ -122,8 +122,8 @@ def test_oom_during_evaluation_without_auto_batch_says_where(store: Store, run_f
     spec.eval.every_steps = 2
     run = submit_config(store, spec, base_dir=path.parent).run
     _oom_in_evaluation_above(monkeypatch, 2)
-    with pytest.raises(worker.OperationFailedOOM, match="ran out of memory during evaluation with train.batch_size 4"):
-        worker.train(store, run.id, frozen_config(Path(run.run_dir)), Path(run.run_dir), Commands())
+    with pytest.raises(oom_retry.OperationFailedOOM, match="ran out of memory during evaluation with train.batch_size 4"):
+        oom_retry.train(store, run.id, frozen_config(Path(run.run_dir)), Path(run.run_dir), Commands())
 
 
 def test_oom_loading_the_model_is_not_retried_by_auto_batch(store: Store, run_file, monkeypatch) -> None:
@@ -136,8 +136,8 @@ def test_oom_loading_the_model_is_not_retried_by_auto_batch(store: Store, run_fi
 
     monkeypatch.setattr(CausalLMRecipe, "build_model", build_model)
     run_id, run_dir = _submit(store, run_file, batch_size=8, grad_accum=1, auto_batch=True)
-    with pytest.raises(worker.OperationFailedOOM, match="during model loading .*use a smaller model"):
-        worker.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
+    with pytest.raises(oom_retry.OperationFailedOOM, match="during model loading .*use a smaller model"):
+        oom_retry.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
     assert not [e for e in runs.events(store, run_id) if e.reason.startswith("out of memory")]
     assert frozen_config(run_dir).train.batch_size == 8  # nothing rewritten
 

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+import pytest
+
 from spark_trainer.jobs.worker_log import LogHealth, LogStream
 from tests.tmpfs import fill, free, tmpfs  # noqa: F401 - the fixture
 
@@ -117,3 +120,45 @@ def test_a_worker_log_deleted_by_hand_comes_back_and_logs_follow_shows_it(store,
     assert "[worker.log was deleted while the run was training; the lines written since then are lost]" in text
     assert "SIGTERM received: cancel requested" in text  # what the worker said afterwards is in the new log
     assert "SIGTERM received: cancel requested" in out, err  # and `run logs --follow` showed it
+
+
+@pytest.mark.slow
+def test_a_deleted_worker_log_comes_back_for_every_rank_of_a_distributed_run(store, run_file) -> None:
+    """Rank processes inherit the launcher's worker.log descriptor; only the launcher reopened a deleted
+    log, so every later line of the ranks (the ones that train) went into the deleted file."""
+    import time
+
+    from spark_trainer.config import load_config
+    from spark_trainer.jobs import control
+    from spark_trainer.jobs.scheduler import schedule_once
+    from spark_trainer.jobs.submit import submit_config
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+    from tests.jobs.conftest import wait_until
+
+    path = run_file("ddp-logless", steps=3000, ckpt_every=1000, gpus="cpu:2", batch_size=2)
+    run = submit_config(store, load_config(path), base_dir=path.parent).run
+    schedule_once(store)
+    try:
+        run = wait_until(store, run.id, lambda r: r.status == RunStatus.RUNNING and r.step >= 1, timeout_s=300)
+        log = Path(run.run_dir) / "worker.log"
+        log.unlink()
+        group = [run.pid, *(p.pid for p in psutil.Process(run.pid).children(recursive=True))]
+        assert len(group) == 3  # the launcher and its two ranks
+        deadline = time.monotonic() + 30
+        while any(_writes_to_deleted_file(pid) for pid in group):
+            assert time.monotonic() < deadline, {pid: os.readlink(f"/proc/{pid}/fd/1") for pid in group}
+            time.sleep(0.2)
+        assert control.cancel(store, run.id, grace_s=60).status == RunStatus.CANCELLED
+    finally:
+        if runs.get(store, run.id).status.is_active:  # a failed assertion must not leave the ranks training
+            control.cancel(store, run.id, grace_s=10)
+    text = log.read_text()
+    assert text.count("was deleted while the run was training") == 1, text  # said once, not by every process
+    # The launcher and both ranks say so on SIGTERM: all three lines are in the new log.
+    assert text.count("SIGTERM received: cancel requested") == 3, text
+    assert "rank exit codes: [0, 0]" in text, text
+
+
+def _writes_to_deleted_file(pid: int) -> bool:
+    return any(os.readlink(f"/proc/{pid}/fd/{fd}").endswith(" (deleted)") for fd in (1, 2))

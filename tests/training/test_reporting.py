@@ -48,3 +48,41 @@ def test_a_stop_request_while_the_engine_polls_for_one_is_taken() -> None:
     """)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[1]", "pause"]
+
+
+def test_a_stop_during_start_up_ends_an_interruptible_phase_at_once_and_another_at_its_end() -> None:
+    done = run_script("""
+        import threading, time
+        from spark_trainer.training.reporting import Commands, StopKind, StopRequested
+
+        def term_soon():
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+
+        for interruptible in (True, False):
+            commands = Commands()
+
+            def on_term(*_):  # as the worker's handler does
+                commands.request_stop(StopKind.PAUSE)
+                commands.interrupt_start_up()
+
+            signal.signal(signal.SIGTERM, on_term)
+            began, finished = time.monotonic(), False
+            term_soon()
+            try:
+                with commands.start_up("loading the model", interruptible=interruptible):
+                    time.sleep(1.5)  # a long blocking call (a sleep resumes after a handler that returns)
+                    finished = True
+                commands.started()
+            except StopRequested as exc:
+                print(interruptible, finished, exc.phase.replace(" ", "-"), time.monotonic() - began < 1.4)
+        commands = Commands()
+        with commands.start_up("preparing the data"):
+            pass
+        commands.started()
+        commands.request_stop(StopKind.CANCEL)
+        commands.interrupt_start_up()  # training runs: the loop takes the stop, nothing is raised
+        print("training", commands.stop_requested.value)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["True False loading-the-model True", "False True loading-the-model False",
+                                        "training cancel"]

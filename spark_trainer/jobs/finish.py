@@ -1,0 +1,93 @@
+"""How a worker's run ended (`Finish`), and recording it: the run's status, the reason its event
+shows, the error; and the checkpoints on disk the store has not recorded yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.errors import BadInput, DiskFull, SparkError
+from spark_trainer.jobs.worker_process import say
+from spark_trainer.store import runs
+from spark_trainer.store.entities import RunStatus, utcnow
+from spark_trainer.store.store import Store
+from spark_trainer.training.reporting import Commands, StopKind, TrainOutcome
+
+
+@dataclass
+class Finish:
+    status: RunStatus
+    reason: str
+    error: str | None = None
+    step: int | None = None
+
+
+def outcome_finish(outcome: TrainOutcome, commands: Commands) -> Finish:
+    if outcome.status == "completed":
+        return Finish(RunStatus.COMPLETED, f"completed {outcome.step} steps", step=outcome.step)
+    kind = commands.stop_requested or StopKind.PAUSE
+    target = RunStatus.CANCELLED if kind == StopKind.CANCEL else RunStatus.PAUSED
+    saved = f"checkpoint at step {outcome.step}" if outcome.last_checkpoint else "no checkpoint"
+    return Finish(target, f"{'cancelled' if target == RunStatus.CANCELLED else 'paused'} by request; {saved}",
+                  step=outcome.step)
+
+
+def start_up_stop_finish(kind: StopKind, phase: str) -> Finish:
+    """A run stopped by request before its first step: paused or cancelled, with nothing to save."""
+    target = RunStatus.CANCELLED if kind == StopKind.CANCEL else RunStatus.PAUSED
+    verb = "cancelled" if target == RunStatus.CANCELLED else "paused"
+    return Finish(target, f"{verb} by request during start-up ({phase}); no new step was trained, so nothing to save")
+
+
+def disk_full_finish(exc: DiskFull, run_dir: Path) -> Finish:
+    """A run that met a full or failing disk: failed, with one line saying where, how much is free,
+    which checkpoint is still the latest complete one, and that it resumes once there is room."""
+    from spark_trainer.training.checkpoints import latest_checkpoint
+
+    message = str(exc)
+    if "resume" not in message:  # a checkpoint's own message already says all this
+        last = latest_checkpoint(run_dir)
+        kept = f"the last complete checkpoint is {last.name}" if last is not None else "no checkpoint was written yet"
+        message = f"{message.rstrip('.')}; {kept}. Free some space, then resume the run"
+    say(message)
+    return Finish(RunStatus.FAILED, "disk full or I/O error", error=message)
+
+
+def record_finish(store: Store, run_id: int, finish: Finish) -> int:
+    fields: dict[str, Any] = {"eta_seconds": None, "heartbeat_at": utcnow()}
+    if finish.error is not None:
+        fields["error"] = finish.error
+    if finish.step is not None:
+        fields["step"] = finish.step
+    try:
+        runs.transition(store, run_id, finish.status, finish.reason,
+                        expect={RunStatus.RUNNING, RunStatus.STARTING, RunStatus.STALLED}, **fields)
+    except BadInput as exc:  # cancelled/killed meanwhile by a controller; it recorded the outcome
+        say(f"outcome not recorded: {exc}")
+    except SparkError as exc:  # the database cannot be written (its disk is full): say so and exit
+        say(f"run {run_id} {finish.status.value}: {finish.reason}")
+        say(f"the outcome could not be recorded in the database: {exc}. Once it can be written, any scheduler "
+            f"or `spark-trainer run` command marks run {run_id} interrupted (this worker is gone) and "
+            f"`spark-trainer run resume {run_id}` continues it from its last complete checkpoint")
+        return 1
+    say(f"run {run_id} {finish.status.value}: {finish.reason}")
+    return 0 if finish.status == RunStatus.COMPLETED else 1
+
+
+def record_checkpoints(store: Store, run_id: int) -> None:
+    """Catch the run's artifact list up with checkpoints written while the database could not be
+    written (see jobs/checkpoint_records.py); if it still cannot be, a later end, resume or
+    reconcile does it."""
+    from spark_trainer.jobs.checkpoint_records import record_missing
+
+    try:
+        added = record_missing(store, runs.get(store, run_id))
+    except SparkError as exc:
+        say(f"checkpoints on disk not recorded yet: {exc}")
+        return
+    if added:
+        say(f"recorded checkpoint{'s' if len(added) > 1 else ''} at step {', '.join(map(str, added))} "
+            "(on disk, missing from the run's artifacts)")
+

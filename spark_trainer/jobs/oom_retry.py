@@ -1,0 +1,101 @@
+"""`train`: a run's engine in this process, from its latest complete checkpoint; with
+`train.auto_batch`, an out-of-memory is retried with half the micro-batch and twice the accumulation.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from spark_trainer.config import ExperimentConfig, save_config
+from spark_trainer.errors import SparkError
+from spark_trainer.jobs.submit import CONFIG_NAME
+from spark_trainer.jobs.worker_process import say
+from spark_trainer.store import datasets, metrics, runs
+from spark_trainer.store.store import Store
+from spark_trainer.training.reporting import Commands, TrainOutcome
+
+
+class SilentReporter:
+    """Ranks other than 0 train but report nothing."""
+
+    def on_start(self, *, start_step: int, total_steps: int) -> None: ...
+    def on_metrics(self, step: int, values: dict[str, float]) -> None: ...
+    def on_progress(self, step: int, total_steps: int, eta_seconds: float | None) -> None: ...
+    def on_artifact(self, kind: str, path: Path, step: int | None = None, meta: dict | None = None) -> None: ...
+    def on_log(self, message: str) -> None: ...
+    def flush(self) -> None: ...
+
+
+def oom_message(micro_batch: int, grad_accum: int) -> str:
+    return (f"CUDA out of memory at micro-batch {micro_batch} (grad_accum {grad_accum}); lower train.batch_size "
+            f"(e.g. to {max(1, micro_batch // 2)}) and raise train.grad_accum to keep the effective batch, "
+            "enable train.gradient_checkpointing, or set train.auto_batch: true")
+
+
+def train(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, commands: Commands,
+          *, report: bool = True) -> TrainOutcome:
+    """Run the engine from the latest complete checkpoint; with `train.auto_batch`, retry an
+    out-of-memory with half the micro-batch and double the accumulation (recorded as an event)."""
+    from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
+    from spark_trainer.training.engine import OutOfMemory, run_training
+    from spark_trainer.training.reporters import StoreReporter
+
+    commands.check_stop()
+    data_path = Path(datasets.get(store, config.dataset).path)
+    while True:
+        checkpoint = latest_checkpoint(run_dir)
+        start = checkpoint_step(checkpoint) if checkpoint else 0
+        if report:
+            # A killed worker may have written metrics past its last checkpoint: drop them so the
+            # resumed series has no duplicate steps.
+            dropped = metrics.delete_after(store, run_id, start)
+            runs.update(store, run_id, step=start)
+            if checkpoint:
+                say(f"resuming from {checkpoint.name} (dropped {dropped} metric points after step {start})")
+        reporter = StoreReporter(store, run_id) if report else SilentReporter()
+        try:
+            return run_training(config, data_path=data_path, run_dir=run_dir, reporter=reporter,
+                                commands=commands, resume_from=checkpoint)
+        except OutOfMemory as exc:
+            if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+                raise  # one rank must not retry alone: the launcher stops every rank and retries them together
+            if not config.train.auto_batch or exc.micro_batch <= 1:
+                where = getattr(exc, "where", None)
+                raise OperationFailedOOM(str(exc) if where else oom_message(exc.micro_batch, exc.grad_accum)) from exc
+            config = halved(store, run_id, config, run_dir, exc.micro_batch, exc.grad_accum,
+                            getattr(exc, "where", "a training step"), report)
+        # Outside the except block: the failed attempt's tensors are only unreachable once the
+        # exception (and its traceback's frames) is gone.
+        _free_cuda_memory()
+
+
+def halved(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, micro_batch: int, grad_accum: int,
+           where: str, report: bool) -> ExperimentConfig:
+    """The auto_batch retry's config: half the micro-batch, double the accumulation (recorded)."""
+    config = config.model_copy(deep=True)
+    config.train.batch_size = micro_batch // 2
+    config.train.grad_accum = grad_accum * 2
+    during = "" if where == "a training step" else f" during {where}"
+    note = (f"out of memory{during} at micro-batch {micro_batch}; retrying with micro-batch "
+            f"{config.train.batch_size} and grad_accum {config.train.grad_accum} (same effective batch)")
+    say(note)
+    if report:
+        runs.note(store, run_id, note)
+        save_config(config, run_dir / CONFIG_NAME)
+    return config
+
+
+class OperationFailedOOM(SparkError):
+    """Out of memory with no retry left; the message says what to change."""
+
+
+def _free_cuda_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
