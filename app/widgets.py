@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent
 from PySide6.QtWidgets import (
+    QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -48,6 +49,20 @@ def paths_from_mime(mime: QMimeData) -> list[Path]:
     return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
 
 
+def grow_to_fit(dialog: QWidget) -> None:
+    """Make a dialog tall enough for what it shows now. A window keeps its size when a child appears
+    (an error line, a result), and Qt does not count wrapped labels' height in a window's minimum, so
+    the rows were squeezed over each other instead; only dialogs grow (a main window has room)."""
+    layout = dialog.layout()
+    if not isinstance(dialog, QDialog) or layout is None or not dialog.isVisible():
+        return
+    layout.activate()
+    needed = (layout.totalHeightForWidth(dialog.width()) if layout.hasHeightForWidth()
+              else layout.totalMinimumSize().height())
+    if dialog.height() < needed:
+        dialog.resize(dialog.width(), needed)
+
+
 def restyle(widget: QWidget) -> None:
     """Re-evaluate the stylesheet after a dynamic property changed."""
     widget.style().unpolish(widget)
@@ -71,6 +86,7 @@ class MessageBanner(QLabel):
         restyle(self)
         self.setText(text)
         self.show()
+        grow_to_fit(self.window())
 
     def clear_message(self) -> None:
         self.setText("")
