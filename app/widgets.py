@@ -1,11 +1,11 @@
-"""Small widgets shared by the views: message banner, stat card, drop zone, empty state."""
+"""Small widgets shared by the views: message banner, stat card, drop zone, empty state, fitted image."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QDialog,
     QFrame,
@@ -232,3 +232,39 @@ class TaskProgressRow(QWidget):
         self.cancelling = True
         self.cancel_button.setEnabled(False)
         self.label.setText("Cancelling…")
+
+
+class FittedImage(QLabel):
+    """An image scaled to the label's size as it changes (aspect kept, pixels kept sharp). It asks
+    for no more room than its minimum size, so its layout can shrink (a label holding a pixmap asks
+    for the pixmap's size: an image made in a large window was cut off in a smaller one)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.source: QPixmap | None = None
+
+    def set_image(self, pixmap: QPixmap) -> None:
+        self.source = pixmap
+        self._fit()
+
+    def clear(self) -> None:
+        self.source = None
+        super().clear()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return self.minimumSize() if self.source is not None else super().sizeHint()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return self.minimumSize() if self.source is not None else super().minimumSizeHint()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self.source is None or self.source.isNull():
+            return
+        side = max(1, min(self.width(), self.height()))
+        self.setPixmap(self.source.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                          Qt.TransformationMode.FastTransformation))
