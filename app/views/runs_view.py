@@ -27,6 +27,7 @@ from app.model.reads import KEY_METRICS
 from app.views.base import BaseView
 from app.views.compare_view import CompareView
 from app.views.playground_view import PlaygroundView
+from app.views.run_actions import RunListActions
 from app.views.run_detail_view import RunDetailView, badge_colour, format_eta
 from app.views.table_models import Column, RowsModel, RowsTable
 from app.widgets import MessageBanner
@@ -142,6 +143,7 @@ class RunsView(BaseView):
         self.table.doubleClicked.connect(lambda index: self.open_run(self._row_id(index.row())))
         self.open_button.clicked.connect(self._open_selected)
         self.compare_button.clicked.connect(self._compare_selected)
+        self.list_actions = RunListActions(self)  # right-click: pause, resume, cancel; Enter opens
 
     # --- pages, built when first wanted ------------------------------------------------------------
     @property
