@@ -29,10 +29,14 @@ from spark_trainer.training.data import read_records
 IMAGE_PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 
 
+def has_image_processor(model_dir: Path) -> bool:
+    return any((Path(model_dir) / name).is_file() for name in IMAGE_PROCESSOR_FILES)
+
+
 def check_image_processor(model_dir: Path) -> None:
     """BadInput unless the base model folder carries an image processor: a text model chosen for
     this recipe otherwise failed at its first step with transformers' OSError about the Hub."""
-    if not any((Path(model_dir) / name).is_file() for name in IMAGE_PROCESSOR_FILES):
+    if not has_image_processor(model_dir):
         raise BadInput(f"base model {model_dir} has no image processor ({IMAGE_PROCESSOR_FILES[0]}): "
                        "image-classification needs an image classifier folder (ViT, ResNet, ConvNeXt...) "
                        "saved with its image processor")
