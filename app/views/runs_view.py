@@ -130,7 +130,7 @@ class RunsView(BaseView):
         self.table = RowsTable(self.rows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.stretch_column(3)  # the experiment's name: never squeezed to 't…'
         header.setSectionResizeMode(5, QHeaderView.ResizeMode.Fixed)
         self.table.setColumnWidth(5, 160)
         self.table.sort_by(1, Qt.SortOrder.DescendingOrder)  # newest first, as the model lists them
