@@ -3,6 +3,7 @@ that applies them to the selected runs (the run page's buttons follow the same r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,19 @@ if TYPE_CHECKING:
     from app.views.runs_view import RunsView
 
 STOPPED = (RunStatus.PAUSED, RunStatus.INTERRUPTED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+SAID_NOW = re.compile(r"Run (\d+) is now (\w+)")
+
+
+def outdated(message: str, status_of: Callable[[int], RunStatus | None]) -> bool:
+    """Whether a 'Run N is now <status>' message no longer holds: a resumed run said 'queued' for
+    the rest of its training under a 'running' badge."""
+    for run_id, said in SAID_NOW.findall(message):
+        status = status_of(int(run_id))
+        if status is not None and status.value != said:
+            return True
+    return False
 
 
 def can(action: str, status: RunStatus) -> bool:

@@ -35,7 +35,7 @@ from app.charts.panel import ChartPanel
 from app.context import AppContext
 from app.flow_layout import FlowLayout
 from app.views.eval_report_panel import EvalReportPanel
-from app.views.run_actions import can
+from app.views.run_actions import can, outdated
 from app.views.run_detail_reads import RunStatic, metric_title, read_static
 from app.views.run_exports import RunExportsWidget
 from app.views.samples import LoadedSample, sample_widget
@@ -253,7 +253,8 @@ class RunDetailView(QWidget):
         self.clone_button.setEnabled(True)
         if run.error and status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
             self.banner.show_message(run.error.splitlines()[0], "error")
-        elif self.banner.role == "error" and not run.error:
+        elif (self.banner.role == "error" and not run.error) or (
+                self.banner.role == "ok" and outdated(self.banner.text(), {run.id: status}.get)):
             self.banner.clear_message()
 
     def _load_static(self) -> Task | None:

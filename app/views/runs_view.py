@@ -27,7 +27,7 @@ from app.model.reads import KEY_METRICS
 from app.views.base import BaseView
 from app.views.compare_view import CompareView
 from app.views.playground_view import PlaygroundView
-from app.views.run_actions import RunListActions
+from app.views.run_actions import RunListActions, outdated
 from app.views.run_detail_view import RunDetailView, badge_colour, format_eta
 from app.views.table_models import Column, RowsModel, RowsTable
 from app.widgets import MessageBanner
@@ -218,6 +218,9 @@ class RunsView(BaseView):
                             for run in shown])
         self.table.setVisible(bool(shown))
         self.empty.setVisible(not shown)
+        statuses = {run.id: run.status for run in all_runs}
+        if self.banner.role == "ok" and outdated(self.banner.text(), statuses.get):
+            self.banner.clear_message()  # 'Run 2 is now queued' under a table that says running
 
     def _row_id(self, row: int) -> int:
         return self.rows.row(row).run.id
