@@ -301,6 +301,10 @@ class RunsView(BaseView):
         self._stop_pages()
         self.stack.setCurrentWidget(self.list_page)
 
+    def go_home(self) -> None:
+        if self.stack.currentWidget() is not self.list_page:
+            self.show_list()
+
     def open_item(self, payload: Any) -> None:
         """A run id opens its detail; a list of ids opens the compare page."""
         if isinstance(payload, (list, tuple)):
