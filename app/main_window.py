@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -145,6 +145,11 @@ class MainWindow(QMainWindow):
             self._slots[view.name] = slot
             self.stack.addWidget(slot)
         self.nav.currentRowChanged.connect(lambda row: self.show_view(NAV_VIEWS[row].name) if row >= 0 else None)
+        # A click on the item already shown takes its view home (a run's page back to the Runs list):
+        # it did nothing. The row at the press tells a re-click from a click that changed the view.
+        self._row_at_press = -1
+        self.nav.viewport().installEventFilter(self)
+        self.nav.itemClicked.connect(self._on_nav_clicked)
         body = QWidget()
         layout = QHBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -205,6 +210,16 @@ class MainWindow(QMainWindow):
             slot.deleteLater()
             self.views[name] = widget
         return self.views[name]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self.nav.viewport() and event.type() == QEvent.Type.MouseButtonPress:
+            self._row_at_press = self.nav.currentRow()
+        return super().eventFilter(watched, event)
+
+    def _on_nav_clicked(self, item: QListWidgetItem) -> None:
+        name = item.data(Qt.ItemDataRole.UserRole)
+        if self.nav.row(item) == self._row_at_press and name in self.views:
+            self.views[name].go_home()
 
     def show_view(self, name: str, payload: Any = None) -> BaseView:
         widget = self.view(name)

@@ -1,12 +1,13 @@
-"""Small widgets shared by the views: message banner, stat card, drop zone, empty state."""
+"""Small widgets shared by the views: message banner, stat card, drop zone, empty state, fitted image."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
+    QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -48,6 +49,20 @@ def paths_from_mime(mime: QMimeData) -> list[Path]:
     return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
 
 
+def grow_to_fit(dialog: QWidget) -> None:
+    """Make a dialog tall enough for what it shows now. A window keeps its size when a child appears
+    (an error line, a result), and Qt does not count wrapped labels' height in a window's minimum, so
+    the rows were squeezed over each other instead; only dialogs grow (a main window has room)."""
+    layout = dialog.layout()
+    if not isinstance(dialog, QDialog) or layout is None or not dialog.isVisible():
+        return
+    layout.activate()
+    needed = (layout.totalHeightForWidth(dialog.width()) if layout.hasHeightForWidth()
+              else layout.totalMinimumSize().height())
+    if dialog.height() < needed:
+        dialog.resize(dialog.width(), needed)
+
+
 def restyle(widget: QWidget) -> None:
     """Re-evaluate the stylesheet after a dynamic property changed."""
     widget.style().unpolish(widget)
@@ -71,6 +86,7 @@ class MessageBanner(QLabel):
         restyle(self)
         self.setText(text)
         self.show()
+        grow_to_fit(self.window())
 
     def clear_message(self) -> None:
         self.setText("")
@@ -216,3 +232,39 @@ class TaskProgressRow(QWidget):
         self.cancelling = True
         self.cancel_button.setEnabled(False)
         self.label.setText("Cancelling…")
+
+
+class FittedImage(QLabel):
+    """An image scaled to the label's size as it changes (aspect kept, pixels kept sharp). It asks
+    for no more room than its minimum size, so its layout can shrink (a label holding a pixmap asks
+    for the pixmap's size: an image made in a large window was cut off in a smaller one)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.source: QPixmap | None = None
+
+    def set_image(self, pixmap: QPixmap) -> None:
+        self.source = pixmap
+        self._fit()
+
+    def clear(self) -> None:
+        self.source = None
+        super().clear()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return self.minimumSize() if self.source is not None else super().sizeHint()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return self.minimumSize() if self.source is not None else super().minimumSizeHint()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self.source is None or self.source.isNull():
+            return
+        side = max(1, min(self.width(), self.height()))
+        self.setPixmap(self.source.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                          Qt.TransformationMode.FastTransformation))

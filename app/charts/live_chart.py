@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.charts.series import Series
@@ -147,6 +148,21 @@ class _Curve:
         self.shadow_range = (float(newest.min()), float(newest.max())) if len(newest) else (0.0, 0.0)
 
 
+def _free_title_width(label: pg.LabelItem) -> None:
+    """pyqtgraph makes a title's text width the plot's minimum width (on every text change and
+    resize): a plot narrower than its title was drawn wider than its box and cut off. The title keeps
+    its height; its width follows the chart (`_show_title` shortens the text to fit)."""
+    measure = label.updateMin
+
+    def update_min() -> None:
+        measure()
+        label.setMinimumWidth(0)
+        label._sizeHint[Qt.SizeHint.MinimumSize] = (0, label._sizeHint[Qt.SizeHint.MinimumSize][1])
+        label.updateGeometry()
+
+    label.updateMin = update_min
+
+
 class LiveChartWidget(QWidget):
     """One chart with several named series. Call `append` as data arrives and `refresh` to draw."""
 
@@ -161,9 +177,11 @@ class LiveChartWidget(QWidget):
         # No grid: translucent grid lines cost a third of each redraw in Qt's software rasteriser.
         self.plot.setLabel("left", y_label)
         self.legend = self.plot.addLegend(offset=(-10, 10))
+        _free_title_width(self.plot.titleLabel)
         self.empty_label = QLabel("")
         self.empty_label.setObjectName("Muted")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)  # a long title or note wraps; it does not widen the chart
         layout.addWidget(self.plot_widget)
         layout.addWidget(self.empty_label, 1)
         self.empty_label.setMinimumHeight(160)
@@ -200,6 +218,29 @@ class LiveChartWidget(QWidget):
         self.apply_theme()
         self.set_empty_text(self._empty_text)  # the empty chart names itself by its new title too
 
+    def _show_title(self) -> None:
+        """The title, shortened with '…' to the chart's width: pyqtgraph holds the plot at least as wide
+        as its title, so a long one ('Evaluation: eval_accuracy, eval_macro_f1, evals/...') made the
+        plot wider than its box and cut off its axis and last points."""
+        if not self._title:
+            return
+        from app import theme
+
+        label = self.plot.titleLabel
+        room = max(40, self.width() - 16)
+        font = QFont(label.item.font())
+        size = str(label.opts.get("size", ""))
+        if size.endswith("pt"):  # the size pyqtgraph writes into the title's HTML (11pt)
+            font.setPointSizeF(float(size[:-2]))
+        shown = QFontMetrics(font).elidedText(self._title, Qt.TextElideMode.ElideRight, room)
+        if shown != label.text or label.opts.get("color") != theme.current().plot_fg:
+            self.plot.setTitle(shown, color=theme.current().plot_fg)
+        self.plot_widget.setToolTip(self._title if shown != self._title else "")
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._show_title()
+
     def set_empty_text(self, text: str) -> None:
         """What the chart says while it has no points (its title, then `text`)."""
         self._empty_text = text
@@ -215,8 +256,7 @@ class LiveChartWidget(QWidget):
             axis = self.plot.getAxis(side)
             axis.setPen(pg.mkPen(current.plot_fg))
             axis.setTextPen(pg.mkPen(current.plot_fg))
-        if self._title:
-            self.plot.setTitle(self._title, color=current.plot_fg)
+        self._show_title()
         backdrop = pg.mkColor(current.plot_bg)
         backdrop.setAlpha(200)
         self.legend.setBrush(pg.mkBrush(backdrop))

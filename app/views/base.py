@@ -39,6 +39,9 @@ class BaseView(QWidget):
     def open_item(self, payload: Any) -> None:
         """Show a particular item (a dataset id, a run id...) handed over by navigation."""
 
+    def go_home(self) -> None:
+        """Its sidebar item was clicked while it is shown: back to its first page (e.g. the list)."""
+
     def busy(self) -> bool:
         """Background loads for this view are still in flight (screenshots wait for them)."""
         return False

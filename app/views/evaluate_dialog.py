@@ -175,8 +175,8 @@ class EvaluateDialog(QDialog):
         if ev.status == "completed":
             self.progress.setRange(0, 1)
             self.progress.setValue(1)
+            self.result.setText(summary_text(ev.result or {}))  # before the banner, which grows the dialog
             self.banner.show_message(f"Evaluation {ev.id} completed", "ok")
-            self.result.setText(summary_text(ev.result or {}))
         else:
             self.banner.show_message(f"Evaluation {ev.id} {ev.status}: {(ev.error or '').strip().splitlines()[0] if ev.error else ''}",
                                      "error")

@@ -35,6 +35,7 @@ from app.views.base import BaseView
 from app.views.memory_panel import MemoryEstimatePanel
 from app.views.model_sources import cached_models, local_models
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
+from app.wheel_guard import guard_wheel
 from app.widgets import MessageBanner
 from app.workers import Task, pending
 from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
@@ -94,6 +95,7 @@ class ExperimentSetupView(BaseView):
         ctx.model.projects.projects_reset.connect(self._on_projects)  # bound methods: see datasets_view
         ctx.model.datasets.datasets_reset.connect(self._on_datasets)
         self._set_recipe(self.recipe.currentText())
+        guard_wheel(inner)  # the wheel scrolls the form, never a choice under the pointer
         self.refresh()
 
     # --- building ------------------------------------------------------------------------------
@@ -285,6 +287,7 @@ class ExperimentSetupView(BaseView):
         self.forms["recipe_config"] = form
         self.recipe_box.setTitle(f"Recipe settings: {spec.title}")
         self.recipe_layout.addWidget(form)
+        guard_wheel(form)
         self.revalidate()
 
     # --- the config ----------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QWidget,
 )
@@ -64,8 +63,7 @@ class LeaderboardView(BaseView):
         self.body.addWidget(self.order_note)
         self.rows = RowsModel(BOARD_COLUMNS, key=_row_key, parent=self)
         self.table = RowsTable(self.rows)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.stretch_column(3)  # the experiment's name: never squeezed to 't…'
         self.table.sort_by(0, Qt.SortOrder.AscendingOrder)  # by rank; baselines stay below
         self.body.addWidget(self.table, 1)
         self.empty = QLabel("")

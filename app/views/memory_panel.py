@@ -96,8 +96,9 @@ def fit_text(config: dict[str, Any], model_folder: Path, gpus_found: list[Any]) 
         gpus = planned_gpus(str(config.get("gpus") or "auto"), gpus_found)
     except BadInput as exc:
         return str(exc)
-    if not gpus:
-        return ""
+    if not gpus:  # said, or a CPU-only machine showed a 'per GPU' figure as if a GPU would be used
+        why = "No NVIDIA GPU here" if not gpus_found else f"gpus: {config.get('gpus')}"
+        return f"{why}: this run trains on the CPU, in system memory; the figure above is what one GPU would need."
     free = min(g.memory_free for g in gpus)
     plan = estimate.suggest_micro_batch(config, model_folder, free)
     where = ", ".join(f"GPU {g.index}" for g in gpus)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets import FittedImage
 from spark_trainer.playground.settings import MAX_NEW_TOKENS_LIMIT, GenerationSettings
 
 VARIANT_TITLES = {"tuned": "Fine-tuned", "base": "Base model"}
@@ -360,8 +361,7 @@ class ImageBox(QGroupBox):
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(title, parent)
         layout = QVBoxLayout(self)
-        self.image = QLabel()
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image = FittedImage()
         self.image.setMinimumSize(256, 256)
         self.stats = QLabel("")
         self.stats.setObjectName("Muted")
@@ -379,10 +379,7 @@ class ImageBox(QGroupBox):
     def show_image(self, path: str) -> None:
         from PySide6.QtGui import QPixmap
 
-        pixmap = QPixmap(path)
-        side = max(256, min(self.image.width(), self.image.height()))
-        self.image.setPixmap(pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.FastTransformation))
+        self.image.set_image(QPixmap(path))
         self.path = path
 
 

@@ -62,7 +62,7 @@ class PlaygroundView(QWidget):
         layout.addLayout(self._build_actions())
         self._set_idle()
 
-    def _build_top(self) -> QHBoxLayout:
+    def _build_top(self) -> QVBoxLayout:
         row = QHBoxLayout()
         self.back_button = QPushButton("← Run")
         self.back_button.clicked.connect(lambda: self.back.emit(self.run.id if self.run else 0))
@@ -82,13 +82,17 @@ class PlaygroundView(QWidget):
         for widget in (self.back_button, self.heading):
             row.addWidget(widget)
         row.addStretch(1)
-        row.addWidget(QLabel("Model"))
-        row.addWidget(self.checkpoint)
-        row.addWidget(QLabel("on"))
-        row.addWidget(self.device)
-        row.addWidget(self.status)
-        row.addWidget(self.unload_button)
-        return row
+        # The model controls have a row of their own: beside a heading with a long experiment name,
+        # a 1024-px window clipped both ('Playground · Run 5 · tir', 'Final mo').
+        model_row = QHBoxLayout()
+        for widget in (QLabel("Model"), self.checkpoint, QLabel("on"), self.device, self.status):
+            model_row.addWidget(widget)
+        model_row.addStretch(1)
+        model_row.addWidget(self.unload_button)
+        rows = QVBoxLayout()
+        rows.addLayout(row)
+        rows.addLayout(model_row)
+        return rows
 
     def _build_actions(self) -> QHBoxLayout:
         row = QHBoxLayout()

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QStackedWidget,
     QTableWidget,
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.views.base import BaseView
-from app.views.welcome_panel import WelcomePanel
+from app.views.welcome_panel import DEMO_CHOICES, WelcomePanel
 from app.widgets import MessageBanner, select_row_id, selected_row_id, table_texts
 from app.workers import Task
 from spark_trainer.errors import SparkError
@@ -105,7 +106,15 @@ class ProjectsView(BaseView):
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Delete")
         self.delete_button.clicked.connect(self.delete_selected)
-        for widget in (self.search, self.rename_button, self.delete_button, self.new_button):
+        self.demo_button = QPushButton("Demo project")
+        self.demo_button.setToolTip("Add a demo to the 'demo' project: a tiny local model, sample data and a "
+                                    "short run, trained offline")
+        demos = QMenu(self.demo_button)
+        for recipe, text in DEMO_CHOICES:
+            demos.addAction(text.removeprefix("Demo: ")).setData(recipe)
+        demos.triggered.connect(lambda action: self.welcome.create_demo(action.data()))
+        self.demo_button.setMenu(demos)
+        for widget in (self.search, self.rename_button, self.delete_button, self.demo_button, self.new_button):
             self.header.addWidget(widget)
         self.banner = MessageBanner()
         self.body.addWidget(self.banner)
@@ -127,6 +136,7 @@ class ProjectsView(BaseView):
         self.empty_search.setObjectName("Muted")
         self.welcome = WelcomePanel(store, ctx)
         self.welcome.new_project_requested.connect(self.new_project)
+        self.welcome.building.connect(lambda busy: self.demo_button.setEnabled(not busy))
         list_page = QWidget()
         list_layout = QVBoxLayout(list_page)
         list_layout.setContentsMargins(0, 0, 0, 0)
@@ -136,6 +146,7 @@ class ProjectsView(BaseView):
         self.pages.addWidget(list_page)
         self.pages.addWidget(self.welcome)
         self.body.addWidget(self.pages, 1)
+        self.body.addWidget(self.welcome.activity)  # a demo's progress shows on either page
         self.hint = QLabel("Double-click a project to see its datasets.  F2 renames, Delete removes.")
         self.hint.setObjectName("Muted")
         self.body.addWidget(self.hint)
@@ -163,6 +174,7 @@ class ProjectsView(BaseView):
             self.pages.setCurrentWidget(self.welcome if not everything else self.pages.widget(0))
         for widget in (self.hint, self.search, self.rename_button, self.delete_button):
             widget.setVisible(bool(everything))
+        self.demo_button.setVisible(bool(everything) and self.welcome.demo_button is not None)
         self._fill(shown)
         term = self.search.text().strip()
         self.empty_search.setText(f"No project matches {term!r}." if everything and not shown else "")

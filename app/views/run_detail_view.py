@@ -35,6 +35,7 @@ from app.charts.panel import ChartPanel
 from app.context import AppContext
 from app.flow_layout import FlowLayout
 from app.views.eval_report_panel import EvalReportPanel
+from app.views.run_actions import can, outdated
 from app.views.run_detail_reads import RunStatic, metric_title, read_static
 from app.views.run_exports import RunExportsWidget
 from app.views.samples import LoadedSample, sample_widget
@@ -243,18 +244,17 @@ class RunDetailView(QWidget):
                                                  run.requested_gpus)
         self.eta.setText(f"ETA {format_eta(run.eta_seconds)} · {gpus}" if run.status.is_active else gpus)
         status = run.status
-        self.cancel_button.setEnabled(status.is_active or status in (RunStatus.QUEUED, RunStatus.PAUSED,
-                                                                     RunStatus.INTERRUPTED))
-        self.pause_button.setEnabled(status.is_active)
-        self.resume_button.setEnabled(status in (RunStatus.PAUSED, RunStatus.INTERRUPTED, RunStatus.FAILED,
-                                                 RunStatus.CANCELLED))
+        self.cancel_button.setEnabled(can("cancel", status))
+        self.pause_button.setEnabled(can("pause", status))
+        self.resume_button.setEnabled(can("resume", status))
         self.extend_button.setEnabled(status == RunStatus.COMPLETED)
         self.extend_steps.setEnabled(status == RunStatus.COMPLETED)
         self.delete_button.setEnabled(not status.is_active)
         self.clone_button.setEnabled(True)
         if run.error and status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
             self.banner.show_message(run.error.splitlines()[0], "error")
-        elif self.banner.role == "error" and not run.error:
+        elif (self.banner.role == "error" and not run.error) or (
+                self.banner.role == "ok" and outdated(self.banner.text(), {run.id: status}.get)):
             self.banner.clear_message()
 
     def _load_static(self) -> Task | None:

@@ -27,6 +27,7 @@ from app.model.reads import KEY_METRICS
 from app.views.base import BaseView
 from app.views.compare_view import CompareView
 from app.views.playground_view import PlaygroundView
+from app.views.run_actions import RunListActions, outdated
 from app.views.run_detail_view import RunDetailView, badge_colour, format_eta
 from app.views.table_models import Column, RowsModel, RowsTable
 from app.widgets import MessageBanner
@@ -129,7 +130,7 @@ class RunsView(BaseView):
         self.table = RowsTable(self.rows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.stretch_column(3)  # the experiment's name: never squeezed to 't…'
         header.setSectionResizeMode(5, QHeaderView.ResizeMode.Fixed)
         self.table.setColumnWidth(5, 160)
         self.table.sort_by(1, Qt.SortOrder.DescendingOrder)  # newest first, as the model lists them
@@ -142,6 +143,7 @@ class RunsView(BaseView):
         self.table.doubleClicked.connect(lambda index: self.open_run(self._row_id(index.row())))
         self.open_button.clicked.connect(self._open_selected)
         self.compare_button.clicked.connect(self._compare_selected)
+        self.list_actions = RunListActions(self)  # right-click: pause, resume, cancel; Enter opens
 
     # --- pages, built when first wanted ------------------------------------------------------------
     @property
@@ -216,6 +218,9 @@ class RunsView(BaseView):
                             for run in shown])
         self.table.setVisible(bool(shown))
         self.empty.setVisible(not shown)
+        statuses = {run.id: run.status for run in all_runs}
+        if self.banner.role == "ok" and outdated(self.banner.text(), statuses.get):
+            self.banner.clear_message()  # 'Run 2 is now queued' under a table that says running
 
     def _row_id(self, row: int) -> int:
         return self.rows.row(row).run.id
@@ -295,6 +300,10 @@ class RunsView(BaseView):
     def show_list(self) -> None:
         self._stop_pages()
         self.stack.setCurrentWidget(self.list_page)
+
+    def go_home(self) -> None:
+        if self.stack.currentWidget() is not self.list_page:
+            self.show_list()
 
     def open_item(self, payload: Any) -> None:
         """A run id opens its detail; a list of ids opens the compare page."""

@@ -67,13 +67,14 @@ def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: li
         errors["base_model"] = why
     if "dataset" not in errors and not dataset_known(store, data["dataset"], data["project"], offered):
         errors["dataset"] = f"{data['dataset']} is not a dataset of this project nor an existing path"
-    for key, why in recipe_fit_errors(store, data, folder).items():
-        errors.setdefault(key, why)
+    for key, message in recipe_fit_errors(store, data, folder).items():
+        errors.setdefault(key, message)
     if folder is not None and not errors.keys() & {"dataset", "base_model"}:
         errors.update(data_errors(store, data, folder, {} if data_checks is None else data_checks))
     order = ("project", "name", "base_model", "dataset", "gpus")
     ordered = {key: errors[key] for key in order if key in errors}
-    return SetupCheck(ordered, estimate_texts(data, folder if not why else None, gpus))
+    # No estimate of a model the recipe cannot use (it said transformers' own long error instead).
+    return SetupCheck(ordered, estimate_texts(data, folder if "base_model" not in errors else None, gpus))
 
 
 def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -> dict[str, str]:
@@ -97,6 +98,8 @@ def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -
         except BadInput as exc:  # a ConfigError
             errors["dataset"] = str(exc).removeprefix("dataset: ")
     if folder is not None:
+        from spark_trainer.recipes.image_classification_impl import has_image_processor
+
         pipeline = (folder / "model_index.json").is_file()
         if spec.name == "diffusion-lora" and not pipeline:
             errors["base_model"] = (f"{folder.name} is not a diffusers pipeline (no model_index.json); "
@@ -104,6 +107,9 @@ def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -
         elif spec.name != "diffusion-lora" and pipeline:
             errors["base_model"] = (f"{folder.name} is a diffusers pipeline; {spec.name} needs a transformers "
                                     "model (a folder with config.json)")
+        elif spec.name == "image-classification" and not has_image_processor(folder):
+            errors["base_model"] = (f"{folder.name} has no image processor (preprocessor_config.json); "
+                                    "image-classification needs an image classifier saved with its image processor")
     return errors
 
 

@@ -25,7 +25,7 @@ from PySide6.QtCore import (
     QRect,
     Qt,
 )
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -287,6 +287,8 @@ class RowsTable(QTableView):
         model.modelReset.connect(self.fit_columns)
         model.layoutChanged.connect(self.fit_columns)
         model.dataChanged.connect(self._widen)
+        self._stretch: int | None = None
+        header.sectionResized.connect(lambda col, _old, _new: self._fill_stretch() if col != self._stretch else None)
 
     def fit_columns(self) -> None:
         """Fit the columns the user may resize (Interactive ones) to their contents."""
@@ -294,6 +296,31 @@ class RowsTable(QTableView):
         for col in range(header.count()):
             if header.sectionResizeMode(col) == QHeaderView.ResizeMode.Interactive:
                 self.resizeColumnToContents(col)
+        self._fill_stretch()
+
+    def stretch_column(self, column: int) -> None:
+        """`column` takes the width the other columns leave, but never less than its contents need:
+        Qt's Stretch mode squeezed it to a few pixels in a narrow window (the Runs list and the
+        leaderboard showed every experiment name as 't…' at 1024 px)."""
+        self._stretch = column
+        self.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        self.horizontalHeader().setStretchLastSection(False)
+        self._fill_stretch()
+
+    def _fill_stretch(self) -> None:
+        column = self._stretch
+        if column is None or column >= self.horizontalHeader().count():
+            return
+        header = self.horizontalHeader()
+        others = sum(self.columnWidth(c) for c in range(header.count()) if c != column and not self.isColumnHidden(c))
+        needed = max(self.sizeHintForColumn(column), header.sectionSizeHint(column))
+        width = max(needed, self.viewport().width() - others)
+        if width != self.columnWidth(column):
+            self.setColumnWidth(column, width)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fill_stretch()
 
     def _widen(self, top: QModelIndex, bottom: QModelIndex, _roles: object = None) -> None:
         """Rows changed by a live update: widen (never narrow) a column whose new text needs it."""
@@ -306,6 +333,7 @@ class RowsTable(QTableView):
                 wanted = self.sizeHintForIndex(model.index(row, col)).width() + grid
                 if wanted > self.columnWidth(col):
                     self.setColumnWidth(col, wanted)
+        self._fill_stretch()
 
     def _keep_selection(self) -> None:
         model, current = self.rows_model(), self.currentIndex()

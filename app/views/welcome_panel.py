@@ -47,6 +47,7 @@ def progress_text(value: Any) -> str:
 
 class WelcomePanel(QWidget):
     new_project_requested = Signal()
+    building = Signal(bool)  # a demo build started (True) or ended (False)
 
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,10 +95,15 @@ class WelcomePanel(QWidget):
         self.status = QLabel("")
         self.status.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.banner = MessageBanner()
+        # The build's progress, status and errors: the Projects view moves this under its pages, so a
+        # demo started from its list (once projects exist) shows them as the first one did.
+        self.activity = QWidget()
+        activity = QVBoxLayout(self.activity)
+        activity.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.progress, self.status, self.banner):
+            activity.addWidget(widget)
         layout.addWidget(self.empty, 1)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addWidget(self.banner)
+        layout.addWidget(self.activity)
 
     @property
     def busy(self) -> bool:
@@ -123,6 +129,7 @@ class WelcomePanel(QWidget):
         self.task.signals.finished.connect(self._on_finished)
         if self.demo_button is not None:
             self.demo_button.setEnabled(False)
+        self.building.emit(True)
         self.progress.show()
         self.status.setText("Building the demo project…")
         return self.ctx.tasks.start(self.task, self.ctx.pool)
@@ -157,5 +164,6 @@ class WelcomePanel(QWidget):
 
     def _on_finished(self) -> None:
         self.progress.hide()
+        self.building.emit(False)
         if self.demo_button is not None:
             self.demo_button.setEnabled(True)

@@ -25,6 +25,22 @@ from spark_trainer.recipes.image_classification import ImageClassificationConfig
 from spark_trainer.recipes.text_classification_impl import fresh_modules
 from spark_trainer.training.data import read_records
 
+# The files transformers' AutoImageProcessor reads an image processor from (alone, or in a processor).
+IMAGE_PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
+
+
+def has_image_processor(model_dir: Path) -> bool:
+    return any((Path(model_dir) / name).is_file() for name in IMAGE_PROCESSOR_FILES)
+
+
+def check_image_processor(model_dir: Path) -> None:
+    """BadInput unless the base model folder carries an image processor: a text model chosen for
+    this recipe otherwise failed at its first step with transformers' OSError about the Hub."""
+    if not has_image_processor(model_dir):
+        raise BadInput(f"base model {model_dir} has no image processor ({IMAGE_PROCESSOR_FILES[0]}): "
+                       "image-classification needs an image classifier folder (ViT, ResNet, ConvNeXt...) "
+                       "saved with its image processor")
+
 
 @dataclass(frozen=True)
 class ImageItem:
@@ -129,6 +145,7 @@ class ImageClassificationRecipe:
         and there are 2+ classes."""
         rows = self._rows(Path(data_path))
         self._label_set(rows, data_path)
+        check_image_processor(resolve_for_run(self.config.base_model))
 
     def prepare(self, data_path: Path) -> None:
         from transformers import AutoImageProcessor

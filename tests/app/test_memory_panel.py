@@ -31,6 +31,27 @@ def test_panel_suggests_the_clis_micro_batch_for_the_planned_gpu(ctx, qtbot, tmp
     assert f"up to micro-batch {s['micro_batch']} with grad_accum {s['grad_accum']}" in panel.fit.text()
     assert "GPU 1" in panel.fit.text()
     assert report["estimate_bytes"] == estimate.estimate_for_config(config, model).total_bytes  # the panel's number
-    panel.gpus = []  # no NVIDIA GPU: no suggestion, the estimate alone
+    panel.gpus = []  # no NVIDIA GPU: no suggestion; the panel says the run trains on the CPU
     panel.show_estimate(config, model)
-    assert panel.fit.text() == "" and "GB" in panel.memory.text()
+    assert "micro-batch" not in panel.fit.text() and "trains on the CPU" in panel.fit.text()
+    assert "GB" in panel.memory.text()
+
+
+def test_a_cpu_run_is_told_where_it_trains_beside_the_gpu_estimate(ctx, qtbot, tmp_path: Path) -> None:
+    """Seen on a CPU-only machine: the panel said '~553.8 MB per GPU' with nothing about the run
+    training on the CPU (the line under it was empty), as if a GPU would be used."""
+    model = tmp_path / "llama-1b"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(CONFIG))
+    config = {"name": "e", "recipe": "causal-lm", "base_model": str(model), "dataset": "d.jsonl", "gpus": "auto",
+              "train": {"batch_size": 8}, "recipe_config": {"method": "lora", "seq_len": 512}}
+    panel = MemoryEstimatePanel(ctx)
+    qtbot.addWidget(panel)
+    panel.gpus = []  # no NVIDIA GPU on this machine
+    panel.show_estimate(config, model)
+    assert panel.fit.text() == ("No NVIDIA GPU here: this run trains on the CPU, in system memory; "
+                                "the figure above is what one GPU would need.")
+    panel.gpus = [SimpleNamespace(index=0, memory_free=80 * estimate.GIB)]
+    panel.show_estimate({**config, "gpus": "cpu"}, model)
+    assert panel.fit.text() == ("gpus: cpu: this run trains on the CPU, in system memory; "
+                                "the figure above is what one GPU would need.")

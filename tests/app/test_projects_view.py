@@ -158,3 +158,33 @@ def test_welcome_panel_builds_the_demo_project_and_opens_its_run(qtbot, window, 
         for run in runs.list_all(store):
             if run.status.is_active or run.status.value == "queued":
                 control.cancel(store, run.id, grace_s=5)
+
+
+def test_a_demo_for_another_recipe_is_offered_once_projects_exist(qtbot, window, store, project):
+    """The welcome panel's demo choice is gone once a project exists; the Projects view keeps
+    offering every recipe's demo (seen: after the causal-LM demo no view offered another)."""
+    from app.views.welcome_panel import DEMO_CHOICES
+    from spark_trainer.jobs import control
+    from spark_trainer.store import experiments
+
+    view = window.show_view("projects")
+    sync_model(qtbot, window.ctx)
+    qtbot.waitUntil(lambda: view.pages.currentWidget() is not view.welcome, timeout=15_000)
+    assert view.demo_button.isVisible()
+    actions = view.demo_button.menu().actions()
+    assert [a.data() for a in actions] == [recipe for recipe, _text in DEMO_CHOICES]
+    view.welcome.demo_steps = 2
+    next(a for a in actions if a.data() == "text-classification").trigger()
+    task = view.welcome.task
+    try:
+        assert not view.demo_button.isEnabled()
+        assert view.welcome.status.isVisible(), "the build's progress shows on the project list too"
+        qtbot.waitUntil(lambda: task.delivered, timeout=120_000)
+        assert view.welcome.banner.text() == "", view.welcome.banner.text()
+        assert [e.recipe for e in experiments.list_all(store, project="demo")] == ["text-classification"]
+        assert window.current_view_name() == "runs"
+        assert view.demo_button.isEnabled()
+    finally:
+        for run in runs.list_all(store):
+            if run.status.is_active or run.status.value == "queued":
+                control.cancel(store, run.id, grace_s=5)

@@ -143,3 +143,18 @@ def test_a_semicolon_csv_manifest_names_its_images_and_labels(tmp_path):
     (root / "labels.csv").write_bytes(("\ufeffpath;label\r\n" + "\r\n".join(lines) + "\r\n").encode())
     recipe = ImageClassificationRecipe(config(tmp_path / "no-model-needed"))
     assert recipe.label_names(root / "labels.csv") == ["blue_bars", "green_disc", "red_square"]
+
+
+def test_a_base_model_without_an_image_processor_is_refused_at_submit(tiny_text_classifier, tmp_path):
+    """Seen in the app: a text model (demo-tiny-bert) chosen for image classification was launched,
+    and the run failed at step 0 with transformers' multi-sentence OSError about huggingface.co."""
+    from spark_trainer.recipes import get_recipe
+
+    root = make_image_folders(tmp_path / "shapes", per_class=2)
+    cfg = config(tiny_text_classifier)
+    with pytest.raises(BadInput) as refused:
+        get_recipe("image-classification").check_data(cfg, manifest(root))
+    message = str(refused.value)
+    assert message == (f"base model {tiny_text_classifier} has no image processor (preprocessor_config.json): "
+                       "image-classification needs an image classifier folder (ViT, ResNet, ConvNeXt...) "
+                       "saved with its image processor")

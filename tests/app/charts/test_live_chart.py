@@ -109,3 +109,26 @@ def test_the_faint_curve_and_the_view_change_only_when_what_is_drawn_changes(qtb
     append(list(1.0 + 0.01 * rng.standard_normal(n // 100)))  # more than a column's worth of points
     assert curve.shadow.getOriginalDataset()[0] is not drawn_x
     assert box.viewRange()[0][1] > x_range[1] + (x_range[1] - x_range[0]) / box.width()  # followed the data
+
+
+def test_a_long_title_is_shortened_so_the_chart_fits_its_box(qtbot) -> None:
+    """Seen on Xvfb at 1280x800 and 1024x700: 'Evaluation: eval_accuracy, eval_macro_f1,
+    evals/classification_accuracy' held the plot at the title's width, so the plot was wider than its
+    box and cut off: the x axis stopped at 35 of 60 steps and the last points were hidden."""
+    from app.charts.live_chart import LiveChartWidget
+
+    title = "Evaluation: eval_accuracy, eval_macro_f1, evals/classification_accuracy, evals/classification_macro_f1"
+    chart = LiveChartWidget(title)
+    qtbot.addWidget(chart)
+    chart.resize(380, 240)
+    chart.show()
+    steps = np.array([15.0, 30.0, 45.0, 60.0])
+    chart.append("eval_accuracy", steps, steps + 1e9, np.array([0.3, 0.4, 0.5, 0.6]))
+    chart.refresh()
+    qtbot.waitExposed(chart)
+    qtbot.waitUntil(lambda: chart.plot.geometry().width() <= chart.plot_widget.viewport().width() + 1)
+    shown = chart.plot.titleLabel.text
+    assert shown != title and shown.endswith("…") and shown.startswith("Evaluation: eval_accuracy")
+    assert chart.plot_widget.toolTip() == title  # the whole title is still there to read
+    chart.resize(1400, 240)  # room again: the whole title
+    qtbot.waitUntil(lambda: chart.plot.titleLabel.text == title)

@@ -23,3 +23,24 @@ def test_an_image_run_offers_a_folder_of_class_folders(store, ctx, qtbot, tmp_pa
         monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_args, **_kw: str(tmp_path))
         dialog.browse_folder.click()
         assert dialog.data.text() == str(tmp_path)
+
+
+def test_an_error_line_grows_the_dialog_instead_of_squeezing_its_rows(store, ctx, qtbot) -> None:
+    """Seen on a real display: Start without a data file showed the error banner inside the dialog's
+    old height, and the wrapped help under the data field was squeezed over the field above it."""
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    from app.views.evaluate_dialog import EvaluateDialog
+
+    dialog = EvaluateDialog(store, ctx, SimpleNamespace(id=3, experiment="tickets", recipe="text-classification"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    before = dialog.height()
+    dialog.start_button.click()
+    QApplication.processEvents()
+    assert dialog.banner.isVisible() and dialog.banner.text() == "Choose a task and a data file first"
+    assert dialog.height() > before
+    for label in dialog.findChildren(QLabel):
+        if label.isVisible() and label.wordWrap() and label.text():
+            assert label.height() >= label.heightForWidth(label.width()), label.text()

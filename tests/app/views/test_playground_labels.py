@@ -8,11 +8,11 @@ import pytest
 from spark_trainer.store import experiments, projects, runs
 
 
-def _run(store, recipe: str):
+def _run(store, recipe: str, name: str | None = None):
     from pathlib import Path
 
     projects.create(store, "p")
-    exp = experiments.create(store, project="p", name=recipe, recipe=recipe, base_model="m", dataset=None, config={})
+    exp = experiments.create(store, project="p", name=name or recipe, recipe=recipe, base_model="m", dataset=None, config={})
     run = runs.create(store, exp.id, requested_gpus="cpu")
     (Path(run.run_dir) / "final").mkdir(parents=True)
     return run
@@ -41,3 +41,27 @@ def test_the_action_button_names_what_the_recipe_does(store, ctx, qtbot, recipe,
     fresh.addItem(label)
     qtbot.wait(50)  # the layout settles
     assert view.checkpoint.width() >= fresh.sizeHint().width(), "the model picker clips its own choice"
+
+
+
+def test_at_1024_wide_the_heading_and_model_picker_are_not_clipped(store, window, qtbot):
+    """Seen on Xvfb with the window at 1024x700: the heading read 'Playground · Run 5 · tir' and
+    the model picker 'Final mo', squeezed by the status and Unload beside them."""
+    from PySide6.QtWidgets import QComboBox
+
+    run = _run(store, "diffusion-lora", "tiny-diffusion-lora")
+    window.resize(1024, 700)
+    runs_view = window.show_view("runs")
+    runs_view.open_playground(run.id)
+    view = runs_view.playground
+    qtbot.waitUntil(lambda: view.opening is None)
+    view.status.setText("Loaded on CPU · 4.7 MiB")
+    fresh = QComboBox()
+    qtbot.addWidget(fresh)
+    fresh.addItem(view.checkpoint.currentText())
+    qtbot.wait(50)
+    assert window.width() == 1024
+    assert view.heading.width() >= view.heading.sizeHint().width(), view.heading.text()
+    assert view.checkpoint.width() >= fresh.sizeHint().width(), "the model picker clips its own choice"
+    assert view.status.width() >= view.status.sizeHint().width()
+    assert view.unload_button.geometry().right() <= view.width()

@@ -78,3 +78,34 @@ def test_a_double_click_on_resume_resumes_once_without_an_error(store, ctx, qtbo
     assert [e.reason for e in runs.events(store, run.id)].count("resume requested from the start (no checkpoint)") == 1
     assert view.cancel_button.isEnabled() and not view.resume_button.isEnabled()
     view.stop()
+
+
+def test_a_status_message_goes_once_the_run_has_moved_on(store, ctx, qtbot) -> None:
+    """Seen on Xvfb: after Resume the banner kept saying 'Run 2 is now queued' under a 'running'
+    badge for the rest of the run (the Runs list's banner the same)."""
+    from dataclasses import replace
+
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.jobs import control
+    from spark_trainer.store import experiments, projects, runs
+    from spark_trainer.store.entities import RunStatus
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = control.cancel(store, runs.create(store, exp.id).id)
+    ctx.scheduler.stop()
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    view.show_run(run.id)
+    qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
+    queued = replace(run, status=RunStatus.QUEUED)
+    view.banner.show_message(f"Run {run.id} is now queued", "ok")  # what Resume's answer says
+    assert view.banner.text() == f"Run {run.id} is now queued" and view.banner.isVisible()
+    ctx.model.runs.apply_written(queued)
+    assert view.banner.isVisible()  # still true
+    ctx.model.runs.apply_written(replace(queued, status=RunStatus.RUNNING, updated_at=queued.updated_at))
+    qtbot.waitUntil(lambda: view.badge.text() == "running")
+    assert not view.banner.isVisible(), view.banner.text()
+    view.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from app.views.setup_checks import field_errors
 
 GOOD = {"project": "demo", "name": "tiny-lora", "dataset": "train", "gpus": "auto"}
@@ -93,3 +95,16 @@ def test_the_recipes_data_check_is_said_before_launch(store, tmp_path) -> None:
     assert len(answers) == known
     check_setup(store, {**fixed, "eval": {"val_fraction": 0.3}}, [], [], answers)
     assert len(answers) == known + 1
+
+
+def test_a_text_model_for_image_classification_is_named_at_the_base_model(store, tmp_path) -> None:
+    """Seen in the app: demo-tiny-bert picked for image-classification was refused (after the data
+    check) under the Dataset field, as 'Cannot launch: dataset: base model ... has no image processor'."""
+    from app.views.setup_checks import check_setup
+
+    llama, _sd = _home_with_a_text_dataset_and_two_models(store, tmp_path)
+    form = {**GOOD, "recipe": "image-classification", "base_model": llama, "train": {}, "recipe_config": {}}
+    errors = check_setup(store, form, ["train"], []).errors
+    assert errors["base_model"] == (f"{Path(llama).name} has no image processor (preprocessor_config.json); "
+                                    "image-classification needs an image classifier saved with its image processor")
+    assert "dataset" not in errors

@@ -94,3 +94,24 @@ def test_columns_fit_their_contents_and_widen_for_a_live_update(qtbot) -> None:
     assert table.columnWidth(1) == wide  # a live update never narrows a column under the user
     model.set_rows([Row(2, "b", 0.5)])  # other rows: fitted again
     assert table.columnWidth(1) < wide
+
+
+def test_a_stretched_column_fills_the_room_but_never_squeezes_below_its_contents(qtbot) -> None:
+    """Seen on Xvfb at 1024x700: the Runs list and the leaderboard showed every experiment name as
+    't…' (Qt's Stretch column shrinks to a few pixels when the other columns fill the width)."""
+    wide = COLUMNS + tuple(Column(f"Extra {i}", lambda r: "2026-12-01 10:48") for i in range(5))
+    model = RowsModel(wide, key=lambda r: r.id)
+    table = RowsTable(model)
+    qtbot.addWidget(table)
+    table.stretch_column(1)
+    model.set_rows([Row(1, "tiny-diffusion-lora", 0.5), Row(2, "img-wrong-model", None)])
+    table.resize(500, 200)
+    table.show()
+    qtbot.waitExposed(table)
+    assert table.columnWidth(1) >= table.sizeHintForColumn(1)
+    table.resize(2400, 200)  # room to spare: the stretched column takes it
+    qtbot.waitUntil(lambda: sum(table.columnWidth(c) for c in range(len(wide))) == table.viewport().width())
+    assert table.columnWidth(1) > table.sizeHintForColumn(1)
+    table.resize(500, 200)  # and gives it back, down to its contents
+    qtbot.waitUntil(lambda: table.columnWidth(1) == max(table.sizeHintForColumn(1),
+                                                        table.horizontalHeader().sectionSizeHint(1)))

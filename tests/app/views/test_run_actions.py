@@ -1,0 +1,49 @@
+"""The Runs list's right-click menu pauses, resumes and cancels the selected runs; Enter opens one."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from spark_trainer.store import runs
+from spark_trainer.store.entities import RunStatus
+from tests.app.model_sync import sync_model
+from tests.app.test_part2_views import _run
+
+
+def _actions(menu) -> dict[str, tuple[str, bool]]:
+    return {a.data(): (a.text(), a.isEnabled()) for a in menu.actions() if a.data()}
+
+
+def test_the_runs_list_menu_cancels_the_selected_runs_its_status_allows(store, ctx, qtbot) -> None:
+    """Seen on a real display: the Runs list offered only Open and Compare (no right-click menu,
+    Enter did nothing), so pausing or cancelling meant opening each run's page."""
+    from app.views.runs_view import RunsView
+
+    done = _run(store, "done", 1e-3, [3.0, 2.0])
+    paused = _run(store, "paused-a", 1e-3, [3.0], status=RunStatus.PAUSED)
+    paused_too = _run(store, "paused-b", 1e-3, [3.0], status=RunStatus.PAUSED)
+    sync_model(qtbot, ctx)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.scheduler.stop()
+    view.resize(1100, 600)
+    view.show()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 3, timeout=10_000)
+
+    view.table.select_keys([done.id])
+    assert _actions(view.list_actions.menu()) == {"pause": ("Pause", False), "resume": ("Resume", False),
+                                             "cancel": ("Cancel", False)}
+    view.table.select_keys([done.id, paused.id, paused_too.id])
+    menu = view.list_actions.menu()
+    assert _actions(menu) == {"pause": ("Pause", False), "resume": ("Resume 2 runs", True),
+                              "cancel": ("Cancel 2 runs", True)}
+    next(a for a in menu.actions() if a.data() == "cancel").trigger()
+    qtbot.waitUntil(lambda: view.list_actions.task is not None and view.list_actions.task.delivered, timeout=15_000)
+    assert [runs.get(store, r.id).status for r in (done, paused, paused_too)] == [
+        RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.CANCELLED]
+    assert view.banner.text() == f"Run {paused.id} is now cancelled; Run {paused_too.id} is now cancelled"
+
+    view.table.select_keys([done.id])
+    view.table.setFocus()
+    qtbot.keyClick(view.table, Qt.Key.Key_Return)
+    assert view.stack.currentWidget() is view.detail and view.detail.run_id == done.id
