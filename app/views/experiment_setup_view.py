@@ -33,13 +33,14 @@ from app.forms.cells import ERROR_STYLE, error_label, with_button, with_error
 from app.forms.model_form import ModelForm
 from app.views.base import BaseView
 from app.views.memory_panel import MemoryEstimatePanel
-from app.views.model_sources import cached_models, local_models
+from app.views.model_sources import offered_models
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
 from app.wheel_guard import guard_wheel
 from app.widgets import MessageBanner
 from app.workers import Task, pending
 from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
 from spark_trainer.errors import BadInput, SparkError
+from spark_trainer.recipes.fit import DataFacts, data_facts
 from spark_trainer.recipes.registry import get_recipe, list_recipes
 from spark_trainer.store.store import Store
 
@@ -92,6 +93,8 @@ class ExperimentSetupView(BaseView):
         self._check_delay.setInterval(CHECK_DELAY_MS)
         self._check_delay.timeout.connect(self._start_check)
         self._models_task: Task | None = None
+        self._models: list[tuple[str, dict[str, str]]] = []  # (model, why each recipe cannot use it)
+        self._facts: dict[tuple[int, str], DataFacts] = {}  # per dataset: one manifest line, read once
         ctx.model.projects.projects_reset.connect(self._on_projects)  # bound methods: see datasets_view
         ctx.model.datasets.datasets_reset.connect(self._on_datasets)
         self._set_recipe(self.recipe.currentText())
@@ -215,30 +218,53 @@ class ExperimentSetupView(BaseView):
 
     def _list_models(self) -> None:
         models_dir = self.store.home.models_dir
-        task = Task(lambda _ctx: local_models(models_dir) + cached_models(), owner=self, name="model-folders")
-        task.signals.succeeded.connect(self._fill_models)
+        task = Task(lambda _ctx: offered_models(models_dir), owner=self, name="model-folders")
+        task.signals.succeeded.connect(self._on_models)
         self._models_task = self.ctx.tasks.start(task, self.ctx.pool)
 
-    def _fill_models(self, found: list[str]) -> None:
+    def _on_models(self, found: list[tuple[str, dict[str, str]]]) -> None:
+        self._models = found
+        self._fill_models()
+
+    def _fill_models(self) -> None:
+        """The models the recipe can start from, then the others greyed out with the reason as their
+        tooltip (a model missing from the list would leave the user wondering where it went)."""
+        recipe = self.recipe.currentText()
         model = self.base_model.currentText()
         self.base_model.blockSignals(True)
         self.base_model.clear()
-        self.base_model.addItems(found)
+        fitting = [(name, "") for name, problems in self._models if recipe not in problems]
+        others = [(name, problems[recipe]) for name, problems in self._models if recipe in problems]
+        for name, why in fitting + others:
+            self._add_choice(self.base_model, name, why and f"Not for {recipe}: {why}", enabled=not why)
         self.base_model.setCurrentText(model)
         self.base_model.blockSignals(False)
+
+    @staticmethod
+    def _add_choice(box: QComboBox, text: str, tip: str, *, enabled: bool) -> None:
+        box.addItem(text)
+        row = box.count() - 1
+        box.setItemData(row, tip, 3)  # ToolTipRole
+        if not enabled:
+            box.model().item(row).setEnabled(False)  # shown, greyed, not selectable
 
     def _fill_datasets(self) -> None:
         text = self.dataset.currentText()
         self.dataset.blockSignals(True)
         self.dataset.clear()
         found = self.ctx.model.datasets.of_project(self.project.currentText())  # a new project has none yet
-        kinds = self._accepted_kinds()
+        spec = self._spec()
+        settings = self.forms["recipe_config"].values() if "recipe_config" in self.forms else {}
+        fitting, others = [], []
         for ds in found:
-            if kinds and ds.kind not in kinds:  # the recipe cannot train on it (submit refuses it too)
-                continue
-            self.dataset.addItem(ds.name)
-            self.dataset.setItemData(self.dataset.count() - 1,
-                                     f"{ds.kind}, {ds.num_train} train / {ds.num_val} val items", 3)
+            what = f"{ds.kind}, {ds.num_train} train / {ds.num_val} val items"
+            why = spec.data_problem(self._facts_of(ds), settings) if spec is not None else None
+            # Greyed with submit's reason rather than hidden: a dataset gone from the list looked lost.
+            (others if why else fitting).append((ds.name, f"Not for {spec.name}: {why} ({what})" if why else what))
+        for name, tip in fitting:
+            self._add_choice(self.dataset, name, tip, enabled=True)
+        for name, tip in others:
+            self._add_choice(self.dataset, name, tip, enabled=False)
         self.dataset.setCurrentText(text)
         self.dataset.blockSignals(False)
 
@@ -264,15 +290,19 @@ class ExperimentSetupView(BaseView):
         self._fill_datasets()
         self.revalidate()
 
-    def _accepted_kinds(self) -> tuple[str, ...]:
+    def _spec(self) -> Any:
         try:
-            return get_recipe(self.recipe.currentText()).data_kinds
+            return get_recipe(self.recipe.currentText())
         except (BadInput, AttributeError):  # no recipe chosen yet
-            return ()
+            return None
+
+    def _facts_of(self, ds: Any) -> DataFacts:
+        key = (ds.id, ds.path)
+        if key not in self._facts:
+            self._facts[key] = data_facts(ds.kind, ds.path)
+        return self._facts[key]
 
     def _set_recipe(self, name: str) -> None:
-        if hasattr(self, "dataset"):
-            self._fill_datasets()
         while self.recipe_layout.count():
             item = self.recipe_layout.takeAt(0)
             if item.widget() is not None:
@@ -284,7 +314,10 @@ class ExperimentSetupView(BaseView):
             return
         form = ModelForm(spec.config_model, label="recipe_config")
         form.changed.connect(self.revalidate)
+        form.changed.connect(self._fill_datasets)  # a column setting decides which datasets fit
         self.forms["recipe_config"] = form
+        self._fill_datasets()
+        self._fill_models()
         self.recipe_box.setTitle(f"Recipe settings: {spec.title}")
         self.recipe_layout.addWidget(form)
         guard_wheel(form)

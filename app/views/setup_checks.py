@@ -78,9 +78,11 @@ def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: li
 
 
 def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -> dict[str, str]:
-    """A stored dataset of a kind the recipe does not train on, or a base model of the wrong family (a
-    diffusers pipeline for a transformers recipe, or the reverse): what submit would refuse, said at once.
-    The form keeps both fields when the recipe changes, so they are checked against the new recipe."""
+    """A stored dataset or a base model the recipe cannot use, by the recipe's own rules (its kinds,
+    the dataset's first row, the model folder's files: `spark_trainer.recipes.fit`), said at once in
+    submit's words. The form keeps both fields when the recipe changes, so they are checked against
+    the new recipe."""
+    from spark_trainer.recipes.fit import data_facts
     from spark_trainer.recipes.registry import get_recipe
 
     errors: dict[str, str] = {}
@@ -94,22 +96,12 @@ def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -
         found = None
     if found is not None:
         try:
-            spec.check_data_kind(found.kind, found.name)
+            spec.check_data_fit(data_facts(found.kind, found.path), f"dataset {found.name!r}",
+                                data.get("recipe_config"))
         except BadInput as exc:  # a ConfigError
             errors["dataset"] = str(exc).removeprefix("dataset: ")
-    if folder is not None:
-        from spark_trainer.recipes.image_classification_impl import has_image_processor
-
-        pipeline = (folder / "model_index.json").is_file()
-        if spec.name == "diffusion-lora" and not pipeline:
-            errors["base_model"] = (f"{folder.name} is not a diffusers pipeline (no model_index.json); "
-                                    "diffusion-lora trains a LoRA on a Stable-Diffusion-style pipeline")
-        elif spec.name != "diffusion-lora" and pipeline:
-            errors["base_model"] = (f"{folder.name} is a diffusers pipeline; {spec.name} needs a transformers "
-                                    "model (a folder with config.json)")
-        elif spec.name == "image-classification" and not has_image_processor(folder):
-            errors["base_model"] = (f"{folder.name} has no image processor (preprocessor_config.json); "
-                                    "image-classification needs an image classifier saved with its image processor")
+    if folder is not None and (why := spec.model_problem(folder)):
+        errors["base_model"] = f"{folder.name}: {why}"
     return errors
 
 

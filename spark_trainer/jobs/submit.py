@@ -175,14 +175,20 @@ def check_trainable(config: ExperimentConfig, dataset: Dataset, base_model: str,
     """
     from spark_trainer.recipes import get_recipe
 
+    from spark_trainer.recipes.fit import data_facts
+
     spec = get_recipe(config.recipe)
-    spec.check_data_kind(dataset.kind, f"dataset {dataset.name!r}")
+    # The setup form's rules, from the dataset's first row and the model folder's files: the same
+    # one-line reason here as the form's greyed-out entries give.
+    spec.check_data_fit(data_facts(dataset.kind, dataset.path), f"dataset {dataset.name!r}", config.recipe_config)
     frozen = config.model_copy(deep=True)
     frozen.dataset = str(dataset.id)
     frozen.base_model = base_model
     if gpus is not None:
         frozen.gpus = gpus
     spec.check_data(frozen, Path(dataset.path))
+    if Path(base_model).is_dir():  # `exp create` may name a model not downloaded yet: `run start` checks it
+        spec.check_model_fit(Path(base_model))
     return frozen
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from spark_trainer.recipes.base import MetricSpec
+from spark_trainer.recipes.fit import DataFacts, needs_text_model
 from spark_trainer.recipes.registry import RecipeSpec
 
 
@@ -44,6 +45,15 @@ class CausalLMConfig(BaseModel):
         "eval.samples_every_steps (empty: a few built-in prompts)")
 
 
+def data_fit(facts: DataFacts, _settings: BaseModel) -> str | None:
+    """Rows with a text, a prompt and a completion, or chat messages (what `encode` reads)."""
+    fields = set(facts.fields)
+    if "text" in fields or {"prompt", "completion"} <= fields or "messages" in fields:
+        return None
+    return (f"its records have no 'text' field (nor 'prompt'/'completion' or 'messages'); "
+            f"fields: {facts.listed()}")
+
+
 RECIPE = RecipeSpec(
     name="causal-lm",
     title="Causal LM fine-tuning",
@@ -59,4 +69,6 @@ RECIPE = RecipeSpec(
     moved_fields=(("train.seq_len", "seq_len"), ("eval.sample_prompts", "sample_prompts")),
     # Runs frozen before rows followed the tokenizer's own BOS rule started every row with BOS.
     frozen_defaults=(("bos_token", "always"),),
+    data_fit=data_fit,
+    model_fit=needs_text_model,
 )

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from spark_trainer.recipes.base import MetricSpec
+from spark_trainer.recipes.fit import DataFacts, needs_pipeline
 from spark_trainer.recipes.registry import RecipeSpec
 
 
@@ -47,6 +48,14 @@ class DiffusionLoRAConfig(BaseModel):
                              "prompt uses seed + 1, ...): the same seeds every time, so samples compare across steps")
 
 
+def data_fit(facts: DataFacts, settings: DiffusionLoRAConfig) -> str | None:
+    """Captioned images, unless the settings train images without a caption (empty) or leave them out."""
+    if "caption" in facts.fields or settings.missing_captions != "error":
+        return None
+    return ("its first image has no caption; add a name.txt caption beside each image (or a metadata.jsonl), "
+            "or set recipe_config.missing_captions to empty or skip")
+
+
 RECIPE = RecipeSpec(
     name="diffusion-lora",
     title="Diffusion LoRA",
@@ -59,4 +68,6 @@ RECIPE = RecipeSpec(
     metrics=(MetricSpec("eval_loss", False, "validation noise-prediction loss"),),
     unit="images",
     moved_fields=(("eval.sample_prompts", "sample_prompts"),),
+    data_fit=data_fit,
+    model_fit=needs_pipeline,
 )

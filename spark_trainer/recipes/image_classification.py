@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from spark_trainer.recipes.classification import CLASSIFICATION_METRICS, ClassifierTuning
+from spark_trainer.recipes.fit import DataFacts, missing_field, needs_image_model
 from spark_trainer.recipes.registry import RecipeSpec
 
 
@@ -22,6 +23,17 @@ class ImageClassificationConfig(ClassifierTuning):
     num_workers: int = Field(2, ge=0, le=64, description="DataLoader worker processes that decode and augment images")
 
 
+def data_fit(facts: DataFacts, settings: ImageClassificationConfig) -> str | None:
+    """Labelled images (class sub-folders), or text rows (a manifest) with an image path and a label."""
+    if facts.kind == "image":
+        if "label" in facts.fields:
+            return None
+        return ("its images have no labels; put each class's images in a sub-folder named after the class "
+                "and ingest the parent folder")
+    return (missing_field(facts, "image_column", settings.image_column)
+            or missing_field(facts, "label_column", settings.label_column))
+
+
 RECIPE = RecipeSpec(
     name="image-classification",
     title="Image classification",
@@ -34,4 +46,6 @@ RECIPE = RecipeSpec(
     metrics=CLASSIFICATION_METRICS,
     unit="images",
     frozen_defaults=(("label_names", "as-written"),),
+    data_fit=data_fit,
+    model_fit=needs_image_model,
 )

@@ -21,16 +21,10 @@ from spark_trainer.images import open_rgb
 from spark_trainer.models.loading import resolve_for_run
 from spark_trainer.recipes import classification as cls
 from spark_trainer.recipes.base import EvalResult, Sample
+from spark_trainer.recipes.fit import IMAGE_PROCESSOR_FILES, has_image_processor
 from spark_trainer.recipes.image_classification import ImageClassificationConfig
 from spark_trainer.recipes.text_classification_impl import fresh_modules
 from spark_trainer.training.data import read_records
-
-# The files transformers' AutoImageProcessor reads an image processor from (alone, or in a processor).
-IMAGE_PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
-
-
-def has_image_processor(model_dir: Path) -> bool:
-    return any((Path(model_dir) / name).is_file() for name in IMAGE_PROCESSOR_FILES)
 
 
 def check_image_processor(model_dir: Path) -> None:

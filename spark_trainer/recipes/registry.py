@@ -7,14 +7,16 @@ validates configs without loading any training library.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.recipes.base import MetricSpec
+from spark_trainer.recipes.fit import DataFacts
 
 BUILTIN_MODULES = (
     "spark_trainer.recipes.causal_lm",
@@ -56,6 +58,11 @@ class RecipeSpec:
         frozen_defaults: (recipe_config key, value) for settings added after runs were frozen whose
             default changed how a run trains: a run's frozen config without the key (queued or
             paused across an upgrade) takes this value, so it resumes as it began.
+        data_fit: (dataset facts, recipe settings) -> why the recipe cannot train on a dataset of an
+            accepted kind (its first row lacks a column the recipe reads...), or None. Cheap: it sees
+            the facts of `spark_trainer.recipes.fit`, never the whole dataset.
+        model_fit: a base model folder -> why the recipe cannot start from it (a diffusers pipeline
+            for a transformers recipe, no tokenizer...), or None. Looks at file names only.
     """
 
     name: str
@@ -69,6 +76,8 @@ class RecipeSpec:
     unit: str = "examples"
     moved_fields: tuple[tuple[str, str], ...] = ()
     frozen_defaults: tuple[tuple[str, Any], ...] = ()
+    data_fit: Callable[[DataFacts, Any], str | None] | None = None
+    model_fit: Callable[[Path], str | None] | None = None
 
     @property
     def main_metric(self) -> MetricSpec:
@@ -91,6 +100,38 @@ class RecipeSpec:
             kinds = " or ".join(self.data_kinds)
             raise ConfigError(f"dataset: recipe {self.name} trains on {kinds} datasets; {what} is {_a(kind)} "
                               f"{kind} dataset")
+
+    def settings(self, recipe_config: Any) -> BaseModel:
+        """The recipe settings `recipe_config` (a mapping or a model) names; the defaults when they are
+        not valid (the form says what is wrong with them on its own)."""
+        if isinstance(recipe_config, self.config_model):
+            return recipe_config
+        try:
+            return self.config_model.model_validate(dict(recipe_config or {}))
+        except (ValidationError, TypeError, ValueError):
+            return self.config_model()
+
+    def data_problem(self, facts: DataFacts, recipe_config: Any = None) -> str | None:
+        """Why this recipe cannot train on a dataset with `facts` (its kind, then its fields), else None."""
+        if facts.kind not in self.data_kinds:
+            return f"it is {_a(facts.kind)} {facts.kind} dataset; {self.name} trains on {' or '.join(self.data_kinds)} datasets"
+        return None if self.data_fit is None else self.data_fit(facts, self.settings(recipe_config))
+
+    def check_data_fit(self, facts: DataFacts, what: str, recipe_config: Any = None) -> None:
+        """ConfigError (one line, naming `what`) when `data_problem` finds one."""
+        self.check_data_kind(facts.kind, what)
+        why = self.data_problem(facts, recipe_config)
+        if why:
+            raise ConfigError(f"dataset: recipe {self.name} cannot train on {what}: {why}")
+
+    def model_problem(self, folder: Path) -> str | None:
+        """Why this recipe cannot start from the base model `folder`, else None."""
+        return None if self.model_fit is None else self.model_fit(Path(folder))
+
+    def check_model_fit(self, folder: Path) -> None:
+        why = self.model_problem(folder)
+        if why:
+            raise ConfigError(f"base_model: recipe {self.name} cannot start from {folder}: {why}")
 
     def check_data(self, config: Any, data_path: Path) -> None:
         """The problems a run would meet before its first step that need no model loaded (a missing

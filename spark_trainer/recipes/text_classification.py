@@ -7,6 +7,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from spark_trainer.recipes.classification import CLASSIFICATION_METRICS, ClassifierTuning
+from spark_trainer.recipes.fit import DataFacts, missing_field, needs_text_model
 from spark_trainer.recipes.registry import RecipeSpec
 
 
@@ -17,6 +18,12 @@ class TextClassificationConfig(ClassifierTuning):
     sample_texts: list[str] = Field(
         default_factory=list, description="Texts whose predicted labels are logged as samples every "
         "eval.samples_every_steps (empty: the first validation texts)")
+
+
+def data_fit(facts: DataFacts, settings: TextClassificationConfig) -> str | None:
+    """Rows with the text column and the label column the settings name."""
+    return (missing_field(facts, "text_column", settings.text_column)
+            or missing_field(facts, "label_column", settings.label_column))
 
 
 RECIPE = RecipeSpec(
@@ -32,4 +39,6 @@ RECIPE = RecipeSpec(
     unit="examples",
     moved_fields=(("eval.sample_prompts", "sample_texts"),),
     frozen_defaults=(("label_names", "as-written"),),
+    data_fit=data_fit,
+    model_fit=needs_text_model,
 )

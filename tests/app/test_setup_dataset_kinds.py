@@ -33,8 +33,9 @@ def test_dataset_choices_follow_the_recipe(store, ctx, qtbot, tmp_path) -> None:
     view.project.setCurrentText("p")
     view._on_project()
 
-    def choices() -> list[str]:
-        return [view.dataset.itemText(i) for i in range(view.dataset.count())]
+    def choices() -> list[str]:  # the ones a user can pick (the others are greyed out)
+        return [view.dataset.itemText(i) for i in range(view.dataset.count())
+                if view.dataset.model().item(i).isEnabled()]
 
     view.recipe.setCurrentText("diffusion-lora")
     assert choices() == ["shots"]

@@ -25,8 +25,9 @@ def test_exp_create_refuses_a_dataset_without_the_recipes_text_column(cli, store
     refused = cli(*args)
     assert refused.code == 2, refused.err
     assert refused.err.count("\n") == 1, refused.err
-    assert "recipe_config.text_column 'text' is not a column of reviews.jsonl:1; columns found: label, review" \
-        in refused.err
+    # The setup form's reason for greying the dataset out, word for word.
+    assert ("recipe text-classification cannot train on dataset 'reviews': its records have no 'text' field "
+            "(recipe_config.text_column); fields: label, review") in refused.err
     assert experiments.list_all(store) == []
 
     made = cli(*args, "--set", "recipe_config.text_column=review")

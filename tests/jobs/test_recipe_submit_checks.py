@@ -49,8 +49,8 @@ def _half_captioned(tmp_path: Path) -> Path:
 
 CASES = {
     "label column missing": ("text-classification", lambda p: _tickets(p, [{"text": "a", "target": "x"}]),
-                             "config.json", "recipe_config.label_column 'label' is not a column of tickets.jsonl:1; "
-                             "columns found: target, text"),
+                             "config.json", "dataset 'tickets': its records have no 'label' field "
+                             "(recipe_config.label_column); fields: target, text"),
     "one class (text)": ("text-classification", lambda p: _tickets(p, [{"text": "a", "label": "x"}]), "config.json",
                          "classification needs at least 2 classes in 'label'; found 'x'"),
     "one class (images)": ("image-classification", _one_class_folder, "config.json",

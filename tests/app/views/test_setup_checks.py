@@ -38,6 +38,7 @@ def _home_with_a_text_dataset_and_two_models(store, tmp_path):
     (llama / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
                                                    "num_attention_heads": 4, "intermediate_size": 128,
                                                    "vocab_size": 100}))
+    (llama / "tokenizer_config.json").write_text("{}")  # text recipes refuse a model without a tokenizer
     sd = store.home.models_dir / "tiny-sd"
     sd.mkdir()
     (sd / "model_index.json").write_text("{}")
@@ -82,8 +83,8 @@ def test_the_recipes_data_check_is_said_before_launch(store, tmp_path) -> None:
     assert check_setup(store, form, ["train"], [], answers).errors == {}
     missing = check_setup(store, {**form, "dataset": "reviews"}, [], [], answers).errors
     assert set(missing) == {"dataset"}
-    assert "recipe_config.text_column 'text' is not a column" in missing["dataset"]
-    assert "columns found: label, review" in missing["dataset"]
+    assert "its records have no 'text' field (recipe_config.text_column)" in missing["dataset"]
+    assert "fields: label, review" in missing["dataset"]
     single = check_setup(store, {**form, "dataset": "one-class"}, [], [], answers).errors
     assert "at least 2 classes" in single["dataset"]
     # The data settings are the check's: naming the column makes the dataset fine.
@@ -105,6 +106,7 @@ def test_a_text_model_for_image_classification_is_named_at_the_base_model(store,
     llama, _sd = _home_with_a_text_dataset_and_two_models(store, tmp_path)
     form = {**GOOD, "recipe": "image-classification", "base_model": llama, "train": {}, "recipe_config": {}}
     errors = check_setup(store, form, ["train"], []).errors
-    assert errors["base_model"] == (f"{Path(llama).name} has no image processor (preprocessor_config.json); "
+    assert errors["base_model"] == (f"{Path(llama).name}: it has no image processor (preprocessor_config.json); "
                                     "image-classification needs an image classifier saved with its image processor")
-    assert "dataset" not in errors
+    # Its text rows name no image either (a manifest of images would have a 'path' column).
+    assert "its records have no 'path' field (recipe_config.image_column)" in errors["dataset"]
