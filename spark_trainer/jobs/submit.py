@@ -174,7 +174,6 @@ def check_trainable(config: ExperimentConfig, dataset: Dataset, base_model: str,
         BadInput: what the recipe cannot train on, naming the dataset and the field; nothing is recorded.
     """
     from spark_trainer.recipes import get_recipe
-
     from spark_trainer.recipes.fit import data_facts
 
     spec = get_recipe(config.recipe)
