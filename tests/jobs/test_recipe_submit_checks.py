@@ -74,3 +74,33 @@ def test_data_the_recipe_cannot_train_on_is_refused_before_a_run_exists(case, st
 
     assert datasets.list_all(store) == [] and projects.list_all(store) == []
     assert not (store.home.root / "datasets").exists() or not any((store.home.root / "datasets").iterdir())
+
+
+def test_a_stored_dataset_the_setup_form_greys_out_is_refused_in_its_words(store: Store, cli, tmp_path) -> None:
+    """A prompt/completion table named for image-classification was refused only by the data check's
+    long message; now `train` says the form's tooltip reason, in one line, before anything is recorded."""
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.store import projects
+
+    projects.create(store, "p")
+    rows = write_jsonl(tmp_path / "train.jsonl", [{"prompt": "q", "completion": "a"}] * 4)
+    ingest_paths(store, [rows], project="p", name="train")
+    run_file = _run_file(tmp_path, "image-classification", rows, "preprocessor_config.json")
+    (tmp_path / "model" / "config.json").write_text("{}")  # a vision model: only the data is wrong
+    run_file.write_text(run_file.read_text().replace(f"dataset: {rows}", "dataset: train"))
+    refused = cli("train", str(run_file))
+    assert refused.code == 2, refused.err
+    assert refused.err == ("error: dataset: recipe image-classification cannot train on dataset 'train': its records "
+                           "have no 'path' field (recipe_config.image_column); fields: completion, prompt\n")
+    assert runs.list_all(store) == []
+
+
+def test_a_diffusers_pipeline_for_a_language_model_is_refused_at_submit(store: Store, cli, tmp_path) -> None:
+    """It was queued, and failed in the worker with transformers' error about a missing config.json."""
+    rows = write_jsonl(tmp_path / "notes.jsonl", [{"text": f"note {i}"} for i in range(6)])
+    refused = cli("train", str(_run_file(tmp_path, "causal-lm", rows, "model_index.json")))
+    assert refused.code == 2, refused.err
+    assert refused.err.count("\n") == 1
+    assert "base_model: recipe causal-lm cannot start from " in refused.err
+    assert "it is a diffusers pipeline; this recipe needs a transformers model" in refused.err
+    assert runs.list_all(store) == []
