@@ -46,9 +46,10 @@ def test_train_wait_then_inspect_the_run(store: Store, run_file, cli) -> None:
 def test_train_wait_exits_1_when_the_run_fails(store: Store, run_file, cli, tmp_path: Path) -> None:
     path = run_file(steps=3)
     data = yaml.safe_load(path.read_text())
-    broken = tmp_path / "broken-model"  # passes the submit check (config.json), fails in the worker
+    broken = tmp_path / "broken-model"  # passes the submit check (config.json, a tokenizer file), fails in the worker
     broken.mkdir()
     (broken / "config.json").write_text("{}")
+    (broken / "tokenizer_config.json").write_text("{}")
     data["base_model"] = str(broken)
     path.write_text(yaml.safe_dump(data))
     result = cli("train", str(path), "--wait")
