@@ -35,6 +35,7 @@ from app.views.base import BaseView
 from app.views.memory_panel import MemoryEstimatePanel
 from app.views.model_sources import offered_models
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
+from app.views.setup_choices import dataset_choices, fill_choices, model_choices
 from app.wheel_guard import guard_wheel
 from app.widgets import MessageBanner
 from app.workers import Task, pending
@@ -227,46 +228,12 @@ class ExperimentSetupView(BaseView):
         self._fill_models()
 
     def _fill_models(self) -> None:
-        """The models the recipe can start from, then the others greyed out with the reason as their
-        tooltip (a model missing from the list would leave the user wondering where it went)."""
-        recipe = self.recipe.currentText()
-        model = self.base_model.currentText()
-        self.base_model.blockSignals(True)
-        self.base_model.clear()
-        fitting = [(name, "") for name, problems in self._models if recipe not in problems]
-        others = [(name, problems[recipe]) for name, problems in self._models if recipe in problems]
-        for name, why in fitting + others:
-            self._add_choice(self.base_model, name, why and f"Not for {recipe}: {why}", enabled=not why)
-        self.base_model.setCurrentText(model)
-        self.base_model.blockSignals(False)
-
-    @staticmethod
-    def _add_choice(box: QComboBox, text: str, tip: str, *, enabled: bool) -> None:
-        box.addItem(text)
-        row = box.count() - 1
-        box.setItemData(row, tip, 3)  # ToolTipRole
-        if not enabled:
-            box.model().item(row).setEnabled(False)  # shown, greyed, not selectable
+        fill_choices(self.base_model, model_choices(self._models, self.recipe.currentText()))
 
     def _fill_datasets(self) -> None:
-        text = self.dataset.currentText()
-        self.dataset.blockSignals(True)
-        self.dataset.clear()
         found = self.ctx.model.datasets.of_project(self.project.currentText())  # a new project has none yet
-        spec = self._spec()
         settings = self.forms["recipe_config"].values() if "recipe_config" in self.forms else {}
-        fitting, others = [], []
-        for ds in found:
-            what = f"{ds.kind}, {ds.num_train} train / {ds.num_val} val items"
-            why = spec.data_problem(self._facts_of(ds), settings) if spec is not None else None
-            # Greyed with submit's reason rather than hidden: a dataset gone from the list looked lost.
-            (others if why else fitting).append((ds.name, f"Not for {spec.name}: {why} ({what})" if why else what))
-        for name, tip in fitting:
-            self._add_choice(self.dataset, name, tip, enabled=True)
-        for name, tip in others:
-            self._add_choice(self.dataset, name, tip, enabled=False)
-        self.dataset.setCurrentText(text)
-        self.dataset.blockSignals(False)
+        fill_choices(self.dataset, dataset_choices(found, self._spec(), settings, self._facts_of))
 
     def _fill_gpus(self) -> None:
         text = self.gpus.currentText() or "auto"

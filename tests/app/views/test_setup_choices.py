@@ -125,6 +125,9 @@ def test_a_column_setting_makes_a_greyed_dataset_fit_and_a_greyed_pick_says_why(
     view.dataset.setCurrentText("reviews")  # typed in anyway: said under Dataset
     qtbot.waitUntil(lambda: not view.checking and bool(view.errors["dataset"].text()), timeout=15_000)
     assert "its records have no 'text' field (recipe_config.text_column)" in view.errors["dataset"].text()
+    if os.environ.get("SPARK_SHOTS"):
+        view.resize(1280, 800)
+        view.grab().save(str(Path(os.environ["SPARK_SHOTS"]) / "setup-greyed-pick.png"))
 
     view.forms["recipe_config"].set_values({"text_column": "review"})
     view.forms["recipe_config"].changed.emit()
