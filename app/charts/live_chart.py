@@ -33,6 +33,20 @@ def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+# Training and evaluation loss share the Loss chart: fixed colours tell them apart. Every other key takes
+# a colour from its name's checksum, so a curve's colour never depends on the order keys arrive in.
+KEY_COLOURS = {"loss": 0, "train_loss": 0, "eval_loss": 1, "val_loss": 1}
+_HASHED = [c for c in PALETTE if c != "#F0E442"]  # yellow is hard to see on the light theme
+
+
+def key_colour(key: str) -> str:
+    """The colour of metric `key`'s curve, the same in every chart and session."""
+    import zlib
+
+    index = KEY_COLOURS.get(key.lower())
+    return PALETTE[index] if index is not None else _HASHED[zlib.crc32(key.lower().encode()) % len(_HASHED)]
+
+
 def _mix(colour_a: str, colour_b: str, share_a: float):
     a, b = pg.mkColor(colour_a), pg.mkColor(colour_b)
     return pg.mkColor(*(int(share_a * x + (1 - share_a) * y) for x, y in
@@ -269,6 +283,9 @@ class LiveChartWidget(QWidget):
     def curve_names(self) -> list[str]:
         return list(self._curves)
 
+    def colour_of(self, name: str) -> str:
+        return self._curves[name].colour
+
     def series(self, name: str) -> Series:
         return self._curves[name].series
 
@@ -278,7 +295,7 @@ class LiveChartWidget(QWidget):
         if curve is None:
             from app import theme
 
-            curve = _Curve(self.plot, name, pen_colour or colour(len(self._curves)), dashed, theme.current().plot_bg,
+            curve = _Curve(self.plot, name, pen_colour or key_colour(name), dashed, theme.current().plot_bg,
                            evaluation)
             curve.series.set_smoothing(0.0 if evaluation else self._smoothing)
             self._curves[name] = curve
