@@ -106,7 +106,7 @@ class CompareView(QWidget):
 
     @staticmethod
     def _style_chart(chart: LiveChartWidget) -> None:
-        chart.legend.hide()  # the run colours are named above; curves stay uncovered
+        chart.set_legend_shown(False)  # the run colours are named above; curves stay uncovered
         chart.plot_widget.setMinimumHeight(110)
         chart.empty_label.setMinimumHeight(110)
 
