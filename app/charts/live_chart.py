@@ -20,39 +20,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from app.charts.colours import PALETTE, colour, key_colour, mix
 from app.charts.series import Series
 
-# Distinct, colour-blind-friendly colours (Okabe-Ito, then Tableau).
+__all__ = ["ENVELOPE_ABOVE", "PALETTE", "FollowingViewBox", "LiveChartWidget", "colour", "key_colour", "peak_columns"]
+
 # Above this many points in view a curve is drawn from its min/max envelope (see PeakIndex).
 ENVELOPE_ABOVE = 20_000
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-           "#4E79A7", "#F28E2B", "#59A14F", "#E15759", "#B07AA1"]
-
-
-def colour(index: int) -> str:
-    return PALETTE[index % len(PALETTE)]
-
-
-# Training and evaluation loss share the Loss chart: fixed colours tell them apart. Every other key takes
-# a colour from its name's checksum, so a curve's colour never depends on the order keys arrive in.
-KEY_COLOURS = {"loss": 0, "train_loss": 0, "eval_loss": 1, "val_loss": 1}
-_HASHED = [c for c in PALETTE if c != "#F0E442"]  # yellow is hard to see on the light theme
-
-
-def key_colour(key: str) -> str:
-    """The colour of metric `key`'s curve, the same in every chart and session."""
-    import zlib
-
-    index = KEY_COLOURS.get(key.lower())
-    return PALETTE[index] if index is not None else _HASHED[zlib.crc32(key.lower().encode()) % len(_HASHED)]
-
-
-def _mix(colour_a: str, colour_b: str, share_a: float):
-    a, b = pg.mkColor(colour_a), pg.mkColor(colour_b)
-    return pg.mkColor(*(int(share_a * x + (1 - share_a) * y) for x, y in
-                        ((a.red(), b.red()), (a.green(), b.green()), (a.blue(), b.blue()))))
-
-
 MARKER_SIZE = 7
 # Pixel columns per min/max pair: the curve itself one per pixel, the faint raw curve behind a smoothed one
 # one per 3 pixels (it needs less detail).
@@ -122,7 +96,7 @@ class _Curve:
         options = dict(skipFiniteCheck=True, clipToView=False, autoDownsample=False, dynamicRangeLimit=None)
         self.raw = plot.plot(name=name, pen=pg.mkPen(pen_colour, width=1, style=style), **options)
         # Opaque but pale (mixed with the background): translucent pens are slow to rasterise.
-        faint = _mix(pen_colour, background, 0.3)
+        faint = mix(pen_colour, background, 0.3)
         self.shadow = plot.plot(pen=pg.mkPen(faint, width=1), **options)
         self.shadow.setZValue(-1)  # under every smoothed curve
         self.shadow.hide()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from app.charts.colours import key_colour
 from app.charts.feed import MetricBatch
-from app.charts.live_chart import LiveChartWidget, key_colour
+from app.charts.live_chart import LiveChartWidget
 
 CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput"),
           ("memory", "GPU memory (GiB)"), ("eval", "Evaluation metrics"), ("grad", "Gradient norm"))

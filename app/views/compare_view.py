@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.charts.colours import colour
 from app.charts.feed import MetricBatch, MetricFeed
-from app.charts.live_chart import LiveChartWidget, colour
+from app.charts.live_chart import LiveChartWidget
 from app.charts.panel import ChartPanel
 from app.context import AppContext
 from app.views.samples import sample_text
