@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.qsettings = qsettings if qsettings is not None else QSettings()
         self.ctx = AppContext(store, self.qsettings, poll_gpus=poll_gpus)
         self.views: dict[str, BaseView] = {}
+        self.ask_before_quit = True  # False when a signal (SIGTERM at logout) closes the window
         self.setWindowTitle("SparkTrainer")
         self.setMinimumSize(760, 520)
         self._build_body()
@@ -347,7 +348,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         busy = sorted({t.name for t in self.ctx.tasks.running if t.name in ASK_BEFORE_QUIT})
-        if busy and self.isVisible() and QApplication.platformName() != "offscreen":
+        if busy and self.ask_before_quit and self.isVisible() and QApplication.platformName() != "offscreen":
             answer = QMessageBox.question(
                 self, "Work in progress",
                 f"{', '.join(busy)} is still running. Cancel it and quit? (Training runs are not affected.)",

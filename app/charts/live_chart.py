@@ -20,25 +20,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from app.charts.colours import PALETTE, colour, key_colour, mix
 from app.charts.series import Series
 
-# Distinct, colour-blind-friendly colours (Okabe-Ito, then Tableau).
+__all__ = ["ENVELOPE_ABOVE", "PALETTE", "FollowingViewBox", "LiveChartWidget", "colour", "key_colour", "peak_columns"]
+
 # Above this many points in view a curve is drawn from its min/max envelope (see PeakIndex).
 ENVELOPE_ABOVE = 20_000
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-           "#4E79A7", "#F28E2B", "#59A14F", "#E15759", "#B07AA1"]
-
-
-def colour(index: int) -> str:
-    return PALETTE[index % len(PALETTE)]
-
-
-def _mix(colour_a: str, colour_b: str, share_a: float):
-    a, b = pg.mkColor(colour_a), pg.mkColor(colour_b)
-    return pg.mkColor(*(int(share_a * x + (1 - share_a) * y) for x, y in
-                        ((a.red(), b.red()), (a.green(), b.green()), (a.blue(), b.blue()))))
-
-
 MARKER_SIZE = 7
 # Pixel columns per min/max pair: the curve itself one per pixel, the faint raw curve behind a smoothed one
 # one per 3 pixels (it needs less detail).
@@ -108,7 +96,7 @@ class _Curve:
         options = dict(skipFiniteCheck=True, clipToView=False, autoDownsample=False, dynamicRangeLimit=None)
         self.raw = plot.plot(name=name, pen=pg.mkPen(pen_colour, width=1, style=style), **options)
         # Opaque but pale (mixed with the background): translucent pens are slow to rasterise.
-        faint = _mix(pen_colour, background, 0.3)
+        faint = mix(pen_colour, background, 0.3)
         self.shadow = plot.plot(pen=pg.mkPen(faint, width=1), **options)
         self.shadow.setZValue(-1)  # under every smoothed curve
         self.shadow.hide()
@@ -176,7 +164,15 @@ class LiveChartWidget(QWidget):
         self._title = title
         # No grid: translucent grid lines cost a third of each redraw in Qt's software rasteriser.
         self.plot.setLabel("left", y_label)
-        self.legend = self.plot.addLegend(offset=(-10, 10))
+        # The legend sits in the title row, right-aligned, one line: above the plot area, never over a curve
+        # (inside the view box it hid the newest points of small charts). Shown from the second curve on.
+        self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", horSpacing=8, verSpacing=-6, frame=False)
+        self.legend.layout.setContentsMargins(0, 4, 0, 0)  # as tall as the title row (30 px), not 39
+        self.legend.setParentItem(self.plot)
+        self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, 0))
+        self.legend.hide()
+        self.plot.legend = self.legend  # curves drawn with a name are listed in it
+        self.legend_shown = True  # False: never shown (the compare page names its runs above the charts)
         _free_title_width(self.plot.titleLabel)
         self.empty_label = QLabel("")
         self.empty_label.setObjectName("Muted")
@@ -227,15 +223,34 @@ class LiveChartWidget(QWidget):
         from app import theme
 
         label = self.plot.titleLabel
-        room = max(40, self.width() - 16)
+        room = self.width() - 16
+        justify = "center"
+        if self.legend.isVisible():  # the title moves left, clear of the legend on the right
+            room -= int(self.legend.boundingRect().width() + 16)
+            justify = "left"
+        room = max(40, room)
         font = QFont(label.item.font())
         size = str(label.opts.get("size", ""))
         if size.endswith("pt"):  # the size pyqtgraph writes into the title's HTML (11pt)
             font.setPointSizeF(float(size[:-2]))
         shown = QFontMetrics(font).elidedText(self._title, Qt.TextElideMode.ElideRight, room)
-        if shown != label.text or label.opts.get("color") != theme.current().plot_fg:
-            self.plot.setTitle(shown, color=theme.current().plot_fg)
+        if (shown != label.text or label.opts.get("color") != theme.current().plot_fg
+                or label.opts.get("justify") != justify):
+            self.plot.setTitle(shown, color=theme.current().plot_fg, justify=justify)
         self.plot_widget.setToolTip(self._title if shown != self._title else "")
+
+    def set_legend_shown(self, shown: bool) -> None:
+        self.legend_shown = shown
+        self._show_legend()
+
+    def _show_legend(self) -> None:
+        """One line of entries in the title row, from the second curve on (one curve: the title names it)."""
+        wanted = self.legend_shown and len(self._curves) > 1
+        if wanted:
+            self.legend.setColumnCount(len(self._curves))
+        if wanted != self.legend.isVisible():
+            self.legend.setVisible(wanted)
+            self._show_title()
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
@@ -257,9 +272,6 @@ class LiveChartWidget(QWidget):
             axis.setPen(pg.mkPen(current.plot_fg))
             axis.setTextPen(pg.mkPen(current.plot_fg))
         self._show_title()
-        backdrop = pg.mkColor(current.plot_bg)
-        backdrop.setAlpha(200)
-        self.legend.setBrush(pg.mkBrush(backdrop))
         self.legend.setLabelTextColor(current.plot_fg)
         for curve in self._curves.values():  # markers are outlined in the background colour
             if curve.evaluation:
@@ -268,6 +280,9 @@ class LiveChartWidget(QWidget):
     # --- data ---------------------------------------------------------------------------------
     def curve_names(self) -> list[str]:
         return list(self._curves)
+
+    def colour_of(self, name: str) -> str:
+        return self._curves[name].colour
 
     def series(self, name: str) -> Series:
         return self._curves[name].series
@@ -278,10 +293,11 @@ class LiveChartWidget(QWidget):
         if curve is None:
             from app import theme
 
-            curve = _Curve(self.plot, name, pen_colour or colour(len(self._curves)), dashed, theme.current().plot_bg,
+            curve = _Curve(self.plot, name, pen_colour or key_colour(name), dashed, theme.current().plot_bg,
                            evaluation)
             curve.series.set_smoothing(0.0 if evaluation else self._smoothing)
             self._curves[name] = curve
+            self._show_legend()
         return curve
 
     def append(self, name: str, steps: np.ndarray, times: np.ndarray, values: np.ndarray,
@@ -307,6 +323,7 @@ class LiveChartWidget(QWidget):
             self.plot.removeItem(curve.shadow)
         self.legend.clear()
         self._curves.clear()
+        self._show_legend()
         self.empty_label.show()
         self.plot_widget.hide()
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from app.charts.colours import key_colour
 from app.charts.feed import MetricBatch
 from app.charts.live_chart import LiveChartWidget
 
@@ -37,8 +38,35 @@ def chart_for(key: str) -> str | None:
     return "eval"
 
 
+# The charts whose metrics differ in scale or unit between recipes: each evaluation metric and each
+# throughput unit gets a chart of its own (see ChartPanel.chart_of).
+SPLIT = ("eval", "throughput")
+
+
+def unit_of(key: str) -> str:
+    """The work rate's unit: 'tokens/s' for tokens_per_s."""
+    return f"{key.lower().removesuffix('_per_s')}/s"
+
+
+def group_of(key: str) -> tuple[str, str] | None:
+    """(base chart, group within it) of a metric key: metrics of one group share an axis."""
+    name = chart_for(key)
+    if name == "eval":
+        return name, key.lower()
+    if name == "throughput":
+        return name, unit_of(key)
+    return None if name is None else (name, name)
+
+
 class ChartPanel(QWidget):
-    """A grid of live charts with shared smoothing, scale and axis controls."""
+    """A grid of live charts with shared smoothing, scale and axis controls.
+
+    Six charts always (loss, learning rate, throughput, memory, evaluation, gradient norm). The first
+    evaluation metric and the first throughput unit take the Evaluation and Throughput charts; each
+    further one gets a chart of its own, added to the grid: comparing a classifier with a language
+    model puts accuracy (0-1) and perplexity (~200) on separate axes, never one flattened at 0."""
+
+    chart_added = Signal(object)  # a LiveChartWidget added for a further metric or unit
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,19 +87,32 @@ class ChartPanel(QWidget):
             controls.addWidget(widget)
         controls.addStretch(1)
         layout.addLayout(controls)
-        grid = QGridLayout()
-        layout.addLayout(grid, 1)
+        self.grid = QGridLayout()
+        layout.addLayout(self.grid, 1)
         self.charts: dict[str, LiveChartWidget] = {}
-        for i, (name, title) in enumerate(CHARTS):
-            chart = LiveChartWidget(title)
-            self.charts[name] = chart
-            grid.addWidget(chart, i // 2, i % 2)
-        self.eval_keys: list[str] = []
-        self.units: list[str] = []  # throughput units charted (tokens/s, images/s...)
+        for name, title in CHARTS:
+            self._add_chart(name, title)
+        self._groups: dict[tuple[str, str], str] = {}  # (base chart, group) -> name of its chart
         self.smoothing.valueChanged.connect(self._on_smoothing)
         self.log_scale.toggled.connect(lambda on: [c.set_log_y(on) for c in self.charts.values()])
         self.x_axis.currentTextChanged.connect(lambda axis: [c.set_x_axis(axis) for c in self.charts.values()])
         self._on_smoothing(self.smoothing.value())
+
+    def _add_chart(self, name: str, title: str) -> LiveChartWidget:
+        chart = LiveChartWidget(title)
+        self.charts[name] = chart
+        self._lay_out()
+        return chart
+
+    def _lay_out(self) -> None:
+        """Three rows of charts, in as many columns as they need (two for the six charts)."""
+        columns = max(2, -(-len(self.charts) // 3))
+        for column in range(max(columns, self.grid.columnCount())):
+            self.grid.setColumnStretch(column, 1 if column < columns else 0)
+        for chart in self.charts.values():
+            self.grid.removeWidget(chart)  # (a no-op for a new chart) not placed twice
+        for index, chart in enumerate(self.charts.values()):
+            self.grid.addWidget(chart, index // columns, index % columns)
 
     def _on_smoothing(self, value: int) -> None:
         self.smoothing_value.setText(f"{value / 100:.2f}")
@@ -79,13 +120,27 @@ class ChartPanel(QWidget):
             chart.set_smoothing(value / 100)
 
     def clear(self) -> None:
+        for name in [n for n in self.charts if n not in dict(CHARTS)]:  # a further metric's chart
+            chart = self.charts.pop(name)
+            self.grid.removeWidget(chart)
+            chart.hide()
+            chart.deleteLater()
+        self._lay_out()
         for chart in self.charts.values():
             chart.clear()
-        self.eval_keys = []
-        self.units = []
-        for name in ("eval", "throughput"):  # nothing of the last run's recipe stays
+        self._groups = {}
+        for name in SPLIT:  # nothing of the last run's recipe stays
             self.charts[name].set_title(dict(CHARTS)[name])
         self.charts["eval"].set_empty_text("No points yet")
+
+    @property
+    def eval_keys(self) -> list[str]:
+        return [group for base, group in self._groups if base == "eval"]
+
+    @property
+    def units(self) -> list[str]:
+        """Throughput units charted (tokens/s, images/s...)."""
+        return [group for base, group in self._groups if base == "throughput"]
 
     def expect_recipe(self, recipe: str) -> None:
         """Name what a run of `recipe` will chart before its first point: its work unit, and where its
@@ -102,25 +157,48 @@ class ChartPanel(QWidget):
             keys = ", ".join(m.key for m in spec.metrics)
             self.charts["eval"].set_empty_text(f"This recipe's evaluation metric ({keys}) is on the Loss chart")
 
+    def chart_of(self, key: str) -> LiveChartWidget | None:
+        """The chart metric `key` is drawn on (None: not charted, or no point of it yet)."""
+        group = group_of(key)
+        if group is None:
+            return None
+        name = self._groups.get(group) if group[0] in SPLIT else group[0]
+        return None if name is None else self.charts[name]
+
+    def _chart_for_key(self, key: str) -> LiveChartWidget | None:
+        """The chart for `key`, the Evaluation or Throughput chart taken, or one added, for a new group."""
+        group = group_of(key)
+        if group is None or group[0] not in SPLIT:
+            return None if group is None else self.charts[group[0]]
+        name = self._groups.get(group)
+        if name is None:
+            base, within = group
+            taken = any(b == base for b, _ in self._groups)
+            name = f"{base}:{within}" if taken else base
+            self._groups[group] = name
+            title = f"Evaluation: {key}" if base == "eval" else f"Throughput ({within})"
+            if taken:
+                chart = self._add_chart(name, title)
+                chart.set_smoothing(self.smoothing.value() / 100)
+                chart.set_log_y(self.log_scale.isChecked())
+                chart.set_x_axis(self.x_axis.currentText())
+                self.chart_added.emit(chart)
+            else:
+                self.charts[name].set_title(title)
+        return self.charts[name]
+
     def add_batch(self, batch: MetricBatch, prefix: str = "", colour: str | None = None) -> None:
         touched = set()
         for key, (steps, times, values) in batch.series.items():
-            name = chart_for(key)
-            if name is None:
+            chart = self._chart_for_key(key)
+            if chart is None:
                 continue
-            unit = f"{key.removesuffix('_per_s')}/s"
-            if name == "throughput" and key != "samples_per_s" and unit not in self.units:
-                self.units.append(unit)  # the recipe's own unit: tokens, images... (two when comparing recipes)
-                self.charts[name].set_title(f"Throughput ({', '.join(self.units)})")
-            if name == "eval" and key not in self.eval_keys:  # say which metrics, legend or not
-                self.eval_keys.append(key)
-                self.charts["eval"].set_title("Evaluation: " + ", ".join(self.eval_keys))
             evaluation = is_evaluation(key)
-            self.charts[name].append(f"{prefix}{key}", steps, times, values, pen_colour=colour, dashed=evaluation,
-                                     evaluation=evaluation)
-            touched.add(name)
-        for name in touched:
-            self.charts[name].refresh()
+            chart.append(f"{prefix}{key}", steps, times, values, pen_colour=colour or key_colour(key),
+                         dashed=evaluation, evaluation=evaluation)
+            touched.add(chart)
+        for chart in touched:
+            chart.refresh()
 
     def point_count(self, key: str) -> int:
         return sum(chart.point_count(key) for chart in self.charts.values() if key in chart.curve_names())

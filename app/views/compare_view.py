@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.charts.colours import colour
 from app.charts.feed import MetricBatch, MetricFeed
-from app.charts.live_chart import colour
+from app.charts.live_chart import LiveChartWidget
 from app.charts.panel import ChartPanel
 from app.context import AppContext
 from app.views.samples import sample_text
@@ -98,12 +99,17 @@ class CompareView(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         for chart in self.charts.charts.values():
-            chart.legend.hide()  # the run colours are named above; curves stay uncovered
-            chart.plot_widget.setMinimumHeight(110)
-            chart.empty_label.setMinimumHeight(110)
+            self._style_chart(chart)
+        self.charts.chart_added.connect(self._style_chart)  # a further metric's or unit's chart
         layout.addWidget(splitter, 1)
         self.feed = MetricFeed(ctx.model.runs, parent=self)
         self.feed.points.connect(self._on_points)
+
+    @staticmethod
+    def _style_chart(chart: LiveChartWidget) -> None:
+        chart.set_legend_shown(False)  # the run colours are named above; curves stay uncovered
+        chart.plot_widget.setMinimumHeight(110)
+        chart.empty_label.setMinimumHeight(110)
 
     def compare(self, run_ids: list[int]) -> None:
         self.run_ids = [int(r) for r in run_ids]

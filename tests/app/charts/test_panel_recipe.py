@@ -56,7 +56,7 @@ def test_run_detail_names_the_recipes_unit_before_the_first_point(store, ctx, qt
     view.stop()
 
 
-def test_comparing_runs_of_two_units_names_both(qtbot):
+def test_comparing_runs_of_two_units_gives_each_unit_its_chart(qtbot):
     from app.charts.panel import ChartPanel
 
     panel = ChartPanel()
@@ -64,7 +64,11 @@ def test_comparing_runs_of_two_units_names_both(qtbot):
     panel.add_batch(_batch("examples_per_s"), prefix="run 2 ")
     panel.add_batch(_batch("images_per_s"), prefix="run 3 ")
     panel.add_batch(_batch("images_per_s"), prefix="run 4 ")
-    assert panel.charts["throughput"]._title == "Throughput (examples/s, images/s)"
+    assert panel.charts["throughput"]._title == "Throughput (examples/s)"
+    images = panel.chart_of("images_per_s")
+    assert images._title == "Throughput (images/s)" and images.curve_names() == ["run 3 images_per_s",
+                                                                                 "run 4 images_per_s"]
+    assert panel.units == ["examples/s", "images/s"]
     panel.clear()
     panel.add_batch(_batch("tokens_per_s"))
     assert panel.charts["throughput"]._title == "Throughput (tokens/s)"
