@@ -163,10 +163,15 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.gpu_status = QLabel(self.ctx.gpu_monitor.summary())
         self.run_status = QLabel("")
+        self.awake_status = QLabel("")  # "cannot keep the system awake (no D-Bus)" while runs train
+        self.awake_status.setProperty("role", "warning")
+        self.awake_status.hide()
+        self.ctx.scheduler.awake_problem.connect(self._show_awake_problem)
         self.home_status = QLabel("Opening the data home…")
         self.home_status.setObjectName("Muted")
         if self.store is not None:
             self._show_home(self.store.home.root)
+        bar.addPermanentWidget(self.awake_status)
         bar.addPermanentWidget(self.run_status)
         bar.addPermanentWidget(self.gpu_status)
         bar.addPermanentWidget(self.home_status)
@@ -251,6 +256,11 @@ class MainWindow(QMainWindow):
         self.view(self.current_view_name()).refresh()
 
     # -- status bar ---------------------------------------------------------------------------
+    def _show_awake_problem(self, text: str, detail: str) -> None:
+        self.awake_status.setText(text)
+        self.awake_status.setToolTip(detail)
+        self.awake_status.setVisible(bool(text))
+
     def update_run_status(self, _runs: object = None) -> None:
         """Counts from the runs model, the same snapshot the Runs table shows."""
         if not self.ctx.model.runs.loaded:

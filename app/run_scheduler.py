@@ -20,12 +20,16 @@ from spark_trainer.store.entities import Run
 
 class RunScheduler(QObject):
     run_finished = Signal(object, str)  # Run, "completed" | "failed" | "was interrupted"
+    # ("cannot keep the system awake (no D-Bus)", the details) while runs are active and the
+    # platform refused; ("", "") once none are
+    awake_problem = Signal(str, str)
 
     def __init__(self, model: AppModel, status_message: SignalInstance, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.status_message = status_message
         self.inhibitor = SleepInhibitor()
+        self._refused = False  # tried during this spell of active runs, and refused: not again until it ends
         self.tray: QSystemTrayIcon | None = None
         model.runs.run_finished.connect(self._notify)
         model.runs.runs_updated.connect(self._keep_awake)
@@ -44,7 +48,7 @@ class RunScheduler(QObject):
 
     def stop(self) -> None:
         self.model.poller.scheduling = False
-        self.inhibitor.release()
+        self._release()
 
     def tick(self) -> None:
         """Schedule (and read the runs) now rather than at the next pass."""
@@ -52,11 +56,21 @@ class RunScheduler(QObject):
 
     def _keep_awake(self, runs: list[Run]) -> None:
         active = self.running and any(r.status.is_active for r in runs)
-        if active and not self.inhibitor.held:
-            self.inhibitor.hold()
-            self.status_message.emit(f"Runs are active: {self.inhibitor.status}")
-        elif not active and self.inhibitor.held:
+        if active and not self.inhibitor.held and not self._refused:
+            if self.inhibitor.hold():
+                self.status_message.emit(f"Runs are active: {self.inhibitor.status}")
+            else:  # said once, by a label; the helper is not started again on every read
+                self._refused = True
+                self.awake_problem.emit(self.inhibitor.status, self.inhibitor.detail)
+        elif not active:
+            self._release()
+
+    def _release(self) -> None:
+        if self.inhibitor.held:
             self.inhibitor.release()
+        if self._refused:
+            self._refused = False
+            self.awake_problem.emit("", "")
 
     def _notify(self, run: Run, what: str) -> None:
         text = f"Run {run.id} ({run.experiment}) {what}"

@@ -70,8 +70,13 @@ def _palette(t: Theme) -> QPalette:
     }
     for role, colour in roles.items():
         p.setColor(role, QColor(colour))
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText,
+                 QPalette.ColorRole.PlaceholderText):
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor(t.muted))
+    # A disabled field or check box sits on the window's colour: with the enabled background it was
+    # drawn exactly like an editable one (the Export dialog's Repository while Push was unchecked).
+    for role in (QPalette.ColorRole.Base, QPalette.ColorRole.Button):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(t.window))
     return p
 
 

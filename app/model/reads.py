@@ -137,11 +137,22 @@ class PollResult:
     backfills: list[tuple[int, int, list[MetricBatch]]] = field(default_factory=list)
     logs: list[LogChunk] = field(default_factory=list)
     evaluations: list[Any] = field(default_factory=list)  # Evaluation entities, refreshed
+    waiting: dict[int, str] = field(default_factory=dict)  # queued run id -> why it waits (scheduler.waiting_reasons)
     errors: list[str] = field(default_factory=list)
 
     @property
     def more_waiting(self) -> bool:
         return any(b.full for b in self.batches)
+
+
+def _waiting(store: Store, result: PollResult) -> dict[int, str]:
+    from spark_trainer.jobs.scheduler import waiting_reasons
+
+    try:
+        return waiting_reasons(store)
+    except SparkError as exc:
+        result.errors.append(f"Scheduler: {exc}")
+        return {}
 
 
 def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None = None) -> PollResult:
@@ -161,6 +172,7 @@ def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None
         except SparkError as exc:
             result.errors.append(f"Scheduler: {exc}")
     result.changed, result.run_ids = runs.changed_since(store, request.runs_since)
+    result.waiting = _waiting(store, result)
     if result.changed:
         result.last_metrics = last_values(store, [r.id for r in result.changed], KEY_METRICS)
     if request.catalog:

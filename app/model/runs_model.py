@@ -37,6 +37,7 @@ class RunsModel(QObject):
         super().__init__(parent)
         self.runs: dict[int, Run] = {}
         self.last_metrics: dict[int, dict[str, float]] = {}
+        self.waiting: dict[int, str] = {}  # queued run id -> why it waits, as `spark-trainer run show` says
         self.loaded = False  # the first read has been applied
         self.interrupted_at_start: list[Run] = []
         self._reconciled = False  # a scheduler pass (which reconciles first) has been applied
@@ -58,6 +59,14 @@ class RunsModel(QObject):
     def all_runs(self) -> list[Run]:
         """Newest first."""
         return sorted(self.runs.values(), key=lambda r: r.id, reverse=True)
+
+    def status_text(self, run: Run, *, short: bool = False) -> str:
+        """The run's status, with why it waits when queued ("queued: waiting for run 3 to finish
+        (max concurrent runs 1)"); `short` drops the bracketed detail, for a table's cell."""
+        reason = self.waiting.get(run.id) if run.status == RunStatus.QUEUED else None
+        if reason and short:
+            reason = reason.split(" (", 1)[0]
+        return f"{run.status.value}: {reason}" if reason else run.status.value
 
     def counts(self) -> tuple[int, int]:
         """(running, queued), as the status bar shows them."""
@@ -128,7 +137,14 @@ class RunsModel(QObject):
         # A run this app wrote after the request was made is not in its answer: it is not gone.
         kept = {r for r, gen in self._written.items() if gen >= result.request.generation}
         self._written = {r: gen for r, gen in self._written.items() if gen >= result.request.generation}
+        # Set before the merge, so a run's views read its reason when told the run changed.
+        moved = {r for r in set(self.waiting) | set(result.waiting) if self.waiting.get(r) != result.waiting.get(r)}
+        self.waiting = dict(result.waiting)
         changed = self._merge(result.changed, result.run_ids | kept, result.last_metrics)
+        for run_id in sorted(moved):
+            if run_id in self.runs:  # told again: the reason may change alone (the run it waited for ended)
+                self.run_changed.emit(self.runs[run_id])
+                changed = True
         self.loaded = True
         if first:
             self.runs_reset.emit(self.all_runs())

@@ -34,6 +34,7 @@ from app.forms.model_form import ModelForm
 from app.views.base import BaseView
 from app.views.memory_panel import MemoryEstimatePanel
 from app.views.model_sources import offered_models
+from app.views.run_actions import outdated
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
 from app.views.setup_choices import dataset_choices, fill_choices, model_choices
 from app.wheel_guard import guard_wheel
@@ -98,6 +99,7 @@ class ExperimentSetupView(BaseView):
         self._facts: dict[tuple[int, str], DataFacts] = {}  # per dataset: one manifest line, read once
         ctx.model.projects.projects_reset.connect(self._on_projects)  # bound methods: see datasets_view
         ctx.model.datasets.datasets_reset.connect(self._on_datasets)
+        ctx.model.runs.runs_updated.connect(self._on_runs)
         self._set_recipe(self.recipe.currentText())
         guard_wheel(inner)  # the wheel scrolls the form, never a choice under the pointer
         self.refresh()
@@ -374,6 +376,15 @@ class ExperimentSetupView(BaseView):
         self.launch.setEnabled(not reasons and not busy)
         self.launch_reason.setText(("Cannot launch: " + reasons[0] + (f" (and {len(reasons) - 1} more)"
                                                                       if len(reasons) > 1 else "")) if reasons else "")
+
+    def _on_runs(self, _runs: list[Any]) -> None:
+        """"Run 7 queued" goes once that run has moved on (started, finished)."""
+        if self.banner.role == "ok" and outdated(self.banner.text(), self._status_of):
+            self.banner.clear_message()
+
+    def _status_of(self, run_id: int) -> Any:
+        run = self.ctx.model.runs.get(run_id)
+        return None if run is None else run.status
 
     def _say(self, text: str, role: str) -> None:
         """A banner about the form as it is now (saved, launched...): it goes at the next edit."""

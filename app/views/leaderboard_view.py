@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
+from app.flow_layout import FlowLayout
 from app.views.base import BaseView
 from app.views.leaderboard_evals import (
     BoardRow,
@@ -42,7 +43,10 @@ class LeaderboardView(BaseView):
         super().__init__(store, ctx, parent)
         self.banner = MessageBanner()
         self.body.addWidget(self.banner)
-        row = QHBoxLayout()
+        # The filters wrap onto a second line rather than squeeze: at 1024 px a long dataset name
+        # left the project filter reading 'all projec'.
+        filters = QWidget()
+        row = FlowLayout(filters, spacing=12)
         self.metric_box = QComboBox()
         self.metric_box.setMinimumWidth(160)
         self.use = QComboBox()
@@ -53,11 +57,14 @@ class LeaderboardView(BaseView):
         self.recipe = QComboBox()
         for label, widget in (("Metric", self.metric_box), ("Value", self.use), ("Project", self.project),
                               ("Dataset", self.dataset), ("Recipe", self.recipe)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget)
+            pair = QWidget()
+            pair_layout = QHBoxLayout(pair)
+            pair_layout.setContentsMargins(0, 0, 0, 0)
+            pair_layout.addWidget(QLabel(label))
+            pair_layout.addWidget(widget)
+            row.addWidget(pair)
             widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # filled after first show
-        row.addStretch(1)
-        self.body.addLayout(row)
+        self.body.addWidget(filters)
         self.order_note = QLabel("")
         self.order_note.setObjectName("Muted")
         self.body.addWidget(self.order_note)

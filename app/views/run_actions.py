@@ -21,12 +21,14 @@ if TYPE_CHECKING:
 STOPPED = (RunStatus.PAUSED, RunStatus.INTERRUPTED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
-SAID_NOW = re.compile(r"Run (\d+) is now (\w+)")
+# "Run 2 is now queued" (the run page, the Runs list) and "Run 7 queued" (the setup form).
+SAID_NOW = re.compile(rf"Run (\d+) (?:is now )?({'|'.join(s.value for s in RunStatus)})\b")
 
 
 def outdated(message: str, status_of: Callable[[int], RunStatus | None]) -> bool:
-    """Whether a 'Run N is now <status>' message no longer holds: a resumed run said 'queued' for
-    the rest of its training under a 'running' badge."""
+    """Whether a 'Run N is now <status>' or 'Run N <status>' message no longer holds: a resumed run
+    said 'queued' for the rest of its training under a 'running' badge, and the setup form said
+    'Run 7 queued' after that run had finished."""
     for run_id, said in SAID_NOW.findall(message):
         status = status_of(int(run_id))
         if status is not None and status.value != said:

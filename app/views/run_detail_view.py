@@ -242,7 +242,9 @@ class RunDetailView(QWidget):
         self.progress.setValue(min(run.step, total))
         gpus = ",".join(map(str, run.gpus)) or ("CPU" if run.status.is_active or run.status.is_finished else
                                                  run.requested_gpus)
-        self.eta.setText(f"ETA {format_eta(run.eta_seconds)} · {gpus}" if run.status.is_active else gpus)
+        waiting = self.model.waiting.get(run.id) if run.status == RunStatus.QUEUED else None
+        self.eta.setText(f"ETA {format_eta(run.eta_seconds)} · {gpus}" if run.status.is_active
+                         else f"{gpus} · {waiting}" if waiting else gpus)
         status = run.status
         self.cancel_button.setEnabled(can("cancel", status))
         self.pause_button.setEnabled(can("pause", status))

@@ -43,6 +43,8 @@ class RunRow(NamedTuple):
     run: Run
     metrics: dict[str, float]
     project: object
+    status: str  # "queued: waiting for run 3 to finish", or the status
+    status_tip: str  # the same with its detail: "... (max concurrent runs 1)"
 
 
 def _progress(row: RunRow) -> tuple[int, int]:
@@ -61,7 +63,7 @@ RUN_COLUMNS = (
     Column("ID", lambda r: r.run.id, sort=lambda r: r.run.id),
     Column("Project", lambda r: r.project, sort=lambda r: str(r.project).lower()),
     Column("Experiment", lambda r: r.run.experiment, sort=lambda r: r.run.experiment.lower()),
-    Column("Status", lambda r: r.run.status.value),
+    Column("Status", lambda r: r.status, tip=lambda r: r.status_tip),
     Column("Progress", lambda r: "", sort=lambda r: _progress(r)[0] / _progress(r)[1], progress=_progress),
     Column("ETA", lambda r: format_eta(r.run.eta_seconds) if r.run.status.is_active else "-",
            sort=lambda r: r.run.eta_seconds if r.run.status.is_active else None),
@@ -214,7 +216,8 @@ class RunsView(BaseView):
         shown = self.visible_runs(all_runs)
         metrics = self.model.last_metrics
         names = getattr(self, "_project_names", {})
-        self.rows.set_rows([RunRow(run, metrics.get(run.id, {}), names.get(run.project_id, run.project_id))
+        self.rows.set_rows([RunRow(run, metrics.get(run.id, {}), names.get(run.project_id, run.project_id),
+                                   self.model.status_text(run, short=True), self.model.status_text(run))
                             for run in shown])
         self.table.setVisible(bool(shown))
         self.empty.setVisible(not shown)

@@ -111,7 +111,7 @@ def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, in
             raise
     run = runs.get(store, run_id)
     if not wait:
-        note = "started" if run.status.is_active else f"{run.status.value} ({waiting_reason(store, run)})"
+        note = "started" if run.status.is_active else f"{run.status.value}: {waiting_reason(store, run)}"
         return Result(run, f"{intro}run {run.id} {note}")
     ctx.info(f"{intro}run {run.id} {run.status.value}")
     try:
@@ -170,11 +170,13 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
     reconcile(store)
     run = runs.get(store, args.run)
     events = runs.events(store, run.id)
-    data = {"run": run, "events": events}
+    waiting = waiting_reason(store, run) if run.status == RunStatus.QUEUED else None
+    data = {"run": run, "events": events, "waiting": waiting}
 
     def text() -> str:
         eta = f"{run.eta_seconds:.0f} s" if run.eta_seconds is not None else "-"
-        head = fields([("id", run.id), ("experiment", run.experiment), ("status", run.status.value),
+        status = f"{run.status.value}: {waiting}" if waiting else run.status.value
+        head = fields([("id", run.id), ("experiment", run.experiment), ("status", status),
                        ("step", _progress(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
                        ("gpus", run.gpus or "-"), ("ran on", run.ran_on), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
                        ("folder", run.run_dir), ("error", (run.error or "-").splitlines()[0] if run.error else "-")])

@@ -34,45 +34,100 @@ def machine_gpus() -> list[int]:
     return [g.index for g in list_gpus()]
 
 
+def plan(queued: Sequence[Run], active: Sequence[Run], machine: Sequence[int], max_concurrent: int,
+         allow_sharing: bool) -> list[tuple[Run, list[int] | None, str]]:
+    """The placement policy, for every queued run in order: (run, its GPUs or None if it waits, why).
+
+    Priority then FIFO (`queued` comes in that order); a run that cannot be placed yet does not
+    block smaller runs behind it; never more than `max_concurrent` active runs. The reason of a run
+    that waits names what it waits for (a run to finish, a GPU), so every screen says the same.
+    """
+    holders: dict[int, int] = {}  # GPU -> the run holding it
+    if not allow_sharing:
+        for run in active:
+            holders.update((g, run.id) for g in run.gpus)
+    taking = [run.id for run in active]  # runs that hold a slot, placed ones included
+    decided: list[tuple[Run, list[int] | None, str]] = []
+    for run in queued:
+        if len(taking) >= max_concurrent:
+            decided.append((run, None, _slot_reason(taking, max_concurrent)))
+            continue
+        try:
+            request = gpu_alloc.parse_request(run.requested_gpus)
+        except BadInput as exc:  # validated at submit; a hand-edited row must not stop the queue
+            decided.append((run, None, f"cannot be placed: {exc}"))
+            continue
+        placed = gpu_alloc.place(request, machine, set(holders))
+        if placed is None:
+            decided.append((run, None, _gpu_reason(request, machine, holders)))
+            continue
+        if not allow_sharing:
+            holders.update((g, run.id) for g in placed)
+        taking.append(run.id)
+        where = f"GPUs {','.join(map(str, placed))}" if placed else "CPU"
+        decided.append((run, placed, f"scheduled on {where}"))
+    return decided
+
+
+def _slot_reason(taking: Sequence[int], max_concurrent: int) -> str:
+    limit = f"(max concurrent runs {max_concurrent})"
+    if not taking:
+        return f"waiting: no run may start {limit}"
+    if len(taking) == 1:
+        return f"waiting for run {taking[0]} to finish {limit}"
+    return f"waiting for one of runs {', '.join(map(str, sorted(taking)))} to finish {limit}"
+
+
+def _gpu_reason(request: gpu_alloc.GpuRequest, machine: Sequence[int], holders: dict[int, int]) -> str:
+    def held(gpus: Sequence[int]) -> str:
+        by_run = sorted({holders[g] for g in gpus if g in holders})
+        return f"run {by_run[0]}" if len(by_run) == 1 else f"runs {', '.join(map(str, by_run))}"
+
+    if request.ids is not None:
+        missing = [g for g in request.ids if g not in machine]
+        if missing:
+            return f"waiting for GPU {','.join(map(str, missing))}, which this machine does not have"
+        busy = [g for g in request.ids if g in holders]
+        return f"waiting for GPU {','.join(map(str, busy))} (used by {held(busy)})"
+    want = f"waiting for {request.count} free GPU{'s' if request.count != 1 else ''}"
+    if request.count > len(machine):
+        return f"{want}; this machine has {len(machine)}"
+    busy = [g for g in sorted(machine) if g in holders]
+    return f"{want} (GPU {','.join(map(str, busy))} used by {held(busy)})"
+
+
 def make_picker(machine: Sequence[int], max_concurrent: int, allow_sharing: bool) -> runs.Picker:
-    """The placement policy: priority then FIFO; a run that cannot be placed yet does not block
-    smaller runs behind it; never more than `max_concurrent` active runs."""
+    """`plan` as `runs.claim` wants it: (run id, GPUs, reason) of the runs to start now."""
 
     def pick(queued: Sequence[Run], active: Sequence[Run]) -> list[tuple[int, list[int], str]]:
-        busy: set[int] = set()
-        if not allow_sharing:
-            for run in active:
-                busy.update(run.gpus)
-        slots = max_concurrent - len(active)
-        chosen = []
-        for run in queued:
-            if slots <= 0:
-                break
-            try:
-                request = gpu_alloc.parse_request(run.requested_gpus)
-            except BadInput:
-                continue  # validated at submit; a hand-edited row must not stop the queue
-            placed = gpu_alloc.place(request, machine, busy)
-            if placed is None:
-                continue
-            if not allow_sharing:
-                busy.update(placed)
-            slots -= 1
-            where = f"GPUs {','.join(map(str, placed))}" if placed else "CPU"
-            chosen.append((run.id, placed, f"scheduled on {where}"))
-        return chosen
+        return [(run.id, placed, why) for run, placed, why in plan(queued, active, machine, max_concurrent,
+                                                                    allow_sharing) if placed is not None]
 
     return pick
 
 
+def waiting_reasons(store: Store, *, machine: Sequence[int] | None = None) -> dict[int, str]:
+    """Why each queued run is still queued (run id -> reason), from the scheduler's own policy.
+
+    A run that would be placed now is "ready", waiting only for a scheduler to run (the app, a
+    `--wait` command or `spark-trainer queue serve`)."""
+    queued = runs.list_all(store, statuses={RunStatus.QUEUED})
+    if not queued:
+        return {}
+    active = runs.list_all(store, statuses=runs.ACTIVE)
+    config = settings.get_all(store)
+    ordered = sorted(queued, key=lambda r: (-r.priority, r.id))
+    decided = plan(ordered, active, machine_gpus() if machine is None else machine,
+                   int(config["max_concurrent_runs"]), bool(config["allow_gpu_sharing"]))
+    return {run.id: why if placed is None else READY for run, placed, why in decided}
+
+
+READY = "ready: starts when a scheduler runs (the app, or spark-trainer queue serve)"
+
+
 def waiting_reason(store: Store, run: Run) -> str:
     """Why a queued run did not start just now, for the line a command prints."""
-    limit = int(settings.get_all(store)["max_concurrent_runs"])
-    active = runs.list_all(store, statuses={RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STALLED})
-    if len(active) >= limit:
-        return (f"waiting for a free slot: {len(active)} of max_concurrent_runs {limit} running "
-                "(spark-trainer settings max_concurrent_runs N)")
-    return "waiting for free GPUs"  # with a slot free, only a run that asks for GPUs is left queued
+    return waiting_reasons(store).get(run.id, READY)
 
 
 def schedule_once(store: Store, *, machine: Sequence[int] | None = None) -> list[int]:

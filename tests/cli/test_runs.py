@@ -82,3 +82,24 @@ def test_ctrl_c_while_waiting_stops_the_waiting_and_says_where_the_run_stands(st
     assert result.render_text() == (f"stopped waiting; run {queued.id} goes on in the background (running, step 4/2000): "
                                     f"`spark-trainer run logs {queued.id} -f` follows it, "
                                     f"`spark-trainer run cancel {queued.id}` stops it")
+
+
+def test_show_of_a_queued_run_says_what_it_waits_for(store, cli) -> None:
+    # It said only "queued", with nothing on why the run did not start.
+    from spark_trainer.store import settings
+
+    settings.set_value(store, "max_concurrent_runs", 1)
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={"train": {"learning_rate": 1e-4}})
+    first = runs.create(store, exp.id, requested_gpus="cpu")
+    for status in (RunStatus.STARTING, RunStatus.RUNNING):
+        runs.transition(store, first.id, status, "test")
+    runs.update(store, first.id, pid=None)
+    second = runs.create(store, exp.id, requested_gpus="cpu")
+    reason = f"waiting for run {first.id} to finish (max concurrent runs 1)"
+    shown = cli("run", "show", second.id)
+    assert shown.code == 0, shown.err
+    assert f"queued: {reason}" in shown.out
+    assert json.loads(cli("--json", "run", "show", second.id).out)["waiting"] == reason
+    assert json.loads(cli("--json", "run", "show", first.id).out)["waiting"] is None

@@ -72,20 +72,31 @@ def test_max_concurrent_and_priority_order(store: Store, experiment) -> None:
 
 
 def test_a_queued_run_says_what_it_waits_for(store: Store, experiment) -> None:
-    """`run start`/`run resume` print why a run stays queued; a CPU run held back by
-    max_concurrent_runs was said to be waiting for free GPUs."""
-    from spark_trainer.jobs.scheduler import waiting_reason
+    """`run start`/`run resume`, `run show` and the app say why a run stays queued: which run holds
+    the slot or the GPU, from the scheduler's own placement policy (a run waiting behind another
+    used to say only "queued")."""
+    from spark_trainer.jobs.scheduler import READY, waiting_reason, waiting_reasons
     from spark_trainer.store import settings
 
     settings.set_value(store, "max_concurrent_runs", 1)
     first = runs.create(store, experiment.id, requested_gpus="cpu")
     waiting = runs.create(store, experiment.id, requested_gpus="cpu")
-    assert list(_claim(store, [], max_concurrent=1)) == [first.id]
-    assert waiting_reason(store, runs.get(store, waiting.id)) == (
-        "waiting for a free slot: 1 of max_concurrent_runs 1 running (spark-trainer settings max_concurrent_runs N)")
-    settings.set_value(store, "max_concurrent_runs", 2)
+    assert list(_claim(store, [0], max_concurrent=1)) == [first.id]
+    assert waiting_reasons(store, machine=[0]) == {
+        waiting.id: f"waiting for run {first.id} to finish (max concurrent runs 1)"}
+    assert waiting_reason(store, runs.get(store, waiting.id)).startswith(f"waiting for run {first.id} to finish")
+    settings.set_value(store, "max_concurrent_runs", 3)
+    runs.transition(store, first.id, RunStatus.RUNNING, "test")
+    runs.update(store, first.id, gpus=[0])
     on_gpu = runs.create(store, experiment.id, requested_gpus="0")
-    assert waiting_reason(store, runs.get(store, on_gpu.id)) == "waiting for free GPUs"
+    any_two = runs.create(store, experiment.id, requested_gpus="count:2")
+    missing = runs.create(store, experiment.id, requested_gpus="1")
+    assert waiting_reasons(store, machine=[0]) == {
+        waiting.id: READY,  # a slot is free and it runs on the CPU: only a scheduler is missing
+        on_gpu.id: f"waiting for GPU 0 (used by run {first.id})",
+        any_two.id: "waiting for 2 free GPUs; this machine has 1",
+        missing.id: "waiting for GPU 1, which this machine does not have"}
+    assert waiting_reasons(store, machine=[0, 1])[any_two.id] == f"waiting for 2 free GPUs (GPU 0 used by run {first.id})"
 
 
 def test_auto_takes_one_free_gpu_or_the_cpu(store: Store, experiment) -> None:

@@ -83,3 +83,30 @@ def test_the_queued_banner_goes_once_the_next_experiment_is_filled_in(store, ctx
 
     view.name.setText("sentiment-lr")  # the next experiment
     assert not view.banner.isVisible() and view.banner.text() == ""
+
+
+def test_the_queued_banner_goes_once_the_run_moves_on(store, ctx, qtbot, tmp_path) -> None:
+    """"Run 7 queued" stayed on the form after that run had finished (seen on a real display); it
+    goes once the app model reads the run in another status."""
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+
+    model = _reviews_and_a_model(store, tmp_path)
+    view = _setup_view(store, ctx, qtbot)
+    view.project.setCurrentText("demo")
+    view.recipe.setCurrentText("text-classification")
+    view.forms["recipe_config"].set_values({"text_column": "review"})
+    view.name.setText("sentiment")
+    view.base_model.setCurrentText(model)
+    view.gpus.setCurrentText("cpu")
+    view.dataset.setCurrentText("reviews")
+    qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
+    view.launch_run()
+    qtbot.waitUntil(lambda: view.banner.text() == "Run 1 queued", timeout=15_000)
+    sync_model(qtbot, ctx)
+    assert view.banner.text() == "Run 1 queued"  # still true: it stays
+
+    for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
+        runs.transition(store, 1, status, "test")
+    sync_model(qtbot, ctx)
+    assert not view.banner.isVisible() and view.banner.text() == ""

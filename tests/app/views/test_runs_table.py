@@ -49,3 +49,33 @@ def test_runs_list_live_update_selection_sort_filter_and_open(store, ctx, qtbot)
     view.table.doubleClicked.emit(view.table.model().index(0, 2))
     assert view.stack.currentWidget() is view.detail
     view.shutdown()
+
+
+def test_a_queued_run_says_what_it_waits_for_in_the_list_and_on_its_page(store, ctx, qtbot) -> None:
+    """A run waiting behind another said only "queued"; the list and the run page now say why,
+    in the words of `spark-trainer run show` (the scheduler's placement policy), and move on."""
+    from app.views.runs_view import COLUMNS, RunsView
+    from spark_trainer.jobs.scheduler import READY
+    from spark_trainer.store import runs, settings
+
+    settings.set_value(store, "max_concurrent_runs", 1)
+    first = _run(store, "first", 1e-3, [3.0], status=RunStatus.RUNNING)
+    second = _run(store, "second", 1e-3, [3.0], status=RunStatus.QUEUED)
+    sync_model(qtbot, ctx)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.scheduler.stop()
+    status = COLUMNS.index("Status")
+    reason = f"waiting for run {first.id} to finish (max concurrent runs 1)"
+    qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
+    cells = {int(r[1]): r[status] for r in table_texts(view.table)}
+    assert cells == {first.id: "running", second.id: f"queued: waiting for run {first.id} to finish"}
+    assert view.table.item(0, status).toolTip() == f"queued: {reason}"
+    view.open_run(second.id)
+    qtbot.waitUntil(lambda: reason in view.detail.eta.text(), timeout=10_000)
+
+    runs.transition(store, first.id, RunStatus.COMPLETED, "test")
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: READY in view.detail.eta.text(), timeout=10_000)
+    assert {int(r[1]): r[status] for r in table_texts(view.table)}[second.id] == f"queued: {READY.split(' (')[0]}"
+    view.shutdown()

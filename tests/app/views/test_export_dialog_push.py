@@ -1,0 +1,42 @@
+"""The Export dialog's Hub fields: Repository and Private take input only while "Push to Hub" is
+checked, and look it. Seen on a real display: with the box unchecked they were drawn exactly like
+the editable Folder field (the dark theme gave disabled fields the enabled background)."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QImage
+
+from tests.app.views.test_export_dialog_weights import _run
+
+
+def _background(widget) -> str:
+    """The colour inside the field, away from its frame and text."""
+    image: QImage = widget.grab().toImage()
+    return image.pixelColor(image.width() - 6, image.height() // 2).name()
+
+
+def test_repository_and_private_follow_push_to_hub(store, ctx, qtbot, qapp) -> None:
+    from app import theme
+    from app.views.run_exports import RunExportsWidget
+
+    theme.apply(qapp, "dark")
+    tab = RunExportsWidget(store, ctx)
+    qtbot.addWidget(tab)
+    tab.show_run(_run(store, "causal-lm", "lora"))
+    tab.show()
+    dialog = tab.open_export()
+    qtbot.waitExposed(dialog)
+    assert not dialog.push.isChecked()
+    assert not dialog.repo.isEnabled() and not dialog.private.isEnabled()
+    qtbot.keyClicks(dialog.repo, "me/model")
+    assert dialog.repo.text() == ""
+    assert _background(dialog.repo) != _background(dialog.out), "a disabled field looks editable"
+
+    dialog.push.setChecked(True)
+    assert dialog.repo.isEnabled() and dialog.private.isEnabled()
+    qtbot.keyClicks(dialog.repo, "me/model")
+    assert dialog.repo.text() == "me/model"
+    assert _background(dialog.repo) == _background(dialog.out)
+    dialog.push.setChecked(False)
+    assert not dialog.repo.isEnabled() and not dialog.private.isEnabled()
+    dialog.grab().save(str(store.home.root / "export_dialog.png"))
