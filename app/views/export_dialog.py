@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
-from app.widgets import MessageBanner
+from app.widgets import MessageBanner, grow_to_fit
 from app.workers import Task, pending
 from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
@@ -158,8 +158,14 @@ class ExportDialog(QDialog):
             return f"Pushes to {endpoint()}; {token_status().message}."
 
         task = Task(work, owner=self, name="token-status")
-        task.signals.succeeded.connect(self.token_note.setText)
+        task.signals.succeeded.connect(self._show_token_note)
         self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _show_token_note(self, text: str) -> None:
+        """The note comes from the pool after the dialog was laid out: grow it, or the wrapped note is
+        drawn over the form."""
+        self.token_note.setText(text)
+        grow_to_fit(self)
 
     def options(self) -> Any:
         from spark_trainer.export import ExportOptions

@@ -40,3 +40,24 @@ def test_repository_and_private_follow_push_to_hub(store, ctx, qtbot, qapp) -> N
     dialog.push.setChecked(False)
     assert not dialog.repo.isEnabled() and not dialog.private.isEnabled()
     dialog.grab().save(str(store.home.root / "export_dialog.png"))
+
+
+def test_the_token_note_arriving_late_grows_the_dialog_instead_of_overlapping(store, ctx, qtbot, qapp) -> None:
+    # The note ("Pushes to https://huggingface.co; no token ...") is read on the pool after the dialog is
+    # shown and laid out; the window kept its height, so the wrapped note was drawn over the form.
+    from app.views.run_exports import RunExportsWidget
+
+    tab = RunExportsWidget(store, ctx)
+    qtbot.addWidget(tab)
+    tab.show_run(_run(store, "causal-lm", "lora"))
+    tab.show()
+    dialog = tab.open_export()
+    qtbot.waitExposed(dialog)
+    qtbot.waitUntil(lambda: dialog.token_note.text().startswith("Pushes to "), timeout=10000)
+    qtbot.wait(50)
+    layout = dialog.layout()
+    layout.activate()
+    assert dialog.height() >= layout.totalHeightForWidth(dialog.width())
+    note = dialog.token_note.geometry()
+    assert note.top() >= dialog.private.geometry().bottom()  # below the form, not over it
+    assert note.height() >= dialog.token_note.heightForWidth(note.width())  # all its lines shown
