@@ -27,6 +27,7 @@ class DataFacts:
 
     kind: str
     fields: tuple[str, ...] = ()  # the first row's fields (a text record's keys, an image row's filled ones)
+    read: bool = True  # False: no readable manifest row, so the fields are unknown (not "none")
 
     def listed(self) -> str:
         return ", ".join(self.fields) or "none"
@@ -34,15 +35,16 @@ class DataFacts:
 
 def data_facts(kind: str, folder: str | Path) -> DataFacts:
     """The facts of an ingested dataset folder: its kind and its manifest's first row (one line read).
-    A folder without a readable manifest has no fields (the recipe's data check says what is wrong)."""
+    A folder without a readable manifest row gives `read=False`: its fields are unknown, so no fit rule
+    refuses it and the recipe's full data check says what is wrong."""
     try:
         with open(Path(folder) / "manifest.jsonl", encoding="utf-8") as fh:
             line = next((line for line in fh if line.strip()), "")
         row = json.loads(line) if line else {}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return DataFacts(kind)
-    if not isinstance(row, dict):
-        return DataFacts(kind)
+        return DataFacts(kind, read=False)
+    if not isinstance(row, dict) or not row:
+        return DataFacts(kind, read=False)
     if isinstance(row.get("record"), dict):  # a text row: the user's own columns
         return DataFacts(kind, tuple(sorted(str(k) for k in row["record"])))
     filled = [k for k, v in row.items() if k not in _BOOKKEEPING and v not in (None, "", [], {})]

@@ -115,7 +115,9 @@ class RecipeSpec:
         """Why this recipe cannot train on a dataset with `facts` (its kind, then its fields), else None."""
         if facts.kind not in self.data_kinds:
             return f"it is {_a(facts.kind)} {facts.kind} dataset; {self.name} trains on {' or '.join(self.data_kinds)} datasets"
-        return None if self.data_fit is None else self.data_fit(facts, self.settings(recipe_config))
+        if self.data_fit is None or not facts.read:  # unknown fields: the recipe's full data check decides
+            return None
+        return self.data_fit(facts, self.settings(recipe_config))
 
     def check_data_fit(self, facts: DataFacts, what: str, recipe_config: Any = None) -> None:
         """ConfigError (one line, naming `what`) when `data_problem` finds one."""

@@ -29,7 +29,7 @@ def test_facts_are_the_first_rows_fields(store, tmp_path: Path) -> None:
     assert data_facts(text.kind, text.path) == DataFacts("text", ("completion", "prompt"))
     assert data_facts(pets.kind, pets.path) == DataFacts("image", ("label",))
     assert data_facts(shots.kind, shots.path) == DataFacts("image", ("caption",))
-    assert data_facts("text", tmp_path / "nowhere") == DataFacts("text")  # the full data check says why
+    assert data_facts("text", tmp_path / "nowhere") == DataFacts("text", read=False)  # the full data check says why
 
 
 PROMPTS = DataFacts("text", ("completion", "prompt"))
@@ -86,3 +86,16 @@ def test_each_recipe_says_which_base_models_it_starts_from(tmp_path: Path) -> No
     assert get_recipe("causal-lm").model_problem(sd).startswith("it is a diffusers pipeline")
     assert get_recipe("causal-lm").model_problem(bare).startswith("it has no tokenizer")
     assert get_recipe("diffusion-lora").model_problem(gpt).startswith("it is not a diffusers pipeline")
+
+
+def test_a_dataset_whose_manifest_cannot_be_read_is_left_to_the_full_data_check(tmp_path) -> None:
+    # A dataset row whose folder has no manifest (yet, or any more) was refused for "no 'text' field;
+    # fields: none", as if its rows had been read; its fields are unknown, so no fit rule decides.
+    from spark_trainer.recipes.fit import data_facts
+    from spark_trainer.recipes.registry import get_recipe
+
+    facts = data_facts("text", tmp_path / "missing")
+    assert not facts.read
+    for name in ("causal-lm", "text-classification", "image-classification"):
+        assert get_recipe(name).data_problem(facts) is None
+    assert get_recipe("causal-lm").data_problem(data_facts("image", tmp_path / "missing")) is not None  # kind still counts
