@@ -61,13 +61,22 @@ def test_stopped_then_resumed_run_matches_an_uninterrupted_one_bitwise(tiny_mode
     assert first.series("loss") == {s: straight.series("loss")[s] for s in range(1, 5)}
 
 
+class _AskingAtStart(RecordingReporter):
+    """Asks for a save, a sample and a pause as training starts (as the GUI's buttons do on a run that
+    is running); a pause asked before that ends the run in start-up, with nothing trained."""
+
+    def on_start(self, *, start_step: int, total_steps: int) -> None:
+        super().on_start(start_step=start_step, total_steps=total_steps)
+        self.commands.request_save()
+        self.commands.request_sample()
+        self.commands.request_stop(StopKind.PAUSE)  # honoured after the first step, with a checkpoint
+
+
 def test_save_now_sample_now_and_pause(tiny_model, counting_data, tmp_path):
     config = make_config(tiny_model, train={"max_steps": 5}, recipe_config={"sample_prompts": ["count 3"]})
     commands = Commands()
-    commands.request_save()
-    commands.request_sample()
-    commands.request_stop(StopKind.PAUSE)  # honoured after the first step, with a checkpoint
-    outcome, rep = train(config, counting_data, tmp_path / "run", commands=commands)
+    rep = _AskingAtStart(commands, None)
+    outcome = run_training(config, data_path=counting_data, run_dir=tmp_path / "run", reporter=rep, commands=commands)
 
     assert outcome.status == "stopped" and outcome.step == 1
     kinds = [(k, s) for k, _, s in rep.artifacts]
