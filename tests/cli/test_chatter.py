@@ -30,11 +30,17 @@ def test_deprecations_between_libraries_are_dropped_unless_debug() -> None:
 
 
 def test_progress_bars_go_off_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
     from huggingface_hub.utils import are_progress_bars_disabled, enable_progress_bars
     from transformers.utils import logging as transformers_logging
 
+    hub_tqdm = importlib.import_module("huggingface_hub.utils.tqdm")  # the module (the package re-exports a class by that name)
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "")  # so that the undo removes what the call sets
     monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS")
+    # huggingface_hub reads the variable once, at import: if an in-process command of an earlier test
+    # (which sets it for a pipe) ran before the first import, the hub would refuse to enable its bars.
+    monkeypatch.setattr(hub_tqdm, "HF_HUB_DISABLE_PROGRESS_BARS", None)
     enable_progress_bars()
     transformers_logging.enable_progress_bar()
     quiet_libraries(debug=False, stream=_Terminal())
