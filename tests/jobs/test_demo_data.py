@@ -17,7 +17,7 @@ from spark_trainer.store.store import Store
 
 
 def _causal_lm(store: Store) -> tuple[Path, int]:
-    return demo_data_dir() / "train.jsonl", 360
+    return demo_data_dir() / "train.jsonl", 133
 
 
 def _text_classification(store: Store) -> tuple[Path, int]:
