@@ -16,7 +16,6 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -37,6 +36,7 @@ from app.views.model_sources import offered_models
 from app.views.run_actions import outdated
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
 from app.views.setup_choices import dataset_choices, fill_choices, model_choices
+from app.views.setup_files import SetupFilesMixin
 from app.wheel_guard import guard_wheel
 from app.widgets import MessageBanner
 from app.workers import Task, pending
@@ -49,7 +49,7 @@ from spark_trainer.store.store import Store
 CHECK_DELAY_MS = 150  # the store and disk checks wait for a pause in typing
 
 
-class ExperimentSetupView(BaseView):
+class ExperimentSetupView(SetupFilesMixin, BaseView):
     title = "Experiment setup"
 
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -392,44 +392,6 @@ class ExperimentSetupView(BaseView):
         self.banner.show_message(text, role)
 
     # --- presets -------------------------------------------------------------------------------
-    def save_preset_to(self, path: Path) -> Path:
-        """Write the form as a run file; raises ConfigError when the form is not valid."""
-        from spark_trainer.config import save_config, validate_config
-
-        return save_config(validate_config(self.config_data()), path)
-
-    def load_preset_from(self, path: Path) -> None:
-        from spark_trainer.config import load_config
-
-        self.set_config(load_config(path).model_dump(mode="json"))
-
-    def _save_preset_dialog(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Save preset", f"{self.name.text() or 'run'}.yaml", "YAML (*.yaml)")
-        if name:
-            try:
-                self._say(f"Saved {self.save_preset_to(Path(name))}", "ok")
-            except SparkError as exc:
-                self._say(str(exc), "error")
-
-    def _load_preset_dialog(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Load preset", "", "YAML (*.yaml *.yml)")
-        if name:
-            try:
-                self.load_preset_from(Path(name))
-                self._say(f"Loaded {name}", "ok")
-            except SparkError as exc:
-                self._say(str(exc), "error")
-
-    def _browse_dataset(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Training data", "", "Data (*.jsonl *.json *.csv *.parquet *.txt)")
-        if name:
-            self.dataset.setCurrentText(name)
-
-    def _browse_model(self) -> None:
-        name = QFileDialog.getExistingDirectory(self, "Base model folder", str(self.store.home.models_dir))
-        if name:
-            self.base_model.setCurrentText(name)
-
     # --- launch --------------------------------------------------------------------------------
     def launch_run(self) -> Task | None:
         """Validate, freeze and queue the run off the GUI thread; opens the run when it is queued.
