@@ -15,17 +15,24 @@ def _background(widget) -> str:
     return image.pixelColor(image.width() - 6, image.height() // 2).name()
 
 
-def test_repository_and_private_follow_push_to_hub(store, ctx, qtbot, qapp) -> None:
-    from app import theme
+def _open_dialog(store, ctx, qtbot):
+    """The Export dialog of a causal-LM LoRA run, opened from its run's Exports tab, shown."""
     from app.views.run_exports import RunExportsWidget
 
-    theme.apply(qapp, "dark")
     tab = RunExportsWidget(store, ctx)
     qtbot.addWidget(tab)
     tab.show_run(_run(store, "causal-lm", "lora"))
     tab.show()
     dialog = tab.open_export()
     qtbot.waitExposed(dialog)
+    return dialog
+
+
+def test_repository_and_private_follow_push_to_hub(store, ctx, qtbot, qapp) -> None:
+    from app import theme
+
+    theme.apply(qapp, "dark")
+    dialog = _open_dialog(store, ctx, qtbot)
     assert not dialog.push.isChecked()
     assert not dialog.repo.isEnabled() and not dialog.private.isEnabled()
     qtbot.keyClicks(dialog.repo, "me/model")
@@ -45,14 +52,7 @@ def test_repository_and_private_follow_push_to_hub(store, ctx, qtbot, qapp) -> N
 def test_the_token_note_arriving_late_grows_the_dialog_instead_of_overlapping(store, ctx, qtbot, qapp) -> None:
     # The note ("Pushes to https://huggingface.co; no token ...") is read on the pool after the dialog is
     # shown and laid out; the window kept its height, so the wrapped note was drawn over the form.
-    from app.views.run_exports import RunExportsWidget
-
-    tab = RunExportsWidget(store, ctx)
-    qtbot.addWidget(tab)
-    tab.show_run(_run(store, "causal-lm", "lora"))
-    tab.show()
-    dialog = tab.open_export()
-    qtbot.waitExposed(dialog)
+    dialog = _open_dialog(store, ctx, qtbot)
     qtbot.waitUntil(lambda: dialog.token_note.text().startswith("Pushes to "), timeout=10000)
     qtbot.wait(50)
     layout = dialog.layout()
