@@ -8,6 +8,7 @@ from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QDialog,
+    QDoubleSpinBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -268,3 +269,19 @@ class FittedImage(QLabel):
         side = max(1, min(self.width(), self.height()))
         self.setPixmap(self.source.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
                                           Qt.TransformationMode.FastTransformation))
+
+
+def double_spin(low: float, high: float, step: float, value: float, tip: str) -> QDoubleSpinBox:
+    """A two-decimal spin box for a setting, with its range, step, value and tooltip."""
+    spin = QDoubleSpinBox()
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setDecimals(2)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin
+
+
+def short_name(path: str) -> str:
+    """The last part of a folder path or a Hub id (`runs/7/final` -> `final`, `org/model` -> `model`)."""
+    return str(path).rstrip("/").rsplit("/", 1)[-1]

@@ -8,7 +8,7 @@ from PIL import Image
 def test_an_image_shrinks_with_its_box_instead_of_being_cut_off(qtbot, tmp_path):
     """Seen on Xvfb: an image made with the window at 1280x800 stayed ~370 px when the window went
     to 1024x700, cut off at the right edge of its box (and the box could not shrink below it)."""
-    from app.views.playground_panels import ImageBox
+    from app.views.playground_image_panels import ImageBox
 
     path = tmp_path / "tuned.png"
     Image.new("RGB", (32, 32), (200, 30, 30)).save(path)
