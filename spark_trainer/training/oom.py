@@ -18,13 +18,22 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from spark_trainer.errors import OperationFailed
+
 T = TypeVar("T")
+
+
+class OutOfMemory(OperationFailed):
+    """The GPU ran out of memory; `micro_batch` and `grad_accum` say what was tried."""
+
+    def __init__(self, message: str, *, micro_batch: int, grad_accum: int) -> None:
+        super().__init__(message)
+        self.micro_batch = micro_batch
+        self.grad_accum = grad_accum
 
 
 def _convert(exc: BaseException, t: Any, where: str, retryable: bool) -> BaseException:
     import torch
-
-    from spark_trainer.training.engine import OutOfMemory
 
     torch.cuda.empty_cache()
     error = OutOfMemory(
@@ -57,8 +66,6 @@ def sampling(state: Any, step: int, generate: Callable[..., T], *args: Any) -> T
     ends sampling for the run; its report records each as a run event.
     """
     import torch
-
-    from spark_trainer.training.engine import OutOfMemory
 
     try:
         return generate(*args)
