@@ -73,3 +73,34 @@ def test_bad_sweeps_are_one_line_and_queue_nothing(store: Store, run_file: Path,
     refused = cli("train", str(run_file), *args)
     assert refused.code == 2 and refused.err.startswith(message) and refused.err.count("\n") == 1, refused.err
     assert runs.list_all(store) == [] and datasets.list_all(store) == [] and projects.list_all(store) == []
+
+
+def test_wait_exits_1_when_a_run_of_the_sweep_did_not_complete(store: Store, cli, tmp_path: Path) -> None:
+    """The table and the exit code once every run has ended (ended here by hand: nothing trains)."""
+    from spark_trainer.cli.sweep_train import _wait_all
+    from spark_trainer.config.sweep import parse_axis
+    from spark_trainer.jobs.sweeps import queue_sweep
+    from spark_trainer.store import metrics
+    from tests.recipes.helpers import write_jsonl
+
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("config.json", "tokenizer_config.json"):
+        (model / name).write_text("{}")
+    rows = write_jsonl(tmp_path / "t.jsonl", [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}] * 5)
+    data = {"project": "p", "name": "cls", "recipe": "text-classification", "base_model": str(model),
+            "dataset": str(rows), "gpus": "cpu", "train": {"max_steps": 2}}
+    queued = queue_sweep(store, data, [parse_axis("train.seed=1,2")], machine=[])
+    good, bad = (r.id for r in queued.runs)
+    for run_id, last in ((good, RunStatus.COMPLETED), (bad, RunStatus.FAILED)):
+        for status in (RunStatus.STARTING, RunStatus.RUNNING, last):
+            runs.transition(store, run_id, status, "test", error="CUDA error: boom" if last == RunStatus.FAILED else None)
+    metrics.add_batch(store, good, [("eval_accuracy", 2, 0.75)])
+
+    result = _wait_all(store, queued.name, [good, bad])
+    assert result.exit_code == 1
+    lines = result.render_text().splitlines()
+    assert lines[0] == "sweep cls-sweep-1: 2 runs of cls, ranked by eval_accuracy (final value; higher is better)"
+    assert lines[2].split() == ["1", str(good), "completed", "1", "0.75"]
+    assert lines[3].split() == ["-", str(bad), "failed", "2", "-"]
+    assert lines[4] == f"run {bad} ended failed: CUDA error: boom"
