@@ -132,9 +132,10 @@ def sweep_configs(data: dict[str, Any], axes: Sequence[SweepAxis], *, fixed: Seq
         raise ConfigError(f"sweep: give at least one setting and its values, like {EXAMPLE}")
     check_axes(axes, fixed=fixed)
     validate_config(data)  # the run file itself, so its own errors are not blamed on a value
-    for axis in axes:
-        for text in axis.texts:
-            _validate(data, {axis.key: text})
+    if len(axes) > 1:  # with one axis the combinations are the values alone
+        for axis in axes:
+            for text in axis.texts:
+                _validate(data, {axis.key: text})
     return [(values, _validate(data, texts)) for values, texts in zip(combinations(axes), _texts(axes), strict=True)]
 
 
