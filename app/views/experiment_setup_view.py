@@ -37,6 +37,7 @@ from app.views.run_actions import outdated
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
 from app.views.setup_choices import dataset_choices, fill_choices, model_choices
 from app.views.setup_files import SetupFilesMixin
+from app.views.sweep_panel import SweepPanel
 from app.wheel_guard import guard_wheel
 from app.widgets import MessageBanner
 from app.workers import Task, pending
@@ -169,6 +170,8 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
         side.addWidget(presets)
         self.load_preset.clicked.connect(self._load_preset_dialog)
         self.save_preset.clicked.connect(self._save_preset_dialog)
+        self.sweep = SweepPanel(self.store, self.ctx, self)
+        side.addWidget(self.sweep)
         side.addStretch(1)
         self.launch_reason = QLabel("")
         self.launch_reason.setStyleSheet(ERROR_STYLE)
@@ -289,6 +292,7 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
         self._fill_models()
         self.recipe_box.setTitle(f"Recipe settings: {spec.title}")
         self.recipe_layout.addWidget(form)
+        self.sweep.set_recipe(name)
         guard_wheel(form)
         self.revalidate()
 
@@ -376,6 +380,7 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
         self.launch.setEnabled(not reasons and not busy)
         self.launch_reason.setText(("Cannot launch: " + reasons[0] + (f" (and {len(reasons) - 1} more)"
                                                                       if len(reasons) > 1 else "")) if reasons else "")
+        self.sweep.revalidate()  # its runs are the form's, with one setting varied
 
     def _on_runs(self, _runs: list[Any]) -> None:
         """"Run 7 queued" goes once that run has moved on (started, finished)."""
@@ -463,5 +468,5 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
                 self._dataset_ref = ""
 
     def busy(self) -> bool:
-        return pending(self._task) or self.memory_panel.busy() \
+        return pending(self._task) or self.memory_panel.busy() or self.sweep.busy() \
             or self.checking or pending(self._models_task)

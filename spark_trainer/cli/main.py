@@ -26,6 +26,7 @@ from spark_trainer.cli import home as home_cli
 from spark_trainer.cli import queue as queue_cli
 from spark_trainer.cli import runs as runs_cli
 from spark_trainer.cli import settings as settings_cli
+from spark_trainer.cli import sweeps as sweeps_cli
 from spark_trainer.cli import train as train_cli
 from spark_trainer.cli.chatter import quiet_libraries
 from spark_trainer.cli.context import Context, Result
@@ -33,7 +34,7 @@ from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import to_jsonable
 
 # Each module adds its command group. Later capabilities (runs, queue, train, export...) add theirs.
-COMMAND_MODULES = [projects, datasets, experiments, recipes, system, bench_cli, runs_cli, train_cli, queue_cli, demo_cli,
+COMMAND_MODULES = [projects, datasets, experiments, recipes, system, bench_cli, runs_cli, train_cli, sweeps_cli, queue_cli, demo_cli,
                    estimate_cli, export_cli, evaluate_cli, generate_cli, settings_cli, cluster_cli, home_cli]
 
 

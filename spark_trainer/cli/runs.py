@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     lst.add_argument("--project", help="only this project's runs")
     lst.add_argument("--experiment", help="only this experiment's runs")
     lst.add_argument("--status", help="only runs with this status (comma-separated)")
+    lst.add_argument("--sweep", metavar="NAME", help="only this sweep's runs, with their swept values "
+                     "(`sweep show NAME` ranks them)")
     lst.set_defaults(handler=cmd_list)
 
     show = actions.add_parser("show", help="show one run with its progress and events", parents=[common])
@@ -158,11 +160,19 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
         except ValueError:
             allowed = ", ".join(s.value for s in RunStatus)
             raise BadInput(f"--status {args.status!r}: statuses are {allowed}") from None
-    items = runs.list_all(store, project=args.project, experiment=args.experiment, statuses=statuses)
+    if args.sweep is not None:
+        from spark_trainer.store import sweeps
+
+        sweeps.require(store, args.sweep)
+    items = runs.list_all(store, project=args.project, experiment=args.experiment, statuses=statuses,
+                          sweep=args.sweep)
     rows = [(r.id, r.experiment, r.status.value, _progress(r), r.gpus or ("cpu" if r.status.is_active else "-"),
              r.ran_on, r.created_at, r.finished_at) for r in items]
-    return Result(items, table(["id", "experiment", "status", "step", "gpus", "ran on", "created", "finished"], rows,
-                               empty="no runs yet"))
+    headers = ["id", "experiment", "status", "step", "gpus", "ran on", "created", "finished"]
+    if args.sweep is not None:
+        headers.append("swept")
+        rows = [(*row, " ".join(f"{k}={v}" for k, v in r.sweep_values.items())) for row, r in zip(rows, items, strict=True)]
+    return Result(items, table(headers, rows, empty="no runs yet"))
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.runs import WAIT_HELP, start_and_maybe_wait
+from spark_trainer.config.sweep import EXAMPLE, MAX_RUNS
 
 if TYPE_CHECKING:
     from spark_trainer.ingest.types import IngestReport
@@ -22,8 +23,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.add_argument("--gpus", help="override the file's gpus: auto | cpu | cpu:N | GPU ids like 0 or 0,1 | count:N")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value, e.g. train.max_steps=50 (repeatable)")
+    parser.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
+                        help="queue one run per value (several --sweep: per combination), e.g. "
+                        f"{EXAMPLE}; every combination is checked before any is queued (at most {MAX_RUNS} runs)")
+    parser.add_argument("--sweep-name", metavar="NAME", help="the sweep's name (default: EXPERIMENT-sweep-N)")
     parser.add_argument("--wait", action="store_true",
-                        help=WAIT_HELP)
+                        help=WAIT_HELP + "; with --sweep, wait for every run and show them ranked")
     parser.set_defaults(handler=cmd_train)
 
 
@@ -34,6 +39,14 @@ def cmd_train(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.jobs.submit import submit_config
 
     data, node = load_yaml(args.config)
+    if args.sweep:
+        from spark_trainer.cli.sweep_train import train_sweep
+
+        return train_sweep(ctx, args, data)
+    if args.sweep_name:
+        from spark_trainer.errors import BadInput
+
+        raise BadInput("--sweep-name names a sweep: give it with --sweep KEY=V1,V2,...")
     config = validate_config(apply_overrides(data, args.set), args.config, node)
     for note in config.upgrade_notes:
         ctx.info(f"note: {args.config}: {note}")

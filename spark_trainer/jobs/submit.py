@@ -7,12 +7,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timezone
 from pathlib import Path
+from typing import Any
 
 from spark_trainer.config import ExperimentConfig, save_config
-from spark_trainer.errors import BadInput, ConfigError, NotFound
+from spark_trainer.errors import BadInput, ConfigError, InternalError, NotFound
 from spark_trainer.ingest.types import IngestReport
 from spark_trainer.jobs import gpus as gpu_alloc
-from spark_trainer.store import datasets, experiments, projects, runs
+from spark_trainer.store import datasets, experiments, projects, runs, sweeps
 from spark_trainer.store.entities import Dataset, Experiment, Run, RunStatus
 from spark_trainer.store.store import Store
 
@@ -142,25 +143,72 @@ def submit_config(
     never satisfy, a base model that is not there, or data the recipe cannot train on (a dataset of
     another kind, a missing label column, one class only, images without captions...).
     """
-    from spark_trainer.jobs.scheduler import machine_gpus
+    return submit_configs(store, [config], base_dir=base_dir, gpus=gpus, machine=machine)[0]
 
-    request = gpu_alloc.parse_request(gpus or config.gpus)
+
+def submit_configs(
+    store: Store,
+    configs: list[ExperimentConfig],
+    *,
+    base_dir: Path | None = None,
+    gpus: str | None = None,
+    machine: list[int] | None = None,
+    sweep: str | None = None,
+    sweep_values: list[dict[str, Any]] | None = None,
+) -> list[Submitted]:
+    """`submit_config` for several configs of one experiment (a sweep's combinations): they share
+    the first one's project, name, recipe, dataset and base model. Every config passes the recipe's
+    checks before any run is queued; then one run each, in order, tagged with `sweep` and its
+    `sweep_values`.
+
+    Raises:
+        BadInput: as `submit_config`, for the first config that fails; no run is queued.
+    """
+    from spark_trainer.jobs.scheduler import machine_gpus
+    from spark_trainer.recipes import get_recipe
+
+    first = configs[0]
+    shared = ("project", "name", "recipe", "dataset", "base_model", "gpus")
+    for other in configs[1:]:
+        differs = [f for f in shared if getattr(other, f) != getattr(first, f)]
+        if differs:
+            raise InternalError(f"submit_configs: configs differ in {', '.join(differs)}; one experiment only")
+    request = gpu_alloc.parse_request(gpus or first.gpus)
     gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
-    base_model = resolve_model(config.base_model, base_dir, store.home.root)
+    base_model = resolve_model(first.base_model, base_dir, store.home.root)
     # Two submits of the same file at once: the second waits, then reuses the dataset and the
     # experiment the first created (instead of failing on their names).
     with _submit_lock(store):
-        new_project = not any(p.name == config.project for p in projects.list_all(store))
-        dataset, report = resolve_dataset(store, config, base_dir)
+        if sweep is not None and sweeps.exists(store, sweep):
+            raise BadInput(f"sweep name {sweep!r} is taken; pick another")
+        new_project = not any(p.name == first.project for p in projects.list_all(store))
+        dataset, report = resolve_dataset(store, first, base_dir)
+        values = sweep_values or [{} for _ in configs]
         try:
-            frozen = check_trainable(config, dataset, base_model, gpus=request.text)
-            experiment = _experiment(store, frozen, dataset)
+            if len(configs) > 1 and Path(base_model).is_dir():  # the model's fault is no value's: said once
+                get_recipe(first.recipe).check_model_fit(Path(base_model))
+            frozen = [_check_one(config, dataset, base_model, request.text, swept)
+                      for config, swept in zip(configs, values, strict=True)]
+            experiment = _experiment(store, frozen[0], dataset)
         except BadInput:
             if report is not None:  # ingested for this refused file: leave the store as it was
-                _forget_ingested(store, dataset, project=config.project if new_project else None)
+                _forget_ingested(store, dataset, project=first.project if new_project else None)
             raise
-    return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, report is not None,
-                     report)
+        queued = [_queue(store, experiment, config, request.text, sweep=sweep, sweep_values=swept)
+                  for config, swept in zip(frozen, values, strict=True)]
+    return [Submitted(run, experiment, dataset, report is not None and i == 0, report if i == 0 else None)
+            for i, run in enumerate(queued)]
+
+
+def _check_one(config: ExperimentConfig, dataset: Dataset, base_model: str, gpus: str,
+               swept: dict[str, Any]) -> ExperimentConfig:
+    try:
+        return check_trainable(config, dataset, base_model, gpus=gpus)
+    except BadInput as exc:
+        if not swept:
+            raise
+        named = ", ".join(f"{k}={v}" for k, v in swept.items())
+        raise type(exc)(f"sweep {named}: {exc}") from None
 
 
 def check_trainable(config: ExperimentConfig, dataset: Dataset, base_model: str, *,
@@ -228,11 +276,12 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, False)
 
 
-def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus: str) -> Run:
+def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus: str, *,
+           sweep: str | None = None, sweep_values: dict[str, Any] | None = None) -> Run:
     from spark_trainer.training.checkpoints import write_identity
 
     run = runs.create(store, experiment.id, requested_gpus=gpus, priority=frozen.priority,
-                      total_steps=frozen.train.max_steps)
+                      total_steps=frozen.train.max_steps, sweep=sweep, sweep_values=sweep_values)
     try:
         write_identity(Path(run.run_dir), run.id, run.uuid)
         save_config(frozen, Path(run.run_dir) / CONFIG_NAME)  # in the current layout

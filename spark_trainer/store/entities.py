@@ -137,6 +137,8 @@ class Run:
     uuid: str = ""
     updated_at: datetime | None = None
     ran_on: str = "local"  # or an imported cluster job's "scheduler NxM" (nodes x processes per node)
+    sweep: str | None = None  # the sweep that queued it
+    sweep_values: dict[str, Any] = field(default_factory=dict)  # {"train.learning_rate": 0.001}
 
 
 @dataclass(frozen=True)

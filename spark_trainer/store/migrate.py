@@ -15,7 +15,7 @@ from spark_trainer.errors import SchemaTooNew
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest revision this code knows. tests/store/test_migrations.py checks it is Alembic's head.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -39,6 +39,7 @@ def _alembic_config(engine: Engine):  # -> alembic.config.Config
 # written on another branch and put before 0006 when they met). Their databases are stamped 0006
 # but lack 0005's tables, so every metric read failed with "no such table: metric_blocks".
 FORKED_REVISION, FORKED_TABLE = "0005", "metric_series"
+FORKED_STAMP = "0006"  # what those databases are stamped
 
 
 def _has_table(engine: Engine, table: str) -> bool:
@@ -108,6 +109,12 @@ def upgrade(engine: Engine, revision: str = "head", *, backup_of: Path | None = 
 
     if backup_of is not None and current is not None:
         backup(backup_of, current)
+    if current is not None and current >= FORKED_STAMP and not _has_table(engine, FORKED_TABLE):
+        # A forked database (see FORKED_REVISION) that later revisions are about to build on: repair
+        # it first (the copy just made covers the repair too).
+        _apply_forked(engine, None)
+        if backup_of is not None:
+            _note_writing_runs(engine, backup_of)
 
     command.upgrade(_alembic_config(engine), revision)
     if backup_of is not None and current is not None and current < FORKED_REVISION <= (current_revision(engine) or ""):

@@ -102,6 +102,10 @@ class RunRow(Base):
     uuid: Mapped[str] = mapped_column(String(32), default="", server_default="")
     # "local", or where an imported cluster job ran ("torchrun 2x1": scheduler, nodes x procs per node)
     ran_on: Mapped[str] = mapped_column(String(80), default="local", server_default="local")
+    # The sweep that queued the run (`train --sweep`, the setup form's sweep) and the values it gave
+    # the run ({"train.learning_rate": 0.001}); None and {} for a run queued on its own.
+    sweep: Mapped[str | None] = mapped_column(String(200), index=True)
+    sweep_values: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     updated_at: Mapped[datetime | None] = mapped_column(index=True)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]

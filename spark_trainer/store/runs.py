@@ -69,6 +69,8 @@ def _entity(row: RunRow, exp: ExperimentRow) -> Run:
         uuid=row.uuid,
         updated_at=row.updated_at,
         ran_on=row.ran_on or "local",
+        sweep=row.sweep,
+        sweep_values=dict(row.sweep_values or {}),
     )
 
 
@@ -90,6 +92,7 @@ def _listed(m: Any) -> Run:
         total_steps=m.total_steps, eta_seconds=m.eta_seconds, heartbeat_at=m.heartbeat_at, run_dir=m.run_dir,
         error=m.error, resume_of_id=m.resume_of_id, created_at=m.created_at, started_at=m.started_at,
         finished_at=m.finished_at, uuid=m.uuid, updated_at=m.updated_at, ran_on=m.ran_on or "local",
+        sweep=m.sweep, sweep_values=dict(m.sweep_values or {}),
     )
 
 
@@ -134,8 +137,11 @@ def create(
     priority: int = 0,
     total_steps: int | None = None,
     resume_of_id: int | None = None,
+    sweep: str | None = None,
+    sweep_values: dict[str, Any] | None = None,
 ) -> Run:
-    """A new queued run with a new, empty folder `runs/<id>/` in the data home.
+    """A new queued run with a new, empty folder `runs/<id>/` in the data home; `sweep` and
+    `sweep_values` name the sweep that queued it and the values it gave the run.
 
     Raises Conflict (nothing recorded) if that folder already exists: it belongs to a run this
     database no longer knows (kept files of a deleted run, or a replaced database), and a new run
@@ -153,6 +159,8 @@ def create(
             total_steps=total_steps,
             run_dir="",
             resume_of_id=resume_of_id,
+            sweep=sweep,
+            sweep_values=dict(sweep_values or {}),
             uuid=uuidlib.uuid4().hex,
             created_at=utcnow(),
         )
@@ -254,6 +262,7 @@ def list_all(
     project: str | int | None = None,
     experiment: str | int | None = None,
     statuses: set[RunStatus] | None = None,
+    sweep: str | None = None,
 ) -> list[Run]:
     with store.read() as session:
         query = _listing()
@@ -263,6 +272,8 @@ def list_all(
             query = query.where(RunRow.experiment_id == experiments.row_for(session, experiment, project).id)
         if statuses:
             query = query.where(RunRow.status.in_([s.value for s in statuses]))
+        if sweep is not None:
+            query = query.where(RunRow.sweep == sweep)
         return [_listed(m) for m in session.execute(query)]
 
 

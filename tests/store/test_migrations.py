@@ -78,3 +78,34 @@ def test_every_connection_has_pragmas(store: Store) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_0007_gives_old_runs_no_sweep_and_new_runs_theirs(tmp_path: Path) -> None:
+    from alembic import command
+
+    home = DataHome(tmp_path / "home").ensure()
+    engine = make_engine(home.db_path)
+    migrate.upgrade(engine, "0006")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO projects (id, name, description, created_at, updated_at) "
+                          "VALUES (1, 'old', '', '2026-12-01 00:00:00', '2026-12-01 00:00:00')"))
+        conn.execute(text("INSERT INTO experiments (id, project_id, name, recipe, base_model, config, notes, "
+                          "created_at) VALUES (1, 1, 'e1', 'causal-lm', 'm', '{}', '', '2026-12-01 00:00:00')"))
+        conn.execute(text("INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
+                          "created_at) VALUES (1, 1, 'completed', 'cpu', '[]', 10, '/r/1', '2026-12-01 00:00:00')"))
+    engine.dispose()
+
+    with Store.open(home) as store:
+        old = runs.get(store, 1)
+        assert (old.sweep, old.sweep_values, old.step) == (None, {}, 10)
+        swept = runs.create(store, "e1", sweep="e1-sweep-1", sweep_values={"train.learning_rate": 0.001})
+        assert runs.get(store, swept.id).sweep_values == {"train.learning_rate": 0.001}
+        assert [r.id for r in runs.list_all(store, sweep="e1-sweep-1")] == [swept.id]
+        assert [r.id for r in runs.list_all(store)] == [1, swept.id]
+
+    engine = make_engine(home.db_path)  # and back: the runs stay, without the columns
+    command.downgrade(migrate._alembic_config(engine), "0006")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM runs")).scalar() == 2
+        assert "sweep" not in {row[1] for row in conn.execute(text("PRAGMA table_info(runs)"))}
+    engine.dispose()

@@ -1,0 +1,54 @@
+"""`sweep list|show`: the sweeps `train --sweep` (or the app's sweep panel) queued, side by side."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import table
+from spark_trainer.jobs.reconcile import reconcile
+from spark_trainer.jobs.sweeps import SweepResult, sweep_result
+from spark_trainer.store import sweeps
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("sweep", help="list sweeps, or show one sweep's runs ranked by the recipe's main metric",
+                            parents=[common],
+                            description="A sweep is queued by `spark-trainer train RUN_FILE --sweep KEY=V1,V2,...`.")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lst = actions.add_parser("list", help="list sweeps", parents=[common])
+    lst.set_defaults(handler=cmd_list)
+    show = actions.add_parser("show", help="a sweep's runs with their swept values and main metric, best first",
+                              parents=[common])
+    show.add_argument("name", help="the sweep's name (printed when it was queued; see `sweep list`)")
+    show.set_defaults(handler=cmd_show)
+
+
+def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
+    found = sweeps.list_all(ctx.store)
+    rows = [(s.name, s.experiment, s.recipe, s.num_runs, s.created_at) for s in found]
+    return Result(found, table(["sweep", "experiment", "recipe", "runs", "created"], rows, empty="no sweeps yet"))
+
+
+def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
+    reconcile(ctx.store)
+    result = sweep_result(ctx.store, args.name)
+    return Result(result_data(result), result_text(result))
+
+
+def result_text(result: SweepResult) -> str:
+    """A heading line, then one row per run: rank, run, status, the swept values, the final metric."""
+    direction = "higher" if result.higher_is_better else "lower"
+    head = (f"sweep {result.name}: {len(result.rows)} runs of {result.experiment}, ranked by {result.metric} "
+            f"(final value; {direction} is better)")
+    rows = [(row.rank if row.rank is not None else "-", row.run.id, row.run.status.value,
+             *(row.run.sweep_values.get(k) for k in result.keys), row.final) for row in result.rows]
+    return head + "\n" + table(["rank", "run", "status", *result.keys, result.metric], rows)
+
+
+def result_data(result: SweepResult) -> dict[str, Any]:
+    return {"sweep": result.name, "experiment": result.experiment, "metric": result.metric,
+            "higher_is_better": result.higher_is_better, "keys": result.keys,
+            "runs": [{"rank": row.rank, "id": row.run.id, "status": row.run.status.value,
+                      "values": row.run.sweep_values, result.metric: row.final} for row in result.rows]}

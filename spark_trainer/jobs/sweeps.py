@@ -1,0 +1,95 @@
+"""Queue a sweep (one run per combination of swept values) and read its results side by side.
+
+`spark-trainer train --sweep`, `spark-trainer sweep show` and the setup form's sweep panel all
+come here; the values are parsed and checked by `spark_trainer.config.sweep`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.config.sweep import SweepAxis, sweep_configs
+from spark_trainer.errors import ConfigError
+from spark_trainer.jobs.submit import Submitted, submit_configs
+from spark_trainer.store import runs, sweeps
+from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.store import Store
+
+
+@dataclass(frozen=True)
+class QueuedSweep:
+    name: str
+    submitted: list[Submitted]  # one per combination, in order
+
+    @property
+    def runs(self) -> list[Run]:
+        return [s.run for s in self.submitted]
+
+
+def check_name(name: str) -> str:
+    text = name.strip()
+    if not text or len(text) > 200:
+        raise ConfigError(f"sweep name {name!r}: give 1 to 200 characters")
+    return text
+
+
+def queue_sweep(store: Store, data: dict[str, Any], axes: Sequence[SweepAxis], *, fixed: Sequence[str] = (),
+                name: str | None = None, base_dir: Path | None = None, gpus: str | None = None,
+                machine: list[int] | None = None) -> QueuedSweep:
+    """Check every combination of `axes` on the run file `data`, then queue one run each.
+
+    Raises:
+        ConfigError/BadInput: one line naming the key and value (or the data, model or GPU problem);
+            nothing is queued.
+    """
+    combos = sweep_configs(data, axes, fixed=fixed)
+    configs = [config for _, config in combos]
+    chosen = check_name(name) if name is not None else sweeps.next_name(store, configs[0].name)
+    submitted = submit_configs(store, configs, base_dir=base_dir, gpus=gpus, machine=machine, sweep=chosen,
+                               sweep_values=[values for values, _ in combos])
+    return QueuedSweep(chosen, submitted)
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    rank: int | None  # None: the run has no value of the metric (yet)
+    run: Run
+    final: float | None  # the run's last value of the main metric
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    name: str
+    experiment: str
+    keys: list[str]  # the swept settings
+    metric: str  # the recipe's main metric
+    higher_is_better: bool
+    rows: list[SweepRow]  # ranked best first; runs without the metric last, by id
+
+    @property
+    def ended_badly(self) -> list[Run]:
+        """Runs that stopped without completing (failed, cancelled, paused, interrupted)."""
+        waiting = {RunStatus.QUEUED, RunStatus.COMPLETED, *runs.ACTIVE}
+        return [r.run for r in self.rows if r.run.status not in waiting]
+
+
+def sweep_result(store: Store, name: str) -> SweepResult:
+    """The sweep's runs ranked by their recipe's main metric (its last value), in the direction the
+    recipe declares. Raises NotFound for an unknown sweep."""
+    from spark_trainer.leaderboard import summaries
+    from spark_trainer.recipes import get_recipe
+
+    sweeps.require(store, name)
+    members = runs.list_all(store, sweep=name)
+    metric = get_recipe(members[0].recipe).main_metric
+    found = summaries(store, [r.id for r in members], [metric.key])
+    finals = {r.id: found[r.id][metric.key].last for r in members if metric.key in found.get(r.id, {})}
+    sign = -1.0 if metric.higher_is_better else 1.0
+    scored = sorted((r for r in members if r.id in finals), key=lambda r: (sign * finals[r.id], r.id))
+    rows = [SweepRow(i + 1, r, finals[r.id]) for i, r in enumerate(scored)]
+    rows += [SweepRow(None, r, None) for r in members if r.id not in finals]
+    keys = list(dict.fromkeys(k for r in members for k in r.sweep_values))
+    return SweepResult(name, members[0].experiment, keys, metric.key, metric.higher_is_better, rows)

@@ -1,0 +1,106 @@
+"""`train RUN_FILE --sweep KEY=V1,V2 --wait`: one real tiny run per value, then a ranked table; bad
+values refused before anything is queued."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from spark_trainer.store import datasets, projects, runs
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.store import Store
+
+DEMO_DATA = Path(__file__).resolve().parents[2] / "resources" / "demo" / "train.jsonl"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+
+    return create_tiny_causal_lm(tmp_path_factory.mktemp("models") / "tiny", vocab_size=300, hidden_size=32,
+                                 num_layers=1, num_heads=2)
+
+
+@pytest.fixture
+def run_file(tmp_path: Path, tiny_model: Path) -> Path:
+    data = {"project": "sweeps", "name": "tiny", "recipe": "causal-lm", "base_model": str(tiny_model),
+            "dataset": str(DEMO_DATA), "gpus": "cpu",
+            "train": {"max_steps": 2, "batch_size": 4, "learning_rate": 1e-3},
+            "recipe_config": {"method": "lora", "lora_r": 4, "seq_len": 64},
+            "eval": {"every_steps": None, "val_fraction": 0.1, "max_batches": 1},
+            "checkpoint": {"every_steps": 2, "keep": 1}}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_sweep_of_two_tiny_runs_waits_and_ranks_them(store: Store, run_file: Path, cli) -> None:
+    result = cli("train", str(run_file), "--sweep", "train.learning_rate=1e-3,2e-2", "--set", "train.seed=7",
+                 "--wait")
+    assert result.code == 0, result.err
+    assert "sweep tiny-sweep-1: queued 2 runs (1, 2)" in result.err
+    lines = result.out.strip().splitlines()
+    assert lines[0] == "sweep tiny-sweep-1: 2 runs of tiny, ranked by eval_loss (final value; lower is better)"
+    assert lines[1].split() == ["RANK", "RUN", "STATUS", "TRAIN.LEARNING_RATE", "EVAL_LOSS"]
+    ranked = [line.split() for line in lines[2:]]
+    assert [row[0] for row in ranked] == ["1", "2"] and {row[1] for row in ranked} == {"1", "2"}
+    assert all(row[2] == "completed" for row in ranked)
+    losses = [float(row[4]) for row in ranked]
+    assert losses == sorted(losses)  # lower eval_loss first, as causal-lm declares
+    assert all(r.status == RunStatus.COMPLETED for r in runs.list_all(store))
+
+    shown = cli("--json", "sweep", "show", "tiny-sweep-1").json()
+    assert shown["metric"] == "eval_loss" and shown["higher_is_better"] is False
+    assert sorted(r["values"]["train.learning_rate"] for r in shown["runs"]) == [1e-3, 2e-2]
+    listed = cli("run", "list", "--sweep", "tiny-sweep-1")
+    assert listed.code == 0 and "train.learning_rate=0.02" in listed.out
+    assert "tiny-sweep-1  tiny        causal-lm  2" in cli("sweep", "list").out
+    unknown = cli("run", "list", "--sweep", "nope")
+    assert unknown.code == 2 and "no sweep named 'nope'; sweeps: tiny-sweep-1" in unknown.err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--sweep", "train.learning_rate=1e-3,-1"],
+     "error: sweep train.learning_rate=-1: got -1; Input should be greater than 0\n"),
+    (["--sweep", "train.seed=1,2,3,4,5,6,7,8,9", "--sweep", "train.batch_size=1,2,3,4,5,6,7,8"],
+     "error: sweep: 9 x 8 values make 72 runs; a sweep queues at most 64\n"),
+    (["--sweep", "dataset=a.jsonl,b.jsonl"], "error: sweep dataset: only settings under train.*"),
+    (["--sweep-name", "x"], "error: --sweep-name names a sweep: give it with --sweep KEY=V1,V2,...\n"),
+])
+def test_bad_sweeps_are_one_line_and_queue_nothing(store: Store, run_file: Path, cli, args, message) -> None:
+    refused = cli("train", str(run_file), *args)
+    assert refused.code == 2 and refused.err.startswith(message) and refused.err.count("\n") == 1, refused.err
+    assert runs.list_all(store) == [] and datasets.list_all(store) == [] and projects.list_all(store) == []
+
+
+def test_wait_exits_1_when_a_run_of_the_sweep_did_not_complete(store: Store, cli, tmp_path: Path) -> None:
+    """The table and the exit code once every run has ended (ended here by hand: nothing trains)."""
+    from spark_trainer.cli.sweep_train import _wait_all
+    from spark_trainer.config.sweep import parse_axis
+    from spark_trainer.jobs.sweeps import queue_sweep
+    from spark_trainer.store import metrics
+    from tests.recipes.helpers import write_jsonl
+
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("config.json", "tokenizer_config.json"):
+        (model / name).write_text("{}")
+    rows = write_jsonl(tmp_path / "t.jsonl", [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}] * 5)
+    data = {"project": "p", "name": "cls", "recipe": "text-classification", "base_model": str(model),
+            "dataset": str(rows), "gpus": "cpu", "train": {"max_steps": 2}}
+    queued = queue_sweep(store, data, [parse_axis("train.seed=1,2")], machine=[])
+    good, bad = (r.id for r in queued.runs)
+    for run_id, last in ((good, RunStatus.COMPLETED), (bad, RunStatus.FAILED)):
+        for status in (RunStatus.STARTING, RunStatus.RUNNING, last):
+            runs.transition(store, run_id, status, "test", error="CUDA error: boom" if last == RunStatus.FAILED else None)
+    metrics.add_batch(store, good, [("eval_accuracy", 2, 0.75)])
+
+    result = _wait_all(store, queued.name, [good, bad])
+    assert result.exit_code == 1
+    lines = result.render_text().splitlines()
+    assert lines[0] == "sweep cls-sweep-1: 2 runs of cls, ranked by eval_accuracy (final value; higher is better)"
+    assert lines[2].split() == ["1", str(good), "completed", "1", "0.75"]
+    assert lines[3].split() == ["-", str(bad), "failed", "2", "-"]
+    assert lines[4] == f"run {bad} ended failed: CUDA error: boom"

@@ -1,0 +1,74 @@
+"""Sweeps: every combination is checked before any run is queued, and results rank by the recipe's
+main metric in its declared direction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.config.sweep import parse_axis
+from spark_trainer.errors import BadInput
+from spark_trainer.jobs.sweeps import queue_sweep, sweep_result
+from spark_trainer.store import datasets, experiments, metrics, projects, runs
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.store import Store
+from tests.recipes.helpers import write_jsonl
+
+
+def _tickets_file(tmp_path: Path) -> dict:
+    """A text-classification run file on two classes; its model folder holds only what submit reads."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "tokenizer_config.json").write_text("{}")
+    rows = write_jsonl(tmp_path / "tickets.jsonl", [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}] * 5)
+    return {"project": "p", "name": "tickets", "recipe": "text-classification", "base_model": str(model),
+            "dataset": str(rows), "gpus": "cpu", "train": {"max_steps": 2}}
+
+
+def test_one_combination_the_data_cannot_train_queues_none(store: Store, tmp_path: Path) -> None:
+    # `label` passes the recipe's data check; `target` (no such column) fails it: nothing is queued,
+    # and the dataset ingested on the way is forgotten with its project.
+    data = _tickets_file(tmp_path)
+    with pytest.raises(BadInput) as caught:
+        queue_sweep(store, data, [parse_axis("recipe_config.label_column=label,target")], machine=[])
+    assert str(caught.value).startswith("sweep recipe_config.label_column=target: dataset: recipe "
+                                        "text-classification cannot train on dataset 'tickets'")
+    assert runs.list_all(store) == [] and datasets.list_all(store) == [] and projects.list_all(store) == []
+
+
+def test_a_model_the_recipe_cannot_use_is_not_blamed_on_a_value(store: Store, tmp_path: Path) -> None:
+    data = _tickets_file(tmp_path)
+    (Path(data["base_model"]) / "tokenizer_config.json").unlink()
+    with pytest.raises(BadInput, match="^base_model: recipe text-classification cannot start from .* no tokenizer"):
+        queue_sweep(store, data, [parse_axis("train.seed=1,2")], machine=[])
+    assert runs.list_all(store) == []
+
+
+def test_queued_runs_carry_the_sweep_and_rank_by_the_main_metric(store: Store, tmp_path: Path) -> None:
+    data = _tickets_file(tmp_path)
+    queued = queue_sweep(store, data, [parse_axis("train.learning_rate=1e-4,1e-3,1e-2")], machine=[])
+    assert queued.name == "tickets-sweep-1"
+    first, second, third = (r.id for r in queued.runs)
+    assert [r.sweep_values for r in runs.list_all(store, sweep="tickets-sweep-1")] == [
+        {"train.learning_rate": 1e-4}, {"train.learning_rate": 1e-3}, {"train.learning_rate": 1e-2}]
+    assert len(experiments.list_all(store)) == 1  # one experiment, one run per value
+    from spark_trainer.jobs.submit import frozen_config
+
+    assert frozen_config(Path(runs.get(store, third).run_dir)).train.learning_rate == 1e-2
+
+    # text-classification's main metric is eval_accuracy: higher is better, whatever eval_loss says.
+    metrics.add_batch(store, first, [("eval_accuracy", 2, 0.9), ("eval_loss", 2, 0.1)])
+    metrics.add_batch(store, second, [("eval_accuracy", 1, 0.99), ("eval_accuracy", 2, 0.5), ("eval_loss", 2, 0.01)])
+    result = sweep_result(store, "tickets-sweep-1")
+    assert (result.metric, result.higher_is_better, result.keys) == ("eval_accuracy", True, ["train.learning_rate"])
+    assert [(row.rank, row.run.id, row.final) for row in result.rows] == [
+        (1, first, 0.9), (2, second, 0.5), (None, third, None)]  # the final value, not the best one
+
+    again = queue_sweep(store, data, [parse_axis("train.seed=1,2")], machine=[])
+    assert again.name == "tickets-sweep-2"
+    with pytest.raises(BadInput, match="sweep name 'tickets-sweep-2' is taken"):
+        queue_sweep(store, data, [parse_axis("train.seed=3,4")], name="tickets-sweep-2", machine=[])
+    assert len(runs.list_all(store)) == 5
+    assert all(r.status == RunStatus.QUEUED for r in runs.list_all(store))
