@@ -8,6 +8,8 @@ A view that wants another one shown emits `navigate_requested`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QSettings, QThreadPool, Signal
@@ -42,6 +44,9 @@ class AppContext(QObject):
         # Started by the app (and the Runs view): schedules queued runs from the poller's thread.
         self.scheduler = RunScheduler(self.model, self.status_message, parent=self)
         self.current_project: int | None = None
+        # Set by the main window when this start can be repeated (app.relaunch): restart(home) closes
+        # the app and starts it again at `home`, or returns why not in one line. None: no restart here.
+        self.restart: Callable[[Path], str | None] | None = None
 
     def attach_store(self, store: Store) -> None:
         self.store = store

@@ -15,6 +15,10 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.relaunch import Relaunch
 
 VIEW_NAMES = ("projects", "datasets", "video-wizard", "experiments", "runs", "leaderboard", "gpus", "settings",
               "experiment-setup", "run-detail", "compare", "run-evaluation", "run-samples",
@@ -122,6 +126,16 @@ def _first_view_failed(window, args: argparse.Namespace, exc: Exception) -> None
                                    "showing Projects", 20000)
 
 
+def _relaunch(args: argparse.Namespace) -> Relaunch | None:
+    """How this start can be repeated at another data home (app.relaunch): with the same --theme.
+    None for a start that only shows itself and exits (--exit-when-shown, --screenshot)."""
+    if args.exit_when_shown or args.screenshot:
+        return None
+    from app.relaunch import Relaunch
+
+    return Relaunch(theme=args.theme)
+
+
 def _start_scheduler(window) -> None:
     """Schedules queued runs from the store poller; reconciles now and offers to resume interrupted runs."""
     if not window.isVisible():  # closed already (--exit-when-shown)
@@ -182,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(None, qsettings, first_view_later=True)
     if args.theme:
         window.apply_theme(args.theme)
+    relaunch = _relaunch(args)
+    if relaunch is not None:
+        window.enable_restart(relaunch)
     window.show()
     from PySide6.QtCore import QTimer
 

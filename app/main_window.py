@@ -7,6 +7,7 @@ start-up, written on the pool). The status bar follows the app model: no timer, 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.context import AppContext
+from app.relaunch import Relaunch, RelaunchFailed
 from app.views import NAV_VIEWS, ViewSpec, spec
 from app.views.base import BaseView
 from app.workers import Task
@@ -55,6 +57,7 @@ class MainWindow(QMainWindow):
         self.ctx = AppContext(store, self.qsettings, poll_gpus=poll_gpus)
         self.views: dict[str, BaseView] = {}
         self.ask_before_quit = True  # False when a signal (SIGTERM at logout) closes the window
+        self.relaunch: Relaunch | None = None  # how to start again at another home (enable_restart)
         self.setWindowTitle("SparkTrainer")
         self.setMinimumSize(760, 520)
         self._build_body()
@@ -356,16 +359,45 @@ class MainWindow(QMainWindow):
                 hook()
         self.qsettings.sync()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def _may_quit(self) -> bool:
+        """Ask before quitting while work the user started would be lost; True to go on."""
         busy = sorted({t.name for t in self.ctx.tasks.running if t.name in ASK_BEFORE_QUIT})
         if busy and self.ask_before_quit and self.isVisible() and QApplication.platformName() != "offscreen":
             answer = QMessageBox.question(
                 self, "Work in progress",
                 f"{', '.join(busy)} is still running. Cancel it and quit? (Training runs are not affected.)",
             )
-            if answer != QMessageBox.StandardButton.Yes:
-                event.ignore()
-                return
+            return answer == QMessageBox.StandardButton.Yes
+        return True
+
+    def enable_restart(self, relaunch: Relaunch) -> None:
+        """This start can be repeated (not a screenshot or --exit-when-shown): views offer a restart
+        at a new data home through `ctx.restart`."""
+        self.relaunch = relaunch
+        self.ctx.restart = self.restart_at
+
+    def restart_at(self, home: Path) -> str | None:
+        """Close this window as the user does and start the app again at `home` (app.relaunch).
+        Returns why not, one sentence, with the window still open; else None: the app is quitting."""
+        if self.relaunch is None:
+            return "This start of SparkTrainer cannot restart itself: close it and start it again by hand."
+        if not self._may_quit():
+            return "Not restarted: the work in progress goes on."
+        self.save_state()  # before the new process reads the window's place and last view
+        try:
+            pid = self.relaunch.start(home)
+        except RelaunchFailed as exc:
+            return str(exc)
+        print(f"spark-trainer-gui: restarting at {home} (process {pid})", file=sys.stderr, flush=True)
+        self.ask_before_quit = False  # asked above
+        self.close()
+        QApplication.quit()
+        return None
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if not self._may_quit():
+            event.ignore()
+            return
         self.save_state()
         for widget in self.views.values():
             widget.shutdown()

@@ -3,8 +3,8 @@
 The checks and the move are spark_trainer.jobs.home_move, the same as `spark-trainer home move`:
 refused (one line) while a run trains or an evaluation runs, for a non-empty destination or one
 without room. The scheduler is held while the home moves, so no queued run starts half-way. The
-window keeps its old store until it closes, so the app asks to be restarted at the new place, as
-choosing another home in Settings does.
+window keeps its old store until it closes, so once moved the dialog offers "Restart at the new
+home" (app.relaunch: this window closes and the app starts again there), or "Close SparkTrainer".
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
+from app.relaunch import env_home_line
 from app.widgets import human_bytes
 from app.workers import Task
+from spark_trainer.paths import HOME_ENV
 from spark_trainer.store.store import Store
 
 HOME_NAME = "SparkTrainer"
@@ -50,6 +52,7 @@ class MoveHomeDialog(QDialog):
         self.result = None
         self.state = "checking"
         self._scheduling = False
+        self._leaving = False  # the app is closing (restart or quit): this dialog closes with it
         layout = QVBoxLayout(self)
         self.message = QLabel(f"Checking whether the data home can move to {dest}…")
         self.message.setWordWrap(True)
@@ -69,12 +72,23 @@ class MoveHomeDialog(QDialog):
         self.close_button = QPushButton("Cancel")
         self.close_button.clicked.connect(self.reject)
         self.quit_button = QPushButton("Close SparkTrainer")
-        self.quit_button.clicked.connect(QApplication.quit)
-        for button in (self.move_button, self.quit_button, self.close_button):
+        self.quit_button.clicked.connect(self.close_app)
+        self.restart_button = QPushButton("Restart at the new home")
+        self.restart_button.clicked.connect(self.restart)
+        for button in (self.move_button, self.quit_button, self.restart_button, self.close_button):
             self.buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
         self.quit_button.setVisible(False)  # after addButton, which shows it
+        self.restart_button.setVisible(False)
         layout.addWidget(self.buttons)
         self.task = self._check()
+
+    def _say(self, text: str, detail: str | None = None) -> None:
+        """Show `text` (and `detail`) and grow to show every line: a window does not follow the height
+        of its word-wrapped labels by itself, and the longer messages were cut off."""
+        self.message.setText(text)
+        if detail is not None:
+            self.detail.setText(detail)
+        self.adjustSize()
 
     # -- checking -----------------------------------------------------------------------------
     def _check(self) -> Task:
@@ -94,13 +108,14 @@ class MoveHomeDialog(QDialog):
         lines = [f"Move the data home from {plan.source} to {plan.dest}: {how}."]  # type: ignore[attr-defined]
         if plan.queued:  # type: ignore[attr-defined]
             lines.append(f"Queued run(s) {', '.join(map(str, plan.queued))} will start from the new place.")  # type: ignore[attr-defined]
-        lines.append("SparkTrainer needs a restart afterwards to open the new place.")
-        self.message.setText("\n".join(lines))
+        lines.append("Afterwards SparkTrainer offers to restart at the new place." if self.ctx.restart is not None
+                     else "SparkTrainer needs a restart afterwards to open the new place.")
+        self._say("\n".join(lines))
         self.move_button.setEnabled(True)
 
     def _refused(self, message: str) -> None:
         self.state = "refused"
-        self.message.setText(f"Cannot move the data home: {message}")
+        self._say(f"Cannot move the data home: {message}")
         self.move_button.setVisible(False)
         self.close_button.setText("Close")
 
@@ -114,7 +129,7 @@ class MoveHomeDialog(QDialog):
         self.move_button.setEnabled(False)
         self.close_button.setText("Cancel")  # stops the copy; the home stays where it is
         self.progress.setVisible(True)
-        self.message.setText(f"Moving the data home to {self.dest}… The old one stays as it is until the copy is "
+        self._say(f"Moving the data home to {self.dest}… The old one stays as it is until the copy is "
                              "complete and checked.")
         plan = self.plan
 
@@ -141,14 +156,40 @@ class MoveHomeDialog(QDialog):
     def _moved(self, result: object) -> None:
         self.result, self.state = result, "done"
         self.progress.setValue(1000)
-        lines = [f"The data home is now at {result.dest}.",  # type: ignore[attr-defined]
-                 "Close SparkTrainer and start it again to continue there: this window still shows the old place."]
-        self.message.setText("\n".join(lines))
-        self.detail.setText("\n".join(result.notes))  # type: ignore[attr-defined]
+        dest = Path(result.dest)  # type: ignore[attr-defined]
+        lines = [f"The data home is now at {dest}."]
+        env_line = env_home_line(dest) if self.ctx.restart is not None else None
+        if self.ctx.restart is None:
+            lines.append("Close SparkTrainer and start it again to continue there: this window still shows the "
+                         "old place.")
+        else:
+            lines.append("Restart SparkTrainer to continue there: this window still shows the old place.")
+            lines += [env_line] if env_line else []
+        self._done_text = "\n".join(lines)
+        notes = [n for n in result.notes if not (env_line and n.startswith(f"${HOME_ENV}"))]  # type: ignore[attr-defined]
+        self._say(self._done_text, "\n".join(notes))  # a note on $SPARK_TRAINER_HOME is said above
         self.quit_button.setVisible(True)
-        self.quit_button.setDefault(True)
+        self.restart_button.setVisible(self.ctx.restart is not None)
+        (self.quit_button if self.ctx.restart is None else self.restart_button).setDefault(True)
         self.move_button.setVisible(False)
         self.close_button.setVisible(False)
+
+    def restart(self) -> None:
+        """Close the app and start it again at the new place; if it cannot start, say so in one line and
+        leave "Close SparkTrainer" to the user."""
+        if self.ctx.restart is None:
+            return
+        self._leaving = True
+        error = self.ctx.restart(Path(self.result.dest))  # type: ignore[attr-defined]
+        if error is None:
+            return
+        self._leaving = False
+        self._say(f"{self._done_text}\n{error}")
+
+    def close_app(self) -> None:
+        """Quit as the window's own Quit does (its state saved, polling stopped); runs keep training."""
+        self._leaving = True
+        QApplication.quit()  # asks every window to close: this dialog too, now that it may
 
     def _cancelled(self) -> None:
         self._failed(f"the move was cancelled; the partial copy was removed and the home is still at "
@@ -156,7 +197,7 @@ class MoveHomeDialog(QDialog):
 
     def _failed(self, message: str) -> None:
         self.state = "failed"
-        self.message.setText(f"The data home was not moved: {message}")
+        self._say(f"The data home was not moved: {message}")
         self.progress.setVisible(False)
         self.close_button.setText("Close")
         self.close_button.setEnabled(True)
@@ -170,6 +211,6 @@ class MoveHomeDialog(QDialog):
                 self.close_button.setEnabled(False)
                 self.detail.setText("Cancelling: removing the partial copy…")
             return
-        if self.state == "done":  # the window still shows the old place: only a restart goes on from here
+        if self.state == "done" and not self._leaving:  # the window shows the old place: only a restart goes on
             return
         super().reject()

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
+from app.relaunch import env_home_line
 from app.views.base import BaseView
 from app.widgets import MessageBanner
 from app.workers import Task, pending
@@ -37,6 +38,7 @@ from spark_trainer.store import settings
 from spark_trainer.store.store import Store
 
 GPU_SPEC = re.compile(r"^(auto|cpu|\d+(,\d+)*)$")
+HOME_NOTE = "The database, datasets, runs, models and exports live here."
 
 
 class SettingsView(BaseView):
@@ -76,10 +78,19 @@ class SettingsView(BaseView):
         row.addWidget(self.change_home)
         row.addWidget(self.move_home)
         form.addRow("In use", row)
-        self.home_note = QLabel("The database, datasets, runs, models and exports live here.")
+        self.home_note = QLabel(HOME_NOTE)
         self.home_note.setObjectName("Muted")
         self.home_note.setWordWrap(True)
-        outer.addWidget(self.home_note)
+        # Another home chosen (Change…, or moved here): this window keeps the one it opened until it
+        # restarts there (app.relaunch), which this button does when this start can restart.
+        self.restart_home = QPushButton("Restart at the new home")
+        self.restart_home.clicked.connect(self.restart_at_chosen)
+        self.restart_home.setVisible(False)
+        self.next_home: Path | None = None
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.home_note, 1)
+        note_row.addWidget(self.restart_home)
+        outer.addLayout(note_row)
         return group
 
     def _token_group(self) -> QGroupBox:
@@ -175,15 +186,35 @@ class SettingsView(BaseView):
             self.gpu_hint.setText("Looking for GPUs…")
 
     def _update_home_note(self) -> None:
+        """Say where the next start goes; when that is another home than this window's, offer the restart."""
+        self.next_home = None
+        self.restart_home.setVisible(False)
         try:
             chosen = home_record.read_record().chosen
         except SparkError as exc:
             self.home_note.setText(str(exc))
             return
-        if os.environ.get(HOME_ENV):
-            self.home_note.setText(f"Set by the {HOME_ENV} environment variable, which wins over this setting.")
-        elif chosen and Path(str(chosen)).resolve() != self.store.home.root:
-            self.home_note.setText(f"Next start will use {chosen}. Restart SparkTrainer to switch.")
+        if not chosen or Path(chosen).resolve() == self.store.home.root:
+            self.home_note.setText(f"Set by the {HOME_ENV} environment variable, which wins over the chosen home."
+                                   if os.environ.get(HOME_ENV) else HOME_NOTE)
+            return
+        self.next_home = Path(chosen)
+        if self.ctx.restart is None:
+            self.home_note.setText(f"Set by the {HOME_ENV} environment variable, which wins over the chosen home "
+                                   f"({chosen})." if os.environ.get(HOME_ENV)
+                                   else f"Next start will use {chosen}. Restart SparkTrainer to switch.")
+            return
+        self.home_note.setText(env_home_line(self.next_home) or f"Next start will use {chosen}: restart to switch "
+                               "now (runs training in the background keep training).")
+        self.restart_home.setVisible(True)
+
+    def restart_at_chosen(self) -> None:
+        """Close the app and start it again at the chosen home; if it cannot, one line in the banner."""
+        if self.ctx.restart is None or self.next_home is None:
+            return
+        error = self.ctx.restart(self.next_home)
+        if error is not None:
+            self.banner.show_message(error, "error")
 
     def refresh_token_status(self) -> Task:
         task = Task(lambda _ctx: secrets.token_status(), owner=self, name="keyring")
@@ -284,7 +315,7 @@ class SettingsView(BaseView):
             self.banner.show_message(f"Not saved: {exc}", "error")
             return
         self._update_home_note()
-        self.banner.show_message(f"SparkTrainer will use {folder} from the next start.", "ok")
+        self.banner.show_message(f"{folder} is now the chosen data home.", "ok")
 
     def move_data_home(self, folder: str | None = None) -> None:
         """Ask where to (a new or empty folder; inside a folder holding other things, a SparkTrainer

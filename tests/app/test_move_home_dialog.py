@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QWidget
 
 from app.views.move_home_dialog import MoveHomeDialog, destination_for
 from spark_trainer import home_record
@@ -16,9 +17,13 @@ from tests.tmpfs import tmpfs  # noqa: F401 - the fixture
 
 @pytest.fixture
 def dialog_for(store, ctx, qtbot):
+    # Parented, as in the app (Settings holds it): a parentless dialog that Python deleted when the test
+    # returned, with a task's release still queued, crashed in app.workers' _release (5 runs in 8).
+    holder = QWidget()
+    qtbot.addWidget(holder)
+
     def make(dest: Path) -> MoveHomeDialog:
-        dialog = MoveHomeDialog(store, ctx, dest)
-        qtbot.addWidget(dialog)
+        dialog = MoveHomeDialog(store, ctx, dest, holder)
         dialog.show()
         qtbot.waitUntil(lambda: dialog.state != "checking", timeout=20000)
         return dialog
@@ -43,9 +48,40 @@ def test_a_move_to_another_disk_copies_with_progress_then_asks_for_a_restart(sto
     assert dialog.state == "done", dialog.message.text()
     assert dialog.progress.value() == 1000 and seen  # progress arrived while copying
     assert "Close SparkTrainer and start it again" in dialog.message.text() and dialog.quit_button.isVisible()
+    assert not dialog.restart_button.isVisible()  # this context cannot restart the app (no window enabled it)
     assert not store.home.root.exists() and (dest / "sparktrainer.db").is_file()
     assert home_record.read_record().chosen == str(dest)  # the next start, and `spark-trainer`, open it
     dialog.reject()  # Escape after the move: the window shows the old place, so only a restart goes on
+    assert dialog.isVisible()
+
+
+NO_PROGRAM = "/nonexistent/SparkTrainer"
+
+
+def test_after_a_move_the_dialog_offers_the_restart_and_says_when_it_cannot(window, qtbot, tmp_path) -> None:
+    from app.relaunch import Relaunch
+
+    window.enable_restart(Relaunch(program=(NO_PROGRAM,)))  # a real start that fails: no such program
+    projects.create(window.store, "kept")
+    dest = tmp_path / "moved"
+    settings = window.show_view("settings")
+    settings.move_data_home(str(dest))  # as the button does, after the folder dialog
+    dialog = settings.move_dialog
+    qtbot.waitUntil(lambda: dialog.state == "ready", timeout=20000)
+    assert "Afterwards SparkTrainer offers to restart at the new place." in dialog.message.text()
+    dialog.start_move()
+    qtbot.waitUntil(lambda: dialog.state in ("done", "failed"), timeout=60000)
+    assert dialog.state == "done", dialog.message.text()
+    assert dialog.restart_button.isVisible() and dialog.restart_button.isDefault() and dialog.quit_button.isVisible()
+    text = dialog.message.text()
+    assert text.startswith(f"The data home is now at {dest}.\nRestart SparkTrainer to continue there")
+    # The tests' $SPARK_TRAINER_HOME points elsewhere and wins over the chosen home: the restart says so.
+    assert f"wins over the chosen home, so the restart opens {dest} with --home {dest}" in text
+    dialog.restart_button.click()
+    assert dialog.message.text() == (f"{text}\nCould not start SparkTrainer again ({NO_PROGRAM} did not start): "
+                                     "close it and start it again by hand.")
+    assert window.isVisible() and dialog.isVisible() and dialog.quit_button.isVisible()  # Close stays the way on
+    dialog.reject()  # still only a restart or Close goes on from here
     assert dialog.isVisible()
 
 
@@ -99,3 +135,21 @@ def test_settings_has_the_move_next_to_the_change(store, ctx, qtbot, tmp_path, m
     assert "rename" in view.move_dialog.message.text()
     view.move_dialog.reject()
     qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+
+
+def test_close_sparktrainer_after_a_move_really_closes_the_app(tmp_path) -> None:
+    # In the running app (an event loop, Qt 6's quit asks every window to close), the dialog refused to
+    # close after a move, which cancelled the quit: "Close SparkTrainer" did nothing.
+    from spark_trainer.store.store import Store
+    from tests.app import restart_driver
+
+    with Store.open(tmp_path / "old") as old:
+        projects.create(old, "kept")
+    done = restart_driver.run(tmp_path, "move-close", tmp_path / "new", ["--home", str(tmp_path / "old")],
+                              timeout_s=90)
+    assert "moved" in done.out and "clicked Close SparkTrainer" in done.out, (done.out, done.err[-2000:])
+    assert done.code == 0, f"still running 90 s after the click; stderr: {done.err[-2000:]}"
+    assert done.restarted_pid() is None
+    assert (tmp_path / "new" / "sparktrainer.db").is_file() and not (tmp_path / "old").exists()
+    saved = (tmp_path / "xdg" / "SparkTrainer" / "SparkTrainer.conf").read_text()
+    assert "last_view=settings" in saved  # closed as the user closes it: the window's state was saved

@@ -167,7 +167,8 @@ def test_choosing_a_data_home_is_remembered_for_the_next_start_and_by_the_comman
 
     assert home_record.read_record().chosen == str(target.resolve())  # not QSettings: the record both read
     assert ctx.qsettings.value("data_home") is None
-    assert "Restart" in view.home_note.text()
+    assert view.home_note.text() == f"Next start will use {target.resolve()}. Restart SparkTrainer to switch."
+    assert view.restart_home.isHidden()  # a view without a window that can restart (a screenshot) only says so
     from app.main import _home, _parse
 
     assert _home(_parse([])) == str(target.resolve())
@@ -181,3 +182,29 @@ def test_choosing_a_data_home_is_remembered_for_the_next_start_and_by_the_comman
     assert main(["--json", "home", "show"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert (shown["home"], shown["source"]) == (str(target.resolve()), "chosen")
+
+
+@pytest.mark.parametrize("env_set", [False, True])
+def test_choosing_a_data_home_offers_a_restart_there(window, qtbot, tmp_path, monkeypatch, env_set):
+    from app.relaunch import Relaunch
+
+    if not env_set:
+        monkeypatch.delenv("SPARK_TRAINER_HOME", raising=False)
+    window.enable_restart(Relaunch(program=("/nonexistent/SparkTrainer",)))  # a start that really fails
+    view = window.show_view("settings")
+    assert view.restart_home.isHidden()  # nothing else chosen yet
+    target = (tmp_path / "elsewhere").resolve()
+    view.choose_data_home(str(target))
+    assert view.restart_home.isVisible() and view.next_home == target
+    if env_set:  # it wins over the chosen home: the restart passes --home, and says so
+        assert "wins over the chosen home, so the restart opens" in view.home_note.text()
+        assert f"with --home {target}" in view.home_note.text()
+    else:
+        assert view.home_note.text().startswith(f"Next start will use {target}: restart to switch now")
+    view.restart_home.click()
+    assert view.banner.role == "error"
+    assert view.banner.text() == ("Could not start SparkTrainer again (/nonexistent/SparkTrainer did not start): "
+                                  "close it and start it again by hand.")
+    assert window.isVisible()
+    view.choose_data_home(str(window.store.home.root))  # back to the home in use: nothing to restart for
+    assert view.restart_home.isHidden()
