@@ -194,8 +194,9 @@ def main(home: Path, device: str, idle_s: float = DEFAULT_IDLE_S) -> NoReturn:
 
 
 def serve_command(home: Path, device: str, idle_s: float = DEFAULT_IDLE_S) -> list[str]:
-    """How to start the serving role: the frozen executable itself, or `python -m spark_trainer`."""
+    """How to start the serving role: the frozen executable's command-line role (`SparkTrainer cli ...`:
+    without `cli` its launcher hands the arguments to the desktop app), or `python -m spark_trainer`."""
     role = ["--home", str(home), "playground-serve", "--device", device, "--idle-timeout", f"{idle_s:g}"]
     if getattr(sys, "frozen", False):
-        return [sys.executable, *role]
+        return [sys.executable, "cli", *role]
     return [sys.executable, "-m", "spark_trainer", *role]
