@@ -43,7 +43,7 @@ from app.widgets import MessageBanner
 from app.workers import Task, pending
 from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
 from spark_trainer.errors import BadInput, SparkError
-from spark_trainer.recipes.fit import DataFacts, data_facts
+from spark_trainer.recipes.fit import DataFacts, dataset_facts
 from spark_trainer.recipes.registry import get_recipe, list_recipes
 from spark_trainer.store.store import Store
 
@@ -97,7 +97,7 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
         self._check_delay.timeout.connect(self._start_check)
         self._models_task: Task | None = None
         self._models: list[tuple[str, dict[str, str]]] = []  # (model, why each recipe cannot use it)
-        self._facts: dict[tuple[int, str], DataFacts] = {}  # per dataset: one manifest line, read once
+        self._facts: dict[tuple[int, str], DataFacts] = {}  # per dataset: its stored field counts, read once
         ctx.model.projects.projects_reset.connect(self._on_projects)  # bound methods: see datasets_view
         ctx.model.datasets.datasets_reset.connect(self._on_datasets)
         ctx.model.runs.runs_updated.connect(self._on_runs)
@@ -271,7 +271,7 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
     def _facts_of(self, ds: Any) -> DataFacts:
         key = (ds.id, ds.path)
         if key not in self._facts:
-            self._facts[key] = data_facts(ds.kind, ds.path)
+            self._facts[key] = dataset_facts(ds)
         return self._facts[key]
 
     def _set_recipe(self, name: str) -> None:

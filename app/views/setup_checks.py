@@ -79,10 +79,10 @@ def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: li
 
 def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -> dict[str, str]:
     """A stored dataset or a base model the recipe cannot use, by the recipe's own rules (its kinds,
-    the dataset's first row, the model folder's files: `spark_trainer.recipes.fit`), said at once in
+    the dataset's per-field counts, the model folder's files: `spark_trainer.recipes.fit`), said at once in
     submit's words. The form keeps both fields when the recipe changes, so they are checked against
     the new recipe."""
-    from spark_trainer.recipes.fit import data_facts
+    from spark_trainer.recipes.fit import dataset_facts
     from spark_trainer.recipes.registry import get_recipe
 
     errors: dict[str, str] = {}
@@ -96,7 +96,7 @@ def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -
         found = None
     if found is not None:
         try:
-            spec.check_data_fit(data_facts(found.kind, found.path), f"dataset {found.name!r}",
+            spec.check_data_fit(dataset_facts(found), f"dataset {found.name!r}",
                                 data.get("recipe_config"))
         except BadInput as exc:  # a ConfigError
             errors["dataset"] = str(exc).removeprefix("dataset: ")

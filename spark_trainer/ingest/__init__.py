@@ -16,6 +16,8 @@ Manifest rows (all have "split" ("train"|"val", from the content hash) and "sha2
     video  {"path", "label", "duration", "fps", "frame_count", "width", "height", "codec",
             "has_audio", "source"}
 The version is the SHA-256 of manifest.jsonl: the same input gives the same version.
+The dataset's row keeps, in `meta["fields"]`, how many rows fill each field (and the first rows
+that leave one empty): what the recipes' fit rules read instead of the manifest (`manifest_fields`).
 
 The video wizard lives in `spark_trainer.ingest.video` (its datasets have kind "image").
 Heavy libraries (cv2, PIL, pyarrow, av, transformers) are imported inside the functions that use them.

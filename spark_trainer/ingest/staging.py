@@ -22,6 +22,7 @@ from spark_trainer import disk
 from spark_trainer.errors import Conflict, DiskFull, OperationFailed
 from spark_trainer.ingest.card import CardTally, write_card
 from spark_trainer.ingest.types import Duplicate, IngestOptions, IngestReport
+from spark_trainer.manifest_fields import FieldTally
 from spark_trainer.paths import DataHome
 from spark_trainer.store import datasets, projects
 from spark_trainer.store.entities import Dataset
@@ -104,6 +105,7 @@ class DatasetBuilder:
         self._seen: dict[str, Kept] = {}
         self._rows: IO[bytes] | None = None
         self.tally = CardTally()
+        self.fields = FieldTally()  # per-field counts: which recipes can use the dataset (recipes.fit)
         self.size_bytes = 0
         self._dests: set[str] = set()
         self._staging: Path | None = None
@@ -151,6 +153,7 @@ class DatasetBuilder:
         # rows until publishing peaked at 3.3 times its size).
         self._rows.write((json_line(item.row) + "\n").encode("utf-8"))
         self.tally.add(item.row, item.stats)
+        self.fields.add(item.row)
         self.size_bytes += item.size
         kept = Kept(item.sha256, item.source, item.line, item.split)
         self._seen[item.sha256] = kept
@@ -200,6 +203,7 @@ class DatasetBuilder:
             if self._rows is not None:
                 self._rows.close()
             version = _write_manifest(staging / MANIFEST, staging / ROWS, self.items)
+            fields = self.fields.summary((staging / MANIFEST).stat().st_size)
             (staging / ROWS).unlink()
             report = self.report.to_dict() | {"version": version}
             _write_json(staging / REPORT, report)
@@ -214,7 +218,8 @@ class DatasetBuilder:
             name=name, kind=self.kind, path=str(staging), version=version, num_items=len(self.items),
             num_train=self.report.train, num_val=self.report.val, num_rejected=self.report.num_rejected,
             num_duplicates=self.report.num_duplicates, size_bytes=size, sources=sources,
-            meta={"linked": self.link, "val_fraction": self.options.val_fraction, **(meta or {})},
+            meta={"linked": self.link, "val_fraction": self.options.val_fraction, **(meta or {}),
+                  **({"fields": fields} if fields is not None else {})},
         )
         return datasets.create_from_folder(store, project, new, staging)
 

@@ -222,12 +222,12 @@ def check_trainable(config: ExperimentConfig, dataset: Dataset, base_model: str,
         BadInput: what the recipe cannot train on, naming the dataset and the field; nothing is recorded.
     """
     from spark_trainer.recipes import get_recipe
-    from spark_trainer.recipes.fit import data_facts
+    from spark_trainer.recipes.fit import dataset_facts
 
     spec = get_recipe(config.recipe)
-    # The setup form's rules, from the dataset's first row and the model folder's files: the same
+    # The setup form's rules, from the dataset's per-field counts and the model folder's files: the same
     # one-line reason here as the form's greyed-out entries give.
-    spec.check_data_fit(data_facts(dataset.kind, dataset.path), f"dataset {dataset.name!r}", config.recipe_config)
+    spec.check_data_fit(dataset_facts(dataset), f"dataset {dataset.name!r}", config.recipe_config)
     frozen = config.model_copy(deep=True)
     frozen.dataset = str(dataset.id)
     frozen.base_model = base_model

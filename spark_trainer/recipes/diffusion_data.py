@@ -2,7 +2,8 @@
 
 The pairs come from an ingested image dataset (`manifest.jsonl` rows with a `path` and a
 `caption`), which is what drag-and-drop of images with `.txt` sidecars, a folder with a
-`metadata.jsonl`, and the video wizard all produce. Images are decoded with Pillow (no
+`metadata.jsonl`, and the video wizard all produce; or from text rows (a CSV/JSONL, ingested or
+not) naming an image and its caption, read as image-classification reads its rows (`image_rows`). Images are decoded with Pillow (no
 torchvision): resized to cover the target size, then centre-cropped.
 """
 
@@ -16,6 +17,8 @@ from typing import Any
 from spark_trainer.errors import BadInput
 from spark_trainer.images import open_rgb
 from spark_trainer.ingest.detect import IMAGE_EXTS
+from spark_trainer.manifest_fields import is_filled
+from spark_trainer.recipes import image_rows
 
 
 @dataclass(frozen=True)
@@ -37,25 +40,58 @@ class DataCheck:
     missing_captions: list[str]
 
 
-def read_pairs(data_path: Path, missing_captions: str) -> DataCheck:
-    """Image + caption rows of an ingested dataset folder.
+def read_pairs(data_path: Path, missing_captions: str, *, image_column: str = "path",
+               caption_column: str = "caption", val_fraction: float = 0.0) -> DataCheck:
+    """Image + caption rows of an ingested image dataset folder, or of text rows naming images.
 
     Args:
-        data_path: the dataset folder (with manifest.jsonl).
+        data_path: the dataset folder (with manifest.jsonl), or a CSV/JSONL file of text rows.
         missing_captions: "error" (refuse, naming the images), "empty" (train them with an empty
             caption, i.e. unconditionally) or "skip" (leave them out and list them).
+        image_column, caption_column: the fields of text rows holding the image path and the caption.
+        val_fraction: the validation share of a CSV/JSONL file's rows (ingested rows keep their split).
 
     Raises:
-        BadInput: no manifest, no image rows (a dataset of another kind), captions missing with
-            "error", or nothing left to train on.
+        BadInput: no manifest, no image rows, a text row without the columns (naming the columns
+            found), captions missing with "error" (naming the images or lines), or nothing left to
+            train on with "skip".
     """
     data_path = Path(data_path)
+    skipped: list[dict[str, str]] = []
+    if image_rows.holds_text_rows(data_path):
+        found = _text_pairs(data_path, image_column, caption_column, val_fraction, skipped)
+        add = f"fill in {caption_column!r} on those rows"
+    else:
+        found = _image_pairs(data_path)
+        add = "add a name.txt caption beside each image"
+    items: list[CaptionedImage] = []
+    missing: list[str] = []
+    for item in found:
+        if item.caption:
+            items.append(item)
+            continue
+        missing.append(item.source)
+        if missing_captions == "skip":
+            skipped.append({"path": str(item.path), "source": item.source, "reason": "no caption"})
+        elif missing_captions == "empty":
+            items.append(item)
+    if missing and missing_captions == "error":
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise BadInput(f"{len(missing)} of {len(found)} images have no caption: {shown}; {add}, or set "
+                       "recipe_config.missing_captions to empty or skip")
+    if not items and missing:
+        raise BadInput(f"dataset {data_path}: none of its {len(found)} images has a caption, so "
+                       f"missing_captions: skip leaves nothing to train on; {add}, or set "
+                       "recipe_config.missing_captions to empty")
+    return DataCheck(items, skipped, missing)
+
+
+def _image_pairs(data_path: Path) -> list[CaptionedImage]:
+    """The rows of an ingested image dataset (captions as found, possibly empty)."""
     manifest = data_path / "manifest.jsonl"
     if not manifest.is_file():
         raise BadInput(f"dataset folder {data_path} has no manifest.jsonl")
-    items: list[CaptionedImage] = []
-    missing: list[str] = []
-    skipped: list[dict[str, str]] = []
+    found: list[CaptionedImage] = []
     other_kinds = 0
     with manifest.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
@@ -70,42 +106,46 @@ def read_pairs(data_path: Path, missing_captions: str) -> DataCheck:
                 other_kinds += 1
                 continue
             path = Path(raw_path) if Path(raw_path).is_absolute() else data_path / raw_path
-            source = str(row.get("source") or raw_path)
             caption = row.get("caption")
-            caption = caption.strip() if isinstance(caption, str) else ""
-            if not caption:
-                missing.append(source)
-                if missing_captions == "skip":
-                    skipped.append({"path": str(path), "source": source, "reason": "no caption"})
-                    continue
-                if missing_captions == "error":
-                    continue
-            items.append(CaptionedImage(path, caption, source, "val" if row.get("split") == "val" else "train"))
-    if not items and not missing:
+            found.append(CaptionedImage(path, caption.strip() if isinstance(caption, str) else "",
+                                        str(row.get("source") or raw_path),
+                                        "val" if row.get("split") == "val" else "train"))
+    if not found:
         what = f"{other_kinds} rows, none of them an image" if other_kinds else "no rows"
         raise BadInput(f"dataset {data_path} has {what}; diffusion-lora trains on images with captions "
-                       "(an image dataset: images with .txt captions, a metadata.jsonl, or the video wizard)")
-    if missing and missing_captions == "error":
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise BadInput(f"{len(missing)} of {len(missing) + len(items)} images have no caption: {shown}; add a "
-                       "name.txt caption beside each image, or set recipe_config.missing_captions to empty or skip")
-    return DataCheck(items, skipped, missing)
+                       "(an image dataset: images with .txt captions, a metadata.jsonl, or the video wizard; "
+                       "or text rows of image paths and captions)")
+    return found
+
+
+def _text_pairs(data_path: Path, image_column: str, caption_column: str, val_fraction: float,
+                skipped: list[dict[str, str]]) -> list[CaptionedImage]:
+    """Text rows naming an image and its caption; a row with an empty image path goes to `skipped`."""
+    rows, base = image_rows.read_text_rows(data_path, val_fraction)
+    image_rows.require_columns(rows, data_path, {"image_column": image_column, "caption_column": caption_column})
+    found = []
+    for row in rows:
+        raw = row.record[image_column]
+        if not is_filled(raw):
+            skipped.append({"path": "", "source": row.source, "reason": f"no image path in {image_column!r}"})
+            continue
+        caption = row.record[caption_column]
+        text = str(caption).strip() if is_filled(caption) and isinstance(caption, (str, int, float)) else ""
+        found.append(CaptionedImage(Path(image_rows.image_path(base, raw)), text, row.source, row.split))
+    if not found:
+        raise BadInput(f"dataset {data_path}: none of its {len(rows)} rows names an image in {image_column!r} "
+                       "(recipe_config.image_column)")
+    return found
 
 
 def check_decodes(check: DataCheck) -> DataCheck:
-    """Decode every image once; undecodable ones move to `skipped` with the reason. Sizes are recorded."""
-    from PIL import Image, UnidentifiedImageError
-
-    from spark_trainer.images import upright_size
-
+    """Decode every image once; a missing or undecodable one moves to `skipped` with the reason.
+    Sizes are recorded (upright: images are bucketed by the shape the model sees)."""
     kept = []
     for item in check.items:
-        try:
-            with Image.open(item.path) as image:
-                image.load()
-                size = upright_size(image)  # buckets by the shape the model will see
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            check.skipped.append({"path": str(item.path), "source": item.source, "reason": f"does not decode: {exc}"})
+        size, problem = image_rows.decode_problem(item.path)
+        if problem:
+            check.skipped.append({"path": str(item.path), "source": item.source, "reason": problem})
             continue
         kept.append(CaptionedImage(item.path, item.caption, item.source, item.split, size))
     return DataCheck(kept, check.skipped, check.missing_captions)

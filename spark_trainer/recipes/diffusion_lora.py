@@ -1,6 +1,7 @@
 """Diffusion LoRA recipe: teach a Stable-Diffusion-style pipeline (diffusers folder) a style or a
-subject from image + caption pairs. This module declares the config; the implementation is
-imported only to train."""
+subject from image + caption pairs: an image dataset with captions, or text rows (a CSV/JSONL) of
+image paths and captions. This module declares the config; the implementation is imported only to
+train."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from spark_trainer.recipes.base import MetricSpec
-from spark_trainer.recipes.fit import DataFacts, needs_pipeline
+from spark_trainer.recipes.fit import DataFacts, missing_field, needs_pipeline
 from spark_trainer.recipes.registry import RecipeSpec
 
 
@@ -32,6 +33,10 @@ class DiffusionLoRAConfig(BaseModel):
     cache_latents: bool = Field(True, description="Encode every image with the VAE once, before training")
     cache_text_embeddings: bool = Field(
         True, description="Encode every caption once, before training (off when the text encoder trains)")
+    image_column: str = Field("path", min_length=1, description="For text rows (a CSV/JSONL of image paths and "
+                              "captions): the field holding the image path (relative paths are relative to the "
+                              "file's folder)")
+    caption_column: str = Field("caption", min_length=1, description="For text rows: the field holding the caption")
     missing_captions: Literal["error", "empty", "skip"] = Field(
         "error", description="Images without a caption: error (refuse, naming them), empty (train them "
         "unconditioned) or skip (leave them out)")
@@ -48,21 +53,45 @@ class DiffusionLoRAConfig(BaseModel):
                              "prompt uses seed + 1, ...): the same seeds every time, so samples compare across steps")
 
 
+ADD_CAPTIONS = "add a name.txt caption beside each image (or a metadata.jsonl)"
+
+
 def data_fit(facts: DataFacts, settings: DiffusionLoRAConfig) -> str | None:
-    """Captioned images, unless the settings train images without a caption (empty) or leave them out."""
-    if "caption" in facts.fields or settings.missing_captions != "error":
+    """Captioned images, or text rows with an image path and a caption: a caption on every image
+    unless the settings train images without one (empty) or leave them out (skip, which needs one)."""
+    if facts.kind == "image":
+        column, noun, add = "caption", "image", ADD_CAPTIONS
+    else:
+        column, noun = settings.caption_column, "record"
+        add = f"fill in {column!r} on every row"
+        if why := missing_field(facts, "image_column", settings.image_column):
+            return why
+        if settings.missing_captions == "error" and (why := missing_field(facts, "caption_column", column)):
+            return why
+    what = "a caption" if facts.kind == "image" else f"a caption in {column!r}"
+    short = facts.short_of(column, noun, what)
+    if settings.missing_captions == "empty":
         return None
-    return ("its first image has no caption; add a name.txt caption beside each image (or a metadata.jsonl), "
-            "or set recipe_config.missing_captions to empty or skip")
+    if settings.missing_captions == "skip":
+        if short and facts.count(column) == 0:
+            return (f"{short}, so missing_captions: skip leaves nothing to train on; {add}, or set "
+                    "recipe_config.missing_captions to empty")
+        return None
+    if short:
+        return (f"{short}; diffusion-lora needs a caption for every image: {add}, or set "
+                "recipe_config.missing_captions to empty or skip")
+    if column not in facts.fields:  # counts unknown: only the fields are
+        return (f"its first image has no caption; {add}, or set recipe_config.missing_captions to empty or skip")
+    return None
 
 
 RECIPE = RecipeSpec(
     name="diffusion-lora",
     title="Diffusion LoRA",
     description="Teach a Stable-Diffusion-style pipeline (diffusers folder) a style or subject from images with "
-    "captions, with LoRA on the UNet (and optionally the text encoder).",
+    "captions (or a CSV/JSONL of image paths and captions), with LoRA on the UNet (and optionally the text encoder).",
     config_model=DiffusionLoRAConfig,
-    data_kinds=("image",),
+    data_kinds=("image", "text"),
     implementation="spark_trainer.recipes.diffusion_lora_impl:DiffusionLoRARecipe",
     tags=("image", "diffusion"),
     metrics=(MetricSpec("eval_loss", False, "validation noise-prediction loss"),),

@@ -77,7 +77,7 @@ class DiffusionLoRARecipe:
         `missing_captions` asks), then a Stable-Diffusion-style pipeline folder."""
         from spark_trainer.models.loading import resolve_for_run
 
-        data.read_pairs(data_path, self.rc.missing_captions)
+        self._read_pairs(data_path)
         check_pipeline_folder(resolve_for_run(self.config.base_model))
 
     def prepare(self, data_path: Path) -> None:
@@ -97,7 +97,7 @@ class DiffusionLoRARecipe:
         if not scheduler_file.is_file():
             raise BadInput(f"base model {self.model_dir} has no scheduler/scheduler_config.json")
         self.train_timesteps = int(json.loads(scheduler_file.read_text()).get("num_train_timesteps", 1000))
-        check = data.check_decodes(data.read_pairs(data_path, self.rc.missing_captions))
+        check = data.check_decodes(self._read_pairs(data_path))
         self.skipped = check.skipped
         if not check.items:
             first = check.skipped[0] if check.skipped else {"source": "-", "reason": "-"}
@@ -110,6 +110,10 @@ class DiffusionLoRARecipe:
         if not self.train_data:
             raise BadInput(f"dataset {data_path}: no training images (all {len(items)} are validation)")
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir / "tokenizer", local_files_only=True)
+
+    def _read_pairs(self, data_path: Path) -> data.DataCheck:
+        return data.read_pairs(data_path, self.rc.missing_captions, image_column=self.rc.image_column,
+                               caption_column=self.rc.caption_column, val_fraction=self.config.eval.val_fraction)
 
     def _pixel_multiple(self) -> int:
         assert self.model_dir is not None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from spark_trainer.recipes.classification import CLASSIFICATION_METRICS, ClassifierTuning
-from spark_trainer.recipes.fit import DataFacts, missing_field, needs_image_model
+from spark_trainer.recipes.fit import DataFacts, missing_field, needs_image_model, unfilled_field
 from spark_trainer.recipes.registry import RecipeSpec
 
 
@@ -24,14 +24,17 @@ class ImageClassificationConfig(ClassifierTuning):
 
 
 def data_fit(facts: DataFacts, settings: ImageClassificationConfig) -> str | None:
-    """Labelled images (class sub-folders), or text rows (a manifest) with an image path and a label."""
+    """Labelled images (class sub-folders), or text rows (a manifest) with an image path and a label:
+    every image needs a label (the full data check refuses the first one without)."""
+    folders = "put each class's images in a sub-folder named after the class and ingest the parent folder"
     if facts.kind == "image":
-        if "label" in facts.fields:
-            return None
-        return ("its images have no labels; put each class's images in a sub-folder named after the class "
-                "and ingest the parent folder")
+        if short := facts.short_of("label", "image", "a label"):
+            return f"{short}; {folders}"
+        return None if "label" in facts.fields else f"its images have no labels; {folders}"
     return (missing_field(facts, "image_column", settings.image_column)
-            or missing_field(facts, "label_column", settings.label_column))
+            or missing_field(facts, "label_column", settings.label_column)
+            or unfilled_field(facts, "label_column", settings.label_column,
+                              "image-classification needs a label on every row"))
 
 
 RECIPE = RecipeSpec(

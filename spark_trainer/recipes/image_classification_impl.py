@@ -15,16 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.delimited import dict_reader
 from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.images import open_rgb
 from spark_trainer.models.loading import resolve_for_run
 from spark_trainer.recipes import classification as cls
+from spark_trainer.recipes import image_rows
 from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.fit import IMAGE_PROCESSOR_FILES, has_image_processor
 from spark_trainer.recipes.image_classification import ImageClassificationConfig
 from spark_trainer.recipes.text_classification_impl import fresh_modules
-from spark_trainer.training.data import read_records
 
 
 def check_image_processor(model_dir: Path) -> None:
@@ -166,37 +165,21 @@ class ImageClassificationRecipe:
     prepare_model = prepare
 
     def _rows(self, data_path: Path) -> list[tuple[str, Any, str]]:
-        """(absolute image path, raw label, split) for an image dataset folder or a manifest."""
+        """(absolute image path, raw label, split) for an image dataset folder or text rows (a manifest)."""
         column, label_column = self.rc.image_column, self.rc.label_column
-        if data_path.is_dir() and (data_path / "manifest.jsonl").is_file():
+        if not image_rows.holds_text_rows(data_path):  # an ingested image dataset
             lines = (data_path / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
             manifest = [json.loads(line) for line in lines if line.strip()]
-            if manifest and "record" not in manifest[0]:  # an ingested image dataset
-                return [(self._absolute(data_path, r.get("path", ""), r.get("source", "")), r.get("label"),
-                         "val" if r.get("split") == "val" else "train")
-                        for r in manifest if self._labelled(r, "label", data_path)]
-            base = _source_folder(data_path)
-            records = [(r["record"], r.get("source", ""), r.get("split", "train")) for r in manifest]
-        elif data_path.suffix.lower() in (".csv", ".tsv"):
-            base = data_path.parent
-            with data_path.open(encoding="utf-8-sig", newline="") as fh:
-                reader, first = dict_reader(fh, data_path.suffix)
-                table = list(reader)
-            records = [(row, f"{data_path.name}:{n + first}", _hash_split(row, self.config.eval.val_fraction))
-                       for n, row in enumerate(table)]
-        else:
-            base = data_path.parent
-            records = [(r.data, r.source, r.split) for r in read_records(data_path, self.config.eval.val_fraction)]
-        found = sorted({str(k) for rec, _, _ in records for k in rec})
-        for name, key in (("image_column", column), ("label_column", label_column)):
-            missing = [src for rec, src, _ in records if key not in rec]
-            if missing:
-                raise BadInput(f"dataset {data_path}: recipe_config.{name} {key!r} is not a field of {missing[0]}; "
-                               f"fields found: {', '.join(found)}")
-        for rec, src, _ in records:
-            if cls.missing_label(rec[label_column]):
-                raise BadInput(f"{src}: empty label in {label_column!r}; fill it in or remove the row")
-        return [(self._absolute(base, str(rec[column]), src), rec[label_column], split) for rec, src, split in records]
+            return [(image_rows.image_path(data_path, r.get("path", "")), r.get("label"),
+                     "val" if r.get("split") == "val" else "train")
+                    for r in manifest if self._labelled(r, "label", data_path)]
+        rows, base = image_rows.read_text_rows(data_path, self.config.eval.val_fraction)
+        image_rows.require_columns(rows, data_path, {"image_column": column, "label_column": label_column})
+        for row in rows:
+            if cls.missing_label(row.record[label_column]):
+                raise BadInput(f"{row.source}: empty label in {label_column!r}; fill it in or remove the row")
+        return [(image_rows.image_path(base, row.record[column]), row.record[label_column], row.split)
+                for row in rows]
 
     def _labelled(self, row: dict[str, Any], key: str, data_path: Path) -> bool:
         if cls.missing_label(row.get(key)):
@@ -205,21 +188,11 @@ class ImageClassificationRecipe:
                            "folder, or use a manifest with a label column")
         return True
 
-    def _absolute(self, base: Path, path: str, source: str) -> str:
-        candidate = Path(path).expanduser()
-        return str(candidate if candidate.is_absolute() else base / candidate)
-
     def _decodes(self, path: str) -> bool:
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as image:
-                image.draft("RGB", (64, 64))  # JPEGs decode at a fraction of their size
-                image.load()
-            return True
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-            self.skipped.append((path, str(exc) or type(exc).__name__))
-            return False
+        _size, problem = image_rows.decode_problem(path, quick=True)
+        if problem:
+            self.skipped.append((path, problem))
+        return not problem
 
     def log_notes(self) -> list[str]:
         assert self.labels is not None and self.pre is not None
@@ -307,25 +280,6 @@ class ImageClassificationRecipe:
 
     def save_final(self, model: Any, dest: Path) -> None:
         cls.save_classifier(model, dest, [self.processor])
-
-
-def _source_folder(dataset_dir: Path) -> Path:
-    """Where an ingested manifest came from (its relative image paths are relative to it)."""
-    try:
-        sources = json.loads((dataset_dir / "report.json").read_text(encoding="utf-8")).get("sources") or []
-    except (OSError, ValueError):
-        sources = []
-    if sources:
-        first = Path(sources[0])
-        return first if first.is_dir() else first.parent
-    return dataset_dir
-
-
-def _hash_split(row: dict[str, Any], val_fraction: float) -> str:
-    import hashlib
-
-    digest = hashlib.sha256(json.dumps(row, sort_keys=True).encode()).hexdigest()
-    return "val" if int(digest[:15], 16) / 16**15 < val_fraction else "train"
 
 
 if TYPE_CHECKING:  # the type checker (tests/training/test_typecheck.py) holds the class to the protocol

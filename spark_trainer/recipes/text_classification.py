@@ -7,7 +7,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from spark_trainer.recipes.classification import CLASSIFICATION_METRICS, ClassifierTuning
-from spark_trainer.recipes.fit import DataFacts, missing_field, needs_text_model
+from spark_trainer.recipes.fit import DataFacts, missing_field, needs_text_model, unfilled_field
 from spark_trainer.recipes.registry import RecipeSpec
 
 
@@ -21,9 +21,11 @@ class TextClassificationConfig(ClassifierTuning):
 
 
 def data_fit(facts: DataFacts, settings: TextClassificationConfig) -> str | None:
-    """Rows with the text column and the label column the settings name."""
+    """Rows with the text column and the label column the settings name, a label on every row."""
     return (missing_field(facts, "text_column", settings.text_column)
-            or missing_field(facts, "label_column", settings.label_column))
+            or missing_field(facts, "label_column", settings.label_column)
+            or unfilled_field(facts, "label_column", settings.label_column,
+                              "text-classification needs a label on every row"))
 
 
 RECIPE = RecipeSpec(

@@ -55,7 +55,8 @@ CASES = {
                          "classification needs at least 2 classes in 'label'; found 'x'"),
     "one class (images)": ("image-classification", _one_class_folder, "config.json",
                            "classification needs at least 2 classes in 'label'; found 'red_square'"),
-    "captions missing": ("diffusion-lora", _half_captioned, "model_index.json", "2 of 6 images have no caption"),
+    "captions missing": ("diffusion-lora", _half_captioned, "model_index.json",
+                         "only 4 of 6 images have a caption (missing on "),
 }
 
 

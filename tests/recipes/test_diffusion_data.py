@@ -46,3 +46,22 @@ def test_images_much_smaller_than_the_training_size_are_named_in_the_runs_log(tm
     assert ("1 images are at most half the training size and are enlarged to it, which blurs them (first: "
             "set/icon.png, 64x64 trained at 512x512); lower recipe_config.resolution or use larger images"
             ) in recipe.log_notes()
+
+
+def test_skipping_images_without_captions_when_none_has_one_is_refused_at_submit(store, tmp_path: Path) -> None:
+    """missing_captions: skip on images none of which has a caption passed submit's check and failed
+    in the worker ("no image left to train on"); the setup form's rule refuses it, so does the check."""
+    import pytest
+    from PIL import Image
+
+    from spark_trainer.errors import BadInput
+
+    (tmp_path / "bare").mkdir()
+    for i in range(3):
+        Image.new("RGB", (40, 40), (80 * i, 20, 20)).save(tmp_path / "bare" / f"{i}.png")
+    projects.create(store, "p")
+    dataset = ingest_paths(store, [tmp_path / "bare"], project="p").dataset
+    with pytest.raises(BadInput, match="none of its 3 images has a caption, so missing_captions: skip leaves "
+                                       "nothing to train on; add a name.txt caption beside each image"):
+        read_pairs(Path(dataset.path), "skip")
+    assert len(read_pairs(Path(dataset.path), "empty").items) == 3

@@ -175,7 +175,7 @@ def test_images_without_captions_are_named_before_training(tiny_sd, shapes):
     assert {s["source"] for s in skipping.skipped} == {rows[0]["source"], rows[1]["source"]}
 
 
-def test_a_text_dataset_is_refused_at_submit_and_by_the_recipe(tiny_sd, store, tmp_path):
+def test_a_text_dataset_without_image_paths_is_refused_at_submit_and_by_the_recipe(tiny_sd, store, tmp_path):
     from spark_trainer.jobs.submit import submit_config
     from spark_trainer.recipes.diffusion_lora_impl import DiffusionLoRARecipe
     from spark_trainer.store import datasets, runs
@@ -183,15 +183,94 @@ def test_a_text_dataset_is_refused_at_submit_and_by_the_recipe(tiny_sd, store, t
     text = tmp_path / "train.jsonl"
     text.write_text('{"text": "hello"}\n{"text": "world"}\n')
     cfg = config(tiny_sd, dataset=str(text), project="p")
-    with pytest.raises(ConfigError, match="recipe diffusion-lora trains on image datasets; .* is a text dataset"):
+    with pytest.raises(ConfigError, match="cannot train on dataset 'train': its records have no 'path' field "
+                                          r"\(recipe_config.image_column\); fields: text"):
         submit_config(store, cfg, machine=[])
     assert datasets.list_all(store) == [] and runs.list_all(store) == []  # nothing ingested or queued
 
     folder = tmp_path / "textds"
     folder.mkdir()
-    (folder / "manifest.jsonl").write_text('{"split": "train", "record": {"text": "hi"}}\n')
-    with pytest.raises(BadInput, match="none of them an image"):
+    (folder / "manifest.jsonl").write_text('{"split": "train", "source": "t.jsonl:1", "record": {"text": "hi"}}\n')
+    with pytest.raises(BadInput, match="recipe_config.image_column 'path' is not a field of t.jsonl:1; "
+                                       "fields found: text"):
         DiffusionLoRARecipe(config(tiny_sd)).prepare(folder)
+
+
+def _pairs_csv(folder: Path, n: int, header: str = "image,text") -> Path:
+    """`n` generated images under `folder/images` and `folder/pairs.csv` naming them (relative paths)
+    with their captions, as a user's own table of image paths and captions."""
+    from spark_trainer.models.tiny_diffusion import write_captioned_images
+
+    images = write_captioned_images(folder / "images", n, size=32)
+    rows = [f"images/shape-{i:03d}.png,{(images / f'shape-{i:03d}.txt').read_text().strip()}" for i in range(n)]
+    (folder / "pairs.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    return folder / "pairs.csv"
+
+
+def test_a_csv_of_image_paths_and_captions_trains(tiny_sd, store, tmp_path):
+    """diffusion-lora took only image datasets; a table of image paths and captions (ingested as text
+    rows, as image-classification takes its manifests) now trains, its bad rows skipped and listed."""
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.jobs.submit import check_trainable
+    from spark_trainer.recipes.fit import dataset_facts
+    from spark_trainer.recipes.registry import get_recipe
+    from spark_trainer.store import projects
+
+    table = _pairs_csv(tmp_path / "src", 10)
+    (tmp_path / "src" / "images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    with table.open("a") as fh:
+        fh.write("images/gone.png,a lost picture\nimages/broken.png,a broken picture\n")
+        fh.write(f"{tmp_path / 'src' / 'images' / 'shape-000.png'},an absolute path\n")
+    projects.create(store, "p")
+    dataset = ingest_paths(store, [table], project="p").dataset
+    assert dataset.kind == "text" and dataset.num_items == 13
+    rc = {"image_column": "image", "caption_column": "text"}
+    assert get_recipe("diffusion-lora").data_problem(dataset_facts(dataset), rc) is None  # offered by the form
+    cfg = config(tiny_sd, train={"max_steps": 3, "batch_size": 2}, eval={"every_steps": 3}, recipe_config=rc)
+    check_trainable(cfg, dataset, str(tiny_sd))  # submit's checks pass
+
+    outcome, rep = train(cfg, Path(dataset.path), tmp_path / "run")
+    assert outcome.status == "completed" and all(math.isfinite(v) for v in rep.series("loss").values())
+    report = json.loads(next(p for k, p, _ in rep.artifacts if k == "eval_report").read_text())
+    skipped = {s["source"]: s["reason"] for s in report["skipped_images"]}
+    assert skipped.keys() == {"pairs.csv:12", "pairs.csv:13"}, skipped
+    assert skipped["pairs.csv:12"] == "no such file" and skipped["pairs.csv:13"].startswith("does not decode")
+    assert any("2 images skipped" in line and "pairs.csv:12 (no such file)" in line for line in rep.logs), rep.logs
+    assert (outcome.final_path / "pytorch_lora_weights.safetensors").is_file()
+
+
+def test_bad_rows_of_a_caption_table_are_named_in_one_line_before_training(tiny_sd, store, tmp_path):
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.recipes.diffusion_lora_impl import DiffusionLoRARecipe
+    from spark_trainer.recipes.fit import dataset_facts
+    from spark_trainer.recipes.registry import get_recipe
+    from spark_trainer.store import projects
+
+    table = _pairs_csv(tmp_path / "a", 6, header="file,caption")
+    with pytest.raises(BadInput) as err:  # a missing column: the columns found are listed
+        DiffusionLoRARecipe(config(tiny_sd)).check_data(table)
+    assert str(err.value) == (f"dataset {table}: recipe_config.image_column 'path' is not a field of pairs.csv:2; "
+                              "fields found: caption, file")
+
+    lines = table.read_text().splitlines()
+    lines[2], lines[4] = lines[2].split(",")[0] + ",", lines[4].split(",")[0] + ",  "  # rows 3 and 5: no caption
+    table.write_text("\n".join(lines) + "\n")
+    rc = {"image_column": "file", "resolution": 32}
+    with pytest.raises(BadInput) as err:
+        DiffusionLoRARecipe(config(tiny_sd, recipe_config=rc)).check_data(table)
+    assert str(err.value) == ("2 of 6 images have no caption: pairs.csv:3, pairs.csv:5; fill in 'caption' on those "
+                              "rows, or set recipe_config.missing_captions to empty or skip")
+    projects.create(store, "p")  # ingested, the setup form greys it out with the same rows named
+    facts = dataset_facts(ingest_paths(store, [table], project="p").dataset)
+    assert get_recipe("diffusion-lora").data_problem(facts, rc).startswith(
+        "only 4 of 6 records have a caption in 'caption' (missing on pairs.csv:3, pairs.csv:5); diffusion-lora "
+        "needs a caption for every image: fill in 'caption' on every row")
+
+    skipping = DiffusionLoRARecipe(config(tiny_sd, recipe_config={**rc, "missing_captions": "skip"}))
+    skipping.prepare(table)
+    assert len(skipping.train_data) + len(skipping.val_data) == 4
+    assert {s["source"]: s["reason"] for s in skipping.skipped} == {"pairs.csv:3": "no caption",
+                                                                  "pairs.csv:5": "no caption"}
 
 
 def test_resolution_must_fit_the_model_and_the_base_model_must_be_a_pipeline(tiny_sd, shapes, tmp_path):
@@ -246,7 +325,9 @@ def test_recipes_command_lists_the_fields(cli):
     fields = {f["name"]: f for f in json.loads(done.out)["fields"]}
     assert fields["resolution"]["default"] == 512 and fields["resolution"]["min"] == 16
     assert fields["crop"]["choices"] == ["center", "buckets"]
-    assert json.loads(done.out)["data_kinds"] == ["image"]
+    assert fields["image_column"]["default"] == "path" and fields["caption_column"]["default"] == "caption"
+    assert "CSV/JSONL" in fields["image_column"]["help"]
+    assert json.loads(done.out)["data_kinds"] == ["image", "text"]
 
 
 def test_lora_on_the_text_encoder_trains_and_loads_into_the_pipeline(tiny_sd, shapes, tmp_path):

@@ -9,12 +9,12 @@ import pytest
 from PIL import Image
 
 from spark_trainer.ingest import ingest_paths
-from spark_trainer.recipes.fit import DataFacts, data_facts
+from spark_trainer.recipes.fit import DataFacts, data_facts, dataset_facts
 from spark_trainer.recipes.registry import get_recipe
 from spark_trainer.store import projects
 
 
-def test_facts_are_the_first_rows_fields(store, tmp_path: Path) -> None:
+def test_facts_count_every_row_at_ingestion(store, tmp_path: Path) -> None:
     projects.create(store, "p")
     (tmp_path / "train.jsonl").write_text('{"prompt": "a", "completion": "b"}\n' * 3)
     (tmp_path / "pets" / "cat").mkdir(parents=True)
@@ -26,9 +26,11 @@ def test_facts_are_the_first_rows_fields(store, tmp_path: Path) -> None:
     text = ingest_paths(store, [tmp_path / "train.jsonl"], project="p").dataset
     pets = ingest_paths(store, [tmp_path / "pets"], project="p").dataset
     shots = ingest_paths(store, [tmp_path / "shots"], project="p").dataset
-    assert data_facts(text.kind, text.path) == DataFacts("text", ("completion", "prompt"))
-    assert data_facts(pets.kind, pets.path) == DataFacts("image", ("label",))
-    assert data_facts(shots.kind, shots.path) == DataFacts("image", ("caption",))
+    assert dataset_facts(text) == DataFacts.counted("text", 1, {"completion": 1, "prompt": 1})  # 2 duplicates left out
+    assert dataset_facts(pets) == DataFacts.counted("image", 2, {"label": 2})
+    assert dataset_facts(shots) == DataFacts.counted("image", 2, {"caption": 2})
+    assert shots.meta["fields"]["filled"] == {"caption": 2}  # stored with the dataset: no manifest read
+    assert data_facts(shots.kind, shots.path) == dataset_facts(shots)  # without it: a scan finds the same
     assert data_facts("text", tmp_path / "nowhere") == DataFacts("text", read=False)  # the full data check says why
 
 
@@ -56,9 +58,44 @@ BARE = DataFacts("image", ())
     ("causal-lm", DataFacts("text", ("messages",)), {}, None),
     ("causal-lm", MANIFEST, {}, "its records have no 'text' field (nor 'prompt'/'completion' or 'messages')"),
     ("diffusion-lora", CAPTIONED, {}, None),
-    ("diffusion-lora", BARE, {}, "its first image has no caption"),
+    ("diffusion-lora", BARE, {}, "its first image has no caption"),  # only the fields known
     ("diffusion-lora", BARE, {"missing_captions": "empty"}, None),
-    ("diffusion-lora", PROMPTS, {}, "it is a text dataset; diffusion-lora trains on image datasets"),
+    ("diffusion-lora", PROMPTS, {}, "its records have no 'path' field (recipe_config.image_column)"),
+    # Counted over every row: a field only some rows fill.
+    ("diffusion-lora", DataFacts.counted("image", 500, {"caption": 1}), {},
+     "only 1 of 500 images has a caption; diffusion-lora needs a caption for every image: add a name.txt caption "
+     "beside each image (or a metadata.jsonl), or set recipe_config.missing_captions to empty or skip"),
+    ("diffusion-lora", DataFacts.counted("image", 500, {"caption": 1}, lacking={"caption": ["b.png", "c.png"]}), {},
+     "only 1 of 500 images has a caption (missing on b.png, c.png and 497 more); diffusion-lora needs"),
+    ("diffusion-lora", DataFacts.counted("image", 500, {"caption": 1}), {"missing_captions": "skip"}, None),
+    ("diffusion-lora", DataFacts.counted("image", 500, {}), {"missing_captions": "skip"},
+     "none of its 500 images has a caption, so missing_captions: skip leaves nothing to train on"),
+    ("diffusion-lora", DataFacts.counted("image", 500, {}), {"missing_captions": "empty"}, None),
+    ("diffusion-lora", DataFacts.counted("image", 5000, {"caption": 4999}, whole=False), {},
+     "only 4,999 of the first 5,000 images have a caption"),
+    ("diffusion-lora", DataFacts.counted("image", 500, {"caption": 500}), {}, None),
+    ("image-classification", DataFacts.counted("image", 40, {"label": 39}), {},
+     "only 39 of 40 images have a label; put each class's images in a sub-folder"),
+    ("image-classification", DataFacts.counted("text", 40, {"path": 40, "label": 1}), {},
+     "only 1 of 40 records has a 'label' value; image-classification needs a label on every row "
+     "(recipe_config.label_column)"),
+    ("text-classification", DataFacts.counted("text", 10, {"text": 10, "label": 7}), {},
+     "only 7 of 10 records have a 'label' value; text-classification needs a label on every row "
+     "(recipe_config.label_column)"),
+    ("text-classification", DataFacts.counted("text", 10, {"text": 3, "label": 10}), {}, None),  # empty texts train
+    # diffusion-lora on text rows of image paths and captions.
+    ("diffusion-lora", DataFacts.counted("text", 10, {"path": 10, "caption": 10}), {}, None),
+    ("diffusion-lora", DataFacts.counted("text", 10, {"image": 10, "caption": 10}), {},
+     "its records have no 'path' field (recipe_config.image_column); fields: caption, image"),
+    ("diffusion-lora", DataFacts.counted("text", 10, {"image": 10, "caption": 10}), {"image_column": "image"}, None),
+    ("diffusion-lora", DataFacts.counted("text", 10, {"path": 10, "text": 10}), {},
+     "its records have no 'caption' field (recipe_config.caption_column); fields: path, text"),
+    ("diffusion-lora", DataFacts.counted("text", 10, {"path": 10, "text": 10}), {"caption_column": "text"}, None),
+    ("diffusion-lora", DataFacts.counted("text", 10, {"path": 10, "caption": 4}), {},
+     "only 4 of 10 records have a caption in 'caption'; diffusion-lora needs a caption for every image: fill in "
+     "'caption' on every row, or set recipe_config.missing_captions to empty or skip"),
+    ("diffusion-lora", DataFacts.counted("text", 10, {"path": 10}), {"missing_captions": "empty"}, None),
+    ("diffusion-lora", FOLDERS, {}, "its first image has no caption"),  # only fields known: as before
 ])
 def test_each_recipe_says_which_datasets_it_trains_on(recipe, facts, settings, why) -> None:
     found = get_recipe(recipe).data_problem(facts, settings)
@@ -99,3 +136,73 @@ def test_a_dataset_whose_manifest_cannot_be_read_is_left_to_the_full_data_check(
     for name in ("causal-lm", "text-classification", "image-classification"):
         assert get_recipe(name).data_problem(facts) is None
     assert get_recipe("causal-lm").data_problem(data_facts("image", tmp_path / "missing")) is not None  # kind still counts
+
+
+def _images(folder: Path, n: int, captioned: int) -> Path:
+    """`n` small images, the first `captioned` of them (by name) with a caption beside them."""
+    folder.mkdir(parents=True)
+    for i in range(n):
+        Image.new("RGB", (36, 36), (i * 5 % 256, 40, 200 - i)).save(folder / f"{i:03d}.png")
+        if i < captioned:
+            (folder / f"{i:03d}.txt").write_text(f"picture {i}")
+    return folder
+
+
+def test_images_whose_later_rows_lack_captions_are_refused_with_counts_at_submit(store, tmp_path: Path) -> None:
+    """500 images with a caption on the first only were offered for diffusion-lora: the facts were the
+    first row's. Now the counts of every row say so, and submit refuses in the setup form's words."""
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.errors import BadInput, ConfigError
+    from spark_trainer.jobs.submit import check_trainable
+    from spark_trainer.recipes.diffusion_data import read_pairs
+
+    projects.create(store, "p")
+    bare = ingest_paths(store, [_images(tmp_path / "bare", 60, 1)], project="p").dataset
+    why = get_recipe("diffusion-lora").data_problem(dataset_facts(bare))
+    assert why is not None and why.startswith(  # the first images without one are named, so they can be fixed
+        "only 1 of 60 images has a caption (missing on bare/001.png, bare/002.png, bare/003.png, bare/004.png, "
+        "bare/005.png and 54 more); diffusion-lora needs a caption for every image"), why
+    cfg = ExperimentConfig.model_validate({"name": "t", "recipe": "diffusion-lora", "base_model": str(tmp_path),
+                                           "dataset": "bare", "gpus": "cpu"})
+    with pytest.raises(ConfigError) as refused:
+        check_trainable(cfg, bare, str(tmp_path))
+    assert str(refused.value) == f"dataset: recipe diffusion-lora cannot train on dataset 'bare': {why}"
+    with pytest.raises(BadInput, match="59 of 60 images have no caption"):  # the full check agrees
+        read_pairs(Path(bare.path), "error")
+
+
+def test_an_old_dataset_without_counts_is_scanned_and_an_edited_manifest_counted_again(store, tmp_path) -> None:
+    """Datasets ingested before the counts were stored (or whose manifest changed since) are counted by
+    a bounded scan: no crash, a valid one still offered, one lacking captions still refused."""
+    import dataclasses
+
+    projects.create(store, "p")
+    full = ingest_paths(store, [_images(tmp_path / "full", 12, 12)], project="p").dataset
+    old = dataclasses.replace(full, meta={k: v for k, v in full.meta.items() if k != "fields"})
+    assert dataset_facts(old) == dataset_facts(full) == DataFacts.counted("image", 12, {"caption": 12})
+    assert get_recipe("diffusion-lora").data_problem(dataset_facts(old)) is None
+
+    manifest = Path(full.path) / "manifest.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    rows[5]["caption"] = None  # edited after ingestion: the stored counts no longer describe it
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert dataset_facts(full).count("caption") == 11
+    assert get_recipe("diffusion-lora").data_problem(dataset_facts(full)).startswith("only 11 of 12 images have")
+
+
+def test_a_big_manifest_is_scanned_only_so_far_and_stored_counts_cover_it_all(store, tmp_path) -> None:
+    from spark_trainer.manifest_fields import SCAN_ROWS
+
+    projects.create(store, "p")
+    n = SCAN_ROWS + 1500
+    table = tmp_path / "tickets.csv"
+    table.write_text("text,label\n" + "".join(f"ticket {i},{'' if i == n - 1 else i % 3}\n" for i in range(n)))
+    tickets = ingest_paths(store, [table], project="p").dataset
+    facts = dataset_facts(tickets)  # the stored counts: every row, the last one's empty label included
+    assert (facts.rows, facts.count("label"), facts.whole) == (n, n - 1, True)
+    assert get_recipe("text-classification").data_problem(facts).startswith(
+        f"only {n - 1:,} of {n:,} records have a 'label' value (missing on tickets.csv:{n + 1}); "
+        "text-classification needs a label on every row (recipe_config.label_column)")
+    scanned = data_facts(tickets.kind, tickets.path)  # an old dataset: the first rows only, and it says so
+    assert (scanned.rows, scanned.count("label"), scanned.whole) == (SCAN_ROWS, SCAN_ROWS, False)
+    assert get_recipe("text-classification").data_problem(scanned) is None  # the full check sees the rest

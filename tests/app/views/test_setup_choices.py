@@ -17,7 +17,7 @@ from tests.app.model_sync import sync_model
 
 def _datasets(store, tmp_path: Path) -> None:
     """What a user has after a few drops: chat-style text, a labelled table, class folders, captioned
-    images, and a manifest of image paths with labels."""
+    images, a manifest of image paths with labels, and a CSV of image paths with captions."""
     projects.create(store, "p")
     src = tmp_path / "src"
     src.mkdir()
@@ -34,8 +34,9 @@ def _datasets(store, tmp_path: Path) -> None:
         (src / "shots" / f"{i}.txt").write_text("a picture")
     (src / "pets.jsonl").write_text("".join(json.dumps({"path": f"pets/{c}/{i}.png", "label": c}) + "\n"
                                             for c in ("cat", "dog") for i in range(2)))
+    (src / "shots.csv").write_text("path,caption\n" + "".join(f"shots/{i}.png,picture {i}\n" for i in range(2)))
     for name, path in (("train", "train.jsonl"), ("tickets", "tickets.csv"), ("pets", "pets"),
-                       ("shots", "shots"), ("pet-list", "pets.jsonl")):
+                       ("shots", "shots"), ("pet-list", "pets.jsonl"), ("shot-list", "shots.csv")):
         ingest_paths(store, [src / path], project="p", name=name)
 
 
@@ -54,7 +55,7 @@ EXPECTED = {  # recipe: (datasets offered, models offered)
     "causal-lm": (["train", "tickets"], ["tiny-gpt"]),
     "text-classification": (["tickets"], ["tiny-gpt"]),
     "image-classification": (["pets", "pet-list"], ["tiny-vit"]),
-    "diffusion-lora": (["shots"], ["tiny-sd"]),
+    "diffusion-lora": (["shots", "shot-list"], ["tiny-sd"]),
 }
 
 
@@ -89,12 +90,13 @@ def test_each_recipe_is_offered_only_what_it_can_use(recipe, store, ctx, qtbot, 
     models_offered, models_greyed = _split(view.base_model)
     models_offered = [m for m in models_offered if (store.home.models_dir / m).is_dir()]  # not the HF cache's
     assert (datasets_offered, models_offered) == EXPECTED[recipe]
-    assert sorted(datasets_offered + list(datasets_greyed)) == ["pet-list", "pets", "shots", "tickets", "train"]
+    assert sorted(datasets_offered + list(datasets_greyed)) == ["pet-list", "pets", "shot-list", "shots", "tickets",
+                                                                "train"]
     assert all(tip.startswith(f"Not for {recipe}: ") for tip in [*datasets_greyed.values(), *models_greyed.values()])
     if recipe == "image-classification":  # what the colleague saw offered: a prompt/completion table
         assert datasets_greyed["train"].startswith("Not for image-classification: its records have no 'path' "
                                                    "field (recipe_config.image_column); fields: completion, prompt")
-        assert "no labels" in datasets_greyed["shots"]
+        assert "none of its 2 images has a label" in datasets_greyed["shots"]
         assert models_greyed["tiny-gpt"].startswith("Not for image-classification: it has no image processor")
     if recipe == "causal-lm":
         assert "it is a diffusers pipeline" in models_greyed["tiny-sd"]
@@ -132,3 +134,58 @@ def test_a_column_setting_makes_a_greyed_dataset_fit_and_a_greyed_pick_says_why(
     view.forms["recipe_config"].set_values({"text_column": "review"})
     view.forms["recipe_config"].changed.emit()
     assert _split(view.dataset)[0] == ["reviews"]
+
+
+def _images(folder: Path, n: int, captioned: int) -> Path:
+    folder.mkdir(parents=True)
+    for i in range(n):
+        Image.new("RGB", (36, 36), (i * 4 % 256, 50, 190 - i)).save(folder / f"{i:03d}.png")
+        if i < captioned:
+            (folder / f"{i:03d}.txt").write_text(f"picture {i}")
+    return folder
+
+
+def test_images_whose_later_rows_lack_captions_are_greyed_with_counts_and_old_datasets_still_work(
+        store, ctx, qtbot, tmp_path) -> None:
+    """A dataset whose first image has a caption and the others none was offered for diffusion-lora
+    (the form read the first manifest row) and refused only at Launch. Now the counts of every row,
+    stored at ingestion, grey it out with them; a dataset ingested before (no counts) is scanned."""
+    from app.views.experiment_setup_view import ExperimentSetupView
+    from spark_trainer.store.models import DatasetRow
+
+    projects.create(store, "p")
+    ingest_paths(store, [_images(tmp_path / "first-only", 80, 1)], project="p", name="first-only")
+    ingest_paths(store, [_images(tmp_path / "all", 80, 80)], project="p", name="all")
+    old = ingest_paths(store, [_images(tmp_path / "old", 40, 1)], project="p", name="old").dataset
+    old_full = ingest_paths(store, [_images(tmp_path / "old-all", 40, 40)], project="p", name="old-all").dataset
+    with store.write() as session:  # as a home from before the counts were stored has them
+        for dataset in (old, old_full):
+            row = session.get(DatasetRow, dataset.id)
+            row.meta = {k: v for k, v in row.meta.items() if k != "fields"}
+    sync_model(qtbot, ctx)
+    view = ExperimentSetupView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(1280, 800)
+    view.project.setCurrentText("p")
+    view._on_project()
+    view.recipe.setCurrentText("diffusion-lora")
+    offered, greyed = _split(view.dataset)
+    assert offered == ["all", "old-all"]
+    assert greyed["first-only"].startswith(
+        "Not for diffusion-lora: only 1 of 80 images has a caption (missing on first-only/001.png, "
+        "first-only/002.png, first-only/003.png, first-only/004.png, first-only/005.png and 74 more); "
+        "diffusion-lora needs a caption for every image"), greyed["first-only"]
+    assert greyed["old"].startswith("Not for diffusion-lora: only 1 of 40 images has a caption"), greyed["old"]
+
+    view.dataset.setCurrentText("first-only")  # typed in anyway: said under Dataset, in submit's words
+    qtbot.waitUntil(lambda: not view.checking and bool(view.errors["dataset"].text()), timeout=15_000)
+    assert "only 1 of 80 images has a caption" in view.errors["dataset"].text()
+    if os.environ.get("SPARK_SHOTS"):
+        view.grab().save(str(Path(os.environ["SPARK_SHOTS"]) / "setup-captions-counted.png"))
+        view.dataset.showPopup()
+        view.dataset.view().window().grab().save(str(Path(os.environ["SPARK_SHOTS"]) / "list-captions-counted.png"))
+        view.dataset.hidePopup()
+
+    view.forms["recipe_config"].set_values({"missing_captions": "skip"})  # the others are left out: it fits
+    view.forms["recipe_config"].changed.emit()
+    assert _split(view.dataset)[0] == ["first-only", "all", "old", "old-all"]
