@@ -58,6 +58,7 @@ class _TaskEmitter(QObject):
         super().__init__()
         self.delivered = False  # True on the GUI thread once the outcome was handled (or dropped)
         self.receiver = receiver
+        self.on_release: weakref.WeakMethod[Callable[[], None]] | None = None  # the Task's, run last
         self.owner_gone = threading.Event()
         self._owner = weakref.ref(owner)  # never a strong reference: that would keep views alive
         gone = self.owner_gone
@@ -100,6 +101,9 @@ class _TaskEmitter(QObject):
                     getattr(receiver, name).disconnect()
                 except (RuntimeError, TypeError):  # nothing was connected to it
                     pass
+        on_release = self.on_release() if self.on_release is not None else None
+        if on_release is not None:
+            on_release()
         del owner  # may free it now, with nothing of the task's in the middle of a call
 
 
@@ -149,17 +153,24 @@ class Task(QRunnable):
     def __init__(self, fn: Callable[[TaskContext], Any], *, owner: QObject, name: str = "task") -> None:
         super().__init__()
         self.setAutoDelete(False)  # the caller keeps the Task (and its signals) alive
-        self.fn = fn
+        self.fn: Callable[[TaskContext], Any] | None = fn
         self.name = name
         self.ctx = TaskContext()
         self.signals = TaskSignals()
         self._emitter = _TaskEmitter(self.signals, owner, self.ctx.cancel)
         self.ctx._emit = partial(self._emitter.send, "progress")  # holds no Task: no cycle
+        self._emitter.on_release = weakref.WeakMethod(self._forget)
         self.done = threading.Event()
         self.traceback: str | None = None
 
     def cancel(self) -> None:
         self.ctx.cancel.set()
+
+    def _forget(self) -> None:
+        """On the GUI thread once the task is over: drop the function and what it captured (often
+        its view). QThreadPool.start hands the Task to C++ and PySide keeps its Python object for
+        good (with autoDelete off the pool never deletes it), so the Task itself stays."""
+        self.fn = None
 
     @property
     def delivered(self) -> bool:
@@ -178,7 +189,7 @@ class Task(QRunnable):
     def run(self) -> None:  # on the pool thread
         emitter = self._emitter
         try:
-            result = self.fn(self.ctx)
+            result = self.fn(self.ctx)  # type: ignore[misc]  # None only after the release
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI, not vanish
             self.traceback = traceback.format_exc()
             self.ctx.flush()
