@@ -3,9 +3,9 @@
 A `Task` wraps a plain callable `fn(ctx)`; `ctx.progress(value)` reports progress (coalesced, so a
 function that reports per file does not flood the GUI), `ctx.cancel` is a `threading.Event` the
 function checks (the ingestion API takes it as `cancel=`). Every task has an owner, the view or
-dialog that shows its outcome: `task.signals` is a child of the owner on the GUI thread, so Qt
-queues every emission from the worker thread to it (slots always run on the GUI thread) and drops
-them when the owner is deleted first; the owner's deletion also cancels the task.
+dialog that shows its outcome. The worker thread's emissions are queued to the GUI thread and passed
+on to `task.signals` there, in order, only while the owner exists; the owner's deletion also cancels
+the task. `task.signals` belongs to the Task, never to the owner (see `TaskSignals`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import threading
 import time
 import traceback
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 from spark_trainer.errors import SparkError
 
@@ -28,9 +29,12 @@ PROGRESS_INTERVAL_S = 0.05
 
 
 class TaskSignals(QObject):
-    """What a task's owner connects to. A child of the owner, on the GUI thread: when the owner is
-    deleted, Qt deletes this too and drops whatever was queued to it, so no slot runs for a view
-    or dialog that is gone."""
+    """What a task's owner connects to; emitted on the GUI thread only, and only while the owner exists.
+
+    Not a Qt child of the owner, on purpose: a slot is often a lambda holding its view or dialog, so
+    dropping that slot when the task ends can free the owner, and a child would then be deleted under
+    the disconnect that dropped it (a segfault, seen with parentless dialogs). It lives as long as
+    its Task."""
 
     progress = Signal(object)
     succeeded = Signal(object)
@@ -39,54 +43,68 @@ class TaskSignals(QObject):
     finished = Signal()  # after succeeded, failed or cancelled
 
 
+_OUTCOMES = ("progress", "succeeded", "failed", "cancelled", "finished")
+_RELEASE = "release"  # the last emission: the task is over
+
+
 class _TaskEmitter(QObject):
-    """What the pool thread emits on; owned by the Task, never by the owner, so the worker never
-    emits on an object the GUI thread may be deleting. Its signals are queued to the owner's
-    `TaskSignals` (the same order as emitted), `_released` to itself (after them)."""
+    """What the pool thread emits on; owned by the Task, on the GUI thread. Every emission is one
+    queued call to `_deliver` (one connection, so they arrive in the order emitted), which passes it
+    on to the Task's `TaskSignals` unless the owner has gone."""
 
-    progress = Signal(object)
-    succeeded = Signal(object)
-    failed = Signal(str, object)
-    cancelled = Signal()
-    finished = Signal()
-    _released = Signal()
+    _queued = Signal(str, object)  # outcome name, its arguments
 
-    def __init__(self, receiver: TaskSignals, cancel: threading.Event) -> None:
+    def __init__(self, receiver: TaskSignals, owner: QObject, cancel: threading.Event) -> None:
         super().__init__()
         self.delivered = False  # True on the GUI thread once the outcome was handled (or dropped)
         self.receiver = receiver
-        for name in _OUTCOMES:
-            getattr(self, name).connect(getattr(receiver, name))
-        # The owner went before the outcome: ask the function to stop (the ingestion API takes the
-        # flag as `cancel=`; reads check it between files).
-        self._cancel_on_owner_gone = lambda *_args: cancel.set()
-        receiver.destroyed.connect(self._cancel_on_owner_gone)
-        self._released.connect(self._release)
+        self.on_release: weakref.WeakMethod[Callable[[], None]] | None = None  # the Task's, run last
+        self.owner_gone = threading.Event()
+        self._owner = weakref.ref(owner)  # never a strong reference: that would keep views alive
+        gone = self.owner_gone
+
+        def owner_destroyed(*_args: object) -> None:  # in the owner's destructor, on the GUI thread
+            gone.set()
+            cancel.set()  # ask the function to stop (reads check the flag between files)
+
+        # The closure holds no Task, so an owner that outlives many tasks keeps none of them alive.
+        self._owner_watch = owner.destroyed.connect(owner_destroyed)
+        self._queued.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    def send(self, name: str, *args: Any) -> None:
+        """Queue one emission of `task.signals.<name>` (from any thread)."""
+        self._queued.emit(name, args)
+
+    @Slot(str, object)
+    def _deliver(self, name: str, args: tuple[Any, ...]) -> None:
+        if name == _RELEASE:
+            self._release()
+        elif not self.owner_gone.is_set():  # a gone owner's lambdas would touch deleted widgets
+            getattr(self.receiver, name).emit(*args)
 
     def _release(self) -> None:
-        """Once the task is over: unhook the receiver from its owner and drop every connection.
+        """Once the task is over: stop watching the owner and drop every slot.
 
         Slots are often lambdas holding a view; a view that keeps its Task makes a reference cycle
         through Qt's connection table that Python's garbage collector cannot see, so the view (and
-        its window) would never be freed. The receiver leaves its owner, so a long-lived owner does
-        not collect one child per task; the Task keeps it.
+        its window) would never be freed. Dropping a slot can free the owner: it is held here until
+        the end, so it goes after the disconnects, not during one.
         """
         self.delivered = True
+        owner = self._owner()  # None once Python freed it
+        QObject.disconnect(self._owner_watch)  # the owner going later does not cancel an ended task
         receiver = self.receiver
-        if not shiboken6.isValid(receiver):
-            return  # deleted with its owner: Qt dropped its connections and queued calls
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # PySide warns for a signal nobody connected
-            receiver.destroyed.disconnect(self._cancel_on_owner_gone)
             for name in _OUTCOMES:
                 try:
                     getattr(receiver, name).disconnect()
                 except (RuntimeError, TypeError):  # nothing was connected to it
                     pass
-        receiver.setParent(None)
-
-
-_OUTCOMES = ("progress", "succeeded", "failed", "cancelled", "finished")
+        on_release = self.on_release() if self.on_release is not None else None
+        if on_release is not None:
+            on_release()
+        del owner  # may free it now, with nothing of the task's in the middle of a call
 
 
 @dataclass
@@ -135,17 +153,24 @@ class Task(QRunnable):
     def __init__(self, fn: Callable[[TaskContext], Any], *, owner: QObject, name: str = "task") -> None:
         super().__init__()
         self.setAutoDelete(False)  # the caller keeps the Task (and its signals) alive
-        self.fn = fn
+        self.fn: Callable[[TaskContext], Any] | None = fn
         self.name = name
         self.ctx = TaskContext()
-        self.signals = TaskSignals(owner)
-        self._emitter = _TaskEmitter(self.signals, self.ctx.cancel)
-        self.ctx._emit = self._emitter.progress.emit
+        self.signals = TaskSignals()
+        self._emitter = _TaskEmitter(self.signals, owner, self.ctx.cancel)
+        self.ctx._emit = partial(self._emitter.send, "progress")  # holds no Task: no cycle
+        self._emitter.on_release = weakref.WeakMethod(self._forget)
         self.done = threading.Event()
         self.traceback: str | None = None
 
     def cancel(self) -> None:
         self.ctx.cancel.set()
+
+    def _forget(self) -> None:
+        """On the GUI thread once the task is over: drop the function and what it captured (often
+        its view). QThreadPool.start hands the Task to C++ and PySide keeps its Python object for
+        good (with autoDelete off the pool never deletes it), so the Task itself stays."""
+        self.fn = None
 
     @property
     def delivered(self) -> bool:
@@ -162,26 +187,26 @@ class Task(QRunnable):
         return self
 
     def run(self) -> None:  # on the pool thread
-        signals = self._emitter
+        emitter = self._emitter
         try:
-            result = self.fn(self.ctx)
+            result = self.fn(self.ctx)  # type: ignore[misc]  # None only after the release
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI, not vanish
             self.traceback = traceback.format_exc()
             self.ctx.flush()
             if self.ctx.cancel.is_set():  # the error is how the function gave up after a cancel
-                signals.cancelled.emit()
+                emitter.send("cancelled")
             else:
-                signals.failed.emit(error_message(exc), exc)
+                emitter.send("failed", error_message(exc), exc)
         else:
             self.ctx.flush()
             if self.ctx.cancel.is_set() and result is None:
-                signals.cancelled.emit()
+                emitter.send("cancelled")
             else:
-                signals.succeeded.emit(result)
+                emitter.send("succeeded", result)
         finally:
             self.done.set()
-            signals.finished.emit()
-            signals._released.emit()
+            emitter.send("finished")
+            emitter.send(_RELEASE)
 
 
 def pending(task: Task | None) -> bool:

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QWidget
 
 from app.views.move_home_dialog import MoveHomeDialog, destination_for
 from spark_trainer import home_record
@@ -17,13 +16,9 @@ from tests.tmpfs import tmpfs  # noqa: F401 - the fixture
 
 @pytest.fixture
 def dialog_for(store, ctx, qtbot):
-    # Parented, as in the app (Settings holds it): a parentless dialog that Python deleted when the test
-    # returned, with a task's release still queued, crashed in app.workers' _release (5 runs in 8).
-    holder = QWidget()
-    qtbot.addWidget(holder)
-
     def make(dest: Path) -> MoveHomeDialog:
-        dialog = MoveHomeDialog(store, ctx, dest, holder)
+        dialog = MoveHomeDialog(store, ctx, dest)
+        qtbot.addWidget(dialog)
         dialog.show()
         qtbot.waitUntil(lambda: dialog.state != "checking", timeout=20000)
         return dialog

@@ -4,7 +4,13 @@ exception in a Qt slot), and the read is asked to stop."""
 
 from __future__ import annotations
 
+import gc
+import os
+import subprocess
+import sys
 import threading
+import weakref
+from pathlib import Path
 
 import pytest
 import shiboken6
@@ -134,6 +140,38 @@ def test_finished_task_leaves_no_child_on_its_owner(qtbot, pool) -> None:
     tasks = [Task(lambda _ctx: None, owner=owner, name=f"t{i}").start(pool) for i in range(5)]
     qtbot.waitUntil(lambda: all(t.delivered for t in tasks), timeout=10_000)
     assert len(owner.children()) == before
+
+
+def _task_reading_its_view(pool: QThreadPool) -> tuple[Task, weakref.ref[QWidget]]:
+    view = QWidget()
+    task = Task(lambda _ctx: view.objectName(), owner=view, name="reads its view")  # captures the view
+    return task.start(pool), weakref.ref(view)
+
+
+def test_a_finished_task_lets_go_of_what_its_function_captured(qtbot, pool) -> None:
+    """QThreadPool.start keeps every started Task's Python object for good (PySide hands it to C++,
+    and with autoDelete off nothing deletes it): a view its task's function captured, as the dataset
+    preview's and the memory panel's do, was never freed (this failed before the release dropped fn)."""
+    task, view = _task_reading_its_view(pool)
+    qtbot.waitUntil(lambda: task.delivered, timeout=10_000)
+    gc.collect()
+    assert view() is None
+    assert task.fn is None
+
+
+DRIVER = Path(__file__).with_name("task_owner_driver.py")
+
+
+@pytest.mark.parametrize("scenario", ["held-by-slot", "freed"])
+def test_an_owner_python_frees_while_its_task_runs(scenario) -> None:
+    """A parentless dialog that only its task's lambda held was freed by the release that dropped the
+    lambda, and took the task's signals (then its Qt child) with it in the middle of the disconnect:
+    a segfault (returncode -11 before the fix; the move-home dialog's tests crashed 5 runs in 8). In a
+    process of its own so that a crash fails this test; what each scenario expects is in the driver."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, "-X", "faulthandler", str(DRIVER), scenario], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"returncode {done.returncode}\n{done.stdout}\n{done.stderr[-3000:]}"
 
 
 def test_a_view_closed_while_its_read_runs_drops_the_answer(store, ctx, qtbot, monkeypatch) -> None:
