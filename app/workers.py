@@ -5,7 +5,8 @@ function that reports per file does not flood the GUI), `ctx.cancel` is a `threa
 function checks (the ingestion API takes it as `cancel=`). Every task has an owner, the view or
 dialog that shows its outcome. The worker thread's emissions are queued to the GUI thread and passed
 on to `task.signals` there, in order, only while the owner exists; the owner's deletion also cancels
-the task. `task.signals` belongs to the Task, never to the owner (see `TaskSignals`).
+the task. `task.signals` belongs to the Task, never to the owner (see `TaskSignals`). A started task
+is held until its outcome is delivered and the pool thread has let go of it, then freed (see `Task`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal, Slot
 
 from spark_trainer.errors import SparkError
 
@@ -141,18 +142,38 @@ def error_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class Task(QRunnable):
+# Started tasks, held on the GUI thread from start until their outcome was delivered and the pool
+# thread has let go of them, so that a task's QObjects are always freed on the GUI thread.
+_LIVE: set[Task] = set()
+
+
+def _run_on_pool(box: list[Task], let_go: threading.Event) -> None:
+    """What the pool runs: the task, then every reference to it dropped before `let_go` is set (the
+    pool keeps this function's arguments, pure Python, until it deletes its own runnable)."""
+    task = box.pop()
+    try:
+        task.run()
+    finally:
+        del task
+        let_go.set()
+
+
+class Task:
     """Runs `fn(ctx)` on a pool thread and answers `owner` (the view or dialog that shows the outcome).
 
     Connect to `task.signals` before `start()`. Its slots run on the GUI thread, in the order the
     function reported, and only while `owner` exists: a view closed and deleted while the task ran
     gets nothing (its lambdas would touch deleted widgets and raise in the event loop), and the task
     is cancelled when its owner goes.
+
+    Not a QRunnable: QThreadPool.start(runnable) hands a Python runnable to C++ for good, so every
+    task ever started stayed in memory (about 10 KB each; the store poller starts four a second, which
+    made an app left open grow by about 170 MB an hour). The pool gets a plain function instead, and
+    a finished task is freed once nothing of the app holds it.
     """
 
     def __init__(self, fn: Callable[[TaskContext], Any], *, owner: QObject, name: str = "task") -> None:
-        super().__init__()
-        self.setAutoDelete(False)  # the caller keeps the Task (and its signals) alive
+        self._let_go: threading.Event | None = None  # set by the pool thread once it holds no reference
         self.fn: Callable[[TaskContext], Any] | None = fn
         self.name = name
         self.ctx = TaskContext()
@@ -167,10 +188,13 @@ class Task(QRunnable):
         self.ctx.cancel.set()
 
     def _forget(self) -> None:
-        """On the GUI thread once the task is over: drop the function and what it captured (often
-        its view). QThreadPool.start hands the Task to C++ and PySide keeps its Python object for
-        good (with autoDelete off the pool never deletes it), so the Task itself stays."""
+        """On the GUI thread once the outcome was delivered: drop the function and what it captured
+        (often its view), and let the Task go once the pool thread has (it may still be returning)."""
         self.fn = None
+        if self._let_go is None or self._let_go.is_set():
+            _LIVE.discard(self)
+        else:
+            QTimer.singleShot(5, self._forget)
 
     @property
     def delivered(self) -> bool:
@@ -183,7 +207,10 @@ class Task(QRunnable):
         return self.ctx.cancel.is_set()
 
     def start(self, pool: QThreadPool | None = None) -> Task:
-        (pool or QThreadPool.globalInstance()).start(self)
+        """Run on `pool` (the global one by default); call on the GUI thread."""
+        self._let_go = threading.Event()
+        _LIVE.add(self)
+        (pool or QThreadPool.globalInstance()).start(partial(_run_on_pool, [self], self._let_go))
         return self
 
     def run(self) -> None:  # on the pool thread

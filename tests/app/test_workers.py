@@ -149,14 +149,24 @@ def _task_reading_its_view(pool: QThreadPool) -> tuple[Task, weakref.ref[QWidget
 
 
 def test_a_finished_task_lets_go_of_what_its_function_captured(qtbot, pool) -> None:
-    """QThreadPool.start keeps every started Task's Python object for good (PySide hands it to C++,
-    and with autoDelete off nothing deletes it): a view its task's function captured, as the dataset
-    preview's and the memory panel's do, was never freed (this failed before the release dropped fn)."""
+    """A view its task's function captured, as the dataset preview's and the memory panel's do, is
+    freed once the task is over, even while the view's code still holds the Task (this failed when
+    every started Task was kept for good and the release did not drop fn)."""
     task, view = _task_reading_its_view(pool)
     qtbot.waitUntil(lambda: task.delivered, timeout=10_000)
     gc.collect()
     assert view() is None
     assert task.fn is None
+
+
+def test_finished_tasks_are_freed(qtbot, pool) -> None:
+    """The tasks themselves go once delivered and dropped by their starter. QThreadPool.start(task)
+    handed each Task's Python object to C++ for good: 200 of 200 stayed alive here, about 10 KB each,
+    and the store poller starts four a second (an app left open grew by ~170 MB an hour)."""
+    owner = QObject()
+    tasks = [weakref.ref(Task(lambda _ctx: 1, owner=owner, name=f"t{i}").start(pool)) for i in range(50)]
+    qtbot.waitUntil(lambda: all((task := t()) is None or task.delivered for t in tasks), timeout=10_000)
+    qtbot.waitUntil(lambda: (gc.collect(), sum(t() is not None for t in tasks))[1] == 0, timeout=10_000)
 
 
 DRIVER = Path(__file__).with_name("task_owner_driver.py")
