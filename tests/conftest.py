@@ -14,6 +14,13 @@ from spark_trainer.store.store import Store
 
 VENV_BIN = Path(sys.executable).parent
 
+# Torch on one CPU thread here and in every process the tests start (workers, ranks, the app): the
+# models are tiny, and on a small machine running two test processes, each with workers, threads that
+# spin-wait for each other make a step several times slower (a 100-step run of the jobs tests' model:
+# 78-91 s with 2 threads, 39-45 s with 1, measured in turns on a loaded 2-core machine). Before torch
+# is imported; a value set from outside wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 @pytest.fixture(autouse=True)
 def _isolate_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,6 +36,26 @@ def _entity(session: Session, row: ProjectRow) -> Project:
         .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
         .where(ExperimentRow.project_id == row.id)
     ).one()
+    return _project(row, n_datasets, n_experiments, tuple(run_stats))
+
+
+def _entities(session: Session, rows: list[ProjectRow]) -> list[Project]:
+    """`_entity` for many projects in three grouped queries, not three per project (a list of
+    thousands of projects took seconds)."""
+    n_datasets = dict(session.execute(select(DatasetRow.project_id, func.count()).group_by(DatasetRow.project_id)).all())
+    n_experiments = dict(session.execute(
+        select(ExperimentRow.project_id, func.count()).group_by(ExperimentRow.project_id)).all())
+    run_stats = {project_id: (count, created, finished) for project_id, count, created, finished in session.execute(
+        select(ExperimentRow.project_id, func.count(RunRow.id), func.max(RunRow.created_at), func.max(RunRow.finished_at))
+        .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
+        .group_by(ExperimentRow.project_id)
+    )}
+    return [_project(row, n_datasets.get(row.id, 0), n_experiments.get(row.id, 0), run_stats.get(row.id, (0, None, None)))
+            for row in rows]
+
+
+def _project(row: ProjectRow, n_datasets: int, n_experiments: int, run_stats: tuple) -> Project:
+    """The entity for `row`, given its counts and its runs' (count, latest created_at, latest finished_at)."""
     candidates = [row.updated_at, *(t for t in run_stats[1:] if t is not None)]
     return Project(
         id=row.id,
@@ -122,7 +142,7 @@ def list_all(store: Store, search: str | None = None) -> list[Project]:
         query = select(ProjectRow).order_by(ProjectRow.name)
         if search:
             query = query.where(ProjectRow.name.icontains(search))
-        return [_entity(session, row) for row in session.scalars(query)]
+        return _entities(session, list(session.scalars(query)))
 
 
 def rename(store: Store, ref: str | int, new_name: str) -> Project:

@@ -24,3 +24,25 @@ def test_an_ambiguous_name_lists_each_project_with_the_id_to_use(store: Store) -
     assert f"id {made['demo']} in demo" in message and f"id {made['examples']} in examples" in message
     assert "use the id" in message
     assert experiments.get(store, "tiny-lora", "examples").id == made["examples"]
+
+
+def test_the_list_counts_each_project_as_getting_it_does(store: Store) -> None:
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+
+    projects.create(store, "empty")
+    for project, n in (("one", 1), ("two", 2)):
+        projects.create(store, project)
+        for i in range(n):
+            ds = datasets.create(store, project, NewDataset(name=f"d{i}", kind="text", path="/tmp/x", num_items=1))
+            exp = experiments.create(store, project=project, name=f"e{i}", recipe="causal-lm", base_model="m",
+                                     dataset=ds.id, config={})
+            for _ in range(n):
+                run = runs.create(store, exp.id, requested_gpus="cpu")
+            for to in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
+                runs.transition(store, run.id, to, "test")  # a finished run: last activity is its end
+    listed = projects.list_all(store)
+    assert [p.name for p in listed] == ["empty", "one", "two"]
+    assert listed == [projects.get(store, p.name) for p in listed]
+    assert [(p.num_datasets, p.num_experiments, p.num_runs) for p in listed] == [(0, 0, 0), (1, 1, 1), (2, 2, 4)]
+    assert projects.list_all(store, search="tw") == [projects.get(store, "two")]
