@@ -36,15 +36,24 @@ def _setup_view(store, ctx, qtbot):
     return view
 
 
-def test_data_the_recipe_cannot_train_on_disables_launch_before_the_click(store, ctx, qtbot, tmp_path) -> None:
+def filled_form(store, ctx, qtbot, tmp_path, *, text_column: str | None = "review"):
+    """The setup form filled in: text-classification of 'reviews' (`_reviews_and_a_model`) on the CPU.
+    `text_column=None` leaves the recipe's default ('text'), which the dataset lacks."""
     model = _reviews_and_a_model(store, tmp_path)
     view = _setup_view(store, ctx, qtbot)
     view.project.setCurrentText("demo")
     view.recipe.setCurrentText("text-classification")
+    if text_column is not None:
+        view.forms["recipe_config"].set_values({"text_column": text_column})
     view.name.setText("sentiment")
     view.base_model.setCurrentText(model)
     view.gpus.setCurrentText("cpu")
     view.dataset.setCurrentText("reviews")
+    return view
+
+
+def test_data_the_recipe_cannot_train_on_disables_launch_before_the_click(store, ctx, qtbot, tmp_path) -> None:
+    view = filled_form(store, ctx, qtbot, tmp_path, text_column=None)
     qtbot.waitUntil(lambda: not view.checking and bool(view.errors["dataset"].text()), timeout=15_000)
     assert view.errors["dataset"].text() == ("recipe text-classification cannot train on dataset 'reviews': its "
                                              "records have no 'text' field (recipe_config.text_column); fields: "
@@ -63,15 +72,7 @@ def test_the_queued_banner_goes_once_the_next_experiment_is_filled_in(store, ctx
     """"Run N queued" stayed while the user filled in the next experiment. It says what became of the
     form as launched: it stays while the form still holds that (coming back to the view, a re-read of
     the store) and goes with the first edit. Scheduling is off in this context: the run stays queued."""
-    model = _reviews_and_a_model(store, tmp_path)
-    view = _setup_view(store, ctx, qtbot)
-    view.project.setCurrentText("demo")
-    view.recipe.setCurrentText("text-classification")
-    view.forms["recipe_config"].set_values({"text_column": "review"})
-    view.name.setText("sentiment")
-    view.base_model.setCurrentText(model)
-    view.gpus.setCurrentText("cpu")
-    view.dataset.setCurrentText("reviews")
+    view = filled_form(store, ctx, qtbot, tmp_path)
     qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
     view.launch_run()
     qtbot.waitUntil(lambda: view.banner.text() == "Run 1 queued", timeout=15_000)
@@ -91,15 +92,7 @@ def test_the_queued_banner_goes_once_the_run_moves_on(store, ctx, qtbot, tmp_pat
     from spark_trainer.store import runs
     from spark_trainer.store.entities import RunStatus
 
-    model = _reviews_and_a_model(store, tmp_path)
-    view = _setup_view(store, ctx, qtbot)
-    view.project.setCurrentText("demo")
-    view.recipe.setCurrentText("text-classification")
-    view.forms["recipe_config"].set_values({"text_column": "review"})
-    view.name.setText("sentiment")
-    view.base_model.setCurrentText(model)
-    view.gpus.setCurrentText("cpu")
-    view.dataset.setCurrentText("reviews")
+    view = filled_form(store, ctx, qtbot, tmp_path)
     qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
     view.launch_run()
     qtbot.waitUntil(lambda: view.banner.text() == "Run 1 queued", timeout=15_000)

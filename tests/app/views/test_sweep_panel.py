@@ -8,19 +8,11 @@ from pathlib import Path
 
 from spark_trainer.store import runs
 from spark_trainer.store.entities import RunStatus
-from tests.app.views.test_experiment_setup_view import _reviews_and_a_model, _setup_view
+from tests.app.views.test_experiment_setup_view import filled_form
 
 
 def _ready_form(store, ctx, qtbot, tmp_path):
-    model = _reviews_and_a_model(store, tmp_path)
-    view = _setup_view(store, ctx, qtbot)
-    view.project.setCurrentText("demo")
-    view.recipe.setCurrentText("text-classification")
-    view.forms["recipe_config"].set_values({"text_column": "review"})
-    view.name.setText("sentiment")
-    view.base_model.setCurrentText(model)
-    view.gpus.setCurrentText("cpu")
-    view.dataset.setCurrentText("reviews")
+    view = filled_form(store, ctx, qtbot, tmp_path)
     qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
     return view
 
