@@ -10,7 +10,8 @@ from app.charts.feed import MetricBatch
 from app.charts.panel import ChartPanel, is_evaluation
 
 
-def _batch(series: dict[str, tuple[list[float], list[float]]]) -> MetricBatch:
+def metric_batch(series: dict[str, tuple[list[float], list[float]]]) -> MetricBatch:
+    """A batch of points per key: (steps, values), each step's time 1e9 + step."""
     return MetricBatch(run_id=1, last_id=0, full=False, series={
         key: (np.array(steps, dtype=float), np.array(steps, dtype=float) + 1e9, np.array(values, dtype=float))
         for key, (steps, values) in series.items()})
@@ -25,7 +26,7 @@ def test_eval_series_are_unsmoothed_with_markers_and_training_series_smoothed(qt
     steps = list(range(1, 401))
     loss = list(3.0 * np.exp(-np.arange(400) / 100) + 0.1 * np.random.default_rng(0).standard_normal(400))
     eval_steps, perplexity = [100, 200, 300, 400], [40.0, 12.0, 9.5, 9.0]
-    panel.add_batch(_batch({"loss": (steps, loss), "eval_loss": (eval_steps, [1.2, 0.7, 0.6, 0.55]),
+    panel.add_batch(metric_batch({"loss": (steps, loss), "eval_loss": (eval_steps, [1.2, 0.7, 0.6, 0.55]),
                             "eval_perplexity": (eval_steps, perplexity)}))
     qtbot.waitExposed(panel)
 
@@ -46,7 +47,7 @@ def test_eval_series_are_unsmoothed_with_markers_and_training_series_smoothed(qt
 
     # Moving the slider smooths training curves only; more eval points arrive unsmoothed.
     panel.smoothing.setValue(95)
-    panel.add_batch(_batch({"eval_perplexity": ([500], [8.8])}))
+    panel.add_batch(metric_batch({"eval_perplexity": ([500], [8.8])}))
     x, y = chart.drawn("eval_perplexity")
     assert list(y) == [*perplexity, 8.8] and x[-1] == 500
     panel.smoothing.setValue(0)

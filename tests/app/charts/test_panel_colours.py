@@ -3,15 +3,7 @@ while the run is live (loss first, evaluation later) and after reopening it (eve
 
 from __future__ import annotations
 
-import numpy as np
-
-from app.model.reads import MetricBatch
-
-
-def _batch(series: dict[str, tuple[list[float], list[float]]]) -> MetricBatch:
-    return MetricBatch(run_id=1, last_id=0, full=False, series={
-        key: (np.array(steps, dtype=float), np.array(steps, dtype=float) + 1e9, np.array(values, dtype=float))
-        for key, (steps, values) in series.items()})
+from tests.app.charts.test_live_chart import metric_batch
 
 
 def test_a_metric_keeps_its_colour_live_and_reopened(qtbot) -> None:
@@ -19,17 +11,17 @@ def test_a_metric_keeps_its_colour_live_and_reopened(qtbot) -> None:
 
     live = ChartPanel()
     qtbot.addWidget(live)
-    live.add_batch(_batch({"loss": ([1, 2], [3.0, 2.8]), "lr": ([1, 2], [1e-4, 1e-4])}))
-    live.add_batch(_batch({"eval_loss": ([2], [2.9]), "eval_accuracy": ([2], [0.4]),
-                           "eval_macro_f1": ([2], [0.3])}))
-    live.add_batch(_batch({"loss": ([3], [2.7])}))
+    live.add_batch(metric_batch({"loss": ([1, 2], [3.0, 2.8]), "lr": ([1, 2], [1e-4, 1e-4])}))
+    live.add_batch(metric_batch({"eval_loss": ([2], [2.9]), "eval_accuracy": ([2], [0.4]),
+                                 "eval_macro_f1": ([2], [0.3])}))
+    live.add_batch(metric_batch({"loss": ([3], [2.7])}))
 
     reopened = ChartPanel()
     qtbot.addWidget(reopened)
     # One read of every row, keys in the store's order (evaluation keys sort before 'loss').
-    reopened.add_batch(_batch({"eval_accuracy": ([2], [0.4]), "eval_loss": ([2], [2.9]),
-                               "eval_macro_f1": ([2], [0.3]), "loss": ([1, 2, 3], [3.0, 2.8, 2.7]),
-                               "lr": ([1, 2, 3], [1e-4] * 3)}))
+    reopened.add_batch(metric_batch({"eval_accuracy": ([2], [0.4]), "eval_loss": ([2], [2.9]),
+                                     "eval_macro_f1": ([2], [0.3]), "loss": ([1, 2, 3], [3.0, 2.8, 2.7]),
+                                     "lr": ([1, 2, 3], [1e-4] * 3)}))
     for key in ("loss", "eval_loss", "lr", "eval_accuracy", "eval_macro_f1"):
         assert live.chart_of(key).colour_of(key) == reopened.chart_of(key).colour_of(key), key
     loss_chart = live.charts["loss"]
