@@ -59,7 +59,8 @@ def read_pairs(data_path: Path, missing_captions: str, *, image_column: str = "p
     data_path = Path(data_path)
     skipped: list[dict[str, str]] = []
     if image_rows.holds_text_rows(data_path):
-        found = _text_pairs(data_path, image_column, caption_column, val_fraction, skipped)
+        found = _text_pairs(data_path, image_column, caption_column, val_fraction, skipped,
+                            require_captions=missing_captions == "error")
         add = f"fill in {caption_column!r} on those rows"
     else:
         found = _image_pairs(data_path)
@@ -119,17 +120,20 @@ def _image_pairs(data_path: Path) -> list[CaptionedImage]:
 
 
 def _text_pairs(data_path: Path, image_column: str, caption_column: str, val_fraction: float,
-                skipped: list[dict[str, str]]) -> list[CaptionedImage]:
-    """Text rows naming an image and its caption; a row with an empty image path goes to `skipped`."""
+                skipped: list[dict[str, str]], *, require_captions: bool) -> list[CaptionedImage]:
+    """Text rows naming an image and its caption; a row with an empty image path goes to `skipped`.
+    The caption column must exist only where captions are required (missing_captions: error): with
+    empty or skip a row without it is an image without a caption, as the fit rule says."""
     rows, base = image_rows.read_text_rows(data_path, val_fraction)
-    image_rows.require_columns(rows, data_path, {"image_column": image_column, "caption_column": caption_column})
+    columns = {"image_column": image_column, **({"caption_column": caption_column} if require_captions else {})}
+    image_rows.require_columns(rows, data_path, columns)
     found = []
     for row in rows:
         raw = row.record[image_column]
         if not is_filled(raw):
             skipped.append({"path": "", "source": row.source, "reason": f"no image path in {image_column!r}"})
             continue
-        caption = row.record[caption_column]
+        caption = row.record.get(caption_column)
         text = str(caption).strip() if is_filled(caption) and isinstance(caption, (str, int, float)) else ""
         found.append(CaptionedImage(Path(image_rows.image_path(base, raw)), text, row.source, row.split))
     if not found:

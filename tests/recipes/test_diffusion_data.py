@@ -65,3 +65,23 @@ def test_skipping_images_without_captions_when_none_has_one_is_refused_at_submit
                                        "nothing to train on; add a name.txt caption beside each image"):
         read_pairs(Path(dataset.path), "skip")
     assert len(read_pairs(Path(dataset.path), "empty").items) == 3
+
+
+def test_text_rows_without_a_caption_column_train_uncaptioned_only_when_the_settings_allow_it(tmp_path: Path) -> None:
+    """Rows of image paths with no caption column: the setup form's rule offers them with
+    missing_captions: empty, so the full check must agree (it refused every mode for the missing column);
+    with error (the default) the column is still required, naming the columns found."""
+    import pytest
+    from PIL import Image
+
+    from spark_trainer.errors import BadInput
+
+    for i in range(3):
+        Image.new("RGB", (40, 40), (80 * i, 20, 20)).save(tmp_path / f"{i}.png")
+    rows = tmp_path / "pairs.csv"
+    rows.write_text("path,notes\n" + "".join(f"{i}.png,n{i}\n" for i in range(3)))
+    found = read_pairs(rows, "empty")
+    assert sorted(item.path.name for item in found.items) == ["0.png", "1.png", "2.png"]
+    assert {item.caption for item in found.items} == {""}
+    with pytest.raises(BadInput, match="caption_column 'caption'"):
+        read_pairs(rows, "error")

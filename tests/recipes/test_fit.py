@@ -71,6 +71,8 @@ BARE = DataFacts("image", ())
     ("diffusion-lora", DataFacts.counted("image", 500, {}), {"missing_captions": "skip"},
      "none of its 500 images has a caption, so missing_captions: skip leaves nothing to train on"),
     ("diffusion-lora", DataFacts.counted("image", 500, {}), {"missing_captions": "empty"}, None),
+    # A bounded scan without a caption says nothing of the later rows: skip is left to the full check.
+    ("diffusion-lora", DataFacts.counted("image", 1000, {}, whole=False), {"missing_captions": "skip"}, None),
     ("diffusion-lora", DataFacts.counted("image", 5000, {"caption": 4999}, whole=False), {},
      "only 4,999 of the first 5,000 images have a caption"),
     ("diffusion-lora", DataFacts.counted("image", 500, {"caption": 500}), {}, None),
