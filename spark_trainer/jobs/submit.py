@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -187,8 +188,17 @@ def submit_configs(
         try:
             if len(configs) > 1 and Path(base_model).is_dir():  # the model's fault is no value's: said once
                 get_recipe(first.recipe).check_model_fit(Path(base_model))
-            frozen = [_check_one(config, dataset, base_model, request.text, swept)
-                      for config, swept in zip(configs, values, strict=True)]
+            # The recipe's checks read the data as recipe_config and eval say: once per distinct pair,
+            # not once per run (a 64-run learning-rate sweep read its dataset 64 times under the lock).
+            checked: set[str] = set()
+            frozen = []
+            for config, swept in zip(configs, values, strict=True):
+                key = json.dumps(config.model_dump(mode="json", include={"recipe_config", "eval"}), sort_keys=True)
+                if key in checked:
+                    frozen.append(_freeze(config, dataset, base_model, request.text))
+                else:
+                    frozen.append(_check_one(config, dataset, base_model, request.text, swept))
+                    checked.add(key)
             experiment = _experiment(store, frozen[0], dataset)
         except BadInput:
             if report is not None:  # ingested for this refused file: leave the store as it was
@@ -228,14 +238,20 @@ def check_trainable(config: ExperimentConfig, dataset: Dataset, base_model: str,
     # The setup form's rules, from the dataset's per-field counts and the model folder's files: the same
     # one-line reason here as the form's greyed-out entries give.
     spec.check_data_fit(dataset_facts(dataset), f"dataset {dataset.name!r}", config.recipe_config)
+    frozen = _freeze(config, dataset, base_model, gpus)
+    spec.check_data(frozen, Path(dataset.path))
+    if Path(base_model).is_dir():  # `exp create` may name a model not downloaded yet: `run start` checks it
+        spec.check_model_fit(Path(base_model))
+    return frozen
+
+
+def _freeze(config: ExperimentConfig, dataset: Dataset, base_model: str, gpus: str | None) -> ExperimentConfig:
+    """A copy of `config` that names the stored dataset (by id), the model folder and `gpus` if given."""
     frozen = config.model_copy(deep=True)
     frozen.dataset = str(dataset.id)
     frozen.base_model = base_model
     if gpus is not None:
         frozen.gpus = gpus
-    spec.check_data(frozen, Path(dataset.path))
-    if Path(base_model).is_dir():  # `exp create` may name a model not downloaded yet: `run start` checks it
-        spec.check_model_fit(Path(base_model))
     return frozen
 
 

@@ -72,3 +72,26 @@ def test_queued_runs_carry_the_sweep_and_rank_by_the_main_metric(store: Store, t
         queue_sweep(store, data, [parse_axis("train.seed=3,4")], name="tickets-sweep-2", machine=[])
     assert len(runs.list_all(store)) == 5
     assert all(r.status == RunStatus.QUEUED for r in runs.list_all(store))
+
+
+def test_the_data_is_checked_once_per_distinct_recipe_setting(store: Store, tmp_path: Path, monkeypatch) -> None:
+    """The recipe's data check reads the whole dataset; a learning-rate sweep read it once per run,
+    under the submit lock. It depends only on recipe_config and eval: once per distinct pair now."""
+    from spark_trainer.recipes.registry import RecipeSpec
+
+    reads: list[str] = []
+    real = RecipeSpec.check_data
+
+    def counted(self, config, data_path):
+        reads.append(dict(config.recipe_config).get("label_column", "label"))
+        return real(self, config, data_path)
+
+    monkeypatch.setattr(RecipeSpec, "check_data", counted)
+    data = _tickets_file(tmp_path)
+    queued = queue_sweep(store, data, [parse_axis("train.learning_rate=1e-4,1e-3,1e-2,1e-1")], machine=[])
+    assert len(queued.runs) == 4 and reads == ["label"]
+    reads.clear()
+    data["recipe_config"] = {"text_column": "text"}
+    queue_sweep(store, data, [parse_axis("train.seed=1,2"), parse_axis("recipe_config.label_column=label,text")],
+                machine=[])
+    assert sorted(reads) == ["label", "text"]  # two seeds x two columns: the data read twice, not four times
