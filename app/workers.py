@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QThreadPool, QTimer, Signal, Slot
 
 from spark_trainer.errors import SparkError
 
@@ -181,6 +181,12 @@ class Task:
         self._emitter = _TaskEmitter(self.signals, owner, self.ctx.cancel)
         self.ctx._emit = partial(self._emitter.send, "progress")  # holds no Task: no cycle
         self._emitter.on_release = weakref.WeakMethod(self._forget)
+        gui = QCoreApplication.instance().thread() if QCoreApplication.instance() is not None else None
+        if gui is not None and QThread.currentThread() != gui:
+            # Made off the GUI thread (a pool thread starting a follow-up): its deliveries and release
+            # are queued to the GUI thread's event loop, which a plain thread does not have.
+            self.signals.moveToThread(gui)
+            self._emitter.moveToThread(gui)
         self.done = threading.Event()
         self.traceback: str | None = None
 
@@ -207,7 +213,7 @@ class Task:
         return self.ctx.cancel.is_set()
 
     def start(self, pool: QThreadPool | None = None) -> Task:
-        """Run on `pool` (the global one by default); call on the GUI thread."""
+        """Run on `pool` (the global one by default)."""
         self._let_go = threading.Event()
         _LIVE.add(self)
         (pool or QThreadPool.globalInstance()).start(partial(_run_on_pool, [self], self._let_go))

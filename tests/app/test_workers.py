@@ -209,3 +209,23 @@ def test_a_view_closed_while_its_read_runs_drops_the_answer(store, ctx, qtbot, m
     qtbot.waitUntil(lambda: task.delivered, timeout=10_000)
     QCoreApplication.processEvents()
     assert not ctx.tasks.running
+
+
+def test_a_task_started_off_the_gui_thread_answers_on_it_and_is_freed(qtbot, pool) -> None:
+    """Its deliveries and release are queued to the thread its QObjects live in: made on a plain
+    thread (no event loop) the task never answered and stayed held for good."""
+    answers: list[tuple[object, bool]] = []
+    owner = QObject()
+    made: list[weakref.ref[Task]] = []
+
+    def start_elsewhere() -> None:
+        task = Task(lambda _ctx: 7, owner=owner, name="off-thread")
+        task.signals.succeeded.connect(lambda value: answers.append((value, QThread.currentThread() == app_thread)))
+        made.append(weakref.ref(task.start(pool)))
+
+    app_thread = QCoreApplication.instance().thread()
+    thread = threading.Thread(target=start_elsewhere)
+    thread.start()
+    thread.join(10)
+    qtbot.waitUntil(lambda: answers == [(7, True)], timeout=10_000)
+    qtbot.waitUntil(lambda: (gc.collect(), made[0]() is None)[1], timeout=10_000)
