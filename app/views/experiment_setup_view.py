@@ -334,6 +334,7 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
         # A store or disk error stays shown only while its field still holds the value checked.
         still = {k: v for k, v in self._store_errors.items() if data.get(k) == self._checked_data.get(k)}
         self._show_errors({**field_errors(data), **still})
+        self.sweep.revalidate()  # its runs are the form's, with one setting varied: checked as it changes
         self._check_delay.start()
 
     def _start_check(self) -> None:
@@ -380,7 +381,7 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
         self.launch.setEnabled(not reasons and not busy)
         self.launch_reason.setText(("Cannot launch: " + reasons[0] + (f" (and {len(reasons) - 1} more)"
                                                                       if len(reasons) > 1 else "")) if reasons else "")
-        self.sweep.revalidate()  # its runs are the form's, with one setting varied
+        self.sweep.update_button()  # Queue needs a form that can launch
 
     def _on_runs(self, _runs: list[Any]) -> None:
         """"Run 7 queued" goes once that run has moved on (started, finished)."""
