@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.relaunch import env_home_line
-from app.widgets import human_bytes
+from app.widgets import grow_to_fit, human_bytes
 from app.workers import Task
 from spark_trainer.paths import HOME_ENV
 from spark_trainer.store.store import Store
@@ -88,7 +88,7 @@ class MoveHomeDialog(QDialog):
         self.message.setText(text)
         if detail is not None:
             self.detail.setText(detail)
-        self.adjustSize()
+        grow_to_fit(self)
 
     # -- checking -----------------------------------------------------------------------------
     def _check(self) -> Task:
