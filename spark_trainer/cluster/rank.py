@@ -71,7 +71,8 @@ def run_job_rank(job_dir: Path) -> int:
 
 def _train(job_dir: Path, spec: JobSpec, run_dir: Path, reporter: object, commands: Commands, rank: int) -> Finish:
     from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
-    from spark_trainer.training.engine import OutOfMemory, run_training
+    from spark_trainer.training.engine import run_training
+    from spark_trainer.training.oom import OutOfMemory
 
     try:
         config = load_config(job_dir / layout.CONFIG_FILE)

@@ -38,7 +38,8 @@ def train(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, co
     """Run the engine from the latest complete checkpoint; with `train.auto_batch`, retry an
     out-of-memory with half the micro-batch and double the accumulation (recorded as an event)."""
     from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
-    from spark_trainer.training.engine import OutOfMemory, run_training
+    from spark_trainer.training.engine import run_training
+    from spark_trainer.training.oom import OutOfMemory
     from spark_trainer.training.reporters import StoreReporter
 
     commands.check_stop()

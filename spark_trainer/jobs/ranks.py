@@ -140,7 +140,7 @@ def run_rank(run_id: int, rank: int, *, lean: bool = False) -> int:
         config = frozen_config(run_dir)
         if lean:
             keep_out_unneeded(config)
-        from spark_trainer.training.engine import OutOfMemory
+        from spark_trainer.training.oom import OutOfMemory
 
         code = None
         try:

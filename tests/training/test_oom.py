@@ -15,7 +15,8 @@ import pytest
 
 from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
 from spark_trainer.training import oom
-from spark_trainer.training.engine import OutOfMemory, run_training
+from spark_trainer.training.engine import run_training
+from spark_trainer.training.oom import OutOfMemory
 from spark_trainer.training.reporting import Commands
 from tests.training.helpers import RecordingReporter, make_config
 
