@@ -70,3 +70,14 @@ def test_choices_are_ticked_and_a_form_that_cannot_launch_cannot_sweep(store, ct
     assert not view.launch.isEnabled() and not panel.queue.isEnabled()
     assert panel.queue_sweep() is None
     assert runs.list_all(store) == []
+
+    # A form whose values are all valid but whose data check fails (a column the dataset lacks): the
+    # sweep itself checks out, and Queue still waits for Launch (the empty name above already made the
+    # sweep's own check fail, so it did not show this).
+    view.name.setText("sentiment")
+    view.forms["recipe_config"].set_values({"text_column": "nope"})
+    qtbot.waitUntil(lambda: not view.checking and bool(view.errors["dataset"].text()), timeout=15_000)
+    assert panel.status.text() == "2 runs: recipe_config.class_weights = none, balanced"
+    assert not view.launch.isEnabled() and not panel.queue.isEnabled()
+    assert panel.queue_sweep() is None
+    assert runs.list_all(store) == []
