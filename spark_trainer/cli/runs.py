@@ -125,8 +125,13 @@ def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, in
         return Result(run, stopped_waiting_line(run), exit_code=130)
     if run.status == RunStatus.COMPLETED:
         return Result(run, f"run {run.id} completed {run.step} steps")
+    return Result(run, ended_line(run), exit_code=1)
+
+
+def ended_line(run: Run) -> str:
+    """How a run that did not complete ended, in one line: its status and its error's first line."""
     detail = f": {run.error.splitlines()[0]}" if run.error else ""
-    return Result(run, f"run {run.id} ended {run.status.value}{detail}", exit_code=1)
+    return f"run {run.id} ended {run.status.value}{detail}"
 
 
 def stopped_waiting_line(run: Run) -> str:

@@ -43,7 +43,7 @@ def train_sweep(ctx: Context, args: argparse.Namespace, data: dict[str, Any]) ->
 
 
 def _wait_all(store: Any, name: str, ids: list[int]) -> Result:
-    from spark_trainer.cli.runs import stopped_waiting_line
+    from spark_trainer.cli.runs import ended_line, stopped_waiting_line
     from spark_trainer.cli.waiting import wait_for_run
     from spark_trainer.jobs.sweeps import sweep_result
     from spark_trainer.store import runs
@@ -60,6 +60,5 @@ def _wait_all(store: Any, name: str, ids: list[int]) -> Result:
     bad = result.ended_badly
     text = result_text(result)
     if bad:
-        text += "\n" + "; ".join(f"run {r.id} ended {r.status.value}" + (f": {r.error.splitlines()[0]}" if r.error else "")
-                                 for r in bad)
+        text += "\n" + "; ".join(ended_line(r) for r in bad)
     return Result(result_data(result), text, exit_code=1 if bad else 0)
