@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Session
 
 from spark_trainer.errors import BadInput, Conflict, NotFound
@@ -42,12 +44,22 @@ def _entity(session: Session, row: ProjectRow) -> Project:
 def _entities(session: Session, rows: list[ProjectRow]) -> list[Project]:
     """`_entity` for many projects in three grouped queries, not three per project (a list of
     thousands of projects took seconds)."""
-    n_datasets = dict(session.execute(select(DatasetRow.project_id, func.count()).group_by(DatasetRow.project_id)).all())
+    # A search lists a few projects: count only theirs (a long list counts them all, rather than bind
+    # thousands of ids, past what older SQLite builds take in one statement).
+    ids = [row.id for row in rows] if len(rows) <= 500 else None
+
+    def of(column: Any) -> Any:
+        return column.in_(ids) if ids is not None else sa_true()
+
+    n_datasets = dict(session.execute(select(DatasetRow.project_id, func.count())
+                                      .where(of(DatasetRow.project_id)).group_by(DatasetRow.project_id)).all())
     n_experiments = dict(session.execute(
-        select(ExperimentRow.project_id, func.count()).group_by(ExperimentRow.project_id)).all())
+        select(ExperimentRow.project_id, func.count()).where(of(ExperimentRow.project_id))
+        .group_by(ExperimentRow.project_id)).all())
     run_stats = {project_id: (count, created, finished) for project_id, count, created, finished in session.execute(
         select(ExperimentRow.project_id, func.count(RunRow.id), func.max(RunRow.created_at), func.max(RunRow.finished_at))
         .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
+        .where(of(ExperimentRow.project_id))
         .group_by(ExperimentRow.project_id)
     )}
     return [_project(row, n_datasets.get(row.id, 0), n_experiments.get(row.id, 0), run_stats.get(row.id, (0, None, None)))
