@@ -28,6 +28,7 @@ from pathlib import Path
 from spark_trainer import home_record
 from spark_trainer.errors import BadInput, Conflict, DiskFull, OperationFailed, SparkError
 from spark_trainer.paths import DB_NAME, HOME_ENV, DataHome, disk_free_bytes
+from spark_trainer.store import presence
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 
@@ -92,30 +93,37 @@ def busy_line(store: Store) -> str | None:
 
 
 def other_users(root: Path) -> list[str]:
-    """Other processes with the home's database open ("pid 123 (spark-trainer-gui)"), from the shared
-    lock every SQLite connection in WAL mode holds on the -shm file (Linux's /proc/locks); [] where
-    that cannot be told. They would go on writing at the old place after a move."""
+    """Other processes with the home's database open ("pid 123 (spark-trainer-gui)"). They would go
+    on writing at the old place after a move. Every SparkTrainer process says so through
+    `store/presence.py` (any OS); on Linux, /proc/locks also shows any other program holding the
+    shared lock SQLite takes on the -shm file in WAL mode (a database browser, an older version)."""
+    pids = presence.holders(root) | _sqlite_holders(root)
+    pids.discard(os.getpid())
+    return [f"pid {pid} ({_process_name(pid)})" for pid in sorted(pids)]
+
+
+def _sqlite_holders(root: Path) -> set[int]:
     try:
         inode = (root / (DB_NAME + "-shm")).stat().st_ino
         text = Path("/proc/locks").read_text()
     except OSError:
-        return []
+        return set()
     pids = set()
     for line in text.splitlines():
         parts = line.split()  # "8: POSIX  ADVISORY  READ 14536 fe:00:2154800 128 128"
         if len(parts) == 8 and parts[1] == "POSIX" and parts[5].rsplit(":", 1)[-1] == str(inode):
             pids.add(int(parts[4]))
-    pids.discard(os.getpid())
-    return [f"pid {pid} ({_process_name(pid)})" for pid in sorted(pids)]
+    return pids
 
 
 def _process_name(pid: int) -> str:
+    import psutil
+
     try:
-        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+        words = psutil.Process(pid).cmdline()
+    except (psutil.Error, OSError):
         return "?"
-    text = " ".join(Path(w.decode(errors="replace")).name if i == 0 else w.decode(errors="replace")
-                    for i, w in enumerate(words[:4]) if w)
+    text = " ".join(Path(w).name if i == 0 else w for i, w in enumerate(words[:4]) if w)
     return " ".join(text.split())[:80]  # one line, whatever the command line held
 
 
@@ -223,6 +231,7 @@ def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile,
         for folder, dirs, names in os.walk(plan.source):
             here = Path(folder)
             there = plan.dest / here.relative_to(plan.source)
+            _skip_presence(here, plan.source, dirs)
             for name in dirs:
                 if (here / name).is_symlink():
                     os.symlink(os.readlink(here / name), there / name)
@@ -307,13 +316,20 @@ def _verify(plan: MovePlan) -> None:
 
 def _sizes(root: Path) -> dict[str, int]:
     found = {}
-    for folder, _dirs, names in os.walk(root):
+    for folder, dirs, names in os.walk(root):
+        _skip_presence(Path(folder), root, dirs)
         for name in names:
             path = Path(folder) / name
             if Path(folder) == root and name in _SIDE_FILES:
                 continue
             found[str(path.relative_to(root))] = 0 if path.is_symlink() else path.stat().st_size
     return found
+
+
+def _skip_presence(folder: Path, root: Path, dirs: list[str]) -> None:
+    """Leave out the processes' open-marks (store/presence.py): they say who has *this* folder open."""
+    if folder == root and presence.FOLDER in dirs:
+        dirs.remove(presence.FOLDER)
 
 
 def _inventory(root: Path) -> tuple[int, int]:

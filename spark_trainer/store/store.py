@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from spark_trainer.errors import Conflict, DatabaseLocked, StoreDiskFull, StoreError
 from spark_trainer.paths import DataHome, resolve_home
-from spark_trainer.store import home_moves, migrate
+from spark_trainer.store import home_moves, migrate, presence
 from spark_trainer.store.engine import BUSY_TIMEOUT_MS, make_engine, writer
 from spark_trainer.store.home_moves import Moved
 
@@ -159,6 +159,8 @@ class Store:
         self._writes = sessionmaker(writer(self.engine), expire_on_commit=False)
         # Set by open() when the home was moved or copied by hand since it was last opened.
         self.moved: Moved | None = None
+        # Says to other processes that this one has the home open (a move waits for it to close).
+        self._presence: presence.Presence | None = None
 
     @classmethod
     def open(cls, home: DataHome | str | None = None, *, upgrade: bool = True,
@@ -184,6 +186,7 @@ class Store:
                                          f"SparkTrainer needs {migrate.HEAD_REVISION!r} (open it once with the "
                                          "app or any spark-trainer command to migrate it)")
                 store.moved = _follow_move(store)
+                store._presence = presence.announce(data_home.root)
             except (DatabaseError, sqlite3.Error) as exc:
                 store.close()
                 raise _damaged(data_home.db_path, exc) from exc
@@ -194,6 +197,9 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._presence is not None:
+            self._presence.release()
+            self._presence = None
 
     def __enter__(self) -> Store:
         return self

@@ -201,6 +201,34 @@ def test_a_move_is_refused_while_another_process_has_the_home_open(chosen: Path,
     assert cli("home", "move", str(tmp_path / "new"), use_home=False).code == 0
 
 
+def test_another_process_is_seen_without_proc_locks(chosen: Path, tmp_path: Path, cli, monkeypatch) -> None:
+    """On macOS and Windows there is no /proc/locks: the store's own open-mark still tells."""
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(home_move, "_sqlite_holders", lambda root: set())  # what another OS sees of SQLite's locks
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_OPEN, str(chosen)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        refused = cli("home", "move", str(tmp_path / "new"), use_home=False)
+        assert refused.code == 2, refused.err
+        assert f"the data home is open in another process (pid {holder.pid} (python" in refused.err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert cli("home", "move", str(tmp_path / "new"), use_home=False).code == 0
+
+
+def test_a_copy_leaves_the_open_marks_behind(chosen: Path, tmp_path: Path) -> None:
+    """The marks say who has *that* folder open; copied, one would claim the new place for this process."""
+    plan = _plan(tmp_path / "copy", keep_old=True)
+    with Store.open(chosen):  # a store this process still has open there: its mark is in the folder
+        assert any((chosen / ".open").iterdir())
+        home_move.carry_out(plan)
+    assert (tmp_path / "copy" / "models" / "weights.bin").is_file()
+    assert list((tmp_path / "copy").glob(".open/*")) == []  # the folder is there: the move opened the copy once
+
+
 def test_a_run_started_elsewhere_during_the_copy_undoes_the_move(chosen: Path, tmp_path: Path, tmpfs) -> None:  # noqa: F811
     import sqlite3
 

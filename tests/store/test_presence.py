@@ -1,0 +1,115 @@
+"""store/presence.py: another process's open store is seen through an OS file lock (no /proc needed),
+a process that ended is not, and the marks it left are cleaned up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from spark_trainer.paths import DataHome
+from spark_trainer.store import presence
+from spark_trainer.store.store import Store
+
+HOLD = """
+import sys, time
+from spark_trainer.store.store import Store
+store = Store.open(sys.argv[1])
+print("open", flush=True)
+if sys.argv[2] == "close":
+    sys.stdin.readline()
+    store.close()
+    print("closed", flush=True)
+time.sleep(120)
+"""
+
+
+def _holder(home: Path, then: str = "sleep") -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(home), then], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "open"
+    return proc
+
+
+def _marks(home: Path) -> list[str]:
+    return sorted(p.name for p in (home / presence.FOLDER).glob("*" + presence.SUFFIX))
+
+
+def test_a_store_open_in_another_process_is_seen_and_a_closed_one_is_not(tmp_path: Path) -> None:
+    Store.open(DataHome(tmp_path)).close()
+    holder = _holder(tmp_path, "close")
+    try:
+        assert presence.holders(tmp_path) == {holder.pid}
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "closed"
+        assert presence.holders(tmp_path) == set()
+        assert _marks(tmp_path) == []  # close removed its own mark
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_killed_process_is_not_a_holder_and_its_mark_is_removed(tmp_path: Path) -> None:
+    Store.open(DataHome(tmp_path)).close()
+    holder = _holder(tmp_path)
+    left = _marks(tmp_path)
+    assert [name.split("-")[0] for name in left] == [str(holder.pid)]
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert _marks(tmp_path) == left  # kill -9 ran no clean-up: the file stays, its lock went with the process
+    assert presence.holders(tmp_path) == set()
+    assert _marks(tmp_path) == []
+
+
+def test_this_process_is_never_its_own_holder(tmp_path: Path) -> None:
+    first = Store.open(DataHome(tmp_path))
+    second = Store.open(DataHome(tmp_path))
+    try:
+        assert len(_marks(tmp_path)) == 2
+        assert presence.holders(tmp_path) == set()
+        assert len(_marks(tmp_path)) == 2  # its own marks are not mistaken for left-overs and removed
+    finally:
+        first.close()
+        second.close()
+    assert _marks(tmp_path) == []
+
+
+def test_a_mark_taken_away_before_it_was_locked_is_made_again(tmp_path: Path, monkeypatch) -> None:
+    """The race with a check: a check lists the new file before its lock is taken, finds it free and
+    removes it. The process must not go on holding a lock on a file nobody can see."""
+    import filelock
+
+    real = filelock.lock_descriptor
+    calls = []
+
+    def check_wins_the_race(fd: int, *, blocking: bool = True) -> bool:
+        calls.append(fd)
+        if len(calls) == 1:
+            for path in (tmp_path / presence.FOLDER).glob("*" + presence.SUFFIX):
+                path.unlink()  # what holders() does to a file it could lock
+        return real(fd, blocking=blocking)
+
+    monkeypatch.setattr(filelock, "lock_descriptor", check_wins_the_race)
+    mark = presence.announce(tmp_path)
+    assert mark is not None and len(calls) == 2
+    assert _marks(tmp_path) == [mark.path.name]
+    mark.release()
+
+
+def test_a_home_that_cannot_be_written_goes_without(tmp_path: Path) -> None:
+    (tmp_path / presence.FOLDER).write_text("a file where the folder would be")
+    assert presence.announce(tmp_path) is None
+    assert presence.holders(tmp_path) == set()
+
+
+def test_files_that_are_not_marks_are_left_alone(tmp_path: Path) -> None:
+    folder = tmp_path / presence.FOLDER
+    folder.mkdir()
+    (folder / f"notes{presence.SUFFIX}").write_text("x")
+    assert presence.holders(tmp_path) == set()
+    assert (folder / f"notes{presence.SUFFIX}").exists()
+    assert os.listdir(folder) == [f"notes{presence.SUFFIX}"]
