@@ -37,7 +37,6 @@ class SweepField:
 
     key: str
     kind: str  # int | float | choice | bool
-    default: Any
     choices: tuple[Any, ...] = ()
     help: str = ""
     bounds: str = ""
@@ -141,9 +140,9 @@ def sweep_configs(data: dict[str, Any], axes: Sequence[SweepAxis], *, fixed: Seq
 
 def sweepable_fields(recipe: str) -> list[SweepField]:
     """The settings of the shared sections and `recipe`'s section that take numbers, choices or
-    switches, with their defaults and ranges (what the setup form's sweep panel offers)."""
+    switches, with their ranges (what the setup form's sweep panel offers)."""
     from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
-    from spark_trainer.recipes.registry import describe_fields, get_recipe
+    from spark_trainer.recipes.registry import describe_fields, get_recipe, interval_text
 
     models = (("train", TrainConfig), ("recipe_config", get_recipe(recipe).config_model), ("eval", EvalConfig),
               ("checkpoint", CheckpointConfig))
@@ -153,8 +152,8 @@ def sweepable_fields(recipe: str) -> list[SweepField]:
             kind = _kind(info["type"])
             if kind is None:
                 continue
-            found.append(SweepField(f"{section}.{info['name']}", kind, info["default"],
-                                    tuple(info.get("choices", ())), info["help"], _bounds(info)))
+            found.append(SweepField(f"{section}.{info['name']}", kind, tuple(info.get("choices", ())),
+                                    info["help"], interval_text(info)))
     return found
 
 
@@ -166,10 +165,3 @@ def _kind(type_name: str) -> str | None:
         return "float" if "float" in parts else "int"
     return None
 
-
-def _bounds(info: dict[str, Any]) -> str:
-    low = f"[{info['min']}" if "min" in info else (f"({info['min_exclusive']}" if "min_exclusive" in info else "")
-    high = f"{info['max']}]" if "max" in info else (f"{info['max_exclusive']})" if "max_exclusive" in info else "")
-    if not low and not high:
-        return ""
-    return f"{low or '(-inf'}, {high or 'inf)'}"
