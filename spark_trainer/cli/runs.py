@@ -176,7 +176,9 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     headers = ["id", "experiment", "status", "step", "gpus", "ran on", "created", "finished"]
     if args.sweep is not None:
         headers.append("swept")
-        rows = [(*row, " ".join(f"{k}={v}" for k, v in r.sweep_values.items())) for row, r in zip(rows, items, strict=True)]
+        from spark_trainer.config.sweep import values_text
+
+        rows = [(*row, values_text(r.sweep_values)) for row, r in zip(rows, items, strict=True)]
     return Result(items, table(headers, rows, empty="no runs yet"))
 
 
@@ -191,7 +193,10 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
     def text() -> str:
         eta = f"{run.eta_seconds:.0f} s" if run.eta_seconds is not None else "-"
         status = f"{run.status.value}: {waiting}" if waiting else run.status.value
-        head = fields([("id", run.id), ("experiment", run.experiment), ("status", status),
+        from spark_trainer.config.sweep import values_text
+
+        sweep = [("sweep", f"{run.sweep}: {values_text(run.sweep_values)}")] if run.sweep else []
+        head = fields([("id", run.id), ("experiment", run.experiment), *sweep, ("status", status),
                        ("step", _progress(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
                        ("gpus", run.gpus or "-"), ("ran on", run.ran_on), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
                        ("folder", run.run_dir), ("error", (run.error or "-").splitlines()[0] if run.error else "-")])

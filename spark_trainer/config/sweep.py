@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +99,21 @@ def check_axes(axes: Sequence[SweepAxis], *, fixed: Sequence[str] = ()) -> None:
 def combinations(axes: Sequence[SweepAxis]) -> list[dict[str, Any]]:
     """Every combination of the axes' values, the first axis varying slowest."""
     return [dict(zip([a.key for a in axes], values, strict=True)) for values in itertools.product(*(a.values for a in axes))]
+
+
+def value_text(value: Any) -> str:
+    """A swept value as `--sweep` takes it: `true`/`false` for switches."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def values_text(values: Mapping[str, Any], *, short: bool = False) -> str:
+    """A run's swept values, `train.learning_rate=0.001 recipe_config.lora_r=8` (`run list --sweep`,
+    `run show`, the Runs view); `short` drops the sections where no two keys share a name
+    (`learning_rate=0.001 lora_r=8`), for a table cell."""
+    names = [key.partition(".")[2] or key for key in values]
+    plain = short and len(set(names)) == len(names)
+    return " ".join(f"{name if plain else key}={value_text(value)}"
+                    for key, name, value in zip(values, names, values.values(), strict=True))
 
 
 def _texts(axes: Sequence[SweepAxis]) -> list[dict[str, str]]:
