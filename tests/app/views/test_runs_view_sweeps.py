@@ -115,6 +115,10 @@ def test_compare_sweep_from_the_setup_form_lists_and_compares_the_sweeps_runs(st
     assert view.sweep_filter.current() == "tiny-sweep-1" and view.status_filter.currentIndex() == 0
     view.show_list()
     assert view.table.rowCount() == 3
+    view.open_run(grid[2].id)  # a run's page says which of the sweep's runs it is
+    assert view.detail.heading.text() == f"Run {grid[2].id} · tiny · learning_rate=0.001"
+    assert view.detail.heading.toolTip() == "sweep tiny-sweep-1: train.learning_rate=0.001"
+    view.show_list()
 
     view.open_item({"sweep": "nope"})
     assert view.stack.currentWidget() is view.list_page
