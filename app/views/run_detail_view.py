@@ -41,6 +41,7 @@ from app.views.run_exports import RunExportsWidget
 from app.views.samples import LoadedSample, sample_widget
 from app.widgets import MessageBanner
 from app.workers import Task, pending
+from spark_trainer.config.sweep import values_text
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
@@ -232,7 +233,10 @@ class RunDetailView(QWidget):
         self.log.appendPlainText(text.rstrip("\n"))
 
     def _show_state(self, run: Run) -> None:
-        self.heading.setText(f"Run {run.id} · {run.experiment}")
+        # A sweep's runs share one experiment: the run's own values say which run this is.
+        swept = f" · {values_text(run.sweep_values, short=True)}" if run.sweep else ""
+        self.heading.setText(f"Run {run.id} · {run.experiment}{swept}")
+        self.heading.setToolTip(f"sweep {run.sweep}: {values_text(run.sweep_values)}" if run.sweep else "")
         self.badge.setText(run.status.value)
         self.badge.setProperty("status", run.status.value)
         self.badge.setStyleSheet(f"padding: 2px 8px; border-radius: 8px; background: {badge_colour(run.status)};"

@@ -29,6 +29,7 @@ from app.views.compare_view import CompareView
 from app.views.playground_view import PlaygroundView
 from app.views.run_actions import RunListActions, outdated
 from app.views.run_detail_view import RunDetailView, badge_colour, format_eta
+from app.views.sweep_filter import SweepFilterBox, swept_cell, swept_sort, swept_tip
 from app.views.table_models import Column, RowsModel, RowsTable
 from app.widgets import MessageBanner
 from app.workers import Task
@@ -63,6 +64,7 @@ RUN_COLUMNS = (
     Column("ID", lambda r: r.run.id, sort=lambda r: r.run.id),
     Column("Project", lambda r: r.project, sort=lambda r: str(r.project).lower()),
     Column("Experiment", lambda r: r.run.experiment, sort=lambda r: r.run.experiment.lower()),
+    Column("Sweep", lambda r: swept_cell(r.run), sort=lambda r: swept_sort(r.run), tip=lambda r: swept_tip(r.run)),
     Column("Status", lambda r: r.status, tip=lambda r: r.status_tip),
     Column("Progress", lambda r: "", sort=lambda r: _progress(r)[0] / _progress(r)[1], progress=_progress),
     Column("ETA", lambda r: format_eta(r.run.eta_seconds) if r.run.status.is_active else "-",
@@ -73,6 +75,9 @@ RUN_COLUMNS = (
     Column("Created", lambda r: f"{r.run.created_at:%Y-%m-%d %H:%M}", sort=lambda r: r.run.created_at),
 )
 COLUMNS = tuple(c.title for c in RUN_COLUMNS)
+
+
+SELECT_TIP = "Select two or more runs (Ctrl+click) to overlay their curves"
 
 
 class RunsView(BaseView):
@@ -117,13 +122,16 @@ class RunsView(BaseView):
         self.project_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # projects come later
         self.status_filter = QComboBox()
         self.status_filter.addItems(["all statuses", "active", *[s.value for s in RunStatus]])
+        self.sweep_filter = SweepFilterBox()
         self.open_button = QPushButton("Open")
         self.compare_button = QPushButton("Compare selected")
-        self.compare_button.setToolTip("Select two or more runs (Ctrl+click) to overlay their curves")
+        self.compare_button.setToolTip(SELECT_TIP)
         filters.addWidget(QLabel("Project"))
         filters.addWidget(self.project_filter)
         filters.addWidget(QLabel("Status"))
         filters.addWidget(self.status_filter)
+        filters.addWidget(QLabel("Sweep"))
+        filters.addWidget(self.sweep_filter)
         filters.addStretch(1)
         filters.addWidget(self.open_button)
         filters.addWidget(self.compare_button)
@@ -132,9 +140,9 @@ class RunsView(BaseView):
         self.table = RowsTable(self.rows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         header = self.table.horizontalHeader()
-        self.table.stretch_column(3)  # the experiment's name: never squeezed to 't…'
-        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Fixed)
-        self.table.setColumnWidth(5, 160)
+        self.table.stretch_column(COLUMNS.index("Experiment"))  # the experiment's name: never squeezed to 't…'
+        header.setSectionResizeMode(COLUMNS.index("Progress"), QHeaderView.ResizeMode.Fixed)
+        self.table.setColumnWidth(COLUMNS.index("Progress"), 160)
         self.table.sort_by(1, Qt.SortOrder.DescendingOrder)  # newest first, as the model lists them
         layout.addWidget(self.table, 1)
         self.empty = QLabel("No runs yet. Set one up under Experiments, or run `spark-trainer train run.yaml`.")
@@ -142,9 +150,11 @@ class RunsView(BaseView):
         layout.addWidget(self.empty)
         self.project_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
         self.status_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
+        self.sweep_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
         self.table.doubleClicked.connect(lambda index: self.open_run(self._row_id(index.row())))
         self.open_button.clicked.connect(self._open_selected)
-        self.compare_button.clicked.connect(self._compare_selected)
+        self.compare_button.clicked.connect(self._compare_clicked)
+        self.table.selectionModel().selectionChanged.connect(lambda *_a: self._update_compare())
         self.list_actions = RunListActions(self)  # right-click: pause, resume, cancel; Enter opens
 
     # --- pages, built when first wanted ------------------------------------------------------------
@@ -203,7 +213,9 @@ class RunsView(BaseView):
     def visible_runs(self, all_runs: list[Run]) -> list[Run]:
         project = self.project_filter.currentData()
         status = self.status_filter.currentText()
-        shown = [r for r in all_runs if project is None or r.project_id == project]
+        sweep = self.sweep_filter.current()
+        shown = [r for r in all_runs if (project is None or r.project_id == project)
+                 and (sweep is None or r.sweep == sweep)]
         if status == "active":
             return [r for r in shown if r.status.is_active or r.status == RunStatus.QUEUED]
         if status != "all statuses":
@@ -213,6 +225,7 @@ class RunsView(BaseView):
     def _show_runs(self, all_runs: list[Run]) -> None:
         """Show the runs the filters let through; only rows that changed are repainted, and the
         selection stays on the same runs."""
+        self.sweep_filter.set_runs(all_runs)
         shown = self.visible_runs(all_runs)
         metrics = self.model.last_metrics
         names = getattr(self, "_project_names", {})
@@ -221,6 +234,7 @@ class RunsView(BaseView):
                             for run in shown])
         self.table.setVisible(bool(shown))
         self.empty.setVisible(not shown)
+        self._update_compare()
         statuses = {run.id: run.status for run in all_runs}
         if self.banner.role == "ok" and outdated(self.banner.text(), statuses.get):
             self.banner.clear_message()  # 'Run 2 is now queued' under a table that says running
@@ -242,6 +256,43 @@ class RunsView(BaseView):
             self.banner.show_message("Select two or more runs to compare (Ctrl+click rows).", "warning")
             return
         self.compare(ids)
+
+    def sweep_compared(self) -> bool:
+        """Compare shows the chosen sweep's listed runs: a sweep is chosen and fewer than two rows are selected."""
+        return self.sweep_filter.current() is not None and len(self.table.selected_keys()) < 2
+
+    def _update_compare(self) -> None:
+        """One Compare button: the selection's, or with a sweep chosen and no selection, the sweep's."""
+        sweep = self.sweep_compared()
+        self.compare_button.setText("Compare sweep" if sweep else "Compare selected")
+        self.compare_button.setToolTip(f"Overlay the curves of sweep {self.sweep_filter.current()}'s runs listed "
+                                       "here (select two or more to compare those)" if sweep else SELECT_TIP)
+
+    def _compare_clicked(self) -> None:
+        if self.sweep_compared():
+            self.compare_sweep()
+        else:
+            self._compare_selected()
+
+    def compare_sweep(self) -> None:
+        """Compare the chosen sweep's runs the filters list, in the order they were queued."""
+        ids = sorted(row.run.id for row in self.rows.rows)
+        if self.sweep_filter.current() is None or len(ids) < 2:
+            self.banner.show_message("Fewer than two of the sweep's runs are listed: choose another status "
+                                     "or project.", "warning")
+            return
+        self.compare(ids)
+
+    def show_sweep(self, name: str) -> None:
+        """List sweep `name`'s runs (every project and status) and compare them."""
+        self.sweep_filter.set_runs(self.model.all_runs())
+        if not self.sweep_filter.choose(name):
+            self.show_list()
+            self.banner.show_message(f"No run of sweep {name} is known yet.", "warning")
+            return
+        for box in (self.project_filter, self.status_filter):
+            box.setCurrentIndex(0)
+        self.compare_sweep()
 
     # --- interrupted runs ------------------------------------------------------------------------
     def _offer_resume(self, interrupted: list[Run]) -> None:
@@ -309,8 +360,11 @@ class RunsView(BaseView):
             self.show_list()
 
     def open_item(self, payload: Any) -> None:
-        """A run id opens its detail; a list of ids opens the compare page."""
-        if isinstance(payload, (list, tuple)):
+        """A run id opens its detail; a list of ids opens the compare page; {"sweep": NAME} lists
+        that sweep's runs and compares them."""
+        if isinstance(payload, dict) and "sweep" in payload:
+            self.show_sweep(str(payload["sweep"]))
+        elif isinstance(payload, (list, tuple)):
             self.compare([int(p) for p in payload])
         elif payload is not None:
             self.open_run(int(payload))

@@ -1,23 +1,21 @@
-"""The setup form's sweep: one setting of the recipe's schema, several values, one run per value.
+"""The setup form's sweep: one or more settings of the recipe's schema, several values each, one
+run per combination (the cross product), as `spark-trainer train --sweep K=... --sweep K=...` queues.
 
 The values are parsed and every run's config checked by `spark_trainer.config.sweep` (as `train
 --sweep` does) as they are typed; Queue submits them on the pool with `jobs.sweeps.queue_sweep`.
-Once queued, "Compare sweep" opens the runs side by side in the Runs view's compare page.
+Once queued, "Compare SWEEP" shows the sweep's runs in the Runs view, side by side.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -25,10 +23,23 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.forms.cells import ERROR_STYLE
+from app.views.sweep_axis_row import SweepAxisRow
 from app.workers import Task, pending
-from spark_trainer.config.sweep import SweepAxis, SweepField, make_axis, sweep_configs, sweepable_fields
+from spark_trainer.config.sweep import (
+    MAX_RUNS,
+    SweepAxis,
+    SweepField,
+    make_axis,
+    run_count,
+    sweep_configs,
+    sweepable_fields,
+)
 from spark_trainer.errors import BadInput, SparkError
 from spark_trainer.store.store import Store
+
+# The settings a new row offers first, in this order, when the sweep does not have them yet.
+USUAL = ("train.learning_rate", "recipe_config.lora_r", "train.batch_size", "train.seed", "train.max_steps")
+MAX_ROWS = int(math.log2(MAX_RUNS))  # two values each already make MAX_RUNS runs
 
 
 class SetupForm(Protocol):
@@ -41,138 +52,132 @@ class SetupForm(Protocol):
     def _say(self, text: str, role: str) -> None: ...
 
 
-def _text(value: Any) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
-
-
 class SweepPanel(QGroupBox):
     def __init__(self, store: Store, ctx: AppContext, form: SetupForm, parent: QWidget | None = None) -> None:
         super().__init__("Sweep", parent)
         self.store, self.ctx, self.form = store, ctx, form
         self.fields: list[SweepField] = []
-        self.axis: SweepAxis | None = None
+        self.rows: list[SweepAxisRow] = []
+        self.axes: list[SweepAxis] | None = None  # checked: what Queue submits
+        self.queued_name: str | None = None
         self.queued_ids: list[int] = []
-        self._choice_mode = False
         self._task: Task | None = None
         layout = QVBoxLayout(self)
-        intro = QLabel("Queue one run per value of one setting; the rest of the form is shared.")
+        intro = QLabel("Queue one run per combination of the values below; the rest of the form is shared.")
         intro.setObjectName("Muted")
         intro.setWordWrap(True)
         layout.addWidget(intro)
-        rows = QFormLayout()
-        self.field = QComboBox()
-        self.field.setToolTip("A setting of the recipe's schema: numbers, choices or switches")
-        self.values = QLineEdit()
-        self.values.setToolTip("Comma-separated values, as `spark-trainer train --sweep KEY=V1,V2` takes them")
-        self.choices = QWidget()  # a check box per choice, for choice and on/off settings
-        self.choice_row = QHBoxLayout(self.choices)
-        self.choice_row.setContentsMargins(0, 0, 0, 0)
-        self.hint = QLabel("")
-        self.hint.setObjectName("Muted")
-        self.hint.setWordWrap(True)
-        cell = QWidget()  # the text box or the check boxes, whichever the setting takes
-        cell_layout = QVBoxLayout(cell)
-        cell_layout.setContentsMargins(0, 0, 0, 0)
-        cell_layout.addWidget(self.values)
-        cell_layout.addWidget(self.choices)
-        cell_layout.addWidget(self.hint)
-        rows.addRow("Setting", self.field)
-        rows.addRow("Values", cell)
-        layout.addLayout(rows)
+        self.rows_layout = QVBoxLayout()
+        self.rows_layout.setSpacing(0)
+        layout.addLayout(self.rows_layout)
+        self.add_button = QPushButton("+ Add setting")
+        self.add_button.setToolTip("Sweep another setting too: every value with every value of the others")
+        add_row = QHBoxLayout()
+        add_row.addWidget(self.add_button)
+        add_row.addStretch(1)
+        layout.addLayout(add_row)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
         buttons = QHBoxLayout()
         self.queue = QPushButton("Queue sweep")
         self.compare = QPushButton("Compare sweep")
-        self.compare.setToolTip("Open the sweep's runs side by side (Runs ▸ compare)")
+        self.compare.setToolTip("Show the sweep's runs in the Runs view, side by side")
         self.compare.hide()
         buttons.addWidget(self.queue, 1)
         buttons.addWidget(self.compare, 1)
         layout.addLayout(buttons)
-        self.field.currentIndexChanged.connect(self._on_field)
-        self.values.textChanged.connect(self.revalidate)
+        self.add_button.clicked.connect(lambda: self.add_row())
         self.queue.clicked.connect(self.queue_sweep)
         self.compare.clicked.connect(self.open_compare)
+        self._append_row(None)  # checked once the form is built (set_recipe)
 
-    # --- the setting and its values --------------------------------------------------------------
+    # --- the settings and their values ------------------------------------------------------------
     def set_recipe(self, recipe: str) -> None:
-        """Offer `recipe`'s settings (the shared sections' first), keeping the chosen one if it is there."""
+        """Offer `recipe`'s settings (the shared sections' first) in every row, keeping each row's
+        setting where the recipe has it."""
         try:
             self.fields = sweepable_fields(recipe)
         except BadInput:
             self.fields = []
-        keep = self.field.currentText()
-        self.field.blockSignals(True)
-        self.field.clear()
-        for spec in self.fields:
-            self.field.addItem(spec.key)
-            self.field.setItemData(self.field.count() - 1, spec.help, 3)  # ToolTipRole
-        index = self.field.findText(keep)
-        self.field.setCurrentIndex(index if index >= 0 else max(self.field.findText("train.learning_rate"), 0))
-        self.field.blockSignals(False)
-        self._on_field()
-
-    def current_field(self) -> SweepField | None:
-        index = self.field.currentIndex()
-        return self.fields[index] if 0 <= index < len(self.fields) else None
-
-    def _on_field(self) -> None:
-        spec = self.current_field()
-        while self.choice_row.count():
-            item = self.choice_row.takeAt(0)
-            if item.widget() is not None:
-                item.widget().hide()
-                item.widget().deleteLater()
-        choices = () if spec is None else (spec.choices or ((True, False) if spec.kind == "bool" else ()))
-        for choice in choices:
-            box = QCheckBox(_text(choice))
-            box.toggled.connect(self.revalidate)
-            self.choice_row.addWidget(box)
-        self.choice_row.addStretch(1)
-        self.choices.setVisible(bool(choices))
-        self.values.setVisible(not choices)
-        self._choice_mode = bool(choices)
-        self.values.clear()
-        if spec is not None:
-            example = {"float": "e.g. 1e-4, 3e-4, 1e-3", "int": "e.g. 4, 8, 16"}.get(spec.kind, "")
-            self.values.setPlaceholderText(example)
-            allowed = f" · allowed {spec.bounds}" if spec.bounds else ""
-            self.hint.setText(f"{spec.help}{allowed} · the form has {_text(self._form_value(spec.key))}")
+        keys = {f.key for f in self.fields}
+        for row in self.rows:  # a setting this recipe lacks gives way to one no row has
+            row.blockSignals(True)
+            row.set_fields(self.fields, row.key() if row.key() in keys else self._next_key())
+            row.blockSignals(False)
+        self._update_rows()
         self.revalidate()
+
+    def _next_key(self) -> str | None:
+        taken = {row.key() for row in self.rows}
+        keys = [f.key for f in self.fields]
+        usual = [k for k in USUAL if k in keys and k not in taken]
+        rest = [k for k in keys if k not in taken]
+        return (usual or rest or [None])[0]
+
+    def add_row(self, key: str | None = None) -> SweepAxisRow:
+        """A new setting row, on `key` or the next usual setting the sweep lacks."""
+        row = self._append_row(key)
+        self.revalidate()
+        return row
+
+    def _append_row(self, key: str | None) -> SweepAxisRow:
+        row = SweepAxisRow(self.fields, self._form_value, key or self._next_key())
+        row.changed.connect(self.revalidate)
+        row.remove_requested.connect(self.remove_row)
+        self.rows.append(row)
+        self.rows_layout.addWidget(row)
+        self._update_rows()
+        return row
+
+    def remove_row(self, row: SweepAxisRow) -> None:
+        if row not in self.rows or len(self.rows) == 1:
+            return
+        self.rows.remove(row)
+        self.rows_layout.removeWidget(row)
+        row.hide()
+        row.deleteLater()
+        self._update_rows()
+        self.revalidate()
+
+    def _update_rows(self) -> None:
+        for row in self.rows:
+            row.remove.setEnabled(len(self.rows) > 1)
+        full = len(self.rows) >= min(MAX_ROWS, len(self.fields) or 1)
+        self.add_button.setEnabled(not full)
+        self.add_button.setToolTip(f"A sweep queues at most {MAX_RUNS} runs: {MAX_ROWS} settings of two values"
+                                   if full else "Sweep another setting too: every value with every value of the others")
 
     def _form_value(self, key: str) -> Any:
         section, _, name = key.partition(".")
         return (self.form.config_data().get(section) or {}).get(name)
 
-    def value_texts(self) -> list[str]:
-        if self._choice_mode:
-            return [box.text() for box in self.choices.findChildren(QCheckBox) if box.isChecked()]
-        text = self.values.text().strip()
-        return text.split(",") if text else []
-
-    def check_choice(self, text: str, checked: bool = True) -> None:
-        for box in self.choices.findChildren(QCheckBox):
-            if box.text() == text:
-                box.setChecked(checked)
-
     # --- checking and queuing ----------------------------------------------------------------------
     def revalidate(self) -> None:
         """Check every run the sweep would queue, as `train --sweep` does; say how many or what is wrong."""
-        spec = self.current_field()
-        texts = self.value_texts()
-        self.axis = None
-        if spec is None or not texts:
-            self._show("Give two or more values.", ok=False, quiet=True)
+        self.axes = None
+        if not self.rows:
+            return  # still building
+        for row in self.rows:
+            row.refresh_hint()  # "the form has ...": the form changes under the rows
+        missing = [row.key() for row in self.rows if not row.value_texts()]
+        if not self.fields or missing:
+            self._show(f"Give two or more values of {missing[0]}." if missing and missing[0] else
+                       "Give two or more values.", ok=False, quiet=True)
             return
         try:
-            axis = make_axis(spec.key, texts)
-            count = len(sweep_configs(self.form.config_data(), [axis]))
+            axes = [make_axis(row.key(), row.value_texts()) for row in self.rows]
+            count = len(sweep_configs(self.form.config_data(), axes))
         except SparkError as exc:
             self._show(str(exc), ok=False)
             return
-        self.axis = axis
-        self._show(f"{count} runs: {spec.key} = {', '.join(axis.texts)}", ok=True)
+        self.axes = axes
+        listed = [f"{a.key} = {', '.join(a.texts)}" for a in axes]
+        if len(axes) == 1:
+            self._show(f"{count} runs: {listed[0]}", ok=True)
+        else:
+            sizes = " × ".join(str(len(a.values)) for a in axes)
+            self._show(f"{count} runs ({sizes}):\n" + "\n".join(listed), ok=True)
 
     def _show(self, text: str, *, ok: bool, quiet: bool = False) -> None:
         self.status.setText(text)
@@ -183,22 +188,22 @@ class SweepPanel(QGroupBox):
     def update_button(self) -> None:
         """Queue needs a valid sweep and a form that can launch (the setup view calls this as it checks)."""
         busy = pending(self._task)
-        count = len(self.axis.values) if self.axis is not None else 0
+        count = run_count(self.axes) if self.axes is not None else 0
         self.queue.setText("Queuing…" if busy else (f"Queue sweep ({count} runs)" if count else "Queue sweep"))
-        self.queue.setEnabled(self.axis is not None and self.form.launch.isEnabled() and not busy)
+        self.queue.setEnabled(self.axes is not None and self.form.launch.isEnabled() and not busy)
         self.queue.setToolTip("" if self.form.launch.isEnabled() else "The form must be ready to launch first")
 
     def queue_sweep(self) -> Task | None:
         """Queue the sweep's runs on the pool; the form's values are checked again there by submit."""
         self.revalidate()
-        if not self.queue.isEnabled() or self.axis is None:
+        if not self.queue.isEnabled() or self.axes is None:
             return None
-        data, axis, store = self.form.config_data(), self.axis, self.store
+        data, axes, store = self.form.config_data(), list(self.axes), self.store
 
         def submit(_ctx: Any) -> Any:
             from spark_trainer.jobs.sweeps import queue_sweep
 
-            return queue_sweep(store, data, [axis], base_dir=Path.cwd())
+            return queue_sweep(store, data, axes, base_dir=Path.cwd())
 
         task = Task(submit, owner=self, name="queue-sweep")
         task.signals.succeeded.connect(self._queued)
@@ -210,6 +215,7 @@ class SweepPanel(QGroupBox):
 
     def _queued(self, queued: Any) -> None:
         self._task = None
+        self.queued_name = queued.name
         self.queued_ids = [run.id for run in queued.runs]
         self.compare.setText(f"Compare {queued.name}")
         self.compare.show()
@@ -227,8 +233,9 @@ class SweepPanel(QGroupBox):
         self.update_button()
 
     def open_compare(self) -> None:
-        if self.queued_ids:
-            self.ctx.navigate("runs", list(self.queued_ids))
+        """The Runs view, filtered on the sweep, comparing its runs."""
+        if self.queued_name is not None:
+            self.ctx.navigate("runs", {"sweep": self.queued_name})
 
     def busy(self) -> bool:
         return pending(self._task)

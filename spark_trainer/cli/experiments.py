@@ -10,6 +10,7 @@ from spark_trainer.config import apply_overrides, config_to_yaml, validate_confi
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.config.yaml_io import load_yaml
 from spark_trainer.store import datasets, experiments
+from spark_trainer.store import sweeps as sweeps_store
 from spark_trainer.store.entities import Dataset
 from spark_trainer.store.store import Store
 
@@ -92,18 +93,44 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
+    import dataclasses
+
     e = experiments.get(ctx.store, args.experiment, args.project)
+    swept = sweeps_store.for_experiment(ctx.store, e.id)
 
     def text() -> str:
         from spark_trainer.config import ExperimentConfig
 
+        listed = [f"{s.name} ({s.num_runs} runs: {', '.join(s.values)})" for s in swept]
         head = fields([("id", e.id), ("name", e.name), ("project", e.project), ("recipe", e.recipe),
                        ("base model", e.base_model), ("dataset id", e.dataset_id), ("runs", e.num_runs),
+                       *[("sweeps" if i == 0 else "", line) for i, line in enumerate(listed)],
                        ("notes", e.notes or "-")])
         body = config_to_yaml(ExperimentConfig.model_validate(e.config)) if e.config else ""
-        return head + "\n\nconfig:\n" + "\n".join("  " + line for line in body.splitlines())
+        return head + "\n\nconfig:\n" + "\n".join("  " + line for line in mark_swept(body, swept).splitlines())
 
-    return Result(e, text)
+    return Result({**dataclasses.asdict(e), "sweeps": swept}, text)
+
+
+def mark_swept(body: str, swept: list[sweeps_store.ExperimentSweep]) -> str:
+    """The config's YAML with a comment on each swept setting: the experiment keeps its first run's
+    value, which is no more the experiment's than any other run's."""
+    from spark_trainer.config.sweep import value_text
+
+    notes: dict[str, list[str]] = {}
+    for sweep in swept:
+        for key, values in sweep.values.items():
+            notes.setdefault(key, []).append(f"{sweep.name}: {', '.join(value_text(v) for v in values)}")
+    section, lines = "", []
+    for line in body.splitlines():
+        if line and not line.startswith(" "):
+            section = line.split(":", 1)[0]
+        elif line.startswith("  ") and not line.startswith("   ") and ":" in line:
+            key = f"{section}.{line.strip().split(':', 1)[0]}"
+            if key in notes:
+                line += f"  # swept by {'; '.join(notes[key])}; each run has its own (run show ID)"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:

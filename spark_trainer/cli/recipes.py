@@ -6,7 +6,7 @@ import argparse
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import table
-from spark_trainer.recipes import describe_fields, get_recipe, list_recipes
+from spark_trainer.recipes import describe_fields, get_recipe, interval_text, list_recipes
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -15,16 +15,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.set_defaults(handler=cmd_recipes)
 
 
-def _range(field: dict) -> str:
-    low = field.get("min", field.get("min_exclusive"))
-    high = field.get("max", field.get("max_exclusive"))
+def _allowed(field: dict) -> str:
     if "choices" in field:
         return " | ".join(str(c) for c in field["choices"])
-    if low is None and high is None:
-        return "-"
-    left = "(" if "min_exclusive" in field else "["
-    right = ")" if "max_exclusive" in field else "]"
-    return f"{left}{'' if low is None else low}, {'' if high is None else high}{right}"
+    return interval_text(field) or "-"
 
 
 def cmd_recipes(ctx: Context, args: argparse.Namespace) -> Result:
@@ -36,7 +30,7 @@ def cmd_recipes(ctx: Context, args: argparse.Namespace) -> Result:
         return Result(data, table(["name", "data", "description"], rows))
     spec = get_recipe(args.name)
     described = describe_fields(spec.config_model)
-    rows = [(f["name"], f["type"], f["default"], _range(f), f["help"]) for f in described]
+    rows = [(f["name"], f["type"], f["default"], _allowed(f), f["help"]) for f in described]
     text = f"{spec.name}: {spec.description}\n\nrecipe_config fields:\n" + table(
         ["field", "type", "default", "allowed", "help"], rows)
     return Result({"name": spec.name, "title": spec.title, "description": spec.description,

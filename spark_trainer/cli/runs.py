@@ -18,7 +18,7 @@ from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import schedule_once, waiting_reason
 from spark_trainer.jobs.submit import submit_experiment
 from spark_trainer.store import metrics, runs
-from spark_trainer.store.entities import Run, RunStatus, to_jsonable
+from spark_trainer.store.entities import Experiment, Run, RunStatus, to_jsonable
 from spark_trainer.store.store import Store
 
 WAIT_HELP = ("wait for the run to end, showing progress; exit 0 only if it completed (Ctrl-C stops the waiting, "
@@ -150,7 +150,23 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> Result:
     store = ctx.store
     reconcile(store)
     submitted = submit_experiment(store, args.experiment, gpus=args.gpus)
+    _note_sweeps(ctx, store, submitted.experiment)
     return start_and_maybe_wait(ctx, store, submitted.run.id, args.wait, "")
+
+
+def _note_sweeps(ctx: Context, store: Store, experiment: Experiment) -> None:
+    """A swept experiment's stored config holds one value of each swept setting (the first run's, when
+    the sweep created the experiment): say which the new run trains with, as no sweep chose them."""
+    from spark_trainer.config.sweep import values_text
+    from spark_trainer.store import sweeps
+
+    for sweep in sweeps.for_experiment(store, experiment.id):
+        used = {}
+        for key in sweep.values:
+            section, _, name = key.partition(".")
+            used[key] = (experiment.config.get(section) or {}).get(name)
+        ctx.info(f"note: experiment {experiment.name!r} was swept by {sweep.name}; this run trains its stored "
+                 f"config: {values_text(used)} (`spark-trainer train RUN_FILE --set KEY=VALUE` trains other values)")
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
@@ -176,7 +192,9 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     headers = ["id", "experiment", "status", "step", "gpus", "ran on", "created", "finished"]
     if args.sweep is not None:
         headers.append("swept")
-        rows = [(*row, " ".join(f"{k}={v}" for k, v in r.sweep_values.items())) for row, r in zip(rows, items, strict=True)]
+        from spark_trainer.config.sweep import values_text
+
+        rows = [(*row, values_text(r.sweep_values)) for row, r in zip(rows, items, strict=True)]
     return Result(items, table(headers, rows, empty="no runs yet"))
 
 
@@ -191,7 +209,10 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
     def text() -> str:
         eta = f"{run.eta_seconds:.0f} s" if run.eta_seconds is not None else "-"
         status = f"{run.status.value}: {waiting}" if waiting else run.status.value
-        head = fields([("id", run.id), ("experiment", run.experiment), ("status", status),
+        from spark_trainer.config.sweep import values_text
+
+        sweep = [("sweep", f"{run.sweep}: {values_text(run.sweep_values)}")] if run.sweep else []
+        head = fields([("id", run.id), ("experiment", run.experiment), *sweep, ("status", status),
                        ("step", _progress(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
                        ("gpus", run.gpus or "-"), ("ran on", run.ran_on), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
                        ("folder", run.run_dir), ("error", (run.error or "-").splitlines()[0] if run.error else "-")])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,6 @@ class SweepField:
 
     key: str
     kind: str  # int | float | choice | bool
-    default: Any
     choices: tuple[Any, ...] = ()
     help: str = ""
     bounds: str = ""
@@ -102,6 +101,21 @@ def combinations(axes: Sequence[SweepAxis]) -> list[dict[str, Any]]:
     return [dict(zip([a.key for a in axes], values, strict=True)) for values in itertools.product(*(a.values for a in axes))]
 
 
+def value_text(value: Any) -> str:
+    """A swept value as `--sweep` takes it: `true`/`false` for switches."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def values_text(values: Mapping[str, Any], *, short: bool = False) -> str:
+    """A run's swept values, `train.learning_rate=0.001 recipe_config.lora_r=8` (`run list --sweep`,
+    `run show`, the Runs view); `short` drops the sections where no two keys share a name
+    (`learning_rate=0.001 lora_r=8`), for a table cell."""
+    names = [key.partition(".")[2] or key for key in values]
+    plain = short and len(set(names)) == len(names)
+    return " ".join(f"{name if plain else key}={value_text(value)}"
+                    for key, name, value in zip(values, names, values.values(), strict=True))
+
+
 def _texts(axes: Sequence[SweepAxis]) -> list[dict[str, str]]:
     return [dict(zip([a.key for a in axes], texts, strict=True)) for texts in itertools.product(*(a.texts for a in axes))]
 
@@ -141,9 +155,9 @@ def sweep_configs(data: dict[str, Any], axes: Sequence[SweepAxis], *, fixed: Seq
 
 def sweepable_fields(recipe: str) -> list[SweepField]:
     """The settings of the shared sections and `recipe`'s section that take numbers, choices or
-    switches, with their defaults and ranges (what the setup form's sweep panel offers)."""
+    switches, with their ranges (what the setup form's sweep panel offers)."""
     from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
-    from spark_trainer.recipes.registry import describe_fields, get_recipe
+    from spark_trainer.recipes.registry import describe_fields, get_recipe, interval_text
 
     models = (("train", TrainConfig), ("recipe_config", get_recipe(recipe).config_model), ("eval", EvalConfig),
               ("checkpoint", CheckpointConfig))
@@ -153,8 +167,8 @@ def sweepable_fields(recipe: str) -> list[SweepField]:
             kind = _kind(info["type"])
             if kind is None:
                 continue
-            found.append(SweepField(f"{section}.{info['name']}", kind, info["default"],
-                                    tuple(info.get("choices", ())), info["help"], _bounds(info)))
+            found.append(SweepField(f"{section}.{info['name']}", kind, tuple(info.get("choices", ())),
+                                    info["help"], interval_text(info)))
     return found
 
 
@@ -166,10 +180,3 @@ def _kind(type_name: str) -> str | None:
         return "float" if "float" in parts else "int"
     return None
 
-
-def _bounds(info: dict[str, Any]) -> str:
-    low = f"[{info['min']}" if "min" in info else (f"({info['min_exclusive']}" if "min_exclusive" in info else "")
-    high = f"{info['max']}]" if "max" in info else (f"{info['max_exclusive']})" if "max_exclusive" in info else "")
-    if not low and not high:
-        return ""
-    return f"{low or '(-inf'}, {high or 'inf)'}"

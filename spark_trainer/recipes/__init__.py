@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from spark_trainer.recipes.registry import RecipeSpec, describe_fields, get_recipe, list_recipes, registry
+from spark_trainer.recipes.registry import (
+    RecipeSpec,
+    describe_fields,
+    get_recipe,
+    interval_text,
+    list_recipes,
+    registry,
+)
 
-__all__ = ["RecipeSpec", "describe_fields", "get_recipe", "list_recipes", "registry"]
+__all__ = ["RecipeSpec", "describe_fields", "get_recipe", "interval_text", "list_recipes", "registry"]

@@ -249,6 +249,16 @@ def describe_fields(model: type[BaseModel]) -> list[dict[str, Any]]:
     return described
 
 
+def interval_text(field: dict[str, Any]) -> str:
+    """A described field's numeric range as an interval, `[1, 1024]`, `(0, 1.0]`, `[0, inf)`; "" when
+    it has none. `recipes NAME` and the setup form's sweep box both show it."""
+    low = f"[{field['min']}" if "min" in field else (f"({field['min_exclusive']}" if "min_exclusive" in field else "")
+    high = f"{field['max']}]" if "max" in field else (f"{field['max_exclusive']})" if "max_exclusive" in field else "")
+    if not low and not high:
+        return ""
+    return f"{low or '(-inf'}, {high or 'inf)'}"
+
+
 def _choices(annotation: Any) -> tuple[Any, ...]:
     import typing
 

@@ -3,8 +3,9 @@ own; its name, experiment and values live on its runs (see `runs.create`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -20,6 +21,15 @@ class SweepSummary:
     recipe: str
     num_runs: int
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class ExperimentSweep:
+    """A sweep of one experiment: its runs each have their own value of every swept key."""
+
+    name: str
+    num_runs: int
+    values: dict[str, list[Any]] = field(default_factory=dict)  # swept key -> its values, in run order
 
 
 def list_all(store: Store) -> list[SweepSummary]:
@@ -55,3 +65,21 @@ def next_name(store: Store, experiment: str) -> str:
     while f"{experiment}-sweep-{n}" in taken:
         n += 1
     return f"{experiment}-sweep-{n}"
+
+
+def for_experiment(store: Store, experiment_id: int) -> list[ExperimentSweep]:
+    """The sweeps whose runs belong to the experiment, oldest first. The experiment's stored config
+    holds one value of each swept key (the first run's, when the sweep created the experiment);
+    each run's frozen config has its own."""
+    query = (select(RunRow.sweep, RunRow.sweep_values).where(RunRow.experiment_id == experiment_id,
+                                                             RunRow.sweep.is_not(None)).order_by(RunRow.id))
+    found: dict[str, tuple[int, dict[str, list[Any]]]] = {}
+    with store.read() as session:
+        for name, swept in session.execute(query):
+            count, values = found.get(name, (0, {}))
+            for key, value in (swept or {}).items():
+                known = values.setdefault(key, [])
+                if not any(type(v) is type(value) and v == value for v in known):  # 1 and True stay apart
+                    known.append(value)
+            found[name] = (count + 1, values)
+    return [ExperimentSweep(name, count, values) for name, (count, values) in found.items()]

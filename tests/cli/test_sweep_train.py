@@ -104,3 +104,33 @@ def test_wait_exits_1_when_a_run_of_the_sweep_did_not_complete(store: Store, cli
     assert lines[2].split() == ["1", str(good), "completed", "1", "0.75"]
     assert lines[3].split() == ["-", str(bad), "failed", "2", "-"]
     assert lines[4] == f"run {bad} ended failed: CUDA error: boom"
+
+
+def test_a_swept_experiment_does_not_pass_off_one_runs_values_as_its_own(store: Store, run_file: Path, cli) -> None:
+    """`exp show` printed the experiment a sweep shares with its first run's learning rate and rank, as
+    if they were the experiment's: the sweep is now listed and each swept setting says it was swept.
+    `run show` gives each run's own values and `run start EXP` says which values it trains."""
+    queued = cli("train", str(run_file), "--sweep", "train.learning_rate=1e-3,2e-2", "--sweep",
+                 "recipe_config.lora_r=4,8")
+    assert queued.code == 0, queued.err
+    shown = cli("exp", "show", "tiny")
+    assert "sweeps      tiny-sweep-1 (4 runs: train.learning_rate, recipe_config.lora_r)" in shown.out
+    lines = [line.strip() for line in shown.out.splitlines()]
+    assert "learning_rate: 0.001  # swept by tiny-sweep-1: 0.001, 0.02; each run has its own (run show ID)" in lines
+    assert "lora_r: 4  # swept by tiny-sweep-1: 4, 8; each run has its own (run show ID)" in lines
+    assert "seed: 42" in lines and "batch_size: 4" in lines  # not swept: no note
+    data = cli("--json", "exp", "show", "tiny").json()
+    assert data["config"]["train"]["learning_rate"] == 1e-3 and data["num_runs"] == 4
+    assert data["sweeps"] == [{"name": "tiny-sweep-1", "num_runs": 4,
+                               "values": {"train.learning_rate": [1e-3, 2e-2], "recipe_config.lora_r": [4, 8]}}]
+
+    run = cli("run", "show", "4")
+    assert "sweep           tiny-sweep-1: train.learning_rate=0.02 recipe_config.lora_r=8" in run.out
+    listed = cli("run", "list", "--sweep", "tiny-sweep-1").out
+    assert "train.learning_rate=0.001 recipe_config.lora_r=8" in listed
+
+    started = cli("run", "start", "tiny")
+    assert started.code == 0, started.err
+    assert ("note: experiment 'tiny' was swept by tiny-sweep-1; this run trains its stored config: "
+            "train.learning_rate=0.001 recipe_config.lora_r=4") in started.err
+    assert runs.get(store, 5).sweep is None

@@ -1,5 +1,5 @@
-"""The setup form's sweep panel: one setting, several values, checked as `train --sweep` checks them,
-queued into the real store, then opened in the compare page."""
+"""The setup form's sweep panel: one or more settings, several values each, checked as `train --sweep`
+checks them, queued into the real store (one run per combination), then opened in the compare page."""
 
 from __future__ import annotations
 
@@ -26,15 +26,17 @@ def _shot(widget, name: str, tmp_path: Path, qtbot) -> None:
 def test_a_sweep_of_learning_rates_is_queued_and_opens_in_compare(store, ctx, qtbot, tmp_path) -> None:
     view = _ready_form(store, ctx, qtbot, tmp_path)
     panel = view.sweep
-    assert panel.field.currentText() == "train.learning_rate"  # the usual first sweep
-    assert "recipe_config.class_weights" in [panel.field.itemText(i) for i in range(panel.field.count())]
+    row = panel.rows[0]
+    assert row.field.currentText() == "train.learning_rate"  # the usual first sweep
+    assert "recipe_config.class_weights" in [row.field.itemText(i) for i in range(row.field.count())]
+    assert not row.remove.isEnabled()  # a sweep sweeps something
 
-    panel.values.setText("1e-4, -1")  # the same check and words as the CLI's
+    row.values.setText("1e-4, -1")  # the same check and words as the CLI's
     assert panel.status.text() == "sweep train.learning_rate=-1: got -1; Input should be greater than 0"
     assert not panel.queue.isEnabled()
     _shot(view.sweep, "setup-sweep-bad-value.png", tmp_path, qtbot)
 
-    panel.values.setText("1e-4, 3e-4, 1e-3")
+    row.values.setText("1e-4, 3e-4, 1e-3")
     assert panel.status.text() == "3 runs: train.learning_rate = 1e-4, 3e-4, 1e-3"
     assert panel.queue.isEnabled() and panel.queue.text() == "Queue sweep (3 runs)"
     _shot(view, "setup-sweep.png", tmp_path, qtbot)
@@ -51,17 +53,18 @@ def test_a_sweep_of_learning_rates_is_queued_and_opens_in_compare(store, ctx, qt
     _shot(view, "setup-sweep-queued.png", tmp_path, qtbot)
     with qtbot.waitSignal(ctx.navigate_requested) as asked:
         panel.compare.click()
-    assert asked.args == ["runs", [1, 2, 3]]  # the Runs view opens a list of ids in its compare page
+    assert asked.args == ["runs", {"sweep": "sentiment-sweep-1"}]  # the Runs view compares a sweep's runs
 
 
 def test_choices_are_ticked_and_a_form_that_cannot_launch_cannot_sweep(store, ctx, qtbot, tmp_path) -> None:
     view = _ready_form(store, ctx, qtbot, tmp_path)
     panel = view.sweep
-    panel.field.setCurrentText("recipe_config.class_weights")
-    assert not panel.values.isVisible()
-    panel.check_choice("none")
+    row = panel.rows[0]
+    row.field.setCurrentText("recipe_config.class_weights")
+    assert not row.values.isVisible()
+    row.check_choice("none")
     assert not panel.queue.isEnabled() and "two or more values" in panel.status.text()
-    panel.check_choice("balanced")
+    row.check_choice("balanced")
     assert panel.status.text() == "2 runs: recipe_config.class_weights = none, balanced"
     assert panel.queue.isEnabled()
     _shot(view, "setup-sweep-choices.png", tmp_path, qtbot)
@@ -81,3 +84,57 @@ def test_choices_are_ticked_and_a_form_that_cannot_launch_cannot_sweep(store, ct
     assert not view.launch.isEnabled() and not panel.queue.isEnabled()
     assert panel.queue_sweep() is None
     assert runs.list_all(store) == []
+
+
+def test_two_settings_queue_their_cross_product(store, ctx, qtbot, tmp_path) -> None:
+    """The box took one setting where `train --sweep` takes several: a row per setting, the number of
+    runs of their cross product, the CLI's one-line errors, and every combination queued."""
+    view = _ready_form(store, ctx, qtbot, tmp_path)
+    panel = view.sweep
+    lr = panel.rows[0]
+    lr.values.setText("1e-4, 1e-3")
+    rank = panel.add_row()
+    assert rank.field.currentText() == "recipe_config.lora_r"  # the usual second setting
+    assert lr.remove.isEnabled() and rank.remove.isEnabled()
+    assert panel.status.text() == "Give two or more values of recipe_config.lora_r."
+    assert not panel.queue.isEnabled()
+
+    rank.values.setText("4, 8, 16")
+    assert panel.status.text() == ("6 runs (2 × 3):\ntrain.learning_rate = 1e-4, 1e-3\n"
+                                   "recipe_config.lora_r = 4, 8, 16")
+    assert panel.queue.text() == "Queue sweep (6 runs)" and panel.queue.isEnabled()
+    _shot(view.sweep, "setup-sweep-two-settings.png", tmp_path, qtbot)
+
+    rank.values.setText("4, 0")  # one value alone is named, in the CLI's words
+    assert panel.status.text().startswith("sweep recipe_config.lora_r=0: ")
+    assert not panel.queue.isEnabled()
+    rank.field.setCurrentText("train.learning_rate")
+    rank.values.setText("1e-2, 1e-1")
+    assert panel.status.text() == "sweep train.learning_rate: swept twice; give all its values in one --sweep"
+    rank.field.setCurrentText("train.seed")
+    rank.values.setText(", ".join(str(i) for i in range(33)))  # 2 x 33
+    assert panel.status.text() == "sweep: 2 x 33 values make 66 runs; a sweep queues at most 64"
+    assert not panel.queue.isEnabled() and panel.queue.text() == "Queue sweep"
+
+    rank.values.setText("1, 2")
+    seed = panel.add_row("recipe_config.class_weights")
+    assert panel.status.text() == "Give two or more values of recipe_config.class_weights."
+    panel.remove_row(seed)
+    assert [r.field.currentText() for r in panel.rows] == ["train.learning_rate", "train.seed"]
+    assert panel.status.text().startswith("4 runs (2 × 2):")
+    task = panel.queue_sweep()
+    assert task is not None
+    qtbot.waitUntil(lambda: not panel.busy(), timeout=15_000)
+    queued = runs.list_all(store, sweep="sentiment-sweep-1")
+    assert sorted((r.sweep_values["train.learning_rate"], r.sweep_values["train.seed"]) for r in queued) == [
+        (1e-4, 1), (1e-4, 2), (1e-3, 1), (1e-3, 2)]
+    assert view.banner.text() == f"Sweep sentiment-sweep-1: runs {', '.join(str(r.id) for r in sorted(queued, key=lambda r: r.id))} queued"
+
+
+def test_a_new_recipe_keeps_each_rows_setting_where_it_has_it(store, ctx, qtbot, tmp_path) -> None:
+    view = _ready_form(store, ctx, qtbot, tmp_path)
+    panel = view.sweep
+    panel.add_row("recipe_config.class_weights")
+    panel.set_recipe("causal-lm")  # no class weights: the row takes a setting no row has
+    keys = [r.field.currentText() for r in panel.rows]
+    assert keys == ["train.learning_rate", "recipe_config.lora_r"]

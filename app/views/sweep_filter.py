@@ -1,0 +1,76 @@
+"""The Runs list's Sweep filter: every sweep the home's runs belong to, newest first, and the cells
+that show a run's swept values (`spark-trainer run list --sweep NAME` in the GUI)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QWidget
+
+from spark_trainer.config.sweep import values_text
+from spark_trainer.store.entities import Run
+
+ALL = "all runs"
+NAME_WIDTH = 140  # px: a long sweep name is elided in the middle (its "-sweep-N" stays) so the filters fit 1024 px
+
+
+def swept_cell(run: Run) -> str:
+    """`learning_rate=0.001 lora_r=8`; "" for a run no sweep queued."""
+    return values_text(run.sweep_values, short=True) if run.sweep else ""
+
+
+def swept_tip(run: Run) -> str | None:
+    return f"sweep {run.sweep}: {values_text(run.sweep_values)}" if run.sweep else None
+
+
+def swept_sort(run: Run) -> tuple[Any, ...] | None:
+    """A sweep's runs together, in the order of their values (numbers as numbers); others last."""
+    if not run.sweep:
+        return None
+    return (run.sweep, *((0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v))
+                         for v in run.sweep_values.values()))
+
+
+class SweepFilterBox(QComboBox):
+    """"all runs", then each sweep's name with its number of runs; `current()` is the chosen sweep."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # sweeps come later
+        self.setToolTip("Only one sweep's runs (queued by the setup form's Sweep box or `train --sweep`)")
+        self._shown: list[tuple[str, int]] = []
+        self.addItem(ALL, None)
+
+    def current(self) -> str | None:
+        return self.currentData()
+
+    def set_runs(self, all_runs: Sequence[Run]) -> None:
+        """List the sweeps of `all_runs` (newest first), keeping the chosen one while it has runs
+        ("all runs" once it has none). Emits nothing: the caller filters with `current()` next."""
+        counts = Counter(r.sweep for r in all_runs if r.sweep)
+        order = list(dict.fromkeys(r.sweep for r in sorted(all_runs, key=lambda r: -r.id) if r.sweep))
+        shown = [(name, counts[name]) for name in order]
+        if shown == self._shown:
+            return
+        self._shown = shown
+        chosen = self.current()
+        self.blockSignals(True)
+        self.clear()
+        self.addItem(ALL, None)
+        metrics = self.fontMetrics()
+        for name, count in shown:
+            self.addItem(f"{metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, NAME_WIDTH)} ({count} runs)", name)
+            self.setItemData(self.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
+        index = self.findData(chosen) if chosen is not None else 0
+        self.setCurrentIndex(max(index, 0))
+        self.blockSignals(False)
+
+    def choose(self, name: str) -> bool:
+        """Select sweep `name`; False when no run of the list belongs to it."""
+        index = self.findData(name)
+        if index >= 0:
+            self.setCurrentIndex(index)
+        return index >= 0
