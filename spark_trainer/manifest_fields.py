@@ -22,7 +22,8 @@ NAMED = 5  # rows named per field that some rows leave empty
 
 
 def is_filled(value: Any) -> bool:
-    """A value a recipe can use: not None or NaN, not blank text, not an empty list or mapping."""
+    """A value a recipe can use: not None or NaN, not blank text, not an empty list or mapping. The one
+    rule for "empty": the counts here, and the classification recipes' and evaluation's empty label."""
     if value is None:
         return False
     if type(value) is str:  # the common case first: ingestion asks this of every value of every row
