@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
-from spark_trainer.images import open_rgb
+from spark_trainer.images import decode_problem, open_rgb
 from spark_trainer.manifest_fields import is_filled
 from spark_trainer.models.loading import resolve_for_run
 from spark_trainer.recipes import classification as cls
@@ -190,7 +190,7 @@ class ImageClassificationRecipe:
         return True
 
     def _decodes(self, path: str) -> bool:
-        _size, problem = image_rows.decode_problem(path, quick=True)
+        _size, problem = decode_problem(path, quick=True)
         if problem:
             self.skipped.append((path, problem))
         return not problem

@@ -5,7 +5,7 @@ by every image recipe: image-classification (`image_column` + `label_column`) an
 Rows come from an ingested text dataset (its manifest's `record` rows), or from the CSV/TSV/JSONL
 file itself. A relative image path is relative to the file's folder (for an ingested dataset: the
 folder of the first path it was ingested from, as its report.json records). Whether an image
-exists and decodes is checked later, while preparing (`decode_problem`): one that does not is
+exists and decodes is checked later, while preparing (`images.decode_problem`): one that does not is
 skipped and listed in the run's report, never a crash mid-epoch.
 """
 
@@ -82,33 +82,6 @@ def image_path(base: Path, value: Any) -> str:
     """The absolute path an image column's value names (relative to `base`; `~` expanded)."""
     candidate = Path(str(value)).expanduser()
     return str(candidate if candidate.is_absolute() else base / candidate)
-
-
-def decode_problem(path: str | Path, *, quick: bool = False) -> tuple[tuple[int, int], str]:
-    """((width, height) as a viewer shows it, "") once the image at `path` decoded in full, else
-    ((0, 0), why not): the file is missing, a folder, or not an image Pillow decodes.
-
-    `quick`: a JPEG decodes at a fraction of its size (every byte is still read: a truncated file
-    still fails); the size returned is the file's all the same.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    from spark_trainer.images import large_images_allowed, upright_size
-
-    target = Path(path)
-    if not target.exists():
-        return (0, 0), "no such file"
-    if target.is_dir():
-        return (0, 0), "is a folder, not an image"
-    try:
-        with large_images_allowed(), Image.open(target) as image:
-            size = upright_size(image)  # from the header: a draft below decodes smaller
-            if quick:
-                image.draft("RGB", (64, 64))
-            image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        return (0, 0), f"does not decode: {exc or type(exc).__name__}"
-    return size, ""
 
 
 def source_folder(dataset_dir: Path) -> Path:

@@ -234,7 +234,7 @@ def test_a_csv_of_image_paths_and_captions_trains(tiny_sd, store, tmp_path):
     report = json.loads(next(p for k, p, _ in rep.artifacts if k == "eval_report").read_text())
     skipped = {s["source"]: s["reason"] for s in report["skipped_images"]}
     assert skipped.keys() == {"pairs.csv:12", "pairs.csv:13"}, skipped
-    assert skipped["pairs.csv:12"] == "no such file" and skipped["pairs.csv:13"].startswith("does not decode")
+    assert skipped["pairs.csv:12"] == "no such file" and skipped["pairs.csv:13"].startswith("undecodable image: ")
     assert any("2 images skipped" in line and "pairs.csv:12 (no such file)" in line for line in rep.logs), rep.logs
     assert (outcome.final_path / "pytorch_lora_weights.safetensors").is_file()
 
