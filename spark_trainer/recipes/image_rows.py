@@ -11,7 +11,6 @@ skipped and listed in the run's report, never a crash mid-epoch.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +49,7 @@ def read_text_rows(data_path: Path, val_fraction: float) -> tuple[list[TextRow],
     Raises:
         BadInput: an unreadable file, a line that is not JSON (naming it), no rows.
     """
-    from spark_trainer.training.data import read_records
+    from spark_trainer.training.data import hash_split, read_records
 
     data_path = Path(data_path)
     if data_path.suffix.lower() in (".csv", ".tsv") and data_path.is_file():
@@ -60,7 +59,7 @@ def read_text_rows(data_path: Path, val_fraction: float) -> tuple[list[TextRow],
                 table = list(reader)
         except (OSError, UnicodeDecodeError) as exc:
             raise BadInput(f"cannot read {data_path}: {exc}") from None
-        rows = [TextRow(row, f"{data_path.name}:{n + first}", _hash_split(row, val_fraction))
+        rows = [TextRow(row, f"{data_path.name}:{n + first}", hash_split(row, val_fraction, ascii_escaped=True))
                 for n, row in enumerate(table)]
         return rows, data_path.parent
     base = source_folder(data_path) if data_path.is_dir() else data_path.parent
@@ -94,8 +93,3 @@ def source_folder(dataset_dir: Path) -> Path:
         first = Path(sources[0])
         return first if first.is_dir() else first.parent
     return dataset_dir
-
-
-def _hash_split(row: dict[str, Any], val_fraction: float) -> str:
-    digest = hashlib.sha256(json.dumps(row, sort_keys=True).encode()).hexdigest()
-    return "val" if int(digest[:15], 16) / 16**15 < val_fraction else "train"
