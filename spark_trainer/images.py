@@ -4,7 +4,8 @@ Photos from phones and cameras store the pixels sideways with an EXIF orientatio
 turns them, and so must training. Other modes need care too: Pillow's plain `convert("RGB")` clips
 a 16-bit greyscale PNG to white and shows the colour hidden under transparent pixels (often black).
 Every place that decodes a user's image for training, evaluation or the playground goes through
-`open_rgb`; ingestion records `upright_size`.
+`open_rgb`; ingestion records `upright_size`. Ingestion and the image recipes check that an image
+is whole with `decode_problem`.
 """
 
 from __future__ import annotations
@@ -58,6 +59,44 @@ def open_rgb(path: str | Path) -> Any:
     with large_images_allowed(), Image.open(path) as image:
         image.load()
         return to_rgb(image)
+
+
+def decode_problem(path: str | Path, *, quick: bool = False, verify: bool = False,
+                   max_pixels: int | None = None) -> tuple[tuple[int, int], str]:
+    """((width, height) as a viewer shows it, "") once every byte of the image at `path` decoded, else
+    (the size or (0, 0), why not): no such file, a folder, too large, or not an image Pillow decodes.
+    Ingestion's gate and the image recipes' preparation both ask this, so they refuse alike.
+
+    `quick`: decoding is the check that the file is whole (truncated or corrupt data fails), not a need
+    for the pixels: a JPEG is decoded at an eighth of its size, in grey, which reads every byte of it
+    but spends a 64th of the memory (a 24-megapixel photo: 1 MB, not 72 MB). Other formats decode in
+    full. `verify`: Pillow's structural check first (chunk checksums). `max_pixels`: a larger image is
+    refused from its header, before decoding.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    target = Path(path)
+    if not target.exists():
+        return (0, 0), "no such file"
+    if target.is_dir():
+        return (0, 0), "is a folder, not an image"
+    try:
+        if verify:
+            with large_images_allowed(), Image.open(target) as image:
+                image.verify()
+        with large_images_allowed(), Image.open(target) as image:  # verify() spends the image; load() catches truncation
+            width, height = upright_size(image)  # from the header: a phone photo's pixels lie sideways under an EXIF turn
+            if max_pixels is not None and width * height > max_pixels:
+                return (width, height), (f"image too large: {width}x{height} pixels; the limit is "
+                                         f"{max_pixels:,} pixels")
+            if quick:
+                image.draft("L", (1, 1))
+            image.load()
+    except Image.DecompressionBombError:
+        return (0, 0), f"image too large: over {2 * Image.MAX_IMAGE_PIXELS:,} pixels, more than Pillow opens"
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        return (0, 0), f"undecodable image: {exc or type(exc).__name__}"
+    return (width, height), ""
 
 
 @contextmanager

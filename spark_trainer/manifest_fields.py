@@ -2,13 +2,14 @@
 the whole dataset (a caption on every image? a label on every row?) without reading it.
 
 Ingestion counts as it accepts rows and stores the summary with the dataset (`Dataset.meta["fields"]`);
-a dataset ingested before that, or whose manifest changed since, is counted by reading at most
-`SCAN_ROWS` rows or `SCAN_BYTES` bytes of its manifest (a bounded scan: the setup form stays quick).
+a dataset ingested before that, or whose manifest changed since, is counted once, off the GUI
+thread, and the summary stored with it then (`spark_trainer.recipes.fit.dataset_facts`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -17,13 +18,12 @@ from typing import Any
 
 BOOKKEEPING = ("split", "sha256", "source", "path", "width", "height")  # every image row has these
 MAX_FIELDS = 256  # distinct fields counted; more (keys that are ids...) and no summary is kept
-SCAN_ROWS = 1000  # about 25 ms on a busy 2-core machine: the setup form stays quick with many old datasets
-SCAN_BYTES = 2**20
 NAMED = 5  # rows named per field that some rows leave empty
 
 
 def is_filled(value: Any) -> bool:
-    """A value a recipe can use: not None or NaN, not blank text, not an empty list or mapping."""
+    """A value a recipe can use: not None or NaN, not blank text, not an empty list or mapping. The one
+    rule for "empty": the counts here, and the classification recipes' and evaluation's empty label."""
     if value is None:
         return False
     if type(value) is str:  # the common case first: ingestion asks this of every value of every row
@@ -85,50 +85,40 @@ class FieldTally:
         if len(self._first) < NAMED:
             self._first.append((source, names))
 
-    def summary(self, manifest_bytes: int) -> dict[str, Any] | None:
+    def summary(self, manifest_bytes: int) -> dict[str, Any]:
         """What the dataset keeps: the counts, the first rows lacking each field some rows lack, and
-        the manifest's size they describe (a manifest edited since is counted again). None when there
-        were too many fields to count."""
+        the manifest's size they describe (a manifest edited since is counted again). With too many
+        fields to count, only that (`overflow`): the fields are unknown, and known to be, so nothing
+        counts the manifest again."""
         if self.overflow:
-            return None
+            return {"rows": self.rows, "overflow": True, "manifest_bytes": manifest_bytes}
         lacking = {k: v for k, v in sorted(self.lacking.items()) if v and self.filled[k] < self.rows}
         return {"rows": self.rows, "filled": dict(sorted(self.filled.items())), "lacking": lacking,
                 "manifest_bytes": manifest_bytes}
 
 
-@dataclass(frozen=True)
-class Counted:
-    """Counts over `rows` rows; `whole` False: only the first `rows` rows of a longer manifest."""
-
-    rows: int
-    filled: dict[str, int]
-    whole: bool = True
-    lacking: dict[str, list[str]] = field(default_factory=dict)  # the first rows without a field
-
-
-def stored_counts(summary: Any, manifest_bytes: int) -> Counted | None:
-    """The counts a dataset stored at ingestion, if they still describe its manifest."""
+def describes(summary: Any, manifest_bytes: int) -> bool:
+    """Whether `summary` (what a dataset stored, `Dataset.meta["fields"]`) counts the manifest as it is
+    now: well formed, and counted at its present size (a manifest edited since is counted again)."""
     if not isinstance(summary, Mapping) or summary.get("manifest_bytes") != manifest_bytes:
-        return None
-    rows, filled = summary.get("rows"), summary.get("filled")
-    if not isinstance(rows, int) or not isinstance(filled, Mapping):
-        return None
-    lacking = summary.get("lacking")
-    named = {str(k): [str(s) for s in v] for k, v in lacking.items() if isinstance(v, list)} \
-        if isinstance(lacking, Mapping) else {}
-    return Counted(rows, {str(k): int(v) for k, v in filled.items() if isinstance(v, int)}, lacking=named)
+        return False
+    if summary.get("overflow") is True:
+        return isinstance(summary.get("rows"), int)
+    return isinstance(summary.get("rows"), int) and isinstance(summary.get("filled"), Mapping)
 
 
-def scan_counts(manifest: Path, max_rows: int = SCAN_ROWS, max_bytes: int = SCAN_BYTES) -> Counted | None:
-    """Counts over the manifest's first `max_rows` rows (or `max_bytes` bytes); None when a row read
-    is not a JSON object (the recipe's full data check says what is wrong)."""
+def count_manifest(manifest: Path) -> dict[str, Any] | None:
+    """The summary ingestion stores (`FieldTally.summary`), counted over every row of an existing
+    manifest: for a dataset ingested before the counts were stored, or whose manifest changed since.
+    None when a row is not a JSON object (the recipe's full data check names it).
+
+    Raises:
+        OSError, UnicodeDecodeError: the manifest cannot be read.
+    """
     tally = FieldTally()
-    read = 0
     with open(manifest, encoding="utf-8") as fh:
+        size = os.fstat(fh.fileno()).st_size  # what is counted: a manifest growing meanwhile no longer matches
         for line in fh:
-            if tally.rows >= max_rows or read >= max_bytes:
-                return Counted(tally.rows, dict(tally.filled), whole=False, lacking=tally.lacking)
-            read += len(line)
             if not line.strip():
                 continue
             try:
@@ -138,4 +128,4 @@ def scan_counts(manifest: Path, max_rows: int = SCAN_ROWS, max_bytes: int = SCAN
             if not isinstance(row, dict):
                 return None
             tally.add(row)
-    return Counted(tally.rows, dict(tally.filled), lacking=tally.lacking)
+    return tally.summary(size)

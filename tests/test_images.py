@@ -55,3 +55,21 @@ def test_other_modes_come_out_rgb(tmp_path: Path) -> None:
     r, g, b = open_rgb(tmp_path / "print.jpg").getpixel((4, 4))
     assert r > 200 and g < 60 and b < 60
     assert open_rgb(tmp_path / "anim.gif").getpixel((0, 0)) == (255, 0, 0)  # the first frame
+
+
+def test_ingestion_and_training_refuse_a_broken_image_alike(tmp_path: Path) -> None:
+    """Ingestion's gate and the image recipes' preparation had a copy each of this check."""
+    from spark_trainer.images import decode_problem
+
+    whole = tmp_path / "whole.jpg"
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(whole, quality=90)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    (tmp_path / "fake.png").write_text("not an image")
+    for quick in (False, True):
+        assert decode_problem(whole, quick=quick) == ((64, 48), "")
+        assert decode_problem(cut, quick=quick)[1].startswith("undecodable image: ")  # a draft still reads every byte
+    assert decode_problem(tmp_path / "fake.png", verify=True)[1].startswith("undecodable image: ")
+    assert decode_problem(tmp_path / "gone.png") == ((0, 0), "no such file")
+    assert decode_problem(tmp_path) == ((0, 0), "is a folder, not an image")
+    assert decode_problem(whole, max_pixels=1000) == ((64, 48), "image too large: 64x48 pixels; the limit is 1,000 pixels")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from spark_trainer.manifest_fields import FieldTally, is_filled, scan_counts, stored_counts
+from spark_trainer.manifest_fields import FieldTally, count_manifest, describes, is_filled
 
 
 def test_counts_name_the_first_rows_without_a_field_even_before_it_first_appears() -> None:
@@ -20,21 +20,23 @@ def test_counts_name_the_first_rows_without_a_field_even_before_it_first_appears
                                    "label": ["t.csv:2"], "n": ["0.png", "1.png", "2.png", "3.png", "4.png"],
                                    "path": ["0.png", "1.png", "2.png", "3.png", "4.png"]},
                        "manifest_bytes": 123}
-    counted = stored_counts(summary, 123)
-    assert counted is not None and counted.filled["caption"] == 4 and counted.lacking["label"] == ["t.csv:2"]
-    assert stored_counts(summary, 124) is None  # the manifest changed since: counted again
-    assert stored_counts(None, 123) is None and stored_counts({"rows": "x"}, 123) is None
+    assert describes(summary, 123)
+    assert not describes(summary, 124)  # the manifest changed since: counted again
+    assert not describes(None, 123) and not describes({"rows": "x", "filled": {}, "manifest_bytes": 123}, 123)
     assert [is_filled(v) for v in (0, False, "a", " ", None, [], {}, float("nan"))] == [
         True, True, True, False, False, False, False, False]
 
 
-def test_too_many_fields_keep_no_summary_and_a_scan_stops_at_its_bound(tmp_path: Path) -> None:
+def test_too_many_fields_are_stored_as_such_and_a_manifest_is_counted_to_its_end(tmp_path: Path) -> None:
     tally = FieldTally()
     tally.add({"record": {f"k{i}": 1 for i in range(300)}})
-    assert tally.overflow and tally.summary(1) is None
+    assert tally.overflow and tally.summary(1) == {"rows": 1, "overflow": True, "manifest_bytes": 1}
+    assert describes(tally.summary(1), 1)  # stored: known to be uncountable, so never counted again
     manifest = tmp_path / "manifest.jsonl"
-    manifest.write_text("".join(json.dumps({"record": {"text": "t", "label": i}}) + "\n" for i in range(30)))
-    assert scan_counts(manifest, max_rows=10).rows == 10 and not scan_counts(manifest, max_rows=10).whole
-    assert scan_counts(manifest).filled == {"text": 30, "label": 30} and scan_counts(manifest).whole
+    manifest.write_text("".join(json.dumps({"record": {"text": "t", "label": i or ""}}) + "\n" for i in range(3000)))
+    counted = count_manifest(manifest)
+    assert counted == {"rows": 3000, "filled": {"label": 2999, "text": 3000}, "lacking": {"label": ["row 1"]},
+                       "manifest_bytes": manifest.stat().st_size}
+    assert describes(counted, manifest.stat().st_size)
     manifest.write_text('{"record": {"text": "t"}}\nnot json\n')
-    assert scan_counts(manifest) is None  # the recipe's full data check names the line
+    assert count_manifest(manifest) is None  # the recipe's full data check names the line

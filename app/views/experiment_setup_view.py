@@ -32,10 +32,9 @@ from app.forms.cells import ERROR_STYLE, error_label, with_button, with_error
 from app.forms.model_form import ModelForm
 from app.views.base import BaseView
 from app.views.memory_panel import MemoryEstimatePanel
-from app.views.model_sources import offered_models
 from app.views.run_actions import outdated
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
-from app.views.setup_choices import dataset_choices, fill_choices, model_choices
+from app.views.setup_choices import SetupChoicesMixin
 from app.views.setup_files import SetupFilesMixin
 from app.views.sweep_panel import SweepPanel
 from app.wheel_guard import guard_wheel
@@ -43,14 +42,13 @@ from app.widgets import MessageBanner
 from app.workers import Task, pending
 from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
 from spark_trainer.errors import BadInput, SparkError
-from spark_trainer.recipes.fit import DataFacts, dataset_facts
 from spark_trainer.recipes.registry import get_recipe, list_recipes
 from spark_trainer.store.store import Store
 
 CHECK_DELAY_MS = 150  # the store and disk checks wait for a pause in typing
 
 
-class ExperimentSetupView(SetupFilesMixin, BaseView):
+class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
     title = "Experiment setup"
 
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -95,9 +93,7 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
         self._check_delay.setSingleShot(True)
         self._check_delay.setInterval(CHECK_DELAY_MS)
         self._check_delay.timeout.connect(self._start_check)
-        self._models_task: Task | None = None
-        self._models: list[tuple[str, dict[str, str]]] = []  # (model, why each recipe cannot use it)
-        self._facts: dict[tuple[int, str], DataFacts] = {}  # per dataset: its stored field counts, read once
+        self._init_choices()
         ctx.model.projects.projects_reset.connect(self._on_projects)  # bound methods: see datasets_view
         ctx.model.datasets.datasets_reset.connect(self._on_datasets)
         ctx.model.runs.runs_updated.connect(self._on_runs)
@@ -188,13 +184,6 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
         side.addWidget(self.export_cluster)
         return side
 
-    def open_cluster_export(self) -> QWidget:
-        from app.views.cluster_export_dialog import ClusterExportDialog
-
-        dialog = ClusterExportDialog(self.store, self.ctx, self.config_data(), self)
-        dialog.show()
-        return dialog
-
     # --- data ----------------------------------------------------------------------------------
     def refresh(self) -> None:
         """Projects and datasets from the model; model folders are listed on the pool."""
@@ -213,66 +202,9 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
         self._name_dataset_ref()
         self.revalidate()
 
-    def _fill_projects(self) -> None:
-        names = [p.name for p in self.ctx.model.projects.projects]
-        current = self.project.currentText() or (names[-1] if names else "default")
-        self.project.blockSignals(True)
-        self.project.clear()
-        self.project.addItems(names or ["default"])
-        self.project.setCurrentText(current)
-        self.project.blockSignals(False)
-
-    def _list_models(self) -> None:
-        models_dir = self.store.home.models_dir
-        task = Task(lambda _ctx: offered_models(models_dir), owner=self, name="model-folders")
-        task.signals.succeeded.connect(self._on_models)
-        self._models_task = self.ctx.tasks.start(task, self.ctx.pool)
-
-    def _on_models(self, found: list[tuple[str, dict[str, str]]]) -> None:
-        self._models = found
-        self._fill_models()
-
-    def _fill_models(self) -> None:
-        fill_choices(self.base_model, model_choices(self._models, self.recipe.currentText()))
-
-    def _fill_datasets(self) -> None:
-        found = self.ctx.model.datasets.of_project(self.project.currentText())  # a new project has none yet
-        settings = self.forms["recipe_config"].values() if "recipe_config" in self.forms else {}
-        fill_choices(self.dataset, dataset_choices(found, self._spec(), settings, self._facts_of))
-
-    def _fill_gpus(self) -> None:
-        text = self.gpus.currentText() or "auto"
-        self.gpus.blockSignals(True)
-        self.gpus.clear()
-        self.gpus.addItems(["auto", "cpu"])
-        found = list(self.ctx.gpu_monitor.gpus)
-        lines = []
-        for gpu in found:
-            self.gpus.addItem(str(gpu.index))
-            lines.append(f"GPU {gpu.index} {gpu.name}: {gpu.memory_free / 2**30:.1f} of "
-                         f"{gpu.memory_total / 2**30:.1f} GiB free")
-        if len(found) > 1:
-            self.gpus.addItem(",".join(str(g.index) for g in found))
-        self.gpus.setCurrentText(text)
-        self.gpus.blockSignals(False)
-        self.gpu_info.setText("\n".join(lines) if lines else
-                              "No NVIDIA GPU found: runs train on the CPU (auto picks the CPU).")
-
     def _on_project(self) -> None:
         self._fill_datasets()
         self.revalidate()
-
-    def _spec(self) -> Any:
-        try:
-            return get_recipe(self.recipe.currentText())
-        except (BadInput, AttributeError):  # no recipe chosen yet
-            return None
-
-    def _facts_of(self, ds: Any) -> DataFacts:
-        key = (ds.id, ds.path)
-        if key not in self._facts:
-            self._facts[key] = dataset_facts(ds)
-        return self._facts[key]
 
     def _set_recipe(self, name: str) -> None:
         while self.recipe_layout.count():
@@ -308,21 +240,6 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
             "gpus": self.gpus.currentText().strip() or "auto",
             **{key: form.values() for key, form in self.forms.items()},
         }
-
-    def set_config(self, data: dict[str, Any]) -> None:
-        """Fill the form from a run file mapping (a preset, or a run being cloned)."""
-        if data.get("project"):
-            self.project.setCurrentText(str(data["project"]))
-        if data.get("recipe"):
-            self.recipe.setCurrentText(str(data["recipe"]))
-        self.name.setText(str(data.get("name", "")))
-        self.dataset.setCurrentText(str(data.get("dataset", "")))
-        self.base_model.setCurrentText(str(data.get("base_model", "")))
-        self.gpus.setCurrentText(str(data.get("gpus", "auto")))
-        for key, form in self.forms.items():
-            if isinstance(data.get(key), dict):
-                form.set_values(data[key])
-        self.revalidate()
 
     def revalidate(self) -> None:
         """Show what the form's own values say now; the store and disk checks follow on the pool."""
@@ -397,7 +314,6 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
         self._said_of = self.config_data()
         self.banner.show_message(text, role)
 
-    # --- presets -------------------------------------------------------------------------------
     # --- launch --------------------------------------------------------------------------------
     def launch_run(self) -> Task | None:
         """Validate, freeze and queue the run off the GUI thread; opens the run when it is queued.
@@ -450,24 +366,6 @@ class ExperimentSetupView(SetupFilesMixin, BaseView):
         self._say(f"Launch failed: {message}", "error")
         self.revalidate()
 
-    def open_item(self, payload: Any) -> None:
-        """`{"clone": config}` fills the form from a run's config, under a new name."""
-        if isinstance(payload, dict) and isinstance(payload.get("clone"), dict):
-            data = dict(payload["clone"])
-            data["name"] = f"{data.get('name', 'run')}-copy"
-            self.set_config(data)
-            # A frozen config names its dataset by id: show its name, now or once the model has read it.
-            self._dataset_ref = str(data.get("dataset", ""))
-            self._name_dataset_ref()
-
-    def _name_dataset_ref(self) -> None:
-        ref = self._dataset_ref
-        if ref and self.dataset.currentText() == ref:
-            named = [d.name for d in self.ctx.model.datasets.datasets if str(d.id) == ref]
-            if named:
-                self.dataset.setCurrentText(named[0])
-                self._dataset_ref = ""
-
     def busy(self) -> bool:
         return pending(self._task) or self.memory_panel.busy() or self.sweep.busy() \
-            or self.checking or pending(self._models_task)
+            or self.checking or pending(self._models_task) or self.reading_facts

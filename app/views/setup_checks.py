@@ -96,7 +96,7 @@ def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -
         found = None
     if found is not None:
         try:
-            spec.check_data_fit(dataset_facts(found), f"dataset {found.name!r}",
+            spec.check_data_fit(dataset_facts(store, found), f"dataset {found.name!r}",
                                 data.get("recipe_config"))
         except BadInput as exc:  # a ConfigError
             errors["dataset"] = str(exc).removeprefix("dataset: ")
@@ -133,7 +133,7 @@ def data_errors(store: Store, data: dict[str, Any], folder: Path, answers: dict[
         if len(answers) >= 64:  # a form edited for a long while: forget the old answers
             answers.clear()
         try:
-            check_trainable(config, dataset, str(folder))
+            check_trainable(store, config, dataset, str(folder))
             answers[key] = ""
         except BadInput as exc:  # said next to the dataset's name: its folder need not be repeated
             answers[key] = str(exc).removeprefix("dataset: ").removeprefix(f"dataset {Path(dataset.path)}: ")

@@ -1,8 +1,14 @@
-"""The setup form's Dataset and Base model lists: first what the chosen recipe can use, then the rest
-greyed out (shown, not selectable) with the recipe's reason as the tooltip, in submit's words.
+"""The setup form's lists (Project, Dataset, Base model, GPUs). Dataset and Base model offer first what
+the chosen recipe can use, then the rest greyed out (shown, not selectable) with the recipe's reason
+as the tooltip, in submit's words.
 
 Greyed rather than hidden: a dataset gone from the list looked lost, and a column setting
 (text_column, image_column...) can make it fit; the reason says which setting to change.
+
+Which datasets fit depends on their per-field counts (`spark_trainer.recipes.fit.dataset_facts`),
+read on the pool, never on the GUI thread: a dataset ingested before the counts were stored has its
+whole manifest counted (once; the counts are stored with it). Until its counts come, a dataset is
+judged by its kind alone, and the list is filled again when they come.
 """
 
 from __future__ import annotations
@@ -14,7 +20,11 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 
-from spark_trainer.recipes.fit import DataFacts
+from app.views.model_sources import offered_models
+from app.workers import Task, pending
+from spark_trainer.errors import BadInput
+from spark_trainer.recipes.fit import DataFacts, dataset_facts
+from spark_trainer.recipes.registry import get_recipe
 
 
 @dataclass(frozen=True)
@@ -55,3 +65,99 @@ def model_choices(models: Iterable[tuple[str, dict[str, str]]], recipe: str) -> 
     """Base models (with why each recipe cannot start from them: `model_sources.offered_models`)."""
     return [Choice(name, f"Not for {recipe}: {problems[recipe]}", False) if recipe in problems else Choice(name, "")
             for name, problems in models]
+
+
+def read_facts(store: Any, found: list[Any], cancel: Any) -> dict[tuple[int, str], DataFacts]:
+    """The facts of the datasets `found`, by (id, path); on a pool thread (it may count manifests)."""
+    facts = {}
+    for ds in found:
+        if cancel.is_set():
+            break
+        facts[(ds.id, ds.path)] = dataset_facts(store, ds)
+    return facts
+
+
+class SetupChoicesMixin:
+    """The lists of ExperimentSetupView, which provides the boxes (`project`, `dataset`, `base_model`,
+    `gpus`, `gpu_info`), `recipe`, `forms`, `store` and `ctx`."""
+
+    def _init_choices(self) -> None:
+        self._models_task: Task | None = None
+        self._models: list[tuple[str, dict[str, str]]] = []  # (model, why each recipe cannot use it)
+        self._facts: dict[tuple[int, str], DataFacts] = {}  # per dataset (id, path): read once
+        self._facts_task: Task | None = None
+
+    def _fill_projects(self) -> None:
+        names = [p.name for p in self.ctx.model.projects.projects]
+        current = self.project.currentText() or (names[-1] if names else "default")
+        self.project.blockSignals(True)
+        self.project.clear()
+        self.project.addItems(names or ["default"])
+        self.project.setCurrentText(current)
+        self.project.blockSignals(False)
+
+    def _list_models(self) -> None:
+        models_dir = self.store.home.models_dir
+        task = Task(lambda _ctx: offered_models(models_dir), owner=self, name="model-folders")
+        task.signals.succeeded.connect(self._on_models)
+        self._models_task = self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _on_models(self, found: list[tuple[str, dict[str, str]]]) -> None:
+        self._models = found
+        self._fill_models()
+
+    def _fill_models(self) -> None:
+        fill_choices(self.base_model, model_choices(self._models, self.recipe.currentText()))
+
+    def _fill_datasets(self) -> None:
+        found = self.ctx.model.datasets.of_project(self.project.currentText())  # a new project has none yet
+        self._read_facts(found)
+        settings = self.forms["recipe_config"].values() if "recipe_config" in self.forms else {}
+        fill_choices(self.dataset, dataset_choices(found, self._spec(), settings, self._facts_of))
+
+    def _facts_of(self, ds: Any) -> DataFacts:
+        return self._facts.get((ds.id, ds.path)) or DataFacts(ds.kind)  # counts not read yet: the kind only
+
+    def _read_facts(self, found: list[Any]) -> None:
+        """Read, on the pool, the facts of the datasets not read yet (those a running read misses are
+        read when it answers)."""
+        wanted = [ds for ds in found if (ds.id, ds.path) not in self._facts]
+        if not wanted or pending(self._facts_task):
+            return
+        store = self.store
+        task = Task(lambda ctx: read_facts(store, wanted, ctx.cancel), owner=self, name="dataset-facts")
+        task.signals.succeeded.connect(self._on_facts)
+        self._facts_task = self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _on_facts(self, found: dict[tuple[int, str], DataFacts]) -> None:
+        self._facts.update(found)
+        self._fill_datasets()
+
+    @property
+    def reading_facts(self) -> bool:
+        """Datasets' facts are being read (the Dataset list may still grey some out)."""
+        return pending(self._facts_task)
+
+    def _fill_gpus(self) -> None:
+        text = self.gpus.currentText() or "auto"
+        self.gpus.blockSignals(True)
+        self.gpus.clear()
+        self.gpus.addItems(["auto", "cpu"])
+        found = list(self.ctx.gpu_monitor.gpus)
+        lines = []
+        for gpu in found:
+            self.gpus.addItem(str(gpu.index))
+            lines.append(f"GPU {gpu.index} {gpu.name}: {gpu.memory_free / 2**30:.1f} of "
+                         f"{gpu.memory_total / 2**30:.1f} GiB free")
+        if len(found) > 1:
+            self.gpus.addItem(",".join(str(g.index) for g in found))
+        self.gpus.setCurrentText(text)
+        self.gpus.blockSignals(False)
+        self.gpu_info.setText("\n".join(lines) if lines else
+                              "No NVIDIA GPU found: runs train on the CPU (auto picks the CPU).")
+
+    def _spec(self) -> Any:
+        try:
+            return get_recipe(self.recipe.currentText())
+        except (BadInput, AttributeError):  # no recipe chosen yet
+            return None

@@ -1,12 +1,14 @@
-"""The experiment setup form's files: presets (run files) saved and loaded, and the dataset and
-base-model pickers. A mixin of ExperimentSetupView, which provides the form (`config_data`,
-`set_config`, `name`, `dataset`, `base_model`, `store`) and its message line (`_say`)."""
+"""The experiment setup form's files: presets (run files) saved and loaded, a run's config cloned into
+the form, the dataset and base-model pickers, and the cluster-job export. A mixin of
+ExperimentSetupView, which provides the form (`config_data`, `forms`, `project`, `recipe`, `name`,
+`dataset`, `base_model`, `gpus`, `store`, `ctx`, `revalidate`) and its message line (`_say`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from spark_trainer.errors import SparkError
 
@@ -49,3 +51,43 @@ class SetupFilesMixin:
         name = QFileDialog.getExistingDirectory(self, "Base model folder", str(self.store.home.models_dir))
         if name:
             self.base_model.setCurrentText(name)
+
+    def set_config(self, data: dict[str, Any]) -> None:
+        """Fill the form from a run file mapping (a preset, or a run being cloned)."""
+        if data.get("project"):
+            self.project.setCurrentText(str(data["project"]))
+        if data.get("recipe"):
+            self.recipe.setCurrentText(str(data["recipe"]))
+        self.name.setText(str(data.get("name", "")))
+        self.dataset.setCurrentText(str(data.get("dataset", "")))
+        self.base_model.setCurrentText(str(data.get("base_model", "")))
+        self.gpus.setCurrentText(str(data.get("gpus", "auto")))
+        for key, form in self.forms.items():
+            if isinstance(data.get(key), dict):
+                form.set_values(data[key])
+        self.revalidate()
+
+    def open_item(self, payload: Any) -> None:
+        """`{"clone": config}` fills the form from a run's config, under a new name."""
+        if isinstance(payload, dict) and isinstance(payload.get("clone"), dict):
+            data = dict(payload["clone"])
+            data["name"] = f"{data.get('name', 'run')}-copy"
+            self.set_config(data)
+            # A frozen config names its dataset by id: show its name, now or once the model has read it.
+            self._dataset_ref = str(data.get("dataset", ""))
+            self._name_dataset_ref()
+
+    def _name_dataset_ref(self) -> None:
+        ref = self._dataset_ref
+        if ref and self.dataset.currentText() == ref:
+            named = [d.name for d in self.ctx.model.datasets.datasets if str(d.id) == ref]
+            if named:
+                self.dataset.setCurrentText(named[0])
+                self._dataset_ref = ""
+
+    def open_cluster_export(self) -> QWidget:
+        from app.views.cluster_export_dialog import ClusterExportDialog
+
+        dialog = ClusterExportDialog(self.store, self.ctx, self.config_data(), self)
+        dialog.show()
+        return dialog

@@ -82,7 +82,7 @@ def _check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset) -
         base_model = resolve_model(config.base_model, None, store.home.root)
     except ConfigError:
         base_model = config.base_model
-    check_trainable(config, dataset, base_model)
+    check_trainable(store, config, dataset, base_model)
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:

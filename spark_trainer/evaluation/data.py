@@ -16,7 +16,8 @@ from typing import Any
 
 from spark_trainer.delimited import dict_reader
 from spark_trainer.errors import BadInput
-from spark_trainer.recipes.classification import label_name, missing_label
+from spark_trainer.manifest_fields import is_filled
+from spark_trainer.recipes.classification import label_name
 
 MCQ_COLUMNS = ("subject", "question", "A", "B", "C", "D", "answer")
 LETTERS = ("A", "B", "C", "D")
@@ -138,7 +139,7 @@ def _labelled_rows(path: Path, column: str, label_column: str) -> Iterator[tuple
     found = False
     for number, row, columns in _rows(path):
         _require(path, number, columns, (column, label_column))
-        if missing_label(row[label_column]):
+        if not is_filled(row[label_column]):
             raise BadInput(f"{path}: line {number} has an empty {label_column!r}")
         found = True
         yield number, row, label_name(row[label_column])  # as training named the classes (1.0 is "1")

@@ -7,7 +7,7 @@ import wave
 from collections.abc import Callable
 from pathlib import Path
 
-from spark_trainer.images import large_images_allowed, upright_size
+from spark_trainer.images import decode_problem
 from spark_trainer.ingest.detect import InputFile
 from spark_trainer.ingest.splits import split_of_file
 from spark_trainer.ingest.staging import DatasetBuilder, Item
@@ -37,32 +37,13 @@ def ingest_image(f: InputFile, builder: DatasetBuilder, options: IngestOptions, 
                  cancel: threading.Event | None = None, tick: Callable[[str], None] | None = None,
                  *, captions: dict[Path, str] | None = None) -> None:
     """One image; its caption is `name.txt` beside it, else its row in a caption manifest (`captions`)."""
-    from PIL import Image, UnidentifiedImageError
-
     size = f.path.stat().st_size
     if size < options.min_file_bytes:
         report.reject(f.source, None, "empty file (0 bytes)")
         return
-    try:
-        with large_images_allowed(), Image.open(f.path) as image:
-            image.verify()
-        with large_images_allowed(), Image.open(f.path) as image:  # verify() spends the image; load() catches truncation
-            width, height = upright_size(image)  # a phone photo's pixels lie sideways under an EXIF turn
-            if width * height > options.max_image_pixels:
-                report.reject(f.source, None, f"image too large: {width}x{height} pixels; the limit is "
-                                              f"{options.max_image_pixels:,} pixels")
-                return
-            # Decoding is the check that the file is whole (truncated or corrupt data fails here),
-            # not a need for the pixels: a JPEG is decoded at an eighth of its size, in grey, which
-            # reads every byte of it but spends a 64th of the memory (a 24-megapixel photo: 1 MB,
-            # not 72 MB) and less time. Other formats ignore the draft and decode in full.
-            image.draft("L", (1, 1))
-            image.load()
-    except Image.DecompressionBombError:
-        report.reject(f.source, None, f"image too large: over {2 * Image.MAX_IMAGE_PIXELS:,} pixels, more than Pillow opens")
-        return
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        report.reject(f.source, None, f"undecodable image: {exc}")
+    (width, height), problem = decode_problem(f.path, quick=True, verify=True, max_pixels=options.max_image_pixels)
+    if problem:
+        report.reject(f.source, None, problem)
         return
     if min(width, height) < options.min_image_side:
         report.reject(f.source, None, f"image too small: {width}x{height}; the minimum side is {options.min_image_side}px")

@@ -218,8 +218,7 @@ class DatasetBuilder:
             name=name, kind=self.kind, path=str(staging), version=version, num_items=len(self.items),
             num_train=self.report.train, num_val=self.report.val, num_rejected=self.report.num_rejected,
             num_duplicates=self.report.num_duplicates, size_bytes=size, sources=sources,
-            meta={"linked": self.link, "val_fraction": self.options.val_fraction, **(meta or {}),
-                  **({"fields": fields} if fields is not None else {})},
+            meta={"linked": self.link, "val_fraction": self.options.val_fraction, **(meta or {}), "fields": fields},
         )
         return datasets.create_from_folder(store, project, new, staging)
 

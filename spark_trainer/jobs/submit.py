@@ -197,7 +197,7 @@ def submit_configs(
                 if key in checked:
                     frozen.append(_freeze(config, dataset, base_model, request.text))
                 else:
-                    frozen.append(_check_one(config, dataset, base_model, request.text, swept))
+                    frozen.append(_check_one(store, config, dataset, base_model, request.text, swept))
                     checked.add(key)
             experiment = _experiment(store, frozen[0], dataset)
         except BadInput:
@@ -210,10 +210,10 @@ def submit_configs(
             for i, run in enumerate(queued)]
 
 
-def _check_one(config: ExperimentConfig, dataset: Dataset, base_model: str, gpus: str,
+def _check_one(store: Store, config: ExperimentConfig, dataset: Dataset, base_model: str, gpus: str,
                swept: dict[str, Any]) -> ExperimentConfig:
     try:
-        return check_trainable(config, dataset, base_model, gpus=gpus)
+        return check_trainable(store, config, dataset, base_model, gpus=gpus)
     except BadInput as exc:
         if not swept:
             raise
@@ -221,7 +221,7 @@ def _check_one(config: ExperimentConfig, dataset: Dataset, base_model: str, gpus
         raise type(exc)(f"sweep {named}: {exc}") from None
 
 
-def check_trainable(config: ExperimentConfig, dataset: Dataset, base_model: str, *,
+def check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset, base_model: str, *,
                     gpus: str | None = None) -> ExperimentConfig:
     """`config` frozen onto a stored `dataset` (its id, the `base_model` folder, `gpus` if given), once
     the recipe has checked it can train on that data: its kind, then the recipe's `check_data` (a
@@ -237,7 +237,7 @@ def check_trainable(config: ExperimentConfig, dataset: Dataset, base_model: str,
     spec = get_recipe(config.recipe)
     # The setup form's rules, from the dataset's per-field counts and the model folder's files: the same
     # one-line reason here as the form's greyed-out entries give.
-    spec.check_data_fit(dataset_facts(dataset), f"dataset {dataset.name!r}", config.recipe_config)
+    spec.check_data_fit(dataset_facts(store, dataset), f"dataset {dataset.name!r}", config.recipe_config)
     frozen = _freeze(config, dataset, base_model, gpus)
     spec.check_data(frozen, Path(dataset.path))
     if Path(base_model).is_dir():  # `exp create` may name a model not downloaded yet: `run start` checks it
@@ -287,7 +287,7 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     if experiment.dataset_id is None:
         raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
     dataset = datasets.get(store, experiment.dataset_id)
-    frozen = check_trainable(config, dataset, resolve_model(config.base_model, None, store.home.root),
+    frozen = check_trainable(store, config, dataset, resolve_model(config.base_model, None, store.home.root),
                              gpus=request.text)
     return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, False)
 

@@ -62,11 +62,6 @@ def label_name(raw: Any) -> str:
     return name
 
 
-def missing_label(raw: Any) -> bool:
-    """An empty cell: no label at all (None, NaN, or only spaces)."""
-    return raw is None or (isinstance(raw, float) and raw != raw) or (isinstance(raw, str) and not raw.strip())
-
-
 class LabelSet:
     """The dataset's classes in a fixed order: integers sort numerically, other labels as text.
     Labels are taken by `label_name`, so 1.0 and 1, or "spam " and "spam", are one class."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.errors import BadInput
-from spark_trainer.images import open_rgb
+from spark_trainer.images import decode_problem, open_rgb
 from spark_trainer.ingest.detect import IMAGE_EXTS
 from spark_trainer.manifest_fields import is_filled
 from spark_trainer.recipes import image_rows
@@ -147,7 +147,7 @@ def check_decodes(check: DataCheck) -> DataCheck:
     Sizes are recorded (upright: images are bucketed by the shape the model sees)."""
     kept = []
     for item in check.items:
-        size, problem = image_rows.decode_problem(item.path)
+        size, problem = decode_problem(item.path)
         if problem:
             check.skipped.append({"path": str(item.path), "source": item.source, "reason": problem})
             continue

@@ -73,15 +73,13 @@ def data_fit(facts: DataFacts, settings: DiffusionLoRAConfig) -> str | None:
     if settings.missing_captions == "empty":
         return None
     if settings.missing_captions == "skip":
-        if short and facts.count(column) == 0 and facts.whole:  # a partial count may miss later captions
+        if short and facts.count(column) == 0:
             return (f"{short}, so missing_captions: skip leaves nothing to train on; {add}, or set "
                     "recipe_config.missing_captions to empty")
         return None
     if short:
         return (f"{short}; diffusion-lora needs a caption for every image: {add}, or set "
                 "recipe_config.missing_captions to empty or skip")
-    if column not in facts.fields:  # counts unknown: only the fields are
-        return (f"its first image has no caption; {add}, or set recipe_config.missing_captions to empty or skip")
     return None
 
 

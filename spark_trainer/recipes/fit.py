@@ -1,9 +1,9 @@
-"""Whether a recipe can use a dataset or a base model, from cheap facts (no whole manifest read).
+"""Whether a recipe can use a dataset or a base model, from cheap facts (no manifest read, but once).
 
 A dataset's facts are its kind and how many of its manifest's rows fill each field (a text record's
 keys; an image row's `label` for class folders, `caption` for captioned images), counted at
 ingestion and stored with the dataset (`spark_trainer.manifest_fields`); a dataset ingested before
-that is counted by a bounded scan of its manifest's first rows. A model's facts are the files of
+that is counted once and the counts stored with it then. A model's facts are the files of
 its folder (config.json, model_index.json, a tokenizer, an image processor).
 Each recipe declares its rules (`RecipeSpec.data_fit`, `RecipeSpec.model_fit`); the setup form greys
 out what does not fit, with the rule's reason, and submit refuses it with the same reason, so the
@@ -13,12 +13,17 @@ a rule refuses only what that check surely refuses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.manifest_fields import scan_counts, stored_counts
+from spark_trainer.errors import DatabaseLocked
+from spark_trainer.manifest_fields import count_manifest, describes
+from spark_trainer.store import datasets
+from spark_trainer.store.store import Store
 
+MANIFEST = "manifest.jsonl"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt",
                    "spiece.model", "sentencepiece.bpe.model")
 # The files transformers' AutoImageProcessor reads an image processor from (alone, or in a processor).
@@ -27,30 +32,36 @@ IMAGE_PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 
 @dataclass(frozen=True)
 class DataFacts:
-    """What a dataset is, as far as choosing a recipe goes."""
+    """What a dataset is, as far as choosing a recipe goes: its kind and, when its rows were counted,
+    how many fill each field. Build counted facts with `counted`."""
 
     kind: str
-    fields: tuple[str, ...] = ()  # the fields some counted row fills (a text record's keys, an image row's)
-    read: bool = True  # False: no readable manifest row, so the fields are unknown (not "none")
-    rows: int = 0  # rows counted; 0: counts unknown (only `fields` is known)
-    filled: tuple[tuple[str, int], ...] = ()  # (field, rows filling it)
-    whole: bool = True  # False: `rows` are the first rows of a longer manifest (a bounded scan)
+    rows: int = 0  # rows counted; 0: counts unknown (no readable manifest row, or too many fields to count)
+    filled: tuple[tuple[str, int], ...] = ()  # (field, rows filling it) for each field some row fills, sorted
     lacking: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, the first rows' sources without it)
 
     @classmethod
-    def counted(cls, kind: str, rows: int, filled: dict[str, int], whole: bool = True,
+    def counted(cls, kind: str, rows: int, filled: dict[str, int],
                 lacking: dict[str, list[str]] | None = None) -> DataFacts:
         pairs = tuple(sorted((k, v) for k, v in filled.items() if v > 0))
         named = tuple(sorted((k, tuple(v)) for k, v in (lacking or {}).items() if v))
-        return cls(kind, tuple(k for k, _ in pairs), rows=rows, filled=pairs, whole=whole, lacking=named)
+        return cls(kind, rows=rows, filled=pairs, lacking=named)
+
+    @property
+    def read(self) -> bool:
+        """Rows were counted; False: the fields are unknown (not "none"), so no fit rule refuses."""
+        return self.rows > 0
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields some row fills (a text record's keys, an image row's `label`, `caption`)."""
+        return tuple(k for k, _ in self.filled)
 
     def listed(self) -> str:
         return ", ".join(self.fields) or "none"
 
-    def count(self, field: str) -> int | None:
-        """Rows filling `field`; None when only the fields are known."""
-        if not self.rows:
-            return None
+    def count(self, field: str) -> int:
+        """Rows filling `field`."""
         return dict(self.filled).get(field, 0)
 
     def short_of(self, field: str, noun: str, what: str) -> str | None:
@@ -58,37 +69,75 @@ class DataFacts:
         row lacks `field` (`what`: 'a caption'), 'none of its 500 images has a caption' when none fills
         it; None when every row does or the counts are unknown."""
         count = self.count(field)
-        if count is None or count >= self.rows:
+        if count >= self.rows:
             return None
-        plural = noun if self.rows == 1 else noun + "s"
-        total = f"{self.rows:,} {plural}" if self.whole else f"the first {self.rows:,} {plural}"
+        total = f"{self.rows:,} {noun if self.rows == 1 else noun + 's'}"
         if count == 0:
-            return f"none of {'its ' if self.whole else ''}{total} has {what}"
+            return f"none of its {total} has {what}"
         named = dict(self.lacking).get(field, ())
         more = self.rows - count - len(named)
         without = f" (missing on {', '.join(named)}{f' and {more:,} more' if more > 0 else ''})" if named else ""
         return f"only {count:,} of {total} {'has' if count == 1 else 'have'} {what}{without}"
 
 
+def facts_of(kind: str, summary: Any) -> DataFacts:
+    """The facts a stored summary (`FieldTally.summary`) gives; counts unknown without one, or when
+    the rows had too many fields to count."""
+    if not isinstance(summary, Mapping) or summary.get("overflow") or not isinstance(summary.get("filled"), Mapping):
+        return DataFacts(kind)
+    rows, filled, lacking = summary.get("rows"), summary["filled"], summary.get("lacking")
+    named = {str(k): [str(s) for s in v] for k, v in lacking.items() if isinstance(v, list)} \
+        if isinstance(lacking, Mapping) else {}
+    return DataFacts.counted(kind, rows if isinstance(rows, int) else 0,
+                             {str(k): v for k, v in filled.items() if isinstance(v, int)}, named)
+
+
 def data_facts(kind: str, folder: str | Path, summary: Any = None) -> DataFacts:
-    """The facts of an ingested dataset folder: its kind and its manifest's per-field counts, from
-    `summary` (what ingestion stored, `Dataset.meta["fields"]`) while it still describes the manifest,
-    else from a bounded scan of the manifest's first rows. A folder without a readable manifest row
-    gives `read=False`: its fields are unknown, so no fit rule refuses it and the recipe's full data
-    check says what is wrong."""
-    manifest = Path(folder) / "manifest.jsonl"
+    """The facts of an ingested dataset folder: from `summary` (what ingestion stored,
+    `Dataset.meta["fields"]`) while it still describes the manifest, else from counting every row of
+    the manifest. A folder without a readable manifest row gives unknown counts (`read` False), so no
+    fit rule refuses it and the recipe's full data check says what is wrong."""
+    manifest = Path(folder) / MANIFEST
     try:
-        counted = stored_counts(summary, manifest.stat().st_size) or scan_counts(manifest)
+        if describes(summary, manifest.stat().st_size):
+            return facts_of(kind, summary)
+        return facts_of(kind, count_manifest(manifest))
     except (OSError, UnicodeDecodeError):
-        return DataFacts(kind, read=False)
-    if counted is None or not counted.rows:
-        return DataFacts(kind, read=False)
-    return DataFacts.counted(kind, counted.rows, counted.filled, counted.whole, counted.lacking)
+        return DataFacts(kind)
 
 
-def dataset_facts(dataset: Any) -> DataFacts:
-    """`data_facts` of a stored dataset (a `store.entities.Dataset`), with the counts it stored."""
-    return data_facts(dataset.kind, dataset.path, (dataset.meta or {}).get("fields"))
+def dataset_facts(store: Store, dataset: Any) -> DataFacts:
+    """The facts of a stored dataset (a `store.entities.Dataset`), from the counts stored with it.
+    A dataset without them (ingested before they were stored) or whose manifest changed since is
+    counted once and the counts stored with it (`datasets.swap_meta`): reads the whole manifest
+    then, so the GUI asks this on a pool thread."""
+    manifest = Path(dataset.path) / MANIFEST
+    try:
+        size = manifest.stat().st_size
+    except OSError:
+        return DataFacts(dataset.kind)
+    summary = (dataset.meta or {}).get("fields")
+    if not describes(summary, size):
+        summary = _count_once(store, dataset, manifest, size)
+    return facts_of(dataset.kind, summary)
+
+
+def _count_once(store: Store, dataset: Any, manifest: Path, size: int) -> Any:
+    """The stored counts if another check counted the manifest since `dataset` was read, else the
+    manifest counted now and stored (None when it cannot be read)."""
+    stored = (datasets.meta_of(store, dataset.id) or {}).get("fields")
+    if describes(stored, size):
+        return stored
+    try:
+        counted = count_manifest(manifest)
+    except (OSError, UnicodeDecodeError):
+        return None
+    if counted is not None:
+        try:
+            datasets.swap_meta(store, dataset.id, "fields", counted, expected=stored, path=str(dataset.path))
+        except DatabaseLocked:
+            pass  # the counts are right all the same; the next check counts again and stores them then
+    return counted
 
 
 def missing_field(facts: DataFacts, setting: str, column: str) -> str | None:

@@ -28,9 +28,8 @@ def data_fit(facts: DataFacts, settings: ImageClassificationConfig) -> str | Non
     every image needs a label (the full data check refuses the first one without)."""
     folders = "put each class's images in a sub-folder named after the class and ingest the parent folder"
     if facts.kind == "image":
-        if short := facts.short_of("label", "image", "a label"):
-            return f"{short}; {folders}"
-        return None if "label" in facts.fields else f"its images have no labels; {folders}"
+        short = facts.short_of("label", "image", "a label")
+        return f"{short}; {folders}" if short else None
     return (missing_field(facts, "image_column", settings.image_column)
             or missing_field(facts, "label_column", settings.label_column)
             or unfilled_field(facts, "label_column", settings.label_column,

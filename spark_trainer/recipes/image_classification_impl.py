@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
-from spark_trainer.images import open_rgb
+from spark_trainer.images import decode_problem, open_rgb
+from spark_trainer.manifest_fields import is_filled
 from spark_trainer.models.loading import resolve_for_run
 from spark_trainer.recipes import classification as cls
 from spark_trainer.recipes import image_rows
@@ -176,20 +177,20 @@ class ImageClassificationRecipe:
         rows, base = image_rows.read_text_rows(data_path, self.config.eval.val_fraction)
         image_rows.require_columns(rows, data_path, {"image_column": column, "label_column": label_column})
         for row in rows:
-            if cls.missing_label(row.record[label_column]):
+            if not is_filled(row.record[label_column]):
                 raise BadInput(f"{row.source}: empty label in {label_column!r}; fill it in or remove the row")
         return [(image_rows.image_path(base, row.record[column]), row.record[label_column], row.split)
                 for row in rows]
 
     def _labelled(self, row: dict[str, Any], key: str, data_path: Path) -> bool:
-        if cls.missing_label(row.get(key)):
+        if not is_filled(row.get(key)):
             raise BadInput(f"dataset {data_path}: image {row.get('source') or row.get('path')} has no label; "
                            "put each class's images in a sub-folder named after the class and ingest the parent "
                            "folder, or use a manifest with a label column")
         return True
 
     def _decodes(self, path: str) -> bool:
-        _size, problem = image_rows.decode_problem(path, quick=True)
+        _size, problem = decode_problem(path, quick=True)
         if problem:
             self.skipped.append((path, problem))
         return not problem

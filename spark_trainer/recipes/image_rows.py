@@ -5,13 +5,12 @@ by every image recipe: image-classification (`image_column` + `label_column`) an
 Rows come from an ingested text dataset (its manifest's `record` rows), or from the CSV/TSV/JSONL
 file itself. A relative image path is relative to the file's folder (for an ingested dataset: the
 folder of the first path it was ingested from, as its report.json records). Whether an image
-exists and decodes is checked later, while preparing (`decode_problem`): one that does not is
+exists and decodes is checked later, while preparing (`images.decode_problem`): one that does not is
 skipped and listed in the run's report, never a crash mid-epoch.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +49,7 @@ def read_text_rows(data_path: Path, val_fraction: float) -> tuple[list[TextRow],
     Raises:
         BadInput: an unreadable file, a line that is not JSON (naming it), no rows.
     """
-    from spark_trainer.training.data import read_records
+    from spark_trainer.training.data import hash_split, read_records
 
     data_path = Path(data_path)
     if data_path.suffix.lower() in (".csv", ".tsv") and data_path.is_file():
@@ -60,7 +59,7 @@ def read_text_rows(data_path: Path, val_fraction: float) -> tuple[list[TextRow],
                 table = list(reader)
         except (OSError, UnicodeDecodeError) as exc:
             raise BadInput(f"cannot read {data_path}: {exc}") from None
-        rows = [TextRow(row, f"{data_path.name}:{n + first}", _hash_split(row, val_fraction))
+        rows = [TextRow(row, f"{data_path.name}:{n + first}", hash_split(row, val_fraction, ascii_escaped=True))
                 for n, row in enumerate(table)]
         return rows, data_path.parent
     base = source_folder(data_path) if data_path.is_dir() else data_path.parent
@@ -84,33 +83,6 @@ def image_path(base: Path, value: Any) -> str:
     return str(candidate if candidate.is_absolute() else base / candidate)
 
 
-def decode_problem(path: str | Path, *, quick: bool = False) -> tuple[tuple[int, int], str]:
-    """((width, height) as a viewer shows it, "") once the image at `path` decoded in full, else
-    ((0, 0), why not): the file is missing, a folder, or not an image Pillow decodes.
-
-    `quick`: a JPEG decodes at a fraction of its size (every byte is still read: a truncated file
-    still fails); the size returned is the file's all the same.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    from spark_trainer.images import large_images_allowed, upright_size
-
-    target = Path(path)
-    if not target.exists():
-        return (0, 0), "no such file"
-    if target.is_dir():
-        return (0, 0), "is a folder, not an image"
-    try:
-        with large_images_allowed(), Image.open(target) as image:
-            size = upright_size(image)  # from the header: a draft below decodes smaller
-            if quick:
-                image.draft("RGB", (64, 64))
-            image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        return (0, 0), f"does not decode: {exc or type(exc).__name__}"
-    return size, ""
-
-
 def source_folder(dataset_dir: Path) -> Path:
     """Where an ingested manifest came from (its relative image paths are relative to it)."""
     try:
@@ -121,8 +93,3 @@ def source_folder(dataset_dir: Path) -> Path:
         first = Path(sources[0])
         return first if first.is_dir() else first.parent
     return dataset_dir
-
-
-def _hash_split(row: dict[str, Any], val_fraction: float) -> str:
-    digest = hashlib.sha256(json.dumps(row, sort_keys=True).encode()).hexdigest()
-    return "val" if int(digest[:15], 16) / 16**15 < val_fraction else "train"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
+from spark_trainer.manifest_fields import is_filled
 from spark_trainer.models.loading import resolve_for_run
 from spark_trainer.recipes import classification as cls
 from spark_trainer.recipes import token_cache
@@ -151,7 +152,7 @@ class TextClassificationRecipe:
                                f"{missing[0].source}; columns found: {', '.join(found)}")
         for r in records:
             label = r.data[self.rc.label_column]
-            if cls.missing_label(label):
+            if not is_filled(label):
                 raise BadInput(f"{r.source}: empty label in {self.rc.label_column!r}; fill it in or remove the row")
             if isinstance(label, (dict, list, float)) and not _integral(label):
                 raise BadInput(f"{r.source}: label {label!r} in {self.rc.label_column!r} is not a text or an integer")

@@ -39,8 +39,17 @@ def _read_jsonl(path: Path) -> list[tuple[int, Any]]:
     return rows
 
 
-def _content_hash(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+def content_hash(data: Any, *, ascii_escaped: bool = False) -> str:
+    """SHA-256 of `data` as JSON with sorted keys. `ascii_escaped`: non-ASCII text written as \\uXXXX,
+    as the CSV rows of image paths were always hashed (`image_rows`); either way is kept where it was
+    used, so that no existing dataset's split moves."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=ascii_escaped).encode()).hexdigest()
+
+
+def hash_split(data: Any, val_fraction: float, *, ascii_escaped: bool = False) -> str:
+    """"val" or "train" for a row, from its content alone: the same rows split the same way every run."""
+    fraction = int(content_hash(data, ascii_escaped=ascii_escaped)[:15], 16) / 16**15
+    return "val" if fraction < val_fraction else "train"
 
 
 def read_records(data_path: Path, val_fraction: float) -> list[Record]:
@@ -65,11 +74,10 @@ def read_records(data_path: Path, val_fraction: float) -> list[Record]:
         for number, row in _read_jsonl(data_path):
             if not isinstance(row, dict):
                 raise BadInput(f"{data_path}: line {number} is not a JSON object")
-            fraction = int(_content_hash(row)[:15], 16) / 16**15
-            records.append(Record(row, f"{data_path.name}:{number}", "val" if fraction < val_fraction else "train"))
+            records.append(Record(row, f"{data_path.name}:{number}", hash_split(row, val_fraction)))
         if val_fraction > 0 and len(records) >= 2 and not any(r.split == "val" for r in records):
             # Too few rows for the hash split to hold one out: hold out the lowest-hash row.
-            first = min(range(len(records)), key=lambda i: _content_hash(records[i].data))
+            first = min(range(len(records)), key=lambda i: content_hash(records[i].data))
             records[first] = Record(records[first].data, records[first].source, "val")
     if not records:
         raise BadInput(f"dataset {data_path} is empty: no text rows found")

@@ -41,6 +41,7 @@ def test_setup_form_offers_only_datasets_of_the_recipes_kinds(store, ctx, qtbot,
                       if view.dataset.model().item(i).isEnabled())
 
     view.recipe.setCurrentText("text-classification")
+    qtbot.waitUntil(lambda: not view.reading_facts, timeout=15_000)  # the datasets' counts, read on the pool
     assert offered() == ["tickets"]
     assert "label_column" in view.forms["recipe_config"].rows
     view.recipe.setCurrentText("image-classification")

@@ -38,6 +38,7 @@ def test_dataset_choices_follow_the_recipe(store, ctx, qtbot, tmp_path) -> None:
                 if view.dataset.model().item(i).isEnabled()]
 
     view.recipe.setCurrentText("diffusion-lora")
+    qtbot.waitUntil(lambda: not view.reading_facts, timeout=15_000)  # the datasets' counts, read on the pool
     assert choices() == ["shots"]
     assert view.recipe_box.title() == "Recipe settings: Diffusion LoRA"
     view.recipe.setCurrentText("causal-lm")

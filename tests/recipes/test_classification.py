@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from spark_trainer.errors import BadInput
-from spark_trainer.recipes.classification import LabelSet, label_name, missing_label
+from spark_trainer.manifest_fields import is_filled
+from spark_trainer.recipes.classification import LabelSet, label_name
 
 
 def test_a_numeric_label_column_read_as_floats_names_the_same_classes_as_integers() -> None:
@@ -39,8 +40,8 @@ def test_one_class_in_several_spellings_is_one_class() -> None:
 
 
 def test_empty_cells_are_missing_labels() -> None:
-    assert [missing_label(v) for v in (None, "", "  ", float("nan"), 0, "0", 0.0)] == [
-        True, True, True, True, False, False, False]
+    assert [not is_filled(v) for v in (None, "", "  ", float("nan"), [], {}, 0, "0", 0.0, False)] == [
+        True, True, True, True, True, True, False, False, False, False]
     assert label_name(2.5) == "2.5"
 
 

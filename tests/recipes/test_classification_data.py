@@ -75,6 +75,16 @@ def test_an_empty_label_cell_is_refused_naming_its_line(store, tiny_text_classif
         recipe.check_data(Path(dataset.path))
 
 
+@pytest.mark.parametrize("empty", [[], {}])
+def test_an_empty_list_or_mapping_label_is_an_empty_label(tiny_text_classifier, tmp_path, empty):
+    # The setup form counted a label of [] or {} as missing (manifest_fields) while this check called
+    # it "not a text or an integer": one rule now, the one the counts use.
+    rows = [{"text": f"row {i}", "label": ["a", "b"][i % 2]} for i in range(6)] + [{"text": "x", "label": empty}]
+    recipe = TextClassificationRecipe(_config(tiny_text_classifier))
+    with pytest.raises(BadInput, match=r"^d.jsonl:7: empty label in 'label'; fill it in or remove the row$"):
+        recipe.check_data(write_jsonl(tmp_path / "d.jsonl", rows))
+
+
 # A text-classification run's config.yaml as SparkTrainer wrote it before labels were normalized
 # (2026-11-30, e.g. commit 3daa757): no recipe_config.label_names, seq_len still under train.
 OLD_FROZEN = """project: p

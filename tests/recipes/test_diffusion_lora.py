@@ -225,16 +225,16 @@ def test_a_csv_of_image_paths_and_captions_trains(tiny_sd, store, tmp_path):
     dataset = ingest_paths(store, [table], project="p").dataset
     assert dataset.kind == "text" and dataset.num_items == 13
     rc = {"image_column": "image", "caption_column": "text"}
-    assert get_recipe("diffusion-lora").data_problem(dataset_facts(dataset), rc) is None  # offered by the form
+    assert get_recipe("diffusion-lora").data_problem(dataset_facts(store, dataset), rc) is None  # offered by the form
     cfg = config(tiny_sd, train={"max_steps": 3, "batch_size": 2}, eval={"every_steps": 3}, recipe_config=rc)
-    check_trainable(cfg, dataset, str(tiny_sd))  # submit's checks pass
+    check_trainable(store, cfg, dataset, str(tiny_sd))  # submit's checks pass
 
     outcome, rep = train(cfg, Path(dataset.path), tmp_path / "run")
     assert outcome.status == "completed" and all(math.isfinite(v) for v in rep.series("loss").values())
     report = json.loads(next(p for k, p, _ in rep.artifacts if k == "eval_report").read_text())
     skipped = {s["source"]: s["reason"] for s in report["skipped_images"]}
     assert skipped.keys() == {"pairs.csv:12", "pairs.csv:13"}, skipped
-    assert skipped["pairs.csv:12"] == "no such file" and skipped["pairs.csv:13"].startswith("does not decode")
+    assert skipped["pairs.csv:12"] == "no such file" and skipped["pairs.csv:13"].startswith("undecodable image: ")
     assert any("2 images skipped" in line and "pairs.csv:12 (no such file)" in line for line in rep.logs), rep.logs
     assert (outcome.final_path / "pytorch_lora_weights.safetensors").is_file()
 
@@ -261,7 +261,7 @@ def test_bad_rows_of_a_caption_table_are_named_in_one_line_before_training(tiny_
     assert str(err.value) == ("2 of 6 images have no caption: pairs.csv:3, pairs.csv:5; fill in 'caption' on those "
                               "rows, or set recipe_config.missing_captions to empty or skip")
     projects.create(store, "p")  # ingested, the setup form greys it out with the same rows named
-    facts = dataset_facts(ingest_paths(store, [table], project="p").dataset)
+    facts = dataset_facts(store, ingest_paths(store, [table], project="p").dataset)
     assert get_recipe("diffusion-lora").data_problem(facts, rc).startswith(
         "only 4 of 6 records have a caption in 'caption' (missing on pairs.csv:3, pairs.csv:5); diffusion-lora "
         "needs a caption for every image: fill in 'caption' on every row")

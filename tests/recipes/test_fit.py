@@ -11,7 +11,7 @@ from PIL import Image
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.recipes.fit import DataFacts, data_facts, dataset_facts
 from spark_trainer.recipes.registry import get_recipe
-from spark_trainer.store import projects
+from spark_trainer.store import datasets, projects
 
 
 def test_facts_count_every_row_at_ingestion(store, tmp_path: Path) -> None:
@@ -26,20 +26,26 @@ def test_facts_count_every_row_at_ingestion(store, tmp_path: Path) -> None:
     text = ingest_paths(store, [tmp_path / "train.jsonl"], project="p").dataset
     pets = ingest_paths(store, [tmp_path / "pets"], project="p").dataset
     shots = ingest_paths(store, [tmp_path / "shots"], project="p").dataset
-    assert dataset_facts(text) == DataFacts.counted("text", 1, {"completion": 1, "prompt": 1})  # 2 duplicates left out
-    assert dataset_facts(pets) == DataFacts.counted("image", 2, {"label": 2})
-    assert dataset_facts(shots) == DataFacts.counted("image", 2, {"caption": 2})
+    assert dataset_facts(store, text) == DataFacts.counted("text", 1, {"completion": 1, "prompt": 1})  # 2 duplicates left out
+    assert dataset_facts(store, pets) == DataFacts.counted("image", 2, {"label": 2})
+    assert dataset_facts(store, shots) == DataFacts.counted("image", 2, {"caption": 2})
     assert shots.meta["fields"]["filled"] == {"caption": 2}  # stored with the dataset: no manifest read
-    assert data_facts(shots.kind, shots.path) == dataset_facts(shots)  # without it: a scan finds the same
-    assert data_facts("text", tmp_path / "nowhere") == DataFacts("text", read=False)  # the full data check says why
+    assert data_facts(shots.kind, shots.path) == dataset_facts(store, shots)  # without it: a count finds the same
+    unknown = data_facts("text", tmp_path / "nowhere")
+    assert unknown == DataFacts("text") and not unknown.read  # the full data check says why
 
 
-PROMPTS = DataFacts("text", ("completion", "prompt"))
-TABLE = DataFacts("text", ("label", "text"))
-MANIFEST = DataFacts("text", ("label", "path"))
-FOLDERS = DataFacts("image", ("label",))
-CAPTIONED = DataFacts("image", ("caption",))
-BARE = DataFacts("image", ())
+def _every_row(kind: str, *fields: str) -> DataFacts:
+    """10 rows counted, each filling `fields`."""
+    return DataFacts.counted(kind, 10, dict.fromkeys(fields, 10))
+
+
+PROMPTS = _every_row("text", "completion", "prompt")
+TABLE = _every_row("text", "label", "text")
+MANIFEST = _every_row("text", "label", "path")
+FOLDERS = _every_row("image", "label")
+CAPTIONED = _every_row("image", "caption")
+BARE = _every_row("image")
 
 
 @pytest.mark.parametrize("recipe, facts, settings, why", [
@@ -47,18 +53,19 @@ BARE = DataFacts("image", ())
                                           "fields: completion, prompt"),
     ("image-classification", MANIFEST, {}, None),
     ("image-classification", FOLDERS, {}, None),
-    ("image-classification", CAPTIONED, {}, "its images have no labels; put each class's images in a sub-folder"),
-    ("image-classification", DataFacts("text", ("file", "label")), {"image_column": "file"}, None),
+    ("image-classification", CAPTIONED, {}, "none of its 10 images has a label; put each class's images in a sub-folder"),
+    ("image-classification", _every_row("text", "file", "label"), {"image_column": "file"}, None),
     ("text-classification", TABLE, {}, None),
     ("text-classification", PROMPTS, {}, "its records have no 'text' field (recipe_config.text_column)"),
-    ("text-classification", DataFacts("text", ("label", "review")), {"text_column": "review"}, None),
+    ("text-classification", _every_row("text", "label", "review"), {"text_column": "review"}, None),
     ("text-classification", FOLDERS, {}, "it is an image dataset; text-classification trains on text datasets"),
     ("causal-lm", PROMPTS, {}, None),
     ("causal-lm", TABLE, {}, None),
-    ("causal-lm", DataFacts("text", ("messages",)), {}, None),
+    ("causal-lm", _every_row("text", "messages"), {}, None),
     ("causal-lm", MANIFEST, {}, "its records have no 'text' field (nor 'prompt'/'completion' or 'messages')"),
     ("diffusion-lora", CAPTIONED, {}, None),
-    ("diffusion-lora", BARE, {}, "its first image has no caption"),  # only the fields known
+    ("diffusion-lora", BARE, {}, "none of its 10 images has a caption; diffusion-lora needs a caption for every "
+                                 "image: add a name.txt caption beside each image (or a metadata.jsonl)"),
     ("diffusion-lora", BARE, {"missing_captions": "empty"}, None),
     ("diffusion-lora", PROMPTS, {}, "its records have no 'path' field (recipe_config.image_column)"),
     # Counted over every row: a field only some rows fill.
@@ -71,10 +78,8 @@ BARE = DataFacts("image", ())
     ("diffusion-lora", DataFacts.counted("image", 500, {}), {"missing_captions": "skip"},
      "none of its 500 images has a caption, so missing_captions: skip leaves nothing to train on"),
     ("diffusion-lora", DataFacts.counted("image", 500, {}), {"missing_captions": "empty"}, None),
-    # A bounded scan without a caption says nothing of the later rows: skip is left to the full check.
-    ("diffusion-lora", DataFacts.counted("image", 1000, {}, whole=False), {"missing_captions": "skip"}, None),
-    ("diffusion-lora", DataFacts.counted("image", 5000, {"caption": 4999}, whole=False), {},
-     "only 4,999 of the first 5,000 images have a caption"),
+    ("diffusion-lora", DataFacts.counted("image", 5000, {"caption": 4999}), {},
+     "only 4,999 of 5,000 images have a caption"),
     ("diffusion-lora", DataFacts.counted("image", 500, {"caption": 500}), {}, None),
     ("image-classification", DataFacts.counted("image", 40, {"label": 39}), {},
      "only 39 of 40 images have a label; put each class's images in a sub-folder"),
@@ -97,7 +102,7 @@ BARE = DataFacts("image", ())
      "only 4 of 10 records have a caption in 'caption'; diffusion-lora needs a caption for every image: fill in "
      "'caption' on every row, or set recipe_config.missing_captions to empty or skip"),
     ("diffusion-lora", DataFacts.counted("text", 10, {"path": 10}), {"missing_captions": "empty"}, None),
-    ("diffusion-lora", FOLDERS, {}, "its first image has no caption"),  # only fields known: as before
+    ("diffusion-lora", FOLDERS, {}, "none of its 10 images has a caption"),
 ])
 def test_each_recipe_says_which_datasets_it_trains_on(recipe, facts, settings, why) -> None:
     found = get_recipe(recipe).data_problem(facts, settings)
@@ -160,51 +165,92 @@ def test_images_whose_later_rows_lack_captions_are_refused_with_counts_at_submit
 
     projects.create(store, "p")
     bare = ingest_paths(store, [_images(tmp_path / "bare", 60, 1)], project="p").dataset
-    why = get_recipe("diffusion-lora").data_problem(dataset_facts(bare))
+    why = get_recipe("diffusion-lora").data_problem(dataset_facts(store, bare))
     assert why is not None and why.startswith(  # the first images without one are named, so they can be fixed
         "only 1 of 60 images has a caption (missing on bare/001.png, bare/002.png, bare/003.png, bare/004.png, "
         "bare/005.png and 54 more); diffusion-lora needs a caption for every image"), why
     cfg = ExperimentConfig.model_validate({"name": "t", "recipe": "diffusion-lora", "base_model": str(tmp_path),
                                            "dataset": "bare", "gpus": "cpu"})
     with pytest.raises(ConfigError) as refused:
-        check_trainable(cfg, bare, str(tmp_path))
+        check_trainable(store, cfg, bare, str(tmp_path))
     assert str(refused.value) == f"dataset: recipe diffusion-lora cannot train on dataset 'bare': {why}"
     with pytest.raises(BadInput, match="59 of 60 images have no caption"):  # the full check agrees
         read_pairs(Path(bare.path), "error")
 
 
-def test_an_old_dataset_without_counts_is_scanned_and_an_edited_manifest_counted_again(store, tmp_path) -> None:
-    """Datasets ingested before the counts were stored (or whose manifest changed since) are counted by
-    a bounded scan: no crash, a valid one still offered, one lacking captions still refused."""
-    import dataclasses
+def _forget_counts(store, dataset_id: int) -> None:
+    """The dataset's row as a home from before the counts were stored has it."""
+    from spark_trainer.store.models import DatasetRow
 
+    with store.write() as session:
+        row = session.get(DatasetRow, dataset_id)
+        row.meta = {k: v for k, v in row.meta.items() if k != "fields"}
+
+
+def _counting(monkeypatch) -> list[Path]:
+    """The manifests `dataset_facts` counts, in order."""
+    from spark_trainer.recipes import fit
+
+    counted: list[Path] = []
+    real = fit.count_manifest
+    monkeypatch.setattr(fit, "count_manifest", lambda manifest: counted.append(manifest) or real(manifest))
+    return counted
+
+
+def test_an_old_dataset_is_counted_once_and_its_counts_stored_with_it(store, tmp_path, monkeypatch) -> None:
+    """A dataset ingested before the counts were stored was scanned (1 MiB of its manifest) at every
+    look, on the GUI thread too, and nothing kept the result. Now its manifest is counted once, the
+    counts stored in its row as ingestion stores them, and later looks read only the row."""
     projects.create(store, "p")
-    full = ingest_paths(store, [_images(tmp_path / "full", 12, 12)], project="p").dataset
-    old = dataclasses.replace(full, meta={k: v for k, v in full.meta.items() if k != "fields"})
-    assert dataset_facts(old) == dataset_facts(full) == DataFacts.counted("image", 12, {"caption": 12})
-    assert get_recipe("diffusion-lora").data_problem(dataset_facts(old)) is None
+    full = ingest_paths(store, [_images(tmp_path / "full", 12, 11)], project="p").dataset
+    _forget_counts(store, full.id)
+    old = datasets.get(store, full.id)
+    assert "fields" not in old.meta
+    counted = _counting(monkeypatch)
+    facts = dataset_facts(store, old)
+    assert facts == dataset_facts(store, full) and facts.rows == 12 and facts.count("caption") == 11
+    assert datasets.get(store, full.id).meta["fields"] == full.meta["fields"]  # as ingestion stored them
+    assert dataset_facts(store, old) == facts  # the entity read before they were stored: the row has them
+    assert dataset_facts(store, datasets.get(store, full.id)) == facts
+    assert counted == [Path(full.path) / "manifest.jsonl"]  # counted once
+    assert get_recipe("diffusion-lora").data_problem(facts).startswith("only 11 of 12 images have a caption")
 
     manifest = Path(full.path) / "manifest.jsonl"
     rows = [json.loads(line) for line in manifest.read_text().splitlines()]
-    rows[5]["caption"] = None  # edited after ingestion: the stored counts no longer describe it
+    rows[0]["caption"] = None  # edited after ingestion: the stored counts no longer describe it
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert dataset_facts(full).count("caption") == 11
-    assert get_recipe("diffusion-lora").data_problem(dataset_facts(full)).startswith("only 11 of 12 images have")
+    assert dataset_facts(store, datasets.get(store, full.id)).count("caption") == 10
+    assert dataset_facts(store, datasets.get(store, full.id)).count("caption") == 10
+    assert len(counted) == 2  # counted again once, and stored again
+    assert datasets.get(store, full.id).meta["fields"]["manifest_bytes"] == manifest.stat().st_size
 
 
-def test_a_big_manifest_is_scanned_only_so_far_and_stored_counts_cover_it_all(store, tmp_path) -> None:
-    from spark_trainer.manifest_fields import SCAN_ROWS
-
+def test_counts_stored_meanwhile_by_another_writer_are_not_overwritten(store, tmp_path) -> None:
     projects.create(store, "p")
-    n = SCAN_ROWS + 1500
+    full = ingest_paths(store, [_images(tmp_path / "full", 4, 4)], project="p").dataset
+    newer = {**full.meta["fields"], "rows": 99}  # what another process stored after this one looked
+    assert not datasets.swap_meta(store, full.id, "fields", newer, expected=None, path=full.path)
+    assert datasets.get(store, full.id).meta["fields"] == full.meta["fields"]
+    assert not datasets.swap_meta(store, full.id, "fields", newer, expected=full.meta["fields"], path="/elsewhere")
+    assert datasets.swap_meta(store, full.id, "fields", newer, expected=full.meta["fields"], path=full.path)
+    assert datasets.get(store, full.id).meta == {**full.meta, "fields": newer}  # the rest of meta kept
+
+
+def test_a_big_old_dataset_is_counted_to_its_last_row(store, tmp_path, monkeypatch) -> None:
+    """The bounded scan of an old dataset read its first 1,000 rows and offered a table whose later
+    labels were missing; its counts now cover every row, as ingestion's do."""
+    projects.create(store, "p")
+    n = 2500
     table = tmp_path / "tickets.csv"
     table.write_text("text,label\n" + "".join(f"ticket {i},{'' if i == n - 1 else i % 3}\n" for i in range(n)))
     tickets = ingest_paths(store, [table], project="p").dataset
-    facts = dataset_facts(tickets)  # the stored counts: every row, the last one's empty label included
-    assert (facts.rows, facts.count("label"), facts.whole) == (n, n - 1, True)
-    assert get_recipe("text-classification").data_problem(facts).startswith(
-        f"only {n - 1:,} of {n:,} records have a 'label' value (missing on tickets.csv:{n + 1}); "
-        "text-classification needs a label on every row (recipe_config.label_column)")
-    scanned = data_facts(tickets.kind, tickets.path)  # an old dataset: the first rows only, and it says so
-    assert (scanned.rows, scanned.count("label"), scanned.whole) == (SCAN_ROWS, SCAN_ROWS, False)
-    assert get_recipe("text-classification").data_problem(scanned) is None  # the full check sees the rest
+    facts = dataset_facts(store, tickets)  # the stored counts: every row, the last one's empty label included
+    assert (facts.rows, facts.count("label")) == (n, n - 1)
+    why = (f"only {n - 1:,} of {n:,} records have a 'label' value (missing on tickets.csv:{n + 1}); "
+           "text-classification needs a label on every row (recipe_config.label_column)")
+    assert get_recipe("text-classification").data_problem(facts).startswith(why)
+    _forget_counts(store, tickets.id)
+    counted = _counting(monkeypatch)
+    old = dataset_facts(store, datasets.get(store, tickets.id))
+    assert old == facts and len(counted) == 1
+    assert get_recipe("text-classification").data_problem(old).startswith(why)

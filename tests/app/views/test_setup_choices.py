@@ -85,6 +85,7 @@ def test_each_recipe_is_offered_only_what_it_can_use(recipe, store, ctx, qtbot, 
     view._on_project()
     qtbot.waitUntil(lambda: view.base_model.count() >= 4, timeout=15_000)
     view.recipe.setCurrentText(recipe)
+    qtbot.waitUntil(lambda: not view.reading_facts, timeout=15_000)  # the datasets' counts, read on the pool
 
     datasets_offered, datasets_greyed = _split(view.dataset)
     models_offered, models_greyed = _split(view.base_model)
@@ -123,6 +124,7 @@ def test_a_column_setting_makes_a_greyed_dataset_fit_and_a_greyed_pick_says_why(
     view.project.setCurrentText("p")
     view._on_project()
     view.recipe.setCurrentText("text-classification")
+    qtbot.waitUntil(lambda: not view.reading_facts, timeout=15_000)
     assert _split(view.dataset)[0] == []
     view.dataset.setCurrentText("reviews")  # typed in anyway: said under Dataset
     qtbot.waitUntil(lambda: not view.checking and bool(view.errors["dataset"].text()), timeout=15_000)
@@ -146,11 +148,16 @@ def _images(folder: Path, n: int, captioned: int) -> Path:
 
 
 def test_images_whose_later_rows_lack_captions_are_greyed_with_counts_and_old_datasets_still_work(
-        store, ctx, qtbot, tmp_path) -> None:
+        store, ctx, qtbot, tmp_path, monkeypatch) -> None:
     """A dataset whose first image has a caption and the others none was offered for diffusion-lora
     (the form read the first manifest row) and refused only at Launch. Now the counts of every row,
-    stored at ingestion, grey it out with them; a dataset ingested before (no counts) is scanned."""
+    stored at ingestion, grey it out with them. A dataset ingested before (no counts) was scanned on
+    the GUI thread at every look; now it is counted once, on the pool, and its counts stored."""
+    import threading
+
     from app.views.experiment_setup_view import ExperimentSetupView
+    from spark_trainer.recipes import fit
+    from spark_trainer.store import datasets
     from spark_trainer.store.models import DatasetRow
 
     projects.create(store, "p")
@@ -162,6 +169,21 @@ def test_images_whose_later_rows_lack_captions_are_greyed_with_counts_and_old_da
         for dataset in (old, old_full):
             row = session.get(DatasetRow, dataset.id)
             row.meta = {k: v for k, v in row.meta.items() if k != "fields"}
+    counted: list[tuple[str, bool]] = []  # (the dataset folder counted, on the GUI thread?)
+    real_count, real_facts = fit.count_manifest, fit.dataset_facts
+    asked_on_gui: list[str] = []
+
+    def count(manifest):
+        counted.append((manifest.parent.name, threading.current_thread() is threading.main_thread()))
+        return real_count(manifest)
+
+    def facts(store_, ds):
+        if threading.current_thread() is threading.main_thread():
+            asked_on_gui.append(ds.name)
+        return real_facts(store_, ds)
+
+    monkeypatch.setattr(fit, "count_manifest", count)
+    monkeypatch.setattr("app.views.setup_choices.dataset_facts", facts)
     sync_model(qtbot, ctx)
     view = ExperimentSetupView(store, ctx)
     qtbot.addWidget(view)
@@ -169,6 +191,10 @@ def test_images_whose_later_rows_lack_captions_are_greyed_with_counts_and_old_da
     view.project.setCurrentText("p")
     view._on_project()
     view.recipe.setCurrentText("diffusion-lora")
+    qtbot.waitUntil(lambda: not view.reading_facts, timeout=15_000)
+    assert asked_on_gui == []  # no dataset's facts, stored or counted, read on the GUI thread
+    assert sorted(counted) == [(str(old.id), False), (str(old_full.id), False)]  # the old ones, once each, off it
+    assert datasets.get(store, old.id).meta["fields"]["filled"] == {"caption": 1}  # stored: never counted again
     offered, greyed = _split(view.dataset)
     assert offered == ["all", "old-all"]
     assert greyed["first-only"].startswith(
@@ -189,3 +215,12 @@ def test_images_whose_later_rows_lack_captions_are_greyed_with_counts_and_old_da
     view.forms["recipe_config"].set_values({"missing_captions": "skip"})  # the others are left out: it fits
     view.forms["recipe_config"].changed.emit()
     assert _split(view.dataset)[0] == ["first-only", "all", "old", "old-all"]
+
+    again = ExperimentSetupView(store, ctx)  # another form (or the app opened again): the stored counts
+    qtbot.addWidget(again)
+    again.project.setCurrentText("p")
+    again._on_project()
+    again.recipe.setCurrentText("diffusion-lora")
+    qtbot.waitUntil(lambda: not again.reading_facts and not view.busy(), timeout=15_000)
+    assert _split(again.dataset) == (offered, greyed)
+    assert len(counted) == 2 and not any(on_gui for _name, on_gui in counted)
