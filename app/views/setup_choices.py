@@ -7,8 +7,9 @@ Greyed rather than hidden: a dataset gone from the list looked lost, and a colum
 
 Which datasets fit depends on their per-field counts (`spark_trainer.recipes.fit.dataset_facts`),
 read on the pool, never on the GUI thread: a dataset ingested before the counts were stored has its
-whole manifest counted (once; the counts are stored with it). Until its counts come, a dataset is
-judged by its kind alone, and the list is filled again when they come.
+whole manifest counted (once; the counts are stored with it). Until the pool's answer comes, a
+dataset is judged by the counts stored with it (every dataset ingested since they are stored), else
+by its kind alone, and the list is filled again when the answer comes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import QComboBox
 from app.views.model_sources import offered_models
 from app.workers import Task, pending
 from spark_trainer.errors import BadInput
-from spark_trainer.recipes.fit import DataFacts, dataset_facts
+from spark_trainer.recipes.fit import DataFacts, dataset_facts, facts_of
 from spark_trainer.recipes.registry import get_recipe
 
 
@@ -116,7 +117,10 @@ class SetupChoicesMixin:
         fill_choices(self.dataset, dataset_choices(found, self._spec(), settings, self._facts_of))
 
     def _facts_of(self, ds: Any) -> DataFacts:
-        return self._facts.get((ds.id, ds.path)) or DataFacts(ds.kind)  # counts not read yet: the kind only
+        """The facts read on the pool; until they come, the counts stored with the dataset (already in
+        the app model: no file is read here), and for a dataset stored without counts its kind alone."""
+        read = self._facts.get((ds.id, ds.path))
+        return read if read is not None else facts_of(ds.kind, (ds.meta or {}).get("fields"))
 
     def _read_facts(self, found: list[Any]) -> None:
         """Read, on the pool, the facts of the datasets not read yet (those a running read misses are

@@ -191,6 +191,11 @@ def test_images_whose_later_rows_lack_captions_are_greyed_with_counts_and_old_da
     view.project.setCurrentText("p")
     view._on_project()
     view.recipe.setCurrentText("diffusion-lora")
+    # Before the pool's answer is delivered (nothing has run the event loop yet), the counts stored
+    # with a dataset already judge it: it is not offered for a moment and then greyed out.
+    early_offered, early_greyed = _split(view.dataset)
+    assert "first-only" in early_greyed and "all" in early_offered
+    assert view.reading_facts
     qtbot.waitUntil(lambda: not view.reading_facts, timeout=15_000)
     assert asked_on_gui == []  # no dataset's facts, stored or counted, read on the GUI thread
     assert sorted(counted) == [(str(old.id), False), (str(old_full.id), False)]  # the old ones, once each, off it
