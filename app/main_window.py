@@ -122,6 +122,8 @@ class MainWindow(QMainWindow):
         self._read_stored_theme()
         self.update_run_status()
         self.show_view(name or self.first_view)
+        if name is None and self.first_view != "projects":  # the last view is per user, not per home
+            self.ctx.model.projects.projects_reset.connect(self._welcome_an_empty_home)
         if self._opening is not None:
             self.stack.removeWidget(self._opening)
             self._opening.deleteLater()
@@ -242,6 +244,13 @@ class MainWindow(QMainWindow):
         if payload is not None:
             widget.open_item(payload)
         return widget
+
+    def _welcome_an_empty_home(self, found: list) -> None:
+        """On the first read: an empty home opens on the welcome panel (its demo) unless the user
+        has moved on from the first view meanwhile."""
+        self.ctx.model.projects.projects_reset.disconnect(self._welcome_an_empty_home)
+        if not found and self.current_view_name() == self.first_view:
+            self.show_view("projects")
 
     def current_view_name(self) -> str:
         return NAV_VIEWS[max(self.nav.currentRow(), 0)].name

@@ -16,8 +16,9 @@ NOT_CHARTED = ("epoch", "samples_per_s", "tokens", "examples", "images", "packin
 
 
 def is_evaluation(key: str) -> bool:
-    """A metric measured on held-out data now and then (drawn unsmoothed, with markers, dashed)."""
-    return key.lower().startswith(("eval_", "val_"))
+    """A metric measured on held-out data now and then (drawn unsmoothed, with markers, dashed):
+    the run's own evaluations, and `spark-trainer eval`'s results (evals/..., often one point)."""
+    return key.lower().startswith(("eval_", "val_", "evals/"))
 
 
 def chart_for(key: str) -> str | None:

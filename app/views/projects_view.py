@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -94,7 +95,8 @@ class ProjectsView(BaseView):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search projects (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.search.setFixedWidth(260)
+        self.search.setMinimumWidth(50)  # gives way first when the window is narrow: the buttons keep their words
+        self.search.setMaximumWidth(260)
         self.search.textChanged.connect(self.refresh)
         self.new_button = QPushButton("New project")
         self.new_button.setProperty("primary", True)
@@ -115,6 +117,8 @@ class ProjectsView(BaseView):
         demos.triggered.connect(lambda action: self.welcome.create_demo(action.data()))
         self.demo_button.setMenu(demos)
         for widget in (self.search, self.rename_button, self.delete_button, self.demo_button, self.new_button):
+            if widget is not self.search:  # never narrower than their words
+                widget.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
             self.header.addWidget(widget)
         self.banner = MessageBanner()
         self.body.addWidget(self.banner)

@@ -7,7 +7,6 @@ database); keyring calls run off the GUI thread because some backends talk to a 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +31,12 @@ from app.views.base import BaseView
 from app.widgets import MessageBanner
 from app.workers import Task, pending
 from spark_trainer import home_record, secrets
-from spark_trainer.errors import SparkError
+from spark_trainer.errors import BadInput, SparkError
+from spark_trainer.jobs.gpus import SPEC_HELP, parse_request
 from spark_trainer.paths import HOME_ENV, DataHome
 from spark_trainer.store import settings
 from spark_trainer.store.store import Store
 
-GPU_SPEC = re.compile(r"^(auto|cpu|\d+(,\d+)*)$")
 HOME_NOTE = "The database, datasets, runs, models and exports live here."
 
 
@@ -132,7 +131,7 @@ class SettingsView(BaseView):
         self.max_runs.valueChanged.connect(lambda v: self._save("max_concurrent_runs", v))
         form.addRow("Max concurrent runs", self.max_runs)
         self.default_gpus = QLineEdit()
-        self.default_gpus.setPlaceholderText("auto, cpu, or GPU indices like 0,1")
+        self.default_gpus.setPlaceholderText("auto, cpu, cpu:N, GPU indices like 0,1, or count:N")
         self.default_gpus.editingFinished.connect(self._save_gpus)
         self.gpu_hint = QLabel("")
         self.gpu_hint.setObjectName("Muted")
@@ -269,9 +268,10 @@ class SettingsView(BaseView):
 
     def _save_gpus(self) -> None:
         text = self.default_gpus.text().strip().replace(" ", "")
-        if not GPU_SPEC.match(text):
-            self.banner.show_message(f"Default GPUs {text!r} is not valid: use auto, cpu, or indices like 0,1.",
-                                     "error")
+        try:  # every form a run file's `gpus:` takes (cpu:N and count:N too)
+            text = parse_request(text).text
+        except BadInput:
+            self.banner.show_message(f"Default GPUs {text!r} is not valid: use {SPEC_HELP}.", "error")
             return
         known = {g.index for g in self.ctx.gpu_monitor.gpus}
         missing = [i for i in text.split(",") if i.isdigit() and known and int(i) not in known]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from app.context import AppContext
@@ -27,6 +28,20 @@ STEPS = (
     "2. Set up an experiment: a recipe, a base model from disk, and your dataset.",
     "3. Start a run and watch its curves live; compare runs and export the best one.",
 )
+
+
+STEPS_WIDTH = 640
+
+
+class _StepsLabel(QLabel):
+    """The steps, 640 px wide where there is room (a wrapped label would ask for less)."""
+
+    def sizeHint(self) -> QSize:
+        return QSize(STEPS_WIDTH, self.heightForWidth(STEPS_WIDTH))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # every wrapped line shown at any width
+        super().resizeEvent(event)
+        self.setMinimumHeight(self.heightForWidth(event.size().width()))
 
 
 def demo_available() -> bool:
@@ -62,11 +77,11 @@ class WelcomePanel(QWidget):
             "Welcome to SparkTrainer",
             "Fine-tune models on this workstation: bring your data, pick a recipe, watch it train.",
         )
-        steps = QLabel("\n".join(STEPS))
+        steps = _StepsLabel("\n".join(STEPS))
         steps.setWordWrap(True)
         steps.setAlignment(Qt.AlignmentFlag.AlignLeft)
-        steps.setFixedWidth(640)
-        steps.setMinimumHeight(steps.heightForWidth(640))
+        steps.setMinimumWidth(380)  # narrower than the smallest window's view, wrapping (it was 640 fixed)
+        steps.setMaximumWidth(STEPS_WIDTH)
         self.empty.layout().insertWidget(3, steps, 0, Qt.AlignmentFlag.AlignHCenter)
         self.demo_button: QPushButton | None = None
         if demo_available():

@@ -41,21 +41,24 @@ class CardData:
 
 def front_matter(data: CardData) -> dict[str, Any]:
     results = []
-    task = {"type": data.info.pipeline_tag}
+
+    def task() -> dict[str, str]:  # a dict per result: one shared dict dumps as YAML anchors (&id001)
+        return {"type": data.info.pipeline_tag}
+
     validation = {k: v for k, v in data.final_metrics.items() if k.startswith("eval_")}
     if validation:
-        results.append({"task": task, "dataset": {"name": data.dataset_name, "type": data.dataset_name,
+        results.append({"task": task(), "dataset": {"name": data.dataset_name, "type": data.dataset_name,
                                                   "split": "validation"},
                         "metrics": [{"type": k.removeprefix("eval_"), "name": k, "value": round(v, 6)}
                                     for k, v in validation.items()]})
     elif "loss" in data.final_metrics:
-        results.append({"task": task, "dataset": {"name": data.dataset_name, "type": data.dataset_name,
+        results.append({"task": task(), "dataset": {"name": data.dataset_name, "type": data.dataset_name,
                                                   "split": "train"},
                         "metrics": [{"type": "loss", "name": "final training loss",
                                      "value": round(data.final_metrics["loss"], 6)}]})
     for ev in data.evaluations:
-        results.append({"task": task, "dataset": {"name": ev.dataset, "type": ev.dataset},
-                        "metrics": [{"type": k, "name": f"{ev.task} {k}", "value": round(v, 6)}
+        results.append({"task": task(), "dataset": {"name": ev.dataset, "type": ev.dataset},
+                        "metrics": [{"type": k, "name": k if k == ev.task else f"{ev.task} {k}", "value": round(v, 6)}
                                     for k, v in ev.metrics.items()]})
     meta: dict[str, Any] = {
         # The Hub checks base_model against its models: a local folder's name is left out.

@@ -41,8 +41,11 @@ def _trained_parts(config: ExperimentConfig, checkpoint: Path | None, device: An
                                    vae=parts.vae, text_encoder=parts.text_encoder,
                                    train_text_encoder=rc.train_text_encoder)
         load_trainable(module, Path(checkpoint))
+    target = torch_dtype(dtype)
     for part in (parts.unet, parts.text_encoder, parts.vae):
-        part.to(device=torch.device(device) if isinstance(device, str) else device, dtype=torch_dtype(dtype))
+        # Loaded in fp32: a cast to fp32 again only makes diffusers warn ("should be kept in float32: []").
+        cast = {} if target == torch.float32 else {"dtype": target}
+        part.to(device=torch.device(device) if isinstance(device, str) else device, **cast)
     return parts, rc
 
 

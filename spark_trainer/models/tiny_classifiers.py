@@ -50,7 +50,7 @@ def create_tiny_image_classifier(dest: Path, *, num_labels: int = 2, image_size:
                                  num_layers: int = 2, seed: int = 0) -> Path:
     """A random-weight ViT image classifier and its image processor in `dest`."""
     import torch
-    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+    from transformers import ViTConfig, ViTForImageClassification
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -58,6 +58,21 @@ def create_tiny_image_classifier(dest: Path, *, num_labels: int = 2, image_size:
                        num_attention_heads=4, intermediate_size=hidden_size * 2, num_labels=num_labels)
     torch.manual_seed(seed)
     ViTForImageClassification(config).save_pretrained(dest)
-    ViTImageProcessor(size={"height": image_size, "width": image_size}, image_mean=[0.5, 0.5, 0.5],
+    _vit_image_processor()(size={"height": image_size, "width": image_size}, image_mean=[0.5, 0.5, 0.5],
                       image_std=[0.5, 0.5, 0.5]).save_pretrained(dest)
     return dest
+
+
+def _vit_image_processor() -> type:
+    """ViT's image processor class. Without torchvision, transformers 5 falls back from
+    `ViTImageProcessor` to its PIL twin with a warning a user cannot act on; both save the same
+    preprocessor_config.json, so name the PIL one where it exists (older transformers lack it)."""
+    import transformers
+
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        pil = getattr(transformers, "ViTImageProcessorPil", None)
+        if pil is not None:
+            return pil
+    return transformers.ViTImageProcessor

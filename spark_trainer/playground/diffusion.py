@@ -4,8 +4,11 @@ off. Denoising progress is streamed as "step i/N" text."""
 
 from __future__ import annotations
 
+import logging
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,6 +60,10 @@ class DiffusionGenerator:
 
     def load(self, source: ModelSource, device: str) -> dict[str, Any]:
         import torch
+
+        from spark_trainer.recipes.diffusion_model import quiet_torchvision_notice
+
+        quiet_torchvision_notice()  # before diffusers' pipelines import transformers' image processors
         from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
 
         from spark_trainer.jobs.submit import frozen_config
@@ -80,7 +87,8 @@ class DiffusionGenerator:
                                        feature_extractor=None, requires_safety_checker=False)
         pipe.set_progress_bar_config(disable=True)
         if source.kind == "final":
-            pipe.load_lora_weights(str(source.path))
+            with _no_text_encoder_lora_notice(not rc.train_text_encoder):
+                pipe.load_lora_weights(str(source.path))
         else:
             from safetensors.torch import load_file
 
@@ -177,3 +185,22 @@ def _copy_weights(models: dict[str, Any], weights: dict[str, Any], where: Path) 
     with torch.no_grad():
         for name, tensor in weights.items():
             targets[name].copy_(tensor)
+
+
+class _NoTextEncoderLoraNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "No LoRA keys associated to" not in record.getMessage()
+
+
+@contextmanager
+def _no_text_encoder_lora_notice(active: bool) -> Iterator[None]:
+    """diffusers warns that a LoRA has no text-encoder keys, which is what a run that did not train
+    the text encoder saves: nothing for the user to act on."""
+    found = logging.getLogger("diffusers.loaders.lora_base")
+    notice = _NoTextEncoderLoraNotice()
+    if active:
+        found.addFilter(notice)
+    try:
+        yield
+    finally:
+        found.removeFilter(notice)

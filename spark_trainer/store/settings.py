@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "playground_idle_seconds": 600,
     "theme": "dark",
 }
+THEMES = ("dark", "light")  # the app's themes (app/theme.py)
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -49,6 +50,18 @@ def _coerce(key: str, value: Any) -> Any:
         if number < 0:
             raise BadInput(f"setting {key}: {number} must not be negative")
         return number
+    if key == "default_gpus":
+        from spark_trainer.jobs.gpus import parse_request
+
+        try:
+            return parse_request("".join(str(value).split())).text
+        except BadInput as e:  # "gpus: 'x' is not valid; ..." names the run file's field
+            raise BadInput(f"setting default_gpus: {str(e).removeprefix('gpus: ')}") from None
+    if key == "theme":
+        name = str(value).strip().lower()
+        if name not in THEMES:
+            raise BadInput(f"setting theme: {value!r} is not a theme; themes are: {', '.join(THEMES)}")
+        return name
     return str(value)
 
 

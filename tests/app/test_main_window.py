@@ -87,7 +87,9 @@ def test_theme_toggles_and_is_remembered(qtbot, window, store):
 
 def test_window_geometry_and_last_view_survive_a_restart(qtbot, store, qsettings):
     from app.main_window import MainWindow
+    from spark_trainer.store import projects
 
+    projects.create(store, "kept")  # an empty home opens on its welcome panel instead (below)
     first = MainWindow(store, qsettings, poll_gpus=False)
     qtbot.addWidget(first)
     first.resize(781, 643)  # inside the offscreen screen (800x800)
@@ -99,7 +101,30 @@ def test_window_geometry_and_last_view_survive_a_restart(qtbot, store, qsettings
     second.show()
     assert second.current_view_name() == "settings"
     assert (second.width(), second.height()) == (781, 643)
+    qtbot.wait(300)
+    sync_model(qtbot, second.ctx)
+    assert second.current_view_name() == "settings"  # a home with projects keeps the view
     second.close()
+
+
+def test_an_empty_home_opens_on_the_welcome_panel_whatever_view_was_last(qtbot, store, qsettings):
+    # The last view is kept per user, not per home: a new home (Settings' Change..., --home) opened
+    # on an empty Runs list, its welcome panel and one-click demo a click away.
+    from app.main_window import MainWindow
+
+    qsettings.setValue("window/last_view", "runs")
+    win = MainWindow(store, qsettings, poll_gpus=False)
+    qtbot.addWidget(win)
+    win.show()
+    sync_model(qtbot, win.ctx)
+    qtbot.waitUntil(lambda: win.current_view_name() == "projects", timeout=5000)
+    projects_view = win.views["projects"]
+    assert projects_view.pages.currentWidget() is projects_view.welcome
+    win.show_view("runs")  # the user's own choice afterwards stands
+    sync_model(qtbot, win.ctx)
+    qtbot.wait(200)
+    assert win.current_view_name() == "runs"
+    win.close()
 
 
 def test_a_window_shown_before_its_store_says_so_until_the_store_comes(qtbot, store, qsettings):
@@ -146,3 +171,26 @@ def test_a_home_moved_by_hand_is_announced_in_the_status_bar(qtbot, qsettings, t
         assert win.statusBar().currentMessage() == (f"Data home moved here from {tmp_path / 'old'}: 1 stored path(s) "
                                                     "and 0 run config(s) now point here")
         win.close()
+
+
+def test_at_the_smallest_window_the_projects_header_keeps_its_words(qtbot, store, qsettings):
+    # At the window's minimum size (760x520) the Projects header showed "ew projec" and a cut
+    # "Demo project": the welcome panel's steps, 640 px fixed, held the view wider than the window.
+    from PySide6.QtWidgets import QPushButton
+
+    from app.main_window import MainWindow
+    from spark_trainer.store import projects
+
+    projects.create(store, "p")  # the Projects header's buttons show once a project exists
+    win = MainWindow(store, qsettings, poll_gpus=False)
+    qtbot.addWidget(win)
+    win.show()
+    win.resize(win.minimumSize())
+    sync_model(qtbot, win.ctx)
+    view = win.show_view("projects")
+    qtbot.wait(50)
+    cut = [f"{b.text()!r} {b.width()} < {b.sizeHint().width()} px"
+           for b in view.findChildren(QPushButton) if b.isVisible() and b.width() < b.sizeHint().width()]
+    assert not cut, cut
+    assert view.minimumSizeHint().width() <= view.width()
+    win.close()

@@ -155,6 +155,12 @@ def test_default_gpus_are_checked_before_saving(qtbot, view, store):
     view.default_gpus.editingFinished.emit()
     qtbot.waitUntil(lambda: not view.saving)
     assert settings.get(store, "default_gpus") == "cpu"
+    # Every form a run file's `gpus:` takes is a default too; the field refused cpu:N and count:N.
+    for form in ("count:2", "cpu:2"):
+        view.default_gpus.setText(form)
+        view.default_gpus.editingFinished.emit()
+        qtbot.waitUntil(lambda: not view.saving)
+        assert settings.get(store, "default_gpus") == form, view.banner.text()
 
 
 def test_choosing_a_data_home_is_remembered_for_the_next_start_and_by_the_command_line(view, ctx, tmp_path,

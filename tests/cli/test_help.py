@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 import pytest
 
@@ -58,3 +59,22 @@ def test_an_unknown_command_names_the_closest_one_and_only_the_commands_help_sho
     assert done.code == 2 and "unknown command 'stat' (did you mean 'start'?)" in done.err
     assert "did you mean" not in cli("zzzzzz").err
     assert cli("worker", "--help").code == 0  # the internal roles still work, unlisted
+
+
+def test_the_readme_command_list_names_every_command_and_option() -> None:
+    # README's "Command line" block had no `launch` or `run import`, nor --txt-mode, --min-image-side,
+    # run list's filters, run logs --tail, queue serve's flags...: a user reading it could not find them.
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Command line", 1)[1].split("```", 2)[1]
+    common = {"--home", "--json", "--debug", "--help", "--version"}
+    missing = []
+    for path, help_text, parser in COMMANDS:
+        if help_text == argparse.SUPPRESS:
+            continue
+        if not re.search(rf"(?<![\w-]){re.escape(path[-1])}(?![\w-])", block):
+            missing.append(" ".join(path))
+        missing += [f"{' '.join(path)} {option}" for action in parser._actions for option in action.option_strings
+                    if option.startswith("--") and option not in common and option not in block]
+    assert not missing, f"README's command list lacks: {', '.join(missing)}"

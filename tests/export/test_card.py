@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from spark_trainer.export.card import CardData, render
+from spark_trainer.export.card import CardData, EvalResult, render
 from spark_trainer.export.registry import ExportInfo
 
 
@@ -29,3 +29,20 @@ def test_a_local_base_is_left_out_of_the_front_matter_and_the_usage_says_what_to
     assert meta["library_name"] == "peft"
     assert "`my-llama` was a local folder" in text and "put its path, or the Hub id" in text
     assert "was a local folder" not in _card(True, kind="merged")  # a merged model needs no base to load
+
+
+def test_several_results_are_plain_yaml_without_anchors_and_a_metric_is_not_named_twice():
+    # An export with validation metrics and an evaluation wrote `task: &id001` / `task: *id001` (one
+    # dict shared by every result) and named the perplexity eval's metric "perplexity perplexity".
+    info = ExportInfo(kind="merged", library_name="transformers", pipeline_tag="text-generation", dtype="fp32",
+                      usage="")
+    text = render(CardData(model_name="m", run_id=1, recipe="causal-lm", base_model="b", step=10, info=info,
+                           dataset_name="d", dataset_summary="", hyperparameters={},
+                           final_metrics={"eval_loss": 2.0},
+                           evaluations=[EvalResult("perplexity", "chat", {"perplexity": 7.0, "loss": 1.9})],
+                           has_curve=False))
+    front = text.split("---\n")[1]
+    assert "&id" not in front and "*id" not in front
+    results = yaml.safe_load(front)["model-index"][0]["results"]
+    assert [r["task"] for r in results] == [{"type": "text-generation"}] * 2
+    assert [m["name"] for m in results[1]["metrics"]] == ["perplexity", "perplexity loss"]

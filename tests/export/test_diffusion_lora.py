@@ -104,3 +104,27 @@ def test_a_lora_exports_with_the_pipeline_weights_unreadable(sd_run, tmp_path, c
         config_file.write_text(original, encoding="utf-8")
     assert (tmp_path / "lora" / "pytorch_lora_weights.safetensors").stat().st_size > 0
     capsys.readouterr()
+
+
+def test_building_the_parts_in_fp32_says_nothing(tmp_path: Path) -> None:
+    # `spark-trainer export` of a diffusion-lora run printed diffusers' "There are modules in
+    # UNet2DConditionModel that should be kept in float32: []. Casting directly with `to()`..." (an
+    # empty list: nothing to act on), because the parts, built in fp32, were cast to fp32 again.
+    import logging
+
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.export.diffusion_lora import _trained_parts
+    from spark_trainer.models.tiny_diffusion import create_tiny_sd_pipeline
+
+    model = create_tiny_sd_pipeline(tmp_path / "tiny-sd")
+    config = ExperimentConfig.model_validate({"project": "p", "name": "n", "recipe": "diffusion-lora",
+                                              "base_model": str(model), "dataset": str(tmp_path), "gpus": "cpu"})
+    said: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("diffusers").addHandler(handler)
+    try:
+        _trained_parts(config, None, "cpu", "fp32")
+    finally:
+        logging.getLogger("diffusers").removeHandler(handler)
+    assert not [line for line in said if "kept in float32" in line], said

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from spark_trainer.cli.main import main
+from tests.conftest import spark_trainer_exe, subprocess_env
 from tests.playground.trained import TrainedRun, train_tiny_diffusion_run
 
 
@@ -45,3 +48,15 @@ def test_images_with_a_fixed_seed_repeat_and_the_lora_changes_them(diffusion_run
     code = main(["--home", str(diffusion_run.home), "generate", str(diffusion_run.run_id), "--prompt", "x",
                  "--out", str(tmp_path / "x.jpg")])
     assert code == 2 and "ending in .png" in capsys.readouterr().err
+
+
+def test_piped_output_has_no_library_chatter(diffusion_run: TrainedRun, tmp_path: Path) -> None:
+    """`generate` on a diffusion run printed transformers' "`CLIPImageProcessor` requires torchvision
+    (not installed); falling back..." (and Siglip's), and diffusers' "No LoRA keys associated to
+    CLIPTextModel found..." for a LoRA that never trained the text encoder: nothing a user can act on."""
+    done = subprocess.run([spark_trainer_exe(), "--home", str(diffusion_run.home), "generate",
+                           str(diffusion_run.run_id), "--prompt", "a red circle", "--steps", "2", "--seed", "1",
+                           "--device", "cpu", "--out", str(tmp_path / "p.png")],
+                          capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"\([0-9.]+ s, final model \(step \d+\), seed 1\)", done.stderr.strip()), done.stderr

@@ -1,0 +1,30 @@
+"""Settings: typed values, and a bad one refused in one line naming the setting, nothing stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from spark_trainer.errors import BadInput
+from spark_trainer.store import settings
+
+
+@pytest.mark.parametrize(("key", "value", "words"), [
+    ("default_gpus", "banana", "default_gpus: 'banana' is not valid"),
+    ("default_gpus", "count:0", "count:N needs N from 1 to 64"),
+    ("theme", "purple", "theme: 'purple' is not a theme; themes are: dark, light"),
+])
+def test_a_value_the_program_cannot_use_is_refused(store, key: str, value: str, words: str) -> None:
+    # `spark-trainer settings default_gpus banana` and `settings theme purple` were stored as given.
+    with pytest.raises(BadInput) as caught:
+        settings.set_value(store, key, value)
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+    assert settings.get(store, key) == settings.DEFAULTS[key]
+
+
+@pytest.mark.parametrize(("key", "value", "stored"), [
+    ("default_gpus", "count:2", "count:2"), ("default_gpus", " 0, 1", "0,1"), ("default_gpus", "CPU:2", "cpu:2"),
+    ("theme", "Light", "light"), ("max_concurrent_runs", "3", 3), ("allow_gpu_sharing", "yes", True),
+])
+def test_every_accepted_form_is_stored_as_the_program_reads_it(store, key: str, value: str, stored) -> None:
+    assert settings.set_value(store, key, value) == stored
+    assert settings.get(store, key) == stored
