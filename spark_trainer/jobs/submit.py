@@ -174,7 +174,7 @@ def submit_configs(
         differs = [f for f in shared if getattr(other, f) != getattr(first, f)]
         if differs:
             raise InternalError(f"submit_configs: configs differ in {', '.join(differs)}; one experiment only")
-    request = gpu_alloc.parse_request(gpus or first.gpus)
+    request = gpu_alloc.parse_request(gpus or _gpus_of(store, first))
     gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
     base_model = resolve_model(first.base_model, base_dir, store.home.root)
     # Two submits of the same file at once: the second waits, then reuses the dataset and the
@@ -208,6 +208,15 @@ def submit_configs(
                   for config, swept in zip(frozen, values, strict=True)]
     return [Submitted(run, experiment, dataset, report is not None and i == 0, report if i == 0 else None)
             for i, run in enumerate(queued)]
+
+
+def _gpus_of(store: Store, config: ExperimentConfig) -> str:
+    """The run file's `gpus:`; where it does not say, the `default_gpus` setting (Settings' Default GPUs)."""
+    if "gpus" in config.model_fields_set:
+        return config.gpus
+    from spark_trainer.store import settings
+
+    return str(settings.get(store, "default_gpus"))
 
 
 def _check_one(store: Store, config: ExperimentConfig, dataset: Dataset, base_model: str, gpus: str,

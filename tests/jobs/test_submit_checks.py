@@ -57,3 +57,25 @@ def test_two_trains_of_the_same_file_at_once_both_succeed(home: Path, run_file) 
 
         for run in found:
             control.cancel(store, run.id, grace_s=10)
+
+
+def test_a_run_file_without_gpus_takes_the_default_gpus_setting(store: Store, run_file) -> None:
+    """Settings' Default GPUs was stored and shown but read by nothing: every run file without `gpus:`
+    trained on `auto`."""
+    from spark_trainer.config import load_config
+    from spark_trainer.jobs.submit import submit_config
+    from spark_trainer.store import settings
+
+    settings.set_value(store, "default_gpus", "cpu:2")
+    path = run_file("defaulted", steps=1)
+    spec = yaml.safe_load(path.read_text())
+    del spec["gpus"]
+    path.write_text(yaml.safe_dump(spec))
+    defaulted = submit_config(store, load_config(path), machine=[])
+    assert defaulted.run.requested_gpus == "cpu:2"
+    assert yaml.safe_load((store.home.run_dir(defaulted.run.id) / "config.yaml").read_text())["gpus"] == "cpu:2"
+
+    spec["gpus"] = "auto"  # said in the file: the file wins
+    path.write_text(yaml.safe_dump(spec))
+    assert submit_config(store, load_config(path), machine=[]).run.requested_gpus == "auto"
+    assert submit_config(store, load_config(path), machine=[], gpus="cpu").run.requested_gpus == "cpu"  # --gpus
