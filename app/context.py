@@ -27,6 +27,7 @@ class AppContext(QObject):
     navigate_requested = Signal(str, object)  # view name, payload (e.g. a dataset id)
     current_project_changed = Signal(object)  # project id or None
     theme_changed = Signal(str)
+    setting_saved = Signal(str, object)  # a store setting's key and its new value, once written
     status_message = Signal(str)
 
     def __init__(self, store: Store | None, qsettings: QSettings, *, poll_gpus: bool = True) -> None:

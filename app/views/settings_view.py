@@ -259,6 +259,7 @@ class SettingsView(BaseView):
         else:
             self.banner.show_message(f"Saved {key.replace('_', ' ')}.", "ok")
             self.ctx.model.refresh()
+            self.ctx.setting_saved.emit(key, value)
         self._save_task = None
         self._write_next()
 

@@ -87,6 +87,9 @@ class SetupChoicesMixin:
         self._models: list[tuple[str, dict[str, str]]] = []  # (model, why each recipe cannot use it)
         self._facts: dict[tuple[int, str], DataFacts] = {}  # per dataset (id, path): read once
         self._facts_task: Task | None = None
+        self._gpus_default = "auto"  # Settings' Default GPUs, as last read: the GPUs box starts with it
+        self.ctx.setting_saved.connect(self._on_setting_saved)
+        self._read_default_gpus()
 
     def _fill_projects(self) -> None:
         names = [p.name for p in self.ctx.model.projects.projects]
@@ -141,6 +144,25 @@ class SetupChoicesMixin:
     def reading_facts(self) -> bool:
         """Datasets' facts are being read (the Dataset list may still grey some out)."""
         return pending(self._facts_task)
+
+    def _read_default_gpus(self) -> None:
+        """Settings' Default GPUs, read on the pool (the ORM and SQLite stay off the GUI thread)."""
+        from spark_trainer.store import settings
+
+        store = self.store
+        task = Task(lambda _ctx: str(settings.get(store, "default_gpus")), owner=self, name="default-gpus")
+        task.signals.succeeded.connect(self._set_default_gpus)
+        self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _on_setting_saved(self, key: str, value: object) -> None:
+        if key == "default_gpus":
+            self._set_default_gpus(str(value))
+
+    def _set_default_gpus(self, value: str) -> None:
+        """A GPUs box the user has not changed (it shows the old default) follows the new default."""
+        if self.gpus.currentText().strip() in ("", self._gpus_default):
+            self.gpus.setCurrentText(value)
+        self._gpus_default = value
 
     def _fill_gpus(self) -> None:
         text = self.gpus.currentText() or "auto"

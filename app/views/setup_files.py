@@ -61,7 +61,7 @@ class SetupFilesMixin:
         self.name.setText(str(data.get("name", "")))
         self.dataset.setCurrentText(str(data.get("dataset", "")))
         self.base_model.setCurrentText(str(data.get("base_model", "")))
-        self.gpus.setCurrentText(str(data.get("gpus", "auto")))
+        self.gpus.setCurrentText(str(data.get("gpus", self._gpus_default)))  # a file without gpus: gets the default
         for key, form in self.forms.items():
             if isinstance(data.get(key), dict):
                 form.set_values(data[key])

@@ -229,3 +229,29 @@ def test_images_whose_later_rows_lack_captions_are_greyed_with_counts_and_old_da
     qtbot.waitUntil(lambda: not again.reading_facts and not view.busy(), timeout=15_000)
     assert _split(again.dataset) == (offered, greyed)
     assert len(counted) == 2 and not any(on_gui for _name, on_gui in counted)
+
+
+def test_the_gpus_box_starts_with_settings_default_gpus_and_follows_it_until_changed(store, ctx, qtbot) -> None:
+    """Settings' Default GPUs was read by nothing: every new form said auto."""
+    from app.views.experiment_setup_view import ExperimentSetupView
+    from app.views.settings_view import SettingsView
+    from spark_trainer.store import settings
+
+    settings.set_value(store, "default_gpus", "cpu")
+    form = ExperimentSetupView(store, ctx)
+    qtbot.addWidget(form)
+    qtbot.waitUntil(lambda: form.gpus.currentText() == "cpu", timeout=10_000)  # read on the pool
+    assert form.config_data()["gpus"] == "cpu"
+
+    chosen = SettingsView(store, ctx)  # changed in Settings while the form is open: it follows
+    qtbot.addWidget(chosen)
+    chosen.default_gpus.setText("cpu:2")
+    chosen.default_gpus.editingFinished.emit()
+    qtbot.waitUntil(lambda: form.gpus.currentText() == "cpu:2", timeout=10_000)
+
+    form.gpus.setCurrentText("auto")  # the user's own choice is kept
+    chosen.default_gpus.setText("cpu")
+    chosen.default_gpus.editingFinished.emit()
+    qtbot.waitUntil(lambda: not chosen.saving, timeout=10_000)
+    qtbot.wait(50)
+    assert settings.get(store, "default_gpus") == "cpu" and form.gpus.currentText() == "auto"
