@@ -168,6 +168,9 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
               cancel: threading.Event | None = None) -> MoveResult:
     """Move the home as planned. The caller has closed its own store on the source first. Setting
     `cancel` during a copy stops it (MoveCancelled) with the partial copy removed; a rename is instant."""
+    in_use = _in_use_line(plan.source)  # again: a process may have opened it since the plan (the dialog waits)
+    if in_use is not None:
+        raise Conflict(in_use)
     notes = ["removed the partial copy an interrupted move had left there"] if plan.removed_partial else []
     if plan.rename:
         plan.dest.parent.mkdir(parents=True, exist_ok=True)

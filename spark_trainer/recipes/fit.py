@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import DatabaseLocked
+from spark_trainer.errors import StoreError
 from spark_trainer.manifest_fields import count_manifest, describes
 from spark_trainer.store import datasets
 from spark_trainer.store.store import Store
@@ -135,7 +135,7 @@ def _count_once(store: Store, dataset: Any, manifest: Path, size: int) -> Any:
     if counted is not None:
         try:
             datasets.swap_meta(store, dataset.id, "fields", counted, expected=stored, path=str(dataset.path))
-        except DatabaseLocked:
+        except StoreError:  # locked, a full disk, a read-only database: this is a read, and its answer stands
             pass  # the counts are right all the same; the next check counts again and stores them then
     return counted
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import weakref
 from pathlib import Path
 
 FOLDER = ".open"  # in the data home; never copied by a move (a copy's holders are not the home's)
@@ -22,8 +23,10 @@ class Presence:
 
     def __init__(self, path: Path, fd: int) -> None:
         self.path, self._fd = path, fd
+        _HELD.add(self)
 
     def release(self) -> None:
+        _HELD.discard(self)
         if self._fd < 0:
             return
         fd, self._fd = self._fd, -1
@@ -32,6 +35,27 @@ class Presence:
             self.path.unlink()
         except OSError:
             pass  # already removed by a check that found it unlocked, or the home went read-only
+
+
+_HELD: weakref.WeakSet[Presence] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    """A forked child (a DataLoader worker) shares its parent's lock; were it to keep it, a worker
+    killed outright would still count as holding the home until its children ended. The child lets
+    go of its copy (the parent's lock stays) and can no longer remove the parent's file."""
+    for mark in list(_HELD):
+        fd, mark._fd = mark._fd, -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def announce(root: Path) -> Presence | None:
@@ -81,20 +105,30 @@ def holders(root: Path) -> set[int]:
             continue  # removed since the listing
         try:
             free = lock_descriptor(fd, blocking=False)
-            if free:
-                unlock_descriptor(fd)
         except OSError:
             free = False
-        finally:
-            os.close(fd)
         if not free:
+            os.close(fd)
             pids.add(pid)
             continue
-        try:
-            path.unlink()  # left by a process that has ended
-        except OSError:
-            pass
+        # Left by a process that has ended. Removed while the lock is held: a process that had just
+        # made this file and takes the lock after it is released finds the file gone (announce()'s
+        # check) and makes another. Windows refuses to remove an open file: removed after closing
+        # there, where an open file cannot be removed under its maker either.
+        removed = _unlink(path)
+        unlock_descriptor(fd)
+        os.close(fd)
+        if not removed:
+            _unlink(path)
     return pids
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+        return True
+    except OSError:
+        return False
 
 
 def _same_file(path: Path, fd: int) -> bool:

@@ -219,6 +219,25 @@ def test_another_process_is_seen_without_proc_locks(chosen: Path, tmp_path: Path
     assert cli("home", "move", str(tmp_path / "new"), use_home=False).code == 0
 
 
+def test_a_process_that_opened_the_home_after_the_plan_stops_the_move(chosen: Path, tmp_path: Path) -> None:
+    """The dialog plans, then waits for the user's click: what opened the home meanwhile counts."""
+    import subprocess
+    import sys
+
+    from spark_trainer.errors import Conflict
+
+    plan = _plan(tmp_path / "new")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_OPEN, str(chosen)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(Conflict, match=rf"the data home is open in another process \(pid {holder.pid} "):
+            home_move.carry_out(plan)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (chosen / "sparktrainer.db").is_file() and not (tmp_path / "new").exists()
+
+
 def test_a_copy_leaves_the_open_marks_behind(chosen: Path, tmp_path: Path) -> None:
     """The marks say who has *that* folder open; copied, one would claim the new place for this process."""
     plan = _plan(tmp_path / "copy", keep_old=True)

@@ -225,6 +225,24 @@ def test_an_old_dataset_is_counted_once_and_its_counts_stored_with_it(store, tmp
     assert datasets.get(store, full.id).meta["fields"]["manifest_bytes"] == manifest.stat().st_size
 
 
+def test_counts_that_cannot_be_stored_still_answer_the_check(store, tmp_path, monkeypatch) -> None:
+    """Storing the counts is a by-product of a read: a full disk or a read-only database failed the
+    check (the form's facts task lost every answer) with "database write failed"."""
+    from spark_trainer.errors import StoreDiskFull
+
+    projects.create(store, "p")
+    full = ingest_paths(store, [_images(tmp_path / "full", 6, 5)], project="p").dataset
+    _forget_counts(store, full.id)
+
+    def full_disk(*_args, **_kwargs):
+        raise StoreDiskFull("disk full at the home: 0 B free; the database could not be written")
+
+    monkeypatch.setattr(datasets, "swap_meta", full_disk)
+    facts = dataset_facts(store, datasets.get(store, full.id))
+    assert facts.rows == 6 and facts.count("caption") == 5
+    assert "fields" not in datasets.get(store, full.id).meta  # not stored: counted again next time
+
+
 def test_counts_stored_meanwhile_by_another_writer_are_not_overwritten(store, tmp_path) -> None:
     projects.create(store, "p")
     full = ingest_paths(store, [_images(tmp_path / "full", 4, 4)], project="p").dataset

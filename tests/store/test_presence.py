@@ -100,6 +100,61 @@ def test_a_mark_taken_away_before_it_was_locked_is_made_again(tmp_path: Path, mo
     mark.release()
 
 
+def test_a_left_over_mark_is_removed_before_its_lock_is_let_go(tmp_path: Path, monkeypatch) -> None:
+    """The other order of the race: a check takes the lock of a file a process has just made (and
+    not yet locked). Were the file removed after the check lets go, the maker could lock it and find
+    it still there in between, then be left holding a lock on a file nobody sees."""
+    import filelock
+
+    folder = tmp_path / presence.FOLDER
+    folder.mkdir()
+    made = folder / f"{os.getpid() + 1}-0000{presence.SUFFIX}"  # another process's, just made
+    made.touch()
+    seen_at_release = []
+    real_unlock = filelock.unlock_descriptor
+
+    def unlock(fd: int) -> None:
+        seen_at_release.append(made.exists())  # what the maker would find, locking right after
+        real_unlock(fd)
+
+    monkeypatch.setattr(filelock, "unlock_descriptor", unlock)
+    assert presence.holders(tmp_path) == set()
+    assert seen_at_release == [False] and not made.exists()
+
+
+FORKS = """
+import os, sys, time
+from spark_trainer.store.store import Store
+store = Store.open(sys.argv[1])
+child = os.fork()
+if child == 0:  # a DataLoader worker, say: outlives its parent for a while
+    time.sleep(60)
+    os._exit(0)
+print(child, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_forked_child_does_not_keep_its_killed_parent_counted(tmp_path: Path) -> None:
+    Store.open(DataHome(tmp_path)).close()
+    parent = subprocess.Popen([sys.executable, "-c", FORKS, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    try:
+        assert presence.holders(tmp_path) == {parent.pid}
+        parent.kill()
+        parent.wait()
+        os.kill(child, 0)  # the child still runs
+        assert presence.holders(tmp_path) == set()
+    finally:
+        parent.kill()
+        parent.wait()
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def test_a_home_that_cannot_be_written_goes_without(tmp_path: Path) -> None:
     (tmp_path / presence.FOLDER).write_text("a file where the folder would be")
     assert presence.announce(tmp_path) is None
