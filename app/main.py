@@ -214,6 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     restore_signals()
     if window.isVisible():  # the store could not be opened: stop the pool (and its task) before exiting
         window.close()
+    # A slot that ran after the window closed may have started a task: it ends before Python tears Qt
+    # down, or its pool thread meets deleted objects ("Signal source has been deleted", or a crash).
+    window.ctx.pool.waitForDone(5000)
     if opened.get("store") is not None:
         opened["store"].close()
     return opened.get("exit_code", code)

@@ -38,3 +38,20 @@ def test_cli_import_does_not_load_heavy_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_worker_role_loads_only_its_own_command() -> None:
+    # Every run's worker starts through the CLI: the other command groups' modules (ingestion, export,
+    # cluster...) are no part of its start.
+    code = (
+        "import sys, spark_trainer.cli.main as m;"
+        "args = m.build_parser(m._command_word(['--home', 'worker', 'worker', '7', '--rank', '1']))"
+        ".parse_args(['--home', 'worker', 'worker', '7', '--rank', '1']);"
+        "loaded = sorted(n for n in sys.modules if n.startswith(('spark_trainer.cli.', 'spark_trainer.ingest')));"
+        "print(args.command, args.run_id, args.rank, args.home, ','.join(loaded))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    command, run_id, rank, home, loaded = out.stdout.split()
+    assert (command, run_id, rank, home) == ("worker", "7", "1", "worker")
+    assert set(loaded.split(",")) <= {"spark_trainer.cli.chatter", "spark_trainer.cli.context",
+                                      "spark_trainer.cli.format", "spark_trainer.cli.main", "spark_trainer.cli.queue"}

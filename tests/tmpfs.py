@@ -38,19 +38,31 @@ def tmpfs() -> Iterator[Callable[[Path, int], Path]]:
 
 
 def fill(folder: Path) -> Path:
-    """Write a ballast file in `folder` until its filesystem has no byte left; returns its path."""
+    """Write a ballast file in `folder` until its filesystem has no byte left; returns its path.
+
+    Filled again while the filesystem still reports a free block (space another process freed
+    meanwhile), so a test's disk is full when this returns, or the test fails here saying so.
+    """
     path = folder / BALLAST
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
-        for chunk in (2**20, 2**16, 4096, 512, 1):
-            while True:
-                try:
-                    os.write(fd, b"\0" * chunk)
-                except OSError:
-                    break
+        for _ in range(20):
+            for chunk in (2**20, 2**16, 4096, 512, 1):
+                while True:
+                    try:
+                        os.write(fd, b"\0" * chunk)
+                    except OSError:
+                        break
+            if os.statvfs(folder).f_bavail == 0:
+                return path
     finally:
         os.close(fd)
-    return path
+    raise AssertionError(f"{folder} still has {_bytes_free(folder)} bytes free after filling it 20 times")
+
+
+def _bytes_free(folder: Path) -> int:
+    stat = os.statvfs(folder)
+    return stat.f_bavail * stat.f_frsize
 
 
 def free(folder: Path) -> None:

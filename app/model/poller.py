@@ -46,6 +46,7 @@ class StorePoller(QObject):
         self._want_catalog = True
         self._want_schedule = False
         self._run_ids: set[int] | None = None
+        self._stopped = False
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.tick)
@@ -55,10 +56,15 @@ class StorePoller(QObject):
         return self._task is not None and not self._task.done.is_set()
 
     def start(self) -> None:
+        self._stopped = False
         self._timer.start()
         QTimer.singleShot(0, self.tick)
 
     def stop(self, wait_s: float = 10.0) -> bool:
+        """Stop reading: the read in flight is cancelled and waited for, and a tick already queued
+        (`poke`, a read that asked for the next) reads nothing. A read started after the app had
+        waited for its pool ran on while the exiting app tore Qt down under it."""
+        self._stopped = True
         self._timer.stop()
         if self._task is not None:
             self._task.cancel()
@@ -73,6 +79,8 @@ class StorePoller(QObject):
             QTimer.singleShot(0, self.tick)
 
     def tick(self) -> None:
+        if self._stopped:
+            return
         if self.busy:
             self._again = True  # read again as soon as this one lands
             return

@@ -10,6 +10,7 @@ home" (app.relaunch: this window closes and the app starts again there), or "Clo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QApplication,
@@ -26,8 +27,10 @@ from app.context import AppContext
 from app.relaunch import env_home_line
 from app.widgets import grow_to_fit, human_bytes
 from app.workers import Task
-from spark_trainer.paths import HOME_ENV
 from spark_trainer.store.store import Store
+
+if TYPE_CHECKING:
+    from spark_trainer.jobs.home_move import MoveResult
 
 HOME_NAME = "SparkTrainer"
 
@@ -49,7 +52,7 @@ class MoveHomeDialog(QDialog):
         self.setMinimumWidth(560)
         self.store, self.ctx, self.dest = store, ctx, dest
         self.plan = None
-        self.result = None
+        self.result: MoveResult | None = None
         self.state = "checking"
         self._scheduling = False
         self._leaving = False  # the app is closing (restart or quit): this dialog closes with it
@@ -153,10 +156,10 @@ class MoveHomeDialog(QDialog):
         self.progress.setFormat(f"%p%  {human_bytes(done)} of {human_bytes(total)}")
         self.detail.setText(name)
 
-    def _moved(self, result: object) -> None:
+    def _moved(self, result: MoveResult) -> None:
         self.result, self.state = result, "done"
         self.progress.setValue(1000)
-        dest = Path(result.dest)  # type: ignore[attr-defined]
+        dest = Path(result.dest)
         lines = [f"The data home is now at {dest}."]
         env_line = env_home_line(dest) if self.ctx.restart is not None else None
         if self.ctx.restart is None:
@@ -166,8 +169,10 @@ class MoveHomeDialog(QDialog):
             lines.append("Restart SparkTrainer to continue there: this window still shows the old place.")
             lines += [env_line] if env_line else []
         self._done_text = "\n".join(lines)
-        notes = [n for n in result.notes if not (env_line and n.startswith(f"${HOME_ENV}"))]  # type: ignore[attr-defined]
-        self._say(self._done_text, "\n".join(notes))  # a note on $SPARK_TRAINER_HOME is said above
+        notes = list(result.notes)
+        if result.env_note and not env_line:  # else the restart's line above says it
+            notes.append(result.env_note)
+        self._say(self._done_text, "\n".join(notes))
         self.quit_button.setVisible(True)
         self.restart_button.setVisible(self.ctx.restart is not None)
         (self.quit_button if self.ctx.restart is None else self.restart_button).setDefault(True)
@@ -180,7 +185,7 @@ class MoveHomeDialog(QDialog):
         if self.ctx.restart is None:
             return
         self._leaving = True
-        error = self.ctx.restart(Path(self.result.dest))  # type: ignore[attr-defined]
+        error = self.ctx.restart(Path(self.result.dest))  # type: ignore[union-attr]
         if error is None:
             return
         self._leaving = False

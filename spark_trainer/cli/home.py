@@ -101,6 +101,8 @@ def cmd_move(ctx: Context, args: argparse.Namespace) -> Result:
     for note in result.notes:
         if not note.startswith("queued run"):
             ctx.info(f"note: {note}")
+    if result.env_note is not None:
+        ctx.info(f"note: {result.env_note}")
     if result.moved is not None:
         ctx.info(f"note: {result.moved}")
     old = f"; the old folder {result.source} was kept" if result.kept_old else ""

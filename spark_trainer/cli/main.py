@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 the operation failed, 2 bad input. Errors are one line 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -14,28 +15,18 @@ import traceback
 from collections.abc import Sequence
 
 from spark_trainer import __version__
-from spark_trainer.cli import bench as bench_cli
-from spark_trainer.cli import cluster as cluster_cli
-from spark_trainer.cli import datasets, experiments, projects, recipes, system
-from spark_trainer.cli import demo as demo_cli
-from spark_trainer.cli import estimate as estimate_cli
-from spark_trainer.cli import evaluate as evaluate_cli
-from spark_trainer.cli import export as export_cli
-from spark_trainer.cli import generate as generate_cli
-from spark_trainer.cli import home as home_cli
-from spark_trainer.cli import queue as queue_cli
-from spark_trainer.cli import runs as runs_cli
-from spark_trainer.cli import settings as settings_cli
-from spark_trainer.cli import sweeps as sweeps_cli
-from spark_trainer.cli import train as train_cli
 from spark_trainer.cli.chatter import quiet_libraries
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import to_jsonable
 
-# Each module adds its command group. Later capabilities (runs, queue, train, export...) add theirs.
-COMMAND_MODULES = [projects, datasets, experiments, recipes, system, bench_cli, runs_cli, train_cli, sweeps_cli, queue_cli, demo_cli,
-                   estimate_cli, export_cli, evaluate_cli, generate_cli, settings_cli, cluster_cli, home_cli]
+# Each module of spark_trainer.cli adds its command group. Later capabilities (runs, queue, train,
+# export...) add theirs.
+COMMAND_MODULES = ("projects", "datasets", "experiments", "recipes", "system", "bench", "runs", "train", "sweeps",
+                   "queue", "demo", "estimate", "export", "evaluate", "generate", "settings", "cluster", "home")
+# The worker role, started by the scheduler for every run, needs only its own command: importing every
+# group's module (ingestion, video, export, cluster...) cost each worker's start about 0.3 s.
+ROLE_MODULES = {"worker": ("queue",)}
 
 
 class UsageError(Exception):
@@ -72,7 +63,21 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_word(words: Sequence[str]) -> str | None:
+    """The command a command line names (its first word that is neither an option nor --home's value)."""
+    after_home = False
+    for word in words:
+        if after_home:
+            after_home = False
+        elif word == "--home":
+            after_home = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; for a role's `command` (the worker), only the groups it needs."""
     common = _common_options()
     parser = _Parser(
         prog="spark-trainer",
@@ -81,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"spark-trainer {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    for module in COMMAND_MODULES:
-        module.register(sub, common)
+    for name in ROLE_MODULES.get(command or "", COMMAND_MODULES):
+        importlib.import_module(f"spark_trainer.cli.{name}").register(sub, common)
     return parser
 
 
@@ -97,8 +102,8 @@ def _print_result(result: Result, as_json: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_word(words))
     try:
         args = parser.parse_args(words)
     except UsageError as exc:

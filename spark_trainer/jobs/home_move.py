@@ -71,6 +71,9 @@ class MoveResult:
     queued: list[int]
     moved: str | None  # what following the move rewrote (home_moves), or None
     notes: list[str]
+    # $SPARK_TRAINER_HOME still pointing at the old place, or None: apart from `notes`, since the app
+    # says it its own way where the variable decides how it restarts.
+    env_note: str | None = None
 
 
 def busy_line(store: Store) -> str | None:
@@ -192,13 +195,13 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
         shutil.rmtree(plan.source, onerror=lambda _f, path, exc: failed.append(f"{path}: {exc[1]}"))
         if failed:
             notes.append(f"the old folder {plan.source} could not be removed entirely ({failed[0]}); delete it by hand")
-    env = os.environ.get(HOME_ENV)
+    env, env_note = os.environ.get(HOME_ENV), None
     if env and Path(env).expanduser().resolve() == plan.source:
-        notes.append(f"${HOME_ENV} still points at {plan.source}; set it to {plan.dest} (it wins over the chosen home)")
+        env_note = f"${HOME_ENV} still points at {plan.source}; set it to {plan.dest} (it wins over the chosen home)"
     if plan.queued:
         notes.append(f"queued run(s) {', '.join(map(str, plan.queued))} will start from {plan.dest}")
     return MoveResult(str(plan.source), str(plan.dest), "rename" if plan.rename else "copy", plan.files,
-                      plan.bytes, plan.keep_old, plan.queued, moved, notes)
+                      plan.bytes, plan.keep_old, plan.queued, moved, notes, env_note)
 
 
 def copy_with_progress(src: Path, dst: Path, advanced: Callable[[int], None]) -> None:

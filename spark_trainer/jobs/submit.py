@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.config import ExperimentConfig, save_config
-from spark_trainer.errors import BadInput, ConfigError, InternalError, NotFound
+from spark_trainer.errors import BadInput, ConfigError, NotFound
 from spark_trainer.ingest.types import IngestReport
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.store import datasets, experiments, projects, runs, sweeps
@@ -157,10 +157,11 @@ def submit_configs(
     sweep: str | None = None,
     sweep_values: list[dict[str, Any]] | None = None,
 ) -> list[Submitted]:
-    """`submit_config` for several configs of one experiment (a sweep's combinations): they share
-    the first one's project, name, recipe, dataset and base model. Every config passes the recipe's
-    checks before any run is queued; then one run each, in order, tagged with `sweep` and its
-    `sweep_values`.
+    """`submit_config` for several configs of one experiment (a sweep's combinations): the first
+    one's project, name, recipe, dataset, base model and GPUs serve them all, so the others may differ
+    from it only in the sections a sweep varies (`config.sweep.SECTIONS`, which `sweep_configs` holds
+    its axes to). Every config passes the recipe's checks before any run is queued; then one run
+    each, in order, tagged with `sweep` and its `sweep_values`.
 
     Raises:
         BadInput: as `submit_config`, for the first config that fails; no run is queued.
@@ -169,11 +170,6 @@ def submit_configs(
     from spark_trainer.recipes import get_recipe
 
     first = configs[0]
-    shared = ("project", "name", "recipe", "dataset", "base_model", "gpus")
-    for other in configs[1:]:
-        differs = [f for f in shared if getattr(other, f) != getattr(first, f)]
-        if differs:
-            raise InternalError(f"submit_configs: configs differ in {', '.join(differs)}; one experiment only")
     request = gpu_alloc.parse_request(gpus or _gpus_of(store, first))
     gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
     base_model = resolve_model(first.base_model, base_dir, store.home.root)

@@ -47,20 +47,17 @@ def _has_table(engine: Engine, table: str) -> bool:
         return inspect(conn).has_table(table)
 
 
-def _apply_forked(engine: Engine, backup_of: Path | None) -> None:
-    """Run migration 0005 on a database stamped 0006 without it (the stamp stays: 0006's change is
-    there already). Existing metrics are summarised and packed as 0005 does for every database."""
+def _repair_forked(engine: Engine) -> None:
+    """Run migration 0005 on a database stamped 0006 or later without it (the stamp stays: the later
+    changes are there already). Existing metrics are summarised and packed as 0005 does for every
+    database."""
     from alembic.migration import MigrationContext
     from alembic.operations import Operations
     from alembic.script import ScriptDirectory
 
-    if backup_of is not None:
-        backup(backup_of, HEAD_REVISION)
     module = ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(FORKED_REVISION).module
     with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
         module.upgrade()
-    if backup_of is not None:
-        _note_writing_runs(engine, backup_of)
 
 
 def known_revisions() -> set[str]:
@@ -96,25 +93,25 @@ def upgrade(engine: Engine, revision: str = "head", *, backup_of: Path | None = 
     With `backup_of` (the database file), an existing database is copied before it is migrated.
     """
     current = current_revision(engine)
-    if current == HEAD_REVISION and revision == "head":
-        if not _has_table(engine, FORKED_TABLE):
-            _apply_forked(engine, backup_of)
+    # A forked database (see FORKED_REVISION): repaired before anything else builds on it.
+    forked = current is not None and current >= FORKED_STAMP and not _has_table(engine, FORKED_TABLE)
+    at_head = current == HEAD_REVISION and revision == "head"
+    if at_head and not forked:
         return
     if current is not None and current not in known_revisions():
         raise SchemaTooNew(
             f"the database uses schema revision {current!r}, which is newer than this SparkTrainer "
             f"(it knows up to {HEAD_REVISION!r}); upgrade SparkTrainer or use another --home"
         )
-    from alembic import command
-
     if backup_of is not None and current is not None:
-        backup(backup_of, current)
-    if current is not None and current >= FORKED_STAMP and not _has_table(engine, FORKED_TABLE):
-        # A forked database (see FORKED_REVISION) that later revisions are about to build on: repair
-        # it first (the copy just made covers the repair too).
-        _apply_forked(engine, None)
+        backup(backup_of, current)  # covers the repair too
+    if forked:
+        _repair_forked(engine)
         if backup_of is not None:
             _note_writing_runs(engine, backup_of)
+    if at_head:
+        return
+    from alembic import command
 
     command.upgrade(_alembic_config(engine), revision)
     if backup_of is not None and current is not None and current < FORKED_REVISION <= (current_revision(engine) or ""):

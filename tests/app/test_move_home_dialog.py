@@ -80,6 +80,35 @@ def test_after_a_move_the_dialog_offers_the_restart_and_says_when_it_cannot(wind
     assert dialog.isVisible()
 
 
+def test_an_environment_home_at_the_old_place_is_noted_after_a_move(store, dialog_for, qtbot, tmp_path,
+                                                                    monkeypatch) -> None:
+    monkeypatch.setenv("SPARK_TRAINER_HOME", str(store.home.root))  # wins over the chosen home
+    dialog = dialog_for(tmp_path / "moved")  # this context cannot restart: the move's own note says it
+    dialog.start_move()
+    qtbot.waitUntil(lambda: dialog.state in ("done", "failed"), timeout=60000)
+    assert dialog.state == "done", dialog.message.text()
+    assert dialog.detail.text() == (f"$SPARK_TRAINER_HOME still points at {store.home.root}; set it to "
+                                    f"{tmp_path / 'moved'} (it wins over the chosen home)")
+
+
+def test_an_environment_home_at_the_old_place_is_said_once_beside_the_restart(window, qtbot, tmp_path,
+                                                                              monkeypatch) -> None:
+    from app.relaunch import Relaunch
+
+    monkeypatch.setenv("SPARK_TRAINER_HOME", str(window.store.home.root))
+    window.enable_restart(Relaunch(program=(NO_PROGRAM,)))
+    settings = window.show_view("settings")
+    settings.move_data_home(str(tmp_path / "moved"))
+    dialog = settings.move_dialog
+    qtbot.waitUntil(lambda: dialog.state == "ready", timeout=20000)
+    dialog.start_move()
+    qtbot.waitUntil(lambda: dialog.state in ("done", "failed"), timeout=60000)
+    assert dialog.state == "done", dialog.message.text()
+    # The restart's line says what the variable does; the move's note is not said again below it.
+    assert "wins over the chosen home, so the restart opens" in dialog.message.text()
+    assert dialog.detail.text() == ""
+
+
 def test_cancel_stops_the_copy_and_leaves_the_home_where_it_was(store, ctx, dialog_for, tmp_path, qtbot,
                                                                tmpfs) -> None:  # noqa: F811
     # A 100 GB home copied to a new disk must be stoppable: before, Cancel was disabled during the copy.

@@ -269,3 +269,14 @@ def test_a_run_started_elsewhere_during_the_copy_undoes_the_move(chosen: Path, t
         home_move.carry_out(plan, copy_file=copy_while_a_scheduler_starts_the_run)
     assert not plan.dest.exists() and (chosen / "sparktrainer.db").is_file()
     assert home_record.read_record().chosen == str(chosen)
+
+
+def test_a_move_says_when_the_environment_still_points_at_the_old_place(chosen: Path, tmp_path: Path, cli,
+                                                                        monkeypatch) -> None:
+    monkeypatch.setenv("SPARK_TRAINER_HOME", str(chosen))
+    moved = cli("--json", "home", "move", str(tmp_path / "moved"), use_home=False)
+    assert moved.code == 0, moved.err
+    note = (f"$SPARK_TRAINER_HOME still points at {chosen}; set it to {tmp_path / 'moved'} (it wins over the "
+            "chosen home)")
+    assert f"note: {note}" in moved.err.splitlines() and moved.json()["env_note"] == note
+    assert moved.json()["notes"] == []  # the note is data of its own, not one of the others

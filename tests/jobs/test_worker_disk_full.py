@@ -34,21 +34,28 @@ from tests.tmpfs import fill, free, tmpfs  # noqa: F401 - the fixture
 pytestmark = pytest.mark.slow
 MiB = 2**20
 STEPS = 160
+# Checkpoints far apart, and the disk filled as soon as the first is complete: no checkpoint's
+# free-space check runs while the ballast goes in, and the run's next write is a metric flush (the next
+# checkpoint's own flush comes before its check). With a checkpoint every 2 steps, a fill slowed by a
+# busy machine overlapped the next checkpoint, whose check then read a half-filled disk ("16.0 MB free,
+# the checkpoint needs about 16.1 MB") after its flush had still found room.
+CKPT_EVERY = 50
 
 
 def _start(store: Store, run_file, name: str) -> Run:
-    path = run_file(name, steps=STEPS, ckpt_every=2)
+    path = run_file(name, steps=STEPS, ckpt_every=CKPT_EVERY)
     run = submit_config(store, load_config(path), base_dir=path.parent).run
     schedule_once(store, machine=[])
     return run
 
 
 def _fill_after_a_checkpoint(store: Store, run: Run, folder: Path) -> dict[str, dict[str, bytes]]:
-    """Once the run has a checkpoint and is training on, fill `folder`'s disk; returns the complete
-    checkpoints as they were then."""
-    wait_until(store, run.id, lambda r: r.step >= 3 or finished(r), timeout_s=300)
+    """As soon as the run's first checkpoint is complete, fill `folder`'s disk to its last byte;
+    returns the complete checkpoints as they were then."""
+    run_dir = Path(run.run_dir)
+    wait_until(store, run.id, lambda r: bool(list_checkpoints(run_dir)) or finished(r), timeout_s=300)
     fill(folder)
-    return {p.name: {f.name: f.read_bytes() for f in p.iterdir()} for p in list_checkpoints(Path(run.run_dir))}
+    return {p.name: {f.name: f.read_bytes() for f in p.iterdir()} for p in list_checkpoints(run_dir)}
 
 
 def _checkpoints_intact(run_dir: Path, before: dict[str, dict[str, bytes]]) -> None:

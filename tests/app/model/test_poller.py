@@ -1,4 +1,5 @@
-"""The store poller's catalog reads never undo this app's own writes on screen."""
+"""The store poller's catalog reads never undo this app's own writes on screen; a stopped poller reads
+nothing more."""
 
 from __future__ import annotations
 
@@ -24,3 +25,17 @@ def test_a_list_read_before_this_apps_rename_does_not_bring_the_old_name_back(st
     projects.create(store, "beta")
     poller._apply(poll_once(store, PollRequest(runs_since=None, schedule=False, catalog=True)), asked)
     assert [p.name for p in model.projects] == ["alpha-2", "beta"]
+
+
+def test_a_tick_queued_before_the_poller_stopped_reads_nothing(store, ctx, qtbot) -> None:
+    """An app closed (SIGTERM) right after opening: a read asked for just before (`poke` queues a tick)
+    ran after the poller had stopped and the pool had been waited for, on a pool thread the exiting
+    app tore Qt down under ("RuntimeError: Signal source has been deleted", once a crash)."""
+    poller = ctx.model.poller
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: not poller.busy, timeout=15000)
+    ctx.model.refresh()  # queues a tick for the next turn of the event loop
+    assert poller.stop(10.0)
+    ticks = poller.ticks
+    qtbot.wait(100)  # that turn, and the timer's next interval
+    assert poller.ticks == ticks and not poller.busy
