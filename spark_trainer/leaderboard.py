@@ -123,6 +123,15 @@ def rank(
     ]
 
 
+def mixed_recipes(entries: Sequence[Entry], key: str) -> str | None:
+    """Said when a ranking holds runs of several recipes: a loss of a causal LM and one of a
+    classifier are different quantities (the app and `leaderboard` say it beside the ranking)."""
+    found = sorted({e.run.recipe for e in entries})
+    if len(found) < 2:
+        return None
+    return f"these runs come from {len(found)} recipes ({', '.join(found)}): their {key} values may not be comparable"
+
+
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"train": {"learning_rate": 1e-4}} -> {"train.learning_rate": 1e-4}."""
     flat: dict[str, Any] = {}

@@ -28,7 +28,7 @@ from app.views.leaderboard_evals import (
 from app.views.table_models import RowsModel, RowsTable
 from app.widgets import MessageBanner
 from app.workers import Task
-from spark_trainer.leaderboard import lower_is_better, metric_keys, rank
+from spark_trainer.leaderboard import lower_is_better, metric_keys, mixed_recipes, rank
 from spark_trainer.recipes.registry import list_recipes
 from spark_trainer.store.store import Store
 
@@ -156,8 +156,10 @@ class LeaderboardView(BaseView):
         self._read(read, lambda result: self._show(key, *result))
 
     def _show(self, key: str, entries: list, evals: EvalColumns) -> None:
+        mixed = mixed_recipes(entries, key)
         self.order_note.setText(f"{'Lower' if lower_is_better(key) else 'Higher'} {key} ranks first; "
-                                "double-click a run to open it.")
+                                "double-click a run to open it."
+                                + (f" Note: {mixed}; choose a recipe above." if mixed else ""))
         names = self._dataset_names
         rows = [BoardRow((e.rank, e.run.id, e.project, e.run.experiment,
                           names.get(e.dataset_id, "-") if e.dataset_id else "-", e.run.recipe,

@@ -89,6 +89,27 @@ def test_leaderboard_ranks_and_filters(store, ctx, qtbot) -> None:
     assert view.table.isHidden() and "No run matching" in view.empty.text()
 
 
+def test_the_leaderboard_says_when_it_ranks_runs_of_several_recipes(store, ctx, qtbot) -> None:
+    """eval_loss of a causal LM and of a classifier were ranked side by side without a word."""
+    from app.views.leaderboard_view import LeaderboardView
+
+    _run(store, "lm", 1e-4, [3.0, 2.5])
+    exp = experiments.create(store, project="cmp", name="tickets", recipe="text-classification", base_model="m",
+                             dataset=None, config={"recipe": "text-classification"})
+    metrics.add_batch(store, runs.create(store, exp.id).id, [("eval_loss", 1, 0.4)])
+    sync_model(qtbot, ctx)
+    view = LeaderboardView(store, ctx)
+    qtbot.addWidget(view)
+    answered = lambda: not view.busy()  # noqa: E731
+    wait_for(qtbot, answered)
+    assert view.table.rowCount() == 2
+    assert view.order_note.text().endswith("Note: these runs come from 2 recipes (causal-lm, text-classification): "
+                                           "their eval_loss values may not be comparable; choose a recipe above.")
+    view.recipe.setCurrentIndex(view.recipe.findData("causal-lm"))
+    wait_for(qtbot, answered)
+    assert view.table.rowCount() == 1 and "Note:" not in view.order_note.text()
+
+
 def test_interrupted_runs_are_offered_for_resume(store, ctx, qtbot) -> None:
     from app.views.runs_view import RunsView
 

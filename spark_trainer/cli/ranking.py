@@ -1,0 +1,110 @@
+"""`leaderboard` and `compare`: the app's Leaderboard and Compare views, from the command line.
+
+`leaderboard [METRIC]` ranks runs by a metric (their best or last value, in the direction the recipe
+declares), filtered as the view filters; `compare RUN RUN...` prints the settings that differ
+between runs and each metric's last value, as the Compare page shows them beside its curves.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.format import table
+from spark_trainer.errors import BadInput
+from spark_trainer.jobs.reconcile import reconcile
+from spark_trainer.leaderboard import (
+    Entry,
+    config_diff,
+    lower_is_better,
+    metric_keys,
+    mixed_recipes,
+    rank,
+    run_config,
+    summaries,
+)
+from spark_trainer.store import datasets, runs
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    board = sub.add_parser("leaderboard", parents=[common],
+                           help="rank runs by a metric (best or last value), as the app's Leaderboard does")
+    board.add_argument("metric", nargs="?", default=None,
+                       help="the metric key (default: the recipe's main metric with --recipe, else eval_loss, "
+                            "else loss)")
+    board.add_argument("--project", help="only this project's runs")
+    board.add_argument("--dataset", help="only runs on this dataset (name or id)")
+    board.add_argument("--recipe", help="only this recipe's runs")
+    board.add_argument("--use", choices=("best", "last"), default="best",
+                       help="rank by each run's best value (default) or its last one")
+    board.add_argument("--limit", type=int, default=None, metavar="N", help="show the first N runs only")
+    board.set_defaults(handler=cmd_leaderboard)
+    compare = sub.add_parser("compare", parents=[common],
+                             help="the settings that differ between runs, and each metric's last value")
+    compare.add_argument("runs", nargs="+", type=int, metavar="RUN", help="two or more run ids")
+    compare.set_defaults(handler=cmd_compare)
+
+
+def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
+    if args.limit is not None and args.limit < 1:
+        raise BadInput(f"--limit: got {args.limit}; give 1 or more")
+    store = ctx.store
+    reconcile(store)
+    dataset = datasets.get(store, args.dataset, args.project).id if args.dataset else None
+    key = args.metric or _default_metric(ctx, args.recipe)
+    if key is None:
+        return Result({"metric": None, "runs": []}, "no run has reported metrics yet")
+    entries = rank(store, key, project=args.project, dataset=dataset, recipe=args.recipe, use=args.use)
+    mixed = mixed_recipes(entries, key)
+    if mixed:
+        ctx.info(f"note: {mixed}; --recipe NAME ranks one recipe's runs")
+    shown = entries[:args.limit] if args.limit else entries
+    direction = "lower" if lower_is_better(key, args.recipe) else "higher"
+    head = f"ranked by {key} ({args.use} value; {direction} is better): {len(entries)} run{'s' * (len(entries) != 1)}"
+    names = {d.id: d.name for d in datasets.list_all(store)}
+    rows = [(e.rank, e.run.id, e.project, e.run.experiment, names.get(e.dataset_id, "-"), e.run.recipe, e.score,
+             e.summary.last_step, e.run.status.value) for e in shown]
+    text = table(["rank", "run", "project", "experiment", "dataset", "recipe", key, "step", "status"], rows,
+                 empty=f"no run matching these filters has recorded {key}")
+    return Result({"metric": key, "use": args.use, "lower_is_better": direction == "lower",
+                   "runs": [_entry_data(e, names) for e in shown]}, head + "\n" + text)
+
+
+def _default_metric(ctx: Context, recipe: str | None) -> str | None:
+    if recipe:
+        from spark_trainer.recipes.registry import get_recipe
+
+        return get_recipe(recipe).main_metric.key
+    keys = metric_keys(ctx.store)
+    return next((k for k in ("eval_loss", "loss") if k in keys), keys[0] if keys else None)
+
+
+def _entry_data(entry: Entry, names: dict[int, str]) -> dict[str, Any]:
+    return {"rank": entry.rank, "id": entry.run.id, "project": entry.project, "experiment": entry.run.experiment,
+            "dataset": names.get(entry.dataset_id) if entry.dataset_id else None, "recipe": entry.run.recipe,
+            "score": entry.score, "last": entry.summary.last, "step": entry.summary.last_step,
+            "status": entry.run.status.value}
+
+
+def cmd_compare(ctx: Context, args: argparse.Namespace) -> Result:
+    ids = list(dict.fromkeys(args.runs))
+    if len(ids) < 2:
+        raise BadInput("compare: give two or more different run ids")
+    store = ctx.store
+    found = [runs.get(store, r) for r in ids]
+    diff = config_diff([run_config(store, r) for r in found], ignore=("name", "notes", "dataset", "project"))
+    last = summaries(store, ids)
+    keys = sorted({k for per_run in last.values() for k in per_run})
+    columns = [f"run {r}" for r in ids]
+    settings_text = table(["setting", *columns], [(k, *v) for k, v in diff.items()],
+                          empty="the runs' settings are the same")
+    values = {k: [s.last if (s := last.get(r, {}).get(k)) else None for r in ids] for k in keys}
+    metric_rows = [(k, *("-" if v is None else v for v in per_run)) for k, per_run in values.items()]
+    metrics_text = table(["metric (last)", *columns], metric_rows, empty="no run here has reported metrics")
+    heading = "  ".join(f"run {r.id}: {r.experiment} ({r.recipe}, {r.status.value})" for r in found)
+    data = {"runs": [{"id": r.id, "experiment": r.experiment, "recipe": r.recipe, "status": r.status.value}
+                     for r in found],
+            "settings": diff,
+            "metrics": values}
+    return Result(data, f"{heading}\n\n{settings_text}\n\n{metrics_text}")

@@ -1,0 +1,82 @@
+"""`spark-trainer leaderboard` and `compare` (spark_trainer/cli/ranking.py): the Leaderboard and Compare
+views from the command line, on runs whose metrics are written to the store as a worker writes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from spark_trainer.store import experiments, metrics, projects, runs
+from spark_trainer.store.entities import RunStatus
+
+
+def _run(store, name: str, recipe: str, points: list[tuple[str, int, float]], *, lr: float = 1e-4,
+         project: str = "p") -> int:
+    if project not in {p.name for p in projects.list_all(store)}:
+        projects.create(store, project)
+    exp = experiments.create(store, project=project, name=name, recipe=recipe, base_model="m", dataset=None,
+                             config={"recipe": recipe, "train": {"learning_rate": lr}})
+    run = runs.create(store, exp.id)
+    runs.transition(store, run.id, RunStatus.CANCELLED, "test: stopped")  # not queued: nothing starts it
+    metrics.add_batch(store, run.id, points)
+    return run.id
+
+
+def test_leaderboard_ranks_in_the_recipes_direction_and_filters(store, cli) -> None:
+    low = _run(store, "low", "causal-lm", [("eval_loss", 1, 2.0), ("eval_loss", 2, 0.8), ("eval_loss", 3, 1.4)])
+    high = _run(store, "high", "causal-lm", [("eval_loss", 1, 1.0), ("eval_loss", 2, 1.1)])
+    acc_a = _run(store, "acc-a", "text-classification", [("eval_accuracy", 1, 0.7), ("eval_loss", 1, 0.3)],
+                 project="q")
+    acc_b = _run(store, "acc-b", "text-classification", [("eval_accuracy", 1, 0.9), ("eval_loss", 1, 0.5)],
+                 project="q")
+
+    best = cli("--json", "leaderboard", "--recipe", "causal-lm", "eval_loss")
+    assert best.code == 0, best.err
+    assert [r["id"] for r in best.json()["runs"]] == [low, high] and best.json()["lower_is_better"]
+    assert best.json()["runs"][0]["score"] == 0.8 and best.json()["runs"][0]["last"] == 1.4
+    last = cli("--json", "leaderboard", "--recipe", "causal-lm", "--use", "last", "eval_loss")
+    assert [r["id"] for r in last.json()["runs"]] == [high, low]  # 1.1 before 1.4
+
+    # A recipe's main metric by default, ranked in its direction (higher accuracy first).
+    text = cli("leaderboard", "--recipe", "text-classification")
+    assert text.code == 0 and text.out.startswith("ranked by eval_accuracy (best value; higher is better): 2 runs")
+    assert [int(line.split()[1]) for line in text.out.splitlines()[2:]] == [acc_b, acc_a]
+    assert text.err == ""  # one recipe: nothing to say
+
+    mixed = cli("leaderboard")  # eval_loss by default, across recipes: said, on stderr
+    assert mixed.code == 0 and mixed.out.startswith("ranked by eval_loss")
+    assert "note: these runs come from 2 recipes (causal-lm, text-classification): their eval_loss values " \
+           "may not be comparable; --recipe NAME ranks one recipe's runs" in mixed.err
+    assert [r["id"] for r in cli("--json", "leaderboard", "--project", "q", "--limit", "1").json()["runs"]] == [acc_a]
+
+    assert cli("leaderboard", "--limit", "0").err.startswith("error: --limit: got 0")
+    nothing = cli("leaderboard", "nope")
+    assert nothing.code == 0 and "no run matching these filters has recorded nope" in nothing.out
+
+
+def test_leaderboard_on_a_home_without_metrics_says_so(cli) -> None:
+    empty = cli("leaderboard")
+    assert empty.code == 0 and empty.out.strip() == "no run has reported metrics yet"
+
+
+def test_compare_prints_the_settings_that_differ_and_each_metrics_last_value(store, cli) -> None:
+    a = _run(store, "a", "causal-lm", [("loss", 1, 2.0), ("loss", 2, 1.5), ("eval_loss", 2, 1.7)], lr=1e-4)
+    b = _run(store, "b", "causal-lm", [("loss", 1, 2.1), ("loss", 2, 1.2)], lr=3e-4)
+    frozen = Path(runs.get(store, b).run_dir) / "config.yaml"  # a run's frozen config wins over its experiment's
+    frozen.write_text(yaml.safe_dump({"recipe": "causal-lm", "train": {"learning_rate": 5e-4}}))
+
+    shown = cli("--json", "compare", str(a), str(b))
+    assert shown.code == 0, shown.err
+    data = shown.json()
+    assert data["metrics"] == {"eval_loss": [1.7, None], "loss": [1.5, 1.2]}
+    assert list(data["settings"]) == ["train.learning_rate"]
+    assert data["settings"]["train.learning_rate"] == [1e-4, 5e-4]
+    text = cli("compare", str(a), str(b)).out
+    assert "TRAIN.LEARNING_RATE" not in text and "train.learning_rate" in text
+    assert [line.split() for line in text.splitlines() if line.startswith("eval_loss")] == [["eval_loss", "1.7", "-"]]
+
+    same = cli("compare", str(a), str(a))
+    assert same.code == 2 and same.err.strip() == "error: compare: give two or more different run ids"
+    gone = cli("compare", str(a), "999")
+    assert gone.code != 0 and gone.err.count("\n") == 1 and "999" in gone.err
