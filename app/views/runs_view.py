@@ -225,7 +225,8 @@ class RunsView(BaseView):
     def _show_runs(self, all_runs: list[Run]) -> None:
         """Show the runs the filters let through; only rows that changed are repainted, and the
         selection stays on the same runs."""
-        self.sweep_filter.set_runs(all_runs)
+        project = self.project_filter.currentData()  # the sweeps of the chosen project (all for "all projects")
+        self.sweep_filter.set_runs([r for r in all_runs if project is None or r.project_id == project])
         shown = self.visible_runs(all_runs)
         metrics = self.model.last_metrics
         names = getattr(self, "_project_names", {})
@@ -285,13 +286,14 @@ class RunsView(BaseView):
 
     def show_sweep(self, name: str) -> None:
         """List sweep `name`'s runs (every project and status) and compare them."""
-        self.sweep_filter.set_runs(self.model.all_runs())
-        if not self.sweep_filter.choose(name):
+        if not any(run.sweep == name for run in self.model.all_runs()):
             self.show_list()
             self.banner.show_message(f"No run of sweep {name} is known yet.", "warning")
             return
         for box in (self.project_filter, self.status_filter):
-            box.setCurrentIndex(0)
+            box.setCurrentIndex(0)  # every project's sweeps listed
+        self.sweep_filter.set_runs(self.model.all_runs())
+        self.sweep_filter.choose(name)
         self.compare_sweep()
 
     # --- interrupted runs ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The Runs list's Sweep filter: every sweep the home's runs belong to, newest first, and the cells
+"""The Runs list's Sweep filter: every sweep the listed project's runs belong to, newest first, and the cells
 that show a run's swept values (`spark-trainer run list --sweep NAME` in the GUI)."""
 
 from __future__ import annotations
