@@ -1,4 +1,5 @@
-"""Small widgets shared by the views: message banner, stat card, drop zone, empty state, fitted image."""
+"""Small widgets shared by the views: message banner, stat card, drop zone, empty state, fitted image,
+elided drop-down items."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDoubleSpinBox,
     QFrame,
@@ -285,3 +287,16 @@ def double_spin(low: float, high: float, step: float, value: float, tip: str) ->
 def short_name(path: str) -> str:
     """The last part of a folder path or a Hub id (`runs/7/final` -> `final`, `org/model` -> `model`)."""
     return str(path).rstrip("/").rsplit("/", 1)[-1]
+
+
+def add_elided_item(combo: QComboBox, name: str, data: object, width: int, suffix: str = "") -> None:
+    """Add `name` elided in the middle to `width` px (both ends stay: 'support-tic…fier-2026'), then
+    `suffix`; the whole name is the item's tooltip (and the box's, while chosen: see `tip_chosen`)."""
+    shown = combo.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, width)
+    combo.addItem(shown + suffix, data)
+    combo.setItemData(combo.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
+
+
+def tip_chosen(combo: QComboBox, default: str) -> None:
+    """The box's tooltip: the chosen item's (a whole name an elided item cuts), else `default`."""
+    combo.setToolTip(combo.currentData(Qt.ItemDataRole.ToolTipRole) or default)

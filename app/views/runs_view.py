@@ -29,9 +29,9 @@ from app.views.compare_view import CompareView
 from app.views.playground_view import PlaygroundView
 from app.views.run_actions import RunListActions, outdated
 from app.views.run_detail_view import RunDetailView, badge_colour, format_eta
-from app.views.sweep_filter import SweepFilterBox, swept_cell, swept_sort, swept_tip
+from app.views.sweep_filter import NAME_WIDTH, SweepFilterBox, swept_cell, swept_sort, swept_tip
 from app.views.table_models import Column, RowsModel, RowsTable
-from app.widgets import MessageBanner
+from app.widgets import MessageBanner, add_elided_item, tip_chosen
 from app.workers import Task
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import Run, RunStatus
@@ -78,6 +78,7 @@ COLUMNS = tuple(c.title for c in RUN_COLUMNS)
 
 
 SELECT_TIP = "Select two or more runs (Ctrl+click) to overlay their curves"
+PROJECT_TIP = "Only one project's runs (and its sweeps in the Sweep filter)"
 
 
 class RunsView(BaseView):
@@ -120,6 +121,7 @@ class RunsView(BaseView):
         filters = QHBoxLayout()
         self.project_filter = QComboBox()
         self.project_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # projects come later
+        self.project_filter.setToolTip(PROJECT_TIP)
         self.status_filter = QComboBox()
         self.status_filter.addItems(["all statuses", "active", *[s.value for s in RunStatus]])
         self.sweep_filter = SweepFilterBox()
@@ -149,6 +151,7 @@ class RunsView(BaseView):
         self.empty.setObjectName("Muted")
         layout.addWidget(self.empty)
         self.project_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
+        self.project_filter.currentIndexChanged.connect(lambda _i: tip_chosen(self.project_filter, PROJECT_TIP))
         self.status_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
         self.sweep_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
         self.table.doubleClicked.connect(lambda index: self.open_run(self._row_id(index.row())))
@@ -203,10 +206,11 @@ class RunsView(BaseView):
         self.project_filter.clear()
         self.project_filter.addItem("all projects", None)
         for pid, name in names:
-            self.project_filter.addItem(name, pid)
+            add_elided_item(self.project_filter, name, pid, NAME_WIDTH)  # the filters fit 1024 px
         index = self.project_filter.findData(current)
         self.project_filter.setCurrentIndex(max(index, 0))
         self.project_filter.blockSignals(False)
+        tip_chosen(self.project_filter, PROJECT_TIP)
         self._project_names = dict(names)
         self._show_runs(self.model.all_runs())
 
