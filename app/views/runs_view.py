@@ -267,7 +267,7 @@ class RunsView(BaseView):
         return self.sweep_filter.current() is not None and len(self.table.selected_keys()) < 2
 
     def _update_compare(self) -> None:
-        """One Compare button: the selection's, or with a sweep chosen and no selection, the sweep's."""
+        """One Compare button: the selection's, or with a sweep chosen and fewer than two selected, the sweep's."""
         sweep = self.sweep_compared()
         self.compare_button.setText("Compare sweep" if sweep else "Compare selected")
         self.compare_button.setToolTip(f"Overlay the curves of sweep {self.sweep_filter.current()}'s runs listed "

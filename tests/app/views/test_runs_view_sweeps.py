@@ -67,6 +67,8 @@ def test_the_sweep_filter_lists_sweeps_shows_their_values_and_compares_them(stor
     assert view.compare_button.text() == "Compare sweep"  # a sweep chosen, no rows selected
     view.table.select_keys([grid[0].id, grid[1].id])
     assert view.compare_button.text() == "Compare selected"
+    view.table.select_keys([grid[0].id])  # one row: still the sweep's (as README says)
+    assert view.compare_button.text() == "Compare sweep"
     view.table.select_keys([])
     assert view.compare_button.text() == "Compare sweep"
     view.table.sortByColumn(COLUMNS.index("Sweep"), Qt.SortOrder.AscendingOrder)  # by the swept values, numbers as numbers
