@@ -3,6 +3,7 @@ that show a run's swept values (`spark-trainer run list --sweep NAME` in the GUI
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -27,11 +28,17 @@ def swept_tip(run: Run) -> str | None:
     return f"sweep {run.sweep}: {values_text(run.sweep_values)}" if run.sweep else None
 
 
+def natural(name: str) -> tuple[Any, ...]:
+    """Sort key with the digits of `name` as numbers: x-sweep-2 before x-sweep-10."""
+    return tuple(int(part) if i % 2 else part.lower() for i, part in enumerate(re.split(r"(\d+)", name)))
+
+
 def swept_sort(run: Run) -> tuple[Any, ...] | None:
-    """A sweep's runs together, in the order of their values (numbers as numbers); others last."""
+    """A sweep's runs together (sweeps in natural order), in the order of their values (numbers as
+    numbers); others last."""
     if not run.sweep:
         return None
-    return (run.sweep, *((0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v))
+    return (natural(run.sweep), *((0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v))
                          for v in run.sweep_values.values()))
 
 

@@ -160,3 +160,19 @@ def test_the_sweep_filter_lists_only_the_chosen_projects_sweeps(store, ctx, qtbo
     assert view.compare_page.run_ids == [r.id for r in tickets]
     assert view.project_filter.currentIndex() == 0 and box.current() == "cls-sweep-1"
     view.shutdown()
+
+
+def test_the_sweep_column_sorts_sweep_names_by_their_numbers(store, ctx, qtbot) -> None:
+    """Sweep names sorted as text put x-sweep-10 before x-sweep-2."""
+    from app.views.runs_view import COLUMNS, RunsView
+
+    ten = _sweep(store, "tiny-sweep-10", [{"train.seed": 1}])
+    two = _sweep(store, "tiny-sweep-2", [{"train.seed": 1}])
+    sync_model(qtbot, ctx)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.scheduler.stop()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
+    view.table.sortByColumn(COLUMNS.index("Sweep"), Qt.SortOrder.AscendingOrder)
+    assert [int(r[1]) for r in table_texts(view.table)] == [two[0].id, ten[0].id]
+    view.shutdown()
