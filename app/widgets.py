@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -295,6 +296,16 @@ def add_elided_item(combo: QComboBox, name: str, data: object, width: int, suffi
     shown = combo.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, width)
     combo.addItem(shown + suffix, data)
     combo.setItemData(combo.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
+
+
+def clear_layout(layout: QLayout) -> None:
+    """Take every item out of `layout` now, its widgets hidden at once (deleteLater waits for the
+    event loop: until then they would still show, and still be found as children)."""
+    while layout.count():
+        item = layout.takeAt(0)
+        if item.widget() is not None:
+            item.widget().hide()
+            item.widget().deleteLater()
 
 
 def tip_chosen(combo: QComboBox, default: str) -> None:

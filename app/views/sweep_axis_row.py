@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets import clear_layout
 from spark_trainer.config.sweep import SweepField, value_text
 
 EXAMPLES = {"float": "e.g. 1e-4, 3e-4, 1e-3", "int": "e.g. 4, 8, 16"}
@@ -101,11 +102,7 @@ class SweepAxisRow(QFrame):
         # The old boxes leave the lookup now: deleteLater alone left their ticks counted until the
         # event loop ran, after `changed` had fired.
         self.boxes = []
-        while self.choice_row.count():
-            item = self.choice_row.takeAt(0)
-            if item.widget() is not None:
-                item.widget().hide()
-                item.widget().deleteLater()
+        clear_layout(self.choice_row)
         choices = () if spec is None else (spec.choices or ((True, False) if spec.kind == "bool" else ()))
         for choice in choices:
             box = QCheckBox(value_text(choice))
