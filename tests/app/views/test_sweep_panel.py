@@ -166,6 +166,7 @@ def test_switching_a_row_between_choice_settings_drops_the_old_ticks(store, ctx,
     assert row.value_texts() == []
     assert panel.status.text() == "Give two or more values of checkpoint.keep_best."
     assert not panel.queue.isEnabled()
+    _shot(view.sweep, "setup-sweep-switched.png", tmp_path, qtbot)
     row.check_choice("true")
     row.check_choice("false")
     assert panel.status.text() == "2 runs: checkpoint.keep_best = true, false"
