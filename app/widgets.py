@@ -1,4 +1,5 @@
-"""Small widgets shared by the views: message banner, stat card, drop zone, empty state, fitted image."""
+"""Small widgets shared by the views: message banner, stat card, drop zone, empty state, fitted image,
+elided drop-down items."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDoubleSpinBox,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -285,3 +288,26 @@ def double_spin(low: float, high: float, step: float, value: float, tip: str) ->
 def short_name(path: str) -> str:
     """The last part of a folder path or a Hub id (`runs/7/final` -> `final`, `org/model` -> `model`)."""
     return str(path).rstrip("/").rsplit("/", 1)[-1]
+
+
+def add_elided_item(combo: QComboBox, name: str, data: object, width: int, suffix: str = "") -> None:
+    """Add `name` elided in the middle to `width` px (both ends stay: 'support-tic…fier-2026'), then
+    `suffix`; the whole name is the item's tooltip (and the box's, while chosen: see `tip_chosen`)."""
+    shown = combo.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, width)
+    combo.addItem(shown + suffix, data)
+    combo.setItemData(combo.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
+
+
+def clear_layout(layout: QLayout) -> None:
+    """Take every item out of `layout` now, its widgets hidden at once (deleteLater waits for the
+    event loop: until then they would still show, and still be found as children)."""
+    while layout.count():
+        item = layout.takeAt(0)
+        if item.widget() is not None:
+            item.widget().hide()
+            item.widget().deleteLater()
+
+
+def tip_chosen(combo: QComboBox, default: str) -> None:
+    """The box's tooltip: the chosen item's (a whole name an elided item cuts), else `default`."""
+    combo.setToolTip(combo.currentData(Qt.ItemDataRole.ToolTipRole) or default)

@@ -30,6 +30,7 @@ from app.charts.live_chart import LiveChartWidget
 from app.charts.panel import ChartPanel
 from app.context import AppContext
 from app.views.samples import sample_text
+from app.widgets import clear_layout
 from app.workers import Task, pending
 from spark_trainer.leaderboard import config_diff, run_config
 from spark_trainer.store import artifacts, runs
@@ -154,10 +155,7 @@ class CompareView(QWidget):
                                "These runs use the same settings.")
 
     def _fill_samples(self, samples: list[tuple[int, str] | None]) -> None:
-        while self.samples_layout.count():
-            item = self.samples_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        clear_layout(self.samples_layout)
         for i, (run, sample) in enumerate(zip(self.runs, samples, strict=True)):
             box = QPlainTextEdit()
             box.setReadOnly(True)

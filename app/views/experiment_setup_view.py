@@ -38,7 +38,7 @@ from app.views.setup_choices import SetupChoicesMixin
 from app.views.setup_files import SetupFilesMixin
 from app.views.sweep_panel import SweepPanel
 from app.wheel_guard import guard_wheel
-from app.widgets import MessageBanner
+from app.widgets import MessageBanner, clear_layout
 from app.workers import Task, pending
 from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
 from spark_trainer.errors import BadInput, SparkError
@@ -207,11 +207,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         self.revalidate()
 
     def _set_recipe(self, name: str) -> None:
-        while self.recipe_layout.count():
-            item = self.recipe_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().hide()  # deleteLater waits for the event loop; never show two forms at once
-                item.widget().deleteLater()
+        clear_layout(self.recipe_layout)  # hidden at once: never two forms shown at once
         try:
             spec = get_recipe(name)
         except BadInput:

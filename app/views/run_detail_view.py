@@ -10,6 +10,7 @@ samples, reports and events are read on the pool when the run opens and when its
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,9 @@ from app.views.run_actions import can, outdated
 from app.views.run_detail_reads import RunStatic, metric_title, read_static
 from app.views.run_exports import RunExportsWidget
 from app.views.samples import LoadedSample, sample_widget
-from app.widgets import MessageBanner
+from app.views.sweep_filter import swept_cell, swept_tip
+from app.widgets import MessageBanner, clear_layout
 from app.workers import Task, pending
-from spark_trainer.config.sweep import values_text
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
@@ -234,9 +235,9 @@ class RunDetailView(QWidget):
 
     def _show_state(self, run: Run) -> None:
         # A sweep's runs share one experiment: the run's own values say which run this is.
-        swept = f" · {values_text(run.sweep_values, short=True)}" if run.sweep else ""
+        swept = f" · {swept_cell(run)}" if run.sweep else ""
         self.heading.setText(f"Run {run.id} · {run.experiment}{swept}")
-        self.heading.setToolTip(f"sweep {run.sweep}: {values_text(run.sweep_values)}" if run.sweep else "")
+        self.heading.setToolTip(swept_tip(run) or "")
         self.badge.setText(run.status.value)
         self.badge.setProperty("status", run.status.value)
         self.badge.setStyleSheet(f"padding: 2px 8px; border-radius: 8px; background: {badge_colour(run.status)};"
@@ -297,10 +298,7 @@ class RunDetailView(QWidget):
             for e in static.events))
 
     def _show_samples(self, found: list[LoadedSample]) -> None:
-        while self.samples_layout.count():
-            item = self.samples_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        clear_layout(self.samples_layout)
         if not found:
             note = QLabel("No samples yet. Set eval.samples_every_steps (and the recipe's sample prompts) to generate "
                           "text, images or a classifier's predictions every N steps.")
@@ -324,15 +322,18 @@ class RunDetailView(QWidget):
                 return extend.extend(self.store, run_id, steps)
             return getattr(control, action)(self.store, run_id)
 
-        task = Task(work, owner=self, name=f"run-{action}")
-        task.signals.succeeded.connect(lambda run: self._acted(action, run))
-        task.signals.failed.connect(lambda message, _exc: self._act_failed(message))
         self.banner.show_message(f"{action.capitalize()} requested…", "info")
         # A second click (a double-click, an impatient user) must not send the request again: the
         # second resume of a run the first just queued failed with "only a paused ... run can be resumed".
         self._set_actions_enabled(False)
-        self._task = task
-        self.ctx.tasks.start(task, self.ctx.pool)
+        self._task = self._start(work, f"run-{action}", lambda run: self._acted(action, run))
+
+    def _start(self, work: Callable[[Any], Any], name: str, done: Callable[[Any], None]) -> Task:
+        """`work` on the pool, then `done(result)`; a failure is said in the banner."""
+        task = Task(work, owner=self, name=name)
+        task.signals.succeeded.connect(done)
+        task.signals.failed.connect(lambda message, _exc: self._act_failed(message))
+        return self.ctx.tasks.start(task, self.ctx.pool)
 
     def _act_failed(self, message: str) -> None:
         self.banner.show_message(message, "error")
@@ -366,10 +367,7 @@ class RunDetailView(QWidget):
             from spark_trainer.leaderboard import run_config
 
             run, store = self.run, self.store
-            task = Task(lambda _ctx: run_config(store, run), owner=self, name="run-config")
-            task.signals.succeeded.connect(self.clone_requested.emit)
-            task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
-            self.ctx.tasks.start(task, self.ctx.pool)
+            self._start(lambda _ctx: run_config(store, run), "run-config", self.clone_requested.emit)
 
     def _delete(self) -> None:
         if self.run is None:
@@ -383,11 +381,7 @@ class RunDetailView(QWidget):
 
             return control.delete(self.store, run.id)
 
-        task = Task(work, owner=self, name="run-delete")
-        task.signals.succeeded.connect(lambda _run: self._deleted(run.id))
-        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
-        self._task = task
-        self.ctx.tasks.start(task, self.ctx.pool)
+        self._task = self._start(work, "run-delete", lambda _run: self._deleted(run.id))
 
     def _deleted(self, run_id: int) -> None:
         self.stop()

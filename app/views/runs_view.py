@@ -29,9 +29,9 @@ from app.views.compare_view import CompareView
 from app.views.playground_view import PlaygroundView
 from app.views.run_actions import RunListActions, outdated
 from app.views.run_detail_view import RunDetailView, badge_colour, format_eta
-from app.views.sweep_filter import SweepFilterBox, swept_cell, swept_sort, swept_tip
+from app.views.sweep_filter import NAME_WIDTH, SweepFilterBox, swept_cell, swept_sort, swept_tip
 from app.views.table_models import Column, RowsModel, RowsTable
-from app.widgets import MessageBanner
+from app.widgets import MessageBanner, add_elided_item, tip_chosen
 from app.workers import Task
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import Run, RunStatus
@@ -78,6 +78,7 @@ COLUMNS = tuple(c.title for c in RUN_COLUMNS)
 
 
 SELECT_TIP = "Select two or more runs (Ctrl+click) to overlay their curves"
+PROJECT_TIP = "Only one project's runs (and its sweeps in the Sweep filter)"
 
 
 class RunsView(BaseView):
@@ -120,6 +121,7 @@ class RunsView(BaseView):
         filters = QHBoxLayout()
         self.project_filter = QComboBox()
         self.project_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # projects come later
+        self.project_filter.setToolTip(PROJECT_TIP)
         self.status_filter = QComboBox()
         self.status_filter.addItems(["all statuses", "active", *[s.value for s in RunStatus]])
         self.sweep_filter = SweepFilterBox()
@@ -149,6 +151,7 @@ class RunsView(BaseView):
         self.empty.setObjectName("Muted")
         layout.addWidget(self.empty)
         self.project_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
+        self.project_filter.currentIndexChanged.connect(lambda _i: tip_chosen(self.project_filter, PROJECT_TIP))
         self.status_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
         self.sweep_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
         self.table.doubleClicked.connect(lambda index: self.open_run(self._row_id(index.row())))
@@ -203,10 +206,11 @@ class RunsView(BaseView):
         self.project_filter.clear()
         self.project_filter.addItem("all projects", None)
         for pid, name in names:
-            self.project_filter.addItem(name, pid)
+            add_elided_item(self.project_filter, name, pid, NAME_WIDTH)  # the filters fit 1024 px
         index = self.project_filter.findData(current)
         self.project_filter.setCurrentIndex(max(index, 0))
         self.project_filter.blockSignals(False)
+        tip_chosen(self.project_filter, PROJECT_TIP)
         self._project_names = dict(names)
         self._show_runs(self.model.all_runs())
 
@@ -225,7 +229,8 @@ class RunsView(BaseView):
     def _show_runs(self, all_runs: list[Run]) -> None:
         """Show the runs the filters let through; only rows that changed are repainted, and the
         selection stays on the same runs."""
-        self.sweep_filter.set_runs(all_runs)
+        project = self.project_filter.currentData()  # the sweeps of the chosen project (all for "all projects")
+        self.sweep_filter.set_runs([r for r in all_runs if project is None or r.project_id == project])
         shown = self.visible_runs(all_runs)
         metrics = self.model.last_metrics
         names = getattr(self, "_project_names", {})
@@ -262,7 +267,7 @@ class RunsView(BaseView):
         return self.sweep_filter.current() is not None and len(self.table.selected_keys()) < 2
 
     def _update_compare(self) -> None:
-        """One Compare button: the selection's, or with a sweep chosen and no selection, the sweep's."""
+        """One Compare button: the selection's, or with a sweep chosen and fewer than two selected, the sweep's."""
         sweep = self.sweep_compared()
         self.compare_button.setText("Compare sweep" if sweep else "Compare selected")
         self.compare_button.setToolTip(f"Overlay the curves of sweep {self.sweep_filter.current()}'s runs listed "
@@ -285,13 +290,14 @@ class RunsView(BaseView):
 
     def show_sweep(self, name: str) -> None:
         """List sweep `name`'s runs (every project and status) and compare them."""
-        self.sweep_filter.set_runs(self.model.all_runs())
-        if not self.sweep_filter.choose(name):
+        if not any(run.sweep == name for run in self.model.all_runs()):
             self.show_list()
             self.banner.show_message(f"No run of sweep {name} is known yet.", "warning")
             return
         for box in (self.project_filter, self.status_filter):
-            box.setCurrentIndex(0)
+            box.setCurrentIndex(0)  # every project's sweeps listed
+        self.sweep_filter.set_runs(self.model.all_runs())
+        self.sweep_filter.choose(name)
         self.compare_sweep()
 
     # --- interrupted runs ------------------------------------------------------------------------

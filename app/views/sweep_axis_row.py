@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets import clear_layout
 from spark_trainer.config.sweep import SweepField, value_text
 
 EXAMPLES = {"float": "e.g. 1e-4, 3e-4, 1e-3", "int": "e.g. 4, 8, 16"}
@@ -41,6 +42,7 @@ class SweepAxisRow(QFrame):
         self.form_value = form_value
         self.fields: list[SweepField] = []
         self._choice_mode = False
+        self.boxes: list[QCheckBox] = []  # the chosen setting's check boxes, for choices and switches
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 4, 0, 4)
         grid.setHorizontalSpacing(6)
@@ -70,15 +72,17 @@ class SweepAxisRow(QFrame):
         grid.addWidget(cell, 1, 1, 1, 2)
         grid.addWidget(self.hint, 2, 1, 1, 2)
         grid.setColumnStretch(1, 1)
-        self.field.currentIndexChanged.connect(self._on_field)
+        self.field.currentIndexChanged.connect(lambda _index: self._on_field())
         self.values.textChanged.connect(lambda _text: self.changed.emit())
         self.remove.clicked.connect(lambda _checked=False: self.remove_requested.emit(self))
         self.set_fields(fields, key)
 
     def set_fields(self, fields: Sequence[SweepField], key: str | None = None) -> None:
-        """Offer `fields`, choosing `key` (else the setting chosen now, else the first)."""
+        """Offer `fields`, choosing `key` (else the setting chosen now, else the first); a row that
+        stays on its setting keeps its values (those the new fields still allow)."""
         self.fields = list(fields)
-        keep = key or self.field.currentText()
+        before, texts = self.field.currentText(), self.value_texts()
+        keep = key or before
         self.field.blockSignals(True)
         self.field.clear()
         for spec in self.fields:
@@ -86,30 +90,32 @@ class SweepAxisRow(QFrame):
             self.field.setItemData(self.field.count() - 1, spec.help, Qt.ItemDataRole.ToolTipRole)
         self.field.setCurrentIndex(max(self.field.findText(keep), 0))
         self.field.blockSignals(False)
-        self._on_field()
+        self._on_field(texts if before and self.key() == before else ())
 
     def current_field(self) -> SweepField | None:
         index = self.field.currentIndex()
         return self.fields[index] if 0 <= index < len(self.fields) else None
 
-    def _on_field(self) -> None:
+    def _on_field(self, texts: Sequence[str] = ()) -> None:
+        """Show the chosen setting's text box or check boxes, holding `texts` (typed or ticked)."""
         spec = self.current_field()
-        while self.choice_row.count():
-            item = self.choice_row.takeAt(0)
-            if item.widget() is not None:
-                item.widget().hide()
-                item.widget().deleteLater()
+        # The old boxes leave the lookup now: deleteLater alone left their ticks counted until the
+        # event loop ran, after `changed` had fired.
+        self.boxes = []
+        clear_layout(self.choice_row)
         choices = () if spec is None else (spec.choices or ((True, False) if spec.kind == "bool" else ()))
         for choice in choices:
             box = QCheckBox(value_text(choice))
+            box.setChecked(box.text() in texts)
             box.toggled.connect(lambda _on: self.changed.emit())
             self.choice_row.addWidget(box)
+            self.boxes.append(box)
         self.choice_row.addStretch(1)
         self.choices.setVisible(bool(choices))
         self.values.setVisible(not choices)
         self._choice_mode = bool(choices)
         self.values.blockSignals(True)
-        self.values.clear()
+        self.values.setText("" if choices else ",".join(texts))
         self.values.blockSignals(False)
         self.values.setPlaceholderText(EXAMPLES.get(spec.kind, "") if spec is not None else "")
         self.refresh_hint()
@@ -129,11 +135,11 @@ class SweepAxisRow(QFrame):
 
     def value_texts(self) -> list[str]:
         if self._choice_mode:
-            return [box.text() for box in self.choices.findChildren(QCheckBox) if box.isChecked()]
+            return [box.text() for box in self.boxes if box.isChecked()]
         text = self.values.text().strip()
         return text.split(",") if text else []
 
     def check_choice(self, text: str, checked: bool = True) -> None:
-        for box in self.choices.findChildren(QCheckBox):
+        for box in self.boxes:
             if box.text() == text:
                 box.setChecked(checked)

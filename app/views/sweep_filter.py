@@ -1,20 +1,22 @@
-"""The Runs list's Sweep filter: every sweep the home's runs belong to, newest first, and the cells
+"""The Runs list's Sweep filter: every sweep the listed project's runs belong to, newest first, and the cells
 that show a run's swept values (`spark-trainer run list --sweep NAME` in the GUI)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QWidget
 
+from app.widgets import add_elided_item, tip_chosen
 from spark_trainer.config.sweep import values_text
 from spark_trainer.store.entities import Run
 
 ALL = "all runs"
-NAME_WIDTH = 140  # px: a long sweep name is elided in the middle (its "-sweep-N" stays) so the filters fit 1024 px
+NAME_WIDTH = 120  # px: a long name is elided in the middle (a sweep's "-sweep-N" stays) so the filters fit 1024 px
+TIP = "Only one sweep's runs (queued by the setup form's Sweep box or `train --sweep`)"
 
 
 def swept_cell(run: Run) -> str:
@@ -26,11 +28,17 @@ def swept_tip(run: Run) -> str | None:
     return f"sweep {run.sweep}: {values_text(run.sweep_values)}" if run.sweep else None
 
 
+def natural(name: str) -> tuple[Any, ...]:
+    """Sort key with the digits of `name` as numbers: x-sweep-2 before x-sweep-10."""
+    return tuple(int(part) if i % 2 else part.lower() for i, part in enumerate(re.split(r"(\d+)", name)))
+
+
 def swept_sort(run: Run) -> tuple[Any, ...] | None:
-    """A sweep's runs together, in the order of their values (numbers as numbers); others last."""
+    """A sweep's runs together (sweeps in natural order), in the order of their values (numbers as
+    numbers); others last."""
     if not run.sweep:
         return None
-    return (run.sweep, *((0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v))
+    return (natural(run.sweep), *((0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v))
                          for v in run.sweep_values.values()))
 
 
@@ -40,9 +48,10 @@ class SweepFilterBox(QComboBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # sweeps come later
-        self.setToolTip("Only one sweep's runs (queued by the setup form's Sweep box or `train --sweep`)")
+        self.setToolTip(TIP)
         self._shown: list[tuple[str, int]] = []
         self.addItem(ALL, None)
+        self.currentIndexChanged.connect(lambda _i: tip_chosen(self, TIP))
 
     def current(self) -> str | None:
         return self.currentData()
@@ -60,13 +69,12 @@ class SweepFilterBox(QComboBox):
         self.blockSignals(True)
         self.clear()
         self.addItem(ALL, None)
-        metrics = self.fontMetrics()
         for name, count in shown:
-            self.addItem(f"{metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, NAME_WIDTH)} ({count} runs)", name)
-            self.setItemData(self.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
+            add_elided_item(self, name, name, NAME_WIDTH, f" ({count} runs)")
         index = self.findData(chosen) if chosen is not None else 0
         self.setCurrentIndex(max(index, 0))
         self.blockSignals(False)
+        tip_chosen(self, TIP)
 
     def choose(self, name: str) -> bool:
         """Select sweep `name`; False when no run of the list belongs to it."""

@@ -22,7 +22,10 @@ def sample_views(window) -> dict:
     seen: dict = {"bar": window.run_status.text(), "welcome": window.views["projects"].welcome.status.text()}
     view = window.views.get("runs")
     if view is not None:
-        seen["table"] = {int(view.table.item(r, 1).text()): view.table.item(r, 4).text()
+        from app.views.runs_view import COLUMNS
+
+        status = COLUMNS.index("Status")  # after the Sweep column
+        seen["table"] = {int(view.table.item(r, 1).text()): view.table.item(r, status).text()
                          for r in range(view.table.rowCount()) if view.table.item(r, 1) is not None}
         detail = view.detail
         seen["detail"] = (detail.run.id, detail.badge.text()) if detail.run is not None else None

@@ -106,7 +106,7 @@ def test_invalid_values_disable_launch_and_say_why(store, ctx, qtbot, tmp_path, 
 
 def test_launch_trains_live_and_survives_closing_the_app(store, qtbot, tmp_path, tiny_model) -> None:
     from app.views.experiment_setup_view import ExperimentSetupView
-    from app.views.runs_view import RunsView
+    from app.views.runs_view import COLUMNS, RunsView
 
     ctx = make_ctx(store, tmp_path, "first")
     setup, runs_view = ExperimentSetupView(store, ctx), RunsView(store, ctx)
@@ -153,7 +153,7 @@ def test_launch_trains_live_and_survives_closing_the_app(store, qtbot, tmp_path,
     reopened = RunsView(store, ctx2)
     qtbot.addWidget(reopened)
     wait_for(qtbot, lambda: reopened.table.rowCount() == 1, 30, "the run in the reopened Runs view")
-    assert reopened.table.item(0, 4).text() == "completed"
+    assert reopened.table.item(0, COLUMNS.index("Status")).text() == "completed"
     reopened.open_run(run_id)
     total = len(metrics.read(store, run_id, keys=["loss"]))
     assert total == STEPS

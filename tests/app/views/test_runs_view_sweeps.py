@@ -16,13 +16,13 @@ from spark_trainer.store.entities import RunStatus
 from tests.app.model_sync import sync_model
 
 
-def _sweep(store, name: str, values: list[dict], experiment: str = "tiny") -> list:
+def _sweep(store, name: str, values: list[dict], experiment: str = "tiny", project: str = "lab") -> list:
     """Completed runs of one experiment, tagged with sweep `name` and their values (as submit tags them)."""
-    if not any(p.name == "lab" for p in projects.list_all(store)):
-        projects.create(store, "lab")
+    if not any(p.name == project for p in projects.list_all(store)):
+        projects.create(store, project)
     found = [e for e in experiments.list_all(store) if e.name == experiment]
-    config = {"project": "lab", "name": experiment, "recipe": "causal-lm", "train": {"learning_rate": 2e-4}}
-    exp = found[0] if found else experiments.create(store, project="lab", name=experiment, recipe="causal-lm",
+    config = {"project": project, "name": experiment, "recipe": "causal-lm", "train": {"learning_rate": 2e-4}}
+    exp = found[0] if found else experiments.create(store, project=project, name=experiment, recipe="causal-lm",
                                                     base_model="m", dataset=None, config=config)
     made = []
     for i, swept in enumerate(values):
@@ -67,6 +67,8 @@ def test_the_sweep_filter_lists_sweeps_shows_their_values_and_compares_them(stor
     assert view.compare_button.text() == "Compare sweep"  # a sweep chosen, no rows selected
     view.table.select_keys([grid[0].id, grid[1].id])
     assert view.compare_button.text() == "Compare selected"
+    view.table.select_keys([grid[0].id])  # one row: still the sweep's (as README says)
+    assert view.compare_button.text() == "Compare sweep"
     view.table.select_keys([])
     assert view.compare_button.text() == "Compare sweep"
     view.table.sortByColumn(COLUMNS.index("Sweep"), Qt.SortOrder.AscendingOrder)  # by the swept values, numbers as numbers
@@ -123,4 +125,54 @@ def test_compare_sweep_from_the_setup_form_lists_and_compares_the_sweeps_runs(st
     view.open_item({"sweep": "nope"})
     assert view.stack.currentWidget() is view.list_page
     assert view.banner.text() == "No run of sweep nope is known yet."
+    view.shutdown()
+
+
+def test_the_sweep_filter_lists_only_the_chosen_projects_sweeps(store, ctx, qtbot) -> None:
+    """It listed every project's sweeps: project lab and a sweep of project tickets showed an empty
+    table saying 'No runs yet. Set one up...'."""
+    from app.views.runs_view import RunsView
+
+    lab = _sweep(store, "tiny-sweep-1", [{"train.seed": s} for s in (1, 2)])
+    tickets = _sweep(store, "cls-sweep-1", [{"train.seed": s} for s in (1, 2, 3)], experiment="cls",
+                     project="tickets")
+    sync_model(qtbot, ctx)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.scheduler.stop()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 5, timeout=10_000)
+    box = view.sweep_filter
+    texts = lambda: [box.itemText(i) for i in range(box.count())]  # noqa: E731
+    assert texts() == ["all runs", "cls-sweep-1 (3 runs)", "tiny-sweep-1 (2 runs)"]  # all projects: all sweeps
+    box.setCurrentIndex(box.findData("cls-sweep-1"))
+    assert view.table.rowCount() == 3
+    view.project_filter.setCurrentText("lab")  # the chosen sweep is another project's: all of lab's runs
+    assert texts() == ["all runs", "tiny-sweep-1 (2 runs)"]
+    assert box.current() is None
+    assert sorted(int(r[1]) for r in table_texts(view.table)) == [r.id for r in lab]
+    view.project_filter.setCurrentText("tickets")
+    assert texts() == ["all runs", "cls-sweep-1 (3 runs)"]
+    view.project_filter.setCurrentIndex(0)
+    assert texts() == ["all runs", "cls-sweep-1 (3 runs)", "tiny-sweep-1 (2 runs)"]
+
+    view.project_filter.setCurrentText("lab")  # Compare SWEEP of another project's sweep: all projects again
+    view.open_item({"sweep": "cls-sweep-1"})
+    assert view.compare_page.run_ids == [r.id for r in tickets]
+    assert view.project_filter.currentIndex() == 0 and box.current() == "cls-sweep-1"
+    view.shutdown()
+
+
+def test_the_sweep_column_sorts_sweep_names_by_their_numbers(store, ctx, qtbot) -> None:
+    """Sweep names sorted as text put x-sweep-10 before x-sweep-2."""
+    from app.views.runs_view import COLUMNS, RunsView
+
+    ten = _sweep(store, "tiny-sweep-10", [{"train.seed": 1}])
+    two = _sweep(store, "tiny-sweep-2", [{"train.seed": 1}])
+    sync_model(qtbot, ctx)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.scheduler.stop()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
+    view.table.sortByColumn(COLUMNS.index("Sweep"), Qt.SortOrder.AscendingOrder)
+    assert [int(r[1]) for r in table_texts(view.table)] == [two[0].id, ten[0].id]
     view.shutdown()

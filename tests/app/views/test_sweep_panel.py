@@ -132,9 +132,41 @@ def test_two_settings_queue_their_cross_product(store, ctx, qtbot, tmp_path) -> 
 
 
 def test_a_new_recipe_keeps_each_rows_setting_where_it_has_it(store, ctx, qtbot, tmp_path) -> None:
+    """The rows' values were all erased by a new recipe, even those of a setting it also has."""
     view = _ready_form(store, ctx, qtbot, tmp_path)
     panel = view.sweep
-    panel.add_row("recipe_config.class_weights")
+    lr = panel.rows[0]
+    lr.values.setText("1e-4, 1e-3")
+    auto = panel.add_row("train.auto_batch")  # a switch: its ticks stay too
+    auto.check_choice("true")
+    auto.check_choice("false")
+    weights = panel.add_row("recipe_config.class_weights")
+    weights.check_choice("none")
+    weights.check_choice("balanced")
     panel.set_recipe("causal-lm")  # no class weights: the row takes a setting no row has
     keys = [r.field.currentText() for r in panel.rows]
-    assert keys == ["train.learning_rate", "recipe_config.lora_r"]
+    assert keys == ["train.learning_rate", "train.auto_batch", "recipe_config.lora_r"]
+    assert lr.values.text() == "1e-4, 1e-3"
+    assert auto.value_texts() == ["true", "false"]
+    assert weights.value_texts() == []  # a new setting starts empty
+    assert panel.status.text() == "Give two or more values of recipe_config.lora_r."
+
+
+def test_switching_a_row_between_choice_settings_drops_the_old_ticks(store, ctx, qtbot, tmp_path) -> None:
+    """The old check boxes were only deleted later, so the row still counted their ticks: nothing
+    ticked under checkpoint.keep_best, yet '2 runs: checkpoint.keep_best = true, false' and Queue on."""
+    view = _ready_form(store, ctx, qtbot, tmp_path)
+    panel = view.sweep
+    row = panel.rows[0]
+    row.field.setCurrentText("train.auto_batch")
+    row.check_choice("true")
+    row.check_choice("false")
+    assert panel.status.text() == "2 runs: train.auto_batch = true, false"
+    row.field.setCurrentText("checkpoint.keep_best")
+    assert row.value_texts() == []
+    assert panel.status.text() == "Give two or more values of checkpoint.keep_best."
+    assert not panel.queue.isEnabled()
+    _shot(view.sweep, "setup-sweep-switched.png", tmp_path, qtbot)
+    row.check_choice("true")
+    row.check_choice("false")
+    assert panel.status.text() == "2 runs: checkpoint.keep_best = true, false"
