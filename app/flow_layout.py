@@ -1,6 +1,8 @@
 """A layout that places its items left to right and wraps them onto the next row when the width runs
 out (Qt's flow layout example, as a layout with height-for-width: a resizable scroll area gives it
-its width and reflows it on every resize)."""
+its width and reflows it on every resize). With `one_row_hint`, its size hint is every item on one
+row: beside a stretch in a header row it stays on one line where there is room and wraps only when
+squeezed."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from PySide6.QtWidgets import QLayout, QLayoutItem, QWidget
 
 
 class FlowLayout(QLayout):
-    def __init__(self, parent: QWidget | None = None, spacing: int = 6) -> None:
+    def __init__(self, parent: QWidget | None = None, spacing: int = 6, *, one_row_hint: bool = False) -> None:
         super().__init__(parent)
         self._items: list[QLayoutItem] = []
+        self._one_row_hint = one_row_hint
         self.setSpacing(spacing)
         self.setContentsMargins(0, 0, 0, 0)
 
@@ -41,7 +44,13 @@ class FlowLayout(QLayout):
         self._place(rect, move=True)
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        return self.minimumSize()
+        if not self._one_row_hint:
+            return self.minimumSize()
+        shown = [item.sizeHint() for item in self._items if not item.isEmpty()]
+        margins = self.contentsMargins()
+        width = sum(hint.width() for hint in shown) + self.spacing() * max(len(shown) - 1, 0)
+        height = max((hint.height() for hint in shown), default=0)
+        return QSize(width + margins.left() + margins.right(), height + margins.top() + margins.bottom())
 
     def minimumSize(self) -> QSize:  # noqa: N802
         """The widest item: narrower than that, a row cannot hold even one."""

@@ -97,12 +97,19 @@ class FieldTally:
                 "manifest_bytes": manifest_bytes}
 
 
+def unreadable_summary(manifest_bytes: int) -> dict[str, Any]:
+    """What a dataset keeps when a manifest row is not a JSON object (`count_manifest` gave None): no
+    counts, known to be none at this size, so the manifest is not read again until it is edited (the
+    recipe's full data check names the row)."""
+    return {"rows": 0, "unreadable": True, "manifest_bytes": manifest_bytes}
+
+
 def describes(summary: Any, manifest_bytes: int) -> bool:
     """Whether `summary` (what a dataset stored, `Dataset.meta["fields"]`) counts the manifest as it is
     now: well formed, and counted at its present size (a manifest edited since is counted again)."""
     if not isinstance(summary, Mapping) or summary.get("manifest_bytes") != manifest_bytes:
         return False
-    if summary.get("overflow") is True:
+    if summary.get("overflow") is True or summary.get("unreadable") is True:
         return isinstance(summary.get("rows"), int)
     return isinstance(summary.get("rows"), int) and isinstance(summary.get("filled"), Mapping)
 

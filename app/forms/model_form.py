@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets import restyle
-from spark_trainer.recipes.registry import describe_fields
+from spark_trainer.recipes.registry import describe_fields, interval_text
 
 
 def _args(annotation: Any) -> tuple[Any, ...]:
@@ -47,12 +47,6 @@ def _base(annotation: Any) -> Any:
 
 def _is_list(annotation: Any) -> bool:
     return typing.get_origin(annotation) is list
-
-
-def range_text(info: dict[str, Any]) -> str:
-    low = f">= {info['min']}" if "min" in info else (f"> {info['min_exclusive']}" if "min_exclusive" in info else "")
-    high = f"<= {info['max']}" if "max" in info else (f"< {info['max_exclusive']}" if "max_exclusive" in info else "")
-    return " and ".join(p for p in (low, high) if p)
 
 
 def _parse_number(text: str, kind: type) -> Any:
@@ -76,7 +70,7 @@ class FieldRow:
         self.optional = _is_optional(annotation)
         self.widget = self._make_editor(default)
         tip = info.get("help", "")
-        allowed = range_text(info)
+        allowed = interval_text(info)  # as `recipes NAME` and the sweep box write it: [0, 1)
         if allowed:
             tip = f"{tip}\nAllowed: {allowed}" if tip else f"Allowed: {allowed}"
         if self.optional:

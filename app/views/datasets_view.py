@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
+from app.flow_layout import FlowLayout
 from app.views.base import BaseView
 from app.views.dataset_preview import DatasetPreview
 from app.views.dataset_report import ReportView
@@ -87,6 +88,7 @@ class DatasetsView(BaseView):
         self.project_combo = QComboBox()
         self.project_combo.setMinimumWidth(180)
         self.project_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # projects come later
+        self.project_combo.setMaximumWidth(260)  # a long project name is cut (its tooltip has it whole)
         self.project_combo.currentIndexChanged.connect(self._on_project_chosen)
         self.kind_combo = QComboBox()
         self.kind_combo.addItems(KINDS)
@@ -98,14 +100,20 @@ class DatasetsView(BaseView):
         self.delete_button.clicked.connect(self.delete_selected)
         self.project_label = QLabel("Project")
         self.kind_label = QLabel("Kind")
-        self.header.addWidget(self.project_label)
-        self.header.addWidget(self.project_combo)
-        self.header.addSpacing(12)
-        self.header.addWidget(self.kind_label)
-        self.header.addWidget(self.kind_combo)
-        self.header.addSpacing(12)
-        self.header.addWidget(self.wizard_button)
-        self.header.addWidget(self.delete_button)
+        # The controls wrap onto a second line rather than squeeze: at the window's smallest (760x520)
+        # they needed ~650 px of a 590 px view, and the buttons read "Video wiza".
+        controls = QWidget()
+        row = FlowLayout(controls, spacing=12, one_row_hint=True)
+        for label, box in ((self.project_label, self.project_combo), (self.kind_label, self.kind_combo)):
+            pair = QWidget()  # a label and its box wrap together
+            pair_layout = QHBoxLayout(pair)
+            pair_layout.setContentsMargins(0, 0, 0, 0)
+            pair_layout.addWidget(label)
+            pair_layout.addWidget(box)
+            row.addWidget(pair)
+        row.addWidget(self.wizard_button)
+        row.addWidget(self.delete_button)
+        self.header.addWidget(controls)
 
     def _build_drop_zone(self) -> None:
         self.drop_zone = DropZone("")
@@ -189,6 +197,7 @@ class DatasetsView(BaseView):
         self.project_combo.blockSignals(False)
         has_project = bool(all_projects)
         name = self.project_combo.currentText()
+        self.project_combo.setToolTip(name)  # whole, where the box cuts a long name
         self.drop_zone.label.setText(DROP_TEXT.format(project=name) if has_project else
                                      "Datasets belong to a project. Create one, then drop files here.")
         for widget in (self.files_button, self.folder_button, self.wizard_button, self.kind_combo, self.kind_label,

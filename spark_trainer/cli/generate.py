@@ -147,6 +147,15 @@ def _classify(ctx: Context, args: argparse.Namespace, source: Any, spec: Any) ->
 
 def _settings(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     """The kind's settings from the options, validated (BadInput names the option)."""
+    from spark_trainer.playground.settings import SettingError
+
+    try:
+        return _checked_settings(kind, args)
+    except SettingError as exc:  # "--temperature must be ...": the option the user typed, not the field
+        raise BadInput(f"--{exc.field.replace('_', '-')} {exc.rule}") from None
+
+
+def _checked_settings(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     if kind == "image-generation":
         from spark_trainer.playground.diffusion import ImageSettings
 

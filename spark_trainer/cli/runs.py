@@ -17,7 +17,7 @@ from spark_trainer.jobs import control, process
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import schedule_once, waiting_reason
 from spark_trainer.jobs.submit import submit_experiment
-from spark_trainer.store import metrics, runs
+from spark_trainer.store import metrics, projects, runs
 from spark_trainer.store.entities import Experiment, Run, RunStatus, to_jsonable
 from spark_trainer.store.store import Store
 
@@ -187,15 +187,17 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
         sweeps.require(store, args.sweep)
     items = runs.list_all(store, project=args.project, experiment=args.experiment, statuses=statuses,
                           sweep=args.sweep)
-    rows = [(r.id, r.experiment, r.status.value, _progress(r), r.gpus or ("cpu" if r.status.is_active else "-"),
-             r.ran_on, r.created_at, r.finished_at) for r in items]
-    headers = ["id", "experiment", "status", "step", "gpus", "ran on", "created", "finished"]
+    project_names = {p.id: p.name for p in projects.list_all(store)}  # same-named experiments told apart
+    rows = [(r.id, project_names.get(r.project_id, "-"), r.experiment, r.status.value, _progress(r),
+             r.gpus or ("cpu" if r.status.is_active else "-"), r.ran_on, r.created_at, r.finished_at) for r in items]
+    headers = ["id", "project", "experiment", "status", "step", "gpus", "ran on", "created", "finished"]
     if args.sweep is not None:
         headers.append("swept")
         from spark_trainer.config.sweep import values_text
 
         rows = [(*row, values_text(r.sweep_values)) for row, r in zip(rows, items, strict=True)]
-    return Result(items, table(headers, rows, empty="no runs yet"))
+    data = [{**to_jsonable(r), "project": project_names.get(r.project_id)} for r in items]
+    return Result(data, table(headers, rows, empty="no runs yet"))
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:

@@ -16,6 +16,7 @@ from typing import Any
 
 from spark_trainer.errors import BadInput
 from spark_trainer.playground.generators import Emit, ShouldStop
+from spark_trainer.playground.settings import SettingError
 from spark_trainer.playground.source import ModelSource
 
 
@@ -41,11 +42,11 @@ class ImageSettings:
         except (TypeError, ValueError) as exc:
             raise BadInput(f"image settings: {exc}") from None
         if not 1 <= s.steps <= 500:
-            raise BadInput(f"steps must be from 1 to 500, got {s.steps}")
+            raise SettingError("steps", f"must be from 1 to 500, got {s.steps}")
         if not 0 <= s.guidance <= 30:
-            raise BadInput(f"guidance must be from 0 to 30, got {s.guidance}")
+            raise SettingError("guidance", f"must be from 0 to 30, got {s.guidance}")
         if s.seed is not None and not 0 <= s.seed < 2**32:
-            raise BadInput(f"seed must be from 0 to {2**32 - 1}, got {s.seed}")
+            raise SettingError("seed", f"must be from 0 to {2**32 - 1}, got {s.seed}")
         if s.out is not None and not str(s.out).lower().endswith(".png"):
             raise BadInput(f"--out {s.out}: the image is written as PNG; give a name ending in .png")
         return s

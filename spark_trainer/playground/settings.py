@@ -11,6 +11,16 @@ from spark_trainer.errors import BadInput
 MAX_NEW_TOKENS_LIMIT = 8192
 
 
+class SettingError(BadInput):
+    """A setting's value is out of its range: "`field` `rule`". Kept apart so a caller that takes the
+    setting from an option (the CLI's --temperature) can name the option instead of the field."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field} {rule}")
+        self.field = field
+        self.rule = rule
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     """What `generate` uses. `temperature` 0 means greedy decoding; `top_k` 0 turns top-k off;
@@ -52,7 +62,7 @@ class GenerationSettings:
         if "stop" in data:
             stop = data["stop"] or []
             if isinstance(stop, str) or not all(isinstance(s, str) for s in stop):
-                raise BadInput("stop must be a list of strings")
+                raise SettingError("stop", "must be a list of strings")
             values["stop"] = tuple(s for s in stop if s)
         settings = cls(**values)
         settings.check()
@@ -60,26 +70,27 @@ class GenerationSettings:
 
     def check(self) -> None:
         if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
-            raise BadInput(f"max_new_tokens must be from 1 to {MAX_NEW_TOKENS_LIMIT}, got {self.max_new_tokens}")
+            raise SettingError("max_new_tokens", f"must be from 1 to {MAX_NEW_TOKENS_LIMIT}, got {self.max_new_tokens}")
         if not 0 <= self.temperature <= 10:
-            raise BadInput(f"temperature must be from 0 (greedy) to 10, got {self.temperature}")
+            raise SettingError("temperature", f"must be from 0 (greedy) to 10, got {self.temperature}")
         if not 0 < self.top_p <= 1:
-            raise BadInput(f"top_p must be greater than 0 and at most 1, got {self.top_p}")
+            raise SettingError("top_p", f"must be greater than 0 and at most 1, got {self.top_p}")
         if self.top_k < 0:
-            raise BadInput(f"top_k must be 0 (off) or more, got {self.top_k}")
+            raise SettingError("top_k", f"must be 0 (off) or more, got {self.top_k}")
         if not 0 < self.repetition_penalty <= 10:
-            raise BadInput(f"repetition_penalty must be greater than 0 and at most 10, got {self.repetition_penalty}")
+            raise SettingError("repetition_penalty",
+                               f"must be greater than 0 and at most 10, got {self.repetition_penalty}")
         if self.seed is not None and not 0 <= self.seed < 2**32:
-            raise BadInput(f"seed must be from 0 to {2**32 - 1}, got {self.seed}")
+            raise SettingError("seed", f"must be from 0 to {2**32 - 1}, got {self.seed}")
 
 
 def _number(name: str, value: Any, kind: type) -> Any:
     if isinstance(value, bool):
-        raise BadInput(f"{name} must be a number, got {value!r}")
+        raise SettingError(name, f"must be a number, got {value!r}")
     try:
         converted = kind(value)
     except (TypeError, ValueError):
-        raise BadInput(f"{name} must be {'an integer' if kind is int else 'a number'}, got {value!r}") from None
+        raise SettingError(name, f"must be {'an integer' if kind is int else 'a number'}, got {value!r}") from None
     if kind is int and isinstance(value, float) and value != converted:
-        raise BadInput(f"{name} must be an integer, got {value!r}")
+        raise SettingError(name, f"must be an integer, got {value!r}")
     return converted

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.errors import StoreError
-from spark_trainer.manifest_fields import count_manifest, describes
+from spark_trainer.manifest_fields import count_manifest, describes, unreadable_summary
 from spark_trainer.store import datasets
 from spark_trainer.store.store import Store
 
@@ -92,20 +92,6 @@ def facts_of(kind: str, summary: Any) -> DataFacts:
                              {str(k): v for k, v in filled.items() if isinstance(v, int)}, named)
 
 
-def data_facts(kind: str, folder: str | Path, summary: Any = None) -> DataFacts:
-    """The facts of an ingested dataset folder: from `summary` (what ingestion stored,
-    `Dataset.meta["fields"]`) while it still describes the manifest, else from counting every row of
-    the manifest. A folder without a readable manifest row gives unknown counts (`read` False), so no
-    fit rule refuses it and the recipe's full data check says what is wrong."""
-    manifest = Path(folder) / MANIFEST
-    try:
-        if describes(summary, manifest.stat().st_size):
-            return facts_of(kind, summary)
-        return facts_of(kind, count_manifest(manifest))
-    except (OSError, UnicodeDecodeError):
-        return DataFacts(kind)
-
-
 def dataset_facts(store: Store, dataset: Any) -> DataFacts:
     """The facts of a stored dataset (a `store.entities.Dataset`), from the counts stored with it.
     A dataset without them (ingested before they were stored) or whose manifest changed since is
@@ -124,7 +110,8 @@ def dataset_facts(store: Store, dataset: Any) -> DataFacts:
 
 def _count_once(store: Store, dataset: Any, manifest: Path, size: int) -> Any:
     """The stored counts if another check counted the manifest since `dataset` was read, else the
-    manifest counted now and stored (None when it cannot be read)."""
+    manifest counted now and stored (None when it cannot be read). A manifest with a row that is not
+    a JSON object stores a marker instead (`unreadable_summary`), so it too is read once per edit."""
     stored = (datasets.meta_of(store, dataset.id) or {}).get("fields")
     if describes(stored, size):
         return stored
@@ -132,11 +119,12 @@ def _count_once(store: Store, dataset: Any, manifest: Path, size: int) -> Any:
         counted = count_manifest(manifest)
     except (OSError, UnicodeDecodeError):
         return None
-    if counted is not None:
-        try:
-            datasets.swap_meta(store, dataset.id, "fields", counted, expected=stored, path=str(dataset.path))
-        except StoreError:  # locked, a full disk, a read-only database: this is a read, and its answer stands
-            pass  # the counts are right all the same; the next check counts again and stores them then
+    if counted is None:
+        counted = unreadable_summary(size)
+    try:
+        datasets.swap_meta(store, dataset.id, "fields", counted, expected=stored, path=str(dataset.path))
+    except StoreError:  # locked, a full disk, a read-only database: this is a read, and its answer stands
+        pass  # the counts are right all the same; the next check counts again and stores them then
     return counted
 
 

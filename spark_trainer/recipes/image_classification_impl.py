@@ -22,7 +22,7 @@ from spark_trainer.models.loading import resolve_for_run
 from spark_trainer.recipes import classification as cls
 from spark_trainer.recipes import image_rows
 from spark_trainer.recipes.base import EvalResult, Sample
-from spark_trainer.recipes.fit import IMAGE_PROCESSOR_FILES, has_image_processor
+from spark_trainer.recipes.fit import needs_image_model
 from spark_trainer.recipes.image_classification import ImageClassificationConfig
 from spark_trainer.recipes.text_classification_impl import fresh_modules
 
@@ -30,10 +30,9 @@ from spark_trainer.recipes.text_classification_impl import fresh_modules
 def check_image_processor(model_dir: Path) -> None:
     """BadInput unless the base model folder carries an image processor: a text model chosen for
     this recipe otherwise failed at its first step with transformers' OSError about the Hub."""
-    if not has_image_processor(model_dir):
-        raise BadInput(f"base model {model_dir} has no image processor ({IMAGE_PROCESSOR_FILES[0]}): "
-                       "image-classification needs an image classifier folder (ViT, ResNet, ConvNeXt...) "
-                       "saved with its image processor")
+    why = needs_image_model(model_dir)
+    if why:  # worded as the registry's model check (`base_model: recipe ... cannot start from ...`)
+        raise BadInput(f"base_model: recipe image-classification cannot start from {model_dir}: {why}")
 
 
 @dataclass(frozen=True)

@@ -20,3 +20,15 @@ def test_rows_follow_the_width(qtbot) -> None:
     assert layout.heightForWidth(319) == 110  # two rows, 10 apart
     assert layout.heightForWidth(100) == 170  # one item a row
     assert layout.minimumSize() == QSize(100, 50)  # never narrower than one item
+
+
+def test_a_one_row_hint_asks_for_every_item_on_one_line(qtbot) -> None:
+    host = QWidget()
+    qtbot.addWidget(host)
+    layout = FlowLayout(host, spacing=10, one_row_hint=True)
+    for _ in range(3):
+        item = QWidget()
+        item.setFixedSize(100, 50)
+        layout.addWidget(item)
+    assert layout.sizeHint() == QSize(320, 50)  # a header row gives it this where there is room
+    assert layout.minimumSize() == QSize(100, 50)  # and squeezes it down to one item a row

@@ -103,3 +103,19 @@ def test_show_of_a_queued_run_says_what_it_waits_for(store, cli) -> None:
     assert f"queued: {reason}" in shown.out
     assert json.loads(cli("--json", "run", "show", second.id).out)["waiting"] == reason
     assert json.loads(cli("--json", "run", "show", first.id).out)["waiting"] is None
+
+
+def test_list_names_each_runs_project(store, cli) -> None:
+    """Two experiments of the same name in two projects listed alike: `run list` had no project column."""
+    for project in ("vision", "text-bench"):
+        projects.create(store, project)
+        exp = experiments.create(store, project=project, name="baseline", recipe="causal-lm", base_model="m",
+                                 dataset=None, config={})
+        runs.create(store, exp.id)
+    lines = cli("run", "list").out.splitlines()
+    assert lines[0].split()[:3] == ["ID", "PROJECT", "EXPERIMENT"]
+    assert [line.split()[:3] for line in lines[1:]] == [["1", "vision", "baseline"], ["2", "text-bench", "baseline"]]
+    listed = cli("--json", "run", "list").json()
+    assert [(r["id"], r["project"], r["project_id"], r["experiment"]) for r in listed] == [
+        (1, "vision", 1, "baseline"), (2, "text-bench", 2, "baseline")]
+    assert cli("run", "list", "--project", "vision").out.splitlines()[1].split()[:3] == ["1", "vision", "baseline"]

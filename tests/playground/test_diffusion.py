@@ -48,6 +48,9 @@ def test_images_with_a_fixed_seed_repeat_and_the_lora_changes_them(diffusion_run
     code = main(["--home", str(diffusion_run.home), "generate", str(diffusion_run.run_id), "--prompt", "x",
                  "--out", str(tmp_path / "x.jpg")])
     assert code == 2 and "ending in .png" in capsys.readouterr().err
+    code = main(["--home", str(diffusion_run.home), "generate", str(diffusion_run.run_id), "--prompt", "x",
+                 "--steps", "0"])
+    assert code == 2 and capsys.readouterr().err.strip() == "error: --steps must be from 1 to 500, got 0"
 
 
 def test_piped_output_has_no_library_chatter(diffusion_run: TrainedRun, tmp_path: Path) -> None:

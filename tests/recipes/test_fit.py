@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from spark_trainer.ingest import ingest_paths
-from spark_trainer.recipes.fit import DataFacts, data_facts, dataset_facts
+from spark_trainer.recipes.fit import DataFacts, dataset_facts
 from spark_trainer.recipes.registry import get_recipe
 from spark_trainer.store import datasets, projects
 
@@ -30,8 +30,10 @@ def test_facts_count_every_row_at_ingestion(store, tmp_path: Path) -> None:
     assert dataset_facts(store, pets) == DataFacts.counted("image", 2, {"label": 2})
     assert dataset_facts(store, shots) == DataFacts.counted("image", 2, {"caption": 2})
     assert shots.meta["fields"]["filled"] == {"caption": 2}  # stored with the dataset: no manifest read
-    assert data_facts(shots.kind, shots.path) == dataset_facts(store, shots)  # without it: a count finds the same
-    unknown = data_facts("text", tmp_path / "nowhere")
+    _forget_counts(store, shots.id)
+    assert dataset_facts(store, datasets.get(store, shots.id)) == dataset_facts(store, shots)  # a count finds the same
+    (Path(text.path) / "manifest.jsonl").unlink()
+    unknown = dataset_facts(store, text)
     assert unknown == DataFacts("text") and not unknown.read  # the full data check says why
 
 
@@ -132,17 +134,20 @@ def test_each_recipe_says_which_base_models_it_starts_from(tmp_path: Path) -> No
     assert get_recipe("diffusion-lora").model_problem(gpt).startswith("it is not a diffusers pipeline")
 
 
-def test_a_dataset_whose_manifest_cannot_be_read_is_left_to_the_full_data_check(tmp_path) -> None:
+def test_a_dataset_whose_manifest_cannot_be_read_is_left_to_the_full_data_check(store, tmp_path) -> None:
     # A dataset row whose folder has no manifest (yet, or any more) was refused for "no 'text' field;
     # fields: none", as if its rows had been read; its fields are unknown, so no fit rule decides.
-    from spark_trainer.recipes.fit import data_facts
-    from spark_trainer.recipes.registry import get_recipe
+    import dataclasses
 
-    facts = data_facts("text", tmp_path / "missing")
+    projects.create(store, "p")
+    (tmp_path / "train.jsonl").write_text('{"prompt": "a", "completion": "b"}\n')
+    dataset = ingest_paths(store, [tmp_path / "train.jsonl"], project="p").dataset
+    (Path(dataset.path) / "manifest.jsonl").unlink()
+    facts = dataset_facts(store, dataset)
     assert not facts.read
     for name in ("causal-lm", "text-classification", "image-classification"):
         assert get_recipe(name).data_problem(facts) is None
-    assert get_recipe("causal-lm").data_problem(data_facts("image", tmp_path / "missing")) is not None  # kind still counts
+    assert get_recipe("causal-lm").data_problem(dataclasses.replace(facts, kind="image")) is not None  # kind still counts
 
 
 def _images(folder: Path, n: int, captioned: int) -> Path:
@@ -272,3 +277,25 @@ def test_a_big_old_dataset_is_counted_to_its_last_row(store, tmp_path, monkeypat
     old = dataset_facts(store, datasets.get(store, tickets.id))
     assert old == facts and len(counted) == 1
     assert get_recipe("text-classification").data_problem(old).startswith(why)
+
+
+def test_a_manifest_with_a_row_that_is_not_an_object_is_read_once(store, tmp_path, monkeypatch) -> None:
+    """A manifest row that is not a JSON object gives no counts, and nothing was stored: every look,
+    check and submit of the setup form read the whole manifest again. A marker (with the manifest's
+    size) is stored instead, so it is read once, and again only after the manifest is edited."""
+    projects.create(store, "p")
+    full = ingest_paths(store, [_images(tmp_path / "full", 6, 6)], project="p").dataset
+    manifest = Path(full.path) / "manifest.jsonl"
+    good = manifest.read_text()
+    manifest.write_text(good + "[1, 2]\n")
+    counted = _counting(monkeypatch)
+    for _ in range(3):
+        facts = dataset_facts(store, datasets.get(store, full.id))
+        assert facts == DataFacts("image") and not facts.read  # the full data check names the row
+    assert counted == [manifest]  # read once
+    assert datasets.get(store, full.id).meta["fields"]["manifest_bytes"] == manifest.stat().st_size
+
+    manifest.write_text(good)  # mended: the marker no longer describes it
+    assert dataset_facts(store, datasets.get(store, full.id)).count("caption") == 6
+    assert dataset_facts(store, datasets.get(store, full.id)).count("caption") == 6
+    assert counted == [manifest, manifest]

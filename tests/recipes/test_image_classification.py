@@ -155,6 +155,7 @@ def test_a_base_model_without_an_image_processor_is_refused_at_submit(tiny_text_
     with pytest.raises(BadInput) as refused:
         get_recipe("image-classification").check_data(cfg, manifest(root))
     message = str(refused.value)
-    assert message == (f"base model {tiny_text_classifier} has no image processor (preprocessor_config.json): "
-                       "image-classification needs an image classifier folder (ViT, ResNet, ConvNeXt...) "
-                       "saved with its image processor")
+    # Named as the other model checks name it: the field first (`base_model:`), then the same reason.
+    assert message == (f"base_model: recipe image-classification cannot start from {tiny_text_classifier}: it has "
+                       "no image processor (preprocessor_config.json); image-classification needs an image "
+                       "classifier saved with its image processor")
