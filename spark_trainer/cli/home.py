@@ -93,13 +93,13 @@ def cmd_move(ctx: Context, args: argparse.Namespace) -> Result:
 
     plan = home_move.plan_move(ctx.store, args.dest, keep_old=args.keep_old)
     ctx.close()  # the database is copied or renamed next: this command no longer holds it open
-    if plan.queued:
-        ctx.info(f"note: queued run(s) {', '.join(map(str, plan.queued))} will start from {plan.dest}")
+    if plan.queued:  # said before the move, as it starts
+        ctx.info(f"note: {home_move.queued_note(plan)}")
     how = "renaming" if plan.rename else f"copying {plan.files} files, {human_bytes(plan.bytes)}"
     ctx.info(f"moving the data home {plan.source} -> {plan.dest} ({how})")
     result = home_move.carry_out(plan, progress=_progress_printer(ctx))
     for note in result.notes:
-        if not note.startswith("queued run"):
+        if not (plan.queued and note == home_move.queued_note(plan)):
             ctx.info(f"note: {note}")
     if result.env_note is not None:
         ctx.info(f"note: {result.env_note}")

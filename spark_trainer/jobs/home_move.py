@@ -199,9 +199,14 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
     if env and Path(env).expanduser().resolve() == plan.source:
         env_note = f"${HOME_ENV} still points at {plan.source}; set it to {plan.dest} (it wins over the chosen home)"
     if plan.queued:
-        notes.append(f"queued run(s) {', '.join(map(str, plan.queued))} will start from {plan.dest}")
+        notes.append(queued_note(plan))
     return MoveResult(str(plan.source), str(plan.dest), "rename" if plan.rename else "copy", plan.files,
                       plan.bytes, plan.keep_old, plan.queued, moved, notes, env_note)
+
+
+def queued_note(plan: MovePlan) -> str:
+    """What a move says of the queued runs (they start from the new place)."""
+    return f"queued run(s) {', '.join(map(str, plan.queued))} will start from {plan.dest}"
 
 
 def copy_with_progress(src: Path, dst: Path, advanced: Callable[[int], None]) -> None:
