@@ -176,21 +176,12 @@ def test_a_home_moved_by_hand_is_announced_in_the_status_bar(qtbot, qsettings, t
 def test_at_the_smallest_window_the_projects_header_keeps_its_words(qtbot, store, qsettings):
     # At the window's minimum size (760x520) the Projects header showed "ew projec" and a cut
     # "Demo project": the welcome panel's steps, 640 px fixed, held the view wider than the window.
-    from PySide6.QtWidgets import QPushButton
-
-    from app.main_window import MainWindow
     from spark_trainer.store import projects
+    from tests.app.small_window import cut_buttons, view_at_smallest
 
     projects.create(store, "p")  # the Projects header's buttons show once a project exists
-    win = MainWindow(store, qsettings, poll_gpus=False)
-    qtbot.addWidget(win)
-    win.show()
-    win.resize(win.minimumSize())
-    sync_model(qtbot, win.ctx)
-    view = win.show_view("projects")
-    qtbot.wait(50)
-    cut = [f"{b.text()!r} {b.width()} < {b.sizeHint().width()} px"
-           for b in view.findChildren(QPushButton) if b.isVisible() and b.width() < b.sizeHint().width()]
+    win, view = view_at_smallest(qtbot, store, qsettings, "projects")
+    cut = cut_buttons(view)
     assert not cut, cut
     assert view.minimumSizeHint().width() <= view.width()
     win.close()

@@ -36,23 +36,13 @@ def test_at_the_smallest_window_the_datasets_header_keeps_its_words(store, qsett
     # At the window's minimum size (760x520) "Video wizard…" and "Delete dataset" were 90 px for 103 px
     # of text: the header wanted ~651 px and the view had ~590, more so as the Project box grew to the
     # longest project name.
-    from PySide6.QtWidgets import QPushButton
-
-    from app.main_window import MainWindow
     from spark_trainer.store import projects
-    from tests.app.model_sync import sync_model
+    from tests.app.small_window import cut_buttons, view_at_smallest
 
     projects.create(store, "p")
     projects.create(store, "a project with a rather long name for a small window")
-    win = MainWindow(store, qsettings, poll_gpus=False)
-    qtbot.addWidget(win)
-    win.show()
-    win.resize(win.minimumSize())
-    sync_model(qtbot, win.ctx)
-    view = win.show_view("datasets")
-    qtbot.wait(50)
-    cut = [f"{w.text()!r} {w.width()} < {w.sizeHint().width()} px"
-           for w in view.findChildren(QPushButton) if w.isVisible() and w.width() < w.sizeHint().width()]
+    win, view = view_at_smallest(qtbot, store, qsettings, "datasets")
+    cut = cut_buttons(view)
     assert not cut, cut
     assert view.minimumSizeHint().width() <= view.width()
     assert view.project_combo.geometry().right() < view.width()
