@@ -41,7 +41,7 @@ from app.views.run_detail_reads import RunStatic, metric_title, read_static
 from app.views.run_exports import RunExportsWidget
 from app.views.samples import LoadedSample, sample_widget
 from app.views.sweep_filter import swept_cell, swept_tip
-from app.widgets import MessageBanner, clear_layout
+from app.widgets import ElidedLabel, MessageBanner, clear_layout
 from app.workers import Task, pending
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
@@ -77,7 +77,7 @@ class RunDetailView(QWidget):
         top = QHBoxLayout()
         self.back_button = QPushButton("← All runs")
         self.back_button.clicked.connect(self.back.emit)
-        self.heading = QLabel("")
+        self.heading = ElidedLabel("")  # an experiment name and 5 swept settings may pass a 1024 px window
         self.heading.setObjectName("ViewTitle")
         self.badge = QLabel("")
         self.badge.setObjectName("StatusBadge")

@@ -27,6 +27,23 @@ def test_actions_wrap_in_a_narrow_view_and_keep_their_labels_whole(store, ctx, q
     assert abs(button.center().y() - steps.center().y()) <= 2  # the pair stays together on one line
 
 
+def test_a_long_heading_is_shortened_not_the_page_widened(store, ctx, qtbot) -> None:
+    """A run of a sweep is headed by its experiment and swept values: with five or six of them the
+    heading held the page wider than a 1024 px window (view 854 px) leaves it."""
+    from app.views.run_detail_view import RunDetailView
+
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    whole = "Run 12 · support-tickets-classifier-2026 · " + " ".join(f"setting_{i}=0.000{i}" for i in range(6))
+    view.heading.setText(whole)
+    view.resize(854, 600)
+    view.show()
+    qtbot.waitUntil(lambda: view.width() == 854)
+    assert view.minimumSizeHint().width() <= 854
+    assert view.heading.mapTo(view, view.heading.rect().topRight()).x() < view.width()
+    assert view.heading.text() == whole and view.heading.shown().endswith("…")
+
+
 def test_a_run_deleted_by_another_process_leaves_no_action_to_click(store, ctx, qtbot) -> None:
     import subprocess
 
