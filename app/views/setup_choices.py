@@ -88,6 +88,9 @@ class SetupChoicesMixin:
         self._facts: dict[tuple[int, str], DataFacts] = {}  # per dataset (id, path): read once
         self._facts_task: Task | None = None
         self._gpus_default = "auto"  # Settings' Default GPUs, as last read: the GPUs box starts with it
+        self._gpus_follow = True  # until the user picks or types GPUs, or a run file names them
+        self.gpus.activated.connect(self._gpus_chosen)
+        self.gpus.lineEdit().textEdited.connect(self._gpus_chosen)
         self.ctx.setting_saved.connect(self._on_setting_saved)
         self._read_default_gpus()
 
@@ -158,9 +161,12 @@ class SetupChoicesMixin:
         if key == "default_gpus":
             self._set_default_gpus(str(value))
 
+    def _gpus_chosen(self, *_args: object) -> None:
+        self._gpus_follow = False
+
     def _set_default_gpus(self, value: str) -> None:
-        """A GPUs box the user has not changed (it shows the old default) follows the new default."""
-        if self.gpus.currentText().strip() in ("", self._gpus_default):
+        """A GPUs box the user has not set (nor a loaded run file) follows the new default."""
+        if self._gpus_follow:
             self.gpus.setCurrentText(value)
         self._gpus_default = value
 

@@ -62,6 +62,7 @@ class SetupFilesMixin:
         self.dataset.setCurrentText(str(data.get("dataset", "")))
         self.base_model.setCurrentText(str(data.get("base_model", "")))
         self.gpus.setCurrentText(str(data.get("gpus", self._gpus_default)))  # a file without gpus: gets the default
+        self._gpus_follow = "gpus" not in data  # and follows it; a file's own gpus: is kept
         for key, form in self.forms.items():
             if isinstance(data.get(key), dict):
                 form.set_values(data[key])

@@ -48,6 +48,7 @@ def cmd_estimate(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer import estimate
     from spark_trainer.config import apply_overrides, validate_config
     from spark_trainer.config.yaml_io import load_yaml
+    from spark_trainer.jobs.submit import gpus_for
     from spark_trainer.models.loading import resolve_base_model
 
     data, node = load_yaml(args.config)
@@ -56,6 +57,7 @@ def cmd_estimate(ctx: Context, args: argparse.Namespace) -> Result:
     folder = resolve_base_model(config.base_model, search_dirs=(Path(args.config).resolve().parent, home.root,
                                                                 home.models_dir))
     mapping = config.model_dump(mode="json")
+    requested = args.gpus or gpus_for(ctx.store, config)  # what `train` would give the run
     found = estimate.estimate_for_config(mapping, folder)
     calibration = estimate.current_calibration()
     if args.free_gib is not None:
@@ -63,7 +65,7 @@ def cmd_estimate(ctx: Context, args: argparse.Namespace) -> Result:
             raise BadInput(f"--free-gib must be greater than 0, got {args.free_gib}")
         gpus, free, note = [], int(args.free_gib * estimate.GIB), ""
     else:
-        gpus, note = _chosen_gpus(args.gpus or config.gpus)
+        gpus, note = _chosen_gpus(requested)
         free = min(g.memory_free for g in gpus) if gpus else None
     plan = estimate.suggest_micro_batch(mapping, folder, free) if free is not None else None
     result = {
@@ -78,7 +80,7 @@ def cmd_estimate(ctx: Context, args: argparse.Namespace) -> Result:
             "micro_batch": plan.micro_batch, "grad_accum": plan.grad_accum, "effective_batch": plan.effective_batch,
             "estimate_bytes": plan.estimate.total_bytes},
         "note": note or (_no_fit(plan) if plan is not None and plan.micro_batch is None else ""),
-        "sharding": _sharding(mapping, folder, args.gpus or config.gpus, gpus, free),
+        "sharding": _sharding(mapping, folder, requested, gpus, free),
     }
     return Result(result, lambda: _text(result, config))
 

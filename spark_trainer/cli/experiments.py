@@ -66,7 +66,9 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
     _check_trainable(store, config, dataset)
     experiment = experiments.create(
         store, project=config.project, name=config.name, recipe=config.recipe, base_model=config.base_model,
-        dataset=dataset.id, config=config.model_dump(mode="json"), notes=config.notes,
+        # A file without gpus: leaves it out, so `run start` takes Settings' Default GPUs as `train` does.
+        dataset=dataset.id, notes=config.notes,
+        config=config.model_dump(mode="json", exclude=None if "gpus" in config.model_fields_set else {"gpus"}),
     )
     return Result(experiment, f"created experiment {experiment.name!r} (id {experiment.id}) in {experiment.project!r}")
 

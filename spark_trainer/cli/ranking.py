@@ -48,13 +48,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
     if args.limit is not None and args.limit < 1:
-        raise BadInput(f"--limit: got {args.limit}; give 1 or more")
+        raise BadInput(f"--limit must be at least 1, got {args.limit}")
+    if args.recipe:
+        from spark_trainer.recipes.registry import get_recipe
+
+        get_recipe(args.recipe)  # an unknown name is refused, not answered with an empty ranking
     store = ctx.store
     reconcile(store)
     dataset = datasets.get(store, args.dataset, args.project).id if args.dataset else None
     key = args.metric or _default_metric(ctx, args.recipe)
     if key is None:
-        return Result({"metric": None, "runs": []}, "no run has reported metrics yet")
+        return Result({"metric": None, "use": args.use, "higher_is_better": None, "runs": []},
+                      "no run has reported metrics yet")
     entries = rank(store, key, project=args.project, dataset=dataset, recipe=args.recipe, use=args.use)
     mixed = mixed_recipes(entries, key)
     if mixed:
@@ -67,7 +72,7 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
              e.summary.last_step, e.run.status.value) for e in shown]
     text = table(["rank", "run", "project", "experiment", "dataset", "recipe", key, "step", "status"], rows,
                  empty=f"no run matching these filters has recorded {key}")
-    return Result({"metric": key, "use": args.use, "lower_is_better": direction == "lower",
+    return Result({"metric": key, "use": args.use, "higher_is_better": direction == "higher",  # as `sweep show`
                    "runs": [_entry_data(e, names) for e in shown]}, head + "\n" + text)
 
 
@@ -92,6 +97,7 @@ def cmd_compare(ctx: Context, args: argparse.Namespace) -> Result:
     if len(ids) < 2:
         raise BadInput("compare: give two or more different run ids")
     store = ctx.store
+    reconcile(store)  # a run whose worker died shows as interrupted, as in `run list`
     found = [runs.get(store, r) for r in ids]
     diff = config_diff([run_config(store, r) for r in found], ignore=("name", "notes", "dataset", "project"))
     last = summaries(store, ids)

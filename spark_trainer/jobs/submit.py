@@ -170,7 +170,7 @@ def submit_configs(
     from spark_trainer.recipes import get_recipe
 
     first = configs[0]
-    request = gpu_alloc.parse_request(gpus or _gpus_of(store, first))
+    request = gpu_alloc.parse_request(gpus or gpus_for(store, first))
     gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
     base_model = resolve_model(first.base_model, base_dir, store.home.root)
     # Two submits of the same file at once: the second waits, then reuses the dataset and the
@@ -206,7 +206,7 @@ def submit_configs(
             for i, run in enumerate(queued)]
 
 
-def _gpus_of(store: Store, config: ExperimentConfig) -> str:
+def gpus_for(store: Store, config: ExperimentConfig) -> str:
     """The run file's `gpus:`; where it does not say, the `default_gpus` setting (Settings' Default GPUs)."""
     if "gpus" in config.model_fields_set:
         return config.gpus
@@ -287,7 +287,7 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
 
     experiment = experiments.get(store, experiment_ref)
     config = ExperimentConfig.model_validate(experiment.config)
-    request = gpu_alloc.parse_request(gpus or config.gpus)
+    request = gpu_alloc.parse_request(gpus or gpus_for(store, config))
     gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
     if experiment.dataset_id is None:
         raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")

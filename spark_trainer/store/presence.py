@@ -116,8 +116,12 @@ def holders(root: Path) -> set[int]:
         # check) and makes another. Windows refuses to remove an open file: removed after closing
         # there, where an open file cannot be removed under its maker either.
         removed = _unlink(path)
-        unlock_descriptor(fd)
-        os.close(fd)
+        try:
+            unlock_descriptor(fd)
+        except OSError:
+            pass  # closing lets go of it all the same
+        finally:
+            os.close(fd)
         if not removed:
             _unlink(path)
     return pids

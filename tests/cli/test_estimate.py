@@ -54,6 +54,17 @@ def test_estimate_says_when_nothing_fits_and_without_a_gpu(cli, run_file: Path) 
     assert cpu["suggestion"] is None and "CPU" in cpu["note"] and cpu["estimate_bytes"] > 0
 
 
+def test_a_run_file_without_gpus_is_estimated_on_the_default_gpus_setting(cli, run_file: Path) -> None:
+    """estimate planned a file without gpus: for `auto` while `train` gives it Settings' Default GPUs."""
+    spec = yaml.safe_load(run_file.read_text())
+    del spec["gpus"]
+    run_file.write_text(yaml.safe_dump(spec))
+    assert cli("settings", "default_gpus", "cpu:2").code == 0
+    done = cli("estimate", run_file, "--json")
+    assert done.code == 0, done.err
+    assert done.json()["note"].startswith("gpus: cpu:2 trains on the CPU")
+
+
 def test_estimate_bad_input_is_one_line_and_exit_2(cli, run_file: Path, tmp_path: Path) -> None:
     missing = cli("estimate", tmp_path / "nope.yaml")
     assert missing.code == 2 and "nope.yaml" in missing.err

@@ -33,7 +33,7 @@ def test_leaderboard_ranks_in_the_recipes_direction_and_filters(store, cli) -> N
 
     best = cli("--json", "leaderboard", "--recipe", "causal-lm", "eval_loss")
     assert best.code == 0, best.err
-    assert [r["id"] for r in best.json()["runs"]] == [low, high] and best.json()["lower_is_better"]
+    assert [r["id"] for r in best.json()["runs"]] == [low, high] and best.json()["higher_is_better"] is False
     assert best.json()["runs"][0]["score"] == 0.8 and best.json()["runs"][0]["last"] == 1.4
     last = cli("--json", "leaderboard", "--recipe", "causal-lm", "--use", "last", "eval_loss")
     assert [r["id"] for r in last.json()["runs"]] == [high, low]  # 1.1 before 1.4
@@ -50,7 +50,9 @@ def test_leaderboard_ranks_in_the_recipes_direction_and_filters(store, cli) -> N
            "may not be comparable; --recipe NAME ranks one recipe's runs" in mixed.err
     assert [r["id"] for r in cli("--json", "leaderboard", "--project", "q", "--limit", "1").json()["runs"]] == [acc_a]
 
-    assert cli("leaderboard", "--limit", "0").err.startswith("error: --limit: got 0")
+    assert cli("leaderboard", "--limit", "0").err.startswith("error: --limit must be at least 1, got 0")
+    typo = cli("leaderboard", "eval_loss", "--recipe", "causal-llm")
+    assert typo.code == 2 and typo.err.count("\n") == 1 and "causal-llm" in typo.err
     nothing = cli("leaderboard", "nope")
     assert nothing.code == 0 and "no run matching these filters has recorded nope" in nothing.out
 

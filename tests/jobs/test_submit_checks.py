@@ -79,3 +79,23 @@ def test_a_run_file_without_gpus_takes_the_default_gpus_setting(store: Store, ru
     path.write_text(yaml.safe_dump(spec))
     assert submit_config(store, load_config(path), machine=[]).run.requested_gpus == "auto"
     assert submit_config(store, load_config(path), machine=[], gpus="cpu").run.requested_gpus == "cpu"  # --gpus
+
+
+def test_an_experiment_created_without_gpus_starts_on_the_default_gpus_setting(store, cli, run_file) -> None:
+    """`exp create` stored the whole config, gpus: auto included, so `run start` never read the setting."""
+    from spark_trainer.jobs.submit import submit_experiment
+    from spark_trainer.store import settings
+    from tests.jobs.conftest import DEMO_DATA
+
+    path = run_file("made", steps=1)
+    spec = yaml.safe_load(path.read_text())
+    del spec["gpus"]
+    assert cli("project", "create", "jobs").code == 0
+    assert cli("dataset", "ingest", str(DEMO_DATA), "--project", "jobs", "--name", "chat").code == 0
+    spec["dataset"] = "chat"
+    path.write_text(yaml.safe_dump(spec))
+    made = cli("exp", "create", "--config", str(path))
+    assert made.code == 0, made.err
+    settings.set_value(store, "default_gpus", "cpu:2")
+    assert submit_experiment(store, "made", machine=[]).run.requested_gpus == "cpu:2"
+    assert submit_experiment(store, "made", machine=[], gpus="cpu").run.requested_gpus == "cpu"  # --gpus wins

@@ -249,9 +249,20 @@ def test_the_gpus_box_starts_with_settings_default_gpus_and_follows_it_until_cha
     chosen.default_gpus.editingFinished.emit()
     qtbot.waitUntil(lambda: form.gpus.currentText() == "cpu:2", timeout=10_000)
 
-    form.gpus.setCurrentText("auto")  # the user's own choice is kept
+    form.gpus.lineEdit().clear()
+    qtbot.keyClicks(form.gpus.lineEdit(), "auto")  # the user's own choice is kept
     chosen.default_gpus.setText("cpu")
     chosen.default_gpus.editingFinished.emit()
     qtbot.waitUntil(lambda: not chosen.saving, timeout=10_000)
     qtbot.wait(50)
     assert settings.get(store, "default_gpus") == "cpu" and form.gpus.currentText() == "auto"
+
+    loaded = ExperimentSetupView(store, ctx)  # a run file saying gpus: cpu, the default's own value
+    qtbot.addWidget(loaded)
+    qtbot.waitUntil(lambda: loaded.gpus.currentText() == "cpu", timeout=10_000)
+    loaded.set_config({"gpus": "cpu"})
+    chosen.default_gpus.setText("cpu:2")
+    chosen.default_gpus.editingFinished.emit()
+    qtbot.waitUntil(lambda: not chosen.saving, timeout=10_000)
+    qtbot.wait(50)
+    assert loaded.gpus.currentText() == "cpu"  # the file's own value, not the new default
