@@ -44,12 +44,17 @@ def _base_settings(config: Any) -> dict[str, Any] | None:
     return settings if isinstance(settings, dict) else None
 
 
-def needs_quantization(config: Any) -> bool:
+_UNREAD: Any = object()  # the base model's config.json not read yet (None: it cannot be)
+
+
+def needs_quantization(config: Any, settings: dict[str, Any] | None = _UNREAD) -> bool:
     """Whether the run (an ExperimentConfig) may need a quantization package: QLoRA, or a base model
-    whose config.json says it is quantized, or a base that cannot be found (then nothing is hidden)."""
+    whose config.json (`settings`, read here if not given) says it is quantized, or a base that
+    cannot be found (then nothing is hidden)."""
     if (config.recipe_config or {}).get("method") == "qlora":
         return True
-    settings = _base_settings(config)
+    if settings is _UNREAD:
+        settings = _base_settings(config)
     if settings is None:
         return True
     text = settings.get("text_config") if isinstance(settings.get("text_config"), dict) else {}
@@ -65,14 +70,17 @@ def _model_types(settings: dict[str, Any]) -> set[str]:
     return found
 
 
-def needs_scipy(config: Any) -> bool:
+def needs_scipy(config: Any, settings: dict[str, Any] | None = _UNREAD) -> bool:
     """Whether the run (an ExperimentConfig) may use scipy: any recipe but the text ones; a text run
     that quantizes, or whose base model's transformers code mentions scipy, brings its own code
     (`auto_map`), or whose code or config cannot be found (then nothing is hidden). The code is
     read, not imported."""
-    if config.recipe not in TEXT_RECIPES or needs_quantization(config):
+    if config.recipe not in TEXT_RECIPES:
         return True
-    settings = _base_settings(config)
+    if settings is _UNREAD:
+        settings = _base_settings(config)
+    if needs_quantization(config, settings):
+        return True
     if settings is None or "auto_map" in settings:
         return True
     spec = importlib.util.find_spec("transformers")  # found, not imported
@@ -96,8 +104,9 @@ def needs_scipy(config: Any) -> bool:
 def keep_out_unneeded(config: Any) -> list[str]:
     """Block the quantization packages, and scipy, for this process when the run cannot need them;
     returns the names blocked (none of those already imported or the run needs)."""
-    unneeded = [] if needs_quantization(config) else list(QUANTIZATION_PACKAGES)
-    if not needs_scipy(config):
+    settings = _base_settings(config)  # read once for both questions
+    unneeded = [] if needs_quantization(config, settings) else list(QUANTIZATION_PACKAGES)
+    if not needs_scipy(config, settings):
         unneeded.append("scipy")
     blocked = []
     for name in unneeded:
