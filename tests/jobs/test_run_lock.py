@@ -30,8 +30,9 @@ def test_a_second_worker_on_a_live_workers_folder_leaves_the_run_to_it(store: St
         runs.transition(store, run_id, RunStatus.INTERRUPTED, "worker process is gone", eta_seconds=None)
         control.resume(store, run_id)
         assert schedule_once(store, machine=[]) == [run_id]
-        after = wait_until(store, run_id, lambda r: any("is still training" in e.reason
-                                                        for e in runs.events(store, run_id)), timeout_s=60)
+        wait_until(store, run_id, lambda r: any("is still training" in e.reason for e in runs.events(store, run_id)),
+                   timeout_s=60)
+        after = runs.get(store, run_id)  # read after the event: the run passed to the lambda was read before it
         assert (after.status, after.pid) == (RunStatus.RUNNING, first.pid)
         assert f"another worker (pid {first.pid}) is still training this run" in runs.events(store, run_id)[-1].reason
         assert process.is_alive(first.pid, first.pid_start_time)
