@@ -89,6 +89,14 @@ def metric_keys(store: Store, run_ids: Iterable[int] | None = None) -> list[str]
         return sorted(session.scalars(query))
 
 
+def default_metric(keys: Sequence[str]) -> str | None:
+    """The metric a ranking shows when none is chosen: eval_loss, else loss, else the first key.
+
+    The Leaderboard view and `spark-trainer leaderboard` both ask here, so they open on the same metric.
+    """
+    return next((k for k in ("eval_loss", "loss") if k in keys), keys[0] if keys else None)
+
+
 def rank(
     store: Store,
     key: str,

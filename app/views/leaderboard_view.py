@@ -28,7 +28,7 @@ from app.views.leaderboard_evals import (
 from app.views.table_models import RowsModel, RowsTable
 from app.widgets import MessageBanner
 from app.workers import Task
-from spark_trainer.leaderboard import lower_is_better, metric_keys, mixed_recipes, rank
+from spark_trainer.leaderboard import default_metric, lower_is_better, metric_keys, mixed_recipes, rank
 from spark_trainer.recipes.registry import list_recipes
 from spark_trainer.store.store import Store
 
@@ -107,8 +107,7 @@ class LeaderboardView(BaseView):
     def _fill_filters(self, keys: list[str]) -> None:
         self._keys = keys
         project_list = self.ctx.model.projects.projects
-        preferred = self.metric_box.currentText() or next((k for k in ("eval_loss", "loss") if k in keys),
-                                                      keys[0] if keys else "")
+        preferred = self.metric_box.currentText() or default_metric(keys) or ""
         self._refill(self.metric_box, [(k, k) for k in keys], preferred)
         self._refill(self.project, [("all projects", None)] + [(p.name, p.id) for p in project_list],
                      self.project.currentData())

@@ -17,6 +17,7 @@ from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.leaderboard import (
     Entry,
     config_diff,
+    default_metric,
     lower_is_better,
     metric_keys,
     mixed_recipes,
@@ -81,8 +82,7 @@ def _default_metric(ctx: Context, recipe: str | None) -> str | None:
         from spark_trainer.recipes.registry import get_recipe
 
         return get_recipe(recipe).main_metric.key
-    keys = metric_keys(ctx.store)
-    return next((k for k in ("eval_loss", "loss") if k in keys), keys[0] if keys else None)
+    return default_metric(metric_keys(ctx.store))
 
 
 def _entry_data(entry: Entry, names: dict[int, str]) -> dict[str, Any]:
