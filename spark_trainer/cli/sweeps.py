@@ -48,7 +48,9 @@ def result_text(result: SweepResult) -> str:
 
 
 def result_data(result: SweepResult) -> dict[str, Any]:
+    """As `leaderboard --json`: the metric named once at the top, each run's ranked value under `score`
+    (a fixed key scripts read without knowing the metric, and one that cannot land on a row's own fields)."""
     return {"sweep": result.name, "experiment": result.experiment, "metric": result.metric,
             "higher_is_better": result.higher_is_better, "keys": result.keys,
             "runs": [{"rank": row.rank, "id": row.run.id, "status": row.run.status.value,
-                      "values": row.run.sweep_values, result.metric: row.final} for row in result.rows]}
+                      "values": row.run.sweep_values, "score": row.final} for row in result.rows]}

@@ -53,6 +53,8 @@ def test_a_sweep_of_two_tiny_runs_waits_and_ranks_them(store: Store, run_file: P
 
     shown = cli("--json", "sweep", "show", "tiny-sweep-1").json()
     assert shown["metric"] == "eval_loss" and shown["higher_is_better"] is False
+    scores = [r["score"] for r in shown["runs"]]
+    assert len(scores) == 2 and scores == sorted(scores)  # the ranked value under `score`, as in leaderboard
     assert sorted(r["values"]["train.learning_rate"] for r in shown["runs"]) == [1e-3, 2e-2]
     listed = cli("run", "list", "--sweep", "tiny-sweep-1")
     assert listed.code == 0 and "train.learning_rate=0.02" in listed.out
