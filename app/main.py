@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from spark_trainer.themes import THEMES
+
 if TYPE_CHECKING:
     from app.relaunch import Relaunch
 
@@ -33,7 +35,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--screenshot", metavar="FILE", help="render a view offscreen to a PNG and exit")
     parser.add_argument("--view", default=None, metavar="NAME",
                         help=f"view to show: {', '.join(VIEW_NAMES)} (default: the last one used)")
-    parser.add_argument("--theme", choices=("dark", "light"), help="theme for this start (not saved)")
+    parser.add_argument("--theme", choices=THEMES, help="theme for this start (not saved)")
     parser.add_argument("--run", type=int, metavar="ID",
                         help="run to show with --view run-detail, run-evaluation, run-samples or playground "
                         "(default: latest)")

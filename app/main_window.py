@@ -33,6 +33,7 @@ from app.views.base import BaseView
 from app.workers import Task
 from spark_trainer.disk import network_home_warning
 from spark_trainer.errors import SparkError
+from spark_trainer.themes import DEFAULT_THEME, THEMES
 
 if TYPE_CHECKING:  # SQLAlchemy: not imported before the first window
     from spark_trainer.store.store import Store
@@ -287,8 +288,8 @@ class MainWindow(QMainWindow):
     # -- theme, shortcuts, persistence -------------------------------------------------------
     def _cached_theme(self) -> str:
         """The theme last read from the store, kept in QSettings so the window opens in it."""
-        cached = str(self.qsettings.value(THEME_CACHE_KEY, "dark"))
-        return cached if cached in ("dark", "light") else "dark"
+        cached = str(self.qsettings.value(THEME_CACHE_KEY, DEFAULT_THEME))
+        return cached if cached in THEMES else DEFAULT_THEME
 
     def _read_stored_theme(self) -> None:
         """The theme setting is a store setting: read on the pool, applied unless one was chosen since."""
@@ -300,7 +301,7 @@ class MainWindow(QMainWindow):
             try:
                 return str(settings.get(store, "theme"))
             except SparkError:
-                return "dark"
+                return DEFAULT_THEME
 
         def arrived(name: str) -> None:
             self.qsettings.setValue(THEME_CACHE_KEY, name)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-THEMES = ("dark", "light")
+from spark_trainer.themes import THEMES  # noqa: F401  (the names; their colours are here)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from spark_trainer.jobs.gpus import SPEC_HELP, parse_request
 from spark_trainer.paths import HOME_ENV, DataHome
 from spark_trainer.store import settings
 from spark_trainer.store.store import Store
+from spark_trainer.themes import THEMES
 
 HOME_NOTE = "The database, datasets, runs, models and exports live here."
 
@@ -123,7 +124,7 @@ class SettingsView(BaseView):
         group = QGroupBox("Appearance and runs")
         form = QFormLayout(group)
         self.theme = QComboBox()
-        self.theme.addItems(["dark", "light"])
+        self.theme.addItems(list(THEMES))
         self.theme.currentTextChanged.connect(self._set_theme)
         form.addRow("Theme (Ctrl+Shift+T)", self.theme)
         self.max_runs = QSpinBox()

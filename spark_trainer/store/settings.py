@@ -10,6 +10,7 @@ from spark_trainer.errors import BadInput
 from spark_trainer.store.entities import utcnow
 from spark_trainer.store.models import SettingRow
 from spark_trainer.store.store import Store
+from spark_trainer.themes import DEFAULT_THEME, THEMES
 
 DEFAULTS: dict[str, Any] = {
     "max_concurrent_runs": 1,
@@ -22,9 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "stall_grace_seconds": 120,
     # A Playground model nobody has prompted for this long is unloaded (its worker exits).
     "playground_idle_seconds": 600,
-    "theme": "dark",
+    "theme": DEFAULT_THEME,
 }
-THEMES = ("dark", "light")  # the app's themes (app/theme.py)
 
 
 def _coerce(key: str, value: Any) -> Any:
