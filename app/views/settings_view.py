@@ -32,7 +32,6 @@ from app.widgets import MessageBanner
 from app.workers import Task, pending
 from spark_trainer import home_record, secrets
 from spark_trainer.errors import BadInput, SparkError
-from spark_trainer.jobs.gpus import SPEC_HELP, parse_request
 from spark_trainer.paths import HOME_ENV, DataHome
 from spark_trainer.store import settings
 from spark_trainer.store.store import Store
@@ -269,17 +268,10 @@ class SettingsView(BaseView):
         self._save("theme", name)
 
     def _save_gpus(self) -> None:
-        text = self.default_gpus.text().strip().replace(" ", "")
-        try:  # every form a run file's `gpus:` takes (cpu:N and count:N too)
-            text = parse_request(text).text
-        except BadInput:
-            self.banner.show_message(f"Default GPUs {text!r} is not valid: use {SPEC_HELP}.", "error")
-            return
-        known = {g.index for g in self.ctx.gpu_monitor.gpus}
-        missing = [i for i in text.split(",") if i.isdigit() and known and int(i) not in known]
-        if missing:
-            self.banner.show_message(f"No GPU {', '.join(missing)} on this machine; GPUs are "
-                                     f"{', '.join(map(str, sorted(known)))}.", "error")
+        try:  # the store's check and words, and the GPUs this machine has (once the monitor has seen them)
+            text = settings.check_default_gpus(self.default_gpus.text(), [g.index for g in self.ctx.gpu_monitor.gpus])
+        except BadInput as e:
+            self.banner.show_message(str(e), "error")
             return
         self._save("default_gpus", text)
 

@@ -48,8 +48,12 @@ def parse_request(text: str | None) -> GpuRequest:
             raise BadInput(f"gpus: {text!r} is not valid; count:N needs N from 1 to 64")
         return GpuRequest(raw, count=int(n))
     if raw.replace(",", "").replace(" ", "").isdigit():
-        parts = [p.strip() for p in raw.split(",") if p.strip()]
-        if not parts or not all(p.isdigit() for p in parts):
+        parts = [p.strip() for p in raw.split(",")]
+        if len(parts) > 1 and not parts[-1]:
+            parts.pop()  # one trailing comma ends the list ("3,", as YAML keeps `gpus: 3,`)
+        if "" in parts:  # "0,,1": an id lost while typing, not one to skip
+            raise BadInput(f"gpus: {text!r} has an empty GPU id; separate ids with one comma, like 0,1")
+        if not all(p.isdigit() for p in parts):
             raise BadInput(f"gpus: {text!r} is not valid; expected {SPEC_HELP}")
         ids = tuple(sorted({int(p) for p in parts}))
         return GpuRequest(raw, count=len(ids), ids=ids)

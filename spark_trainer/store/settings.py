@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -51,18 +52,33 @@ def _coerce(key: str, value: Any) -> Any:
             raise BadInput(f"setting {key}: {number} must not be negative")
         return number
     if key == "default_gpus":
-        from spark_trainer.jobs.gpus import parse_request
-
-        try:
-            return parse_request("".join(str(value).split())).text
-        except BadInput as e:  # "gpus: 'x' is not valid; ..." names the run file's field
-            raise BadInput(f"setting default_gpus: {str(e).removeprefix('gpus: ')}") from None
+        return check_default_gpus(value)
     if key == "theme":
         name = str(value).strip().lower()
         if name not in THEMES:
             raise BadInput(f"setting theme: {value!r} is not a theme; themes are: {', '.join(THEMES)}")
         return name
     return str(value)
+
+
+def check_default_gpus(value: Any, machine: Sequence[int] = ()) -> str:
+    """The `default_gpus` setting as it is stored: any form a run file's `gpus:` takes, spaces removed.
+
+    With `machine` (the GPU ids the caller sees; the Settings view has them, the store does not), GPUs it
+    lacks are refused too. The one check and wording for the CLI and the app.
+
+    Raises:
+        BadInput: "setting default_gpus: ..." naming the value and what is accepted.
+    """
+    from spark_trainer.jobs.gpus import check_fits, parse_request
+
+    try:
+        request = parse_request("".join(str(value).split()))
+        if machine:
+            check_fits(request, machine)
+    except BadInput as e:  # "gpus: 'x' is not valid; ..." names the run file's field
+        raise BadInput(f"setting default_gpus: {str(e).removeprefix('gpus: ')}") from None
+    return request.text
 
 
 def get(store: Store, key: str) -> Any:

@@ -163,6 +163,17 @@ def test_default_gpus_are_checked_before_saving(qtbot, view, store):
         assert settings.get(store, "default_gpus") == form, view.banner.text()
 
 
+def test_default_gpus_are_refused_in_the_words_the_command_line_uses(qtbot, view, store, cli):
+    # One check (store/settings.py), one wording, whichever way the setting is typed.
+    for typed in ("0,x", "0,,1"):
+        view.default_gpus.setText(typed)
+        view.default_gpus.editingFinished.emit()
+        refused = cli("settings", "default_gpus", typed)
+        assert refused.code == 2 and view.banner.role == "error"
+        assert view.banner.text() == refused.err.strip().removeprefix("error: "), refused.err
+    assert not view.saving and settings.get(store, "default_gpus") == "auto"
+
+
 def test_choosing_a_data_home_is_remembered_for_the_next_start_and_by_the_command_line(view, ctx, tmp_path,
                                                                                      monkeypatch, capsys):
     monkeypatch.delenv("SPARK_TRAINER_HOME", raising=False)

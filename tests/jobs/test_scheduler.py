@@ -34,6 +34,15 @@ def test_parse_request_forms() -> None:
             gpu_alloc.parse_request(bad)
 
 
+def test_an_empty_gpu_id_is_refused_not_skipped() -> None:
+    # "0,,1" is most likely an id lost while typing: refused, naming the field; one trailing comma
+    # ("3,", as YAML keeps `gpus: 3,`) is still read as the list it ends.
+    for typed in ("0,,1", ",1", "0,,"):
+        with pytest.raises(BadInput) as refused:
+            gpu_alloc.parse_request(typed)
+        assert str(refused.value) == f"gpus: {typed!r} has an empty GPU id; separate ids with one comma, like 0,1"
+
+
 def test_requests_this_machine_cannot_meet_are_refused() -> None:
     with pytest.raises(BadInput, match="GPU 3 requested but this machine has 2 GPUs"):
         gpu_alloc.check_fits(gpu_alloc.parse_request("3,"), [0, 1])

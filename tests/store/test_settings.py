@@ -28,3 +28,11 @@ def test_a_value_the_program_cannot_use_is_refused(store, key: str, value: str, 
 def test_every_accepted_form_is_stored_as_the_program_reads_it(store, key: str, value: str, stored) -> None:
     assert settings.set_value(store, key, value) == stored
     assert settings.get(store, key) == stored
+
+
+def test_default_gpus_this_machine_lacks_are_refused_when_its_gpus_are_known() -> None:
+    # The Settings view passes the GPUs its monitor sees; the store alone cannot know them.
+    with pytest.raises(BadInput, match="^setting default_gpus: GPU 3 requested but this machine has 2 GPUs"):
+        settings.check_default_gpus("0,3", [0, 1])
+    assert settings.check_default_gpus("1, 0", [0, 1]) == "1,0"
+    assert settings.check_default_gpus("3", []) == "3"  # no GPU seen (yet): the form alone is checked
