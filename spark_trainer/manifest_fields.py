@@ -21,6 +21,26 @@ MAX_FIELDS = 256  # distinct fields counted; more (keys that are ids...) and no 
 NAMED = 5  # rows named per field that some rows leave empty
 
 
+@dataclass(frozen=True)
+class ManifestStamp:
+    """Tells one version of a manifest from another without reading it: its size and modification time.
+
+    The size alone missed a hand edit that kept it (a caption blanked with as many spaces). The time is
+    the file system's, to the nanosecond it keeps; a moved data home keeps it (`home_move` copies it).
+    """
+
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, stat: os.stat_result) -> ManifestStamp:
+        return cls(stat.st_size, stat.st_mtime_ns)
+
+    def as_meta(self) -> dict[str, int]:
+        """The keys a stored summary carries (`manifest_bytes` is the one stored before the time was)."""
+        return {"manifest_bytes": self.size, "manifest_mtime_ns": self.mtime_ns}
+
+
 def is_filled(value: Any) -> bool:
     """A value a recipe can use: not None or NaN, not blank text, not an empty list or mapping. The one
     rule for "empty": the counts here, and the classification recipes' and evaluation's empty label."""
@@ -85,29 +105,30 @@ class FieldTally:
         if len(self._first) < NAMED:
             self._first.append((source, names))
 
-    def summary(self, manifest_bytes: int) -> dict[str, Any]:
+    def summary(self, stamp: ManifestStamp) -> dict[str, Any]:
         """What the dataset keeps: the counts, the first rows lacking each field some rows lack, and
-        the manifest's size they describe (a manifest edited since is counted again). With too many
+        the manifest's stamp they describe (a manifest edited since is counted again). With too many
         fields to count, only that (`overflow`): the fields are unknown, and known to be, so nothing
         counts the manifest again."""
         if self.overflow:
-            return {"rows": self.rows, "overflow": True, "manifest_bytes": manifest_bytes}
+            return {"rows": self.rows, "overflow": True, **stamp.as_meta()}
         lacking = {k: v for k, v in sorted(self.lacking.items()) if v and self.filled[k] < self.rows}
         return {"rows": self.rows, "filled": dict(sorted(self.filled.items())), "lacking": lacking,
-                "manifest_bytes": manifest_bytes}
+                **stamp.as_meta()}
 
 
-def unreadable_summary(manifest_bytes: int) -> dict[str, Any]:
+def unreadable_summary(stamp: ManifestStamp) -> dict[str, Any]:
     """What a dataset keeps when a manifest row is not a JSON object (`count_manifest` gave None): no
-    counts, known to be none at this size, so the manifest is not read again until it is edited (the
+    counts, known to be none for this version, so the manifest is not read again until it is edited (the
     recipe's full data check names the row)."""
-    return {"rows": 0, "unreadable": True, "manifest_bytes": manifest_bytes}
+    return {"rows": 0, "unreadable": True, **stamp.as_meta()}
 
 
-def describes(summary: Any, manifest_bytes: int) -> bool:
+def describes(summary: Any, stamp: ManifestStamp) -> bool:
     """Whether `summary` (what a dataset stored, `Dataset.meta["fields"]`) counts the manifest as it is
-    now: well formed, and counted at its present size (a manifest edited since is counted again)."""
-    if not isinstance(summary, Mapping) or summary.get("manifest_bytes") != manifest_bytes:
+    now: well formed, and counted at its present stamp (a manifest edited since, or a summary stored
+    with its size alone, is counted again)."""
+    if not isinstance(summary, Mapping) or any(summary.get(k) != v for k, v in stamp.as_meta().items()):
         return False
     if summary.get("overflow") is True or summary.get("unreadable") is True:
         return isinstance(summary.get("rows"), int)
@@ -124,7 +145,7 @@ def count_manifest(manifest: Path) -> dict[str, Any] | None:
     """
     tally = FieldTally()
     with open(manifest, encoding="utf-8") as fh:
-        size = os.fstat(fh.fileno()).st_size  # what is counted: a manifest growing meanwhile no longer matches
+        stamp = ManifestStamp.of(os.fstat(fh.fileno()))  # what is counted: a manifest edited meanwhile no longer matches
         for line in fh:
             if not line.strip():
                 continue
@@ -135,4 +156,4 @@ def count_manifest(manifest: Path) -> dict[str, Any] | None:
             if not isinstance(row, dict):
                 return None
             tally.add(row)
-    return tally.summary(size)
+    return tally.summary(stamp)

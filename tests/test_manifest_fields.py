@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from spark_trainer.manifest_fields import FieldTally, count_manifest, describes, is_filled
+from spark_trainer.manifest_fields import FieldTally, ManifestStamp, count_manifest, describes, is_filled
+
+STAMP = ManifestStamp(123, 1_700_000_000_000_000_001)
 
 
 def test_counts_name_the_first_rows_without_a_field_even_before_it_first_appears() -> None:
@@ -14,15 +16,17 @@ def test_counts_name_the_first_rows_without_a_field_even_before_it_first_appears
         caption = f"c{i}" if i in (2, 3, 9) else ("  " if i == 4 else None)
         tally.add({"path": f"files/{i}.png", "source": f"{i}.png", "caption": caption, "label": "cat"})
     tally.add({"source": "t.csv:2", "record": {"path": "a.png", "caption": "x", "n": 0, "gone": float("nan")}})
-    summary = tally.summary(123)
+    summary = tally.summary(STAMP)
     assert summary == {"rows": 13, "filled": {"caption": 4, "label": 12, "n": 1, "path": 1},
                        "lacking": {"caption": ["0.png", "1.png", "4.png", "5.png", "6.png"],
                                    "label": ["t.csv:2"], "n": ["0.png", "1.png", "2.png", "3.png", "4.png"],
                                    "path": ["0.png", "1.png", "2.png", "3.png", "4.png"]},
-                       "manifest_bytes": 123}
-    assert describes(summary, 123)
-    assert not describes(summary, 124)  # the manifest changed since: counted again
-    assert not describes(None, 123) and not describes({"rows": "x", "filled": {}, "manifest_bytes": 123}, 123)
+                       "manifest_bytes": 123, "manifest_mtime_ns": STAMP.mtime_ns}
+    assert describes(summary, STAMP)
+    assert not describes(summary, ManifestStamp(124, STAMP.mtime_ns))  # the manifest changed since: counted again
+    assert not describes(summary, ManifestStamp(123, STAMP.mtime_ns + 1))  # edited, its size kept: counted again
+    assert not describes({k: v for k, v in summary.items() if k != "manifest_mtime_ns"}, STAMP)  # stored by size alone
+    assert not describes(None, STAMP) and not describes({"rows": "x", "filled": {}, **STAMP.as_meta()}, STAMP)
     assert [is_filled(v) for v in (0, False, "a", " ", None, [], {}, float("nan"))] == [
         True, True, True, False, False, False, False, False]
 
@@ -30,13 +34,13 @@ def test_counts_name_the_first_rows_without_a_field_even_before_it_first_appears
 def test_too_many_fields_are_stored_as_such_and_a_manifest_is_counted_to_its_end(tmp_path: Path) -> None:
     tally = FieldTally()
     tally.add({"record": {f"k{i}": 1 for i in range(300)}})
-    assert tally.overflow and tally.summary(1) == {"rows": 1, "overflow": True, "manifest_bytes": 1}
-    assert describes(tally.summary(1), 1)  # stored: known to be uncountable, so never counted again
+    assert tally.overflow and tally.summary(STAMP) == {"rows": 1, "overflow": True, **STAMP.as_meta()}
+    assert describes(tally.summary(STAMP), STAMP)  # stored: known to be uncountable, so not counted again
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text("".join(json.dumps({"record": {"text": "t", "label": i or ""}}) + "\n" for i in range(3000)))
     counted = count_manifest(manifest)
     assert counted == {"rows": 3000, "filled": {"label": 2999, "text": 3000}, "lacking": {"label": ["row 1"]},
-                       "manifest_bytes": manifest.stat().st_size}
-    assert describes(counted, manifest.stat().st_size)
+                       **ManifestStamp.of(manifest.stat()).as_meta()}
+    assert describes(counted, ManifestStamp.of(manifest.stat()))
     manifest.write_text('{"record": {"text": "t"}}\nnot json\n')
     assert count_manifest(manifest) is None  # the recipe's full data check names the line

@@ -22,7 +22,7 @@ from spark_trainer import disk
 from spark_trainer.errors import Conflict, DiskFull, OperationFailed
 from spark_trainer.ingest.card import CardTally, write_card
 from spark_trainer.ingest.types import Duplicate, IngestOptions, IngestReport
-from spark_trainer.manifest_fields import FieldTally
+from spark_trainer.manifest_fields import FieldTally, ManifestStamp
 from spark_trainer.paths import DataHome
 from spark_trainer.store import datasets, projects
 from spark_trainer.store.entities import Dataset
@@ -203,7 +203,7 @@ class DatasetBuilder:
             if self._rows is not None:
                 self._rows.close()
             version = _write_manifest(staging / MANIFEST, staging / ROWS, self.items)
-            fields = self.fields.summary((staging / MANIFEST).stat().st_size)
+            fields = self.fields.summary(ManifestStamp.of((staging / MANIFEST).stat()))
             (staging / ROWS).unlink()
             report = self.report.to_dict() | {"version": version}
             _write_json(staging / REPORT, report)

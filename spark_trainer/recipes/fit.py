@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.errors import StoreError
-from spark_trainer.manifest_fields import count_manifest, describes, unreadable_summary
+from spark_trainer.manifest_fields import ManifestStamp, count_manifest, describes, unreadable_summary
 from spark_trainer.store import datasets
 from spark_trainer.store.store import Store
 
@@ -99,28 +99,28 @@ def dataset_facts(store: Store, dataset: Any) -> DataFacts:
     then, so the GUI asks this on a pool thread."""
     manifest = Path(dataset.path) / MANIFEST
     try:
-        size = manifest.stat().st_size
+        stamp = ManifestStamp.of(manifest.stat())
     except OSError:
         return DataFacts(dataset.kind)
     summary = (dataset.meta or {}).get("fields")
-    if not describes(summary, size):
-        summary = _count_once(store, dataset, manifest, size)
+    if not describes(summary, stamp):
+        summary = _count_once(store, dataset, manifest, stamp)
     return facts_of(dataset.kind, summary)
 
 
-def _count_once(store: Store, dataset: Any, manifest: Path, size: int) -> Any:
+def _count_once(store: Store, dataset: Any, manifest: Path, stamp: ManifestStamp) -> Any:
     """The stored counts if another check counted the manifest since `dataset` was read, else the
     manifest counted now and stored (None when it cannot be read). A manifest with a row that is not
     a JSON object stores a marker instead (`unreadable_summary`), so it too is read once per edit."""
     stored = (datasets.meta_of(store, dataset.id) or {}).get("fields")
-    if describes(stored, size):
+    if describes(stored, stamp):
         return stored
     try:
         counted = count_manifest(manifest)
     except (OSError, UnicodeDecodeError):
         return None
     if counted is None:
-        counted = unreadable_summary(size)
+        counted = unreadable_summary(stamp)
     try:
         datasets.swap_meta(store, dataset.id, "fields", counted, expected=stored, path=str(dataset.path))
     except StoreError:  # locked, a full disk, a read-only database: this is a read, and its answer stands

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -299,3 +300,23 @@ def test_a_manifest_with_a_row_that_is_not_an_object_is_read_once(store, tmp_pat
     assert dataset_facts(store, datasets.get(store, full.id)).count("caption") == 6
     assert dataset_facts(store, datasets.get(store, full.id)).count("caption") == 6
     assert counted == [manifest, manifest]
+
+
+def test_a_hand_edit_that_keeps_the_manifests_size_is_counted_again(store, tmp_path, monkeypatch) -> None:
+    """The stored counts were matched to the manifest by its size alone: blanking a caption with as
+    many spaces left the counts saying every image had one, and diffusion-lora was offered the data."""
+    projects.create(store, "p")
+    full = ingest_paths(store, [_images(tmp_path / "full", 4, 4)], project="p").dataset
+    assert dataset_facts(store, full).count("caption") == 4
+    manifest = Path(full.path) / "manifest.jsonl"
+    before = manifest.stat()
+    text = manifest.read_text()
+    edited = text.replace('"caption": "picture 0"', '"caption": "         "', 1)
+    assert edited != text and len(edited) == len(text)
+    time.sleep(0.05)  # past the file system clock's tick (a few ms), as any hand edit is
+    manifest.write_text(edited)
+    assert manifest.stat().st_size == before.st_size
+    counted = _counting(monkeypatch)
+    assert dataset_facts(store, datasets.get(store, full.id)).count("caption") == 3
+    assert dataset_facts(store, datasets.get(store, full.id)).count("caption") == 3
+    assert counted == [manifest]  # counted again once, and stored again
