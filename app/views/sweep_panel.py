@@ -29,6 +29,7 @@ from spark_trainer.config.sweep import (
     MAX_RUNS,
     SweepAxis,
     SweepField,
+    SweptTwice,
     make_axis,
     run_count,
     sweep_configs,
@@ -168,6 +169,10 @@ class SweepPanel(QGroupBox):
         try:
             axes = [make_axis(row.key(), row.value_texts()) for row in self.rows]
             count = len(sweep_configs(self.form.config_data(), axes))
+        except SweptTwice as exc:  # the CLI's words name --sweep; here it is two rows
+            self._show(f"{exc.key} is in two rows; give all its values in one row and choose another setting "
+                       "in the other", ok=False)
+            return
         except SparkError as exc:
             self._show(str(exc), ok=False)
             return

@@ -82,12 +82,21 @@ def run_count(axes: Sequence[SweepAxis]) -> int:
     return math.prod(len(a.values) for a in axes) if axes else 0
 
 
+class SweptTwice(ConfigError):
+    """One setting given in two sweep axes. Carries the `key`, so the app's Sweep box can say it in its own
+    words (two rows) while the check stays here; the message is the CLI's (two `--sweep`s)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"sweep {key}: swept twice; give all its values in one --sweep")
+        self.key = key
+
+
 def check_axes(axes: Sequence[SweepAxis], *, fixed: Sequence[str] = ()) -> None:
-    """ConfigError for a key swept twice, a key also fixed (`--set`), or more than MAX_RUNS runs."""
+    """ConfigError for a key swept twice (`SweptTwice`), a key also fixed (`--set`), or more than MAX_RUNS runs."""
     keys = [a.key for a in axes]
     for key in keys:
         if keys.count(key) > 1:
-            raise ConfigError(f"sweep {key}: swept twice; give all its values in one --sweep")
+            raise SweptTwice(key)
         if key in fixed:
             raise ConfigError(f"sweep {key}: also given with --set; sweep it or set it, not both")
     count = run_count(axes)
