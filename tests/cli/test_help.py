@@ -61,6 +61,43 @@ def test_an_unknown_command_names_the_closest_one_and_only_the_commands_help_sho
     assert cli("worker", "--help").code == 0  # the internal roles still work, unlisted
 
 
+def _synopses(block: str) -> list[str]:
+    """The README command block's entries, each its synopsis only: the line starting two spaces in and its
+    continuation lines, each cut where its description column starts (three spaces or more), and lines
+    that are all description left out. An option named in a description (`home set DIR [--new]   ...
+    (--new: ...)`) is prose: it does not stand for a command's option."""
+    entries: list[str] = []
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        if re.match(r"  \S", line):
+            entries.append("")
+        elif not entries or not line.startswith("   ") or re.match(r" {30,}\S", line):
+            continue  # not an entry's line, or a continuation that is all description
+        entries[-1] += " " + re.split(r"(?<=\S) {3,}", line.strip(), maxsplit=1)[0]
+    return entries
+
+
+def _readme_gaps(block: str) -> list[str]:
+    """The commands, and the commands' options, that no entry of `block` lists in its own synopsis."""
+    entries = [(set(re.findall(r"(?<![\w-])[\w-]+(?![\w-])", e)), set(re.findall(r"--[\w-]+", e)))
+               for e in _synopses(block)]
+    common = {"--home", "--json", "--debug", "--help", "--version"}
+    missing = []
+    for path, help_text, parser in COMMANDS:
+        if help_text == argparse.SUPPRESS:
+            continue
+        # A command's options count only in an entry that names the command (an option found anywhere in
+        # the block let `dataset list --project` pass on `dataset ingest`'s line), and only as whole tokens
+        # (`--tail` is not in `--tail-lines`).
+        own = [options for words, options in entries if {path[0], path[-1]} <= words]
+        if not own:
+            missing.append(" ".join(path))
+        missing += [f"{' '.join(path)} {option}" for action in parser._actions for option in action.option_strings
+                    if option.startswith("--") and option not in common and not any(option in o for o in own)]
+    return missing
+
+
 def test_the_readme_command_list_names_every_command_and_option() -> None:
     # README's "Command line" block had no `launch` or `run import`, nor --txt-mode, --min-image-side,
     # run list's filters, run logs --tail, queue serve's flags...: a user reading it could not find them.
@@ -68,23 +105,17 @@ def test_the_readme_command_list_names_every_command_and_option() -> None:
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     block = readme.split("## Command line", 1)[1].split("```", 2)[1]
-    # Each entry is a line starting two spaces in, with its more indented continuation lines. A command's
-    # options count only in an entry that names the command (an option found anywhere in the block let
-    # `dataset list --project` pass on `dataset ingest`'s line).
-    entries: list[str] = []
-    for line in block.splitlines():
-        if re.match(r"  \S", line):
-            entries.append(line)
-        elif entries and line.startswith("   "):
-            entries[-1] += " " + line
-    common = {"--home", "--json", "--debug", "--help", "--version"}
-    missing = []
-    for path, help_text, parser in COMMANDS:
-        if help_text == argparse.SUPPRESS:
-            continue
-        own = [e for e in entries if {path[0], path[-1]} <= set(re.findall(r"(?<![\w-])[\w-]+(?![\w-])", e))]
-        if not own:
-            missing.append(" ".join(path))
-        missing += [f"{' '.join(path)} {option}" for action in parser._actions for option in action.option_strings
-                    if option.startswith("--") and option not in common and not any(option in e for e in own)]
+    missing = _readme_gaps(block)
     assert not missing, f"README's command list lacks: {', '.join(missing)}"
+
+
+def test_the_readme_check_reads_only_the_synopsis_of_the_commands_own_entry() -> None:
+    # The check read whole lines: an option named in a description, or one whose name starts another's
+    # (--tail in --tail-lines), passed for a command whose synopsis lacks it.
+    block = "\n".join([
+        "  queue serve [--interval S]   headless loop (--until-idle: stop when nothing is queued)",
+        "  run logs [--follow] [--tail-lines N]",
+    ])
+    missing = _readme_gaps(block)
+    assert "queue serve --until-idle" in missing and "run logs --tail" in missing
+    assert "queue serve --interval" not in missing and "run logs --follow" not in missing
