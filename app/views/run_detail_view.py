@@ -5,7 +5,7 @@ state from `run_changed`, its log from `log_appended`, its curves from a `Metric
 the last id seen), so a run started anywhere — this app, `spark-trainer train` in a terminal, a
 script — shows live, and a run opened after the app restarted shows its whole curve. Checkpoints,
 samples, reports and events are read on the pool when the run opens and when its status changes
-(`run_detail_reads.read_static`). Actions (cancel, pause, delete...) run on the pool.
+(`run_detail_reads.read_static`) and shown by `run_record_tabs`. Actions (cancel, pause, delete...) run on the pool.
 """
 
 from __future__ import annotations
@@ -22,10 +22,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -37,11 +34,11 @@ from app.context import AppContext
 from app.flow_layout import FlowLayout
 from app.views.eval_report_panel import EvalReportPanel
 from app.views.run_actions import can, outdated
-from app.views.run_detail_reads import RunStatic, metric_title, read_static
+from app.views.run_detail_reads import RunStatic, read_static
 from app.views.run_exports import RunExportsWidget
-from app.views.samples import LoadedSample, sample_widget
+from app.views.run_record_tabs import CheckpointsTable, SamplesPanel, events_text
 from app.views.sweep_filter import swept_cell, swept_tip
-from app.widgets import ElidedLabel, MessageBanner, clear_layout
+from app.widgets import ElidedLabel, MessageBanner
 from app.workers import Task, pending
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
@@ -102,23 +99,14 @@ class RunDetailView(QWidget):
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(LOG_MAX_LINES)
         self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.samples = QWidget()
-        self.samples_layout = QVBoxLayout(self.samples)
-        samples_scroll = QScrollArea()
-        samples_scroll.setWidgetResizable(True)
-        samples_scroll.setWidget(self.samples)
-        self.checkpoints = QTableWidget(0, 4)
-        self.checkpoints.setHorizontalHeaderLabels(["Step", "Eval metric", "Size", "Folder"])
-        self.checkpoints.horizontalHeader().setStretchLastSection(True)
-        self.checkpoints.verticalHeader().setVisible(False)
-        self.checkpoints.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.checkpoints.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.samples = SamplesPanel()
+        self.checkpoints = CheckpointsTable()
         self.checkpoints.cellDoubleClicked.connect(lambda _r, _c: self._open_playground())
         self.events = QPlainTextEdit()
         self.events.setReadOnly(True)
         self.tabs.addTab(self.charts, "Charts")
         self.tabs.addTab(self.log, "Log")
-        self.tabs.addTab(samples_scroll, "Samples")
+        self.tabs.addTab(self.samples, "Samples")
         self.tabs.addTab(self.checkpoints, "Checkpoints")
         self.eval_report = EvalReportPanel()
         self.tabs.addTab(self.eval_report, "Evaluation")
@@ -278,36 +266,15 @@ class RunDetailView(QWidget):
     def _show_static(self, static: RunStatic) -> None:
         if self.run is None or static.run_id != self.run.id:
             return  # another run is shown by now
-        self.checkpoints.setRowCount(len(static.checkpoints))
-        self.checkpoints.setHorizontalHeaderItem(1, QTableWidgetItem(metric_title(static.checkpoints)))
-        for r, row in enumerate(static.checkpoints):
-            for c, value in enumerate((row.step, "-" if row.metric is None else f"{row.metric:.4f}",
-                                       f"{row.size_bytes / 2**20:.1f} MB", row.path)):
-                self.checkpoints.setItem(r, c, QTableWidgetItem(str(value)))
-        for column in range(3):  # the metric's name is longer than its values; the folder stretches
-            self.checkpoints.resizeColumnToContents(column)
+        self.checkpoints.show_rows(static.checkpoints)
         self.playground_button.setEnabled(static.has_weights)
-        self._show_samples(static.samples)
+        self.samples.show_samples(static.samples)
         self.eval_report.show_report(static.report)
         self.exports_tab.show_run(self.run, (static.exports, static.evaluations))
         self.export_button.setEnabled(self.exports_tab.export_button.isEnabled())
         self.evaluate_button.setEnabled(self.exports_tab.evaluate_button.isEnabled())
         self.evaluate_button.setToolTip(self.exports_tab.evaluate_button.toolTip())
-        self.events.setPlainText("\n".join(
-            f"{e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}: {e.reason}"
-            for e in static.events))
-
-    def _show_samples(self, found: list[LoadedSample]) -> None:
-        clear_layout(self.samples_layout)
-        if not found:
-            note = QLabel("No samples yet. Set eval.samples_every_steps (and the recipe's sample prompts) to generate "
-                          "text, images or a classifier's predictions every N steps.")
-            note.setObjectName("Muted")
-            note.setWordWrap(True)
-            self.samples_layout.addWidget(note)
-        for sample in found:
-            self.samples_layout.addWidget(sample_widget(sample))
-        self.samples_layout.addStretch(1)
+        self.events.setPlainText(events_text(static.events))
 
     # --- actions -------------------------------------------------------------------------------
     def _act(self, action: str) -> None:
@@ -358,9 +325,7 @@ class RunDetailView(QWidget):
     def _open_playground(self) -> None:
         if self.run is None or not self.playground_button.isEnabled():
             return
-        rows = self.checkpoints.selectionModel().selectedRows()
-        step = self.checkpoints.item(rows[0].row(), 0).text() if rows else None
-        self.playground_requested.emit(self.run.id, step)
+        self.playground_requested.emit(self.run.id, self.checkpoints.selected_step())
 
     def _clone(self) -> None:
         if self.run is not None:
