@@ -218,3 +218,19 @@ def test_fp16_leaves_overflowing_steps_to_its_gradient_scaler(tiny_model, counti
     outcome, rep = train(config, counting_data, tmp_path / "run")
     assert outcome.status == "completed"
     assert rep.series("skipped_steps") == {} and not [e for e in rep.events if "skipped" in e]
+
+
+@pytest.mark.slow  # dynamo traces the model: ~1-2 min on this loaded 2-core machine
+def test_a_compiled_run_skips_a_bad_step_and_goes_on(tiny_model, counting_data, tmp_path, monkeypatch) -> None:
+    """The decision is taken outside the compiled model (on the norm clip_grad_norm_ returns), so a
+    skipped step neither recompiles nor falls back to eager."""
+    monkeypatch.setenv("SPARK_TRAINER_COMPILE_BACKEND", "eager")
+    NonFiniteLoss(monkeypatch, at={2})
+    config = make_config(tiny_model, train={"max_steps": 4, "compile": True},
+                         checkpoint={"every_steps": 1, "keep": 10, "keep_best": False})
+    run_dir = tmp_path / "run"
+    outcome, rep = train(config, counting_data, run_dir)
+    assert outcome.status == "completed" and any("torch.compile on (eager)" in line for line in rep.logs)
+    assert not [e for e in rep.events if "torch.compile failed" in e]
+    assert rep.series("skipped_steps") == {2: 1} and list(rep.series("loss")) == [1, 3, 4]
+    assert _same(_weights(run_dir, 2), _weights(run_dir, 1))
