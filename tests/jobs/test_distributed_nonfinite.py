@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from spark_trainer.config import load_config
 from spark_trainer.jobs.scheduler import schedule_once
@@ -47,13 +48,19 @@ if os.environ.get("RANK") == "1":
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sharding", ["none", "fsdp"])  # DDP's all-reduced gradients; FSDP2's DTensor norm
 def test_a_loss_not_finite_on_one_rank_skips_the_step_on_every_rank(store: Store, run_file, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    sharding: str) -> None:
     inject = tmp_path / "inject"
     inject.mkdir()
     (inject / "sitecustomize.py").write_text(INJECT)
     monkeypatch.setenv("PYTHONPATH", f"{inject}:{Path(__file__).resolve().parents[2]}")
-    path = run_file(name="ddp-nonfinite", steps=6, ckpt_every=3, gpus="cpu:2", batch_size=4)
+    path = run_file(name="ddp-nonfinite", steps=6, ckpt_every=3, gpus="cpu:2", batch_size=4, sharding=sharding)
+    if sharding == "fsdp":  # FSDP shards a full fine-tune only
+        data = yaml.safe_load(path.read_text())
+        data["recipe_config"]["method"] = "full"
+        path.write_text(yaml.safe_dump(data))
     run = submit_config(store, load_config(path), base_dir=path.parent).run
     schedule_once(store)
     done = wait_until(store, run.id, finished, timeout_s=420)
@@ -61,6 +68,7 @@ def test_a_loss_not_finite_on_one_rank_skips_the_step_on_every_rank(store: Store
     assert done.status == RunStatus.COMPLETED, log[-3000:]
     assert "non-finite loss armed on rank 1" in log, log[-3000:]
     assert "rank exit codes: [0, 0]" in log, log[-3000:]
+    assert ("sharding fsdp over 2 processes" in log) == (sharding == "fsdp"), log[-3000:]
     skipped = [(m.step, m.value) for m in metrics.read(store, run.id, keys=["skipped_steps"])]
     assert skipped == [(3, 1.0)]
     assert [m.step for m in metrics.read(store, run.id, keys=["loss"])] == [1, 2, 4, 5, 6]
