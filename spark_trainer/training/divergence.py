@@ -26,6 +26,7 @@ from typing import Any
 from spark_trainer.errors import OperationFailed
 
 FP16_PATIENCE = 10
+SKIP_EVENTS = 50  # skipped steps recorded as run events; later ones go to the log only (a run's history stays short)
 
 
 class Diverged(OperationFailed):
@@ -95,9 +96,15 @@ class DivergenceWatch:
             raise Diverged(f"training diverged at step {step}: {_what(loss, grad_norm)} (learning rate {lr:.3g}"
                            f"{spell}; {allowed}); the step was skipped (the weights are those of step "
                            f"{self.bad_since - 1}) and nothing more was saved; {_kept(last_checkpoint())}. {ADVICE}")
+        later = "; later skipped steps are in the log and the skipped_steps metric" if self.skipped == SKIP_EVENTS else ""
         return (f"step {step} skipped: {_what(loss, grad_norm)}; the weights and optimizer state are unchanged "
                 f"and training goes on ({in_a_row} in a row, {self.skipped} in this run; "
-                f"train.max_skipped_steps {self.max_skipped})")
+                f"train.max_skipped_steps {self.max_skipped}){later}")
+
+    @property
+    def skip_is_event(self) -> bool:
+        """Whether the latest skipped step is worth a run event (the first SKIP_EVENTS are), or a log line."""
+        return self.skipped <= SKIP_EVENTS
 
     def _check_fp16(self, step: int, loss: float, lr: float, last_checkpoint: Callable[[], str | None]) -> None:
         if math.isfinite(loss):

@@ -178,8 +178,10 @@ def run_training(
             report.on_progress(step, total, (total - step) * sum(step_times) / len(step_times))
             skip_note = diverged.check(step, stats.loss, stats.grad_norm, values["lr"], lambda: latest_name(run_dir),
                                        skipped=stats.skipped)
-            if skip_note:
+            if skip_note and diverged.skip_is_event:
                 event(report, skip_note)
+            elif skip_note:
+                report.on_log(skip_note)
             ev = config.eval
             if ev.every_steps and step % ev.every_steps == 0 and step < total and recipe.val_data:
                 last_metric, best, evals_without_gain = compiling.run(

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint, list_checkpoints
-from spark_trainer.training.divergence import FP16_PATIENCE, Diverged, DivergenceWatch
+from spark_trainer.training.divergence import FP16_PATIENCE, SKIP_EVENTS, Diverged, DivergenceWatch
 from spark_trainer.training.reporting import Commands
 from tests.training.helpers import RecordingReporter, make_config
 from tests.training.nonfinite import NonFiniteLoss
@@ -40,6 +40,16 @@ def test_skipped_steps_are_counted_and_more_in_a_row_than_allowed_end_the_run() 
                        r"rate 0.0001, 3 steps in a row since step 4; train.max_skipped_steps is 2\); the step was "
                        r"skipped \(the weights are those of step 3\).*the latest: step-00000004"):
         resumed.check(6, 2.4, math.inf, 1e-4, lambda: "step-00000004", skipped=True)
+
+
+def test_only_the_first_skipped_steps_are_run_events_the_rest_go_to_the_log() -> None:
+    watch = DivergenceWatch("fp32", max_skipped=1)
+    for step in range(2, 2 * SKIP_EVENTS + 1, 2):
+        note = watch.check(step, math.nan, math.nan, 1e-4, _none, skipped=True)
+        assert watch.skip_is_event and watch.check(step + 1, 2.0, 0.5, 1e-4, _none) is None
+    assert note.endswith("; later skipped steps are in the log and the skipped_steps metric")
+    assert "(1 in a row, 51 in this run" in watch.check(200, math.nan, math.nan, 1e-4, _none, skipped=True)
+    assert not watch.skip_is_event
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
