@@ -33,10 +33,15 @@ def event(report: Any, message: str) -> None:
 
 
 def _non_finite(weights: dict[str, Any]) -> list[str]:
-    """The names of the floating-point tensors in `weights` holding a NaN or an infinity."""
+    """The names of the floating-point tensors in `weights` holding a NaN or an infinity. The common
+    case (none) costs one foreach norm: 0.1 s for 200M bf16 weights on a busy CPU, where an isfinite
+    pass over every tensor took 2.6 s."""
     import torch
 
-    return [name for name, w in weights.items() if w.is_floating_point() and not bool(torch.isfinite(w).all())]
+    floats = {name: w for name, w in weights.items() if w.is_floating_point()}
+    if not floats or bool(torch.isfinite(torch.nn.utils.get_total_norm(list(floats.values())))):
+        return []
+    return [name for name, w in floats.items() if not bool(torch.isfinite(w).all())]
 
 
 class SideWork:
