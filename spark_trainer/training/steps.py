@@ -105,9 +105,11 @@ def train_step(
     skipped = getattr(accelerator, "scaler", None) is None and not _finite(total, grad_norm)
     if not skipped:
         optimizer.step()
-    with warnings.catch_warnings():  # a first step skipped on purpose is not the misuse torch warns about
-        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
         scheduler.step()
+    else:
+        with warnings.catch_warnings():  # a first step skipped on purpose is not the misuse torch warns about
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+            scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return StepStats(loss=float(total) / float(n_global), grad_norm=None if grad_norm is None else float(grad_norm),
                      loss_units=int(counts[0]), work=int(counts[1]), skipped=skipped)
