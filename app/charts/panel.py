@@ -8,9 +8,13 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QL
 from app.charts.colours import key_colour
 from app.charts.feed import MetricBatch
 from app.charts.live_chart import LiveChartWidget
+from spark_trainer.recipes.registry import ENGINE_METRICS
 
 CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput"),
           ("memory", "GPU memory (GiB)"), ("eval", "Evaluation metrics"), ("grad", "Gradient norm"))
+# Counts logged only at the steps where they grow (a skipped step): like evaluations, never smoothed,
+# a marker on every point.
+EVENT_COUNTS = ("skipped_steps",)
 # Derived bookkeeping values: kept in the store (and `run metrics`), not worth a curve.
 NOT_CHARTED = ("epoch", "samples_per_s", "tokens", "examples", "images", "packing_efficiency")
 
@@ -37,6 +41,15 @@ def chart_for(key: str) -> str | None:
     if "grad_norm" in k:
         return "grad"
     return "eval"
+
+
+def title_for(key: str) -> str:
+    """The title of a chart of its own: an engine metric's (e.g. skipped_steps, only logged when a step
+    is skipped) says what it is; anything else is an evaluation metric."""
+    spec = next((m for m in ENGINE_METRICS if m.key == key), None)
+    if spec is None or is_evaluation(key):
+        return f"Evaluation: {key}"
+    return spec.label[:1].upper() + spec.label[1:]
 
 
 # The charts whose metrics differ in scale or unit between recipes: each evaluation metric and each
@@ -177,7 +190,7 @@ class ChartPanel(QWidget):
             taken = any(b == base for b, _ in self._groups)
             name = f"{base}:{within}" if taken else base
             self._groups[group] = name
-            title = f"Evaluation: {key}" if base == "eval" else f"Throughput ({within})"
+            title = title_for(key) if base == "eval" else f"Throughput ({within})"
             if taken:
                 chart = self._add_chart(name, title)
                 chart.set_smoothing(self.smoothing.value() / 100)
@@ -196,7 +209,7 @@ class ChartPanel(QWidget):
                 continue
             evaluation = is_evaluation(key)
             chart.append(f"{prefix}{key}", steps, times, values, pen_colour=colour or key_colour(key),
-                         dashed=evaluation, evaluation=evaluation)
+                         dashed=evaluation, evaluation=evaluation or key in EVENT_COUNTS)
             touched.add(chart)
         for chart in touched:
             chart.refresh()

@@ -33,6 +33,10 @@ class TrainConfig(Section):
     warmup_ratio: float = Field(0.0, ge=0, le=0.5, description="Warm-up as a fraction of all steps (if steps is 0)")
     weight_decay: float = Field(0.0, ge=0, le=1.0, description="AdamW weight decay")
     max_grad_norm: float | None = Field(1.0, gt=0, description="Gradient clipping norm (empty: no clipping)")
+    max_skipped_steps: int = Field(
+        5, ge=0, le=1000, description="Steps in a row that may be skipped because their loss or gradients are "
+        "not finite (NaN/inf: no weight update, training goes on); one more ends the run as diverged. 0: the "
+        "first such step ends it. fp16's gradient scaler skips overflowing steps on its own, uncounted")
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory")
     compile: Literal["auto", True, False] = Field(
         "auto", description="torch.compile the model: auto compiles on CUDA, not on the CPU; a compile "

@@ -32,6 +32,7 @@ ENGINE_METRICS = (
     MetricSpec("tokens_per_s", True, "tokens/s"), MetricSpec("examples_per_s", True, "examples/s"),
     MetricSpec("images_per_s", True, "images/s"), MetricSpec("epoch", True, chart=False),
     MetricSpec("gpu_mem_gb", False, "peak GPU memory (GiB)"),
+    MetricSpec("skipped_steps", False, "skipped steps (loss or gradients not finite)"),
     # per-step work counts (the recipe's unit), kept for throughput sums, not charted
     MetricSpec("tokens", True, chart=False), MetricSpec("examples", True, chart=False),
     MetricSpec("images", True, chart=False),

@@ -1,51 +1,118 @@
-"""A run whose loss stops being a number is stopped, before it saves anything.
+"""Steps whose loss or gradients are not numbers: skipped, and a spell of them ends the run.
 
-With bf16 or fp32, a NaN or infinite loss or gradient norm reaches the weights through the optimizer
-step (clipping multiplies every gradient by NaN), so every later step trains nothing and every
-later checkpoint holds NaN weights: kept checkpoints rotate, and the good ones were pruned while the
-run went on to "complete" with a useless model. So the first such step fails the run, and the
-checkpoints written before it stay. With fp16 the gradient scaler skips a step whose gradients
-overflow (that is how it finds its scale: an infinite norm now and then is normal), so only a loss
-that stays non-finite for `FP16_PATIENCE` steps in a row ends the run.
+With bf16 or fp32, one NaN or infinite gradient reaching the optimizer poisons the weights for good
+(clipping multiplies every gradient by NaN, AdamW's moments keep it), and every later checkpoint
+would hold NaN weights while the good ones rotate out. So `steps.train_step` looks at the step's
+loss and gradient norm before `optimizer.step()` (both global over processes, so every process
+decides alike) and skips a non-finite step: no update, weights and optimizer state untouched. One bad
+batch then costs one step, as in other trainers; `train.max_skipped_steps` in a row are allowed and
+one more ends the run (0: the first ends it), keeping the checkpoints written before. The learning
+-rate schedule still advances on a skipped step: it follows the step counter (data position,
+checkpoint names, `max_steps`), so a skip loses that batch's update and shifts nothing else.
+
+With fp16 the gradient scaler skips a step whose gradients overflow (that is how it finds its scale:
+an infinite norm now and then is normal, and those skips are not counted here), so only a loss that
+stays non-finite for `FP16_PATIENCE` steps in a row ends the run.
+
+The counts are saved in each checkpoint (`state`), so a resumed run counts as an unstopped one.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from spark_trainer.errors import OperationFailed
 
 FP16_PATIENCE = 10
+SKIP_EVENTS = 50  # skipped steps recorded as run events; later ones go to the log only (a run's history stays short)
 
 
 class Diverged(OperationFailed):
     """The loss or gradient norm stopped being finite; the message says where and what to change."""
 
 
+def _kept(latest: str | None) -> str:
+    return (f"the checkpoints written before it are kept (the latest: {latest})" if latest
+            else "no checkpoint had been written yet")
+
+
+ADVICE = ("Start again with a lower train.learning_rate (or train.max_grad_norm set), or look at the rows "
+          "these steps trained on")
+
+
+def _what(loss: float, grad_norm: float | None) -> str:
+    return f"the loss became {loss}" if not math.isfinite(loss) else f"the gradient norm became {grad_norm}"
+
+
+def poisoned_weights(step: int, names: Sequence[str], latest: str | None) -> Diverged:
+    """The weights themselves are not finite at a checkpoint: it is not written (nor are older ones pruned)."""
+    shown = ", ".join(list(names)[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return Diverged(f"training diverged by step {step}: the weights are not finite ({shown}), so the checkpoint "
+                    f"of step {step} was not written; {_kept(latest)}. {ADVICE}")
+
+
 class DivergenceWatch:
-    def __init__(self, precision: str) -> None:
+    """Counts skipped steps; `check` raises Diverged when the run must end."""
+
+    def __init__(self, precision: str, max_skipped: int = 0) -> None:
         self.fp16 = precision == "fp16"
+        self.max_skipped = max_skipped
         self.bad_since: int | None = None  # the first step of the current non-finite spell
+        self.skipped = 0  # steps skipped over the whole run (resumes included)
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps, so a resumed run goes on counting where the stopped one was."""
+        return {"skipped_steps": self.skipped, "non_finite_since": self.bad_since}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.skipped = int(state.get("skipped_steps") or 0)
+        since = state.get("non_finite_since")
+        self.bad_since = None if since is None else int(since)
 
     def check(self, step: int, loss: float, grad_norm: float | None, lr: float,
-              last_checkpoint: Callable[[], str | None]) -> None:
-        """Raise Diverged when step `step` (just taken) means the weights can no longer be trusted."""
-        norm_bad = grad_norm is not None and not math.isfinite(grad_norm)
-        if math.isfinite(loss) and (self.fp16 or not norm_bad):
+              last_checkpoint: Callable[[], str | None], *, skipped: bool = False) -> str | None:
+        """After step `step`: raise Diverged when the run must end; for a skipped step that it may
+        survive, return the run event to record (None otherwise)."""
+        if self.fp16:
+            self._check_fp16(step, loss, lr, last_checkpoint)
+            return None
+        if not skipped:
+            self.bad_since = None
+            if math.isfinite(loss) and (grad_norm is None or math.isfinite(grad_norm)):
+                return None
+            # Only a step taken outside `train_step`'s check gets here (its numbers are not finite
+            # although it was applied): the weights can no longer be trusted.
+            raise Diverged(f"training diverged at step {step}: {_what(loss, grad_norm)} (learning rate {lr:.3g}), "
+                           f"so the weights can no longer be trusted and nothing more was saved; "
+                           f"{_kept(last_checkpoint())}. {ADVICE}")
+        self.skipped += 1
+        self.bad_since = step if self.bad_since is None else self.bad_since
+        in_a_row = step - self.bad_since + 1
+        if in_a_row > self.max_skipped:
+            spell = "" if in_a_row == 1 else f", {in_a_row} steps in a row since step {self.bad_since}"
+            allowed = f"train.max_skipped_steps is {self.max_skipped}"
+            raise Diverged(f"training diverged at step {step}: {_what(loss, grad_norm)} (learning rate {lr:.3g}"
+                           f"{spell}; {allowed}); the step was skipped (the weights are those of step "
+                           f"{self.bad_since - 1}) and nothing more was saved; {_kept(last_checkpoint())}. {ADVICE}")
+        later = "; later skipped steps are in the log and the skipped_steps metric" if self.skipped == SKIP_EVENTS else ""
+        return (f"step {step} skipped: {_what(loss, grad_norm)}; the weights and optimizer state are unchanged "
+                f"and training goes on ({in_a_row} in a row, {self.skipped} in this run; "
+                f"train.max_skipped_steps {self.max_skipped}){later}")
+
+    @property
+    def skip_is_event(self) -> bool:
+        """Whether the latest skipped step is worth a run event (the first SKIP_EVENTS are), or a log line."""
+        return self.skipped <= SKIP_EVENTS
+
+    def _check_fp16(self, step: int, loss: float, lr: float, last_checkpoint: Callable[[], str | None]) -> None:
+        if math.isfinite(loss):
             self.bad_since = None
             return
-        if self.fp16:
-            if math.isfinite(loss):
-                return
-            self.bad_since = step if self.bad_since is None else self.bad_since
-            if step - self.bad_since + 1 < FP16_PATIENCE:
-                return
-        what = (f"the loss was {loss} for {FP16_PATIENCE} steps in a row (since step {self.bad_since})" if self.fp16
-                else f"the loss became {loss}" if not math.isfinite(loss) else f"the gradient norm became {grad_norm}")
-        latest = last_checkpoint()
-        kept = (f"the checkpoints written before it are kept (the latest: {latest})" if latest
-                else "no checkpoint had been written yet")
-        raise Diverged(f"training diverged at step {step}: {what} (learning rate {lr:.3g}), so the weights can no "
-                       f"longer be trusted and nothing more was saved; {kept}. Start again with a lower "
-                       "train.learning_rate (or train.max_grad_norm set), or look at the rows this step trained on")
+        self.bad_since = step if self.bad_since is None else self.bad_since
+        if step - self.bad_since + 1 < FP16_PATIENCE:
+            return
+        raise Diverged(f"training diverged at step {step}: the loss was {loss} for {FP16_PATIENCE} steps in a row "
+                       f"(since step {self.bad_since}) (learning rate {lr:.3g}), so the weights can no longer be "
+                       f"trusted and nothing more was saved; {_kept(last_checkpoint())}. {ADVICE}")

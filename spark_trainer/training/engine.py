@@ -111,6 +111,7 @@ def run_training(
         params = [p for p in model.parameters() if p.requires_grad]
 
     step, best, evals_without_gain, last_metric = 0, None, 0, None
+    diverged = DivergenceWatch(precision, t.max_skipped_steps)  # skips non-finite steps; a spell ends the run
     if resume_from is not None and resume_state is not None:
         sharding.restore_checkpoint(resume_from, accelerator.unwrap_model(model, keep_torch_compile=False), optimizer, scheduler, names,
                  sharded=plan.fsdp, is_main=is_main)
@@ -119,6 +120,7 @@ def run_training(
             event(report, checkpoints.missing_scaler_note(step, accelerator.device.type))
         last_metric = resume_state.get("metric")
         evals_without_gain = int(resume_state.get("evals_without_gain", 0))
+        diverged.restore(resume_state)
     n_trainable = sum(p.numel() for p in params)
     report.on_log(f"training {len(recipe.train_data)} rows ({len(recipe.val_data)} validation) on "
                   f"{accelerator.device} x{world}, {precision}, {n_trainable:,} trainable parameters, "
@@ -137,9 +139,8 @@ def run_training(
     report.on_start(start_step=step, total_steps=total)
     model.train()
     state = SideWork(config, spec, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order, watch,
-                  sharded=plan.fsdp, precision=precision)
+                  sharded=plan.fsdp, precision=precision, divergence=diverged)
     last_ckpt: Path | None = None
-    diverged = DivergenceWatch(precision)  # before any checkpoint holds NaN weights
     status, step_times = "completed", list[float]()
     pin = accelerator.device.type == "cuda"
     feed = batches.train_batches(recipe, order, t.seed, step * t.grad_accum, total * t.grad_accum, pin=pin)
@@ -155,9 +156,11 @@ def run_training(
             step += 1
             elapsed = time.perf_counter() - began
             step_times = (step_times + [elapsed])[-20:]
-            values = {"loss": stats.loss, "lr": scheduler.get_last_lr()[0], f"{recipe.unit}_per_s": stats.work / elapsed,
-                      "samples_per_s": t.batch_size * t.grad_accum * world / elapsed,
-                      "epoch": order.epoch_of(step * t.grad_accum), recipe.unit: stats.work}
+            # A skipped step's loss may be inf, which would flatten the loss chart: left out then.
+            values = {"loss": stats.loss} if not stats.skipped or math.isfinite(stats.loss) else {}
+            values |= {"lr": scheduler.get_last_lr()[0], f"{recipe.unit}_per_s": stats.work / elapsed,
+                       "samples_per_s": t.batch_size * t.grad_accum * world / elapsed,
+                       "epoch": order.epoch_of(step * t.grad_accum), recipe.unit: stats.work}
             if efficiency is not None and len(step_times) == 1:
                 values["packing_efficiency"] = efficiency
             warm = compiling.warmup_seconds(elapsed)
@@ -167,11 +170,18 @@ def run_training(
                               f"then {min(compiling.step_seconds[1:]):.2f} s per step)")
             if stats.grad_norm is not None and math.isfinite(stats.grad_norm):
                 values["grad_norm"] = stats.grad_norm
+            if stats.skipped:
+                values["skipped_steps"] = diverged.skipped + 1  # this one included (counted by check below)
             if accelerator.device.type == "cuda":
                 values["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
             report.on_metrics(step, values)
             report.on_progress(step, total, (total - step) * sum(step_times) / len(step_times))
-            diverged.check(step, stats.loss, stats.grad_norm, values["lr"], lambda: latest_name(run_dir))
+            skip_note = diverged.check(step, stats.loss, stats.grad_norm, values["lr"], lambda: latest_name(run_dir),
+                                       skipped=stats.skipped)
+            if skip_note and diverged.skip_is_event:
+                event(report, skip_note)
+            elif skip_note:
+                report.on_log(skip_note)
             ev = config.eval
             if ev.every_steps and step % ev.every_steps == 0 and step < total and recipe.val_data:
                 last_metric, best, evals_without_gain = compiling.run(
@@ -212,9 +222,7 @@ def _guarded_step(t: Any, **step_args: Any) -> steps.StepStats:
     import torch
 
     try:
-        stats = steps.train_step(**step_args)
-        assert stats is not None  # sync=True: the step's numbers are read back
-        return stats
+        return steps.train_step(**step_args)
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         raise OutOfMemory(

@@ -16,6 +16,7 @@ from spark_trainer.errors import DiskFull, OperationFailed
 from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec
 from spark_trainer.training import batches, checkpoints, oom, sharding, steps
+from spark_trainer.training.divergence import Diverged, DivergenceWatch, poisoned_weights
 from spark_trainer.training.reporting import Commands
 
 
@@ -31,12 +32,25 @@ def event(report: Any, message: str) -> None:
 
 
 
+def _non_finite(weights: dict[str, Any]) -> list[str]:
+    """The names of the floating-point tensors in `weights` holding a NaN or an infinity. The common
+    case (none) costs one foreach norm: 0.1 s for 200M bf16 weights on a busy CPU, where an isfinite
+    pass over every tensor took 2.6 s."""
+    import torch
+
+    floats = {name: w for name, w in weights.items() if w.is_floating_point()}
+    if not floats or bool(torch.isfinite(torch.nn.utils.get_total_norm(list(floats.values())))):
+        return []
+    return [name for name, w in floats.items() if not bool(torch.isfinite(w).all())]
+
+
 class SideWork:
     """Evaluation, samples, checkpoints and commands: the loop's side work, kept out of its body."""
 
     def __init__(self, config: ExperimentConfig, spec: RecipeSpec, recipe: Recipe, accelerator: Any, model: Any,
                  optimizer: Any, scheduler: Any, report: Any, run_dir: Path, order: steps.DataOrder,
-                 watch: MetricSpec, *, sharded: bool = False, precision: str = "fp32") -> None:
+                 watch: MetricSpec, *, sharded: bool = False, precision: str = "fp32",
+                 divergence: DivergenceWatch | None = None) -> None:
         self.config, self.spec, self.recipe, self.acc, self.model = config, spec, recipe, accelerator, model
         # FSDP: every forward gathers weights from all processes, so every process runs the same forwards
         # (evaluation, samples), and checkpoints gather the full state first.
@@ -44,6 +58,7 @@ class SideWork:
         self.sample_ooms, self.samples_off = 0, False  # sampling out of memory: skipped, then turned off
         self.optimizer, self.scheduler, self.report, self.run_dir, self.order = optimizer, scheduler, report, run_dir, order
         self.watch = watch  # the metric that decides the best checkpoint and early stopping
+        self.divergence = divergence  # its skipped-step counts go into each checkpoint
         self.last_eval: dict[str, float] = {}
         self.last_eval_step: int | None = None
 
@@ -151,11 +166,9 @@ class SideWork:
         return None if stop is None else stop.value
 
     def save(self, step: int, metric: float | None, best: float | None, without_gain: int) -> Path | None:
-        import torch
-        from safetensors.torch import save_file
-
         self.acc.wait_for_everyone()
-        path, failure = None, None
+        path: Path | None = None
+        failure: DiskFull | Diverged | None = None
         inner = self.acc.unwrap_model(self.model, keep_torch_compile=False)
         if self.sharded:  # every process takes part in gathering the full state
             trainable, optim = sharding.gather_weights(inner), sharding.gather_optimizer(inner, self.optimizer)
@@ -163,49 +176,66 @@ class SideWork:
             if not self.sharded:
                 trainable = {n: p.detach().cpu().contiguous() for n, p in inner.named_parameters() if p.requires_grad}
                 optim = self.optimizer.state_dict()
-            t = self.config.train
-            files = {
-                "trainable.safetensors": lambda p: save_file(trainable, str(p)),
-                "optimizer.pt": lambda p: torch.save(optim, p),
-                "scheduler.pt": lambda p: torch.save(self.scheduler.state_dict(), p),
-                "rng.pt": lambda p: torch.save(steps.rng_state(), p),
-                **checkpoints.scaler_files(self.acc),
-            }
-            ck = self.config.checkpoint
-            state = {"micro_batches": step * self.config.train.grad_accum, "epoch": self.order.epoch_of(
-                step * self.config.train.grad_accum), "metric": metric, "best_metric": best,
-                "evals_without_gain": without_gain, "world_size": self.acc.num_processes,
-                "global_batch": sharding.global_batch(t.batch_size, t.grad_accum, self.acc.num_processes),
-                "sharding": "fsdp" if self.sharded else "none",
-                "metric_key": self.watch.key, "higher_is_better": self.watch.higher_is_better}
-            try:
-                # Metrics up to `step` reach the store before the checkpoint exists: a kill between the
-                # two then leaves extra rows (deleted on resume), never a gap in the series.
-                self.report.flush()
-                path = checkpoints.write_checkpoint(self.run_dir, step, files, state)
-                checkpoints.prune(self.run_dir, ck.keep, ck.keep_best)  # direction read from each state.json
-                self.report.on_artifact("checkpoint", path, step, {"metric": metric})
-                self.report.flush()
-            except DiskFull as exc:
-                if self.acc.num_processes == 1:
-                    raise
-                failure = exc
-        self._agree_on_disk_full(step, failure)
+            # Never NaN weights in a checkpoint: it would rotate a good one out, and a resume would train nothing.
+            poisoned = _non_finite(trainable)
+            if poisoned:
+                failure = poisoned_weights(step, poisoned, latest_name(self.run_dir))
+            else:
+                try:
+                    path = self._write(step, trainable, optim, metric, best, without_gain)
+                except DiskFull as exc:
+                    failure = exc
+            if failure is not None and self.acc.num_processes == 1:
+                raise failure
+        self._agree_on_failure(step, failure)
         self.acc.wait_for_everyone()
         return path
 
-    def _agree_on_disk_full(self, step: int, failure: DiskFull | None) -> None:
-        """Only the main process writes the checkpoint; when that meets a full or failing disk every
-        process stops with it, rather than the others waiting at the next collective for a process
-        that has gone."""
+    def _write(self, step: int, trainable: dict[str, Any], optim: dict[str, Any], metric: float | None,
+               best: float | None, without_gain: int) -> Path:
+        import torch
+        from safetensors.torch import save_file
+
+        t, ck = self.config.train, self.config.checkpoint
+        files = {
+            "trainable.safetensors": lambda p: save_file(trainable, str(p)),
+            "optimizer.pt": lambda p: torch.save(optim, p),
+            "scheduler.pt": lambda p: torch.save(self.scheduler.state_dict(), p),
+            "rng.pt": lambda p: torch.save(steps.rng_state(), p),
+            **checkpoints.scaler_files(self.acc),
+        }
+        state = {"micro_batches": step * t.grad_accum, "epoch": self.order.epoch_of(step * t.grad_accum),
+                 "metric": metric, "best_metric": best, "evals_without_gain": without_gain,
+                 "world_size": self.acc.num_processes,
+                 "global_batch": sharding.global_batch(t.batch_size, t.grad_accum, self.acc.num_processes),
+                 "sharding": "fsdp" if self.sharded else "none",
+                 "metric_key": self.watch.key, "higher_is_better": self.watch.higher_is_better,
+                 **(self.divergence.state() if self.divergence is not None else {})}
+        # Metrics up to `step` reach the store before the checkpoint exists: a kill between the
+        # two then leaves extra rows (deleted on resume), never a gap in the series.
+        self.report.flush()
+        path = checkpoints.write_checkpoint(self.run_dir, step, files, state)
+        checkpoints.prune(self.run_dir, ck.keep, ck.keep_best)  # direction read from each state.json
+        self.report.on_artifact("checkpoint", path, step, {"metric": metric})
+        self.report.flush()
+        return path
+
+    def _agree_on_failure(self, step: int, failure: DiskFull | Diverged | None) -> None:
+        """Only the main process writes the checkpoint; when that meets a full or failing disk, or
+        weights that are not finite, every process stops with it, rather than the others waiting at
+        the next collective for a process that has gone."""
         if self.acc.num_processes == 1:
             return
         import torch
 
-        flag = torch.tensor([0 if failure is None else 1], device=self.acc.device)
-        if int(self.acc.reduce(flag, "max")):
+        code = 0 if failure is None else 1 if isinstance(failure, DiskFull) else 2
+        found = int(self.acc.reduce(torch.tensor([code], device=self.acc.device), "max"))
+        if found == 1:
             raise failure or DiskFull(f"the main process could not save the checkpoint at step {step} (a full or "
                                       "failing disk; its line in this log says where); every process stops")
+        if found == 2:
+            raise failure or Diverged(f"the main process found the weights not finite at step {step} (its line in "
+                                      "this log says which); no checkpoint was written and every process stops")
 
     def save_final(self) -> Path | None:
         self.acc.wait_for_everyone()

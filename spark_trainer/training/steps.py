@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ class StepStats:
     grad_norm: float | None
     loss_units: int  # target tokens, examples...: what the loss is the mean over
     work: int  # the recipe's work units (real tokens, examples, images), for the work rate
+    skipped: bool = False  # loss or gradient norm not finite: no optimizer update (divergence.py)
 
 
 def resolve_precision(requested: str, device_type: str) -> str:
@@ -71,11 +73,15 @@ def train_step(
     work: int,
     params: list[Any],
     max_grad_norm: float | None,
-    sync: bool = True,
-) -> StepStats | None:
+) -> StepStats:
     """One optimizer step. `loss_count(batch)` counts a CPU batch's loss units (before the forward
-    pass, so that every micro-batch is scaled by the global count). With `sync=False` nothing is read
-    back from the device (returns None)."""
+    pass, so that every micro-batch is scaled by the global count).
+
+    A step whose loss or gradient norm is not finite is skipped (`skipped`): the optimizer does not
+    step, the gradients are dropped, the scheduler advances (see divergence.py). Both numbers are
+    global (the loss summed over processes here; the norm by accelerate's clip_grad_norm_ over DDP's
+    all-reduced gradients, or FSDP's sharded ones), so every process skips the same steps. With a
+    gradient scaler (fp16) the scaler decides instead: it must see the overflow to lower its scale."""
     import torch
 
     counts = torch.tensor([sum(loss_count(b) for b in micro_batches), work],
@@ -92,15 +98,31 @@ def train_step(
             accelerator.backward(loss_sum * scale.to(loss_sum.dtype))
         total += loss_sum.detach().float()
     grad_norm = accelerator.clip_grad_norm_(params, max_grad_norm if max_grad_norm else float("inf"))
-    optimizer.step()
-    scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
-    if not sync:
-        return None
-    if accelerator.num_processes > 1:
+    if accelerator.num_processes > 1:  # before deciding: a loss non-finite on one process skips on all
         total = accelerator.reduce(total, "sum")
+    if hasattr(grad_norm, "full_tensor"):  # FSDP: a DTensor norm; the whole value, on every process
+        grad_norm = grad_norm.full_tensor()
+    skipped = getattr(accelerator, "scaler", None) is None and not _finite(total, grad_norm)
+    if not skipped:
+        optimizer.step()
+        scheduler.step()
+    else:
+        with warnings.catch_warnings():  # a first step skipped on purpose is not the misuse torch warns about
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+            scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
     return StepStats(loss=float(total) / float(n_global), grad_norm=None if grad_norm is None else float(grad_norm),
-                     loss_units=int(counts[0]), work=int(counts[1]))
+                     loss_units=int(counts[0]), work=int(counts[1]), skipped=skipped)
+
+
+def _finite(total: Any, grad_norm: Any) -> bool:
+    """Whether the step's loss sum and gradient norm are both finite (one read-back from the device)."""
+    import torch
+
+    finite = torch.isfinite(total)
+    if grad_norm is not None:
+        finite = finite & torch.isfinite(torch.as_tensor(grad_norm, device=total.device))
+    return bool(finite)
 
 
 def rng_state() -> dict[str, Any]:

@@ -1,36 +1,71 @@
-"""A loss that stops being a number ends the run before any checkpoint holds NaN weights
-(spark_trainer/training/divergence.py): the good checkpoints stay, and the message says where."""
+"""Steps whose loss or gradients are not numbers (spark_trainer/training/divergence.py): each is
+skipped (weights and optimizer state untouched) and the run goes on; a spell longer than
+`train.max_skipped_steps` ends it, keeping the checkpoints written before; NaN weights never reach a
+checkpoint. Real steps on the tiny model; the bad gradients come from tests/training/nonfinite.py."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
-from spark_trainer.training import steps
-from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
-from spark_trainer.training.divergence import FP16_PATIENCE, Diverged, DivergenceWatch
-from spark_trainer.training.engine import run_training
+from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint, list_checkpoints
+from spark_trainer.training.divergence import FP16_PATIENCE, SKIP_EVENTS, Diverged, DivergenceWatch
 from spark_trainer.training.reporting import Commands
 from tests.training.helpers import RecordingReporter, make_config
+from tests.training.nonfinite import NonFiniteLoss
+from tests.training.test_engine import train
 
 
 def _none() -> str | None:
     return None
 
 
+def test_skipped_steps_are_counted_and_more_in_a_row_than_allowed_end_the_run() -> None:
+    watch = DivergenceWatch("bf16", max_skipped=2)
+    assert watch.check(1, 2.5, 0.7, 1e-4, _none) is None
+    note = watch.check(2, math.inf, math.nan, 1e-4, _none, skipped=True)
+    assert note == ("step 2 skipped: the loss became inf; the weights and optimizer state are unchanged and "
+                    "training goes on (1 in a row, 1 in this run; train.max_skipped_steps 2)")
+    assert watch.check(3, 2.4, 0.6, 1e-4, _none) is None  # the spell ended
+    watch.check(4, 2.4, math.inf, 1e-4, _none, skipped=True)
+    assert "(2 in a row, 3 in this run" in watch.check(5, 2.4, math.nan, 1e-4, _none, skipped=True)
+    assert watch.state() == {"skipped_steps": 3, "non_finite_since": 4}
+    resumed = DivergenceWatch("bf16", max_skipped=2)
+    resumed.restore(watch.state())
+    with pytest.raises(Diverged, match=r"^training diverged at step 6: the gradient norm became inf \(learning "
+                       r"rate 0.0001, 3 steps in a row since step 4; train.max_skipped_steps is 2\); the step was "
+                       r"skipped \(the weights are those of step 3\).*the latest: step-00000004"):
+        resumed.check(6, 2.4, math.inf, 1e-4, lambda: "step-00000004", skipped=True)
+
+
+def test_only_the_first_skipped_steps_are_run_events_the_rest_go_to_the_log() -> None:
+    watch = DivergenceWatch("fp32", max_skipped=1)
+    for step in range(2, 2 * SKIP_EVENTS + 1, 2):
+        note = watch.check(step, math.nan, math.nan, 1e-4, _none, skipped=True)
+        assert watch.skip_is_event and watch.check(step + 1, 2.0, 0.5, 1e-4, _none) is None
+    assert note.endswith("; later skipped steps are in the log and the skipped_steps metric")
+    assert "(1 in a row, 51 in this run" in watch.check(200, math.nan, math.nan, 1e-4, _none, skipped=True)
+    assert not watch.skip_is_event
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_a_non_finite_loss_or_gradient_norm_ends_a_bf16_or_fp32_run_at_once(precision: str) -> None:
-    watch = DivergenceWatch(precision)
+def test_with_max_skipped_steps_0_the_first_non_finite_step_ends_the_run(precision: str) -> None:
+    watch = DivergenceWatch(precision, max_skipped=0)
     watch.check(1, 2.5, 0.7, 1e-4, _none)
-    with pytest.raises(Diverged, match=r"^training diverged at step 2: the loss became nan \(learning rate 0.0001\)"):
-        watch.check(2, math.nan, 0.7, 1e-4, _none)
-    with pytest.raises(Diverged, match=r"at step 3: the gradient norm became inf .*no checkpoint had been written yet"):
-        DivergenceWatch(precision).check(3, 2.5, math.inf, 1e-4, _none)
+    with pytest.raises(Diverged, match=r"^training diverged at step 2: the loss became nan \(learning rate 0.0001; "
+                       r"train.max_skipped_steps is 0\).*no checkpoint had been written yet"):
+        watch.check(2, math.nan, 0.7, 1e-4, _none, skipped=True)
+    # A step applied although its numbers are not finite (not one train_step let through): weights untrustworthy.
+    with pytest.raises(Diverged, match=r"at step 3: the gradient norm became inf .*can no longer be trusted"):
+        DivergenceWatch(precision, max_skipped=5).check(3, 2.5, math.inf, 1e-4, _none)
 
 
 def test_fp16_tolerates_overflowing_gradients_and_a_short_spell_of_non_finite_losses() -> None:
-    watch = DivergenceWatch("fp16")
+    watch = DivergenceWatch("fp16", max_skipped=0)  # the scaler's skips are its own: never counted
     watch.check(1, 2.5, math.inf, 1e-4, _none)  # the scaler skipped the step: how it finds its scale
     for step in range(2, 2 + FP16_PATIENCE - 1):
         watch.check(step, math.inf, math.inf, 1e-4, _none)
@@ -39,26 +74,173 @@ def test_fp16_tolerates_overflowing_gradients_and_a_short_spell_of_non_finite_lo
         watch.check(step, math.nan, None, 1e-4, _none)
     with pytest.raises(Diverged, match=rf"the loss was nan for {FP16_PATIENCE} steps in a row \(since step 21\)"):
         watch.check(21 + FP16_PATIENCE - 1, math.nan, None, 1e-4, lambda: "step-00000018")
+    assert watch.skipped == 0
 
 
-def test_a_run_whose_loss_becomes_nan_stops_there_and_keeps_its_checkpoints(tiny_model, counting_data, tmp_path,
-                                                                            monkeypatch) -> None:
-    real_step, taken = steps.train_step, []
+def _weights(run_dir: Path, step: int) -> dict[str, torch.Tensor]:
+    return load_file(str(run_dir / "checkpoints" / f"step-{step:08d}" / "trainable.safetensors"))
 
-    def nan_from_step_5(**kwargs):
-        stats = real_step(**kwargs)
-        taken.append(stats)
-        return stats if len(taken) < 5 else steps.StepStats(math.nan, math.nan, stats.loss_units, stats.work)
 
-    monkeypatch.setattr(steps, "train_step", nan_from_step_5)
-    config = make_config(tiny_model, train={"max_steps": 12}, eval={"every_steps": None},
+def _optimizer(run_dir: Path, step: int) -> dict:
+    return torch.load(run_dir / "checkpoints" / f"step-{step:08d}" / "optimizer.pt", weights_only=False)["state"]
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(
+        _same(a[k], b[k]) if isinstance(a[k], dict) else torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_step_with_non_finite_gradients_is_skipped_and_the_run_goes_on(tiny_model, counting_data, tmp_path,
+                                                                        monkeypatch) -> None:
+    config = make_config(tiny_model, train={"max_steps": 6, "warmup_steps": 2},
+                         checkpoint={"every_steps": 1, "keep": 10, "keep_best": False})
+    _, clean = train(config, counting_data, tmp_path / "clean")
+    NonFiniteLoss(monkeypatch, at={3})
+    run_dir = tmp_path / "run"
+    outcome, rep = train(config, counting_data, run_dir)
+
+    assert outcome.status == "completed" and outcome.step == 6 and outcome.final_path is not None
+    assert _same(_weights(run_dir, 3), _weights(run_dir, 2))  # the skipped step changed no weight...
+    assert _same(_optimizer(run_dir, 3), _optimizer(run_dir, 2))  # ...nor AdamW's moments or step count
+    assert not _same(_weights(run_dir, 4), _weights(run_dir, 3))  # and training went on
+    assert all(torch.isfinite(w).all() for w in _weights(run_dir, 6).values())
+    assert "loss" not in rep.metrics[3] and "grad_norm" not in rep.metrics[3]  # an inf would flatten the charts
+    assert rep.series("skipped_steps") == {3: 1}
+    assert [e for e in rep.events if "skipped" in e] == [
+        "step 3 skipped: the loss became inf; the weights and optimizer state are unchanged and training goes on "
+        "(1 in a row, 1 in this run; train.max_skipped_steps 5)"]
+    assert rep.series("lr") == clean.series("lr")  # the schedule follows the step counter, skip or not
+    assert rep.series("loss")[2] == clean.series("loss")[2]
+
+
+def test_more_skipped_steps_in_a_row_than_allowed_fail_the_run_and_keep_its_checkpoints(
+        tiny_model, counting_data, tmp_path, monkeypatch) -> None:
+    NonFiniteLoss(monkeypatch, at={2, 5, 6, 7})  # step 2 alone is forgiven; 5-7 are a spell of 3
+    config = make_config(tiny_model, train={"max_steps": 12, "max_skipped_steps": 2},
                          checkpoint={"every_steps": 2, "keep": 2, "keep_best": False})
     run_dir = tmp_path / "run"
+    reporter = RecordingReporter()
     with pytest.raises(Diverged) as raised:
-        run_training(config, data_path=counting_data, run_dir=run_dir, reporter=RecordingReporter(),
-                     commands=Commands())
-    assert len(taken) == 5  # it stopped at the step that went wrong, not at max_steps
-    assert "training diverged at step 5: the loss became nan" in str(raised.value)
-    assert "(the latest: step-00000004)" in str(raised.value)
-    assert checkpoint_step(latest_checkpoint(run_dir)) == 4  # nothing saved from the NaN weights on
+        from spark_trainer.training.engine import run_training
+
+        run_training(config, data_path=counting_data, run_dir=run_dir, reporter=reporter, commands=Commands())
+    message = str(raised.value)
+    assert message.startswith("training diverged at step 7: the loss became inf (learning rate "), message
+    assert message.split(", ", 1)[1].startswith(
+        "3 steps in a row since step 5; train.max_skipped_steps is 2); the step was skipped (the weights are those "
+        "of step 4) and nothing more was saved; the checkpoints written before it are kept (the latest: "
+        "step-00000006)"), message
+    assert [checkpoint_step(p) for p in list_checkpoints(run_dir)] == [4, 6]
+    assert _same(_weights(run_dir, 6), _weights(run_dir, 4))  # saved at a skipped step: step 4's weights
+    assert reporter.series("skipped_steps") == {2: 1, 5: 2, 6: 3, 7: 4}
     assert not (run_dir / "final").exists()
+
+
+def test_with_max_skipped_steps_0_the_first_bad_step_fails_the_run_as_before(tiny_model, counting_data, tmp_path,
+                                                                            monkeypatch) -> None:
+    NonFiniteLoss(monkeypatch, at={5})
+    config = make_config(tiny_model, train={"max_steps": 12, "max_skipped_steps": 0},
+                         checkpoint={"every_steps": 2, "keep": 2, "keep_best": False})
+    run_dir = tmp_path / "run"
+    with pytest.raises(Diverged, match=r"^training diverged at step 5: the loss became inf .*the latest: step-00000004"):
+        train(config, counting_data, run_dir)
+    assert checkpoint_step(latest_checkpoint(run_dir)) == 4
+    assert not (run_dir / "final").exists()
+
+
+def test_nan_weights_never_reach_a_checkpoint_nor_rotate_a_good_one_out(tiny_model, counting_data, tmp_path,
+                                                                       monkeypatch) -> None:
+    """Weights gone bad by a path the step's check does not see (here: set to NaN before step 5's
+    forward; every later step is then skipped) are refused at the next checkpoint."""
+    NonFiniteLoss(monkeypatch, at={5}, poison_weights=True)
+    config = make_config(tiny_model, train={"max_steps": 12, "max_skipped_steps": 10},
+                         checkpoint={"every_steps": 2, "keep": 1, "keep_best": False})
+    run_dir = tmp_path / "run"
+    with pytest.raises(Diverged, match=r"^training diverged by step 6: the weights are not finite \(.*lora_A.*\), so "
+                       r"the checkpoint of step 6 was not written; the checkpoints written before it are kept "
+                       r"\(the latest: step-00000004\)"):
+        train(config, counting_data, run_dir)
+    assert [checkpoint_step(p) for p in list_checkpoints(run_dir)] == [4]
+    assert all(torch.isfinite(w).all() for w in _weights(run_dir, 4).values())
+    assert not list((run_dir / "checkpoints").glob(".staging-*"))
+
+
+class _StopAt(RecordingReporter):
+    """Asks for a stop at `stop_at` whatever the step reported (a skipped step reports no loss)."""
+
+    def on_metrics(self, step: int, values: dict[str, float]) -> None:
+        self.metrics.setdefault(step, {}).update(values)
+        if step == self.stop_at:
+            self.commands.request_stop()
+
+
+def _train_stopping(config, data: Path, run_dir: Path, stop_at: int):
+    commands = Commands()
+    reporter = _StopAt(commands, stop_at)
+    from spark_trainer.training.engine import run_training
+
+    return run_training(config, data_path=data, run_dir=run_dir, reporter=reporter, commands=commands), reporter
+
+
+@pytest.mark.parametrize("stop_at", [3, 4])  # at the skipped step, and after it
+def test_a_run_stopped_and_resumed_across_a_skipped_step_matches_an_uninterrupted_one(
+        tiny_model, counting_data, tmp_path, monkeypatch, stop_at) -> None:
+    # Dropout on the LoRA path consumes random numbers, so RNG state must be restored too.
+    config = make_config(tiny_model, train={"max_steps": 8}, recipe_config={"lora_dropout": 0.1,
+                                                                           "target_modules": "all-linear"})
+    NonFiniteLoss(monkeypatch, at={3})
+    _, straight = train(config, counting_data, tmp_path / "straight")
+    assert straight.series("skipped_steps") == {3: 1}
+
+    NonFiniteLoss(monkeypatch, at={3})
+    stopped, first = _train_stopping(config, counting_data, tmp_path / "resumed", stop_at)
+    assert stopped.status == "stopped" and stopped.step == stop_at
+    NonFiniteLoss(monkeypatch, at={3}, first_step=stop_at + 1)
+    resumed, second = train(config, counting_data, tmp_path / "resumed", resume_from=stopped.last_checkpoint)
+
+    assert resumed.status == "completed" and resumed.step == 8
+    after = second.series("loss")
+    assert list(after) == list(range(stop_at + 1, 9))
+    assert after == {s: straight.series("loss")[s] for s in after}  # exact float equality
+    assert _same(_weights(tmp_path / "resumed", 8), _weights(tmp_path / "straight", 8))
+
+
+def test_a_spell_of_skipped_steps_goes_on_counting_across_a_resume(tiny_model, counting_data, tmp_path,
+                                                                  monkeypatch) -> None:
+    config = make_config(tiny_model, train={"max_steps": 8, "max_skipped_steps": 1})
+    NonFiniteLoss(monkeypatch, at={3, 4})
+    with pytest.raises(Diverged, match="at step 4: .*2 steps in a row since step 3"):
+        train(config, counting_data, tmp_path / "straight")
+
+    NonFiniteLoss(monkeypatch, at={3, 4})
+    stopped, _ = _train_stopping(config, counting_data, tmp_path / "resumed", stop_at=3)
+    assert stopped.status == "stopped"
+    NonFiniteLoss(monkeypatch, at={3, 4}, first_step=4)
+    with pytest.raises(Diverged, match="at step 4: .*2 steps in a row since step 3"):
+        train(config, counting_data, tmp_path / "resumed", resume_from=stopped.last_checkpoint)
+
+
+def test_fp16_leaves_overflowing_steps_to_its_gradient_scaler(tiny_model, counting_data, tmp_path,
+                                                             monkeypatch) -> None:
+    """The scaler must see the overflow to lower its scale; those skips are not counted as failures."""
+    NonFiniteLoss(monkeypatch, at={2})
+    config = make_config(tiny_model, train={"max_steps": 4, "precision": "fp16", "max_skipped_steps": 0})
+    outcome, rep = train(config, counting_data, tmp_path / "run")
+    assert outcome.status == "completed"
+    assert rep.series("skipped_steps") == {} and not [e for e in rep.events if "skipped" in e]
+
+
+@pytest.mark.slow  # dynamo traces the model: ~1-2 min on this loaded 2-core machine
+def test_a_compiled_run_skips_a_bad_step_and_goes_on(tiny_model, counting_data, tmp_path, monkeypatch) -> None:
+    """The decision is taken outside the compiled model (on the norm clip_grad_norm_ returns), so a
+    skipped step neither recompiles nor falls back to eager."""
+    monkeypatch.setenv("SPARK_TRAINER_COMPILE_BACKEND", "eager")
+    NonFiniteLoss(monkeypatch, at={2})
+    config = make_config(tiny_model, train={"max_steps": 4, "compile": True},
+                         checkpoint={"every_steps": 1, "keep": 10, "keep_best": False})
+    run_dir = tmp_path / "run"
+    outcome, rep = train(config, counting_data, run_dir)
+    assert outcome.status == "completed" and any("torch.compile on (eager)" in line for line in rep.logs)
+    assert not [e for e in rep.events if "torch.compile failed" in e]
+    assert rep.series("skipped_steps") == {2: 1} and list(rep.series("loss")) == [1, 3, 4]
+    assert _same(_weights(run_dir, 2), _weights(run_dir, 1))

@@ -22,3 +22,21 @@ def test_results_of_spark_trainer_eval_are_drawn_as_evaluations(qtbot) -> None:
     chart = panel.chart_of("evals/perplexity")
     assert chart.is_evaluation("evals/perplexity")
     assert chart._curves["evals/perplexity"].raw.opts["symbol"] is not None  # the one point is seen
+
+
+def test_skipped_steps_get_a_chart_of_their_own_named_for_what_they_are(qtbot) -> None:
+    # skipped_steps (the engine's count of steps skipped for a non-finite loss or gradient norm) fell
+    # into the evaluation group and was titled "Evaluation: skipped_steps".
+    from app.charts.panel import ChartPanel
+
+    panel = ChartPanel()
+    qtbot.addWidget(panel)
+    steps = np.arange(1.0, 11.0)
+    panel.add_batch(MetricBatch(run_id=1, last_id=0, full=False, series={
+        "loss": (steps, steps + 1e9, np.linspace(3, 1, 10)),
+        "eval_loss": (np.array([5.0, 10.0]), np.array([5.0, 10.0]) + 1e9, np.array([2.5, 1.5])),
+        "skipped_steps": (np.array([4.0, 7.0]), np.array([4.0, 7.0]) + 1e9, np.array([1.0, 2.0]))}))
+    chart = panel.chart_of("skipped_steps")
+    assert chart is not None and chart is not panel.chart_of("eval_loss")
+    assert chart._title == "Skipped steps (loss or gradients not finite)"
+    assert chart.is_evaluation("skipped_steps")  # drawn as counted: unsmoothed, a marker on each skip
