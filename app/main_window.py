@@ -352,11 +352,14 @@ class MainWindow(QMainWindow):
         box.open()
 
     def _restore_geometry(self) -> None:
+        """The size and place saved last; else 1280x800, or the screen's size when that is smaller. Qt
+        refuses a geometry saved on a screen over 25% wider or narrower (another monitor, another
+        QT_SCALE_FACTOR): the window then opened at its minimum, 760x520."""
         geometry = self.qsettings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 800)
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty() and self.restoreGeometry(geometry):
+            return
+        screen = self.screen().availableGeometry()
+        self.resize(min(1280, screen.width()), min(800, screen.height()))
 
     def save_state(self) -> None:
         self.qsettings.setValue("window/geometry", self.saveGeometry())
