@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Quit", "Ctrl+Q", self.close)
         view_menu = self.menuBar().addMenu("&View")
         for number, view in enumerate(NAV_VIEWS, start=1):
-            self._action(view_menu, view.title, f"Ctrl+{number}", lambda _=False, n=view.name: self.show_view(n))
+            self._action(view_menu, view.title, f"Ctrl+{number}", lambda _=False, n=view.name: self.show_view_by_key(n))
         view_menu.addSeparator()
         self._action(view_menu, "Refresh", "F5", self.refresh_current)
         self._action(view_menu, "Find", "Ctrl+F", lambda: self.view_call(self.current_view_name(), "focus_search"))
@@ -244,6 +244,13 @@ class MainWindow(QMainWindow):
         if payload is not None:
             widget.open_item(payload)
         return widget
+
+    def show_view_by_key(self, name: str) -> None:
+        """Ctrl+1...: as a click on the view's item (the view shown goes home), and the keys go into the
+        view; they stayed behind on the view left, so reaching the Runs list took six Tabs."""
+        if name == self.current_view_name() and name in self.views:
+            self.views[name].go_home()
+        self.show_view(name).focus_target().setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _welcome_an_empty_home(self, found: list) -> None:
         """On the first read: an empty home opens on the welcome panel (its demo) unless the user
