@@ -229,6 +229,9 @@ class ProjectsView(BaseView):
         if payload == "new":  # "Create a project first" from another view
             self.new_project()
 
+    def focus_target(self) -> QWidget:
+        return self.table if self.pages.currentIndex() == 0 else self.welcome
+
     def focus_search(self) -> None:
         self.search.setFocus()
         self.search.selectAll()
