@@ -45,3 +45,33 @@ def test_a_run_is_opened_and_left_with_the_keyboard_only(qtbot, window, store, p
         assert view.stack.currentWidget() is view.list_page, keys
         assert _focus_in(view.table) and view.selected_ids() == [made[0].id], keys
     window.grab().save(str(tmp_path / "runs-back-by-keys.png"))
+
+
+def test_delete_on_the_selected_run_asks_first_and_enter_keeps_it(qtbot, window, store, project, tmp_path):
+    # Seen on Xvfb: Delete on a run in the list did nothing; deleting meant opening the run's page.
+    from PySide6.QtWidgets import QMessageBox
+
+    from spark_trainer.store import runs
+
+    made = add_experiment_with_runs(store, project.name, statuses=("completed", "completed"))
+    sync_model(qtbot, window.ctx)
+    window.activateWindow()
+    QTest.keyClick(window, Qt.Key.Key_4, CTRL)
+    view = window.views["runs"]
+    view.scheduler.stop()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
+    for answer, kept in (("Enter", 2), ("&Delete", 1)):  # Enter is Cancel
+        view.table.select_keys([made[0].id])
+        QTest.keyClick(view.table, Qt.Key.Key_Delete)
+        boxes = [b for b in view.findChildren(QMessageBox) if b.isVisible()]
+        assert [b.windowTitle() for b in boxes] == [f"Delete run {made[0].id}?"]
+        if kept == 2:
+            boxes[0].grab().save(str(tmp_path / "runs-delete-key.png"))
+        if answer == "Enter":
+            QTest.keyClick(boxes[0], Qt.Key.Key_Return)
+        else:
+            next(b for b in boxes[0].buttons() if b.text() == answer).click()
+        qtbot.waitUntil(lambda kept=kept: len(runs.list_all(store)) == kept and not view.list_actions.busy,
+                        timeout=10_000)
+    qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=10_000)
+    assert [r.id for r in runs.list_all(store)] == [made[1].id]
