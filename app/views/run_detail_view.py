@@ -108,6 +108,7 @@ class RunDetailView(QWidget):
         samples_scroll.setWidgetResizable(True)
         samples_scroll.setWidget(self.samples)
         self.checkpoints = QTableWidget(0, 4)
+        self.checkpoints.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
         self.checkpoints.setHorizontalHeaderLabels(["Step", "Eval metric", "Size", "Folder"])
         self.checkpoints.horizontalHeader().setStretchLastSection(True)
         self.checkpoints.verticalHeader().setVisible(False)

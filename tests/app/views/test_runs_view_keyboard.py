@@ -75,3 +75,29 @@ def test_delete_on_the_selected_run_asks_first_and_enter_keeps_it(qtbot, window,
                         timeout=10_000)
     qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=10_000)
     assert [r.id for r in runs.list_all(store)] == [made[1].id]
+
+
+def test_tab_leaves_every_table_of_the_window(qtbot, window, store, project):
+    # Seen on Xvfb: Tab in the Runs list moved from cell to cell and never left it (Qt's tables take Tab
+    # by default), so the buttons above it could not be reached again without a mouse.
+    from PySide6.QtWidgets import QAbstractItemView
+
+    from app.views import NAV_VIEWS
+
+    made = add_experiment_with_runs(store, project.name, statuses=("completed", "completed"))
+    sync_model(qtbot, window.ctx)
+    for spec in NAV_VIEWS:
+        window.show_view(spec.name)
+    view = window.views["runs"]
+    view.scheduler.stop()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
+    view.open_run(made[0].id)
+    view.compare([r.id for r in made])
+    view.show_list()
+    trapping = sorted({f"{type(t.parentWidget()).__name__}/{type(t).__name__}"
+                       for t in window.findChildren(QAbstractItemView) if t.tabKeyNavigation()})
+    assert not trapping, trapping
+    view.table.select_keys([made[0].id])
+    view.table.setFocus()
+    QTest.keyClick(view.table, Qt.Key.Key_Tab)
+    assert not _focus_in(view.table), QApplication.focusWidget()
