@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         self.ctx = AppContext(store, self.qsettings, poll_gpus=poll_gpus)
         self.views: dict[str, BaseView] = {}
         self.ask_before_quit = True  # False when a signal (SIGTERM at logout) closes the window
+        self.interactive = QApplication.platformName() != "offscreen"  # someone can answer a question
         self.relaunch: Relaunch | None = None  # how to start again at another home (enable_restart)
         self.setWindowTitle("SparkTrainer")
         self.setMinimumSize(760, 520)
@@ -379,15 +380,20 @@ class MainWindow(QMainWindow):
         self.qsettings.sync()
 
     def _may_quit(self) -> bool:
-        """Ask before quitting while work the user started would be lost; True to go on."""
+        """Ask before quitting while work the user started would be lost, else say that runs go on
+        (app.quit_note); True to go on."""
+        if not (self.ask_before_quit and self.isVisible() and self.interactive):
+            return True
         busy = sorted({t.name for t in self.ctx.tasks.running if t.name in ASK_BEFORE_QUIT})
-        if busy and self.ask_before_quit and self.isVisible() and QApplication.platformName() != "offscreen":
+        if busy:
             answer = QMessageBox.question(
                 self, "Work in progress",
                 f"{', '.join(busy)} is still running. Cancel it and quit? (Training runs are not affected.)",
             )
             return answer == QMessageBox.StandardButton.Yes
-        return True
+        from app.quit_note import confirm_quit
+
+        return confirm_quit(self, self.ctx.model.runs.all_runs(), self.qsettings)
 
     def enable_restart(self, relaunch: Relaunch) -> None:
         """This start can be repeated (not a screenshot or --exit-when-shown): views offer a restart
