@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.ctx = AppContext(store, self.qsettings, poll_gpus=poll_gpus)
         self.views: dict[str, BaseView] = {}
         self.ask_before_quit = True  # False when a signal (SIGTERM at logout) closes the window
+        self.interactive = QApplication.platformName() != "offscreen"  # someone can answer a question
         self.relaunch: Relaunch | None = None  # how to start again at another home (enable_restart)
         self.setWindowTitle("SparkTrainer")
         self.setMinimumSize(760, 520)
@@ -201,7 +202,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Quit", "Ctrl+Q", self.close)
         view_menu = self.menuBar().addMenu("&View")
         for number, view in enumerate(NAV_VIEWS, start=1):
-            self._action(view_menu, view.title, f"Ctrl+{number}", lambda _=False, n=view.name: self.show_view(n))
+            self._action(view_menu, view.title, f"Ctrl+{number}", lambda _=False, n=view.name: self.show_view_by_key(n))
         view_menu.addSeparator()
         self._action(view_menu, "Refresh", "F5", self.refresh_current)
         self._action(view_menu, "Find", "Ctrl+F", lambda: self.view_call(self.current_view_name(), "focus_search"))
@@ -245,6 +246,13 @@ class MainWindow(QMainWindow):
         if payload is not None:
             widget.open_item(payload)
         return widget
+
+    def show_view_by_key(self, name: str) -> None:
+        """Ctrl+1...: as a click on the view's item (the view shown goes home), and the keys go into the
+        view; they stayed behind on the view left, so reaching the Runs list took six Tabs."""
+        if name == self.current_view_name() and name in self.views:
+            self.views[name].go_home()
+        self.show_view(name).focus_target().setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _welcome_an_empty_home(self, found: list) -> None:
         """On the first read: an empty home opens on the welcome panel (its demo) unless the user
@@ -353,11 +361,14 @@ class MainWindow(QMainWindow):
         box.open()
 
     def _restore_geometry(self) -> None:
+        """The size and place saved last; else 1280x800, or the screen's size when that is smaller. Qt
+        refuses a geometry saved on a screen over 25% wider or narrower (another monitor, another
+        QT_SCALE_FACTOR): the window then opened at its minimum, 760x520."""
         geometry = self.qsettings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 800)
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty() and self.restoreGeometry(geometry):
+            return
+        screen = self.screen().availableGeometry()
+        self.resize(min(1280, screen.width()), min(800, screen.height()))
 
     def save_state(self) -> None:
         self.qsettings.setValue("window/geometry", self.saveGeometry())
@@ -370,15 +381,20 @@ class MainWindow(QMainWindow):
         self.qsettings.sync()
 
     def _may_quit(self) -> bool:
-        """Ask before quitting while work the user started would be lost; True to go on."""
+        """Ask before quitting while work the user started would be lost, else say that runs go on
+        (app.quit_note); True to go on."""
+        if not (self.ask_before_quit and self.isVisible() and self.interactive):
+            return True
         busy = sorted({t.name for t in self.ctx.tasks.running if t.name in ASK_BEFORE_QUIT})
-        if busy and self.ask_before_quit and self.isVisible() and QApplication.platformName() != "offscreen":
+        if busy:
             answer = QMessageBox.question(
                 self, "Work in progress",
                 f"{', '.join(busy)} is still running. Cancel it and quit? (Training runs are not affected.)",
             )
             return answer == QMessageBox.StandardButton.Yes
-        return True
+        from app.quit_note import confirm_quit
+
+        return confirm_quit(self, self.ctx.model.runs.all_runs(), self.qsettings)
 
     def enable_restart(self, relaunch: Relaunch) -> None:
         """This start can be repeated (not a screenshot or --exit-when-shown): views offer a restart

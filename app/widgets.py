@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QPixmap, QResizeEvent
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QKeySequence, QPixmap, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -51,6 +51,14 @@ def paths_from_mime(mime: QMimeData) -> list[Path]:
     if not mime.hasUrls():
         return []
     return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
+
+
+def back_keys(page: QWidget, button: QPushButton, keys: tuple[str, ...]) -> None:
+    """`keys` anywhere in `page` press its back button (a run's page: Escape and Alt+Left back to the list)."""
+    for key in keys:
+        QShortcut(QKeySequence(key), page, context=Qt.ShortcutContext.WidgetWithChildrenShortcut).activated.connect(
+            button.click)
+    button.setToolTip(f"Back ({', '.join(keys)})")
 
 
 def grow_to_fit(dialog: QWidget) -> None:

@@ -95,9 +95,7 @@ class _Curve:
         # every view-range change (each append, while the view follows the data) redid that work per curve.
         options = dict(skipFiniteCheck=True, clipToView=False, autoDownsample=False, dynamicRangeLimit=None)
         self.raw = plot.plot(name=name, pen=pg.mkPen(pen_colour, width=1, style=style), **options)
-        # Opaque but pale (mixed with the background): translucent pens are slow to rasterise.
-        faint = mix(pen_colour, background, 0.3)
-        self.shadow = plot.plot(pen=pg.mkPen(faint, width=1), **options)
+        self.shadow = plot.plot(**options)
         self.shadow.setZValue(-1)  # under every smoothed curve
         self.shadow.hide()
         # What the shadow was last drawn from: the series' point count (None: redraw it at the next refresh)
@@ -107,9 +105,17 @@ class _Curve:
         if evaluation:  # a marker on every point: there are few, and each is a real measurement
             self.raw.setSymbol("o")
             self.raw.setSymbolSize(MARKER_SIZE)
-            self.raw.setSymbolPen(pg.mkPen(background, width=1))
             self.raw.setSymbolBrush(pg.mkBrush(pen_colour))
+        self.set_background(background)
         self.dirty = False
+
+    def set_background(self, background: str) -> None:
+        """Colours mixed with the plot's background, again when the theme changes (a raw curve mixed
+        with the light theme's white was drawn near-white over the dark theme's curves)."""
+        # Opaque but pale (mixed with the background): translucent pens are slow to rasterise.
+        self.shadow.setPen(pg.mkPen(mix(self.colour, background, 0.3), width=1))
+        if self.evaluation:  # markers are outlined in the background colour
+            self.raw.setSymbolPen(pg.mkPen(background, width=1))
 
     @property
     def smoothed(self) -> bool:
@@ -272,10 +278,11 @@ class LiveChartWidget(QWidget):
             axis.setPen(pg.mkPen(current.plot_fg))
             axis.setTextPen(pg.mkPen(current.plot_fg))
         self._show_title()
-        self.legend.setLabelTextColor(current.plot_fg)
-        for curve in self._curves.values():  # markers are outlined in the background colour
-            if curve.evaluation:
-                curve.raw.setSymbolPen(pg.mkPen(current.plot_bg, width=1))
+        self.legend.setLabelTextColor(current.plot_fg)  # for names added later: it leaves those shown as they are
+        for _sample, label in self.legend.items:
+            label.setText(label.text, color=current.plot_fg)
+        for curve in self._curves.values():
+            curve.set_background(current.plot_bg)
 
     # --- data ---------------------------------------------------------------------------------
     def curve_names(self) -> list[str]:

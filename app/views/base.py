@@ -39,6 +39,10 @@ class BaseView(QWidget):
     def open_item(self, payload: Any) -> None:
         """Show a particular item (a dataset id, a run id...) handed over by navigation."""
 
+    def focus_target(self) -> QWidget:
+        """Where the keys go when the view is chosen from the keyboard (Ctrl+1...): its list, say."""
+        return self
+
     def go_home(self) -> None:
         """Its sidebar item was clicked while it is shown: back to its first page (e.g. the list)."""
 

@@ -84,6 +84,7 @@ class CompareView(QWidget):
         splitter.addWidget(self.charts)
         self.tabs = QTabWidget()
         self.diff = QTableWidget(0, 1)
+        self.diff.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
         self.diff.verticalHeader().setVisible(False)
         self.diff.verticalHeader().setDefaultSectionSize(24)
         self.diff.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)

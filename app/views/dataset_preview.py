@@ -123,6 +123,7 @@ class TextPager(QWidget):
         self.task: Task | None = None
         self.model = RowsModel()
         self.table = QTableView()
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
         self.table.setModel(self.model)
         self.table.setAlternatingRowColors(True)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

@@ -44,6 +44,7 @@ class ReportView(QWidget):
         self.notes.setWordWrap(True)
         self.model = RowsModel(HEADERS)
         self.table = QTableView()
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
         self.table.setModel(self.model)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -138,6 +138,7 @@ class DatasetsView(BaseView):
 
     def _build_main(self) -> None:
         self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -147,6 +148,9 @@ class DatasetsView(BaseView):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._on_selection)
+        self.table.setToolTip("Delete deletes the selected dataset (after asking)")
+        QShortcut(QKeySequence.StandardKey.Delete, self.table, context=Qt.ShortcutContext.WidgetShortcut).activated.connect(
+            self.delete_selected)
         self.empty = QLabel("No datasets in this project yet: drop some files above.")
         self.empty.setObjectName("Muted")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -389,6 +393,7 @@ class DatasetsView(BaseView):
                           f"{dataset.path}? Your original files are not touched.",
                           QMessageBox.StandardButton.Cancel, self)
         confirm = box.addButton("Delete dataset", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Delete then Enter must not delete
         box.buttonClicked.connect(lambda button: self._delete(dataset) if button is confirm else None)
         box.setWindowModality(Qt.WindowModality.WindowModal)
         box.open()
@@ -427,6 +432,9 @@ class DatasetsView(BaseView):
         self.wizard.dataset_created.connect(self.open_item)
         self.wizard.open()
         return self.wizard
+
+    def focus_target(self) -> QWidget:
+        return self.table
 
     def save_state(self) -> None:
         self.ctx.qsettings.setValue("datasets/splitter", self.splitter.saveState())

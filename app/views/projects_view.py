@@ -124,6 +124,7 @@ class ProjectsView(BaseView):
         self.body.addWidget(self.banner)
 
         self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -228,6 +229,9 @@ class ProjectsView(BaseView):
     def open_item(self, payload: object) -> None:
         if payload == "new":  # "Create a project first" from another view
             self.new_project()
+
+    def focus_target(self) -> QWidget:
+        return self.table if self.pages.currentIndex() == 0 else self.welcome
 
     def focus_search(self) -> None:
         self.search.setFocus()

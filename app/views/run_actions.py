@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QMessageBox
 
 from app.workers import Task
 from spark_trainer.errors import SparkError
@@ -62,6 +62,28 @@ class RunListActions(QObject):
         for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             shortcut = QShortcut(QKeySequence(key), table, context=Qt.ShortcutContext.WidgetShortcut)
             shortcut.activated.connect(view._open_selected)
+        delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), table,
+                           context=Qt.ShortcutContext.WidgetShortcut)
+        delete.activated.connect(self.ask_delete)
+
+    def ask_delete(self) -> QMessageBox | None:
+        """The Delete key: delete the selected runs (records and folders) once the user says so; Enter
+        is Cancel. A run still active is refused by the store, with its reason, in the banner."""
+        chosen = self.selected_runs()
+        if not chosen or self.busy:
+            return None
+        ids = sorted(run.id for run in chosen)
+        names = ", ".join(f"{run.id} ({run.experiment})" for run in sorted(chosen, key=lambda r: r.id))
+        box = QMessageBox(QMessageBox.Icon.Warning, f"Delete run {ids[0]}?" if len(ids) == 1 else
+                          f"Delete {len(ids)} runs?", f"Delete run {names}, its metrics and its folder?" if len(ids) == 1
+                          else f"Delete runs {names}, their metrics and their folders?",
+                          QMessageBox.StandardButton.Cancel, self.view)
+        confirm = box.addButton("&Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: self.apply("delete", ids) if button is confirm else None)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        return box
 
     def selected_runs(self) -> list[Run]:
         model = self.view.model
@@ -95,7 +117,7 @@ class RunListActions(QObject):
         return lambda: self.apply(action, run_ids)
 
     def apply(self, action: str, run_ids: list[int]) -> Task | None:
-        """Pause, resume or cancel the runs on the pool (a pause or cancel waits for the worker's
+        """Pause, resume, cancel or delete the runs on the pool (a pause or cancel waits for the worker's
         checkpoint); the list shows their new status, the banner what happened."""
         if not run_ids or self.busy:
             return None
@@ -116,16 +138,19 @@ class RunListActions(QObject):
         self.view.banner.show_message(f"{action.capitalize()} requested for run{'s' if len(run_ids) > 1 else ''} "
                                       f"{names}…", "info")
         task = Task(work, owner=self, name=f"runs-{action}")
-        task.signals.succeeded.connect(lambda result: self._done(*result))
+        task.signals.succeeded.connect(lambda result: self._done(*result, deleted=action == "delete"))
         task.signals.failed.connect(lambda message, _exc: self.view.banner.show_message(message, "error"))
         self.task = task
         return self.view.ctx.tasks.start(task, self.view.ctx.pool)
 
-    def _done(self, done: list[Run], errors: list[str]) -> None:
-        for run in done:
+    def _done(self, done: list[Run], errors: list[str], deleted: bool = False) -> None:
+        if deleted:
+            self.view.ctx.model.refresh()  # the rows go at the next read
+        for run in [] if deleted else done:
             self.view.model.apply_written(run)
         if errors:
             self.view.banner.show_message("; ".join(errors), "error")
         elif done:
-            self.view.banner.show_message("; ".join(f"Run {r.id} is now {r.status.value}" for r in done), "ok")
+            self.view.banner.show_message("; ".join(f"Run {r.id} " + ("deleted" if deleted else f"is now {r.status.value}")
+                                                    for r in done), "ok")
         self.view.scheduler.tick()

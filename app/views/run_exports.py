@@ -26,6 +26,7 @@ EVAL_COLUMNS = ("Id", "Task", "Model", "Data", "Status", "Result")
 
 def _table(columns: tuple[str, ...], stretch: int) -> QTableWidget:
     table = QTableWidget(0, len(columns))
+    table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
     table.setHorizontalHeaderLabels(list(columns))
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

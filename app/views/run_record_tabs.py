@@ -21,6 +21,7 @@ class CheckpointsTable(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, 4, parent)
+        self.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
         self.setHorizontalHeaderLabels(["Step", "Eval metric", "Size", "Folder"])
         self.horizontalHeader().setStretchLastSection(True)
         self.verticalHeader().setVisible(False)

@@ -31,7 +31,7 @@ from app.views.run_actions import RunListActions, outdated
 from app.views.run_detail_view import RunDetailView, badge_colour, format_eta
 from app.views.sweep_filter import NAME_WIDTH, SweepFilterBox, swept_cell, swept_sort, swept_tip
 from app.views.table_models import Column, RowsModel, RowsTable
-from app.widgets import MessageBanner, add_elided_item, tip_chosen
+from app.widgets import MessageBanner, add_elided_item, back_keys, tip_chosen
 from app.workers import Task
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import Run, RunStatus
@@ -170,6 +170,7 @@ class RunsView(BaseView):
             page.deleted.connect(lambda _id: self.show_list())
             page.clone_requested.connect(lambda config: self.ctx.navigate("experiments", {"clone": config}))
             page.playground_requested.connect(self.open_playground)
+            back_keys(page, page.back_button, ("Esc", "Alt+Left"))
         return self._detail
 
     @property
@@ -178,6 +179,7 @@ class RunsView(BaseView):
             self._compare = page = CompareView(self.store, self.ctx)
             self.stack.addWidget(page)
             page.back.connect(self.show_list)
+            back_keys(page, page.back_button, ("Esc", "Alt+Left"))
         return self._compare
 
     @property
@@ -186,6 +188,7 @@ class RunsView(BaseView):
             self._playground = page = PlaygroundView(self.store, self.ctx)
             self.stack.addWidget(page)
             page.back.connect(self.open_run)
+            back_keys(page, page.back_button, ("Alt+Left",))  # Escape stays the prompt's
         return self._playground
 
     def _stop_pages(self, keep: QWidget | None = None) -> None:
@@ -360,6 +363,10 @@ class RunsView(BaseView):
     def show_list(self) -> None:
         self._stop_pages()
         self.stack.setCurrentWidget(self.list_page)
+        self.table.setFocus()  # the keys back in the list, on the run it left
+
+    def focus_target(self) -> QWidget:
+        return self.table if self.stack.currentWidget() is self.list_page else self.stack.currentWidget()
 
     def go_home(self) -> None:
         if self.stack.currentWidget() is not self.list_page:

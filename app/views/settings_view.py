@@ -125,6 +125,7 @@ class SettingsView(BaseView):
         self.theme = QComboBox()
         self.theme.addItems(list(THEMES))
         self.theme.currentTextChanged.connect(self._set_theme)
+        self.ctx.theme_changed.connect(self._show_theme)  # Ctrl+Shift+T, anywhere in the window
         form.addRow("Theme (Ctrl+Shift+T)", self.theme)
         self.max_runs = QSpinBox()
         self.max_runs.setRange(1, 64)
@@ -262,6 +263,12 @@ class SettingsView(BaseView):
             self.ctx.setting_saved.emit(key, value)
         self._save_task = None
         self._write_next()
+
+    def _show_theme(self, name: str) -> None:
+        """The theme chosen elsewhere (saved by whoever chose it): shown, not saved again."""
+        self.theme.blockSignals(True)
+        self.theme.setCurrentText(name)
+        self.theme.blockSignals(False)
 
     def _set_theme(self, name: str) -> None:
         self.ctx.theme_changed.emit(name)  # shown now; saved on the pool

@@ -269,6 +269,7 @@ class RowsTable(QTableView):
         self.setModel(model)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
         self.verticalHeader().setVisible(False)
         self.setWordWrap(False)
         # Columns are fitted to their contents when the rows are replaced (not on every live update,

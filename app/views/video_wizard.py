@@ -151,6 +151,7 @@ class InspectPage(QWizardPage):
         self.task: Task | None = None
         self.probed = False  # set on the GUI thread once every probe result is in the table
         self.table = QTableWidget(0, len(PROBE_COLUMNS))
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
         self.table.setHorizontalHeaderLabels(PROBE_COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)

@@ -322,6 +322,7 @@ class SummaryPage(QWizardPage):
         self.link = QLabel("")
         self.link.linkActivated.connect(lambda _href: self.owner.accept())
         self.table = QTableWidget(0, 5)
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
         self.table.setHorizontalHeaderLabels(["Video", "Frames", "Scenes", "Near duplicates dropped",
                                               "From cache / problem"])
         self.table.verticalHeader().setVisible(False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -185,3 +185,42 @@ def test_at_the_smallest_window_the_projects_header_keeps_its_words(qtbot, store
     assert not cut, cut
     assert view.minimumSizeHint().width() <= view.width()
     win.close()
+
+
+
+def _geometry_saved_on_a_screen(width: int) -> QByteArray:
+    """What QWidget.saveGeometry writes (format 3) for a 781x560 window at (10, 30) on a screen `width`
+    device-independent pixels wide: another monitor, or the same one at another QT_SCALE_FACTOR."""
+    from PySide6.QtCore import QDataStream, QIODevice, QRect
+
+    blob = QByteArray()
+    out = QDataStream(blob, QIODevice.OpenModeFlag.WriteOnly)
+    out.setVersion(QDataStream.Version.Qt_4_0)
+    rect = QRect(10, 30, 781, 560)
+    out.writeUInt32(0x1D9D0CB)
+    out.writeUInt16(3)
+    out.writeUInt16(0)
+    out << rect << rect
+    out.writeInt32(0)  # screen number
+    out.writeUInt8(0)  # maximized
+    out.writeUInt8(0)  # full screen
+    out.writeInt32(width)
+    out << rect
+    return blob
+
+
+def test_a_geometry_saved_at_another_scale_opens_the_window_at_its_usual_size(qtbot, store, qsettings):
+    # Seen on Xvfb: closed at QT_SCALE_FACTOR=2 (a screen 1280 wide), opened at 1.5 (1707 wide). Qt refuses a
+    # geometry saved on a screen over 25% wider or narrower, and the window opened at its minimum, 760x520.
+    from app.main_window import MainWindow
+
+    sizes = []
+    for screen_width in (800, 2400):  # the offscreen screen's width; three times it
+        qsettings.setValue("window/geometry", _geometry_saved_on_a_screen(screen_width))
+        win = MainWindow(store, qsettings, poll_gpus=False)
+        qtbot.addWidget(win)
+        win.show()
+        sizes.append((win.width(), win.height()))
+        screen = win.screen().availableGeometry()
+        win.close()
+    assert sizes == [(781, 560), (min(1280, screen.width()), min(800, screen.height()))]

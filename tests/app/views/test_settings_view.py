@@ -1,0 +1,27 @@
+"""Settings follows what the rest of the window changes: the theme chosen with Ctrl+Shift+T."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+
+from app import theme  # noqa: E402
+from spark_trainer.store import settings  # noqa: E402
+
+
+def test_the_theme_box_shows_the_theme_switched_to_with_the_shortcut(qtbot, window, store, tmp_path):
+    # Seen on Xvfb: on Settings, Ctrl+Shift+T turned the window light and saved 'light', and the
+    # Theme box went on saying 'dark'.
+    view = window.show_view("settings")
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+    for _ in range(2):
+        QTest.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+        shown = theme.current().name
+        qtbot.waitUntil(lambda shown=shown: settings.get(store, "theme") == shown)
+        assert view.theme.currentText() == shown
+    assert not view.saving  # showing the theme saved nothing more
+    window.grab().save(str(tmp_path / "settings-after-toggle.png"))
