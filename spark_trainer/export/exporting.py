@@ -69,8 +69,7 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
     config = frozen_config(Path(run.run_dir))
     exporter = exporter_for(config.recipe)
     dest = _destination(store, options)
-    staging = dest.parent / f".staging-{dest.name}"
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = _staging_for(dest)
     try:
         notify("writing weights", 0, 3)
         info: ExportInfo = exporter.write(config, checkpoint, staging, merge=options.merge, dtype=options.dtype,
@@ -78,9 +77,7 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
         notify("writing model card", 1, 3)
         _write_card(store, run, config, step, info, staging)
         notify("finishing", 2, 3)
-        if dest.exists():  # an empty folder named by --out
-            dest.rmdir()
-        staging.rename(dest)
+        dest = _move_into_place(store, staging, dest, options)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -113,6 +110,54 @@ def _destination(store: Store, options: ExportOptions) -> Path:
         raise BadInput(f"--out {dest} already exists and is not an empty folder; choose a new or empty folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
     return dest
+
+
+def _staging_for(dest: Path) -> Path:
+    """A staging folder beside `dest` that is this export's alone: two exports to one folder at once (the
+    app's dialog and a terminal) each write their own, and neither deletes the other's. Leftovers of an
+    export that was killed (its process is gone) are removed."""
+    import os
+    import uuid
+
+    prefix = f".staging-{dest.name}-"
+    for old in dest.parent.glob(f"{prefix}*") if dest.parent.is_dir() else ():
+        pid = old.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = dest.parent / f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()  # not mkdtemp: the export keeps the folder's mode, and mkdtemp's is 0700
+    return staging
+
+
+def _process_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: alive
+    return True
+
+
+def _move_into_place(store: Store, staging: Path, dest: Path, options: ExportOptions) -> Path:
+    """Rename the finished staging folder to `dest` (an empty --out is replaced). A folder that another
+    export filled meanwhile is never replaced: --out is refused, the default place moves to the next name."""
+    import errno
+
+    while True:
+        try:
+            staging.replace(dest)  # over an empty --out only: a folder with files in it is ENOTEMPTY
+            return dest
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            if options.out is not None:
+                raise BadInput(f"--out {dest} was filled by another export meanwhile; choose a new or empty "
+                               "folder") from None
+            dest = _destination(store, options)
 
 
 def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo, folder: Path) -> None:

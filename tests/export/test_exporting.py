@@ -181,3 +181,32 @@ def test_bad_export_requests_are_one_line_exit_2(lora_run, tmp_path, capsys) -> 
     assert (busy / "keep.txt").read_text() == "mine" and len(list(busy.iterdir())) == 1
     code, _, err = _cli(capsys, home, "export", run.id, "--push", "no-namespace")
     assert code == 2 and "your-name/model-name" in err
+
+
+def test_two_exports_into_one_folder_at_once_never_mix_their_files(lora_run, tmp_path) -> None:
+    """Two exports to the same --out (the app's dialog and a terminal) shared one staging folder
+    `.staging-NAME`: the second one's start deleted the first one's half-written folder, and under real
+    concurrency the folder kept ended with one run's weights beside another's card and tokenizer, recorded
+    as the other run's export. Each export now stages alone; the one that finishes second is refused."""
+    from spark_trainer.errors import BadInput
+    from spark_trainer.export import ExportOptions, export_run
+
+    home, run = lora_run
+    out = tmp_path / "shared"
+    seen: dict[str, object] = {}
+
+    def first_progress(phase: str, _done: int, _total: int) -> None:
+        if phase == "finishing" and "second" not in seen:  # the first is staged; the second runs whole
+            with Store.open(home) as other:
+                seen["second"] = export_run(other, run.id, ExportOptions(merge=True, out=out)).export
+            seen["stagings"] = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".staging"))
+
+    with Store.open(home) as store:
+        before = {e.id for e in exports.list_for(store, run.id)}
+        with pytest.raises(BadInput, match=r"^--out .*shared was filled by another export meanwhile"):
+            export_run(store, run.id, ExportOptions(merge=False, out=out), progress=first_progress)
+        added = [e for e in exports.list_for(store, run.id) if e.id not in before]
+    assert len(seen["stagings"]) == 1  # the first export's staging outlived the second export
+    assert [e.id for e in added] == [seen["second"].id] and added[0].options["kind"] == "merged"
+    assert (out / "model.safetensors").is_file() and not (out / "adapter_model.safetensors").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".staging")]
