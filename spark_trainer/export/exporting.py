@@ -15,7 +15,7 @@ from typing import Any
 
 from spark_trainer.errors import BadInput
 from spark_trainer.export import card, hub
-from spark_trainer.export.checkpoint import resolve_checkpoint
+from spark_trainer.export.checkpoint import pinned_checkpoint, process_alive
 from spark_trainer.export.options import ExportOptions
 from spark_trainer.export.registry import ExportInfo, exporter_for
 from spark_trainer.store import datasets, experiments, exports, metrics, runs
@@ -58,14 +58,19 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
         BadInput: unknown run, no such checkpoint, a recipe without exporter, an --out that is not empty.
         OperationFailed: writing failed (nothing half-written is left).
     """
-    from spark_trainer.jobs.submit import frozen_config
-
     notify = progress or (lambda _p, _d, _t: None)
     run = runs.get(store, run_ref)
-    checkpoint, step = resolve_checkpoint(Path(run.run_dir), options.checkpoint, run_id=run.id)
-    reused = find_reusable(store, run.id, step, options)
-    if reused is not None:
-        return ExportResult(reused, reused=True)
+    with pinned_checkpoint(Path(run.run_dir), options.checkpoint, run_id=run.id) as (checkpoint, step):
+        reused = find_reusable(store, run.id, step, options)
+        if reused is not None:
+            return ExportResult(reused, reused=True)
+        return _export(store, run, checkpoint, step, options, notify)
+
+
+def _export(store: Store, run: Any, checkpoint: Path, step: int, options: ExportOptions,
+            notify: Progress) -> ExportResult:
+    from spark_trainer.jobs.submit import frozen_config
+
     config = frozen_config(Path(run.run_dir))
     exporter = exporter_for(config.recipe)
     dest = _destination(store, options)
@@ -122,24 +127,12 @@ def _staging_for(dest: Path) -> Path:
     prefix = f".staging-{dest.name}-"
     for old in dest.parent.glob(f"{prefix}*") if dest.parent.is_dir() else ():
         pid = old.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = dest.parent / f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()  # not mkdtemp: the export keeps the folder's mode, and mkdtemp's is 0700
     return staging
-
-
-def _process_alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # another user's process: alive
-    return True
 
 
 def _move_into_place(store: Store, staging: Path, dest: Path, options: ExportOptions) -> Path:

@@ -210,3 +210,28 @@ def test_two_exports_into_one_folder_at_once_never_mix_their_files(lora_run, tmp
     assert [e.id for e in added] == [seen["second"].id] and added[0].options["kind"] == "merged"
     assert (out / "model.safetensors").is_file() and not (out / "adapter_model.safetensors").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".staging")]
+
+
+def test_export_of_a_training_run_survives_its_checkpoint_being_pruned_meanwhile(tiny_model, tmp_path) -> None:
+    """`export RUN` while the run trains reads its last checkpoint as the run saves the next one and
+    prunes this one (checkpoint.keep): with checkpoints a few steps apart, 4 exports of 4 failed with
+    'I/O error on: No such file or directory: .../step-00000010/trainable.safetensors'. The export now
+    reads the checkpoint's files through hard links of its own."""
+    import shutil
+
+    from spark_trainer.export import ExportOptions, export_run
+    from tests.export.conftest import train_run
+
+    home = tmp_path / "home"
+    with Store.open(home) as store:
+        (tmp_path / "data").mkdir()
+        run = train_run(store, tiny_model, tmp_path / "data", steps=3, eval_every=None)
+
+        def prune_it(phase: str, _done: int, _total: int) -> None:
+            if phase == "writing weights":  # the run saved a newer checkpoint and pruned this one
+                for step in (Path(run.run_dir) / "checkpoints").glob("step-*"):
+                    shutil.rmtree(step)
+
+        result = export_run(store, run.id, ExportOptions(merge=True, out=tmp_path / "out"), progress=prune_it)
+    assert result.export.step == 3 and (tmp_path / "out" / "model.safetensors").is_file()
+    assert not list(Path(run.run_dir).glob(".pinned-*"))
