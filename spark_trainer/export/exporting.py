@@ -8,6 +8,7 @@ finished folder and does not write it again, so a failed push is retried by runn
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,15 @@ def _destination(store: Store, options: ExportOptions) -> Path:
     dest = Path(options.out).expanduser().resolve()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BadInput(f"--out {dest} already exists and is not an empty folder; choose a new or empty folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:  # the staging folder is made beside it: check the place now, naming --out, not the staging
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        probe = dest.parent / f".write-check-{uuid.uuid4().hex[:8]}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        blocker = next((p for p in (dest, *dest.parents) if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file" if blocker is not None else (exc.strerror or str(exc))
+        raise BadInput(f"--out {dest}: cannot make a folder there ({why})") from None
     return dest
 
 
@@ -122,7 +131,6 @@ def _staging_for(dest: Path) -> Path:
     app's dialog and a terminal) each write their own, and neither deletes the other's. Leftovers of an
     export that was killed (its process is gone) are removed."""
     import os
-    import uuid
 
     prefix = f".staging-{dest.name}-"
     for old in dest.parent.glob(f"{prefix}*") if dest.parent.is_dir() else ():

@@ -235,3 +235,17 @@ def test_export_of_a_training_run_survives_its_checkpoint_being_pruned_meanwhile
         result = export_run(store, run.id, ExportOptions(merge=True, out=tmp_path / "out"), progress=prune_it)
     assert result.export.step == 3 and (tmp_path / "out" / "model.safetensors").is_file()
     assert not list(Path(run.run_dir).glob(".pinned-*"))
+
+
+def test_an_out_folder_that_cannot_be_made_is_named_in_one_line(lora_run, tmp_path, capsys) -> None:
+    """`--out FILE/sub` said 'I/O error on FILE: File exists', and `--out /proc/x` named the hidden
+    staging folder ('.staging-x-...') the user never asked for."""
+    home, run = lora_run
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    code, _, err = _cli(capsys, home, "export", run.id, "--out", a_file / "sub")
+    assert code == 2 and err.strip() == (f"error: --out {a_file / 'sub'}: cannot make a folder there "
+                                         f"({a_file} is a file)")
+    code, _, err = _cli(capsys, home, "export", run.id, "--out", "/proc/no-export-here")
+    assert code == 2 and err.startswith("error: --out /proc/no-export-here: cannot make a folder there (")
+    assert ".staging" not in err and a_file.read_text() == "mine"
