@@ -48,6 +48,13 @@ def allow_long_cells() -> None:
     csv.field_size_limit(max(csv.field_size_limit(), CELL_CHARS))
 
 
+def row_error(exc: csv.Error) -> str:
+    """What a `csv.Error` raised while reading a row means, in words a user can act on."""
+    if "field larger than field limit" in str(exc):
+        return f"a cell is over {csv.field_size_limit()} characters (a quote left open, or a whole document in one cell)"
+    return f"CSV error: {exc}"
+
+
 def dict_reader(fh: IO[str], suffix: str = ".csv") -> tuple[csv.DictReader, int]:
     """(a DictReader over the open file `fh` (opened with newline=""), the line number of its first
     row): the separator as `delimiter_for` finds it, Excel's `sep=` line skipped, the header's names

@@ -197,7 +197,10 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
 
         rows = [(*row, values_text(r.sweep_values)) for row, r in zip(rows, items, strict=True)]
     data = [{**to_jsonable(r), "project": project_names.get(r.project_id)} for r in items]
-    return Result(data, table(headers, rows, empty="no runs yet"))
+    filters = " ".join(f"--{name} {value}" for name, value in (
+        ("project", args.project), ("experiment", args.experiment), ("status", args.status), ("sweep", args.sweep))
+        if value is not None)
+    return Result(data, table(headers, rows, empty=f"no runs match {filters}" if filters else "no runs yet"))
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ModelWrapValidatorHandler, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 
 class Section(BaseModel):
@@ -91,6 +99,12 @@ class ExperimentConfig(Section):
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
 
     _upgrade_notes: list[str] = PrivateAttr(default_factory=list)
+
+    @field_validator("gpus", mode="before")
+    @classmethod
+    def _bare_gpu_id(cls, value: Any) -> Any:
+        # YAML (a run file, a --set) reads `gpus: 0` as the number 0: it names GPU 0, as "0" does.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @model_validator(mode="wrap")
     @classmethod

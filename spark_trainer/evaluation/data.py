@@ -8,13 +8,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.delimited import dict_reader
+from spark_trainer.delimited import dict_reader, row_error
 from spark_trainer.errors import BadInput
 from spark_trainer.manifest_fields import is_filled
 from spark_trainer.recipes.classification import label_name
@@ -62,8 +63,13 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
             with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel writes a BOM
                 reader, first = dict_reader(fh)
                 columns = list(reader.fieldnames or [])
-                for number, row in enumerate(reader, start=first):
-                    yield number, row, columns
+                number = first  # the row being read, named if csv cannot read it
+                try:
+                    for row in reader:
+                        yield number, row, columns
+                        number += 1
+                except csv.Error as exc:
+                    raise BadInput(f"{path}: line {number}: {row_error(exc)}") from None
             return
         with open(path, encoding="utf-8-sig") as fh:
             for number, line in enumerate(fh, start=1):

@@ -70,11 +70,10 @@ def main(run_id: int, evaluation_id: int) -> int:
 
 def _evaluate(store: Store, ev: Any, run_dir: Path, stop: threading.Event) -> tuple[dict[str, Any], int | None]:
     from spark_trainer.evaluation.tasks import run_task
-    from spark_trainer.export.checkpoint import resolve_checkpoint
+    from spark_trainer.export.checkpoint import pinned_checkpoint
     from spark_trainer.jobs.submit import frozen_config
 
     config = frozen_config(run_dir)
-    checkpoint, step = (None, None) if ev.base else resolve_checkpoint(run_dir, ev.checkpoint, run_id=ev.run_id)
     last = [0.0]
 
     def tick(done: int, total: int) -> None:
@@ -92,9 +91,13 @@ def _evaluate(store: Store, ev: Any, run_dir: Path, stop: threading.Event) -> tu
         dataset: Path | None = Path(datasets.get(store, config.dataset).path)
     except SparkError:
         dataset = None
-    result = run_task(ev.task, config, checkpoint, Path(ev.data_path), device=device, dtype=dtype, tick=tick,
-                      data_path=dataset)
-    return result, step
+    if ev.base:
+        return run_task(ev.task, config, None, Path(ev.data_path), device=device, dtype=dtype, tick=tick,
+                        data_path=dataset), None
+    # Pinned: a run still training prunes the checkpoint being read (see pinned_checkpoint).
+    with pinned_checkpoint(run_dir, ev.checkpoint, run_id=ev.run_id) as (checkpoint, step):
+        return run_task(ev.task, config, checkpoint, Path(ev.data_path), device=device, dtype=dtype, tick=tick,
+                        data_path=dataset), step
 
 
 def _record(store: Store, ev: Any, run_dir: Path, result: dict[str, Any], step: int | None) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, OperationFailed
 from spark_trainer.training.checkpoints import best_checkpoint, checkpoint_step, list_checkpoints
 
 
@@ -34,3 +39,65 @@ def resolve_checkpoint(run_dir: Path, spec: str | int, *, run_id: int | None = N
                            f"{', '.join(map(str, sorted(steps)))}")
         path = steps[int(spec)]
     return path, checkpoint_step(path)
+
+
+PIN_PREFIX = ".pinned-"
+
+
+@contextmanager
+def pinned_checkpoint(run_dir: Path, spec: str | int, *, run_id: int | None = None) -> Iterator[tuple[Path, int]]:
+    """`resolve_checkpoint`, the folder read through hard links of its own while the caller reads it.
+
+    A run still training prunes its older checkpoints (`checkpoint.keep`) as it saves new ones: an
+    export or evaluation of its last checkpoint lost the files mid-read ('No such file or directory').
+    The links keep the files whatever the run deletes; they live in the run's folder (same filesystem)
+    and are removed on leaving. A checkpoint pruned before it is linked is chosen again; where links
+    cannot be made (a filesystem without them) the folder is read as it is.
+    """
+    _remove_dead_pins(Path(run_dir))
+    for _ in range(5):
+        path, step = resolve_checkpoint(run_dir, spec, run_id=run_id)
+        pin = Path(run_dir) / f"{PIN_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            _link_tree(path, pin / path.name)
+        except FileNotFoundError:  # pruned between the choice and the links
+            shutil.rmtree(pin, ignore_errors=True)
+            continue
+        except OSError:  # no hard links here: read the folder itself
+            shutil.rmtree(pin, ignore_errors=True)
+            yield path, step
+            return
+        try:
+            yield pin / path.name, step
+        finally:
+            shutil.rmtree(pin, ignore_errors=True)
+        return
+    raise OperationFailed(f"run {run_id}'s checkpoints were pruned faster than they could be read; "
+                          "pause the run, or name an older kept step with --checkpoint")
+
+
+def _link_tree(src: Path, dest: Path) -> None:
+    dest.mkdir(parents=True)
+    for item in src.iterdir():
+        if item.is_dir():
+            _link_tree(item, dest / item.name)
+        else:
+            os.link(item, dest / item.name)
+
+
+def _remove_dead_pins(run_dir: Path) -> None:
+    """Pins left by an export or evaluation that was killed (its process is gone)."""
+    for pin in run_dir.glob(f"{PIN_PREFIX}*"):
+        pid = pin.name[len(PIN_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(pin, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
+    return True

@@ -8,6 +8,8 @@ checkpoint's tensor names match exactly.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +60,29 @@ def _load(config: ExperimentConfig, checkpoint: Path | None, device: Any, dtype:
     # Seeded as the engine seeds before building: with no checkpoint this is the run's own starting
     # point (its fresh head), the same at every load, so a --base evaluation repeats.
     set_seed(config.train.seed)
-    model = recipe.build_model(torch.device("cpu"), "fp32")
+    with _quiet_head_report():
+        model = recipe.build_model(torch.device("cpu"), "fp32")
     if checkpoint is not None:
         load_trainable(model, Path(checkpoint))
     model.to(device=torch.device(device) if isinstance(device, str) else device, dtype=torch_dtype(dtype))
     model.eval()
     return model, _processor(recipe), recipe
+
+
+@contextmanager
+def _quiet_head_report() -> Iterator[None]:
+    """Build without transformers' load report: its 'classifier.weight | MISMATCH | Reinit' is the base's
+    head replaced for the run's label count, before the checkpoint's trained head is put in, and printed
+    on an export's or evaluation's output it read as if the trained head were lost. The run's own log
+    keeps it (there the head is fresh)."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
 
 
 def adapter_only(config: ExperimentConfig, checkpoint: Path, recipe: Any) -> Any | None:

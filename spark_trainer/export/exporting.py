@@ -8,6 +8,7 @@ finished folder and does not write it again, so a failed push is retried by runn
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 from spark_trainer.errors import BadInput
 from spark_trainer.export import card, hub
-from spark_trainer.export.checkpoint import resolve_checkpoint
+from spark_trainer.export.checkpoint import pinned_checkpoint, process_alive
 from spark_trainer.export.options import ExportOptions
 from spark_trainer.export.registry import ExportInfo, exporter_for
 from spark_trainer.store import datasets, experiments, exports, metrics, runs
@@ -58,19 +59,23 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
         BadInput: unknown run, no such checkpoint, a recipe without exporter, an --out that is not empty.
         OperationFailed: writing failed (nothing half-written is left).
     """
-    from spark_trainer.jobs.submit import frozen_config
-
     notify = progress or (lambda _p, _d, _t: None)
     run = runs.get(store, run_ref)
-    checkpoint, step = resolve_checkpoint(Path(run.run_dir), options.checkpoint, run_id=run.id)
-    reused = find_reusable(store, run.id, step, options)
-    if reused is not None:
-        return ExportResult(reused, reused=True)
+    with pinned_checkpoint(Path(run.run_dir), options.checkpoint, run_id=run.id) as (checkpoint, step):
+        reused = find_reusable(store, run.id, step, options)
+        if reused is not None:
+            return ExportResult(reused, reused=True)
+        return _export(store, run, checkpoint, step, options, notify)
+
+
+def _export(store: Store, run: Any, checkpoint: Path, step: int, options: ExportOptions,
+            notify: Progress) -> ExportResult:
+    from spark_trainer.jobs.submit import frozen_config
+
     config = frozen_config(Path(run.run_dir))
     exporter = exporter_for(config.recipe)
     dest = _destination(store, options)
-    staging = dest.parent / f".staging-{dest.name}"
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = _staging_for(dest)
     try:
         notify("writing weights", 0, 3)
         info: ExportInfo = exporter.write(config, checkpoint, staging, merge=options.merge, dtype=options.dtype,
@@ -78,9 +83,7 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
         notify("writing model card", 1, 3)
         _write_card(store, run, config, step, info, staging)
         notify("finishing", 2, 3)
-        if dest.exists():  # an empty folder named by --out
-            dest.rmdir()
-        staging.rename(dest)
+        dest = _move_into_place(store, staging, dest, options)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -111,8 +114,51 @@ def _destination(store: Store, options: ExportOptions) -> Path:
     dest = Path(options.out).expanduser().resolve()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BadInput(f"--out {dest} already exists and is not an empty folder; choose a new or empty folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:  # the staging folder is made beside it: check the place now, naming --out, not the staging
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        probe = dest.parent / f".write-check-{uuid.uuid4().hex[:8]}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        blocker = next((p for p in (dest, *dest.parents) if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file" if blocker is not None else (exc.strerror or str(exc))
+        raise BadInput(f"--out {dest}: cannot make a folder there ({why})") from None
     return dest
+
+
+def _staging_for(dest: Path) -> Path:
+    """A staging folder beside `dest` that is this export's alone: two exports to one folder at once (the
+    app's dialog and a terminal) each write their own, and neither deletes the other's. Leftovers of an
+    export that was killed (its process is gone) are removed."""
+    import os
+
+    prefix = f".staging-{dest.name}-"
+    for old in dest.parent.glob(f"{prefix}*") if dest.parent.is_dir() else ():
+        pid = old.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = dest.parent / f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()  # not mkdtemp: the export keeps the folder's mode, and mkdtemp's is 0700
+    return staging
+
+
+def _move_into_place(store: Store, staging: Path, dest: Path, options: ExportOptions) -> Path:
+    """Rename the finished staging folder to `dest` (an empty --out is replaced). A folder that another
+    export filled meanwhile is never replaced: --out is refused, the default place moves to the next name."""
+    import errno
+
+    while True:
+        try:
+            staging.replace(dest)  # over an empty --out only: a folder with files in it is ENOTEMPTY
+            return dest
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            if options.out is not None:
+                raise BadInput(f"--out {dest} was filled by another export meanwhile; choose a new or empty "
+                               "folder") from None
+            dest = _destination(store, options)
 
 
 def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo, folder: Path) -> None:

@@ -4,11 +4,12 @@ manifest's folder) and its caption in `text`, `caption` or `prompt`."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from pathlib import Path
 
-from spark_trainer.delimited import dict_reader
+from spark_trainer.delimited import dict_reader, row_error
 from spark_trainer.ingest.detect import InputFile
 from spark_trainer.ingest.types import IngestReport
 
@@ -50,9 +51,12 @@ def _rows(f: InputFile, report: IngestReport) -> list[tuple[int, dict]]:
     if f.path.suffix.lower() == ".csv":  # a caption may span lines inside quotes: read the text as a file
         reader, start = dict_reader(io.StringIO(text, newline=""))
         rows = []
-        for row in reader:
-            rows.append((start, row))
-            start = reader.line_num + 1
+        try:
+            for row in reader:
+                rows.append((start, row))
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            report.reject(f.source, start, f"{row_error(exc)}; the rest of the file was skipped")
         return rows
     rows = []
     for i, raw in enumerate(text.splitlines(), start=1):

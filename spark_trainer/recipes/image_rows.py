@@ -11,12 +11,13 @@ skipped and listed in the run's report, never a crash mid-epoch.
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.delimited import dict_reader
+from spark_trainer.delimited import dict_reader, row_error
 from spark_trainer.errors import BadInput
 
 
@@ -56,7 +57,11 @@ def read_text_rows(data_path: Path, val_fraction: float) -> tuple[list[TextRow],
         try:
             with data_path.open(encoding="utf-8-sig", newline="") as fh:
                 reader, first = dict_reader(fh, data_path.suffix)
-                table = list(reader)
+                table = []
+                for row in reader:
+                    table.append(row)
+        except csv.Error as exc:
+            raise BadInput(f"{data_path}: line {first + len(table)}: {row_error(exc)}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise BadInput(f"cannot read {data_path}: {exc}") from None
         rows = [TextRow(row, f"{data_path.name}:{n + first}", hash_split(row, val_fraction, ascii_escaped=True))

@@ -119,3 +119,12 @@ def test_list_names_each_runs_project(store, cli) -> None:
     assert [(r["id"], r["project"], r["project_id"], r["experiment"]) for r in listed] == [
         (1, "vision", 1, "baseline"), (2, "text-bench", 2, "baseline")]
     assert cli("run", "list", "--project", "vision").out.splitlines()[1].split()[:3] == ["1", "vision", "baseline"]
+
+
+def test_a_filter_that_matches_no_run_says_so_not_that_there_are_none(store, cli) -> None:
+    """`run list --status paused` with no paused run said 'no runs yet' beside a queue of finished runs."""
+    _finished_run_with_metrics(store)
+    assert cli("run", "list", "--status", "paused").out.strip() == "no runs match --status paused"
+    assert cli("run", "list", "--project", "p", "--status", "failed,paused").out.strip() == (
+        "no runs match --project p --status failed,paused")
+    assert cli("run", "list").out.splitlines()[1].split()[:4] == ["1", "p", "e", "completed"]

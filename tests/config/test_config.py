@@ -67,3 +67,19 @@ def test_every_shipped_config_file_validates() -> None:
     assert ROOT / "examples" / "tiny-lora.yaml" in files  # the check is not vacuous
     for path in files:
         assert load_config(path).upgrade_notes == [], path  # written in the current layout
+
+
+def test_a_bare_gpu_id_in_a_run_file_is_that_gpu() -> None:
+    """`gpus: 0` (the README's run file: 'GPU ids: 0 or 0,1') was refused with 'gpus: got 0; Input should
+    be a valid string': YAML reads a bare 0 as a number. So was `--set gpus=1`, parsed as YAML too."""
+    assert parse_config(BASE + "gpus: 0\n").gpus == "0"
+    data = apply_overrides(parse_config(BASE).model_dump(mode="json"), ["gpus=1"])
+    assert parse_config_data(data).gpus == "1"
+    with pytest.raises(ConfigError, match=r"line 6: gpus: got True; Input should be a valid string"):
+        parse_config(BASE + "gpus: true\n", "run.yaml")
+
+
+def parse_config_data(data: dict) -> object:
+    from spark_trainer.config.schema import ExperimentConfig
+
+    return ExperimentConfig.model_validate(data)

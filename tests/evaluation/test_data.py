@@ -73,3 +73,17 @@ def test_an_excel_sep_line_is_not_read_as_the_header(tmp_path: Path) -> None:
         read_labelled(data)
     data.write_text("sep=;\ntext;label\nrefund please;billing\n")
     assert [(i.text, i.label) for i in read_labelled(data)] == [("refund please", "billing")]
+
+
+def test_a_csv_cell_over_the_reader_limit_is_one_line_naming_the_file_and_line(tmp_path: Path) -> None:
+    """A 17 MB cell (a document pasted into one cell, or a quote left open) ended `eval` with csv's
+    traceback ('field larger than field limit'), before any model was loaded."""
+    from spark_trainer.delimited import CELL_CHARS
+    from spark_trainer.evaluation.data import read_documents
+
+    data = tmp_path / "held-out.csv"
+    data.write_text("text,label\nrefund please,billing\n" + "x" * (CELL_CHARS + 1) + ",bug\n")
+    with pytest.raises(BadInput, match=r"held-out\.csv: line 3: a cell is over 16777216 characters"):
+        read_labelled(data)
+    with pytest.raises(BadInput, match=r"held-out\.csv: line 3: a cell is over"):
+        read_documents(data)

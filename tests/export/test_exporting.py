@@ -181,3 +181,71 @@ def test_bad_export_requests_are_one_line_exit_2(lora_run, tmp_path, capsys) -> 
     assert (busy / "keep.txt").read_text() == "mine" and len(list(busy.iterdir())) == 1
     code, _, err = _cli(capsys, home, "export", run.id, "--push", "no-namespace")
     assert code == 2 and "your-name/model-name" in err
+
+
+def test_two_exports_into_one_folder_at_once_never_mix_their_files(lora_run, tmp_path) -> None:
+    """Two exports to the same --out (the app's dialog and a terminal) shared one staging folder
+    `.staging-NAME`: the second one's start deleted the first one's half-written folder, and under real
+    concurrency the folder kept ended with one run's weights beside another's card and tokenizer, recorded
+    as the other run's export. Each export now stages alone; the one that finishes second is refused."""
+    from spark_trainer.errors import BadInput
+    from spark_trainer.export import ExportOptions, export_run
+
+    home, run = lora_run
+    out = tmp_path / "shared"
+    seen: dict[str, object] = {}
+
+    def first_progress(phase: str, _done: int, _total: int) -> None:
+        if phase == "finishing" and "second" not in seen:  # the first is staged; the second runs whole
+            with Store.open(home) as other:
+                seen["second"] = export_run(other, run.id, ExportOptions(merge=True, out=out)).export
+            seen["stagings"] = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".staging"))
+
+    with Store.open(home) as store:
+        before = {e.id for e in exports.list_for(store, run.id)}
+        with pytest.raises(BadInput, match=r"^--out .*shared was filled by another export meanwhile"):
+            export_run(store, run.id, ExportOptions(merge=False, out=out), progress=first_progress)
+        added = [e for e in exports.list_for(store, run.id) if e.id not in before]
+    assert len(seen["stagings"]) == 1  # the first export's staging outlived the second export
+    assert [e.id for e in added] == [seen["second"].id] and added[0].options["kind"] == "merged"
+    assert (out / "model.safetensors").is_file() and not (out / "adapter_model.safetensors").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".staging")]
+
+
+def test_export_of_a_training_run_survives_its_checkpoint_being_pruned_meanwhile(tiny_model, tmp_path) -> None:
+    """`export RUN` while the run trains reads its last checkpoint as the run saves the next one and
+    prunes this one (checkpoint.keep): with checkpoints a few steps apart, 4 exports of 4 failed with
+    'I/O error on: No such file or directory: .../step-00000010/trainable.safetensors'. The export now
+    reads the checkpoint's files through hard links of its own."""
+    import shutil
+
+    from spark_trainer.export import ExportOptions, export_run
+    from tests.export.conftest import train_run
+
+    home = tmp_path / "home"
+    with Store.open(home) as store:
+        (tmp_path / "data").mkdir()
+        run = train_run(store, tiny_model, tmp_path / "data", steps=3, eval_every=None)
+
+        def prune_it(phase: str, _done: int, _total: int) -> None:
+            if phase == "writing weights":  # the run saved a newer checkpoint and pruned this one
+                for step in (Path(run.run_dir) / "checkpoints").glob("step-*"):
+                    shutil.rmtree(step)
+
+        result = export_run(store, run.id, ExportOptions(merge=True, out=tmp_path / "out"), progress=prune_it)
+    assert result.export.step == 3 and (tmp_path / "out" / "model.safetensors").is_file()
+    assert not list(Path(run.run_dir).glob(".pinned-*"))
+
+
+def test_an_out_folder_that_cannot_be_made_is_named_in_one_line(lora_run, tmp_path, capsys) -> None:
+    """`--out FILE/sub` said 'I/O error on FILE: File exists', and `--out /proc/x` named the hidden
+    staging folder ('.staging-x-...') the user never asked for."""
+    home, run = lora_run
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    code, _, err = _cli(capsys, home, "export", run.id, "--out", a_file / "sub")
+    assert code == 2 and err.strip() == (f"error: --out {a_file / 'sub'}: cannot make a folder there "
+                                         f"({a_file} is a file)")
+    code, _, err = _cli(capsys, home, "export", run.id, "--out", "/proc/no-export-here")
+    assert code == 2 and err.startswith("error: --out /proc/no-export-here: cannot make a folder there (")
+    assert ".staging" not in err and a_file.read_text() == "mine"

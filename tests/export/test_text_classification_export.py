@@ -51,3 +51,30 @@ def test_merged_classifier_export_predicts_like_the_app(tmp_path, capsys) -> Non
     exported_labels = [p["label"] for p in classify(texts, truncation=True)]  # as the card's usage says
     assert exported_labels == app_labels
     assert set(exported_labels) <= set(TOPICS)  # names, not LABEL_0
+
+
+def test_export_does_not_report_the_trained_head_as_reinitialised(tmp_path, capfd) -> None:
+    """Exporting a classifier printed transformers' LOAD REPORT ('classifier.weight | MISMATCH | Reinit
+    due to size mismatch') to the user's terminal: that is the base's head replaced while the model is
+    built, before the run's trained head is put in; the export itself is right. It read as if the
+    export had thrown the trained head away."""
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.models.tiny_classifiers import create_tiny_text_classifier
+
+    model = create_tiny_text_classifier(tmp_path / "tiny-bert", corpus=list(TOPICS.values()))
+    assert json.loads((model / "config.json").read_text()).get("id2label", {"0": 0, "1": 1}).__len__() != len(TOPICS)
+    data = write_jsonl(tmp_path / "tickets.jsonl", ticket_rows(30))
+    home = tmp_path / "home"
+    config = ExperimentConfig.model_validate({
+        "project": "support", "name": "tickets", "recipe": "text-classification", "base_model": str(model),
+        "dataset": str(data), "gpus": "cpu", "train": {"max_steps": 2, "batch_size": 8},
+        "eval": {"every_steps": None}, "checkpoint": {"every_steps": None, "keep": 1},
+        "recipe_config": {"method": "full"}})
+    with Store.open(home) as store:
+        run, _ = train_in_store(store, config)
+    capfd.readouterr()
+    assert main(["--home", str(home), "export", str(run.id), "--out", str(tmp_path / "out")]) == 0
+    out, err = capfd.readouterr()
+    assert "Reinit" not in out + err and "MISMATCH" not in out + err
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["id2label"] == {
+        str(i): name for i, name in enumerate(sorted(TOPICS))}

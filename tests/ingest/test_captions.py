@@ -69,3 +69,20 @@ def test_an_upper_case_caption_file_beside_its_image_is_read(store, project, tmp
     (root / "IMG_0001.TXT").write_text("a red square")
     result = ingest_paths(store, [root], project=project)
     assert [r["caption"] for r in read_manifest(Path(result.dataset.path))] == ["a red square"]
+
+
+def test_a_metadata_csv_cell_over_the_reader_limit_is_a_rejection_not_a_crash(store, project, tmp_path):
+    """A 17 MB cell in metadata.csv ended `dataset ingest` with csv's traceback; the captions before it
+    are kept and the line is named, as a text CSV's over-long cell is."""
+    from spark_trainer.delimited import CELL_CHARS
+
+    root = tmp_path / "shots"
+    _images(root, 3)
+    (root / "metadata.csv").write_text("file_name,text\nimg0.png,a blue square\nimg1.png,"
+                                       + "z" * (CELL_CHARS + 1) + "\nimg2.png,a red one\n")
+    result = ingest_paths(store, [root], project=project)
+
+    captions = {row["source"].rsplit("/", 1)[-1]: row["caption"] for row in read_manifest(Path(result.dataset.path))}
+    assert captions["img0.png"] == "a blue square"
+    assert [(r.line, r.reason.split(" (")[0]) for r in result.report.rejected] == [
+        (3, "a cell is over 16777216 characters")]
