@@ -1,0 +1,104 @@
+"""`run checkpoints RUN` (the run page's Checkpoints tab) and `run config RUN` (its "Clone into new
+experiment", the setup form's "Save as YAML"), on a real tiny run trained by a worker process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from spark_trainer.cli.main import main
+from spark_trainer.store import experiments, runs
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.store import Store
+from tests.conftest import spark_trainer_exe, subprocess_env
+
+DEMO_DATA = Path(__file__).resolve().parents[2] / "resources" / "demo" / "train.jsonl"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data home holding run 1: a tiny LoRA trained 2 steps by `train --wait` (a real worker)."""
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+
+    root = tmp_path_factory.mktemp("run-records")
+    model = create_tiny_causal_lm(root / "tiny", vocab_size=300, hidden_size=32, num_layers=1, num_heads=2)
+    run_file = root / "tiny.yaml"
+    run_file.write_text(yaml.safe_dump({
+        "project": "records", "name": "tiny", "recipe": "causal-lm", "base_model": str(model),
+        "dataset": str(DEMO_DATA), "gpus": "cpu", "train": {"max_steps": 2, "batch_size": 4, "learning_rate": 1e-3},
+        "recipe_config": {"method": "lora", "lora_r": 4, "seq_len": 64},
+        "eval": {"every_steps": None, "val_fraction": 0.1, "max_batches": 1},
+        "checkpoint": {"every_steps": 2, "keep": 1}}))
+    home = root / "home"
+    done = subprocess.run([spark_trainer_exe(), "--home", str(home), "train", str(run_file), "--wait"],
+                          capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    return home
+
+
+def _cli(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        code = main(["--home", str(home), *map(str, args)])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_checkpoints_lists_what_the_run_page_lists(trained: Path, capsys) -> None:
+    code, out, err = _cli(capsys, trained, "run", "checkpoints", "1")
+    assert code == 0, err
+    head, row = out.splitlines()
+    assert head.split()[:4] == ["STEP", "EVAL_LOSS", "(LOWER", "IS"]  # the watched metric and its direction
+    step, loss, *_size, folder = row.split()
+    assert step == "2" and float(loss) > 0 and Path(folder).is_dir() and folder.endswith("step-00000002")
+    code, out, _ = _cli(capsys, trained, "--json", "run", "checkpoints", "1")
+    shown = json.loads(out)
+    assert shown["run"] == 1 and [c["step"] for c in shown["checkpoints"]] == [2]
+    assert shown["checkpoints"][0]["metric_key"] == "eval_loss" and shown["checkpoints"][0]["size_bytes"] > 0
+    code, _, err = _cli(capsys, trained, "run", "checkpoints", "99")
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_a_run_without_checkpoints_says_so(store: Store, cli) -> None:
+    from spark_trainer.store import projects
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    run = runs.create(store, exp.id)
+    done = cli("run", "checkpoints", run.id)
+    assert (done.code, done.out.strip()) == (0, f"run {run.id} has no complete checkpoint yet")
+
+
+def test_config_clones_a_run_into_a_run_file_that_trains(trained: Path, tmp_path: Path, capsys) -> None:
+    code, printed, err = _cli(capsys, trained, "run", "config", "1")
+    assert code == 0, err
+    data = yaml.safe_load(printed)
+    # What the app's clone puts in the form: the run's settings, named NAME-copy, the dataset by name.
+    assert (data["project"], data["name"], data["dataset"]) == ("records", "tiny-copy", "train")
+    assert data["train"]["learning_rate"] == 1e-3 and data["recipe_config"]["lora_r"] == 4
+    out_file = tmp_path / "clone.yaml"
+    code, out, err = _cli(capsys, trained, "run", "config", "1", "--name", "again", "--out", str(out_file))
+    assert (code, out.strip()) == (0, str(out_file)) and "spark-trainer train" in err
+    assert yaml.safe_load(out_file.read_text()) == {**data, "name": "again"}
+    # The file trains, with a change, as a run launched from the cloned form does.
+    done = subprocess.run([spark_trainer_exe(), "--home", str(trained), "--json", "train", str(out_file),
+                           "--set", "train.learning_rate=0.002", "--wait"],
+                          capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    with Store.open(trained) as store:
+        run = runs.get(store, json.loads(done.stdout)["id"])
+        assert run.status == RunStatus.COMPLETED and run.experiment == "again"
+        assert experiments.get(store, run.experiment_id).config["train"]["learning_rate"] == 0.002
+    code, _, err = _cli(capsys, trained, "run", "config", "1", "--out", str(tmp_path / "no" / "such" / "x.yaml"))
+    assert code == 0  # the folder is made, as the setup form's Save does
+
+
+def test_a_negative_prompt_is_for_image_runs_only(trained: Path, capsys) -> None:
+    code, _, err = _cli(capsys, trained, "generate", "1", "--prompt", "hi", "--negative", "rude words")
+    assert code == 2 and err == "error: --negative is for diffusion runs (a negative prompt for the image)\n"
