@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                      "(default: the data home's playground/images/)")
     gen.add_argument("--steps", type=int, default=20, metavar="N", help="diffusion runs: denoising steps")
     gen.add_argument("--guidance", type=float, default=7.5, metavar="G", help="diffusion runs: guidance scale")
+    gen.add_argument("--negative", default="", metavar="TEXT", help="diffusion runs: what the image should not show "
+                     "(the Playground's negative prompt)")
     gen.add_argument("--device", default="auto", metavar="auto|cpu|GPU",
                      help="auto (GPU 0 when there is one), cpu, or a GPU id")
     gen.add_argument("--save", action="store_true", help="save the prompt and answer to the run as a sample")
@@ -160,11 +162,14 @@ def _checked_settings(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         from spark_trainer.playground.diffusion import ImageSettings
 
         return {k: v for k, v in ImageSettings.from_dict({
-            "seed": args.seed, "steps": args.steps, "guidance": args.guidance, "out": args.out}).__dict__.items()}
+            "seed": args.seed, "steps": args.steps, "guidance": args.guidance, "negative_prompt": args.negative,
+            "out": args.out}).__dict__.items()}
     from spark_trainer.playground.settings import GenerationSettings
 
     if args.out:
         raise BadInput("--out is for diffusion runs (it names the image file)")
+    if args.negative:
+        raise BadInput("--negative is for diffusion runs (a negative prompt for the image)")
     return GenerationSettings.from_dict({
         "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p,
         "top_k": args.top_k, "repetition_penalty": args.repetition_penalty, "stop": args.stop,
