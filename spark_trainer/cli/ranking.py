@@ -1,18 +1,21 @@
 """`leaderboard` and `compare`: the app's Leaderboard and Compare views, from the command line.
 
 `leaderboard [METRIC]` ranks runs by a metric (their best or last value, in the direction the recipe
-declares), filtered as the view filters; `compare RUN RUN...` prints the settings that differ
+declares), filtered as the view filters, with its evaluation columns and base-model baseline rows; `compare RUN RUN...` prints the settings that differ
 between runs and each metric's last value, as the Compare page shows them beside its curves.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import table
 from spark_trainer.errors import BadInput
+from spark_trainer.evaluation.leaderboard import read_evaluations
+from spark_trainer.evaluation.tasks import METRIC_PREFIX
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.leaderboard import (
     Entry,
@@ -69,12 +72,26 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
     direction = "lower" if lower_is_better(key, args.recipe) else "higher"
     head = f"ranked by {key} ({args.use} value; {direction} is better): {len(entries)} run{'s' * (len(entries) != 1)}"
     names = {d.id: d.name for d in datasets.list_all(store)}
+    # The view's evaluation columns (evals/... metrics) and base-model baseline rows, read as it reads them.
+    evals = read_evaluations(store, shown, args.project)
     rows = [(e.rank, e.run.id, e.project, e.run.experiment, names.get(e.dataset_id, "-"), e.run.recipe, e.score,
-             e.summary.last_step, e.run.status.value) for e in shown]
-    text = table(["rank", "run", "project", "experiment", "dataset", "recipe", key, "step", "status"], rows,
+             e.summary.last_step, e.run.status.value, *_eval_cells(evals.values.get(e.run.id, {}), evals.keys))
+            for e in shown]
+    if shown:
+        rows += [("baseline", b.run_id, "-", f"base model: {Path(b.base_model).name}", Path(b.data).name, "-",
+                  b.values.get(key, "-"), "-", "base", *_eval_cells(b.values, evals.keys)) for b in evals.baselines]
+    columns = [k.removeprefix(METRIC_PREFIX) for k in evals.keys]
+    text = table(["rank", "run", "project", "experiment", "dataset", "recipe", key, "step", "status", *columns], rows,
                  empty=f"no run matching these filters has recorded {key}")
+    data = [{**_entry_data(e, names), "evals": evals.values.get(e.run.id, {})} for e in shown]
+    base = [{"evaluation": b.evaluation_id, "run": b.run_id, "base_model": b.base_model, "data": b.data,
+             "score": b.values.get(key), "evals": b.values} for b in evals.baselines]
     return Result({"metric": key, "use": args.use, "higher_is_better": direction == "higher",  # as `sweep show`
-                   "runs": [_entry_data(e, names) for e in shown]}, head + "\n" + text)
+                   "runs": data, "baselines": base}, head + "\n" + text)
+
+
+def _eval_cells(values: dict[str, float], keys: list[str]) -> list[Any]:
+    return [values.get(k, "-") for k in keys]
 
 
 def _default_metric(ctx: Context, recipe: str | None) -> str | None:
