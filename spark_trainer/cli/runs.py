@@ -99,9 +99,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     from spark_trainer.cli.cluster import register_import
     from spark_trainer.cli.run_records import register as register_records
+    from spark_trainer.cli.run_samples import register as register_samples
 
     register_import(actions, common)
     register_records(actions, common)
+    register_samples(actions, common)
 
 
 def _progress(run) -> str:

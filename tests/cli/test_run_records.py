@@ -102,3 +102,13 @@ def test_config_clones_a_run_into_a_run_file_that_trains(trained: Path, tmp_path
 def test_a_negative_prompt_is_for_image_runs_only(trained: Path, capsys) -> None:
     code, _, err = _cli(capsys, trained, "generate", "1", "--prompt", "hi", "--negative", "rude words")
     assert code == 2 and err == "error: --negative is for diffusion runs (a negative prompt for the image)\n"
+
+
+def test_a_sample_saved_from_generate_is_listed_by_run_samples(trained: Path, capsys) -> None:
+    code, _, err = _cli(capsys, trained, "generate", "1", "--prompt", "Count up from 20:", "--max-new-tokens", "4",
+                        "--seed", "1", "--device", "cpu", "--save")
+    assert code == 0, err
+    code, out, err = _cli(capsys, trained, "--json", "run", "samples", "1")
+    assert code == 0, err
+    newest = json.loads(out)["samples"][0]
+    assert Path(newest["path"]).name.startswith("playground-") and newest["items"][0]["prompt"] == "Count up from 20:"
