@@ -7,7 +7,6 @@ its status changes; the view only fills its widgets with the `RunStatic` this re
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,23 +38,18 @@ class RunStatic:
 
 
 def read_eval_report(store: Store, run_id: int) -> EvalReport | None:
-    """The newest `eval_report` artifact of a run and its confusion-matrix picture; None if it has none."""
+    """The newest `eval_report` artifact of a run (spark_trainer.jobs.run_eval_report) and its
+    confusion-matrix picture decoded; None if it has none."""
     from PySide6.QtGui import QImage
 
-    from spark_trainer.store import artifacts
+    from spark_trainer.jobs.run_eval_report import latest_eval_report
 
-    reports = artifacts.list_for(store, run_id, "eval_report")
-    if not reports:
+    found = latest_eval_report(store, run_id)
+    if found is None:
         return None
-    latest = reports[-1]
-    try:
-        data = json.loads(Path(latest.path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return EvalReport(None, latest.path, error=f"cannot read {latest.path}: {exc}")
-    images = [a for a in artifacts.list_for(store, run_id, "eval_image") if (a.meta or {}).get("name") == "confusion"]
-    same_step = [a for a in images if a.step == latest.step] or images[-1:]
-    image = QImage(same_step[-1].path) if same_step else None
-    return EvalReport(data, latest.path, image)
+    if found.data is None:
+        return EvalReport(None, found.path, error=found.error)
+    return EvalReport(found.data, found.path, QImage(found.image_path) if found.image_path else None)
 
 
 def read_exports(store: Store, run_id: int) -> tuple[list[Any], list[Any]]:

@@ -1,5 +1,6 @@
-"""`run checkpoints RUN` and `run config RUN`: what the run page's Checkpoints tab lists, and the run's
-settings as a run file (the run page's "Clone into new experiment", the setup form's "Save as YAML")."""
+"""`run checkpoints RUN`, `run report RUN` and `run config RUN`: what the run page's Checkpoints and
+Evaluation tabs show, and the run's settings as a run file (the run page's "Clone into new experiment",
+the setup form's "Save as YAML")."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ def register(actions: argparse._SubParsersAction, common: argparse.ArgumentParse
                                 "in export, eval and generate.", parents=[common])
     points.add_argument("run", help="run id")
     points.set_defaults(handler=cmd_checkpoints)
+
+    report = actions.add_parser("report", help="a run's newest evaluation report: metrics, per-class precision and "
+                                "recall, confusion matrix (the app's Evaluation tab)", parents=[common])
+    report.add_argument("run", help="run id")
+    report.set_defaults(handler=cmd_report)
 
     config = actions.add_parser(
         "config", help="a run's settings as a run file, to train again with changes (the app's Clone)",
@@ -42,6 +48,40 @@ def cmd_checkpoints(ctx: Context, args: argparse.Namespace) -> Result:
     return Result({"run": run.id, "checkpoints": rows},
                   table(["step", metric_title(rows), "size", "folder"], shown,
                         empty=f"run {run.id} has no complete checkpoint yet"))
+
+
+def cmd_report(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.errors import OperationFailed
+    from spark_trainer.jobs.run_eval_report import latest_eval_report, report_metrics
+    from spark_trainer.store import runs
+
+    run = runs.get(ctx.store, args.run)
+    found = latest_eval_report(ctx.store, run.id)
+    if found is None:
+        return Result(None, f"run {run.id} has no evaluation report yet: classification and diffusion runs write one "
+                      f"at every evaluation (`run metrics {run.id}` has every run's evaluation metrics)")
+    if found.data is None:
+        raise OperationFailed(found.error)
+    data = found.data
+    shown = ", ".join(f"{k.removeprefix('eval_')} {v:.4f}" for k, v in report_metrics(data).items())
+    count = next((f" on {data[k]} validation {k}" for k in ("examples", "images") if k in data), "")
+    lines = [f"step {data.get('step')}: {shown}{count}"]
+    skipped = data.get("skipped_images") or []
+    if skipped:
+        lines.append(f"{len(skipped)} image{'s' * (len(skipped) != 1)} skipped, not trained or evaluated: "
+                     + "; ".join(f"{s['path']} ({s['reason']})" for s in skipped))
+    per_class = data.get("per_class") or {}
+    if per_class:
+        rows = [(c, f"{m['precision']:.4f}", f"{m['recall']:.4f}", f"{m['f1']:.4f}", m["support"])
+                for c, m in per_class.items()]
+        lines += ["", table(["class", "precision", "recall", "f1", "support"], rows)]
+    labels, confusion = data.get("labels"), data.get("confusion")
+    if labels and confusion:
+        lines += ["", "confusion matrix (rows: true, columns: predicted)",
+                  table(["", *labels], [(t, *row) for t, row in zip(labels, confusion, strict=True)])]
+    if found.image_path:
+        lines += ["", f"picture: {found.image_path}"]
+    return Result({"run": run.id, "path": found.path, "image": found.image_path, "report": data}, "\n".join(lines))
 
 
 def cmd_config(ctx: Context, args: argparse.Namespace) -> Result:

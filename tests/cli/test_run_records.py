@@ -112,3 +112,58 @@ def test_a_sample_saved_from_generate_is_listed_by_run_samples(trained: Path, ca
     assert code == 0, err
     newest = json.loads(out)["samples"][0]
     assert Path(newest["path"]).name.startswith("playground-") and newest["items"][0]["prompt"] == "Count up from 20:"
+
+
+def _run_with_reports(store: Store, *reports: dict) -> tuple[int, Path]:
+    """A run whose eval/ folder holds reports as the training engine writes them (side_work)."""
+    from spark_trainer.store import artifacts, projects
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="text-classification", base_model="m",
+                             dataset=None, config={})
+    run = runs.create(store, exp.id)
+    folder = Path(run.run_dir) / "eval"
+    folder.mkdir(parents=True)
+    for report in reports:
+        path = folder / f"step-{report['step']:08d}.json"
+        path.write_text(json.dumps(report))
+        artifacts.add(store, run.id, "eval_report", str(path), step=report["step"])
+    return run.id, folder
+
+
+def test_report_shows_the_evaluation_tab(store: Store, cli) -> None:
+    from spark_trainer.store import artifacts
+
+    old = {"step": 10, "metrics": {"eval_accuracy": 0.5}, "labels": ["a", "b"], "confusion": [[1, 1], [1, 1]]}
+    new = {"step": 20, "metrics": {"eval_accuracy": 0.75, "eval_macro_f1": 0.7333, "eval_loss": 0.61},
+           "labels": ["neg", "pos"], "confusion": [[3, 1], [0, 0]], "examples": 4,
+           "per_class": {"neg": {"precision": 1.0, "recall": 0.75, "f1": 0.8571, "support": 4},
+                         "pos": {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}}}
+    run_id, folder = _run_with_reports(store, old, new)
+    picture = folder / "step-00000020-confusion.png"
+    picture.write_bytes(b"png")
+    artifacts.add(store, run_id, "eval_image", str(picture), step=20, meta={"name": "confusion"})
+    shown = cli("run", "report", run_id)
+    assert shown.code == 0, shown.err
+    lines = shown.out.splitlines()
+    assert lines[0] == "step 20: accuracy 0.7500, macro_f1 0.7333, loss 0.6100 on 4 validation examples"
+    assert lines[2].split() == ["CLASS", "PRECISION", "RECALL", "F1", "SUPPORT"]
+    assert lines[3].split() == ["neg", "1.0000", "0.7500", "0.8571", "4"]
+    assert lines[6] == "confusion matrix (rows: true, columns: predicted)"
+    assert [line.split() for line in lines[8:10]] == [["neg", "3", "1"], ["pos", "0", "0"]]
+    assert lines[-1] == f"picture: {picture}"
+    as_json = cli("--json", "run", "report", run_id).json()
+    assert as_json["report"] == new and as_json["image"] == str(picture)
+
+
+def test_report_of_a_diffusion_run_and_of_runs_without_one(store: Store, cli) -> None:
+    run_id, folder = _run_with_reports(store, {"step": 6, "eval_loss": 0.25, "images": 3,
+                                               "skipped_images": [{"path": "/d/x.png", "reason": "not an image"}]})
+    lines = cli("run", "report", run_id).out.splitlines()
+    assert lines == ["step 6: loss 0.2500 on 3 validation images",
+                     "1 image skipped, not trained or evaluated: /d/x.png (not an image)"]
+    (folder / "step-00000006.json").write_text("{not json")
+    broken = cli("run", "report", run_id)
+    assert broken.code == 1 and broken.err.startswith("error: cannot read ") and broken.err.count("\n") == 1
+    other = runs.create(store, runs.get(store, run_id).experiment_id)
+    assert cli("run", "report", other.id).out.startswith(f"run {other.id} has no evaluation report yet")
