@@ -167,3 +167,21 @@ def test_report_of_a_diffusion_run_and_of_runs_without_one(store: Store, cli) ->
     assert broken.code == 1 and broken.err.startswith("error: cannot read ") and broken.err.count("\n") == 1
     other = runs.create(store, runs.get(store, run_id).experiment_id)
     assert cli("run", "report", other.id).out.startswith(f"run {other.id} has no evaluation report yet")
+
+
+def test_compare_answers_with_the_run_and_the_base_model_as_the_playground_does(trained: Path, capsys) -> None:
+    args = ("generate", "1", "--prompt", "Count up from 20:", "--max-new-tokens", "4", "--device", "cpu")
+    code, out, err = _cli(capsys, trained, "--json", *args, "--compare", "--save")
+    assert code == 0, err
+    both = json.loads(out)
+    base_alone = json.loads(_cli(capsys, trained, "--json", *args, "--base", "--seed",
+                                 str(both["settings"]["seed"]))[1])
+    # The base model answered with the first answer's seed: what `--base --seed S` answers.
+    assert both["base"]["settings"]["seed"] == both["settings"]["seed"]
+    assert both["base"]["text"] == base_alone["text"]
+    saved = json.loads(Path(both["saved"]).read_text())["samples"][0]
+    assert saved["completion"] == both["text"] and saved["base_completion"] == both["base"]["text"]
+    code, out, _ = _cli(capsys, trained, *args, "--compare", "--seed", "2")
+    assert code == 0 and "\n--- base model ---\n" in out
+    code, _, err = _cli(capsys, trained, *args, "--compare", "--base")
+    assert code == 2 and err == "error: --compare answers with the base model too; leave out --base\n"
