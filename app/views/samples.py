@@ -13,7 +13,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.flow_layout import FlowLayout
-from spark_trainer.jobs.run_samples import IMAGE_SUFFIXES, read_sample
+from spark_trainer.jobs.run_samples import IMAGE_SUFFIXES, outputs_text, read_sample
 
 
 @dataclass
@@ -113,5 +113,4 @@ def _image_sample(item: ImageSample) -> QWidget:
 
 def sample_text(path: Path) -> str:
     """A sample file's outputs as plain text (for the compare view)."""
-    read = read_sample(path, None)
-    return "" if read.is_image_file else "\n\n".join(item.output for item in read.items)
+    return outputs_text(read_sample(path, None))

@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     compare = sub.add_parser("compare", parents=[common],
                              help="the settings that differ between runs, and each metric's last value")
     compare.add_argument("runs", nargs="+", type=int, metavar="RUN", help="two or more run ids")
+    compare.add_argument("--samples", action="store_true", help="also each run's newest sample (the Compare page's "
+                         "'Samples side by side')")
     compare.set_defaults(handler=cmd_compare)
 
 
@@ -130,4 +132,19 @@ def cmd_compare(ctx: Context, args: argparse.Namespace) -> Result:
                      for r in found],
             "settings": diff,
             "metrics": values}
-    return Result(data, f"{heading}\n\n{settings_text}\n\n{metrics_text}")
+    text = f"{heading}\n\n{settings_text}\n\n{metrics_text}"
+    if args.samples:
+        newest = _newest_samples(store, ids)
+        data["samples"] = newest
+        text += "\n\n" + "\n\n".join(
+            f"run {r}: " + ("no samples yet" if s is None else f"sample at step {s['step']}\n{s['text']}")
+            for r, s in zip(ids, newest, strict=True))
+    return Result(data, text)
+
+
+def _newest_samples(store: Any, ids: list[int]) -> list[dict[str, Any] | None]:
+    """Each run's newest sample as text (step, text), or None: what the Compare page lays side by side."""
+    from spark_trainer.jobs.run_samples import outputs_text, run_samples
+
+    found = [run_samples(store, r, limit=1) for r in ids]
+    return [{"step": s[0].step, "path": s[0].path, "text": outputs_text(s[0])} if s else None for s in found]

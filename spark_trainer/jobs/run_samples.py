@@ -43,6 +43,12 @@ def sample_output(item: Any) -> str:
     return str(item)
 
 
+def outputs_text(sample: RunSample) -> str:
+    """A sample's outputs as plain text, one after another (an image file has none): what the Compare
+    page shows side by side."""
+    return "" if sample.is_image_file else "\n\n".join(item.output for item in sample.items)
+
+
 def read_sample(path: Path, step: int | None) -> RunSample:
     """A sample file: a JSON of prompt/output items (or image items), or an image itself."""
     sample = RunSample(str(path), step)

@@ -112,3 +112,24 @@ def test_compare_prints_the_settings_that_differ_and_each_metrics_last_value(sto
     assert same.code == 2 and same.err.strip() == "error: compare: give two or more different run ids"
     gone = cli("compare", str(a), "999")
     assert gone.code != 0 and gone.err.count("\n") == 1 and "999" in gone.err
+
+
+def test_compare_samples_shows_each_runs_newest_sample_as_the_compare_page_does(store, cli) -> None:
+    import json
+
+    from spark_trainer.store import artifacts
+
+    a = _run(store, "a", "causal-lm", [("loss", 1, 2.0)])
+    b = _run(store, "b", "causal-lm", [("loss", 1, 2.1)])
+    folder = Path(runs.get(store, a).run_dir) / "samples"
+    folder.mkdir(parents=True)
+    for step, answer in ((5, "old answer"), (10, "20 21 22")):
+        path = folder / f"step-{step:08d}.json"
+        path.write_text(json.dumps({"samples": [{"prompt": "Count up from 20:", "completion": answer}]}))
+        artifacts.add(store, a, "sample", str(path), step=step)
+    shown = cli("compare", str(a), str(b), "--samples")
+    assert shown.code == 0, shown.err
+    assert shown.out.endswith(f"run {a}: sample at step 10\n20 21 22\n\nrun {b}: no samples yet\n")
+    data = cli("--json", "compare", str(a), str(b), "--samples").json()
+    assert data["samples"][0]["step"] == 10 and data["samples"][0]["text"] == "20 21 22" and data["samples"][1] is None
+    assert "samples" not in cli("--json", "compare", str(a), str(b)).json()
