@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.workers import Task
+from spark_trainer.ingest.browse import preview_columns
 from spark_trainer.store.entities import Dataset
 
 PAGE_ROWS = 50
@@ -81,29 +82,6 @@ class RowsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return self.headers[section]
         return None
-
-
-def text_columns(rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Headers and cells for text manifest rows: split, each record field, source."""
-    keys: list[str] = []
-    for row in rows:
-        record = row.get("record")
-        for key in (record if isinstance(record, dict) else {"record": record}):
-            if key not in keys:
-                keys.append(key)
-    cells = []
-    for row in rows:
-        record = row.get("record")
-        record = record if isinstance(record, dict) else {"record": record}
-        cells.append((row.get("split", ""), *(record.get(k) for k in keys), row.get("source", "")))
-    return ["split", *keys, "source"], cells
-
-
-def media_columns(rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Headers and cells for audio/video manifest rows (file, label, caption, size, source)."""
-    keys = ["split", "path", "label", "caption", "duration", "width", "height", "source"]
-    present = [k for k in keys if any(row.get(k) is not None for row in rows)]
-    return present, [tuple(row.get(k) for k in present) for row in rows]
 
 
 def _read_page(path: str, offset: int, limit: int) -> list[dict[str, Any]]:
@@ -165,7 +143,7 @@ class TextPager(QWidget):
         if dataset is not self.dataset:
             return  # another dataset was chosen meanwhile
         self.offset = offset
-        headers, cells = text_columns(rows) if dataset.kind == "text" else media_columns(rows)
+        headers, cells = preview_columns(dataset.kind, rows)
         self.model.set_rows(headers, cells)
         for column in range(len(headers) - 1):
             self.table.setColumnWidth(column, 80 if headers[column] == "split" else 320)

@@ -7,29 +7,9 @@ from typing import Any
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from app.views.dataset_preview import RowsModel
+from spark_trainer.ingest.browse import report_rows, report_summary
 
 HEADERS = ["", "Source", "Line", "Reason"]
-
-
-def report_rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
-    rows: list[tuple[Any, ...]] = [
-        ("rejected", r.get("source", ""), "" if r.get("line") is None else str(r["line"]), r.get("reason", ""))
-        for r in report.get("rejected", [])
-    ]
-    rows += [
-        ("duplicate", d.get("source", ""), "" if d.get("line") is None else str(d["line"]),
-         f"same content as {d.get('duplicate_of', '?')}")
-        for d in report.get("duplicates", [])
-    ]
-    return rows
-
-
-def report_summary(report: dict[str, Any]) -> str:
-    counts = report.get("counts", {})
-    parts = [f"{counts.get('accepted', 0):,} kept (train {counts.get('train', 0):,}, val {counts.get('val', 0):,})",
-             f"{counts.get('rejected', len(report.get('rejected', []))):,} rejected",
-             f"{counts.get('duplicates', len(report.get('duplicates', []))):,} duplicates removed"]
-    return " · ".join(parts)
 
 
 class ReportView(QWidget):

@@ -268,9 +268,9 @@ class DatasetsView(BaseView):
     def _load_report_and_card(self, dataset: Dataset) -> None:
         def read(_ctx: TaskContext) -> tuple[dict[str, Any], str]:
             from spark_trainer.ingest import read_report
+            from spark_trainer.ingest.browse import read_card
 
-            card = Path(dataset.path) / "README.md"
-            return read_report(Path(dataset.path)), card.read_text(encoding="utf-8") if card.is_file() else ""
+            return read_report(Path(dataset.path)), read_card(dataset.path)
 
         task = Task(read, owner=self, name="dataset report")
         task.signals.succeeded.connect(lambda result: self._show_report_and_card(dataset, *result))

@@ -11,17 +11,10 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from app.views.run_detail_reads import EvalReport
+from spark_trainer.jobs.run_eval_report import report_metrics
 
 NO_REPORT = ("No evaluation report yet: classification and diffusion runs write one at every evaluation. "
              "Every run's evaluation metrics are also on the Charts tab.")
-
-
-def report_metrics(data: dict) -> dict[str, float]:
-    """A report's metrics: a classifier's `metrics` mapping, or the top-level `eval_*` numbers others write."""
-    metrics = data.get("metrics")
-    if isinstance(metrics, dict):
-        return metrics
-    return {k: v for k, v in data.items() if k.startswith("eval_") and isinstance(v, (int, float))}
 
 
 class EvalReportPanel(QWidget):

@@ -18,6 +18,7 @@ from app.gpu_monitor import GpuHistory
 from app.views.base import BaseView
 from app.widgets import EmptyState, MessageBanner
 from spark_trainer.gpu import GpuInfo
+from spark_trainer.jobs.gpus import holders
 from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
@@ -29,15 +30,6 @@ SERIES = (
     ("temperature", "Temperature", "°C", 100.0),
     ("power", "Power", "W", None),
 )
-
-
-def holders(active: list[Run]) -> dict[int, list[Run]]:
-    """GPU index -> the active runs placed on it."""
-    held: dict[int, list[Run]] = {}
-    for run in active:
-        for index in run.gpus:
-            held.setdefault(index, []).append(run)
-    return held
 
 
 class GpuPanel(QFrame):

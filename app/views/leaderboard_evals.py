@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from app.views.table_models import Column
-from spark_trainer.store.store import Store
+from spark_trainer.evaluation.leaderboard import EvalColumns
 
 MUTED = "#6e7681"
-
-
-@dataclass
-class EvalColumns:
-    keys: list[str]  # evals/... metric keys, one column each
-    values: dict[int, dict[str, float]]  # run id -> key -> last value
-    baselines: list[Any]  # evaluation.leaderboard baselines with values
-
-
-def read_evaluations(store: Store, entries: Sequence[Any], project: int | None) -> EvalColumns:
-    """The evaluation columns of ranked `entries` and the baselines (store reads: off the GUI thread)."""
-    from spark_trainer.evaluation.leaderboard import baselines, eval_keys
-    from spark_trainer.leaderboard import last_values, metric_keys
-
-    keys = eval_keys(metric_keys(store))
-    base_rows = [b for b in baselines(store, project) if b.values]
-    keys = sorted(set(keys) | {k for b in base_rows for k in b.values})
-    return EvalColumns(keys, last_values(store, [e.run.id for e in entries], keys), base_rows)
 
 
 class BoardRow(NamedTuple):

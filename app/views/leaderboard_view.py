@@ -19,15 +19,14 @@ from app.flow_layout import FlowLayout
 from app.views.base import BaseView
 from app.views.leaderboard_evals import (
     BoardRow,
-    EvalColumns,
     baseline_rows,
     board_column,
     evaluation_columns,
-    read_evaluations,
 )
 from app.views.table_models import RowsModel, RowsTable
 from app.widgets import MessageBanner
 from app.workers import Task
+from spark_trainer.evaluation.leaderboard import EvalColumns, read_evaluations
 from spark_trainer.leaderboard import default_metric, lower_is_better, metric_keys, mixed_recipes, rank
 from spark_trainer.recipes.registry import list_recipes
 from spark_trainer.store.store import Store

@@ -11,9 +11,9 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel, QScrollArea, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from app.views.run_detail_reads import CheckpointRow, metric_title
 from app.views.samples import LoadedSample, sample_widget
 from app.widgets import clear_layout
+from spark_trainer.jobs.run_checkpoints import CheckpointRow, metric_title
 
 
 class CheckpointsTable(QTableWidget):

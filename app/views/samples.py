@@ -5,18 +5,15 @@ Files are read and images decoded by `load_sample` on the pool; `sample_widget` 
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.flow_layout import FlowLayout
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+from spark_trainer.jobs.run_samples import IMAGE_SUFFIXES, outputs_text, read_sample
 
 
 @dataclass
@@ -39,26 +36,21 @@ class LoadedSample:
 
 
 def load_sample(path: Path, step: int | None) -> LoadedSample:
-    """Read a sample file: a JSON of prompt/output pairs (or image samples), or an image. Disk reads
-    and image decoding only (QImage is safe off the GUI thread): call it on the pool."""
-    sample = LoadedSample(path, step)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    """Read a sample file (spark_trainer.jobs.run_samples) and decode its images. Disk reads and image
+    decoding only (QImage is safe off the GUI thread): call it on the pool."""
+    read = read_sample(path, step)
+    sample = LoadedSample(path, step, error=read.error)
+    if read.is_image_file:
         image = QImage(str(path))
         sample.images.append(ImageSample(image.scaledToWidth(256, Qt.TransformationMode.SmoothTransformation)
                                          if not image.isNull() else image, path.name))
         return sample
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        sample.error = f"cannot read {path}: {exc}"
-        return sample
-    for item in data.get("samples", []) if isinstance(data, dict) else []:
-        prompt = str(item.get("prompt", "")) if isinstance(item, dict) else ""
-        if isinstance(item, dict) and isinstance(item.get("image"), str):
-            sample.images.append(ImageSample(_thumbnail(path.parent / item["image"]), item["image"], prompt,
-                                             str(item.get("caption", ""))))
+    for item in read.items:
+        if item.image is not None:
+            sample.images.append(ImageSample(_thumbnail(path.parent / item.image), item.image, item.prompt,
+                                             item.caption))
         else:
-            sample.texts.append((prompt, _sample_output(item)))
+            sample.texts.append((item.prompt, item.output))
     return sample
 
 
@@ -121,17 +113,4 @@ def _image_sample(item: ImageSample) -> QWidget:
 
 def sample_text(path: Path) -> str:
     """A sample file's outputs as plain text (for the compare view)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return ""
-    items = data.get("samples", []) if isinstance(data, dict) else []
-    return "\n\n".join(_sample_output(i) for i in items)
-
-
-def _sample_output(item: Any) -> str:
-    if isinstance(item, dict) and isinstance(item.get("image"), str):
-        return f"[image {item['image']}] {item.get('prompt', '')}"
-    if isinstance(item, dict):
-        return str(item.get("completion", item.get("output", item.get("text", item.get("caption", "")))))
-    return str(item)
+    return outputs_text(read_sample(path, None))

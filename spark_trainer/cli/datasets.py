@@ -13,7 +13,7 @@ from spark_trainer.store import datasets
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse._SubParsersAction:
-    parser = sub.add_parser("dataset", help="ingest, list, show and delete datasets", parents=[common])
+    parser = sub.add_parser("dataset", help="ingest, list, show, browse and delete datasets", parents=[common])
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     lst = actions.add_parser("list", help="list datasets", parents=[common])
@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     delete.add_argument("--delete-files", action="store_true", help="also remove the dataset folder")
     delete.set_defaults(handler=cmd_delete)
     register_dataset_actions(actions, common)
+    from spark_trainer.cli.dataset_browse import register as register_browse
+
+    register_browse(actions, common)
     return actions
 
 

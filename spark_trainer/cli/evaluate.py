@@ -6,25 +6,29 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import table
+from spark_trainer.errors import BadInput
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("eval", help="evaluate a run (perplexity, classification, multiple choice) in a background process",
                        parents=[common])
     p.add_argument("run", help="run id")
-    p.add_argument("--task", required=True, choices=["perplexity", "classification", "mcq"],
+    p.add_argument("--task", choices=["perplexity", "classification", "mcq"],
                    help="perplexity (text/JSONL), classification (labelled CSV/JSONL: "
                    "texts, or image paths relative to the file; for images also a folder of class "
                    "sub-folders) or mcq (CSV/JSONL with subject, question, A, B, C, D, answer)")
-    p.add_argument("--data", required=True, metavar="FILE|DIR", help="the evaluation file (or class-folder folder)")
+    p.add_argument("--data", metavar="FILE|DIR", help="the evaluation file (or class-folder folder)")
     p.add_argument("--base", action="store_true", help="evaluate the run's base model instead (a baseline)")
     p.add_argument("--checkpoint", default="last", metavar="last|best|STEP", help="which checkpoint (default last)")
     p.add_argument("--gpus", default="auto", help="auto (first GPU, else CPU), cpu, or a GPU id")
+    p.add_argument("--list", action="store_true", help="list the run's evaluations (newest first, as the run "
+                   "page's Exports tab) instead of evaluating")
     p.set_defaults(handler=cmd_eval)
 
 
@@ -32,6 +36,12 @@ def cmd_eval(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.evaluation import jobs
 
     store = ctx.store
+    if args.list:
+        return _list(ctx, args.run)
+    missing = [name for name, value in (("--task", args.task), ("--data", args.data)) if not value]
+    if missing:
+        raise BadInput(f"eval: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required "
+                       "(or --list to list the run's evaluations)")
     ev = jobs.submit(store, args.run, task=args.task, data_path=Path(args.data), base=args.base,
                      checkpoint=args.checkpoint, gpus=args.gpus)
     ctx.info(f"evaluation {ev.id} of run {ev.run_id} ({'base model' if ev.base else ev.checkpoint}) started on "
@@ -46,6 +56,28 @@ def cmd_eval(ctx: Context, args: argparse.Namespace) -> Result:
     report.pop("predictions", None)
     data = {"evaluation": ev.id, "run": ev.run_id, **report}
     return Result(data, lambda: _text(report))
+
+
+def _list(ctx: Context, run: str) -> Result:
+    from spark_trainer.evaluation import jobs
+
+    found = jobs.list_for_run(ctx.store, run)
+    rows = [(e.id, e.task, "base model" if e.base else e.checkpoint, e.status, _result(e), Path(e.data_path).name)
+            for e in found]
+    data = [replace(e, result={k: v for k, v in e.result.items() if k != "predictions"}) if e.result else e
+            for e in found]  # one item's prediction each: the report file keeps them
+    return Result(data, table(["id", "task", "weights", "status", "result", "data"], rows,
+                               empty="no evaluations yet; start one with `spark-trainer eval RUN --task T --data FILE`"))
+
+
+def _result(ev: Any) -> str:
+    """The evaluation's metrics in one cell (its progress while it runs, its error's first line if it failed)."""
+    if ev.status == "completed":
+        found = (ev.result or {}).get("metrics", {})
+        return "  ".join(f"{k} {v:.4f}" for k, v in found.items()) or "-"
+    if ev.is_active:
+        return f"{ev.done}/{ev.total}" if ev.total else "starting"
+    return (ev.error or "").strip().splitlines()[0] if ev.error else "-"
 
 
 class EvalProgress:

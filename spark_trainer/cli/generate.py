@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     gen.add_argument("--checkpoint", default="last", metavar="last|final|best|STEP",
                      help="which weights: last (final model, else newest checkpoint), final, best, or a step")
     gen.add_argument("--base", action="store_true", help="answer with the base model instead (for comparison)")
+    gen.add_argument("--compare", action="store_true", help="answer with the run's model, then the base model with "
+                     "the same settings and seed (the Playground's 'Compare with the base model')")
     gen.add_argument("--max-new-tokens", type=int, default=64, metavar="N")
     gen.add_argument("--temperature", type=float, default=0.7, metavar="T", help="0 = greedy (default 0.7)")
     gen.add_argument("--top-p", type=float, default=0.95, metavar="P")
@@ -34,6 +36,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                      "(default: the data home's playground/images/)")
     gen.add_argument("--steps", type=int, default=20, metavar="N", help="diffusion runs: denoising steps")
     gen.add_argument("--guidance", type=float, default=7.5, metavar="G", help="diffusion runs: guidance scale")
+    gen.add_argument("--negative", default="", metavar="TEXT", help="diffusion runs: what the image should not show "
+                     "(the Playground's negative prompt)")
     gen.add_argument("--device", default="auto", metavar="auto|cpu|GPU",
                      help="auto (GPU 0 when there is one), cpu, or a GPU id")
     gen.add_argument("--save", action="store_true", help="save the prompt and answer to the run as a sample")
@@ -72,11 +76,13 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
         return _classify(ctx, args, source, spec)
     if not (args.prompt or "").strip():
         raise BadInput("--prompt is required and must not be empty")
+    if args.compare and args.base:
+        raise BadInput("--compare answers with the base model too; leave out --base")
     settings = _settings(spec.kind, args)
     device = resolve_device(args.device)
     generator = spec.create()
     generator.load(source, device)
-    streaming = spec.kind == "text-generation" and not ctx.json and sys.stdout.isatty()
+    streaming = spec.kind == "text-generation" and not ctx.json and sys.stdout.isatty() and not args.compare
 
     def emit(text: str) -> None:
         if streaming:
@@ -85,23 +91,36 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
 
     output = generator.generate({"prompt": args.prompt}, settings, base=args.base, emit=emit,
                                 should_stop=lambda: False)
+    base_output = None
+    if args.compare:  # the same settings and the seed the first answer used, as the Playground compares
+        again = {**settings, "seed": output["settings"]["seed"]}
+        if settings.get("out"):
+            again["out"] = str(Path(settings["out"]).with_name(Path(settings["out"]).stem + "-base.png"))
+        base_output = generator.generate({"prompt": args.prompt}, again, base=True, emit=lambda _t: None,
+                                         should_stop=lambda: False)
     generator.close()
     if streaming:
         sys.stdout.write("\n")
     variant = "base" if args.base else "tuned"
     data: dict[str, Any] = {"run": source.run_id, "source": source.to_dict(), "variant": variant,
                             "device": device, "prompt": args.prompt, **output}
+    if base_output is not None:
+        data["base"] = base_output
     if args.save:
-        data["saved"] = _save(ctx, source, args, variant, output)
+        data["saved"] = _save(ctx, source, args, variant, output, base_output)
     who = "base model" if args.base else source.label
     seed = output["settings"]["seed"]
     if spec.kind == "image-generation":
         note = f"({output['seconds']:.2f} s, {who}, seed {seed})"
         shown = output.get("image", "")
+        if base_output is not None:
+            shown += f"\n{base_output.get('image', '')}  (base model)"
     else:
         note = (f"({output['tokens']} tokens in {output['seconds']:.2f} s, {who}, seed {seed}, "
                 f"ended by {output['finish_reason']})")
         shown = "" if streaming else output["text"]
+        if base_output is not None:
+            shown += f"\n\n--- base model ---\n{base_output['text']}"
 
     def text() -> str:
         ctx.info(note)
@@ -160,25 +179,33 @@ def _checked_settings(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         from spark_trainer.playground.diffusion import ImageSettings
 
         return {k: v for k, v in ImageSettings.from_dict({
-            "seed": args.seed, "steps": args.steps, "guidance": args.guidance, "out": args.out}).__dict__.items()}
+            "seed": args.seed, "steps": args.steps, "guidance": args.guidance, "negative_prompt": args.negative,
+            "out": args.out}).__dict__.items()}
     from spark_trainer.playground.settings import GenerationSettings
 
     if args.out:
         raise BadInput("--out is for diffusion runs (it names the image file)")
+    if args.negative:
+        raise BadInput("--negative is for diffusion runs (a negative prompt for the image)")
     return GenerationSettings.from_dict({
         "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p,
         "top_k": args.top_k, "repetition_penalty": args.repetition_penalty, "stop": args.stop,
         "chat_template": args.chat, "seed": args.seed}).to_dict()
 
 
-def _save(ctx: Context, source: Any, args: argparse.Namespace, variant: str, output: dict[str, Any]) -> str:
+def _save(ctx: Context, source: Any, args: argparse.Namespace, variant: str, output: dict[str, Any],
+          base_output: dict[str, Any] | None = None) -> str:
     from spark_trainer.playground.samples import save_sample
 
     item = {"prompt": args.prompt, "variant": variant, "settings": output["settings"]}
     if "image" in output:
         item.update(output=output["image"], image=output["image"])
+        if base_output is not None:  # as the Playground saves a comparison
+            item["base_image"] = base_output["image"]
     else:
         item["completion"] = output["text"]
+        if base_output is not None:
+            item["base_completion"] = base_output["text"]
     return save_sample(ctx.store, source.run_id, item, step=source.step, checkpoint=args.checkpoint).path
 
 

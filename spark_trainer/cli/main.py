@@ -23,7 +23,7 @@ from spark_trainer.store.entities import to_jsonable
 # Each module of spark_trainer.cli adds its command group. Later capabilities (runs, queue, train,
 # export...) add theirs.
 COMMAND_MODULES = ("projects", "datasets", "experiments", "recipes", "system", "bench", "runs", "train", "sweeps",
-                   "ranking", "queue", "demo", "estimate", "export", "evaluate", "generate", "settings", "cluster", "home")
+                   "ranking", "queue", "demo", "estimate", "export", "evaluate", "generate", "settings", "token", "cluster", "home")
 # The worker role, started by the scheduler for every run, needs only its own command: importing every
 # group's module (ingestion, video, export, cluster...) cost each worker's start about 0.3 s.
 ROLE_MODULES = {"worker": ("queue",)}

@@ -1,18 +1,21 @@
 """`leaderboard` and `compare`: the app's Leaderboard and Compare views, from the command line.
 
 `leaderboard [METRIC]` ranks runs by a metric (their best or last value, in the direction the recipe
-declares), filtered as the view filters; `compare RUN RUN...` prints the settings that differ
+declares), filtered as the view filters, with its evaluation columns and base-model baseline rows; `compare RUN RUN...` prints the settings that differ
 between runs and each metric's last value, as the Compare page shows them beside its curves.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import table
 from spark_trainer.errors import BadInput
+from spark_trainer.evaluation.leaderboard import read_evaluations
+from spark_trainer.evaluation.tasks import METRIC_PREFIX
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.leaderboard import (
     Entry,
@@ -44,6 +47,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     compare = sub.add_parser("compare", parents=[common],
                              help="the settings that differ between runs, and each metric's last value")
     compare.add_argument("runs", nargs="+", type=int, metavar="RUN", help="two or more run ids")
+    compare.add_argument("--samples", action="store_true", help="also each run's newest sample (the Compare page's "
+                         "'Samples side by side')")
     compare.set_defaults(handler=cmd_compare)
 
 
@@ -69,12 +74,26 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
     direction = "lower" if lower_is_better(key, args.recipe) else "higher"
     head = f"ranked by {key} ({args.use} value; {direction} is better): {len(entries)} run{'s' * (len(entries) != 1)}"
     names = {d.id: d.name for d in datasets.list_all(store)}
+    # The view's evaluation columns (evals/... metrics) and base-model baseline rows, read as it reads them.
+    evals = read_evaluations(store, shown, args.project)
     rows = [(e.rank, e.run.id, e.project, e.run.experiment, names.get(e.dataset_id, "-"), e.run.recipe, e.score,
-             e.summary.last_step, e.run.status.value) for e in shown]
-    text = table(["rank", "run", "project", "experiment", "dataset", "recipe", key, "step", "status"], rows,
+             e.summary.last_step, e.run.status.value, *_eval_cells(evals.values.get(e.run.id, {}), evals.keys))
+            for e in shown]
+    if shown:
+        rows += [("baseline", b.run_id, "-", f"base model: {Path(b.base_model).name}", Path(b.data).name, "-",
+                  b.values.get(key, "-"), "-", "base", *_eval_cells(b.values, evals.keys)) for b in evals.baselines]
+    columns = [k.removeprefix(METRIC_PREFIX) for k in evals.keys]
+    text = table(["rank", "run", "project", "experiment", "dataset", "recipe", key, "step", "status", *columns], rows,
                  empty=f"no run matching these filters has recorded {key}")
+    data = [{**_entry_data(e, names), "evals": evals.values.get(e.run.id, {})} for e in shown]
+    base = [{"evaluation": b.evaluation_id, "run": b.run_id, "base_model": b.base_model, "data": b.data,
+             "score": b.values.get(key), "evals": b.values} for b in evals.baselines]
     return Result({"metric": key, "use": args.use, "higher_is_better": direction == "higher",  # as `sweep show`
-                   "runs": [_entry_data(e, names) for e in shown]}, head + "\n" + text)
+                   "runs": data, "baselines": base}, head + "\n" + text)
+
+
+def _eval_cells(values: dict[str, float], keys: list[str]) -> list[Any]:
+    return [values.get(k, "-") for k in keys]
 
 
 def _default_metric(ctx: Context, recipe: str | None) -> str | None:
@@ -113,4 +132,19 @@ def cmd_compare(ctx: Context, args: argparse.Namespace) -> Result:
                      for r in found],
             "settings": diff,
             "metrics": values}
-    return Result(data, f"{heading}\n\n{settings_text}\n\n{metrics_text}")
+    text = f"{heading}\n\n{settings_text}\n\n{metrics_text}"
+    if args.samples:
+        newest = _newest_samples(store, ids)
+        data["samples"] = newest
+        text += "\n\n" + "\n\n".join(
+            f"run {r}: " + ("no samples yet" if s is None else f"sample at step {s['step']}\n{s['text']}")
+            for r, s in zip(ids, newest, strict=True))
+    return Result(data, text)
+
+
+def _newest_samples(store: Any, ids: list[int]) -> list[dict[str, Any] | None]:
+    """Each run's newest sample as text (step, text), or None: what the Compare page lays side by side."""
+    from spark_trainer.jobs.run_samples import outputs_text, run_samples
+
+    found = [run_samples(store, r, limit=1) for r in ids]
+    return [{"step": s[0].step, "path": s[0].path, "text": outputs_text(s[0])} if s else None for s in found]

@@ -7,12 +7,14 @@ import csv
 import io
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, non_negative_float, non_negative_int, positive_int, table
 from spark_trainer.cli.waiting import wait_for_run
-from spark_trainer.errors import StoreDiskFull
+from spark_trainer.errors import BadInput, SparkError, StoreDiskFull
 from spark_trainer.jobs import control, process
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import schedule_once, waiting_reason
@@ -39,7 +41,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     lst = actions.add_parser("list", help="list runs", parents=[common])
     lst.add_argument("--project", help="only this project's runs")
     lst.add_argument("--experiment", help="only this experiment's runs")
-    lst.add_argument("--status", help="only runs with this status (comma-separated)")
+    lst.add_argument("--status", help="only runs with this status (comma-separated; active: queued, starting "
+                     "or running, as the Runs view's filter)")
     lst.add_argument("--sweep", metavar="NAME", help="only this sweep's runs, with their swept values "
                      "(`sweep show NAME` ranks them)")
     lst.set_defaults(handler=cmd_list)
@@ -60,17 +63,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     met.add_argument("--csv", action="store_true", help="print CSV: step,key,value,wall_time")
     met.set_defaults(handler=cmd_metrics)
 
-    for name, what, func in (("cancel", "stop a run for good (it saves a checkpoint first)", cmd_cancel),
-                             ("pause", "stop a run with a checkpoint so it can be resumed", cmd_pause)):
+    for name, what, func in (("cancel", "stop runs for good (each saves a checkpoint first)", cmd_cancel),
+                             ("pause", "stop runs with a checkpoint so they can be resumed", cmd_pause)):
         p = actions.add_parser(name, help=what, parents=[common])
-        p.add_argument("run", help="run id")
+        p.add_argument("runs", nargs="+", metavar="RUN", help="run ids (several: each in turn, as the Runs list's "
+                       "right-click does for the selected runs)")
         p.add_argument("--grace", type=non_negative_float, metavar="S",
                        help="seconds to wait before killing the worker (default: setting stop_grace_seconds)")
         p.set_defaults(handler=func)
 
     resume = actions.add_parser("resume", help="continue a paused, interrupted, failed or cancelled run "
                                 "from its last checkpoint", parents=[common])
-    resume.add_argument("run", help="run id")
+    resume.add_argument("runs", nargs="+", metavar="RUN", help="run ids (several: each in turn; --wait takes one)")
     resume.add_argument("--wait", action="store_true", help=WAIT_HELP)
     resume.add_argument("--gpus", metavar="SPEC", help="resume on other devices or another process count "
                         "(auto | cpu | cpu:N | 0,1 | count:N); the global batch is kept")
@@ -94,8 +98,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     delete.set_defaults(handler=cmd_delete)
 
     from spark_trainer.cli.cluster import register_import
+    from spark_trainer.cli.run_records import register as register_records
+    from spark_trainer.cli.run_samples import register as register_samples
 
     register_import(actions, common)
+    register_records(actions, common)
+    register_samples(actions, common)
 
 
 def _progress(run) -> str:
@@ -174,13 +182,16 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     reconcile(store)
     statuses = None
     if args.status:
-        from spark_trainer.errors import BadInput
-
-        try:
-            statuses = {RunStatus(s.strip()) for s in args.status.split(",") if s.strip()}
-        except ValueError:
-            allowed = ", ".join(s.value for s in RunStatus)
-            raise BadInput(f"--status {args.status!r}: statuses are {allowed}") from None
+        statuses = set()
+        for word in (w.strip() for w in args.status.split(",")):
+            if word == "active":  # the Runs view's "active" filter: what is training or waiting to
+                statuses |= {s for s in RunStatus if s.is_active or s == RunStatus.QUEUED}
+            elif word:
+                try:
+                    statuses.add(RunStatus(word))
+                except ValueError:
+                    allowed = ", ".join(["active", *(s.value for s in RunStatus)])
+                    raise BadInput(f"--status {args.status!r}: statuses are {allowed}") from None
     if args.sweep is not None:
         from spark_trainer.store import sweeps
 
@@ -291,8 +302,6 @@ def cmd_metrics(ctx: Context, args: argparse.Namespace) -> Result:
         known = metrics.keys(store, run.id)
         missing = [k for k in args.key if k not in known]
         if missing and known:  # a finished run will not write it later: most likely a typo
-            from spark_trainer.errors import BadInput
-
             raise BadInput(f"--key {missing[0]!r}: run {run.id} has no such metric; its metrics are: "
                            f"{', '.join(known)}")
     if args.csv and not ctx.json:
@@ -306,19 +315,45 @@ def cmd_metrics(ctx: Context, args: argparse.Namespace) -> Result:
     return Result(points, table(["step", "key", "value"], rows, empty=f"run {run.id} has no metrics yet"))
 
 
+def _each(ctx: Context, run_refs: list[str], act: Callable[[str], Run]) -> Result:
+    """Apply `act` to each run in turn; one that refuses is said on its own line and the others still
+    get theirs (exit 1 if any refused), as the Runs list's menu does for the selected runs."""
+    done: list[Run] = []
+    errors: list[str] = []
+    for ref in dict.fromkeys(run_refs):
+        try:
+            done.append(act(ref))
+        except SparkError as exc:
+            if len(run_refs) == 1:
+                raise
+            errors.append(f"run {ref}: {exc}")
+    for line in errors:
+        ctx.info(line)
+    data: Any = done[0] if len(run_refs) == 1 else {"runs": done, "errors": errors}
+    return Result(data, "\n".join(f"run {r.id} {r.status.value}" for r in done), exit_code=1 if errors else 0)
+
+
 def cmd_cancel(ctx: Context, args: argparse.Namespace) -> Result:
-    run = control.cancel(ctx.store, args.run, grace_s=args.grace)
-    return Result(run, f"run {run.id} {run.status.value}")
+    return _each(ctx, args.runs, lambda ref: control.cancel(ctx.store, ref, grace_s=args.grace))
 
 
 def cmd_pause(ctx: Context, args: argparse.Namespace) -> Result:
-    run = control.pause(ctx.store, args.run, grace_s=args.grace)
-    return Result(run, f"run {run.id} {run.status.value}")
+    return _each(ctx, args.runs, lambda ref: control.pause(ctx.store, ref, grace_s=args.grace))
 
 
 def cmd_resume(ctx: Context, args: argparse.Namespace) -> Result:
-    run = control.resume(ctx.store, args.run, gpus=args.gpus)
-    return start_and_maybe_wait(ctx, ctx.store, run.id, args.wait, "resumed: ")
+    if len(args.runs) == 1:
+        run = control.resume(ctx.store, args.runs[0], gpus=args.gpus)
+        return start_and_maybe_wait(ctx, ctx.store, run.id, args.wait, "resumed: ")
+    if args.wait:
+        raise BadInput("--wait waits for one run; resume them without it and follow each with `run logs RUN -f`")
+    result = _each(ctx, args.runs, lambda ref: control.resume(ctx.store, ref, gpus=args.gpus))
+    schedule_once(ctx.store)  # start those whose GPUs are free now; the rest stay queued
+    started = [runs.get(ctx.store, r.id) for r in result.data["runs"]]
+    result.data["runs"] = started
+    result.text = "\n".join(f"resumed: run {r.id} {'started' if r.status.is_active else r.status.value}"
+                             for r in started)
+    return result
 
 
 def cmd_extend(ctx: Context, args: argparse.Namespace) -> Result:

@@ -14,10 +14,11 @@ from spark_trainer.cli.format import fields, human_bytes, table
 from spark_trainer.gpu import list_gpus, nvml_status
 from spark_trainer.paths import disk_free_bytes
 from spark_trainer.store import migrate
+from spark_trainer.store.entities import to_jsonable
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    gpus = sub.add_parser("gpus", help="list NVIDIA GPUs with memory, utilisation and temperature",
+    gpus = sub.add_parser("gpus", help="list NVIDIA GPUs with memory, utilisation, temperature and the runs on each",
                           parents=[common])
     gpus.set_defaults(handler=cmd_gpus)
     doctor = sub.add_parser("doctor", help="check Python, torch, CUDA, GPUs, disk space and the database",
@@ -26,14 +27,30 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_gpus(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.jobs.gpus import holders
+    from spark_trainer.jobs.reconcile import reconcile
+    from spark_trainer.store import runs
+
     gpus = list_gpus()
+    reconcile(ctx.store)  # a run whose worker died holds nothing
+    active = [r for r in runs.list_all(ctx.store) if r.status.is_active]
+    held = holders(active)  # which runs hold each GPU, as the GPUs view shows under each one
+    cpu = [r for r in active if not r.gpus]
+    cpu_line = "runs on the CPU now: " + ", ".join(_run_word(r) for r in cpu) if cpu else "no run is using the CPU"
     if not gpus:
-        return Result([], f"no NVIDIA GPU found ({nvml_status()}); training will run on the CPU")
+        return Result([], f"no NVIDIA GPU found ({nvml_status()}); training will run on the CPU\n{cpu_line}")
     rows = [(g.index, g.name, human_bytes(g.memory_free), human_bytes(g.memory_total),
              "-" if g.utilization is None else f"{g.utilization}%",
              "-" if g.temperature is None else f"{g.temperature} C",
-             "-" if g.power_watts is None else f"{g.power_watts:.0f} W") for g in gpus]
-    return Result(gpus, table(["gpu", "name", "free", "total", "util", "temp", "power"], rows))
+             "-" if g.power_watts is None else f"{g.power_watts:.0f} W",
+             ", ".join(_run_word(r) for r in held.get(g.index, [])) or "-") for g in gpus]
+    data = [{**to_jsonable(g), "runs": [r.id for r in held.get(g.index, [])]} for g in gpus]  # a list, as before
+    text = table(["gpu", "name", "free", "total", "util", "temp", "power", "runs"], rows)
+    return Result(data, text + (f"\n{cpu_line}" if cpu else ""))
+
+
+def _run_word(run) -> str:
+    return f"run {run.id} ({run.experiment}, step {run.step})"
 
 
 # Modules whose distribution name differs; a frozen app may carry the module without its metadata.

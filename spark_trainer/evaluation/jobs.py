@@ -157,3 +157,10 @@ def cancel(store: Store, evaluation_id: int, grace_s: float = 10.0) -> Evaluatio
     if ev.is_active:
         ev = evaluations.update(store, evaluation_id, status="cancelled", error="cancelled")
     return ev
+
+
+def list_for_run(store: Store, run_ref: int | str) -> list[Evaluation]:
+    """A run's evaluations, newest first; one still running is refreshed from its worker (one that
+    died shows as failed), as the run page's Exports tab and `eval RUN --list` show them."""
+    run = runs.get(store, run_ref)
+    return [refresh(store, e.id) if e.is_active else e for e in evaluations.list_for(store, run.id)]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from spark_trainer.evaluation.tasks import METRIC_PREFIX, metric_key
 from spark_trainer.store import evaluations, experiments, runs
@@ -42,3 +43,22 @@ def baselines(store: Store, project: int | str | None = None) -> list[Baseline]:
         model = run_models.get(ev.run_id, "?")
         newest[(model, ev.task, ev.data_path)] = Baseline(ev.id, ev.run_id, model, ev.data_path, values)
     return list(newest.values())
+
+
+@dataclass
+class EvalColumns:
+    """What the leaderboard adds to its ranking from evaluations (the app's view and `leaderboard` both)."""
+
+    keys: list[str]  # evals/... metric keys, one column each
+    values: dict[int, dict[str, float]]  # run id -> key -> last value
+    baselines: list[Baseline]  # base-model baselines with values
+
+
+def read_evaluations(store: Store, entries: Sequence[Any], project: int | str | None) -> EvalColumns:
+    """The evaluation columns of ranked `entries` (leaderboard.Entry) and the project's baselines."""
+    from spark_trainer.leaderboard import last_values, metric_keys
+
+    keys = eval_keys(metric_keys(store))
+    base_rows = [b for b in baselines(store, project) if b.values]
+    keys = sorted(set(keys) | {k for b in base_rows for k in b.values})
+    return EvalColumns(keys, last_values(store, [e.run.id for e in entries], keys), base_rows)

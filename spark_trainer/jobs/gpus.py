@@ -103,3 +103,12 @@ def planned_gpus(text: str | None, gpus: Sequence[Any]) -> list[Any]:
                            f"{','.join(str(g.index) for g in gpus)}")
         return chosen
     return sorted(gpus, key=lambda g: -g.memory_free)[:max(1, request.count)]
+
+
+def holders(active: Sequence[Any]) -> dict[int, list[Any]]:
+    """GPU index -> the active runs placed on it (the GPUs view's 'held by', `spark-trainer gpus`'s runs)."""
+    held: dict[int, list[Any]] = {}
+    for run in active:
+        for index in run.gpus:
+            held.setdefault(index, []).append(run)
+    return held

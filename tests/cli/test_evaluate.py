@@ -41,3 +41,38 @@ def test_a_terminal_gets_every_update(capsys) -> None:
     clock = _Clock()
     _feed(EvalProgress(tty=True, clock=clock), clock, [5, 10, 15], 360, 0.1)
     assert capsys.readouterr().err.splitlines() == ["  5/360", "  10/360", "  15/360"]
+
+
+def test_list_shows_the_runs_evaluations_as_the_run_page_does(store, cli) -> None:
+    # The run page's Exports tab lists a run's evaluations; the command could only start one.
+    from spark_trainer.store import evaluations, experiments, projects, runs
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    run = runs.create(store, exp.id)
+    done = evaluations.create(store, run.id, task="perplexity", data_path="/data/held-out.jsonl", base=False,
+                              checkpoint="last", gpus=[])
+    evaluations.update(store, done.id, status="completed", done=4, total=4,
+                       result={"task": "perplexity", "metrics": {"perplexity": 12.5, "loss": 2.5258},
+                               "predictions": [{"text": "a"}] * 4})
+    failed = evaluations.create(store, run.id, task="mcq", data_path="/data/mcq.csv", base=True, checkpoint="last",
+                                gpus=[])
+    evaluations.update(store, failed.id, status="failed", error="no 'answer' column\ntraceback...")
+    listed = cli("eval", str(run.id), "--list")
+    assert listed.code == 0, listed.err
+    head, newest, oldest = listed.out.splitlines()
+    assert head.split() == ["ID", "TASK", "WEIGHTS", "STATUS", "RESULT", "DATA"]
+    assert newest.split() == [str(failed.id), "mcq", "base", "model", "failed", "no", "'answer'", "column", "mcq.csv"]
+    assert oldest.split() == [str(done.id), "perplexity", "last", "completed", "perplexity", "12.5000", "loss",
+                              "2.5258", "held-out.jsonl"]
+    shown = cli("--json", "eval", str(run.id), "--list").json()
+    assert [e["id"] for e in shown] == [failed.id, done.id]
+    assert shown[1]["result"]["metrics"]["perplexity"] == 12.5 and "predictions" not in shown[1]["result"]
+    other = runs.create(store, exp.id)
+    assert "no evaluations yet" in cli("eval", str(other.id), "--list").out
+
+
+def test_without_task_or_data_it_says_which_is_missing(store, cli) -> None:
+    missing = cli("eval", "1", "--task", "mcq")
+    assert missing.code == 2 and missing.err == "error: eval: --data is required (or --list to list the run's evaluations)\n"
+    assert "--task and --data are required" in cli("eval", "1").err

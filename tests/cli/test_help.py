@@ -119,3 +119,30 @@ def test_the_readme_check_reads_only_the_synopsis_of_the_commands_own_entry() ->
     missing = _readme_gaps(block)
     assert "queue serve --until-idle" in missing and "run logs --tail" in missing
     assert "queue serve --interval" not in missing and "run logs --follow" not in missing
+
+
+def test_the_gui_to_cli_map_names_only_commands_and_options_that_exist() -> None:
+    # docs/cli-parity.md maps each GUI action to a command; a renamed command or option must not leave
+    # the map pointing at nothing.
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cli-parity.md").read_text(encoding="utf-8")
+    parsers = {path: parser for path, _, parser in COMMANDS}
+    wrong, checked = [], 0
+    for snippet in re.findall(r"`([^`]+)`", doc):
+        words = snippet.split()
+        if (words[0],) not in parsers:
+            continue  # an option, a path, a setting value, another program
+        first = (words[0],)
+        subs = {path[1] for path in parsers if len(path) == 2 and path[0] == words[0]}
+        # A second lowercase word of a command that has subcommands names one (`token shw` is a typo).
+        named = len(words) > 1 and bool(subs) and re.fullmatch(r"[a-z][a-z|-]*", words[1]) is not None
+        alternatives = [first + (w,) for w in words[1].split("|")] if named else [first]
+        missing = [p for p in alternatives if p not in parsers]
+        if missing:
+            wrong.append(f"{snippet!r}: no command {' '.join(missing[0])}")
+            continue
+        known = {o for p in alternatives for a in parsers[p]._actions for o in a.option_strings}
+        wrong += [f"{snippet!r}: no option {o}" for o in re.findall(r"--[\w-]+", snippet) if o not in known]
+        checked += 1
+    assert checked > 60 and not wrong, wrong

@@ -57,6 +57,36 @@ def test_leaderboard_ranks_in_the_recipes_direction_and_filters(store, cli) -> N
     assert nothing.code == 0 and "no run matching these filters has recorded nope" in nothing.out
 
 
+def test_leaderboard_shows_evaluation_columns_and_base_model_baselines_as_the_view_does(store, cli) -> None:
+    # The Leaderboard view adds a column per evals/... metric and a row per base-model evaluation; the
+    # command showed neither.
+    from spark_trainer.store import evaluations
+
+    tuned = _run(store, "tuned", "causal-lm", [("eval_loss", 2, 0.8), ("evals/perplexity", 2, 9.5)])
+    other = _run(store, "other", "causal-lm", [("eval_loss", 2, 1.2)])
+    base = evaluations.create(store, tuned, task="perplexity", data_path="/data/held-out.jsonl", base=True,
+                              checkpoint="last", gpus=[])
+    evaluations.update(store, base.id, status="completed", result={"task": "perplexity",
+                                                                    "metrics": {"perplexity": 31.0}})
+    text = cli("leaderboard", "eval_loss")
+    assert text.code == 0, text.err
+    head, columns, first, second, baseline = text.out.splitlines()
+    assert columns.split()[-2:] == ["STATUS", "PERPLEXITY"]
+    assert first.split()[:2] == ["1", str(tuned)] and first.split()[-1] == "9.5"
+    assert second.split()[:2] == ["2", str(other)] and second.split()[-1] == "-"
+    assert baseline.split() == ["baseline", str(tuned), "-", "base", "model:", "m", "held-out.jsonl", "-", "-", "-",
+                                "base", "31"]  # as the table shows 31.0
+    shown = cli("--json", "leaderboard", "eval_loss").json()
+    assert shown["runs"][0]["evals"] == {"evals/perplexity": 9.5} and shown["runs"][1]["evals"] == {}
+    assert shown["baselines"] == [{"evaluation": base.id, "run": tuned, "base_model": "m",
+                                   "data": "/data/held-out.jsonl", "score": None,
+                                   "evals": {"evals/perplexity": 31.0}}]
+    # A project without them shows neither.
+    _run(store, "elsewhere", "causal-lm", [("eval_loss", 1, 1.0)], project="q")
+    alone = cli("--json", "leaderboard", "eval_loss", "--project", "q").json()
+    assert alone["baselines"] == [] and alone["runs"][0]["evals"] == {}
+
+
 def test_leaderboard_on_a_home_without_metrics_says_so(cli) -> None:
     empty = cli("leaderboard")
     assert empty.code == 0 and empty.out.strip() == "no run has reported metrics yet"
@@ -82,3 +112,24 @@ def test_compare_prints_the_settings_that_differ_and_each_metrics_last_value(sto
     assert same.code == 2 and same.err.strip() == "error: compare: give two or more different run ids"
     gone = cli("compare", str(a), "999")
     assert gone.code != 0 and gone.err.count("\n") == 1 and "999" in gone.err
+
+
+def test_compare_samples_shows_each_runs_newest_sample_as_the_compare_page_does(store, cli) -> None:
+    import json
+
+    from spark_trainer.store import artifacts
+
+    a = _run(store, "a", "causal-lm", [("loss", 1, 2.0)])
+    b = _run(store, "b", "causal-lm", [("loss", 1, 2.1)])
+    folder = Path(runs.get(store, a).run_dir) / "samples"
+    folder.mkdir(parents=True)
+    for step, answer in ((5, "old answer"), (10, "20 21 22")):
+        path = folder / f"step-{step:08d}.json"
+        path.write_text(json.dumps({"samples": [{"prompt": "Count up from 20:", "completion": answer}]}))
+        artifacts.add(store, a, "sample", str(path), step=step)
+    shown = cli("compare", str(a), str(b), "--samples")
+    assert shown.code == 0, shown.err
+    assert shown.out.endswith(f"run {a}: sample at step 10\n20 21 22\n\nrun {b}: no samples yet\n")
+    data = cli("--json", "compare", str(a), str(b), "--samples").json()
+    assert data["samples"][0]["step"] == 10 and data["samples"][0]["text"] == "20 21 22" and data["samples"][1] is None
+    assert "samples" not in cli("--json", "compare", str(a), str(b)).json()

@@ -128,3 +128,48 @@ def test_a_filter_that_matches_no_run_says_so_not_that_there_are_none(store, cli
     assert cli("run", "list", "--project", "p", "--status", "failed,paused").out.strip() == (
         "no runs match --project p --status failed,paused")
     assert cli("run", "list").out.splitlines()[1].split()[:4] == ["1", "p", "e", "completed"]
+
+
+def _queued_runs(store, count: int) -> list[int]:
+    """Runs queued for 64 GPUs, which are never free here: no worker starts."""
+    projects.create(store, "q")
+    exp = experiments.create(store, project="q", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    return [runs.create(store, exp.id, requested_gpus="count:64").id for _ in range(count)]
+
+
+def test_cancel_and_resume_take_several_runs_as_the_runs_lists_menu_does(store, cli) -> None:
+    # The Runs list cancels or resumes the selected runs at once; the command took one run.
+    first, second = _queued_runs(store, 2)
+    done = _finished_run_with_metrics(store)
+    cancelled = cli("run", "cancel", first, second, done)
+    # One run that refuses is said on its own line; the others are still cancelled, exit 1.
+    assert cancelled.code == 1, cancelled.err
+    assert cancelled.out.splitlines() == [f"run {first} cancelled", f"run {second} cancelled"]
+    assert cancelled.err.startswith(f"run {done}: ") and cancelled.err.count("\n") == 1
+    assert [runs.get(store, r).status for r in (first, second, done)] == [
+        RunStatus.CANCELLED, RunStatus.CANCELLED, RunStatus.COMPLETED]
+
+    resumed = cli("--json", "run", "resume", first, second)
+    assert resumed.code == 0, resumed.err
+    shown = resumed.json()
+    assert [r["id"] for r in shown["runs"]] == [first, second] and shown["errors"] == []
+    assert {r["status"] for r in shown["runs"]} == {"queued"}
+    assert cli("run", "pause", first, second).code == 1  # queued runs have no worker to pause
+    waited = cli("run", "resume", first, second, "--wait")
+    assert waited.code == 2 and "--wait waits for one run" in waited.err and waited.err.count("\n") == 1
+    # One run keeps the old behaviour and data: the run itself.
+    single = cli("--json", "run", "cancel", first)
+    assert single.code == 0 and single.json()["id"] == first and single.json()["status"] == "cancelled"
+
+
+def test_list_status_active_is_the_runs_views_filter(store, cli) -> None:
+    queued, = _queued_runs(store, 1)
+    done = _finished_run_with_metrics(store)
+    listed = cli("--json", "run", "list", "--status", "active")
+    assert listed.code == 0, listed.err
+    assert [r["id"] for r in listed.json()] == [queued]
+    both = cli("--json", "run", "list", "--status", "active,completed")
+    assert sorted(r["id"] for r in both.json()) == sorted([queued, done])
+    bad = cli("run", "list", "--status", "activ")
+    assert bad.code == 2 and "statuses are active, queued" in bad.err

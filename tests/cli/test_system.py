@@ -36,3 +36,42 @@ def test_a_home_on_a_network_filesystem_is_warned_of_and_named_by_doctor(cli, ho
     mounts.write_text(f"/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 {home} xfs rw 0 0\n")
     done = cli("doctor")
     assert f"filesystem     xfs at {home}\n" in done.out and "warning" not in done.err
+
+
+def test_gpus_names_the_runs_on_the_cpu_as_the_gpus_view_does(store, cli) -> None:
+    # The GPUs view says which runs hold each GPU, and which train on the CPU; `gpus` said neither.
+    import subprocess
+    import sys
+
+    from spark_trainer.gpu import list_gpus
+    from spark_trainer.jobs import process
+    from spark_trainer.store import experiments, projects, runs
+    from spark_trainer.store.entities import RunStatus
+
+    if list_gpus():
+        pytest.skip("this machine has NVIDIA GPUs: the runs column is checked through holders() below")
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    run = runs.create(store, exp.id)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # the run's worker, alive
+    try:
+        found = process.identity(alive.pid)
+        for status in (RunStatus.STARTING, RunStatus.RUNNING):
+            runs.transition(store, run.id, status, "test", pid=alive.pid, pid_start_time=found.start_time, step=3)
+        shown = cli("gpus")
+        assert shown.code == 0, shown.err
+        assert shown.out.splitlines()[1] == f"runs on the CPU now: run {run.id} (e, step 3)"
+        assert cli("--json", "gpus").json() == []  # the same list as before
+    finally:
+        alive.kill()
+        alive.wait()
+    assert cli("gpus").out.splitlines()[1] == "no run is using the CPU"  # its worker is gone: interrupted
+
+
+def test_holders_lists_the_runs_on_each_gpu() -> None:
+    from types import SimpleNamespace
+
+    from spark_trainer.jobs.gpus import holders
+
+    a, b = SimpleNamespace(id=1, gpus=[0, 1]), SimpleNamespace(id=2, gpus=[1])
+    assert holders([a, b, SimpleNamespace(id=3, gpus=[])]) == {0: [a], 1: [a, b]}

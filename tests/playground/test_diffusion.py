@@ -63,3 +63,44 @@ def test_piped_output_has_no_library_chatter(diffusion_run: TrainedRun, tmp_path
                           capture_output=True, text=True, env=subprocess_env(), timeout=300)
     assert done.returncode == 0, done.stderr
     assert re.fullmatch(r"\([0-9.]+ s, final model \(step \d+\), seed 1\)", done.stderr.strip()), done.stderr
+
+
+def test_a_negative_prompt_changes_the_image_as_the_playgrounds_does(diffusion_run: TrainedRun, tmp_path: Path,
+                                                                     capsys) -> None:
+    # The Playground's image panel has a negative prompt; `generate` had no way to give one.
+    from PIL import Image, ImageChops
+
+    def make(name: str, *extra: str) -> dict:
+        code = main(["--home", str(diffusion_run.home), "generate", str(diffusion_run.run_id), "--prompt",
+                     "a red circle on a blue background", "--seed", "3", "--steps", "4", "--out",
+                     str(tmp_path / name), "--json", "--device", "cpu", *extra])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return json.loads(out)
+
+    plain = make("plain.png")
+    negative = make("negative.png", "--negative", "green squares")
+    again = make("again.png", "--negative", "green squares")
+    assert plain["settings"]["negative_prompt"] == "" and negative["settings"]["negative_prompt"] == "green squares"
+    assert (tmp_path / "negative.png").read_bytes() == (tmp_path / "again.png").read_bytes()
+    with Image.open(tmp_path / "plain.png") as a, Image.open(tmp_path / "negative.png") as b:
+        assert ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is not None
+    assert again["image"] == str(tmp_path / "again.png")
+
+
+def test_compare_makes_the_image_with_and_without_the_lora(diffusion_run: TrainedRun, tmp_path: Path,
+                                                           capsys) -> None:
+    # The Playground's "Compare without the LoRA": the base pipeline's image at the same seed, beside it.
+    def make(*extra: str) -> dict:
+        code = main(["--home", str(diffusion_run.home), "generate", str(diffusion_run.run_id), "--prompt",
+                     "a red circle on a blue background", "--seed", "3", "--steps", "4", "--json", "--device", "cpu",
+                     *extra])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return json.loads(out)
+
+    both = make("--compare", "--out", str(tmp_path / "pair.png"))
+    alone = make("--base", "--out", str(tmp_path / "base.png"))
+    assert both["image"] == str(tmp_path / "pair.png") and both["base"]["image"] == str(tmp_path / "pair-base.png")
+    assert (tmp_path / "pair-base.png").read_bytes() == (tmp_path / "base.png").read_bytes()
+    assert alone["variant"] == "base"

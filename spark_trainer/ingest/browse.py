@@ -1,0 +1,66 @@
+"""A dataset as the Datasets view's tabs show it, without Qt: its manifest rows as table columns
+(Preview), its ingestion report as rows and a summary (Report), its card's text (Card). The view and
+`spark-trainer dataset rows|report|card` both read them here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+CARD = "README.md"
+
+
+def text_columns(rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Headers and cells for text manifest rows: split, each record field, source."""
+    keys: list[str] = []
+    for row in rows:
+        record = row.get("record")
+        for key in (record if isinstance(record, dict) else {"record": record}):
+            if key not in keys:
+                keys.append(key)
+    cells = []
+    for row in rows:
+        record = row.get("record")
+        record = record if isinstance(record, dict) else {"record": record}
+        cells.append((row.get("split", ""), *(record.get(k) for k in keys), row.get("source", "")))
+    return ["split", *keys, "source"], cells
+
+
+def media_columns(rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Headers and cells for image/audio/video manifest rows (file, label, caption, size, source)."""
+    keys = ["split", "path", "label", "caption", "duration", "width", "height", "source"]
+    present = [k for k in keys if any(row.get(k) is not None for row in rows)]
+    return present, [tuple(row.get(k) for k in present) for row in rows]
+
+
+def preview_columns(kind: str, rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The Preview tab's columns for a dataset of `kind`."""
+    return text_columns(rows) if kind == "text" else media_columns(rows)
+
+
+def report_rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """One row per rejected or duplicate item: what, source, line, reason."""
+    rows: list[tuple[Any, ...]] = [
+        ("rejected", r.get("source", ""), "" if r.get("line") is None else str(r["line"]), r.get("reason", ""))
+        for r in report.get("rejected", [])
+    ]
+    rows += [
+        ("duplicate", d.get("source", ""), "" if d.get("line") is None else str(d["line"]),
+         f"same content as {d.get('duplicate_of', '?')}")
+        for d in report.get("duplicates", [])
+    ]
+    return rows
+
+
+def report_summary(report: dict[str, Any]) -> str:
+    counts = report.get("counts", {})
+    parts = [f"{counts.get('accepted', 0):,} kept (train {counts.get('train', 0):,}, val {counts.get('val', 0):,})",
+             f"{counts.get('rejected', len(report.get('rejected', []))):,} rejected",
+             f"{counts.get('duplicates', len(report.get('duplicates', []))):,} duplicates removed"]
+    return " · ".join(parts)
+
+
+def read_card(dataset_path: str | Path) -> str:
+    """The dataset card's markdown ('' when the folder has none)."""
+    card = Path(dataset_path) / CARD
+    return card.read_text(encoding="utf-8") if card.is_file() else ""
