@@ -52,6 +52,18 @@ def test_only_the_first_skipped_steps_are_run_events_the_rest_go_to_the_log() ->
     assert not watch.skip_is_event
 
 
+def test_the_checkpoint_weight_check_names_non_finite_tensors_and_never_raises() -> None:
+    from spark_trainer.training.side_work import _non_finite
+
+    huge = torch.full((4,), 3e38, dtype=torch.float32)  # finite, but its norm overflows: looked at exactly
+    weights = {"a": torch.randn(8, dtype=torch.bfloat16), "b": torch.tensor([1.0, math.inf]).bfloat16(),
+               "c": torch.tensor([math.nan, 1.0]), "huge": huge, "ids": torch.arange(3)}
+    if hasattr(torch, "float8_e4m3fn"):  # no CPU norm for float8: read through float32, never an exception
+        weights["f8"] = torch.tensor([1.0, math.nan]).to(torch.float8_e4m3fn)
+        weights["f8_ok"] = torch.ones(3).to(torch.float8_e4m3fn)
+    assert _non_finite(weights) == ["b", "c"] + (["f8"] if "f8" in weights else [])
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_with_max_skipped_steps_0_the_first_non_finite_step_ends_the_run(precision: str) -> None:
     watch = DivergenceWatch(precision, max_skipped=0)
