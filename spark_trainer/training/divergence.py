@@ -53,6 +53,25 @@ def poisoned_weights(step: int, names: Sequence[str], latest: str | None) -> Div
                     f"of step {step} was not written; {_kept(latest)}. {ADVICE}")
 
 
+def poisoned_buffers(step: int, buffers: dict[str, str], latest: str | None) -> Diverged:
+    """A skipped step's forward pass (training mode) had already updated a layer's running statistics
+    with its non-finite values: skipping the update cannot take that back."""
+    names = list(buffers)
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    layers = ", ".join(sorted({t for t in buffers.values() if t != "?"}))
+    return Diverged(f"training diverged at step {step}: the step was skipped, but its forward pass had already made "
+                    f"these statistics not finite: {shown}" + (f" (layer {layers})" if layers else "") +
+                    f", so evaluation and the final model would be NaN and nothing more was saved; {_kept(latest)}. "
+                    f"{ADVICE}")
+
+
+def final_not_finite(names: Sequence[str], latest: str | None) -> Diverged:
+    """The trained model's buffers (running statistics) are not finite at the end: no final model."""
+    shown = ", ".join(list(names)[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return Diverged(f"training diverged: the model's statistics are not finite at the end ({shown}), so the final "
+                    f"model was not saved; {_kept(latest)}. {ADVICE}")
+
+
 class DivergenceWatch:
     """Counts skipped steps; `check` raises Diverged when the run must end."""
 
@@ -72,9 +91,13 @@ class DivergenceWatch:
         self.bad_since = None if since is None else int(since)
 
     def check(self, step: int, loss: float, grad_norm: float | None, lr: float,
-              last_checkpoint: Callable[[], str | None], *, skipped: bool = False) -> str | None:
+              last_checkpoint: Callable[[], str | None], *, skipped: bool = False,
+              bad_buffers: dict[str, str] | None = None) -> str | None:
         """After step `step`: raise Diverged when the run must end; for a skipped step that it may
-        survive, return the run event to record (None otherwise)."""
+        survive, return the run event to record (None otherwise). `bad_buffers` (name -> layer type):
+        buffers the skipped step's forward made not finite, which no skip can undo; they end the run."""
+        if bad_buffers:
+            raise poisoned_buffers(step, bad_buffers, last_checkpoint())
         if self.fp16:
             self._check_fp16(step, loss, lr, last_checkpoint)
             return None

@@ -152,6 +152,7 @@ def run_training(
                 _guarded_step, t, model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
                 loss_fn=recipe.loss, loss_count=recipe.loss_count, micro_batches=micro_batches,
                 work=sum(recipe.work_in(b) for b in micro_batches), params=params, max_grad_norm=t.max_grad_norm,
+                watched_buffers=state.watched_buffers,
                 reset=lambda: optimizer.zero_grad(set_to_none=True))
             step += 1
             elapsed = time.perf_counter() - began
@@ -177,7 +178,7 @@ def run_training(
             report.on_metrics(step, values)
             report.on_progress(step, total, (total - step) * sum(step_times) / len(step_times))
             skip_note = diverged.check(step, stats.loss, stats.grad_norm, values["lr"], lambda: latest_name(run_dir),
-                                       skipped=stats.skipped)
+                                       skipped=stats.skipped, bad_buffers=stats.bad_buffers)
             if skip_note and diverged.skip_is_event:
                 event(report, skip_note)
             elif skip_note:

@@ -16,7 +16,7 @@ from spark_trainer.errors import DiskFull, OperationFailed
 from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec
 from spark_trainer.training import batches, checkpoints, oom, sharding, steps
-from spark_trainer.training.divergence import Diverged, DivergenceWatch, poisoned_weights
+from spark_trainer.training.divergence import Diverged, DivergenceWatch, final_not_finite, poisoned_weights
 from spark_trainer.training.reporting import Commands
 
 
@@ -78,6 +78,9 @@ class SideWork:
         self.divergence = divergence  # its skipped-step counts go into each checkpoint
         self.last_eval: dict[str, float] = {}
         self.last_eval_step: int | None = None
+        # The floating buffers finite at the start (BatchNorm's statistics...): a skipped step and the
+        # final save must find them still finite (a mask buffer holding -inf on purpose is not watched).
+        self.watched_buffers = steps.finite_buffers(accelerator.unwrap_model(model, keep_torch_compile=False))
 
     def _eval_totals(self) -> dict[str, Any]:
         """The recipe's `eval_step` tensors summed over this process's batches, then over processes."""
@@ -261,6 +264,10 @@ class SideWork:
             model = self._gathered_model(model)
         if not self.acc.is_main_process:
             return None
+        # A buffer gone bad (BatchNorm statistics) that no step's check caught: never a NaN final model.
+        bad = _non_finite({n: b for n, b in model.named_buffers() if steps.plain_name(n) in self.watched_buffers})
+        if bad:
+            raise final_not_finite(bad, latest_name(self.run_dir))
         final = self.run_dir / "final"
         staging = self.run_dir / ".staging-final"
         shutil.rmtree(staging, ignore_errors=True)

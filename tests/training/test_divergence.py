@@ -256,3 +256,98 @@ def test_a_compiled_run_skips_a_bad_step_and_goes_on(tiny_model, counting_data, 
     assert not [e for e in rep.events if "torch.compile failed" in e]
     assert rep.series("skipped_steps") == {2: 1} and list(rep.series("loss")) == [1, 3, 4]
     assert _same(_weights(run_dir, 2), _weights(run_dir, 1))
+
+
+def _batchnorm_step(x: torch.Tensor):
+    """One real train_step of Linear -> BatchNorm1d -> Linear on batch `x` (fp32, CPU accelerator)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    from spark_trainer.training import steps
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.manual_seed(0)
+    acc = Accelerator(cpu=True)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 1))
+    model, optimizer = acc.prepare(model, torch.optim.AdamW(model.parameters(), lr=1e-3))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+
+    def loss(m, batch):
+        return ((m(batch["x"]).squeeze(-1) - batch["y"]) ** 2).sum(), None
+
+    stats = steps.train_step(model=model, optimizer=optimizer, scheduler=scheduler, accelerator=acc, loss_fn=loss,
+                             loss_count=lambda b: len(b["y"]), micro_batches=[{"x": x, "y": torch.zeros(len(x))}],
+                             work=len(x), params=list(model.parameters()), max_grad_norm=None)
+    return stats, model
+
+
+def test_a_skipped_step_that_left_batchnorm_statistics_not_finite_ends_the_run() -> None:
+    # The forward (training mode) updates BatchNorm's running statistics before the step is judged: one
+    # inf in the batch leaves running_mean/var NaN although the step is skipped, and evaluation and the
+    # final model would then be NaN (checkpoints hold only the trainable weights).
+    x = torch.randn(8, 4)
+    x[3, 1] = math.inf
+    stats, model = _batchnorm_step(x)
+    assert stats.skipped and not torch.isfinite(model[1].running_mean).all()
+    assert stats.bad_buffers == {"1.running_mean": "BatchNorm1d", "1.running_var": "BatchNorm1d"}
+    with pytest.raises(Diverged, match=r"^training diverged at step 3: the step was skipped, but its forward pass "
+                       r"had already made these statistics not finite: 1.running_mean, 1.running_var \(layer "
+                       r"BatchNorm1d\), .*the latest: step-00000002"):
+        DivergenceWatch("fp32", max_skipped=5).check(3, stats.loss, stats.grad_norm, 1e-3, lambda: "step-00000002",
+                                                     skipped=True, bad_buffers=stats.bad_buffers)
+    clean, _ = _batchnorm_step(torch.randn(8, 4))
+    assert not clean.skipped and clean.bad_buffers == {}
+
+
+
+def _resnet_run(tmp_path: Path, monkeypatch, train_section: dict):
+    """The image-classification recipe on a tiny ResNet (BatchNorm2d throughout), one inf pixel at step 3;
+    returns the run file and data, and trains it with `train()`."""
+    from transformers import ConvNextImageProcessor, ResNetConfig, ResNetForImageClassification
+
+    from spark_trainer.recipes.image_classification_impl import ImageClassificationRecipe
+    from tests.recipes.helpers import make_image_folders
+    from tests.recipes.test_image_classification import config, manifest, train
+
+    base = tmp_path / "tiny-resnet"
+    torch.manual_seed(0)
+    ResNetForImageClassification(ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1],
+                                              num_labels=3)).save_pretrained(base)
+    ConvNextImageProcessor(size={"shortest_edge": 32}, crop_pct=1.0).save_pretrained(base)
+    data = manifest(make_image_folders(tmp_path / "shapes", per_class=8))
+    real, forwards = ImageClassificationRecipe.loss, []
+
+    def loss(recipe, model, batch):
+        if torch.is_grad_enabled():
+            forwards.append(1)
+            if len(forwards) == 3:
+                batch = {**batch, "pixel_values": batch["pixel_values"].clone()}
+                batch["pixel_values"][0, 0, 0, 0] = math.inf
+        return real(recipe, model, batch)
+
+    monkeypatch.setattr(ImageClassificationRecipe, "loss", loss)
+    cfg = config(base, train={"max_steps": 5, "max_skipped_steps": 5, **train_section}, eval={"every_steps": None},
+                 checkpoint={"every_steps": 1, "keep": 5}, recipe_config={"method": "full", "num_workers": 0})
+    return train(cfg, data, tmp_path / "run")
+
+
+def test_a_resnet_whose_skipped_step_poisoned_its_batchnorm_fails_without_a_nan_final_model(tmp_path,
+                                                                                           monkeypatch) -> None:
+    # One inf pixel at step 3 is skipped, but the forward already made the running statistics NaN.
+    # Before, the run went on and "completed" with a final model whose evaluation is NaN.
+    with pytest.raises(Diverged, match=r"^training diverged at step 3: the step was skipped, but its forward pass "
+                       r"had already made these statistics not finite: .*running_mean.* \(layer BatchNorm2d\)"
+                       r".*the latest: step-00000002"):
+        _resnet_run(tmp_path, monkeypatch, {})
+    assert [checkpoint_step(c) for c in list_checkpoints(tmp_path / "run")] == [1, 2]
+    assert not (tmp_path / "run" / "final").exists()
+
+
+def test_fp16_never_saves_a_final_model_whose_batchnorm_statistics_are_not_finite(tmp_path, monkeypatch) -> None:
+    # With fp16 the gradient scaler skips the overflowing step itself (not counted, not checked), the
+    # loss is finite again at step 4 (training mode normalises by the batch), and the run reaches its end
+    # with NaN running statistics: the final save refuses them.
+    with pytest.raises(Diverged, match=r"^training diverged: the model's statistics are not finite at the end "
+                       r"\(.*running_mean.*\), so the final model was not saved; .*the latest: step-00000005"):
+        _resnet_run(tmp_path, monkeypatch, {"precision": "fp16"})
+    assert not (tmp_path / "run" / "final").exists()
