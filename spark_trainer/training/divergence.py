@@ -26,7 +26,8 @@ from typing import Any
 from spark_trainer.errors import OperationFailed
 
 FP16_PATIENCE = 10
-SKIP_EVENTS = 50  # skipped steps recorded as run events; later ones go to the log only (a run's history stays short)
+SKIP_EVENTS = 50  # skipped steps recorded as run events; of later ones every SKIP_LOG_EVERY-th is a log line
+SKIP_LOG_EVERY = 100  # (a run that skips now and then for 100k steps keeps a short history and a small log)
 
 
 class Diverged(OperationFailed):
@@ -116,18 +117,29 @@ class DivergenceWatch:
         if in_a_row > self.max_skipped:
             spell = "" if in_a_row == 1 else f", {in_a_row} steps in a row since step {self.bad_since}"
             allowed = f"train.max_skipped_steps is {self.max_skipped}"
+            weights = "the starting weights" if self.bad_since <= 1 else f"those of step {self.bad_since - 1}"
             raise Diverged(f"training diverged at step {step}: {_what(loss, grad_norm)} (learning rate {lr:.3g}"
-                           f"{spell}; {allowed}); the step was skipped (the weights are those of step "
-                           f"{self.bad_since - 1}) and nothing more was saved; {_kept(last_checkpoint())}. {ADVICE}")
-        later = "; later skipped steps are in the log and the skipped_steps metric" if self.skipped == SKIP_EVENTS else ""
+                           f"{spell}; {allowed}); the step was skipped (the weights are {weights}) and nothing "
+                           f"more was saved; {_kept(last_checkpoint())}. {ADVICE}")
+        later = (f"; of later ones every {SKIP_LOG_EVERY}th is a log line, all are in the skipped_steps metric "
+                 "and the count at the run's end") if self.skipped == SKIP_EVENTS else ""
         return (f"step {step} skipped: {_what(loss, grad_norm)}; the weights and optimizer state are unchanged "
-                f"and training goes on ({in_a_row} in a row, {self.skipped} in this run; "
-                f"train.max_skipped_steps {self.max_skipped}){later}")
+                f"and training goes on ({in_a_row} in a row of at most {self.max_skipped}; {self.skipped} in this "
+                f"run){later}")
 
     @property
-    def skip_is_event(self) -> bool:
-        """Whether the latest skipped step is worth a run event (the first SKIP_EVENTS are), or a log line."""
-        return self.skipped <= SKIP_EVENTS
+    def skip_route(self) -> str | None:
+        """Where the latest skipped step's note goes: "event" (the first SKIP_EVENTS), "log" (every
+        SKIP_LOG_EVERY-th after those), or None (only the skipped_steps metric and the end count)."""
+        if self.skipped <= SKIP_EVENTS:
+            return "event"
+        return "log" if self.skipped % SKIP_LOG_EVERY == 0 else None
+
+    def summary(self, steps_run: int) -> str | None:
+        """The run's end line when it skipped steps (whatever its end), else None."""
+        if not self.skipped:
+            return None
+        return f"{self.skipped} of {steps_run} steps skipped (loss or gradients not finite)"
 
     def _check_fp16(self, step: int, loss: float, lr: float, last_checkpoint: Callable[[], str | None]) -> None:
         if math.isfinite(loss):

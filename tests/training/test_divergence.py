@@ -13,7 +13,13 @@ import torch
 from safetensors.torch import load_file
 
 from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint, list_checkpoints
-from spark_trainer.training.divergence import FP16_PATIENCE, SKIP_EVENTS, Diverged, DivergenceWatch
+from spark_trainer.training.divergence import (
+    FP16_PATIENCE,
+    SKIP_EVENTS,
+    SKIP_LOG_EVERY,
+    Diverged,
+    DivergenceWatch,
+)
 from spark_trainer.training.reporting import Commands
 from tests.training.helpers import RecordingReporter, make_config
 from tests.training.nonfinite import NonFiniteLoss
@@ -29,10 +35,10 @@ def test_skipped_steps_are_counted_and_more_in_a_row_than_allowed_end_the_run() 
     assert watch.check(1, 2.5, 0.7, 1e-4, _none) is None
     note = watch.check(2, math.inf, math.nan, 1e-4, _none, skipped=True)
     assert note == ("step 2 skipped: the loss became inf; the weights and optimizer state are unchanged and "
-                    "training goes on (1 in a row, 1 in this run; train.max_skipped_steps 2)")
+                    "training goes on (1 in a row of at most 2; 1 in this run)")
     assert watch.check(3, 2.4, 0.6, 1e-4, _none) is None  # the spell ended
     watch.check(4, 2.4, math.inf, 1e-4, _none, skipped=True)
-    assert "(2 in a row, 3 in this run" in watch.check(5, 2.4, math.nan, 1e-4, _none, skipped=True)
+    assert "(2 in a row of at most 2; 3 in this run)" in watch.check(5, 2.4, math.nan, 1e-4, _none, skipped=True)
     assert watch.state() == {"skipped_steps": 3, "non_finite_since": 4}
     resumed = DivergenceWatch("bf16", max_skipped=2)
     resumed.restore(watch.state())
@@ -40,16 +46,27 @@ def test_skipped_steps_are_counted_and_more_in_a_row_than_allowed_end_the_run() 
                        r"rate 0.0001, 3 steps in a row since step 4; train.max_skipped_steps is 2\); the step was "
                        r"skipped \(the weights are those of step 3\).*the latest: step-00000004"):
         resumed.check(6, 2.4, math.inf, 1e-4, lambda: "step-00000004", skipped=True)
+    assert resumed.summary(6) == "4 of 6 steps skipped (loss or gradients not finite)"
+    assert DivergenceWatch("bf16").summary(6) is None
+    with pytest.raises(Diverged, match=r"the step was skipped \(the weights are the starting weights\)"):
+        DivergenceWatch("bf16", max_skipped=0).check(1, math.nan, None, 1e-4, _none, skipped=True)
 
 
-def test_only_the_first_skipped_steps_are_run_events_the_rest_go_to_the_log() -> None:
+def test_only_the_first_skipped_steps_are_run_events_then_every_hundredth_a_log_line() -> None:
+    # 100k skipped steps wrote 100k log lines (25 MB); now 50 events, then one log line per 100 skips.
     watch = DivergenceWatch("fp32", max_skipped=1)
-    for step in range(2, 2 * SKIP_EVENTS + 1, 2):
+    routes = []
+    for step in range(2, 2 * 1000 + 1, 2):
         note = watch.check(step, math.nan, math.nan, 1e-4, _none, skipped=True)
-        assert watch.skip_is_event and watch.check(step + 1, 2.0, 0.5, 1e-4, _none) is None
-    assert note.endswith("; later skipped steps are in the log and the skipped_steps metric")
-    assert "(1 in a row, 51 in this run" in watch.check(200, math.nan, math.nan, 1e-4, _none, skipped=True)
-    assert not watch.skip_is_event
+        routes.append(watch.skip_route)
+        if watch.skipped == SKIP_EVENTS:
+            assert note.endswith(f"; of later ones every {SKIP_LOG_EVERY}th is a log line, all are in the "
+                                 "skipped_steps metric and the count at the run's end")
+        assert watch.check(step + 1, 2.0, 0.5, 1e-4, _none) is None
+    assert routes[:SKIP_EVENTS] == ["event"] * SKIP_EVENTS
+    assert [i + 1 for i, r in enumerate(routes) if r == "log"] == list(range(100, 1001, 100))
+    assert routes.count(None) == 1000 - SKIP_EVENTS - 10
+    assert watch.summary(2000) == "1000 of 2000 steps skipped (loss or gradients not finite)"
 
 
 def test_the_checkpoint_weight_check_names_non_finite_tensors_and_never_raises() -> None:
@@ -120,7 +137,8 @@ def test_a_step_with_non_finite_gradients_is_skipped_and_the_run_goes_on(tiny_mo
     assert rep.series("skipped_steps") == {3: 1}
     assert [e for e in rep.events if "skipped" in e] == [
         "step 3 skipped: the loss became inf; the weights and optimizer state are unchanged and training goes on "
-        "(1 in a row, 1 in this run; train.max_skipped_steps 5)"]
+        "(1 in a row of at most 5; 1 in this run)",
+        "1 of 6 steps skipped (loss or gradients not finite)"]  # at the run's end
     assert rep.series("lr") == clean.series("lr")  # the schedule follows the step counter, skip or not
     assert rep.series("loss")[2] == clean.series("loss")[2]
 
@@ -145,6 +163,7 @@ def test_more_skipped_steps_in_a_row_than_allowed_fail_the_run_and_keep_its_chec
     assert [checkpoint_step(p) for p in list_checkpoints(run_dir)] == [4, 6]
     assert _same(_weights(run_dir, 6), _weights(run_dir, 4))  # saved at a skipped step: step 4's weights
     assert reporter.series("skipped_steps") == {2: 1, 5: 2, 6: 3, 7: 4}
+    assert reporter.events[-1] == "4 of 7 steps skipped (loss or gradients not finite)"  # a failed run's too
     assert not (run_dir / "final").exists()
 
 
@@ -297,7 +316,6 @@ def test_a_skipped_step_that_left_batchnorm_statistics_not_finite_ends_the_run()
                                                      skipped=True, bad_buffers=stats.bad_buffers)
     clean, _ = _batchnorm_step(torch.randn(8, 4))
     assert not clean.skipped and clean.bad_buffers == {}
-
 
 
 def _resnet_run(tmp_path: Path, monkeypatch, train_section: dict):
