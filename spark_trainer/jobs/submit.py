@@ -221,7 +221,7 @@ def gpus_for(store: Store, config: ExperimentConfig) -> str:
         return config.gpus
     from spark_trainer.store import settings
 
-    return str(settings.get(store, "default_gpus"))
+    return settings.default_gpus(store)
 
 
 def _check_one(store: Store, config: ExperimentConfig, dataset: Dataset, base_model: str, gpus: str,

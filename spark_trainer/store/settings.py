@@ -97,6 +97,18 @@ def get(store: Store, key: str) -> Any:
         return DEFAULTS[key] if row is None else row.value
 
 
+def default_gpus(store: Store) -> str:
+    """The `default_gpus` setting as a run reads it: a value stored by an older version that accepted
+    empty ids ('0,,1') comes back as '0,1', so a form that shows it does not refuse it as if typed."""
+    from spark_trainer.jobs.gpus import parse_request
+
+    stored = str(get(store, "default_gpus"))
+    try:
+        return parse_request(stored).text
+    except BadInput:  # not a request at all (a hand-edited row): shown as it is, refused where it is used
+        return stored
+
+
 def get_all(store: Store) -> dict[str, Any]:
     with store.read() as session:
         stored = {row.key: row.value for row in session.scalars(select(SettingRow))}
