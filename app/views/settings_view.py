@@ -31,7 +31,7 @@ from app.views.base import BaseView
 from app.widgets import MessageBanner
 from app.workers import Task, pending
 from spark_trainer import home_record, secrets
-from spark_trainer.errors import BadInput, SparkError
+from spark_trainer.errors import SparkError
 from spark_trainer.paths import HOME_ENV, DataHome
 from spark_trainer.store import settings
 from spark_trainer.store.store import Store
@@ -277,8 +277,8 @@ class SettingsView(BaseView):
     def _save_gpus(self) -> None:
         try:  # the store's check and words, and the GPUs this machine has (once the monitor has seen them)
             text = settings.check_default_gpus(self.default_gpus.text(), [g.index for g in self.ctx.gpu_monitor.gpus])
-        except BadInput as e:
-            self.banner.show_message(str(e), "error")
+        except settings.SettingRefused as e:  # the store's words, under this field's label
+            self.banner.show_message(f"Default GPUs: {e.detail}", "error")
             return
         self._save("default_gpus", text)
 

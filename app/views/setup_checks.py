@@ -43,7 +43,7 @@ def field_errors(data: dict[str, Any]) -> dict[str, str]:
         check("name", projects.validate_name, data["name"], "experiment")
     if not data["dataset"]:
         errors["dataset"] = "choose a dataset, or a file or folder to ingest"
-    check("gpus", gpu_alloc.parse_request, data["gpus"])
+    check("gpus", lambda text: gpu_alloc.parse_request(text, typed=True), data["gpus"])
     return errors
 
 

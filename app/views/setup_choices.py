@@ -153,7 +153,7 @@ class SetupChoicesMixin:
         from spark_trainer.store import settings
 
         store = self.store
-        task = Task(lambda _ctx: str(settings.get(store, "default_gpus")), owner=self, name="default-gpus")
+        task = Task(lambda _ctx: settings.default_gpus(store), owner=self, name="default-gpus")
         task.signals.succeeded.connect(self._set_default_gpus)
         self.ctx.tasks.start(task, self.ctx.pool)
 

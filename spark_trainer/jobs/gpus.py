@@ -30,8 +30,13 @@ class GpuRequest:
         return self.count == 0 and not self.ids
 
 
-def parse_request(text: str | None) -> GpuRequest:
-    """Parse a `gpus:` value. Raises BadInput naming the value and the accepted forms."""
+def parse_request(text: str | None, *, typed: bool = False) -> GpuRequest:
+    """Parse a `gpus:` value. Raises BadInput naming the value and the accepted forms.
+
+    `typed`: the user wrote it just now (a run file or --gpus at submit, the default_gpus setting);
+    then an empty id ("0,,1", most likely an id lost while typing) is refused. Stored values (a
+    queued run's request, the setting, an experiment's config) were accepted so before: their empty
+    ids are dropped, as they always were, so that an old row never stops a run or a submit."""
     raw = (text or "auto").strip().lower()
     if raw == "auto":
         return GpuRequest(raw, count=1, auto=True)
@@ -51,12 +56,14 @@ def parse_request(text: str | None) -> GpuRequest:
         parts = [p.strip() for p in raw.split(",")]
         if len(parts) > 1 and not parts[-1]:
             parts.pop()  # one trailing comma ends the list ("3,", as YAML keeps `gpus: 3,`)
-        if "" in parts:  # "0,,1": an id lost while typing, not one to skip
+        if "" in parts and typed:  # "0,,1": an id lost while typing, not one to skip
             raise BadInput(f"gpus: {text!r} has an empty GPU id; separate ids with one comma, like 0,1")
-        if not all(p.isdigit() for p in parts):
+        kept = [p for p in parts if p]
+        if not kept or not all(p.isdigit() for p in kept):
             raise BadInput(f"gpus: {text!r} is not valid; expected {SPEC_HELP}")
-        ids = tuple(sorted({int(p) for p in parts}))
-        return GpuRequest(raw, count=len(ids), ids=ids)
+        ids = tuple(sorted({int(p) for p in kept}))
+        # A stored "0,,1" reads (and is passed on) as "0,1"; anything else keeps its text.
+        return GpuRequest(raw if len(kept) == len(parts) else ",".join(map(str, ids)), count=len(ids), ids=ids)
     raise BadInput(f"gpus: {text!r} is not valid; expected {SPEC_HELP}")
 
 

@@ -36,7 +36,7 @@ def move_run(run: Run, gpus: str, machine: list[int] | None = None) -> str:
     from spark_trainer.training.checkpoints import latest_checkpoint, read_state
     from spark_trainer.training.sharding import resume_grad_accum
 
-    request = gpu_alloc.parse_request(gpus)
+    request = gpu_alloc.parse_request(gpus, typed=True)
     gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
     run_dir = Path(run.run_dir)
     config = frozen_config(run_dir)

@@ -170,7 +170,7 @@ def submit_configs(
     from spark_trainer.recipes import get_recipe
 
     first = configs[0]
-    request = gpu_alloc.parse_request(gpus or gpus_for(store, first))
+    request = request_for(store, first, gpus)
     gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
     base_model = resolve_model(first.base_model, base_dir, store.home.root)
     # Two submits of the same file at once: the second waits, then reuses the dataset and the
@@ -206,13 +206,22 @@ def submit_configs(
             for i, run in enumerate(queued)]
 
 
+def request_for(store: Store, config: ExperimentConfig, gpus: str | None, *, stored: bool = False) -> gpu_alloc.GpuRequest:
+    """--gpus, else `gpus_for`, parsed. What the user types now (--gpus, a run file's `gpus:`) is read
+    strictly; a `stored` config's `gpus:` and the `default_gpus` setting as they were accepted (see
+    `gpus.parse_request`)."""
+    if gpus:
+        return gpu_alloc.parse_request(gpus, typed=True)
+    return gpu_alloc.parse_request(gpus_for(store, config), typed=not stored and "gpus" in config.model_fields_set)
+
+
 def gpus_for(store: Store, config: ExperimentConfig) -> str:
     """The run file's `gpus:`; where it does not say, the `default_gpus` setting (Settings' Default GPUs)."""
     if "gpus" in config.model_fields_set:
         return config.gpus
     from spark_trainer.store import settings
 
-    return str(settings.get(store, "default_gpus"))
+    return settings.default_gpus(store)
 
 
 def _check_one(store: Store, config: ExperimentConfig, dataset: Dataset, base_model: str, gpus: str,
@@ -287,7 +296,7 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
 
     experiment = experiments.get(store, experiment_ref)
     config = ExperimentConfig.model_validate(experiment.config)
-    request = gpu_alloc.parse_request(gpus or gpus_for(store, config))
+    request = request_for(store, config, gpus, stored=True)
     gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
     if experiment.dataset_id is None:
         raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")

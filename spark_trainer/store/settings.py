@@ -61,6 +61,15 @@ def _coerce(key: str, value: Any) -> Any:
     return str(value)
 
 
+class SettingRefused(BadInput):
+    """A setting's value refused: "setting KEY: DETAIL". A view that shows the field under its own label
+    says `detail` after that label."""
+
+    def __init__(self, key: str, detail: str) -> None:
+        super().__init__(f"setting {key}: {detail}")
+        self.key, self.detail = key, detail
+
+
 def check_default_gpus(value: Any, machine: Sequence[int] = ()) -> str:
     """The `default_gpus` setting as it is stored: any form a run file's `gpus:` takes, spaces removed.
 
@@ -68,16 +77,16 @@ def check_default_gpus(value: Any, machine: Sequence[int] = ()) -> str:
     lacks are refused too. The one check and wording for the CLI and the app.
 
     Raises:
-        BadInput: "setting default_gpus: ..." naming the value and what is accepted.
+        SettingRefused: "setting default_gpus: ..." naming the value and what is accepted.
     """
     from spark_trainer.jobs.gpus import check_fits, parse_request
 
     try:
-        request = parse_request("".join(str(value).split()))
+        request = parse_request("".join(str(value).split()), typed=True)
         if machine:
             check_fits(request, machine)
     except BadInput as e:  # "gpus: 'x' is not valid; ..." names the run file's field
-        raise BadInput(f"setting default_gpus: {str(e).removeprefix('gpus: ')}") from None
+        raise SettingRefused("default_gpus", str(e).removeprefix("gpus: ")) from None
     return request.text
 
 
@@ -86,6 +95,18 @@ def get(store: Store, key: str) -> Any:
     with store.read() as session:
         row = session.get(SettingRow, key)
         return DEFAULTS[key] if row is None else row.value
+
+
+def default_gpus(store: Store) -> str:
+    """The `default_gpus` setting as a run reads it: a value stored by an older version that accepted
+    empty ids ('0,,1') comes back as '0,1', so a form that shows it does not refuse it as if typed."""
+    from spark_trainer.jobs.gpus import parse_request
+
+    stored = str(get(store, "default_gpus"))
+    try:
+        return parse_request(stored).text
+    except BadInput:  # not a request at all (a hand-edited row): shown as it is, refused where it is used
+        return stored
 
 
 def get_all(store: Store) -> dict[str, Any]:

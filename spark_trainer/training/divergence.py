@@ -26,7 +26,8 @@ from typing import Any
 from spark_trainer.errors import OperationFailed
 
 FP16_PATIENCE = 10
-SKIP_EVENTS = 50  # skipped steps recorded as run events; later ones go to the log only (a run's history stays short)
+SKIP_EVENTS = 50  # skipped steps recorded as run events; of later ones every SKIP_LOG_EVERY-th is a log line
+SKIP_LOG_EVERY = 100  # (a run that skips now and then for 100k steps keeps a short history and a small log)
 
 
 class Diverged(OperationFailed):
@@ -53,6 +54,25 @@ def poisoned_weights(step: int, names: Sequence[str], latest: str | None) -> Div
                     f"of step {step} was not written; {_kept(latest)}. {ADVICE}")
 
 
+def poisoned_buffers(step: int, buffers: dict[str, str], latest: str | None) -> Diverged:
+    """A skipped step's forward pass (training mode) had already updated a layer's running statistics
+    with its non-finite values: skipping the update cannot take that back."""
+    names = list(buffers)
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    layers = ", ".join(sorted({t for t in buffers.values() if t != "?"}))
+    return Diverged(f"training diverged at step {step}: the step was skipped, but its forward pass had already made "
+                    f"these statistics not finite: {shown}" + (f" (layer {layers})" if layers else "") +
+                    f", so evaluation and the final model would be NaN and nothing more was saved; {_kept(latest)}. "
+                    f"{ADVICE}")
+
+
+def final_not_finite(names: Sequence[str], latest: str | None) -> Diverged:
+    """The trained model's buffers (running statistics) are not finite at the end: no final model."""
+    shown = ", ".join(list(names)[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return Diverged(f"training diverged: the model's statistics are not finite at the end ({shown}), so the final "
+                    f"model was not saved; {_kept(latest)}. {ADVICE}")
+
+
 class DivergenceWatch:
     """Counts skipped steps; `check` raises Diverged when the run must end."""
 
@@ -72,9 +92,13 @@ class DivergenceWatch:
         self.bad_since = None if since is None else int(since)
 
     def check(self, step: int, loss: float, grad_norm: float | None, lr: float,
-              last_checkpoint: Callable[[], str | None], *, skipped: bool = False) -> str | None:
+              last_checkpoint: Callable[[], str | None], *, skipped: bool = False,
+              bad_buffers: dict[str, str] | None = None) -> str | None:
         """After step `step`: raise Diverged when the run must end; for a skipped step that it may
-        survive, return the run event to record (None otherwise)."""
+        survive, return the run event to record (None otherwise). `bad_buffers` (name -> layer type):
+        buffers the skipped step's forward made not finite, which no skip can undo; they end the run."""
+        if bad_buffers:
+            raise poisoned_buffers(step, bad_buffers, last_checkpoint())
         if self.fp16:
             self._check_fp16(step, loss, lr, last_checkpoint)
             return None
@@ -93,18 +117,29 @@ class DivergenceWatch:
         if in_a_row > self.max_skipped:
             spell = "" if in_a_row == 1 else f", {in_a_row} steps in a row since step {self.bad_since}"
             allowed = f"train.max_skipped_steps is {self.max_skipped}"
+            weights = "the starting weights" if self.bad_since <= 1 else f"those of step {self.bad_since - 1}"
             raise Diverged(f"training diverged at step {step}: {_what(loss, grad_norm)} (learning rate {lr:.3g}"
-                           f"{spell}; {allowed}); the step was skipped (the weights are those of step "
-                           f"{self.bad_since - 1}) and nothing more was saved; {_kept(last_checkpoint())}. {ADVICE}")
-        later = "; later skipped steps are in the log and the skipped_steps metric" if self.skipped == SKIP_EVENTS else ""
+                           f"{spell}; {allowed}); the step was skipped (the weights are {weights}) and nothing "
+                           f"more was saved; {_kept(last_checkpoint())}. {ADVICE}")
+        later = (f"; of later ones every {SKIP_LOG_EVERY}th is a log line, all are in the skipped_steps metric "
+                 "and the count at the run's end") if self.skipped == SKIP_EVENTS else ""
         return (f"step {step} skipped: {_what(loss, grad_norm)}; the weights and optimizer state are unchanged "
-                f"and training goes on ({in_a_row} in a row, {self.skipped} in this run; "
-                f"train.max_skipped_steps {self.max_skipped}){later}")
+                f"and training goes on ({in_a_row} in a row of at most {self.max_skipped}; {self.skipped} in this "
+                f"run){later}")
 
     @property
-    def skip_is_event(self) -> bool:
-        """Whether the latest skipped step is worth a run event (the first SKIP_EVENTS are), or a log line."""
-        return self.skipped <= SKIP_EVENTS
+    def skip_route(self) -> str | None:
+        """Where the latest skipped step's note goes: "event" (the first SKIP_EVENTS), "log" (every
+        SKIP_LOG_EVERY-th after those), or None (only the skipped_steps metric and the end count)."""
+        if self.skipped <= SKIP_EVENTS:
+            return "event"
+        return "log" if self.skipped % SKIP_LOG_EVERY == 0 else None
+
+    def summary(self, steps_run: int) -> str | None:
+        """The run's end line when it skipped steps (whatever its end), else None."""
+        if not self.skipped:
+            return None
+        return f"{self.skipped} of {steps_run} steps skipped (loss or gradients not finite)"
 
     def _check_fp16(self, step: int, loss: float, lr: float, last_checkpoint: Callable[[], str | None]) -> None:
         if math.isfinite(loss):

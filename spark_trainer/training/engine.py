@@ -7,6 +7,7 @@ sample, checkpoint, honour commands. Only the main process reports and writes fi
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -152,12 +153,13 @@ def run_training(
                 _guarded_step, t, model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
                 loss_fn=recipe.loss, loss_count=recipe.loss_count, micro_batches=micro_batches,
                 work=sum(recipe.work_in(b) for b in micro_batches), params=params, max_grad_norm=t.max_grad_norm,
+                watched_buffers=state.watched_buffers,
                 reset=lambda: optimizer.zero_grad(set_to_none=True))
             step += 1
             elapsed = time.perf_counter() - began
             step_times = (step_times + [elapsed])[-20:]
-            # A skipped step's loss may be inf, which would flatten the loss chart: left out then.
-            values = {"loss": stats.loss} if not stats.skipped or math.isfinite(stats.loss) else {}
+            # A skipped step's loss and norm (inf, or a finite 1e30 that would flatten the chart) are left out.
+            values = {} if stats.skipped else {"loss": stats.loss}
             values |= {"lr": scheduler.get_last_lr()[0], f"{recipe.unit}_per_s": stats.work / elapsed,
                        "samples_per_s": t.batch_size * t.grad_accum * world / elapsed,
                        "epoch": order.epoch_of(step * t.grad_accum), recipe.unit: stats.work}
@@ -168,7 +170,7 @@ def run_training(
                 values["compile_warmup_s"] = warm
                 report.on_log(f"compile warm-up {warm:.1f} s (first step {compiling.step_seconds[0]:.1f} s, "
                               f"then {min(compiling.step_seconds[1:]):.2f} s per step)")
-            if stats.grad_norm is not None and math.isfinite(stats.grad_norm):
+            if stats.grad_norm is not None and not stats.skipped:
                 values["grad_norm"] = stats.grad_norm
             if stats.skipped:
                 values["skipped_steps"] = diverged.skipped + 1  # this one included (counted by check below)
@@ -177,10 +179,10 @@ def run_training(
             report.on_metrics(step, values)
             report.on_progress(step, total, (total - step) * sum(step_times) / len(step_times))
             skip_note = diverged.check(step, stats.loss, stats.grad_norm, values["lr"], lambda: latest_name(run_dir),
-                                       skipped=stats.skipped)
-            if skip_note and diverged.skip_is_event:
+                                       skipped=stats.skipped, bad_buffers=stats.bad_buffers)
+            if skip_note and diverged.skip_route == "event":
                 event(report, skip_note)
-            elif skip_note:
+            elif skip_note and diverged.skip_route == "log":
                 report.on_log(skip_note)
             ev = config.eval
             if ev.every_steps and step % ev.every_steps == 0 and step < total and recipe.val_data:
@@ -210,6 +212,10 @@ def run_training(
             final_path = state.save_final()
     finally:
         del feed  # shuts DataLoader workers down
+        skipped_summary = diverged.summary(step)  # whatever the end: completed, stopped or failed
+        if skipped_summary:
+            with contextlib.suppress(Exception):  # never in place of the error that ended the run
+                event(report, skipped_summary)
         report.flush()
     if accelerator.device.type == "cuda" and world > 1:  # every rank: how the memory split (FSDP or not)
         print(f"rank {rank}: peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB allocated, "

@@ -12,7 +12,7 @@ import math
 import random
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -23,6 +23,9 @@ class StepStats:
     loss_units: int  # target tokens, examples...: what the loss is the mean over
     work: int  # the recipe's work units (real tokens, examples, images), for the work rate
     skipped: bool = False  # loss or gradient norm not finite: no optimizer update (divergence.py)
+    # A skipped step's buffers (BatchNorm's running statistics) that its forward pass made not finite:
+    # name -> layer type; "(on another process)" when only another process's are.
+    bad_buffers: dict[str, str] = field(default_factory=dict)
 
 
 def resolve_precision(requested: str, device_type: str) -> str:
@@ -73,6 +76,7 @@ def train_step(
     work: int,
     params: list[Any],
     max_grad_norm: float | None,
+    watched_buffers: frozenset[str] | None = None,
 ) -> StepStats:
     """One optimizer step. `loss_count(batch)` counts a CPU batch's loss units (before the forward
     pass, so that every micro-batch is scaled by the global count).
@@ -81,7 +85,11 @@ def train_step(
     step, the gradients are dropped, the scheduler advances (see divergence.py). Both numbers are
     global (the loss summed over processes here; the norm by accelerate's clip_grad_norm_ over DDP's
     all-reduced gradients, or FSDP's sharded ones), so every process skips the same steps. With a
-    gradient scaler (fp16) the scaler decides instead: it must see the overflow to lower its scale."""
+    gradient scaler (fp16) the scaler decides instead: it must see the overflow to lower its scale.
+
+    A skipped step's forward has still updated the running statistics (BatchNorm's) with its values:
+    `bad_buffers` names those of `watched_buffers` (the floating buffers finite when training started,
+    see `finite_buffers`; None: every floating buffer) that it left not finite."""
     import torch
 
     counts = torch.tensor([sum(loss_count(b) for b in micro_batches), work],
@@ -112,7 +120,43 @@ def train_step(
             scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return StepStats(loss=float(total) / float(n_global), grad_norm=None if grad_norm is None else float(grad_norm),
-                     loss_units=int(counts[0]), work=int(counts[1]), skipped=skipped)
+                     loss_units=int(counts[0]), work=int(counts[1]), skipped=skipped,
+                     bad_buffers=_bad_buffers(model, accelerator, watched_buffers) if skipped else {})
+
+
+def plain_name(name: str) -> str:
+    """A parameter's or buffer's name without the wrappers' prefixes (DDP's `module.`, torch.compile's)."""
+    return name.replace("_orig_mod.", "").removeprefix("module.")
+
+
+def finite_buffers(model: Any) -> frozenset[str]:
+    """The model's floating buffers that are all finite now (a mask buffer may hold -inf on purpose):
+    the ones a skipped step or the final save must find still finite."""
+    import torch
+
+    return frozenset(plain_name(n) for n, b in model.named_buffers()
+                     if b.is_floating_point() and bool(torch.isfinite(b).all()))
+
+
+def _bad_buffers(model: Any, accelerator: Any, watched: frozenset[str] | None) -> dict[str, str]:
+    """The watched floating buffers not finite after a skipped step's forward (which updated them in
+    training mode before the step was judged), on any process. Only skipped steps pay for it (one
+    read-back a buffer, and one all-reduce with several processes)."""
+    import torch
+
+    owners = dict(model.named_modules())
+    bad = {}
+    for name, buffer in model.named_buffers():
+        if watched is not None and plain_name(name) not in watched:
+            continue
+        if buffer.is_floating_point() and not bool(torch.isfinite(buffer).all()):
+            owner = owners.get(name.rpartition(".")[0])
+            bad[plain_name(name)] = type(owner).__name__ if owner is not None else "?"
+    if accelerator.num_processes > 1:  # every process must decide alike; DDP's buffers may differ by rank
+        flag = accelerator.reduce(torch.tensor([1 if bad else 0], device=accelerator.device), "max")
+        if int(flag) and not bad:
+            bad = {"(on another process)": "?"}
+    return bad
 
 
 def _finite(total: Any, grad_norm: Any) -> bool:

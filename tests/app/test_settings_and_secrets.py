@@ -164,13 +164,16 @@ def test_default_gpus_are_checked_before_saving(qtbot, view, store):
 
 
 def test_default_gpus_are_refused_in_the_words_the_command_line_uses(qtbot, view, store, cli):
-    # One check (store/settings.py), one wording, whichever way the setting is typed.
+    # One check (store/settings.py), one wording, whichever way the setting is typed; the view names
+    # the field by its own label, the command line by its key.
     for typed in ("0,x", "0,,1"):
         view.default_gpus.setText(typed)
         view.default_gpus.editingFinished.emit()
         refused = cli("settings", "default_gpus", typed)
         assert refused.code == 2 and view.banner.role == "error"
-        assert view.banner.text() == refused.err.strip().removeprefix("error: "), refused.err
+        said = refused.err.strip().removeprefix("error: ")
+        assert said.startswith("setting default_gpus: "), refused.err
+        assert view.banner.text() == "Default GPUs: " + said.removeprefix("setting default_gpus: "), refused.err
     assert not view.saving and settings.get(store, "default_gpus") == "auto"
 
 

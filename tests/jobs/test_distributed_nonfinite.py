@@ -73,6 +73,7 @@ def test_a_loss_not_finite_on_one_rank_skips_the_step_on_every_rank(store: Store
     assert skipped == [(3, 1.0)]
     assert [m.step for m in metrics.read(store, run.id, keys=["loss"])] == [1, 2, 4, 5, 6]
     notes = [e.reason for e in runs.events(store, run.id) if "skipped" in e.reason]
-    assert len(notes) == 1 and notes[0].startswith("step 3 skipped: the loss became inf"), notes
+    assert len(notes) == 2 and notes[0].startswith("step 3 skipped: the loss became inf"), notes
+    assert notes[1] == "1 of 6 steps skipped (loss or gradients not finite)", notes  # once, at the end
     state = json.loads((Path(done.run_dir) / "checkpoints" / "step-00000006" / "state.json").read_text())
     assert state["skipped_steps"] == 1 and state["non_finite_since"] is None

@@ -36,11 +36,16 @@ def test_parse_request_forms() -> None:
 
 def test_an_empty_gpu_id_is_refused_not_skipped() -> None:
     # "0,,1" is most likely an id lost while typing: refused, naming the field; one trailing comma
-    # ("3,", as YAML keeps `gpus: 3,`) is still read as the list it ends.
+    # ("3,", as YAML keeps `gpus: 3,`) is still read as the list it ends. Only where the user types:
+    # a stored value (accepted before) is read as it always was, empty ids dropped.
     for typed in ("0,,1", ",1", "0,,"):
         with pytest.raises(BadInput) as refused:
-            gpu_alloc.parse_request(typed)
+            gpu_alloc.parse_request(typed, typed=True)
         assert str(refused.value) == f"gpus: {typed!r} has an empty GPU id; separate ids with one comma, like 0,1"
+    assert gpu_alloc.parse_request("0,,1").ids == (0, 1)
+    assert gpu_alloc.parse_request("0,,1").text == "0,1"
+    assert gpu_alloc.parse_request(",1").ids == (1,)
+    assert gpu_alloc.parse_request("3,").text == "3,"
 
 
 def test_requests_this_machine_cannot_meet_are_refused() -> None:

@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from spark_trainer.store import datasets, experiments, runs
@@ -99,3 +100,38 @@ def test_an_experiment_created_without_gpus_starts_on_the_default_gpus_setting(s
     settings.set_value(store, "default_gpus", "cpu:2")
     assert submit_experiment(store, "made", machine=[]).run.requested_gpus == "cpu:2"
     assert submit_experiment(store, "made", machine=[], gpus="cpu").run.requested_gpus == "cpu"  # --gpus wins
+
+
+def test_gpus_stored_before_empty_ids_were_refused_still_place_runs(store: Store, run_file, experiment) -> None:
+    """'0,,1' was accepted (and stored as typed) until parse_request refused an empty id; the refusal
+    then reached stored values: every submit without `gpus:` blamed the run file, the scheduler left the
+    queued run 'cannot be placed', the worker failed it. Stored values are read as before (empty ids
+    dropped); what the user types now is still refused."""
+    from spark_trainer.config import load_config
+    from spark_trainer.errors import BadInput
+    from spark_trainer.jobs import gpus as gpu_alloc
+    from spark_trainer.jobs.scheduler import make_picker
+    from spark_trainer.jobs.submit import submit_config
+    from spark_trainer.store import settings
+    from spark_trainer.store.entities import utcnow
+    from spark_trainer.store.models import SettingRow
+
+    with store.write() as session:  # as an older version stored it
+        session.add(SettingRow(key="default_gpus", value="0,,1", updated_at=utcnow()))
+    old_run = runs.create(store, experiment.id, requested_gpus="0,,1")
+    assert {r.id: r.gpus for r in runs.claim(store, make_picker([0, 1, 2], 8, False))} == {old_run.id: [0, 1]}
+    assert gpu_alloc.world_size(gpu_alloc.parse_request(runs.get(store, old_run.id).requested_gpus), [0, 1]) == 2
+
+    path = run_file("defaulted", steps=1)
+    spec = yaml.safe_load(path.read_text())
+    del spec["gpus"]
+    path.write_text(yaml.safe_dump(spec))
+    assert submit_config(store, load_config(path), machine=[0, 1]).run.requested_gpus == "0,1"
+
+    spec["gpus"] = "0,,1"
+    path.write_text(yaml.safe_dump(spec))
+    for flag in ("0,,1", None):  # --gpus, then the run file's gpus:
+        with pytest.raises(BadInput, match="empty GPU id"):
+            submit_config(store, load_config(path), machine=[0, 1], gpus=flag)
+    with pytest.raises(BadInput, match="setting default_gpus: '0,,1' has an empty GPU id"):
+        settings.set_value(store, "default_gpus", "0,,1")

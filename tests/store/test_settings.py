@@ -36,3 +36,15 @@ def test_default_gpus_this_machine_lacks_are_refused_when_its_gpus_are_known() -
         settings.check_default_gpus("0,3", [0, 1])
     assert settings.check_default_gpus("1, 0", [0, 1]) == "1,0"
     assert settings.check_default_gpus("3", []) == "3"  # no GPU seen (yet): the form alone is checked
+
+
+def test_a_default_gpus_stored_by_an_older_version_is_read_as_a_run_reads_it(store) -> None:
+    # '0,,1' was accepted before empty ids were refused; the setup form copied it into its GPUs box,
+    # where the form's (typed, strict) check then refused a value the user never typed.
+    from spark_trainer.store.entities import utcnow
+    from spark_trainer.store.models import SettingRow
+
+    assert settings.default_gpus(store) == "auto"
+    with store.write() as session:
+        session.add(SettingRow(key="default_gpus", value="0,,1", updated_at=utcnow()))
+    assert settings.default_gpus(store) == "0,1"

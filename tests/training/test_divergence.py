@@ -13,7 +13,13 @@ import torch
 from safetensors.torch import load_file
 
 from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint, list_checkpoints
-from spark_trainer.training.divergence import FP16_PATIENCE, SKIP_EVENTS, Diverged, DivergenceWatch
+from spark_trainer.training.divergence import (
+    FP16_PATIENCE,
+    SKIP_EVENTS,
+    SKIP_LOG_EVERY,
+    Diverged,
+    DivergenceWatch,
+)
 from spark_trainer.training.reporting import Commands
 from tests.training.helpers import RecordingReporter, make_config
 from tests.training.nonfinite import NonFiniteLoss
@@ -29,10 +35,10 @@ def test_skipped_steps_are_counted_and_more_in_a_row_than_allowed_end_the_run() 
     assert watch.check(1, 2.5, 0.7, 1e-4, _none) is None
     note = watch.check(2, math.inf, math.nan, 1e-4, _none, skipped=True)
     assert note == ("step 2 skipped: the loss became inf; the weights and optimizer state are unchanged and "
-                    "training goes on (1 in a row, 1 in this run; train.max_skipped_steps 2)")
+                    "training goes on (1 in a row of at most 2; 1 in this run)")
     assert watch.check(3, 2.4, 0.6, 1e-4, _none) is None  # the spell ended
     watch.check(4, 2.4, math.inf, 1e-4, _none, skipped=True)
-    assert "(2 in a row, 3 in this run" in watch.check(5, 2.4, math.nan, 1e-4, _none, skipped=True)
+    assert "(2 in a row of at most 2; 3 in this run)" in watch.check(5, 2.4, math.nan, 1e-4, _none, skipped=True)
     assert watch.state() == {"skipped_steps": 3, "non_finite_since": 4}
     resumed = DivergenceWatch("bf16", max_skipped=2)
     resumed.restore(watch.state())
@@ -40,16 +46,39 @@ def test_skipped_steps_are_counted_and_more_in_a_row_than_allowed_end_the_run() 
                        r"rate 0.0001, 3 steps in a row since step 4; train.max_skipped_steps is 2\); the step was "
                        r"skipped \(the weights are those of step 3\).*the latest: step-00000004"):
         resumed.check(6, 2.4, math.inf, 1e-4, lambda: "step-00000004", skipped=True)
+    assert resumed.summary(6) == "4 of 6 steps skipped (loss or gradients not finite)"
+    assert DivergenceWatch("bf16").summary(6) is None
+    with pytest.raises(Diverged, match=r"the step was skipped \(the weights are the starting weights\)"):
+        DivergenceWatch("bf16", max_skipped=0).check(1, math.nan, None, 1e-4, _none, skipped=True)
 
 
-def test_only_the_first_skipped_steps_are_run_events_the_rest_go_to_the_log() -> None:
+def test_only_the_first_skipped_steps_are_run_events_then_every_hundredth_a_log_line() -> None:
+    # 100k skipped steps wrote 100k log lines (25 MB); now 50 events, then one log line per 100 skips.
     watch = DivergenceWatch("fp32", max_skipped=1)
-    for step in range(2, 2 * SKIP_EVENTS + 1, 2):
+    routes = []
+    for step in range(2, 2 * 1000 + 1, 2):
         note = watch.check(step, math.nan, math.nan, 1e-4, _none, skipped=True)
-        assert watch.skip_is_event and watch.check(step + 1, 2.0, 0.5, 1e-4, _none) is None
-    assert note.endswith("; later skipped steps are in the log and the skipped_steps metric")
-    assert "(1 in a row, 51 in this run" in watch.check(200, math.nan, math.nan, 1e-4, _none, skipped=True)
-    assert not watch.skip_is_event
+        routes.append(watch.skip_route)
+        if watch.skipped == SKIP_EVENTS:
+            assert note.endswith(f"; of later ones every {SKIP_LOG_EVERY}th is a log line, all are in the "
+                                 "skipped_steps metric and the count at the run's end")
+        assert watch.check(step + 1, 2.0, 0.5, 1e-4, _none) is None
+    assert routes[:SKIP_EVENTS] == ["event"] * SKIP_EVENTS
+    assert [i + 1 for i, r in enumerate(routes) if r == "log"] == list(range(100, 1001, 100))
+    assert routes.count(None) == 1000 - SKIP_EVENTS - 10
+    assert watch.summary(2000) == "1000 of 2000 steps skipped (loss or gradients not finite)"
+
+
+def test_the_checkpoint_weight_check_names_non_finite_tensors_and_never_raises() -> None:
+    from spark_trainer.training.side_work import _non_finite
+
+    huge = torch.full((4,), 3e38, dtype=torch.float32)  # finite, but its norm overflows: looked at exactly
+    weights = {"a": torch.randn(8, dtype=torch.bfloat16), "b": torch.tensor([1.0, math.inf]).bfloat16(),
+               "c": torch.tensor([math.nan, 1.0]), "huge": huge, "ids": torch.arange(3)}
+    if hasattr(torch, "float8_e4m3fn"):  # no CPU norm for float8: read through float32, never an exception
+        weights["f8"] = torch.tensor([1.0, math.nan]).to(torch.float8_e4m3fn)
+        weights["f8_ok"] = torch.ones(3).to(torch.float8_e4m3fn)
+    assert _non_finite(weights) == ["b", "c"] + (["f8"] if "f8" in weights else [])
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -108,7 +137,8 @@ def test_a_step_with_non_finite_gradients_is_skipped_and_the_run_goes_on(tiny_mo
     assert rep.series("skipped_steps") == {3: 1}
     assert [e for e in rep.events if "skipped" in e] == [
         "step 3 skipped: the loss became inf; the weights and optimizer state are unchanged and training goes on "
-        "(1 in a row, 1 in this run; train.max_skipped_steps 5)"]
+        "(1 in a row of at most 5; 1 in this run)",
+        "1 of 6 steps skipped (loss or gradients not finite)"]  # at the run's end
     assert rep.series("lr") == clean.series("lr")  # the schedule follows the step counter, skip or not
     assert rep.series("loss")[2] == clean.series("loss")[2]
 
@@ -133,6 +163,7 @@ def test_more_skipped_steps_in_a_row_than_allowed_fail_the_run_and_keep_its_chec
     assert [checkpoint_step(p) for p in list_checkpoints(run_dir)] == [4, 6]
     assert _same(_weights(run_dir, 6), _weights(run_dir, 4))  # saved at a skipped step: step 4's weights
     assert reporter.series("skipped_steps") == {2: 1, 5: 2, 6: 3, 7: 4}
+    assert reporter.events[-1] == "4 of 7 steps skipped (loss or gradients not finite)"  # a failed run's too
     assert not (run_dir / "final").exists()
 
 
@@ -244,3 +275,97 @@ def test_a_compiled_run_skips_a_bad_step_and_goes_on(tiny_model, counting_data, 
     assert not [e for e in rep.events if "torch.compile failed" in e]
     assert rep.series("skipped_steps") == {2: 1} and list(rep.series("loss")) == [1, 3, 4]
     assert _same(_weights(run_dir, 2), _weights(run_dir, 1))
+
+
+def _batchnorm_step(x: torch.Tensor):
+    """One real train_step of Linear -> BatchNorm1d -> Linear on batch `x` (fp32, CPU accelerator)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    from spark_trainer.training import steps
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.manual_seed(0)
+    acc = Accelerator(cpu=True)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 1))
+    model, optimizer = acc.prepare(model, torch.optim.AdamW(model.parameters(), lr=1e-3))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+
+    def loss(m, batch):
+        return ((m(batch["x"]).squeeze(-1) - batch["y"]) ** 2).sum(), None
+
+    stats = steps.train_step(model=model, optimizer=optimizer, scheduler=scheduler, accelerator=acc, loss_fn=loss,
+                             loss_count=lambda b: len(b["y"]), micro_batches=[{"x": x, "y": torch.zeros(len(x))}],
+                             work=len(x), params=list(model.parameters()), max_grad_norm=None)
+    return stats, model
+
+
+def test_a_skipped_step_that_left_batchnorm_statistics_not_finite_ends_the_run() -> None:
+    # The forward (training mode) updates BatchNorm's running statistics before the step is judged: one
+    # inf in the batch leaves running_mean/var NaN although the step is skipped, and evaluation and the
+    # final model would then be NaN (checkpoints hold only the trainable weights).
+    x = torch.randn(8, 4)
+    x[3, 1] = math.inf
+    stats, model = _batchnorm_step(x)
+    assert stats.skipped and not torch.isfinite(model[1].running_mean).all()
+    assert stats.bad_buffers == {"1.running_mean": "BatchNorm1d", "1.running_var": "BatchNorm1d"}
+    with pytest.raises(Diverged, match=r"^training diverged at step 3: the step was skipped, but its forward pass "
+                       r"had already made these statistics not finite: 1.running_mean, 1.running_var \(layer "
+                       r"BatchNorm1d\), .*the latest: step-00000002"):
+        DivergenceWatch("fp32", max_skipped=5).check(3, stats.loss, stats.grad_norm, 1e-3, lambda: "step-00000002",
+                                                     skipped=True, bad_buffers=stats.bad_buffers)
+    clean, _ = _batchnorm_step(torch.randn(8, 4))
+    assert not clean.skipped and clean.bad_buffers == {}
+
+
+def _resnet_run(tmp_path: Path, monkeypatch, train_section: dict):
+    """The image-classification recipe on a tiny ResNet (BatchNorm2d throughout), one inf pixel at step 3;
+    returns the run file and data, and trains it with `train()`."""
+    from transformers import ConvNextImageProcessor, ResNetConfig, ResNetForImageClassification
+
+    from spark_trainer.recipes.image_classification_impl import ImageClassificationRecipe
+    from tests.recipes.helpers import make_image_folders
+    from tests.recipes.test_image_classification import config, manifest, train
+
+    base = tmp_path / "tiny-resnet"
+    torch.manual_seed(0)
+    ResNetForImageClassification(ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1],
+                                              num_labels=3)).save_pretrained(base)
+    ConvNextImageProcessor(size={"shortest_edge": 32}, crop_pct=1.0).save_pretrained(base)
+    data = manifest(make_image_folders(tmp_path / "shapes", per_class=8))
+    real, forwards = ImageClassificationRecipe.loss, []
+
+    def loss(recipe, model, batch):
+        if torch.is_grad_enabled():
+            forwards.append(1)
+            if len(forwards) == 3:
+                batch = {**batch, "pixel_values": batch["pixel_values"].clone()}
+                batch["pixel_values"][0, 0, 0, 0] = math.inf
+        return real(recipe, model, batch)
+
+    monkeypatch.setattr(ImageClassificationRecipe, "loss", loss)
+    cfg = config(base, train={"max_steps": 5, "max_skipped_steps": 5, **train_section}, eval={"every_steps": None},
+                 checkpoint={"every_steps": 1, "keep": 5}, recipe_config={"method": "full", "num_workers": 0})
+    return train(cfg, data, tmp_path / "run")
+
+
+def test_a_resnet_whose_skipped_step_poisoned_its_batchnorm_fails_without_a_nan_final_model(tmp_path,
+                                                                                           monkeypatch) -> None:
+    # One inf pixel at step 3 is skipped, but the forward already made the running statistics NaN.
+    # Before, the run went on and "completed" with a final model whose evaluation is NaN.
+    with pytest.raises(Diverged, match=r"^training diverged at step 3: the step was skipped, but its forward pass "
+                       r"had already made these statistics not finite: .*running_mean.* \(layer BatchNorm2d\)"
+                       r".*the latest: step-00000002"):
+        _resnet_run(tmp_path, monkeypatch, {})
+    assert [checkpoint_step(c) for c in list_checkpoints(tmp_path / "run")] == [1, 2]
+    assert not (tmp_path / "run" / "final").exists()
+
+
+def test_fp16_never_saves_a_final_model_whose_batchnorm_statistics_are_not_finite(tmp_path, monkeypatch) -> None:
+    # With fp16 the gradient scaler skips the overflowing step itself (not counted, not checked), the
+    # loss is finite again at step 4 (training mode normalises by the batch), and the run reaches its end
+    # with NaN running statistics: the final save refuses them.
+    with pytest.raises(Diverged, match=r"^training diverged: the model's statistics are not finite at the end "
+                       r"\(.*running_mean.*\), so the final model was not saved; .*the latest: step-00000005"):
+        _resnet_run(tmp_path, monkeypatch, {"precision": "fp16"})
+    assert not (tmp_path / "run" / "final").exists()
