@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.confirm import ask_destructive
 from app.context import AppContext
 from app.flow_layout import FlowLayout
 from app.views.base import BaseView
@@ -388,16 +389,10 @@ class DatasetsView(BaseView):
         dataset = self.selected_dataset()
         if dataset is None:
             return None
-        box = QMessageBox(QMessageBox.Icon.Warning, f"Delete {dataset.name}?",
-                          f"Delete dataset {dataset.name!r} ({dataset.num_items:,} items) and its folder "
-                          f"{dataset.path}? Your original files are not touched.",
-                          QMessageBox.StandardButton.Cancel, self)
-        confirm = box.addButton("Delete dataset", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Delete then Enter must not delete
-        box.buttonClicked.connect(lambda button: self._delete(dataset) if button is confirm else None)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        box.open()
-        return box
+        return ask_destructive(self, f"Delete {dataset.name}?",
+                               f"Delete dataset {dataset.name!r} ({dataset.num_items:,} items) and its folder "
+                               f"{dataset.path}? Your original files are not touched.", "Delete dataset",
+                               lambda: self._delete(dataset))
 
     def _delete(self, dataset: Dataset) -> Task:
         """Delete the dataset and its folder on the pool."""
