@@ -80,10 +80,9 @@ def _warn_if_fell_back(wanted: str | None, platform_name: str) -> None:
 
 def _icon_path() -> Path | None:
     """resources/icons/sparktrainer.png in a checkout or in the frozen app."""
-    for root in (getattr(sys, "_MEIPASS", None), Path(__file__).resolve().parents[1]):
-        if root and (Path(root) / "resources" / "icons" / "sparktrainer.png").is_file():
-            return Path(root) / "resources" / "icons" / "sparktrainer.png"
-    return None
+    from app.resources import resource
+
+    return resource("icons/sparktrainer.png")
 
 
 def _home(args: argparse.Namespace) -> str | None:
