@@ -67,6 +67,7 @@ class LeaderboardView(BaseView):
         self.body.addWidget(filters)
         self.order_note = QLabel("")
         self.order_note.setObjectName("Muted")
+        self.order_note.setWordWrap(True)  # the mixed-recipes note was cut at "...comparable; choo" at 1280 px
         self.body.addWidget(self.order_note)
         self.rows = RowsModel(BOARD_COLUMNS, key=_row_key, parent=self)
         self.table = RowsTable(self.rows)
