@@ -25,6 +25,7 @@ from app.views.leaderboard_evals import (
     evaluation_columns,
     read_evaluations,
 )
+from app.views.row_filter import RowFilter
 from app.views.table_models import RowsModel, RowsTable
 from app.widgets import MessageBanner
 from app.workers import Task
@@ -73,6 +74,8 @@ class LeaderboardView(BaseView):
         self.table = RowsTable(self.rows)
         self.table.stretch_column(3)  # the experiment's name: never squeezed to 't…'
         self.table.sort_by(0, Qt.SortOrder.AscendingOrder)  # by rank; baselines stay below
+        self.row_filter = RowFilter(self.table, "runs")
+        row.addWidget(self.row_filter)
         self.body.addWidget(self.table, 1)
         self.empty = QLabel("")
         self.empty.setObjectName("Muted")
@@ -170,6 +173,9 @@ class LeaderboardView(BaseView):
         self.table.setVisible(bool(entries))
         self.empty.setText("" if entries else f"No run matching these filters has recorded {key}.")
         self.empty.setVisible(not entries)
+
+    def search_box(self) -> RowFilter:
+        return self.row_filter
 
     def busy(self) -> bool:
         """A read is in flight or its answer not yet shown."""

@@ -233,9 +233,8 @@ class ProjectsView(BaseView):
     def focus_target(self) -> QWidget:
         return self.table if self.pages.currentIndex() == 0 else self.welcome
 
-    def focus_search(self) -> None:
-        self.search.setFocus()
-        self.search.selectAll()
+    def search_box(self) -> QLineEdit:
+        return self.search
 
     def open_selected(self) -> None:
         project = self.selected_project()
