@@ -11,7 +11,18 @@ from PySide6.QtCore import QAbstractItemModel, QSize, Qt, QTimer
 from PySide6.QtWidgets import QLineEdit, QTableView, QWidget
 
 
-class RowFilter(QLineEdit):
+class SearchEdit(QLineEdit):
+    """A line edit whose size hint holds its whole placeholder (up to its maximum width): at QLineEdit's
+    own hint, next to a stretch, 'Search projects (Ctrl+F)' read 'Search projects (…' at 1280 px."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        """Wide enough for the whole placeholder: at QLineEdit's own hint it read 'Filter datasets (Ct…'."""
+        hint = super().sizeHint()
+        return QSize(min(self.maximumWidth(), self.fontMetrics().horizontalAdvance(self.placeholderText()) + 36),
+                     hint.height())
+
+
+class RowFilter(SearchEdit):
     def __init__(self, table: QTableView, what: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.table = table
@@ -27,12 +38,6 @@ class RowFilter(QLineEdit):
         for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved, model.layoutChanged,
                        model.dataChanged):
             signal.connect(self._pending.start)
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        """Wide enough for the whole placeholder: at QLineEdit's own hint it read 'Filter datasets (Ct…'."""
-        hint = super().sizeHint()
-        return QSize(min(self.maximumWidth(), self.fontMetrics().horizontalAdvance(self.placeholderText()) + 36),
-                     hint.height())
 
     def matches(self, row: int) -> bool:
         words = self.text().lower().split()
