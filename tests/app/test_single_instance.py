@@ -68,7 +68,7 @@ def test_a_second_app_process_on_the_same_home_raises_the_first_and_exits(tmp_pa
 
         deadline = time.monotonic() + 90
         while not _answers(server_name(home)):
-            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            assert first.poll() is None and time.monotonic() < deadline, "the first window never listened"
             time.sleep(0.2)
         second = subprocess.run([sys.executable, "-m", "app.main", "--home", str(home)], env=_env(),
                                 capture_output=True, text=True, timeout=60)
