@@ -80,10 +80,9 @@ def _warn_if_fell_back(wanted: str | None, platform_name: str) -> None:
 
 def _icon_path() -> Path | None:
     """resources/icons/sparktrainer.png in a checkout or in the frozen app."""
-    for root in (getattr(sys, "_MEIPASS", None), Path(__file__).resolve().parents[1]):
-        if root and (Path(root) / "resources" / "icons" / "sparktrainer.png").is_file():
-            return Path(root) / "resources" / "icons" / "sparktrainer.png"
-    return None
+    from app.resources import resource
+
+    return resource("icons/sparktrainer.png")
 
 
 def _home(args: argparse.Namespace) -> str | None:
@@ -195,7 +194,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # The window appears first; the store opens on a pool thread meanwhile (SQLAlchemy's import and
     # any migration take longer than showing the window), then the first view is built.
+    from app.single_instance import bring_forward, claim
+    from spark_trainer.paths import resolve_home
+
+    listener = claim(resolve_home(home).root)  # one window per home: a second start raises the first
+    if listener is None:
+        return 0
     window = MainWindow(None, qsettings, first_view_later=True)
+    listener.raise_requested.connect(lambda: bring_forward(window))
+    listener.raise_requested.connect(lambda: window.statusBar().showMessage(
+        "Another start of SparkTrainer on this data home brought this window to the front.", 8000))
     if args.theme:
         window.apply_theme(args.theme)
     relaunch = _relaunch(args)
@@ -219,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A slot that ran after the window closed may have started a task: it ends before Python tears Qt
     # down, or its pool thread meets deleted objects ("Signal source has been deleted", or a crash).
     window.ctx.pool.waitForDone(5000)
+    listener.close()
     if opened.get("store") is not None:
         opened["store"].close()
     return opened.get("exit_code", code)

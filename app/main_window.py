@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.context import AppContext
+from app.menus import build_menus
 from app.relaunch import Relaunch, RelaunchFailed
 from app.views import NAV_VIEWS, ViewSpec, spec
 from app.views.base import BaseView
@@ -64,7 +65,7 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(760, 520)
         self._build_body()
         self._build_status_bar()
-        self._build_menus()
+        build_menus(self)
         self.ctx.navigate_requested.connect(self.show_view)
         self.ctx.model.runs.runs_updated.connect(self.update_run_status)
         self.ctx.theme_changed.connect(self._theme_chosen)
@@ -182,33 +183,6 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.run_status)
         bar.addPermanentWidget(self.gpu_status)
         bar.addPermanentWidget(self.home_status)
-
-    def _action(self, menu: Any, text: str, shortcut: str | QKeySequence.StandardKey, slot: Any) -> QAction:
-        action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "New project…", "Ctrl+N", lambda: self.view_call("projects", "new_project"))
-        self._action(file_menu, "Add files to a dataset…", "Ctrl+O", lambda: self.view_call("datasets", "add_files"))
-        self._action(file_menu, "Add a folder to a dataset…", "Ctrl+Shift+O",
-                     lambda: self.view_call("datasets", "add_folder"))
-        self._action(file_menu, "Video wizard…", "Ctrl+Shift+V", lambda: self.view_call("datasets", "open_video_wizard"))
-        file_menu.addSeparator()
-        self._action(file_menu, "Quit", "Ctrl+Q", self.close)
-        view_menu = self.menuBar().addMenu("&View")
-        for number, view in enumerate(NAV_VIEWS, start=1):
-            self._action(view_menu, view.title, f"Ctrl+{number}", lambda _=False, n=view.name: self.show_view_by_key(n))
-        view_menu.addSeparator()
-        self._action(view_menu, "Refresh", "F5", self.refresh_current)
-        self._action(view_menu, "Find", "Ctrl+F", lambda: self.view_call(self.current_view_name(), "focus_search"))
-        self._action(view_menu, "Switch dark / light theme", "Ctrl+Shift+T", self.toggle_theme)
-        help_menu = self.menuBar().addMenu("&Help")
-        self._action(help_menu, "Keyboard shortcuts", "F1", self.show_shortcuts)
 
     # -- navigation ---------------------------------------------------------------------------
     def view(self, name: str) -> BaseView:
@@ -345,20 +319,6 @@ class MainWindow(QMainWindow):
         task.signals.failed.connect(lambda message, _exc: self.ctx.status_message.emit(f"Theme not saved: {message}"))
         self.ctx.tasks.start(task, self.ctx.pool)
         self.ctx.theme_changed.emit(new)
-
-    def shortcut_lines(self) -> list[str]:
-        lines = []
-        for action in self.findChildren(QAction):
-            key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            if key and action.text():
-                lines.append(f"{key:<16} {action.text().replace('&', '')}")
-        return lines
-
-    def show_shortcuts(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts", "\n".join(self.shortcut_lines()),
-                          QMessageBox.StandardButton.Ok, self)
-        box.setStyleSheet("QLabel { font-family: monospace; }")
-        box.open()
 
     def _restore_geometry(self) -> None:
         """The size and place saved last; else 1280x800, or the screen's size when that is smaller. Qt

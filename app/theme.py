@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from app.resources import resource
 from spark_trainer.themes import THEMES  # noqa: F401  (the names; their colours are here)
 
 
@@ -33,17 +34,20 @@ class Theme:
     ok_bg: str
     plot_bg: str
     plot_fg: str
+    faint: str  # a disabled check box's edge: dimmer than `muted`, still seen on `window`
 
 
 DARK = Theme(
     name="dark", window="#1e2127", base="#16181d", alt_base="#1b1e24", text="#e6e6e6", muted="#9aa3ad",
     border="#343a43", accent="#4c9aff", accent_text="#0b1220", error="#ff7b72", error_bg="#3b1d1d",
     warning="#e3b341", warning_bg="#3a3016", ok="#56d364", ok_bg="#173321", plot_bg="#16181d", plot_fg="#c9d1d9",
+    faint="#5c6570",
 )
 LIGHT = Theme(
     name="light", window="#f5f6f8", base="#ffffff", alt_base="#f0f2f5", text="#1f2328", muted="#5b636d",
     border="#d0d7de", accent="#0969da", accent_text="#ffffff", error="#b42318", error_bg="#fde8e8",
     warning="#9a6700", warning_bg="#fff4d6", ok="#1a7f37", ok_bg="#e6f6ea", plot_bg="#ffffff", plot_fg="#1f2328",
+    faint="#aab2bb",
 )
 
 
@@ -80,8 +84,32 @@ def _palette(t: Theme) -> QPalette:
     return p
 
 
-def stylesheet(t: Theme) -> str:
+def _indicators(t: Theme) -> str:
+    """Check boxes and radio buttons drawn by the theme: Fusion's unchecked box was the Base colour
+    on the window with an outline darker still (#16181d on #1e2127), practically invisible. Once
+    styled, an indicator loses Qt's own mark, so the check box's mark is an SVG from resources/."""
+    mark = resource(f"icons/check-{t.name}.svg")
+    image = f"image: url({mark.as_posix()});" if mark is not None else ""
+    dot = ("qradialgradient(cx:0.5, cy:0.5, radius:0.5, fx:0.5, fy:0.5, "
+           f"stop:0 {t.accent_text}, stop:0.38 {t.accent_text}, stop:0.46 {{fill}}, stop:1 {{fill}})")
     return f"""
+    QCheckBox::indicator, QRadioButton::indicator {{ width: 12px; height: 12px; border: 1px solid {t.muted};
+        background: {t.base}; }}
+    QCheckBox::indicator {{ border-radius: 3px; }}
+    QRadioButton::indicator {{ border-radius: 7px; }}
+    QCheckBox::indicator:hover, QRadioButton::indicator:hover {{ border-color: {t.accent}; }}
+    QCheckBox::indicator:checked, QCheckBox::indicator:indeterminate {{ background: {t.accent};
+        border-color: {t.accent}; {image} }}
+    QRadioButton::indicator:checked {{ border-color: {t.accent}; background: {dot.format(fill=t.accent)}; }}
+    QCheckBox::indicator:disabled, QRadioButton::indicator:disabled {{ border-color: {t.faint};
+        background: {t.window}; }}
+    QCheckBox::indicator:checked:disabled {{ background: {t.faint}; {image} }}
+    QRadioButton::indicator:checked:disabled {{ background: {dot.format(fill=t.faint)}; }}
+    """
+
+
+def stylesheet(t: Theme) -> str:
+    return _indicators(t) + f"""
     QListWidget#NavList {{ background: {t.base}; border: none; border-right: 1px solid {t.border};
         font-size: 14px; outline: 0; }}
     QListWidget#NavList::item {{ padding: 9px 14px; border-radius: 6px; margin: 2px 6px; }}

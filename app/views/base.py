@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from app.context import AppContext
 
@@ -42,6 +42,10 @@ class BaseView(QWidget):
     def focus_target(self) -> QWidget:
         """Where the keys go when the view is chosen from the keyboard (Ctrl+1...): its list, say."""
         return self
+
+    def search_box(self) -> QLineEdit | None:
+        """The box Ctrl+F (View > Find) puts the keys in, if the view has one (its list's filter)."""
+        return None
 
     def go_home(self) -> None:
         """Its sidebar item was clicked while it is shown: back to its first page (e.g. the list)."""

@@ -10,32 +10,31 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QTextBrowser,
     QWidget,
 )
 
+from app.confirm import ask_destructive
 from app.context import AppContext
 from app.flow_layout import FlowLayout
 from app.views.base import BaseView
 from app.views.dataset_preview import DatasetPreview
 from app.views.dataset_report import ReportView
+from app.views.dataset_table import dataset_table, fill_row
+from app.views.row_filter import RowFilter
 from app.widgets import (
     DropZone,
     MessageBanner,
     TaskProgressRow,
-    human_bytes,
     paths_from_mime,
     select_row_id,
     selected_row_id,
@@ -46,7 +45,6 @@ from spark_trainer.store import datasets
 from spark_trainer.store.entities import Dataset
 from spark_trainer.store.store import Store
 
-COLUMNS = ["Name", "Kind", "Items", "Train / val", "Rejected", "Duplicates", "Size", "Created"]
 KINDS = ["auto", "text", "image", "audio", "video"]
 DROP_TEXT = ("Drop files or folders here to build a dataset in <b>{project}</b><br>"
              "<span>text: JSONL, JSON, CSV, TSV, TXT, Parquet · images: PNG, JPEG, WebP… (sub-folders become "
@@ -137,16 +135,7 @@ class DatasetsView(BaseView):
         self.body.addWidget(self.progress_row)
 
     def _build_main(self) -> None:
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setAlternatingRowColors(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = dataset_table()
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.table.setToolTip("Delete deletes the selected dataset (after asking)")
         QShortcut(QKeySequence.StandardKey.Delete, self.table, context=Qt.ShortcutContext.WidgetShortcut).activated.connect(
@@ -154,11 +143,13 @@ class DatasetsView(BaseView):
         self.empty = QLabel("No datasets in this project yet: drop some files above.")
         self.empty.setObjectName("Muted")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.row_filter = RowFilter(self.table, "datasets")
         left = QWidget()
-        left_layout = QHBoxLayout(left)
+        left_layout = QGridLayout(left)  # the filter box above the list (or the 'no datasets' line)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.table)
-        left_layout.addWidget(self.empty)
+        left_layout.addWidget(self.row_filter, 0, 0, Qt.AlignmentFlag.AlignLeft)
+        left_layout.addWidget(self.table, 1, 0)
+        left_layout.addWidget(self.empty, 1, 0)
         self.tabs = QTabWidget()
         self.preview = DatasetPreview(self.ctx)
         self.report = ReportView()
@@ -219,14 +210,7 @@ class DatasetsView(BaseView):
         self.table.clearSelection()
         self.table.setRowCount(len(self._datasets))
         for row, d in enumerate(self._datasets):
-            cells = [d.name, d.kind, f"{d.num_items:,}", f"{d.num_train:,} / {d.num_val:,}", f"{d.num_rejected:,}",
-                     f"{d.num_duplicates:,}", human_bytes(d.size_bytes), f"{d.created_at:%Y-%m-%d %H:%M}"]
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, d.id)
-                if 2 <= column <= 6:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(row, column, item)
+            fill_row(self.table, row, d)
         self.table.setVisible(bool(self._datasets))
         self.empty.setVisible(not self._datasets and project is not None)
         self.tabs.setVisible(bool(self._datasets) or self._failure_report)
@@ -388,16 +372,10 @@ class DatasetsView(BaseView):
         dataset = self.selected_dataset()
         if dataset is None:
             return None
-        box = QMessageBox(QMessageBox.Icon.Warning, f"Delete {dataset.name}?",
-                          f"Delete dataset {dataset.name!r} ({dataset.num_items:,} items) and its folder "
-                          f"{dataset.path}? Your original files are not touched.",
-                          QMessageBox.StandardButton.Cancel, self)
-        confirm = box.addButton("Delete dataset", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Delete then Enter must not delete
-        box.buttonClicked.connect(lambda button: self._delete(dataset) if button is confirm else None)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        box.open()
-        return box
+        return ask_destructive(self, f"Delete {dataset.name}?",
+                               f"Delete dataset {dataset.name!r} ({dataset.num_items:,} items) and its folder "
+                               f"{dataset.path}? Your original files are not touched.", "Delete dataset",
+                               lambda: self._delete(dataset))
 
     def _delete(self, dataset: Dataset) -> Task:
         """Delete the dataset and its folder on the pool."""
@@ -435,6 +413,9 @@ class DatasetsView(BaseView):
 
     def focus_target(self) -> QWidget:
         return self.table
+
+    def search_box(self) -> RowFilter:
+        return self.row_filter
 
     def save_state(self) -> None:
         self.ctx.qsettings.setValue("datasets/splitter", self.splitter.saveState())

@@ -23,6 +23,7 @@ from app.views.leaderboard_evals import (
     board_column,
     evaluation_columns,
 )
+from app.views.row_filter import RowFilter
 from app.views.table_models import RowsModel, RowsTable
 from app.widgets import MessageBanner
 from app.workers import Task
@@ -66,11 +67,14 @@ class LeaderboardView(BaseView):
         self.body.addWidget(filters)
         self.order_note = QLabel("")
         self.order_note.setObjectName("Muted")
+        self.order_note.setWordWrap(True)  # the mixed-recipes note was cut at "...comparable; choo" at 1280 px
         self.body.addWidget(self.order_note)
         self.rows = RowsModel(BOARD_COLUMNS, key=_row_key, parent=self)
         self.table = RowsTable(self.rows)
         self.table.stretch_column(3)  # the experiment's name: never squeezed to 't…'
         self.table.sort_by(0, Qt.SortOrder.AscendingOrder)  # by rank; baselines stay below
+        self.row_filter = RowFilter(self.table, "runs")
+        row.addWidget(self.row_filter)
         self.body.addWidget(self.table, 1)
         self.empty = QLabel("")
         self.empty.setObjectName("Muted")
@@ -168,6 +172,9 @@ class LeaderboardView(BaseView):
         self.table.setVisible(bool(entries))
         self.empty.setText("" if entries else f"No run matching these filters has recorded {key}.")
         self.empty.setVisible(not entries)
+
+    def search_box(self) -> RowFilter:
+        return self.row_filter
 
     def busy(self) -> bool:
         """A read is in flight or its answer not yet shown."""

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.views.base import BaseView
+from app.views.row_filter import SearchEdit
 from app.views.welcome_panel import DEMO_CHOICES, WelcomePanel
 from app.widgets import MessageBanner, select_row_id, selected_row_id, table_texts
 from app.workers import Task
@@ -92,7 +93,7 @@ class ProjectsView(BaseView):
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(store, ctx, parent)
         self.dialog: QDialog | None = None
-        self.search = QLineEdit()
+        self.search = SearchEdit()
         self.search.setPlaceholderText("Search projects (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(50)  # gives way first when the window is narrow: the buttons keep their words
@@ -233,9 +234,8 @@ class ProjectsView(BaseView):
     def focus_target(self) -> QWidget:
         return self.table if self.pages.currentIndex() == 0 else self.welcome
 
-    def focus_search(self) -> None:
-        self.search.setFocus()
-        self.search.selectAll()
+    def search_box(self) -> QLineEdit:
+        return self.search
 
     def open_selected(self) -> None:
         project = self.selected_project()

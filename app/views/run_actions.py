@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QMenu, QMessageBox
 
+from app.confirm import ask_destructive
 from app.workers import Task
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import Run, RunStatus
@@ -74,16 +75,11 @@ class RunListActions(QObject):
             return None
         ids = sorted(run.id for run in chosen)
         names = ", ".join(f"{run.id} ({run.experiment})" for run in sorted(chosen, key=lambda r: r.id))
-        box = QMessageBox(QMessageBox.Icon.Warning, f"Delete run {ids[0]}?" if len(ids) == 1 else
-                          f"Delete {len(ids)} runs?", f"Delete run {names}, its metrics and its folder?" if len(ids) == 1
-                          else f"Delete runs {names}, their metrics and their folders?",
-                          QMessageBox.StandardButton.Cancel, self.view)
-        confirm = box.addButton("&Delete", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.buttonClicked.connect(lambda button: self.apply("delete", ids) if button is confirm else None)
-        box.setWindowModality(Qt.WindowModality.WindowModal)
-        box.open()
-        return box
+        return ask_destructive(
+            self.view, f"Delete run {ids[0]}?" if len(ids) == 1 else f"Delete {len(ids)} runs?",
+            f"Delete run {names}, its metrics and its folder?" if len(ids) == 1
+            else f"Delete runs {names}, their metrics and their folders?", "&Delete",
+            lambda: self.apply("delete", ids))
 
     def selected_runs(self) -> list[Run]:
         model = self.view.model

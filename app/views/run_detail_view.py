@@ -18,7 +18,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.charts.feed import MetricFeed
 from app.charts.panel import ChartPanel
+from app.confirm import ask_destructive
 from app.context import AppContext
 from app.flow_layout import FlowLayout
 from app.views.eval_report_panel import EvalReportPanel
@@ -338,9 +338,10 @@ class RunDetailView(QWidget):
         if self.run is None:
             return
         run = self.run
-        if QMessageBox.question(self, "Delete run", f"Delete run {run.id} ({run.experiment}), its metrics and its "
-                                f"folder {run.run_dir}?") != QMessageBox.StandardButton.Yes:
-            return
+        ask_destructive(self, f"Delete run {run.id}?", f"Delete run {run.id} ({run.experiment}), its metrics "
+                        f"and its folder {run.run_dir}?", "&Delete", lambda: self._delete_now(run))
+
+    def _delete_now(self, run: Run) -> None:
         def work(_ctx: Any) -> Run:
             from spark_trainer.jobs import control
 

@@ -7,7 +7,7 @@ poller's thread. Runs found interrupted at start are offered for resuming.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -23,59 +23,20 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
-from app.model.reads import KEY_METRICS
 from app.views.base import BaseView
 from app.views.compare_view import CompareView
 from app.views.playground_view import PlaygroundView
+from app.views.row_filter import RowFilter
 from app.views.run_actions import RunListActions, outdated
-from app.views.run_detail_view import RunDetailView, badge_colour, format_eta
-from app.views.sweep_filter import NAME_WIDTH, SweepFilterBox, swept_cell, swept_sort, swept_tip
-from app.views.table_models import Column, RowsModel, RowsTable
+from app.views.run_detail_view import RunDetailView
+from app.views.runs_columns import COLUMNS, RUN_COLUMNS, RunRow
+from app.views.sweep_filter import NAME_WIDTH, SweepFilterBox
+from app.views.table_models import RowsModel, RowsTable
 from app.widgets import MessageBanner, add_elided_item, back_keys, tip_chosen
 from app.workers import Task
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
-
-
-class RunRow(NamedTuple):
-    """One row of the table: a run, its last loss values and its project's name."""
-
-    run: Run
-    metrics: dict[str, float]
-    project: object
-    status: str  # "queued: waiting for run 3 to finish", or the status
-    status_tip: str  # the same with its detail: "... (max concurrent runs 1)"
-
-
-def _progress(row: RunRow) -> tuple[int, int]:
-    total = row.run.total_steps or max(row.run.step, 1)
-    return min(row.run.step, total), total
-
-
-def _metric_column(key: str) -> Column:
-    return Column(key, lambda r: f"{r.metrics[key]:.4f}" if key in r.metrics else "-",
-                  sort=lambda r: r.metrics.get(key))
-
-
-RUN_COLUMNS = (
-    Column("", lambda r: "●", sort=lambda r: r.run.status.value, colour=lambda r: badge_colour(r.run.status),
-           tip=lambda r: r.run.status.value),
-    Column("ID", lambda r: r.run.id, sort=lambda r: r.run.id),
-    Column("Project", lambda r: r.project, sort=lambda r: str(r.project).lower()),
-    Column("Experiment", lambda r: r.run.experiment, sort=lambda r: r.run.experiment.lower()),
-    Column("Sweep", lambda r: swept_cell(r.run), sort=lambda r: swept_sort(r.run), tip=lambda r: swept_tip(r.run)),
-    Column("Status", lambda r: r.status, tip=lambda r: r.status_tip),
-    Column("Progress", lambda r: "", sort=lambda r: _progress(r)[0] / _progress(r)[1], progress=_progress),
-    Column("ETA", lambda r: format_eta(r.run.eta_seconds) if r.run.status.is_active else "-",
-           sort=lambda r: r.run.eta_seconds if r.run.status.is_active else None),
-    Column("GPUs", lambda r: _gpus_cell(r.run)),
-    Column("Ran on", lambda r: r.run.ran_on),  # "local", or a cluster job's "scheduler NxM" (nodes x processes per node)
-    *(_metric_column(k) for k in KEY_METRICS),
-    Column("Created", lambda r: f"{r.run.created_at:%Y-%m-%d %H:%M}", sort=lambda r: r.run.created_at),
-)
-COLUMNS = tuple(c.title for c in RUN_COLUMNS)
-
 
 SELECT_TIP = "Select two or more runs (Ctrl+click) to overlay their curves"
 PROJECT_TIP = "Only one project's runs (and its sweeps in the Sweep filter)"
@@ -91,6 +52,10 @@ class RunsView(BaseView):
         self.list_page = QWidget()
         self._build_list(self.list_page)
         self.stack.addWidget(self.list_page)
+        # Right of the title (the filters' row is full at 1024 px); shown with the list only.
+        self.row_filter = RowFilter(self.table, "runs")
+        self.header.addWidget(self.row_filter)
+        self.stack.currentChanged.connect(lambda _i: self.row_filter.setVisible(self.stack.currentWidget() is self.list_page))
         # The run, compare and playground pages (a dozen charts) are built when first opened, so
         # opening the Runs list does not wait for them.
         self._detail: RunDetailView | None = None
@@ -368,6 +333,9 @@ class RunsView(BaseView):
     def focus_target(self) -> QWidget:
         return self.table if self.stack.currentWidget() is self.list_page else self.stack.currentWidget()
 
+    def search_box(self) -> RowFilter:
+        return self.row_filter
+
     def go_home(self) -> None:
         if self.stack.currentWidget() is not self.list_page:
             self.show_list()
@@ -395,9 +363,3 @@ class RunsView(BaseView):
         self._stop_pages()
         if self._playground is not None:
             self._playground.shutdown()
-
-
-def _gpus_cell(run: Run) -> str:
-    if run.ran_on != "local":  # a cluster job: its GPUs were the nodes', not this machine's
-        return "CPU" if run.requested_gpus.startswith("cpu") else "GPUs"
-    return ",".join(map(str, run.gpus)) or ("CPU" if run.started_at else run.requested_gpus)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.relaunch import env_home_line
+from app.theme import current as current_theme
 from app.views.base import BaseView
 from app.widgets import MessageBanner
 from app.workers import Task, pending
@@ -124,6 +125,7 @@ class SettingsView(BaseView):
         form = QFormLayout(group)
         self.theme = QComboBox()
         self.theme.addItems(list(THEMES))
+        self._saved_theme = ""  # the store's theme, once read
         self.theme.currentTextChanged.connect(self._set_theme)
         self.ctx.theme_changed.connect(self._show_theme)  # Ctrl+Shift+T, anywhere in the window
         form.addRow("Theme (Ctrl+Shift+T)", self.theme)
@@ -168,7 +170,9 @@ class SettingsView(BaseView):
         widgets = (self.theme, self.max_runs, self.default_gpus, self.sharing, self.grace)
         for widget in widgets:
             widget.blockSignals(True)
-        self.theme.setCurrentText(str(values["theme"]))
+        self._saved_theme = str(values["theme"])
+        self.theme.setCurrentText(current_theme().name)  # what the window shows (--theme may differ)
+        self._note_theme()
         self.max_runs.setValue(int(values["max_concurrent_runs"]))
         self.default_gpus.setText(str(values["default_gpus"]))
         self.sharing.setChecked(bool(values["allow_gpu_sharing"]))
@@ -266,11 +270,26 @@ class SettingsView(BaseView):
 
     def _show_theme(self, name: str) -> None:
         """The theme chosen elsewhere (saved by whoever chose it): shown, not saved again."""
+        self._saved_theme = name
+        self.on_theme_changed()
+
+    def on_theme_changed(self) -> None:
+        """The window's theme changed (the main window calls this): the box shows it."""
         self.theme.blockSignals(True)
-        self.theme.setCurrentText(name)
+        self.theme.setCurrentText(current_theme().name)
         self.theme.blockSignals(False)
+        self._note_theme()
+
+    def _note_theme(self) -> None:
+        """`--theme` is a one-off for this start and is not saved: the box says so while they differ."""
+        shown, saved = current_theme().name, self._saved_theme
+        self.theme.setToolTip(
+            f"This window uses the {shown} theme for this session only (started with --theme); the saved "
+            f"theme is {saved}. Choosing a theme here saves it." if saved and saved != shown
+            else "Saved for the next start too; Ctrl+Shift+T switches anywhere in the window.")
 
     def _set_theme(self, name: str) -> None:
+        self._saved_theme = name
         self.ctx.theme_changed.emit(name)  # shown now; saved on the pool
         self._save("theme", name)
 

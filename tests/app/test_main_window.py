@@ -37,7 +37,9 @@ def test_keyboard_shortcuts_switch_views_and_open_actions(qtbot, window, project
     dialog = window.views["projects"].dialog
     assert dialog is not None and dialog.isVisible() and dialog.windowTitle() == "New project"
     dialog.reject()
-    lines = "\n".join(window.shortcut_lines())
+    from app.menus import shortcut_lines
+
+    lines = "\n".join(shortcut_lines(window))
     for key in ("Ctrl+N", "Ctrl+O", "Ctrl+Shift+V", "Ctrl+1", "F5", "Ctrl+Shift+T"):
         assert key in lines
 
@@ -224,3 +226,49 @@ def test_a_geometry_saved_at_another_scale_opens_the_window_at_its_usual_size(qt
         screen = win.screen().availableGeometry()
         win.close()
     assert sizes == [(781, 560), (min(1280, screen.width()), min(800, screen.height()))]
+
+
+def test_find_puts_the_keys_in_a_filter_box_or_says_there_is_nothing_to_find(qtbot, window, store, project):
+    """Seen on Xvfb: Ctrl+F (View > Find) did nothing outside Projects, without a word."""
+    from PySide6.QtWidgets import QLineEdit
+
+    from spark_trainer.store import runs
+
+    made = add_experiment_with_runs(store, project.name, statuses=("completed", "failed"))
+    sync_model(qtbot, window.ctx)
+    window.show()
+    window.activateWindow()
+    for name in ("projects", "datasets", "runs", "leaderboard"):
+        window.show_view(name)
+        window.statusBar().clearMessage()
+        QTest.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+        focused = QApplication.focusWidget()
+        assert isinstance(focused, QLineEdit) and window.views[name].isAncestorOf(focused), (name, focused)
+    runs_view = window.views["runs"]
+    window.show_view("runs")
+    qtbot.waitUntil(lambda: runs_view.table.rowCount() == 2, timeout=10_000)
+    QTest.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(QApplication.focusWidget(), "failed")
+    shown = [r for r in range(runs_view.table.rowCount()) if not runs_view.table.isRowHidden(r)]
+    assert [runs_view.table.rows_model().row(r).run.id for r in shown] == [made[1].id]
+    assert runs.get(store, made[1].id).status.value == "failed"
+    for name in ("experiments", "gpus", "settings"):
+        window.show_view(name)
+        window.statusBar().clearMessage()
+        QTest.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+        assert "nothing to find" in window.statusBar().currentMessage().lower(), name
+
+
+def test_find_on_a_run_page_goes_back_to_the_list_and_its_filter(qtbot, window, store, project):
+    from PySide6.QtWidgets import QLineEdit
+
+    made = add_experiment_with_runs(store, project.name, statuses=("completed",))
+    sync_model(qtbot, window.ctx)
+    window.show()
+    window.activateWindow()
+    view = window.show_view("runs", made[0].id)
+    qtbot.waitUntil(lambda: view.stack.currentWidget() is not view.list_page)
+    assert not view.row_filter.isVisible()
+    QTest.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert view.stack.currentWidget() is view.list_page
+    assert isinstance(QApplication.focusWidget(), QLineEdit) and QApplication.focusWidget() is view.row_filter

@@ -110,6 +110,29 @@ def test_the_leaderboard_says_when_it_ranks_runs_of_several_recipes(store, ctx, 
     assert view.table.rowCount() == 1 and "Note:" not in view.order_note.text()
 
 
+def test_the_mixed_recipes_note_wraps_instead_of_being_cut(store, ctx, qtbot, tmp_path) -> None:
+    """Seen at 1280x800: the note ended at '...may not be comparable; choo' (one line, no wrap)."""
+    from app.views.leaderboard_view import LeaderboardView
+
+    _run(store, "lm", 1e-4, [3.0, 2.5])
+    exp = experiments.create(store, project="cmp", name="tickets", recipe="text-classification", base_model="m",
+                             dataset=None, config={"recipe": "text-classification"})
+    metrics.add_batch(store, runs.create(store, exp.id).id, [("eval_loss", 1, 0.4)])
+    sync_model(qtbot, ctx)
+    view = LeaderboardView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(854, 600)  # the view's share of a 1024 px window; 1280 px leaves it ~1090
+    view.show()
+    wait_for(qtbot, lambda: not view.busy() and "Note:" in view.order_note.text())
+    qtbot.wait(50)
+    view.grab().save(str(tmp_path / "leaderboard-mixed-note.png"))
+    note = view.order_note
+    assert view.width() == 854, view.width()  # the note did not hold the page wider than the window
+    assert note.fontMetrics().horizontalAdvance(note.text()) > note.width()  # more than one line holds
+    assert note.wordWrap() and note.height() >= note.heightForWidth(note.width()), (note.width(), note.height())
+    assert note.mapTo(view, note.rect().topRight()).x() < view.width()
+
+
 def test_interrupted_runs_are_offered_for_resume(store, ctx, qtbot) -> None:
     from app.views.runs_view import RunsView
 

@@ -188,3 +188,15 @@ def test_a_demo_for_another_recipe_is_offered_once_projects_exist(qtbot, window,
         for run in runs.list_all(store):
             if run.status.is_active or run.status.value == "queued":
                 control.cancel(store, run.id, grace_s=5)
+
+
+def test_the_search_placeholder_is_shown_whole_in_a_wide_window(qtbot, view, store, sync, tmp_path):
+    """Seen at 1280 px: the box stayed at its size hint next to a stretch and read 'Search projects (…'."""
+    projects.create(store, "support-bot")
+    sync()
+    view.resize(1090, 700)  # the view's share of a 1280 px window
+    qtbot.waitUntil(lambda: view.width() == 1090)
+    qtbot.wait(20)
+    view.grab().save(str(tmp_path / "projects-search.png"))
+    needed = view.search.fontMetrics().horizontalAdvance(view.search.placeholderText())
+    assert view.search.width() >= needed + 20, (view.search.width(), needed)

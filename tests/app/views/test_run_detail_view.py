@@ -126,3 +126,44 @@ def test_a_status_message_goes_once_the_run_has_moved_on(store, ctx, qtbot) -> N
     qtbot.waitUntil(lambda: view.badge.text() == "running")
     assert not view.banner.isVisible(), view.banner.text()
     view.stop()
+
+
+def test_delete_asks_with_cancel_as_the_default_and_enter_keeps_the_run(store, ctx, qtbot) -> None:
+    """The run page's Delete asked through QMessageBox.question, whose default button is Yes: Delete
+    then Enter deleted the run. Now the same box as the Runs list's Delete key: Enter is Cancel."""
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.jobs import control
+    from spark_trainer.store import experiments, projects, runs
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = control.cancel(store, runs.create(store, exp.id).id)
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    view.show_run(run.id)
+    qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
+    seen: list[tuple[str, str]] = []
+
+    def answer_with_enter() -> None:  # a blocking box (the old QMessageBox.question) is answered from here too
+        boxes = [w for w in QApplication.topLevelWidgets() + view.findChildren(QMessageBox)
+                 if isinstance(w, QMessageBox) and w.isVisible()]
+        if not boxes:
+            QTimer.singleShot(20, answer_with_enter)
+            return
+        default = boxes[0].defaultButton()
+        seen.append((boxes[0].windowTitle(), default.text() if default else ""))
+        QTest.keyClick(boxes[0], Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, answer_with_enter)
+    view.delete_button.click()
+    qtbot.waitUntil(lambda: bool(seen), timeout=5_000)
+    qtbot.wait(200)
+    assert seen == [(f"Delete run {run.id}?", "Cancel")]
+    assert [r.id for r in runs.list_all(store)] == [run.id]
+    view.stop()

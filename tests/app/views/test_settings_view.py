@@ -25,3 +25,22 @@ def test_the_theme_box_shows_the_theme_switched_to_with_the_shortcut(qtbot, wind
         assert view.theme.currentText() == shown
     assert not view.saving  # showing the theme saved nothing more
     window.grab().save(str(tmp_path / "settings-after-toggle.png"))
+
+
+def test_a_theme_for_this_start_only_is_shown_and_said_not_saved(qtbot, window, store, tmp_path):
+    # Seen: `--theme light` with 'dark' saved gave a light window whose Theme box said 'dark'.
+    settings.set_value(store, "theme", "dark")
+    window.apply_theme("light")  # as app.main does for --theme
+    view = window.show_view("settings")
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+    qtbot.wait(50)
+    window.grab().save(str(tmp_path / "settings-theme-for-this-start.png"))
+    assert theme.current().name == "light"
+    assert view.theme.currentText() == "light"
+    assert "this session only" in view.theme.toolTip() and "saved theme is dark" in view.theme.toolTip()
+    assert settings.get(store, "theme") == "dark" and not view.saving  # showing it saved nothing
+    view.theme.setCurrentText("dark")  # choosing one saves it, and the note goes
+    qtbot.waitUntil(lambda: not view.saving, timeout=5000)
+    view.theme.setCurrentText("light")
+    qtbot.waitUntil(lambda: settings.get(store, "theme") == "light", timeout=5000)
+    assert "this session only" not in view.theme.toolTip()

@@ -1,0 +1,37 @@
+"""The Datasets view's list: one row per dataset of the chosen project (counts right-aligned)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+from app.widgets import human_bytes
+from spark_trainer.store.entities import Dataset
+
+COLUMNS = ["Name", "Kind", "Items", "Train / val", "Rejected", "Duplicates", "Size", "Created"]
+
+
+def dataset_table() -> QTableWidget:
+    table = QTableWidget(0, len(COLUMNS))
+    table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
+    table.setHorizontalHeaderLabels(COLUMNS)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().setVisible(False)
+    table.setAlternatingRowColors(True)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
+
+
+def fill_row(table: QTableWidget, row: int, d: Dataset) -> None:
+    """Row `row` shows dataset `d`; each cell carries the dataset's id (UserRole)."""
+    cells = [d.name, d.kind, f"{d.num_items:,}", f"{d.num_train:,} / {d.num_val:,}", f"{d.num_rejected:,}",
+             f"{d.num_duplicates:,}", human_bytes(d.size_bytes), f"{d.created_at:%Y-%m-%d %H:%M}"]
+    for column, text in enumerate(cells):
+        item = QTableWidgetItem(text)
+        item.setData(Qt.ItemDataRole.UserRole, d.id)
+        if 2 <= column <= 6:
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        table.setItem(row, column, item)

@@ -1,0 +1,56 @@
+"""The Runs list's columns: one row per run (its last key metrics, its project's name, its status line)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from app.model.reads import KEY_METRICS
+from app.views.run_detail_view import badge_colour, format_eta
+from app.views.sweep_filter import swept_cell, swept_sort, swept_tip
+from app.views.table_models import Column
+from spark_trainer.store.entities import Run
+
+
+class RunRow(NamedTuple):
+    """One row of the table: a run, its last loss values and its project's name."""
+
+    run: Run
+    metrics: dict[str, float]
+    project: object
+    status: str  # "queued: waiting for run 3 to finish", or the status
+    status_tip: str  # the same with its detail: "... (max concurrent runs 1)"
+
+
+def _progress(row: RunRow) -> tuple[int, int]:
+    total = row.run.total_steps or max(row.run.step, 1)
+    return min(row.run.step, total), total
+
+
+def _metric_column(key: str) -> Column:
+    return Column(key, lambda r: f"{r.metrics[key]:.4f}" if key in r.metrics else "-",
+                  sort=lambda r: r.metrics.get(key))
+
+
+RUN_COLUMNS = (
+    Column("", lambda r: "●", sort=lambda r: r.run.status.value, colour=lambda r: badge_colour(r.run.status),
+           tip=lambda r: r.run.status.value),
+    Column("ID", lambda r: r.run.id, sort=lambda r: r.run.id),
+    Column("Project", lambda r: r.project, sort=lambda r: str(r.project).lower()),
+    Column("Experiment", lambda r: r.run.experiment, sort=lambda r: r.run.experiment.lower()),
+    Column("Sweep", lambda r: swept_cell(r.run), sort=lambda r: swept_sort(r.run), tip=lambda r: swept_tip(r.run)),
+    Column("Status", lambda r: r.status, tip=lambda r: r.status_tip),
+    Column("Progress", lambda r: "", sort=lambda r: _progress(r)[0] / _progress(r)[1], progress=_progress),
+    Column("ETA", lambda r: format_eta(r.run.eta_seconds) if r.run.status.is_active else "-",
+           sort=lambda r: r.run.eta_seconds if r.run.status.is_active else None),
+    Column("GPUs", lambda r: _gpus_cell(r.run)),
+    Column("Ran on", lambda r: r.run.ran_on),  # "local", or a cluster job's "scheduler NxM" (nodes x processes per node)
+    *(_metric_column(k) for k in KEY_METRICS),
+    Column("Created", lambda r: f"{r.run.created_at:%Y-%m-%d %H:%M}", sort=lambda r: r.run.created_at),
+)
+COLUMNS = tuple(c.title for c in RUN_COLUMNS)
+
+
+def _gpus_cell(run: Run) -> str:
+    if run.ran_on != "local":  # a cluster job: its GPUs were the nodes', not this machine's
+        return "CPU" if run.requested_gpus.startswith("cpu") else "GPUs"
+    return ",".join(map(str, run.gpus)) or ("CPU" if run.started_at else run.requested_gpus)
