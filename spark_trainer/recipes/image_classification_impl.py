@@ -164,6 +164,15 @@ class ImageClassificationRecipe:
     # that takes what `prepare` does (no tensors are made there; images load per batch).
     prepare_model = prepare
 
+    def prepare_labels(self, names: list[str]) -> None:
+        """What `build_model` needs, with the label set given (a run's own, `run_label_names`): no image read."""
+        from transformers import AutoImageProcessor
+
+        self.labels = cls.LabelSet.from_names(names, as_written=self.rc.label_names == "as-written")
+        self.model_dir = resolve_for_run(self.config.base_model)
+        self.processor = AutoImageProcessor.from_pretrained(self.model_dir, local_files_only=True)
+        self.pre = preprocess_of(self.processor)
+
     def _rows(self, data_path: Path) -> list[tuple[str, Any, str]]:
         """(absolute image path, raw label, split) for an image dataset folder or text rows (a manifest)."""
         column, label_column = self.rc.image_column, self.rc.label_column

@@ -249,3 +249,18 @@ def test_an_out_folder_that_cannot_be_made_is_named_in_one_line(lora_run, tmp_pa
     code, _, err = _cli(capsys, home, "export", run.id, "--out", "/proc/no-export-here")
     assert code == 2 and err.startswith("error: --out /proc/no-export-here: cannot make a folder there (")
     assert ".staging" not in err and a_file.read_text() == "mine"
+
+
+def test_a_causal_lm_run_exports_after_its_dataset_is_deleted(tiny_model, tmp_path, capsys) -> None:
+    """Export needs only the run's frozen config and checkpoint; the card names the deleted dataset by reference."""
+    from spark_trainer.jobs.submit import frozen_config
+    from spark_trainer.store import datasets
+    from tests.export.conftest import train_run
+
+    home = tmp_path / "home"
+    (tmp_path / "data").mkdir()
+    with Store.open(home) as store:
+        run = train_run(store, tiny_model, tmp_path / "data", steps=3, eval_every=None)
+        datasets.delete(store, frozen_config(Path(run.run_dir)).dataset, force=True)
+    assert main(["--home", str(home), "export", str(run.id), "--merge", "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "model.safetensors").is_file()
