@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spark_trainer.disk import files_as_umask
 from spark_trainer.errors import BadInput
 from spark_trainer.export import card, hub
 from spark_trainer.export.checkpoint import pinned_checkpoint, process_alive
@@ -84,6 +85,7 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
         notify("writing model card", 1, 3)
         _write_card(store, run, config, step, info, staging)
         notify("finishing", 2, 3)
+        files_as_umask(staging)
         dest = _move_into_place(store, staging, dest, options)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
