@@ -8,7 +8,6 @@ report (`skipped_images`), never a crash mid-epoch.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,8 +176,7 @@ class ImageClassificationRecipe:
         """(absolute image path, raw label, split) for an image dataset folder or text rows (a manifest)."""
         column, label_column = self.rc.image_column, self.rc.label_column
         if not image_rows.holds_text_rows(data_path):  # an ingested image dataset
-            lines = (data_path / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
-            manifest = [json.loads(line) for line in lines if line.strip()]
+            manifest = image_rows.manifest_rows(data_path)
             return [(image_rows.image_path(data_path, r.get("path", "")), r.get("label"),
                      "val" if r.get("split") == "val" else "train")
                     for r in manifest if self._labelled(r, "label", data_path)]

@@ -87,3 +87,31 @@ def test_a_csv_cell_over_the_reader_limit_is_one_line_naming_the_file_and_line(t
         read_labelled(data)
     with pytest.raises(BadInput, match=r"held-out\.csv: line 3: a cell is over"):
         read_documents(data)
+
+
+def test_an_ingested_dataset_folder_or_its_manifest_is_read_as_training_reads_it(tmp_path: Path) -> None:
+    """`eval --data datasets/<id>/manifest.jsonl` said "has no 'text' column; columns are: split,
+    sha256, source, record": the manifest's rows are the training loader's records."""
+    import json
+
+    from spark_trainer.cli.main import main
+    from spark_trainer.evaluation.data import read_documents
+    from spark_trainer.store import datasets
+    from spark_trainer.store.store import Store
+
+    rows = [{"text": f"ticket {i}", "label": ["bug", "praise"][i % 2]} for i in range(10)]
+    (tmp_path / "t.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    images = make_image_folders(tmp_path / "shapes", per_class=2, size=32)
+    home = tmp_path / "home"
+    assert main(["--home", str(home), "project", "create", "p"]) == 0
+    for source in (tmp_path / "t.jsonl", images):
+        assert main(["--home", str(home), "dataset", "ingest", str(source), "--project", "p"]) == 0
+    with Store.open(home) as store:
+        text, image = (Path(d.path) for d in sorted(datasets.list_all(store), key=lambda d: d.id))
+    for data in (text, text / "manifest.jsonl"):
+        assert sorted((i.text, i.label) for i in read_labelled(data)) == sorted((r["text"], r["label"]) for r in rows)
+        assert sorted(read_documents(data)) == sorted(r["text"] for r in rows)
+    for data in (image, image / "manifest.jsonl"):
+        found = read_labelled_images(data)
+        assert sorted(i.label for i in found) == sorted(["blue_bars", "green_disc", "red_square"] * 2)
+        assert all(Path(i.path).is_file() and Path(i.path).is_relative_to(image) for i in found)

@@ -161,3 +161,18 @@ def test_a_classification_eval_that_nothing_can_name_the_classes_of_is_refused_b
     assert "no label names" in err and "dataset was deleted" in err
     with Store.open(home) as store:
         assert evaluations.list_for(store, run.id) == []
+
+
+def test_eval_data_may_name_an_ingested_dataset(lora_run, capsys) -> None:
+    """`eval --data NAME` took only a file; an ingested dataset's name (or id) now reads its records."""
+    home, run = lora_run
+    with Store.open(home) as store:
+        from spark_trainer.store import datasets
+
+        name = datasets.list_all(store)[0].name
+    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", name, "--gpus", "cpu",
+                          "--json")
+    assert code == 0, err
+    assert json.loads(out)["metrics"]["perplexity"] > 0
+    code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", "no-such-thing")
+    assert code == 2 and "no-such-thing" in err and len(err.strip().splitlines()) == 1
