@@ -42,6 +42,19 @@ def record_text(record: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def not_text(record: dict[str, Any]) -> str | None:
+    """Why a record's text is not text: a field the model reads as text (`TEXT_KEYS`) holding a number
+    (or true/false, a list, an object) is refused, not turned into text nor passed over for another
+    field. The one rule ingestion applies and training relies on; None when the record is fine."""
+    for key in TEXT_KEYS:
+        value = record.get(key)
+        if value is None or isinstance(value, str):
+            continue
+        kind = "the number" if isinstance(value, (int, float)) and not isinstance(value, bool) else "the value"
+        return f"{key!r} is {kind} {json.dumps(value)[:40]}, not text; put it in quotes to keep it as text"
+    return None
+
+
 SAVE_AS_UTF8 = "save the file as UTF-8 (in Excel: CSV UTF-8; in an editor: encoding UTF-8)"
 
 
@@ -262,6 +275,10 @@ def ingest_text_file(f: InputFile, builder: DatasetBuilder, options: IngestOptio
                 tick(f"reading {f.source}: {count} records")
         if problem is not None or record is None:
             report.reject(f.source, line, problem or "no record")
+            continue
+        problem = not_text(record)
+        if problem is not None:
+            report.reject(f.source, line, problem)
             continue
         text = record_text(record)
         if len(text.strip()) < options.min_text_chars:
