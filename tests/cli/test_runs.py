@@ -128,3 +128,19 @@ def test_a_filter_that_matches_no_run_says_so_not_that_there_are_none(store, cli
     assert cli("run", "list", "--project", "p", "--status", "failed,paused").out.strip() == (
         "no runs match --project p --status failed,paused")
     assert cli("run", "list").out.splitlines()[1].split()[:4] == ["1", "p", "e", "completed"]
+
+
+def test_list_shows_a_finish_time_only_for_runs_that_have_finished(store, cli) -> None:
+    """FINISHED showed a time for a paused and an interrupted run: they stopped, and may resume."""
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    for end in (RunStatus.PAUSED, RunStatus.INTERRUPTED, RunStatus.COMPLETED):
+        run = runs.create(store, exp.id)
+        runs.transition(store, run.id, RunStatus.STARTING, "test")
+        runs.transition(store, run.id, RunStatus.RUNNING, "test")
+        runs.transition(store, run.id, end, "test")
+    lines = cli("run", "list").out.splitlines()
+    finished = lines[0].index("FINISHED")
+    assert [line[finished:].strip() for line in lines[1:]][:2] == ["-", "-"]
+    assert lines[3][finished:].strip() not in ("", "-")
