@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.delimited import dict_reader, row_error
+from spark_trainer.delimited import (
+    dict_reader,
+    first_utf8_error,
+    row_error,
+    unclosed_quote,
+    unclosed_quote_problem,
+    with_last,
+)
 from spark_trainer.errors import BadInput
 from spark_trainer.manifest_fields import is_filled
 from spark_trainer.recipes.classification import label_name
@@ -82,13 +89,20 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
             with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel writes a BOM
                 reader, first = dict_reader(fh)
                 columns = list(reader.fieldnames or [])
-                number = first  # the row being read, named if csv cannot read it
-                try:
+                read = [0]  # rows csv has given: the next is the one named if csv cannot read it
+
+                def counted() -> Iterator[dict[str, Any]]:
                     for row in reader:
+                        read[0] += 1
+                        yield row
+
+                try:
+                    for number, (row, last) in enumerate(with_last(counted()), start=first):
+                        if unclosed_quote(list(row.values()), len(columns), last):
+                            raise BadInput(f"{path}: {unclosed_quote_problem(number)}")
                         yield number, row, columns
-                        number += 1
                 except csv.Error as exc:
-                    raise BadInput(f"{path}: line {number}: {row_error(exc)}") from None
+                    raise BadInput(f"{path}: line {first + read[0]}: {row_error(exc)}") from None
             return
         with open(path, encoding="utf-8-sig") as fh:
             for number, line in enumerate(fh, start=1):
@@ -102,7 +116,8 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
                     raise BadInput(f"{path}: line {number} is not a JSON object")
                 yield number, row, list(row)
     except UnicodeDecodeError:
-        raise BadInput(f"{path} is not UTF-8 text") from None
+        bad = first_utf8_error(path)  # the line, as ingestion names it
+        raise BadInput(f"{path}: {bad[0]}" if bad else f"{path} is not UTF-8 text") from None
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
 

@@ -115,3 +115,25 @@ def test_an_ingested_dataset_folder_or_its_manifest_is_read_as_training_reads_it
         found = read_labelled_images(data)
         assert sorted(i.label for i in found) == sorted(["blue_bars", "green_disc", "red_square"] * 2)
         assert all(Path(i.path).is_file() and Path(i.path).is_relative_to(image) for i in found)
+
+
+def test_eval_and_ingest_say_the_same_about_an_unclosed_quote_and_a_latin1_line(store, tmp_path: Path) -> None:
+    """An unclosed quote: ingest said "row has 1 fields; the header has 2", eval "line 2 has an empty
+    'label'", neither that a quote is open. A latin-1 CSV: eval named the file, not the line."""
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.store import projects
+
+    projects.create(store, "p")
+    quote = tmp_path / "quote.csv"
+    quote.write_text('text,label\n"an open quote,bug\nmore text,praise\n', encoding="utf-8")
+    said = "line 2: a quote opened on this line is never closed (the rest of the file became one cell)"
+    with pytest.raises(BadInput) as caught:
+        read_labelled(quote)
+    assert str(caught.value) == f"{quote}: {said}"
+    with pytest.raises(BadInput) as caught:
+        ingest_paths(store, [quote], project="p")
+    assert said.removeprefix("line 2: ") in str(caught.value) and "quote.csv:2" in str(caught.value)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("text,label\nfine,bug\ncaf\u00e9,praise\n".encode("latin-1"))
+    with pytest.raises(BadInput, match=r"latin\.csv: not valid UTF-8 at line 3 "):
+        read_labelled(latin)
