@@ -224,3 +224,18 @@ def test_a_geometry_saved_at_another_scale_opens_the_window_at_its_usual_size(qt
         screen = win.screen().availableGeometry()
         win.close()
     assert sizes == [(781, 560), (min(1280, screen.width()), min(800, screen.height()))]
+
+
+def test_a_window_killed_before_saving_opens_at_its_usual_size_not_its_minimum(qtbot, store, qsettings):
+    # Reported: after `kill -9` of the GUI (nothing saved) it reopened at its smallest size. With no saved
+    # geometry the window takes 1280x800, or the screen's size when that is smaller (main, 84109b5).
+    from app.main_window import MainWindow
+
+    qsettings.remove("window/geometry")
+    win = MainWindow(store, qsettings, poll_gpus=False)
+    qtbot.addWidget(win)
+    win.show()
+    screen = win.screen().availableGeometry()
+    assert (win.width(), win.height()) == (min(1280, screen.width()), min(800, screen.height()))
+    assert (win.width(), win.height()) != (win.minimumWidth(), win.minimumHeight())
+    win.close()
