@@ -3,13 +3,20 @@
 Excel in most of Europe (where the comma is the decimal mark) saves "CSV" with semicolons; a tab
 also turns up in files named .csv. The header line decides: the separator that splits it into the
 most names, outside quotes. A .tsv file is always tab-separated.
+
+Also what ingestion and evaluation both say about a file they cannot read: a quote left open, a
+line that is not UTF-8.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from typing import IO
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+T = TypeVar("T")
 
 CANDIDATES = (",", ";", "\t")
 _QUOTED = re.compile(r'"(?:[^"]|"")*"')
@@ -67,3 +74,51 @@ def dict_reader(fh: IO[str], suffix: str = ".csv") -> tuple[csv.DictReader, int]
     reader = csv.DictReader(fh, delimiter=named or delimiter_for(first, suffix))
     reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
     return reader, 3 if named else 2
+
+
+def unclosed_quote(cells: list[Any], header_fields: int, last: bool) -> bool:
+    """Whether a row read from a delimited file is a quote left open: csv then reads the rest of the file
+    as one cell, so the file's last row comes short of the header, its last cell holding line breaks."""
+    filled = [c for c in cells if c is not None]
+    return last and 0 < len(filled) < header_fields and "\n" in str(filled[-1])
+
+
+def unclosed_quote_problem(line: int) -> str:
+    """The one wording ingestion and evaluation use for `unclosed_quote`."""
+    return f"line {line}: a quote opened on this line is never closed (the rest of the file became one cell)"
+
+
+def with_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:
+    """(item, whether it is the last one) of a stream, one item ahead."""
+    it = iter(items)
+    sentinel = object()
+    previous: Any = next(it, sentinel)
+    if previous is sentinel:
+        return
+    for item in it:
+        yield previous, False
+        previous = item
+    yield previous, True
+
+
+def first_utf8_error(path: Path, chunk_bytes: int = 1 << 18) -> tuple[str, int] | None:
+    """(problem, line) for the first byte of `path` that is not UTF-8, else None; reads a chunk at a time."""
+    offset = newlines = 0  # bytes checked so far, and the line breaks among them
+    pending = b""  # a character cut by the end of the last chunk
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(chunk_bytes)
+            data = pending + chunk
+            try:
+                data.decode("utf-8")
+                good = len(data)
+            except UnicodeDecodeError as exc:
+                if not (chunk and exc.reason == "unexpected end of data"):
+                    line = newlines + data.count(b"\n", 0, exc.start) + 1
+                    return f"not valid UTF-8 at line {line} (byte {offset + exc.start}: {exc.reason})", line
+                good = exc.start
+            newlines += data.count(b"\n", 0, good)
+            offset += good
+            pending = data[good:]
+            if not chunk:
+                return None

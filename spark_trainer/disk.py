@@ -126,3 +126,29 @@ def network_home_warning(root: Path, mounts: str | None = None) -> str | None:
     return (f"data home {root} is on a network filesystem ({found}): its database is safe only while every "
             "SparkTrainer process using it runs on this one machine, and may still fail to lock; a folder on a "
             "local disk is safer (--home or SPARK_TRAINER_HOME)")
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux says it (`os.umask` sets it to read
+    it, a race with any thread creating a file meanwhile)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def files_as_umask(folder: Path) -> None:
+    """Give files under `folder` that a library wrote private (0600: safetensors writes through a
+    temporary file) the mode an ordinary open() gives (0666 less the umask), as the files beside them
+    have. Called on a finished staging folder before it is renamed into place."""
+    mode = 0o666 & ~current_umask()
+    if mode == 0o600:
+        return
+    for path in Path(folder).rglob("*"):
+        if path.is_file() and not path.is_symlink() and (path.stat().st_mode & 0o777) == 0o600:
+            path.chmod(mode)

@@ -50,3 +50,23 @@ def test_a_home_on_a_local_filesystem_has_no_warning(tmp_path: Path, monkeypatch
     assert disk.network_home_warning(tmp_path / "lab share" / "spark") is None
     monkeypatch.setattr(disk, "MOUNTS", tmp_path / "no such file")  # not Linux: nothing can be told
     assert disk.mount_of(tmp_path) is None and disk.network_home_warning(tmp_path) is None
+
+
+def test_files_a_library_wrote_private_get_the_mode_an_ordinary_open_gives(tmp_path) -> None:
+    import os
+    import stat
+
+    from spark_trainer.disk import current_umask, files_as_umask
+
+    before = os.umask(0o022)
+    try:
+        assert current_umask() == 0o022
+        (tmp_path / "sub").mkdir()
+        private, plain, kept = tmp_path / "sub" / "w.safetensors", tmp_path / "a.json", tmp_path / "run.sh"
+        for path, mode in ((private, 0o600), (plain, 0o644), (kept, 0o700)):
+            path.write_text("x")
+            path.chmod(mode)
+        files_as_umask(tmp_path)
+        assert [oct(stat.S_IMODE(p.stat().st_mode)) for p in (private, plain, kept)] == ["0o644", "0o644", "0o700"]
+    finally:
+        os.umask(before)

@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="perplexity (text/JSONL), classification (labelled CSV/JSONL: "
                    "texts, or image paths relative to the file; for images also a folder of class "
                    "sub-folders) or mcq (CSV/JSONL with subject, question, A, B, C, D, answer)")
-    p.add_argument("--data", metavar="FILE|DIR", help="the evaluation file (or class-folder folder)")
+    p.add_argument("--data", metavar="FILE|DIR|DATASET",
+                   help="the evaluation file (or class-folder folder), or an ingested dataset's name or id")
     p.add_argument("--base", action="store_true", help="evaluate the run's base model instead (a baseline)")
     p.add_argument("--checkpoint", default="last", metavar="last|best|STEP", help="which checkpoint (default last)")
     p.add_argument("--gpus", default="auto", help="auto (first GPU, else CPU), cpu, or a GPU id")

@@ -200,7 +200,8 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
                           sweep=args.sweep)
     project_names = {p.id: p.name for p in projects.list_all(store)}  # same-named experiments told apart
     rows = [(r.id, project_names.get(r.project_id, "-"), r.experiment, r.status.value, _progress(r),
-             r.gpus or ("cpu" if r.status.is_active else "-"), r.ran_on, r.created_at, r.finished_at) for r in items]
+             r.gpus or ("cpu" if r.status.is_active else "-"), r.ran_on, r.created_at,
+             r.finished_at if r.status.is_finished else None) for r in items]  # paused/interrupted: not finished
     headers = ["id", "project", "experiment", "status", "step", "gpus", "ran on", "created", "finished"]
     if args.sweep is not None:
         headers.append("swept")

@@ -4,6 +4,8 @@
 - mcq: CSV or JSONL with columns subject, question, A, B, C, D, answer (a letter A-D, or 0-3).
 - classification: CSV or JSONL with a text column and a label column (names configurable); for
   image runs, a manifest of image paths and labels, or a folder of class sub-folders.
+An ingested dataset (its folder, or its manifest.jsonl) is read as training reads it: every record,
+both splits.
 """
 
 from __future__ import annotations
@@ -15,10 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.delimited import dict_reader, row_error
+from spark_trainer.delimited import (
+    dict_reader,
+    first_utf8_error,
+    row_error,
+    unclosed_quote,
+    unclosed_quote_problem,
+    with_last,
+)
 from spark_trainer.errors import BadInput
 from spark_trainer.manifest_fields import is_filled
 from spark_trainer.recipes.classification import label_name
+from spark_trainer.recipes.image_rows import holds_text_rows, image_path, manifest_rows, read_text_rows
 
 MCQ_COLUMNS = ("subject", "question", "A", "B", "C", "D", "answer")
 LETTERS = ("A", "B", "C", "D")
@@ -47,8 +57,17 @@ class LabelledImage:
     source: str
 
 
+def dataset_folder(path: Path) -> Path | None:
+    """The ingested dataset folder `path` is, or whose manifest.jsonl it is; None for any other path."""
+    path = Path(path).expanduser()
+    folder = path.parent if path.name == "manifest.jsonl" else path
+    return folder if (folder / "manifest.jsonl").is_file() else None
+
+
 def _check_file(path: Path) -> Path:
     path = Path(path).expanduser()
+    if dataset_folder(path) is not None:
+        return dataset_folder(path)  # type: ignore[return-value]
     if path.is_dir():
         raise BadInput(f"--data {path}: a folder; this task reads a CSV or JSONL file")
     if not path.is_file():
@@ -57,19 +76,33 @@ def _check_file(path: Path) -> Path:
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
-    """(line number, row, column names) from a CSV (header line) or JSONL file."""
+    """(line number, row, column names) from a CSV (header line) or JSONL file, or an ingested
+    dataset's records (numbered by their manifest line)."""
+    if path.is_dir():
+        from spark_trainer.training.data import read_records
+
+        for number, record in enumerate(read_records(path, 0.0), start=1):
+            yield number, record.data, list(record.data)
+        return
     try:
         if path.suffix.lower() == ".csv":
             with open(path, newline="", encoding="utf-8-sig") as fh:  # Excel writes a BOM
                 reader, first = dict_reader(fh)
                 columns = list(reader.fieldnames or [])
-                number = first  # the row being read, named if csv cannot read it
-                try:
+                read = [0]  # rows csv has given: the next is the one named if csv cannot read it
+
+                def counted() -> Iterator[dict[str, Any]]:
                     for row in reader:
+                        read[0] += 1
+                        yield row
+
+                try:
+                    for number, (row, last) in enumerate(with_last(counted()), start=first):
+                        if unclosed_quote(list(row.values()), len(columns), last):
+                            raise BadInput(f"{path}: {unclosed_quote_problem(number)}")
                         yield number, row, columns
-                        number += 1
                 except csv.Error as exc:
-                    raise BadInput(f"{path}: line {number}: {row_error(exc)}") from None
+                    raise BadInput(f"{path}: line {first + read[0]}: {row_error(exc)}") from None
             return
         with open(path, encoding="utf-8-sig") as fh:
             for number, line in enumerate(fh, start=1):
@@ -83,7 +116,8 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
                     raise BadInput(f"{path}: line {number} is not a JSON object")
                 yield number, row, list(row)
     except UnicodeDecodeError:
-        raise BadInput(f"{path} is not UTF-8 text") from None
+        bad = first_utf8_error(path)  # the line, as ingestion names it
+        raise BadInput(f"{path}: {bad[0]}" if bad else f"{path} is not UTF-8 text") from None
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
 
@@ -162,13 +196,19 @@ def read_labelled(path: Path, text_column: str = "text", label_column: str = "la
 def read_labelled_images(path: Path, image_column: str = "path", label_column: str = "label") -> list[LabelledImage]:
     """Images and labels from a CSV/JSONL manifest (relative image paths are relative to the manifest),
     or from a folder of class sub-folders, each image labelled with the folder holding it."""
-    if Path(path).expanduser().is_dir():
+    folder = dataset_folder(path)
+    if folder is not None and not holds_text_rows(folder):
+        return [LabelledImage(image_path(folder, row.get("path", "")), label_name(row["label"]),
+                              f"{folder.name}/manifest.jsonl:{number}")
+                for number, row in enumerate(manifest_rows(folder), start=1) if is_filled(row.get("label"))]
+    if folder is None and Path(path).expanduser().is_dir():
         return _class_folder_images(Path(path).expanduser())
     path = _check_file(path)
+    base = path.parent if folder is None else read_text_rows(folder, 0.0)[1]  # where its relative paths start
     items = []
     for number, row, label in _labelled_rows(path, image_column, label_column):
         image = Path(str(row[image_column])).expanduser()
-        image = image if image.is_absolute() else path.parent / image
+        image = image if image.is_absolute() else base / image
         if not image.is_file():
             raise BadInput(f"{path}: line {number}: image {image} does not exist")
         items.append(LabelledImage(str(image.resolve()), label, f"{path.name}:{number}"))

@@ -59,10 +59,10 @@ def submit(store: Store, run_ref: int | str, *, task: str, data_path: Path, base
     run = runs.get(store, run_ref)
     config = frozen_config(Path(run.run_dir))
     check_task(task, config.recipe)
-    data_path = Path(data_path).expanduser().resolve()
+    data_path = _data_of(store, data_path)
     items = read_data(task, data_path, config)  # bad data fails here, before a process is started
     if task == "classification":
-        _check_labels(store, run.id, config, items, data_path)
+        _check_labels(store, run, config, items, data_path)
     if not base:
         resolve_checkpoint(Path(run.run_dir), checkpoint, run_id=run.id)
     evaluation = evaluations.create(store, run.id, task=task, data_path=str(data_path), base=base,
@@ -70,20 +70,38 @@ def submit(store: Store, run_ref: int | str, *, task: str, data_path: Path, base
     return start(store, evaluation, Path(run.run_dir))
 
 
-def _check_labels(store: Store, run_id: int, config: ExperimentConfig, items: list[Any], data_path: Path) -> None:
-    """Labels in the data that the run's model does not have (its classes come from its dataset)."""
+def _data_of(store: Store, data: Path | str) -> Path:
+    """`--data`: a file or folder, else an ingested dataset's name or id (its folder, read as training reads it)."""
     from spark_trainer.errors import SparkError
+    from spark_trainer.store import datasets
+
+    path = Path(data).expanduser()
+    if path.exists():
+        return path.resolve()
+    try:
+        return Path(datasets.get(store, str(data)).path).resolve()
+    except SparkError:
+        raise BadInput(f"--data {data}: no such file, folder or dataset (see `spark-trainer dataset list`)") from None
+
+
+def _check_labels(store: Store, run: Any, config: ExperimentConfig, items: list[Any], data_path: Path) -> None:
+    """Labels in the data that the run's model does not have: its classes are the run's own (its final
+    model's or validation report's), else its dataset's; with neither, no worker is started."""
+    from spark_trainer.errors import SparkError
+    from spark_trainer.evaluation.classification import check_labels
+    from spark_trainer.export.classifier import NO_LABELS
+    from spark_trainer.recipes.classification import run_label_names
     from spark_trainer.recipes.registry import get_recipe
     from spark_trainer.store import datasets
 
-    try:
-        dataset = Path(datasets.get(store, config.dataset).path)
-    except SparkError:
-        return  # the dataset is gone: the worker says what it can
-    from spark_trainer.evaluation.classification import check_labels
-
-    known = get_recipe(config.recipe).load()(config).label_names(dataset)
-    check_labels(items, known, where=f"--data {data_path}: ", whose=f"run {run_id}'s model")
+    known = run_label_names(Path(run.run_dir))
+    if known is None:
+        try:
+            dataset = Path(datasets.get(store, config.dataset).path)
+        except SparkError:
+            raise BadInput(f"run {run.id}: " + NO_LABELS.format(recipe=config.recipe)) from None
+        known = get_recipe(config.recipe).load()(config).label_names(dataset)
+    check_labels(items, known, where=f"--data {data_path}: ", whose=f"run {run.id}'s model")
 
 
 def start(store: Store, evaluation: Evaluation, run_dir: Path) -> Evaluation:

@@ -49,12 +49,14 @@ def read_data(task: str, path: Path, config: ExperimentConfig) -> list[Any]:
 
 
 def run_task(task: str, config: ExperimentConfig, checkpoint: Path | None, path: Path, *, device: Any,
-             dtype: str, tick: Callable[[int, int], None], data_path: Path | None = None) -> dict[str, Any]:
+             dtype: str, tick: Callable[[int, int], None], data_path: Path | None = None,
+             labels: list[str] | None = None) -> dict[str, Any]:
     """Load the model (the checkpoint's, or the base with None) and evaluate it on the file."""
     from spark_trainer.export.registry import exporter_for
 
     items = read_data(task, path, config)
-    model, processor = exporter_for(config.recipe).load(config, checkpoint, device, dtype, data_path=data_path)
+    model, processor = exporter_for(config.recipe).load(config, checkpoint, device, dtype, data_path=data_path,
+                                                        labels=labels)
     if task in ("perplexity", "mcq"):
         from spark_trainer.evaluation.causal_lm import mcq, perplexity
         from spark_trainer.recipes.causal_lm import CausalLMConfig

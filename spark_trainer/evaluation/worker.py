@@ -85,19 +85,21 @@ def _evaluate(store: Store, ev: Any, run_dir: Path, stop: threading.Event) -> tu
             evaluations.update(store, ev.id, done=done, total=total)
 
     device, dtype = _device_and_dtype()
+    from spark_trainer.recipes.classification import run_label_names
     from spark_trainer.store import datasets
 
+    labels = run_label_names(run_dir)  # the run's own class names; its dataset only when it holds none
     try:
-        dataset: Path | None = Path(datasets.get(store, config.dataset).path)
+        dataset: Path | None = None if labels else Path(datasets.get(store, config.dataset).path)
     except SparkError:
         dataset = None
     if ev.base:
         return run_task(ev.task, config, None, Path(ev.data_path), device=device, dtype=dtype, tick=tick,
-                        data_path=dataset), None
+                        data_path=dataset, labels=labels), None
     # Pinned: a run still training prunes the checkpoint being read (see pinned_checkpoint).
     with pinned_checkpoint(run_dir, ev.checkpoint, run_id=ev.run_id) as (checkpoint, step):
         return run_task(ev.task, config, checkpoint, Path(ev.data_path), device=device, dtype=dtype, tick=tick,
-                        data_path=dataset), step
+                        data_path=dataset, labels=labels), step
 
 
 def _record(store: Store, ev: Any, run_dir: Path, result: dict[str, Any], step: int | None) -> None:

@@ -28,7 +28,7 @@ def load_tokenizer(model_dir: Path) -> Any:
 
 
 def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu", dtype: str = "fp32",
-         data_path: Path | None = None) -> tuple[Any, Any]:
+         data_path: Path | None = None, labels: list[str] | None = None) -> tuple[Any, Any]:
     """(model in eval mode, tokenizer): the base with the checkpoint's trained weights, as in training.
 
     QLoRA adapters are put on an unquantized base (what merging and exporting need). With
@@ -82,7 +82,7 @@ def adapter_only(config: ExperimentConfig, checkpoint: Path) -> Any | None:
 
 
 def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str,
-          data_path: Path | None = None) -> ExportInfo:
+          data_path: Path | None = None, labels: list[str] | None = None) -> ExportInfo:
     """Write the Hugging Face folder for `checkpoint` into `dest` (safetensors, tokenizer, generation config)."""
     from transformers import GenerationConfig
 

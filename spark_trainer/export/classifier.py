@@ -2,8 +2,8 @@
 (a model that `pipeline("text-classification" | "image-classification", model=folder)` loads) or the
 LoRA adapter with the trained head; with the tokenizer or image processor.
 
-The model is built by the recipe itself (its label set comes from the run's dataset), so the
-checkpoint's tensor names match exactly.
+The model is built by the recipe itself (its label set is the run's own: its final model's or validation
+report's names, else its dataset's), so the checkpoint's tensor names match exactly.
 """
 
 from __future__ import annotations
@@ -25,14 +25,21 @@ _AUTO_CLASSES = {"text-classification": "AutoModelForSequenceClassification",
 _SAVE_COPY = ".modules_to_save."  # peft's name for a trained copy of a module (the new head)
 
 
-def _built(config: ExperimentConfig, data_path: Path | None) -> Any:
+def _built(config: ExperimentConfig, data_path: Path | None, labels: list[str] | None = None) -> Any:
     from spark_trainer.recipes.registry import get_recipe
 
-    if data_path is None:
-        raise BadInput(f"a {config.recipe} export needs the run's dataset (its label names); it was deleted")
     recipe = get_recipe(config.recipe).load()(config)
-    recipe.prepare_model(Path(data_path))  # the label set, not the encoded dataset
+    if labels:
+        recipe.prepare_labels(labels)
+    elif data_path is not None:
+        recipe.prepare_model(Path(data_path))  # the label set, not the encoded dataset
+    else:
+        raise BadInput(NO_LABELS.format(recipe=config.recipe))
     return recipe
+
+
+NO_LABELS = ("this {recipe} run holds no label names yet (no final model, no validation report) and its "
+             "dataset was deleted: nothing says which class each output is")
 
 
 
@@ -42,10 +49,10 @@ def _processor(recipe: Any) -> Any:
 
 
 def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu", dtype: str = "fp32", *,
-         data_path: Path | None = None) -> tuple[Any, Any]:
+         data_path: Path | None = None, labels: list[str] | None = None) -> tuple[Any, Any]:
     """(classifier in eval mode with id2label, tokenizer); with `checkpoint` None the base model with a
     fresh head (the recipe's starting point)."""
-    model, processor, _recipe = _load(config, checkpoint, device, dtype, data_path)
+    model, processor, _recipe = _load(config, checkpoint, device, dtype, data_path, _built(config, data_path, labels))
     return model, processor
 
 
@@ -120,10 +127,10 @@ def adapter_only(config: ExperimentConfig, checkpoint: Path, recipe: Any) -> Any
 
 
 def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str,
-          data_path: Path | None = None) -> ExportInfo:
+          data_path: Path | None = None, labels: list[str] | None = None) -> ExportInfo:
     from spark_trainer.recipes.causal_lm_model import torch_dtype
 
-    recipe = _built(config, data_path)
+    recipe = _built(config, data_path, labels)
     adapter = recipe.rc.method != "full"
     kind = "adapter" if adapter and not merge else ("merged" if adapter else "full")
     model = adapter_only(config, checkpoint, recipe) if kind == "adapter" else None

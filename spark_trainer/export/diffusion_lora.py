@@ -89,7 +89,7 @@ def lora_only(config: ExperimentConfig, checkpoint: Path) -> tuple[Any, Any | No
 
 
 def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu", dtype: str = "fp32",
-         data_path: Path | None = None) -> tuple[Any, Any]:
+         data_path: Path | None = None, labels: list[str] | None = None) -> tuple[Any, Any]:
     """(pipeline with the trained LoRA active, None)."""
     from diffusers import StableDiffusionPipeline
 
@@ -101,7 +101,7 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
 
 
 def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str,
-          data_path: Path | None = None) -> ExportInfo:
+          data_path: Path | None = None, labels: list[str] | None = None) -> ExportInfo:
     from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig
     from spark_trainer.recipes.diffusion_model import save_lora, torch_dtype
 

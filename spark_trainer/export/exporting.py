@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spark_trainer.disk import files_as_umask
 from spark_trainer.errors import BadInput
 from spark_trainer.export import card, hub
 from spark_trainer.export.checkpoint import pinned_checkpoint, process_alive
@@ -71,6 +72,7 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
 def _export(store: Store, run: Any, checkpoint: Path, step: int, options: ExportOptions,
             notify: Progress) -> ExportResult:
     from spark_trainer.jobs.submit import frozen_config
+    from spark_trainer.recipes.classification import run_label_names
 
     config = frozen_config(Path(run.run_dir))
     exporter = exporter_for(config.recipe)
@@ -79,10 +81,11 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
     try:
         notify("writing weights", 0, 3)
         info: ExportInfo = exporter.write(config, checkpoint, staging, merge=options.merge, dtype=options.dtype,
-                                          data_path=_data_path(store, config))
+                                          data_path=_data_path(store, config), labels=run_label_names(Path(run.run_dir)))
         notify("writing model card", 1, 3)
         _write_card(store, run, config, step, info, staging)
         notify("finishing", 2, 3)
+        files_as_umask(staging)
         dest = _move_into_place(store, staging, dest, options)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -96,7 +99,7 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
 
 
 def _data_path(store: Store, config: Any) -> Path | None:
-    """The run's dataset folder (some exporters need it, e.g. for label names); None if deleted."""
+    """The run's dataset folder (a classifier's label names when the run holds none yet); None if deleted."""
     try:
         return Path(datasets.get(store, config.dataset).path)
     except BadInput:

@@ -1,11 +1,13 @@
 """Exporters by recipe name. Each recipe kind is one small module; this dict is the only list.
 
 An exporter module is imported only when used (it imports torch and transformers). It provides:
-    load(config, checkpoint, device, dtype, data_path=) -> (model, processor)
+    load(config, checkpoint, device, dtype, data_path=, labels=) -> (model, processor)
         the model as trained (the base model when checkpoint is None)
-    write(config, checkpoint, dest, merge=, dtype=, data_path=) -> ExportInfo
+    write(config, checkpoint, dest, merge=, dtype=, data_path=, labels=) -> ExportInfo
         the Hugging Face folder
-`data_path` is the run's dataset folder, for recipes whose model depends on it (label names).
+`labels` are the run's own class names (`recipes.classification.run_label_names`), for recipes whose
+model depends on them; `data_path` (the run's dataset folder, None once deleted) is read for them
+only when the run holds none.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ from spark_trainer.ingest.video.probe import file_sha256, probe_video
 
 
 def _sidecar_text(f: InputFile, report: IngestReport) -> tuple[bool, str | None]:
-    """(ok, text of `name.txt` beside the file or None). Not UTF-8 rejects the item."""
+    """(ok, text of `name.txt` beside the file or None). A caption that is not UTF-8 is left out with a
+    note naming its file and line: the item is kept (a classifier reads no caption; a diffusion run
+    then finds it uncaptioned), not rejected whole."""
     # Windows tools write IMG_0001.TXT beside IMG_0001.JPG; on a case-sensitive disk only the exact name opens.
     sidecar = next((c for c in (f.path.with_suffix(s) for s in (".txt", ".TXT", ".Txt")) if c.is_file()), None)
     if sidecar is None:
@@ -25,8 +27,9 @@ def _sidecar_text(f: InputFile, report: IngestReport) -> tuple[bool, str | None]
         return True, sidecar.read_text(encoding="utf-8-sig").strip() or None
     except UnicodeDecodeError as exc:
         line = sidecar.read_bytes().count(b"\n", 0, exc.start) + 1
-        report.reject(f.source, None, f"caption file {sidecar.name} is not valid UTF-8 at line {line}")
-        return False, None
+        report.notes.append(f"{f.source}: {sidecar.name} is not valid UTF-8 at line {line}; kept without its "
+                            f"caption (save {sidecar.name} as UTF-8 to use it)")
+        return True, None
 
 
 def _dest(f: InputFile) -> str:

@@ -14,7 +14,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.delimited import allow_long_cells, delimiter_for, excel_separator
+from spark_trainer.delimited import (
+    allow_long_cells,
+    delimiter_for,
+    excel_separator,
+    first_utf8_error,
+    unclosed_quote,
+    unclosed_quote_problem,
+    with_last,
+)
 from spark_trainer.ingest.detect import InputFile
 from spark_trainer.ingest.json_array import array_elements, is_json_array
 from spark_trainer.ingest.splits import split_of_file
@@ -40,6 +48,19 @@ def record_text(record: dict[str, Any]) -> str:
     if not parts and not isinstance(messages, list):
         parts = [v for v in record.values() if isinstance(v, str)]
     return "\n".join(parts)
+
+
+def not_text(record: dict[str, Any]) -> str | None:
+    """Why a record's text is not text: a field the model reads as text (`TEXT_KEYS`) holding a number
+    (or true/false, a list, an object) is refused, not turned into text nor passed over for another
+    field. The one rule ingestion applies and training relies on; None when the record is fine."""
+    for key in TEXT_KEYS:
+        value = record.get(key)
+        if value is None or isinstance(value, str):
+            continue
+        kind = "the number" if isinstance(value, (int, float)) and not isinstance(value, bool) else "the value"
+        return f"{key!r} is {kind} {json.dumps(value)[:40]}, not text; put it in quotes to keep it as text"
+    return None
 
 
 SAVE_AS_UTF8 = "save the file as UTF-8 (in Excel: CSV UTF-8; in an editor: encoding UTF-8)"
@@ -114,7 +135,7 @@ def read_json(path: Path) -> Iterator[Row]:
 def read_csv(path: Path) -> Iterator[Row]:
     """Rows of a CSV/TSV file, read as a stream (a 120 MB CSV read whole, as bytes, text and a
     StringIO copy, took 1.2 GB). A file that is not UTF-8 is skipped whole, so it is checked first."""
-    if bad := _first_utf8_error(path):
+    if bad := first_utf8_error(path):
         problem, line = bad
         yield line, None, problem + "; the whole file was skipped (save it as UTF-8; in Excel: CSV UTF-8)"
         return
@@ -134,9 +155,12 @@ def read_csv(path: Path) -> Iterator[Row]:
         header = [name.strip() for name in header]  # "text, label" written by hand names "label", not " label"
         start = reader.line_num + 1
         try:
-            for cells in reader:
-                line, start = start, reader.line_num + 1
+            for (cells, end), last in with_last((cells, reader.line_num) for cells in reader):
+                line, start = start, end + 1
                 if not cells:
+                    continue
+                if unclosed_quote(cells, len(header), last):
+                    yield line, None, unclosed_quote_problem(line).removeprefix(f"line {line}: ")
                     continue
                 if len(cells) != len(header):
                     yield line, None, f"row has {len(cells)} fields; the header has {len(header)}"
@@ -144,29 +168,6 @@ def read_csv(path: Path) -> Iterator[Row]:
                 yield line, dict(zip(header, map(_unix_newlines, cells), strict=True)), None
         except csv.Error as exc:
             yield reader.line_num, None, f"CSV error: {exc}; the rest of the file was skipped"
-
-
-def _first_utf8_error(path: Path, chunk_bytes: int = 1 << 18) -> tuple[str, int] | None:
-    """(problem, line) for the first byte of `path` that is not UTF-8, else None; reads a chunk at a time."""
-    offset = newlines = 0  # bytes checked so far, and the line breaks among them
-    pending = b""  # a character cut by the end of the last chunk
-    with open(path, "rb") as fh:
-        while True:
-            chunk = fh.read(chunk_bytes)
-            data = pending + chunk
-            try:
-                data.decode("utf-8")
-                good = len(data)
-            except UnicodeDecodeError as exc:
-                if not (chunk and exc.reason == "unexpected end of data"):
-                    line = newlines + data.count(b"\n", 0, exc.start) + 1
-                    return f"not valid UTF-8 at line {line} (byte {offset + exc.start}: {exc.reason})", line
-                good = exc.start
-            newlines += data.count(b"\n", 0, good)
-            offset += good
-            pending = data[good:]
-            if not chunk:
-                return None
 
 
 def _unix_newlines(text: str) -> str:
@@ -262,6 +263,10 @@ def ingest_text_file(f: InputFile, builder: DatasetBuilder, options: IngestOptio
                 tick(f"reading {f.source}: {count} records")
         if problem is not None or record is None:
             report.reject(f.source, line, problem or "no record")
+            continue
+        problem = not_text(record)
+        if problem is not None:
+            report.reject(f.source, line, problem)
             continue
         text = record_text(record)
         if len(text.strip()) < options.min_text_chars:

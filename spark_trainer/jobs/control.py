@@ -100,7 +100,7 @@ def stop(store: Store, run_id: int | str, kind: StopKind, *, grace_s: float | No
         except BadInput:
             run = runs.get(store, run.id)  # a scheduler started it (or a resume queued it) meanwhile
     if not run.status.is_active:
-        raise BadInput(f"run {run.id} is {run.status.value}; only a queued, starting or running run can be {verb}ed"
+        raise BadInput(f"run {run.id} is {run.status.value}; only a queued, starting or running run can be cancelled"
                        if kind == StopKind.CANCEL else
                        f"run {run.id} is {run.status.value}; only a starting or running run can be paused")
     _write_request(Path(run.run_dir), kind)

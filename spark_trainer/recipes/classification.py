@@ -282,3 +282,27 @@ def save_classifier(model: Any, dest: Path, extra: Iterable[Any]) -> None:
     merged.save_pretrained(dest)
     for thing in extra:
         thing.save_pretrained(dest)
+
+
+def run_label_names(run_dir: Path) -> list[str] | None:
+    """The class names a run's model has, in its order, from what the run itself holds: its final
+    model's config (id2label), else its newest validation report (`eval/step-*.json`). None when it
+    holds neither (a run stopped before its first evaluation): then only its dataset says.
+
+    Export and evaluation take them from here, so a run's trained work stays usable after its dataset
+    is deleted."""
+    import json
+
+    try:
+        id2label = json.loads((Path(run_dir) / "final" / "config.json").read_text(encoding="utf-8"))["id2label"]
+        return [str(id2label[str(i)]) for i in range(len(id2label))]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    for report in sorted((Path(run_dir) / "eval").glob("step-*.json"), reverse=True):
+        try:
+            names = json.loads(report.read_text(encoding="utf-8"))["labels"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(names, list) and names:
+            return [str(name) for name in names]
+    return None

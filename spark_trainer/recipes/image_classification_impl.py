@@ -8,7 +8,6 @@ report (`skipped_images`), never a crash mid-epoch.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,12 +163,20 @@ class ImageClassificationRecipe:
     # that takes what `prepare` does (no tensors are made there; images load per batch).
     prepare_model = prepare
 
+    def prepare_labels(self, names: list[str]) -> None:
+        """What `build_model` needs, with the label set given (a run's own, `run_label_names`): no image read."""
+        from transformers import AutoImageProcessor
+
+        self.labels = cls.LabelSet.from_names(names, as_written=self.rc.label_names == "as-written")
+        self.model_dir = resolve_for_run(self.config.base_model)
+        self.processor = AutoImageProcessor.from_pretrained(self.model_dir, local_files_only=True)
+        self.pre = preprocess_of(self.processor)
+
     def _rows(self, data_path: Path) -> list[tuple[str, Any, str]]:
         """(absolute image path, raw label, split) for an image dataset folder or text rows (a manifest)."""
         column, label_column = self.rc.image_column, self.rc.label_column
         if not image_rows.holds_text_rows(data_path):  # an ingested image dataset
-            lines = (data_path / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
-            manifest = [json.loads(line) for line in lines if line.strip()]
+            manifest = image_rows.manifest_rows(data_path)
             return [(image_rows.image_path(data_path, r.get("path", "")), r.get("label"),
                      "val" if r.get("split") == "val" else "train")
                     for r in manifest if self._labelled(r, "label", data_path)]

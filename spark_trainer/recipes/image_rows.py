@@ -44,6 +44,13 @@ def holds_text_rows(data_path: Path) -> bool:
     return isinstance(first, dict) and isinstance(first.get("record"), dict)
 
 
+def manifest_rows(dataset_dir: Path) -> list[dict[str, Any]]:
+    """An ingested image dataset's manifest rows (each with its copied image's `path`, its `label`
+    and `split`); what training and evaluation both read."""
+    lines = (Path(dataset_dir) / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
 def read_text_rows(data_path: Path, val_fraction: float) -> tuple[list[TextRow], Path]:
     """(the rows, the folder their relative image paths are relative to).
 

@@ -94,6 +94,11 @@ class TextClassificationRecipe:
         self._load_tokenizer()
         self.labels = self._read(Path(data_path))[1]
 
+    def prepare_labels(self, names: list[str]) -> None:
+        """What `build_model` needs, with the label set given (a run's own, `run_label_names`): no data read."""
+        self._load_tokenizer()
+        self.labels = cls.LabelSet.from_names(names, as_written=self.rc.label_names == "as-written")
+
     def _load_tokenizer(self) -> None:
         from transformers import AutoTokenizer
 

@@ -44,6 +44,8 @@ def _name(session: Session, kind: Kind, row_id: int) -> str:
 def refuse_if_in_use(session: Session, kind: Kind, row_id: int) -> None:
     """Raise Conflict naming the runs in progress that use this object (inside a write session)."""
     found = _active_runs(session, kind, row_id)
+    if found and kind == "run":  # the run itself: "run 5 is in use by run in progress 5" said it twice
+        raise Conflict(f"run {row_id} is in progress ({found[0][1]}); cancel or pause it before deleting")
     if found:
         listed = ", ".join(f"{rid} ({status})" for rid, status in found)
         raise Conflict(f"{_name(session, kind, row_id)} is in use by run{'s' if len(found) > 1 else ''} in progress "

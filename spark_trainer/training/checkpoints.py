@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from spark_trainer.disk import files_as_umask
 from spark_trainer.errors import BadInput
 
 _NAME = re.compile(r"^step-(\d{8})$")
@@ -148,6 +149,7 @@ def write_checkpoint(run_dir: Path, step: int, files: dict[str, Any], state: dic
         stamp = {"run_uuid": read_identity(run_dir)} if read_identity(run_dir) else {}
         (staging / STATE_FILE).write_text(json.dumps({**state, **stamp, "step": step}, indent=2))
         _fsync_file(staging / STATE_FILE)
+        files_as_umask(staging)  # safetensors writes its files 0600
         _fsync_dir(staging)
         if final.exists():  # the same step saved twice (save-now then a stop): replace it
             shutil.rmtree(final)

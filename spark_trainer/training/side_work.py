@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.disk import files_as_umask
 from spark_trainer.errors import DiskFull, OperationFailed
 from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec
@@ -272,6 +273,7 @@ class SideWork:
         staging = self.run_dir / ".staging-final"
         shutil.rmtree(staging, ignore_errors=True)
         self.recipe.save_final(model, staging)
+        files_as_umask(staging)  # safetensors writes its files 0600
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)
         settings = getattr(self.recipe, "rc", None)  # the recipe's validated recipe_config

@@ -272,3 +272,18 @@ def test_find_on_a_run_page_goes_back_to_the_list_and_its_filter(qtbot, window, 
     QTest.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert view.stack.currentWidget() is view.list_page
     assert isinstance(QApplication.focusWidget(), QLineEdit) and QApplication.focusWidget() is view.row_filter
+
+
+def test_a_window_killed_before_saving_opens_at_its_usual_size_not_its_minimum(qtbot, store, qsettings):
+    # Reported: after `kill -9` of the GUI (nothing saved) it reopened at its smallest size. With no saved
+    # geometry the window takes 1280x800, or the screen's size when that is smaller (main, 84109b5).
+    from app.main_window import MainWindow
+
+    qsettings.remove("window/geometry")
+    win = MainWindow(store, qsettings, poll_gpus=False)
+    qtbot.addWidget(win)
+    win.show()
+    screen = win.screen().availableGeometry()
+    assert (win.width(), win.height()) == (min(1280, screen.width()), min(800, screen.height()))
+    assert (win.width(), win.height()) != (win.minimumWidth(), win.minimumHeight())
+    win.close()

@@ -173,3 +173,19 @@ def test_list_status_active_is_the_runs_views_filter(store, cli) -> None:
     assert sorted(r["id"] for r in both.json()) == sorted([queued, done])
     bad = cli("run", "list", "--status", "activ")
     assert bad.code == 2 and "statuses are active, queued" in bad.err
+
+
+def test_list_shows_a_finish_time_only_for_runs_that_have_finished(store, cli) -> None:
+    """FINISHED showed a time for a paused and an interrupted run: they stopped, and may resume."""
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    for end in (RunStatus.PAUSED, RunStatus.INTERRUPTED, RunStatus.COMPLETED):
+        run = runs.create(store, exp.id)
+        runs.transition(store, run.id, RunStatus.STARTING, "test")
+        runs.transition(store, run.id, RunStatus.RUNNING, "test")
+        runs.transition(store, run.id, end, "test")
+    lines = cli("run", "list").out.splitlines()
+    finished = lines[0].index("FINISHED")
+    assert [line[finished:].strip() for line in lines[1:]][:2] == ["-", "-"]
+    assert lines[3][finished:].strip() not in ("", "-")

@@ -87,3 +87,53 @@ def test_a_csv_cell_over_the_reader_limit_is_one_line_naming_the_file_and_line(t
         read_labelled(data)
     with pytest.raises(BadInput, match=r"held-out\.csv: line 3: a cell is over"):
         read_documents(data)
+
+
+def test_an_ingested_dataset_folder_or_its_manifest_is_read_as_training_reads_it(tmp_path: Path) -> None:
+    """`eval --data datasets/<id>/manifest.jsonl` said "has no 'text' column; columns are: split,
+    sha256, source, record": the manifest's rows are the training loader's records."""
+    import json
+
+    from spark_trainer.cli.main import main
+    from spark_trainer.evaluation.data import read_documents
+    from spark_trainer.store import datasets
+    from spark_trainer.store.store import Store
+
+    rows = [{"text": f"ticket {i}", "label": ["bug", "praise"][i % 2]} for i in range(10)]
+    (tmp_path / "t.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    images = make_image_folders(tmp_path / "shapes", per_class=2, size=32)
+    home = tmp_path / "home"
+    assert main(["--home", str(home), "project", "create", "p"]) == 0
+    for source in (tmp_path / "t.jsonl", images):
+        assert main(["--home", str(home), "dataset", "ingest", str(source), "--project", "p"]) == 0
+    with Store.open(home) as store:
+        text, image = (Path(d.path) for d in sorted(datasets.list_all(store), key=lambda d: d.id))
+    for data in (text, text / "manifest.jsonl"):
+        assert sorted((i.text, i.label) for i in read_labelled(data)) == sorted((r["text"], r["label"]) for r in rows)
+        assert sorted(read_documents(data)) == sorted(r["text"] for r in rows)
+    for data in (image, image / "manifest.jsonl"):
+        found = read_labelled_images(data)
+        assert sorted(i.label for i in found) == sorted(["blue_bars", "green_disc", "red_square"] * 2)
+        assert all(Path(i.path).is_file() and Path(i.path).is_relative_to(image) for i in found)
+
+
+def test_eval_and_ingest_say_the_same_about_an_unclosed_quote_and_a_latin1_line(store, tmp_path: Path) -> None:
+    """An unclosed quote: ingest said "row has 1 fields; the header has 2", eval "line 2 has an empty
+    'label'", neither that a quote is open. A latin-1 CSV: eval named the file, not the line."""
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.store import projects
+
+    projects.create(store, "p")
+    quote = tmp_path / "quote.csv"
+    quote.write_text('text,label\n"an open quote,bug\nmore text,praise\n', encoding="utf-8")
+    said = "line 2: a quote opened on this line is never closed (the rest of the file became one cell)"
+    with pytest.raises(BadInput) as caught:
+        read_labelled(quote)
+    assert str(caught.value) == f"{quote}: {said}"
+    with pytest.raises(BadInput) as caught:
+        ingest_paths(store, [quote], project="p")
+    assert said.removeprefix("line 2: ") in str(caught.value) and "quote.csv:2" in str(caught.value)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("text,label\nfine,bug\ncaf\u00e9,praise\n".encode("latin-1"))
+    with pytest.raises(BadInput, match=r"latin\.csv: not valid UTF-8 at line 3 "):
+        read_labelled(latin)

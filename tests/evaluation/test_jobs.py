@@ -138,3 +138,41 @@ def test_labels_the_model_lacks_are_exit_2_before_a_worker_starts(tmp_path, cli,
     assert result.code == 2, result.err
     assert result.err.count("\n") == 1 and "'shipping'" in result.err and "billing" in result.err, result.err
     assert evaluations.list_for(store, run.id) == []
+
+
+def test_a_classification_eval_that_nothing_can_name_the_classes_of_is_refused_before_a_worker(
+        tmp_path, capsys) -> None:
+    """A run with no final model and no validation report whose dataset was deleted: eval said so only
+    after a worker had started and failed (exit 1); now one line, exit 2, no evaluation recorded."""
+    from spark_trainer.jobs.demo_recipes import image_classification_demo
+    from spark_trainer.jobs.submit import submit_config
+    from spark_trainer.store import datasets, runs
+    from spark_trainer.store.entities import RunStatus
+
+    home = tmp_path / "home"
+    with Store.open(home) as store:
+        _model, folder, config = image_classification_demo(store, steps=1)
+        run = submit_config(store, config.model_copy(update={"gpus": "cpu"})).run
+        runs.transition(store, run.id, RunStatus.CANCELLED, "test")  # never started
+        datasets.delete(store, datasets.list_all(store)[0].id, force=True)
+    code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "classification", "--data", folder,
+                           "--base", "--gpus", "cpu")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "no label names" in err and "dataset was deleted" in err
+    with Store.open(home) as store:
+        assert evaluations.list_for(store, run.id) == []
+
+
+def test_eval_data_may_name_an_ingested_dataset(lora_run, capsys) -> None:
+    """`eval --data NAME` took only a file; an ingested dataset's name (or id) now reads its records."""
+    home, run = lora_run
+    with Store.open(home) as store:
+        from spark_trainer.store import datasets
+
+        name = datasets.list_all(store)[0].name
+    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", name, "--gpus", "cpu",
+                          "--json")
+    assert code == 0, err
+    assert json.loads(out)["metrics"]["perplexity"] > 0
+    code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", "no-such-thing")
+    assert code == 2 and "no-such-thing" in err and len(err.strip().splitlines()) == 1

@@ -213,3 +213,37 @@ def test_a_text_classifier_export_takes_its_label_names_without_tokenizing_the_d
     monkeypatch.setattr(TextClassificationRecipe, "encode_all", refuse)
     exported, _tokenizer = classifier.load(config, None, "cpu", "fp32", data_path=data)
     assert exported.config.id2label == expected and len(expected) >= 4
+
+
+# ---- a run's trained work outlives its dataset ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("recipe", ["text-classification", "image-classification"])
+def test_a_classifier_exports_and_evaluates_after_its_dataset_is_deleted(recipe, tmp_path, capsys) -> None:
+    """`dataset delete tickets --force; export 2` said "needs the run's dataset (its label names)" and
+    `eval` started a worker that then failed: the label names are in what the run itself holds (its
+    final model's id2label), and neither needs the dataset's records."""
+    import json
+
+    from spark_trainer.cli.main import main
+    from tests.recipes.helpers import ticket_rows, write_jsonl
+
+    home = tmp_path / "home"
+    run_dir, _data, _model = _run(home, recipe)
+    expected = json.loads((run_dir / "final" / "config.json").read_text())["id2label"]
+    with Store.open(home) as store:
+        dataset = frozen_config(run_dir).dataset
+        datasets.delete(store, dataset, force=True)
+    for how in ([], ["--merge"]):
+        out = tmp_path / f"export{len(how)}"
+        assert main(["--home", str(home), "export", run_dir.name, *how, "--out", str(out)]) == 0, capsys.readouterr()
+        if how:
+            assert json.loads((out / "config.json").read_text())["id2label"] == expected
+    if recipe == "text-classification":
+        held_out = write_jsonl(tmp_path / "held-out.jsonl", ticket_rows(6, seed=7))
+    else:
+        held_out = home / "demo-data" / "shapes"
+    capsys.readouterr()
+    assert main(["--home", str(home), "eval", run_dir.name, "--task", "classification", "--data", str(held_out),
+                 "--gpus", "cpu", "--json"]) == 0, capsys.readouterr().err
+    assert set(json.loads(capsys.readouterr().out)["per_class"]) <= set(expected.values())

@@ -249,3 +249,39 @@ def test_an_out_folder_that_cannot_be_made_is_named_in_one_line(lora_run, tmp_pa
     code, _, err = _cli(capsys, home, "export", run.id, "--out", "/proc/no-export-here")
     assert code == 2 and err.startswith("error: --out /proc/no-export-here: cannot make a folder there (")
     assert ".staging" not in err and a_file.read_text() == "mine"
+
+
+def test_a_causal_lm_run_exports_after_its_dataset_is_deleted(tiny_model, tmp_path, capsys) -> None:
+    """Export needs only the run's frozen config and checkpoint; the card names the deleted dataset by reference."""
+    from spark_trainer.jobs.submit import frozen_config
+    from spark_trainer.store import datasets
+    from tests.export.conftest import train_run
+
+    home = tmp_path / "home"
+    (tmp_path / "data").mkdir()
+    with Store.open(home) as store:
+        run = train_run(store, tiny_model, tmp_path / "data", steps=3, eval_every=None)
+        datasets.delete(store, frozen_config(Path(run.run_dir)).dataset, force=True)
+    assert main(["--home", str(home), "export", str(run.id), "--merge", "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
+def test_exported_and_saved_weights_are_readable_as_every_other_file_is(lora_run, tmp_path, capsys) -> None:
+    """model.safetensors / adapter_model.safetensors were mode 0600 beside 0644 files (safetensors 0.8
+    writes through a private temporary file): under umask 022 every written file is now 0644, in the
+    export, the run's final/ and its checkpoints."""
+    import os
+    import stat
+
+    home, run = lora_run
+    before = os.umask(0o022)
+    try:
+        for how in ([], ["--merge"]):
+            out = tmp_path / f"out{len(how)}"
+            assert main(["--home", str(home), "export", str(run.id), *how, "--out", str(out)]) == 0
+            modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in out.rglob("*") if p.is_file()}
+            assert set(modes.values()) == {"0o644"}, modes
+    finally:
+        os.umask(before)
+    run_files = [p for p in Path(run.run_dir).glob("*/**/*.safetensors")]
+    assert run_files and {oct(stat.S_IMODE(p.stat().st_mode)) for p in run_files} == {"0o644"}, run_files

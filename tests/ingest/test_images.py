@@ -158,3 +158,22 @@ def test_checking_a_large_photo_does_not_hold_its_pixels(tmp_path) -> None:
     grown, items, rejected = int(out[0]), int(out[1]), out[2].strip()
     assert (items, rejected) == (1, "[('photos/cut.jpg', 'undecodable image')]")  # still checked whole
     assert grown < 8000 * 6000 * 3 / 4, f"checking the photo grew memory by {grown / 2**20:.0f} MB"
+
+
+def test_an_image_whose_caption_is_not_utf8_is_kept_without_it_and_the_report_says_so(store, project, tmp_path) -> None:
+    """`printf 'caf\\xe9' > red_square/000.txt` rejected the whole image, also for image classification,
+    which reads no caption: the image is kept with no caption and one note names the file and line
+    (a diffusion run, which needs captions, then sees it has none)."""
+    root = tmp_path / "shapes"
+    for i, name in enumerate(("000", "001")):
+        write_image(root / "red_square" / f"{name}.png", seed=i)
+        write_image(root / "blue_bars" / f"{name}.png", seed=10 + i)
+    (root / "red_square" / "000.txt").write_bytes(b"a red\ncaf\xe9")
+    (root / "red_square" / "001.txt").write_text("a red square")
+    result = ingest_paths(store, [root], project=project)
+    assert result.report.rejected == [] and result.dataset.num_items == 4
+    captions = {r["source"]: r["caption"] for r in read_manifest(Path(result.dataset.path))}
+    assert captions["shapes/red_square/000.png"] is None and captions["shapes/red_square/001.png"] == "a red square"
+    assert [n for n in result.report.notes if "000.txt" in n] == [
+        "shapes/red_square/000.png: 000.txt is not valid UTF-8 at line 2; kept without its caption (save 000.txt "
+        "as UTF-8 to use it)"]

@@ -405,3 +405,22 @@ def test_a_txt_file_near_the_limit_is_still_measured_in_characters(store, projec
     assert result.dataset.num_items == 1
     [rejected] = result.report.rejected
     assert rejected.reason == "text too long: 1001 characters; the limit is 1000"
+
+
+def test_a_number_where_text_is_read_is_refused_at_ingestion_naming_its_line(store, project, tmp_path) -> None:
+    """{"text": 1, "label": 2} was rejected as "empty text"; {"text": 12345, "label": "zip"} was accepted
+    (its label taken as the text) and refused only when a run trained on it ("'text' is not text").
+    One rule now: a field the model reads as text holds a string; a number there is refused at ingestion."""
+    data = _jsonl(tmp_path / "data.jsonl", [
+        '{"text": "a real ticket", "label": "bug"}',   # 1
+        '{"text": 1, "label": 2}',                     # 2
+        '{"text": 12345, "label": "zip"}',             # 3
+        '{"prompt": "2+2?", "completion": 4}',         # 4
+        '{"text": "the order 12345 is late", "label": 3}',  # 5 a number as a label is fine
+    ])
+    report = ingest_paths(store, [data], project=project).report
+    rejected = {r.line: r.reason for r in report.rejected}
+    assert set(rejected) == {2, 3, 4} and report.accepted == 2
+    assert rejected[2] == "'text' is the number 1, not text; put it in quotes to keep it as text"
+    assert rejected[3].startswith("'text' is the number 12345")
+    assert rejected[4].startswith("'completion' is the number 4")

@@ -95,3 +95,15 @@ def test_a_worker_not_saving_is_killed_at_the_end_of_the_grace_period(store: Sto
     finally:
         worker.kill()
         worker.wait()
+
+
+def test_cancelling_a_cancelled_run_spells_cancelled_as_everything_else_does(store: Store, experiment) -> None:
+    """`run cancel` of a cancelled run said "can be canceled" (one l)."""
+    import pytest
+
+    from spark_trainer.errors import BadInput
+
+    run = runs.create(store, experiment.id)
+    runs.transition(store, run.id, RunStatus.CANCELLED, "test")
+    with pytest.raises(BadInput, match=r"only a queued, starting or running run can be cancelled$"):
+        control.stop(store, run.id, control.StopKind.CANCEL)

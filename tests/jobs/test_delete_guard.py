@@ -27,7 +27,9 @@ def test_cli_deletes_refuse_while_a_run_is_running(store: Store, cli, run_file) 
     try:
         for what, result in attempts.items():
             assert result.code == 2, (what, result.err)
-            assert f"in use by run in progress {run_id} (running)" in result.err, (what, result.err)
+            said = f"run {run_id} is in progress (running)" if what == "run" else \
+                f"in use by run in progress {run_id} (running)"
+            assert said in result.err, (what, result.err)
             assert result.err.count("\n") == 1
         run = runs.get(store, run_id)
         assert run.status == RunStatus.RUNNING and Path(run.run_dir, "config.yaml").exists()

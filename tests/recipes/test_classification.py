@@ -89,3 +89,19 @@ def test_a_base_stored_in_half_precision_trains_its_weights_in_fp32(
     assert any("classifier" in name for name in trainable), trainable  # the new head is among them
     # fp32 master weights: a bf16 head drops updates below its rounding step (~1e-4 at 0.02).
     assert set(trainable.values()) == {torch.float32}, {n: d for n, d in trainable.items() if d != torch.float32}
+
+
+def test_a_runs_label_names_come_from_its_final_model_else_its_newest_validation_report(tmp_path) -> None:
+    """What export and evaluation build the classifier from once the run's dataset is deleted."""
+    import json
+
+    from spark_trainer.recipes.classification import run_label_names
+
+    assert run_label_names(tmp_path) is None  # stopped before its first evaluation: only its dataset says
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "step-00000005.json").write_text(json.dumps({"labels": ["old"]}))
+    (tmp_path / "eval" / "step-00000010.json").write_text(json.dumps({"labels": ["bug", "praise"]}))
+    assert run_label_names(tmp_path) == ["bug", "praise"]
+    (tmp_path / "final").mkdir()
+    (tmp_path / "final" / "config.json").write_text(json.dumps({"id2label": {"1": "10", "0": "2", "2": "spam"}}))
+    assert run_label_names(tmp_path) == ["2", "10", "spam"]  # in id order, not the file's

@@ -32,3 +32,16 @@ def test_a_queued_run_does_not_block_deleting_its_experiment(store: Store) -> No
     runs.create(store, exp.id)
     experiments.delete(store, exp.id)  # the queued run goes with it
     assert runs.list_all(store) == []
+
+
+def test_deleting_a_run_in_progress_says_the_run_is_in_progress(store: Store) -> None:
+    """`run delete 5` of a running run said "run 5 is in use by run in progress 5 (running)"."""
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id)
+    runs.transition(store, run.id, RunStatus.STARTING, "test")
+    runs.transition(store, run.id, RunStatus.RUNNING, "test")
+    with pytest.raises(Conflict) as caught:
+        runs.delete(store, run.id)
+    assert str(caught.value) == f"run {run.id} is in progress (running); cancel or pause it before deleting"
