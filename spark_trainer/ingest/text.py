@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,16 +51,21 @@ def record_text(record: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def not_text(record: dict[str, Any]) -> str | None:
-    """Why a record's text is not text: a field the model reads as text (`TEXT_KEYS`) holding a number
-    (or true/false, a list, an object) is refused, not turned into text nor passed over for another
-    field. The one rule ingestion applies and training relies on; None when the record is fine."""
+def settle_text_fields(record: dict[str, Any]) -> str | None:
+    """Make the fields a model reads as text (`TEXT_KEYS`) text, in place, or say why not.
+
+    A number there becomes its JSON text (an answer of 42 is trained as "42"), so the stored record
+    holds what training reads; true/false, a list or an object there is refused (a shifted column,
+    most likely), not turned into text nor passed over for another field. Returns the reason, or
+    None when the record is fine."""
     for key in TEXT_KEYS:
         value = record.get(key)
         if value is None or isinstance(value, str):
             continue
-        kind = "the number" if isinstance(value, (int, float)) and not isinstance(value, bool) else "the value"
-        return f"{key!r} is {kind} {json.dumps(value)[:40]}, not text; put it in quotes to keep it as text"
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            record[key] = json.dumps(value)
+            continue
+        return f"{key!r} is {json.dumps(value)[:40]}, not text; put it in quotes to keep it as text"
     return None
 
 
@@ -264,7 +270,7 @@ def ingest_text_file(f: InputFile, builder: DatasetBuilder, options: IngestOptio
         if problem is not None or record is None:
             report.reject(f.source, line, problem or "no record")
             continue
-        problem = not_text(record)
+        problem = settle_text_fields(record)
         if problem is not None:
             report.reject(f.source, line, problem)
             continue

@@ -407,20 +407,24 @@ def test_a_txt_file_near_the_limit_is_still_measured_in_characters(store, projec
     assert rejected.reason == "text too long: 1001 characters; the limit is 1000"
 
 
-def test_a_number_where_text_is_read_is_refused_at_ingestion_naming_its_line(store, project, tmp_path) -> None:
+def test_a_number_where_text_is_read_is_trained_as_its_text_and_other_values_are_refused(store, project,
+                                                                                          tmp_path) -> None:
     """{"text": 1, "label": 2} was rejected as "empty text"; {"text": 12345, "label": "zip"} was accepted
-    (its label taken as the text) and refused only when a run trained on it ("'text' is not text").
-    One rule now: a field the model reads as text holds a string; a number there is refused at ingestion."""
+    with its label taken as the text, and refused only when a run trained on it ("'text' is not text").
+    One rule now: a number where text is read is stored as its text (a math answer of 4 is "4");
+    true/false, a list or an object there is refused at ingestion, naming its line."""
     data = _jsonl(tmp_path / "data.jsonl", [
         '{"text": "a real ticket", "label": "bug"}',   # 1
-        '{"text": 1, "label": 2}',                     # 2
-        '{"text": 12345, "label": "zip"}',             # 3
-        '{"prompt": "2+2?", "completion": 4}',         # 4
-        '{"text": "the order 12345 is late", "label": 3}',  # 5 a number as a label is fine
+        '{"text": 12345, "label": "zip"}',             # 2
+        '{"prompt": "2+2?", "completion": 4}',         # 3
+        '{"text": "the order 12345 is late", "label": 3}',  # 4 a number as a label is left as it is
+        '{"text": true, "label": "a"}',                # 5
+        '{"prompt": "x", "completion": ["a", "b"]}',   # 6
     ])
-    report = ingest_paths(store, [data], project=project).report
-    rejected = {r.line: r.reason for r in report.rejected}
-    assert set(rejected) == {2, 3, 4} and report.accepted == 2
-    assert rejected[2] == "'text' is the number 1, not text; put it in quotes to keep it as text"
-    assert rejected[3].startswith("'text' is the number 12345")
-    assert rejected[4].startswith("'completion' is the number 4")
+    result = ingest_paths(store, [data], project=project)
+    rejected = {r.line: r.reason for r in result.report.rejected}
+    assert rejected == {5: "'text' is true, not text; put it in quotes to keep it as text",
+                        6: "'completion' is [\"a\", \"b\"], not text; put it in quotes to keep it as text"}
+    stored = [row["record"] for row in read_manifest(Path(result.dataset.path))]
+    assert {"text": "12345", "label": "zip"} in stored and {"prompt": "2+2?", "completion": "4"} in stored
+    assert {"text": "the order 12345 is late", "label": 3} in stored and len(stored) == 4
