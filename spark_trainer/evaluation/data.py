@@ -4,18 +4,19 @@
 - mcq: CSV or JSONL with columns subject, question, A, B, C, D, answer (a letter A-D, or 0-3).
 - classification: CSV or JSONL with a text column and a label column (names configurable); for
   image runs, a manifest of image paths and labels, or a folder of class sub-folders.
-An ingested dataset (its folder, or its manifest.jsonl) is read as training reads it: every record,
-both splits.
+An ingested dataset (its folder, or its manifest.jsonl) is read as training reads it, and only its
+held-out (validation) rows are evaluated: a run trained on the others. A dataset with no held-out
+rows is evaluated whole.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from spark_trainer.delimited import (
     dict_reader,
@@ -32,6 +33,7 @@ from spark_trainer.recipes.image_rows import holds_text_rows, image_path, manife
 
 MCQ_COLUMNS = ("subject", "question", "A", "B", "C", "D", "answer")
 LETTERS = ("A", "B", "C", "D")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,12 @@ def dataset_folder(path: Path) -> Path | None:
     return folder if (folder / "manifest.jsonl").is_file() else None
 
 
+def held_out(rows: list[T], split_of: Callable[[T], object]) -> list[T]:
+    """An ingested dataset's validation rows, those no run trained on; all rows when it holds none."""
+    val = [r for r in rows if split_of(r) == "val"]
+    return val or rows
+
+
 def _check_file(path: Path) -> Path:
     path = Path(path).expanduser()
     if dataset_folder(path) is not None:
@@ -81,7 +89,8 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
     if path.is_dir():
         from spark_trainer.training.data import read_records
 
-        for number, record in enumerate(read_records(path, 0.0), start=1):
+        numbered = held_out(list(enumerate(read_records(path, 0.0), start=1)), lambda r: r[1].split)
+        for number, record in numbered:
             yield number, record.data, list(record.data)
         return
     try:
@@ -200,7 +209,8 @@ def read_labelled_images(path: Path, image_column: str = "path", label_column: s
     if folder is not None and not holds_text_rows(folder):
         return [LabelledImage(image_path(folder, row.get("path", "")), label_name(row["label"]),
                               f"{folder.name}/manifest.jsonl:{number}")
-                for number, row in enumerate(manifest_rows(folder), start=1) if is_filled(row.get("label"))]
+                for number, row in held_out(list(enumerate(manifest_rows(folder), start=1)), lambda r: r[1].get("split"))
+                if is_filled(row.get("label"))]
     if folder is None and Path(path).expanduser().is_dir():
         return _class_folder_images(Path(path).expanduser())
     path = _check_file(path)

@@ -89,9 +89,9 @@ def test_a_csv_cell_over_the_reader_limit_is_one_line_naming_the_file_and_line(t
         read_documents(data)
 
 
-def test_an_ingested_dataset_folder_or_its_manifest_is_read_as_training_reads_it(tmp_path: Path) -> None:
+def test_an_ingested_dataset_folder_or_its_manifest_gives_its_held_out_rows_as_training_reads_them(tmp_path: Path) -> None:
     """`eval --data datasets/<id>/manifest.jsonl` said "has no 'text' column; columns are: split,
-    sha256, source, record": the manifest's rows are the training loader's records."""
+    sha256, source, record": the manifest's rows are the training loader's records, its held-out ones."""
     import json
 
     from spark_trainer.cli.main import main
@@ -108,12 +108,18 @@ def test_an_ingested_dataset_folder_or_its_manifest_is_read_as_training_reads_it
         assert main(["--home", str(home), "dataset", "ingest", str(source), "--project", "p"]) == 0
     with Store.open(home) as store:
         text, image = (Path(d.path) for d in sorted(datasets.list_all(store), key=lambda d: d.id))
+    # Only the rows ingestion held out are evaluated: a run on this dataset trained on the others.
+    held = [json.loads(line)["record"] for line in (text / "manifest.jsonl").read_text().splitlines()
+            if json.loads(line)["split"] == "val"]
+    assert 0 < len(held) < len(rows)
     for data in (text, text / "manifest.jsonl"):
-        assert sorted((i.text, i.label) for i in read_labelled(data)) == sorted((r["text"], r["label"]) for r in rows)
-        assert sorted(read_documents(data)) == sorted(r["text"] for r in rows)
+        assert sorted((i.text, i.label) for i in read_labelled(data)) == sorted((r["text"], r["label"]) for r in held)
+        assert sorted(read_documents(data)) == sorted(r["text"] for r in held)
+    held_images = [json.loads(line)["label"] for line in (image / "manifest.jsonl").read_text().splitlines()
+                   if json.loads(line)["split"] == "val"]
     for data in (image, image / "manifest.jsonl"):
         found = read_labelled_images(data)
-        assert sorted(i.label for i in found) == sorted(["blue_bars", "green_disc", "red_square"] * 2)
+        assert sorted(i.label for i in found) == sorted(held_images or ["blue_bars", "green_disc", "red_square"] * 2)
         assert all(Path(i.path).is_file() and Path(i.path).is_relative_to(image) for i in found)
 
 
