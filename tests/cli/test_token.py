@@ -52,3 +52,12 @@ def test_bad_tokens_and_a_missing_keyring_are_one_line(tmp_path: Path) -> None:
     nowhere = _run(tmp_path, "token", "set", stdin=TOKEN, backend="keyring.backends.fail.Keyring")
     assert nowhere.returncode == 1 and nowhere.stderr.count("\n") == 1
     assert "no OS keyring is available" in nowhere.stderr and "HF_TOKEN" in nowhere.stderr
+
+
+def test_a_token_given_as_an_argument_is_refused_without_repeating_it(tmp_path: Path) -> None:
+    """Seen: `token set hf_...` printed argparse's 'unrecognized arguments: hf_...': the secret on screen."""
+    given = _run(tmp_path, "token", "set", TOKEN)
+    assert given.returncode == 2 and given.stderr.count("\n") == 1, given.stderr
+    assert TOKEN not in given.stdout + given.stderr and "abcdefgh" not in given.stderr
+    assert "shell history" in given.stderr and "huggingface.co/settings/tokens" in given.stderr
+    assert not (tmp_path / "keyring.json").exists()
