@@ -60,8 +60,9 @@ def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
 
         token = getpass.getpass("Hugging Face token (hidden): ")
     else:
-        token = sys.stdin.readline()  # the first line: a file with a trailing newline is fine
-    return _result(set_hf_token(token), "saved: ")
+        # The first line that is not blank: a file with a trailing newline, or one starting with blank lines, is fine.
+        token = next((line for line in sys.stdin if line.strip()), "")
+    return _result(set_hf_token(token.strip()))  # its message says "saved"
 
 
 def cmd_remove(ctx: Context, args: argparse.Namespace) -> Result:

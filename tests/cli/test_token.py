@@ -29,7 +29,7 @@ def test_set_show_remove_round_trip_without_ever_printing_the_token(tmp_path: Pa
     assert (none.returncode, none.stdout.strip()) == (0, "no token saved; exports to the Hub will ask for one")
     saved = _run(tmp_path, "token", "set", stdin=TOKEN + "\n")  # piped, as from a file
     assert saved.returncode == 0, saved.stderr
-    assert saved.stdout.strip().startswith("saved: token hf_…1234 saved in the OS keyring (tests.cli.file_keyring")
+    assert saved.stdout.strip().startswith("token hf_…1234 saved in the OS keyring (tests.cli.file_keyring")
     assert json.loads((tmp_path / "keyring.json").read_text()) == {"SparkTrainer/huggingface-token": TOKEN}
     shown = _run(tmp_path, "--json", "token", "show")
     assert json.loads(shown.stdout) == {"source": "keyring", "masked": "hf_…1234",
@@ -61,3 +61,11 @@ def test_a_token_given_as_an_argument_is_refused_without_repeating_it(tmp_path: 
     assert TOKEN not in given.stdout + given.stderr and "abcdefgh" not in given.stderr
     assert "shell history" in given.stderr and "huggingface.co/settings/tokens" in given.stderr
     assert not (tmp_path / "keyring.json").exists()
+
+
+def test_a_leading_blank_line_is_skipped_and_saved_is_said_once(tmp_path: Path) -> None:
+    """Seen: stdin starting with a blank line read as an empty token; the line said 'saved: token ... saved'."""
+    saved = _run(tmp_path, "token", "set", stdin="\n  \n" + TOKEN + "\n")
+    assert saved.returncode == 0, saved.stderr
+    assert saved.stdout.count("saved") == 1 and saved.stdout.startswith("token hf_…1234 saved")
+    assert json.loads((tmp_path / "keyring.json").read_text()) == {"SparkTrainer/huggingface-token": TOKEN}
