@@ -42,8 +42,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     lst = actions.add_parser("list", help="list runs", parents=[common])
     lst.add_argument("--project", help="only this project's runs")
     lst.add_argument("--experiment", help="only this experiment's runs")
-    lst.add_argument("--status", help="only runs with this status (comma-separated; active: queued, starting "
-                     "or running, as the Runs view's filter)")
+    lst.add_argument("--status", help="only runs with this status (comma-separated; active: queued, starting, "
+                     "running or stalled, as the Runs view's filter)")
     lst.add_argument("--sweep", metavar="NAME", help="only this sweep's runs, with their swept values "
                      "(`sweep show NAME` ranks them)")
     lst.set_defaults(handler=cmd_list)

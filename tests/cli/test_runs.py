@@ -186,3 +186,10 @@ def test_list_status_active_is_the_runs_views_filter(store, cli) -> None:
     assert sorted(r["id"] for r in both.json()) == sorted([queued, done])
     bad = cli("run", "list", "--status", "activ")
     assert bad.code == 2 and "statuses are active, queued" in bad.err
+
+
+def test_list_status_help_says_which_statuses_active_takes(cli) -> None:
+    """Seen: the help said active is 'queued, starting or running', but the filter takes stalled runs too."""
+    shown = cli("run", "list", "--help")
+    said = " ".join(shown.out.split())
+    assert "active: queued, starting, running or stalled" in said, said
