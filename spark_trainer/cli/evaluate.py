@@ -78,7 +78,7 @@ def _result(ev: Any) -> str:
         return "  ".join(f"{k} {v:.4f}" for k, v in found.items()) or "-"
     if ev.is_active:
         return f"{ev.done}/{ev.total}" if ev.total else "starting"
-    return (ev.error or "").strip().splitlines()[0] if ev.error else "-"
+    return next(iter((ev.error or "").strip().splitlines()), "-")  # a blank error has no first line
 
 
 class EvalProgress:

@@ -140,8 +140,13 @@ def _classify(ctx: Context, args: argparse.Namespace, source: Any, spec: Any) ->
         raise BadInput(f"run {source.run_id} classifies images: give --image FILE")
     if not image_run and not (args.prompt or "").strip():
         raise BadInput(f"run {source.run_id} classifies text: give --prompt TEXT")
-    if args.base:
-        raise BadInput("--base: a classification run's base model has no head for its labels; nothing to compare")
+    if args.base or args.compare:
+        flag = "--base" if args.base else "--compare"
+        raise BadInput(f"{flag}: a classification run's base model has no head for its labels; nothing to compare")
+    if args.negative:
+        raise BadInput("--negative is for diffusion runs (a negative prompt for the image)")
+    if args.out:
+        raise BadInput("--out is for diffusion runs (it names the image file)")
     generator = spec.create()
     generator.load(source, resolve_device(args.device))
     inputs = {"image": str(Path(args.image).expanduser())} if image_run else {"text": args.prompt}

@@ -97,7 +97,12 @@ def cmd_config(ctx: Context, args: argparse.Namespace) -> Result:
     data["dataset"] = _dataset_name(store, data.get("dataset"))
     config = validate_config(data, f"run {run.id}'s config")
     if args.out:
-        path = save_config(config, Path(args.out).expanduser())
+        target = Path(args.out).expanduser()
+        if target.exists():
+            from spark_trainer.errors import BadInput
+
+            raise BadInput(f"--out {target} already exists; choose a new file (it is never written over)")
+        path = save_config(config, target)
         ctx.info(f"wrote run {run.id}'s settings to {path}; `spark-trainer train {path}` trains them "
                  f"(--set KEY=VALUE changes one)")
         return Result({"run": run.id, "path": str(path), "config": config.model_dump(mode="json")}, str(path))

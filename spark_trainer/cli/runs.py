@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -41,8 +42,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     lst = actions.add_parser("list", help="list runs", parents=[common])
     lst.add_argument("--project", help="only this project's runs")
     lst.add_argument("--experiment", help="only this experiment's runs")
-    lst.add_argument("--status", help="only runs with this status (comma-separated; active: queued, starting "
-                     "or running, as the Runs view's filter)")
+    lst.add_argument("--status", help="only runs with this status (comma-separated; active: queued, starting, "
+                     "running or stalled, as the Runs view's filter)")
     lst.add_argument("--sweep", metavar="NAME", help="only this sweep's runs, with their swept values "
                      "(`sweep show NAME` ranks them)")
     lst.set_defaults(handler=cmd_list)
@@ -321,16 +322,18 @@ def _each(ctx: Context, run_refs: list[str], act: Callable[[str], Run]) -> Resul
     get theirs (exit 1 if any refused), as the Runs list's menu does for the selected runs."""
     done: list[Run] = []
     errors: list[str] = []
-    for ref in dict.fromkeys(run_refs):
+    refs = list(dict.fromkeys(run_refs))  # `run cancel 1 1` is one run, answered as one
+    for ref in refs:
         try:
             done.append(act(ref))
         except SparkError as exc:
-            if len(run_refs) == 1:
+            if len(refs) == 1:
                 raise
-            errors.append(f"run {ref}: {exc}")
+            named = re.search(rf"\brun {re.escape(ref)}\b", str(exc))  # most say "run N is ...": not twice
+            errors.append(str(exc) if named else f"run {ref}: {exc}")
     for line in errors:
         ctx.info(line)
-    data: Any = done[0] if len(run_refs) == 1 else {"runs": done, "errors": errors}
+    data: Any = done[0] if len(refs) == 1 else {"runs": done, "errors": errors}
     return Result(data, "\n".join(f"run {r.id} {r.status.value}" for r in done), exit_code=1 if errors else 0)
 
 
@@ -343,6 +346,7 @@ def cmd_pause(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def cmd_resume(ctx: Context, args: argparse.Namespace) -> Result:
+    args.runs = list(dict.fromkeys(args.runs))  # `run resume 1 1` is one run
     if len(args.runs) == 1:
         run = control.resume(ctx.store, args.runs[0], gpus=args.gpus)
         return start_and_maybe_wait(ctx, ctx.store, run.id, args.wait, "resumed: ")

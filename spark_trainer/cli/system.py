@@ -27,11 +27,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_gpus(ctx: Context, args: argparse.Namespace) -> Result:
+    gpus = list_gpus()
+    if not _home_exists(ctx):  # listing GPUs needs no home: never make one (nor refuse) for the runs column
+        if not gpus:
+            return Result([], f"no NVIDIA GPU found ({nvml_status()}); training will run on the CPU")
+        rows = [_gpu_row(g) for g in gpus]
+        return Result([to_jsonable(g) for g in gpus], table(_GPU_HEADERS, rows))
     from spark_trainer.jobs.gpus import holders
     from spark_trainer.jobs.reconcile import reconcile
     from spark_trainer.store import runs
 
-    gpus = list_gpus()
     reconcile(ctx.store)  # a run whose worker died holds nothing
     active = [r for r in runs.list_all(ctx.store) if r.status.is_active]
     held = holders(active)  # which runs hold each GPU, as the GPUs view shows under each one
@@ -39,14 +44,29 @@ def cmd_gpus(ctx: Context, args: argparse.Namespace) -> Result:
     cpu_line = "runs on the CPU now: " + ", ".join(_run_word(r) for r in cpu) if cpu else "no run is using the CPU"
     if not gpus:
         return Result([], f"no NVIDIA GPU found ({nvml_status()}); training will run on the CPU\n{cpu_line}")
-    rows = [(g.index, g.name, human_bytes(g.memory_free), human_bytes(g.memory_total),
-             "-" if g.utilization is None else f"{g.utilization}%",
-             "-" if g.temperature is None else f"{g.temperature} C",
-             "-" if g.power_watts is None else f"{g.power_watts:.0f} W",
-             ", ".join(_run_word(r) for r in held.get(g.index, [])) or "-") for g in gpus]
+    rows = [(*_gpu_row(g), ", ".join(_run_word(r) for r in held.get(g.index, [])) or "-") for g in gpus]
     data = [{**to_jsonable(g), "runs": [r.id for r in held.get(g.index, [])]} for g in gpus]  # a list, as before
-    text = table(["gpu", "name", "free", "total", "util", "temp", "power", "runs"], rows)
+    text = table([*_GPU_HEADERS, "runs"], rows)
     return Result(data, text + (f"\n{cpu_line}" if cpu else ""))
+
+
+_GPU_HEADERS = ["gpu", "name", "free", "total", "util", "temp", "power"]
+
+
+def _gpu_row(g) -> tuple:
+    return (g.index, g.name, human_bytes(g.memory_free), human_bytes(g.memory_total),
+            "-" if g.utilization is None else f"{g.utilization}%",
+            "-" if g.temperature is None else f"{g.temperature} C",
+            "-" if g.power_watts is None else f"{g.power_watts:.0f} W")
+
+
+def _home_exists(ctx: Context) -> bool:
+    """A home with a database that can be opened as it is (a new --home, or a chosen home whose drive
+    is not mounted, has none)."""
+    from spark_trainer import home_record
+
+    chosen = ctx.chosen
+    return chosen.home.db_path.exists() and home_record.missing_home(chosen) is None
 
 
 def _run_word(run) -> str:

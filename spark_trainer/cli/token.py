@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                               "keyring' does. The token is read from stdin (`spark-trainer token set < file`, or "
                               "piped), or typed at a hidden prompt on a terminal; never give it as an argument.",
                               parents=[common])
+    # Caught so that it is refused in our words: argparse's "unrecognized arguments: hf_..." repeats the secret.
+    save.add_argument("given", nargs="*", help=argparse.SUPPRESS)
     save.set_defaults(handler=cmd_set)
     remove = actions.add_parser("remove", help="remove the saved token (HF_TOKEN, if set, still applies)",
                                 parents=[common])
@@ -48,13 +50,19 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
 def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.secrets import set_hf_token
 
+    if args.given:
+        from spark_trainer.errors import BadInput
+
+        raise BadInput("never pass the token as an argument: it is now in your shell history; revoke it at "
+                       "huggingface.co/settings/tokens and run `spark-trainer token set` to paste the new one")
     if sys.stdin.isatty():
         import getpass
 
         token = getpass.getpass("Hugging Face token (hidden): ")
     else:
-        token = sys.stdin.readline()  # the first line: a file with a trailing newline is fine
-    return _result(set_hf_token(token), "saved: ")
+        # The first line that is not blank: a file with a trailing newline, or one starting with blank lines, is fine.
+        token = next((line for line in sys.stdin if line.strip()), "")
+    return _result(set_hf_token(token.strip()))  # its message says "saved"
 
 
 def cmd_remove(ctx: Context, args: argparse.Namespace) -> Result:

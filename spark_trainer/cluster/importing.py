@@ -237,7 +237,7 @@ def _local_model(spec: JobSpec, job_dir: Path) -> str:
 
 def _stage_run_folder(source: Path, staging: Path) -> None:
     """A copy of the job's run folder, in a local run's layout (worker.log is rank 0's log)."""
-    shutil.copytree(source, staging, ignore=shutil.ignore_patterns(".staging-*", "*.tmp"))
+    shutil.copytree(source, staging, ignore=shutil.ignore_patterns(".staging-*", ".pinned-*", "*.tmp"))
     logs = staging / layout.LOGS_DIR
     for name in ("node-0.log", "rank-0.log"):
         if (logs / name).exists():

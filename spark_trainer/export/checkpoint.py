@@ -54,10 +54,12 @@ def pinned_checkpoint(run_dir: Path, spec: str | int, *, run_id: int | None = No
     and are removed on leaving. A checkpoint pruned before it is linked is chosen again; where links
     cannot be made (a filesystem without them) the folder is read as it is.
     """
-    _remove_dead_pins(Path(run_dir))
+    from spark_trainer.jobs import leftovers
+
+    leftovers.remove_dead(Path(run_dir), PIN_PREFIX)
     for _ in range(5):
         path, step = resolve_checkpoint(run_dir, spec, run_id=run_id)
-        pin = Path(run_dir) / f"{PIN_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        pin = Path(run_dir) / f"{PIN_PREFIX}{leftovers.tag()}-{uuid.uuid4().hex[:8]}"
         try:
             _link_tree(path, pin / path.name)
         except FileNotFoundError:  # pruned between the choice and the links
@@ -83,21 +85,3 @@ def _link_tree(src: Path, dest: Path) -> None:
             _link_tree(item, dest / item.name)
         else:
             os.link(item, dest / item.name)
-
-
-def _remove_dead_pins(run_dir: Path) -> None:
-    """Pins left by an export or evaluation that was killed (its process is gone)."""
-    for pin in run_dir.glob(f"{PIN_PREFIX}*"):
-        pid = pin.name[len(PIN_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not process_alive(int(pid)):
-            shutil.rmtree(pin, ignore_errors=True)
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # another user's process
-    return True

@@ -17,7 +17,7 @@ from typing import Any
 from spark_trainer.disk import files_as_umask
 from spark_trainer.errors import BadInput
 from spark_trainer.export import card, hub
-from spark_trainer.export.checkpoint import pinned_checkpoint, process_alive
+from spark_trainer.export.checkpoint import pinned_checkpoint
 from spark_trainer.export.options import ExportOptions
 from spark_trainer.export.registry import ExportInfo, exporter_for
 from spark_trainer.store import datasets, experiments, exports, metrics, runs
@@ -133,15 +133,12 @@ def _staging_for(dest: Path) -> Path:
     """A staging folder beside `dest` that is this export's alone: two exports to one folder at once (the
     app's dialog and a terminal) each write their own, and neither deletes the other's. Leftovers of an
     export that was killed (its process is gone) are removed."""
-    import os
+    from spark_trainer.jobs import leftovers
 
     prefix = f".staging-{dest.name}-"
-    for old in dest.parent.glob(f"{prefix}*") if dest.parent.is_dir() else ():
-        pid = old.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and not process_alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
+    leftovers.remove_dead(dest.parent, prefix)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = dest.parent / f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging = dest.parent / f"{prefix}{leftovers.tag()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()  # not mkdtemp: the export keeps the folder's mode, and mkdtemp's is 0700
     return staging
 

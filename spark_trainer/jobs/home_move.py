@@ -37,6 +37,7 @@ MARKER = ".spark-move-incomplete"
 _SIDE_FILES = (DB_NAME + "-wal", DB_NAME + "-shm", DB_NAME + "-journal")
 SLACK_BYTES = 16 * 2**20  # room asked for beyond the home's size: directories, the database's growth
 CHUNK = 4 * 2**20
+_PROCESS_FOLDERS = (".pinned-", ".staging-")  # a process's own folders (jobs/leftovers.py): never copied
 
 Progress = Callable[[int, int, str], None]  # bytes copied, bytes in all, the file being copied
 CopyFile = Callable[[Path, Path, Callable[[int], None]], None]
@@ -338,9 +339,13 @@ def _sizes(root: Path) -> dict[str, int]:
 
 
 def _skip_presence(folder: Path, root: Path, dirs: list[str]) -> None:
-    """Leave out the processes' open-marks (store/presence.py): they say who has *this* folder open."""
+    """Leave out the processes' open-marks (store/presence.py): they say who has *this* folder open; and
+    a process's own folders (jobs/leftovers.py): checkpoint pins, hard links that a copy would write out
+    as a second copy of the checkpoint (and that vanish mid-walk when their export ends), and half-written
+    stagings. Both copy walks and the check skip the same."""
     if folder == root and presence.FOLDER in dirs:
         dirs.remove(presence.FOLDER)
+    dirs[:] = [name for name in dirs if not name.startswith(_PROCESS_FOLDERS)]
 
 
 def _inventory(root: Path) -> tuple[int, int]:

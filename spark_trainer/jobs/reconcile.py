@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from spark_trainer.errors import BadInput, DatabaseLocked, DiskFull, IllegalTransition, SparkError
-from spark_trainer.jobs import checkpoint_records, process, space_reserve
+from spark_trainer.jobs import checkpoint_records, leftovers, process, space_reserve
 from spark_trainer.store import runs, settings, stale_summaries
 from spark_trainer.store.entities import Run, RunStatus, utcnow
 from spark_trainer.store.store import Store, write_lock_holders
@@ -26,6 +26,8 @@ from spark_trainer.store.store import Store, write_lock_holders
 # A run claimed by a scheduler that died before it could spawn the worker has no pid; give the
 # spawn this long before calling the run interrupted.
 SPAWN_TIMEOUT = timedelta(seconds=60)
+# Homes whose dead pins and stagings this process has removed (once a process: it lists every run's folder).
+_swept: set[str] = set()
 
 
 def _is_lost(run: Run) -> bool:
@@ -93,6 +95,9 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
     database's disk is full stays as it is (DiskFull is raised instead with `strict`, for callers
     about to write anyway)."""
     stale_summaries.refresh(store)  # runs an older worker was writing when the database was upgraded
+    if str(store.home.root) not in _swept:  # a killed export's or evaluation's folders (jobs/leftovers.py)
+        _swept.add(str(store.home.root))
+        leftovers.sweep_home(store.home.runs_dir, store.home.exports_dir)
     config = settings.get_all(store)
     timeout = float(config["heartbeat_timeout_seconds"])
     grace = float(config["stall_grace_seconds"])

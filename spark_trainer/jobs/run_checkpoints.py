@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spark_trainer.errors import BadInput
+
 
 @dataclass
 class CheckpointRow:
@@ -24,11 +26,27 @@ def checkpoint_rows(run_dir: str | Path | None) -> list[CheckpointRow]:
 
     rows = []
     for path in reversed(list_checkpoints(Path(run_dir)) if run_dir else []):
-        state = read_state(path)
-        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        try:  # a training run prunes old checkpoints (checkpoint.keep) as this reads them: one gone is left out
+            state = read_state(path)
+            size = _size(path)
+        except (FileNotFoundError, BadInput):
+            continue
+        if not path.is_dir():
+            continue
         rows.append(CheckpointRow(state.get("step"), state.get("metric"), size, str(path),
                                   state.get("metric_key"), state.get("higher_is_better")))
     return rows
+
+
+def _size(folder: Path) -> int:
+    """Bytes of the files in `folder`; a file removed while it is summed counts 0."""
+    total = 0
+    for found in folder.rglob("*"):
+        try:
+            total += found.stat().st_size if found.is_file() else 0
+        except FileNotFoundError:
+            continue
+    return total
 
 
 def metric_title(rows: list[CheckpointRow]) -> str:

@@ -76,3 +76,13 @@ def test_without_task_or_data_it_says_which_is_missing(store, cli) -> None:
     missing = cli("eval", "1", "--task", "mcq")
     assert missing.code == 2 and missing.err == "error: eval: --data is required (or --list to list the run's evaluations)\n"
     assert "--task and --data are required" in cli("eval", "1").err
+
+
+def test_a_failed_evaluation_with_a_blank_error_lists_as_a_dash() -> None:
+    """Seen: `eval --list` raised IndexError on an evaluation whose error was whitespace only."""
+    from types import SimpleNamespace
+
+    from spark_trainer.cli.evaluate import _result
+
+    assert _result(SimpleNamespace(status="failed", is_active=False, error=" \n ")) == "-"
+    assert _result(SimpleNamespace(status="failed", is_active=False, error="\nout of memory\nmore")) == "out of memory"

@@ -185,3 +185,12 @@ def test_compare_answers_with_the_run_and_the_base_model_as_the_playground_does(
     assert code == 0 and "\n--- base model ---\n" in out
     code, _, err = _cli(capsys, trained, *args, "--compare", "--base")
     assert code == 2 and err == "error: --compare answers with the base model too; leave out --base\n"
+
+
+def test_config_out_refuses_an_existing_file(trained: Path, tmp_path: Path, capsys) -> None:
+    """Seen: `run config 1 --out FILE` wrote over FILE; every other --out refuses a used target."""
+    kept = tmp_path / "mine.yaml"
+    kept.write_text("my own notes\n")
+    code, out, err = _cli(capsys, trained, "run", "config", "1", "--out", str(kept))
+    assert (code, out) == (2, "") and err.count("\n") == 1 and "--out" in err and str(kept) in err
+    assert kept.read_text() == "my own notes\n"

@@ -146,7 +146,7 @@ def test_cancel_and_resume_take_several_runs_as_the_runs_lists_menu_does(store, 
     # One run that refuses is said on its own line; the others are still cancelled, exit 1.
     assert cancelled.code == 1, cancelled.err
     assert cancelled.out.splitlines() == [f"run {first} cancelled", f"run {second} cancelled"]
-    assert cancelled.err.startswith(f"run {done}: ") and cancelled.err.count("\n") == 1
+    assert cancelled.err.startswith(f"run {done} is completed") and cancelled.err.count("\n") == 1
     assert [runs.get(store, r).status for r in (first, second, done)] == [
         RunStatus.CANCELLED, RunStatus.CANCELLED, RunStatus.COMPLETED]
 
@@ -161,6 +161,19 @@ def test_cancel_and_resume_take_several_runs_as_the_runs_lists_menu_does(store, 
     # One run keeps the old behaviour and data: the run itself.
     single = cli("--json", "run", "cancel", first)
     assert single.code == 0 and single.json()["id"] == first and single.json()["status"] == "cancelled"
+
+
+def test_several_run_errors_name_the_run_once_and_a_repeated_run_is_one(store, cli) -> None:
+    """Seen: 'run 1: run 1 is completed; ...' (the run said twice); `run cancel 1 1` answered in the
+    several-run shape ({"runs": [...], "errors": [...]}) for one run."""
+    first, = _queued_runs(store, 1)
+    done = _finished_run_with_metrics(store)
+    cancelled = cli("run", "cancel", first, done)
+    assert cancelled.code == 1 and cancelled.err.startswith(f"run {done} ") and cancelled.err.count(f"run {done}") == 1
+    resumed = cli("--json", "run", "resume", first, first)
+    assert resumed.code == 0 and resumed.json()["id"] == first, resumed.out
+    cancelled = cli("--json", "run", "cancel", first, first)
+    assert cancelled.code == 0 and cancelled.json()["id"] == first, cancelled.out
 
 
 def test_list_status_active_is_the_runs_views_filter(store, cli) -> None:
@@ -189,3 +202,10 @@ def test_list_shows_a_finish_time_only_for_runs_that_have_finished(store, cli) -
     finished = lines[0].index("FINISHED")
     assert [line[finished:].strip() for line in lines[1:]][:2] == ["-", "-"]
     assert lines[3][finished:].strip() not in ("", "-")
+
+
+def test_list_status_help_says_which_statuses_active_takes(cli) -> None:
+    """Seen: the help said active is 'queued, starting or running', but the filter takes stalled runs too."""
+    shown = cli("run", "list", "--help")
+    said = " ".join(shown.out.split())
+    assert "active: queued, starting, running or stalled" in said, said

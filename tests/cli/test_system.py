@@ -75,3 +75,31 @@ def test_holders_lists_the_runs_on_each_gpu() -> None:
 
     a, b = SimpleNamespace(id=1, gpus=[0, 1]), SimpleNamespace(id=2, gpus=[1])
     assert holders([a, b, SimpleNamespace(id=3, gpus=[])]) == {0: [a], 1: [a, b]}
+
+
+def test_gpus_with_a_new_home_makes_no_home(cli, tmp_path) -> None:
+    """Seen: `gpus --home NEW` created NEW/sparktrainer.db and its folders to list the runs column."""
+    new = tmp_path / "new-home"
+    done = cli("--home", str(new), "gpus", use_home=False)
+    assert done.code == 0, done.err
+    assert not new.exists()
+    assert "runs" not in done.out.splitlines()[0].split() and "run" not in done.out.split("\n", 1)[-1]
+    assert all("runs" not in gpu for gpu in cli("--home", str(new), "--json", "gpus", use_home=False).json())
+
+
+def test_gpus_lists_gpus_where_the_chosen_home_is_not_mounted(cli, home, tmp_path, monkeypatch) -> None:
+    """Seen: `gpus` refused ('the data home opened last time ... is gone') on a machine whose home drive
+    was not mounted: listing the GPUs needs no home."""
+    from spark_trainer import home_record
+    from spark_trainer.store.store import Store
+
+    monkeypatch.delenv("SPARK_TRAINER_HOME")
+    gone = tmp_path / "drive" / "home"
+    with Store.open(gone):
+        pass
+    home_record.set_chosen(gone)
+    home_record.set_opened(gone)
+    (gone / "sparktrainer.db").unlink()
+    done = cli("gpus", use_home=False)
+    assert done.code == 0 and "gone" not in done.err, done.err
+    assert not (gone / "sparktrainer.db").exists()

@@ -29,7 +29,7 @@ def test_set_show_remove_round_trip_without_ever_printing_the_token(tmp_path: Pa
     assert (none.returncode, none.stdout.strip()) == (0, "no token saved; exports to the Hub will ask for one")
     saved = _run(tmp_path, "token", "set", stdin=TOKEN + "\n")  # piped, as from a file
     assert saved.returncode == 0, saved.stderr
-    assert saved.stdout.strip().startswith("saved: token hf_…1234 saved in the OS keyring (tests.cli.file_keyring")
+    assert saved.stdout.strip().startswith("token hf_…1234 saved in the OS keyring (tests.cli.file_keyring")
     assert json.loads((tmp_path / "keyring.json").read_text()) == {"SparkTrainer/huggingface-token": TOKEN}
     shown = _run(tmp_path, "--json", "token", "show")
     assert json.loads(shown.stdout) == {"source": "keyring", "masked": "hf_…1234",
@@ -52,3 +52,20 @@ def test_bad_tokens_and_a_missing_keyring_are_one_line(tmp_path: Path) -> None:
     nowhere = _run(tmp_path, "token", "set", stdin=TOKEN, backend="keyring.backends.fail.Keyring")
     assert nowhere.returncode == 1 and nowhere.stderr.count("\n") == 1
     assert "no OS keyring is available" in nowhere.stderr and "HF_TOKEN" in nowhere.stderr
+
+
+def test_a_token_given_as_an_argument_is_refused_without_repeating_it(tmp_path: Path) -> None:
+    """Seen: `token set hf_...` printed argparse's 'unrecognized arguments: hf_...': the secret on screen."""
+    given = _run(tmp_path, "token", "set", TOKEN)
+    assert given.returncode == 2 and given.stderr.count("\n") == 1, given.stderr
+    assert TOKEN not in given.stdout + given.stderr and "abcdefgh" not in given.stderr
+    assert "shell history" in given.stderr and "huggingface.co/settings/tokens" in given.stderr
+    assert not (tmp_path / "keyring.json").exists()
+
+
+def test_a_leading_blank_line_is_skipped_and_saved_is_said_once(tmp_path: Path) -> None:
+    """Seen: stdin starting with a blank line read as an empty token; the line said 'saved: token ... saved'."""
+    saved = _run(tmp_path, "token", "set", stdin="\n  \n" + TOKEN + "\n")
+    assert saved.returncode == 0, saved.stderr
+    assert saved.stdout.count("saved") == 1 and saved.stdout.startswith("token hf_…1234 saved")
+    assert json.loads((tmp_path / "keyring.json").read_text()) == {"SparkTrainer/huggingface-token": TOKEN}

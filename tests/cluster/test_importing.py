@@ -166,3 +166,18 @@ def test_an_experiment_by_name_exports_again_from_its_stored_config_and_dataset(
     assert (out / "data" / "manifest.jsonl").read_bytes() == \
         (store.home.dataset_dir(dataset_id) / "manifest.jsonl").read_bytes()
     assert result.json()["next"] == f"cd {out} && sbatch job.sbatch"
+
+
+def test_a_run_folder_is_imported_without_pins_or_stagings(tmp_path: Path) -> None:
+    """Seen: the job's run folder was copied with `.pinned-*` (an export killed on the cluster left hard
+    links to a checkpoint): the import stored that checkpoint twice."""
+    from spark_trainer.cluster.importing import _stage_run_folder
+
+    source = tmp_path / "job-run"
+    for folder in (source / ".pinned-@node1-5-6-abcd1234" / "step-00000002", source / ".staging-final",
+                   source / "checkpoints" / "step-00000002"):
+        folder.mkdir(parents=True)
+        (folder / "weights.bin").write_bytes(b"x")
+    _stage_run_folder(source, tmp_path / "staged")
+    assert sorted(str(p.relative_to(tmp_path / "staged")) for p in (tmp_path / "staged").rglob("*")) == [
+        "checkpoints", "checkpoints/step-00000002", "checkpoints/step-00000002/weights.bin"]

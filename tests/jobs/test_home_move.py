@@ -280,3 +280,20 @@ def test_a_move_says_when_the_environment_still_points_at_the_old_place(chosen: 
             "chosen home)")
     assert f"note: {note}" in moved.err.splitlines() and moved.json()["env_note"] == note
     assert moved.json()["notes"] == []  # the note is data of its own, not one of the others
+
+
+def test_a_copy_leaves_pins_and_stagings_behind(chosen: Path, tmp_path: Path) -> None:
+    """Seen: a killed export's pin (`runs/<id>/.pinned-*`, hard links to a checkpoint) was copied as
+    files, taking the checkpoint's space twice on the new disk (and a pin removed during the walk would
+    fail the move); half-written stagings too. They are a process's own, never the home's data."""
+    run_dir = chosen / "runs" / "3"
+    for leftover in (run_dir / ".pinned-@box-12-34-abcd1234" / "step-00000002",
+                     run_dir / "checkpoints" / ".staging-00000004", chosen / "exports" / ".staging-3-1-@box-1-2-ab"):
+        leftover.mkdir(parents=True)
+        (leftover / "weights.bin").write_bytes(b"x" * 100)
+    (run_dir / "checkpoints" / "step-00000002").mkdir()
+    (run_dir / "checkpoints" / "step-00000002" / "weights.bin").write_bytes(b"x" * 100)
+    home_move.carry_out(_plan(tmp_path / "copy", keep_old=True))
+    copied = tmp_path / "copy"
+    assert (copied / "runs" / "3" / "checkpoints" / "step-00000002" / "weights.bin").is_file()
+    assert [p.name for p in copied.rglob(".pinned-*")] + [p.name for p in copied.rglob(".staging-*")] == []

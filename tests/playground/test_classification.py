@@ -51,6 +51,15 @@ def test_labels_with_probabilities_from_the_final_model_and_a_checkpoint(classif
     assert code == 2 and "--prompt" in capsys.readouterr().err
 
 
+def test_compare_and_negative_are_refused_for_a_classification_run(classifier_run: TrainedRun, capsys) -> None:
+    """Seen: `generate RUN --compare` / `--negative` on a classification run were silently ignored (exit 0)."""
+    for extra, said in ((["--compare"], "--compare"), (["--negative", "x"], "--negative"), (["--out", "x.png"], "--out")):
+        code = main(["--home", str(classifier_run.home), "generate", str(classifier_run.run_id), "--prompt", "hi",
+                     "--device", "cpu", *extra])
+        out, err = capsys.readouterr()
+        assert (code, out) == (2, "") and err.startswith(f"error: {said}") and err.count("\n") == 1, err
+
+
 def test_a_run_loads_without_tokenizing_its_dataset(classifier_run: TrainedRun, capsys, monkeypatch) -> None:
     """Loading a run needs its label names, not its dataset encoded (which on a large dataset took
     most of the load's time). The dataset's token cache is gone, as after it was pruned."""

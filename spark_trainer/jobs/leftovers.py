@@ -1,0 +1,61 @@
+"""Private folders a process makes in the data home and removes on leaving: checkpoint pins
+(`runs/<id>/.pinned-*`, export/checkpoint.py) and export stagings (`.staging-<name>-*`).
+
+A process killed outright (SIGKILL, power loss) leaves its folder behind, holding disk space (a pin's
+hard links keep a pruned checkpoint's files). The name says who made it, `@<host>-<pid>-<start ms>`,
+so a later process can tell a dead one: made on this host, and that pid is gone or now belongs to a
+process started at another time. A home on a network share seen by two machines: a folder made on
+the other machine is never judged here (its pid means nothing on this one).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+from pathlib import Path
+
+from spark_trainer.jobs import process
+
+
+def _host() -> str:
+    return socket.gethostname().replace("-", "_") or "host"
+
+
+def tag() -> str:
+    """`@<host>-<pid>-<start ms>` of this process, for the name of a folder it makes ('@' is in no host
+    name, and the host's own '-' are written '_': the name reads back whatever comes before the tag)."""
+    me = process.identity(os.getpid())
+    return f"@{_host()}-{os.getpid()}-{round(me.start_time * 1000) if me else 0}"
+
+
+def dead_here(rest: str) -> bool:
+    """Whether the folder whose name (after its prefix) is `rest` = `<tag>-<random>` was made on this
+    host by a process that is gone. Names of an older version (`<pid>-<random>`) are judged by pid."""
+    if "@" in rest:
+        parts = rest.rsplit("@", 1)[1].split("-")
+        if len(parts) != 4 or not (parts[1].isdigit() and parts[2].isdigit()):
+            return False
+        host, pid, start_ms = parts[0], int(parts[1]), int(parts[2])
+        return host == _host() and not process.is_alive(pid, start_ms / 1000 if start_ms else None)
+    legacy = re.fullmatch(r"(\d+)-[0-9a-f]{8}", rest)
+    return legacy is not None and process.identity(int(legacy.group(1))) is None
+
+
+def remove_dead(folder: Path, prefix: str) -> int:
+    """Remove the dead folders named `<prefix><tag>-<random>` in `folder`; returns how many."""
+    removed = 0
+    for old in folder.glob(f"{prefix}*") if folder.is_dir() else ():
+        if old.is_dir() and dead_here(old.name[len(prefix):]):
+            shutil.rmtree(old, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def sweep_home(runs_dir: Path, exports_dir: Path) -> int:
+    """Dead pins in every run's folder and dead export stagings in the exports folder."""
+    removed = remove_dead(exports_dir, ".staging-")
+    for run_dir in runs_dir.iterdir() if runs_dir.is_dir() else ():
+        removed += remove_dead(run_dir, ".pinned-")
+    return removed

@@ -1,0 +1,64 @@
+"""Private folders a process leaves in the data home (checkpoint pins `.pinned-*`, export stagings
+`.staging-*`): named by host, pid and process start time; only dead ones made on this host are removed."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from spark_trainer.jobs import leftovers, process
+from spark_trainer.jobs.reconcile import reconcile
+from spark_trainer.store.store import Store
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(done.stdout)
+
+
+def test_a_tag_names_this_host_and_this_process() -> None:
+    tag = leftovers.tag()
+    me = process.identity(__import__("os").getpid())
+    assert me is not None
+    assert tag == f"@{socket.gethostname().replace('-', '_')}-{me.pid}-{round(me.start_time * 1000)}"
+    assert not leftovers.dead_here(f"{tag}-abcd1234")
+
+
+def test_only_dead_leftovers_made_on_this_host_are_removed(tmp_path: Path) -> None:
+    """A network home seen by two machines: a pin made by a live export on the other machine has a pid
+    that may be free here; it must outlive this machine's sweep."""
+    host = socket.gethostname().replace("-", "_")
+    dead = _dead_pid()
+    (tmp_path / f".pinned-@{host}-{dead}-1000-aaaa1111").mkdir()  # this host, process gone
+    (tmp_path / f".pinned-@otherbox-{dead}-1000-bbbb2222").mkdir()  # another host: its process is not ours to judge
+    (tmp_path / f".pinned-{leftovers.tag()}-cccc3333").mkdir()  # this live process
+    leftovers.remove_dead(tmp_path, ".pinned-")
+    assert sorted(p.name.split("-")[1] for p in tmp_path.iterdir()) == sorted(["@otherbox", f"@{host}"])
+    assert not (tmp_path / f".pinned-@{host}-{dead}-1000-aaaa1111").exists()
+
+
+def test_a_pid_reused_by_another_process_counts_as_dead(tmp_path: Path) -> None:
+    import os
+
+    host = socket.gethostname().replace("-", "_")
+    (tmp_path / f".pinned-@{host}-{os.getpid()}-1000-aaaa1111").mkdir()  # our pid, another start time
+    leftovers.remove_dead(tmp_path, ".pinned-")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reconcile_removes_the_pins_a_killed_export_left(tmp_path: Path) -> None:
+    """Seen: a SIGKILLed export's pins (hard links to a checkpoint) stayed until the next export of that
+    run, holding the checkpoint's disk space."""
+    host = socket.gethostname().replace("-", "_")
+    with Store.open(tmp_path / "home") as store:
+        pin = store.home.runs_dir / "7" / f".pinned-@{host}-{_dead_pid()}-1000-aaaa1111" / "step-00000002"
+        pin.mkdir(parents=True)
+        (pin / "weights.bin").write_bytes(b"x" * 10)
+        staging = store.home.exports_dir / f".staging-7-1-@{host}-{_dead_pid()}-1000-bbbb2222"
+        staging.mkdir(parents=True)
+        other = store.home.exports_dir / "7-1-12-abcd1234"  # an export folder, not a staging: never judged
+        other.mkdir()
+        reconcile(store)
+        assert not pin.parent.exists() and not staging.exists() and other.exists()
