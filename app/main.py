@@ -198,8 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spark_trainer.paths import resolve_home
 
     listener = claim(resolve_home(home).root)  # one window per home: a second start raises the first
-    if listener is None:
-        return 0
+    if isinstance(listener, int):  # another window has this home: it came forward (0) or did not answer (1)
+        return listener
     window = MainWindow(None, qsettings, first_view_later=True)
     listener.raise_requested.connect(lambda: bring_forward(window))
     listener.raise_requested.connect(lambda: window.statusBar().showMessage(

@@ -88,19 +88,20 @@ def _answers(name: str) -> bool:
     return alive
 
 
-def claim(root: Path) -> HomeWindowServer | None:
-    """At start: None (after saying so on stderr) when another window has `root` open and was asked
-    to come forward; else this window's listener, listening."""
+def claim(root: Path) -> HomeWindowServer | int:
+    """At start: this window's listener, listening; or, when another window has `root` open, the exit
+    code for this start (after saying so on stderr): 0 when that window came forward, 1 when it did
+    not answer."""
     import sys
 
     answer = ask_to_raise(root)
     if answer == "raised":
         print(f"SparkTrainer already has {root} open in another window: brought it to the front.", file=sys.stderr)
-        return None
+        return 0
     if answer == "silent":
         print(f"SparkTrainer already has {root} open in another window, which did not answer (busy?): "
               "switch to it, or close it first.", file=sys.stderr)
-        return None
+        return 1
     listener = HomeWindowServer(root)
     listener.listen()
     return listener

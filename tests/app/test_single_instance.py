@@ -78,3 +78,19 @@ def test_a_second_app_process_on_the_same_home_raises_the_first_and_exits(tmp_pa
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=60)
+
+
+def test_a_window_that_does_not_answer_is_named_and_the_start_exits_1(qtbot, tmp_path, capfd) -> None:
+    """A window busy on its GUI thread accepts the connection but does not answer: the start says so
+    and exits 1 (it returned 0, as if the window had come forward)."""
+    from PySide6.QtNetwork import QLocalServer
+
+    from app.single_instance import claim, server_name
+
+    busy = QLocalServer()  # listens, and nothing reads what arrives (no event loop turns meanwhile)
+    assert busy.listen(server_name(tmp_path / "home"))
+    try:
+        assert claim(tmp_path / "home") == 1
+        assert "did not answer" in capfd.readouterr().err
+    finally:
+        busy.close()
