@@ -269,9 +269,13 @@ class SettingsView(BaseView):
         self._write_next()
 
     def _show_theme(self, name: str) -> None:
-        """The theme chosen elsewhere (saved by whoever chose it): shown, not saved again."""
+        """The theme chosen (here or elsewhere; saved by whoever chose it): shown, not saved again. The
+        name, not the window's theme: the window may apply it after this slot runs."""
         self._saved_theme = name
-        self.on_theme_changed()
+        self.theme.blockSignals(True)
+        self.theme.setCurrentText(name)
+        self.theme.blockSignals(False)
+        self._note_theme()
 
     def on_theme_changed(self) -> None:
         """The window's theme changed (the main window calls this): the box shows it."""
