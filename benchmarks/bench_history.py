@@ -284,9 +284,9 @@ def _views(ref: str | None) -> tuple[type, type, object]:
     """(RunsView, LeaderboardView, read_evaluations) of this checkout, or as they were at git `ref`
     (their own modules loaded from `git show`; everything else they import is this checkout's)."""
     if ref is None:
-        from app.views.leaderboard_evals import read_evaluations
         from app.views.leaderboard_view import LeaderboardView
         from app.views.runs_view import RunsView
+        from spark_trainer.evaluation.leaderboard import read_evaluations
 
         return RunsView, LeaderboardView, read_evaluations
     import subprocess
@@ -314,7 +314,9 @@ def _views(ref: str | None) -> tuple[type, type, object]:
     evals = load("app/views/leaderboard_evals.py", {})
     board = load("app/views/leaderboard_view.py", {"app.views.leaderboard_evals": evals})
     runs_view = load("app/views/runs_view.py", {})
-    return runs_view.RunsView, board.LeaderboardView, evals.read_evaluations
+    # read_evaluations moved from the view's module into the core (the CLI's leaderboard reads it too)
+    reads = evals if hasattr(evals, "read_evaluations") else load("spark_trainer/evaluation/leaderboard.py", {})
+    return runs_view.RunsView, board.LeaderboardView, reads.read_evaluations
 
 
 def measure_gui(home: Path, repeats: int, before: str | None = None, limit: int | None = None,
