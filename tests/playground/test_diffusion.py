@@ -19,17 +19,22 @@ def diffusion_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     return train_tiny_diffusion_run(tmp_path_factory.mktemp("playground-diffusion") / "home")
 
 
+def _generate(run: TrainedRun, out: Path, capsys, *extra: str) -> dict:
+    """`generate` of a red circle (seed 3, 4 steps, on the CPU) into `out`; its --json answer."""
+    code = main(["--home", str(run.home), "generate", str(run.run_id), "--prompt",
+                 "a red circle on a blue background", "--seed", "3", "--steps", "4", "--out",
+                 str(out), "--json", "--device", "cpu", *extra])
+    printed, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(printed)
+
+
 def test_images_with_a_fixed_seed_repeat_and_the_lora_changes_them(diffusion_run: TrainedRun, tmp_path: Path,
                                                                    capsys) -> None:
     from PIL import Image, ImageChops
 
     def make(name: str, *extra: str) -> dict:
-        code = main(["--home", str(diffusion_run.home), "generate", str(diffusion_run.run_id), "--prompt",
-                     "a red circle on a blue background", "--seed", "3", "--steps", "4", "--out",
-                     str(tmp_path / name), "--json", "--device", "cpu", *extra])
-        out, err = capsys.readouterr()
-        assert code == 0, err
-        return json.loads(out)
+        return _generate(diffusion_run, tmp_path / name, capsys, *extra)
 
     first = make("a.png")
     make("b.png")
@@ -71,12 +76,7 @@ def test_a_negative_prompt_changes_the_image_as_the_playgrounds_does(diffusion_r
     from PIL import Image, ImageChops
 
     def make(name: str, *extra: str) -> dict:
-        code = main(["--home", str(diffusion_run.home), "generate", str(diffusion_run.run_id), "--prompt",
-                     "a red circle on a blue background", "--seed", "3", "--steps", "4", "--out",
-                     str(tmp_path / name), "--json", "--device", "cpu", *extra])
-        out, err = capsys.readouterr()
-        assert code == 0, err
-        return json.loads(out)
+        return _generate(diffusion_run, tmp_path / name, capsys, *extra)
 
     plain = make("plain.png")
     negative = make("negative.png", "--negative", "green squares")
