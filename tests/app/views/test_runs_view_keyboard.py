@@ -23,9 +23,8 @@ def _focus_in(widget) -> bool:
     return focused is not None and (focused is widget or widget.isAncestorOf(focused))
 
 
-def test_a_run_is_opened_and_left_with_the_keyboard_only(qtbot, window, store, project, tmp_path):
-    # Seen on Xvfb: after Ctrl+4 the keys were nowhere in the view (six Tabs to reach the list); on a
-    # run's page neither Escape nor Alt+Left went back, nor did Ctrl+4 (a click on 'Runs' does).
+def _two_runs_listed_by_ctrl_4(qtbot, window, store, project):
+    """Two completed runs, the Runs view reached by Ctrl+4 (its scheduler stopped) and listing them."""
     made = add_experiment_with_runs(store, project.name, statuses=("completed", "completed"))
     sync_model(qtbot, window.ctx)
     window.activateWindow()
@@ -33,6 +32,13 @@ def test_a_run_is_opened_and_left_with_the_keyboard_only(qtbot, window, store, p
     view = window.views["runs"]
     view.scheduler.stop()
     qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
+    return made, view
+
+
+def test_a_run_is_opened_and_left_with_the_keyboard_only(qtbot, window, store, project, tmp_path):
+    # Seen on Xvfb: after Ctrl+4 the keys were nowhere in the view (six Tabs to reach the list); on a
+    # run's page neither Escape nor Alt+Left went back, nor did Ctrl+4 (a click on 'Runs' does).
+    made, view = _two_runs_listed_by_ctrl_4(qtbot, window, store, project)
     assert _focus_in(view.table), QApplication.focusWidget()
     view.table.select_keys([made[0].id])
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
@@ -53,13 +59,7 @@ def test_delete_on_the_selected_run_asks_first_and_enter_keeps_it(qtbot, window,
 
     from spark_trainer.store import runs
 
-    made = add_experiment_with_runs(store, project.name, statuses=("completed", "completed"))
-    sync_model(qtbot, window.ctx)
-    window.activateWindow()
-    QTest.keyClick(window, Qt.Key.Key_4, CTRL)
-    view = window.views["runs"]
-    view.scheduler.stop()
-    qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
+    made, view = _two_runs_listed_by_ctrl_4(qtbot, window, store, project)
     for answer, kept in (("Enter", 2), ("&Delete", 1)):  # Enter is Cancel
         view.table.select_keys([made[0].id])
         QTest.keyClick(view.table, Qt.Key.Key_Delete)
