@@ -89,14 +89,19 @@ def test_leaderboard_ranks_and_filters(store, ctx, qtbot) -> None:
     assert view.table.isHidden() and "No run matching" in view.empty.text()
 
 
-def test_the_leaderboard_says_when_it_ranks_runs_of_several_recipes(store, ctx, qtbot) -> None:
-    """eval_loss of a causal LM and of a classifier were ranked side by side without a word."""
-    from app.views.leaderboard_view import LeaderboardView
-
+def _runs_of_two_recipes(store) -> None:
+    """A causal-LM run (project 'cmp') and a text-classification run, both with an eval_loss."""
     _run(store, "lm", 1e-4, [3.0, 2.5])
     exp = experiments.create(store, project="cmp", name="tickets", recipe="text-classification", base_model="m",
                              dataset=None, config={"recipe": "text-classification"})
     metrics.add_batch(store, runs.create(store, exp.id).id, [("eval_loss", 1, 0.4)])
+
+
+def test_the_leaderboard_says_when_it_ranks_runs_of_several_recipes(store, ctx, qtbot) -> None:
+    """eval_loss of a causal LM and of a classifier were ranked side by side without a word."""
+    from app.views.leaderboard_view import LeaderboardView
+
+    _runs_of_two_recipes(store)
     sync_model(qtbot, ctx)
     view = LeaderboardView(store, ctx)
     qtbot.addWidget(view)
@@ -114,10 +119,7 @@ def test_the_mixed_recipes_note_wraps_instead_of_being_cut(store, ctx, qtbot, tm
     """Seen at 1280x800: the note ended at '...may not be comparable; choo' (one line, no wrap)."""
     from app.views.leaderboard_view import LeaderboardView
 
-    _run(store, "lm", 1e-4, [3.0, 2.5])
-    exp = experiments.create(store, project="cmp", name="tickets", recipe="text-classification", base_model="m",
-                             dataset=None, config={"recipe": "text-classification"})
-    metrics.add_batch(store, runs.create(store, exp.id).id, [("eval_loss", 1, 0.4)])
+    _runs_of_two_recipes(store)
     sync_model(qtbot, ctx)
     view = LeaderboardView(store, ctx)
     qtbot.addWidget(view)

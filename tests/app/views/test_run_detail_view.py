@@ -44,18 +44,24 @@ def test_a_long_heading_is_shortened_not_the_page_widened(store, ctx, qtbot) -> 
     assert view.heading.text() == whole and view.heading.shown().endswith("…")
 
 
-def test_a_run_deleted_by_another_process_leaves_no_action_to_click(store, ctx, qtbot) -> None:
-    import subprocess
-
-    from app.views.run_detail_view import RunDetailView
+def _cancelled_run(store):
+    """A cancelled causal-LM run in project 'p' (it has nothing to show but its status)."""
     from spark_trainer.jobs import control
     from spark_trainer.store import experiments, projects, runs
-    from tests.conftest import spark_trainer_exe, subprocess_env
 
     projects.create(store, "p")
     exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
                              config={})
-    run = control.cancel(store, runs.create(store, exp.id).id)
+    return control.cancel(store, runs.create(store, exp.id).id)
+
+
+def test_a_run_deleted_by_another_process_leaves_no_action_to_click(store, ctx, qtbot) -> None:
+    import subprocess
+
+    from app.views.run_detail_view import RunDetailView
+    from tests.conftest import spark_trainer_exe, subprocess_env
+
+    run = _cancelled_run(store)
     view = RunDetailView(store, ctx)
     qtbot.addWidget(view)
     view.show_run(run.id)
@@ -74,13 +80,9 @@ def test_a_run_deleted_by_another_process_leaves_no_action_to_click(store, ctx, 
 
 def test_a_double_click_on_resume_resumes_once_without_an_error(store, ctx, qtbot) -> None:
     from app.views.run_detail_view import RunDetailView
-    from spark_trainer.jobs import control
-    from spark_trainer.store import experiments, projects, runs
+    from spark_trainer.store import runs
 
-    projects.create(store, "p")
-    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
-                             config={})
-    run = control.cancel(store, runs.create(store, exp.id).id)
+    run = _cancelled_run(store)
     ctx.scheduler.stop()  # the resumed run stays queued: this run has no model to train
     view = RunDetailView(store, ctx)
     qtbot.addWidget(view)
@@ -103,14 +105,9 @@ def test_a_status_message_goes_once_the_run_has_moved_on(store, ctx, qtbot) -> N
     from dataclasses import replace
 
     from app.views.run_detail_view import RunDetailView
-    from spark_trainer.jobs import control
-    from spark_trainer.store import experiments, projects, runs
     from spark_trainer.store.entities import RunStatus
 
-    projects.create(store, "p")
-    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
-                             config={})
-    run = control.cancel(store, runs.create(store, exp.id).id)
+    run = _cancelled_run(store)
     ctx.scheduler.stop()
     view = RunDetailView(store, ctx)
     qtbot.addWidget(view)
@@ -136,13 +133,9 @@ def test_delete_asks_with_cancel_as_the_default_and_enter_keeps_the_run(store, c
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from app.views.run_detail_view import RunDetailView
-    from spark_trainer.jobs import control
-    from spark_trainer.store import experiments, projects, runs
+    from spark_trainer.store import runs
 
-    projects.create(store, "p")
-    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
-                             config={})
-    run = control.cancel(store, runs.create(store, exp.id).id)
+    run = _cancelled_run(store)
     view = RunDetailView(store, ctx)
     qtbot.addWidget(view)
     view.show()
