@@ -170,7 +170,7 @@ def run_training(
                 values["compile_warmup_s"] = warm
                 report.on_log(f"compile warm-up {warm:.1f} s (first step {compiling.step_seconds[0]:.1f} s, "
                               f"then {min(compiling.step_seconds[1:]):.2f} s per step)")
-            if stats.grad_norm is not None and not stats.skipped:
+            if stats.grad_norm is not None and not stats.skipped and math.isfinite(stats.grad_norm):  # fp16: the scaler's own skips
                 values["grad_norm"] = stats.grad_norm
             if stats.skipped:
                 values["skipped_steps"] = diverged.skipped + 1  # this one included (counted by check below)
