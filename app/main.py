@@ -171,16 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.view and args.view not in VIEW_NAMES:
         print(f"error: unknown view {args.view!r}; views are: {', '.join(VIEW_NAMES)}", file=sys.stderr)
         return 2
-    if args.screenshot:
-        # A screenshot must not depend on, or change, the user's window layout.
-        scratch = tempfile.mkdtemp(prefix="spark-gui-")
-        qsettings = QSettings(str(Path(scratch) / "gui.ini"), QSettings.Format.IniFormat)
-    else:
-        qsettings = QSettings()
+    qsettings = None if args.screenshot else QSettings()
     from spark_trainer.errors import SparkError
 
     try:
-        if not args.screenshot:
+        if qsettings is not None:
             from app.home_check import migrate_qsettings
 
             migrate_qsettings(qsettings)  # earlier versions kept the home choice in QSettings
@@ -189,7 +184,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     if args.screenshot:
-        return _screenshot(args, home, qsettings)
+        # A screenshot must not depend on, or change, the user's window layout, and leaves nothing behind.
+        with tempfile.TemporaryDirectory(prefix="spark-gui-") as scratch:
+            scratch_settings = QSettings(str(Path(scratch) / "gui.ini"), QSettings.Format.IniFormat)
+            code = _screenshot(args, home, scratch_settings)
+            scratch_settings.sync()
+            del scratch_settings
+        return code
+    assert qsettings is not None
     from app.main_window import MainWindow
 
     # The window appears first; the store opens on a pool thread meanwhile (SQLAlchemy's import and

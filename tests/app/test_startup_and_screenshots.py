@@ -61,9 +61,12 @@ def test_screenshot_command_line(filled_home, tmp_path):
     exe = Path(sys.executable).parent / "spark-trainer-gui"
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "app.main"]
     target = tmp_path / "projects.png"
+    scratch = tmp_path / "tmp"  # the GUI's own temporary folder: a screenshot must leave nothing in it
+    scratch.mkdir()
     proc = subprocess.run([*command, "--home", str(filled_home), "--screenshot", str(target), "--view", "projects"],
-                          capture_output=True, text=True, timeout=120, env=subprocess_env())
+                          capture_output=True, text=True, timeout=120, env={**subprocess_env(), "TMPDIR": str(scratch)})
     assert proc.returncode == 0, proc.stderr
+    assert list(scratch.iterdir()) == []
     image = QImage(str(target))
     assert (image.width(), image.height()) == (1280, 800)
     bad = subprocess.run([*command, "--home", str(filled_home), "--screenshot", str(target), "--view", "nope"],
