@@ -105,6 +105,8 @@ def cmd_move(ctx: Context, args: argparse.Namespace) -> Result:
         ctx.info(f"note: {result.env_note}")
     if result.moved is not None:
         ctx.info(f"note: {result.moved}")
+    if (other := home_move.not_chosen_note(result)) is not None:
+        ctx.info(f"note: {other}")
     old = f"; the old folder {result.source} was kept" if result.kept_old else ""
     return Result(asdict(result), f"data home moved to {result.dest} ({result.method}){old}")
 
