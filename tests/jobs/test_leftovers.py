@@ -62,3 +62,30 @@ def test_reconcile_removes_the_pins_a_killed_export_left(tmp_path: Path) -> None
         other.mkdir()
         reconcile(store)
         assert not pin.parent.exists() and not staging.exists() and other.exists()
+
+
+def _aged(path: Path, hours: float) -> Path:
+    import os
+    import time
+
+    path.mkdir()
+    then = time.time() - hours * 3600
+    os.utime(path, (then, then))
+    return path
+
+
+def test_an_older_version_s_pin_is_judged_by_its_age_never_by_its_pid(tmp_path: Path) -> None:
+    """An older version named pins `<pid>-<random>`, without a host. Seen: judged by pid alone, a fresh pin
+    of a live export on another machine sharing the home (its pid free here) was removed under it, and one
+    whose pid a later process here reused was kept forever. Such a name now goes once it is older than
+    LEGACY_MAX_AGE_S (no export or evaluation holds a checkpoint that long), whatever its pid."""
+    import os
+
+    dead = _dead_pid()
+    young_dead = _aged(tmp_path / f".pinned-{dead}-aaaa1111", 1)  # maybe another machine's live export
+    old_reused = _aged(tmp_path / f".pinned-{os.getpid()}-bbbb2222", 25)  # its pid now one of ours
+    young_live = _aged(tmp_path / f".pinned-{os.getpid()}-cccc3333", 1)
+    leftovers.remove_dead(tmp_path, ".pinned-")
+    assert young_dead.exists() and young_live.exists()
+    assert not old_reused.exists()
+    assert leftovers.LEGACY_MAX_AGE_S == 24 * 3600
