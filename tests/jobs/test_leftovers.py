@@ -89,3 +89,27 @@ def test_an_older_version_s_pin_is_judged_by_its_age_never_by_its_pid(tmp_path: 
     assert young_dead.exists() and young_live.exists()
     assert not old_reused.exists()
     assert leftovers.LEGACY_MAX_AGE_S == 24 * 3600
+
+
+def test_the_app_s_periodic_scheduler_pass_removes_pins_killed_after_its_first_one(tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    """Seen: the app removed dead pins and stagings only at its first reconcile; a pin of an export killed
+    later held its checkpoint's disk space until the app started again. The scheduler pass the app runs
+    every poll (schedule_once, which reconciles) sweeps again once LEFTOVER_SWEEP_S has passed, not on every
+    pass (a sweep lists every run's folder)."""
+    import time
+
+    from spark_trainer.jobs import reconcile as reconciling
+    from spark_trainer.jobs.scheduler import schedule_once
+
+    monkeypatch.setattr(reconciling, "LEFTOVER_SWEEP_S", 0.5, raising=False)
+    host = socket.gethostname().replace("-", "_")
+    with Store.open(tmp_path / "home") as store:
+        schedule_once(store, machine=[])  # the app's first pass
+        pin = store.home.runs_dir / "7" / f".pinned-@{host}-{_dead_pid()}-1000-aaaa1111"
+        pin.mkdir(parents=True)  # an export killed while the app runs
+        schedule_once(store, machine=[])
+        assert pin.exists()  # the next pass, right after: not swept again yet
+        time.sleep(0.6)
+        schedule_once(store, machine=[])
+        assert not pin.exists()
