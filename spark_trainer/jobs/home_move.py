@@ -212,16 +212,6 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
                       plan.bytes, plan.keep_old, plan.queued, moved, notes, env_note, was_chosen, chosen_home)
 
 
-def not_chosen_note(result: MoveResult) -> str | None:
-    """What a move of a home that is not the chosen one says: the choice did not follow it (None when it
-    was the chosen one, or $SPARK_TRAINER_HOME named it: `env_note` says what to do then)."""
-    if result.chosen or result.env_note is not None:
-        return None
-    chosen = result.chosen_home or f"the default ({home_record.platform_default()})"
-    return (f"the chosen home is still {chosen}; open the moved one with --home {result.dest}, or choose it with "
-            f"`spark-trainer home set {result.dest}`")
-
-
 def queued_note(plan: MovePlan) -> str:
     """What a move says of the queued runs (they start from the new place)."""
     return f"queued run(s) {', '.join(map(str, plan.queued))} will start from {plan.dest}"
