@@ -153,7 +153,7 @@ def test_the_gui_thread_handles_events_while_an_ingestion_is_held_mid_way(qtbot,
         if isinstance(value, Progress) and 0 < value.done < value.total and not midway.is_set():
             ingesting_on.append(threading.current_thread())
             midway.set()
-            gate.wait(timeout=5)  # a bound: on the GUI thread this would freeze the loop for good
+            gate.wait(timeout=30)  # a bound: on the GUI thread this would freeze the loop for good
         return real_progress(self, value, force=force)
 
     monkeypatch.setattr(TaskContext, "progress", held_progress)
