@@ -4,8 +4,9 @@ The window holds one store from start to close (every view, the model, the sched
 monitor and the playground read it), so going on at a new place is a new app process: the window
 closes as the user closes it (state saved, pollers, scheduler and playground server stopped; runs
 keep training in their own processes) and the same program starts again, detached, with the same
---theme. The home is left to the home record (the chosen home, which a move and Settings set) unless
-$SPARK_TRAINER_HOME is set: it wins over the record, so the new process gets `--home NEW`. The
+--theme. The home is left to the home record (the chosen home, which Settings and a move of the chosen
+home set) when it opens the new place; else (a move of a home this start was given with --home, or
+$SPARK_TRAINER_HOME set: it wins over the record) the new process gets `--home NEW`. The
 first view, run and prompt of this start (--view, --run, --prompt) are not repeated: the new window
 opens where this one was left.
 """
@@ -53,6 +54,17 @@ def env_home_line(home: Path) -> str | None:
             f"--home {home}; set ${HOME_ENV} to the new place (or unset it) for later starts.")
 
 
+def _plain_start_opens(home: Path) -> bool:
+    """A start without --home opens `home` ($SPARK_TRAINER_HOME, else the chosen home, else the default)."""
+    from spark_trainer.errors import BadInput
+    from spark_trainer.home_record import choose_home
+
+    try:
+        return choose_home().home.root == Path(home).expanduser().resolve()
+    except BadInput:  # a damaged record: say where, rather than leave it to the record
+        return False
+
+
 @dataclass(frozen=True)
 class Relaunch:
     """How to start this app again: the program and the options of this start that carry over."""
@@ -61,9 +73,10 @@ class Relaunch:
     theme: str | None = None
 
     def arguments(self, home: Path) -> list[str]:
-        """The new process's options: --theme kept; --home only when $SPARK_TRAINER_HOME would win."""
+        """The new process's options: --theme kept; --home only when a plain start would open another
+        home ($SPARK_TRAINER_HOME, or a chosen home that is not `home`)."""
         args = ["--theme", self.theme] if self.theme else []
-        if env_home_overrides(home) is not None:
+        if not _plain_start_opens(home):
             args += ["--home", str(home)]
         return args
 

@@ -104,6 +104,14 @@ def platform_default() -> Path:
     return Path(platformdirs.user_data_dir("SparkTrainer", appauthor=False))
 
 
+def is_own_home(root: Path) -> bool:
+    """`root` is the home opened at the record's choosing: the chosen home, or the platform default when
+    none is chosen (not a home named with --home or $SPARK_TRAINER_HOME, which are one command's word)."""
+    chosen = read_record().chosen
+    own = Path(chosen) if chosen else platform_default()
+    return own.expanduser().resolve() == Path(root).resolve()
+
+
 @dataclass(frozen=True)
 class ChosenHome:
     """The home to open and why: `source` is flag, env, chosen or default."""

@@ -7,7 +7,7 @@ long the run gets, and pyqtgraph's own clipping and downsampling (which redo the
 view-range change, i.e. after every append while the view follows the data) stay off. Smoothing is
 an exponential moving average computed incrementally; the raw curve stays visible, faint and
 coarser, and is handed over again only when new points would change what it shows (see
-`_Curve.shadow_stale`).
+`Curve.shadow_stale`).
 Evaluation series (a point every few hundred steps) are never smoothed: they are drawn as they are,
 with a marker on each point, so a curve of five points neither lags its values nor hides them.
 """
@@ -20,14 +20,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from app.charts.colours import PALETTE, colour, key_colour, mix
+from app.charts.colours import PALETTE, colour, key_colour
+from app.charts.curve import Curve
 from app.charts.series import Series
 
 __all__ = ["ENVELOPE_ABOVE", "PALETTE", "FollowingViewBox", "LiveChartWidget", "colour", "key_colour", "peak_columns"]
 
 # Above this many points in view a curve is drawn from its min/max envelope (see PeakIndex).
 ENVELOPE_ABOVE = 20_000
-MARKER_SIZE = 7
 # Pixel columns per min/max pair: the curve itself one per pixel, the faint raw curve behind a smoothed one
 # one per 3 pixels (it needs less detail).
 DETAIL = 1.0
@@ -82,66 +82,6 @@ class FollowingViewBox(pg.ViewBox):
         return wanted
 
 
-class _Curve:
-    def __init__(self, plot: pg.PlotItem, name: str, pen_colour: str, dashed: bool = False,
-                 background: str = "#000000", evaluation: bool = False) -> None:
-        self.series = Series()
-        self.colour = pen_colour
-        self.evaluation = evaluation
-        self.time_origin: float | None = None
-        style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
-        # The chart hands over finite points already reduced to the view's pixel columns (see refresh), so
-        # pyqtgraph's finite check, clip-to-view, downsampling and dynamic range limit are off: with them on,
-        # every view-range change (each append, while the view follows the data) redid that work per curve.
-        options = dict(skipFiniteCheck=True, clipToView=False, autoDownsample=False, dynamicRangeLimit=None)
-        self.raw = plot.plot(name=name, pen=pg.mkPen(pen_colour, width=1, style=style), **options)
-        self.shadow = plot.plot(**options)
-        self.shadow.setZValue(-1)  # under every smoothed curve
-        self.shadow.hide()
-        # What the shadow was last drawn from: the series' point count (None: redraw it at the next refresh)
-        # and the value range its newest column covers.
-        self.shadow_n: int | None = None
-        self.shadow_range = (0.0, 0.0)
-        if evaluation:  # a marker on every point: there are few, and each is a real measurement
-            self.raw.setSymbol("o")
-            self.raw.setSymbolSize(MARKER_SIZE)
-            self.raw.setSymbolBrush(pg.mkBrush(pen_colour))
-        self.set_background(background)
-        self.dirty = False
-
-    def set_background(self, background: str) -> None:
-        """Colours mixed with the plot's background, again when the theme changes (a raw curve mixed
-        with the light theme's white was drawn near-white over the dark theme's curves)."""
-        # Opaque but pale (mixed with the background): translucent pens are slow to rasterise.
-        self.shadow.setPen(pg.mkPen(mix(self.colour, background, 0.3), width=1))
-        if self.evaluation:  # markers are outlined in the background colour
-            self.raw.setSymbolPen(pg.mkPen(background, width=1))
-
-    @property
-    def smoothed(self) -> bool:
-        return not self.evaluation and self.series.smoothing > 0
-
-    def shadow_stale(self, columns: int) -> bool:
-        """Whether the faint raw curve must be handed its points again. Points appended since it was drawn
-        change nothing it shows while they are fewer than one of its columns (it already reaches within a
-        column of them) and lie inside the value range its newest column covers: a spike shows at once."""
-        n, drawn = self.series.n, self.shadow_n
-        if drawn is None or drawn > n:
-            return True
-        if n - drawn >= max(1, n // max(1, columns)):
-            return True
-        if n == drawn:
-            return False
-        new = self.series.values[drawn:n]
-        return bool(new.min() < self.shadow_range[0] or new.max() > self.shadow_range[1])
-
-    def shadow_drawn(self, columns: int) -> None:
-        n = self.series.n
-        newest = self.series.values[max(0, n - max(1, n // max(1, columns))) : n]
-        self.shadow_n = n
-        self.shadow_range = (float(newest.min()), float(newest.max())) if len(newest) else (0.0, 0.0)
-
-
 def _free_title_width(label: pg.LabelItem) -> None:
     """pyqtgraph makes a title's text width the plot's minimum width (on every text change and
     resize): a plot narrower than its title was drawn wider than its box and cut off. The title keeps
@@ -188,7 +128,7 @@ class LiveChartWidget(QWidget):
         layout.addWidget(self.empty_label, 1)
         self.empty_label.setMinimumHeight(160)
         self.plot_widget.hide()
-        self._curves: dict[str, _Curve] = {}
+        self._curves: dict[str, Curve] = {}
         self.set_empty_text("No points yet")
         self.apply_theme()
         self._smoothing = 0.0
@@ -295,12 +235,12 @@ class LiveChartWidget(QWidget):
         return self._curves[name].series
 
     def _curve(self, name: str, pen_colour: str | None = None, dashed: bool = False,
-               evaluation: bool = False) -> _Curve:
+               evaluation: bool = False) -> Curve:
         curve = self._curves.get(name)
         if curve is None:
             from app import theme
 
-            curve = _Curve(self.plot, name, pen_colour or key_colour(name), dashed, theme.current().plot_bg,
+            curve = Curve(self.plot, name, pen_colour or key_colour(name), dashed, theme.current().plot_bg,
                            evaluation)
             curve.series.set_smoothing(0.0 if evaluation else self._smoothing)
             self._curves[name] = curve

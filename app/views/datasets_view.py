@@ -1,5 +1,6 @@
-"""Datasets: drop files or folders to build a dataset (ingestion off the GUI thread, with progress and
-cancel), then browse it: the rejected-items report, a preview (table or thumbnails) and the card."""
+"""Datasets: drop files or folders to build a dataset (app/views/dataset_ingestion.py: off the GUI
+thread, with progress and cancel), then browse it: the rejected-items report, a preview (table or
+thumbnails) and the card."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -27,15 +27,13 @@ from app.confirm import ask_destructive
 from app.context import AppContext
 from app.flow_layout import FlowLayout
 from app.views.base import BaseView
+from app.views.dataset_ingestion import DatasetIngestion
 from app.views.dataset_preview import DatasetPreview
 from app.views.dataset_report import ReportView
 from app.views.dataset_table import dataset_table, fill_row
 from app.views.row_filter import RowFilter
 from app.widgets import (
-    DropZone,
     MessageBanner,
-    TaskProgressRow,
-    paths_from_mime,
     select_row_id,
     selected_row_id,
     table_texts,
@@ -51,13 +49,7 @@ DROP_TEXT = ("Drop files or folders here to build a dataset in <b>{project}</b><
              "labels) · audio · videos (or use the video wizard for frames)</span>")
 
 
-def _ingest(store: Store, paths: list[Path], project: int, kind: str, ctx: TaskContext) -> Any:
-    from spark_trainer.ingest import ingest_paths  # imports the ingestion stack off the GUI thread
-
-    return ingest_paths(store, paths, project=project, kind=kind, progress=ctx.progress, cancel=ctx.cancel)
-
-
-class DatasetsView(BaseView):
+class DatasetsView(DatasetIngestion, BaseView):
     title = "Datasets"
 
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -112,27 +104,6 @@ class DatasetsView(BaseView):
         row.addWidget(self.wizard_button)
         row.addWidget(self.delete_button)
         self.header.addWidget(controls)
-
-    def _build_drop_zone(self) -> None:
-        self.drop_zone = DropZone("")
-        self.drop_zone.paths_dropped.connect(self.ingest)
-        self.files_button = QPushButton("Add files…")
-        self.files_button.setToolTip("Ctrl+O")
-        self.files_button.clicked.connect(self.add_files)
-        self.folder_button = QPushButton("Add a folder…")
-        self.folder_button.setToolTip("Ctrl+Shift+O")
-        self.folder_button.clicked.connect(self.add_folder)
-        self.new_project_button = QPushButton("Create a project first…")
-        self.new_project_button.setProperty("primary", True)
-        self.new_project_button.clicked.connect(lambda: self.ctx.navigate("projects", "new"))
-        for button in (self.files_button, self.folder_button, self.new_project_button):
-            self.drop_zone.add_button(button)
-        self.body.addWidget(self.drop_zone)
-
-    def _build_progress(self) -> None:
-        self.progress_row = TaskProgressRow()
-        self.progress_row.cancel_requested.connect(self.cancel_ingest)
-        self.body.addWidget(self.progress_row)
 
     def _build_main(self) -> None:
         self.table = dataset_table()
@@ -284,88 +255,6 @@ class DatasetsView(BaseView):
     def busy(self) -> bool:
         return self.preview.busy() or any(pending(t) for t in (self.ingest_task,
                                                                                         self.delete_task))
-
-    # -- ingestion ----------------------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
-        if paths_from_mime(event.mimeData()):
-            event.acceptProposedAction()
-            self.drop_zone.set_active(True)
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
-        self.drop_zone.set_active(False)
-        paths = paths_from_mime(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.ingest(paths)
-
-    def add_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Choose files for a new dataset")
-        if files:
-            self.ingest([Path(f) for f in files])
-
-    def add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a folder for a new dataset")
-        if folder:
-            self.ingest([Path(folder)])
-
-    def ingest(self, paths: list[Path]) -> Task | None:
-        """Build a dataset from `paths` in the chosen project, off the GUI thread."""
-        project = self.project_id()
-        if project is None:
-            self.banner.show_message("Create a project first: datasets belong to a project.", "error")
-            return None
-        if pending(self.ingest_task):
-            self.banner.show_message("An ingestion is already running; wait for it or cancel it.", "warning")
-            return None
-        kind = self.kind_combo.currentText()
-        names = ", ".join(p.name or str(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-        task = Task(lambda ctx: _ingest(self.store, list(paths), project, kind, ctx), owner=self, name="ingestion")
-        task.signals.progress.connect(self.progress_row.report)
-        task.signals.succeeded.connect(self._on_ingested)
-        task.signals.failed.connect(lambda message, exc: self._on_ingest_failed(names, message, exc))
-        task.signals.cancelled.connect(
-            lambda: self.banner.show_message("Ingestion cancelled; nothing was saved.", "warning"))
-        task.signals.finished.connect(self._on_ingest_finished)
-        self.banner.clear_message()
-        self.progress_row.begin(f"Reading {names}…")
-        self.drop_zone.setEnabled(False)
-        self.ingest_task = self.ctx.tasks.start(task, self.ctx.pool)
-        return task
-
-    def cancel_ingest(self) -> None:
-        if pending(self.ingest_task):
-            self.ingest_task.cancel()
-            self.progress_row.mark_cancelling()
-
-    def _on_ingested(self, result: Any) -> None:
-        dataset: Dataset = result.dataset
-        report = result.report
-        text = (f"Dataset <b>{dataset.name}</b> created: {dataset.num_items:,} items "
-                f"(train {dataset.num_train:,}, val {dataset.num_val:,})")
-        if report.num_rejected or report.num_duplicates:
-            text += (f"; {report.num_rejected:,} rejected and {report.num_duplicates:,} duplicates, "
-                     "listed under Report.")
-        self.banner.show_message(text, "warning" if report.num_rejected else "ok")
-        self.ctx.model.datasets.apply_written(dataset)  # listed now; the poller re-reads the counts
-        self.ctx.set_current_project(dataset.project_id)
-        self.ctx.model.refresh()
-        self.refresh()
-        self.select(dataset.id)
-        self.tabs.setCurrentWidget(self.report if report.num_rejected else self.preview)
-
-    def _on_ingest_failed(self, names: str, message: str, exc: object) -> None:
-        self.banner.show_message(f"No dataset was created from {names}: {message}", "error")
-        report = getattr(exc, "report", None)
-        if report is not None:  # every item was rejected: show why, item by item
-            self._failure_report = True
-            self.tabs.setVisible(True)
-            self.report.show_report(report.to_dict(), f"Rejected: {names}")
-            self.tabs.setTabText(1, f"Report ({report.num_rejected + report.num_duplicates:,})")
-            self.tabs.setCurrentWidget(self.report)
-
-    def _on_ingest_finished(self) -> None:
-        self.progress_row.hide()
-        self.drop_zone.setEnabled(True)
 
     # -- other actions ------------------------------------------------------------------------
     def delete_selected(self) -> QMessageBox | None:

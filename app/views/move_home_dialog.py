@@ -172,6 +172,10 @@ class MoveHomeDialog(QDialog):
         notes = list(result.notes)
         if result.env_note and not env_line:  # else the restart's line above says it
             notes.append(result.env_note)
+        if not result.chosen and not result.env_note:  # given another home than the chosen one (--home)
+            chosen = result.chosen_home or "the default"
+            notes.append(f"The chosen home is still {chosen}: later starts open it. To open the moved home on every "
+                         "start, choose it in Settings.")
         self._say(self._done_text, "\n".join(notes))
         self.quit_button.setVisible(True)
         self.restart_button.setVisible(self.ctx.restart is not None)

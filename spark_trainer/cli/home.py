@@ -11,12 +11,16 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spark_trainer import home_record
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, human_bytes
 from spark_trainer.errors import BadInput
 from spark_trainer.paths import DB_NAME, DataHome
+
+if TYPE_CHECKING:
+    from spark_trainer.jobs.home_move import MoveResult
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -105,8 +109,20 @@ def cmd_move(ctx: Context, args: argparse.Namespace) -> Result:
         ctx.info(f"note: {result.env_note}")
     if result.moved is not None:
         ctx.info(f"note: {result.moved}")
+    if (other := _not_chosen_note(result)) is not None:
+        ctx.info(f"note: {other}")
     old = f"; the old folder {result.source} was kept" if result.kept_old else ""
     return Result(asdict(result), f"data home moved to {result.dest} ({result.method}){old}")
+
+
+def _not_chosen_note(result: MoveResult) -> str | None:
+    """What a move of a home that is not the chosen one says: the choice did not follow it (None when it
+    was the chosen one, or $SPARK_TRAINER_HOME named it: `env_note` says what to do then)."""
+    if result.chosen or result.env_note is not None:
+        return None
+    chosen = result.chosen_home or f"the default ({home_record.platform_default()})"
+    return (f"the chosen home is still {chosen}; open the moved one with --home {result.dest}, or choose it with "
+            f"`spark-trainer home set {result.dest}`")
 
 
 def _progress_printer(ctx: Context):  # noqa: ANN202 - a home_move.Progress

@@ -75,6 +75,10 @@ class MoveResult:
     # $SPARK_TRAINER_HOME still pointing at the old place, or None: apart from `notes`, since the app
     # says it its own way where the variable decides how it restarts.
     env_note: str | None = None
+    # The moved home is the chosen home at its new place (it was the chosen or default home); False
+    # when it was another home, named for this command only: the choice was left as it was.
+    chosen: bool = True
+    chosen_home: str | None = None  # the chosen home after the move
 
 
 def busy_line(store: Store) -> str | None:
@@ -176,6 +180,7 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
     if in_use is not None:
         raise Conflict(in_use)
     notes = ["removed the partial copy an interrupted move had left there"] if plan.removed_partial else []
+    was_chosen = home_record.is_own_home(plan.source)  # read before the move: a default home no longer exists after
     if plan.rename:
         plan.dest.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -187,8 +192,9 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
             progress(plan.bytes, plan.bytes, "")
     else:
         _copy_home(plan, progress, copy_file or copy_with_progress, cancel)
-    home_record.set_chosen(plan.dest)
-    home_record.set_opened(plan.dest)
+    if was_chosen:  # the machine's home moved: it stays the chosen one, at its new place
+        home_record.set_chosen(plan.dest)
+        home_record.set_opened(plan.dest)
     with Store.open(DataHome(plan.dest)) as moved_store:  # every stored path follows (home_moves)
         moved = moved_store.moved.describe() if moved_store.moved is not None else None
     if not plan.rename and not plan.keep_old:
@@ -201,8 +207,9 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
         env_note = f"${HOME_ENV} still points at {plan.source}; set it to {plan.dest} (it wins over the chosen home)"
     if plan.queued:
         notes.append(queued_note(plan))
+    chosen_home = home_record.read_record().chosen
     return MoveResult(str(plan.source), str(plan.dest), "rename" if plan.rename else "copy", plan.files,
-                      plan.bytes, plan.keep_old, plan.queued, moved, notes, env_note)
+                      plan.bytes, plan.keep_old, plan.queued, moved, notes, env_note, was_chosen, chosen_home)
 
 
 def queued_note(plan: MovePlan) -> str:

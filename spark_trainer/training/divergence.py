@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from spark_trainer.errors import OperationFailed
 
@@ -73,8 +74,18 @@ def final_not_finite(names: Sequence[str], latest: str | None) -> Diverged:
                     f"model was not saved; {_kept(latest)}. {ADVICE}")
 
 
+@dataclass(frozen=True)
+class StepVerdict:
+    """What `DivergenceWatch.judge` makes of one step."""
+
+    skipped_steps: int | None  # the run's skipped steps, this one included; None when this one was not skipped
+    note: str | None = None  # a skipped step the run survives: its line
+    route: Literal["event", "log"] | None = None  # where `note` goes (None: only the metric and the end count)
+    diverged: Diverged | None = None  # the run must end (the engine raises it once the step's metrics are out)
+
+
 class DivergenceWatch:
-    """Counts skipped steps; `check` raises Diverged when the run must end."""
+    """Counts skipped steps; `judge` says when the run must end (`check` raises it)."""
 
     def __init__(self, precision: str, max_skipped: int = 0) -> None:
         self.fp16 = precision == "fp16"
@@ -91,12 +102,34 @@ class DivergenceWatch:
         since = state.get("non_finite_since")
         self.bad_since = None if since is None else int(since)
 
+    def judge(self, step: int, loss: float, grad_norm: float | None, lr: float,
+              last_checkpoint: Callable[[], str | None], *, skipped: bool = False,
+              bad_buffers: dict[str, str] | None = None) -> StepVerdict:
+        """After step `step`: count it if it was skipped, and say whether the run survives it (see
+        `StepVerdict`). `bad_buffers` (name -> layer type): buffers the skipped step's forward made not
+        finite, which no skip can undo; they end the run."""
+        if skipped:
+            self.skipped += 1
+            self.bad_since = step if self.bad_since is None else self.bad_since
+        count = self.skipped if skipped else None
+        try:
+            note = self._judge(step, loss, grad_norm, lr, last_checkpoint, skipped, bad_buffers)
+        except Diverged as exc:
+            return StepVerdict(count, diverged=exc)
+        return StepVerdict(count, note, self.skip_route if note else None)
+
     def check(self, step: int, loss: float, grad_norm: float | None, lr: float,
               last_checkpoint: Callable[[], str | None], *, skipped: bool = False,
               bad_buffers: dict[str, str] | None = None) -> str | None:
-        """After step `step`: raise Diverged when the run must end; for a skipped step that it may
-        survive, return the run event to record (None otherwise). `bad_buffers` (name -> layer type):
-        buffers the skipped step's forward made not finite, which no skip can undo; they end the run."""
+        """`judge`, raising Diverged when the run must end; else the skipped step's line (or None)."""
+        verdict = self.judge(step, loss, grad_norm, lr, last_checkpoint, skipped=skipped, bad_buffers=bad_buffers)
+        if verdict.diverged is not None:
+            raise verdict.diverged
+        return verdict.note
+
+    def _judge(self, step: int, loss: float, grad_norm: float | None, lr: float,
+               last_checkpoint: Callable[[], str | None], skipped: bool,
+               bad_buffers: dict[str, str] | None) -> str | None:
         if bad_buffers:
             raise poisoned_buffers(step, bad_buffers, last_checkpoint())
         if self.fp16:
@@ -111,9 +144,8 @@ class DivergenceWatch:
             raise Diverged(f"training diverged at step {step}: {_what(loss, grad_norm)} (learning rate {lr:.3g}), "
                            f"so the weights can no longer be trusted and nothing more was saved; "
                            f"{_kept(last_checkpoint())}. {ADVICE}")
-        self.skipped += 1
-        self.bad_since = step if self.bad_since is None else self.bad_since
-        in_a_row = step - self.bad_since + 1
+        since = step if self.bad_since is None else self.bad_since  # set by judge() for a skipped step
+        in_a_row = step - since + 1
         if in_a_row > self.max_skipped:
             spell = "" if in_a_row == 1 else f", {in_a_row} steps in a row since step {self.bad_since}"
             allowed = f"train.max_skipped_steps is {self.max_skipped}"

@@ -172,18 +172,20 @@ def run_training(
                               f"then {min(compiling.step_seconds[1:]):.2f} s per step)")
             if stats.grad_norm is not None and not stats.skipped and math.isfinite(stats.grad_norm):  # fp16: the scaler's own skips
                 values["grad_norm"] = stats.grad_norm
-            if stats.skipped:
-                values["skipped_steps"] = diverged.skipped + 1  # this one included (counted by check below)
+            verdict = diverged.judge(step, stats.loss, stats.grad_norm, values["lr"], lambda: latest_name(run_dir),
+                                     skipped=stats.skipped, bad_buffers=stats.bad_buffers)
+            if verdict.skipped_steps is not None:
+                values["skipped_steps"] = verdict.skipped_steps
             if accelerator.device.type == "cuda":
                 values["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
             report.on_metrics(step, values)
             report.on_progress(step, total, (total - step) * sum(step_times) / len(step_times))
-            skip_note = diverged.check(step, stats.loss, stats.grad_norm, values["lr"], lambda: latest_name(run_dir),
-                                       skipped=stats.skipped, bad_buffers=stats.bad_buffers)
-            if skip_note and diverged.skip_route == "event":
-                event(report, skip_note)
-            elif skip_note and diverged.skip_route == "log":
-                report.on_log(skip_note)
+            if verdict.diverged is not None:  # after its metrics: the charts show the step that ended the run
+                raise verdict.diverged
+            if verdict.route == "event":
+                event(report, verdict.note)
+            elif verdict.route == "log":
+                report.on_log(verdict.note)
             ev = config.eval
             if ev.every_steps and step % ev.every_steps == 0 and step < total and recipe.val_data:
                 last_metric, best, evals_without_gain = compiling.run(

@@ -11,6 +11,7 @@ import pytest
 from app.views.move_home_dialog import MoveHomeDialog, destination_for
 from spark_trainer import home_record
 from spark_trainer.store import projects
+from spark_trainer.store.store import Store
 from tests.tmpfs import tmpfs  # noqa: F401 - the fixture
 
 
@@ -29,6 +30,7 @@ def dialog_for(store, ctx, qtbot):
 def test_a_move_to_another_disk_copies_with_progress_then_asks_for_a_restart(store, ctx, dialog_for, tmp_path,
                                                                              qtbot, tmpfs) -> None:  # noqa: F811
     projects.create(store, "kept")
+    home_record.set_chosen(store.home.root)  # the machine's own home: the choice follows it
     (store.home.models_dir / "weights.bin").write_bytes(os.urandom(12 * 2**20))  # several progress steps
     dest = tmpfs(tmp_path / "disk", 128 * 2**20) / "spark"
     dialog = dialog_for(dest)
@@ -46,6 +48,7 @@ def test_a_move_to_another_disk_copies_with_progress_then_asks_for_a_restart(sto
     assert not dialog.restart_button.isVisible()  # this context cannot restart the app (no window enabled it)
     assert not store.home.root.exists() and (dest / "sparktrainer.db").is_file()
     assert home_record.read_record().chosen == str(dest)  # the next start, and `spark-trainer`, open it
+    assert "The chosen home is still" not in dialog.detail.text()
     dialog.reject()  # Escape after the move: the window shows the old place, so only a restart goes on
     assert dialog.isVisible()
 
@@ -78,6 +81,34 @@ def test_after_a_move_the_dialog_offers_the_restart_and_says_when_it_cannot(wind
     assert window.isVisible() and dialog.isVisible() and dialog.quit_button.isVisible()  # Close stays the way on
     dialog.reject()  # still only a restart or Close goes on from here
     assert dialog.isVisible()
+
+
+def test_moving_a_home_that_is_not_the_chosen_one_leaves_the_choice_and_restarts_with_home(
+        window, qtbot, tmp_path) -> None:
+    """The window was given its home for this start (--home): the move must not make it the chosen home."""
+    from app.relaunch import Relaunch
+
+    chosen = tmp_path / "chosen"
+    with Store.open(chosen):
+        pass
+    home_record.set_chosen(chosen)
+    dest = tmp_path / "moved"
+    dialog = _move_in_settings(window, qtbot, dest)
+    assert home_record.read_record().chosen == str(chosen)
+    assert dialog.detail.text() == (f"The chosen home is still {chosen}: later starts open it. To open the moved "
+                                    "home on every start, choose it in Settings.")
+    assert Relaunch(program=("app",)).command(dest)[-2:] == ["--home", str(dest)]  # the restart opens the moved one
+
+
+def _move_in_settings(window, qtbot, dest: Path):  # noqa: ANN202 - a MoveHomeDialog
+    settings = window.show_view("settings")
+    settings.move_data_home(str(dest))
+    dialog = settings.move_dialog
+    qtbot.waitUntil(lambda: dialog.state == "ready", timeout=20000)
+    dialog.start_move()
+    qtbot.waitUntil(lambda: dialog.state in ("done", "failed"), timeout=60000)
+    assert dialog.state == "done", dialog.message.text()
+    return dialog
 
 
 def test_an_environment_home_at_the_old_place_is_noted_after_a_move(store, dialog_for, qtbot, tmp_path,

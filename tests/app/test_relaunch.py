@@ -26,11 +26,14 @@ PY = [sys.executable, "-m", "app.main"]
 def test_the_command_keeps_the_theme_and_leaves_the_home_to_the_record(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("SPARK_TRAINER_HOME", raising=False)
     new = tmp_path / "new"
+    home_record.set_chosen(new)  # as a move of the chosen home, or Settings, leaves it
     relaunch = _relaunch(_parse(["--home", str(tmp_path / "old"), "--theme", "light", "--view", "runs",
                                  "--run", "3"]))
     assert relaunch == Relaunch(theme="light")
     assert relaunch.command(new) == [*PY, "--theme", "light"]  # no old --home; the new window opens where it was
     assert Relaunch().command(new) == PY
+    home_record.set_chosen(tmp_path / "chosen")  # a home given with --home moved: the choice stayed elsewhere
+    assert Relaunch().command(new) == [*PY, "--home", str(new)]
 
 
 def test_the_command_passes_the_new_home_when_the_environment_would_win(tmp_path, monkeypatch) -> None:
@@ -105,12 +108,13 @@ def test_after_a_move_the_restart_opens_the_new_home_in_a_new_app(tmp_path, monk
     assert pid is not None, done.err[-3000:]
     app = psutil.Process(pid)
     try:
-        # The old --home is not passed (the chosen home, which the move set, decides); --theme is kept.
-        assert app.cmdline() == [*PY, "--theme", "light"]
+        # The app was given its home with --home, not the chosen one: the move leaves the choice alone and
+        # the restart names the new place; --theme is kept, the old --home is not passed.
+        assert app.cmdline() == [*PY, "--theme", "light", "--home", str(new)]
         files = _wait_open(app, new / "sparktrainer.db")
         assert not any(f.startswith(str(old)) for f in files) and not old.exists()
         monkeypatch.setenv("SPARK_TRAINER_CONFIG_DIR", str(tmp_path / "config"))
-        assert home_record.read_record().chosen == str(new)
+        assert home_record.read_record().chosen is None
         saved = (tmp_path / "xdg" / "SparkTrainer" / "SparkTrainer.conf").read_text()
         assert "last_view=settings" in saved  # the old window closed as a Quit does: its state saved first
     finally:

@@ -297,3 +297,41 @@ def test_a_copy_leaves_pins_and_stagings_behind(chosen: Path, tmp_path: Path) ->
     copied = tmp_path / "copy"
     assert (copied / "runs" / "3" / "checkpoints" / "step-00000002" / "weights.bin").is_file()
     assert [p.name for p in copied.rglob(".pinned-*")] + [p.name for p in copied.rglob(".staging-*")] == []
+
+
+def test_moving_a_home_named_with_home_leaves_the_chosen_home_chosen(chosen: Path, tmp_path: Path, cli) -> None:
+    """Seen: `--home B home move C` made C the machine's chosen home, so the next plain start opened C
+    instead of the home the user had chosen."""
+    other = (tmp_path / "other").resolve()
+    with Store.open(other) as store:
+        projects.create(store, "elsewhere")
+    before = home_record.read_record()
+    moved = cli("--json", "--home", str(other), "home", "move", str(tmp_path / "other-moved"), use_home=False)
+    assert moved.code == 0, moved.err
+    assert home_record.read_record() == before  # neither the choice nor the home opened last changed
+    assert not moved.json()["chosen"] and f"the chosen home is still {chosen}" in moved.err
+    with Store.open(None) as store:
+        assert [p.name for p in projects.list_all(store)] == ["kept"]
+    listed = cli("project", "list", "--home", str(tmp_path / "other-moved"), use_home=False)
+    assert listed.code == 0 and "elsewhere" in listed.out
+
+
+def test_moving_the_chosen_home_named_with_home_keeps_it_chosen_at_its_new_place(chosen: Path, tmp_path: Path,
+                                                                                  cli) -> None:
+    moved = cli("--json", "--home", str(chosen), "home", "move", str(tmp_path / "moved"), use_home=False)
+    assert moved.code == 0, moved.err
+    dest = str((tmp_path / "moved").resolve())
+    assert home_record.read_record() == home_record.HomeRecord(dest, dest)
+    assert moved.json()["chosen"] and "the chosen home is still" not in moved.err
+    assert "kept" in cli("project", "list", use_home=False).out
+
+
+def test_moving_the_default_home_makes_its_new_place_the_chosen_home(cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("SPARK_TRAINER_HOME")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert cli("project", "create", "kept", use_home=False).code == 0  # the default home: nothing chosen yet
+    moved = cli("home", "move", str(tmp_path / "moved"), use_home=False)
+    assert moved.code == 0, moved.err
+    assert home_record.read_record().chosen == str((tmp_path / "moved").resolve())
+    listed = cli("project", "list", use_home=False)  # not "the data home opened last time is gone"
+    assert listed.code == 0 and "kept" in listed.out

@@ -62,3 +62,54 @@ def test_reconcile_removes_the_pins_a_killed_export_left(tmp_path: Path) -> None
         other.mkdir()
         reconcile(store)
         assert not pin.parent.exists() and not staging.exists() and other.exists()
+
+
+def _aged(path: Path, hours: float) -> Path:
+    import os
+    import time
+
+    path.mkdir()
+    then = time.time() - hours * 3600
+    os.utime(path, (then, then))
+    return path
+
+
+def test_an_older_version_s_pin_is_judged_by_its_age_never_by_its_pid(tmp_path: Path) -> None:
+    """An older version named pins `<pid>-<random>`, without a host. Seen: judged by pid alone, a fresh pin
+    of a live export on another machine sharing the home (its pid free here) was removed under it, and one
+    whose pid a later process here reused was kept forever. Such a name now goes once it is older than
+    LEGACY_MAX_AGE_S (no export or evaluation holds a checkpoint that long), whatever its pid."""
+    import os
+
+    dead = _dead_pid()
+    young_dead = _aged(tmp_path / f".pinned-{dead}-aaaa1111", 1)  # maybe another machine's live export
+    old_reused = _aged(tmp_path / f".pinned-{os.getpid()}-bbbb2222", 25)  # its pid now one of ours
+    young_live = _aged(tmp_path / f".pinned-{os.getpid()}-cccc3333", 1)
+    leftovers.remove_dead(tmp_path, ".pinned-")
+    assert young_dead.exists() and young_live.exists()
+    assert not old_reused.exists()
+    assert leftovers.LEGACY_MAX_AGE_S == 24 * 3600
+
+
+def test_the_app_s_periodic_scheduler_pass_removes_pins_killed_after_its_first_one(tmp_path: Path,
+                                                                                  monkeypatch) -> None:
+    """Seen: the app removed dead pins and stagings only at its first reconcile; a pin of an export killed
+    later held its checkpoint's disk space until the app started again. The scheduler pass the app runs
+    every poll (schedule_once, which reconciles) sweeps again once LEFTOVER_SWEEP_S has passed, not on every
+    pass (a sweep lists every run's folder)."""
+    import time
+
+    from spark_trainer.jobs import reconcile as reconciling
+    from spark_trainer.jobs.scheduler import schedule_once
+
+    monkeypatch.setattr(reconciling, "LEFTOVER_SWEEP_S", 0.5, raising=False)
+    host = socket.gethostname().replace("-", "_")
+    with Store.open(tmp_path / "home") as store:
+        schedule_once(store, machine=[])  # the app's first pass
+        pin = store.home.runs_dir / "7" / f".pinned-@{host}-{_dead_pid()}-1000-aaaa1111"
+        pin.mkdir(parents=True)  # an export killed while the app runs
+        schedule_once(store, machine=[])
+        assert pin.exists()  # the next pass, right after: not swept again yet
+        time.sleep(0.6)
+        schedule_once(store, machine=[])
+        assert not pin.exists()

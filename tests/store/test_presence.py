@@ -57,7 +57,7 @@ def test_a_killed_process_is_not_a_holder_and_its_mark_is_removed(tmp_path: Path
     Store.open(DataHome(tmp_path)).close()
     holder = _holder(tmp_path)
     left = _marks(tmp_path)
-    assert [name.split("-")[0] for name in left] == [str(holder.pid)]
+    assert [name.split("-")[0] for name in left] == [f"{holder.pid}@{presence._host()}"]
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     assert _marks(tmp_path) == left  # kill -9 ran no clean-up: the file stays, its lock went with the process
@@ -108,7 +108,7 @@ def test_a_left_over_mark_is_removed_before_its_lock_is_let_go(tmp_path: Path, m
 
     folder = tmp_path / presence.FOLDER
     folder.mkdir()
-    made = folder / f"{os.getpid() + 1}-0000{presence.SUFFIX}"  # another process's, just made
+    made = folder / f"{os.getpid() + 1}@{presence._host()}-0000abcd{presence.SUFFIX}"  # another process's, just made
     made.touch()
     seen_at_release = []
     real_unlock = filelock.unlock_descriptor
@@ -168,3 +168,46 @@ def test_files_that_are_not_marks_are_left_alone(tmp_path: Path) -> None:
     assert presence.holders(tmp_path) == set()
     assert (folder / f"notes{presence.SUFFIX}").exists()
     assert os.listdir(folder) == [f"notes{presence.SUFFIX}"]
+
+
+def test_a_killed_process_s_mark_goes_at_the_next_open(tmp_path: Path) -> None:
+    """Seen: a mark left by a process killed outright (OOM killer, a worker killed after its grace, power
+    loss) stayed in HOME/.open until a home move's check, so a home used for months gathered one file per
+    killed process (a move's check then took 1.3 s over 5,000 of them)."""
+    Store.open(DataHome(tmp_path)).close()
+    live = _holder(tmp_path)
+    killed = _holder(tmp_path)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    try:
+        assert len(_marks(tmp_path)) == 2
+        with Store.open(DataHome(tmp_path)):
+            pids = sorted(int(name.split("@")[0].split("-")[0]) for name in _marks(tmp_path))
+            assert pids == sorted([live.pid, os.getpid()])  # the killed one's went; the live one's stays
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_the_next_open_leaves_another_host_s_marks_and_judges_old_names_by_pid_too(tmp_path: Path) -> None:
+    """A home on a network share: a mark made on another machine is never judged here (its pid means
+    nothing on this one, and its lock may not reach this machine). An older version's name (`<pid>-<random>`,
+    no host) goes only when its lock is free and no process here has that pid."""
+    folder = tmp_path / presence.FOLDER
+    folder.mkdir()
+    dead = _dead_pid()
+    names = {"other host": f"{dead}@elsewhere-0123abcd{presence.SUFFIX}",
+             "old, pid alive here": f"{os.getppid()}-0123abcd{presence.SUFFIX}",
+             "old, pid dead": f"{dead}-4567abcd{presence.SUFFIX}"}
+    for name in names.values():
+        (folder / name).touch()  # no lock held on any: what a killed process (or another machine's) leaves
+    with Store.open(DataHome(tmp_path)):
+        left = set(os.listdir(folder))
+    assert names["other host"] in left and names["old, pid alive here"] in left
+    assert names["old, pid dead"] not in left
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

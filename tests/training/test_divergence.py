@@ -312,8 +312,11 @@ def test_a_skipped_step_that_left_batchnorm_statistics_not_finite_ends_the_run()
     with pytest.raises(Diverged, match=r"^training diverged at step 3: the step was skipped, but its forward pass "
                        r"had already made these statistics not finite: 1.running_mean, 1.running_var \(layer "
                        r"BatchNorm1d\), .*the latest: step-00000002"):
-        DivergenceWatch("fp32", max_skipped=5).check(3, stats.loss, stats.grad_norm, 1e-3, lambda: "step-00000002",
-                                                     skipped=True, bad_buffers=stats.bad_buffers)
+        watch = DivergenceWatch("fp32", max_skipped=5)
+        watch.check(3, stats.loss, stats.grad_norm, 1e-3, lambda: "step-00000002", skipped=True,
+                    bad_buffers=stats.bad_buffers)
+    # Counted like any skipped step: the run's end line agreed with its skipped_steps metric (1), not 0.
+    assert watch.summary(3) == "1 of 3 steps skipped (loss or gradients not finite)"
     clean, _ = _batchnorm_step(torch.randn(8, 4))
     assert not clean.skipped and clean.bad_buffers == {}
 
