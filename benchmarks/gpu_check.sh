@@ -49,8 +49,11 @@ fi
 echo "== 2. measured peaks and calibration, GPU tests in parallel, up to $(cap 400 15) s =="
 CONTEXT=$($PY benchmarks/measure_peaks.py --context | sed -n 's/^RESULT {"context_bytes": \([0-9]*\)}$/\1/p')
 echo "CUDA context on the idle GPU: ${CONTEXT:-not measured} bytes"
+# Nine tests, most of which compile (train.compile auto) and some start workers: one after another they
+# would outlast this phase; four at a time (pytest-xdist is on the image) when it is there.
+XDIST=$($PY -c "import xdist" 2>/dev/null && echo "-n 4 --dist load")
 timeout "$(cap 400 15)" $PY -m pytest tests/jobs/test_gpu_jobs.py tests/training/test_gpu_training.py \
-  tests/training/test_fp16_resume.py -m gpu -q -p no:cacheprovider -rA >"$OUT/gpu_tests.log" 2>&1 &
+  tests/training/test_fp16_resume.py -m gpu -q -p no:cacheprovider -rA $XDIST >"$OUT/gpu_tests.log" 2>&1 &
 tests_pid=$!
 # All four configurations at once where their peaks (about 26+9+25+16 GiB estimated) fit beside each
 # other (H200, 141 GiB), two at a time on an 80 GiB H100: the compiles, not the steps, take the time.
