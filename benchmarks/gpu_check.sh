@@ -57,7 +57,7 @@ timeout "$(cap 400 15)" $PY -m pytest tests/jobs/test_gpu_jobs.py tests/training
 tests_pid=$!
 # All four configurations at once where their peaks (about 26+9+25+16 GiB estimated) fit beside each
 # other (H200, 141 GiB), two at a time on an 80 GiB H100: the compiles, not the steps, take the time.
-GPU_MIB=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null | head -1)
+GPU_MIB=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null | head -1 | tr -dc 0-9)
 JOBS=2; [ "${GPU_MIB:-0}" -ge 120000 ] 2>/dev/null && JOBS=4
 # measure_peaks writes estimate_peaks.json after each configuration, so the deadline keeps those that
 # finished; the calibration fits this run's file only (never an older one in benchmarks/results).
