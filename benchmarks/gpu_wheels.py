@@ -40,10 +40,11 @@ LEFT_BEHIND = {"pyside6-essentials", "pyqtgraph", "av"}  # GUI and video wizard 
 LEFT_BEHIND |= {"secretstorage", "jeepney", "cryptography", "cffi", "pycparser"}
 # What each check script never imports (left behind to keep the tree that travels under its limit).
 NOT_FOR = {"check": {"diffusers"}, "diffusion": {"bitsandbytes"}}
-# On the image, but at a version nobody has read there, and the project needs a recent one: filelock's
-# lock_descriptor (3.30, spark_trainer/store/presence.py) is imported by every Store.open, so an older
-# filelock there would fail the benchmark's run and every job test. Carried anyway (a few kB).
-CARRY_ANYWAY = {"filelock"}
+# On the image, but at a version nobody has read there, while what runs needs a recent one; carried
+# anyway (a few hundred kB), shadowing the image's copy: filelock's lock_descriptor (3.30,
+# spark_trainer/store/presence.py) is imported by every Store.open; pydantic 2.14 (carried: every config
+# is a pydantic model) requires typing-extensions >= 4.16. An older one there would fail everything.
+CARRY_ANYWAY = {"filelock", "typing-extensions"}
 PLATFORMS = [f"manylinux_2_{n}_x86_64" for n in range(39, 16, -1)] + ["manylinux2014_x86_64", "manylinux1_x86_64"]
 LIMIT_MIB = 64  # the device tool's limit on the tree that travels: tracked + untracked files + carried wheels
 

@@ -62,10 +62,13 @@ def test_each_check_carries_only_what_it_imports() -> None:
     assert {"diffusers", "bitsandbytes"} <= {wheels.requirement_name(r) for r in wheels.project_requirements("all")}
 
 
-def test_filelock_travels_although_the_image_has_one() -> None:
-    # Every Store.open imports filelock.lock_descriptor (3.30); the image's filelock is of a version nobody read.
+def test_filelock_and_typing_extensions_travel_although_the_image_has_them() -> None:
+    # Every Store.open imports filelock.lock_descriptor (3.30), and the carried pydantic requires
+    # typing-extensions >= 4.16: the image has both, at versions nobody read.
     wheels = load_script()
     present, _ = wheels.read_image()
-    assert "filelock" in present
-    resolved = [("filelock", "4.3.1"), ("torch", "2.11.0"), ("SQLAlchemy", "2.1.9"), ("av", "12.0")]
-    assert wheels.carried(resolved, present) == [("filelock", "4.3.1"), ("SQLAlchemy", "2.1.9")]
+    assert {"filelock", "typing-extensions"} <= present
+    resolved = [("filelock", "4.3.1"), ("torch", "2.11.0"), ("SQLAlchemy", "2.1.9"), ("av", "12.0"),
+                ("typing_extensions", "4.16.0"), ("requests", "2.32.0")]
+    assert wheels.carried(resolved, present) == [("filelock", "4.3.1"), ("SQLAlchemy", "2.1.9"),
+                                                 ("typing_extensions", "4.16.0")]
