@@ -49,10 +49,13 @@ fi
 echo "== 2. measured peaks and calibration, GPU tests in parallel, up to $(cap 400 15) s =="
 CONTEXT=$($PY benchmarks/measure_peaks.py --context | sed -n 's/^RESULT {"context_bytes": \([0-9]*\)}$/\1/p')
 echo "CUDA context on the idle GPU: ${CONTEXT:-not measured} bytes"
+# Up to eight processes compile at once in this phase (four peaks, four test workers, the workers the job
+# tests start): each gets a pool of 4 compile workers instead of one per core (16 each: 130 processes).
+THREADS=${TORCHINDUCTOR_COMPILE_THREADS:-4}
 # Nine tests, most of which compile (train.compile auto) and some start workers: one after another they
 # would outlast this phase; four at a time (pytest-xdist is on the image) when it is there.
 XDIST=$($PY -c "import xdist" 2>/dev/null && echo "-n 4 --dist load")
-timeout "$(cap 400 15)" $PY -m pytest tests/jobs/test_gpu_jobs.py tests/training/test_gpu_training.py \
+TORCHINDUCTOR_COMPILE_THREADS=$THREADS timeout "$(cap 400 15)" $PY -m pytest tests/jobs/test_gpu_jobs.py tests/training/test_gpu_training.py \
   tests/training/test_fp16_resume.py -m gpu -q -p no:cacheprovider -rA $XDIST >"$OUT/gpu_tests.log" 2>&1 &
 tests_pid=$!
 # All four configurations at once where their peaks (about 26+9+25+16 GiB estimated) fit beside each
@@ -62,7 +65,7 @@ JOBS=2; [ "${GPU_MIB:-0}" -ge 120000 ] 2>/dev/null && JOBS=4
 # measure_peaks writes estimate_peaks.json after each configuration, so the deadline keeps those that
 # finished; the calibration fits this run's file only (never an older one in benchmarks/results).
 rm -f "$OUT/estimate_peaks.json"
-timeout "$(cap 400 20)" $PY benchmarks/measure_peaks.py --jobs "$JOBS" --timeout "$(cap 400 20)" \
+TORCHINDUCTOR_COMPILE_THREADS=$THREADS timeout "$(cap 400 20)" $PY benchmarks/measure_peaks.py --jobs "$JOBS" --timeout "$(cap 400 20)" \
   ${CONTEXT:+--context-bytes "$CONTEXT"} 2>&1 | grep -v -i "warn"
 $PY benchmarks/calibrate_estimate.py --peaks "$OUT/estimate_peaks.json" --write
 wait $tests_pid
