@@ -32,8 +32,14 @@ def main() -> int:
     parser.add_argument("--peaks", type=Path, default=ROOT / "benchmarks" / "results" / "estimate_peaks.json")
     parser.add_argument("--write", action="store_true", help="write spark_trainer/estimate_calibration.py")
     args = parser.parse_args()
+    if not args.peaks.is_file():
+        print(f"calibrate_estimate: no measured peaks ({args.peaks} does not exist); nothing fitted")
+        return 1
     document = json.loads(args.peaks.read_text())
     points = [p for p in document["points"] if p.get("status") == "completed"]
+    if len(points) < 2:  # measure_peaks ran out of time after one configuration, or none
+        print(f"calibrate_estimate: {len(points)} measured peak(s) in {args.peaks}; a fit needs 2, nothing fitted")
+        return 1
     default = estimate.Calibration()
     fitted = estimate.fit_calibration(points, source=f"fitted to {len(points)} peaks measured on {document['device']} "
                                                     f"(benchmarks/results/estimate_peaks.json)")

@@ -4,8 +4,8 @@
 #   torch.compile) vs the diffusers train_text_to_image_lora.py loop on an SD1.5-shaped UNet (random weights),
 #   512 px, batch 8, LoRA r=16 on to_q/k/v/out, bf16, cached latents and text embeddings, one process.
 #   If compile fails, the same without compile. The goal from the issue: 1.3x or better.
-# The device has no network: first run `python3 benchmarks/gpu_wheels.py` here (it fills .whl/ with the
-# wheels its image lacks, diffusers among them), then call the device tool with carry [".whl"].
+# The device has no network: first run `python3 benchmarks/gpu_wheels.py --for diffusion` here (it fills .whl/ with
+# the wheels its image lacks, diffusers among them, bitsandbytes left behind), then call the device tool with carry [".whl"].
 # Results land in $OUT (or ./gpu-check-out).
 set -u
 OUT_DEFAULT=gpu-check-out

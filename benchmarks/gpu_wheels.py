@@ -5,10 +5,14 @@ benchmarks/gpu_env.sh installs there. This resolves the project's dependencies (
 for the device's Python (3.12, manylinux x86_64) with pip, pinned to the versions the image has
 (benchmarks/device_image.txt), and downloads only the packages the image does not have. The GUI's
 packages (PySide6, pyqtgraph) and the video wizard's PyAV stay behind: no GPU check imports them, and
-the tree that travels is limited to 64 MiB.
+the tree that travels is limited to 64 MiB. Each check carries only what it imports: everything is
+55.9 MiB of wheels, 63.6 MiB with the tree (measured 2026-12-01), a hair under the limit, so
+`--for check` (gpu_check.sh, gpu_jobs_check.sh, gpu_fsdp_check.sh; the default) leaves diffusers behind
+and `--for diffusion` (gpu_diffusion_check.sh) leaves bitsandbytes (41 MiB) behind.
 
-    python3 benchmarks/gpu_wheels.py            # resolve, download into .whl/, list with sizes
-    python3 benchmarks/gpu_wheels.py --list     # resolve only: what would be carried
+    python3 benchmarks/gpu_wheels.py                    # for gpu_check.sh: resolve, download into .whl/, sizes
+    python3 benchmarks/gpu_wheels.py --for diffusion    # for gpu_diffusion_check.sh
+    python3 benchmarks/gpu_wheels.py --list             # resolve only: what would be carried
 
 Needs a Python 3.12 here (`--python`; pyenv's is found) and PyPI. Run it from the repository root.
 """
@@ -34,6 +38,13 @@ LEFT_BEHIND = {"pyside6-essentials", "pyqtgraph", "av"}  # GUI and video wizard 
 # The SecretStorage keyring backend and its crypto stack: the device has no D-Bus session, so keyring
 # falls back to HF_TOKEN (spark_trainer/secrets.py) either way.
 LEFT_BEHIND |= {"secretstorage", "jeepney", "cryptography", "cffi", "pycparser"}
+# What each check script never imports (left behind to keep the tree that travels under its limit).
+NOT_FOR = {"check": {"diffusers"}, "diffusion": {"bitsandbytes"}}
+# On the image, but at a version nobody has read there, while what runs needs a recent one; carried
+# anyway (a few hundred kB), shadowing the image's copy: filelock's lock_descriptor (3.30,
+# spark_trainer/store/presence.py) is imported by every Store.open; pydantic 2.14 (carried: every config
+# is a pydantic model) requires typing-extensions >= 4.16. An older one there would fail everything.
+CARRY_ANYWAY = {"filelock", "typing-extensions"}
 PLATFORMS = [f"manylinux_2_{n}_x86_64" for n in range(39, 16, -1)] + ["manylinux2014_x86_64", "manylinux1_x86_64"]
 LIMIT_MIB = 64  # the device tool's limit on the tree that travels: tracked + untracked files + carried wheels
 
@@ -59,18 +70,26 @@ def read_image(path: Path = IMAGE) -> tuple[set[str], list[str]]:
     return names, pins
 
 
-def project_requirements() -> list[str]:
+def project_requirements(check: str = "all") -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = list(project["dependencies"]) + list(project["optional-dependencies"].get("gpu", []))
-    return [r for r in wanted if requirement_name(r) not in LEFT_BEHIND | {"torch"}]
+    skip = LEFT_BEHIND | {"torch"} | NOT_FOR.get(check, set())
+    return [r for r in wanted if requirement_name(r) not in skip]
 
 
-def device_requirements(pins: list[str]) -> list[str]:
+def carried(resolved: list[tuple[str, str]], present: set[str]) -> list[tuple[str, str]]:
+    """What travels: the resolved packages the image lacks, and those carried anyway (CARRY_ANYWAY)."""
+    return sorted(((n, v) for n, v in resolved
+                   if (norm(n) not in present or norm(n) in CARRY_ANYWAY) and norm(n) not in LEFT_BEHIND),
+                  key=lambda nv: norm(nv[0]))
+
+
+def device_requirements(pins: list[str], check: str = "all") -> list[str]:
     """The project's requirements as the device meets them: what its image pins is what runs there, even
     below the project's own floor (the image's transformers 5.17 needs torchvision for image processors,
     and the image has torchvision)."""
     pinned = {requirement_name(p): p for p in pins}
-    return [pinned.get(requirement_name(r), r) for r in project_requirements()]
+    return [pinned.get(requirement_name(r), r) for r in project_requirements(check)]
 
 
 def find_python312(given: str | None) -> str:
@@ -115,15 +134,18 @@ def download(python: str, wanted: list[tuple[str, str]], dest: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", help="a Python 3.12 to resolve with (default: python3.12 or pyenv's)")
+    parser.add_argument("--for", dest="check", choices=["check", "diffusion", "all"], default="check",
+                        help="which script the wheels are for: check (gpu_check.sh and the jobs/FSDP checks; "
+                             "no diffusers), diffusion (gpu_diffusion_check.sh; no bitsandbytes), all")
     parser.add_argument("--list", action="store_true", help="only print what would be carried")
     parser.add_argument("--dest", default=str(ROOT / ".whl"))
     args = parser.parse_args()
     python = find_python312(args.python)
     present, pins = read_image()
-    resolved = resolve(python, device_requirements(pins), pins)
-    missing = sorted(((n, v) for n, v in resolved if norm(n) not in present and norm(n) not in LEFT_BEHIND),
-                     key=lambda nv: norm(nv[0]))
-    print(f"{len(resolved)} packages resolved for the device, {len(missing)} not on its image:")
+    resolved = resolve(python, device_requirements(pins, args.check), pins)
+    missing = carried(resolved, present)
+    print(f"{len(resolved)} packages resolved for the device ({args.check}), {len(missing)} to carry "
+          f"(not on its image, or {', '.join(sorted(CARRY_ANYWAY))}):")
     if args.list:
         for name, version in missing:
             print(f"  {name}=={version}")
@@ -148,8 +170,8 @@ def main() -> None:
     print(f"the tree that travels: {tree / 2**20:.1f} MiB of files + {total / 2**20:.1f} MiB of wheels "
           f"= {(tree + total) / 2**20:.1f} MiB (limit {LIMIT_MIB} MiB)")
     if tree + total > LIMIT_MIB * 2**20:
-        sys.exit("gpu_wheels: over the device tool's limit; leave bitsandbytes behind for this call "
-                 "(the QLoRA checks then skip) or clean untracked files")
+        sys.exit("gpu_wheels: over the device tool's limit; clean untracked files, or leave bitsandbytes "
+                 "behind for this call (the QLoRA checks then skip)")
 
 
 def tree_bytes() -> int:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 
@@ -130,14 +130,16 @@ def main() -> int:
         context = args.context_bytes
     else:
         context = (child("--context") or {}).get("context_bytes", 0)
-    points = []
+    import torch
+
+    points: list[dict] = []
     raw = estimate.Calibration(1.0, 0, 0, "raw")
     names = args.only or list(CONFIGS)
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(lambda name: child("--one", name), names))
-    for found in results:
-        if found is None:
-            continue
+    device = torch.cuda.get_device_name(0)
+
+    def record(found: dict) -> None:
+        """Add one configuration's point and write the document at once: gpu_check.sh's deadline may
+        kill this process before the last configuration ends, and the points measured must survive."""
         shape = estimate.ModelShape.from_config(found["model_config"])
         train, rc = found["config"]["train"], found["config"]["recipe_config"]
         parts = estimate.estimate_peak_memory(
@@ -149,14 +151,21 @@ def main() -> int:
                  "method": rc["method"], "batch_size": train["batch_size"], "seq_len": rc["seq_len"],
                  "compile": train["compile"]}
         points.append(point)
+        points.sort(key=lambda p: names.index(p["name"]))
         print(f"{found['name']:<14} measured {measured / 2**30:6.2f} GiB (reserved {found['peak_reserved_bytes'] / 2**30:.2f} "
               f"+ context {context / 2**30:.2f}), {found['seconds']:.0f} s", flush=True)
-    import torch
+        document = {"device": device, "torch": torch.__version__, "points": points}
+        RESULTS.mkdir(exist_ok=True)
+        for folder in [RESULTS] + ([Path(os.environ["OUT"])] if os.environ.get("OUT") else []):
+            partial = folder / "estimate_peaks.json.part"  # a kill mid-write leaves the last whole file
+            partial.write_text(json.dumps(document, indent=2))
+            os.replace(partial, folder / "estimate_peaks.json")
 
-    document = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "points": points}
-    RESULTS.mkdir(exist_ok=True)
-    for folder in [RESULTS] + ([Path(os.environ["OUT"])] if os.environ.get("OUT") else []):
-        (folder / "estimate_peaks.json").write_text(json.dumps(document, indent=2))
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for future in as_completed([pool.submit(child, "--one", name) for name in names]):
+            found = future.result()
+            if found is not None:
+                record(found)
     return 0 if points else 1
 
 

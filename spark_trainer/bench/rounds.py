@@ -7,6 +7,7 @@ round, and each ratio is the median of the ratios within rounds, whose engines r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from statistics import median
 from typing import Any
@@ -26,6 +27,8 @@ def take_turns(engines: tuple[str, ...], run_one: Callable[[str], dict[str, Any]
             if log:
                 log(f"running {engine} ({describe}" + (f", round {turn + 1} of {repeats})" if repeats > 1 else ")"))
             found[engine] = run_one(engine)
+            if log:  # each engine's figures as it ends: a benchmark stopped by a deadline keeps those
+                log(f"{engine} done: {json.dumps(found[engine], default=str)}")
         rounds.append(found)
     return rounds
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from spark_trainer.bench.rounds import median_figures, median_ratios, ratio_lines, take_turns
@@ -15,6 +17,16 @@ def test_engines_take_turns_round_by_round() -> None:
     assert [r["b"]["speed"] for r in rounds] == [2, 4, 6]
     with pytest.raises(BadInput, match="--repeats"):
         take_turns(("a",), lambda e: {}, 0)
+
+
+def test_each_engine_s_figures_are_logged_as_it_ends() -> None:
+    # gpu_check.sh stops the 1b benchmark at its deadline: the engines that finished keep their figures
+    # in the log (the report itself is printed only at the end).
+    lines: list[str] = []
+    take_turns(("ours", "packed"), lambda e: {"tokens_per_s": 10.0 if e == "ours" else 5.0}, 1, log=lines.append)
+    done = [json.loads(line.split(" done: ", 1)[1]) for line in lines if " done: " in line]
+    assert done == [{"tokens_per_s": 10.0}, {"tokens_per_s": 5.0}]
+    assert lines[1].startswith("ours done: ")
 
 
 def test_median_round_and_median_of_the_rounds_ratios() -> None:

@@ -49,3 +49,26 @@ def test_the_carried_set_is_the_projects_dependencies_less_torch_and_the_gui() -
 def test_gpu_check_scripts_parse(script: str) -> None:
     done = subprocess.run(["bash", "-n", str(REPO / "benchmarks" / script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_each_check_carries_only_what_it_imports() -> None:
+    # All the wheels together came to 63.6 MiB with the tree (limit 64 MiB): gpu_check.sh leaves diffusers
+    # behind, gpu_diffusion_check.sh leaves bitsandbytes (41 MiB) behind.
+    wheels = load_script()
+    check = {wheels.requirement_name(r) for r in wheels.project_requirements("check")}
+    diffusion = {wheels.requirement_name(r) for r in wheels.project_requirements("diffusion")}
+    assert {"bitsandbytes", "liger-kernel", "sqlalchemy", "filelock"} <= check and "diffusers" not in check
+    assert {"diffusers", "sqlalchemy", "filelock"} <= diffusion and "bitsandbytes" not in diffusion
+    assert {"diffusers", "bitsandbytes"} <= {wheels.requirement_name(r) for r in wheels.project_requirements("all")}
+
+
+def test_filelock_and_typing_extensions_travel_although_the_image_has_them() -> None:
+    # Every Store.open imports filelock.lock_descriptor (3.30), and the carried pydantic requires
+    # typing-extensions >= 4.16: the image has both, at versions nobody read.
+    wheels = load_script()
+    present, _ = wheels.read_image()
+    assert {"filelock", "typing-extensions"} <= present
+    resolved = [("filelock", "4.3.1"), ("torch", "2.11.0"), ("SQLAlchemy", "2.1.9"), ("av", "12.0"),
+                ("typing_extensions", "4.16.0"), ("requests", "2.32.0")]
+    assert wheels.carried(resolved, present) == [("filelock", "4.3.1"), ("SQLAlchemy", "2.1.9"),
+                                                 ("typing_extensions", "4.16.0")]

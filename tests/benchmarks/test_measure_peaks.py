@@ -74,3 +74,37 @@ def test_measured_peaks_become_a_calibration_the_estimate_reads(tmp_path, monkey
     assert fitted.measured_points == 2 and "no GPU (test)" in fitted.source
     for point in points.values():  # two points, two constants: the fit goes through both
         assert abs(calibrate.predict(point["parts"], fitted) / point["measured_bytes"] - 1) < 1e-6
+
+
+def test_each_measured_peak_is_on_disk_before_the_next_configuration_ends(tmp_path, monkeypatch) -> None:
+    # gpu_check.sh gives the measurements a deadline (`timeout` kills this process and its children): the
+    # configurations that finished before it must be in estimate_peaks.json (they were all lost before).
+    import torch
+
+    peaks = _load("measure_peaks")
+    monkeypatch.setattr(peaks, "CONFIGS", {"first": None, "killed": None})
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda _i=0: "no GPU (test)")
+    tiny = PRESETS["tiny"]
+    finished = {"name": "first", "status": "completed", "seconds": 1.0, "peak_reserved_bytes": 2**28,
+                "peak_allocated_bytes": 2**27, "model_config": tiny.model_config().to_dict(),
+                "config": {"train": {"batch_size": 4, "gradient_checkpointing": False, "compile": "auto"},
+                           "recipe_config": {"method": "lora", "seq_len": 128, "lora_r": 8}}}
+    on_disk: list = []
+
+    def child(cmd, **_kw):
+        if cmd[cmd.index("--one") + 1] == "first":
+            return subprocess.CompletedProcess(cmd, 0, stdout="RESULT " + json.dumps(finished), stderr="")
+        saved = tmp_path / "estimate_peaks.json"
+        on_disk.extend(json.loads(saved.read_text())["points"] if saved.exists() else [])
+        raise KeyboardInterrupt  # the deadline's kill, while the second configuration runs
+
+    monkeypatch.setattr(peaks.subprocess, "run", child)
+    monkeypatch.setattr(peaks, "RESULTS", tmp_path)
+    monkeypatch.delenv("OUT", raising=False)
+    monkeypatch.setattr(sys, "argv", ["measure_peaks.py", "--steps", "1", "--context-bytes", "0", "--jobs", "1"])
+    try:
+        peaks.main()
+    except KeyboardInterrupt:
+        pass
+    assert [p["name"] for p in on_disk] == ["first"]
+    assert on_disk[0]["measured_bytes"] == 2**28 and on_disk[0]["parts"]["activations"] > 0

@@ -194,3 +194,55 @@ def test_a_real_worker_out_of_memory_loading_the_model_fails_cleanly_and_resumes
     done = wait_until(store, run_id, finished, timeout_s=240)
     assert done.status == RunStatus.COMPLETED, (run_dir / "worker.log").read_text()[-3000:]
     assert [m.step for m in metrics.read(store, run_id, keys=["loss"])] == list(range(1, 7))
+
+
+@pytest.fixture
+def oom_in_the_model(monkeypatch: pytest.MonkeyPatch):
+    """CUDA's OOM error raised from inside the real model's forward (a global module hook on its token
+    embedding, no engine code replaced): the `at`-th training micro-batch, when it has more than `limit` rows."""
+    import torch
+
+    handles = []
+
+    def install(at: int, limit: int) -> list[int]:
+        seen: list[int] = []
+
+        def hook(module, args, _output):
+            if not isinstance(module, torch.nn.Embedding) or not (module.training and torch.is_grad_enabled()):
+                return
+            seen.append(args[0].shape[0])
+            if len(seen) == at and args[0].shape[0] > limit:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (raised in forward)")
+
+        handles.append(torch.nn.modules.module.register_module_forward_hook(hook))
+        return seen
+
+    yield install
+    for handle in handles:
+        handle.remove()
+
+
+def test_an_oom_in_the_forward_mid_accumulation_resumes_the_same_training(store: Store, run_file,
+                                                                          oom_in_the_model) -> None:
+    # Step 4's second micro-batch runs out of memory after the first one's gradients were accumulated:
+    # the retry (micro-batch 2, grad_accum 4) resumes from the step-3 checkpoint and trains the same rows
+    # to the same losses as a run that never ran out (nothing of the failed step or attempt leaks).
+    def submit(name: str, **train) -> tuple[int, Path]:
+        spec = load_config(run_file(name, steps=6, ckpt_every=3, batch_size=4, grad_accum=2, **train))
+        spec.recipe_config["lora_dropout"] = 0.0  # the same rows in other micro-batch shapes: same numbers
+        run = submit_config(store, spec, base_dir=Path(spec.dataset).parent).run
+        return run.id, Path(run.run_dir)
+
+    straight_id, straight_dir = submit("straight")
+    assert oom_retry.train(store, straight_id, frozen_config(straight_dir), straight_dir, Commands()).status == "completed"
+    run_id, run_dir = submit("oom", auto_batch=True)
+    seen = oom_in_the_model(at=8, limit=2)
+    outcome = oom_retry.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
+    assert outcome.status == "completed" and outcome.step == 6
+    assert seen[:8] == [4] * 8 and set(seen[8:]) == {2} and len(seen) == 8 + 3 * 4
+    notes = [e.reason for e in runs.events(store, run_id) if e.reason.startswith("out of memory")]
+    assert notes == ["out of memory at micro-batch 4; retrying with micro-batch 2 and grad_accum 4 (same effective batch)"]
+    losses = {m.step: m.value for m in metrics.read(store, run_id, keys=["loss"])}
+    straight = {m.step: m.value for m in metrics.read(store, straight_id, keys=["loss"])}
+    assert list(losses) == list(range(1, 7))
+    assert losses == pytest.approx(straight, rel=1e-4)
