@@ -147,9 +147,9 @@ class DivergenceWatch:
         since = step if self.bad_since is None else self.bad_since  # set by judge() for a skipped step
         in_a_row = step - since + 1
         if in_a_row > self.max_skipped:
-            spell = "" if in_a_row == 1 else f", {in_a_row} steps in a row since step {self.bad_since}"
+            spell = "" if in_a_row == 1 else f", {in_a_row} steps in a row since step {since}"
             allowed = f"train.max_skipped_steps is {self.max_skipped}"
-            weights = "the starting weights" if self.bad_since <= 1 else f"those of step {self.bad_since - 1}"
+            weights = "the starting weights" if since <= 1 else f"those of step {since - 1}"
             raise Diverged(f"training diverged at step {step}: {_what(loss, grad_norm)} (learning rate {lr:.3g}"
                            f"{spell}; {allowed}); the step was skipped (the weights are {weights}) and nothing "
                            f"more was saved; {_kept(last_checkpoint())}. {ADVICE}")
@@ -160,7 +160,7 @@ class DivergenceWatch:
                 f"run){later}")
 
     @property
-    def skip_route(self) -> str | None:
+    def skip_route(self) -> Literal["event", "log"] | None:
         """Where the latest skipped step's note goes: "event" (the first SKIP_EVENTS), "log" (every
         SKIP_LOG_EVERY-th after those), or None (only the skipped_steps metric and the end count)."""
         if self.skipped <= SKIP_EVENTS:

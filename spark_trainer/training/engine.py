@@ -182,9 +182,9 @@ def run_training(
             report.on_progress(step, total, (total - step) * sum(step_times) / len(step_times))
             if verdict.diverged is not None:  # after its metrics: the charts show the step that ended the run
                 raise verdict.diverged
-            if verdict.route == "event":
+            if verdict.note is not None and verdict.route == "event":
                 event(report, verdict.note)
-            elif verdict.route == "log":
+            elif verdict.note is not None and verdict.route == "log":
                 report.on_log(verdict.note)
             ev = config.eval
             if ev.every_steps and step % ev.every_steps == 0 and step < total and recipe.val_data:
