@@ -141,6 +141,8 @@ def run_training(
     model.train()
     state = SideWork(config, spec, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order, watch,
                   sharded=plan.fsdp, precision=precision, divergence=diverged)
+    if compiling.active and recipe.val_data:
+        compiling.eval_seconds = compiling.run(state.warm_up_evaluation)
     last_ckpt: Path | None = None
     status, step_times = "completed", list[float]()
     pin = accelerator.device.type == "cuda"
@@ -169,7 +171,8 @@ def run_training(
             if warm is not None:
                 values["compile_warmup_s"] = warm
                 report.on_log(f"compile warm-up {warm:.1f} s (first step {compiling.step_seconds[0]:.1f} s, "
-                              f"then {min(compiling.step_seconds[1:]):.2f} s per step)")
+                              f"then {min(compiling.step_seconds[1:]):.2f} s per step; evaluation's graphs "
+                              f"{compiling.eval_seconds:.1f} s before the first step)")
             if stats.grad_norm is not None and not stats.skipped and math.isfinite(stats.grad_norm):  # fp16: the scaler's own skips
                 values["grad_norm"] = stats.grad_norm
             verdict = diverged.judge(step, stats.loss, stats.grad_norm, values["lr"], lambda: latest_name(run_dir),

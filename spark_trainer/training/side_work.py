@@ -8,6 +8,7 @@ import json
 import math
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +84,48 @@ class SideWork:
         # final save must find them still finite (a mask buffer holding -inf on purpose is not watched).
         self.watched_buffers = steps.finite_buffers(accelerator.unwrap_model(model, keep_torch_compile=False))
 
+    def _eval_indices(self) -> list[int]:
+        """This process's share of the validation rows, capped by `eval.max_batches`."""
+        t, acc = self.config.train, self.acc
+        indices = list(range(acc.process_index, len(self.recipe.val_data), acc.num_processes))
+        if self.config.eval.max_batches:
+            indices = indices[: self.config.eval.max_batches * t.batch_size]
+        return indices
+
+    @oom.guarded("evaluation")
+    def warm_up_evaluation(self) -> float:
+        """A compiled model: compile the evaluation's graphs now, before the first step, and return the
+        seconds it took. Evaluation runs the compiled model without gradients in eval mode, and its last
+        batch is usually smaller: each is a graph of its own, and compiling them at the first evaluation
+        (a 1B model: tens of seconds on a GPU) stalled the run there, inside what the benchmark times.
+        The first batch and the last (smaller) one are run and their results dropped; nothing here
+        draws random numbers, so exact resume is unchanged."""
+        import torch
+
+        began = time.perf_counter()
+        indices, size = self._eval_indices(), self.config.train.batch_size
+        if not indices or self.sharded:  # no validation rows; FSDP runs are never compiled
+            return 0.0
+        shapes = [indices[:size]] + ([indices[-(len(indices) % size):]] if len(indices) % size else [])
+        model = self.acc.unwrap_model(self.model, keep_torch_compile=True)
+        model.eval()
+        cuda = self.acc.device.type == "cuda"
+        try:  # fork_rng: should a recipe's eval_step ever draw, the run's random state stays as it was
+            with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []), torch.no_grad():
+                for chunk in shapes:
+                    for cpu_batch in batches.eval_batches(self.recipe, chunk, size, pin=cuda):
+                        batch = {k: v.to(self.acc.device) if hasattr(v, "to") else v for k, v in cpu_batch.items()}
+                        self.recipe.eval_step(model, batch)
+        finally:
+            model.train()
+        return time.perf_counter() - began
+
     def _eval_totals(self) -> dict[str, Any]:
         """The recipe's `eval_step` tensors summed over this process's batches, then over processes."""
         import torch
 
         t, acc, recipe = self.config.train, self.acc, self.recipe
-        indices = list(range(acc.process_index, len(recipe.val_data), acc.num_processes))
-        if self.config.eval.max_batches:
-            indices = indices[: self.config.eval.max_batches * t.batch_size]
+        indices = self._eval_indices()
         # Every process must reduce the same keys and shapes: one with no validation rows of its
         # own evaluates row 0 and counts it zero times.
         weight = 1.0 if indices else 0.0

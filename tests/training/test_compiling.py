@@ -92,3 +92,36 @@ def test_worker_records_the_fallback_as_a_run_event_and_completes(store, tmp_pat
     assert outcome.status == "completed" and outcome.step == 2
     reasons = [e.reason for e in runs.events(store, run.id)]
     assert any(r.startswith("torch.compile failed") and "without compile" in r for r in reasons), reasons
+
+
+@pytest.mark.slow  # dynamo tracing the model takes about a minute on 2 shared cores
+def test_evaluation_s_graphs_compile_before_the_first_step_not_at_the_first_evaluation(
+        tiny_model: Path, counting_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Evaluation runs the compiled model without gradients in eval mode (graphs of their own). Compiled
+    at the first evaluation, they stalled the run there (and inside the benchmark's timed steps)."""
+    import torch
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    monkeypatch.setenv("SPARK_TRAINER_COMPILE_BACKEND", "eager")
+    torch.compiler.set_stance("default")
+    torch._dynamo.reset()
+    counters.clear()
+    graphs: dict[tuple[int, str], int] = {}
+
+    class Counting(RecordingReporter):
+        def on_metrics(self, step: int, values: dict[str, float]) -> None:
+            super().on_metrics(step, values)
+            kind = "eval" if any(k.startswith("eval_") for k in values) else "train"
+            graphs[(step, kind)] = counters["stats"]["unique_graphs"]
+
+    config = make_config(tiny_model, train={"max_steps": 4, "compile": True},
+                         eval={"every_steps": 2, "val_fraction": 0.3})
+    rec = Counting()
+    outcome = run_training(config, data_path=counting_data, run_dir=tmp_path / "run", reporter=rec,
+                           commands=Commands())
+    assert outcome.status == "completed" and not rec.events
+    assert (2, "eval") in graphs and (4, "eval") in graphs
+    assert graphs[(1, "train")] >= 2  # the training graph and at least one evaluation graph
+    assert set(graphs.values()) == {graphs[(1, "train")]}, graphs  # nothing compiled after the first step
+    assert any("evaluation's graphs" in line for line in rec.logs)
