@@ -24,10 +24,29 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], yaml.Node | None]:
     return parse_yaml(text, str(source))
 
 
+# libyaml's parser when PyYAML was built with it (the wheels are): one run file parses in about 1.5 ms
+# against 22 ms for the pure-Python one, and every worker reads its frozen config three times.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
+def _compose_and_construct(text: str, loader_class: type) -> tuple[Any, yaml.Node | None]:
+    """The document's node tree (for line numbers) and its data, from one parse."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        return (loader.construct_document(node) if node is not None else None), node
+    finally:
+        loader.dispose()
+
+
 def parse_yaml(text: str, name: str = "<config>") -> tuple[dict[str, Any], yaml.Node | None]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        try:
+            if _FAST_LOADER is None:
+                raise yaml.YAMLError("libyaml not available")
+            data, node = _compose_and_construct(text, _FAST_LOADER)
+        except yaml.YAMLError:  # the pure-Python parser words the error (line, column, problem) as before
+            data, node = _compose_and_construct(text, yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -24,7 +24,7 @@ from app.main_window import MainWindow  # noqa: E402
 _last: list[str] = [""]
 
 
-DEMO_STEPS = 60
+DEMO_STEPS = 20  # over 10 loss points (the test checks the chart holds all of them), a third the training
 
 
 def _report(window: MainWindow) -> None:

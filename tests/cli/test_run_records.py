@@ -21,7 +21,16 @@ DEMO_DATA = Path(__file__).resolve().parents[2] / "resources" / "demo" / "train.
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data home holding run 1: a tiny LoRA trained 2 steps by `train --wait` (a real worker)."""
+    """A data home holding run 1: a tiny LoRA trained 2 steps by the worker's own code (`run_worker`:
+    claimed, trained, its checkpoints and outcome recorded), run in this process, which has torch and
+    transformers loaded already; a worker process costs two interpreters' start (`train --wait` starts
+    one, as test_config_clones_a_run_into_a_run_file_that_trains does below)."""
+    import signal
+
+    from spark_trainer.config import load_config
+    from spark_trainer.jobs.scheduler import make_picker
+    from spark_trainer.jobs.submit import submit_config
+    from spark_trainer.jobs.worker import run_worker
     from spark_trainer.models.tiny import create_tiny_causal_lm
 
     root = tmp_path_factory.mktemp("run-records")
@@ -34,9 +43,19 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "eval": {"every_steps": None, "val_fraction": 0.1, "max_batches": 1},
         "checkpoint": {"every_steps": 2, "keep": 1}}))
     home = root / "home"
-    done = subprocess.run([spark_trainer_exe(), "--home", str(home), "train", str(run_file), "--wait"],
-                          capture_output=True, text=True, env=subprocess_env(), timeout=300)
-    assert done.returncode == 0, done.stderr
+    with Store.open(home) as store:
+        run = submit_config(store, load_config(run_file), base_dir=run_file.parent).run
+        assert [r.id for r in runs.claim(store, make_picker([], 1, False))] == [run.id] == [1]
+    before = signal.getsignal(signal.SIGTERM)  # the worker installs its stop handler
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPARK_TRAINER_HOME", str(home))  # the worker opens the store it was started for
+        patch.setenv("SPARK_TRAINER_CONFIG_DIR", str(root / "config"))
+        try:
+            assert run_worker(run.id) == 0
+        finally:
+            signal.signal(signal.SIGTERM, before)
+    with Store.open(home) as store:
+        assert runs.get(store, run.id).status == RunStatus.COMPLETED
     return home
 
 
