@@ -96,6 +96,14 @@ def test_gui_window_on_a_real_display(exe: Path, tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-c", grab, str(shot)], timeout=60,
                        env={**env, "QT_QPA_PLATFORM": "xcb", "PATH": os.environ["PATH"]})
         assert shot.stat().st_size > 10_000  # a screen with a window on it, not a blank one
+        # One window per home (app.single_instance, QtNetwork's local socket): a second start brings
+        # the first forward and exits 0, leaving one window.
+        second = subprocess.run([str(exe), "--home", str(tmp_path / "home")], capture_output=True, text=True,
+                                env=env, timeout=120)
+        assert second.returncode == 0 and "brought it to the front" in second.stderr, second.stderr
+        windows = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "^SparkTrainer$"],
+                                 capture_output=True, text=True, env=env, timeout=60).stdout.split()
+        assert len(windows) == 1, windows
         # A click gives the window keyboard focus (no window manager), then File > Quit's shortcut.
         window = found.stdout.split()[0]
         shape = subprocess.run(["xdotool", "getwindowgeometry", "--shell", window], capture_output=True, text=True,

@@ -33,6 +33,13 @@ def is_compile_error(exc: BaseException) -> bool:
 
 
 def short_reason(exc: BaseException) -> str:
+    """One line saying why compiling failed. A backend's failure (dynamo's BackendCompilerFailed) puts
+    the real error on its second line ("backend='inductor' raised:" then "TypeError: ..."): the event
+    said only "raised:", which left a failure in the packaged app (and anywhere else) unexplained."""
+    inner = getattr(exc, "inner_exception", None)
+    if isinstance(inner, BaseException):
+        backend = getattr(exc, "backend_name", "?")
+        return f"{type(exc).__name__} in {backend}: {describe(inner).splitlines()[0]}"[:300]
     return describe(exc).splitlines()[0][:300]
 
 

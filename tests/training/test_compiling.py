@@ -50,6 +50,7 @@ def test_compile_failure_in_the_first_step_falls_back_to_eager_and_completes(
     assert outcome.status == "completed" and outcome.step == 3
     assert len(rec.events) == 1 and rec.events[0].startswith("torch.compile failed (BackendCompilerFailed")
     assert "training continues without compile" in rec.events[0]
+    assert "RuntimeError: simulated compiler crash" in rec.events[0], rec.events  # why, not only "raised:"
     assert sorted(rec.series("loss")) == [1, 2, 3]
     assert not rec.series("compile_warmup_s")  # nothing was compiled, so no warm-up to report
     efficiency = rec.series("packing_efficiency")  # reported once, at the first step
