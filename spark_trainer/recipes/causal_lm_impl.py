@@ -46,8 +46,8 @@ def attention_for(setting: str, compile_setting: bool | str, device_type: str) -
 
     wanted = setting
     if wanted == "auto":
-        if device_type == "cuda":
-            return "flex_attention"
+        if device_type == "cuda" and compiling.cannot_build() is None:
+            return "flex_attention"  # compiled by transformers itself, whatever train.compile says
         # varlen's shapes change from batch to batch: a compiled model would recompile every step.
         wanted = "sdpa" if compiling.wanted(compile_setting, device_type) else "varlen"
     return {"flex": "flex_attention", "sdpa": "sdpa", "varlen": varlen.ATTENTION}[wanted]

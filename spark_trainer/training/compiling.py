@@ -1,7 +1,8 @@
 """torch.compile for a run: when to compile, falling back to eager on failure, warm-up time.
 
 `train.compile: auto` (the default) compiles on CUDA, where it pays (fused kernels, fewer launches),
-and not on the CPU, where the warm-up costs more than it saves on short runs. A compile failure is
+and not on the CPU, where the warm-up costs more than it saves on short runs; nor where the kernels
+cannot be built (no Python headers or C compiler, the packaged app: `cannot_build`). A compile failure is
 never a failed run: the model goes on eagerly (`torch.compiler.set_stance("force_eager")`) and the
 run gets an event saying why. Row shapes are fixed (packed rows are padded to `recipe_config.seq_len`), so
 the graph compiles once; `TORCH_LOGS=recompiles` shows any recompilation.
@@ -20,10 +21,33 @@ from spark_trainer.errors import describe
 
 
 def wanted(setting: bool | str, device_type: str) -> bool:
-    """Whether to compile: `auto` means on CUDA only."""
+    """Whether to compile: `auto` means on CUDA only, where the kernels can be built (`cannot_build`)."""
     if setting == "auto":
-        return device_type == "cuda"
+        return device_type == "cuda" and cannot_build() is None
     return bool(setting)
+
+
+def cannot_build(*, frozen: bool | None = None, include_dir: str | None = None, compiler: str | None = None) -> str | None:
+    """Why compiled kernels cannot be built on this machine, or None when they can.
+
+    Inductor's and Triton's kernels are C/C++ built at run time against Python's headers: without
+    `Python.h` or a C compiler every compile fails, and transformers' flex attention (itself compiled)
+    with it. The packaged app never has the headers. `auto` then trains eagerly, with attention that
+    needs no compiler, instead of failing over at the first step. (Arguments: for tests.)"""
+    import shutil
+    import sys
+    import sysconfig
+
+    if frozen if frozen is not None else getattr(sys, "frozen", False):
+        return "the packaged app cannot build compiled kernels (no Python headers in it)"
+    include = include_dir if include_dir is not None else sysconfig.get_paths().get("include", "")
+    if not os.path.exists(os.path.join(include, "Python.h")):
+        return f"Python's headers are not installed (no Python.h in {include}; the python3-dev package has them)"
+    found = compiler if compiler is not None else (
+        os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang"))
+    if not found:
+        return "no C compiler found (cc, gcc or clang; or set CC)"
+    return None
 
 
 def is_compile_error(exc: BaseException) -> bool:

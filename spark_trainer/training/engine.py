@@ -20,7 +20,7 @@ from spark_trainer.errors import ConfigError
 from spark_trainer.recipes.base import Recipe
 from spark_trainer.recipes.registry import get_recipe
 from spark_trainer.training import accel, batches, checkpoints, diskspace, lr_plan, oom, sharding, steps
-from spark_trainer.training.compiling import CompileState
+from spark_trainer.training.compiling import CompileState, cannot_build
 from spark_trainer.training.divergence import DivergenceWatch
 from spark_trainer.training.oom import OutOfMemory
 from spark_trainer.training.reporting import Commands, Reporter, TrainOutcome
@@ -136,6 +136,8 @@ def run_training(
     if compiling.active:
         report.on_log(f"torch.compile on ({os.environ.get('SPARK_TRAINER_COMPILE_BACKEND', 'inductor')}); "
                       "the first steps include the compile warm-up")
+    elif t.compile == "auto" and accelerator.device.type == "cuda" and not plan.fsdp and cannot_build():
+        report.on_log(f"torch.compile off: {cannot_build()}; training runs eagerly")
     commands.started()  # a stop requested until here ends the run without a step (nothing new to save)
     report.on_start(start_step=step, total_steps=total)
     model.train()

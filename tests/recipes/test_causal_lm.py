@@ -157,8 +157,12 @@ def test_a_tokenizer_that_adds_no_bos_trains_without_one(tmp_path):
     ("sdpa", "auto", "cpu", "sdpa"),
     ("varlen", "auto", "cuda", "spark_varlen"),
 ])
-def test_the_run_files_attention_setting_picks_the_implementation(setting, compile_setting, device, expected):
+def test_the_run_files_attention_setting_picks_the_implementation(setting, compile_setting, device, expected,
+                                                                  monkeypatch):
     from spark_trainer.recipes.causal_lm_impl import attention_for
+    from spark_trainer.training import compiling
+
+    monkeypatch.setattr(compiling, "cannot_build", lambda: None)  # kernels can be built (see test_compiling)
 
     assert attention_for(setting, compile_setting, device) == expected
 
@@ -195,12 +199,28 @@ def _config_only(tmp_path, kind: str, *, weights: bool = False):
     ("falcon", "cpu", ("sdpa", False, None)),  # its own attention code ignores a varlen plan, takes the mask
     ("bloom", "cpu", ("eager", True, None)),  # neither sdpa nor the attention interface
 ])
-def test_the_attention_follows_what_the_model_can_do(tmp_path, kind, device, expected):
+def test_the_attention_follows_what_the_model_can_do(tmp_path, kind, device, expected, monkeypatch):
     from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+    from spark_trainer.training import compiling
 
+    monkeypatch.setattr(compiling, "cannot_build", lambda: None)  # kernels can be built (see test_compiling)
     recipe = CausalLMRecipe(make_config(_config_only(tmp_path, kind), recipe_config={"seq_len": 512}))
     recipe.model_dir = tmp_path / kind  # what prepare() resolves
     assert recipe.attention_implementation(device) == expected
+
+
+@pytest.mark.parametrize(("kind", "expected"), [
+    ("llama", ("spark_varlen", False, None)),  # as on the CPU: flex attention would compile itself
+    ("gemma2", ("eager", True, None)),
+])
+def test_on_cuda_where_kernels_cannot_be_built_attention_needs_no_compiler(tmp_path, kind, expected, monkeypatch):
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+    from spark_trainer.training import compiling
+
+    monkeypatch.setattr(compiling, "cannot_build", lambda: "the packaged app cannot build compiled kernels")
+    recipe = CausalLMRecipe(make_config(_config_only(tmp_path, kind), recipe_config={"seq_len": 512}))
+    recipe.model_dir = tmp_path / kind  # what prepare() resolves
+    assert recipe.attention_implementation("cuda") == expected
 
 
 def _packed_recipe(tmp_path, kind):

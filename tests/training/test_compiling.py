@@ -31,9 +31,34 @@ def failing_backend(monkeypatch: pytest.MonkeyPatch) -> str:
     torch.compiler.set_stance("default")
 
 
-def test_auto_compiles_on_cuda_only() -> None:
+def test_auto_compiles_on_cuda_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spark_trainer.training import compiling
+
+    monkeypatch.setattr(compiling, "cannot_build", lambda: None)  # this machine's headers and compiler aside
     assert wanted("auto", "cuda") and not wanted("auto", "cpu")
     assert wanted(True, "cpu") and not wanted(False, "cuda")
+
+
+def test_auto_does_not_compile_where_kernels_cannot_be_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The packaged app (no Python.h in it) failed every compile on CUDA: auto now trains eagerly there."""
+    from spark_trainer.recipes.causal_lm_impl import attention_for
+    from spark_trainer.training import compiling
+
+    monkeypatch.setattr(compiling, "cannot_build", lambda: "the packaged app cannot build compiled kernels")
+    assert not wanted("auto", "cuda") and wanted(True, "cuda")  # asked for by name: tried, with its fallback
+    assert attention_for("auto", "auto", "cuda") == "spark_varlen"  # flex attention compiles itself
+    assert attention_for("flex", "auto", "cuda") == "flex_attention"
+
+
+def test_what_stops_kernels_being_built_is_named(tmp_path: Path) -> None:
+    from spark_trainer.training.compiling import cannot_build
+
+    (tmp_path / "Python.h").write_text("")
+    assert cannot_build(frozen=False, include_dir=str(tmp_path), compiler="/usr/bin/cc") is None
+    assert "packaged app" in cannot_build(frozen=True, include_dir=str(tmp_path), compiler="/usr/bin/cc")
+    missing = cannot_build(frozen=False, include_dir=str(tmp_path / "none"), compiler="/usr/bin/cc")
+    assert "Python.h" in missing and "python3-dev" in missing
+    assert "C compiler" in cannot_build(frozen=False, include_dir=str(tmp_path), compiler="")
 
 
 def test_run_file_default_is_auto(tiny_model: Path) -> None:
