@@ -142,6 +142,9 @@ TARGETS["run-samples"] = _run_tab("Samples")
 TARGETS["playground"] = _playground
 
 
+IDLE_TIMEOUT_S = 180.0  # the longest a render waits for the view's background work
+
+
 def settle(seconds: float = 0.3, until: Callable[[], bool] | None = None, timeout: float = 10.0) -> None:
     """Process events for a while (and until a condition holds), so background loads land."""
     app = QCoreApplication.instance()
@@ -163,7 +166,9 @@ def render(window: MainWindow, target: str, path: Path) -> bool:
     window.show()
     widget = TARGETS[target](window)
     widget.show()
-    settle(0.5, until=lambda: _idle(window))
+    # A view's first background work may import torch (the setup form's memory estimate): seconds, and
+    # more than ten on a loaded machine; grabbing before it answers shows a half-filled view.
+    settle(0.5, until=lambda: _idle(window), timeout=IDLE_TIMEOUT_S)
     settle(0.3)
     path.parent.mkdir(parents=True, exist_ok=True)
     return widget.grab().save(str(path))

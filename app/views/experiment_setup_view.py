@@ -83,6 +83,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         self._task: Task | None = None
         self._check_task: Task | None = None
         self._checks_asked = 0  # the newest check asked for; older answers are dropped
+        self._check_again = False  # an edit came while a check ran: check the form again after it
         self._store_errors: dict[str, str] = {}  # from the last store and disk check
         self._checked_data: dict[str, Any] = {}  # the form values that check saw
         self._data_checks: dict[Any, str] = {}  # the recipe's data check's answers (it reads the dataset)
@@ -251,6 +252,21 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         self._check_delay.start()
 
     def _start_check(self) -> None:
+        if pending(self._check_task):
+            # One check at a time: the first ones import torch and transformers (the memory estimate
+            # reads the model's config), and two pool threads importing torch at once break it
+            # ("cannot import name 'AutoConfig'"). The running check's answer is about an older form.
+            self._checks_asked += 1
+            self._check_again = True
+            return
+        self._run_check()
+
+    def _check_finished(self) -> None:
+        if self._check_again:
+            self._check_again = False
+            self._run_check()
+
+    def _run_check(self) -> None:
         data = self.config_data()
         offered = [self.dataset.itemText(i) for i in range(self.dataset.count())]
         store, gpus, answers = self.store, list(self.memory_panel.gpus), self._data_checks
@@ -260,6 +276,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         # A form closed before the answer comes back gets nothing (the task is bound to it).
         task.signals.succeeded.connect(lambda result: self._on_checked(asked, data, result))
         task.signals.failed.connect(lambda message, _exc: self._on_check_failed(asked, message))
+        task.signals.finished.connect(self._check_finished)
         self._check_task = self.ctx.tasks.start(task, self.ctx.pool)
 
     def _on_check_failed(self, asked: int, message: str) -> None:

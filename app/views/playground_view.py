@@ -49,6 +49,7 @@ class PlaygroundView(QWidget):
         self.client.event.connect(self._on_event)
         self.loaded: tuple[int, str] | None = None  # (run, checkpoint) the server holds or is loading
         self.pending: dict[int, str] = {}  # request id -> "load" | variant
+        self._load_error: str | None = None  # why the last load failed: the prompts behind it failed for it
         self._save_task: Task | None = None
         self.opening: int | None = None  # the run being read by open_run, until it is shown
         self._open_task: Task | None = None
@@ -202,6 +203,7 @@ class PlaygroundView(QWidget):
             self.client.start(device)
             self.loaded = None
         if self.loaded != (self.run.id, checkpoint):
+            self._load_error = None
             rid = self.client.request("load", run=self.run.id, checkpoint=checkpoint)
             self.pending[rid] = "load"
             self.loaded = (self.run.id, checkpoint)
@@ -240,12 +242,16 @@ class PlaygroundView(QWidget):
                 self.panel.on_done(message.get("variant", "tuned"), message.get("output", {}))
         elif event == "error":
             self.pending.pop(rid, None)
+            text = message.get("message", "the model server failed")
             if what == "load":
                 self.loaded = None
                 self.status.setText("Not loaded")
-            self.banner.show_message(message.get("message", "the model server failed"), "error")
+                self._load_error = text
+            elif self._load_error is not None:  # not the server's "no model is loaded": the load's reason
+                text = self._load_error
+            self.banner.show_message(text, "error")
             if self.panel is not None and what != "load":
-                self.panel.on_error(what, message.get("message", ""))
+                self.panel.on_error(what, text)
         elif event == "unloaded":
             self._forget(f"Unloaded: {message.get('reason', '')}. It loads again with the next prompt.")
         elif event == "exited":

@@ -59,7 +59,7 @@ def submit(store: Store, run_ref: int | str, *, task: str, data_path: Path, base
     run = runs.get(store, run_ref)
     config = frozen_config(Path(run.run_dir))
     check_task(task, config.recipe)
-    data_path = _data_of(store, data_path)
+    data_path = _data_of(store, data_path, run.project_id)
     items = read_data(task, data_path, config)  # bad data fails here, before a process is started
     if task == "classification":
         _check_labels(store, run, config, items, data_path)
@@ -70,18 +70,23 @@ def submit(store: Store, run_ref: int | str, *, task: str, data_path: Path, base
     return start(store, evaluation, Path(run.run_dir))
 
 
-def _data_of(store: Store, data: Path | str) -> Path:
-    """`--data`: a file or folder, else an ingested dataset's name or id (its folder, read as training reads it)."""
-    from spark_trainer.errors import SparkError
+def _data_of(store: Store, data: Path | str, project_id: int) -> Path:
+    """`--data`: a file or folder, else an ingested dataset's name or id (its folder, read as training
+    reads it): one of the run's project first, as several projects may use a name ('train')."""
+    from spark_trainer.errors import NotFound
     from spark_trainer.store import datasets
 
     path = Path(data).expanduser()
     if path.exists():
         return path.resolve()
-    try:
-        return Path(datasets.get(store, str(data)).path).resolve()
-    except SparkError:
-        raise BadInput(f"--data {data}: no such file, folder or dataset (see `spark-trainer dataset list`)") from None
+    for project in (project_id, None):
+        try:
+            return Path(datasets.get(store, str(data), project).path).resolve()
+        except NotFound:
+            continue
+        except BadInput as exc:  # a name only other projects use, several of them
+            raise BadInput(f"--data {data}: {exc}") from None
+    raise BadInput(f"--data {data}: no such file, folder or dataset (see `spark-trainer dataset list`)")
 
 
 def _check_labels(store: Store, run: Any, config: ExperimentConfig, items: list[Any], data_path: Path) -> None:

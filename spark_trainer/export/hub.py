@@ -54,8 +54,9 @@ def push_folder(folder: Path, repo_id: str, *, private: bool = False, progress: 
     token = get_hf_token()
     host = urlsplit(endpoint()).netloc or endpoint()
     if not token:
-        raise OperationFailed(f"no Hugging Face token to push to {host}: save one in Settings (kept in the OS "
-                              f"keyring) or set {HF_TOKEN_ENV}; the export is kept")
+        raise OperationFailed(f"no Hugging Face token to push to {host}: save one in Settings or with "
+                              f"`spark-trainer token set` (kept in the OS keyring), or set {HF_TOKEN_ENV}; "
+                              "the export is kept")
     notify = progress or (lambda _phase, _done, _total: None)
     files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
     try:

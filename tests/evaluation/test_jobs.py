@@ -176,3 +176,27 @@ def test_eval_data_may_name_an_ingested_dataset(lora_run, capsys) -> None:
     assert json.loads(out)["metrics"]["perplexity"] > 0
     code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", "no-such-thing")
     assert code == 2 and "no-such-thing" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_data_names_the_runs_own_dataset_when_other_projects_use_the_name(lora_run, capsys) -> None:
+    """After `spark-trainer demo` and `train examples/tiny-lora.yaml` two projects each hold a dataset
+    named 'train', and `eval RUN --data train` said "no such file, folder or dataset". The run's own
+    project is looked in first; a name only other projects share is refused naming them."""
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.store import datasets, projects
+
+    home, run = lora_run
+    with Store.open(home) as store:
+        own = datasets.list_all(store)[0]
+        manifest = Path(own.path) / "manifest.jsonl"
+        for project in ("elsewhere", "elsewhere-2"):
+            projects.create(store, project)
+            ingest_paths(store, [manifest], project=project, name=own.name)
+            ingest_paths(store, [manifest], project=project, name="shared")
+    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", own.name, "--gpus", "cpu",
+                          "--json")
+    assert code == 0, err
+    assert json.loads(out)["metrics"]["perplexity"] > 0
+    code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", "shared")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "several projects" in err and "elsewhere" in err

@@ -76,3 +76,19 @@ def test_push_failure_keeps_the_export_and_a_rerun_uploads_it(lora_run, capsys) 
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes(), path
     assert TOKEN not in failed.stderr + pushed.stderr + pushed.stdout
+
+
+def test_a_push_without_a_token_names_the_command_that_saves_one(tmp_path, monkeypatch) -> None:
+    """The line named only the app's Settings, which a user pushing from a terminal (or a box with no
+    display) cannot open; it now names `spark-trainer token set` too."""
+    import pytest
+
+    from spark_trainer.errors import OperationFailed
+    from spark_trainer.export.hub import push_folder
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    (tmp_path / "README.md").write_text("card")
+    with pytest.raises(OperationFailed) as failed:
+        push_folder(tmp_path, "me/tiny-lora")
+    assert "`spark-trainer token set`" in str(failed.value) and "HF_TOKEN" in str(failed.value)

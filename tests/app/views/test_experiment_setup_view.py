@@ -103,3 +103,40 @@ def test_the_queued_banner_goes_once_the_run_moves_on(store, ctx, qtbot, tmp_pat
         runs.transition(store, 1, status, "test")
     sync_model(qtbot, ctx)
     assert not view.banner.isVisible() and view.banner.text() == ""
+
+
+def test_one_store_check_at_a_time_and_the_newest_form_checked_last(store, ctx, qtbot, tmp_path, monkeypatch) -> None:
+    """Each pause in typing started a check on the pool while the previous one still ran. The first ones
+    import torch and transformers (the memory estimate reads the model's config), and two threads
+    importing torch at once broke it: the form said "Cannot check the form: ImportError: cannot import
+    name 'AutoConfig'" (seen rendering `--view experiment-setup` on a loaded machine). A check asked for
+    while one runs now waits for it, and only the newest form's answer is shown."""
+    import threading
+    import time
+
+    from app.views import experiment_setup_view
+    from app.views.setup_checks import check_setup
+
+    lock, running, most, seen = threading.Lock(), [0], [0], []
+
+    def slow_check(store_, data, *args):  # the real check, made slow enough for the next edit to overlap it
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.4)
+            seen.append(data["name"])
+            return check_setup(store_, data, *args)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(experiment_setup_view, "check_setup", slow_check)
+    view = filled_form(store, ctx, qtbot, tmp_path)
+    for name in ("a", "ab", "abc"):  # each edit after the debounce, while the last check still runs
+        qtbot.wait(experiment_setup_view.CHECK_DELAY_MS + 100)
+        view.name.setText(name)
+    qtbot.waitUntil(lambda: not view.checking, timeout=15_000)
+    assert most[0] == 1
+    assert seen[-1] == "abc"
+    assert view.launch.isEnabled() and view.launch_reason.text() == ""
