@@ -66,6 +66,13 @@ def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def cmd_remove(ctx: Context, args: argparse.Namespace) -> Result:
-    from spark_trainer.secrets import delete_hf_token
+    from spark_trainer.secrets import delete_hf_token, keyring_info, token_status
 
-    return _result(delete_hf_token(), "removed; now: ")
+    # Said as it was: "removed" only when the keyring held a token.
+    if not keyring_info().available:
+        said = "no OS keyring is available, so no token was saved in one; now: "
+    elif token_status().source != "keyring":
+        said = "no token was saved in the OS keyring; now: "
+    else:
+        said = "removed; now: "
+    return _result(delete_hf_token(), said)

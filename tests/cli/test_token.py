@@ -38,7 +38,8 @@ def test_set_show_remove_round_trip_without_ever_printing_the_token(tmp_path: Pa
     removed = _run(tmp_path, "token", "remove", HF_TOKEN="hf_fromtheenvironment9876")
     assert removed.returncode == 0 and "removed; now: token hf_…9876 taken from the HF_TOKEN" in removed.stdout
     assert json.loads((tmp_path / "keyring.json").read_text()) == {}
-    assert _run(tmp_path, "token", "remove").returncode == 0  # nothing saved: still the wanted end state
+    again = _run(tmp_path, "token", "remove")  # nothing saved: still the wanted end state, said so
+    assert again.returncode == 0 and again.stdout.startswith("no token was saved in the OS keyring; now: "), again.stdout
     for done in (none, saved, shown, removed):
         assert TOKEN not in done.stdout + done.stderr
 
@@ -52,6 +53,12 @@ def test_bad_tokens_and_a_missing_keyring_are_one_line(tmp_path: Path) -> None:
     nowhere = _run(tmp_path, "token", "set", stdin=TOKEN, backend="keyring.backends.fail.Keyring")
     assert nowhere.returncode == 1 and nowhere.stderr.count("\n") == 1
     assert "no OS keyring is available" in nowhere.stderr and "HF_TOKEN" in nowhere.stderr
+
+
+def test_remove_with_no_keyring_does_not_claim_it_removed_anything(tmp_path: Path) -> None:
+    gone = _run(tmp_path, "token", "remove", backend="keyring.backends.fail.Keyring")
+    assert gone.returncode == 0 and gone.stdout.startswith("no OS keyring is available, so no token was saved "
+                                                           "in one; now: "), gone.stdout
 
 
 def test_a_token_given_as_an_argument_is_refused_without_repeating_it(tmp_path: Path) -> None:
