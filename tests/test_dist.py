@@ -152,9 +152,12 @@ def test_deb_installs_runs_from_path_and_removes_cleanly(tmp_path: Path) -> None
             assert valid.returncode == 0, valid.stdout + valid.stderr
         files = subprocess.run(["dpkg", "-L", PACKAGE], capture_output=True, text=True).stdout.split()
     finally:
-        remove = subprocess.run(["dpkg", "-r", PACKAGE], capture_output=True, text=True, timeout=600)
+        # --purge, not -r: -r leaves the package in dpkg's database as "config-files" (seen after a run).
+        remove = subprocess.run(["dpkg", "--purge", PACKAGE], capture_output=True, text=True, timeout=600)
     assert remove.returncode == 0, remove.stderr
     assert not _installed(PACKAGE)
+    known = subprocess.run(["dpkg-query", "-W", "-f=${Status}", PACKAGE], capture_output=True, text=True)
+    assert "config-files" not in known.stdout, known.stdout
     left = [f for f in files if Path(f).is_file() or (Path(f).is_dir() and f.startswith("/opt/sparktrainer"))]
     assert left == [], left[:10]
     assert not Path("/opt/sparktrainer").exists()
