@@ -57,7 +57,8 @@ class SamplesPanel(QScrollArea):
     def show_samples(self, found: Sequence[LoadedSample]) -> None:
         clear_layout(self._layout)
         if not found:
-            note = QLabel("No samples yet. Set eval.samples_every_steps (and the recipe's sample prompts) to generate "
+            note = QLabel("No samples yet. Set eval.samples_every_steps (and recipe_config.sample_prompts, or sample_texts "
+                          "for text classification) to generate "
                           "text, images or a classifier's predictions every N steps.")
             note.setObjectName("Muted")
             note.setWordWrap(True)

@@ -38,6 +38,7 @@ def cmd_samples(ctx: Context, args: argparse.Namespace) -> Result:
                 lines.append(f"  > {item.prompt}" if item.prompt else "  >")
                 lines += [f"    {line}" for line in item.output.splitlines() or [""]]
         blocks.append("\n".join(lines))
-    empty = (f"run {run.id} has no samples yet; set eval.samples_every_steps (and the recipe's sample prompts), or "
+    empty = (f"run {run.id} has no samples yet; set eval.samples_every_steps (and recipe_config.sample_prompts, "
+             "or sample_texts for text classification), or "
              "save one with `spark-trainer generate RUN --prompt TEXT --save`")
     return Result({"run": run.id, "samples": found}, "\n\n".join(blocks) or empty)
