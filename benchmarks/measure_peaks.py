@@ -18,8 +18,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -161,11 +162,19 @@ def main() -> int:
             partial.write_text(json.dumps(document, indent=2))
             os.replace(partial, folder / "estimate_peaks.json")
 
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for future in as_completed([pool.submit(child, "--one", name) for name in names]):
-            found = future.result()
-            if found is not None:
+    writing = threading.Lock()
+
+    def measure(name: str) -> None:
+        """One configuration, its point written before this thread starts the next one (recorded from the
+        main thread, the next child could start first, and the write then raced the deadline's kill)."""
+        found = child("--one", name)
+        if found is not None:
+            with writing:
                 record(found)
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for future in [pool.submit(measure, name) for name in names]:
+            future.result()
     return 0 if points else 1
 
 
