@@ -128,9 +128,11 @@ from spark_trainer.store.store import Store
 store = Store.open(sys.argv[1])
 child = os.fork()
 if child == 0:  # a DataLoader worker, say: outlives its parent for a while
+    # Said by the child: its after-fork hooks have run by now (said by the parent, the test could kill
+    # the parent before the child had let go of its copy of the lock: seen once under load).
+    print(os.getpid(), flush=True)
     time.sleep(60)
     os._exit(0)
-print(child, flush=True)
 time.sleep(120)
 """
 
