@@ -171,27 +171,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.view and args.view not in VIEW_NAMES:
         print(f"error: unknown view {args.view!r}; views are: {', '.join(VIEW_NAMES)}", file=sys.stderr)
         return 2
-    qsettings = None if args.screenshot else QSettings()
     from spark_trainer.errors import SparkError
 
     try:
-        if qsettings is not None:
+        if not args.screenshot:  # a screenshot neither reads nor changes the user's settings
             from app.home_check import migrate_qsettings
 
-            migrate_qsettings(qsettings)  # earlier versions kept the home choice in QSettings
+            migrate_qsettings(QSettings())  # earlier versions kept the home choice in QSettings
         home = _home(args)
     except SparkError as exc:  # a damaged home record: one line naming it
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     if args.screenshot:
-        # A screenshot must not depend on, or change, the user's window layout, and leaves nothing behind.
-        with tempfile.TemporaryDirectory(prefix="spark-gui-") as scratch:
-            scratch_settings = QSettings(str(Path(scratch) / "gui.ini"), QSettings.Format.IniFormat)
-            code = _screenshot(args, home, scratch_settings)
-            scratch_settings.sync()
-            del scratch_settings
-        return code
-    assert qsettings is not None
+        return _screenshot(args, home)
+    qsettings = QSettings()
     from app.main_window import MainWindow
 
     # The window appears first; the store opens on a pool thread meanwhile (SQLAlchemy's import and
@@ -363,8 +356,21 @@ def _open_store_after_shown(window, home: str | None, args: argparse.Namespace, 
     return opened
 
 
-def _screenshot(args: argparse.Namespace, home: str | None, qsettings: object) -> int:
-    """Render one view offscreen to a PNG: the store is opened first, the view built at once."""
+def _screenshot(args: argparse.Namespace, home: str | None) -> int:
+    """Render one view offscreen to a PNG: the store is opened first, the view built at once. The window's
+    settings live in a scratch folder, removed after: a screenshot must not depend on, or change, the
+    user's window layout, nor leave anything behind."""
+    from PySide6.QtCore import QSettings
+
+    with tempfile.TemporaryDirectory(prefix="spark-gui-") as scratch:
+        qsettings = QSettings(str(Path(scratch) / "gui.ini"), QSettings.Format.IniFormat)
+        code = _render(args, home, qsettings)
+        qsettings.sync()
+        del qsettings
+    return code
+
+
+def _render(args: argparse.Namespace, home: str | None, qsettings: object) -> int:
     from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication
 

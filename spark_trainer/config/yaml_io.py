@@ -42,9 +42,7 @@ def _compose_and_construct(text: str, loader_class: type) -> tuple[Any, yaml.Nod
 def parse_yaml(text: str, name: str = "<config>") -> tuple[dict[str, Any], yaml.Node | None]:
     try:
         try:
-            if _FAST_LOADER is None:
-                raise yaml.YAMLError("libyaml not available")
-            data, node = _compose_and_construct(text, _FAST_LOADER)
+            data, node = _compose_and_construct(text, _FAST_LOADER or yaml.SafeLoader)
         except yaml.YAMLError:  # the pure-Python parser words the error (line, column, problem) as before
             data, node = _compose_and_construct(text, yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:

@@ -18,24 +18,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import time
 from pathlib import Path
 
 from spark_trainer.jobs import process
+from spark_trainer.store.presence import host_tag
 
 LEGACY_MAX_AGE_S = 24 * 3600  # an older version's `<pid>-<random>` folder goes once it is older than this
-
-
-def _host() -> str:
-    return socket.gethostname().replace("-", "_") or "host"
 
 
 def tag() -> str:
     """`@<host>-<pid>-<start ms>` of this process, for the name of a folder it makes ('@' is in no host
     name, and the host's own '-' are written '_': the name reads back whatever comes before the tag)."""
     me = process.identity(os.getpid())
-    return f"@{_host()}-{os.getpid()}-{round(me.start_time * 1000) if me else 0}"
+    return f"@{host_tag()}-{os.getpid()}-{round(me.start_time * 1000) if me else 0}"
 
 
 def dead_here(rest: str, folder: Path | None = None) -> bool:
@@ -47,7 +43,7 @@ def dead_here(rest: str, folder: Path | None = None) -> bool:
         if len(parts) != 4 or not (parts[1].isdigit() and parts[2].isdigit()):
             return False
         host, pid, start_ms = parts[0], int(parts[1]), int(parts[2])
-        return host == _host() and not process.is_alive(pid, start_ms / 1000 if start_ms else None)
+        return host == host_tag() and not process.is_alive(pid, start_ms / 1000 if start_ms else None)
     if folder is None or re.fullmatch(r"\d+-[0-9a-f]{8}", rest) is None:
         return False
     try:

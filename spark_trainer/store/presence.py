@@ -25,8 +25,9 @@ SUFFIX = ".lock"
 _NAME = re.compile(r"(\d+)(?:@([^@/]+))?-[0-9a-f]+" + re.escape(SUFFIX))  # pid, host (None: older name)
 
 
-def _host() -> str:
-    """This host's name as a mark writes it ('-' written '_': the name reads back up to its last '-')."""
+def host_tag() -> str:
+    """This host's name as file names made here carry it (presence marks, pins, stagings): its '-' and
+    '@' written '_', so a name reads back around them."""
     return socket.gethostname().replace("-", "_").replace("@", "_") or "host"
 
 
@@ -77,7 +78,7 @@ def announce(root: Path) -> Presence | None:
     folder = root / FOLDER
     _check(root)  # the marks of processes of this host that have ended go now, not at some later move
     for _ in range(3):
-        path = folder / f"{os.getpid()}@{_host()}-{secrets.token_hex(4)}{SUFFIX}"
+        path = folder / f"{os.getpid()}@{host_tag()}-{secrets.token_hex(4)}{SUFFIX}"
         try:
             folder.mkdir(exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
@@ -102,14 +103,14 @@ def holders(root: Path) -> set[int]:
 
 
 def _check(root: Path) -> set[int]:
-    from filelock import lock_descriptor, unlock_descriptor
+    from filelock import lock_descriptor
 
     pids: set[int] = set()
     try:
         found = sorted((root / FOLDER).glob(f"*{SUFFIX}"))
     except OSError:
         return pids
-    here = _host()
+    here = host_tag()
     for path in found:
         name = _NAME.fullmatch(path.name)
         if name is None:
@@ -132,27 +133,29 @@ def _check(root: Path) -> set[int]:
         if host not in (None, here) or (host is None and _pid_here(pid)):
             # Another host's (its lock may not reach here), or an older name whose pid runs here (it may
             # be another host's too): never judged by a lock this host could take.
-            try:
-                unlock_descriptor(fd)
-            except OSError:
-                pass  # closing lets go of it all the same
-            finally:
-                os.close(fd)
+            _let_go(fd)
             continue
         # Left by a process that has ended. Removed while the lock is held: a process that had just
         # made this file and takes the lock after it is released finds the file gone (announce()'s
         # check) and makes another. Windows refuses to remove an open file: removed after closing
         # there, where an open file cannot be removed under its maker either.
         removed = _unlink(path)
-        try:
-            unlock_descriptor(fd)
-        except OSError:
-            pass  # closing lets go of it all the same
-        finally:
-            os.close(fd)
+        _let_go(fd)
         if not removed:
             _unlink(path)
     return pids
+
+
+def _let_go(fd: int) -> None:
+    """Unlock and close a mark's descriptor that a check locked."""
+    from filelock import unlock_descriptor
+
+    try:
+        unlock_descriptor(fd)
+    except OSError:
+        pass  # closing lets go of it all the same
+    finally:
+        os.close(fd)
 
 
 def _pid_here(pid: int) -> bool:

@@ -85,7 +85,7 @@ class StepVerdict:
 
 
 class DivergenceWatch:
-    """Counts skipped steps; `judge` says when the run must end (`check` raises it)."""
+    """Counts skipped steps; `judge` says when the run must end."""
 
     def __init__(self, precision: str, max_skipped: int = 0) -> None:
         self.fp16 = precision == "fp16"
@@ -117,15 +117,6 @@ class DivergenceWatch:
         except Diverged as exc:
             return StepVerdict(count, diverged=exc)
         return StepVerdict(count, note, self.skip_route if note else None)
-
-    def check(self, step: int, loss: float, grad_norm: float | None, lr: float,
-              last_checkpoint: Callable[[], str | None], *, skipped: bool = False,
-              bad_buffers: dict[str, str] | None = None) -> str | None:
-        """`judge`, raising Diverged when the run must end; else the skipped step's line (or None)."""
-        verdict = self.judge(step, loss, grad_norm, lr, last_checkpoint, skipped=skipped, bad_buffers=bad_buffers)
-        if verdict.diverged is not None:
-            raise verdict.diverged
-        return verdict.note
 
     def _judge(self, step: int, loss: float, grad_norm: float | None, lr: float,
                last_checkpoint: Callable[[], str | None], skipped: bool,

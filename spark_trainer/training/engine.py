@@ -136,8 +136,8 @@ def run_training(
     if compiling.active:
         report.on_log(f"torch.compile on ({os.environ.get('SPARK_TRAINER_COMPILE_BACKEND', 'inductor')}); "
                       "the first steps include the compile warm-up")
-    elif t.compile == "auto" and accelerator.device.type == "cuda" and not plan.fsdp and cannot_build():
-        report.on_log(f"torch.compile off: {cannot_build()}; training runs eagerly")
+    elif t.compile == "auto" and accelerator.device.type == "cuda" and not plan.fsdp and (why := cannot_build()):
+        report.on_log(f"torch.compile off: {why}; training runs eagerly")
     commands.started()  # a stop requested until here ends the run without a step (nothing new to save)
     report.on_start(start_step=step, total_steps=total)
     model.train()

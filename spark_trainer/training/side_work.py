@@ -92,6 +92,9 @@ class SideWork:
             indices = indices[: self.config.eval.max_batches * t.batch_size]
         return indices
 
+    def _on_device(self, cpu_batch: dict[str, Any]) -> dict[str, Any]:
+        return {k: v.to(self.acc.device) if hasattr(v, "to") else v for k, v in cpu_batch.items()}
+
     @oom.guarded("evaluation")
     def warm_up_evaluation(self) -> float:
         """A compiled model: compile the evaluation's graphs now, before the first step, and return the
@@ -104,7 +107,7 @@ class SideWork:
 
         began = time.perf_counter()
         indices, size = self._eval_indices(), self.config.train.batch_size
-        if not indices or self.sharded:  # no validation rows; FSDP runs are never compiled
+        if not indices:
             return 0.0
         shapes = [indices[:size]] + ([indices[-(len(indices) % size):]] if len(indices) % size else [])
         model = self.acc.unwrap_model(self.model, keep_torch_compile=True)
@@ -114,8 +117,7 @@ class SideWork:
             with torch.random.fork_rng(devices=[torch.cuda.current_device()] if cuda else []), torch.no_grad():
                 for chunk in shapes:
                     for cpu_batch in batches.eval_batches(self.recipe, chunk, size, pin=cuda):
-                        batch = {k: v.to(self.acc.device) if hasattr(v, "to") else v for k, v in cpu_batch.items()}
-                        self.recipe.eval_step(model, batch)
+                        self.recipe.eval_step(model, self._on_device(cpu_batch))
         finally:
             model.train()
         return time.perf_counter() - began
@@ -146,8 +148,7 @@ class SideWork:
         with torch.no_grad():
             for feed, scale in feeds:
                 for cpu_batch in feed:
-                    batch = {k: v.to(acc.device) if hasattr(v, "to") else v for k, v in cpu_batch.items()}
-                    for key, value in recipe.eval_step(model, batch).items():
+                    for key, value in recipe.eval_step(model, self._on_device(cpu_batch)).items():
                         value = torch.as_tensor(value, device=acc.device).double() * scale
                         totals[key] = totals[key] + value if key in totals else value
         model.train()

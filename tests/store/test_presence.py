@@ -57,7 +57,7 @@ def test_a_killed_process_is_not_a_holder_and_its_mark_is_removed(tmp_path: Path
     Store.open(DataHome(tmp_path)).close()
     holder = _holder(tmp_path)
     left = _marks(tmp_path)
-    assert [name.split("-")[0] for name in left] == [f"{holder.pid}@{presence._host()}"]
+    assert [name.split("-")[0] for name in left] == [f"{holder.pid}@{presence.host_tag()}"]
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     assert _marks(tmp_path) == left  # kill -9 ran no clean-up: the file stays, its lock went with the process
@@ -108,7 +108,7 @@ def test_a_left_over_mark_is_removed_before_its_lock_is_let_go(tmp_path: Path, m
 
     folder = tmp_path / presence.FOLDER
     folder.mkdir()
-    made = folder / f"{os.getpid() + 1}@{presence._host()}-0000abcd{presence.SUFFIX}"  # another process's, just made
+    made = folder / f"{os.getpid() + 1}@{presence.host_tag()}-0000abcd{presence.SUFFIX}"  # another process's, just made
     made.touch()
     seen_at_release = []
     real_unlock = filelock.unlock_descriptor

@@ -30,26 +30,34 @@ def _none() -> str | None:
     return None
 
 
+def check(watch: DivergenceWatch, *args, **kwargs) -> str | None:
+    """What the engine does with a step's verdict: raise the Diverged that ends the run, else the note."""
+    verdict = watch.judge(*args, **kwargs)
+    if verdict.diverged is not None:
+        raise verdict.diverged
+    return verdict.note
+
+
 def test_skipped_steps_are_counted_and_more_in_a_row_than_allowed_end_the_run() -> None:
     watch = DivergenceWatch("bf16", max_skipped=2)
-    assert watch.check(1, 2.5, 0.7, 1e-4, _none) is None
-    note = watch.check(2, math.inf, math.nan, 1e-4, _none, skipped=True)
+    assert check(watch, 1, 2.5, 0.7, 1e-4, _none) is None
+    note = check(watch, 2, math.inf, math.nan, 1e-4, _none, skipped=True)
     assert note == ("step 2 skipped: the loss became inf; the weights and optimizer state are unchanged and "
                     "training goes on (1 in a row of at most 2; 1 in this run)")
-    assert watch.check(3, 2.4, 0.6, 1e-4, _none) is None  # the spell ended
-    watch.check(4, 2.4, math.inf, 1e-4, _none, skipped=True)
-    assert "(2 in a row of at most 2; 3 in this run)" in watch.check(5, 2.4, math.nan, 1e-4, _none, skipped=True)
+    assert check(watch, 3, 2.4, 0.6, 1e-4, _none) is None  # the spell ended
+    check(watch, 4, 2.4, math.inf, 1e-4, _none, skipped=True)
+    assert "(2 in a row of at most 2; 3 in this run)" in check(watch, 5, 2.4, math.nan, 1e-4, _none, skipped=True)
     assert watch.state() == {"skipped_steps": 3, "non_finite_since": 4}
     resumed = DivergenceWatch("bf16", max_skipped=2)
     resumed.restore(watch.state())
     with pytest.raises(Diverged, match=r"^training diverged at step 6: the gradient norm became inf \(learning "
                        r"rate 0.0001, 3 steps in a row since step 4; train.max_skipped_steps is 2\); the step was "
                        r"skipped \(the weights are those of step 3\).*the latest: step-00000004"):
-        resumed.check(6, 2.4, math.inf, 1e-4, lambda: "step-00000004", skipped=True)
+        check(resumed, 6, 2.4, math.inf, 1e-4, lambda: "step-00000004", skipped=True)
     assert resumed.summary(6) == "4 of 6 steps skipped (loss or gradients not finite)"
     assert DivergenceWatch("bf16").summary(6) is None
     with pytest.raises(Diverged, match=r"the step was skipped \(the weights are the starting weights\)"):
-        DivergenceWatch("bf16", max_skipped=0).check(1, math.nan, None, 1e-4, _none, skipped=True)
+        check(DivergenceWatch("bf16", max_skipped=0), 1, math.nan, None, 1e-4, _none, skipped=True)
 
 
 def test_only_the_first_skipped_steps_are_run_events_then_every_hundredth_a_log_line() -> None:
@@ -57,12 +65,12 @@ def test_only_the_first_skipped_steps_are_run_events_then_every_hundredth_a_log_
     watch = DivergenceWatch("fp32", max_skipped=1)
     routes = []
     for step in range(2, 2 * 1000 + 1, 2):
-        note = watch.check(step, math.nan, math.nan, 1e-4, _none, skipped=True)
+        note = check(watch, step, math.nan, math.nan, 1e-4, _none, skipped=True)
         routes.append(watch.skip_route)
         if watch.skipped == SKIP_EVENTS:
             assert note.endswith(f"; of later ones every {SKIP_LOG_EVERY}th is a log line, all are in the "
                                  "skipped_steps metric and the count at the run's end")
-        assert watch.check(step + 1, 2.0, 0.5, 1e-4, _none) is None
+        assert check(watch, step + 1, 2.0, 0.5, 1e-4, _none) is None
     assert routes[:SKIP_EVENTS] == ["event"] * SKIP_EVENTS
     assert [i + 1 for i, r in enumerate(routes) if r == "log"] == list(range(100, 1001, 100))
     assert routes.count(None) == 1000 - SKIP_EVENTS - 10
@@ -84,25 +92,25 @@ def test_the_checkpoint_weight_check_names_non_finite_tensors_and_never_raises()
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_with_max_skipped_steps_0_the_first_non_finite_step_ends_the_run(precision: str) -> None:
     watch = DivergenceWatch(precision, max_skipped=0)
-    watch.check(1, 2.5, 0.7, 1e-4, _none)
+    check(watch, 1, 2.5, 0.7, 1e-4, _none)
     with pytest.raises(Diverged, match=r"^training diverged at step 2: the loss became nan \(learning rate 0.0001; "
                        r"train.max_skipped_steps is 0\).*no checkpoint had been written yet"):
-        watch.check(2, math.nan, 0.7, 1e-4, _none, skipped=True)
+        check(watch, 2, math.nan, 0.7, 1e-4, _none, skipped=True)
     # A step applied although its numbers are not finite (not one train_step let through): weights untrustworthy.
     with pytest.raises(Diverged, match=r"at step 3: the gradient norm became inf .*can no longer be trusted"):
-        DivergenceWatch(precision, max_skipped=5).check(3, 2.5, math.inf, 1e-4, _none)
+        check(DivergenceWatch(precision, max_skipped=5), 3, 2.5, math.inf, 1e-4, _none)
 
 
 def test_fp16_tolerates_overflowing_gradients_and_a_short_spell_of_non_finite_losses() -> None:
     watch = DivergenceWatch("fp16", max_skipped=0)  # the scaler's skips are its own: never counted
-    watch.check(1, 2.5, math.inf, 1e-4, _none)  # the scaler skipped the step: how it finds its scale
+    check(watch, 1, 2.5, math.inf, 1e-4, _none)  # the scaler skipped the step: how it finds its scale
     for step in range(2, 2 + FP16_PATIENCE - 1):
-        watch.check(step, math.inf, math.inf, 1e-4, _none)
-    watch.check(20, 2.4, 0.5, 1e-4, _none)  # the spell ended: counting starts again
+        check(watch, step, math.inf, math.inf, 1e-4, _none)
+    check(watch, 20, 2.4, 0.5, 1e-4, _none)  # the spell ended: counting starts again
     for step in range(21, 21 + FP16_PATIENCE - 1):
-        watch.check(step, math.nan, None, 1e-4, _none)
+        check(watch, step, math.nan, None, 1e-4, _none)
     with pytest.raises(Diverged, match=rf"the loss was nan for {FP16_PATIENCE} steps in a row \(since step 21\)"):
-        watch.check(21 + FP16_PATIENCE - 1, math.nan, None, 1e-4, lambda: "step-00000018")
+        check(watch, 21 + FP16_PATIENCE - 1, math.nan, None, 1e-4, lambda: "step-00000018")
     assert watch.skipped == 0
 
 
@@ -313,7 +321,7 @@ def test_a_skipped_step_that_left_batchnorm_statistics_not_finite_ends_the_run()
                        r"had already made these statistics not finite: 1.running_mean, 1.running_var \(layer "
                        r"BatchNorm1d\), .*the latest: step-00000002"):
         watch = DivergenceWatch("fp32", max_skipped=5)
-        watch.check(3, stats.loss, stats.grad_norm, 1e-3, lambda: "step-00000002", skipped=True,
+        check(watch, 3, stats.loss, stats.grad_norm, 1e-3, lambda: "step-00000002", skipped=True,
                     bad_buffers=stats.bad_buffers)
     # Counted like any skipped step: the run's end line agreed with its skipped_steps metric (1), not 0.
     assert watch.summary(3) == "1 of 3 steps skipped (loss or gradients not finite)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.views.test_playground_labels import _run
+from tests.app.views.test_playground_labels import _opened
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -14,15 +14,7 @@ def test_a_failed_load_keeps_its_reason_on_screen(store, ctx, qtbot) -> None:
     """A run whose model cannot be loaded (found rendering `--view playground --prompt` for a run whose
     base model folder had been moved) showed "no model is loaded; send a load request first": the
     prompt's error, queued behind the load, replaced the load's. The user sends no load requests."""
-    from app.views.playground_view import PlaygroundView
-
-    run = _run(store, "text-classification")  # an empty final/ and no frozen config: loading fails
-    view = PlaygroundView(store, ctx, idle_s=60)
-    qtbot.addWidget(view)
-    view.resize(1280, 700)
-    view.show()
-    view.open_run(run.id)
-    qtbot.waitUntil(lambda: view.opening is None)
+    view = _opened(store, ctx, qtbot, "text-classification")  # an empty final/ and no frozen config: loading fails
     view.panel.prompt.setPlainText("great stuff")
     view.generate()
     qtbot.waitUntil(lambda: not view.pending, timeout=300_000)

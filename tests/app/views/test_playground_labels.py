@@ -18,10 +18,8 @@ def _run(store, recipe: str, name: str | None = None):
     return run
 
 
-@pytest.mark.parametrize(("recipe", "action"), [("text-classification", "Classify"),
-                                                ("image-classification", "Classify"),
-                                                ("causal-lm", "Generate")])
-def test_the_action_button_names_what_the_recipe_does(store, ctx, qtbot, recipe, action):
+def _opened(store, ctx, qtbot, recipe: str):
+    """A Playground shown at its usual size, with a new run of `recipe` opened."""
     from app.views.playground_view import PlaygroundView
 
     run = _run(store, recipe)
@@ -31,6 +29,14 @@ def test_the_action_button_names_what_the_recipe_does(store, ctx, qtbot, recipe,
     view.show()
     view.open_run(run.id)
     qtbot.waitUntil(lambda: view.opening is None)
+    return view
+
+
+@pytest.mark.parametrize(("recipe", "action"), [("text-classification", "Classify"),
+                                                ("image-classification", "Classify"),
+                                                ("causal-lm", "Generate")])
+def test_the_action_button_names_what_the_recipe_does(store, ctx, qtbot, recipe, action):
+    view = _opened(store, ctx, qtbot, recipe)
     assert view.generate_button.text() == action
     label = view.checkpoint.currentText()
     assert label == "Final model"
