@@ -51,9 +51,20 @@ def cannot_build(*, frozen: bool | None = None, include_dir: str | None = None, 
 
 
 def is_compile_error(exc: BaseException) -> bool:
+    """A failure of compilation rather than of the step: dynamo's own errors (a backend that fails to
+    build is wrapped in BackendCompilerFailed), and errors from the compiled kernels' own machinery
+    when they first run. Triton raises its own types there (OutOfResources is found at a kernel's
+    first launch) or a RuntimeError "Triton Error [CUDA]: ...": neither is a dynamo error, so the run
+    failed where eager would have trained. An out-of-memory error is torch's own and stays one."""
     from torch._dynamo.exc import TorchDynamoException
 
-    return isinstance(exc, TorchDynamoException)
+    if isinstance(exc, TorchDynamoException):
+        return True
+    for cls in type(exc).__mro__:
+        module = getattr(cls, "__module__", "") or ""
+        if module.split(".")[0] == "triton" or module.startswith("torch._inductor"):
+            return True
+    return str(exc).startswith("Triton Error")
 
 
 def short_reason(exc: BaseException) -> str:

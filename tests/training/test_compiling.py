@@ -7,12 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from spark_trainer.training.compiling import wanted
+from spark_trainer.training.compiling import is_compile_error, wanted
 from spark_trainer.training.engine import run_training
 from spark_trainer.training.reporting import Commands
 from tests.training.helpers import RecordingReporter, make_config
 
 FAILING_BACKEND = "spark_failing_backend_for_tests"
+LAUNCH_FAILING_BACKEND = "spark_launch_failing_backend_for_tests"
+
+
+class OutOfResources(Exception):
+    """Shaped as Triton's own: raised when a compiled kernel first launches (too much shared memory)."""
+
+
+OutOfResources.__module__ = "triton.runtime.errors"
 
 
 @pytest.fixture
@@ -29,6 +37,33 @@ def failing_backend(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("SPARK_TRAINER_COMPILE_BACKEND", FAILING_BACKEND)
     yield FAILING_BACKEND
     torch.compiler.set_stance("default")
+
+
+@pytest.fixture
+def launch_failing_backend(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A backend whose graphs build but fail when they first run, as Triton's kernels can at launch."""
+    import torch._dynamo
+    from torch._dynamo.backends.registry import _COMPILER_FNS
+
+    def build(graph_module, example_inputs):  # noqa: ANN001 - dynamo's backend signature
+        def launch(*args):  # noqa: ANN002 - the compiled graph's inputs
+            raise OutOfResources("out of resource: shared memory, Required: 262144, Hardware limit: 232448")
+        return launch
+
+    if LAUNCH_FAILING_BACKEND not in _COMPILER_FNS:
+        torch._dynamo.register_backend(build, name=LAUNCH_FAILING_BACKEND)
+    monkeypatch.setenv("SPARK_TRAINER_COMPILE_BACKEND", LAUNCH_FAILING_BACKEND)
+    yield LAUNCH_FAILING_BACKEND
+    torch.compiler.set_stance("default")
+
+
+def test_errors_of_the_compiled_kernels_machinery_count_as_compile_errors() -> None:
+    import torch
+
+    assert is_compile_error(OutOfResources("shared memory"))
+    assert is_compile_error(RuntimeError("Triton Error [CUDA]: invalid argument"))
+    assert not is_compile_error(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+    assert not is_compile_error(torch.OutOfMemoryError("CUDA out of memory"))  # auto_batch's, not compile's
 
 
 def test_auto_compiles_on_cuda_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,6 +117,18 @@ def test_compile_failure_in_the_first_step_falls_back_to_eager_and_completes(
     assert list(efficiency) == [1] and 0.5 < efficiency[1] <= 1.0
     assert any(line.startswith("packing efficiency ") for line in rec.logs)
     assert rec.series("tokens")[1] > 0
+
+
+@pytest.mark.slow  # dynamo traces the model (about a minute on 2 shared cores); the unit test above is the quick check
+def test_compiled_kernels_that_fail_at_their_first_launch_fall_back_to_eager_and_complete(
+        tiny_model: Path, counting_data: Path, tmp_path: Path, launch_failing_backend: str) -> None:
+    config = make_config(tiny_model, train={"max_steps": 3, "compile": True})
+    rec = RecordingReporter()
+    outcome = run_training(config, data_path=counting_data, run_dir=tmp_path / "run", reporter=rec,
+                           commands=Commands())
+    assert outcome.status == "completed" and outcome.step == 3
+    assert len(rec.events) == 1 and rec.events[0].startswith("torch.compile failed (OutOfResources: out of resource")
+    assert sorted(rec.series("loss")) == [1, 2, 3]
 
 
 @pytest.mark.slow  # dynamo tracing the model takes about a minute on 2 shared cores
