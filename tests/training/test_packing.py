@@ -138,3 +138,30 @@ def test_efficiency_is_real_tokens_over_row_capacity():
     rows = pack(_examples([300, 200, 100]), 400)
     assert efficiency(rows, 400) == pytest.approx(600 / 800)
     assert efficiency([], 400) == 0.0
+
+
+@pytest.mark.slow  # dynamo traces the model: about a minute on 2 shared cores
+def test_a_new_flex_block_mask_per_batch_does_not_recompile_the_compiled_model(tiny_model):
+    """Each packed batch brings its own BlockMask (a new mask function over new segment ids): the
+    compiled model must take it as an input, not recompile per batch (past dynamo's recompile limit it
+    would silently run eagerly). Forward only: flex attention's backward does not run on the CPU; the
+    training-mode check is the GPU test `test_default_run_compiles_once_on_cuda`."""
+    import torch
+    import torch._dynamo.utils
+    from transformers import AutoModelForCausalLM
+
+    from spark_trainer.recipes.causal_lm_model import forward
+
+    torch._dynamo.reset()
+    flex = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation="flex_attention").eval()
+    compiled = torch.compile(flex, backend="eager")  # dynamo's guards are the question, not the kernels
+    graphs = []
+    for seed, lengths in enumerate([[30, 20, 50], [100, 28], [12] * 10, [64, 64]]):
+        batch = collate(pack(_examples(lengths, seed=seed), 128), 0, pad_to=128)
+        with torch.no_grad():
+            try:
+                forward(compiled, batch, "flex_attention")
+            except (NotImplementedError, RuntimeError) as exc:  # flex needs a compiler toolchain on the CPU
+                pytest.skip(f"flex attention unavailable here: {exc}")
+        graphs.append(int(torch._dynamo.utils.counters["stats"]["unique_graphs"]))
+    assert graphs[0] > 0 and graphs[-1] == graphs[0], graphs
