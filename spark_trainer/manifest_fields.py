@@ -1,5 +1,6 @@
 """How many rows of a dataset's manifest fill each field: what choosing a recipe needs to know of
-the whole dataset (a caption on every image? a label on every row?) without reading it.
+the whole dataset (a caption on every image? a label on every row? images as large as the training
+size?) without reading it.
 
 Ingestion counts as it accepts rows and stores the summary with the dataset (`Dataset.meta["fields"]`);
 a dataset ingested before that, or whose manifest changed since, is counted once, off the GUI
@@ -19,6 +20,17 @@ from typing import Any
 BOOKKEEPING = ("split", "sha256", "source", "path", "width", "height")  # every image row has these
 MAX_FIELDS = 256  # distinct fields counted; more (keys that are ids...) and no summary is kept
 NAMED = 5  # rows named per field that some rows leave empty
+SIDE_STEP = 8  # images' shorter sides are counted to this many pixels (resolutions are multiples of 8)
+SIDE_CAP = 2048  # sides from here up count as one (no recipe trains larger): at most 257 counts kept
+
+
+def side_of(width: Any, height: Any) -> int | None:
+    """An image row's shorter side, rounded down to SIDE_STEP (a smaller one as it is) and capped at
+    SIDE_CAP; None when the row gives no size (a text row)."""
+    if type(width) is not int or type(height) is not int or min(width, height) <= 0:
+        return None
+    side = min(width, height)
+    return min(SIDE_CAP, side if side < SIDE_STEP else side // SIDE_STEP * SIDE_STEP)
 
 
 @dataclass(frozen=True)
@@ -75,11 +87,14 @@ class FieldTally:
     filled: Counter[str] = field(default_factory=Counter)
     lacking: dict[str, list[str]] = field(default_factory=dict)  # field -> up to NAMED sources without it
     overflow: bool = False  # more than MAX_FIELDS distinct fields: counts incomplete, no summary
+    sides: Counter[int] = field(default_factory=Counter)  # images per shorter side (`side_of`)
     _first: list[tuple[str, set[str]]] = field(default_factory=list)  # the first NAMED rows: (source, fields)
     _naming: set[str] = field(default_factory=set)  # fields with fewer than NAMED rows named yet
 
     def add(self, row: Mapping[str, Any]) -> None:
         self.rows += 1
+        if "width" in row and (side := side_of(row["width"], row.get("height"))) is not None:
+            self.sides[side] += 1
         names = list(filled_fields(row))
         new = [name for name in names if name not in self.filled]  # empty for all but a few rows
         for name in new:
@@ -106,15 +121,17 @@ class FieldTally:
             self._first.append((source, names))
 
     def summary(self, stamp: ManifestStamp) -> dict[str, Any]:
-        """What the dataset keeps: the counts, the first rows lacking each field some rows lack, and
-        the manifest's stamp they describe (a manifest edited since is counted again). With too many
-        fields to count, only that (`overflow`): the fields are unknown, and known to be, so nothing
-        counts the manifest again."""
+        """What the dataset keeps: the counts, the first rows lacking each field some rows lack, the
+        images' shorter sides (`sides`, {"64": 120}: JSON keys are text), and the manifest's stamp they
+        describe (a manifest edited since is counted again). With too many fields to count, only that
+        (`overflow`) and the sides: the fields are unknown, and known to be, so nothing counts the
+        manifest again."""
+        sides = {str(k): v for k, v in sorted(self.sides.items())}
         if self.overflow:
-            return {"rows": self.rows, "overflow": True, **stamp.as_meta()}
+            return {"rows": self.rows, "overflow": True, "sides": sides, **stamp.as_meta()}
         lacking = {k: v for k, v in sorted(self.lacking.items()) if v and self.filled[k] < self.rows}
         return {"rows": self.rows, "filled": dict(sorted(self.filled.items())), "lacking": lacking,
-                **stamp.as_meta()}
+                "sides": sides, **stamp.as_meta()}
 
 
 def unreadable_summary(stamp: ManifestStamp) -> dict[str, Any]:
@@ -126,13 +143,15 @@ def unreadable_summary(stamp: ManifestStamp) -> dict[str, Any]:
 
 def describes(summary: Any, stamp: ManifestStamp) -> bool:
     """Whether `summary` (what a dataset stored, `Dataset.meta["fields"]`) counts the manifest as it is
-    now: well formed, and counted at its present stamp (a manifest edited since, or a summary stored
-    with its size alone, is counted again)."""
+    now: well formed, and counted at its present stamp (a manifest edited since, a summary stored
+    with its size alone, or one stored before the images' sides were counted, is counted again)."""
     if not isinstance(summary, Mapping) or any(summary.get(k) != v for k, v in stamp.as_meta().items()):
         return False
-    if summary.get("overflow") is True or summary.get("unreadable") is True:
+    if summary.get("unreadable") is True:
         return isinstance(summary.get("rows"), int)
-    return isinstance(summary.get("rows"), int) and isinstance(summary.get("filled"), Mapping)
+    if not isinstance(summary.get("rows"), int) or not isinstance(summary.get("sides"), Mapping):
+        return False
+    return summary.get("overflow") is True or isinstance(summary.get("filled"), Mapping)
 
 
 def count_manifest(manifest: Path) -> dict[str, Any] | None:

@@ -170,6 +170,8 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         self.sweep = SweepPanel(self.store, self.ctx, self)
         side.addWidget(self.sweep)
         side.addStretch(1)
+        self.data_warning = MessageBanner()  # the recipe's advice on the data (upscaled images...)
+        side.addWidget(self.data_warning)
         self.launch_reason = QLabel("")
         self.launch_reason.setStyleSheet(ERROR_STYLE)
         self.launch_reason.setWordWrap(True)
@@ -292,6 +294,10 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         self._store_errors = {k: v for k, v in result.errors.items() if k not in own}
         self._show_errors(result.errors)
         self.memory_panel.show_texts(result.estimate)
+        if result.warnings:
+            self.data_warning.show_message("\n".join(f"Warning: {w}" for w in result.warnings), "warning")
+        else:
+            self.data_warning.clear_message()
         if self._launch_when_checked:
             self._launch_when_checked = False
             self._submit()

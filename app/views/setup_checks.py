@@ -22,6 +22,7 @@ from spark_trainer.store.store import Store
 class SetupCheck:
     errors: dict[str, str] = field(default_factory=dict)  # field -> why it is not valid
     estimate: tuple[str, str, str] = ("", "", "")  # the memory panel's texts
+    warnings: list[str] = field(default_factory=list)  # the recipe's advice: shown, Launch stays enabled
 
 
 def field_errors(data: dict[str, Any]) -> dict[str, str]:
@@ -73,8 +74,23 @@ def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: li
         errors.update(data_errors(store, data, folder, {} if data_checks is None else data_checks))
     order = ("project", "name", "base_model", "dataset", "gpus")
     ordered = {key: errors[key] for key in order if key in errors}
+    warnings = [] if "dataset" in errors else data_warnings(store, data, folder)
     # No estimate of a model the recipe cannot use (it said transformers' own long error instead).
-    return SetupCheck(ordered, estimate_texts(data, folder if "base_model" not in errors else None, gpus))
+    return SetupCheck(ordered, estimate_texts(data, folder if "base_model" not in errors else None, gpus), warnings)
+
+
+def data_warnings(store: Store, data: dict[str, Any], folder: Path | None) -> list[str]:
+    """What `spark-trainer train` would warn of this run file's stored dataset before queuing it
+    (submit's `data_advice`: most images smaller than the training size...), in the same words."""
+    from spark_trainer.config import validate_config
+    from spark_trainer.jobs.submit import data_advice, ingested_dataset
+
+    try:
+        config = validate_config(data)
+    except BadInput:  # the form's own fields say what is wrong
+        return []
+    dataset = ingested_dataset(store, config, Path.cwd())  # the launch submits with this base folder
+    return [] if dataset is None else data_advice(store, config, dataset, str(folder or ""))
 
 
 def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -> dict[str, str]:

@@ -43,13 +43,4 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> Result:
         return Result(result, f"demo run {result.run.id} {result.run.status.value}; follow it with "
                               f"`spark-trainer run show {result.run.id}`")
 
-    def text() -> str:
-        def f(v):
-            return "-" if v is None else f"{v:.3f}"
-
-        accuracy = result.metrics.get("eval_accuracy")
-        extra = "" if accuracy is None else f", validation accuracy {accuracy:.3f}"
-        return (f"demo run {result.run.id} completed {result.run.step} steps: loss {f(result.first_loss)} -> "
-                f"{f(result.final_loss)}, validation loss {f(result.eval_loss)}{extra}\nreport: {result.report_path}")
-
-    return Result(result, text)
+    return Result(result, lambda: f"{result.summary()}\nreport: {result.report_path}")

@@ -160,6 +160,8 @@ def cmd_start(ctx: Context, args: argparse.Namespace) -> Result:
     reconcile(store)
     submitted = submit_experiment(store, args.experiment, gpus=args.gpus)
     _note_sweeps(ctx, store, submitted.experiment)
+    for warning in submitted.warnings:
+        ctx.info(f"warning: {warning}")
     return start_and_maybe_wait(ctx, store, submitted.run.id, args.wait, "")
 
 

@@ -30,6 +30,8 @@ def train_sweep(ctx: Context, args: argparse.Namespace, data: dict[str, Any]) ->
     if first.report is not None:
         for line in ingest_lines(first.dataset.name, first.report, Path(first.dataset.path)):
             ctx.info(line)
+    for warning in dict.fromkeys(w for submitted in queued.submitted for w in submitted.warnings):
+        ctx.info(f"warning: {warning}")
     ids = [run.id for run in queued.runs]
     listed = ", ".join(str(i) for i in ids)
     intro = f"ingested {first.dataset.name!r}; " if first.ingested else ""

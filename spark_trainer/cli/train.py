@@ -57,6 +57,8 @@ def cmd_train(ctx: Context, args: argparse.Namespace) -> Result:
     if submitted.report is not None:
         for line in ingest_lines(submitted.dataset.name, submitted.report, Path(submitted.dataset.path)):
             ctx.info(line)
+    for warning in submitted.warnings:
+        ctx.info(f"warning: {warning}")
     return start_and_maybe_wait(ctx, store, submitted.run.id, args.wait, intro)
 
 

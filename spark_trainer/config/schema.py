@@ -47,8 +47,9 @@ class TrainConfig(Section):
         "first such step ends it. fp16's gradient scaler skips overflowing steps on its own, uncounted")
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory")
     compile: Literal["auto", True, False] = Field(
-        "auto", description="torch.compile the model: auto compiles on CUDA, not on the CPU; a compile "
-        "failure falls back to eager with a run event")
+        "auto", description="torch.compile the model: auto compiles on CUDA where kernels can be built (Python's "
+        "headers and a C compiler; never in the packaged app), not on the CPU; a compile failure falls back to "
+        "eager with a run event")
     sharding: Literal["auto", "none", "fsdp"] = Field(
         "auto", description="Several GPUs: fsdp splits weights, gradients and optimizer state over them (full "
         "fine-tuning only); none keeps a whole copy on each; auto picks fsdp when the estimate exceeds one GPU")

@@ -45,6 +45,24 @@ class DemoResult:
     report_path: Path | None
     metrics: dict[str, float] = field(default_factory=dict)
 
+    def figures(self) -> list[tuple[str, str]]:
+        """The final figures, (label, value), that the CLI's printout and `demo-report.md` both give:
+        the training loss, then the last value of each evaluation metric the recipe declares (the
+        validation loss first), so neither can show a figure the other leaves out."""
+        from spark_trainer.recipes.registry import get_recipe
+
+        figures = [("training loss", f"{_fmt(self.first_loss)} -> {_fmt(self.final_loss)}"),
+                   ("validation loss", _fmt(self.eval_loss))]
+        for spec in get_recipe(self.run.recipe).metrics:
+            if spec.key != "eval_loss" and spec.key in self.metrics:
+                figures.append((spec.label, _fmt(self.metrics[spec.key])))
+        return figures
+
+    def summary(self) -> str:
+        """The CLI's one-line printout of a finished demo: its figures, as the report gives them."""
+        figures = ", ".join(f"{label} {value}" for label, value in self.figures())
+        return f"demo run {self.run.id} completed {self.run.step} steps: {figures}"
+
 
 def demo_data_dir() -> Path:
     """`resources/demo/` from a source checkout, an installed tree, or a frozen (PyInstaller) app."""
@@ -139,7 +157,7 @@ def build_demo(
                               + f"; see `spark-trainer run logs {run.id}`")
     tell("report", "Writing the report…")
     result = _result(store, run, model_path, Path(run.run_dir) / REPORT_NAME)
-    _write_report(result)
+    write_report(result)
     tell("done", f"Demo run {run.id} completed")
     return result
 
@@ -165,17 +183,18 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def _write_report(result: DemoResult) -> None:
+def write_report(result: DemoResult) -> None:
+    """`demo-report.md`: where the demo's things are, and its final figures."""
     if result.report_path is None:
         raise BadInput("no report path")
+    # The training loss reads first step -> last step; the other figures are the last evaluation's.
     lines = [
         f"# Demo run {result.run.id}",
         "",
         f"- project: `{result.project}`, experiment `{result.run.experiment}`",
         f"- base model: `{result.model_path}` (tiny, random weights, created locally)",
         f"- steps: {result.run.step}",
-        f"- training loss: {_fmt(result.first_loss)} at the first step, {_fmt(result.final_loss)} at the last",
-        f"- validation loss (last evaluation): {_fmt(result.eval_loss)}",
+        *(f"- {label}: {value}" for label, value in result.figures()),
         f"- folder: `{result.run.run_dir}` (checkpoints/, final/, worker.log)",
         "",
     ]

@@ -28,6 +28,7 @@ class Submitted:
     dataset: Dataset
     ingested: bool
     report: IngestReport | None = None  # the ingestion's report when the dataset was ingested now
+    warnings: tuple[str, ...] = ()  # the recipe's advice on this run's data (it is queued all the same)
 
 
 def _newest_mtime(path: Path) -> float:
@@ -186,15 +187,18 @@ def submit_configs(
                 get_recipe(first.recipe).check_model_fit(Path(base_model))
             # The recipe's checks read the data as recipe_config and eval say: once per distinct pair,
             # not once per run (a 64-run learning-rate sweep read its dataset 64 times under the lock).
-            checked: set[str] = set()
-            frozen = []
+            checked: dict[str, tuple[str, ...]] = {}  # settings -> their advice
+            frozen, warned = [], []
             for config, swept in zip(configs, values, strict=True):
                 key = json.dumps(config.model_dump(mode="json", include={"recipe_config", "eval"}), sort_keys=True)
                 if key in checked:
                     frozen.append(_freeze(config, dataset, base_model, request.text))
                 else:
                     frozen.append(_check_one(store, config, dataset, base_model, request.text, swept))
-                    checked.add(key)
+                    said = data_advice(store, config, dataset, base_model)
+                    named = ", ".join(f"{k}={v}" for k, v in swept.items())
+                    checked[key] = tuple(f"sweep {named}: {w}" if swept else w for w in said)
+                warned.append(checked[key])
             experiment = _experiment(store, frozen[0], dataset)
         except BadInput:
             if report is not None:  # ingested for this refused file: leave the store as it was
@@ -202,8 +206,8 @@ def submit_configs(
             raise
         queued = [_queue(store, experiment, config, request.text, sweep=sweep, sweep_values=swept)
                   for config, swept in zip(frozen, values, strict=True)]
-    return [Submitted(run, experiment, dataset, report is not None and i == 0, report if i == 0 else None)
-            for i, run in enumerate(queued)]
+    return [Submitted(run, experiment, dataset, report is not None and i == 0, report if i == 0 else None,
+                      warnings=said) for i, (run, said) in enumerate(zip(queued, warned, strict=True))]
 
 
 def request_for(store: Store, config: ExperimentConfig, gpus: str | None, *, stored: bool = False) -> gpu_alloc.GpuRequest:
@@ -259,6 +263,18 @@ def check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset, ba
     return frozen
 
 
+def data_advice(store: Store, config: ExperimentConfig, dataset: Dataset, base_model: str) -> list[str]:
+    """The recipe's warnings about training `config` on the stored `dataset` (`RecipeSpec.advice`: most
+    images smaller than the training size...), from the facts stored with the dataset. They never
+    refuse a run: `train` and `run start` print them, the setup form shows them, before it starts."""
+    from spark_trainer.recipes import get_recipe
+    from spark_trainer.recipes.fit import dataset_facts
+
+    model = Path(base_model) if base_model and Path(base_model).is_dir() else None
+    said = get_recipe(config.recipe).advice(dataset_facts(store, dataset), config.recipe_config, model)
+    return [said] if said else []
+
+
 def _freeze(config: ExperimentConfig, dataset: Dataset, base_model: str, gpus: str | None) -> ExperimentConfig:
     """A copy of `config` that names the stored dataset (by id), the model folder and `gpus` if given."""
     frozen = config.model_copy(deep=True)
@@ -301,9 +317,10 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     if experiment.dataset_id is None:
         raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
     dataset = datasets.get(store, experiment.dataset_id)
-    frozen = check_trainable(store, config, dataset, resolve_model(config.base_model, None, store.home.root),
-                             gpus=request.text)
-    return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, False)
+    base_model = resolve_model(config.base_model, None, store.home.root)
+    frozen = check_trainable(store, config, dataset, base_model, gpus=request.text)
+    return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, False,
+                     warnings=tuple(data_advice(store, config, dataset, base_model)))
 
 
 def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus: str, *,

@@ -19,7 +19,7 @@ from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.recipes import diffusion_data as data
 from spark_trainer.recipes.base import EvalResult, Sample
-from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig
+from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig, pixel_multiple
 from spark_trainer.recipes.diffusion_model import (
     TEXT_ENCODER_TARGETS,
     Parts,
@@ -117,9 +117,7 @@ class DiffusionLoRARecipe:
 
     def _pixel_multiple(self) -> int:
         assert self.model_dir is not None
-        vae = json.loads((self.model_dir / "vae" / "config.json").read_text())
-        unet = json.loads((self.model_dir / "unet" / "config.json").read_text())
-        return 2 ** (len(vae["block_out_channels"]) - 1) * 2 ** (len(unet["block_out_channels"]) - 1)
+        return pixel_multiple(self.model_dir)
 
     def _check_targets(self) -> None:
         targets = self.targets()

@@ -1,7 +1,8 @@
 """Whether a recipe can use a dataset or a base model, from cheap facts (no manifest read, but once).
 
-A dataset's facts are its kind and how many of its manifest's rows fill each field (a text record's
-keys; an image row's `label` for class folders, `caption` for captioned images), counted at
+A dataset's facts are its kind, how many of its manifest's rows fill each field (a text record's
+keys; an image row's `label` for class folders, `caption` for captioned images) and its images'
+shorter sides (from the manifest's width and height: no image is opened), counted at
 ingestion and stored with the dataset (`spark_trainer.manifest_fields`); a dataset ingested before
 that is counted once and the counts stored with it then. A model's facts are the files of
 its folder (config.json, model_index.json, a tokenizer, an image processor).
@@ -39,13 +40,32 @@ class DataFacts:
     rows: int = 0  # rows counted; 0: counts unknown (no readable manifest row, or too many fields to count)
     filled: tuple[tuple[str, int], ...] = ()  # (field, rows filling it) for each field some row fills, sorted
     lacking: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (field, the first rows' sources without it)
+    sides: tuple[tuple[int, int], ...] = ()  # (shorter side in px, images), sorted; see manifest_fields.side_of
 
     @classmethod
     def counted(cls, kind: str, rows: int, filled: dict[str, int],
-                lacking: dict[str, list[str]] | None = None) -> DataFacts:
+                lacking: dict[str, list[str]] | None = None, sides: dict[int, int] | None = None) -> DataFacts:
         pairs = tuple(sorted((k, v) for k, v in filled.items() if v > 0))
         named = tuple(sorted((k, tuple(v)) for k, v in (lacking or {}).items() if v))
-        return cls(kind, rows=rows, filled=pairs, lacking=named)
+        return cls(kind, rows=rows, filled=pairs, lacking=named, sides=_sides(sides))
+
+    @property
+    def images(self) -> int:
+        """Images whose size the manifest gives."""
+        return sum(n for _, n in self.sides)
+
+    def images_under(self, side: int) -> int:
+        """Images whose shorter side is under `side` pixels."""
+        return sum(n for s, n in self.sides if s < side)
+
+    def typical_side(self) -> int | None:
+        """The images' median shorter side (to manifest_fields.SIDE_STEP px); None when none is known."""
+        half, seen = self.images / 2, 0
+        for side, n in self.sides:
+            seen += n
+            if seen >= half:
+                return side
+        return None
 
     @property
     def read(self) -> bool:
@@ -82,14 +102,23 @@ class DataFacts:
 
 def facts_of(kind: str, summary: Any) -> DataFacts:
     """The facts a stored summary (`FieldTally.summary`) gives; counts unknown without one, or when
-    the rows had too many fields to count."""
-    if not isinstance(summary, Mapping) or summary.get("overflow") or not isinstance(summary.get("filled"), Mapping):
+    the rows had too many fields to count (the images' sides are known then all the same)."""
+    if not isinstance(summary, Mapping):
         return DataFacts(kind)
+    stored = summary.get("sides")
+    sides = {int(k): v for k, v in stored.items() if str(k).isdigit() and isinstance(v, int)} \
+        if isinstance(stored, Mapping) else {}
+    if summary.get("overflow") or not isinstance(summary.get("filled"), Mapping):
+        return DataFacts(kind, sides=_sides(sides))
     rows, filled, lacking = summary.get("rows"), summary["filled"], summary.get("lacking")
     named = {str(k): [str(s) for s in v] for k, v in lacking.items() if isinstance(v, list)} \
         if isinstance(lacking, Mapping) else {}
     return DataFacts.counted(kind, rows if isinstance(rows, int) else 0,
-                             {str(k): v for k, v in filled.items() if isinstance(v, int)}, named)
+                             {str(k): v for k, v in filled.items() if isinstance(v, int)}, named, sides)
+
+
+def _sides(sides: dict[int, int] | None) -> tuple[tuple[int, int], ...]:
+    return tuple(sorted((k, v) for k, v in (sides or {}).items() if v > 0))
 
 
 def dataset_facts(store: Store, dataset: Any) -> DataFacts:

@@ -64,6 +64,9 @@ class RecipeSpec:
             the facts of `spark_trainer.recipes.fit`, never the whole dataset.
         model_fit: a base model folder -> why the recipe cannot start from it (a diffusers pipeline
             for a transformers recipe, no tokenizer...), or None. Looks at file names only.
+        data_advice: (dataset facts, recipe settings, base model folder or None) -> a one-line warning
+            about a run the recipe can train but likely not as meant (images far smaller than the
+            training size...), or None. As cheap as `data_fit`; it never refuses a run.
     """
 
     name: str
@@ -79,6 +82,7 @@ class RecipeSpec:
     frozen_defaults: tuple[tuple[str, Any], ...] = ()
     data_fit: Callable[[DataFacts, Any], str | None] | None = None
     model_fit: Callable[[Path], str | None] | None = None
+    data_advice: Callable[[DataFacts, Any, Path | None], str | None] | None = None
 
     @property
     def main_metric(self) -> MetricSpec:
@@ -126,6 +130,13 @@ class RecipeSpec:
         why = self.data_problem(facts, recipe_config)
         if why:
             raise ConfigError(f"dataset: recipe {self.name} cannot train on {what}: {why}")
+
+    def advice(self, facts: DataFacts, recipe_config: Any = None, model: Path | None = None) -> str | None:
+        """The recipe's warning about training on a dataset with `facts` as `recipe_config` says (what
+        `train` prints and the setup form shows before a run starts), else None."""
+        if self.data_advice is None or facts.kind not in self.data_kinds:
+            return None
+        return self.data_advice(facts, self.settings(recipe_config), model)
 
     def model_problem(self, folder: Path) -> str | None:
         """Why this recipe cannot start from the base model `folder`, else None."""

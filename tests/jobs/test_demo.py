@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from spark_trainer.jobs.demo import DEMO_MODEL, build_demo
-from spark_trainer.store import datasets, projects
+from spark_trainer.jobs.demo import DEMO_MODEL, REPORT_NAME, DemoResult, build_demo, write_report
+from spark_trainer.recipes.registry import get_recipe
+from spark_trainer.store import datasets, experiments, projects, runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 from tests.jobs.conftest import finished, wait_until
@@ -21,6 +24,8 @@ def test_build_demo_trains_evaluates_and_reports(store: Store) -> None:
     assert result.first_loss is not None and result.eval_loss is not None
     report = result.report_path.read_text()
     assert f"# Demo run {result.run.id}" in report and "validation loss" in report
+    assert "validation perplexity" in result.summary()
+    assert all(f"- {label}: {value}" in report for label, value in result.figures())
     assert stages[0] == "model" and stages[-1] == "done"
     assert [p.name for p in projects.list_all(store)] == ["demo"]
 
@@ -35,3 +40,23 @@ def test_cli_demo_full_length(cli) -> None:
     result = cli("demo")
     assert result.code == 0, result.err
     assert "completed 300 steps" in result.out
+
+
+@pytest.mark.parametrize("recipe", ["causal-lm", "text-classification", "image-classification", "diffusion-lora"])
+def test_the_report_gives_every_figure_the_printout_gives(store: Store, tmp_path: Path, recipe: str) -> None:
+    projects.create(store, "demo")
+    exp = experiments.create(store, project="demo", name="e", recipe=recipe, base_model="m", dataset=None, config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    declared = {spec.key: 0.5 + i / 8 for i, spec in enumerate(get_recipe(recipe).metrics)}
+    result = DemoResult(project="demo", run=run, model_path=tmp_path, first_loss=2.25, final_loss=1.125,
+                        eval_loss=declared["eval_loss"], report_path=tmp_path / REPORT_NAME,
+                        metrics={"loss": 1.125, "lr": 0.001, **declared})
+    write_report(result)
+
+    printed, report = result.summary(), result.report_path.read_text()
+    assert "2.2500 -> 1.1250" in printed
+    for value in declared.values():  # every evaluation metric the recipe declares, in the printout...
+        assert f"{value:.4f}" in printed, (value, printed)
+    for label, value in result.figures():  # ...and each of the printout's figures in the report
+        assert f"{label} {value}" in printed and f"- {label}: {value}" in report, (label, report)
+    assert "learning rate" not in printed and "0.0010" not in report  # engine metrics are not final figures

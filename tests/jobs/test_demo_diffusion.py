@@ -33,6 +33,8 @@ def test_diffusion_demo_trains_end_to_end_with_sample_images(store: Store) -> No
 
     assert (Path(final.path) / "pytorch_lora_weights.safetensors").is_file()
     assert result.first_loss is not None and result.eval_loss is not None
+    report = result.report_path.read_text()
+    assert all(f"- {label}: {value}" in report for label, value in result.figures())
 
 
 def test_cli_demo_names_the_recipes_it_knows(cli) -> None:

@@ -20,6 +20,8 @@ def test_cli_demo_trains_a_classification_recipe(cli, home: Path, recipe: str, s
     data = result.json()
     assert data["run"]["status"] == RunStatus.COMPLETED.value and data["run"]["step"] == steps
     assert data["metrics"]["eval_accuracy"] > 0.6, data["metrics"]  # three classes: chance is 1/3
+    report = Path(data["report_path"]).read_text()  # the printout's accuracy is in the report too
+    assert f"validation accuracy: {data['metrics']['eval_accuracy']:.4f}" in report, report
 
     from spark_trainer.store.store import Store
 

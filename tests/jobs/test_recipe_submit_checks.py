@@ -105,3 +105,53 @@ def test_a_diffusers_pipeline_for_a_language_model_is_refused_at_submit(store: S
     assert "base_model: recipe causal-lm cannot start from " in refused.err
     assert "it is a diffusers pipeline; this recipe needs a transformers model" in refused.err
     assert runs.list_all(store) == []
+
+
+def _hold_the_only_slot(store: Store) -> None:
+    """A live run (this test's own process) in the one slot, so that what `train` queues stays queued."""
+    import os
+
+    from spark_trainer.jobs.process import identity
+    from spark_trainer.store import experiments, projects, settings
+    from spark_trainer.store.entities import RunStatus
+
+    settings.set_value(store, "max_concurrent_runs", 1)
+    projects.create(store, "busy")
+    exp = experiments.create(store, project="busy", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    busy = runs.create(store, exp.id, requested_gpus="cpu")
+    for status in (RunStatus.STARTING, RunStatus.RUNNING):
+        runs.transition(store, busy.id, status, "test")
+    me = identity(os.getpid())
+    runs.update(store, busy.id, pid=me.pid, pid_start_time=me.start_time)
+    runs.beat(store, busy.id)
+
+
+def test_images_smaller_than_the_resolution_are_warned_of_and_the_run_queued(store: Store, cli, tmp_path) -> None:
+    """512 on 64 px frames kept a CPU run at step 0 for over 20 minutes, said only in the run's log.
+    `train` now says it in one line before the run starts, and queues it (enlarging can be meant)."""
+    from spark_trainer.models.tiny_diffusion import write_captioned_images
+    from spark_trainer.store.entities import RunStatus
+
+    _hold_the_only_slot(store)
+    frames = write_captioned_images(tmp_path / "frames", 6, size=64)
+    run_file = _run_file(tmp_path, "diffusion-lora", frames, "model_index.json")
+    for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):  # what submit looks at; no weights
+        (tmp_path / "model" / part).mkdir()
+    warned = cli("train", str(run_file))
+    assert warned.code == 0, warned.err
+    lines = [line for line in warned.err.splitlines() if line.startswith("warning: ")]
+    assert lines == ["warning: recipe_config.resolution 512 is larger than 6 of the dataset's 6 images (shorter "
+                     "side typically 64 px): each is enlarged to 512 px, 64x its pixels, which slows every step and "
+                     "adds no detail; try recipe_config.resolution: 64 (keep 512 if the enlargement is intended)"]
+    queued = runs.list_all(store, statuses={RunStatus.QUEUED})
+    assert len(queued) == 1 and f"run {queued[0].id} queued" in warned.out
+
+    quiet = cli("train", str(run_file), "--set", "recipe_config.resolution=64")
+    assert quiet.code == 0 and "warning" not in quiet.err, quiet.err
+    swept = cli("train", str(run_file), "--sweep", "recipe_config.resolution=64,512")
+    assert swept.code == 0, swept.err
+    [line] = [line for line in swept.err.splitlines() if "warning" in line]  # the 512 run's only
+    assert line.startswith("warning: sweep recipe_config.resolution=512: recipe_config.resolution 512 is larger")
+    started = cli("run", "start", "diffusion-lora")  # the experiment's stored config: 512 again
+    assert started.code == 0 and "warning: recipe_config.resolution 512 is larger" in started.err, started.err

@@ -284,6 +284,41 @@ def test_resolution_must_fit_the_model_and_the_base_model_must_be_a_pipeline(tin
         DiffusionLoRARecipe(config(tmp_path / "llm")).prepare(shapes)
 
 
+def _sd_configs(folder: Path, vae_levels: int = 4, unet_levels: int = 4) -> Path:
+    """A pipeline folder's two config files that decide its pixel multiple (SD 1.x: 8 * 8 = 64)."""
+    for part, levels in (("vae", vae_levels), ("unet", unet_levels)):
+        (folder / part).mkdir(parents=True, exist_ok=True)
+        (folder / part / "config.json").write_text(json.dumps({"block_out_channels": [32] * levels}))
+    return folder
+
+
+def test_most_images_smaller_than_the_resolution_are_warned_of_with_a_value_to_try(tmp_path):
+    """512 (the default) on 64 px video frames kept a CPU run at step 0 for over 20 minutes, said only in
+    the run's log; the recipe's advice says it before the run, from the dataset's stored facts."""
+    from spark_trainer.recipes.fit import DataFacts
+    from spark_trainer.recipes.registry import get_recipe
+
+    spec = get_recipe("diffusion-lora")
+    frames = DataFacts.counted("image", 120, {"caption": 120}, sides={64: 118, 512: 2})
+    said = spec.advice(frames, {})
+    assert said == ("recipe_config.resolution 512 is larger than 118 of the dataset's 120 images (shorter side "
+                    "typically 64 px): each is enlarged to 512 px, 64x its pixels, which slows every step and adds "
+                    "no detail; try recipe_config.resolution: 64 (keep 512 if the enlargement is intended)")
+    assert spec.advice(frames, {"resolution": 64}) is None  # the images' own size
+    assert spec.advice(frames, {"resolution": 48}) is None  # smaller still: cropped, not enlarged
+    half = DataFacts.counted("image", 4, {"caption": 4}, sides={64: 2, 768: 2})
+    assert spec.advice(half, {}) is None  # not most of them
+    assert spec.advice(DataFacts.counted("image", 4, {"caption": 4}), {}) is None  # sizes unknown: nothing said
+    photos = DataFacts.counted("image", 3, {"caption": 3}, sides={96: 2, 1024: 1})
+    assert "typically 96 px" in spec.advice(photos, {}) and spec.advice(photos, {}).endswith(
+        "try recipe_config.resolution: 96 (keep 512 if the enlargement is intended)")
+    sd1 = _sd_configs(tmp_path / "sd1")  # the suggestion is a resolution the model takes: a multiple of 64
+    assert "try recipe_config.resolution: 64 " in spec.advice(photos, {}, sd1)
+    assert "try recipe_config.resolution: 64 " in spec.advice(frames, {}, tmp_path / "not-a-pipeline")
+    tiny = DataFacts.counted("image", 2, {"caption": 2}, sides={16: 2})
+    assert "try recipe_config.resolution: 64 " in spec.advice(tiny, {}, sd1)  # the least the model takes
+
+
 def test_uncached_aspect_buckets_train_through_dataloader_workers(tiny_sd, store, tmp_path):
     """Images of two shapes go to two buckets; without caches they are decoded in worker processes
     and a micro-batch holding both shapes runs one UNet pass per bucket."""

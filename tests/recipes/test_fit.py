@@ -28,9 +28,10 @@ def test_facts_count_every_row_at_ingestion(store, tmp_path: Path) -> None:
     pets = ingest_paths(store, [tmp_path / "pets"], project="p").dataset
     shots = ingest_paths(store, [tmp_path / "shots"], project="p").dataset
     assert dataset_facts(store, text) == DataFacts.counted("text", 1, {"completion": 1, "prompt": 1})  # 2 duplicates left out
-    assert dataset_facts(store, pets) == DataFacts.counted("image", 2, {"label": 2})
-    assert dataset_facts(store, shots) == DataFacts.counted("image", 2, {"caption": 2})
+    assert dataset_facts(store, pets) == DataFacts.counted("image", 2, {"label": 2}, sides={40: 2})
+    assert dataset_facts(store, shots) == DataFacts.counted("image", 2, {"caption": 2}, sides={40: 2})
     assert shots.meta["fields"]["filled"] == {"caption": 2}  # stored with the dataset: no manifest read
+    assert shots.meta["fields"]["sides"] == {"40": 2}  # the images' shorter sides, from the rows' sizes
     _forget_counts(store, shots.id)
     assert dataset_facts(store, datasets.get(store, shots.id)) == dataset_facts(store, shots)  # a count finds the same
     (Path(text.path) / "manifest.jsonl").unlink()
@@ -229,6 +230,23 @@ def test_an_old_dataset_is_counted_once_and_its_counts_stored_with_it(store, tmp
     assert dataset_facts(store, datasets.get(store, full.id)).count("caption") == 10
     assert len(counted) == 2  # counted again once, and stored again
     assert datasets.get(store, full.id).meta["fields"]["manifest_bytes"] == manifest.stat().st_size
+
+
+def test_counts_stored_before_images_sides_were_counted_are_counted_again_once(store, tmp_path, monkeypatch) -> None:
+    """diffusion-lora's resolution warning reads the images' shorter sides from the stored facts; a
+    dataset whose counts were stored before the sides were counted gets them at its next look, once."""
+    from spark_trainer.store.models import DatasetRow
+
+    projects.create(store, "p")
+    full = ingest_paths(store, [_images(tmp_path / "full", 6, 6)], project="p").dataset
+    with store.write() as session:
+        row = session.get(DatasetRow, full.id)
+        row.meta = {**row.meta, "fields": {k: v for k, v in row.meta["fields"].items() if k != "sides"}}
+    counted = _counting(monkeypatch)
+    facts = dataset_facts(store, datasets.get(store, full.id))
+    assert facts.sides == ((32, 6),) and facts.typical_side() == 32 and facts.count("caption") == 6  # 36 px, to 8
+    assert dataset_facts(store, datasets.get(store, full.id)) == facts
+    assert len(counted) == 1 and "sides" in datasets.get(store, full.id).meta["fields"]
 
 
 def test_counts_that_cannot_be_stored_still_answer_the_check(store, tmp_path, monkeypatch) -> None:
