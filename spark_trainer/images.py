@@ -53,12 +53,27 @@ def to_rgb(image: Any) -> Any:
 
 
 def open_rgb(path: str | Path) -> Any:
-    """The image file at `path`, fully decoded, upright, in 8-bit RGB (the first frame of an animation)."""
+    """The image file at `path`, fully decoded, upright, in 8-bit RGB (the first frame of an animation).
+
+    Raises:
+        OSError: the file does not decode, or is larger than Pillow opens (its DecompressionBombError
+            is not an OSError, so callers that name an unreadable image in one line met a traceback).
+    """
     from PIL import Image
 
-    with large_images_allowed(), Image.open(path) as image:
-        image.load()
-        return to_rgb(image)
+    try:
+        with large_images_allowed(), Image.open(path) as image:
+            image.load()
+            return to_rgb(image)
+    except Image.DecompressionBombError:
+        raise OSError(too_large()) from None
+
+
+def too_large() -> str:
+    """Why an image past Pillow's hard limit (twice MAX_IMAGE_PIXELS) is refused."""
+    from PIL import Image
+
+    return f"image too large: over {2 * Image.MAX_IMAGE_PIXELS:,} pixels, more than Pillow opens"
 
 
 def decode_problem(path: str | Path, *, quick: bool = False, verify: bool = False,
@@ -93,7 +108,7 @@ def decode_problem(path: str | Path, *, quick: bool = False, verify: bool = Fals
                 image.draft("L", (1, 1))
             image.load()
     except Image.DecompressionBombError:
-        return (0, 0), f"image too large: over {2 * Image.MAX_IMAGE_PIXELS:,} pixels, more than Pillow opens"
+        return (0, 0), too_large()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return (0, 0), f"undecodable image: {exc or type(exc).__name__}"
     return (width, height), ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from spark_trainer.images import open_rgb, upright_size
@@ -73,3 +74,12 @@ def test_ingestion_and_training_refuse_a_broken_image_alike(tmp_path: Path) -> N
     assert decode_problem(tmp_path / "gone.png") == ((0, 0), "no such file")
     assert decode_problem(tmp_path) == ((0, 0), "is a folder, not an image")
     assert decode_problem(whole, max_pixels=1000) == ((64, 48), "image too large: 64x48 pixels; the limit is 1,000 pixels")
+
+
+def test_an_image_past_pillows_limit_is_an_unreadable_image_with_its_size(tmp_path: Path, monkeypatch) -> None:
+    """Pillow's DecompressionBombError is not an OSError: the Playground (`generate --image`) and
+    evaluation, which turn an unreadable image into one line, ended with its traceback instead."""
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(tmp_path / "scan.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 3,072 pixels: past twice the limit, as a 200 Mpx scan is
+    with pytest.raises(OSError, match=r"^image too large: over 2,000 pixels, more than Pillow opens$"):
+        open_rgb(tmp_path / "scan.png")
