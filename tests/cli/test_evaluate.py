@@ -86,3 +86,14 @@ def test_a_failed_evaluation_with_a_blank_error_lists_as_a_dash() -> None:
 
     assert _result(SimpleNamespace(status="failed", is_active=False, error=" \n ")) == "-"
     assert _result(SimpleNamespace(status="failed", is_active=False, error="\nout of memory\nmore")) == "out of memory"
+
+
+def test_images_left_out_of_an_evaluation_are_listed_with_their_reasons() -> None:
+    from spark_trainer.cli.evaluate import _text
+
+    report = {"task": "classification", "step": 12, "metrics": {"accuracy": 0.5},
+              "skipped_images": [{"path": "/data/cats/empty.jpg", "reason": "undecodable image: cannot identify"},
+                                 {"path": "/data/dogs/scan.png", "reason": "image too large: over 178,956,970 pixels"}]}
+    assert _text(report).splitlines()[2] == (
+        "2 images skipped, not evaluated: /data/cats/empty.jpg (undecodable image: cannot identify); "
+        "/data/dogs/scan.png (image too large: over 178,956,970 pixels)")
