@@ -52,8 +52,9 @@ def to_rgb(image: Any) -> Any:
     return image.convert("RGB")
 
 
-def open_rgb(path: str | Path) -> Any:
-    """The image file at `path`, fully decoded, upright, in 8-bit RGB (the first frame of an animation).
+def open_rgb(path: str | Path, longest: int | None = None) -> Any:
+    """The image file at `path`, fully decoded, upright, in 8-bit RGB (the first frame of an animation);
+    with `longest`, shrunk to fit a square of that side (a JPEG is decoded small to begin with).
 
     Raises:
         OSError: the file does not decode, or is larger than Pillow opens (its DecompressionBombError
@@ -63,10 +64,15 @@ def open_rgb(path: str | Path) -> Any:
 
     try:
         with large_images_allowed(), Image.open(path) as image:
+            if longest:
+                image.draft("RGB", (longest, longest))
             image.load()
-            return to_rgb(image)
+            rgb = to_rgb(image)
     except Image.DecompressionBombError:
         raise OSError(too_large()) from None
+    if longest:
+        rgb.thumbnail((longest, longest))
+    return rgb
 
 
 def too_large() -> str:
