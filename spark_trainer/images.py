@@ -63,7 +63,7 @@ def open_rgb(path: str | Path, longest: int | None = None) -> Any:
     from PIL import Image
 
     try:
-        with large_images_allowed(), Image.open(path) as image:
+        with pillow_quiet(), Image.open(path) as image:
             if longest:
                 image.draft("RGB", (longest, longest))
             image.load()
@@ -103,9 +103,9 @@ def decode_problem(path: str | Path, *, quick: bool = False, verify: bool = Fals
         return (0, 0), "is a folder, not an image"
     try:
         if verify:
-            with large_images_allowed(), Image.open(target) as image:
+            with pillow_quiet(), Image.open(target) as image:
                 image.verify()
-        with large_images_allowed(), Image.open(target) as image:  # verify() spends the image; load() catches truncation
+        with pillow_quiet(), Image.open(target) as image:  # verify() spends the image; load() catches truncation
             width, height = upright_size(image)  # from the header: a phone photo's pixels lie sideways under an EXIF turn
             if max_pixels is not None and width * height > max_pixels:
                 return (width, height), (f"image too large: {width}x{height} pixels; the limit is "
@@ -121,15 +121,17 @@ def decode_problem(path: str | Path, *, quick: bool = False, verify: bool = Fals
 
 
 @contextmanager
-def large_images_allowed() -> Iterator[None]:
-    """Silence Pillow's DecompressionBombWarning (over ~89 M pixels): ingestion has its own size gate
-    (IngestOptions.max_image_pixels) and says what it refused; the warning, a 'DOS attack' line with
-    a path inside Pillow, only alarmed users of a large scan it then accepted. Pillow's hard limit
-    (twice that) still raises DecompressionBombError."""
+def pillow_quiet() -> Iterator[None]:
+    """Silence two Pillow warnings that only alarm users, each a line with a path inside Pillow on
+    stderr and in training logs: DecompressionBombWarning (over ~89 M pixels; ingestion has its own size
+    gate, IngestOptions.max_image_pixels, and says what it refused; Pillow's hard limit, twice that,
+    still raises DecompressionBombError) and "Corrupt EXIF data" (an editor's damaged EXIF block: the
+    image decodes whole, and `orientation` takes it as upright)."""
     from PIL import Image
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", message=r"(Possibly )?corrupt EXIF", category=UserWarning)
         yield
 
 

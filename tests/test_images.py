@@ -83,3 +83,18 @@ def test_an_image_past_pillows_limit_is_an_unreadable_image_with_its_size(tmp_pa
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 3,072 pixels: past twice the limit, as a 200 Mpx scan is
     with pytest.raises(OSError, match=r"^image too large: over 2,000 pixels, more than Pillow opens$"):
         open_rgb(tmp_path / "scan.png")
+
+
+def test_a_photo_with_a_corrupt_exif_block_is_read_without_pillows_warning(tmp_path: Path) -> None:
+    """Pillow warned 'Corrupt EXIF data' (a UserWarning with a path inside Pillow) on stderr, twice per
+    photo at ingestion and again in training's log, for a photo that is read whole and upright."""
+    import warnings
+
+    from spark_trainer.images import decode_problem
+
+    Image.new("RGB", (64, 48), (0, 128, 0)).save(tmp_path / "edited.jpg", exif=b"Exif\x00\x00MM\x00*garbage")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert decode_problem(tmp_path / "edited.jpg", quick=True, verify=True) == ((64, 48), "")
+        assert open_rgb(tmp_path / "edited.jpg").size == (64, 48)
+    assert [str(w.message) for w in caught] == []
