@@ -276,3 +276,19 @@ def test_a_file_without_video_frames_says_so(tmp_path) -> None:
     assert probe_video(empty).problems == [
         "no video stream (the file holds no streams: a recording stopped before its first frame?)"]
     assert probe_video(write_video_with_audio(tmp_path / "clip.mp4", 0.5)).ok  # a video with sound is a video
+
+
+def test_a_phone_portrait_video_gives_upright_frames(store, project, tmp_path) -> None:
+    """A guard, not a fix: OpenCV applies the rotation a phone records (CAP_PROP_ORIENTATION_AUTO is on
+    by default), so the probe, the frames and the manifest are portrait, as a player shows them."""
+    from tests.ingest.media import write_portrait_video
+
+    path = write_portrait_video(tmp_path / "IMG_0042.MOV.mp4", size=(64, 48))
+    probe = probe_video(path)
+    assert probe.ok and (probe.width, probe.height) == (48, 64)
+    result = build_video_dataset(store, [path], project=project, options=VideoOptions(max_frames=1))
+    row = read_manifest(Path(result.dataset.path))[0]
+    assert (row["width"], row["height"]) == (48, 64)
+    frame = cv2.imread(str(Path(result.dataset.path) / row["path"]))
+    assert frame.shape[:2] == (64, 48)
+    assert frame[5, 24, 2] > 200 and frame[58, 24].max() < 60  # red on top, black below (BGR)
