@@ -18,6 +18,7 @@ from typing import Any
 
 ORIENTATION_TAG = 0x0112
 SWAPPED_ORIENTATIONS = (5, 6, 7, 8)  # turned a quarter: width and height trade places
+SHRINKABLE = ("RGB", "RGBA", "L", "LA")  # modes Pillow shrinks as they are (transparency kept for to_rgb)
 BACKGROUND = (255, 255, 255)  # what transparent pixels become: the page a viewer shows them on
 
 
@@ -67,6 +68,8 @@ def open_rgb(path: str | Path, longest: int | None = None) -> Any:
             if longest:
                 image.draft("RGB", (longest, longest))
             image.load()
+            if longest and image.mode in SHRINKABLE:  # shrink before converting: a 96 Mpx scan's copies are large
+                image.thumbnail((longest, longest))
             rgb = to_rgb(image)
     except Image.DecompressionBombError:
         raise OSError(too_large()) from None

@@ -98,3 +98,18 @@ def test_a_photo_with_a_corrupt_exif_block_is_read_without_pillows_warning(tmp_p
         assert decode_problem(tmp_path / "edited.jpg", quick=True, verify=True) == ((64, 48), "")
         assert open_rgb(tmp_path / "edited.jpg").size == (64, 48)
     assert [str(w.message) for w in caught] == []
+
+
+def test_a_shrunk_image_is_still_upright_and_its_transparency_white(tmp_path: Path) -> None:
+    """`longest` (thumbnails through Pillow) shrinks before converting; the EXIF turn and the
+    transparency must survive that, as they do at full size."""
+    image = Image.new("RGBA", (80, 40), (0, 0, 0, 0))  # left half red, right half transparent
+    image.paste((255, 0, 0, 255), (0, 0, 40, 40))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    image.save(tmp_path / "sideways.png", exif=exif)
+    small = open_rgb(tmp_path / "sideways.png", longest=20)
+    assert small.size == (10, 20) and small.mode == "RGB"
+    assert small.getpixel((5, 2)) == (255, 0, 0) and small.getpixel((5, 17)) == (255, 255, 255)
+    phone = write_phone_photo(tmp_path / "IMG_0002.JPG", (80, 40))
+    assert open_rgb(phone, longest=20).size == (10, 20)
