@@ -122,5 +122,6 @@ def _text(report: dict[str, Any]) -> str:
         lines += ["", table(["class", "precision", "recall", "f1", "support"], rows)]
         labels = report["labels"]
         lines += ["", "confusion matrix (rows: true, columns: predicted)",
-                  table(["", *labels], [(t, *row) for t, row in zip(labels, report["confusion_matrix"], strict=True)])]
+                  table(["", *labels], [(t, *row) for t, row in zip(labels, report["confusion_matrix"], strict=True)],
+                        upper=False)]
     return "\n".join(lines)
