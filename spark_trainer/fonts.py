@@ -1,4 +1,4 @@
-"""A font for text drawn into pictures (the confusion matrix a classification run shows): Pillow's
+"""A font for text drawn into pictures (a classification run's confusion matrix, an export's loss curve): Pillow's
 own default font has ASCII letters only, so a class folder named 'dögs' or 'straße' was drawn with a
 box for its letter. A common system font is used where one is installed (Pillow looks in the
 system's font folders by file name); without one, Pillow's default."""
