@@ -18,6 +18,7 @@ from typing import Any
 
 ORIENTATION_TAG = 0x0112
 SWAPPED_ORIENTATIONS = (5, 6, 7, 8)  # turned a quarter: width and height trade places
+SHRINKABLE = ("RGB", "RGBA", "L", "LA")  # modes Pillow shrinks as they are (transparency kept for to_rgb)
 BACKGROUND = (255, 255, 255)  # what transparent pixels become: the page a viewer shows them on
 
 
@@ -52,13 +53,36 @@ def to_rgb(image: Any) -> Any:
     return image.convert("RGB")
 
 
-def open_rgb(path: str | Path) -> Any:
-    """The image file at `path`, fully decoded, upright, in 8-bit RGB (the first frame of an animation)."""
+def open_rgb(path: str | Path, longest: int | None = None) -> Any:
+    """The image file at `path`, fully decoded, upright, in 8-bit RGB (the first frame of an animation);
+    with `longest`, shrunk to fit a square of that side (a JPEG is decoded small to begin with).
+
+    Raises:
+        OSError: the file does not decode, or is larger than Pillow opens (its DecompressionBombError
+            is not an OSError, so callers that name an unreadable image in one line met a traceback).
+    """
     from PIL import Image
 
-    with large_images_allowed(), Image.open(path) as image:
-        image.load()
-        return to_rgb(image)
+    try:
+        with pillow_quiet(), Image.open(path) as image:
+            if longest:
+                image.draft("RGB", (longest, longest))
+            image.load()
+            if longest and image.mode in SHRINKABLE:  # shrink before converting: a 96 Mpx scan's copies are large
+                image.thumbnail((longest, longest))
+            rgb = to_rgb(image)
+    except Image.DecompressionBombError:
+        raise OSError(too_large()) from None
+    if longest:
+        rgb.thumbnail((longest, longest))
+    return rgb
+
+
+def too_large() -> str:
+    """Why an image past Pillow's hard limit (twice MAX_IMAGE_PIXELS) is refused."""
+    from PIL import Image
+
+    return f"image too large: over {2 * Image.MAX_IMAGE_PIXELS:,} pixels, more than Pillow opens"
 
 
 def decode_problem(path: str | Path, *, quick: bool = False, verify: bool = False,
@@ -82,9 +106,9 @@ def decode_problem(path: str | Path, *, quick: bool = False, verify: bool = Fals
         return (0, 0), "is a folder, not an image"
     try:
         if verify:
-            with large_images_allowed(), Image.open(target) as image:
+            with pillow_quiet(), Image.open(target) as image:
                 image.verify()
-        with large_images_allowed(), Image.open(target) as image:  # verify() spends the image; load() catches truncation
+        with pillow_quiet(), Image.open(target) as image:  # verify() spends the image; load() catches truncation
             width, height = upright_size(image)  # from the header: a phone photo's pixels lie sideways under an EXIF turn
             if max_pixels is not None and width * height > max_pixels:
                 return (width, height), (f"image too large: {width}x{height} pixels; the limit is "
@@ -93,22 +117,24 @@ def decode_problem(path: str | Path, *, quick: bool = False, verify: bool = Fals
                 image.draft("L", (1, 1))
             image.load()
     except Image.DecompressionBombError:
-        return (0, 0), f"image too large: over {2 * Image.MAX_IMAGE_PIXELS:,} pixels, more than Pillow opens"
+        return (0, 0), too_large()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return (0, 0), f"undecodable image: {exc or type(exc).__name__}"
     return (width, height), ""
 
 
 @contextmanager
-def large_images_allowed() -> Iterator[None]:
-    """Silence Pillow's DecompressionBombWarning (over ~89 M pixels): ingestion has its own size gate
-    (IngestOptions.max_image_pixels) and says what it refused; the warning, a 'DOS attack' line with
-    a path inside Pillow, only alarmed users of a large scan it then accepted. Pillow's hard limit
-    (twice that) still raises DecompressionBombError."""
+def pillow_quiet() -> Iterator[None]:
+    """Silence two Pillow warnings that only alarm users, each a line with a path inside Pillow on
+    stderr and in training logs: DecompressionBombWarning (over ~89 M pixels; ingestion has its own size
+    gate, IngestOptions.max_image_pixels, and says what it refused; Pillow's hard limit, twice that,
+    still raises DecompressionBombError) and "Corrupt EXIF data" (an editor's damaged EXIF block: the
+    image decodes whole, and `orientation` takes it as upright)."""
     from PIL import Image
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", message=r"(Possibly )?corrupt EXIF", category=UserWarning)
         yield
 
 

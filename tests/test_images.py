@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from spark_trainer.images import open_rgb, upright_size
@@ -73,3 +74,42 @@ def test_ingestion_and_training_refuse_a_broken_image_alike(tmp_path: Path) -> N
     assert decode_problem(tmp_path / "gone.png") == ((0, 0), "no such file")
     assert decode_problem(tmp_path) == ((0, 0), "is a folder, not an image")
     assert decode_problem(whole, max_pixels=1000) == ((64, 48), "image too large: 64x48 pixels; the limit is 1,000 pixels")
+
+
+def test_an_image_past_pillows_limit_is_an_unreadable_image_with_its_size(tmp_path: Path, monkeypatch) -> None:
+    """Pillow's DecompressionBombError is not an OSError: the Playground (`generate --image`) and
+    evaluation, which turn an unreadable image into one line, ended with its traceback instead."""
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(tmp_path / "scan.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 3,072 pixels: past twice the limit, as a 200 Mpx scan is
+    with pytest.raises(OSError, match=r"^image too large: over 2,000 pixels, more than Pillow opens$"):
+        open_rgb(tmp_path / "scan.png")
+
+
+def test_a_photo_with_a_corrupt_exif_block_is_read_without_pillows_warning(tmp_path: Path) -> None:
+    """Pillow warned 'Corrupt EXIF data' (a UserWarning with a path inside Pillow) on stderr, twice per
+    photo at ingestion and again in training's log, for a photo that is read whole and upright."""
+    import warnings
+
+    from spark_trainer.images import decode_problem
+
+    Image.new("RGB", (64, 48), (0, 128, 0)).save(tmp_path / "edited.jpg", exif=b"Exif\x00\x00MM\x00*garbage")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert decode_problem(tmp_path / "edited.jpg", quick=True, verify=True) == ((64, 48), "")
+        assert open_rgb(tmp_path / "edited.jpg").size == (64, 48)
+    assert [str(w.message) for w in caught] == []
+
+
+def test_a_shrunk_image_is_still_upright_and_its_transparency_white(tmp_path: Path) -> None:
+    """`longest` (thumbnails through Pillow) shrinks before converting; the EXIF turn and the
+    transparency must survive that, as they do at full size."""
+    image = Image.new("RGBA", (80, 40), (0, 0, 0, 0))  # left half red, right half transparent
+    image.paste((255, 0, 0, 255), (0, 0, 40, 40))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    image.save(tmp_path / "sideways.png", exif=exif)
+    small = open_rgb(tmp_path / "sideways.png", longest=20)
+    assert small.size == (10, 20) and small.mode == "RGB"
+    assert small.getpixel((5, 2)) == (255, 0, 0) and small.getpixel((5, 17)) == (255, 255, 255)
+    phone = write_phone_photo(tmp_path / "IMG_0002.JPG", (80, 40))
+    assert open_rgb(phone, longest=20).size == (10, 20)

@@ -19,7 +19,7 @@ from PySide6.QtCore import (
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QColor, QImage, QImageReader, QPixmap
+from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
+from app.image_files import read_image
 from app.workers import Task
 from spark_trainer.ingest.browse import preview_columns
 from spark_trainer.store.entities import Dataset
@@ -158,12 +159,7 @@ class TextPager(QWidget):
 
 
 def _thumbnail(path: str) -> QImage:
-    reader = QImageReader(path)
-    reader.setAutoTransform(True)
-    size = reader.size()
-    if size.isValid() and (size.width() > THUMB or size.height() > THUMB):
-        reader.setScaledSize(size.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio))
-    return reader.read()
+    return read_image(path, THUMB)
 
 
 class ThumbnailModel(QAbstractListModel):

@@ -21,6 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets import FittedImage, double_spin, short_name
+from spark_trainer.ingest.detect import IMAGE_EXTS
+
+IMAGE_FILTER = f"Images ({' '.join(f'*{e}' for e in sorted(IMAGE_EXTS))})"  # what ingestion and training read
 
 
 class ImageDropArea(QLabel):
@@ -41,19 +44,20 @@ class ImageDropArea(QLabel):
     def set_path(self, path: str) -> None:
         from PySide6.QtGui import QPixmap
 
-        pixmap = QPixmap(path)
-        if pixmap.isNull():
+        from app.image_files import read_image
+
+        image = read_image(path, 200)  # upright, as the classifier reads it
+        if image.isNull():
             self.setText(f"Cannot show {path}")
             return
         self.path = path
-        self.setPixmap(pixmap.scaled(200, 200, Qt.AspectRatioMode.KeepAspectRatio,
-                                     Qt.TransformationMode.FastTransformation))
+        self.setPixmap(QPixmap.fromImage(image).scaled(200, 200, Qt.AspectRatioMode.KeepAspectRatio,
+                                                       Qt.TransformationMode.FastTransformation))
         self.changed.emit(path)
 
     def mousePressEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
 
-        path, _ = QFileDialog.getOpenFileName(self, "Image to classify", "",
-                                              "Images (*.png *.jpg *.jpeg *.webp *.bmp)")
+        path, _ = QFileDialog.getOpenFileName(self, "Image to classify", "", IMAGE_FILTER)
         if path:
             self.set_path(path)
 

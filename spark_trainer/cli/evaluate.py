@@ -13,6 +13,7 @@ from typing import Any
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import table
 from spark_trainer.errors import BadInput
+from spark_trainer.evaluation.classification import skipped_line
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -110,6 +111,8 @@ class EvalProgress:
 def _text(report: dict[str, Any]) -> str:
     lines = [f"{report['task']} ({'base model' if report.get('base') else 'step ' + str(report.get('step'))})"]
     lines += [f"  {k}: {v:.4f}" for k, v in report.get("metrics", {}).items()]
+    if skipped := skipped_line(report):
+        lines.append(skipped)
     if report.get("by_subject"):
         rows = [(s, f"{a:.4f}", report["counts"][s]) for s, a in report["by_subject"].items()]
         lines += ["", table(["subject", "accuracy", "questions"], rows)]
@@ -119,5 +122,6 @@ def _text(report: dict[str, Any]) -> str:
         lines += ["", table(["class", "precision", "recall", "f1", "support"], rows)]
         labels = report["labels"]
         lines += ["", "confusion matrix (rows: true, columns: predicted)",
-                  table(["", *labels], [(t, *row) for t, row in zip(labels, report["confusion_matrix"], strict=True)])]
+                  table(["", *labels], [(t, *row) for t, row in zip(labels, report["confusion_matrix"], strict=True)],
+                        upper=False)]
     return "\n".join(lines)

@@ -7,13 +7,16 @@ from datetime import datetime
 from typing import Any
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "(none)") -> str:
-    """A plain left-aligned text table."""
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "(none)", *,
+          upper: bool = True) -> str:
+    """A plain left-aligned text table; headers upper-cased unless they are data (`upper=False`: class
+    names heading a confusion matrix's columns, where 'Cat' and 'cat' are two classes)."""
     if not rows:
         return empty
     cells = [[_cell(v) for v in row] for row in rows]
+    headers = [h.upper() if upper else h for h in headers]  # before measuring: 'ß' becomes 'SS'
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     return "\n".join(lines)
 

@@ -78,7 +78,8 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> Result:
     labels, confusion = data.get("labels"), data.get("confusion")
     if labels and confusion:
         lines += ["", "confusion matrix (rows: true, columns: predicted)",
-                  table(["", *labels], [(t, *row) for t, row in zip(labels, confusion, strict=True)])]
+                  table(["", *labels], [(t, *row) for t, row in zip(labels, confusion, strict=True)],
+                        upper=False)]
     if found.image_path:
         lines += ["", f"picture: {found.image_path}"]
     return Result({"run": run.id, "path": found.path, "image": found.image_path, "report": data}, "\n".join(lines))

@@ -60,15 +60,33 @@ def predict_image_labels(model: Any, processor: Any, paths: list[str], rc: Any,
     with torch.no_grad():
         for start in range(0, len(paths), BATCH):
             chunk = paths[start:start + BATCH]
-            try:
-                pixels = torch.stack([transform(open_rgb(p), pre, None, rc) for p in chunk])
-            except OSError as exc:
-                raise BadInput(f"an image in {', '.join(chunk)} cannot be read: {exc}") from None
+            pixels = torch.stack([transform(_open(p, open_rgb), pre, None, rc) for p in chunk])
             logits = model(pixel_values=pixels.to(device=param.device, dtype=param.dtype)).logits
             names += [id2label[int(i)] for i in logits.argmax(-1).tolist()]
             if tick is not None:
                 tick(min(start + BATCH, len(paths)), len(paths))
     return names
+
+
+def _open(path: str, open_rgb: Callable[[str], Any]) -> Any:
+    try:
+        return open_rgb(path)
+    except OSError as exc:  # checked before, so it changed since: say which one
+        raise BadInput(f"image {path} cannot be read: {exc}") from None
+
+
+def skipped_line(report: dict[str, Any], *, names: bool = False, limit: int | None = None) -> str:
+    """One line naming the images an evaluation left out and why ("" when none): full paths, or
+    with `names` the file names only; past `limit`, "and N more"."""
+    from pathlib import Path
+
+    skipped = report.get("skipped_images") or []
+    if not skipped:
+        return ""
+    shown = skipped if limit is None else skipped[:limit]
+    more = f"; and {len(skipped) - len(shown)} more" if len(skipped) > len(shown) else ""
+    return (f"{len(skipped)} image{'s' * (len(skipped) != 1)} skipped, not evaluated: "
+            + "; ".join(f"{Path(s['path']).name if names else s['path']} ({s['reason']})" for s in shown) + more)
 
 
 def check_labels(items: list[Any], known: list[str], where: str = "", whose: str = "the model") -> None:
@@ -99,6 +117,21 @@ def classify(model: Any, tokenizer: Any, items: list[LabelledText], tick: Callab
 
 
 def classify_images(model: Any, processor: Any, items: list[LabelledImage], tick: Callable[[int, int], None],
-                    rc: Any) -> dict[str, Any]:
+                    rc: Any, where: str = "the data") -> dict[str, Any]:
+    """The report over the images that decode; the others are left out and listed (`skipped_images`),
+    as the run's own evaluation lists them. BadInput when none decodes."""
+    from spark_trainer.images import decode_problem
+
     _check_labels(model, items)
-    return _report(model, items, predict_image_labels(model, processor, [i.path for i in items], rc, tick))
+    kept, skipped = [], []
+    for item in items:
+        problem = decode_problem(item.path, quick=True)[1]
+        if problem:
+            skipped.append({"path": item.path, "reason": problem})
+        else:
+            kept.append(item)
+    if not kept:
+        first = skipped[0]
+        raise BadInput(f"no image of {where} decodes (first: {first['path']}: {first['reason']})")
+    report = _report(model, kept, predict_image_labels(model, processor, [i.path for i in kept], rc, tick))
+    return {**report, "skipped_images": skipped} if skipped else report

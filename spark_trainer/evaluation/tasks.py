@@ -75,7 +75,7 @@ def run_task(task: str, config: ExperimentConfig, checkpoint: Path | None, path:
         from spark_trainer.recipes.image_classification import ImageClassificationConfig
 
         return classify_images(model, processor, items, tick, ImageClassificationConfig.model_validate(
-            config.recipe_config))
+            config.recipe_config), where=str(path))
     # Truncate where training and the Playground do, so the evaluation measures the model they use.
     max_length = int(config.recipe_config.get("max_length") or 512)
     return classify(model, processor, items, tick, max_length=max_length)

@@ -26,13 +26,15 @@ def _label(value: float) -> str:
 def draw_curves(series: dict[str, list[tuple[int, float]]], dest: Path, *, title: str = "Loss",
                 size: tuple[int, int] = (800, 400)) -> Path:
     """Draw (step, value) series as lines (a series of one point as a dot) with axes, ticks and a legend."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
+
+    from spark_trainer.fonts import label_font
 
     width, height = size
     left, right, top, bottom = 70, 20, 40, 50
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
+    font = label_font()  # the title is the experiment's name: any letters
     points = [(s, v) for pts in series.values() for s, v in pts if math.isfinite(v)]
     draw.text((left, 12), title, fill="black", font=font)
     if not points:

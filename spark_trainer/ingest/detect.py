@@ -114,18 +114,22 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None,
             continue
         files = []
         hidden: list[str] = []
-        visited = {path.resolve()}
+        own = _own_folders(path)
+        visited = set(own)
         # Linked folders are followed (a class folder linked in from elsewhere holds data like any
         # other); one that leads back to a folder already read is a loop, reported like a file loop.
+        # A link to a folder of the given folder's own is not followed: that folder is read in its
+        # own place, under its own name (the link may sort first and would lend it its name).
         for dirpath, dirnames, filenames in os.walk(path, onerror=_raise_walk_error, followlinks=True):
             hidden += [d + "/" for d in dirnames if left_out(d, folder=True)]
             hidden += [f for f in filenames if left_out(f)]
             kept = []
             for d in sorted(d for d in dirnames if not left_out(d, folder=True)):
-                real = (Path(dirpath) / d).resolve()
-                if real in visited:
+                link = Path(dirpath) / d
+                real = link.resolve()
+                if link.is_symlink() and real in visited:
                     if broken is not None:
-                        broken.append((_source_of(path, Path(dirpath) / d)[0], "symbolic link loop (a folder already read)"))
+                        broken.append((_source_of(path, link)[0], _why_not_followed(path, link, real, own)))
                     continue
                 visited.add(real)
                 kept.append(d)
@@ -146,6 +150,22 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None,
             skipped += hidden
         found.extend(files)
     return found
+
+
+def _own_folders(root: Path) -> set[Path]:
+    """`root` and every visible folder below it reached without following a link (resolved)."""
+    own = {root.resolve()}
+    for dirpath, dirnames, _files in os.walk(root, onerror=_raise_walk_error):  # links are listed, not entered
+        dirnames[:] = [d for d in dirnames if not left_out(d, folder=True)]
+        own.update((Path(dirpath) / d).resolve() for d in dirnames if not (Path(dirpath) / d).is_symlink())
+    return own
+
+
+def _why_not_followed(root: Path, link: Path, real: Path, own: set[Path]) -> str:
+    parent = link.parent.resolve()
+    if real == parent or real in parent.parents or real not in own:  # back up the tree, or a folder met twice
+        return "symbolic link loop (a folder already read)"
+    return f"symbolic link to {_source_of(root.resolve(), real)[0]}, a folder read in its own place"
 
 
 def _source_of(root: Path, full: Path) -> tuple[str, tuple[str, ...]]:

@@ -178,10 +178,12 @@ def metrics_from_confusion(totals: dict[str, Any], names: list[str]) -> EvalResu
 
 def confusion_image(confusion: list[list[int]], names: list[str], cell: int = 56) -> Any:
     """The confusion matrix as a PIL image: counts in cells shaded by their row share."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
+
+    from spark_trainer.fonts import label_font
 
     n = len(names)
-    font = ImageFont.load_default()
+    font = label_font()  # class names are folder names: any letters
     short = [name if len(name) <= 12 else name[:11] + "…" for name in names]
     margin = 24 + 7 * max(len(s) for s in short)
     width, height = margin + n * cell + 16, margin + n * cell + 40

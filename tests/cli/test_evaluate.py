@@ -86,3 +86,29 @@ def test_a_failed_evaluation_with_a_blank_error_lists_as_a_dash() -> None:
 
     assert _result(SimpleNamespace(status="failed", is_active=False, error=" \n ")) == "-"
     assert _result(SimpleNamespace(status="failed", is_active=False, error="\nout of memory\nmore")) == "out of memory"
+
+
+def test_images_left_out_of_an_evaluation_are_listed_with_their_reasons() -> None:
+    from spark_trainer.cli.evaluate import _text
+
+    report = {"task": "classification", "step": 12, "metrics": {"accuracy": 0.5},
+              "skipped_images": [{"path": "/data/cats/empty.jpg", "reason": "undecodable image: cannot identify"},
+                                 {"path": "/data/dogs/scan.png", "reason": "image too large: over 178,956,970 pixels"}]}
+    assert _text(report).splitlines()[2] == (
+        "2 images skipped, not evaluated: /data/cats/empty.jpg (undecodable image: cannot identify); "
+        "/data/dogs/scan.png (image too large: over 178,956,970 pixels)")
+
+
+def test_the_confusion_matrix_names_classes_as_their_folders_are_named() -> None:
+    """Column headers were upper-cased: class folders 'cat' and 'Cat' both read CAT, and 'dögs und spaß'
+    read 'DÖGS UND SPASS' (one letter longer than its column, which shifted the counts under it)."""
+    from spark_trainer.cli.evaluate import _text
+
+    labels = ["Cat", "cat", "dögs und spaß"]
+    report = {"task": "classification", "step": 3, "metrics": {"accuracy": 1.0}, "labels": labels,
+              "per_class": {c: {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1} for c in labels},
+              "confusion_matrix": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}
+    lines = _text(report).splitlines()
+    header = lines[lines.index("confusion matrix (rows: true, columns: predicted)") + 1]
+    assert header.split() == ["Cat", "cat", "dögs", "und", "spaß"]
+    assert lines[-1].index("1") == header.index("dögs und spaß")

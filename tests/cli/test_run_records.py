@@ -169,6 +169,7 @@ def test_report_shows_the_evaluation_tab(store: Store, cli) -> None:
     assert lines[2].split() == ["CLASS", "PRECISION", "RECALL", "F1", "SUPPORT"]
     assert lines[3].split() == ["neg", "1.0000", "0.7500", "0.8571", "4"]
     assert lines[6] == "confusion matrix (rows: true, columns: predicted)"
+    assert lines[7].split() == ["neg", "pos"]  # the classes as named, not upper-cased like column titles
     assert [line.split() for line in lines[8:10]] == [["neg", "3", "1"], ["pos", "0", "0"]]
     assert lines[-1] == f"picture: {picture}"
     as_json = cli("--json", "run", "report", run_id).json()

@@ -159,3 +159,45 @@ def test_a_decoder_classifier_is_evaluated_on_the_texts_cut_as_training_cut_them
     trained_on = [truncate(list(tokenizer(t)["input_ids"]), 12)[0] for t in texts]
     assert tokenizer.eos_token_id not in tokenizer("bad")["input_ids"]  # no closing token of its own
     assert seen == trained_on and len(seen[0]) == 12
+
+
+def test_images_that_do_not_decode_are_skipped_and_listed_not_the_whole_evaluation_failed(tmp_path: Path,
+                                                                                          monkeypatch) -> None:
+    """A held-out folder as users have them: an empty file, a text file named .jpg, a cut-off photo and a
+    scan past Pillow's limit. One of them failed the evaluation, naming every image of its batch of 16
+    (the scan: with Pillow's traceback); the run's own evaluation skips such images and lists them."""
+    from PIL import Image
+
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.evaluation.tasks import run_task
+    from spark_trainer.models.tiny_classifiers import create_tiny_image_classifier
+    from tests.recipes.helpers import make_image_folders
+
+    model_dir = create_tiny_image_classifier(tmp_path / "tiny-vit", num_layers=1, num_labels=3)
+    held_out = make_image_folders(tmp_path / "held-out", per_class=2, size=32)
+    (held_out / "red_square" / "empty.jpg").write_bytes(b"")
+    (held_out / "red_square" / "notes.jpg").write_text("not a photo")
+    whole = held_out / "green_disc" / "000.png"
+    Image.new("RGB", (32, 32), (40, 200, 60)).save(held_out / "green_disc" / "cut.jpg")
+    cut = held_out / "green_disc" / "cut.jpg"
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    Image.new("RGB", (128, 128), (40, 60, 220)).save(held_out / "blue_bars" / "scan.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5000)  # the scan's 16,384 pixels are past twice the limit
+    config = ExperimentConfig.model_validate({
+        "project": "p", "name": "n", "recipe": "image-classification", "base_model": str(model_dir),
+        "dataset": str(held_out), "gpus": "cpu", "recipe_config": {"method": "full", "num_workers": 0}})
+    labels = ["blue_bars", "green_disc", "red_square"]
+    result = run_task("classification", config, None, held_out, device="cpu", dtype="fp32",
+                      tick=lambda done, total: None, labels=labels)
+    assert len(result["predictions"]) == 6 and whole.is_file()
+    skipped = {Path(s["path"]).name: s["reason"] for s in result["skipped_images"]}
+    assert sorted(skipped) == ["cut.jpg", "empty.jpg", "notes.jpg", "scan.png"]
+    assert skipped["scan.png"] == "image too large: over 10,000 pixels, more than Pillow opens"
+    assert all(reason.startswith("undecodable image: ") for name, reason in skipped.items() if name != "scan.png")
+
+    only_broken = tmp_path / "broken"
+    (only_broken / "red_square").mkdir(parents=True)
+    (only_broken / "red_square" / "empty.jpg").write_bytes(b"")
+    with pytest.raises(BadInput, match=r"no image of .*broken decodes \(first: .*empty.jpg: undecodable image"):
+        run_task("classification", config, None, only_broken, device="cpu", dtype="fp32", tick=lambda d, t: None,
+                 labels=labels)

@@ -106,3 +106,28 @@ def write_av_video(path: Path, n_frames: int, *, fps: int = 25, codec: str = "mp
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
     return path
+
+
+def write_portrait_video(path: Path, n_frames: int = 10, size: tuple[int, int] = (64, 48)) -> Path:
+    """An MP4 stored landscape (`size`; left half red, right half black) with the display matrix a
+    phone writes for a portrait recording: a player turns it a quarter clockwise, red on top. PyAV
+    does not write rotation metadata, so the track header's matrix is set in the file's bytes."""
+    import struct
+
+    import av
+
+    width, height = size
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[:, : width // 2] = (255, 0, 0)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for _ in range(n_frames):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        out.mux(stream.encode())
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")  # then version, flags, times, track id, duration..., 16 bytes, the matrix
+    matrix = at + 8 + (32 if data[at + 4] == 1 else 20) + 16
+    data[matrix:matrix + 36] = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, height << 16, 0, 0x40000000)
+    path.write_bytes(bytes(data))
+    return path

@@ -46,3 +46,17 @@ def test_a_class_folder_linked_in_from_elsewhere_is_read_and_a_folder_loop_repor
     assert sorted((r["source"], r["label"]) for r in rows) == [("pets/cats/c0.png", "cats"), ("pets/dogs/d0.png", "dogs")]
     assert [(r.source, r.reason) for r in result.report.rejected] == [
         ("pets/dogs/back up", "symbolic link loop (a folder already read)")]
+
+
+def test_a_link_to_a_class_folder_inside_the_given_folder_leaves_the_folder_its_own_name(store, project,
+                                                                                         tmp_path: Path) -> None:
+    """`pets/all` linking to `pets/cats`: the link sorts first, so it was read (every cat labelled
+    'all') and the real `pets/cats` was refused as a 'symbolic link loop'."""
+    write_image(tmp_path / "pets" / "cats" / "c0.png", seed=1)
+    write_image(tmp_path / "pets" / "dogs" / "d0.png", seed=2)
+    (tmp_path / "pets" / "all").symlink_to(tmp_path / "pets" / "cats")
+    result = ingest_paths(store, [tmp_path / "pets"], project=project)
+    rows = read_manifest(Path(result.dataset.path))
+    assert sorted((r["source"], r["label"]) for r in rows) == [("pets/cats/c0.png", "cats"), ("pets/dogs/d0.png", "dogs")]
+    assert [(r.source, r.reason) for r in result.report.rejected] == [
+        ("pets/all", "symbolic link to pets/cats, a folder read in its own place")]

@@ -250,3 +250,45 @@ def test_fps_sampling_of_a_variable_frame_rate_video_is_spread_in_time(tmp_path)
     assert [f.timestamp for f in frames] == [0.0, 0.52, 1.0, 2.0, 3.0, 4.0, 5.0]
     assert [f.frame_index for f in frames] == [0, 13, 25, 26, 27, 28, 29]
     assert len(space.kept_indices(probe_video(path), "fps", fps=2)) >= len(frames)  # the disk estimate counts them
+
+
+def test_a_file_without_video_frames_says_so(tmp_path) -> None:
+    """A phone's voice memo saved as .mp4 and a recording stopped before its first frame were called
+    'not a video, or truncated/corrupt container', which sends users looking for damage."""
+    import av
+
+    from tests.ingest.media import write_video_with_audio
+
+    voice = tmp_path / "voice memo.mp4"
+    with av.open(str(voice), "w") as out:
+        audio = out.add_stream("aac", rate=16000)
+        tone = (0.3 * np.sin(np.arange(16000) / 16000 * 2 * np.pi * 440)).astype(np.float32).reshape(1, -1)
+        samples = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+        samples.sample_rate = 16000
+        out.mux(audio.encode(samples))
+        out.mux(audio.encode(None))
+    empty = tmp_path / "stopped at once.mp4"
+    with av.open(str(empty), "w") as out:
+        stream = out.add_stream("mpeg4", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        out.start_encoding()  # the header, with no frame after it
+    assert probe_video(voice).problems == ["no video stream (audio only)"]
+    assert probe_video(empty).problems == [
+        "no video stream (the file holds no streams: a recording stopped before its first frame?)"]
+    assert probe_video(write_video_with_audio(tmp_path / "clip.mp4", 0.5)).ok  # a video with sound is a video
+
+
+def test_a_phone_portrait_video_gives_upright_frames(store, project, tmp_path) -> None:
+    """A guard, not a fix: OpenCV applies the rotation a phone records (CAP_PROP_ORIENTATION_AUTO is on
+    by default), so the probe, the frames and the manifest are portrait, as a player shows them."""
+    from tests.ingest.media import write_portrait_video
+
+    path = write_portrait_video(tmp_path / "IMG_0042.MOV.mp4", size=(64, 48))
+    probe = probe_video(path)
+    assert probe.ok and (probe.width, probe.height) == (48, 64)
+    result = build_video_dataset(store, [path], project=project, options=VideoOptions(max_frames=1))
+    row = read_manifest(Path(result.dataset.path))[0]
+    assert (row["width"], row["height"]) == (48, 64)
+    frame = cv2.imread(str(Path(result.dataset.path) / row["path"]))
+    assert frame.shape[:2] == (64, 48)
+    assert frame[5, 24, 2] > 200 and frame[58, 24].max() < 60  # red on top, black below (BGR)

@@ -105,3 +105,18 @@ def test_a_runs_label_names_come_from_its_final_model_else_its_newest_validation
     (tmp_path / "final").mkdir()
     (tmp_path / "final" / "config.json").write_text(json.dumps({"id2label": {"1": "10", "0": "2", "2": "spam"}}))
     assert run_label_names(tmp_path) == ["2", "10", "spam"]  # in id order, not the file's
+
+
+def test_the_confusion_picture_draws_class_names_beyond_ascii() -> None:
+    """Pillow's default font has ASCII only: the class folder 'dögs' was drawn 'd□gs' in the picture
+    the run's Evaluation tab shows (any missing letter draws the same box)."""
+    import numpy as np
+
+    from spark_trainer.fonts import label_font
+    from spark_trainer.recipes.classification import confusion_image
+
+    if label_font().getname()[0] == "Aileron":
+        pytest.skip("no system font with these letters on this machine (Pillow's own is ASCII only)")
+    drawn = np.asarray(confusion_image([[1, 0], [0, 1]], ["dögs", "cats"]))
+    boxed = np.asarray(confusion_image([[1, 0], [0, 1]], ["d\U0010fffdgs", "cats"]))  # a letter no font has
+    assert drawn.shape == boxed.shape and (drawn != boxed).any()

@@ -87,7 +87,7 @@ def probe_video(path: Path, *, decode_test: bool = True) -> VideoProbe:
         return probe
     try:
         if not cap.isOpened():
-            probe.problems.append("cannot open as a video (not a video, or truncated/corrupt container)")
+            probe.problems.append(_why_unopened(path))
             return probe
         probe.fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         probe.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -111,6 +111,24 @@ def probe_video(path: Path, *, decode_test: bool = True) -> VideoProbe:
         cap.release()
     probe.has_audio = _has_audio(path)
     return probe
+
+
+def _why_unopened(path: Path) -> str:
+    """Why OpenCV could not open `path`: a container without video (a voice memo saved as .mp4, a
+    recording stopped before its first frame) is told apart from a damaged file when PyAV can tell."""
+    unknown = "cannot open as a video (not a video, or truncated/corrupt container)"
+    try:
+        import av
+    except ImportError:
+        return unknown
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return ("no video stream (audio only)" if container.streams.audio else
+                        "no video stream (the file holds no streams: a recording stopped before its first frame?)")
+    except (av.FFmpegError, OSError, ValueError):
+        pass
+    return unknown
 
 
 @dataclass(frozen=True)

@@ -44,3 +44,14 @@ def test_an_error_line_grows_the_dialog_instead_of_squeezing_its_rows(store, ctx
     for label in dialog.findChildren(QLabel):
         if label.isVisible() and label.wordWrap() and label.text():
             assert label.height() >= label.heightForWidth(label.width()), label.text()
+
+
+def test_the_summary_names_images_left_out_of_the_evaluation() -> None:
+    from app.views.evaluate_dialog import summary_text
+
+    skipped = [{"path": f"/data/cats/{i}.jpg", "reason": "undecodable image: truncated"} for i in range(7)]
+    text = summary_text({"metrics": {"accuracy": 0.5}, "skipped_images": skipped})
+    assert text.splitlines()[1] == ("7 images skipped, not evaluated: 0.jpg (undecodable image: truncated); "
+                                    "1.jpg (undecodable image: truncated); 2.jpg (undecodable image: truncated); "
+                                    "3.jpg (undecodable image: truncated); 4.jpg (undecodable image: truncated); "
+                                    "and 2 more")
