@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 from pathlib import Path
 
 # errno values that mean "no room": the disk, a quota, or the per-file size limit (`ulimit -f`).
 FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 IO_ERRNOS = frozenset({errno.EIO, errno.EFBIG, errno.EROFS})
+# A library that reports the OS error in its own exception type, in words: safetensors writes
+# "Error while serializing: I/O error: No space left on device (os error 28)".
+_FULL_WORDS = re.compile(r"No space left on device|Disk quota exceeded|\(os error (?:28|122)\)")
 
 
 def gb(n: float) -> str:
@@ -49,13 +53,15 @@ def folder_bytes(folder: Path) -> int:
 
 
 def is_full(exc: BaseException) -> bool:
-    """True for an OSError meaning no space (ENOSPC, EDQUOT)."""
-    return isinstance(exc, OSError) and exc.errno in FULL_ERRNOS
+    """True for an OSError meaning no space (ENOSPC, EDQUOT), or a library's error saying so in words."""
+    if isinstance(exc, OSError):
+        return exc.errno in FULL_ERRNOS
+    return isinstance(exc, Exception) and _FULL_WORDS.search(str(exc)) is not None
 
 
 def is_write_error(exc: BaseException) -> bool:
     """True for an OSError a full or failing disk causes (what `describe` turns into one line)."""
-    return isinstance(exc, OSError) and exc.errno in FULL_ERRNOS | IO_ERRNOS
+    return (isinstance(exc, OSError) and exc.errno in FULL_ERRNOS | IO_ERRNOS) or is_full(exc)
 
 
 def describe(exc: BaseException, folder: Path, *, target: Path | None = None, needs: str = "") -> str:

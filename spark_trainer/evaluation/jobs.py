@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,11 @@ from spark_trainer.store.evaluations import Evaluation
 from spark_trainer.store.store import Store
 
 POLL_S = 0.2
+# An evaluation recorded by a process that died before it started the worker (killed, the machine off)
+# has no pid; like a run claimed by a scheduler that died (jobs/reconcile.SPAWN_TIMEOUT), it is given
+# this long to start before it is failed.
+START_TIMEOUT = timedelta(seconds=60)
+NEVER_STARTED = "the process that started this evaluation ended before its worker started; run it again"
 
 
 def eval_dir(run_dir: Path) -> Path:
@@ -67,7 +73,13 @@ def submit(store: Store, run_ref: int | str, *, task: str, data_path: Path, base
         resolve_checkpoint(Path(run.run_dir), checkpoint, run_id=run.id)
     evaluation = evaluations.create(store, run.id, task=task, data_path=str(data_path), base=base,
                                     checkpoint="base" if base else str(checkpoint), gpus=parse_gpus(gpus))
-    return start(store, evaluation, Path(run.run_dir))
+    try:
+        return start(store, evaluation, Path(run.run_dir))
+    except Exception as exc:  # no worker: the row must not stay queued
+        from spark_trainer.errors import describe
+
+        evaluations.update(store, evaluation.id, status="failed", error=f"the worker could not start: {describe(exc)}")
+        raise
 
 
 def _data_of(store: Store, data: Path | str, project_id: int) -> Path:
@@ -125,7 +137,11 @@ def start(store: Store, evaluation: Evaluation, run_dir: Path) -> Evaluation:
 
 def refresh(store: Store, evaluation_id: int) -> Evaluation:
     """The evaluation, marked failed (with its log's tail) if its worker died without saying so."""
+    from spark_trainer.store.entities import utcnow
+
     ev = evaluations.get(store, evaluation_id)
+    if ev.status == "queued" and ev.pid is None and utcnow() - ev.created_at > START_TIMEOUT:
+        return evaluations.update(store, ev.id, status="failed", error=NEVER_STARTED)
     if ev.is_active and ev.pid is not None and not process.is_alive(ev.pid, ev.pid_start_time):
         time.sleep(POLL_S)  # the worker may have written its outcome just before exiting
         ev = evaluations.get(store, evaluation_id)
@@ -134,6 +150,13 @@ def refresh(store: Store, evaluation_id: int) -> Evaluation:
             ev = evaluations.update(store, ev.id, status="failed",
                                     error=f"the evaluation worker exited unexpectedly\n{tail}")
     return ev
+
+
+def refresh_active(store: Store) -> list[Evaluation]:
+    """Every evaluation in progress, refreshed (one whose worker is gone, or never started, is failed);
+    returns those still in progress. Reconcile calls it, so a dead one blocks no delete or move."""
+    active = [e for status in evaluations.ACTIVE for e in evaluations.list_all(store, status=status)]
+    return [ev for ev in (refresh(store, e.id) for e in active) if ev.is_active]
 
 
 def _log_tail(store: Store, ev: Evaluation) -> str:

@@ -45,24 +45,24 @@ def main(run_id: int, evaluation_id: int) -> int:
         ev = evaluations.update(store, evaluation_id, status="running", pid=os.getpid())
         run = runs.get(store, run_id)
         keep_out_for_run(Path(run.run_dir))  # this process is the evaluation's own: before peft and transformers
-        print(f"evaluation {ev.id}: {ev.task} on {ev.data_path} ({'base model' if ev.base else ev.checkpoint})",
-              flush=True)
+        _say(f"evaluation {ev.id}: {ev.task} on {ev.data_path} ({'base model' if ev.base else ev.checkpoint})")
         try:
             result, step = _evaluate(store, ev, Path(run.run_dir), stop)
+            _write_report(ev, Path(run.run_dir), result, step)
         except Cancelled:
             evaluations.update(store, evaluation_id, status="cancelled", error="cancelled")
-            print("cancelled", flush=True)
+            _say("cancelled")
             return 1
         except SparkError as exc:
             evaluations.update(store, evaluation_id, status="failed", error=str(exc))
-            print(f"failed: {exc}", flush=True)
+            _say(f"failed: {exc}")
             return 1
         except Exception as exc:  # noqa: BLE001 - any failure ends as a failed evaluation with its message
             traceback.print_exc()
             evaluations.update(store, evaluation_id, status="failed", error=describe(exc))
             return 1
         _record(store, ev, Path(run.run_dir), result, step)
-        print(f"completed: {json.dumps(result.get('metrics'))}", flush=True)
+        _say(f"completed: {json.dumps(result.get('metrics'))}")
         return 0
     finally:
         store.close()
@@ -102,14 +102,48 @@ def _evaluate(store: Store, ev: Any, run_dir: Path, stop: threading.Event) -> tu
                         data_path=dataset, labels=labels), step
 
 
+def _say(line: str) -> None:
+    """A line in the evaluation's log; a log on a full disk does not stop the outcome being recorded."""
+    try:
+        print(line, flush=True)
+    except OSError:
+        pass
+
+
+def _report(ev: Any, result: dict[str, Any], step: int | None) -> dict[str, Any]:
+    return {"task": ev.task, "data": ev.data_path, "base": ev.base, "checkpoint": ev.checkpoint, "step": step,
+            **result}
+
+
+def _report_path(ev: Any, run_dir: Path) -> Path:
+    return run_dir / "evals" / f"{ev.id}.json"
+
+
+def _write_report(ev: Any, run_dir: Path, result: dict[str, Any], step: int | None) -> None:
+    """`runs/<id>/evals/<eval id>.json`, whole or not at all (written aside, then renamed); a full disk is
+    one line naming the folder."""
+    from spark_trainer import disk
+    from spark_trainer.errors import DiskFull
+
+    path = _report_path(ev, run_dir)
+    aside = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside.write_text(json.dumps(_report(ev, result, step), indent=2))
+        os.replace(aside, path)
+    except OSError as exc:
+        aside.unlink(missing_ok=True)
+        if not disk.is_write_error(exc):
+            raise
+        raise DiskFull(f"{disk.describe(exc, path.parent)}; the evaluation's report was not written, nothing was "
+                       "recorded") from None
+
+
 def _record(store: Store, ev: Any, run_dir: Path, result: dict[str, Any], step: int | None) -> None:
     from spark_trainer.evaluation.tasks import metric_key
 
-    report = {"task": ev.task, "data": ev.data_path, "base": ev.base, "checkpoint": ev.checkpoint, "step": step,
-              **result}
-    path = run_dir / "evals" / f"{ev.id}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2))
+    report = _report(ev, result, step)
+    path = _report_path(ev, run_dir)
     if not ev.base:
         metrics.add_batch(store, ev.run_id, [(metric_key(ev.task, k), step or 0, float(v))
                                              for k, v in result["metrics"].items()])

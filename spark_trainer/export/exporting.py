@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spark_trainer import disk
 from spark_trainer.disk import files_as_umask
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, DiskFull, NotFound, OperationFailed
 from spark_trainer.export import card, hub
 from spark_trainer.export.checkpoint import pinned_checkpoint
 from spark_trainer.export.options import ExportOptions
@@ -87,15 +88,36 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
         notify("finishing", 2, 3)
         files_as_umask(staging)
         dest = _move_into_place(store, staging, dest, options)
-    except BaseException:
+    except BaseException as exc:
+        # Libraries say a full disk their own way (safetensors: "I/O error: No space left on device
+        # (os error 28)"): one line naming the place instead, worked out while the staging still fills it.
+        failure = DiskFull(f"{disk.describe(exc, staging.parent)}; the export was not written") \
+            if disk.is_write_error(exc) else None
         shutil.rmtree(staging, ignore_errors=True)
-        raise
+        if failure is None:
+            raise
+        raise failure from exc
     files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
-    record = exports.add(store, run.id, step=step, path=str(dest), options={
-        **_requested(run.id, step, options, config.recipe), "dtype": info.dtype, "kind": info.kind,
-        "library_name": info.library_name, "files": files})
+    try:
+        record = exports.add(store, run.id, step=step, path=str(dest), options={
+            **_requested(run.id, step, options, config.recipe), "dtype": info.dtype, "kind": info.kind,
+            "library_name": info.library_name, "files": files})
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)  # recorded nowhere, it would stay in exports/ for good
+        if not _run_exists(store, run.id):
+            raise OperationFailed(f"run {run.id} was deleted while it was being exported; the export was not "
+                                  "kept") from None
+        raise
     notify("exported", 3, 3)
     return ExportResult(record, reused=False)
+
+
+def _run_exists(store: Store, run_id: int) -> bool:
+    try:
+        runs.get(store, run_id)
+    except NotFound:
+        return False
+    return True
 
 
 def _data_path(store: Store, config: Any) -> Path | None:

@@ -33,6 +33,7 @@ MARGIN_BYTES = 4 * 2**20
 MANIFEST = "manifest.jsonl"
 REPORT = "report.json"
 CARD = "README.md"
+STAGING_PREFIX = ".staging-"
 ROWS = ".rows.jsonl"  # accepted rows, written as they come (not kept in memory), until the manifest is
 
 
@@ -123,8 +124,13 @@ class DatasetBuilder:
     @property
     def staging(self) -> Path:
         if self._staging is None:
+            from spark_trainer.jobs import leftovers
+
             self.home.datasets_dir.mkdir(parents=True, exist_ok=True)
-            folder = self.home.datasets_dir / f".staging-{uuid.uuid4().hex[:12]}"
+            # Named for its process (jobs/leftovers.py): one left by an ingestion killed outright goes
+            # at the next ingestion, and in the reconcile sweep.
+            leftovers.remove_dead(self.home.datasets_dir, STAGING_PREFIX)
+            folder = self.home.datasets_dir / f"{STAGING_PREFIX}{leftovers.tag()}-{uuid.uuid4().hex[:8]}"
             folder.mkdir()
             self._staging = folder
         return self._staging

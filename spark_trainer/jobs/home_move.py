@@ -1,6 +1,6 @@
 """Move a whole data home to another folder (`spark-trainer home move DEST`, Settings' "Move data home to…").
 
-Refused while a run is starting, running or stalled, or an evaluation is running: their workers
+Refused while a run is starting, running or stalled, or an evaluation is queued or running: their workers
 write into the home's folders. Paused and queued runs are fine (queued ones start from the new
 place). The destination must not exist, or be empty, and must have room for the whole home.
 
@@ -83,9 +83,9 @@ class MoveResult:
 
 def busy_line(store: Store) -> str | None:
     """Why the home cannot move now (a run starting/running, an evaluation running), else None."""
-    from spark_trainer.jobs import process
+    from spark_trainer.evaluation.jobs import refresh_active
     from spark_trainer.jobs.reconcile import reconcile
-    from spark_trainer.store import evaluations, runs
+    from spark_trainer.store import runs
 
     reconcile(store)  # a run marked running whose worker is gone is interrupted, not in the way
     active = runs.list_all(store, statuses={RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STALLED})
@@ -93,10 +93,12 @@ def busy_line(store: Store) -> str | None:
         run = active[0]
         return (f"run {run.id} is {run.status.value}; pause it (spark-trainer run pause {run.id}) or let it finish, "
                 "then move the data home")
-    for evaluation in evaluations.list_all(store, status="running"):
-        if evaluation.pid is None or process.is_alive(evaluation.pid, evaluation.pid_start_time):
-            return (f"evaluation {evaluation.id} of run {evaluation.run_id} is running; let it finish, then move "
-                    "the data home")
+    # Queued ones too: an evaluation is queued until its worker has opened the store (seconds of imports),
+    # and that worker would open the home at its old place. Refreshed: a dead one is failed, not in the way.
+    evaluating = refresh_active(store)
+    if evaluating:
+        return (f"evaluation {evaluating[0].id} of run {evaluating[0].run_id} is running; let it finish, then move "
+                "the data home")
     return None
 
 

@@ -1,5 +1,6 @@
 """Private folders a process makes in the data home and removes on leaving: checkpoint pins
-(`runs/<id>/.pinned-*`, export/checkpoint.py) and export stagings (`.staging-<name>-*`).
+(`runs/<id>/.pinned-*`, export/checkpoint.py), export stagings (`exports/.staging-<name>-*`) and
+ingestion stagings (`datasets/.staging-*`, ingest/staging.py).
 
 A process killed outright (SIGKILL, power loss) leaves its folder behind, holding disk space (a pin's
 hard links keep a pruned checkpoint's files). The name says who made it, `@<host>-<pid>-<start ms>`,
@@ -62,9 +63,12 @@ def remove_dead(folder: Path, prefix: str) -> int:
     return removed
 
 
-def sweep_home(runs_dir: Path, exports_dir: Path) -> int:
-    """Dead pins in every run's folder and dead export stagings in the exports folder."""
+def sweep_home(runs_dir: Path, exports_dir: Path, datasets_dir: Path | None = None) -> int:
+    """Dead pins in every run's folder, dead export stagings in the exports folder and dead ingestion
+    stagings in the datasets folder."""
     removed = remove_dead(exports_dir, ".staging-")
+    if datasets_dir is not None:
+        removed += remove_dead(datasets_dir, ".staging-")
     for run_dir in runs_dir.iterdir() if runs_dir.is_dir() else ():
         removed += remove_dead(run_dir, ".pinned-")
     return removed

@@ -93,6 +93,16 @@ def _error_with_log(run: Run, why: str) -> str:
     return f"{why}; last lines of worker.log:\n{tail}" if tail else why
 
 
+def _settle_evaluations(store: Store) -> None:
+    """Evaluations whose worker is gone (or never started) become failed, as lost runs are interrupted."""
+    from spark_trainer.evaluation.jobs import refresh_active
+
+    try:
+        refresh_active(store)
+    except (DiskFull, DatabaseLocked):
+        pass  # recorded by a later reconcile, as a lost run is
+
+
 def reconcile(store: Store, *, strict: bool = False) -> list[int]:
     """Mark lost runs interrupted, silent ones stalled (and kill those silent too long); returns
     the ids of runs that became interrupted. A lost run that cannot be recorded because the
@@ -102,7 +112,8 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
     last = _swept.get(str(store.home.root))
     if last is None or time.monotonic() - last >= LEFTOVER_SWEEP_S:  # a killed export's or evaluation's folders
         _swept[str(store.home.root)] = time.monotonic()  # (jobs/leftovers.py)
-        leftovers.sweep_home(store.home.runs_dir, store.home.exports_dir)
+        leftovers.sweep_home(store.home.runs_dir, store.home.exports_dir, store.home.datasets_dir)
+    _settle_evaluations(store)
     config = settings.get_all(store)
     timeout = float(config["heartbeat_timeout_seconds"])
     grace = float(config["stall_grace_seconds"])

@@ -204,10 +204,34 @@ def submit_configs(
             if report is not None:  # ingested for this refused file: leave the store as it was
                 _forget_ingested(store, dataset, project=first.project if new_project else None)
             raise
-        queued = [_queue(store, experiment, config, request.text, sweep=sweep, sweep_values=swept)
-                  for config, swept in zip(frozen, values, strict=True)]
+        queued = []
+        try:
+            for config, swept in zip(frozen, values, strict=True):
+                queued.append(_queue(store, experiment, config, request.text, sweep=sweep, sweep_values=swept))
+        except BaseException:
+            if sweep is not None:
+                _unqueue_sweep(store, sweep)
+            raise
     return [Submitted(run, experiment, dataset, report is not None and i == 0, report if i == 0 else None,
                       warnings=said) for i, (run, said) in enumerate(zip(queued, warned, strict=True))]
+
+
+def _unqueue_sweep(store: Store, sweep: str) -> None:
+    """A sweep is queued whole or not at all: the runs (rows and folders) a failed queueing made go again.
+    The name was free when this submit took the lock, so every run carrying it is this submit's; one a
+    scheduler started meanwhile is cancelled first."""
+    import shutil
+
+    from spark_trainer.errors import Conflict
+    from spark_trainer.jobs import control
+
+    for run in runs.list_all(store, sweep=sweep):
+        try:
+            runs.delete(store, run.id)
+        except Conflict:
+            control.cancel(store, run.id)
+            runs.delete(store, run.id)
+        shutil.rmtree(run.run_dir, ignore_errors=True)
 
 
 def request_for(store: Store, config: ExperimentConfig, gpus: str | None, *, stored: bool = False) -> gpu_alloc.GpuRequest:

@@ -1,11 +1,12 @@
-"""The one rule for deletes: nothing is removed while a run that uses it is in progress.
+"""The one rule for deletes: nothing is removed while a run, or an evaluation, that uses it is in progress.
 
 A run in progress (starting, running, stalled) reads its experiment's dataset and writes its rows
 and folder; deleting its project, dataset, experiment or the run itself under it would cascade its
 rows away while the worker still writes them. Each store delete calls `refuse_if_in_use` inside its
 own write transaction (so no run can start between the check and the delete); front ends call
-`check` first to explain before asking for confirmation. Callers reconcile first, so a run whose
-worker died does not block a delete.
+`check` first to explain before asking for confirmation. An evaluation in progress (queued or running)
+reads its run's checkpoint and writes the run's rows likewise: its run, experiment and project wait for
+it. Callers reconcile first, so a run or an evaluation whose worker died does not block a delete.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from spark_trainer.errors import Conflict
 from spark_trainer.store.entities import RunStatus
-from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow, RunRow
+from spark_trainer.store.models import DatasetRow, EvaluationRow, ExperimentRow, ProjectRow, RunRow
 from spark_trainer.store.store import Store
 
 Kind = Literal["project", "dataset", "experiment", "run"]
@@ -35,6 +36,19 @@ def _active_runs(session: Session, kind: Kind, row_id: int) -> list[tuple[int, s
     return [(r.id, r.status) for r in session.execute(query.where(where == row_id))]
 
 
+def _active_evaluation(session: Session, kind: Kind, row_id: int) -> tuple[int, int] | None:
+    """(evaluation id, run id) of an evaluation in progress of a run this delete would remove. Its worker
+    reads the run's checkpoint and writes its rows; callers reconcile first, so a dead one is failed."""
+    if kind == "dataset":
+        return None  # an evaluation reads its own --data, not the run's dataset
+    query = (select(EvaluationRow.id, EvaluationRow.run_id).join(RunRow, EvaluationRow.run_id == RunRow.id)
+             .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
+             .where(EvaluationRow.status.in_(("queued", "running"))).order_by(EvaluationRow.id))
+    where = {"project": ExperimentRow.project_id, "experiment": ExperimentRow.id, "run": RunRow.id}[kind]
+    found = session.execute(query.where(where == row_id)).first()
+    return (found.id, found.run_id) if found is not None else None
+
+
 def _name(session: Session, kind: Kind, row_id: int) -> str:
     model = {"project": ProjectRow, "dataset": DatasetRow, "experiment": ExperimentRow}.get(kind)
     row = session.get(model, row_id) if model is not None else None
@@ -50,6 +64,13 @@ def refuse_if_in_use(session: Session, kind: Kind, row_id: int) -> None:
         listed = ", ".join(f"{rid} ({status})" for rid, status in found)
         raise Conflict(f"{_name(session, kind, row_id)} is in use by run{'s' if len(found) > 1 else ''} in progress "
                        f"{listed}; cancel or pause {'them' if len(found) > 1 else 'it'} before deleting")
+    evaluated = _active_evaluation(session, kind, row_id)
+    if evaluated is not None and kind == "run":
+        raise Conflict(f"run {row_id} is being evaluated (evaluation {evaluated[0]}); let it finish or cancel it "
+                       "before deleting")
+    if evaluated is not None:
+        raise Conflict(f"{_name(session, kind, row_id)} is in use by evaluation {evaluated[0]} of run {evaluated[1]}; "
+                       "let it finish or cancel it before deleting")
 
 
 def check(store: Store, kind: Kind, row_id: int) -> None:

@@ -7,6 +7,9 @@ import csv
 import json
 import math
 import random
+import re
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import pytest
 from spark_trainer.cli.main import main
 from spark_trainer.store import artifacts, evaluations, metrics
 from spark_trainer.store.store import Store
+from tests.tmpfs import fill, free, tmpfs  # noqa: F401 - the fixture
 
 SUBJECTS = ("algebra", "geography", "music")
 
@@ -200,3 +204,137 @@ def test_eval_data_names_the_runs_own_dataset_when_other_projects_use_the_name(l
     code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", "shared")
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "several projects" in err and "elsewhere" in err
+
+
+KILLED_WHILE_STARTING = """
+import os, signal, sys
+from pathlib import Path
+from spark_trainer.evaluation import jobs
+from spark_trainer.store.store import Store
+
+def killed(*args, **kwargs):  # the moment between the evaluation's row and its worker's start
+    os.kill(os.getpid(), signal.SIGKILL)
+
+jobs.subprocess.Popen = killed
+with Store.open(Path(sys.argv[1])) as store:
+    jobs.submit(store, int(sys.argv[2]), task="mcq", data_path=Path(sys.argv[3]), gpus="cpu")
+"""
+
+
+def _copy_home(lora_run, tmp_path: Path) -> tuple[Path, object]:
+    source, run = lora_run
+    shutil.copytree(source, tmp_path / "home")
+    return tmp_path / "home", run
+
+
+def test_an_evaluation_whose_starter_was_killed_before_its_worker_started_does_not_stay_queued(
+        lora_run, tmp_path, capsys) -> None:
+    """`eval` (or the app) killed between recording the evaluation and starting its worker left it
+    'queued' with no process for ever: listed as queued, and waited on by `eval` without end. Like a run
+    claimed by a scheduler that died, it is failed once it had a minute to start; the retry works."""
+    import subprocess
+    from datetime import timedelta
+
+    from spark_trainer.evaluation import jobs
+    from spark_trainer.jobs.reconcile import reconcile
+
+    home, run = _copy_home(lora_run, tmp_path)
+    data = write_mcq(tmp_path / "mcq.csv", per_subject=2)
+    child = subprocess.run([sys.executable, "-c", KILLED_WHILE_STARTING, str(home), str(run.id), str(data)],
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == -9, child.stderr
+    with Store.open(home) as store:
+        (left,) = [e for e in evaluations.list_for(store, run.id) if e.is_active]  # the copy holds earlier ones
+        assert (left.status, left.pid) == ("queued", None)
+        assert jobs.list_for_run(store, run.id)[0].status == "queued"  # it may still be starting
+        evaluations.update(store, left.id, created_at=left.created_at - timedelta(seconds=61))
+        reconcile(store)
+        failed = evaluations.get(store, left.id)
+        assert failed.status == "failed" and failed.finished_at is not None
+        assert failed.error == "the process that started this evaluation ended before its worker started; run it again"
+    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", data, "--gpus", "cpu", "--json")
+    assert code == 0, err
+    assert json.loads(out)["evaluation"] == left.id + 1
+
+
+def test_a_run_being_evaluated_is_not_deleted_under_its_evaluation(lora_run, tmp_path, capsys) -> None:
+    """`run delete` (or `project delete`, or the app's Delete) while the run was being evaluated removed the
+    run, its folder and the evaluation's row under the worker, which then died on its next progress write;
+    `eval` said only 'no evaluation with id 1'. An evaluation in progress now blocks the delete, as a run in
+    progress does; once it has ended, or its worker is gone, the delete goes ahead."""
+    from spark_trainer.errors import Conflict
+    from spark_trainer.evaluation import jobs
+    from spark_trainer.jobs import control
+    from spark_trainer.store import projects, runs
+
+    home, run = _copy_home(lora_run, tmp_path)
+    data = write_mcq(tmp_path / "big.csv", per_subject=2000)
+    with Store.open(home) as store:
+        run = runs.get(store, run.id)  # the copy's folder
+        ev = jobs.submit(store, run.id, task="mcq", data_path=data, gpus="cpu")
+        refused = f"run {run.id} is being evaluated (evaluation {ev.id}); let it finish or cancel it before deleting"
+        with pytest.raises(Conflict, match=rf"^{re.escape(refused)}$"):
+            control.delete(store, run.id)
+        deadline = time.monotonic() + 300
+        while evaluations.get(store, ev.id).done == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        with pytest.raises(Conflict, match=rf"^{re.escape(refused)}$"):
+            control.delete(store, run.id)
+        with pytest.raises(Conflict, match=rf"is in use by evaluation {ev.id} of run {run.id}; "):
+            projects.delete(store, run.project_id)
+        assert Path(run.run_dir).is_dir() and evaluations.get(store, ev.id).status == "running"
+        assert jobs.cancel(store, ev.id).status == "cancelled"
+        control.delete(store, run.id)
+        assert not Path(run.run_dir).exists()
+
+
+def test_an_evaluation_whose_worker_cannot_start_is_failed_at_once(lora_run, tmp_path, capsys) -> None:
+    """The worker's log could not be opened (here `evals` is a file, not a folder): `eval` failed in one
+    line but left its evaluation 'queued', with no process, for the app and `eval --list` to show."""
+    from spark_trainer.store import runs
+
+    home, run = _copy_home(lora_run, tmp_path)
+    with Store.open(home) as store:
+        evals = Path(runs.get(store, run.id).run_dir) / "evals"
+    shutil.rmtree(evals, ignore_errors=True)
+    evals.write_text("not a folder")
+    data = write_mcq(tmp_path / "mcq.csv", per_subject=2)
+    code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", data, "--gpus", "cpu")
+    assert code == 1 and err.count("\n") == 1 and str(evals) in err, err
+    with Store.open(home) as store:
+        ev = evaluations.list_for(store, run.id)[0]  # the newest (the copy holds earlier ones)
+    assert ev.data_path == str(data)
+    assert ev.status == "failed" and ev.error.startswith("the worker could not start: FileExistsError: "), ev
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="tmpfs is Linux")
+def test_an_evaluation_report_that_meets_a_full_disk_fails_in_one_line_and_records_nothing(
+        lora_run, tmp_path, capsys, tmpfs) -> None:  # noqa: F811
+    """The disk filled while the evaluation ran (a tmpfs over `runs/<id>/evals`): writing its report raised
+    out of the worker, which died with a traceback it could not even log; the evaluation stayed 'running'
+    until a reader called it 'the evaluation worker exited unexpectedly', and an empty report file was left.
+    It is now failed by the worker in one line naming the place, with no report file, metric or artifact;
+    with room again the same evaluation succeeds."""
+    from spark_trainer.evaluation import jobs
+    from spark_trainer.store import runs
+
+    home, run = _copy_home(lora_run, tmp_path)
+    data = write_mcq(tmp_path / "big.csv", per_subject=300)
+    with Store.open(home) as store:
+        evals = tmpfs(Path(runs.get(store, run.id).run_dir) / "evals", 2**20)
+        before = (metrics.read(store, run.id, keys=["evals/mcq_accuracy"]), artifacts.list_for(store, run.id))
+        ev = jobs.submit(store, run.id, task="mcq", data_path=data, gpus="cpu")
+        deadline = time.monotonic() + 300
+        while evaluations.get(store, ev.id).done == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        fill(evals)
+        ended = jobs.wait(store, ev.id, timeout_s=300)
+        assert ended.status == "failed", ended
+        assert re.fullmatch(rf"disk full at {re.escape(str(evals))}: 0\.\d MB free; the evaluation's report was not "
+                            r"written, nothing was recorded", ended.error), ended.error
+        assert (metrics.read(store, run.id, keys=["evals/mcq_accuracy"]), artifacts.list_for(store, run.id)) == before
+        assert not list(evals.glob("*.json*")), list(evals.iterdir())
+        free(evals)
+    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", data, "--gpus", "cpu", "--json")
+    assert code == 0, err
+    assert (evals / f"{json.loads(out)['evaluation']}.json").is_file()

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import yaml
 from spark_trainer.cli.main import main
 from spark_trainer.store import exports, metrics
 from spark_trainer.store.store import Store
+from tests.tmpfs import tmpfs  # noqa: F401 - the fixture
 
 TEXT = "count 3 4 5 6 7"
 
@@ -285,3 +289,54 @@ def test_exported_and_saved_weights_are_readable_as_every_other_file_is(lora_run
         os.umask(before)
     run_files = [p for p in Path(run.run_dir).glob("*/**/*.safetensors")]
     assert run_files and {oct(stat.S_IMODE(p.stat().st_mode)) for p in run_files} == {"0o644"}, run_files
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="tmpfs is Linux")
+def test_an_export_that_fills_the_disk_is_one_line_naming_the_place_and_leaves_nothing(
+        lora_run, tmp_path, capsys, tmpfs) -> None:  # noqa: F811
+    """On a full --out filesystem a merged export printed safetensors' own traceback ('SafetensorError:
+    Error while serializing: I/O error: No space left on device (os error 28)'), and an adapter export
+    said 'I/O error on: No space left on device', naming no place. Both now say 'disk full at <folder>'
+    in one line, record nothing, leave no staging, and the retry with room succeeds."""
+    home, run = lora_run
+    small = tmpfs(tmp_path / "small", 100 * 1024)
+    with Store.open(home) as store:
+        before = exports.list_for(store, run.id)
+    for args in (("--merge",), ("--merge", "--dtype", "bf16"), ()):
+        code, _, err = _cli(capsys, home, "export", run.id, *args, "--out", small / "out")
+        lines = [line for line in err.splitlines() if not line.startswith("  ")]  # progress lines
+        assert code == 1 and len(lines) == 1, err
+        assert re.fullmatch(rf"error: disk full at {re.escape(str(small))}: 0\.\d MB free; the export was not written",
+                            lines[0]), err
+        assert list(small.iterdir()) == [], list(small.iterdir())
+    with Store.open(home) as store:
+        assert exports.list_for(store, run.id) == before
+    subprocess.run(["mount", "-o", "remount,size=4m", str(small)], check=True)
+    code, _, err = _cli(capsys, home, "export", run.id, "--merge", "--out", small / "out")
+    assert code == 0 and (small / "out" / "model.safetensors").is_file(), err
+
+
+def test_a_run_deleted_while_it_is_exported_leaves_no_unrecorded_export_folder(lora_run, tmp_path) -> None:
+    """The run deleted (the app, another terminal) while its export was being written: the export said
+    'conflicts with existing data: FOREIGN KEY constraint failed' and its folder stayed (in exports/, or
+    --out), recorded nowhere. It now says what happened, and the folder is gone with the run."""
+    import shutil
+
+    from spark_trainer.errors import OperationFailed
+    from spark_trainer.export import ExportOptions, export_run
+    from spark_trainer.jobs import control
+
+    source, run = lora_run
+    home = tmp_path / "home"
+    shutil.copytree(source, home)
+
+    def delete_it(phase: str, _done: int, _total: int) -> None:
+        if phase == "finishing":
+            with Store.open(home) as other:
+                control.delete(other, run.id)
+
+    with Store.open(home) as store:
+        with pytest.raises(OperationFailed, match=rf"^run {run.id} was deleted while it was being exported; "
+                                                  r"the export was not kept$"):
+            export_run(store, run.id, ExportOptions(merge=True, out=tmp_path / "out"), progress=delete_it)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".staging-*"))

@@ -112,3 +112,38 @@ def test_a_report_of_many_duplicates_is_written_without_holding_it_whole(store, 
     assert report.read_bytes() == json.dumps(json.loads(report.read_bytes()), indent=2, ensure_ascii=False).encode()
     assert result.dataset.num_duplicates == 6000
     assert added[0] < 3 * report.stat().st_size, f"publishing took {added[0] / report.stat().st_size:.1f}x the report"
+
+
+def test_the_staging_folder_of_an_ingestion_killed_outright_is_removed_later(store, project, tmp_path: Path,
+                                                                           cli) -> None:
+    """An ingestion killed outright (kill -9, the machine off) left `datasets/.staging-<random>`, a copy of
+    everything it had accepted so far, for good: nothing removed those. Its name now says whose it is, so
+    the next ingestion (and the reconcile sweep) removes one whose process is gone; another's live
+    ingestion is kept."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({"text": f"row {i} " + "word " * 40}) + "\n" for i in range(200_000)),
+                    encoding="utf-8")
+    folder = store.home.datasets_dir
+    child = subprocess.Popen([sys.executable, "-m", "spark_trainer", "--home", str(store.home.root), "dataset",
+                              "ingest", str(data), "--project", project, "--name", "killed"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (folder.is_dir() and any(p.name.startswith(".staging-") for p in folder.iterdir())):
+            assert child.poll() is None and time.monotonic() < deadline, "the ingestion never staged"
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait()
+    left = [p for p in folder.iterdir() if p.name.startswith(".staging-")]
+    assert len(left) == 1 and datasets.list_all(store) == []
+    small = tmp_path / "small.jsonl"
+    small.write_text('{"text": "one"}\n{"text": "two"}\n', encoding="utf-8")
+    done = cli("dataset", "ingest", str(small), "--project", project, "--name", "again")
+    assert done.code == 0, done.err
+    assert not left[0].exists() and [d.name for d in datasets.list_all(store)] == ["again"]

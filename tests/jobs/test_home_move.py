@@ -335,3 +335,36 @@ def test_moving_the_default_home_makes_its_new_place_the_chosen_home(cli, tmp_pa
     assert home_record.read_record().chosen == str((tmp_path / "moved").resolve())
     listed = cli("project", "list", use_home=False)  # not "the data home opened last time is gone"
     assert listed.code == 0 and "kept" in listed.out
+
+
+def test_a_move_waits_for_an_evaluation_whose_worker_is_still_starting(chosen: Path, tmp_path: Path, cli) -> None:
+    """An evaluation is 'queued' from its start until its worker (importing torch for seconds) opens the
+    store and says 'running': the move looked at running ones only, so it went ahead under a worker that
+    then opened the home at its old place. A queued one with a live worker now stops the move too."""
+    import subprocess
+    import sys
+
+    from spark_trainer.jobs.process import identity
+    from spark_trainer.store import evaluations, experiments
+
+    with Store.open(chosen) as store:
+        exp = experiments.create(store, project="kept", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                                 config={})
+        run = runs.create(store, exp.id)
+        runs.transition(store, run.id, RunStatus.CANCELLED, "test: a stopped run is evaluated")
+        ev = evaluations.create(store, run.id, task="perplexity", data_path="/x.txt", base=True, checkpoint="base",
+                                gpus=[])
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])  # not in the store yet
+    try:
+        with Store.open(chosen) as store:
+            evaluations.update(store, ev.id, pid=worker.pid, pid_start_time=identity(worker.pid).start_time)
+        refused = cli("home", "move", str(tmp_path / "new"), use_home=False)
+        assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
+        assert f"evaluation {ev.id} of run {run.id} is running; let it finish" in refused.err
+    finally:
+        worker.kill()
+        worker.wait()
+    moved = cli("home", "move", str(tmp_path / "new"), use_home=False)  # its worker gone: failed, not in the way
+    assert moved.code == 0, moved.err
+    with Store.open(tmp_path / "new") as store:
+        assert evaluations.get(store, ev.id).status == "failed"

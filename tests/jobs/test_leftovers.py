@@ -1,5 +1,5 @@
-"""Private folders a process leaves in the data home (checkpoint pins `.pinned-*`, export stagings
-`.staging-*`): named by host, pid and process start time; only dead ones made on this host are removed."""
+"""Private folders a process leaves in the data home (checkpoint pins `.pinned-*`, export and ingestion
+stagings `.staging-*`): named by host, pid and process start time; only dead ones made on this host are removed."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_a_pid_reused_by_another_process_counts_as_dead(tmp_path: Path) -> None:
 
 def test_reconcile_removes_the_pins_a_killed_export_left(tmp_path: Path) -> None:
     """Seen: a SIGKILLed export's pins (hard links to a checkpoint) stayed until the next export of that
-    run, holding the checkpoint's disk space."""
+    run, holding the checkpoint's disk space; a SIGKILLed ingestion's staging folder stayed for good."""
     host = socket.gethostname().replace("-", "_")
     with Store.open(tmp_path / "home") as store:
         pin = store.home.runs_dir / "7" / f".pinned-@{host}-{_dead_pid()}-1000-aaaa1111" / "step-00000002"
@@ -60,8 +60,13 @@ def test_reconcile_removes_the_pins_a_killed_export_left(tmp_path: Path) -> None
         staging.mkdir(parents=True)
         other = store.home.exports_dir / "7-1-12-abcd1234"  # an export folder, not a staging: never judged
         other.mkdir()
+        ingesting = store.home.datasets_dir / f".staging-@{host}-{_dead_pid()}-1000-cccc3333"  # a killed ingestion
+        ingesting.mkdir(parents=True)
+        live = store.home.datasets_dir / f".staging-{leftovers.tag()}-dddd4444"
+        live.mkdir()
         reconcile(store)
         assert not pin.parent.exists() and not staging.exists() and other.exists()
+        assert not ingesting.exists() and live.exists()
 
 
 def _aged(path: Path, hours: float) -> Path:

@@ -95,3 +95,22 @@ def test_the_data_is_checked_once_per_distinct_recipe_setting(store: Store, tmp_
     queue_sweep(store, data, [parse_axis("train.seed=1,2"), parse_axis("recipe_config.label_column=label,text")],
                 machine=[])
     assert sorted(reads) == ["label", "text"]  # two seeds x two columns: the data read twice, not four times
+
+
+def test_a_sweep_whose_queueing_fails_midway_leaves_no_run_queued(store: Store, tmp_path: Path) -> None:
+    """A sweep of 3 whose 2nd run could not be made (its folder taken by a deleted run's kept files; a full
+    disk writing its config.yaml is the same path) left the 1st run queued in a 1-run sweep: it trained
+    while the error said 'submit again', and the retry queued a second sweep beside it. The runs this
+    sweep had queued are now removed, rows and folders, before the error is raised."""
+    data = _tickets_file(tmp_path)
+    store.home.runs_dir.mkdir(parents=True, exist_ok=True)
+    blocker = store.home.run_dir(2)
+    blocker.write_text("kept files of a deleted run")
+    with pytest.raises(BadInput, match=r"^run folder .*2 already exists but belongs to no run"):
+        queue_sweep(store, data, [parse_axis("train.learning_rate=1e-4,2e-4,3e-4")], machine=[])
+    assert runs.list_all(store) == [] and sorted(p.name for p in store.home.runs_dir.iterdir()) == ["2"]
+    assert blocker.read_text() == "kept files of a deleted run"
+    assert runs.list_all(store, sweep="tickets-sweep-1") == []
+    blocker.unlink()
+    retried = queue_sweep(store, data, [parse_axis("train.learning_rate=1e-4,2e-4,3e-4")], machine=[])
+    assert len(retried.runs) == 3 and {r.status for r in runs.list_all(store)} == {RunStatus.QUEUED}
