@@ -86,6 +86,9 @@ class AddVideosPage(QWizardPage):
 
     def add_paths(self, paths: list[Path]) -> None:
         videos, others = expand_videos([Path(p) for p in paths])
+        if videos and not self.owner.videos:  # a dataset left unnamed is named after what came first, as
+            first = Path(paths[0])  # `spark-trainer video FOLDER` names it: the folder, else the first video
+            self.owner.named_after = first if first.is_dir() and videos[0].is_relative_to(first) else None
         known = set(self.owner.videos)
         added = [v for v in videos if v not in known]
         self.owner.videos.extend(added)
@@ -228,6 +231,7 @@ class VideoWizard(QWizard):
         self.ctx = ctx
         self.project_id = project_id
         self.videos: list[Path] = []
+        self.named_after: Path | None = None  # the first folder or video added (AddVideosPage.add_paths)
         self.probes: list[Any] = []
         self.result: Any = None
         self.setWindowTitle("Video wizard")

@@ -50,7 +50,7 @@ class ConfigurePage(QWizardPage):
         form = QFormLayout(self)
         self.project = QComboBox()
         self.name = QLineEdit()
-        self.name.setPlaceholderText("automatic (from the first video's name)")
+        self.name.setPlaceholderText("automatic (from the first folder or video added)")
         form.addRow("Project", self.project)
         form.addRow("Dataset name", self.name)
         self.mode_fps = QRadioButton("Frames per second")
@@ -239,6 +239,7 @@ class ProcessPage(QWizardPage):
         configure = owner.configure_page
         videos, options = owner.good_videos(), configure.options()
         project, name = configure.project.currentData(), configure.name.text().strip() or None
+        named_after = owner.named_after
         owner.result = None
         self.log.clear()
         self.banner.clear_message()
@@ -252,7 +253,7 @@ class ProcessPage(QWizardPage):
             from spark_trainer.ingest.video import build_video_dataset
 
             return build_video_dataset(owner.store, videos, project=project, name=name, options=options,
-                                       progress=ctx.progress, cancel=ctx.cancel)
+                                       progress=ctx.progress, cancel=ctx.cancel, named_after=named_after)
 
         task = Task(build, owner=self, name="video wizard")
         task.signals.progress.connect(self._on_progress)

@@ -122,3 +122,19 @@ def test_process_page_shows_per_video_progress_and_cancel_saves_nothing(qtbot, d
         assert datasets.list_all(store) == []
     wizard.back()
     assert wizard.currentId() == wizard.CONFIGURE
+
+
+def test_a_dataset_left_unnamed_is_named_after_the_folder_dropped(qtbot, datasets_view, store, tmp_path):
+    """`spark-trainer video clips/` names the dataset `clips`; the wizard, given the same folder, named it
+    after the first video in it ("clip0")."""
+    write_video(tmp_path / "holiday clips" / "clip0.avi", n_frames=10, fps=10.0, seed=0)
+    wizard = datasets_view.open_video_wizard()
+    drop(wizard.add_page.drop, [tmp_path / "holiday clips"])
+    wizard.next()
+    qtbot.waitUntil(wizard.inspect_page.isComplete, timeout=30_000)
+    wizard.next()
+    assert wizard.configure_page.name.text() == ""
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.result is not None or wizard.process_page.banner.role == "error", timeout=60_000)
+    assert wizard.result is not None, wizard.process_page.banner.text()
+    assert wizard.result.dataset.name == "holiday-clips"

@@ -157,8 +157,10 @@ def _compute(video: Path, probe: VideoProbe, options: VideoOptions, work: Path, 
 
 def build_video_dataset(store: Store, videos: list[Path], *, project: str | int, name: str | None = None,
                         options: VideoOptions | None = None, progress: ProgressFn | None = None,
-                        cancel: threading.Event | None = None) -> IngestResult:
-    """Run the wizard over `videos` (files or folders) and publish one image dataset of frames.
+                        cancel: threading.Event | None = None, named_after: Path | None = None) -> IngestResult:
+    """Run the wizard over `videos` (files or folders) and publish one image dataset of frames. Without a
+    `name` it is named after `named_after` (the folder a user dropped, whose videos `videos` lists), else
+    after the first of `videos`.
 
     Videos that fail to open or decode are listed in the report; the rest are ingested.
     Raises BadInput (nothing written) for missing paths, no videos, or an unknown project.
@@ -171,7 +173,7 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
     chosen = [f for f in files if f.ext in VIDEO_EXTS]
     if not chosen:
         raise BadInput(f"no video files among the {len(files)} files given ({', '.join(sorted(VIDEO_EXTS))})")
-    name = dataset_name(store, project, videos, name)
+    name = dataset_name(store, project, [named_after] if named_after else videos, name)
     report = IngestReport(kind="image")
     if hidden:
         report.notes.append(describe_left_out(hidden))
