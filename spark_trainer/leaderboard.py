@@ -163,16 +163,17 @@ def config_diff(configs: Sequence[dict[str, Any]], *, ignore: Iterable[str] = ("
 def run_config(store: Store, run: Run) -> dict[str, Any]:
     """The config a run trained with: its frozen config.yaml, else its experiment's config; in the
     current layout (a run from before seq_len/sample_prompts moved shows them in recipe_config, so a
-    clone keeps them and a comparison lines them up with newer runs)."""
+    clone keeps them and a comparison lines them up with newer runs), with the values that kept its
+    behaviour for settings it predates (a clone of it trains as it did)."""
     from pathlib import Path
 
     import yaml
 
-    from spark_trainer.config.legacy import upgrade
+    from spark_trainer.config.legacy import upgrade, with_frozen_defaults
 
     frozen = Path(run.run_dir) / "config.yaml" if run.run_dir else None
     if frozen is not None and frozen.is_file():
         data = yaml.safe_load(frozen.read_text())
         if isinstance(data, dict):
-            return upgrade(data)[0]
-    return upgrade(dict(experiments.get(store, run.experiment_id).config))[0]
+            return with_frozen_defaults(upgrade(data)[0])[0]
+    return with_frozen_defaults(upgrade(dict(experiments.get(store, run.experiment_id).config))[0])[0]

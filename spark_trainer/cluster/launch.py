@@ -65,12 +65,16 @@ class JobFolder:
 
 
 def launch_experiment(store: Store, experiment_ref: str | int, options: LaunchOptions) -> JobFolder:
-    """Export an existing experiment (its stored config and dataset)."""
+    """Export an existing experiment (its stored config and dataset). One stored before a recipe setting
+    existed gets the value that keeps its behaviour, as `run start` gives it (the job's ranks read the
+    folder's config.yaml as a run file)."""
+    from spark_trainer.config.legacy import with_frozen_defaults
+
     options.check()
     experiment = experiments.get(store, experiment_ref)
     if experiment.dataset_id is None:
         raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
-    config = ExperimentConfig.model_validate(experiment.config)
+    config = ExperimentConfig.model_validate(with_frozen_defaults(experiment.config)[0])
     config.project, config.name = experiment.project, experiment.name
     return _write(store, config, datasets.get(store, experiment.dataset_id), options)
 

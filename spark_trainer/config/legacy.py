@@ -6,6 +6,10 @@ An old file keeps working: each old field is moved to where its recipe declares 
 The notes travel with the validated config (`ExperimentConfig.upgrade_notes`): the CLI prints them,
 submit records them as events of the run, and the worker records them when it resumes a run
 frozen in the old layout.
+
+A stored config written before a recipe setting existed gets the value that keeps the behaviour it
+had (`RecipeSpec.frozen_defaults`, see `with_frozen_defaults`), wherever it is read: resume, a new
+run of the experiment, and a clone of the run.
 """
 
 from __future__ import annotations
@@ -59,3 +63,25 @@ def upgrade(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             notes.append(f"{old} has moved to recipe_config.{new}; read from the old place (move it there in the run file)")
     upgraded["recipe_config"] = recipe_config
     return upgraded, notes
+
+
+def with_frozen_defaults(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """`data` (a stored config: a run's config.yaml or an experiment's) with its recipe's
+    `frozen_defaults` for the settings it predates (a new mapping; `data` is not changed), and a
+    note for each."""
+    from spark_trainer.errors import BadInput
+    from spark_trainer.recipes import get_recipe
+
+    written, recipe = data.get("recipe_config"), data.get("recipe")
+    if not isinstance(written, dict) or not isinstance(recipe, str):
+        return data, []  # validation names what is wrong with it
+    try:
+        defaults = get_recipe(recipe).frozen_defaults
+    except BadInput:  # an unknown recipe: validation names it
+        return data, []
+    added = {key: value for key, value in defaults if key not in written}
+    # Said of a run queued or paused across the upgrade and of a new run of an experiment saved
+    # before it alike: both were written without the setting.
+    notes = [f"recipe_config.{key}: {value} (the run's config was written before this setting existed, "
+             "so it keeps the behaviour it had)" for key, value in added.items()]
+    return ({**data, "recipe_config": {**written, **added}} if added else data), notes

@@ -373,24 +373,11 @@ def _load_frozen(path: Path) -> tuple[ExperimentConfig, list[str]]:
     queued or paused across an upgrade goes on as it began), and a note for each. The file is read
     once; the defaults go in before validation, so they are checked like any written value."""
     from spark_trainer.config import validate_config
+    from spark_trainer.config.legacy import with_frozen_defaults
     from spark_trainer.config.yaml_io import load_yaml
-    from spark_trainer.recipes import get_recipe
 
     data, node = load_yaml(path)
-    written = data.get("recipe_config")
-    notes = []
-    try:
-        recipe = data.get("recipe")
-        defaults = get_recipe(recipe).frozen_defaults if isinstance(written, dict) and isinstance(recipe, str) else ()
-    except BadInput:  # an unknown recipe: validation names it
-        defaults = ()
-    for key, value in defaults:
-        if key not in written:
-            written[key] = value
-            # Said of a run queued or paused across the upgrade and of a new run of an experiment saved
-            # before it alike: both were written without the setting.
-            notes.append(f"recipe_config.{key}: {value} (the run's config was written before this setting "
-                         "existed, so it keeps the behaviour it had)")
+    data, notes = with_frozen_defaults(data)
     return validate_config(data, str(path), node), notes
 
 

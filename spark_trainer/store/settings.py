@@ -90,11 +90,19 @@ def check_default_gpus(value: Any, machine: Sequence[int] = ()) -> str:
     return request.text
 
 
+def _as_read(key: str, value: Any) -> Any:
+    """A stored value as it is used. Versions before the theme check stored any text ('system',
+    'Light'), and their window showed the dark theme for it: read as that theme."""
+    if key == "theme" and value not in THEMES:
+        return DEFAULT_THEME
+    return value
+
+
 def get(store: Store, key: str) -> Any:
     _coerce(key, DEFAULTS.get(key))
     with store.read() as session:
         row = session.get(SettingRow, key)
-        return DEFAULTS[key] if row is None else row.value
+        return DEFAULTS[key] if row is None else _as_read(key, row.value)
 
 
 def default_gpus(store: Store) -> str:
@@ -112,7 +120,7 @@ def default_gpus(store: Store) -> str:
 def get_all(store: Store) -> dict[str, Any]:
     with store.read() as session:
         stored = {row.key: row.value for row in session.scalars(select(SettingRow))}
-    return {key: stored.get(key, default) for key, default in DEFAULTS.items()}
+    return {key: _as_read(key, stored[key]) if key in stored else default for key, default in DEFAULTS.items()}
 
 
 def set_value(store: Store, key: str, value: Any) -> Any:

@@ -101,3 +101,29 @@ def test_a_run_frozen_before_bos_token_existed_keeps_starting_rows_with_bos(stor
     assert "config: " + notes[0] in _events(store, run.id)
     assert yaml.safe_load(path.read_text())["recipe_config"]["bos_token"] == "always"
     assert upgrade_frozen_config(store, run.id, Path(run.run_dir)) == []  # written down, said once
+
+
+def test_a_clone_of_a_run_frozen_before_bos_token_existed_trains_as_that_run_did(store, cli, run_file, tmp_path):
+    # Seen on a home written by an older version: `run config 1` (the app's Clone) wrote
+    # `bos_token: tokenizer`, so the copy trained on other tokens (loss 6.2548 at step 1, not the old
+    # run's 6.2684); resume and `run start` of the old experiment kept `always`.
+    from spark_trainer.leaderboard import run_config
+
+    run = submit_config(store, load_config(run_file("bos-clone")), base_dir=tmp_path, gpus="cpu", machine=[]).run
+    path = Path(run.run_dir) / CONFIG_NAME
+    data = yaml.safe_load(path.read_text())
+    del data["recipe_config"]["bos_token"]
+    path.write_text(yaml.safe_dump(data))  # as a run frozen before the setting
+    assert run_config(store, run)["recipe_config"]["bos_token"] == "always"  # Clone, compare
+    cloned = cli("run", "config", run.id)
+    assert cloned.code == 0, cloned.err
+    assert yaml.safe_load(cloned.out)["recipe_config"]["bos_token"] == "always"
+
+    path.unlink()  # a run without its frozen file: its experiment's stored config, also from before
+    from spark_trainer.store.models import ExperimentRow
+
+    with store.write() as session:
+        row = session.get(ExperimentRow, run.experiment_id)
+        row.config = {**row.config, "recipe_config": {k: v for k, v in row.config["recipe_config"].items()
+                                                      if k != "bos_token"}}
+    assert run_config(store, run)["recipe_config"]["bos_token"] == "always"

@@ -48,3 +48,17 @@ def test_a_default_gpus_stored_by_an_older_version_is_read_as_a_run_reads_it(sto
     with store.write() as session:
         session.add(SettingRow(key="default_gpus", value="0,,1", updated_at=utcnow()))
     assert settings.default_gpus(store) == "0,1"
+
+
+@pytest.mark.parametrize("stored", ["system", "Light"])
+def test_a_theme_stored_by_an_older_version_is_read_as_the_window_shows_it(store, stored) -> None:
+    # Versions before themes.py (2bc2385 .. 86eeea4) stored any text: `settings theme system` was
+    # accepted and the window showed the dark theme. Read back as 'system', Settings' tooltip said the
+    # window was 'started with --theme' and `settings` listed a theme `settings theme` now refuses.
+    from spark_trainer.store.entities import utcnow
+    from spark_trainer.store.models import SettingRow
+
+    with store.write() as session:
+        session.add(SettingRow(key="theme", value=stored, updated_at=utcnow()))
+    assert settings.get(store, "theme") == "dark"
+    assert settings.get_all(store)["theme"] == "dark"

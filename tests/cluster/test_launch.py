@@ -1,0 +1,31 @@
+"""`launch EXP` of an experiment stored by an older version: the job trains as `run start EXP` would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from spark_trainer.ingest import ingest_paths
+from spark_trainer.store import experiments, projects
+from spark_trainer.store.store import Store
+from tests.jobs.conftest import DEMO_DATA
+
+
+def test_an_experiment_stored_before_bos_token_existed_is_launched_with_the_rule_it_had(
+        cli, store: Store, model_dir: Path, tmp_path: Path) -> None:
+    # Seen on a home written by 2bc2385: its experiment's job folder had no recipe_config.bos_token, so
+    # the cluster's ranks (which read the file as a run file) would start rows as the tokenizer does,
+    # while `run start` of the same experiment keeps 'always' (the recipe's frozen_defaults).
+    projects.create(store, "old")
+    dataset = ingest_paths(store, [DEMO_DATA], project="old", name="demo").dataset
+    stored = {"name": "e", "project": "old", "recipe": "causal-lm", "base_model": str(model_dir),
+              "dataset": str(dataset.id), "train": {"max_steps": 2, "seq_len": 40},
+              "recipe_config": {"method": "lora"}}
+    experiments.create(store, project="old", name="e", recipe="causal-lm", base_model=str(model_dir),
+                       dataset=dataset.id, config=stored)
+    out = tmp_path / "job"
+    result = cli("launch", "e", "--nodes", 1, "--procs-per-node", 1, "--scheduler", "torchrun", "--out", out)
+    assert result.code == 0, result.err
+    recipe_config = yaml.safe_load((out / "config.yaml").read_text())["recipe_config"]
+    assert recipe_config["bos_token"] == "always" and recipe_config["seq_len"] == 40
