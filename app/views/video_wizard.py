@@ -128,14 +128,14 @@ class AddVideosPage(QWizardPage):
 
 
 def _probe_all(videos: list[Path], ctx: TaskContext) -> list[Any]:
-    from spark_trainer.ingest.video import probe_video  # cv2 loads here, on the pool thread
+    from spark_trainer.ingest.video.checks import inspect_video  # cv2 loads here, on the pool thread
 
     probes = []
     for i, video in enumerate(videos):
         if ctx.cancel.is_set():
             return probes
         try:
-            probe = probe_video(video)
+            probe = inspect_video(video)
         except OSError as exc:
             from spark_trainer.ingest.video import VideoProbe
 

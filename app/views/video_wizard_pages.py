@@ -158,7 +158,11 @@ class ConfigurePage(QWizardPage):
             if text and not Path(text).expanduser().is_dir():
                 return f"{label}: folder {text} does not exist."
         try:
-            self.options().validate()
+            from spark_trainer.ingest.video.checks import check_resize
+
+            options = self.options()
+            options.validate()
+            check_resize(options.resize, self.owner.probes)
         except SparkError as exc:
             return str(exc)
         return ""
