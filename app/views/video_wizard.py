@@ -145,6 +145,13 @@ def _probe_all(videos: list[Path], ctx: TaskContext) -> list[Any]:
     return probes
 
 
+def _ok_or_early(probe: Any) -> str:
+    from spark_trainer.ingest.video.checks import ended_early
+
+    early = ended_early(probe)
+    return f"OK, but it ended early: {early}" if early else "OK"
+
+
 class InspectPage(QWizardPage):
     def __init__(self, wizard: VideoWizard) -> None:
         super().__init__(wizard)  # owned by the wizard on the C++ side from the start
@@ -193,7 +200,7 @@ class InspectPage(QWizardPage):
         cells = [Path(probe.path).name, f"{probe.duration:.1f} s", f"{probe.fps:.2f}", f"{probe.frame_count:,}",
                  f"{probe.width}×{probe.height}", probe.codec or "-",
                  {True: "yes", False: "no", None: "unknown"}[probe.has_audio], human_bytes(probe.size_bytes),
-                 "; ".join(probe.problems) or "OK"]
+                 "; ".join(probe.problems) or _ok_or_early(probe)]
         bad = QBrush(QColor(theme.current().error_bg))
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)

@@ -166,3 +166,16 @@ def test_frames_smaller_than_an_image_may_be_are_refused_before_any_work(qtbot, 
     config.resize_px.setValue(48)
     assert config.isComplete()
     assert wizard.good_videos() == [tmp_path / "clips" / "clip0.avi"]
+
+
+def test_the_inspect_page_says_which_video_ended_early(qtbot, datasets_view, tmp_path):
+    from tests.ingest.media import truncate, write_av_video
+
+    (tmp_path / "clips").mkdir()
+    truncate(write_av_video(tmp_path / "clips" / "cut.mkv", 32, container="matroska"), keep=0.7)
+    wizard = datasets_view.open_video_wizard()
+    drop(wizard.add_page.drop, [tmp_path / "clips"])
+    wizard.next()
+    qtbot.waitUntil(wizard.inspect_page.isComplete, timeout=30_000)
+    table = wizard.inspect_page.table
+    assert table.item(0, table.columnCount() - 1).text() == "OK, but it ended early: decoded 1.0 s of 1.3 s"

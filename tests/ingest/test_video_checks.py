@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 from spark_trainer.errors import BadInput
+from spark_trainer.ingest import read_report
 from spark_trainer.ingest.types import IngestOptions
 from spark_trainer.ingest.video import VideoOptions, build_video_dataset
-from spark_trainer.ingest.video.checks import inspect_video
+from spark_trainer.ingest.video.checks import ended_early, inspect_video
 from tests.ingest.conftest import leftovers
-from tests.ingest.media import write_av_video
+from tests.ingest.media import truncate, write_av_video, write_video_with_audio
 
 
 def test_a_video_with_frames_under_the_image_minimum_is_a_problem_before_any_work(store, project, tmp_path) -> None:
@@ -46,3 +47,19 @@ def test_a_resize_that_makes_frames_smaller_than_an_image_may_be_is_refused(stor
     assert leftovers(store) == ([], [])
     assert not (store.home.root / "cache" / "video").exists()
     build_video_dataset(store, [path], project=project, options=VideoOptions(every_n=1, resize=64))  # 64x32 is fine
+
+
+def test_a_video_that_ends_before_its_container_says_is_noted_in_the_report(store, project, tmp_path) -> None:
+    """An MKV cut short keeps the duration in its header but records no frame count: the wizard took the
+    frames that decode (26 of 32) and said nothing."""
+    cut = truncate(write_av_video(tmp_path / "cut.mkv", 32, container="matroska"), keep=0.7)
+    whole = write_av_video(tmp_path / "whole.mkv", 32, container="matroska")
+    voiced = write_video_with_audio(tmp_path / "voiced.mp4")  # its audio runs 64 ms past the video: not early
+    camcorder = write_av_video(tmp_path / "camcorder.mpg", 30, codec="mpeg1video", container="mpeg")
+    result = build_video_dataset(store, [cut, whole], project=project, options=VideoOptions(every_n=8))
+    assert result.report.rejected == []
+    assert "cut.mkv ended early: decoded 1.0 s of 1.3 s" in result.report.notes
+    assert not any("whole.mkv" in note for note in result.report.notes)
+    assert "cut.mkv ended early: decoded 1.0 s of 1.3 s" in read_report(result.dataset.path)["notes"]
+    assert ended_early(inspect_video(cut)) == "decoded 1.0 s of 1.3 s"
+    assert [ended_early(inspect_video(p)) for p in (whole, voiced, camcorder)] == [None, None, None]

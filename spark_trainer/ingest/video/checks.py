@@ -1,6 +1,6 @@
 """What the wizard refuses or notes about videos before any work: frames smaller than image ingestion
 accepts (IngestOptions.min_image_side), a resize that would make them so, a file that ends before
-its container says it does."""
+its container says it does (a note: its frames are used)."""
 
 from __future__ import annotations
 
@@ -44,3 +44,15 @@ def check_resize(resize: int | None, probes: list[VideoProbe], min_side: int = M
                          if min(resized_size(probe.width, probe.height, px)) >= min_side)
             raise BadInput(f"--resize {resize} would make the frames of {Path(probe.path).name} {width}x{height}, "
                            f"under the {min_side} px minimum side of an image; use at least {least}")
+
+
+def ended_early(probe: VideoProbe) -> str | None:
+    """"decoded N s of M s" when the frames stop well before the length the container's header gives
+    (a recording cut short whose header records no frame count, as MKV and WebM do not); else None.
+    Two frames or 5% of slack: an audio track or the last frame's display time may run a little past."""
+    if not probe.ok or probe.duration <= 0 or probe.container_duration <= 0:
+        return None
+    slack = max(2 / probe.fps if probe.fps > 0 else 0.0, 0.05 * probe.container_duration)
+    if probe.duration >= probe.container_duration - slack:
+        return None
+    return f"decoded {probe.duration:.1f} s of {probe.container_duration:.1f} s"

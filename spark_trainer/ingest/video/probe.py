@@ -6,10 +6,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from spark_trainer.errors import BadInput
 
 DECODE_SAMPLES = 5
+# Containers whose header records the duration (FFmpeg estimates it for MPEG streams, from the bit rate)
+HEADER_DURATION_FORMATS = {"matroska", "webm", "mov", "mp4", "avi", "asf", "flv"}
 
 
 @dataclass
@@ -24,6 +27,7 @@ class VideoProbe:
     height: int = 0
     codec: str = ""
     has_audio: bool | None = None
+    container_duration: float = 0.0  # the video's length as the container's header gives it (0.0: none)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -133,12 +137,14 @@ def _why_unopened(path: Path) -> str:
 
 @dataclass(frozen=True)
 class FrameCount:
-    """What the container holds: `frames` demuxed, `declared` in its header (0: not recorded), and
-    the `duration` their timestamps span (0.0: unknown)."""
+    """What the container holds: `frames` demuxed, `declared` in its header (0: not recorded), the
+    `duration` their timestamps span (0.0: unknown), and the `header_duration` the header gives the
+    video (0.0: none recorded, or only estimated)."""
 
     frames: int
     declared: int
     duration: float
+    header_duration: float = 0.0
 
 
 def count_frames(path: Path) -> FrameCount | None:
@@ -169,9 +175,18 @@ def count_frames(path: Path) -> FrameCount | None:
                     first = packet.pts if first is None else min(first, packet.pts)
                     last = end if last is None else max(last, end)
             span = float((last - first) * stream.time_base) if first is not None and stream.time_base else 0.0
-            return FrameCount(frames, int(stream.frames or 0), span)
+            return FrameCount(frames, int(stream.frames or 0), span, _header_duration(container, stream))
     except (av.FFmpegError, OSError, ValueError):
         return None
+
+
+def _header_duration(container: Any, stream: Any) -> float:
+    """The video stream's duration from the header, else the container's (Matroska records only that)."""
+    if not HEADER_DURATION_FORMATS & set(container.format.name.split(",")):
+        return 0.0
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1_000_000 if container.duration else 0.0  # AV_TIME_BASE
 
 
 def _use_count(probe: VideoProbe, counted: FrameCount) -> str | None:
@@ -181,6 +196,7 @@ def _use_count(probe: VideoProbe, counted: FrameCount) -> str | None:
     if counted.frames > 0:
         probe.frame_count = counted.frames
         probe.duration = counted.duration
+    probe.container_duration = counted.header_duration
     return None
 
 
