@@ -179,3 +179,28 @@ def test_the_inspect_page_says_which_video_ended_early(qtbot, datasets_view, tmp
     qtbot.waitUntil(wizard.inspect_page.isComplete, timeout=30_000)
     table = wizard.inspect_page.table
     assert table.item(0, table.columnCount() - 1).text() == "OK, but it ended early: decoded 1.0 s of 1.3 s"
+
+
+def test_the_frame_estimate_agrees_with_the_disk_estimate_on_a_variable_frame_rate_video(qtbot, datasets_view,
+                                                                                      store, tmp_path):
+    """"About 3 frames" at 2 fps (the frames counted at the 25 fps average), where the disk estimate
+    counted 11 and extraction wrote 7."""
+    from spark_trainer.ingest.video import space
+    from tests.ingest.media import write_av_video
+
+    (tmp_path / "clips").mkdir()
+    times = [i * 40 for i in range(25)] + [1000 * (i + 1) for i in range(5)]  # dense first second, then 1 fps
+    write_av_video(tmp_path / "clips" / "screen recording.mkv", 30, pts_ms=times)
+    wizard = datasets_view.open_video_wizard()
+    drop(wizard.add_page.drop, [tmp_path / "clips"])
+    wizard.next()
+    qtbot.waitUntil(wizard.inspect_page.isComplete, timeout=30_000)
+    wizard.next()
+    config = wizard.configure_page
+    config.fps.setValue(2.0)
+    assert config.estimate.text() == "About 7 frames from 1 video(s)."
+    assert len(space.kept_indices(wizard.probes[0], "fps", fps=2.0)) == 7  # what the disk estimate counts
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.result is not None or wizard.process_page.banner.role == "error", timeout=60_000)
+    assert wizard.result is not None, wizard.process_page.banner.text()
+    assert [v["frames"] for v in wizard.result.report.extra["videos"].values()] == [7]  # extracted

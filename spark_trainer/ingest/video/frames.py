@@ -68,6 +68,17 @@ class TimeSampler:
         return True
 
 
+def time_sampled(times: tuple[float, ...], fps: float) -> list[int]:
+    """The indices of `times` (sorted seconds) that TimeSampler keeps: the first frame in each 1/`fps`
+    slot that holds one. Vectorised, as the wizard's estimate recounts on every settings change."""
+    import numpy as np
+
+    if not times:
+        return []
+    slots = np.floor((np.asarray(times) + 1e-4) * fps)
+    return np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]]).tolist()
+
+
 def frame_time(cap: object, index: int, previous: float, video_fps: float) -> float:
     """The grabbed frame's time in seconds from its timestamp; where the demuxer gives none that
     moves forward (some report 0 for a program stream's last frame), one frame after the previous."""

@@ -283,6 +283,6 @@ def _one_video(f: InputFile, probe: VideoProbe, i: int, n: int, builder: Dataset
         src = cache_dir / "frames" / frame["file"]
         builder.add(Item(frame["sha256"], row["source"], None, row, copy_from=src, size=src.stat().st_size),
                     f"{folder}/{frame['file']}")
-    return {"probe": asdict(probe), "cached": result["cached"], "frames": len(result["frames"]),
+    return {"probe": probe.record(), "cached": result["cached"], "frames": len(result["frames"]),
             "scenes": result["scenes"], "near_duplicates": result["near_duplicates"],
             "transcript": result["transcript"]}
