@@ -128,14 +128,14 @@ class AddVideosPage(QWizardPage):
 
 
 def _probe_all(videos: list[Path], ctx: TaskContext) -> list[Any]:
-    from spark_trainer.ingest.video import probe_video  # cv2 loads here, on the pool thread
+    from spark_trainer.ingest.video.checks import inspect_video  # cv2 loads here, on the pool thread
 
     probes = []
     for i, video in enumerate(videos):
         if ctx.cancel.is_set():
             return probes
         try:
-            probe = probe_video(video)
+            probe = inspect_video(video)
         except OSError as exc:
             from spark_trainer.ingest.video import VideoProbe
 
@@ -143,6 +143,13 @@ def _probe_all(videos: list[Path], ctx: TaskContext) -> list[Any]:
         probes.append(probe)
         ctx.progress((i + 1, len(videos), probe), force=True)
     return probes
+
+
+def _ok_or_early(probe: Any) -> str:
+    from spark_trainer.ingest.video.checks import ended_early
+
+    early = ended_early(probe)
+    return f"OK, but it ended early: {early}" if early else "OK"
 
 
 class InspectPage(QWizardPage):
@@ -193,7 +200,7 @@ class InspectPage(QWizardPage):
         cells = [Path(probe.path).name, f"{probe.duration:.1f} s", f"{probe.fps:.2f}", f"{probe.frame_count:,}",
                  f"{probe.width}×{probe.height}", probe.codec or "-",
                  {True: "yes", False: "no", None: "unknown"}[probe.has_audio], human_bytes(probe.size_bytes),
-                 "; ".join(probe.problems) or "OK"]
+                 "; ".join(probe.problems) or _ok_or_early(probe)]
         bad = QBrush(QColor(theme.current().error_bg))
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,27 +157,26 @@ class ConfigurePage(QWizardPage):
             if text and not Path(text).expanduser().is_dir():
                 return f"{label}: folder {text} does not exist."
         try:
-            self.options().validate()
+            from spark_trainer.ingest.video.checks import check_resize
+
+            options = self.options()
+            options.validate()
+            check_resize(options.resize, self.owner.probes)
         except SparkError as exc:
             return str(exc)
         return ""
 
     def expected_frames(self) -> int | None:
-        """Frames the settings should give (before dedupe), or None when it depends on scene detection."""
-        mode, cap = self.mode(), self.max_frames.value() or None
+        """Frames the settings should give (before dedupe), or None when it depends on scene detection.
+        Counted as the disk estimate counts them (space.kept_indices), from the probes' frame times."""
+        from spark_trainer.ingest.video import space
+
+        mode = self.mode()
         if mode == "scenes":
             return None
-        total = 0
-        for probe in self.owner.probes:
-            if probe.problems:
-                continue
-            if mode == "fps":
-                step = probe.fps / self.fps.value()
-                count = math.floor((probe.frame_count - 1) / step + 1e-9) + 1 if step > 0 else 0
-            else:
-                count = math.ceil(probe.frame_count / self.every_n.value())
-            total += min(count, cap) if cap else count
-        return total
+        return sum(len(space.kept_indices(probe, mode, fps=self.fps.value(), every_n=self.every_n.value(),
+                                          max_frames=self.max_frames.value() or None))
+                   for probe in self.owner.probes if not probe.problems)
 
     def _changed(self, *_args: object) -> None:
         mode = self.mode()

@@ -44,7 +44,8 @@ def register_dataset_actions(actions: argparse._SubParsersAction, common: argpar
     video.add_argument("--scene-threshold", type=float, default=0.35, metavar="T",
                        help="histogram distance (0..1) that counts as a cut (default 0.35)")
     video.add_argument("--max-frames", type=positive_int, metavar="N", help="at most N frames per video")
-    video.add_argument("--resize", type=positive_int, metavar="PX", help="shrink frames so the longest side is PX")
+    video.add_argument("--resize", type=positive_int, metavar="PX",
+                       help="shrink frames so the longest side is PX (refused if a shorter side would be under 32)")
     video.add_argument("--dedupe", action="store_true", help="drop near-duplicate frames (perceptual hash)")
     video.add_argument("--dedupe-distance", type=non_negative_int, default=6, metavar="BITS",
                        help="max pHash Hamming distance for a near duplicate (default 6)")

@@ -10,6 +10,8 @@ from typing import Any
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import Dataset
 
+MIN_IMAGE_SIDE = 32  # px: smaller images (and the video wizard's frames) are rejected
+
 
 class IngestCancelled(SparkError):
     """The caller set the cancel event; nothing was written to the store or the data home."""
@@ -29,7 +31,7 @@ class IngestOptions:
     max_text_chars: int = 100_000
     min_text_chars: int = 1
     txt_mode: str = "line"
-    min_image_side: int = 32
+    min_image_side: int = MIN_IMAGE_SIDE
     max_image_pixels: int = 100_000_000
     min_file_bytes: int = 1
     check_video_decode: bool = True

@@ -176,34 +176,62 @@ def metrics_from_confusion(totals: dict[str, Any], names: list[str]) -> EvalResu
     return EvalResult(metrics, report, {"confusion": confusion_image(confusion, names)})
 
 
+LABEL_MAX_PX = 200  # longest class name drawn; longer ones end in an ellipsis (the JSON has them whole)
+
+
 def confusion_image(confusion: list[list[int]], names: list[str], cell: int = 56) -> Any:
-    """The confusion matrix as a PIL image: counts in cells shaded by their row share."""
+    """The confusion matrix as a PIL image: counts in cells shaded by their row share.
+
+    Column titles are drawn turned a quarter (reading upwards), so a long class name takes the
+    header's height, not the next column's width; names wider than LABEL_MAX_PX are cut with "…".
+    """
     from PIL import Image, ImageDraw
 
     from spark_trainer.fonts import label_font
 
     n = len(names)
     font = label_font()  # class names are folder names: any letters
-    short = [name if len(name) <= 12 else name[:11] + "…" for name in names]
-    margin = 24 + 7 * max(len(s) for s in short)
-    width, height = margin + n * cell + 16, margin + n * cell + 40
+    short = [fit_text(name, font, LABEL_MAX_PX) for name in names]
+    widest = max((int(font.getlength(s)) for s in short), default=0)
+    left, top = 12 + widest, 28 + widest  # row labels on the left, turned column titles above
+    width, height = left + n * cell + 16, top + n * cell + 40
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
-    draw.text((margin, 6), "predicted class ->", fill="black", font=font)  # the default font has no arrows
+    draw.text((left, 6), "predicted class ->", fill="black", font=font)  # the default font has no arrows
     draw.text((4, height - 20), "rows: true class", fill="black", font=font)
     for i, name in enumerate(short):
-        draw.text((margin + i * cell + 4, 22), name, fill="black", font=font)
-        draw.text((4, margin + i * cell + cell // 2 - 6), name, fill="black", font=font)
+        title = _turned_text(name, font)
+        image.paste("black", (left + i * cell + (cell - title.width) // 2, top - 6 - title.height), mask=title)
+        draw.text((4, top + i * cell + cell // 2 - 6), name, fill="black", font=font)
     for r, row in enumerate(confusion):
         total = sum(row) or 1
         for c, count in enumerate(row):
             share = count / total
             shade = int(255 - 200 * share)
             color = (shade, shade, 255) if r == c else (255, shade, shade)
-            x, y = margin + c * cell, margin + r * cell
+            x, y = left + c * cell, top + r * cell
             draw.rectangle([x, y, x + cell - 2, y + cell - 2], fill=color, outline=(200, 200, 200))
             draw.text((x + cell // 2 - 8, y + cell // 2 - 6), str(count), fill="black", font=font)
     return image
+
+
+def fit_text(text: str, font: Any, max_px: int) -> str:
+    """`text`, or its longest start that fits in `max_px` with an ellipsis after it."""
+    if font.getlength(text) <= max_px:
+        return text
+    while text and font.getlength(text + "…") > max_px:
+        text = text[:-1]
+    return text + "…"
+
+
+def _turned_text(text: str, font: Any) -> Any:
+    """`text` as a mask turned a quarter anticlockwise (read from bottom to top)."""
+    from PIL import Image, ImageDraw
+
+    left, top, right, bottom = font.getbbox(text)
+    mask = Image.new("L", (max(right, 1), max(bottom, 1)), 0)
+    ImageDraw.Draw(mask).text((0, 0), text, fill=255, font=font)
+    return mask.rotate(90, expand=True)
 
 
 def load_dtype(tuning: ClassifierTuning, precision: str) -> Any:

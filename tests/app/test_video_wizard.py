@@ -138,3 +138,69 @@ def test_a_dataset_left_unnamed_is_named_after_the_folder_dropped(qtbot, dataset
     qtbot.waitUntil(lambda: wizard.result is not None or wizard.process_page.banner.role == "error", timeout=60_000)
     assert wizard.result is not None, wizard.process_page.banner.text()
     assert wizard.result.dataset.name == "holiday-clips"
+
+
+def test_frames_smaller_than_an_image_may_be_are_refused_before_any_work(qtbot, datasets_view, store, tmp_path):
+    """Image ingestion rejects pictures under 32 px; the wizard took 2x2 frames from a tiny video, and a
+    resize to 20 px."""
+    write_video(tmp_path / "clips" / "clip0.avi", n_frames=10, fps=10.0, size=(96, 64))
+    write_video(tmp_path / "clips" / "tiny.avi", n_frames=10, fps=10.0, size=(24, 24))
+    wizard = datasets_view.open_video_wizard()
+    drop(wizard.add_page.drop, [tmp_path / "clips"])
+    wizard.next()
+    page = wizard.inspect_page
+    qtbot.waitUntil(page.isComplete, timeout=30_000)
+    table = page.table
+    problems = {table.item(r, 0).text(): table.item(r, table.columnCount() - 1).text() for r in range(2)}
+    assert problems == {"clip0.avi": "OK",
+                        "tiny.avi": "frames too small: 24x24; the minimum side is 32 px (as for images)"}
+    assert "1 with problems" in page.summary.text()
+    wizard.next()
+    config = wizard.configure_page
+    config.resize_px.setValue(20)
+    assert not config.isComplete()
+    assert config.error.text() == "--resize must be at least 32 pixels (the smallest image side), got 20"
+    config.resize_px.setValue(40)  # 40x27 from 96x64
+    assert config.error.text() == ("--resize 40 would make the frames of clip0.avi 40x27, under the 32 px "
+                                   "minimum side of an image; use at least 48")
+    config.resize_px.setValue(48)
+    assert config.isComplete()
+    assert wizard.good_videos() == [tmp_path / "clips" / "clip0.avi"]
+
+
+def test_the_inspect_page_says_which_video_ended_early(qtbot, datasets_view, tmp_path):
+    from tests.ingest.media import truncate, write_av_video
+
+    (tmp_path / "clips").mkdir()
+    truncate(write_av_video(tmp_path / "clips" / "cut.mkv", 32, container="matroska"), keep=0.7)
+    wizard = datasets_view.open_video_wizard()
+    drop(wizard.add_page.drop, [tmp_path / "clips"])
+    wizard.next()
+    qtbot.waitUntil(wizard.inspect_page.isComplete, timeout=30_000)
+    table = wizard.inspect_page.table
+    assert table.item(0, table.columnCount() - 1).text() == "OK, but it ended early: decoded 1.0 s of 1.3 s"
+
+
+def test_the_frame_estimate_agrees_with_the_disk_estimate_on_a_variable_frame_rate_video(qtbot, datasets_view,
+                                                                                      store, tmp_path):
+    """"About 3 frames" at 2 fps (the frames counted at the 25 fps average), where the disk estimate
+    counted 11 and extraction wrote 7."""
+    from spark_trainer.ingest.video import space
+    from tests.ingest.media import write_av_video
+
+    (tmp_path / "clips").mkdir()
+    times = [i * 40 for i in range(25)] + [1000 * (i + 1) for i in range(5)]  # dense first second, then 1 fps
+    write_av_video(tmp_path / "clips" / "screen recording.mkv", 30, pts_ms=times)
+    wizard = datasets_view.open_video_wizard()
+    drop(wizard.add_page.drop, [tmp_path / "clips"])
+    wizard.next()
+    qtbot.waitUntil(wizard.inspect_page.isComplete, timeout=30_000)
+    wizard.next()
+    config = wizard.configure_page
+    config.fps.setValue(2.0)
+    assert config.estimate.text() == "About 7 frames from 1 video(s)."
+    assert len(space.kept_indices(wizard.probes[0], "fps", fps=2.0)) == 7  # what the disk estimate counts
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.result is not None or wizard.process_page.banner.role == "error", timeout=60_000)
+    assert wizard.result is not None, wizard.process_page.banner.text()
+    assert [v["frames"] for v in wizard.result.report.extra["videos"].values()] == [7]  # extracted

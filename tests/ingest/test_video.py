@@ -249,7 +249,19 @@ def test_fps_sampling_of_a_variable_frame_rate_video_is_spread_in_time(tmp_path)
     frames = extract_frames(path, tmp_path / "f", fps=2)
     assert [f.timestamp for f in frames] == [0.0, 0.52, 1.0, 2.0, 3.0, 4.0, 5.0]
     assert [f.frame_index for f in frames] == [0, 13, 25, 26, 27, 28, 29]
-    assert len(space.kept_indices(probe_video(path), "fps", fps=2)) >= len(frames)  # the disk estimate counts them
+    assert space.kept_indices(probe_video(path), "fps", fps=2) == [0, 13, 25, 26, 27, 28, 29]  # the estimates' count
+
+
+def test_the_frame_estimate_of_a_variable_frame_rate_video_counts_what_extraction_keeps(tmp_path) -> None:
+    """At 2 fps the wizard said "About 3 frames" (30 frames at the 25 fps average rate), the disk estimate
+    counted 11 (5 s at 2 fps) and extraction wrote 7: one per half second that holds a frame."""
+    times = [i * 40 for i in range(25)] + [1000 * (i + 1) for i in range(5)]  # dense first second, then 1 fps
+    path = write_av_video(tmp_path / "screen recording.mkv", 30, pts_ms=times)
+    probe = probe_video(path)
+    for fps in (0.5, 1.0, 2.0, 10.0, 30.0):
+        extracted = [f.frame_index for f in extract_frames(path, tmp_path / f"f{fps}", fps=fps)]
+        assert space.kept_indices(probe, "fps", fps=fps) == extracted, fps
+    assert len(space.kept_indices(probe, "fps", fps=2.0, max_frames=5)) == 5
 
 
 def test_a_file_without_video_frames_says_so(tmp_path) -> None:

@@ -117,6 +117,33 @@ def test_the_confusion_picture_draws_class_names_beyond_ascii() -> None:
 
     if label_font().getname()[0] == "Aileron":
         pytest.skip("no system font with these letters on this machine (Pillow's own is ASCII only)")
-    drawn = np.asarray(confusion_image([[1, 0], [0, 1]], ["dögs", "cats"]))
-    boxed = np.asarray(confusion_image([[1, 0], [0, 1]], ["d\U0010fffdgs", "cats"]))  # a letter no font has
+    # the longer second name sets the label room, so both pictures have one layout
+    drawn = np.asarray(confusion_image([[1, 0], [0, 1]], ["dögs", "cats and kittens"]))
+    boxed = np.asarray(confusion_image([[1, 0], [0, 1]], ["d\U0010fffdgs", "cats and kittens"]))  # a letter no font has
     assert drawn.shape == boxed.shape and (drawn != boxed).any()
+
+
+def test_long_class_names_in_the_confusion_picture_stay_in_their_own_column_and_row() -> None:
+    """Class names were cut at 12 letters, still wider than a cell: with 10 classes of 30-letter names each
+    column's title ran into the next one's and the last ran off the picture (the JSON keeps the full names)."""
+    import numpy as np
+
+    from spark_trainer.recipes.classification import confusion_image
+
+    names = [f"{word}_{i:02d}".rjust(30, "w") for i, word in enumerate(
+        ["retriever", "siamese", "fox", "heron", "monarch", "humpback", "elephant", "owl", "eagle", "turtle"])]
+    assert all(len(n) == 30 for n in names)
+    cell = 56
+    pixels = np.asarray(confusion_image([[5 * (r == c) + 1 for c in range(10)] for r in range(10)], names, cell=cell))
+    outline = (pixels == (200, 200, 200)).all(axis=2)  # the cells' borders (grey text edges are short)
+    xs, ys = np.nonzero(outline.sum(axis=0) > cell)[0], np.nonzero(outline.sum(axis=1) > cell)[0]
+    left, top, right = xs.min(), ys.min(), xs.max()
+    assert right - left + 2 == 10 * cell
+    ink = (pixels < 128).all(axis=2)  # text is black; cells are shaded pastel
+    title_row = np.nonzero(ink[:top].any(axis=1))[0]
+    names_band = ink[title_row[0] + 14:top]  # below the "predicted class" line, above the grid
+    for c in range(11):  # each gap between columns, and the picture's right edge beyond the last
+        x = left + c * cell - 2
+        assert not names_band[:, x:x + 2].any(), f"a column title crosses the border before column {c}"
+    assert not ink[top:, left - 3:left].any(), "a row label runs into the grid"
+    assert pixels.shape[1] > right + 2 and not ink[:, -2:].any(), "text runs off the picture"

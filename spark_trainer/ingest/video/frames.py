@@ -68,6 +68,17 @@ class TimeSampler:
         return True
 
 
+def time_sampled(times: tuple[float, ...], fps: float) -> list[int]:
+    """The indices of `times` (sorted seconds) that TimeSampler keeps: the first frame in each 1/`fps`
+    slot that holds one. Vectorised, as the wizard's estimate recounts on every settings change."""
+    import numpy as np
+
+    if not times:
+        return []
+    slots = np.floor((np.asarray(times) + 1e-4) * fps)
+    return np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]]).tolist()
+
+
 def frame_time(cap: object, index: int, previous: float, video_fps: float) -> float:
     """The grabbed frame's time in seconds from its timestamp; where the demuxer gives none that
     moves forward (some report 0 for a program stream's last frame), one frame after the previous."""
@@ -90,14 +101,19 @@ def resize_longest(frame: object, longest: int | None) -> object:
     """Shrink so the longest side is `longest` pixels (never enlarges)."""
     import cv2
 
-    if not longest:
-        return frame
     height, width = frame.shape[:2]  # type: ignore[attr-defined]
-    scale = longest / max(height, width)
-    if scale >= 1:
+    size = resized_size(width, height, longest)
+    if size == (width, height):
         return frame
-    return cv2.resize(frame, (max(1, round(width * scale)), max(1, round(height * scale))),
-                      interpolation=cv2.INTER_AREA)
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def resized_size(width: int, height: int, longest: int | None) -> tuple[int, int]:
+    """(width, height) of a `width` x `height` frame once `resize_longest` has shrunk it."""
+    scale = longest / max(width, height, 1) if longest else 1.0
+    if scale >= 1:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def _write_failed(target: Path, frame_bytes: int) -> OperationFailed:

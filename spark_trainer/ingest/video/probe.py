@@ -4,12 +4,15 @@ decodes at sampled positions, so truncated or corrupt files are flagged before e
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from spark_trainer.errors import BadInput
 
 DECODE_SAMPLES = 5
+# Containers whose header records the duration (FFmpeg estimates it for MPEG streams, from the bit rate)
+HEADER_DURATION_FORMATS = {"matroska", "webm", "mov", "mp4", "avi", "asf", "flv"}
 
 
 @dataclass
@@ -24,11 +27,19 @@ class VideoProbe:
     height: int = 0
     codec: str = ""
     has_audio: bool | None = None
+    container_duration: float = 0.0  # the video's length as the container's header gives it (0.0: none)
     problems: list[str] = field(default_factory=list)
+    # Each frame's time in seconds from the first, in display order, from the demuxed packets (empty:
+    # unknown). What the frame estimates count at a variable frame rate; left out of `record()`.
+    frame_times: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def record(self) -> dict[str, Any]:
+        """The probe as a report stores it (without the per-frame times)."""
+        return {k: v for k, v in asdict(self).items() if k != "frame_times"}
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -133,12 +144,16 @@ def _why_unopened(path: Path) -> str:
 
 @dataclass(frozen=True)
 class FrameCount:
-    """What the container holds: `frames` demuxed, `declared` in its header (0: not recorded), and
-    the `duration` their timestamps span (0.0: unknown)."""
+    """What the container holds: `frames` demuxed, `declared` in its header (0: not recorded), the
+    `duration` their timestamps span (0.0: unknown), the `header_duration` the header gives the
+    video (0.0: none recorded, or only estimated), and each frame's time from the first (sorted;
+    empty when a packet had no timestamp)."""
 
     frames: int
     declared: int
     duration: float
+    header_duration: float = 0.0
+    times: tuple[float, ...] = ()
 
 
 def count_frames(path: Path) -> FrameCount | None:
@@ -159,19 +174,32 @@ def count_frames(path: Path) -> FrameCount | None:
             if not container.streams.video:
                 return None
             stream = container.streams.video[0]
-            frames, first, last = 0, None, None
+            frames, first, last, stamps = 0, None, None, []
             for packet in container.demux(stream):
                 if packet.size == 0:  # the demuxer's closing empty packet
                     continue
                 frames += 1
                 if packet.pts is not None:
+                    stamps.append(packet.pts)
                     end = packet.pts + (packet.duration or 0)
                     first = packet.pts if first is None else min(first, packet.pts)
                     last = end if last is None else max(last, end)
             span = float((last - first) * stream.time_base) if first is not None and stream.time_base else 0.0
-            return FrameCount(frames, int(stream.frames or 0), span)
+            times = ()
+            if len(stamps) == frames and first is not None and stream.time_base:
+                times = tuple(float((pts - first) * stream.time_base) for pts in sorted(stamps))
+            return FrameCount(frames, int(stream.frames or 0), span, _header_duration(container, stream), times)
     except (av.FFmpegError, OSError, ValueError):
         return None
+
+
+def _header_duration(container: Any, stream: Any) -> float:
+    """The video stream's duration from the header, else the container's (Matroska records only that)."""
+    if not HEADER_DURATION_FORMATS & set(container.format.name.split(",")):
+        return 0.0
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1_000_000 if container.duration else 0.0  # AV_TIME_BASE
 
 
 def _use_count(probe: VideoProbe, counted: FrameCount) -> str | None:
@@ -181,6 +209,8 @@ def _use_count(probe: VideoProbe, counted: FrameCount) -> str | None:
     if counted.frames > 0:
         probe.frame_count = counted.frames
         probe.duration = counted.duration
+        probe.frame_times = counted.times
+    probe.container_duration = counted.header_duration
     return None
 
 

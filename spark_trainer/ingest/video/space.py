@@ -16,7 +16,7 @@ from pathlib import Path
 from spark_trainer import disk
 from spark_trainer.errors import DiskFull
 from spark_trainer.ingest.staging import MARGIN_BYTES
-from spark_trainer.ingest.video.frames import encode_params, resize_longest, selector
+from spark_trainer.ingest.video.frames import encode_params, resize_longest, selector, time_sampled
 from spark_trainer.ingest.video.probe import VideoProbe, cv2_path
 
 SAMPLES = 3  # the first, middle and last frame kept
@@ -29,16 +29,21 @@ class NoRoomForFrames(DiskFull):
 
 def kept_indices(probe: VideoProbe, mode: str, *, fps: float = 1.0, every_n: int | None = None,
                  scene_frames: list[int] | None = None, max_frames: int | None = None) -> list[int]:
-    """The frame indices extraction will keep (as frames.extract_frames chooses them)."""
+    """The frame indices extraction will keep (as frames.extract_frames chooses them): what both the
+    wizard's "About N frames" and the disk estimate count."""
     if mode == "scenes":
         chosen = sorted(set(scene_frames or []))
-    else:
-        keep, _ = selector(fps if mode == "fps" else None, every_n if mode == "every_n" else None, None,
-                           probe.fps or 30.0)
+    elif mode == "every_n":
+        chosen = list(range(0, probe.frame_count, every_n or 1))
+    elif len(probe.frame_times) == probe.frame_count > 0:
+        # Extraction samples by the frames' own times: at a variable frame rate, one per 1/fps slot
+        # that holds a frame (fewer than the slots where frames are sparse, far more than the
+        # average rate gives where they are dense).
+        chosen = time_sampled(probe.frame_times, fps)
+    else:  # no timestamps known (PyAV missing): by frame count, or by length where that gives more
+        keep, _ = selector(fps, None, None, probe.fps or 30.0)
         chosen = [i for i in range(probe.frame_count) if keep(i)]
-        if mode == "fps" and probe.duration > 0 and probe.fps > 0 and probe.frame_count > 1:
-            # Extraction samples by time: a variable-frame-rate video spends fewer frames per
-            # second than its average rate says, and yields more samples than counting frames.
+        if probe.duration > 0 and probe.fps > 0 and probe.frame_count > 1:
             samples = math.floor((probe.duration - 1.0 / probe.fps) * fps + 1e-9) + 1
             if samples > len(chosen):
                 n = min(samples, probe.frame_count)

@@ -23,6 +23,7 @@ from spark_trainer.errors import BadInput, DiskFull, OperationFailed
 from spark_trainer.ingest.detect import VIDEO_EXTS, InputFile, describe_left_out, gather
 from spark_trainer.ingest.staging import DatasetBuilder, Item, dataset_name
 from spark_trainer.ingest.types import (
+    MIN_IMAGE_SIDE,
     IngestOptions,
     IngestReport,
     IngestResult,
@@ -32,10 +33,11 @@ from spark_trainer.ingest.types import (
     emit,
 )
 from spark_trainer.ingest.video import space
+from spark_trainer.ingest.video.checks import check_resize, ended_early, inspect_video
 from spark_trainer.ingest.video.frames import extract_frames
 from spark_trainer.ingest.video.models import Captioner, Transcriber, model_or_note, transcript_at
 from spark_trainer.ingest.video.phash import frame_hash, near_duplicates
-from spark_trainer.ingest.video.probe import VideoProbe, file_sha256, probe_video
+from spark_trainer.ingest.video.probe import VideoProbe, file_sha256
 from spark_trainer.ingest.video.scenes import detect_scenes
 from spark_trainer.store import projects
 from spark_trainer.store.store import Store
@@ -79,8 +81,9 @@ class VideoOptions:
             raise BadInput(f"--every-n must be >= 1, got {self.every_n}")
         if self.max_frames is not None and self.max_frames < 1:
             raise BadInput(f"--max-frames must be >= 1, got {self.max_frames}")
-        if self.resize is not None and self.resize < 8:
-            raise BadInput(f"--resize must be at least 8 pixels, got {self.resize}")
+        if self.resize is not None and self.resize < MIN_IMAGE_SIDE:
+            raise BadInput(f"--resize must be at least {MIN_IMAGE_SIDE} pixels (the smallest image side), "
+                           f"got {self.resize}")
 
     def cache_key(self, video_sha256: str) -> str:
         settings = asdict(self)
@@ -184,7 +187,10 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
     for i, f in enumerate(chosen):
         check_cancel(cancel)
         emit(progress, i, len(chosen), f"video {i + 1}/{len(chosen)}: probing {f.source}", f.source)
-        probes.append(probe_video(f.path))
+        probes.append(inspect_video(f.path))
+        if early := ended_early(probes[-1]):
+            report.notes.append(f"{f.source} ended early: {early}")
+    check_resize(options.resize, probes)
     if options.mode != "scenes":  # the scenes, and so the frames, are known only once each video is scanned
         _check_room(store, options, [(f, p) for f, p in zip(chosen, probes, strict=True) if p.ok])
     captioner, transcriber = _load_models(options, report)
@@ -277,6 +283,6 @@ def _one_video(f: InputFile, probe: VideoProbe, i: int, n: int, builder: Dataset
         src = cache_dir / "frames" / frame["file"]
         builder.add(Item(frame["sha256"], row["source"], None, row, copy_from=src, size=src.stat().st_size),
                     f"{folder}/{frame['file']}")
-    return {"probe": asdict(probe), "cached": result["cached"], "frames": len(result["frames"]),
+    return {"probe": probe.record(), "cached": result["cached"], "frames": len(result["frames"]),
             "scenes": result["scenes"], "near_duplicates": result["near_duplicates"],
             "transcript": result["transcript"]}
