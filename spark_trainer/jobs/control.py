@@ -161,9 +161,13 @@ def resume(store: Store, run_id: int | str, *, gpus: str | None = None) -> Run:
 
 
 def delete(store: Store, run_id: int | str, *, keep_files: bool = False) -> Run:
-    """Delete a stopped run's records and (unless `keep_files`) its folder."""
+    """Delete a stopped run's records and (unless `keep_files`) its folder; a playground model of the
+    run that is loaded is unloaded (its process told why)."""
+    from spark_trainer.playground import servers
+
     reconcile(store)
     run = runs.delete(store, run_id)
+    servers.release_run(store.home.root, run.id, f"run {run.id} was deleted")
     if not keep_files and run.run_dir:
         shutil.rmtree(run.run_dir, ignore_errors=True)
     return run
