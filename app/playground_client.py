@@ -19,7 +19,8 @@ LOG_NAME = "server.log"
 
 class PlaygroundClient(QObject):
     """Starts, feeds and stops one serving process. `event` carries every message it sends, plus
-    {"event": "exited", "code": N, "log": tail} when the process ends without saying why."""
+    {"event": "exited", "code": N, "log": tail} when the process ends without saying why ("signal": N
+    too when a signal ended it)."""
 
     event = Signal(dict)
     running_changed = Signal(bool)
@@ -108,13 +109,15 @@ class PlaygroundClient(QObject):
                 self._said_goodbye = True
             self.event.emit(message)
 
-    def _finished(self, code: int, _status: QProcess.ExitStatus) -> None:
+    def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
         proc = self.sender()
         if proc is self.process:
             self.process = None
             self.running_changed.emit(False)
             if not self._said_goodbye:
-                self.event.emit({"event": "exited", "code": code, "log": log_tail(self.home)})
+                # A crash's "exit code" is the signal's number (9 for kill -9): say which it was.
+                killed = {"signal": code} if status == QProcess.ExitStatus.CrashExit else {}
+                self.event.emit({"event": "exited", "code": code, **killed, "log": log_tail(self.home)})
 
 
 def log_tail(home: Path, lines: int = 6) -> str:
@@ -126,6 +129,25 @@ def log_tail(home: Path, lines: int = 6) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def describe_exit(message: dict[str, Any]) -> str:
+    """One line for an `exited` event: how the model process ended, and the last line of its log."""
+    import signal
+
+    if message.get("signal") is not None:
+        number = int(message["signal"])
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = "unknown signal"
+        how = f"was killed by signal {number} ({name}" + ("; the system may have run out of memory)"
+                                                          if number == signal.SIGKILL else ")")
+    else:
+        how = f"ended (exit code {message.get('code')})"
+    tail = (message.get("log") or "").strip().splitlines()
+    last = tail[-1].strip() if tail and message.get("signal") is None else ""
+    return f"The model process {how}" + (f": {last}" if last else "") + ". It loads again with the next prompt."
 
 
 def describe_bytes(n: int) -> str:

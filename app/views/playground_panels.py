@@ -193,6 +193,7 @@ class TextGenerationPanel(QWidget):
 
     def on_error(self, variant: str | None, message: str) -> None:
         for v in ([variant] if variant else ["tuned", "base"]):
+            self.box(v).text.setPlaceholderText("")  # no longer "Generating…"
             self.box(v).stats.setText(f"Failed: {message}")
 
     def sample_item(self) -> dict[str, Any] | None:

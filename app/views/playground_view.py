@@ -15,7 +15,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.context import AppContext
-from app.playground_client import PlaygroundClient, describe_bytes
+from app.playground_client import PlaygroundClient, describe_bytes, describe_exit
 from app.views.playground_panels import PANELS
 from app.widgets import MessageBanner
 from app.workers import Task, pending
@@ -255,9 +255,11 @@ class PlaygroundView(QWidget):
         elif event == "unloaded":
             self._forget(f"Unloaded: {message.get('reason', '')}. It loads again with the next prompt.")
         elif event == "exited":
-            tail = (message.get("log") or "").strip().splitlines()
-            self.banner.show_message(f"The model process ended (exit code {message.get('code')})"
-                                     + (f": {tail[-1]}" if tail else ""), "error")
+            text = describe_exit(message)
+            self.banner.show_message(text, "error")
+            if self.panel is not None:  # the answers it was writing end here, said so in their boxes
+                for variant in {what for what in self.pending.values() if what != "load"}:
+                    self.panel.on_error(variant, text)
             self._forget("Not loaded")
         if not self.pending:
             self._set_idle()

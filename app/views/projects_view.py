@@ -321,7 +321,10 @@ class ProjectsView(BaseView):
         store = self.store
 
         def delete() -> int:
+            from spark_trainer.jobs.control import release_deleted_runs
+
             projects.delete(store, project.id)
+            release_deleted_runs(store)  # a playground model of one of its runs
             removed = 0
             if delete_files:
                 for folder in folders:

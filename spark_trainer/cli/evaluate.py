@@ -49,7 +49,10 @@ def cmd_eval(ctx: Context, args: argparse.Namespace) -> Result:
     ctx.info(f"evaluation {ev.id} of run {ev.run_id} ({'base model' if ev.base else ev.checkpoint}) started on "
              f"{'GPU ' + ','.join(map(str, ev.gpus)) if ev.gpus else 'CPU'}; Ctrl-C cancels")
 
-    ev = jobs.wait(store, ev.id, on_progress=EvalProgress(tty=sys.stderr.isatty(), say=ctx.info))
+    from spark_trainer.cli.hangup import like_ctrl_c
+
+    with like_ctrl_c():  # a closed terminal or a SIGTERM cancels it too, as Ctrl-C does
+        ev = jobs.wait(store, ev.id, on_progress=EvalProgress(tty=sys.stderr.isatty(), say=ctx.info))
     if ev.status != "completed":
         reason = (ev.error or ev.status).strip().splitlines()[0]
         return Result({"evaluation": ev.id, "status": ev.status, "error": ev.error},

@@ -140,5 +140,8 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
 
     reconcile(ctx.store)  # a run whose worker died must not block the delete
     experiment, run_dirs = experiments.delete(ctx.store, args.experiment)
+    from spark_trainer.jobs.control import release_deleted_runs
+
+    release_deleted_runs(ctx.store)  # a playground model of one of its runs
     note = f"; {len(run_dirs)} run folders kept on disk" if run_dirs else ""
     return Result({"deleted": experiment, "run_dirs": run_dirs}, f"deleted experiment {experiment.name!r}{note}")

@@ -108,6 +108,9 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
     if folders and not (args.delete_files or args.keep_files) and interactive:
         delete_files = _ask(f"Also delete {len(folders)} folders on disk (datasets and runs)?")
     projects.delete(ctx.store, p.id)
+    from spark_trainer.jobs.control import release_deleted_runs
+
+    release_deleted_runs(ctx.store)  # a playground model of one of its runs
     removed = []
     if delete_files:
         for folder in folders:

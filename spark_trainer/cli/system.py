@@ -123,6 +123,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
     chosen = ctx.chosen
     home = chosen.home
     revision, db_problem = _database_state(ctx)
+    unrecorded = _unrecorded_dataset_folders(ctx) if db_problem is None else []
     torch_info = _torch_report()
     gpus = list_gpus()
     libraries = {name: _version(name) for name in
@@ -144,6 +145,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
         "database_problem": db_problem,
         "schema_head": migrate.HEAD_REVISION,
         "libraries": libraries,
+        "unrecorded_dataset_folders": [str(p) for p in unrecorded],
     }
 
     def text() -> str:
@@ -164,9 +166,27 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
             ("database", f"{home.db_path} (schema {data['schema_revision']}, code knows {migrate.HEAD_REVISION})"
              if db_problem is None else f"PROBLEM: {db_problem}"),
             ("libraries", lib_line), ("not installed", ", ".join(missing) or "-"),
+            ("unrecorded", _unrecorded_line(unrecorded)),
         ])
 
     return Result(data, text, exit_code=0 if db_problem is None else 1)
+
+
+def _unrecorded_dataset_folders(ctx: Context) -> list[Path]:
+    from spark_trainer.store import datasets
+
+    return datasets.unrecorded_folders(ctx.store)
+
+
+def _unrecorded_line(found: list[Path]) -> str:
+    if not found:
+        return "-"
+    from spark_trainer.disk import folder_bytes
+
+    size = sum(folder_bytes(p) for p in found)
+    return (f"{len(found)} folder{'s' if len(found) != 1 else ''} in datasets/ hold{'s' if len(found) == 1 else ''} "
+            f"no recorded dataset ({human_bytes(size)}): {', '.join(p.name for p in found)}; "
+            "delete them if you do not need them")
 
 
 def _database_state(ctx: Context) -> tuple[str | None, str | None]:

@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from spark_trainer.cli.hangup import like_ctrl_c
 from spark_trainer.errors import StoreDiskFull
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import schedule_once, waiting_line
@@ -36,10 +37,18 @@ def wait_for_run(store: Store, run_id: int, *, poll_s: float = 1.0,
     While the database's disk is too full to start the queued run, it stays queued and the wait goes
     on, as `queue serve` does: `on_waiting` gets `scheduler.waiting_line` once per spell of full disk.
 
+    SIGTERM and SIGHUP (its terminal closed) raise KeyboardInterrupt here as Ctrl-C does: the caller
+    stops waiting and the run goes on (`cli/hangup.py`).
+
     Raises:
         DiskFull: a worker died and the database's disk is too full to record it (rather than
             waiting for a run that will never finish).
     """
+    with like_ctrl_c():
+        return _wait(store, run_id, poll_s, on_waiting)
+
+
+def _wait(store: Store, run_id: int, poll_s: float, on_waiting: Callable[[str], None]) -> Run:
     tty = sys.stderr.isatty()
     waiting = False
     while True:

@@ -19,7 +19,7 @@ from typing import Any
 
 from spark_trainer.errors import SparkError, describe
 from spark_trainer.jobs.lean_imports import keep_out_for_run
-from spark_trainer.store import artifacts, evaluations, metrics, runs
+from spark_trainer.store import evaluations, runs
 from spark_trainer.store.store import Store
 
 PROGRESS_EVERY_S = 0.5
@@ -143,10 +143,7 @@ def _record(store: Store, ev: Any, run_dir: Path, result: dict[str, Any], step: 
     from spark_trainer.evaluation.tasks import metric_key
 
     report = _report(ev, result, step)
-    path = _report_path(ev, run_dir)
-    if not ev.base:
-        metrics.add_batch(store, ev.run_id, [(metric_key(ev.task, k), step or 0, float(v))
-                                             for k, v in result["metrics"].items()])
-        artifacts.add(store, ev.run_id, "evaluation", str(path), step=step,
-                      meta={"task": ev.task, "evaluation": ev.id, "data": ev.data_path})
-    evaluations.update(store, ev.id, status="completed", step=step, result=report)
+    points = [(metric_key(ev.task, k), step or 0, float(v)) for k, v in result["metrics"].items()]
+    evaluations.complete(store, ev.id, step=step, result=report, points=points,
+                         report_path=None if ev.base else str(_report_path(ev, run_dir)),
+                         artifact_meta={"task": ev.task, "evaluation": ev.id, "data": ev.data_path})

@@ -161,9 +161,29 @@ def resume(store: Store, run_id: int | str, *, gpus: str | None = None) -> Run:
 
 
 def delete(store: Store, run_id: int | str, *, keep_files: bool = False) -> Run:
-    """Delete a stopped run's records and (unless `keep_files`) its folder."""
+    """Delete a stopped run's records and (unless `keep_files`) its folder; a playground model of the
+    run that is loaded is unloaded (its process told why)."""
     reconcile(store)
     run = runs.delete(store, run_id)
+    release_deleted_runs(store)
     if not keep_files and run.run_dir:
         shutil.rmtree(run.run_dir, ignore_errors=True)
     return run
+
+
+def release_deleted_runs(store: Store) -> int:
+    """Unload the playground models of runs that no longer exist (deleted, alone or with their
+    experiment or project): their weights would otherwise stay in memory until the idle timeout.
+    Returns how many servers were asked."""
+    from spark_trainer.errors import NotFound
+    from spark_trainer.playground import servers
+
+    asked = 0
+    for info in servers.live(store.home.root):
+        if info.run is None:
+            continue
+        try:
+            runs.get(store, info.run)
+        except NotFound:
+            asked += len(servers.release_run(store.home.root, info.run, f"run {info.run} was deleted"))
+    return asked

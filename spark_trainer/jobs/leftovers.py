@@ -8,7 +8,7 @@ so a later process can tell a dead one: made on this host, and that pid is gone 
 process started at another time. A home on a network share seen by two machines: a folder made on
 the other machine is never judged here (its pid means nothing on this one).
 
-An older version named them `<pid>-<random>`, without host or start time. Their pid says nothing
+An older version named them `<pid>-<random>` (ingestion stagings: `<12 hex>`), without host or start time. Their pid says nothing
 certain (another machine's process, or a pid this host has reused since), so they are judged by age
 alone: one whose folder is older than LEGACY_MAX_AGE_S goes (no export or evaluation holds a checkpoint
 for a day), a younger one stays, whatever its pid.
@@ -26,6 +26,8 @@ from spark_trainer.jobs import process
 from spark_trainer.store.presence import host_tag
 
 LEGACY_MAX_AGE_S = 24 * 3600  # an older version's `<pid>-<random>` folder goes once it is older than this
+# Older versions' names: pins and export stagings `<pid>-<8 hex>`, ingestion stagings `<12 hex>`.
+_LEGACY_NAME = re.compile(r"\d+-[0-9a-f]{8}|[0-9a-f]{12}")
 
 
 def tag() -> str:
@@ -37,7 +39,7 @@ def tag() -> str:
 
 def dead_here(rest: str, folder: Path | None = None) -> bool:
     """Whether the folder whose name (after its prefix) is `rest` = `<tag>-<random>` was made on this
-    host by a process that is gone. A name of an older version (`<pid>-<random>`) is judged by the age
+    host by a process that is gone. A name of an older version (`<pid>-<random>`, `<12 hex>`) is judged by the age
     of `folder` (never by its pid): dead once older than LEGACY_MAX_AGE_S; without `folder`, alive."""
     if "@" in rest:
         parts = rest.rsplit("@", 1)[1].split("-")
@@ -45,7 +47,7 @@ def dead_here(rest: str, folder: Path | None = None) -> bool:
             return False
         host, pid, start_ms = parts[0], int(parts[1]), int(parts[2])
         return host == host_tag() and not process.is_alive(pid, start_ms / 1000 if start_ms else None)
-    if folder is None or re.fullmatch(r"\d+-[0-9a-f]{8}", rest) is None:
+    if folder is None or _LEGACY_NAME.fullmatch(rest) is None:
         return False
     try:
         return time.time() - folder.stat().st_mtime > LEGACY_MAX_AGE_S

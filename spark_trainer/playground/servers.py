@@ -88,7 +88,16 @@ def release(home: Path, gpus: Iterable[int], reason: str, *, wait_s: float = 5.0
     """Ask every server on any of `gpus` to unload and exit (SIGTERM, with `reason` for its client);
     wait up to `wait_s` for them to go. Returns the servers asked."""
     wanted = set(gpus)
-    asked = [info for info in live(home) if wanted & set(info.gpus)]
+    return _ask([info for info in live(home) if wanted & set(info.gpus)], home, reason, wait_s)
+
+
+def release_run(home: Path, run_id: int, reason: str, *, wait_s: float = 5.0) -> list[ServerInfo]:
+    """Ask the servers holding `run_id`'s model to unload and exit (the run is being deleted: its
+    weights would otherwise stay in memory, on a GPU perhaps, for a run that no longer exists)."""
+    return _ask([info for info in live(home) if info.run == run_id], home, reason, wait_s)
+
+
+def _ask(asked: list[ServerInfo], home: Path, reason: str, wait_s: float) -> list[ServerInfo]:
     for info in asked:
         release_path(home, info.pid).write_text(reason)
         try:

@@ -176,6 +176,21 @@ def list_all(store: Store, project: str | int | None = None) -> list[Dataset]:
         return [_entity(row, pname) for row, pname in session.execute(query)]
 
 
+def unrecorded_folders(store: Store) -> list[Path]:
+    """Folders in `datasets/` that hold no recorded dataset: `<id>.orphan-*` (a folder found at a new
+    dataset's place and set aside) and `<id>` with no row (an ingestion killed between moving its folder
+    in and committing its record, or a folder `dataset delete` was told to keep). Nothing removes them on
+    its own: which of the two a folder is cannot be told, and the kept kind is the user's."""
+    base = store.home.datasets_dir
+    if not base.is_dir():
+        return []
+    with store.read() as session:
+        recorded = {str(i) for i in session.scalars(select(DatasetRow.id))}
+    return sorted((p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")
+                   and (".orphan-" in p.name or (p.name.isdigit() and p.name not in recorded))),
+                  key=lambda p: p.name)
+
+
 def unique_name(store: Store, project: str | int, base: str) -> str:
     """`base`, or `base-2`, `base-3`... whichever is free in the project."""
     with store.read() as session:

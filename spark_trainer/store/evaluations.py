@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 
 from spark_trainer.errors import NotFound
-from spark_trainer.store import runs
+from spark_trainer.store import metric_packs, runs
 from spark_trainer.store.entities import utcnow
-from spark_trainer.store.models import EvaluationRow
+from spark_trainer.store.models import ArtifactRow, EvaluationRow
 from spark_trainer.store.store import Store
 
 ACTIVE = ("queued", "running")
@@ -78,6 +79,28 @@ def update(store: Store, evaluation_id: int, **fields: Any) -> Evaluation:
         for name, value in fields.items():
             setattr(row, name, value)
         if fields.get("status") in FINISHED and row.finished_at is None:
+            row.finished_at = utcnow()
+        session.flush()
+        return _entity(row)
+
+
+def complete(store: Store, evaluation_id: int, *, step: int | None, result: dict[str, Any],
+             points: list[tuple[str, int, float]], report_path: str | None, artifact_meta: dict[str, Any]) -> Evaluation:
+    """Finish an evaluation in one transaction: its metric points and report artifact on the run (when
+    `report_path` is given) and its completed status land together, or none of them does, so a worker
+    killed at this moment never leaves metrics for an evaluation that shows failed."""
+    with store.write() as session:
+        row = session.get(EvaluationRow, evaluation_id)
+        if row is None:
+            raise NotFound(f"no evaluation with id {evaluation_id}")
+        if report_path is not None:
+            now = time.time()
+            if points:
+                metric_packs.add_points(session, row.run_id, [(k, s, v, now) for k, s, v in points])
+            session.add(ArtifactRow(run_id=row.run_id, kind="evaluation", path=report_path, step=step,
+                                    meta=artifact_meta, created_at=utcnow()))
+        row.status, row.step, row.result = "completed", step, result
+        if row.finished_at is None:
             row.finished_at = utcnow()
         session.flush()
         return _entity(row)

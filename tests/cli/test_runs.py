@@ -209,3 +209,54 @@ def test_list_status_help_says_which_statuses_active_takes(cli) -> None:
     shown = cli("run", "list", "--help")
     said = " ".join(shown.out.split())
     assert "active: queued, starting, running or stalled" in said, said
+
+
+def test_train_wait_told_to_stop_or_left_by_its_terminal_stops_waiting_like_ctrl_c(tmp_path: Path) -> None:
+    """`train --wait` given SIGTERM (or SIGHUP, its terminal closed) died at once, exit -15, without the
+    line Ctrl-C prints; the run went on, as it does after Ctrl-C. Now the same as Ctrl-C: exit 130 and the
+    line saying the run goes on in the background and how to follow or stop it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from spark_trainer.jobs import control
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+    from spark_trainer.store.store import Store
+    from tests.playground.trained import DEMO_DATA
+
+    home = tmp_path / "home"
+    model = create_tiny_causal_lm(tmp_path / "tiny", vocab_size=300, hidden_size=32, num_layers=1, num_heads=2)
+    run_file = tmp_path / "run.yaml"
+    run_file.write_text(yaml.safe_dump({
+        "project": "p", "name": "long", "recipe": "causal-lm", "base_model": str(model), "dataset": str(DEMO_DATA),
+        "gpus": "cpu", "train": {"max_steps": 100_000, "batch_size": 2},
+        "recipe_config": {"method": "lora", "lora_r": 4, "seq_len": 32}, "checkpoint": {"every_steps": 100_000}}))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    cli = subprocess.Popen([sys.executable, "-m", "spark_trainer", "--home", str(home), "train", str(run_file),
+                            "--wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not (home / "sparktrainer.db").exists():
+            time.sleep(0.2)
+        with Store.open(home) as store:
+            while time.monotonic() < deadline:
+                found = runs.list_all(store)
+                if found and found[0].status == RunStatus.RUNNING:
+                    break
+                time.sleep(0.2)
+            run = found[0]
+            assert run.status == RunStatus.RUNNING, run
+            cli.send_signal(signal.SIGTERM)
+            out, err = cli.communicate(timeout=60)
+            assert cli.returncode == 130, (cli.returncode, err)
+            assert f"stopped waiting; run {run.id} goes on in the background" in out + err, (out, err)
+            assert runs.get(store, run.id).status == RunStatus.RUNNING  # the run trains on
+            control.cancel(store, run.id, grace_s=5)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait(10)

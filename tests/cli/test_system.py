@@ -103,3 +103,25 @@ def test_gpus_lists_gpus_where_the_chosen_home_is_not_mounted(cli, home, tmp_pat
     done = cli("gpus", use_home=False)
     assert done.code == 0 and "gone" not in done.err, done.err
     assert not (gone / "sparktrainer.db").exists()
+
+
+def test_doctor_names_dataset_folders_that_hold_no_recorded_dataset(store, cli, home) -> None:
+    """An ingestion killed between moving its folder to `datasets/<id>` and committing its record left that
+    folder; the next ingestion given the same id renamed it `<id>.orphan-*` and it stayed for good, named by
+    nothing (it may also be a folder `dataset delete` was told to keep, so nothing removes it on its own)."""
+    from spark_trainer.store import datasets, projects
+
+    projects.create(store, "p")
+    kept = store.home.datasets_dir / "3.orphan-1a2b3c4d"
+    kept.mkdir(parents=True)
+    (kept / "manifest.jsonl").write_bytes(b"x" * 3000)
+    unrecorded = store.home.datasets_dir / "9"
+    unrecorded.mkdir()
+    recorded = datasets.create(store, "p", datasets.NewDataset(name="d", kind="text", path=""))
+    store.home.dataset_dir(recorded.id).mkdir(parents=True, exist_ok=True)
+    done = cli("doctor")
+    line = next((x for x in done.out.splitlines() if x.startswith("unrecorded")), "")
+    assert line.endswith("2 folders in datasets/ hold no recorded dataset (2.9 KB): 3.orphan-1a2b3c4d, 9; "
+                         "delete them if you do not need them"), done.out
+    data = cli("--json", "doctor").json()
+    assert sorted(data["unrecorded_dataset_folders"]) == [str(kept), str(unrecorded)]

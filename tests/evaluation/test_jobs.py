@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import random
 import re
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -338,3 +340,45 @@ def test_an_evaluation_report_that_meets_a_full_disk_fails_in_one_line_and_recor
     code, out, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", data, "--gpus", "cpu", "--json")
     assert code == 0, err
     assert (evals / f"{json.loads(out)['evaluation']}.json").is_file()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_eval_told_to_stop_or_left_by_its_terminal_cancels_like_ctrl_c(lora_run, tmp_path, signum) -> None:
+    """Ctrl-C cancelled `eval`'s evaluation, but SIGTERM (or the terminal closing, SIGHUP) ended only the
+    command: its worker went on evaluating in the background, holding the GPU, for a result nobody read."""
+    import subprocess
+    import sys
+
+    from spark_trainer.jobs.process import wait_gone
+
+    home, run = lora_run
+    data = write_mcq(tmp_path / "big.csv", per_subject=2000)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    cli = subprocess.Popen([sys.executable, "-m", "spark_trainer", "--home", str(home), "eval", str(run.id),
+                            "--task", "mcq", "--data", str(data), "--gpus", "cpu"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        with Store.open(home) as store:
+            deadline = time.monotonic() + 300
+            found = []
+            while time.monotonic() < deadline:
+                found = [e for e in evaluations.list_for(store, run.id) if e.is_active and e.done > 0]
+                if found:
+                    break
+                time.sleep(0.2)
+            assert found, "the evaluation never got going"
+            os.kill(cli.pid, signum)
+            cli.wait(60)
+            ended = evaluations.get(store, found[0].id)
+            assert ended.status == "cancelled", ended
+            assert wait_gone(ended.pid, ended.pid_start_time, 10)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait(10)
+        from spark_trainer.evaluation import jobs
+
+        with Store.open(home) as store:  # none left running for the next test, whatever happened
+            for ev in evaluations.list_for(store, run.id):
+                if ev.is_active:
+                    jobs.cancel(store, ev.id, grace_s=5)

@@ -118,3 +118,18 @@ def test_the_app_s_periodic_scheduler_pass_removes_pins_killed_after_its_first_o
         time.sleep(0.6)
         schedule_once(store, machine=[])
         assert not pin.exists()
+
+
+def test_an_older_version_s_ingestion_staging_goes_by_the_same_age_rule(tmp_path: Path) -> None:
+    """Versions before stagings were named for their process called them `datasets/.staging-<12 hex>`: one
+    left by an ingestion killed outright stayed for good (nothing judged that name), a partial copy of the
+    data. It now goes once older than LEGACY_MAX_AGE_S, as an older version's pin does; a younger one stays
+    (an older version's ingestion may still be writing it)."""
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    old = _aged(datasets / ".staging-0123456789ab", 25)
+    young = _aged(datasets / ".staging-ba9876543210", 1)
+    other = _aged(datasets / ".staging-not-ours", 25)  # neither format: never judged
+    leftovers.sweep_home(tmp_path / "runs", tmp_path / "exports", datasets)
+    assert not old.exists()
+    assert young.exists() and other.exists()

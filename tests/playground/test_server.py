@@ -134,3 +134,27 @@ def test_scheduler_unloads_a_playground_model_from_a_gpu_a_run_needs(trained: Tr
         notes = [e.reason for e in runs.events(store, run.id)]
         assert "unloaded 1 playground model holding 1.50 GiB on GPU 0" in notes
         control.cancel(store, run.id, grace_s=2)
+
+
+@pytest.mark.parametrize("what", ["run", "project"])
+def test_deleting_the_run_whose_model_is_loaded_unloads_it(tmp_path: Path, server, what: str) -> None:
+    """`run delete` (or `project delete`, `exp delete`, which delete its runs) while the playground held
+    that run's model: the server kept it (and its memory) for a run that no longer exists, until its idle
+    timeout. Deleting a run now asks its servers to unload."""
+    from spark_trainer.cli.main import main
+    from tests.playground.trained import train_tiny_run
+
+    own = train_tiny_run(tmp_path / "home", steps=4)
+    srv = ServerProcess(own.home)
+    try:
+        srv.next()
+        srv.send(op="load", id=1, run=own.run_id, checkpoint="last")
+        assert srv.next()["event"] == "loaded"
+        command = ["run", "delete", str(own.run_id)] if what == "run" else ["project", "delete", "pg", "--yes"]
+        assert main(["--home", str(own.home), *command]) == 0
+        gone = srv.until("unloaded", timeout=30)[-1]
+        assert gone["reason"] == f"run {own.run_id} was deleted"
+        assert srv.proc.wait(30) == 0
+        assert servers.live(own.home) == []
+    finally:
+        srv.close()

@@ -1,0 +1,145 @@
+"""The playground's model process when something dies: the app killed while a model is loaded (the
+server must not stay behind holding memory), the server killed while it loads or answers (one line,
+and the next prompt loads again), the run deleted or given new checkpoints while its model is loaded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.jobs import process
+from spark_trainer.playground import servers
+from tests.playground.trained import TRAINING_PROMPT, TrainedRun, train_tiny_run
+
+pytestmark = pytest.mark.timeout(1800)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
+    return train_tiny_run(tmp_path_factory.mktemp("playground-client") / "home")
+
+
+@pytest.fixture
+def opened(trained: TrainedRun, qsettings, qtbot):
+    from app.context import AppContext
+    from spark_trainer.store.store import Store
+
+    store = Store.open(trained.home)
+    ctx = AppContext(store, qsettings, poll_gpus=False)
+    yield store, ctx
+    assert ctx.shutdown(10.0)
+    store.close()
+
+
+def _view(store, ctx, qtbot, run_id: int, checkpoint: str | None = None):
+    from app.views.playground_view import PlaygroundView
+
+    view = PlaygroundView(store, ctx, idle_s=120)
+    qtbot.addWidget(view)
+    view.open_run(run_id, checkpoint)
+    qtbot.waitUntil(lambda: view.opening is None, timeout=30_000)
+    view.panel.prompt.setPlainText(TRAINING_PROMPT)
+    return view
+
+
+def _server_pid(home: Path, qtbot) -> int:
+    qtbot.waitUntil(lambda: bool(servers.live(home)), timeout=120_000)
+    return servers.live(home)[0].pid
+
+
+@pytest.mark.parametrize("mode", ["idle", "generate"])
+def test_the_server_goes_when_the_app_is_killed(trained: TrainedRun, mode: str) -> None:
+    """kill -9 of the app (no chance to say goodbye): its model server must leave the process table."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
+    app = subprocess.Popen([sys.executable, "-m", "tests.app.playground_holder", str(trained.home),
+                            str(trained.run_id), mode], stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        pid = int(app.stdout.readline().split()[1])
+        start = process.identity(pid).start_time
+        assert app.stdout.readline().strip() == "loaded"
+        if mode == "generate":
+            assert app.stdout.readline().strip() == "chunk"
+        os.kill(app.pid, signal.SIGKILL)
+        app.wait(10)
+        assert process.wait_gone(pid, start, 30), f"the model server {pid} outlived the app by 30 s"
+        assert servers.live(trained.home) == []
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait(10)
+
+
+@pytest.mark.parametrize("when", ["loading", "generating"])
+def test_a_killed_server_is_said_in_one_line_and_the_next_prompt_loads_again(trained: TrainedRun, opened, qtbot,
+                                                                            when: str) -> None:
+    store, ctx = opened
+    view = _view(store, ctx, qtbot, trained.run_id)
+    view.panel.max_new_tokens.setValue(8192)
+    view.panel.temperature.setValue(1.0)
+    chunks: list[str] = []
+    view.client.event.connect(lambda m: chunks.append(m["event"]) if m.get("event") == "chunk" else None)
+    view.generate()
+    pid = _server_pid(trained.home, qtbot)
+    if when == "generating":
+        qtbot.waitUntil(lambda: bool(chunks), timeout=120_000)
+    os.kill(pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: not view.pending, timeout=30_000)
+    said = view.banner.text()
+    assert "\n" not in said and "model process" in said and "killed" in said, said
+    assert view.status.text() == "Not loaded"
+    assert view.generate_button.isEnabled() and not view.stop_button.isEnabled()
+    box = view.panel.tuned  # it said "Generating…" until the next prompt
+    assert box.stats.text() == f"Failed: {said}" and not box.text.placeholderText(), box.text.placeholderText()
+
+    view.panel.max_new_tokens.setValue(4)
+    view.generate()
+    qtbot.waitUntil(lambda: not view.pending, timeout=300_000)
+    assert view.status.text().startswith("Loaded on CPU"), view.status.text()
+    view.shutdown()
+
+
+
+def test_a_loaded_checkpoint_pruned_or_outrun_by_the_training_run_keeps_answering(tmp_path: Path, qsettings,
+                                                                                  qtbot) -> None:
+    """Checked, held up: the picker names checkpoints by step, so the loaded one stays what was asked for.
+    Pruned from disk by the run (checkpoint.keep) while loaded, it still answers from memory; the new
+    checkpoint the run wrote meanwhile is offered when the run is opened again."""
+    import shutil
+
+    from app.context import AppContext
+    from spark_trainer.store.store import Store
+    from spark_trainer.training import checkpoints
+
+    own = train_tiny_run(tmp_path / "home", steps=4)
+    shutil.rmtree(own.run_dir / "final")  # as while it trains: no final model yet
+    store = Store.open(own.home)
+    ctx = AppContext(store, qsettings, poll_gpus=False)
+    try:
+        view = _view(store, ctx, qtbot, own.run_id)
+        assert view.checkpoint.currentData() == "4"
+        view.panel.max_new_tokens.setValue(2)
+        labels: list[str] = []
+        view.client.event.connect(lambda m: labels.append(m["source"]["label"]) if m.get("event") == "loaded" else None)
+        view.generate()
+        qtbot.waitUntil(lambda: not view.pending, timeout=300_000)
+        assert labels == ["checkpoint step 4"]
+        newest = checkpoints.list_checkpoints(own.run_dir)[-1]
+        shutil.copytree(newest, newest.with_name("step-00000006"))  # the run wrote its next checkpoint
+        shutil.rmtree(newest)  # and pruned the one loaded
+        view.generate()
+        qtbot.waitUntil(lambda: not view.pending, timeout=300_000)
+        assert labels == ["checkpoint step 4"] and not view.banner.text(), view.banner.text()
+        assert view.panel.sample_item() is not None  # it answered
+        view.open_run(own.run_id)
+        qtbot.waitUntil(lambda: view.opening is None, timeout=30_000)
+        assert view.checkpoint.currentData() == "6"
+        view.shutdown()
+    finally:
+        assert ctx.shutdown(10.0)
+        store.close()
