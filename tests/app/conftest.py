@@ -64,3 +64,17 @@ def project(store):
     from spark_trainer.store import projects
 
     return projects.create(store, "alpha", "test project")
+
+
+@pytest.fixture
+def opened(trained, qsettings, qtbot):  # noqa: ANN001 - pytest fixtures
+    """The app's context on the home of a module's `trained` run (a TrainedRun fixture the module
+    defines: the Playground tests)."""
+    from app.context import AppContext
+    from spark_trainer.store.store import Store
+
+    store = Store.open(trained.home)
+    ctx = AppContext(store, qsettings, poll_gpus=False)
+    yield store, ctx
+    assert ctx.shutdown(10.0)
+    store.close()

@@ -25,18 +25,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     return train_tiny_run(tmp_path_factory.mktemp("playground-client") / "home")
 
 
-@pytest.fixture
-def opened(trained: TrainedRun, qsettings, qtbot):
-    from app.context import AppContext
-    from spark_trainer.store.store import Store
-
-    store = Store.open(trained.home)
-    ctx = AppContext(store, qsettings, poll_gpus=False)
-    yield store, ctx
-    assert ctx.shutdown(10.0)
-    store.close()
-
-
 def _view(store, ctx, qtbot, run_id: int, checkpoint: str | None = None):
     from app.views.playground_view import PlaygroundView
 

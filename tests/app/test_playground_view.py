@@ -23,18 +23,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     return train_tiny_run(tmp_path_factory.mktemp("playground-gui") / "home")
 
 
-@pytest.fixture
-def opened(trained: TrainedRun, qsettings, qtbot):
-    from app.context import AppContext
-    from spark_trainer.store.store import Store
-
-    store = Store.open(trained.home)
-    ctx = AppContext(store, qsettings, poll_gpus=False)
-    yield store, ctx
-    assert ctx.shutdown(10.0)
-    store.close()
-
-
 def test_run_detail_opens_the_playground_at_the_selected_checkpoint(trained: TrainedRun, opened, qtbot) -> None:
     from PySide6.QtCore import QItemSelectionModel
 
