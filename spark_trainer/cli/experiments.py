@@ -97,8 +97,15 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
     import dataclasses
 
+    from spark_trainer.config.legacy import with_frozen_defaults
+
     e = experiments.get(ctx.store, args.experiment, args.project)
     swept = sweeps_store.for_experiment(ctx.store, e.id)
+    # An experiment stored before a recipe setting existed: its runs get the value that keeps the
+    # behaviour it had (run start, clone and launch read it so), so that is the value shown.
+    config = with_frozen_defaults(e.config)[0] if e.config else e.config
+    kept = [f"recipe_config.{key}" for key in (config or {}).get("recipe_config", {})
+            if key not in (e.config or {}).get("recipe_config", {})]
 
     def text() -> str:
         from spark_trainer.config import ExperimentConfig
@@ -108,15 +115,17 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
                        ("base model", e.base_model), ("dataset id", e.dataset_id), ("runs", e.num_runs),
                        *[("sweeps" if i == 0 else "", line) for i, line in enumerate(listed)],
                        ("notes", e.notes or "-")])
-        body = config_to_yaml(ExperimentConfig.model_validate(e.config)) if e.config else ""
-        return head + "\n\nconfig:\n" + "\n".join("  " + line for line in mark_swept(body, swept).splitlines())
+        body = config_to_yaml(ExperimentConfig.model_validate(config)) if config else ""
+        marked = mark_swept(body, swept, kept)
+        return head + "\n\nconfig:\n" + "\n".join("  " + line for line in marked.splitlines())
 
-    return Result({**dataclasses.asdict(e), "sweeps": swept}, text)
+    return Result({**dataclasses.asdict(e), "config": config, "sweeps": swept}, text)
 
 
-def mark_swept(body: str, swept: list[sweeps_store.ExperimentSweep]) -> str:
-    """The config's YAML with a comment on each swept setting: the experiment keeps its first run's
-    value, which is no more the experiment's than any other run's."""
+def mark_swept(body: str, swept: list[sweeps_store.ExperimentSweep], kept: list[str] | None = None) -> str:
+    """The config's YAML with a comment on each swept setting (the experiment keeps its first run's
+    value, which is no more the experiment's than any other run's) and on each setting in `kept`
+    (given the value it had before the setting existed)."""
     from spark_trainer.config.sweep import value_text
 
     notes: dict[str, list[str]] = {}
@@ -131,6 +140,8 @@ def mark_swept(body: str, swept: list[sweeps_store.ExperimentSweep]) -> str:
             key = f"{section}.{line.strip().split(':', 1)[0]}"
             if key in notes:
                 line += f"  # swept by {'; '.join(notes[key])}; each run has its own (run show ID)"
+            elif key in (kept or []):
+                line += "  # kept for this experiment: it was stored before this setting existed"
         lines.append(line)
     return "\n".join(lines)
 

@@ -92,9 +92,18 @@ def check_default_gpus(value: Any, machine: Sequence[int] = ()) -> str:
 
 def _as_read(key: str, value: Any) -> Any:
     """A stored value as it is used. Versions before the theme check stored any text ('system',
-    'Light'), and their window showed the dark theme for it: read as that theme."""
+    'Light'), and their window showed the dark theme for it: read as that theme. Versions that accepted
+    empty GPU ids stored '0,,1', which runs read as '0,1': read so, so Settings and `settings` show it
+    (and a form that shows it does not refuse it as if typed)."""
     if key == "theme" and value not in THEMES:
         return DEFAULT_THEME
+    if key == "default_gpus":
+        from spark_trainer.jobs.gpus import parse_request
+
+        try:
+            return parse_request(str(value)).text
+        except BadInput:  # not a request at all (a hand-edited row): shown as it is, refused where it is used
+            return value
     return value
 
 
@@ -107,14 +116,8 @@ def get(store: Store, key: str) -> Any:
 
 def default_gpus(store: Store) -> str:
     """The `default_gpus` setting as a run reads it: a value stored by an older version that accepted
-    empty ids ('0,,1') comes back as '0,1', so a form that shows it does not refuse it as if typed."""
-    from spark_trainer.jobs.gpus import parse_request
-
-    stored = str(get(store, "default_gpus"))
-    try:
-        return parse_request(stored).text
-    except BadInput:  # not a request at all (a hand-edited row): shown as it is, refused where it is used
-        return stored
+    empty ids ('0,,1') comes back as '0,1' (see `_as_read`)."""
+    return str(get(store, "default_gpus"))
 
 
 def get_all(store: Store) -> dict[str, Any]:

@@ -54,6 +54,17 @@ class _TrainPlan:
 Plan = _TrainPlan | list[list[tuple[int, int | None]]]
 
 
+def _ignore_stop_signals(_worker_id: int) -> None:
+    """A DataLoader worker's init: leave SIGTERM and SIGINT to the training process. A pause or cancel
+    signals the worker's whole process group; a loader worker that died of it made torch raise 'DataLoader
+    worker is killed by signal: Terminated' in the training process while it saved the stop's checkpoint,
+    failing the run. The training process ends its loader workers itself (and they exit when it dies)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _iterate(recipe: Recipe, data: Sequence[Any], plan: Plan, workers: int, pin: bool) -> Iterator[dict[str, Any]]:
     if not len(plan):
         return iter(())
@@ -64,6 +75,7 @@ def _iterate(recipe: Recipe, data: Sequence[Any], plan: Plan, workers: int, pin:
 
     loader: Any = DataLoader(cast(Any, _Items(recipe, data)), batch_sampler=plan, collate_fn=recipe.collate,
                         num_workers=workers, prefetch_factor=4, pin_memory=pin,
+                        worker_init_fn=_ignore_stop_signals,
                         # A private generator: creating the iterator must not draw from the global
                         # RNG, or a resumed run's dropout would differ from an uninterrupted one's.
                         generator=torch.Generator().manual_seed(0))

@@ -177,6 +177,24 @@ def test_default_gpus_are_refused_in_the_words_the_command_line_uses(qtbot, view
     assert not view.saving and settings.get(store, "default_gpus") == "auto"
 
 
+def test_default_gpus_stored_by_an_older_version_show_what_runs_use(qtbot, view, store, cli):
+    """Versions that accepted an empty id stored '0,,1'; runs read it as '0,1' (settings.default_gpus),
+    but the field (and `settings`) showed '0,,1', which the field then refuses when left as shown."""
+    from spark_trainer.store.entities import utcnow
+    from spark_trainer.store.models import SettingRow
+
+    with store.write() as session:
+        session.add(SettingRow(key="default_gpus", value="0,,1", updated_at=utcnow()))
+    view.refresh()
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+    assert view.default_gpus.text() == "0,1"
+    view.default_gpus.editingFinished.emit()  # left as shown: accepted
+    assert view.banner.role != "error", view.banner.text()
+    assert settings.default_gpus(store) == "0,1"
+    listed = cli("settings")
+    assert listed.code == 0 and "0,,1" not in listed.out and cli("settings", "default_gpus").out.strip() == "0,1"
+
+
 def test_choosing_a_data_home_is_remembered_for_the_next_start_and_by_the_command_line(view, ctx, tmp_path,
                                                                                      monkeypatch, capsys):
     monkeypatch.delenv("SPARK_TRAINER_HOME", raising=False)
