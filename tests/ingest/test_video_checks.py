@@ -81,7 +81,7 @@ def test_whole_video_ingestion_refuses_frames_under_the_image_minimum(store, pro
     assert allowed.dataset.num_items == 1
 
 
-def test_whole_video_ingestion_of_only_too_small_videos_is_one_line_and_leaves_nothing(cli, tmp_path) -> None:
+def test_whole_video_ingestion_of_only_too_small_videos_is_one_line_and_leaves_nothing(cli, home, tmp_path) -> None:
     assert cli("project", "create", "p").code == 0
     write_av_video(tmp_path / "tiny.mp4", 10, size=(16, 8))
     out = cli("dataset", "ingest", tmp_path / "tiny.mp4", "--project", "p", "--kind", "video")
@@ -89,6 +89,7 @@ def test_whole_video_ingestion_of_only_too_small_videos_is_one_line_and_leaves_n
     assert out.err.strip().splitlines()[-1] == ("error: nothing to ingest: the only item was rejected (tiny.mp4: frames "
                                                 "too small: 16x8; the minimum side is 32 px (as for images))"), out.err
     assert cli("dataset", "list", "--json").json() == []
+    assert not any((home / "datasets").glob("*")), list((home / "datasets").glob("*"))
 
 
 def test_whole_video_ingestion_notes_a_video_that_ends_before_its_container_says(store, project, tmp_path) -> None:
