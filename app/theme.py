@@ -153,9 +153,9 @@ def apply(app: QApplication, name: str) -> Theme:
     """Apply a theme to the whole application; returns it (views read plot colours from it)."""
     theme = get(name)
     use_fusion(app)
+    app.setProperty("spark_theme", theme.name)  # first: widgets told of the new palette read `current()`
     app.setPalette(_palette(theme))
     app.setStyleSheet(stylesheet(theme))
-    app.setProperty("spark_theme", theme.name)
     return theme
 
 

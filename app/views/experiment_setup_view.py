@@ -94,6 +94,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         self._check_delay.setSingleShot(True)
         self._check_delay.setInterval(CHECK_DELAY_MS)
         self._check_delay.timeout.connect(self._start_check)
+        self.sweep.checked.connect(self._check_delay.start)  # its runs' data advice comes with the form's check
         self._init_choices()
         ctx.model.projects.projects_reset.connect(self._on_projects)  # bound methods: see datasets_view
         ctx.model.datasets.datasets_reset.connect(self._on_datasets)
@@ -272,9 +273,11 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         data = self.config_data()
         offered = [self.dataset.itemText(i) for i in range(self.dataset.count())]
         store, gpus, answers = self.store, list(self.memory_panel.gpus), self._data_checks
+        sweep = list(self.sweep.axes) if self.sweep.axes else None
         self._checks_asked += 1
         asked = self._checks_asked
-        task = Task(lambda _ctx: check_setup(store, data, offered, gpus, answers), owner=self, name="setup-check")
+        task = Task(lambda _ctx: check_setup(store, data, offered, gpus, answers, sweep), owner=self,
+                    name="setup-check")
         # A form closed before the answer comes back gets nothing (the task is bound to it).
         task.signals.succeeded.connect(lambda result: self._on_checked(asked, data, result))
         task.signals.failed.connect(lambda message, _exc: self._on_check_failed(asked, message))
@@ -298,6 +301,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
             self.data_warning.show_message("\n".join(f"Warning: {w}" for w in result.warnings), "warning")
         else:
             self.data_warning.clear_message()
+        self.sweep.show_warnings(result.sweep_warnings)
         if self._launch_when_checked:
             self._launch_when_checked = False
             self._submit()

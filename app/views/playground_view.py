@@ -25,10 +25,12 @@ from spark_trainer.store.store import Store
 
 
 class PlaygroundView(QWidget):
-    """Open with `open_run(run_id, checkpoint)`. Emits `back(run_id)` and `sample_saved(run_id)`."""
+    """Open with `open_run(run_id, checkpoint)`. Emits `back(run_id)`, `sample_saved(run_id)`, and
+    `pick_run()` when the run shown was deleted and the user asks for another."""
 
     back = Signal(int)
     sample_saved = Signal(int)
+    pick_run = Signal()
 
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None, *,
                  idle_s: float | None = None) -> None:
@@ -52,6 +54,7 @@ class PlaygroundView(QWidget):
         self._load_error: str | None = None  # why the last load failed: the prompts behind it failed for it
         self._save_task: Task | None = None
         self.opening: int | None = None  # the run being read by open_run, until it is shown
+        self.gone: int | None = None  # the run shown, once the server said it was deleted
         self._open_task: Task | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -66,7 +69,7 @@ class PlaygroundView(QWidget):
     def _build_top(self) -> QVBoxLayout:
         row = QHBoxLayout()
         self.back_button = QPushButton("← Run")
-        self.back_button.clicked.connect(lambda: self.back.emit(self.run.id if self.run else 0))
+        self.back_button.clicked.connect(self._go_back)
         self.heading = QLabel("Playground")
         self.heading.setObjectName("ViewTitle")
         self.checkpoint = QComboBox()
@@ -105,10 +108,20 @@ class PlaygroundView(QWidget):
         self.save_button = QPushButton("Save as sample")
         self.save_button.setToolTip("Save the prompt and the answers to the run; they show in its Samples tab")
         self.save_button.clicked.connect(self.save_sample)
-        for widget in (self.generate_button, self.stop_button, self.save_button):
+        self.pick_button = QPushButton("Pick another run")
+        self.pick_button.setToolTip("This run was deleted: go to the runs list and open another one")
+        self.pick_button.clicked.connect(self.pick_run.emit)
+        self.pick_button.hide()
+        for widget in (self.generate_button, self.stop_button, self.save_button, self.pick_button):
             row.addWidget(widget)
         row.addStretch(1)
         return row
+
+    def _go_back(self) -> None:
+        if self.gone is not None:  # its page would only say "no run N"
+            self.pick_run.emit()
+        else:
+            self.back.emit(self.run.id if self.run else 0)
 
     def _set_idle_seconds(self, seconds: float) -> None:
         self.client.idle_s = seconds
@@ -144,7 +157,8 @@ class PlaygroundView(QWidget):
         from spark_trainer.playground.generators import GENERATORS
 
         self.opening = None
-        self.run = run
+        self.run, self.gone = run, None
+        self.pick_button.hide()
         self.heading.setText(f"Playground · Run {self.run.id} · {self.run.experiment}")
         self.back_button.setText(f"← Run {self.run.id}")
         self.checkpoint.clear()
@@ -191,7 +205,8 @@ class PlaygroundView(QWidget):
 
     # ---- talking to the server --------------------------------------------------------------------
     def generate(self) -> None:
-        if self.run is None or self.panel is None or self.pending or self.checkpoint.count() == 0:
+        if (self.run is None or self.panel is None or self.pending or self.checkpoint.count() == 0
+                or self.gone is not None):
             return
         problem = self.panel.problem()
         if problem:
@@ -225,6 +240,8 @@ class PlaygroundView(QWidget):
         self._forget("Unloaded")
 
     def _on_event(self, message: dict[str, Any]) -> None:
+        if self.gone is not None:
+            return  # late answers from the process stopped when the run went: it has been said
         event, rid = message.get("event"), message.get("id")
         what = self.pending.get(rid)
         if event == "chunk" and self.panel is not None:
@@ -240,6 +257,8 @@ class PlaygroundView(QWidget):
             self.pending.pop(rid, None)
             if self.panel is not None:
                 self.panel.on_done(message.get("variant", "tuned"), message.get("output", {}))
+        elif event == "error" and message.get("run_gone") and self._shows(message.get("run")):
+            self._run_gone()
         elif event == "error":
             self.pending.pop(rid, None)
             text = message.get("message", "the model server failed")
@@ -252,6 +271,8 @@ class PlaygroundView(QWidget):
             self.banner.show_message(text, "error")
             if self.panel is not None and what != "load":
                 self.panel.on_error(what, text)
+        elif event == "unloaded" and message.get("run_gone") and self._shows(message.get("run")):
+            self._run_gone()
         elif event == "unloaded":
             self._forget(f"Unloaded: {message.get('reason', '')}. It loads again with the next prompt.")
         elif event == "exited":
@@ -263,6 +284,25 @@ class PlaygroundView(QWidget):
             self._forget("Not loaded")
         if not self.pending:
             self._set_idle()
+
+    def _shows(self, run_id: Any) -> bool:
+        return self.run is not None and run_id == self.run.id
+
+    def _run_gone(self) -> None:
+        """The run shown was deleted: say so where its answers were going, stop its model process
+        (a load that failed left it running), and send nothing more for it."""
+        assert self.run is not None
+        self.gone = self.run.id
+        text = f"Run {self.run.id} was deleted; pick another run to try."
+        self._load_error = text  # what a late answer to a prompt sent before it says
+        self.banner.show_message(text, "warning")
+        if self.panel is not None:
+            for variant in {what for what in self.pending.values() if what != "load"}:
+                self.panel.on_error(variant, text)
+        self.client.stop()
+        self.back_button.setText("← Runs")
+        self.pick_button.show()
+        self._forget("Run deleted")
 
     def _forget(self, status: str) -> None:
         self.loaded = None
@@ -278,10 +318,11 @@ class PlaygroundView(QWidget):
         self.device.setEnabled(False)
 
     def _set_idle(self) -> None:
-        can = self.panel is not None and self.checkpoint.count() > 0
+        can = self.panel is not None and self.checkpoint.count() > 0 and self.gone is None
         self.generate_button.setEnabled(can)
         self.stop_button.setEnabled(False)
-        self.save_button.setEnabled(self.panel is not None and self.panel.sample_item() is not None)
+        self.save_button.setEnabled(self.panel is not None and self.panel.sample_item() is not None
+                                    and self.gone is None)  # a deleted run keeps no samples
         self.checkpoint.setEnabled(True)
         self.device.setEnabled(True)
         self.unload_button.setEnabled(self.client.running)

@@ -153,6 +153,7 @@ class RunsView(BaseView):
             self._playground = page = PlaygroundView(self.store, self.ctx)
             self.stack.addWidget(page)
             page.back.connect(self.open_run)
+            page.pick_run.connect(self.show_list)
             back_keys(page, page.back_button, ("Alt+Left",))  # Escape stays the prompt's
         return self._playground
 

@@ -1,7 +1,8 @@
 """The experiment setup's checks that need the store or the disk, as one plain function for the pool.
 
 The form re-checks (debounced) after every edit: `check_setup` looks the dataset up in the store
-and on disk, runs the recipe's data check on it (submit's), finds the base model's config.json and
+and on disk (once: a folder path means a search for a reused ingestion), runs the recipe's data
+check and advice on it (submit's; for the sweep's runs too), finds the base model's config.json and
 makes the memory estimate from it, so typing never waits on the disk or the database.
 """
 
@@ -13,8 +14,11 @@ from typing import Any
 
 from app.views.memory_panel import estimate_texts
 from app.views.model_sources import resolve_base_model
-from spark_trainer.errors import BadInput
+from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.config.sweep import SweepAxis
+from spark_trainer.errors import BadInput, SparkError
 from spark_trainer.store import datasets, projects
+from spark_trainer.store.entities import Dataset
 from spark_trainer.store.store import Store
 
 
@@ -23,6 +27,7 @@ class SetupCheck:
     errors: dict[str, str] = field(default_factory=dict)  # field -> why it is not valid
     estimate: tuple[str, str, str] = ("", "", "")  # the memory panel's texts
     warnings: list[str] = field(default_factory=list)  # the recipe's advice: shown, Launch stays enabled
+    sweep_warnings: list[str] = field(default_factory=list)  # the same for the sweep's runs (its box shows them)
 
 
 def field_errors(data: dict[str, Any]) -> dict[str, str]:
@@ -59,9 +64,10 @@ def dataset_known(store: Store, text: str, project: str, offered: list[str]) -> 
 
 
 def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: list[Any],
-                data_checks: dict[Any, str] | None = None) -> SetupCheck:
+                data_checks: dict[Any, str] | None = None, sweep: list[SweepAxis] | None = None) -> SetupCheck:
     """Every field check and the memory estimate for a run-file mapping (store and disk reads).
-    `data_checks` keeps the data checks' answers between calls (see `data_errors`)."""
+    `data_checks` keeps the data checks' answers between calls (see `data_errors`); `sweep` is the
+    Sweep box's checked settings, whose runs' data advice is given too."""
     errors = field_errors(data)
     folder, why = resolve_base_model(data["base_model"], store.home.models_dir)
     if why:
@@ -70,27 +76,59 @@ def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: li
         errors["dataset"] = f"{data['dataset']} is not a dataset of this project nor an existing path"
     for key, message in recipe_fit_errors(store, data, folder).items():
         errors.setdefault(key, message)
-    if folder is not None and not errors.keys() & {"dataset", "base_model"}:
-        errors.update(data_errors(store, data, folder, {} if data_checks is None else data_checks))
+    config = _config(data)
+    dataset = stored_dataset(store, config) if config is not None and "dataset" not in errors else None
+    if folder is not None and dataset is not None and "base_model" not in errors:
+        errors.update(data_errors(store, config, dataset, folder, {} if data_checks is None else data_checks))
     order = ("project", "name", "base_model", "dataset", "gpus")
     ordered = {key: errors[key] for key in order if key in errors}
-    warnings = [] if "dataset" in errors else data_warnings(store, data, folder)
+    warnings, sweep_warnings = [], []
+    if dataset is not None and "dataset" not in errors:
+        warnings = data_warnings(store, config, dataset, folder)
+        sweep_warnings = sweep_data_warnings(store, data, sweep, dataset, folder)
     # No estimate of a model the recipe cannot use (it said transformers' own long error instead).
-    return SetupCheck(ordered, estimate_texts(data, folder if "base_model" not in errors else None, gpus), warnings)
+    return SetupCheck(ordered, estimate_texts(data, folder if "base_model" not in errors else None, gpus), warnings,
+                      sweep_warnings)
 
 
-def data_warnings(store: Store, data: dict[str, Any], folder: Path | None) -> list[str]:
-    """What `spark-trainer train` would warn of this run file's stored dataset before queuing it
-    (submit's `data_advice`: most images smaller than the training size...), in the same words."""
+def _config(data: dict[str, Any]) -> ExperimentConfig | None:
     from spark_trainer.config import validate_config
-    from spark_trainer.jobs.submit import data_advice, ingested_dataset
 
     try:
-        config = validate_config(data)
+        return validate_config(data)
     except BadInput:  # the form's own fields say what is wrong
+        return None
+
+
+def stored_dataset(store: Store, config: ExperimentConfig) -> Dataset | None:
+    """The stored dataset a launch would train on: the one named, or a current ingestion of the path
+    named (None: the launch ingests it first)."""
+    from spark_trainer.jobs.submit import ingested_dataset
+
+    return ingested_dataset(store, config, Path.cwd())  # the launch submits with this base folder
+
+
+def data_warnings(store: Store, config: ExperimentConfig, dataset: Dataset, folder: Path | None) -> list[str]:
+    """What `spark-trainer train` would warn of this run file's stored dataset before queuing it
+    (submit's `data_advice`: most images smaller than the training size...), in the same words."""
+    from spark_trainer.jobs.advice import data_advice
+
+    return data_advice(store, config, dataset, str(folder or ""))
+
+
+def sweep_data_warnings(store: Store, data: dict[str, Any], sweep: list[SweepAxis] | None, dataset: Dataset,
+                        folder: Path | None) -> list[str]:
+    """What `train --sweep` would warn of the sweep's runs, in its words ("sweep K=V: ...")."""
+    from spark_trainer.config.sweep import sweep_configs
+    from spark_trainer.jobs.advice import sweep_advice
+
+    if not sweep:
         return []
-    dataset = ingested_dataset(store, config, Path.cwd())  # the launch submits with this base folder
-    return [] if dataset is None else data_advice(store, config, dataset, str(folder or ""))
+    try:
+        combos = sweep_configs(data, sweep)
+    except SparkError:  # the Sweep box says what is wrong with its values
+        return []
+    return sweep_advice(store, combos, dataset, str(folder or ""))
 
 
 def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -> dict[str, str]:
@@ -126,23 +164,16 @@ def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -
 _NOT_READ_BY_DATA_CHECKS = ("name", "notes", "gpus", "priority", "train", "checkpoint")
 
 
-def data_errors(store: Store, data: dict[str, Any], folder: Path, answers: dict[Any, str]) -> dict[str, str]:
+def data_errors(store: Store, config: ExperimentConfig, dataset: Dataset, folder: Path,
+                answers: dict[Any, str]) -> dict[str, str]:
     """Submit's data check (`check_trainable`: a missing text or label column, a single class,
-    images without captions...) on the stored dataset the form names, so the form says it before
-    Launch. A path not ingested yet is checked by submit once ingested. The check reads the whole
-    dataset, so its answer is kept in `answers` for the same dataset and data settings."""
+    images without captions...) on the stored dataset the form names (`stored_dataset`), so the form
+    says it before Launch. A path not ingested yet is checked by submit once ingested. The check
+    reads the whole dataset, so its answer is kept in `answers` for the same dataset and data settings."""
     import json
 
-    from spark_trainer.config import validate_config
-    from spark_trainer.jobs.submit import check_trainable, ingested_dataset
+    from spark_trainer.jobs.submit import check_trainable
 
-    try:
-        config = validate_config(data)
-    except BadInput:  # the form's own fields say what is wrong
-        return {}
-    dataset = ingested_dataset(store, config, Path.cwd())  # the launch submits with this base folder
-    if dataset is None:
-        return {}
     settings = config.model_dump(mode="json", exclude=set(_NOT_READ_BY_DATA_CHECKS))
     key = (dataset.id, str(folder), json.dumps(settings, sort_keys=True, default=str))
     if key not in answers:

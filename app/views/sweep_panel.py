@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any, Protocol
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 from app.context import AppContext
 from app.forms.cells import ERROR_STYLE
 from app.views.sweep_axis_row import SweepAxisRow
+from app.widgets import MessageBanner
 from app.workers import Task, pending
 from spark_trainer.config.sweep import (
     MAX_RUNS,
@@ -54,6 +56,11 @@ class SetupForm(Protocol):
 
 
 class SweepPanel(QGroupBox):
+    """Emits `checked` after each check of its values: the setup form then checks the sweep's runs
+    against the store (their data advice) and answers with `show_warnings`."""
+
+    checked = Signal()
+
     def __init__(self, store: Store, ctx: AppContext, form: SetupForm, parent: QWidget | None = None) -> None:
         super().__init__("Sweep", parent)
         self.store, self.ctx, self.form = store, ctx, form
@@ -80,6 +87,8 @@ class SweepPanel(QGroupBox):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
+        self.data_warning = MessageBanner()  # the recipe's advice on the sweep's runs (`train --sweep`'s words)
+        layout.addWidget(self.data_warning)
         buttons = QHBoxLayout()
         self.queue = QPushButton("Queue sweep")
         self.compare = QPushButton("Compare sweep")
@@ -188,7 +197,17 @@ class SweepPanel(QGroupBox):
         self.status.setText(text)
         self.status.setStyleSheet("" if ok or quiet else ERROR_STYLE)
         self.status.setObjectName("Muted" if quiet else "")
+        if self.axes is None:
+            self.data_warning.clear_message()  # no runs to warn of
         self.update_button()
+        self.checked.emit()
+
+    def show_warnings(self, warnings: list[str]) -> None:
+        """The data advice on the sweep's runs (the setup form's check, on the pool, found it)."""
+        if warnings and self.axes is not None:
+            self.data_warning.show_message("\n".join(f"Warning: {w}" for w in warnings), "warning")
+        else:
+            self.data_warning.clear_message()
 
     def update_button(self) -> None:
         """Queue needs a valid sweep and a form that can launch (the setup view calls this as it checks)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,6 +35,9 @@ from app.workers import Task, TaskContext
 from spark_trainer.store.store import Store
 
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+# What a page gets when the theme changes (app.setPalette, then app.setStyleSheet)
+THEME_EVENTS = (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange, QEvent.Type.StyleChange)
+PROBLEM_ROLE = Qt.ItemDataRole.UserRole + 1  # a cell of a video with problems (coloured as an error)
 PROBE_COLUMNS = ["Video", "Duration", "FPS", "Frames", "Resolution", "Codec", "Audio", "Size", "Problems"]
 
 
@@ -201,14 +204,31 @@ class InspectPage(QWizardPage):
                  f"{probe.width}×{probe.height}", probe.codec or "-",
                  {True: "yes", False: "no", None: "unknown"}[probe.has_audio], human_bytes(probe.size_bytes),
                  "; ".join(probe.problems) or _ok_or_early(probe)]
-        bad = QBrush(QColor(theme.current().error_bg))
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
             if probe.problems:
-                item.setBackground(bad)
+                item.setData(PROBLEM_ROLE, True)
                 item.setToolTip("; ".join(probe.problems))
             self.table.setItem(row, column, item)
+        self._colour_problems()
         self.summary.setText(f"Probed {done} of {total}…")
+
+    def _colour_problems(self) -> None:
+        """Problem rows in the theme's error colours, text and background both (as the error banners):
+        a background alone met the palette's text, black on dark red where they were not one theme's."""
+        t = theme.current()
+        text, background = QBrush(QColor(t.error)), QBrush(QColor(t.error_bg))
+        for row in range(self.table.rowCount()):
+            for column in range(self.table.columnCount()):
+                item = self.table.item(row, column)
+                if item is not None and item.data(PROBLEM_ROLE):
+                    item.setForeground(text)
+                    item.setBackground(background)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        if event.type() in THEME_EVENTS:  # a theme switch while the wizard is open
+            self._colour_problems()
+        super().changeEvent(event)
 
     def _on_done(self, probes: list[Any]) -> None:
         good = [p for p in probes if not p.problems]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, table
@@ -63,21 +64,26 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
         ctx.info(f"note: {source or 'config'}: {note}")
     store = ctx.store
     dataset = datasets.get(store, config.dataset, config.project)
-    _check_trainable(store, config, dataset)
+    warnings = _check_trainable(store, config, dataset)
+    for warning in warnings:
+        ctx.info(f"warning: {warning}")
     experiment = experiments.create(
         store, project=config.project, name=config.name, recipe=config.recipe, base_model=config.base_model,
         # A file without gpus: leaves it out, so `run start` takes Settings' Default GPUs as `train` does.
         dataset=dataset.id, notes=config.notes,
         config=config.model_dump(mode="json", exclude=None if "gpus" in config.model_fields_set else {"gpus"}),
     )
-    return Result(experiment, f"created experiment {experiment.name!r} (id {experiment.id}) in {experiment.project!r}")
+    return Result({**dataclasses.asdict(experiment), "warnings": warnings},
+                  f"created experiment {experiment.name!r} (id {experiment.id}) in {experiment.project!r}")
 
 
-def _check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset) -> None:
+def _check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset) -> list[str]:
     """What `run start` would refuse about the data (its kind, a missing column, one class...),
-    refused now. The base model may be added to the models folder before the run starts, so a
-    missing one is left to `run start`; the check then sees the name as written."""
+    refused now; returns what it would warn of (`data_advice`: images smaller than the training
+    size...). The base model may be added to the models folder before the run starts, so a missing
+    one is left to `run start`; the check then sees the name as written."""
     from spark_trainer.errors import ConfigError
+    from spark_trainer.jobs.advice import data_advice
     from spark_trainer.jobs.submit import check_trainable, resolve_model
 
     try:
@@ -85,6 +91,7 @@ def _check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset) -
     except ConfigError:
         base_model = config.base_model
     check_trainable(store, config, dataset, base_model)
+    return data_advice(store, config, dataset, base_model)
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
@@ -95,8 +102,6 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
-    import dataclasses
-
     from spark_trainer.config.legacy import with_frozen_defaults
 
     e = experiments.get(ctx.store, args.experiment, args.project)

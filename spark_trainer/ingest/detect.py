@@ -114,6 +114,7 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None,
             continue
         files = []
         hidden: list[str] = []
+        root_name = display(path.resolve().name)  # once, not per file: a realpath each, half of gather's time
         own = _own_folders(path)
         visited = set(own)
         # Linked folders are followed (a class folder linked in from elsewhere holds data like any
@@ -129,7 +130,7 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None,
                 real = link.resolve()
                 if link.is_symlink() and real in visited:
                     if broken is not None:
-                        broken.append((_source_of(path, link)[0], _why_not_followed(path, link, real, own)))
+                        broken.append((_source_of(path, link, root_name)[0], _why_not_followed(path, link, real, own)))
                     continue
                 visited.add(real)
                 kept.append(d)
@@ -137,7 +138,7 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None,
             for name in sorted(filenames):
                 if not left_out(name):
                     full = Path(dirpath) / name
-                    source, rel = _source_of(path, full)
+                    source, rel = _source_of(path, full, root_name)
                     problem = _broken_link(full)
                     if problem is not None:
                         if broken is not None:
@@ -168,10 +169,11 @@ def _why_not_followed(root: Path, link: Path, real: Path, own: set[Path]) -> str
     return f"symbolic link to {_source_of(root.resolve(), real)[0]}, a folder read in its own place"
 
 
-def _source_of(root: Path, full: Path) -> tuple[str, tuple[str, ...]]:
-    """What reports call `full` found under the given folder `root`, and its path below `root`."""
+def _source_of(root: Path, full: Path, name: str | None = None) -> tuple[str, tuple[str, ...]]:
+    """What reports call `full` found under the given folder `root` (whose resolved, displayable
+    `name` the caller may know), and its path below `root`."""
     rel = tuple(display(part) for part in full.relative_to(root).parts)
-    return "/".join((display(root.resolve().name), *rel)), rel
+    return "/".join((name if name is not None else display(root.resolve().name), *rel)), rel
 
 
 def _raise_walk_error(exc: OSError) -> None:

@@ -12,7 +12,8 @@ from spark_trainer.ingest.detect import InputFile
 from spark_trainer.ingest.splits import split_of_file
 from spark_trainer.ingest.staging import DatasetBuilder, Item
 from spark_trainer.ingest.types import IngestOptions, IngestReport
-from spark_trainer.ingest.video.probe import file_sha256, probe_video
+from spark_trainer.ingest.video.checks import check_video
+from spark_trainer.ingest.video.probe import file_sha256
 
 
 def _sidecar_text(f: InputFile, report: IngestReport) -> tuple[bool, str | None]:
@@ -97,7 +98,7 @@ def ingest_audio(f: InputFile, builder: DatasetBuilder, options: IngestOptions, 
 
 def ingest_video_file(f: InputFile, builder: DatasetBuilder, options: IngestOptions, report: IngestReport,
                       cancel: threading.Event | None = None, tick: Callable[[str], None] | None = None) -> None:
-    probe = probe_video(f.path, decode_test=options.check_video_decode)
+    probe = check_video(f.path, f.source, report, options.min_image_side, decode_test=options.check_video_decode)
     if probe.problems:
         report.reject(f.source, None, "; ".join(probe.problems))
         return

@@ -185,5 +185,5 @@ def release_deleted_runs(store: Store) -> int:
         try:
             runs.get(store, info.run)
         except NotFound:
-            asked += len(servers.release_run(store.home.root, info.run, f"run {info.run} was deleted"))
+            asked += len(servers.release_deleted_run(store.home.root, info.run))
     return asked

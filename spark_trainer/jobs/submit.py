@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, ConfigError, NotFound
 from spark_trainer.ingest.types import IngestReport
 from spark_trainer.jobs import gpus as gpu_alloc
+from spark_trainer.jobs.advice import data_advice, data_settings, swept_advice
 from spark_trainer.store import datasets, experiments, projects, runs, sweeps
 from spark_trainer.store.entities import Dataset, Experiment, Run, RunStatus
 from spark_trainer.store.store import Store
@@ -190,14 +190,12 @@ def submit_configs(
             checked: dict[str, tuple[str, ...]] = {}  # settings -> their advice
             frozen, warned = [], []
             for config, swept in zip(configs, values, strict=True):
-                key = json.dumps(config.model_dump(mode="json", include={"recipe_config", "eval"}), sort_keys=True)
+                key = data_settings(config)
                 if key in checked:
                     frozen.append(_freeze(config, dataset, base_model, request.text))
                 else:
                     frozen.append(_check_one(store, config, dataset, base_model, request.text, swept))
-                    said = data_advice(store, config, dataset, base_model)
-                    named = ", ".join(f"{k}={v}" for k, v in swept.items())
-                    checked[key] = tuple(f"sweep {named}: {w}" if swept else w for w in said)
+                    checked[key] = swept_advice(store, config, swept, dataset, base_model)
                 warned.append(checked[key])
             experiment = _experiment(store, frozen[0], dataset)
         except BadInput:
@@ -285,18 +283,6 @@ def check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset, ba
     if Path(base_model).is_dir():  # `exp create` may name a model not downloaded yet: `run start` checks it
         spec.check_model_fit(Path(base_model))
     return frozen
-
-
-def data_advice(store: Store, config: ExperimentConfig, dataset: Dataset, base_model: str) -> list[str]:
-    """The recipe's warnings about training `config` on the stored `dataset` (`RecipeSpec.advice`: most
-    images smaller than the training size...), from the facts stored with the dataset. They never
-    refuse a run: `train` and `run start` print them, the setup form shows them, before it starts."""
-    from spark_trainer.recipes import get_recipe
-    from spark_trainer.recipes.fit import dataset_facts
-
-    model = Path(base_model) if base_model and Path(base_model).is_dir() else None
-    said = get_recipe(config.recipe).advice(dataset_facts(store, dataset), config.recipe_config, model)
-    return [said] if said else []
 
 
 def _freeze(config: ExperimentConfig, dataset: Dataset, base_model: str, gpus: str | None) -> ExperimentConfig:

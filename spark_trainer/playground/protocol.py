@@ -12,7 +12,12 @@ Server to client (`event`):
   {"event": "chunk", "id": 2, "variant": "tuned", "text": "new text"}   (streamed, many)
   {"event": "done", "id": 2, "variant": "tuned", "output": {...}}
   {"event": "error", "id": 2, "message": "one line", "bad_input": true}
-  {"event": "unloaded", "reason": "idle for 600 s" | "run 12 needs GPU 0" | "shutdown"}   (then it exits)
+  {"event": "error", "id": 1, "message": "no run 12", "bad_input": true, "run": 12, "run_gone": true}
+  {"event": "unloaded", "reason": "idle for 600 s" | "run 12 needs GPU 0" | "shutdown", "run": 12 | null,
+   "run_gone": false}                     (then it exits)
+
+`run_gone` is true when the run asked for (a load's error) or held (`unloaded`, whose `run` is the
+run whose model it held) no longer exists: it was deleted, so loading it again cannot work.
 
 Every request gets exactly one `done`, `loaded` or `error` answer (a cancelled one gets `done`
 with finish_reason "cancelled"), so a client can count what is still outstanding.

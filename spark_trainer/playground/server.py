@@ -22,6 +22,7 @@ from typing import IO, Any, NoReturn
 from spark_trainer.errors import BadInput, describe
 from spark_trainer.playground import protocol, servers
 from spark_trainer.playground.generators import Generator, generator_spec
+from spark_trainer.playground.source import RunGone
 
 log = logging.getLogger(__name__)
 DEFAULT_IDLE_S = 600.0
@@ -34,6 +35,7 @@ class Server:
         self.requests: queue.Queue[dict[str, Any]] = queue.Queue()
         self.cancelled: set[Any] = set()
         self.release_reason: str | None = None
+        self.run_gone = False  # the release's reason: the loaded run was deleted
         self.generator: Generator | None = None
         self.loaded_key: tuple[int, str] | None = None
         self.kind: str | None = None
@@ -63,11 +65,9 @@ class Server:
         self.requests.put({"op": "shutdown", "reason": "the app closed the connection"})
 
     def on_sigterm(self, _signum: int, _frame: Any) -> None:
-        try:
-            reason = servers.release_path(self.home, os.getpid()).read_text().strip()
-        except OSError:
-            reason = ""
-        self.release_reason = reason or "asked to stop"
+        note = servers.read_release(self.home, os.getpid())
+        self.run_gone = note.run_gone
+        self.release_reason = note.reason or "asked to stop"
 
     # ---- the loop ---------------------------------------------------------------------------------
     def run(self) -> int:
@@ -92,9 +92,11 @@ class Server:
                     break
                 self.handle(message)
                 last_active = time.monotonic()
+            gone = False
             if self.release_reason is not None:
-                reason = self.release_reason
-            self.send({"event": "unloaded", "reason": reason})
+                reason, gone = self.release_reason, self.run_gone
+            run = self.loaded_key[0] if self.loaded_key else None
+            self.send({"event": "unloaded", "reason": reason, "run": run, "run_gone": gone})
         finally:
             if self.generator is not None:
                 self.generator.close()
@@ -113,6 +115,9 @@ class Server:
             elif message["op"] == "generate":
                 self.send({"event": "done", "id": rid, "variant": message.get("variant", "tuned"),
                            "output": self.generate(message)})
+        except RunGone as exc:  # deleted since the client picked it: it must not offer it again
+            self.send({"event": "error", "id": rid, "message": str(exc), "bad_input": True,
+                       "run": message.get("run"), "run_gone": True})
         except BadInput as exc:
             self.send({"event": "error", "id": rid, "message": str(exc), "bad_input": True})
         except Exception as exc:  # noqa: BLE001 - the client must get an answer; the log keeps the traceback

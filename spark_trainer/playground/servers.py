@@ -43,6 +43,24 @@ def release_path(home: Path, pid: int) -> Path:
     return folder(home) / f"server-{pid}.release"
 
 
+@dataclass(frozen=True)
+class ReleaseNote:
+    """Why a server is asked to go, for its client: `reason` is shown as is; `run_gone` says the run
+    whose model it holds was deleted (the client must not offer to load it again)."""
+
+    reason: str
+    run_gone: bool = False
+
+
+def read_release(home: Path, pid: int) -> ReleaseNote:
+    """The note left for server `pid` (an empty reason when there is none or it cannot be read)."""
+    try:
+        found = json.loads(release_path(home, pid).read_text())
+        return ReleaseNote(str(found.get("reason", "")).strip(), bool(found.get("run_gone", False)))
+    except (OSError, ValueError, AttributeError):
+        return ReleaseNote("")
+
+
 def write(home: Path, info: ServerInfo) -> Path:
     path = info_path(home, info.pid)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,18 +106,20 @@ def release(home: Path, gpus: Iterable[int], reason: str, *, wait_s: float = 5.0
     """Ask every server on any of `gpus` to unload and exit (SIGTERM, with `reason` for its client);
     wait up to `wait_s` for them to go. Returns the servers asked."""
     wanted = set(gpus)
-    return _ask([info for info in live(home) if wanted & set(info.gpus)], home, reason, wait_s)
+    return _ask([info for info in live(home) if wanted & set(info.gpus)], home, ReleaseNote(reason), wait_s)
 
 
-def release_run(home: Path, run_id: int, reason: str, *, wait_s: float = 5.0) -> list[ServerInfo]:
-    """Ask the servers holding `run_id`'s model to unload and exit (the run is being deleted: its
-    weights would otherwise stay in memory, on a GPU perhaps, for a run that no longer exists)."""
-    return _ask([info for info in live(home) if info.run == run_id], home, reason, wait_s)
+def release_deleted_run(home: Path, run_id: int, *, wait_s: float = 5.0) -> list[ServerInfo]:
+    """Ask the servers holding `run_id`'s model to unload and exit, telling their clients the run is
+    gone (it was deleted: its weights would otherwise stay in memory, on a GPU perhaps, for a run that
+    no longer exists, and the client would offer to load it again)."""
+    note = ReleaseNote(f"run {run_id} was deleted", run_gone=True)
+    return _ask([info for info in live(home) if info.run == run_id], home, note, wait_s)
 
 
-def _ask(asked: list[ServerInfo], home: Path, reason: str, wait_s: float) -> list[ServerInfo]:
+def _ask(asked: list[ServerInfo], home: Path, note: ReleaseNote, wait_s: float) -> list[ServerInfo]:
     for info in asked:
-        release_path(home, info.pid).write_text(reason)
+        release_path(home, info.pid).write_text(json.dumps(asdict(note)))
         try:
             os.kill(info.pid, signal.SIGTERM)
         except ProcessLookupError:

@@ -10,10 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, NotFound
 from spark_trainer.store import runs
 from spark_trainer.store.store import Store
 from spark_trainer.training import checkpoints
+
+
+class RunGone(NotFound):
+    """The run to load does not exist: deleted since its client picked it."""
 
 
 @dataclass(frozen=True)
@@ -56,11 +60,15 @@ def resolve_source(store: Store, run_ref: int | str, checkpoint: str = "last") -
     """The weights to load for `run_ref` and a checkpoint choice.
 
     Raises:
-        BadInput: unknown run, or the run has no such checkpoint (the message lists what it has).
+        RunGone: no such run (deleted since it was picked, say).
+        BadInput: the run has no such checkpoint (the message lists what it has).
     """
     from spark_trainer.jobs.submit import frozen_config
 
-    run = runs.get(store, run_ref)
+    try:
+        run = runs.get(store, run_ref)
+    except NotFound as exc:
+        raise RunGone(str(exc)) from None
     run_dir = Path(run.run_dir)
     config = frozen_config(run_dir)
     spec = str(checkpoint).strip().lower()

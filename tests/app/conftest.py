@@ -32,6 +32,19 @@ def _collect_on_the_gui_thread(qapp):
 
 
 @pytest.fixture
+def themed(qapp):
+    """Applies a theme for one test (call it with the theme's name; again to switch) and puts the
+    application's look back afterwards."""
+    from app import theme
+
+    palette, sheet, name = qapp.palette(), qapp.styleSheet(), qapp.property("spark_theme")
+    yield lambda which: theme.apply(qapp, which)
+    qapp.setPalette(palette)
+    qapp.setStyleSheet(sheet)
+    qapp.setProperty("spark_theme", name)
+
+
+@pytest.fixture
 def qsettings(tmp_path: Path) -> QSettings:
     """Window state goes to a temporary ini file, never the user's real settings."""
     return QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)

@@ -131,3 +131,43 @@ def test_a_loaded_checkpoint_pruned_or_outrun_by_the_training_run_keeps_answerin
     finally:
         assert ctx.shutdown(10.0)
         store.close()
+
+
+@pytest.mark.parametrize("when", ["loaded", "not loaded"])
+def test_a_deleted_run_is_said_gone_and_its_prompts_are_stopped(tmp_path: Path, qsettings, qtbot, when: str) -> None:
+    """`run delete` of the run the Playground shows: its model is unloaded (the server says the run is
+    gone), and the view says so instead of "it loads again with the next prompt", stops sending for that
+    run and offers to pick another. Deleted before anything was loaded: the next prompt's load says the
+    same, not "no run N"."""
+    from app.context import AppContext
+    from spark_trainer.cli.main import main
+    from spark_trainer.store.store import Store
+
+    own = train_tiny_run(tmp_path / "home", steps=4)
+    store = Store.open(own.home)
+    ctx = AppContext(store, qsettings, poll_gpus=False)
+    try:
+        view = _view(store, ctx, qtbot, own.run_id)
+        view.panel.max_new_tokens.setValue(2)
+        assert view.pick_button.isHidden()
+        if when == "loaded":
+            view.generate()
+            qtbot.waitUntil(lambda: not view.pending, timeout=300_000)
+            assert view.status.text().startswith("Loaded on CPU"), view.status.text()
+        assert main(["--home", str(own.home), "run", "delete", str(own.run_id)]) == 0
+        if when == "not loaded":
+            view.generate()
+        qtbot.waitUntil(lambda: not view.client.running and not view.pending, timeout=60_000)
+        said = view.banner.text()
+        assert said == f"Run {own.run_id} was deleted; pick another run to try.", said
+        assert "loads again" not in view.status.text(), view.status.text()
+        assert not view.generate_button.isEnabled() and not view.save_button.isEnabled()
+        assert not view.pick_button.isHidden()
+        view.generate()  # Enter in the prompt box still asks: nothing is sent
+        assert not view.pending and not view.client.running
+        with qtbot.waitSignal(view.pick_run):
+            view.pick_button.click()
+        view.shutdown()
+    finally:
+        assert ctx.shutdown(10.0)
+        store.close()

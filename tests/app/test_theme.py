@@ -24,18 +24,6 @@ from PySide6.QtWidgets import (  # noqa: E402
 )
 
 
-@pytest.fixture
-def themed(qapp):
-    """Applies a theme for one test and puts the application's look back afterwards."""
-    from app import theme
-
-    palette, sheet, name = qapp.palette(), qapp.styleSheet(), qapp.property("spark_theme")
-    yield lambda which: theme.apply(qapp, which)
-    qapp.setPalette(palette)
-    qapp.setStyleSheet(sheet)
-    qapp.setProperty("spark_theme", name)
-
-
 def _luminance(c: QColor) -> float:
     def channel(v: int) -> float:
         s = v / 255

@@ -204,3 +204,47 @@ def test_the_frame_estimate_agrees_with_the_disk_estimate_on_a_variable_frame_ra
     qtbot.waitUntil(lambda: wizard.result is not None or wizard.process_page.banner.role == "error", timeout=60_000)
     assert wizard.result is not None, wizard.process_page.banner.text()
     assert [v["frames"] for v in wizard.result.report.extra["videos"].values()] == [7]  # extracted
+
+
+
+@pytest.mark.parametrize(("probed_in", "shown_in"), [("dark", "dark"), ("light", "light"), ("light", "dark"),
+                                                     ("dark", "light"), (None, None)])
+def test_a_problem_row_is_readable_in_both_themes(qtbot, qapp, themed, datasets_view, tmp_path, probed_in, shown_in):
+    """The Inspect page's problem rows had the dark theme's red background and the palette's text: black
+    on dark red where the palette was not the dark theme's (offscreen renders, which apply no theme; a
+    switch to the light theme after probing). They now take the theme's error colours, as the error
+    banners do, and follow a theme switch. `None`: no theme applied (the default palette)."""
+    import os
+
+    from PySide6.QtGui import QColor
+
+    from app import theme
+    from tests.app.test_theme import _contrast
+
+    if probed_in:
+        themed(probed_in)
+    write_video(tmp_path / "clips" / "clip0.avi", n_frames=10, fps=10.0, size=(96, 64))
+    write_video(tmp_path / "clips" / "tiny.avi", n_frames=10, fps=10.0, size=(24, 24))
+    wizard = datasets_view.open_video_wizard()
+    drop(wizard.add_page.drop, [tmp_path / "clips"])
+    wizard.next()
+    page = wizard.inspect_page
+    qtbot.waitUntil(page.isComplete, timeout=30_000)
+    if shown_in != probed_in:
+        themed(shown_in)
+    table = page.table
+    table.clearSelection()
+    table.setCurrentCell(-1, -1)
+    row = next(r for r in range(2) if table.item(r, 0).text() == "tiny.avi")
+    qtbot.wait(50)
+    shot = table.viewport().grab()
+    shot.save(str(Path(os.environ.get("SPARK_SHOTS", tmp_path)) / f"video-wizard-problem-{probed_in}-{shown_in}.png"))
+    rect = table.visualRect(table.model().index(row, table.columnCount() - 1))
+    image, scale = shot.toImage(), shot.devicePixelRatio()
+    pixels = [image.pixelColor(int(x * scale), int(y * scale))
+              for x in range(rect.left() + 2, rect.right() - 1) for y in range(rect.top() + 2, rect.bottom() - 1)]
+    names = [p.name() for p in pixels]
+    background = QColor(max(set(names), key=names.count))
+    assert background.name() == theme.current().error_bg
+    text = max(pixels, key=lambda p: _contrast(p, background))  # the glyphs' core
+    assert _contrast(text, background) >= 4.5, (text.name(), background.name())

@@ -51,3 +51,31 @@ def test_exp_show_of_an_experiment_stored_before_bos_token_shows_the_rule_its_ru
     assert "kept for this experiment" in line
     as_json = cli("--json", "exp", "show", "old")
     assert json.loads(as_json.out)["config"]["recipe_config"]["bos_token"] == "always"
+
+
+RESOLUTION_WARNING = ("recipe_config.resolution 512 is larger than 6 of the dataset's 6 images (shorter side "
+                      "typically 64 px): each is enlarged to 512 px, 64x its pixels, which slows every step and "
+                      "adds no detail; try recipe_config.resolution: 64 (keep 512 if the enlargement is intended)")
+
+
+def test_exp_create_warns_of_images_smaller_than_the_resolution(cli, store: Store, tmp_path: Path) -> None:
+    """`train` and `run start` printed the recipe's data advice; `exp create` of the same config said nothing."""
+    from spark_trainer.models.tiny_diffusion import write_captioned_images
+
+    projects.create(store, "p")
+    ingest_paths(store, [write_captioned_images(tmp_path / "frames", 6, size=64)], project="p", name="frames")
+    model = tmp_path / "tiny-sd"
+    model.mkdir()
+    (model / "model_index.json").write_text("{}")
+    for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):  # what the checks look at; no weights
+        (model / part).mkdir()
+    args = ["exp", "create", "--project", "p", "--recipe", "diffusion-lora", "--dataset", "frames",
+            "--base-model", str(model)]
+    made = cli(*args, "--name", "big")
+    assert made.code == 0, made.err
+    assert made.err.splitlines() == [f"warning: {RESOLUTION_WARNING}"], made.err
+    shown = cli("--json", *args, "--name", "big-json")
+    assert shown.code == 0, shown.err
+    assert shown.json()["warnings"] == [RESOLUTION_WARNING] and shown.json()["name"] == "big-json"
+    quiet = cli("--json", *args, "--name", "small", "--set", "recipe_config.resolution=64")
+    assert quiet.code == 0 and quiet.err == "" and quiet.json()["warnings"] == [], quiet.err

@@ -1,12 +1,13 @@
-"""What the video wizard refuses or notes before any work, on generated videos: frames smaller than
-image ingestion accepts, a resize that would make them so, a file that ends before its container says."""
+"""What the video wizard and `dataset ingest --kind video` refuse or note before any work, on generated
+videos: frames smaller than image ingestion accepts, a resize that would make them so, a file that ends
+before its container says."""
 
 from __future__ import annotations
 
 import pytest
 
 from spark_trainer.errors import BadInput
-from spark_trainer.ingest import read_report
+from spark_trainer.ingest import ingest_paths, read_report
 from spark_trainer.ingest.types import IngestOptions
 from spark_trainer.ingest.video import VideoOptions, build_video_dataset
 from spark_trainer.ingest.video.checks import ended_early, inspect_video
@@ -63,3 +64,39 @@ def test_a_video_that_ends_before_its_container_says_is_noted_in_the_report(stor
     assert "cut.mkv ended early: decoded 1.0 s of 1.3 s" in read_report(result.dataset.path)["notes"]
     assert ended_early(inspect_video(cut)) == "decoded 1.0 s of 1.3 s"
     assert [ended_early(inspect_video(p)) for p in (whole, voiced, camcorder)] == [None, None, None]
+
+
+def test_whole_video_ingestion_refuses_frames_under_the_image_minimum(store, project, tmp_path) -> None:
+    """`dataset ingest --kind video` (whole videos, not frames) took a 2x2 video the wizard refuses."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    write_av_video(folder / "tiny.mp4", 10, size=(2, 2))
+    write_av_video(folder / "ok.mp4", 10, size=(64, 48))
+    result = ingest_paths(store, [folder], project=project, kind="video")
+    assert [(r.source, r.reason) for r in result.report.rejected] == [
+        ("clips/tiny.mp4", "frames too small: 2x2; the minimum side is 32 px (as for images)")]
+    assert result.dataset.num_items == 1
+    allowed = ingest_paths(store, [folder / "tiny.mp4"], project=project, kind="video",
+                           options=IngestOptions(min_image_side=2))  # --min-image-side applies to videos too
+    assert allowed.dataset.num_items == 1
+
+
+def test_whole_video_ingestion_of_only_too_small_videos_is_one_line_and_leaves_nothing(cli, home, tmp_path) -> None:
+    assert cli("project", "create", "p").code == 0
+    write_av_video(tmp_path / "tiny.mp4", 10, size=(16, 8))
+    out = cli("dataset", "ingest", tmp_path / "tiny.mp4", "--project", "p", "--kind", "video")
+    assert out.code == 2, out.err
+    assert out.err.strip().splitlines()[-1] == ("error: nothing to ingest: the only item was rejected (tiny.mp4: frames "
+                                                "too small: 16x8; the minimum side is 32 px (as for images))"), out.err
+    assert cli("dataset", "list", "--json").json() == []
+    assert not any((home / "datasets").glob("*")), list((home / "datasets").glob("*"))
+
+
+def test_whole_video_ingestion_notes_a_video_that_ends_before_its_container_says(store, project, tmp_path) -> None:
+    cut = truncate(write_av_video(tmp_path / "cut.mkv", 32, container="matroska"), keep=0.7)
+    whole = write_av_video(tmp_path / "whole.mkv", 32, container="matroska")
+    result = ingest_paths(store, [cut, whole], project=project, kind="video")
+    assert result.report.rejected == [] and result.dataset.num_items == 2  # its frames are still a video
+    assert "cut.mkv ended early: decoded 1.0 s of 1.3 s" in result.report.notes
+    assert not any("whole.mkv" in note for note in result.report.notes)
+    assert "cut.mkv ended early: decoded 1.0 s of 1.3 s" in read_report(result.dataset.path)["notes"]

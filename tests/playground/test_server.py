@@ -129,7 +129,7 @@ def test_scheduler_unloads_a_playground_model_from_a_gpu_a_run_needs(trained: Tr
         run = submit_experiment(store, runs.get(store, trained.run_id).experiment_id, gpus="0", machine=[0]).run
         assert run.id in schedule_once(store, machine=[0])
         gone = srv.until("unloaded", timeout=30)[-1]
-        assert gone["reason"] == f"run {run.id} needs GPU 0"
+        assert gone["reason"] == f"run {run.id} needs GPU 0" and gone["run_gone"] is False
         assert srv.proc.wait(30) == 0
         notes = [e.reason for e in runs.events(store, run.id)]
         assert "unloaded 1 playground model holding 1.50 GiB on GPU 0" in notes
@@ -153,8 +153,16 @@ def test_deleting_the_run_whose_model_is_loaded_unloads_it(tmp_path: Path, serve
         command = ["run", "delete", str(own.run_id)] if what == "run" else ["project", "delete", "pg", "--yes"]
         assert main(["--home", str(own.home), *command]) == 0
         gone = srv.until("unloaded", timeout=30)[-1]
-        assert gone["reason"] == f"run {own.run_id} was deleted"
+        assert gone == {**gone, "reason": f"run {own.run_id} was deleted", "run": own.run_id, "run_gone": True}
         assert srv.proc.wait(30) == 0
         assert servers.live(own.home) == []
     finally:
         srv.close()
+    again = ServerProcess(own.home)  # a client that still offers the run: its load says the run is gone
+    try:
+        again.next()
+        again.send(op="load", id=1, run=own.run_id, checkpoint="last")
+        error = again.next()
+        assert error == {**error, "event": "error", "id": 1, "run": own.run_id, "run_gone": True}
+    finally:
+        again.close()

@@ -1,23 +1,34 @@
-"""What the wizard refuses or notes about videos before any work: frames smaller than image ingestion
-accepts (IngestOptions.min_image_side), a resize that would make them so, a file that ends before
-its container says it does (a note: its frames are used)."""
+"""What video ingestion refuses or notes before any work, for the frame wizard and for whole videos
+(`dataset ingest --kind video`) alike: frames smaller than image ingestion accepts
+(IngestOptions.min_image_side), a resize that would make them so (the wizard), a file that ends before
+its container says it does (a note: it is used)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from spark_trainer.errors import BadInput
-from spark_trainer.ingest.types import MIN_IMAGE_SIDE
+from spark_trainer.ingest.types import MIN_IMAGE_SIDE, IngestReport
 from spark_trainer.ingest.video.frames import resized_size
 from spark_trainer.ingest.video.probe import VideoProbe, probe_video
 
 
-def inspect_video(path: Path, min_side: int = MIN_IMAGE_SIDE) -> VideoProbe:
+def inspect_video(path: Path, min_side: int = MIN_IMAGE_SIDE, *, decode_test: bool = True) -> VideoProbe:
     """`probe_video`, and a problem when the frames would be smaller than an image may be."""
-    probe = probe_video(path)
+    probe = probe_video(path, decode_test=decode_test)
     problem = frame_size_problem(probe, min_side)
     if problem:
         probe.problems.append(problem)
+    return probe
+
+
+def check_video(path: Path, source: str, report: IngestReport, min_side: int = MIN_IMAGE_SIDE, *,
+                decode_test: bool = True) -> VideoProbe:
+    """`inspect_video` for an ingestion: a file that ended early is noted in `report` under its
+    `source` name (its problems are for the caller to reject it with)."""
+    probe = inspect_video(path, min_side, decode_test=decode_test)
+    if early := ended_early(probe):
+        report.notes.append(f"{source} ended early: {early}")
     return probe
 
 

@@ -33,7 +33,7 @@ from spark_trainer.ingest.types import (
     emit,
 )
 from spark_trainer.ingest.video import space
-from spark_trainer.ingest.video.checks import check_resize, ended_early, inspect_video
+from spark_trainer.ingest.video.checks import check_resize, check_video
 from spark_trainer.ingest.video.frames import extract_frames
 from spark_trainer.ingest.video.models import Captioner, Transcriber, model_or_note, transcript_at
 from spark_trainer.ingest.video.phash import frame_hash, near_duplicates
@@ -187,9 +187,7 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
     for i, f in enumerate(chosen):
         check_cancel(cancel)
         emit(progress, i, len(chosen), f"video {i + 1}/{len(chosen)}: probing {f.source}", f.source)
-        probes.append(inspect_video(f.path))
-        if early := ended_early(probes[-1]):
-            report.notes.append(f"{f.source} ended early: {early}")
+        probes.append(check_video(f.path, f.source, report))
     check_resize(options.resize, probes)
     if options.mode != "scenes":  # the scenes, and so the frames, are known only once each video is scanned
         _check_room(store, options, [(f, p) for f, p in zip(chosen, probes, strict=True) if p.ok])

@@ -142,10 +142,9 @@ def test_one_store_check_at_a_time_and_the_newest_form_checked_last(store, ctx, 
     assert view.launch.isEnabled() and view.launch_reason.text() == ""
 
 
-def test_images_smaller_than_the_resolution_are_warned_of_and_launch_stays_enabled(store, ctx, qtbot,
-                                                                                 tmp_path) -> None:
-    """diffusion-lora's default 512 on 64 px frames kept a CPU run at step 0 for over 20 minutes, said
-    only in the run's log. The form says so where the resolution is chosen, in `train`'s words."""
+def frames_form(store, ctx, qtbot, tmp_path):
+    """The setup form filled in: diffusion-lora (its default resolution 512) on six 64 px captioned
+    frames, with a model folder holding only what the checks look at."""
     from spark_trainer.models.tiny_diffusion import write_captioned_images
 
     projects.create(store, "demo")
@@ -154,7 +153,7 @@ def test_images_smaller_than_the_resolution_are_warned_of_and_launch_stays_enabl
     model = store.home.models_dir / "tiny-sd"
     (model / "model_index.json").parent.mkdir(parents=True)
     (model / "model_index.json").write_text("{}")
-    for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):  # what the checks look at; no weights
+    for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):  # no weights
         (model / part).mkdir()
     view = _setup_view(store, ctx, qtbot)
     view.project.setCurrentText("demo")
@@ -163,6 +162,14 @@ def test_images_smaller_than_the_resolution_are_warned_of_and_launch_stays_enabl
     view.base_model.setCurrentText(str(model))
     view.gpus.setCurrentText("cpu")
     view.dataset.setCurrentText("frames")
+    return view
+
+
+def test_images_smaller_than_the_resolution_are_warned_of_and_launch_stays_enabled(store, ctx, qtbot,
+                                                                                 tmp_path) -> None:
+    """diffusion-lora's default 512 on 64 px frames kept a CPU run at step 0 for over 20 minutes, said
+    only in the run's log. The form says so where the resolution is chosen, in `train`'s words."""
+    view = frames_form(store, ctx, qtbot, tmp_path)
     qtbot.waitUntil(lambda: not view.checking and view.data_warning.isVisible(), timeout=15_000)
     assert view.data_warning.text() == (
         "Warning: recipe_config.resolution 512 is larger than 6 of the dataset's 6 images (shorter side typically "

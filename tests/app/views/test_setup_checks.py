@@ -110,3 +110,30 @@ def test_a_text_model_for_image_classification_is_named_at_the_base_model(store,
                                     "image-classification needs an image classifier saved with its image processor")
     # Its text rows name no image either (a manifest of images would have a 'path' column).
     assert "its records have no 'path' field (recipe_config.image_column)" in errors["dataset"]
+
+
+def test_a_folder_in_the_dataset_field_is_searched_for_once_per_check(store, tmp_path, monkeypatch) -> None:
+    """A folder path names a reused ingestion only when nothing in it changed since: finding it walks the
+    folder. The data check and the data advice each searched for it; now the check's one answer serves both."""
+    from app.views.setup_checks import check_setup
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.jobs import submit
+    from spark_trainer.models.tiny_diffusion import write_captioned_images
+    from spark_trainer.store import projects
+
+    projects.create(store, "demo")
+    frames = write_captioned_images(tmp_path / "frames", 6, size=64)
+    ingest_paths(store, [frames], project="demo", name="frames")
+    sd = store.home.models_dir / "tiny-sd"
+    sd.mkdir(parents=True)
+    (sd / "model_index.json").write_text("{}")
+    for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
+        (sd / part).mkdir()
+    walked: list[Path] = []
+    real = submit._newest_mtime
+    monkeypatch.setattr(submit, "_newest_mtime", lambda source: walked.append(source) or real(source))
+    form = {"project": "demo", "name": "frames-lora", "recipe": "diffusion-lora", "base_model": str(sd),
+            "dataset": str(frames), "gpus": "cpu"}
+    found = check_setup(store, form, [], [])
+    assert found.errors == {} and len(found.warnings) == 1 and "64x its pixels" in found.warnings[0]
+    assert walked == [frames.resolve()]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from spark_trainer.store import runs
 from spark_trainer.store.entities import RunStatus
-from tests.app.views.test_experiment_setup_view import filled_form
+from tests.app.views.test_experiment_setup_view import filled_form, frames_form
 
 
 def _ready_form(store, ctx, qtbot, tmp_path):
@@ -173,3 +173,26 @@ def test_switching_a_row_between_choice_settings_drops_the_old_ticks(store, ctx,
     row.check_choice("true")
     row.check_choice("false")
     assert panel.status.text() == "2 runs: checkpoint.keep_best = true, false"
+
+
+def test_a_swept_resolution_larger_than_the_images_is_warned_of_in_the_sweep_box(store, ctx, qtbot, tmp_path) -> None:
+    """The form warned of its own resolution only: a sweep to 512 on 64 px frames queued silently in the
+    GUI (`train --sweep` printed it). The sweep box says it in `train --sweep`'s words; Queue stays enabled."""
+    view = frames_form(store, ctx, qtbot, tmp_path)
+    view.forms["recipe_config"].set_values({"resolution": 64})
+    qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
+    panel = view.sweep
+    row = panel.rows[0]
+    row.field.setCurrentText("recipe_config.resolution")
+    row.values.setText("64, 512")
+    qtbot.waitUntil(lambda: not view.checking and panel.data_warning.isVisible(), timeout=15_000)
+    assert panel.data_warning.text() == (
+        "Warning: sweep recipe_config.resolution=512: recipe_config.resolution 512 is larger than 6 of the "
+        "dataset's 6 images (shorter side typically 64 px): each is enlarged to 512 px, 64x its pixels, which "
+        "slows every step and adds no detail; try recipe_config.resolution: 64 (keep 512 if the enlargement "
+        "is intended)")
+    assert not view.data_warning.isVisible()  # the form's own 64 is fine
+    assert panel.queue.isEnabled()  # said, not refused
+    _shot(view, "setup-sweep-resolution-warning.png", tmp_path, qtbot)
+    row.values.setText("64, 32")
+    qtbot.waitUntil(lambda: not view.checking and not panel.data_warning.isVisible(), timeout=15_000)
