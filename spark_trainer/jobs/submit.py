@@ -281,7 +281,9 @@ def check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset, ba
     # one-line reason here as the form's greyed-out entries give.
     spec.check_data_fit(dataset_facts(store, dataset), f"dataset {dataset.name!r}", config.recipe_config)
     frozen = _freeze(config, dataset, base_model, gpus)
-    spec.check_data(frozen, Path(dataset.path))
+    decided = spec.check_data(frozen, Path(dataset.path))
+    if decided:  # settings the data decides (causal-LM's `format: auto`): the run trains, and is tried, so
+        frozen.recipe_config = {**frozen.recipe_config, **decided}
     if Path(base_model).is_dir():  # `exp create` may name a model not downloaded yet: `run start` checks it
         spec.check_model_fit(Path(base_model))
     return frozen

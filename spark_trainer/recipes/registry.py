@@ -147,14 +147,17 @@ class RecipeSpec:
         if why:
             raise ConfigError(f"base_model: recipe {self.name} cannot start from {folder}: {why}")
 
-    def check_data(self, config: Any, data_path: Path) -> None:
+    def check_data(self, config: Any, data_path: Path) -> dict[str, Any]:
         """The problems a run would meet before its first step that need no model loaded (a missing
         label column, a single class, images without captions...), raised as BadInput by submit, so
         that the run is never created. Recipes opt in with a `check_data(data_path)` method; the
-        worker's `prepare` raises the same errors for runs queued without this check."""
+        worker's `prepare` raises the same errors for runs queued without this check. Returns the
+        recipe settings the data decided (causal-LM's detected row format), which submit freezes
+        into the run's config; the check may return None for none."""
         recipe_class = self.load()
         if hasattr(recipe_class, "check_data"):
-            recipe_class(config).check_data(Path(data_path))
+            return dict(recipe_class(config).check_data(Path(data_path)) or {})
+        return {}
 
     def load(self) -> Any:
         """Import and return the recipe implementation (this may import torch)."""
