@@ -31,7 +31,8 @@ class CausalLMConfig(BaseModel):
                          "packed rows hold up to this many tokens")
     packing: bool = Field(True, description="Pack examples into full rows; examples never attend to each other")
     completion_only_loss: bool = Field(
-        True, description="For prompt/completion and chat data, train only on completions"
+        True, description="For prompt/completion, instruction (Alpaca...) and chat data, train only on the "
+        "completions (answers, assistant turns)"
     )
     attention: Literal["auto", "flex", "varlen", "sdpa"] = Field(
         "auto", description="Attention kernel: auto picks flex attention (document BlockMask) on CUDA and "
