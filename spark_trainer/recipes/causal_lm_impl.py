@@ -100,7 +100,10 @@ class CausalLMRecipe:
     def check_data(self, data_path: Path) -> dict[str, Any]:
         """Submit's check: every row is of the dataset's format (`recipe_config.format`, or the one its
         fields say). Returns the settings it decided, frozen into the run's config: the format `auto`
-        found, so that trying or exporting the run later reads prompts as it trained."""
+        found, so that trying or exporting the run later reads prompts as it trained. A dataset whose
+        folder is gone is left to the worker, which says so (as before this check existed)."""
+        if not Path(data_path).exists():
+            return {}
         self.trainable_records(read_records(Path(data_path), self.config.eval.val_fraction), Path(data_path))
         return {"format": self.format} if self.rc.format == "auto" else {}
 
