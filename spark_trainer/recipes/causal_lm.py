@@ -85,6 +85,14 @@ def data_fit(facts: DataFacts, settings: BaseModel) -> str | None:
             f"{formats.describe(fmt)}); fields: {facts.listed()}")
 
 
+def decided_format(facts: DataFacts, settings: BaseModel) -> dict[str, str]:
+    """`format: auto` becomes the format the dataset's fields say, frozen with the run at submit."""
+    if getattr(settings, "format", "auto") != "auto":
+        return {}
+    found = formats.detect(dict(facts.filled), facts.rows)
+    return {"format": found} if found else {}
+
+
 RECIPE = RecipeSpec(
     name="causal-lm",
     title="Causal LM fine-tuning",
@@ -103,4 +111,5 @@ RECIPE = RecipeSpec(
     frozen_defaults=(("bos_token", "always"), ("format", "mixed")),
     data_fit=data_fit,
     model_fit=needs_text_model,
+    decided_settings=decided_format,
 )

@@ -57,13 +57,17 @@ ALPACA_TEMPLATE_NO_INPUT = ("Below is an instruction that describes a task. Writ
                             "completes the request.\n\n### Instruction:\n{instruction}\n\n### Response:\n")
 
 
-def describe(fmt: str) -> str:
-    """'alpaca (instruction, optional input, output)': a format and the fields it reads."""
+def fields_read(fmt: str) -> list[str]:
+    """The fields a format reads: ['instruction', 'optional input', 'output']."""
     if fmt in INSTRUCTION_FIELDS:
         instruction, extra, answer = INSTRUCTION_FIELDS[fmt]
-        fields = [instruction, *([f"optional {extra}"] if extra else []), answer]
-    else:
-        fields = list(FORMATS.get(fmt, ()))
+        return [instruction, *([f"optional {extra}"] if extra else []), answer]
+    return list(FORMATS.get(fmt, ()))
+
+
+def describe(fmt: str) -> str:
+    """'alpaca (instruction, optional input, output)': a format and the fields it reads."""
+    fields = fields_read(fmt)
     return f"{fmt} ({', '.join(fields)})" if fields and fields != [fmt] else fmt
 
 
@@ -148,7 +152,7 @@ def to_trainable(data: Mapping[str, Any], fmt: str, source: str, template: Promp
     missing = _missing(data, fmt)
     if missing:
         keys = ", ".join(sorted(map(str, data))) or "none"
-        said = f"recipe_config.format: {describe(fmt)}{'; ' + why if why else ''}"
+        said = f"format {fmt}: {', '.join(fields_read(fmt))}{'; ' + why if why else ''}"
         raise BadInput(f"{source}: row has no {' or '.join(repr(m) for m in missing)} "
                        f"{'field' if len(missing) == 1 else 'fields'} ({said}); its keys are: {keys}")
     if fmt in ("text", "prompt-completion", "messages"):

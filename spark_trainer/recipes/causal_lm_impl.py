@@ -27,6 +27,7 @@ BATCH = 1024  # records whose texts are tokenized in one call
 ENCODING_FIELDS = ("seq_len", "bos_token", "completion_only_loss", "chat_template")
 FORMAT_FIELDS = ("format", "prompt_template", "prompt_template_no_input")
 DETECTED = "detected from the dataset's fields"
+UNCHECKED_AT_SUBMIT = ("text", "prompt-completion", "messages", "mixed")
 
 ATTENTION_NOTES = {
     "flex_attention": "flex attention with a document block mask (examples apart)",
@@ -98,11 +99,13 @@ class CausalLMRecipe:
 
     # ---- formats ------------------------------------------------------------------------------
     def check_data(self, data_path: Path) -> dict[str, Any]:
-        """Submit's check: every row is of the dataset's format (`recipe_config.format`, or the one its
-        fields say). Returns the settings it decided, frozen into the run's config: the format `auto`
-        found, so that trying or exporting the run later reads prompts as it trained. A dataset whose
-        folder is gone is left to the worker, which says so (as before this check existed)."""
-        if not Path(data_path).exists():
+        """Submit's check of rows the recipe converts (ShareGPT, instruction formats): every row is of
+        the format, or BadInput names the first that is not. `auto` (the dataset's facts unknown to
+        submit) is decided here from the rows, and returned to be frozen into the run's config, so
+        that trying or exporting the run later reads prompts as it trained. Rows of text, prompt/
+        completion or messages, or `mixed` ones, are left to the worker, as before this check (a
+        large text dataset is not read twice); so is a dataset whose folder is gone."""
+        if not Path(data_path).exists() or self.rc.format in UNCHECKED_AT_SUBMIT:
             return {}
         self.trainable_records(read_records(Path(data_path), self.config.eval.val_fraction), Path(data_path))
         return {"format": self.format} if self.rc.format == "auto" else {}

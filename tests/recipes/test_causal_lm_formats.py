@@ -111,9 +111,8 @@ def test_an_alpaca_row_without_output_is_one_line_naming_the_row():
     with pytest.raises(BadInput) as err:
         formats.to_trainable({"instruction": "i", "input": "x"}, "alpaca", "a.jsonl:3", formats.PromptTemplate(),
                              "detected from the dataset's fields")
-    assert str(err.value) == ("a.jsonl:3: row has no 'output' field (recipe_config.format: alpaca (instruction, "
-                              "optional input, output); detected from the dataset's fields); its keys are: input, "
-                              "instruction")
+    assert str(err.value) == ("a.jsonl:3: row has no 'output' field (format alpaca: instruction, optional input, "
+                              "output; detected from the dataset's fields); its keys are: input, instruction")
     assert "\n" not in str(err.value)
 
 
@@ -131,6 +130,23 @@ def test_a_named_format_the_dataset_lacks_is_refused_from_its_facts():
     assert why == ("its records have no 'instruction' or 'output' field (recipe_config.format: alpaca (instruction, "
                    "optional input, output)); fields: text")
     assert get_recipe("causal-lm").data_problem(facts, {"format": "mixed"}) is None
+
+
+def test_submit_decides_auto_from_the_datasets_counts_or_else_from_its_rows(tmp_path):
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+    from tests.training.helpers import make_config
+
+    spec = get_recipe("causal-lm")
+    assert spec.decided(DataFacts.counted("text", 2, {"instruction": 2, "output": 2})) == {"format": "alpaca"}
+    assert spec.decided(DataFacts.counted("text", 2, {"text": 1, "prompt": 1, "completion": 1})) == {"format": "mixed"}
+    assert spec.decided(DataFacts.counted("text", 2, {"text": 2}), {"format": "alpaca"}) == {}  # named: kept
+    assert spec.decided(DataFacts("text")) == {}  # counts unknown (too many fields): the rows decide
+    data = tmp_path / "chats.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in SHAREGPT))
+    assert CausalLMRecipe(make_config("m")).check_data(data) == {"format": "sharegpt"}
+    # Text, prompt/completion and chat rows are left to the run, which reads them anyway: not read twice.
+    (tmp_path / "big.jsonl").write_text("not JSON, and not read\n")
+    assert CausalLMRecipe(make_config("m", recipe_config={"format": "text"})).check_data(tmp_path / "big.jsonl") == {}
 
 
 # ---- a real run ----------------------------------------------------------------------------------
@@ -186,6 +202,6 @@ def test_a_bad_row_is_refused_at_submit_naming_its_line(store, cli, tmp_path, ti
     result = cli("train", str(_run_file(tmp_path, tiny_lm, "short", rows)))
     assert result.code == 2
     assert result.err.strip().splitlines() == [
-        "error: short.jsonl:4: row has no 'output' field (recipe_config.format: alpaca (instruction, optional input, "
-        "output); detected from the dataset's fields); its keys are: input, instruction"]
+        "error: short.jsonl:4: row has no 'output' field (format alpaca: instruction, optional input, output); its "
+        "keys are: input, instruction"]
     assert runs.list_all(store) == []
