@@ -121,6 +121,10 @@ class TextGenerationPanel(QWidget):
         self.stop.setToolTip("Generation stops at the first of these texts (it is not shown)")
         self.chat = QCheckBox("Use the chat template")
         self.chat.setToolTip("Wrap the prompt as a user message with the tokenizer's chat template")
+        self.template = QCheckBox("Use the run's prompt template")
+        self.template.setChecked(True)
+        self.template.setEnabled(False)
+        self.template.setToolTip("Runs trained on instruction rows (Alpaca...) only")
         self.compare = QCheckBox("Compare with the base model")
         self.compare.setToolTip("Also answer with the base model (no fine-tuning), side by side")
         for label, widget in (("Max new tokens", self.max_new_tokens), ("Temperature", self.temperature),
@@ -129,6 +133,7 @@ class TextGenerationPanel(QWidget):
                               ("Stop strings", self.stop)):
             form.addRow(label, widget)
         form.addRow(self.chat)
+        form.addRow(self.template)
         form.addRow(self.compare)
         return box
 
@@ -140,6 +145,7 @@ class TextGenerationPanel(QWidget):
             top_p=round(self.top_p.value(), 4), top_k=self.top_k.value(),
             repetition_penalty=round(self.repetition_penalty.value(), 4), stop=tuple(stops),
             chat_template=self.chat.isChecked() and self.chat.isEnabled(),
+            prompt_template=self.template.isChecked() and self.template.isEnabled(),
             seed=None if self.seed.value() < 0 else self.seed.value()).to_dict()
 
     def problem(self) -> str | None:
@@ -168,6 +174,12 @@ class TextGenerationPanel(QWidget):
             self.chat.setEnabled(has)
             self.chat.setToolTip("Wrap the prompt as a user message with the tokenizer's chat template" if has
                                  else "This model's tokenizer has no chat template")
+        if "prompt_template" in facts:  # on by default for a run trained on instruction rows, as it trained
+            wraps = bool(facts["prompt_template"])
+            self.template.setEnabled(wraps)
+            self.template.setToolTip(f"Give the prompt as the instruction in the prompt template the run trained "
+                                     f"with ({facts.get('format')} rows)" if wraps else
+                                     "This run did not train on instruction rows (Alpaca...)")
 
     def begin(self, variants: list[str]) -> None:
         for variant in ("tuned", "base"):

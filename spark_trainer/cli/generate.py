@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     gen.add_argument("--repetition-penalty", type=float, default=1.0, metavar="R")
     gen.add_argument("--stop", action="append", default=[], metavar="TEXT", help="stop at this text (repeatable)")
     gen.add_argument("--chat", action="store_true", help="wrap the prompt in the tokenizer's chat template")
+    gen.add_argument("--no-template", action="store_true", help="runs trained on instruction rows (Alpaca...): "
+                     "give the prompt as it is, not as the instruction in the run's prompt template")
     gen.add_argument("--seed", type=int, metavar="S", help="sampling seed (same seed, same text)")
     gen.add_argument("--out", metavar="FILE.png", help="diffusion runs: where to write the image "
                      "(default: the data home's playground/images/)")
@@ -81,7 +83,7 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
     settings = _settings(spec.kind, args)
     device = resolve_device(args.device)
     generator = spec.create()
-    generator.load(source, device)
+    facts = generator.load(source, device) or {}
     streaming = spec.kind == "text-generation" and not ctx.json and sys.stdout.isatty() and not args.compare
 
     def emit(text: str) -> None:
@@ -104,6 +106,8 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
     variant = "base" if args.base else "tuned"
     data: dict[str, Any] = {"run": source.run_id, "source": source.to_dict(), "variant": variant,
                             "device": device, "prompt": args.prompt, **output}
+    if "format" in facts:  # causal-LM: the rows' format it trained on (an instruction format wraps the prompt)
+        data["format"] = facts["format"]
     if base_output is not None:
         data["base"] = base_output
     if args.save:
@@ -195,7 +199,7 @@ def _checked_settings(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     return GenerationSettings.from_dict({
         "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p,
         "top_k": args.top_k, "repetition_penalty": args.repetition_penalty, "stop": args.stop,
-        "chat_template": args.chat, "seed": args.seed}).to_dict()
+        "chat_template": args.chat, "prompt_template": not args.no_template, "seed": args.seed}).to_dict()
 
 
 def _save(ctx: Context, source: Any, args: argparse.Namespace, variant: str, output: dict[str, Any],

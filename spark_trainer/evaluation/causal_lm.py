@@ -80,13 +80,16 @@ def continuation_logprob(model: Any, tokenizer: Any, context: str, continuations
     return scores
 
 
-def mcq(model: Any, tokenizer: Any, items: list[McqItem], tick: Tick, bos: list[int]) -> dict[str, Any]:
-    """Accuracy overall and per subject; each item's prediction is kept in `predictions`."""
+def mcq(model: Any, tokenizer: Any, items: list[McqItem], tick: Tick, bos: list[int],
+        wrap: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """Accuracy overall and per subject; each item's prediction is kept in `predictions`. `wrap`: the
+    question as the instruction in the run's prompt template (a run trained on instruction rows)."""
     right: dict[str, int] = defaultdict(int)
     seen: dict[str, int] = defaultdict(int)
     predictions = []
     for i, item in enumerate(items):
-        scores = continuation_logprob(model, tokenizer, mcq_prompt(item), [f" {letter}" for letter in LETTERS], bos)
+        context = wrap(mcq_prompt(item)) if wrap is not None else mcq_prompt(item)
+        scores = continuation_logprob(model, tokenizer, context, [f" {letter}" for letter in LETTERS], bos)
         guess = max(range(len(LETTERS)), key=lambda k: scores[k])
         seen[item.subject] += 1
         right[item.subject] += int(guess == item.answer)

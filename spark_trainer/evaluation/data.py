@@ -1,6 +1,7 @@
 """Evaluation data files: read and check them before any model is loaded (bad input is exit 2).
 
-- perplexity: a .txt file (one document), or JSONL rows with `text` (or `prompt` + `completion`).
+- perplexity: a .txt file (one document), or JSONL rows with `text` (or `prompt` + `completion`, or
+  instruction rows: Alpaca's `instruction` + `output`..., read through the run's prompt template).
 - mcq: CSV or JSONL with columns subject, question, A, B, C, D, answer (a letter A-D, or 0-3).
 - classification: CSV or JSONL with a text column and a label column (names configurable); for
   image runs, a manifest of image paths and labels, or a folder of class sub-folders.
@@ -28,6 +29,7 @@ from spark_trainer.delimited import (
 )
 from spark_trainer.errors import BadInput
 from spark_trainer.manifest_fields import is_filled
+from spark_trainer.recipes.causal_lm_formats import row_format, to_trainable, uses_template
 from spark_trainer.recipes.classification import label_name
 from spark_trainer.recipes.image_rows import holds_text_rows, image_path, manifest_rows, read_text_rows
 
@@ -157,8 +159,9 @@ def read_mcq(path: Path) -> list[McqItem]:
     return items
 
 
-def read_documents(path: Path) -> list[str]:
-    """Documents for perplexity: the whole .txt file, or each JSONL row's text."""
+def read_documents(path: Path, template: Any = None) -> list[str]:
+    """Documents for perplexity: the whole .txt file, or each JSONL row's text (its prompt and
+    completion; an instruction row's (Alpaca...) prompt in `template`, a `PromptTemplate`, and answer)."""
     path = _check_file(path)
     if path.suffix.lower() in (".txt", ".md", ".text"):
         try:
@@ -174,9 +177,12 @@ def read_documents(path: Path) -> list[str]:
             docs.append(row["text"])
         elif isinstance(row.get("prompt"), str) and isinstance(row.get("completion"), str):
             docs.append(row["prompt"] + row["completion"])
+        elif template is not None and uses_template(row_format(row) or ""):
+            pair = to_trainable(row, row_format(row) or "", f"{path}:{number}", template)
+            docs.append(pair["prompt"] + pair["completion"])
         else:
-            raise BadInput(f"{path}: line {number} has no 'text' column (nor 'prompt' and 'completion'); "
-                           f"columns are: {', '.join(columns) or 'none'}")
+            raise BadInput(f"{path}: line {number} has no 'text' column (nor 'prompt' and 'completion', or "
+                           f"'instruction' and 'output'); columns are: {', '.join(columns) or 'none'}")
     if not docs:
         raise BadInput(f"{path} has no rows")
     return docs

@@ -41,7 +41,10 @@ def read_data(task: str, path: Path, config: ExperimentConfig) -> list[Any]:
     if task == "mcq":
         return data.read_mcq(path)
     if task == "perplexity":
-        return data.read_documents(path)
+        from spark_trainer.recipes.causal_lm import CausalLMConfig
+
+        # Instruction rows (Alpaca...) are read as the run read them: the prompt in its template.
+        return data.read_documents(path, CausalLMConfig.model_validate(config.recipe_config).template())
     if config.recipe == "image-classification":
         rc = config.recipe_config
         return data.read_labelled_images(path, str(rc.get("image_column", "path")), str(rc.get("label_column", "label")))
@@ -60,12 +63,14 @@ def run_task(task: str, config: ExperimentConfig, checkpoint: Path | None, path:
     if task in ("perplexity", "mcq"):
         from spark_trainer.evaluation.causal_lm import mcq, perplexity
         from spark_trainer.recipes.causal_lm import CausalLMConfig
+        from spark_trainer.recipes.causal_lm_formats import run_format, uses_template
         from spark_trainer.recipes.causal_lm_model import bos_ids
 
         rc = CausalLMConfig.model_validate(config.recipe_config)
         bos = bos_ids(processor, rc.bos_token)  # the run's rule: runs queued before it was a setting: always
-        if task == "mcq":
-            return mcq(model, processor, items, tick, bos)
+        if task == "mcq":  # a run trained on instruction rows is asked in its prompt template
+            wrap = rc.template().prompt if uses_template(run_format(config.recipe_config, data_path)) else None
+            return mcq(model, processor, items, tick, bos, wrap)
         limit = getattr(model.config, "max_position_embeddings", None) or rc.seq_len
         return perplexity(model, processor, items, min(rc.seq_len, limit), tick, bos)
     from spark_trainer.evaluation.classification import classify

@@ -89,6 +89,8 @@ def render(data: CardData) -> str:
     if data.base_is_local and data.info.kind == "adapter":
         lines += [f"The base model `{data.base_model}` was a local folder on the machine that trained this "
                   "adapter: put its path, or the Hub id it came from, where the snippet names it.", ""]
+    if data.info.prompt_format:
+        lines += ["## Prompt format", "", data.info.prompt_format, ""]
     lines += ["## Training data", "", f"Dataset `{data.dataset_name}`.", ""]
     if data.dataset_summary:
         lines += [data.dataset_summary, ""]

@@ -14,6 +14,7 @@ from spark_trainer.export.memory import WHY_LOADED, all_real, base_dtype, check_
 from spark_trainer.export.registry import ExportInfo
 from spark_trainer.models.attention import for_inference
 from spark_trainer.recipes.causal_lm import CausalLMConfig
+from spark_trainer.recipes.causal_lm_formats import CHAT_FORMATS, describe, run_format, uses_template
 
 PIPELINE_TAG = "text-generation"
 
@@ -117,7 +118,29 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
         full.save_pretrained(dest)
     tokenizer.save_pretrained(dest)
     return ExportInfo(kind=kind, library_name="peft" if kind == "adapter" else "transformers",
-                      pipeline_tag=PIPELINE_TAG, dtype=dtype, usage=_usage(kind, base_reference(config)))
+                      pipeline_tag=PIPELINE_TAG, dtype=dtype, usage=_usage(kind, base_reference(config)),
+                      prompt_format=prompt_format_text(rc, run_format(config.recipe_config, data_path)))
+
+
+def prompt_format_text(rc: CausalLMConfig, fmt: str) -> str:
+    """The card's words on how to prompt the model: the rows' format it trained on, with an example
+    prompt for instruction formats (the model writes its answer after it)."""
+    if uses_template(fmt):
+        example = rc.template().prompt("Name three primary colours.")
+        if rc.prompt_template is None:
+            how = ("in the Alpaca template below (a row with an input also had an `### Input:` section after the "
+                   "instruction)")
+        else:
+            how = "in the run's prompt template, as below"
+        return (f"Trained on instruction rows of format {describe(fmt)}: each instruction was given {how}, and "
+                "the answer trained after it, ending with the end-of-sequence token. Prompt it the same way; "
+                f"for example:\n\n```text\n{example}```")
+    if fmt in CHAT_FORMATS:
+        return (f"Trained on chat conversations of format {describe(fmt)} through the tokenizer's chat template: "
+                "prompt it with `tokenizer.apply_chat_template(messages, add_generation_prompt=True)`.")
+    if fmt == "prompt-completion":
+        return "Trained on prompt/completion rows: give it a prompt as written in the data; it writes the completion."
+    return ""
 
 
 def _usage(kind: str, base: str) -> str:

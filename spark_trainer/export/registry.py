@@ -36,6 +36,7 @@ class ExportInfo:
     dtype: str
     files: list[str] = field(default_factory=list)
     usage: str = ""  # a Python snippet that loads it
+    prompt_format: str = ""  # Markdown: how prompts should look (the rows' format it trained on), or ""
 
 
 def exporter_for(recipe: str) -> ModuleType:

@@ -277,9 +277,17 @@ def check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset, ba
     spec = get_recipe(config.recipe)
     # The setup form's rules, from the dataset's per-field counts and the model folder's files: the same
     # one-line reason here as the form's greyed-out entries give.
-    spec.check_data_fit(dataset_facts(store, dataset), f"dataset {dataset.name!r}", config.recipe_config)
+    facts = dataset_facts(store, dataset)
+    spec.check_data_fit(facts, f"dataset {dataset.name!r}", config.recipe_config)
     frozen = _freeze(config, dataset, base_model, gpus)
-    spec.check_data(frozen, Path(dataset.path))
+    # Settings the data decides (causal-LM's `format: auto`), from its facts, else from the recipe's
+    # full check when they are unknown: frozen with the run, which trains, and is tried, so.
+    decided = spec.decided(facts, config.recipe_config)
+    if decided:
+        frozen.recipe_config = {**frozen.recipe_config, **decided}
+    decided = spec.check_data(frozen, Path(dataset.path))
+    if decided:
+        frozen.recipe_config = {**frozen.recipe_config, **decided}
     if Path(base_model).is_dir():  # `exp create` may name a model not downloaded yet: `run start` checks it
         spec.check_model_fit(Path(base_model))
     return frozen

@@ -25,6 +25,8 @@ class CausalLMGenerator:
         self.source: ModelSource | None = None
         self.method = "lora"
         self.bos_rule = "tokenizer"  # the run's recipe_config.bos_token: prompts start as its rows did
+        self.format = "mixed"  # the rows' format the run trained on (recipe_config.format, as frozen)
+        self.template: Any = None  # its prompt template (`causal_lm_formats.PromptTemplate`) for instruction rows
         self.device: Any = None
         self.dtype: Any = None
         self.model_dir: Path | None = None
@@ -36,10 +38,14 @@ class CausalLMGenerator:
         from spark_trainer.jobs.submit import frozen_config
         from spark_trainer.models.loading import resolve_base_model
         from spark_trainer.recipes.causal_lm import CausalLMConfig
+        from spark_trainer.recipes.causal_lm_formats import run_format, uses_template
 
         config = frozen_config(source.run_dir)
         rc = CausalLMConfig.model_validate(config.recipe_config)
         self.source, self.method, self.bos_rule = source, rc.method, rc.bos_token
+        dataset = source.home / "datasets" / config.dataset if config.dataset.isdigit() else None
+        self.format = run_format(config.recipe_config, dataset)
+        self.template = rc.template() if uses_template(self.format) else None
         self.model_dir = resolve_base_model(config.base_model, search_dirs=(source.home, source.home / "models"))
         self.device = torch.device(device)
         precision = "fp32"
@@ -52,7 +58,8 @@ class CausalLMGenerator:
             self.model = self._load_adapted(source, rc, precision)
         self.model.eval()
         return {"chat_template": bool(self.tokenizer.chat_template), "method": rc.method,
-                "base_model": str(self.model_dir), "precision": precision}
+                "base_model": str(self.model_dir), "precision": precision, "format": self.format,
+                "prompt_template": self.template is not None}
 
     def _load_adapted(self, source: ModelSource, rc: Any, precision: str) -> Any:
         from safetensors.torch import load_file
@@ -116,7 +123,7 @@ class CausalLMGenerator:
         prompt = inputs.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise BadInput("prompt is empty")
-        ids = self._encode(prompt, inputs.get("history") or [], s.chat_template)
+        ids = self.encode_prompt(prompt, inputs.get("history") or [], s.chat_template, s.prompt_template)
         seed = s.seed if s.seed is not None else random.randrange(2**32)
         stream = _TextStream(self.tokenizer, s.stop, emit)
 
@@ -153,7 +160,10 @@ class CausalLMGenerator:
         return {"text": stream.text, "tokens": new_tokens, "seconds": round(time.monotonic() - started, 3),
                 "finish_reason": reason, "settings": {**s.to_dict(), "seed": seed}}
 
-    def _encode(self, prompt: str, history: list[Any], chat: bool) -> list[int]:
+    def encode_prompt(self, prompt: str, history: list[Any], chat: bool, template: bool = True) -> list[int]:
+        """The ids the model is given for `prompt`: as a user message through the chat template (`chat`),
+        else, for a run trained on instruction rows, as the instruction in its prompt template
+        (`template`, on by default), else as it is; after the run's BOS, as its rows began."""
         tok = self.tokenizer
         if chat:
             if not tok.chat_template:
@@ -167,6 +177,8 @@ class CausalLMGenerator:
         # As the recipe encodes prompt/completion rows: the run's BOS rule, then the prompt.
         from spark_trainer.recipes.causal_lm_model import bos_ids
 
+        if template and self.template is not None:
+            prompt = self.template.prompt(prompt)
         return bos_ids(tok, self.bos_rule) + list(tok(prompt, add_special_tokens=False)["input_ids"])
 
     def memory_bytes(self) -> int:

@@ -24,7 +24,9 @@ class SettingError(BadInput):
 @dataclass(frozen=True)
 class GenerationSettings:
     """What `generate` uses. `temperature` 0 means greedy decoding; `top_k` 0 turns top-k off;
-    `seed` None means a fresh random seed (the one used is reported with the answer)."""
+    `seed` None means a fresh random seed (the one used is reported with the answer);
+    `prompt_template`: a run trained on instruction rows (Alpaca...) gets the prompt in its template
+    (no effect on other runs, nor with `chat_template`)."""
 
     max_new_tokens: int = 64
     temperature: float = 0.7
@@ -33,6 +35,7 @@ class GenerationSettings:
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = field(default_factory=tuple)
     chat_template: bool = False
+    prompt_template: bool = True
     seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,8 +60,9 @@ class GenerationSettings:
                 values[name] = _number(name, data[name], float)
         if "seed" in data and data["seed"] is not None:
             values["seed"] = _number("seed", data["seed"], int)
-        if "chat_template" in data:
-            values["chat_template"] = bool(data["chat_template"])
+        for name in ("chat_template", "prompt_template"):
+            if name in data:
+                values[name] = bool(data[name])
         if "stop" in data:
             stop = data["stop"] or []
             if isinstance(stop, str) or not all(isinstance(s, str) for s in stop):

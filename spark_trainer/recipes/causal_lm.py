@@ -1,15 +1,20 @@
-"""Causal-LM fine-tuning recipe: LoRA, QLoRA, DoRA or full fine-tuning on text, prompt/completion
-or chat data. This module declares the config; the implementation is imported only to train."""
+"""Causal-LM fine-tuning recipe: LoRA, QLoRA, DoRA or full fine-tuning on text, prompt/completion,
+chat, ShareGPT or instruction (Alpaca-style) data. This module declares the config; the implementation
+is imported only to train."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from spark_trainer.recipes import causal_lm_formats as formats
 from spark_trainer.recipes.base import MetricSpec
 from spark_trainer.recipes.fit import DataFacts, needs_text_model
 from spark_trainer.recipes.registry import RecipeSpec
+
+Format = Literal["auto", "mixed", "text", "prompt-completion", "messages", "sharegpt", "alpaca", "dolly",
+                 "question-answer", "prompt-response"]
 
 
 class CausalLMConfig(BaseModel):
@@ -26,7 +31,8 @@ class CausalLMConfig(BaseModel):
                          "packed rows hold up to this many tokens")
     packing: bool = Field(True, description="Pack examples into full rows; examples never attend to each other")
     completion_only_loss: bool = Field(
-        True, description="For prompt/completion and chat data, train only on completions"
+        True, description="For prompt/completion, instruction (Alpaca...) and chat data, train only on the "
+        "completions (answers, assistant turns)"
     )
     attention: Literal["auto", "flex", "varlen", "sdpa"] = Field(
         "auto", description="Attention kernel: auto picks flex attention (document BlockMask) on CUDA and "
@@ -40,25 +46,58 @@ class CausalLMConfig(BaseModel):
     bos_token: Literal["tokenizer", "always"] = Field(
         "tokenizer", description="Rows start with BOS as tokenizer(text) encodes them (tokenizer: Llama-style "
         "tokenizers add it, GPT-2-style ones do not) or always (runs queued before this setting existed)")
+    format: Format = Field(
+        "auto", description="Row format: auto (decided once per dataset from its fields: text, then "
+        "prompt+completion, messages, conversations (ShareGPT), instruction+output (Alpaca), instruction+response "
+        "(Dolly), question+answer, prompt+response; a dataset of several of them: mixed); or one of them named; "
+        "mixed: each row by its own fields")
+    prompt_template: str | None = Field(
+        None, description="Instruction formats: the prompt, with {instruction} and {input} filled in (empty: the "
+        "Alpaca template, with or without its Input section)")
+    prompt_template_no_input: str | None = Field(
+        None, description="Instruction formats: the prompt for rows without an input (empty: prompt_template)")
     sample_prompts: list[str] = Field(
         default_factory=list, description="Prompts whose completions are logged as samples every "
         "eval.samples_every_steps (empty: a few built-in prompts)")
 
+    @field_validator("prompt_template", "prompt_template_no_input")
+    @classmethod
+    def _names_the_instruction(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if "{instruction}" not in value:
+            raise ValueError("must contain {instruction}, where the row's instruction goes")
+        return value
 
-def data_fit(facts: DataFacts, _settings: BaseModel) -> str | None:
-    """Rows with a text, a prompt and a completion, or chat messages (what `encode` reads)."""
-    fields = set(facts.fields)
-    if "text" in fields or {"prompt", "completion"} <= fields or "messages" in fields:
+    def template(self) -> formats.PromptTemplate:
+        return formats.PromptTemplate.of(self.prompt_template, self.prompt_template_no_input)
+
+
+def data_fit(facts: DataFacts, settings: BaseModel) -> str | None:
+    """Rows of a format the recipe reads (`recipe_config.format`, or one detected from the fields)."""
+    fmt = getattr(settings, "format", "auto")
+    if fmt in ("auto", "mixed"):
+        return None if formats.detect(dict(facts.filled), facts.rows) else formats.no_format_reason(facts.listed())
+    lacking = [f for f in formats.FORMATS[fmt] if f not in facts.fields]
+    if not lacking:
         return None
-    return (f"its records have no 'text' field (nor 'prompt'/'completion' or 'messages'); "
-            f"fields: {facts.listed()}")
+    return (f"its records have no {' or '.join(repr(f) for f in lacking)} field (recipe_config.format: "
+            f"{formats.describe(fmt)}); fields: {facts.listed()}")
+
+
+def decided_format(facts: DataFacts, settings: BaseModel) -> dict[str, str]:
+    """`format: auto` becomes the format the dataset's fields say, frozen with the run at submit."""
+    if getattr(settings, "format", "auto") != "auto":
+        return {}
+    found = formats.detect(dict(facts.filled), facts.rows)
+    return {"format": found} if found else {}
 
 
 RECIPE = RecipeSpec(
     name="causal-lm",
     title="Causal LM fine-tuning",
-    description="Fine-tune a decoder language model on text, prompt/completion or chat JSONL "
-    "with LoRA, QLoRA, DoRA or full fine-tuning.",
+    description="Fine-tune a decoder language model on text, prompt/completion, chat, ShareGPT or "
+    "Alpaca-style instruction JSONL with LoRA, QLoRA, DoRA or full fine-tuning.",
     config_model=CausalLMConfig,
     data_kinds=("text",),
     implementation="spark_trainer.recipes.causal_lm_impl:CausalLMRecipe",
@@ -67,8 +106,10 @@ RECIPE = RecipeSpec(
              MetricSpec("eval_perplexity", False, "validation perplexity")),
     unit="tokens",
     moved_fields=(("train.seq_len", "seq_len"), ("eval.sample_prompts", "sample_prompts")),
-    # Runs frozen before rows followed the tokenizer's own BOS rule started every row with BOS.
-    frozen_defaults=(("bos_token", "always"),),
+    # Runs frozen before rows followed the tokenizer's own BOS rule started every row with BOS; runs
+    # frozen before `format` existed read each row by its own fields.
+    frozen_defaults=(("bos_token", "always"), ("format", "mixed")),
     data_fit=data_fit,
     model_fit=needs_text_model,
+    decided_settings=decided_format,
 )

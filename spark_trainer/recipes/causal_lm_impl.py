@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.models.loading import home_search_dirs, resolve_base_model
+from spark_trainer.recipes import causal_lm_formats as formats
 from spark_trainer.recipes import token_cache
 from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.causal_lm import CausalLMConfig
@@ -21,8 +22,12 @@ from spark_trainer.training.packing import Example
 
 DEFAULT_PROMPTS = ["The", "Question: what is", "Once upon a time"]
 BATCH = 1024  # records whose texts are tokenized in one call
-# recipe_config fields that change the examples a dataset encodes to (the token cache's key)
+# recipe_config fields that change the examples a dataset encodes to (the token cache's key); the row
+# format and prompt templates join them when they are not the defaults of runs cached before they existed
 ENCODING_FIELDS = ("seq_len", "bos_token", "completion_only_loss", "chat_template")
+FORMAT_FIELDS = ("format", "prompt_template", "prompt_template_no_input")
+DETECTED = "detected from the dataset's fields"
+UNCHECKED_AT_SUBMIT = ("text", "prompt-completion", "messages", "mixed")
 
 ATTENTION_NOTES = {
     "flex_attention": "flex attention with a document block mask (examples apart)",
@@ -88,6 +93,44 @@ class CausalLMRecipe:
         self.packing_efficiency: float | None = None
         self.model_notes: list[str] = []  # lines for the run's log from building the model
         self.data_notes: list[str] = []  # lines for the run's log from preparing the data
+        self.format: str = self.rc.format  # the rows' format; `auto` is decided from the data (`resolve_format`)
+        self._format_why = ""  # where the format came from, for a row that is not of it
+        self.template = self.rc.template()
+
+    # ---- formats ------------------------------------------------------------------------------
+    def check_data(self, data_path: Path) -> dict[str, Any]:
+        """Submit's check of rows the recipe converts (ShareGPT, instruction formats): every row is of
+        the format, or BadInput names the first that is not. `auto` (the dataset's facts unknown to
+        submit) is decided here from the rows, and returned to be frozen into the run's config, so
+        that trying or exporting the run later reads prompts as it trained. Rows of text, prompt/
+        completion or messages, or `mixed` ones, are left to the worker, as before this check (a
+        large text dataset is not read twice); so is a dataset whose folder is gone."""
+        if not Path(data_path).exists() or self.rc.format in UNCHECKED_AT_SUBMIT:
+            return {}
+        self.trainable_records(read_records(Path(data_path), self.config.eval.val_fraction), Path(data_path))
+        return {"format": self.format} if self.rc.format == "auto" else {}
+
+    def resolve_format(self, records: list[Record], where: Path) -> str:
+        """The rows' format: the run's `recipe_config.format`, or for `auto` the one the rows' fields
+        say (`causal_lm_formats.detect`, decided once for the whole dataset)."""
+        if self.rc.format == "auto":
+            counts, rows = formats.field_counts(r.data for r in records)
+            found = formats.detect(counts, rows)
+            if found is None:
+                raise BadInput(f"dataset {where}: {formats.no_format_reason(', '.join(sorted(counts)) or 'none')}")
+            self.format, self._format_why = found, DETECTED
+        return self.format
+
+    def trainable(self, record: Record) -> Record:
+        """`record` as text, prompt/completion or chat messages (BadInput naming its line if it is not
+        of the run's format)."""
+        fmt = "mixed" if self.format == "auto" else self.format  # encode() of a record before prepare()
+        data = formats.to_trainable(record.data, fmt, record.source, self.template, self._format_why)
+        return Record(data, record.source, record.split)
+
+    def trainable_records(self, records: list[Record], where: Path) -> list[Record]:
+        self.resolve_format(records, where)
+        return [self.trainable(r) for r in records]
 
     # ---- data ---------------------------------------------------------------------------------
     def prepare(self, data_path: Path) -> None:
@@ -120,13 +163,18 @@ class CausalLMRecipe:
         assert self.model_dir is not None
         started = time.monotonic()
         settings = {"recipe": "causal-lm", **self.rc.model_dump(include=set(ENCODING_FIELDS))}
+        if self.rc.format != "mixed":  # as every run cached before the setting read its rows
+            settings.update({k: v for k, v in self.rc.model_dump(include=set(FORMAT_FIELDS)).items() if v})
         cache_key = token_cache.key(data_path, self.model_dir, settings)
         cached = None
         if cache_key is not None and (cached := token_cache.load(data_path, cache_key)) is not None:
             self.data_notes.append(f"tokenized rows read from the cache in {time.monotonic() - started:.1f} s: "
                                    f"{token_cache.path_for(data_path, cache_key)}")
         else:
-            records = read_records(data_path, self.config.eval.val_fraction)
+            records = self.trainable_records(read_records(data_path, self.config.eval.val_fraction), data_path)
+            if self.format != "mixed":
+                self.data_notes.append(f"rows read as {formats.describe(self.format)}"
+                                       + (" (detected from the dataset's fields)" if self._format_why else ""))
             examples = self.encode_all(records)
             train = [e for e, r in zip(examples, records, strict=True) if r.split == "train" and any(e.train_mask[1:])]
             val = [e for e, r in zip(examples, records, strict=True) if r.split == "val" and any(e.train_mask[1:])]
@@ -141,8 +189,8 @@ class CausalLMRecipe:
         return cached.examples()
 
     def encode_all(self, records: list[Record]) -> list[Example]:
-        """`encode` of every record, the texts of `BATCH` records tokenized in one call (the fast
-        tokenizer then spreads them over the CPU's cores)."""
+        """`encode` of every record made `trainable`, the texts of `BATCH` records tokenized in one call
+        (the fast tokenizer then spreads them over the CPU's cores)."""
         out: list[Example] = []
         for at in range(0, len(records), BATCH):
             chunk = records[at:at + BATCH]
@@ -153,7 +201,7 @@ class CausalLMRecipe:
                 elif isinstance(r.data.get("prompt"), str) and isinstance(r.data.get("completion"), str):
                     texts += [r.data["prompt"], r.data["completion"]]
             tokenized = iter(self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else [])
-            out += [_as_arrays(self.encode(r, tokenized)) for r in chunk]
+            out += [_as_arrays(self._encode_trainable(r, tokenized)) for r in chunk]
         return out
 
     def search_dirs(self) -> tuple[Path, ...]:
@@ -169,9 +217,13 @@ class CausalLMRecipe:
             raise ConfigError("recipe_config.method qlora needs the bitsandbytes package "
                               "(pip install bitsandbytes); or use method lora")
 
-    def encode(self, record: Record, tokenized: Iterator[list[int]] | None = None) -> Example:
-        """Tokens and target flags of one record; raises BadInput naming the record's line.
-        `tokenized` holds its text (or prompt, then completion) already tokenized, as `encode_all` does."""
+    def encode(self, record: Record) -> Example:
+        """Tokens and target flags of one record of the run's format; raises BadInput naming its line."""
+        return self._encode_trainable(self.trainable(record))
+
+    def _encode_trainable(self, record: Record, tokenized: Iterator[list[int]] | None = None) -> Example:
+        """Tokens and target flags of a `trainable` record. `tokenized` holds its text (or prompt, then
+        completion) already tokenized, as `encode_all` does."""
         tok, data = self.tokenizer, record.data
         ids_of = (lambda _text: list(next(tokenized))) if tokenized is not None else self._ids
         if isinstance(data.get("text"), str):
@@ -183,12 +235,8 @@ class CausalLMRecipe:
             completion = ids_of(data["completion"]) + [tok.eos_token_id]
             train_prompt = not self.rc.completion_only_loss
             example = Example(prompt + completion, [train_prompt] * len(prompt) + [True] * len(completion))
-        elif isinstance(data.get("messages"), list):
+        else:  # `trainable` left nothing else
             example = self._encode_chat(record)
-        else:
-            keys = ", ".join(sorted(map(str, data))) or "none"
-            raise BadInput(f"{record.source}: row has no 'text' field (nor 'prompt'/'completion' or 'messages'); "
-                           f"its keys are: {keys}")
         limit = self.rc.seq_len
         if len(example.input_ids) > limit:
             self.truncated += 1
@@ -306,7 +354,8 @@ class CausalLMRecipe:
     def generate_samples(self, model: Any) -> list[Sample]:
         from spark_trainer.recipes.causal_lm_model import generate
 
-        found = generate(model, self.tokenizer, list(self.rc.sample_prompts) or DEFAULT_PROMPTS)
+        wrap = self.template.prompt if formats.uses_template(self.format) else None  # as its rows were
+        found = generate(model, self.tokenizer, list(self.rc.sample_prompts) or DEFAULT_PROMPTS, wrap=wrap)
         return [Sample(prompt=s["prompt"], text=s["completion"]) for s in found]
 
     def save_final(self, model: Any, dest: Path) -> None:

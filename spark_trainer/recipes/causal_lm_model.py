@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -181,9 +182,10 @@ def examples_stay_apart(model: Any, attn: str, *, model_masks: bool, window: int
     return moved(probs["shared"], probs["alone"]) <= max(floor, 10 * noise)
 
 
-def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int = 32) -> list[dict[str, str]]:
+def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int = 32,
+             wrap: Callable[[str], str] | None = None) -> list[dict[str, str]]:
     """Greedy continuations of fixed prompts (with sdpa attention, or eager where the model has no
-    sdpa, whatever trains)."""
+    sdpa, whatever trains); `wrap` puts each in the run's prompt template first."""
     import torch
 
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -198,7 +200,8 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int
     try:
         with torch.no_grad(), logits_out(model):
             for prompt in prompts:
-                ids = bos_prefix(tokenizer) + list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+                text = wrap(prompt) if wrap is not None else prompt
+                ids = bos_prefix(tokenizer) + list(tokenizer(text, add_special_tokens=False)["input_ids"])
                 input_ids = torch.tensor([ids], device=device)
                 out = model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                                      max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,

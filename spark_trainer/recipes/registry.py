@@ -64,6 +64,10 @@ class RecipeSpec:
             the facts of `spark_trainer.recipes.fit`, never the whole dataset.
         model_fit: a base model folder -> why the recipe cannot start from it (a diffusers pipeline
             for a transformers recipe, no tokenizer...), or None. Looks at file names only.
+        decided_settings: (dataset facts, recipe settings) -> the recipe settings the dataset decides
+            (causal-LM's `format: auto` -> the format its fields say), frozen into a run's config at
+            submit so that everything reading the run later sees what it trained with; {} for none.
+            As cheap as `data_fit`; unknown facts decide nothing (the recipe's `check_data` may).
         data_advice: (dataset facts, recipe settings, base model folder or None) -> a one-line warning
             about a run the recipe can train but likely not as meant (images far smaller than the
             training size...), or None. As cheap as `data_fit`; it never refuses a run.
@@ -83,6 +87,7 @@ class RecipeSpec:
     data_fit: Callable[[DataFacts, Any], str | None] | None = None
     model_fit: Callable[[Path], str | None] | None = None
     data_advice: Callable[[DataFacts, Any, Path | None], str | None] | None = None
+    decided_settings: Callable[[DataFacts, Any], dict[str, Any]] | None = None
 
     @property
     def main_metric(self) -> MetricSpec:
@@ -138,6 +143,12 @@ class RecipeSpec:
             return None
         return self.data_advice(facts, self.settings(recipe_config), model)
 
+    def decided(self, facts: DataFacts, recipe_config: Any = None) -> dict[str, Any]:
+        """The settings a dataset with `facts` decides for a run of `recipe_config` (`decided_settings`)."""
+        if self.decided_settings is None or not facts.read or facts.kind not in self.data_kinds:
+            return {}
+        return self.decided_settings(facts, self.settings(recipe_config))
+
     def model_problem(self, folder: Path) -> str | None:
         """Why this recipe cannot start from the base model `folder`, else None."""
         return None if self.model_fit is None else self.model_fit(Path(folder))
@@ -147,14 +158,17 @@ class RecipeSpec:
         if why:
             raise ConfigError(f"base_model: recipe {self.name} cannot start from {folder}: {why}")
 
-    def check_data(self, config: Any, data_path: Path) -> None:
+    def check_data(self, config: Any, data_path: Path) -> dict[str, Any]:
         """The problems a run would meet before its first step that need no model loaded (a missing
         label column, a single class, images without captions...), raised as BadInput by submit, so
         that the run is never created. Recipes opt in with a `check_data(data_path)` method; the
-        worker's `prepare` raises the same errors for runs queued without this check."""
+        worker's `prepare` raises the same errors for runs queued without this check. Returns the
+        recipe settings the data decided (causal-LM's detected row format), which submit freezes
+        into the run's config; the check may return None for none."""
         recipe_class = self.load()
         if hasattr(recipe_class, "check_data"):
-            recipe_class(config).check_data(Path(data_path))
+            return dict(recipe_class(config).check_data(Path(data_path)) or {})
+        return {}
 
     def load(self) -> Any:
         """Import and return the recipe implementation (this may import torch)."""

@@ -201,3 +201,44 @@ def test_images_that_do_not_decode_are_skipped_and_listed_not_the_whole_evaluati
     with pytest.raises(BadInput, match=r"no image of .*broken decodes \(first: .*empty.jpg: undecodable image"):
         run_task("classification", config, None, only_broken, device="cpu", dtype="fp32", tick=lambda d, t: None,
                  labels=labels)
+
+
+def test_a_run_on_instruction_rows_is_evaluated_on_prompts_in_its_template(tmp_path: Path, monkeypatch) -> None:
+    """MCQ asks a run trained on Alpaca rows its question as the instruction in the Alpaca template, and
+    perplexity reads Alpaca rows as training did (the prompt in the template, then the answer)."""
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.evaluation.causal_lm import mcq_prompt
+    from spark_trainer.evaluation.data import McqItem
+    from spark_trainer.evaluation.tasks import read_data, run_task
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+    from spark_trainer.recipes.causal_lm import CausalLMConfig
+
+    model_dir = create_tiny_causal_lm(tmp_path / "tiny", vocab_size=300, hidden_size=32, num_layers=1, num_heads=2,
+                                      max_position_embeddings=512)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    rows = write_jsonl(tmp_path / "alpaca.jsonl", [{"instruction": "Count up from 1.", "input": "", "output": "1 2"}])
+    questions = tmp_path / "q.csv"
+    questions.write_text("subject,question,A,B,C,D,answer\nmath,1 + 1?,1,2,3,4,B\n")
+    template = CausalLMConfig().template()
+    seen: list[list[int]] = []
+    forward = LlamaForCausalLM.forward
+
+    def recording(self, input_ids=None, **kwargs):
+        seen.extend(row.tolist() for row in input_ids)
+        return forward(self, input_ids=input_ids, **kwargs)
+
+    monkeypatch.setattr(LlamaForCausalLM, "forward", recording)
+    for fmt, wrapped in (("alpaca", True), ("prompt-completion", False)):
+        config = ExperimentConfig.model_validate({
+            "project": "p", "name": "n", "recipe": "causal-lm", "base_model": str(model_dir), "dataset": str(rows),
+            "gpus": "cpu", "recipe_config": {"method": "full", "format": fmt, "seq_len": 512}})
+        seen.clear()
+        run_task("mcq", config, None, questions, device="cpu", dtype="fp32", tick=lambda done, total: None)
+        item = McqItem("math", "1 + 1?", ("1", "2", "3", "4"), 1, "q.csv:2")
+        context = template.prompt(mcq_prompt(item)) if wrapped else mcq_prompt(item)
+        assert seen[0][:len(tok(context)["input_ids"])] == tok(context)["input_ids"], fmt
+
+    docs = read_data("perplexity", rows, config)
+    assert docs == [template.prompt("Count up from 1.") + "1 2"]

@@ -67,3 +67,30 @@ def test_a_merge_that_cannot_fit_in_memory_is_refused_in_one_line_and_writes_not
     # Stored in fp32 already: the estimate is the files' size.
     assert weights_bytes_fp32(tiny_model) == sum(p.stat().st_size for p in tiny_model.glob("*.safetensors"))
     merge_refused_for_memory(home, run_dir, tiny_model, tmp_path, capsys, monkeypatch)
+
+
+def test_the_model_card_of_a_run_on_alpaca_rows_shows_its_prompt_format(tmp_path, capsys) -> None:
+    """The card says how to prompt the model: the Alpaca template it trained in, with an example."""
+    import json
+
+    from spark_trainer.cli.main import main
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+
+    model = create_tiny_causal_lm(tmp_path / "tiny-256", vocab_size=300, hidden_size=32, num_layers=1, num_heads=2,
+                                  max_position_embeddings=256)
+    data = tmp_path / "alpaca.jsonl"
+    data.write_text("".join(json.dumps({"instruction": f"Count up from {i}.", "input": "", "output": f"{i} {i + 1}"})
+                            + "\n" for i in range(10)))
+    config = make_config(model, project="export", name="alpaca", dataset=str(data), train={"max_steps": 2},
+                         eval={"every_steps": None, "val_fraction": 0.0}, checkpoint={"every_steps": 2, "keep": 1},
+                         recipe_config={"method": "lora", "lora_r": 4, "seq_len": 256})
+    home = tmp_path / "home"
+    with Store.open(home) as store:
+        run_dir = Path(train_in_store(store, config)[0].run_dir)
+    assert main(["--home", str(home), "export", run_dir.name, "--out", str(tmp_path / "out")]) == 0, capsys.readouterr()
+    card = (tmp_path / "out" / "README.md").read_text()
+    section = card.split("## Prompt format\n\n", 1)[1].split("\n## ", 1)[0]
+    assert section.startswith("Trained on instruction rows of format alpaca (instruction, optional input, output): "
+                              "each instruction was given in the Alpaca template below")
+    assert ("```text\nBelow is an instruction that describes a task. Write a response that appropriately completes "
+            "the request.\n\n### Instruction:\nName three primary colours.\n\n### Response:\n```") in section

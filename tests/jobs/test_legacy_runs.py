@@ -17,7 +17,7 @@ from spark_trainer.jobs.submit import (
     submit_experiment,
     upgrade_frozen_config,
 )
-from spark_trainer.store import experiments, projects, runs
+from spark_trainer.store import datasets, experiments, projects, runs
 from tests.jobs.conftest import DEMO_DATA
 
 MOVED = "config: train.seq_len has moved to recipe_config.seq_len; read from the old place (move it there in the run file)"
@@ -127,3 +127,35 @@ def test_a_clone_of_a_run_frozen_before_bos_token_existed_trains_as_that_run_did
         row.config = {**row.config, "recipe_config": {k: v for k, v in row.config["recipe_config"].items()
                                                       if k != "bos_token"}}
     assert run_config(store, run)["recipe_config"]["bos_token"] == "always"
+
+
+def test_a_run_frozen_before_format_existed_keeps_reading_each_row_by_its_own_fields(store, cli, run_file, tmp_path):
+    """`recipe_config.format` decides a dataset's row format once (auto); runs before it read each row by
+    its own fields. Such a run resumes, and is cloned, as `mixed`, with the token cache key it had."""
+    from spark_trainer.leaderboard import run_config
+    from spark_trainer.recipes import token_cache
+    from spark_trainer.recipes.causal_lm_impl import ENCODING_FIELDS, CausalLMRecipe
+
+    run = submit_config(store, load_config(run_file("fmt")), base_dir=tmp_path, gpus="cpu", machine=[]).run
+    path = Path(run.run_dir) / CONFIG_NAME
+    data = yaml.safe_load(path.read_text())
+    assert data["recipe_config"]["format"] == "prompt-completion"  # a new run: found in its data, frozen
+    del data["recipe_config"]["format"]
+    path.write_text(yaml.safe_dump(data))  # as a run frozen before the setting
+    old = frozen_config(Path(run.run_dir))
+    assert old.recipe_config["format"] == "mixed"
+    assert run_config(store, run)["recipe_config"]["format"] == "mixed"  # Clone, compare
+    cloned = cli("run", "config", run.id)
+    assert cloned.code == 0, cloned.err
+    assert yaml.safe_load(cloned.out)["recipe_config"]["format"] == "mixed"
+    notes = upgrade_frozen_config(store, run.id, Path(run.run_dir))  # what the worker does on resume
+    assert notes == ["recipe_config.format: mixed (the run's config was written before this setting existed, "
+                     "so it keeps the behaviour it had)"]
+
+    # The rows it trains on are encoded as before, and cached under the key a run of then had (no format in it).
+    recipe = CausalLMRecipe(old)
+    dataset = Path(datasets.get(store, old.dataset).path)
+    recipe.prepare(dataset)
+    assert recipe.format == "mixed" and recipe.train_data
+    before = {"recipe": "causal-lm", **recipe.rc.model_dump(include=set(ENCODING_FIELDS))}
+    assert token_cache.load(dataset, token_cache.key(dataset, recipe.model_dir, before)) is not None

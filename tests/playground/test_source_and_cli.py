@@ -31,7 +31,8 @@ def test_fixed_seed_gives_the_same_text_twice(trained: TrainedRun, capsys) -> No
     _, second, _ = generate(trained, capsys, "--seed", "7", "--temperature", "1.0", "--json")
     assert first["text"] and first["text"] == second["text"]
     assert first["settings"] == {"max_new_tokens": 10, "temperature": 1.0, "top_p": 0.95, "top_k": 50,
-                                 "repetition_penalty": 1.0, "stop": [], "chat_template": False, "seed": 7}
+                                 "repetition_penalty": 1.0, "stop": [], "chat_template": False, "prompt_template": True,
+                                 "seed": 7}
     assert first["source"]["kind"] == "final" and first["variant"] == "tuned" and first["tokens"] >= 1
 
 

@@ -47,6 +47,44 @@ def train_tiny_run(home: Path, steps: int = 40) -> TrainedRun:
     return TrainedRun(home, run.id, run_dir)
 
 
+ALPACA_ROWS = [{"instruction": f"Count up from {i}.", "input": "" if i % 2 else "in steps of one",
+                "output": " ".join(str(i + k) for k in range(4))} for i in range(24)]
+
+
+def train_tiny_alpaca_run(home: Path, steps: int = 4) -> TrainedRun:
+    """A tiny Llama trained a few steps on Alpaca rows (instruction, input, output): the run's frozen
+    config says `format: alpaca`, so trying it wraps prompts in the Alpaca template."""
+    import json
+
+    from spark_trainer.config import validate_config
+    from spark_trainer.jobs.submit import frozen_config, submit_config
+    from spark_trainer.jobs.worker import train
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+    from spark_trainer.store.store import Store
+    from spark_trainer.training.reporting import Commands
+
+    model = create_tiny_causal_lm(home / "models" / "tiny", vocab_size=300, hidden_size=32, num_layers=1,
+                                  num_heads=2, max_position_embeddings=256)
+    data = home.parent / "alpaca.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ALPACA_ROWS))
+    config = validate_config({
+        "project": "pg", "name": "alpaca", "recipe": "causal-lm", "base_model": str(model), "dataset": str(data),
+        "gpus": "cpu", "train": {"max_steps": steps, "learning_rate": 1e-2, "batch_size": 4},
+        "recipe_config": {"method": "lora", "lora_r": 4, "seq_len": 256},
+        "eval": {"every_steps": None, "val_fraction": 0.0},
+        "checkpoint": {"every_steps": steps, "keep": 1},
+    })
+    with Store.open(home) as store:
+        run = submit_config(store, config, base_dir=data.parent).run
+        run_dir = Path(run.run_dir)
+        train(store, run.id, frozen_config(run_dir), run_dir, Commands())
+        for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
+            runs.transition(store, run.id, status, "trained in-process by the test fixture")
+    return TrainedRun(home, run.id, run_dir)
+
+
 def train_tiny_text_classifier_run(home: Path, steps: int = 40) -> TrainedRun:
     """A tiny BERT fully fine-tuned on the support-ticket topics of tests/recipes (it learns them in
     about this many steps there)."""

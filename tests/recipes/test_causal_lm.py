@@ -26,7 +26,8 @@ def recipe(tmp_path_factory, tiny_model_dir):
     model = tiny_model_dir
     data = tmp_path_factory.mktemp("d") / "d.jsonl"
     data.write_text('{"text": "hello world"}\n')
-    r = CausalLMRecipe(make_config(model, eval={"val_fraction": 0.0}))
+    # `mixed`: each row read by its own fields, as the tests below encode rows of every format
+    r = CausalLMRecipe(make_config(model, eval={"val_fraction": 0.0}, recipe_config={"format": "mixed", "seq_len": 256}))
     r.prepare(data)
     return r
 
@@ -68,6 +69,45 @@ def test_chat_trains_on_assistant_turns_only(recipe):
     trained = _decode_trained(recipe, ex)
     assert "hello" in trained and "1 2 3" in trained
     assert "hi there" not in trained and "be brief" not in trained and "<|user|>" not in trained
+
+
+ALPACA_WITH_INPUT = ("Below is an instruction that describes a task, paired with an input that provides further "
+                     "context. Write a response that appropriately completes the request.\n\n### Instruction:\n"
+                     "Add the numbers.\n\n### Input:\n2 and 3\n\n### Response:\n")
+ALPACA_NO_INPUT = ("Below is an instruction that describes a task. Write a response that appropriately completes "
+                   "the request.\n\n### Instruction:\nSay hello.\n\n### Response:\n")
+
+
+@pytest.mark.parametrize("row, prompt, answer", [
+    ({"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"}, ALPACA_WITH_INPUT, "5"),
+    ({"instruction": "Say hello.", "input": "", "output": "hello there"}, ALPACA_NO_INPUT, "hello there"),
+])
+def test_an_alpaca_row_is_its_templated_prompt_then_its_answer_trained(recipe, row, prompt, answer):
+    """Refused before ("row has no 'text' field"): trained now as the Alpaca prompt, the answer the
+    only target (completion_only_loss), as a prompt/completion row of the same texts."""
+    tok = recipe.tokenizer
+    ex = recipe.encode(Record(row, "alpaca.jsonl:1", "train"))
+    prompt_ids = [tok.bos_token_id] + tok(prompt, add_special_tokens=False)["input_ids"]
+    answer_ids = tok(answer, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    assert list(ex.input_ids) == prompt_ids + answer_ids
+    assert list(ex.train_mask) == [False] * len(prompt_ids) + [True] * len(answer_ids)
+    assert ex == recipe.encode(Record({"prompt": prompt, "completion": answer}, "pc.jsonl:1", "train"))
+
+
+def test_a_sharegpt_conversation_trains_on_the_assistant_turns_only(recipe):
+    """Refused before: `conversations` turns read as chat messages, through the chat template."""
+    tok = recipe.tokenizer
+    turns = [("system", "be brief"), ("human", "hi there"), ("gpt", "hello"), ("human", "count"), ("gpt", "1 2 3")]
+    row = {"conversations": [{"from": who, "value": text} for who, text in turns]}
+    ex = recipe.encode(Record(row, "chats.jsonl:1", "train"))
+    text = ("<s><|system|>\nbe brief</s>\n<|user|>\nhi there</s>\n<|assistant|>\nhello</s>\n<|user|>\ncount</s>\n"
+            "<|assistant|>\n1 2 3</s>\n")
+    assert list(ex.input_ids) == tok(text, add_special_tokens=False)["input_ids"]
+    assert _decode_trained(recipe, ex) == "hello</s>\n1 2 3</s>\n"
+    trained = [i for i, keep in enumerate(ex.train_mask) if keep]
+    assert tok.decode(ex.input_ids[trained[0]:trained[-1] + 1]).startswith("hello</s>\n<|user|>")  # two spans
+    messages = [{"role": {"human": "user", "gpt": "assistant"}.get(w, w), "content": t} for w, t in turns]
+    assert ex == recipe.encode(Record({"messages": messages}, "chat.jsonl:1", "train"))
 
 
 def test_bad_chat_rows_name_their_line(recipe):
@@ -135,7 +175,7 @@ def test_a_tokenizer_that_adds_no_bos_trains_without_one(tmp_path):
     tok.backend_tokenizer.post_processor = processors.TemplateProcessing(single="$A", pair="$A $B")
     tok.save_pretrained(model)
     data = tmp_path / "d.jsonl"
-    data.write_text('{"text": "hello world"}\n')
+    data.write_text('{"prompt": "hello", "completion": " world"}\n')  # a prompt/completion dataset
     recipe = CausalLMRecipe(make_config(model, eval={"val_fraction": 0.0}))
     recipe.prepare(data)
     stock = AutoTokenizer.from_pretrained(model)

@@ -66,7 +66,10 @@ BARE = _every_row("image")
     ("causal-lm", PROMPTS, {}, None),
     ("causal-lm", TABLE, {}, None),
     ("causal-lm", _every_row("text", "messages"), {}, None),
-    ("causal-lm", MANIFEST, {}, "its records have no 'text' field (nor 'prompt'/'completion' or 'messages')"),
+    ("causal-lm", MANIFEST, {}, "its records match no causal-LM format (text; prompt-completion (prompt, "
+                                "completion); messages; sharegpt (conversations); alpaca (instruction, optional input, "
+                                "output); dolly (instruction, optional context, response); question-answer (question, "
+                                "answer); prompt-response (prompt, response)); fields: label, path"),
     ("diffusion-lora", CAPTIONED, {}, None),
     ("diffusion-lora", BARE, {}, "none of its 10 images has a caption; diffusion-lora needs a caption for every "
                                  "image: add a name.txt caption beside each image (or a metadata.jsonl)"),

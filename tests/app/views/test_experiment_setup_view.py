@@ -181,3 +181,40 @@ def test_images_smaller_than_the_resolution_are_warned_of_and_launch_stays_enabl
     view.forms["recipe_config"].set_values({"resolution": 64})
     qtbot.waitUntil(lambda: not view.checking and not view.data_warning.isVisible(), timeout=15_000)
     assert view.launch.isEnabled()
+
+
+def test_an_alpaca_dataset_launches_causal_lm_and_a_bad_row_is_named_before(store, ctx, qtbot, tmp_path) -> None:
+    """Alpaca rows (instruction/input/output) were greyed out for causal-lm ("its records have no 'text'
+    field"); now they train, and the form lists the row format and prompt template settings."""
+    import os
+    from pathlib import Path
+
+    projects.create(store, "demo")
+    rows = [{"instruction": f"Count up from {i}.", "input": "", "output": f"{i} {i + 1}"} for i in range(6)]
+    (tmp_path / "alpaca.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ingest_paths(store, [tmp_path / "alpaca.jsonl"], project="demo", name="alpaca")
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+
+    model = create_tiny_causal_lm(store.home.models_dir / "tiny-llama", vocab_size=300, hidden_size=32,
+                                  num_layers=1, num_heads=2)
+    view = _setup_view(store, ctx, qtbot)
+    view.project.setCurrentText("demo")
+    view.recipe.setCurrentText("causal-lm")
+    view.name.setText("alpaca-lora")
+    view.base_model.setCurrentText(str(model))
+    view.gpus.setCurrentText("cpu")
+    view.dataset.setCurrentText("alpaca")
+    qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
+    assert not view.errors["dataset"].isVisible()
+    values = view.forms["recipe_config"].values()
+    assert values["format"] == "auto" and "prompt_template" in values
+    shots = Path(os.environ.get("SPARK_TRAINER_SHOTS", tmp_path))
+    view.grab().save(str(shots / "setup-causal-lm-alpaca.png"))
+    view.forms["recipe_config"].grab().save(str(shots / "setup-causal-lm-alpaca-recipe-config.png"))
+
+    view.forms["recipe_config"].set_values({"format": "sharegpt"})  # a format the dataset is not
+    qtbot.waitUntil(lambda: not view.checking and view.errors["dataset"].isVisible(), timeout=15_000)
+    assert view.errors["dataset"].text() == (
+        "recipe causal-lm cannot train on dataset 'alpaca': its records have no 'conversations' field "
+        "(recipe_config.format: sharegpt (conversations)); fields: instruction, output")
+    assert not view.launch.isEnabled()

@@ -1,0 +1,39 @@
+"""The causal-LM Playground panel's prompt-template option: on, and used, for a run trained on
+instruction rows (Alpaca...), greyed out for any other run, as the chat-template option is."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ALPACA_FACTS = {"chat_template": True, "method": "lora", "base_model": "/models/tiny", "format": "alpaca",
+                "prompt_template": True}
+
+
+def _panel(qtbot):
+    from app.views.playground_panels import TextGenerationPanel
+
+    panel = TextGenerationPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 560)
+    panel.show()
+    return panel
+
+
+def test_an_instruction_run_is_prompted_in_its_template_by_default(qtbot, tmp_path: Path) -> None:
+    panel = _panel(qtbot)
+    panel.set_model("Final model", ALPACA_FACTS)
+    assert panel.template.isEnabled() and panel.template.isChecked()
+    assert "alpaca rows" in panel.template.toolTip()
+    assert panel.settings()["prompt_template"] is True
+    shots = Path(os.environ.get("SPARK_TRAINER_SHOTS", tmp_path))
+    assert panel.grab().save(str(shots / "playground-prompt-template.png"))
+    panel.template.setChecked(False)
+    assert panel.settings()["prompt_template"] is False
+
+
+def test_a_run_of_other_rows_has_no_template_to_use(qtbot) -> None:
+    panel = _panel(qtbot)
+    panel.set_model("Final model", {**ALPACA_FACTS, "format": "prompt-completion", "prompt_template": False})
+    assert not panel.template.isEnabled()
+    assert panel.settings()["prompt_template"] is False
