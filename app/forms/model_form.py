@@ -68,6 +68,9 @@ class FieldRow:
         self.annotation = annotation
         self.base = _base(annotation)
         self.optional = _is_optional(annotation)
+        # A template's line breaks are part of it: edited in a text box, kept exactly as typed.
+        self.multiline = bool(info.get("multiline")) and self.base is str
+        self.placeholder = str(info.get("placeholder", ""))  # what an empty field means, where "none" is not it
         self.widget = self._make_editor(default)
         tip = info.get("help", "")
         allowed = interval_text(info)  # as `recipes NAME` and the sweep box write it: [0, 1)
@@ -90,6 +93,12 @@ class FieldRow:
             combo = QComboBox()
             combo.addItems([str(c) for c in _args(self.base)])
             return combo
+        if self.multiline:
+            text = QPlainTextEdit()
+            text.setTabChangesFocus(True)
+            text.setFixedHeight(84)
+            text.setPlaceholderText(self.placeholder or ("none" if self.optional else ""))
+            return text
         if _is_list(self.base):
             box = QPlainTextEdit()
             box.setPlaceholderText("one per line")
@@ -106,6 +115,8 @@ class FieldRow:
             w.setChecked(bool(value))
         elif isinstance(w, QComboBox):
             w.setCurrentText(str(value))
+        elif isinstance(w, QPlainTextEdit) and self.multiline:
+            w.setPlainText("" if value is None else str(value))
         elif isinstance(w, QPlainTextEdit):
             w.setPlainText("\n".join(str(v) for v in (value or [])))
         elif isinstance(value, list):
@@ -121,6 +132,9 @@ class FieldRow:
             text = w.currentText()
             choices = _args(self.base)
             return next((c for c in choices if str(c) == text), text)
+        if isinstance(w, QPlainTextEdit) and self.multiline:
+            typed = w.toPlainText()
+            return None if self.optional and not typed.strip() else typed
         if isinstance(w, QPlainTextEdit):
             return [line.strip() for line in w.toPlainText().splitlines() if line.strip()]
         text = w.text().strip()

@@ -15,9 +15,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.set_defaults(handler=cmd_recipes)
 
 
+# A choice list longer than this is written under the table: in its column it pushed every field's help
+# off the screen (causal-lm's `format` has ten choices, 150 characters).
+ALLOWED_WIDTH = 40
+
+
+def _choices(field: dict) -> str:
+    return " | ".join(str(c) for c in field.get("choices", ()))
+
+
 def _allowed(field: dict) -> str:
     if "choices" in field:
-        return " | ".join(str(c) for c in field["choices"])
+        text = _choices(field)
+        return text if len(text) <= ALLOWED_WIDTH else "see below"
     return interval_text(field) or "-"
 
 
@@ -33,5 +43,8 @@ def cmd_recipes(ctx: Context, args: argparse.Namespace) -> Result:
     rows = [(f["name"], f["type"], f["default"], _allowed(f), f["help"]) for f in described]
     text = f"{spec.name}: {spec.description}\n\nrecipe_config fields:\n" + table(
         ["field", "type", "default", "allowed", "help"], rows)
+    long = [f"{f['name']}: {_choices(f)}" for f in described if _allowed(f) == "see below"]
+    if long:
+        text += "\n\nallowed:\n" + "\n".join(f"  {line}" for line in long)
     return Result({"name": spec.name, "title": spec.title, "description": spec.description,
                    "data_kinds": list(spec.data_kinds), "fields": described}, text)

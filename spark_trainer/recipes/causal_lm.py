@@ -41,8 +41,8 @@ class CausalLMConfig(BaseModel):
         "window is shorter than seq_len, or that has no sdpa (eager), trains with masks it builds per layer"
     )
     chat_template: str | None = Field(
-        None, description="Jinja chat template to use when the tokenizer has none"
-    )
+        None, description="Jinja chat template to use when the tokenizer has none",
+        json_schema_extra={"multiline": True, "placeholder": "empty: the tokenizer's own"})
     bos_token: Literal["tokenizer", "always"] = Field(
         "tokenizer", description="Rows start with BOS as tokenizer(text) encodes them (tokenizer: Llama-style "
         "tokenizers add it, GPT-2-style ones do not) or always (runs queued before this setting existed)")
@@ -53,9 +53,11 @@ class CausalLMConfig(BaseModel):
         "mixed: each row by its own fields")
     prompt_template: str | None = Field(
         None, description="Instruction formats: the prompt, with {instruction} and {input} filled in (empty: the "
-        "Alpaca template, with or without its Input section)")
+        "Alpaca template, with or without its Input section)",
+        json_schema_extra={"multiline": True, "placeholder": "empty: the Alpaca template"})
     prompt_template_no_input: str | None = Field(
-        None, description="Instruction formats: the prompt for rows without an input (empty: prompt_template)")
+        None, description="Instruction formats: the prompt for rows without an input (empty: prompt_template)",
+        json_schema_extra={"multiline": True, "placeholder": "empty: prompt template"})
     sample_prompts: list[str] = Field(
         default_factory=list, description="Prompts whose completions are logged as samples every "
         "eval.samples_every_steps (empty: a few built-in prompts)")

@@ -262,6 +262,7 @@ def describe_fields(model: type[BaseModel]) -> list[dict[str, Any]]:
             elif isinstance(meta, Lt):
                 bounds["max_exclusive"] = meta.lt
         default = info.get_default(call_default_factory=True)
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         described.append(
             {
                 "name": name,
@@ -270,6 +271,9 @@ def describe_fields(model: type[BaseModel]) -> list[dict[str, Any]]:
                 "help": info.description or "",
                 **bounds,
                 **({"choices": list(_choices(info.annotation))} if _choices(info.annotation) else {}),
+                # Text whose line breaks matter (a prompt or chat template): the form edits it in a text box.
+                **({"multiline": True} if extra.get("multiline") else {}),
+                **({"placeholder": str(extra["placeholder"])} if extra.get("placeholder") else {}),
             }
         )
     return described

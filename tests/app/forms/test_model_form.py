@@ -26,3 +26,29 @@ def test_a_fields_range_is_shown_as_the_interval_the_cli_and_sweep_box_show(qtbo
     assert tips["name"] == ""
     described = {d["name"]: d for d in describe_fields(_Settings)}
     assert all(f"Allowed: {interval_text(described[n])}" in tips[n] for n in ("dropout", "learning_rate", "steps"))
+
+
+def test_a_prompt_template_keeps_its_line_breaks_from_the_form_to_the_run_file(qtbot) -> None:
+    # The Alpaca-style prompt_template is lines ("### Instruction:\n{instruction}\n\n### Response:\n"), but the
+    # form gave every text field a one-line edit: a line break could not be typed there, and one from a
+    # cloned run came back stripped of its final line break (the one the answer starts after), so the clone
+    # would train on another prompt.
+    from PySide6.QtWidgets import QPlainTextEdit
+
+    from app.forms.model_form import ModelForm
+    from spark_trainer.recipes import get_recipe
+
+    model = get_recipe("causal-lm").config_model
+    template = "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"
+    form = ModelForm(model, {"format": "alpaca", "prompt_template": template})
+    qtbot.addWidget(form)
+    for name in ("prompt_template", "prompt_template_no_input", "chat_template"):
+        assert isinstance(form.rows[name].widget, QPlainTextEdit), name
+    values = form.values()
+    assert values["prompt_template"] == template  # the trailing line break too: the answer starts after it
+    assert values["prompt_template_no_input"] is None and values["chat_template"] is None  # empty: the default
+    assert not form.errors()
+    assert form.rows["prompt_template_no_input"].widget.placeholderText() == "empty: prompt template"
+    assert model(**values).prompt_template == template
+    form.rows["prompt_template"].widget.setPlainText("no placeholders\n")
+    assert "prompt_template" in form.errors()  # still checked by the model, as every field is
