@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
@@ -16,7 +17,7 @@ from spark_trainer.recipes import token_cache
 from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.causal_lm import CausalLMConfig
 from spark_trainer.training import packing, varlen
-from spark_trainer.training.data import Record, read_records
+from spark_trainer.training.data import Record, dataset_records, read_records, require_rows
 from spark_trainer.training.packing import Example
 
 DEFAULT_PROMPTS = ["The", "Question: what is", "Once upon a time"]
@@ -126,34 +127,63 @@ class CausalLMRecipe:
             self.data_notes.append(f"tokenized rows read from the cache in {time.monotonic() - started:.1f} s: "
                                    f"{token_cache.path_for(data_path, cache_key)}")
         else:
-            records = read_records(data_path, self.config.eval.val_fraction)
-            examples = self.encode_all(records)
-            train = [e for e, r in zip(examples, records, strict=True) if r.split == "train" and any(e.train_mask[1:])]
-            val = [e for e, r in zip(examples, records, strict=True) if r.split == "val" and any(e.train_mask[1:])]
-            if not train:
-                raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
-            cached = token_cache.compact(train, val, self.truncated)
-            del examples, train, val
-            self.data_notes.append(f"tokenized {len(records):,} rows in {time.monotonic() - started:.1f} s")
+            cached, rows = self._encode_dataset(data_path)
+            self.data_notes.append(f"tokenized {rows:,} rows in {time.monotonic() - started:.1f} s")
             if cache_key is not None and os.environ.get("RANK", "0") == "0":  # one rank of a distributed run writes
                 self.data_notes.append(token_cache.save(data_path, cache_key, cached))
         self.truncated = cached.truncated
         return cached.examples()
 
+    def _encode_dataset(self, data_path: Path) -> tuple[token_cache.Encoded, int]:
+        """Every example of `data_path` (those with a token to learn from) in flat arrays, and the
+        number of rows read. An ingested dataset is read `BATCH` records at a time, never whole: its
+        1M rows held as records took 2.5 GB before the first was tokenized."""
+        import numpy as np
+
+        if data_path.is_dir():
+            records: Iterator[Record] = dataset_records(data_path)
+        else:  # a plain file is split by content hash over all its rows (read_records)
+            records = iter(read_records(data_path, self.config.eval.val_fraction))
+        pieces: dict[str, list[token_cache.Encoded]] = {"train": [], "val": []}
+        rows = train_rows = 0
+        while chunk := list(itertools.islice(records, BATCH)):
+            rows += len(chunk)
+            train_rows += sum(r.split == "train" for r in chunk)
+            examples = self.encode_all(chunk)
+            for split, found in pieces.items():
+                kept = [e for e, r in zip(examples, chunk, strict=True) if r.split == split and e.train_mask[1:].any()]
+                if kept:
+                    found.append(token_cache.compact(kept, [], 0))
+        require_rows(data_path, rows, train_rows)
+        n_train = sum(len(p.lengths) for p in pieces["train"])
+        if not n_train:
+            raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
+        parts = pieces["train"] + pieces["val"]
+        return token_cache.Encoded(np.concatenate([p.ids for p in parts]), np.concatenate([p.mask for p in parts]),
+                                   np.concatenate([p.lengths for p in parts]), n_train, self.truncated), rows
+
     def encode_all(self, records: list[Record]) -> list[Example]:
         """`encode` of every record, the texts of `BATCH` records tokenized in one call (the fast
-        tokenizer then spreads them over the CPU's cores)."""
+        tokenizer then spreads them over the CPU's cores); chat rows too, a call for a batch's
+        conversations (one call each, and their masks found token by token, made them three times
+        slower than the other rows)."""
         out: list[Example] = []
         for at in range(0, len(records), BATCH):
             chunk = records[at:at + BATCH]
             texts: list[str] = []
+            chats: list[tuple[str, list[tuple[int, int]]]] = []
             for r in chunk:  # in the order encode() takes them
                 if isinstance(r.data.get("text"), str):
                     texts.append(r.data["text"])
                 elif isinstance(r.data.get("prompt"), str) and isinstance(r.data.get("completion"), str):
                     texts += [r.data["prompt"], r.data["completion"]]
+                elif isinstance(r.data.get("messages"), list):
+                    chats.append(self._render_chat(r))
+                else:
+                    self.encode(r)  # raises BadInput naming the row
             tokenized = iter(self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else [])
-            out += [_as_arrays(self.encode(r, tokenized)) for r in chunk]
+            conversations = iter(self._chat_examples(chats))
+            out += [_as_arrays(self.encode(r, tokenized, conversations)) for r in chunk]
         return out
 
     def search_dirs(self) -> tuple[Path, ...]:
@@ -169,9 +199,11 @@ class CausalLMRecipe:
             raise ConfigError("recipe_config.method qlora needs the bitsandbytes package "
                               "(pip install bitsandbytes); or use method lora")
 
-    def encode(self, record: Record, tokenized: Iterator[list[int]] | None = None) -> Example:
+    def encode(self, record: Record, tokenized: Iterator[list[int]] | None = None,
+               conversations: Iterator[Example] | None = None) -> Example:
         """Tokens and target flags of one record; raises BadInput naming the record's line.
-        `tokenized` holds its text (or prompt, then completion) already tokenized, as `encode_all` does."""
+        `tokenized` holds its text (or prompt, then completion) already tokenized, and
+        `conversations` a chat row's example, as `encode_all` does."""
         tok, data = self.tokenizer, record.data
         ids_of = (lambda _text: list(next(tokenized))) if tokenized is not None else self._ids
         if isinstance(data.get("text"), str):
@@ -184,7 +216,7 @@ class CausalLMRecipe:
             train_prompt = not self.rc.completion_only_loss
             example = Example(prompt + completion, [train_prompt] * len(prompt) + [True] * len(completion))
         elif isinstance(data.get("messages"), list):
-            example = self._encode_chat(record)
+            example = next(conversations) if conversations is not None else self._encode_chat(record)
         else:
             keys = ", ".join(sorted(map(str, data))) or "none"
             raise BadInput(f"{record.source}: row has no 'text' field (nor 'prompt'/'completion' or 'messages'); "
@@ -206,6 +238,10 @@ class CausalLMRecipe:
         return self._bos_ids
 
     def _encode_chat(self, record: Record) -> Example:
+        return self._chat_examples([self._render_chat(record)])[0]
+
+    def _render_chat(self, record: Record) -> tuple[str, list[tuple[int, int]]]:
+        """A chat row's text through the chat template, and the character spans of its assistant turns."""
         tok, messages = self.tokenizer, record.data["messages"]
         if not tok.chat_template:
             raise ConfigError(f"{record.source}: chat rows need a chat template; the tokenizer has none, so set "
@@ -221,13 +257,28 @@ class CausalLMRecipe:
             start = len(tok.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True))
             end = len(tok.apply_chat_template(messages[:i + 1], tokenize=False))
             spans.append((start, end))
-        encoded = tok(text, add_special_tokens=False, return_offsets_mapping=True)
-        ids = list(encoded["input_ids"])
-        if self.rc.completion_only_loss and spans:
-            mask = [any(s <= a < e for s, e in spans) for a, _ in encoded["offset_mapping"]]
-        else:
-            mask = [True] * len(ids)
-        return Example(ids, mask)
+        return text, spans
+
+    def _chat_examples(self, rendered: list[tuple[str, list[tuple[int, int]]]]) -> list[Example]:
+        """Examples of rendered chat rows, tokenized in one call: a token is a target when it starts
+        inside an assistant turn (with completion_only_loss), else every token is."""
+        import numpy as np
+
+        if not rendered:
+            return []
+        encoded = self.tokenizer([text for text, _ in rendered], add_special_tokens=False, return_offsets_mapping=True)
+        out = []
+        for (_text, spans), ids, offsets in zip(rendered, encoded["input_ids"], encoded["offset_mapping"], strict=True):
+            if self.rc.completion_only_loss and spans:
+                starts = np.fromiter((a for a, _ in offsets), dtype=np.int64, count=len(offsets))
+                targets = np.zeros(len(starts), dtype=np.bool_)
+                for s, e in spans:
+                    targets |= (starts >= s) & (starts < e)
+                mask = targets.tolist()
+            else:
+                mask = [True] * len(ids)
+            out.append(Example(list(ids), mask))
+        return out
 
     def log_notes(self) -> list[str]:
         notes = [*self.data_notes, *self.model_notes]
