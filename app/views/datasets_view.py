@@ -221,22 +221,24 @@ class DatasetsView(DatasetIngestion, BaseView):
         self._load_report_and_card(dataset)
 
     def _load_report_and_card(self, dataset: Dataset) -> None:
-        def read(_ctx: TaskContext) -> tuple[dict[str, Any], str]:
+        def read(_ctx: TaskContext) -> tuple[dict[str, Any], list[tuple[Any, ...]], str]:
             from spark_trainer.ingest import read_report
-            from spark_trainer.ingest.browse import read_card
+            from spark_trainer.ingest.browse import read_card, report_rows
 
-            return read_report(Path(dataset.path)), read_card(dataset.path)
+            report = read_report(Path(dataset.path))
+            return report, report_rows(report), read_card(dataset.path)  # rows here: one per duplicate
 
         task = Task(read, owner=self, name="dataset report")
         task.signals.succeeded.connect(lambda result: self._show_report_and_card(dataset, *result))
         task.signals.failed.connect(lambda message, _e: self.card.setPlainText(f"Cannot read the dataset: {message}"))
         self.ctx.tasks.start(task, self.ctx.pool)
 
-    def _show_report_and_card(self, dataset: Dataset, report: dict[str, Any], card: str) -> None:
+    def _show_report_and_card(self, dataset: Dataset, report: dict[str, Any], rows: list[tuple[Any, ...]],
+                              card: str) -> None:
         current = self.selected_dataset()
         if current is None or current.id != dataset.id:
             return
-        self.report.show_report(report, f"Dataset {dataset.name}")
+        self.report.show_report(report, f"Dataset {dataset.name}", rows)
         self.tabs.setTabText(1, f"Report ({dataset.num_rejected + dataset.num_duplicates:,})")
         self.card.setMarkdown(card or f"# {dataset.name}\n\n(no card was written for this dataset)")
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from spark_trainer.recipes import token_cache
 from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.causal_lm import CausalLMConfig
 from spark_trainer.training import packing, varlen
-from spark_trainer.training.data import Record, read_records
+from spark_trainer.training.data import Record, dataset_records, read_records, require_rows
 from spark_trainer.training.packing import Example
 
 DEFAULT_PROMPTS = ["The", "Question: what is", "Once upon a time"]
@@ -105,12 +106,20 @@ class CausalLMRecipe:
         that trying or exporting the run later reads prompts as it trained. Rows of text, prompt/
         completion or messages, or `mixed` ones, are left to the worker, as before this check (a
         large text dataset is not read twice); so is a dataset whose folder is gone."""
-        if not Path(data_path).exists() or self.rc.format in UNCHECKED_AT_SUBMIT:
+        data_path = Path(data_path)
+        if not data_path.exists() or self.rc.format in UNCHECKED_AT_SUBMIT:
             return {}
-        self.trainable_records(read_records(Path(data_path), self.config.eval.val_fraction), Path(data_path))
+        self.resolve_format(self._records(data_path), data_path)
+        for record in self._records(data_path):  # a stream: 1M rows held as records took 2.5 GB
+            self.trainable(record)
         return {"format": self.format} if self.rc.format == "auto" else {}
 
-    def resolve_format(self, records: list[Record], where: Path) -> str:
+    def _records(self, data_path: Path) -> Iterable[Record]:
+        """The records of `data_path`: an ingested dataset's as a stream; a plain file's all at once (it
+        is split by content hash over all its rows, `read_records`)."""
+        return dataset_records(data_path) if data_path.is_dir() else read_records(data_path, self.config.eval.val_fraction)
+
+    def resolve_format(self, records: Iterable[Record], where: Path) -> str:
         """The rows' format: the run's `recipe_config.format`, or for `auto` the one the rows' fields
         say (`causal_lm_formats.detect`, decided once for the whole dataset)."""
         if self.rc.format == "auto":
@@ -127,10 +136,6 @@ class CausalLMRecipe:
         fmt = "mixed" if self.format == "auto" else self.format  # encode() of a record before prepare()
         data = formats.to_trainable(record.data, fmt, record.source, self.template, self._format_why)
         return Record(data, record.source, record.split)
-
-    def trainable_records(self, records: list[Record], where: Path) -> list[Record]:
-        self.resolve_format(records, where)
-        return [self.trainable(r) for r in records]
 
     # ---- data ---------------------------------------------------------------------------------
     def prepare(self, data_path: Path) -> None:
@@ -171,37 +176,63 @@ class CausalLMRecipe:
             self.data_notes.append(f"tokenized rows read from the cache in {time.monotonic() - started:.1f} s: "
                                    f"{token_cache.path_for(data_path, cache_key)}")
         else:
-            records = self.trainable_records(read_records(data_path, self.config.eval.val_fraction), data_path)
+            self.resolve_format(self._records(data_path), data_path)  # reads the rows only for `auto`
             if self.format != "mixed":
                 self.data_notes.append(f"rows read as {formats.describe(self.format)}"
                                        + (" (detected from the dataset's fields)" if self._format_why else ""))
-            examples = self.encode_all(records)
-            train = [e for e, r in zip(examples, records, strict=True) if r.split == "train" and any(e.train_mask[1:])]
-            val = [e for e, r in zip(examples, records, strict=True) if r.split == "val" and any(e.train_mask[1:])]
-            if not train:
-                raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
-            cached = token_cache.compact(train, val, self.truncated)
-            del examples, train, val
-            self.data_notes.append(f"tokenized {len(records):,} rows in {time.monotonic() - started:.1f} s")
+            cached, rows = self._encode_dataset(data_path)
+            self.data_notes.append(f"tokenized {rows:,} rows in {time.monotonic() - started:.1f} s")
             if cache_key is not None and os.environ.get("RANK", "0") == "0":  # one rank of a distributed run writes
                 self.data_notes.append(token_cache.save(data_path, cache_key, cached))
         self.truncated = cached.truncated
         return cached.examples()
 
+    def _encode_dataset(self, data_path: Path) -> tuple[token_cache.Encoded, int]:
+        """Every example of `data_path` (those with a token to learn from) in flat arrays, and the
+        number of rows read. An ingested dataset is read `BATCH` records at a time, never whole: its
+        1M rows held as records took 2.5 GB before the first was tokenized."""
+        import numpy as np
+
+        records = iter(self._records(data_path))
+        pieces: dict[str, list[token_cache.Encoded]] = {"train": [], "val": []}
+        rows = train_rows = 0
+        while chunk := list(itertools.islice(records, BATCH)):
+            rows += len(chunk)
+            train_rows += sum(r.split == "train" for r in chunk)
+            chunk = [self.trainable(r) for r in chunk]
+            examples = self.encode_all(chunk)
+            for split, found in pieces.items():
+                kept = [e for e, r in zip(examples, chunk, strict=True) if r.split == split and np.any(e.train_mask[1:])]
+                if kept:
+                    found.append(token_cache.compact(kept, [], 0))
+        require_rows(data_path, rows, train_rows)
+        n_train = sum(len(p.lengths) for p in pieces["train"])
+        if not n_train:
+            raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
+        parts = pieces["train"] + pieces["val"]
+        return token_cache.Encoded(np.concatenate([p.ids for p in parts]), np.concatenate([p.mask for p in parts]),
+                                   np.concatenate([p.lengths for p in parts]), n_train, self.truncated), rows
+
     def encode_all(self, records: list[Record]) -> list[Example]:
         """`encode` of every record made `trainable`, the texts of `BATCH` records tokenized in one call
-        (the fast tokenizer then spreads them over the CPU's cores)."""
+        (the fast tokenizer then spreads them over the CPU's cores); chat rows too, a call for a batch's
+        conversations (one call each, and their masks found token by token, made them three times
+        slower than the other rows)."""
         out: list[Example] = []
         for at in range(0, len(records), BATCH):
             chunk = records[at:at + BATCH]
             texts: list[str] = []
-            for r in chunk:  # in the order encode() takes them
+            chats: list[tuple[str, list[tuple[int, int]]]] = []
+            for r in chunk:  # in the order _encode_trainable() takes them
                 if isinstance(r.data.get("text"), str):
                     texts.append(r.data["text"])
                 elif isinstance(r.data.get("prompt"), str) and isinstance(r.data.get("completion"), str):
                     texts += [r.data["prompt"], r.data["completion"]]
+                else:  # `trainable` left nothing else
+                    chats.append(self._render_chat(r))
             tokenized = iter(self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else [])
-            out += [_as_arrays(self._encode_trainable(r, tokenized)) for r in chunk]
+            conversations = iter(self._chat_examples(chats))
+            out += [_as_arrays(self._encode_trainable(r, tokenized, conversations)) for r in chunk]
         return out
 
     def search_dirs(self) -> tuple[Path, ...]:
@@ -221,9 +252,10 @@ class CausalLMRecipe:
         """Tokens and target flags of one record of the run's format; raises BadInput naming its line."""
         return self._encode_trainable(self.trainable(record))
 
-    def _encode_trainable(self, record: Record, tokenized: Iterator[list[int]] | None = None) -> Example:
+    def _encode_trainable(self, record: Record, tokenized: Iterator[list[int]] | None = None,
+                          conversations: Iterator[Example] | None = None) -> Example:
         """Tokens and target flags of a `trainable` record. `tokenized` holds its text (or prompt, then
-        completion) already tokenized, as `encode_all` does."""
+        completion) already tokenized, and `conversations` a chat row's example, as `encode_all` does."""
         tok, data = self.tokenizer, record.data
         ids_of = (lambda _text: list(next(tokenized))) if tokenized is not None else self._ids
         if isinstance(data.get("text"), str):
@@ -236,7 +268,7 @@ class CausalLMRecipe:
             train_prompt = not self.rc.completion_only_loss
             example = Example(prompt + completion, [train_prompt] * len(prompt) + [True] * len(completion))
         else:  # `trainable` left nothing else
-            example = self._encode_chat(record)
+            example = next(conversations) if conversations is not None else self._encode_chat(record)
         limit = self.rc.seq_len
         if len(example.input_ids) > limit:
             self.truncated += 1
@@ -254,6 +286,10 @@ class CausalLMRecipe:
         return self._bos_ids
 
     def _encode_chat(self, record: Record) -> Example:
+        return self._chat_examples([self._render_chat(record)])[0]
+
+    def _render_chat(self, record: Record) -> tuple[str, list[tuple[int, int]]]:
+        """A chat row's text through the chat template, and the character spans of its assistant turns."""
         tok, messages = self.tokenizer, record.data["messages"]
         if not tok.chat_template:
             raise ConfigError(f"{record.source}: chat rows need a chat template; the tokenizer has none, so set "
@@ -269,13 +305,28 @@ class CausalLMRecipe:
             start = len(tok.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True))
             end = len(tok.apply_chat_template(messages[:i + 1], tokenize=False))
             spans.append((start, end))
-        encoded = tok(text, add_special_tokens=False, return_offsets_mapping=True)
-        ids = list(encoded["input_ids"])
-        if self.rc.completion_only_loss and spans:
-            mask = [any(s <= a < e for s, e in spans) for a, _ in encoded["offset_mapping"]]
-        else:
-            mask = [True] * len(ids)
-        return Example(ids, mask)
+        return text, spans
+
+    def _chat_examples(self, rendered: list[tuple[str, list[tuple[int, int]]]]) -> list[Example]:
+        """Examples of rendered chat rows, tokenized in one call: a token is a target when it starts
+        inside an assistant turn (with completion_only_loss), else every token is."""
+        import numpy as np
+
+        if not rendered:
+            return []
+        encoded = self.tokenizer([text for text, _ in rendered], add_special_tokens=False, return_offsets_mapping=True)
+        out = []
+        for (_text, spans), ids, offsets in zip(rendered, encoded["input_ids"], encoded["offset_mapping"], strict=True):
+            if self.rc.completion_only_loss and spans:
+                starts = np.fromiter((a for a, _ in offsets), dtype=np.int64, count=len(offsets))
+                targets: Any = np.zeros(len(starts), dtype=np.bool_)
+                for s, e in spans:
+                    targets |= (starts >= s) & (starts < e)
+                mask = targets.tolist()
+            else:
+                mask = [True] * len(ids)
+            out.append(Example(list(ids), mask))
+        return out
 
     def log_notes(self) -> list[str]:
         notes = [*self.data_notes, *self.model_notes]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from spark_trainer.recipes.text_classification_data import (
     encode_all,
     truncate,
 )
-from spark_trainer.training.data import Record, read_records
+from spark_trainer.training.data import Record, dataset_records, read_records, require_rows
 
 # recipe_config fields that change the rows a dataset encodes to (the token cache's key)
 ENCODING_FIELDS = ("text_column", "label_column", "max_length", "label_names")
@@ -61,18 +62,55 @@ class TextClassificationRecipe:
     # ---- data ---------------------------------------------------------------------------------
     def label_names(self, data_path: Path) -> list[str]:
         """The class names a model trained on this dataset has (what evaluation data is checked against)."""
-        return self._read(Path(data_path))[1].names
+        return self._scan(Path(data_path)).names
 
     def check_data(self, data_path: Path) -> None:
         """Submit's check: the columns exist, labels are texts or integers, and there are 2+ classes."""
-        self._read(data_path)
+        self._scan(Path(data_path))
+
+    def _scan(self, data_path: Path) -> cls.LabelSet:
+        """`_read`'s checks and label set, an ingested dataset read as a stream: submit's check (and
+        the setup form's) held a 500k-row dataset's records, 600 MB in the process that submits."""
+        if data_path.is_dir():
+            return self._checked_labels(dataset_records(data_path), data_path)
+        return self._read(data_path)[1]
 
     def _read(self, data_path: Path) -> tuple[list[Record], cls.LabelSet]:
         records = read_records(data_path, self.config.eval.val_fraction)
-        self._check_columns(records, data_path)
-        labels = cls.LabelSet((r.data[self.rc.label_column] for r in records), self.rc.label_column,
-                              f"dataset {data_path}", as_written=self.rc.label_names == "as-written")
-        return records, labels
+        return records, self._checked_labels(records, data_path)
+
+    def _checked_labels(self, records: Iterable[Record], data_path: Path) -> cls.LabelSet:
+        """The label set of `records`, read once. BadInput, in this order: a
+        column missing from a row (the text column's first), then the first row whose label or text is wrong."""
+        text, label = self.rc.text_column, self.rc.label_column
+        missing: dict[str, Record] = {}
+        problem: str | None = None
+        columns: set[str] = set()
+        values: dict[tuple[str, Any], Any] = {}  # each distinct label as written (1 and 1.0 apart)
+        total = train = 0
+        for r in records:
+            total += 1
+            train += r.split == "train"
+            columns.update(str(k) for k in r.data)
+            for column in (text, label):
+                if column not in r.data:
+                    missing.setdefault(column, r)
+            if missing or problem is not None:
+                continue
+            problem = self._row_problem(r)
+            if problem is None:
+                value = r.data[label]
+                values.setdefault((type(value).__name__, value if isinstance(value, (str, int, float)) else repr(value)),
+                                  value)
+        require_rows(data_path, total, train)
+        for column in (text, label):
+            if column in missing:
+                which = "recipe_config.text_column" if column == text else "recipe_config.label_column"
+                raise BadInput(f"dataset {data_path}: {which} {column!r} is not a column of "
+                               f"{missing[column].source}; columns found: {', '.join(sorted(columns))}")
+        if problem is not None:
+            raise BadInput(problem)
+        return cls.LabelSet(values.values(), label, f"dataset {data_path}", as_written=self.rc.label_names == "as-written")
 
     def prepare(self, data_path: Path) -> None:
         self._load_tokenizer()
@@ -92,7 +130,7 @@ class TextClassificationRecipe:
         them took most of an export's time and memory. The names are `prepare`'s (same column, same
         normalisation, same order)."""
         self._load_tokenizer()
-        self.labels = self._read(Path(data_path))[1]
+        self.labels = self._scan(Path(data_path))
 
     def prepare_labels(self, names: list[str]) -> None:
         """What `build_model` needs, with the label set given (a run's own, `run_label_names`): no data read."""
@@ -147,22 +185,16 @@ class TextClassificationRecipe:
         return encode_all(self.tokenizer, records, text_column=self.rc.text_column, label_of=self.labels.id_of,
                           label_column=self.rc.label_column, max_length=self.rc.max_length, names=self.labels.names)
 
-    def _check_columns(self, records: list[Record], data_path: Path) -> None:
-        for column in (self.rc.text_column, self.rc.label_column):
-            missing = [r for r in records if column not in r.data]
-            if missing:
-                found = sorted({str(k) for r in records for k in r.data})
-                which = "recipe_config.text_column" if column == self.rc.text_column else "recipe_config.label_column"
-                raise BadInput(f"dataset {data_path}: {which} {column!r} is not a column of "
-                               f"{missing[0].source}; columns found: {', '.join(found)}")
-        for r in records:
-            label = r.data[self.rc.label_column]
-            if not is_filled(label):
-                raise BadInput(f"{r.source}: empty label in {self.rc.label_column!r}; fill it in or remove the row")
-            if isinstance(label, (dict, list, float)) and not _integral(label):
-                raise BadInput(f"{r.source}: label {label!r} in {self.rc.label_column!r} is not a text or an integer")
-            if not isinstance(r.data[self.rc.text_column], str):
-                raise BadInput(f"{r.source}: {self.rc.text_column!r} is not text")
+    def _row_problem(self, r: Record) -> str | None:
+        """What is wrong with a row holding both columns (an empty or non-text label, a text that is not one)."""
+        label = r.data[self.rc.label_column]
+        if not is_filled(label):
+            return f"{r.source}: empty label in {self.rc.label_column!r}; fill it in or remove the row"
+        if isinstance(label, (dict, list, float)) and not _integral(label):
+            return f"{r.source}: label {label!r} in {self.rc.label_column!r} is not a text or an integer"
+        if not isinstance(r.data[self.rc.text_column], str):
+            return f"{r.source}: {self.rc.text_column!r} is not text"
+        return None
 
     def encode(self, record: Record) -> Encoded:
         """One record alone: what `encode_all` gives for it in a batch."""

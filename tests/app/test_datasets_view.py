@@ -173,3 +173,32 @@ def test_the_gui_thread_handles_events_while_an_ingestion_is_held_mid_way(qtbot,
     wait_ingested(qtbot, view)
     assert datasets.list_all(store)[0].num_items == 300
 
+
+
+def test_a_reports_rows_are_built_off_the_gui_thread(qtbot, view, store, project, tmp_path, monkeypatch):
+    """A dataset with 44,880 duplicates took 110 ms of the GUI thread to turn its report into rows
+    (314,000: 250 ms): they are built where the report is read, on the pool."""
+    import json
+    import threading
+
+    from spark_trainer.ingest import browse
+    from spark_trainer.ingest.core import ingest_paths
+
+    source = tmp_path / "repeats.jsonl"
+    source.write_text("".join(json.dumps({"text": f"row {i % 5}"}) + "\n" for i in range(40)), encoding="utf-8")
+    dataset = ingest_paths(store, [source], project=project.id).dataset
+    built_on: list[bool] = []
+    real = browse.report_rows
+
+    def recorded(report):
+        built_on.append(threading.current_thread() is threading.main_thread())
+        return real(report)
+
+    monkeypatch.setattr(browse, "report_rows", recorded)
+    monkeypatch.setattr("app.views.dataset_report.report_rows", recorded)
+    sync_model(qtbot, view.ctx)
+    view.refresh()
+    view.select(dataset.id)
+    qtbot.waitUntil(lambda: view.report.model.rowCount() == 35, timeout=10_000)
+    assert built_on and not any(built_on), "the report's rows were built on the GUI thread"
+    assert {row[0] for row in view.report.model.rows} == {"duplicate"}

@@ -205,3 +205,23 @@ def test_a_bad_row_is_refused_at_submit_naming_its_line(store, cli, tmp_path, ti
         "error: short.jsonl:4: row has no 'output' field (format alpaca: instruction, optional input, output); its "
         "keys are: input, instruction"]
     assert runs.list_all(store) == []
+
+
+@pytest.mark.parametrize("fmt", ["auto", "sharegpt"])
+def test_submits_check_reads_an_ingested_dataset_as_a_stream(tmp_path, monkeypatch, fmt):
+    """Submit's check of converted rows held every record of the dataset (1M rows: 2.5 GB, in the app's
+    process too): an ingested dataset is read as a stream, with the same answer, and a bad row is still
+    named by its line."""
+    from spark_trainer.recipes import causal_lm_impl
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+    from tests.recipes.helpers import ingested_jsonl
+    from tests.training.helpers import make_config
+
+    folder = ingested_jsonl(tmp_path / "good", SHAREGPT)
+    monkeypatch.setattr(causal_lm_impl, "read_records", lambda *_a: pytest.fail("read the dataset whole"))
+    decided = CausalLMRecipe(make_config("m", recipe_config={"format": fmt})).check_data(folder)
+    assert decided == ({"format": "sharegpt"} if fmt == "auto" else {})
+    bad = [*SHAREGPT, {"conversations": [{"from": "bot", "value": "hi"}]}]
+    folder = ingested_jsonl(tmp_path / "bad", bad)
+    with pytest.raises(BadInput, match="is from 'bot', not a ShareGPT role"):
+        CausalLMRecipe(make_config("m", recipe_config={"format": fmt})).check_data(folder)

@@ -100,6 +100,36 @@ def test_bad_data_is_one_line_before_training_and_writes_nothing(tiny_text_class
     assert not (tmp_path / "run").exists()
 
 
+ORDERED = [{"text": "fine", "label": "a"}, {"text": "no label yet", "label": ""}, {"text": "b", "label": "b"},
+           {"body": "shifted", "label": "a"}]
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    (ORDERED, "text_column 'text' is not a column of rows.jsonl:4; columns found: body, label, text"),
+    (ORDERED[:3], "rows.jsonl:2: empty label in 'label'"),
+    ([{"text": "x", "label": 1}, {"text": "y", "label": 1.0}, {"text": "z", "label": "2"}], None),
+])
+def test_submits_check_reads_an_ingested_dataset_as_a_stream(tiny_text_classifier, tmp_path, monkeypatch, rows, message):
+    """Submit's check held a 500k-row dataset's records (600 MB in the process that submits, the
+    app's included): an ingested dataset is checked as it is read, with the same answers."""
+    from spark_trainer.recipes import text_classification_impl
+    from spark_trainer.recipes.text_classification_impl import TextClassificationRecipe
+    from spark_trainer.training.data import read_records
+    from tests.recipes.helpers import ingested_jsonl
+
+    folder = ingested_jsonl(tmp_path, rows)
+    recipe = TextClassificationRecipe(config(tiny_text_classifier))
+    whole = read_records(folder, 0.2)
+    monkeypatch.setattr(text_classification_impl, "read_records", lambda *_a: pytest.fail("read the dataset whole"))
+    if message is None:
+        assert recipe.label_names(folder) == ["1", "2"]
+        labels = text_classification_impl.cls.LabelSet((r.data["label"] for r in whole), "label", "x")
+        assert labels.names == ["1", "2"]
+        return
+    with pytest.raises(BadInput, match=message.replace("(", r"\(").replace(")", r"\)")):
+        recipe.check_data(folder)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_minilm_with_lora_reaches_90_percent_through_train_wait(tmp_path):
