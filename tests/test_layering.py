@@ -55,3 +55,19 @@ def test_the_worker_role_loads_only_its_own_command() -> None:
     assert (command, run_id, rank, home) == ("worker", "7", "1", "worker")
     assert set(loaded.split(",")) <= {"spark_trainer.cli.chatter", "spark_trainer.cli.context",
                                       "spark_trainer.cli.format", "spark_trainer.cli.main", "spark_trainer.cli.queue"}
+
+
+def test_a_command_loads_only_its_own_group(tmp_path: Path) -> None:
+    """`spark-trainer project list` imported every command group's module (ingestion, export, cluster...)
+    before it parsed its line: about 0.5 s of CPU of each command's start."""
+    code = (
+        "import sys, spark_trainer.cli.main as m;"
+        "assert m.main(['--home', sys.argv[1], 'project', 'list']) == 0;"
+        "print(','.join(sorted(n for n in sys.modules if n.startswith(('spark_trainer.cli.', 'spark_trainer.ingest')))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "home")], capture_output=True, text=True,
+                         check=True)
+    loaded = set(out.stdout.strip().splitlines()[-1].split(","))
+    assert "spark_trainer.cli.projects" in loaded
+    assert not loaded & {"spark_trainer.cli.ingest", "spark_trainer.cli.export", "spark_trainer.cli.cluster",
+                         "spark_trainer.cli.runs", "spark_trainer.ingest"}, loaded

@@ -24,9 +24,18 @@ from spark_trainer.store.entities import to_jsonable
 # export...) add theirs.
 COMMAND_MODULES = ("projects", "datasets", "experiments", "recipes", "system", "bench", "runs", "train", "sweeps",
                    "ranking", "queue", "demo", "estimate", "export", "evaluate", "generate", "settings", "token", "cluster", "home")
-# The worker role, started by the scheduler for every run, needs only its own command: importing every
-# group's module (ingestion, video, export, cluster...) cost each worker's start about 0.3 s.
-ROLE_MODULES = {"worker": ("queue",)}
+# The module that registers each command. A command line naming one imports only that module: importing
+# every group's module (ingestion, video, export, cluster...) cost each start about 0.5 s of CPU, paid by
+# every `spark-trainer` command and by the worker the scheduler starts for every run. No command, an
+# unknown one or --help before it builds them all. tests/cli/test_help.py checks the map against them.
+COMMAND_HOMES = {
+    "project": "projects", "dataset": "datasets", "exp": "experiments", "recipes": "recipes", "gpus": "system",
+    "doctor": "system", "bench": "bench", "run": "runs", "train": "train", "sweep": "sweeps",
+    "leaderboard": "ranking", "compare": "ranking", "queue": "queue", "worker": "queue", "demo": "demo",
+    "estimate": "estimate", "export": "export", "eval": "evaluate", "generate": "generate",
+    "playground-serve": "generate", "settings": "settings", "token": "token", "launch": "cluster",
+    "cluster-worker": "cluster", "home": "home",
+}
 
 
 class UsageError(Exception):
@@ -64,20 +73,23 @@ def _common_options() -> argparse.ArgumentParser:
 
 
 def _command_word(words: Sequence[str]) -> str | None:
-    """The command a command line names (its first word that is neither an option nor --home's value)."""
+    """The command a command line names (its first word that is neither an option nor --home's value);
+    None where --help comes first, as the help it prints lists every command."""
     after_home = False
     for word in words:
         if after_home:
             after_home = False
         elif word == "--home":
             after_home = True
+        elif word in ("-h", "--help"):
+            return None
         elif not word.startswith("-"):
             return word
     return None
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser of every command; for a role's `command` (the worker), only the groups it needs."""
+    """The parser of every command; for a known `command`, only the group that registers it."""
     common = _common_options()
     parser = _Parser(
         prog="spark-trainer",
@@ -86,7 +98,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"spark-trainer {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    for name in ROLE_MODULES.get(command or "", COMMAND_MODULES):
+    home = COMMAND_HOMES.get(command or "")
+    for name in (home,) if home else COMMAND_MODULES:
         importlib.import_module(f"spark_trainer.cli.{name}").register(sub, common)
     return parser
 

@@ -169,3 +169,17 @@ def _parity_gaps(doc: str) -> tuple[list[str], int]:
         wrong += [f"{snippet!r}: no option {o}" for o in re.findall(r"--[\w-]+", snippet) if o not in known]
         checked += 1
     return wrong, checked
+
+
+def test_every_command_is_built_from_the_module_that_registers_it() -> None:
+    """A command line naming a command builds only its module's parser (cli.main.COMMAND_HOMES): the map
+    must name every command of the full parser, each with the module that registers it."""
+    from spark_trainer.cli.main import COMMAND_HOMES, _command_word
+
+    full = {path[0] for path, _, _ in COMMANDS if len(path) == 1}
+    assert set(COMMAND_HOMES) == full
+    for command in sorted(full):
+        sub = next(a for a in build_parser(command)._actions if isinstance(a, argparse._SubParsersAction))
+        assert command in sub.choices, f"{command}: built from cli.{COMMAND_HOMES[command]}, which lacks it"
+    assert _command_word(["--home", "run", "--json", "run", "list"]) == "run"
+    assert _command_word(["--help", "run"]) is None  # the help that lists every command

@@ -111,7 +111,11 @@ def test_wait_exits_1_when_a_run_of_the_sweep_did_not_complete(store: Store, cli
 def test_a_swept_experiment_does_not_pass_off_one_runs_values_as_its_own(store: Store, run_file: Path, cli) -> None:
     """`exp show` printed the experiment a sweep shares with its first run's learning rate and rank, as
     if they were the experiment's: the sweep is now listed and each swept setting says it was swept.
-    `run show` gives each run's own values and `run start EXP` says which values it trains."""
+    `run show` gives each run's own values and `run start EXP` says which values it trains.
+    Nothing here needs a run trained: run 1 holds the only slot, so the sweep's runs (2-5) stay queued."""
+    from tests.jobs.conftest import hold_the_only_slot
+
+    hold_the_only_slot(store)
     queued = cli("train", str(run_file), "--sweep", "train.learning_rate=1e-3,2e-2", "--sweep",
                  "recipe_config.lora_r=4,8")
     assert queued.code == 0, queued.err
@@ -126,7 +130,7 @@ def test_a_swept_experiment_does_not_pass_off_one_runs_values_as_its_own(store: 
     assert data["sweeps"] == [{"name": "tiny-sweep-1", "num_runs": 4,
                                "values": {"train.learning_rate": [1e-3, 2e-2], "recipe_config.lora_r": [4, 8]}}]
 
-    run = cli("run", "show", "4")
+    run = cli("run", "show", "5")
     assert "sweep           tiny-sweep-1: train.learning_rate=0.02 recipe_config.lora_r=8" in run.out
     listed = cli("run", "list", "--sweep", "tiny-sweep-1").out
     assert "train.learning_rate=0.001 recipe_config.lora_r=8" in listed
@@ -135,4 +139,4 @@ def test_a_swept_experiment_does_not_pass_off_one_runs_values_as_its_own(store: 
     assert started.code == 0, started.err
     assert ("note: experiment 'tiny' was swept by tiny-sweep-1; this run trains its stored config: "
             "train.learning_rate=0.001 recipe_config.lora_r=4") in started.err
-    assert runs.get(store, 5).sweep is None
+    assert runs.get(store, 6).sweep is None

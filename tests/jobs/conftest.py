@@ -81,3 +81,22 @@ def wait_until(store: Store, run_id: int, done: Callable[[Run], bool], timeout_s
 
 def finished(run: Run) -> bool:
     return run.status not in (RunStatus.QUEUED, RunStatus.STARTING, RunStatus.RUNNING)
+
+
+def hold_the_only_slot(store: Store) -> None:
+    """A live run (this test's own process) in the one slot, so that what `train` or `run start` queues stays
+    queued: for tests that look at queued runs and need no worker to train them."""
+    import os
+
+    from spark_trainer.jobs.process import identity
+
+    settings.set_value(store, "max_concurrent_runs", 1)
+    projects.create(store, "busy")
+    exp = experiments.create(store, project="busy", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    busy = runs.create(store, exp.id, requested_gpus="cpu")
+    for status in (RunStatus.STARTING, RunStatus.RUNNING):
+        runs.transition(store, busy.id, status, "test")
+    me = identity(os.getpid())
+    runs.update(store, busy.id, pid=me.pid, pid_start_time=me.start_time)
+    runs.beat(store, busy.id)

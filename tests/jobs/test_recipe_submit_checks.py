@@ -12,6 +12,7 @@ import yaml
 
 from spark_trainer.store import runs
 from spark_trainer.store.store import Store
+from tests.jobs.conftest import hold_the_only_slot
 from tests.recipes.helpers import make_image_folders, write_jsonl
 
 
@@ -107,33 +108,13 @@ def test_a_diffusers_pipeline_for_a_language_model_is_refused_at_submit(store: S
     assert runs.list_all(store) == []
 
 
-def _hold_the_only_slot(store: Store) -> None:
-    """A live run (this test's own process) in the one slot, so that what `train` queues stays queued."""
-    import os
-
-    from spark_trainer.jobs.process import identity
-    from spark_trainer.store import experiments, projects, settings
-    from spark_trainer.store.entities import RunStatus
-
-    settings.set_value(store, "max_concurrent_runs", 1)
-    projects.create(store, "busy")
-    exp = experiments.create(store, project="busy", name="e", recipe="causal-lm", base_model="m", dataset=None,
-                             config={})
-    busy = runs.create(store, exp.id, requested_gpus="cpu")
-    for status in (RunStatus.STARTING, RunStatus.RUNNING):
-        runs.transition(store, busy.id, status, "test")
-    me = identity(os.getpid())
-    runs.update(store, busy.id, pid=me.pid, pid_start_time=me.start_time)
-    runs.beat(store, busy.id)
-
-
 def test_images_smaller_than_the_resolution_are_warned_of_and_the_run_queued(store: Store, cli, tmp_path) -> None:
     """512 on 64 px frames kept a CPU run at step 0 for over 20 minutes, said only in the run's log.
     `train` now says it in one line before the run starts, and queues it (enlarging can be meant)."""
     from spark_trainer.models.tiny_diffusion import write_captioned_images
     from spark_trainer.store.entities import RunStatus
 
-    _hold_the_only_slot(store)
+    hold_the_only_slot(store)
     frames = write_captioned_images(tmp_path / "frames", 6, size=64)
     run_file = _run_file(tmp_path, "diffusion-lora", frames, "model_index.json")
     for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):  # what submit looks at; no weights
