@@ -66,7 +66,7 @@ if mode == "held":  # the code before: all records in memory, one tokenizer call
                     texts += [r.data["prompt"], r.data["completion"]]
             tokenized = iter(recipe.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else [])
             chats = (chat_one(r) for r in chunk if isinstance(r.data.get("messages"), list))
-            examples += [_as_arrays(recipe.encode(r, tokenized, chats)) for r in chunk]
+            examples += [_as_arrays(recipe._encode_trainable(r, tokenized, chats)) for r in chunk]
         train = [e for e, r in zip(examples, records) if r.split == "train" and any(e.train_mask[1:])]
         val = [e for e, r in zip(examples, records) if r.split == "val" and any(e.train_mask[1:])]
         cached = token_cache.compact(train, val, recipe.truncated)
