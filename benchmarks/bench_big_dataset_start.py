@@ -43,11 +43,11 @@ config = validate_config({"project": "b", "name": "b", "recipe": "causal-lm", "b
                           "gpus": "cpu", "recipe_config": {"seq_len": seq_len}})
 recipe = CausalLMRecipe(config)
 if mode == "held":  # the code before: all records in memory, one tokenizer call (and a Python mask) per chat row
-    from spark_trainer.recipes import token_cache
+    from spark_trainer.recipes import causal_lm_chat as chat, token_cache
     from spark_trainer.training.data import read_records
     from spark_trainer.training.packing import Example
     def chat_one(r):
-        text, spans = recipe._render_chat(r)
+        text, spans = chat.render(recipe.tokenizer, r)
         enc = recipe.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         ids = list(enc["input_ids"])
         if recipe.rc.completion_only_loss and spans:

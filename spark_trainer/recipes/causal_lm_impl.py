@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.models.loading import home_search_dirs, resolve_base_model
+from spark_trainer.recipes import causal_lm_chat as chat
 from spark_trainer.recipes import causal_lm_formats as formats
 from spark_trainer.recipes import token_cache
 from spark_trainer.recipes.base import EvalResult, Sample
@@ -222,16 +223,16 @@ class CausalLMRecipe:
         for at in range(0, len(records), BATCH):
             chunk = records[at:at + BATCH]
             texts: list[str] = []
-            chats: list[tuple[str, list[tuple[int, int]]]] = []
+            chats: list[chat.Rendered] = []
             for r in chunk:  # in the order _encode_trainable() takes them
                 if isinstance(r.data.get("text"), str):
                     texts.append(r.data["text"])
                 elif isinstance(r.data.get("prompt"), str) and isinstance(r.data.get("completion"), str):
                     texts += [r.data["prompt"], r.data["completion"]]
                 else:  # `trainable` left nothing else
-                    chats.append(self._render_chat(r))
+                    chats.append(chat.render(self.tokenizer, r))
             tokenized = iter(self.tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else [])
-            conversations = iter(self._chat_examples(chats))
+            conversations = iter(chat.examples(self.tokenizer, chats, self.rc.completion_only_loss))
             out += [_as_arrays(self._encode_trainable(r, tokenized, conversations)) for r in chunk]
         return out
 
@@ -286,47 +287,7 @@ class CausalLMRecipe:
         return self._bos_ids
 
     def _encode_chat(self, record: Record) -> Example:
-        return self._chat_examples([self._render_chat(record)])[0]
-
-    def _render_chat(self, record: Record) -> tuple[str, list[tuple[int, int]]]:
-        """A chat row's text through the chat template, and the character spans of its assistant turns."""
-        tok, messages = self.tokenizer, record.data["messages"]
-        if not tok.chat_template:
-            raise ConfigError(f"{record.source}: chat rows need a chat template; the tokenizer has none, so set "
-                              "recipe_config.chat_template")
-        for m in messages:
-            if not isinstance(m, dict) or not isinstance(m.get("content"), str) or "role" not in m:
-                raise BadInput(f"{record.source}: every message needs 'role' and 'content' strings")
-        text = tok.apply_chat_template(messages, tokenize=False)
-        spans = []  # character spans of assistant turns, found by rendering growing prefixes
-        for i, message in enumerate(messages):
-            if message["role"] != "assistant":
-                continue
-            start = len(tok.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True))
-            end = len(tok.apply_chat_template(messages[:i + 1], tokenize=False))
-            spans.append((start, end))
-        return text, spans
-
-    def _chat_examples(self, rendered: list[tuple[str, list[tuple[int, int]]]]) -> list[Example]:
-        """Examples of rendered chat rows, tokenized in one call: a token is a target when it starts
-        inside an assistant turn (with completion_only_loss), else every token is."""
-        import numpy as np
-
-        if not rendered:
-            return []
-        encoded = self.tokenizer([text for text, _ in rendered], add_special_tokens=False, return_offsets_mapping=True)
-        out = []
-        for (_text, spans), ids, offsets in zip(rendered, encoded["input_ids"], encoded["offset_mapping"], strict=True):
-            if self.rc.completion_only_loss and spans:
-                starts = np.fromiter((a for a, _ in offsets), dtype=np.int64, count=len(offsets))
-                targets: Any = np.zeros(len(starts), dtype=np.bool_)
-                for s, e in spans:
-                    targets |= (starts >= s) & (starts < e)
-                mask = targets.tolist()
-            else:
-                mask = [True] * len(ids)
-            out.append(Example(list(ids), mask))
-        return out
+        return chat.examples(self.tokenizer, [chat.render(self.tokenizer, record)], self.rc.completion_only_loss)[0]
 
     def log_notes(self) -> list[str]:
         notes = [*self.data_notes, *self.model_notes]
