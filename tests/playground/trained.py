@@ -17,16 +17,27 @@ class TrainedRun:
     run_dir: Path
 
 
+def _train_in_process(store, home: Path, config, base_dir: Path) -> TrainedRun:
+    """Submit `config`, train it in this process, and mark the run completed as a worker would."""
+    from spark_trainer.jobs.submit import frozen_config, submit_config
+    from spark_trainer.jobs.worker import train
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+    from spark_trainer.training.reporting import Commands
+
+    run = submit_config(store, config, base_dir=base_dir).run
+    run_dir = Path(run.run_dir)
+    train(store, run.id, frozen_config(run_dir), run_dir, Commands())
+    for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
+        runs.transition(store, run.id, status, "trained in-process by the test fixture")
+    return TrainedRun(home, run.id, run_dir)
+
+
 def train_tiny_run(home: Path, steps: int = 40) -> TrainedRun:
     """Train the demo task on a tiny random-weight Llama for `steps` steps; checkpoints every half."""
     from spark_trainer.config import validate_config
-    from spark_trainer.jobs.submit import frozen_config, submit_config
-    from spark_trainer.jobs.worker import train
     from spark_trainer.models.tiny import create_tiny_causal_lm
-    from spark_trainer.store import runs
-    from spark_trainer.store.entities import RunStatus
     from spark_trainer.store.store import Store
-    from spark_trainer.training.reporting import Commands
 
     model = create_tiny_causal_lm(home / "models" / "tiny", vocab_size=300, hidden_size=32, num_layers=1,
                                   num_heads=2, max_position_embeddings=128)
@@ -39,12 +50,7 @@ def train_tiny_run(home: Path, steps: int = 40) -> TrainedRun:
         "checkpoint": {"every_steps": steps // 2, "keep": 2},
     })
     with Store.open(home) as store:
-        run = submit_config(store, config, base_dir=DEMO_DATA.parent).run
-        run_dir = Path(run.run_dir)
-        train(store, run.id, frozen_config(run_dir), run_dir, Commands())
-        for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
-            runs.transition(store, run.id, status, "trained in-process by the test fixture")
-    return TrainedRun(home, run.id, run_dir)
+        return _train_in_process(store, home, config, DEMO_DATA.parent)
 
 
 ALPACA_ROWS = [{"instruction": f"Count up from {i}.", "input": "" if i % 2 else "in steps of one",
@@ -57,13 +63,8 @@ def train_tiny_alpaca_run(home: Path, steps: int = 4) -> TrainedRun:
     import json
 
     from spark_trainer.config import validate_config
-    from spark_trainer.jobs.submit import frozen_config, submit_config
-    from spark_trainer.jobs.worker import train
     from spark_trainer.models.tiny import create_tiny_causal_lm
-    from spark_trainer.store import runs
-    from spark_trainer.store.entities import RunStatus
     from spark_trainer.store.store import Store
-    from spark_trainer.training.reporting import Commands
 
     model = create_tiny_causal_lm(home / "models" / "tiny", vocab_size=300, hidden_size=32, num_layers=1,
                                   num_heads=2, max_position_embeddings=256)
@@ -77,25 +78,15 @@ def train_tiny_alpaca_run(home: Path, steps: int = 4) -> TrainedRun:
         "checkpoint": {"every_steps": steps, "keep": 1},
     })
     with Store.open(home) as store:
-        run = submit_config(store, config, base_dir=data.parent).run
-        run_dir = Path(run.run_dir)
-        train(store, run.id, frozen_config(run_dir), run_dir, Commands())
-        for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
-            runs.transition(store, run.id, status, "trained in-process by the test fixture")
-    return TrainedRun(home, run.id, run_dir)
+        return _train_in_process(store, home, config, data.parent)
 
 
 def train_tiny_text_classifier_run(home: Path, steps: int = 40) -> TrainedRun:
     """A tiny BERT fully fine-tuned on the support-ticket topics of tests/recipes (it learns them in
     about this many steps there)."""
     from spark_trainer.config import validate_config
-    from spark_trainer.jobs.submit import frozen_config, submit_config
-    from spark_trainer.jobs.worker import train
     from spark_trainer.models.tiny_classifiers import create_tiny_text_classifier
-    from spark_trainer.store import runs
-    from spark_trainer.store.entities import RunStatus
     from spark_trainer.store.store import Store
-    from spark_trainer.training.reporting import Commands
     from tests.recipes.helpers import TOPICS, ticket_rows, write_jsonl
 
     model = create_tiny_text_classifier(home / "models" / "tiny-bert", corpus=list(TOPICS.values()))
@@ -108,32 +99,17 @@ def train_tiny_text_classifier_run(home: Path, steps: int = 40) -> TrainedRun:
         "checkpoint": {"every_steps": steps // 2, "keep": 2},
     })
     with Store.open(home) as store:
-        run = submit_config(store, config, base_dir=data.parent).run
-        run_dir = Path(run.run_dir)
-        train(store, run.id, frozen_config(run_dir), run_dir, Commands())
-        for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
-            runs.transition(store, run.id, status, "trained in-process by the test fixture")
-    return TrainedRun(home, run.id, run_dir)
+        return _train_in_process(store, home, config, data.parent)
 
 
 def train_tiny_diffusion_run(home: Path, steps: int = 6) -> TrainedRun:
     """The diffusion-LoRA demo's tiny pipeline and shapes, trained for `steps` steps on the CPU."""
     from spark_trainer.jobs.demo_diffusion import diffusion_demo_config, ensure_demo_images, ensure_demo_pipeline
-    from spark_trainer.jobs.submit import frozen_config, submit_config
-    from spark_trainer.jobs.worker import train
-    from spark_trainer.store import runs
-    from spark_trainer.store.entities import RunStatus
     from spark_trainer.store.store import Store
-    from spark_trainer.training.reporting import Commands
 
     with Store.open(home) as store:
         model, images = ensure_demo_pipeline(store), ensure_demo_images(store)
         config = diffusion_demo_config(model, images, steps=steps).model_copy(deep=True)
         config.gpus = "cpu"
         config.eval.samples_every_steps = None
-        run = submit_config(store, config, base_dir=images).run
-        run_dir = Path(run.run_dir)
-        train(store, run.id, frozen_config(run_dir), run_dir, Commands())
-        for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
-            runs.transition(store, run.id, status, "trained in-process by the test fixture")
-    return TrainedRun(home, run.id, run_dir)
+        return _train_in_process(store, home, config, images)
