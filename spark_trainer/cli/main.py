@@ -20,10 +20,6 @@ from spark_trainer.cli.context import Context, Result
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import to_jsonable
 
-# Each module of spark_trainer.cli adds its command group. Later capabilities (runs, queue, train,
-# export...) add theirs.
-COMMAND_MODULES = ("projects", "datasets", "experiments", "recipes", "system", "bench", "runs", "train", "sweeps",
-                   "ranking", "queue", "demo", "estimate", "export", "evaluate", "generate", "settings", "token", "cluster", "home")
 # The module that registers each command. A command line naming one imports only that module: importing
 # every group's module (ingestion, video, export, cluster...) cost each start about 0.5 s of CPU, paid by
 # every `spark-trainer` command and by the worker the scheduler starts for every run. No command, an
@@ -36,6 +32,8 @@ COMMAND_HOMES = {
     "playground-serve": "generate", "settings": "settings", "token": "token", "launch": "cluster",
     "cluster-worker": "cluster", "home": "home",
 }
+# Each module of spark_trainer.cli adds its command group, in this order (the order --help lists them).
+COMMAND_MODULES = tuple(dict.fromkeys(COMMAND_HOMES.values()))
 
 
 class UsageError(Exception):

@@ -132,8 +132,16 @@ def row_format(data: Mapping[str, Any]) -> str | None:
 
 
 def _missing(data: Mapping[str, Any], fmt: str) -> list[str]:
-    kinds = {f: (list if f in LIST_FIELDS else str) for f in FORMATS[fmt]}
-    return [f for f, kind in kinds.items() if not isinstance(data.get(f), kind)]
+    return [f for f in FORMATS[fmt] if not (isinstance(data.get(f), list) if f in LIST_FIELDS else _is_text(data.get(f)))]
+
+
+def _is_text(value: Any) -> bool:
+    """A text field's value: text, or a number (an answer of `4`, read as "4"); not a bool or NaN."""
+    return isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool) and value == value)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
 
 
 def to_trainable(data: Mapping[str, Any], fmt: str, source: str, template: PromptTemplate,
@@ -153,17 +161,28 @@ def to_trainable(data: Mapping[str, Any], fmt: str, source: str, template: Promp
     if missing:
         keys = ", ".join(sorted(map(str, data))) or "none"
         said = f"format {fmt}: {', '.join(fields_read(fmt))}{'; ' + why if why else ''}"
-        raise BadInput(f"{source}: row has no {' or '.join(repr(m) for m in missing)} "
-                       f"{'field' if len(missing) == 1 else 'fields'} ({said}); its keys are: {keys}")
-    if fmt in ("text", "prompt-completion", "messages"):
-        return {k: data[k] for k in FORMATS[fmt]}
+        absent = [m for m in missing if data.get(m) is None]
+        wrong = "; ".join(f"{m!r} is {type(data[m]).__name__}, not {'a list' if m in LIST_FIELDS else 'text'}"
+                          for m in missing if m not in absent)
+        if not absent:
+            raise BadInput(f"{source}: row's {wrong} ({said})")
+        raise BadInput(f"{source}: row has no {' or '.join(repr(m) for m in absent)} "
+                       f"{'field' if len(absent) == 1 else 'fields'} ({said}); its keys are: {keys}"
+                       f"{'; ' + wrong if wrong else ''}")
+    if fmt in ("text", "prompt-completion"):
+        return {k: _text(data[k]) for k in FORMATS[fmt]}
+    if fmt == "messages":
+        return {"messages": data["messages"]}
     if fmt == "sharegpt":
         return {"messages": _sharegpt_messages(data["conversations"], source)}
     instruction, extra, answer = INSTRUCTION_FIELDS[fmt]
     input_text = data.get(extra) if extra else None
-    if input_text is not None and not isinstance(input_text, str):
+    if isinstance(input_text, float) and input_text != input_text:  # NaN: an empty cell
+        input_text = None
+    if input_text is not None and not _is_text(input_text):
         raise BadInput(f"{source}: '{extra}' must be text, got {type(input_text).__name__}")
-    return {"prompt": template.prompt(data[instruction], input_text or ""), "completion": data[answer]}
+    return {"prompt": template.prompt(_text(data[instruction]), _text(input_text) if input_text is not None else ""),
+            "completion": _text(data[answer])}
 
 
 def _sharegpt_messages(turns: list[Any], source: str) -> list[dict[str, str]]:

@@ -225,3 +225,24 @@ def test_submits_check_reads_an_ingested_dataset_as_a_stream(tmp_path, monkeypat
     folder = ingested_jsonl(tmp_path / "bad", bad)
     with pytest.raises(BadInput, match="is from 'bot', not a ShareGPT role"):
         CausalLMRecipe(make_config("m", recipe_config={"format": fmt})).check_data(folder)
+
+
+def test_numbers_read_as_text_and_a_wrong_type_is_named():
+    """A numeric answer or context (`{"question": "2+2?", "answer": 4}`) is text to train on; before, the row
+    was refused with "row has no 'answer' field", and a numeric Dolly context with "must be text"."""
+    template = formats.PromptTemplate.of("Q: {instruction}\nC: {input}\nA:", "Q: {instruction}\nA:")
+    assert _detected([{"question": "2+2?", "answer": 4}]) == "question-answer"
+    assert formats.to_trainable({"question": "2+2?", "answer": 4}, "question-answer", "q:1", template) == {
+        "prompt": "Q: 2+2?\nA:", "completion": "4"}
+    dolly = {"instruction": "Double it.", "context": 21, "response": 42.5}
+    assert formats.to_trainable(dolly, "dolly", "d:1", template) == {"prompt": "Q: Double it.\nC: 21\nA:",
+                                                                     "completion": "42.5"}
+    assert formats.to_trainable({**dolly, "context": float("nan")}, "dolly", "d:2", template)["prompt"] == \
+        "Q: Double it.\nA:"
+    assert formats.to_trainable({"text": 7}, "mixed", "m:1", template) == {"text": "7"}
+    with pytest.raises(BadInput) as err:
+        formats.to_trainable({"question": "Is it?", "answer": True}, "question-answer", "b.jsonl:4", template)
+    assert str(err.value) == "b.jsonl:4: row's 'answer' is bool, not text (format question-answer: question, answer)"
+    with pytest.raises(BadInput, match=r"^a:1: row has no 'output' field \(.*its keys are: input, instruction; "
+                                       r"'instruction' is list, not text$"):
+        formats.to_trainable({"instruction": ["x"], "input": ""}, "alpaca", "a:1", template)
