@@ -159,10 +159,15 @@ class TextClassificationRecipe:
                 self.data_notes.append(f"tokenized rows read from the cache in {time.monotonic() - started:.1f} s: "
                                        f"{token_cache.path_for(data_path, cache_key)}")
                 return Tokenized.from_arrays(arrays)
-        records, self.labels = self._read(data_path)
+        records: Iterable[Record]
+        if data_path.is_dir():  # read twice as a stream (the label set, then the rows), never held
+            self.labels = self._scan(data_path)
+            records = dataset_records(data_path)
+        else:
+            records, self.labels = self._read(data_path)
         tokenized = self.encode_all(records)
-        self.data_notes.append(f"tokenized {len(records):,} rows in {time.monotonic() - started:.1f} s")
         del records
+        self.data_notes.append(f"tokenized {len(tokenized.labels):,} rows in {time.monotonic() - started:.1f} s")
         if cache_key is not None and os.environ.get("RANK", "0") == "0":  # one rank of a distributed run writes
             self.data_notes.append(token_cache.save_arrays(data_path, cache_key, tokenized.arrays()))
         return tokenized
@@ -179,7 +184,7 @@ class TextClassificationRecipe:
                               f"{self.model_dir.name} takes, and {over} texts are longer than that: set "
                               f"recipe_config.max_length to {positions} or less")
 
-    def encode_all(self, records: list[Record]) -> Tokenized:
+    def encode_all(self, records: Iterable[Record]) -> Tokenized:
         """`encode` of every record, batched (see `text_classification_data.encode_all`)."""
         assert self.labels is not None
         return encode_all(self.tokenizer, records, text_column=self.rc.text_column, label_of=self.labels.id_of,

@@ -7,8 +7,9 @@ Records are the user's original objects (`{"text": ..}`, `{"prompt": .., "comple
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,14 @@ def dataset_records(folder: Path) -> Iterator[Record]:
             continue  # non-text rows (images, videos) belong to other recipes
         source = str(row.get("source") or f"{manifest.name}:{number}")
         yield Record(row["record"], source, "val" if row.get("split") == "val" else "train")
+
+
+def in_batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    """`records` in lists of `size` (the last one shorter), read as they come: a recipe tokenizes a
+    dataset a batch at a time without holding its records."""
+    stream = iter(records)
+    while chunk := list(itertools.islice(stream, size)):
+        yield chunk
 
 
 def content_hash(data: Any, *, ascii_escaped: bool = False) -> str:
