@@ -18,7 +18,14 @@ from spark_trainer.recipes import token_cache
 from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.causal_lm import CausalLMConfig
 from spark_trainer.training import packing, varlen
-from spark_trainer.training.data import Record, dataset_records, in_batches, read_records, require_rows
+from spark_trainer.training.data import (
+    Record,
+    dataset_records,
+    evaluated_rows,
+    in_batches,
+    read_records,
+    require_rows,
+)
 from spark_trainer.training.packing import Example
 
 DEFAULT_PROMPTS = ["The", "Question: what is", "Once upon a time"]
@@ -156,23 +163,13 @@ class CausalLMRecipe:
         if self.rc.chat_template and not self.tokenizer.chat_template:
             self.tokenizer.chat_template = self.rc.chat_template
         train, val = self._examples_of(Path(data_path))
-        val = self._evaluated(val)
+        picked, note = evaluated_rows(val, self.rc.eval_max_rows)
+        val, self.data_notes = list(picked), self.data_notes + ([note] if note else [])
         arrange = (lambda ex: packing.pack(ex, seq_len)) if self.rc.packing else packing.unpacked
         self._examples = (train, val)
         self.train_data, self.val_data = arrange(train), arrange(val)
         # Reported by the engine (run log, `packing_efficiency` metric) and by `bench lora`.
         self.packing_efficiency = packing.efficiency(self.train_data, seq_len) if self.rc.packing else None
-
-    def _evaluated(self, val: list[Example]) -> list[Example]:
-        """The validation examples every evaluation runs on: `recipe_config.eval_max_rows` of them spread
-        evenly over the split (a split sorted by topic or length is not cut to its start), the same each
-        time; all of them when the split is no larger or the setting is empty."""
-        most = self.rc.eval_max_rows
-        if most is None or len(val) <= most:
-            return val
-        self.data_notes.append(f"evaluating on {most:,} of the {len(val):,} validation examples, the same ones "
-                               "every time (recipe_config.eval_max_rows)")
-        return [val[i * len(val) // most] for i in range(most)]
 
     def _examples_of(self, data_path: Path) -> tuple[list[Example], list[Example]]:
         """Train and validation examples of `data_path`: from the token cache of an ingested dataset

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from spark_trainer.recipes.text_classification_data import (
     encode_all,
     truncate,
 )
-from spark_trainer.training.data import Record, dataset_records, read_records, require_rows
+from spark_trainer.training.data import Record, dataset_records, evaluated_rows, read_records, require_rows
 
 # recipe_config fields that change the rows a dataset encodes to (the token cache's key)
 ENCODING_FIELDS = ("text_column", "label_column", "max_length", "label_names")
@@ -52,7 +52,7 @@ class TextClassificationRecipe:
         self.tokenizer: Any = None
         self.labels: cls.LabelSet | None = None
         self.train_data: Examples | list[Encoded] = []
-        self.val_data: Examples | list[Encoded] = []
+        self.val_data: Sequence[Encoded] = []
         self.sample_items: list[Encoded] = []  # rows with their texts, for the samples
         self.weights: list[float] | None = None
         self.truncated = 0
@@ -118,8 +118,10 @@ class TextClassificationRecipe:
         self._check_fits(tokenized)
         self.labels = cls.LabelSet.from_names(tokenized.names, as_written=self.rc.label_names == "as-written")
         self.truncated = tokenized.truncated
-        train, self.val_data = tokenized.splits()
+        train, val = tokenized.splits()
         self.train_data = train
+        self.val_data, note = evaluated_rows(val, self.rc.eval_max_rows)
+        self.data_notes += [note] if note else []
         self.sample_items = tokenized.sample_items()
         if self.rc.class_weights == "balanced":
             self.weights = cls.class_weights(train.labels.tolist(), len(self.labels))

@@ -267,3 +267,16 @@ def test_an_ingested_dataset_is_tokenized_a_batch_at_a_time_never_read_whole(tin
     assert streamed.labels.names == whole.labels.names and streamed.truncated == whole.truncated > 0
     assert [(e.text, e.label) for e in streamed.sample_items] == [(e.text, e.label) for e in whole.sample_items]
     assert _said(streamed, "tokenized 90 rows in ")
+
+
+def test_eval_max_rows_evaluates_on_that_many_rows_spread_over_the_split(tiny_text_classifier, dataset):
+    """Off by default (the per-class scores and confusion matrix cover the whole split); set, every
+    evaluation runs on the same rows spread over the split, and training keeps every row."""
+    whole = _prepared(tiny_text_classifier, dataset)
+    capped = _prepared(tiny_text_classifier, dataset, eval_max_rows=4)
+    val = _rows(whole.val_data)
+    assert len(val) > 8 and not _said(whole, "evaluating on")
+    assert _rows(capped.val_data) == [val[i * len(val) // 4] for i in range(4)]
+    assert _rows(capped.train_data) == _rows(whole.train_data)
+    assert _said(capped, f"evaluating on 4 of the {len(val)} validation examples, the same ones every time")
+    assert [e.text for e in capped.sample_items] == [e.text for e in whole.sample_items]
