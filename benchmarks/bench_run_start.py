@@ -3,12 +3,15 @@
 Three ways, each in a fresh process (as a worker is), taking turns over the rounds:
   rows  - as before the token cache: every record tokenized on its own, examples as Python lists
           (for text classification, each row also holding its text);
+          or, with `--before held` (text classification), as before its manifest was streamed:
+          every record held in a list, then tokenized a batch at a time;
   cold  - what a first run does now: texts tokenized a batch at a time, examples as flat numpy
           arrays, then written to the dataset's token cache;
   warm  - what a resume, a re-run or another rank does now: the examples read from that cache.
 Each reports `prepare`'s wall time and the memory it added (the process's peak resident memory less
 what it held after the imports); the report gives the
-medians and each side's ratio to `rows` measured in the same run.
+medians and each side's ratio to the way before measured in the same run, and checks that every way
+gave the same rows (text classification: every row's ids and label, and the class names).
 
 The dataset is ingested into a temporary data home the way `spark-trainer train` does (real
 ingestion). `--recipe causal-lm` (the default) trains the tiny Llama of
@@ -19,7 +22,7 @@ likewise) on rows with a label of five classes, texts cut at `--seq-len` (recipe
 its default there is 256).
 
 Run: .venv/bin/python benchmarks/bench_run_start.py [--recipe causal-lm|text-classification]
-     [--rows 50000] [--rounds 2] [--seq-len N]
+     [--rows 50000] [--rounds 2] [--seq-len N] [--before rows|held]
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ print(json.dumps({"seconds": seconds, "peak_rss": peak - before,
 
 
 CHILD_TC = r"""
-import json, resource, sys, time
+import hashlib, json, resource, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from spark_trainer.recipes.text_classification_impl import TextClassificationRecipe
@@ -87,6 +90,11 @@ if mode == "rows":  # the code before the token cache: one tokenizer call per re
         recipe.train_data = [recipe.encode(r) for r in records if r.split == "train"]
         recipe.val_data = [recipe.encode(r) for r in records if r.split == "val"]
     recipe.prepare = rowwise
+if mode == "held":  # the code before the manifest was streamed: every record in a list, then batched
+    def held(data_path):
+        records, recipe.labels = recipe._read(data_path)
+        return recipe.encode_all(records)
+    recipe._tokenized = held
 import torch, transformers, tokenizers  # imports are the same for every way: not timed
 from transformers import AutoConfig, AutoTokenizer
 before = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
@@ -95,8 +103,11 @@ recipe.prepare(data)
 seconds = time.perf_counter() - began
 peak = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 rows = [(list(map(int, e.input_ids)), e.label) for e in recipe.train_data[:50]]
+digest = hashlib.sha256(json.dumps(recipe.labels.names).encode())
+for e in [*recipe.train_data, *recipe.val_data]:
+    digest.update(json.dumps([list(map(int, e.input_ids)), e.label]).encode())
 print(json.dumps({"seconds": seconds, "peak_rss": peak - before, "rows": len(recipe.train_data),
-                  "first": rows, "notes": recipe.log_notes() if mode != "rows" else []}))
+                  "first": rows, "digest": digest.hexdigest(), "notes": recipe.log_notes() if mode != "rows" else []}))
 """
 LABELS = ("billing", "bug", "praise", "account", "shipping")
 
@@ -151,30 +162,38 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seq-len", type=int, default=None,
                         help="causal-lm: recipe_config.seq_len (512); text-classification: max_length (256)")
+    parser.add_argument("--before", choices=("rows", "held"), default="rows",
+                        help="the way before: rows (before the token cache), or held (text-classification: "
+                        "records held, then batched; before the manifest was streamed)")
     args = parser.parse_args()
+    if args.before == "held" and args.recipe != "text-classification":
+        parser.error("--before held is text-classification's (bench_big_dataset_start.py has causal-LM's)")
     seq_len = args.seq_len or (512 if args.recipe == "causal-lm" else 256)
+    modes = (args.before, "cold", "warm")  # warm reads what cold wrote
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(prefix="bench-run-start-") as tmp:
         model, data = prepare_home(Path(tmp), args.rows, args.recipe)
-        found: dict[str, list[dict]] = {"rows": [], "cold": [], "warm": []}
+        found: dict[str, list[dict]] = {m: [] for m in modes}
         for _ in range(args.rounds):
-            for mode in ("rows", "cold", "warm"):  # warm reads what cold wrote
+            for mode in modes:
                 found[mode].append(run_child(args.recipe, mode, model, data, seq_len))
         packed = {m: {r["rows"] for r in v} for m, v in found.items()}
         assert len(set().union(*packed.values())) == 1, f"the three ways gave different rows: {packed}"
         if args.recipe == "text-classification":  # the same rows, ids and labels, every way
-            firsts = {json.dumps(r["first"]) for v in found.values() for r in v}
-            assert len(firsts) == 1, "the three ways encoded the first rows differently"
+            digests = {r["digest"] for v in found.values() for r in v}
+            assert len(digests) == 1, "the three ways encoded the rows differently"
     what = "causal-LM run start (prepare), {} rows, seq_len" if args.recipe == "causal-lm" else \
         "text-classification run start (prepare), {} rows, max_length"
     print(f"{what.format(f'{args.rows:,}')} {seq_len}, {args.rounds} rounds in turns")
-    base_s = statistics.median(r["seconds"] for r in found["rows"])
-    base_m = statistics.median(r["peak_rss"] for r in found["rows"])
-    for mode, label in (("rows", "row by row, lists (before)"), ("cold", "batched, arrays, cache written"),
-                        ("warm", "from the token cache")):
+    base_s = statistics.median(r["seconds"] for r in found[args.before])
+    base_m = statistics.median(r["peak_rss"] for r in found[args.before])
+    labels = {"rows": "row by row, lists (before)", "held": "records held, batched (before)",
+              "cold": "batched, arrays, cache written" if args.before == "rows" else "streamed, cache written (now)",
+              "warm": "from the token cache"}
+    for mode in modes:
         s = statistics.median(r["seconds"] for r in found[mode])
         m = statistics.median(r["peak_rss"] for r in found[mode])
-        print(f"  {label:32s} {s:7.1f} s ({base_s / s:5.2f}x faster)   memory {m / 2**20:7.0f} MiB "
+        print(f"  {labels[mode]:32s} {s:7.1f} s ({base_s / s:5.2f}x faster)   memory {m / 2**20:7.0f} MiB "
               f"({m / base_m:.2f}x)")
     print("  notes of the last warm start: " + "; ".join(n for n in found["warm"][-1]["notes"] if "cache" in n))
 

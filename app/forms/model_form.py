@@ -106,7 +106,7 @@ class FieldRow:
             return box
         edit = QLineEdit()
         if self.optional:
-            edit.setPlaceholderText("none")
+            edit.setPlaceholderText(self.placeholder or "none")
         return edit
 
     def set_value(self, value: Any) -> None:

@@ -58,6 +58,11 @@ class CausalLMConfig(BaseModel):
     prompt_template_no_input: str | None = Field(
         None, description="Instruction formats: the prompt for rows without an input (empty: prompt_template)",
         json_schema_extra={"multiline": True, "placeholder": "empty: prompt template"})
+    eval_max_rows: int | None = Field(
+        2000, ge=1, description="Validation examples each evaluation runs on, the final one included: this many "
+        "spread evenly over the validation split, the same ones every time, so curves and runs compare (a "
+        "1M-row dataset's 10% split made every evaluation 100,000 examples); empty: all of them",
+        json_schema_extra={"placeholder": "empty: every validation example"})
     sample_prompts: list[str] = Field(
         default_factory=list, description="Prompts whose completions are logged as samples every "
         "eval.samples_every_steps (empty: a few built-in prompts)")
@@ -109,8 +114,9 @@ RECIPE = RecipeSpec(
     unit="tokens",
     moved_fields=(("train.seq_len", "seq_len"), ("eval.sample_prompts", "sample_prompts")),
     # Runs frozen before rows followed the tokenizer's own BOS rule started every row with BOS; runs
-    # frozen before `format` existed read each row by its own fields.
-    frozen_defaults=(("bos_token", "always"), ("format", "mixed")),
+    # frozen before `format` existed read each row by its own fields; before `eval_max_rows`, every
+    # evaluation ran on the whole validation split.
+    frozen_defaults=(("bos_token", "always"), ("format", "mixed"), ("eval_max_rows", None)),
     data_fit=data_fit,
     model_fit=needs_text_model,
     decided_settings=decided_format,

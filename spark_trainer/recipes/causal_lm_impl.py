@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import time
@@ -19,7 +18,14 @@ from spark_trainer.recipes import token_cache
 from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.causal_lm import CausalLMConfig
 from spark_trainer.training import packing, varlen
-from spark_trainer.training.data import Record, dataset_records, read_records, require_rows
+from spark_trainer.training.data import (
+    Record,
+    dataset_records,
+    evaluated_rows,
+    in_batches,
+    read_records,
+    require_rows,
+)
 from spark_trainer.training.packing import Example
 
 DEFAULT_PROMPTS = ["The", "Question: what is", "Once upon a time"]
@@ -157,6 +163,8 @@ class CausalLMRecipe:
         if self.rc.chat_template and not self.tokenizer.chat_template:
             self.tokenizer.chat_template = self.rc.chat_template
         train, val = self._examples_of(Path(data_path))
+        picked, note = evaluated_rows(val, self.rc.eval_max_rows)
+        val, self.data_notes = list(picked), self.data_notes + ([note] if note else [])
         arrange = (lambda ex: packing.pack(ex, seq_len)) if self.rc.packing else packing.unpacked
         self._examples = (train, val)
         self.train_data, self.val_data = arrange(train), arrange(val)
@@ -194,10 +202,9 @@ class CausalLMRecipe:
         1M rows held as records took 2.5 GB before the first was tokenized."""
         import numpy as np
 
-        records = iter(self._records(data_path))
         pieces: dict[str, list[token_cache.Encoded]] = {"train": [], "val": []}
         rows = train_rows = 0
-        while chunk := list(itertools.islice(records, BATCH)):
+        for chunk in in_batches(self._records(data_path), BATCH):
             rows += len(chunk)
             train_rows += sum(r.split == "train" for r in chunk)
             chunk = [self.trainable(r) for r in chunk]
@@ -220,8 +227,7 @@ class CausalLMRecipe:
         conversations (one call each, and their masks found token by token, made them three times
         slower than the other rows)."""
         out: list[Example] = []
-        for at in range(0, len(records), BATCH):
-            chunk = records[at:at + BATCH]
+        for chunk in in_batches(records, BATCH):
             texts: list[str] = []
             chats: list[chat.Rendered] = []
             for r in chunk:  # in the order _encode_trainable() takes them

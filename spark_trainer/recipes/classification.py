@@ -39,6 +39,11 @@ class ClassifierTuning(BaseModel):
     class_weights: Literal["none", "balanced"] = Field(
         "none", description="balanced weighs each class's loss by the inverse of its frequency"
     )
+    eval_max_rows: int | None = Field(
+        None, ge=1, description="Validation examples each evaluation runs on, the final one included: this "
+        "many spread evenly over the validation split, the same ones every time (empty: all of them, so the "
+        "per-class scores and confusion matrix cover the whole split)",
+        json_schema_extra={"placeholder": "empty: every validation example"})
     label_names: Literal["normalized", "as-written"] = Field(
         "normalized", description="normalized: 1 and 1.0, or 'spam' and 'spam ', are one class, and number "
         "labels sort as numbers (1, 2, 10); as-written (runs frozen before labels were normalized): each "

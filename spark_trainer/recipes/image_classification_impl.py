@@ -24,6 +24,7 @@ from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.fit import needs_image_model
 from spark_trainer.recipes.image_classification import ImageClassificationConfig
 from spark_trainer.recipes.text_classification_impl import fresh_modules
+from spark_trainer.training.data import evaluated_rows
 
 
 def check_image_processor(model_dir: Path) -> None:
@@ -121,6 +122,7 @@ class ImageClassificationRecipe:
         self.weights: list[float] | None = None
         self.skipped: list[tuple[str, str]] = []
         self.model_notes: list[str] = []  # how the model was adapted, for the run's log
+        self.data_notes: list[str] = []  # lines for the run's log from preparing the data
 
     # ---- data ---------------------------------------------------------------------------------
     def _label_set(self, rows: list[Any], data_path: Path) -> cls.LabelSet:
@@ -153,7 +155,8 @@ class ImageClassificationRecipe:
         self.pre = preprocess_of(self.processor)
         items = [(ImageItem(path, self.labels.id_of(label)), split) for path, label, split in rows]
         self.train_data = [i for i, split in items if split == "train"]
-        self.val_data = [i for i, split in items if split == "val"]
+        picked, note = evaluated_rows([i for i, split in items if split == "val"], self.rc.eval_max_rows)
+        self.val_data, self.data_notes = list(picked), [note] if note else []
         if not self.train_data:
             raise BadInput(f"dataset {data_path} has no training images (all are validation)")
         if self.rc.class_weights == "balanced":
@@ -205,7 +208,7 @@ class ImageClassificationRecipe:
         assert self.labels is not None and self.pre is not None
         notes = [f"{len(self.labels)} classes: {', '.join(self.labels.names)}; images {self.pre.width}x"
                  f"{self.pre.height}, {self.loader_workers} loader workers"]
-        notes += self.model_notes
+        notes += self.data_notes + self.model_notes
         if self.skipped:
             notes.append(f"skipped {len(self.skipped)} images that do not decode:")
             notes += [f"  skipped {path}: {reason}" for path, reason in self.skipped]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
-from spark_trainer.training.data import Record
+from spark_trainer.training.data import Record, in_batches
 
 BATCH = 1024  # texts tokenized in one call
 LAYOUT = 1  # in the cache key's settings: bump when what is stored, or how rows are encoded, changes
@@ -127,16 +127,18 @@ def consistent(arrays: dict[str, Any]) -> bool:
             and len(samples) <= min(SAMPLES, n_val or int(counts[0])))
 
 
-def encode_all(tokenizer: Any, records: list[Record], *, text_column: str, label_of: Callable[[Any], int],
+def encode_all(tokenizer: Any, records: Iterable[Record], *, text_column: str, label_of: Callable[[Any], int],
                label_column: str, max_length: int, names: list[str]) -> Tokenized:
     """Every record's text tokenized (`BATCH` texts a call), cut to `max_length` by `truncate`, and
-    its label's class id (`label_of`): what one `tokenizer(text)` per record gives, in arrays."""
+    its label's class id (`label_of`): what one `tokenizer(text)` per record gives, in arrays.
+    `records` is read as it comes, a batch at a time: an ingested dataset's are never all held (500k
+    rows held as records took 600 MB before the first was tokenized)."""
     import numpy as np
 
     pieces: dict[str, list[tuple[Any, Any, Any]]] = {"train": [], "val": []}
+    shown: dict[str, list[str]] = {"train": [], "val": []}  # the first texts of each split: sample prompts
     truncated = 0
-    for at in range(0, len(records), BATCH):
-        chunk = records[at:at + BATCH]
+    for chunk in in_batches(records, BATCH):
         # Only the ids: the masks and type ids of a whole batch of untruncated texts doubled the
         # memory this step holds for a moment.
         batch = tokenizer([r.data[text_column] for r in chunk], truncation=False, return_attention_mask=False,
@@ -149,20 +151,17 @@ def encode_all(tokenizer: Any, records: list[Record], *, text_column: str, label
                     truncated += cut
                     rows.append(kept)
                     labels.append(label_of(record.data[label_column]))
+                    if len(shown[split]) < SAMPLES:
+                        shown[split].append(record.data[text_column])
             if rows:
                 flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int32, count=sum(map(len, rows)))
                 pieces[split].append((flat, np.array([len(r) for r in rows], dtype=np.int64),
                                       np.array(labels, dtype=np.int64)))
     ordered = pieces["train"] + pieces["val"]
     n_train = sum(len(p[2]) for p in pieces["train"])
-    shown = _first(records, "val") or _first(records, "train")
     return Tokenized(_joined([p[0] for p in ordered], np.int32), _joined([p[1] for p in ordered], np.int64),
                      _joined([p[2] for p in ordered], np.int64), n_train, truncated, list(names),
-                     [r.data[text_column] for r in shown])
-
-
-def _first(records: list[Record], split: str) -> list[Record]:
-    return list(itertools.islice((r for r in records if r.split == split), SAMPLES))
+                     shown["val"] or shown["train"])
 
 
 def _joined(parts: list[Any], dtype: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from spark_trainer.recipes.text_classification_data import (
     encode_all,
     truncate,
 )
-from spark_trainer.training.data import Record, dataset_records, read_records, require_rows
+from spark_trainer.training.data import Record, dataset_records, evaluated_rows, read_records, require_rows
 
 # recipe_config fields that change the rows a dataset encodes to (the token cache's key)
 ENCODING_FIELDS = ("text_column", "label_column", "max_length", "label_names")
@@ -52,7 +52,7 @@ class TextClassificationRecipe:
         self.tokenizer: Any = None
         self.labels: cls.LabelSet | None = None
         self.train_data: Examples | list[Encoded] = []
-        self.val_data: Examples | list[Encoded] = []
+        self.val_data: Sequence[Encoded] = []
         self.sample_items: list[Encoded] = []  # rows with their texts, for the samples
         self.weights: list[float] | None = None
         self.truncated = 0
@@ -118,8 +118,10 @@ class TextClassificationRecipe:
         self._check_fits(tokenized)
         self.labels = cls.LabelSet.from_names(tokenized.names, as_written=self.rc.label_names == "as-written")
         self.truncated = tokenized.truncated
-        train, self.val_data = tokenized.splits()
+        train, val = tokenized.splits()
         self.train_data = train
+        self.val_data, note = evaluated_rows(val, self.rc.eval_max_rows)
+        self.data_notes += [note] if note else []
         self.sample_items = tokenized.sample_items()
         if self.rc.class_weights == "balanced":
             self.weights = cls.class_weights(train.labels.tolist(), len(self.labels))
@@ -159,10 +161,15 @@ class TextClassificationRecipe:
                 self.data_notes.append(f"tokenized rows read from the cache in {time.monotonic() - started:.1f} s: "
                                        f"{token_cache.path_for(data_path, cache_key)}")
                 return Tokenized.from_arrays(arrays)
-        records, self.labels = self._read(data_path)
+        records: Iterable[Record]
+        if data_path.is_dir():  # read twice as a stream (the label set, then the rows), never held
+            self.labels = self._scan(data_path)
+            records = dataset_records(data_path)
+        else:
+            records, self.labels = self._read(data_path)
         tokenized = self.encode_all(records)
-        self.data_notes.append(f"tokenized {len(records):,} rows in {time.monotonic() - started:.1f} s")
         del records
+        self.data_notes.append(f"tokenized {len(tokenized.labels):,} rows in {time.monotonic() - started:.1f} s")
         if cache_key is not None and os.environ.get("RANK", "0") == "0":  # one rank of a distributed run writes
             self.data_notes.append(token_cache.save_arrays(data_path, cache_key, tokenized.arrays()))
         return tokenized
@@ -179,7 +186,7 @@ class TextClassificationRecipe:
                               f"{self.model_dir.name} takes, and {over} texts are longer than that: set "
                               f"recipe_config.max_length to {positions} or less")
 
-    def encode_all(self, records: list[Record]) -> Tokenized:
+    def encode_all(self, records: Iterable[Record]) -> Tokenized:
         """`encode` of every record, batched (see `text_classification_data.encode_all`)."""
         assert self.labels is not None
         return encode_all(self.tokenizer, records, text_column=self.rc.text_column, label_of=self.labels.id_of,

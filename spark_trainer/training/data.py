@@ -7,13 +7,16 @@ Records are the user's original objects (`{"text": ..}`, `{"prompt": .., "comple
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from spark_trainer.errors import BadInput
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,25 @@ def dataset_records(folder: Path) -> Iterator[Record]:
             continue  # non-text rows (images, videos) belong to other recipes
         source = str(row.get("source") or f"{manifest.name}:{number}")
         yield Record(row["record"], source, "val" if row.get("split") == "val" else "train")
+
+
+def in_batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    """`records` in lists of `size` (the last one shorter), read as they come: a recipe tokenizes a
+    dataset a batch at a time without holding its records."""
+    stream = iter(records)
+    while chunk := list(itertools.islice(stream, size)):
+        yield chunk
+
+
+def evaluated_rows(val: Sequence[T], most: int | None) -> tuple[Sequence[T], str | None]:
+    """The validation rows every evaluation runs on (`recipe_config.eval_max_rows`): `most` of them
+    spread evenly over the split (a split sorted by topic or length is not cut to its start), the same
+    each time; all of them when `most` is None or no smaller. With a line for the run's log when cut."""
+    if most is None or len(val) <= most:
+        return val, None
+    note = (f"evaluating on {most:,} of the {len(val):,} validation examples, the same ones every time "
+            "(recipe_config.eval_max_rows)")
+    return [val[i * len(val) // most] for i in range(most)], note
 
 
 def content_hash(data: Any, *, ascii_escaped: bool = False) -> str:

@@ -337,3 +337,39 @@ def test_a_sliding_window_model_trains_with_its_window(tmp_path, tiny_model_dir)
     assert ("attention: sdpa with masks the model builds for each layer (for its 8-token sliding window), "
             "packed examples told apart by their position ids") in log
     assert "packing: off" not in log
+
+
+def test_evaluations_run_on_eval_max_rows_examples_spread_over_the_split(tmp_path, tiny_model_dir):
+    """A 1M-row dataset's 10% split made every evaluation (and the final one) 100,000 examples: each
+    runs on `eval_max_rows` of them, spread over the split, the same ones every time (and every run),
+    and training keeps every row."""
+    import json
+
+    from spark_trainer.config.legacy import with_frozen_defaults
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({"text": f"row {i} " + "word " * (i % 9)}) + "\n" for i in range(120)))
+
+    def prepared(**settings):
+        recipe = CausalLMRecipe(make_config(tiny_model_dir, eval={"val_fraction": 0.5},
+                                            recipe_config={"seq_len": 64, "packing": False, **settings}))
+        recipe.prepare(data)
+        return recipe
+
+    def ids(examples) -> list[list[int]]:
+        return [list(map(int, e.input_ids)) for e in examples]
+
+    whole, capped, again = prepared(eval_max_rows=None), prepared(eval_max_rows=7), prepared(eval_max_rows=7)
+    val = ids(whole._examples[1])
+    assert len(val) == len(whole.val_data) > 40
+    assert ids(capped._examples[1]) == [val[i * len(val) // 7] for i in range(7)] == ids(again._examples[1])
+    assert len(capped.val_data) == 7 and ids(capped._examples[0]) == ids(whole._examples[0])
+    assert f"evaluating on 7 of the {len(val)} validation examples, the same ones every time " \
+           "(recipe_config.eval_max_rows)" in capped.log_notes()
+    assert not any(n.startswith("evaluating on") for n in whole.log_notes() + prepared().log_notes())
+    assert len(prepared().val_data) == len(val)  # the default (2,000) is more than this split holds
+    # A run frozen before the setting existed evaluates on every validation example, as it began.
+    old = with_frozen_defaults({"recipe": "causal-lm", "recipe_config": {"method": "lora"}})[0]
+    assert old["recipe_config"]["eval_max_rows"] is None
+    assert {f["name"]: f for f in describe_fields(get_recipe("causal-lm").config_model)}["eval_max_rows"]["default"] == 2000

@@ -159,3 +159,18 @@ def test_a_base_model_without_an_image_processor_is_refused_at_submit(tiny_text_
     assert message == (f"base_model: recipe image-classification cannot start from {tiny_text_classifier}: it has "
                        "no image processor (preprocessor_config.json); image-classification needs an image "
                        "classifier saved with its image processor")
+
+
+def test_eval_max_rows_evaluates_on_that_many_images_spread_over_the_split(tiny_image_classifier, tmp_path):
+    from spark_trainer.recipes.image_classification_impl import ImageClassificationRecipe
+
+    data = manifest(make_image_folders(tmp_path / "shapes", per_class=8))
+    recipes = {}
+    for cap in (None, 3):
+        recipes[cap] = ImageClassificationRecipe(config(tiny_image_classifier, eval={"val_fraction": 0.5},
+                                                        recipe_config={"eval_max_rows": cap}))
+        recipes[cap].prepare(data)
+    val = recipes[None].val_data
+    assert len(val) > 6 and recipes[3].val_data == [val[i * len(val) // 3] for i in range(3)]
+    assert recipes[3].train_data == recipes[None].train_data
+    assert any(n.startswith(f"evaluating on 3 of the {len(val)} validation examples") for n in recipes[3].log_notes())

@@ -238,3 +238,45 @@ def test_a_text_longer_than_the_model_takes_is_refused_before_training(tiny_text
         train(cfg, long_data, tmp_path / "run")
     outcome, _ = train(cfg, _ingested(tmp_path / "short", ROWS), tmp_path / "run2")  # short texts: a big max_length is fine
     assert outcome.step == 6
+
+
+def test_an_ingested_dataset_is_tokenized_a_batch_at_a_time_never_read_whole(tiny_text_classifier, dataset,
+                                                                                 monkeypatch):
+    """A run's first tokenization held every record of the manifest (500k rows: 600 MB before the
+    first was tokenized): the records reach the tokenizer `BATCH` at a time, read as they come, and
+    the rows, labels, samples and cut count are those of the whole dataset read at once."""
+    from spark_trainer.recipes import text_classification_impl
+
+    whole = _prepared(tiny_text_classifier, dataset)
+    shutil.rmtree(dataset / token_cache.FOLDER)
+    monkeypatch.setattr(text_classification_data, "BATCH", 8)
+    monkeypatch.setattr(text_classification_impl, "read_records", lambda *_a: pytest.fail("read the dataset whole"))
+    sizes: list[int] = []
+    tokenizer_class = type(whole.tokenizer)
+    call = tokenizer_class.__call__
+
+    def counted(self, text, *args, **kwargs):
+        if isinstance(text, list):
+            sizes.append(len(text))
+        return call(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(tokenizer_class, "__call__", counted)
+    streamed = _prepared(tiny_text_classifier, dataset)
+    assert max(sizes) <= 8 and sum(sizes) == len(ROWS)
+    assert _rows(streamed.train_data) == _rows(whole.train_data) and _rows(streamed.val_data) == _rows(whole.val_data)
+    assert streamed.labels.names == whole.labels.names and streamed.truncated == whole.truncated > 0
+    assert [(e.text, e.label) for e in streamed.sample_items] == [(e.text, e.label) for e in whole.sample_items]
+    assert _said(streamed, "tokenized 90 rows in ")
+
+
+def test_eval_max_rows_evaluates_on_that_many_rows_spread_over_the_split(tiny_text_classifier, dataset):
+    """Off by default (the per-class scores and confusion matrix cover the whole split); set, every
+    evaluation runs on the same rows spread over the split, and training keeps every row."""
+    whole = _prepared(tiny_text_classifier, dataset)
+    capped = _prepared(tiny_text_classifier, dataset, eval_max_rows=4)
+    val = _rows(whole.val_data)
+    assert len(val) > 8 and not _said(whole, "evaluating on")
+    assert _rows(capped.val_data) == [val[i * len(val) // 4] for i in range(4)]
+    assert _rows(capped.train_data) == _rows(whole.train_data)
+    assert _said(capped, f"evaluating on 4 of the {len(val)} validation examples, the same ones every time")
+    assert [e.text for e in capped.sample_items] == [e.text for e in whole.sample_items]

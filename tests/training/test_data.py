@@ -32,3 +32,27 @@ def test_the_hash_splits_of_existing_files_do_not_move(tmp_path) -> None:
     assert [r.split for r in read_text_rows(tmp_path / "rows.jsonl", 0.5)[0]] == jsonl
     (tmp_path / "two.jsonl").write_text('{"text": "héllo"}\n{"text": "world"}\n', encoding="utf-8")
     assert [r.split for r in read_records(tmp_path / "two.jsonl", 0.3)] == ["train", "val"]  # one held out
+
+
+def test_in_batches_reads_records_only_as_each_batch_is_asked_for():
+    from spark_trainer.training.data import in_batches
+
+    read: list[int] = []
+
+    def records():
+        for i in range(10):
+            read.append(i)
+            yield i
+
+    batches = in_batches(records(), 4)
+    assert next(batches) == [0, 1, 2, 3] and read == [0, 1, 2, 3]
+    assert list(batches) == [[4, 5, 6, 7], [8, 9]]
+
+
+def test_evaluated_rows_are_spread_over_the_split_and_all_when_not_fewer():
+    from spark_trainer.training.data import evaluated_rows
+
+    rows = list(range(100, 110))
+    assert evaluated_rows(rows, 4) == ([100, 102, 105, 107], "evaluating on 4 of the 10 validation examples, the "
+                                       "same ones every time (recipe_config.eval_max_rows)")
+    assert evaluated_rows(rows, 10) == (rows, None) and evaluated_rows(rows, None) == (rows, None)

@@ -52,3 +52,20 @@ def test_a_prompt_template_keeps_its_line_breaks_from_the_form_to_the_run_file(q
     assert model(**values).prompt_template == template
     form.rows["prompt_template"].widget.setPlainText("no placeholders\n")
     assert "prompt_template" in form.errors()  # still checked by the model, as every field is
+
+
+def test_the_causal_lm_forms_eval_cap_says_what_empty_means_and_empty_is_every_example(qtbot) -> None:
+    # An empty number field said "none"; for eval_max_rows empty is not "no rows" but every one.
+    from app.forms.model_form import ModelForm
+    from spark_trainer.recipes import get_recipe
+
+    model = get_recipe("causal-lm").config_model
+    form = ModelForm(model)
+    qtbot.addWidget(form)
+    edit = form.rows["eval_max_rows"].widget
+    assert edit.text() == "2000" and form.values()["eval_max_rows"] == 2000
+    edit.setText("")
+    assert edit.placeholderText() == "empty: every validation example"
+    assert form.values()["eval_max_rows"] is None and not form.errors()
+    edit.setText("0")
+    assert "eval_max_rows" in form.errors()
