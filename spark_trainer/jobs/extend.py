@@ -18,7 +18,7 @@ LambdaLR; it equals the original schedule before the join. The plan code lives i
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 from pathlib import Path
 
 import yaml
@@ -73,17 +73,39 @@ def extend(store: Store, run_id: int | str, extra_steps: int, *, rewarm_fraction
         old_total = run.step  # early-stopped: continue from where it really ended
     new_total = old_total + int(extra_steps)
     plan = plan_extension(train, old_total, int(extra_steps), read_plan(run_dir), rewarm_fraction)
-    shutil.copyfile(config_path, run_dir / f"config.before-extend-{old_total}.yaml")
     train["max_steps"] = new_total
     train["epochs"] = None
     config["train"] = train
-    tmp = config_path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-    tmp.replace(config_path)
-    (run_dir / PLAN_FILE).write_text(plan.to_json())
-    return runs.transition(
-        store, run.id, RunStatus.QUEUED,
-        f"extended by {extra_steps} steps: {old_total} -> {new_total}, LR re-warmed to "
-        f"{plan.segments[-1].peak_factor:.2f}x peak over {plan.segments[-1].warmup_steps} steps",
-        expect={RunStatus.COMPLETED}, total_steps=new_total, error=None, eta_seconds=None,
-    )
+    backup = run_dir / f"config.before-extend-{old_total}.yaml"
+    kept = {path: path.read_bytes() if path.is_file() else None for path in (config_path, run_dir / PLAN_FILE, backup)}
+    try:
+        _replace(backup, kept[config_path] or b"")
+        _replace(config_path, yaml.safe_dump(config, sort_keys=False).encode())
+        _replace(run_dir / PLAN_FILE, plan.to_json().encode())
+        return runs.transition(
+            store, run.id, RunStatus.QUEUED,
+            f"extended by {extra_steps} steps: {old_total} -> {new_total}, LR re-warmed to "
+            f"{plan.segments[-1].peak_factor:.2f}x peak over {plan.segments[-1].warmup_steps} steps",
+            expect={RunStatus.COMPLETED}, total_steps=new_total, error=None, eta_seconds=None,
+        )
+    except BaseException:
+        # The run stays completed (the database was locked or full, the disk was full): its files go
+        # back to what they were. Left extended, they said max_steps N for a run that never got it, and
+        # a second try saved that as the "before" config (the original was lost) and planned twice.
+        for path, content in kept.items():
+            with contextlib.suppress(OSError):  # never in place of the error that stopped the extend
+                if content is None:
+                    path.unlink(missing_ok=True)
+                elif path.read_bytes() != content:
+                    _replace(path, content)
+        raise
+
+
+def _replace(path: Path, content: bytes) -> None:
+    """Write `path` whole or not at all: aside, then renamed over it."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(content)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
