@@ -50,13 +50,13 @@ def _boot_anchor() -> float | None:
     try:
         if not path.exists():
             tmp = path.with_name(f"{path.name}.{os.getpid()}")
-            tmp.write_text(repr(psutil.boot_time()))
             try:
+                tmp.write_text(repr(psutil.boot_time()))
                 os.link(tmp, path)  # the first process's reading wins
             except FileExistsError:
                 pass
             finally:
-                tmp.unlink()
+                tmp.unlink(missing_ok=True)
         if path.stat().st_uid != os.getuid():
             return None  # not this user's: never trust another user's file in a shared folder
         anchor = float(path.read_text())
