@@ -108,6 +108,16 @@ def write_whole(path: Path, write: Callable[[Path], object], not_written: str) -
         raise DiskFull(f"{describe(exc, path.parent, target=path)}; {not_written}") from None
 
 
+def replace_bytes(path: Path, content: bytes) -> None:
+    """Write `path` whole or not at all: aside, then renamed over it (nothing left aside on failure)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(content)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _unescape(field: str) -> str:
     """A /proc/mounts field: spaces, tabs, newlines and backslashes come as octal escapes (\\040)."""
     return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from spark_trainer.disk import replace_bytes
 from spark_trainer.errors import BadInput
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.resume_checks import check_inputs
@@ -79,9 +80,9 @@ def extend(store: Store, run_id: int | str, extra_steps: int, *, rewarm_fraction
     backup = run_dir / f"config.before-extend-{old_total}.yaml"
     kept = {path: path.read_bytes() if path.is_file() else None for path in (config_path, run_dir / PLAN_FILE, backup)}
     try:
-        _replace(backup, kept[config_path] or b"")
-        _replace(config_path, yaml.safe_dump(config, sort_keys=False).encode())
-        _replace(run_dir / PLAN_FILE, plan.to_json().encode())
+        replace_bytes(backup, kept[config_path] or b"")
+        replace_bytes(config_path, yaml.safe_dump(config, sort_keys=False).encode())
+        replace_bytes(run_dir / PLAN_FILE, plan.to_json().encode())
         return runs.transition(
             store, run.id, RunStatus.QUEUED,
             f"extended by {extra_steps} steps: {old_total} -> {new_total}, LR re-warmed to "
@@ -97,15 +98,5 @@ def extend(store: Store, run_id: int | str, extra_steps: int, *, rewarm_fraction
                 if content is None:
                     path.unlink(missing_ok=True)
                 elif path.read_bytes() != content:
-                    _replace(path, content)
+                    replace_bytes(path, content)
         raise
-
-
-def _replace(path: Path, content: bytes) -> None:
-    """Write `path` whole or not at all: aside, then renamed over it."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(content)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
