@@ -11,6 +11,7 @@ import errno
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 # errno values that mean "no room": the disk, a quota, or the per-file size limit (`ulimit -f`).
@@ -87,6 +88,34 @@ NETWORK_FILESYSTEMS = frozenset({
     "fuse.gcsfuse", "fuse.rclone", "fuse.juicefs", "fuse.davfs", "fuse.cephfs", "fuse.smbnetfs",
 })
 MOUNTS = Path("/proc/self/mounts")
+
+
+def write_whole(path: Path, write: Callable[[Path], object], not_written: str) -> None:
+    """Write `path` whole or not at all: `write(aside)` into a hidden name beside it (same suffix, so
+    an image writer picks its format from it), then rename. A full or failing disk is one DiskFull line,
+    "disk full at <folder>: N MB free; <not_written>", with nothing left behind."""
+    from spark_trainer.errors import DiskFull
+
+    aside = path.with_name(f".partial-{path.name}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(aside)
+        os.replace(aside, path)
+    except OSError as exc:
+        aside.unlink(missing_ok=True)
+        if not is_write_error(exc):
+            raise
+        raise DiskFull(f"{describe(exc, path.parent, target=path)}; {not_written}") from None
+
+
+def replace_bytes(path: Path, content: bytes) -> None:
+    """Write `path` whole or not at all: aside, then renamed over it (nothing left aside on failure)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(content)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _unescape(field: str) -> str:

@@ -123,20 +123,10 @@ def _write_report(ev: Any, run_dir: Path, result: dict[str, Any], step: int | No
     """`runs/<id>/evals/<eval id>.json`, whole or not at all (written aside, then renamed); a full disk is
     one line naming the folder."""
     from spark_trainer import disk
-    from spark_trainer.errors import DiskFull
 
-    path = _report_path(ev, run_dir)
-    aside = path.with_name(f".{path.name}.partial")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        aside.write_text(json.dumps(_report(ev, result, step), indent=2))
-        os.replace(aside, path)
-    except OSError as exc:
-        aside.unlink(missing_ok=True)
-        if not disk.is_write_error(exc):
-            raise
-        raise DiskFull(f"{disk.describe(exc, path.parent)}; the evaluation's report was not written, nothing was "
-                       "recorded") from None
+    report = json.dumps(_report(ev, result, step), indent=2)
+    disk.write_whole(_report_path(ev, run_dir), lambda aside: aside.write_text(report),
+                     "the evaluation's report was not written, nothing was recorded")
 
 
 def _record(store: Store, ev: Any, run_dir: Path, result: dict[str, Any], step: int | None) -> None:

@@ -18,11 +18,12 @@ LambdaLR; it equals the original schedule before the join. The plan code lives i
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 from pathlib import Path
 
 import yaml
 
+from spark_trainer.disk import replace_bytes
 from spark_trainer.errors import BadInput
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.resume_checks import check_inputs
@@ -73,17 +74,29 @@ def extend(store: Store, run_id: int | str, extra_steps: int, *, rewarm_fraction
         old_total = run.step  # early-stopped: continue from where it really ended
     new_total = old_total + int(extra_steps)
     plan = plan_extension(train, old_total, int(extra_steps), read_plan(run_dir), rewarm_fraction)
-    shutil.copyfile(config_path, run_dir / f"config.before-extend-{old_total}.yaml")
     train["max_steps"] = new_total
     train["epochs"] = None
     config["train"] = train
-    tmp = config_path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-    tmp.replace(config_path)
-    (run_dir / PLAN_FILE).write_text(plan.to_json())
-    return runs.transition(
-        store, run.id, RunStatus.QUEUED,
-        f"extended by {extra_steps} steps: {old_total} -> {new_total}, LR re-warmed to "
-        f"{plan.segments[-1].peak_factor:.2f}x peak over {plan.segments[-1].warmup_steps} steps",
-        expect={RunStatus.COMPLETED}, total_steps=new_total, error=None, eta_seconds=None,
-    )
+    backup = run_dir / f"config.before-extend-{old_total}.yaml"
+    kept = {path: path.read_bytes() if path.is_file() else None for path in (config_path, run_dir / PLAN_FILE, backup)}
+    try:
+        replace_bytes(backup, kept[config_path] or b"")
+        replace_bytes(config_path, yaml.safe_dump(config, sort_keys=False).encode())
+        replace_bytes(run_dir / PLAN_FILE, plan.to_json().encode())
+        return runs.transition(
+            store, run.id, RunStatus.QUEUED,
+            f"extended by {extra_steps} steps: {old_total} -> {new_total}, LR re-warmed to "
+            f"{plan.segments[-1].peak_factor:.2f}x peak over {plan.segments[-1].warmup_steps} steps",
+            expect={RunStatus.COMPLETED}, total_steps=new_total, error=None, eta_seconds=None,
+        )
+    except BaseException:
+        # The run stays completed (the database was locked or full, the disk was full): its files go
+        # back to what they were. Left extended, they said max_steps N for a run that never got it, and
+        # a second try saved that as the "before" config (the original was lost) and planned twice.
+        for path, content in kept.items():
+            with contextlib.suppress(OSError):  # never in place of the error that stopped the extend
+                if content is None:
+                    path.unlink(missing_ok=True)
+                elif path.read_bytes() != content:
+                    replace_bytes(path, content)
+        raise

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,12 +26,67 @@ class ProcessIdentity:
     start_time: float
 
 
+# Where each boot's anchor is kept (see _boot_anchor): a tmpfs, emptied at every boot, where there is one.
+ANCHOR_DIR = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+_anchors: dict[str, float] = {}
+
+
+def _boot_anchor() -> float | None:
+    """This boot's start on the wall clock as the first process to ask read it, kept in a file named
+    after the kernel's boot id, so that every process adds the same number to a start time.
+
+    The kernel's boot time (psutil.boot_time) is the wall clock minus the time since boot: a step of the
+    clock (NTP correcting a machine woken from sleep, a VM resumed, a leap second, `date -s`) moves it
+    for every process that reads it afterwards, and start times computed from it no longer matched those
+    recorded before the step: a live worker was taken for a dead one (interrupted while it trained, and a
+    cancel that did not stop it). None where there is no boot id (not Linux)."""
+    try:
+        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    if boot_id in _anchors:
+        return _anchors[boot_id]
+    path = ANCHOR_DIR / f"spark-trainer-boot-{os.getuid()}-{boot_id}"
+    try:
+        if not path.exists():
+            tmp = path.with_name(f"{path.name}.{os.getpid()}")
+            try:
+                tmp.write_text(repr(psutil.boot_time()))
+                os.link(tmp, path)  # the first process's reading wins
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+        if path.stat().st_uid != os.getuid():
+            return None  # not this user's: never trust another user's file in a shared folder
+        anchor = float(path.read_text())
+    except (OSError, ValueError):
+        return None  # an unwritable or damaged anchor: the kernel's boot time, as before
+    _anchors[boot_id] = anchor
+    return anchor
+
+
+def _since_boot(pid: int) -> float | None:
+    """When `pid` started, in seconds since boot (the kernel's clock ticks, which no clock step changes)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def identity(pid: int) -> ProcessIdentity | None:
-    """The pid and its start time, or None if no such (live) process exists."""
+    """The pid and its start time on the wall clock, or None if no such (live) process exists.
+
+    On Linux the start time is the same in every process, before and after a step of the clock: the
+    ticks since boot plus this boot's anchor (see _boot_anchor)."""
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return None
+        anchor, since_boot = _boot_anchor(), _since_boot(pid)
+        if anchor is not None and since_boot is not None:
+            return ProcessIdentity(pid, anchor + since_boot)
         return ProcessIdentity(pid, proc.create_time())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None

@@ -138,10 +138,16 @@ def schedule_once(store: Store, *, machine: Sequence[int] | None = None) -> list
                          int(config["max_concurrent_runs"]), bool(config["allow_gpu_sharing"]))
     started = []
     for run in runs.claim(store, picker):
+        folder = Path(run.run_dir)
+        if not folder.is_dir():  # spawning would recreate it (the log goes there) and fail on config.yaml
+            why = (f"run {run.id} cannot start: its folder {folder} is gone (deleted or moved by hand since the "
+                   f"submit); start a new run of experiment {run.experiment!r} instead")
+            runs.transition(store, run.id, RunStatus.FAILED, "run folder is gone", error=why)
+            continue
         if run.gpus:
             _release_playground(store, run)
         try:
-            found = process.spawn_worker(run.id, Path(run.run_dir), store.home.root, run.gpus)
+            found = process.spawn_worker(run.id, folder, store.home.root, run.gpus)
         except OSError as exc:
             runs.transition(store, run.id, RunStatus.FAILED, f"could not start the worker: {exc}",
                             error=f"could not start the worker: {exc}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -9,8 +10,9 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 
+from spark_trainer import disk
 from spark_trainer.config import ExperimentConfig, save_config
-from spark_trainer.errors import BadInput, ConfigError, NotFound
+from spark_trainer.errors import BadInput, ConfigError, DiskFull, NotFound, OperationFailed
 from spark_trainer.ingest.types import IngestReport
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.advice import data_advice, data_settings, swept_advice
@@ -347,12 +349,18 @@ def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus:
 
     run = runs.create(store, experiment.id, requested_gpus=gpus, priority=frozen.priority,
                       total_steps=frozen.train.max_steps, sweep=sweep, sweep_values=sweep_values)
+    run_dir = Path(run.run_dir)
     try:
-        write_identity(Path(run.run_dir), run.id, run.uuid)
-        save_config(frozen, Path(run.run_dir) / CONFIG_NAME)  # in the current layout
-    except OSError:
-        runs.transition(store, run.id, RunStatus.FAILED, "could not write config.yaml")
-        raise
+        write_identity(run_dir, run.id, run.uuid)
+        save_config(frozen, run_dir / CONFIG_NAME)  # in the current layout
+    except OSError as exc:
+        # A full disk fails at the write, where the error carries no file name: name the place here.
+        full = disk.is_write_error(exc)
+        message = (disk.describe(exc, run_dir.parent, target=run_dir / CONFIG_NAME) if full
+                   else f"could not write {run_dir / CONFIG_NAME}: {exc.strerror or exc}")
+        shutil.rmtree(run_dir, ignore_errors=True)  # made by this submit: nothing half-written stays
+        runs.transition(store, run.id, RunStatus.FAILED, "could not write config.yaml", error=message)
+        raise (DiskFull if full else OperationFailed)(message) from None
     for note in frozen.upgrade_notes:  # the file (or stored experiment) used fields that have moved
         runs.note(store, run.id, f"config: {note}")
     return run

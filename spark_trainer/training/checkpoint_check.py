@@ -83,13 +83,34 @@ def set_aside(checkpoint: Path) -> Path:
     return target
 
 
+def _unreadable_past_latest(run_dir: Path) -> Path | None:
+    """The newest checkpoint past the latest one listed whose state.json cannot be read. Which run a
+    checkpoint belongs to is read from that file, so the listing skips it as if it were another run's:
+    without this the resume went back a checkpoint without a word."""
+    from spark_trainer.training.checkpoints import checkpoint_dir, checkpoint_step, is_complete, latest_checkpoint
+
+    latest = latest_checkpoint(run_dir)
+    floor = checkpoint_step(latest) if latest is not None else -1
+    try:
+        found = [p for p in checkpoint_dir(run_dir).iterdir() if is_complete(p) and checkpoint_step(p) > floor]
+    except OSError:
+        return None
+    for path in sorted(found, key=checkpoint_step, reverse=True):
+        try:
+            json.loads((path / STATE_FILE).read_text())
+        except (OSError, ValueError):
+            return path
+    return None
+
+
 def set_aside_damaged(run_dir: Path) -> list[str]:
     """Set aside damaged checkpoints from the latest down to the first whole one; returns one line
     per checkpoint set aside, for the run's events."""
     from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
 
     notes = []
-    while (latest := latest_checkpoint(run_dir)) is not None and (why := damage(latest)) is not None:
+    while (latest := _unreadable_past_latest(run_dir) or latest_checkpoint(run_dir)) is not None and (
+            why := damage(latest)) is not None:
         moved = set_aside(latest)
         before = latest_checkpoint(run_dir)
         instead = f"step {checkpoint_step(before)}" if before is not None else "the start (no whole checkpoint left)"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.disk import files_as_umask
+from spark_trainer.disk import files_as_umask, write_whole
 from spark_trainer.errors import DiskFull, OperationFailed
 from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec
@@ -174,14 +174,14 @@ class SideWork:
         if result.report is None and not result.images:
             return
         folder = self.run_dir / "eval"
-        folder.mkdir(parents=True, exist_ok=True)
         if result.report is not None:
             path = folder / f"step-{step:08d}.json"
-            path.write_text(json.dumps({"step": step, **result.report}, indent=2, ensure_ascii=False))
+            text = json.dumps({"step": step, **result.report}, indent=2, ensure_ascii=False)
+            write_whole(path, lambda aside: aside.write_text(text), f"evaluation report {path.name} was not written")
             self.report.on_artifact("eval_report", path, step, {"metrics": result.metrics})
         for name, image in result.images.items():
             path = folder / f"step-{step:08d}-{name}.png"
-            image.save(path)
+            write_whole(path, image.save, f"evaluation image {path.name} was not written")
             self.report.on_artifact("eval_image", path, step, {"name": name})
 
     def samples(self, step: int) -> None:
@@ -196,10 +196,10 @@ class SideWork:
         if not self.acc.is_main_process:
             return
         folder = self.run_dir / "samples"
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"step-{step:08d}.json"
         entries = [self._sample_entry(folder, step, i, s) for i, s in enumerate(found)]
-        path.write_text(json.dumps({"step": step, "samples": entries}, indent=2, ensure_ascii=False))
+        text = json.dumps({"step": step, "samples": entries}, indent=2, ensure_ascii=False)
+        write_whole(path, lambda aside: aside.write_text(text), f"sample {path.name} was not written")
         media = sorted({s.media for s in found})
         self.report.on_artifact("sample", path, step, {"count": len(found), "media": media})
 
@@ -207,7 +207,7 @@ class SideWork:
         if sample.image is None:
             return {"prompt": sample.prompt, "completion": sample.text or ""}
         name = f"step-{step:08d}-{index:02d}.png"
-        sample.image.save(folder / name)
+        write_whole(folder / name, sample.image.save, f"sample image {name} was not written")
         self.report.on_artifact("sample_image", folder / name, step, {"caption": sample.caption,
                                                                       "prompt": sample.prompt})
         return {"prompt": sample.prompt, "caption": sample.caption, "image": name}

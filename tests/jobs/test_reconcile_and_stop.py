@@ -56,7 +56,7 @@ def test_dead_worker_becomes_interrupted_with_its_log_tail(store: Store, experim
 def test_reused_pid_is_not_mistaken_for_the_worker(store: Store, experiment) -> None:
     unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        real_start = psutil.Process(unrelated.pid).create_time()
+        real_start = process.identity(unrelated.pid).start_time  # as the store records it
         alive = _running(store, experiment)
         runs.update(store, alive.id, pid=unrelated.pid, pid_start_time=real_start)
         reused = _running(store, experiment)

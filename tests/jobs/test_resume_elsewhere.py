@@ -3,9 +3,13 @@ checkpoint's rows per step, or a malformed request, is refused with one line and
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pytest
+
 from spark_trainer.config import load_config
+from spark_trainer.errors import DatabaseLocked
 from spark_trainer.jobs import control
 from spark_trainer.jobs.submit import frozen_config, submit_config
 from spark_trainer.store import runs
@@ -40,3 +44,23 @@ def test_resume_refuses_a_layout_that_changes_the_batch_and_bad_specs(store: Sto
     run = runs.get(store, run_id)  # nothing changed
     assert run.status == RunStatus.CANCELLED and run.requested_gpus == "cpu:2"
     assert frozen_config(run_dir).gpus == "cpu:2"
+
+
+def test_a_resume_elsewhere_the_database_refuses_leaves_the_config_on_the_old_devices(
+        store: Store, run_file, home: Path) -> None:
+    """Another process holds the database's write lock past the wait: the run stays cancelled on cpu:2,
+    and its frozen config must say so too (it said cpu, a move that never happened)."""
+    run_id, run_dir = _stopped_run_with_checkpoint(store, run_file)
+    before = (run_dir / "config.yaml").read_bytes()
+    other = sqlite3.connect(store.home.db_path, timeout=0)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with Store.open(home, busy_timeout_ms=200) as impatient, pytest.raises(DatabaseLocked):
+            control.resume(impatient, run_id, gpus="cpu")
+    finally:
+        other.rollback()
+        other.close()
+    run = runs.get(store, run_id)
+    assert run.status == RunStatus.CANCELLED and run.requested_gpus == "cpu:2"
+    assert (run_dir / "config.yaml").read_bytes() == before
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")) == []

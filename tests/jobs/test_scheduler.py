@@ -145,3 +145,29 @@ def test_concurrent_schedulers_never_claim_a_run_or_gpu_twice(store: Store, expe
     gpus = [g for r in runs.list_all(store, statuses={RunStatus.STARTING}) for g in r.gpus]
     assert sorted(gpus) == [0, 1, 2, 3]
     assert sum(runs.get(store, i).status == RunStatus.QUEUED for i in created) == 2
+
+
+def test_a_queued_run_whose_folder_was_deleted_fails_in_one_line_and_nothing_is_recreated(store: Store,
+                                                                                        run_file) -> None:
+    """The worker used to be spawned all the same: its log recreated the folder, the worker adopted it
+    (wrote run.json) and failed on 'config.yaml: file not found'; a resume was then accepted (the
+    folder existed again) and failed the same way."""
+    import shutil
+    from pathlib import Path
+
+    from spark_trainer.config import load_config
+    from spark_trainer.jobs import control
+    from spark_trainer.jobs.scheduler import schedule_once
+    from spark_trainer.jobs.submit import submit_config
+
+    path = run_file("gone")
+    run = submit_config(store, load_config(path), base_dir=path.parent).run
+    shutil.rmtree(run.run_dir)
+    assert schedule_once(store, machine=[]) == []
+    failed = runs.get(store, run.id)
+    assert failed.status == RunStatus.FAILED and failed.pid is None
+    assert failed.error == (f"run {run.id} cannot start: its folder {run.run_dir} is gone (deleted or moved by "
+                            f"hand since the submit); start a new run of experiment 'gone' instead")
+    assert not Path(run.run_dir).exists()
+    with pytest.raises(BadInput, match="is gone"):
+        control.resume(store, run.id)

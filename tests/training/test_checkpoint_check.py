@@ -33,3 +33,33 @@ def test_a_file_cut_short_is_named_and_the_checkpoint_before_becomes_latest(tmp_
     assert len(notes) == 1 and "step-00000008 is damaged" in notes[0] and "resumes from step 4" in notes[0]
     assert latest_checkpoint(tmp_path) == first
     assert (tmp_path / "checkpoints" / "damaged-step-00000008" / name).is_file()
+
+
+def test_a_cut_short_state_file_is_set_aside_and_said_not_passed_over_in_silence(tmp_path: Path) -> None:
+    """A run's folder names its run, so each checkpoint's owner is read from its state.json: one that
+    cannot be read was skipped as if another run's, the resume went back a checkpoint without a word,
+    and the folder stayed under its step's name (deleted outright when that step was saved again)."""
+    from spark_trainer.training.checkpoints import write_identity
+
+    write_identity(tmp_path, 1, "c0ffee")
+    first, second = _checkpoint(tmp_path, 4), _checkpoint(tmp_path, 8)
+    state = second / "state.json"
+    state.write_text(state.read_text()[:20])
+    notes = set_aside_damaged(tmp_path)
+    assert len(notes) == 1, notes
+    assert "step-00000008 is damaged: state.json is unreadable" in notes[0] and "resumes from step 4" in notes[0]
+    assert latest_checkpoint(tmp_path) == first
+    assert (tmp_path / "checkpoints" / "damaged-step-00000008" / "optimizer.pt").is_file()
+    assert set_aside_damaged(tmp_path) == []  # said once
+
+
+def test_another_run_s_checkpoint_is_left_alone(tmp_path: Path) -> None:
+    from spark_trainer.training.checkpoints import write_identity
+
+    write_identity(tmp_path, 1, "c0ffee")
+    first = _checkpoint(tmp_path, 4)
+    write_identity(tmp_path, 2, "other")
+    _checkpoint(tmp_path, 8)  # stamped with the other run's uuid
+    write_identity(tmp_path, 1, "c0ffee")
+    assert set_aside_damaged(tmp_path) == [] and latest_checkpoint(tmp_path) == first
+    assert (tmp_path / "checkpoints" / "step-00000008").is_dir()

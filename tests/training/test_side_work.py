@@ -1,0 +1,35 @@
+"""The engine's side writes (samples, evaluation reports) on a full disk (a real tmpfs, needs root):
+one DiskFull naming the file, nothing half-written left behind, the checkpoints as they were."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.errors import DiskFull
+from spark_trainer.training.checkpoints import list_checkpoints, read_state
+from spark_trainer.training.engine import run_training
+from spark_trainer.training.reporting import Commands
+from tests.tmpfs import BALLAST, fill, tmpfs  # noqa: F401 - the fixture
+from tests.training.helpers import RecordingReporter, make_config
+
+
+def test_a_sample_on_a_full_disk_is_disk_full_naming_the_file_and_leaves_no_empty_file(
+        tiny_model, counting_data, tmp_path: Path, tmpfs) -> None:  # noqa: F811
+    run_dir = tmp_path / "run"
+    samples = tmpfs(run_dir / "samples", 64 * 1024)
+    fill(samples)
+    config = make_config(tiny_model, train={"max_steps": 6}, checkpoint={"every_steps": 2},
+                         eval={"samples_every_steps": 3}, recipe_config={"sample_prompts": ["count 3"]})
+    reporter = RecordingReporter(Commands())
+
+    with pytest.raises(DiskFull) as raised:
+        run_training(config, data_path=counting_data, run_dir=run_dir, reporter=reporter, commands=Commands())
+
+    message = str(raised.value)
+    assert message.startswith(f"disk full at {samples}: "), message
+    assert "step-00000003.json" in message and "\n" not in message, message
+    assert sorted(p.name for p in samples.iterdir()) == [BALLAST]  # no empty or cut-short sample file
+    assert [read_state(p)["step"] for p in list_checkpoints(run_dir)] == [2]  # the checkpoint before is intact
+    assert not [kind for kind, _, _ in reporter.artifacts if kind == "sample"]  # nothing recorded for it
