@@ -2,7 +2,8 @@
 
 Start-up imports Qt and the main window only, and shows the window ("Opening the data home…");
 the store (SQLAlchemy, migrations) opens on a pool thread meanwhile, then the first view is built.
-torch, transformers, diffusers and cv2 load later, inside background tasks that need them.
+torch, transformers, diffusers and cv2 load later, inside background tasks that need them; numpy,
+pyqtgraph and pydantic on a thread of their own once the first view is filled (app.warmup).
 """
 
 from __future__ import annotations
@@ -222,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A slot that ran after the window closed may have started a task: it ends before Python tears Qt
     # down, or its pool thread meets deleted objects ("Signal source has been deleted", or a crash).
     window.ctx.pool.waitForDone(5000)
+    if "warmup" in opened:
+        opened["warmup"].join(5.0)
     listener.close()
     if opened.get("store") is not None:
         opened["store"].close()
@@ -309,8 +312,11 @@ def _open_store_after_shown(window, home: str | None, args: argparse.Namespace, 
             QApplication.quit()
             return
         # The scheduler (psutil, the job layer, a first reconcile on a pool thread) starts once the
-        # first view is built: nothing the first view needs waits for it.
+        # first view is built: nothing the first view needs waits for it; nor for the other views' imports.
         _start_scheduler(window)
+        from app.warmup import Warmup
+
+        opened["warmup"] = Warmup(window.ctx.model.poller.polled)
 
     def failed(message: str, exc: object) -> None:
         opened["exit_code"] = exc.exit_code if isinstance(exc, SparkError) else 1

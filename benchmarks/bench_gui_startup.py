@@ -8,16 +8,27 @@ during an ingestion of a few hundred files.
    ratio is reported. Goals: under 1.5 s, and within 1.3x the bare window (issue 16). Each
    process's own CPU time until its window is shown (user + system) is reported too: on a machine
    loaded by other work it varies less than the wall-clock time.
-2. Responsiveness. In one process, a 10 ms QTimer ticks while the Datasets view ingests N image
+2. First shows. Each sample starts the app for real (benchmarks/gui_first_show_probe.py) with a 5 ms
+   timer ticking on the GUI thread; `--settle` seconds after its first view (Projects) is built, it
+   shows every other navigation view in turn, as a user clicking through them. Reported: the longest
+   gap between ticks while starting (until the first click), and per view the gap around its first
+   show (the click's stall), medians over the samples. With --baseline, the other checkout is timed
+   in turns with this one and each figure is given as baseline / this.
+3. Responsiveness. In one process, a 10 ms QTimer ticks while the Datasets view ingests N image
    files off the GUI thread; the longest gap between ticks is the longest the GUI was blocked.
    Goal: under 100 ms.
 
-Run: .venv/bin/python benchmarks/bench_gui_startup.py [--runs 7] [--files 300]
+Bytecode is cached (in a scratch folder) as an installed app's is: with PYTHONDONTWRITEBYTECODE set,
+every start would compile the app's sources again.
+
+Run: .venv/bin/python benchmarks/bench_gui_startup.py [--runs 7] [--files 300] [--settle 3]
+     [--baseline CHECKOUT] [--skip-first-shows] [--skip-ingest]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -47,9 +58,11 @@ app.exec()
 
 def _env(scratch: Path) -> dict[str, str]:
     # A private config dir: the benchmark must not touch (or depend on) the user's window layout.
-    env = {**os.environ, "XDG_CONFIG_HOME": str(scratch / "config"), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "XDG_CONFIG_HOME": str(scratch / "config"), "PYTHONUNBUFFERED": "1",
+           "PYTHONPYCACHEPREFIX": str(scratch / "pycache")}
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     env.pop("SPARK_TRAINER_HOME", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
@@ -71,13 +84,14 @@ def _fill_home(home: Path, scratch: Path) -> None:
     from spark_trainer.ingest import ingest_paths
     from spark_trainer.store import projects
     from spark_trainer.store.store import Store
-    from tests.app.gui_assets import write_image_folder, write_text_dataset
+    from tests.app.gui_assets import add_experiment_with_runs, write_image_folder, write_text_dataset
 
     with Store.open(home) as store:
         for name in ("support-bot", "shapes", "notes"):
             projects.create(store, name)
         ingest_paths(store, [write_text_dataset(scratch / "support", 200, 3)], project="support-bot")
         ingest_paths(store, [write_image_folder(scratch / "img", per_class=20)], project="shapes")
+        add_experiment_with_runs(store, "support-bot", statuses=("completed", "failed", "completed"))
 
 
 def startup(runs: int, baseline: Path | None = None) -> dict[str, float]:
@@ -96,8 +110,8 @@ def startup(runs: int, baseline: Path | None = None) -> dict[str, float]:
     shown: dict[str, list[float]] = {kind: [] for kind, *_ in kinds}
     views: dict[str, list[float]] = {kind: [] for kind, *_ in kinds}
     cpus: dict[str, list[float]] = {kind: [] for kind, *_ in kinds}
-    for _ in range(runs):  # interleaved, so machine load affects all alike
-        for kind, cmd, cmd_env, cwd in kinds:
+    for i in range(runs):  # interleaved, the order reversed every other round, so machine load affects all alike
+        for kind, cmd, cmd_env, cwd in (kinds if i % 2 == 0 else kinds[::-1]):
             wall, view, used = _shown_after(cmd, cmd_env, cwd)
             shown[kind].append(wall)
             views[kind].append(view)
@@ -116,6 +130,60 @@ def startup(runs: int, baseline: Path | None = None) -> dict[str, float]:
             "view_ratio": statistics.median(app_view) / statistics.median(bare_times),
             "app_cpu_s": statistics.median(app_cpu), "bare_cpu_s": statistics.median(bare_cpu),
             "cpu_ratio": statistics.median(app_cpu) / statistics.median(bare_cpu)}
+
+
+def _first_shows_once(env: dict[str, str], home: Path, settle: float, cwd: Path) -> dict:
+    probe = [sys.executable, str(ROOT / "benchmarks" / "gui_first_show_probe.py"), str(home), "--settle", str(settle)]
+    proc = subprocess.run(probe, capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"first-show probe failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return json.loads(line[len("RESULT "):])
+
+
+def first_shows(runs: int, settle: float, baseline: Path | None = None) -> dict[str, dict]:
+    """Per checkout ("app", and "baseline" if given): the medians of the start's longest event-loop gap,
+    the time to the first view, and each view's first-show stall (gui_first_show_probe.py)."""
+    scratch = Path(tempfile.mkdtemp(prefix="bench-gui-shows-"))
+    home = scratch / "home"
+    _fill_home(home, scratch)
+    env = _env(scratch)
+    kinds = [("app", {**env, "PYTHONPATH": str(ROOT)}, ROOT)]
+    if baseline is not None:
+        kinds.append(("baseline", {**env, "PYTHONPATH": str(baseline)}, baseline))
+    for _kind, kind_env, cwd in kinds:
+        _first_shows_once(kind_env, home, 0.5, cwd)  # compiles and caches each checkout's bytecode
+    samples: dict[str, list[dict]] = {kind: [] for kind, *_ in kinds}
+    for i in range(runs):  # in turns, each first every other round, so machine load falls on both alike
+        for kind, kind_env, cwd in (kinds if i % 2 == 0 else kinds[::-1]):
+            samples[kind].append(_first_shows_once(kind_env, home, settle, cwd))
+    result = {}
+    for kind, got in samples.items():
+        views = list(got[0]["stall_ms"])
+        result[kind] = {"start_gap_ms": statistics.median(g["start_gap_ms"] for g in got),
+                        "first_view_s": statistics.median(g["first_view_s"] for g in got),
+                        "max_stall_ms": statistics.median(max(g["stall_ms"].values()) for g in got),
+                        "stall_ms": {v: statistics.median(g["stall_ms"][v] for g in got) for v in views}}
+    return result
+
+
+def _print_first_shows(shows: dict[str, dict], runs: int, settle: float) -> None:
+    app, base = shows["app"], shows.get("baseline")
+    print(f"first shows ({runs} starts; views clicked in turn {settle:g} s after the first view, 0.6 s apart; "
+          "medians; GUI-thread stall = gap between 5 ms timer ticks around the click)"
+          + ("; ratio = baseline / this" if base else ""))
+    rows = [("longest gap while starting", "start_gap_ms", "ms"), ("start to first view", "first_view_s", "s"),
+            ("longest first-show stall", "max_stall_ms", "ms")]
+    for title, key, unit in rows:
+        line = f"  {title:32s} this {app[key]:8.{0 if unit == 'ms' else 2}f} {unit}"
+        if base:
+            line += f"   baseline {base[key]:8.{0 if unit == 'ms' else 2}f} {unit}   ratio {base[key] / app[key]:.2f}x"
+        print(line)
+    for view, stall in app["stall_ms"].items():
+        line = f"  first show of {view:18s} this {stall:8.0f} ms"
+        if base:
+            line += f"   baseline {base['stall_ms'][view]:8.0f} ms   ratio {base['stall_ms'][view] / stall:.2f}x"
+        print(line)
 
 
 def responsiveness(files: int) -> dict[str, float]:
@@ -158,29 +226,39 @@ def responsiveness(files: int) -> dict[str, float]:
             "p99_gap_ms": sorted(gaps)[int(len(gaps) * 0.99)] * 1000}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--files", type=int, default=300)
-    parser.add_argument("--skip-ingest", action="store_true", help="only measure start-up")
-    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
-                        help="another checkout of the app (e.g. a worktree of main) to time alongside, interleaved")
-    args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
-    s = startup(args.runs, args.baseline)
+def _print_startup(s: dict[str, float], runs: int, baseline: Path | None) -> None:
     print(f"start-up to first window: median {s['app_median_s']:.3f} s (max {s['app_max_s']:.3f} s) over "
-          f"{args.runs} runs; bare PySide6+pyqtgraph window {s['bare_median_s']:.3f} s; ratio {s['ratio']:.2f}x; "
+          f"{runs} runs; bare PySide6+pyqtgraph window {s['bare_median_s']:.3f} s; ratio {s['ratio']:.2f}x; "
           f"goals < 1.5 s: {'met' if s['app_median_s'] < 1.5 else 'NOT met'}, <= 1.3x the bare window: "
           f"{'met' if s['ratio'] <= 1.3 else 'NOT met'}")
     print(f"start-up to the first view built and filled (Projects, once the store is open): median "
           f"{s['view_median_s']:.3f} s; ratio {s['view_ratio']:.2f}x the bare window")
     print(f"process CPU time until the window was shown (user+system): app {s['app_cpu_s']:.3f} s, bare window "
           f"{s['bare_cpu_s']:.3f} s; ratio {s['cpu_ratio']:.2f}x; load average {os.getloadavg()[0]:.1f} at the end")
-    if args.baseline is not None:
-        print(f"baseline {args.baseline}: first window {s['baseline_median_s']:.3f} s "
+    if baseline is not None:
+        print(f"baseline {baseline}: first window {s['baseline_median_s']:.3f} s "
               f"({s['baseline_median_s'] / s['bare_median_s']:.2f}x the bare window), first view "
               f"{s['baseline_view_s']:.3f} s ({s['baseline_view_s'] / s['bare_median_s']:.2f}x), CPU until shown "
               f"{s['baseline_cpu_s']:.3f} s ({s['baseline_cpu_s'] / s['bare_cpu_s']:.2f}x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--skip-ingest", action="store_true", help="do not measure the GUI during an ingestion")
+    parser.add_argument("--skip-startup", action="store_true", help="do not time the start to the first window")
+    parser.add_argument("--skip-first-shows", action="store_true", help="do not measure the views' first shows")
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="seconds after the first view before the views are clicked through (first shows)")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="another checkout of the app (e.g. a worktree of main) to time alongside, interleaved")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
+    if not args.skip_startup:
+        _print_startup(startup(args.runs, args.baseline), args.runs, args.baseline)
+    if not args.skip_first_shows:
+        _print_first_shows(first_shows(args.runs, args.settle, args.baseline), args.runs, args.settle)
     if args.skip_ingest:
         return
     r = responsiveness(args.files)

@@ -37,6 +37,7 @@ from app.views.run_actions import can, outdated
 from app.views.run_detail_reads import RunStatic, read_static
 from app.views.run_exports import RunExportsWidget
 from app.views.run_record_tabs import CheckpointsTable, SamplesPanel, events_text
+from app.views.runs_columns import badge_colour, format_eta
 from app.views.sweep_filter import swept_cell, swept_tip
 from app.widgets import ElidedLabel, MessageBanner
 from app.workers import Task, pending
@@ -44,15 +45,6 @@ from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
 LOG_MAX_LINES = 2000
-
-
-def format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m {seconds % 60:02d}s"
 
 
 class RunDetailView(QWidget):
@@ -358,9 +350,3 @@ class RunDetailView(QWidget):
     def busy(self) -> bool:
         return self.feed.busy or any(pending(t) for t in (self._task, self._static_task)) \
             or (self.run_id is not None and self.run is None and self._following)
-
-
-def badge_colour(status: RunStatus) -> str:
-    return {RunStatus.RUNNING: "#2f81f7", RunStatus.STARTING: "#2f81f7", RunStatus.QUEUED: "#6e7681",
-            RunStatus.COMPLETED: "#2da44e", RunStatus.FAILED: "#cf222e", RunStatus.INTERRUPTED: "#bf8700",
-            RunStatus.PAUSED: "#8250df", RunStatus.CANCELLED: "#6e7681", RunStatus.STALLED: "#d1242f"}.get(status, "#6e7681")

@@ -5,10 +5,26 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from app.model.reads import KEY_METRICS
-from app.views.run_detail_view import badge_colour, format_eta
 from app.views.sweep_filter import swept_cell, swept_sort, swept_tip
 from app.views.table_models import Column
-from spark_trainer.store.entities import Run
+from spark_trainer.store.entities import Run, RunStatus
+
+
+def format_eta(seconds: float | None) -> str:
+    """`1h 05m`, `4m 09s`; "-" when unknown (the list's ETA column and the run page)."""
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+def badge_colour(status: RunStatus) -> str:
+    """The status dot's colour in the list and the badge's on the run page."""
+    return {RunStatus.RUNNING: "#2f81f7", RunStatus.STARTING: "#2f81f7", RunStatus.QUEUED: "#6e7681",
+            RunStatus.COMPLETED: "#2da44e", RunStatus.FAILED: "#cf222e", RunStatus.INTERRUPTED: "#bf8700",
+            RunStatus.PAUSED: "#8250df", RunStatus.CANCELLED: "#6e7681", RunStatus.STALLED: "#d1242f"}.get(status, "#6e7681")
 
 
 class RunRow(NamedTuple):

@@ -7,7 +7,7 @@ poller's thread. Runs found interrupted at start are offered for resuming.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -24,11 +24,8 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.views.base import BaseView
-from app.views.compare_view import CompareView
-from app.views.playground_view import PlaygroundView
 from app.views.row_filter import RowFilter
 from app.views.run_actions import RunListActions, outdated
-from app.views.run_detail_view import RunDetailView
 from app.views.runs_columns import COLUMNS, RUN_COLUMNS, RunRow
 from app.views.sweep_filter import NAME_WIDTH, SweepFilterBox
 from app.views.table_models import RowsModel, RowsTable
@@ -37,6 +34,11 @@ from app.workers import Task
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
+
+if TYPE_CHECKING:  # imported with their page: charts (pyqtgraph, numpy) are not needed to show the list
+    from app.views.compare_view import CompareView
+    from app.views.playground_view import PlaygroundView
+    from app.views.run_detail_view import RunDetailView
 
 SELECT_TIP = "Select two or more runs (Ctrl+click) to overlay their curves"
 PROJECT_TIP = "Only one project's runs (and its sweeps in the Sweep filter)"
@@ -56,8 +58,8 @@ class RunsView(BaseView):
         self.row_filter = RowFilter(self.table, "runs")
         self.header.addWidget(self.row_filter)
         self.stack.currentChanged.connect(lambda _i: self.row_filter.setVisible(self.stack.currentWidget() is self.list_page))
-        # The run, compare and playground pages (a dozen charts) are built when first opened, so
-        # opening the Runs list does not wait for them.
+        # The run, compare and playground pages (a dozen charts) are built, and their modules imported
+        # (pyqtgraph, numpy: most of a second), when first opened: opening the Runs list waits for neither.
         self._detail: RunDetailView | None = None
         self._compare: CompareView | None = None
         self._playground: PlaygroundView | None = None
@@ -129,6 +131,8 @@ class RunsView(BaseView):
     @property
     def detail(self) -> RunDetailView:
         if self._detail is None:
+            from app.views.run_detail_view import RunDetailView
+
             self._detail = page = RunDetailView(self.store, self.ctx)
             self.stack.addWidget(page)
             page.back.connect(self.show_list)
@@ -141,6 +145,8 @@ class RunsView(BaseView):
     @property
     def compare_page(self) -> CompareView:
         if self._compare is None:
+            from app.views.compare_view import CompareView
+
             self._compare = page = CompareView(self.store, self.ctx)
             self.stack.addWidget(page)
             page.back.connect(self.show_list)
@@ -150,6 +156,8 @@ class RunsView(BaseView):
     @property
     def playground(self) -> PlaygroundView:
         if self._playground is None:
+            from app.views.playground_view import PlaygroundView
+
             self._playground = page = PlaygroundView(self.store, self.ctx)
             self.stack.addWidget(page)
             page.back.connect(self.open_run)

@@ -11,7 +11,6 @@ from typing import Any
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from app.widgets import add_elided_item, tip_chosen
-from spark_trainer.config.sweep import values_text
 from spark_trainer.store.entities import Run
 
 ALL = "all runs"
@@ -19,13 +18,21 @@ NAME_WIDTH = 120  # px: a long name is elided in the middle (a sweep's "-sweep-N
 TIP = "Only one sweep's runs (queued by the setup form's Sweep box or `train --sweep`)"
 
 
+def _values_text(values: dict[str, Any], *, short: bool = False) -> str:
+    # Imported on the first swept run: spark_trainer.config brings pydantic and the run-file schema,
+    # which the Runs list does not need to be shown.
+    from spark_trainer.config.sweep import values_text
+
+    return values_text(values, short=short)
+
+
 def swept_cell(run: Run) -> str:
     """`learning_rate=0.001 lora_r=8`; "" for a run no sweep queued."""
-    return values_text(run.sweep_values, short=True) if run.sweep else ""
+    return _values_text(run.sweep_values, short=True) if run.sweep else ""
 
 
 def swept_tip(run: Run) -> str | None:
-    return f"sweep {run.sweep}: {values_text(run.sweep_values)}" if run.sweep else None
+    return f"sweep {run.sweep}: {_values_text(run.sweep_values)}" if run.sweep else None
 
 
 def natural(name: str) -> tuple[Any, ...]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput
-from spark_trainer.evaluation import data
+
+if TYPE_CHECKING:
+    from spark_trainer.config.schema import ExperimentConfig
 
 TASK_RECIPES: dict[str, tuple[str, ...]] = {
     "perplexity": ("causal-lm",),
@@ -38,6 +39,10 @@ def _columns(config: ExperimentConfig) -> tuple[str, str]:
 
 def read_data(task: str, path: Path, config: ExperimentConfig) -> list[Any]:
     """The task's items; raises BadInput naming the file, line or column at fault."""
+    # Here, not at the top: the readers bring the recipes and pydantic, and the Leaderboard view
+    # imports this module (for metric_key) on the GUI thread when first shown.
+    from spark_trainer.evaluation import data
+
     if task == "mcq":
         return data.read_mcq(path)
     if task == "perplexity":
