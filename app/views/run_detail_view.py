@@ -197,6 +197,7 @@ class RunDetailView(QWidget):
         if first:
             self.model.follow_log(run.id, str(Path(run.run_dir) / "worker.log"))
             self.charts.expect_recipe(run.recipe)
+        if changed:  # a run shown while queued learns its GPUs (or the CPU) when it starts
             self.charts.charts["memory"].set_empty_text(
                 "No GPU memory reported yet" if run.gpus else
                 "No GPU memory to show: this run trains on the CPU" if run.status != RunStatus.QUEUED
