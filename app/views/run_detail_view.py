@@ -271,7 +271,7 @@ class RunDetailView(QWidget):
         self.playground_button.setEnabled(static.has_weights)
         self.samples.show_samples(static.samples)
         self.eval_report.show_report(static.report)
-        self.exports_tab.show_run(self.run, (static.exports, static.evaluations))
+        self.exports_tab.show_run(self.run, (static.exports, static.evaluations, static.data_names))
         self.export_button.setEnabled(self.exports_tab.export_button.isEnabled())
         self.evaluate_button.setEnabled(self.exports_tab.evaluate_button.isEnabled())
         self.evaluate_button.setToolTip(self.exports_tab.evaluate_button.toolTip())
