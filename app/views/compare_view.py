@@ -141,6 +141,9 @@ class CompareView(QWidget):
         if [r.id for r in found.runs] != self.run_ids:
             return  # another comparison was asked for meanwhile
         self.runs = found.runs
+        recipes = {r.recipe for r in found.runs}
+        if len(recipes) == 1:  # as one run's page: its work unit, and where eval_loss alone is drawn
+            self.charts.expect_recipe(recipes.pop())
         self._fill_diff(found.diff)
         self._fill_samples(found.samples)
 
