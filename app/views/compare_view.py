@@ -155,7 +155,7 @@ class CompareView(QWidget):
             self.diff.setItem(row, 0, QTableWidgetItem(key))
             for col, value in enumerate(values, start=1):
                 self.diff.setItem(row, col, QTableWidgetItem("-" if value is None else str(value)))
-        self.diff_note.setText(f"{len(diff)} setting{'s' if len(diff) != 1 else ''} differ" if diff else
+        self.diff_note.setText(("1 setting differs" if len(diff) == 1 else f"{len(diff)} settings differ") if diff else
                                "These runs use the same settings.")
 
     def _fill_samples(self, samples: list[tuple[int, str] | None]) -> None:
