@@ -52,6 +52,17 @@ def peak_columns(x: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndarray
             np.concatenate((pairs_y.reshape(-1), y[m * per :])))
 
 
+def _with_height(wanted):
+    """A range of zero height (a flat series, or one point) as 10% of its value either side (0.5 around 0).
+    pyqtgraph would keep the height the view had before: in a chart reused for another run, an accuracy
+    of 0.7 at every evaluation was drawn on an axis from -8 to 9.5, read as 0."""
+    if wanted is None or wanted[0] != wanted[1]:
+        return wanted
+    value = float(wanted[0])
+    half = 0.1 * abs(value) or 0.5
+    return (value - half, value + half)
+
+
 class FollowingViewBox(pg.ViewBox):
     """A ViewBox whose auto-range (following the data as it grows) leaves the view alone while the range
     it would set differs from the current one by under half a pixel at both ends of an axis.
@@ -64,6 +75,7 @@ class FollowingViewBox(pg.ViewBox):
     def setRange(self, rect=None, xRange=None, yRange=None, padding=None, update=True,  # noqa: N802 (Qt's name)
                  disableAutoRange=True):  # noqa: N803
         if self._updatingRange and rect is None:  # called by updateAutoRange
+            xRange, yRange = _with_height(xRange), _with_height(yRange)
             xRange, yRange = self._unless_subpixel(0, xRange), self._unless_subpixel(1, yRange)
             if xRange is None and yRange is None:
                 return

@@ -15,6 +15,9 @@ CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput"
 # Counts logged only at the steps where they grow (a skipped step): like evaluations, never smoothed,
 # a marker on every point.
 EVENT_COUNTS = ("skipped_steps",)
+# Charts drawn as logged whatever the slider says: a learning-rate schedule has no noise to smooth, and
+# smoothing it only drew it late (a cosine ending at 0 ended at a tenth of its peak).
+UNSMOOTHED_CHARTS = ("lr",)
 # Derived bookkeeping values: kept in the store (and `run metrics`), not worth a curve.
 NOT_CHARTED = ("epoch", "samples_per_s", "tokens", "examples", "images", "packing_efficiency")
 
@@ -130,8 +133,8 @@ class ChartPanel(QWidget):
 
     def _on_smoothing(self, value: int) -> None:
         self.smoothing_value.setText(f"{value / 100:.2f}")
-        for chart in self.charts.values():
-            chart.set_smoothing(value / 100)
+        for name, chart in self.charts.items():
+            chart.set_smoothing(0.0 if name in UNSMOOTHED_CHARTS else value / 100)
 
     def clear(self) -> None:
         for name in [n for n in self.charts if n not in dict(CHARTS)]:  # a further metric's chart

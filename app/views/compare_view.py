@@ -141,6 +141,9 @@ class CompareView(QWidget):
         if [r.id for r in found.runs] != self.run_ids:
             return  # another comparison was asked for meanwhile
         self.runs = found.runs
+        recipes = {r.recipe for r in found.runs}
+        if len(recipes) == 1:  # as one run's page: its work unit, and where eval_loss alone is drawn
+            self.charts.expect_recipe(recipes.pop())
         self._fill_diff(found.diff)
         self._fill_samples(found.samples)
 
@@ -152,7 +155,7 @@ class CompareView(QWidget):
             self.diff.setItem(row, 0, QTableWidgetItem(key))
             for col, value in enumerate(values, start=1):
                 self.diff.setItem(row, col, QTableWidgetItem("-" if value is None else str(value)))
-        self.diff_note.setText(f"{len(diff)} setting{'s' if len(diff) != 1 else ''} differ" if diff else
+        self.diff_note.setText(("1 setting differs" if len(diff) == 1 else f"{len(diff)} settings differ") if diff else
                                "These runs use the same settings.")
 
     def _fill_samples(self, samples: list[tuple[int, str] | None]) -> None:

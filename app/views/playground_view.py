@@ -50,6 +50,8 @@ class PlaygroundView(QWidget):
             ctx.tasks.start(task, ctx.pool)
         self.client.event.connect(self._on_event)
         self.loaded: tuple[int, str] | None = None  # (run, checkpoint) the server holds or is loading
+        self._loaded_text = ""  # "Loaded on CPU · 3 MiB": said again when the run loaded is shown again
+        self._answered: tuple[str, str] = ("", "")  # the checkpoint (data, label) of the answer shown
         self.pending: dict[int, str] = {}  # request id -> "load" | variant
         self._load_error: str | None = None  # why the last load failed: the prompts behind it failed for it
         self._save_task: Task | None = None
@@ -157,6 +159,12 @@ class PlaygroundView(QWidget):
         from spark_trainer.playground.generators import GENERATORS
 
         self.opening = None
+        switched = self.run is None or self.run.id != run.id
+        if switched:  # nothing of the run tried before is shown, or saved, as this run's
+            self.cancel()
+            self.pending = {rid: what for rid, what in self.pending.items() if what == "load"}
+            held = self.loaded is not None and self.loaded[0] == run.id
+            self.status.setText(self._loaded_text if held else "Not loaded")
         self.run, self.gone = run, None
         self.pick_button.hide()
         self.heading.setText(f"Playground · Run {self.run.id} · {self.run.experiment}")
@@ -169,7 +177,7 @@ class PlaygroundView(QWidget):
             self.checkpoint.setCurrentIndex(max(index, 0))
         self._fill_devices()
         spec = GENERATORS.get(self.run.recipe)
-        self._set_panel(spec.kind if spec else None)
+        self._set_panel(spec.kind if spec else None, fresh=switched)
         self.generate_button.setText(getattr(self.panel, "action_text", "Generate"))
         if self.panel is not None and hasattr(self.panel, "configure"):
             self.panel.configure(self.run.recipe)  # e.g. a text box or an image drop area
@@ -191,8 +199,8 @@ class PlaygroundView(QWidget):
         index = self.device.findData(keep) if keep is not None else -1
         self.device.setCurrentIndex(index if index >= 0 else free[0])
 
-    def _set_panel(self, kind: str | None) -> None:
-        if kind == self.kind and self.panel is not None:
+    def _set_panel(self, kind: str | None, fresh: bool = False) -> None:
+        if kind == self.kind and self.panel is not None and not fresh:
             return
         if self.panel is not None:
             self.panel.setParent(None)
@@ -223,6 +231,7 @@ class PlaygroundView(QWidget):
             self.pending[rid] = "load"
             self.loaded = (self.run.id, checkpoint)
             self.status.setText(f"Loading {self.checkpoint.currentText().lower()}…")
+        self._answered = (checkpoint, self.checkpoint.currentText())
         wanted = self.panel.requests()
         self.panel.begin([variant for variant, _, _ in wanted])
         for variant, inputs, settings in wanted:
@@ -244,15 +253,19 @@ class PlaygroundView(QWidget):
             return  # late answers from the process stopped when the run went: it has been said
         event, rid = message.get("event"), message.get("id")
         what = self.pending.get(rid)
+        if event in ("chunk", "done") and what is None:
+            return  # an answer for the run shown before: cancelled when it went
         if event == "chunk" and self.panel is not None:
             self.panel.on_chunk(message.get("variant", "tuned"), message.get("text", ""))
         elif event == "loaded":
             self.pending.pop(rid, None)
             source = message.get("source", {})
             device = "CPU" if self.client.device == "cpu" else f"GPU {self.client.device}"
-            self.status.setText(f"Loaded on {device} · {describe_bytes(int(message.get('memory_bytes', 0)))}")
-            if self.panel is not None:
-                self.panel.set_model(source.get("label", ""), message)
+            self._loaded_text = f"Loaded on {device} · {describe_bytes(int(message.get('memory_bytes', 0)))}"
+            if self.loaded is not None and self._shows(self.loaded[0]):
+                self.status.setText(self._loaded_text)
+                if self.panel is not None:
+                    self.panel.set_model(source.get("label", ""), message)
         elif event == "done":
             self.pending.pop(rid, None)
             if self.panel is not None:
@@ -340,9 +353,8 @@ class PlaygroundView(QWidget):
         item = self.panel.sample_item()
         if item is None:
             return
-        run_id, checkpoint = self.run.id, self.checkpoint.currentData()
+        run_id, (checkpoint, label) = self.run.id, self._answered  # the weights that wrote it, not the ones picked since
         step = int(checkpoint) if str(checkpoint).isdigit() else None
-        label = self.checkpoint.currentText()
 
         def work(_ctx: Any) -> str:
             from spark_trainer.playground.samples import save_sample

@@ -34,6 +34,7 @@ class RunStatic:
     report: EvalReport | None = None
     exports: list[Any] = field(default_factory=list)
     evaluations: list[Any] = field(default_factory=list)
+    data_names: dict[str, str] = field(default_factory=dict)  # what each evaluation's data is called
     events: list[RunEvent] = field(default_factory=list)
 
 
@@ -52,12 +53,14 @@ def read_eval_report(store: Store, run_id: int) -> EvalReport | None:
     return EvalReport(found.data, found.path, QImage(found.image_path) if found.image_path else None)
 
 
-def read_exports(store: Store, run_id: int) -> tuple[list[Any], list[Any]]:
-    """A run's exports and evaluations (an evaluation still running is refreshed from its worker)."""
-    from spark_trainer.evaluation.jobs import list_for_run
+def read_exports(store: Store, run_id: int) -> tuple[list[Any], list[Any], dict[str, str]]:
+    """A run's exports and evaluations (an evaluation still running is refreshed from its worker), and
+    what each evaluation's data is called."""
+    from spark_trainer.evaluation.jobs import data_names, list_for_run
     from spark_trainer.store import exports
 
-    return exports.list_for(store, run_id), list_for_run(store, run_id)
+    evals = list_for_run(store, run_id)
+    return exports.list_for(store, run_id), evals, data_names(store, evals)
 
 
 def read_static(store: Store, run: Run) -> RunStatic:
@@ -68,6 +71,6 @@ def read_static(store: Store, run: Run) -> RunStatic:
     static.samples = [load_sample(Path(a.path), a.step)
                       for a in reversed(artifacts.list_for(store, run.id, "sample")[-10:])]
     static.report = read_eval_report(store, run.id)
-    static.exports, static.evaluations = read_exports(store, run.id)
+    static.exports, static.evaluations, static.data_names = read_exports(store, run.id)
     static.events = runs.events(store, run.id)
     return static

@@ -189,6 +189,7 @@ class RunDetailView(QWidget):
         if first:
             self.model.follow_log(run.id, str(Path(run.run_dir) / "worker.log"))
             self.charts.expect_recipe(run.recipe)
+        if changed:  # a run shown while queued learns its GPUs (or the CPU) when it starts
             self.charts.charts["memory"].set_empty_text(
                 "No GPU memory reported yet" if run.gpus else
                 "No GPU memory to show: this run trains on the CPU" if run.status != RunStatus.QUEUED
@@ -262,7 +263,7 @@ class RunDetailView(QWidget):
         self.playground_button.setEnabled(static.has_weights)
         self.samples.show_samples(static.samples)
         self.eval_report.show_report(static.report)
-        self.exports_tab.show_run(self.run, (static.exports, static.evaluations))
+        self.exports_tab.show_run(self.run, (static.exports, static.evaluations, static.data_names))
         self.export_button.setEnabled(self.exports_tab.export_button.isEnabled())
         self.evaluate_button.setEnabled(self.exports_tab.evaluate_button.isEnabled())
         self.evaluate_button.setToolTip(self.exports_tab.evaluate_button.toolTip())

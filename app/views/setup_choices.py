@@ -88,6 +88,7 @@ class SetupChoicesMixin:
         self._facts: dict[tuple[int, str], DataFacts] = {}  # per dataset (id, path): read once
         self._facts_task: Task | None = None
         self._gpus_default = "auto"  # Settings' Default GPUs, as last read: the GPUs box starts with it
+        self._project_ids: dict[str, int] = {}  # the projects' ids by name when last listed
         self._gpus_follow = True  # until the user picks or types GPUs, or a run file names them
         self.gpus.activated.connect(self._gpus_chosen)
         self.gpus.lineEdit().textEdited.connect(self._gpus_chosen)
@@ -95,13 +96,22 @@ class SetupChoicesMixin:
         self._read_default_gpus()
 
     def _fill_projects(self) -> None:
-        names = [p.name for p in self.ctx.model.projects.projects]
-        current = self.project.currentText() or (names[-1] if names else "default")
+        found = self.ctx.model.projects.projects
+        names = [p.name for p in found]
+        shown = self.project.currentText()
+        current = shown or (names[-1] if names else "default")
+        renamed = {p.id: p.name for p in found}.get(self._project_ids.get(shown, -1))
+        if renamed is not None and renamed != shown:  # the project shown was renamed: it is still the one meant
+            current = renamed
+        self._project_ids = {p.name: p.id for p in found}
         self.project.blockSignals(True)
         self.project.clear()
         self.project.addItems(names or ["default"])
         self.project.setCurrentText(current)
         self.project.blockSignals(False)
+        if current != shown and shown:
+            self._fill_datasets()
+            self.revalidate()
 
     def _list_models(self) -> None:
         models_dir = self.store.home.models_dir

@@ -112,3 +112,19 @@ def test_the_confusion_matrix_names_classes_as_their_folders_are_named() -> None
     header = lines[lines.index("confusion matrix (rows: true, columns: predicted)") + 1]
     assert header.split() == ["Cat", "cat", "dögs", "und", "spaß"]
     assert lines[-1].index("1") == header.index("dögs und spaß")
+
+
+def test_an_evaluation_of_a_dataset_lists_the_datasets_name_not_its_folder_number(store, cli) -> None:
+    """Seen: `eval 1 --data chat` listed its data as '1' (the last part of datasets/1), in the command
+    and on the run page alike."""
+    from spark_trainer.store import datasets, evaluations, experiments, projects, runs
+
+    projects.create(store, "p")
+    chat = datasets.create(store, "p", datasets.NewDataset(name="chat", kind="text",
+                                                           path=str(store.home.dataset_dir(1))))
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    run = runs.create(store, exp.id)
+    evaluations.create(store, run.id, task="perplexity", data_path=chat.path, base=False, checkpoint="last", gpus=[])
+    listed = cli("eval", str(run.id), "--list")
+    assert listed.code == 0, listed.err
+    assert listed.out.splitlines()[1].endswith("dataset chat"), listed.out

@@ -133,3 +133,34 @@ def test_a_long_title_is_shortened_so_the_chart_fits_its_box(qtbot) -> None:
     assert chart.plot_widget.toolTip() == title  # the whole title is still there to read
     chart.resize(1400, 240)  # room again: the whole title
     qtbot.waitUntil(lambda: chart.plot.titleLabel.text == title)
+
+
+def test_a_flat_series_is_shown_around_its_value_whatever_the_chart_showed_before(qtbot) -> None:
+    """Seen on Xvfb: run 2's eval_accuracy, 0.7 at every evaluation, was drawn on an axis from -8 to 9.5
+    (the line read as 0), because the run detail's chart had shown run 1's eval_perplexity (507 to 521)
+    and pyqtgraph keeps the previous height for a range of zero height."""
+    from app.charts.live_chart import LiveChartWidget
+
+    chart = LiveChartWidget("Evaluation")
+    qtbot.addWidget(chart)
+    chart.resize(500, 300)
+    chart.show()
+    steps = np.array([10.0, 20.0, 30.0])
+    chart.append("eval_perplexity", steps, steps + 1e9, np.array([521.0, 510.0, 507.0]))
+    chart.refresh()
+    chart.grab()  # auto-range runs before a paint
+    chart.clear()  # the next run is shown in the same chart
+    chart.append("eval_accuracy", steps, steps + 1e9, np.array([0.7, 0.7, 0.7]))
+    chart.refresh()
+    chart.grab()
+    low, high = chart.plot.getViewBox().viewRange()[1]
+    assert low < 0.7 < high and high - low <= 0.2, (low, high)
+    single = LiveChartWidget("Evaluation")  # one point: no width either
+    qtbot.addWidget(single)
+    single.resize(500, 300)
+    single.show()
+    single.append("eval_accuracy", np.array([300.0]), np.array([1e9]), np.array([0.5]))
+    single.refresh()
+    single.grab()
+    (x_low, x_high), (y_low, y_high) = single.plot.getViewBox().viewRange()
+    assert x_low < 300 < x_high and y_low < 0.5 < y_high and y_high - y_low <= 0.2, single.plot.getViewBox().viewRange()

@@ -40,3 +40,23 @@ def test_skipped_steps_get_a_chart_of_their_own_named_for_what_they_are(qtbot) -
     assert chart is not None and chart is not panel.chart_of("eval_loss")
     assert chart._title == "Skipped steps (loss or gradients not finite)"
     assert chart.is_evaluation("skipped_steps")  # drawn as counted: unsmoothed, a marker on each skip
+
+
+def test_the_learning_rate_is_drawn_as_scheduled_not_smoothed(qtbot) -> None:
+    """Seen on Xvfb: a cosine schedule ending at 0 was drawn (smoothing 0.60) ending at 0.0003 of a 0.003
+    peak, and an extended run's re-warm-up as a slow bump: the schedule has no noise to smooth, only lag."""
+    from app.charts.panel import ChartPanel
+
+    panel = ChartPanel()
+    qtbot.addWidget(panel)
+    steps = np.arange(1.0, 13.0)
+    lr = 0.003 * 0.5 * (1 + np.cos(np.pi * (steps - 1) / 11))
+    loss = 1.0 + 0.1 * np.random.default_rng(0).standard_normal(12)
+    panel.add_batch(MetricBatch(run_id=1, last_id=0, full=False,
+                                series={"lr": (steps, steps + 1e9, lr), "loss": (steps, steps + 1e9, loss)}))
+    for weight in (60, 95):
+        panel.smoothing.setValue(weight)
+        _, drawn = panel.charts["lr"].drawn("lr")
+        assert np.allclose(drawn, lr) and drawn[-1] == 0.0, drawn
+        assert not panel.charts["lr"]._curves["lr"].shadow.isVisible()
+        assert not np.allclose(panel.charts["loss"].drawn("loss")[1], loss)  # training curves still smoothed

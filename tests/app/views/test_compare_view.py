@@ -9,11 +9,11 @@ import time
 from spark_trainer.store import experiments, metrics, projects, runs
 
 
-def _run(store, recipe: str, rows: dict[str, list[float]]):
+def _run(store, recipe: str, rows: dict[str, list[float]], name: str | None = None, config: dict | None = None):
     if not any(p.name == "cmp" for p in projects.list_all(store)):
         projects.create(store, "cmp")
-    exp = experiments.create(store, project="cmp", name=recipe, recipe=recipe, base_model="m", dataset=None,
-                             config={})
+    exp = experiments.create(store, project="cmp", name=name or recipe, recipe=recipe, base_model="m", dataset=None,
+                             config=config or {})
     run = runs.create(store, exp.id, total_steps=3)
     now = time.time()
     metrics.add_batch(store, run.id, [(key, i + 1, v, now + i) for key, values in rows.items()
@@ -51,3 +51,25 @@ def test_comparing_recipes_gives_each_scale_its_chart(store, ctx, qtbot) -> None
     low, high = accuracy.plot.getViewBox().viewRange()[1]
     assert 0.5 < low and high < 0.9
     view.shutdown()
+
+
+def test_comparing_diffusion_runs_says_where_their_evaluation_metric_is(store, ctx, qtbot) -> None:
+    """Seen on Xvfb comparing two diffusion-LoRA runs: 'Evaluation metrics: No points yet' although both
+    had evaluated; their one metric, eval_loss, is on the Loss chart, as a single run's page says."""
+    from app.views.runs_view import RunsView
+
+    first = _run(store, "diffusion-lora", {"loss": [1.2, 1.1, 1.1], "eval_loss": [1.15, 1.12, 1.11]})
+    second = _run(store, "diffusion-lora", {"loss": [1.3, 1.2, 1.1], "eval_loss": [1.2, 1.15, 1.1]}, "copy",
+                  config={"train": {"learning_rate": 0.001}})
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(1280, 760)
+    view.show()
+    view.open_item([first.id, second.id])
+    panel = view.compare_page.charts
+    qtbot.waitUntil(lambda: panel.point_count(f"run {second.id} eval_loss") == 3, timeout=10_000)
+    assert "is on the Loss chart" in panel.charts["eval"].empty_label.text(), panel.charts["eval"].empty_label.text()
+    assert "images/s" in panel.charts["throughput"].empty_label.text()
+    page = view.compare_page
+    qtbot.waitUntil(lambda: page.diff.rowCount() == 1, timeout=10_000)
+    assert page.diff_note.text() == "1 setting differs", page.diff_note.text()  # was "1 setting differ"

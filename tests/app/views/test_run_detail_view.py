@@ -160,3 +160,29 @@ def test_delete_asks_with_cancel_as_the_default_and_enter_keeps_the_run(store, c
     assert seen == [(f"Delete run {run.id}?", "Cancel")]
     assert [r.id for r in runs.list_all(store)] == [run.id]
     view.stop()
+
+
+def test_the_memory_chart_says_a_cpu_run_has_no_gpu_memory_once_it_starts(store, ctx, qtbot) -> None:
+    """Seen on Xvfb: runs launched from the setup form (their page opens while they are queued) kept
+    'GPU memory: No points yet' after training on the CPU; a run opened once finished said why."""
+    from dataclasses import replace
+
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.store import experiments, projects, runs
+    from spark_trainer.store.entities import RunStatus
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    ctx.scheduler.stop()
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show_run(run.id)
+    qtbot.waitUntil(lambda: view.badge.text() == "queued")
+    memory = view.charts.charts["memory"]
+    assert "No points yet" in memory.empty_label.text()
+    ctx.model.runs.apply_written(replace(run, status=RunStatus.RUNNING))
+    qtbot.waitUntil(lambda: view.badge.text() == "running")
+    assert "this run trains on the CPU" in memory.empty_label.text(), memory.empty_label.text()
+    view.stop()

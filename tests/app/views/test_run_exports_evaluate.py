@@ -27,3 +27,25 @@ def test_evaluate_is_enabled_only_where_a_task_exists(store, ctx, qtbot, recipe,
     assert widget.evaluate_button.isEnabled() == offered
     if not offered:
         assert recipe in widget.evaluate_button.toolTip()
+
+
+def test_an_evaluation_of_a_dataset_shows_the_datasets_name(store, ctx, qtbot):
+    """Seen on Xvfb and in `eval --list`: an evaluation started with a dataset's name showed '1' as its
+    data (the last part of the dataset's folder, datasets/1)."""
+    from app.views.run_detail_view import RunDetailView
+    from app.views.run_exports import EVAL_COLUMNS
+    from spark_trainer.store import datasets, evaluations
+
+    projects.create(store, "p")
+    chat = datasets.create(store, "p", datasets.NewDataset(name="chat", kind="text", path=str(store.home.dataset_dir(1))))
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    evaluations.create(store, run.id, task="perplexity", data_path=chat.path, base=False, checkpoint="last", gpus=[])
+    ctx.scheduler.stop()
+    detail = RunDetailView(store, ctx)  # the run page reads its tabs on the pool
+    qtbot.addWidget(detail)
+    detail.show_run(run.id)
+    table = detail.exports_tab.evaluations
+    qtbot.waitUntil(lambda: table.rowCount() == 1, timeout=15_000)
+    assert table.item(0, EVAL_COLUMNS.index("Data")).text() == "dataset chat"
+    detail.stop()

@@ -266,3 +266,27 @@ def test_the_gpus_box_starts_with_settings_default_gpus_and_follows_it_until_cha
     qtbot.waitUntil(lambda: not chosen.saving, timeout=10_000)
     qtbot.wait(50)
     assert loaded.gpus.currentText() == "cpu"  # the file's own value, not the new default
+
+
+def test_the_project_box_follows_a_rename_of_the_project_it_shows(store, ctx, qtbot) -> None:
+    """Seen on Xvfb: after `project rename journey journey2`, the setup form still said 'journey' (a
+    project that no longer exists: Launch would create it) and refused the project's dataset 'chat' as
+    'not a dataset of this project'. A name the user typed for a new project stays as typed."""
+    from app.views.experiment_setup_view import ExperimentSetupView
+    from spark_trainer.store import datasets
+
+    projects.create(store, "journey")
+    datasets.create(store, "journey", datasets.NewDataset(name="chat", kind="text", path=str(store.home.dataset_dir(1))))
+    sync_model(qtbot, ctx)
+    form = ExperimentSetupView(store, ctx)
+    qtbot.addWidget(form)
+    qtbot.waitUntil(lambda: form.project.currentText() == "journey")
+    projects.rename(store, "journey", "journey2")
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: form.project.currentText() == "journey2", timeout=10_000)
+    assert [form.dataset.itemText(i) for i in range(form.dataset.count())] == ["chat"]
+    form.project.setEditText("brand-new")  # typed: a project created at Launch
+    projects.create(store, "other")
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: "other" in [form.project.itemText(i) for i in range(form.project.count())])
+    assert form.project.currentText() == "brand-new"
