@@ -127,8 +127,11 @@ class EvaluateDialog(QDialog):
 
     def start(self) -> Task | None:
         """Check the data and start the worker (on the pool: reading a big file must not stall the GUI)."""
-        if not self.data.text().strip() or not self.task_choice.currentData():
-            self.banner.show_message("Choose a task and a data file first", "error")
+        if not self.task_choice.currentData():
+            self.banner.show_message("Choose a task first", "error")
+            return None
+        if not self.data.text().strip():
+            self.banner.show_message("Choose a data file first", "error")
             return None
         request = {"task": self.task_choice.currentData(), "data_path": Path(self.data.text().strip()),
                    "base": self.base.isChecked(), "checkpoint": self.checkpoint.currentText(),

@@ -29,7 +29,8 @@ class MemoryEstimatePanel(QGroupBox):
         self.fit.setWordWrap(True)
         self.measured_label = QLabel("")
         formula = QLabel("weights + 16 B per trainable parameter + activations (+ logits for language "
-                         "models) + 0.5 GiB; see spark_trainer/estimate.py")
+                         "models) + 0.5 GiB; spark-trainer estimate RUN_FILE gives the same "
+                         "figure on the command line")
         for label in (self.parts, self.measured_label, formula):
             label.setObjectName("Muted")
             label.setWordWrap(True)

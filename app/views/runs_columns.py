@@ -58,15 +58,9 @@ RUN_COLUMNS = (
     Column("Progress", lambda r: "", sort=lambda r: _progress(r)[0] / _progress(r)[1], progress=_progress),
     Column("ETA", lambda r: format_eta(r.run.eta_seconds) if r.run.status.is_active else "-",
            sort=lambda r: r.run.eta_seconds if r.run.status.is_active else None),
-    Column("GPUs", lambda r: _gpus_cell(r.run)),
+    Column("GPUs", lambda r: r.run.devices),
     Column("Ran on", lambda r: r.run.ran_on),  # "local", or a cluster job's "scheduler NxM" (nodes x processes per node)
     *(_metric_column(k) for k in KEY_METRICS),
     Column("Created", lambda r: f"{r.run.created_at:%Y-%m-%d %H:%M}", sort=lambda r: r.run.created_at),
 )
 COLUMNS = tuple(c.title for c in RUN_COLUMNS)
-
-
-def _gpus_cell(run: Run) -> str:
-    if run.ran_on != "local":  # a cluster job: its GPUs were the nodes', not this machine's
-        return "CPU" if run.requested_gpus.startswith("cpu") else "GPUs"
-    return ",".join(map(str, run.gpus)) or ("CPU" if run.started_at else run.requested_gpus)

@@ -203,7 +203,7 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
                           sweep=args.sweep)
     project_names = {p.id: p.name for p in projects.list_all(store)}  # same-named experiments told apart
     rows = [(r.id, project_names.get(r.project_id, "-"), r.experiment, r.status.value, _progress(r),
-             r.gpus or ("cpu" if r.status.is_active else "-"), r.ran_on, r.created_at,
+             r.devices, r.ran_on, r.created_at,
              r.finished_at if r.status.is_finished else None) for r in items]  # paused/interrupted: not finished
     headers = ["id", "project", "experiment", "status", "step", "gpus", "ran on", "created", "finished"]
     if args.sweep is not None:
@@ -234,7 +234,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
         sweep = [("sweep", f"{run.sweep}: {values_text(run.sweep_values)}")] if run.sweep else []
         head = fields([("id", run.id), ("experiment", run.experiment), *sweep, ("status", status),
                        ("step", _progress(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
-                       ("gpus", run.gpus or "-"), ("ran on", run.ran_on), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
+                       ("gpus", run.devices), ("ran on", run.ran_on), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
                        ("folder", run.run_dir), ("error", (run.error or "-").splitlines()[0] if run.error else "-")])
         lines = [f"  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}  {e.reason}"
                  for e in events]

@@ -140,6 +140,15 @@ class Run:
     sweep: str | None = None  # the sweep that queued it
     sweep_values: dict[str, Any] = field(default_factory=dict)  # {"train.learning_rate": 0.001}
 
+    @property
+    def devices(self) -> str:
+        """Where the run trains or trained, as the app's Runs list and `run list` show it: its GPU ids
+        ("0,1"); "CPU" once a run without GPUs has started; a cluster job's "GPUs" or "CPU" (its GPUs
+        were the nodes', not this machine's); else, not started yet, what it asks for ("auto")."""
+        if self.ran_on != "local":
+            return "CPU" if self.requested_gpus.startswith("cpu") else "GPUs"
+        return ",".join(map(str, self.gpus)) or ("CPU" if self.started_at else self.requested_gpus)
+
 
 @dataclass(frozen=True)
 class RunEvent:

@@ -260,3 +260,15 @@ def test_train_wait_told_to_stop_or_left_by_its_terminal_stops_waiting_like_ctrl
         if cli.poll() is None:
             cli.kill()
             cli.wait(10)
+
+
+def test_list_and_show_say_where_a_run_trained_as_the_apps_runs_list_does(store, cli) -> None:
+    """A finished CPU run listed its GPUs as "-" (the app's Runs list says "CPU"), and a queued run "cpu"
+    whatever it asked for. Both now use `Run.devices`."""
+    run_id = _finished_run_with_metrics(store)
+    queued = runs.create(store, runs.get(store, run_id).experiment_id, requested_gpus="0,1")
+    header, *rows = cli("run", "list").out.splitlines()
+    column = header.split().index("GPUS")
+    assert {row.split()[0]: row.split()[column] for row in rows} == {str(run_id): "CPU", str(queued.id): "0,1"}
+    shown = [line.split() for line in cli("run", "show", run_id).out.splitlines() if line.startswith("gpus")]
+    assert shown == [["gpus", "requested", "auto"], ["gpus", "CPU"]]
