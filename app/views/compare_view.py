@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -29,7 +29,7 @@ from app.charts.feed import MetricBatch, MetricFeed
 from app.charts.live_chart import LiveChartWidget
 from app.charts.panel import ChartPanel
 from app.context import AppContext
-from app.views.samples import sample_text
+from app.views.samples import LoadedSample, load_sample, sample_widget
 from app.widgets import clear_layout
 from app.workers import Task, pending
 from spark_trainer.leaderboard import config_diff, run_config
@@ -42,17 +42,17 @@ from spark_trainer.store.store import Store
 class Comparison:
     runs: list[Run]
     diff: dict[str, list]  # setting -> value per run
-    samples: list[tuple[int, str] | None]  # per run: (step, text) of its last sample, or None
+    samples: list[LoadedSample | None]  # per run: its last sample (texts or decoded images), or None
 
 
 def read_comparison(store: Store, run_ids: list[int]) -> Comparison:
     """What the compare page shows besides curves (store and file reads: call it off the GUI thread)."""
     found = [runs.get(store, r) for r in run_ids]
     diff = config_diff([run_config(store, r) for r in found], ignore=("name", "notes", "dataset", "project"))
-    samples: list[tuple[int, str] | None] = []
+    samples: list[LoadedSample | None] = []
     for run in found:
         last = artifacts.list_for(store, run.id, "sample")[-1:]
-        samples.append((last[0].step, sample_text(Path(last[0].path))) if last else None)
+        samples.append(load_sample(Path(last[0].path), last[0].step) if last else None)
     return Comparison(found, diff, samples)
 
 
@@ -158,14 +158,24 @@ class CompareView(QWidget):
         self.diff_note.setText(("1 setting differs" if len(diff) == 1 else f"{len(diff)} settings differ") if diff else
                                "These runs use the same settings.")
 
-    def _fill_samples(self, samples: list[tuple[int, str] | None]) -> None:
+    def _fill_samples(self, samples: list[LoadedSample | None]) -> None:
+        """Each run's last sample in a column of its colour: prompts and outputs, or a diffusion or
+        image-classification run's images (they were shown as "[image step-….png]" text)."""
         clear_layout(self.samples_layout)
         for i, (run, sample) in enumerate(zip(self.runs, samples, strict=True)):
-            box = QPlainTextEdit()
-            box.setReadOnly(True)
-            box.setPlainText(f"run {run.id}, step {sample[0]}\n\n{sample[1]}" if sample else f"run {run.id}: no samples")
-            box.setStyleSheet(f"border-top: 3px solid {colour(i)};")
-            self.samples_layout.addWidget(box)
+            column = QWidget()
+            column.setObjectName("CompareSample")
+            column.setStyleSheet(f"#CompareSample {{ border-top: 3px solid {colour(i)}; }}")
+            inner = QVBoxLayout(column)
+            inner.addWidget(QLabel(f"<b>run {run.id}</b> · {run.experiment}" if sample else
+                                   f"<b>run {run.id}</b>: no samples"))
+            if sample is not None:
+                inner.addWidget(sample_widget(sample))
+            inner.addStretch(1)
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setWidget(column)
+            self.samples_layout.addWidget(scroll)
 
     def stop(self) -> None:
         self.feed.stop()

@@ -13,7 +13,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.flow_layout import FlowLayout
-from spark_trainer.jobs.run_samples import IMAGE_SUFFIXES, outputs_text, read_sample
+from spark_trainer.jobs.run_samples import IMAGE_SUFFIXES, read_sample
 
 
 @dataclass
@@ -110,7 +110,3 @@ def _image_sample(item: ImageSample) -> QWidget:
     column.addWidget(label)
     return cell
 
-
-def sample_text(path: Path) -> str:
-    """A sample file's outputs as plain text (for the compare view)."""
-    return outputs_text(read_sample(path, None))

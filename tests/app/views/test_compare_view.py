@@ -73,3 +73,51 @@ def test_comparing_diffusion_runs_says_where_their_evaluation_metric_is(store, c
     page = view.compare_page
     qtbot.waitUntil(lambda: page.diff.rowCount() == 1, timeout=10_000)
     assert page.diff_note.text() == "1 setting differs", page.diff_note.text()  # was "1 setting differ"
+
+
+def test_samples_side_by_side_show_each_runs_images_or_texts(store, ctx, qtbot, tmp_path) -> None:
+    """Compare showed a diffusion run's sample as the text "[image step-00000003-00.png] a red square";
+    each run's last sample is now drawn as its own page draws it: images over their prompts, or texts."""
+    import json
+
+    from PIL import Image
+    from PySide6.QtWidgets import QLabel
+
+    from app.views.runs_view import RunsView
+    from spark_trainer.store import artifacts
+
+    def sample(run, colour_name: str | None, prompt: str, output: str = "") -> None:
+        folder = tmp_path / f"samples-{run.id}"
+        folder.mkdir()
+        item = {"prompt": prompt}
+        if colour_name:
+            Image.new("RGB", (32, 32), colour_name).save(folder / "step-00000003-00.png")
+            item["image"] = "step-00000003-00.png"
+        else:
+            item["output"] = output
+        (folder / "step-00000003.json").write_text(json.dumps({"step": 3, "samples": [item]}))
+        artifacts.add(store, run.id, "sample", str(folder / "step-00000003.json"), step=3)
+
+    red = _run(store, "diffusion-lora", {"loss": [1.2, 1.1, 1.0]}, "red")
+    blue = _run(store, "diffusion-lora", {"loss": [1.3, 1.2, 1.1]}, "blue")
+    text = _run(store, "causal-lm", {"loss": [3.0, 2.0, 1.0]}, "lm")
+    empty = _run(store, "causal-lm", {"loss": [3.0, 2.0, 1.0]}, "none")
+    sample(red, "red", "a red square")
+    sample(blue, "blue", "a blue square")
+    sample(text, None, "Once upon", " a time")
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(1280, 760)
+    view.show()
+    view.open_item([red.id, blue.id, text.id, empty.id])
+    page = view.compare_page
+    qtbot.waitUntil(lambda: page.samples_layout.count() == 4, timeout=10_000)
+    columns = [page.samples_layout.itemAt(i).widget().widget() for i in range(4)]
+    pictures = [[label.pixmap().toImage().pixelColor(5, 5).name() for label in column.findChildren(QLabel)
+                 if not label.pixmap().isNull()] for column in columns]
+    assert pictures == [["#ff0000"], ["#0000ff"], [], []]
+    texts = [" ".join(label.text() for label in column.findChildren(QLabel)) for column in columns]
+    assert "a red square" in texts[0] and "[image" not in texts[0]
+    assert "Once upon" in texts[2] and "a time" in texts[2]
+    assert f"run {empty.id}</b>: no samples" in texts[3]
+    view.shutdown()
