@@ -110,7 +110,7 @@ class RunExportsWidget(QWidget):
     def show_lists(self, found: list, evals: list, names: dict[str, str] | None = None) -> None:
         _fill(self.exports, [(e.id, e.step, e.options.get("kind"), e.options.get("dtype"), e.path,
                               e.hub_url or "not pushed", f"{e.created_at:%Y-%m-%d %H:%M}") for e in found])
-        _fill(self.evaluations, [(e.id, e.task, "base model" if e.base else f"step {e.step or e.checkpoint}",
+        _fill(self.evaluations, [(e.id, e.task, e.weights,
                                   (names or {}).get(e.data_path, e.data_path.rsplit("/", 1)[-1]),
                                   e.status if not e.is_active or not e.total
                                   else f"{e.status} {e.done}/{e.total}", _result(e)) for e in evals])

@@ -68,7 +68,7 @@ def _list(ctx: Context, run: str) -> Result:
 
     found = jobs.list_for_run(ctx.store, run)
     names = jobs.data_names(ctx.store, found)
-    rows = [(e.id, e.task, "base model" if e.base else e.checkpoint, e.status, _result(e), names[e.data_path])
+    rows = [(e.id, e.task, e.weights, e.status, _result(e), names[e.data_path])
             for e in found]
     data = [replace(e, result={k: v for k, v in e.result.items() if k != "predictions"}) if e.result else e
             for e in found]  # one item's prediction each: the report file keeps them

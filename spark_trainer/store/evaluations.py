@@ -43,6 +43,14 @@ class Evaluation:
     def is_active(self) -> bool:
         return self.status in ACTIVE
 
+    @property
+    def weights(self) -> str:
+        """What was evaluated, as the run page and `eval --list` show it: "base model", "step 30" once the
+        worker found the checkpoint, else the checkpoint asked for ("last", "best")."""
+        if self.base:
+            return "base model"
+        return f"step {self.step}" if self.step is not None else self.checkpoint
+
 
 def _entity(row: EvaluationRow) -> Evaluation:
     return Evaluation(id=row.id, run_id=row.run_id, task=row.task, data_path=row.data_path, base=bool(row.base),

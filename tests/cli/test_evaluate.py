@@ -52,7 +52,7 @@ def test_list_shows_the_runs_evaluations_as_the_run_page_does(store, cli) -> Non
     run = runs.create(store, exp.id)
     done = evaluations.create(store, run.id, task="perplexity", data_path="/data/held-out.jsonl", base=False,
                               checkpoint="last", gpus=[])
-    evaluations.update(store, done.id, status="completed", done=4, total=4,
+    evaluations.update(store, done.id, status="completed", done=4, total=4, step=30,
                        result={"task": "perplexity", "metrics": {"perplexity": 12.5, "loss": 2.5258},
                                "predictions": [{"text": "a"}] * 4})
     failed = evaluations.create(store, run.id, task="mcq", data_path="/data/mcq.csv", base=True, checkpoint="last",
@@ -63,7 +63,8 @@ def test_list_shows_the_runs_evaluations_as_the_run_page_does(store, cli) -> Non
     head, newest, oldest = listed.out.splitlines()
     assert head.split() == ["ID", "TASK", "WEIGHTS", "STATUS", "RESULT", "DATA"]
     assert newest.split() == [str(failed.id), "mcq", "base", "model", "failed", "no", "'answer'", "column", "mcq.csv"]
-    assert oldest.split() == [str(done.id), "perplexity", "last", "completed", "perplexity", "12.5000", "loss",
+    # The checkpoint the worker found, as the run page shows it ("last" before, where the page said "step 30").
+    assert oldest.split() == [str(done.id), "perplexity", "step", "30", "completed", "perplexity", "12.5000", "loss",
                               "2.5258", "held-out.jsonl"]
     shown = cli("--json", "eval", str(run.id), "--list").json()
     assert [e["id"] for e in shown] == [failed.id, done.id]
