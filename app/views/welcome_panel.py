@@ -24,7 +24,7 @@ DEMO_CHOICES = (
 
 STEPS = (
     "1. Create a project, then drop files or folders on the Datasets view: text (JSONL, CSV, TXT, Parquet), "
-    "images (folders of classes), or videos through the video wizard.",
+    "images (a folder per class, or images with captions beside them), or videos through the video wizard.",
     "2. Set up an experiment: a recipe, a base model from disk, and your dataset.",
     "3. Start a run and watch its curves live; compare runs and export the best one.",
 )
