@@ -111,3 +111,51 @@ def model_folder(parent: Path, name: str, config: dict[str, Any]) -> Path:
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "tokenizer_config.json").write_text("{}")
     return folder
+
+
+SD_VAE = {"_class_name": "AutoencoderKL", "_diffusers_version": "0.6.0", "act_fn": "silu",
+          "block_out_channels": [128, 256, 512, 512], "in_channels": 3, "latent_channels": 4, "layers_per_block": 2,
+          "norm_num_groups": 32, "out_channels": 3, "sample_size": 512}
+
+
+def _header_only_safetensors(path: Path, shapes: dict[str, list[int]]) -> None:
+    """A safetensors file's header (what the diffusion estimate reads), without the tensors' bytes."""
+    offset, header = 0, {}
+    for name, shape in shapes.items():
+        size = 2
+        for d in shape:
+            size *= d
+        header[name] = {"dtype": "F16", "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    data = json.dumps(header).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(len(data).to_bytes(8, "little") + data)
+
+
+def sd_pipeline_folder(parent: Path, name: str = "stable-diffusion-v1-5") -> Path:
+    """A Stable Diffusion 1.5 pipeline folder: its model_index.json and UNet / VAE configs as published,
+    and weight files holding only headers (a few of the real tensors' names and shapes)."""
+    folder = parent / name
+    (folder / "unet").mkdir(parents=True, exist_ok=True)
+    (folder / "model_index.json").write_text(json.dumps({
+        "_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.6.0", "scheduler": ["diffusers", "PNDMScheduler"],
+        "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+        "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]}))
+    (folder / "unet" / "config.json").write_text(json.dumps(SD_UNET))
+    block = "down_blocks.0.attentions.0.transformer_blocks.0"
+    _header_only_safetensors(folder / "unet" / "diffusion_pytorch_model.safetensors", {
+        "conv_in.weight": [320, 4, 3, 3], f"{block}.attn1.to_q.weight": [320, 320], f"{block}.attn1.to_k.weight": [320, 320],
+        f"{block}.attn1.to_v.weight": [320, 320], f"{block}.attn1.to_out.0.weight": [320, 320],
+        f"{block}.attn2.to_k.weight": [320, 768]})
+    (folder / "vae").mkdir(exist_ok=True)
+    (folder / "vae" / "config.json").write_text(json.dumps(SD_VAE))
+    _header_only_safetensors(folder / "vae" / "diffusion_pytorch_model.safetensors", {"encoder.conv_in.weight": [128, 3, 3, 3]})
+    (folder / "text_encoder").mkdir(exist_ok=True)
+    (folder / "text_encoder" / "config.json").write_text(json.dumps({"model_type": "clip_text_model", "hidden_size": 768}))
+    _header_only_safetensors(folder / "text_encoder" / "model.safetensors", {
+        "text_model.embeddings.token_embedding.weight": [49408, 768]})
+    for part in ("tokenizer", "scheduler"):
+        (folder / part).mkdir(exist_ok=True)
+    (folder / "tokenizer" / "tokenizer_config.json").write_text("{}")
+    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps({"_class_name": "PNDMScheduler"}))
+    return folder

@@ -151,7 +151,7 @@ from spark_trainer.store.store import Store
 home, forms = sys.argv[1], json.loads(sys.argv[2])
 gpus = [SimpleNamespace(index=i, memory_free=80 * 1024**3) for i in range(2)]  # fit and sharding lines too
 with Store.open(home) as store:
-    shown = [check_setup(store, form, ["train"], gpus).estimate[0] for form in forms]
+    shown = [check_setup(store, form, ["train", "shapes"], gpus).estimate[0] for form in forms]
 print("RESULT " + json.dumps({"shown": shown, "imported": [m for m in ("torch", "transformers") if m in sys.modules]}))
 """
 
@@ -171,9 +171,17 @@ def test_the_estimate_of_a_local_model_folder_imports_neither_torch_nor_transfor
                    "recipe_config": {"method": method, "seq_len": 8192}} for method in ("lora", "full")]
     forms.append({**GOOD, "recipe": "text-classification", "base_model": str(model_folder(
         store.home.models_dir, "bert", BERT_BASE)), "train": {}, "recipe_config": {}})
+    from spark_trainer.ingest import ingest_paths
+    from tests.app.gui_assets import write_image_folder
+    from tests.models.hub_configs import sd_pipeline_folder
+
+    ingest_paths(store, [write_image_folder(tmp_path / "shapes", per_class=3, size=(48, 48))], project="demo",
+                 name="shapes")
     vit = model_folder(store.home.models_dir, "vit", VIT_BASE)
     (vit / "preprocessor_config.json").write_text(json.dumps({"size": {"height": 224, "width": 224}}))
-    forms.append({**GOOD, "recipe": "image-classification", "base_model": str(vit), "train": {}, "recipe_config": {}})
+    sd = sd_pipeline_folder(store.home.models_dir)
+    forms += [{**GOOD, "dataset": "shapes", "recipe": recipe, "base_model": str(folder), "train": {},
+               "recipe_config": {}} for recipe, folder in (("image-classification", vit), ("diffusion-lora", sd))]
     proc = subprocess.run([sys.executable, "-c", SETUP_CHECK_IMPORTS, str(store.home.root), json.dumps(forms)],
                           capture_output=True, text=True, timeout=120, env=subprocess_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
