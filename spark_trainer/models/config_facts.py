@@ -132,7 +132,8 @@ def read_facts(model_dir: Path | str) -> AttentionFacts | None:
         return None
     if not _window_value(window) or not _window_value(chunk):
         return None
-    if layers is not None and (not isinstance(layers, list) or not set(layers) <= _LAYER_KINDS):
+    if layers is not None and not (isinstance(layers, list)
+                                   and all(isinstance(kind, str) and kind in _LAYER_KINDS for kind in layers)):
         return None  # legacy names transformers remaps, or something it may refuse
     kinds = set(layers or ())
     windows = []

@@ -87,6 +87,7 @@ def test_every_architecture_it_reads_gets_the_facts_transformers_gives(tmp_path)
     {"model_type": "gemma3", "text_config": {"model_type": "gemma3_text"}},  # nested: its text config decides
     {"model_type": "llama", "auto_map": {"AutoConfig": "configuration_x.XConfig"}},  # remote code
     {"model_type": "gemma2", "num_hidden_layers": 2, "layer_types": ["sliding", "full"]},  # legacy names
+    {"model_type": "gemma2", "num_hidden_layers": 1, "layer_types": [{"kind": "full_attention"}]},
     {"model_type": "bloom", "hidden_size": 64, "n_head": 3},  # heads that do not divide: transformers refuses
     {"model_type": "mistral", "sliding_window": "4096"},
 ])
