@@ -231,12 +231,15 @@ def attention_scores(shape: ModelShape, batch_size: int, seq_len: int, wide: boo
 
 def _eager_attention(config: dict[str, Any], base_model_dir: str | Path, seq_len: int) -> bool:
     """Whether a causal LM trains with eager attention on a GPU (a class without sdpa, e.g. Bloom,
-    MPT, or Gemma 2 with rows longer than its window), as the recipe chooses it."""
+    MPT, or Gemma 2 with rows longer than its window), as the recipe chooses it. The facts are read
+    from config.json (`config_facts`: no torch or transformers import, which stalled the setup form's
+    GUI thread); transformers is asked only for an architecture that module does not know."""
     from spark_trainer.models.attention import facts, training_choice
+    from spark_trainer.models.config_facts import read_facts
     from spark_trainer.recipes.causal_lm_impl import attention_for
 
     try:
-        model = facts(base_model_dir)
+        model = read_facts(base_model_dir) or facts(base_model_dir)
     except (OSError, ValueError, KeyError):  # a config transformers cannot read: the recipe would fail anyway
         return False
     wanted = attention_for(str((config.get("recipe_config") or {}).get("attention") or "auto"),

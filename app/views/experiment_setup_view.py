@@ -256,9 +256,10 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
 
     def _start_check(self) -> None:
         if pending(self._check_task):
-            # One check at a time: the first ones import torch and transformers (the memory estimate
-            # reads the model's config), and two pool threads importing torch at once break it
-            # ("cannot import name 'AutoConfig'"). The running check's answer is about an older form.
+            # One check at a time: a check may import torch and transformers (the memory estimate of
+            # a convolutional image classifier, or of a causal LM spark_trainer.models.config_facts
+            # does not know), and two pool threads importing torch at once break it ("cannot import
+            # name 'AutoConfig'"). The running check's answer is about an older form.
             self._checks_asked += 1
             self._check_again = True
             return

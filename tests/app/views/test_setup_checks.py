@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 from app.views.setup_checks import field_errors
@@ -137,3 +140,52 @@ def test_a_folder_in_the_dataset_field_is_searched_for_once_per_check(store, tmp
     found = check_setup(store, form, [], [])
     assert found.errors == {} and len(found.warnings) == 1 and "64x its pixels" in found.warnings[0]
     assert walked == [frames.resolve()]
+
+
+SETUP_CHECK_IMPORTS = """
+import json, sys
+from types import SimpleNamespace
+from app.views.setup_checks import check_setup
+from spark_trainer.store.store import Store
+
+home, forms = sys.argv[1], json.loads(sys.argv[2])
+gpus = [SimpleNamespace(index=i, memory_free=80 * 1024**3) for i in range(2)]  # fit and sharding lines too
+with Store.open(home) as store:
+    shown = [check_setup(store, form, ["train", "shapes"], gpus).estimate[0] for form in forms]
+print("RESULT " + json.dumps({"shown": shown, "imported": [m for m in ("torch", "transformers") if m in sys.modules]}))
+"""
+
+
+def test_the_estimate_of_a_local_model_folder_imports_neither_torch_nor_transformers(store, tmp_path) -> None:
+    """The form re-estimates while the user types: importing torch and transformers for it on a pool
+    thread stalled the GUI thread for up to ~450 ms (benchmarks/bench_setup_estimate.py). The estimate
+    reads config.json itself now (spark_trainer.models.config_facts); a fresh process shows what it imports."""
+    from tests.conftest import subprocess_env
+    from tests.models.hub_configs import BERT_BASE, CAUSAL_LMS, VIT_BASE, model_folder
+
+    llama, _sd = _home_with_a_text_dataset_and_two_models(store, tmp_path)
+    forms = [{**GOOD, "recipe": "causal-lm", "base_model": llama, "train": {}, "recipe_config": {}}]
+    for name, config in CAUSAL_LMS.items():
+        folder = str(model_folder(store.home.models_dir, name, config))
+        forms += [{**GOOD, "gpus": "count:2", "recipe": "causal-lm", "base_model": folder, "train": {},
+                   "recipe_config": {"method": method, "seq_len": 8192}} for method in ("lora", "full")]
+    forms.append({**GOOD, "recipe": "text-classification", "base_model": str(model_folder(
+        store.home.models_dir, "bert", BERT_BASE)), "train": {}, "recipe_config": {}})
+    from spark_trainer.ingest import ingest_paths
+    from tests.app.gui_assets import write_image_folder
+    from tests.models.hub_configs import sd_pipeline_folder
+
+    ingest_paths(store, [write_image_folder(tmp_path / "shapes", per_class=3, size=(48, 48))], project="demo",
+                 name="shapes")
+    vit = model_folder(store.home.models_dir, "vit", VIT_BASE)
+    (vit / "preprocessor_config.json").write_text(json.dumps({"size": {"height": 224, "width": 224}}))
+    sd = sd_pipeline_folder(store.home.models_dir)
+    forms += [{**GOOD, "dataset": "shapes", "recipe": recipe, "base_model": str(folder), "train": {},
+               "recipe_config": {}} for recipe, folder in (("image-classification", vit), ("diffusion-lora", sd))]
+    proc = subprocess.run([sys.executable, "-c", SETUP_CHECK_IMPORTS, str(store.home.root), json.dumps(forms)],
+                          capture_output=True, text=True, timeout=120, env=subprocess_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))[len("RESULT "):])
+    assert len(result["shown"]) == len(forms)
+    assert [text for text in result["shown"] if not text.startswith("<b>~")] == []  # an estimate for each
+    assert result["imported"] == []
