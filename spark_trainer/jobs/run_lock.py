@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, Conflict
 from spark_trainer.jobs import process
 from spark_trainer.store import runs
 from spark_trainer.store.entities import RunStatus, utcnow
@@ -78,6 +79,21 @@ def release(fd: int | None) -> None:
     """Give the lock `hold` took back (closing its file frees it); None: nothing was held."""
     if fd is not None:
         os.close(fd)
+
+
+@contextmanager
+def changing(run_dir: Path, what: str) -> Iterator[None]:
+    """Hold the run folder's lock while a command rewrites the run's files (`run extend`, `run resume
+    --gpus`): a second one waits for the first, then finds the run as the first left it; a worker still
+    in the folder past `wait_s()` refuses it (Conflict, one line naming the folder and `what`)."""
+    fd, holder = hold(run_dir)
+    if holder is not None:
+        raise Conflict(f"cannot {what}: a worker (pid {holder or 'unknown'}) still holds its folder {run_dir}; "
+                       "try again when it has exited")
+    try:
+        yield
+    finally:
+        release(fd)
 
 
 def leave_to(store: Store, run_id: int, holder: int, say: Callable[[str], None]) -> int:
