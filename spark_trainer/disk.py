@@ -187,3 +187,33 @@ def files_as_umask(folder: Path) -> None:
     for path in Path(folder).rglob("*"):
         if path.is_file() and not path.is_symlink() and (path.stat().st_mode & 0o777) == 0o600:
             path.chmod(mode)
+
+
+def fsync_file(path: Path) -> None:
+    """Make `path`'s content (a file's) or entries (a folder's) reach the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """`fsync_file` for a folder: after a rename into it, so the new name survives a power loss."""
+    if os.name == "nt":  # directories cannot be opened for fsync on Windows
+        return
+    fsync_file(path)
+
+
+def finish_staging(folder: Path) -> None:
+    """Ready a staging folder whose files are all written to be renamed into place: the files get the
+    umask's mode (`files_as_umask`), then every file and folder under it reaches the disk, deepest first,
+    `folder` last. Rename it, then `fsync_dir` its parent: a power loss never leaves the new name on empty
+    or missing files (checkpoints do the same, file by file as they write)."""
+    files_as_umask(folder)
+    for path in sorted(Path(folder).rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_file() and not path.is_symlink():
+            fsync_file(path)
+        elif path.is_dir() and not path.is_symlink():
+            fsync_dir(path)
+    fsync_dir(folder)
