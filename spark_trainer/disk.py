@@ -11,7 +11,8 @@ import errno
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # errno values that mean "no room": the disk, a quota, or the per-file size limit (`ulimit -f`).
@@ -109,13 +110,27 @@ def write_whole(path: Path, write: Callable[[Path], object], not_written: str) -
 
 
 def replace_bytes(path: Path, content: bytes) -> None:
-    """Write `path` whole or not at all: aside, then renamed over it (nothing left aside on failure)."""
+    """Write `path` whole or not at all: aside, then renamed over it (nothing left aside on failure).
+    An OSError names `path` (see `naming`)."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_bytes(content)
-        tmp.replace(path)
+        with naming(path):
+            tmp.write_bytes(content)
+            tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def naming(path: Path | str) -> Iterator[None]:
+    """An OSError raised inside that names no file names `path`: a write or flush that fails (a full
+    disk, an I/O error) says only "No space left on device", and the command's one line said no more."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
 
 
 def _unescape(field: str) -> str:

@@ -11,6 +11,7 @@ goes, even killed with SIGKILL, so it never goes stale.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -70,8 +71,11 @@ def hold(run_dir: Path, wait: float | None = None) -> tuple[int | None, int | No
         except OSError:
             os.close(fd)
             return None, None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    # The holder's pid is for a waiter's message only: on a full disk the lock is held all the same (a
+    # waiter reads the holder as unknown), and the write that needs the space fails, naming its file.
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
     return fd, None
 
 
