@@ -6,7 +6,8 @@ is the last guard for when the store was told wrong: a run marked paused or inte
 worker lived on (a controller that lost track of it, a reconcile that could not see the process,
 say from another pid namespace), then resumed. Two workers on one folder overwrite each other's
 checkpoints and double every metric. The lock is the kernel's (flock): it goes when the process
-goes, even killed with SIGKILL, so it never goes stale.
+goes, even killed with SIGKILL, so it never goes stale. `run extend` and `run resume --gpus` hold
+it for the moment they rewrite the run's files (`changing`): never beside a worker, nor each other.
 """
 
 from __future__ import annotations
