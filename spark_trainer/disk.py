@@ -11,7 +11,8 @@ import errno
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # errno values that mean "no room": the disk, a quota, or the per-file size limit (`ulimit -f`).
@@ -109,13 +110,27 @@ def write_whole(path: Path, write: Callable[[Path], object], not_written: str) -
 
 
 def replace_bytes(path: Path, content: bytes) -> None:
-    """Write `path` whole or not at all: aside, then renamed over it (nothing left aside on failure)."""
+    """Write `path` whole or not at all: aside, then renamed over it (nothing left aside on failure).
+    An OSError names `path` (see `naming`)."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_bytes(content)
-        tmp.replace(path)
+        with naming(path):
+            tmp.write_bytes(content)
+            tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def naming(path: Path | str) -> Iterator[None]:
+    """An OSError raised inside that names no file names `path`: a write or flush that fails (a full
+    disk, an I/O error) says only "No space left on device", and the command's one line said no more."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
 
 
 def _unescape(field: str) -> str:
@@ -187,3 +202,33 @@ def files_as_umask(folder: Path) -> None:
     for path in Path(folder).rglob("*"):
         if path.is_file() and not path.is_symlink() and (path.stat().st_mode & 0o777) == 0o600:
             path.chmod(mode)
+
+
+def fsync_file(path: Path) -> None:
+    """Make `path`'s content (a file's) or entries (a folder's) reach the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """`fsync_file` for a folder: after a rename into it, so the new name survives a power loss."""
+    if os.name == "nt":  # directories cannot be opened for fsync on Windows
+        return
+    fsync_file(path)
+
+
+def finish_staging(folder: Path) -> None:
+    """Ready a staging folder whose files are all written to be renamed into place: the files get the
+    umask's mode (`files_as_umask`), then every file and folder under it reaches the disk, deepest first,
+    `folder` last. Rename it, then `fsync_dir` its parent: a power loss never leaves the new name on empty
+    or missing files (checkpoints do the same, file by file as they write)."""
+    files_as_umask(folder)
+    for path in sorted(Path(folder).rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_file() and not path.is_symlink():
+            fsync_file(path)
+        elif path.is_dir() and not path.is_symlink():
+            fsync_dir(path)
+    fsync_dir(folder)

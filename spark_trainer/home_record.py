@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from spark_trainer.disk import naming
 from spark_trainer.errors import BadInput
 from spark_trainer.paths import DB_NAME, HOME_ENV, DataHome
 
@@ -75,7 +76,7 @@ def write_record(record: HomeRecord) -> None:
     text = json.dumps({"chosen": record.chosen, "opened": record.opened}, indent=2) + "\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".home-", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
+        with naming(path), os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())

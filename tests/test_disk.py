@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from spark_trainer import disk
 
 
@@ -70,3 +72,25 @@ def test_files_a_library_wrote_private_get_the_mode_an_ordinary_open_gives(tmp_p
         assert [oct(stat.S_IMODE(p.stat().st_mode)) for p in (private, plain, kept)] == ["0o644", "0o644", "0o700"]
     finally:
         os.umask(before)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads fsync's file from /proc")
+def test_a_finished_staging_folder_reaches_the_disk_to_its_deepest_file(tmp_path: Path, monkeypatch) -> None:
+    """Subfolders too (a diffusers export's unet/, a tokenizer's): each file, each folder, the folder."""
+    import os
+
+    from spark_trainer.disk import finish_staging, fsync_dir
+    from tests.synced import record_syncs, unsynced_before_publishing
+
+    staging = tmp_path / ".staging-model"
+    (staging / "unet" / "deeper").mkdir(parents=True)
+    for name in ("config.json", "unet/weights.safetensors", "unet/deeper/a.txt"):
+        (staging / name).write_text(name)
+    events = record_syncs(monkeypatch)
+    finish_staging(staging)
+    os.replace(staging, tmp_path / "model")
+    fsync_dir(tmp_path)
+    assert unsynced_before_publishing(events, tmp_path / "model") == []
+    synced = [Path(path) for kind, path, _ in events if kind == "fsync"]
+    assert synced.index(staging / "unet" / "deeper" / "a.txt") < synced.index(staging / "unet" / "deeper") \
+        < synced.index(staging / "unet") < synced.index(staging)  # a file before the folder holding it

@@ -68,3 +68,20 @@ def _bytes_free(folder: Path) -> int:
 def free(folder: Path) -> None:
     """Remove the ballast `fill` wrote."""
     (folder / BALLAST).unlink(missing_ok=True)
+
+
+def fill_when_run_is_written(monkeypatch: pytest.MonkeyPatch, folder: Path, run_id: int) -> None:
+    """Fill `folder`'s filesystem just as submit writes run `run_id`'s folder (once): the runs before
+    it were written, the database took the run's row, and its files find the disk full."""
+    from spark_trainer.training import checkpoints
+
+    real = checkpoints.write_identity
+    pending = [run_id]
+
+    def filling(run_dir: Path, rid: int, uuid: str) -> None:
+        if rid in pending:
+            pending.remove(rid)
+            fill(folder)
+        real(run_dir, rid, uuid)
+
+    monkeypatch.setattr(checkpoints, "write_identity", filling)

@@ -124,8 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(2) from None
     ctx = Context(args=args, json=getattr(args, "json", False), debug=getattr(args, "debug", False))
     quiet_libraries(debug=ctx.debug)
+    doing = f"running `spark-trainer {_command_words(parser, args)}`"
     try:
         result = args.handler(ctx, args)
+        doing = "writing the command's output (stdout)"  # `> file` on a full disk: no file name to say
         _print_result(result, ctx.json)
         sys.stdout.flush()
         return result.exit_code
@@ -138,10 +140,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(ctx, "interrupted", 130)
     except OSError as exc:
-        where = f" {exc.filename}" if exc.filename else ""
-        return _fail(ctx, f"I/O error on{where}: {exc.strerror or exc}", 1)
+        # A write that fails (a full disk) names no file: say what the command was doing instead.
+        where = f"on {exc.filename}" if exc.filename else f"while {doing}"
+        return _fail(ctx, f"I/O error {where}: {exc.strerror or exc}", 1)
     finally:
         ctx.close()
+
+
+def _command_words(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The command as typed, down to its last sub-command (`run extend`, `home set`)."""
+    words: list[str] = []
+    while True:
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        name = getattr(args, sub.dest, None) if sub is not None else None
+        if not name or sub is None or name not in sub.choices:
+            return " ".join(words)
+        words.append(name)
+        parser = sub.choices[name]
 
 
 def _fail(ctx: Context, message: str, code: int) -> int:
@@ -159,7 +174,7 @@ def _print_error_document(message: str, code: int) -> None:
         json.dump({"error": message, "code": code}, sys.stdout)
         sys.stdout.write("\n")
         sys.stdout.flush()
-    except BrokenPipeError:
+    except OSError:  # a reader gone, or the output on a full disk: the line on stderr has said it
         _silence_stdout()
 
 

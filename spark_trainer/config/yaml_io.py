@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from spark_trainer.disk import naming
 from spark_trainer.errors import ConfigError
 
 
@@ -84,6 +85,10 @@ def save_yaml(data: dict[str, Any], path: str | Path) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".tmp")
-    tmp.write_text(dump_yaml(data), encoding="utf-8")
-    tmp.replace(target)
+    try:
+        with naming(target):  # a full disk fails at the write, whose error names no file
+            tmp.write_text(dump_yaml(data), encoding="utf-8")
+            tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
     return target

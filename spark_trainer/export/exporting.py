@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer import disk
-from spark_trainer.disk import files_as_umask
 from spark_trainer.errors import BadInput, DiskFull, NotFound, OperationFailed
 from spark_trainer.export import card, hub
 from spark_trainer.export.checkpoint import pinned_checkpoint
@@ -86,8 +85,9 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
         notify("writing model card", 1, 3)
         _write_card(store, run, config, step, info, staging)
         notify("finishing", 2, 3)
-        files_as_umask(staging)
+        disk.finish_staging(staging)  # on the disk before it has the export's name
         dest = _move_into_place(store, staging, dest, options)
+        disk.fsync_dir(dest.parent)
     except BaseException as exc:
         # Libraries say a full disk their own way (safetensors: "I/O error: No space left on device
         # (os error 28)"): one line naming the place instead, worked out while the staging still fills it.

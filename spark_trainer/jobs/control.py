@@ -17,7 +17,7 @@ from pathlib import Path
 
 from spark_trainer.disk import replace_bytes
 from spark_trainer.errors import BadInput, IllegalTransition
-from spark_trainer.jobs import process
+from spark_trainer.jobs import process, run_lock
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.resume_checks import check_inputs
 from spark_trainer.store import runs, settings
@@ -140,9 +140,18 @@ def resume(store: Store, run_id: int | str, *, gpus: str | None = None) -> Run:
     """Queue a paused, interrupted, failed or cancelled run again; its worker continues from the
     last complete checkpoint with the same step count and metric series. `gpus` moves it to other
     devices or another process count (spark_trainer.jobs.relocate)."""
+    reconcile(store, strict=True)  # a dead worker that cannot be recorded: say "disk full", not "running"
+    if gpus is None:  # no file of the run is rewritten: the database's status rules keep two resumes apart
+        return _resume(store, run_id, gpus)
+    # Two resumes elsewhere at once: the second waits, then finds the run queued. Without the lock both
+    # rewrote config.yaml, and the one the database refused put back the config it had read.
+    with run_lock.changing(Path(runs.get(store, run_id).run_dir), f"resume run {run_id} elsewhere"):
+        return _resume(store, run_id, gpus)
+
+
+def _resume(store: Store, run_id: int | str, gpus: str | None) -> Run:
     from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
 
-    reconcile(store, strict=True)  # a dead worker that cannot be recorded: say "disk full", not "running"
     run = runs.get(store, run_id)
     resumable = {RunStatus.PAUSED, RunStatus.INTERRUPTED, RunStatus.FAILED, RunStatus.CANCELLED}
     if run.status not in resumable:

@@ -25,6 +25,7 @@ import yaml
 
 from spark_trainer.disk import replace_bytes
 from spark_trainer.errors import BadInput
+from spark_trainer.jobs import run_lock
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.resume_checks import check_inputs
 from spark_trainer.store import runs
@@ -51,11 +52,19 @@ def extend(store: Store, run_id: int | str, extra_steps: int, *, rewarm_fraction
     Raises:
         BadInput: the run is not completed, has no checkpoint to continue from, or N is not positive.
     """
-    from spark_trainer.training.checkpoints import latest_checkpoint
-
     if not 1 <= int(extra_steps) <= MAX_EXTRA_STEPS:
         raise BadInput(f"extend: steps must be from 1 to {MAX_EXTRA_STEPS}, got {extra_steps}")
     reconcile(store)
+    # Two extends of one run at once: the second waits, then finds it queued (its files changed by the
+    # first only). Without the lock both wrote, and the one the database refused put back the files it
+    # had read, the originals, under the other's extended run.
+    with run_lock.changing(Path(runs.get(store, run_id).run_dir), f"extend run {run_id}"):
+        return _extend(store, run_id, int(extra_steps), rewarm_fraction)
+
+
+def _extend(store: Store, run_id: int | str, extra_steps: int, rewarm_fraction: float) -> Run:
+    from spark_trainer.training.checkpoints import latest_checkpoint
+
     run = runs.get(store, run_id)
     if run.status != RunStatus.COMPLETED:
         raise BadInput(f"run {run.id} is {run.status.value}; only a completed run can be extended "

@@ -6,17 +6,20 @@ is the last guard for when the store was told wrong: a run marked paused or inte
 worker lived on (a controller that lost track of it, a reconcile that could not see the process,
 say from another pid namespace), then resumed. Two workers on one folder overwrite each other's
 checkpoints and double every metric. The lock is the kernel's (flock): it goes when the process
-goes, even killed with SIGKILL, so it never goes stale.
+goes, even killed with SIGKILL, so it never goes stale. `run extend` and `run resume --gpus` hold
+it for the moment they rewrite the run's files (`changing`): never beside a worker, nor each other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, Conflict
 from spark_trainer.jobs import process
 from spark_trainer.store import runs
 from spark_trainer.store.entities import RunStatus, utcnow
@@ -69,8 +72,11 @@ def hold(run_dir: Path, wait: float | None = None) -> tuple[int | None, int | No
         except OSError:
             os.close(fd)
             return None, None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    # The holder's pid is for a waiter's message only: on a full disk the lock is held all the same (a
+    # waiter reads the holder as unknown), and the write that needs the space fails, naming its file.
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
     return fd, None
 
 
@@ -78,6 +84,21 @@ def release(fd: int | None) -> None:
     """Give the lock `hold` took back (closing its file frees it); None: nothing was held."""
     if fd is not None:
         os.close(fd)
+
+
+@contextmanager
+def changing(run_dir: Path, what: str) -> Iterator[None]:
+    """Hold the run folder's lock while a command rewrites the run's files (`run extend`, `run resume
+    --gpus`): a second one waits for the first, then finds the run as the first left it; a worker still
+    in the folder past `wait_s()` refuses it (Conflict, one line naming the folder and `what`)."""
+    fd, holder = hold(run_dir)
+    if holder is not None:
+        raise Conflict(f"cannot {what}: a worker (pid {holder or 'unknown'}) still holds its folder {run_dir}; "
+                       "try again when it has exited")
+    try:
+        yield
+    finally:
+        release(fd)
 
 
 def leave_to(store: Store, run_id: int, holder: int, say: Callable[[str], None]) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 from spark_trainer import disk
 from spark_trainer.config import ExperimentConfig, save_config
-from spark_trainer.errors import BadInput, ConfigError, DiskFull, NotFound, OperationFailed
+from spark_trainer.errors import BadInput, ConfigError, DiskFull, NotFound, OperationFailed, SparkError
 from spark_trainer.ingest.types import IngestReport
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.advice import data_advice, data_settings, swept_advice
@@ -164,10 +164,12 @@ def submit_configs(
     one's project, name, recipe, dataset, base model and GPUs serve them all, so the others may differ
     from it only in the sections a sweep varies (`config.sweep.SECTIONS`, which `sweep_configs` holds
     its axes to). Every config passes the recipe's checks before any run is queued; then one run
-    each, in order, tagged with `sweep` and its `sweep_values`.
+    each, in order, tagged with `sweep` and its `sweep_values`, all in one transaction (`runs.create_all`).
 
     Raises:
         BadInput: as `submit_config`, for the first config that fails; no run is queued.
+        DiskFull/OperationFailed: a run folder that cannot be written, named; no run of a sweep is queued
+            (a single run is recorded failed with that line as its error).
     """
     from spark_trainer.jobs.scheduler import machine_gpus
     from spark_trainer.recipes import get_recipe
@@ -204,34 +206,17 @@ def submit_configs(
             if report is not None:  # ingested for this refused file: leave the store as it was
                 _forget_ingested(store, dataset, project=first.project if new_project else None)
             raise
-        queued = []
-        try:
-            for config, swept in zip(frozen, values, strict=True):
-                queued.append(_queue(store, experiment, config, request.text, sweep=sweep, sweep_values=swept))
-        except BaseException:
-            if sweep is not None:
-                _unqueue_sweep(store, sweep)
-            raise
+        if sweep is None and len(frozen) == 1:
+            queued = [_queue(store, experiment, frozen[0], request.text)]
+        else:  # a sweep is queued whole or not at all
+            queued = runs.create_all(
+                store, experiment.id,
+                [runs.NewRun(request.text, config.priority, config.train.max_steps, sweep=sweep, sweep_values=swept,
+                             notes=tuple(f"config: {note}" for note in config.upgrade_notes))
+                 for config, swept in zip(frozen, values, strict=True)],
+                lambda run, index: _write_folder(run, frozen[index]))
     return [Submitted(run, experiment, dataset, report is not None and i == 0, report if i == 0 else None,
                       warnings=said) for i, (run, said) in enumerate(zip(queued, warned, strict=True))]
-
-
-def _unqueue_sweep(store: Store, sweep: str) -> None:
-    """A sweep is queued whole or not at all: the runs (rows and folders) a failed queueing made go again.
-    The name was free when this submit took the lock, so every run carrying it is this submit's; one a
-    scheduler started meanwhile is cancelled first."""
-    import shutil
-
-    from spark_trainer.errors import Conflict
-    from spark_trainer.jobs import control
-
-    for run in runs.list_all(store, sweep=sweep):
-        try:
-            runs.delete(store, run.id)
-        except Conflict:
-            control.cancel(store, run.id)
-            runs.delete(store, run.id)
-        shutil.rmtree(run.run_dir, ignore_errors=True)
 
 
 def request_for(store: Store, config: ExperimentConfig, gpus: str | None, *, stored: bool = False) -> gpu_alloc.GpuRequest:
@@ -343,12 +328,29 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
                      warnings=tuple(data_advice(store, config, dataset, base_model)))
 
 
-def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus: str, *,
-           sweep: str | None = None, sweep_values: dict[str, Any] | None = None) -> Run:
+def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus: str) -> Run:
+    run = runs.create(store, experiment.id, requested_gpus=gpus, priority=frozen.priority,
+                      total_steps=frozen.train.max_steps)
+    try:
+        _write_folder(run, frozen)
+    except (DiskFull, OperationFailed) as exc:
+        # Recorded as the run's error. Where the database is on the full disk too, that fails: the run stays
+        # queued without a folder (the scheduler fails it in one line); the user hears of the folder first.
+        try:
+            runs.transition(store, run.id, RunStatus.FAILED, "could not write config.yaml", error=str(exc))
+        except SparkError as unrecorded:
+            raise exc from unrecorded
+        raise
+    for note in frozen.upgrade_notes:  # the file (or stored experiment) used fields that have moved
+        runs.note(store, run.id, f"config: {note}")
+    return run
+
+
+def _write_folder(run: Run, frozen: ExperimentConfig) -> None:
+    """A new run's files (its identity, the frozen config). Raises DiskFull or OperationFailed in one line
+    naming the place, with the folder removed: this submit made it, and nothing half-written stays."""
     from spark_trainer.training.checkpoints import write_identity
 
-    run = runs.create(store, experiment.id, requested_gpus=gpus, priority=frozen.priority,
-                      total_steps=frozen.train.max_steps, sweep=sweep, sweep_values=sweep_values)
     run_dir = Path(run.run_dir)
     try:
         write_identity(run_dir, run.id, run.uuid)
@@ -358,12 +360,8 @@ def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus:
         full = disk.is_write_error(exc)
         message = (disk.describe(exc, run_dir.parent, target=run_dir / CONFIG_NAME) if full
                    else f"could not write {run_dir / CONFIG_NAME}: {exc.strerror or exc}")
-        shutil.rmtree(run_dir, ignore_errors=True)  # made by this submit: nothing half-written stays
-        runs.transition(store, run.id, RunStatus.FAILED, "could not write config.yaml", error=message)
+        shutil.rmtree(run_dir, ignore_errors=True)
         raise (DiskFull if full else OperationFailed)(message) from None
-    for note in frozen.upgrade_notes:  # the file (or stored experiment) used fields that have moved
-        runs.note(store, run.id, f"config: {note}")
-    return run
 
 
 def frozen_config(run_dir: Path) -> ExperimentConfig:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -147,41 +150,71 @@ def create(
     database no longer knows (kept files of a deleted run, or a replaced database), and a new run
     must never adopt its checkpoints.
     """
+    new = NewRun(requested_gpus, priority, total_steps, resume_of_id, sweep, dict(sweep_values or {}))
     with store.write() as session:
-        exp = experiments.row_for(session, experiment)
-        row = RunRow(
-            experiment_id=exp.id,
-            status=RunStatus.QUEUED.value,
-            requested_gpus=requested_gpus,
-            gpus=[],
-            priority=priority,
-            step=0,
-            total_steps=total_steps,
-            run_dir="",
-            resume_of_id=resume_of_id,
-            sweep=sweep,
-            sweep_values=dict(sweep_values or {}),
-            uuid=uuidlib.uuid4().hex,
-            created_at=utcnow(),
-        )
-        row.updated_at = row.created_at
-        session.add(row)
-        session.flush()
-        folder = store.home.run_dir(row.id)
-        try:
-            folder.mkdir(parents=True, exist_ok=False)
-        except FileExistsError:
-            raise Conflict(f"run folder {folder} already exists but belongs to no run in this database (kept "
-                           "files of a deleted run, or the database was replaced); it was left untouched. Move "
-                           "or delete it, then submit again") from None
-        row.run_dir = str(folder)
-        session.add(
-            RunEventRow(run_id=row.id, from_status=None, to_status=RunStatus.QUEUED.value,
-                        reason="submitted", created_at=row.created_at)
-        )
-        projects.touch(session, exp.project_id)
-        session.flush()
-        return _entity(row, exp)
+        return _add(store, session, experiments.row_for(session, experiment), new)
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """What `create_all` records of one run (`create`'s arguments), and the notes it starts with."""
+
+    requested_gpus: str = "auto"
+    priority: int = 0
+    total_steps: int | None = None
+    resume_of_id: int | None = None
+    sweep: str | None = None
+    sweep_values: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def create_all(store: Store, experiment: str | int, new: Sequence[NewRun], fill: Callable[[Run, int], None]
+               ) -> list[Run]:
+    """Queued runs of `experiment`, all or none: each one's row and folder, then `fill(run, index)`
+    writes its files, in one write transaction. When any step fails (a folder that exists, as in
+    `create`; a `fill` that cannot write) the transaction is rolled back, which needs no disk space,
+    and the folders made here are removed before the error is raised: no run is recorded, and no
+    scheduler saw one meanwhile."""
+    made: list[Path] = []
+    try:
+        with store.write() as session:
+            exp = experiments.row_for(session, experiment)
+            queued = []
+            for index, one in enumerate(new):
+                run = _add(store, session, exp, one)
+                made.append(Path(run.run_dir))
+                fill(run, index)
+                queued.append(run)
+            return queued
+    except BaseException:
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _add(store: Store, session: Session, exp: ExperimentRow, new: NewRun) -> Run:
+    row = RunRow(experiment_id=exp.id, status=RunStatus.QUEUED.value, requested_gpus=new.requested_gpus, gpus=[],
+                 priority=new.priority, step=0, total_steps=new.total_steps, run_dir="", resume_of_id=new.resume_of_id,
+                 sweep=new.sweep, sweep_values=dict(new.sweep_values), uuid=uuidlib.uuid4().hex, created_at=utcnow())
+    row.updated_at = row.created_at
+    session.add(row)
+    session.flush()
+    folder = store.home.run_dir(row.id)
+    try:
+        folder.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise Conflict(f"run folder {folder} already exists but belongs to no run in this database (kept "
+                       "files of a deleted run, or the database was replaced); it was left untouched. Move "
+                       "or delete it, then submit again") from None
+    row.run_dir = str(folder)
+    queued = RunStatus.QUEUED.value
+    session.add(RunEventRow(run_id=row.id, from_status=None, to_status=queued, reason="submitted",
+                            created_at=row.created_at))
+    session.add_all(RunEventRow(run_id=row.id, from_status=queued, to_status=queued, reason=note,
+                                created_at=row.created_at) for note in new.notes)
+    projects.touch(session, exp.project_id)
+    session.flush()
+    return _entity(row, exp)
 
 
 # `transition(expect_pid=...)` default: any worker. Never a real pid; None means "no worker yet".

@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.disk import files_as_umask
+from spark_trainer.disk import files_as_umask, fsync_dir, fsync_file
 from spark_trainer.errors import BadInput
 
 _NAME = re.compile(r"^step-(\d{8})$")
@@ -109,20 +109,6 @@ def read_state(path: Path) -> dict[str, Any]:
     return json.loads((Path(path) / STATE_FILE).read_text())
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":  # directories cannot be opened for fsync on Windows
-        return
-    _fsync_file(path)
-
-
 def write_checkpoint(run_dir: Path, step: int, files: dict[str, Any], state: dict[str, Any]) -> Path:
     """Write `files` (name -> callable(path) that writes it) and `state`, then publish atomically."""
     from spark_trainer.training import diskspace
@@ -144,17 +130,17 @@ def write_checkpoint(run_dir: Path, step: int, files: dict[str, Any], state: dic
         for name, writer in files.items():
             current = staging / name
             writer(current)
-            _fsync_file(current)
+            fsync_file(current)
         current = staging / STATE_FILE
         stamp = {"run_uuid": read_identity(run_dir)} if read_identity(run_dir) else {}
         (staging / STATE_FILE).write_text(json.dumps({**state, **stamp, "step": step}, indent=2))
-        _fsync_file(staging / STATE_FILE)
+        fsync_file(staging / STATE_FILE)
         files_as_umask(staging)  # safetensors writes its files 0600
-        _fsync_dir(staging)
+        fsync_dir(staging)
         if final.exists():  # the same step saved twice (save-now then a stop): replace it
             shutil.rmtree(final)
         os.replace(staging, final)
-        _fsync_dir(folder)
+        fsync_dir(folder)
     except Exception as exc:  # torch and safetensors report a failed write with their own types
         failure = diskspace.write_failure(exc, current, needed, keeps)
         shutil.rmtree(staging, ignore_errors=True)

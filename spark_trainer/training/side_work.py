@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.disk import files_as_umask, write_whole
+from spark_trainer.disk import finish_staging, fsync_dir, write_whole
 from spark_trainer.errors import DiskFull, OperationFailed
 from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec
@@ -309,9 +309,10 @@ class SideWork:
         staging = self.run_dir / ".staging-final"
         shutil.rmtree(staging, ignore_errors=True)
         self.recipe.save_final(model, staging)
-        files_as_umask(staging)  # safetensors writes its files 0600
+        finish_staging(staging)  # on the disk before the name says final (and safetensors' 0600 made 0644)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)
+        fsync_dir(self.run_dir)
         settings = getattr(self.recipe, "rc", None)  # the recipe's validated recipe_config
         self.report.on_artifact("final", final, None, {"method": getattr(settings, "method", None)})
         return final

@@ -11,6 +11,7 @@ import pytest
 from spark_trainer import home_record
 from spark_trainer.store import projects
 from spark_trainer.store.store import Store
+from tests.tmpfs import BALLAST, fill, tmpfs  # noqa: F401 - the fixture
 
 
 @pytest.fixture
@@ -76,3 +77,14 @@ def test_environment_and_flag_homes_are_never_recorded(cli, tmp_path) -> None:
     assert cli("project", "list").code == 0  # --home
     assert cli("project", "list", use_home=False).code == 0  # $SPARK_TRAINER_HOME (tests/conftest.py)
     assert home_record.read_record() == home_record.HomeRecord()
+
+
+def test_a_home_choice_that_cannot_be_recorded_names_the_record(cli, no_env, tmp_path, tmpfs) -> None:  # noqa: F811
+    """The config folder on a full disk: the record's write failed naming no file ('I/O error on: No space
+    left on device'). The line names the record, and no temporary file is left beside it."""
+    folder = tmpfs(home_record.record_path().parent, 64 * 1024)
+    fill(folder)
+    made = cli("home", "set", str(tmp_path / "fresh"), "--new", use_home=False)
+    assert made.code == 1
+    assert made.err == f"error: I/O error on {home_record.record_path()}: No space left on device\n", made.err
+    assert sorted(p.name for p in folder.iterdir()) == [BALLAST]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from spark_trainer.store.store import Store
 from tests.conftest import spark_trainer_exe, subprocess_env
 
@@ -42,3 +44,31 @@ def test_numeric_options_are_validated(cli) -> None:
         result = cli(*args)
         assert result.code == 2 and result.err.count("\n") == 1, args
         assert "is not a" in result.err, result.err
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_output_to_a_full_disk_says_so_in_one_line(home: Path) -> None:
+    """`... > file` on a full disk (/dev/full: every write is ENOSPC): the error names no file, and the line
+    was 'I/O error on: No space left on device'. It says the output could not be written, with --json
+    too (whose error document cannot be written either)."""
+    exe = spark_trainer_exe()
+    for json_flag in ("", " --json"):
+        done = _sh(f"{exe} --home {home}{json_flag} project list > /dev/full")
+        assert done.returncode == 1
+        assert done.stderr == ("error: I/O error while writing the command's output (stdout): No space left on "
+                               "device\n"), done.stderr
+
+
+def test_an_io_error_naming_no_file_says_what_the_command_was_doing(cli, monkeypatch) -> None:
+    """Any other OSError without a file name (a library's failed write or flush) names the command."""
+    import errno
+
+    from spark_trainer.jobs import extend
+
+    def failing(*_args, **_kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(extend, "extend", failing)
+    result = cli("run", "extend", "1", "--steps", "4")
+    assert result.code == 1
+    assert result.err == "error: I/O error while running `spark-trainer run extend`: Input/output error\n"

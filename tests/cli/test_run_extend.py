@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from spark_trainer.jobs.run_lock import LOCK_NAME
 from spark_trainer.store import experiments, projects, runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 from spark_trainer.training.checkpoints import write_checkpoint
+from tests.tmpfs import fill, tmpfs  # noqa: F401 - the fixture
 
 
 def _completed_run(store: Store, *, gpus: str, steps: int = 8):
@@ -96,3 +99,20 @@ def test_a_real_run_extended_from_the_cli_trains_the_extra_steps(store: Store, c
     assert result.json()["status"] == "completed" and result.json()["step"] == 7
     assert [int(line.split(",")[0]) for line in
             cli("run", "metrics", str(run_id), "--key", "loss", "--csv").out.splitlines()[1:]] == list(range(1, 8))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="tmpfs is Linux")
+def test_an_extend_on_a_full_disk_names_the_file_it_could_not_write(home: Path, cli, tmpfs) -> None:  # noqa: F811
+    """The write of the kept config failed with an OSError carrying no file name (a full disk fails at
+    the write, not the open): the line was 'I/O error on: No space left on device'. It names the file."""
+    full = tmpfs(home / "runs", 64 * 2**20)
+    with Store.open(home) as store:
+        run = _completed_run(store, gpus="count:64")
+    before = {p.name: p.read_bytes() for p in Path(run.run_dir).iterdir() if p.is_file()}
+    fill(full)
+    result = cli("run", "extend", str(run.id), "--steps", "4")
+    assert result.code == 1, result.err
+    backup = Path(run.run_dir) / "config.before-extend-8.yaml"
+    assert result.err == f"error: I/O error on {backup}: No space left on device\n", result.err
+    after = {p.name: p.read_bytes() for p in Path(run.run_dir).iterdir() if p.is_file() and p.name != LOCK_NAME}
+    assert after == before  # nothing half-written, no .tmp left beside it

@@ -10,6 +10,7 @@ import yaml
 
 from spark_trainer.config import yaml_io
 from spark_trainer.errors import ConfigError
+from tests.tmpfs import BALLAST, fill, tmpfs  # noqa: F401 - the fixture
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tiny-lora.yaml"
 BROKEN = {
@@ -45,3 +46,19 @@ def test_a_broken_file_names_the_same_line_and_problem(text: str, fast: bool, mo
     with pytest.raises(ConfigError) as caught:
         yaml_io.parse_yaml(text, "f.yaml")
     assert str(caught.value) == BROKEN[text]
+
+
+def test_a_yaml_file_on_a_full_disk_is_an_error_naming_it_and_leaves_no_temporary(tmp_path: Path, tmpfs) -> None:  # noqa: F811
+    """`run resume --gpus` rewrites config.yaml through save_yaml: on a full disk the write's error named
+    no file (the command said 'I/O error on: No space left on device') and config.yaml.tmp stayed."""
+    from spark_trainer.config.yaml_io import save_yaml
+
+    folder = tmpfs(tmp_path / "run", 64 * 1024)
+    target = folder / "config.yaml"
+    target.write_text("gpus: cpu\n")
+    fill(folder)
+    with pytest.raises(OSError) as raised:
+        save_yaml({"gpus": "cpu:2", "notes": "x" * 8192}, target)
+    assert raised.value.filename == str(target)
+    assert sorted(p.name for p in folder.iterdir()) == [BALLAST, "config.yaml"]
+    assert target.read_text() == "gpus: cpu\n"

@@ -16,6 +16,7 @@ import yaml
 from spark_trainer.cli.main import main
 from spark_trainer.store import exports, metrics
 from spark_trainer.store.store import Store
+from tests.synced import record_syncs, unsynced_before_publishing
 from tests.tmpfs import tmpfs  # noqa: F401 - the fixture
 
 TEXT = "count 3 4 5 6 7"
@@ -342,3 +343,15 @@ def test_a_run_deleted_while_it_is_exported_leaves_no_unrecorded_export_folder(l
                                                   r"the export was not kept$"):
             export_run(store, run.id, ExportOptions(merge=True, out=tmp_path / "out"), progress=delete_it)
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".staging-*"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads fsync's file from /proc")
+def test_an_export_reaches_the_disk_before_it_is_renamed_into_place(lora_run, tmp_path, monkeypatch) -> None:
+    """The export's staging folder was renamed into place with none of its files fsynced: a power loss
+    soon after could leave an export of empty files, recorded and ready to push."""
+    home, run = lora_run
+    events = record_syncs(monkeypatch)
+    out = tmp_path / "durable"
+    assert main(["--home", str(home), "export", str(run.id), "--out", str(out)]) == 0
+    assert (out / "adapter_model.safetensors").is_file()
+    assert unsynced_before_publishing(events, out) == []

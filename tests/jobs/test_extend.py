@@ -1,4 +1,5 @@
-"""`extend` when the database cannot take the change: the run's files stay as they were."""
+"""`extend` when the database cannot take the change, or another extend runs at the same moment: the
+run's files stay as they were, or are the one extend's that took."""
 
 from __future__ import annotations
 
@@ -7,17 +8,21 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import yaml
 
-from spark_trainer.errors import DatabaseLocked
+from spark_trainer.errors import BadInput, DatabaseLocked
 from spark_trainer.jobs.extend import PLAN_FILE, extend
+from spark_trainer.jobs.run_lock import LOCK_NAME
 from spark_trainer.store import runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 from tests.cli.test_run_extend import _completed_run
+from tests.jobs.together import at_once, meet_before
 
 
 def _files(run_dir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(run_dir.iterdir()) if p.is_file()}
+    """The run's files, less the folder's lock (extend holds it; every trained run's folder has one)."""
+    return {p.name: p.read_bytes() for p in sorted(run_dir.iterdir()) if p.is_file() and p.name != LOCK_NAME}
 
 
 def test_an_extend_the_database_refuses_leaves_the_config_and_plan_as_they_were(store: Store, home: Path) -> None:
@@ -41,3 +46,33 @@ def test_an_extend_the_database_refuses_leaves_the_config_and_plan_as_they_were(
     assert (run_dir / "config.before-extend-8.yaml").read_bytes() == before["config.yaml"]
     segments = [(s["start"], s["end"]) for s in json.loads((run_dir / PLAN_FILE).read_text())["segments"]]
     assert segments == [(0, 8), (8, 12)]
+
+
+def test_two_extends_at_once_one_wins_whole_the_other_is_refused(store: Store, home: Path, monkeypatch) -> None:
+    """Two `run extend`s of one run at the same moment (two processes: a Store each). Both read the run
+    completed and its files, then both wrote; the loser's transition was refused and it put back the
+    files it had read, the original ones: the run was queued for 12 steps with a config of 8. Now the
+    second waits for the first and is refused in one line; the run's files are the winner's."""
+    from spark_trainer.jobs import extend as extend_module
+
+    run = _completed_run(store, gpus="count:64", steps=8)
+    run_dir = Path(run.run_dir)
+    original = (run_dir / "config.yaml").read_bytes()
+    meet_before(monkeypatch, extend_module, "replace_bytes")  # both read the run and its files, then write
+
+    def extend_by(steps: int) -> int:
+        with Store.open(home) as own:  # as another process would
+            return extend(own, run.id, steps).total_steps
+
+    outcomes = at_once(extend_by, [4, 6])
+    [won] = [steps for steps, outcome in outcomes.items() if isinstance(outcome, int)]
+    [lost] = [outcome for outcome in outcomes.values() if isinstance(outcome, Exception)]
+    done = runs.get(store, run.id)
+    assert done.status == RunStatus.QUEUED and done.total_steps == 8 + won
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["max_steps"] == 8 + won
+    assert (run_dir / "config.before-extend-8.yaml").read_bytes() == original
+    segments = [(s["start"], s["end"]) for s in json.loads((run_dir / PLAN_FILE).read_text())["segments"]]
+    assert segments == [(0, 8), (8, 8 + won)]
+    assert isinstance(lost, BadInput), repr(lost)
+    assert str(lost) == (f"run {run.id} is queued; only a completed run can be extended (resume a paused or "
+                         "interrupted one instead)")

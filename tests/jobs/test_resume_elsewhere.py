@@ -16,6 +16,7 @@ from spark_trainer.store import runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 from spark_trainer.training.checkpoints import write_checkpoint
+from tests.jobs.together import at_once, meet_before
 
 
 def _stopped_run_with_checkpoint(store: Store, run_file) -> tuple[int, Path]:
@@ -64,3 +65,25 @@ def test_a_resume_elsewhere_the_database_refuses_leaves_the_config_on_the_old_de
     assert run.status == RunStatus.CANCELLED and run.requested_gpus == "cpu:2"
     assert (run_dir / "config.yaml").read_bytes() == before
     assert sorted(p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_two_resumes_elsewhere_at_once_leave_the_config_on_the_winners_devices(
+        store: Store, run_file, home: Path, monkeypatch) -> None:
+    """`run resume --gpus cpu` and `--gpus cpu:2` at the same moment: both read the config, both wrote
+    theirs; the loser, refused by the database, put back the config it had read, so the run was queued
+    on the winner's devices with a config on the old ones. Now the second waits and is refused."""
+    from spark_trainer.jobs import relocate
+
+    run_id, run_dir = _stopped_run_with_checkpoint(store, run_file)
+    meet_before(monkeypatch, relocate, "save_config")  # both read the config, then write
+
+    def resume_on(gpus: str) -> str:
+        with Store.open(home) as own:  # as another process would
+            return control.resume(own, run_id, gpus=gpus).requested_gpus
+
+    outcomes = at_once(resume_on, ["cpu", "cpu:1"])
+    [won] = [gpus for gpus, outcome in outcomes.items() if isinstance(outcome, str)]
+    [lost] = [outcome for outcome in outcomes.values() if isinstance(outcome, Exception)]
+    assert runs.get(store, run_id).requested_gpus == won and frozen_config(run_dir).gpus == won
+    assert str(lost) == (f"run {run_id} is queued; only a paused, interrupted, failed or cancelled run can be "
+                         "resumed"), repr(lost)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from spark_trainer.config.sweep import parse_axis
 from spark_trainer.errors import BadInput
@@ -14,6 +15,7 @@ from spark_trainer.store import datasets, experiments, metrics, projects, runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 from tests.recipes.helpers import write_jsonl
+from tests.tmpfs import fill_when_run_is_written, free, tmpfs  # noqa: F401 - the fixture
 
 
 def _tickets_file(tmp_path: Path) -> dict:
@@ -114,3 +116,26 @@ def test_a_sweep_whose_queueing_fails_midway_leaves_no_run_queued(store: Store, 
     blocker.unlink()
     retried = queue_sweep(store, data, [parse_axis("train.learning_rate=1e-4,2e-4,3e-4")], machine=[])
     assert len(retried.runs) == 3 and {r.status for r in runs.list_all(store)} == {RunStatus.QUEUED}
+
+
+
+def test_a_sweep_whose_third_run_folder_cannot_be_written_is_queued_not_at_all(
+        home: Path, tmp_path: Path, cli, monkeypatch, tmpfs) -> None:  # noqa: F811
+    """The data home (database and runs) on a disk that fills up as the 3rd of 3 runs writes its files.
+    The undo then failed too (deleting rows is a database write): all 3 runs stayed queued, the 3rd
+    without a folder, and the error named the database, not the run folder. Now the runs are made in
+    one transaction whose rollback needs no space: nothing is queued, and the line names the place."""
+    full = tmpfs(home, 32 * 2**20)
+    fill_when_run_is_written(monkeypatch, full, 3)
+    data = _tickets_file(tmp_path)
+    run_yaml = tmp_path / "tickets.yaml"
+    run_yaml.write_text(yaml.safe_dump(data))
+    result = cli("train", run_yaml, "--sweep", "train.learning_rate=1e-4,2e-4,3e-4")
+    assert result.code == 1, result.err
+    assert result.err.count("\n") == 1 and result.err.startswith(f"error: disk full at {full / 'runs'}:"), result.err
+    free(full)
+    with Store.open(home) as store:
+        assert runs.list_all(store) == []
+        assert list(store.home.runs_dir.iterdir()) == []  # no folder left behind
+        retried = queue_sweep(store, data, [parse_axis("train.seed=1,2,3")], machine=[])
+        assert [r.status for r in retried.runs] == [RunStatus.QUEUED] * 3

@@ -11,6 +11,7 @@ from spark_trainer.errors import DiskFull
 from spark_trainer.training.checkpoints import list_checkpoints, read_state
 from spark_trainer.training.engine import run_training
 from spark_trainer.training.reporting import Commands
+from tests.synced import record_syncs, unsynced_before_publishing
 from tests.tmpfs import BALLAST, fill, tmpfs  # noqa: F401 - the fixture
 from tests.training.helpers import RecordingReporter, make_config
 
@@ -33,3 +34,17 @@ def test_a_sample_on_a_full_disk_is_disk_full_naming_the_file_and_leaves_no_empt
     assert sorted(p.name for p in samples.iterdir()) == [BALLAST]  # no empty or cut-short sample file
     assert [read_state(p)["step"] for p in list_checkpoints(run_dir)] == [2]  # the checkpoint before is intact
     assert not [kind for kind, _, _ in reporter.artifacts if kind == "sample"]  # nothing recorded for it
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads fsync's file from /proc")
+def test_the_final_model_reaches_the_disk_before_final_is_renamed_into_place(
+        tiny_model, counting_data, tmp_path: Path, monkeypatch) -> None:
+    """final/ was renamed into place with none of its files fsynced: a power loss soon after could leave a
+    final/ of empty files, which the playground and export then read as the trained model."""
+    events = record_syncs(monkeypatch)
+    run_dir = tmp_path / "run"
+    config = make_config(tiny_model, train={"max_steps": 2}, checkpoint={"every_steps": 2})
+    run_training(config, data_path=counting_data, run_dir=run_dir, reporter=RecordingReporter(Commands()),
+                 commands=Commands())
+    assert (run_dir / "final" / "adapter_model.safetensors").is_file()
+    assert unsynced_before_publishing(events, run_dir / "final") == []
