@@ -256,8 +256,19 @@ class LiveChartWidget(QWidget):
                            evaluation)
             curve.series.set_smoothing(0.0 if evaluation else self._smoothing)
             self._curves[name] = curve
+            self._order_legend()
             self._show_legend()
         return curve
+
+    def _order_legend(self) -> None:
+        """Training curves first, then evaluation ones, each in the order they came: the Loss chart's legend
+        read "eval_loss  loss" or "loss  eval_loss" depending on which metric the run logged first."""
+        wanted = sorted(self._curves.items(), key=lambda item: item[1].evaluation)  # stable within each kind
+        if [label.text for _sample, label in self.legend.items] == [name for name, _curve in wanted]:
+            return
+        self.legend.clear()
+        for name, curve in wanted:
+            self.legend.addItem(curve.raw, name)
 
     def append(self, name: str, steps: np.ndarray, times: np.ndarray, values: np.ndarray,
                pen_colour: str | None = None, dashed: bool = False, evaluation: bool = False) -> None:

@@ -164,3 +164,19 @@ def test_a_flat_series_is_shown_around_its_value_whatever_the_chart_showed_befor
     single.grab()
     (x_low, x_high), (y_low, y_high) = single.plot.getViewBox().viewRange()
     assert x_low < 300 < x_high and y_low < 0.5 < y_high and y_high - y_low <= 0.2, single.plot.getViewBox().viewRange()
+
+
+def test_the_legend_lists_training_curves_before_evaluation_ones_whichever_came_first(qtbot) -> None:
+    """The Loss chart's legend read "eval_loss  loss" for a run whose first batch held eval_loss (seen on
+    Xvfb), and "loss  eval_loss" for another: the order followed which metric arrived first."""
+    panel = ChartPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    panel.show()
+    panel.add_batch(metric_batch({"eval_loss": ([10], [1.0])}))
+    panel.add_batch(metric_batch({"loss": ([10, 11], [1.2, 1.1])}))
+    chart = panel.charts["loss"]
+    assert [label.text for _sample, label in chart.legend.items] == ["loss", "eval_loss"]
+    assert chart.legend.isVisible()
+    panel.add_batch(metric_batch({"loss": ([12], [1.0])}))  # nothing new: the legend stays as it is
+    assert [label.text for _sample, label in chart.legend.items] == ["loss", "eval_loss"]
