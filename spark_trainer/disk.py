@@ -122,6 +122,27 @@ def replace_bytes(path: Path, content: bytes) -> None:
 
 
 @contextmanager
+def restoring(paths: list[Path]) -> Iterator[None]:
+    """Put `paths` back as they were (a file's bytes; no file: none) when the block raises, then re-raise:
+    a command that rewrites a run's files before the database takes the change (`run extend`, `run resume
+    --gpus`) leaves them as they were when the database refuses it. A file that cannot be put back never
+    hides the error that stopped the command."""
+    kept = {path: path.read_bytes() if path.is_file() else None for path in paths}
+    try:
+        yield
+    except BaseException:
+        for path, content in kept.items():
+            try:
+                if content is None:
+                    path.unlink(missing_ok=True)
+                elif not path.is_file() or path.read_bytes() != content:
+                    replace_bytes(path, content)
+            except OSError:
+                pass
+        raise
+
+
+@contextmanager
 def naming(path: Path | str) -> Iterator[None]:
     """An OSError raised inside that names no file names `path`: a write or flush that fails (a full
     disk, an I/O error) says only "No space left on device", and the command's one line said no more."""

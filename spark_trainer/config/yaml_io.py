@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from spark_trainer.disk import naming
+from spark_trainer.disk import replace_bytes
 from spark_trainer.errors import ConfigError
 
 
@@ -84,11 +84,5 @@ def dump_yaml(data: dict[str, Any]) -> str:
 def save_yaml(data: dict[str, Any], path: str | Path) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    try:
-        with naming(target):  # a full disk fails at the write, whose error names no file
-            tmp.write_text(dump_yaml(data), encoding="utf-8")
-            tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    replace_bytes(target, dump_yaml(data).encode("utf-8"))  # whole or not at all; a full disk names the file
     return target

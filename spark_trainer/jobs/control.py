@@ -10,12 +10,11 @@ longer than the default 30 s, and killing it mid-write lost every step since the
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import time
 from pathlib import Path
 
-from spark_trainer.disk import replace_bytes
+from spark_trainer.disk import restoring
 from spark_trainer.errors import BadInput, IllegalTransition
 from spark_trainer.jobs import process, run_lock
 from spark_trainer.jobs.reconcile import reconcile
@@ -161,22 +160,16 @@ def _resume(store: Store, run_id: int | str, gpus: str | None) -> Run:
     checkpoint = latest_checkpoint(Path(run.run_dir))
     where = f"from checkpoint step {checkpoint_step(checkpoint)}" if checkpoint else "from the start (no checkpoint)"
     moved: dict[str, str] = {}
-    config_path, config_before = Path(run.run_dir) / "config.yaml", None
-    if gpus is not None:
-        from spark_trainer.jobs.relocate import move_run
+    # The run stays where it was when the database refuses the resume: so does its frozen config.
+    with restoring([Path(run.run_dir) / "config.yaml"] if gpus is not None else []):
+        if gpus is not None:
+            from spark_trainer.jobs.relocate import move_run
 
-        config_before = config_path.read_bytes()
-        moved["requested_gpus"] = move_run(run, gpus)
-        where += f" on {moved['requested_gpus']}"
-    clear_request(Path(run.run_dir))
-    try:
+            moved["requested_gpus"] = move_run(run, gpus)
+            where += f" on {moved['requested_gpus']}"
+        clear_request(Path(run.run_dir))
         return runs.transition(store, run.id, RunStatus.QUEUED, f"resume requested {where}", expect=resumable,
                                error=None, **moved)
-    except BaseException:
-        if config_before is not None:  # the run stays where it was: so does its frozen config
-            with contextlib.suppress(OSError):
-                replace_bytes(config_path, config_before)
-        raise
 
 
 def delete(store: Store, run_id: int | str, *, keep_files: bool = False) -> Run:

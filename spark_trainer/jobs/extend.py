@@ -18,12 +18,11 @@ LambdaLR; it equals the original schedule before the join. The plan code lives i
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import yaml
 
-from spark_trainer.disk import replace_bytes
+from spark_trainer.disk import replace_bytes, restoring
 from spark_trainer.errors import BadInput
 from spark_trainer.jobs import run_lock
 from spark_trainer.jobs.reconcile import reconcile
@@ -87,9 +86,10 @@ def _extend(store: Store, run_id: int | str, extra_steps: int, rewarm_fraction: 
     train["epochs"] = None
     config["train"] = train
     backup = run_dir / f"config.before-extend-{old_total}.yaml"
-    kept = {path: path.read_bytes() if path.is_file() else None for path in (config_path, run_dir / PLAN_FILE, backup)}
-    try:
-        replace_bytes(backup, kept[config_path] or b"")
+    with restoring([config_path, run_dir / PLAN_FILE, backup]):
+        # Left extended when the database refuses (locked or full, or the disk is): the files said
+        # max_steps N for a run that never got it, and a second try saved that as the "before" config.
+        replace_bytes(backup, config_path.read_bytes() if config_path.is_file() else b"")
         replace_bytes(config_path, yaml.safe_dump(config, sort_keys=False).encode())
         replace_bytes(run_dir / PLAN_FILE, plan.to_json().encode())
         return runs.transition(
@@ -98,14 +98,3 @@ def _extend(store: Store, run_id: int | str, extra_steps: int, rewarm_fraction: 
             f"{plan.segments[-1].peak_factor:.2f}x peak over {plan.segments[-1].warmup_steps} steps",
             expect={RunStatus.COMPLETED}, total_steps=new_total, error=None, eta_seconds=None,
         )
-    except BaseException:
-        # The run stays completed (the database was locked or full, the disk was full): its files go
-        # back to what they were. Left extended, they said max_steps N for a run that never got it, and
-        # a second try saved that as the "before" config (the original was lost) and planned twice.
-        for path, content in kept.items():
-            with contextlib.suppress(OSError):  # never in place of the error that stopped the extend
-                if content is None:
-                    path.unlink(missing_ok=True)
-                elif path.read_bytes() != content:
-                    replace_bytes(path, content)
-        raise
