@@ -92,3 +92,46 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@dataclass
+class WindowsLike:
+    """What `windows_like` recorded: every os.kill sent (pid, signal number)."""
+
+    sent: list[tuple[int, int]]
+
+    @property
+    def signals(self) -> list[int]:
+        return [sig for _pid, sig in self.sent]
+
+
+@pytest.fixture
+def windows_like(monkeypatch: pytest.MonkeyPatch) -> WindowsLike:
+    """This process as the job-control code finds Windows: no process groups to signal (os.killpg,
+    os.getpgid, signal.SIGKILL), no uid, no os.WNOHANG or os.sysconf, no fcntl or resource module.
+
+    Windows has no signals between processes: os.kill(pid, SIGTERM) there is TerminateProcess, a hard
+    kill. So every os.kill is recorded; only a kill (9, what psutil's kill stands for here: on
+    Windows it is TerminateProcess, on Linux it would read the missing signal.SIGKILL) is delivered,
+    and a test asserts that nothing else was asked of the OS. Workers this process spawns run as
+    Linux processes; they notice a stop request only by polling its file, as they must on Windows."""
+    import signal
+
+    import psutil
+
+    for name in ("killpg", "getpgid", "getuid", "WNOHANG", "sysconf"):
+        monkeypatch.delattr(os, name, raising=False)
+    monkeypatch.delattr(signal, "SIGKILL")
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # `import fcntl` raises ImportError
+    monkeypatch.setitem(sys.modules, "resource", None)
+    record = WindowsLike([])
+    real_kill = os.kill
+
+    def kill(pid: int, sig: int) -> None:
+        record.sent.append((pid, int(sig)))
+        if int(sig) == 9:
+            real_kill(pid, 9)
+
+    monkeypatch.setattr(os, "kill", kill)
+    monkeypatch.setattr(psutil.Process, "kill", lambda self: self.send_signal(9))
+    return record

@@ -49,7 +49,7 @@ def run_job_rank(job_dir: Path) -> int:
     run_dir = job_dir / layout.RUN_DIR
     (run_dir / layout.LOGS_DIR).mkdir(parents=True, exist_ok=True)
     commands = Commands()
-    install_stop_handler(run_dir, commands)
+    install_stop_handler(run_dir, commands, watch_file=False)  # stopped by SIGTERM (scancel)
     from spark_trainer.cluster.reporter import JobFolderReporter
 
     reporter = JobFolderReporter(run_dir, world_size=world) if rank == 0 else SilentReporter()

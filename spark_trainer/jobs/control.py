@@ -1,7 +1,8 @@
 """Cancel, pause, resume and delete runs.
 
 Cancel and pause write what is wanted to `runs/<id>/stop-request`, then SIGTERM the worker's
-process group: the worker saves a checkpoint and stops. After the grace period (setting
+process group (on POSIX; on Windows the file alone, see jobs/portable.py): the worker, which polls
+that file as well, saves a checkpoint and stops. After the grace period (setting
 `stop_grace_seconds`) the group is killed and the run is marked here, so its GPUs are free; but not
 while the worker is still writing that checkpoint (its staging folder growing, or done less than
 `EXIT_TAIL_S` ago): a full fine-tune's checkpoint (weights and optimizer state, tens of GB) takes
@@ -104,10 +105,13 @@ def stop(store: Store, run_id: int | str, kind: StopKind, *, grace_s: float | No
         raise BadInput(f"run {run.id} is {run.status.value}; only a queued, starting or running run can be cancelled"
                        if kind == StopKind.CANCEL else
                        f"run {run.id} is {run.status.value}; only a starting or running run can be paused")
-    _write_request(Path(run.run_dir), kind)
     grace = float(settings.get(store, "stop_grace_seconds")) if grace_s is None else grace_s
     quiet = float(settings.get(store, "heartbeat_timeout_seconds"))
     while True:
+        # Written (again) for each worker stopped: one that recorded itself since the first write may
+        # have begun watching the file after it, and takes a file older than itself for one left from
+        # before (jobs/portable.watch).
+        _write_request(Path(run.run_dir), kind)
         began, saving = time.monotonic(), SaveWatch(Path(run.run_dir), quiet)
         how = process.stop_group(run.pid, run.pid_start_time, grace, saving) if run.pid else "exited"
         reason = (f"{verb} requested; worker killed after the {grace:g} s grace period"

@@ -1,4 +1,5 @@
-"""Worker processes: spawn detached, identify (pid + start time), signal and kill process groups."""
+"""Worker processes: spawn detached, identify (pid + start time), stop and kill their groups (POSIX
+process groups, or process trees where there are none: see `portable`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from spark_trainer.jobs import portable
 
 # Start times are floats from the OS clock; the same process always reports the same value, but
 # leave room for rounding through the database.
@@ -46,7 +49,7 @@ def _boot_anchor() -> float | None:
         return None
     if boot_id in _anchors:
         return _anchors[boot_id]
-    path = ANCHOR_DIR / f"spark-trainer-boot-{os.getuid()}-{boot_id}"
+    path = ANCHOR_DIR / f"spark-trainer-boot-{portable.user_key()}-{boot_id}"
     try:
         if not path.exists():
             tmp = path.with_name(f"{path.name}.{os.getpid()}")
@@ -57,7 +60,7 @@ def _boot_anchor() -> float | None:
                 pass
             finally:
                 tmp.unlink(missing_ok=True)
-        if path.stat().st_uid != os.getuid():
+        if not portable.owned_by_me(path):
             return None  # not this user's: never trust another user's file in a shared folder
         anchor = float(path.read_text())
     except (OSError, ValueError):
@@ -71,7 +74,7 @@ def _since_boot(pid: int) -> float | None:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
+    except (OSError, IndexError, ValueError, AttributeError):  # AttributeError: no os.sysconf (Windows)
         return None
 
 
@@ -108,7 +111,10 @@ def is_alive(pid: int | None, start_time: float | None) -> bool:
 
 
 def _reap(pid: int) -> None:
-    """Collect the exit status if `pid` is our own exited child (so it is not left a zombie)."""
+    """Collect the exit status if `pid` is our own exited child (so it is not left a zombie; Windows
+    has none)."""
+    if not hasattr(os, "WNOHANG"):
+        return
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
@@ -123,7 +129,8 @@ def worker_command(run_id: int, *extra: str) -> list[str]:
 
 
 def spawn_worker(run_id: int, run_dir: Path, home: Path, gpus: list[int]) -> ProcessIdentity:
-    """Start a detached worker for a run (own session and process group), logging to worker.log.
+    """Start a detached worker for a run (own session and process group; on Windows a new process group
+    without a console window), logging to worker.log.
 
     The worker outlives whoever started it: closing the GUI or the terminal does not stop training.
     """
@@ -143,8 +150,8 @@ def spawn_worker(run_id: int, run_dir: Path, home: Path, gpus: list[int]) -> Pro
             stderr=subprocess.STDOUT,
             env=env,
             cwd=str(run_dir),
-            start_new_session=True,
             close_fds=True,
+            **portable.spawn_options(),
         )
     found = identity(proc.pid)
     if found is None:  # exited at once (e.g. a broken install); the log says why
@@ -154,7 +161,10 @@ def spawn_worker(run_id: int, run_dir: Path, home: Path, gpus: list[int]) -> Pro
 
 
 def signal_group(pid: int, sig: signal.Signals) -> bool:
-    """Send `sig` to the process group led by `pid` (the worker and any rank processes)."""
+    """Send `sig` to the process group led by `pid` (the worker and any rank processes); False where
+    there are no process groups to signal (Windows: see kill_group)."""
+    if not portable.posix_signals():
+        return False
     try:
         os.killpg(os.getpgid(pid), sig)
         return True
@@ -174,35 +184,37 @@ def wait_gone(pid: int, start_time: float | None, timeout_s: float, poll_s: floa
 
 def stop_group(pid: int, start_time: float | None, grace_s: float,
                still_working: Callable[[], bool] | None = None) -> str:
-    """SIGTERM the worker's group; after `grace_s` SIGKILL it, unless `still_working()` says it is busy
+    """Ask the worker's group to stop (SIGTERM on POSIX; the caller has written its request file, which
+    is all a worker gets on Windows); after `grace_s` kill it, unless `still_working()` says it is busy
     stopping (polled every second past the grace: a large checkpoint being written). Returns "exited"
     or "killed"."""
     if not is_alive(pid, start_time):
         return "exited"
-    try:
-        pgid = os.getpgid(pid)
-    except ProcessLookupError:
-        return "exited"
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
+    group = portable.Group.of(pid)
+    if group is None or not group.ask_to_stop():
         return "exited"
     gone = wait_gone(pid, start_time, grace_s)
     while not gone and still_working is not None and still_working():
         gone = wait_gone(pid, start_time, 1.0)
+    group.kill()  # what is left of the group: everything, or stragglers of a worker that exited
     if gone:
-        _kill_stragglers(pgid)
         return "exited"
-    _kill_stragglers(pgid)
     wait_gone(pid, start_time, 10.0)
     return "killed"
 
 
-def _kill_stragglers(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def kill_group(pid: int, start_time: float | None) -> None:
+    """Kill the worker `pid` and its group (its tree where there are no process groups) at once, and
+    wait up to 10 s for the worker to go; nothing if `pid` no longer names that worker."""
+    if not is_alive(pid, start_time):
+        return
+    group = portable.Group.of(pid)
+    if group is not None:
+        group.kill()
+    wait_gone(pid, start_time, 10.0)
+
+
+in_group = portable.in_group
 
 
 def log_tail(run_dir: Path, lines: int = 20, max_chars: int = 4000) -> str:

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from spark_trainer.errors import DiskFull
-from spark_trainer.jobs import control, process, worker_log
+from spark_trainer.jobs import control, portable, process, worker_log
 from spark_trainer.jobs.finish import Finish, disk_full_finish, outcome_finish, start_up_stop_finish
 from spark_trainer.jobs.lean_imports import keep_out_unneeded
 from spark_trainer.jobs.oom_retry import OperationFailedOOM, halved, oom_message, train
@@ -47,7 +47,7 @@ def _start_ranks(run_id: int, world: int, gpus: list[int]) -> list[subprocess.Po
             env["ACCELERATE_USE_CPU"] = "true"
             env.setdefault("OMP_NUM_THREADS", "1")
         procs.append(subprocess.Popen(process.worker_command(run_id, "--rank", str(rank)), env=env,
-                                      stdin=subprocess.DEVNULL))
+                                      stdin=subprocess.DEVNULL, **portable.spawn_options(detached=False)))
     return procs
 
 
@@ -81,7 +81,8 @@ def _rank_ooms(run_dir: Path) -> list[dict]:
 
 def launch_ranks(store: Store, run_id: int, run_dir: Path, world: int, gpus: list[int],
                   commands: Commands) -> Finish:
-    """One process per device; they share this worker's process group, so a kill reaches them.
+    """One process per device; they share this worker's process group (on Windows: are in its process
+    tree), so a kill reaches them.
 
     An out-of-memory on any rank stops them all; with `train.auto_batch` every rank then restarts
     from the last checkpoint with half the micro-batch (one decision, so no rank waits forever).
@@ -130,13 +131,13 @@ def run_rank(run_id: int, rank: int, *, lean: bool = False) -> int:
     """A rank process of a distributed run: train; rank 0 reports and writes the outcome (`lean`:
     as for `run_worker`)."""
     store = open_store()
-    log_watch = None
+    log_watch = watching = None
     try:
         run = runs.get(store, run_id)
         run_dir = Path(run.run_dir)
         log_watch = worker_log.keep_attached(run_dir / process.LOG_NAME, HEARTBEAT_S)
         commands = Commands()
-        install_stop_handler(run_dir, commands)
+        watching = install_stop_handler(run_dir, commands)
         config = frozen_config(run_dir)
         if lean:
             keep_out_unneeded(config)
@@ -182,5 +183,7 @@ def run_rank(run_id: int, rank: int, *, lean: bool = False) -> int:
     finally:
         if log_watch is not None:
             log_watch.set()
+        if watching is not None:
+            watching.set()
         store.close()
 

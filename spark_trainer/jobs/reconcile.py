@@ -4,7 +4,7 @@ A run marked starting/running whose worker is gone, or whose pid now belongs to 
 (different start time), becomes `interrupted` with the tail of its log as the error. A worker that
 is alive but silent (stopped, deadlocked, stuck in I/O: its heartbeat is older than the setting
 `heartbeat_timeout_seconds`) makes its run `stalled`; if it stays silent for `stall_grace_seconds`
-more after being marked, its process group is killed and the run becomes `interrupted` (resumable from its last
+more after being marked, its process group (its process tree on Windows) is killed and the run becomes `interrupted` (resumable from its last
 checkpoint). A worker stopped inside a database write holds the write lock, so "stalled" cannot be
 written: past the same grace it is killed all the same, which frees the lock. It is cheap: one query and a psutil look-up per active run, so every scheduler (GUI,
 `queue serve`, `--wait`) and every command that reads runs calls it.
@@ -12,8 +12,6 @@ written: past the same grace it is killed all the same, which frees the lock. It
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -70,22 +68,6 @@ def _mark(store: Store, run: Run, to: RunStatus, reason: str, *, strict: bool = 
         except SparkError:
             pass  # the database cannot be written after all; the run's resume records them
     return True
-
-
-def _in_group(pid: int, pids: set[int]) -> bool:
-    """Whether any of `pids` is the worker `pid` or in its process group (a distributed run's ranks,
-    rank 0 writing the metrics)."""
-    try:
-        group = os.getpgid(pid)
-    except ProcessLookupError:
-        return False
-    for other in pids:
-        try:
-            if other == pid or os.getpgid(other) == group:
-                return True
-        except ProcessLookupError:
-            continue
-    return False
 
 
 def _error_with_log(run: Run, why: str) -> str:
@@ -146,7 +128,7 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
                 # the same (the busy timeout just spent counts as silence too). Workers merely waiting
                 # on the lock are silent as well: where the holder can be told (Linux), only it is.
                 holders = write_lock_holders(store.home.db_path)
-                if (holders is not None and not _in_group(run.pid, holders)) or _silence_s(run) <= timeout + grace:
+                if (holders is not None and not process.in_group(run.pid, holders)) or _silence_s(run) <= timeout + grace:
                     continue
                 locked = True
         elif silent <= timeout + grace or _stalled_for_s(store, run) <= grace:
@@ -155,8 +137,7 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
             # hung) beats within seconds of waking; the second reconcile after waking must not kill it.
             continue
         silent = _silence_s(run)
-        process.signal_group(run.pid, signal.SIGKILL)
-        process.wait_gone(run.pid, run.pid_start_time, 10.0)
+        process.kill_group(run.pid, run.pid_start_time)
         why = (f"worker stalled: no heartbeat for {silent:.0f} s"
                f"{' (the database stayed locked, so it could not be marked stalled first)' if locked else ''}; "
                "its process group was killed")

@@ -1,8 +1,9 @@
 """The worker role: `spark-trainer worker RUN_ID` trains one run and records everything in the store.
 
 It runs detached from whoever started it (own session), with `CUDA_VISIBLE_DEVICES` set by the
-scheduler and stdout/stderr going to `runs/<id>/worker.log`. SIGTERM asks the engine to save a
-checkpoint and stop; whether that means cancel or pause is read from `runs/<id>/stop-request`.
+scheduler and stdout/stderr going to `runs/<id>/worker.log`. A stop request (SIGTERM on POSIX, or
+`runs/<id>/stop-request` appearing, which it polls: all Windows has) asks the engine to save a
+checkpoint and stop; whether that means cancel or pause is read from that file.
 With several GPUs (or `cpu:N`) it launches one rank process per device (jobs/ranks.py); rank 0
 reports, the others only train.
 """
@@ -75,10 +76,11 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None, *, lean: bo
     """
     commands = Commands()
     store = open_store()
+    watching = None
     try:
         run = runs.get(store, run_id)
         run_dir = Path(run.run_dir)
-        install_stop_handler(run_dir, commands)
+        watching = install_stop_handler(run_dir, commands)
         me = process.identity(os.getpid())
         foreign = _foreign_folder(run)
         if foreign:
@@ -123,6 +125,8 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None, *, lean: bo
         finally:
             run_lock.release(lock)  # before draining the queue: a next worker may be this run's
     finally:
+        if watching is not None:
+            watching.set()
         _drain_queue(store)
         store.close()
 

@@ -1,14 +1,16 @@
 """What every worker process sets up, whichever role it has (a run's worker, a rank of a distributed
-run, a cluster job's rank): its timestamped log lines, its SIGTERM handler, its store's lock wait.
+run, a cluster job's rank): its timestamped log lines, its stop handler, its store's lock wait.
 """
 
 from __future__ import annotations
 
+import _thread
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.jobs import control
+from spark_trainer.jobs import control, portable
 from spark_trainer.store.entities import utcnow
 from spark_trainer.store.store import Store
 from spark_trainer.training.reporting import Commands
@@ -30,16 +32,32 @@ def say(message: str) -> None:
     print(f"[{utcnow():%Y-%m-%d %H:%M:%S}] {message}", flush=True)
 
 
-def install_stop_handler(run_dir: Path, commands: Commands) -> None:
-    """SIGTERM asks `commands` to stop, as `runs/<id>/stop-request` says (no file: pause); during
-    an interruptible start-up phase it raises StopRequested right there (see Commands.start_up)."""
+def install_stop_handler(run_dir: Path, commands: Commands, *, watch_file: bool = True) -> threading.Event:
+    """A stop request asks `commands` to stop, as `runs/<id>/stop-request` says (no file: pause); during
+    an interruptible start-up phase it raises StopRequested right there (see Commands.start_up).
+
+    The request comes as SIGTERM (POSIX: a pause or cancel, system shutdown) or as the file itself,
+    which a thread polls (the only way on Windows): it then runs the same handler in the main thread,
+    as a signal would. Returns the event that ends the polling. A cluster job's ranks do not poll
+    (`watch_file` False): on nodes that do not share the folder only some ranks would see the file,
+    and ranks stopping during start-up without the others fail the job; scancel sends SIGTERM to all."""
+    by_file = threading.Event()
 
     def on_term(_signum: int, _frame: Any) -> None:
         kind = control.requested_stop(run_dir)
         starting = commands.starting
-        say(f"SIGTERM received: {kind.value} requested; "
+        say(f"{'stop request file found' if by_file.is_set() else 'SIGTERM received'}: {kind.value} requested; "
             + ("stopping start-up" if starting else "saving a checkpoint and stopping"))
         commands.request_stop(kind)
         commands.interrupt_start_up()  # inside a long start-up phase (loading the model): raises StopRequested
 
+    def on_file() -> None:
+        if commands.stop_requested is None:  # not if SIGTERM came first
+            by_file.set()
+            _thread.interrupt_main(signal.SIGTERM)  # on_term, in the main thread
+
     signal.signal(signal.SIGTERM, on_term)
+    if not watch_file:
+        return threading.Event()
+    return portable.watch(Path(run_dir) / control.STOP_REQUEST, on_file,
+                          until=lambda: commands.stop_requested is not None)

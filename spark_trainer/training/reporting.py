@@ -167,4 +167,7 @@ def _start_up_delay_for_tests() -> None:
     if delay > 0:
         print(f"start-up delayed {delay:g} s ({START_UP_DELAY_ENV}, a test's slow model loading)", file=sys.stderr,
               flush=True)
-        time.sleep(delay)
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline:  # in short sleeps, as a load runs Python steps: a stop request
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))  # noticed by polling its file is
+            # handled between them (a signal would cut one short; see jobs/worker_process.install_stop_handler)
