@@ -1,11 +1,10 @@
 """Evaluation jobs run in a managed worker process, like training: submitted (data checked first),
 spawned detached with its own log (`runs/<id>/evals/<eval id>.log`) and GPU, followed through the
-store, cancelled with SIGTERM."""
+store, cancelled by its stop file and SIGTERM (the file alone on Windows: see jobs/portable.py)."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from typing import Any
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, OperationFailed
 from spark_trainer.evaluation.tasks import check_task, read_data
-from spark_trainer.jobs import process
+from spark_trainer.jobs import portable, process
 from spark_trainer.store import evaluations, runs
 from spark_trainer.store.evaluations import Evaluation
 from spark_trainer.store.store import Store
@@ -129,7 +128,7 @@ def start(store: Store, evaluation: Evaluation, run_dir: Path) -> Evaluation:
     with open(log, "ab") as out:
         proc = subprocess.Popen(process.worker_command(evaluation.run_id, "--evaluation", str(evaluation.id)),
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                cwd=str(run_dir), start_new_session=True, close_fds=True)
+                                cwd=str(run_dir), close_fds=True, **portable.spawn_options())
     found = process.identity(proc.pid)
     return evaluations.update(store, evaluation.id, pid=proc.pid,
                               pid_start_time=found.start_time if found else None)
@@ -190,15 +189,21 @@ def wait(store: Store, evaluation_id: int, *, on_progress: Callable[[Evaluation]
 
 
 def cancel(store: Store, evaluation_id: int, grace_s: float = 10.0) -> Evaluation:
-    """Stop a running evaluation: SIGTERM (it stops between items), then SIGKILL after `grace_s`."""
+    """Stop a running evaluation: its stop file and SIGTERM (it stops between items), then a kill of
+    its group after `grace_s`."""
+    from spark_trainer.evaluation.worker import stop_path
+
     ev = evaluations.get(store, evaluation_id)
     if not ev.is_active:
         return ev
     if ev.pid is not None and process.is_alive(ev.pid, ev.pid_start_time):
-        process.signal_group(ev.pid, signal.SIGTERM)
-        if not process.wait_gone(ev.pid, ev.pid_start_time, grace_s):
-            process.signal_group(ev.pid, signal.SIGKILL)
-            process.wait_gone(ev.pid, ev.pid_start_time, 5.0)
+        request = stop_path(Path(runs.get(store, ev.run_id).run_dir), ev.id)
+        request.parent.mkdir(parents=True, exist_ok=True)
+        request.write_text("cancel")
+        try:
+            process.stop_group(ev.pid, ev.pid_start_time, grace_s)
+        finally:
+            request.unlink(missing_ok=True)
     ev = evaluations.get(store, evaluation_id)
     if ev.is_active:
         ev = evaluations.update(store, evaluation_id, status="cancelled", error="cancelled")

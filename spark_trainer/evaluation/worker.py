@@ -26,7 +26,22 @@ PROGRESS_EVERY_S = 0.5
 
 
 class Cancelled(Exception):
-    """SIGTERM arrived: stop between items."""
+    """A stop was asked (SIGTERM, or the stop file: see stop_event): stop between items."""
+
+
+def stop_path(run_dir: Path, evaluation_id: int) -> Path:
+    """The file `jobs.cancel` writes to stop an evaluation (all it gets on Windows, where there is no SIGTERM)."""
+    return Path(run_dir) / "evals" / f"{evaluation_id}.stop"
+
+
+def stop_event(run_dir: Path, evaluation_id: int) -> threading.Event:
+    """Set when this evaluation is asked to stop: SIGTERM (POSIX), or its stop file, polled (every platform)."""
+    from spark_trainer.jobs import portable
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
+    portable.watch(stop_path(run_dir, evaluation_id), stop.set, until=stop.is_set)
+    return stop
 
 
 def _device_and_dtype() -> tuple[str, str]:
@@ -40,10 +55,10 @@ def _device_and_dtype() -> tuple[str, str]:
 def main(run_id: int, evaluation_id: int) -> int:
     store = Store.open(upgrade=False)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
     try:
-        ev = evaluations.update(store, evaluation_id, status="running", pid=os.getpid())
         run = runs.get(store, run_id)
+        stop = stop_event(Path(run.run_dir), evaluation_id)
+        ev = evaluations.update(store, evaluation_id, status="running", pid=os.getpid())
         keep_out_for_run(Path(run.run_dir))  # this process is the evaluation's own: before peft and transformers
         _say(f"evaluation {ev.id}: {ev.task} on {ev.data_path} ({'base model' if ev.base else ev.checkpoint})")
         try:
@@ -65,6 +80,7 @@ def main(run_id: int, evaluation_id: int) -> int:
         _say(f"completed: {json.dumps(result.get('metrics'))}")
         return 0
     finally:
+        stop.set()  # ends the watch
         store.close()
 
 
