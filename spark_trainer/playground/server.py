@@ -2,7 +2,8 @@
 
 Started by the GUI (`python -m spark_trainer playground-serve`) with CUDA_VISIBLE_DEVICES set to the
 chosen GPU, or on the CPU. It exits, freeing its memory, when it has been idle for `idle_s`, when
-the scheduler needs its GPU for a training run (SIGTERM with a reason file, see `servers`), when
+the scheduler needs its GPU for a training run (a reason file, which it polls, and SIGTERM on POSIX;
+see `servers`), when
 asked to, or when its stdin closes (the GUI went away).
 """
 
@@ -63,6 +64,13 @@ class Server:
             else:
                 self.requests.put(message)
         self.requests.put({"op": "shutdown", "reason": "the app closed the connection"})
+
+    def watch_release(self) -> threading.Event:
+        """Take a release note as SIGTERM is taken (on Windows the note is all that comes): polled."""
+        from spark_trainer.jobs import portable
+
+        return portable.watch(servers.release_path(self.home, os.getpid()), lambda: self.on_sigterm(0, None),
+                              until=lambda: self.release_reason is not None)
 
     def on_sigterm(self, _signum: int, _frame: Any) -> None:
         note = servers.read_release(self.home, os.getpid())
@@ -188,6 +196,7 @@ def main(home: Path, device: str, idle_s: float = DEFAULT_IDLE_S) -> NoReturn:
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     server = Server(home, device, visible_gpus() if device == "cuda" else [], idle_s, out)
     signal.signal(signal.SIGTERM, server.on_sigterm)
+    server.watch_release()
     reader = threading.Thread(target=server.read_requests, args=(sys.stdin.buffer,), daemon=True, name="requests")
     reader.start()
     code = server.run()

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from spark_trainer.jobs import process
+from spark_trainer.jobs import portable, process
 
 FOLDER = "playground"
 
@@ -103,7 +103,8 @@ def gpu_memory(home: Path) -> dict[int, int]:
 
 
 def release(home: Path, gpus: Iterable[int], reason: str, *, wait_s: float = 5.0) -> list[ServerInfo]:
-    """Ask every server on any of `gpus` to unload and exit (SIGTERM, with `reason` for its client);
+    """Ask every server on any of `gpus` to unload and exit (a release note with `reason` for its client,
+    which it polls, and SIGTERM on POSIX);
     wait up to `wait_s` for them to go. Returns the servers asked."""
     wanted = set(gpus)
     return _ask([info for info in live(home) if wanted & set(info.gpus)], home, ReleaseNote(reason), wait_s)
@@ -120,6 +121,8 @@ def release_deleted_run(home: Path, run_id: int, *, wait_s: float = 5.0) -> list
 def _ask(asked: list[ServerInfo], home: Path, note: ReleaseNote, wait_s: float) -> list[ServerInfo]:
     for info in asked:
         release_path(home, info.pid).write_text(json.dumps(asdict(note)))
+        if not portable.posix_signals():
+            continue  # Windows: os.kill would be TerminateProcess, no "unloaded" for the client; the note asks
         try:
             os.kill(info.pid, signal.SIGTERM)
         except ProcessLookupError:

@@ -166,3 +166,33 @@ def test_deleting_the_run_whose_model_is_loaded_unloads_it(tmp_path: Path, serve
         assert error == {**error, "event": "error", "id": 1, "run": own.run_id, "run_gone": True}
     finally:
         again.close()
+
+
+def test_a_server_asked_to_release_its_gpu_by_the_note_alone_unloads_and_says_why(tmp_path: Path,
+                                                                                   windows_like) -> None:
+    """Where there is no SIGTERM (Windows, simulated: see tests/conftest.py; os.kill there would be
+    TerminateProcess, and the client would get no "unloaded" to show) the server polls its release note."""
+    import io
+
+    from spark_trainer.playground.server import Server
+
+    out = io.BytesIO()
+    srv = Server(tmp_path, "cuda", [0], idle_s=600, out=out)
+    runner = threading.Thread(target=srv.run, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 10
+    while not servers.live(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    watching = srv.watch_release()
+    try:
+        asked = servers.release(tmp_path, [0], "training run 7 needs GPU 0", wait_s=0.1)
+        assert [info.pid for info in asked] == [os.getpid()]
+        runner.join(timeout=15)
+        assert not runner.is_alive()
+    finally:
+        watching.set()
+        srv.requests.put({"op": "shutdown"})
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert events[-1] == {"event": "unloaded", "reason": "training run 7 needs GPU 0", "run": None, "run_gone": False}
+    assert windows_like.sent == []
+    assert servers.live(tmp_path) == []
