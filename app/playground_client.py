@@ -142,7 +142,7 @@ def describe_exit(message: dict[str, Any]) -> str:
         except ValueError:
             name = "unknown signal"
         how = f"was killed by signal {number} ({name}" + ("; the system may have run out of memory)"
-                                                          if number == signal.SIGKILL else ")")
+                                                          if number == getattr(signal, "SIGKILL", None) else ")")
     else:
         how = f"ended (exit code {message.get('code')})"
     tail = (message.get("log") or "").strip().splitlines()

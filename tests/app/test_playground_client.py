@@ -171,3 +171,13 @@ def test_a_deleted_run_is_said_gone_and_its_prompts_are_stopped(tmp_path: Path, 
     finally:
         assert ctx.shutdown(10.0)
         store.close()
+
+
+def test_a_crash_exit_on_windows_is_described_without_posix_signal_names(windows_like) -> None:
+    """On Windows a crashed model process reports an exit code (0xC0000005, an access violation), which
+    no signal has a name for; signal.SIGKILL does not exist there."""
+    from app.playground_client import describe_exit
+
+    line = describe_exit({"event": "exited", "signal": 0xC0000005, "log": "loading\n"})
+    assert line == (f"The model process was killed by signal {0xC0000005} (unknown signal). "
+                    "It loads again with the next prompt.")
