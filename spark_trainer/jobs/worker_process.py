@@ -7,6 +7,7 @@ from __future__ import annotations
 import _thread
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,8 @@ def install_stop_handler(run_dir: Path, commands: Commands, *, watch_file: bool 
         commands.interrupt_start_up()  # inside a long start-up phase (loading the model): raises StopRequested
 
     def on_file() -> None:
+        if portable.posix_signals():  # the SIGTERM that follows the file there says it, as it always did
+            time.sleep(portable.WATCH_S)
         if commands.stop_requested is None:  # not if SIGTERM came first
             by_file.set()
             _thread.interrupt_main(signal.SIGTERM)  # on_term, in the main thread
