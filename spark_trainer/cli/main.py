@@ -13,13 +13,16 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import IO
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from spark_trainer import __version__
 from spark_trainer.cli.chatter import quiet_libraries
 from spark_trainer.cli.context import OUTPUT_LOST, Context, OutputLost, Result, write_stdout
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import to_jsonable
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 # The module that registers each command. A command line naming one imports only that module: importing
 # every group's module (ingestion, video, export, cluster...) cost each start about 0.5 s of CPU, paid by
@@ -42,10 +45,16 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as the contract says
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A sub-parser's prog is the command line that reaches it ("spark-trainer run extend"): the one a
+        # command line reaches last leaves its words in the namespace, for messages naming the command.
+        self.set_defaults(command_words=self.prog.partition(" ")[2])
+
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, as the contract says
         raise UsageError(f"{self.prog}: error: {message}")
 
-    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         """--help and --version are output like any command's: argparse drops a failed write (exit 0)."""
         if message and file in (None, sys.stdout):
             write_stdout(message)
@@ -153,22 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(ctx, "interrupted", 130)
     except OSError as exc:
         # A write that fails (a full disk) names no file: say what the command was doing instead.
-        where = f"on {exc.filename}" if exc.filename else f"while running `spark-trainer {_command_words(parser, args)}`"
+        where = f"on {exc.filename}" if exc.filename else f"while running `spark-trainer {args.command_words}`"
         return _fail(ctx, f"I/O error {where}: {exc.strerror or exc}", 1)
     finally:
         ctx.close()
-
-
-def _command_words(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
-    """The command as typed, down to its last sub-command (`run extend`, `home set`)."""
-    words: list[str] = []
-    while True:
-        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
-        name = getattr(args, sub.dest, None) if sub is not None else None
-        if not name or sub is None or name not in sub.choices:
-            return " ".join(words)
-        words.append(name)
-        parser = sub.choices[name]
 
 
 def _fail(ctx: Context, message: str, code: int) -> int:
