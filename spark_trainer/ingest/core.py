@@ -28,6 +28,7 @@ from spark_trainer.ingest.types import (
     IngestOptions,
     IngestReport,
     IngestResult,
+    NothingIngested,
     Progress,
     check_cancel,
     emit,
@@ -47,7 +48,7 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
 
     Raises:
         BadInput: unsupported kind, empty folder, missing or unreadable path, unknown project
-            (nothing is written).
+            (nothing is written); NothingIngested (a BadInput) when every item was rejected, with the report.
         IngestCancelled: `cancel` was set (nothing is left behind).
         DiskFull: the data home has no room for the dataset (checked before copying, or met while
             copying); nothing is left behind.
@@ -89,10 +90,8 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
             report.notes.append(note)
         if not builder.items:
             seen = "the only item was" if report.total_seen == 1 else f"all {report.total_seen} items were"
-            error = BadInput(f"nothing to ingest: {seen} rejected ({'' if seen[0] == 't' else 'first: '}"
-                             f"{_first_reason(report)})")
-            error.report = report  # type: ignore[attr-defined]  # for callers that show every reason
-            raise error
+            raise NothingIngested(f"nothing to ingest: {seen} rejected ({'' if seen[0] == 't' else 'first: '}"
+                                  f"{_first_reason(report)})", report)
         emit(progress, len(chosen), len(chosen), "writing manifest and dataset card")
         dataset = builder.publish(store, project, name, [str(Path(p).expanduser().resolve()) for p in paths],
                                   meta={"options": _options_meta(options)})
