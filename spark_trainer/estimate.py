@@ -76,12 +76,14 @@ class ModelShape:
         text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
         try:
             h = int(text.get("hidden_size") or text.get("n_embd") or text["d_model"])
-            n_layers = int(text.get("num_hidden_layers") or text.get("n_layer") or text["num_layers"])
+            n_layers = int(text.get("num_hidden_layers") or text.get("n_layer") or text.get("n_layers")
+                           or text["num_layers"])
         except (KeyError, TypeError, ValueError):
             raise BadInput("config.json has no hidden_size / num_hidden_layers; cannot estimate memory") from None
-        inter = int(text.get("intermediate_size") or text.get("n_inner") or 4 * h)
+        # MPT says n_layers, n_heads and an MLP width as expansion_ratio x d_model.
+        inter = int(text.get("intermediate_size") or text.get("n_inner") or (text.get("expansion_ratio") or 4) * h)
         vocab = int(text.get("vocab_size") or 32000)
-        heads = int(text.get("num_attention_heads") or text.get("n_head") or 1)
+        heads = int(text.get("num_attention_heads") or text.get("n_head") or text.get("n_heads") or 1)
         kv_heads = int(text.get("num_key_value_heads") or heads)
         kv = h * kv_heads // max(heads, 1)
         per_layer = h * (2 * h + 2 * kv) + 3 * h * inter + 2 * h  # attention, gated MLP, norms

@@ -53,3 +53,22 @@ def test_a_model_without_sdpa_is_estimated_with_its_attention_scores(tmp_path):
     (odd / "config.json").write_text(json.dumps({"model_type": "not-a-model", "hidden_size": 64,
                                                  "num_hidden_layers": 2}))
     assert "attention scores" not in estimate.estimate_for_config(run, odd).parts
+
+
+def test_an_mpt_model_is_estimated_from_its_own_names():
+    """MPT's config.json says d_model / n_heads / n_layers / expansion_ratio (transformers maps them with
+    attribute_map); the estimate refused it ('no hidden_size / num_hidden_layers')."""
+    from transformers import MptConfig
+
+    config = MptConfig(d_model=256, n_heads=8, n_layers=4, expansion_ratio=2, max_seq_len=2048, vocab_size=1000)
+    shape = estimate.ModelShape.from_config(config.to_dict())
+    assert (shape.hidden_size, shape.num_heads, shape.num_layers, shape.intermediate_size) == (256, 8, 4, 512)
+    assert shape.vocab_size == 1000
+
+
+def test_an_mpt_model_trains_eager_so_its_estimate_counts_each_heads_scores(tmp_path):
+    from transformers import MptConfig
+
+    run = {"recipe": "causal-lm", "train": {"batch_size": 4}, "recipe_config": {"seq_len": 1024}}
+    mpt = estimate.estimate_for_config(run, _folder(tmp_path, MptConfig(d_model=256, n_heads=8, n_layers=4)))
+    assert mpt.parts["attention scores"] == 4 * 8 * 1024 * 1024 * (4 * 2 + 8)  # bf16 probabilities, 4 layers

@@ -12,25 +12,32 @@ from PySide6.QtWidgets import QFileDialog, QPushButton
 
 from app.widgets import DropZone, TaskProgressRow, paths_from_mime
 from app.workers import Task, TaskContext, pending
+from spark_trainer.errors import BadInput
 from spark_trainer.store.store import Store
 
 if TYPE_CHECKING:
     from spark_trainer.store.entities import Dataset
 
 
+class IngestionRefused(BadInput):
+    """Every item was rejected: the Report tab's document and rows, made by `_ingest` on the pool."""
+
+    def __init__(self, message: str, report: dict[str, Any], rows: list[Any]) -> None:
+        super().__init__(message)
+        self.report = report
+        self.rows = rows
+
+
 def _ingest(store: Store, paths: list[Path], project: int, kind: str, ctx: TaskContext) -> Any:
-    from spark_trainer.errors import BadInput
     from spark_trainer.ingest import ingest_paths  # imports the ingestion stack off the GUI thread
     from spark_trainer.ingest.browse import report_rows
+    from spark_trainer.ingest.types import NothingIngested
 
     try:
         return ingest_paths(store, paths, project=project, kind=kind, progress=ctx.progress, cancel=ctx.cancel)
-    except BadInput as exc:
-        report = getattr(exc, "report", None)
-        if report is not None:  # every item was rejected: the Report tab's rows are made here, on the pool
-            shown = report.to_dict()  # (300,000 rejected lines: 1.9 s of the GUI thread, bench_report_view.py)
-            exc.shown_report = (shown, report_rows(shown))  # type: ignore[attr-defined]
-        raise
+    except NothingIngested as exc:  # the Report tab's rows are made here, on the pool
+        shown = exc.report.to_dict()  # (300,000 rejected lines: 1.9 s of the GUI thread, bench_report_view.py)
+        raise IngestionRefused(str(exc), shown, report_rows(shown)) from exc
 
 
 class DatasetIngestion:
@@ -132,13 +139,11 @@ class DatasetIngestion:
 
     def _on_ingest_failed(self, names: str, message: str, exc: object) -> None:
         self.banner.show_message(f"No dataset was created from {names}: {message}", "error")
-        shown = getattr(exc, "shown_report", None)
-        if shown is not None:  # every item was rejected: show why, item by item (rows made by `_ingest`)
-            report, rows = shown
+        if isinstance(exc, IngestionRefused):  # every item was rejected: show why, item by item
             self._failure_report = True
             self.tabs.setVisible(True)
-            self.report.show_report(report, f"Rejected: {names}", rows)
-            self.tabs.setTabText(1, f"Report ({len(rows):,})")
+            self.report.show_report(exc.report, f"Rejected: {names}", exc.rows)
+            self.tabs.setTabText(1, f"Report ({len(exc.rows):,})")
             self.tabs.setCurrentWidget(self.report)
 
     def _on_ingest_finished(self) -> None:

@@ -15,6 +15,27 @@ from spark_trainer.paths import DataHome
 from spark_trainer.store.entities import to_jsonable
 from spark_trainer.store.store import Store
 
+OUTPUT_LOST = 3  # exit code: the command's output (stdout) could not be written; what it did is done
+
+
+class OutputLost(Exception):
+    """stdout could not be written (`> file` on a full disk, a terminal gone): not a reader gone (a broken
+    pipe), which is quietly fine."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"I/O error while writing the command's output (stdout): {error.strerror or error}")
+
+
+def write_stdout(text: str) -> None:
+    """Write and flush `text` now (a followed log, a streamed answer), a failure raising OutputLost."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputLost(exc) from exc
+
 
 @dataclass
 class Result:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.context import Context, Result, write_stdout
 from spark_trainer.errors import BadInput
 
 
@@ -88,8 +88,7 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
 
     def emit(text: str) -> None:
         if streaming:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            write_stdout(text)
 
     output = generator.generate({"prompt": args.prompt}, settings, base=args.base, emit=emit,
                                 should_stop=lambda: False)
@@ -102,7 +101,7 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
                                          should_stop=lambda: False)
     generator.close()
     if streaming:
-        sys.stdout.write("\n")
+        write_stdout("\n")
     variant = "base" if args.base else "tuned"
     data: dict[str, Any] = {"run": source.run_id, "source": source.to_dict(), "variant": variant,
                             "device": device, "prompt": args.prompt, **output}

@@ -18,7 +18,8 @@ def register_dataset_actions(actions: argparse._SubParsersAction, common: argpar
                                 parents=[common])
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to ingest")
     ingest.add_argument("--project", required=True, help="project (name or id)")
-    ingest.add_argument("--name", help="dataset name (default: from the first path)")
+    ingest.add_argument("--name", help="dataset name (default: from the first path that holds files of the "
+                                       "dataset's kind)")
     ingest.add_argument("--kind", default="auto", choices=["auto", "text", "image", "video", "audio"],
                         help="what the files are (default: detected)")
     ingest.add_argument("--val-fraction", type=float, default=0.1, metavar="F",

@@ -1,7 +1,7 @@
 """The `spark-trainer` command: parse, call the library, print text or one JSON document.
 
-Exit codes: 0 success, 1 the operation failed, 2 bad input. Errors are one line on stderr;
-`--debug` adds the traceback.
+Exit codes: 0 success, 1 the operation failed, 2 bad input, 3 the output (stdout) could not be written.
+Errors are one line on stderr; `--debug` adds the traceback.
 """
 
 from __future__ import annotations
@@ -13,12 +13,16 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from spark_trainer import __version__
 from spark_trainer.cli.chatter import quiet_libraries
-from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.context import OUTPUT_LOST, Context, OutputLost, Result, write_stdout
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import to_jsonable
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 # The module that registers each command. A command line naming one imports only that module: importing
 # every group's module (ingestion, video, export, cluster...) cost each start about 0.5 s of CPU, paid by
@@ -41,8 +45,21 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, as the contract says
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A sub-parser's prog is the command line that reaches it ("spark-trainer run extend"): the one a
+        # command line reaches last leaves its words in the namespace, for messages naming the command.
+        self.set_defaults(command_words=self.prog.partition(" ")[2])
+
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, as the contract says
         raise UsageError(f"{self.prog}: error: {message}")
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        """--help and --version are output like any command's: argparse drops a failed write (exit 0)."""
+        if message and file in (None, sys.stdout):
+            write_stdout(message)
+        elif message and file is not None:
+            file.write(message)
 
     def _check_value(self, action: argparse.Action, value: object) -> None:
         """An unknown command names the closest one and lists only those --help shows (not the
@@ -103,13 +120,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def _print_result(result: Result, as_json: bool) -> None:
-    if as_json:
-        json.dump(to_jsonable(result.data), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        text = result.render_text()
-        if text:
-            print(text)
+    """Print the result, all of it on stdout before returning; a failed write raises OutputLost."""
+    document = json.dumps(to_jsonable(result.data), indent=2) + "\n" if as_json else None
+    text = document if document is not None else result.render_text()
+    if text:
+        write_stdout(text if as_json else text + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,41 +137,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "--json" in words:
             _print_error_document(str(exc), 2)
         raise SystemExit(2) from None
+    except OutputLost as exc:  # --help or --version on a full disk
+        print(f"error: {exc}", file=sys.stderr)
+        _silence_stdout()
+        raise SystemExit(OUTPUT_LOST) from None
+    except BrokenPipeError:
+        _silence_stdout()
+        raise SystemExit(0) from None
     ctx = Context(args=args, json=getattr(args, "json", False), debug=getattr(args, "debug", False))
     quiet_libraries(debug=ctx.debug)
-    doing = f"running `spark-trainer {_command_words(parser, args)}`"
     try:
         result = args.handler(ctx, args)
-        doing = "writing the command's output (stdout)"  # `> file` on a full disk: no file name to say
         _print_result(result, ctx.json)
-        sys.stdout.flush()
         return result.exit_code
     except BrokenPipeError:
         # The reader went away (`... | head`): it has what it wanted. Nothing more can be written.
         _silence_stdout()
         return 0
+    except OutputLost as exc:  # `> file` on a full disk: no file name to say, and a code of its own
+        return _fail(ctx, str(exc), OUTPUT_LOST)
     except SparkError as exc:
         return _fail(ctx, str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return _fail(ctx, "interrupted", 130)
     except OSError as exc:
         # A write that fails (a full disk) names no file: say what the command was doing instead.
-        where = f"on {exc.filename}" if exc.filename else f"while {doing}"
+        where = f"on {exc.filename}" if exc.filename else f"while running `spark-trainer {args.command_words}`"
         return _fail(ctx, f"I/O error {where}: {exc.strerror or exc}", 1)
     finally:
         ctx.close()
-
-
-def _command_words(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
-    """The command as typed, down to its last sub-command (`run extend`, `home set`)."""
-    words: list[str] = []
-    while True:
-        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
-        name = getattr(args, sub.dest, None) if sub is not None else None
-        if not name or sub is None or name not in sub.choices:
-            return " ".join(words)
-        words.append(name)
-        parser = sub.choices[name]
 
 
 def _fail(ctx: Context, message: str, code: int) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.cli.context import Context, Result
+from spark_trainer.cli.context import Context, Result, write_stdout
 from spark_trainer.cli.format import fields, non_negative_float, non_negative_int, positive_int, table
 from spark_trainer.cli.waiting import wait_for_run
 from spark_trainer.errors import BadInput, SparkError, StoreDiskFull
@@ -264,8 +264,7 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> Result:
         if ctx.json:
             followed.append(chunk)
         else:
-            sys.stdout.write(chunk)
-            sys.stdout.flush()
+            write_stdout(chunk)
 
     show(text)
     offset = path.stat().st_size if path.exists() else 0

@@ -28,6 +28,7 @@ from spark_trainer.ingest.types import (
     IngestOptions,
     IngestReport,
     IngestResult,
+    NothingIngested,
     Progress,
     check_cancel,
     emit,
@@ -47,7 +48,7 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
 
     Raises:
         BadInput: unsupported kind, empty folder, missing or unreadable path, unknown project
-            (nothing is written).
+            (nothing is written); NothingIngested (a BadInput) when every item was rejected, with the report.
         IngestCancelled: `cancel` was set (nothing is left behind).
         DiskFull: the data home has no room for the dataset (checked before copying, or met while
             copying); nothing is left behind.
@@ -72,14 +73,13 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     chosen = [f for f in files if kind_of(f.path) == kind and not is_sidecar(f, stems) and not is_caption_manifest(f)]
     if not chosen:
         raise BadInput(f"no {kind} files among the {len(files)} files given")
-    name = dataset_name(store, project, paths, name)
+    name = dataset_name(store, project, _contributing(paths, chosen), name)
     for source, reason in broken:
         report.reject(source, None, reason)
     picked = set(chosen)  # a set: a list searched once per file made 10,000 images 83 million comparisons
     for f in files:
         if f not in picked and not is_sidecar(f, stems) and not (kind == "image" and is_caption_manifest(f)):
-            report.reject(f.source, None, UNSUPPORTED_IMAGES.get(f.ext) or
-                          f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file (pass --kind to ingest another kind)")
+            report.reject(f.source, None, UNSUPPORTED_IMAGES.get(f.ext) or _other_kind(f, kind))
     builder = DatasetBuilder(store.home, kind, options, report, link=link)
     builder.check_space(estimate_bytes([f.path for f in chosen], kind, link))
     with builder.guard():
@@ -89,10 +89,8 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
             report.notes.append(note)
         if not builder.items:
             seen = "the only item was" if report.total_seen == 1 else f"all {report.total_seen} items were"
-            error = BadInput(f"nothing to ingest: {seen} rejected ({'' if seen[0] == 't' else 'first: '}"
-                             f"{_first_reason(report)})")
-            error.report = report  # type: ignore[attr-defined]  # for callers that show every reason
-            raise error
+            raise NothingIngested(f"nothing to ingest: {seen} rejected ({'' if seen[0] == 't' else 'first: '}"
+                                  f"{_first_reason(report)})", report)
         emit(progress, len(chosen), len(chosen), "writing manifest and dataset card")
         dataset = builder.publish(store, project, name, [str(Path(p).expanduser().resolve()) for p in paths],
                                   meta={"options": _options_meta(options)})
@@ -108,6 +106,29 @@ def _ingest_files(files: list[InputFile], handler: Callable[..., None], builder:
         emit(progress, done, len(files), f"reading {f.source}", f.source)
         handler(f, builder, options, report, cancel,
                 lambda message, done=done, f=f: emit(progress, done, len(files), message, f.source))
+
+
+def _contributing(paths: list[Path], chosen: list[InputFile]) -> list[Path]:
+    """The given paths from the first one that holds a chosen file on: the dataset is named after it,
+    not after a file of another kind given first (`ingest a.csv photos/` made an image dataset 'a')."""
+    picked = {f.path for f in chosen}
+    for i, given in enumerate(paths):
+        path = Path(given).expanduser().resolve()
+        if path in picked or (path.is_dir() and any(p.is_relative_to(path) for p in picked)):
+            return list(paths[i:])
+    return list(paths)  # reached only through links: as before, the first path
+
+
+def _other_kind(f: InputFile, kind: str) -> str:
+    other = kind_of(f.path)
+    if other:  # a supported file of the other kinds given: --kind would reject the rest instead
+        return (f"{_a(other)} {other} file, and this is {_a(kind)} {kind} dataset: ingest {other} files as a "
+                "dataset of their own")
+    return f"not {_a(kind)} {kind} file (pass --kind to ingest another kind)"
+
+
+def _a(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def _first_reason(report: IngestReport) -> str:

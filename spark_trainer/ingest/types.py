@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from spark_trainer.errors import SparkError
+from spark_trainer.errors import BadInput, SparkError
 from spark_trainer.store.entities import Dataset
 
 MIN_IMAGE_SIDE = 32  # px: smaller images (and the video wizard's frames) are rejected
@@ -132,3 +132,11 @@ def check_cancel(cancel: threading.Event | None) -> None:
 def emit(progress: ProgressFn | None, done: int, total: int, message: str, current: str = "") -> None:
     if progress is not None:
         progress(Progress(done, total, message, current))
+
+
+class NothingIngested(BadInput):
+    """Every item was rejected: no dataset. `report` says why, item by item (the app's Report tab)."""
+
+    def __init__(self, message: str, report: IngestReport) -> None:
+        super().__init__(message)
+        self.report = report

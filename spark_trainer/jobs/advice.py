@@ -30,12 +30,21 @@ def sweep_advice(store: Store, combos: list[tuple[dict[str, Any], ExperimentConf
     combinations) on `dataset`: each run's `data_advice`, once per distinct data settings, led by the
     values that run was given ("sweep recipe_config.resolution=512: ..."). The setup form's Sweep box
     shows the same lines."""
+    return list(dict.fromkeys(w for said in runs_advice(store, combos, dataset, base_model) for w in said))
+
+
+def runs_advice(store: Store, combos: list[tuple[dict[str, Any], ExperimentConfig]], dataset: Dataset,
+                base_model: str) -> list[tuple[str, ...]]:
+    """Each run's `swept_advice` (one tuple per combination, in order), worked out once per distinct data
+    settings: the runs that share them get the lines of the first, led by its values."""
     checked: dict[str, tuple[str, ...]] = {}
+    said = []
     for swept, config in combos:
         key = data_settings(config)
         if key not in checked:
             checked[key] = swept_advice(store, config, swept, dataset, base_model)
-    return list(dict.fromkeys(w for said in checked.values() for w in said))
+        said.append(checked[key])
+    return said
 
 
 def data_settings(config: ExperimentConfig) -> str:

@@ -15,7 +15,7 @@ from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, ConfigError, DiskFull, NotFound, OperationFailed, SparkError
 from spark_trainer.ingest.types import IngestReport
 from spark_trainer.jobs import gpus as gpu_alloc
-from spark_trainer.jobs.advice import data_advice, data_settings, swept_advice
+from spark_trainer.jobs.advice import data_advice, data_settings, runs_advice
 from spark_trainer.store import datasets, experiments, projects, runs, sweeps
 from spark_trainer.store.entities import Dataset, Experiment, Run, RunStatus
 from spark_trainer.store.store import Store
@@ -191,16 +191,16 @@ def submit_configs(
                 get_recipe(first.recipe).check_model_fit(Path(base_model))
             # The recipe's checks read the data as recipe_config and eval say: once per distinct pair,
             # not once per run (a 64-run learning-rate sweep read its dataset 64 times under the lock).
-            checked: dict[str, tuple[str, ...]] = {}  # settings -> their advice
-            frozen, warned = [], []
+            checked: set[str] = set()  # data settings already checked
+            frozen = []
             for config, swept in zip(configs, values, strict=True):
                 key = data_settings(config)
                 if key in checked:
                     frozen.append(_freeze(config, dataset, base_model, request.text))
                 else:
                     frozen.append(_check_one(store, config, dataset, base_model, request.text, swept))
-                    checked[key] = swept_advice(store, config, swept, dataset, base_model)
-                warned.append(checked[key])
+                    checked.add(key)
+            warned = runs_advice(store, list(zip(values, configs, strict=True)), dataset, base_model)
             experiment = _experiment(store, frozen[0], dataset)
         except BadInput:
             if report is not None:  # ingested for this refused file: leave the store as it was

@@ -34,6 +34,7 @@ from spark_trainer.recipes.diffusion_model import (
     tokenize,
     torch_dtype,
 )
+from spark_trainer.training.data import evaluated_rows
 
 MAX_LISTED = 20  # skipped images named in the log (all of them go into the evaluation report)
 
@@ -54,6 +55,7 @@ class DiffusionLoRARecipe:
         self.train_data: list[data.CaptionedImage] = []
         self.val_data: list[data.CaptionedImage] = []
         self.skipped: list[dict[str, str]] = []
+        self.data_notes: list[str] = []  # lines for the run's log from preparing the data
         self.unconditioned = 0  # images trained with an empty caption (missing_captions: empty)
         self.parts: Parts | None = None
         self.vae_scale = 8
@@ -106,7 +108,8 @@ class DiffusionLoRARecipe:
         self.unconditioned = sum(1 for i in check.items if not i.caption)
         items = data.assign_buckets(check.items, self.rc.resolution, multiple, self.rc.crop)
         self.train_data = [i for i in items if i.split == "train"]
-        self.val_data = [i for i in items if i.split == "val"]
+        picked, note = evaluated_rows([i for i in items if i.split == "val"], self.rc.eval_max_rows)
+        self.val_data, self.data_notes = list(picked), [note] if note else []
         if not self.train_data:
             raise BadInput(f"dataset {data_path}: no training images (all {len(items)} are validation)")
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir / "tokenizer", local_files_only=True)
@@ -130,7 +133,7 @@ class DiffusionLoRARecipe:
         return [x.strip() for x in t.split(",") if x.strip()] if isinstance(t, str) else list(t)
 
     def log_notes(self) -> list[str]:
-        notes = []
+        notes = list(self.data_notes)
         if self.skipped:
             listed = "; ".join(f"{s['source']} ({s['reason']})" for s in self.skipped[:MAX_LISTED])
             more = f" and {len(self.skipped) - MAX_LISTED} more" if len(self.skipped) > MAX_LISTED else ""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from spark_trainer.cli.context import OUTPUT_LOST
 from spark_trainer.store.store import Store
 from tests.conftest import spark_trainer_exe, subprocess_env
 
@@ -52,11 +53,51 @@ def test_output_to_a_full_disk_says_so_in_one_line(home: Path) -> None:
     was 'I/O error on: No space left on device'. It says the output could not be written, with --json
     too (whose error document cannot be written either)."""
     exe = spark_trainer_exe()
+    with Store.open(home) as store:  # a long listing (~100 kB): written in several chunks, not at exit
+        from spark_trainer.store import projects
+
+        for i in range(500):
+            projects.create(store, f"project-{i:04d}-" + "x" * 180)
     for json_flag in ("", " --json"):
-        done = _sh(f"{exe} --home {home}{json_flag} project list > /dev/full")
-        assert done.returncode == 1
-        assert done.stderr == ("error: I/O error while writing the command's output (stdout): No space left on "
-                               "device\n"), done.stderr
+        for command in ("project list", "project show 1"):
+            done = _sh(f"{exe} --home {home}{json_flag} {command} > /dev/full")
+            assert done.returncode == OUTPUT_LOST, (command, json_flag, done.returncode)
+            assert done.stderr == ("error: I/O error while writing the command's output (stdout): No space left on "
+                                   "device\n"), done.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("words", ["--help", "run --help", "--version"])
+def test_help_that_cannot_be_written_says_so(words: str) -> None:
+    """argparse drops a failed write of --help or --version: it exited 0 with nothing said."""
+    done = _sh(f"{spark_trainer_exe()} {words} > /dev/full")
+    assert done.returncode == OUTPUT_LOST
+    assert done.stderr == "error: I/O error while writing the command's output (stdout): No space left on device\n"
+
+
+def test_a_streamed_log_that_cannot_be_written_names_stdout(store: Store, cli, monkeypatch) -> None:
+    """`run logs --follow` writes as the log grows, inside the command: the line named the command."""
+    import errno
+    import sys
+
+    from spark_trainer.store import experiments, projects, runs
+    from spark_trainer.store.entities import RunStatus
+
+    projects.create(store, "p")
+    run = runs.create(store, experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m",
+                                                dataset=None, config={}).id)
+    for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
+        runs.transition(store, run.id, status, "test")
+    (Path(run.run_dir) / "worker.log").write_text("step 1\n", encoding="utf-8")
+
+    def full(_text: str) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sys.stdout, "write", full)
+    result = cli("run", "logs", str(run.id), "--follow")
+    monkeypatch.undo()
+    assert result.code == OUTPUT_LOST, result.err
+    assert result.err == "error: I/O error while writing the command's output (stdout): No space left on device\n"
 
 
 def test_an_io_error_naming_no_file_says_what_the_command_was_doing(cli, monkeypatch) -> None:

@@ -45,3 +45,17 @@ def test_the_work_per_file_does_not_grow_with_the_folder(store, tmp_path: Path) 
     small = _calls_to_ingest(store, _folder(tmp_path / "small", 150), "p")
     large = _calls_to_ingest(store, _folder(tmp_path / "large", 600), "p")
     assert large < 5 * small, f"4x the files took {large / small:.1f}x the calls"
+
+
+def test_a_file_of_another_kind_beside_a_folder_neither_names_the_dataset_nor_hides_why(store, tmp_path: Path) -> None:
+    """`dataset ingest a.csv photos/`: one dataset of the kind most files have (image). It was named 'a',
+    after the CSV none of whose rows it holds, and the CSV's reason said to pass --kind (which would
+    reject the images instead)."""
+    projects.create(store, "p")
+    (tmp_path / "a.csv").write_text("text,label\nhello there,1\ngood day,0\n")
+    for seed, label in enumerate(("cats", "cats", "dogs", "dogs")):
+        write_image(tmp_path / "photos" / label / f"{seed}.png", seed=seed)
+    result = ingest_paths(store, [tmp_path / "a.csv", tmp_path / "photos"], project="p")
+    assert (result.dataset.kind, result.dataset.name, result.dataset.num_items) == ("image", "photos", 4)
+    assert [(r.source, r.reason) for r in result.report.rejected] == [
+        ("a.csv", "a text file, and this is an image dataset: ingest text files as a dataset of their own")]

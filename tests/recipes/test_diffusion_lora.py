@@ -382,3 +382,34 @@ def test_lora_on_the_text_encoder_trains_and_loads_into_the_pipeline(tiny_sd, sh
     pipe.load_lora_weights(outcome.final_path)
     assert any("lora" in name for name, _ in pipe.text_encoder.named_parameters())
     assert torch.isfinite(next(iter(encoder.values()))).all()
+
+
+def test_evaluations_run_on_eval_max_rows_images_spread_over_the_split(tiny_sd, tmp_path):
+    """Every evaluation ran on the whole validation split (a UNet pass per image, and each image's VAE
+    latents cached before training): a 20,000-image caption set's 10% split was 2,000 images each time.
+    It runs on `eval_max_rows` of them, spread over the split, the same ones every time; training keeps
+    every image."""
+    from spark_trainer.config.legacy import with_frozen_defaults
+    from spark_trainer.recipes import describe_fields, get_recipe
+    from spark_trainer.recipes.diffusion_lora_impl import DiffusionLoRARecipe
+
+    table = _pairs_csv(tmp_path / "a", 40, header="path,caption")
+
+    def prepared(**settings) -> DiffusionLoRARecipe:
+        recipe = DiffusionLoRARecipe(config(tiny_sd, eval={"val_fraction": 0.5, "every_steps": None},
+                                            recipe_config=settings))
+        recipe.prepare(table)
+        return recipe
+
+    whole, capped = prepared(eval_max_rows=None), prepared(eval_max_rows=5)
+    val = [str(i.path) for i in whole.val_data]
+    assert len(val) > 10
+    assert [str(i.path) for i in capped.val_data] == [val[i * len(val) // 5] for i in range(5)]
+    assert [i.path for i in capped.train_data] == [i.path for i in whole.train_data]
+    assert f"evaluating on 5 of the {len(val)} validation examples, the same ones every time " \
+           "(recipe_config.eval_max_rows)" in capped.log_notes()
+    assert len(prepared().val_data) == len(val)  # the default (500) is more than this split holds
+    old = with_frozen_defaults({"recipe": "diffusion-lora", "recipe_config": {}})[0]
+    assert old["recipe_config"]["eval_max_rows"] is None  # a run frozen before it: every image, as it began
+    fields = {f["name"]: f for f in describe_fields(get_recipe("diffusion-lora").config_model)}
+    assert fields["eval_max_rows"]["default"] == 500
