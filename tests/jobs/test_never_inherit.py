@@ -41,8 +41,15 @@ def test_deleted_experiment_kept_folder_is_never_adopted(store: Store, cli, run_
 
 
 def test_submit_refuses_a_folder_left_by_a_replaced_database(home: Path, run_file, cli) -> None:
-    assert cli("--json", "train", str(run_file("a", steps=2, ckpt_every=2)), "--wait").code == 0
+    """The folder is a trained run's (trained in this process: no worker needed to leave one behind)."""
+    from spark_trainer.config import load_config
+    from tests.playground.trained import _train_in_process
+
+    path = run_file("a", steps=2, ckpt_every=2)
+    with Store.open(home) as store:
+        _train_in_process(store, home, load_config(path), path.parent)
     kept = home / "runs" / "1"
+    assert list_checkpoints(kept)
     before = _snapshot(kept)
     (home / "sparktrainer.db").unlink()
     for extra in ("-wal", "-shm"):
