@@ -21,10 +21,18 @@ def _snapshot(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def _train_here(store: Store, path: Path):
+    """Train the run file in this process, recorded as a worker would: for runs that only leave a folder."""
+    from spark_trainer.config import load_config
+    from tests.playground.trained import _train_in_process
+
+    return _train_in_process(store, store.home.root, load_config(path), path.parent)
+
+
 def test_deleted_experiment_kept_folder_is_never_adopted(store: Store, cli, run_file) -> None:
-    first = cli("--json", "train", str(run_file("old", steps=4, ckpt_every=2)), "--wait")
-    assert first.code == 0, first.err
-    old = runs.get(store, first.json()["id"])
+    """The old run is trained in this process (its folder is what matters); the new one by a real worker."""
+    old = runs.get(store, _train_here(store, run_file("old", steps=4, ckpt_every=2)).run_id)
+    assert old.status == RunStatus.COMPLETED and old.step == 4
     old_dir = Path(old.run_dir)
     assert read_state(list_checkpoints(old_dir)[-1])["run_uuid"] == old.uuid == read_identity(old_dir)
     before = _snapshot(old_dir)
@@ -41,8 +49,11 @@ def test_deleted_experiment_kept_folder_is_never_adopted(store: Store, cli, run_
 
 
 def test_submit_refuses_a_folder_left_by_a_replaced_database(home: Path, run_file, cli) -> None:
-    assert cli("--json", "train", str(run_file("a", steps=2, ckpt_every=2)), "--wait").code == 0
+    """The folder is a trained run's (trained in this process: no worker needed to leave one behind)."""
+    with Store.open(home) as store:
+        _train_here(store, run_file("a", steps=2, ckpt_every=2))
     kept = home / "runs" / "1"
+    assert list_checkpoints(kept)
     before = _snapshot(kept)
     (home / "sparktrainer.db").unlink()
     for extra in ("-wal", "-shm"):
