@@ -315,6 +315,9 @@ class SummaryPage(QWizardPage):
     def __init__(self, wizard: VideoWizard) -> None:
         super().__init__(wizard)  # owned by the wizard on the C++ side from the start
         self.setTitle("Summary")
+        # The dataset is saved by now: Close, not Cancel. A page's own text, since QWizard rewrites its
+        # buttons' texts after initializePage (a setText there was undone).
+        self.setButtonText(QWizard.WizardButton.CancelButton, "Close")
         self.owner = wizard
         self.headline = QLabel("")
         self.headline.setWordWrap(True)
@@ -357,4 +360,3 @@ class SummaryPage(QWizardPage):
                 self.table.setItem(row, column, QTableWidgetItem(str(value)))
         self.table.resizeColumnsToContents()
         self.notes.setText("\n".join(report.notes))
-        self.owner.button(QWizard.WizardButton.CancelButton).setText("Close")
