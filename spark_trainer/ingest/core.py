@@ -79,7 +79,8 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     for f in files:
         if f not in picked and not is_sidecar(f, stems) and not (kind == "image" and is_caption_manifest(f)):
             report.reject(f.source, None, UNSUPPORTED_IMAGES.get(f.ext) or
-                          f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file (pass --kind to ingest another kind)")
+                          f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file (for another kind, choose it: "
+                          "Kind in the app's Datasets view, --kind on the command line)")
     builder = DatasetBuilder(store.home, kind, options, report, link=link)
     builder.check_space(estimate_bytes([f.path for f in chosen], kind, link))
     with builder.guard():

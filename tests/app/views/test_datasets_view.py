@@ -37,3 +37,23 @@ def test_choosing_another_project_shows_its_dataset_below_not_the_last_one(qtbot
     assert view.preview.grid.model.dataset.id == dots.id
     assert f"Dataset {dots.name}" in view.report.summary.text()
 
+
+
+def test_a_file_of_another_kind_is_rejected_in_words_that_fit_the_app(qtbot, store, ctx, tmp_path: Path):
+    # Seen on Xvfb: a dropped file that was not text was rejected with "pass --kind to ingest another
+    # kind", a command-line flag; in the app the choice is the Kind box beside the drop zone.
+    from app.views.datasets_view import DatasetsView
+    from tests.app.drag import drop
+
+    projects.create(store, "first")
+    view = DatasetsView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    sync_model(qtbot, ctx)
+    write_text_dataset(tmp_path / "mixed", n_good=5)
+    (tmp_path / "mixed" / "notes.xyz").write_bytes(b"\x00\x01 not text")
+    drop(view, [tmp_path / "mixed"])
+    qtbot.waitUntil(lambda: view.banner.role in ("warning", "error"), timeout=30_000)
+    qtbot.waitUntil(lambda: bool(view.report.reasons()), timeout=10_000)
+    reason = next(r for r in view.report.reasons() if "text file" in r)
+    assert "Kind" in reason and view.kind_label.text() == "Kind", reason
