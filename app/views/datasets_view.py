@@ -176,8 +176,11 @@ class DatasetsView(DatasetIngestion, BaseView):
         project = self.project_id()
         selected = self.selected_dataset()
         self._datasets = self.ctx.model.datasets.of_project(project) if project is not None else []
-        # Clear first: refilling rows in place keeps the old row selected without a selection signal,
-        # and the preview would go on showing the previous project's dataset.
+        # Refilling rows in place keeps a row selected without a selection signal (removing the
+        # selected last row selects row 0 while it still holds the old project's dataset), so the
+        # lower pane is told below, once the rows hold the new datasets.
+        shown = selected.id if selected is not None else None
+        self.table.blockSignals(True)
         self.table.clearSelection()
         self.table.setRowCount(len(self._datasets))
         for row, d in enumerate(self._datasets):
@@ -192,7 +195,11 @@ class DatasetsView(DatasetIngestion, BaseView):
             self.select(ids[-1])  # the newest
         else:
             self.tabs.setTabText(1, "Report")
-        self.delete_button.setEnabled(self.selected_dataset() is not None)
+        self.table.blockSignals(False)
+        now = self.selected_dataset()
+        if now is not None and now.id != shown:
+            self._on_selection()
+        self.delete_button.setEnabled(now is not None)
 
     def row_texts(self) -> list[list[str]]:
         """What the table shows, row by row (for tests and screenshots)."""

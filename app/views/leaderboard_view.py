@@ -6,7 +6,7 @@ pool (newest request wins), so choosing a filter never blocks the window.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -34,6 +34,7 @@ from spark_trainer.store.store import Store
 
 COLUMNS = ("Rank", "Run", "Project", "Experiment", "Dataset", "Recipe", "Score", "Last step", "Points", "Status")
 BOARD_COLUMNS = tuple(board_column(title, i) for i, title in enumerate(COLUMNS))
+RERANK_MS = 2000  # the shown board is ranked again at most this often while runs report values
 
 
 class LeaderboardView(BaseView):
@@ -88,6 +89,13 @@ class LeaderboardView(BaseView):
         self._keys: list[str] | None = None
         ctx.model.projects.projects_reset.connect(self._on_catalog)  # bound methods: see datasets_view
         ctx.model.datasets.datasets_reset.connect(self._on_catalog)
+        # Runs that report values (an evaluation, a run finishing) while the board is shown: ranked
+        # again, at most every RERANK_MS (the ranking is a read on the pool).
+        self._rerank = QTimer(self)
+        self._rerank.setSingleShot(True)
+        self._rerank.setInterval(RERANK_MS)
+        self._rerank.timeout.connect(self._rerank_now)
+        ctx.model.runs.runs_updated.connect(self._on_runs_updated)
         self.refresh()
 
     def _read(self, fn: object, then: object) -> None:
@@ -106,6 +114,14 @@ class LeaderboardView(BaseView):
     def _on_catalog(self, _found: list) -> None:
         if self._keys is not None:
             self._fill_filters(self._keys)
+
+    def _on_runs_updated(self, _runs: list) -> None:
+        if self.isVisible() and not self._rerank.isActive():
+            self._rerank.start()
+
+    def _rerank_now(self) -> None:
+        if self.isVisible():
+            self.refresh()  # the metric keys too: a run may have logged its first eval_accuracy
 
     def _fill_filters(self, keys: list[str]) -> None:
         self._keys = keys

@@ -298,8 +298,10 @@ class SettingsView(BaseView):
         self._save("theme", name)
 
     def _save_gpus(self) -> None:
-        try:  # the store's check and words, and the GPUs this machine has (once the monitor has seen them)
-            text = settings.check_default_gpus(self.default_gpus.text(), [g.index for g in self.ctx.gpu_monitor.gpus])
+        monitor = self.ctx.gpu_monitor  # the GPUs this machine has, once the monitor has looked (none is an answer)
+        machine = [g.index for g in monitor.gpus] if monitor.has_sampled else None
+        try:  # the store's check and words
+            text = settings.check_default_gpus(self.default_gpus.text(), machine)
         except settings.SettingRefused as e:  # the store's words, under this field's label
             self.banner.show_message(f"Default GPUs: {e.detail}", "error")
             return

@@ -315,6 +315,9 @@ class SummaryPage(QWizardPage):
     def __init__(self, wizard: VideoWizard) -> None:
         super().__init__(wizard)  # owned by the wizard on the C++ side from the start
         self.setTitle("Summary")
+        # The dataset is saved by now: Close, not Cancel. A page's own text, since QWizard rewrites its
+        # buttons' texts after initializePage (a setText there was undone).
+        self.setButtonText(QWizard.WizardButton.CancelButton, "Close")
         self.owner = wizard
         self.headline = QLabel("")
         self.headline.setWordWrap(True)
@@ -336,9 +339,11 @@ class SummaryPage(QWizardPage):
     def initializePage(self) -> None:  # noqa: N802 - Qt override
         result = self.owner.result
         dataset, report = result.dataset, result.report
+        skipped = sum(1 for p in self.owner.probes if p.problems)  # never sent: not in the report's counts
         self.headline.setText(f"<b>{dataset.name}</b> in project {dataset.project}: {dataset.num_items:,} frames "
                               f"(train {dataset.num_train:,}, val {dataset.num_val:,}); "
-                              f"{report.num_rejected} item(s) rejected, {report.num_duplicates} exact duplicate(s).")
+                              + (f"{skipped} video(s) skipped (listed below); " if skipped else "")
+                              + f"{report.num_rejected} item(s) rejected, {report.num_duplicates} exact duplicate(s).")
         self.link.setText(f'<a href="dataset:{dataset.id}">Open {dataset.name} in the Datasets view</a>')
         videos: dict[str, Any] = report.extra.get("videos", {})
         rows = []
@@ -357,4 +362,3 @@ class SummaryPage(QWizardPage):
                 self.table.setItem(row, column, QTableWidgetItem(str(value)))
         self.table.resizeColumnsToContents()
         self.notes.setText("\n".join(report.notes))
-        self.owner.button(QWizard.WizardButton.CancelButton).setText("Close")

@@ -124,7 +124,8 @@ def _other_kind(f: InputFile, kind: str) -> str:
     if other:  # a supported file of the other kinds given: --kind would reject the rest instead
         return (f"{_a(other)} {other} file, and this is {_a(kind)} {kind} dataset: ingest {other} files as a "
                 "dataset of their own")
-    return f"not {_a(kind)} {kind} file (pass --kind to ingest another kind)"
+    return (f"not {_a(kind)} {kind} file (for another kind, choose it: Kind in the app's Datasets view, "
+            "--kind on the command line)")
 
 
 def _a(word: str) -> str:

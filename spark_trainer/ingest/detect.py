@@ -11,7 +11,7 @@ from spark_trainer.errors import BadInput
 
 TEXT_EXTS = {".jsonl", ".json", ".csv", ".tsv", ".txt", ".parquet"}
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".avif"}
-# Photos users have that Pillow cannot decode here: said so by name, not "pass --kind".
+# Photos users have that Pillow cannot decode here: said so by name, not "for another kind, choose it".
 UNSUPPORTED_IMAGES = {
     **dict.fromkeys((".heic", ".heif"), "HEIC photo (iPhone): not supported; convert it to JPEG first "
                                          "(or set the camera to Most Compatible)"),

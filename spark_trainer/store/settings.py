@@ -70,11 +70,12 @@ class SettingRefused(BadInput):
         self.key, self.detail = key, detail
 
 
-def check_default_gpus(value: Any, machine: Sequence[int] = ()) -> str:
+def check_default_gpus(value: Any, machine: Sequence[int] | None = None) -> str:
     """The `default_gpus` setting as it is stored: any form a run file's `gpus:` takes, spaces removed.
 
     With `machine` (the GPU ids the caller sees; the Settings view has them, the store does not), GPUs it
-    lacks are refused too. The one check and wording for the CLI and the app.
+    lacks are refused too: an empty list is a machine without GPUs, None a caller that does not know.
+    The one check and wording for the CLI and the app.
 
     Raises:
         SettingRefused: "setting default_gpus: ..." naming the value and what is accepted.
@@ -83,7 +84,7 @@ def check_default_gpus(value: Any, machine: Sequence[int] = ()) -> str:
 
     try:
         request = parse_request("".join(str(value).split()), typed=True)
-        if machine:
+        if machine is not None:
             check_fits(request, machine)
     except BadInput as e:  # "gpus: 'x' is not valid; ..." names the run file's field
         raise SettingRefused("default_gpus", str(e).removeprefix("gpus: ")) from None

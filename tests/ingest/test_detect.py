@@ -29,7 +29,7 @@ def mac_zip_folder(root: Path) -> Path:
 def test_os_clutter_is_left_out_and_the_report_says_so(store, project, tmp_path: Path) -> None:
     root = mac_zip_folder(tmp_path / "pets")
     result = ingest_paths(store, [root], project=project)
-    assert result.report.rejected == []  # not "not an image file (pass --kind ...)" for Thumbs.db
+    assert result.report.rejected == []  # not "not an image file (for another kind...)" for Thumbs.db
     rows = read_manifest(Path(result.dataset.path))
     assert sorted(r["source"] for r in rows) == ["pets/cat/cat0.jpg", "pets/cat/cat1.jpg",
                                                   "pets/dog/dog0.jpg", "pets/dog/dog1.jpg"]

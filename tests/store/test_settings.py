@@ -35,7 +35,10 @@ def test_default_gpus_this_machine_lacks_are_refused_when_its_gpus_are_known() -
     with pytest.raises(BadInput, match="^setting default_gpus: GPU 3 requested but this machine has 2 GPUs"):
         settings.check_default_gpus("0,3", [0, 1])
     assert settings.check_default_gpus("1, 0", [0, 1]) == "1,0"
-    assert settings.check_default_gpus("3", []) == "3"  # no GPU seen (yet): the form alone is checked
+    assert settings.check_default_gpus("3") == "3"  # the GPUs are not known: the form alone is checked
+    with pytest.raises(BadInput, match="^setting default_gpus: GPU 3 requested but this machine has 0 GPUs"):
+        settings.check_default_gpus("3", [])  # a machine seen to have none
+    assert settings.check_default_gpus("cpu", []) == "cpu"
 
 
 def test_a_default_gpus_stored_by_an_older_version_is_read_as_a_run_reads_it(store) -> None:

@@ -44,3 +44,25 @@ def test_a_theme_for_this_start_only_is_shown_and_said_not_saved(qtbot, window, 
     view.theme.setCurrentText("light")
     qtbot.waitUntil(lambda: settings.get(store, "theme") == "light", timeout=5000)
     assert "this session only" not in view.theme.toolTip()
+
+
+def test_gpu_ids_are_refused_as_default_on_a_machine_without_gpus(qtbot, ctx, store):
+    # Seen on Xvfb (no NVIDIA GPU): 'Default GPUs' took 45 and saved it, under a line saying no GPU
+    # was detected; runs without `gpus:` then asked for GPU 45. The check skipped an empty GPU list.
+    from app.views.settings_view import SettingsView
+
+    view = SettingsView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+    ctx.gpu_monitor.record([])  # sampled: this machine has none
+    view.default_gpus.setText("45")
+    view.default_gpus.editingFinished.emit()
+    assert view.banner.role == "error", view.banner.text()
+    assert view.banner.text() == "Default GPUs: GPU 45 requested but this machine has 0 GPUs"
+    assert not view.saving and settings.get(store, "default_gpus") == "auto"
+    for accepted in ("cpu", "auto", "cpu:2"):  # what a GPU-less machine can run
+        view.default_gpus.setText(accepted)
+        view.default_gpus.editingFinished.emit()
+        qtbot.waitUntil(lambda: not view.saving)
+        assert settings.get(store, "default_gpus") == accepted, view.banner.text()

@@ -1,0 +1,59 @@
+"""Datasets view: what the lower pane shows as the user moves between projects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spark_trainer.ingest import ingest_paths
+from spark_trainer.store import projects
+from tests.app.gui_assets import write_image_folder, write_text_dataset
+from tests.app.model_sync import sync_model
+
+
+def test_choosing_another_project_shows_its_dataset_below_not_the_last_one(qtbot, store, ctx, tmp_path: Path):
+    # Seen on Xvfb: after switching the Project box from a project whose newest dataset (its last row)
+    # was shown to one with a single dataset, the list selected that dataset while Preview, Report and
+    # Card went on showing the previous project's one ("10 items" under a 1,300-frame dataset).
+    from app.views.datasets_view import DatasetsView
+
+    first = projects.create(store, "first")
+    second = projects.create(store, "second")
+    ingest_paths(store, [write_text_dataset(tmp_path / "support", n_good=12)], project=first.id)
+    shapes = ingest_paths(store, [write_image_folder(tmp_path / "shapes", per_class=2)], project=first.id).dataset
+    dots = ingest_paths(store, [write_image_folder(tmp_path / "dots", per_class=3, classes=("a", "b"))],
+                        project=second.id).dataset
+    view = DatasetsView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(1100, 750)
+    view.show()
+    sync_model(qtbot, ctx)
+    view.project_combo.setCurrentIndex(view.project_combo.findData(first.id))
+    qtbot.waitUntil(lambda: shapes.name in view.card.toPlainText(), timeout=10_000)
+    assert view.selected_dataset().id == shapes.id
+
+    view.project_combo.setCurrentIndex(view.project_combo.findData(second.id))
+    assert view.selected_dataset().id == dots.id
+    qtbot.waitUntil(lambda: dots.name in view.card.toPlainText(), timeout=10_000)
+    assert view.preview.grid.model.dataset.id == dots.id
+    assert f"Dataset {dots.name}" in view.report.summary.text()
+
+
+
+def test_a_file_of_another_kind_is_rejected_in_words_that_fit_the_app(qtbot, store, ctx, tmp_path: Path):
+    # Seen on Xvfb: a dropped file that was not text was rejected with "pass --kind to ingest another
+    # kind", a command-line flag; in the app the choice is the Kind box beside the drop zone.
+    from app.views.datasets_view import DatasetsView
+    from tests.app.drag import drop
+
+    projects.create(store, "first")
+    view = DatasetsView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    sync_model(qtbot, ctx)
+    write_text_dataset(tmp_path / "mixed", n_good=5)
+    (tmp_path / "mixed" / "notes.xyz").write_bytes(b"\x00\x01 not text")
+    drop(view, [tmp_path / "mixed"])
+    qtbot.waitUntil(lambda: view.banner.role in ("warning", "error"), timeout=30_000)
+    qtbot.waitUntil(lambda: bool(view.report.reasons()), timeout=10_000)
+    reason = next(r for r in view.report.reasons() if "text file" in r)
+    assert "Kind" in reason and view.kind_label.text() == "Kind", reason
