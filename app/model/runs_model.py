@@ -62,10 +62,14 @@ class RunsModel(QObject):
 
     def status_text(self, run: Run, *, short: bool = False) -> str:
         """The run's status, with why it waits when queued ("queued: waiting for run 3 to finish
-        (max concurrent runs 1)"); `short` drops the bracketed detail, for a table's cell."""
+        (max concurrent runs 1)") or what it does before its first step ("running: loading the model:
+        caching VAE latents 340/2,600 images"); `short`, for a table's cell, drops the bracketed
+        detail and keeps the last part of a start-up step ("running: caching VAE latents 340/2,600 images")."""
         reason = self.waiting.get(run.id) if run.status == RunStatus.QUEUED else None
         if reason and short:
             reason = reason.split(" (", 1)[0]
+        if run.status == RunStatus.RUNNING and run.phase:  # still starting up: "running: loading the model"
+            reason = run.phase.rsplit(": ", 1)[-1] if short else run.phase
         return f"{run.status.value}: {reason}" if reason else run.status.value
 
     def counts(self) -> tuple[int, int]:

@@ -112,6 +112,17 @@ def _progress(run) -> str:
     return f"{run.step}/{total}"
 
 
+def status_text(run, waiting: str | None = None, *, short: bool = False) -> str:
+    """The run's status as `run show` and `--wait` print it (and `run list`, `short`: the last part of
+    a start-up step, as the app's Runs list): why a queued run waits, what a running one does before
+    its first step ("running: loading the model: caching VAE latents 340/2,600 images")."""
+    if waiting:
+        return f"{run.status.value}: {waiting}"
+    if run.status == RunStatus.RUNNING and run.phase:
+        return f"{run.status.value}: {run.phase.rsplit(': ', 1)[-1] if short else run.phase}"
+    return run.status.value
+
+
 def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, intro: str) -> Result:
     """Start the run now if its GPUs are free; with `wait`, act as the scheduler until it ends (a
     database disk too full to start it then is waited out, said once, as `queue serve` does)."""
@@ -202,7 +213,7 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     items = runs.list_all(store, project=args.project, experiment=args.experiment, statuses=statuses,
                           sweep=args.sweep)
     project_names = {p.id: p.name for p in projects.list_all(store)}  # same-named experiments told apart
-    rows = [(r.id, project_names.get(r.project_id, "-"), r.experiment, r.status.value, _progress(r),
+    rows = [(r.id, project_names.get(r.project_id, "-"), r.experiment, status_text(r, short=True), _progress(r),
              r.devices, r.ran_on, r.created_at,
              r.finished_at if r.status.is_finished else None) for r in items]  # paused/interrupted: not finished
     headers = ["id", "project", "experiment", "status", "step", "gpus", "ran on", "created", "finished"]
@@ -228,7 +239,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
 
     def text() -> str:
         eta = f"{run.eta_seconds:.0f} s" if run.eta_seconds is not None else "-"
-        status = f"{run.status.value}: {waiting}" if waiting else run.status.value
+        status = status_text(run, waiting)
         from spark_trainer.config.sweep import values_text
 
         sweep = [("sweep", f"{run.sweep}: {values_text(run.sweep_values)}")] if run.sweep else []

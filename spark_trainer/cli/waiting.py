@@ -22,7 +22,8 @@ def _bar(run: Run, width: int = 30) -> str:
     frac = min(1.0, run.step / total) if total else 0.0
     filled = int(frac * width)
     eta = f" eta {run.eta_seconds:.0f}s" if run.eta_seconds is not None else ""
-    return f"\rrun {run.id} [{'#' * filled}{'.' * (width - filled)}] {run.step}/{total or '?'} {run.status.value}{eta}  "
+    status = f"{run.status.value}: {run.phase}" if run.status == RunStatus.RUNNING and run.phase else run.status.value
+    return f"\rrun {run.id} [{'#' * filled}{'.' * (width - filled)}] {run.step}/{total or '?'} {status}{eta}\x1b[K"  # [K: the rest of a longer last line cleared
 
 
 def _say(line: str) -> None:

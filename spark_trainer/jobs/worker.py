@@ -42,7 +42,8 @@ from spark_trainer.training.reporting import Commands, StopRequested
 
 
 def _heartbeat(store: Store, run_id: int, stop: threading.Event, log: worker_log.LogHealth | None = None,
-               run_dir: Path | None = None) -> None:
+               run_dir: Path | None = None, commands: Commands | None = None) -> None:
+    """Every HEARTBEAT_S: the run's heartbeat, with what start-up is doing (`Commands.phase_text`)."""
     last_error = None
     log_path = Path(run_dir) / process.LOG_NAME if run_dir is not None else None
     reattach = log_path is not None and worker_log.writes_to(log_path)  # a spawned worker, not a test's
@@ -50,7 +51,7 @@ def _heartbeat(store: Store, run_id: int, stop: threading.Event, log: worker_log
         if reattach:
             worker_log.reattach_if_deleted(log_path)
         try:
-            runs.beat(store, run_id)
+            runs.beat(store, run_id, commands.phase_text() if commands is not None else None)
             last_error = None
             _note_log_trouble(store, run_id, log)
         except SparkError as exc:  # a busy database must not kill training; the next beat retries
@@ -103,7 +104,7 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None, *, lean: bo
             record_checkpoints(store, run_id)  # a resume: what the last attempt saved but could not record
             space_reserve.hold(run_dir)
             beat_stop = threading.Event()
-            beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop, log, run_dir), daemon=True,
+            beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop, log, run_dir, commands), daemon=True,
                                     name="heartbeat")
             beat.start()
             if lean:
@@ -157,6 +158,7 @@ def _train_here_or_ranks(store: Store, run: Any, run_dir: Path, commands: Comman
             runs.note(store, run.id, note)
         world = gpu_alloc.world_size(gpu_alloc.parse_request(run.requested_gpus), run.gpus)
         if world > 1:
+            commands.hand_to_ranks()
             return launch_ranks(store, run.id, run_dir, world, run.gpus, commands)
         config = frozen_config(run_dir)
         return outcome_finish(train(store, run.id, config, run_dir, commands), commands)

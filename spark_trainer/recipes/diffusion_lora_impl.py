@@ -12,6 +12,8 @@ import json
 import os
 import random
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,7 @@ from spark_trainer.recipes.diffusion_model import (
     torch_dtype,
 )
 from spark_trainer.training.data import evaluated_rows
+from spark_trainer.training.reporting import start_up_progress
 
 MAX_LISTED = 20  # skipped images named in the log (all of them go into the evaluation report)
 
@@ -233,28 +236,39 @@ class DiffusionLoRARecipe:
         from tqdm.auto import tqdm
 
         # Before the first step, and minutes long for many large images on a CPU: a progress bar in the
-        # run's log says so (the run otherwise sits at step 0 with nothing new in its log).
-        def progress(total: int, what: str, unit: str) -> Any:
-            return tqdm(total=total, desc=what, unit=unit, mininterval=5.0, file=sys.stderr)
+        # run's log, and the run's status (the run otherwise sits at step 0 with nothing new in its log).
+        @contextmanager
+        def progress(total: int, what: str, unit: str) -> Iterator[Callable[[int], None]]:
+            with tqdm(total=total, desc=what, unit=unit, mininterval=5.0, file=sys.stderr) as bar:
+                done = 0
+                start_up_progress(f"{what} 0/{total:,} {unit}s")
+
+                def advance(n: int) -> None:
+                    nonlocal done
+                    done += n
+                    bar.update(n)
+                    start_up_progress(f"{what} {done:,}/{total:,} {unit}s")
+
+                yield advance
 
         items = self.train_data + self.val_data
         with torch.no_grad():
             if self.rc.cache_latents:
                 flips = (False, True) if self.rc.random_flip else (False,)
-                with progress(len(items) * len(flips), "caching VAE latents", "image") as bar:
+                with progress(len(items) * len(flips), "caching VAE latents", "image") as advance:
                     for item in items:  # one at a time: buckets may differ in size
                         for flip in flips:
                             pixels = data.load_pixels(item, flip).unsqueeze(0)
                             self.latents[(str(item.path), flip)] = latent_params(parts.vae, pixels)[0].cpu()
-                            bar.update(1)
+                            advance(1)
             if self.cache_text:
                 captions = sorted({i.caption for i in items} | {""})
-                with progress(len(captions), "caching caption embeddings", "caption") as bar:
+                with progress(len(captions), "caching caption embeddings", "caption") as advance:
                     for chunk in range(0, len(captions), 32):
                         texts = captions[chunk:chunk + 32]
                         states = encode_prompts(parts.tokenizer, parts.text_encoder, texts).cpu()
                         self.embeds.update(zip(texts, states, strict=True))
-                        bar.update(len(texts))
+                        advance(len(texts))
 
     def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         per_image = model(batch)

@@ -139,6 +139,7 @@ class Run:
     ran_on: str = "local"  # or an imported cluster job's "scheduler NxM" (nodes x processes per node)
     sweep: str | None = None  # the sweep that queued it
     sweep_values: dict[str, Any] = field(default_factory=dict)  # {"train.learning_rate": 0.001}
+    phase: str | None = None  # a running worker's start-up step ("loading the model"); None once it trains
 
     @property
     def devices(self) -> str:

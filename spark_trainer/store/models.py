@@ -98,6 +98,9 @@ class RunRow(Base):
     total_steps: Mapped[int | None] = mapped_column(Integer)
     eta_seconds: Mapped[float | None] = mapped_column(Float)
     heartbeat_at: Mapped[datetime | None]
+    # What a running worker's start-up is doing while the run sits at step 0 ("loading the model:
+    # caching VAE latents 340/2600 images"); None once it trains, and whenever it is not running.
+    phase: Mapped[str | None] = mapped_column(String(200))
     run_dir: Mapped[str] = mapped_column(Text, default="")
     uuid: Mapped[str] = mapped_column(String(32), default="", server_default="")
     # "local", or where an imported cluster job ran ("torchrun 2x1": scheduler, nodes x procs per node)

@@ -74,6 +74,7 @@ def _entity(row: RunRow, exp: ExperimentRow) -> Run:
         ran_on=row.ran_on or "local",
         sweep=row.sweep,
         sweep_values=dict(row.sweep_values or {}),
+        phase=row.phase,
     )
 
 
@@ -95,7 +96,7 @@ def _listed(m: Any) -> Run:
         total_steps=m.total_steps, eta_seconds=m.eta_seconds, heartbeat_at=m.heartbeat_at, run_dir=m.run_dir,
         error=m.error, resume_of_id=m.resume_of_id, created_at=m.created_at, started_at=m.started_at,
         finished_at=m.finished_at, uuid=m.uuid, updated_at=m.updated_at, ran_on=m.ran_on or "local",
-        sweep=m.sweep, sweep_values=dict(m.sweep_values or {}),
+        sweep=m.sweep, sweep_values=dict(m.sweep_values or {}), phase=m.phase,
     )
 
 
@@ -130,6 +131,8 @@ def _record(session: Session, row: RunRow, to: RunStatus, reason: str) -> None:
     )
     row.status = to.value
     row.updated_at = utcnow()
+    if to not in (RunStatus.RUNNING, RunStatus.STALLED):
+        row.phase = None  # a start-up step only means something while its worker lives
 
 
 def create(
@@ -273,11 +276,12 @@ def update(store: Store, run_id: int | str, **fields: Any) -> None:
         _set_fields(_row(session, run_id), fields)
 
 
-def beat(store: Store, run_id: int | str) -> RunStatus:
-    """A worker's heartbeat. A run marked stalled whose worker beats again is running again."""
+def beat(store: Store, run_id: int | str, phase: str | None = None) -> RunStatus:
+    """A worker's heartbeat, with what its start-up is doing (`phase`; None once it trains). A run
+    marked stalled whose worker beats again is running again."""
     with store.write() as session:
         row = _row(session, run_id)
-        _set_fields(row, {"heartbeat_at": utcnow()})
+        _set_fields(row, {"heartbeat_at": utcnow(), "phase": phase[:200] if phase else None})
         if row.status == RunStatus.STALLED.value:
             _record(session, row, RunStatus.RUNNING, "heartbeat resumed")
         return RunStatus(row.status)

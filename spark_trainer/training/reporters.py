@@ -28,7 +28,8 @@ class StoreReporter:
         self.failed: DiskFull | None = None  # the disk-full / I/O error a flush met (the run is failing)
 
     def on_start(self, *, start_step: int, total_steps: int) -> None:
-        runs.update(self.store, self.run_id, step=start_step, total_steps=total_steps, heartbeat_at=utcnow())
+        runs.update(self.store, self.run_id, step=start_step, total_steps=total_steps, heartbeat_at=utcnow(),
+                    phase=None)  # start-up is over: the status says running, not the last start-up step
 
     def on_metrics(self, step: int, values: dict[str, float]) -> None:
         now = time.time()

@@ -20,6 +20,18 @@ from typing import Any, Protocol
 # a worker whose start-up is slow, as a large model's is, without one.
 START_UP_DELAY_ENV = "SPARK_TRAINER_TEST_START_UP_DELAY"
 
+# The Commands of the engine starting up in this process, for `start_up_progress`: a recipe's long
+# start-up step (caching a diffusion run's VAE latents) says how far it is without seeing Commands.
+_starting: Commands | None = None
+
+
+def start_up_progress(text: str) -> None:
+    """How far the current start-up phase is ("caching VAE latents 340/2,600 images"), for the run's
+    status while it sits at step 0 (`Commands.phase_text`); nothing when no engine is starting up here."""
+    commands = _starting
+    if commands is not None:
+        commands.detail(text)
+
 
 class Reporter(Protocol):
     def on_start(self, *, start_step: int, total_steps: int) -> None:
@@ -70,7 +82,9 @@ class Commands:
         self._save = False
         self._sample = False
         self._phase: str | None = "starting"  # None once training steps run
+        self._detail: str | None = None  # how far the phase is, from `start_up_progress`
         self._interruptible = False
+        self._ranks = False  # the run's ranks start up in their own processes: no phase to show here
 
     @contextmanager
     def start_up(self, phase: str, *, interruptible: bool = False) -> Iterator[None]:
@@ -78,8 +92,10 @@ class Commands:
         the phase only reads, or writes atomically (tokenizing, loading weights), so a stop requested
         during it raises at once, from the signal handler (`interrupt_start_up`), rather than after a
         call that can take minutes."""
+        global _starting
         with self._lock:
-            self._phase, self._interruptible = phase, interruptible
+            self._phase, self._interruptible, self._detail = phase, interruptible, None
+        _starting = self
         try:
             self.check_stop()  # after marking the phase: a signal in between then raises in its handler
             if phase == "loading the model":
@@ -103,10 +119,32 @@ class Commands:
     def started(self) -> None:
         """Start-up is over (raises StopRequested for a stop requested in its last phase); from now on
         the training loop honours stops."""
+        global _starting
         with self._lock:
             self._interruptible = False
             self.check_stop()
-            self._phase = None
+            self._phase, self._detail = None, None
+        if _starting is self:
+            _starting = None
+
+    def detail(self, text: str | None) -> None:
+        """How far the current start-up phase is (see `start_up_progress`)."""
+        with self._lock:
+            if self._phase is not None:
+                self._detail = text
+
+    def hand_to_ranks(self) -> None:
+        """The run trains in rank processes, which start up on their own: `phase_text` says nothing."""
+        with self._lock:
+            self._ranks = True
+
+    def phase_text(self) -> str | None:
+        """What start-up is doing, for the run's status while it sits at step 0 ("loading the model:
+        caching VAE latents 340/2,600 images"); None once training steps run."""
+        with self._lock:
+            if self._phase is None or self._ranks:
+                return None
+            return f"{self._phase}: {self._detail}" if self._detail else self._phase
 
     @property
     def starting(self) -> bool:

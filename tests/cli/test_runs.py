@@ -105,6 +105,26 @@ def test_show_of_a_queued_run_says_what_it_waits_for(store, cli) -> None:
     assert json.loads(cli("--json", "run", "show", first.id).out)["waiting"] is None
 
 
+def test_show_list_and_the_wait_bar_of_a_starting_run_say_what_it_does(store, cli) -> None:
+    # A run caching its images before the first step said only "running 0/10" for many minutes.
+    from spark_trainer.cli.waiting import _bar
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="diffusion-lora", base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    for status in (RunStatus.STARTING, RunStatus.RUNNING):
+        runs.transition(store, run.id, status, "test")
+    runs.beat(store, run.id, "loading the model: caching VAE latents 340/2,600 images")
+    shown = cli("run", "show", run.id)
+    assert "running: loading the model: caching VAE latents 340/2,600 images" in shown.out, shown.out
+    assert cli("--json", "run", "show", run.id).json()["run"]["phase"].startswith("loading the model")
+    assert "running: caching VAE latents 340/2,600 images" in cli("run", "list").out
+    assert "0/? running: loading the model: caching VAE latents 340/2,600 images" in _bar(runs.get(store, run.id))
+    runs.update(store, run.id, step=1, total_steps=10, phase=None)
+    assert " 1/10 running\x1b[K" in _bar(runs.get(store, run.id))  # the longer line before is cleared
+
+
 def test_list_names_each_runs_project(store, cli) -> None:
     """Two experiments of the same name in two projects listed alike: `run list` had no project column."""
     for project in ("vision", "text-bench"):

@@ -37,6 +37,10 @@ def _stop_while_loading_the_model(store: Store, run_file, monkeypatch, kind: str
     while log.read_text().count("start-up delayed") < (2 if gpus == "cpu:2" else 1):
         assert time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.1)
+    if gpus == "cpu":  # the heartbeat tells the run's status what start-up does (Commands.phase_text)
+        while runs.get(store, run.id).phase != "loading the model":
+            assert time.monotonic() < deadline, (runs.get(store, run.id).phase, log.read_text()[-3000:])
+            time.sleep(0.1)
     began = time.monotonic()
     try:
         stopped = control.stop(store, run.id, control.StopKind(kind), grace_s=GRACE_S)
@@ -58,6 +62,7 @@ def test_a_stop_while_the_model_loads_ends_the_run_within_seconds(store: Store, 
                              "(loading the model)"), reason
     assert "killed" not in reason and "Traceback" not in log and stopped.error is None, (reason, log[-3000:])
     assert latest_checkpoint(Path(stopped.run_dir)) is None  # nothing was trained, so nothing was saved
+    assert stopped.phase is None  # a paused or cancelled run is not still "loading the model"
     if kind == "cancel":
         return
     monkeypatch.delenv(START_UP_DELAY_ENV)

@@ -413,3 +413,17 @@ def test_evaluations_run_on_eval_max_rows_images_spread_over_the_split(tiny_sd, 
     assert old["recipe_config"]["eval_max_rows"] is None  # a run frozen before it: every image, as it began
     fields = {f["name"]: f for f in describe_fields(get_recipe("diffusion-lora").config_model)}
     assert fields["eval_max_rows"]["default"] == 500
+
+
+def test_caching_before_the_first_step_tells_the_run_how_far_it_is(tiny_sd, shapes, tmp_path, monkeypatch):
+    # Seen on Xvfb: 1,300 frames' latents took 25 minutes on a CPU, the run sitting at "running 0/10".
+    seen: list[str | None] = []
+    told = Commands.detail
+    monkeypatch.setattr(Commands, "detail", lambda self, text: (seen.append(text), told(self, text))[1])
+    outcome, _ = train(config(tiny_sd, train={"max_steps": 1}), shapes, tmp_path / "run")
+    assert outcome.status == "completed"
+    latents = [t for t in seen if t and t.startswith("caching VAE latents")]
+    total = int(latents[0].split("/")[1].split()[0].replace(",", ""))
+    assert total >= 12 and latents[0] == f"caching VAE latents 0/{total:,} images"
+    assert latents[-1] == f"caching VAE latents {total:,}/{total:,} images" and len(latents) == total + 1
+    assert any(t and t.startswith("caching caption embeddings") for t in seen)

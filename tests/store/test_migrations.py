@@ -109,3 +109,33 @@ def test_0007_gives_old_runs_no_sweep_and_new_runs_theirs(tmp_path: Path) -> Non
         assert conn.execute(text("SELECT count(*) FROM runs")).scalar() == 2
         assert "sweep" not in {row[1] for row in conn.execute(text("PRAGMA table_info(runs)"))}
     engine.dispose()
+
+
+def test_0008_gives_every_run_no_start_up_phase_and_downgrades(tmp_path: Path) -> None:
+    from alembic import command
+
+    home = DataHome(tmp_path / "home").ensure()
+    engine = make_engine(home.db_path)
+    migrate.upgrade(engine, "0007")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO projects (id, name, description, created_at, updated_at) "
+                          "VALUES (1, 'old', '', '2026-12-01 00:00:00', '2026-12-01 00:00:00')"))
+        conn.execute(text("INSERT INTO experiments (id, project_id, name, recipe, base_model, config, notes, "
+                          "created_at) VALUES (1, 1, 'e1', 'causal-lm', 'm', '{}', '', '2026-12-01 00:00:00')"))
+        conn.execute(text("INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
+                          "created_at) VALUES (1, 1, 'running', 'cpu', '[]', 0, '/r/1', '2026-12-01 00:00:00')"))
+    engine.dispose()
+
+    with Store.open(home) as store:  # a run a worker of the build before still trains: no phase, running
+        assert store.schema_revision() == "0008"
+        old = runs.get(store, 1)
+        assert (old.status.value, old.phase) == ("running", None)
+        runs.beat(store, 1, "loading the model")
+        assert runs.get(store, 1).phase == "loading the model"
+
+    engine = make_engine(home.db_path)
+    command.downgrade(migrate._alembic_config(engine), "0007")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM runs")).scalar() == 1
+        assert "phase" not in {row[1] for row in conn.execute(text("PRAGMA table_info(runs)"))}
+    engine.dispose()

@@ -74,28 +74,30 @@ def test_a_database_stamped_0005_with_ran_on_already_added_upgrades(tmp_path: Pa
         assert [m.value for m in metrics.read(store, 1)] == [3.0, 2.5, 2.0]
 
 
-def test_a_forked_database_a_later_build_took_to_0007_is_repaired_at_open(tmp_path: Path) -> None:
-    # Stamped 0006 without 0005 (as above), then 0007 applied on top by a build without the repair:
-    # at the head revision, but still without the metric tables.
+def test_a_forked_database_a_later_build_took_to_the_head_is_repaired_at_open(tmp_path: Path) -> None:
+    # Stamped 0006 without 0005 (as above), then 0007 and every later revision applied on top by a
+    # build without the repair: at the head revision, but still without the metric tables.
     from alembic.migration import MigrationContext
     from alembic.operations import Operations
     from alembic.script import ScriptDirectory
 
     home, engine = _home_at_0004(tmp_path)
-    sweeps = ScriptDirectory(str(migrate.MIGRATIONS_DIR)).get_revision("0007").module
+    scripts = ScriptDirectory(str(migrate.MIGRATIONS_DIR))
+    later = list(reversed(list(scripts.iterate_revisions(migrate.HEAD_REVISION, "0006"))))
+    assert later and later[0].revision == "0007"
     with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
         conn.execute(text(ADD_RAN_ON))
-        sweeps.upgrade()
-        conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
+        for revision in later:
+            revision.module.upgrade()
+        conn.execute(text(f"UPDATE alembic_version SET version_num = '{migrate.HEAD_REVISION}'"))
     engine.dispose()
-    assert migrate.HEAD_REVISION == "0007"  # else this database is not at the head any more
 
     with Store.open(home) as store:
-        assert store.schema_revision() == "0007"
+        assert store.schema_revision() == migrate.HEAD_REVISION
         assert [(m.step, m.value) for m in metrics.read(store, 1)] == [(1, 3.0), (2, 2.5), (3, 2.0)]
         assert summaries(store, [1])[1]["loss"].count == 3
         assert runs.get(store, 1).sweep is None
-    assert len(list(home.root.glob("sparktrainer.db.backup-*-rev0007"))) == 1
+    assert len(list(home.root.glob(f"sparktrainer.db.backup-*-rev{migrate.HEAD_REVISION}"))) == 1
 
     with Store.open(home) as store:  # repaired once; opening again changes nothing
         assert summaries(store, [1])[1]["loss"].count == 3

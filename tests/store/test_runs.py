@@ -16,3 +16,23 @@ def test_list_by_project_and_an_experiment_name_other_projects_share(store: Stor
     # `run list --project examples --experiment tiny-lora` said the name was ambiguous.
     listed = runs.list_all(store, project="examples", experiment="tiny-lora")
     assert [r.id for r in listed] == [made["examples"]]
+
+
+def test_a_heartbeat_records_the_start_up_phase_and_leaving_running_clears_it(store: Store) -> None:
+    from spark_trainer.store.entities import RunStatus
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="diffusion-lora", base_model="m",
+                             dataset=None, config={})
+    run = runs.create(store, exp.id)
+    runs.transition(store, run.id, RunStatus.STARTING, "scheduled")
+    runs.transition(store, run.id, RunStatus.RUNNING, "worker started")
+    runs.beat(store, run.id, "loading the model: caching VAE latents 3/10 images")
+    assert runs.get(store, run.id).phase == "loading the model: caching VAE latents 3/10 images"
+    assert [r.phase for r in runs.list_all(store)] == ["loading the model: caching VAE latents 3/10 images"]
+    runs.beat(store, run.id, "x" * 500)  # longer than the column: cut, not refused
+    assert runs.get(store, run.id).phase == "x" * 200
+    runs.transition(store, run.id, RunStatus.PAUSED, "paused by request during start-up (loading the model)")
+    assert runs.get(store, run.id).phase is None  # not "paused" and still "loading the model"
+    runs.beat(store, run.id)
+    assert runs.get(store, run.id).phase is None

@@ -86,3 +86,25 @@ def test_a_stop_during_start_up_ends_an_interruptible_phase_at_once_and_another_
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["True False loading-the-model True", "False True loading-the-model False",
                                         "training cancel"]
+
+
+def test_the_start_up_phase_and_its_progress_are_told_until_training_starts() -> None:
+    from spark_trainer.training.reporting import Commands, start_up_progress
+
+    start_up_progress("nobody is starting up")  # no engine starting here: nothing to tell, no error
+    commands = Commands()
+    assert commands.phase_text() == "starting"
+    with commands.start_up("preparing the data"):
+        assert commands.phase_text() == "preparing the data"
+    with commands.start_up("loading the model"):
+        start_up_progress("caching VAE latents 3/10 images")  # a recipe, which never sees Commands
+        assert commands.phase_text() == "loading the model: caching VAE latents 3/10 images"
+    with commands.start_up("starting the processes"):
+        assert commands.phase_text() == "starting the processes"  # a new phase drops the last one's progress
+    commands.started()
+    start_up_progress("late")
+    assert commands.phase_text() is None
+
+    ranks = Commands()
+    ranks.hand_to_ranks()  # the ranks start up in their own processes: this one cannot say how far they are
+    assert ranks.phase_text() is None

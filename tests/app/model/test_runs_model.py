@@ -69,6 +69,23 @@ def test_run_changes_reach_every_signal_and_a_stale_write_is_ignored(store, ctx,
     assert removed == [run.id] and model.get(run.id) is None
 
 
+def test_a_starting_run_says_what_it_is_doing_until_its_first_step(store, ctx, qtbot) -> None:
+    # Seen on Xvfb: a diffusion run caching the VAE latents of 1,300 frames sat at "running 0/10, ETA -"
+    # for 25 minutes; only its Log tab said why.
+    run = _run(store)
+    runs.transition(store, run.id, RunStatus.STARTING, "test")
+    runs.transition(store, run.id, RunStatus.RUNNING, "test")
+    runs.beat(store, run.id, "loading the model: caching VAE latents 340/2,600 images")
+    sync_model(qtbot, ctx)  # the heartbeat's write reaches the model by updated_at, as any other
+    model = ctx.model.runs
+    shown = model.get(run.id)
+    assert model.status_text(shown) == "running: loading the model: caching VAE latents 340/2,600 images"
+    assert model.status_text(shown, short=True) == "running: caching VAE latents 340/2,600 images"
+    runs.update(store, run.id, step=0, total_steps=10, phase=None)  # training starts (StoreReporter.on_start)
+    sync_model(qtbot, ctx)
+    assert model.status_text(model.get(run.id)) == "running"
+
+
 def test_projects_and_datasets_follow_the_store(store, ctx, qtbot) -> None:
     sync_model(qtbot, ctx)
     assert ctx.model.projects.projects == []

@@ -79,3 +79,31 @@ def test_a_queued_run_says_what_it_waits_for_in_the_list_and_on_its_page(store, 
     qtbot.waitUntil(lambda: READY in view.detail.eta.text(), timeout=10_000)
     assert {int(r[1]): r[status] for r in table_texts(view.table)}[second.id] == f"queued: {READY.split(' (')[0]}"
     view.shutdown()
+
+
+def test_a_running_run_still_starting_up_says_what_it_does_in_the_list_and_on_its_page(store, ctx, qtbot,
+                                                                                      tmp_path) -> None:
+    # Seen on Xvfb: a diffusion run caching 1,300 frames' latents showed "running", 0/10, ETA - for
+    # 25 minutes; only its Log tab said what it was doing.
+    from app.views.runs_view import COLUMNS, RunsView
+    from spark_trainer.store import runs
+
+    run = _run(store, "caching", 1e-3, [3.0], status=RunStatus.RUNNING)
+    runs.beat(store, run.id, "loading the model: caching VAE latents 340/2,600 images")
+    sync_model(qtbot, ctx)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.scheduler.stop()
+    view.resize(1400, 700)
+    status = COLUMNS.index("Status")
+    qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=10_000)
+    assert table_texts(view.table)[0][status] == "running: caching VAE latents 340/2,600 images"
+    view.open_run(run.id)
+    qtbot.waitUntil(lambda: "loading the model: caching VAE latents 340/2,600 images" in view.detail.eta.text(),
+                    timeout=10_000)
+    view.grab().save(str(tmp_path / "starting-run.png"))
+    print(tmp_path / "starting-run.png")
+    runs.update(store, run.id, step=1, total_steps=10, phase=None)  # the first step: start-up is over
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: "caching" not in view.detail.eta.text(), timeout=10_000)
+    view.shutdown()
