@@ -136,6 +136,7 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
 
 def _classify(ctx: Context, args: argparse.Namespace, source: Any, spec: Any) -> Result:
     """Labels with probabilities for `--prompt TEXT` (text runs) or `--image FILE` (image runs)."""
+    from spark_trainer.playground.classification import check_image_file
     from spark_trainer.playground.samples import save_sample
 
     image_run = source.recipe == "image-classification"
@@ -150,9 +151,11 @@ def _classify(ctx: Context, args: argparse.Namespace, source: Any, spec: Any) ->
         raise BadInput("--negative is for diffusion runs (a negative prompt for the image)")
     if args.out:
         raise BadInput("--out is for diffusion runs (it names the image file)")
+    inputs = {"image": str(Path(args.image).expanduser())} if image_run else {"text": args.prompt}
+    if image_run:
+        check_image_file(inputs["image"])  # before the model loads
     generator = spec.create()
     generator.load(source, resolve_device(args.device))
-    inputs = {"image": str(Path(args.image).expanduser())} if image_run else {"text": args.prompt}
     output = generator.generate(inputs, {}, base=False, emit=lambda _t: None, should_stop=lambda: False)
     generator.close()
     data: dict[str, Any] = {"run": source.run_id, "source": source.to_dict(), **inputs, **output}

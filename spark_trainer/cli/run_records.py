@@ -96,6 +96,7 @@ def cmd_config(ctx: Context, args: argparse.Namespace) -> Result:
     data["name"] = args.name or f"{data.get('name') or run.experiment}-copy"
     data.setdefault("project", _project_name(store, run))
     data["dataset"] = _dataset_name(store, data.get("dataset"))
+    data["base_model"] = _home_model_name(store, data.get("base_model"))
     config = validate_config(data, f"run {run.id}'s config")
     if args.out:
         target = Path(args.out).expanduser()
@@ -114,6 +115,18 @@ def _project_name(store: Any, run: Any) -> str | None:
     from spark_trainer.store import projects
 
     return next((p.name for p in projects.list_all(store) if p.id == run.project_id), None)
+
+
+def _home_model_name(store: Any, ref: Any) -> Any:
+    """A base model in the home's models/ as `models/NAME`, which a run file looks up in the data home:
+    the file then still trains after the home is moved (the absolute path would name the old place)."""
+    if not isinstance(ref, str) or not Path(ref).is_absolute():
+        return ref
+    try:
+        inside = Path(ref).resolve().relative_to(store.home.models_dir.resolve())
+    except ValueError:
+        return ref
+    return (Path("models") / inside).as_posix()
 
 
 def _dataset_name(store: Any, ref: Any) -> Any:

@@ -39,7 +39,10 @@ def sample_output(item: Any) -> str:
     if isinstance(item, dict) and isinstance(item.get("image"), str):
         return f"[image {item['image']}] {item.get('prompt', '')}"
     if isinstance(item, dict):
-        return str(item.get("completion", item.get("output", item.get("text", item.get("caption", "")))))
+        text = str(item.get("completion", item.get("output", item.get("text", item.get("caption", "")))))
+        if isinstance(item.get("base_completion"), str):  # a comparison saved from generate or the Playground
+            text += f"\n(base model) {item['base_completion']}"
+        return text
     return str(item)
 
 

@@ -18,6 +18,14 @@ from spark_trainer.playground.source import ModelSource
 TOP_K = 10
 
 
+
+def check_image_file(path: str) -> None:
+    """Refuse, in one line, an image to classify that is not a file (missing, or a folder)."""
+    if Path(path).is_dir():
+        raise BadInput(f"image {path} is a folder, not an image file; give one image")
+    if not Path(path).is_file():
+        raise BadInput(f"image {path} does not exist")
+
 class ClassificationGenerator:
     def __init__(self) -> None:
         self.recipe: Any = None
@@ -82,8 +90,7 @@ class ClassificationGenerator:
             path = inputs.get("image")
             if not isinstance(path, str) or not path:
                 raise BadInput("this is an image classification run: give an image (--image FILE)")
-            if not Path(path).is_file():
-                raise BadInput(f"image {path} does not exist")
+            check_image_file(path)
             try:
                 pixels = transform(open_rgb(path), self.recipe.pre, None, self.recipe.rc)
             except OSError as exc:

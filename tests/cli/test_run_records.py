@@ -214,3 +214,23 @@ def test_config_out_refuses_an_existing_file(trained: Path, tmp_path: Path, caps
     code, out, err = _cli(capsys, trained, "run", "config", "1", "--out", str(kept))
     assert (code, out) == (2, "") and err.count("\n") == 1 and "--out" in err and str(kept) in err
     assert kept.read_text() == "my own notes\n"
+
+
+def test_config_names_a_base_model_of_the_homes_models_folder_by_its_place_there(tmp_path: Path, capsys) -> None:
+    # A clone written before `home move` still trains after it: the demo's models/demo-tiny-llama is
+    # written as `models/...`, which a run file looks up in the data home, not as the old absolute path.
+    from spark_trainer.config import load_config
+    from spark_trainer.jobs.submit import submit_config
+    from spark_trainer.models.tiny import create_tiny_causal_lm
+
+    home = tmp_path / "home"
+    with Store.open(home) as store:
+        model = create_tiny_causal_lm(home / "models" / "tiny", vocab_size=300, hidden_size=32, num_layers=1,
+                                      num_heads=2)
+        run_file = tmp_path / "tiny.yaml"
+        run_file.write_text(yaml.safe_dump({"project": "p", "name": "tiny", "recipe": "causal-lm",
+                                            "base_model": str(model), "dataset": str(DEMO_DATA), "gpus": "cpu"}))
+        submit_config(store, load_config(run_file), base_dir=tmp_path)
+    code, printed, err = _cli(capsys, home, "run", "config", "1")
+    assert code == 0, err
+    assert yaml.safe_load(printed)["base_model"] == "models/tiny"

@@ -50,3 +50,11 @@ def test_image_labels_with_probabilities_match_the_final_model(tmp_path: Path, c
 
     code = main(["--home", str(home), "generate", str(run.id), "--prompt", "a red square"])
     assert code == 2 and "--image" in capsys.readouterr().err
+
+    # A folder given as the image (a class folder of the dataset, say) is named as a folder, not as missing.
+    code = main(["--home", str(home), "generate", str(run.id), "--image", str(data / classes[0])])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "is a folder" in err and "does not exist" not in err, err
+    code = main(["--home", str(home), "generate", str(run.id), "--image", str(data / "missing.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and "missing.png does not exist" in err, err
