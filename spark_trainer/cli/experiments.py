@@ -159,5 +159,6 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.jobs.control import release_deleted_runs
 
     release_deleted_runs(ctx.store)  # a playground model of one of its runs
-    note = f"; {len(run_dirs)} run folders kept on disk" if run_dirs else ""
+    folders = "1 run folder" if len(run_dirs) == 1 else f"{len(run_dirs)} run folders"
+    note = f"; {folders} kept on disk" if run_dirs else ""
     return Result({"deleted": experiment, "run_dirs": run_dirs}, f"deleted experiment {experiment.name!r}{note}")

@@ -152,7 +152,7 @@ def readme(spec: JobSpec, files: list[str]) -> str:
         how = f"""From this folder, on a login node of the cluster:
 
 ```bash
-cd {'{this folder}'}
+cd path/to/this/folder   # where you copied it on the cluster
 SPARK_TRAINER_PYTHON=/path/to/venv/bin/python sbatch job.sbatch
 ```
 

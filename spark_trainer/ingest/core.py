@@ -94,7 +94,7 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
         emit(progress, len(chosen), len(chosen), "writing manifest and dataset card")
         dataset = builder.publish(store, project, name, [str(Path(p).expanduser().resolve()) for p in paths],
                                   meta={"options": _options_meta(options)})
-    emit(progress, len(chosen), len(chosen), f"dataset {dataset.name!r} ready: {dataset.num_items} items")
+    emit(progress, len(chosen), len(chosen), f"dataset {dataset.name!r} ready: {dataset.num_items} item{'' if dataset.num_items == 1 else 's'}")
     return IngestResult(dataset, report)
 
 

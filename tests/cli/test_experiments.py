@@ -79,3 +79,17 @@ def test_exp_create_warns_of_images_smaller_than_the_resolution(cli, store: Stor
     assert shown.json()["warnings"] == [RESOLUTION_WARNING] and shown.json()["name"] == "big-json"
     quiet = cli("--json", *args, "--name", "small", "--set", "recipe_config.resolution=64")
     assert quiet.code == 0 and quiet.err == "" and quiet.json()["warnings"] == [], quiet.err
+
+
+def test_exp_delete_counts_the_run_folders_it_keeps_in_words(cli, store: Store) -> None:
+    # docswalk saw "1 run folders kept on disk".
+    from spark_trainer.store import runs
+
+    projects.create(store, "p")
+    for name, count in (("one", 1), ("two", 2)):
+        exp = experiments.create(store, project="p", name=name, recipe="causal-lm", base_model="m", dataset=None,
+                                 config={})
+        for _ in range(count):
+            Path(runs.create(store, exp.id).run_dir).mkdir(parents=True, exist_ok=True)
+    assert cli("exp", "delete", "one").out.strip() == "deleted experiment 'one'; 1 run folder kept on disk"
+    assert cli("exp", "delete", "two").out.strip() == "deleted experiment 'two'; 2 run folders kept on disk"

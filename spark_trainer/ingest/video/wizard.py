@@ -207,7 +207,7 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
         emit(progress, len(chosen), len(chosen), "writing manifest and dataset card")
         dataset = builder.publish(store, project, name, [str(Path(v).expanduser().resolve()) for v in videos],
                                   meta={"from_video": True, "video_options": asdict(options)})
-    emit(progress, len(chosen), len(chosen), f"dataset {dataset.name!r} ready: {dataset.num_items} frames")
+    emit(progress, len(chosen), len(chosen), f"dataset {dataset.name!r} ready: {dataset.num_items} frame{'' if dataset.num_items == 1 else 's'}")
     return IngestResult(dataset, report)
 
 
