@@ -153,8 +153,16 @@ class MemoryEstimate:
     def total_gib(self) -> float:
         return self.total_bytes / GIB
 
+    def shown_parts(self) -> list[tuple[str, int]]:
+        """The parts as `spark-trainer estimate` and the setup form name them: none of 0 bytes (full
+        fine-tuning's "weights 0 B" read as a mistake: its weights are counted with their fp32 master
+        copy, gradients and optimizer moments, and named so)."""
+        full = self.parts.get("weights") == 0 and "trainable+optimizer" in self.parts
+        return [("weights+gradients+optimizer" if full and name == "trainable+optimizer" else name, value)
+                for name, value in self.parts.items() if value]
+
     def describe(self) -> str:
-        pieces = ", ".join(f"{name} {value / GIB:.2f}" for name, value in self.parts.items())
+        pieces = ", ".join(f"{name} {value / GIB:.2f}" for name, value in self.shown_parts())
         return f"~{self.total_gib:.2f} GiB ({pieces} GiB)"
 
 

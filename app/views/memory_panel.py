@@ -85,7 +85,7 @@ def estimate_texts(config: dict[str, Any], model_folder: Path | None, gpus: list
     except (BadInput, ValueError, TypeError) as exc:
         return f"No estimate: {exc}", "", ""
     return (f"<b>~{human_bytes(result.total_bytes)}</b> per GPU ({result.trainable_params:,} trainable parameters)",
-            " · ".join(f"{k} {human_bytes(v)}" for k, v in result.parts.items()),
+            " · ".join(f"{k} {human_bytes(v)}" for k, v in result.shown_parts()),
             fit_text(config, model_folder, gpus))
 
 

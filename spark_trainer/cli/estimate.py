@@ -82,7 +82,7 @@ def cmd_estimate(ctx: Context, args: argparse.Namespace) -> Result:
         "note": note or (_no_fit(plan) if plan is not None and plan.micro_batch is None else ""),
         "sharding": _sharding(mapping, folder, requested, gpus, free),
     }
-    return Result(result, lambda: _text(result, config))
+    return Result(result, lambda: _text(result, config, found.shown_parts()))
 
 
 def _sharding(mapping: dict[str, Any], folder: Path, request_text: str, gpus: list[Any], free: int | None) -> str:
@@ -100,8 +100,8 @@ def _no_fit(plan: Any) -> str:
             "set train.gradient_checkpointing: true, use recipe_config.method: qlora, or shorten recipe_config.seq_len")
 
 
-def _text(result: dict[str, Any], config: Any) -> str:
-    parts = ", ".join(f"{k} {human_bytes(v)}" for k, v in result["parts"].items())
+def _text(result: dict[str, Any], config: Any, shown_parts: list[tuple[str, int]]) -> str:
+    parts = ", ".join(f"{k} {human_bytes(v)}" for k, v in shown_parts)
     seq_len = config.recipe_config.get("seq_len")  # token recipes only
     shape = f"micro-batch {config.train.batch_size}" + (f", seq_len {seq_len}" if seq_len else "")
     rows = [("run file", result["run_file"]), ("base model", result["base_model"]),

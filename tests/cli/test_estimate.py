@@ -54,6 +54,18 @@ def test_estimate_says_when_nothing_fits_and_without_a_gpu(cli, run_file: Path) 
     assert cpu["suggestion"] is None and "CPU" in cpu["note"] and cpu["estimate_bytes"] > 0
 
 
+def test_full_fine_tuning_names_where_its_weights_are_counted_not_weights_0_b(cli, run_file: Path) -> None:
+    # docswalk: `estimate --set recipe_config.method=full` printed "weights 0 B" beside the optimizer.
+    full = cli("estimate", run_file, "--gpus", "cpu", "--set", "recipe_config.method=full")
+    assert full.code == 0, full.err
+    peak = next(line for line in full.out.splitlines() if "estimated peak" in line)
+    assert "weights 0 B" not in peak and "weights+gradients+optimizer " in peak, peak
+    assert cli("estimate", run_file, "--gpus", "cpu", "--set", "recipe_config.method=full", "--json").json()[
+        "parts"]["weights"] == 0  # the JSON keeps every part, as counted
+    lora = next(line for line in cli("estimate", run_file, "--gpus", "cpu").out.splitlines() if "estimated peak" in line)
+    assert "(weights " in lora and "trainable+optimizer " in lora, lora
+
+
 def test_a_run_file_without_gpus_is_estimated_on_the_default_gpus_setting(cli, run_file: Path) -> None:
     """estimate planned a file without gpus: for `auto` while `train` gives it Settings' Default GPUs."""
     spec = yaml.safe_load(run_file.read_text())
