@@ -32,7 +32,7 @@ class CheckpointsTable(QTableWidget):
         self.setRowCount(len(rows))
         self.setHorizontalHeaderItem(1, QTableWidgetItem(metric_title(list(rows))))
         for r, row in enumerate(rows):
-            for c, value in enumerate((row.step, "-" if row.metric is None else f"{row.metric:.4f}",
+            for c, value in enumerate((row.step, row.metric_text(),
                                        f"{row.size_bytes / 2**20:.1f} MB", row.path)):
                 self.setItem(r, c, QTableWidgetItem(str(value)))
         for column in range(3):  # the metric's name is longer than its values; the folder stretches

@@ -43,7 +43,7 @@ def cmd_checkpoints(ctx: Context, args: argparse.Namespace) -> Result:
 
     run = runs.get(ctx.store, args.run)
     rows = checkpoint_rows(run.run_dir)
-    shown = [(r.step, "-" if r.metric is None else f"{r.metric:.4f}", human_bytes(r.size_bytes), r.path)
+    shown = [(r.step, r.metric_text(), human_bytes(r.size_bytes), r.path)
              for r in rows]
     return Result({"run": run.id, "checkpoints": rows},
                   table(["step", metric_title(rows), "size", "folder"], shown,

@@ -18,6 +18,16 @@ class CheckpointRow:
     path: str
     metric_key: str | None = None  # the metric the run watches (its recipe's main one, or early_stopping_metric)
     higher_is_better: bool | None = None
+    metric_step: int | None = None  # when the metric was measured (None: not recorded, before 2026-12-02)
+
+    def metric_text(self) -> str:
+        """The metric as the Checkpoints tab and `run checkpoints` show it, with the step it was measured
+        at when that is not the checkpoint's ("0.4123 (at step 100)": evaluations every 100 steps,
+        checkpoints every 150)."""
+        if self.metric is None:
+            return "-"
+        measured = self.metric_step is not None and self.metric_step != self.step
+        return f"{self.metric:.4f}" + (f" (at step {self.metric_step})" if measured else "")
 
 
 def checkpoint_rows(run_dir: str | Path | None) -> list[CheckpointRow]:
@@ -34,7 +44,7 @@ def checkpoint_rows(run_dir: str | Path | None) -> list[CheckpointRow]:
         if not path.is_dir():
             continue
         rows.append(CheckpointRow(state.get("step"), state.get("metric"), size, str(path),
-                                  state.get("metric_key"), state.get("higher_is_better")))
+                                  state.get("metric_key"), state.get("higher_is_better"), state.get("metric_step")))
     return rows
 
 

@@ -80,6 +80,9 @@ class SideWork:
         self.divergence = divergence  # its skipped-step counts go into each checkpoint
         self.last_eval: dict[str, float] = {}
         self.last_eval_step: int | None = None
+        # The step the watched metric a checkpoint records was measured at (checkpoints and evaluations
+        # need not fall on the same steps); the engine sets it from the checkpoint a run resumes from.
+        self.metric_step: int | None = None
         # The floating buffers finite at the start (BatchNorm's statistics...): a skipped step and the
         # final save must find them still finite (a mask buffer holding -inf on purpose is not watched).
         self.watched_buffers = steps.finite_buffers(accelerator.unwrap_model(model, keep_torch_compile=False))
@@ -160,7 +163,7 @@ class SideWork:
     def evaluate(self, step: int, best: float | None, without_gain: int) -> tuple[float | None, float | None, int]:
         result = self.recipe.eval_metrics(self._eval_totals())
         metrics = result.metrics
-        self.last_eval, self.last_eval_step = metrics, step
+        self.last_eval, self.last_eval_step, self.metric_step = metrics, step, step
         self.report.on_metrics(step, metrics)
         if self.acc.is_main_process:
             self._write_eval_report(step, result)
@@ -262,7 +265,8 @@ class SideWork:
             **checkpoints.scaler_files(self.acc),
         }
         state = {"micro_batches": step * t.grad_accum, "epoch": self.order.epoch_of(step * t.grad_accum),
-                 "metric": metric, "best_metric": best, "evals_without_gain": without_gain,
+                 "metric": metric, "metric_step": self.metric_step if metric is not None else None,
+                 "best_metric": best, "evals_without_gain": without_gain,
                  "world_size": self.acc.num_processes,
                  "global_batch": sharding.global_batch(t.batch_size, t.grad_accum, self.acc.num_processes),
                  "sharding": "fsdp" if self.sharded else "none",

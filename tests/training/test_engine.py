@@ -160,3 +160,22 @@ def test_early_stopping_ends_a_run_whose_validation_loss_stops_improving(tiny_mo
     assert outcome.status == "completed" and outcome.step < 20, evals
     assert any("early stopping at step" in line for line in rep.logs)
     assert outcome.best_metric == min(evals.values())
+
+
+def test_a_checkpoint_between_evaluations_records_when_its_metric_was_measured(tiny_model, counting_data, tmp_path):
+    # docswalk: `run checkpoints` showed the step-150 checkpoint with the eval loss measured at step 100
+    # as if it were that checkpoint's. Evaluations every 4 steps, checkpoints every 3, a pause at 5.
+    from spark_trainer.jobs.run_checkpoints import checkpoint_rows
+
+    config = make_config(tiny_model, train={"max_steps": 8}, eval={"every_steps": 4},
+                         checkpoint={"every_steps": 3, "keep": 10, "keep_best": False})
+    stopped, _ = train(config, counting_data, tmp_path / "run", stop_at=5)
+    assert stopped.status == "stopped" and stopped.step == 5
+    resumed, _ = train(config, counting_data, tmp_path / "run", resume_from=latest_checkpoint(tmp_path / "run"))
+    assert resumed.status == "completed"
+    rows = {r.step: r for r in checkpoint_rows(tmp_path / "run")}
+    assert sorted(rows) == [3, 5, 6, 8]
+    assert rows[3].metric is None and rows[3].metric_text() == "-"  # nothing evaluated yet
+    assert (rows[5].metric_step, rows[6].metric_step, rows[8].metric_step) == (4, 4, 8)  # 6: after the resume
+    assert rows[6].metric == rows[5].metric and rows[6].metric_text() == f"{rows[6].metric:.4f} (at step 4)"
+    assert rows[8].metric_text() == f"{rows[8].metric:.4f}"  # measured at its own step: no note
