@@ -80,20 +80,26 @@ def test_every_connection_has_pragmas(store: Store) -> None:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
 
 
-def test_0007_gives_old_runs_no_sweep_and_new_runs_theirs(tmp_path: Path) -> None:
-    from alembic import command
-
+def _home_with_one_run(tmp_path: Path, revision: str, status: str, step: int) -> DataHome:
+    """A data home whose database is at `revision`, holding one project, experiment and run."""
     home = DataHome(tmp_path / "home").ensure()
     engine = make_engine(home.db_path)
-    migrate.upgrade(engine, "0006")
+    migrate.upgrade(engine, revision)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO projects (id, name, description, created_at, updated_at) "
                           "VALUES (1, 'old', '', '2026-12-01 00:00:00', '2026-12-01 00:00:00')"))
         conn.execute(text("INSERT INTO experiments (id, project_id, name, recipe, base_model, config, notes, "
                           "created_at) VALUES (1, 1, 'e1', 'causal-lm', 'm', '{}', '', '2026-12-01 00:00:00')"))
         conn.execute(text("INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
-                          "created_at) VALUES (1, 1, 'completed', 'cpu', '[]', 10, '/r/1', '2026-12-01 00:00:00')"))
+                          f"created_at) VALUES (1, 1, '{status}', 'cpu', '[]', {step}, '/r/1', '2026-12-01 00:00:00')"))
     engine.dispose()
+    return home
+
+
+def test_0007_gives_old_runs_no_sweep_and_new_runs_theirs(tmp_path: Path) -> None:
+    from alembic import command
+
+    home = _home_with_one_run(tmp_path, "0006", "completed", 10)
 
     with Store.open(home) as store:
         old = runs.get(store, 1)
@@ -114,17 +120,7 @@ def test_0007_gives_old_runs_no_sweep_and_new_runs_theirs(tmp_path: Path) -> Non
 def test_0008_gives_every_run_no_start_up_phase_and_downgrades(tmp_path: Path) -> None:
     from alembic import command
 
-    home = DataHome(tmp_path / "home").ensure()
-    engine = make_engine(home.db_path)
-    migrate.upgrade(engine, "0007")
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO projects (id, name, description, created_at, updated_at) "
-                          "VALUES (1, 'old', '', '2026-12-01 00:00:00', '2026-12-01 00:00:00')"))
-        conn.execute(text("INSERT INTO experiments (id, project_id, name, recipe, base_model, config, notes, "
-                          "created_at) VALUES (1, 1, 'e1', 'causal-lm', 'm', '{}', '', '2026-12-01 00:00:00')"))
-        conn.execute(text("INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
-                          "created_at) VALUES (1, 1, 'running', 'cpu', '[]', 0, '/r/1', '2026-12-01 00:00:00')"))
-    engine.dispose()
+    home = _home_with_one_run(tmp_path, "0007", "running", 0)
 
     with Store.open(home) as store:  # a run a worker of the build before still trains: no phase, running
         assert store.schema_revision() == "0008"
