@@ -144,7 +144,8 @@ class Commands:
         with self._lock:
             if self._phase is None or self._ranks:
                 return None
-            return f"{self._phase}: {self._detail}" if self._detail else self._phase
+            phase = "starting up" if self._phase == "starting" else self._phase  # not "running: starting"
+            return f"{phase}: {self._detail}" if self._detail else phase
 
     @property
     def starting(self) -> bool:

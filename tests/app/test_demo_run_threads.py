@@ -25,7 +25,9 @@ def sample_views(window) -> dict:
         from app.views.runs_view import COLUMNS
 
         status = COLUMNS.index("Status")  # after the Sweep column
-        seen["table"] = {int(view.table.item(r, 1).text()): view.table.item(r, status).text()
+        # The status word: the cell may go on with what a queued run waits for or a starting one does
+        # ("running: loading the model"), which the badge and the welcome panel do not show.
+        seen["table"] = {int(view.table.item(r, 1).text()): view.table.item(r, status).text().split(": ")[0]
                          for r in range(view.table.rowCount()) if view.table.item(r, 1) is not None}
         detail = view.detail
         seen["detail"] = (detail.run.id, detail.badge.text()) if detail.run is not None else None

@@ -93,7 +93,7 @@ def test_the_start_up_phase_and_its_progress_are_told_until_training_starts() ->
 
     start_up_progress("nobody is starting up")  # no engine starting here: nothing to tell, no error
     commands = Commands()
-    assert commands.phase_text() == "starting"
+    assert commands.phase_text() == "starting up"  # the worker's imports, before the engine's first phase
     with commands.start_up("preparing the data"):
         assert commands.phase_text() == "preparing the data"
     with commands.start_up("loading the model"):
