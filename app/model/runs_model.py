@@ -68,8 +68,7 @@ class RunsModel(QObject):
         reason = self.waiting.get(run.id) if run.status == RunStatus.QUEUED else None
         if reason and short:
             reason = reason.split(" (", 1)[0]
-        if run.status == RunStatus.RUNNING and run.phase:  # still starting up: "running: loading the model"
-            reason = run.phase.rsplit(": ", 1)[-1] if short else run.phase
+        reason = reason or run.starting_text(short=short)  # still starting up: "running: loading the model"
         return f"{run.status.value}: {reason}" if reason else run.status.value
 
     def counts(self) -> tuple[int, int]:

@@ -229,7 +229,7 @@ class RunDetailView(QWidget):
         gpus = ",".join(map(str, run.gpus)) or ("CPU" if run.status.is_active or run.status.is_finished else
                                                  run.requested_gpus)
         waiting = self.model.waiting.get(run.id) if run.status == RunStatus.QUEUED else None
-        starting = f" · {run.phase}" if run.status == RunStatus.RUNNING and run.phase else ""
+        starting = f" · {run.starting_text()}" if run.starting_text() else ""
         self.eta.setText(f"ETA {format_eta(run.eta_seconds)} · {gpus}{starting}" if run.status.is_active
                          else f"{gpus} · {waiting}" if waiting else gpus)
         status = run.status

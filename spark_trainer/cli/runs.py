@@ -116,11 +116,8 @@ def status_text(run, waiting: str | None = None, *, short: bool = False) -> str:
     """The run's status as `run show` and `--wait` print it (and `run list`, `short`: the last part of
     a start-up step, as the app's Runs list): why a queued run waits, what a running one does before
     its first step ("running: loading the model: caching VAE latents 340/2,600 images")."""
-    if waiting:
-        return f"{run.status.value}: {waiting}"
-    if run.status == RunStatus.RUNNING and run.phase:
-        return f"{run.status.value}: {run.phase.rsplit(': ', 1)[-1] if short else run.phase}"
-    return run.status.value
+    detail = waiting or run.starting_text(short=short)
+    return f"{run.status.value}: {detail}" if detail else run.status.value
 
 
 def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, intro: str) -> Result:

@@ -22,7 +22,7 @@ def _bar(run: Run, width: int = 30) -> str:
     frac = min(1.0, run.step / total) if total else 0.0
     filled = int(frac * width)
     eta = f" eta {run.eta_seconds:.0f}s" if run.eta_seconds is not None else ""
-    status = f"{run.status.value}: {run.phase}" if run.status == RunStatus.RUNNING and run.phase else run.status.value
+    status = f"{run.status.value}: {run.starting_text()}" if run.starting_text() else run.status.value
     return f"\rrun {run.id} [{'#' * filled}{'.' * (width - filled)}] {run.step}/{total or '?'} {status}{eta}\x1b[K"  # [K: the rest of a longer last line cleared
 
 

@@ -214,8 +214,6 @@ def kill_group(pid: int, start_time: float | None) -> None:
     wait_gone(pid, start_time, 10.0)
 
 
-in_group = portable.in_group
-
 
 def log_tail(run_dir: Path, lines: int = 20, max_chars: int = 4000) -> str:
     """The last lines of a run's worker.log (for errors of interrupted runs)."""

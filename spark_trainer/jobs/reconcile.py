@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from spark_trainer.errors import BadInput, DatabaseLocked, DiskFull, IllegalTransition, SparkError
-from spark_trainer.jobs import checkpoint_records, leftovers, process, space_reserve
+from spark_trainer.jobs import checkpoint_records, leftovers, portable, process, space_reserve
 from spark_trainer.store import runs, settings, stale_summaries
 from spark_trainer.store.entities import Run, RunStatus, utcnow
 from spark_trainer.store.store import Store, write_lock_holders
@@ -128,7 +128,7 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
                 # the same (the busy timeout just spent counts as silence too). Workers merely waiting
                 # on the lock are silent as well: where the holder can be told (Linux), only it is.
                 holders = write_lock_holders(store.home.db_path)
-                if (holders is not None and not process.in_group(run.pid, holders)) or _silence_s(run) <= timeout + grace:
+                if (holders is not None and not portable.in_group(run.pid, holders)) or _silence_s(run) <= timeout + grace:
                     continue
                 locked = True
         elif silent <= timeout + grace or _stalled_for_s(store, run) <= grace:

@@ -141,6 +141,14 @@ class Run:
     sweep_values: dict[str, Any] = field(default_factory=dict)  # {"train.learning_rate": 0.001}
     phase: str | None = None  # a running worker's start-up step ("loading the model"); None once it trains
 
+    def starting_text(self, *, short: bool = False) -> str | None:
+        """What a running run does before its first step, as every view words it after "running: "
+        ("loading the model: caching VAE latents 340/2,600 images"; `short`, for a list's cell, the
+        last part); None when it is not running or already trains."""
+        if self.status != RunStatus.RUNNING or not self.phase:
+            return None
+        return self.phase.rsplit(": ", 1)[-1] if short else self.phase
+
     @property
     def devices(self) -> str:
         """Where the run trains or trained, as the app's Runs list and `run list` show it: its GPU ids

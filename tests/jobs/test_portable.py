@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from spark_trainer.jobs import control, process
+from spark_trainer.jobs import control, portable, process
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import make_picker
 from spark_trainer.store import runs, settings
@@ -133,10 +133,10 @@ def test_a_hard_kill_ends_the_whole_tree_children_first(windows_like, tree) -> N
 
 def test_a_process_tree_counts_as_the_workers_group(windows_like, tree) -> None:
     proc, child, grandchild = tree
-    assert process.in_group(proc.pid, {grandchild})
-    assert process.in_group(proc.pid, {proc.pid})
-    assert not process.in_group(proc.pid, {os.getpid()})
-    assert not process.in_group(child, {proc.pid})  # the parent is not in its child's group
+    assert portable.in_group(proc.pid, {grandchild})
+    assert portable.in_group(proc.pid, {proc.pid})
+    assert not portable.in_group(proc.pid, {os.getpid()})
+    assert not portable.in_group(child, {proc.pid})  # the parent is not in its child's group
 
 
 def test_a_worker_deaf_to_its_request_is_killed_with_its_tree_after_the_grace_and_never_signalled(
