@@ -11,7 +11,10 @@ Only third-party packages are warmed: none of them imports the app or spark_trai
 thread, importing a view meanwhile, never holds a module lock this thread waits for while this thread
 holds one it waits for (Python resolves such a cross-thread cycle by handing one side a half-built
 module). A view that needs a package this thread is importing waits for that import to finish, as it
-would have waited to import it itself.
+would have waited to import it itself. That holds only while an import runs no code but the module's
+own: PySide6's after-import check once asked each new module for `__wrapped__`, and pydantic's answer
+was to import another of its modules, from inside whichever thread had imported pydantic
+(app/pyside_imports.py says how that broke the home move, and how the app stops it).
 """
 
 from __future__ import annotations
