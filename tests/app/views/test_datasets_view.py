@@ -7,7 +7,7 @@ from pathlib import Path
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.store import projects
 from tests.app.gui_assets import write_image_folder, write_text_dataset
-from tests.app.model_sync import sync_model
+from tests.app.model_sync import shown, sync_model
 
 
 def test_choosing_another_project_shows_its_dataset_below_not_the_last_one(qtbot, store, ctx, tmp_path: Path):
@@ -22,11 +22,7 @@ def test_choosing_another_project_shows_its_dataset_below_not_the_last_one(qtbot
     shapes = ingest_paths(store, [write_image_folder(tmp_path / "shapes", per_class=2)], project=first.id).dataset
     dots = ingest_paths(store, [write_image_folder(tmp_path / "dots", per_class=3, classes=("a", "b"))],
                         project=second.id).dataset
-    view = DatasetsView(store, ctx)
-    qtbot.addWidget(view)
-    view.resize(1100, 750)
-    view.show()
-    sync_model(qtbot, ctx)
+    view = shown(qtbot, ctx, DatasetsView(store, ctx))
     view.project_combo.setCurrentIndex(view.project_combo.findData(first.id))
     qtbot.waitUntil(lambda: shapes.name in view.card.toPlainText(), timeout=10_000)
     assert view.selected_dataset().id == shapes.id
@@ -62,12 +58,7 @@ def test_a_file_of_another_kind_is_rejected_in_words_that_fit_the_app(qtbot, sto
 def _datasets_view(store, ctx, qtbot):
     from app.views.datasets_view import DatasetsView
 
-    view = DatasetsView(store, ctx)
-    qtbot.addWidget(view)
-    view.resize(1100, 750)
-    view.show()
-    sync_model(qtbot, ctx)
-    return view
+    return shown(qtbot, ctx, DatasetsView(store, ctx))
 
 
 def test_rename_checks_the_name_as_typed_and_every_view_shows_the_new_one(qtbot, store, ctx, tmp_path: Path):
