@@ -1,6 +1,6 @@
 """Datasets: drop files or folders to build a dataset (app/views/dataset_ingestion.py: off the GUI
 thread, with progress and cancel), then browse it: the rejected-items report, a preview (table or
-thumbnails) and the card."""
+thumbnails) and the card. Rename (F2, the button, right-click) and Delete act on the selected one."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -31,6 +32,7 @@ from app.views.dataset_ingestion import DatasetIngestion
 from app.views.dataset_preview import DatasetPreview
 from app.views.dataset_report import ReportView
 from app.views.dataset_table import dataset_table, fill_row
+from app.views.name_dialog import NameDialog
 from app.views.row_filter import RowFilter
 from app.widgets import (
     MessageBanner,
@@ -68,6 +70,8 @@ class DatasetsView(DatasetIngestion, BaseView):
         # Bound methods, not lambdas: a lambda holding `self` on a long-lived object's signal keeps this view
         # alive after its window is gone.
         self.delete_task: Task | None = None
+        self.rename_task: Task | None = None
+        self.dialog: NameDialog | None = None
         ctx.current_project_changed.connect(self._on_current_project_changed)
         ctx.model.projects.projects_reset.connect(self._on_catalog)  # another process added or removed some
         ctx.model.datasets.datasets_reset.connect(self._on_catalog)
@@ -86,6 +90,9 @@ class DatasetsView(DatasetIngestion, BaseView):
         self.wizard_button = QPushButton("Video wizard…")
         self.wizard_button.setToolTip("Frames from videos: sampling, scenes, dedupe, captions (Ctrl+Shift+V)")
         self.wizard_button.clicked.connect(self.open_video_wizard)
+        self.rename_button = QPushButton("Rename…")
+        self.rename_button.setToolTip("Rename the selected dataset (F2); runs and experiments using it follow")
+        self.rename_button.clicked.connect(self.rename_selected)
         self.delete_button = QPushButton("Delete dataset")
         self.delete_button.clicked.connect(self.delete_selected)
         self.project_label = QLabel("Project")
@@ -102,15 +109,20 @@ class DatasetsView(DatasetIngestion, BaseView):
             pair_layout.addWidget(box)
             row.addWidget(pair)
         row.addWidget(self.wizard_button)
+        row.addWidget(self.rename_button)
         row.addWidget(self.delete_button)
         self.header.addWidget(controls)
 
     def _build_main(self) -> None:
         self.table = dataset_table()
         self.table.itemSelectionChanged.connect(self._on_selection)
-        self.table.setToolTip("Delete deletes the selected dataset (after asking)")
+        self.table.setToolTip("F2 renames the selected dataset; Delete deletes it (after asking)")
         QShortcut(QKeySequence.StandardKey.Delete, self.table, context=Qt.ShortcutContext.WidgetShortcut).activated.connect(
             self.delete_selected)
+        QShortcut(QKeySequence(Qt.Key.Key_F2), self.table, context=Qt.ShortcutContext.WidgetShortcut).activated.connect(
+            self.rename_selected)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._popup)
         self.empty = QLabel("No datasets in this project yet: drop some files above.")
         self.empty.setObjectName("Muted")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -167,7 +179,7 @@ class DatasetsView(DatasetIngestion, BaseView):
         self.drop_zone.label.setText(DROP_TEXT.format(project=name) if has_project else
                                      "Datasets belong to a project. Create one, then drop files here.")
         for widget in (self.files_button, self.folder_button, self.wizard_button, self.kind_combo, self.kind_label,
-                       self.project_label, self.project_combo, self.delete_button):
+                       self.project_label, self.project_combo, self.rename_button, self.delete_button):
             widget.setVisible(has_project)
         self.new_project_button.setVisible(not has_project)
         self._fill_table()
@@ -199,7 +211,7 @@ class DatasetsView(DatasetIngestion, BaseView):
         now = self.selected_dataset()
         if now is not None and now.id != shown:
             self._on_selection()
-        self.delete_button.setEnabled(now is not None)
+        self._enable_actions(now)
 
     def row_texts(self) -> list[list[str]]:
         """What the table shows, row by row (for tests and screenshots)."""
@@ -220,7 +232,7 @@ class DatasetsView(DatasetIngestion, BaseView):
 
     def _on_selection(self) -> None:
         dataset = self.selected_dataset()
-        self.delete_button.setEnabled(dataset is not None)
+        self._enable_actions(dataset)
         if dataset is None:
             return
         self._failure_report = False
@@ -262,10 +274,63 @@ class DatasetsView(DatasetIngestion, BaseView):
         self.select(dataset.id)
 
     def busy(self) -> bool:
-        return self.preview.busy() or any(pending(t) for t in (self.ingest_task,
-                                                                                        self.delete_task))
+        return self.preview.busy() or any(pending(t) for t in (self.ingest_task, self.delete_task, self.rename_task))
 
     # -- other actions ------------------------------------------------------------------------
+    def _enable_actions(self, dataset: Dataset | None) -> None:
+        self.rename_button.setEnabled(dataset is not None)
+        self.delete_button.setEnabled(dataset is not None)
+
+    def menu(self) -> QMenu:
+        """The right-click menu for the selected dataset (built per click)."""
+        menu = QMenu(self.table)
+        chosen = self.selected_dataset() is not None
+        menu.addAction("Rename…", self.rename_selected).setEnabled(chosen)
+        menu.addAction("Delete dataset…", self.delete_selected).setEnabled(chosen)
+        return menu
+
+    def _popup(self, pos: QPoint) -> None:
+        self.menu().popup(self.table.viewport().mapToGlobal(pos))
+
+    def rename_selected(self) -> NameDialog | None:
+        """Ask for the selected dataset's new name (checked as typed, as ingestion checks one)."""
+        dataset = self.selected_dataset()
+        if dataset is None or pending(self.rename_task):
+            return None
+        dialog = NameDialog(f"Rename {dataset.name}", dataset.name, with_description=False, what="dataset",
+                            placeholder="e.g. flowers", parent=self)
+        dialog.accepted.connect(lambda: self._rename(dataset, dialog.name.text()))
+        self.dialog = dialog
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.open()
+        dialog.name.selectAll()
+        return dialog
+
+    def _rename(self, dataset: Dataset, new_name: str) -> Task:
+        """Rename on the pool (the record, then the card's heading); a taken name comes back in the banner."""
+        from spark_trainer.ingest.rename import rename_dataset
+
+        store = self.store
+        task = Task(lambda _ctx: rename_dataset(store, dataset.id, new_name), owner=self, name="rename-dataset")
+        task.signals.succeeded.connect(self._renamed)
+        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(f"Could not rename: {message}",
+                                                                                   "error"))
+        self.rename_task = self.ctx.tasks.start(task, self.ctx.pool)
+        return task
+
+    def _renamed(self, renamed: Any) -> None:
+        dataset = renamed.dataset
+        note = f" Note: {renamed.card_note}." if renamed.card_note else ""
+        self.banner.show_message(f"Renamed dataset {renamed.old_name!r} to {dataset.name!r}. Runs and experiments "
+                                 f"that use it follow; a saved run file naming {renamed.old_name!r} needs the new "
+                                 f"name.{note}", "warning" if note else "ok")
+        # Every view listing datasets (the setup form's Dataset box, the Leaderboard) hears it from the model.
+        self.ctx.model.datasets.apply_written(dataset)
+        self.ctx.model.refresh()
+        self.refresh()
+        if self.selected_dataset() is not None and self.selected_dataset().id == dataset.id:
+            self._load_report_and_card(dataset)  # the card's heading and the report's title name it anew
+
     def delete_selected(self) -> QMessageBox | None:
         dataset = self.selected_dataset()
         if dataset is None:

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QFormLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.views.base import BaseView
+from app.views.name_dialog import NameDialog
 from app.views.row_filter import SearchEdit
 from app.views.welcome_panel import DEMO_CHOICES, WelcomePanel
 from app.widgets import MessageBanner, select_row_id, selected_row_id, table_texts
@@ -50,41 +50,6 @@ class NumberItem(QTableWidgetItem):
 
     def __lt__(self, other: QTableWidgetItem) -> bool:
         return int(self.text() or 0) < int(other.text() or 0)
-
-
-class ProjectDialog(QDialog):
-    """Name (and description) of a new or renamed project, checked as you type."""
-
-    def __init__(self, title: str, name: str = "", description: str = "", *, with_description: bool = True,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(title)
-        self.setMinimumWidth(420)
-        form = QFormLayout(self)
-        self.name = QLineEdit(name)
-        self.name.setPlaceholderText("e.g. support-bot")
-        self.description = QLineEdit(description)
-        self.error = QLabel("")
-        self.error.setProperty("role", "muted")
-        form.addRow("Name", self.name)
-        if with_description:
-            form.addRow("Description", self.description)
-        form.addRow("", self.error)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        form.addRow(self.buttons)
-        self.name.textChanged.connect(self._check)
-        self._check()
-
-    def _check(self) -> None:
-        try:
-            projects.validate_name(self.name.text())
-            message = ""
-        except SparkError as exc:
-            message = str(exc)
-        self.error.setText(message)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not message)
 
 
 class ProjectsView(BaseView):
@@ -244,8 +209,8 @@ class ProjectsView(BaseView):
             self.ctx.navigate("datasets", None)
 
     # -- writing ------------------------------------------------------------------------------
-    def new_project(self) -> ProjectDialog:
-        dialog = ProjectDialog("New project", parent=self)
+    def new_project(self) -> NameDialog:
+        dialog = NameDialog("New project", parent=self)
         dialog.accepted.connect(lambda: self._create(dialog.name.text(), dialog.description.text()))
         self._open(dialog)
         return dialog
@@ -269,11 +234,11 @@ class ProjectsView(BaseView):
         self.ctx.model.refresh()
         self.select(project.id)
 
-    def rename_selected(self) -> ProjectDialog | None:
+    def rename_selected(self) -> NameDialog | None:
         project = self.selected_project()
         if project is None:
             return None
-        dialog = ProjectDialog(f"Rename {project.name}", project.name, with_description=False, parent=self)
+        dialog = NameDialog(f"Rename {project.name}", project.name, with_description=False, parent=self)
         dialog.accepted.connect(lambda: self._rename(project, dialog.name.text()))
         self._open(dialog)
         return dialog

@@ -73,7 +73,9 @@ def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: li
     if why:
         errors["base_model"] = why
     if "dataset" not in errors and not dataset_known(store, data["dataset"], data["project"], offered):
-        errors["dataset"] = f"{data['dataset']} is not a dataset of this project nor an existing path"
+        hint = datasets.missing_hint(store, data["dataset"], data["project"])  # a run file older than a rename
+        errors["dataset"] = (f"{data['dataset']} is not a dataset of this project nor an existing path"
+                             + (f"; {hint}" if hint else ""))
     for key, message in recipe_fit_errors(store, data, folder).items():
         errors.setdefault(key, message)
     config = _config(data)

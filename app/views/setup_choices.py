@@ -89,6 +89,7 @@ class SetupChoicesMixin:
         self._facts_task: Task | None = None
         self._gpus_default = "auto"  # Settings' Default GPUs, as last read: the GPUs box starts with it
         self._project_ids: dict[str, int] = {}  # the projects' ids by name when last listed
+        self._dataset_ids: dict[str, int] = {}  # the listed datasets' ids by name, likewise
         self._gpus_follow = True  # until the user picks or types GPUs, or a run file names them
         self.gpus.activated.connect(self._gpus_chosen)
         self.gpus.lineEdit().textEdited.connect(self._gpus_chosen)
@@ -130,7 +131,12 @@ class SetupChoicesMixin:
         found = self.ctx.model.datasets.of_project(self.project.currentText())  # a new project has none yet
         self._read_facts(found)
         settings = self.forms["recipe_config"].values() if "recipe_config" in self.forms else {}
+        shown = self.dataset.currentText()
+        renamed = {d.id: d.name for d in found}.get(self._dataset_ids.get(shown, -1))
+        self._dataset_ids = {d.name: d.id for d in found}
         fill_choices(self.dataset, dataset_choices(found, self._spec(), settings, self._facts_of))
+        if renamed is not None and renamed != shown and shown not in self._dataset_ids:
+            self.dataset.setCurrentText(renamed)  # the dataset shown was renamed: it is still the one meant
 
     def _facts_of(self, ds: Any) -> DataFacts:
         """The facts read on the pool; until they come, the counts stored with the dataset (already in

@@ -1,4 +1,4 @@
-"""`dataset list|show|delete` (ingestion commands register here too)."""
+"""`dataset list|show|rename|delete` (ingestion commands register here too)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from spark_trainer.store import datasets
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse._SubParsersAction:
-    parser = sub.add_parser("dataset", help="ingest, list, show, browse and delete datasets", parents=[common])
+    parser = sub.add_parser("dataset", help="ingest, list, show, browse, rename and delete datasets", parents=[common])
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     lst = actions.add_parser("list", help="list datasets", parents=[common])
@@ -24,6 +24,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     show.add_argument("dataset", help="dataset name or id")
     show.add_argument("--project", help="project, when the name is used in several")
     show.set_defaults(handler=cmd_show)
+
+    rename = actions.add_parser(
+        "rename", help="rename a dataset",
+        description="Gives a dataset a new name (unique in its project). Runs, experiments and exports find "
+        "it by id and follow; a run file that names the old name fails, and its error gives the new one.",
+        parents=[common])
+    rename.add_argument("dataset", help="dataset name or id")
+    rename.add_argument("new_name", help="the new name")
+    rename.add_argument("--project", help="project, when the name is used in several")
+    rename.set_defaults(handler=cmd_rename)
 
     delete = actions.add_parser("delete", help="delete a dataset (its folder too with --delete-files)",
                                 parents=[common])
@@ -58,6 +68,17 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
     dataset = datasets.get(ctx.store, args.dataset, args.project)
     return Result(dataset, dataset_text(dataset))
+
+
+def cmd_rename(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.ingest.rename import rename_dataset
+
+    renamed = rename_dataset(ctx.store, args.dataset, args.new_name, args.project)
+    if renamed.card_note:
+        ctx.info(f"warning: {renamed.card_note}")
+    dataset = renamed.dataset
+    return Result(dataset, f"renamed dataset {renamed.old_name!r} to {dataset.name!r} (id {dataset.id}, "
+                           f"project {dataset.project!r})")
 
 
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:

@@ -97,7 +97,9 @@ def _data_of(store: Store, data: Path | str, project_id: int) -> Path:
             continue
         except BadInput as exc:  # a name only other projects use, several of them
             raise BadInput(f"--data {data}: {exc}") from None
-    raise BadInput(f"--data {data}: no such file, folder or dataset (see `spark-trainer dataset list`)")
+    hint = datasets.missing_hint(store, str(data), project_id)
+    raise BadInput(f"--data {data}: no such file, folder or dataset (see `spark-trainer dataset list`)"
+                   + (f"; {hint}" if hint else ""))
 
 
 def _check_labels(store: Store, run: Any, config: ExperimentConfig, items: list[Any], data_path: Path) -> None:

@@ -88,8 +88,9 @@ def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | Non
         return existing, None
     path = _dataset_path(config.dataset, base_dir)
     if not path.exists():
+        hint = datasets.missing_hint(store, config.dataset, config.project)  # a run file older than a rename
         raise ConfigError(f"dataset: {config.dataset!r} is neither a dataset in project {config.project!r} "
-                          f"nor an existing path ({path} does not exist)")
+                          f"nor an existing path ({path} does not exist)" + (f"; {hint}" if hint else ""))
     from spark_trainer.ingest.detect import detect_kind, gather
 
     spec.check_data_kind(detect_kind(gather([path])), str(path))

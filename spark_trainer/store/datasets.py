@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from spark_trainer.errors import BadInput, Conflict, OperationFailed
+from spark_trainer.errors import BadInput, Conflict, NotFound, OperationFailed
 from spark_trainer.store import in_use, projects
 from spark_trainer.store.entities import Dataset, DatasetKind, utcnow
 from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow
@@ -58,9 +59,19 @@ def _entity(row: DatasetRow, project_name: str) -> Dataset:
     )
 
 
+RENAMED_FROM = "renamed_from"  # meta key: the names a dataset had before, oldest first
+
+
 def row_for(session: Session, ref: str | int, project: str | int | None = None) -> DatasetRow:
-    """The dataset row for a name or id, optionally within a project; ambiguity is an error."""
-    return projects.named_row_in_project(session, DatasetRow, ref, project, "dataset")
+    """The dataset row for a name or id, optionally within a project; ambiguity is an error. A name
+    not found says which dataset had it before a rename, or close names (`missing_hint`)."""
+    try:
+        return projects.named_row_in_project(session, DatasetRow, ref, project, "dataset")
+    except NotFound as exc:
+        hint = _hint_or_nothing(session, str(ref).strip(), project)
+        if not hint:
+            raise
+        raise NotFound(f"{exc}; {hint}") from None
 
 
 def next_id(store: Store) -> int:
@@ -116,9 +127,7 @@ def _insert(session: Session, project: str | int, new: NewDataset) -> tuple[Data
         allowed = ", ".join(k.value for k in DatasetKind)
         raise BadInput(f"dataset kind {new.kind!r} is not one of: {allowed}") from None
     project_row = projects.row_for(session, project)
-    clash = select(DatasetRow.id).where(DatasetRow.project_id == project_row.id, DatasetRow.name == name)
-    if session.scalar(clash) is not None:
-        raise Conflict(f"project {project_row.name!r} already has a dataset named {name!r}")
+    _refuse_taken(session, project_row, name)
     row = DatasetRow(
         project_id=project_row.id,
         name=name,
@@ -140,6 +149,72 @@ def _insert(session: Session, project: str | int, new: NewDataset) -> tuple[Data
     projects.touch(session, project_row.id)
     session.flush()
     return row, project_row.name
+
+
+def _refuse_taken(session: Session, project_row: ProjectRow, name: str, own_id: int | None = None) -> None:
+    """Names are unique per project (the table's constraint): say so in one line before it would."""
+    clash = session.scalar(select(DatasetRow.id).where(DatasetRow.project_id == project_row.id,
+                                                       DatasetRow.name == name))
+    if clash is not None and clash != own_id:
+        raise Conflict(f"project {project_row.name!r} already has a dataset named {name!r}")
+
+
+def rename(store: Store, ref: str | int, new_name: str, project: str | int | None = None) -> Dataset:
+    """Give a dataset (name or id) a new name, checked as ingestion checks one, unique in its project.
+
+    Everything that trains or evaluates finds a dataset by id (a run's frozen config, an experiment's
+    dataset_id, the folder `datasets/<id>`), so they follow. The old name goes in `meta["renamed_from"]`,
+    so a run file still naming it is told the new one (`missing_hint`). An experiment whose stored config
+    named the dataset by its old name gets the new one (the config is what `exp show` prints).
+
+    Raises:
+        BadInput: an empty, too long or all-digit name; NotFound: no such dataset; Conflict: the project
+            has a dataset of that name. Nothing is written then.
+    """
+    new_name = projects.validate_name(new_name, "dataset")
+    with store.write() as session:
+        row = row_for(session, ref, project)
+        project_row = session.get(ProjectRow, row.project_id)
+        _refuse_taken(session, project_row, new_name, row.id)
+        old = row.name
+        if new_name != old:
+            meta = dict(row.meta or {})
+            history = [n for n in meta.get(RENAMED_FROM, []) if n not in (old, new_name)]
+            row.meta = {**meta, RENAMED_FROM: [*history, old]}  # a new dict: the JSON column sees the change
+            row.name = new_name
+            for experiment in session.scalars(select(ExperimentRow).where(ExperimentRow.dataset_id == row.id)):
+                if (experiment.config or {}).get("dataset") == old:
+                    experiment.config = {**experiment.config, "dataset": new_name}
+            projects.touch(session, project_row.id)
+        session.flush()
+        return _entity(row, project_row.name)
+
+
+def missing_hint(store: Store, name: str, project: str | int | None = None) -> str:
+    """For a dataset name that names none: "it was renamed to 'flowers'", else "close names: ...", else ""
+    (also "" when `project` does not exist)."""
+    with store.read() as session:
+        return _hint_or_nothing(session, name.strip(), project)
+
+
+def _hint_or_nothing(session: Session, name: str, project: str | int | None) -> str:
+    try:
+        return _missing_hint(session, name, project)
+    except NotFound:  # no such project: the caller's own error says so
+        return ""
+
+
+def _missing_hint(session: Session, name: str, project: str | int | None) -> str:
+    query = select(DatasetRow.name, DatasetRow.meta).order_by(DatasetRow.id)
+    if project is not None:
+        query = query.where(DatasetRow.project_id == projects.row_for(session, project).id)
+    found = session.execute(query).all()
+    renamed = [now for now, meta in found if name in (meta or {}).get(RENAMED_FROM, [])]
+    if renamed:
+        return f"it was renamed to {renamed[-1]!r}" if len(renamed) == 1 else \
+            f"datasets once named so are now {', '.join(map(repr, renamed))}"
+    close = difflib.get_close_matches(name, [now for now, _ in found], n=3)
+    return f"close names: {', '.join(map(repr, close))}" if close else ""
 
 
 def get(store: Store, ref: str | int, project: str | int | None = None) -> Dataset:

@@ -10,3 +10,12 @@ def sync_model(qtbot, ctx, timeout_ms: int = 15_000) -> None:
     asked = poller.ticks
     ctx.model.refresh()
     qtbot.waitUntil(lambda: poller.applied > asked, timeout=timeout_ms)
+
+
+def shown(qtbot, ctx, view, size: tuple[int, int] = (1100, 750)):
+    """`view` shown at `size`, closed with the test, once it shows what the store holds now."""
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    sync_model(qtbot, ctx)
+    return view

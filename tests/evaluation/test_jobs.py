@@ -208,6 +208,19 @@ def test_eval_data_names_the_runs_own_dataset_when_other_projects_use_the_name(l
     assert "several projects" in err and "elsewhere" in err
 
 
+def test_eval_data_naming_a_renamed_dataset_says_the_new_name(lora_run, tmp_path, capsys) -> None:
+    from spark_trainer.store import datasets
+
+    home, run = _copy_home(lora_run, tmp_path)
+    with Store.open(home) as store:
+        own = datasets.list_all(store)[0]
+        datasets.rename(store, own.id, "flowers")
+    code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", own.name)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.rstrip().endswith(f"--data {own.name}: no such file, folder or dataset (see `spark-trainer dataset "
+                                 "list`); it was renamed to 'flowers'")
+
+
 KILLED_WHILE_STARTING = """
 import os, signal, sys
 from pathlib import Path

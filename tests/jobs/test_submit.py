@@ -1,5 +1,6 @@
 """Submitting a run when its folder cannot be written (the runs folder on a full disk; a real tmpfs,
-needs root): one line naming the place, and the run recorded failed with that line as its error."""
+needs root): one line naming the place, and the run recorded failed with that line as its error. A run
+file that names a dataset by a name it no longer has: one line giving the new name."""
 
 from __future__ import annotations
 
@@ -33,3 +34,31 @@ def test_a_run_folder_on_a_full_home_names_the_folder_not_the_database(home, cli
     assert result.code == 1, result.err
     assert result.err.count("\n") == 1 and result.err.startswith(f"error: disk full at {full / 'runs'}:"), result.err
     assert not (full / "runs" / "1").exists()
+
+
+def test_a_run_file_naming_a_renamed_dataset_says_the_new_name_and_run_config_writes_it(
+        store: Store, cli, run_file, tmp_path: Path) -> None:
+    import yaml
+
+    from spark_trainer.store import datasets
+
+    first = cli("train", run_file("first", steps=2))
+    assert first.code == 0, first.err
+    [dataset_id] = [d.id for d in datasets.list_all(store)]
+    old = datasets.get(store, dataset_id).name
+    datasets.rename(store, dataset_id, "flowers")
+    stale = yaml.safe_load(run_file("second", steps=2).read_text()) | {"dataset": old}
+    path = tmp_path / "stale.yaml"
+    path.write_text(yaml.safe_dump(stale))
+    refused = cli("train", path)
+    assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
+    assert refused.err.startswith(f"error: dataset: {old!r} is neither a dataset in project 'jobs'")
+    assert refused.err.rstrip().endswith("; it was renamed to 'flowers'")
+    assert len(runs.list_all(store)) == 1  # nothing queued
+    # The finished run's settings as a run file name the dataset as it is called now, and train on it.
+    again = tmp_path / "again.yaml"
+    assert cli("run", "config", "1", "--out", again).code == 0
+    assert yaml.safe_load(again.read_text())["dataset"] == "flowers"
+    queued = cli("--json", "train", again)
+    assert queued.code == 0, queued.err
+    assert [d.id for d in datasets.list_all(store)] == [dataset_id]  # the same dataset, not a new ingestion

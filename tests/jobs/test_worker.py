@@ -53,3 +53,18 @@ def test_training_in_process_leaves_the_callers_imports_alone(store, run_file):
     outcome = worker.train(store, run.id, frozen_config(Path(run.run_dir)), Path(run.run_dir), Commands())
     assert outcome.status == "completed"
     assert sys.modules.get("bitsandbytes", "absent") is not None  # not blocked (None) in this process
+
+
+def test_a_run_queued_before_its_dataset_was_renamed_trains_on_it(store, run_file):
+    """The frozen config names the dataset by id, which is what the worker looks up: a rename while the
+    run waits in the queue changes nothing for it."""
+    from spark_trainer.jobs.submit import frozen_config
+    from spark_trainer.store import datasets
+
+    submitted = submit_config(store, load_config(run_file(steps=2, ckpt_every=2)), base_dir=Path("."))
+    run, dataset = submitted.run, submitted.dataset
+    datasets.rename(store, dataset.id, "flowers")
+    config = frozen_config(Path(run.run_dir))
+    assert config.dataset == str(dataset.id)
+    outcome = worker.train(store, run.id, config, Path(run.run_dir), Commands())
+    assert outcome.status == "completed"

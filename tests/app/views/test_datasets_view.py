@@ -7,7 +7,7 @@ from pathlib import Path
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.store import projects
 from tests.app.gui_assets import write_image_folder, write_text_dataset
-from tests.app.model_sync import sync_model
+from tests.app.model_sync import shown, sync_model
 
 
 def test_choosing_another_project_shows_its_dataset_below_not_the_last_one(qtbot, store, ctx, tmp_path: Path):
@@ -22,11 +22,7 @@ def test_choosing_another_project_shows_its_dataset_below_not_the_last_one(qtbot
     shapes = ingest_paths(store, [write_image_folder(tmp_path / "shapes", per_class=2)], project=first.id).dataset
     dots = ingest_paths(store, [write_image_folder(tmp_path / "dots", per_class=3, classes=("a", "b"))],
                         project=second.id).dataset
-    view = DatasetsView(store, ctx)
-    qtbot.addWidget(view)
-    view.resize(1100, 750)
-    view.show()
-    sync_model(qtbot, ctx)
+    view = shown(qtbot, ctx, DatasetsView(store, ctx))
     view.project_combo.setCurrentIndex(view.project_combo.findData(first.id))
     qtbot.waitUntil(lambda: shapes.name in view.card.toPlainText(), timeout=10_000)
     assert view.selected_dataset().id == shapes.id
@@ -57,3 +53,69 @@ def test_a_file_of_another_kind_is_rejected_in_words_that_fit_the_app(qtbot, sto
     qtbot.waitUntil(lambda: bool(view.report.reasons()), timeout=10_000)
     reason = next(r for r in view.report.reasons() if "text file" in r)
     assert "Kind" in reason and view.kind_label.text() == "Kind", reason
+
+
+def _datasets_view(store, ctx, qtbot):
+    from app.views.datasets_view import DatasetsView
+
+    return shown(qtbot, ctx, DatasetsView(store, ctx))
+
+
+def test_rename_checks_the_name_as_typed_and_every_view_shows_the_new_one(qtbot, store, ctx, tmp_path: Path):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from app.workers import pending
+    from spark_trainer.store import datasets
+    from tests.app.views.test_experiment_setup_view import filled_form
+
+    setup = filled_form(store, ctx, qtbot, tmp_path)  # its Dataset box says 'reviews'
+    ingest_paths(store, [write_text_dataset(tmp_path / "support", n_good=4)], project="demo", name="support")
+    view = _datasets_view(store, ctx, qtbot)
+    reviews = datasets.get(store, "reviews")
+    view.select(reviews.id)
+    dialog = view.rename_selected()
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert dialog.name.text() == "reviews" and ok.isEnabled()
+    for bad, said in (("", "dataset name must not be empty"), ("2024", "is all digits")):
+        dialog.name.setText(bad)
+        assert not ok.isEnabled() and said in dialog.error.text()
+    dialog.name.setText("support")  # taken: only the store knows, and says so in the banner
+    ok.click()
+    qtbot.waitUntil(lambda: not pending(view.rename_task), timeout=10_000)
+    assert view.banner.role == "error"
+    assert "project 'demo' already has a dataset named 'support'" in view.banner.text()
+    assert datasets.get(store, reviews.id).name == "reviews"
+
+    dialog = view.rename_selected()
+    dialog.name.setText("opinions")
+    dialog.grab().save(str(tmp_path / "rename-dialog.png"))
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: not pending(view.rename_task), timeout=10_000)
+    assert view.banner.role == "ok" and "Renamed dataset 'reviews' to 'opinions'" in view.banner.text()
+    assert datasets.get(store, reviews.id).name == "opinions"
+    assert sorted(row[0] for row in view.row_texts()) == ["opinions", "support"]
+    assert view.selected_dataset().id == reviews.id
+    qtbot.waitUntil(lambda: view.card.toPlainText().startswith("opinions"), timeout=10_000)
+    # The setup form meant this dataset: its box follows the name, and the form has nothing to say about it.
+    assert setup.dataset.currentText() == "opinions"
+    assert "opinions" in [setup.dataset.itemText(i) for i in range(setup.dataset.count())]
+    qtbot.waitUntil(lambda: not setup.checking, timeout=15_000)
+    assert setup.errors["dataset"].text() == ""
+    view.grab().save(str(tmp_path / "datasets-renamed.png"))
+
+
+def test_f2_and_the_right_click_menu_rename_the_selected_dataset(qtbot, store, ctx, tmp_path: Path):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    project = projects.create(store, "first")
+    made = ingest_paths(store, [write_text_dataset(tmp_path / "support", n_good=4)], project=project.id).dataset
+    view = _datasets_view(store, ctx, qtbot)
+    view.select(made.id)
+    menu = view.menu()
+    assert [(a.text(), a.isEnabled()) for a in menu.actions()] == [("Rename…", True), ("Delete dataset…", True)]
+    assert view.rename_button.isEnabled()
+    view.table.setFocus()
+    QTest.keyClick(view.table, Qt.Key.Key_F2)
+    assert view.dialog is not None and view.dialog.isVisible()
+    assert view.dialog.windowTitle() == f"Rename {made.name}"

@@ -63,6 +63,19 @@ def test_the_store_checks_name_a_dataset_or_model_the_recipe_cannot_train(store,
     assert set(errors) == {"base_model"} and "diffusers pipeline" in errors["base_model"]
 
 
+def test_a_loaded_run_file_naming_a_renamed_dataset_is_told_the_new_name(store, tmp_path) -> None:
+    from app.views.setup_checks import check_setup
+    from spark_trainer.store import datasets
+
+    llama, _sd = _home_with_a_text_dataset_and_two_models(store, tmp_path)
+    datasets.rename(store, "train", "flowers")
+    form = {**GOOD, "recipe": "causal-lm", "base_model": llama, "train": {}, "recipe_config": {}}
+    errors = check_setup(store, form, ["flowers"], []).errors
+    assert errors == {"dataset": "train is not a dataset of this project nor an existing path; it was renamed to "
+                                 "'flowers'"}
+    assert check_setup(store, {**form, "dataset": "flowers"}, ["flowers"], []).errors == {}
+
+
 def _ingest_rows(store, tmp_path, name: str, rows: list[dict]) -> None:
     import json
 
