@@ -34,8 +34,9 @@ is the key/value width and i the MLP width; DoRA adds one magnitude per output f
 Classification recipes: the logits term is b * classes (a head, not a vocabulary) and s is the
 longest text kept (`recipe_config.max_length`; batches are padded only to their longest text) or,
 for a ViT-style image model, its patches per image plus one: (image_size / patch_size)^2 + 1. Image
-classifiers without such layers (ResNet, ConvNeXt) are estimated by spark_trainer/estimate_vision.py,
-which counts their activations in a forward pass on the meta device.
+classifiers without such layers (ResNet, ConvNeXt) are estimated by spark_trainer/estimate_vision.py:
+from config.json for ResNet and ConvNeXt (estimate_convnets.py, no torch), else by counting their
+activations in a forward pass on the meta device.
 
 `compare_measured` puts the estimate next to the peaks runs actually reported so the user can judge
 it; `suggest_micro_batch` is the largest micro-batch whose estimate fits in 90% of a GPU's free memory.

@@ -1,11 +1,13 @@
 """Peak GPU memory estimate for image classifiers without patches (ResNet, ConvNeXt, ...).
 
 The token formula of `spark_trainer.estimate` fits transformer layers; a convolutional network's
-activations depend on its stages' resolutions and widths instead. Here they are counted rather than
-modelled: the classifier is built from its config on the meta device (no weights loaded, no memory,
-no arithmetic) and run forward once, in training mode, at the run's batch size and the image size of
-its processor, while `torch.autograd.graph.saved_tensors_hooks` adds up the bytes autograd keeps for
-the backward pass. The formula (bytes):
+activations depend on its stages' resolutions and widths instead. For transformers' ResNet and ConvNeXt
+they are worked out from config.json (`estimate_convnets`, no torch: the CLI's estimate and the GUI's
+memory panel read a config and nothing more). Any other is counted rather than modelled: the
+classifier is built from its config on the meta device (no weights loaded, no memory, no arithmetic)
+and run forward once, in training mode, at the run's batch size and the image size of its processor,
+while `torch.autograd.graph.saved_tensors_hooks` adds up the bytes autograd keeps for the backward
+pass; tests/test_estimate_convnets.py checks the two ways give the same figures. The formula (bytes):
 
     weights      = P * w           w = 2 (bf16/fp16), 4 (fp32); 0 for full fine-tuning (its fp32
                                    master copy is in trainable)
@@ -25,8 +27,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from spark_trainer import estimate_convnets
 from spark_trainer.errors import BadInput, describe
 from spark_trainer.estimate import OVERHEAD_BYTES, MemoryEstimate
+from spark_trainer.estimate_convnets import Layer, Network
+from spark_trainer.recipes.classification import in_head
 
 
 def saved_activation_bytes(model: Any, batch_size: int, height: int, width: int) -> int:
@@ -51,25 +56,45 @@ def saved_activation_bytes(model: Any, batch_size: int, height: int, width: int)
     return sum(saved.values())
 
 
-def _lora_weights(module: Any, rank: int) -> int:
-    """LoRA A and B of one Linear (r * (in + out)) or Conv2d (r * (in/groups * kh * kw + out))."""
-    if type(module).__name__ == "Conv2d":
-        kh, kw = module.kernel_size
-        return rank * (module.in_channels // module.groups * kh * kw + module.out_channels)
-    return rank * (module.in_features + module.out_features)
-
-
 def estimate_image_classifier(folder: str | Path, *, method: str = "lora", batch_size: int = 8,
                               precision: str = "bf16", lora_r: int = 16,
                               target_modules: str | list[str] = "all-linear") -> MemoryEstimate:
-    """The estimate for an image classifier folder (config.json + image processor) of any architecture."""
+    """The estimate for an image classifier folder (config.json + image processor) of any architecture:
+    from config.json alone for those `estimate_convnets` describes (no torch), else counted on the meta
+    device."""
+    size = estimate_convnets.image_size(folder)
+    net = estimate_convnets.network(folder, batch_size, *size) if size is not None else None
+    if net is None:
+        net = _counted(Path(folder), batch_size)
+    wide = precision == "fp32"
+    if method == "full":
+        trainable, weights = net.params, 0
+    else:
+        body = [layer for layer in net.layers if not in_head(layer.name, [net.head])]
+        if isinstance(target_modules, str) and target_modules != "all-linear":
+            target_modules = [t.strip() for t in target_modules.split(",") if t.strip()]
+        if isinstance(target_modules, list):
+            adapted = [layer for layer in body
+                       if any(layer.name == t or layer.name.endswith("." + t) for t in target_modules)]
+        else:  # all-linear: the body's linear layers, or its convolutions when it has none (as the recipe does)
+            adapted = ([layer for layer in body if layer.kind == "Linear"]
+                       or [layer for layer in body if layer.kind == "Conv2d"])
+        # LoRA A and B of each: r * (in + out) for a Linear, r * (in/groups * kh * kw + out) for a Conv2d
+        trainable = sum(lora_r * (layer.fan_in + layer.out) for layer in adapted) + net.head_params
+        weights = net.params * (4 if wide else 2)
+    parts = {"weights": weights, "trainable+optimizer": trainable * 16,
+             "activations": net.saved if wide else net.saved // 2, "overhead": OVERHEAD_BYTES}
+    return MemoryEstimate(sum(parts.values()), parts, trainable)
+
+
+def _counted(folder: Path, batch_size: int) -> Network:
+    """The classifier built from its config on the meta device (no weights, no memory, no arithmetic),
+    its activations counted in one training-mode forward pass."""
     import torch
     from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification
 
-    from spark_trainer.recipes.classification import body_layers, in_head
     from spark_trainer.recipes.image_classification_impl import preprocess_of
 
-    folder = Path(folder)
     try:
         config = AutoConfig.from_pretrained(folder, local_files_only=True)
         pre = preprocess_of(AutoImageProcessor.from_pretrained(folder, local_files_only=True))
@@ -78,31 +103,22 @@ def estimate_image_classifier(folder: str | Path, *, method: str = "lora", batch
     except (OSError, ValueError, KeyError) as exc:
         raise BadInput(f"{folder}: cannot read the image classifier to estimate its memory: "
                        f"{describe(exc).splitlines()[0]}") from None
-    params = sum(p.numel() for p in model.parameters())
+    head = _head_name(model)
+    net = Network(params=sum(p.numel() for p in model.parameters()), head=head,
+                  head_params=sum(p.numel() for p in model.get_submodule(head).parameters()))
+    for name, module in model.named_modules():
+        if type(module).__name__ == "Conv2d":
+            kh, kw = module.kernel_size
+            net.layers.append(Layer(name, "Conv2d", module.in_channels // module.groups * kh * kw,
+                                    module.out_channels))
+        elif type(module).__name__ == "Linear":
+            net.layers.append(Layer(name, "Linear", module.in_features, module.out_features))
     try:
-        activations = saved_activation_bytes(model, batch_size, pre.height, pre.width)
+        net.saved = saved_activation_bytes(model, batch_size, pre.height, pre.width)
     except Exception as exc:  # noqa: BLE001 - an architecture whose forward the meta device cannot run
         raise BadInput(f"{folder}: cannot count its activations without running it "
                        f"({describe(exc).splitlines()[0]})") from None
-    wide = precision == "fp32"
-    if method == "full":
-        trainable, weights = params, 0
-    else:
-        head = [_head_name(model)]
-        if isinstance(target_modules, str) and target_modules != "all-linear":
-            target_modules = [t.strip() for t in target_modules.split(",") if t.strip()]
-        if isinstance(target_modules, list):
-            names = [n for n, m in model.named_modules()
-                     if any(n == t or n.endswith("." + t) for t in target_modules) and not in_head(n, head)]
-        else:  # all-linear: the body's linear layers, or its convolutions when it has none (as the recipe does)
-            names = body_layers(model, head, "Linear") or body_layers(model, head, "Conv2d")
-        modules = dict(model.named_modules())
-        trainable = sum(_lora_weights(modules[n], lora_r) for n in names)
-        trainable += sum(p.numel() for n in head for p in modules[n].parameters())
-        weights = params * (4 if wide else 2)
-    parts = {"weights": weights, "trainable+optimizer": trainable * 16,
-             "activations": activations if wide else activations // 2, "overhead": OVERHEAD_BYTES}
-    return MemoryEstimate(sum(parts.values()), parts, trainable)
+    return net
 
 
 def _head_name(model: Any) -> str:

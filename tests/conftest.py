@@ -108,20 +108,26 @@ class WindowsLike:
 @pytest.fixture
 def windows_like(monkeypatch: pytest.MonkeyPatch) -> WindowsLike:
     """This process as the job-control code finds Windows: no process groups to signal (os.killpg,
-    os.getpgid, signal.SIGKILL), no uid, no os.WNOHANG or os.sysconf, no fcntl or resource module.
+    os.getpgid, signal.SIGKILL), no uid, no os.WNOHANG, os.sysconf, os.pread or os.pwrite, no fcntl or
+    resource module; an `msvcrt` module whose `locking` has Windows' semantics, simulated over Linux
+    locks (tests/windows_msvcrt.py: it never ran on Windows).
 
     Windows has no signals between processes: os.kill(pid, SIGTERM) there is TerminateProcess, a hard
     kill. So every os.kill is recorded; only a kill (9, what psutil's kill stands for here: on
     Windows it is TerminateProcess, on Linux it would read the missing signal.SIGKILL) is delivered,
     and a test asserts that nothing else was asked of the OS. Workers this process spawns run as
     Linux processes; they notice a stop request only by polling its file, as they must on Windows."""
+    import fcntl
     import signal
 
     import psutil
 
-    for name in ("killpg", "getpgid", "getuid", "WNOHANG", "sysconf"):
+    from tests import windows_msvcrt
+
+    for name in ("killpg", "getpgid", "getuid", "WNOHANG", "sysconf", "pread", "pwrite"):
         monkeypatch.delattr(os, name, raising=False)
     monkeypatch.delattr(signal, "SIGKILL")
+    monkeypatch.setitem(sys.modules, "msvcrt", windows_msvcrt.make(fcntl))
     monkeypatch.setitem(sys.modules, "fcntl", None)  # `import fcntl` raises ImportError
     monkeypatch.setitem(sys.modules, "resource", None)
     record = WindowsLike([])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, table
@@ -44,8 +45,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     show.add_argument("--project", help="project, when the name is used in several")
     show.set_defaults(handler=cmd_show)
 
-    delete = actions.add_parser("delete", help="delete an experiment and its runs' records", parents=[common])
+    delete = actions.add_parser("delete", help="delete an experiment, its runs' records and folders",
+                                parents=[common])
     delete.add_argument("experiment", help="experiment name or id")
+    delete.add_argument("--keep-files", action="store_true", help="keep the runs' folders on disk")
     delete.set_defaults(handler=cmd_delete)
 
 
@@ -152,13 +155,17 @@ def mark_swept(body: str, swept: list[sweeps_store.ExperimentSweep], kept: list[
 
 
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
-    from spark_trainer.jobs.reconcile import reconcile
+    from spark_trainer.jobs.control import delete_experiment
 
-    reconcile(ctx.store)  # a run whose worker died must not block the delete
-    experiment, run_dirs = experiments.delete(ctx.store, args.experiment)
-    from spark_trainer.jobs.control import release_deleted_runs
+    experiment, found = delete_experiment(ctx.store, args.experiment, keep_files=args.keep_files)
+    kept = [folder for folder in found if Path(folder).is_dir()]
+    removed = [folder for folder in found if folder not in kept]
 
-    release_deleted_runs(ctx.store)  # a playground model of one of its runs
-    folders = "1 run folder" if len(run_dirs) == 1 else f"{len(run_dirs)} run folders"
-    note = f"; {folders} kept on disk" if run_dirs else ""
-    return Result({"deleted": experiment, "run_dirs": run_dirs}, f"deleted experiment {experiment.name!r}{note}")
+    def count(folders: list[str]) -> str:
+        return "1 run folder" if len(folders) == 1 else f"{len(folders)} run folders"
+
+    note = f" and {count(removed)}" if removed else ""
+    if kept:
+        note += f"; {count(kept)} kept on disk" if args.keep_files else f"; could not remove {', '.join(kept)}"
+    return Result({"deleted": experiment, "removed_folders": removed, "kept_folders": kept},
+                  f"deleted experiment {experiment.name!r}{note}")

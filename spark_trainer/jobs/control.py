@@ -1,4 +1,4 @@
-"""Cancel, pause, resume and delete runs.
+"""Cancel, pause, resume and delete runs (and experiments, their runs with them).
 
 Cancel and pause write what is wanted to `runs/<id>/stop-request`, then SIGTERM the worker's
 process group (on POSIX; on Windows the file alone, see jobs/portable.py): the worker, which polls
@@ -20,8 +20,8 @@ from spark_trainer.errors import BadInput, IllegalTransition
 from spark_trainer.jobs import process, run_lock
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.resume_checks import check_inputs
-from spark_trainer.store import runs, settings
-from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store import experiments, runs, settings
+from spark_trainer.store.entities import Experiment, Run, RunStatus
 from spark_trainer.store.store import Store
 from spark_trainer.training.checkpoints import bytes_being_saved
 from spark_trainer.training.reporting import StopKind
@@ -185,6 +185,19 @@ def delete(store: Store, run_id: int | str, *, keep_files: bool = False) -> Run:
     if not keep_files and run.run_dir:
         shutil.rmtree(run.run_dir, ignore_errors=True)
     return run
+
+
+def delete_experiment(store: Store, ref: str | int, *, keep_files: bool = False) -> tuple[Experiment, list[str]]:
+    """Delete an experiment with its runs' records and (unless `keep_files`) their folders, as `delete`
+    does one run; returns it and those of its runs' folders that were on disk (removed, or kept)."""
+    reconcile(store)  # a run whose worker died must not block the delete
+    experiment, run_dirs = experiments.delete(store, ref)
+    release_deleted_runs(store)  # a playground model of one of its runs
+    found = [folder for folder in run_dirs if Path(folder).is_dir()]
+    if not keep_files:
+        for folder in found:
+            shutil.rmtree(folder, ignore_errors=True)
+    return experiment, found
 
 
 def release_deleted_runs(store: Store) -> int:

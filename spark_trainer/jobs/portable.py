@@ -9,7 +9,10 @@ TerminateProcess there: a hard kill, no checkpoint). A worker is started in a ne
 no console window (`spawn_options`); a graceful stop is the request file alone, which every worker
 polls (`watch`) on every platform; a hard kill ends the process tree through psutil, children first.
 
-Every POSIX-only name (os.killpg, os.getpgid, os.getuid, signal.SIGKILL) is looked up when it is
+A lock file (one worker per run folder, jobs/run_lock.py) is held with flock on POSIX and with
+msvcrt.locking of one byte on Windows; either goes when its file is closed or its process ends.
+
+Every POSIX-only name (os.killpg, os.getpgid, os.getuid, signal.SIGKILL, fcntl) is looked up when it is
 called, never at import, so these modules import anywhere and choose their fallback where a name is
 missing. The Windows paths are written for Windows and tested on Linux by simulating it
 (tests/jobs/test_portable.py); they have not yet run on Windows.
@@ -18,6 +21,7 @@ missing. The Windows paths are written for Windows and tested on Linux by simula
 from __future__ import annotations
 
 import getpass
+import importlib
 import os
 import signal
 import sys
@@ -33,6 +37,9 @@ CREATE_NEW_PROCESS_GROUP = 0x00000200  # subprocess's names for these exist only
 CREATE_NO_WINDOW = 0x08000000
 WATCH_S = 0.5  # how often a worker looks at its request file
 KILL_WAIT_S = 5.0
+# Windows: the byte of a lock file that is locked. A locked range cannot be read through another handle
+# there, so it lies past the text a waiter reads (the holder's pid, at the start).
+LOCK_OFFSET = 4096
 
 
 def posix_signals() -> bool:
@@ -65,6 +72,48 @@ def owned_by_me(path: Path) -> bool:
     """Whether this user owns `path` (no uid to compare on Windows, where the temp folder is per user)."""
     getuid = getattr(os, "getuid", None)
     return getuid is None or Path(path).stat().st_uid == getuid()
+
+
+def _module(name: str) -> Any:
+    """The standard library module `name`, or None where this platform has none (fcntl on Windows,
+    msvcrt elsewhere)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def try_lock(fd: int) -> bool | None:
+    """Take an exclusive lock on the open file `fd` if it is free, without waiting: True when taken, False
+    when another open file holds it (in this process or another), None when this platform or filesystem
+    cannot lock. The lock is the open file's: closing it, or the process ending, releases it."""
+    fcntl, msvcrt = _module("fcntl"), _module("msvcrt")
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        elif msvcrt is not None:
+            os.lseek(fd, LOCK_OFFSET, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            return None
+        return True
+    except (BlockingIOError, PermissionError):  # flock: EWOULDBLOCK; msvcrt: EACCES
+        return False
+    except OSError:
+        return None
+
+
+def unlock(fd: int) -> None:
+    """Release `try_lock`'s lock before `fd` is closed. Windows frees the locks of a closed file only
+    "when resources allow", and a worker that takes over at once must find it free; flock's goes with
+    the close."""
+    msvcrt = _module("msvcrt")
+    if _module("fcntl") is None and msvcrt is not None:
+        try:
+            os.lseek(fd, LOCK_OFFSET, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        except OSError:
+            pass  # not held: closing is all there is
 
 
 def _ended(proc: psutil.Process) -> bool:

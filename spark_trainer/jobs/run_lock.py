@@ -5,8 +5,9 @@ The store's status rules already keep a second worker from starting while the ru
 is the last guard for when the store was told wrong: a run marked paused or interrupted while its
 worker lived on (a controller that lost track of it, a reconcile that could not see the process,
 say from another pid namespace), then resumed. Two workers on one folder overwrite each other's
-checkpoints and double every metric. The lock is the kernel's (flock): it goes when the process
-goes, even killed with SIGKILL, so it never goes stale. `run extend` and `run resume --gpus` hold
+checkpoints and double every metric. The lock is the kernel's (flock; on Windows msvcrt.locking of a
+byte of the file, see portable.try_lock): it goes when the process goes, even killed with SIGKILL, so
+it never goes stale. `run extend` and `run resume --gpus` hold
 it for the moment they rewrite the run's files (`changing`): never beside a worker, nor each other.
 """
 
@@ -20,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from spark_trainer.errors import BadInput, Conflict
-from spark_trainer.jobs import process
+from spark_trainer.jobs import portable, process
 from spark_trainer.store import runs
 from spark_trainer.store.entities import RunStatus, utcnow
 from spark_trainer.store.store import Store
@@ -45,44 +46,45 @@ def hold(run_dir: Path, wait: float | None = None) -> tuple[int | None, int | No
 
     Returns (fd, None) when taken (keep the fd open), (None, pid) when another live worker holds
     it (its pid, as it wrote it; 0 if unknown), and (None, None) when the filesystem cannot lock
-    (the guard is skipped there).
+    (the guard is skipped there). The lock is `portable.try_lock`'s: flock, or msvcrt.locking on Windows.
     """
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock; the store's status rules are the guard there
-        return None, None
-
     path = Path(run_dir) / LOCK_NAME
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     except OSError:
         return None, None
     deadline = time.monotonic() + (wait_s() if wait is None else wait)
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() < deadline:
-                time.sleep(0.2)
-                continue
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            os.close(fd)
-            return None, int(holder) if holder.isdigit() else 0
-        except OSError:
-            os.close(fd)
-            return None, None
+    while (taken := portable.try_lock(fd)) is False and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if taken is None:
+        os.close(fd)
+        return None, None
+    if taken is False:
+        holder = _read_pid(fd)
+        os.close(fd)
+        return None, int(holder) if holder.isdigit() else 0
     # The holder's pid is for a waiter's message only: on a full disk the lock is held all the same (a
     # waiter reads the holder as unknown), and the write that needs the space fails, naming its file.
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, str(os.getpid()).encode())
     return fd, None
+
+
+def _read_pid(fd: int) -> str:
+    """The pid the holder wrote at the start of the file (os.pread is POSIX-only)."""
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.read(fd, 32).decode(errors="replace").strip()
+    except OSError:
+        return ""
 
 
 def release(fd: int | None) -> None:
     """Give the lock `hold` took back (closing its file frees it); None: nothing was held."""
     if fd is not None:
+        portable.unlock(fd)
         os.close(fd)
 
 

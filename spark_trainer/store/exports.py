@@ -69,8 +69,11 @@ def set_pushed(store: Store, export_id: int, *, repo: str, url: str) -> Export:
 
 
 def next_id(store: Store) -> int:
-    """The id the next export will most likely get (names its default folder before it exists)."""
-    from sqlalchemy import func
+    """The id the next export will most likely get (names its default folder before it exists): one past
+    the highest ever given, deleted ones included (ids are never reused)."""
+    from sqlalchemy import func, text
 
     with store.read() as session:
-        return int(session.scalar(select(func.max(ExportRow.id))) or 0) + 1
+        given = session.execute(text("SELECT seq FROM sqlite_sequence WHERE name = 'exports'")).scalar()
+        highest = session.scalar(select(func.max(ExportRow.id)))
+        return max(int(given or 0), int(highest or 0)) + 1

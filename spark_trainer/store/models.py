@@ -202,6 +202,7 @@ class SettingRow(Base):
 
 class ExportRow(Base):
     __tablename__ = "exports"
+    __table_args__ = (NEVER_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
@@ -216,6 +217,7 @@ class ExportRow(Base):
 
 class EvaluationRow(Base):
     __tablename__ = "evaluations"
+    __table_args__ = (NEVER_REUSE,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)

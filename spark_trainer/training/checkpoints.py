@@ -153,11 +153,17 @@ def write_checkpoint(run_dir: Path, step: int, files: dict[str, Any], state: dic
 
 def _best_of(found: list[Path], lower_is_better: bool | None) -> Path | None:
     """The checkpoint with the best `metric`. The direction is the one each checkpoint recorded
-    (`higher_is_better` in state.json, from the recipe's metric declaration) unless given."""
+    (`higher_is_better` in state.json, from the recipe's metric declaration) unless given.
+
+    Only a checkpoint evaluated at its own step is ranked: one saved between evaluations carries the
+    metric of the last one (`metric_step`, shown as "(at step N)"), measured on other weights, so it is
+    never the best (nor kept or exported as such); it rotates out with `checkpoint.keep` as any other.
+    A checkpoint that recorded no `metric_step` (written before it was) is ranked by its metric."""
     scored = []
     for path in found:
         state = read_state(path)
-        if state.get("metric") is not None:
+        measured_at = state.get("metric_step", state.get("step"))
+        if state.get("metric") is not None and measured_at == state.get("step"):
             scored.append((state["metric"], state.get("higher_is_better"), path))
     if not scored:
         return None

@@ -81,15 +81,41 @@ def test_exp_create_warns_of_images_smaller_than_the_resolution(cli, store: Stor
     assert quiet.code == 0 and quiet.err == "" and quiet.json()["warnings"] == [], quiet.err
 
 
+def _experiment_with_run_folders(store: Store, name: str, count: int) -> list[Path]:
+    from spark_trainer.store import runs
+
+    exp = experiments.create(store, project="p", name=name, recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    folders = [Path(runs.create(store, exp.id).run_dir) for _ in range(count)]
+    for folder in folders:
+        (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (folder / "worker.log").write_text("trained\n")
+    return folders
+
+
 def test_exp_delete_counts_the_run_folders_it_keeps_in_words(cli, store: Store) -> None:
     # docswalk saw "1 run folders kept on disk".
+    projects.create(store, "p")
+    for name, count in (("one", 1), ("two", 2)):
+        _experiment_with_run_folders(store, name, count)
+    assert cli("exp", "delete", "one", "--keep-files").out.strip() == "deleted experiment 'one'; 1 run folder kept on disk"
+    assert cli("exp", "delete", "two", "--keep-files").out.strip() == "deleted experiment 'two'; 2 run folders kept on disk"
+
+
+def test_exp_delete_removes_its_run_folders_as_run_delete_does_unless_keep_files(cli, store: Store) -> None:
+    """`run delete` removes the run's folder unless --keep-files; `exp delete` kept every run's folder, and
+    had no way to remove them. Another experiment's runs, records and folders are left alone."""
     from spark_trainer.store import runs
 
     projects.create(store, "p")
-    for name, count in (("one", 1), ("two", 2)):
-        exp = experiments.create(store, project="p", name=name, recipe="causal-lm", base_model="m", dataset=None,
-                                 config={})
-        for _ in range(count):
-            Path(runs.create(store, exp.id).run_dir).mkdir(parents=True, exist_ok=True)
-    assert cli("exp", "delete", "one").out.strip() == "deleted experiment 'one'; 1 run folder kept on disk"
-    assert cli("exp", "delete", "two").out.strip() == "deleted experiment 'two'; 2 run folders kept on disk"
+    gone = _experiment_with_run_folders(store, "gone", 2)
+    kept = _experiment_with_run_folders(store, "kept", 1)
+    other = _experiment_with_run_folders(store, "other", 2)
+    deleted = cli("--json", "exp", "delete", "gone")
+    assert deleted.code == 0, deleted.err
+    assert sorted(deleted.json()["removed_folders"]) == sorted(map(str, gone))
+    assert not any(folder.exists() for folder in gone)
+    assert cli("exp", "delete", "kept", "--keep-files").code == 0
+    assert all((folder / "worker.log").is_file() for folder in kept + other)
+    assert [e.name for e in experiments.list_all(store)] == ["other"]
+    assert sorted(Path(r.run_dir) for r in runs.list_all(store)) == sorted(other)

@@ -313,3 +313,24 @@ def test_a_real_worker_paused_and_cancelled_by_its_request_file_alone_keeps_its_
     steps = sorted(m.step for m in metrics.read(store, run.id, keys=["loss"]))
     assert steps == list(range(1, cancelled.step + 1))  # resumed where it paused: no gap, no step twice
     assert windows_like.sent == []
+
+
+def test_windows_a_file_lock_is_the_handles_and_unlock_frees_it_before_the_close(tmp_path: Path, windows_like) -> None:
+    """msvcrt.locking (simulated: tests/windows_msvcrt.py) as portable.try_lock uses it: a second handle of
+    the same file, in the same process, is refused; `unlock` frees the byte while the first is still open
+    (Windows frees a closed file's locks only when it gets to it); the pid text at the start stays readable."""
+    path = tmp_path / "worker.lock"
+    first, second = (os.open(path, os.O_RDWR | os.O_CREAT) for _ in range(2))
+    try:
+        assert portable.try_lock(first) is True
+        os.lseek(first, 0, os.SEEK_SET)
+        os.write(first, b"1234")
+        assert portable.try_lock(second) is False
+        os.lseek(second, 0, os.SEEK_SET)
+        assert os.read(second, 32) == b"1234"
+        portable.unlock(first)
+        assert portable.try_lock(second) is True
+        assert portable.try_lock(first) is False
+    finally:
+        os.close(first)
+        os.close(second)

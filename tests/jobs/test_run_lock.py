@@ -10,6 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from spark_trainer.errors import Conflict
 from spark_trainer.jobs import control, process, run_lock
 from spark_trainer.jobs.scheduler import schedule_once
 from spark_trainer.store import runs
@@ -73,3 +76,28 @@ def test_a_holder_that_stays_is_named(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_windows_a_second_lock_on_a_folder_is_refused_as_on_posix_and_taken_once_the_first_closes(
+        tmp_path: Path, windows_like, monkeypatch) -> None:
+    """Without fcntl (Windows) the lock is a byte of the lock file locked with msvcrt.locking (simulated
+    here: tests/windows_msvcrt.py). Before, the guard was skipped there, and two workers trained into
+    one folder."""
+    monkeypatch.setenv("SPARK_TRAINER_LOCK_WAIT_S", "0.3")
+    first, holder = run_lock.hold(tmp_path)
+    assert first is not None and holder is None
+    try:
+        assert run_lock.hold(tmp_path) == (None, os.getpid())  # another open file of this process: refused too
+        expected = (f"cannot extend run 7: a worker (pid {os.getpid()}) still holds its folder {tmp_path}; "
+                    "try again when it has exited")
+        with pytest.raises(Conflict) as refused:
+            with run_lock.changing(tmp_path, "extend run 7"):
+                pass
+        assert str(refused.value) == expected
+    finally:
+        run_lock.release(first)
+    with run_lock.changing(tmp_path, "extend run 7"):  # released by the first's close
+        assert run_lock.hold(tmp_path, wait=0) == (None, os.getpid())
+    second, holder = run_lock.hold(tmp_path, wait=0)
+    assert second is not None and holder is None
+    run_lock.release(second)

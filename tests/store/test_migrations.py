@@ -123,7 +123,7 @@ def test_0008_gives_every_run_no_start_up_phase_and_downgrades(tmp_path: Path) -
     home = _home_with_one_run(tmp_path, "0007", "running", 0)
 
     with Store.open(home) as store:  # a run a worker of the build before still trains: no phase, running
-        assert store.schema_revision() == "0008"
+        assert store.schema_revision() == migrate.HEAD_REVISION
         old = runs.get(store, 1)
         assert (old.status.value, old.phase) == ("running", None)
         runs.beat(store, 1, "loading the model")
@@ -134,4 +134,36 @@ def test_0008_gives_every_run_no_start_up_phase_and_downgrades(tmp_path: Path) -
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM runs")).scalar() == 1
         assert "phase" not in {row[1] for row in conn.execute(text("PRAGMA table_info(runs)"))}
+    engine.dispose()
+
+
+def test_0009_keeps_exports_and_evaluations_and_never_gives_their_ids_again(tmp_path: Path) -> None:
+    from alembic import command
+
+    from spark_trainer.store import evaluations, exports
+
+    home = _home_with_one_run(tmp_path, "0008", "completed", 10)
+    engine = make_engine(home.db_path)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
+                          "created_at) VALUES (2, 1, 'completed', 'cpu', '[]', 5, '/r/2', '2026-12-01 00:00:00')"))
+        for export_id, run_id in ((1, 1), (2, 2)):
+            conn.execute(text("INSERT INTO exports (id, run_id, step, options, path, created_at) VALUES "
+                              f"({export_id}, {run_id}, 5, '{{}}', '/e/{export_id}', '2026-12-01 00:00:00')"))
+        conn.execute(text("INSERT INTO evaluations (id, run_id, task, data_path, base, checkpoint, status, gpus, done, total, "
+                          "created_at) VALUES (4, 2, 'perplexity', '/d', 0, 'last', 'completed', '[]', 0, 0, "
+                          "'2026-12-01 00:00:00')"))
+    engine.dispose()
+
+    with Store.open(home) as store:
+        assert [e.path for e in exports.list_for(store, 1)] == ["/e/1"]
+        assert [e.id for e in evaluations.list_for(store, 2)] == [4]
+        runs.delete(store, 2)  # its export (the highest id) and evaluation go with it
+        assert exports.next_id(store) == 3
+        assert exports.add(store, 1, step=10, options={}, path="/e/3").id == 3
+
+    engine = make_engine(home.db_path)  # and back: the rows stay
+    command.downgrade(migrate._alembic_config(engine), "0008")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id FROM exports ORDER BY id")).scalars().all() == [1, 3]
     engine.dispose()

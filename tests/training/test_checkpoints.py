@@ -85,6 +85,34 @@ def test_prune_keeps_the_last_k_and_the_best(tmp_path):
     assert checkpoint_step(checkpoints.best_checkpoint(tmp_path)) == 2
 
 
+def test_only_a_checkpoint_evaluated_at_its_own_step_can_be_the_best(tmp_path):
+    """Evaluations every 100 steps, checkpoints every 150: the checkpoint at 150 carries the loss measured
+    at step 100 (its weights were never evaluated), and must not be kept or exported as the best for it."""
+    saved = {150: (1.0, 100), 300: (2.0, 300), 450: (1.5, 400), 600: (3.0, 600)}  # step: (eval loss, measured at)
+    for step, (metric, measured) in saved.items():
+        write_checkpoint(tmp_path, step, {"w": _text_writer(str(step))},
+                         {"metric": metric, "metric_step": measured, "higher_is_better": False})
+    assert checkpoint_step(checkpoints.best_checkpoint(tmp_path)) == 300
+    removed = checkpoints.prune(tmp_path, keep=1, keep_best=True)
+    assert sorted(checkpoint_step(p) for p in removed) == [150, 450]  # unevaluated ones rotate out as usual
+    assert [checkpoint_step(p) for p in checkpoints.list_checkpoints(tmp_path)] == [300, 600]
+
+
+def test_checkpoints_from_before_metric_step_was_recorded_are_ranked_by_their_metric(tmp_path):
+    for step, metric in {1: 3.0, 2: 1.0, 3: 2.0}.items():  # no metric_step: written before it existed
+        write_checkpoint(tmp_path, step, {"w": _text_writer(str(step))}, {"metric": metric})
+    assert checkpoint_step(checkpoints.best_checkpoint(tmp_path)) == 2
+
+
+def test_without_a_checkpoint_evaluated_at_its_step_there_is_no_best(tmp_path):
+    for step, measured in {150: 100, 250: 200}.items():
+        write_checkpoint(tmp_path, step, {"w": _text_writer(str(step))},
+                         {"metric": 1.0, "metric_step": measured, "higher_is_better": False})
+    assert checkpoints.best_checkpoint(tmp_path) is None
+    removed = checkpoints.prune(tmp_path, keep=1, keep_best=True)
+    assert [checkpoint_step(p) for p in removed] == [150]
+
+
 def test_checkpoint_step_rejects_other_names(tmp_path):
     assert checkpoint_step(Path("runs/3/checkpoints/step-00000123")) == 123
     with pytest.raises(BadInput):
