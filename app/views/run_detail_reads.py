@@ -56,8 +56,9 @@ def read_eval_report(store: Store, run_id: int) -> EvalReport | None:
 def read_exports(store: Store, run_id: int) -> tuple[list[Any], list[Any], dict[str, str]]:
     """A run's exports and evaluations (an evaluation still running is refreshed from its worker), and
     what each evaluation's data is called."""
-    from spark_trainer.evaluation.jobs import data_names, list_for_run
+    from spark_trainer.evaluation.jobs import list_for_run
     from spark_trainer.store import exports
+    from spark_trainer.store.evaluations import data_names
 
     evals = list_for_run(store, run_id)
     return exports.list_for(store, run_id), evals, data_names(store, evals)

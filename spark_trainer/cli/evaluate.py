@@ -65,9 +65,10 @@ def cmd_eval(ctx: Context, args: argparse.Namespace) -> Result:
 
 def _list(ctx: Context, run: str) -> Result:
     from spark_trainer.evaluation import jobs
+    from spark_trainer.store import evaluations
 
     found = jobs.list_for_run(ctx.store, run)
-    names = jobs.data_names(ctx.store, found)
+    names = evaluations.data_names(ctx.store, found)
     rows = [(e.id, e.task, e.weights, e.status, _result(e), names[e.data_path])
             for e in found]
     data = [replace(e, result={k: v for k, v in e.result.items() if k != "predictions"}) if e.result else e

@@ -217,16 +217,3 @@ def list_for_run(store: Store, run_ref: int | str) -> list[Evaluation]:
     died shows as failed), as the run page's Exports tab and `eval RUN --list` show them."""
     run = runs.get(store, run_ref)
     return [refresh(store, e.id) if e.is_active else e for e in evaluations.list_for(store, run.id)]
-
-
-def data_names(store: Store, found: list[Evaluation]) -> dict[str, str]:
-    """What each evaluation's data is called in a list (`eval --list`, the run page): an ingested dataset
-    by its name ('dataset chat'; its folder is only a number, datasets/1), a file or folder by its own."""
-    from spark_trainer.store import datasets
-
-    by_path = {str(Path(d.path).resolve()): d.name for d in datasets.list_all(store) if d.path} if found else {}
-    names = {}
-    for e in found:
-        name = by_path.get(str(Path(e.data_path).resolve()))
-        names[e.data_path] = f"dataset {name}" if name else Path(e.data_path).name
-    return names

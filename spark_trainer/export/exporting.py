@@ -205,9 +205,11 @@ def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo
     curves = {k: downsample(series[k]) for k in ("loss", "eval_loss") if k in series}
     draw_curves(curves, folder / card.LOSS_CURVE, title=f"{experiment.name}: loss by step")
     final = {k: max(series[k])[1] for k in sorted(series)}
-    evals = [card.EvalResult(task=e.task, dataset=Path(e.data_path).stem,
+    done = [e for e in evaluations.list_for(store, run.id) if e.status == "completed" and not e.base]
+    data_names = evaluations.data_names(store, done, dataset_word="")
+    evals = [card.EvalResult(task=e.task, dataset=data_names[e.data_path],
                              metrics={k: float(v) for k, v in (e.result or {}).get("metrics", {}).items()})
-             for e in evaluations.list_for(store, run.id) if e.status == "completed" and not e.base]
+             for e in done]
     rc = config.recipe_config
     method = rc.get("method")
     hyper = {f"train.{k}": v for k, v in config.train.model_dump(mode="json").items() if v is not None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -129,3 +130,17 @@ def list_all(store: Store, *, base: bool | None = None, status: str | None = Non
         if status is not None:
             query = query.where(EvaluationRow.status == status)
         return [_entity(r) for r in session.scalars(query)]
+
+
+def data_names(store: Store, found: list[Evaluation], *, dataset_word: str = "dataset ") -> dict[str, str]:
+    """What each evaluation's data is called, by its `data_path`: an ingested dataset by its name, after
+    `dataset_word` ('dataset chat' in `eval --list` and the run page; 'chat' on a model card), as its
+    folder is only a number (datasets/1); a file or folder of the user's by its own name."""
+    from spark_trainer.store import datasets
+
+    by_path = {str(Path(d.path).resolve()): d.name for d in datasets.list_all(store) if d.path} if found else {}
+    names = {}
+    for e in found:
+        name = by_path.get(str(Path(e.data_path).resolve()))
+        names[e.data_path] = f"{dataset_word}{name}" if name else Path(e.data_path).name
+    return names

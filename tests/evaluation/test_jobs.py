@@ -184,14 +184,14 @@ def test_eval_data_may_name_an_ingested_dataset(lora_run, capsys) -> None:
     assert code == 2 and "no-such-thing" in err and len(err.strip().splitlines()) == 1
 
 
-def test_eval_data_names_the_runs_own_dataset_when_other_projects_use_the_name(lora_run, capsys) -> None:
+def test_eval_data_names_the_runs_own_dataset_when_other_projects_use_the_name(lora_run, tmp_path, capsys) -> None:
     """After `spark-trainer demo` and `train examples/tiny-lora.yaml` two projects each hold a dataset
     named 'train', and `eval RUN --data train` said "no such file, folder or dataset". The run's own
     project is looked in first; a name only other projects share is refused naming them."""
     from spark_trainer.ingest import ingest_paths
     from spark_trainer.store import datasets, projects
 
-    home, run = lora_run
+    home, run = _copy_home(lora_run, tmp_path)  # the module's other tests see one project
     with Store.open(home) as store:
         own = datasets.list_all(store)[0]
         manifest = Path(own.path) / "manifest.jsonl"

@@ -355,3 +355,28 @@ def test_an_export_reaches_the_disk_before_it_is_renamed_into_place(lora_run, tm
     assert main(["--home", str(home), "export", str(run.id), "--out", str(out)]) == 0
     assert (out / "adapter_model.safetensors").is_file()
     assert unsynced_before_publishing(events, out) == []
+
+
+def test_the_card_names_an_evaluations_dataset_by_its_name_not_its_folder_number(lora_run, tmp_path,
+                                                                                capsys) -> None:
+    """An evaluation of an ingested dataset records the dataset's folder, datasets/<id>: the card's
+    model-index called the data by that folder's last part, '1', where `eval --list` says 'dataset count'."""
+    import shutil
+
+    from spark_trainer.store import datasets, evaluations
+
+    shutil.copytree(lora_run[0], tmp_path / "home")  # the module's run stays without evaluations
+    home, run = tmp_path / "home", lora_run[1]
+    with Store.open(home) as store:
+        folder = datasets.get(store, "count").path
+        for data_path in (folder, str(tmp_path / "held-out.jsonl")):
+            made = evaluations.create(store, run.id, task="perplexity", data_path=data_path, base=False,
+                                      checkpoint="last", gpus=[])
+            evaluations.complete(store, made.id, step=None, result={"metrics": {"perplexity": 7.5}}, points=[],
+                                 report_path=None, artifact_meta={})
+    code, _, err = _cli(capsys, home, "export", run.id, "--out", tmp_path / "card")
+    assert code == 0, err
+    meta = yaml.safe_load((tmp_path / "card" / "README.md").read_text().split("---\n")[1])
+    named = sorted(r["dataset"]["name"] for r in meta["model-index"][0]["results"]
+                   if [m["name"] for m in r["metrics"]] == ["perplexity"])
+    assert named == ["count", "held-out.jsonl"], meta["model-index"]
