@@ -61,6 +61,7 @@ class DatasetsView(DatasetIngestion, BaseView):
         self._failure_report = False  # the Report tab shows why a drop produced no dataset
         self._build_header()
         self.banner = MessageBanner()
+        self.banner.forget_on_leave()
         self.body.addWidget(self.banner)
         self._build_drop_zone()
         self._build_progress()
@@ -212,7 +213,8 @@ class DatasetsView(DatasetIngestion, BaseView):
     def select(self, dataset_id: int) -> None:
         select_row_id(self.table, dataset_id)
 
-    def _on_current_project_changed(self, _project_id: object) -> None:
+    def _on_current_project_changed(self, project_id: object) -> None:
+        self.banner.moved_to(project_id)  # "Dataset x created" is about its project's list
         self.refresh()
 
     def _on_project_chosen(self, _index: int) -> None:
@@ -293,7 +295,7 @@ class DatasetsView(DatasetIngestion, BaseView):
         return task
 
     def _deleted(self, dataset: Dataset) -> None:
-        self.banner.show_message(f"Deleted dataset {dataset.name!r}.", "ok")
+        self.banner.show_message(f"Deleted dataset {dataset.name!r}.", "ok", about=dataset.project_id)
         self.ctx.model.datasets.apply_removed(dataset.id)
         self.ctx.model.refresh()
         self.refresh()

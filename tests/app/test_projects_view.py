@@ -200,3 +200,51 @@ def test_the_search_placeholder_is_shown_whole_in_a_wide_window(qtbot, view, sto
     view.grab().save(str(tmp_path / "projects-search.png"))
     needed = view.search.fontMetrics().horizontalAdvance(view.search.placeholderText())
     assert view.search.width() >= needed + 20, (view.search.width(), needed)
+
+
+def test_a_done_line_goes_once_it_no_longer_describes_what_is_shown(qtbot, view, store, sync):
+    # Seen: "Created project 'gamma'." stayed above the list after the user chose another project,
+    # after gamma was deleted (from the command line), and on coming back to Projects much later.
+    beta = projects.create(store, "beta")
+    sync()
+    fill_and_accept(view.new_project(), "gamma")
+    written(qtbot, view)
+    assert view.banner.isVisible() and view.banner.text() == "Created project 'gamma'."
+    view.select(beta.id)  # another project chosen
+    assert not view.banner.isVisible()
+
+    fill_and_accept(view.new_project(), "delta")
+    written(qtbot, view)
+    assert view.banner.isVisible() and view.selected_project().name == "delta"
+    projects.delete(store, view.selected_project().id)  # gone, deleted elsewhere
+    sync()
+    assert not view.banner.isVisible()
+
+    fill_and_accept(view.new_project(), "epsilon")
+    written(qtbot, view)
+    assert view.banner.isVisible()
+    view.hide()  # another view chosen, then Projects again
+    view.show()
+    assert not view.banner.isVisible() and view.banner.text() == ""
+
+    view.select(beta.id)  # a deletion's line stays over the list it changed
+    view.delete_selected()
+    written(qtbot, view)
+    view.dialog.confirm.click()
+    written(qtbot, view)
+    sync()
+    assert view.banner.isVisible() and view.banner.text() == "Deleted project 'beta'."
+    view.select(next(p.id for p in view.ctx.model.projects.projects if p.name == "epsilon"))
+    assert not view.banner.isVisible()
+
+
+def test_an_error_line_stays_when_another_project_is_chosen(qtbot, view, store, sync):
+    busy = projects.create(store, "busy")
+    other = projects.create(store, "other")
+    add_experiment_with_runs(store, "busy", statuses=("running",))
+    sync()
+    view.select(busy.id)
+    view.delete_selected()
+    written(qtbot, view)
+    view.select(other.id)
+    assert view.banner.isVisible() and view.banner.role == "error"  # what went wrong is not lost unread

@@ -57,3 +57,23 @@ def test_a_file_of_another_kind_is_rejected_in_words_that_fit_the_app(qtbot, sto
     qtbot.waitUntil(lambda: bool(view.report.reasons()), timeout=10_000)
     reason = next(r for r in view.report.reasons() if "text file" in r)
     assert "Kind" in reason and view.kind_label.text() == "Kind", reason
+
+
+def test_the_created_line_goes_when_another_project_is_chosen(qtbot, store, ctx, tmp_path: Path):
+    # As on Projects: "Dataset support created: 12 items" stayed at the top after the Project box
+    # moved to a project without that dataset.
+    from app.views.datasets_view import DatasetsView
+
+    first = projects.create(store, "first")
+    second = projects.create(store, "second")
+    view = DatasetsView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(1100, 750)
+    view.show()
+    sync_model(qtbot, ctx)
+    view.project_combo.setCurrentIndex(view.project_combo.findData(first.id))
+    view.ingest([write_text_dataset(tmp_path / "support", n_good=12)])
+    qtbot.waitUntil(lambda: view.banner.role == "ok", timeout=30_000)
+    assert "created: 12 items" in view.banner.text() and view.project_id() == first.id
+    view.project_combo.setCurrentIndex(view.project_combo.findData(second.id))
+    assert not view.banner.isVisible() and view.banner.text() == ""
