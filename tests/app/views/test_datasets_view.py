@@ -77,3 +77,22 @@ def test_the_created_line_goes_when_another_project_is_chosen(qtbot, store, ctx,
     assert "created: 12 items" in view.banner.text() and view.project_id() == first.id
     view.project_combo.setCurrentIndex(view.project_combo.findData(second.id))
     assert not view.banner.isVisible() and view.banner.text() == ""
+
+
+def test_a_drop_of_two_kinds_in_equal_numbers_names_the_kind_box(qtbot, store, ctx, tmp_path: Path):
+    # "as many image as text files; choose one with --kind": a flag, to someone who dropped a folder.
+    from app.views.datasets_view import DatasetsView
+    from tests.app.drag import drop
+
+    projects.create(store, "first")
+    view = DatasetsView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    sync_model(qtbot, ctx)
+    write_image_folder(tmp_path / "mixed", per_class=1, classes=("only",))
+    write_text_dataset(tmp_path / "mixed", n_good=5)  # one image, one JSONL file
+    drop(view, [tmp_path / "mixed"])
+    qtbot.waitUntil(lambda: view.banner.role == "error", timeout=30_000)
+    said = view.banner.text()
+    assert "as many" in said and "Kind" in said and view.kind_label.text() == "Kind", said
+    assert "choose one with --kind" not in said
