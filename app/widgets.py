@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.forms.cells import keep_room
 from spark_trainer.cli.format import human_bytes
 
 __all__ = ["human_bytes"]  # re-exported for the views
@@ -108,9 +109,7 @@ class MessageBanner(QLabel):
         """Hold a line's room while hidden, so a one-line message appearing (or going) moves nothing
         below it: on Settings, "Saved max concurrent runs." pushed the whole form 38 px down, under
         the mouse about to click the next field. A message longer than a line still takes its lines."""
-        policy = self.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)
-        self.setSizePolicy(policy)
+        keep_room(self)
 
     def forget_on_leave(self) -> None:
         """An ok or info line goes when its view is left (hidden with it, not minimised): back on
