@@ -61,6 +61,7 @@ class DatasetsView(DatasetIngestion, BaseView):
         self._failure_report = False  # the Report tab shows why a drop produced no dataset
         self._build_header()
         self.banner = MessageBanner()
+        self.banner.keep_room()  # each ingestion says how it went: the drop zone's buttons stay put
         self.banner.forget_on_leave()
         self.body.addWidget(self.banner)
         self._build_drop_zone()

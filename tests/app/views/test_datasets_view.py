@@ -96,3 +96,24 @@ def test_a_drop_of_two_kinds_in_equal_numbers_names_the_kind_box(qtbot, store, c
     said = view.banner.text()
     assert "as many" in said and "Kind" in said and view.kind_label.text() == "Kind", said
     assert "choose one with --kind" not in said
+
+
+def test_the_created_line_moves_neither_the_drop_zone_nor_its_buttons(qtbot, store, ctx, tmp_path: Path):
+    # Seen on Xvfb: after "Add files…" built a dataset, its line pushed the drop zone and its buttons
+    # 38 px down, so a second "Add files…" click landed on the zone's text instead.
+    from PySide6.QtCore import QPoint
+
+    from app.views.datasets_view import DatasetsView
+
+    projects.create(store, "first")
+    view = DatasetsView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(1100, 750)
+    view.show()
+    sync_model(qtbot, ctx)
+    qtbot.wait(50)  # laid out
+    before = view.files_button.mapTo(view, QPoint(0, 0))
+    view.ingest([write_text_dataset(tmp_path / "support", n_good=12)])
+    qtbot.waitUntil(lambda: view.banner.role == "ok", timeout=30_000)
+    qtbot.wait(50)
+    assert view.banner.isVisible() and view.files_button.mapTo(view, QPoint(0, 0)) == before
