@@ -117,3 +117,31 @@ def test_the_created_line_moves_neither_the_drop_zone_nor_its_buttons(qtbot, sto
     qtbot.waitUntil(lambda: view.banner.role == "ok", timeout=30_000)
     qtbot.wait(50)
     assert view.banner.isVisible() and view.files_button.mapTo(view, QPoint(0, 0)) == before
+
+
+def test_a_dataset_an_experiment_uses_can_be_deleted_after_a_second_question(qtbot, store, ctx, tmp_path: Path):
+    # Seen on Xvfb: deleting a dataset an experiment used said "Could not delete: ... delete them first or
+    # pass --force"; the app has no flag to pass, nor a way to delete an experiment: a dead end.
+    from app.views.datasets_view import DatasetsView
+    from spark_trainer.store import datasets, experiments
+
+    first = projects.create(store, "first")
+    dataset = ingest_paths(store, [write_text_dataset(tmp_path / "support", n_good=12)], project=first.id).dataset
+    experiments.create(store, project="first", name="uses-it", recipe="causal-lm", base_model="m",
+                       dataset=dataset.id, config={})
+    view = DatasetsView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(1100, 750)
+    view.show()
+    sync_model(qtbot, ctx)
+    asked = view.delete_selected()
+    next(b for b in asked.buttons() if b.text() == "Delete dataset").click()
+    qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
+    again = view.confirm_box
+    assert again is not None and again.isVisible()
+    assert "uses-it" in again.text() and "--force" not in again.text() + view.banner.text()
+    assert datasets.list_all(store)  # nothing deleted until the second answer
+    next(b for b in again.buttons() if b.text() == "Delete anyway").click()
+    qtbot.waitUntil(lambda: not view.busy() and view.banner.role == "ok", timeout=10_000)
+    assert datasets.list_all(store) == [] and view.banner.text() == "Deleted dataset 'support'."
+    assert experiments.get(store, "uses-it").dataset_id is None
