@@ -248,3 +248,32 @@ def test_filling_a_field_in_moves_none_of_the_fields_below_it(store, ctx, qtbot,
     qtbot.wait(50)
     assert not any(view.errors[key].isVisible() for key in ("name", "dataset", "base_model"))
     assert tops() == before
+
+
+def test_an_error_appearing_under_a_field_moves_none_of_the_fields_below_it(store, ctx, qtbot, tmp_path) -> None:
+    # The other way round: a form filled in (say, restored) whose name is then cleared.
+    from PySide6.QtCore import QPoint
+
+    view = filled_form(store, ctx, qtbot, tmp_path)
+    qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
+    qtbot.wait(50)
+    below = (view.recipe, view.dataset, view.base_model, view.gpus)
+    before = [widget.mapTo(view, QPoint(0, 0)).y() for widget in below]
+    view.name.setText("")
+    qtbot.waitUntil(lambda: view.errors["name"].isVisible(), timeout=5000)
+    qtbot.wait(50)
+    assert [widget.mapTo(view, QPoint(0, 0)).y() for widget in below] == before
+
+
+def test_the_project_box_shows_a_real_project_once_the_list_is_read(store, ctx, qtbot) -> None:
+    # Seen on Xvfb: the setup form opened right after start-up (before the app's first read of the
+    # projects) said "default", a project that did not exist, and kept saying it once "demo" was read.
+    from app.views.experiment_setup_view import ExperimentSetupView
+
+    projects.create(store, "demo")
+    view = ExperimentSetupView(store, ctx)  # the projects not read yet
+    qtbot.addWidget(view)
+    view.show()
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: view.project.currentText() == "demo", timeout=5000)
+    assert [view.project.itemText(i) for i in range(view.project.count())] == ["demo"]
