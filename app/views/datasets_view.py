@@ -301,10 +301,11 @@ class DatasetsView(DatasetIngestion, BaseView):
         if not isinstance(exc, datasets.DatasetInUse):
             self.banner.show_message(f"Could not delete: {message}", "error")
             return
-        names = ", ".join(exc.experiments)
+        users = (f"Experiment {exc.experiments[0]} uses" if len(exc.experiments) == 1
+                 else f"Experiments {', '.join(exc.experiments)} use")
         self.confirm_box = ask_destructive(
             self, f"Delete {dataset.name} anyway?",
-            f"Experiments {names} use dataset {dataset.name!r}. Deleted, it leaves them without a dataset: "
+            f"{users} dataset {dataset.name!r}. Deleted, it leaves them without a dataset: "
             "their runs, charts and exports stay, and new runs need an experiment with another dataset.",
             "Delete anyway", lambda: self._delete(dataset, force=True))
 

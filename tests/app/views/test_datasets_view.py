@@ -139,7 +139,8 @@ def test_a_dataset_an_experiment_uses_can_be_deleted_after_a_second_question(qtb
     qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
     again = view.confirm_box
     assert again is not None and again.isVisible()
-    assert "uses-it" in again.text() and "--force" not in again.text() + view.banner.text()
+    assert again.text().startswith("Experiment uses-it uses dataset 'support'. Deleted, it leaves")
+    assert "--force" not in again.text() + view.banner.text()
     assert datasets.list_all(store)  # nothing deleted until the second answer
     next(b for b in again.buttons() if b.text() == "Delete anyway").click()
     qtbot.waitUntil(lambda: not view.busy() and view.banner.role == "ok", timeout=10_000)
