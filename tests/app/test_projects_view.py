@@ -9,19 +9,14 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from spark_trainer.store import datasets, projects, runs
 from tests.app.gui_assets import add_experiment_with_runs
-from tests.app.model_sync import sync_model
+from tests.app.model_sync import shown_synced, sync_model
 
 
 @pytest.fixture
 def view(store, ctx, qtbot):
     from app.views.projects_view import ProjectsView
 
-    widget = ProjectsView(store, ctx)
-    qtbot.addWidget(widget)
-    widget.resize(1000, 700)
-    widget.show()
-    sync_model(qtbot, ctx)
-    return widget
+    return shown_synced(qtbot, ctx, ProjectsView(store, ctx), (1000, 700))
 
 
 @pytest.fixture
@@ -134,6 +129,10 @@ def test_delete_is_refused_while_a_run_is_in_progress(qtbot, view, store, sync):
     assert view.dialog is None
     assert view.banner.role == "error" and "in progress" in view.banner.text()
     assert [p.name for p in projects.list_all(store)] == ["busy"]
+    other = projects.create(store, "other")
+    sync()
+    view.select(other.id)  # another project chosen: the error stays, not lost unread
+    assert view.banner.isVisible() and view.banner.role == "error"
 
 
 def test_welcome_panel_builds_the_demo_project_and_opens_its_run(qtbot, window, store):
@@ -236,15 +235,3 @@ def test_a_done_line_goes_once_it_no_longer_describes_what_is_shown(qtbot, view,
     assert view.banner.isVisible() and view.banner.text() == "Deleted project 'beta'."
     view.select(next(p.id for p in view.ctx.model.projects.projects if p.name == "epsilon"))
     assert not view.banner.isVisible()
-
-
-def test_an_error_line_stays_when_another_project_is_chosen(qtbot, view, store, sync):
-    busy = projects.create(store, "busy")
-    other = projects.create(store, "other")
-    add_experiment_with_runs(store, "busy", statuses=("running",))
-    sync()
-    view.select(busy.id)
-    view.delete_selected()
-    written(qtbot, view)
-    view.select(other.id)
-    assert view.banner.isVisible() and view.banner.role == "error"  # what went wrong is not lost unread

@@ -7,26 +7,27 @@ from pathlib import Path
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.store import projects
 from tests.app.gui_assets import write_image_folder, write_text_dataset
-from tests.app.model_sync import sync_model
+from tests.app.model_sync import shown_synced
+
+
+def shown_view(qtbot, store, ctx):
+    """The Datasets view, shown at a usual size once the app model has read the store."""
+    from app.views.datasets_view import DatasetsView
+
+    return shown_synced(qtbot, ctx, DatasetsView(store, ctx), (1100, 750))
 
 
 def test_choosing_another_project_shows_its_dataset_below_not_the_last_one(qtbot, store, ctx, tmp_path: Path):
     # Seen on Xvfb: after switching the Project box from a project whose newest dataset (its last row)
     # was shown to one with a single dataset, the list selected that dataset while Preview, Report and
     # Card went on showing the previous project's one ("10 items" under a 1,300-frame dataset).
-    from app.views.datasets_view import DatasetsView
-
     first = projects.create(store, "first")
     second = projects.create(store, "second")
     ingest_paths(store, [write_text_dataset(tmp_path / "support", n_good=12)], project=first.id)
     shapes = ingest_paths(store, [write_image_folder(tmp_path / "shapes", per_class=2)], project=first.id).dataset
     dots = ingest_paths(store, [write_image_folder(tmp_path / "dots", per_class=3, classes=("a", "b"))],
                         project=second.id).dataset
-    view = DatasetsView(store, ctx)
-    qtbot.addWidget(view)
-    view.resize(1100, 750)
-    view.show()
-    sync_model(qtbot, ctx)
+    view = shown_view(qtbot, store, ctx)
     view.project_combo.setCurrentIndex(view.project_combo.findData(first.id))
     qtbot.waitUntil(lambda: shapes.name in view.card.toPlainText(), timeout=10_000)
     assert view.selected_dataset().id == shapes.id
@@ -42,14 +43,10 @@ def test_choosing_another_project_shows_its_dataset_below_not_the_last_one(qtbot
 def test_a_file_of_another_kind_is_rejected_in_words_that_fit_the_app(qtbot, store, ctx, tmp_path: Path):
     # Seen on Xvfb: a dropped file that was not text was rejected with "pass --kind to ingest another
     # kind", a command-line flag; in the app the choice is the Kind box beside the drop zone.
-    from app.views.datasets_view import DatasetsView
     from tests.app.drag import drop
 
     projects.create(store, "first")
-    view = DatasetsView(store, ctx)
-    qtbot.addWidget(view)
-    view.show()
-    sync_model(qtbot, ctx)
+    view = shown_view(qtbot, store, ctx)
     write_text_dataset(tmp_path / "mixed", n_good=5)
     (tmp_path / "mixed" / "notes.xyz").write_bytes(b"\x00\x01 not text")
     drop(view, [tmp_path / "mixed"])
@@ -62,15 +59,10 @@ def test_a_file_of_another_kind_is_rejected_in_words_that_fit_the_app(qtbot, sto
 def test_the_created_line_goes_when_another_project_is_chosen(qtbot, store, ctx, tmp_path: Path):
     # As on Projects: "Dataset support created: 12 items" stayed at the top after the Project box
     # moved to a project without that dataset.
-    from app.views.datasets_view import DatasetsView
 
     first = projects.create(store, "first")
     second = projects.create(store, "second")
-    view = DatasetsView(store, ctx)
-    qtbot.addWidget(view)
-    view.resize(1100, 750)
-    view.show()
-    sync_model(qtbot, ctx)
+    view = shown_view(qtbot, store, ctx)
     view.project_combo.setCurrentIndex(view.project_combo.findData(first.id))
     view.ingest([write_text_dataset(tmp_path / "support", n_good=12)])
     qtbot.waitUntil(lambda: view.banner.role == "ok", timeout=30_000)
@@ -81,14 +73,10 @@ def test_the_created_line_goes_when_another_project_is_chosen(qtbot, store, ctx,
 
 def test_a_drop_of_two_kinds_in_equal_numbers_names_the_kind_box(qtbot, store, ctx, tmp_path: Path):
     # "as many image as text files; choose one with --kind": a flag, to someone who dropped a folder.
-    from app.views.datasets_view import DatasetsView
     from tests.app.drag import drop
 
     projects.create(store, "first")
-    view = DatasetsView(store, ctx)
-    qtbot.addWidget(view)
-    view.show()
-    sync_model(qtbot, ctx)
+    view = shown_view(qtbot, store, ctx)
     write_image_folder(tmp_path / "mixed", per_class=1, classes=("only",))
     write_text_dataset(tmp_path / "mixed", n_good=5)  # one image, one JSONL file
     drop(view, [tmp_path / "mixed"])
@@ -103,14 +91,9 @@ def test_the_created_line_moves_neither_the_drop_zone_nor_its_buttons(qtbot, sto
     # 38 px down, so a second "Add files…" click landed on the zone's text instead.
     from PySide6.QtCore import QPoint
 
-    from app.views.datasets_view import DatasetsView
 
     projects.create(store, "first")
-    view = DatasetsView(store, ctx)
-    qtbot.addWidget(view)
-    view.resize(1100, 750)
-    view.show()
-    sync_model(qtbot, ctx)
+    view = shown_view(qtbot, store, ctx)
     qtbot.wait(50)  # laid out
     before = view.files_button.mapTo(view, QPoint(0, 0))
     view.ingest([write_text_dataset(tmp_path / "support", n_good=12)])
@@ -122,18 +105,13 @@ def test_the_created_line_moves_neither_the_drop_zone_nor_its_buttons(qtbot, sto
 def test_a_dataset_an_experiment_uses_can_be_deleted_after_a_second_question(qtbot, store, ctx, tmp_path: Path):
     # Seen on Xvfb: deleting a dataset an experiment used said "Could not delete: ... delete them first or
     # pass --force"; the app has no flag to pass, nor a way to delete an experiment: a dead end.
-    from app.views.datasets_view import DatasetsView
     from spark_trainer.store import datasets, experiments
 
     first = projects.create(store, "first")
     dataset = ingest_paths(store, [write_text_dataset(tmp_path / "support", n_good=12)], project=first.id).dataset
     experiments.create(store, project="first", name="uses-it", recipe="causal-lm", base_model="m",
                        dataset=dataset.id, config={})
-    view = DatasetsView(store, ctx)
-    qtbot.addWidget(view)
-    view.resize(1100, 750)
-    view.show()
-    sync_model(qtbot, ctx)
+    view = shown_view(qtbot, store, ctx)
     asked = view.delete_selected()
     next(b for b in asked.buttons() if b.text() == "Delete dataset").click()
     qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
