@@ -6,7 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QKeySequence, QPixmap, QResizeEvent, QShortcut
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDropEvent,
+    QHideEvent,
+    QKeySequence,
+    QPixmap,
+    QResizeEvent,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -22,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.forms.cells import keep_room
 from spark_trainer.cli.format import human_bytes
 
 __all__ = ["human_bytes"]  # re-exported for the views
@@ -91,18 +101,52 @@ class MessageBanner(QLabel):
         # A role from the start: Qt's style sheet sets a label's padding only at its first polish
         # (when its window shows), never at a later restyle, so a role-less banner drew without it.
         self.setProperty("role", "info")
+        self.about: object = None  # what the shown message is about (a project id...), if the view says
+        self._forget_on_leave = False
         self.hide()
 
-    def show_message(self, text: str, role: str = "info") -> None:
+    def keep_room(self) -> None:
+        """Hold a line's room while hidden, so a one-line message appearing (or going) moves nothing
+        below it: on Settings, "Saved max concurrent runs." pushed the whole form 38 px down, under
+        the mouse about to click the next field. A message longer than a line still takes its lines."""
+        keep_room(self)
+
+    def forget_on_leave(self) -> None:
+        """An ok or info line goes when its view is left (hidden with it, not minimised): back on
+        Projects much later, it still said "Created project 'gamma'." over a list without gamma."""
+        self._forget_on_leave = True
+
+    def show_message(self, text: str, role: str = "info", about: object = None) -> None:
+        """Show `text`; `about` (a project id...) lets `moved_to` tell when it stops applying."""
         self.setProperty("role", role)
         restyle(self)
         self.setText(text)
+        self.about = about
         self.show()
         grow_to_fit(self.window())
 
     def clear_message(self) -> None:
         self.setText("")
+        self.about = None
         self.hide()
+
+    @property
+    def passing(self) -> bool:
+        """An ok or info line is shown: news of something done, which goes when it stops applying
+        (an error or a warning stays until the next action replaces it, so none goes unread)."""
+        return bool(self.text()) and self.role in ("ok", "info")
+
+    def moved_to(self, about: object) -> None:
+        """The view now shows `about` (another project chosen...): an ok or info line about
+        something else goes, as the Runs list's 'Run 2 is now queued' goes once run 2 moved on."""
+        if self.passing and about != self.about:
+            self.clear_message()
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt override
+        super().hideEvent(event)
+        # Hidden with its view (the banner itself is not hidden), and not by minimising the window.
+        if self._forget_on_leave and not event.spontaneous() and not self.isHidden() and self.passing:
+            self.clear_message()
 
     @property
     def role(self) -> str:

@@ -20,6 +20,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from app.charts.axes import StepAxis
 from app.charts.colours import PALETTE, colour, key_colour
 from app.charts.curve import Curve
 from app.charts.series import Series
@@ -116,7 +117,8 @@ class LiveChartWidget(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.plot_widget = pg.PlotWidget(viewBox=FollowingViewBox())
+        self.x_ticks = StepAxis(orientation="bottom")
+        self.plot_widget = pg.PlotWidget(viewBox=FollowingViewBox(), axisItems={"bottom": self.x_ticks})
         self.plot_widget.setMinimumHeight(160)
         self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
         self._title = title
@@ -333,6 +335,7 @@ class LiveChartWidget(QWidget):
 
     def _set_x_label(self) -> None:
         self.plot.setLabel("bottom", "time (s)" if self._x_axis == "time" else "step")
+        self.x_ticks.whole = self._x_axis != "time"
 
     # --- drawing ------------------------------------------------------------------------------
     def refresh(self) -> None:

@@ -7,12 +7,24 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 ERROR_STYLE = "color: #e5534b;"
 
 
-def error_label() -> QLabel:
-    """A red, wrapping label shown under a field when its value is not accepted (hidden otherwise)."""
+def keep_room(widget: QWidget) -> None:
+    """`widget` holds its place in its layout while hidden: what is below it stays put as it comes and goes."""
+    policy = widget.sizePolicy()
+    policy.setRetainSizeWhenHidden(True)
+    widget.setSizePolicy(policy)
+
+
+def error_label(*, room: bool = False) -> QLabel:
+    """A red, wrapping label shown under a field when its value is not accepted (hidden otherwise).
+    `room`: its line stays while hidden, so the fields below do not move as it comes and goes (a
+    form filled in from the top took each field's error away and moved the next field up, under the
+    mouse about to click it)."""
     label = QLabel("")
     label.setObjectName("FieldError")
     label.setStyleSheet(ERROR_STYLE)
     label.setWordWrap(True)
+    if room:
+        keep_room(label)
     label.hide()
     return label
 

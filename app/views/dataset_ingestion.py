@@ -129,7 +129,7 @@ class DatasetIngestion:
         if report.num_rejected or report.num_duplicates:
             text += (f"; {report.num_rejected:,} rejected and {report.num_duplicates:,} duplicates, "
                      "listed under Report.")
-        self.banner.show_message(text, "warning" if report.num_rejected else "ok")
+        self.banner.show_message(text, "warning" if report.num_rejected else "ok", about=dataset.project_id)
         self.ctx.model.datasets.apply_written(dataset)  # listed now; the poller re-reads the counts
         self.ctx.set_current_project(dataset.project_id)
         self.ctx.model.refresh()

@@ -63,6 +63,8 @@ class DatasetsView(DatasetIngestion, BaseView):
         self._failure_report = False  # the Report tab shows why a drop produced no dataset
         self._build_header()
         self.banner = MessageBanner()
+        self.banner.keep_room()  # each ingestion says how it went: the drop zone's buttons stay put
+        self.banner.forget_on_leave()
         self.body.addWidget(self.banner)
         self._build_drop_zone()
         self._build_progress()
@@ -72,6 +74,7 @@ class DatasetsView(DatasetIngestion, BaseView):
         self.delete_task: Task | None = None
         self.rename_task: Task | None = None
         self.dialog: NameDialog | None = None
+        self.confirm_box: QMessageBox | None = None  # "Delete anyway?" once experiments turned out to use it
         ctx.current_project_changed.connect(self._on_current_project_changed)
         ctx.model.projects.projects_reset.connect(self._on_catalog)  # another process added or removed some
         ctx.model.datasets.datasets_reset.connect(self._on_catalog)
@@ -224,7 +227,8 @@ class DatasetsView(DatasetIngestion, BaseView):
     def select(self, dataset_id: int) -> None:
         select_row_id(self.table, dataset_id)
 
-    def _on_current_project_changed(self, _project_id: object) -> None:
+    def _on_current_project_changed(self, project_id: object) -> None:
+        self.banner.moved_to(project_id)  # "Dataset x created" is about its project's list
         self.refresh()
 
     def _on_project_chosen(self, _index: int) -> None:
@@ -340,25 +344,38 @@ class DatasetsView(DatasetIngestion, BaseView):
                                f"{dataset.path}? Your original files are not touched.", "Delete dataset",
                                lambda: self._delete(dataset))
 
-    def _delete(self, dataset: Dataset) -> Task:
-        """Delete the dataset and its folder on the pool."""
+    def _delete(self, dataset: Dataset, force: bool = False) -> Task:
+        """Delete the dataset and its folder on the pool (`force`: though experiments use it)."""
         store = self.store
 
         def delete(_ctx: TaskContext) -> None:
-            datasets.delete(store, dataset.id)
+            datasets.delete(store, dataset.id, force=force)
             folder = Path(dataset.path)
             if folder.is_dir() and folder.is_relative_to(store.home.datasets_dir):
                 shutil.rmtree(folder)
 
         task = Task(delete, owner=self, name="delete-dataset")
         task.signals.succeeded.connect(lambda _r: self._deleted(dataset))
-        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(f"Could not delete: {message}",
-                                                                                   "error"))
+        task.signals.failed.connect(lambda message, exc: self._delete_failed(dataset, message, exc))
         self.delete_task = self.ctx.tasks.start(task, self.ctx.pool)
         return task
 
+    def _delete_failed(self, dataset: Dataset, message: str, exc: object) -> None:
+        """Experiments use it: ask again, saying what that leaves them (the store's words ask for --force,
+        which this window has no place for, and it has no way to delete an experiment either)."""
+        if not isinstance(exc, datasets.DatasetInUse):
+            self.banner.show_message(f"Could not delete: {message}", "error")
+            return
+        users = (f"Experiment {exc.experiments[0]} uses" if len(exc.experiments) == 1
+                 else f"Experiments {', '.join(exc.experiments)} use")
+        self.confirm_box = ask_destructive(
+            self, f"Delete {dataset.name} anyway?",
+            f"{users} dataset {dataset.name!r}. Deleted, it leaves them without a dataset: "
+            "their runs, charts and exports stay, and new runs need an experiment with another dataset.",
+            "Delete anyway", lambda: self._delete(dataset, force=True))
+
     def _deleted(self, dataset: Dataset) -> None:
-        self.banner.show_message(f"Deleted dataset {dataset.name!r}.", "ok")
+        self.banner.show_message(f"Deleted dataset {dataset.name!r}.", "ok", about=dataset.project_id)
         self.ctx.model.datasets.apply_removed(dataset.id)
         self.ctx.model.refresh()
         self.refresh()

@@ -129,7 +129,10 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         self.gpus = QComboBox()
         self.gpus.setEditable(True)
         self.gpus.setToolTip("auto | cpu | GPU ids like 0 or 0,1 | count:N (any N free GPUs)")
-        self.errors = {key: error_label() for key in ("project", "name", "dataset", "base_model", "gpus")}
+        # A new form shows name, dataset and base model in error: filled in from the top, each error
+        # going must not move the fields below. GPUs keeps its hint line under it instead.
+        self.errors = {key: error_label(room=key != "gpus")
+                       for key in ("project", "name", "dataset", "base_model", "gpus")}
         form.addRow("Project", with_error(self.project, self.errors["project"]))
         form.addRow("Experiment name", with_error(self.name, self.errors["name"]))
         form.addRow("Recipe", self.recipe)

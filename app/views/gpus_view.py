@@ -175,7 +175,7 @@ class GpusView(BaseView):
     def _show_empty(self, note: str, active: list[Run]) -> None:
         self.empty.text.setText(
             "SparkTrainer could not reach an NVIDIA driver on this machine"
-            f"{f' ({note})' if note else ''}.\nTraining still works on the CPU (small models, slowly): "
+            f"{f': {note}' if note else ''}.\nTraining still works on the CPU (small models, slowly): "
             "runs started with GPUs set to 'auto' or 'cpu' use it. Install the NVIDIA driver to train on a GPU."
         )
         cpu = [r for r in active if not r.gpus]

@@ -87,6 +87,7 @@ class ProjectsView(BaseView):
                 widget.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
             self.header.addWidget(widget)
         self.banner = MessageBanner()
+        self.banner.forget_on_leave()
         self.body.addWidget(self.banner)
 
         self.table = QTableWidget(0, len(COLUMNS))
@@ -129,6 +130,7 @@ class ProjectsView(BaseView):
         self._projects: list[Project] = []
         self._task: Task | None = None
         ctx.model.projects.projects_reset.connect(self._on_projects)  # bound: see datasets_view
+        ctx.current_project_changed.connect(self.banner.moved_to)  # "Created project 'x'" is about x
         self.refresh()
 
     # -- reading ------------------------------------------------------------------------------
@@ -147,6 +149,8 @@ class ProjectsView(BaseView):
             widget.setVisible(bool(everything))
         self.demo_button.setVisible(bool(everything) and self.welcome.demo_button is not None)
         self._fill(shown)
+        if self.banner.passing and self.banner.about not in {None, *(p.id for p in everything)}:
+            self.banner.clear_message()  # the project it names is gone (deleted from the command line...)
         term = self.search.text().strip()
         self.empty_search.setText(f"No project matches {term!r}." if everything and not shown else "")
         self._on_selection()
@@ -229,9 +233,9 @@ class ProjectsView(BaseView):
                            self._created, "Could not create the project")
 
     def _created(self, project: Project) -> None:
-        self.banner.show_message(f"Created project {project.name!r}.", "ok")
         self.ctx.model.projects.apply_written(project)
         self.ctx.model.refresh()
+        self.banner.show_message(f"Created project {project.name!r}.", "ok", about=project.id)
         self.select(project.id)
 
     def rename_selected(self) -> NameDialog | None:
@@ -247,7 +251,7 @@ class ProjectsView(BaseView):
         store = self.store
 
         def renamed(found: Project) -> None:
-            self.banner.show_message(f"Renamed {project.name!r} to {found.name!r}.", "ok")
+            self.banner.show_message(f"Renamed {project.name!r} to {found.name!r}.", "ok", about=found.id)
             self.ctx.model.projects.apply_written(found)
             self.ctx.model.refresh()
 
@@ -300,11 +304,12 @@ class ProjectsView(BaseView):
 
         def deleted(removed: int) -> None:
             note = f" and {removed} folder{'s' if removed != 1 else ''} on disk" if delete_files else ""
-            self.banner.show_message(f"Deleted project {project.name!r}{note}.", "ok")
             if self.ctx.current_project == project.id:
                 self.ctx.set_current_project(None)
             self.ctx.model.projects.apply_removed(project.id)
             self.ctx.model.refresh()
+            # about no project: it goes when one is chosen
+            self.banner.show_message(f"Deleted project {project.name!r}{note}.", "ok")
 
         return self._write("delete-project", delete, deleted, "Could not delete")
 

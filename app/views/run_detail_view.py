@@ -192,8 +192,8 @@ class RunDetailView(QWidget):
         if changed:  # a run shown while queued learns its GPUs (or the CPU) when it starts
             self.charts.charts["memory"].set_empty_text(
                 "No GPU memory reported yet" if run.gpus else
-                "No GPU memory to show: this run trains on the CPU" if run.status != RunStatus.QUEUED
-                else "No points yet")
+                "No points yet" if run.status == RunStatus.QUEUED else
+                "No GPU memory to show: this run " + ("trains" if run.status.is_active else "trained") + " on the CPU")
         self._show_state(run)
         if changed:
             self._load_static()

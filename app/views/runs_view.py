@@ -78,6 +78,7 @@ class RunsView(BaseView):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         self.banner = MessageBanner()
+        self.banner.keep_room()  # "Select two or more runs ... (Ctrl+click rows)": the rows stay where they were
         self.resume_button = QPushButton("Resume them")
         self.resume_button.hide()
         self.resume_button.clicked.connect(self.resume_interrupted)

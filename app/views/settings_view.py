@@ -47,6 +47,8 @@ class SettingsView(BaseView):
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(store, ctx, parent)
         self.banner = MessageBanner()
+        self.banner.keep_room()  # every change here saves and says so: the form must not jump
+        self.banner.forget_on_leave()
         self.body.addWidget(self.banner)
         self.token_task: Task | None = None
         self._read_task: Task | None = None

@@ -100,7 +100,10 @@ class SetupChoicesMixin:
         found = self.ctx.model.projects.projects
         names = [p.name for p in found]
         shown = self.project.currentText()
-        current = shown or (names[-1] if names else "default")
+        # "default" stands in while no project is known (a launch creates it); once the list is read
+        # (the form may open before the app's first read) a real project replaces it.
+        placeholder = shown == "default" and not self._project_ids
+        current = shown if shown and not placeholder else (names[-1] if names else "default")
         renamed = {p.id: p.name for p in found}.get(self._project_ids.get(shown, -1))
         if renamed is not None and renamed != shown:  # the project shown was renamed: it is still the one meant
             current = renamed

@@ -175,6 +175,10 @@ class SweepPanel(QGroupBox):
             self._show(f"Give two or more values of {missing[0]}." if missing and missing[0] else
                        "Give two or more values.", ok=False, quiet=True)
             return
+        single = next((row.key() for row in self.rows if len(row.value_texts()) == 1), None)
+        if single:  # the CLI's words for it name --set
+            self._show(f"Give two or more values of {single} (one value: set it in the form instead)", ok=False)
+            return
         try:
             axes = [make_axis(row.key(), row.value_texts()) for row in self.rows]
             count = len(sweep_configs(self.form.config_data(), axes))

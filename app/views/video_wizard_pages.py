@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.widgets import MessageBanner
 from app.workers import Task, TaskContext, pending
 from spark_trainer.errors import SparkError
+from spark_trainer.ingest.video.checks import SettingNames, check_resize
 from spark_trainer.store import projects
 
 if TYPE_CHECKING:
@@ -38,6 +39,11 @@ if TYPE_CHECKING:
 
 FRAMES_IN_MESSAGE = re.compile(r"\((\d+)/(\d+) frames\)")
 LOG_LINES = 2000
+
+# The Configure page's labels, which the core's messages and notes name too (else the command's flags:
+# "--resize must be at least 32 pixels", "no model given (--caption-model PATH ...)", to a user of boxes).
+LABELS = SettingNames(fps="Rate", every_n="Every N frames", max_frames="Max frames", resize="Resize",
+                      caption_model="Caption model", transcribe_model="Transcription model")
 
 
 class ConfigurePage(QWizardPage):
@@ -67,19 +73,19 @@ class ConfigurePage(QWizardPage):
         self.every_n = self._int(1, 100_000, 30, "")
         self.scene_threshold = self._double(0.01, 1.0, 0.35, 2, "")
         self.scene_threshold.setToolTip("Histogram distance between frames that starts a new scene (lower: more scenes)")
-        form.addRow("Rate", self.fps)
-        form.addRow("Every N frames", self.every_n)
+        form.addRow(LABELS.fps, self.fps)
+        form.addRow(LABELS.every_n, self.every_n)
         form.addRow("Scene threshold", self.scene_threshold)
         self.max_frames = self._int(0, 1_000_000, 0, " per video")
         self.max_frames.setSpecialValueText("no limit")
         self.resize_px = self._int(0, 8192, 0, " px (longest side)")
         self.resize_px.setSpecialValueText("keep original size")
-        form.addRow("Max frames", self.max_frames)
-        form.addRow("Resize", self.resize_px)
+        form.addRow(LABELS.max_frames, self.max_frames)
+        form.addRow(LABELS.resize, self.resize_px)
         self.dedupe = QCheckBox("Drop near-duplicate frames (perceptual hash)")
         form.addRow("Dedupe", self.dedupe)
-        self.caption_model = self._path_row(form, "Caption model", "optional: a local image-to-text model folder")
-        self.transcribe_model = self._path_row(form, "Transcription model", "optional: a local speech model folder")
+        self.caption_model = self._path_row(form, LABELS.caption_model, "optional: a local image-to-text model folder")
+        self.transcribe_model = self._path_row(form, LABELS.transcribe_model, "optional: a local speech model folder")
         self.val_fraction = self._double(0.0, 0.9, 0.1, 2, "")
         form.addRow("Validation fraction", self.val_fraction)
         self.estimate = QLabel("")
@@ -152,16 +158,14 @@ class ConfigurePage(QWizardPage):
                 projects.validate_name(self.name.text(), "dataset")
             except SparkError as exc:
                 return str(exc)
-        for label, edit in (("Caption model", self.caption_model), ("Transcription model", self.transcribe_model)):
+        for label, edit in ((LABELS.caption_model, self.caption_model), (LABELS.transcribe_model, self.transcribe_model)):
             text = edit.text().strip()
             if text and not Path(text).expanduser().is_dir():
                 return f"{label}: folder {text} does not exist."
         try:
-            from spark_trainer.ingest.video.checks import check_resize
-
             options = self.options()
-            options.validate()
-            check_resize(options.resize, self.owner.probes)
+            options.validate(LABELS)
+            check_resize(options.resize, self.owner.probes, names=LABELS)
         except SparkError as exc:
             return str(exc)
         return ""
@@ -251,7 +255,8 @@ class ProcessPage(QWizardPage):
             from spark_trainer.ingest.video import build_video_dataset
 
             return build_video_dataset(owner.store, videos, project=project, name=name, options=options,
-                                       progress=ctx.progress, cancel=ctx.cancel, named_after=named_after)
+                                       progress=ctx.progress, cancel=ctx.cancel, named_after=named_after,
+                                       names=LABELS)
 
         task = Task(build, owner=self, name="video wizard")
         task.signals.progress.connect(self._on_progress)

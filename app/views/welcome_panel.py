@@ -72,6 +72,7 @@ class WelcomePanel(QWidget):
         self.demo_steps: int | None = None  # None: the demo's own length (tests make it short)
         self.demo_run_id: int | None = None
         ctx.model.runs.run_changed.connect(self._on_run_changed)
+        ctx.model.runs.run_removed.connect(self._on_run_removed)
         layout = QVBoxLayout(self)
         self.empty = EmptyState(
             "Welcome to SparkTrainer",
@@ -171,6 +172,12 @@ class WelcomePanel(QWidget):
     def _on_run_changed(self, run: Any) -> None:
         if run.id == self.demo_run_id:
             self._show_demo_run()
+
+    def _on_run_removed(self, run_id: int) -> None:
+        """The demo's run deleted (with its project, say): its line would speak of a run that is gone."""
+        if run_id == self.demo_run_id:
+            self.demo_run_id = None
+            self.status.setText("")
 
     def _show_demo_run(self) -> None:
         run = self.ctx.model.runs.get(self.demo_run_id) if self.demo_run_id is not None else None

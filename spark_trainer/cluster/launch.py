@@ -102,14 +102,16 @@ def _write(store: Store, config: ExperimentConfig, dataset: Dataset, options: La
     model_source = Path(config.base_model)
     if options.shared_model is None and not model_source.is_dir():
         raise BadInput(f"base_model {config.base_model!r} is not a local folder, so it cannot be copied into the "
-                       "job; give --shared-model PATH (where every node finds it)")
+                       "job; give the path where every node finds it (Base model on shared storage in the app's "
+                       "cluster dialog, --shared-model PATH on the command line)")
     data_source = Path(dataset.path)
     if options.shared_data is None and not data_source.exists():
         raise BadInput(f"dataset {dataset.name!r}: its folder {data_source} is missing")
     if options.scheduler == "accelerate" and _device(config) == "cpu" and options.nodes * options.procs_per_node > 1:
         # accelerate starts several CPU processes only through MPI; without it each node would train alone.
         raise BadInput(f"gpus: {config.gpus!r} trains on the CPU, and accelerate launches CPU processes on several "
-                       "machines only through MPI; use --scheduler torchrun (or slurm) for a CPU job")
+                       "machines only through MPI; choose torchrun (or slurm) for a CPU job (Scheduler in the app's "
+                       "cluster dialog, --scheduler on the command line)")
     frozen = config.model_copy(deep=True)
     frozen.dataset = str(dataset.id)
     frozen.gpus = "cpu" if _device(config) == "cpu" else "auto"

@@ -30,7 +30,7 @@ def resolve_checkpoint(run_dir: Path, spec: str | int, *, run_id: int | None = N
         best = best_checkpoint(Path(run_dir))
         if best is None:
             raise BadInput(f"{label} has no evaluated checkpoint, so there is no best one; "
-                           "use --checkpoint last or a step (set eval.every_steps to evaluate while training)")
+                           "use the last checkpoint or a step (set eval.every_steps to evaluate while training)")
         path = best
     else:
         steps = {checkpoint_step(p): p for p in found}
@@ -75,7 +75,7 @@ def pinned_checkpoint(run_dir: Path, spec: str | int, *, run_id: int | None = No
             shutil.rmtree(pin, ignore_errors=True)
         return
     raise OperationFailed(f"run {run_id}'s checkpoints were pruned faster than they could be read; "
-                          "pause the run, or name an older kept step with --checkpoint")
+                          "pause the run, or choose an older kept step")
 
 
 def _link_tree(src: Path, dest: Path) -> None:

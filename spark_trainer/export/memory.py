@@ -17,7 +17,7 @@ _DTYPE_NAMES = {"torch.bfloat16": "bf16", "torch.float16": "fp16", "torch.float3
                 "bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 _FP32_FACTOR = {"bf16": 2, "fp16": 2}  # how much bigger a stored weight grows once loaded in fp32
 WHY_LOADED = {  # why an export loads the whole base, and what to do when it does not fit
-    "merged": ("merging the adapter into the base", "export the adapter alone (without --merge), or free memory"),
+    "merged": ("merging the adapter into the base", "export the adapter alone (not merged), or free memory"),
     "full": ("exporting the full fine-tune", "free memory"),
     "adapter": ("saving this adapter", "free memory"),
 }

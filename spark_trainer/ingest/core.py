@@ -10,6 +10,7 @@ from pathlib import Path
 from spark_trainer.errors import BadInput
 from spark_trainer.ingest.captions import is_caption_manifest, manifest_captions
 from spark_trainer.ingest.detect import (
+    CHOOSE_KIND,
     KINDS,
     UNSUPPORTED_IMAGES,
     InputFile,
@@ -124,8 +125,7 @@ def _other_kind(f: InputFile, kind: str) -> str:
     if other:  # a supported file of the other kinds given: --kind would reject the rest instead
         return (f"{_a(other)} {other} file, and this is {_a(kind)} {kind} dataset: ingest {other} files as a "
                 "dataset of their own")
-    return (f"not {_a(kind)} {kind} file (for another kind, choose it: Kind in the app's Datasets view, "
-            "--kind on the command line)")
+    return f"not {_a(kind)} {kind} file (for another kind, choose it: {CHOOSE_KIND})"
 
 
 def _a(word: str) -> str:

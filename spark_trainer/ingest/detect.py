@@ -22,6 +22,9 @@ VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 AUDIO_EXTS = {".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus"}
 KIND_EXTS = {"text": TEXT_EXTS, "image": IMAGE_EXTS, "video": VIDEO_EXTS, "audio": AUDIO_EXTS}
 KINDS = ("text", "image", "video", "audio")
+# Where a user chooses the kind: messages reach both the app and the command line ("choose one with
+# --kind" was shown to someone who had dropped a folder on the Datasets view).
+CHOOSE_KIND = "Kind in the app's Datasets view, --kind on the command line"
 
 
 @dataclass(frozen=True)
@@ -204,5 +207,5 @@ def detect_kind(paths: list[Path] | list[InputFile]) -> str:
                        + ", ".join(sorted(set().union(*KIND_EXTS.values()))))
     ranked = counts.most_common()
     if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-        raise BadInput(f"as many {ranked[0][0]} as {ranked[1][0]} files; choose one with --kind")
+        raise BadInput(f"as many {ranked[0][0]} as {ranked[1][0]} files; choose one: {CHOOSE_KIND}")
     return ranked[0][0]

@@ -19,6 +19,16 @@ from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow
 from spark_trainer.store.store import Store
 
 
+class DatasetInUse(Conflict):
+    """Experiments use the dataset: carries their names, so the app can ask to delete it anyway (its
+    users have no --force to pass) while the message stays the command line's."""
+
+    def __init__(self, name: str, experiments: list[str]) -> None:
+        super().__init__(f"dataset {name!r} is used by experiments {', '.join(experiments)}; "
+                         "delete them first or pass --force")
+        self.experiments = experiments
+
+
 @dataclass
 class NewDataset:
     """What ingestion hands the store once the dataset folder is complete on disk."""
@@ -286,10 +296,7 @@ def delete(store: Store, ref: str | int, *, force: bool = False) -> Dataset:
         in_use.refuse_if_in_use(session, "dataset", row.id)
         users = list(session.scalars(select(ExperimentRow.name).where(ExperimentRow.dataset_id == row.id)))
         if users and not force:
-            raise Conflict(
-                f"dataset {row.name!r} is used by experiments {', '.join(sorted(users))}; "
-                "delete them first or pass --force"
-            )
+            raise DatasetInUse(row.name, sorted(users))
         entity = _entity(row, session.get(ProjectRow, row.project_id).name)
         session.delete(row)
         return entity

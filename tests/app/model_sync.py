@@ -12,7 +12,7 @@ def sync_model(qtbot, ctx, timeout_ms: int = 15_000) -> None:
     qtbot.waitUntil(lambda: poller.applied > asked, timeout=timeout_ms)
 
 
-def shown(qtbot, ctx, view, size: tuple[int, int] = (1100, 750)):
+def shown(qtbot, ctx, view, size: tuple[int, int] = (1100, 750)):  # noqa: ANN001, ANN201 - Qt objects
     """`view` shown at `size`, closed with the test, once it shows what the store holds now."""
     qtbot.addWidget(view)
     view.resize(*size)

@@ -29,6 +29,15 @@ def test_export_as_cluster_job_writes_the_folder_the_command_would(window, qtbot
     assert not dialog.partition.isEnabled()  # slurm-only fields
     dialog.start()  # no folder chosen: refused with a message, nothing started
     assert dialog.banner.role == "error" and "job folder" in dialog.banner.text() and dialog.task is None
+    # A CPU job on two machines through accelerate: refused in words naming this dialog's Scheduler box
+    # (they said "use --scheduler torchrun", a flag of the command line).
+    dialog.scheduler.setCurrentIndex(dialog.scheduler.findData("accelerate"))
+    dialog.nodes.setValue(2)
+    dialog.out.setText(str(tmp_path / "accelerate-job"))
+    refused = dialog.start()
+    qtbot.waitUntil(lambda: not pending(refused), timeout=60000)
+    assert dialog.banner.role == "error" and "Scheduler in the app's cluster dialog" in dialog.banner.text()
+    assert "use --scheduler" not in dialog.banner.text() and not (tmp_path / "accelerate-job").exists()
     dialog.scheduler.setCurrentIndex(dialog.scheduler.findData("slurm"))
     dialog.nodes.setValue(3)
     dialog.procs.setValue(2)

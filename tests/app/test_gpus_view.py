@@ -35,6 +35,10 @@ def test_without_nvidia_gpus_the_view_says_so_and_why(qtbot, view, ctx):
     assert view.pages.currentWidget() is view.empty
     assert view.empty.title.text() == "No NVIDIA GPU found"
     assert "NVML" in view.empty.text.text() and "CPU" in view.empty.text.text()
+    # the reason after a colon: "(NVML unavailable (NVML Shared Library Not Found))" nested brackets
+    first = view.empty.text.text().splitlines()[0]
+    assert first.startswith("SparkTrainer could not reach an NVIDIA driver on this machine: NVML"), first
+    assert "))" not in first
     assert view.cpu_runs.text() == "No run is using the CPU right now."
 
 

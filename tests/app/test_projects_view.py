@@ -9,19 +9,14 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from spark_trainer.store import datasets, projects, runs
 from tests.app.gui_assets import add_experiment_with_runs
-from tests.app.model_sync import sync_model
+from tests.app.model_sync import shown, sync_model
 
 
 @pytest.fixture
 def view(store, ctx, qtbot):
     from app.views.projects_view import ProjectsView
 
-    widget = ProjectsView(store, ctx)
-    qtbot.addWidget(widget)
-    widget.resize(1000, 700)
-    widget.show()
-    sync_model(qtbot, ctx)
-    return widget
+    return shown(qtbot, ctx, ProjectsView(store, ctx), (1000, 700))
 
 
 @pytest.fixture
@@ -134,6 +129,10 @@ def test_delete_is_refused_while_a_run_is_in_progress(qtbot, view, store, sync):
     assert view.dialog is None
     assert view.banner.role == "error" and "in progress" in view.banner.text()
     assert [p.name for p in projects.list_all(store)] == ["busy"]
+    other = projects.create(store, "other")
+    sync()
+    view.select(other.id)  # another project chosen: the error stays, not lost unread
+    assert view.banner.isVisible() and view.banner.role == "error"
 
 
 def test_welcome_panel_builds_the_demo_project_and_opens_its_run(qtbot, window, store):
@@ -200,3 +199,39 @@ def test_the_search_placeholder_is_shown_whole_in_a_wide_window(qtbot, view, sto
     view.grab().save(str(tmp_path / "projects-search.png"))
     needed = view.search.fontMetrics().horizontalAdvance(view.search.placeholderText())
     assert view.search.width() >= needed + 20, (view.search.width(), needed)
+
+
+def test_a_done_line_goes_once_it_no_longer_describes_what_is_shown(qtbot, view, store, sync):
+    # Seen: "Created project 'gamma'." stayed above the list after the user chose another project,
+    # after gamma was deleted (from the command line), and on coming back to Projects much later.
+    beta = projects.create(store, "beta")
+    sync()
+    fill_and_accept(view.new_project(), "gamma")
+    written(qtbot, view)
+    assert view.banner.isVisible() and view.banner.text() == "Created project 'gamma'."
+    view.select(beta.id)  # another project chosen
+    assert not view.banner.isVisible()
+
+    fill_and_accept(view.new_project(), "delta")
+    written(qtbot, view)
+    assert view.banner.isVisible() and view.selected_project().name == "delta"
+    projects.delete(store, view.selected_project().id)  # gone, deleted elsewhere
+    sync()
+    assert not view.banner.isVisible()
+
+    fill_and_accept(view.new_project(), "epsilon")
+    written(qtbot, view)
+    assert view.banner.isVisible()
+    view.hide()  # another view chosen, then Projects again
+    view.show()
+    assert not view.banner.isVisible() and view.banner.text() == ""
+
+    view.select(beta.id)  # a deletion's line stays over the list it changed
+    view.delete_selected()
+    written(qtbot, view)
+    view.dialog.confirm.click()
+    written(qtbot, view)
+    sync()
+    assert view.banner.isVisible() and view.banner.text() == "Deleted project 'beta'."
+    view.select(next(p.id for p in view.ctx.model.projects.projects if p.name == "epsilon"))
+    assert not view.banner.isVisible()

@@ -88,6 +88,11 @@ def test_wizard_page_by_page_builds_a_frame_dataset(qtbot, datasets_view, store,
     assert summary.table.rowCount() == 3
     skipped = [summary.table.item(r, 0).text() for r in range(3) if summary.table.item(r, 1).text() == "skipped"]
     assert skipped == ["broken.avi"]
+    # The notes name the wizard's boxes, not the command's flags ("--caption-model PATH" was shown).
+    notes = summary.notes.text()
+    assert "captioning skipped: no model given (set Caption model to a local model folder)" in notes, notes
+    assert "transcription skipped: no model given (set Transcription model to a local model folder)" in notes
+    assert " --" not in notes, notes
     with qtbot.waitSignal(wizard.dataset_created, timeout=5000) as signal:
         summary.link.linkActivated.emit(summary.link.text())
     dataset = datasets.get(store, signal.args[0])
@@ -159,9 +164,10 @@ def test_frames_smaller_than_an_image_may_be_are_refused_before_any_work(qtbot, 
     config = wizard.configure_page
     config.resize_px.setValue(20)
     assert not config.isComplete()
-    assert config.error.text() == "--resize must be at least 32 pixels (the smallest image side), got 20"
+    # in the words of the box beside it (it said "--resize", a flag of the command line)
+    assert config.error.text() == "Resize must be at least 32 pixels (the smallest image side), got 20"
     config.resize_px.setValue(40)  # 40x27 from 96x64
-    assert config.error.text() == ("--resize 40 would make the frames of clip0.avi 40x27, under the 32 px "
+    assert config.error.text() == ("Resize 40 would make the frames of clip0.avi 40x27, under the 32 px "
                                    "minimum side of an image; use at least 48")
     config.resize_px.setValue(48)
     assert config.isComplete()

@@ -112,7 +112,7 @@ def test_launch_sh_refuses_a_missing_or_wrong_node_rank(job, tmp_path: Path) -> 
 def test_accelerate_job_has_a_config_and_passes_rank_and_address(job, cli, run_yaml, tmp_path: Path) -> None:
     cpu = cli("launch", run_yaml("cpu-acc"), "--nodes", 2, "--procs-per-node", 4, "--scheduler", "accelerate",
               "--out", tmp_path / "cpu-acc")
-    assert cpu.code == 2 and "use --scheduler torchrun" in cpu.err and not (tmp_path / "cpu-acc").exists()
+    assert cpu.code == 2 and "choose torchrun (or slurm)" in cpu.err and "--scheduler" in cpu.err and not (tmp_path / "cpu-acc").exists()
     folder = job("accelerate", 2, 4, gpus="auto")
     config = yaml.safe_load((folder / "accelerate_config.yaml").read_text())
     assert (config["num_machines"], config["num_processes"], config["use_cpu"]) == (2, 8, False)

@@ -97,6 +97,6 @@ def merge_refused_for_memory(home: Path, run_dir: Path, model: Path, tmp_path: P
     err = capsys.readouterr().err.replace("  writing weights (0/3)\n", "")
     assert code == 1 and err.count("\n") == 1
     assert err.startswith("error: merging the adapter into the base needs about ")
-    assert f"(the base model {model.name} in fp32)" in err and "export the adapter alone (without --merge)" in err
+    assert f"(the base model {model.name} in fp32)" in err and "export the adapter alone (not merged)" in err
     assert not (tmp_path / "merged").exists() or not any((tmp_path / "merged").iterdir())
     assert main(["--home", str(home), "export", run_dir.name, "--out", str(tmp_path / "adapter")]) == 0

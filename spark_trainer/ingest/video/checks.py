@@ -5,12 +5,30 @@ its container says it does (a note: it is used)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from spark_trainer.errors import BadInput
 from spark_trainer.ingest.types import MIN_IMAGE_SIDE, IngestReport
 from spark_trainer.ingest.video.frames import resized_size
 from spark_trainer.ingest.video.probe import VideoProbe, probe_video
+
+
+@dataclass(frozen=True)
+class SettingNames:
+    """What the caller calls the wizard's settings in its messages: the command's flags (FLAGS), or
+    the boxes of the app's wizard, whose user cannot pass a flag ("--resize must be at least 32 pixels"
+    under a box labelled Resize)."""
+
+    fps: str = "--fps"
+    every_n: str = "--every-n"
+    max_frames: str = "--max-frames"
+    resize: str = "--resize"
+    caption_model: str = "--caption-model PATH"
+    transcribe_model: str = "--transcribe-model PATH"
+
+
+FLAGS = SettingNames()
 
 
 def inspect_video(path: Path, min_side: int = MIN_IMAGE_SIDE, *, decode_test: bool = True) -> VideoProbe:
@@ -38,11 +56,12 @@ def frame_size_problem(probe: VideoProbe, min_side: int = MIN_IMAGE_SIDE) -> str
     return None
 
 
-def check_resize(resize: int | None, probes: list[VideoProbe], min_side: int = MIN_IMAGE_SIDE) -> None:
+def check_resize(resize: int | None, probes: list[VideoProbe], min_side: int = MIN_IMAGE_SIDE,
+                 names: SettingNames = FLAGS) -> None:
     """Refuse a `resize` (longest side) that would shrink any usable video's frames under `min_side`.
 
     Raises:
-        BadInput: one line naming --resize, the video, the size it would give and the least that works.
+        BadInput: one line naming the resize setting (`names.resize`), the video, the size it would give and the least that works.
     """
     if resize is None:
         return
@@ -53,7 +72,7 @@ def check_resize(resize: int | None, probes: list[VideoProbe], min_side: int = M
         if min(width, height) < min_side:
             least = next(px for px in range(resize, max(probe.width, probe.height) + 1)
                          if min(resized_size(probe.width, probe.height, px)) >= min_side)
-            raise BadInput(f"--resize {resize} would make the frames of {Path(probe.path).name} {width}x{height}, "
+            raise BadInput(f"{names.resize} {resize} would make the frames of {Path(probe.path).name} {width}x{height}, "
                            f"under the {min_side} px minimum side of an image; use at least {least}")
 
 

@@ -20,10 +20,11 @@ class Segment:
     text: str
 
 
-def model_or_note(path: str | Path | None, step: str, flag: str) -> tuple[Path | None, str | None]:
-    """(model folder, None) when usable, else (None, a one-line note saying why the step is skipped)."""
+def model_or_note(path: str | Path | None, step: str, setting: str) -> tuple[Path | None, str | None]:
+    """(model folder, None) when usable, else (None, a one-line note saying why the step is skipped);
+    `setting` is where the caller's user gives the model (a flag, or a box of the app's wizard)."""
     if not path:
-        return None, f"{step} skipped: no model given ({flag} PATH to a local model folder)"
+        return None, f"{step} skipped: no model given (set {setting} to a local model folder)"
     folder = Path(path).expanduser()
     if not folder.is_dir():
         return None, f"{step} skipped: model folder {folder} not found"

@@ -33,7 +33,7 @@ from spark_trainer.ingest.types import (
     emit,
 )
 from spark_trainer.ingest.video import space
-from spark_trainer.ingest.video.checks import check_resize, check_video
+from spark_trainer.ingest.video.checks import FLAGS, SettingNames, check_resize, check_video
 from spark_trainer.ingest.video.frames import extract_frames
 from spark_trainer.ingest.video.models import Captioner, Transcriber, model_or_note, transcript_at
 from spark_trainer.ingest.video.phash import frame_hash, near_duplicates
@@ -72,17 +72,18 @@ class VideoOptions:
         if self.mode is None:
             self.mode = "every_n" if self.every_n is not None else "fps"
 
-    def validate(self) -> None:
+    def validate(self, names: SettingNames = FLAGS) -> None:
+        """Raises BadInput naming the setting as the caller calls it (`names`: flags, or the app's boxes)."""
         if self.mode not in ("fps", "every_n", "scenes"):
             raise BadInput(f"video mode must be fps, every_n or scenes, got {self.mode!r}")
         if self.mode == "fps" and self.fps <= 0:
-            raise BadInput(f"--fps must be > 0, got {self.fps}")
+            raise BadInput(f"{names.fps} must be > 0, got {self.fps}")
         if self.mode == "every_n" and (self.every_n is None or self.every_n < 1):
-            raise BadInput(f"--every-n must be >= 1, got {self.every_n}")
+            raise BadInput(f"{names.every_n} must be >= 1, got {self.every_n}")
         if self.max_frames is not None and self.max_frames < 1:
-            raise BadInput(f"--max-frames must be >= 1, got {self.max_frames}")
+            raise BadInput(f"{names.max_frames} must be >= 1, got {self.max_frames}")
         if self.resize is not None and self.resize < MIN_IMAGE_SIDE:
-            raise BadInput(f"--resize must be at least {MIN_IMAGE_SIDE} pixels (the smallest image side), "
+            raise BadInput(f"{names.resize} must be at least {MIN_IMAGE_SIDE} pixels (the smallest image side), "
                            f"got {self.resize}")
 
     def cache_key(self, video_sha256: str) -> str:
@@ -160,16 +161,18 @@ def _compute(video: Path, probe: VideoProbe, options: VideoOptions, work: Path, 
 
 def build_video_dataset(store: Store, videos: list[Path], *, project: str | int, name: str | None = None,
                         options: VideoOptions | None = None, progress: ProgressFn | None = None,
-                        cancel: threading.Event | None = None, named_after: Path | None = None) -> IngestResult:
+                        cancel: threading.Event | None = None, named_after: Path | None = None,
+                        names: SettingNames = FLAGS) -> IngestResult:
     """Run the wizard over `videos` (files or folders) and publish one image dataset of frames. Without a
     `name` it is named after `named_after` (the folder a user dropped, whose videos `videos` lists), else
     after the first of `videos`.
 
-    Videos that fail to open or decode are listed in the report; the rest are ingested.
+    Videos that fail to open or decode are listed in the report; the rest are ingested. Messages and
+    notes name the settings as `names` says (the command's flags unless the app's wizard passes its boxes).
     Raises BadInput (nothing written) for missing paths, no videos, or an unknown project.
     """
     options = options or VideoOptions()
-    options.validate()
+    options.validate(names)
     projects.get(store, project)
     hidden: list[str] = []
     files = gather([Path(v) for v in videos], skipped=hidden)
@@ -188,10 +191,10 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
         check_cancel(cancel)
         emit(progress, i, len(chosen), f"video {i + 1}/{len(chosen)}: probing {f.source}", f.source)
         probes.append(check_video(f.path, f.source, report))
-    check_resize(options.resize, probes)
+    check_resize(options.resize, probes, names=names)
     if options.mode != "scenes":  # the scenes, and so the frames, are known only once each video is scanned
         _check_room(store, options, [(f, p) for f, p in zip(chosen, probes, strict=True) if p.ok])
-    captioner, transcriber = _load_models(options, report)
+    captioner, transcriber = _load_models(options, report, names)
     builder = DatasetBuilder(store.home, "image", IngestOptions(val_fraction=options.val_fraction), report)
     per_video: dict[str, Any] = {}
     with builder.guard():
@@ -233,11 +236,12 @@ def _check_room(store: Store, options: VideoOptions, videos: list[tuple[InputFil
     space.check_room(store.home.root / "cache", store.home.datasets_dir, new, cached)
 
 
-def _load_models(options: VideoOptions, report: IngestReport) -> tuple[Captioner | None, Transcriber | None]:
-    caption_dir, note = model_or_note(options.caption_model, "captioning", "--caption-model")
+def _load_models(options: VideoOptions, report: IngestReport,
+                 names: SettingNames) -> tuple[Captioner | None, Transcriber | None]:
+    caption_dir, note = model_or_note(options.caption_model, "captioning", names.caption_model)
     if note:
         report.notes.append(note)
-    transcribe_dir, note = model_or_note(options.transcribe_model, "transcription", "--transcribe-model")
+    transcribe_dir, note = model_or_note(options.transcribe_model, "transcription", names.transcribe_model)
     if note:
         report.notes.append(note)
     return (Captioner(caption_dir, options.caption_prompt, options.model_device) if caption_dir else None,

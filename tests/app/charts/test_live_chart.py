@@ -180,3 +180,22 @@ def test_the_legend_lists_training_curves_before_evaluation_ones_whichever_came_
     assert chart.legend.isVisible()
     panel.add_batch(metric_batch({"loss": ([12], [1.0])}))  # nothing new: the legend stays as it is
     assert [label.text for _sample, label in chart.legend.items] == ["loss", "eval_loss"]
+
+
+def test_a_step_axis_is_ticked_at_whole_steps_even_around_one_point(qtbot) -> None:
+    # Seen on Xvfb: a 20-step run's one evaluation, at step 20, was drawn on an axis ticked 18.5, 19,
+    # 19.5 ... 21.5: steps that cannot exist.
+    panel = ChartPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    panel.show()
+    panel.add_batch(metric_batch({"eval_perplexity": ([20], [452.0])}))
+    chart = next(c for c in panel.charts.values() if c.point_count())
+    qtbot.wait(50)
+    axis = chart.plot.getAxis("bottom")
+    low, high = chart.plot.getViewBox().viewRange()[0]
+    assert low < 20 < high
+    ticks = [value for _spacing, values in axis.tickValues(low, high, axis.width()) for value in values]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    chart.set_x_axis("time")  # seconds may fall between whole numbers
+    assert not axis.whole

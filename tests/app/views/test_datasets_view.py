@@ -7,22 +7,27 @@ from pathlib import Path
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.store import projects
 from tests.app.gui_assets import write_image_folder, write_text_dataset
-from tests.app.model_sync import shown, sync_model
+from tests.app.model_sync import shown
+
+
+def shown_view(qtbot, store, ctx):  # noqa: ANN001, ANN201 - Qt objects
+    """The Datasets view, shown at a usual size once the app model has read the store."""
+    from app.views.datasets_view import DatasetsView
+
+    return shown(qtbot, ctx, DatasetsView(store, ctx), (1100, 750))
 
 
 def test_choosing_another_project_shows_its_dataset_below_not_the_last_one(qtbot, store, ctx, tmp_path: Path):
     # Seen on Xvfb: after switching the Project box from a project whose newest dataset (its last row)
     # was shown to one with a single dataset, the list selected that dataset while Preview, Report and
     # Card went on showing the previous project's one ("10 items" under a 1,300-frame dataset).
-    from app.views.datasets_view import DatasetsView
-
     first = projects.create(store, "first")
     second = projects.create(store, "second")
     ingest_paths(store, [write_text_dataset(tmp_path / "support", n_good=12)], project=first.id)
     shapes = ingest_paths(store, [write_image_folder(tmp_path / "shapes", per_class=2)], project=first.id).dataset
     dots = ingest_paths(store, [write_image_folder(tmp_path / "dots", per_class=3, classes=("a", "b"))],
                         project=second.id).dataset
-    view = shown(qtbot, ctx, DatasetsView(store, ctx))
+    view = shown_view(qtbot, store, ctx)
     view.project_combo.setCurrentIndex(view.project_combo.findData(first.id))
     qtbot.waitUntil(lambda: shapes.name in view.card.toPlainText(), timeout=10_000)
     assert view.selected_dataset().id == shapes.id
@@ -38,14 +43,10 @@ def test_choosing_another_project_shows_its_dataset_below_not_the_last_one(qtbot
 def test_a_file_of_another_kind_is_rejected_in_words_that_fit_the_app(qtbot, store, ctx, tmp_path: Path):
     # Seen on Xvfb: a dropped file that was not text was rejected with "pass --kind to ingest another
     # kind", a command-line flag; in the app the choice is the Kind box beside the drop zone.
-    from app.views.datasets_view import DatasetsView
     from tests.app.drag import drop
 
     projects.create(store, "first")
-    view = DatasetsView(store, ctx)
-    qtbot.addWidget(view)
-    view.show()
-    sync_model(qtbot, ctx)
+    view = shown_view(qtbot, store, ctx)
     write_text_dataset(tmp_path / "mixed", n_good=5)
     (tmp_path / "mixed" / "notes.xyz").write_bytes(b"\x00\x01 not text")
     drop(view, [tmp_path / "mixed"])
@@ -55,10 +56,8 @@ def test_a_file_of_another_kind_is_rejected_in_words_that_fit_the_app(qtbot, sto
     assert "Kind" in reason and view.kind_label.text() == "Kind", reason
 
 
-def _datasets_view(store, ctx, qtbot):
-    from app.views.datasets_view import DatasetsView
-
-    return shown(qtbot, ctx, DatasetsView(store, ctx))
+def _datasets_view(store, ctx, qtbot):  # noqa: ANN001, ANN202 - Qt objects
+    return shown_view(qtbot, store, ctx)
 
 
 def test_rename_checks_the_name_as_typed_and_every_view_shows_the_new_one(qtbot, store, ctx, tmp_path: Path):
@@ -119,3 +118,73 @@ def test_f2_and_the_right_click_menu_rename_the_selected_dataset(qtbot, store, c
     QTest.keyClick(view.table, Qt.Key.Key_F2)
     assert view.dialog is not None and view.dialog.isVisible()
     assert view.dialog.windowTitle() == f"Rename {made.name}"
+
+
+def test_the_created_line_goes_when_another_project_is_chosen(qtbot, store, ctx, tmp_path: Path):
+    # As on Projects: "Dataset support created: 12 items" stayed at the top after the Project box
+    # moved to a project without that dataset.
+
+    first = projects.create(store, "first")
+    second = projects.create(store, "second")
+    view = shown_view(qtbot, store, ctx)
+    view.project_combo.setCurrentIndex(view.project_combo.findData(first.id))
+    view.ingest([write_text_dataset(tmp_path / "support", n_good=12)])
+    qtbot.waitUntil(lambda: view.banner.role == "ok", timeout=30_000)
+    assert "created: 12 items" in view.banner.text() and view.project_id() == first.id
+    view.project_combo.setCurrentIndex(view.project_combo.findData(second.id))
+    assert not view.banner.isVisible() and view.banner.text() == ""
+
+
+def test_a_drop_of_two_kinds_in_equal_numbers_names_the_kind_box(qtbot, store, ctx, tmp_path: Path):
+    # "as many image as text files; choose one with --kind": a flag, to someone who dropped a folder.
+    from tests.app.drag import drop
+
+    projects.create(store, "first")
+    view = shown_view(qtbot, store, ctx)
+    write_image_folder(tmp_path / "mixed", per_class=1, classes=("only",))
+    write_text_dataset(tmp_path / "mixed", n_good=5)  # one image, one JSONL file
+    drop(view, [tmp_path / "mixed"])
+    qtbot.waitUntil(lambda: view.banner.role == "error", timeout=30_000)
+    said = view.banner.text()
+    assert "as many" in said and "Kind" in said and view.kind_label.text() == "Kind", said
+    assert "choose one with --kind" not in said
+
+
+def test_the_created_line_moves_neither_the_drop_zone_nor_its_buttons(qtbot, store, ctx, tmp_path: Path):
+    # Seen on Xvfb: after "Add files…" built a dataset, its line pushed the drop zone and its buttons
+    # 38 px down, so a second "Add files…" click landed on the zone's text instead.
+    from PySide6.QtCore import QPoint
+
+
+    projects.create(store, "first")
+    view = shown_view(qtbot, store, ctx)
+    qtbot.wait(50)  # laid out
+    before = view.files_button.mapTo(view, QPoint(0, 0))
+    view.ingest([write_text_dataset(tmp_path / "support", n_good=12)])
+    qtbot.waitUntil(lambda: view.banner.role == "ok", timeout=30_000)
+    qtbot.wait(50)
+    assert view.banner.isVisible() and view.files_button.mapTo(view, QPoint(0, 0)) == before
+
+
+def test_a_dataset_an_experiment_uses_can_be_deleted_after_a_second_question(qtbot, store, ctx, tmp_path: Path):
+    # Seen on Xvfb: deleting a dataset an experiment used said "Could not delete: ... delete them first or
+    # pass --force"; the app has no flag to pass, nor a way to delete an experiment: a dead end.
+    from spark_trainer.store import datasets, experiments
+
+    first = projects.create(store, "first")
+    dataset = ingest_paths(store, [write_text_dataset(tmp_path / "support", n_good=12)], project=first.id).dataset
+    experiments.create(store, project="first", name="uses-it", recipe="causal-lm", base_model="m",
+                       dataset=dataset.id, config={})
+    view = shown_view(qtbot, store, ctx)
+    asked = view.delete_selected()
+    next(b for b in asked.buttons() if b.text() == "Delete dataset").click()
+    qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
+    again = view.confirm_box
+    assert again is not None and again.isVisible()
+    assert again.text().startswith("Experiment uses-it uses dataset 'support'. Deleted, it leaves")
+    assert "--force" not in again.text() + view.banner.text()
+    assert datasets.list_all(store)  # nothing deleted until the second answer
+    next(b for b in again.buttons() if b.text() == "Delete anyway").click()
+    qtbot.waitUntil(lambda: not view.busy() and view.banner.role == "ok", timeout=10_000)
+    assert datasets.list_all(store) == [] and view.banner.text() == "Deleted dataset 'support'."
+    assert experiments.get(store, "uses-it").dataset_id is None

@@ -220,3 +220,60 @@ def test_an_alpaca_dataset_launches_causal_lm_and_a_bad_row_is_named_before(stor
         "recipe causal-lm cannot train on dataset 'alpaca': its records have no 'conversations' field "
         "(recipe_config.format: sharegpt (conversations)); fields: instruction, output")
     assert not view.launch.isEnabled()
+
+
+def test_filling_a_field_in_moves_none_of_the_fields_below_it(store, ctx, qtbot, tmp_path) -> None:
+    # Seen on Xvfb: choosing a dataset took its "choose a dataset..." line away, the form moved up by
+    # that line, and the click meant for the Base model box landed on the line under it instead.
+    from PySide6.QtCore import QPoint
+
+    model = _reviews_and_a_model(store, tmp_path)
+    view = _setup_view(store, ctx, qtbot)
+    view.project.setCurrentText("demo")
+    view.recipe.setCurrentText("text-classification")
+    view.forms["recipe_config"].set_values({"text_column": "review"})
+    qtbot.waitUntil(lambda: not view.checking, timeout=15_000)
+    qtbot.wait(50)  # laid out
+    below = (view.dataset, view.base_model, view.gpus, view.forms["train"])
+
+    def tops() -> list[int]:
+        return [widget.mapTo(view, QPoint(0, 0)).y() for widget in below]
+
+    before = tops()
+    assert view.errors["name"].isVisible() and view.errors["dataset"].isVisible()
+    view.name.setText("sentiment")
+    view.dataset.setCurrentText("reviews")
+    view.base_model.setCurrentText(model)
+    qtbot.waitUntil(lambda: not view.checking, timeout=15_000)
+    qtbot.wait(50)
+    assert not any(view.errors[key].isVisible() for key in ("name", "dataset", "base_model"))
+    assert tops() == before
+
+
+def test_an_error_appearing_under_a_field_moves_none_of_the_fields_below_it(store, ctx, qtbot, tmp_path) -> None:
+    # The other way round: a form filled in (say, restored) whose name is then cleared.
+    from PySide6.QtCore import QPoint
+
+    view = filled_form(store, ctx, qtbot, tmp_path)
+    qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
+    qtbot.wait(50)
+    below = (view.recipe, view.dataset, view.base_model, view.gpus)
+    before = [widget.mapTo(view, QPoint(0, 0)).y() for widget in below]
+    view.name.setText("")
+    qtbot.waitUntil(lambda: view.errors["name"].isVisible(), timeout=5000)
+    qtbot.wait(50)
+    assert [widget.mapTo(view, QPoint(0, 0)).y() for widget in below] == before
+
+
+def test_the_project_box_shows_a_real_project_once_the_list_is_read(store, ctx, qtbot) -> None:
+    # Seen on Xvfb: the setup form opened right after start-up (before the app's first read of the
+    # projects) said "default", a project that did not exist, and kept saying it once "demo" was read.
+    from app.views.experiment_setup_view import ExperimentSetupView
+
+    projects.create(store, "demo")
+    view = ExperimentSetupView(store, ctx)  # the projects not read yet
+    qtbot.addWidget(view)
+    view.show()
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: view.project.currentText() == "demo", timeout=5000)
+    assert [view.project.itemText(i) for i in range(view.project.count())] == ["demo"]

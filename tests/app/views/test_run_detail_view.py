@@ -185,4 +185,9 @@ def test_the_memory_chart_says_a_cpu_run_has_no_gpu_memory_once_it_starts(store,
     ctx.model.runs.apply_written(replace(run, status=RunStatus.RUNNING))
     qtbot.waitUntil(lambda: view.badge.text() == "running")
     assert "this run trains on the CPU" in memory.empty_label.text(), memory.empty_label.text()
+    # Seen on Xvfb: a finished run's page went on saying it "trains" on the CPU.
+    ctx.model.runs.apply_written(replace(run, status=RunStatus.COMPLETED))
+    qtbot.waitUntil(lambda: view.badge.text() == "completed")
+    assert memory.empty_label.text().endswith("No GPU memory to show: this run trained on the CPU"), \
+        memory.empty_label.text()
     view.stop()

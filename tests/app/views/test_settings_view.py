@@ -66,3 +66,52 @@ def test_gpu_ids_are_refused_as_default_on_a_machine_without_gpus(qtbot, ctx, st
         view.default_gpus.editingFinished.emit()
         qtbot.waitUntil(lambda: not view.saving)
         assert settings.get(store, "default_gpus") == accepted, view.banner.text()
+
+
+def test_a_message_appearing_at_the_top_moves_no_field_of_the_form(qtbot, window, store):
+    # Seen: saving 'Max concurrent runs' showed "Saved max concurrent runs." above the form and every
+    # field below moved 38 px down, under the mouse that was about to click the next one.
+    from PySide6.QtCore import QPoint
+
+    view = window.show_view("settings")
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+    fields = (view.change_home, view.token_edit, view.theme, view.max_runs, view.default_gpus, view.grace)
+
+    def tops() -> list[int]:
+        return [field.mapTo(window, QPoint(0, 0)).y() for field in fields]
+
+    qtbot.wait(50)  # laid out with what was read (the keyring's status may take two lines)
+    before = tops()
+    assert not view.banner.isVisible()
+    view.max_runs.setValue(view.max_runs.value() + 1)
+    qtbot.waitUntil(lambda: view.banner.isVisible() and not view.saving, timeout=5000)
+    # laid out: the banner has its place, above the form
+    qtbot.waitUntil(lambda: view.banner.height() >= view.banner.heightForWidth(view.banner.width()) > 0,
+                    timeout=2000)
+    assert view.banner.role == "ok" and view.banner.text() == "Saved max concurrent runs."
+    assert tops() == before
+    assert view.banner.mapTo(window, QPoint(0, view.banner.height())).y() <= min(before)  # above the form
+    view.default_gpus.setText("not a gpu")  # an error line: the same place, nothing moves either
+    view.default_gpus.editingFinished.emit()
+    assert view.banner.role == "error"
+    qtbot.wait(50)
+    assert tops() == before
+    view.banner.clear_message()
+    qtbot.wait(50)
+    assert tops() == before
+
+
+def test_a_saved_line_is_gone_on_coming_back_to_settings(qtbot, window, store):
+    # "Saved max concurrent runs." was still there on coming back to Settings an hour later.
+    view = window.show_view("settings")
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+    view.max_runs.setValue(view.max_runs.value() + 1)
+    qtbot.waitUntil(lambda: view.banner.isVisible() and not view.saving, timeout=5000)
+    window.show_view("projects")
+    assert window.show_view("settings") is view
+    assert not view.banner.isVisible() and view.banner.text() == ""
+    view.default_gpus.setText("not a gpu")  # an error stays until read and acted on
+    view.default_gpus.editingFinished.emit()
+    window.show_view("projects")
+    window.show_view("settings")
+    assert view.banner.isVisible() and view.banner.role == "error"

@@ -36,6 +36,11 @@ def test_a_sweep_of_learning_rates_is_queued_and_opens_in_compare(store, ctx, qt
     assert not panel.queue.isEnabled()
     _shot(view.sweep, "setup-sweep-bad-value.png", tmp_path, qtbot)
 
+    row.values.setText("1e-4")  # one value: the CLI's words said "(one value is a --set)"
+    assert panel.status.text() == ("Give two or more values of train.learning_rate (one value: set it in "
+                                   "the form instead)")
+    assert not panel.queue.isEnabled()
+
     row.values.setText("1e-4, 3e-4, 1e-3")
     assert panel.status.text() == "3 runs: train.learning_rate = 1e-4, 3e-4, 1e-3"
     assert panel.queue.isEnabled() and panel.queue.text() == "Queue sweep (3 runs)"

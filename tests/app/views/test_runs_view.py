@@ -1,0 +1,28 @@
+"""The Runs list's message line: what it says never moves the rows the user is about to click."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint
+
+from tests.app.gui_assets import add_experiment_with_runs
+from tests.app.model_sync import sync_model
+
+
+def test_the_compare_hint_moves_no_row_of_the_list(qtbot, window, store, project) -> None:
+    # Seen on Xvfb: "Compare selected" with one run selected said "Select two or more runs to compare
+    # (Ctrl+click rows)" above the list, and the list moved 38 px down under the Ctrl+click it asked for.
+    add_experiment_with_runs(store, project.name, statuses=("completed", "completed"))
+    sync_model(qtbot, window.ctx)
+    view = window.show_view("runs")
+    view.scheduler.stop()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
+    qtbot.wait(50)  # laid out
+
+    def table_top() -> int:
+        return view.table.mapTo(window, QPoint(0, 0)).y()
+
+    before = table_top()
+    view.compare_button.click()
+    assert view.banner.isVisible() and "Ctrl+click" in view.banner.text()
+    qtbot.wait(50)
+    assert table_top() == before
