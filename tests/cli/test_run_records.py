@@ -1,10 +1,9 @@
 """`run checkpoints RUN` (the run page's Checkpoints tab) and `run config RUN` (its "Clone into new
-experiment", the setup form's "Save as YAML"), on a real tiny run trained by a worker process."""
+experiment", the setup form's "Save as YAML"), on a real tiny run trained by the worker's code."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from spark_trainer.cli.main import main
 from spark_trainer.store import experiments, runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
-from tests.conftest import spark_trainer_exe, subprocess_env
+from tests.worker_here import queued_only, work_here
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "resources" / "demo" / "train.jsonl"
 
@@ -23,14 +22,9 @@ DEMO_DATA = Path(__file__).resolve().parents[2] / "resources" / "demo" / "train.
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data home holding run 1: a tiny LoRA trained 2 steps by the worker's own code (`run_worker`:
     claimed, trained, its checkpoints and outcome recorded), run in this process, which has torch and
-    transformers loaded already; a worker process costs two interpreters' start (`train --wait` starts
-    one, as test_config_clones_a_run_into_a_run_file_that_trains does below)."""
-    import signal
-
+    transformers loaded already (tests/worker_here.py)."""
     from spark_trainer.config import load_config
-    from spark_trainer.jobs.scheduler import make_picker
     from spark_trainer.jobs.submit import submit_config
-    from spark_trainer.jobs.worker import run_worker
     from spark_trainer.models.tiny import create_tiny_causal_lm
 
     root = tmp_path_factory.mktemp("run-records")
@@ -43,18 +37,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "eval": {"every_steps": None, "val_fraction": 0.1, "max_batches": 1},
         "checkpoint": {"every_steps": 2, "keep": 1}}))
     home = root / "home"
-    with Store.open(home) as store:
+    with Store.open(home) as store, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPARK_TRAINER_CONFIG_DIR", str(root / "config"))  # before the tests' own isolation
         run = submit_config(store, load_config(run_file), base_dir=run_file.parent).run
-        assert [r.id for r in runs.claim(store, make_picker([], 1, False))] == [run.id] == [1]
-    before = signal.getsignal(signal.SIGTERM)  # the worker installs its stop handler
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SPARK_TRAINER_HOME", str(home))  # the worker opens the store it was started for
-        patch.setenv("SPARK_TRAINER_CONFIG_DIR", str(root / "config"))
-        try:
-            assert run_worker(run.id) == 0
-        finally:
-            signal.signal(signal.SIGTERM, before)
-    with Store.open(home) as store:
+        assert run.id == 1 and work_here(store, run.id) == 0
         assert runs.get(store, run.id).status == RunStatus.COMPLETED
     return home
 
@@ -105,13 +91,13 @@ def test_config_clones_a_run_into_a_run_file_that_trains(trained: Path, tmp_path
     code, out, err = _cli(capsys, trained, "run", "config", "1", "--name", "again", "--out", str(out_file))
     assert (code, out.strip()) == (0, str(out_file)) and "spark-trainer train" in err
     assert yaml.safe_load(out_file.read_text()) == {**data, "name": "again"}
-    # The file trains, with a change, as a run launched from the cloned form does.
-    done = subprocess.run([spark_trainer_exe(), "--home", str(trained), "--json", "train", str(out_file),
-                           "--set", "train.learning_rate=0.002", "--wait"],
-                          capture_output=True, text=True, env=subprocess_env(), timeout=300)
-    assert done.returncode == 0, done.stderr
+    # The file trains, with a change, as a run launched from the cloned form does (the worker's code, here).
+    with queued_only():
+        code, out, err = _cli(capsys, trained, "--json", "train", str(out_file), "--set", "train.learning_rate=0.002")
+    assert code == 0, err
     with Store.open(trained) as store:
-        run = runs.get(store, json.loads(done.stdout)["id"])
+        assert work_here(store, json.loads(out)["id"]) == 0
+        run = runs.get(store, json.loads(out)["id"])
         assert run.status == RunStatus.COMPLETED and run.experiment == "again"
         assert experiments.get(store, run.experiment_id).config["train"]["learning_rate"] == 0.002
     code, _, err = _cli(capsys, trained, "run", "config", "1", "--out", str(tmp_path / "no" / "such" / "x.yaml"))

@@ -1,12 +1,16 @@
 """`token show|set|remove`: the Hugging Face token as Settings' "Save in keyring" / "Remove" keep it,
-in separate real `spark-trainer` processes sharing one (file-backed) keyring."""
+in separate real `spark-trainer` processes sharing one (file-backed) keyring; the checks of one command's
+input and output run it in this process (`token_cli`), each `spark-trainer` process costing ~2 CPU-s."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import spark_trainer_exe, subprocess_env
 
@@ -22,6 +26,30 @@ def _run(tmp_path: Path, *args: str, stdin: str = "", backend: str = "tests.cli.
         environ.pop("HF_TOKEN", None)  # a token in the tester's environment must not answer for the keyring
     return subprocess.run([spark_trainer_exe(), "--home", str(tmp_path / "home"), *args], input=stdin,
                           capture_output=True, text=True, env=environ, timeout=60)
+
+
+@pytest.fixture
+def token_cli(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`spark-trainer token ...` in this process, as `_run` runs it: the keyring the file-backed one (or keyring's
+    'fail' backend, `fail=True`), the token piped to stdin, no HF_TOKEN in the environment."""
+    import io
+
+    import keyring
+    from keyring.backends import fail as fail_backend
+
+    from tests.cli.file_keyring import FileKeyring
+
+    monkeypatch.setenv("SPARK_TEST_KEYRING_FILE", str(tmp_path / "keyring.json"))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    previous = keyring.get_keyring()
+
+    def run(*args: str, stdin: str = "", fail: bool = False):
+        keyring.set_keyring(fail_backend.Keyring() if fail else FileKeyring())
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        return cli(*args)
+
+    yield run
+    keyring.set_keyring(previous)
 
 
 def test_set_show_remove_round_trip_without_ever_printing_the_token(tmp_path: Path) -> None:
@@ -44,35 +72,35 @@ def test_set_show_remove_round_trip_without_ever_printing_the_token(tmp_path: Pa
         assert TOKEN not in done.stdout + done.stderr
 
 
-def test_bad_tokens_and_a_missing_keyring_are_one_line(tmp_path: Path) -> None:
-    empty = _run(tmp_path, "token", "set", stdin="\n")
-    assert (empty.returncode, empty.stderr) == (2, "error: the Hugging Face token is empty\n")
-    spaced = _run(tmp_path, "token", "set", stdin="hf_ab cd\n")
-    assert spaced.returncode == 2 and "contains spaces" in spaced.stderr and spaced.stderr.count("\n") == 1
+def test_bad_tokens_and_a_missing_keyring_are_one_line(tmp_path: Path, token_cli) -> None:
+    empty = token_cli("token", "set", stdin="\n")
+    assert (empty.code, empty.err) == (2, "error: the Hugging Face token is empty\n")
+    spaced = token_cli("token", "set", stdin="hf_ab cd\n")
+    assert spaced.code == 2 and "contains spaces" in spaced.err and spaced.err.count("\n") == 1
     assert not (tmp_path / "keyring.json").exists()
-    nowhere = _run(tmp_path, "token", "set", stdin=TOKEN, backend="keyring.backends.fail.Keyring")
-    assert nowhere.returncode == 1 and nowhere.stderr.count("\n") == 1
-    assert "no OS keyring is available" in nowhere.stderr and "HF_TOKEN" in nowhere.stderr
+    nowhere = token_cli("token", "set", stdin=TOKEN, fail=True)
+    assert nowhere.code == 1 and nowhere.err.count("\n") == 1
+    assert "no OS keyring is available" in nowhere.err and "HF_TOKEN" in nowhere.err
 
 
-def test_remove_with_no_keyring_does_not_claim_it_removed_anything(tmp_path: Path) -> None:
-    gone = _run(tmp_path, "token", "remove", backend="keyring.backends.fail.Keyring")
-    assert gone.returncode == 0 and gone.stdout.startswith("no OS keyring is available, so no token was saved "
-                                                           "in one; now: "), gone.stdout
+def test_remove_with_no_keyring_does_not_claim_it_removed_anything(token_cli) -> None:
+    gone = token_cli("token", "remove", fail=True)
+    assert gone.code == 0 and gone.out.startswith("no OS keyring is available, so no token was saved "
+                                                  "in one; now: "), gone.out
 
 
-def test_a_token_given_as_an_argument_is_refused_without_repeating_it(tmp_path: Path) -> None:
+def test_a_token_given_as_an_argument_is_refused_without_repeating_it(tmp_path: Path, token_cli) -> None:
     """Seen: `token set hf_...` printed argparse's 'unrecognized arguments: hf_...': the secret on screen."""
-    given = _run(tmp_path, "token", "set", TOKEN)
-    assert given.returncode == 2 and given.stderr.count("\n") == 1, given.stderr
-    assert TOKEN not in given.stdout + given.stderr and "abcdefgh" not in given.stderr
-    assert "shell history" in given.stderr and "huggingface.co/settings/tokens" in given.stderr
+    given = token_cli("token", "set", TOKEN)
+    assert given.code == 2 and given.err.count("\n") == 1, given.err
+    assert TOKEN not in given.out + given.err and "abcdefgh" not in given.err
+    assert "shell history" in given.err and "huggingface.co/settings/tokens" in given.err
     assert not (tmp_path / "keyring.json").exists()
 
 
-def test_a_leading_blank_line_is_skipped_and_saved_is_said_once(tmp_path: Path) -> None:
+def test_a_leading_blank_line_is_skipped_and_saved_is_said_once(tmp_path: Path, token_cli) -> None:
     """Seen: stdin starting with a blank line read as an empty token; the line said 'saved: token ... saved'."""
-    saved = _run(tmp_path, "token", "set", stdin="\n  \n" + TOKEN + "\n")
-    assert saved.returncode == 0, saved.stderr
-    assert saved.stdout.count("saved") == 1 and saved.stdout.startswith("token hf_…1234 saved")
+    saved = token_cli("token", "set", stdin="\n  \n" + TOKEN + "\n")
+    assert saved.code == 0, saved.err
+    assert saved.out.count("saved") == 1 and saved.out.startswith("token hf_…1234 saved")
     assert json.loads((tmp_path / "keyring.json").read_text()) == {"SparkTrainer/huggingface-token": TOKEN}

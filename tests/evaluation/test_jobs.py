@@ -1,5 +1,9 @@
 """`spark-trainer eval`: tasks run in a worker process; results land as run metrics, an artifact, the
-evaluation's row, and (for --base) a leaderboard baseline; bad files are exit 2 before any work."""
+evaluation's row, and (for --base) a leaderboard baseline; bad files are exit 2 before any work.
+
+The tests of the worker process (mcq, cancel, a delete under it, a full disk, SIGTERM/SIGHUP) start real
+ones; the tests of results and data names run the evaluation worker's main in this process
+(tests/worker_here.evaluated_here), saving a process's imports each."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from spark_trainer.cli.main import main
 from spark_trainer.store import artifacts, evaluations, metrics
 from spark_trainer.store.store import Store
 from tests.tmpfs import fill, free, tmpfs  # noqa: F401 - the fixture
+from tests.worker_here import evaluated_here
 
 SUBJECTS = ("algebra", "geography", "music")
 
@@ -86,13 +91,14 @@ def test_perplexity_and_a_base_model_baseline(lora_run, tmp_path, capsys) -> Non
     home, run = lora_run
     data = tmp_path / "held-out.jsonl"
     data.write_text("".join(json.dumps({"text": f"count {s} {s + 1} {s + 2} {s + 3}"}) + "\n" for s in range(8)))
-    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", data, "--gpus", "cpu",
-                          "--json")
-    assert code == 0, err
-    tuned = json.loads(out)["metrics"]
-    assert math.isfinite(tuned["perplexity"]) and tuned["perplexity"] == pytest.approx(math.exp(tuned["loss"]))
-    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", data, "--base",
-                          "--gpus", "cpu", "--json")
+    with evaluated_here():  # the worker process is test_mcq's subject; this one's is the numbers
+        code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", data, "--gpus", "cpu",
+                              "--json")
+        assert code == 0, err
+        tuned = json.loads(out)["metrics"]
+        assert math.isfinite(tuned["perplexity"]) and tuned["perplexity"] == pytest.approx(math.exp(tuned["loss"]))
+        code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", data, "--base",
+                              "--gpus", "cpu", "--json")
     assert code == 0, err
     base = json.loads(out)
     assert base["base"] is True and base["step"] is None
@@ -176,8 +182,9 @@ def test_eval_data_may_name_an_ingested_dataset(lora_run, capsys) -> None:
         from spark_trainer.store import datasets
 
         name = datasets.list_all(store)[0].name
-    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", name, "--gpus", "cpu",
-                          "--json")
+    with evaluated_here():
+        code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", name, "--gpus", "cpu",
+                              "--json")
     assert code == 0, err
     assert json.loads(out)["metrics"]["perplexity"] > 0
     code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", "no-such-thing")
@@ -199,8 +206,9 @@ def test_eval_data_names_the_runs_own_dataset_when_other_projects_use_the_name(l
             projects.create(store, project)
             ingest_paths(store, [manifest], project=project, name=own.name)
             ingest_paths(store, [manifest], project=project, name="shared")
-    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", own.name, "--gpus", "cpu",
-                          "--json")
+    with evaluated_here():
+        code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", own.name, "--gpus",
+                              "cpu", "--json")
     assert code == 0, err
     assert json.loads(out)["metrics"]["perplexity"] > 0
     code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", "shared")
@@ -267,7 +275,8 @@ def test_an_evaluation_whose_starter_was_killed_before_its_worker_started_does_n
         failed = evaluations.get(store, left.id)
         assert failed.status == "failed" and failed.finished_at is not None
         assert failed.error == "the process that started this evaluation ended before its worker started; run it again"
-    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", data, "--gpus", "cpu", "--json")
+    with evaluated_here():
+        code, out, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", data, "--gpus", "cpu", "--json")
     assert code == 0, err
     assert json.loads(out)["evaluation"] == left.id + 1
 
@@ -352,7 +361,8 @@ def test_an_evaluation_report_that_meets_a_full_disk_fails_in_one_line_and_recor
         assert not list(evals.glob("*.json*")), list(evals.iterdir())
         free(evals)
     small = write_mcq(tmp_path / "small.csv")
-    code, out, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", small, "--gpus", "cpu", "--json")
+    with evaluated_here():
+        code, out, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", small, "--gpus", "cpu", "--json")
     assert code == 0, err
     assert (evals / f"{json.loads(out)['evaluation']}.json").is_file()
 

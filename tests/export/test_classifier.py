@@ -13,6 +13,7 @@ from spark_trainer.store import datasets
 from spark_trainer.store.store import Store
 from spark_trainer.training.checkpoints import latest_checkpoint
 from tests.export.conftest import export_without_base_weights, merge_refused_for_memory
+from tests.worker_here import evaluated_here
 
 
 def test_the_base_model_loads_with_the_same_fresh_head_every_time(tmp_path) -> None:
@@ -244,6 +245,7 @@ def test_a_classifier_exports_and_evaluates_after_its_dataset_is_deleted(recipe,
     else:
         held_out = home / "demo-data" / "shapes"
     capsys.readouterr()
-    assert main(["--home", str(home), "eval", run_dir.name, "--task", "classification", "--data", str(held_out),
-                 "--gpus", "cpu", "--json"]) == 0, capsys.readouterr().err
+    with evaluated_here():  # the evaluation worker's main, in this process (tests/worker_here.py)
+        assert main(["--home", str(home), "eval", run_dir.name, "--task", "classification", "--data", str(held_out),
+                     "--gpus", "cpu", "--json"]) == 0, capsys.readouterr().err
     assert set(json.loads(capsys.readouterr().out)["per_class"]) <= set(expected.values())

@@ -11,6 +11,7 @@ from spark_trainer.cli.main import main
 from spark_trainer.store.store import Store
 from tests.export.conftest import train_in_store
 from tests.recipes.helpers import TOPICS, ticket_rows, write_jsonl
+from tests.worker_here import evaluated_here
 
 
 def test_merged_classifier_export_predicts_like_the_app(tmp_path, capsys) -> None:
@@ -37,8 +38,9 @@ def test_merged_classifier_export_predicts_like_the_app(tmp_path, capsys) -> Non
     capsys.readouterr()
     assert main(["--home", str(home), "export", str(run.id), "--merge", "--dtype", "fp32", "--json"]) == 0
     folder = Path(json.loads(capsys.readouterr().out)["export"]["path"])
-    assert main(["--home", str(home), "eval", str(run.id), "--task", "classification", "--data", str(held_out),
-                 "--gpus", "cpu", "--json"]) == 0
+    with evaluated_here():  # the evaluation worker's main, in this process (tests/worker_here.py)
+        assert main(["--home", str(home), "eval", str(run.id), "--task", "classification", "--data", str(held_out),
+                     "--gpus", "cpu", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result["per_class"]) == set(TOPICS) and 0 <= result["metrics"]["macro_f1"] <= 1
     report = json.loads((run_dir / "evals" / f"{result['evaluation']}.json").read_text())

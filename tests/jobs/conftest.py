@@ -86,17 +86,25 @@ def finished(run: Run) -> bool:
 def hold_the_only_slot(store: Store) -> None:
     """A live run (this test's own process) in the one slot, so that what `train` or `run start` queues stays
     queued: for tests that look at queued runs and need no worker to train them."""
-    import os
-
-    from spark_trainer.jobs.process import identity
-
     settings.set_value(store, "max_concurrent_runs", 1)
     projects.create(store, "busy")
     exp = experiments.create(store, project="busy", name="e", recipe="causal-lm", base_model="m", dataset=None,
                              config={})
-    busy = runs.create(store, exp.id, requested_gpus="cpu")
+    running_here(store, runs.create(store, exp.id, requested_gpus="cpu").id)
+
+
+def running_here(store: Store, run_id: int) -> Run:
+    """The queued run `run_id` marked running with this test's own process as its live worker (its
+    heartbeat fresh): what reconcile, the delete guards and a home move see of a run that trains, for
+    tests that need one running but no worker's training. Stop it with `runs.transition`, never through
+    `jobs.control`, which would signal this process."""
+    import os
+
+    from spark_trainer.jobs.process import identity
+
     for status in (RunStatus.STARTING, RunStatus.RUNNING):
-        runs.transition(store, busy.id, status, "test")
+        runs.transition(store, run_id, status, "test: running in the test's own process")
     me = identity(os.getpid())
-    runs.update(store, busy.id, pid=me.pid, pid_start_time=me.start_time)
-    runs.beat(store, busy.id)
+    runs.update(store, run_id, pid=me.pid, pid_start_time=me.start_time)
+    runs.beat(store, run_id)
+    return runs.get(store, run_id)

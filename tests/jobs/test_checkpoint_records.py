@@ -4,7 +4,6 @@ complete checkpoints carrying the run's uuid count (issue 14, item 2). Real tmpf
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from spark_trainer.config import load_config
-from spark_trainer.jobs import control, worker
+from spark_trainer.jobs import control
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import make_picker
 from spark_trainer.jobs.submit import submit_config
@@ -22,22 +21,13 @@ from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 from spark_trainer.training import checkpoints
 from tests.tmpfs import fill, free, tmpfs  # noqa: F401 - the fixture
+from tests.worker_here import work_here
 
 MiB = 2**20
 
 
 def _checkpoint_rows(store: Store, run_id: int) -> list[tuple[int, bool]]:
     return [(a.step, bool(a.meta.get("recorded_late"))) for a in artifacts.list_for(store, run_id, "checkpoint")]
-
-
-def _work_in_process(store: Store, run_id: int) -> int:
-    """Claim the run and run its worker here (so the test can fill the disk at an exact point)."""
-    assert [r.id for r in runs.claim(store, make_picker([], 4, False))] == [run_id]
-    before = signal.getsignal(signal.SIGTERM)
-    try:
-        return worker.run_worker(run_id)
-    finally:
-        signal.signal(signal.SIGTERM, before)
 
 
 def test_a_checkpoint_the_full_database_disk_kept_out_of_the_list_is_recorded_when_the_run_ends(
@@ -56,7 +46,7 @@ def test_a_checkpoint_the_full_database_disk_kept_out_of_the_list_is_recorded_wh
     with Store.open(home) as store:
         path = run_file("late", steps=4, ckpt_every=2)
         run = submit_config(store, load_config(path), base_dir=path.parent).run
-        assert _work_in_process(store, run.id) == 1
+        assert work_here(store, run.id, log=False) == 1
         failed = runs.get(store, run.id)
         assert failed.status == RunStatus.FAILED
         assert failed.error.startswith(f"disk full at {home}: "), failed.error
@@ -69,7 +59,7 @@ def test_a_checkpoint_the_full_database_disk_kept_out_of_the_list_is_recorded_wh
         free(home)
         monkeypatch.setattr(checkpoints, "prune", real_prune)
         control.resume(store, run.id)
-        assert _work_in_process(store, run.id) == 0
+        assert work_here(store, run.id, log=False) == 0
         done = runs.get(store, run.id)
         assert done.status == RunStatus.COMPLETED and done.step == 4
         assert _checkpoint_rows(store, run.id) == [(2, True), (4, False)]  # each once

@@ -4,23 +4,40 @@ every resume."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
-from spark_trainer.jobs import control
+import pytest
+
 from spark_trainer.store import metrics, runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
+from spark_trainer.training import checkpoints
 from spark_trainer.training.checkpoints import checkpoint_step, list_checkpoints
-from tests.jobs.conftest import wait_until
+from tests.worker_here import queued_only, work_here
 
 
 def test_resume_sets_a_truncated_checkpoint_aside_and_continues_from_the_one_before(store: Store, cli,
                                                                                       run_file) -> None:
-    started = cli("--json", "train", str(run_file("cut", steps=30, ckpt_every=4)))
+    """Trained and paused by the worker's code in this process (a pause is SIGTERM without a stop-request
+    file, as `control.pause` sends it: here once step 8's checkpoint is written); resumed by a worker
+    process, which meets the damaged checkpoint."""
+    with queued_only():
+        started = cli("--json", "train", str(run_file("cut", steps=30, ckpt_every=4)))
     assert started.code == 0, started.err
     run_id = started.json()["id"]
-    run = wait_until(store, run_id, lambda r: r.status == RunStatus.RUNNING and r.step >= 6, timeout_s=180)
-    paused = control.pause(store, run_id, grace_s=60)
+    real_prune = checkpoints.prune
+
+    def prune_then_pause(run_dir: Path, *args, **kwargs):
+        removed = real_prune(run_dir, *args, **kwargs)
+        if checkpoints.latest_checkpoint(run_dir).name == "step-00000008":
+            signal.raise_signal(signal.SIGTERM)
+        return removed
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checkpoints, "prune", prune_then_pause)
+        work_here(store, run_id)
+    run = paused = runs.get(store, run_id)
     assert paused.status == RunStatus.PAUSED, paused.error
     found = list_checkpoints(Path(run.run_dir))
     assert len(found) >= 2

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spark_trainer.jobs import control
 from spark_trainer.store import datasets, experiments, metrics, projects, runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
-from tests.jobs.conftest import wait_until
+from tests.jobs.conftest import running_here
+from tests.worker_here import queued_only
 
 
 def test_cli_deletes_refuse_while_a_run_is_running(store: Store, cli, run_file) -> None:
-    started = cli("--json", "train", str(run_file("busy", steps=400, ckpt_every=50)))
+    """The run is submitted by `train` and marked running with this process as its live worker: what
+    the guards read is the store and the worker's liveness, not its training (no worker process)."""
+    with queued_only():
+        started = cli("--json", "train", str(run_file("busy", steps=400, ckpt_every=50)))
     assert started.code == 0, started.err
     run_id = started.json()["id"]
-    wait_until(store, run_id, lambda r: r.status == RunStatus.RUNNING and r.step >= 2, timeout_s=180)
+    running_here(store, run_id)
+    metrics.add_batch(store, run_id, [("loss", 1, 2.5)])  # what a worker's first step records
     dataset = datasets.list_all(store)[0]
     attempts = {
         "project": cli("project", "delete", "jobs", "--yes", "--delete-files"),
@@ -36,6 +40,6 @@ def test_cli_deletes_refuse_while_a_run_is_running(store: Store, cli, run_file) 
         assert projects.get(store, "jobs").num_runs == 1 and experiments.get(store, "busy")
         assert Path(dataset.path).is_dir() and metrics.read(store, run_id, keys=["loss"])
     finally:
-        control.cancel(store, run_id, grace_s=10)
+        runs.transition(store, run_id, RunStatus.CANCELLED, "test: stopped")
     # Once the run has stopped, the same delete goes through.
     assert cli("project", "delete", "jobs", "--yes", "--keep-files").code == 0

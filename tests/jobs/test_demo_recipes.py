@@ -1,5 +1,6 @@
 """`spark-trainer demo --recipe NAME` for the classification recipes: a tiny local model and
-generated data, trained end to end offline through a managed worker."""
+generated data, trained end to end offline by the worker's code, run in this process here (the demo
+through a worker process: tests/app/test_demo_run_threads.py and test_real_display.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from spark_trainer.store.entities import RunStatus
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize(("recipe", "steps"), [("text-classification", 40), ("image-classification", 12)])
-def test_cli_demo_trains_a_classification_recipe(cli, home: Path, recipe: str, steps: int) -> None:
+def test_cli_demo_trains_a_classification_recipe(cli, home: Path, recipe: str, steps: int, monkeypatch) -> None:
+    from spark_trainer.jobs import demo
+    from tests.worker_here import schedule_here
+
+    monkeypatch.setattr(demo, "schedule_once", schedule_here)
     result = cli("--json", "demo", "--recipe", recipe, "--steps", str(steps))
     assert result.code == 0, result.err
     data = result.json()

@@ -12,12 +12,13 @@ import pytest
 
 from spark_trainer import home_record
 from spark_trainer.errors import OperationFailed
-from spark_trainer.jobs import control, home_move
+from spark_trainer.jobs import home_move
 from spark_trainer.store import projects, runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
-from tests.jobs.conftest import wait_until
+from tests.jobs.conftest import running_here
 from tests.tmpfs import fill, tmpfs  # noqa: F401 - the fixture
+from tests.worker_here import queued_only, work_here
 
 
 @pytest.fixture
@@ -38,9 +39,14 @@ def _plan(dest: Path, **kwargs) -> home_move.MovePlan:
 
 def test_a_trained_run_moves_to_another_filesystem_and_logs_show_and_extend_work_there(
         cli, home: Path, tmp_path: Path, run_file, tmpfs, monkeypatch) -> None:  # noqa: F811
-    trained = cli("--json", "train", str(run_file("moved", steps=4, ckpt_every=2)), "--wait")
+    """The run is trained by the worker's code in this process; its extension after the move by a worker
+    process, which opens the home at its new place."""
+    with queued_only():
+        trained = cli("--json", "train", str(run_file("moved", steps=4, ckpt_every=2)))
     assert trained.code == 0, trained.err
     run_id = trained.json()["id"]
+    with Store.open(home) as store:
+        assert work_here(store, run_id) == 0
     monkeypatch.delenv("SPARK_TRAINER_HOME")
     assert cli("home", "set", str(home), use_home=False).code == 0
     dest = tmpfs(tmp_path / "disk", 256 * 2**20) / "spark"
@@ -156,18 +162,21 @@ def test_queued_runs_are_fine_and_said_to_start_from_the_new_place(chosen: Path,
 
 
 def test_a_move_is_refused_while_a_run_trains(cli, home: Path, tmp_path: Path, run_file, monkeypatch) -> None:
-    started = cli("--json", "train", str(run_file("busy", steps=400, ckpt_every=50)))
+    """The run is marked running with this process as its live worker: the move reads the store and the
+    worker's liveness (reconcile), not its training."""
+    with queued_only():
+        started = cli("--json", "train", str(run_file("busy", steps=400, ckpt_every=50)))
     assert started.code == 0, started.err
     run_id = started.json()["id"]
     with Store.open(home) as store:
-        wait_until(store, run_id, lambda r: r.status == RunStatus.RUNNING and r.step >= 1, timeout_s=180)
+        running_here(store, run_id)
         try:
             refused = cli("home", "move", str(tmp_path / "new"))
             assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
             assert f"run {run_id} is running; pause it (spark-trainer run pause {run_id})" in refused.err
             assert not (tmp_path / "new").exists()
         finally:
-            control.pause(store, run_id, grace_s=30)
+            runs.transition(store, run_id, RunStatus.PAUSED, "test: paused")
         assert runs.get(store, run_id).status == RunStatus.PAUSED
     paused = cli("--json", "home", "move", str(tmp_path / "new"))  # paused is fine
     assert paused.code == 0, paused.err

@@ -14,6 +14,7 @@ from spark_trainer.store import metrics, runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 from spark_trainer.training.checkpoints import list_checkpoints, read_identity, read_state
+from tests.worker_here import queued_only, work_here
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -22,16 +23,19 @@ def _snapshot(folder: Path) -> dict[str, str]:
 
 
 def _train_here(store: Store, path: Path):
-    """Train the run file in this process, recorded as a worker would: for runs that only leave a folder."""
+    """Submit the run file and train it by the worker's own code in this process (tests/worker_here.py)."""
     from spark_trainer.config import load_config
-    from tests.playground.trained import _train_in_process
+    from spark_trainer.jobs.submit import submit_config
 
-    return _train_in_process(store, store.home.root, load_config(path), path.parent)
+    run = submit_config(store, load_config(path), base_dir=path.parent).run
+    assert work_here(store, run.id) == 0
+    return runs.get(store, run.id)
 
 
 def test_deleted_experiment_kept_folder_is_never_adopted(store: Store, cli, run_file) -> None:
-    """The old run is trained in this process (its folder is what matters); the new one by a real worker."""
-    old = runs.get(store, _train_here(store, run_file("old", steps=4, ckpt_every=2)).run_id)
+    """Both runs are trained by the worker's code in this process: the old one's folder is what matters,
+    and the new one's worker checks whose folder it trains in (the worker process itself: lifecycle tests)."""
+    old = _train_here(store, run_file("old", steps=4, ckpt_every=2))
     assert old.status == RunStatus.COMPLETED and old.step == 4
     old_dir = Path(old.run_dir)
     assert read_state(list_checkpoints(old_dir)[-1])["run_uuid"] == old.uuid == read_identity(old_dir)
@@ -39,8 +43,10 @@ def test_deleted_experiment_kept_folder_is_never_adopted(store: Store, cli, run_
     assert cli("exp", "delete", "old").code == 0  # run rows gone, folder kept (the default)
     assert old_dir.is_dir()
 
-    second = cli("--json", "train", str(run_file("new", steps=3, ckpt_every=2)), "--wait")
-    assert second.code == 0, [(e.from_status, e.to_status, e.reason, e.created_at) for e in runs.events(store, second.json()["id"])]
+    with queued_only():
+        second = cli("--json", "train", str(run_file("new", steps=3, ckpt_every=2)))
+    assert second.code == 0, second.err
+    assert work_here(store, second.json()["id"]) == 0, runs.events(store, second.json()["id"])
     new = runs.get(store, second.json()["id"])
     assert new.id > old.id and new.run_dir != old.run_dir
     assert new.status == RunStatus.COMPLETED and new.step == 3

@@ -11,8 +11,10 @@ import pytest
 import yaml
 
 from spark_trainer.store import datasets, experiments, runs
+from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 from tests.conftest import spark_trainer_exe, subprocess_env
+from tests.jobs.conftest import hold_the_only_slot
 
 
 def test_train_reports_rejected_lines_and_checks_the_model_first(store: Store, cli, run_file, tmp_path) -> None:
@@ -34,30 +36,29 @@ def test_train_reports_rejected_lines_and_checks_the_model_first(store: Store, c
     spec["base_model"] = yaml.safe_load(run_file("rej", steps=1).read_text())["base_model"]
     spec["train"]["max_steps"] = 1
     path.write_text(yaml.safe_dump(spec))
+    hold_the_only_slot(store)  # the run stays queued: no worker is started only to be cancelled
     queued = cli("--json", "train", str(path), "--gpus", "cpu")
     assert queued.code == 0, queued.err
     assert "2 lines rejected" in queued.err
     assert "rows.jsonl:11: " in queued.err and "rows.jsonl:12: " in queued.err
-    from spark_trainer.jobs import control
-
-    control.cancel(store, queued.json()["id"], grace_s=10)
+    assert runs.get(store, queued.json()["id"]).status == RunStatus.QUEUED
 
 
 def test_two_trains_of_the_same_file_at_once_both_succeed(home: Path, run_file) -> None:
     path = run_file("twice", steps=1)
+    with Store.open(home) as store:
+        hold_the_only_slot(store)  # both runs stay queued: no worker is started only to be cancelled
     exe = spark_trainer_exe()
     procs = [subprocess.Popen([exe, "--home", str(home), "--json", "train", str(path)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=subprocess_env()) for _ in range(2)]
     outs = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     assert all(code == 0 for code, _, _ in outs), outs
     with Store.open(home) as store:
-        assert len(datasets.list_all(store)) == 1 and len(experiments.list_all(store)) == 1
-        found = runs.list_all(store)
+        assert len(datasets.list_all(store)) == 1
+        assert sorted(e.name for e in experiments.list_all(store)) == ["e", "twice"]  # the slot's holder's, one
+        found = [run for run in runs.list_all(store) if run.experiment == "twice"]
         assert len(found) == 2 and found[0].experiment_id == found[1].experiment_id
-        from spark_trainer.jobs import control
-
-        for run in found:
-            control.cancel(store, run.id, grace_s=10)
+        assert {run.status for run in found} == {RunStatus.QUEUED}
 
 
 def test_a_run_file_without_gpus_takes_the_default_gpus_setting(store: Store, run_file) -> None:

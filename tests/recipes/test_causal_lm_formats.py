@@ -183,14 +183,19 @@ def sharegpt_rows(n: int = 12) -> list[dict]:
 
 @pytest.mark.parametrize("name, rows, fmt", [("alpaca", alpaca_rows(), "alpaca"),
                                              ("sharegpt", sharegpt_rows(), "sharegpt")])
-def test_train_wait_completes_on_an_instruction_or_sharegpt_file(store, cli, tmp_path, tiny_lm, name, rows, fmt):
+def test_train_completes_on_an_instruction_or_sharegpt_file(store, cli, tmp_path, tiny_lm, name, rows, fmt):
+    """Submitted by `train`, trained by the worker's code in this process (tests/worker_here.py)."""
     from spark_trainer.jobs.submit import frozen_config
     from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+    from tests.worker_here import queued_only, work_here
 
-    result = cli("train", str(_run_file(tmp_path, tiny_lm, name, rows)), "--wait")
+    with queued_only():
+        result = cli("--json", "train", str(_run_file(tmp_path, tiny_lm, name, rows)))
     assert result.code == 0, result.err
-    assert "completed 3 steps" in result.out
+    assert work_here(store, result.json()["id"]) == 0
     run = runs.list_all(store)[0]
+    assert (run.status, run.step) == (RunStatus.COMPLETED, 3)
     assert frozen_config(Path(run.run_dir)).recipe_config["format"] == fmt  # decided once, frozen with the run
     assert f"rows read as {formats.describe(fmt)}" in cli("run", "logs", str(run.id)).out
 
