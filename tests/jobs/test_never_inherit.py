@@ -40,7 +40,7 @@ def test_deleted_experiment_kept_folder_is_never_adopted(store: Store, cli, run_
     old_dir = Path(old.run_dir)
     assert read_state(list_checkpoints(old_dir)[-1])["run_uuid"] == old.uuid == read_identity(old_dir)
     before = _snapshot(old_dir)
-    assert cli("exp", "delete", "old").code == 0  # run rows gone, folder kept (the default)
+    assert cli("exp", "delete", "old", "--keep-files").code == 0  # run rows gone, folder kept
     assert old_dir.is_dir()
 
     with queued_only():
@@ -86,7 +86,8 @@ def test_ids_are_never_reused(store: Store) -> None:
     db = sqlite3.connect(store.home.db_path)
     tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'")}
     db.close()
-    assert tables == {"projects", "datasets", "experiments", "runs", "run_events", "metrics", "artifacts"}
+    assert tables == {"projects", "datasets", "experiments", "runs", "run_events", "metrics", "artifacts",
+                      "exports", "evaluations"}  # the last two since 0009
 
 
 def test_worker_refuses_a_folder_owned_by_another_run(store: Store, run_file) -> None:
