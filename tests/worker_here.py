@@ -44,15 +44,24 @@ def schedule_here(store: Store, **kwargs) -> list[int]:
 
 def _run_worker(store: Store, run_id: int, log: bool) -> int:
     run_dir = Path(runs.get(store, run_id).run_dir)
-    before = signal.getsignal(signal.SIGTERM)  # the worker installs its stop handler
+    with as_a_worker(store, run_dir / LOG_NAME if log else None):
+        return run_worker(run_id)
+
+
+@contextlib.contextmanager
+def as_a_worker(store: Store, log: Path | None) -> Iterator[None]:
+    """What a worker started for `store` has around its main: SPARK_TRAINER_HOME naming the store, and
+    what it prints appended to `log` (None: left to the test's output); the SIGTERM handler its main
+    installs is put back afterwards."""
+    before = signal.getsignal(signal.SIGTERM)
     with pytest.MonkeyPatch.context() as patch, contextlib.ExitStack() as stack:
         patch.setenv("SPARK_TRAINER_HOME", str(store.home.root))  # the worker opens the store it was started for
-        if log:
-            out = stack.enter_context(open(run_dir / LOG_NAME, "a", encoding="utf-8"))
+        if log is not None:
+            out = stack.enter_context(open(log, "a", encoding="utf-8"))
             stack.enter_context(contextlib.redirect_stdout(out))
             stack.enter_context(contextlib.redirect_stderr(out))
         try:
-            return run_worker(run_id)
+            yield
         finally:
             signal.signal(signal.SIGTERM, before)
 
@@ -81,15 +90,9 @@ def evaluated_here() -> Iterator[None]:
     def start(store: Store, evaluation, run_dir: Path):
         log = jobs.log_path(evaluation, run_dir)
         log.parent.mkdir(parents=True, exist_ok=True)
-        before = signal.getsignal(signal.SIGTERM)  # the worker installs its stop handler
-        with pytest.MonkeyPatch.context() as patch, open(log, "a", encoding="utf-8") as out, \
-                contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            patch.setenv("SPARK_TRAINER_HOME", str(store.home.root))  # the worker opens the store it was started for
+        with as_a_worker(store, log), pytest.MonkeyPatch.context() as patch:
             patch.setattr(eval_worker, "keep_out_for_run", lambda run_dir: [])
-            try:
-                eval_worker.main(evaluation.run_id, evaluation.id)
-            finally:
-                signal.signal(signal.SIGTERM, before)
+            eval_worker.main(evaluation.run_id, evaluation.id)
         return evaluations.get(store, evaluation.id)
 
     with pytest.MonkeyPatch.context() as patch:
