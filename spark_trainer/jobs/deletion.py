@@ -106,3 +106,22 @@ def plan_experiment(store: Store, ref: int | str) -> DeletePlan:
     in_use.check(store, "experiment", experiment.id)
     found = sorted(runs.list_all(store, experiment=experiment.id), key=lambda run: run.id)
     return _plan(store, "experiment", experiment.name, found)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a delete done after `plan` removed and left: the folders the plan found, looked at again."""
+
+    removed_folders: list[str]
+    kept_folders: list[str]
+    removed_exports: list[str]
+    kept_exports: list[str]  # the app's export folders still there (kept with the runs' folders)
+    user_exports: list[str]  # export folders outside the home's exports/: never removed
+
+    @classmethod
+    def after(cls, plan: DeletePlan) -> Outcome:
+        def split(folders: list[str]) -> tuple[list[str], list[str]]:
+            kept = [d for d in folders if Path(d).exists()]
+            return [d for d in folders if d not in kept], kept
+
+        return cls(*split(plan.run_dirs), *split(plan.export_dirs), list(plan.kept_exports))
