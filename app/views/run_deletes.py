@@ -126,4 +126,4 @@ class RunDeletes(QObject):
 def _kept_note(plan: DeletePlan) -> str:
     if not plan.kept_exports:
         return ""
-    return ("\n\nExport folders you chose outside the data home stay: " + ", ".join(plan.kept_exports) + ".")
+    return "\n\nExport folders you chose (not in the data home's exports folder) stay: " + ", ".join(plan.kept_exports) + "."

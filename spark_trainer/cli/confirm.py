@@ -16,6 +16,7 @@ from dataclasses import asdict
 from spark_trainer.cli.context import Result
 from spark_trainer.jobs.deletion import Outcome
 
+ASKS = "On a terminal it asks first; --yes does not ask, and with stdin not a terminal (a script) nothing is asked."
 YES_HELP = "do not ask first (the question is asked only when stdin is a terminal; a script is never asked)"
 NOTHING_DELETED = Result({"deleted": False}, "nothing deleted", exit_code=1)
 
@@ -47,7 +48,7 @@ def _count(folders: list[str], word: str) -> str:
 
 
 def deleted_text(what: str, done: Outcome, *, keep_files: bool) -> str:
-    """"deleted run 5 and 1 run folder and 1 export folder; kept 1 export folder outside the data home: /x"."""
+    """"deleted run 5 and 1 run folder and 1 export folder; kept 1 export folder you chose (yours to remove): /x"."""
     removed = [_count(found, word) for found, word in ((done.removed_folders, "run folder"),
                                                        (done.removed_exports, "export folder")) if found]
     text = f"deleted {what}" + "".join(f" and {part}" for part in removed)
@@ -57,7 +58,7 @@ def deleted_text(what: str, done: Outcome, *, keep_files: bool) -> str:
     elif done.kept_folders or done.kept_exports:
         text += f"; could not remove {', '.join(done.kept_folders + done.kept_exports)}"
     if done.user_exports:
-        text += (f"; kept {_count(done.user_exports, 'export folder')} outside the data home (yours to remove): "
+        text += (f"; kept {_count(done.user_exports, 'export folder')} you chose (yours to remove): "
                  + ", ".join(done.user_exports))
     return text
 

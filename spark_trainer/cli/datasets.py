@@ -6,7 +6,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from spark_trainer.cli.confirm import add_yes, declined
+from spark_trainer.cli.confirm import ASKS, add_yes, declined
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, human_bytes, table
 from spark_trainer.cli.ingest import register_dataset_actions
@@ -39,8 +39,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     delete = actions.add_parser(
         "delete", help="delete a dataset (its folder too with --delete-files; asks first on a terminal)",
         description="Deletes the dataset's record (and with --delete-files its folder in the data home; your "
-        "original files are never touched). On a terminal it asks first; --yes does not ask, and with stdin not "
-        "a terminal (a script) nothing is asked.", parents=[common])
+        "original files are never touched). " + ASKS, parents=[common])
     delete.add_argument("dataset", help="dataset name or id")
     delete.add_argument("--force", action="store_true", help="delete even if experiments use it")
     delete.add_argument("--delete-files", action="store_true", help="also remove the dataset folder")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from spark_trainer.cli.confirm import add_yes, declined, deleted_result
+from spark_trainer.cli.confirm import ASKS, add_yes, declined, deleted_result
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, table
 from spark_trainer.config import apply_overrides, config_to_yaml, validate_config
@@ -49,8 +49,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "delete", help="delete an experiment, its runs' records, folders and exports (asks first on a terminal)",
         description="Deletes the experiment with all its runs (queued ones too): their records, folders and the "
         "export folders the app made in the data home's exports/ folder; an export folder you chose elsewhere "
-        "(--out) is kept. A run of it in progress refuses the delete. On a terminal it asks first; --yes does "
-        "not ask, and with stdin not a terminal (a script) nothing is asked.", parents=[common])
+        "(--out) is kept. A run of it in progress refuses the delete. " + ASKS, parents=[common])
     delete.add_argument("experiment", help="experiment name or id")
     delete.add_argument("--keep-files", action="store_true", help="keep the runs' folders and exports on disk")
     add_yes(delete)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.cli.confirm import add_yes, declined, deleted_result
+from spark_trainer.cli.confirm import ASKS, add_yes, declined, deleted_result
 from spark_trainer.cli.context import Context, Result, write_stdout
 from spark_trainer.cli.format import fields, non_negative_float, non_negative_int, positive_int, table
 from spark_trainer.cli.waiting import wait_for_run
@@ -98,8 +98,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "delete", help="delete a stopped run's records, folder and exports (asks first on a terminal)",
         description="Deletes the run's records, its folder (checkpoints, logs, samples) and the export folders "
         "the app made for it in the data home's exports/ folder; an export folder you chose elsewhere (--out) "
-        "is kept. On a terminal it asks first; --yes does not ask, and with stdin not a terminal (a script) "
-        "nothing is asked.", parents=[common])
+        "is kept. " + ASKS, parents=[common])
     delete.add_argument("run", help="run id")
     delete.add_argument("--keep-files", action="store_true", help="keep the run folder and its exports on disk")
     add_yes(delete)

@@ -70,7 +70,7 @@ class DeletePlan:
         if keep_files and (self.run_dirs or self.export_dirs):
             notes.append("folders stay on disk")
         if self.kept_exports:
-            notes.append(f"{_count(len(self.kept_exports), 'export folder')} outside the data home "
+            notes.append(f"{_count(len(self.kept_exports), 'export folder')} you chose "
                          f"{'stays' if len(self.kept_exports) == 1 else 'stay'}")
         return said + (f" ({'; '.join(notes)})" if notes else "") + "?"
 

@@ -38,9 +38,9 @@ def test_an_experiment_plan_counts_its_runs_folders_exports_and_their_size(store
         3, 3, [str(made)], [str(chosen)])
     assert plan.size_bytes >= 3 * 2**20
     assert plan.question() == ("Delete experiment 'e' with 3 runs, their folders and 1 export folder "
-                               "(3.0 MB; 1 export folder outside the data home stays)?")
+                               "(3.0 MB; 1 export folder you chose stays)?")
     assert plan.question(keep_files=True) == ("Delete experiment 'e' with 3 runs (folders stay on disk; "
-                                              "1 export folder outside the data home stays)?")
+                                              "1 export folder you chose stays)?")
 
 
 def test_a_run_plan_is_worded_for_one_run_and_for_several(store: Store, experiment) -> None:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from spark_trainer.store import experiments, exports, projects, runs
 from tests.app.gui_assets import add_experiment_with_runs
-from tests.app.model_sync import sync_model
+from tests.app.model_sync import shown
 
 SHOTS = os.environ.get("SPARK_TRAINER_SHOTS")  # a folder to keep the box's picture in, to look at
 
@@ -22,12 +22,8 @@ def _listed(qtbot, store, ctx, *statuses: str):
     projects.create(store, "p")
     made = add_experiment_with_runs(store, "p", statuses=statuses)
     other = add_experiment_with_runs(store, "p", name="other", statuses=("completed",))
-    sync_model(qtbot, ctx)
-    view = RunsView(store, ctx)
-    qtbot.addWidget(view)
+    view = shown(qtbot, ctx, RunsView(store, ctx), (1100, 600))
     view.scheduler.stop()
-    view.resize(1100, 600)
-    view.show()
     qtbot.waitUntil(lambda: view.table.rowCount() == len(made) + 1, timeout=10_000)
     return view, made, other
 
@@ -48,6 +44,9 @@ def test_delete_experiment_says_what_goes_then_removes_runs_folders_and_exports(
     export_dir.mkdir(parents=True)
     (export_dir / "adapter_model.safetensors").write_bytes(b"w" * 2**20)
     exports.add(store, made[0].id, step=50, options={}, path=str(export_dir))
+    chosen = tmp_path / "my-export"  # a folder the user picked in the Export dialog
+    chosen.mkdir()
+    exports.add(store, made[1].id, step=50, options={}, path=str(chosen))
     view.table.select_keys([made[1].id])
     item = _menu_item(view, "delete-experiment")
     assert (item.text(), item.isEnabled()) == ("Delete experiment 'tiny-lora'…", True)
@@ -56,19 +55,21 @@ def test_delete_experiment_says_what_goes_then_removes_runs_folders_and_exports(
     assert box.windowTitle() == "Delete experiment tiny-lora?"
     assert box.text().startswith("Delete experiment 'tiny-lora' with 2 runs, their folders and 1 export folder (1.")
     assert f"Its runs ({made[0].id}, {made[1].id}) go with it" in box.informativeText()
+    assert f"Export folders you chose (not in the data home's exports folder) stay: {chosen}." in box.informativeText()
     assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)  # Enter never deletes
     keep = box.checkBox()
     assert keep.text() == "Keep the run folders on disk" and not keep.isChecked()
     keep.setChecked(True)
-    assert box.text() == "Delete experiment 'tiny-lora' with 2 runs (folders stay on disk)?"
+    assert box.text() == "Delete experiment 'tiny-lora' with 2 runs (folders stay on disk; 1 export folder you chose stays)?"
     keep.setChecked(False)
     box.grab().save(str(Path(SHOTS or tmp_path) / "delete-experiment-box.png"))
     next(b for b in box.buttons() if b.text() == "Delete experiment").click()
     qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=10_000)  # the list follows
     assert [e.name for e in experiments.list_all(store)] == ["other"]
     assert not any(Path(r.run_dir).exists() for r in made) and not export_dir.exists()
-    assert Path(other[0].run_dir).is_dir()
-    assert view.banner.text() == "Deleted experiment 'tiny-lora' and 2 run folders and 1 export folder."
+    assert Path(other[0].run_dir).is_dir() and chosen.is_dir()
+    assert view.banner.text() == ("Deleted experiment 'tiny-lora' and 2 run folders and 1 export folder; kept 1 export "
+                                  f"folder you chose (yours to remove): {chosen}.")
     qtbot.waitUntil(lambda: ctx.model.projects.projects[0].num_experiments == 1, timeout=10_000)  # Projects' count
 
 

@@ -67,7 +67,7 @@ def test_a_run_deleted_by_another_process_leaves_no_action_to_click(store, ctx, 
     view.show_run(run.id)
     qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
     assert view.resume_button.isEnabled() and view.delete_button.isEnabled()
-    deleted = subprocess.run([spark_trainer_exe(), "--home", str(store.home.root), "run", "delete", str(run.id)],
+    deleted = subprocess.run([spark_trainer_exe(), "--home", str(store.home.root), "run", "delete", str(run.id), "--yes"],
                              env=subprocess_env(), capture_output=True, text=True, timeout=120)
     assert deleted.returncode == 0, deleted.stderr
     qtbot.waitUntil(lambda: "no longer exists" in view.banner.text(), timeout=10_000)
