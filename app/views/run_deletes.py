@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from app.confirm import ask_destructive
 from app.context import AppContext
@@ -38,6 +38,7 @@ class RunDeletes(QObject):
         self.parent_widget, self.store, self.ctx = parent, store, ctx
         self.box: QMessageBox | None = None
         self.task: Task | None = None
+        self._focus: QWidget | None = None  # what had the keys when a delete was asked
 
     @property
     def busy(self) -> bool:
@@ -49,6 +50,8 @@ class RunDeletes(QObject):
             return None
         from spark_trainer.jobs.deletion import plan_runs
 
+        self._focus = QApplication.focusWidget()
+
         store, ids = self.store, sorted(run_ids)
         return self._read(lambda: plan_runs(store, ids), self._ask_runs)
 
@@ -57,6 +60,8 @@ class RunDeletes(QObject):
         if self.busy:
             return None
         from spark_trainer.jobs.deletion import plan_experiment
+
+        self._focus = QApplication.focusWidget()
 
         store = self.store
         return self._read(lambda: plan_experiment(store, experiment_id), lambda plan: self._ask_experiment(
@@ -81,7 +86,16 @@ class RunDeletes(QObject):
                               detail=detail + _kept_note(plan), checkbox=keep)
         box.checkBox().setEnabled(bool(plan.run_dirs or plan.export_dirs))
         box.checkBox().toggled.connect(lambda keep_files: box.setText(plan.question(keep_files=keep_files)))
+        box.finished.connect(self._give_focus_back)
         self.box = box
+
+    def _give_focus_back(self) -> None:
+        """The keys back where they were (the Runs list: Delete again, arrows). The box opens once the
+        read is delivered, not in the key press, and on closing it left no window active (seen on Xvfb
+        and offscreen): the next Delete went nowhere."""
+        self.parent_widget.window().activateWindow()
+        if self._focus is not None and self._focus.isVisible():
+            self._focus.setFocus()
 
     def _ask_runs(self, plan: DeletePlan) -> None:
         from spark_trainer.jobs import control
@@ -103,10 +117,12 @@ class RunDeletes(QObject):
 
         store = self.store
         listed = ", ".join(map(str, plan.run_ids))
-        runs_go = (f"Its run{'s' if len(plan.run_ids) > 1 else ''} ({listed}) go with it, with their metrics, "
-                   "checkpoints, logs and samples. " if plan.run_ids else "")
+        one = len(plan.run_ids) == 1
+        runs_go = (f"Its run{'' if one else 's'} ({listed}) go{'es' if one else ''} with it, with {'its' if one else 'their'}"
+                   " metrics, checkpoints, logs and samples. " if plan.run_ids else "")
         self._open(plan, f"Delete experiment {plan.name}?", "Delete experiment",
-                   runs_go + "This cannot be undone.", "Keep the run folders on disk",
+                   runs_go + "This cannot be undone.", "Keep the run's folder on disk" if one else
+                   "Keep the run folders on disk",
                    lambda keep_files: control.delete_experiment(store, experiment_id, keep_files=keep_files))
 
     def _delete(self, plan: DeletePlan, delete: Callable[[bool], Any], keep_files: bool) -> Task:
