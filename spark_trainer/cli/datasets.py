@@ -10,7 +10,7 @@ from spark_trainer.cli.confirm import ASKS, add_yes, declined
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, human_bytes, table
 from spark_trainer.cli.ingest import register_dataset_actions
-from spark_trainer.store import datasets, in_use
+from spark_trainer.store import datasets, experiments, in_use
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse._SubParsersAction:
@@ -91,6 +91,9 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
     reconcile(ctx.store)  # a run whose worker died must not block the delete
     found = datasets.get(ctx.store, args.dataset)
     in_use.check(ctx.store, "dataset", found.id)  # refuse before asking; the delete checks again
+    users = sorted(e.name for e in experiments.list_all(ctx.store, found.project_id) if e.dataset_id == found.id)
+    if users and not args.force:
+        raise datasets.DatasetInUse(found.name, users)
     files = args.delete_files and Path(found.path).is_relative_to(ctx.home.datasets_dir)
     cancelled = declined(args, f"Delete dataset {found.name!r} ({found.num_items:,} items)"
                                + (f" and its folder {found.path}?" if files else "? Its folder stays on disk."))

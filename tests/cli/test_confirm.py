@@ -83,6 +83,12 @@ def test_dataset_delete_asks_too(cli, store: Store, monkeypatch, tmp_path: Path)
     said = cli("dataset", "delete", "rows", "--delete-files")
     assert said.code == 1 and said.err.startswith("Delete dataset 'rows' (20 items) and its folder")
     assert datasets.get(store, "rows")
+    experiments.create(store, project="p", name="uses-it", recipe="causal-lm", base_model="m", dataset="rows",
+                       config={})
+    _typing(monkeypatch, "y\n")
+    said = cli("dataset", "delete", "rows")  # refused as before, but before asking: no question answered in vain
+    assert (said.code, said.err) == (2, "error: dataset 'rows' is used by experiments uses-it; delete them first or "
+                                        "pass --force\n")
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminals here")
