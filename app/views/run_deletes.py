@@ -71,10 +71,13 @@ class RunDeletes(QObject):
     def _start(self, fn: Callable[[], Any], name: str, done: Callable[[Any], None]) -> Task:
         task = Task(lambda _ctx: fn(), owner=self, name=name)
         task.signals.succeeded.connect(done)
-        task.signals.failed.connect(lambda message, exc: self.refused.emit(
-            f"Cannot delete: {message}." + (f" {WHERE_TO_STOP}" if isinstance(exc, Conflict) else "")))
+        task.signals.failed.connect(self._failed)
         self.task = self.ctx.tasks.start(task, self.ctx.pool)
         return task
+
+    def _failed(self, message: str, exc: object) -> None:
+        self.ctx.model.refresh()  # of several runs, those deleted before one refused are gone
+        self.refused.emit(f"Cannot delete: {message}." + (f" {WHERE_TO_STOP}" if isinstance(exc, Conflict) else ""))
 
     def _read(self, plan: Callable[[], DeletePlan], ask: Callable[[DeletePlan], None]) -> Task:
         return self._start(plan, "read-delete", ask)
@@ -140,6 +143,6 @@ class RunDeletes(QObject):
 
 
 def _kept_note(plan: DeletePlan) -> str:
-    if not plan.kept_exports:
+    if not plan.user_exports:
         return ""
-    return "\n\nExport folders you chose (not in the data home's exports folder) stay: " + ", ".join(plan.kept_exports) + "."
+    return "\n\nExport folders you chose (not in the data home's exports folder) stay: " + ", ".join(plan.user_exports) + "."

@@ -52,7 +52,7 @@ class DeletePlan:
     run_ids: list[int]
     run_dirs: list[str]
     export_dirs: list[str]  # export folders the app made: they go with the runs' folders
-    kept_exports: list[str]  # export folders the user chose: never removed
+    user_exports: list[str]  # export folders the user chose: never removed
     size_bytes: int  # of run_dirs and export_dirs
 
     def question(self, *, keep_files: bool = False) -> str:
@@ -69,9 +69,9 @@ class DeletePlan:
         notes = [gb(self.size_bytes)] if goes else []
         if keep_files and (self.run_dirs or self.export_dirs):
             notes.append("folders stay on disk")
-        if self.kept_exports:
-            notes.append(f"{_count(len(self.kept_exports), 'export folder')} you chose "
-                         f"{'stays' if len(self.kept_exports) == 1 else 'stay'}")
+        if self.user_exports:
+            notes.append(f"{_count(len(self.user_exports), 'export folder')} you chose "
+                         f"{'stays' if len(self.user_exports) == 1 else 'stay'}")
         return said + (f" ({'; '.join(notes)})" if notes else "") + "?"
 
 
@@ -124,4 +124,4 @@ class Outcome:
             kept = [d for d in folders if Path(d).exists()]
             return [d for d in folders if d not in kept], kept
 
-        return cls(*split(plan.run_dirs), *split(plan.export_dirs), list(plan.kept_exports))
+        return cls(*split(plan.run_dirs), *split(plan.export_dirs), list(plan.user_exports))

@@ -34,7 +34,7 @@ def test_an_experiment_plan_counts_its_runs_folders_exports_and_their_size(store
     chosen.mkdir()
     exports.add(store, second, step=1, options={}, path=str(chosen))
     plan = deletion.plan_experiment(store, experiment.name)
-    assert (len(plan.run_ids), len(plan.run_dirs), plan.export_dirs, plan.kept_exports) == (
+    assert (len(plan.run_ids), len(plan.run_dirs), plan.export_dirs, plan.user_exports) == (
         3, 3, [str(made)], [str(chosen)])
     assert plan.size_bytes >= 3 * 2**20
     assert plan.question() == ("Delete experiment 'e' with 3 runs, their folders and 1 export folder "
