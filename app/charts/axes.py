@@ -18,7 +18,8 @@ def _digits(value: float) -> int:
 
 
 def tick_labels(values: list[float], spacing: float, biggest: float) -> list[str]:
-    """Labels for `values`, all in one format chosen from the axis' `biggest` tick and its finest `spacing`:
+    """Labels for `values`, all in one format chosen from the axis' `biggest` tick and the `spacing` of its
+    labels:
     scientific ("2e-4", "1.5e-4", "5e-5", and "0") for a learning rate or a count in millions, else fixed
     point with one number of decimals for the whole axis ("0.5", "1.0", "1.5"). pyqtgraph chose per tick,
     so a learning-rate axis read "0.0002" beside "5e-05"."""
@@ -41,25 +42,28 @@ def _scientific(value: float, spacing: float) -> str:
 
 class ValueAxis(pg.AxisItem):
     """An axis whose tick labels share one format (`tick_labels`). pyqtgraph asks for every tick
-    level's labels separately; the format follows the finest level drawn and the largest tick."""
+    level's labels separately: the format follows the largest tick, the decimals the minor level (the
+    finer of the two levels labelled when there is room: "1.0, 1.5, 2.0", never "1, 1.5, 2"). A third,
+    finer level, labelled only on a tall chart, keeps the decimals it needs; taking those for every
+    label wrote "6.20, 6.00, 5.80" on a small loss chart that showed no third level."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._finest = 0.0
+        self._minor = 0.0
         self._biggest = 0.0
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:  # noqa: N802,N803
         levels = super().tickValues(minVal, maxVal, size)
         shown = [(spacing, values) for spacing, values in levels if len(values)]
-        self._finest = min((spacing for spacing, _values in shown), default=0.0)
+        self._minor = min((spacing for spacing, _values in shown[:2]), default=0.0)
         self._biggest = max((abs(float(v)) for _spacing, values in shown for v in values), default=0.0)
         return levels
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
         if self.logMode:
             return super().tickStrings(values, scale, spacing)
-        finest = min(spacing, self._finest or spacing)
-        return tick_labels([v * scale for v in values], finest * scale, self._biggest * scale)
+        finer = min(spacing, self._minor or spacing)
+        return tick_labels([v * scale for v in values], finer * scale, self._biggest * scale)
 
 
 class StepAxis(ValueAxis):

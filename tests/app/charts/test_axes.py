@@ -22,11 +22,12 @@ def warmup_cosine(peak: float, steps: int = 400, warmup: int = 40) -> np.ndarray
 
 
 def left_ticks(chart: LiveChartWidget) -> list[str]:
-    """The strings the chart's left axis draws for its current range, every tick level."""
+    """The strings the chart's left axis makes for its current range: its major and minor levels (the
+    ones labelled as room allows; a third is labelled on tall charts only, with the decimals it needs)."""
     axis = chart.plot.getAxis("left")
     low, high = chart.plot.getViewBox().viewRange()[1]
     strings: list[str] = []
-    for spacing, values in axis.tickValues(low, high, axis.height()):
+    for spacing, values in axis.tickValues(low, high, axis.height())[:2]:
         strings += axis.tickStrings(values, axis.autoSIPrefixScale, spacing)
     return strings
 
@@ -61,10 +62,14 @@ def test_a_learning_rate_schedule_is_ticked_in_one_scientific_format(qtbot, peak
     np.linspace(0, 8000, 300),         # tokens per second
 ])
 def test_fixed_point_ranges_share_their_decimals(qtbot, values: np.ndarray) -> None:
-    ticks = left_ticks(chart_of(qtbot, values))
+    chart = chart_of(qtbot, values)
+    ticks = left_ticks(chart)
     assert ticks and all(FIXED.match(t) for t in ticks), ticks
     decimals = {len(t.partition(".")[2]) for t in ticks if t != "0"}
     assert len(decimals) == 1, ticks
+    axis = chart.plot.getAxis("left")
+    minor = axis.tickValues(*chart.plot.getViewBox().viewRange()[1], axis.height())[1][0]
+    assert decimals == {max(0, -int(np.floor(np.log10(minor))))}, ticks  # no more decimals than the labels need
 
 
 @pytest.mark.parametrize("values", [np.linspace(0, 2.4e6, 300), np.linspace(0.002, 0.0005, 300)])
