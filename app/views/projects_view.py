@@ -86,9 +86,11 @@ class ProjectsView(BaseView):
             if widget is not self.search:  # never narrower than their words
                 widget.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
             self.header.addWidget(widget)
+        # Under the list, not over it: a line above the table pushed every row down as it came and went
+        # (under the double-click meant for the row just created), and holding its room there would cost
+        # 38 px above every list. Here it takes that room only while it speaks, from the list's foot.
         self.banner = MessageBanner()
         self.banner.forget_on_leave()
-        self.body.addWidget(self.banner)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
@@ -118,6 +120,7 @@ class ProjectsView(BaseView):
         self.pages.addWidget(list_page)
         self.pages.addWidget(self.welcome)
         self.body.addWidget(self.pages, 1)
+        self.body.addWidget(self.banner)
         self.body.addWidget(self.welcome.activity)  # a demo's progress shows on either page
         self.hint = QLabel("Double-click a project to see its datasets.  F2 renames, Delete removes.")
         self.hint.setObjectName("Muted")

@@ -10,6 +10,7 @@ from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from app.context import AppContext
+from app.forms.cells import keep_room
 from app.widgets import EmptyState, MessageBanner
 from app.workers import Task, TaskContext, pending
 from spark_trainer.store.store import Store
@@ -107,6 +108,9 @@ class WelcomePanel(QWidget):
         self.empty.layout().insertWidget(6, self.demo_note)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
+        # Its room is held while it is hidden: the welcome text is centred in what is left above this
+        # line, and moved 8 px up when the bar appeared under the "Create demo project" just clicked.
+        keep_room(self.progress)
         self.progress.hide()
         self.status = QLabel("")
         self.status.setAlignment(Qt.AlignmentFlag.AlignCenter)

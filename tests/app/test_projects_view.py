@@ -235,3 +235,46 @@ def test_a_done_line_goes_once_it_no_longer_describes_what_is_shown(qtbot, view,
     assert view.banner.isVisible() and view.banner.text() == "Deleted project 'beta'."
     view.select(next(p.id for p in view.ctx.model.projects.projects if p.name == "epsilon"))
     assert not view.banner.isVisible()
+
+
+def test_a_message_moves_no_row_of_the_list(qtbot, view, store, sync):
+    # Seen: "Created project 'gamma'." appeared above the table and every row moved 38 px down, the
+    # new project's row too, under the double-click meant for it.
+    projects.create(store, "alpha")
+    projects.create(store, "beta")
+    sync()
+    qtbot.wait(20)  # laid out
+
+    def rows() -> list[int]:
+        header = view.table.viewport().mapTo(view, view.table.viewport().rect().topLeft()).y()
+        return [header + view.table.rowViewportPosition(row) for row in range(view.table.rowCount())]
+
+    before = rows()
+    fill_and_accept(view.new_project(), "aardvark")  # sorts first: every row below it moves one row, no more
+    written(qtbot, view)
+    qtbot.wait(20)
+    assert view.banner.isVisible() and "aardvark" in view.banner.text()
+    assert rows()[: len(before)] == before
+    view.banner.clear_message()
+    qtbot.wait(20)
+    assert rows()[: len(before)] == before
+
+
+def test_the_welcome_page_stays_put_while_a_demo_builds(qtbot, view):
+    # Seen: the welcome text and buttons jumped 8 px up when "Create demo project" showed its progress bar.
+    welcome = view.welcome
+    assert view.pages.currentWidget() is welcome
+
+    def top() -> int:
+        return welcome.empty.title.mapTo(view, welcome.empty.title.rect().topLeft()).y()
+
+    qtbot.wait(20)
+    before = top()
+    welcome.progress.show()  # as create_demo does, without building one
+    welcome.status.setText("Building the demo project…")
+    qtbot.wait(20)
+    assert welcome.progress.isVisible() and top() == before
+    welcome.progress.hide()
+    welcome.status.setText("Demo project ready: run 1 is queued.")
+    qtbot.wait(20)
+    assert top() == before
