@@ -9,10 +9,11 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollA
 ERROR_STYLE = "color: #e5534b;"
 
 
-def keep_room(widget: QWidget) -> None:
-    """`widget` holds its place in its layout while hidden: what is below it stays put as it comes and goes."""
+def keep_room(widget: QWidget, keep: bool = True) -> None:
+    """`widget` holds its place in its layout while hidden: what is below it stays put as it comes and goes
+    (`keep=False`: it gives that room back)."""
     policy = widget.sizePolicy()
-    policy.setRetainSizeWhenHidden(True)
+    policy.setRetainSizeWhenHidden(keep)
     widget.setSizePolicy(policy)
 
 

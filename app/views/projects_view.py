@@ -148,6 +148,7 @@ class ProjectsView(BaseView):
         self._projects = shown
         if model.loaded:
             self.pages.setCurrentWidget(self.welcome if not everything else self.pages.widget(0))
+        self.welcome.keep_activity_room(self.pages.currentWidget() is self.welcome)
         for widget in (self.hint, self.search, self.rename_button, self.delete_button):
             widget.setVisible(bool(everything))
         self.demo_button.setVisible(bool(everything) and self.welcome.demo_button is not None)
@@ -156,6 +157,7 @@ class ProjectsView(BaseView):
             self.banner.clear_message()  # the project it names is gone (deleted from the command line...)
         term = self.search.text().strip()
         self.empty_search.setText(f"No project matches {term!r}." if everything and not shown else "")
+        self.empty_search.setVisible(bool(self.empty_search.text()))  # not an empty line under the list
         self._on_selection()
 
     def _fill(self, items: list[Project]) -> None:

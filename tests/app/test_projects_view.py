@@ -278,3 +278,18 @@ def test_the_welcome_page_stays_put_while_a_demo_builds(qtbot, view):
     welcome.status.setText("Demo project ready: run 1 is queued.")
     qtbot.wait(20)
     assert top() == before
+
+
+def test_the_hint_sits_right_under_the_list(qtbot, view, store, sync):
+    # Seen in a real window: 60 px of nothing between the list and its hint, the empty lines of a
+    # search that matched, of a demo not being built and the room of its progress bar.
+    projects.create(store, "alpha")
+    sync()
+    qtbot.wait(20)
+    assert view.pages.currentIndex() == 0
+    table_bottom = view.table.mapTo(view, view.table.rect().bottomLeft()).y()
+    gap = view.hint.mapTo(view, view.hint.rect().topLeft()).y() - table_bottom - 1
+    assert gap <= 2 * view.body.spacing(), gap
+    view.search.setText("zzz")  # a search that matches nothing says so there
+    qtbot.wait(20)
+    assert view.empty_search.isVisible() and "zzz" in view.empty_search.text()
