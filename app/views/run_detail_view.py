@@ -32,6 +32,7 @@ from app.charts.panel import ChartPanel
 from app.confirm import ask_destructive
 from app.context import AppContext
 from app.flow_layout import FlowLayout
+from app.line_banner import LineBanner
 from app.views.eval_report_panel import EvalReportPanel
 from app.views.run_actions import can, outdated
 from app.views.run_detail_reads import RunStatic, read_static
@@ -39,7 +40,6 @@ from app.views.run_exports import RunExportsWidget
 from app.views.run_record_tabs import CheckpointsTable, SamplesPanel, events_text
 from app.views.runs_columns import badge_colour, format_eta
 from app.views.sweep_filter import swept_cell, swept_tip
-from app.line_banner import LineBanner
 from app.widgets import ElidedLabel
 from app.workers import Task, pending
 from spark_trainer.store.entities import Run, RunStatus

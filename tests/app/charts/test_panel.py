@@ -79,7 +79,7 @@ def test_every_chart_keeps_its_height_on_a_run_page_in_a_small_window(qtbot, win
         view = window.show_view("runs")
         view.open_run(run.id)
         panel = view.detail.charts
-        qtbot.waitUntil(lambda: window.size().toTuple() == size)
+        qtbot.waitUntil(lambda s=size: window.size().toTuple() == s)
         qtbot.waitUntil(lambda p=panel: p.charts["loss"].point_count() > 0, timeout=10_000)
         qtbot.wait(50)
         squeezed = [f"{name} {c.height()} < {c.minimumSizeHint().height()} px" for name, c in panel.charts.items()

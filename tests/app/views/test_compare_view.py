@@ -137,6 +137,6 @@ def test_no_chart_is_cut_off_in_a_small_window(store, window, qtbot) -> None:
         view.compare([first.id, second.id])
         panel = view.compare_page.charts
         qtbot.waitUntil(lambda p=panel: p.point_count(f"run {second.id} loss") == 3, timeout=10_000)
-        qtbot.waitUntil(lambda: window.size().toTuple() == size)
+        qtbot.waitUntil(lambda s=size: window.size().toTuple() == s)
         qtbot.wait(50)
         assert cut_off(panel) == [], size
