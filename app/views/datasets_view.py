@@ -331,8 +331,7 @@ class DatasetsView(DatasetIngestion, BaseView):
         self.banner.show_message(f"Renamed dataset {renamed.old_name!r} to {dataset.name!r}. Runs and experiments "
                                  f"that use it follow; a saved run file naming {renamed.old_name!r} needs the new "
                                  f"name.{note}", "warning" if note else "ok")
-        # Every view listing datasets (the setup form's Dataset box, the Leaderboard) hears it from the model;
-        # this one too (`_on_catalog`), or, hidden, at its next show: no refresh of its own is needed.
+        # Every view listing datasets hears it from the model, this one too (`_on_catalog`, or at its next show).
         self.ctx.model.datasets.apply_written(dataset)
         self.ctx.model.refresh()
         if self.selected_dataset() is not None and self.selected_dataset().id == dataset.id:
