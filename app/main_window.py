@@ -171,7 +171,7 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.gpu_status = QLabel(self.ctx.gpu_monitor.summary())
         self.run_status = QLabel("")
-        self.awake_status = QLabel("")  # "cannot keep the system awake (no D-Bus)" while runs train
+        self.awake_status = QLabel("")  # "Can't keep the computer awake ..." while runs train
         self.awake_status.setProperty("role", "warning")
         self.awake_status.hide()
         self.ctx.scheduler.awake_problem.connect(self._show_awake_problem)

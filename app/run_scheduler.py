@@ -20,7 +20,7 @@ from spark_trainer.store.entities import Run
 
 class RunScheduler(QObject):
     run_finished = Signal(object, str)  # Run, "completed" | "failed" | "was interrupted"
-    # ("cannot keep the system awake (no D-Bus)", the details) while runs are active and the
+    # ("Can't keep the computer awake ...", the reason and what to do) while runs are active and the
     # platform refused; ("", "") once none are
     awake_problem = Signal(str, str)
 

@@ -1,13 +1,23 @@
 """Keep the computer awake while runs train: systemd-inhibit (Linux), caffeinate (macOS),
-SetThreadExecutionState (Windows). `SleepInhibitor.status` says plainly, in a few words, when it
-cannot; `SleepInhibitor.detail` gives the platform's own words."""
+SetThreadExecutionState (Windows). `SleepInhibitor.status` says plainly, in a few words a user reads
+in a status bar, when it cannot (the same words on every platform); `SleepInhibitor.detail` gives the
+reason in the platform's own words and what the user can do."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# What the status bar says when the system cannot be kept awake, on every platform: the user's words
+# ("cannot keep the system awake (no D-Bus)" was the tool's), the reason in `detail`.
+REFUSED = "Can't keep the computer awake while runs train"
+WHAT_TO_DO = ("If it sleeps, training stops until it wakes: to avoid that, turn off automatic sleep in the "
+              "system's power settings while runs train.")
 
 _ES_CONTINUOUS = 0x80000000
 _ES_SYSTEM_REQUIRED = 0x00000001
@@ -21,7 +31,6 @@ class SleepInhibitor:
         self._proc: subprocess.Popen[bytes] | None = None
         self._windows_held = False
         self.status = "not holding"
-        self.detail = ""
         self.detail = ""  # why it could not hold, in the helper's words ("Failed to connect to bus: ...")
 
     @property
@@ -50,18 +59,18 @@ class SleepInhibitor:
             self._windows_held = ok
             self.status = "keeping the system awake"
             if not ok:
-                self._refused("Windows refused", "SetThreadExecutionState returned 0")
+                self._refused("Windows refused to keep the computer awake (SetThreadExecutionState returned 0)")
             return ok
         cmd = self.command()
         if cmd is None:
             need = "systemd-inhibit" if sys.platform.startswith("linux") else "caffeinate"
-            self._refused(f"{need} not found", f"{need} was not found on PATH")
+            self._refused(f"{need}, the program that keeps the computer awake, was not found on PATH")
             return False
         try:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.PIPE)
         except OSError as exc:
-            self._refused(str(exc.strerror or exc), f"{cmd[0]} could not be started: {exc}")
+            self._refused(f"{cmd[0]}, the program that keeps the computer awake, could not be started: {exc}")
             return False
         try:  # a tool that fails (no logind, no D-Bus) exits at once
             self._proc.wait(timeout=0.3)
@@ -70,14 +79,15 @@ class SleepInhibitor:
             return True
         err = (self._proc.stderr.read().decode(errors="replace").strip().splitlines() or ["exited"])[-1]
         self._proc = None
-        no_bus = "bus" in err.lower()  # systemd-inhibit without D-Bus: "Failed to connect to bus: ..."
-        self._refused("no D-Bus" if no_bus else err, f"{Path(cmd[0]).name} failed: {err}")
+        # systemd-inhibit without D-Bus (a container, a remote or minimal session): "Failed to connect to bus"
+        why = " (this session has no D-Bus system bus to ask)" if "bus" in err.lower() else ""
+        self._refused(f"{Path(cmd[0]).name}, which keeps the computer awake, failed: {err}{why}")
         return False
 
-    def _refused(self, short: str, detail: str) -> None:
-        self.status = f"cannot keep the system awake ({short})"
-        self.detail = f"{detail}. The system may go to sleep while runs train; change its power settings " \
-                      "if it does."
+    def _refused(self, reason: str) -> None:
+        self.status = REFUSED
+        self.detail = f"{reason}. {WHAT_TO_DO}"
+        log.warning("cannot keep the system awake while runs train: %s", reason)
 
     def release(self) -> None:
         if self._windows_held:

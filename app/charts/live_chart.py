@@ -20,7 +20,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from app.charts.axes import StepAxis
+from app.charts.axes import StepAxis, ValueAxis
 from app.charts.colours import PALETTE, colour, key_colour
 from app.charts.curve import Curve
 from app.charts.series import Series
@@ -118,7 +118,8 @@ class LiveChartWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.x_ticks = StepAxis(orientation="bottom")
-        self.plot_widget = pg.PlotWidget(viewBox=FollowingViewBox(), axisItems={"bottom": self.x_ticks})
+        self.plot_widget = pg.PlotWidget(viewBox=FollowingViewBox(),
+                                         axisItems={"bottom": self.x_ticks, "left": ValueAxis(orientation="left")})
         self.plot_widget.setMinimumHeight(160)
         self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
         self._title = title

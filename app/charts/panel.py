@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from app.charts.colours import key_colour
@@ -107,6 +108,7 @@ class ChartPanel(QWidget):
         self.grid = QGridLayout()
         layout.addLayout(self.grid, 1)
         self.charts: dict[str, LiveChartWidget] = {}
+        self._rows = 0  # rows of charts laid out (0: not yet)
         for name, title in CHARTS:
             self._add_chart(name, title)
         self._groups: dict[tuple[str, str], str] = {}  # (base chart, group) -> name of its chart
@@ -121,15 +123,38 @@ class ChartPanel(QWidget):
         self._lay_out()
         return chart
 
+    def _rows_that_fit(self) -> int:
+        """Three rows of charts where they fit at their least height, else fewer, wider rows: three rows
+        in a 1024 x 640 window's run page were drawn 115 px high in 160, their step axes cut off."""
+        chart = next(iter(self.charts.values()), None)
+        if chart is None or not self.isVisible():
+            return self._rows or 3
+        room = self.height() - self.grid.geometry().top() - self.layout().contentsMargins().bottom()
+        per_row = chart.minimumSizeHint().height() + self.grid.verticalSpacing()
+        return max(1, min(3, (room + self.grid.verticalSpacing()) // per_row))
+
     def _lay_out(self) -> None:
-        """Three rows of charts, in as many columns as they need (two for the six charts)."""
-        columns = max(2, -(-len(self.charts) // 3))
+        """The charts in `_rows_that_fit` rows, in as many columns as they need (two for the six charts)."""
+        self._rows = self._rows_that_fit()
+        columns = max(2, -(-len(self.charts) // self._rows))
         for column in range(max(columns, self.grid.columnCount())):
             self.grid.setColumnStretch(column, 1 if column < columns else 0)
         for chart in self.charts.values():
             self.grid.removeWidget(chart)  # (a no-op for a new chart) not placed twice
         for index, chart in enumerate(self.charts.values()):
             self.grid.addWidget(chart, index // columns, index % columns)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_rows()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name: resized while hidden
+        super().showEvent(event)
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        if self._rows_that_fit() != self._rows:
+            self._lay_out()
 
     def _on_smoothing(self, value: int) -> None:
         self.smoothing_value.setText(f"{value / 100:.2f}")

@@ -1,17 +1,52 @@
-"""Small layout pieces for hand-built form rows: an editor with its error label, an editor with a button."""
+"""Small layout pieces for hand-built forms: an editor with its error label, an editor with a button, a
+scrolled column."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 ERROR_STYLE = "color: #e5534b;"
 
 
-def keep_room(widget: QWidget) -> None:
-    """`widget` holds its place in its layout while hidden: what is below it stays put as it comes and goes."""
+def keep_room(widget: QWidget, keep: bool = True) -> None:
+    """`widget` holds its place in its layout while hidden: what is below it stays put as it comes and goes
+    (`keep=False`: it gives that room back)."""
     policy = widget.sizePolicy()
-    policy.setRetainSizeWhenHidden(True)
+    policy.setRetainSizeWhenHidden(keep)
     widget.setSizePolicy(policy)
+
+
+class ColumnScrollArea(QScrollArea):
+    """Scrolls up and down only: never narrower than what it holds needs (a sideways scroll bar and
+    its labels cut at the right edge were what a 1024 px window showed), it takes the height it gets."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        hint = super().minimumSizeHint()
+        inner = self.widget()
+        if inner is None:
+            return hint
+        needed = inner.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return QSize(max(hint.width(), needed), hint.height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # what it holds changed its needs (a sweep row added...): ask again
+        return super().eventFilter(watched, event)
+
+
+def scrolled_column(*, sideways: bool = True) -> tuple[QScrollArea, QVBoxLayout]:
+    """A column that scrolls when its window is too short for it, and the layout to fill it. Outside a
+    scroll area a column squeezed below its height drew its wrapped labels over each other.
+    `sideways=False`: a frameless `ColumnScrollArea` that never scrolls sideways."""
+    area = QScrollArea() if sideways else ColumnScrollArea()
+    area.setWidgetResizable(True)
+    if not sideways:
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+    inner = QWidget()
+    area.setWidget(inner)
+    return area, QVBoxLayout(inner)
 
 
 def error_label(*, room: bool = False) -> QLabel:

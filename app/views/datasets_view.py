@@ -324,14 +324,16 @@ class DatasetsView(DatasetIngestion, BaseView):
 
     def _renamed(self, renamed: Any) -> None:
         dataset = renamed.dataset
+        if renamed.old_name == dataset.name:  # the name it had: the store wrote nothing
+            self.banner.show_message(f"{dataset.name!r} already has that name: nothing changed.", "info")
+            return
         note = f" Note: {renamed.card_note}." if renamed.card_note else ""
         self.banner.show_message(f"Renamed dataset {renamed.old_name!r} to {dataset.name!r}. Runs and experiments "
                                  f"that use it follow; a saved run file naming {renamed.old_name!r} needs the new "
                                  f"name.{note}", "warning" if note else "ok")
-        # Every view listing datasets (the setup form's Dataset box, the Leaderboard) hears it from the model.
+        # Every view listing datasets hears it from the model, this one too (`_on_catalog`, or at its next show).
         self.ctx.model.datasets.apply_written(dataset)
         self.ctx.model.refresh()
-        self.refresh()
         if self.selected_dataset() is not None and self.selected_dataset().id == dataset.id:
             self._load_report_and_card(dataset)  # the card's heading and the report's title name it anew
 

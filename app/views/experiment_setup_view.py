@@ -22,13 +22,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from app.context import AppContext
-from app.forms.cells import ERROR_STYLE, error_label, with_button, with_error
+from app.forms.cells import ERROR_STYLE, error_label, scrolled_column, with_button, with_error
 from app.forms.model_form import ModelForm
 from app.views.base import BaseView
 from app.views.memory_panel import MemoryEstimatePanel
@@ -57,11 +56,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         self.body.addWidget(self.banner)
         columns = QHBoxLayout()
         self.body.addLayout(columns, 1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        inner = QWidget()
-        self.left = QVBoxLayout(inner)
-        scroll.setWidget(inner)
+        scroll, self.left = scrolled_column()
         columns.addWidget(scroll, 3)
         self._build_source_group()
         self.forms: dict[str, ModelForm] = {}
@@ -100,7 +95,8 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         ctx.model.datasets.datasets_reset.connect(self._on_datasets)
         ctx.model.runs.runs_updated.connect(self._on_runs)
         self._set_recipe(self.recipe.currentText())
-        guard_wheel(inner)  # the wheel scrolls the form, never a choice under the pointer
+        for area in (scroll, self.side_scroll):  # the wheel scrolls the form, never a choice under the pointer
+            guard_wheel(area.widget())
         self.refresh()
 
     # --- building ------------------------------------------------------------------------------
@@ -156,7 +152,12 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         self.model_browse.clicked.connect(self._browse_model)
 
     def _build_side_panel(self) -> QVBoxLayout:
-        side = QVBoxLayout()
+        """The estimate, presets and sweep scroll in a short window (1024 x 640 squeezed their wrapped
+        lines over each other); the data advice, Launch and its reason stay in sight under them."""
+        column = QVBoxLayout()
+        self.side_scroll, side = scrolled_column(sideways=False)
+        side.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.side_scroll, 1)
         self.memory_panel = MemoryEstimatePanel(self.ctx)
         self.memory = self.memory_panel.memory
         side.addWidget(self.memory_panel)
@@ -175,7 +176,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         side.addWidget(self.sweep)
         side.addStretch(1)
         self.data_warning = MessageBanner()  # the recipe's advice on the data (upscaled images...)
-        side.addWidget(self.data_warning)
+        column.addWidget(self.data_warning)
         self.launch_reason = QLabel("")
         self.launch_reason.setStyleSheet(ERROR_STYLE)
         self.launch_reason.setWordWrap(True)
@@ -183,13 +184,13 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         self.launch.setProperty("primary", True)
         self.launch.setMinimumHeight(34)
         self.launch.clicked.connect(self.launch_run)
-        side.addWidget(self.launch_reason)
-        side.addWidget(self.launch)
+        column.addWidget(self.launch_reason)
+        column.addWidget(self.launch)
         self.export_cluster = QPushButton("Export as cluster job…")
         self.export_cluster.setToolTip("A job folder for slurm, torchrun or accelerate (spark-trainer launch)")
         self.export_cluster.clicked.connect(self.open_cluster_export)
-        side.addWidget(self.export_cluster)
-        return side
+        column.addWidget(self.export_cluster)
+        return column
 
     # --- data ----------------------------------------------------------------------------------
     def refresh(self) -> None:

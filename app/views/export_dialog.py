@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
+from app.forms.cells import keep_room
 from app.widgets import MessageBanner, grow_to_fit
 from app.workers import Task, pending
 from spark_trainer.store.entities import Run
@@ -84,11 +85,14 @@ class ExportDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.token_note)
         self.push.toggled.connect(self._sync)
+        # No bar until an export starts (an empty one read as an export stalled at 0%), its room kept so
+        # the Export button does not move under the mouse when it appears; it ends saying Done or Failed.
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.progress.setFormat("")
-        self.phase = QLabel("Ready")
+        keep_room(self.progress)
+        self.progress.hide()
+        self.phase = QLabel("")
         self.phase.setObjectName("Muted")
         layout.addWidget(self.progress)
         layout.addWidget(self.phase)
@@ -206,6 +210,8 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         self.banner.clear_message()
         self.progress.setRange(0, 0)
+        self.progress.setFormat("Starting…")
+        self.progress.show()
         task = Task(work, owner=self, name="export")
         task.signals.progress.connect(self._on_progress)
         task.signals.succeeded.connect(self._on_done)
@@ -224,8 +230,7 @@ class ExportDialog(QDialog):
     def _on_done(self, outcome: dict[str, Any]) -> None:
         export = outcome["export"]
         self.export_button.setEnabled(True)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(1)
+        self._end_progress("Done", 1)
         where = f"{'Already exported' if outcome['reused'] else 'Exported'} to {export.path}"
         if outcome["pushed"] is not None:
             where += f" and pushed to {outcome['pushed'].url}"
@@ -235,10 +240,18 @@ class ExportDialog(QDialog):
 
     def _on_failed(self, message: str, _exc: object) -> None:
         self.export_button.setEnabled(True)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        if self.progress.maximum() == 0:  # failed before its first step: no share of it done
+            self._end_progress("Failed", 0)
+        else:  # the bar stays where it stopped
+            self.progress.setFormat("Failed")
+        self.phase.setText("")
         self.banner.show_message(message, "error")
         self.ctx.model.refresh()  # an export written before a failed push is listed
+
+    def _end_progress(self, text: str, value: int) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(value)
+        self.progress.setFormat(text)
 
     def busy(self) -> bool:
         return pending(self.task)

@@ -36,6 +36,8 @@ class MemoryEstimatePanel(QGroupBox):
             label.setWordWrap(True)
         for widget in (self.memory, self.fit, self.parts, self.measured_label, formula):
             layout.addWidget(widget)
+        self.parts.hide()  # shown with something to say (`show_texts`)
+        self.fit.hide()
         self.measured: list[estimate.MeasuredPeak] = []
         self.gpus: list[Any] = []  # NVML's view, read off the GUI thread with the measured peaks
         self.task: Task | None = None
@@ -69,8 +71,9 @@ class MemoryEstimatePanel(QGroupBox):
         """(headline, parts, fit) as `estimate_texts` made them."""
         memory, parts, fit = texts
         self.memory.setText(memory)
-        self.parts.setText(parts)
-        self.fit.setText(fit)
+        for label, text in ((self.parts, parts), (self.fit, fit)):  # an empty one left an empty line
+            label.setText(text)
+            label.setVisible(bool(text))
 
     def busy(self) -> bool:
         return pending(self.task)

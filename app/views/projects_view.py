@@ -87,9 +87,11 @@ class ProjectsView(BaseView):
             if widget is not self.search:  # never narrower than their words
                 widget.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
             self.header.addWidget(widget)
+        # Under the list, not over it: a line above the table pushed every row down as it came and went
+        # (under the double-click meant for the row just created), and holding its room there would cost
+        # 38 px above every list. Here it takes that room only while it speaks, from the list's foot.
         self.banner = MessageBanner()
         self.banner.forget_on_leave()
-        self.body.addWidget(self.banner)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
@@ -100,6 +102,7 @@ class ProjectsView(BaseView):
         self.table.verticalHeader().setVisible(False)
         self.table.setAlternatingRowColors(True)
         self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # A to Z: Qt's first order is Z to A
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
@@ -119,6 +122,7 @@ class ProjectsView(BaseView):
         self.pages.addWidget(list_page)
         self.pages.addWidget(self.welcome)
         self.body.addWidget(self.pages, 1)
+        self.body.addWidget(self.banner)
         self.body.addWidget(self.welcome.activity)  # a demo's progress shows on either page
         self.hint = QLabel("Double-click a project to see its datasets.  F2 renames, Delete removes.")
         self.hint.setObjectName("Muted")
@@ -146,6 +150,7 @@ class ProjectsView(BaseView):
         self._projects = shown
         if model.loaded:
             self.pages.setCurrentWidget(self.welcome if not everything else self.pages.widget(0))
+        self.welcome.keep_activity_room(self.pages.currentWidget() is self.welcome)
         for widget in (self.hint, self.search, self.rename_button, self.delete_button):
             widget.setVisible(bool(everything))
         self.demo_button.setVisible(bool(everything) and self.welcome.demo_button is not None)
@@ -154,6 +159,7 @@ class ProjectsView(BaseView):
             self.banner.clear_message()  # the project it names is gone (deleted from the command line...)
         term = self.search.text().strip()
         self.empty_search.setText(f"No project matches {term!r}." if everything and not shown else "")
+        self.empty_search.setVisible(bool(self.empty_search.text()))  # not an empty line under the list
         self._on_selection()
 
     def _fill(self, items: list[Project]) -> None:

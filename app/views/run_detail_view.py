@@ -31,6 +31,7 @@ from app.charts.feed import MetricFeed
 from app.charts.panel import ChartPanel
 from app.context import AppContext
 from app.flow_layout import FlowLayout
+from app.line_banner import LineBanner
 from app.views.eval_report_panel import EvalReportPanel
 from app.views.run_actions import can, outdated
 from app.views.run_deletes import RunDeletes
@@ -39,7 +40,7 @@ from app.views.run_exports import RunExportsWidget
 from app.views.run_record_tabs import CheckpointsTable, SamplesPanel, events_text
 from app.views.runs_columns import badge_colour, format_eta
 from app.views.sweep_filter import swept_cell, swept_tip
-from app.widgets import ElidedLabel, MessageBanner
+from app.widgets import ElidedLabel
 from app.workers import Task, pending
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
@@ -73,7 +74,8 @@ class RunDetailView(QWidget):
         top.addWidget(self.back_button)
         top.addWidget(self.heading)
         top.addWidget(self.badge)
-        top.addStretch(1)
+        self.banner = LineBanner()  # in the title row: see LineBanner
+        top.addWidget(self.banner, 1)
         layout.addLayout(top)
         progress_row = QHBoxLayout()
         self.progress = QProgressBar()
@@ -83,11 +85,9 @@ class RunDetailView(QWidget):
         progress_row.addWidget(self.eta)
         layout.addLayout(progress_row)
         layout.addWidget(self._build_actions())
-        self.banner = MessageBanner()
         self.deletes = RunDeletes(self, store, ctx)  # the Runs list's flow: says what goes, keeps folders if asked
         self.deletes.deleted.connect(lambda _text: self._deleted(self.run_id) if self.run_id is not None else None)
         self.deletes.refused.connect(lambda text: self.banner.show_message(text, "error"))
-        layout.addWidget(self.banner)
         self.tabs = QTabWidget()
         self.charts = ChartPanel()
         self.log = QPlainTextEdit()

@@ -10,6 +10,7 @@ from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from app.context import AppContext
+from app.forms.cells import keep_room
 from app.widgets import EmptyState, MessageBanner
 from app.workers import Task, TaskContext, pending
 from spark_trainer.store.store import Store
@@ -60,6 +61,14 @@ def progress_text(value: Any) -> str:
     return str(value)
 
 
+class _StatusLine(QLabel):
+    """Hidden while it says nothing (where its room is kept, see `WelcomePanel.keep_activity_room`)."""
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        super().setText(text)
+        self.setVisible(bool(text))
+
+
 class WelcomePanel(QWidget):
     new_project_requested = Signal()
     building = Signal(bool)  # a demo build started (True) or ended (False)
@@ -108,8 +117,9 @@ class WelcomePanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.hide()
-        self.status = QLabel("")
+        self.status = _StatusLine("")
         self.status.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.status.hide()
         self.banner = MessageBanner()
         # The build's progress, status and errors: the Projects view moves this under its pages, so a
         # demo started from its list (once projects exist) shows them as the first one did.
@@ -120,6 +130,13 @@ class WelcomePanel(QWidget):
             activity.addWidget(widget)
         layout.addWidget(self.empty, 1)
         layout.addWidget(self.activity)
+
+    def keep_activity_room(self, keep: bool) -> None:
+        """Hold the demo's progress and status lines' room while they are hidden (`keep`: the welcome
+        page is shown, its text centred in what is left above them; it moved 8 px up when the bar
+        appeared under the "Create demo project" just clicked), or give it to the list above them."""
+        for widget in (self.progress, self.status):
+            keep_room(widget, keep)
 
     @property
     def busy(self) -> bool:

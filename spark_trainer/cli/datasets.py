@@ -81,6 +81,8 @@ def cmd_rename(ctx: Context, args: argparse.Namespace) -> Result:
     if renamed.card_note:
         ctx.info(f"warning: {renamed.card_note}")
     dataset = renamed.dataset
+    if renamed.old_name == dataset.name:  # `rename X X`: the store wrote nothing, and says no rename happened
+        return Result(dataset, f"dataset {dataset.name!r} (id {dataset.id}) already has that name: nothing changed")
     return Result(dataset, f"renamed dataset {renamed.old_name!r} to {dataset.name!r} (id {dataset.id}, "
                            f"project {dataset.project!r})")
 

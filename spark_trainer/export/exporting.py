@@ -138,8 +138,9 @@ def _destination(store: Store, options: ExportOptions) -> Path:
         return dest
     dest = Path(options.out).expanduser().resolve()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise BadInput(f"--out {dest} already exists and is not an empty folder; choose a new or empty folder")
-    try:  # the staging folder is made beside it: check the place now, naming --out, not the staging
+        raise BadInput(f"export folder {dest} already exists and is not an empty folder; choose a new or empty folder")
+    # Named "export folder" (the dialog's Folder, the command line's --out), never by one of them.
+    try:  # the staging folder is made beside it: check the place now, naming it, not the staging
         dest.parent.mkdir(parents=True, exist_ok=True)
         probe = dest.parent / f".write-check-{uuid.uuid4().hex[:8]}"
         probe.mkdir()
@@ -147,7 +148,7 @@ def _destination(store: Store, options: ExportOptions) -> Path:
     except OSError as exc:
         blocker = next((p for p in (dest, *dest.parents) if p.exists() and not p.is_dir()), None)
         why = f"{blocker} is a file" if blocker is not None else (exc.strerror or str(exc))
-        raise BadInput(f"--out {dest}: cannot make a folder there ({why})") from None
+        raise BadInput(f"export folder {dest}: cannot make a folder there ({why})") from None
     return dest
 
 
@@ -178,7 +179,7 @@ def _move_into_place(store: Store, staging: Path, dest: Path, options: ExportOpt
             if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
             if options.out is not None:
-                raise BadInput(f"--out {dest} was filled by another export meanwhile; choose a new or empty "
+                raise BadInput(f"export folder {dest} was filled by another export meanwhile; choose a new or empty "
                                "folder") from None
             dest = _destination(store, options)
 

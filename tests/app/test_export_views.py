@@ -43,6 +43,7 @@ def test_export_dialog_writes_an_export_listed_in_the_run_tab(trained, qtbot, tm
     record = exports.get(store, emitted.args[0])
     assert record.options["kind"] == "merged" and (tmp_path / "merged" / "model.safetensors").is_file()
     assert str(tmp_path / "merged") in dialog.banner.text()
+    assert dialog.progress.isVisible() and dialog.progress.text() == "Done"  # not an empty bar, not "100%"
     qtbot.waitUntil(lambda: tab.exports.rowCount() == 1, timeout=10_000)  # the list is re-read on the pool
     rows = table_texts(tab.exports)
     assert [str(record.id), str(run.step), "merged", "fp32", str(tmp_path / "merged"), "not pushed"] == rows[0][:6]

@@ -55,3 +55,27 @@ def test_a_cpu_run_is_told_where_it_trains_beside_the_gpu_estimate(ctx, qtbot, t
     panel.show_estimate({**config, "gpus": "cpu"}, model)
     assert panel.fit.text() == ("gpus: cpu: this run trains on the CPU, in system memory; "
                                 "the figure above is what one GPU would need.")
+
+
+def test_no_empty_lines_under_a_one_line_answer(ctx, qtbot, tmp_path: Path) -> None:
+    # Seen at 1024 x 640: "Choose a base model to see the estimate." then two empty lines (the parts and
+    # the fit, with nothing to say) before the next line.
+    panel = MemoryEstimatePanel(ctx)
+    qtbot.addWidget(panel)
+    panel.resize(360, 300)
+    panel.show()
+    panel.show_estimate({"gpus": "auto"}, None)
+    panel._on_measured(([], []))
+    layout = panel.layout()
+    layout.activate()
+    panel.resize(360, layout.totalHeightForWidth(360))  # the height it asks for, as in the setup form
+    qtbot.wait(20)
+    gap = panel.measured_label.geometry().top() - panel.memory.geometry().bottom() - 1
+    assert gap <= layout.spacing(), gap
+    model = tmp_path / "llama-1b"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(CONFIG))
+    panel.show_estimate({"recipe": "causal-lm", "base_model": str(model), "gpus": "auto",
+                         "recipe_config": {"method": "lora"}}, model)
+    qtbot.wait(20)
+    assert panel.parts.isVisible() and panel.fit.isVisible() and panel.parts.text()

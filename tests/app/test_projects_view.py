@@ -240,5 +240,75 @@ def test_a_done_line_goes_once_it_no_longer_describes_what_is_shown(qtbot, view,
     written(qtbot, view)
     sync()
     assert view.banner.isVisible() and view.banner.text() == "Deleted project 'beta'."
-    view.select(next(p.id for p in view.ctx.model.projects.projects if p.name == "epsilon"))
+    shown = view.selected_project()  # another project than the one the list shows selected after the delete
+    view.select(next(p.id for p in view.ctx.model.projects.projects if shown is None or p.id != shown.id))
     assert not view.banner.isVisible()
+
+
+def test_a_message_moves_no_row_of_the_list(qtbot, view, store, sync):
+    # Seen: "Created project 'gamma'." appeared above the table and every row moved 38 px down, the
+    # new project's row too, under the double-click meant for it.
+    projects.create(store, "alpha")
+    projects.create(store, "beta")
+    sync()
+    qtbot.wait(20)  # laid out
+
+    def rows() -> list[int]:
+        header = view.table.viewport().mapTo(view, view.table.viewport().rect().topLeft()).y()
+        return [header + view.table.rowViewportPosition(row) for row in range(view.table.rowCount())]
+
+    before = rows()
+    fill_and_accept(view.new_project(), "aardvark")  # sorts first: every row below it moves one row, no more
+    written(qtbot, view)
+    qtbot.wait(20)
+    assert view.banner.isVisible() and "aardvark" in view.banner.text()
+    assert rows()[: len(before)] == before
+    view.banner.clear_message()
+    qtbot.wait(20)
+    assert rows()[: len(before)] == before
+
+
+def test_the_welcome_page_stays_put_while_a_demo_builds(qtbot, view):
+    # Seen: the welcome text and buttons jumped 8 px up when "Create demo project" showed its progress bar.
+    welcome = view.welcome
+    assert view.pages.currentWidget() is welcome
+
+    def top() -> int:
+        return welcome.empty.title.mapTo(view, welcome.empty.title.rect().topLeft()).y()
+
+    qtbot.wait(20)
+    before = top()
+    welcome.progress.show()  # as create_demo does, without building one
+    welcome.status.setText("Building the demo project…")
+    qtbot.wait(20)
+    assert welcome.progress.isVisible() and top() == before
+    welcome.progress.hide()
+    welcome.status.setText("Demo project ready: run 1 is queued.")
+    qtbot.wait(20)
+    assert top() == before
+
+
+def test_the_hint_sits_right_under_the_list(qtbot, view, store, sync):
+    # Seen in a real window: 60 px of nothing between the list and its hint, the empty lines of a
+    # search that matched, of a demo not being built and the room of its progress bar.
+    projects.create(store, "alpha")
+    sync()
+    qtbot.wait(20)
+    assert view.pages.currentIndex() == 0
+    table_bottom = view.table.mapTo(view, view.table.rect().bottomLeft()).y()
+    gap = view.hint.mapTo(view, view.hint.rect().topLeft()).y() - table_bottom - 1
+    assert gap <= 2 * view.body.spacing(), gap
+    view.search.setText("zzz")  # a search that matches nothing says so there
+    qtbot.wait(20)
+    assert view.empty_search.isVisible() and "zzz" in view.empty_search.text()
+
+
+def test_projects_are_listed_a_to_z(qtbot, view, store, sync):
+    # Seen in a real window: 'gamma' above 'demo' under a Name header marked sorted: Qt's first sort
+    # order is descending, and the list was never told another.
+    for name in ("beta", "alpha"):
+        projects.create(store, name)
+    sync()
+    fill_and_accept(view.new_project(), "gamma")
+    written(qtbot, view)
+    assert [row[0] for row in view.row_texts()] == ["alpha", "beta", "gamma"]

@@ -45,8 +45,10 @@ def test_no_dbus_is_said_once_short_with_the_details_in_the_tooltip(store, windo
     for step in range(4):  # every read of the runs while one is active
         model.runs_updated.emit([replace(running, step=step)])
     label = window.awake_status
-    assert label.isVisible() and label.text() == "cannot keep the system awake (no D-Bus)"
+    # In the user's words (it read "cannot keep the system awake (no D-Bus)"); the tool's in the tooltip.
+    assert label.isVisible() and label.text() == "Can't keep the computer awake while runs train"
     assert "Failed to connect to bus: No such file or directory" in label.toolTip()
+    assert "power settings" in label.toolTip()
     assert no_dbus.read_text().count("started") == 1, "the helper was started again on every read"
     assert not [s for s in said if "awake" in s], said  # the label says it; no flashing message each read
     assert label.width() >= label.fontMetrics().horizontalAdvance(label.text())

@@ -65,3 +65,16 @@ def test_the_old_name_is_not_found_and_says_the_new_one(cli, home, ingested) -> 
         assert "no dataset named or numbered 'imgs-v2-final'" in result.err
         assert result.err.rstrip().endswith("it was renamed to 'flowers'")
     assert _dump(home) == before
+
+
+@pytest.mark.parametrize("same", ["imgs-v2-final", " imgs-v2-final "])
+def test_renaming_to_its_own_name_says_nothing_changed(cli, home, ingested, same) -> None:
+    # Seen: `dataset rename X X` printed "renamed dataset 'X' to 'X'".
+    before = _dump(home)
+    result = cli("dataset", "rename", "imgs-v2-final", same)
+    assert result.code == 0, result.err
+    assert result.out.strip() == f"dataset 'imgs-v2-final' (id {ingested['id']}) already has that name: nothing changed"
+    assert len(result.out.strip().splitlines()) == 1
+    assert _dump(home) == before
+    shown = cli("--json", "dataset", "show", "imgs-v2-final").json()
+    assert "renamed_from" not in (shown.get("meta") or {})

@@ -208,7 +208,7 @@ def test_two_exports_into_one_folder_at_once_never_mix_their_files(lora_run, tmp
 
     with Store.open(home) as store:
         before = {e.id for e in exports.list_for(store, run.id)}
-        with pytest.raises(BadInput, match=r"^--out .*shared was filled by another export meanwhile"):
+        with pytest.raises(BadInput, match=r"^export folder .*shared was filled by another export meanwhile"):
             export_run(store, run.id, ExportOptions(merge=False, out=out), progress=first_progress)
         added = [e for e in exports.list_for(store, run.id) if e.id not in before]
     assert len(seen["stagings"]) == 1  # the first export's staging outlived the second export
@@ -249,10 +249,10 @@ def test_an_out_folder_that_cannot_be_made_is_named_in_one_line(lora_run, tmp_pa
     a_file = tmp_path / "notes.txt"
     a_file.write_text("mine")
     code, _, err = _cli(capsys, home, "export", run.id, "--out", a_file / "sub")
-    assert code == 2 and err.strip() == (f"error: --out {a_file / 'sub'}: cannot make a folder there "
+    assert code == 2 and err.strip() == (f"error: export folder {a_file / 'sub'}: cannot make a folder there "
                                          f"({a_file} is a file)")
     code, _, err = _cli(capsys, home, "export", run.id, "--out", "/proc/no-export-here")
-    assert code == 2 and err.startswith("error: --out /proc/no-export-here: cannot make a folder there (")
+    assert code == 2 and err.startswith("error: export folder /proc/no-export-here: cannot make a folder there (")
     assert ".staging" not in err and a_file.read_text() == "mine"
 
 

@@ -60,3 +60,38 @@ def test_the_learning_rate_is_drawn_as_scheduled_not_smoothed(qtbot) -> None:
         assert np.allclose(drawn, lr) and drawn[-1] == 0.0, drawn
         assert not panel.charts["lr"]._curves["lr"].shadow.isVisible()
         assert not np.allclose(panel.charts["loss"].drawn("loss")[1], loss)  # training curves still smoothed
+
+
+def test_every_chart_keeps_its_height_on_a_run_page_in_a_small_window(qtbot, window, store) -> None:
+    # Seen at 1024 x 640: three rows of charts in a 370 px tab, each 115 px high while it needs 160: every
+    # chart's step axis (and the lowest values) was cut off. Two rows of three fit; three rows of two
+    # come back in a taller window.
+    from spark_trainer.store import projects
+    from tests.app.gui_assets import add_experiment_with_runs
+    from tests.app.model_sync import sync_model
+
+    projects.create(store, "p")
+    run = add_experiment_with_runs(store, "p", statuses=("completed",))[0]
+    sync_model(qtbot, window.ctx)
+    rows = {}
+    for size in ((1024, 640), (1280, 800), (1024, 640)):
+        window.resize(*size)
+        view = window.show_view("runs")
+        view.open_run(run.id)
+        panel = view.detail.charts
+        qtbot.waitUntil(lambda s=size: window.size().toTuple() == s)
+        qtbot.waitUntil(lambda p=panel: p.charts["loss"].point_count() > 0, timeout=10_000)
+        qtbot.wait(50)
+        squeezed = [f"{name} {c.height()} < {c.minimumSizeHint().height()} px" for name, c in panel.charts.items()
+                    if c.height() < c.minimumSizeHint().height()]
+        assert squeezed == [] and cut_off(panel) == [], size
+        rows[size] = len({c.y() for c in panel.charts.values()})
+    assert rows == {(1024, 640): 2, (1280, 800): 3}
+
+
+def cut_off(panel) -> list[str]:
+    """Charts whose plot (title, axes and their labels) is taller than the box it is drawn in: its
+    bottom, the step axis first, is not seen."""
+    return [f"{name}: plot {c.plot.geometry().height():.0f} px in {c.plot_widget.height()} px in {c.height()} px"
+            for name, c in panel.charts.items() if c.plot_widget.isVisible()
+            and max(c.plot.geometry().height(), c.plot_widget.height()) > c.height() + 1]

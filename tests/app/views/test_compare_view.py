@@ -121,3 +121,22 @@ def test_samples_side_by_side_show_each_runs_images_or_texts(store, ctx, qtbot, 
     assert "Once upon" in texts[2] and "a time" in texts[2]
     assert f"run {empty.id}</b>: no samples" in texts[3]
     view.shutdown()
+
+
+def test_no_chart_is_cut_off_in_a_small_window(store, window, qtbot) -> None:
+    # Seen at 1024 x 640: three rows of charts 105 px high, each with its step axis label cut off.
+    from tests.app.charts.test_panel import cut_off
+    from tests.app.model_sync import sync_model
+
+    first = _run(store, "causal-lm", {"loss": [3.0, 2.5, 2.2], "lr": [1e-4, 2e-4, 1e-4]})
+    second = _run(store, "causal-lm", {"loss": [3.1, 2.4, 2.0], "lr": [1e-4, 2e-4, 1e-4]}, name="b")
+    sync_model(qtbot, window.ctx)
+    for size in ((1024, 640), (1280, 800)):
+        window.resize(*size)
+        view = window.show_view("runs")
+        view.compare([first.id, second.id])
+        panel = view.compare_page.charts
+        qtbot.waitUntil(lambda p=panel: p.point_count(f"run {second.id} loss") == 3, timeout=10_000)
+        qtbot.waitUntil(lambda s=size: window.size().toTuple() == s)
+        qtbot.wait(50)
+        assert cut_off(panel) == [], size

@@ -60,6 +60,32 @@ def _datasets_view(store, ctx, qtbot):  # noqa: ANN001, ANN202 - Qt objects
     return shown_view(qtbot, store, ctx)
 
 
+def test_a_rename_redraws_the_list_once_and_the_same_name_changes_nothing(qtbot, store, ctx, tmp_path: Path):
+    # The answer to a rename refreshed the view itself after apply_written, whose datasets_reset had
+    # refreshed it already; and a rename to the same name said "Renamed dataset 'support' to 'support'".
+    from app.workers import pending
+    from spark_trainer.store import datasets
+
+    projects.create(store, "demo")
+    support = ingest_paths(store, [write_text_dataset(tmp_path / "support", n_good=4)], project="demo",
+                           name="support").dataset
+    view = _datasets_view(store, ctx, qtbot)
+    view.select(support.id)
+    redraws: list[int] = []
+    fill = view._fill_table
+    view._fill_table = lambda: (redraws.append(1), fill())[1]  # a spy on every refresh's table fill
+    view._rename(support, "tickets")
+    qtbot.waitUntil(lambda: not pending(view.rename_task), timeout=10_000)
+    assert [row[0] for row in view.row_texts()] == ["tickets"] and view.selected_dataset().name == "tickets"
+    assert len(redraws) == 1, f"the list was redrawn {len(redraws)} times for one rename"
+
+    view._rename(view.selected_dataset(), "tickets")
+    qtbot.waitUntil(lambda: not pending(view.rename_task), timeout=10_000)
+    assert view.banner.text() == "'tickets' already has that name: nothing changed."
+    assert view.banner.role == "info"
+    assert datasets.get(store, support.id).meta["renamed_from"] == ["support"]  # not ["support", "tickets"]
+
+
 def test_rename_checks_the_name_as_typed_and_every_view_shows_the_new_one(qtbot, store, ctx, tmp_path: Path):
     from PySide6.QtWidgets import QDialogButtonBox
 

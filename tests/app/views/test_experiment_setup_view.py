@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from PySide6.QtWidgets import QWidget
+
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.store import projects
 from tests.app.model_sync import sync_model
@@ -277,3 +279,56 @@ def test_the_project_box_shows_a_real_project_once_the_list_is_read(store, ctx, 
     sync_model(qtbot, ctx)
     qtbot.waitUntil(lambda: view.project.currentText() == "demo", timeout=5000)
     assert [view.project.itemText(i) for i in range(view.project.count())] == ["demo"]
+
+
+def overlapping(root) -> list[str]:
+    """Pairs of visible widgets under `root` drawn over each other (neither inside the other), and
+    wrapped labels shorter than their lines need."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QLabel, QLineEdit
+
+    kinds = (QLabel, QAbstractButton, QComboBox, QLineEdit)
+    shown = [w for w in root.findChildren(QWidget) if isinstance(w, kinds) and w.isVisibleTo(root)
+             and w.window() is root.window() and not any(isinstance(p, kinds) for p in _parents(w, root))]
+    shown = [w for w in shown if not (isinstance(w, QLabel) and not w.text())]
+    rects = {w: QRect(w.mapTo(root, w.rect().topLeft()), w.size()) for w in shown}
+    found = [f"{_name(a)} over {_name(b)}" for i, a in enumerate(shown) for b in shown[i + 1:]
+             if rects[a].intersected(rects[b]).height() > 1 and rects[a].intersected(rects[b]).width() > 1]
+    found += [f"{_name(w)} {w.height()} px < {w.heightForWidth(w.width())} px" for w in shown
+              if isinstance(w, QLabel) and w.wordWrap() and w.height() < w.heightForWidth(w.width())]
+    return found
+
+
+def _parents(widget, root):
+    parent = widget.parentWidget()
+    while parent is not None and parent is not root:
+        yield parent
+        parent = parent.parentWidget()
+
+
+def _name(widget) -> str:
+    text = widget.currentText() if hasattr(widget, "currentText") else widget.text() if hasattr(widget, "text") else ""
+    return f"{type(widget).__name__}({text[:30]!r})"
+
+
+def test_the_side_column_fits_a_small_window_without_drawing_over_itself(store, window, qtbot) -> None:
+    # Seen at 1024 x 640: the memory estimate's wrapped lines were drawn over each other and the Sweep
+    # box's Setting, Values and hint over one another: the column was squeezed below what it needs.
+    from app.views.memory_panel import fit_text
+
+    window.resize(1024, 640)
+    view = window.show_view("experiments")
+    qtbot.waitUntil(lambda: window.width() == 1024 and window.height() == 640)
+    view.sweep.add_button.click()  # a second Sweep row, with its setting, values and the setting's range
+    qtbot.waitUntil(lambda: not view.checking and not view.memory_panel.busy(), timeout=15_000)
+    panel = view.memory_panel
+    panel.show_texts(("<b>~522.8 MB</b> per GPU (17,408 trainable parameters)",  # as the demo's run shows it
+                      "weights 288.6 KB · trainable+optimizer 272.0 KB · activations 4.2 MB · logits 6.0 MB · "
+                      "overhead 512.0 MB", fit_text({"gpus": "auto"}, store.home.root, [])))
+    qtbot.wait(300)  # laid out again
+    side = view.memory_panel.parentWidget()
+    window.grab().save(str(store.home.root / "setup-1024.png"))
+    assert overlapping(side) == []
+    bottom = view.side_scroll.mapTo(view, view.side_scroll.rect().bottomLeft()).y()
+    assert all(w.mapTo(view, w.rect().topLeft()).y() > bottom for w in (view.launch, view.export_cluster))
+    assert view.launch.visibleRegion().boundingRect().height() == view.launch.height()  # in sight, whole

@@ -218,3 +218,39 @@ def test_the_run_page_says_what_goes_and_deletes_the_run_with_its_app_export(sto
         next(b for b in box.buttons() if b.text() == "&Delete").click()
     assert deleted.args == [run.id]
     assert runs.list_all(store) == [] and not Path(run.run_dir).exists() and not made.exists()
+
+
+def test_a_message_moves_neither_the_tabs_nor_the_charts(store, ctx, qtbot) -> None:
+    # Seen: a failed run's error line sat above the tabs, so going from a completed run to a failed one
+    # (or clicking Cancel: "Cancel requested…") moved the tabs and every chart 38 px down.
+    from PySide6.QtCore import QPoint
+
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.store import projects, runs
+    from tests.app.gui_assets import add_experiment_with_runs
+    from tests.app.model_sync import shown
+
+    projects.create(store, "p")
+    done, failed = add_experiment_with_runs(store, "p", statuses=("completed", "failed"))
+    error = "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.65 GiB total capacity) " * 3
+    runs.update(store, failed.id, error=error + "\nTraceback ...")
+    view = shown(qtbot, ctx, RunDetailView(store, ctx), (854, 560))  # a 1024 x 640 window's share
+
+    def tabs_top() -> int:
+        return view.tabs.mapTo(view, QPoint(0, 0)).y()
+
+    view.show_run(done.id)
+    qtbot.waitUntil(lambda: view.run is not None and view.run.id == done.id)
+    qtbot.wait(20)
+    before = tabs_top()
+    assert not view.banner.isVisible()
+    view.show_run(failed.id)
+    qtbot.waitUntil(lambda: view.banner.isVisible())
+    qtbot.wait(20)
+    assert tabs_top() == before
+    assert view.banner.text() == error and view.banner.role == "error"  # whole, if shortened on screen
+    assert view.banner.mapTo(view, view.banner.rect().topRight()).x() < view.width()  # not cut off
+    assert view.banner.toolTip() == error  # the whole line, where it does not fit
+    view.banner.show_message("Cancel requested…", "info")
+    qtbot.wait(20)
+    assert tabs_top() == before
