@@ -4,7 +4,9 @@ Started by the GUI (`python -m spark_trainer playground-serve`) with CUDA_VISIBL
 chosen GPU, or on the CPU. It exits, freeing its memory, when it has been idle for `idle_s`, when
 the scheduler needs its GPU for a training run (a reason file, which it polls, and SIGTERM on POSIX;
 see `servers`), when
-asked to, or when its stdin closes (the GUI went away).
+asked to, or when its stdin closes (the GUI went away, even killed: an answer being written stops
+at the next token). Ctrl+C is not for it: the GUI starts it in a process group of its own on POSIX,
+and it ignores SIGINT, which is how Windows would hand it the Ctrl+C of the app's console.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Server:
         self.cancelled: set[Any] = set()
         self.release_reason: str | None = None
         self.run_gone = False  # the release's reason: the loaded run was deleted
+        self.app_gone = False  # stdin closed: nobody reads the answers any more
         self.generator: Generator | None = None
         self.loaded_key: tuple[int, str] | None = None
         self.kind: str | None = None
@@ -63,6 +66,7 @@ class Server:
                 self.cancelled.add(message.get("id"))
             else:
                 self.requests.put(message)
+        self.app_gone = True  # an answer being generated, which may be long, stops at its next token
         self.requests.put({"op": "shutdown", "reason": "the app closed the connection"})
 
     def watch_release(self) -> threading.Event:
@@ -169,7 +173,7 @@ class Server:
             self.send({"event": "chunk", "id": rid, "variant": variant, "text": text})
 
         def should_stop() -> bool:
-            return rid in self.cancelled or self.release_reason is not None
+            return rid in self.cancelled or self.release_reason is not None or self.app_gone
 
         return self.generator.generate(message.get("inputs") or {}, message.get("settings") or {},
                                        base=variant == "base", emit=emit, should_stop=should_stop)
@@ -196,6 +200,7 @@ def main(home: Path, device: str, idle_s: float = DEFAULT_IDLE_S) -> NoReturn:
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     server = Server(home, device, visible_gpus() if device == "cuda" else [], idle_s, out)
     signal.signal(signal.SIGTERM, server.on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app's, not ours: see the module's note
     server.watch_release()
     reader = threading.Thread(target=server.read_requests, args=(sys.stdin.buffer,), daemon=True, name="requests")
     reader.start()

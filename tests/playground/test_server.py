@@ -196,3 +196,54 @@ def test_a_server_asked_to_release_its_gpu_by_the_note_alone_unloads_and_says_wh
     assert events[-1] == {"event": "unloaded", "reason": "training run 7 needs GPU 0", "run": None, "run_gone": False}
     assert windows_like.sent == []
     assert servers.live(tmp_path) == []
+
+
+class _EndlessAnswer:
+    """A generator writing a long answer (a big model's 8,192 tokens): a token every few ms until asked
+    to stop, or 2,000 of them. After its first token the app's end of stdin closes (the app was killed)."""
+
+    def __init__(self, close_app_end) -> None:
+        self.close_app_end = close_app_end
+
+    def generate(self, inputs, settings, *, base, emit, should_stop) -> dict:  # noqa: ANN001
+        for n in range(2000):
+            if should_stop():
+                return {"finish_reason": "stopped", "tokens": n}
+            emit("x")
+            if n == 0:
+                self.close_app_end()
+            time.sleep(0.005)
+        return {"finish_reason": "length", "tokens": 2000}
+
+
+def test_an_answer_being_written_stops_when_the_app_goes(tmp_path: Path) -> None:
+    """The app killed while its model server writes a long answer: the server must not go on writing
+    (holding the GPU) to nobody until the answer is done; it stops at the next token and unloads."""
+    import io
+
+    from spark_trainer.playground.server import Server
+
+    read_end, write_end = os.pipe()
+    server = Server(tmp_path / "home", "cpu", [], 600, io.BytesIO())
+    server.generator = _EndlessAnswer(lambda: os.close(write_end))
+    with os.fdopen(read_end, "rb") as stdin:
+        reader = threading.Thread(target=server.read_requests, args=(stdin,), daemon=True)
+        reader.start()
+        answer = server.generate({"op": "generate", "id": 1})
+        reader.join(10)
+    assert answer["finish_reason"] == "stopped", answer
+    assert server.requests.get_nowait()["op"] == "shutdown"  # and then it goes
+
+
+def test_ctrl_c_is_not_for_the_server(server) -> None:
+    """SIGINT (Ctrl+C in a terminal; on Windows the console's Ctrl+C reaches every process attached to it)
+    belongs to the app: the server goes when the app tells it or goes, not with a traceback."""
+    import signal
+
+    srv = server()
+    assert srv.next()["event"] == "ready"
+    srv.proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)  # delivered before the request below is read, were it to end the process
+    srv.send(op="shutdown")
+    assert srv.until("unloaded", timeout=60)[-1]["reason"] == "shutdown"
+    assert srv.proc.wait(30) == 0
