@@ -20,11 +20,6 @@ pytestmark = pytest.mark.timeout(1800)
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    return train_tiny_run(tmp_path_factory.mktemp("playground-client") / "home")
-
-
 def _view(store, ctx, qtbot, run_id: int, checkpoint: str | None = None):
     from app.views.playground_view import PlaygroundView
 

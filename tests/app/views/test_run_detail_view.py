@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_actions_wrap_in_a_narrow_view_and_keep_their_labels_whole(store, ctx, qtbot) -> None:
     from app.views.run_detail_view import RunDetailView
@@ -191,3 +193,32 @@ def test_the_memory_chart_says_a_cpu_run_has_no_gpu_memory_once_it_starts(store,
     assert memory.empty_label.text().endswith("No GPU memory to show: this run trained on the CPU"), \
         memory.empty_label.text()
     view.stop()
+
+
+@pytest.mark.timeout(1800)  # the session's tiny run may be trained first: about 30 s of CPU
+def test_run_detail_opens_the_playground_at_the_selected_checkpoint(trained, opened, qtbot) -> None:
+    from PySide6.QtCore import QItemSelectionModel
+
+    from app.views.run_detail_view import RunDetailView
+
+    store, ctx = opened
+    detail = RunDetailView(store, ctx)
+    qtbot.addWidget(detail)
+    detail.show_run(trained.run_id)
+    qtbot.waitUntil(lambda: detail.checkpoints.rowCount() == 2, timeout=15_000)  # read on the pool
+    assert detail.playground_button.isEnabled()
+    with qtbot.waitSignal(detail.playground_requested) as asked:
+        detail.playground_button.click()
+    assert asked.args == [trained.run_id, None]  # nothing selected: the last weights
+    table = detail.checkpoints
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    assert list(rows) == ["40", "20"]  # newest first
+    # The selection model directly: QTableView.selectRow reads the keyboard modifiers Qt believes
+    # are held, which an earlier test in the same process can leave behind.
+    flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+    table.selectionModel().select(table.model().index(rows["20"], 0), flags)
+    assert [index.row() for index in table.selectionModel().selectedRows()] == [rows["20"]]
+    with qtbot.waitSignal(detail.playground_requested) as asked:
+        detail.playground_button.click()
+    assert asked.args == [trained.run_id, "20"]
+    detail.stop()
