@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.context import AppContext
@@ -324,8 +324,9 @@ class PlaygroundView(QWidget):
         self._set_idle()
 
     def _set_busy(self) -> None:
-        self.generate_button.setEnabled(False)
         self.stop_button.setEnabled(True)
+        _pass_focus(self.generate_button, self.stop_button)
+        self.generate_button.setEnabled(False)
         self.save_button.setEnabled(False)
         self.checkpoint.setEnabled(False)
         self.device.setEnabled(False)
@@ -333,6 +334,8 @@ class PlaygroundView(QWidget):
     def _set_idle(self) -> None:
         can = self.panel is not None and self.checkpoint.count() > 0 and self.gone is None
         self.generate_button.setEnabled(can)
+        if can:
+            _pass_focus(self.stop_button, self.generate_button)
         self.stop_button.setEnabled(False)
         self.save_button.setEnabled(self.panel is not None and self.panel.sample_item() is not None
                                     and self.gone is None)  # a deleted run keeps no samples
@@ -384,3 +387,10 @@ class PlaygroundView(QWidget):
             self.client.stop()
         self.pending.clear()
 
+
+
+def _pass_focus(going: QWidget, to: QWidget) -> None:
+    """Give `going`'s keyboard focus to `to` before `going` is disabled: Qt would hand it on down the tab
+    order, into a setting whose text it selects, which the next key typed would replace."""
+    if going.hasFocus():
+        to.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -169,3 +169,32 @@ def test_a_sample_names_the_weights_that_wrote_it_not_the_ones_picked_since(alpa
     assert item["checkpoint"] == "Final model", item
     view.unload()
     view.shutdown()
+
+
+def test_the_keyboard_focus_goes_from_generate_to_stop_and_back_not_into_a_setting(trained: TrainedRun, opened,
+                                                                                   qtbot) -> None:
+    """Seen on Xvfb: after a click on Generate the focus was in "Max new tokens" with its number
+    selected (Generate, disabled while it generates, handed it on down the tab order), so what the user
+    typed next replaced the setting. The focus goes to Stop while it generates, and back to Generate."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.views.playground_view import PlaygroundView
+
+    store, ctx = opened
+    view = PlaygroundView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    view.activateWindow()
+    qtbot.waitUntil(view.isActiveWindow)
+    view.open_run(trained.run_id)
+    qtbot.waitUntil(lambda: view.opening is None)
+    view.panel.prompt.setPlainText(TRAINING_PROMPT)
+    view.panel.max_new_tokens.setValue(4)
+    view.generate_button.setFocus()
+    qtbot.waitUntil(view.generate_button.hasFocus)
+    view.generate_button.click()
+    assert view.pending and QApplication.focusWidget() is view.stop_button, QApplication.focusWidget()
+    qtbot.waitUntil(lambda: not view.pending, timeout=300_000)
+    assert QApplication.focusWidget() is view.generate_button, QApplication.focusWidget()
+    assert view.panel.max_new_tokens.value() == 4
+    view.shutdown()
