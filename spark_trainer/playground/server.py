@@ -11,6 +11,7 @@ and it ignores SIGINT, which is how Windows would hand it the Ctrl+C of the app'
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -49,8 +50,11 @@ class Server:
 
     # ---- wiring -----------------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
-        self.out.write(protocol.encode(message))
-        self.out.flush()
+        try:
+            self.out.write(protocol.encode(message))
+            self.out.flush()
+        except BrokenPipeError:  # the app went (killed, say) before its stdin's end was read: as that
+            self.app_gone = True
 
     def read_requests(self, stdin: IO[bytes]) -> None:
         """On a thread: parse requests; cancels take effect at once, the rest are queued in order."""
@@ -207,7 +211,8 @@ def main(home: Path, device: str, idle_s: float = DEFAULT_IDLE_S) -> NoReturn:
     code = server.run()
     # The reader thread may be blocked reading stdin; a normal interpreter exit would then abort
     # ("could not acquire lock for stdin at shutdown"). Everything is written and closed by now.
-    out.flush()
+    with contextlib.suppress(OSError):  # nobody reading (the app went): nothing more to say
+        out.flush()
     sys.stderr.flush()
     os._exit(code)
 

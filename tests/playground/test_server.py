@@ -3,6 +3,7 @@ or when the scheduler places a training run on its GPU."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -215,6 +216,9 @@ class _EndlessAnswer:
             time.sleep(0.005)
         return {"finish_reason": "length", "tokens": 2000}
 
+    def close(self) -> None:
+        pass
+
 
 def test_an_answer_being_written_stops_when_the_app_goes(tmp_path: Path) -> None:
     """The app killed while its model server writes a long answer: the server must not go on writing
@@ -247,3 +251,24 @@ def test_ctrl_c_is_not_for_the_server(server) -> None:
     srv.send(op="shutdown")
     assert srv.until("unloaded", timeout=60)[-1]["reason"] == "shutdown"
     assert srv.proc.wait(30) == 0
+
+
+def test_a_server_whose_app_went_stops_quietly_at_its_next_token(tmp_path: Path) -> None:
+    """Seen on Xvfb: the app killed while the server wrote an answer left a BrokenPipeError traceback in
+    the server's log (the next token's write), and the process ended by that exception. A write nobody
+    can read means the app went: the answer stops, the model unloads, the process ends normally."""
+    import io
+
+    from spark_trainer.playground.server import Server
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the app's end of the server's stdout: gone
+    server = Server(tmp_path / "home", "cpu", [], 600, os.fdopen(write_end, "wb"))
+    server.generator = _EndlessAnswer(lambda: None)
+    server.requests.put({"op": "generate", "id": 1})
+    server.requests.put({"op": "shutdown"})
+    with contextlib.redirect_stderr(io.StringIO()) as log:
+        assert server.run() == 0
+    assert server.app_gone and log.getvalue() == "", log.getvalue()
+    assert servers.live(tmp_path / "home") == []
+
