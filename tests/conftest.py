@@ -39,8 +39,9 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - tests.playground.trained.TrainedRun
-    """A tiny causal-LM run trained once per test session (about 30 s of CPU), shared by the tests of the
-    playground server, `generate`, the Playground client and view. Not copied per user: what they do to
+    """A tiny causal-LM run trained once per test session (under 1 CPU-s once torch is imported; about 11
+    with the imports, in a process that has none yet), shared by the tests of the playground server,
+    `generate`, the Playground client and view. Not copied per user: what they do to
     its home (load its model, add samples, which each finds by its own path) does not change what
     another one reads. A test that changes more (a setting, a deletion, another run) takes a home of its
     own (`store`, or train_tiny_run on its tmp_path)."""

@@ -14,8 +14,9 @@ from PySide6.QtCore import QProcess, QTimer
 
 from tests.playground.trained import TRAINING_PROMPT, TrainedRun, train_tiny_alpaca_run
 
-# The session's tiny run (`trained`) or this module's Alpaca run is trained in-process first (about
-# 30 s of CPU); on a loaded shared machine the wall time can pass the suite's 600 s default.
+# The tests start model servers (each imports torch and loads the model) and may be the first to ask
+# for the session's tiny run (tests/conftest.py); on a loaded shared machine the wall time can pass
+# the suite's 600 s default.
 pytestmark = pytest.mark.timeout(1800)
 
 
