@@ -209,10 +209,11 @@ class TextGenerationPanel(QWidget):
                           f"{ENDINGS.get(reason, f'ended by {reason}')}")
         self._last[variant] = output
 
-    def on_error(self, variant: str | None, message: str) -> None:
+    def on_error(self, variant: str | None, message: str, *, failed: bool = True) -> None:
+        """The answer will not come: `message` under it ("Failed: " first unless the user ended it)."""
         for v in ([variant] if variant else ["tuned", "base"]):
             self.box(v).text.setPlaceholderText("")  # no longer "Generating…"
-            self.box(v).stats.setText(f"Failed: {message}")
+            self.box(v).stats.setText(f"Failed: {message}" if failed else message)
 
     def sample_item(self) -> dict[str, Any] | None:
         """The last prompt and answers as a sample, or None when there is no answer yet."""

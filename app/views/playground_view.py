@@ -246,6 +246,7 @@ class PlaygroundView(QWidget):
 
     def unload(self) -> None:
         self.client.stop()
+        self._end_answers("Unloaded before it answered", failed=False)
         self._forget("Unloaded")
 
     def _on_event(self, message: dict[str, Any]) -> None:
@@ -291,9 +292,7 @@ class PlaygroundView(QWidget):
         elif event == "exited":
             text = describe_exit(message)
             self.banner.show_message(text, "error")
-            if self.panel is not None:  # the answers it was writing end here, said so in their boxes
-                for variant in {what for what in self.pending.values() if what != "load"}:
-                    self.panel.on_error(variant, text)
+            self._end_answers(text)
             self._forget("Not loaded")
         if not self.pending:
             self._set_idle()
@@ -309,13 +308,17 @@ class PlaygroundView(QWidget):
         text = f"Run {self.run.id} was deleted; pick another run to try."
         self._load_error = text  # what a late answer to a prompt sent before it says
         self.banner.show_message(text, "warning")
-        if self.panel is not None:
-            for variant in {what for what in self.pending.values() if what != "load"}:
-                self.panel.on_error(variant, text)
+        self._end_answers(text)
         self.client.stop()
         self.back_button.setText("← Runs")
         self.pick_button.show()
         self._forget("Run deleted")
+
+    def _end_answers(self, text: str, *, failed: bool = True) -> None:
+        """The answers still awaited will not come: say `text` in their boxes (not "Generating…")."""
+        if self.panel is not None:
+            for variant in {what for what in self.pending.values() if what != "load"}:
+                self.panel.on_error(variant, text, failed=failed)
 
     def _forget(self, status: str) -> None:
         self.loaded = None
@@ -330,6 +333,7 @@ class PlaygroundView(QWidget):
         self.save_button.setEnabled(False)
         self.checkpoint.setEnabled(False)
         self.device.setEnabled(False)
+        self.unload_button.setEnabled(self.client.running)  # a load too can be abandoned
 
     def _set_idle(self) -> None:
         can = self.panel is not None and self.checkpoint.count() > 0 and self.gone is None

@@ -199,3 +199,32 @@ def test_the_keyboard_focus_goes_from_generate_to_stop_and_back_not_into_a_setti
     assert QApplication.focusWidget() is view.generate_button, QApplication.focusWidget()
     assert view.panel.max_new_tokens.value() == 4
     view.shutdown()
+
+
+def test_unload_can_abandon_a_load_and_the_process_goes(trained: TrainedRun, opened, qtbot) -> None:
+    """Seen on Xvfb: while the first prompt's model loaded (50 s on a busy machine; minutes for a big
+    model, holding its memory), Unload was disabled: nothing but closing the app stopped the load. It
+    is offered as soon as the process runs, and takes it away (killed if it does not go in time)."""
+    from app.views.playground_view import PlaygroundView
+    from spark_trainer.playground import servers
+
+    store, ctx = opened
+    view = PlaygroundView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    view.open_run(trained.run_id)
+    qtbot.waitUntil(lambda: view.opening is None)
+    view.panel.prompt.setPlainText(TRAINING_PROMPT)
+    view.generate()
+    assert "load" in view.pending.values() and view.client.running
+    assert view.unload_button.isEnabled()
+    view.unload_button.click()
+    assert view.status.text() == "Unloaded" and not view.pending and not view.unload_button.isEnabled()
+    assert view.generate_button.isEnabled()
+    box = view.panel.tuned  # no longer "Generating…"
+    assert box.text.placeholderText() != "Generating…" and box.stats.text() == "Unloaded before it answered", \
+        (box.text.placeholderText(), box.stats.text())
+    qtbot.waitUntil(lambda: all(p.state() == QProcess.ProcessState.NotRunning
+                                for p in view.client.findChildren(QProcess)), timeout=60_000)
+    assert servers.live(trained.home) == []
+    view.shutdown()
