@@ -99,6 +99,18 @@ def test_the_idle_unload_time_is_the_playground_idle_seconds_setting(store, ctx,
     assert command[command.index("--idle-timeout") + 1] == "42"
 
 
+def _shown(store, ctx, qtbot, run_id: int):
+    """A Playground view on screen, showing run `run_id` (its checkpoints read)."""
+    from app.views.playground_view import PlaygroundView
+
+    view = PlaygroundView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    view.open_run(run_id)
+    qtbot.waitUntil(lambda: view.opening is None)
+    return view
+
+
 def _another_run(store):
     """A second causal-LM run of the same project, with a final model folder to offer."""
     from spark_trainer.store import experiments, runs
@@ -123,15 +135,9 @@ def test_another_runs_page_shows_neither_the_answer_nor_the_model_of_the_run_bef
     """Seen on Xvfb: after trying run 5, the Playground of run 1 (same recipe) still showed run 5's answer
     under 'Playground · Run 1', 'Loaded on CPU' for run 5's model, and Save as sample enabled: saving
     would have put run 5's answer among run 1's samples."""
-    from app.views.playground_view import PlaygroundView
-
     store, ctx = alpaca_opened
     other = _another_run(store)
-    view = PlaygroundView(store, ctx)
-    qtbot.addWidget(view)
-    view.show()
-    view.open_run(alpaca.run_id)
-    qtbot.waitUntil(lambda: view.opening is None)
+    view = _shown(store, ctx, qtbot, alpaca.run_id)
     _answer(view, qtbot)
     assert view.status.text().startswith("Loaded on CPU") and view.save_button.isEnabled()
 
@@ -151,15 +157,10 @@ def test_another_runs_page_shows_neither_the_answer_nor_the_model_of_the_run_bef
 
 def test_a_sample_names_the_weights_that_wrote_it_not_the_ones_picked_since(alpaca: TrainedRun, alpaca_opened,
                                                                             qtbot) -> None:
-    from app.views.playground_view import PlaygroundView
     from spark_trainer.store import artifacts
 
     store, ctx = alpaca_opened
-    view = PlaygroundView(store, ctx)
-    qtbot.addWidget(view)
-    view.show()
-    view.open_run(alpaca.run_id)
-    qtbot.waitUntil(lambda: view.opening is None)
+    view = _shown(store, ctx, qtbot, alpaca.run_id)
     assert view.checkpoint.currentData() == "final" and view.checkpoint.count() == 2
     _answer(view, qtbot)
     view.checkpoint.setCurrentIndex(1)  # another checkpoint picked after the answer came
@@ -179,16 +180,10 @@ def test_the_keyboard_focus_goes_from_generate_to_stop_and_back_not_into_a_setti
     typed next replaced the setting. The focus goes to Stop while it generates, and back to Generate."""
     from PySide6.QtWidgets import QApplication
 
-    from app.views.playground_view import PlaygroundView
-
     store, ctx = opened
-    view = PlaygroundView(store, ctx)
-    qtbot.addWidget(view)
-    view.show()
+    view = _shown(store, ctx, qtbot, trained.run_id)
     view.activateWindow()
     qtbot.waitUntil(view.isActiveWindow)
-    view.open_run(trained.run_id)
-    qtbot.waitUntil(lambda: view.opening is None)
     view.panel.prompt.setPlainText(TRAINING_PROMPT)
     view.panel.max_new_tokens.setValue(4)
     view.generate_button.setFocus()
@@ -205,15 +200,10 @@ def test_unload_can_abandon_a_load_and_the_process_goes(trained: TrainedRun, ope
     """Seen on Xvfb: while the first prompt's model loaded (50 s on a busy machine; minutes for a big
     model, holding its memory), Unload was disabled: nothing but closing the app stopped the load. It
     is offered as soon as the process runs, and takes it away (killed if it does not go in time)."""
-    from app.views.playground_view import PlaygroundView
     from spark_trainer.playground import servers
 
     store, ctx = opened
-    view = PlaygroundView(store, ctx)
-    qtbot.addWidget(view)
-    view.show()
-    view.open_run(trained.run_id)
-    qtbot.waitUntil(lambda: view.opening is None)
+    view = _shown(store, ctx, qtbot, trained.run_id)
     view.panel.prompt.setPlainText(TRAINING_PROMPT)
     view.generate()
     assert "load" in view.pending.values() and view.client.running
