@@ -5,7 +5,7 @@ chosen GPU, or on the CPU. It exits, freeing its memory, when it has been idle f
 the scheduler needs its GPU for a training run (a reason file, which it polls, and SIGTERM on POSIX;
 see `servers`), when
 asked to, or when its stdin closes (the GUI went away, even killed: an answer being written stops
-at the next token). Ctrl+C is not for it: the GUI starts it in a process group of its own on POSIX,
+at the next token; a load still under way GONE_GRACE_S later is abandoned, the process ending). Ctrl+C is not for it: the GUI starts it in a process group of its own on POSIX,
 and it ignores SIGINT, which is how Windows would hand it the Ctrl+C of the app's console.
 """
 
@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -31,6 +32,7 @@ from spark_trainer.playground.source import RunGone
 log = logging.getLogger(__name__)
 DEFAULT_IDLE_S = 600.0
 _POLL_S = 0.2
+GONE_GRACE_S = 10.0  # after the app went, what the loop has to unload and return before the process ends
 
 
 class Server:
@@ -72,6 +74,24 @@ class Server:
                 self.requests.put(message)
         self.app_gone = True  # an answer being generated, which may be long, stops at its next token
         self.requests.put({"op": "shutdown", "reason": "the app closed the connection"})
+
+    def exit_when_app_gone(self, finished: threading.Event, grace_s: float = GONE_GRACE_S,
+                           exit: Callable[[int], Any] = os._exit) -> threading.Thread:
+        """On a thread: once stdin has closed, give the loop `grace_s` to unload and return (`finished`
+        is set when it has). A load, which nothing interrupts, still under way then is abandoned: the
+        process ends, and its memory with it."""
+
+        def watch() -> None:
+            while not self.app_gone:
+                if finished.wait(_POLL_S):
+                    return
+            if not finished.wait(grace_s):
+                servers.remove(self.home, os.getpid())
+                exit(0)
+
+        thread = threading.Thread(target=watch, daemon=True, name="app gone")
+        thread.start()
+        return thread
 
     def watch_release(self) -> threading.Event:
         """Take a release note as SIGTERM is taken (on Windows the note is all that comes): polled."""
@@ -208,7 +228,10 @@ def main(home: Path, device: str, idle_s: float = DEFAULT_IDLE_S) -> NoReturn:
     server.watch_release()
     reader = threading.Thread(target=server.read_requests, args=(sys.stdin.buffer,), daemon=True, name="requests")
     reader.start()
+    finished = threading.Event()
+    server.exit_when_app_gone(finished)
     code = server.run()
+    finished.set()
     # The reader thread may be blocked reading stdin; a normal interpreter exit would then abort
     # ("could not acquire lock for stdin at shutdown"). Everything is written and closed by now.
     with contextlib.suppress(OSError):  # nobody reading (the app went): nothing more to say

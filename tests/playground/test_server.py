@@ -273,3 +273,22 @@ def test_a_server_whose_app_went_stops_quietly_at_its_next_token(tmp_path: Path)
     assert server.app_gone and log.getvalue() == "", log.getvalue()
     assert servers.live(tmp_path / "home") == []
 
+
+
+@pytest.mark.parametrize("loop", ["stuck", "returns"])
+def test_a_server_still_busy_when_the_app_has_gone_ends_itself_after_a_grace(tmp_path: Path, loop: str) -> None:
+    """A load nothing can interrupt (a big model: minutes, holding GPU memory) under way when the app
+    was killed: the answer-stopping of stdin's end cannot reach it, so the process ends itself once the
+    loop has had `grace_s` to unload and return. A loop that returns in time is left to exit as usual."""
+    import io
+
+    from spark_trainer.playground.server import Server
+
+    server = Server(tmp_path / "home", "cpu", [], 600, io.BytesIO())
+    finished, exits = threading.Event(), []
+    watcher = server.exit_when_app_gone(finished, grace_s=0.3, exit=exits.append)
+    server.read_requests(io.BytesIO(b""))  # the app's end closed
+    if loop == "returns":
+        finished.set()
+    watcher.join(10)
+    assert not watcher.is_alive() and exits == ([0] if loop == "stuck" else [])
