@@ -38,6 +38,7 @@ from app.views.welcome_panel import DEMO_CHOICES, WelcomePanel
 from app.widgets import MessageBanner, select_row_id, selected_row_id, table_texts
 from app.workers import Task
 from spark_trainer.errors import SparkError
+from spark_trainer.paths import DataHome
 from spark_trainer.store import in_use, projects
 from spark_trainer.store.entities import Project
 from spark_trainer.store.store import Store
@@ -264,7 +265,7 @@ class ProjectsView(BaseView):
         project = self.selected_project()
         if project is None:
             return None
-        store, home = self.store, self.store.home.root
+        store, home = self.store, self.store.home
 
         def read() -> tuple[projects.ProjectContents, list[Path]] | str:
             contents = projects.contents(store, project.id)
@@ -322,11 +323,15 @@ class ProjectsView(BaseView):
         dialog.open()
 
 
-def deletable_folders(contents: projects.ProjectContents, home: Path) -> list[Path]:
+def deletable_folders(contents: projects.ProjectContents, home: DataHome) -> list[Path]:
     """A project's folders that deleting it may remove (a disk check: call it off the GUI thread).
-    Only folders inside the data home are offered for removal: never a user's source files."""
-    return [Path(d) for d in contents.dataset_dirs + contents.run_dirs
-            if Path(d).is_relative_to(home) and Path(d).exists()]
+    Only folders inside the data home are offered for removal: never a user's source files, nor an
+    export folder the user chose (spark_trainer.jobs.deletion)."""
+    from spark_trainer.jobs.deletion import made_by_the_app
+
+    exported = [d for d in contents.export_dirs if made_by_the_app(home, d)]
+    return [Path(d) for d in contents.dataset_dirs + contents.run_dirs + exported
+            if Path(d).is_relative_to(home.root) and Path(d).exists()]
 
 
 class DeleteProjectDialog(QDialog):
@@ -347,7 +352,7 @@ class DeleteProjectDialog(QDialog):
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
         self.delete_files = QCheckBox(f"Also delete {len(self.folders)} folder(s) in the data home "
-                                      "(dataset files, checkpoints, logs)")
+                                      "(dataset files, checkpoints, logs, exports)")
         self.delete_files.setEnabled(bool(self.folders))
         layout.addWidget(self.delete_files)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)

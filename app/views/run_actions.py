@@ -1,5 +1,6 @@
 """Pause, resume and cancel runs: which statuses allow each, and the Runs list's right-click menu
-that applies them to the selected runs (the run page's buttons follow the same rules)."""
+that applies them to the selected runs (the run page's buttons follow the same rules), with Delete
+and Delete experiment (app/views/run_deletes.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtWidgets import QMenu
 
-from app.confirm import ask_destructive
+from app.views.run_deletes import RunDeletes
 from app.workers import Task
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import Run, RunStatus
@@ -66,20 +67,28 @@ class RunListActions(QObject):
         delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), table,
                            context=Qt.ShortcutContext.WidgetShortcut)
         delete.activated.connect(self.ask_delete)
+        self.deletes = RunDeletes(view, view.store, view.ctx)
+        self.deletes.deleted.connect(self._deleted)
+        self.deletes.refused.connect(lambda text: self.view.banner.show_message(text, "error"))
 
-    def ask_delete(self) -> QMessageBox | None:
-        """The Delete key: delete the selected runs (records and folders) once the user says so; Enter
-        is Cancel. A run still active is refused by the store, with its reason, in the banner."""
+    def ask_delete(self) -> Task | None:
+        """The Delete key, or the menu: say what deleting the selected runs removes (read on the pool),
+        and delete them once the user says so; Enter is Cancel. A run in progress is refused first."""
         chosen = self.selected_runs()
         if not chosen or self.busy:
             return None
-        ids = sorted(run.id for run in chosen)
-        names = ", ".join(f"{run.id} ({run.experiment})" for run in sorted(chosen, key=lambda r: r.id))
-        return ask_destructive(
-            self.view, f"Delete run {ids[0]}?" if len(ids) == 1 else f"Delete {len(ids)} runs?",
-            f"Delete run {names}, its metrics and its folder?" if len(ids) == 1
-            else f"Delete runs {names}, their metrics and their folders?", "&Delete",
-            lambda: self.apply("delete", ids))
+        return self.deletes.ask_runs([run.id for run in chosen])
+
+    def ask_delete_experiment(self) -> Task | None:
+        """Delete the experiment of the selected runs, with all its runs, once the user says so."""
+        experiments = {run.experiment_id for run in self.selected_runs()}
+        if len(experiments) != 1 or self.busy:
+            return None
+        return self.deletes.ask_experiment(experiments.pop())
+
+    def _deleted(self, text: str) -> None:
+        self.view.banner.show_message(text, "ok")
+        self.view.scheduler.tick()
 
     def selected_runs(self) -> list[Run]:
         model = self.view.model
@@ -100,11 +109,21 @@ class RunListActions(QObject):
             item = menu.addAction(label, self._apply_later(action, fits))
             item.setData(action)
             item.setEnabled(bool(fits) and not self.busy)
+        menu.addSeparator()
+        item = menu.addAction("Delete…" if len(chosen) <= 1 else f"Delete {len(chosen)} runs…", self.ask_delete)
+        item.setData("delete")
+        item.setEnabled(bool(chosen) and not self.busy)
+        names = {run.experiment_id: run.experiment for run in chosen}
+        label = f"Delete experiment {next(iter(names.values()))!r}…" if len(names) == 1 else "Delete experiment…"
+        item = menu.addAction(label, self.ask_delete_experiment)
+        item.setData("delete-experiment")
+        item.setEnabled(len(names) == 1 and not self.busy)
+        item.setToolTip("Select runs of one experiment" if len(names) > 1 else "")
         return menu
 
     @property
     def busy(self) -> bool:
-        return self.task is not None and not self.task.delivered
+        return (self.task is not None and not self.task.delivered) or self.deletes.busy
 
     def _popup(self, pos: QPoint) -> None:
         self.menu().popup(self.view.table.viewport().mapToGlobal(pos))
@@ -113,7 +132,7 @@ class RunListActions(QObject):
         return lambda: self.apply(action, run_ids)
 
     def apply(self, action: str, run_ids: list[int]) -> Task | None:
-        """Pause, resume, cancel or delete the runs on the pool (a pause or cancel waits for the worker's
+        """Pause, resume or cancel the runs on the pool (a pause or cancel waits for the worker's
         checkpoint); the list shows their new status, the banner what happened."""
         if not run_ids or self.busy:
             return None
@@ -134,19 +153,16 @@ class RunListActions(QObject):
         self.view.banner.show_message(f"{action.capitalize()} requested for run{'s' if len(run_ids) > 1 else ''} "
                                       f"{names}…", "info")
         task = Task(work, owner=self, name=f"runs-{action}")
-        task.signals.succeeded.connect(lambda result: self._done(*result, deleted=action == "delete"))
+        task.signals.succeeded.connect(lambda result: self._done(*result))
         task.signals.failed.connect(lambda message, _exc: self.view.banner.show_message(message, "error"))
         self.task = task
         return self.view.ctx.tasks.start(task, self.view.ctx.pool)
 
-    def _done(self, done: list[Run], errors: list[str], deleted: bool = False) -> None:
-        if deleted:
-            self.view.ctx.model.refresh()  # the rows go at the next read
-        for run in [] if deleted else done:
+    def _done(self, done: list[Run], errors: list[str]) -> None:
+        for run in done:
             self.view.model.apply_written(run)
         if errors:
             self.view.banner.show_message("; ".join(errors), "error")
         elif done:
-            self.view.banner.show_message("; ".join(f"Run {r.id} " + ("deleted" if deleted else f"is now {r.status.value}")
-                                                    for r in done), "ok")
+            self.view.banner.show_message("; ".join(f"Run {r.id} is now {r.status.value}" for r in done), "ok")
         self.view.scheduler.tick()

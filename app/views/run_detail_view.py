@@ -29,11 +29,11 @@ from PySide6.QtWidgets import (
 
 from app.charts.feed import MetricFeed
 from app.charts.panel import ChartPanel
-from app.confirm import ask_destructive
 from app.context import AppContext
 from app.flow_layout import FlowLayout
 from app.views.eval_report_panel import EvalReportPanel
 from app.views.run_actions import can, outdated
+from app.views.run_deletes import RunDeletes
 from app.views.run_detail_reads import RunStatic, read_static
 from app.views.run_exports import RunExportsWidget
 from app.views.run_record_tabs import CheckpointsTable, SamplesPanel, events_text
@@ -84,6 +84,9 @@ class RunDetailView(QWidget):
         layout.addLayout(progress_row)
         layout.addWidget(self._build_actions())
         self.banner = MessageBanner()
+        self.deletes = RunDeletes(self, store, ctx)  # the Runs list's flow: says what goes, keeps folders if asked
+        self.deletes.deleted.connect(lambda _text: self._deleted(self.run_id) if self.run_id is not None else None)
+        self.deletes.refused.connect(lambda text: self.banner.show_message(text, "error"))
         layout.addWidget(self.banner)
         self.tabs = QTabWidget()
         self.charts = ChartPanel()
@@ -329,24 +332,13 @@ class RunDetailView(QWidget):
             self._start(lambda _ctx: run_config(store, run), "run-config", self.clone_requested.emit)
 
     def _delete(self) -> None:
-        if self.run is None:
-            return
-        run = self.run
-        ask_destructive(self, f"Delete run {run.id}?", f"Delete run {run.id} ({run.experiment}), its metrics "
-                        f"and its folder {run.run_dir}?", "&Delete", lambda: self._delete_now(run))
-
-    def _delete_now(self, run: Run) -> None:
-        def work(_ctx: Any) -> Run:
-            from spark_trainer.jobs import control
-
-            return control.delete(self.store, run.id)
-
-        self._task = self._start(work, "run-delete", lambda _run: self._deleted(run.id))
+        """Say what deleting the run removes (read on the pool), then delete it once the user says so."""
+        if self.run is not None:
+            self._task = self.deletes.ask_runs([self.run.id])
 
     def _deleted(self, run_id: int) -> None:
         self.stop()
         self.run = None
-        self.ctx.model.refresh()
         self.deleted.emit(run_id)
 
     def busy(self) -> bool:

@@ -138,6 +138,7 @@ class RunsView(BaseView):
             self.stack.addWidget(page)
             page.back.connect(self.show_list)
             page.deleted.connect(lambda _id: self.show_list())
+            page.deletes.deleted.connect(lambda text: self.banner.show_message(text, "ok"))
             page.clone_requested.connect(lambda config: self.ctx.navigate("experiments", {"clone": config}))
             page.playground_requested.connect(self.open_playground)
             back_keys(page, page.back_button, ("Esc", "Alt+Left"))

@@ -6,10 +6,11 @@ import argparse
 import shutil
 from pathlib import Path
 
+from spark_trainer.cli.confirm import ASKS, add_yes, declined
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, human_bytes, table
 from spark_trainer.cli.ingest import register_dataset_actions
-from spark_trainer.store import datasets
+from spark_trainer.store import datasets, experiments, in_use
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse._SubParsersAction:
@@ -35,11 +36,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     rename.add_argument("--project", help="project, when the name is used in several")
     rename.set_defaults(handler=cmd_rename)
 
-    delete = actions.add_parser("delete", help="delete a dataset (its folder too with --delete-files)",
-                                parents=[common])
+    delete = actions.add_parser(
+        "delete", help="delete a dataset (its folder too with --delete-files; asks first on a terminal)",
+        description="Deletes the dataset's record (and with --delete-files its folder in the data home; your "
+        "original files are never touched). " + ASKS, parents=[common])
     delete.add_argument("dataset", help="dataset name or id")
     delete.add_argument("--force", action="store_true", help="delete even if experiments use it")
     delete.add_argument("--delete-files", action="store_true", help="also remove the dataset folder")
+    add_yes(delete)
     delete.set_defaults(handler=cmd_delete)
     register_dataset_actions(actions, common)
     from spark_trainer.cli.dataset_browse import register as register_browse
@@ -85,7 +89,17 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.jobs.reconcile import reconcile
 
     reconcile(ctx.store)  # a run whose worker died must not block the delete
-    dataset = datasets.delete(ctx.store, args.dataset, force=args.force)
+    found = datasets.get(ctx.store, args.dataset)
+    in_use.check(ctx.store, "dataset", found.id)  # refuse before asking; the delete checks again
+    users = sorted(e.name for e in experiments.list_all(ctx.store, found.project_id) if e.dataset_id == found.id)
+    if users and not args.force:
+        raise datasets.DatasetInUse(found.name, users)
+    files = args.delete_files and Path(found.path).is_relative_to(ctx.home.datasets_dir)
+    cancelled = declined(args, f"Delete dataset {found.name!r} ({found.num_items:,} items)"
+                               + (f" and its folder {found.path}?" if files else "? Its folder stays on disk."))
+    if cancelled is not None:
+        return cancelled
+    dataset = datasets.delete(ctx.store, found.id, force=args.force)
     removed = False
     folder = Path(dataset.path)
     if args.delete_files and folder.is_dir() and folder.is_relative_to(ctx.home.datasets_dir):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
+from spark_trainer.cli.confirm import ASKS, add_yes, declined, deleted_result
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, table
 from spark_trainer.config import apply_overrides, config_to_yaml, validate_config
@@ -45,10 +45,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     show.add_argument("--project", help="project, when the name is used in several")
     show.set_defaults(handler=cmd_show)
 
-    delete = actions.add_parser("delete", help="delete an experiment, its runs' records and folders",
-                                parents=[common])
+    delete = actions.add_parser(
+        "delete", help="delete an experiment, its runs' records, folders and exports (asks first on a terminal)",
+        description="Deletes the experiment with all its runs (queued ones too): their records, folders and the "
+        "export folders the app made in the data home's exports/ folder; an export folder you chose elsewhere "
+        "(--out) is kept. A run of it in progress refuses the delete. " + ASKS, parents=[common])
     delete.add_argument("experiment", help="experiment name or id")
-    delete.add_argument("--keep-files", action="store_true", help="keep the runs' folders on disk")
+    delete.add_argument("--keep-files", action="store_true", help="keep the runs' folders and exports on disk")
+    add_yes(delete)
     delete.set_defaults(handler=cmd_delete)
 
 
@@ -156,16 +160,12 @@ def mark_swept(body: str, swept: list[sweeps_store.ExperimentSweep], kept: list[
 
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.jobs.control import delete_experiment
+    from spark_trainer.jobs.deletion import Outcome, plan_experiment
 
-    experiment, found = delete_experiment(ctx.store, args.experiment, keep_files=args.keep_files)
-    kept = [folder for folder in found if Path(folder).is_dir()]
-    removed = [folder for folder in found if folder not in kept]
-
-    def count(folders: list[str]) -> str:
-        return "1 run folder" if len(folders) == 1 else f"{len(folders)} run folders"
-
-    note = f" and {count(removed)}" if removed else ""
-    if kept:
-        note += f"; {count(kept)} kept on disk" if args.keep_files else f"; could not remove {', '.join(kept)}"
-    return Result({"deleted": experiment, "removed_folders": removed, "kept_folders": kept},
-                  f"deleted experiment {experiment.name!r}{note}")
+    plan = plan_experiment(ctx.store, args.experiment)  # refuses one with a run in progress before asking
+    cancelled = declined(args, plan.question(keep_files=args.keep_files))
+    if cancelled is not None:
+        return cancelled
+    experiment, _found = delete_experiment(ctx.store, args.experiment, keep_files=args.keep_files)
+    return deleted_result(experiment, f"experiment {experiment.name!r}", Outcome.after(plan),
+                          keep_files=args.keep_files)

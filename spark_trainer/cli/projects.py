@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
+from spark_trainer.cli import confirm
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, table
 from spark_trainer.errors import BadInput
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     delete.add_argument("project", help="project name or id")
     delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     files = delete.add_mutually_exclusive_group()
-    files.add_argument("--delete-files", action="store_true", help="also remove dataset and run folders")
+    files.add_argument("--delete-files", action="store_true", help="also remove dataset, run and export folders")
     files.add_argument("--keep-files", action="store_true", help="keep dataset and run folders on disk")
     delete.set_defaults(handler=cmd_delete)
 
@@ -80,11 +80,6 @@ def cmd_rename(ctx: Context, args: argparse.Namespace) -> Result:
     return Result(project, f"renamed project {args.project!r} to {project.name!r}")
 
 
-def _ask(question: str) -> bool:
-    print(question + " [y/N] ", end="", file=sys.stderr, flush=True)
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.jobs.reconcile import reconcile
     from spark_trainer.store import in_use
@@ -97,16 +92,19 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
         f"project {p.name!r}: {p.num_datasets} datasets, {p.num_experiments} experiments, "
         f"{p.num_runs} runs, {found.num_metrics} metric points"
     )
-    interactive = sys.stdin.isatty() and not ctx.json
+    interactive = confirm.interactive() and not ctx.json
     if not args.yes:
         if not interactive:
             raise BadInput(f"refusing to delete {summary} without --yes (no terminal to ask on)")
-        if not _ask(f"Delete {summary}?"):
-            return Result({"deleted": False}, "nothing deleted", exit_code=1)
-    folders = [Path(d) for d in found.dataset_dirs + found.run_dirs if Path(d).exists()]
+        if not confirm.ask(f"Delete {summary}?"):
+            return confirm.NOTHING_DELETED
+    from spark_trainer.jobs.deletion import made_by_the_app
+
+    mine = [d for d in found.export_dirs if made_by_the_app(ctx.home, d)]  # never an export folder the user chose
+    folders = [Path(d) for d in found.dataset_dirs + found.run_dirs + mine if Path(d).exists()]
     delete_files = args.delete_files
     if folders and not (args.delete_files or args.keep_files) and interactive:
-        delete_files = _ask(f"Also delete {len(folders)} folders on disk (datasets and runs)?")
+        delete_files = confirm.ask(f"Also delete {len(folders)} folders on disk (datasets, runs and exports)?")
     projects.delete(ctx.store, p.id)
     from spark_trainer.jobs.control import release_deleted_runs
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from spark_trainer.cli.confirm import ASKS, add_yes, declined, deleted_result
 from spark_trainer.cli.context import Context, Result, write_stdout
 from spark_trainer.cli.format import fields, non_negative_float, non_negative_int, positive_int, table
 from spark_trainer.cli.waiting import wait_for_run
@@ -93,9 +94,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     extend.add_argument("--wait", action="store_true", help=WAIT_HELP)
     extend.set_defaults(handler=cmd_extend)
 
-    delete = actions.add_parser("delete", help="delete a stopped run's records and folder", parents=[common])
+    delete = actions.add_parser(
+        "delete", help="delete a stopped run's records, folder and exports (asks first on a terminal)",
+        description="Deletes the run's records, its folder (checkpoints, logs, samples) and the export folders "
+        "the app made for it in the data home's exports/ folder; an export folder you chose elsewhere (--out) "
+        "is kept. " + ASKS, parents=[common])
     delete.add_argument("run", help="run id")
-    delete.add_argument("--keep-files", action="store_true", help="keep the run folder on disk")
+    delete.add_argument("--keep-files", action="store_true", help="keep the run folder and its exports on disk")
+    add_yes(delete)
     delete.set_defaults(handler=cmd_delete)
 
     from spark_trainer.cli.cluster import register_import
@@ -379,5 +385,11 @@ def cmd_extend(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.jobs.deletion import Outcome, plan_runs
+
+    plan = plan_runs(ctx.store, [args.run])  # refuses a run in progress before asking
+    cancelled = declined(args, plan.question(keep_files=args.keep_files))
+    if cancelled is not None:
+        return cancelled
     run = control.delete(ctx.store, args.run, keep_files=args.keep_files)
-    return Result({"deleted": run}, f"deleted run {run.id}")
+    return deleted_result(run, f"run {run.id}", Outcome.after(plan), keep_files=args.keep_files)

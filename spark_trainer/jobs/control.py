@@ -17,7 +17,7 @@ from pathlib import Path
 
 from spark_trainer.disk import restoring
 from spark_trainer.errors import BadInput, IllegalTransition
-from spark_trainer.jobs import process, run_lock
+from spark_trainer.jobs import deletion, process, run_lock
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.resume_checks import check_inputs
 from spark_trainer.store import experiments, runs, settings
@@ -177,26 +177,31 @@ def _resume(store: Store, run_id: int | str, gpus: str | None) -> Run:
 
 
 def delete(store: Store, run_id: int | str, *, keep_files: bool = False) -> Run:
-    """Delete a stopped run's records and (unless `keep_files`) its folder; a playground model of the
-    run that is loaded is unloaded (its process told why)."""
+    """Delete a stopped run's records and (unless `keep_files`) its folder and the export folders the
+    app made for it (spark_trainer.jobs.deletion: a folder the user chose stays); a playground model of
+    the run that is loaded is unloaded (its process told why)."""
     reconcile(store)
-    run = runs.delete(store, run_id)
+    run, export_dirs = runs.delete_with_exports(store, run_id)
     release_deleted_runs(store)
-    if not keep_files and run.run_dir:
-        shutil.rmtree(run.run_dir, ignore_errors=True)
+    if not keep_files:
+        if run.run_dir:
+            shutil.rmtree(run.run_dir, ignore_errors=True)
+        deletion.remove_exports(store.home, export_dirs)
     return run
 
 
 def delete_experiment(store: Store, ref: str | int, *, keep_files: bool = False) -> tuple[Experiment, list[str]]:
-    """Delete an experiment with its runs' records and (unless `keep_files`) their folders, as `delete`
-    does one run; returns it and those of its runs' folders that were on disk (removed, or kept)."""
+    """Delete an experiment with its runs' records and (unless `keep_files`) their folders and exports'
+    folders, as `delete` does one run; returns it and those of its runs' folders that were on disk
+    (removed, or kept)."""
     reconcile(store)  # a run whose worker died must not block the delete
-    experiment, run_dirs = experiments.delete(store, ref)
+    experiment, run_dirs, export_dirs = experiments.delete(store, ref)
     release_deleted_runs(store)  # a playground model of one of its runs
     found = [folder for folder in run_dirs if Path(folder).is_dir()]
     if not keep_files:
         for folder in found:
             shutil.rmtree(folder, ignore_errors=True)
+        deletion.remove_exports(store.home, export_dirs)
     return experiment, found
 
 

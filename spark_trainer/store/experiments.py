@@ -96,12 +96,16 @@ def update_notes(store: Store, ref: str | int, notes: str) -> Experiment:
         return _entity(session, row)
 
 
-def delete(store: Store, ref: str | int) -> tuple[Experiment, list[str]]:
-    """Delete an experiment and its runs' rows; returns it and the run folders left on disk."""
+def delete(store: Store, ref: str | int) -> tuple[Experiment, list[str], list[str]]:
+    """Delete an experiment and its runs' rows (their exports' with them); returns it, the run folders
+    and the export folders left on disk."""
+    from spark_trainer.store.exports import folders_of  # exports reads runs, which reads experiments
+
     with store.write() as session:
         row = row_for(session, ref)
         in_use.refuse_if_in_use(session, "experiment", row.id)
         entity = _entity(session, row)
-        run_dirs = [d for d in session.scalars(select(RunRow.run_dir).where(RunRow.experiment_id == row.id)) if d]
+        found = session.execute(select(RunRow.id, RunRow.run_dir).where(RunRow.experiment_id == row.id)).all()
+        export_dirs = folders_of(session, [r.id for r in found])
         session.delete(row)
-        return entity, run_dirs
+        return entity, [r.run_dir for r in found if r.run_dir], export_dirs

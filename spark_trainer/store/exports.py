@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from spark_trainer.errors import NotFound
 from spark_trainer.store import runs
@@ -56,6 +57,20 @@ def list_for(store: Store, run_id: int | str) -> list[Export]:
         run = runs.row_for(session, run_id)
         query = select(ExportRow).where(ExportRow.run_id == run.id).order_by(ExportRow.id.desc())
         return [_entity(r) for r in session.scalars(query)]
+
+
+def folders_of(session: Session, run_ids: list[int]) -> list[str]:
+    """The folders of these runs' exports, read inside a delete's transaction: the rows go with the runs
+    (cascade), and the folders are the caller's to remove or keep (spark_trainer.jobs.deletion)."""
+    if not run_ids:
+        return []
+    return list(session.scalars(select(ExportRow.path).where(ExportRow.run_id.in_(run_ids)).order_by(ExportRow.id)))
+
+
+def folders_for(store: Store, run_ids: list[int]) -> list[str]:
+    """`folders_of` as a read of its own (what a delete would leave, asked before it)."""
+    with store.read() as session:
+        return folders_of(session, run_ids)
 
 
 def set_pushed(store: Store, export_id: int, *, repo: str, url: str) -> Export:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -178,6 +178,7 @@ class ProjectContents:
     num_metrics: int
     dataset_dirs: list[str]
     run_dirs: list[str]
+    export_dirs: list[str] = field(default_factory=list)  # its runs' exports, wherever they were written
 
 
 def contents(store: Store, ref: str | int) -> ProjectContents:
@@ -191,11 +192,14 @@ def contents(store: Store, ref: str | int) -> ProjectContents:
         n_metrics = session.scalar(
             select(func.sum(MetricSeriesRow.count)).where(MetricSeriesRow.run_id.in_([r.id for r in runs]))
         )
+        from spark_trainer.store.exports import folders_of  # exports reads runs, which reads projects
+
         return ProjectContents(
             project=_entity(session, row),
             num_metrics=n_metrics or 0,
             dataset_dirs=[d for d in dataset_dirs if d],
             run_dirs=[r.run_dir for r in runs if r.run_dir],
+            export_dirs=folders_of(session, [r.id for r in runs]),
         )
 
 

@@ -342,13 +342,21 @@ def events(store: Store, run_id: int | str) -> list[RunEvent]:
 
 
 def delete(store: Store, run_id: int | str) -> Run:
-    """Delete a run's rows (metrics, events, artifacts by cascade). Active runs must be stopped first."""
+    """Delete a run's rows (metrics, events, artifacts, exports by cascade). Active runs must be stopped first."""
+    return delete_with_exports(store, run_id)[0]
+
+
+def delete_with_exports(store: Store, run_id: int | str) -> tuple[Run, list[str]]:
+    """`delete`, also returning the folders of the run's exports, whose records went with it."""
+    from spark_trainer.store.exports import folders_of  # exports reads runs
+
     with store.write() as session:
         row = _row(session, run_id)
         in_use.refuse_if_in_use(session, "run", row.id)
         entity = _entity(row, session.get(ExperimentRow, row.experiment_id))
+        export_dirs = folders_of(session, [row.id])
         session.delete(row)
-        return entity
+        return entity, export_dirs
 
 
 def note(store: Store, run_id: int | str, reason: str) -> RunEvent:

@@ -149,7 +149,7 @@ def test_a_deleted_run_is_said_gone_and_its_prompts_are_stopped(tmp_path: Path, 
             view.generate()
             qtbot.waitUntil(lambda: not view.pending, timeout=300_000)
             assert view.status.text().startswith("Loaded on CPU"), view.status.text()
-        assert main(["--home", str(own.home), "run", "delete", str(own.run_id)]) == 0
+        assert main(["--home", str(own.home), "run", "delete", str(own.run_id), "--yes"]) == 0
         if when == "not loaded":
             view.generate()
         qtbot.waitUntil(lambda: not view.client.running and not view.pending, timeout=60_000)

@@ -99,7 +99,13 @@ def test_delete_says_what_it_removes_and_removes_it(qtbot, view, store, tmp_path
     folder.mkdir()
     (folder / "manifest.jsonl").write_text("{}\n")
     datasets.create(store, "doomed", NewDataset(name="d1", kind="text", path=str(folder), num_items=1))
-    add_experiment_with_runs(store, "doomed", dataset="d1", statuses=("completed",))
+    (run,) = add_experiment_with_runs(store, "doomed", dataset="d1", statuses=("completed",))
+    from spark_trainer.store import exports
+
+    made, chosen = store.home.export_dir(1), tmp_path / "my-export"  # the app's export, and one to a folder chosen
+    for export_dir in (made, chosen):
+        export_dir.mkdir(parents=True)
+        exports.add(store, run.id, step=50, options={}, path=str(export_dir))
     sync()
     view.select(project.id)
     view.delete_selected()
@@ -107,15 +113,16 @@ def test_delete_says_what_it_removes_and_removes_it(qtbot, view, store, tmp_path
     dialog = view.dialog
     text = dialog.summary.text()
     assert "1 dataset(s)" in text and "1 experiment(s)" in text and "1 run(s) with 10 metric points" in text
-    # the dataset's folder and the run's (a run's submit creates its folder)
-    assert "2 folder" in dialog.delete_files.text()
+    # the dataset's folder, the run's (a run's submit creates its folder) and the export the app made
+    assert "3 folder" in dialog.delete_files.text()
     run_dir = Path(runs.list_all(store)[0].run_dir)
     assert run_dir.is_dir()
     dialog.delete_files.setChecked(True)
     dialog.confirm.click()
     written(qtbot, view)
     assert projects.list_all(store) == []
-    assert not folder.exists() and not run_dir.exists()
+    assert not folder.exists() and not run_dir.exists() and not made.exists()
+    assert chosen.is_dir()  # the user's folder is never removed
     assert view.pages.currentWidget() is view.welcome
 
 

@@ -107,3 +107,45 @@ def test_cancelling_a_cancelled_run_spells_cancelled_as_everything_else_does(sto
     runs.transition(store, run.id, RunStatus.CANCELLED, "test")
     with pytest.raises(BadInput, match=r"only a queued, starting or running run can be cancelled$"):
         control.stop(store, run.id, control.StopKind.CANCEL)
+
+
+def _run_with_exports(store: Store, experiment, user_dir: Path) -> tuple[Run, Path, Path]:
+    """A stopped run with a folder, one export the app wrote in the home's exports/ folder (the default
+    place) and one the user wrote to a folder of their own (`export --out`, the Export dialog's folder)."""
+    from spark_trainer.store import exports
+
+    run = runs.create(store, experiment.id)
+    runs.transition(store, run.id, RunStatus.CANCELLED, "test: stopped")
+    Path(run.run_dir, "checkpoints").mkdir(parents=True)
+    made = store.home.export_dir(exports.next_id(store))
+    made.mkdir(parents=True)
+    (made / "adapter_model.safetensors").write_bytes(b"w" * 100)
+    exports.add(store, run.id, step=4, options={}, path=str(made))
+    user_dir.mkdir(parents=True)
+    (user_dir / "adapter_model.safetensors").write_bytes(b"w" * 100)
+    exports.add(store, run.id, step=4, options={"merge": True}, path=str(user_dir))
+    return run, made, user_dir
+
+
+def test_deleting_a_run_removes_its_exports_in_the_home_and_never_a_folder_the_user_chose(
+        store: Store, experiment, tmp_path: Path) -> None:
+    """The export rows went with the run (cascade), their folders stayed in exports/ recorded nowhere:
+    gigabytes no view listed and nothing removed. The app's own go with the run; the user's stay."""
+    run, made, chosen = _run_with_exports(store, experiment, tmp_path / "my-exports" / "model")
+    control.delete(store, run.id)
+    assert not Path(run.run_dir).exists() and not made.exists()
+    assert (chosen / "adapter_model.safetensors").is_file()
+    assert store.home.exports_dir.is_dir()  # only the export's own folder goes
+
+    kept, made_kept, chosen_kept = _run_with_exports(store, experiment, tmp_path / "mine-too")
+    control.delete(store, kept.id, keep_files=True)
+    assert Path(kept.run_dir).is_dir() and made_kept.is_dir() and chosen_kept.is_dir()
+
+
+def test_deleting_an_experiment_removes_its_runs_exports_in_the_home(store: Store, experiment, tmp_path: Path) -> None:
+    first, made_1, chosen_1 = _run_with_exports(store, experiment, tmp_path / "a")
+    second, made_2, chosen_2 = _run_with_exports(store, experiment, tmp_path / "b")
+    _experiment, found = control.delete_experiment(store, experiment.id)
+    assert sorted(found) == sorted([first.run_dir, second.run_dir])
+    assert not made_1.exists() and not made_2.exists()
+    assert chosen_1.is_dir() and chosen_2.is_dir()

@@ -152,7 +152,7 @@ def test_deleting_the_run_whose_model_is_loaded_unloads_it(tmp_path: Path, serve
         srv.next()
         srv.send(op="load", id=1, run=own.run_id, checkpoint="last")
         assert srv.next()["event"] == "loaded"
-        command = ["run", "delete", str(own.run_id)] if what == "run" else ["project", "delete", "pg", "--yes"]
+        command = ["run", "delete", str(own.run_id), "--yes"] if what == "run" else ["project", "delete", "pg", "--yes"]
         assert main(["--home", str(own.home), *command]) == 0
         gone = srv.until("unloaded", timeout=30)[-1]
         assert gone == {**gone, "reason": f"run {own.run_id} was deleted", "run": own.run_id, "run_gone": True}

@@ -3,6 +3,8 @@ its actions follow the run; Playground opens the checkpoint selected (the last w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def test_actions_wrap_in_a_narrow_view_and_keep_their_labels_whole(store, ctx, qtbot) -> None:
     from app.views.run_detail_view import RunDetailView
@@ -68,7 +70,7 @@ def test_a_run_deleted_by_another_process_leaves_no_action_to_click(store, ctx, 
     view.show_run(run.id)
     qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
     assert view.resume_button.isEnabled() and view.delete_button.isEnabled()
-    deleted = subprocess.run([spark_trainer_exe(), "--home", str(store.home.root), "run", "delete", str(run.id)],
+    deleted = subprocess.run([spark_trainer_exe(), "--home", str(store.home.root), "run", "delete", str(run.id), "--yes"],
                              env=subprocess_env(), capture_output=True, text=True, timeout=120)
     assert deleted.returncode == 0, deleted.stderr
     qtbot.waitUntil(lambda: "no longer exists" in view.banner.text(), timeout=10_000)
@@ -220,3 +222,28 @@ def test_run_detail_opens_the_playground_at_the_selected_checkpoint(trained, ope
         detail.playground_button.click()
     assert asked.args == [trained.run_id, "20"]
     detail.stop()
+
+
+def test_the_run_page_says_what_goes_and_deletes_the_run_with_its_app_export(store, ctx, qtbot) -> None:
+    """The page's Delete goes through the Runs list's flow: the box names the folder, the export the app
+    wrote and their size; the run, its folder and that export go, and the page says it is deleted."""
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.store import exports, runs
+
+    run = _cancelled_run(store)
+    made = store.home.export_dir(1)
+    made.mkdir(parents=True)
+    exports.add(store, run.id, step=1, options={}, path=str(made))
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    view.show_run(run.id)
+    qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
+    with qtbot.waitSignal(view.deleted, timeout=10_000) as deleted:
+        view.delete_button.click()
+        qtbot.waitUntil(lambda: view.deletes.box is not None and view.deletes.box.isVisible(), timeout=10_000)
+        box = view.deletes.box
+        assert box.text().startswith(f"Delete run {run.id}, its folder and 1 export folder (")
+        next(b for b in box.buttons() if b.text() == "&Delete").click()
+    assert deleted.args == [run.id]
+    assert runs.list_all(store) == [] and not Path(run.run_dir).exists() and not made.exists()

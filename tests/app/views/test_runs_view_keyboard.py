@@ -61,8 +61,13 @@ def test_delete_on_the_selected_run_asks_first_and_enter_keeps_it(qtbot, window,
 
     made, view = _two_runs_listed_by_ctrl_4(qtbot, window, store, project)
     for answer, kept in (("Enter", 2), ("&Delete", 1)):  # Enter is Cancel
+        # The keys are back in the list after the box (it opens once what goes is read on the pool; closed,
+        # it left no window active and the second Delete went nowhere).
+        qtbot.waitUntil(lambda: QApplication.focusWidget() is view.table, timeout=5_000)
         view.table.select_keys([made[0].id])
         QTest.keyClick(view.table, Qt.Key.Key_Delete)
+        # What goes (folders, their size) is read on the pool, then the box opens.
+        qtbot.waitUntil(lambda: any(b.isVisible() for b in view.findChildren(QMessageBox)), timeout=10_000)
         boxes = [b for b in view.findChildren(QMessageBox) if b.isVisible()]
         assert [b.windowTitle() for b in boxes] == [f"Delete run {made[0].id}?"]
         if kept == 2:

@@ -1,0 +1,25 @@
+"""`project delete --delete-files` removes the export folders the app made for the project's runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from spark_trainer.store import experiments, exports, projects, runs
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.store import Store
+
+
+def test_project_delete_with_files_removes_its_runs_exports_in_the_home_only(cli, store: Store, tmp_path: Path) -> None:
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    run = runs.create(store, exp.id)
+    runs.transition(store, run.id, RunStatus.CANCELLED, "test: stopped")
+    made, chosen = store.home.export_dir(1), tmp_path / "mine"
+    for folder in (made, chosen):
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"w")
+        exports.add(store, run.id, step=1, options={}, path=str(folder))
+    deleted = cli("--json", "project", "delete", "p", "--yes", "--delete-files")
+    assert deleted.code == 0, deleted.err
+    assert str(made) in deleted.json()["removed_folders"] and not made.exists()
+    assert chosen.is_dir() and str(chosen) not in deleted.json()["removed_folders"]
