@@ -1,6 +1,11 @@
 """The GUI's end of the model-serving worker: a QProcess speaking the line-delimited JSON protocol
 of `spark_trainer.playground.protocol`. Writing is buffered by Qt and reading happens when the
-process has output, so the GUI thread never waits on the model."""
+process has output, so the GUI thread never waits on the model.
+
+The server leads its own session and process group on POSIX, as a training worker does
+(`portable.spawn_options`): Ctrl+C in the terminal that started the app is not sent to it, and a
+stop that runs out of patience kills the whole group, anything the server started included. It
+goes by itself when the app dies without stopping it: its stdin closes (see `server`)."""
 
 from __future__ import annotations
 
@@ -9,12 +14,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from spark_trainer.jobs import portable
 from spark_trainer.playground import protocol, servers
 from spark_trainer.playground.server import DEFAULT_IDLE_S, serve_command
 
 LOG_NAME = "server.log"
+STOP_GRACE_MS = 10_000  # what a stopped server has to unload and exit before its group is killed
 
 
 class PlaygroundClient(QObject):
@@ -33,6 +40,7 @@ class PlaygroundClient(QObject):
         self._ids = itertools.count(1)
         self._buffer = b""
         self._said_goodbye = False
+        self._groups: dict[QProcess, portable.Group] = {}  # each started server's, taken when it started
 
     @property
     def running(self) -> bool:
@@ -49,11 +57,15 @@ class PlaygroundClient(QObject):
         env.insert("CUDA_VISIBLE_DEVICES", "" if device == "cpu" else str(device))
         proc.setProcessEnvironment(env)
         proc.setStandardErrorFile(str(log_dir / LOG_NAME), QProcess.OpenModeFlag.Append)
+        own_process_group(proc)
         proc.readyReadStandardOutput.connect(self._read)
         proc.finished.connect(self._finished)
         command = serve_command(self.home, "cpu" if device == "cpu" else "cuda", self.idle_s)
         self.device, self.process, self._buffer, self._said_goodbye = device, proc, b"", False
         proc.start(command[0], command[1:])
+        group = portable.Group.of(proc.processId()) if proc.processId() else None
+        if group is not None:  # taken now: a child left behind by a server that exited is still found
+            self._groups[proc] = group
         self.running_changed.emit(True)
 
     def request(self, op: str, **fields: Any) -> int:
@@ -67,29 +79,45 @@ class PlaygroundClient(QObject):
             raise RuntimeError("the playground server is not running")
         self.process.write(protocol.encode(message))
 
-    def stop(self) -> None:
-        """Ask the server to unload and exit (it does so between tokens); does not wait."""
+    def stop(self, grace_ms: int = STOP_GRACE_MS) -> None:
+        """Ask the server to unload and exit (it does so between tokens); does not wait. One still
+        there after `grace_ms` (stuck loading, say) is killed with its process group."""
         if self.process is None:
             return
         proc, self.process = self.process, None
         if proc.state() != QProcess.ProcessState.NotRunning:
             proc.write(protocol.encode({"op": "shutdown"}))
             proc.closeWriteChannel()
+            timer = QTimer(proc)  # goes with the process object
+            timer.setSingleShot(True)
+            timer.timeout.connect(lambda: self._kill(proc))
+            timer.start(grace_ms)
             # Parent stays this client until it has gone; a QProcess deleted while running kills it.
             proc.finished.connect(proc.deleteLater)
         else:
+            self._groups.pop(proc, None)
             proc.deleteLater()
         self.running_changed.emit(False)
 
     def wait_stopped(self, timeout_ms: int = 10_000) -> bool:
-        """For app shutdown and tests: stop and wait; kills a server that does not go in time."""
+        """For app shutdown and tests: stop and wait; kills the process group of a server that does
+        not go in time."""
         proc = self.process
         self.stop()
         for child in self.findChildren(QProcess):
             if child.state() != QProcess.ProcessState.NotRunning and not child.waitForFinished(timeout_ms):
-                child.kill()
+                self._kill(child)
                 child.waitForFinished(2000)
         return proc is None or proc.state() == QProcess.ProcessState.NotRunning
+
+    def _kill(self, proc: QProcess) -> None:
+        """Kill a server that would not stop, and every process of its group (its tree on Windows)."""
+        group = self._groups.pop(proc, None)
+        if proc.state() == QProcess.ProcessState.NotRunning:
+            return
+        if group is not None:
+            group.kill()
+        proc.kill()
 
     # ---- incoming ---------------------------------------------------------------------------------
     def _read(self) -> None:
@@ -111,6 +139,9 @@ class PlaygroundClient(QObject):
 
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
         proc = self.sender()
+        group = self._groups.pop(proc, None) if isinstance(proc, QProcess) else None
+        if group is not None:
+            group.kill()  # anything the server started and left behind
         if proc is self.process:
             self.process = None
             self.running_changed.emit(False)
@@ -118,6 +149,14 @@ class PlaygroundClient(QObject):
                 # A crash's "exit code" is the signal's number (9 for kill -9): say which it was.
                 killed = {"signal": code} if status == QProcess.ExitStatus.CrashExit else {}
                 self.event.emit({"event": "exited", "code": code, **killed, "log": log_tail(self.home)})
+
+
+def own_process_group(proc: QProcess) -> None:
+    """Start `proc` in a session and process group of its own on POSIX (Qt's setsid() between fork
+    and exec). Windows' QProcess has no such setting here; the server ignores Ctrl+C itself there
+    (`server.main`), and a kill ends its process tree (`portable.Group`)."""
+    if hasattr(proc, "setUnixProcessParameters"):
+        proc.setUnixProcessParameters(QProcess.UnixProcessFlag.CreateNewSession)
 
 
 def log_tail(home: Path, lines: int = 6) -> str:

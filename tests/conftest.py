@@ -37,6 +37,19 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - tests.playground.trained.TrainedRun
+    """A tiny causal-LM run trained once per test session (under 1 CPU-s once torch is imported; about 11
+    with the imports, in a process that has none yet), shared by the tests of the playground server,
+    `generate`, the Playground client and view. Not copied per user: what they do to
+    its home (load its model, add samples, which each finds by its own path) does not change what
+    another one reads. A test that changes more (a setting, a deletion, another run) takes a home of its
+    own (`store`, or train_tiny_run on its tmp_path)."""
+    from tests.playground.trained import train_tiny_run
+
+    return train_tiny_run(tmp_path_factory.mktemp("playground") / "home")
+
+
 @pytest.fixture
 def store(home: Path):
     with Store.open(home) as opened:

@@ -149,8 +149,8 @@ class ClassificationPanel(QWidget):
         self.stats.setText(f"{output.get('seconds', 0):.3f} s")
         self._last["labels"] = output.get("labels", [])
 
-    def on_error(self, variant: str | None, message: str) -> None:
-        self.stats.setText(f"Failed: {message}")
+    def on_error(self, variant: str | None, message: str, *, failed: bool = True) -> None:
+        self.stats.setText(f"Failed: {message}" if failed else message)
 
     def sample_item(self) -> dict[str, Any] | None:
         labels = self._last.get("labels")
@@ -277,9 +277,9 @@ class ImageGenerationPanel(QWidget):
         box.stats.setText(f"{output.get('seconds', 0):.2f} s · seed {seed} · {output.get('finish_reason', '')}")
         self._last[variant] = output
 
-    def on_error(self, variant: str | None, message: str) -> None:
+    def on_error(self, variant: str | None, message: str, *, failed: bool = True) -> None:
         for v in ([variant] if variant else ["tuned", "base"]):
-            self.box(v).stats.setText(f"Failed: {message}")
+            self.box(v).stats.setText(f"Failed: {message}" if failed else message)
 
     def sample_item(self) -> dict[str, Any] | None:
         tuned = self._last.get("tuned")

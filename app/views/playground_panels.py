@@ -31,6 +31,11 @@ from spark_trainer.playground.settings import MAX_NEW_TOKENS_LIMIT, GenerationSe
 VARIANT_TITLES = {"tuned": "Fine-tuned", "base": "Base model"}
 
 
+# How an answer ended (the server's finish_reason), as the stats line under it says it.
+ENDINGS = {"eos": "ended by the model", "length": "ended by Max new tokens", "stop": "ended by a stop string",
+           "cancelled": "stopped"}
+
+
 class AnswerBox(QGroupBox):
     """One model's answer, growing as chunks arrive, with a line of figures under it."""
 
@@ -199,14 +204,16 @@ class TextGenerationPanel(QWidget):
         tokens, seconds = output.get("tokens", 0), output.get("seconds", 0.0)
         rate = f" ({tokens / seconds:.1f} tokens/s)" if seconds else ""
         seed = output.get("settings", {}).get("seed")
+        reason = output.get("finish_reason", "?")
         box.stats.setText(f"{tokens} tokens in {seconds:.2f} s{rate} · seed {seed} · "
-                          f"ended by {output.get('finish_reason', '?')}")
+                          f"{ENDINGS.get(reason, f'ended by {reason}')}")
         self._last[variant] = output
 
-    def on_error(self, variant: str | None, message: str) -> None:
+    def on_error(self, variant: str | None, message: str, *, failed: bool = True) -> None:
+        """The answer will not come: `message` under it ("Failed: " first unless the user ended it)."""
         for v in ([variant] if variant else ["tuned", "base"]):
             self.box(v).text.setPlaceholderText("")  # no longer "Generating…"
-            self.box(v).stats.setText(f"Failed: {message}")
+            self.box(v).stats.setText(f"Failed: {message}" if failed else message)
 
     def sample_item(self) -> dict[str, Any] | None:
         """The last prompt and answers as a sample, or None when there is no answer yet."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.context import AppContext
@@ -246,6 +246,7 @@ class PlaygroundView(QWidget):
 
     def unload(self) -> None:
         self.client.stop()
+        self._end_answers("Unloaded before it answered", failed=False)
         self._forget("Unloaded")
 
     def _on_event(self, message: dict[str, Any]) -> None:
@@ -291,9 +292,7 @@ class PlaygroundView(QWidget):
         elif event == "exited":
             text = describe_exit(message)
             self.banner.show_message(text, "error")
-            if self.panel is not None:  # the answers it was writing end here, said so in their boxes
-                for variant in {what for what in self.pending.values() if what != "load"}:
-                    self.panel.on_error(variant, text)
+            self._end_answers(text)
             self._forget("Not loaded")
         if not self.pending:
             self._set_idle()
@@ -309,13 +308,17 @@ class PlaygroundView(QWidget):
         text = f"Run {self.run.id} was deleted; pick another run to try."
         self._load_error = text  # what a late answer to a prompt sent before it says
         self.banner.show_message(text, "warning")
-        if self.panel is not None:
-            for variant in {what for what in self.pending.values() if what != "load"}:
-                self.panel.on_error(variant, text)
+        self._end_answers(text)
         self.client.stop()
         self.back_button.setText("← Runs")
         self.pick_button.show()
         self._forget("Run deleted")
+
+    def _end_answers(self, text: str, *, failed: bool = True) -> None:
+        """The answers still awaited will not come: say `text` in their boxes (not "Generating…")."""
+        if self.panel is not None:
+            for variant in {what for what in self.pending.values() if what != "load"}:
+                self.panel.on_error(variant, text, failed=failed)
 
     def _forget(self, status: str) -> None:
         self.loaded = None
@@ -324,15 +327,19 @@ class PlaygroundView(QWidget):
         self._set_idle()
 
     def _set_busy(self) -> None:
-        self.generate_button.setEnabled(False)
         self.stop_button.setEnabled(True)
+        _pass_focus(self.generate_button, self.stop_button)
+        self.generate_button.setEnabled(False)
         self.save_button.setEnabled(False)
         self.checkpoint.setEnabled(False)
         self.device.setEnabled(False)
+        self.unload_button.setEnabled(self.client.running)  # a load too can be abandoned
 
     def _set_idle(self) -> None:
         can = self.panel is not None and self.checkpoint.count() > 0 and self.gone is None
         self.generate_button.setEnabled(can)
+        if can:
+            _pass_focus(self.stop_button, self.generate_button)
         self.stop_button.setEnabled(False)
         self.save_button.setEnabled(self.panel is not None and self.panel.sample_item() is not None
                                     and self.gone is None)  # a deleted run keeps no samples
@@ -384,3 +391,10 @@ class PlaygroundView(QWidget):
             self.client.stop()
         self.pending.clear()
 
+
+
+def _pass_focus(going: QWidget, to: QWidget) -> None:
+    """Give `going`'s keyboard focus to `to` before `going` is disabled: Qt would hand it on down the tab
+    order, into a setting whose text it selects, which the next key typed would replace."""
+    if going.hasFocus():
+        to.setFocus(Qt.FocusReason.OtherFocusReason)

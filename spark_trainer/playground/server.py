@@ -4,11 +4,14 @@ Started by the GUI (`python -m spark_trainer playground-serve`) with CUDA_VISIBL
 chosen GPU, or on the CPU. It exits, freeing its memory, when it has been idle for `idle_s`, when
 the scheduler needs its GPU for a training run (a reason file, which it polls, and SIGTERM on POSIX;
 see `servers`), when
-asked to, or when its stdin closes (the GUI went away).
+asked to, or when its stdin closes (the GUI went away, even killed: an answer being written stops
+at the next token; a load still under way GONE_GRACE_S later is abandoned, the process ending). Ctrl+C is not for it: the GUI starts it in a process group of its own on POSIX,
+and it ignores SIGINT, which is how Windows would hand it the Ctrl+C of the app's console.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -17,6 +20,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -28,6 +32,7 @@ from spark_trainer.playground.source import RunGone
 log = logging.getLogger(__name__)
 DEFAULT_IDLE_S = 600.0
 _POLL_S = 0.2
+GONE_GRACE_S = 10.0  # after the app went, what the loop has to unload and return before the process ends
 
 
 class Server:
@@ -37,6 +42,7 @@ class Server:
         self.cancelled: set[Any] = set()
         self.release_reason: str | None = None
         self.run_gone = False  # the release's reason: the loaded run was deleted
+        self.app_gone = False  # stdin closed: nobody reads the answers any more
         self.generator: Generator | None = None
         self.loaded_key: tuple[int, str] | None = None
         self.kind: str | None = None
@@ -46,8 +52,11 @@ class Server:
 
     # ---- wiring -----------------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
-        self.out.write(protocol.encode(message))
-        self.out.flush()
+        try:
+            self.out.write(protocol.encode(message))
+            self.out.flush()
+        except BrokenPipeError:  # the app went (killed, say) before its stdin's end was read: as that
+            self.app_gone = True
 
     def read_requests(self, stdin: IO[bytes]) -> None:
         """On a thread: parse requests; cancels take effect at once, the rest are queued in order."""
@@ -63,7 +72,26 @@ class Server:
                 self.cancelled.add(message.get("id"))
             else:
                 self.requests.put(message)
+        self.app_gone = True  # an answer being generated, which may be long, stops at its next token
         self.requests.put({"op": "shutdown", "reason": "the app closed the connection"})
+
+    def exit_when_app_gone(self, finished: threading.Event, grace_s: float = GONE_GRACE_S,
+                           exit: Callable[[int], Any] = os._exit) -> threading.Thread:
+        """On a thread: once stdin has closed, give the loop `grace_s` to unload and return (`finished`
+        is set when it has). A load, which nothing interrupts, still under way then is abandoned: the
+        process ends, and its memory with it."""
+
+        def watch() -> None:
+            while not self.app_gone:
+                if finished.wait(_POLL_S):
+                    return
+            if not finished.wait(grace_s):
+                servers.remove(self.home, os.getpid())
+                exit(0)
+
+        thread = threading.Thread(target=watch, daemon=True, name="app gone")
+        thread.start()
+        return thread
 
     def watch_release(self) -> threading.Event:
         """Take a release note as SIGTERM is taken (on Windows the note is all that comes): polled."""
@@ -169,7 +197,7 @@ class Server:
             self.send({"event": "chunk", "id": rid, "variant": variant, "text": text})
 
         def should_stop() -> bool:
-            return rid in self.cancelled or self.release_reason is not None
+            return rid in self.cancelled or self.release_reason is not None or self.app_gone
 
         return self.generator.generate(message.get("inputs") or {}, message.get("settings") or {},
                                        base=variant == "base", emit=emit, should_stop=should_stop)
@@ -196,13 +224,18 @@ def main(home: Path, device: str, idle_s: float = DEFAULT_IDLE_S) -> NoReturn:
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     server = Server(home, device, visible_gpus() if device == "cuda" else [], idle_s, out)
     signal.signal(signal.SIGTERM, server.on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app's, not ours: see the module's note
     server.watch_release()
     reader = threading.Thread(target=server.read_requests, args=(sys.stdin.buffer,), daemon=True, name="requests")
     reader.start()
+    finished = threading.Event()
+    server.exit_when_app_gone(finished)
     code = server.run()
+    finished.set()
     # The reader thread may be blocked reading stdin; a normal interpreter exit would then abort
     # ("could not acquire lock for stdin at shutdown"). Everything is written and closed by now.
-    out.flush()
+    with contextlib.suppress(OSError):  # nobody reading (the app went): nothing more to say
+        out.flush()
     sys.stderr.flush()
     os._exit(code)
 

@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -90,15 +91,28 @@ def project(store):
     return projects.create(store, "alpha", "test project")
 
 
-@pytest.fixture
-def opened(trained, qsettings, qtbot):  # noqa: ANN001 - pytest fixtures
-    """The app's context on the home of a module's `trained` run (a TrainedRun fixture the module
-    defines: the Playground tests)."""
+@contextmanager
+def _context_on(home: Path, qsettings: QSettings):
     from app.context import AppContext
     from spark_trainer.store.store import Store
 
-    store = Store.open(trained.home)
+    store = Store.open(home)
     ctx = AppContext(store, qsettings, poll_gpus=False)
     yield store, ctx
     assert ctx.shutdown(10.0)
     store.close()
+
+
+@pytest.fixture
+def opened(trained, qsettings, qtbot):  # noqa: ANN001 - pytest fixtures
+    """The app's store and context on the home of the session's tiny trained run (tests/conftest.py):
+    the Playground tests."""
+    with _context_on(trained.home, qsettings) as pair:
+        yield pair
+
+
+@pytest.fixture
+def alpaca_opened(alpaca, qsettings, qtbot):  # noqa: ANN001 - pytest fixtures
+    """The same on the home of a module's `alpaca` run (a TrainedRun fixture the module defines)."""
+    with _context_on(alpaca.home, qsettings) as pair:
+        yield pair

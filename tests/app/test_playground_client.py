@@ -20,11 +20,6 @@ pytestmark = pytest.mark.timeout(1800)
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
-    return train_tiny_run(tmp_path_factory.mktemp("playground-client") / "home")
-
-
 def _view(store, ctx, qtbot, run_id: int, checkpoint: str | None = None):
     from app.views.playground_view import PlaygroundView
 
@@ -181,3 +176,70 @@ def test_a_crash_exit_on_windows_is_described_without_posix_signal_names(windows
     line = describe_exit({"event": "exited", "signal": 0xC0000005, "log": "loading\n"})
     assert line == (f"The model process was killed by signal {0xC0000005} (unknown signal). "
                     "It loads again with the next prompt.")
+
+
+# A server deaf to shutdown, to stdin's end and to SIGTERM (as one stuck loading a model), which started a
+# process of its own (as a library's helper process); it says "ready" with both pids.
+STUCK_SERVER = """
+import json, os, signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+print(json.dumps({"event": "ready", "pid": os.getpid(), "helper": helper.pid}), flush=True)
+time.sleep(120)
+"""
+
+
+def _stuck_server(tmp_path: Path, qtbot, monkeypatch: pytest.MonkeyPatch):
+    """A PlaygroundClient that started STUCK_SERVER, its "ready" message, and both processes' identities."""
+    import app.playground_client as playground_client
+
+    monkeypatch.setattr(playground_client, "serve_command", lambda *_a: [sys.executable, "-c", STUCK_SERVER])
+    client = playground_client.PlaygroundClient(tmp_path / "home")
+    said: list[dict] = []
+    client.event.connect(said.append)
+    client.start("cpu")
+    qtbot.waitUntil(lambda: bool(said), timeout=30_000)
+    ready = said[0]
+    return client, ready, [process.identity(ready["pid"]), process.identity(ready["helper"])]
+
+
+def _gone(identities) -> bool:
+    return all(not process.is_alive(found.pid, found.start_time) for found in identities)
+
+
+def test_the_server_leads_its_own_process_group_out_of_the_apps(tmp_path: Path, qtbot, monkeypatch) -> None:
+    """Ctrl+C in the terminal that started the app goes to the terminal's foreground process group:
+    the model server must not be in the app's."""
+    client, ready, identities = _stuck_server(tmp_path, qtbot, monkeypatch)
+    try:
+        assert os.getpgid(ready["pid"]) == ready["pid"] != os.getpgid(0)
+        assert os.getsid(ready["pid"]) == ready["pid"]  # no controlling terminal to be hung up with
+        assert os.getpgid(ready["helper"]) == ready["pid"]  # what it starts is in its group
+    finally:
+        assert client.wait_stopped(500)
+    qtbot.waitUntil(lambda: _gone(identities), timeout=10_000)  # SIGKILL is delivered, not waited for
+
+
+@pytest.mark.parametrize("how", ["wait_stopped", "stop"])
+def test_a_server_that_does_not_stop_is_killed_with_what_it_started(tmp_path: Path, qtbot, monkeypatch,
+                                                                    how: str) -> None:
+    """Closing the app (wait_stopped) or unloading (stop, which does not wait) a server that does not
+    go within the grace period kills its whole group: nothing is left holding memory."""
+    client, _ready, identities = _stuck_server(tmp_path, qtbot, monkeypatch)
+    if how == "wait_stopped":
+        assert client.wait_stopped(500)
+    else:
+        client.stop(grace_ms=500)
+        assert not client.running
+    qtbot.waitUntil(lambda: _gone(identities), timeout=10_000)
+
+
+def test_on_windows_a_stuck_server_is_killed_with_its_process_tree(windows_like, tmp_path: Path, qtbot,
+                                                                   monkeypatch) -> None:
+    """SIMULATED Windows (no process groups to signal): the server's tree is killed, children first, by
+    TerminateProcess (kill) alone."""
+    client, ready, identities = _stuck_server(tmp_path, qtbot, monkeypatch)
+    assert client.wait_stopped(500)
+    qtbot.waitUntil(lambda: _gone(identities), timeout=10_000)
+    assert windows_like.sent and set(windows_like.signals) == {9}, windows_like.sent
+    assert windows_like.sent[0][0] == ready["helper"]  # the child first: a leader killed first could start another

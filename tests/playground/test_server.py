@@ -3,6 +3,7 @@ or when the scheduler places a training run on its GPU."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -17,8 +18,9 @@ from spark_trainer.playground import servers
 from spark_trainer.playground.server import serve_command
 from tests.playground.trained import TRAINING_PROMPT, TrainedRun
 
-# Each test trains a tiny run in-process first (about 30 s of CPU); on a loaded shared machine the
-# wall time can pass the suite's 600 s default.
+# The tests start model servers (each imports torch and loads the model) and may be the first to ask
+# for the session's tiny run (tests/conftest.py); on a loaded shared machine the wall time can pass
+# the suite's 600 s default.
 pytestmark = pytest.mark.timeout(1800)
 
 
@@ -196,3 +198,97 @@ def test_a_server_asked_to_release_its_gpu_by_the_note_alone_unloads_and_says_wh
     assert events[-1] == {"event": "unloaded", "reason": "training run 7 needs GPU 0", "run": None, "run_gone": False}
     assert windows_like.sent == []
     assert servers.live(tmp_path) == []
+
+
+class _EndlessAnswer:
+    """A generator writing a long answer (a big model's 8,192 tokens): a token every few ms until asked
+    to stop, or 2,000 of them. After its first token the app's end of stdin closes (the app was killed)."""
+
+    def __init__(self, close_app_end) -> None:
+        self.close_app_end = close_app_end
+
+    def generate(self, inputs, settings, *, base, emit, should_stop) -> dict:  # noqa: ANN001
+        for n in range(2000):
+            if should_stop():
+                return {"finish_reason": "stopped", "tokens": n}
+            emit("x")
+            if n == 0:
+                self.close_app_end()
+            time.sleep(0.005)
+        return {"finish_reason": "length", "tokens": 2000}
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_answer_being_written_stops_when_the_app_goes(tmp_path: Path) -> None:
+    """The app killed while its model server writes a long answer: the server must not go on writing
+    (holding the GPU) to nobody until the answer is done; it stops at the next token and unloads."""
+    import io
+
+    from spark_trainer.playground.server import Server
+
+    read_end, write_end = os.pipe()
+    server = Server(tmp_path / "home", "cpu", [], 600, io.BytesIO())
+    server.generator = _EndlessAnswer(lambda: os.close(write_end))
+    with os.fdopen(read_end, "rb") as stdin:
+        reader = threading.Thread(target=server.read_requests, args=(stdin,), daemon=True)
+        reader.start()
+        answer = server.generate({"op": "generate", "id": 1})
+        reader.join(10)
+    assert answer["finish_reason"] == "stopped", answer
+    assert server.requests.get_nowait()["op"] == "shutdown"  # and then it goes
+
+
+def test_ctrl_c_is_not_for_the_server(server) -> None:
+    """SIGINT (Ctrl+C in a terminal; on Windows the console's Ctrl+C reaches every process attached to it)
+    belongs to the app: the server goes when the app tells it or goes, not with a traceback."""
+    import signal
+
+    srv = server()
+    assert srv.next()["event"] == "ready"
+    srv.proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)  # delivered before the request below is read, were it to end the process
+    srv.send(op="shutdown")
+    assert srv.until("unloaded", timeout=60)[-1]["reason"] == "shutdown"
+    assert srv.proc.wait(30) == 0
+
+
+def test_a_server_whose_app_went_stops_quietly_at_its_next_token(tmp_path: Path) -> None:
+    """Seen on Xvfb: the app killed while the server wrote an answer left a BrokenPipeError traceback in
+    the server's log (the next token's write), and the process ended by that exception. A write nobody
+    can read means the app went: the answer stops, the model unloads, the process ends normally."""
+    import io
+
+    from spark_trainer.playground.server import Server
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the app's end of the server's stdout: gone
+    server = Server(tmp_path / "home", "cpu", [], 600, os.fdopen(write_end, "wb"))
+    server.generator = _EndlessAnswer(lambda: None)
+    server.requests.put({"op": "generate", "id": 1})
+    server.requests.put({"op": "shutdown"})
+    with contextlib.redirect_stderr(io.StringIO()) as log:
+        assert server.run() == 0
+    assert server.app_gone and log.getvalue() == "", log.getvalue()
+    assert servers.live(tmp_path / "home") == []
+
+
+
+@pytest.mark.parametrize("loop", ["stuck", "returns"])
+def test_a_server_still_busy_when_the_app_has_gone_ends_itself_after_a_grace(tmp_path: Path, loop: str) -> None:
+    """A load nothing can interrupt (a big model: minutes, holding GPU memory) under way when the app
+    was killed: the answer-stopping of stdin's end cannot reach it, so the process ends itself once the
+    loop has had `grace_s` to unload and return. A loop that returns in time is left to exit as usual."""
+    import io
+
+    from spark_trainer.playground.server import Server
+
+    server = Server(tmp_path / "home", "cpu", [], 600, io.BytesIO())
+    finished, exits = threading.Event(), []
+    watcher = server.exit_when_app_gone(finished, grace_s=0.3, exit=exits.append)
+    server.read_requests(io.BytesIO(b""))  # the app's end closed
+    if loop == "returns":
+        finished.set()
+    watcher.join(10)
+    assert not watcher.is_alive() and exits == ([0] if loop == "stuck" else [])

@@ -13,8 +13,9 @@ from spark_trainer.cli.main import main
 from tests.conftest import spark_trainer_exe, subprocess_env
 from tests.playground.trained import TRAINING_PROMPT, TrainedRun
 
-# Each test trains a tiny run in-process first (about 30 s of CPU); on a loaded shared machine the
-# wall time can pass the suite's 600 s default.
+# The tests start model servers (each imports torch and loads the model) and may be the first to ask
+# for the session's tiny run (tests/conftest.py); on a loaded shared machine the wall time can pass
+# the suite's 600 s default.
 pytestmark = pytest.mark.timeout(1800)
 
 

@@ -1,5 +1,6 @@
 """The causal-LM Playground panel's prompt-template option: on, and used, for a run trained on
-instruction rows (Alpaca...), greyed out for any other run, as the chat-template option is."""
+instruction rows (Alpaca...), greyed out for any other run, as the chat-template option is; the line
+under an answer says how it ended."""
 
 from __future__ import annotations
 
@@ -37,3 +38,17 @@ def test_a_run_of_other_rows_has_no_template_to_use(qtbot) -> None:
     panel.set_model("Final model", {**ALPACA_FACTS, "format": "prompt-completion", "prompt_template": False})
     assert not panel.template.isEnabled()
     assert panel.settings()["prompt_template"] is False
+
+
+def test_how_an_answer_ended_is_said_in_words_not_the_servers_codes(qtbot) -> None:
+    """Seen on Xvfb: "… · ended by cancelled" under an answer the user stopped, "ended by eos" under one
+    the model ended."""
+    panel = _panel(qtbot)
+    said = {}
+    for reason in ("eos", "length", "stop", "cancelled"):
+        panel.on_done("tuned", {"text": "21 22", "tokens": 3, "seconds": 0.5, "finish_reason": reason,
+                                "settings": {"seed": 7}})
+        said[reason] = panel.tuned.stats.text().rsplit(" · ", 1)[1]
+    assert said == {"eos": "ended by the model", "length": "ended by Max new tokens",
+                    "stop": "ended by a stop string", "cancelled": "stopped"}
+    assert panel.tuned.stats.text().startswith("3 tokens in 0.50 s (6.0 tokens/s) · seed 7 · ")

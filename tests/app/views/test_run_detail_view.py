@@ -1,4 +1,5 @@
-"""The run detail's action row wraps in a narrow window instead of squeezing its buttons' labels."""
+"""The run detail's action row wraps in a narrow window instead of squeezing its buttons' labels;
+its actions follow the run; Playground opens the checkpoint selected (the last weights when none is)."""
 
 from __future__ import annotations
 
@@ -193,6 +194,34 @@ def test_the_memory_chart_says_a_cpu_run_has_no_gpu_memory_once_it_starts(store,
     assert memory.empty_label.text().endswith("No GPU memory to show: this run trained on the CPU"), \
         memory.empty_label.text()
     view.stop()
+
+
+def test_run_detail_opens_the_playground_at_the_selected_checkpoint(trained, opened, qtbot) -> None:
+    from PySide6.QtCore import QItemSelectionModel
+
+    from app.views.run_detail_view import RunDetailView
+
+    store, ctx = opened
+    detail = RunDetailView(store, ctx)
+    qtbot.addWidget(detail)
+    detail.show_run(trained.run_id)
+    qtbot.waitUntil(lambda: detail.checkpoints.rowCount() == 2, timeout=15_000)  # read on the pool
+    assert detail.playground_button.isEnabled()
+    with qtbot.waitSignal(detail.playground_requested) as asked:
+        detail.playground_button.click()
+    assert asked.args == [trained.run_id, None]  # nothing selected: the last weights
+    table = detail.checkpoints
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    assert list(rows) == ["40", "20"]  # newest first
+    # The selection model directly: QTableView.selectRow reads the keyboard modifiers Qt believes
+    # are held, which an earlier test in the same process can leave behind.
+    flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+    table.selectionModel().select(table.model().index(rows["20"], 0), flags)
+    assert [index.row() for index in table.selectionModel().selectedRows()] == [rows["20"]]
+    with qtbot.waitSignal(detail.playground_requested) as asked:
+        detail.playground_button.click()
+    assert asked.args == [trained.run_id, "20"]
+    detail.stop()
 
 
 def test_the_run_page_says_what_goes_and_deletes_the_run_with_its_app_export(store, ctx, qtbot) -> None:
