@@ -25,7 +25,8 @@ def test_defaults_filled_for_recipe_section() -> None:
         ("train:\n  learning_rate: -1\n", "line 7: train.learning_rate: got -1; Input should be greater than 0"),
         ("train:\n  batch_size: lots\n", "line 7: train.batch_size: got 'lots'"),
         ("train:\n  precision: fp8\n", "Input should be 'auto', 'bf16', 'fp16' or 'fp32'"),
-        ("train:\n  batchsize: 4\n", "train.batchsize: unknown key; allowed keys: auto_batch, batch_size"),
+        ("train:\n  batchsize: 4\n",
+         "train.batchsize: unknown key (did you mean 'batch_size'?); allowed keys: auto_batch, batch_size"),
         ("recipe_config:\n  method: magic\n", "recipe_config.method: got 'magic'"),
         ("recipe_config:\n  lora_r: 0\n", "recipe_config.lora_r: got 0; Input should be greater than or equal to 1"),
     ],
@@ -35,6 +36,15 @@ def test_validation_errors_are_one_clear_line(extra: str, expected: str) -> None
         parse_config(BASE + extra, "run.yaml")
     message = str(info.value)
     assert expected in message and "\n" not in message
+
+
+def test_a_misspelt_required_key_is_named_first_not_the_key_it_left_missing() -> None:
+    # `nme: lm1` in a run file said "run.yaml: name: required but missing (and 1 more problem)": the typo
+    # itself, the key to fix, was the problem left unsaid.
+    with pytest.raises(ConfigError) as info:
+        parse_config(BASE.replace("name: tiny", "nme: tiny"), "run.yaml")
+    assert str(info.value).startswith("run.yaml line 2: nme: unknown key (did you mean 'name'?); allowed keys: ")
+    assert str(info.value).endswith("(and 1 more problem)")
 
 
 def test_unknown_recipe_lists_known_ones() -> None:
