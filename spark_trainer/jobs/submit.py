@@ -273,7 +273,7 @@ def check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset, ba
     decided = spec.decided(facts, config.recipe_config)
     if decided:
         frozen.recipe_config = {**frozen.recipe_config, **decided}
-    decided = spec.check_data(frozen, Path(dataset.path))
+    decided = spec.check_data(frozen, Path(dataset.path), f"dataset {dataset.name!r}")
     if decided:
         frozen.recipe_config = {**frozen.recipe_config, **decided}
     if Path(base_model).is_dir():  # `exp create` may name a model not downloaded yet: `run start` checks it
