@@ -192,15 +192,17 @@ def submit_configs(
                 get_recipe(first.recipe).check_model_fit(Path(base_model))
             # The recipe's checks read the data as recipe_config and eval say: once per distinct pair,
             # not once per run (a 64-run learning-rate sweep read its dataset 64 times under the lock).
-            checked: set[str] = set()  # data settings already checked
+            # What the check decided (causal-LM's `format: auto`) is frozen into every run that shares it.
+            checked: dict[str, ExperimentConfig] = {}  # data settings -> the first run's checked config
             frozen = []
             for config, swept in zip(configs, values, strict=True):
                 key = data_settings(config)
                 if key in checked:
                     frozen.append(_freeze(config, dataset, base_model, request.text))
+                    frozen[-1].recipe_config = dict(checked[key].recipe_config)
                 else:
                     frozen.append(_check_one(store, config, dataset, base_model, request.text, swept))
-                    checked.add(key)
+                    checked[key] = frozen[-1]
             warned = runs_advice(store, list(zip(values, configs, strict=True)), dataset, base_model)
             experiment = _experiment(store, frozen[0], dataset)
         except BadInput:
