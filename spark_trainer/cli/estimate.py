@@ -52,7 +52,7 @@ def cmd_estimate(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.models.loading import resolve_base_model
 
     data, node = load_yaml(args.config)
-    config = validate_config(apply_overrides(data, args.set), args.config, node)
+    config = validate_config(apply_overrides(data, args.set), args.config, node, args.set)
     home = ctx.home
     folder = resolve_base_model(config.base_model, search_dirs=(Path(args.config).resolve().parent, home.root,
                                                                 home.models_dir))

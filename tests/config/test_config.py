@@ -47,6 +47,34 @@ def test_a_misspelt_required_key_is_named_first_not_the_key_it_left_missing() ->
     assert str(info.value).endswith("(and 1 more problem)")
 
 
+@pytest.mark.parametrize(("sets", "expected"), [
+    (["train.max_steps=abc"], "--set train.max_steps: got 'abc'; Input should be a valid integer"),
+    (["train=5"], "--set train: got 5; Input should be a valid dictionary"),
+    (["recipe_config.lora_r=0"], "--set recipe_config.lora_r: got 0; Input should be greater than or equal to 1"),
+    (["train.lerning_rate=1"], "--set train.lerning_rate: unknown key (did you mean 'learning_rate'?)"),
+])
+def test_a_bad_value_given_with_set_is_blamed_on_the_set_not_a_line_of_the_file(sets, expected) -> None:
+    # `train run.yaml --set train.max_steps=abc` said "run.yaml line 7: train.max_steps: got 'abc'": line 7
+    # held `train: {max_steps: 6, ...}`, nothing wrong there (the line was the parent key's, found for a
+    # field the file does not have).
+    from spark_trainer.config import validate_config
+    from spark_trainer.config.yaml_io import parse_yaml
+
+    data, node = parse_yaml(BASE + "train: {max_steps: 6}\nrecipe_config: {lora_r: 8}\n", "run.yaml")
+    with pytest.raises(ConfigError) as info:
+        validate_config(apply_overrides(data, sets), "run.yaml", node, overrides=sets)
+    assert str(info.value).startswith(expected), info.value
+
+
+def test_a_bad_value_in_the_file_keeps_its_line_beside_a_set() -> None:
+    from spark_trainer.config import validate_config
+    from spark_trainer.config.yaml_io import parse_yaml
+
+    data, node = parse_yaml(BASE + "train: {max_steps: 6, learning_rate: -1}\n", "run.yaml")
+    with pytest.raises(ConfigError, match=r"^run.yaml line 6: train.learning_rate: got -1"):
+        validate_config(apply_overrides(data, ["train.max_steps=3"]), "run.yaml", node, overrides=["train.max_steps=3"])
+
+
 def test_unknown_recipe_lists_known_ones() -> None:
     with pytest.raises(ConfigError, match=r"line 3: recipe: unknown recipe 'nope'; recipes are: .*causal-lm"):
         parse_config(BASE.replace("causal-lm", "nope"), "run.yaml")
