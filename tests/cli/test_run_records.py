@@ -202,6 +202,17 @@ def test_config_out_refuses_an_existing_file(trained: Path, tmp_path: Path, caps
     assert kept.read_text() == "my own notes\n"
 
 
+def test_an_out_under_a_file_is_bad_input_naming_the_file(trained: Path, tmp_path: Path, capsys) -> None:
+    # `run config 3 --out notes.jsonl/x.yaml` (and generate's and launch's --out) said "I/O error on
+    # notes.jsonl: File exists", exit 1, as if the disk had failed; export's --out already said it well.
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("{}\n")
+    code, out, err = _cli(capsys, trained, "run", "config", "1", "--out", str(notes / "x.yaml"))
+    assert (code, out) == (2, ""), err
+    assert err == f"error: cannot make a folder at {notes}: {notes} is a file; choose another place\n"
+    assert notes.read_text() == "{}\n"
+
+
 def test_config_names_a_base_model_of_the_homes_models_folder_by_its_place_there(tmp_path: Path, capsys) -> None:
     # A clone written before `home move` still trains after it: the demo's models/demo-tiny-llama is
     # written as `models/...`, which a run file looks up in the data home, not as the old absolute path.
