@@ -48,7 +48,7 @@ def cmd_estimate(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer import estimate
     from spark_trainer.config import apply_overrides, validate_config
     from spark_trainer.config.yaml_io import load_yaml
-    from spark_trainer.jobs.submit import gpus_for
+    from spark_trainer.jobs.gpu_request import gpus_for
     from spark_trainer.models.loading import resolve_base_model
 
     data, node = load_yaml(args.config)

@@ -14,8 +14,8 @@ from spark_trainer import disk
 from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, ConfigError, DiskFull, NotFound, OperationFailed, SparkError
 from spark_trainer.ingest.types import IngestReport
-from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.advice import data_advice, data_settings, runs_advice
+from spark_trainer.jobs.gpu_request import fitting_request
 from spark_trainer.store import datasets, experiments, projects, runs, sweeps
 from spark_trainer.store.entities import Dataset, Experiment, Run, RunStatus
 from spark_trainer.store.store import Store
@@ -172,12 +172,10 @@ def submit_configs(
         DiskFull/OperationFailed: a run folder that cannot be written, named; no run of a sweep is queued
             (a single run is recorded failed with that line as its error).
     """
-    from spark_trainer.jobs.scheduler import machine_gpus
     from spark_trainer.recipes import get_recipe
 
     first = configs[0]
-    request = request_for(store, first, gpus)
-    gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
+    request = fitting_request(store, first, gpus, machine)
     base_model = resolve_model(first.base_model, base_dir, store.home.root)
     # Two submits of the same file at once: the second waits, then reuses the dataset and the
     # experiment the first created (instead of failing on their names).
@@ -220,24 +218,6 @@ def submit_configs(
                 lambda run, index: _write_folder(run, frozen[index]))
     return [Submitted(run, experiment, dataset, report is not None and i == 0, report if i == 0 else None,
                       warnings=said) for i, (run, said) in enumerate(zip(queued, warned, strict=True))]
-
-
-def request_for(store: Store, config: ExperimentConfig, gpus: str | None, *, stored: bool = False) -> gpu_alloc.GpuRequest:
-    """--gpus, else `gpus_for`, parsed. What the user types now (--gpus, a run file's `gpus:`) is read
-    strictly; a `stored` config's `gpus:` and the `default_gpus` setting as they were accepted (see
-    `gpus.parse_request`)."""
-    if gpus:
-        return gpu_alloc.parse_request(gpus, typed=True)
-    return gpu_alloc.parse_request(gpus_for(store, config), typed=not stored and "gpus" in config.model_fields_set)
-
-
-def gpus_for(store: Store, config: ExperimentConfig) -> str:
-    """The run file's `gpus:`; where it does not say, the `default_gpus` setting (Settings' Default GPUs)."""
-    if "gpus" in config.model_fields_set:
-        return config.gpus
-    from spark_trainer.store import settings
-
-    return settings.default_gpus(store)
 
 
 def _check_one(store: Store, config: ExperimentConfig, dataset: Dataset, base_model: str, gpus: str,
@@ -316,12 +296,9 @@ def _submit_lock(store: Store) -> Iterator[None]:
 def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | None = None,
                       machine: list[int] | None = None) -> Submitted:
     """Queue a run of an existing experiment (`run start EXP`), with its stored config."""
-    from spark_trainer.jobs.scheduler import machine_gpus
-
     experiment = experiments.get(store, experiment_ref)
     config = ExperimentConfig.model_validate(experiment.config)
-    request = request_for(store, config, gpus, stored=True)
-    gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
+    request = fitting_request(store, config, gpus, machine, stored=True)
     if experiment.dataset_id is None:
         raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
     dataset = datasets.get(store, experiment.dataset_id)
