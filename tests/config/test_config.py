@@ -75,6 +75,15 @@ def test_a_bad_value_in_the_file_keeps_its_line_beside_a_set() -> None:
         validate_config(apply_overrides(data, ["train.max_steps=3"]), "run.yaml", node, overrides=["train.max_steps=3"])
 
 
+def test_a_dataset_or_project_named_by_its_id_is_read_as_that_id() -> None:
+    # `dataset: 3` (README: "an existing dataset's name or id") was refused: "dataset: got 3; Input should
+    # be a valid string"; YAML reads a bare 3 as a number, as it does `gpus: 0`.
+    config = parse_config(BASE.replace("dataset: data.jsonl", "dataset: 3").replace("project: demo", "project: 2"))
+    assert (config.dataset, config.project) == ("3", "2")
+    with pytest.raises(ConfigError, match="dataset: got True"):  # a YAML boolean names nothing
+        parse_config(BASE.replace("dataset: data.jsonl", "dataset: yes"))
+
+
 def test_unknown_recipe_lists_known_ones() -> None:
     with pytest.raises(ConfigError, match=r"line 3: recipe: unknown recipe 'nope'; recipes are: .*causal-lm"):
         parse_config(BASE.replace("causal-lm", "nope"), "run.yaml")
