@@ -39,6 +39,10 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> Result:
         rows = [(e.id, e.step, e.options.get("kind"), e.options.get("dtype"), e.path, e.hub_url or "-")
                 for e in found]
         return Result(found, table(["id", "step", "kind", "dtype", "path", "hub"], rows, empty="no exports yet"))
+    if args.private and not args.push:
+        from spark_trainer.errors import BadInput
+
+        raise BadInput("--private makes the Hub repo of --push private; add --push REPO_ID")
     if args.push:
         check_repo_id(args.push)  # a typo fails before minutes of merging
     options = ExportOptions(checkpoint=args.checkpoint, merge=args.merge, dtype=args.dtype,
