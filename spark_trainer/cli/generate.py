@@ -203,29 +203,24 @@ def _checked_settings(kind: str, args: argparse.Namespace) -> dict[str, Any]:
 DEFAULTS = {"max_new_tokens": 64, "temperature": 0.7, "top_p": 0.95, "top_k": 50, "repetition_penalty": 1.0,
             "steps": 20, "guidance": 7.5}
 
-# Options that only one kind of run reads: (the recipes it is for, what the option is, the kinds it is for).
-_ONLY_FOR = {
-    "max_new_tokens": ("causal-lm", "the answer's length", "text-generation"),
-    "temperature": ("causal-lm", "sampling", "text-generation"),
-    "top_p": ("causal-lm", "sampling", "text-generation"),
-    "top_k": ("causal-lm", "sampling", "text-generation"),
-    "repetition_penalty": ("causal-lm", "sampling", "text-generation"),
-    "stop": ("causal-lm", "where the answer stops", "text-generation"),
-    "chat": ("causal-lm", "the chat template", "text-generation"),
-    "no_template": ("causal-lm", "the run's prompt template", "text-generation"),
-    "steps": ("diffusion", "denoising steps", "image-generation"),
-    "guidance": ("diffusion", "the guidance scale", "image-generation"),
-    "negative": ("diffusion", "a negative prompt for the image", "image-generation"),
-    "out": ("diffusion", "it names the image file", "image-generation"),
-}
+# Options that only one kind of run reads: (that kind, the recipes it is, {option: what it is}).
+_ONLY_FOR = (
+    ("text-generation", "causal-lm", {"max_new_tokens": "the answer's length", "temperature": "sampling",
+                                      "top_p": "sampling", "top_k": "sampling", "repetition_penalty": "sampling",
+                                      "stop": "where the answer stops", "chat": "the chat template",
+                                      "no_template": "the run's prompt template"}),
+    ("image-generation", "diffusion", {"steps": "denoising steps", "guidance": "the guidance scale",
+                                       "negative": "a negative prompt for the image", "out": "it names the image file"}),
+)
 
 
 def check_options(kind: str, recipe: str, args: argparse.Namespace) -> None:
     """Refuse (BadInput) an option this kind of run would not read, naming what it is for."""
-    for name, (runs_of, what, for_kind) in _ONLY_FOR.items():
-        if for_kind != kind and getattr(args, name) not in (None, False, [], ""):
-            raise BadInput(f"--{name.replace('_', '-')} is for {runs_of} runs ({what}); run {args.run} is a "
-                           f"{recipe} run")
+    for for_kind, runs_of, options in _ONLY_FOR:
+        given = [name for name in options if getattr(args, name) not in (None, False, [], "")]
+        if for_kind != kind and given:
+            raise BadInput(f"--{given[0].replace('_', '-')} is for {runs_of} runs ({options[given[0]]}); run "
+                           f"{args.run} is a {recipe} run")
     if args.image and recipe != "image-classification":
         raise BadInput(f"--image is for image-classification runs (the image to classify); run {args.run} is a "
                        f"{recipe} run: give --prompt TEXT")
