@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     gen.add_argument("run", help="run id")
     gen.add_argument("--prompt", help="the prompt (with --chat: the user's message), or the text to classify")
     gen.add_argument("--image", metavar="FILE", help="image classification runs: the image to classify")
-    gen.add_argument("--checkpoint", default="last", metavar="last|final|best|STEP",
+    gen.add_argument("--checkpoint", metavar="last|final|best|STEP",
                      help="which weights: last (final model, else newest checkpoint), final, best, or a step")
     gen.add_argument("--base", action="store_true", help="answer with the base model instead (for comparison)")
     gen.add_argument("--compare", action="store_true", help="answer with the run's model, then the base model with "
@@ -74,7 +74,10 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.playground.generators import generator_spec
     from spark_trainer.playground.source import resolve_source
 
-    source = resolve_source(ctx.store, args.run, args.checkpoint)
+    if args.base and args.checkpoint is not None:
+        raise BadInput("--checkpoint names the run's weights to try; --base answers with the base model instead: "
+                       "give one of them")
+    source = resolve_source(ctx.store, args.run, args.checkpoint or "last")
     spec = generator_spec(source.recipe)
     check_options(spec.kind, source.recipe, args)
     if spec.kind == "classification":
@@ -162,7 +165,7 @@ def _classify(ctx: Context, args: argparse.Namespace, source: Any, spec: Any) ->
         shown = ", ".join(f"{item['label']} {item['probability']:.2f}" for item in output["labels"][:5])
         data["saved"] = save_sample(ctx.store, source.run_id, {"prompt": inputs.get("text", inputs.get("image")),
                                                                "output": shown, "labels": output["labels"]},
-                                    step=source.step, checkpoint=args.checkpoint).path
+                                    step=source.step, checkpoint=args.checkpoint or "last").path
     width = max(len(item["label"]) for item in output["labels"])
     lines = [f"{item['label']:<{width}}  {item['probability']:.4f}" for item in output["labels"]]
 
@@ -244,7 +247,7 @@ def _save(ctx: Context, source: Any, args: argparse.Namespace, variant: str, out
         item["completion"] = output["text"]
         if base_output is not None:
             item["base_completion"] = base_output["text"]
-    return save_sample(ctx.store, source.run_id, item, step=source.step, checkpoint=args.checkpoint).path
+    return save_sample(ctx.store, source.run_id, item, step=source.step, checkpoint=args.checkpoint or "last").path
 
 
 def cmd_serve(ctx: Context, args: argparse.Namespace) -> NoReturn:

@@ -15,3 +15,9 @@ def test_private_without_push_is_refused_before_anything_is_exported(cli, home: 
     assert not (home / "exports").exists() or not any((home / "exports").iterdir())
     as_json = cli("--json", "export", "1", "--private")
     assert as_json.code == 2 and as_json.json()["error"].startswith("--private makes")
+
+
+def test_list_with_export_options_is_refused(cli) -> None:
+    # `export 3 --list --merge` listed the exports and dropped --merge.
+    refused = cli("export", "1", "--list", "--merge", "--out", "x")
+    assert refused.code == 2 and refused.err == "error: --list lists the run's exports; leave out --merge, --out\n"

@@ -122,6 +122,13 @@ def test_an_option_of_another_kind_of_run_is_refused_not_ignored(trained: Path, 
     assert (code, out) == (2, "") and err.startswith(f"error: {said}; run 1 is a causal-lm run") and err.count("\n") == 1
 
 
+def test_a_checkpoint_with_base_is_refused_not_ignored(trained: Path, capsys) -> None:
+    # `generate 1 --prompt hi --base --checkpoint 5` answered with the base model: --checkpoint dropped.
+    code, out, err = _cli(capsys, trained, "generate", "1", "--prompt", "hi", "--base", "--checkpoint", "5")
+    assert (code, out) == (2, "") and err == ("error: --checkpoint names the run's weights to try; --base answers "
+                                              "with the base model instead: give one of them\n")
+
+
 @pytest.mark.parametrize(("kind", "recipe", "option", "said"), [
     ("image-generation", "diffusion-lora", ["--max-new-tokens", "5"], "--max-new-tokens is for causal-lm runs"),
     ("image-generation", "diffusion-lora", ["--chat"], "--chat is for causal-lm runs"),
