@@ -58,6 +58,9 @@ class DataHome:
             with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-test-"):
                 pass
         except OSError as exc:
+            blocker = next((p for p in (self.root, *self.root.parents) if p.exists() and not p.is_dir()), None)
+            if blocker is not None:
+                raise BadInput(f"data home {self.root} cannot be made: {blocker} is a file, not a folder") from exc
             reason = exc.strerror or str(exc)
             raise BadInput(f"data home {self.root} is not writable: {reason}") from exc
         return self

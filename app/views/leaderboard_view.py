@@ -169,7 +169,7 @@ class LeaderboardView(BaseView):
 
         def read() -> tuple[list, object]:
             entries = rank(store, key, project=project, dataset=dataset, recipe=recipe, use=use)
-            return entries, read_evaluations(store, entries, project)
+            return entries, read_evaluations(store, entries, project, recipe=recipe, dataset=dataset)
 
         self._read(read, lambda result: self._show(key, *result))
 

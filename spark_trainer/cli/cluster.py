@@ -62,7 +62,7 @@ def cmd_launch(ctx: Context, args: argparse.Namespace) -> Result:
         from spark_trainer.config.yaml_io import load_yaml
 
         data, node = load_yaml(args.source)
-        config = validate_config(apply_overrides(data, args.set), args.source, node)
+        config = validate_config(apply_overrides(data, args.set), args.source, node, args.set)
         job = launch_config(ctx.store, config, options, base_dir=Path(args.source).resolve().parent)
     else:
         if args.set:

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--data", metavar="FILE|DIR|DATASET",
                    help="the evaluation file (or class-folder folder), or an ingested dataset's name or id")
     p.add_argument("--base", action="store_true", help="evaluate the run's base model instead (a baseline)")
-    p.add_argument("--checkpoint", default="last", metavar="last|best|STEP", help="which checkpoint (default last)")
+    p.add_argument("--checkpoint", metavar="last|best|STEP", help="which checkpoint (default last)")
     p.add_argument("--gpus", default="auto", help="auto (first GPU, else CPU), cpu, or a GPU id")
     p.add_argument("--list", action="store_true", help="list the run's evaluations (newest first, as the run "
                    "page's Exports tab) instead of evaluating")
@@ -39,13 +39,19 @@ def cmd_eval(ctx: Context, args: argparse.Namespace) -> Result:
 
     store = ctx.store
     if args.list:
+        given = [f"--{name}" for name in ("task", "data", "base", "checkpoint") if getattr(args, name)]
+        if given:
+            raise BadInput(f"--list lists the run's evaluations; leave out {', '.join(given)}")
         return _list(ctx, args.run)
+    if args.base and args.checkpoint is not None:
+        raise BadInput("--checkpoint names the run's weights to evaluate; --base evaluates the base model instead: "
+                       "give one of them")
     missing = [name for name, value in (("--task", args.task), ("--data", args.data)) if not value]
     if missing:
         raise BadInput(f"eval: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required "
                        "(or --list to list the run's evaluations)")
     ev = jobs.submit(store, args.run, task=args.task, data_path=Path(args.data), base=args.base,
-                     checkpoint=args.checkpoint, gpus=args.gpus)
+                     checkpoint=args.checkpoint or "last", gpus=args.gpus)
     ctx.info(f"evaluation {ev.id} of run {ev.run_id} ({'base model' if ev.base else ev.checkpoint}) started on "
              f"{'GPU ' + ','.join(map(str, ev.gpus)) if ev.gpus else 'CPU'}; Ctrl-C cancels")
 

@@ -66,7 +66,7 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
         if value is not None:
             data[key] = value
     data = apply_overrides(data, args.set)
-    config = validate_config(data, source, node)
+    config = validate_config(data, source, node, args.set)
     for note in config.upgrade_notes:
         ctx.info(f"note: {source or 'config'}: {note}")
     store = ctx.store

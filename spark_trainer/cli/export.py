@@ -7,18 +7,19 @@ from pathlib import Path
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import table
+from spark_trainer.errors import BadInput
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("export", help="export a run as a Hugging Face model folder, optionally pushed to the Hub",
                        parents=[common])
     p.add_argument("run", help="run id")
-    p.add_argument("--checkpoint", default="last", metavar="last|best|STEP",
+    p.add_argument("--checkpoint", metavar="last|best|STEP",
                    help="which checkpoint: last (default), best (by the eval metric, in its recipe's direction: "
                    "lowest eval_loss, highest eval_accuracy) or a step number")
     p.add_argument("--merge", action="store_true",
                    help="merge the adapters into the base model (default: save the adapter only)")
-    p.add_argument("--dtype", default="auto", choices=["auto", "bf16", "fp16", "fp32"],
+    p.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"],
                    help="weight dtype (auto: the base model's for merged models, fp32 for adapters)")
     p.add_argument("--out", metavar="DIR", help="export folder (default: exports/<id>/ in the data home)")
     p.add_argument("--push", metavar="REPO_ID", help="upload to this Hub repo (created if needed); uses "
@@ -35,13 +36,19 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> Result:
 
     store = ctx.store
     if args.list:
+        given = [f"--{name}" for name in ("checkpoint", "merge", "dtype", "out", "push", "private")
+                 if getattr(args, name)]
+        if given:
+            raise BadInput(f"--list lists the run's exports; leave out {', '.join(given)}")
         found = exports.list_for(store, args.run)
         rows = [(e.id, e.step, e.options.get("kind"), e.options.get("dtype"), e.path, e.hub_url or "-")
                 for e in found]
         return Result(found, table(["id", "step", "kind", "dtype", "path", "hub"], rows, empty="no exports yet"))
+    if args.private and not args.push:
+        raise BadInput("--private makes the Hub repo of --push private; add --push REPO_ID")
     if args.push:
         check_repo_id(args.push)  # a typo fails before minutes of merging
-    options = ExportOptions(checkpoint=args.checkpoint, merge=args.merge, dtype=args.dtype,
+    options = ExportOptions(checkpoint=args.checkpoint or "last", merge=args.merge, dtype=args.dtype or "auto",
                             out=Path(args.out) if args.out else None)
 
     def show(phase: str, done: int, total: int) -> None:

@@ -19,16 +19,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     gen.add_argument("run", help="run id")
     gen.add_argument("--prompt", help="the prompt (with --chat: the user's message), or the text to classify")
     gen.add_argument("--image", metavar="FILE", help="image classification runs: the image to classify")
-    gen.add_argument("--checkpoint", default="last", metavar="last|final|best|STEP",
+    gen.add_argument("--checkpoint", metavar="last|final|best|STEP",
                      help="which weights: last (final model, else newest checkpoint), final, best, or a step")
     gen.add_argument("--base", action="store_true", help="answer with the base model instead (for comparison)")
     gen.add_argument("--compare", action="store_true", help="answer with the run's model, then the base model with "
                      "the same settings and seed (the Playground's 'Compare with the base model')")
-    gen.add_argument("--max-new-tokens", type=int, default=64, metavar="N")
-    gen.add_argument("--temperature", type=float, default=0.7, metavar="T", help="0 = greedy (default 0.7)")
-    gen.add_argument("--top-p", type=float, default=0.95, metavar="P")
-    gen.add_argument("--top-k", type=int, default=50, metavar="K", help="0 = off")
-    gen.add_argument("--repetition-penalty", type=float, default=1.0, metavar="R")
+    # Each kind's options default to None (their values are in DEFAULTS): given to another kind of run they
+    # are refused, not ignored.
+    gen.add_argument("--max-new-tokens", type=int, metavar="N", help="causal-lm runs: the answer's length (default 64)")
+    gen.add_argument("--temperature", type=float, metavar="T", help="0 = greedy (default 0.7)")
+    gen.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling (default 0.95)")
+    gen.add_argument("--top-k", type=int, metavar="K", help="0 = off (default 50)")
+    gen.add_argument("--repetition-penalty", type=float, metavar="R", help="default 1.0: none")
     gen.add_argument("--stop", action="append", default=[], metavar="TEXT", help="stop at this text (repeatable)")
     gen.add_argument("--chat", action="store_true", help="wrap the prompt in the tokenizer's chat template")
     gen.add_argument("--no-template", action="store_true", help="runs trained on instruction rows (Alpaca...): "
@@ -36,8 +38,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     gen.add_argument("--seed", type=int, metavar="S", help="sampling seed (same seed, same text)")
     gen.add_argument("--out", metavar="FILE.png", help="diffusion runs: where to write the image "
                      "(default: the data home's playground/images/)")
-    gen.add_argument("--steps", type=int, default=20, metavar="N", help="diffusion runs: denoising steps")
-    gen.add_argument("--guidance", type=float, default=7.5, metavar="G", help="diffusion runs: guidance scale")
+    gen.add_argument("--steps", type=int, metavar="N", help="diffusion runs: denoising steps (default 20)")
+    gen.add_argument("--guidance", type=float, metavar="G", help="diffusion runs: guidance scale (default 7.5)")
     gen.add_argument("--negative", default="", metavar="TEXT", help="diffusion runs: what the image should not show "
                      "(the Playground's negative prompt)")
     gen.add_argument("--device", default="auto", metavar="auto|cpu|GPU",
@@ -72,8 +74,12 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.playground.generators import generator_spec
     from spark_trainer.playground.source import resolve_source
 
-    source = resolve_source(ctx.store, args.run, args.checkpoint)
+    if args.base and args.checkpoint is not None:
+        raise BadInput("--checkpoint names the run's weights to try; --base answers with the base model instead: "
+                       "give one of them")
+    source = resolve_source(ctx.store, args.run, args.checkpoint or "last")
     spec = generator_spec(source.recipe)
+    check_options(spec.kind, source.recipe, args)
     if spec.kind == "classification":
         return _classify(ctx, args, source, spec)
     if not (args.prompt or "").strip():
@@ -147,10 +153,6 @@ def _classify(ctx: Context, args: argparse.Namespace, source: Any, spec: Any) ->
     if args.base or args.compare:
         flag = "--base" if args.base else "--compare"
         raise BadInput(f"{flag}: a classification run's base model has no head for its labels; nothing to compare")
-    if args.negative:
-        raise BadInput("--negative is for diffusion runs (a negative prompt for the image)")
-    if args.out:
-        raise BadInput("--out is for diffusion runs (it names the image file)")
     inputs = {"image": str(Path(args.image).expanduser())} if image_run else {"text": args.prompt}
     if image_run:
         check_image_file(inputs["image"])  # before the model loads
@@ -163,7 +165,7 @@ def _classify(ctx: Context, args: argparse.Namespace, source: Any, spec: Any) ->
         shown = ", ".join(f"{item['label']} {item['probability']:.2f}" for item in output["labels"][:5])
         data["saved"] = save_sample(ctx.store, source.run_id, {"prompt": inputs.get("text", inputs.get("image")),
                                                                "output": shown, "labels": output["labels"]},
-                                    step=source.step, checkpoint=args.checkpoint).path
+                                    step=source.step, checkpoint=args.checkpoint or "last").path
     width = max(len(item["label"]) for item in output["labels"])
     lines = [f"{item['label']:<{width}}  {item['probability']:.4f}" for item in output["labels"]]
 
@@ -190,18 +192,46 @@ def _checked_settings(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         from spark_trainer.playground.diffusion import ImageSettings
 
         return {k: v for k, v in ImageSettings.from_dict({
-            "seed": args.seed, "steps": args.steps, "guidance": args.guidance, "negative_prompt": args.negative,
-            "out": args.out}).__dict__.items()}
+            "seed": args.seed, "steps": _given(args, "steps"), "guidance": _given(args, "guidance"),
+            "negative_prompt": args.negative, "out": args.out}).__dict__.items()}
     from spark_trainer.playground.settings import GenerationSettings
 
-    if args.out:
-        raise BadInput("--out is for diffusion runs (it names the image file)")
-    if args.negative:
-        raise BadInput("--negative is for diffusion runs (a negative prompt for the image)")
     return GenerationSettings.from_dict({
-        "max_new_tokens": args.max_new_tokens, "temperature": args.temperature, "top_p": args.top_p,
-        "top_k": args.top_k, "repetition_penalty": args.repetition_penalty, "stop": args.stop,
+        "max_new_tokens": _given(args, "max_new_tokens"), "temperature": _given(args, "temperature"),
+        "top_p": _given(args, "top_p"), "top_k": _given(args, "top_k"),
+        "repetition_penalty": _given(args, "repetition_penalty"), "stop": args.stop,
         "chat_template": args.chat, "prompt_template": not args.no_template, "seed": args.seed}).to_dict()
+
+
+DEFAULTS = {"max_new_tokens": 64, "temperature": 0.7, "top_p": 0.95, "top_k": 50, "repetition_penalty": 1.0,
+            "steps": 20, "guidance": 7.5}
+
+# Options that only one kind of run reads: (that kind, the recipes it is, {option: what it is}).
+_ONLY_FOR = (
+    ("text-generation", "causal-lm", {"max_new_tokens": "the answer's length", "temperature": "sampling",
+                                      "top_p": "sampling", "top_k": "sampling", "repetition_penalty": "sampling",
+                                      "stop": "where the answer stops", "chat": "the chat template",
+                                      "no_template": "the run's prompt template"}),
+    ("image-generation", "diffusion", {"steps": "denoising steps", "guidance": "the guidance scale",
+                                       "negative": "a negative prompt for the image", "out": "it names the image file"}),
+)
+
+
+def check_options(kind: str, recipe: str, args: argparse.Namespace) -> None:
+    """Refuse (BadInput) an option this kind of run would not read, naming what it is for."""
+    for for_kind, runs_of, options in _ONLY_FOR:
+        given = [name for name in options if getattr(args, name) not in (None, False, [], "")]
+        if for_kind != kind and given:
+            raise BadInput(f"--{given[0].replace('_', '-')} is for {runs_of} runs ({options[given[0]]}); run "
+                           f"{args.run} is a {recipe} run")
+    if args.image and recipe != "image-classification":
+        raise BadInput(f"--image is for image-classification runs (the image to classify); run {args.run} is a "
+                       f"{recipe} run: give --prompt TEXT")
+
+
+def _given(args: argparse.Namespace, name: str) -> Any:
+    value = getattr(args, name)
+    return DEFAULTS[name] if value is None else value
 
 
 def _save(ctx: Context, source: Any, args: argparse.Namespace, variant: str, output: dict[str, Any],
@@ -217,7 +247,7 @@ def _save(ctx: Context, source: Any, args: argparse.Namespace, variant: str, out
         item["completion"] = output["text"]
         if base_output is not None:
             item["base_completion"] = base_output["text"]
-    return save_sample(ctx.store, source.run_id, item, step=source.step, checkpoint=args.checkpoint).path
+    return save_sample(ctx.store, source.run_id, item, step=source.step, checkpoint=args.checkpoint or "last").path
 
 
 def cmd_serve(ctx: Context, args: argparse.Namespace) -> NoReturn:

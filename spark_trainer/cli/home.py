@@ -63,6 +63,8 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
 
 def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
     root = Path(args.dir).expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        raise BadInput(f"{root} is a file, not a folder: a data home is a folder; choose one")
     if not args.new and not (root / DB_NAME).is_file():
         raise BadInput(f"{root} holds no data home ({DB_NAME} is not there); add --new to start an empty one there")
     from spark_trainer.store.store import Store

@@ -42,14 +42,14 @@ def register_dataset_actions(actions: argparse._SubParsersAction, common: argpar
     how.add_argument("--fps", type=positive_float, metavar="F", help="frames per second to keep (default 1)")
     how.add_argument("--every-n", type=positive_int, metavar="N", help="keep every N-th frame")
     how.add_argument("--scenes", action="store_true", help="keep one frame per detected scene")
-    video.add_argument("--scene-threshold", type=float, default=0.35, metavar="T",
-                       help="histogram distance (0..1) that counts as a cut (default 0.35)")
+    video.add_argument("--scene-threshold", type=float, metavar="T",
+                       help="with --scenes: the histogram distance (0..1) that counts as a cut (default 0.35)")
     video.add_argument("--max-frames", type=positive_int, metavar="N", help="at most N frames per video")
     video.add_argument("--resize", type=positive_int, metavar="PX",
                        help="shrink frames so the longest side is PX (refused if a shorter side would be under 32)")
     video.add_argument("--dedupe", action="store_true", help="drop near-duplicate frames (perceptual hash)")
-    video.add_argument("--dedupe-distance", type=non_negative_int, default=6, metavar="BITS",
-                       help="max pHash Hamming distance for a near duplicate (default 6)")
+    video.add_argument("--dedupe-distance", type=non_negative_int, metavar="BITS",
+                       help="with --dedupe: the max pHash Hamming distance for a near duplicate (default 6)")
     video.add_argument("--format", dest="image_format", choices=["jpg", "png"], default="jpg",
                        help="frame image format (default jpg)")
     video.add_argument("--caption-model", metavar="PATH", help="local image-to-text model folder for captions")
@@ -132,15 +132,30 @@ def cmd_ingest(ctx: Context, args: argparse.Namespace) -> Result:
     return _result(outcome)
 
 
+def _check_video_options(args: argparse.Namespace) -> None:
+    """Refuse (BadInput) an option that would be ignored, or out of range, before any video is read."""
+    from spark_trainer.errors import BadInput
+
+    if args.scene_threshold is not None and not args.scenes:
+        raise BadInput("--scene-threshold is for --scenes (the distance that counts as a cut); add --scenes")
+    if args.dedupe_distance is not None and not args.dedupe:
+        raise BadInput("--dedupe-distance is for --dedupe (how alike two frames must be); add --dedupe")
+    if args.scene_threshold is not None and not 0 <= args.scene_threshold <= 1:
+        raise BadInput(f"--scene-threshold must be from 0 to 1, got {args.scene_threshold}")
+
+
 def cmd_video(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.ingest.video import VideoOptions, build_video_dataset
 
+    _check_video_options(args)
     _require_project(ctx, args.project)
     _quiet_ffmpeg()
     mode = "scenes" if args.scenes else ("every_n" if args.every_n is not None else "fps")
-    options = VideoOptions(mode=mode, fps=args.fps or 1.0, every_n=args.every_n,
-                           scene_threshold=args.scene_threshold, max_frames=args.max_frames, resize=args.resize,
-                           dedupe=args.dedupe, dedupe_distance=args.dedupe_distance, image_format=args.image_format,
+    tuned = {key: value for key, value in (("scene_threshold", args.scene_threshold),
+                                           ("dedupe_distance", args.dedupe_distance)) if value is not None}
+    options = VideoOptions(mode=mode, fps=args.fps or 1.0, every_n=args.every_n, **tuned,
+                           max_frames=args.max_frames, resize=args.resize, dedupe=args.dedupe,
+                           image_format=args.image_format,
                            caption_model=args.caption_model, transcribe_model=args.transcribe_model,
                            val_fraction=args.val_fraction)
     progress = _StderrProgress()

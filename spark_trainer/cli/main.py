@@ -7,12 +7,14 @@ Errors are one line on stderr; `--debug` adds the traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from spark_trainer import __version__
@@ -161,11 +163,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(ctx, "interrupted", 130)
     except OSError as exc:
+        blocked = _file_in_the_way(exc)
+        if blocked:
+            return _fail(ctx, blocked, 2)
         # A write that fails (a full disk) names no file: say what the command was doing instead.
         where = f"on {exc.filename}" if exc.filename else f"while running `spark-trainer {args.command_words}`"
         return _fail(ctx, f"I/O error {where}: {exc.strerror or exc}", 1)
     finally:
         ctx.close()
+
+
+def _file_in_the_way(exc: OSError) -> str | None:
+    """A folder to make where a file is (`--out notes.jsonl/run.yaml`): the path given is wrong, not the disk."""
+    if exc.errno not in (errno.EEXIST, errno.ENOTDIR) or not exc.filename:
+        return None
+    path = Path(os.fsdecode(exc.filename))
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    return None if blocker is None else f"cannot make a folder at {path}: {blocker} is a file; choose another place"
 
 
 def _fail(ctx: Context, message: str, code: int) -> int:

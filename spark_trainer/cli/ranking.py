@@ -75,7 +75,7 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
     head = f"ranked by {key} ({args.use} value; {direction} is better): {len(entries)} run{'s' * (len(entries) != 1)}"
     names = {d.id: d.name for d in datasets.list_all(store)}
     # The view's evaluation columns (evals/... metrics) and base-model baseline rows, read as it reads them.
-    evals = read_evaluations(store, shown, args.project)
+    evals = read_evaluations(store, shown, args.project, recipe=args.recipe, dataset=dataset)
     rows = [(e.rank, e.run.id, e.project, e.run.experiment, names.get(e.dataset_id, "-"), e.run.recipe, e.score,
              e.summary.last_step, e.run.status.value, *_eval_cells(evals.values.get(e.run.id, {}), evals.keys))
             for e in shown]

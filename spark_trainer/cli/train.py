@@ -47,7 +47,7 @@ def cmd_train(ctx: Context, args: argparse.Namespace) -> Result:
         from spark_trainer.errors import BadInput
 
         raise BadInput("--sweep-name names a sweep: give it with --sweep KEY=V1,V2,...")
-    config = validate_config(apply_overrides(data, args.set), args.config, node)
+    config = validate_config(apply_overrides(data, args.set), args.config, node, args.set)
     for note in config.upgrade_notes:
         ctx.info(f"note: {args.config}: {note}")
     store = ctx.store

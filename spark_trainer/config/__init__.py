@@ -25,20 +25,29 @@ __all__ = [
 ]
 
 
-def _fail(messages: list[str], source: str | None, node: yaml.Node | None) -> ConfigError:
+def _fail(messages: list[str], source: str | None, node: yaml.Node | None, overrides: list[str]) -> ConfigError:
     first = messages[0]
     where = ""
-    if source:
-        line = line_of(node, first.split(":", 1)[0].split(".")) if node is not None else None
+    field = first.split(":", 1)[0]
+    if any(field == key or field.startswith(f"{key}.") for key in _set_keys(overrides)):
+        where = "--set "  # the value came from the command line: no line of the file holds it
+    elif source:
+        line = line_of(node, field.split(".")) if node is not None else None
         where = f"{source} line {line}: " if line else f"{source}: "
     more = f" (and {len(messages) - 1} more problem{'s' if len(messages) > 2 else ''})" if len(messages) > 1 else ""
     return ConfigError(f"{where}{first}{more}")
 
 
+def _set_keys(overrides: list[str]) -> list[str]:
+    return [item.partition("=")[0].strip() for item in overrides]
+
+
 def validate_config(
-    data: dict[str, Any], source: str | None = None, node: yaml.Node | None = None
+    data: dict[str, Any], source: str | None = None, node: yaml.Node | None = None,
+    overrides: list[str] | None = None,
 ) -> ExperimentConfig:
-    """Validate a whole run file, including its recipe's section; defaults are filled in.
+    """Validate a whole run file, including its recipe's section; defaults are filled in. `overrides`:
+    the `--set KEY=VALUE` items applied to `data`, so that a bad one is blamed on --set, not the file.
 
     Raises:
         ConfigError: naming the field, the bad value and what is allowed (and the line, from YAML).
@@ -48,7 +57,7 @@ def validate_config(
     try:
         config = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
-        raise _fail(format_validation_error(exc, ExperimentConfig), source, node) from None
+        raise _fail(format_validation_error(exc, ExperimentConfig), source, node, overrides or []) from None
     try:
         spec = get_recipe(config.recipe)
     except BadInput as exc:  # unknown recipe
@@ -58,7 +67,8 @@ def validate_config(
     try:
         section = spec.config_model.model_validate(config.recipe_config)
     except ValidationError as exc:
-        raise _fail(format_validation_error(exc, spec.config_model, "recipe_config."), source, node) from None
+        raise _fail(format_validation_error(exc, spec.config_model, "recipe_config."), source, node,
+                    overrides or []) from None
     config.recipe_config = section.model_dump(mode="json")
     method = config.recipe_config.get("method")
     if config.train.sharding == "fsdp" and method != "full":  # FSDP shards a full fine-tune (training/sharding.py)

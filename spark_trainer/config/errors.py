@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -25,8 +26,10 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] |
 def format_validation_error(
     exc: ValidationError, model: type[BaseModel] | None = None, prefix: str = ""
 ) -> list[str]:
-    """One message per problem: `train.learning_rate: got -1; Input should be greater than 0`."""
-    messages = []
+    """One message per problem: `train.learning_rate: got -1; Input should be greater than 0`. Unknown keys
+    come first: a misspelt key (`nme:`) also leaves its own key missing, and the typo is what to fix."""
+    unknown: list[str] = []
+    messages: list[str] = []
     for err in exc.errors(include_url=False):
         loc = tuple(err.get("loc", ()))
         field = prefix + ".".join(str(p) for p in loc) if loc else prefix.rstrip(".") or "config"
@@ -35,10 +38,12 @@ def format_validation_error(
             msg = msg[len("Value error, "):]
         if err.get("type") == "extra_forbidden":
             allowed = _allowed_fields(model, loc) if model is not None else None
+            close = difflib.get_close_matches(str(loc[-1]), allowed or [], n=1, cutoff=0.75)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
             hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-            messages.append(f"{field}: unknown key{hint}")
+            unknown.append(f"{field}: unknown key{guess}{hint}")
         elif err.get("type") == "missing":
             messages.append(f"{field}: required but missing")
         else:
             messages.append(f"{field}: got {err.get('input')!r}; {msg}")
-    return messages
+    return unknown + messages

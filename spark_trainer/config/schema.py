@@ -101,10 +101,11 @@ class ExperimentConfig(Section):
 
     _upgrade_notes: list[str] = PrivateAttr(default_factory=list)
 
-    @field_validator("gpus", mode="before")
+    @field_validator("gpus", "project", "dataset", "name", "base_model", "notes", mode="before")
     @classmethod
-    def _bare_gpu_id(cls, value: Any) -> Any:
-        # YAML (a run file, a --set) reads `gpus: 0` as the number 0: it names GPU 0, as "0" does.
+    def _bare_number(cls, value: Any) -> Any:
+        # YAML (a run file, a --set) reads `gpus: 0` as the number 0: it names GPU 0, as "0" does; and
+        # `dataset: 3` a dataset by its id (names are never all digits: an all-digit name is refused later).
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @model_validator(mode="wrap")

@@ -27,14 +27,21 @@ def eval_keys(keys: Iterable[str]) -> list[str]:
     return sorted(k for k in keys if k.startswith(METRIC_PREFIX))
 
 
-def baselines(store: Store, project: int | str | None = None) -> list[Baseline]:
-    """Completed base-model evaluations, newest per (base model, task, data file) only."""
+def baselines(store: Store, project: int | str | None = None, *, recipe: str | None = None,
+              dataset: int | None = None) -> list[Baseline]:
+    """Completed base-model evaluations, newest per (base model, task, data file) only; those run through
+    a run of `project`, `recipe` and `dataset` (each when given), as the ranking filters its runs."""
     found = evaluations.list_all(store, base=True, status="completed")
     if not found:  # the usual case: no run list to read (thousands of runs, on every leaderboard read)
         return []
-    run_ids = None if project is None else {r.id for r in runs.list_all(store, project=project)}
-    exp_models = {e.id: e.base_model for e in experiments.list_all(store)}
-    run_models = {r.id: exp_models.get(r.experiment_id, "?") for r in runs.list_all(store)}
+    exps = {e.id: e for e in experiments.list_all(store)}
+    every = runs.list_all(store)
+    run_ids = None
+    if project is not None or recipe or dataset is not None:
+        run_ids = {r.id for r in (every if project is None else runs.list_all(store, project=project))
+                   if (not recipe or r.recipe == recipe)
+                   and (dataset is None or (r.experiment_id in exps and exps[r.experiment_id].dataset_id == dataset))}
+    run_models = {r.id: exps[r.experiment_id].base_model if r.experiment_id in exps else "?" for r in every}
     newest: dict[tuple[str, str, str], Baseline] = {}
     for ev in found:
         if run_ids is not None and ev.run_id not in run_ids:
@@ -54,11 +61,13 @@ class EvalColumns:
     baselines: list[Baseline]  # base-model baselines with values
 
 
-def read_evaluations(store: Store, entries: Sequence[Any], project: int | str | None) -> EvalColumns:
-    """The evaluation columns of ranked `entries` (leaderboard.Entry) and the project's baselines."""
+def read_evaluations(store: Store, entries: Sequence[Any], project: int | str | None, *, recipe: str | None = None,
+                     dataset: int | None = None) -> EvalColumns:
+    """The evaluation columns of ranked `entries` (leaderboard.Entry) and the baselines of the runs the
+    same filters (`project`, `recipe`, `dataset`) keep: a causal LM's ranking has no classifier's columns."""
     from spark_trainer.leaderboard import last_values, metric_keys
 
-    keys = eval_keys(metric_keys(store))
-    base_rows = [b for b in baselines(store, project) if b.values]
+    keys = eval_keys(metric_keys(store, [e.run.id for e in entries]))
+    base_rows = [b for b in baselines(store, project, recipe=recipe, dataset=dataset) if b.values]
     keys = sorted(set(keys) | {k for b in base_rows for k in b.values})
     return EvalColumns(keys, last_values(store, [e.run.id for e in entries], keys), base_rows)

@@ -102,6 +102,8 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
 
 def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str,
           data_path: Path | None = None, labels: list[str] | None = None) -> ExportInfo:
+    import torch
+
     from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig
     from spark_trainer.recipes.diffusion_model import save_lora, torch_dtype
 
@@ -119,7 +121,9 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
     unet, text_encoder = found
     for part in found:
         if part is not None:
-            part.to(torch_dtype(dtype))
+            # torch's own cast, not diffusers' override of it: that one warns "should be kept in float32: []"
+            # on every cast, naming no module (these models keep none in fp32), and only the LoRA is saved.
+            torch.nn.Module.to(part, torch_dtype(dtype))
     dest.mkdir(parents=True, exist_ok=True)
     save_lora(unet, text_encoder, dest)
     return ExportInfo(kind="adapter", library_name="diffusers", pipeline_tag=PIPELINE_TAG, dtype=dtype,

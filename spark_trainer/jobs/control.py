@@ -152,12 +152,14 @@ def resume(store: Store, run_id: int | str, *, gpus: str | None = None) -> Run:
         return _resume(store, run_id, gpus)
 
 
+RESUMABLE = frozenset({RunStatus.PAUSED, RunStatus.INTERRUPTED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
 def _resume(store: Store, run_id: int | str, gpus: str | None) -> Run:
     from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
 
     run = runs.get(store, run_id)
-    resumable = {RunStatus.PAUSED, RunStatus.INTERRUPTED, RunStatus.FAILED, RunStatus.CANCELLED}
-    if run.status not in resumable:
+    if run.status not in RESUMABLE:
         raise BadInput(f"run {run.id} is {run.status.value}; only a paused, interrupted, failed or cancelled "
                        "run can be resumed")
     check_inputs(store, run)
@@ -172,7 +174,7 @@ def _resume(store: Store, run_id: int | str, gpus: str | None) -> Run:
             moved["requested_gpus"] = move_run(run, gpus)
             where += f" on {moved['requested_gpus']}"
         clear_request(Path(run.run_dir))
-        return runs.transition(store, run.id, RunStatus.QUEUED, f"resume requested {where}", expect=resumable,
+        return runs.transition(store, run.id, RunStatus.QUEUED, f"resume requested {where}", expect=set(RESUMABLE),
                                error=None, **moved)
 
 

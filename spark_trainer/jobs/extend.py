@@ -66,8 +66,11 @@ def _extend(store: Store, run_id: int | str, extra_steps: int, rewarm_fraction: 
 
     run = runs.get(store, run_id)
     if run.status != RunStatus.COMPLETED:
-        raise BadInput(f"run {run.id} is {run.status.value}; only a completed run can be extended "
-                       "(resume a paused or interrupted one instead)")
+        from spark_trainer.jobs.control import RESUMABLE
+
+        instead = (f"resume it instead: `spark-trainer run resume {run.id}`" if run.status in RESUMABLE
+                   else "let it finish first")
+        raise BadInput(f"run {run.id} is {run.status.value}; only a completed run can be extended ({instead})")
     run_dir = Path(run.run_dir)
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():

@@ -14,8 +14,8 @@ from spark_trainer import disk
 from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, ConfigError, DiskFull, NotFound, OperationFailed, SparkError
 from spark_trainer.ingest.types import IngestReport
-from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.advice import data_advice, data_settings, runs_advice
+from spark_trainer.jobs.gpu_request import fitting_request
 from spark_trainer.store import datasets, experiments, projects, runs, sweeps
 from spark_trainer.store.entities import Dataset, Experiment, Run, RunStatus
 from spark_trainer.store.store import Store
@@ -172,12 +172,10 @@ def submit_configs(
         DiskFull/OperationFailed: a run folder that cannot be written, named; no run of a sweep is queued
             (a single run is recorded failed with that line as its error).
     """
-    from spark_trainer.jobs.scheduler import machine_gpus
     from spark_trainer.recipes import get_recipe
 
     first = configs[0]
-    request = request_for(store, first, gpus)
-    gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
+    request = fitting_request(store, first, gpus, machine)
     base_model = resolve_model(first.base_model, base_dir, store.home.root)
     # Two submits of the same file at once: the second waits, then reuses the dataset and the
     # experiment the first created (instead of failing on their names).
@@ -192,15 +190,17 @@ def submit_configs(
                 get_recipe(first.recipe).check_model_fit(Path(base_model))
             # The recipe's checks read the data as recipe_config and eval say: once per distinct pair,
             # not once per run (a 64-run learning-rate sweep read its dataset 64 times under the lock).
-            checked: set[str] = set()  # data settings already checked
+            # What the check decided (causal-LM's `format: auto`) is frozen into every run that shares it.
+            checked: dict[str, ExperimentConfig] = {}  # data settings -> the first run's checked config
             frozen = []
             for config, swept in zip(configs, values, strict=True):
                 key = data_settings(config)
                 if key in checked:
                     frozen.append(_freeze(config, dataset, base_model, request.text))
+                    frozen[-1].recipe_config = dict(checked[key].recipe_config)
                 else:
                     frozen.append(_check_one(store, config, dataset, base_model, request.text, swept))
-                    checked.add(key)
+                    checked[key] = frozen[-1]
             warned = runs_advice(store, list(zip(values, configs, strict=True)), dataset, base_model)
             experiment = _experiment(store, frozen[0], dataset)
         except BadInput:
@@ -218,24 +218,6 @@ def submit_configs(
                 lambda run, index: _write_folder(run, frozen[index]))
     return [Submitted(run, experiment, dataset, report is not None and i == 0, report if i == 0 else None,
                       warnings=said) for i, (run, said) in enumerate(zip(queued, warned, strict=True))]
-
-
-def request_for(store: Store, config: ExperimentConfig, gpus: str | None, *, stored: bool = False) -> gpu_alloc.GpuRequest:
-    """--gpus, else `gpus_for`, parsed. What the user types now (--gpus, a run file's `gpus:`) is read
-    strictly; a `stored` config's `gpus:` and the `default_gpus` setting as they were accepted (see
-    `gpus.parse_request`)."""
-    if gpus:
-        return gpu_alloc.parse_request(gpus, typed=True)
-    return gpu_alloc.parse_request(gpus_for(store, config), typed=not stored and "gpus" in config.model_fields_set)
-
-
-def gpus_for(store: Store, config: ExperimentConfig) -> str:
-    """The run file's `gpus:`; where it does not say, the `default_gpus` setting (Settings' Default GPUs)."""
-    if "gpus" in config.model_fields_set:
-        return config.gpus
-    from spark_trainer.store import settings
-
-    return settings.default_gpus(store)
 
 
 def _check_one(store: Store, config: ExperimentConfig, dataset: Dataset, base_model: str, gpus: str,
@@ -273,7 +255,7 @@ def check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset, ba
     decided = spec.decided(facts, config.recipe_config)
     if decided:
         frozen.recipe_config = {**frozen.recipe_config, **decided}
-    decided = spec.check_data(frozen, Path(dataset.path))
+    decided = spec.check_data(frozen, Path(dataset.path), f"dataset {dataset.name!r}")
     if decided:
         frozen.recipe_config = {**frozen.recipe_config, **decided}
     if Path(base_model).is_dir():  # `exp create` may name a model not downloaded yet: `run start` checks it
@@ -314,12 +296,9 @@ def _submit_lock(store: Store) -> Iterator[None]:
 def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | None = None,
                       machine: list[int] | None = None) -> Submitted:
     """Queue a run of an existing experiment (`run start EXP`), with its stored config."""
-    from spark_trainer.jobs.scheduler import machine_gpus
-
     experiment = experiments.get(store, experiment_ref)
     config = ExperimentConfig.model_validate(experiment.config)
-    request = request_for(store, config, gpus, stored=True)
-    gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
+    request = fitting_request(store, config, gpus, machine, stored=True)
     if experiment.dataset_id is None:
         raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
     dataset = datasets.get(store, experiment.dataset_id)

@@ -158,17 +158,24 @@ class RecipeSpec:
         if why:
             raise ConfigError(f"base_model: recipe {self.name} cannot start from {folder}: {why}")
 
-    def check_data(self, config: Any, data_path: Path) -> dict[str, Any]:
+    def check_data(self, config: Any, data_path: Path, what: str | None = None) -> dict[str, Any]:
         """The problems a run would meet before its first step that need no model loaded (a missing
         label column, a single class, images without captions...), raised as BadInput by submit, so
         that the run is never created. Recipes opt in with a `check_data(data_path)` method; the
         worker's `prepare` raises the same errors for runs queued without this check. Returns the
         recipe settings the data decided (causal-LM's detected row format), which submit freezes
-        into the run's config; the check may return None for none."""
+        into the run's config; the check may return None for none. `what` ("dataset 'reviews'")
+        replaces the folder a problem of the whole dataset names, as `check_data_fit` words it."""
         recipe_class = self.load()
-        if hasattr(recipe_class, "check_data"):
+        if not hasattr(recipe_class, "check_data"):
+            return {}
+        try:
             return dict(recipe_class(config).check_data(Path(data_path)) or {})
-        return {}
+        except BadInput as exc:
+            folder = f"dataset {Path(data_path)}: "
+            if what is None or not str(exc).startswith(folder):
+                raise
+            raise type(exc)(f"dataset: recipe {self.name} cannot train on {what}: {str(exc)[len(folder):]}") from None
 
     def load(self) -> Any:
         """Import and return the recipe implementation (this may import torch)."""

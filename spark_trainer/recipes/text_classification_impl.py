@@ -183,7 +183,7 @@ class TextClassificationRecipe:
         if positions is not None and len(tokenized.lengths) and int(tokenized.lengths.max()) > positions:
             over = int((tokenized.lengths > positions).sum())
             raise ConfigError(f"recipe_config.max_length {self.rc.max_length} is more than the {positions} tokens "
-                              f"{self.model_dir.name} takes, and {over} texts are longer than that: set "
+                              f"{self.model_dir.name} takes, and {over} {'text is' if over == 1 else 'texts are'} longer than that: set "
                               f"recipe_config.max_length to {positions} or less")
 
     def encode_all(self, records: Iterable[Record]) -> Tokenized:

@@ -219,9 +219,10 @@ def resume_grad_accum(state: dict[str, Any], batch_size: int, grad_accum: int, w
     per_step = batch_size * world
     if wanted % per_step:
         fits = [str(n) for n in range(1, 65) if wanted % (batch_size * n) == 0]
-        raise ConfigError(f"the checkpoint trained on {wanted} rows per step ({saved_world} processes); {world} "
-                          f"processes of train.batch_size {batch_size} cannot keep that exactly: resume on "
-                          f"{', '.join(fits) or 'another number of'} processes")
+        on = f"{', '.join(fits)} process{'' if fits == ['1'] else 'es'}" if fits else "another number of processes"
+        raise ConfigError(f"the checkpoint trained on {wanted} rows per step ({saved_world} "
+                          f"process{'' if saved_world == 1 else 'es'}); {world} processes of train.batch_size "
+                          f"{batch_size} cannot keep that exactly: resume on {on}")
     return wanted // per_step
 
 

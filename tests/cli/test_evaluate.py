@@ -129,3 +129,15 @@ def test_an_evaluation_of_a_dataset_lists_the_datasets_name_not_its_folder_numbe
     listed = cli("eval", str(run.id), "--list")
     assert listed.code == 0, listed.err
     assert listed.out.splitlines()[1].endswith("dataset chat"), listed.out
+
+
+def test_options_the_evaluation_would_not_read_are_refused(store, cli) -> None:
+    # `eval 3 --task perplexity --data f.jsonl --base --checkpoint 75` evaluated the base model and
+    # dropped --checkpoint without a word; `eval 3 --list --task mcq` listed and dropped --task.
+    for args, said in ((["--task", "perplexity", "--data", "f.jsonl", "--base", "--checkpoint", "75"],
+                        "--checkpoint names the run's weights to evaluate; --base evaluates the base model "
+                        "instead: give one of them"),
+                       (["--list", "--task", "mcq"], "--list lists the run's evaluations; leave out --task"),
+                       (["--list", "--base"], "--list lists the run's evaluations; leave out --base")):
+        refused = cli("eval", "1", *args)
+        assert refused.code == 2 and refused.err == f"error: {said}\n", refused.err

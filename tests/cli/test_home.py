@@ -73,6 +73,18 @@ def test_home_set_new_starts_and_chooses_an_empty_home(cli, no_env, tmp_path) ->
     assert cli("--json", "home", use_home=False).json()["home"] == str(tmp_path / "fresh")
 
 
+def test_a_file_named_as_the_home_is_refused_as_a_file(cli, no_env, tmp_path) -> None:
+    # `home set notes.jsonl` said "holds no data home ...; add --new to start an empty one there", and
+    # with --new: "data home notes.jsonl is not writable: File exists". Neither said it is a file.
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("{}\n")
+    for extra in ([], ["--new"]):
+        refused = cli("home", "set", str(notes), *extra, use_home=False)
+        assert refused.code == 2
+        assert refused.err == f"error: {notes} is a file, not a folder: a data home is a folder; choose one\n"
+    assert notes.read_text() == "{}\n" and home_record.read_record().chosen is None
+
+
 def test_environment_and_flag_homes_are_never_recorded(cli, tmp_path) -> None:
     assert cli("project", "list").code == 0  # --home
     assert cli("project", "list", use_home=False).code == 0  # $SPARK_TRAINER_HOME (tests/conftest.py)

@@ -42,3 +42,22 @@ def test_video_notes_are_said_once(cli, tmp_path: Path) -> None:
     assert said.count("captioning skipped") == 1 and said.count("transcription skipped") == 1, said
     as_json = cli("--json", "dataset", "video", str(tmp_path / "clip.mp4"), "--project", "vids", "--name", "again")
     assert as_json.err.count("transcription skipped") == 1  # --json: stdout is the document, notes on stderr
+
+
+def test_video_options_that_would_be_ignored_or_are_out_of_range_are_refused_first(cli, store: Store,
+                                                                                   tmp_path: Path) -> None:
+    # `dataset video clips --scene-threshold 0.5` (no --scenes) and `--dedupe-distance 3` (no --dedupe)
+    # extracted frames as if they were not given; `--scenes --scene-threshold 5` said "no frames
+    # extracted: 1 of 1 videos were rejected (first: a.mp4: scene threshold must be between 0 and 1...)",
+    # blaming the video for an option.
+    from tests.ingest.media import write_video
+
+    write_video(tmp_path / "clip.mp4", 30)
+    assert cli("project", "create", "vids").code == 0
+    for extra, said in ((["--scene-threshold", "0.5"], "--scene-threshold is for --scenes"),
+                        (["--dedupe-distance", "3"], "--dedupe-distance is for --dedupe"),
+                        (["--scenes", "--scene-threshold", "5"], "--scene-threshold must be from 0 to 1, got 5.0")):
+        refused = cli("dataset", "video", str(tmp_path / "clip.mp4"), "--project", "vids", *extra)
+        assert refused.code == 2 and refused.err.startswith(f"error: {said}") and refused.err.count("\n") == 1, \
+            refused.err
+    assert datasets.list_all(store) == []

@@ -87,6 +87,27 @@ def test_leaderboard_shows_evaluation_columns_and_base_model_baselines_as_the_vi
     assert alone["baselines"] == [] and alone["runs"][0]["evals"] == {}
 
 
+def test_a_leaderboard_of_one_recipe_shows_only_its_evaluation_columns_and_baselines(store, cli) -> None:
+    # `leaderboard --recipe causal-lm` showed a text-classification run's base-model baseline row, and the
+    # CLASSIFICATION_ACCURACY / CLASSIFICATION_MACRO_F1 columns its evaluations made, beside the causal LMs.
+    from spark_trainer.store import evaluations
+
+    lm = _run(store, "lm", "causal-lm", [("eval_loss", 2, 0.8), ("evals/perplexity", 2, 9.5)])
+    tc = _run(store, "tc", "text-classification", [("eval_loss", 2, 0.6), ("evals/classification_accuracy", 2, 0.7)])
+    for run, task, result in ((lm, "perplexity", {"perplexity": 31.0}), (tc, "classification", {"accuracy": 0.5})):
+        base = evaluations.create(store, run, task=task, data_path=f"/data/{task}.csv", base=True,
+                                  checkpoint="last", gpus=[])
+        evaluations.update(store, base.id, status="completed", result={"task": task, "metrics": result})
+    shown = cli("--json", "leaderboard", "eval_loss", "--recipe", "causal-lm").json()
+    assert [r["id"] for r in shown["runs"]] == [lm]
+    assert [b["run"] for b in shown["baselines"]] == [lm]
+    text = cli("leaderboard", "eval_loss", "--recipe", "causal-lm").out
+    assert text.splitlines()[1].split()[-2:] == ["STATUS", "PERPLEXITY"], text
+    both = cli("--json", "leaderboard", "eval_loss").json()  # no filter: both recipes' rows and columns
+    assert sorted(b["run"] for b in both["baselines"]) == sorted([lm, tc])
+    assert both["runs"][0]["evals"] == {"evals/classification_accuracy": 0.7}
+
+
 def test_leaderboard_on_a_home_without_metrics_says_so(cli) -> None:
     empty = cli("leaderboard")
     assert empty.code == 0 and empty.out.strip() == "no run has reported metrics yet"

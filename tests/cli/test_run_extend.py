@@ -68,6 +68,12 @@ def test_refuses_runs_that_cannot_be_extended(store: Store, cli) -> None:
     assert again.code == 2 and again.err.count("\n") == 1
     assert "only a completed run can be extended" in again.err
     assert runs.get(store, run.id).total_steps == 11
+    # A cancelled run: it said "resume a paused or interrupted one instead", leaving out the cancelled run
+    # that `run resume` does take.
+    runs.transition(store, run.id, RunStatus.CANCELLED, "test: cancelled")
+    cancelled = cli("run", "extend", str(run.id), "--steps", "3")
+    assert cancelled.err == (f"error: run {run.id} is cancelled; only a completed run can be extended (resume it "
+                             f"instead: `spark-trainer run resume {run.id}`)\n")
     usage = cli("run", "extend", str(run.id))
     assert usage.code == 2 and "--steps" in usage.err and usage.err.count("\n") == 1
 

@@ -106,7 +106,46 @@ def test_config_clones_a_run_into_a_run_file_that_trains(trained: Path, tmp_path
 
 def test_a_negative_prompt_is_for_image_runs_only(trained: Path, capsys) -> None:
     code, _, err = _cli(capsys, trained, "generate", "1", "--prompt", "hi", "--negative", "rude words")
-    assert code == 2 and err == "error: --negative is for diffusion runs (a negative prompt for the image)\n"
+    assert code == 2 and err == ("error: --negative is for diffusion runs (a negative prompt for the image); run 1 is a "
+                                 "causal-lm run\n")
+
+
+@pytest.mark.parametrize(("option", "said"), [
+    (["--steps", "3"], "--steps is for diffusion runs (denoising steps)"),
+    (["--guidance", "3"], "--guidance is for diffusion runs (the guidance scale)"),
+    (["--image", "cat.png"], "--image is for image-classification runs (the image to classify)"),
+])
+def test_an_option_of_another_kind_of_run_is_refused_not_ignored(trained: Path, capsys, option, said) -> None:
+    # `generate 3 --prompt hi --steps 3` on a causal-LM run answered as if --steps were not there, and
+    # `generate 3 --image cat.png` said "--prompt is required".
+    code, out, err = _cli(capsys, trained, "generate", "1", "--prompt", "hi", *option)
+    assert (code, out) == (2, "") and err.startswith(f"error: {said}; run 1 is a causal-lm run") and err.count("\n") == 1
+
+
+def test_a_checkpoint_with_base_is_refused_not_ignored(trained: Path, capsys) -> None:
+    # `generate 1 --prompt hi --base --checkpoint 5` answered with the base model: --checkpoint dropped.
+    code, out, err = _cli(capsys, trained, "generate", "1", "--prompt", "hi", "--base", "--checkpoint", "5")
+    assert (code, out) == (2, "") and err == ("error: --checkpoint names the run's weights to try; --base answers "
+                                              "with the base model instead: give one of them\n")
+
+
+@pytest.mark.parametrize(("kind", "recipe", "option", "said"), [
+    ("image-generation", "diffusion-lora", ["--max-new-tokens", "5"], "--max-new-tokens is for causal-lm runs"),
+    ("image-generation", "diffusion-lora", ["--chat"], "--chat is for causal-lm runs"),
+    ("classification", "text-classification", ["--temperature", "0.5"], "--temperature is for causal-lm runs"),
+    ("classification", "text-classification", ["--steps", "4"], "--steps is for diffusion runs"),
+    ("classification", "text-classification", ["--image", "x.png"], "--image is for image-classification runs"),
+])
+def test_each_kind_of_run_refuses_the_options_of_the_others(kind, recipe, option, said) -> None:
+    from spark_trainer.cli.generate import check_options
+    from spark_trainer.cli.main import build_parser
+    from spark_trainer.errors import BadInput
+
+    args = build_parser("generate").parse_args(["generate", "7", "--prompt", "x", *option])
+    with pytest.raises(BadInput) as refused:
+        check_options(kind, recipe, args)
+    assert str(refused.value).startswith(said) and f"; run 7 is a {recipe} run" in str(refused.value)
+    check_options(kind, recipe, build_parser("generate").parse_args(["generate", "7", "--prompt", "x", "--seed", "1"]))
 
 
 def test_a_sample_saved_from_generate_is_listed_by_run_samples(trained: Path, capsys) -> None:
@@ -200,6 +239,17 @@ def test_config_out_refuses_an_existing_file(trained: Path, tmp_path: Path, caps
     code, out, err = _cli(capsys, trained, "run", "config", "1", "--out", str(kept))
     assert (code, out) == (2, "") and err.count("\n") == 1 and "--out" in err and str(kept) in err
     assert kept.read_text() == "my own notes\n"
+
+
+def test_an_out_under_a_file_is_bad_input_naming_the_file(trained: Path, tmp_path: Path, capsys) -> None:
+    # `run config 3 --out notes.jsonl/x.yaml` (and generate's and launch's --out) said "I/O error on
+    # notes.jsonl: File exists", exit 1, as if the disk had failed; export's --out already said it well.
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("{}\n")
+    code, out, err = _cli(capsys, trained, "run", "config", "1", "--out", str(notes / "x.yaml"))
+    assert (code, out) == (2, ""), err
+    assert err == f"error: cannot make a folder at {notes}: {notes} is a file; choose another place\n"
+    assert notes.read_text() == "{}\n"
 
 
 def test_config_names_a_base_model_of_the_homes_models_folder_by_its_place_there(tmp_path: Path, capsys) -> None:

@@ -25,7 +25,8 @@ def test_defaults_filled_for_recipe_section() -> None:
         ("train:\n  learning_rate: -1\n", "line 7: train.learning_rate: got -1; Input should be greater than 0"),
         ("train:\n  batch_size: lots\n", "line 7: train.batch_size: got 'lots'"),
         ("train:\n  precision: fp8\n", "Input should be 'auto', 'bf16', 'fp16' or 'fp32'"),
-        ("train:\n  batchsize: 4\n", "train.batchsize: unknown key; allowed keys: auto_batch, batch_size"),
+        ("train:\n  batchsize: 4\n",
+         "train.batchsize: unknown key (did you mean 'batch_size'?); allowed keys: auto_batch, batch_size"),
         ("recipe_config:\n  method: magic\n", "recipe_config.method: got 'magic'"),
         ("recipe_config:\n  lora_r: 0\n", "recipe_config.lora_r: got 0; Input should be greater than or equal to 1"),
     ],
@@ -35,6 +36,52 @@ def test_validation_errors_are_one_clear_line(extra: str, expected: str) -> None
         parse_config(BASE + extra, "run.yaml")
     message = str(info.value)
     assert expected in message and "\n" not in message
+
+
+def test_a_misspelt_required_key_is_named_first_not_the_key_it_left_missing() -> None:
+    # `nme: lm1` in a run file said "run.yaml: name: required but missing (and 1 more problem)": the typo
+    # itself, the key to fix, was the problem left unsaid.
+    with pytest.raises(ConfigError) as info:
+        parse_config(BASE.replace("name: tiny", "nme: tiny"), "run.yaml")
+    assert str(info.value).startswith("run.yaml line 2: nme: unknown key (did you mean 'name'?); allowed keys: ")
+    assert str(info.value).endswith("(and 1 more problem)")
+
+
+@pytest.mark.parametrize(("sets", "expected"), [
+    (["train.max_steps=abc"], "--set train.max_steps: got 'abc'; Input should be a valid integer"),
+    (["train=5"], "--set train: got 5; Input should be a valid dictionary"),
+    (["recipe_config.lora_r=0"], "--set recipe_config.lora_r: got 0; Input should be greater than or equal to 1"),
+    (["train.lerning_rate=1"], "--set train.lerning_rate: unknown key (did you mean 'learning_rate'?)"),
+])
+def test_a_bad_value_given_with_set_is_blamed_on_the_set_not_a_line_of_the_file(sets, expected) -> None:
+    # `train run.yaml --set train.max_steps=abc` said "run.yaml line 7: train.max_steps: got 'abc'": line 7
+    # held `train: {max_steps: 6, ...}`, nothing wrong there (the line was the parent key's, found for a
+    # field the file does not have).
+    from spark_trainer.config import validate_config
+    from spark_trainer.config.yaml_io import parse_yaml
+
+    data, node = parse_yaml(BASE + "train: {max_steps: 6}\nrecipe_config: {lora_r: 8}\n", "run.yaml")
+    with pytest.raises(ConfigError) as info:
+        validate_config(apply_overrides(data, sets), "run.yaml", node, overrides=sets)
+    assert str(info.value).startswith(expected), info.value
+
+
+def test_a_bad_value_in_the_file_keeps_its_line_beside_a_set() -> None:
+    from spark_trainer.config import validate_config
+    from spark_trainer.config.yaml_io import parse_yaml
+
+    data, node = parse_yaml(BASE + "train: {max_steps: 6, learning_rate: -1}\n", "run.yaml")
+    with pytest.raises(ConfigError, match=r"^run.yaml line 6: train.learning_rate: got -1"):
+        validate_config(apply_overrides(data, ["train.max_steps=3"]), "run.yaml", node, overrides=["train.max_steps=3"])
+
+
+def test_a_dataset_or_project_named_by_its_id_is_read_as_that_id() -> None:
+    # `dataset: 3` (README: "an existing dataset's name or id") was refused: "dataset: got 3; Input should
+    # be a valid string"; YAML reads a bare 3 as a number, as it does `gpus: 0`.
+    config = parse_config(BASE.replace("dataset: data.jsonl", "dataset: 3").replace("project: demo", "project: 2"))
+    assert (config.dataset, config.project) == ("3", "2")
+    with pytest.raises(ConfigError, match="dataset: got True"):  # a YAML boolean names nothing
+        parse_config(BASE.replace("dataset: data.jsonl", "dataset: yes"))
 
 
 def test_unknown_recipe_lists_known_ones() -> None:

@@ -3,7 +3,10 @@ loading the pipeline's weights, and the file holds exactly what the full load wr
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -110,8 +113,6 @@ def test_building_the_parts_in_fp32_says_nothing(tmp_path: Path) -> None:
     # `spark-trainer export` of a diffusion-lora run printed diffusers' "There are modules in
     # UNet2DConditionModel that should be kept in float32: []. Casting directly with `to()`..." (an
     # empty list: nothing to act on), because the parts, built in fp32, were cast to fp32 again.
-    import logging
-
     from spark_trainer.config.schema import ExperimentConfig
     from spark_trainer.export.diffusion_lora import _trained_parts
     from spark_trainer.models.tiny_diffusion import create_tiny_sd_pipeline
@@ -119,12 +120,33 @@ def test_building_the_parts_in_fp32_says_nothing(tmp_path: Path) -> None:
     model = create_tiny_sd_pipeline(tmp_path / "tiny-sd")
     config = ExperimentConfig.model_validate({"project": "p", "name": "n", "recipe": "diffusion-lora",
                                               "base_model": str(model), "dataset": str(tmp_path), "gpus": "cpu"})
+    with _diffusers_log() as said:
+        _trained_parts(config, None, "cpu", "fp32")
+    assert not [line for line in said if "kept in float32" in line], said
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_writing_the_lora_says_nothing_of_modules_kept_in_float32(sd_run, tmp_path, dtype) -> None:
+    # The light path (lora_only, then write's cast to the export's dtype) still printed diffusers'
+    # "There are modules in UNet2DConditionModel that should be kept in float32: []" on every
+    # `spark-trainer export` of a diffusion-lora run: the UNet keeps no module in fp32.
+    from spark_trainer.export.diffusion_lora import write
+
+    _home, run_dir, _model = sd_run
+    with _diffusers_log() as said:
+        write(frozen_config(run_dir), latest_checkpoint(run_dir), tmp_path / "lora", merge=False, dtype=dtype)
+    assert (tmp_path / "lora" / "pytorch_lora_weights.safetensors").is_file()
+    assert not [line for line in said if "kept in float32" in line], said
+
+
+@contextlib.contextmanager
+def _diffusers_log() -> Iterator[list[str]]:
+    """The messages diffusers logs meanwhile."""
     said: list[str] = []
     handler = logging.Handler()
     handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
     logging.getLogger("diffusers").addHandler(handler)
     try:
-        _trained_parts(config, None, "cpu", "fp32")
+        yield said
     finally:
         logging.getLogger("diffusers").removeHandler(handler)
-    assert not [line for line in said if "kept in float32" in line], said

@@ -74,5 +74,5 @@ def test_two_extends_at_once_one_wins_whole_the_other_is_refused(store: Store, h
     segments = [(s["start"], s["end"]) for s in json.loads((run_dir / PLAN_FILE).read_text())["segments"]]
     assert segments == [(0, 8), (8, 8 + won)]
     assert isinstance(lost, BadInput), repr(lost)
-    assert str(lost) == (f"run {run.id} is queued; only a completed run can be extended (resume a paused or "
-                         "interrupted one instead)")
+    # It said "(resume a paused or interrupted one instead)": no advice for a queued run.
+    assert str(lost) == f"run {run.id} is queued; only a completed run can be extended (let it finish first)"

@@ -53,12 +53,16 @@ CASES = {
                              "config.json", "dataset 'tickets': its records have no 'label' field "
                              "(recipe_config.label_column); fields: target, text"),
     "one class (text)": ("text-classification", lambda p: _tickets(p, [{"text": "a", "label": "x"}]), "config.json",
+                         "error: dataset: recipe text-classification cannot train on dataset 'tickets': "
                          "classification needs at least 2 classes in 'label'; found 'x'"),
     "one class (images)": ("image-classification", _one_class_folder, "config.json",
+                           "error: dataset: recipe image-classification cannot train on dataset 'pets': "
                            "classification needs at least 2 classes in 'label'; found 'red_square'"),
     "captions missing": ("diffusion-lora", _half_captioned, "model_index.json",
                          "only 4 of 6 images have a caption (missing on "),
 }
+# The one-class cases named the dataset by its folder ("dataset /home/.../datasets/1: classification
+# needs..."), not by the name the run file and `dataset list` give it, as every other refusal does.
 
 
 @pytest.mark.parametrize("case", list(CASES))

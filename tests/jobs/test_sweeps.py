@@ -84,9 +84,9 @@ def test_the_data_is_checked_once_per_distinct_recipe_setting(store: Store, tmp_
     reads: list[str] = []
     real = RecipeSpec.check_data
 
-    def counted(self, config, data_path):
+    def counted(self, config, data_path, *what):
         reads.append(dict(config.recipe_config).get("label_column", "label"))
-        return real(self, config, data_path)
+        return real(self, config, data_path, *what)
 
     monkeypatch.setattr(RecipeSpec, "check_data", counted)
     data = _tickets_file(tmp_path)
@@ -97,6 +97,20 @@ def test_the_data_is_checked_once_per_distinct_recipe_setting(store: Store, tmp_
     queue_sweep(store, data, [parse_axis("train.seed=1,2"), parse_axis("recipe_config.label_column=label,text")],
                 machine=[])
     assert sorted(reads) == ["label", "text"]  # two seeds x two columns: the data read twice, not four times
+
+
+def test_every_run_of_a_sweep_trains_the_row_format_the_data_decided(store: Store, tmp_path: Path) -> None:
+    # `train examples/tiny-lora.yaml --sweep train.learning_rate=1e-4,3e-4`: run 10's config.yaml said
+    # `format: prompt-completion`, run 11's `format: auto` (compare showed it as a setting that differs).
+    # The runs after the first reuse the first one's data check, and lost what it decided.
+    from spark_trainer.jobs.submit import frozen_config
+
+    data = _tickets_file(tmp_path)
+    rows = write_jsonl(tmp_path / "qa.jsonl", [{"prompt": f"q{i}", "completion": f"a{i}"} for i in range(8)])
+    data.update(recipe="causal-lm", name="qa", dataset=str(rows))
+    queued = queue_sweep(store, data, [parse_axis("train.learning_rate=1e-4,3e-4,1e-3")], machine=[])
+    formats = [frozen_config(Path(run.run_dir)).recipe_config["format"] for run in queued.runs]
+    assert formats == ["prompt-completion"] * 3
 
 
 def test_a_sweep_whose_queueing_fails_midway_leaves_no_run_queued(store: Store, tmp_path: Path) -> None:

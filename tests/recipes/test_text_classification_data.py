@@ -233,7 +233,7 @@ def test_a_text_longer_than_the_model_takes_is_refused_before_training(tiny_text
     long_data = _ingested(tmp_path / "long", rows)
     cfg = _config(tiny_text_classifier, max_length=1024)
     with pytest.raises(ConfigError, match=r"^recipe_config.max_length 1024 is more than the 512 tokens tiny-bert "
-                                          r"takes, and 1 texts are longer than that: set recipe_config.max_length "
+                                          r"takes, and 1 text is longer than that: set recipe_config.max_length "
                                           r"to 512 or less$"):
         train(cfg, long_data, tmp_path / "run")
     outcome, _ = train(cfg, _ingested(tmp_path / "short", ROWS), tmp_path / "run2")  # short texts: a big max_length is fine

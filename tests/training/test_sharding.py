@@ -56,6 +56,11 @@ def test_resume_keeps_rows_per_step() -> None:
     assert sharding.resume_grad_accum({"world_size": 4}, batch_size=2, grad_accum=1, world=2) == 2
     with pytest.raises(ConfigError, match="4 rows per step.*resume on 1, 2 processes"):
         sharding.resume_grad_accum(state, batch_size=2, grad_accum=1, world=3)
+    # `run resume 3 --gpus cpu:3` of a one-process run said "(1 processes)" and "resume on 1 processes".
+    with pytest.raises(ConfigError) as one:
+        sharding.resume_grad_accum({"world_size": 1, "global_batch": 4}, batch_size=4, grad_accum=1, world=3)
+    assert str(one.value) == ("the checkpoint trained on 4 rows per step (1 process); 3 processes of "
+                              "train.batch_size 4 cannot keep that exactly: resume on 1 process")
 
 
 def test_optimizer_state_converts_between_ids_and_names() -> None:
