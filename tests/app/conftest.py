@@ -68,6 +68,11 @@ def ctx(store, qsettings, qtbot):
     from app.context import AppContext
 
     context = AppContext(store, qsettings, poll_gpus=False)
+    # The poller's first read starts with the context, on a pool thread. Left in flight, it ran while the
+    # test wrote its setup and caught the store half-written (one of a project's two datasets): a view
+    # shown next picked its row from that read and kept it when the next read brought the rest (4 of 8
+    # runs failed under load). The test's writes come after it, so the next read sees them all.
+    qtbot.waitUntil(lambda: not context.model.busy() and not context.model.poller.busy, timeout=15_000)
     yield context
     assert context.shutdown(10.0), "background tasks did not stop"
 
