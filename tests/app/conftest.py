@@ -62,12 +62,21 @@ def qsettings(tmp_path: Path) -> QSettings:
     return QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
 
 
+def first_read_landed(qtbot, context) -> None:  # noqa: ANN001 - Qt objects
+    """Wait until the store poller's first read, started with `context` on a pool thread, has landed.
+    Left in flight, it ran while the test wrote its setup and caught the store half-written (one of a
+    project's two datasets): a view shown next picked its row from that read and kept it when the next
+    read brought the rest (4 of 8 runs failed under load). The test's writes now all precede a read."""
+    qtbot.waitUntil(lambda: not context.model.busy() and not context.model.poller.busy, timeout=15_000)
+
+
 @pytest.fixture
 def ctx(store, qsettings, qtbot):
     """The shared context views take, without GPU polling (tests that want it build a window)."""
     from app.context import AppContext
 
     context = AppContext(store, qsettings, poll_gpus=False)
+    first_read_landed(qtbot, context)
     yield context
     assert context.shutdown(10.0), "background tasks did not stop"
 
@@ -80,6 +89,7 @@ def window(store, qsettings, qtbot):
     qtbot.addWidget(win)
     win.resize(1280, 800)
     win.show()
+    first_read_landed(qtbot, win.ctx)
     yield win
     win.close()
 
