@@ -287,8 +287,9 @@ class PlaygroundView(QWidget):
                 self.panel.on_error(what, text)
         elif event == "unloaded" and message.get("run_gone") and self._shows(message.get("run")):
             self._run_gone()
-        elif event == "unloaded":
-            self._forget(f"Unloaded: {message.get('reason', '')}. It loads again with the next prompt.")
+        elif event == "unloaded":  # the server's reason in words; "shutdown" is this app's own Unload
+            why = "" if message.get("reason", "shutdown") in ("", "shutdown") else f" ({message['reason']})"
+            self._forget(f"Unloaded{why}. It loads again with the next prompt.")
         elif event == "exited":
             text = describe_exit(message)
             self.banner.show_message(text, "error")
