@@ -312,3 +312,22 @@ def test_projects_are_listed_a_to_z(qtbot, view, store, sync):
     fill_and_accept(view.new_project(), "gamma")
     written(qtbot, view)
     assert [row[0] for row in view.row_texts()] == ["alpha", "beta", "gamma"]
+
+
+def test_the_welcome_page_stays_put_when_a_message_shows_under_it(qtbot, view):
+    # "Deleted project 'doomed'." (the last project gone: the welcome page is back) and a demo that could
+    # not be built showed their line under the welcome page, and its centred text moved up a third of it.
+    welcome = view.welcome
+    assert view.pages.currentWidget() is welcome
+
+    def top() -> int:
+        return welcome.empty.title.mapTo(view, welcome.empty.title.rect().topLeft()).y()
+
+    qtbot.wait(20)
+    before = top()
+    for banner, text in ((view.banner, "Deleted project 'doomed'."),
+                         (welcome.banner, "The demo could not be built: disk full")):
+        banner.show_message(text, "error")
+        qtbot.wait(20)
+        assert banner.isVisible() and top() == before, text
+        banner.clear_message()
