@@ -26,7 +26,7 @@ from spark_trainer.store.store import Store
 # (history field, title, unit, fixed y maximum or None for "from the GPU")
 SERIES = (
     ("utilization", "Utilisation", "%", 100.0),
-    ("memory_gb", "Memory", "GB", None),
+    ("memory_gb", "Memory", "GiB", None),
     ("temperature", "Temperature", "°C", 100.0),
     ("power", "Power", "W", None),
 )
@@ -77,7 +77,7 @@ class GpuPanel(QFrame):
 
     def update_sample(self, gpu: GpuInfo, history: GpuHistory | None, held_by: list[Run]) -> None:
         used, total = gpu.memory_used / 1024**3, gpu.memory_total / 1024**3
-        parts = [f"GPU {gpu.index} · {gpu.name}", f"{used:.1f} / {total:.0f} GB"]
+        parts = [f"GPU {gpu.index} · {gpu.name}", f"{used:.1f} / {total:.0f} GiB"]
         if gpu.utilization is not None:
             parts.append(f"{gpu.utilization}% busy")
         if gpu.temperature is not None:

@@ -15,10 +15,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.context import AppContext
-from app.playground_client import PlaygroundClient, describe_bytes, describe_exit
+from app.playground_client import PlaygroundClient, describe_exit
 from app.views.playground_panels import PANELS
 from app.widgets import MessageBanner
 from app.workers import Task, pending
+from spark_trainer.disk import gb
 from spark_trainer.store import runs
 from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
@@ -262,7 +263,7 @@ class PlaygroundView(QWidget):
             self.pending.pop(rid, None)
             source = message.get("source", {})
             device = "CPU" if self.client.device == "cpu" else f"GPU {self.client.device}"
-            self._loaded_text = f"Loaded on {device} · {describe_bytes(int(message.get('memory_bytes', 0)))}"
+            self._loaded_text = f"Loaded on {device} · {gb(int(message.get('memory_bytes', 0)))}"
             if self.loaded is not None and self._shows(self.loaded[0]):
                 self.status.setText(self._loaded_text)
                 if self.panel is not None:

@@ -55,7 +55,7 @@ def test_a_panel_per_gpu_with_live_curves_and_the_run_holding_it(qtbot, view, ct
     busy, free = view.panels[1], view.panels[0]
     assert f"run {run.id} (tiny-lora, running" in busy.holder.text()
     assert free.holder.text().startswith("Free")
-    assert "GPU 1" in busy.header.text() and "34.0 / 80 GB" in busy.header.text() and "84% busy" in busy.header.text()
+    assert "GPU 1" in busy.header.text() and "34.0 / 80 GiB" in busy.header.text() and "84% busy" in busy.header.text()
     xs, ys = busy.curves["utilization"].getData()
     assert len(xs) == 5 and list(ys) == [80, 81, 82, 83, 84] and xs[-1] == 0
     _, mem = busy.curves["memory_gb"].getData()
