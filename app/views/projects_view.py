@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.forms.cells import keep_room
 from app.context import AppContext
+from app.forms.cells import keep_room
 from app.views.base import BaseView
 from app.views.name_dialog import NameDialog
 from app.views.row_filter import SearchEdit
