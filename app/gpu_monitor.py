@@ -94,4 +94,4 @@ class GpuMonitor(QObject):
         utils = [g.utilization for g in self.gpus if g.utilization is not None]
         util = f" · {sum(utils) / len(utils):.0f}% busy" if utils else ""
         plural = "s" if len(self.gpus) != 1 else ""
-        return f"{len(self.gpus)} GPU{plural}{util} · {used:.1f}/{total:.0f} GB"
+        return f"{len(self.gpus)} GPU{plural}{util} · {used:.1f}/{total:.0f} GiB"

@@ -189,6 +189,3 @@ def describe_exit(message: dict[str, Any]) -> str:
     return f"The model process {how}" + (f": {last}" if last else "") + ". It loads again with the next prompt."
 
 
-def describe_bytes(n: int) -> str:
-    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
-

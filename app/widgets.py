@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.forms.cells import keep_room
-from spark_trainer.cli.format import human_bytes
+from spark_trainer.disk import human_bytes
 
 __all__ = ["human_bytes"]  # re-exported for the views
 

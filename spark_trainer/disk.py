@@ -2,7 +2,7 @@
 
 Shared by the store (a SQLite write that hit SQLITE_FULL / SQLITE_IOERR), ingestion (copying files
 into the data home) and the training engine (checkpoints, see training/diskspace.py), so that every
-one of them says "disk full at <folder>: N MB free ..." instead of its library's own words.
+one of them says "disk full at <folder>: N MiB free ..." instead of its library's own words.
 """
 
 from __future__ import annotations
@@ -23,9 +23,24 @@ IO_ERRNOS = frozenset({errno.EIO, errno.EFBIG, errno.EROFS})
 _FULL_WORDS = re.compile(r"No space left on device|Disk quota exceeded|\(os error (?:28|122)\)")
 
 
+# Every size the app and the CLI show is counted in 1024s, and labelled so (KiB, MiB, GiB): the GPU
+# memory figures (NVML's, torch's), the estimates and the disk figures alike, so one size reads the same
+# on every screen ("GB" over a 2**30 count said 1.07 times too little beside an estimate's GiB).
 def gb(n: float) -> str:
-    """Bytes as a short human figure: GB from 256 MB up, else MB."""
-    return f"{n / 2**30:.2f} GB" if n >= 2**28 else f"{n / 2**20:.1f} MB"
+    """Bytes as a short human figure: GiB from 256 MiB up, else MiB."""
+    return f"{n / 2**30:.2f} GiB" if n >= 2**28 else f"{n / 2**20:.1f} MiB"
+
+
+def human_bytes(n: float | None) -> str:
+    """Bytes in the largest binary unit under 1024 of it ("2.8 KiB", "3.0 GiB"); "-" for None."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
 
 
 def nearest_existing(path: Path) -> Path:
@@ -67,9 +82,9 @@ def is_write_error(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException, folder: Path, *, target: Path | None = None, needs: str = "") -> str:
-    """One line for a failed write under `folder`: "disk full at <folder>: N MB free[, <needs>]" for
-    no space, else "I/O error writing <target>: <reason> (N MB free)". `needs` is e.g.
-    "the dataset needs about 3.1 MB"."""
+    """One line for a failed write under `folder`: "disk full at <folder>: N MiB free[, <needs>]" for
+    no space, else "I/O error writing <target>: <reason> (N MiB free)". `needs` is e.g.
+    "the dataset needs about 3.1 MiB"."""
     try:
         free = gb(free_bytes(folder))
     except OSError:
@@ -94,7 +109,7 @@ MOUNTS = Path("/proc/self/mounts")
 def write_whole(path: Path, write: Callable[[Path], object], not_written: str) -> None:
     """Write `path` whole or not at all: `write(aside)` into a hidden name beside it (same suffix, so
     an image writer picks its format from it), then rename. A full or failing disk is one DiskFull line,
-    "disk full at <folder>: N MB free; <not_written>", with nothing left behind."""
+    "disk full at <folder>: N MiB free; <not_written>", with nothing left behind."""
     from spark_trainer.errors import DiskFull
 
     aside = path.with_name(f".partial-{path.name}")

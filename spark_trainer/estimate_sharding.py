@@ -54,8 +54,8 @@ def sharding_note(config: dict[str, Any], base_model_dir: str | Path, processes:
     precision = str(train.get("precision") or "auto")
     found = fsdp_estimate(unsharded, ModelShape.from_folder(base_model_dir), processes,
                           "bf16" if precision == "auto" else precision)
-    # GB as the rest of the app writes sizes (1024-based, spark_trainer.cli.format.human_bytes)
-    text = f"with FSDP over {processes} GPUs: ~{found.per_gpu_bytes / GIB:.1f} GB per GPU"
+    # GiB, as the rest of the app writes sizes (1024-based: spark_trainer.disk)
+    text = f"with FSDP over {processes} GPUs: ~{found.per_gpu_bytes / GIB:.1f} GiB per GPU"
     if mode == "fsdp":
         return f"{text} (train.sharding fsdp)"
     if free_bytes is None:

@@ -94,3 +94,13 @@ def test_a_finished_staging_folder_reaches_the_disk_to_its_deepest_file(tmp_path
     synced = [Path(path) for kind, path, _ in events if kind == "fsync"]
     assert synced.index(staging / "unet" / "deeper" / "a.txt") < synced.index(staging / "unet" / "deeper") \
         < synced.index(staging / "unet") < synced.index(staging)  # a file before the folder holding it
+
+
+def test_sizes_are_labelled_in_the_units_they_are_counted_in() -> None:
+    # Seen: `gb` divided by 2**30 and said "GB" (and the CLI's sizes by 1024, "KB"/"MB"/"GB"), while the
+    # app's estimates, memory charts and Playground said GiB: one size, two labels. Every size is 1024-based.
+    from spark_trainer.disk import gb, human_bytes
+
+    assert gb(3 * 2**30) == "3.00 GiB" and gb(2**20) == "1.0 MiB" and gb(0) == "0.0 MiB"
+    assert [human_bytes(n) for n in (512, 2900, 2**20, 3 * 2**30, 5 * 2**40, None)] == [
+        "512 B", "2.8 KiB", "1.0 MiB", "3.0 GiB", "5.0 TiB", "-"]

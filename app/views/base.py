@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidg
 from app.context import AppContext
 
 if TYPE_CHECKING:  # SQLAlchemy: not imported before the first window
+    from app.line_banner import LineBanner
     from spark_trainer.store.store import Store
 
 
@@ -32,6 +33,24 @@ class BaseView(QWidget):
         outer.addLayout(top)
         self.body = QVBoxLayout()
         outer.addLayout(self.body, 1)
+
+    def title_banner(self, *beside: QWidget) -> LineBanner:
+        """A one-line message banner in the title row, in the room between the title and the header's
+        widgets, with `beside` (a button acting on its message...) right of it. A line of its own under
+        the title held 38 px of every page empty for messages that come now and then (see LineBanner).
+        Both sit in one widget (`banner.parentWidget()`), which a view may hide with a page."""
+        from app.line_banner import LineBanner
+
+        holder = QWidget()
+        row = QHBoxLayout(holder)
+        row.setContentsMargins(12, 0, 0, 0)
+        banner = LineBanner()
+        row.addWidget(banner, 1)
+        for widget in beside:
+            row.addWidget(widget)
+        self.header.takeAt(1)  # the stretch after the title: the banner takes its room
+        self.header.insertWidget(1, holder, 1)
+        return banner
 
     def refresh(self) -> None:
         """Re-read what the view shows from the store (on show and F5; most views also follow the app model's signals)."""

@@ -33,7 +33,7 @@ from app.views.base import BaseView
 from app.views.memory_panel import MemoryEstimatePanel
 from app.views.run_actions import outdated
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
-from app.views.setup_choices import SetupChoicesMixin
+from app.views.setup_choices import PathBox, SetupChoicesMixin
 from app.views.setup_files import SetupFilesMixin
 from app.views.sweep_panel import SweepPanel
 from app.wheel_guard import guard_wheel
@@ -113,14 +113,10 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         for spec in list_recipes():
             self.recipe.addItem(spec.name)
             self.recipe.setItemData(self.recipe.count() - 1, spec.description, 3)  # ToolTipRole
-        self.dataset = QComboBox()
-        self.dataset.setEditable(True)
-        self.dataset.setToolTip("A dataset of the project, or a file or folder (ingested on first use)")
+        self.dataset = PathBox("A dataset of the project, or a file or folder (ingested on first use)")
         self.dataset_browse = QPushButton("File…")
-        self.base_model = QComboBox()
-        self.base_model.setEditable(True)
-        self.base_model.setToolTip("A local Hugging Face model folder (with config.json), or a model id "
-                                   "found in the local Hugging Face cache")
+        self.base_model = PathBox("A local Hugging Face model folder (with config.json), or a model id "
+                                  "found in the local Hugging Face cache")
         self.model_browse = QPushButton("Folder…")
         self.gpus = QComboBox()
         self.gpus.setEditable(True)

@@ -1,7 +1,7 @@
 """GPUs: a live panel per GPU (utilisation, memory, temperature, power) and which run holds it.
 
 Samples come from the shared GpuMonitor (NVML, polled off the GUI thread). Without an NVIDIA GPU the
-view says so plainly and why NVML is unavailable. pyqtgraph is imported here, not at start-up.
+view says so in plain words, the library's reason in a tooltip. pyqtgraph is imported here, not at start-up.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from spark_trainer.store.store import Store
 # (history field, title, unit, fixed y maximum or None for "from the GPU")
 SERIES = (
     ("utilization", "Utilisation", "%", 100.0),
-    ("memory_gb", "Memory", "GB", None),
+    ("memory_gb", "Memory", "GiB", None),
     ("temperature", "Temperature", "°C", 100.0),
     ("power", "Power", "W", None),
 )
@@ -77,7 +77,7 @@ class GpuPanel(QFrame):
 
     def update_sample(self, gpu: GpuInfo, history: GpuHistory | None, held_by: list[Run]) -> None:
         used, total = gpu.memory_used / 1024**3, gpu.memory_total / 1024**3
-        parts = [f"GPU {gpu.index} · {gpu.name}", f"{used:.1f} / {total:.0f} GB"]
+        parts = [f"GPU {gpu.index} · {gpu.name}", f"{used:.1f} / {total:.0f} GiB"]
         if gpu.utilization is not None:
             parts.append(f"{gpu.utilization}% busy")
         if gpu.temperature is not None:
@@ -173,11 +173,15 @@ class GpusView(BaseView):
         self.pages.setCurrentWidget(self.scroll)
 
     def _show_empty(self, note: str, active: list[Run]) -> None:
+        # `note` is the library's reason ("NVML unavailable (NVML Shared Library Not Found)"): a user
+        # reads what it means, the reason is in the tooltip (and in `spark-trainer doctor`).
+        driver = note.startswith("NVIDIA driver")
+        found = "The NVIDIA driver on this machine sees no GPU" if driver else "No NVIDIA driver was found on this machine"
         self.empty.text.setText(
-            "SparkTrainer could not reach an NVIDIA driver on this machine"
-            f"{f': {note}' if note else ''}.\nTraining still works on the CPU (small models, slowly): "
-            "runs started with GPUs set to 'auto' or 'cpu' use it. Install the NVIDIA driver to train on a GPU."
+            f"{found}, so training runs on the CPU (small models, slowly): runs started with GPUs set to "
+            "'auto' or 'cpu' use it." + ("" if driver else "\nInstall the NVIDIA driver to train on a GPU.")
         )
+        self.empty.text.setToolTip(f"What the NVIDIA library said: {note}" if note else "")
         cpu = [r for r in active if not r.gpus]
         self.cpu_runs.setText(
             ("Runs on the CPU now: " + ", ".join(f"run {r.id} ({r.experiment}, step {r.step})" for r in cpu))

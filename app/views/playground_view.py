@@ -15,10 +15,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.context import AppContext
-from app.playground_client import PlaygroundClient, describe_bytes, describe_exit
+from app.playground_client import PlaygroundClient, describe_exit
 from app.views.playground_panels import PANELS
 from app.widgets import MessageBanner
 from app.workers import Task, pending
+from spark_trainer.disk import gb
 from spark_trainer.store import runs
 from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
@@ -262,7 +263,7 @@ class PlaygroundView(QWidget):
             self.pending.pop(rid, None)
             source = message.get("source", {})
             device = "CPU" if self.client.device == "cpu" else f"GPU {self.client.device}"
-            self._loaded_text = f"Loaded on {device} · {describe_bytes(int(message.get('memory_bytes', 0)))}"
+            self._loaded_text = f"Loaded on {device} · {gb(int(message.get('memory_bytes', 0)))}"
             if self.loaded is not None and self._shows(self.loaded[0]):
                 self.status.setText(self._loaded_text)
                 if self.panel is not None:
@@ -287,8 +288,9 @@ class PlaygroundView(QWidget):
                 self.panel.on_error(what, text)
         elif event == "unloaded" and message.get("run_gone") and self._shows(message.get("run")):
             self._run_gone()
-        elif event == "unloaded":
-            self._forget(f"Unloaded: {message.get('reason', '')}. It loads again with the next prompt.")
+        elif event == "unloaded":  # the server's reason in words; "shutdown" is this app's own Unload
+            why = "" if message.get("reason", "shutdown") in ("", "shutdown") else f" ({message['reason']})"
+            self._forget(f"Unloaded{why}. It loads again with the next prompt.")
         elif event == "exited":
             text = describe_exit(message)
             self.banner.show_message(text, "error")

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
+from app.forms.cells import keep_room
 from app.views.base import BaseView
 from app.views.name_dialog import NameDialog
 from app.views.row_filter import SearchEdit
@@ -150,7 +151,9 @@ class ProjectsView(BaseView):
         self._projects = shown
         if model.loaded:
             self.pages.setCurrentWidget(self.welcome if not everything else self.pages.widget(0))
-        self.welcome.keep_activity_room(self.pages.currentWidget() is self.welcome)
+        on_welcome = self.pages.currentWidget() is self.welcome
+        self.welcome.keep_activity_room(on_welcome)
+        keep_room(self.banner, on_welcome)  # "Deleted project 'x'." under the welcome moved its centred text
         for widget in (self.hint, self.search, self.rename_button, self.delete_button):
             widget.setVisible(bool(everything))
         self.demo_button.setVisible(bool(everything) and self.welcome.demo_button is not None)

@@ -33,7 +33,7 @@ class CheckpointsTable(QTableWidget):
         self.setHorizontalHeaderItem(1, QTableWidgetItem(metric_title(list(rows))))
         for r, row in enumerate(rows):
             for c, value in enumerate((row.step, row.metric_text(),
-                                       f"{row.size_bytes / 2**20:.1f} MB", row.path)):
+                                       f"{row.size_bytes / 2**20:.1f} MiB", row.path)):
                 self.setItem(r, c, QTableWidgetItem(str(value)))
         for column in range(3):  # the metric's name is longer than its values; the folder stretches
             self.resizeColumnToContents(column)

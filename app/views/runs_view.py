@@ -29,7 +29,7 @@ from app.views.run_actions import RunListActions, outdated
 from app.views.runs_columns import COLUMNS, RUN_COLUMNS, RunRow
 from app.views.sweep_filter import NAME_WIDTH, SweepFilterBox
 from app.views.table_models import RowsModel, RowsTable
-from app.widgets import MessageBanner, add_elided_item, back_keys, tip_chosen
+from app.widgets import add_elided_item, back_keys, tip_chosen
 from app.workers import Task
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import Run, RunStatus
@@ -57,7 +57,7 @@ class RunsView(BaseView):
         # Right of the title (the filters' row is full at 1024 px); shown with the list only.
         self.row_filter = RowFilter(self.table, "runs")
         self.header.addWidget(self.row_filter)
-        self.stack.currentChanged.connect(lambda _i: self.row_filter.setVisible(self.stack.currentWidget() is self.list_page))
+        self.stack.currentChanged.connect(self._list_shown)
         # The run, compare and playground pages (a dozen charts) are built, and their modules imported
         # (pyqtgraph, numpy: most of a second), when first opened: opening the Runs list waits for neither.
         self._detail: RunDetailView | None = None
@@ -77,15 +77,11 @@ class RunsView(BaseView):
     def _build_list(self, page: QWidget) -> None:
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.banner = MessageBanner()
-        self.banner.keep_room()  # "Select two or more runs ... (Ctrl+click rows)": the rows stay where they were
         self.resume_button = QPushButton("Resume them")
         self.resume_button.hide()
         self.resume_button.clicked.connect(self.resume_interrupted)
-        banner_row = QHBoxLayout()
-        banner_row.addWidget(self.banner, 1)
-        banner_row.addWidget(self.resume_button)
-        layout.addLayout(banner_row)
+        # "Select two or more runs ... (Ctrl+click rows)": in the title row, the rows stay where they were.
+        self.banner = self.title_banner(self.resume_button)
         filters = QHBoxLayout()
         self.project_filter = QComboBox()
         self.project_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # projects come later
@@ -117,7 +113,8 @@ class RunsView(BaseView):
         layout.addWidget(self.table, 1)
         self.empty = QLabel("No runs yet. Set one up under Experiments, or run `spark-trainer train run.yaml`.")
         self.empty.setObjectName("Muted")
-        layout.addWidget(self.empty)
+        # The table's room while it is hidden: the filters stay at the top, not half way down the page.
+        layout.addWidget(self.empty, 1, Qt.AlignmentFlag.AlignTop)
         self.project_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
         self.project_filter.currentIndexChanged.connect(lambda _i: tip_chosen(self.project_filter, PROJECT_TIP))
         self.status_filter.currentIndexChanged.connect(lambda _i: self._show_runs(self.model.all_runs()))
@@ -127,6 +124,12 @@ class RunsView(BaseView):
         self.compare_button.clicked.connect(self._compare_clicked)
         self.table.selectionModel().selectionChanged.connect(lambda *_a: self._update_compare())
         self.list_actions = RunListActions(self)  # right-click: pause, resume, cancel; Enter opens
+
+    def _list_shown(self) -> None:
+        """The filter box and the message line belong to the list: a run's page has its own line."""
+        on_list = self.stack.currentWidget() is self.list_page
+        self.row_filter.setVisible(on_list)
+        self.banner.parentWidget().setVisible(on_list)
 
     # --- pages, built when first wanted ------------------------------------------------------------
     @property

@@ -29,7 +29,6 @@ from app.context import AppContext
 from app.relaunch import env_home_line
 from app.theme import current as current_theme
 from app.views.base import BaseView
-from app.widgets import MessageBanner
 from app.workers import Task, pending
 from spark_trainer import home_record, secrets
 from spark_trainer.errors import SparkError
@@ -46,10 +45,8 @@ class SettingsView(BaseView):
 
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(store, ctx, parent)
-        self.banner = MessageBanner()
-        self.banner.keep_room()  # every change here saves and says so: the form must not jump
+        self.banner = self.title_banner()  # every change here saves and says so: the form must not jump
         self.banner.forget_on_leave()
-        self.body.addWidget(self.banner)
         self.token_task: Task | None = None
         self._read_task: Task | None = None
         self._save_task: Task | None = None

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QComboBox
 
 from app.views.model_sources import offered_models
@@ -26,6 +27,46 @@ from app.workers import Task, pending
 from spark_trainer.errors import BadInput
 from spark_trainer.recipes.fit import DataFacts, dataset_facts, facts_of
 from spark_trainer.recipes.registry import get_recipe
+
+
+class PathBox(QComboBox):
+    """An editable box for a name or a path (a base model folder, a data file). A path longer than the
+    box shows from its last part (the folder or file name) on, not its end nor its start: the Base model
+    box showed "me/models/t" of a model's path, saying nothing of which model; the whole path is in the
+    tooltip. The list elides long paths in the middle, keeping their names."""
+
+    def __init__(self, tip: str) -> None:
+        super().__init__()
+        self.setEditable(True)
+        self.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self._tip = tip
+        self._to_name = False
+        self.lineEdit().installEventFilter(self)
+        self.lineEdit().textChanged.connect(self._text_set)  # also when `fill_choices` puts it back, signals blocked
+
+    def _text_set(self, text: str) -> None:
+        self.setToolTip(f"{text}\n{self._tip}" if text else self._tip)
+        self._to_name = True
+        self.lineEdit().update()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        # QLineEdit scrolls as it paints, only as far as its cursor needs: a paint with the cursor at the
+        # end, then the cursor back at the name's start, brings that start to the left edge when the
+        # path is long (and leaves the end in sight when the name fits). Not while the user types.
+        edit = self.lineEdit()
+        if watched is edit and event.type() == QEvent.Type.Paint and self._to_name and not edit.hasFocus():
+            self._to_name = False
+            edit.setCursorPosition(len(edit.text()))
+            QTimer.singleShot(0, self, self._cursor_to_name)
+        return super().eventFilter(watched, event)
+
+    def _cursor_to_name(self) -> None:
+        text = self.lineEdit().text().rstrip("/\\")
+        self.lineEdit().setCursorPosition(max(text.rfind("/"), text.rfind("\\")) + 1)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._to_name = True
 
 
 @dataclass(frozen=True)

@@ -134,8 +134,9 @@ class WelcomePanel(QWidget):
     def keep_activity_room(self, keep: bool) -> None:
         """Hold the demo's progress and status lines' room while they are hidden (`keep`: the welcome
         page is shown, its text centred in what is left above them; it moved 8 px up when the bar
-        appeared under the "Create demo project" just clicked), or give it to the list above them."""
-        for widget in (self.progress, self.status):
+        appeared under the "Create demo project" just clicked; its error line too), or give it to the list
+        above them."""
+        for widget in (self.progress, self.status, self.banner):
             keep_room(widget, keep)
 
     @property

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from spark_trainer.disk import human_bytes  # noqa: F401 - the CLI's formatters are imported from here
+
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "(none)", *,
           upper: bool = True) -> str:
@@ -25,17 +27,6 @@ def fields(pairs: Sequence[tuple[str, Any]]) -> str:
     """`key: value` lines, keys aligned."""
     width = max(len(k) for k, _ in pairs)
     return "\n".join(f"{k.ljust(width)}  {_cell(v)}" for k, v in pairs)
-
-
-def human_bytes(n: int | float | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1024 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"
 
 
 def _cell(value: Any) -> str:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from spark_trainer.disk import human_bytes
+
 if TYPE_CHECKING:
     from spark_trainer.ingest.types import IngestReport
 
@@ -51,15 +53,6 @@ def _bar_table(title: str, headers: tuple[str, str], rows: list[tuple[str, int]]
     return [*out, ""]
 
 
-def _human(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"
-
-
 def write_card(*, name: str, kind: str, version: str, tally: CardTally, report: IngestReport,
                size_bytes: int, linked: bool) -> str:
     """The card text. `version` is the SHA-256 of manifest.jsonl: same content, same version."""
@@ -70,7 +63,7 @@ def write_card(*, name: str, kind: str, version: str, tally: CardTally, report: 
         f"- items: {report.accepted} (train {report.train}, val {report.val})",
         f"- rejected: {report.num_rejected} (see report.json for every item and reason)",
         f"- exact duplicates removed: {report.num_duplicates}",
-        f"- size: {_human(size_bytes)}" + (" (files referenced in place)" if linked else ""),
+        f"- size: {human_bytes(size_bytes)}" + (" (files referenced in place)" if linked else ""),
         f"- sources: {', '.join(report.sources) or '-'}", "",
     ]
     if kind == "text":

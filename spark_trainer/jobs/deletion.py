@@ -56,7 +56,7 @@ class DeletePlan:
     size_bytes: int  # of run_dirs and export_dirs
 
     def question(self, *, keep_files: bool = False) -> str:
-        """One sentence ending in '?': "Delete experiment 'x' with 3 runs and their folders (1.20 GB)?"."""
+        """One sentence ending in '?': "Delete experiment 'x' with 3 runs and their folders (1.20 GiB)?"."""
         n = len(self.run_ids)
         if self.kind == "experiment":
             head = f"Delete experiment {self.name!r} " + (f"with {_count(n, 'run')}" if n else "(it has no runs)")

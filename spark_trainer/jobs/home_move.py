@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spark_trainer import home_record
+from spark_trainer.disk import gb
 from spark_trainer.errors import BadInput, Conflict, DiskFull, OperationFailed, SparkError
 from spark_trainer.paths import DB_NAME, HOME_ENV, DataHome, disk_free_bytes
 from spark_trainer.store import presence
@@ -168,8 +169,8 @@ def plan_move(store: Store, dest: str | os.PathLike[str], *, keep_old: bool = Fa
     if not rename:
         free = disk_free_bytes(target)
         if free < size + SLACK_BYTES:
-            raise DiskFull(f"not enough room at {target}: the data home needs {_gib(size + SLACK_BYTES)}, "
-                           f"{_gib(free)} is free; nothing was copied")
+            raise DiskFull(f"not enough room at {target}: the data home needs {gb(size + SLACK_BYTES)}, "
+                           f"{gb(free)} is free; nothing was copied")
     queued = [run.id for run in runs.list_all(store, statuses={RunStatus.QUEUED})]
     return MovePlan(source, target, rename, files, size, queued, keep_old, removed)
 
@@ -386,9 +387,6 @@ def _device(path: Path) -> int:
         probe = probe.parent
     return probe.stat().st_dev
 
-
-def _gib(size: int) -> str:
-    return f"{size / 2**30:.2f} GiB" if size >= 2**30 else f"{size / 2**20:.1f} MiB"
 
 
 def home_summary(store: Store) -> dict[str, int]:

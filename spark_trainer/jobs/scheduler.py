@@ -175,7 +175,7 @@ def _release_playground(store: Store, run: Run) -> None:
 
 def waiting_line(exc: StoreDiskFull, store: Store | None = None) -> str:
     """The one line a scheduler shows while the database's disk is too full to start queued runs:
-    where, how much is free, and that the runs wait (e.g. "disk full at /data: 0.0 MB free; the
+    where, how much is free, and that the runs wait (e.g. "disk full at /data: 0.0 MiB free; the
     database sparktrainer.db could not be written; run 3 stays queued and starts once there is room").
     Without a `store` (it could not even be opened) the runs are not named."""
     head = str(exc).removesuffix(" (nothing was changed)").replace("; nothing was changed)", ")")

@@ -3,7 +3,7 @@
 A checkpoint that hits a full disk used to fail with "[enforce fail at inline_container.cc:672]
 unexpected pos". Now free space is checked before a run starts and before each checkpoint (against
 the size of the last checkpoint, or an estimate from the trainable parameters), and a write that
-fails anyway is reported as "disk full at <path>: N GB free, the checkpoint needs about M GB" (or
+fails anyway is reported as "disk full at <path>: N GiB free, the checkpoint needs about M GiB" (or
 the I/O error), while the previous checkpoint stays the latest complete one.
 """
 

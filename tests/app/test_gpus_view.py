@@ -34,11 +34,13 @@ def test_without_nvidia_gpus_the_view_says_so_and_why(qtbot, view, ctx):
     qtbot.waitUntil(lambda: ctx.gpu_monitor.has_sampled, timeout=10_000)
     assert view.pages.currentWidget() is view.empty
     assert view.empty.title.text() == "No NVIDIA GPU found"
-    assert "NVML" in view.empty.text.text() and "CPU" in view.empty.text.text()
-    # the reason after a colon: "(NVML unavailable (NVML Shared Library Not Found))" nested brackets
+    # Seen: "...could not reach an NVIDIA driver on this machine: NVML unavailable (NVML Shared Library Not
+    # Found)." The sentence says what it means in a user's words; the library's reason is in the tooltip.
     first = view.empty.text.text().splitlines()[0]
-    assert first.startswith("SparkTrainer could not reach an NVIDIA driver on this machine: NVML"), first
-    assert "))" not in first
+    assert first.startswith("No NVIDIA driver was found on this machine, so training runs on the CPU"), first
+    assert "NVML" not in view.empty.text.text()
+    assert view.empty.text.toolTip() == f"What the NVIDIA library said: {ctx.gpu_monitor.nvml_note}"
+    assert "NVML" in ctx.gpu_monitor.nvml_note
     assert view.cpu_runs.text() == "No run is using the CPU right now."
 
 
@@ -53,7 +55,7 @@ def test_a_panel_per_gpu_with_live_curves_and_the_run_holding_it(qtbot, view, ct
     busy, free = view.panels[1], view.panels[0]
     assert f"run {run.id} (tiny-lora, running" in busy.holder.text()
     assert free.holder.text().startswith("Free")
-    assert "GPU 1" in busy.header.text() and "34.0 / 80 GB" in busy.header.text() and "84% busy" in busy.header.text()
+    assert "GPU 1" in busy.header.text() and "34.0 / 80 GiB" in busy.header.text() and "84% busy" in busy.header.text()
     xs, ys = busy.curves["utilization"].getData()
     assert len(xs) == 5 and list(ys) == [80, 81, 82, 83, 84] and xs[-1] == 0
     _, mem = busy.curves["memory_gb"].getData()
@@ -67,3 +69,11 @@ def test_real_nvml_samples_fill_one_panel_per_gpu(qtbot, view, ctx):
     ctx.gpu_monitor.poll()
     qtbot.waitUntil(lambda: ctx.gpu_monitor.has_sampled, timeout=10_000)
     assert sorted(view.panels) == [g.index for g in list_gpus()]
+
+
+def test_a_driver_that_sees_no_gpu_is_not_called_missing(view, ctx):
+    ctx.gpu_monitor.record([], "NVIDIA driver 550.54.15")
+    assert view.pages.currentWidget() is view.empty
+    first = view.empty.text.text().splitlines()[0]
+    assert first.startswith("The NVIDIA driver on this machine sees no GPU, so training runs on the CPU"), first
+    assert "550.54.15" in view.empty.text.toolTip()

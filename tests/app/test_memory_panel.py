@@ -34,7 +34,7 @@ def test_panel_suggests_the_clis_micro_batch_for_the_planned_gpu(ctx, qtbot, tmp
     panel.gpus = []  # no NVIDIA GPU: no suggestion; the panel says the run trains on the CPU
     panel.show_estimate(config, model)
     assert "micro-batch" not in panel.fit.text() and "trains on the CPU" in panel.fit.text()
-    assert "GB" in panel.memory.text()
+    assert "GiB" in panel.memory.text()
 
 
 def test_a_cpu_run_is_told_where_it_trains_beside_the_gpu_estimate(ctx, qtbot, tmp_path: Path) -> None:

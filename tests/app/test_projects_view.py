@@ -268,15 +268,17 @@ def test_a_message_moves_no_row_of_the_list(qtbot, view, store, sync):
     assert rows()[: len(before)] == before
 
 
-def test_the_welcome_page_stays_put_while_a_demo_builds(qtbot, view):
-    # Seen: the welcome text and buttons jumped 8 px up when "Create demo project" showed its progress bar.
+def welcome_top(qtbot, view):
+    """The welcome page is shown: a function giving its title's top in the view, once laid out."""
     welcome = view.welcome
     assert view.pages.currentWidget() is welcome
-
-    def top() -> int:
-        return welcome.empty.title.mapTo(view, welcome.empty.title.rect().topLeft()).y()
-
     qtbot.wait(20)
+    return lambda: welcome.empty.title.mapTo(view, welcome.empty.title.rect().topLeft()).y()
+
+
+def test_the_welcome_page_stays_put_while_a_demo_builds(qtbot, view):
+    # Seen: the welcome text and buttons jumped 8 px up when "Create demo project" showed its progress bar.
+    welcome, top = view.welcome, welcome_top(qtbot, view)
     before = top()
     welcome.progress.show()  # as create_demo does, without building one
     welcome.status.setText("Building the demo project…")
@@ -312,3 +314,16 @@ def test_projects_are_listed_a_to_z(qtbot, view, store, sync):
     fill_and_accept(view.new_project(), "gamma")
     written(qtbot, view)
     assert [row[0] for row in view.row_texts()] == ["alpha", "beta", "gamma"]
+
+
+def test_the_welcome_page_stays_put_when_a_message_shows_under_it(qtbot, view):
+    # "Deleted project 'doomed'." (the last project gone: the welcome page is back) and a demo that could
+    # not be built showed their line under the welcome page, and its centred text moved up 6 px.
+    welcome, top = view.welcome, welcome_top(qtbot, view)
+    before = top()
+    for banner, text in ((view.banner, "Deleted project 'doomed'."),
+                         (welcome.banner, "The demo could not be built: disk full")):
+        banner.show_message(text, "error")
+        qtbot.wait(20)
+        assert banner.isVisible() and top() == before, text
+        banner.clear_message()

@@ -51,7 +51,7 @@ def test_on_a_terminal_anything_but_yes_deletes_nothing(cli, store: Store, monke
     _typing(monkeypatch, answer)
     said = cli("run", "delete", str(run_id))
     assert (said.code, said.out.strip()) == (1, "nothing deleted")
-    assert said.err.startswith(f"Delete run {run_id} and its folder (1.0 MB)? [y/N] ")
+    assert said.err.startswith(f"Delete run {run_id} and its folder (1.0 MiB)? [y/N] ")
     assert runs.get(store, run_id) and Path(runs.get(store, run_id).run_dir, "checkpoints").is_dir()
 
 
@@ -59,7 +59,7 @@ def test_on_a_terminal_yes_deletes_and_yes_flag_skips_the_question(cli, store: S
     first, second = _stopped_run(store, "one"), _stopped_run(store, "two")
     _typing(monkeypatch, "YES\n")
     said = cli("exp", "delete", "one")
-    assert said.code == 0 and "Delete experiment 'one' with 1 run and its folder (1.0 MB)? [y/N]" in said.err
+    assert said.code == 0 and "Delete experiment 'one' with 1 run and its folder (1.0 MiB)? [y/N]" in said.err
     assert [e.name for e in experiments.list_all(store)] == ["two"]
     _typing(monkeypatch, "")  # nothing typed: a question would be answered "no"
     said = cli("run", "delete", str(second), "-y")

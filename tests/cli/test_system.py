@@ -121,7 +121,7 @@ def test_doctor_names_dataset_folders_that_hold_no_recorded_dataset(store, cli, 
     store.home.dataset_dir(recorded.id).mkdir(parents=True, exist_ok=True)
     done = cli("doctor")
     line = next((x for x in done.out.splitlines() if x.startswith("unrecorded")), "")
-    assert line.endswith("2 folders in datasets/ hold no recorded dataset (2.9 KB): 3.orphan-1a2b3c4d, 9; "
+    assert line.endswith("2 folders in datasets/ hold no recorded dataset (2.9 KiB): 3.orphan-1a2b3c4d, 9; "
                          "delete them if you do not need them"), done.out
     data = cli("--json", "doctor").json()
     assert sorted(data["unrecorded_dataset_folders"]) == [str(kept), str(unrecorded)]

@@ -31,5 +31,5 @@ def test_waiting_for_a_run_outlasts_a_full_database_disk(tmpfs, tmp_path: Path, 
         run = waited.result(timeout=120)
     # The run has no config.yaml, so its worker fails at once: what matters is that it was started.
     assert run.status not in {RunStatus.QUEUED, RunStatus.STARTING, RunStatus.RUNNING}
-    assert said == [f"disk full at {home}: 0.0 MB free; the database sparktrainer.db could not be written; "
+    assert said == [f"disk full at {home}: 0.0 MiB free; the database sparktrainer.db could not be written; "
                     f"run {run_id} stays queued and starts once there is room"]

@@ -355,7 +355,7 @@ def test_an_evaluation_report_that_meets_a_full_disk_fails_in_one_line_and_recor
         fill(evals)
         ended = jobs.wait(store, ev.id, timeout_s=300)
         assert ended.status == "failed", ended
-        assert re.fullmatch(rf"disk full at {re.escape(str(evals))}: 0\.\d MB free; the evaluation's report was not "
+        assert re.fullmatch(rf"disk full at {re.escape(str(evals))}: 0\.\d MiB free; the evaluation's report was not "
                             r"written, nothing was recorded", ended.error), ended.error
         assert (metrics.read(store, run.id, keys=["evals/mcq_accuracy"]), artifacts.list_for(store, run.id)) == before
         assert not list(evals.glob("*.json*")), list(evals.iterdir())

@@ -309,7 +309,7 @@ def test_an_export_that_fills_the_disk_is_one_line_naming_the_place_and_leaves_n
         code, _, err = _cli(capsys, home, "export", run.id, *args, "--out", small / "out")
         lines = [line for line in err.splitlines() if not line.startswith("  ")]  # progress lines
         assert code == 1 and len(lines) == 1, err
-        assert re.fullmatch(rf"error: disk full at {re.escape(str(small))}: 0\.\d MB free; the export was not written",
+        assert re.fullmatch(rf"error: disk full at {re.escape(str(small))}: 0\.\d MiB free; the export was not written",
                             lines[0]), err
         assert list(small.iterdir()) == [], list(small.iterdir())
     with Store.open(home) as store:

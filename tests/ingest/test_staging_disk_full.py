@@ -68,7 +68,7 @@ def test_too_little_space_is_refused_before_copying(full_home: Path, cli, tmp_pa
     assert out.code == 1, out.err
     line = out.err.strip()
     assert line.startswith(f"error: disk full at {full_home / 'datasets'}: ") and "\n" not in line, line
-    assert f", the dataset needs about {(size + 4 * MiB) / MiB:.1f} MB; nothing was saved" in line, line
+    assert f", the dataset needs about {(size + 4 * MiB) / MiB:.1f} MiB; nothing was saved" in line, line
     assert _state(full_home) == before
 
 
@@ -82,8 +82,8 @@ def test_the_disk_filling_during_the_copy_leaves_nothing(full_home: Path, cli, t
     out = cli("dataset", "ingest", tmp_path / "imgs", "--project", "p")
     assert out.code == 1, out.err
     line = out.err.strip().splitlines()[-1]  # after the progress lines
-    assert line == (f"error: disk full at {full_home / 'datasets'}: 0.0 MB free, the dataset needs about "
-                    f"{(size + 4 * MiB) / MiB:.1f} MB; nothing was saved"), line
+    assert line == (f"error: disk full at {full_home / 'datasets'}: 0.0 MiB free, the dataset needs about "
+                    f"{(size + 4 * MiB) / MiB:.1f} MiB; nothing was saved"), line
     (full_home / ".ballast").unlink()
     assert _state(full_home) == before
 
@@ -117,7 +117,7 @@ def test_video_frames_on_a_full_disk_fail_the_whole_dataset(full_home: Path, cli
     out = cli("dataset", "video", video, "--project", "p", "--every-n", "5")
     assert out.code == 1, out.err  # was: the video "rejected", then "no frames extracted" (exit 2)
     line = out.err.strip().splitlines()[-1]
-    assert line == (f"error: disk full at {full_home / 'cache'}: 0.0 MB free, cannot write the frames of "
+    assert line == (f"error: disk full at {full_home / 'cache'}: 0.0 MiB free, cannot write the frames of "
                     f"clip.mp4; nothing was saved"), out.err
     os.unlink(full_home / ".ballast")
     assert _state(full_home) == before
@@ -143,12 +143,12 @@ def test_video_frames_that_would_not_fit_are_refused_before_any_is_written(full_
     assert out.code == 1, out.err
     line = out.err.strip().splitlines()[-1]
     prefix = f"error: disk full at {full_home / 'cache'}: "
-    assert line.startswith(prefix) and line.endswith(" MB; nothing was saved"), line
+    assert line.startswith(prefix) and line.endswith(" MiB; nothing was saved"), line
     assert _state(full_home) == before  # no frame, cache folder or dataset row
     # The estimate is honest: the 15 frames really written (to the cache, then copied into the
     # dataset) take at most what it said, and not far less.
     real = 2 * sum(f.path.stat().st_size for f in extract_frames(video, tmp_path / "frames", fps=15))
-    needs = float(line.split("the frames need about ")[1].split(" MB")[0]) * MiB - 4 * MiB  # less the margin
+    needs = float(line.split("the frames need about ")[1].split(" MiB")[0]) * MiB - 4 * MiB  # less the margin
     assert real <= needs <= 1.5 * real, (real, needs)
 
 
@@ -159,7 +159,7 @@ def test_scene_frames_are_checked_once_the_scenes_are_known(full_home: Path, cli
     out = cli("dataset", "video", video, "--project", "p", "--scenes")
     assert out.code == 1, out.err
     line = out.err.strip().splitlines()[-1]
-    assert line.startswith(f"error: disk full at {full_home / 'cache'}: 0.0 MB free, the frames need about "), line
+    assert line.startswith(f"error: disk full at {full_home / 'cache'}: 0.0 MiB free, the frames need about "), line
     assert line.endswith("; nothing was saved"), line
     os.unlink(full_home / ".ballast")
     assert _state(full_home) == before

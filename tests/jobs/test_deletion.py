@@ -38,7 +38,7 @@ def test_an_experiment_plan_counts_its_runs_folders_exports_and_their_size(store
         3, 3, [str(made)], [str(chosen)])
     assert plan.size_bytes >= 3 * 2**20
     assert plan.question() == ("Delete experiment 'e' with 3 runs, their folders and 1 export folder "
-                               "(3.0 MB; 1 export folder you chose stays)?")
+                               "(3.0 MiB; 1 export folder you chose stays)?")
     assert plan.question(keep_files=True) == ("Delete experiment 'e' with 3 runs (folders stay on disk; "
                                               "1 export folder you chose stays)?")
 
@@ -46,8 +46,8 @@ def test_an_experiment_plan_counts_its_runs_folders_exports_and_their_size(store
 def test_a_run_plan_is_worded_for_one_run_and_for_several(store: Store, experiment) -> None:
     one = _stopped_run(store, experiment.id, 2**20)
     two = _stopped_run(store, experiment.id, 2**20)
-    assert deletion.plan_runs(store, [str(one)]).question() == f"Delete run {one} and its folder (1.0 MB)?"
-    assert deletion.plan_runs(store, [one, two]).question() == f"Delete runs {one}, {two} and their folders (2.0 MB)?"
+    assert deletion.plan_runs(store, [str(one)]).question() == f"Delete run {one} and its folder (1.0 MiB)?"
+    assert deletion.plan_runs(store, [one, two]).question() == f"Delete runs {one}, {two} and their folders (2.0 MiB)?"
     empty = experiments.create(store, project="scheduled", name="empty", recipe="causal-lm", base_model="m",
                                dataset=None, config={})
     assert deletion.plan_experiment(store, empty.id).question() == "Delete experiment 'empty' (it has no runs)?"

@@ -2,7 +2,7 @@
 checkpoints folder. Needs root (or CAP_SYS_ADMIN) to mount; skipped where that is not allowed.
 
 1. The free-space check before a checkpoint refuses on the real numbers: the run fails with
-   "disk full at <checkpoints>: N MB free, the checkpoint needs about M MB", step 2 stays intact.
+   "disk full at <checkpoints>: N MiB free, the checkpoint needs about M MiB", step 2 stays intact.
 2. With that check switched off in the worker (so the write itself meets the full disk), the
    write fails with ENOSPC: the run fails with "disk full at ...; the last complete checkpoint is
    still step-00000002", no staging folder is left, the kept checkpoint is byte for byte intact.

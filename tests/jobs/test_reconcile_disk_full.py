@@ -21,7 +21,7 @@ from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 from tests.tmpfs import fill, free, tmpfs  # noqa: F401 - the fixture
 
-LAST_WORDS = ("disk full at HOME: 0.0 MB free; the database sparktrainer.db could not be written\n"
+LAST_WORDS = ("disk full at HOME: 0.0 MiB free; the database sparktrainer.db could not be written\n"
               "the outcome could not be recorded in the database\n")
 
 
@@ -49,7 +49,7 @@ def test_reconcile_waits_for_room_then_marks_the_dead_worker_interrupted(tmpfs, 
         assert listed.code == 0, listed.err  # reading still works on the full disk
         refused = cli("run", "resume", str(run.id))
         assert refused.code == 1, refused
-        assert f"disk full at {home}: 0.0 MB free; the database sparktrainer.db could not be written" in refused.err
+        assert f"disk full at {home}: 0.0 MiB free; the database sparktrainer.db could not be written" in refused.err
         assert len(refused.err.strip().splitlines()) == 1 and "database or disk is full" not in refused.err
         with pytest.raises(DiskFull, match=f"disk full at {home}: "):  # `--wait` says so instead of waiting forever
             wait_for_run(store, run.id, poll_s=0.01)

@@ -58,7 +58,7 @@ def test_queue_serve_waits_for_room_then_starts_the_queued_run(tmpfs, tmp_path: 
         fill(home)
         err = _waits_then_starts(_serve(home), store, home, run_id)
         assert err.count("disk full") == 1, err  # said once, not on every tick
-        assert (f"disk full at {home}: 0.0 MB free; the database sparktrainer.db could not be written; run {run_id} "
+        assert (f"disk full at {home}: 0.0 MiB free; the database sparktrainer.db could not be written; run {run_id} "
                 "stays queued and starts once there is room") in err
         assert "error" not in err
         events = [e.to_status for e in runs.events(store, run_id)]
@@ -73,6 +73,6 @@ def test_queue_serve_started_on_a_full_disk_waits_to_open_the_database(tmpfs, tm
     fill(home)  # nothing holds the database open: even opening it needs a write
     err = _waits_then_starts(_serve(home), None, home, run_id)
     assert err.count("disk full") == 1, err
-    assert f"disk full at {home}: 0.0 MB free; the database sparktrainer.db could not be written; " in err
+    assert f"disk full at {home}: 0.0 MiB free; the database sparktrainer.db could not be written; " in err
     with Store.open(home) as store:
         assert runs.get(store, run_id).status not in {RunStatus.QUEUED, RunStatus.STARTING}

@@ -37,7 +37,7 @@ STEPS = 160
 # Checkpoints far apart, and the disk filled as soon as the first is complete: no checkpoint's
 # free-space check runs while the ballast goes in, and the run's next write is a metric flush (the next
 # checkpoint's own flush comes before its check). With a checkpoint every 2 steps, a fill slowed by a
-# busy machine overlapped the next checkpoint, whose check then read a half-filled disk ("16.0 MB free,
+# busy machine overlapped the next checkpoint, whose check then read a half-filled disk ("16.0 MiB free,
 # the checkpoint needs about 16.1 MB") after its flush had still found room.
 CKPT_EVERY = 50
 
@@ -156,6 +156,6 @@ def test_a_log_on_a_full_disk_loses_lines_but_not_the_run(tmpfs, run_file, tmp_p
     assert done.status == RunStatus.COMPLETED and done.step == 12, done.error
     assert [m.step for m in metrics.read(store, run.id, keys=["loss"])] == list(range(1, 13))
     notes = [e.reason for e in runs.events(store, run.id) if "log could not be written" in e.reason]
-    assert notes == [f"the run's log could not be written (disk full at {logs}: 0.0 MB free); training continues "
+    assert notes == [f"the run's log could not be written (disk full at {logs}: 0.0 MiB free); training continues "
                      "and log lines are dropped until there is room"], [e.reason for e in runs.events(store, run.id)]
     assert (logs / "worker.log").stat().st_size == 0

@@ -31,14 +31,14 @@ def test_a_full_log_drops_lines_then_says_how_many(tmpfs, tmp_path: Path) -> Non
             print(f"lost {i}", file=stream)  # raised OSError ENOSPC mid-step before
         assert health.total_dropped == 3
         event = health.pending_report()
-        assert event is not None and f"disk full at {folder}: 0.0 MB free" in event and "training continues" in event
+        assert event is not None and f"disk full at {folder}: 0.0 MiB free" in event and "training continues" in event
         health.reported()
         assert health.pending_report() is None  # recorded once
         free(folder)
         print("after", file=stream)
     finally:
         os.close(fd)
-    assert log.read_text() == (f"{first}\n\n[3 log lines could not be written: disk full at {folder}: 0.0 MB free]\n"
+    assert log.read_text() == (f"{first}\n\n[3 log lines could not be written: disk full at {folder}: 0.0 MiB free]\n"
                                "after\n")
 
 

@@ -31,7 +31,7 @@ def test_a_write_on_a_full_disk_names_the_folder_and_changes_nothing(tmpfs, tmp_
             projects.create(store, "q")
         message = str(caught.value)
         assert isinstance(caught.value, StoreError)  # callers that handle store errors still do
-        assert message.startswith(f"disk full at {home}: 0.0 MB free; the database sparktrainer.db could not be "
+        assert message.startswith(f"disk full at {home}: 0.0 MiB free; the database sparktrainer.db could not be "
                                   "written"), message
         assert "\n" not in message and "database or disk is full" not in message
         assert [p.name for p in projects.list_all(store)] == ["p"]

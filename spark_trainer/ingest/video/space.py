@@ -88,7 +88,7 @@ def check_room(cache: Path, datasets: Path, frame_bytes: int, copied_only: int =
     frames already cached (copied only).
 
     Raises:
-        NoRoomForFrames: "disk full at <folder>: N MB free, the frames need about M MB; nothing was saved".
+        NoRoomForFrames: "disk full at <folder>: N MiB free, the frames need about M MiB; nothing was saved".
     """
     if disk.same_filesystem(cache, datasets):
         needs = [(cache, 2 * frame_bytes + copied_only)]

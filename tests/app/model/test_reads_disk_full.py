@@ -22,6 +22,6 @@ def test_a_tick_on_a_full_disk_keeps_the_run_queued_and_says_it_waits(tmpfs, tmp
         fill(home)
         result = poll_once(store, PollRequest(runs_since=None, schedule=True, catalog=False))
         assert result.started == []
-        assert result.errors == [f"Scheduler: disk full at {home}: 0.0 MB free; the database sparktrainer.db could "
+        assert result.errors == [f"Scheduler: disk full at {home}: 0.0 MiB free; the database sparktrainer.db could "
                                  f"not be written; run {run.id} stays queued and starts once there is room"]
         assert [r.status for r in result.changed] == [RunStatus.QUEUED]

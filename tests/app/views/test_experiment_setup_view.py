@@ -322,9 +322,9 @@ def test_the_side_column_fits_a_small_window_without_drawing_over_itself(store, 
     view.sweep.add_button.click()  # a second Sweep row, with its setting, values and the setting's range
     qtbot.waitUntil(lambda: not view.checking and not view.memory_panel.busy(), timeout=15_000)
     panel = view.memory_panel
-    panel.show_texts(("<b>~522.8 MB</b> per GPU (17,408 trainable parameters)",  # as the demo's run shows it
-                      "weights 288.6 KB · trainable+optimizer 272.0 KB · activations 4.2 MB · logits 6.0 MB · "
-                      "overhead 512.0 MB", fit_text({"gpus": "auto"}, store.home.root, [])))
+    panel.show_texts(("<b>~522.8 MiB</b> per GPU (17,408 trainable parameters)",  # as the demo's run shows it
+                      "weights 288.6 KiB · trainable+optimizer 272.0 KiB · activations 4.2 MiB · logits 6.0 MiB · "
+                      "overhead 512.0 MiB", fit_text({"gpus": "auto"}, store.home.root, [])))
     qtbot.wait(300)  # laid out again
     side = view.memory_panel.parentWidget()
     window.grab().save(str(store.home.root / "setup-1024.png"))

@@ -71,3 +71,15 @@ def test_at_1024_wide_the_heading_and_model_picker_are_not_clipped(store, window
     assert view.checkpoint.width() >= fresh.sizeHint().width(), "the model picker clips its own choice"
     assert view.status.width() >= view.status.sizeHint().width()
     assert view.unload_button.geometry().right() <= view.width()
+
+
+@pytest.mark.parametrize(("reason", "said"), [
+    ("shutdown", "Unloaded. It loads again with the next prompt."),  # the app's own Unload
+    ("idle for 600 s", "Unloaded (idle for 600 s). It loads again with the next prompt."),
+    ("training run 7 needs GPU 0", "Unloaded (training run 7 needs GPU 0). It loads again with the next prompt."),
+])
+def test_the_status_line_says_why_the_model_went_in_words(store, ctx, qtbot, reason, said):
+    # Seen after Unload: "Unloaded: shutdown. It loads again…", the server's reply code on screen.
+    view = _opened(store, ctx, qtbot, "causal-lm")
+    view._on_event({"event": "unloaded", "reason": reason, "run": None, "run_gone": False})  # as the server says it
+    assert view.status.text() == said

@@ -23,7 +23,7 @@ def test_a_checkpoint_row_is_picked_by_its_step_and_no_samples_say_how_to_get_so
     assert table.selected_step() is None
     table.show_rows([CheckpointRow(12, None, 2**20, "/x/step-12", None, True),
                      CheckpointRow(24, 0.5, 2**21, "/x/step-24", "eval_loss", True)])
-    assert [table.item(1, c).text() for c in range(4)] == ["24", "0.5000", "2.0 MB", "/x/step-24"]
+    assert [table.item(1, c).text() for c in range(4)] == ["24", "0.5000", "2.0 MiB", "/x/step-24"]
     table.selectRow(1)
     assert table.selected_step() == "24"
     samples = SamplesPanel()

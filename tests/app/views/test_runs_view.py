@@ -26,3 +26,23 @@ def test_the_compare_hint_moves_no_row_of_the_list(qtbot, window, store, project
     assert view.banner.isVisible() and "Ctrl+click" in view.banner.text()
     qtbot.wait(50)
     assert table_top() == before
+
+
+def test_the_message_line_takes_no_strip_of_its_own_above_the_filters(qtbot, window) -> None:
+    # Seen in a screenshot: an empty 38 px strip between the title and the filters, held for messages;
+    # the line is in the title row now (a LineBanner), and a message there moves no filter.
+    view = window.show_view("runs")
+    view.scheduler.stop()
+    qtbot.wait(50)  # laid out
+
+    def filters_top() -> int:
+        return view.project_filter.mapTo(view, QPoint(0, 0)).y()
+
+    title_bottom = view.title_label.mapTo(view, QPoint(0, view.title_label.height())).y()
+    before = filters_top()
+    assert before - title_bottom < 20, f"{before - title_bottom} px between the title and the filters"
+    view.banner.show_message("2 runs were interrupted when the app last closed. " * 4, "warning")
+    view.resume_button.show()
+    qtbot.wait(50)
+    assert filters_top() == before and view.banner.isVisible()
+    assert view.banner.shown().endswith("…") and view.banner.toolTip() == view.banner.text()

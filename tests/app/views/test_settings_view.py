@@ -115,3 +115,28 @@ def test_a_saved_line_is_gone_on_coming_back_to_settings(qtbot, window, store):
     window.show_view("projects")
     window.show_view("settings")
     assert view.banner.isVisible() and view.banner.role == "error"
+
+
+def test_the_saved_line_takes_no_strip_of_its_own_above_the_form(qtbot, ctx, store):
+    # Seen in a screenshot: an empty 38 px strip under the title, held for "Saved ..."; the line is in
+    # the title row now (a LineBanner), and "Saved max concurrent runs." moves no field.
+    from PySide6.QtCore import QPoint
+
+    from app.views.settings_view import SettingsView
+
+    view = SettingsView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(1024, 640)
+    view.show()
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+    qtbot.wait(50)
+
+    def form_top() -> int:
+        return view.home_label.mapTo(view, QPoint(0, 0)).y()
+
+    title_bottom = view.title_label.mapTo(view, QPoint(0, view.title_label.height())).y()
+    before = form_top()
+    assert before - title_bottom < 50, f"{before - title_bottom} px between the title and the first field"
+    view.banner.show_message("Saved max concurrent runs.", "ok")
+    qtbot.wait(50)
+    assert form_top() == before and view.banner.isVisible()

@@ -290,3 +290,30 @@ def test_the_project_box_follows_a_rename_of_the_project_it_shows(store, ctx, qt
     sync_model(qtbot, ctx)
     qtbot.waitUntil(lambda: "other" in [form.project.itemText(i) for i in range(form.project.count())])
     assert form.project.currentText() == "brand-new"
+
+
+def test_a_long_model_path_shows_its_folder_name_and_the_whole_path_in_the_tooltip(store, ctx, qtbot, tmp_path):
+    # Seen: the Base model box showed the end of a long path's parent ("me/models/t"), not which model.
+    from PySide6.QtWidgets import QApplication
+
+    from app.views.experiment_setup_view import ExperimentSetupView
+
+    view = ExperimentSetupView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(1024, 640)
+    view.show()
+    qtbot.waitExposed(view)
+    folder = store.home.models_dir / "deep" / "under" / "some" / "folders" / "tiny-llama-merged-from-run-12"
+    for box, text in ((view.base_model, str(folder)), (view.dataset, str(tmp_path / "a" / "b" / "reviews.jsonl"))):
+        box.setFixedWidth(160)
+        box.setCurrentText(text)
+        edit = box.lineEdit()
+        name = Path(text).name
+        qtbot.waitUntil(lambda edit=edit, text=text, name=name: edit.cursorPosition() == len(text) - len(name))
+        QApplication.processEvents()  # painted there
+        assert 0 <= edit.cursorRect().center().x() < edit.width() // 2, text  # the name's start is in sight
+        assert text in box.toolTip()
+    view.base_model.setCurrentText("Qwen/Qwen2.5-0.5B")  # a hub id fits: the whole id shows
+    qtbot.waitUntil(lambda: view.base_model.lineEdit().cursorPosition() == len("Qwen/"))
+    QApplication.processEvents()
+    assert view.base_model.lineEdit().cursorRect().left() > 20
