@@ -163,9 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(ctx, "interrupted", 130)
     except OSError as exc:
-        blocked = _file_in_the_way(exc)
+        blocked = _file_in_the_way(exc, ctx._store.home.root if ctx._store is not None else None)
         if blocked:
-            return _fail(ctx, blocked, 2)
+            return _fail(ctx, *blocked)
         # A write that fails (a full disk) names no file: say what the command was doing instead.
         where = f"on {exc.filename}" if exc.filename else f"while running `spark-trainer {args.command_words}`"
         return _fail(ctx, f"I/O error {where}: {exc.strerror or exc}", 1)
@@ -173,13 +173,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx.close()
 
 
-def _file_in_the_way(exc: OSError) -> str | None:
-    """A folder to make where a file is (`--out notes.jsonl/run.yaml`): the path given is wrong, not the disk."""
+def _file_in_the_way(exc: OSError, home: Path | None) -> tuple[str, int] | None:
+    """A folder to make where a file is. Outside the data home the path given is wrong (`--out
+    notes.jsonl/run.yaml`): bad input, exit 2. Inside it a file sits where the app keeps a folder (a run's
+    `evals`): nothing the command was given is wrong, so exit 1, and the advice is to move the file."""
     if exc.errno not in (errno.EEXIST, errno.ENOTDIR) or not exc.filename:
         return None
     path = Path(os.fsdecode(exc.filename))
     blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
-    return None if blocker is None else f"cannot make a folder at {path}: {blocker} is a file; choose another place"
+    if blocker is None:
+        return None
+    if home is not None and blocker.resolve().is_relative_to(home.resolve()):
+        return f"cannot make a folder at {path}: {blocker} is a file in the data home; move it away and try again", 1
+    return f"cannot make a folder at {path}: {blocker} is a file; choose another place", 2
 
 
 def _fail(ctx: Context, message: str, code: int) -> int:

@@ -325,6 +325,7 @@ def test_an_evaluation_whose_worker_cannot_start_is_failed_at_once(lora_run, tmp
     data = write_mcq(tmp_path / "mcq.csv", per_subject=2)
     code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", data, "--gpus", "cpu")
     assert code == 1 and err.count("\n") == 1 and str(evals) in err, err
+    assert "is a file in the data home; move it away" in err, err  # the app's folder, not a place the user gave
     with Store.open(home) as store:
         ev = evaluations.list_for(store, run.id)[0]  # the newest (the copy holds earlier ones)
     assert ev.data_path == str(data)
