@@ -118,20 +118,23 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
     config = with_frozen_defaults(e.config)[0] if e.config else e.config
     kept = [f"recipe_config.{key}" for key in (config or {}).get("recipe_config", {})
             if key not in (e.config or {}).get("recipe_config", {})]
+    names = {d.id: d.name for d in datasets.list_all(ctx.store, e.project_id)}
+    dataset = names.get(e.dataset_id) if e.dataset_id is not None else None
+    dataset_line = "-" if e.dataset_id is None else f"{dataset or 'deleted'} (id {e.dataset_id})"
 
     def text() -> str:
         from spark_trainer.config import ExperimentConfig
 
         listed = [f"{s.name} ({s.num_runs} runs: {', '.join(s.values)})" for s in swept]
         head = fields([("id", e.id), ("name", e.name), ("project", e.project), ("recipe", e.recipe),
-                       ("base model", e.base_model), ("dataset id", e.dataset_id), ("runs", e.num_runs),
+                       ("base model", e.base_model), ("dataset", dataset_line), ("runs", e.num_runs),
                        *[("sweeps" if i == 0 else "", line) for i, line in enumerate(listed)],
                        ("notes", e.notes or "-")])
         body = config_to_yaml(ExperimentConfig.model_validate(config)) if config else ""
         marked = mark_swept(body, swept, kept)
         return head + "\n\nconfig:\n" + "\n".join("  " + line for line in marked.splitlines())
 
-    return Result({**dataclasses.asdict(e), "config": config, "sweeps": swept}, text)
+    return Result({**dataclasses.asdict(e), "dataset": dataset, "config": config, "sweeps": swept}, text)
 
 
 def mark_swept(body: str, swept: list[sweeps_store.ExperimentSweep], kept: list[str] | None = None) -> str:

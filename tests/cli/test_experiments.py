@@ -53,6 +53,19 @@ def test_exp_show_of_an_experiment_stored_before_bos_token_shows_the_rule_its_ru
     assert json.loads(as_json.out)["config"]["recipe_config"]["bos_token"] == "always"
 
 
+def test_exp_show_names_the_dataset_not_only_its_id(cli, store: Store, tmp_path: Path) -> None:
+    # It printed "dataset id: 1": the machinery's id, where every other line names things for people.
+    _reviews(store, tmp_path)
+    experiments.create(store, project="p", name="named", recipe="text-classification", base_model="x/y",
+                       dataset=1, config={"name": "named", "project": "p", "recipe": "text-classification",
+                                          "base_model": "x/y", "dataset": "1", "train": {"max_steps": 2}})
+    shown = cli("exp", "show", "named")
+    assert shown.code == 0, shown.err
+    assert any(line.split() == ["dataset", "reviews", "(id", "1)"] for line in shown.out.splitlines()), shown.out
+    assert not any(line.startswith("dataset id") for line in shown.out.splitlines())
+    assert json.loads(cli("--json", "exp", "show", "named").out)["dataset"] == "reviews"
+
+
 RESOLUTION_WARNING = ("recipe_config.resolution 512 is larger than 6 of the dataset's 6 images (shorter side "
                       "typically 64 px): each is enlarged to 512 px, 64x its pixels, which slows every step and "
                       "adds no detail; try recipe_config.resolution: 64 (keep 512 if the enlargement is intended)")
