@@ -334,9 +334,11 @@ def cmd_metrics(ctx: Context, args: argparse.Namespace) -> Result:
 
 def _each(ctx: Context, run_refs: list[str], act: Callable[[str], Run]) -> Result:
     """Apply `act` to each run in turn; one that refuses is said on its own line and the others still
-    get theirs (exit 1 if any refused), as the Runs list's menu does for the selected runs."""
+    get theirs, as the Runs list's menu does for the selected runs. Exit 1 if any refused; when every one
+    refused with the same code (all bad input: exit 2), that code, as for one run."""
     done: list[Run] = []
     errors: list[str] = []
+    codes: set[int] = set()
     refs = list(dict.fromkeys(run_refs))  # `run cancel 1 1` is one run, answered as one
     for ref in refs:
         try:
@@ -344,12 +346,14 @@ def _each(ctx: Context, run_refs: list[str], act: Callable[[str], Run]) -> Resul
         except SparkError as exc:
             if len(refs) == 1:
                 raise
+            codes.add(exc.exit_code)
             named = re.search(rf"\brun {re.escape(ref)}\b", str(exc))  # most say "run N is ...": not twice
             errors.append(str(exc) if named else f"run {ref}: {exc}")
     for line in errors:
         ctx.info(line)
     data: Any = done[0] if len(refs) == 1 else {"runs": done, "errors": errors}
-    return Result(data, "\n".join(f"run {r.id} {r.status.value}" for r in done), exit_code=1 if errors else 0)
+    code = 0 if not errors else codes.pop() if not done and len(codes) == 1 else 1
+    return Result(data, "\n".join(f"run {r.id} {r.status.value}" for r in done), exit_code=code)
 
 
 def cmd_cancel(ctx: Context, args: argparse.Namespace) -> Result:

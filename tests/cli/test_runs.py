@@ -175,7 +175,8 @@ def test_cancel_and_resume_take_several_runs_as_the_runs_lists_menu_does(store, 
     shown = resumed.json()
     assert [r["id"] for r in shown["runs"]] == [first, second] and shown["errors"] == []
     assert {r["status"] for r in shown["runs"]} == {"queued"}
-    assert cli("run", "pause", first, second).code == 1  # queued runs have no worker to pause
+    # Queued runs have no worker to pause: both refused, as `run pause` of one of them is (exit 2).
+    assert cli("run", "pause", first, second).code == 2
     waited = cli("run", "resume", first, second, "--wait")
     assert waited.code == 2 and "--wait waits for one run" in waited.err and waited.err.count("\n") == 1
     # One run keeps the old behaviour and data: the run itself.
@@ -194,6 +195,16 @@ def test_several_run_errors_name_the_run_once_and_a_repeated_run_is_one(store, c
     assert resumed.code == 0 and resumed.json()["id"] == first, resumed.out
     cancelled = cli("--json", "run", "cancel", first, first)
     assert cancelled.code == 0 and cancelled.json()["id"] == first, cancelled.out
+
+
+def test_several_runs_all_refused_exit_as_one_refused_run_does(store, cli) -> None:
+    # Seen: `run cancel 999 12` (no run 999, run 12 completed) exited 1, "the operation failed", where
+    # `run cancel 999` alone exits 2 (bad input); nothing was done, so the answer is the refusals' own.
+    done = _finished_run_with_metrics(store)
+    refused = cli("run", "cancel", "999", done)
+    assert refused.code == 2, refused.err
+    assert refused.err.count("\n") == 2 and "999" in refused.err and f"run {done}" in refused.err
+    assert cli("run", "cancel", "999").code == 2
 
 
 def test_list_status_active_is_the_runs_views_filter(store, cli) -> None:
