@@ -211,6 +211,10 @@ class DatasetBuilder:
             version = _write_manifest(staging / MANIFEST, staging / ROWS, self.items)
             fields = self.fields.summary(ManifestStamp.of((staging / MANIFEST).stat()))
             (staging / ROWS).unlink()
+            twin = next((d for d in datasets.list_all(store, project) if d.version == version), None)
+            if twin is not None:  # the same file ingested twice: say so rather than keep two silently
+                self.report.notes.append(f"the same items as dataset {twin.name!r} (id {twin.id}): this one is a "
+                                         "second copy; delete one of them if that was not meant")
             report = self.report.to_dict() | {"version": version}
             _write_json(staging / REPORT, report)
             card = write_card(name=name, kind=self.kind, version=version, tally=self.tally,

@@ -147,3 +147,23 @@ def test_the_staging_folder_of_an_ingestion_killed_outright_is_removed_later(sto
     done = cli("dataset", "ingest", str(small), "--project", project, "--name", "again")
     assert done.code == 0, done.err
     assert not left[0].exists() and [d.name for d in datasets.list_all(store)] == ["again"]
+
+
+def test_ingesting_the_same_items_again_says_which_dataset_already_holds_them(store, project, tmp_path: Path) -> None:
+    # Seen in the CLI walk: the same file ingested twice made 'chat-2', the same version, and said nothing.
+    import json
+
+    data = tmp_path / "chat.jsonl"
+    data.write_text('{"text": "one"}\n{"text": "two"}\n{"text": "three"}\n', encoding="utf-8")
+    first = ingest_paths(store, [data], project=project)
+    assert first.report.notes == []
+    again = ingest_paths(store, [data], project=project)
+    assert again.dataset.name == "chat-2" and again.dataset.version == first.dataset.version
+    said = [n for n in again.report.notes if "chat" in n]
+    assert said == [f"the same items as dataset 'chat' (id {first.dataset.id}): this one is a second copy; "
+                    "delete one of them if that was not meant"], again.report.notes
+    stored = json.loads((Path(again.dataset.path) / "report.json").read_text(encoding="utf-8"))
+    assert said[0] in stored["notes"]  # the app's dataset report shows it too
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"text": "four"}\n', encoding="utf-8")
+    assert ingest_paths(store, [other], project=project).report.notes == []
