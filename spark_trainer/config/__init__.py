@@ -57,6 +57,11 @@ def validate_config(
     try:
         config = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
+        if source and node is None and not data:  # an empty file (or one of comments), nothing from --set
+            needed = ", ".join(name for name, field in ExperimentConfig.model_fields.items() if field.is_required())
+            raise ConfigError(f"{source}: the run file is empty; a run file needs at least {needed} "
+                              "(`spark-trainer run config RUN` writes one from a run; the README's Command line section "
+                              "lists the fields)") from None
         raise _fail(format_validation_error(exc, ExperimentConfig), source, node, overrides or []) from None
     try:
         spec = get_recipe(config.recipe)

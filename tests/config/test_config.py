@@ -96,6 +96,18 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
         load_config(path)
 
 
+@pytest.mark.parametrize("text", ["", "\n", "# only a comment\n"])
+def test_an_empty_run_file_is_called_empty(tmp_path: Path, text: str) -> None:
+    # Seen in the CLI walk: "name: required but missing (and 3 more problems)", as if a key were misspelt.
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == (f"{path}: the run file is empty; a run file needs at least name, recipe, "
+                              "base_model, dataset (`spark-trainer run config RUN` writes one from a run; the README's "
+                              "Command line section lists the fields)")
+
+
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
     config = parse_config(BASE + "train:\n  max_steps: 7\n")
     loaded = load_config(save_config(config, tmp_path / "out.yaml"))
