@@ -100,6 +100,13 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
     return pipe, None
 
 
+def check_options(*, merge: bool) -> None:
+    """Refuse what this exporter cannot do, before an export starts (see the registry)."""
+    if merge:
+        raise BadInput("--merge is not available for diffusion-lora runs: the export is the LoRA for "
+                       "load_lora_weights (fuse it after loading with pipe.fuse_lora())")
+
+
 def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool, dtype: str,
           data_path: Path | None = None, labels: list[str] | None = None) -> ExportInfo:
     import torch
@@ -107,9 +114,7 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
     from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig
     from spark_trainer.recipes.diffusion_model import save_lora, torch_dtype
 
-    if merge:
-        raise BadInput("--merge is not available for diffusion-lora runs: the export is the LoRA for "
-                       "load_lora_weights (fuse it after loading with pipe.fuse_lora())")
+    check_options(merge=merge)
     dtype = "fp32" if dtype == "auto" else dtype
     rc = DiffusionLoRAConfig.model_validate(config.recipe_config)
     found = lora_only(config, checkpoint)

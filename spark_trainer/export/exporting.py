@@ -76,6 +76,8 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
 
     config = frozen_config(Path(run.run_dir))
     exporter = exporter_for(config.recipe)
+    if hasattr(exporter, "check_options"):
+        exporter.check_options(merge=options.merge)
     dest = _destination(store, options)
     staging = _staging_for(dest)
     try:

@@ -5,6 +5,9 @@ An exporter module is imported only when used (it imports torch and transformers
         the model as trained (the base model when checkpoint is None)
     write(config, checkpoint, dest, merge=, dtype=, data_path=, labels=) -> ExportInfo
         the Hugging Face folder
+and may provide
+    check_options(merge=) -> None
+        raise BadInput for options it cannot honour, before the export is announced or a folder made
 `labels` are the run's own class names (`recipes.classification.run_label_names`), for recipes whose
 model depends on them; `data_path` (the run's dataset folder, None once deleted) is read for them
 only when the run holds none.

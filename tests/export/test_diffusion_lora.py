@@ -139,6 +139,18 @@ def test_writing_the_lora_says_nothing_of_modules_kept_in_float32(sd_run, tmp_pa
     assert not [line for line in said if "kept in float32" in line], said
 
 
+def test_merge_is_refused_before_any_progress_is_said(sd_run, capsys) -> None:
+    # `export RUN --merge` of a diffusion-lora run printed "writing weights (0/3)" and then refused: the
+    # refusal came from inside the exporter's write, after the export had been announced as started.
+    from spark_trainer.cli.main import main
+
+    home, run_dir, _model = sd_run
+    capsys.readouterr()
+    assert main(["--home", str(home), "export", run_dir.name, "--merge"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --merge is not available for diffusion-lora runs") and err.count("\n") == 1, err
+
+
 @contextlib.contextmanager
 def _diffusers_log() -> Iterator[list[str]]:
     """The messages diffusers logs meanwhile."""
