@@ -126,6 +126,9 @@ def run_training(
     report.on_log(f"training {len(recipe.train_data)} rows ({len(recipe.val_data)} validation) on "
                   f"{accelerator.device} x{world}, {precision}, {n_trainable:,} trainable parameters, "
                   f"steps {step + 1}..{total}")
+    if not recipe.val_data and step == 0:  # said once, at the run's start: eval settings then do nothing
+        event(report, "the dataset has no validation rows, so this run is never evaluated (no eval_ metrics); "
+                      "ingest it with a validation share (--val-fraction, the run file's eval.val_fraction)")
     if any(type(m).__name__ == "Linear4bit" for m in model.modules()):
         report.on_log("base model weights are quantized to 4-bit NF4 (QLoRA)")
     if world > 1 or t.sharding == "fsdp":

@@ -149,6 +149,24 @@ def test_dataset_folder_with_manifest_uses_its_splits(tiny_model, tmp_path):
     assert "eval_loss" in outcome.metrics
 
 
+def test_a_run_without_validation_rows_says_it_is_never_evaluated(tiny_model, tmp_path):
+    # Seen in the CLI walk: a dataset ingested with --val-fraction 0 trained with no eval_* metric ever,
+    # and nothing in the run's history said why.
+    import json
+
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    rows = [{"split": "train", "sha256": str(i), "source": f"chat.jsonl:{i + 1}",
+             "record": {"prompt": f"say {i}", "completion": f" {i} {i + 1}"}} for i in range(12)]
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = make_config(tiny_model, train={"max_steps": 2}, recipe_config={"packing": False})
+    outcome, rep = train(config, folder, tmp_path / "run")
+    assert outcome.status == "completed" and "eval_loss" not in outcome.metrics
+    said = [e for e in rep.events if "no validation rows" in e]
+    assert said == ["the dataset has no validation rows, so this run is never evaluated (no eval_ metrics); "
+                    "ingest it with a validation share (--val-fraction, the run file's eval.val_fraction)"], rep.events
+
+
 def test_early_stopping_ends_a_run_whose_validation_loss_stops_improving(tiny_model, counting_data, tmp_path):
     # A learning rate of 1 with no clipping wrecks the model: validation loss climbs at once.
     config = make_config(tiny_model, train={"max_steps": 20, "learning_rate": 1.0, "lr_scheduler": "constant",
