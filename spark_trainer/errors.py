@@ -60,8 +60,10 @@ class StoreDiskFull(DiskFull, StoreError):
 
 
 def describe(exc: BaseException) -> str:
-    """`Type: message` for a run's or a task's stored error, whose first line is what the CLI and the GUI
-    show: the message is stripped, so one that starts on a new line (transformers' ImportErrors do)
-    does not leave that line empty ("ImportError: ")."""
+    """`Type: message` for a run's or a task's stored error (the message alone for a SparkError), whose
+    first line is what the CLI and the GUI show: the message is stripped, so one that starts on a new
+    line (transformers' ImportErrors do) does not leave that line empty ("ImportError: ")."""
     text = str(exc).strip()
+    if text and isinstance(exc, SparkError):  # the app's own errors are written as one line for people
+        return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
