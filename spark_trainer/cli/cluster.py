@@ -69,6 +69,14 @@ def cmd_launch(ctx: Context, args: argparse.Namespace) -> Result:
             from spark_trainer.errors import BadInput
 
             raise BadInput("--set applies to run files; change an experiment's settings with `exp create --set`")
+        from spark_trainer.errors import NotFound
+        from spark_trainer.store import experiments
+
+        try:
+            experiments.get(ctx.store, args.source)
+        except NotFound as exc:  # launch takes a run file too: say the name is neither
+            raise NotFound(f"no experiment named or numbered {args.source!r}, nor a run file "
+                           f"{Path(args.source).resolve()}; see `spark-trainer exp list`") from exc
         job = launch_experiment(ctx.store, args.source, options)
     spec = job.spec
     data = {"job_dir": str(job.path), "uuid": spec.uuid, "scheduler": spec.scheduler, "nodes": spec.nodes,
