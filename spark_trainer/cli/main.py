@@ -53,6 +53,12 @@ class _Parser(argparse.ArgumentParser):
         # command line reaches last leaves its words in the namespace, for messages naming the command.
         self.set_defaults(command_words=self.prog.partition(" ")[2])
 
+    def add_argument(self, *names: Any, **kwargs: Any) -> argparse.Action:
+        """A positional's name in usage lines and errors reads as the README writes it (RUN, not run)."""
+        if names and not str(names[0]).startswith("-") and "metavar" not in kwargs and "choices" not in kwargs:
+            kwargs["metavar"] = str(names[0]).upper()
+        return super().add_argument(*names, **kwargs)
+
     def error(self, message: str) -> NoReturn:  # one line, exit 2, as the contract says
         raise UsageError(f"{self.prog}: error: {message}")
 
