@@ -39,7 +39,6 @@ from app.views.welcome_panel import DEMO_CHOICES, WelcomePanel
 from app.widgets import MessageBanner, select_row_id, selected_row_id, table_texts
 from app.workers import Task
 from spark_trainer.errors import SparkError
-from spark_trainer.paths import DataHome
 from spark_trainer.store import in_use, projects
 from spark_trainer.store.entities import Project
 from spark_trainer.store.store import Store
@@ -277,12 +276,14 @@ class ProjectsView(BaseView):
         store, home = self.store, self.store.home
 
         def read() -> tuple[projects.ProjectContents, list[Path]] | str:
+            from spark_trainer.jobs.deletion import project_folders
+
             contents = projects.contents(store, project.id)
             try:
                 in_use.check(store, "project", project.id)
             except SparkError as exc:
                 return f"Cannot delete: {exc}."
-            return contents, deletable_folders(contents, home)
+            return contents, project_folders(contents, home)
 
         return self._write("read-project", read, lambda found: self._ask_delete(project, found),
                            "Could not read the project")
@@ -330,17 +331,6 @@ class ProjectsView(BaseView):
         self.dialog = dialog
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.open()
-
-
-def deletable_folders(contents: projects.ProjectContents, home: DataHome) -> list[Path]:
-    """A project's folders that deleting it may remove (a disk check: call it off the GUI thread).
-    Only folders inside the data home are offered for removal: never a user's source files, nor an
-    export folder the user chose (spark_trainer.jobs.deletion)."""
-    from spark_trainer.jobs.deletion import made_by_the_app
-
-    exported = [d for d in contents.export_dirs if made_by_the_app(home, d)]
-    return [Path(d) for d in contents.dataset_dirs + contents.run_dirs + exported
-            if Path(d).is_relative_to(home.root) and Path(d).exists()]
 
 
 class DeleteProjectDialog(QDialog):

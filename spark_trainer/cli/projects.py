@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-from pathlib import Path
 
 from spark_trainer.cli import confirm
 from spark_trainer.cli.context import Context, Result
@@ -98,10 +97,9 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
             raise BadInput(f"refusing to delete {summary} without --yes (no terminal to ask on)")
         if not confirm.ask(f"Delete {summary}?"):
             return confirm.NOTHING_DELETED
-    from spark_trainer.jobs.deletion import made_by_the_app
+    from spark_trainer.jobs.deletion import project_folders
 
-    mine = [d for d in found.export_dirs if made_by_the_app(ctx.home, d)]  # never an export folder the user chose
-    folders = [Path(d) for d in found.dataset_dirs + found.run_dirs + mine if Path(d).exists()]
+    folders = project_folders(found, ctx.home)  # inside the home only: never a folder the user chose
     delete_files = args.delete_files
     if folders and not (args.delete_files or args.keep_files) and interactive:
         delete_files = confirm.ask(f"Also delete {len(folders)} folders on disk (datasets, runs and exports)?")

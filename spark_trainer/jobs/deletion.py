@@ -20,7 +20,7 @@ from typing import Literal
 
 from spark_trainer.disk import folder_bytes, gb
 from spark_trainer.paths import DataHome
-from spark_trainer.store import experiments, exports, in_use, runs
+from spark_trainer.store import experiments, exports, in_use, projects, runs
 from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
 
@@ -37,6 +37,14 @@ def remove_exports(home: DataHome, folders: Sequence[str]) -> None:
     for folder in folders:
         if made_by_the_app(home, folder):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def project_folders(contents: projects.ProjectContents, home: DataHome) -> list[Path]:
+    """A project's folders that deleting it may remove (a disk check: call it off a GUI thread): only
+    folders inside the data home, never a user's source files nor an export folder the user chose."""
+    made = [d for d in contents.export_dirs if made_by_the_app(home, d)]
+    return [Path(d) for d in contents.dataset_dirs + contents.run_dirs + made
+            if Path(d).is_relative_to(home.root) and Path(d).exists()]
 
 
 def _count(n: int, word: str) -> str:
