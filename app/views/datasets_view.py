@@ -60,6 +60,7 @@ class DatasetsView(DatasetIngestion, BaseView):
         self.ingest_task: Task | None = None
         self.wizard: QWidget | None = None
         self._datasets: list[Dataset] = []
+        self._filled_project: int | None = None  # the project whose datasets the rows show
         self._failure_report = False  # the Report tab shows why a drop produced no dataset
         self._build_header()
         self.banner = MessageBanner()
@@ -76,7 +77,7 @@ class DatasetsView(DatasetIngestion, BaseView):
         self.dialog: NameDialog | None = None
         self.confirm_box: QMessageBox | None = None  # "Delete anyway?" once experiments turned out to use it
         ctx.current_project_changed.connect(self._on_current_project_changed)
-        ctx.model.projects.projects_reset.connect(self._on_catalog)  # another process added or removed some
+        ctx.model.projects.projects_reset.connect(self._on_projects)  # another process added or removed some
         ctx.model.datasets.datasets_reset.connect(self._on_catalog)
         self.refresh()
 
@@ -165,8 +166,15 @@ class DatasetsView(DatasetIngestion, BaseView):
         if self.isVisible():
             self.refresh()
 
-    def refresh(self) -> None:
-        """Projects and datasets from the app model (no store read)."""
+    def _on_projects(self, _found: list) -> None:
+        # Any dataset write touches its project (a new `updated_at`), so the read after a rename or an
+        # ingestion brings a new project list too: the rows are redrawn only when the project shown changed.
+        if self.isVisible():
+            self.refresh(rows=False)
+
+    def refresh(self, rows: bool = True) -> None:
+        """Projects and datasets from the app model (no store read). `rows=False`: the dataset rows
+        are refilled only if another project is shown now."""
         all_projects = self.ctx.model.projects.projects
         wanted = self.ctx.current_project if self.ctx.current_project is not None else self.project_id()
         self.project_combo.blockSignals(True)
@@ -185,10 +193,12 @@ class DatasetsView(DatasetIngestion, BaseView):
                        self.project_label, self.project_combo, self.rename_button, self.delete_button):
             widget.setVisible(has_project)
         self.new_project_button.setVisible(not has_project)
-        self._fill_table()
+        if rows or self.project_id() != self._filled_project:
+            self._fill_table()
 
     def _fill_table(self) -> None:
         project = self.project_id()
+        self._filled_project = project
         selected = self.selected_dataset()
         self._datasets = self.ctx.model.datasets.of_project(project) if project is not None else []
         # Refilling rows in place keeps a row selected without a selection signal (removing the

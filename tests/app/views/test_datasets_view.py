@@ -7,7 +7,7 @@ from pathlib import Path
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.store import projects
 from tests.app.gui_assets import write_image_folder, write_text_dataset
-from tests.app.model_sync import shown
+from tests.app.model_sync import shown, sync_model
 
 
 def shown_view(qtbot, store, ctx):  # noqa: ANN001, ANN201 - Qt objects
@@ -76,6 +76,9 @@ def test_a_rename_redraws_the_list_once_and_the_same_name_changes_nothing(qtbot,
     view._fill_table = lambda: (redraws.append(1), fill())[1]  # a spy on every refresh's table fill
     view._rename(support, "tickets")
     qtbot.waitUntil(lambda: not pending(view.rename_task), timeout=10_000)
+    # The read the rename asks for brings the project too (touched: a new updated_at); CI once saw its
+    # projects_reset redraw the rows a second time when that read landed before this assertion.
+    sync_model(qtbot, ctx)
     assert [row[0] for row in view.row_texts()] == ["tickets"] and view.selected_dataset().name == "tickets"
     assert len(redraws) == 1, f"the list was redrawn {len(redraws)} times for one rename"
 
