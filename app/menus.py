@@ -30,6 +30,7 @@ def build_menus(window: MainWindow) -> None:
     _action(w, file_menu, "Add files to a dataset…", "Ctrl+O", lambda: w.view_call("datasets", "add_files"))
     _action(w, file_menu, "Add a folder to a dataset…", "Ctrl+Shift+O", lambda: w.view_call("datasets", "add_folder"))
     _action(w, file_menu, "Video wizard…", "Ctrl+Shift+V", lambda: w.view_call("datasets", "open_video_wizard"))
+    _action(w, file_menu, "Open experiment…", "Ctrl+E", lambda: w.view_call("experiments", "open_experiment_dialog"))
     file_menu.addSeparator()
     _action(w, file_menu, "Quit", "Ctrl+Q", w.close)
     view_menu = w.menuBar().addMenu("&View")

@@ -1,16 +1,21 @@
 """The experiment setup form's files: presets (run files) saved and loaded, a run's config cloned into
-the form, the dataset and base-model pickers, and the cluster-job export. A mixin of
+the form, an experiment opened in it (app.views.experiment_picker), the dataset and base-model
+pickers, and the cluster-job export. A mixin of
 ExperimentSetupView, which provides the form (`config_data`, `forms`, `project`, `recipe`, `name`,
 `dataset`, `base_model`, `gpus`, `store`, `ctx`, `revalidate`) and its message line (`_say`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QFileDialog, QWidget
 
 from spark_trainer.errors import SparkError
+
+if TYPE_CHECKING:
+    from spark_trainer.store.entities import Experiment
 
 
 class SetupFilesMixin:
@@ -41,6 +46,26 @@ class SetupFilesMixin:
                 self._say(f"Loaded {name}", "ok")
             except SparkError as exc:
                 self._say(str(exc), "error")
+
+    def open_experiment_dialog(self) -> QDialog:
+        """The form's project's experiments, to fill the form from one (or delete one)."""
+        from app.views.experiment_picker import ExperimentPicker
+
+        picker = ExperimentPicker(self.store, self.ctx, self.project.currentText(), self)
+        picker.chosen.connect(self.open_experiment)
+        picker.setWindowModality(Qt.WindowModality.WindowModal)
+        picker.open()
+        self.picker = picker
+        return picker
+
+    def open_experiment(self, experiment: Experiment) -> None:
+        """Fill the form from `experiment`'s stored config, under its name: Launch adds a run to it."""
+        from app.views.experiment_picker import form_data
+
+        self.set_config(form_data(experiment, self.ctx))
+        runs = f"{experiment.num_runs} run{'' if experiment.num_runs == 1 else 's'}" if experiment.num_runs else "no runs"
+        self._say(f"Opened experiment {experiment.name!r} ({runs}): Launch adds a run to it; another Name makes a "
+                  "new experiment.", "ok")
 
     def _browse_dataset(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Training data", "", "Data (*.jsonl *.json *.csv *.parquet *.txt)")

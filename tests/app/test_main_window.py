@@ -37,10 +37,15 @@ def test_keyboard_shortcuts_switch_views_and_open_actions(qtbot, window, project
     dialog = window.views["projects"].dialog
     assert dialog is not None and dialog.isVisible() and dialog.windowTitle() == "New project"
     dialog.reject()
+    QTest.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)  # the form's "Open experiment…"
+    assert window.current_view_name() == "experiments"
+    picker = window.views["experiments"].picker
+    assert picker.isVisible() and picker.windowTitle() == "Open an experiment"
+    picker.reject()
     from app.menus import shortcut_lines
 
     lines = "\n".join(shortcut_lines(window))
-    for key in ("Ctrl+N", "Ctrl+O", "Ctrl+Shift+V", "Ctrl+1", "F5", "Ctrl+Shift+T"):
+    for key in ("Ctrl+N", "Ctrl+O", "Ctrl+Shift+V", "Ctrl+E", "Ctrl+1", "F5", "Ctrl+Shift+T"):
         assert key in lines
 
 
