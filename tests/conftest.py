@@ -121,15 +121,22 @@ class WindowsLike:
 @pytest.fixture
 def windows_like(monkeypatch: pytest.MonkeyPatch) -> WindowsLike:
     """This process as the job-control code finds Windows: no process groups to signal (os.killpg,
-    os.getpgid, signal.SIGKILL), no uid, no os.WNOHANG, os.sysconf, os.pread or os.pwrite, no fcntl or
-    resource module; an `msvcrt` module whose `locking` has Windows' semantics, simulated over Linux
+    os.getpgid, signal.SIGKILL), no uid, no os.WNOHANG, os.pread or os.pwrite, no fcntl or resource
+    module; an `msvcrt` module whose `locking` has Windows' semantics, simulated over Linux
     locks (tests/windows_msvcrt.py: it never ran on Windows).
 
     Windows has no signals between processes: os.kill(pid, SIGTERM) there is TerminateProcess, a hard
     kill. So every os.kill is recorded; only a kill (9, what psutil's kill stands for here: on
     Windows it is TerminateProcess, on Linux it would read the missing signal.SIGKILL) is delivered,
     and a test asserts that nothing else was asked of the OS. Workers this process spawns run as
-    Linux processes; they notice a stop request only by polling its file, as they must on Windows."""
+    Linux processes; they notice a stop request only by polling its file, as they must on Windows.
+
+    os.sysconf stays. Without it a process's start time is psutil's (the kernel's boot time, which
+    drifts with the wall clock, plus the ticks since boot), while the Linux workers this process
+    spawns record theirs with it (this boot's anchor plus the ticks): once the boot time had drifted
+    (6 s on a machine up for days), this process judged every live worker's pid "now belongs to another
+    process" and marked its run interrupted. On Windows both sides take psutil's; the fallback without
+    os.sysconf is run in a fresh interpreter (test_job_control_imports_and_falls_back_...)."""
     import fcntl
     import signal
 
@@ -137,7 +144,7 @@ def windows_like(monkeypatch: pytest.MonkeyPatch) -> WindowsLike:
 
     from tests import windows_msvcrt
 
-    for name in ("killpg", "getpgid", "getuid", "WNOHANG", "sysconf", "pread", "pwrite"):
+    for name in ("killpg", "getpgid", "getuid", "WNOHANG", "pread", "pwrite"):
         monkeypatch.delattr(os, name, raising=False)
     monkeypatch.delattr(signal, "SIGKILL")
     monkeypatch.setitem(sys.modules, "msvcrt", windows_msvcrt.make(fcntl))
