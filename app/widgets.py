@@ -17,11 +17,13 @@ from PySide6.QtGui import (
     QShortcut,
 )
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QDialog,
     QDoubleSpinBox,
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLayout,
     QProgressBar,
@@ -35,6 +37,22 @@ from app.forms.cells import keep_room
 from spark_trainer.disk import human_bytes
 
 __all__ = ["human_bytes"]  # re-exported for the views
+
+
+def row_table(columns: list[str]) -> QTableWidget:
+    """A read-only list of records, one selected at a time, whole rows (each cell carries its record's
+    id, see `selected_row_id`); the columns fit their contents and the last one takes the rest."""
+    table = QTableWidget(0, len(columns))
+    table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
+    table.setHorizontalHeaderLabels(columns)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().setVisible(False)
+    table.setAlternatingRowColors(True)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
 
 
 def table_texts(table: QTableWidget) -> list[list[str]]:

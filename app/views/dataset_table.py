@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import QTableWidget, QTableWidgetItem
 
-from app.widgets import human_bytes
+from app.widgets import human_bytes, row_table
 from spark_trainer.store.entities import Dataset
 
 COLUMNS = ["Name", "Kind", "Items", "Train / val", "Rejected", "Duplicates", "Size", "Created"]
 
 
 def dataset_table() -> QTableWidget:
-    table = QTableWidget(0, len(COLUMNS))
-    table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
-    table.setHorizontalHeaderLabels(COLUMNS)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.verticalHeader().setVisible(False)
-    table.setAlternatingRowColors(True)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    table.horizontalHeader().setStretchLastSection(True)
-    return table
+    return row_table(COLUMNS)
 
 
 def fill_row(table: QTableWidget, row: int, d: Dataset) -> None:

@@ -13,13 +13,10 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -27,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.views.run_deletes import RunDeletes
-from app.widgets import MessageBanner, select_row_id, selected_row_id, table_texts
+from app.widgets import MessageBanner, row_table, select_row_id, selected_row_id, table_texts
 from app.workers import Task, pending
 from spark_trainer.store.entities import Experiment
 from spark_trainer.store.store import Store
@@ -54,16 +51,7 @@ class ExperimentPicker(QDialog):
         layout.addWidget(self.heading)
         self.banner = MessageBanner()
         layout.addWidget(self.banner)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setTabKeyNavigation(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setAlternatingRowColors(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = row_table(COLUMNS)
         self.table.itemSelectionChanged.connect(self._enable)
         self.table.itemDoubleClicked.connect(lambda _item: self.open_selected())
         layout.addWidget(self.table, 1)
