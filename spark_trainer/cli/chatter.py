@@ -19,17 +19,26 @@ LIBRARIES = ("transformers", "peft", "diffusers", "accelerate", "huggingface_hub
 _LIBRARY_MODULES = rf"({'|'.join(LIBRARIES)})(\.|$)"
 
 
+# The values huggingface_hub reads as "on" in HF_HUB_DISABLE_PROGRESS_BARS.
+_ON = {"1", "ON", "YES", "TRUE"}
+
+
 def quiet_libraries(*, debug: bool, stream: TextIO | None = None) -> None:
     """Silence library deprecation notices (unless `debug`) and progress bars when `stream` (default
-    stderr) is not a terminal. A user's own HF_HUB_DISABLE_PROGRESS_BARS wins over the latter."""
+    stderr) is not a terminal. HF_HUB_DISABLE_PROGRESS_BARS, where set, decides the bars instead."""
     if debug:
         return
     for category in (FutureWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category, module=_LIBRARY_MODULES)
     stream = stream if stream is not None else sys.stderr
-    if _is_terminal(stream) or "HF_HUB_DISABLE_PROGRESS_BARS" in os.environ:
+    chosen = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
+    if chosen is not None:
+        if chosen.strip().upper() not in _ON:
+            return  # bars wanted
+    elif _is_terminal(stream):
         return
-    # Read by huggingface_hub at import, and by transformers from it; both may be imported already.
+    # Read by huggingface_hub at import, and by transformers from it; both may be imported already
+    # (and with their bars turned on again since: the variable alone does not turn them off then).
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     if "huggingface_hub" in sys.modules:
         from huggingface_hub.utils import disable_progress_bars

@@ -29,6 +29,20 @@ def test_deprecations_between_libraries_are_dropped_unless_debug() -> None:
     assert len(_shown(debug=True)) == 3
 
 
+@pytest.fixture(autouse=True)
+def bars_as_they_were():
+    """The libraries' bar switches are process-wide: left on, they put "Loading weights" bars into the
+    output of the in-process commands of later tests in this worker (a fresh-clone run saw an export
+    test fail on them)."""
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    hub_off, transformers_on = are_progress_bars_disabled(), transformers_logging.is_progress_bar_enabled()
+    yield
+    disable_progress_bars() if hub_off else enable_progress_bars()
+    (transformers_logging.enable_progress_bar if transformers_on else transformers_logging.disable_progress_bar)()
+
+
 def test_progress_bars_go_off_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
@@ -48,8 +62,6 @@ def test_progress_bars_go_off_when_stderr_is_not_a_terminal(monkeypatch: pytest.
 
     quiet_libraries(debug=False, stream=io.StringIO())  # a pipe, a file, a worker's log
     assert are_progress_bars_disabled() and not transformers_logging.is_progress_bar_enabled()
-    enable_progress_bars()
-    transformers_logging.enable_progress_bar()
 
 
 def test_a_users_own_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,3 +71,19 @@ def test_a_users_own_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     transformers_logging.enable_progress_bar()
     quiet_libraries(debug=False, stream=io.StringIO())
     assert transformers_logging.is_progress_bar_enabled()
+
+
+def test_a_users_setting_turns_bars_off_even_once_they_were_turned_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The variable is read at import. Set earlier by this process (an earlier in-process command), it
+    # made quiet_libraries return at once while something had turned the bars on again since.
+    import importlib
+
+    from huggingface_hub.utils import are_progress_bars_disabled, enable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    monkeypatch.setattr(importlib.import_module("huggingface_hub.utils.tqdm"), "HF_HUB_DISABLE_PROGRESS_BARS", None)
+    enable_progress_bars()
+    transformers_logging.enable_progress_bar()
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    quiet_libraries(debug=False, stream=_Terminal())
+    assert are_progress_bars_disabled() and not transformers_logging.is_progress_bar_enabled()
