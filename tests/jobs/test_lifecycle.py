@@ -90,22 +90,26 @@ def test_worker_outlives_the_command_that_started_it(store: Store, run_file) -> 
 
 
 def test_cancel_saves_a_checkpoint_and_pause_resume_completes(store: Store, run_file) -> None:
-    path = run_file(steps=300, ckpt_every=1000)
-    cancel_me, pause_me = _submit(store, path), _submit(store, path)
+    # Two runs train at once; each is stopped as soon as it is seen training. Both were once waited for
+    # first, then cancelled and paused in turn: while the cancel was awaited, the other run trained all
+    # of its 300 steps (a fresh-clone run saw it), and "completed" cannot be paused.
+    pause_me = _submit(store, run_file("pause-me", steps=300, ckpt_every=1000))
+    cancel_me = _submit(store, run_file("cancel-me", steps=5000, ckpt_every=1000))  # never ends by itself
     settings.set_value(store, "max_concurrent_runs", 2)
-    schedule_once(store)
-    for run_id in (cancel_me.id, pause_me.id):
-        wait_until(store, run_id, lambda r: r.status == RunStatus.RUNNING and r.step >= 5, timeout_s=120)
+    assert sorted(schedule_once(store)) == sorted([pause_me.id, cancel_me.id])
 
+    wait_until(store, pause_me.id, lambda r: r.status == RunStatus.RUNNING and r.step >= 5, timeout_s=120)
+    paused = control.pause(store, pause_me.id, grace_s=60)
+    assert paused.status == RunStatus.PAUSED and paused.step < 300
+    assert latest_checkpoint(Path(paused.run_dir)) is not None
+
+    wait_until(store, cancel_me.id, lambda r: r.status == RunStatus.RUNNING and r.step >= 5, timeout_s=120)
     stopped = control.cancel(store, cancel_me.id, grace_s=60)
     assert stopped.status == RunStatus.CANCELLED
     checkpoint = latest_checkpoint(Path(stopped.run_dir))
-    assert checkpoint is not None and checkpoint_step(checkpoint) == stopped.step < 300
+    assert checkpoint is not None and checkpoint_step(checkpoint) == stopped.step < 5000
     assert "cancelled by request; checkpoint at step" in runs.events(store, cancel_me.id)[-1].reason
 
-    paused = control.pause(store, pause_me.id, grace_s=60)
-    assert paused.status == RunStatus.PAUSED
-    assert latest_checkpoint(Path(paused.run_dir)) is not None
     control.resume(store, pause_me.id)
     schedule_once(store)
     done = wait_until(store, pause_me.id, finished, timeout_s=180)
