@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -76,6 +77,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         self.left.addStretch(1)
         columns.addLayout(self._build_side_panel(), 2)
         self._task: Task | None = None
+        self.picker: QDialog | None = None  # Open experiment… (SetupFilesMixin), once opened
         self._check_task: Task | None = None
         self._checks_asked = 0  # the newest check asked for; older answers are dropped
         self._check_again = False  # an edit came while a check ran: check the form again after it
