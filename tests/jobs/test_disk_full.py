@@ -52,7 +52,9 @@ def _limited_worker(run_id: int, run_dir: Path, home: Path) -> subprocess.Popen:
 
 
 def test_checkpoint_hitting_a_file_size_limit_fails_cleanly_and_resumes(store: Store, run_file, wide_model) -> None:
-    path = run_file("df", steps=6, ckpt_every=2)
+    # 20 steps: paused once its first checkpoint is seen, it must not have finished meanwhile (with 6,
+    # the rest took about 0.4 s, a thin margin on a busy machine).
+    path = run_file("df", steps=20, ckpt_every=2)
     spec = yaml.safe_load(path.read_text())
     spec["base_model"] = str(wide_model)
     spec["recipe_config"] = {"method": "full"}
@@ -87,8 +89,8 @@ def test_checkpoint_hitting_a_file_size_limit_fails_cleanly_and_resumes(store: S
     control.resume(store, run.id)
     schedule_once(store, machine=[])
     done = wait_until(store, run.id, finished, timeout_s=300, reconcile_too=True)
-    assert done.status == RunStatus.COMPLETED and done.step == 6, done.error
-    assert sorted(m.step for m in metrics.read(store, run.id, keys=["loss"])) == [1, 2, 3, 4, 5, 6]
+    assert done.status == RunStatus.COMPLETED and done.step == 20, done.error
+    assert sorted(m.step for m in metrics.read(store, run.id, keys=["loss"])) == list(range(1, 21))
 
 
 def test_free_space_is_checked_before_writing(tmp_path: Path) -> None:
