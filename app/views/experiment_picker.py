@@ -122,6 +122,8 @@ class ExperimentPicker(QDialog):
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, experiment.id)
+            if column == 0 and experiment.notes:
+                item.setToolTip(experiment.notes)  # `exp create --notes`, a run file's notes
             if column == 5:
                 item.setToolTip(model)  # a model folder is shown by its name
             if column == 3:

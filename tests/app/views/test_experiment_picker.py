@@ -21,7 +21,8 @@ def _nightly(cli, store, tmp_path: Path) -> int:
     model = _reviews_and_a_model(store, tmp_path)
     made = cli("exp", "create", "--project", "demo", "--name", "nightly", "--recipe", "text-classification",
                "--dataset", "reviews", "--base-model", model, "--set", "recipe_config.text_column=review",
-               "--set", "train.max_steps=7", "--set", "train.learning_rate=0.0003", "--json")
+               "--set", "train.max_steps=7", "--set", "train.learning_rate=0.0003", "--notes", "the night's baseline",
+               "--json")
     assert made.code == 0, made.err
     return experiments.get(store, "nightly", "demo").id
 
@@ -47,6 +48,7 @@ def test_an_experiment_without_runs_opens_in_the_form_and_launch_adds_its_run(qt
     assert sorted(rows) == ["nightly", "older"]  # the other project's experiment is not listed
     assert [rows["nightly"][i] for i in (1, 2, 3, 5)] == ["text-classification", "reviews", "0", "tiny-bert"]
     assert picker.table.item(1, 5).toolTip() == str(store.home.models_dir / "tiny-bert")  # the newest first
+    assert picker.table.item(1, 0).toolTip() == "the night's baseline"  # its notes
     assert rows["older"][2:4] == ["(deleted)", "2"]  # no dataset left: as a dataset delete leaves it
     picker.select(nightly)
     picker.grab().save(str(Path(SHOTS or tmp_path) / "experiment-picker.png"))
