@@ -134,7 +134,7 @@ def windows_like(monkeypatch: pytest.MonkeyPatch) -> WindowsLike:
     os.sysconf stays. Without it a process's start time is psutil's (the kernel's boot time, which
     drifts with the wall clock, plus the ticks since boot), while the Linux workers this process
     spawns record theirs with it (this boot's anchor plus the ticks): once the boot time had drifted
-    (6 s on a machine up for days), this process judged every live worker's pid "now belongs to another
+    (6 s within 15 hours on one machine), this process judged every live worker's pid "now belongs to another
     process" and marked its run interrupted. On Windows both sides take psutil's; the fallback without
     os.sysconf is run in a fresh interpreter (test_job_control_imports_and_falls_back_...)."""
     import fcntl
