@@ -70,11 +70,11 @@ def run_training(
     # peft imports bitsandbytes when present; on a CPU its optional fast-kernel probe logs a warning
     # into every run's log although nothing is wrong (the plain CPU 4-bit path is used).
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
-    # The scheduler steps after every optimizer step, a skipped one too (a non-finite loss, or fp16's
-    # loss scaler backing off from inf gradients in the first steps). torch then warns "Detected call of
-    # `lr_scheduler.step()` before `optimizer.step()`", a misuse this loop never makes, and that warning
-    # went into every fp16 run's log. Set once per run: a filter set per step would reset Python's
-    # warning registries at every step, and warnings shown once would come back at every step.
+    # The scheduler steps after every step, a skipped one too (a non-finite loss, or fp16's loss scaler
+    # backing off from inf gradients, as it does while its first scale is too high). When the first
+    # step is skipped, torch warns "Detected call of `lr_scheduler.step()` before `optimizer.step()`", a
+    # misuse this loop never makes, into the run's log. Set once per run: a filter set per step would
+    # reset Python's warning registries at every step, and warnings shown once would come back each step.
     warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before", category=UserWarning)
     _check_config(config)
     run_dir = Path(run_dir)
