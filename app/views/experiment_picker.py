@@ -9,7 +9,6 @@ The list is read on the pool when the dialog opens and after each delete.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -163,13 +162,3 @@ class ExperimentPicker(QDialog):
         self.banner.show_message(text, "ok")
         self.reload()
 
-
-def form_data(experiment: Experiment, ctx: AppContext) -> dict[str, Any]:
-    """The experiment's stored config as the setup form takes it: its dataset by the name the form lists
-    (a config may name it by id, or by a file that was ingested into it), its own name kept."""
-    data = dict(experiment.config)
-    data["project"], data["name"], data["recipe"] = experiment.project, experiment.name, experiment.recipe
-    dataset = ctx.model.datasets.get(experiment.dataset_id) if experiment.dataset_id is not None else None
-    if dataset is not None:
-        data["dataset"] = dataset.name
-    return data

@@ -59,10 +59,13 @@ class SetupFilesMixin:
         return picker
 
     def open_experiment(self, experiment: Experiment) -> None:
-        """Fill the form from `experiment`'s stored config, under its name: Launch adds a run to it."""
-        from app.views.experiment_picker import form_data
-
-        self.set_config(form_data(experiment, self.ctx))
+        """Fill the form from `experiment`'s stored config, under its name: Launch adds a run to it. Its
+        dataset is the one it holds by id (its config may name it by a file that was ingested into it)."""
+        data = {**experiment.config, "project": experiment.project, "name": experiment.name,
+                "recipe": experiment.recipe}
+        if experiment.dataset_id is not None:
+            data["dataset"] = experiment.dataset_id
+        self._fill_from(data)
         runs = f"{experiment.num_runs} run{'' if experiment.num_runs == 1 else 's'}" if experiment.num_runs else "no runs"
         self._say(f"Opened experiment {experiment.name!r} ({runs}): Launch adds a run to it; another Name makes a "
                   "new experiment.", "ok")
@@ -98,10 +101,14 @@ class SetupFilesMixin:
         if isinstance(payload, dict) and isinstance(payload.get("clone"), dict):
             data = dict(payload["clone"])
             data["name"] = f"{data.get('name', 'run')}-copy"
-            self.set_config(data)
-            # A frozen config names its dataset by id: show its name, now or once the model has read it.
-            self._dataset_ref = str(data.get("dataset", ""))
-            self._name_dataset_ref()
+            self._fill_from(data)
+
+    def _fill_from(self, data: dict[str, Any]) -> None:
+        """`set_config`, for a config that may name its dataset by id (a run's frozen one, an experiment's):
+        the form shows the dataset's name, now or once the model has read it."""
+        self.set_config(data)
+        self._dataset_ref = str(data.get("dataset", ""))
+        self._name_dataset_ref()
 
     def _name_dataset_ref(self) -> None:
         ref = self._dataset_ref

@@ -134,6 +134,7 @@ def run_ours(preset: Preset, latents: list[Any], embeds: list[Any], *, device: A
     model = torch.compile(module) if preset.compile else module
     model, optimizer = accelerator.prepare(model, optimizer)
     model.train()
+    train_steps.quiet_scheduler_order_warning()  # as the engine does for every run
     order = train_steps.DataOrder(len(recipe.train_data), preset.batch_size, 1, 0, 0)
     feed = batches.train_batches(recipe, order, 0, 0, warmup + steps, pin=cuda)
     if cuda:

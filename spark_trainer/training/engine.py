@@ -12,7 +12,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +69,7 @@ def run_training(
     # peft imports bitsandbytes when present; on a CPU its optional fast-kernel probe logs a warning
     # into every run's log although nothing is wrong (the plain CPU 4-bit path is used).
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
-    # The scheduler steps after every step, a skipped one too (a non-finite loss, or fp16's loss scaler
-    # backing off from inf gradients, as it does while its first scale is too high). When the first
-    # step is skipped, torch warns "Detected call of `lr_scheduler.step()` before `optimizer.step()`", a
-    # misuse this loop never makes, into the run's log. Set once per run: a filter set per step would
-    # reset Python's warning registries at every step, and warnings shown once would come back each step.
-    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before", category=UserWarning)
+    steps.quiet_scheduler_order_warning()
     _check_config(config)
     run_dir = Path(run_dir)
     t = config.train

@@ -64,6 +64,16 @@ def _to(batch: dict[str, Any], device: Any) -> dict[str, Any]:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
+def quiet_scheduler_order_warning() -> None:
+    """`train_step` steps the scheduler after every step, a skipped one too (a non-finite loss, or fp16's
+    loss scaler backing off from inf gradients while its first scale is too high). When the first step is
+    skipped, torch warns "Detected call of `lr_scheduler.step()` before `optimizer.step()`", a misuse
+    this loop never makes, into the run's log. Call once per run, before the first step: a filter set
+    per step (catch_warnings) resets Python's warning registries, and a warning shown once would come
+    back at every step."""
+    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before", category=UserWarning)
+
+
 def train_step(
     *,
     model: Any,
@@ -113,11 +123,7 @@ def train_step(
     skipped = getattr(accelerator, "scaler", None) is None and not _finite(total, grad_norm)
     if not skipped:
         optimizer.step()
-        scheduler.step()
-    else:
-        with warnings.catch_warnings():  # a first step skipped on purpose is not the misuse torch warns about
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
-            scheduler.step()
+    scheduler.step()  # a skipped step too (see quiet_scheduler_order_warning)
     optimizer.zero_grad(set_to_none=True)
     return StepStats(loss=float(total) / float(n_global), grad_norm=None if grad_norm is None else float(grad_norm),
                      loss_units=int(counts[0]), work=int(counts[1]), skipped=skipped,

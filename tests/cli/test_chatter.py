@@ -39,8 +39,14 @@ def bars_as_they_were():
 
     hub_off, transformers_on = are_progress_bars_disabled(), transformers_logging.is_progress_bar_enabled()
     yield
-    disable_progress_bars() if hub_off else enable_progress_bars()
-    (transformers_logging.enable_progress_bar if transformers_on else transformers_logging.disable_progress_bar)()
+    if hub_off:
+        disable_progress_bars()
+    else:
+        enable_progress_bars()
+    if transformers_on:
+        transformers_logging.enable_progress_bar()
+    else:
+        transformers_logging.disable_progress_bar()
 
 
 def test_progress_bars_go_off_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:

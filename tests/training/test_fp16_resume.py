@@ -40,7 +40,7 @@ def test_fp16_stopped_then_resumed_run_matches_an_uninterrupted_one(tiny_model, 
         warnings.simplefilter("always")
         _, straight = train(config, counting_data, tmp_path / "straight")
     # The scaler skips the first steps (their gradients overflow); torch's "scheduler before optimizer"
-    # warning about that went into every fp16 run's log.
+    # warning about that went into the run's log.
     assert not [w for w in said if "lr_scheduler.step" in str(w.message)]
 
     stopped, _first = train(config, counting_data, tmp_path / "resumed", stop_at=4)
