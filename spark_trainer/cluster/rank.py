@@ -10,6 +10,7 @@ SIGTERM (scancel, or Ctrl-C on a launcher) checkpoints and stops, as for a local
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import threading
 import traceback
@@ -46,6 +47,8 @@ def run_job_rank(job_dir: Path) -> int:
                        f"processes ({spec.nodes} nodes x {spec.procs_per_node}); start it with its launch script")
     if spec.device == "cpu":
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")
+    else:
+        _check_gpu(spec, rank)
     run_dir = job_dir / layout.RUN_DIR
     (run_dir / layout.LOGS_DIR).mkdir(parents=True, exist_ok=True)
     commands = Commands()
@@ -67,6 +70,24 @@ def run_job_rank(job_dir: Path) -> int:
                             **({"step": finish.step} if finish.step is not None else {}))
     say(f"rank {rank}: {finish.status.value}: {finish.reason}")
     return 0 if finish.status == RunStatus.COMPLETED else 1
+
+
+def _check_gpu(spec: JobSpec, rank: int) -> None:
+    """A GPU job on a node where torch sees too few GPUs stops here, before anything is written: it would
+    otherwise train on the CPU (torch built without CUDA, no driver), many times slower and unsaid, or
+    fail on a device index the node lacks."""
+    import torch
+
+    where = f"rank {rank} on {socket.gethostname()}"
+    if not torch.cuda.is_available():
+        raise BadInput(f"{where}: the job was exported for GPUs, but torch {torch.__version__} sees no CUDA GPU "
+                       "there; install torch for the node's CUDA in SPARK_TRAINER_PYTHON's environment, or export "
+                       "the job with gpus: cpu to train on CPUs")
+    local, count = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+    if local >= count:
+        raise BadInput(f"{where}: the job starts {spec.procs_per_node} processes per node, one per GPU, but torch "
+                       f"sees {count} GPU(s) there (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}); "
+                       "export it again with --procs-per-node at most the GPUs of each node")
 
 
 def _train(job_dir: Path, spec: JobSpec, run_dir: Path, reporter: object, commands: Commands, rank: int) -> Finish:

@@ -22,14 +22,12 @@ set -euo pipefail
 
 _NODE_ENV = """JOB_DIR="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
 PY="${{SPARK_TRAINER_PYTHON:-python3}}"
-: "${{NODE_RANK:?set NODE_RANK to the index of this node, 0..{last} (0 on the node at MASTER_ADDR)}}"
-: "${{MASTER_ADDR:?set MASTER_ADDR to the address of node 0 (the same on every node)}}"
-MASTER_PORT="${{MASTER_PORT:-{port}}}"
+{rank_env}MASTER_PORT="${{MASTER_PORT:-{port}}}"
 case "$NODE_RANK" in
   ''|*[!0-9]*) echo "NODE_RANK must be a number 0..{last}, got '$NODE_RANK'" >&2; exit 2 ;;
 esac
 if [ "$NODE_RANK" -gt {last} ]; then
-  echo "NODE_RANK must be 0..{last} (this job has {nodes} nodes), got $NODE_RANK" >&2; exit 2
+  echo "NODE_RANK must be 0..{last} (this job has {nodes} node(s)), got $NODE_RANK" >&2; exit 2
 fi
 {device_env}mkdir -p "$JOB_DIR/run/logs"
 # This node's output, kept in the job folder (rank 0's node holds the run's log).
@@ -48,8 +46,20 @@ def _head(spec: JobSpec) -> str:
                         procs=spec.procs_per_node)
 
 
+_RANK_REQUIRED = """: "${{NODE_RANK:?set NODE_RANK to the index of this node, 0..{last} (0 on the node at MASTER_ADDR)}}"
+: "${{MASTER_ADDR:?set MASTER_ADDR to the address of node 0 (the same on every node)}}"
+"""
+
+# One machine: nothing to tell apart, so `bash launch.sh` alone runs it (rendezvous on this machine).
+_ONE_NODE_DEFAULTS = """export NODE_RANK="${NODE_RANK:-0}"
+export MASTER_ADDR="${MASTER_ADDR:-127.0.0.1}"
+"""
+
+
 def _node_env(spec: JobSpec) -> str:
-    return _NODE_ENV.format(last=spec.nodes - 1, nodes=spec.nodes, port=DEFAULT_PORT,
+    last = spec.nodes - 1
+    return _NODE_ENV.format(last=last, nodes=spec.nodes, port=DEFAULT_PORT,
+                            rank_env=_ONE_NODE_DEFAULTS if spec.nodes == 1 else _RANK_REQUIRED.format(last=last),
                             device_env=_CPU_ENV if spec.device == "cpu" else "")
 
 
@@ -165,17 +175,30 @@ Logs: `run/logs/slurm-<jobid>.out` and `run/logs/rank-<N>.log`."""
     else:
         tool = "torchrun (`python -m torch.distributed.run`, static rendezvous)" if spec.scheduler == "torchrun" \
             else "accelerate (`accelerate_config.yaml`; launch.sh passes machine_rank and main_process_ip)"
-        how = f"""Run the same `launch.sh` on each of the {n} node(s), with that node's index (0..{last}) and the
+        run = "NODE_RANK={k} MASTER_ADDR=<address of node 0> SPARK_TRAINER_PYTHON=/path/to/venv/bin/python bash launch.sh"
+        if n == 1:
+            how = f"""Run `launch.sh` on the machine (NODE_RANK defaults to 0 and MASTER_ADDR to 127.0.0.1 for a one-node
+job; MASTER_PORT is optional, default 29500, and must be free):
+
+```bash
+SPARK_TRAINER_PYTHON=/path/to/venv/bin/python bash launch.sh
+```
+
+"""
+        else:
+            others = "# on node 1" if n == 2 else f"# on node 1, and so on up to node {last} (NODE_RANK={last})"
+            how = f"""Run the same `launch.sh` on each of the {n} nodes, with that node's index (0..{last}) and the
 address of node 0 (MASTER_PORT is optional, default 29500, and must be free on node 0):
 
 ```bash
 # on node 0
-NODE_RANK=0 MASTER_ADDR=<address of node 0> SPARK_TRAINER_PYTHON=/path/to/venv/bin/python bash launch.sh
-# on node 1 ... {last}
-NODE_RANK=1 MASTER_ADDR=<address of node 0> SPARK_TRAINER_PYTHON=/path/to/venv/bin/python bash launch.sh
+{run.format(k=0)}
+{others}
+{run.format(k=1)}
 ```
 
-It starts {m} process(es) per node through {tool}. Each node's output goes to its terminal and
+"""
+        how += f"""It starts {m} process(es) per node through {tool}. Each node's output goes to its terminal and
 to `run/logs/node-<NODE_RANK>.log`."""
     return f"""# SparkTrainer cluster job: {spec.experiment}
 

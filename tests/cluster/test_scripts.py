@@ -125,3 +125,26 @@ def test_accelerate_job_has_a_config_and_passes_rank_and_address(job, cli, run_y
     assert argv == ["-m", "accelerate.commands.launch", "--config_file", str(folder / "accelerate_config.yaml"),
                     "--machine_rank", "1", "--main_process_ip", "10.0.0.5", "--main_process_port", "30001",
                     "-m", "spark_trainer", "cluster-worker", str(folder)]
+
+
+def test_a_one_node_job_runs_with_no_rank_or_address_given(job, tmp_path: Path) -> None:
+    folder = job("torchrun", 1, 2)
+    readme = (folder / "README.md").read_text()
+    assert "\nSPARK_TRAINER_PYTHON=/path/to/venv/bin/python bash launch.sh\n" in readme
+    assert "on node 1" not in readme and "NODE_RANK=1" not in readme  # no second node to start
+    bin_dir, records = _fake_bin(tmp_path)
+    done = subprocess.run(["bash", str(folder / "launch.sh")], env=_env(bin_dir, records), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    argv = json.loads((records / "rank-node0.json").read_text())["argv"]
+    assert "--node-rank=0" in argv and "--rdzv-endpoint=127.0.0.1:29500" in argv
+    wrong = subprocess.run(["bash", str(folder / "launch.sh")], env=_env(bin_dir, records, NODE_RANK="1"),
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and "NODE_RANK must be 0..0 (this job has 1 node(s))" in wrong.stderr
+
+
+def test_a_many_node_readme_starts_node_0_and_shows_how_the_others_differ(job) -> None:
+    readme = (job("torchrun", 3, 1) / "README.md").read_text()
+    assert "each of the 3 nodes, with that node's index (0..2)" in readme
+    assert "# on node 0\nNODE_RANK=0 MASTER_ADDR=<address of node 0>" in readme
+    assert "# on node 1, and so on up to node 2 (NODE_RANK=2)\nNODE_RANK=1 MASTER_ADDR=<address of node 0>" in readme
