@@ -177,7 +177,7 @@ Logs: `run/logs/slurm-<jobid>.out` and `run/logs/rank-<N>.log`."""
             else "accelerate (`accelerate_config.yaml`; launch.sh passes machine_rank and main_process_ip)"
         run = "NODE_RANK={k} MASTER_ADDR=<address of node 0> SPARK_TRAINER_PYTHON=/path/to/venv/bin/python bash launch.sh"
         if n == 1:
-            how = f"""Run `launch.sh` on the machine (NODE_RANK defaults to 0 and MASTER_ADDR to 127.0.0.1 for a one-node
+            how = """Run `launch.sh` on the machine (NODE_RANK defaults to 0 and MASTER_ADDR to 127.0.0.1 for a one-node
 job; MASTER_PORT is optional, default 29500, and must be free):
 
 ```bash
