@@ -61,6 +61,8 @@ class JobFolder:
         """The line a user runs next (on the cluster)."""
         if self.spec.scheduler == "slurm":
             return f"cd {self.path} && sbatch job.sbatch"
+        if self.spec.nodes == 1:
+            return f"bash {self.path / 'launch.sh'}"
         return f"NODE_RANK=<0..{self.spec.nodes - 1}> MASTER_ADDR=<node 0> bash {self.path / 'launch.sh'}"
 
 

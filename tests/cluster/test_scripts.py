@@ -148,3 +148,12 @@ def test_a_many_node_readme_starts_node_0_and_shows_how_the_others_differ(job) -
     assert "each of the 3 nodes, with that node's index (0..2)" in readme
     assert "# on node 0\nNODE_RANK=0 MASTER_ADDR=<address of node 0>" in readme
     assert "# on node 1, and so on up to node 2 (NODE_RANK=2)\nNODE_RANK=1 MASTER_ADDR=<address of node 0>" in readme
+
+
+def test_the_next_command_names_a_rank_and_an_address_only_for_several_nodes(cli, run_yaml, tmp_path: Path) -> None:
+    for nodes, out in ((1, tmp_path / "one"), (2, tmp_path / "two")):
+        result = cli("--json", "launch", run_yaml(f"n{nodes}"), "--nodes", nodes, "--procs-per-node", 1,
+                     "--scheduler", "torchrun", "--out", out)
+        assert result.code == 0, result.err
+        wanted = f"bash {out / 'launch.sh'}" if nodes == 1 else f"NODE_RANK=<0..1> MASTER_ADDR=<node 0> bash {out / 'launch.sh'}"
+        assert result.json()["next"] == wanted
