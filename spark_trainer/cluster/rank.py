@@ -85,9 +85,10 @@ def _check_gpu(spec: JobSpec, rank: int) -> None:
                        "the job with gpus: cpu to train on CPUs")
     local, count = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
     if local >= count:
-        raise BadInput(f"{where}: the job starts {spec.procs_per_node} processes per node, one per GPU, but torch "
-                       f"sees {count} GPU(s) there (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}); "
-                       "export it again with --procs-per-node at most the GPUs of each node")
+        raise BadInput(f"{where}: the job starts {spec.procs_per_node} processes per node, each on GPU LOCAL_RANK "
+                       f"({local} here) of the node's, but torch sees {count} GPU(s) there (CUDA_VISIBLE_DEVICES="
+                       f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}); export it again with --procs-per-node "
+                       "at most the node's GPUs, and let every process see all of them (no one-GPU-per-task binding)")
 
 
 def _train(job_dir: Path, spec: JobSpec, run_dir: Path, reporter: object, commands: Commands, rank: int) -> Finish:
