@@ -73,22 +73,16 @@ def run_job_rank(job_dir: Path) -> int:
 
 
 def _check_gpu(spec: JobSpec, rank: int) -> None:
-    """A GPU job on a node where torch sees too few GPUs stops here, before anything is written: it would
-    otherwise train on the CPU (torch built without CUDA, no driver), many times slower and unsaid, or
-    fail on a device index the node lacks."""
+    """A GPU job on a node where torch sees no GPU stops here, before anything is written: it would
+    otherwise train on the CPU (torch built without CUDA, no driver), many times slower and unsaid.
+    Fewer GPUs than processes is not refused: accelerate gives each process GPU LOCAL_RANK modulo the
+    GPUs it sees, which is right for a scheduler binding one GPU per task."""
     import torch
 
-    where = f"rank {rank} on {socket.gethostname()}"
     if not torch.cuda.is_available():
-        raise BadInput(f"{where}: the job was exported for GPUs, but torch {torch.__version__} sees no CUDA GPU "
-                       "there; install torch for the node's CUDA in SPARK_TRAINER_PYTHON's environment, or export "
-                       "the job with gpus: cpu to train on CPUs")
-    local, count = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
-    if local >= count:
-        raise BadInput(f"{where}: the job starts {spec.procs_per_node} processes per node, each on GPU LOCAL_RANK "
-                       f"({local} here) of the node's, but torch sees {count} GPU(s) there (CUDA_VISIBLE_DEVICES="
-                       f"{os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}); export it again with --procs-per-node "
-                       "at most the node's GPUs, and let every process see all of them (no one-GPU-per-task binding)")
+        raise BadInput(f"rank {rank} on {socket.gethostname()}: the job was exported for GPUs, but torch "
+                       f"{torch.__version__} sees no CUDA GPU there; install torch for the node's CUDA in "
+                       "SPARK_TRAINER_PYTHON's environment, or export the job with gpus: cpu to train on CPUs")
 
 
 def _train(job_dir: Path, spec: JobSpec, run_dir: Path, reporter: object, commands: Commands, rank: int) -> Finish:

@@ -20,13 +20,8 @@ def test_a_gpu_job_refuses_a_node_whose_torch_sees_no_gpu(job, cli, monkeypatch:
     folder = job("torchrun", 1, 2, gpus="auto")  # exported for GPUs
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setenv("LOCAL_RANK", "1")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     result = cli("cluster-worker", folder)
     assert result.code == 2 and "rank 0 on " in result.err and "exported for GPUs" in result.err
     assert "gpus: cpu" in result.err and not (folder / "run" / "status.json").exists()
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # two processes, one GPU: LOCAL_RANK 1 has none
-    result = cli("cluster-worker", folder)
-    assert result.code == 2 and "2 processes per node, each on GPU LOCAL_RANK (1 here) of the node's, but torch sees 1 GPU(s)" in result.err
-    assert not (folder / "run" / "status.json").exists() and not (folder / "run" / "metrics.jsonl").exists()
+    assert not (folder / "run" / "metrics.jsonl").exists()
