@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from app.context import AppContext
 from app.widgets import MessageBanner
 from app.workers import Task
+from spark_trainer.cluster.layout import job_device
 from spark_trainer.store.store import Store
 
 SCHEDULERS = (("torchrun", "torchrun: launch.sh on every node"),
@@ -81,6 +82,7 @@ class ClusterExportDialog(QDialog):
         form.addRow("Processes per node", self.procs)
         self.world = QLabel("")
         self.world.setObjectName("Muted")
+        self.world.setWordWrap(True)
         form.addRow("", self.world)
         form.addRow("Job folder", out_row)
         form.addRow("Dataset on shared storage", self.shared_data)
@@ -116,7 +118,10 @@ class ClusterExportDialog(QDialog):
         world = self.nodes.value() * self.procs.value()
         batch = (self.config.get("train") or {}).get("batch_size")
         per = f"; global batch {batch} x {world} = {batch * world}" if isinstance(batch, int) else ""
-        self.world.setText(f"{world} rank(s) in all{per}")
+        cpu = job_device(self.config.get("gpus")) == "cpu"
+        self.world.setText(f"{world} rank(s) in all, {'CPU processes (gloo)' if cpu else 'one GPU each'}{per}")
+        self.world.setToolTip("The experiment's GPUs setting decides: cpu trains on CPUs, anything else on the "
+                              "nodes' GPUs (a node where torch sees no CUDA GPU refuses the job)")
 
     def options(self) -> Any:
         from spark_trainer.cluster.launch import LaunchOptions

@@ -94,7 +94,7 @@ def launch_config(store: Store, config: ExperimentConfig, options: LaunchOptions
 
 
 def _device(config: ExperimentConfig) -> str:
-    return "cpu" if config.gpus.strip().lower().startswith("cpu") else "cuda"
+    return layout.job_device(config.gpus)
 
 
 def _write(store: Store, config: ExperimentConfig, dataset: Dataset, options: LaunchOptions) -> JobFolder:

@@ -45,6 +45,12 @@ FORMAT = 1
 SCHEDULERS = ("slurm", "torchrun", "accelerate")
 
 
+def job_device(gpus: str | None) -> str:
+    """What a job's ranks train on, from the experiment's `gpus`: "cpu" for a CPU request, else "cuda"
+    (the nodes' GPUs, whatever this machine has)."""
+    return "cpu" if str(gpus or "auto").strip().lower().startswith("cpu") else "cuda"
+
+
 @dataclass
 class JobSpec:
     """job.json: everything `run import` needs to place the run, besides what rank 0 wrote."""

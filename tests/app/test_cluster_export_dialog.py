@@ -25,7 +25,7 @@ def test_export_as_cluster_job_writes_the_folder_the_command_would(window, qtbot
     qtbot.waitUntil(lambda: view.config_data()["name"] == "gui-job", timeout=5000)
     dialog = view.open_cluster_export()
     qtbot.addWidget(dialog)
-    assert dialog.config["name"] == "gui-job" and dialog.world.text().startswith("2 rank(s)")
+    assert dialog.config["name"] == "gui-job" and dialog.world.text().startswith("2 rank(s) in all, CPU processes")
     assert not dialog.partition.isEnabled()  # slurm-only fields
     dialog.start()  # no folder chosen: refused with a message, nothing started
     assert dialog.banner.role == "error" and "job folder" in dialog.banner.text() and dialog.task is None
