@@ -1,4 +1,5 @@
-"""`settings [KEY [VALUE]]`: list the settings, show one, or change one (as the GUI's Settings view does).
+"""`settings [list | [show] KEY | [set] KEY VALUE]`: list the settings, show one, or change one (as the
+GUI's Settings view does).
 
 Secrets are not settings: the Hugging Face token lives in the OS keyring or `HF_TOKEN`.
 """
@@ -9,23 +10,42 @@ import argparse
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import table
+from spark_trainer.errors import BadInput
 from spark_trainer.store import settings
+
+# The other groups' subcommand words, with how many words follow each (no setting has such a name).
+VERBS = {"list": (0, "settings list"), "show": (1, "settings show KEY"), "set": (2, "settings set KEY VALUE")}
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("settings", help="list the settings, show one, or set one", parents=[common])
-    parser.add_argument("key", nargs="?", help="a setting's name, to show it (or set it with VALUE)")
-    parser.add_argument("value", nargs="?", help="the new value")
+    parser = sub.add_parser("settings", help="list the settings, show one, or set one", parents=[common],
+                            usage="%(prog)s [-h] [--home DIR] [--json] [--debug] [list | [show] KEY | [set] KEY VALUE]",
+                            description="With no words (or `list`), every setting with its value and default; "
+                                        "with KEY (or `show KEY`), that setting's value; with KEY VALUE (or "
+                                        "`set KEY VALUE`), changes it.")
+    parser.add_argument("words", nargs="*", metavar="list | [show] KEY | [set] KEY VALUE",
+                        help="what to do, as above")
     parser.set_defaults(handler=cmd_settings)
 
 
+def _parse(words: list[str]) -> tuple[str | None, str | None]:
+    """(key, value) from the words: None for no key (list) or no value (show)."""
+    verb = words[0] if words and words[0] in VERBS else None
+    rest = words[1:] if verb else words
+    count, usage = VERBS[verb] if verb else (len(rest), "settings KEY VALUE")
+    if len(rest) != count or count > 2:
+        raise BadInput(f"{' '.join(['settings', *words])}: expected `{usage}`")
+    return (rest[0] if rest else None), (rest[1] if len(rest) > 1 else None)
+
+
 def cmd_settings(ctx: Context, args: argparse.Namespace) -> Result:
-    if args.key is None:
+    key, value = _parse(list(args.words))
+    if key is None:
         values = settings.get_all(ctx.store)
-        rows = [(key, value, settings.DEFAULTS[key]) for key, value in sorted(values.items())]
+        rows = [(name, current, settings.DEFAULTS[name]) for name, current in sorted(values.items())]
         return Result(values, table(["setting", "value", "default"], rows))
-    if args.value is None:
-        value = settings.get(ctx.store, args.key)
-        return Result({args.key: value}, str(value))
-    value = settings.set_value(ctx.store, args.key, args.value)
-    return Result({args.key: value}, f"{args.key} = {value}")
+    if value is None:
+        shown = settings.get(ctx.store, key)
+        return Result({key: shown}, str(shown))
+    changed = settings.set_value(ctx.store, key, value)
+    return Result({key: changed}, f"{key} = {changed}")

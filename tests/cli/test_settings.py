@@ -25,3 +25,21 @@ def test_bad_settings_are_one_line_and_change_nothing(cli, home) -> None:
     bad = cli("settings", "playground_idle_seconds", "0")
     assert bad.code == 2 and "must be at least 1" in bad.err
     assert cli("--json", "settings").json()["playground_idle_seconds"] == 600
+
+
+def test_the_list_show_and_set_verbs_of_the_other_groups_work_too(cli) -> None:
+    from spark_trainer.cli.settings import VERBS
+
+    assert not set(VERBS) & set(settings.DEFAULTS)  # a setting so named could not be shown by its name
+    # `settings list` said "unknown setting 'list'", while project, dataset, exp and run all take `list`.
+    listed = cli("--json", "settings", "list")
+    assert listed.code == 0 and listed.json()["playground_idle_seconds"] == 600
+    assert cli("settings", "set", "playground_idle_seconds", "45").out.strip() == "playground_idle_seconds = 45"
+    assert cli("settings", "show", "playground_idle_seconds").out.strip() == "45"
+    for words, expected in ((("list", "theme"), "expected `settings list`"),
+                            (("show",), "expected `settings show KEY`"),
+                            (("set", "theme"), "expected `settings set KEY VALUE`"),
+                            (("theme", "light", "now"), "expected `settings KEY VALUE`")):
+        refused = cli("settings", *words)
+        assert refused.code == 2 and expected in refused.err and len(refused.err.strip().splitlines()) == 1
+    assert cli("settings", "theme").out.strip() == "dark"  # the default: the refused "light" was not set
