@@ -6,12 +6,15 @@ import argparse
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import table
+from spark_trainer.cli.verbs import strip_verb
 from spark_trainer.recipes import describe_fields, get_recipe, interval_text, list_recipes
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("recipes", help="list recipes, or one recipe's config fields", parents=[common])
-    parser.add_argument("name", nargs="?", help="a recipe name, to list its config fields")
+    parser = sub.add_parser("recipes", help="list recipes, or one recipe's config fields", parents=[common],
+                            usage="%(prog)s [-h] [--home DIR] [--json] [--debug] [list | [show] NAME]")
+    parser.add_argument("words", nargs="*", metavar="list | [show] NAME",
+                        help="nothing (or list) for every recipe; a recipe's name (or show NAME) for its config fields")
     parser.set_defaults(handler=cmd_recipes)
 
 
@@ -32,13 +35,15 @@ def _allowed(field: dict) -> str:
 
 
 def cmd_recipes(ctx: Context, args: argparse.Namespace) -> Result:
-    if not args.name:
+    words = strip_verb("recipes", args.words, {"list": 0, "show": 1}, 1, "recipes [list | [show] NAME]")
+    name = words[0] if words else None
+    if not name:
         specs = list_recipes()
         data = [{"name": s.name, "title": s.title, "description": s.description, "data_kinds": list(s.data_kinds)}
                 for s in specs]
         rows = [(s.name, ",".join(s.data_kinds), s.description) for s in specs]
         return Result(data, table(["name", "data", "description"], rows))
-    spec = get_recipe(args.name)
+    spec = get_recipe(name)
     described = describe_fields(spec.config_model)
     rows = [(f["name"], f["type"], f["default"], _allowed(f), f["help"]) for f in described]
     text = f"{spec.name}: {spec.description}\n\nrecipe_config fields:\n" + table(

@@ -10,11 +10,10 @@ import argparse
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import table
-from spark_trainer.errors import BadInput
+from spark_trainer.cli.verbs import strip_verb
 from spark_trainer.store import settings
 
-# The other groups' subcommand words, with how many words follow each (no setting has such a name).
-VERBS = {"list": (0, "settings list"), "show": (1, "settings show KEY"), "set": (2, "settings set KEY VALUE")}
+USAGE = "settings [list | [show] KEY | [set] KEY VALUE]"
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -28,18 +27,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser.set_defaults(handler=cmd_settings)
 
 
-def _parse(words: list[str]) -> tuple[str | None, str | None]:
-    """(key, value) from the words: None for no key (list) or no value (show)."""
-    verb = words[0] if words and words[0] in VERBS else None
-    rest = words[1:] if verb else words
-    count, usage = VERBS[verb] if verb else (len(rest), "settings KEY VALUE")
-    if len(rest) != count or count > 2:
-        raise BadInput(f"{' '.join(['settings', *words])}: expected `{usage}`")
-    return (rest[0] if rest else None), (rest[1] if len(rest) > 1 else None)
-
-
 def cmd_settings(ctx: Context, args: argparse.Namespace) -> Result:
-    key, value = _parse(list(args.words))
+    words = strip_verb("settings", args.words, {"list": 0, "show": 1, "set": 2}, 2, USAGE)
+    key, value = (words + [None, None])[:2]
     if key is None:
         values = settings.get_all(ctx.store)
         rows = [(name, current, settings.DEFAULTS[name]) for name, current in sorted(values.items())]

@@ -11,6 +11,7 @@ from pathlib import Path
 from spark_trainer import __version__
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, human_bytes, table
+from spark_trainer.cli.verbs import strip_verb
 from spark_trainer.gpu import list_gpus, nvml_status
 from spark_trainer.paths import disk_free_bytes
 from spark_trainer.store import migrate
@@ -19,7 +20,8 @@ from spark_trainer.store.entities import to_jsonable
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     gpus = sub.add_parser("gpus", help="list NVIDIA GPUs with memory, utilisation, temperature and the runs on each",
-                          parents=[common])
+                          parents=[common], usage="%(prog)s [-h] [--home DIR] [--json] [--debug] [list]")
+    gpus.add_argument("words", nargs="*", metavar="list", help="optional, as in the other groups")
     gpus.set_defaults(handler=cmd_gpus)
     doctor = sub.add_parser("doctor", help="check Python, torch, CUDA, GPUs, disk space and the database",
                             parents=[common])
@@ -27,6 +29,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_gpus(ctx: Context, args: argparse.Namespace) -> Result:
+    strip_verb("gpus", args.words, {"list": 0}, 0, "gpus [list]")
     gpus = list_gpus()
     if not _home_exists(ctx):  # listing GPUs needs no home: never make one (nor refuse) for the runs column
         if not gpus:

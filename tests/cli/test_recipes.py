@@ -15,3 +15,11 @@ def test_a_long_choice_list_is_written_under_the_table_not_in_its_column(cli) ->
     assert below == ["  format: auto | mixed | text | prompt-completion | messages | sharegpt | alpaca | dolly | "
                      "question-answer | prompt-response"]
     assert "choices" in next(f for f in cli("--json", "recipes", "causal-lm").json()["fields"] if f["name"] == "format")
+
+
+def test_list_and_show_work_as_in_the_other_groups(cli) -> None:
+    # `recipes list` said "unknown recipe 'list'"; `recipes show NAME` was an unrecognized argument.
+    assert cli("--json", "recipes", "list").json() == cli("--json", "recipes").json()
+    assert cli("--json", "recipes", "show", "causal-lm").json() == cli("--json", "recipes", "causal-lm").json()
+    refused = cli("recipes", "show")
+    assert refused.code == 2 and "recipes show: expected `recipes [list | [show] NAME]`" in refused.err

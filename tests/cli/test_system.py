@@ -125,3 +125,9 @@ def test_doctor_names_dataset_folders_that_hold_no_recorded_dataset(store, cli, 
                          "delete them if you do not need them"), done.out
     data = cli("--json", "doctor").json()
     assert sorted(data["unrecorded_dataset_folders"]) == [str(kept), str(unrecorded)]
+
+
+def test_gpus_list_is_gpus(cli) -> None:
+    assert cli("--json", "gpus", "list").json() == cli("--json", "gpus").json()
+    refused = cli("gpus", "all")
+    assert refused.code == 2 and "gpus all: expected `gpus [list]`" in refused.err
