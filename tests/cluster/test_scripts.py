@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 # Stands in for the node's python: records how it was started (argv and the rank's environment).
@@ -127,8 +128,9 @@ def test_accelerate_job_has_a_config_and_passes_rank_and_address(job, cli, run_y
                     "-m", "spark_trainer", "cluster-worker", str(folder)]
 
 
-def test_a_one_node_job_runs_with_no_rank_or_address_given(job, tmp_path: Path) -> None:
-    folder = job("torchrun", 1, 2)
+@pytest.mark.parametrize("scheduler", ["torchrun", "accelerate"])
+def test_a_one_node_job_runs_with_no_rank_or_address_given(scheduler: str, job, tmp_path: Path) -> None:
+    folder = job(scheduler, 1, 2, gpus="auto")  # accelerate starts several CPU processes only through MPI
     readme = (folder / "README.md").read_text()
     assert "\nSPARK_TRAINER_PYTHON=/path/to/venv/bin/python bash launch.sh\n" in readme
     assert "on node 1" not in readme and "NODE_RANK=1" not in readme  # no second node to start
@@ -136,8 +138,11 @@ def test_a_one_node_job_runs_with_no_rank_or_address_given(job, tmp_path: Path) 
     done = subprocess.run(["bash", str(folder / "launch.sh")], env=_env(bin_dir, records), capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    argv = json.loads((records / "rank-node0.json").read_text())["argv"]
-    assert "--node-rank=0" in argv and "--rdzv-endpoint=127.0.0.1:29500" in argv
+    argv = " ".join(json.loads((records / "rank-node0.json").read_text())["argv"])
+    if scheduler == "torchrun":
+        assert "--node-rank=0" in argv and "--rdzv-endpoint=127.0.0.1:29500" in argv
+    else:
+        assert "--machine_rank 0 --main_process_ip 127.0.0.1 --main_process_port 29500" in argv
     wrong = subprocess.run(["bash", str(folder / "launch.sh")], env=_env(bin_dir, records, NODE_RANK="1"),
                            capture_output=True, text=True, timeout=60)
     assert wrong.returncode == 2 and "NODE_RANK must be 0..0 (this job has 1 node(s))" in wrong.stderr
