@@ -111,6 +111,30 @@ def _command_word(words: Sequence[str]) -> str | None:
     return None
 
 
+def _global_options_first(words: Sequence[str]) -> list[str]:
+    """The words with --json, --debug and --home DIR moved to the front, where the top-level parser reads
+    them. They may come anywhere; but argparse, once it has read an option, drops words that belong to
+    a positional list already read (`compare 1 --json 2`: "unrecognized arguments: 2"; `settings show
+    --json theme`). Nothing after `--` moves."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            rest.extend(words[i:])
+            break
+        if word in ("--json", "--debug") or word.startswith("--home="):
+            front.append(word)
+        elif word == "--home" and i + 1 < len(words) and not words[i + 1].startswith("-"):
+            front.extend(words[i:i + 2])  # with its DIR; one without stays, for argparse to say so
+            i += 1
+        else:
+            rest.append(word)
+        i += 1
+    return front + rest
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command; for a known `command`, only the group that registers it."""
     common = _common_options()
@@ -136,7 +160,7 @@ def _print_result(result: Result, as_json: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
+    words = _global_options_first(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_command_word(words))
     try:
         args = parser.parse_args(words)

@@ -14,3 +14,17 @@ def test_positional_names_read_as_the_readme_writes_them(cli) -> None:
     assert missing.code == 2 and missing.err.rstrip().endswith("the following arguments are required: RUN"), missing.err
     chosen = cli("run", "list", "--help")  # an option's value keeps its own metavar
     assert chosen.code == 0 and "--status" in chosen.out
+
+
+def test_global_options_between_positional_words_leave_them_in_place(cli, home) -> None:
+    # Seen in the CLI walk: `compare 1 --json 2` and `settings show --json theme` said "unrecognized
+    # arguments": argparse drops the words of a positional list after an option. The README says --json
+    # goes before or after the command.
+    assert cli("settings", "show", "--json", "theme").json() == {"theme": "dark"}
+    assert cli("settings", "theme", "--debug", "light").out.strip() == "theme = light"
+    assert cli("recipes", "show", "--json", "causal-lm").json()["name"] == "causal-lm"
+    assert cli("settings", "--home", str(home), "theme", use_home=False).out.strip() == "light"
+    missing = cli("run", "list", "--home")  # a --home without its DIR is not moved: argparse says what is wrong
+    assert missing.code == 2 and "argument --home: expected one argument" in missing.err
+    kept = cli("settings", "theme", "--", "--json")  # after `--` a word is a value, never moved
+    assert kept.code == 2 and "--json" in kept.err and "theme" in cli("--json", "settings").out
