@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ def read_manifest(dataset_path: Path, offset: int = 0, limit: int | None = None)
     try:
         with open(path, "rb") as fh:
             first = seek_line(fh, path, offset)
-            stop = None if limit is None else offset + limit - first
+            stop = None if limit is None else min(offset + limit - first, sys.maxsize)  # islice's bound
             return [json.loads(line.decode("utf-8")) for line in islice(fh, offset - first, stop)]
     except FileNotFoundError:
         raise BadInput(f"{path}: no manifest (is {dataset_path} a dataset folder?)") from None

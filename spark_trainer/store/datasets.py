@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from spark_trainer.errors import BadInput, Conflict, NotFound, OperationFailed
 from spark_trainer.store import in_use, projects
-from spark_trainer.store.entities import Dataset, DatasetKind, utcnow
+from spark_trainer.store.entities import MAX_ID, Dataset, DatasetKind, utcnow
 from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow
 from spark_trainer.store.store import Store
 
@@ -224,7 +224,23 @@ def _missing_hint(session: Session, name: str, project: str | int | None) -> str
         return f"it was renamed to {renamed[-1]!r}" if len(renamed) == 1 else \
             f"datasets once named so are now {', '.join(map(repr, renamed))}"
     close = difflib.get_close_matches(name, [now for now, _ in found], n=3)
-    return f"close names: {', '.join(map(repr, close))}" if close else ""
+    if close:
+        return f"close names: {', '.join(map(repr, close))}"
+    return _elsewhere(session, name) if project is not None else ""
+
+
+def _elsewhere(session: Session, ref: str) -> str:
+    """Where another project has a dataset of that name or id: "dataset 2 is in project 'p2'"."""
+    query = select(DatasetRow.id, DatasetRow.name, ProjectRow.name).join(ProjectRow)
+    by_id = ref.isdigit() and int(ref) <= MAX_ID
+    found = session.execute(query.where(DatasetRow.id == int(ref)) if by_id else query.where(DatasetRow.name == ref)).all()
+    if not found:
+        return ""
+    if by_id:
+        (_id, name, project), = found
+        return f"dataset {ref} ({name!r}) is in project {project!r}"
+    return f"a dataset named {ref!r} is in " + ", ".join(f"project {project!r} (id {row_id})"
+                                                       for row_id, _name, project in found)
 
 
 def get(store: Store, ref: str | int, project: str | int | None = None) -> Dataset:

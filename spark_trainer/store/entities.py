@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from pathlib import PurePath
 from typing import Any
 
+MAX_ID = 2**63 - 1  # SQLite's INTEGER: a larger number names no row (and overflows the query)
+
 
 def utcnow() -> datetime:
     """Naive UTC, as stored in SQLite."""

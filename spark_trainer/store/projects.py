@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from spark_trainer.errors import BadInput, Conflict, NotFound
 from spark_trainer.store import in_use
-from spark_trainer.store.entities import Project, utcnow
+from spark_trainer.store.entities import MAX_ID, Project, utcnow
 from spark_trainer.store.models import DatasetRow, ExperimentRow, MetricSeriesRow, ProjectRow, RunRow
 from spark_trainer.store.store import Store
 
@@ -85,7 +85,7 @@ def _project(row: ProjectRow, n_datasets: int, n_experiments: int, run_stats: tu
 def _row(session: Session, ref: str | int) -> ProjectRow:
     text = str(ref).strip()
     row = session.scalar(select(ProjectRow).where(ProjectRow.name == text))
-    if row is None and text.isdigit():
+    if row is None and text.isdigit() and int(text) <= MAX_ID:
         row = session.get(ProjectRow, int(text))
     if row is None:
         raise NotFound(f"no project named or numbered {text!r}; see `spark-trainer project list`")
@@ -104,8 +104,9 @@ def named_row_in_project(session: Session, model: type, ref: str | int, project:
     """
     text = str(ref).strip()
     query = select(model).where(model.name == text)
-    if project is not None:
-        query = query.where(model.project_id == _row(session, project).id)
+    project_row = _row(session, project) if project is not None else None
+    if project_row is not None:
+        query = query.where(model.project_id == project_row.id)
     rows = list(session.scalars(query))
     if len(rows) > 1:
         # Not every command that names one takes --project (run start, launch, exp delete): the id
@@ -115,10 +116,13 @@ def named_row_in_project(session: Session, model: type, ref: str | int, project:
         raise BadInput(f"{what} {text!r} exists in several projects ({listed}); use the id")
     if rows:
         return rows[0]
-    row = session.get(model, int(text)) if text.isdigit() else None
+    row = session.get(model, int(text)) if text.isdigit() and int(text) <= MAX_ID else None
+    if row is not None and project_row is not None and row.project_id != project_row.id:
+        row = None  # another project's: an experiment of this project would name a dataset it cannot see
     if row is None:
         command = "exp" if what == "experiment" else what
-        raise NotFound(f"no {what} named or numbered {text!r}; see `spark-trainer {command} list`")
+        where = f" in project {project_row.name!r}" if project_row is not None else ""
+        raise NotFound(f"no {what} named or numbered {text!r}{where}; see `spark-trainer {command} list`")
     return row
 
 

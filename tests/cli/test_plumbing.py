@@ -47,6 +47,19 @@ def test_numeric_options_are_validated(cli) -> None:
         assert "is not a" in result.err, result.err
 
 
+def test_numbers_past_sqlites_integers_are_one_line_not_a_traceback(cli, store: Store) -> None:
+    # Seen in a CLI walk: `run show 99999999999999999999` ended in "OverflowError: Python int too large to
+    # convert to SQLite INTEGER" (exit 1), as did project show, export, compare and dataset rows --offset.
+    big = str(2**64)
+    for args, said in ((("run", "show", big), f"no run with id '{big}'"),
+                       (("project", "show", big), f"no project named or numbered '{big}'"),
+                       (("export", big), f"no run with id '{big}'"),
+                       (("queue", "serve", "--interval", "inf"), "'inf' is too large"),
+                       (("dataset", "rows", "1", "--offset", big), f"'{big}' is too large (at most {2**63 - 1})")):
+        result = cli(*args)
+        assert result.code == 2 and result.err.count("\n") == 1 and said in result.err, (args, result.err)
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
 def test_output_to_a_full_disk_says_so_in_one_line(home: Path) -> None:
     """`... > file` on a full disk (/dev/full: every write is ENOSPC): the error names no file, and the line

@@ -72,8 +72,8 @@ def test_the_old_name_says_what_it_became_and_a_typo_lists_close_names(store: St
     datasets.rename(store, "imgs-v2-final", "flowers")
     with pytest.raises(NotFound) as exc:
         datasets.get(store, "imgs-v2-final", "demo")
-    assert str(exc.value) == ("no dataset named or numbered 'imgs-v2-final'; see `spark-trainer dataset list`; "
-                              "it was renamed to 'flowers'")
+    assert str(exc.value) == ("no dataset named or numbered 'imgs-v2-final' in project 'demo'; see "
+                              "`spark-trainer dataset list`; it was renamed to 'flowers'")
     with pytest.raises(NotFound, match="close names: 'flowers'$"):
         datasets.get(store, "flowrs")
     assert datasets.missing_hint(store, "imgs-v2-final", "demo") == "it was renamed to 'flowers'"
@@ -82,6 +82,25 @@ def test_the_old_name_says_what_it_became_and_a_typo_lists_close_names(store: St
     # A new dataset may take the old name: then the name is that dataset's, and no hint is needed.
     fresh = _dataset(store, "demo", "imgs-v2-final")
     assert datasets.get(store, "imgs-v2-final").id == fresh.id
+
+
+def test_an_id_or_name_of_another_project_is_not_found_in_this_one_and_says_where_it_is(store: Store) -> None:
+    # Seen in a CLI walk: `exp create --project demo --dataset 2` took project p2's dataset 2, and
+    # `exp show` then called it deleted (it lists the experiment's project's datasets).
+    theirs = _dataset(store, "p2", "d2")
+    _dataset(store, "demo", "train")
+    with pytest.raises(NotFound) as exc:
+        datasets.get(store, theirs.id, "demo")
+    assert str(exc.value) == (f"no dataset named or numbered '{theirs.id}' in project 'demo'; see "
+                              f"`spark-trainer dataset list`; dataset {theirs.id} ('d2') is in project 'p2'")
+    with pytest.raises(NotFound, match="a dataset named 'd2' is in project 'p2' \\(id \\d+\\)$"):
+        datasets.get(store, "d2", "demo")
+    with pytest.raises(NotFound, match=f"named or numbered '{theirs.id}' in project 'demo'"):
+        experiments.create(store, project="demo", name="e", recipe="causal-lm", base_model="m", dataset=theirs.id,
+                           config={})
+    assert datasets.get(store, theirs.id).id == theirs.id  # with no project, an id is any project's
+    with pytest.raises(NotFound, match="no dataset named or numbered '18446744073709551616'"):
+        datasets.get(store, str(2**64))  # past SQLite's integers: no row (it overflowed the query)
 
 
 def test_an_experiment_keeps_its_dataset_and_its_config_names_the_new_name(store: Store) -> None:
