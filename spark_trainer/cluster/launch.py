@@ -71,6 +71,8 @@ def launch_experiment(store: Store, experiment_ref: str | int, options: LaunchOp
     existed gets the value that keeps its behaviour, as `run start` gives it (the job's ranks read the
     folder's config.yaml as a run file)."""
     from spark_trainer.config.legacy import with_frozen_defaults
+    from spark_trainer.errors import ConfigError
+    from spark_trainer.jobs.submit import resolve_model
 
     options.check()
     experiment = experiments.get(store, experiment_ref)
@@ -78,6 +80,10 @@ def launch_experiment(store: Store, experiment_ref: str | int, options: LaunchOp
         raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
     config = ExperimentConfig.model_validate(with_frozen_defaults(experiment.config)[0])
     config.project, config.name = experiment.project, experiment.name
+    try:  # as `run start EXP` finds it: a stored `models/x` (a cloned run's config) is the data home's
+        config.base_model = resolve_model(config.base_model, None, store.home.root)
+    except ConfigError:
+        pass  # not here: --shared-model may name it, else _write refuses it in words
     return _write(store, config, datasets.get(store, experiment.dataset_id), options)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -29,3 +30,22 @@ def test_an_experiment_stored_before_bos_token_existed_is_launched_with_the_rule
     assert result.code == 0, result.err
     recipe_config = yaml.safe_load((out / "config.yaml").read_text())["recipe_config"]
     assert recipe_config["bos_token"] == "always" and recipe_config["seq_len"] == 40
+
+
+def test_an_experiment_naming_its_model_relative_to_the_data_home_is_launched_as_run_start_finds_it(
+        cli, store: Store, tmp_path: Path) -> None:
+    # Seen in a CLI walk: `run config` writes `base_model: models/<name>` (relative to the data home) and
+    # `exp create --config` stores it so; `run start` finds it there, but `launch EXP` said "is not a local folder".
+    model = store.home.root / "models" / "tiny"
+    model.mkdir(parents=True)
+    (model / "config.json").write_text("{}")
+    projects.create(store, "rel")
+    dataset = ingest_paths(store, [DEMO_DATA], project="rel", name="demo").dataset
+    experiments.create(store, project="rel", name="cloned", recipe="causal-lm", base_model="models/tiny",
+                       dataset=dataset.id, config={"name": "cloned", "project": "rel", "recipe": "causal-lm",
+                                                   "base_model": "models/tiny", "dataset": str(dataset.id)})
+    out = tmp_path / "job"
+    result = cli("launch", "cloned", "--nodes", 1, "--procs-per-node", 1, "--scheduler", "torchrun", "--out", out)
+    assert result.code == 0, result.err
+    assert (out / "model" / "config.json").is_file()
+    assert json.loads((out / "job.json").read_text())["base_model"] == str(model)
