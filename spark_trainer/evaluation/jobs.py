@@ -38,17 +38,23 @@ def log_path(evaluation: Evaluation, run_dir: Path) -> Path:
 
 def parse_gpus(text: str | None) -> list[int]:
     """cpu -> []; "0" -> [0]; auto -> the first GPU of this machine, else the CPU."""
-    if text in (None, "", "auto"):
-        from spark_trainer.jobs.scheduler import machine_gpus
+    from spark_trainer.jobs.scheduler import machine_gpus
 
-        found = machine_gpus()
-        return found[:1]
+    if text in (None, "", "auto"):
+        return machine_gpus()[:1]
     if text == "cpu":
         return []
     try:
-        return [int(part) for part in str(text).split(",") if part.strip()][:1]
+        chosen = [int(part) for part in str(text).split(",") if part.strip()][:1]
     except ValueError:
-        raise BadInput(f"--gpus {text!r} must be auto, cpu or a GPU id like 0") from None
+        chosen = []
+    if not chosen:
+        raise BadInput(f"--gpus {text!r} must be auto, cpu or a GPU id like 0")
+    have = machine_gpus()
+    if chosen[0] not in have:  # it ran on the CPU, saying and recording the GPU it was asked for
+        ids = f"GPUs {','.join(map(str, have))}" if have else "no NVIDIA GPU (use auto or cpu)"
+        raise BadInput(f"--gpus {text!r}: GPU {chosen[0]} requested but this machine has {ids}")
+    return chosen
 
 
 def submit(store: Store, run_ref: int | str, *, task: str, data_path: Path, base: bool = False,

@@ -85,6 +85,27 @@ def test_missing_answer_column_is_exit_2_naming_it(lora_run, tmp_path, capsys) -
         assert all(e.data_path not in (str(data), str(jsonl)) for e in evaluations.list_for(store, run.id))
 
 
+def test_a_gpu_this_machine_lacks_is_exit_2_and_records_no_evaluation(lora_run, tmp_path, capsys,
+                                                                      monkeypatch) -> None:
+    # Seen in a CLI walk: `eval ... --gpus 7` on a machine without GPUs said "started on GPU 7", ran on the
+    # CPU and recorded gpus [7]; `run start --gpus 7` and `generate --device 7` refuse.
+    from spark_trainer.jobs import scheduler
+
+    home, run = lora_run
+    data = write_mcq(tmp_path / "q.csv")
+    with Store.open(home) as store:
+        before = len(evaluations.list_for(store, run.id))
+    for machine, said in (([], "GPU 7 requested but this machine has no NVIDIA GPU (use auto or cpu)"),
+                          ([0, 1], "GPU 7 requested but this machine has GPUs 0,1")):
+        monkeypatch.setattr(scheduler, "machine_gpus", lambda machine=machine: list(machine))
+        code, out, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", data, "--gpus", "7")
+        assert code == 2 and out == "" and err.strip() == f"error: --gpus '7': {said}"
+    code, _, err = _cli(capsys, home, "eval", run.id, "--task", "mcq", "--data", data, "--gpus", "first")
+    assert code == 2 and "--gpus 'first' must be auto, cpu or a GPU id like 0" in err
+    with Store.open(home) as store:
+        assert len(evaluations.list_for(store, run.id)) == before
+
+
 def test_perplexity_and_a_base_model_baseline(lora_run, tmp_path, capsys) -> None:
     from spark_trainer.evaluation.leaderboard import baselines
 
