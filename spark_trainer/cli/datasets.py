@@ -66,7 +66,9 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     rows = [(d.id, d.project, d.name, d.kind, d.num_items, d.num_rejected, human_bytes(d.size_bytes),
              d.version[:12] or "-") for d in items]
     return Result(items, table(["id", "project", "name", "kind", "items", "rejected", "size", "version"], rows,
-                               empty="no datasets yet; add one with `spark-trainer dataset ingest PATH --project P`"))
+                               empty=f"no datasets in project {args.project!r} yet; add one with `spark-trainer dataset "
+                                     f"ingest PATH --project {args.project}`" if args.project else
+                                     "no datasets yet; add one with `spark-trainer dataset ingest PATH --project P`"))
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:

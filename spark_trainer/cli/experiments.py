@@ -105,7 +105,8 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     items = experiments.list_all(ctx.store, args.project)
     rows = [(e.id, e.project, e.name, e.recipe, e.base_model, e.num_runs, e.created_at) for e in items]
     return Result(items, table(["id", "project", "name", "recipe", "base model", "runs", "created"], rows,
-                               empty="no experiments yet"))
+                               empty=f"no experiments in project {args.project!r} yet" if args.project else
+                                     "no experiments yet; `spark-trainer exp create` or `spark-trainer train` makes one"))
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:

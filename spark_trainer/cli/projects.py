@@ -66,7 +66,8 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     items = projects.list_all(ctx.store, args.search)
     rows = [(p.id, p.name, p.num_datasets, p.num_experiments, p.num_runs, p.last_activity) for p in items]
     return Result(items, table(["id", "name", "datasets", "experiments", "runs", "last activity"], rows,
-                               empty="no projects yet; create one with `spark-trainer project create NAME`"))
+                               empty=f"no project name contains {args.search!r}" if args.search else
+                                     "no projects yet; create one with `spark-trainer project create NAME`"))
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:

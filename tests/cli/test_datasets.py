@@ -78,3 +78,9 @@ def test_renaming_to_its_own_name_says_nothing_changed(cli, home, ingested, same
     assert _dump(home) == before
     shown = cli("--json", "dataset", "show", "imgs-v2-final").json()
     assert "renamed_from" not in (shown.get("meta") or {})
+
+
+def test_an_empty_project_s_list_names_the_project(cli) -> None:
+    assert cli("project", "create", "empty").code == 0
+    assert cli("dataset", "list", "--project", "empty").out.strip() == (
+        "no datasets in project 'empty' yet; add one with `spark-trainer dataset ingest PATH --project empty`")

@@ -132,3 +132,8 @@ def test_exp_delete_removes_its_run_folders_as_run_delete_does_unless_keep_files
     assert all((folder / "worker.log").is_file() for folder in kept + other)
     assert [e.name for e in experiments.list_all(store)] == ["other"]
     assert sorted(Path(r.run_dir) for r in runs.list_all(store)) == sorted(other)
+
+
+def test_an_empty_project_s_list_names_the_project(cli) -> None:
+    assert cli("project", "create", "empty").code == 0
+    assert cli("exp", "list", "--project", "empty").out.strip() == "no experiments in project 'empty' yet"

@@ -23,3 +23,8 @@ def test_project_delete_with_files_removes_its_runs_exports_in_the_home_only(cli
     assert deleted.code == 0, deleted.err
     assert str(made) in deleted.json()["removed_folders"] and not made.exists()
     assert chosen.is_dir() and str(chosen) not in deleted.json()["removed_folders"]
+
+
+def test_a_search_that_matches_nothing_says_so_not_that_there_are_no_projects(cli) -> None:
+    assert cli("project", "create", "demo").code == 0
+    assert cli("project", "list", "--search", "zzz").out.strip() == "no project name contains 'zzz'"
