@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                             "number the experiment setup form shows) and suggest the largest micro-batch whose "
                             "estimate fits in 90% of the chosen GPU's free memory.")
     parser.add_argument("config", metavar="RUN_FILE", help="the run file (as for `spark-trainer train`)")
-    parser.add_argument("--gpus", help="override the file's gpus: auto | 0 | 0,1 | count:N")
+    parser.add_argument("--gpus", help="override the file's gpus: auto | cpu | cpu:N | GPU ids like 0 or 0,1 | count:N")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one config value, e.g. train.batch_size=4 (repeatable)")
     parser.add_argument("--free-gib", type=float, default=None, metavar="GIB",

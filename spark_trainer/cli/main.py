@@ -45,6 +45,12 @@ COMMAND_MODULES = tuple(dict.fromkeys(COMMAND_HOMES.values()))
 class UsageError(Exception):
     """A command line argparse rejected; main() prints it (and, with --json, a JSON document)."""
 
+# Words users bring from other tools, and the command each means here ("experiment" is not close to
+# "exp" by spelling: it suggested "export"). Used only to word an unknown command's hint.
+SYNONYMS = {"experiment": "exp", "experiments": "exp", "projects": "project", "datasets": "dataset",
+            "runs": "run", "sweeps": "sweep", "evaluate": "eval", "watch": "logs", "follow": "logs", "tail": "logs",
+            "ls": "list", "rm": "delete", "remove": "delete", "status": "show", "info": "show"}
+
 
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -76,7 +82,8 @@ class _Parser(argparse.ArgumentParser):
             import difflib
 
             shown = [a.dest for a in action._choices_actions if a.help is not argparse.SUPPRESS]
-            close = difflib.get_close_matches(str(value), shown, n=1)
+            meant = SYNONYMS.get(str(value))
+            close = [meant] if meant in shown else difflib.get_close_matches(str(value), shown, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise argparse.ArgumentError(action, f"unknown command {value!r}{hint}; the commands are {', '.join(shown)}")
         super()._check_value(action, value)

@@ -30,7 +30,7 @@ WAIT_HELP = ("wait for the run to end, showing progress; exit 0 only if it compl
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("run", help="start, list, watch and control training runs", parents=[common])
+    parser = sub.add_parser("run", help="start, list, follow (logs -f) and control training runs", parents=[common])
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     start = actions.add_parser("start", help="queue a run of an experiment and start it when its GPUs are free",

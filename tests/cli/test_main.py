@@ -28,3 +28,12 @@ def test_global_options_between_positional_words_leave_them_in_place(cli, home) 
     assert missing.code == 2 and "argument --home: expected one argument" in missing.err
     kept = cli("settings", "theme", "--", "--json")  # after `--` a word is a value, never moved
     assert kept.code == 2 and "--json" in kept.err and "theme" in cli("--json", "settings").out
+
+
+def test_an_unknown_command_from_another_tool_names_the_one_meant_here(cli) -> None:
+    # Seen in a CLI walk: `experiment list` said "did you mean 'export'?" (closest by spelling).
+    for words, meant in ((("experiment", "list"), "exp"), (("run", "watch", "1"), "logs"),
+                         (("dataset", "rm", "1"), "delete"), (("project", "ls"), "list")):
+        result = cli(*words)
+        assert result.code == 2 and f"(did you mean {meant!r}?)" in result.err, result.err
+    assert "(did you mean 'export'?)" in cli("exprot").err  # spelling still finds the rest
