@@ -29,6 +29,7 @@ from spark_trainer.leaderboard import (
     summaries,
 )
 from spark_trainer.store import datasets, runs
+from spark_trainer.store.store import Store
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -63,6 +64,8 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
     reconcile(store)
     dataset = datasets.get(store, args.dataset, args.project).id if args.dataset else None
     key = args.metric or _default_metric(ctx, args.recipe)
+    if args.metric:
+        _check_metric(store, args.metric)
     if key is None:
         return Result({"metric": None, "use": args.use, "higher_is_better": None, "runs": []},
                       "no run has reported metrics yet")
@@ -90,6 +93,23 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
              "score": b.values.get(key), "evals": b.values} for b in evals.baselines]
     return Result({"metric": key, "use": args.use, "higher_is_better": direction == "higher",  # as `sweep show`
                    "runs": data, "baselines": base}, head + "\n" + text)
+
+
+def _check_metric(store: Store, key: str) -> None:
+    """A metric no run has recorded and no recipe logs is a typo (`eval-loss`): refused with the close
+    ones, not ranked as 0 runs with a guessed direction. A recipe's metric no run has reached yet is fine."""
+    import difflib
+
+    from spark_trainer.recipes.registry import list_recipes
+
+    recorded = metric_keys(store)
+    declared = {spec.key for recipe in list_recipes() for spec in recipe.metrics}
+    if key in recorded or key in declared or key.removeprefix(METRIC_PREFIX) != key:
+        return
+    close = difflib.get_close_matches(key, sorted(set(recorded) | declared), n=3)
+    raise BadInput(f"leaderboard: no run has recorded a metric {key!r}"
+                   + (f"; close: {', '.join(close)}" if close else "")
+                   + f"; recorded: {', '.join(recorded) or 'none yet'}")
 
 
 def _eval_cells(values: dict[str, float], keys: list[str]) -> list[Any]:

@@ -53,8 +53,14 @@ def test_leaderboard_ranks_in_the_recipes_direction_and_filters(store, cli) -> N
     assert cli("leaderboard", "--limit", "0").err.startswith("error: --limit must be at least 1, got 0")
     typo = cli("leaderboard", "eval_loss", "--recipe", "causal-llm")
     assert typo.code == 2 and typo.err.count("\n") == 1 and "causal-llm" in typo.err
-    nothing = cli("leaderboard", "nope")
-    assert nothing.code == 0 and "no run matching these filters has recorded nope" in nothing.out
+    # A metric nobody records is a typo (a CLI walk saw `eval-loss` ranked as 0 runs, direction guessed);
+    # a recipe's metric no run has reached yet is an empty ranking.
+    typo = cli("leaderboard", "eval-loss")
+    assert typo.code == 2 and typo.err.count("\n") == 1
+    assert "no run has recorded a metric 'eval-loss'; close: eval_loss" in typo.err
+    assert "recorded: eval_accuracy, eval_loss" in typo.err
+    nothing = cli("leaderboard", "eval_macro_f1", "--project", "p")
+    assert nothing.code == 0 and "no run matching these filters has recorded eval_macro_f1" in nothing.out
 
 
 def test_leaderboard_shows_evaluation_columns_and_base_model_baselines_as_the_view_does(store, cli) -> None:
