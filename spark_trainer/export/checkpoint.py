@@ -20,6 +20,7 @@ def resolve_checkpoint(run_dir: Path, spec: str | int, *, run_id: int | None = N
         BadInput: the run has no complete checkpoint, no evaluated one (for best), or not that step.
     """
     label = f"run {run_id}" if run_id is not None else str(run_dir)
+    check_spec(spec)
     found = list_checkpoints(Path(run_dir))
     if not found:
         raise BadInput(f"{label} has no complete checkpoint to export or evaluate; train it first")
@@ -39,6 +40,16 @@ def resolve_checkpoint(run_dir: Path, spec: str | int, *, run_id: int | None = N
                            f"{', '.join(map(str, sorted(steps)))}")
         path = steps[int(spec)]
     return path, checkpoint_step(path)
+
+
+def check_spec(spec: str | int) -> None:
+    """BadInput unless `spec` is last, best or a step number: `eval --checkpoint bogus` said "run 1 has no
+    checkpoint at step bogus", and `final` (generate's word for the final model) was taken for a step."""
+    text = str(spec)
+    if text in ("last", "best") or (text.isdigit() and int(text) > 0):
+        return
+    hint = "; a completed run's last checkpoint is its final step" if text == "final" else ""
+    raise BadInput(f"--checkpoint {text!r} must be last, best or a step number{hint}")
 
 
 PIN_PREFIX = ".pinned-"

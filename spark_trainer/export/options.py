@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spark_trainer.errors import BadInput
+from spark_trainer.export.checkpoint import check_spec
 
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 
@@ -27,6 +28,4 @@ class ExportOptions:
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise BadInput(f"--dtype {self.dtype!r} is not one of: {', '.join(DTYPES)}")
-        spec = str(self.checkpoint)
-        if spec not in ("last", "best") and not (spec.isdigit() and int(spec) > 0):
-            raise BadInput(f"--checkpoint {spec!r} must be last, best or a step number")
+        check_spec(self.checkpoint)
