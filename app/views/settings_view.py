@@ -129,7 +129,7 @@ class SettingsView(BaseView):
         self.ctx.theme_changed.connect(self._show_theme)  # Ctrl+Shift+T, anywhere in the window
         form.addRow("Theme (Ctrl+Shift+T)", self.theme)
         self.max_runs = QSpinBox()
-        self.max_runs.setRange(1, 64)
+        self.max_runs.setRange(*settings.RANGES["max_concurrent_runs"])
         self.max_runs.valueChanged.connect(lambda v: self._save("max_concurrent_runs", v))
         form.addRow("Max concurrent runs", self.max_runs)
         self.default_gpus = QLineEdit()
@@ -143,7 +143,7 @@ class SettingsView(BaseView):
         self.sharing.toggled.connect(lambda v: self._save("allow_gpu_sharing", v))
         form.addRow("GPU sharing", self.sharing)
         self.grace = QSpinBox()
-        self.grace.setRange(1, 3600)
+        self.grace.setRange(*settings.RANGES["stop_grace_seconds"])
         self.grace.setSuffix(" s")
         self.grace.valueChanged.connect(lambda v: self._save("stop_grace_seconds", v))
         form.addRow("Stop grace period", self.grace)

@@ -28,6 +28,18 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# The whole numbers' allowed values, the app's Settings boxes' ranges too. A grace period of 0 would kill
+# a stopping run before it saves its checkpoint; past the maxima a value is a typo (and past 2**63 SQLite
+# stored it as a float, 1e+20).
+RANGES: dict[str, tuple[int, int]] = {
+    "max_concurrent_runs": (1, 64),
+    "stop_grace_seconds": (1, 3600),
+    "heartbeat_timeout_seconds": (1, 86400),
+    "stall_grace_seconds": (0, 86400),
+    "playground_idle_seconds": (1, 7 * 86400),
+}
+
+
 def _coerce(key: str, value: Any) -> Any:
     if key not in DEFAULTS:
         raise BadInput(f"unknown setting {key!r}; settings are: {', '.join(sorted(DEFAULTS))}")
@@ -46,10 +58,11 @@ def _coerce(key: str, value: Any) -> Any:
             number = int(value)
         except (TypeError, ValueError):
             raise BadInput(f"setting {key}: {value!r} is not a whole number") from None
-        if number < 1 and key in ("max_concurrent_runs", "heartbeat_timeout_seconds", "playground_idle_seconds"):
-            raise BadInput(f"setting {key}: {number} must be at least 1")
-        if number < 0:
-            raise BadInput(f"setting {key}: {number} must not be negative")
+        low, high = RANGES[key]
+        if number < low:
+            raise BadInput(f"setting {key}: {number} must be at least {low}")
+        if number > high:
+            raise BadInput(f"setting {key}: {number} must be at most {high:,}")
         return number
     if key == "default_gpus":
         return check_default_gpus(value)

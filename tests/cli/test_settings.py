@@ -24,6 +24,14 @@ def test_bad_settings_are_one_line_and_change_nothing(cli, home) -> None:
     assert unknown.code == 2 and "unknown setting 'idle'" in unknown.err and len(unknown.err.strip().splitlines()) == 1
     bad = cli("settings", "playground_idle_seconds", "0")
     assert bad.code == 2 and "must be at least 1" in bad.err
+    # Seen in a CLI walk: 99999999999999999999 was taken and listed as 1e+20; a grace of 0 kills a
+    # stopping run before its checkpoint. The limits are the Settings view's boxes' too.
+    huge = cli("settings", "max_concurrent_runs", "99999999999999999999")
+    assert huge.code == 2 and huge.err.strip() == "error: setting max_concurrent_runs: 99999999999999999999 must be at most 64"
+    no_grace = cli("settings", "stop_grace_seconds", "0")
+    assert no_grace.code == 2 and "stop_grace_seconds: 0 must be at least 1" in no_grace.err
+    assert cli("settings", "stall_grace_seconds", "0").code == 0  # a stalled run killed at once: allowed
+    assert cli("--json", "settings").json()["max_concurrent_runs"] == 1
     assert cli("--json", "settings").json()["playground_idle_seconds"] == 600
 
 
