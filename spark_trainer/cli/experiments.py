@@ -11,7 +11,8 @@ from spark_trainer.cli.format import fields, table
 from spark_trainer.config import apply_overrides, config_to_yaml, validate_config
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.config.yaml_io import load_yaml
-from spark_trainer.store import datasets, experiments
+from spark_trainer.errors import BadInput, NotFound
+from spark_trainer.store import datasets, experiments, projects
 from spark_trainer.store import sweeps as sweeps_store
 from spark_trainer.store.entities import Dataset
 from spark_trainer.store.store import Store
@@ -70,7 +71,13 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
     for note in config.upgrade_notes:
         ctx.info(f"note: {source or 'config'}: {note}")
     store = ctx.store
-    dataset = datasets.get(store, config.dataset, config.project)
+    try:
+        dataset = datasets.get(store, config.dataset, config.project)
+    except NotFound:
+        if "project" not in config.model_fields_set and not _project_exists(store, config.project):
+            raise BadInput(f"--project: not given, and the default project {config.project!r} does not exist; "
+                           "name the project that holds the dataset") from None
+        raise
     warnings = _check_trainable(store, config, dataset)
     for warning in warnings:
         ctx.info(f"warning: {warning}")
@@ -82,6 +89,10 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
     )
     return Result({**dataclasses.asdict(experiment), "warnings": warnings},
                   f"created experiment {experiment.name!r} (id {experiment.id}) in {experiment.project!r}")
+
+
+def _project_exists(store: Store, name: str) -> bool:
+    return any(p.name == name for p in projects.list_all(store))
 
 
 def _check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset) -> list[str]:

@@ -137,3 +137,17 @@ def test_exp_delete_removes_its_run_folders_as_run_delete_does_unless_keep_files
 def test_an_empty_project_s_list_names_the_project(cli) -> None:
     assert cli("project", "create", "empty").code == 0
     assert cli("exp", "list", "--project", "empty").out.strip() == "no experiments in project 'empty' yet"
+
+
+def test_exp_create_without_a_project_says_the_default_one_does_not_exist(cli, store: Store, tmp_path: Path) -> None:
+    # Seen in a CLI walk: "no project named or numbered 'default'", a name the user never typed.
+    _reviews(store, tmp_path)
+    refused = cli("exp", "create", "--recipe", "text-classification", "--dataset", "reviews", "--base-model", "x/y",
+                  "--name", "e")
+    assert refused.code == 2 and refused.err.strip() == (
+        "error: --project: not given, and the default project 'default' does not exist; name the project that "
+        "holds the dataset")
+    projects.create(store, "default")  # when it exists, its own datasets are looked for, as before
+    other = cli("exp", "create", "--recipe", "text-classification", "--dataset", "reviews", "--base-model", "x/y",
+                "--name", "e")
+    assert other.code == 2 and "no dataset named or numbered 'reviews' in project 'default'" in other.err
