@@ -130,12 +130,13 @@ class ClusterExportDialog(QDialog):
         out = self.out.text().strip()
         if not out:
             raise BadInput("choose a job folder (a new or empty folder)")
+        slurm = self.scheduler.currentData() == "slurm"  # the greyed-out Slurm fields keep their text
         return LaunchOptions(nodes=self.nodes.value(), procs_per_node=self.procs.value(),
                              scheduler=self.scheduler.currentData(), out=Path(out).expanduser(),
                              shared_data=self.shared_data.text().strip() or None,
                              shared_model=self.shared_model.text().strip() or None,
-                             partition=self.partition.text().strip() or None,
-                             time_limit=self.time_limit.text().strip() or None)
+                             partition=(self.partition.text().strip() or None) if slurm else None,
+                             time_limit=(self.time_limit.text().strip() or None) if slurm else None)
 
     def start(self) -> Task | None:
         """Write the job folder on the pool; returns the task (tests wait on it)."""

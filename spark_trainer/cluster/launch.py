@@ -7,6 +7,7 @@ export leaves nothing behind. See spark_trainer/cluster/layout.py for what it ho
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid as uuidlib
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from spark_trainer.store.store import Store
 MAX_NODES = 1024
 MAX_PROCS = 64
 
+
+# sbatch --time: minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]], or no limit.
+SLURM_TIME = re.compile(r"\d+(:\d{1,2}){0,2}|\d+-\d+(:\d{1,2}){0,2}|UNLIMITED|unlimited|INFINITE|infinite")
 
 @dataclass(frozen=True)
 class LaunchOptions:
@@ -45,6 +49,15 @@ class LaunchOptions:
         for flag, value in (("--shared-data", self.shared_data), ("--shared-model", self.shared_model)):
             if value is not None and not Path(value).is_absolute():
                 raise BadInput(f"{flag} {value!r}: give an absolute path, as every node sees it")
+        for flag, value in (("Slurm partition (--partition)", self.partition),
+                            ("Slurm time limit (--time)", self.time_limit)):
+            if value is not None and self.scheduler != "slurm":
+                raise BadInput(f"{flag} {value!r}: only a slurm job has one (this is a {self.scheduler} job)")
+        if self.partition is not None and not re.fullmatch(r"[A-Za-z0-9_.,-]+", self.partition):
+            raise BadInput(f"Slurm partition (--partition) {self.partition!r}: a partition name, or names with commas")
+        if self.time_limit is not None and not SLURM_TIME.fullmatch(self.time_limit):
+            raise BadInput(f"Slurm time limit (--time) {self.time_limit!r}: like 90 (minutes), 04:00:00 or "
+                           "2-12:00:00 (days-hours:minutes:seconds)")
         out = Path(self.out)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise BadInput(f"--out {out}: already exists and is not an empty folder; pick a new folder")

@@ -31,9 +31,11 @@ def test_export_as_cluster_job_writes_the_folder_the_command_would(window, qtbot
     assert dialog.banner.role == "error" and "job folder" in dialog.banner.text() and dialog.task is None
     # A CPU job on two machines through accelerate: refused in words naming this dialog's Scheduler box
     # (they said "use --scheduler torchrun", a flag of the command line).
+    dialog.time_limit.setText("04:00:00")  # typed, then another scheduler chosen: the greyed field is not sent
     dialog.scheduler.setCurrentIndex(dialog.scheduler.findData("accelerate"))
     dialog.nodes.setValue(2)
     dialog.out.setText(str(tmp_path / "accelerate-job"))
+    assert dialog.options().time_limit is None  # the export refuses a time limit for a non-slurm job
     refused = dialog.start()
     qtbot.waitUntil(lambda: not pending(refused), timeout=60000)
     assert dialog.banner.role == "error" and "Scheduler in the app's cluster dialog" in dialog.banner.text()

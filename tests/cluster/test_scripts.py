@@ -162,3 +162,20 @@ def test_the_next_command_names_a_rank_and_an_address_only_for_several_nodes(cli
         assert result.code == 0, result.err
         wanted = f"bash {out / 'launch.sh'}" if nodes == 1 else f"NODE_RANK=<0..1> MASTER_ADDR=<node 0> bash {out / 'launch.sh'}"
         assert result.json()["next"] == wanted
+
+
+def test_slurm_fields_are_checked_and_refused_for_other_schedulers(cli, run_yaml, tmp_path: Path) -> None:
+    # Seen in a CLI walk: `--time bogus` went into job.sbatch, and `--partition gpu` with torchrun was dropped unsaid.
+    # A partition with a space or a newline would have written a line of its own into job.sbatch.
+    for args, said in ((("--scheduler", "slurm", "--time", "bogus"), "Slurm time limit (--time) 'bogus': like 90"),
+                       (("--scheduler", "torchrun", "--partition", "gpu"), "only a slurm job has one (this is a torchrun"),
+                       (("--scheduler", "slurm", "--partition", "gpu\n#SBATCH --x"), "a partition name, or names")):
+        out = tmp_path / f"job-{len(said)}"
+        refused = cli("launch", run_yaml("s"), "--nodes", 1, "--procs-per-node", 1, *args, "--out", out)
+        assert refused.code == 2 and said in refused.err and not out.exists(), refused.err
+    for limit in ("90", "30:00", "04:00:00", "2-12", "2-12:00:00", "UNLIMITED"):
+        out = tmp_path / f"ok-{limit.replace(':', '')}"
+        done = cli("launch", run_yaml("s"), "--nodes", 1, "--procs-per-node", 1, "--scheduler", "slurm",
+                   "--partition", "gpu,dgx", "--time", limit, "--out", out)
+        assert done.code == 0, done.err
+        assert f"#SBATCH --time={limit}\n" in (out / "job.sbatch").read_text()
