@@ -76,8 +76,11 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def cmd_rename(ctx: Context, args: argparse.Namespace) -> Result:
+    before = projects.get(ctx.store, args.project)
     project = projects.rename(ctx.store, args.project, args.new_name)
-    return Result(project, f"renamed project {args.project!r} to {project.name!r}")
+    if before.name == project.name:  # `rename X X`: nothing written, as `dataset rename` says
+        return Result(project, f"project {project.name!r} (id {project.id}) already has that name: nothing changed")
+    return Result(project, f"renamed project {before.name!r} to {project.name!r}")
 
 
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:

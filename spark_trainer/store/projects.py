@@ -165,6 +165,8 @@ def rename(store: Store, ref: str | int, new_name: str) -> Project:
     new_name = validate_name(new_name)
     with store.write() as session:
         row = _row(session, ref)
+        if row.name == new_name:  # nothing to rename: its last activity stays as it was
+            return _entity(session, row)
         clash = session.scalar(select(ProjectRow.id).where(ProjectRow.name == new_name))
         if clash is not None and clash != row.id:
             raise Conflict(f"a project named {new_name!r} already exists")

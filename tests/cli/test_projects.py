@@ -28,3 +28,16 @@ def test_project_delete_with_files_removes_its_runs_exports_in_the_home_only(cli
 def test_a_search_that_matches_nothing_says_so_not_that_there_are_no_projects(cli) -> None:
     assert cli("project", "create", "demo").code == 0
     assert cli("project", "list", "--search", "zzz").out.strip() == "no project name contains 'zzz'"
+
+
+def test_renaming_a_project_to_its_own_name_says_nothing_changed_and_writes_nothing(cli, store) -> None:
+    # Seen in a CLI walk: "renamed project 'empty2' to 'empty2'" (`dataset rename X X` says nothing changed).
+    from spark_trainer.store import projects
+
+    assert cli("project", "create", "p1").code == 0
+    before = projects.get(store, "p1")
+    same = cli("project", "rename", str(before.id), "p1")
+    assert same.code == 0 and same.out.strip() == f"project 'p1' (id {before.id}) already has that name: nothing changed"
+    assert projects.get(store, "p1").last_activity == before.last_activity
+    renamed = cli("project", "rename", str(before.id), "p2")
+    assert renamed.out.strip() == "renamed project 'p1' to 'p2'"  # the name, where the id was given
