@@ -99,7 +99,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         description="Deletes the run's records, its folder (checkpoints, logs, samples) and the export folders "
         "the app made for it in the data home's exports/ folder; an export folder you chose elsewhere (--out) "
         "is kept. " + ASKS, parents=[common])
-    delete.add_argument("run", help="run id")
+    delete.add_argument("runs", nargs="+", metavar="RUN", help="run ids (several: asked once, deleted in turn, "
+                                                              "as the Runs list's selection)")
     delete.add_argument("--keep-files", action="store_true", help="keep the run folder and its exports on disk")
     add_yes(delete)
     delete.set_defaults(handler=cmd_delete)
@@ -391,9 +392,11 @@ def cmd_extend(ctx: Context, args: argparse.Namespace) -> Result:
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.jobs.deletion import Outcome, plan_runs
 
-    plan = plan_runs(ctx.store, [args.run])  # refuses a run in progress before asking
+    refs = list(dict.fromkeys(args.runs))
+    plan = plan_runs(ctx.store, refs)  # refuses a run in progress (or an unknown id) before asking
     cancelled = declined(args, plan.question(keep_files=args.keep_files))
     if cancelled is not None:
         return cancelled
-    run = control.delete(ctx.store, args.run, keep_files=args.keep_files)
-    return deleted_result(run, f"run {run.id}", Outcome.after(plan), keep_files=args.keep_files)
+    gone = [control.delete(ctx.store, ref, keep_files=args.keep_files) for ref in refs]
+    what = f"run {gone[0].id}" if len(gone) == 1 else f"runs {plan.name}"
+    return deleted_result(gone[0] if len(gone) == 1 else gone, what, Outcome.after(plan), keep_files=args.keep_files)

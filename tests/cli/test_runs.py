@@ -303,3 +303,24 @@ def test_list_and_show_say_where_a_run_trained_as_the_apps_runs_list_does(store,
     assert {row.split()[0]: row.split()[column] for row in rows} == {str(run_id): "CPU", str(queued.id): "0,1"}
     shown = [line.split() for line in cli("run", "show", run_id).out.splitlines() if line.startswith("gpus")]
     assert shown == [["gpus", "requested", "auto"], ["gpus", "CPU"]]
+
+
+def test_run_delete_takes_several_runs_asked_once_and_refuses_all_for_one_unknown(store, cli) -> None:
+    # Seen in a CLI walk: `run delete 98 99` said "unrecognized arguments: 99", while cancel, pause and
+    # resume take several runs (and the Runs list deletes its selection).
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    ids = []
+    for _ in range(3):
+        run = runs.create(store, exp.id)
+        runs.transition(store, run.id, RunStatus.CANCELLED, "test: stopped")
+        Path(run.run_dir).mkdir(parents=True, exist_ok=True)
+        ids.append(run.id)
+    unknown = cli("run", "delete", str(ids[0]), "999")
+    assert unknown.code == 2 and "no run with id '999'" in unknown.err
+    assert len(runs.list_all(store)) == 3  # the known one was not deleted either
+    both = cli("--json", "run", "delete", str(ids[0]), str(ids[1]))
+    assert both.code == 0 and [r["id"] for r in both.json()["deleted"]] == ids[:2]
+    assert len(both.json()["removed_folders"]) == 2 and [r.id for r in runs.list_all(store)] == [ids[2]]
+    one = cli("run", "delete", str(ids[2]))
+    assert one.out.strip().startswith(f"deleted run {ids[2]} and 1 run folder")
