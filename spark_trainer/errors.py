@@ -24,7 +24,12 @@ class Conflict(BadInput):
 
 
 class ConfigError(BadInput):
-    """A configuration file or value is invalid."""
+    """A configuration file or value is invalid. The message names the first problem; `problems` holds
+    every one, each as a message of its own (`--json` errors list them)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 class OperationFailed(SparkError):

@@ -196,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OutputLost as exc:  # `> file` on a full disk: no file name to say, and a code of its own
         return _fail(ctx, str(exc), OUTPUT_LOST)
     except SparkError as exc:
-        return _fail(ctx, str(exc), exc.exit_code)
+        problems = getattr(exc, "problems", None)
+        return _fail(ctx, str(exc), exc.exit_code, problems if problems and len(problems) > 1 else None)
     except KeyboardInterrupt:
         return _fail(ctx, "interrupted", 130)
     except OSError as exc:
@@ -225,19 +226,20 @@ def _file_in_the_way(exc: OSError, home: Path | None) -> tuple[str, int] | None:
     return f"cannot make a folder at {path}: {blocker} is a file; choose another place", 2
 
 
-def _fail(ctx: Context, message: str, code: int) -> int:
+def _fail(ctx: Context, message: str, code: int, problems: list[str] | None = None) -> int:
     if ctx.debug:
         traceback.print_exc()
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {message}" + ("; --json lists them all" if problems and not ctx.json else ""), file=sys.stderr)
     if ctx.json:
-        _print_error_document(message, code)
+        _print_error_document(message, code, problems)
     return code
 
 
-def _print_error_document(message: str, code: int) -> None:
-    """With --json a failure is still one JSON document on stdout, besides the line on stderr."""
+def _print_error_document(message: str, code: int, problems: list[str] | None = None) -> None:
+    """With --json a failure is still one JSON document on stdout, besides the line on stderr; a run
+    file with several problems lists each under "problems"."""
     try:
-        json.dump({"error": message, "code": code}, sys.stdout)
+        json.dump({"error": message, "code": code, **({"problems": problems} if problems else {})}, sys.stdout)
         sys.stdout.write("\n")
         sys.stdout.flush()
     except OSError:  # a reader gone, or the output on a full disk: the line on stderr has said it

@@ -26,16 +26,18 @@ __all__ = [
 
 
 def _fail(messages: list[str], source: str | None, node: yaml.Node | None, overrides: list[str]) -> ConfigError:
-    first = messages[0]
-    where = ""
-    field = first.split(":", 1)[0]
-    if any(field == key or field.startswith(f"{key}.") for key in _set_keys(overrides)):
-        where = "--set "  # the value came from the command line: no line of the file holds it
-    elif source:
-        line = line_of(node, field.split(".")) if node is not None else None
-        where = f"{source} line {line}: " if line else f"{source}: "
+    def placed(message: str) -> str:
+        field = message.split(":", 1)[0]
+        if any(field == key or field.startswith(f"{key}.") for key in _set_keys(overrides)):
+            return f"--set {message}"  # the value came from the command line: no line of the file holds it
+        if source:
+            line = line_of(node, field.split(".")) if node is not None else None
+            return f"{source} line {line}: {message}" if line else f"{source}: {message}"
+        return message
+
+    problems = [placed(message) for message in messages]
     more = f" (and {len(messages) - 1} more problem{'s' if len(messages) > 2 else ''})" if len(messages) > 1 else ""
-    return ConfigError(f"{where}{first}{more}")
+    return ConfigError(f"{problems[0]}{more}", problems)
 
 
 def _set_keys(overrides: list[str]) -> list[str]:

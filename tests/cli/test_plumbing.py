@@ -37,6 +37,15 @@ def test_json_failures_print_a_json_error_document(cli) -> None:
     usage = cli("--json", "run", "logs", "1", "--tail", "-5")
     assert usage.code == 2 and usage.err.count("\n") == 1
     assert usage.json()["code"] == 2 and "--tail" in usage.json()["error"]
+    # A run file with several problems: the line names the first (and how many more), --json every one
+    # (seen in a CLI walk: fixing a file took one run per problem).
+    several = cli("exp", "create", "--name", "x")
+    assert several.code == 2 and several.err.strip() == (
+        "error: recipe: required but missing (and 2 more problems); --json lists them all")
+    listed = cli("--json", "exp", "create", "--name", "x")
+    assert listed.json()["problems"] == ["recipe: required but missing", "base_model: required but missing",
+                                         "dataset: required but missing"]
+    assert "problems" not in missing.json()  # one problem: the error says it
 
 
 def test_numeric_options_are_validated(cli) -> None:

@@ -45,6 +45,9 @@ def test_a_misspelt_required_key_is_named_first_not_the_key_it_left_missing() ->
         parse_config(BASE.replace("name: tiny", "nme: tiny"), "run.yaml")
     assert str(info.value).startswith("run.yaml line 2: nme: unknown key (did you mean 'name'?); allowed keys: ")
     assert str(info.value).endswith("(and 1 more problem)")
+    # Every problem is kept, each placed as the first is (the CLI's --json error lists them).
+    assert info.value.problems[0] == str(info.value).removesuffix(" (and 1 more problem)")
+    assert info.value.problems[1] == "run.yaml: name: required but missing"
 
 
 @pytest.mark.parametrize(("sets", "expected"), [
