@@ -17,7 +17,7 @@ from spark_trainer.evaluation.classification import skipped_line
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("eval", help="evaluate a run (perplexity, classification, multiple choice) in a worker process, waiting for it (Ctrl-C cancels)",
+    p = sub.add_parser("eval", help="evaluate a run (perplexity, classification, multiple choice) in a process of its own, waiting for it (Ctrl-C cancels)",
                        parents=[common])
     p.add_argument("run", help="run id")
     p.add_argument("--task", choices=["perplexity", "classification", "mcq"],
