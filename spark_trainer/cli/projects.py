@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from pathlib import Path
 
 from spark_trainer.cli import confirm
 from spark_trainer.cli.context import Context, Result
@@ -95,15 +96,17 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
         f"project {p.name!r}: {p.num_datasets} datasets, {p.num_experiments} experiments, "
         f"{p.num_runs} runs, {found.num_metrics} metric points"
     )
-    interactive = confirm.interactive() and not ctx.json
+    interactive = confirm.interactive()  # the question goes to stderr: --json's stdout stays one document
     if not args.yes:
         if not interactive:
             raise BadInput(f"refusing to delete {summary} without --yes (no terminal to ask on)")
         if not confirm.ask(f"Delete {summary}?"):
             return confirm.NOTHING_DELETED
-    from spark_trainer.jobs.deletion import project_folders
+    from spark_trainer.jobs.deletion import made_by_the_app, project_folders
 
     folders = project_folders(found, ctx.home)  # inside the home only: never a folder the user chose
+    made = {str(Path(d)) for d in found.export_dirs if made_by_the_app(ctx.home, d)}
+    user_exports = [d for d in found.export_dirs if str(Path(d)) not in made and Path(d).exists()]
     delete_files = args.delete_files
     if folders and not (args.delete_files or args.keep_files) and interactive:
         delete_files = confirm.ask(f"Also delete {len(folders)} folders on disk (datasets, runs and exports)?")
@@ -120,4 +123,13 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
     text = f"deleted {summary}"
     if kept:
         text += f"\nkept {len(kept)} folders on disk (remove them with --delete-files):\n  " + "\n  ".join(kept)
-    return Result({"deleted": True, "project": p, "removed_folders": removed, "kept_folders": kept}, text)
+    if user_exports:
+        text += (f"\nkept {len(user_exports)} export folder(s) you chose (yours to remove):\n  "
+                 + "\n  ".join(user_exports))
+    # The keys of run and experiment deletes: the app's export folders apart from the other folders.
+    return Result({"deleted": True, "project": p,
+                   "removed_folders": [f for f in removed if f not in made],
+                   "kept_folders": [f for f in kept if f not in made],
+                   "removed_exports": [f for f in removed if f in made],
+                   "kept_exports": [f for f in kept if f in made],
+                   "user_exports": user_exports}, text)

@@ -21,8 +21,28 @@ def test_project_delete_with_files_removes_its_runs_exports_in_the_home_only(cli
         exports.add(store, run.id, step=1, options={}, path=str(folder))
     deleted = cli("--json", "project", "delete", "p", "--yes", "--delete-files")
     assert deleted.code == 0, deleted.err
-    assert str(made) in deleted.json()["removed_folders"] and not made.exists()
-    assert chosen.is_dir() and str(chosen) not in deleted.json()["removed_folders"]
+    # The keys a run's or an experiment's delete gives (README, Deleting): a doc walk found only the first two.
+    assert deleted.json()["removed_exports"] == [str(made)] and not made.exists()
+    assert deleted.json()["user_exports"] == [str(chosen)] and chosen.is_dir()
+    assert str(made) not in deleted.json()["removed_folders"] and str(chosen) not in deleted.json()["removed_folders"]
+    assert deleted.json()["kept_exports"] == [] and deleted.json()["kept_folders"] == []
+
+
+def test_project_delete_asks_on_a_terminal_under_json_too(cli, store: Store, monkeypatch) -> None:
+    # Seen in a docs walk: `--json project delete P` on a terminal said "refusing ... without --yes (no
+    # terminal to ask on)"; run, exp and dataset delete ask there, on stderr.
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    projects.create(store, "p")
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+    said = cli("--json", "project", "delete", "p")
+    assert said.code == 1 and "Delete project 'p'" in said.err and "refusing" not in said.err
+    assert [q.name for q in projects.list_all(store)] == ["p"]
 
 
 def test_a_search_that_matches_nothing_says_so_not_that_there_are_no_projects(cli) -> None:
