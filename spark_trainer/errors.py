@@ -27,9 +27,9 @@ class ConfigError(BadInput):
     """A configuration file or value is invalid. The message names the first problem; `problems` holds
     every one, each as a message of its own (`--json` errors list them)."""
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or [message]
+    def __init__(self, message: str = "", problems: list[str] | None = None) -> None:
+        super().__init__(*([message] if message else []))  # no words: describe() shows the class name
+        self.problems = problems or ([message] if message else [])
 
 
 class OperationFailed(SparkError):
