@@ -45,6 +45,7 @@ COMMAND_MODULES = tuple(dict.fromkeys(COMMAND_HOMES.values()))
 class UsageError(Exception):
     """A command line argparse rejected; main() prints it (and, with --json, a JSON document)."""
 
+
 # Words users bring from other tools, and the command each means here ("experiment" is not close to
 # "exp" by spelling: it suggested "export"). Used only to word an unknown command's hint.
 SYNONYMS = {"experiment": "exp", "experiments": "exp", "projects": "project", "datasets": "dataset",

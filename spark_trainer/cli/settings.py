@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def cmd_settings(ctx: Context, args: argparse.Namespace) -> Result:
     words = strip_verb("settings", args.words, {"list": 0, "show": 1, "set": 2}, 2, USAGE)
-    key, value = (words + [None, None])[:2]
+    key, value = (words[0] if words else None), (words[1] if len(words) > 1 else None)
     if key is None:
         values = settings.get_all(ctx.store)
         rows = [(name, current, settings.DEFAULTS[name]) for name, current in sorted(values.items())]

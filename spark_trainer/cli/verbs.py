@@ -14,6 +14,6 @@ def strip_verb(command: str, words: Sequence[str], verbs: dict[str, int], bare_m
     up to `bare_most`; anything else is one line naming the whole `usage`."""
     verb = words[0] if words and words[0] in verbs else None
     rest = list(words[1:] if verb else words)
-    if len(rest) != verbs[verb] if verb else len(rest) > bare_most:
+    if (len(rest) != verbs[verb]) if verb else (len(rest) > bare_most):
         raise BadInput(f"{' '.join([command, *words])}: expected `{usage}`")
     return rest

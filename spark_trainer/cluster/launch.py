@@ -24,9 +24,9 @@ from spark_trainer.store.store import Store
 MAX_NODES = 1024
 MAX_PROCS = 64
 
-
 # sbatch --time: minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]], or no limit.
 SLURM_TIME = re.compile(r"\d+(:\d{1,2}){0,2}|\d+-\d+(:\d{1,2}){0,2}|UNLIMITED|unlimited|INFINITE|infinite")
+
 
 @dataclass(frozen=True)
 class LaunchOptions:
