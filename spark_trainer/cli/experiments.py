@@ -8,7 +8,7 @@ import dataclasses
 from spark_trainer.cli.confirm import ASKS, add_yes, declined, deleted_result
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, table
-from spark_trainer.config import apply_overrides, config_to_yaml, validate_config
+from spark_trainer.config import apply_overrides, check_gpus, config_to_yaml, validate_config
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.config.yaml_io import load_yaml
 from spark_trainer.errors import BadInput, NotFound
@@ -68,6 +68,7 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
             data[key] = value
     data = apply_overrides(data, args.set)
     config = validate_config(data, source, node, args.set)
+    check_gpus(config, source, node, args.set)
     for note in config.upgrade_notes:
         ctx.info(f"note: {source or 'config'}: {note}")
     store = ctx.store

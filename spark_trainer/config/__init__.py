@@ -19,6 +19,7 @@ __all__ = [
     "ExperimentConfig",
     "TrainConfig",
     "apply_overrides",
+    "check_gpus",
     "load_config",
     "save_config",
     "validate_config",
@@ -77,6 +78,7 @@ def validate_config(
         raise _fail(format_validation_error(exc, spec.config_model, "recipe_config."), source, node,
                     overrides or []) from None
     config.recipe_config = section.model_dump(mode="json")
+    check_gpus(config, source, node, overrides or [], typed=False)
     method = config.recipe_config.get("method")
     if config.train.sharding == "fsdp" and method != "full":  # FSDP shards a full fine-tune (training/sharding.py)
         line = line_of(node, ["train", "sharding"]) if node is not None else None
@@ -84,6 +86,19 @@ def validate_config(
         raise ConfigError(f"{where}train.sharding: fsdp is for full fine-tuning; set recipe_config.method: full "
                           f"(it is {method!r}) or train.sharding: auto")
     return config
+
+
+def check_gpus(config: ExperimentConfig, source: str | None, node: yaml.Node | None, overrides: list[str],
+               *, typed: bool = True) -> None:
+    """`gpus:` as submit will read it, refused with the file's line (submit's own refusal names no line).
+    `typed`: the user wrote the file just now (train, exp create, estimate, launch), so an empty id
+    ("0,,1") is refused too; a stored config's old "0,,1" still loads (see jobs.gpus.parse_request)."""
+    from spark_trainer.jobs.gpus import parse_request
+
+    try:
+        parse_request(config.gpus, typed=typed)
+    except BadInput as exc:
+        raise _fail([str(exc)], source, node, overrides) from None
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
