@@ -106,7 +106,8 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None,
     if not paths:
         raise BadInput("no paths given to ingest")
     found: list[InputFile] = []
-    for raw in paths:
+    once = {Path(raw).expanduser().resolve(): raw for raw in reversed(paths)}  # a path given twice is read once
+    for raw in [raw for raw in paths if once.get(Path(raw).expanduser().resolve()) is raw]:
         path = Path(raw).expanduser()
         if not path.exists():
             raise BadInput(f"{path}: no such file or folder")

@@ -126,6 +126,10 @@ def read_json(path: Path) -> Iterator[Row]:
         yield line, None, problem
         return
     except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data" and data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+            # One object per line in a .json file: what `Dataset.to_json()` and pandas' `lines=True` write.
+            yield from read_jsonl(path)
+            return
         yield exc.lineno, None, f"invalid JSON: {exc.msg} (column {exc.colno})"
         return
     if isinstance(value, dict):
@@ -159,6 +163,11 @@ def read_csv(path: Path) -> Iterator[Row]:
             yield 1, None, "no header row"
             return
         header = [name.strip() for name in header]  # "text, label" written by hand names "label", not " label"
+        twice = sorted({name for name in header if name and header.count(name) > 1})
+        if twice:  # zip() would keep the last column of a name and lose the others, unsaid
+            yield 1, None, (f"the header names {', '.join(map(repr, twice))} more than once; rename the columns "
+                            "so each name is used once (the whole file was skipped)")
+            return
         start = reader.line_num + 1
         try:
             for (cells, end), last in with_last((cells, reader.line_num) for cells in reader):

@@ -66,3 +66,11 @@ def test_iphone_and_camera_raw_photos_are_named_as_such(store, project, tmp_path
     with pytest.raises(BadInput, match=r"^no supported files found: camera raw file: not supported; export it as "
                                        r"JPEG or PNG first; HEIC photo \(iPhone\): not supported"):
         ingest_paths(store, [folder], project=project)
+
+
+def test_a_path_given_twice_is_read_once(store, project, tmp_path) -> None:
+    # Seen in an ingestion walk: `ingest dups.csv dups.csv` read it twice and said 4 duplicates (it has 1).
+    data = tmp_path / "dups.csv"
+    data.write_text("text,label\na,1\nb,2\na,1\n")
+    result = ingest_paths(store, [data, data, tmp_path / "." / "dups.csv"], project=project)
+    assert result.dataset.num_items == 2 and result.dataset.num_duplicates == 1

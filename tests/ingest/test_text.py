@@ -428,3 +428,27 @@ def test_a_number_where_text_is_read_is_trained_as_its_text_and_other_values_are
     stored = [row["record"] for row in read_manifest(Path(result.dataset.path))]
     assert {"text": "12345", "label": "zip"} in stored and {"prompt": "2+2?", "completion": "4"} in stored
     assert {"text": "the order 12345 is late", "label": 3} in stored and len(stored) == 4
+
+
+def test_json_lines_in_a_json_file_are_read_as_json_lines(store, project, tmp_path) -> None:
+    # Seen in an ingestion walk: `Dataset.to_json()` and pandas' `to_json(lines=True)` write one object a
+    # line into a .json file; it was refused ("invalid JSON: Extra data").
+    data = _jsonl(tmp_path / "lines.json", ['{"text": "a"}', '{"text": "b"}', '{"text": "c", "label": 1}'])
+    result = ingest_paths(store, [data], project=project)
+    assert result.dataset.num_items == 3 and not result.report.rejected
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"text": "a"}] x\n')  # not lines of objects: refused as before
+    with pytest.raises(BadInput, match="invalid JSON: Extra data"):
+        ingest_paths(store, [broken], project=project)
+
+
+def test_a_csv_header_naming_a_column_twice_is_refused_not_read_with_one_column_lost(store, project, tmp_path) -> None:
+    # Seen in an ingestion walk: `text,text` kept the second column's values and lost the first's, unsaid.
+    data = tmp_path / "dup.csv"
+    data.write_text("text,text,label,,\na,b,1,,\nc,d,0,,\n")
+    with pytest.raises(BadInput, match="the header names 'text' more than once; rename the columns"):
+        ingest_paths(store, [data], project=project)
+    trailing = tmp_path / "excel.csv"
+    trailing.write_text("text,label,,\na,1,,\nc,0,,\n")  # Excel's empty trailing columns are not names
+    assert ingest_paths(store, [trailing], project=project).dataset.num_items == 2
+
