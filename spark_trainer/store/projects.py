@@ -19,7 +19,8 @@ MAX_NAME = 200
 
 
 def validate_name(name: str, what: str = "project") -> str:
-    """A name is non-empty, at most 200 characters, and not all digits (digits name ids)."""
+    """A name is non-empty, at most 200 characters, not all digits (digits name ids), and one line of
+    printable characters."""
     cleaned = name.strip()
     if not cleaned:
         raise BadInput(f"{what} name must not be empty")
@@ -27,6 +28,9 @@ def validate_name(name: str, what: str = "project") -> str:
         raise BadInput(f"{what} name is {len(cleaned)} characters; the limit is {MAX_NAME}")
     if cleaned.isdigit():
         raise BadInput(f"{what} name {cleaned!r} is all digits, which would read as an id; add a letter")
+    if not cleaned.isprintable():  # a line break split every list's rows and every `show`
+        raise BadInput(f"{what} name {cleaned!r} holds a line break, tab or other control character; "
+                       "use one line of plain text")
     return cleaned
 
 

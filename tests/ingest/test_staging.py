@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from spark_trainer.errors import BadInput
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.store import datasets
 
@@ -167,3 +170,15 @@ def test_ingesting_the_same_items_again_says_which_dataset_already_holds_them(st
     other = tmp_path / "other.jsonl"
     other.write_text('{"text": "four"}\n', encoding="utf-8")
     assert ingest_paths(store, [other], project=project).report.notes == []
+
+
+def test_a_given_name_is_checked_even_when_empty_or_on_several_lines(store, project, tmp_path) -> None:
+    # Seen in an ingestion walk: `--name ""` made up a name from the file, and `--name $'multi\nline'` was
+    # taken and split the rows of `dataset list`.
+    data = tmp_path / "rows.jsonl"
+    data.write_text('{"text": "a"}\n{"text": "b"}\n')
+    with pytest.raises(BadInput, match="^dataset name must not be empty$"):
+        ingest_paths(store, [data], project=project, name="")
+    with pytest.raises(BadInput, match="holds a line break, tab or other control character"):
+        ingest_paths(store, [data], project=project, name="multi\nline")
+    assert ingest_paths(store, [data], project=project).dataset.name == "rows"  # none given: from the file
