@@ -243,8 +243,25 @@ def read_parquet(path: Path) -> Iterator[Row]:
         yield None, None, f"cannot read Parquet: {exc}"
 
 
+def wide_text_problem(path: Path) -> str | None:
+    """Why a text file is UTF-16 (or 32) rather than UTF-8, else None. Its ASCII letters are valid UTF-8
+    each followed by a NUL, so it read as rows of "\x00h\x00e\x00l..." (Excel's "Unicode Text" and
+    Notepad's "Unicode" save so)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        what = "UTF-16 text (Excel's \"Unicode Text\", Notepad's \"Unicode\")"
+    elif head and head.count(b"\x00") * 4 >= len(head):
+        what = "full of NUL bytes (UTF-16 text without its mark, or not text at all)"
+    else:
+        return None
+    return f"this file is {what}, not UTF-8; the whole file was skipped: {SAVE_AS_UTF8}"
+
+
 def rows_of(f: InputFile, options: IngestOptions) -> Iterator[Row]:
     ext = f.ext
+    if ext != ".parquet" and (wide := wide_text_problem(f.path)):
+        return iter([(None, None, wide)])
     if ext == ".jsonl":
         return read_jsonl(f.path)
     if ext == ".json":

@@ -452,3 +452,19 @@ def test_a_csv_header_naming_a_column_twice_is_refused_not_read_with_one_column_
     trailing.write_text("text,label,,\na,1,,\nc,0,,\n")  # Excel's empty trailing columns are not names
     assert ingest_paths(store, [trailing], project=project).dataset.num_items == 2
 
+
+
+def test_utf16_text_is_skipped_whole_not_read_as_rows_of_nul_bytes(store, project, tmp_path) -> None:
+    # Seen in an ingestion walk: Excel's "Unicode Text" (UTF-16 with its mark) as .txt kept rows like
+    # "\x00h\x00e\x00l..."; without the mark every row was kept, as CSV too.
+    marked = tmp_path / "excel_unicode.txt"
+    marked.write_bytes("text\tlabel\nhello\tpos\nbye\tneg\n".encode("utf-16"))
+    unmarked = tmp_path / "plain.csv"
+    unmarked.write_bytes("text,label\nhello,pos\nbye,neg\n".encode("utf-16-le"))
+    fine = _jsonl(tmp_path / "fine.jsonl", ['{"text": "caf\u00e9"}', '{"text": "ok"}'])
+    result = ingest_paths(store, [marked, unmarked, fine], project=project)
+    reasons = {r.source: r.reason for r in result.report.rejected}
+    assert reasons["excel_unicode.txt"].startswith("this file is UTF-16 text (Excel's \"Unicode Text\"")
+    assert reasons["plain.csv"].startswith("this file is full of NUL bytes (UTF-16 text without its mark")
+    assert all(r.line is None and "whole file was skipped" in r.reason for r in result.report.rejected)
+    assert result.dataset.num_items == 2 and "\\u0000" not in json.dumps(read_manifest(result.dataset.path))
