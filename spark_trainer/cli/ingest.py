@@ -10,6 +10,7 @@ from pathlib import Path
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, human_bytes, non_negative_int, positive_float, positive_int
+from spark_trainer.cli.hangup import like_ctrl_c
 from spark_trainer.ingest.types import IngestReport, IngestResult, Progress
 
 
@@ -127,8 +128,9 @@ def cmd_ingest(ctx: Context, args: argparse.Namespace) -> Result:
     _quiet_ffmpeg()
     options = IngestOptions(val_fraction=args.val_fraction, max_text_chars=args.max_text_chars,
                             min_image_side=args.min_image_side, txt_mode=args.txt_mode)
-    outcome = ingest_paths(ctx.store, [Path(p) for p in args.paths], project=args.project, name=args.name,
-                           kind=args.kind, options=options, link=args.link, progress=_StderrProgress())
+    with like_ctrl_c():  # a closed terminal or SIGTERM cleans up its staging folder as Ctrl-C does
+        outcome = ingest_paths(ctx.store, [Path(p) for p in args.paths], project=args.project, name=args.name,
+                               kind=args.kind, options=options, link=args.link, progress=_StderrProgress())
     return _result(outcome)
 
 
@@ -159,8 +161,9 @@ def cmd_video(ctx: Context, args: argparse.Namespace) -> Result:
                            caption_model=args.caption_model, transcribe_model=args.transcribe_model,
                            val_fraction=args.val_fraction)
     progress = _StderrProgress()
-    outcome = build_video_dataset(ctx.store, [Path(p) for p in args.paths], project=args.project, name=args.name,
-                                  options=options, progress=progress)
+    with like_ctrl_c():
+        outcome = build_video_dataset(ctx.store, [Path(p) for p in args.paths], project=args.project,
+                                      name=args.name, options=options, progress=progress)
     if ctx.json:  # the text result lists the notes itself; the JSON document goes to stdout alone
         for note in outcome.report.notes:
             ctx.info(f"note: {note}")

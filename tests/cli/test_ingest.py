@@ -61,3 +61,37 @@ def test_video_options_that_would_be_ignored_or_are_out_of_range_are_refused_fir
         assert refused.code == 2 and refused.err.startswith(f"error: {said}") and refused.err.count("\n") == 1, \
             refused.err
     assert datasets.list_all(store) == []
+
+
+def test_ingest_told_to_stop_or_left_by_its_terminal_cleans_up_like_ctrl_c(tmp_path: Path) -> None:
+    # Seen in an ingestion walk: SIGHUP (the terminal closed) or SIGTERM mid-ingest ended the command at
+    # once and left datasets/.staging-* behind until the next ingest; Ctrl-C cleaned up.
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    home = tmp_path / "home"
+    big = tmp_path / "big.jsonl"
+    with open(big, "w") as fh:
+        for i in range(200_000):
+            fh.write(json.dumps({"text": f"row {i} " * 8}) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    base = [sys.executable, "-m", "spark_trainer", "--home", str(home)]
+    assert subprocess.run([*base, "project", "create", "p"], env=env, capture_output=True).returncode == 0
+    cli = subprocess.Popen([*base, "dataset", "ingest", str(big), "--project", "p"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(
+                p.name.startswith(".staging-") for p in (home / "datasets").glob(".*")):
+            time.sleep(0.05)
+        assert cli.poll() is None, "the ingest ended before it could be stopped: make the file bigger"
+        cli.send_signal(signal.SIGHUP)
+        _out, err = cli.communicate(timeout=120)
+    finally:
+        cli.kill()
+    assert cli.returncode == 130 and "error: interrupted" in err, (cli.returncode, err)
+    assert not [p.name for p in (home / "datasets").iterdir()]  # no staging folder, no dataset
