@@ -89,6 +89,11 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
         if note := settle_splits(builder.items, chosen):
             report.notes.append(note)
         if not builder.items:
+            if report.total_seen == 0:  # a header-only CSV, a blank file: "all 0 items were rejected" said nothing
+                names = ", ".join(f.source for f in chosen[:3]) + (" ..." if len(chosen) > 3 else "")
+                verb = "holds" if len(chosen) == 1 else "hold"
+                raise NothingIngested(f"nothing to ingest: {names} {verb} no rows (only a header, or blank lines)",
+                                      report)
             seen = "the only item was" if report.total_seen == 1 else f"all {report.total_seen} items were"
             raise NothingIngested(f"nothing to ingest: {seen} rejected ({'' if seen[0] == 't' else 'first: '}"
                                   f"{_first_reason(report)})", report)

@@ -468,3 +468,16 @@ def test_utf16_text_is_skipped_whole_not_read_as_rows_of_nul_bytes(store, projec
     assert reasons["plain.csv"].startswith("this file is full of NUL bytes (UTF-16 text without its mark")
     assert all(r.line is None and "whole file was skipped" in r.reason for r in result.report.rejected)
     assert result.dataset.num_items == 2 and "\\u0000" not in json.dumps(read_manifest(result.dataset.path))
+
+
+def test_files_with_no_rows_say_so_not_that_all_0_items_were_rejected(store, project, tmp_path) -> None:
+    # Seen in an ingestion walk: a header-only CSV said "all 0 items were rejected (first: all were duplicates)".
+    header = tmp_path / "header.csv"
+    header.write_text("text,label\n")
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("\n\n")
+    with pytest.raises(BadInput, match=r"^nothing to ingest: header\.csv holds no rows \(only a header, or blank"):
+        ingest_paths(store, [header], project=project)
+    with pytest.raises(BadInput, match=r"^nothing to ingest: header\.csv, blank\.jsonl hold no rows"):
+        ingest_paths(store, [header, blank], project=project)
+    assert leftovers(store) == ([], [])
