@@ -80,7 +80,8 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     picked = set(chosen)  # a set: a list searched once per file made 10,000 images 83 million comparisons
     for f in files:
         if f not in picked and not is_sidecar(f, stems) and not (kind == "image" and is_caption_manifest(f)):
-            report.reject(f.source, None, UNSUPPORTED_IMAGES.get(f.ext) or _other_kind(f, kind))
+            report.reject(f.source, None, UNSUPPORTED_IMAGES.get(f.ext) or _orphan_caption(f, kind, files, stems)
+                          or _other_kind(f, kind))
     builder = DatasetBuilder(store.home, kind, options, report, link=link)
     builder.check_space(estimate_bytes([f.path for f in chosen], kind, link))
     with builder.guard():
@@ -123,6 +124,14 @@ def _contributing(paths: list[Path], chosen: list[InputFile]) -> list[Path]:
         if path in picked or (path.is_dir() and any(p.is_relative_to(path) for p in picked)):
             return list(paths[i:])
     return list(paths)  # reached only through links: as before, the first path
+
+
+def _orphan_caption(f: InputFile, kind: str, files: list[InputFile], stems: set[Path]) -> str | None:
+    """A .txt among images whose other .txt files are their captions: a caption whose image is missing
+    (renamed, deleted, left out), not text data given by mistake."""
+    if kind != "image" or f.ext != ".txt" or not any(is_sidecar(g, stems) for g in files):
+        return None
+    return f"a caption with no image named {f.path.stem!r} beside it (the other .txt files here are captions)"
 
 
 def _other_kind(f: InputFile, kind: str) -> str:

@@ -59,3 +59,21 @@ def test_a_file_of_another_kind_beside_a_folder_neither_names_the_dataset_nor_hi
     assert (result.dataset.kind, result.dataset.name, result.dataset.num_items) == ("image", "photos", 4)
     assert [(r.source, r.reason) for r in result.report.rejected] == [
         ("a.csv", "a text file, and this is an image dataset: ingest text files as a dataset of their own")]
+
+
+def test_a_caption_whose_image_is_missing_is_named_as_such(store, project, tmp_path) -> None:
+    # Seen in an ingestion walk: it was rejected as "a text file, and this is an image dataset: ingest text
+    # files as a dataset of their own".
+    from PIL import Image
+
+    folder = tmp_path / "caps"
+    folder.mkdir()
+    for name, colour in (("a", (10, 20, 30)), ("b", (200, 0, 0))):
+        Image.new("RGB", (64, 64), colour).save(folder / f"{name}.png")
+        (folder / f"{name}.txt").write_text(f"a photo {name}")
+    (folder / "orphan.txt").write_text("a caption whose image was renamed")
+    result = ingest_paths(store, [folder], project=project)
+    (rejected,) = result.report.rejected
+    assert rejected.source == "caps/orphan.txt" and rejected.reason == (
+        "a caption with no image named 'orphan' beside it (the other .txt files here are captions)")
+    assert result.dataset.num_items == 2
