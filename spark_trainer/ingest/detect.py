@@ -106,8 +106,10 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None,
     if not paths:
         raise BadInput("no paths given to ingest")
     found: list[InputFile] = []
-    once = {Path(raw).expanduser().resolve(): raw for raw in reversed(paths)}  # a path given twice is read once
-    for raw in [raw for raw in paths if once.get(Path(raw).expanduser().resolve()) is raw]:
+    first: dict[Path, Path | str] = {}  # a path given twice is read once
+    for raw in paths:
+        first.setdefault(Path(raw).expanduser().resolve(), raw)
+    for raw in first.values():
         path = Path(raw).expanduser()
         if not path.exists():
             raise BadInput(f"{path}: no such file or folder")
