@@ -8,6 +8,7 @@ import pytest
 
 from spark_trainer.errors import BadInput
 from spark_trainer.ingest import ingest_paths, read_manifest
+from spark_trainer.ingest.detect import gather
 from tests.ingest.media import write_image
 
 
@@ -74,3 +75,5 @@ def test_a_path_given_twice_is_read_once(store, project, tmp_path) -> None:
     data.write_text("text,label\na,1\nb,2\na,1\n")
     result = ingest_paths(store, [data, data, tmp_path / "." / "dups.csv"], project=project)
     assert result.dataset.num_items == 2 and result.dataset.num_duplicates == 1
+    # The same object twice as well as two spellings of one path (a first version kept the former).
+    assert [f.source for f in gather([data, data, str(tmp_path / "." / "dups.csv")])] == ["dups.csv"]
