@@ -17,6 +17,9 @@ UNSUPPORTED_IMAGES = {
                                          "(or set the camera to Most Compatible)"),
     **dict.fromkeys((".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2"),
                     "camera raw file: not supported; export it as JPEG or PNG first"),
+    # Archives are what datasets are downloaded as: say what to do, not only "no supported files".
+    **dict.fromkeys((".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar"),
+                    "an archive: not read; extract it and ingest the folder it holds"),
 }
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 AUDIO_EXTS = {".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus"}
@@ -204,7 +207,8 @@ def detect_kind(paths: list[Path] | list[InputFile]) -> str:
     if not counts:
         photos = dict.fromkeys(UNSUPPORTED_IMAGES[f.ext] for f in files if f.ext in UNSUPPORTED_IMAGES)
         if photos:
-            raise BadInput(f"no supported files found: {'; '.join(photos)}")
+            named = f"{files[0].source}: " if len(files) == 1 else ""  # one file given: say which
+            raise BadInput(f"no supported files found: {named}{'; '.join(photos)}")
         exts = sorted({f.ext or f.path.name for f in files})[:8]
         raise BadInput(f"no supported files found (saw: {', '.join(exts)}); supported: "
                        + ", ".join(sorted(set().union(*KIND_EXTS.values()))))

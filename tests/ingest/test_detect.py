@@ -77,3 +77,23 @@ def test_a_path_given_twice_is_read_once(store, project, tmp_path) -> None:
     assert result.dataset.num_items == 2 and result.dataset.num_duplicates == 1
     # The same object twice as well as two spellings of one path (a first version kept the former).
     assert [f.source for f in gather([data, data, str(tmp_path / "." / "dups.csv")])] == ["dups.csv"]
+
+
+def test_an_archive_says_to_extract_it(store, project, tmp_path) -> None:
+    # Seen in an ingestion walk: "no supported files found (saw: .zip); supported: ..." named neither the
+    # file nor what to do, and a zip among images was "not an image file (for another kind, choose it...)".
+    import zipfile
+
+    archive = tmp_path / "data.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("a.jsonl", '{"text": "a"}\n')
+    with pytest.raises(BadInput, match=r"^no supported files found: data\.zip: an archive: not read; extract it "
+                                       r"and ingest the folder it holds$"):
+        ingest_paths(store, [archive], project=project)
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    archive.rename(folder / "data.zip")
+    (folder / "rows.jsonl").write_text('{"text": "a"}\n{"text": "b"}\n')
+    result = ingest_paths(store, [folder], project=project)
+    assert [(r.source, r.reason) for r in result.report.rejected] == [
+        ("mixed/data.zip", "an archive: not read; extract it and ingest the folder it holds")]
