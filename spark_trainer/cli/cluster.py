@@ -58,12 +58,11 @@ def cmd_launch(ctx: Context, args: argparse.Namespace) -> Result:
                             out=Path(args.out), shared_data=args.shared_data, shared_model=args.shared_model,
                             partition=args.partition, time_limit=args.time_limit)
     if _is_run_file(args.source):
-        from spark_trainer.config import apply_overrides, check_gpus, validate_config
+        from spark_trainer.config import apply_overrides, validate_config
         from spark_trainer.config.yaml_io import load_yaml
 
         data, node = load_yaml(args.source)
-        config = validate_config(apply_overrides(data, args.set), args.source, node, args.set)
-        check_gpus(config, args.source, node, args.set)
+        config = validate_config(apply_overrides(data, args.set), args.source, node, args.set, typed=True)
         job = launch_config(ctx.store, config, options, base_dir=Path(args.source).resolve().parent)
     else:
         if args.set:

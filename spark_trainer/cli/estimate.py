@@ -46,15 +46,13 @@ def _chosen_gpus(request_text: str) -> tuple[list[Any], str]:
 
 def cmd_estimate(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer import estimate
-    from spark_trainer.config import apply_overrides, check_gpus, validate_config
+    from spark_trainer.config import apply_overrides, validate_config
     from spark_trainer.config.yaml_io import load_yaml
     from spark_trainer.jobs.gpu_request import gpus_for
     from spark_trainer.models.loading import resolve_base_model
 
     data, node = load_yaml(args.config)
-    config = validate_config(apply_overrides(data, args.set), args.config, node, args.set)
-    if args.gpus is None:
-        check_gpus(config, args.config, node, args.set)
+    config = validate_config(apply_overrides(data, args.set), args.config, node, args.set, typed=args.gpus is None)
     home = ctx.home
     folder = resolve_base_model(config.base_model, search_dirs=(Path(args.config).resolve().parent, home.root,
                                                                 home.models_dir))

@@ -8,7 +8,7 @@ import dataclasses
 from spark_trainer.cli.confirm import ASKS, add_yes, declined, deleted_result
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, table
-from spark_trainer.config import apply_overrides, check_gpus, config_to_yaml, validate_config
+from spark_trainer.config import apply_overrides, config_to_yaml, validate_config
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.config.yaml_io import load_yaml
 from spark_trainer.errors import BadInput, NotFound
@@ -67,18 +67,17 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
         if value is not None:
             data[key] = value
     data = apply_overrides(data, args.set)
-    config = validate_config(data, source, node, args.set)
-    check_gpus(config, source, node, args.set)
+    config = validate_config(data, source, node, args.set, typed=True)
     for note in config.upgrade_notes:
         ctx.info(f"note: {source or 'config'}: {note}")
     store = ctx.store
-    try:
-        dataset = datasets.get(store, config.dataset, config.project)
-    except NotFound:
-        if "project" not in config.model_fields_set and not _project_exists(store, config.project):
+    if "project" not in config.model_fields_set:  # the default's absence is not what the user typed
+        try:
+            projects.get(store, config.project)
+        except NotFound:
             raise BadInput(f"--project: not given, and the default project {config.project!r} does not exist; "
                            "name the project that holds the dataset") from None
-        raise
+    dataset = datasets.get(store, config.dataset, config.project)
     warnings = _check_trainable(store, config, dataset)
     for warning in warnings:
         ctx.info(f"warning: {warning}")
@@ -90,10 +89,6 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
     )
     return Result({**dataclasses.asdict(experiment), "warnings": warnings},
                   f"created experiment {experiment.name!r} (id {experiment.id}) in {experiment.project!r}")
-
-
-def _project_exists(store: Store, name: str) -> bool:
-    return any(p.name == name for p in projects.list_all(store))
 
 
 def _check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset) -> list[str]:

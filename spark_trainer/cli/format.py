@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from spark_trainer.disk import human_bytes  # noqa: F401 - the CLI's formatters are imported from here
+from spark_trainer.store.entities import MAX_ID
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "(none)", *,
@@ -41,9 +42,6 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-_LARGEST = 2**63 - 1  # SQLite's INTEGER, and sys.maxsize on 64-bit machines
-
-
 def _number(kind: type, minimum: float, inclusive: bool, what: str):
     """An argparse `type=` that parses `kind` and refuses values below `minimum` (one clear line)."""
     import argparse
@@ -55,8 +53,8 @@ def _number(kind: type, minimum: float, inclusive: bool, what: str):
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
         if value < minimum or (value == minimum and not inclusive) or value != value:  # NaN too
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
-        if value > _LARGEST:  # an id, count or offset past SQLite's and Python's index range; inf too
-            raise argparse.ArgumentTypeError(f"{text!r} is too large (at most {_LARGEST})")
+        if value > MAX_ID:  # an id, count or offset past SQLite's (and sys.maxsize's) range; inf too
+            raise argparse.ArgumentTypeError(f"{text!r} is too large (at most {MAX_ID})")
         return value
 
     parse.__name__ = what  # argparse names the type in its messages

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_train(ctx: Context, args: argparse.Namespace) -> Result:
-    from spark_trainer.config import apply_overrides, check_gpus, validate_config
+    from spark_trainer.config import apply_overrides, validate_config
     from spark_trainer.config.yaml_io import load_yaml
     from spark_trainer.jobs.reconcile import reconcile
     from spark_trainer.jobs.submit import submit_config
@@ -47,9 +47,8 @@ def cmd_train(ctx: Context, args: argparse.Namespace) -> Result:
         from spark_trainer.errors import BadInput
 
         raise BadInput("--sweep-name names a sweep: give it with --sweep KEY=V1,V2,...")
-    config = validate_config(apply_overrides(data, args.set), args.config, node, args.set)
-    if args.gpus is None:  # --gpus, checked at submit, replaces the file's
-        check_gpus(config, args.config, node, args.set)
+    # --gpus, checked at submit, replaces the file's: then the file's is not checked as typed.
+    config = validate_config(apply_overrides(data, args.set), args.config, node, args.set, typed=args.gpus is None)
     for note in config.upgrade_notes:
         ctx.info(f"note: {args.config}: {note}")
     store = ctx.store

@@ -175,7 +175,6 @@ Logs: `run/logs/slurm-<jobid>.out` and `run/logs/rank-<N>.log`."""
     else:
         tool = "torchrun (`python -m torch.distributed.run`, static rendezvous)" if spec.scheduler == "torchrun" \
             else "accelerate (`accelerate_config.yaml`; launch.sh passes machine_rank and main_process_ip)"
-        run = "NODE_RANK={k} MASTER_ADDR=<address of node 0> SPARK_TRAINER_PYTHON=/path/to/venv/bin/python bash launch.sh"
         if n == 1:
             how = """Run `launch.sh` on the machine (NODE_RANK defaults to 0 and MASTER_ADDR to 127.0.0.1 for a one-node
 job; MASTER_PORT is optional, default 29500, and must be free):
@@ -186,6 +185,7 @@ SPARK_TRAINER_PYTHON=/path/to/venv/bin/python bash launch.sh
 
 """
         else:
+            run = "NODE_RANK={k} MASTER_ADDR=<address of node 0> SPARK_TRAINER_PYTHON=/path/to/venv/bin/python bash launch.sh"
             others = "# on node 1" if n == 2 else f"# on node 1, and so on up to node {last} (NODE_RANK={last})"
             how = f"""Run the same `launch.sh` on each of the {n} nodes, with that node's index (0..{last}) and the
 address of node 0 (MASTER_PORT is optional, default 29500, and must be free on node 0):

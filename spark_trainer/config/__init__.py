@@ -19,7 +19,6 @@ __all__ = [
     "ExperimentConfig",
     "TrainConfig",
     "apply_overrides",
-    "check_gpus",
     "load_config",
     "save_config",
     "validate_config",
@@ -47,10 +46,12 @@ def _set_keys(overrides: list[str]) -> list[str]:
 
 def validate_config(
     data: dict[str, Any], source: str | None = None, node: yaml.Node | None = None,
-    overrides: list[str] | None = None,
+    overrides: list[str] | None = None, *, typed: bool = False,
 ) -> ExperimentConfig:
     """Validate a whole run file, including its recipe's section; defaults are filled in. `overrides`:
     the `--set KEY=VALUE` items applied to `data`, so that a bad one is blamed on --set, not the file.
+    `typed`: the user wrote the file just now (train, exp create, estimate, launch), so its `gpus:` is
+    checked as typed (an empty id, "0,,1", refused); a stored config's old "0,,1" still loads.
 
     Raises:
         ConfigError: naming the field, the bad value and what is allowed (and the line, from YAML).
@@ -78,7 +79,7 @@ def validate_config(
         raise _fail(format_validation_error(exc, spec.config_model, "recipe_config."), source, node,
                     overrides or []) from None
     config.recipe_config = section.model_dump(mode="json")
-    check_gpus(config, source, node, overrides or [], typed=False)
+    _check_gpus(config, source, node, overrides or [], typed=typed)
     method = config.recipe_config.get("method")
     if config.train.sharding == "fsdp" and method != "full":  # FSDP shards a full fine-tune (training/sharding.py)
         line = line_of(node, ["train", "sharding"]) if node is not None else None
@@ -88,11 +89,10 @@ def validate_config(
     return config
 
 
-def check_gpus(config: ExperimentConfig, source: str | None, node: yaml.Node | None, overrides: list[str],
-               *, typed: bool = True) -> None:
+def _check_gpus(config: ExperimentConfig, source: str | None, node: yaml.Node | None, overrides: list[str],
+                *, typed: bool) -> None:
     """`gpus:` as submit will read it, refused with the file's line (submit's own refusal names no line).
-    `typed`: the user wrote the file just now (train, exp create, estimate, launch), so an empty id
-    ("0,,1") is refused too; a stored config's old "0,,1" still loads (see jobs.gpus.parse_request)."""
+    `typed`: see validate_config."""
     from spark_trainer.jobs.gpus import parse_request
 
     try:

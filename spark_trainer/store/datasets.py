@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from spark_trainer.errors import BadInput, Conflict, NotFound, OperationFailed
 from spark_trainer.store import in_use, projects
-from spark_trainer.store.entities import MAX_ID, Dataset, DatasetKind, utcnow
+from spark_trainer.store.entities import Dataset, DatasetKind, id_of, utcnow
 from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow
 from spark_trainer.store.store import Store
 
@@ -232,11 +232,12 @@ def _missing_hint(session: Session, name: str, project: str | int | None) -> str
 def _elsewhere(session: Session, ref: str) -> str:
     """Where another project has a dataset of that name or id: "dataset 2 is in project 'p2'"."""
     query = select(DatasetRow.id, DatasetRow.name, ProjectRow.name).join(ProjectRow)
-    by_id = ref.isdigit() and int(ref) <= MAX_ID
-    found = session.execute(query.where(DatasetRow.id == int(ref)) if by_id else query.where(DatasetRow.name == ref)).all()
+    row_id = id_of(ref)
+    found = session.execute(query.where(DatasetRow.name == ref) if row_id is None else
+                            query.where(DatasetRow.id == row_id)).all()
     if not found:
         return ""
-    if by_id:
+    if row_id is not None:
         (_id, name, project), = found
         return f"dataset {ref} ({name!r}) is in project {project!r}"
     return f"a dataset named {ref!r} is in " + ", ".join(f"project {project!r} (id {row_id})"

@@ -12,6 +12,11 @@ from typing import Any
 MAX_ID = 2**63 - 1  # SQLite's INTEGER: a larger number names no row (and overflows the query)
 
 
+def id_of(text: str) -> int | None:
+    """The row id `text` names (all digits, within SQLite's integers), else None."""
+    return int(text) if text.isdigit() and int(text) <= MAX_ID else None
+
+
 def utcnow() -> datetime:
     """Naive UTC, as stored in SQLite."""
     return datetime.now(timezone.utc).replace(tzinfo=None)

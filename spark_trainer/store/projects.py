@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from spark_trainer.errors import BadInput, Conflict, NotFound
 from spark_trainer.store import in_use
-from spark_trainer.store.entities import MAX_ID, Project, utcnow
+from spark_trainer.store.entities import Project, id_of, utcnow
 from spark_trainer.store.models import DatasetRow, ExperimentRow, MetricSeriesRow, ProjectRow, RunRow
 from spark_trainer.store.store import Store
 
@@ -89,8 +89,8 @@ def _project(row: ProjectRow, n_datasets: int, n_experiments: int, run_stats: tu
 def _row(session: Session, ref: str | int) -> ProjectRow:
     text = str(ref).strip()
     row = session.scalar(select(ProjectRow).where(ProjectRow.name == text))
-    if row is None and text.isdigit() and int(text) <= MAX_ID:
-        row = session.get(ProjectRow, int(text))
+    if row is None and (row_id := id_of(text)) is not None:
+        row = session.get(ProjectRow, row_id)
     if row is None:
         raise NotFound(f"no project named or numbered {text!r}; see `spark-trainer project list`")
     return row
@@ -120,7 +120,7 @@ def named_row_in_project(session: Session, model: type, ref: str | int, project:
         raise BadInput(f"{what} {text!r} exists in several projects ({listed}); use the id")
     if rows:
         return rows[0]
-    row = session.get(model, int(text)) if text.isdigit() and int(text) <= MAX_ID else None
+    row = session.get(model, row_id) if (row_id := id_of(text)) is not None else None
     if row is not None and project_row is not None and row.project_id != project_row.id:
         row = None  # another project's: an experiment of this project would name a dataset it cannot see
     if row is None:

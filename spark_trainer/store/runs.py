@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from spark_trainer.errors import BadInput, Conflict, IllegalTransition, InternalError, NotFound
 from spark_trainer.store import experiments, in_use, projects
-from spark_trainer.store.entities import MAX_ID, Run, RunEvent, RunStatus, utcnow
+from spark_trainer.store.entities import Run, RunEvent, RunStatus, id_of, utcnow
 from spark_trainer.store.models import ExperimentRow, RunEventRow, RunRow
 from spark_trainer.store.store import Store
 
@@ -115,7 +115,7 @@ def _set_fields(row: RunRow, fields: dict[str, Any]) -> None:
 
 def _row(session: Session, run_id: int | str) -> RunRow:
     text = str(run_id).strip()
-    row = session.get(RunRow, int(text)) if text.isdigit() and int(text) <= MAX_ID else None
+    row = session.get(RunRow, row_id) if (row_id := id_of(text)) is not None else None
     if row is None:
         raise NotFound(f"no run with id {text!r}; see `spark-trainer run list`")
     return row

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_trainer.config import apply_overrides, load_config, parse_config, save_config
+from spark_trainer.config import apply_overrides, load_config, parse_config, save_config, validate_config
 from spark_trainer.config.yaml_io import parse_yaml
 from spark_trainer.errors import ConfigError
 
@@ -151,14 +151,12 @@ def parse_config_data(data: dict) -> object:
 def test_a_bad_gpus_value_names_its_line_and_an_empty_id_is_refused_where_the_user_typed_it() -> None:
     # Seen in a docs walk: `gpus: 0,,1` in a run file was refused at submit with no line, while every
     # other field names its line. A stored config's old "0,,1" still loads (it was accepted before).
-    from spark_trainer.config import check_gpus
-
     with pytest.raises(ConfigError, match=r"^run\.yaml line \d+: gpus: 'zero' is not valid; expected auto"):
         parse_config(BASE + "gpus: zero\n", "run.yaml")
     stored = parse_config(BASE + "gpus: 0,,1\n", "run.yaml")
     assert stored.gpus == "0,,1"
-    _data, node = parse_yaml(BASE + "gpus: 0,,1\n", "run.yaml")
+    data, node = parse_yaml(BASE + "gpus: 0,,1\n", "run.yaml")
     with pytest.raises(ConfigError, match=r"^run\.yaml line \d+: gpus: '0,,1' has an empty GPU id"):
-        check_gpus(stored, "run.yaml", node, [])
+        validate_config(data, "run.yaml", node, [], typed=True)
     with pytest.raises(ConfigError, match=r"^--set gpus: '0,,1' has an empty GPU id"):
-        check_gpus(stored, "run.yaml", node, ["gpus=0,,1"])
+        validate_config(data, "run.yaml", node, ["gpus=0,,1"], typed=True)
