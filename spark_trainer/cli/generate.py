@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     gen.add_argument("--no-template", action="store_true", help="runs trained on instruction rows (Alpaca...): "
                      "give the prompt as it is, not as the instruction in the run's prompt template")
     gen.add_argument("--seed", type=int, metavar="S", help="sampling seed (same seed, same text)")
-    gen.add_argument("--out", metavar="FILE.png", help="diffusion runs: where to write the image "
+    gen.add_argument("--out", metavar="FILE.png", help="diffusion runs: a new file to write the image to "
                      "(default: the data home's playground/images/)")
     gen.add_argument("--steps", type=int, metavar="N", help="diffusion runs: denoising steps (default 20)")
     gen.add_argument("--guidance", type=float, metavar="G", help="diffusion runs: guidance scale (default 7.5)")
@@ -87,6 +87,8 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
     if args.compare and args.base:
         raise BadInput("--compare answers with the base model too; leave out --base")
     settings = _settings(spec.kind, args)
+    if settings.get("out"):
+        _check_new_files(Path(settings["out"]), args.compare)
     device = resolve_device(args.device)
     generator = spec.create()
     facts = generator.load(source, device) or {}
@@ -102,7 +104,7 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
     if args.compare:  # the same settings and the seed the first answer used, as the Playground compares
         again = {**settings, "seed": output["settings"]["seed"]}
         if settings.get("out"):
-            again["out"] = str(Path(settings["out"]).with_name(Path(settings["out"]).stem + "-base.png"))
+            again["out"] = str(_base_image(Path(settings["out"])))
         base_output = generator.generate({"prompt": args.prompt}, again, base=True, emit=lambda _t: None,
                                          should_stop=lambda: False)
     generator.close()
@@ -227,6 +229,19 @@ def check_options(kind: str, recipe: str, args: argparse.Namespace) -> None:
     if args.image and recipe != "image-classification":
         raise BadInput(f"--image is for image-classification runs (the image to classify); run {args.run} is a "
                        f"{recipe} run: give --prompt TEXT")
+
+
+def _base_image(out: Path) -> Path:
+    """Where --compare writes the base model's image beside --out's."""
+    return out.with_name(out.stem + "-base.png")
+
+
+def _check_new_files(out: Path, compare: bool) -> None:
+    """Refuse (BadInput) an --out that would write over a file, before the model loads."""
+    for target in (out, _base_image(out)) if compare else (out,):
+        if target.exists():
+            raise BadInput(f"--out {out}: {target} already exists; choose a new file (an image is never "
+                           "written over)")
 
 
 def _given(args: argparse.Namespace, name: str) -> Any:

@@ -138,7 +138,11 @@ class DiffusionGenerator:
             return {"finish_reason": "cancelled", "settings": used, "seconds": seconds}
         out = Path(s.out) if s.out else self._default_path("base" if base else "tuned")
         out.parent.mkdir(parents=True, exist_ok=True)
-        image.save(out)
+        try:  # "x": a file that appeared since the command checked is not written over either
+            with open(out, "xb") as stream:
+                image.save(stream, format="PNG")
+        except FileExistsError:
+            raise BadInput(f"{out} already exists; choose a new file (an image is never written over)") from None
         return {"image": str(out), "width": image.width, "height": image.height, "seconds": seconds,
                 "finish_reason": "done", "settings": used}
 

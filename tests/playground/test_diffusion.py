@@ -104,3 +104,41 @@ def test_compare_makes_the_image_with_and_without_the_lora(diffusion_run: Traine
     assert both["image"] == str(tmp_path / "pair.png") and both["base"]["image"] == str(tmp_path / "pair-base.png")
     assert (tmp_path / "pair-base.png").read_bytes() == (tmp_path / "base.png").read_bytes()
     assert alone["variant"] == "base"
+
+
+def test_an_existing_image_is_never_written_over(diffusion_run: TrainedRun, tmp_path: Path, capsys) -> None:
+    # `generate --out photo.png` replaced a user's photo.png with the model's image, unsaid.
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"the user's own picture")
+    (tmp_path / "pair-base.png").write_bytes(b"an earlier comparison")
+
+    def refused(*extra: str) -> str:
+        code = main(["--home", str(diffusion_run.home), "generate", str(diffusion_run.run_id), "--prompt", "x",
+                     "--steps", "1", "--device", "cpu", *extra])
+        err = capsys.readouterr().err.strip()
+        assert code == 2, err
+        return err
+
+    said = refused("--out", str(photo))
+    assert said == f"error: --out {photo}: {photo} already exists; choose a new file (an image is never written over)"
+    assert "pair-base.png already exists" in refused("--compare", "--out", str(tmp_path / "pair.png"))
+    assert photo.read_bytes() == b"the user's own picture" and not (tmp_path / "pair.png").exists()
+    assert (tmp_path / "pair-base.png").read_bytes() == b"an earlier comparison"
+
+
+def test_the_generator_does_not_write_over_a_file_that_appeared_since(diffusion_run: TrainedRun,
+                                                                     tmp_path: Path) -> None:
+    from spark_trainer.errors import BadInput
+    from spark_trainer.playground.diffusion import DiffusionGenerator, ImageSettings
+    from spark_trainer.playground.source import resolve_source
+    from spark_trainer.store.store import Store
+
+    late = tmp_path / "late.png"
+    generator = DiffusionGenerator()
+    with Store.open(diffusion_run.home) as store:
+        generator.load(resolve_source(store, diffusion_run.run_id, "last"), "cpu")
+    late.write_bytes(b"written while the image was made")
+    settings = {**ImageSettings.from_dict({"steps": 1, "seed": 1, "out": str(late)}).__dict__}
+    with pytest.raises(BadInput, match="late.png already exists"):
+        generator.generate({"prompt": "x"}, settings, base=False, emit=lambda _t: None, should_stop=lambda: False)
+    assert late.read_bytes() == b"written while the image was made"
