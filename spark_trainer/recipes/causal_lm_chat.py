@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spark_trainer.errors import BadInput, ConfigError
+from spark_trainer.errors import ConfigError
 from spark_trainer.training.data import Record
 from spark_trainer.training.packing import Example
 
@@ -14,14 +14,12 @@ Rendered = tuple[str, list[tuple[int, int]]]  # the text, and the character span
 
 
 def render(tokenizer: Any, record: Record) -> Rendered:
-    """A chat row's text through the chat template, and the character spans of its assistant turns."""
+    """A chat row's text through the chat template, and the character spans of its assistant turns (the
+    row's turns were checked when it was made trainable: `causal_lm_formats.to_trainable`)."""
     messages = record.data["messages"]
     if not tokenizer.chat_template:
         raise ConfigError(f"{record.source}: chat rows need a chat template; the tokenizer has none, so set "
                           "recipe_config.chat_template")
-    for m in messages:
-        if not isinstance(m, dict) or not isinstance(m.get("content"), str) or "role" not in m:
-            raise BadInput(f"{record.source}: every message needs 'role' and 'content' strings")
     text = tokenizer.apply_chat_template(messages, tokenize=False)
     spans = []  # found by rendering growing prefixes
     for i, message in enumerate(messages):

@@ -46,6 +46,7 @@ INSTRUCTION_FIELDS: dict[str, tuple[str, str | None, str]] = {
     "prompt-response": ("prompt", None, "response"),
 }
 CHAT_FORMATS = ("messages", "sharegpt")
+CHAT_ROLES = ("system", "developer", "user", "assistant", "tool", "ipython")  # what chat templates render
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "model": "assistant", "system": "system"}
 
@@ -172,7 +173,7 @@ def to_trainable(data: Mapping[str, Any], fmt: str, source: str, template: Promp
     if fmt in ("text", "prompt-completion"):
         return {k: _text(data[k]) for k in FORMATS[fmt]}
     if fmt == "messages":
-        return {"messages": data["messages"]}
+        return {"messages": _chat_messages(data["messages"], source)}
     if fmt == "sharegpt":
         return {"messages": _sharegpt_messages(data["conversations"], source)}
     instruction, extra, answer = INSTRUCTION_FIELDS[fmt]
@@ -183,6 +184,20 @@ def to_trainable(data: Mapping[str, Any], fmt: str, source: str, template: Promp
         raise BadInput(f"{source}: '{extra}' must be text, got {type(input_text).__name__}")
     return {"prompt": template.prompt(_text(data[instruction]), _text(input_text) if input_text is not None else ""),
             "completion": _text(data[answer])}
+
+
+def _chat_messages(messages: list[Any], source: str) -> list[Any]:
+    """A `messages` row's turns, checked: each a {'role', 'content'} of text with a chat role. A typo in a
+    role ("assistent") would leave the row without a turn to learn, so it would train on the prompt."""
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("content"), str) or not isinstance(m.get("role"), str):
+            raise BadInput(f"{source}: messages[{i}] needs 'role' and 'content' strings")
+        if m["role"] not in CHAT_ROLES:
+            meant = SHAREGPT_ROLES.get(m["role"].strip().lower())
+            hint = f" ({m['role']!r} is ShareGPT's word; a messages row says {meant!r})" if meant else ""
+            raise BadInput(f"{source}: messages[{i}] has role {m['role']!r}, not a chat role "
+                           f"({', '.join(CHAT_ROLES)}){hint}")
+    return messages
 
 
 def _sharegpt_messages(turns: list[Any], source: str) -> list[dict[str, str]]:

@@ -113,8 +113,26 @@ def test_a_sharegpt_conversation_trains_on_the_assistant_turns_only(recipe):
 def test_bad_chat_rows_name_their_line(recipe):
     from spark_trainer.errors import BadInput
 
-    with pytest.raises(BadInput, match="chat.jsonl:4: every message needs 'role' and 'content'"):
+    with pytest.raises(BadInput, match=r"chat.jsonl:4: messages\[0\] needs 'role' and 'content' strings"):
         recipe.encode(Record({"messages": [{"role": "user"}]}, "chat.jsonl:4", "train"))
+
+
+def test_a_chat_row_with_a_role_no_template_knows_is_refused(recipe):
+    """A typo in a role ("assistent") left the row with no assistant turn, so completion-only loss fell
+    back to training on every token, the user's turns included, unsaid."""
+    from spark_trainer.errors import BadInput
+
+    def encode(role: str) -> None:
+        turns = [{"role": "user", "content": "hi"}, {"role": role, "content": "hello"}]
+        recipe.encode(Record({"messages": turns}, "chat.jsonl:7", "train"))
+
+    with pytest.raises(BadInput) as typo:
+        encode("assistent")
+    assert str(typo.value) == ("chat.jsonl:7: messages[1] has role 'assistent', not a chat role "
+                               "(system, developer, user, assistant, tool, ipython)")
+    with pytest.raises(BadInput, match=r"'gpt' is ShareGPT's word; a messages row says 'assistant'"):
+        encode("gpt")
+    encode("assistant")
 
 
 def test_long_rows_are_truncated_to_seq_len(recipe):
