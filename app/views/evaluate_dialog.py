@@ -3,7 +3,6 @@ progress from the store, cancel it. The GUI process never loads the model."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -133,7 +132,7 @@ class EvaluateDialog(QDialog):
         if not self.data.text().strip():
             self.banner.show_message("Choose a data file first", "error")
             return None
-        request = {"task": self.task_choice.currentData(), "data_path": Path(self.data.text().strip()),
+        request = {"task": self.task_choice.currentData(), "data_path": self.data.text().strip(),
                    "base": self.base.isChecked(), "checkpoint": self.checkpoint.currentText(),
                    "gpus": self.gpus.currentData()}
         run_id = self.run.id

@@ -7,7 +7,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from spark_trainer.cli.context import Context, Result
@@ -50,7 +49,7 @@ def cmd_eval(ctx: Context, args: argparse.Namespace) -> Result:
     if missing:
         raise BadInput(f"eval: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required "
                        "(or --list to list the run's evaluations)")
-    ev = jobs.submit(store, args.run, task=args.task, data_path=Path(args.data), base=args.base,
+    ev = jobs.submit(store, args.run, task=args.task, data_path=args.data, base=args.base,
                      checkpoint=args.checkpoint or "last", gpus=args.gpus)
     ctx.info(f"evaluation {ev.id} of run {ev.run_id} ({'base model' if ev.base else ev.checkpoint}) started on "
              f"{'GPU ' + ','.join(map(str, ev.gpus)) if ev.gpus else 'CPU'}; Ctrl-C cancels")

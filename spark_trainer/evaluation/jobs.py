@@ -57,7 +57,7 @@ def parse_gpus(text: str | None) -> list[int]:
     return chosen
 
 
-def submit(store: Store, run_ref: int | str, *, task: str, data_path: Path, base: bool = False,
+def submit(store: Store, run_ref: int | str, *, task: str, data_path: Path | str, base: bool = False,
            checkpoint: str = "last", gpus: str | None = "auto") -> Evaluation:
     """Check the request and its data, record the evaluation and start its worker.
 
@@ -88,21 +88,25 @@ def submit(store: Store, run_ref: int | str, *, task: str, data_path: Path, base
 
 
 def _data_of(store: Store, data: Path | str, project_id: int) -> Path:
-    """`--data`: a file or folder, else an ingested dataset's name or id (its folder, read as training
-    reads it): one of the run's project first, as several projects may use a name ('train')."""
+    """`--data`: an ingested dataset of the run's project by name or id, else a file or folder, else
+    another project's dataset (read as training reads it). The run's own dataset comes before a
+    folder of the same name where the command runs, as a run file's `dataset:` does; `./NAME` is the
+    folder. Several projects may use a name ('train'), so the run's project is looked in first."""
     from spark_trainer.errors import NotFound
     from spark_trainer.store import datasets
 
-    path = Path(data).expanduser()
-    if path.exists():
-        return path.resolve()
-    for project in (project_id, None):
+    def dataset(project: int | None) -> Path | None:
         try:
             return Path(datasets.get(store, str(data), project).path).resolve()
         except NotFound:
-            continue
+            return None
         except BadInput as exc:  # a name only other projects use, several of them
             raise BadInput(f"--data {data}: {exc}") from None
+
+    path = Path(data).expanduser()
+    found = dataset(project_id) or (path.resolve() if path.exists() else None) or dataset(None)
+    if found is not None:
+        return found
     hint = datasets.missing_hint(store, str(data), project_id)
     raise BadInput(f"--data {data}: no such file, folder or dataset (see `spark-trainer dataset list`)"
                    + (f"; {hint}" if hint else ""))

@@ -212,6 +212,28 @@ def test_eval_data_may_name_an_ingested_dataset(lora_run, capsys) -> None:
     assert code == 2 and "no-such-thing" in err and len(err.strip().splitlines()) == 1
 
 
+def test_eval_data_names_the_dataset_before_a_folder_of_that_name_here(lora_run, tmp_path, monkeypatch,
+                                                                         capsys) -> None:
+    """`eval --data pets` in a folder holding ./pets read the folder, while a run file's `dataset: pets`
+    names the dataset. The dataset comes first now; `./pets` is the folder."""
+    home, run = _copy_home(lora_run, tmp_path)
+    with Store.open(home) as store:
+        from spark_trainer.store import datasets
+
+        own = datasets.list_all(store)[0]
+    here = tmp_path / "cwd"
+    (here / own.name).mkdir(parents=True)  # an empty folder: evaluating on it is refused
+    monkeypatch.chdir(here)
+    with evaluated_here():
+        code, out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", own.name, "--gpus",
+                              "cpu", "--json")
+    assert code == 0, err
+    with Store.open(home) as store:
+        assert evaluations.get(store, json.loads(out)["evaluation"]).data_path == str(Path(own.path).resolve())
+    code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", f"./{own.name}")
+    assert code == 2 and err.strip() == f"error: --data {here / own.name}: a folder; this task reads a CSV or JSONL file"
+
+
 def test_eval_data_names_the_runs_own_dataset_when_other_projects_use_the_name(lora_run, tmp_path, capsys) -> None:
     """After `spark-trainer demo` and `train examples/tiny-lora.yaml` two projects each hold a dataset
     named 'train', and `eval RUN --data train` said "no such file, folder or dataset". The run's own
