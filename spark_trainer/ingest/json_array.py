@@ -19,14 +19,22 @@ class NotAStreamableArray(Exception):
     """The file is not one well-formed JSON array: read it whole instead (for its exact error)."""
 
 
-def array_elements(path: Path, chunk_chars: int = CHUNK_CHARS) -> Iterator[Any]:
-    """Each element of the top-level array in `path` (UTF-8, a BOM allowed), a chunk at a time.
+def array_elements(path: Path, chunk_chars: int = CHUNK_CHARS) -> Iterator[tuple[int, Any]]:
+    """(line, element) for each element of the top-level array in `path` (UTF-8, a BOM allowed), a
+    chunk at a time; `line` is the file's line where the element starts (an Alpaca file's fourth
+    element is on line 17, and a report must point there).
 
     Raises NotAStreamableArray when the text is anything else, or is broken, once met; callers
     that must not act on part of a broken file check it first with `is_json_array`.
     """
     with open(path, encoding="utf-8-sig", newline="") as fh:
         buf, pos, eof = "", 0, False
+        line = 1  # the line `pos` is on
+
+        def advance(to: int) -> None:  # move pos forward, counting the line breaks passed
+            nonlocal pos, line
+            line += buf.count("\n", pos, to)
+            pos = to
 
         def more(need: int) -> bool:  # append text until `need` characters are held past pos
             nonlocal buf, pos, eof
@@ -39,7 +47,7 @@ def array_elements(path: Path, chunk_chars: int = CHUNK_CHARS) -> Iterator[Any]:
         def skip_space() -> str:  # the next character that is not whitespace, or "" at the end
             nonlocal pos
             while True:
-                pos = _SPACE.match(buf, pos).end()  # type: ignore[union-attr]  # always matches
+                advance(_SPACE.match(buf, pos).end())  # type: ignore[union-attr]  # always matches
                 if pos < len(buf) or not more(1):
                     return buf[pos:pos + 1]
 
@@ -66,8 +74,9 @@ def array_elements(path: Path, chunk_chars: int = CHUNK_CHARS) -> Iterator[Any]:
                     # each time, so a long element is decoded a few times at most.
                     more(len(buf) - pos + need)
                     need *= 2
-                pos = end
-                yield value
+                start = line
+                advance(end)
+                yield start, value
                 sep = skip_space()
                 pos += 1
                 if sep == "]":
@@ -78,11 +87,17 @@ def array_elements(path: Path, chunk_chars: int = CHUNK_CHARS) -> Iterator[Any]:
             raise NotAStreamableArray  # text after the array
 
 
-def is_json_array(path: Path) -> bool:
-    """Whether `path` holds exactly one well-formed JSON array (read as a stream, nothing kept)."""
+def array_numbering(path: Path) -> str | None:
+    """How to name the elements of the one well-formed JSON array `path` holds (read as a stream,
+    nothing kept): "line" when each starts on a line of its own (a pretty-printed file: its lines
+    say where), "element" when some share a line (`json.dump` without indent writes one line: its
+    element numbers say where). None when the file is not such an array."""
+    numbering, last = "line", 0
     try:
-        for _ in array_elements(path):
-            pass
+        for line, _ in array_elements(path):
+            if line == last:
+                numbering = "element"
+            last = line
     except NotAStreamableArray:
-        return False
-    return True
+        return None
+    return numbering

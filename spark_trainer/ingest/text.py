@@ -25,7 +25,7 @@ from spark_trainer.delimited import (
     with_last,
 )
 from spark_trainer.ingest.detect import InputFile
-from spark_trainer.ingest.json_array import array_elements, is_json_array
+from spark_trainer.ingest.json_array import array_elements, array_numbering
 from spark_trainer.ingest.splits import split_of_file
 from spark_trainer.ingest.staging import DatasetBuilder, Item
 from spark_trainer.ingest.types import IngestOptions, IngestReport, check_cancel
@@ -113,10 +113,12 @@ def _as_record(value: Any) -> tuple[dict[str, Any] | None, str | None]:
 def read_json(path: Path) -> Iterator[Row]:
     """Records of a JSON array (or of an object's one list, or the object itself). A well-formed
     array is read as a stream, checked whole first: a broken file is refused whole, as before, with
-    the message of reading it whole."""
-    if is_json_array(path):
-        for index, element in enumerate(array_elements(path), start=1):
-            yield (index, *_as_record(element))
+    the message of reading it whole. An array's records are numbered by the line each starts on,
+    or by their place in it where several share a line (`array_numbering`)."""
+    numbering = array_numbering(path)
+    if numbering is not None:
+        for index, (line, element) in enumerate(array_elements(path), start=1):
+            yield (line if numbering == "line" else index, *_as_record(element))
         return
     data = path.read_bytes()
     try:

@@ -337,6 +337,18 @@ def test_a_json_array_broken_near_its_end_is_refused_whole_naming_the_line(store
         ("rows.json", 3002, "invalid JSON: Expecting ',' delimiter (column 1)")]
 
 
+def test_a_pretty_printed_json_arrays_rows_are_named_by_their_line(store, project, tmp_path) -> None:
+    # The report named the element's number as its line: "alpaca.json:3" for what starts on line 10.
+    data = tmp_path / "alpaca.json"
+    rows = [{"instruction": "one", "output": "a"}, {"instruction": "two", "output": "b"}, 7]
+    data.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    result = ingest_paths(store, [data], project=project)
+    assert [(r.line, r.reason) for r in result.report.rejected] == [(10, "expected a JSON object or string, got int")]
+    manifest = Path(result.dataset.path) / "manifest.jsonl"
+    sources = sorted(json.loads(line)["source"] for line in manifest.read_text().splitlines())
+    assert sources == ["alpaca.json:2", "alpaca.json:6"]
+
+
 def test_a_parquet_file_of_one_row_group_is_read_a_batch_at_a_time(tmp_path) -> None:
     """A 70 MB Parquet file written as one row group (pyarrow's default) was read whole by Arrow
     before its first batch. Arrow's memory is not Python's: measured in a fresh process."""
