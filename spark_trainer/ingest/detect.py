@@ -28,6 +28,13 @@ KINDS = ("text", "image", "video", "audio")
 # Where a user chooses the kind: messages reach both the app and the command line ("choose one with
 # --kind" was shown to someone who had dropped a folder on the Datasets view).
 CHOOSE_KIND = "Kind in the app's Datasets view, --kind on the command line"
+# Folder and file names that say a split (`ingest.splits`): such a folder holds classes or items, it is
+# not a class itself.
+SPLIT_NAMES = {
+    **dict.fromkeys(("train", "training"), "train"),
+    **dict.fromkeys(("val", "valid", "validation", "dev"), "val"),
+    **dict.fromkeys(("test", "testing"), "val"),
+}
 
 
 @dataclass(frozen=True)
@@ -45,8 +52,11 @@ class InputFile:
 
     @property
     def folder_label(self) -> str | None:
-        """The class-subfolder name: the folder directly holding the file, when below the given root."""
-        return self.rel[-2] if len(self.rel) >= 2 else None
+        """The class-subfolder name: the folder directly holding the file, when below the given root
+        and not the root's split folder (train/1.jpg has no class; train/cat/1.jpg is a cat)."""
+        if len(self.rel) < 2 or (len(self.rel) == 2 and self.rel[0].lower() in SPLIT_NAMES):
+            return None
+        return self.rel[-2]
 
 
 def display(text: str) -> str:

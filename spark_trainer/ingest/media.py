@@ -107,3 +107,16 @@ def ingest_video_file(f: InputFile, builder: DatasetBuilder, options: IngestOpti
            "codec": probe.codec, "has_audio": probe.has_audio, "source": f.source}
     builder.add(Item(probe.sha256, f.source, None, row, copy_from=f.path, size=probe.size_bytes,
                      split=split_of_file(f)), _dest(f))
+
+
+def unlabelled_note(files: list[InputFile], kept: set[str]) -> str | None:
+    """The report's note when some kept images sit in class folders and others do not: those others
+    have no label, and image classification refuses a dataset holding them (a photo left beside the
+    class folders, unsaid until a run was started)."""
+    kept_files = [f for f in files if f.source in kept]
+    loose = [f.source for f in kept_files if f.folder_label is None]
+    if not loose or len(loose) == len(kept_files):
+        return None
+    return (f"{len(loose)} of {len(kept_files)} items are not in a class sub-folder and have no label "
+            f"(first: {loose[0]}); classification refuses unlabelled items: move them into a class folder, "
+            "or leave them out")

@@ -9,14 +9,8 @@ two splits, and a test set trained on would make every later evaluation meaningl
 
 from __future__ import annotations
 
-from spark_trainer.ingest.detect import InputFile
+from spark_trainer.ingest.detect import SPLIT_NAMES, InputFile
 from spark_trainer.ingest.staging import Kept
-
-SPLIT_NAMES = {
-    **dict.fromkeys(("train", "training"), "train"),
-    **dict.fromkeys(("val", "valid", "validation", "dev"), "val"),
-    **dict.fromkeys(("test", "testing"), "val"),
-}
 
 
 def split_of_file(f: InputFile) -> str | None:

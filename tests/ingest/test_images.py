@@ -177,3 +177,16 @@ def test_an_image_whose_caption_is_not_utf8_is_kept_without_it_and_the_report_sa
     assert [n for n in result.report.notes if "000.txt" in n] == [
         "shapes/red_square/000.png: 000.txt is not valid UTF-8 at line 2; kept without its caption (save 000.txt "
         "as UTF-8 to use it)"]
+
+
+def test_images_beside_the_class_folders_are_named_in_a_note(store, project, tmp_path: Path) -> None:
+    root = tmp_path / "pets"
+    for label in ("cat", "dog"):
+        for i in range(2):
+            write_image(root / label / f"{i}.png", seed=hash((label, i)) % 10_000)
+    write_image(root / "stray.png", seed=99)
+    result = ingest_paths(store, [root], project=project)
+    assert ("1 of 5 items are not in a class sub-folder and have no label (first: pets/stray.png); classification "
+            "refuses unlabelled items: move them into a class folder, or leave them out") in result.report.notes
+    alone = ingest_paths(store, [root / "cat"], project=project, name="cats")  # no class folders: nothing to say
+    assert not any("class sub-folder" in note for note in alone.report.notes)

@@ -39,3 +39,17 @@ def test_a_lone_train_file_takes_the_usual_split(store, project, tmp_path: Path)
     data.write_text("".join(json.dumps({"text": f"row {i}"}) + "\n" for i in range(100)))
     result = ingest_paths(store, [data], project=project)
     assert 3 < result.report.val < 25 and not result.report.notes
+
+
+def test_images_right_in_split_folders_have_no_class(store, project, tmp_path: Path) -> None:
+    # train/1.png and val/1.png were labelled "train" and "val": an image classifier then learnt to
+    # tell the training images from the held-out ones.
+    root = tmp_path / "photos"
+    for split in ("train", "val"):
+        for i in range(3):
+            write_image(root / split / f"{i}.png", seed=hash((split, i)) % 10_000)
+    write_image(root / "test" / "cat" / "0.png", seed=7)
+    result = ingest_paths(store, [root], project=project)
+    labels = {r["source"]: r["label"] for r in read_manifest(Path(result.dataset.path))}
+    assert labels == {**{f"photos/{s}/{i}.png": None for s in ("train", "val") for i in range(3)},
+                      "photos/test/cat/0.png": "cat"}
