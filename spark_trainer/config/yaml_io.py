@@ -53,11 +53,39 @@ def parse_yaml(text: str, name: str = "<config>") -> tuple[dict[str, Any], yaml.
         raise ConfigError(f"{name}{where}: {problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{name}: invalid YAML: {exc}") from None
+    _refuse_repeated_keys(node, name)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{name}: expected a mapping of keys to values at the top, got {type(data).__name__}")
     return data, node
+
+
+def _refuse_repeated_keys(root: yaml.Node | None, name: str) -> None:
+    """ConfigError for a key given twice in one mapping: YAML keeps the last silently, so a
+    `learning_rate:` added at the end of `train:` undid the one above it, unsaid."""
+    todo: list[tuple[yaml.Node | None, str]] = [(root, "")]
+    seen: set[int] = set()  # an anchor's node once (`&a [*a]` refers to itself)
+    while todo:
+        node, path = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            todo += [(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        first: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = getattr(key_node, "value", None)
+            dotted = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and key != "<<":  # "<<" merges, and may be repeated
+                line = key_node.start_mark.line + 1
+                if key in first:
+                    raise ConfigError(f"{name} line {line}: {dotted} is given twice (also on line "
+                                      f"{first[key]}); keep one")
+                first[key] = line
+            todo.append((value_node, dotted))
 
 
 def line_of(node: yaml.Node | None, path: list[str]) -> int | None:

@@ -62,3 +62,18 @@ def test_a_yaml_file_on_a_full_disk_is_an_error_naming_it_and_leaves_no_temporar
     assert raised.value.filename == str(target)
     assert sorted(p.name for p in folder.iterdir()) == [BALLAST, "config.yaml"]
     assert target.read_text() == "gpus: cpu\n"
+
+
+def test_a_key_given_twice_is_refused_naming_both_lines() -> None:
+    # YAML keeps the last of two keys: a learning_rate added at the end of train: undid the first, unsaid.
+    text = "name: x\ntrain:\n  learning_rate: 0.003\n  batch_size: 2\n  learning_rate: 0.5\n"
+    with pytest.raises(ConfigError) as refused:
+        yaml_io.parse_yaml(text, "run.yaml")
+    assert str(refused.value) == "run.yaml line 5: train.learning_rate is given twice (also on line 3); keep one"
+    with pytest.raises(ConfigError, match=r"^run.yaml line 3: name is given twice \(also on line 1\)"):
+        yaml_io.parse_yaml("name: a\nrecipe: b\nname: c\n", "run.yaml")
+    with pytest.raises(ConfigError, match=r"line 4: sample_prompts\[1\].x is given twice \(also on line 3\)"):
+        yaml_io.parse_yaml("sample_prompts:\n- {x: 1}\n- {x: 1,\n   x: 2}\n", "run.yaml")
+    # The same key in different mappings, a merge key, and an anchor that refers to itself are fine.
+    data, _ = yaml_io.parse_yaml("train: {seed: 1}\neval: {seed: 1}\nbase: &b {a: 1}\nuse: {<<: *b, c: 2}\nloop: &l [*l]\n")
+    assert data["use"] == {"a": 1, "c": 2} and data["train"] == {"seed": 1}
