@@ -159,6 +159,7 @@ def run_training(
         while step < total:
             began = time.perf_counter()
             micro_batches = [next(feed) for _ in range(t.grad_accum)]
+            lr = scheduler.get_last_lr()[0]  # the rate this step uses: after it the scheduler holds the next
             stats = compiling.run(
                 _guarded_step, t, model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
                 loss_fn=recipe.loss, loss_count=recipe.loss_count, micro_batches=micro_batches,
@@ -170,7 +171,7 @@ def run_training(
             step_times = (step_times + [elapsed])[-20:]
             # A skipped step's loss and norm (inf, or a finite 1e30 that would flatten the chart) are left out.
             values = {} if stats.skipped else {"loss": stats.loss}
-            values |= {"lr": scheduler.get_last_lr()[0], f"{recipe.unit}_per_s": stats.work / elapsed,
+            values |= {"lr": lr, f"{recipe.unit}_per_s": stats.work / elapsed,
                        "samples_per_s": t.batch_size * t.grad_accum * world / elapsed,
                        "epoch": order.epoch_of(step * t.grad_accum), recipe.unit: stats.work}
             if efficiency is not None and len(step_times) == 1:

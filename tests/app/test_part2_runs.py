@@ -214,14 +214,15 @@ def test_run_started_from_the_cli_appears_and_updates_live(store, home, qtbot, t
              and runs.get(store, run_id).step == STEPS + 20, 180, "the extended run to complete")
     steps = [m.step for m in metrics.read(store, run_id, keys=["loss"])]
     assert steps == list(range(1, STEPS + 21))  # no gap, no duplicate
-    # The extension follows its LR plan: unchanged up to STEPS, then a short re-warm and a decay.
+    # The extension follows its LR plan: unchanged up to STEPS, then a short re-warm and a decay (step
+    # N trains with the plan's rate after N - 1 optimizer steps).
     from spark_trainer.training import lr_plan
 
     plan = lr_plan.read_plan(runs.get(store, run_id).run_dir)
     assert plan is not None and plan.segments[-1].end == STEPS + 20
     lrs = {m.step: m.value for m in metrics.read(store, run_id, keys=["lr"])}
     for step in range(STEPS - 2, STEPS + 21):
-        assert lrs[step] == pytest.approx(1e-3 * lr_plan.lr_multiplier(step, plan), rel=1e-4, abs=1e-12), step
+        assert lrs[step] == pytest.approx(1e-3 * lr_plan.lr_multiplier(step - 1, plan), rel=1e-4, abs=1e-12), step
     wait_for(qtbot, lambda: view.detail.charts.point_count("loss") == STEPS + 20, 30, "the extended curve")
     view.shutdown()
     assert ctx.shutdown(10.0)

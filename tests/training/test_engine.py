@@ -41,6 +41,17 @@ def test_lora_loss_falls_and_validation_perplexity_improves(tiny_model, counting
     assert loaded.peft_config["default"].r == 16
 
 
+def test_each_steps_logged_learning_rate_is_the_one_it_trained_with(tiny_model, counting_data, tmp_path):
+    # The rate logged was the next step's: a one-step cosine run logged 0 for a step that used the peak,
+    # and a warm-up's first step showed its second's rate.
+    config = make_config(tiny_model, train={"max_steps": 3, "warmup_steps": 4, "lr_scheduler": "constant"})
+    _outcome, rep = train(config, counting_data, tmp_path / "warm")
+    assert rep.series("lr") == pytest.approx({1: 0.25e-2, 2: 0.5e-2, 3: 0.75e-2})
+    config = make_config(tiny_model, train={"max_steps": 1, "warmup_steps": 0, "lr_scheduler": "cosine"})
+    _outcome, rep = train(config, counting_data, tmp_path / "one")
+    assert rep.series("lr") == pytest.approx({1: 1e-2})
+
+
 def test_stopped_then_resumed_run_matches_an_uninterrupted_one_bitwise(tiny_model, counting_data, tmp_path):
     # Dropout on the LoRA path consumes random numbers, so RNG state must be restored too.
     config = make_config(tiny_model, train={"max_steps": 8}, recipe_config={"lora_dropout": 0.1,
