@@ -6,6 +6,7 @@ train."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -21,7 +22,7 @@ class DiffusionLoRAConfig(BaseModel):
 
     method: Literal["lora"] = Field("lora", description="Fine-tuning method: LoRA adapters (the base stays frozen)")
     resolution: int = Field(512, ge=16, le=2048, description="Training image side in pixels (a multiple of the "
-                            "model's downsampling, 64 for SD 1.x)")
+                            "model's downsampling and of 8: 64 for SD 1.x)")
     crop: Literal["center", "buckets"] = Field(
         "center", description="center: resize and centre-crop to a square; buckets: aspect-ratio buckets of about "
         "resolution² pixels (each image goes to the bucket nearest its shape)")
@@ -91,16 +92,21 @@ def data_fit(facts: DataFacts, settings: DiffusionLoRAConfig) -> str | None:
     return None
 
 
+PIPELINE_MULTIPLE = 8  # diffusers' pipelines make images only of sides divisible by 8 (their check_inputs)
+
+
 def pixel_multiple(folder: Path) -> int:
     """What `resolution` must be a multiple of for the pipeline in `folder`: its VAE's downsampling
-    times its UNet's (64 for SD 1.x), from their config.json files.
+    times its UNet's (64 for SD 1.x), from their config.json files, and a multiple of 8 in any case,
+    or the run's sample images fail (a resolution of 36 trained, then ended at the first sample).
 
     Raises:
         OSError, ValueError, KeyError, TypeError: a config that is missing or not a pipeline's.
     """
     vae = json.loads((Path(folder) / "vae" / "config.json").read_text())
     unet = json.loads((Path(folder) / "unet" / "config.json").read_text())
-    return 2 ** (len(vae["block_out_channels"]) - 1) * 2 ** (len(unet["block_out_channels"]) - 1)
+    downsampling = 2 ** (len(vae["block_out_channels"]) - 1) * 2 ** (len(unet["block_out_channels"]) - 1)
+    return math.lcm(downsampling, PIPELINE_MULTIPLE)
 
 
 def small_images(facts: DataFacts, settings: DiffusionLoRAConfig, model: Path | None) -> str | None:

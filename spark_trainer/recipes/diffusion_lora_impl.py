@@ -83,7 +83,7 @@ class DiffusionLoRARecipe:
         from spark_trainer.models.loading import resolve_for_run
 
         self._read_pairs(data_path)
-        check_pipeline_folder(resolve_for_run(self.config.base_model))
+        self._check_model(resolve_for_run(self.config.base_model))
 
     def prepare(self, data_path: Path) -> None:
         from transformers import AutoTokenizer
@@ -91,12 +91,7 @@ class DiffusionLoRARecipe:
         from spark_trainer.models.loading import resolve_for_run
 
         self.model_dir = resolve_for_run(self.config.base_model)
-        check_pipeline_folder(self.model_dir)
-        self._check_targets()
-        multiple = self._pixel_multiple()
-        if self.rc.resolution % multiple:
-            raise ConfigError(f"recipe_config.resolution {self.rc.resolution} must be a multiple of {multiple} for "
-                              f"this model (its VAE and UNet downsampling); try {self.rc.resolution // multiple * multiple or multiple}")
+        multiple = self._check_model(self.model_dir)
         self.vae_scale = self._vae_scale()
         scheduler_file = self.model_dir / "scheduler" / "scheduler_config.json"
         if not scheduler_file.is_file():
@@ -121,15 +116,19 @@ class DiffusionLoRARecipe:
         return data.read_pairs(data_path, self.rc.missing_captions, image_column=self.rc.image_column,
                                caption_column=self.rc.caption_column, val_fraction=self.config.eval.val_fraction)
 
-    def _pixel_multiple(self) -> int:
-        assert self.model_dir is not None
-        return pixel_multiple(self.model_dir)
-
-    def _check_targets(self) -> None:
-        targets = self.targets()
-        if not targets:
+    def _check_model(self, model_dir: Path) -> int:
+        """The pipeline folder, the LoRA targets and the resolution for it (at submit and in the
+        worker); returns what image sides must be a multiple of."""
+        check_pipeline_folder(model_dir)
+        if not self.targets():
             raise ConfigError("recipe_config.target_modules is empty; name the UNet modules to adapt "
                               "(e.g. to_q,to_k,to_v,to_out.0)")
+        multiple = pixel_multiple(model_dir)
+        if self.rc.resolution % multiple:
+            raise ConfigError(f"recipe_config.resolution {self.rc.resolution} must be a multiple of {multiple} for "
+                              f"this model (its VAE and UNet downsampling, and 8 for its pipeline); try "
+                              f"{self.rc.resolution // multiple * multiple or multiple}")
+        return multiple
 
     def targets(self) -> list[str]:
         t = self.rc.target_modules

@@ -276,8 +276,14 @@ def test_bad_rows_of_a_caption_table_are_named_in_one_line_before_training(tiny_
 def test_resolution_must_fit_the_model_and_the_base_model_must_be_a_pipeline(tiny_sd, shapes, tmp_path):
     from spark_trainer.recipes.diffusion_lora_impl import DiffusionLoRARecipe
 
-    with pytest.raises(ConfigError, match="resolution 30 must be a multiple of 4 "):
+    with pytest.raises(ConfigError, match="resolution 30 must be a multiple of 8 .*; try 24$"):
         DiffusionLoRARecipe(config(tiny_sd, recipe_config={"resolution": 30})).prepare(shapes)
+    # 36 fits this model's downsampling (4), but its pipeline makes images of sides divisible by 8 only:
+    # the run trained a step, then ended at its first sample. Refused at submit now, before a run exists.
+    with pytest.raises(ConfigError, match="resolution 36 must be a multiple of 8 .*; try 32$"):
+        DiffusionLoRARecipe(config(tiny_sd, recipe_config={"resolution": 36})).check_data(shapes)
+    with pytest.raises(ConfigError, match="target_modules is empty"):
+        DiffusionLoRARecipe(config(tiny_sd, recipe_config={"target_modules": " , "})).check_data(shapes)
     (tmp_path / "llm").mkdir()
     (tmp_path / "llm" / "config.json").write_text("{}")
     with pytest.raises(BadInput, match="no model_index.json"):
