@@ -183,7 +183,12 @@ def submit_configs(
         if sweep is not None and sweeps.exists(store, sweep):
             raise BadInput(f"sweep name {sweep!r} is taken; pick another")
         new_project = not any(p.name == first.project for p in projects.list_all(store))
-        dataset, report = resolve_dataset(store, first, base_dir)
+        try:
+            dataset, report = resolve_dataset(store, first, base_dir)
+        except BaseException:  # nothing ingested (a refused file, Ctrl-C): a project made for it goes too
+            if new_project:
+                _forget_project(store, first.project)
+            raise
         values = sweep_values or [{} for _ in configs]
         try:
             if len(configs) > 1 and Path(base_model).is_dir():  # the model's fault is no value's: said once
@@ -282,7 +287,17 @@ def _forget_ingested(store: Store, dataset: Dataset, *, project: str | None) -> 
     if folder.is_dir() and folder.is_relative_to(store.home.datasets_dir):
         shutil.rmtree(folder, ignore_errors=True)
     if project is not None:
-        projects.delete(store, project)
+        _forget_project(store, project)
+
+
+def _forget_project(store: Store, name: str) -> None:
+    """Remove the project a refused submit created, unless something was put in it meanwhile."""
+    try:
+        found = projects.contents(store, name)
+        if not found.dataset_dirs and not found.run_dirs:
+            projects.delete(store, name)
+    except NotFound:
+        pass
 
 
 @contextmanager

@@ -82,6 +82,21 @@ def test_data_the_recipe_cannot_train_on_is_refused_before_a_run_exists(case, st
     assert not (store.home.root / "datasets").exists() or not any((store.home.root / "datasets").iterdir())
 
 
+def test_a_file_refused_by_its_ingestion_leaves_no_project_behind(store: Store, cli, tmp_path) -> None:
+    # `project: brandnew` with a file whose every row is rejected said "nothing to ingest", and left the
+    # project brandnew, made for it, in `project list`.
+    from spark_trainer.store import projects
+
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text("not json\n{broken\n")
+    refused = cli("train", str(_run_file(tmp_path, "text-classification", junk, "config.json")))
+    assert refused.code == 2 and "nothing to ingest" in refused.err, refused.err
+    assert projects.list_all(store) == []
+    projects.create(store, "p")  # a project that was there before stays
+    refused = cli("train", str(_run_file(tmp_path, "text-classification", junk, "config.json")))
+    assert refused.code == 2 and [p.name for p in projects.list_all(store)] == ["p"]
+
+
 def test_a_stored_dataset_the_setup_form_greys_out_is_refused_in_its_words(store: Store, cli, tmp_path) -> None:
     """A prompt/completion table named for image-classification was refused only by the data check's
     long message; now `train` says the form's tooltip reason, in one line, before anything is recorded."""
