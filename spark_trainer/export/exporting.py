@@ -139,6 +139,12 @@ def _destination(store: Store, options: ExportOptions) -> Path:
             n += 1
         return dest
     dest = Path(options.out).expanduser().resolve()
+    home = store.home
+    for folder, whose in ((home.runs_dir, "run"), (home.datasets_dir, "dataset"), (home.exports_dir, "export")):
+        if dest.is_relative_to(folder.resolve()) and dest != home.exports_dir.resolve():
+            # Deleting that run, dataset or export deletes its folder, with an export of yours inside it.
+            raise BadInput(f"export folder {dest} is inside the data home's {folder.name}/ folder, whose "
+                           f"folders go when their {whose} is deleted; choose a folder outside it")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BadInput(f"export folder {dest} already exists and is not an empty folder; choose a new or empty folder")
     # Named "export folder" (the dialog's Folder, the command line's --out), never by one of them.

@@ -256,6 +256,18 @@ def test_an_out_folder_that_cannot_be_made_is_named_in_one_line(lora_run, tmp_pa
     assert ".staging" not in err and a_file.read_text() == "mine"
 
 
+def test_an_out_folder_inside_a_folder_the_app_deletes_is_refused(lora_run, capsys) -> None:
+    # `export 7 --out <home>/runs/7/inside` was written, then `run delete 7` said it kept that export
+    # ("yours to remove") and deleted it with the run's folder.
+    home, run = lora_run
+    for inside in (home / "runs" / str(run.id) / "inside", home / "datasets" / "1" / "x", home / "exports" / "9" / "y"):
+        code, _, err = _cli(capsys, home, "export", run.id, "--out", inside)
+        assert code == 2 and err.strip() == (
+            f"error: export folder {inside.resolve()} is inside the data home's {inside.parents[1].name}/ folder, "
+            f"whose folders go when their {inside.parents[1].name[:-1]} is deleted; choose a folder outside it")
+        assert not inside.exists()
+
+
 def test_a_causal_lm_run_exports_after_its_dataset_is_deleted(tiny_model, tmp_path, capsys) -> None:
     """Export needs only the run's frozen config and checkpoint; the card names the deleted dataset by reference."""
     from spark_trainer.jobs.submit import frozen_config
