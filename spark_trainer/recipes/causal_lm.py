@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from spark_trainer.recipes import causal_lm_formats as formats
 from spark_trainer.recipes.base import MetricSpec
 from spark_trainer.recipes.fit import DataFacts, needs_text_model
+from spark_trainer.recipes.lora_targets import TargetModules
 from spark_trainer.recipes.registry import RecipeSpec
 
 Format = Literal["auto", "mixed", "text", "prompt-completion", "messages", "sharegpt", "alpaca", "dolly",
@@ -24,7 +25,7 @@ class CausalLMConfig(BaseModel):
     lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank")
     lora_alpha: float = Field(32, gt=0, le=4096, description="LoRA scaling numerator (alpha / r)")
     lora_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA path")
-    target_modules: str | list[str] = Field(
+    target_modules: TargetModules = Field(
         "all-linear", description="Modules to adapt: all-linear, or a list of module names"
     )
     seq_len: int = Field(512, ge=8, le=1_048_576, description="Tokens per row: longer examples are truncated; "

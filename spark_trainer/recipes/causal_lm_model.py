@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.models import attention
+from spark_trainer.recipes import lora_targets
 from spark_trainer.recipes.causal_lm import CausalLMConfig
 from spark_trainer.training import varlen
 from spark_trainer.training.kernels import apply_fused_kernels
@@ -86,9 +87,8 @@ def adapt(model: Any, rc: CausalLMConfig, *, gradient_checkpointing: bool = Fals
         return model
     from peft import LoraConfig, get_peft_model
 
-    targets = rc.target_modules
-    if isinstance(targets, str):
-        targets = "all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
+    targets = lora_targets.parse(rc.target_modules)
+    lora_targets.check(model, targets)
     lora = LoraConfig(r=rc.lora_r, lora_alpha=rc.lora_alpha,  # type: ignore[arg-type]  # any number works
                       lora_dropout=rc.lora_dropout,
                       target_modules=targets, use_dora=rc.method == "dora", task_type="CAUSAL_LM")

@@ -15,7 +15,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from spark_trainer.errors import BadInput
+from spark_trainer.recipes import lora_targets
 from spark_trainer.recipes.base import EvalResult, MetricSpec
+from spark_trainer.recipes.lora_targets import TargetModules
 
 CLASSIFICATION_METRICS = (
     MetricSpec("eval_accuracy", True, "validation accuracy"),
@@ -33,7 +35,7 @@ class ClassifierTuning(BaseModel):
     lora_r: int = Field(8, ge=1, le=1024, description="LoRA rank")
     lora_alpha: float = Field(16, gt=0, le=4096, description="LoRA scaling numerator (alpha / r)")
     lora_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA path")
-    target_modules: str | list[str] = Field(
+    target_modules: TargetModules = Field(
         "all-linear", description="Modules to adapt: all-linear, or module names like query,value"
     )
     class_weights: Literal["none", "balanced"] = Field(
@@ -276,9 +278,8 @@ def adapt_classifier(model: Any, tuning: ClassifierTuning, head_names: list[str]
         return model
     from peft import LoraConfig, get_peft_model
 
-    targets: str | list[str] = tuning.target_modules
-    if isinstance(targets, str):
-        targets = "all-linear" if targets == "all-linear" else [t.strip() for t in targets.split(",") if t.strip()]
+    targets = lora_targets.parse(tuning.target_modules)
+    lora_targets.check(model, targets)
     if targets == "all-linear" and not body_layers(model, head_names, "Linear"):
         convolutions = body_layers(model, head_names, "Conv2d")
         if convolutions:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spark_trainer.recipes.base import MetricSpec
 from spark_trainer.recipes.fit import DataFacts, missing_field, needs_pipeline
+from spark_trainer.recipes.lora_targets import TargetModules
 from spark_trainer.recipes.registry import RecipeSpec
 
 
@@ -30,7 +31,7 @@ class DiffusionLoRAConfig(BaseModel):
     lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank")
     lora_alpha: float = Field(16, gt=0, le=4096, description="LoRA scaling numerator (alpha / r)")
     lora_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA path")
-    target_modules: str | list[str] = Field(
+    target_modules: TargetModules = Field(
         "to_q,to_k,to_v,to_out.0", description="UNet modules to adapt (comma-separated or a list)")
     train_text_encoder: bool = Field(False, description="Also put LoRA on the text encoder (q/k/v/out projections)")
     cache_latents: bool = Field(True, description="Encode every image with the VAE once, before training")

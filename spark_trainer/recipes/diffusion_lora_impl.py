@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.recipes import diffusion_data as data
+from spark_trainer.recipes import lora_targets
 from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig, pixel_multiple
 from spark_trainer.recipes.diffusion_model import (
@@ -83,7 +84,7 @@ class DiffusionLoRARecipe:
         from spark_trainer.models.loading import resolve_for_run
 
         self._read_pairs(data_path)
-        self._check_model(resolve_for_run(self.config.base_model))
+        self._check_model(resolve_for_run(self.config.base_model), at_submit=True)
 
     def prepare(self, data_path: Path) -> None:
         from transformers import AutoTokenizer
@@ -116,14 +117,19 @@ class DiffusionLoRARecipe:
         return data.read_pairs(data_path, self.rc.missing_captions, image_column=self.rc.image_column,
                                caption_column=self.rc.caption_column, val_fraction=self.config.eval.val_fraction)
 
-    def _check_model(self, model_dir: Path) -> int:
+    def _check_model(self, model_dir: Path, *, at_submit: bool = False) -> int:
         """The pipeline folder, the LoRA targets and the resolution for it (at submit and in the
-        worker); returns what image sides must be a multiple of."""
+        worker); returns what image sides must be a multiple of. At submit, a pipeline whose VAE
+        and UNet configs cannot be read is left to the worker, whose loading names what is wrong."""
         check_pipeline_folder(model_dir)
-        if not self.targets():
-            raise ConfigError("recipe_config.target_modules is empty; name the UNet modules to adapt "
-                              "(e.g. to_q,to_k,to_v,to_out.0)")
-        multiple = pixel_multiple(model_dir)
+        self.targets()
+        try:
+            multiple = pixel_multiple(model_dir)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if at_submit:
+                return 8
+            raise BadInput(f"base model {model_dir}: its vae/config.json and unet/config.json must be a diffusers "
+                           f"VAE's and UNet's (with block_out_channels): {exc}") from None
         if self.rc.resolution % multiple:
             raise ConfigError(f"recipe_config.resolution {self.rc.resolution} must be a multiple of {multiple} for "
                               f"this model (its VAE and UNet downsampling, and 8 for its pipeline); try "
@@ -131,8 +137,11 @@ class DiffusionLoRARecipe:
         return multiple
 
     def targets(self) -> list[str]:
-        t = self.rc.target_modules
-        return [x.strip() for x in t.split(",") if x.strip()] if isinstance(t, str) else list(t)
+        targets = lora_targets.parse(self.rc.target_modules)
+        if targets == lora_targets.ALL_LINEAR:  # peft takes it for transformers models only, not a UNet
+            raise ConfigError(f"{lora_targets.FIELD}: all-linear is for language and classification models; "
+                              "name the UNet modules to adapt (e.g. to_q,to_k,to_v,to_out.0)")
+        return list(targets)
 
     def log_notes(self) -> list[str]:
         notes = list(self.data_notes)
@@ -214,6 +223,7 @@ class DiffusionLoRARecipe:
 
         assert self.model_dir is not None
         parts = load_parts(self.model_dir, device, torch_dtype(precision))
+        lora_targets.check(parts.unet, self.targets())
         add_lora(parts.unet, self.rc.lora_r, self.rc.lora_alpha, self.rc.lora_dropout, self.targets())
         if self.rc.train_text_encoder:
             add_lora(parts.text_encoder, self.rc.lora_r, self.rc.lora_alpha, self.rc.lora_dropout, TEXT_ENCODER_TARGETS)

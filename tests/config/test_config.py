@@ -30,6 +30,9 @@ def test_defaults_filled_for_recipe_section() -> None:
          "train.batchsize: unknown key (did you mean 'batch_size'?); allowed keys: auto_batch, batch_size"),
         ("recipe_config:\n  method: magic\n", "recipe_config.method: got 'magic'"),
         ("recipe_config:\n  lora_r: 0\n", "recipe_config.lora_r: got 0; Input should be greater than or equal to 1"),
+        # peft's own traceback came from the worker for a list naming nothing
+        ("recipe_config:\n  target_modules: ' , '\n", "line 7: recipe_config.target_modules: got ' , '; names no "
+         "module; give all-linear or module names, like q_proj,v_proj"),
     ],
 )
 def test_validation_errors_are_one_clear_line(extra: str, expected: str) -> None:

@@ -285,7 +285,9 @@ def _packed_recipe(tmp_path, kind):
     from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
     from tests.training.test_packing import _examples
 
-    recipe = CausalLMRecipe(make_config(_config_only(tmp_path, kind, weights=True), recipe_config={"seq_len": 64}))
+    # all-linear: the usual q_proj,... names are Llama's; MPT's and Bloom's layers are named otherwise
+    recipe = CausalLMRecipe(make_config(_config_only(tmp_path, kind, weights=True),
+                                        recipe_config={"seq_len": 64, "target_modules": "all-linear"}))
     recipe.model_dir = tmp_path / kind
     examples = _examples([17, 9, 25, 5, 30, 12], vocab=100)
     recipe._examples = (examples[:4], examples[4:])

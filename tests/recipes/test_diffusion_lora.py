@@ -282,8 +282,8 @@ def test_resolution_must_fit_the_model_and_the_base_model_must_be_a_pipeline(tin
     # the run trained a step, then ended at its first sample. Refused at submit now, before a run exists.
     with pytest.raises(ConfigError, match="resolution 36 must be a multiple of 8 .*; try 32$"):
         DiffusionLoRARecipe(config(tiny_sd, recipe_config={"resolution": 36})).check_data(shapes)
-    with pytest.raises(ConfigError, match="target_modules is empty"):
-        DiffusionLoRARecipe(config(tiny_sd, recipe_config={"target_modules": " , "})).check_data(shapes)
+    with pytest.raises(ConfigError, match="target_modules: all-linear is for language and classification models"):
+        DiffusionLoRARecipe(config(tiny_sd, recipe_config={"target_modules": "all-linear"})).check_data(shapes)
     (tmp_path / "llm").mkdir()
     (tmp_path / "llm" / "config.json").write_text("{}")
     with pytest.raises(BadInput, match="no model_index.json"):
