@@ -45,3 +45,17 @@ def test_an_index_is_part_of_a_unets_layer_name() -> None:
     check(block, ["to_q", "to_out.0"])
     with pytest.raises(ConfigError, match=r"'to_out.2' names no module of the model; did you mean to_out.0 or to_q\?"):
         check(block, ["to_out.2"])
+
+
+def test_a_classifiers_misspelt_target_is_refused_where_its_lora_is_made() -> None:
+    # text-classification with target_modules "query,nope" trained 2,243 parameters, as "query" alone.
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from spark_trainer.recipes.classification import ClassifierTuning, adapt_classifier
+
+    model = BertForSequenceClassification(BertConfig(vocab_size=32, hidden_size=16, num_hidden_layers=1,
+                                                     num_attention_heads=2, intermediate_size=32, num_labels=3))
+    with pytest.raises(ConfigError, match=r"^recipe_config.target_modules: 'nope' names no module of the model"):
+        adapt_classifier(model, ClassifierTuning(target_modules="query,nope"), ["classifier"])
+    adapted = adapt_classifier(model, ClassifierTuning(target_modules="query,value"), ["classifier"])
+    assert sum("lora_A" in name for name, _ in adapted.named_parameters()) == 2
