@@ -39,12 +39,15 @@ def _newest_mtime(path: Path) -> float:
     return max((p.stat().st_mtime for p in path.rglob("*") if p.is_file()), default=path.stat().st_mtime)
 
 
-def _reusable(store: Store, project: str, source: Path) -> Dataset | None:
+def _reusable(store: Store, project: str, source: Path, val_fraction: float) -> Dataset | None:
     """An ingested dataset of the project made from `source` that is still current (the source has
-    not changed since; its version is the manifest's hash, so a changed source means a new one)."""
+    not changed since; its version is the manifest's hash, so a changed source means a new one) and
+    split as the run file asks (`eval.val_fraction`: a second run of the file with another fraction
+    trained on the first one's split, unsaid)."""
     newest = _newest_mtime(source)
     for ds in reversed(datasets.list_all(store, project)):
-        if str(source) in ds.sources and ds.status == "ready":
+        split = (ds.meta.get("options") or {}).get("val_fraction")
+        if str(source) in ds.sources and ds.status == "ready" and split == val_fraction:
             created = ds.created_at.replace(tzinfo=timezone.utc).timestamp()
             if newest <= created:
                 return ds
@@ -66,7 +69,7 @@ def ingested_dataset(store: Store, config: ExperimentConfig, base_dir: Path | No
         pass
     path = _dataset_path(config.dataset, base_dir)
     try:
-        return _reusable(store, config.project, path) if path.exists() else None
+        return _reusable(store, config.project, path, config.eval.val_fraction) if path.exists() else None
     except NotFound:  # a project not created yet holds no datasets
         return None
 
@@ -95,7 +98,7 @@ def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | Non
 
     spec.check_data_kind(detect_kind(gather([path])), str(path))
     projects.get_or_create(store, config.project)
-    found = _reusable(store, config.project, path)
+    found = _reusable(store, config.project, path, config.eval.val_fraction)
     if found is not None:
         return found, None
     from spark_trainer.ingest import ingest_paths

@@ -62,3 +62,16 @@ def test_a_run_file_naming_a_renamed_dataset_says_the_new_name_and_run_config_wr
     queued = cli("--json", "train", again)
     assert queued.code == 0, queued.err
     assert [d.id for d in datasets.list_all(store)] == [dataset_id]  # the same dataset, not a new ingestion
+
+
+def test_a_plain_file_is_split_as_each_run_file_asks(store: Store, cli, run_file) -> None:
+    """A second run of a file with another eval.val_fraction reused the first ingestion and trained on
+    its split, unsaid ("training 209 rows (31 validation)" for 0.1 and for 0.4)."""
+    from spark_trainer.store import datasets
+
+    for name, fraction in (("a", 0.1), ("b", 0.1), ("c", 0.4)):
+        queued = cli("--json", "train", run_file(name, steps=1), "--set", f"eval.val_fraction={fraction}")
+        assert queued.code == 0, queued.err
+    made = datasets.list_all(store)
+    assert [d.meta["options"]["val_fraction"] for d in made] == [0.1, 0.4]  # a's reused by b; c's its own
+    assert made[1].num_val > made[0].num_val
