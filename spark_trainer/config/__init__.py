@@ -80,6 +80,10 @@ def validate_config(
                     overrides or []) from None
     config.recipe_config = section.model_dump(mode="json")
     _check_gpus(config, source, node, overrides or [], typed=typed)
+    try:  # the worker asks the recipe the same, once the run is queued: refused here, with the file's line
+        spec.metric(config.train.early_stopping_metric)
+    except ConfigError as exc:
+        raise _fail([str(exc)], source, node, overrides or []) from None
     method = config.recipe_config.get("method")
     if config.train.sharding == "fsdp" and method != "full":  # FSDP shards a full fine-tune (training/sharding.py)
         line = line_of(node, ["train", "sharding"]) if node is not None else None

@@ -62,6 +62,11 @@ class TrainConfig(Section):
         "direction the recipe declares (empty: the recipe's main metric, e.g. eval_loss or eval_accuracy)"
     )
 
+    @field_validator("early_stopping_metric")
+    @classmethod
+    def _empty_is_the_main_metric(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None  # as the help says: empty, the main one
+
     @model_validator(mode="after")
     def _steps_or_epochs(self) -> TrainConfig:
         if self.max_steps is None and self.epochs is None:

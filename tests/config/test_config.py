@@ -163,3 +163,13 @@ def test_a_bad_gpus_value_names_its_line_and_an_empty_id_is_refused_where_the_us
         validate_config(data, "run.yaml", node, [], typed=True)
     with pytest.raises(ConfigError, match=r"^--set gpus: '0,,1' has an empty GPU id"):
         validate_config(data, "run.yaml", node, ["gpus=0,,1"], typed=True)
+
+
+def test_an_early_stopping_metric_the_recipe_does_not_log_is_refused_with_its_line() -> None:
+    # It was accepted by train, exp create and estimate, and the queued run then failed in its worker.
+    with pytest.raises(ConfigError) as refused:
+        parse_config(BASE + "train:\n  max_steps: 5\n  early_stopping_metric: eval_acc\n", "run.yaml")
+    assert str(refused.value).startswith("run.yaml line 8: train.early_stopping_metric: recipe causal-lm logs no "
+                                         "metric 'eval_acc'; its evaluation metrics are: eval_loss")
+    blank = parse_config(BASE + "train:\n  max_steps: 5\n  early_stopping_metric: ' '\n", "run.yaml")
+    assert blank.train.early_stopping_metric is None  # empty: the recipe's main metric, as its help says
