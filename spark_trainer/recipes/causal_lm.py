@@ -77,6 +77,22 @@ class CausalLMConfig(BaseModel):
             raise ValueError("must contain {instruction}, where the row's instruction goes")
         return value
 
+    @field_validator("chat_template")
+    @classmethod
+    def _a_jinja_template(cls, value: str | None) -> str | None:
+        """Parsed as transformers renders it (a sandboxed Jinja environment): "{{ unclosed" ended the
+        run in its worker with Jinja's traceback."""
+        if not value or not value.strip():
+            return None
+        from jinja2.exceptions import TemplateSyntaxError
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        try:
+            ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True).parse(value)
+        except TemplateSyntaxError as exc:
+            raise ValueError(f"not a Jinja template: {exc.message} (its line {exc.lineno})") from None
+        return value
+
     def template(self) -> formats.PromptTemplate:
         return formats.PromptTemplate.of(self.prompt_template, self.prompt_template_no_input)
 

@@ -173,3 +173,12 @@ def test_an_early_stopping_metric_the_recipe_does_not_log_is_refused_with_its_li
                                          "metric 'eval_acc'; its evaluation metrics are: eval_loss")
     blank = parse_config(BASE + "train:\n  max_steps: 5\n  early_stopping_metric: ' '\n", "run.yaml")
     assert blank.train.early_stopping_metric is None  # empty: the recipe's main metric, as its help says
+
+
+def test_a_chat_template_jinja_cannot_read_is_refused_with_its_line() -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_config(BASE + "recipe_config:\n  chat_template: '{{ unclosed'\n", "run.yaml")
+    assert str(refused.value).startswith("run.yaml line 7: recipe_config.chat_template: got '{{ unclosed'; not a "
+                                         "Jinja template: unexpected end of template")
+    fine = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    assert parse_config(BASE + f"recipe_config:\n  chat_template: \"{fine}\"\n").recipe_config["chat_template"]
