@@ -295,6 +295,18 @@ def adapt_classifier(model: Any, tuning: ClassifierTuning, head_names: list[str]
     return get_peft_model(model, lora)
 
 
+def checkpoint_activations(model: Any, on: bool, notes: list[str]) -> None:
+    """`train.gradient_checkpointing` for a classifier: on where the model supports it (ViT, BERT...),
+    else said in the run's log (a ResNet has none). Image runs ignored the setting, while the VRAM
+    estimate counted it."""
+    if not on:
+        return
+    if getattr(model, "supports_gradient_checkpointing", False):
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        notes.append(f"gradient checkpointing: off, {type(model).__name__} does not support it")
+
+
 def in_head(name: str, head_names: list[str]) -> bool:
     """Whether the module `name` is one of the head's modules or inside one."""
     return any(name == h or name.startswith(h + ".") for h in head_names)

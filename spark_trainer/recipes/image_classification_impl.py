@@ -241,6 +241,7 @@ class ImageClassificationRecipe:
             label2id=self.labels.label2id, ignore_mismatched_sizes=True, local_files_only=True,
             output_loading_info=True, dtype=cls.load_dtype(self.rc, precision))
         head = fresh_modules(model, info)
+        cls.checkpoint_activations(model, self.config.train.gradient_checkpointing, self.model_notes)
         try:
             adapted = cls.adapt_classifier(model, self.rc, head, self.model_notes)
         except ValueError as exc:  # peft: no module matched the targets (a conv-only body)

@@ -57,6 +57,7 @@ class TextClassificationRecipe:
         self.weights: list[float] | None = None
         self.truncated = 0
         self.data_notes: list[str] = []  # lines for the run's log from preparing the data
+        self.model_notes: list[str] = []  # and from building the model
         self._head: list[str] = []
 
     # ---- data ---------------------------------------------------------------------------------
@@ -216,7 +217,7 @@ class TextClassificationRecipe:
 
     def log_notes(self) -> list[str]:
         assert self.labels is not None
-        notes = [*self.data_notes, f"{len(self.labels)} classes: {', '.join(self.labels.names)}"]
+        notes = [*self.data_notes, *self.model_notes, f"{len(self.labels)} classes: {', '.join(self.labels.names)}"]
         if self.truncated:
             notes.append(f"{self.truncated} texts were longer than recipe_config.max_length "
                          f"{self.rc.max_length} tokens and were truncated")
@@ -255,8 +256,7 @@ class TextClassificationRecipe:
         if model.config.pad_token_id is None:  # decoders pool the last non-padding token
             model.config.pad_token_id = self.tokenizer.pad_token_id
         self._head = fresh_modules(model, info)
-        if self.config.train.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        cls.checkpoint_activations(model, self.config.train.gradient_checkpointing, self.model_notes)
         return cls.trainable_in_fp32(cls.adapt_classifier(model, self.rc, self._head)).to(device)
 
     def _logits(self, model: Any, batch: dict[str, Any]) -> Any:

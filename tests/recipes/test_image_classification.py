@@ -70,6 +70,26 @@ def test_reheaded_classifier_learns_and_reports_a_confusion_matrix(tiny_image_cl
     assert (outcome.final_path / "preprocessor_config.json").is_file()
 
 
+def test_gradient_checkpointing_is_on_where_the_model_has_it_and_said_where_not(tiny_image_classifier, tmp_path):
+    # Image runs ignored train.gradient_checkpointing, while the VRAM estimate counted it.
+    import torch
+    from transformers import ResNetConfig, ResNetForImageClassification
+
+    from spark_trainer.recipes.image_classification_impl import ImageClassificationRecipe
+
+    data = manifest(make_image_folders(tmp_path / "shapes", per_class=2))
+    recipe = ImageClassificationRecipe(config(tiny_image_classifier, train={"gradient_checkpointing": True}))
+    recipe.prepare(data)
+    assert recipe.build_model(torch.device("cpu"), "fp32").is_gradient_checkpointing
+    base = tmp_path / "tiny-resnet"  # ResNet has none: trained without, and the run's log says so
+    ResNetForImageClassification(ResNetConfig(embedding_size=8, hidden_sizes=[8], depths=[1])).save_pretrained(base)
+    (base / "preprocessor_config.json").write_text((tiny_image_classifier / "preprocessor_config.json").read_text())
+    resnet = ImageClassificationRecipe(config(base, train={"gradient_checkpointing": True}))
+    resnet.prepare(data)
+    resnet.build_model(torch.device("cpu"), "fp32")
+    assert "gradient checkpointing: off, ResNetForImageClassification does not support it" in resnet.log_notes()
+
+
 def test_lora_on_a_convolutional_classifier_adapts_its_convolutions(tmp_path):
     # A ResNet has no linear layer outside its head, so the default target_modules (all-linear) used to
     # find nothing to adapt: LoRA now goes on the body's convolutions, and the run's log says so.
