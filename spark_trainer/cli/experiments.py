@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from spark_trainer.cli.confirm import ASKS, add_yes, declined, deleted_result
 from spark_trainer.cli.context import Context, Result
@@ -77,7 +78,17 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
         except NotFound:
             raise BadInput(f"--project: not given, and the default project {config.project!r} does not exist; "
                            "name the project that holds the dataset") from None
-    dataset = datasets.get(store, config.dataset, config.project)
+    base_dir = Path(source).expanduser().resolve().parent if source else Path.cwd()
+    try:
+        dataset = datasets.get(store, config.dataset, config.project)
+    except NotFound:
+        path = Path(config.dataset).expanduser()
+        if (base_dir / path).exists():  # what `train FILE` would ingest: say how, not only "no dataset named"
+            raise BadInput(f"dataset: {config.dataset!r} is a path, and exp create takes an ingested dataset; "
+                           f"ingest it first (`spark-trainer dataset ingest {base_dir / path} --project "
+                           f"{config.project}`), or `spark-trainer train` the run file, which ingests it") from None
+        raise
+    config = _model_beside_the_file(store, config, base_dir)
     warnings = _check_trainable(store, config, dataset)
     for warning in warnings:
         ctx.info(f"warning: {warning}")
@@ -89,6 +100,23 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> Result:
     )
     return Result({**dataclasses.asdict(experiment), "warnings": warnings},
                   f"created experiment {experiment.name!r} (id {experiment.id}) in {experiment.project!r}")
+
+
+def _model_beside_the_file(store: Store, config: ExperimentConfig, base_dir: Path) -> ExperimentConfig:
+    """`base_model:` as `train FILE` reads it (beside the run file first). A folder found outside the
+    data home is recorded by its absolute path: recorded as written, `run start` from another folder
+    said the model does not exist. A name in the home's models/, or a Hub id, is kept as written."""
+    from spark_trainer.errors import ConfigError
+    from spark_trainer.jobs.submit import resolve_model
+    from spark_trainer.models.loading import cache_repo_id
+
+    try:
+        found = Path(resolve_model(config.base_model, base_dir, store.home.root))
+    except ConfigError:
+        return config  # not there yet: `run start` looks again (and names what is missing)
+    if found.is_relative_to(store.home.root.resolve()) or cache_repo_id(found) is not None:
+        return config
+    return config.model_copy(update={"base_model": str(found)})
 
 
 def _check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset) -> list[str]:

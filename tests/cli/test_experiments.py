@@ -151,3 +151,38 @@ def test_exp_create_without_a_project_says_the_default_one_does_not_exist(cli, s
     other = cli("exp", "create", "--recipe", "text-classification", "--dataset", "reviews", "--base-model", "x/y",
                 "--name", "e")
     assert other.code == 2 and "no dataset named or numbered 'reviews' in project 'default'" in other.err
+
+
+def test_exp_create_reads_a_run_files_paths_as_train_does(cli, store: Store, tmp_path: Path, monkeypatch) -> None:
+    """A model beside the run file was recorded as written ('mymodel'), so `run start` from another
+    folder said it does not exist; a dataset file said only "no dataset named 'tickets.jsonl'"."""
+    import yaml
+
+    _reviews(store, tmp_path)
+    folder = tmp_path / "sub"
+    (folder / "mymodel").mkdir(parents=True)
+    for name in ("config.json", "tokenizer_config.json"):  # what the check looks at; no weights
+        (folder / "mymodel" / name).write_text("{}")
+    (folder / "tickets.jsonl").write_text('{"text": "a", "label": "x"}\n')
+    run_file = folder / "rel.yaml"
+    settings = {"project": "p", "name": "rel", "recipe": "text-classification", "base_model": "mymodel",
+                "dataset": "reviews", "recipe_config": {"text_column": "review"}}
+    run_file.write_text(yaml.safe_dump(settings))
+    monkeypatch.chdir(tmp_path)
+    made = cli("exp", "create", "--config", run_file)
+    assert made.code == 0, made.err
+    assert experiments.get(store, "rel", "p").base_model == str((folder / "mymodel").resolve())
+
+    run_file.write_text(yaml.safe_dump({**settings, "name": "rel2", "dataset": "tickets.jsonl"}))
+    refused = cli("exp", "create", "--config", run_file)
+    assert refused.code == 2 and refused.err.strip() == (
+        "error: dataset: 'tickets.jsonl' is a path, and exp create takes an ingested dataset; ingest it first "
+        f"(`spark-trainer dataset ingest {folder.resolve() / 'tickets.jsonl'} --project p`), or `spark-trainer "
+        "train` the run file, which ingests it")
+    # The data home's own models are kept by name: found from anywhere.
+    (store.home.models_dir / "homemodel").mkdir(parents=True)
+    for name in ("config.json", "tokenizer_config.json"):
+        (store.home.models_dir / "homemodel" / name).write_text("{}")
+    run_file.write_text(yaml.safe_dump({**settings, "name": "rel3", "base_model": "homemodel"}))
+    assert cli("exp", "create", "--config", run_file).code == 0
+    assert experiments.get(store, "rel3", "p").base_model == "homemodel"
