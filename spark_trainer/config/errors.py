@@ -30,12 +30,23 @@ def format_validation_error(
     come first: a misspelt key (`nme:`) also leaves its own key missing, and the typo is what to fix."""
     unknown: list[str] = []
     messages: list[str] = []
+    unions: dict[str, int] = {}  # field -> its message: a union's members each fail ("str", "list[str]")
     for err in exc.errors(include_url=False):
         loc = tuple(err.get("loc", ()))
+        member = bool(loc) and _union_member(loc[-1])
+        loc = loc[:-1] if member else loc
         field = prefix + ".".join(str(p) for p in loc) if loc else prefix.rstrip(".") or "config"
         msg = err.get("msg", "invalid value")
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
+        value = err.get("input")
+        if isinstance(value, float) and value != value:  # NaN fails every bound: "should be less than 1"
+            msg = "not a number (NaN); give a number"
+        if member and field in unions:  # "a valid string" and "a valid list": one line, both said
+            messages[unions[field]] += " or " + msg.removeprefix("Input should be ")
+            continue
+        if member:
+            unions[field] = len(messages)
         if err.get("type") == "extra_forbidden":
             allowed = _allowed_fields(model, loc) if model is not None else None
             close = difflib.get_close_matches(str(loc[-1]), allowed or [], n=1, cutoff=0.75)
@@ -44,6 +55,14 @@ def format_validation_error(
             unknown.append(f"{field}: unknown key{guess}{hint}")
         elif err.get("type") == "missing":
             messages.append(f"{field}: required but missing")
+        elif isinstance(value, dict):  # a check of the whole section: its own words say what to set
+            messages.append(f"{field}: {msg}")
         else:
-            messages.append(f"{field}: got {err.get('input')!r}; {msg}")
+            messages.append(f"{field}: got {value!r}; {msg}")
     return unknown + messages
+
+
+def _union_member(part: Any) -> bool:
+    """Whether a location's last part names a member of a union type (pydantic's "str", "list[str]",
+    "function-after[...]"), not a field."""
+    return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool", "list", "dict", "none"))

@@ -30,6 +30,12 @@ def test_defaults_filled_for_recipe_section() -> None:
          "train.batchsize: unknown key (did you mean 'batch_size'?); allowed keys: auto_batch, batch_size"),
         ("recipe_config:\n  method: magic\n", "recipe_config.method: got 'magic'"),
         ("recipe_config:\n  lora_r: 0\n", "recipe_config.lora_r: got 0; Input should be greater than or equal to 1"),
+        # A union's members each failed: "target_modules.str: ... (and 1 more problem)", a key no file has
+        ("recipe_config:\n  target_modules: 5\n", "line 7: recipe_config.target_modules: got 5; Input should be a "
+         "valid string or a valid list"),
+        # The whole section was quoted back ("train: got {'max_steps': None, ...}", 19 fields)
+        ("train:\n  max_steps: null\n", "line 6: train: set train.max_steps or train.epochs"),
+        ("train:\n  learning_rate: .nan\n", "train.learning_rate: got nan; not a number (NaN); give a number"),
         # peft's own traceback came from the worker for a list naming nothing
         ("recipe_config:\n  target_modules: ' , '\n", "line 7: recipe_config.target_modules: got ' , '; names no "
          "module; give all-linear or module names, like q_proj,v_proj"),
