@@ -208,7 +208,9 @@ def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo
     curves = {k: downsample(series[k]) for k in ("loss", "eval_loss") if k in series}
     draw_curves(curves, folder / card.LOSS_CURVE, title=f"{experiment.name}: loss by step")
     final = {k: max(series[k])[1] for k in sorted(series)}
-    done = [e for e in evaluations.list_for(store, run.id) if e.status == "completed" and not e.base]
+    # Only evaluations of exactly these weights: another checkpoint's results are not this export's.
+    done = [e for e in evaluations.list_for(store, run.id)
+            if e.status == "completed" and not e.base and e.step == step]
     data_names = evaluations.data_names(store, done, dataset_word="")
     evals = [card.EvalResult(task=e.task, dataset=data_names[e.data_path],
                              metrics={k: float(v) for k, v in (e.result or {}).get("metrics", {}).items()})

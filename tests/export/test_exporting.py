@@ -372,7 +372,7 @@ def test_the_card_names_an_evaluations_dataset_by_its_name_not_its_folder_number
         for data_path in (folder, str(tmp_path / "held-out.jsonl")):
             made = evaluations.create(store, run.id, task="perplexity", data_path=data_path, base=False,
                                       checkpoint="last", gpus=[])
-            evaluations.complete(store, made.id, step=None, result={"metrics": {"perplexity": 7.5}}, points=[],
+            evaluations.complete(store, made.id, step=run.step, result={"metrics": {"perplexity": 7.5}}, points=[],
                                  report_path=None, artifact_meta={})
     code, _, err = _cli(capsys, home, "export", run.id, "--out", tmp_path / "card")
     assert code == 0, err
@@ -380,3 +380,30 @@ def test_the_card_names_an_evaluations_dataset_by_its_name_not_its_folder_number
     named = sorted(r["dataset"]["name"] for r in meta["model-index"][0]["results"]
                    if [m["name"] for m in r["metrics"]] == ["perplexity"])
     assert named == ["count", "held-out.jsonl"], meta["model-index"]
+
+
+def test_the_card_lists_only_the_evaluations_of_the_exported_checkpoint(lora_run, tmp_path, capsys) -> None:
+    """An export of step 3 listed the step-6 evaluation as its result too: two conflicting rows for one
+    dataset in the model-index the Hub shows, where the card promises the exported checkpoint's metrics."""
+    import shutil
+
+    from spark_trainer.store import datasets, evaluations
+
+    shutil.copytree(lora_run[0], tmp_path / "home")  # the module's run stays without evaluations
+    home, run = tmp_path / "home", lora_run[1]
+    with Store.open(home) as store:
+        folder = datasets.get(store, "count").path
+        for step, value in ((3, 9.25), (6, 4.5)):
+            made = evaluations.create(store, run.id, task="perplexity", data_path=folder, base=False,
+                                      checkpoint=str(step), gpus=[])
+            evaluations.complete(store, made.id, step=step, result={"metrics": {"perplexity": value}}, points=[],
+                                 report_path=None, artifact_meta={})
+    for step, value, other in (("3", 9.25, 4.5), ("6", 4.5, 9.25)):
+        code, _, err = _cli(capsys, home, "export", run.id, "--checkpoint", step, "--out", tmp_path / step)
+        assert code == 0, err
+        text = (tmp_path / step / "README.md").read_text()
+        meta = yaml.safe_load(text.split("---\n")[1])
+        evaluated = [m["value"] for r in meta["model-index"][0]["results"] for m in r["metrics"]
+                     if m["name"] == "perplexity"]
+        assert evaluated == [value], (step, meta["model-index"])
+        assert f"perplexity {value:.4f}" in text and f"perplexity {other:.4f}" not in text
