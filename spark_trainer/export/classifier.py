@@ -157,9 +157,12 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
     if kind == "adapter":
         auto = "AutoModelForSequenceClassification" if text else \
             "AutoModelForImageClassification"
+        # ignore_mismatched_sizes: a pretrained base has a head of its own label count, which the
+        # adapter's trained head replaces (without it transformers refuses the size mismatch).
         usage = (f"from peft import PeftModel\nfrom transformers import {auto}\n\n"
                  f'base = {auto}.from_pretrained("{base}", num_labels={len(labels)}, '
-                 f"id2label={labels!r})\nmodel = PeftModel.from_pretrained(base, \"EXPORT_DIR\")")
+                 f"id2label={labels!r},\n    ignore_mismatched_sizes=True)\n"
+                 'model = PeftModel.from_pretrained(base, "EXPORT_DIR")')
     else:
         usage = (f'from transformers import pipeline\n\nclassify = pipeline("{PIPELINE_TAGS[config.recipe]}", '
                  'model="EXPORT_DIR")')
