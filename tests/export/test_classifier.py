@@ -123,11 +123,11 @@ def test_the_adapter_without_the_base_weights_is_the_adapter_of_the_full_load(lo
     import torch
 
     from spark_trainer.export import classifier
-    from spark_trainer.export.classifier import _built
+    from spark_trainer.export.classifier import prepared_recipe
 
     _home, run_dir, data, _model = lora_classifier_run
     config, checkpoint = frozen_config(run_dir), latest_checkpoint(run_dir)
-    assert classifier.adapter_only(config, checkpoint, _built(config, data)) is not None  # the light path is taken
+    assert classifier.adapter_only(config, checkpoint, prepared_recipe(config, data)) is not None  # the light path is taken
     _full_load_export(config, checkpoint, data, tmp_path / "full")
     classifier.write(config, checkpoint, tmp_path / "light", merge=False, dtype="auto", data_path=data)
     full, light = _folder_content(tmp_path / "full"), _folder_content(tmp_path / "light")

@@ -257,7 +257,11 @@ def test_an_out_folder_that_cannot_be_made_is_named_in_one_line(lora_run, tmp_pa
 
 
 def test_a_causal_lm_run_exports_after_its_dataset_is_deleted(tiny_model, tmp_path, capsys) -> None:
-    """Export needs only the run's frozen config and checkpoint; the card names the deleted dataset by reference."""
+    """Export needs only the run's frozen config and checkpoint. The card said `datasets: ['1']` and
+    "Dataset `1`." (the deleted dataset's id): it names the dataset as its kept card records it, and
+    with its files deleted too, says it was deleted."""
+    import shutil
+
     from spark_trainer.jobs.submit import frozen_config
     from spark_trainer.store import datasets
     from tests.export.conftest import train_run
@@ -266,9 +270,19 @@ def test_a_causal_lm_run_exports_after_its_dataset_is_deleted(tiny_model, tmp_pa
     (tmp_path / "data").mkdir()
     with Store.open(home) as store:
         run = train_run(store, tiny_model, tmp_path / "data", steps=3, eval_every=None)
-        datasets.delete(store, frozen_config(Path(run.run_dir)).dataset, force=True)
+        dataset = datasets.delete(store, frozen_config(Path(run.run_dir)).dataset, force=True)  # files kept
     assert main(["--home", str(home), "export", str(run.id), "--merge", "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "model.safetensors").is_file()
+    text = (tmp_path / "out" / "README.md").read_text()
+    assert yaml.safe_load(text.split("---\n")[1])["datasets"] == ["count"], text
+    assert "Dataset `count` (deleted since it was trained on)." in text and f"`{dataset.id}`" not in text
+    shutil.rmtree(dataset.path)  # as `dataset delete --delete-files` does
+    assert main(["--home", str(home), "export", str(run.id), "--out", str(tmp_path / "gone")]) == 0
+    text = (tmp_path / "gone" / "README.md").read_text()
+    meta = yaml.safe_load(text.split("---\n")[1])
+    assert "datasets" not in meta and f"'{dataset.id}'" not in text and f"`{dataset.id}`" not in text, text
+    assert "A dataset deleted since it was trained on; its name was not kept." in text
+    assert {r["dataset"]["name"] for r in meta["model-index"][0]["results"]} == {"deleted dataset"}
 
 
 def test_exported_and_saved_weights_are_readable_as_every_other_file_is(lora_run, tmp_path, capsys) -> None:
