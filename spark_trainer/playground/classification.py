@@ -70,12 +70,11 @@ class ClassificationGenerator:
             auto = AutoModelForImageClassification if self.kind == "image" else AutoModelForSequenceClassification
             model = auto.from_pretrained(source.path, local_files_only=True)
         else:
-            from safetensors.torch import load_file
-
+            from spark_trainer.export.checkpoint import read_tensors
             from spark_trainer.playground.causal_lm import _copy_trainable
 
             model = self.recipe.build_model(torch.device("cpu"), "fp32")
-            _copy_trainable(model, load_file(str(source.path / "trainable.safetensors")), source.path)
+            _copy_trainable(model, read_tensors(source.path / "trainable.safetensors"), source.path)
         self.model = model.to(self.device).eval()
         return {"labels": list(self.recipe.labels.names), "input": self.kind}
 
