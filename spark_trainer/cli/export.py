@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_export(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.cli.hangup import like_ctrl_c
     from spark_trainer.export import ExportOptions, export_run, push_export
     from spark_trainer.export.hub import check_repo_id
     from spark_trainer.store import exports
@@ -54,14 +55,17 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> Result:
     def show(phase: str, done: int, total: int) -> None:
         ctx.info(f"  {phase} ({done}/{total})")
 
-    result = export_run(store, args.run, options, progress=show)
-    export = result.export
-    how = "already exported" if result.reused else "exported"
-    ctx.info(f"{how}: run {export.run_id} step {export.step} ({export.options.get('kind')}, "
-             f"{export.options.get('dtype')}) in {export.path}")
-    pushed = None
-    if args.push:
-        export, pushed = push_export(store, export, args.push, private=args.private, progress=show)
+    # A closed terminal or a SIGTERM stops it as Ctrl-C does: its staging folder and pinned checkpoint are
+    # removed (the signals' default, death, left `.staging-*` beside --out).
+    with like_ctrl_c():
+        result = export_run(store, args.run, options, progress=show)
+        export = result.export
+        how = "already exported" if result.reused else "exported"
+        ctx.info(f"{how}: run {export.run_id} step {export.step} ({export.options.get('kind')}, "
+                 f"{export.options.get('dtype')}) in {export.path}")
+        pushed = None
+        if args.push:
+            export, pushed = push_export(store, export, args.push, private=args.private, progress=show)
     data = {"export": export, "reused": result.reused,
             "pushed": None if pushed is None else {"repo_id": pushed.repo_id, "url": pushed.url,
                                                    "files": pushed.files, "private": pushed.private}}

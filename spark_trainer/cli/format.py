@@ -25,9 +25,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "(
 
 
 def fields(pairs: Sequence[tuple[str, Any]]) -> str:
-    """`key: value` lines, keys aligned."""
+    """`key: value` lines, keys aligned; a value of several lines continues under its first."""
     width = max(len(k) for k, _ in pairs)
-    return "\n".join(f"{k.ljust(width)}  {_cell(v)}" for k, v in pairs)
+    lines = []
+    for key, value in pairs:
+        first, *rest = _cell(value).splitlines() or [""]
+        lines.append(f"{key.ljust(width)}  {first}")
+        lines += [" " * (width + 2) + line if line.strip() else "" for line in rest]
+    return "\n".join(lines)
 
 
 def _cell(value: Any) -> str:

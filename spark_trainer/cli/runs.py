@@ -250,7 +250,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
         head = fields([("id", run.id), ("experiment", run.experiment), *sweep, ("status", status),
                        ("step", _progress(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
                        ("gpus", run.devices), ("ran on", run.ran_on), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
-                       ("folder", run.run_dir), ("error", (run.error or "-").splitlines()[0] if run.error else "-")])
+                       ("folder", run.run_dir), ("error", run.error or "-")])
         lines = [f"  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}  {e.reason}"
                  for e in events]
         return head + "\n\nevents:\n" + "\n".join(lines)

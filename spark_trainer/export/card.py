@@ -10,6 +10,8 @@ from spark_trainer.export.registry import ExportInfo
 LOSS_CURVE = "loss_curve.png"
 # Metrics a reader of a card cares about; throughput and learning rate stay in the app.
 CARD_METRIC_PREFIXES = ("loss", "eval_", "evals/")
+# model-index names each result's data: a dataset deleted with its files left no name to give.
+DELETED_DATASET = "deleted dataset"
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class CardData:
     base_model: str
     step: int
     info: ExportInfo
-    dataset_name: str
+    dataset_name: str | None  # None: deleted with its files, so its name is not known
     dataset_summary: str
     hyperparameters: dict[str, Any]
     final_metrics: dict[str, float]
@@ -37,6 +39,7 @@ class CardData:
     tags: list[str] = field(default_factory=list)
     has_curve: bool = True
     base_is_local: bool = False  # a folder of the training machine, not a Hub id
+    dataset_deleted: bool = False  # deleted since training (a name is then its kept card's)
 
 
 def front_matter(data: CardData) -> dict[str, Any]:
@@ -45,15 +48,14 @@ def front_matter(data: CardData) -> dict[str, Any]:
     def task() -> dict[str, str]:  # a dict per result: one shared dict dumps as YAML anchors (&id001)
         return {"type": data.info.pipeline_tag}
 
+    data_name = data.dataset_name or DELETED_DATASET
     validation = {k: v for k, v in data.final_metrics.items() if k.startswith("eval_")}
     if validation:
-        results.append({"task": task(), "dataset": {"name": data.dataset_name, "type": data.dataset_name,
-                                                  "split": "validation"},
+        results.append({"task": task(), "dataset": {"name": data_name, "type": data_name, "split": "validation"},
                         "metrics": [{"type": k.removeprefix("eval_"), "name": k, "value": round(v, 6)}
                                     for k, v in validation.items()]})
     elif "loss" in data.final_metrics:
-        results.append({"task": task(), "dataset": {"name": data.dataset_name, "type": data.dataset_name,
-                                                  "split": "train"},
+        results.append({"task": task(), "dataset": {"name": data_name, "type": data_name, "split": "train"},
                         "metrics": [{"type": "loss", "name": "final training loss",
                                      "value": round(data.final_metrics["loss"], 6)}]})
     for ev in data.evaluations:
@@ -67,8 +69,9 @@ def front_matter(data: CardData) -> dict[str, Any]:
         "pipeline_tag": data.info.pipeline_tag,
         "license": "unknown",
         "tags": data.tags,
-        "datasets": [data.dataset_name],
     }
+    if data.dataset_name is not None:
+        meta["datasets"] = [data.dataset_name]
     if results:
         meta["model-index"] = [{"name": data.model_name, "results": results}]
     return meta
@@ -91,7 +94,12 @@ def render(data: CardData) -> str:
                   "adapter: put its path, or the Hub id it came from, where the snippet names it.", ""]
     if data.info.prompt_format:
         lines += ["## Prompt format", "", data.info.prompt_format, ""]
-    lines += ["## Training data", "", f"Dataset `{data.dataset_name}`.", ""]
+    if data.dataset_name is None:
+        trained_on = "A dataset deleted since it was trained on; its name was not kept."
+    else:
+        trained_on = f"Dataset `{data.dataset_name}`" + (" (deleted since it was trained on)." if data.dataset_deleted
+                                                        else ".")
+    lines += ["## Training data", "", trained_on, ""]
     if data.dataset_summary:
         lines += [data.dataset_summary, ""]
     lines += ["## Training hyperparameters", "", "| setting | value |", "|---|---|"]
@@ -117,6 +125,12 @@ def _kind_words(kind: str) -> str:
 def _cell(value: Any) -> str:
     text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
     return text.replace("|", "\\|")
+
+
+def dataset_card_name(card_text: str) -> str | None:
+    """The dataset's name as its card records it (its first line, `# name`, kept up to date by renames)."""
+    first = card_text.split("\n", 1)[0].rstrip("\r")
+    return (first[2:].strip() or None) if first.startswith("# ") else None
 
 
 def dataset_summary(card_text: str, limit: int = 1200) -> str:

@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from spark_trainer.errors import BadInput, OperationFailed
-from spark_trainer.training.checkpoints import best_checkpoint, checkpoint_step, list_checkpoints
+from spark_trainer.training.checkpoints import best_checkpoint, checkpoint_dir, checkpoint_step, list_checkpoints
 
 
 def resolve_checkpoint(run_dir: Path, spec: str | int, *, run_id: int | None = None) -> tuple[Path, int]:
@@ -96,3 +97,42 @@ def _link_tree(src: Path, dest: Path) -> None:
             _link_tree(item, dest / item.name)
         else:
             os.link(item, dest / item.name)
+
+
+def read_tensors(file: Path) -> dict[str, Any]:
+    """The tensors of a checkpoint's (or final model's) safetensors file.
+
+    Raises:
+        BadInput: the file is damaged (truncated, overwritten): one line naming it (the run's own file,
+            not the pinned link it was read through) and the run's other checkpoints, in place of
+            safetensors' "Error while deserializing header" traceback.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(file))
+    except SafetensorError as exc:
+        why = str(exc).removeprefix("Error while deserializing header: ")
+        shown = _unpinned(Path(file))
+        raise BadInput(f"{shown} is damaged ({why}) and cannot be read; {_other_checkpoints(shown)}") from None
+
+
+def _unpinned(file: Path) -> Path:
+    """The run's own path of a file read through a pin (`runs/5/.pinned-*/step-N/x` is `runs/5/checkpoints/step-N/x`)."""
+    for folder in file.parents:
+        if folder.name.startswith(PIN_PREFIX):
+            return checkpoint_dir(folder.parent) / file.relative_to(folder)
+    return file
+
+
+def _other_checkpoints(file: Path) -> str:
+    """Where to turn instead of the checkpoint (or final model) holding `file`."""
+    folder = file.parent
+    in_checkpoints = checkpoint_dir(folder.parent.parent) == folder.parent
+    run_dir = folder.parent.parent if in_checkpoints else folder.parent
+    this = checkpoint_step(folder) if in_checkpoints else None
+    others = [checkpoint_step(p) for p in list_checkpoints(run_dir) if checkpoint_step(p) != this]
+    if not others:
+        return "the run has no other checkpoint to use"
+    return f"choose another checkpoint (step{'s' if len(others) > 1 else ''} {', '.join(map(str, others))})"

@@ -25,7 +25,13 @@ _AUTO_CLASSES = {"text-classification": "AutoModelForSequenceClassification",
 _SAVE_COPY = ".modules_to_save."  # peft's name for a trained copy of a module (the new head)
 
 
-def _built(config: ExperimentConfig, data_path: Path | None, labels: list[str] | None = None) -> Any:
+def prepared_recipe(config: ExperimentConfig, data_path: Path | None, labels: list[str] | None = None) -> Any:
+    """The run's recipe ready to build its model: with `labels` (the run's own, `run_label_names`) no data
+    is read, else the label set is its dataset's at `data_path`.
+
+    Raises:
+        BadInput: neither is given (the run holds no label names and its dataset was deleted).
+    """
     from spark_trainer.recipes.registry import get_recipe
 
     recipe = get_recipe(config.recipe).load()(config)
@@ -52,7 +58,8 @@ def load(config: ExperimentConfig, checkpoint: Path | None, device: Any = "cpu",
          data_path: Path | None = None, labels: list[str] | None = None) -> tuple[Any, Any]:
     """(classifier in eval mode with id2label, tokenizer); with `checkpoint` None the base model with a
     fresh head (the recipe's starting point)."""
-    model, processor, _recipe = _load(config, checkpoint, device, dtype, data_path, _built(config, data_path, labels))
+    recipe = prepared_recipe(config, data_path, labels)
+    model, processor, _recipe = _load(config, checkpoint, device, dtype, data_path, recipe)
     return model, processor
 
 
@@ -63,7 +70,7 @@ def _load(config: ExperimentConfig, checkpoint: Path | None, device: Any, dtype:
 
     from spark_trainer.recipes.causal_lm_model import torch_dtype
 
-    recipe = recipe or _built(config, data_path)
+    recipe = recipe or prepared_recipe(config, data_path)
     # Seeded as the engine seeds before building: with no checkpoint this is the run's own starting
     # point (its fresh head), the same at every load, so a --base evaluation repeats.
     set_seed(config.train.seed)
@@ -130,7 +137,7 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
           data_path: Path | None = None, labels: list[str] | None = None) -> ExportInfo:
     from spark_trainer.recipes.causal_lm_model import torch_dtype
 
-    recipe = _built(config, data_path, labels)
+    recipe = prepared_recipe(config, data_path, labels)
     adapter = recipe.rc.method != "full"
     kind = "adapter" if adapter and not merge else ("merged" if adapter else "full")
     model = adapter_only(config, checkpoint, recipe) if kind == "adapter" else None
@@ -157,9 +164,12 @@ def write(config: ExperimentConfig, checkpoint: Path, dest: Path, *, merge: bool
     if kind == "adapter":
         auto = "AutoModelForSequenceClassification" if text else \
             "AutoModelForImageClassification"
+        # ignore_mismatched_sizes: a pretrained base has a head of its own label count, which the
+        # adapter's trained head replaces (without it transformers refuses the size mismatch).
         usage = (f"from peft import PeftModel\nfrom transformers import {auto}\n\n"
                  f'base = {auto}.from_pretrained("{base}", num_labels={len(labels)}, '
-                 f"id2label={labels!r})\nmodel = PeftModel.from_pretrained(base, \"EXPORT_DIR\")")
+                 f"id2label={labels!r},\n    ignore_mismatched_sizes=True)\n"
+                 'model = PeftModel.from_pretrained(base, "EXPORT_DIR")')
     else:
         usage = (f'from transformers import pipeline\n\nclassify = pipeline("{PIPELINE_TAGS[config.recipe]}", '
                  'model="EXPORT_DIR")')

@@ -65,9 +65,10 @@ def load_trainable(model: Any, checkpoint: Path) -> None:
     """Copy a checkpoint's `trainable.safetensors` into the parameters of the same names (the names
     the engine saved them under, so `model` must be built the way the recipe builds it)."""
     import torch
-    from safetensors.torch import load_file
 
-    weights = load_file(str(Path(checkpoint) / "trainable.safetensors"))
+    from spark_trainer.export.memory import trained_tensors
+
+    weights = trained_tensors(Path(checkpoint))
     named = dict(model.named_parameters())
     unknown = sorted(set(weights) - set(named))
     if unknown:

@@ -197,13 +197,7 @@ def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo
     from spark_trainer.store import evaluations
 
     experiment = experiments.get(store, run.experiment_id)
-    try:
-        dataset = datasets.get(store, config.dataset)
-        card_path = Path(dataset.path) / "README.md"
-        summary = card.dataset_summary(card_path.read_text()) if card_path.is_file() else ""
-        dataset_name = dataset.name
-    except BadInput:
-        dataset_name, summary = str(config.dataset), ""
+    dataset_name, summary, deleted = _dataset_card(store, config)
     # The card describes the exported checkpoint: every series up to its step, values as of that step.
     wanted = [k for k in metrics.keys(store, run.id) if k.startswith(card.CARD_METRIC_PREFIXES)
               and not k.startswith("evals/")]
@@ -214,7 +208,9 @@ def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo
     curves = {k: downsample(series[k]) for k in ("loss", "eval_loss") if k in series}
     draw_curves(curves, folder / card.LOSS_CURVE, title=f"{experiment.name}: loss by step")
     final = {k: max(series[k])[1] for k in sorted(series)}
-    done = [e for e in evaluations.list_for(store, run.id) if e.status == "completed" and not e.base]
+    # Only evaluations of exactly these weights: another checkpoint's results are not this export's.
+    done = [e for e in evaluations.list_for(store, run.id)
+            if e.status == "completed" and not e.base and e.step == step]
     data_names = evaluations.data_names(store, done, dataset_word="")
     evals = [card.EvalResult(task=e.task, dataset=data_names[e.data_path],
                              metrics={k: float(v) for k, v in (e.result or {}).get("metrics", {}).items()})
@@ -228,11 +224,30 @@ def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo
     data = card.CardData(
         model_name=experiment.name, run_id=run.id, recipe=config.recipe, base_model=base_reference(config),
         base_is_local=base_is_local(config),
-        step=step, info=info, dataset_name=dataset_name, dataset_summary=summary, hyperparameters=hyper,
+        step=step, info=info, dataset_name=dataset_name, dataset_summary=summary, dataset_deleted=deleted,
+        hyperparameters=hyper,
         final_metrics=final, evaluations=[e for e in evals if e.metrics],
         tags=list(dict.fromkeys(t for t in ("spark-trainer", config.recipe, method, "lora" if method in
                                             ("lora", "qlora", "dora") else None, info.kind) if t)))
     (folder / CARD_NAME).write_text(card.render(data), encoding="utf-8")
+
+
+def _dataset_card(store: Store, config: Any) -> tuple[str | None, str, bool]:
+    """(name, summary, deleted) of the run's dataset for the model card. A deleted dataset whose files
+    were kept is named by its card (the frozen config holds only its id, which means nothing to a
+    reader); one deleted with its files has no name left (None)."""
+    try:
+        dataset = datasets.get(store, config.dataset)
+        name, folder, deleted = dataset.name, Path(dataset.path), False
+    except BadInput:
+        dataset_id = str(config.dataset)
+        name, deleted = None, True
+        folder = store.home.dataset_dir(int(dataset_id)) if dataset_id.isdigit() else None
+    card_path = folder / "README.md" if folder is not None else None
+    if card_path is None or not card_path.is_file():
+        return name, "", deleted
+    text = card_path.read_text(encoding="utf-8", errors="replace")
+    return name or card.dataset_card_name(text), card.dataset_summary(text), deleted
 
 
 def push_export(store: Store, export: Export, repo_id: str, *, private: bool = False,

@@ -34,9 +34,24 @@ def endpoint() -> str:
 
 
 def check_repo_id(repo_id: str) -> str:
+    """`repo_id` if the Hub would take it as a model repo (namespace/name): huggingface_hub's own rules
+    (`validate_repo_id`, offline), checked before an export starts, as a refused push could never be
+    retried into success.
+
+    Raises:
+        BadInput: one line saying what is wrong with it.
+    """
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
     parts = repo_id.split("/")
-    if len(parts) != 2 or not all(parts) or any(c.isspace() for c in repo_id):
-        raise BadInput(f"--push {repo_id!r} must be a repo id like your-name/model-name")
+    why = "it needs one '/' between a namespace and a name" if len(parts) != 2 or not all(parts) else None
+    if why is None:
+        try:
+            validate_repo_id(repo_id)
+        except HFValidationError as exc:
+            why = str(exc).removesuffix(f": '{repo_id}'.").removesuffix(".")
+    if why is not None:
+        raise BadInput(f"--push {repo_id!r} is not a Hugging Face repo id ({why}); use one like your-name/model-name")
     return repo_id
 
 

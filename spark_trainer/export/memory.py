@@ -70,10 +70,11 @@ def check_memory(model_dirs: Iterable[Path], name: str, what: str, advice: str, 
 
 
 def trained_tensors(checkpoint: Path) -> dict[str, Any]:
-    """A checkpoint's trained tensors (`trainable.safetensors`), by the names the engine saved them under."""
-    from safetensors.torch import load_file
+    """A checkpoint's trained tensors (`trainable.safetensors`), by the names the engine saved them under;
+    BadInput naming the file when it is damaged."""
+    from spark_trainer.export.checkpoint import read_tensors
 
-    return load_file(str(Path(checkpoint) / "trainable.safetensors"))
+    return read_tensors(Path(checkpoint) / "trainable.safetensors")
 
 
 def make_real(model: Any, weights: dict[str, Any]) -> bool:

@@ -62,22 +62,21 @@ class CausalLMGenerator:
                 "prompt_template": self.template is not None}
 
     def _load_adapted(self, source: ModelSource, rc: Any, precision: str) -> Any:
-        from safetensors.torch import load_file
-
+        from spark_trainer.export.checkpoint import read_tensors
         from spark_trainer.recipes.causal_lm_model import load_model
 
         model = load_model(self.model_dir, rc, self.device, precision, for_inference(self.model_dir))
         if source.kind == "final":
             from peft import set_peft_model_state_dict
 
-            weights = load_file(str(source.path / "adapter_model.safetensors"))
+            weights = read_tensors(source.path / "adapter_model.safetensors")
             result = set_peft_model_state_dict(model, weights)
             missing = [k for k in result.missing_keys if "lora_" in k]
             if missing:
                 raise BadInput(f"{source.path} does not match this run's adapter: {len(missing)} LoRA tensors "
                                f"missing, e.g. {missing[0]}")
         else:
-            _copy_trainable(model, load_file(str(source.path / "trainable.safetensors")), source.path)
+            _copy_trainable(model, read_tensors(source.path / "trainable.safetensors"), source.path)
         return model
 
     def _load_full(self, source: ModelSource, precision: str) -> Any:
@@ -90,11 +89,11 @@ class CausalLMGenerator:
             model = AutoModelForCausalLM.from_pretrained(source.path, dtype=dtype, local_files_only=True,
                                                          attn_implementation=for_inference(source.path))
         else:
-            from safetensors.torch import load_file
+            from spark_trainer.export.checkpoint import read_tensors
 
             model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=dtype, local_files_only=True,
                                                          attn_implementation=for_inference(self.model_dir))
-            _copy_trainable(model, load_file(str(source.path / "trainable.safetensors")), source.path)
+            _copy_trainable(model, read_tensors(source.path / "trainable.safetensors"), source.path)
         return model.to(self.device)
 
     def _base(self) -> Any:

@@ -2,8 +2,9 @@
 input with their probabilities, most likely first.
 
 The run's own recipe object prepares the inputs exactly as training did (tokenizer and max length,
-or the image transform), so it reads the run's dataset once to know the label set; the weights come
-from the final model (LoRA merged in) or a checkpoint's trainable tensors."""
+or the image transform), with the label names the run holds (as export and eval take them), so it
+works after the run's dataset is deleted; the dataset is read only for a run that holds none. The
+weights come from the final model (LoRA merged in) or a checkpoint's trainable tensors."""
 
 from __future__ import annotations
 
@@ -26,6 +27,23 @@ def check_image_file(path: str) -> None:
     if not Path(path).is_file():
         raise BadInput(f"image {path} does not exist")
 
+def _dataset_path(source: ModelSource, config: Any) -> Path:
+    """The run's dataset folder, for a run that holds no label names of its own.
+
+    Raises:
+        BadInput: the dataset was deleted (nothing then says which class each output is).
+    """
+    from spark_trainer.export.classifier import NO_LABELS
+    from spark_trainer.store import datasets
+    from spark_trainer.store.store import Store
+
+    with Store.open(str(source.home), upgrade=False) as store:
+        try:
+            return Path(datasets.get(store, config.dataset).path)
+        except BadInput:
+            raise BadInput(f"run {source.run_id}: " + NO_LABELS.format(recipe=config.recipe)) from None
+
+
 class ClassificationGenerator:
     def __init__(self) -> None:
         self.recipe: Any = None
@@ -36,16 +54,14 @@ class ClassificationGenerator:
     def load(self, source: ModelSource, device: str) -> dict[str, Any]:
         import torch
 
+        from spark_trainer.export.classifier import prepared_recipe
         from spark_trainer.jobs.submit import frozen_config
-        from spark_trainer.recipes.registry import get_recipe
-        from spark_trainer.store import datasets
-        from spark_trainer.store.store import Store
+        from spark_trainer.recipes.classification import run_label_names
 
         config = frozen_config(source.run_dir)
-        with Store.open(str(source.home), upgrade=False) as store:
-            data_path = Path(datasets.get(store, config.dataset).path)
-        self.recipe = get_recipe(config.recipe).load()(config)
-        self.recipe.prepare_model(data_path)  # the label set and tokenizer; no row of the dataset is encoded
+        labels = run_label_names(source.run_dir)
+        # The label set and tokenizer; no row of the dataset is encoded.
+        self.recipe = prepared_recipe(config, None if labels else _dataset_path(source, config), labels)
         self.kind = "image" if config.recipe == "image-classification" else "text"
         self.device = torch.device(device)
         if source.kind == "final":
@@ -54,12 +70,11 @@ class ClassificationGenerator:
             auto = AutoModelForImageClassification if self.kind == "image" else AutoModelForSequenceClassification
             model = auto.from_pretrained(source.path, local_files_only=True)
         else:
-            from safetensors.torch import load_file
-
+            from spark_trainer.export.checkpoint import read_tensors
             from spark_trainer.playground.causal_lm import _copy_trainable
 
             model = self.recipe.build_model(torch.device("cpu"), "fp32")
-            _copy_trainable(model, load_file(str(source.path / "trainable.safetensors")), source.path)
+            _copy_trainable(model, read_tensors(source.path / "trainable.safetensors"), source.path)
         self.model = model.to(self.device).eval()
         return {"labels": list(self.recipe.labels.names), "input": self.kind}
 

@@ -91,13 +91,13 @@ class DiffusionGenerator:
             with _no_text_encoder_lora_notice(not rc.train_text_encoder):
                 pipe.load_lora_weights(str(source.path))
         else:
-            from safetensors.torch import load_file
+            from spark_trainer.export.checkpoint import read_tensors
 
             add_lora(parts.unet, rc.lora_r, rc.lora_alpha, 0.0, targets)
             if rc.train_text_encoder:
                 add_lora(parts.text_encoder, rc.lora_r, rc.lora_alpha, 0.0, TEXT_ENCODER_TARGETS)
             _copy_weights({"unet": parts.unet, "text_encoder": parts.text_encoder},
-                          load_file(str(source.path / "trainable.safetensors")), source.path)
+                          read_tensors(source.path / "trainable.safetensors"), source.path)
         self.pipe, self.source, self.resolution = pipe, source, rc.resolution
         return {"resolution": rc.resolution, "base_model": str(model_dir), "lora_r": rc.lora_r}
 

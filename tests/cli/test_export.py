@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from tests.export.conftest import lora_run, tiny_model  # noqa: F401 - fixtures: a trained tiny LoRA run
+
 
 def test_private_without_push_is_refused_before_anything_is_exported(cli, home: Path) -> None:
     # `export 3 --private` exported (or said "already exported") and said nothing of --private, which only
@@ -21,3 +25,45 @@ def test_list_with_export_options_is_refused(cli) -> None:
     # `export 3 --list --merge` listed the exports and dropped --merge.
     refused = cli("export", "1", "--list", "--merge", "--out", "x")
     assert refused.code == 2 and refused.err == "error: --list lists the run's exports; leave out --merge, --out\n"
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGHUP"])
+def test_export_told_to_stop_or_left_by_its_terminal_cleans_up_like_ctrl_c(
+        signum, lora_run, tmp_path, capsys, monkeypatch) -> None:  # noqa: F811
+    """`kill -TERM` during `export 1 --merge --out DIR` (or its terminal closing) ended it at once, exit
+    143, and left the hidden `.staging-*` folder beside DIR; Ctrl-C removed it. The signal arrives while
+    the staging folder is being filled; the process's default action (death) is stood in for by a
+    handler that fails the command, so the old code fails this test without ending the test run."""
+    import os
+    import signal
+
+    from spark_trainer.cli.main import main
+    from spark_trainer.export import exporting
+    from spark_trainer.store import exports
+    from spark_trainer.store.store import Store
+
+    sig = getattr(signal, signum)
+    home, run = lora_run
+    write_card = exporting._write_card
+
+    def card_then_signal(*args, **kwargs):
+        write_card(*args, **kwargs)
+        os.kill(os.getpid(), sig)  # its handler runs here, in the main thread, at the next bytecode
+        raise AssertionError(f"{signum} did not stop the export")
+
+    def default_action(_signum, _frame):
+        raise RuntimeError(f"{signum} took its default action: the process would have died here")
+
+    monkeypatch.setattr(exporting, "_write_card", card_then_signal)
+    before = signal.signal(sig, default_action)
+    try:
+        capsys.readouterr()
+        code = main(["--home", str(home), "export", str(run.id), "--merge", "--out", str(tmp_path / "out")])
+    finally:
+        signal.signal(sig, before)
+    err = capsys.readouterr().err
+    assert code == 130 and "error: interrupted" in err, (code, err)
+    assert [p.name for p in tmp_path.iterdir()] == []  # neither DIR nor its .staging-* folder
+    assert not list(Path(run.run_dir).glob(".pinned-*"))
+    with Store.open(home) as store:
+        assert exports.list_for(store, run.id) == []

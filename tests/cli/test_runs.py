@@ -84,19 +84,25 @@ def test_ctrl_c_while_waiting_stops_the_waiting_and_says_where_the_run_stands(st
                                     f"`spark-trainer run cancel {queued.id}` stops it")
 
 
+def _running_cpu_run(store):
+    """A run marked running on the CPU, in a new project p, experiment e."""
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={"train": {"learning_rate": 1e-4}})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    for status in (RunStatus.STARTING, RunStatus.RUNNING):
+        runs.transition(store, run.id, status, "test")
+    return run
+
+
 def test_show_of_a_queued_run_says_what_it_waits_for(store, cli) -> None:
     # It said only "queued", with nothing on why the run did not start.
     from spark_trainer.store import settings
 
     settings.set_value(store, "max_concurrent_runs", 1)
-    projects.create(store, "p")
-    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
-                             config={"train": {"learning_rate": 1e-4}})
-    first = runs.create(store, exp.id, requested_gpus="cpu")
-    for status in (RunStatus.STARTING, RunStatus.RUNNING):
-        runs.transition(store, first.id, status, "test")
+    first = _running_cpu_run(store)
     runs.update(store, first.id, pid=None)
-    second = runs.create(store, exp.id, requested_gpus="cpu")
+    second = runs.create(store, first.experiment_id, requested_gpus="cpu")
     reason = f"waiting for run {first.id} to finish (max concurrent runs 1)"
     shown = cli("run", "show", second.id)
     assert shown.code == 0, shown.err
@@ -324,3 +330,23 @@ def test_run_delete_takes_several_runs_asked_once_and_refuses_all_for_one_unknow
     assert len(both.json()["removed_folders"]) == 2 and [r.id for r in runs.list_all(store)] == [ids[2]]
     one = cli("run", "delete", str(ids[2]))
     assert one.out.strip().startswith(f"deleted run {ids[2]} and 1 run folder")
+
+
+def test_show_gives_a_runs_whole_error_with_its_continuation_lines_indented(store, cli) -> None:
+    """A run whose worker was killed showed `error  worker process is gone; last lines of worker.log:` and
+    nothing after: the log lines the error holds were cut off at its first line."""
+    import subprocess
+    import sys
+
+    run = _running_cpu_run(store)
+    (Path(run.run_dir) / "worker.log").write_text("step 3/10 loss 2.1\nCUDA error: an illegal memory access\n")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    runs.update(store, run.id, pid=gone.pid, pid_start_time=None)
+    shown = cli("run", "show", run.id)
+    assert shown.code == 0, shown.err
+    lines = shown.out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("error"))
+    column = lines[at].index("worker process is gone")
+    assert lines[at + 1:at + 3] == [" " * column + "step 3/10 loss 2.1", " " * column + "CUDA error: an illegal memory access"]
+    assert "events:" in shown.out and "interrupted" in shown.out

@@ -42,3 +42,46 @@ def test_a_word_that_is_not_last_best_or_a_step_is_refused_as_such(tmp_path):
         resolve_checkpoint(tmp_path, "final", run_id=3)
     with pytest.raises(BadInput, match="no checkpoint at step 20; its checkpoints are at steps 10$"):
         resolve_checkpoint(tmp_path, 20, run_id=3)
+
+
+def test_a_damaged_checkpoint_is_one_line_naming_its_file_for_export_generate_and_eval(lora_run, tmp_path, capsys):
+    """`truncate -s 30000 .../trainable.safetensors; export 5 --checkpoint 91` (and generate) ended in a
+    traceback ('SafetensorError: Error while deserializing header: incomplete metadata'), and eval in that
+    message alone: each names the damaged file (not the pinned link it read it through), says it is damaged,
+    points at the run's other checkpoints, and an export leaves nothing half-written."""
+    import os
+    import shutil
+
+    from spark_trainer.cli.main import main
+    from spark_trainer.store.models import RunRow
+    from spark_trainer.store.store import Store
+    from tests.worker_here import evaluated_here
+
+    home = tmp_path / "home"
+    shutil.copytree(lora_run[0], home)
+    run = lora_run[1]
+    run_dir = home / Path(run.run_dir).relative_to(lora_run[0])
+    with Store.open(home) as store, store.write() as session:  # the copy's run is the copied folder
+        session.get(RunRow, run.id).run_dir = str(run_dir)
+    damaged = run_dir / "checkpoints" / "step-00000003" / "trainable.safetensors"
+    os.truncate(damaged, damaged.stat().st_size // 2)
+    said = f"{damaged} is damaged (incomplete metadata"
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(["--home", str(home), *args])
+        return code, *capsys.readouterr()
+
+    for args in (["export", str(run.id), "--checkpoint", "3", "--out", str(tmp_path / "out")],
+                 ["generate", str(run.id), "--prompt", "count 1", "--checkpoint", "3", "--device", "cpu"]):
+        code, _, err = cli(*args)
+        err = "".join(line for line in err.splitlines(keepends=True) if not line.startswith("  writing"))
+        assert code != 0 and err.count("\n") == 1 and "Traceback" not in err, err
+        assert said in err and "choose another checkpoint (step 6)" in err, err
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".staging-*"))
+    assert not list(run_dir.glob(".pinned-*"))
+    (tmp_path / "held-out.txt").write_text("count 1 2 3 4 5\ncount 7 8 9 10 11\n")
+    with evaluated_here():
+        code, out, err = cli("eval", str(run.id), "--task", "perplexity", "--checkpoint", "3", "--gpus", "cpu",
+                        "--data", str(tmp_path / "held-out.txt"))
+    assert code != 0 and said in out + err, (out, err)

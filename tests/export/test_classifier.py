@@ -123,11 +123,11 @@ def test_the_adapter_without_the_base_weights_is_the_adapter_of_the_full_load(lo
     import torch
 
     from spark_trainer.export import classifier
-    from spark_trainer.export.classifier import _built
+    from spark_trainer.export.classifier import prepared_recipe
 
     _home, run_dir, data, _model = lora_classifier_run
     config, checkpoint = frozen_config(run_dir), latest_checkpoint(run_dir)
-    assert classifier.adapter_only(config, checkpoint, _built(config, data)) is not None  # the light path is taken
+    assert classifier.adapter_only(config, checkpoint, prepared_recipe(config, data)) is not None  # the light path is taken
     _full_load_export(config, checkpoint, data, tmp_path / "full")
     classifier.write(config, checkpoint, tmp_path / "light", merge=False, dtype="auto", data_path=data)
     full, light = _folder_content(tmp_path / "full"), _folder_content(tmp_path / "light")
@@ -140,6 +140,43 @@ def test_the_adapter_without_the_base_weights_is_the_adapter_of_the_full_load(lo
                 assert tensor.dtype == light[name][key].dtype and torch.equal(tensor, light[name][key]), key
         else:
             assert value == light[name], name
+
+
+def test_the_cards_usage_snippet_loads_the_adapter_on_a_base_with_another_head(lora_classifier_run,
+                                                                              tmp_path) -> None:
+    """The base's own head has 2 classes and the run's more: the snippet's `from_pretrained(base,
+    num_labels=N)` raised "classifier.weight MISMATCH" (every pretrained classifier has a head); run as
+    written, it now gives the trained classifier, the app's outputs for the same input."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from spark_trainer.export import classifier
+    from spark_trainer.export.common import base_reference
+
+    _home, run_dir, data, model = lora_classifier_run
+    config, checkpoint = frozen_config(run_dir), latest_checkpoint(run_dir)
+    from transformers import AutoConfig
+
+    base_labels = AutoConfig.from_pretrained(model).num_labels
+    info = classifier.write(config, checkpoint, tmp_path / "adapter", merge=False, dtype="auto", data_path=data)
+    app_model, processor = classifier.load(config, checkpoint, data_path=data)
+    assert len(app_model.config.id2label) != base_labels  # the case the snippet failed on
+    snippet = info.usage.replace(f'"{base_reference(config)}"', repr(str(model))) \
+        .replace('"EXPORT_DIR"', repr(str(tmp_path / "adapter")))
+    assert snippet != info.usage and repr(str(model)) in snippet
+    scope: dict[str, object] = {}
+    exec(snippet, scope)  # noqa: S102 - the card's own snippet, run as a reader would
+    if config.recipe == "text-classification":
+        inputs = processor("the invoice total is wrong", return_tensors="pt")
+    else:
+        image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8))
+        inputs = processor(images=image, return_tensors="pt")
+    loaded = scope["model"].float().eval()
+    with torch.no_grad():
+        theirs, ours = loaded(**inputs).logits, app_model(**inputs).logits
+    assert loaded.config.id2label == app_model.config.id2label
+    assert torch.allclose(theirs, ours, atol=1e-4), (theirs, ours)
 
 
 def test_an_adapter_exports_with_the_base_weights_unreadable(lora_classifier_run, tmp_path, capsys) -> None:

@@ -269,7 +269,11 @@ def test_an_out_folder_inside_a_folder_the_app_deletes_is_refused(lora_run, caps
 
 
 def test_a_causal_lm_run_exports_after_its_dataset_is_deleted(tiny_model, tmp_path, capsys) -> None:
-    """Export needs only the run's frozen config and checkpoint; the card names the deleted dataset by reference."""
+    """Export needs only the run's frozen config and checkpoint. The card said `datasets: ['1']` and
+    "Dataset `1`." (the deleted dataset's id): it names the dataset as its kept card records it, and
+    with its files deleted too, says it was deleted."""
+    import shutil
+
     from spark_trainer.jobs.submit import frozen_config
     from spark_trainer.store import datasets
     from tests.export.conftest import train_run
@@ -278,9 +282,19 @@ def test_a_causal_lm_run_exports_after_its_dataset_is_deleted(tiny_model, tmp_pa
     (tmp_path / "data").mkdir()
     with Store.open(home) as store:
         run = train_run(store, tiny_model, tmp_path / "data", steps=3, eval_every=None)
-        datasets.delete(store, frozen_config(Path(run.run_dir)).dataset, force=True)
+        dataset = datasets.delete(store, frozen_config(Path(run.run_dir)).dataset, force=True)  # files kept
     assert main(["--home", str(home), "export", str(run.id), "--merge", "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "model.safetensors").is_file()
+    text = (tmp_path / "out" / "README.md").read_text()
+    assert yaml.safe_load(text.split("---\n")[1])["datasets"] == ["count"], text
+    assert "Dataset `count` (deleted since it was trained on)." in text and f"`{dataset.id}`" not in text
+    shutil.rmtree(dataset.path)  # as `dataset delete --delete-files` does
+    assert main(["--home", str(home), "export", str(run.id), "--out", str(tmp_path / "gone")]) == 0
+    text = (tmp_path / "gone" / "README.md").read_text()
+    meta = yaml.safe_load(text.split("---\n")[1])
+    assert "datasets" not in meta and f"'{dataset.id}'" not in text and f"`{dataset.id}`" not in text, text
+    assert "A dataset deleted since it was trained on; its name was not kept." in text
+    assert {r["dataset"]["name"] for r in meta["model-index"][0]["results"]} == {"deleted dataset"}
 
 
 def test_exported_and_saved_weights_are_readable_as_every_other_file_is(lora_run, tmp_path, capsys) -> None:
@@ -384,7 +398,7 @@ def test_the_card_names_an_evaluations_dataset_by_its_name_not_its_folder_number
         for data_path in (folder, str(tmp_path / "held-out.jsonl")):
             made = evaluations.create(store, run.id, task="perplexity", data_path=data_path, base=False,
                                       checkpoint="last", gpus=[])
-            evaluations.complete(store, made.id, step=None, result={"metrics": {"perplexity": 7.5}}, points=[],
+            evaluations.complete(store, made.id, step=run.step, result={"metrics": {"perplexity": 7.5}}, points=[],
                                  report_path=None, artifact_meta={})
     code, _, err = _cli(capsys, home, "export", run.id, "--out", tmp_path / "card")
     assert code == 0, err
@@ -392,3 +406,30 @@ def test_the_card_names_an_evaluations_dataset_by_its_name_not_its_folder_number
     named = sorted(r["dataset"]["name"] for r in meta["model-index"][0]["results"]
                    if [m["name"] for m in r["metrics"]] == ["perplexity"])
     assert named == ["count", "held-out.jsonl"], meta["model-index"]
+
+
+def test_the_card_lists_only_the_evaluations_of_the_exported_checkpoint(lora_run, tmp_path, capsys) -> None:
+    """An export of step 3 listed the step-6 evaluation as its result too: two conflicting rows for one
+    dataset in the model-index the Hub shows, where the card promises the exported checkpoint's metrics."""
+    import shutil
+
+    from spark_trainer.store import datasets, evaluations
+
+    shutil.copytree(lora_run[0], tmp_path / "home")  # the module's run stays without evaluations
+    home, run = tmp_path / "home", lora_run[1]
+    with Store.open(home) as store:
+        folder = datasets.get(store, "count").path
+        for step, value in ((3, 9.25), (6, 4.5)):
+            made = evaluations.create(store, run.id, task="perplexity", data_path=folder, base=False,
+                                      checkpoint=str(step), gpus=[])
+            evaluations.complete(store, made.id, step=step, result={"metrics": {"perplexity": value}}, points=[],
+                                 report_path=None, artifact_meta={})
+    for step, value, other in (("3", 9.25, 4.5), ("6", 4.5, 9.25)):
+        code, _, err = _cli(capsys, home, "export", run.id, "--checkpoint", step, "--out", tmp_path / step)
+        assert code == 0, err
+        text = (tmp_path / step / "README.md").read_text()
+        meta = yaml.safe_load(text.split("---\n")[1])
+        evaluated = [m["value"] for r in meta["model-index"][0]["results"] for m in r["metrics"]
+                     if m["name"] == "perplexity"]
+        assert evaluated == [value], (step, meta["model-index"])
+        assert f"perplexity {value:.4f}" in text and f"perplexity {other:.4f}" not in text

@@ -84,3 +84,41 @@ def test_a_run_loads_without_tokenizing_its_dataset(classifier_run: TrainedRun, 
         out, err = capsys.readouterr()
         assert code == 0, err
         assert sorted(item["label"] for item in json.loads(out)["labels"]) == sorted(TOPICS)
+
+
+def test_a_run_classifies_after_its_dataset_is_deleted(classifier_run: TrainedRun, tmp_path, capsys) -> None:
+    """`dataset delete tickets --force; generate 2 --prompt ...` said "no dataset named or numbered '2'"
+    (the dataset's id, not the run typed) where export and eval work: the label names are the run's own.
+    A run that holds none (no final model, no validation report) is refused in one line saying so."""
+    import shutil
+
+    from spark_trainer.jobs.submit import frozen_config
+    from spark_trainer.store import datasets
+    from spark_trainer.store.models import RunRow
+    from spark_trainer.store.store import Store
+    from tests.recipes.helpers import TOPICS
+
+    home = tmp_path / "home"
+    shutil.copytree(classifier_run.home, home)  # the module's run keeps its dataset and files
+    run_dir = home / classifier_run.run_dir.relative_to(classifier_run.home)
+    with Store.open(home) as store:
+        datasets.delete(store, frozen_config(run_dir).dataset, force=True)
+        with store.write() as session:  # the copy's run is the copied folder
+            session.get(RunRow, classifier_run.run_id).run_dir = str(run_dir)
+
+    def classify(*source: str) -> tuple[int, str, str]:
+        code = main(["--home", str(home), "generate", str(classifier_run.run_id), "--prompt", "refund charge",
+                     "--device", "cpu", "--json", *source])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    capsys.readouterr()
+    for source in ([], ["--checkpoint", "20"]):
+        code, out, err = classify(*source)
+        assert code == 0, err
+        assert sorted(item["label"] for item in json.loads(out)["labels"]) == sorted(TOPICS)
+    shutil.rmtree(run_dir / "final")
+    shutil.rmtree(run_dir / "eval")
+    code, out, err = classify("--checkpoint", "20")
+    assert code == 2 and err.count("\n") == 1 and json.loads(out)["error"] in err, err
+    assert "holds no label names" in err and "dataset was deleted" in err, err
