@@ -49,6 +49,8 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> Result:
         raise BadInput("--private makes the Hub repo of --push private; add --push REPO_ID")
     if args.push:
         check_repo_id(args.push)  # a typo fails before minutes of merging
+    if args.out is not None and not args.out.strip():  # "" was no --out: "already exported in <another folder>"
+        raise BadInput("--out is empty; give the export folder, or leave --out out for the data home's exports/")
     options = ExportOptions(checkpoint=args.checkpoint or "last", merge=args.merge, dtype=args.dtype or "auto",
                             out=Path(args.out) if args.out else None)
 

@@ -254,6 +254,10 @@ def test_an_out_folder_that_cannot_be_made_is_named_in_one_line(lora_run, tmp_pa
     code, _, err = _cli(capsys, home, "export", run.id, "--out", "/proc/no-export-here")
     assert code == 2 and err.startswith("error: export folder /proc/no-export-here: cannot make a folder there (")
     assert ".staging" not in err and a_file.read_text() == "mine"
+    # An empty --out was taken as none: "already exported ... in" a folder the user did not name.
+    code, _, err = _cli(capsys, home, "export", run.id, "--out", " ")
+    assert code == 2 and err.strip() == ("error: --out is empty; give the export folder, or leave --out out for the "
+                                         "data home's exports/")
 
 
 def test_an_out_folder_inside_a_folder_the_app_deletes_is_refused(lora_run, capsys) -> None:
