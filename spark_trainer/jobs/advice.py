@@ -21,7 +21,34 @@ def data_advice(store: Store, config: ExperimentConfig, dataset: Dataset, base_m
 
     model = Path(base_model) if base_model and Path(base_model).is_dir() else None
     said = get_recipe(config.recipe).advice(dataset_facts(store, dataset), config.recipe_config, model)
-    return [said] if said else []
+    return ([said] if said else []) + settings_advice(config, dataset.num_train)
+
+
+def settings_advice(config: ExperimentConfig, train_items: int | None = None) -> list[str]:
+    """Settings the run file gives that would take no effect, or not the one written (a run with
+    warm-up longer than itself never reached its learning rate, unsaid): each a warning, the run queued
+    all the same. `train_items`: the dataset's training items, where known."""
+    t, ev = config.train, config.eval
+    said = []
+    if t.max_steps is not None and t.epochs is not None:
+        said.append(f"train.epochs {t.epochs:g} is not used: train.max_steps {t.max_steps} sets the run's length")
+    if t.max_steps is not None and t.warmup_steps > t.max_steps:
+        last = t.learning_rate * t.max_steps / t.warmup_steps
+        said.append(f"train.warmup_steps {t.warmup_steps} is more than train.max_steps {t.max_steps}: the run ends "
+                    f"still warming up, its last step at learning rate {last:.3g}, not {t.learning_rate:g}")
+    if t.early_stopping_patience is not None and ev.every_steps is None:
+        said.append(f"train.early_stopping_patience {t.early_stopping_patience} waits for evaluations, and "
+                    "eval.every_steps is empty: the run evaluates only at its end, so it never stops early")
+    samples = next((k for k in ("sample_prompts", "sample_texts") if config.recipe_config.get(k)), None)
+    if samples is not None and ev.samples_every_steps is None:
+        said.append(f"recipe_config.{samples} are used every eval.samples_every_steps, which is empty: the run "
+                    "logs no samples")
+    step_items = t.batch_size * t.grad_accum
+    if train_items and t.max_steps is None and t.epochs is not None and step_items > t.epochs * train_items:
+        said.append(f"train.batch_size {t.batch_size} x grad_accum {t.grad_accum} = {step_items} items a step is "
+                    f"more than train.epochs {t.epochs:g} of the dataset's {train_items} training items: the run "
+                    f"takes one step, over {step_items / train_items:.1f} epochs")
+    return said
 
 
 def sweep_advice(store: Store, combos: list[tuple[dict[str, Any], ExperimentConfig]], dataset: Dataset,
@@ -40,16 +67,18 @@ def runs_advice(store: Store, combos: list[tuple[dict[str, Any], ExperimentConfi
     checked: dict[str, tuple[str, ...]] = {}
     said = []
     for swept, config in combos:
-        key = data_settings(config)
+        key = data_settings(config, with_train=True)
         if key not in checked:
             checked[key] = swept_advice(store, config, swept, dataset, base_model)
         said.append(checked[key])
     return said
 
 
-def data_settings(config: ExperimentConfig) -> str:
-    """The part of `config` the recipe's data checks and advice read (runs that share it are checked once)."""
-    return json.dumps(config.model_dump(mode="json", include={"recipe_config", "eval"}), sort_keys=True)
+def data_settings(config: ExperimentConfig, *, with_train: bool = False) -> str:
+    """The part of `config` the recipe's data checks read (runs that share it are checked once); the
+    advice reads `train` too (`settings_advice`)."""
+    sections = {"recipe_config", "eval", "train"} if with_train else {"recipe_config", "eval"}
+    return json.dumps(config.model_dump(mode="json", include=sections), sort_keys=True)
 
 
 def swept_advice(store: Store, config: ExperimentConfig, swept: dict[str, Any], dataset: Dataset,

@@ -80,7 +80,10 @@ def test_train_and_exp_create_print_one_note_per_moved_field(store, cli, run_fil
         f"note: {path}: train.seq_len has moved to recipe_config.seq_len; read from the old place (move it there in "
         "the run file)",
         f"note: {path}: eval.sample_prompts has moved to recipe_config.sample_prompts; read from the old place (move "
-        "it there in the run file)"]
+        "it there in the run file)",
+        # and, as for any run file, that no sample is made without a cadence to make them at
+        "warning: recipe_config.sample_prompts are used every eval.samples_every_steps, which is empty: the run logs "
+        "no samples"]
     stored = experiments.get(store, "from-old").config
     assert stored["recipe_config"]["seq_len"] == 64 and "seq_len" not in stored["train"]
 
