@@ -153,9 +153,14 @@ def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, in
 
 
 def ended_line(run: Run) -> str:
-    """How a run that did not complete ended, in one line: its status and its error's first line."""
-    detail = f": {run.error.splitlines()[0]}" if run.error else ""
-    return f"run {run.id} ended {run.status.value}{detail}"
+    """How a run that did not complete ended, in one line: its status and its error's first line, and
+    where the rest is when there is more ("worker process is gone; last lines of worker.log:" ended
+    the line with nothing after it)."""
+    lines = [line for line in (run.error or "").splitlines() if line.strip()]
+    detail = f": {lines[0]}" if lines else ""
+    rest = f" ({len(lines) - 1} more line{'s' if len(lines) > 2 else ''}: `spark-trainer run show {run.id}`)" \
+        if len(lines) > 1 else ""
+    return f"run {run.id} ended {run.status.value}{detail}{rest}"
 
 
 def stopped_waiting_line(run: Run) -> str:

@@ -350,3 +350,20 @@ def test_show_gives_a_runs_whole_error_with_its_continuation_lines_indented(stor
     column = lines[at].index("worker process is gone")
     assert lines[at + 1:at + 3] == [" " * column + "step 3/10 loss 2.1", " " * column + "CUDA error: an illegal memory access"]
     assert "events:" in shown.out and "interrupted" in shown.out
+
+
+def test_the_line_of_a_run_that_ended_says_where_the_rest_of_its_error_is() -> None:
+    # `train --wait` ended at "...; last lines of worker.log:" with nothing after it.
+    from datetime import datetime
+
+    from spark_trainer.cli.runs import ended_line
+    from spark_trainer.store.entities import Run
+
+    now = datetime(2026, 1, 1)
+    fields = {name: None for name in Run.__dataclass_fields__}
+    run = Run(**{**fields, "id": 7, "status": RunStatus.FAILED, "created_at": now,
+                 "error": "worker process is gone; last lines of worker.log:\n  step 3\n\n  Killed\n"})
+    assert ended_line(run) == ("run 7 ended failed: worker process is gone; last lines of worker.log: (2 more lines: "
+                               "`spark-trainer run show 7`)")
+    one = Run(**{**fields, "id": 8, "status": RunStatus.FAILED, "created_at": now, "error": "CUDA error: boom"})
+    assert ended_line(one) == "run 8 ended failed: CUDA error: boom"
