@@ -75,3 +75,19 @@ def test_a_plain_file_is_split_as_each_run_file_asks(store: Store, cli, run_file
     made = datasets.list_all(store)
     assert [d.meta["options"]["val_fraction"] for d in made] == [0.1, 0.4]  # a's reused by b; c's its own
     assert made[1].num_val > made[0].num_val
+
+
+def test_a_run_file_reusing_an_experiment_with_other_settings_says_so(store: Store, cli, run_file) -> None:
+    """`train FILE --set train.batch_size=4` on an experiment made with 1000 trained with 4, and the
+    experiment kept 1000 for `run start`, unsaid."""
+    from spark_trainer.store import experiments
+
+    assert cli("train", run_file("same", steps=1)).code == 0
+    again = cli("train", run_file("same", steps=1))
+    assert again.code == 0 and "warning" not in again.err, again.err
+    other = cli("train", run_file("same", steps=2), "--set", "train.batch_size=2")
+    assert other.code == 0, other.err
+    assert ("warning: experiment 'same' already exists with other settings (train.max_steps 1 there, 2 here; "
+            "train.batch_size 4 there, 2 here); this run trains with the file's, while `run start` of the experiment "
+            "keeps its own") in other.err.splitlines()
+    assert experiments.get(store, "same", "jobs").config["train"]["batch_size"] == 4
