@@ -51,6 +51,20 @@ def settings_advice(config: ExperimentConfig, train_items: int | None = None) ->
     return said
 
 
+def settings_differ(stored: dict[str, Any], config: ExperimentConfig, limit: int = 3) -> str:
+    """The settings (train, eval, checkpoint, recipe_config) in which a run file differs from the stored
+    experiment it adds a run to, as "train.batch_size 1000 there, 4 here"; "" when none do. Settings
+    the stored config predates are not compared. `train FILE` with an experiment's name reused it, its
+    stored settings unchanged, unsaid, so a later `run start` trained with the old ones."""
+    new = config.model_dump(mode="json")
+    differ = [f"{section}.{key} {old[key]!r} there, {value!r} here"
+              for section in ("train", "eval", "checkpoint", "recipe_config")
+              if isinstance(old := stored.get(section), dict)
+              for key, value in (new.get(section) or {}).items() if key in old and old[key] != value]
+    more = f", and {len(differ) - limit} more" if len(differ) > limit else ""
+    return "; ".join(differ[:limit]) + more
+
+
 def sweep_advice(store: Store, combos: list[tuple[dict[str, Any], ExperimentConfig]], dataset: Dataset,
                  base_model: str) -> list[str]:
     """What `train --sweep` warns of before queuing the sweep's runs (`config.sweep.sweep_configs`'

@@ -14,7 +14,7 @@ from spark_trainer import disk
 from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, ConfigError, DiskFull, NotFound, OperationFailed, SparkError
 from spark_trainer.ingest.types import IngestReport
-from spark_trainer.jobs.advice import data_advice, data_settings, runs_advice
+from spark_trainer.jobs.advice import data_advice, data_settings, runs_advice, settings_differ
 from spark_trainer.jobs.gpu_request import fitting_request
 from spark_trainer.store import datasets, experiments, projects, runs, sweeps
 from spark_trainer.store.entities import Dataset, Experiment, Run, RunStatus
@@ -137,20 +137,6 @@ def _experiment(store: Store, config: ExperimentConfig, dataset: Dataset) -> Exp
     return existing
 
 
-def _settings_differ(stored: dict[str, Any], config: ExperimentConfig, limit: int = 3) -> str:
-    """The settings (train, eval, checkpoint, recipe_config) in which a run file differs from the stored
-    experiment it adds a run to, as "train.batch_size 1000 there, 4 here"; "" when none do. Settings
-    the stored config predates are not compared. `train FILE` with an experiment's name reused it, its
-    stored settings unchanged, unsaid, so a later `run start` trained with the old ones."""
-    new = config.model_dump(mode="json")
-    differ = [f"{section}.{key} {old[key]!r} there, {value!r} here"
-              for section in ("train", "eval", "checkpoint", "recipe_config")
-              if isinstance(old := stored.get(section), dict)
-              for key, value in (new.get(section) or {}).items() if key in old and old[key] != value]
-    more = f", and {len(differ) - limit} more" if len(differ) > limit else ""
-    return "; ".join(differ[:limit]) + more
-
-
 def submit_config(
     store: Store,
     config: ExperimentConfig,
@@ -225,7 +211,7 @@ def submit_configs(
                     checked[key] = frozen[-1]
             warned = runs_advice(store, list(zip(values, configs, strict=True)), dataset, base_model)
             experiment = _experiment(store, frozen[0], dataset)
-            if sweep is None and (other := _settings_differ(experiment.config, frozen[0])):
+            if sweep is None and (other := settings_differ(experiment.config, frozen[0])):
                 warned = [(*warned[0], f"experiment {experiment.name!r} already exists with other settings ({other}); "
                            "this run trains with the file's, while `run start` of the experiment keeps its own")]
         except BadInput:
