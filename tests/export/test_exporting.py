@@ -242,7 +242,7 @@ def test_export_of_a_training_run_survives_its_checkpoint_being_pruned_meanwhile
     assert not list(Path(run.run_dir).glob(".pinned-*"))
 
 
-def test_an_out_folder_that_cannot_be_made_is_named_in_one_line(lora_run, tmp_path, capsys) -> None:
+def test_an_out_folder_that_cannot_be_made_is_named_in_one_line(lora_run, tmp_path, capsys, monkeypatch) -> None:
     """`--out FILE/sub` said 'I/O error on FILE: File exists', and `--out /proc/x` named the hidden
     staging folder ('.staging-x-...') the user never asked for."""
     home, run = lora_run
@@ -254,7 +254,9 @@ def test_an_out_folder_that_cannot_be_made_is_named_in_one_line(lora_run, tmp_pa
     code, _, err = _cli(capsys, home, "export", run.id, "--out", "/proc/no-export-here")
     assert code == 2 and err.startswith("error: export folder /proc/no-export-here: cannot make a folder there (")
     assert ".staging" not in err and a_file.read_text() == "mine"
-    # An empty --out was taken as none: "already exported ... in" a folder the user did not name.
+    # An empty --out was taken as none: "already exported ... in" a folder the user did not name. (Where it
+    # is not refused, " " is a folder where the command runs: here, not the checkout.)
+    monkeypatch.chdir(tmp_path)
     code, _, err = _cli(capsys, home, "export", run.id, "--out", " ")
     assert code == 2 and err.strip() == ("error: --out is empty; give the export folder, or leave --out out for the "
                                          "data home's exports/")
