@@ -119,9 +119,9 @@ def small_images(facts: DataFacts, settings: DiffusionLoRAConfig, model: Path | 
     if typical is None or under * 2 <= total:
         return None
     try:
-        step = pixel_multiple(model) if model is not None else 8
+        step = pixel_multiple(model) if model is not None else PIPELINE_MULTIPLE
     except (OSError, ValueError, KeyError, TypeError):  # not a pipeline: the model check says so
-        step = 8
+        step = PIPELINE_MULTIPLE
     suggested = max(step, typical // step * step)
     try_it = f"; try recipe_config.resolution: {suggested}" if suggested < size else ""
     return (f"recipe_config.resolution {size} is larger than {under:,} of the dataset's {total:,} images (shorter "

@@ -22,7 +22,7 @@ from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.recipes import diffusion_data as data
 from spark_trainer.recipes import lora_targets
 from spark_trainer.recipes.base import EvalResult, Sample
-from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig, pixel_multiple
+from spark_trainer.recipes.diffusion_lora import PIPELINE_MULTIPLE, DiffusionLoRAConfig, pixel_multiple
 from spark_trainer.recipes.diffusion_model import (
     TEXT_ENCODER_TARGETS,
     Parts,
@@ -122,12 +122,12 @@ class DiffusionLoRARecipe:
         worker); returns what image sides must be a multiple of. At submit, a pipeline whose VAE
         and UNet configs cannot be read is left to the worker, whose loading names what is wrong."""
         check_pipeline_folder(model_dir)
-        self.targets()
+        self.targets()  # refuses all-linear
         try:
             multiple = pixel_multiple(model_dir)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             if at_submit:
-                return 8
+                return PIPELINE_MULTIPLE
             raise BadInput(f"base model {model_dir}: its vae/config.json and unet/config.json must be a diffusers "
                            f"VAE's and UNet's (with block_out_channels): {exc}") from None
         if self.rc.resolution % multiple:
@@ -223,8 +223,9 @@ class DiffusionLoRARecipe:
 
         assert self.model_dir is not None
         parts = load_parts(self.model_dir, device, torch_dtype(precision))
-        lora_targets.check(parts.unet, self.targets())
-        add_lora(parts.unet, self.rc.lora_r, self.rc.lora_alpha, self.rc.lora_dropout, self.targets())
+        targets = self.targets()
+        lora_targets.check(parts.unet, targets)
+        add_lora(parts.unet, self.rc.lora_r, self.rc.lora_alpha, self.rc.lora_dropout, targets)
         if self.rc.train_text_encoder:
             add_lora(parts.text_encoder, self.rc.lora_r, self.rc.lora_alpha, self.rc.lora_dropout, TEXT_ENCODER_TARGETS)
         if self.config.train.gradient_checkpointing:
