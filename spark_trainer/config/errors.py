@@ -58,7 +58,8 @@ def format_validation_error(
         elif isinstance(value, dict):  # a check of the whole section: its own words say what to set
             messages.append(f"{field}: {msg}")
         else:
-            messages.append(f"{field}: got {value!r}; {msg}")
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)  # as YAML writes it
+            messages.append(f"{field}: got {shown}; {msg}")
     return unknown + messages
 
 

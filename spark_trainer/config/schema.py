@@ -7,7 +7,8 @@ recipe's own model (see spark_trainer.recipes).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import types
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -15,12 +16,37 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 
-class Section(BaseModel):
+def _takes_a_number(annotation: Any) -> bool:
+    """Whether a field holds a number and not true/false: int or float, alone or with None."""
+    if annotation in (int, float):
+        return True
+    args = get_args(annotation)
+    return (get_origin(annotation) in (Union, types.UnionType) and bool not in args
+            and any(arg in (int, float) for arg in args))
+
+
+class Settings(BaseModel):
+    """A section of settings a user writes: unknown keys are refused, and so is true or false where a
+    number belongs (pydantic reads `batch_size: true` as 1, `learning_rate: yes` as 1.0)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _true_is_not_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and _takes_a_number(field.annotation):
+            raise ValueError("should be a number")
+        return value
+
+
+class Section(Settings):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 

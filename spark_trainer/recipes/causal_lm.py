@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
+from spark_trainer.config.schema import Settings
 from spark_trainer.recipes import causal_lm_formats as formats
 from spark_trainer.recipes.base import MetricSpec
 from spark_trainer.recipes.fit import DataFacts, needs_text_model
@@ -18,9 +19,7 @@ Format = Literal["auto", "mixed", "text", "prompt-completion", "messages", "shar
                  "question-answer", "prompt-response"]
 
 
-class CausalLMConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CausalLMConfig(Settings):
     method: Literal["lora", "qlora", "dora", "full"] = Field("lora", description="Fine-tuning method")
     lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank")
     lora_alpha: float = Field(32, gt=0, le=4096, description="LoRA scaling numerator (alpha / r)")

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from spark_trainer.config.schema import Settings
 from spark_trainer.errors import BadInput
 from spark_trainer.recipes import lora_targets
 from spark_trainer.recipes.base import EvalResult, MetricSpec
@@ -26,10 +27,8 @@ CLASSIFICATION_METRICS = (
 )
 
 
-class ClassifierTuning(BaseModel):
+class ClassifierTuning(Settings):
     """Fields every classification recipe shares."""
-
-    model_config = ConfigDict(extra="forbid")
 
     method: Literal["lora", "full"] = Field("lora", description="LoRA (the new head trains in full) or full fine-tuning")
     lora_r: int = Field(8, ge=1, le=1024, description="LoRA rank")

@@ -10,17 +10,16 @@ import math
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from spark_trainer.config.schema import Settings
 from spark_trainer.recipes.base import MetricSpec
 from spark_trainer.recipes.fit import DataFacts, missing_field, needs_pipeline
 from spark_trainer.recipes.lora_targets import TargetModules
 from spark_trainer.recipes.registry import RecipeSpec
 
 
-class DiffusionLoRAConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DiffusionLoRAConfig(Settings):
     method: Literal["lora"] = Field("lora", description="Fine-tuning method: LoRA adapters (the base stays frozen)")
     resolution: int = Field(512, ge=16, le=2048, description="Training image side in pixels (a multiple of the "
                             "model's downsampling and of 8: 64 for SD 1.x)")

@@ -36,6 +36,12 @@ def test_defaults_filled_for_recipe_section() -> None:
         # The whole section was quoted back ("train: got {'max_steps': None, ...}", 19 fields)
         ("train:\n  max_steps: null\n", "line 6: train: set train.max_steps or train.epochs"),
         ("train:\n  learning_rate: .nan\n", "train.learning_rate: got nan; not a number (NaN); give a number"),
+        # YAML's true and yes were read as the number 1: a micro-batch of 1, a LoRA rank of 1
+        ("train:\n  batch_size: true\n", "line 7: train.batch_size: got true; should be a number"),
+        ("train:\n  epochs: yes\n", "line 7: train.epochs: got true; should be a number"),
+        ("eval:\n  max_batches: false\n", "line 7: eval.max_batches: got false; should be a number"),
+        ("recipe_config:\n  lora_r: yes\n", "line 7: recipe_config.lora_r: got true; should be a number"),
+        ("recipe_config:\n  lora_alpha: true\n", "line 7: recipe_config.lora_alpha: got true; should be a number"),
         # peft's own traceback came from the worker for a list naming nothing
         ("recipe_config:\n  target_modules: ' , '\n", "line 7: recipe_config.target_modules: got ' , '; names no "
          "module; give all-linear or module names, like q_proj,v_proj"),
@@ -93,7 +99,7 @@ def test_a_dataset_or_project_named_by_its_id_is_read_as_that_id() -> None:
     # be a valid string"; YAML reads a bare 3 as a number, as it does `gpus: 0`.
     config = parse_config(BASE.replace("dataset: data.jsonl", "dataset: 3").replace("project: demo", "project: 2"))
     assert (config.dataset, config.project) == ("3", "2")
-    with pytest.raises(ConfigError, match="dataset: got True"):  # a YAML boolean names nothing
+    with pytest.raises(ConfigError, match="dataset: got true"):  # a YAML boolean names nothing
         parse_config(BASE.replace("dataset: data.jsonl", "dataset: yes"))
 
 
@@ -147,7 +153,7 @@ def test_a_bare_gpu_id_in_a_run_file_is_that_gpu() -> None:
     assert parse_config(BASE + "gpus: 0\n").gpus == "0"
     data = apply_overrides(parse_config(BASE).model_dump(mode="json"), ["gpus=1"])
     assert parse_config_data(data).gpus == "1"
-    with pytest.raises(ConfigError, match=r"line 6: gpus: got True; Input should be a valid string"):
+    with pytest.raises(ConfigError, match=r"line 6: gpus: got true; Input should be a valid string"):
         parse_config(BASE + "gpus: true\n", "run.yaml")
 
 
