@@ -36,6 +36,18 @@ def fitting_request(store: Store, config: ExperimentConfig, gpus: str | None, ma
     return request
 
 
+def check_device_fit(configs: list[ExperimentConfig], request: gpu_alloc.GpuRequest,
+                     machine: list[int] | None) -> None:
+    """Refuse, before anything is queued, settings a recipe cannot train with on the CPU, for a run that
+    will train there: `gpus: cpu`, or auto on a machine without GPUs (`gpus.place` gives it none)."""
+    from spark_trainer.jobs.scheduler import machine_gpus
+    from spark_trainer.recipes import get_recipe
+
+    if request.is_cpu or (request.auto and not (machine_gpus() if machine is None else machine)):
+        for config in configs:
+            get_recipe(config.recipe).check_cpu_fit(config.recipe_config)
+
+
 def gpus_for(store: Store, config: ExperimentConfig) -> str:
     """The run file's `gpus:`; where it does not say, the `default_gpus` setting (Settings' Default GPUs)."""
     if "gpus" in config.model_fields_set:

@@ -15,7 +15,7 @@ from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, ConfigError, DiskFull, NotFound, OperationFailed, SparkError
 from spark_trainer.ingest.types import IngestReport
 from spark_trainer.jobs.advice import data_advice, data_settings, runs_advice, settings_differ
-from spark_trainer.jobs.gpu_request import fitting_request
+from spark_trainer.jobs.gpu_request import check_device_fit, fitting_request
 from spark_trainer.store import datasets, experiments, projects, runs, sweeps
 from spark_trainer.store.entities import Dataset, Experiment, Run, RunStatus
 from spark_trainer.store.store import Store
@@ -179,6 +179,7 @@ def submit_configs(
 
     first = configs[0]
     request = fitting_request(store, first, gpus, machine)
+    check_device_fit(configs, request, machine)
     base_model = resolve_model(first.base_model, base_dir, store.home.root)
     # Two submits of the same file at once: the second waits, then reuses the dataset and the
     # experiment the first created (instead of failing on their names).
@@ -320,6 +321,7 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     experiment = experiments.get(store, experiment_ref)
     config = ExperimentConfig.model_validate(experiment.config)
     request = fitting_request(store, config, gpus, machine, stored=True)
+    check_device_fit([config], request, machine)
     if experiment.dataset_id is None:
         raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
     dataset = datasets.get(store, experiment.dataset_id)

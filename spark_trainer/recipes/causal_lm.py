@@ -116,6 +116,14 @@ def decided_format(facts: DataFacts, settings: BaseModel) -> dict[str, str]:
     return {"format": found} if found else {}
 
 
+def cpu_fit(settings: BaseModel) -> str | None:
+    """Flex attention trains on CUDA only: on the CPU PyTorch has no backward pass for it, compiled or not."""
+    if getattr(settings, "attention", None) == "flex":
+        return ("recipe_config.attention: flex cannot train on the CPU (PyTorch has no backward pass for it there); "
+                "use auto (varlen on the CPU), varlen or sdpa")
+    return None
+
+
 RECIPE = RecipeSpec(
     name="causal-lm",
     title="Causal LM fine-tuning",
@@ -136,4 +144,5 @@ RECIPE = RecipeSpec(
     data_fit=data_fit,
     model_fit=needs_text_model,
     decided_settings=decided_format,
+    cpu_fit=cpu_fit,
 )

@@ -71,6 +71,9 @@ class RecipeSpec:
         data_advice: (dataset facts, recipe settings, base model folder or None) -> a one-line warning
             about a run the recipe can train but likely not as meant (images far smaller than the
             training size...), or None. As cheap as `data_fit`; it never refuses a run.
+        cpu_fit: recipe settings -> why the recipe cannot train with them on the CPU (causal-LM's flex
+            attention has no backward pass there), or None. Submit asks it of a run that will train on
+            the CPU (`gpus: cpu`, or auto on a machine without GPUs).
     """
 
     name: str
@@ -88,6 +91,7 @@ class RecipeSpec:
     model_fit: Callable[[Path], str | None] | None = None
     data_advice: Callable[[DataFacts, Any, Path | None], str | None] | None = None
     decided_settings: Callable[[DataFacts, Any], dict[str, Any]] | None = None
+    cpu_fit: Callable[[Any], str | None] | None = None
 
     @property
     def main_metric(self) -> MetricSpec:
@@ -152,6 +156,12 @@ class RecipeSpec:
     def model_problem(self, folder: Path) -> str | None:
         """Why this recipe cannot start from the base model `folder`, else None."""
         return None if self.model_fit is None else self.model_fit(Path(folder))
+
+    def check_cpu_fit(self, recipe_config: Any) -> None:
+        """ConfigError (one line, naming the field) when `cpu_fit` says these settings cannot train on the CPU."""
+        why = None if self.cpu_fit is None else self.cpu_fit(self.settings(recipe_config))
+        if why:
+            raise ConfigError(f"{why}; this run trains on the CPU (gpus: cpu, or no GPU on this machine)")
 
     def check_model_fit(self, folder: Path) -> None:
         why = self.model_problem(folder)
