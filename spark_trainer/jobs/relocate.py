@@ -31,6 +31,7 @@ def move_run(run: Run, gpus: str, machine: list[int] | None = None) -> str:
         BadInput: the request is malformed, this machine cannot satisfy it, or the checkpoint's
             global batch cannot be kept on that many processes.
     """
+    from spark_trainer.jobs.gpu_request import check_device_fit
     from spark_trainer.jobs.scheduler import machine_gpus
     from spark_trainer.jobs.submit import CONFIG_NAME, frozen_config
     from spark_trainer.training.checkpoints import latest_checkpoint, read_state
@@ -40,6 +41,7 @@ def move_run(run: Run, gpus: str, machine: list[int] | None = None) -> str:
     gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
     run_dir = Path(run.run_dir)
     config = frozen_config(run_dir)
+    check_device_fit([config], request, machine)  # a flex-attention run moved to the CPU: refused here
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is not None:
         t = config.train

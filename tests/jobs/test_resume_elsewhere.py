@@ -87,3 +87,23 @@ def test_two_resumes_elsewhere_at_once_leave_the_config_on_the_winners_devices(
     assert runs.get(store, run_id).requested_gpus == won and frozen_config(run_dir).gpus == won
     assert str(lost) == (f"run {run_id} is queued; only a paused, interrupted, failed or cancelled run can be "
                          "resumed"), repr(lost)
+
+
+def test_resume_on_the_cpu_of_a_flex_attention_run_is_refused_and_the_run_left_where_it_was(
+        store: Store, run_file) -> None:
+    # A GPU run with `attention: flex` moved by `run resume --gpus cpu` was queued there and failed at its
+    # first step: PyTorch has no flex-attention backward pass on the CPU.
+    import yaml
+
+    from spark_trainer.errors import BadInput
+
+    path = run_file()
+    spec = yaml.safe_load(path.read_text())
+    spec["gpus"], spec["recipe_config"]["attention"] = "0", "flex"
+    path.write_text(yaml.safe_dump(spec))
+    run = submit_config(store, load_config(path), base_dir=path.parent, machine=[0]).run
+    runs.transition(store, run.id, RunStatus.CANCELLED, "stopped for the test")
+    with pytest.raises(BadInput, match="^recipe_config.attention: flex cannot train on the CPU"):
+        control.resume(store, run.id, gpus="cpu")
+    assert runs.get(store, run.id).status == RunStatus.CANCELLED
+    assert frozen_config(Path(run.run_dir)).gpus == "0"
