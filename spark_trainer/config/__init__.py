@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from spark_trainer.config import legacy
 from spark_trainer.config.errors import format_validation_error
 from spark_trainer.config.schema import CheckpointConfig, EvalConfig, ExperimentConfig, TrainConfig
 from spark_trainer.config.yaml_io import dump_yaml, line_of, load_yaml, parse_yaml, save_yaml
@@ -31,7 +32,10 @@ def _fail(messages: list[str], source: str | None, node: yaml.Node | None, overr
         if any(field == key or field.startswith(f"{key}.") for key in _set_keys(overrides)):
             return f"--set {message}"  # the value came from the command line: no line of the file holds it
         if source:
-            line = line_of(node, field.split(".")) if node is not None else None
+            path = field.split(".")
+            if node is not None and (old := legacy.old_place(field, node)):  # `train.seq_len: 4`: that line
+                message, path = f"{old} (now {field}){message[len(field):]}", old.split(".")
+            line = line_of(node, path) if node is not None else None
             return f"{source} line {line}: {message}" if line else f"{source}: {message}"
         return message
 

@@ -65,6 +65,24 @@ def upgrade(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return upgraded, notes
 
 
+def old_place(field: str, node: Any) -> str | None:
+    """The old place ("train.seq_len") a run file wrote the moved `field` ("recipe_config.seq_len") at,
+    when the file has it there and not at the new place; else None. `node`: the file's composed YAML.
+    Each field kept its name when it moved."""
+    for old in MOVED:
+        section, key = old.split(".")
+        if field == f"recipe_config.{key}" and _written(node, [section, key]) and not _written(node, ["recipe_config", key]):
+            return old
+    return None
+
+
+def _written(node: Any, path: list[str]) -> bool:
+    from spark_trainer.config.yaml_io import line_of
+
+    line = line_of(node, path)  # the nearest parent's line when the last key is missing
+    return line is not None and line != line_of(node, path[:-1])
+
+
 def with_frozen_defaults(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """`data` (a stored config: a run's config.yaml or an experiment's) with its recipe's
     `frozen_defaults` for the settings it predates (a new mapping; `data` is not changed), and a

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from spark_trainer.config import EvalConfig, ExperimentConfig, TrainConfig, parse_config, validate_config
+from spark_trainer.errors import ConfigError
 from spark_trainer.recipes import describe_fields, get_recipe, list_recipes
 
 OLD = """\
@@ -74,3 +75,17 @@ def test_a_misspelt_old_field_is_still_an_unknown_key():
 
     with pytest.raises(ConfigError, match=r"^old.yaml line 5: train.seqlen: unknown key; allowed keys: "):
         parse_config(OLD.format(recipe="causal-lm").replace("seq_len", "seqlen"), "old.yaml")
+
+
+def test_a_bad_value_at_the_old_place_is_named_there_with_its_line():
+    # `train: {seq_len: 4}` said "run.yaml: recipe_config.seq_len: got 4" with no line, a key the file does
+    # not have (or the line of `recipe_config:` when the file had that section).
+    old = "name: old\nrecipe: causal-lm\nbase_model: m\ndataset: d\nrecipe_config:\n  lora_r: 4\ntrain:\n  max_steps: 3\n  seq_len: 4\n"
+    with pytest.raises(ConfigError) as refused:
+        parse_config(old, "run.yaml")
+    assert str(refused.value) == ("run.yaml line 9: train.seq_len (now recipe_config.seq_len): got 4; Input should be "
+                                  "greater than or equal to 8")
+    # Written at the new place, the new place is named, as before.
+    new = "name: old\nrecipe: causal-lm\nbase_model: m\ndataset: d\nrecipe_config:\n  seq_len: 4\ntrain:\n  max_steps: 3\n"
+    with pytest.raises(ConfigError, match=r"^run.yaml line 6: recipe_config.seq_len: got 4;"):
+        parse_config(new, "run.yaml")
