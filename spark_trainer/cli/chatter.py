@@ -9,6 +9,7 @@ A deprecation between two libraries is nothing a user can act on. `--debug` keep
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -24,12 +25,16 @@ _ON = {"1", "ON", "YES", "TRUE"}
 
 
 def quiet_libraries(*, debug: bool, stream: TextIO | None = None) -> None:
-    """Silence library deprecation notices (unless `debug`) and progress bars when `stream` (default
+    """Silence library deprecation notices and optional-kernel probes (unless `debug`) and progress bars when `stream` (default
     stderr) is not a terminal. HF_HUB_DISABLE_PROGRESS_BARS, where set, decides the bars instead."""
     if debug:
         return
     for category in (FutureWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category, module=_LIBRARY_MODULES)
+    # peft imports bitsandbytes, whose CPU backend probes for an optional kernel package on CPUs with
+    # AVX512-BF16 and warns when it is missing ("Failed to load CPU gemm_4bit_forward..."), on every
+    # command that loads a model; the worker and the playground quiet it the same way.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     stream = stream if stream is not None else sys.stderr
     chosen = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
     if chosen is not None:
