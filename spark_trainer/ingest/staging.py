@@ -21,6 +21,7 @@ from typing import IO, Any
 from spark_trainer import disk
 from spark_trainer.errors import Conflict, DiskFull, OperationFailed
 from spark_trainer.ingest.card import CardTally, write_card
+from spark_trainer.ingest.splits import every_class_held_out
 from spark_trainer.ingest.types import Duplicate, IngestOptions, IngestReport
 from spark_trainer.manifest_fields import FieldTally, ManifestStamp
 from spark_trainer.paths import DataHome
@@ -59,6 +60,7 @@ class Kept:
     source: str
     line: int | None
     split: str | None
+    label: str | None = None  # its class (a class folder, a `label` field): splits keep every class in both
 
     @property
     def where(self) -> str:
@@ -161,7 +163,9 @@ class DatasetBuilder:
         self.tally.add(item.row, item.stats)
         self.fields.add(item.row)
         self.size_bytes += item.size
-        kept = Kept(item.sha256, item.source, item.line, item.split)
+        label = item.row.get("label")
+        kept = Kept(item.sha256, item.source, item.line, item.split,
+                    str(label).strip() or None if isinstance(label, str | int) and not isinstance(label, bool) else None)
         self._seen[item.sha256] = kept
         self.items.append(kept)
         return True
@@ -185,9 +189,12 @@ class DatasetBuilder:
         return rel
 
     def _settle_splits(self) -> None:
-        """Each item's split: the user's, else from its content hash."""
-        for item in self.items:
-            item.split = item.split or split_of(item.sha256, self.options.val_fraction, self.options.seed)
+        """Each item's split: the user's, else from its content hash, with every class in both splits."""
+        hashed = [item for item in self.items if item.split is None]
+        for item in hashed:
+            item.split = split_of(item.sha256, self.options.val_fraction, self.options.seed)
+        if self.options.val_fraction > 0:
+            every_class_held_out(hashed)
         # Small datasets: make sure validation is not empty when a fraction was asked for.
         if self.options.val_fraction > 0 and len(self.items) >= 2 and not any(i.split == "val" for i in self.items):
             min(self.items, key=lambda i: i.sha256).split = "val"

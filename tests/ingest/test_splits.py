@@ -53,3 +53,35 @@ def test_images_right_in_split_folders_have_no_class(store, project, tmp_path: P
     labels = {r["source"]: r["label"] for r in read_manifest(Path(result.dataset.path))}
     assert labels == {**{f"photos/{s}/{i}.png": None for s in ("train", "val") for i in range(3)},
                       "photos/test/cat/0.png": "cat"}
+
+
+def test_every_class_of_a_class_folder_dataset_is_in_both_splits(store, project, tmp_path: Path) -> None:
+    # 42 images of three classes at val_fraction 0.1: the content-hash split held out two foxes and no
+    # cat or dog, so accuracy, the best checkpoint and early stopping spoke for one class.
+    from spark_trainer.ingest import IngestOptions
+
+    root = tmp_path / "pets"
+    for label, n in (("cat", 15), ("dog", 13), ("fox", 14), ("owl", 2)):
+        for i in range(n):
+            write_image(root / label / f"{i}.png", seed=hash((label, i)) % 100_000)
+    result = ingest_paths(store, [root], project=project, options=IngestOptions(val_fraction=0.1))
+    rows = read_manifest(Path(result.dataset.path))
+    splits = {label: {r["split"] for r in rows if r["label"] == label} for label in ("cat", "dog", "fox", "owl")}
+    assert splits == {label: {"train", "val"} for label in splits}
+    held_out = sum(r["split"] == "val" for r in rows)
+    assert result.report.val == held_out and held_out <= 2 * 4  # the hash split's own, plus one per class at most
+    # The same folder ingested again splits the same way (the split is still the items' content's).
+    again = ingest_paths(store, [root], project=project, options=IngestOptions(val_fraction=0.1), name="pets-2")
+    assert [(r["sha256"], r["split"]) for r in read_manifest(Path(again.dataset.path))] == [
+        (r["sha256"], r["split"]) for r in rows]
+
+
+def test_a_column_of_ids_is_not_taken_for_classes(store, project, tmp_path: Path) -> None:
+    # A `label` field with a value per row (more values than validation rows expected) keeps the hash split.
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({"text": f"row {i}", "label": f"id-{i // 2}"}) + "\n" for i in range(200)))
+    result = ingest_paths(store, [data], project=project)
+    from spark_trainer.ingest.staging import split_of
+
+    rows = read_manifest(Path(result.dataset.path))
+    assert all(r["split"] == split_of(r["sha256"], 0.1) for r in rows)
