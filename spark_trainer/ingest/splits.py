@@ -40,19 +40,21 @@ def settle_splits(items: list[Kept], files: list[InputFile]) -> str | None:
             "validation; val_fraction applies only to other items")
 
 
+PER_CLASS = 5  # items a class holds on average, at least, for a field's values to be read as classes
+
+
 def every_class_held_out(items: list[Kept]) -> None:
     """Give each class a validation item and keep it a training one, where the content-hash split left it
     none (42 images of three classes at 0.1 held out two foxes and no cat or dog: accuracy, the best
-    checkpoint and early stopping then spoke for one class). Only for a dataset with few enough classes
-    for the fraction asked (no more classes than it expects validation items, so a column of ids is not
-    taken for classes); a class of one item stays in training. The rest keep their hash split."""
+    checkpoint and early stopping then spoke for one class). Only where the classes hold PER_CLASS items
+    each on average, so that a column of ids is not taken for classes; a class of one item stays in
+    training. The rest keep their hash split."""
     by_class: dict[str, list[Kept]] = defaultdict(list)
     for item in items:
         if item.label is not None:
             by_class[item.label].append(item)
-    expected = sum(item.split == "val" for item in items)
-    if not by_class or len(by_class) > max(expected, 1):
-        return
+    if not by_class or len(by_class) * PER_CLASS > sum(map(len, by_class.values())):
+        return  # a field of (nearly) one value per item names items, not classes
     for members in by_class.values():
         if len(members) < 2:
             continue

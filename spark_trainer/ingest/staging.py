@@ -163,7 +163,8 @@ class DatasetBuilder:
         self.tally.add(item.row, item.stats)
         self.fields.add(item.row)
         self.size_bytes += item.size
-        label = item.row.get("label")
+        record = item.row.get("record")  # a text row's fields; an image's class is its row's own `label`
+        label = (record if isinstance(record, dict) else item.row).get(self.options.label_field, item.row.get("label"))
         kept = Kept(item.sha256, item.source, item.line, item.split,
                     str(label).strip() or None if isinstance(label, str | int) and not isinstance(label, bool) else None)
         self._seen[item.sha256] = kept

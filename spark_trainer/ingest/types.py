@@ -36,6 +36,9 @@ class IngestOptions:
     min_file_bytes: int = 1
     check_video_decode: bool = True
     seed: str = ""
+    # The field of a text row that names its class (a run file's `recipe_config.label_column`): every class
+    # gets items in both splits. Images take their class folder's name.
+    label_field: str = "label"
 
     def __post_init__(self) -> None:
         from spark_trainer.errors import BadInput

@@ -105,7 +105,8 @@ def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | Non
     from spark_trainer.ingest.types import IngestOptions
 
     result = ingest_paths(store, [path], project=config.project,
-                          options=IngestOptions(val_fraction=config.eval.val_fraction))
+                          options=IngestOptions(val_fraction=config.eval.val_fraction,
+                                                label_field=str(config.recipe_config.get("label_column") or "label")))
     return result.dataset, result.report
 
 

@@ -85,3 +85,16 @@ def test_a_column_of_ids_is_not_taken_for_classes(store, project, tmp_path: Path
 
     rows = read_manifest(Path(result.dataset.path))
     assert all(r["split"] == split_of(r["sha256"], 0.1) for r in rows)
+
+
+def test_the_classes_of_text_rows_are_read_from_the_label_field_asked_for(store, project, tmp_path: Path) -> None:
+    # A run file's `label_column: sentiment` names the classes (submit passes it as `label_field`).
+    from spark_trainer.ingest import IngestOptions
+
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,sentiment\n" + "".join(f"review number {i} of {c},{c}\n"
+                                                 for c in ("good", "bad", "meh") for i in range(6)))
+    result = ingest_paths(store, [data], project=project, options=IngestOptions(label_field="sentiment"))
+    rows = read_manifest(Path(result.dataset.path))
+    assert {c: {r["split"] for r in rows if r["record"]["sentiment"] == c} for c in ("good", "bad", "meh")} == {
+        c: {"train", "val"} for c in ("good", "bad", "meh")}

@@ -91,3 +91,29 @@ def test_a_run_file_reusing_an_experiment_with_other_settings_says_so(store: Sto
             "train.batch_size 4 there, 2 here); this run trains with the file's, while `run start` of the experiment "
             "keeps its own") in other.err.splitlines()
     assert experiments.get(store, "same", "jobs").config["train"]["batch_size"] == 4
+
+
+def test_a_plain_file_is_split_with_every_class_of_its_label_column_in_both(store: Store, tmp_path: Path) -> None:
+    """`train` of a CSV whose classes are in `recipe_config.label_column: sentiment`: ingestion read the
+    classes from a `label` field only, and the hash split held out no 'bad' and no 'meh' review."""
+    import yaml
+
+    from spark_trainer.config import load_config
+    from spark_trainer.ingest import read_manifest
+    from spark_trainer.jobs.submit import submit_config
+
+    data = tmp_path / "reviews.csv"
+    data.write_text("text,sentiment\n" + "".join(f"review number {i} of {c},{c}\n"
+                                                 for c in ("good", "bad", "meh") for i in range(6)))
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("config.json", "tokenizer.json"):  # what submit looks at; no weights
+        (model / name).write_text("{}")
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({"project": "p", "name": "reviews", "recipe": "text-classification",
+                                    "base_model": str(model), "dataset": str(data), "gpus": "cpu",
+                                    "recipe_config": {"label_column": "sentiment"}}))
+    queued = submit_config(store, load_config(path), base_dir=tmp_path, machine=[])
+    rows = read_manifest(Path(queued.dataset.path))
+    assert {c: {r["split"] for r in rows if r["record"]["sentiment"] == c} for c in ("good", "bad", "meh")} == {
+        c: {"train", "val"} for c in ("good", "bad", "meh")}
