@@ -91,6 +91,7 @@ class CausalLMRecipe:
         self.train_data: list[packing.Row] = []
         self.val_data: list[packing.Row] = []
         self.truncated = 0
+        self.cut_away = 0  # examples whose every trained token lay beyond seq_len (a long prompt, an answer after it)
         self._bos_ids: list[int] | None = None
         self.attn = "sdpa"
         self.model_masks = False  # the model builds its own attention masks (attention_implementation)
@@ -216,7 +217,10 @@ class CausalLMRecipe:
         require_rows(data_path, rows, train_rows)
         n_train = sum(len(p.lengths) for p in pieces["train"])
         if not n_train:
-            raise BadInput(f"dataset {data_path}: no training row has any token to learn from")
+            why = (f": in {self.cut_away:,} rows all it trains on (the completion, answer or assistant turns) lies "
+                   f"beyond recipe_config.seq_len, {self.rc.seq_len} tokens of this tokenizer; raise seq_len"
+                   if self.cut_away else "")
+            raise BadInput(f"dataset {data_path}: no training row has any token to learn from{why}")
         parts = pieces["train"] + pieces["val"]
         return token_cache.Encoded(np.concatenate([p.ids for p in parts]), np.concatenate([p.mask for p in parts]),
                                    np.concatenate([p.lengths for p in parts]), n_train, self.truncated), rows
@@ -279,7 +283,9 @@ class CausalLMRecipe:
         limit = self.rc.seq_len
         if len(example.input_ids) > limit:
             self.truncated += 1
+            learnt = any(example.train_mask[1:])
             example = Example(example.input_ids[:limit], example.train_mask[:limit])
+            self.cut_away += learnt and not any(example.train_mask[1:])  # all it trains on lay past seq_len
         return example
 
     def _ids(self, text: str) -> list[int]:

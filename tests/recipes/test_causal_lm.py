@@ -393,3 +393,19 @@ def test_evaluations_run_on_eval_max_rows_examples_spread_over_the_split(tmp_pat
     old = with_frozen_defaults({"recipe": "causal-lm", "recipe_config": {"method": "lora"}})[0]
     assert old["recipe_config"]["eval_max_rows"] is None
     assert {f["name"]: f for f in describe_fields(get_recipe("causal-lm").config_model)}["eval_max_rows"]["default"] == 2000
+
+
+def test_answers_cut_away_by_seq_len_are_named_as_the_reason_nothing_trains(tmp_path, tiny_model_dir):
+    # Prompts that fill seq_len leave every completion beyond it: the run failed with "no training row
+    # has any token to learn from", naming neither seq_len nor the prompts.
+    from spark_trainer.errors import BadInput
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+
+    data = tmp_path / "long.jsonl"
+    data.write_text("".join(f'{{"prompt": "{"a long question " * 20}{i}", "completion": " yes"}}\n' for i in range(3)))
+    recipe = CausalLMRecipe(make_config(tiny_model_dir, eval={"val_fraction": 0.0}, recipe_config={"seq_len": 16}))
+    with pytest.raises(BadInput) as refused:
+        recipe.prepare(data)
+    assert str(refused.value) == (
+        f"dataset {data}: no training row has any token to learn from: in 3 rows all it trains on (the completion, "
+        "answer or assistant turns) lies beyond recipe_config.seq_len, 16 tokens of this tokenizer; raise seq_len")
