@@ -79,9 +79,9 @@ def _check_file(path: Path) -> Path:
     if dataset_folder(path) is not None:
         return dataset_folder(path)  # type: ignore[return-value]
     if path.is_dir():
-        raise BadInput(f"--data {path}: a folder; this task reads a CSV or JSONL file")
+        raise BadInput(f"evaluation data {path}: a folder; this task reads a CSV or JSONL file")
     if not path.is_file():
-        raise BadInput(f"--data {path}: no such file")
+        raise BadInput(f"evaluation data {path}: no such file")
     return path
 
 
@@ -239,11 +239,11 @@ def _class_folder_images(root: Path) -> list[LabelledImage]:
     try:
         files = [f for f in gather([root]) if f.ext in IMAGE_EXTS]
     except BadInput as exc:
-        raise BadInput(f"--data {exc}") from None
+        raise BadInput(f"evaluation data {exc}") from None
     if not files:
-        raise BadInput(f"--data {root} has no images (looked for {', '.join(sorted(IMAGE_EXTS))})")
+        raise BadInput(f"evaluation data {root} has no images (looked for {', '.join(sorted(IMAGE_EXTS))})")
     for f in files:
         if f.folder_label is None:
-            raise BadInput(f"--data {root}: image {'/'.join(f.rel)} is not in a class sub-folder; put each "
+            raise BadInput(f"evaluation data {root}: image {'/'.join(f.rel)} is not in a class sub-folder; put each "
                            "class's images in a sub-folder named after the class")
     return [LabelledImage(str(f.path), str(f.folder_label), f.source) for f in files]

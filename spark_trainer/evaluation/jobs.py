@@ -101,14 +101,14 @@ def _data_of(store: Store, data: Path | str, project_id: int) -> Path:
         except NotFound:
             return None
         except BadInput as exc:  # a name only other projects use, several of them
-            raise BadInput(f"--data {data}: {exc}") from None
+            raise BadInput(f"evaluation data {data}: {exc}") from None
 
     path = Path(data).expanduser()
     found = dataset(project_id) or (path.resolve() if path.exists() else None) or dataset(None)
     if found is not None:
         return found
     hint = datasets.missing_hint(store, str(data), project_id)
-    raise BadInput(f"--data {data}: no such file, folder or dataset (see `spark-trainer dataset list`)"
+    raise BadInput(f"evaluation data {data}: no such file, folder or dataset (see `spark-trainer dataset list`)"
                    + (f"; {hint}" if hint else ""))
 
 
@@ -129,7 +129,7 @@ def _check_labels(store: Store, run: Any, config: ExperimentConfig, items: list[
         except SparkError:
             raise BadInput(f"run {run.id}: " + NO_LABELS.format(recipe=config.recipe)) from None
         known = get_recipe(config.recipe).load()(config).label_names(dataset)
-    check_labels(items, known, where=f"--data {data_path}: ", whose=f"run {run.id}'s model")
+    check_labels(items, known, where=f"evaluation data {data_path}: ", whose=f"run {run.id}'s model")
 
 
 def start(store: Store, evaluation: Evaluation, run_dir: Path) -> Evaluation:

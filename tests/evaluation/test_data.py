@@ -28,20 +28,20 @@ def test_a_folder_of_class_folders_is_read_like_ingestion_reads_it(tmp_path: Pat
 def test_a_folder_image_outside_a_class_folder_is_named(tmp_path: Path) -> None:
     root = make_image_folders(tmp_path / "held-out", per_class=1, size=16)
     (root / "red_square" / "000.png").rename(root / "stray.png")
-    with pytest.raises(BadInput, match=r"--data .*held-out: image stray.png is not in a class sub-folder"):
+    with pytest.raises(BadInput, match=r"evaluation data .*held-out: image stray.png is not in a class sub-folder"):
         read_labelled_images(root)
     (root / "stray.png").unlink()
     for folder in root.iterdir():
         for image in folder.iterdir():
             image.rename(folder / f"{image.stem}.bin")
-    with pytest.raises(BadInput, match=r"--data .*held-out has no images"):
+    with pytest.raises(BadInput, match=r"evaluation data .*held-out has no images"):
         read_labelled_images(root)
 
 
 def test_a_folder_given_to_a_file_task_is_called_a_folder(tmp_path: Path) -> None:
-    with pytest.raises(BadInput, match=r"^--data .*: a folder; this task reads a CSV or JSONL file$"):
+    with pytest.raises(BadInput, match=r"^evaluation data .*: a folder; this task reads a CSV or JSONL file$"):
         read_labelled(tmp_path)
-    with pytest.raises(BadInput, match=r"^--data .*missing\.jsonl: no such file$"):
+    with pytest.raises(BadInput, match=r"^evaluation data .*missing\.jsonl: no such file$"):
         read_labelled(tmp_path / "missing.jsonl")
 
 

@@ -231,7 +231,7 @@ def test_eval_data_names_the_dataset_before_a_folder_of_that_name_here(lora_run,
     with Store.open(home) as store:
         assert evaluations.get(store, json.loads(out)["evaluation"]).data_path == str(Path(own.path).resolve())
     code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", f"./{own.name}")
-    assert code == 2 and err.strip() == f"error: --data {here / own.name}: a folder; this task reads a CSV or JSONL file"
+    assert code == 2 and err.strip() == f"error: evaluation data {here / own.name}: a folder; this task reads a CSV or JSONL file"
 
 
 def test_eval_data_names_the_runs_own_dataset_when_other_projects_use_the_name(lora_run, tmp_path, capsys) -> None:
@@ -268,7 +268,7 @@ def test_eval_data_naming_a_renamed_dataset_says_the_new_name(lora_run, tmp_path
         datasets.rename(store, own.id, "flowers")
     code, _out, err = _cli(capsys, home, "eval", run.id, "--task", "perplexity", "--data", own.name)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
-    assert err.rstrip().endswith(f"--data {own.name}: no such file, folder or dataset (see `spark-trainer dataset "
+    assert err.rstrip().endswith(f"evaluation data {own.name}: no such file, folder or dataset (see `spark-trainer dataset "
                                  "list`); it was renamed to 'flowers'")
 
 
