@@ -108,7 +108,9 @@ class RunExportsWidget(QWidget):
         self.ctx.tasks.start(task, self.ctx.pool)
 
     def show_lists(self, found: list, evals: list, names: dict[str, str] | None = None) -> None:
-        _fill(self.exports, [(e.id, e.step, e.options.get("kind"), e.options.get("dtype"), e.path,
+        from spark_trainer.store.exports import shown_path
+
+        _fill(self.exports, [(e.id, e.step, e.options.get("kind"), e.options.get("dtype"), shown_path(e),
                               e.hub_url or "not pushed", f"{e.created_at:%Y-%m-%d %H:%M}") for e in found])
         _fill(self.evaluations, [(e.id, e.task, e.weights,
                                   (names or {}).get(e.data_path, e.data_path.rsplit("/", 1)[-1]),

@@ -42,8 +42,8 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> Result:
         if given:
             raise BadInput(f"--list lists the run's exports; leave out {', '.join(given)}")
         found = exports.list_for(store, args.run)
-        rows = [(e.id, e.step, e.options.get("kind"), e.options.get("dtype"), e.path, e.hub_url or "-")
-                for e in found]
+        rows = [(e.id, e.step, e.options.get("kind"), e.options.get("dtype"), exports.shown_path(e),
+                 e.hub_url or "-") for e in found]
         return Result(found, table(["id", "step", "kind", "dtype", "path", "hub"], rows, empty="no exports yet"))
     if args.private and not args.push:
         raise BadInput("--private makes the Hub repo of --push private; add --push REPO_ID")

@@ -72,12 +72,11 @@ def resolve_device(text: str) -> str:
 
 def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.playground.generators import generator_spec
-    from spark_trainer.playground.source import resolve_source
 
     if args.base and args.checkpoint is not None:
         raise BadInput("--checkpoint names the run's weights to try; --base answers with the base model instead: "
                        "give one of them")
-    source = resolve_source(ctx.store, args.run, args.checkpoint or "last")
+    source = _source(ctx.store, args)
     spec = generator_spec(source.recipe)
     check_options(spec.kind, source.recipe, args)
     if spec.kind == "classification":
@@ -140,6 +139,21 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
         return shown
 
     return Result(data, text)
+
+
+def _source(store: Any, args: argparse.Namespace) -> Any:
+    """The weights to load. `--base` on a run with none of its own (failed or cancelled before its first
+    checkpoint) loads the base model alone, as `eval --base` does: the base model needs nothing of the run's."""
+    from spark_trainer.playground.source import RunGone, base_source, resolve_source
+
+    try:
+        return resolve_source(store, args.run, args.checkpoint or "last")
+    except RunGone:
+        raise
+    except BadInput:
+        if not args.base:
+            raise
+        return base_source(store, args.run)
 
 
 def _classify(ctx: Context, args: argparse.Namespace, source: Any, spec: Any) -> Result:

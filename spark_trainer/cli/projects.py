@@ -126,8 +126,9 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
     if user_exports:
         text += (f"\nkept {len(user_exports)} export folder(s) you chose (yours to remove):\n  "
                  + "\n  ".join(user_exports))
-    # The keys of run and experiment deletes: the app's export folders apart from the other folders.
-    return Result({"deleted": True, "project": p,
+    # The shape of run and experiment deletes: the deleted record under "deleted" ({"deleted": false} when
+    # nothing was), the app's export folders apart from the other folders.
+    return Result({"deleted": p,
                    "removed_folders": [f for f in removed if f not in made],
                    "kept_folders": [f for f in kept if f not in made],
                    "removed_exports": [f for f in removed if f in made],

@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     board.set_defaults(handler=cmd_leaderboard)
     compare = sub.add_parser("compare", parents=[common],
                              help="the settings that differ between runs, and each metric's last value")
-    compare.add_argument("runs", nargs="+", type=int, metavar="RUN", help="two or more run ids")
+    # Not type=int: `compare 1 abc` is refused as `run show abc` is ("no run with id 'abc'"), not by argparse.
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="two or more run ids")
     compare.add_argument("--samples", action="store_true", help="also each run's newest sample (the Compare page's "
                          "'Samples side by side')")
     compare.set_defaults(handler=cmd_compare)
@@ -131,13 +132,19 @@ def _entry_data(entry: Entry, names: dict[int, str]) -> dict[str, Any]:
             "status": entry.run.status.value}
 
 
+SAME_RUNS = "compare: give two or more different run ids"
+
+
 def cmd_compare(ctx: Context, args: argparse.Namespace) -> Result:
-    ids = list(dict.fromkeys(args.runs))
-    if len(ids) < 2:
-        raise BadInput("compare: give two or more different run ids")
+    refs = list(dict.fromkeys(ref.strip() for ref in args.runs))
+    if len(refs) < 2:
+        raise BadInput(SAME_RUNS)
     store = ctx.store
     reconcile(store)  # a run whose worker died shows as interrupted, as in `run list`
-    found = [runs.get(store, r) for r in ids]
+    found = list({r.id: r for r in (runs.get(store, ref) for ref in refs)}.values())  # `1 01` is one run
+    if len(found) < 2:
+        raise BadInput(SAME_RUNS)
+    ids = [r.id for r in found]
     diff = config_diff([run_config(store, r) for r in found], ignore=("name", "notes", "dataset", "project"))
     last = summaries(store, ids)
     keys = sorted({k for per_run in last.values() for k in per_run})

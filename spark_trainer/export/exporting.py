@@ -7,6 +7,7 @@ finished folder and does not write it again, so a failed push is retried by runn
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Callable
@@ -147,6 +148,10 @@ def _destination(store: Store, options: ExportOptions) -> Path:
                            f"folders go when their {whose} is deleted; choose a folder outside it")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BadInput(f"export folder {dest} already exists and is not an empty folder; choose a new or empty folder")
+    if dest.is_dir() and not os.access(dest, os.W_OK):
+        # The export would replace it (renamed over it) by a writable folder of its own: the user's read-only
+        # folder, and the permissions they gave it, would be gone without a word.
+        raise BadInput(f"export folder {dest} is not writable; make it writable or choose another folder")
     # Named "export folder" (the dialog's Folder, the command line's --out), never by one of them.
     try:  # the staging folder is made beside it: check the place now, naming it, not the staging
         dest.parent.mkdir(parents=True, exist_ok=True)

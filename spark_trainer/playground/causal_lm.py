@@ -66,6 +66,8 @@ class CausalLMGenerator:
         from spark_trainer.recipes.causal_lm_model import load_model
 
         model = load_model(self.model_dir, rc, self.device, precision, for_inference(self.model_dir))
+        if source.kind == "base":  # fresh adapters, switched off for the base model's answers
+            return model
         if source.kind == "final":
             from peft import set_peft_model_state_dict
 
@@ -85,7 +87,10 @@ class CausalLMGenerator:
         from spark_trainer.recipes.causal_lm_model import torch_dtype
 
         dtype = torch_dtype(precision)
-        if source.kind == "final":
+        if source.kind == "base":
+            model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=dtype, local_files_only=True,
+                                                         attn_implementation=for_inference(self.model_dir))
+        elif source.kind == "final":
             model = AutoModelForCausalLM.from_pretrained(source.path, dtype=dtype, local_files_only=True,
                                                          attn_implementation=for_inference(source.path))
         else:
@@ -97,8 +102,8 @@ class CausalLMGenerator:
         return model.to(self.device)
 
     def _base(self) -> Any:
-        if self.method != "full":
-            return None
+        if self.method != "full" or (self.source is not None and self.source.kind == "base"):
+            return None  # the loaded model answers for the base (its adapters off; or it is the base model)
         if self.base_model is None:
             from transformers import AutoModelForCausalLM
 
@@ -118,6 +123,8 @@ class CausalLMGenerator:
 
         if self.model is None:
             raise BadInput("no model is loaded")
+        if not base and self.source is not None and self.source.kind == "base":
+            raise BadInput(f"run {self.source.run_id}'s base model alone is loaded: it answers for the base model only")
         s = GenerationSettings.from_dict(settings)
         prompt = inputs.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():

@@ -87,7 +87,9 @@ class DiffusionGenerator:
                                        unet=parts.unet, scheduler=scheduler, safety_checker=None,
                                        feature_extractor=None, requires_safety_checker=False)
         pipe.set_progress_bar_config(disable=True)
-        if source.kind == "final":
+        if source.kind == "base":  # the base pipeline alone: no LoRA layers to switch off
+            pass
+        elif source.kind == "final":
             with _no_text_encoder_lora_notice(not rc.train_text_encoder):
                 pipe.load_lora_weights(str(source.path))
         else:
@@ -107,6 +109,8 @@ class DiffusionGenerator:
 
         if self.pipe is None:
             raise BadInput("no model is loaded")
+        if not base and self.source is not None and self.source.kind == "base":
+            raise BadInput(f"run {self.source.run_id}'s base model alone is loaded: it answers for the base model only")
         s = ImageSettings.from_dict(settings)
         prompt = inputs.get("prompt")
         if not isinstance(prompt, str):

@@ -22,12 +22,13 @@ class RunGone(NotFound):
 
 @dataclass(frozen=True)
 class ModelSource:
-    """A run's trained weights: `path` is the final folder or a checkpoint folder."""
+    """A run's trained weights: `path` is the final folder or a checkpoint folder (the base model's folder
+    for kind "base")."""
 
     run_id: int
     recipe: str
     run_dir: Path
-    kind: str  # "final" | "checkpoint"
+    kind: str  # "final" | "checkpoint" | "base" (the base model alone: `base_source`)
     path: Path
     step: int | None
     base_model: str
@@ -35,6 +36,8 @@ class ModelSource:
 
     @property
     def label(self) -> str:
+        if self.kind == "base":
+            return "base model"
         if self.kind == "final":
             return "final model" + (f" (step {self.step})" if self.step else "")
         return f"checkpoint step {self.step}"
@@ -96,6 +99,27 @@ def resolve_source(store: Store, run_ref: int | str, checkpoint: str = "last") -
         if checkpoints.checkpoint_step(path) == int(spec):
             return source("checkpoint", path, int(spec))
     raise BadInput(f"run {run.id} has no checkpoint at step {int(spec)}" + _available(found))
+
+
+def base_source(store: Store, run_ref: int | str) -> ModelSource:
+    """The run's base model alone, as `eval --base` loads it: for `generate --base` on a run with no weights
+    of its own (one that failed or was cancelled before its first checkpoint), which the base model does not
+    need. Raises RunGone for no such run, BadInput where the base model cannot be found."""
+    from spark_trainer.jobs.submit import frozen_config
+    from spark_trainer.models.loading import resolve_base_model
+
+    try:
+        run = runs.get(store, run_ref)
+    except NotFound as exc:
+        raise RunGone(str(exc)) from None
+    run_dir = Path(run.run_dir)
+    config = frozen_config(run_dir)
+    home = store.home.root
+    try:
+        folder = resolve_base_model(config.base_model, search_dirs=(home, home / "models"))
+    except BadInput as exc:
+        raise BadInput(f"run {run.id}'s base model: {exc}") from None
+    return ModelSource(run.id, run.recipe, run_dir, "base", folder, None, config.base_model, home)
 
 
 def _available(found: list[Path]) -> str:

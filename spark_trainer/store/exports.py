@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -28,11 +29,23 @@ class Export:
     pushed_at: datetime | None
     created_at: datetime
     extra: dict[str, Any] = field(default_factory=dict)
+    # The folder is gone (the user deleted it): the record stays, as the Hub copy and the history do, and
+    # lists say so ("(folder missing)") rather than show a folder that is not there.
+    folder_missing: bool = False
 
 
 def _entity(row: ExportRow) -> Export:
     return Export(id=row.id, run_id=row.run_id, step=row.step, options=dict(row.options or {}), path=row.path,
-                  hub_repo=row.hub_repo, hub_url=row.hub_url, pushed_at=row.pushed_at, created_at=row.created_at)
+                  hub_repo=row.hub_repo, hub_url=row.hub_url, pushed_at=row.pushed_at, created_at=row.created_at,
+                  folder_missing=not Path(row.path).is_dir())
+
+
+MISSING_NOTE = " (folder missing)"
+
+
+def shown_path(export: Export) -> str:
+    """The export's folder as lists show it (the CLI's --list, the run view's Exports table)."""
+    return export.path + (MISSING_NOTE if export.folder_missing else "")
 
 
 def add(store: Store, run_id: int, *, step: int, options: dict[str, Any], path: str) -> Export:

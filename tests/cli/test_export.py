@@ -67,3 +67,26 @@ def test_export_told_to_stop_or_left_by_its_terminal_cleans_up_like_ctrl_c(
     assert not list(Path(run.run_dir).glob(".pinned-*"))
     with Store.open(home) as store:
         assert exports.list_for(store, run.id) == []
+
+
+def test_list_marks_an_export_whose_folder_was_deleted_and_keeps_its_record(store, cli, tmp_path) -> None:
+    # `export 1 --list` showed an export whose folder the user had deleted as if it were there.
+    from spark_trainer.store import experiments, exports, projects, runs
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    kept, gone = tmp_path / "kept", tmp_path / "gone"
+    kept.mkdir()
+    exports.add(store, run.id, step=5, options={"kind": "adapter", "dtype": "fp32"}, path=str(kept))
+    exports.add(store, run.id, step=9, options={"kind": "merged", "dtype": "fp32"}, path=str(gone))
+
+    listed = cli("export", str(run.id), "--list")
+    assert listed.code == 0, listed.err
+    lines = listed.out.splitlines()
+    assert lines[1].endswith(f"{gone} (folder missing)  -")  # newest first; its hub column "-"
+    assert lines[2].split()[-2:] == [str(kept), "-"]
+    as_json = cli("--json", "export", str(run.id), "--list").json()
+    assert [(e["path"], e["folder_missing"]) for e in as_json] == [(str(gone), True), (str(kept), False)]
+    assert len(exports.list_for(store, run.id)) == 2  # the record stays

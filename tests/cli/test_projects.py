@@ -28,6 +28,29 @@ def test_project_delete_with_files_removes_its_runs_exports_in_the_home_only(cli
     assert deleted.json()["kept_exports"] == [] and deleted.json()["kept_folders"] == []
 
 
+def test_project_delete_json_has_the_shape_of_run_and_exp_delete(cli, store: Store) -> None:
+    # `project delete --json` said {"deleted": true, "project": {...}, ...}; `run delete` and `exp delete`
+    # give the deleted record under "deleted" ({"deleted": false} when nothing was deleted).
+    def one_run(project: str, name: str) -> tuple[int, int]:
+        exp = experiments.create(store, project=project, name=name, recipe="causal-lm", base_model="m", dataset=None,
+                                 config={})
+        run = runs.create(store, exp.id)
+        runs.transition(store, run.id, RunStatus.CANCELLED, "test: stopped")
+        return exp.id, run.id
+
+    for name in ("p", "q"):
+        projects.create(store, name)
+    _, run_id = one_run("q", "e1")
+    exp_id, _ = one_run("q", "e2")
+    project = projects.get(store, "p")
+    run_deleted = cli("--json", "run", "delete", str(run_id), "--yes").json()
+    exp_deleted = cli("--json", "exp", "delete", str(exp_id), "--yes").json()
+    project_deleted = cli("--json", "project", "delete", "p", "--yes").json()
+    assert set(project_deleted) == set(run_deleted) == set(exp_deleted)
+    assert project_deleted["deleted"]["id"] == project.id and project_deleted["deleted"]["name"] == "p"
+    assert run_deleted["deleted"]["id"] == run_id and exp_deleted["deleted"]["name"] == "e2"
+
+
 def test_project_delete_asks_on_a_terminal_under_json_too(cli, store: Store, monkeypatch) -> None:
     # Seen in a docs walk: `--json project delete P` on a terminal said "refusing ... without --yes (no
     # terminal to ask on)"; run, exp and dataset delete ask there, on stderr.

@@ -141,6 +141,20 @@ def test_compare_prints_the_settings_that_differ_and_each_metrics_last_value(sto
     assert gone.code != 0 and gone.err.count("\n") == 1 and "999" in gone.err
 
 
+def test_compare_refuses_a_run_id_that_is_not_one_as_run_show_does(store, cli) -> None:
+    # argparse's type=int said "spark-trainer compare: error: argument RUN: invalid int value: 'abc'".
+    a = _run(store, "a", "causal-lm", [("loss", 1, 2.0)])
+    b = _run(store, "b", "causal-lm", [("loss", 1, 2.1)])
+    bad = cli("compare", str(a), "abc")
+    assert bad.code == 2 and bad.err == "error: no run with id 'abc'; see `spark-trainer run list`\n"
+    assert bad.err == cli("run", "show", "abc").err
+    as_json = cli("--json", "compare", str(a), "abc")
+    assert as_json.code == 2 and as_json.json()["error"] == "no run with id 'abc'; see `spark-trainer run list`"
+    same = cli("compare", str(a), f"0{a}")  # two spellings of one run
+    assert same.code == 2 and same.err == "error: compare: give two or more different run ids\n"
+    assert cli("--json", "compare", f" {a}", str(b)).json()["runs"][0]["id"] == a
+
+
 def test_compare_samples_shows_each_runs_newest_sample_as_the_compare_page_does(store, cli) -> None:
     import json
 

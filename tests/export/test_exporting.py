@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -186,6 +187,28 @@ def test_bad_export_requests_are_one_line_exit_2(lora_run, tmp_path, capsys) -> 
     assert (busy / "keep.txt").read_text() == "mine" and len(list(busy.iterdir())) == 1
     code, _, err = _cli(capsys, home, "export", run.id, "--push", "no-namespace")
     assert code == 2 and "your-name/model-name" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder (os.access says so), so "
+                    "there is nothing to refuse; run as another user to check the refusal")
+def test_an_empty_read_only_out_folder_is_refused_and_left_as_it_was(lora_run, tmp_path, capsys) -> None:
+    """`export RUN --out DIR`, DIR an empty folder the user made read-only, renamed its export over DIR:
+    DIR became a writable folder of the export's, its permissions silently gone."""
+    import stat
+
+    home, run = lora_run
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    inode = locked.stat().st_ino
+    try:
+        code, _, err = _cli(capsys, home, "export", run.id, "--out", locked)
+        assert code == 2 and err == (f"error: export folder {locked} is not writable; make it writable or choose "
+                                     "another folder\n")
+        assert locked.stat().st_ino == inode and stat.S_IMODE(locked.stat().st_mode) == 0o555
+        assert list(locked.iterdir()) == [] and [p.name for p in tmp_path.iterdir()] == ["locked"]
+    finally:
+        locked.chmod(0o755)
 
 
 def test_two_exports_into_one_folder_at_once_never_mix_their_files(lora_run, tmp_path) -> None:

@@ -103,3 +103,47 @@ def test_piped_output_has_no_library_chatter(trained: TrainedRun) -> None:
     assert "Warning" not in done.stderr, done.stderr
     # Only our summary line (the sampled answer may end by eos before the 4 tokens asked for).
     assert re.fullmatch(r"\([0-4] tokens? in [0-9.]+ s, .*\)", done.stderr.strip()), done.stderr
+
+
+@pytest.mark.parametrize("ended", ["failed", "cancelled"])
+def test_base_answers_for_a_run_that_ended_before_its_first_checkpoint(trained: TrainedRun, tmp_path, capsys,
+                                                                       ended) -> None:
+    """`generate RUN --base` on a run that failed (or was cancelled) before any checkpoint said "run N has no
+    final model or checkpoint yet (status failed)", while `eval RUN --base` evaluated its base model: the
+    base model needs nothing of the run's. It answers as the base of a trained run does (adapter off)."""
+    import shutil
+
+    from spark_trainer.config import validate_config
+    from spark_trainer.jobs.submit import frozen_config, submit_config
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+    from spark_trainer.store.store import Store
+    from tests.playground.trained import DEMO_DATA
+
+    base_model = frozen_config(trained.run_dir).base_model  # the trained run's base, to compare their answers
+    copy = shutil.copytree(base_model, tmp_path / "base")
+    config = validate_config({"project": "pg", "name": "died", "recipe": "causal-lm", "base_model": str(copy),
+                              "dataset": str(DEMO_DATA), "gpus": "cpu", "train": {"max_steps": 4},
+                              "recipe_config": {"method": "lora", "lora_r": 8, "lora_alpha": 16, "seq_len": 64}})
+    home = tmp_path / "home"
+    with Store.open(home) as store:
+        run = submit_config(store, config, base_dir=DEMO_DATA.parent).run
+        for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus(ended)):
+            runs.transition(store, run.id, status, "test: ended before its first checkpoint")
+    died = TrainedRun(home, run.id, Path(run.run_dir))
+
+    code, answer, err = generate(died, capsys, "--temperature", "0", "--json", "--base", "--device", "cpu")
+    assert code == 0, err
+    assert answer["variant"] == "base" and answer["source"]["kind"] == "base" and answer["tokens"] >= 1
+    assert answer["source"]["path"] == str(copy.resolve())
+    _, trained_base, _ = generate(trained, capsys, "--temperature", "0", "--json", "--base", "--device", "cpu")
+    assert answer["text"] == trained_base["text"]
+    code, text, err = generate(died, capsys, "--temperature", "0", "--base", "--device", "cpu")
+    assert code == 0 and text.strip() == answer["text"].strip() and ", base model, seed " in err
+
+    code, _, err = generate(died, capsys)  # its own weights: there are none, as before
+    assert code == 2 and err == f"error: run {run.id} has no final model or checkpoint yet (status {ended}); it has " \
+                                "no checkpoints\n"
+    shutil.rmtree(copy)
+    code, _, err = generate(died, capsys, "--base")
+    assert code == 2 and err == f"error: run {run.id}'s base model: {copy.resolve()} does not exist\n"

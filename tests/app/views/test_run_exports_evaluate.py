@@ -49,3 +49,22 @@ def test_an_evaluation_of_a_dataset_shows_the_datasets_name(store, ctx, qtbot):
     qtbot.waitUntil(lambda: table.rowCount() == 1, timeout=15_000)
     assert table.item(0, EVAL_COLUMNS.index("Data")).text() == "dataset chat"
     detail.stop()
+
+
+def test_an_export_whose_folder_was_deleted_says_so_as_export_list_does(store, ctx, qtbot, tmp_path):
+    """The Exports table showed an export whose folder the user had deleted as if it were there."""
+    from app.views.run_exports import EXPORT_COLUMNS, RunExportsWidget
+    from spark_trainer.store import exports
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    (tmp_path / "kept").mkdir()
+    for step, name in ((5, "kept"), (9, "gone")):
+        exports.add(store, run.id, step=step, options={"kind": "adapter"}, path=str(tmp_path / name))
+    widget = RunExportsWidget(store, ctx)
+    qtbot.addWidget(widget)
+    widget.show_run(run, (exports.list_for(store, run.id), []))
+    folder = EXPORT_COLUMNS.index("Folder")
+    assert [widget.exports.item(r, folder).text() for r in range(2)] == [
+        f"{tmp_path / 'gone'} (folder missing)", str(tmp_path / "kept")]
