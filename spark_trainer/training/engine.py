@@ -148,7 +148,9 @@ def run_training(
     state = SideWork(config, spec, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order, watch,
                   sharded=plan.fsdp, precision=precision, divergence=diverged)
     if resume_state is not None:
-        state.metric_step = resume_state.get("metric_step")
+        # Its last evaluation's step: a run resumed at its last step, evaluated there already, is not
+        # evaluated again (the final evaluation was logged twice).
+        state.metric_step = state.last_eval_step = resume_state.get("metric_step")
     if compiling.active and recipe.val_data:
         compiling.eval_seconds = compiling.run(state.warm_up_evaluation)
     last_ckpt: Path | None = None
