@@ -221,10 +221,14 @@ def run_training(
                 break
         final_path = None
         if status == "completed":
-            if recipe.val_data and state.last_eval_step != step:
+            evaluated = bool(recipe.val_data) and state.last_eval_step != step
+            if evaluated:
                 last_metric, best, evals_without_gain = compiling.run(
                     state.evaluate, step, best, evals_without_gain)
-            last_ckpt = state.save(step, last_metric, best, evals_without_gain)
+            if resume_from is not None and resume_state is not None and int(resume_state["step"]) == step and not evaluated:
+                last_ckpt = resume_from  # resumed at its last step, nothing new since: saved (and recorded) once
+            else:
+                last_ckpt = state.save(step, last_metric, best, evals_without_gain)
             final_path = state.save_final()
     finally:
         del feed  # shuts DataLoader workers down

@@ -221,3 +221,5 @@ def test_a_run_resumed_at_its_last_step_is_not_evaluated_there_again(tiny_model,
     again, second = train(config, counting_data, tmp_path / "run", resume_from=final)
     assert again.status == "completed" and again.step == 4
     assert second.series("eval_loss") == {}  # nothing evaluated: step 4 was, before the kill
+    assert [a for a in second.artifacts if a[0] == "checkpoint"] == []  # nor saved and recorded again
+    assert again.last_checkpoint == final and (final / "state.json").is_file()
