@@ -80,12 +80,28 @@ def runs_advice(store: Store, combos: list[tuple[dict[str, Any], ExperimentConfi
     settings: the runs that share them get the lines of the first, led by its values."""
     checked: dict[str, tuple[str, ...]] = {}
     said = []
+    unused = unused_axes(combos)
     for swept, config in combos:
         key = data_settings(config, with_train=True)
         if key not in checked:
             checked[key] = swept_advice(store, config, swept, dataset, base_model)
-        said.append(checked[key])
+        said.append(unused + checked[key])
     return said
+
+
+def unused_axes(combos: list[tuple[dict[str, Any], ExperimentConfig]]) -> tuple[str, ...]:
+    """A line for each swept setting that no run of the sweep uses (LoRA's rank swept with `method: full`):
+    its runs differ in nothing they train with, and each costs a whole run."""
+    from spark_trainer.recipes import get_recipe
+
+    said = []
+    for key in dict.fromkeys(k for swept, _ in combos for k in swept):
+        section, _, name = key.partition(".")
+        if section == "recipe_config" and all(name in get_recipe(c.recipe).unused_fields(c.recipe_config)
+                                              for _, c in combos):
+            said.append(f"sweep varies {key}, which recipe_config.method full does not use: runs that differ only "
+                        "in it train alike")
+    return tuple(said)
 
 
 def data_settings(config: ExperimentConfig, *, with_train: bool = False) -> str:

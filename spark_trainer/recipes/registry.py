@@ -157,6 +157,12 @@ class RecipeSpec:
         """Why this recipe cannot start from the base model `folder`, else None."""
         return None if self.model_fit is None else self.model_fit(Path(folder))
 
+    def unused_fields(self, recipe_config: Any) -> tuple[str, ...]:
+        """The recipe settings `recipe_config` leaves unused: LoRA's, with `method: full`."""
+        if getattr(self.settings(recipe_config), "method", None) != "full":
+            return ()
+        return tuple(name for name in LORA_FIELDS if name in self.config_model.model_fields)
+
     def check_cpu_fit(self, recipe_config: Any) -> None:
         """ConfigError (one line, naming the field) when `cpu_fit` says these settings cannot train on the CPU."""
         why = None if self.cpu_fit is None else self.cpu_fit(self.settings(recipe_config))
@@ -191,6 +197,9 @@ class RecipeSpec:
         """Import and return the recipe implementation (this may import torch)."""
         module_name, _, attr = self.implementation.partition(":")
         return getattr(importlib.import_module(module_name), attr)
+
+
+LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")  # what LoRA alone reads
 
 
 class RecipeRegistry:

@@ -54,9 +54,15 @@ def _torch_file_damage(path: Path) -> str | None:
 def damage(checkpoint: Path) -> str | None:
     """What is wrong with `checkpoint`'s files (one line naming the file), or None if they look whole."""
     try:
-        json.loads((checkpoint / STATE_FILE).read_text())
+        state = json.loads((checkpoint / STATE_FILE).read_text())
     except (OSError, ValueError) as exc:
         return f"{STATE_FILE} is unreadable ({exc})"
+    # The files it was written with (recorded since checkpoints list them): one deleted from outside failed
+    # every resume with a FileNotFoundError. Older checkpoints list none, and are checked by what they hold.
+    listed = state.get("files") if isinstance(state, dict) else None
+    missing = [name for name in listed or () if isinstance(name, str) and not (checkpoint / name).is_file()]
+    if missing:
+        return f"{missing[0]} is missing"
     for path in sorted(checkpoint.iterdir()):
         try:
             if path.suffix == ".safetensors":

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.disk import files_as_umask, fsync_dir, fsync_file
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, DiskFull
 
-_NAME = re.compile(r"^step-(\d{8})$")
+_NAME = re.compile(r"^(?:\.replaced-)?step-(\d{8})$")  # step-N, or step-N set aside while it is replaced
 STATE_FILE = "state.json"
 IDENTITY_FILE = "run.json"
 
@@ -55,6 +55,7 @@ def _owned(path: Path, owner: str | None) -> bool:
 
 
 STAGING_PREFIX = ".staging-step-"  # a checkpoint being written; renamed to step-N when complete
+REPLACED_PREFIX = ".replaced-"  # `.replaced-step-N`: step-N renamed aside while its new copy moves in
 
 
 def bytes_being_saved(run_dir: Path) -> int | None:
@@ -90,12 +91,35 @@ def is_complete(path: Path) -> bool:
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoints of the run owning `run_dir`, oldest step first."""
+    """Complete checkpoints of the run owning `run_dir`, oldest step first. A step's checkpoint set aside
+    while a new copy replaced it (`.replaced-step-N`) stands for the step when a kill left no step-N."""
     folder = checkpoint_dir(run_dir)
     if not folder.is_dir():
         return []
     owner = read_identity(run_dir)
-    return sorted((p for p in folder.iterdir() if is_complete(p) and _owned(p, owner)), key=checkpoint_step)
+    by_step: dict[int, Path] = {}
+    for path in folder.iterdir():
+        if is_complete(path) and _owned(path, owner):
+            step = checkpoint_step(path)
+            if step not in by_step or by_step[step].name.startswith(REPLACED_PREFIX):
+                by_step[step] = path
+    return [by_step[step] for step in sorted(by_step)]
+
+
+def restore_replaced(run_dir: Path) -> None:
+    """Put back a checkpoint set aside by a replacement a kill interrupted (`write_checkpoint`), or remove
+    it where its new copy is in place. Only the process writing the run's checkpoints calls this."""
+    folder = checkpoint_dir(run_dir)
+    if not folder.is_dir():
+        return
+    for aside in folder.glob(f"{REPLACED_PREFIX}step-*"):
+        final = folder / aside.name.removeprefix(REPLACED_PREFIX)
+        if is_complete(final):
+            shutil.rmtree(aside, ignore_errors=True)
+        elif is_complete(aside):
+            if final.exists():
+                shutil.rmtree(final)  # an incomplete folder of that name: never a checkpoint
+            os.replace(aside, final)
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -114,33 +138,36 @@ def write_checkpoint(run_dir: Path, step: int, files: dict[str, Any], state: dic
     from spark_trainer.training import diskspace
 
     folder = checkpoint_dir(run_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    previous = latest_checkpoint(run_dir)
-    needed = diskspace.folder_bytes(previous) if previous is not None else 0
-    keeps = (f"the last complete checkpoint is still {previous.name}" if previous is not None
-             else "no checkpoint was written")
-    diskspace.check_free(folder, needed)
     final = folder / f"step-{step:08d}"
     staging = folder / f"{STAGING_PREFIX}{step:08d}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
     current: Path = staging
+    needed, keeps = 0, "no checkpoint was written"
     try:
+        folder.mkdir(parents=True, exist_ok=True)  # a read-only folder: one line, as a full disk is
+        restore_replaced(run_dir)
+        previous = latest_checkpoint(run_dir)
+        if previous is not None:
+            needed = diskspace.folder_bytes(previous)
+            keeps = f"the last complete checkpoint is still {previous.name}"
+        diskspace.check_free(folder, needed)
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir()
         for name, writer in files.items():
             current = staging / name
             writer(current)
             fsync_file(current)
         current = staging / STATE_FILE
         stamp = {"run_uuid": read_identity(run_dir)} if read_identity(run_dir) else {}
-        (staging / STATE_FILE).write_text(json.dumps({**state, **stamp, "step": step}, indent=2))
+        listed = {"files": sorted(files)}  # what a resume checks is there (checkpoint_check.damage)
+        (staging / STATE_FILE).write_text(json.dumps({**state, **stamp, **listed, "step": step}, indent=2))
         fsync_file(staging / STATE_FILE)
         files_as_umask(staging)  # safetensors writes its files 0600
         fsync_dir(staging)
-        if final.exists():  # the same step saved twice (save-now then a stop): replace it
-            shutil.rmtree(final)
-        os.replace(staging, final)
-        fsync_dir(folder)
+        _publish(staging, final)
+    except DiskFull:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     except Exception as exc:  # torch and safetensors report a failed write with their own types
         failure = diskspace.write_failure(exc, current, needed, keeps)
         shutil.rmtree(staging, ignore_errors=True)
@@ -149,6 +176,23 @@ def write_checkpoint(run_dir: Path, step: int, files: dict[str, Any], state: dic
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+def _publish(staging: Path, final: Path) -> None:
+    """Rename the finished `staging` folder to `final`. The same step saved again (save-now then a stop,
+    a resume at the step it was saved at) replaces it: the old copy is renamed aside first and removed
+    only once the new one is in place, so a kill in between leaves the old one (`list_checkpoints` reads
+    it, `restore_replaced` puts it back), never no checkpoint of the step."""
+    folder = final.parent
+    aside = folder / f"{REPLACED_PREFIX}{final.name}"
+    if final.exists():
+        if aside.exists():
+            shutil.rmtree(aside)
+        os.replace(final, aside)
+        fsync_dir(folder)
+    os.replace(staging, final)
+    fsync_dir(folder)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _best_of(found: list[Path], lower_is_better: bool | None) -> Path | None:

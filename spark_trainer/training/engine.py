@@ -148,7 +148,9 @@ def run_training(
     state = SideWork(config, spec, recipe, accelerator, model, optimizer, scheduler, report, run_dir, order, watch,
                   sharded=plan.fsdp, precision=precision, divergence=diverged)
     if resume_state is not None:
-        state.metric_step = resume_state.get("metric_step")
+        # Its last evaluation's step: a run resumed at its last step, evaluated there already, is not
+        # evaluated again (the final evaluation was logged twice).
+        state.metric_step = state.last_eval_step = resume_state.get("metric_step")
     if compiling.active and recipe.val_data:
         compiling.eval_seconds = compiling.run(state.warm_up_evaluation)
     last_ckpt: Path | None = None
@@ -219,10 +221,14 @@ def run_training(
                 break
         final_path = None
         if status == "completed":
-            if recipe.val_data and state.last_eval_step != step:
+            evaluated = bool(recipe.val_data) and state.last_eval_step != step
+            if evaluated:
                 last_metric, best, evals_without_gain = compiling.run(
                     state.evaluate, step, best, evals_without_gain)
-            last_ckpt = state.save(step, last_metric, best, evals_without_gain)
+            if resume_from is not None and resume_state is not None and int(resume_state["step"]) == step and not evaluated:
+                last_ckpt = resume_from  # resumed at its last step, nothing new since: saved (and recorded) once
+            else:
+                last_ckpt = state.save(step, last_metric, best, evals_without_gain)
             final_path = state.save_final()
     finally:
         del feed  # shuts DataLoader workers down

@@ -42,3 +42,18 @@ def test_a_step_larger_than_the_data_is_said_where_the_data_is_known() -> None:
         "training items: the run takes one step, over 4.3 epochs"]
     assert settings_advice(one_epoch) == []  # the data unknown: nothing said
     assert settings_advice(_config({"max_steps": None, "epochs": 5, "grad_accum": 100}), 184) == []
+
+
+def test_a_swept_setting_no_run_uses_is_said() -> None:
+    # `--sweep recipe_config.lora_r=4,8` of a full fine-tune queued runs that trained alike, unsaid.
+    from spark_trainer.jobs.advice import unused_axes
+
+    def combos(method: str) -> list[tuple[dict[str, Any], ExperimentConfig]]:
+        return [({"recipe_config.lora_r": r, "train.learning_rate": lr}, _config({"learning_rate": lr}, method=method,
+                                                                               lora_r=r))
+                for r in (4, 8) for lr in (1e-3, 3e-3)]
+
+    assert unused_axes(combos("full")) == (
+        "sweep varies recipe_config.lora_r, which recipe_config.method full does not use: runs that differ only in it "
+        "train alike",)
+    assert unused_axes(combos("lora")) == ()

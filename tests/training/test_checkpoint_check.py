@@ -63,3 +63,15 @@ def test_another_run_s_checkpoint_is_left_alone(tmp_path: Path) -> None:
     write_identity(tmp_path, 1, "c0ffee")
     assert set_aside_damaged(tmp_path) == [] and latest_checkpoint(tmp_path) == first
     assert (tmp_path / "checkpoints" / "step-00000008").is_dir()
+
+
+@pytest.mark.parametrize("name", ["trainable.safetensors", "optimizer.pt"])
+def test_a_file_missing_is_named_and_the_checkpoint_before_becomes_latest(tmp_path: Path, name: str) -> None:
+    # faultwalk: a checkpoint with its state.json but no weights failed every `run resume` with
+    # "FileNotFoundError ... step-00000052/trainable.safetensors", step-50 whole beside it.
+    first, second = _checkpoint(tmp_path, 4), _checkpoint(tmp_path, 8)
+    (second / name).unlink()
+    assert damage(second) == f"{name} is missing"
+    notes = set_aside_damaged(tmp_path)
+    assert len(notes) == 1 and f"step-00000008 is damaged: {name} is missing" in notes[0]
+    assert latest_checkpoint(tmp_path) == first

@@ -146,3 +146,51 @@ def test_gradient_scaler_round_trips_through_a_checkpoint(tmp_path):
     restore_scaler(path, fresh)
     assert fresh.scaler.state_dict() == saved.scaler.state_dict()
     assert scaler_files(types.SimpleNamespace(scaler=None)) == {}  # bf16/fp32: nothing to save
+
+
+def test_a_step_saved_again_keeps_its_old_copy_until_the_new_one_is_in_place(tmp_path, monkeypatch):
+    # faultwalk: a resume at its last step saved step-12 again, removing the old folder before moving the
+    # new one in; a kill between the two left no checkpoint (with keep: 1, every trained step lost).
+    old = write_checkpoint(tmp_path, 12, {"weights.bin": _text_writer("old")}, {"metric": 1.0})
+    real_replace = os.replace
+
+    def killed_at_the_new_copy(src, dst):
+        if ".staging-" in str(src):
+            raise KeyboardInterrupt  # the kill: nothing after this line runs
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed_at_the_new_copy)
+    with pytest.raises(KeyboardInterrupt):
+        write_checkpoint(tmp_path, 12, {"weights.bin": _text_writer("new")}, {"metric": 2.0})
+    monkeypatch.setattr(os, "replace", real_replace)
+    kept = checkpoints.list_checkpoints(tmp_path)
+    assert [checkpoint_step(p) for p in kept] == [12]  # the old copy stands for the step
+    assert (kept[0] / "weights.bin").read_text() == "old" and checkpoints.read_state(kept[0])["metric"] == 1.0
+    # The next save of the run puts things right: the step is step-00000012 again, nothing set aside.
+    write_checkpoint(tmp_path, 13, {"weights.bin": _text_writer("13")}, {})
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-00000012", "step-00000013"]
+    assert (old / "weights.bin").read_text() == "old"
+    # A replacement that completes leaves the new copy only.
+    write_checkpoint(tmp_path, 13, {"weights.bin": _text_writer("13 again")}, {})
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-00000012", "step-00000013"]
+    assert (tmp_path / "checkpoints" / "step-00000013" / "weights.bin").read_text() == "13 again"
+
+
+def test_a_checkpoints_folder_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
+    # faultwalk: a read-only checkpoints folder failed the run with "OSError: [Errno 30] Read-only file
+    # system" and a traceback: the folder was made before the write's error handling began.
+    import errno
+
+    write_checkpoint(tmp_path, 1, {"weights.bin": _text_writer("one")}, {})
+    real_mkdir = Path.mkdir
+
+    def read_only(self, *args, **kwargs):
+        if self.name.startswith(".staging-"):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(DiskFull) as failed:
+        write_checkpoint(tmp_path, 2, {"weights.bin": _text_writer("two")}, {})
+    assert "Read-only file system" in str(failed.value) and "\n" not in str(failed.value)
+    assert str(failed.value).endswith("the last complete checkpoint is still step-00000001")

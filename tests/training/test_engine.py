@@ -208,3 +208,18 @@ def test_a_checkpoint_between_evaluations_records_when_its_metric_was_measured(t
     assert (rows[5].metric_step, rows[6].metric_step, rows[8].metric_step) == (4, 4, 8)  # 6: after the resume
     assert rows[6].metric == rows[5].metric and rows[6].metric_text() == f"{rows[6].metric:.4f} (at step 4)"
     assert rows[8].metric_text() == f"{rows[8].metric:.4f}"  # measured at its own step: no note
+
+
+def test_a_run_resumed_at_its_last_step_is_not_evaluated_there_again(tiny_model, counting_data, tmp_path):
+    # faultwalk: a worker killed after its final checkpoint (12/12) was resumed: `run metrics --key eval_loss`
+    # listed step 12 twice, and the step-12 checkpoint was saved (and recorded) a second time.
+    config = make_config(tiny_model, train={"max_steps": 4}, eval={"every_steps": 2})
+    done, first = train(config, counting_data, tmp_path / "run")
+    assert done.status == "completed" and sorted(first.series("eval_loss")) == [2, 4]
+    final = latest_checkpoint(tmp_path / "run")
+    assert checkpoint_step(final) == 4
+    again, second = train(config, counting_data, tmp_path / "run", resume_from=final)
+    assert again.status == "completed" and again.step == 4
+    assert second.series("eval_loss") == {}  # nothing evaluated: step 4 was, before the kill
+    assert [a for a in second.artifacts if a[0] == "checkpoint"] == []  # nor saved and recorded again
+    assert again.last_checkpoint == final and (final / "state.json").is_file()
