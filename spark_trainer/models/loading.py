@@ -119,8 +119,12 @@ def home_search_dirs(base_dir: Path | None = None) -> tuple[Path, ...]:
 
 
 def resolve_for_run(name: str, extra_dirs: tuple[Path, ...] = ()) -> Path:
-    """How the worker resolves a frozen config's `base_model` (absolute after submit)."""
-    return resolve_base_model(name, search_dirs=(*extra_dirs, *home_search_dirs()))
+    """How the worker resolves a frozen config's `base_model` (absolute after submit). A model moved or
+    deleted since is named as the base model: the run failed with a bare "/path does not exist"."""
+    try:
+        return resolve_base_model(name, search_dirs=(*extra_dirs, *home_search_dirs()))
+    except BadInput as exc:
+        raise BadInput(f"base_model: {exc}") from None
 
 
 def cache_repo_id(folder: Path) -> str | None:

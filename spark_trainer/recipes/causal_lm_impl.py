@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput, ConfigError
-from spark_trainer.models.loading import home_search_dirs, resolve_base_model
+from spark_trainer.models.loading import home_search_dirs, resolve_for_run
 from spark_trainer.recipes import causal_lm_chat as chat
 from spark_trainer.recipes import causal_lm_formats as formats
 from spark_trainer.recipes import token_cache
@@ -150,7 +150,7 @@ class CausalLMRecipe:
         from transformers import AutoConfig, AutoTokenizer
 
         seq_len = self.rc.seq_len
-        self.model_dir = resolve_base_model(self.config.base_model, search_dirs=self.search_dirs())
+        self.model_dir = resolve_for_run(self.config.base_model, self.model_search_dirs)
         model_config = AutoConfig.from_pretrained(self.model_dir, local_files_only=True)
         max_positions = getattr(model_config, "max_position_embeddings", None)
         if max_positions is not None and seq_len > max_positions:

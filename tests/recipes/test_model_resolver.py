@@ -85,3 +85,13 @@ def test_one_rule_set_for_what_a_model_is(tmp_path):
     (second / "m" / "config.json").unlink()
     with pytest.raises(BadInput, match=f"^{first / 'm'} has no config.json"):
         resolve_base_model("m", search_dirs=(first, second))
+
+
+def test_a_base_model_gone_before_the_worker_starts_is_named_as_the_base_model(tmp_path: Path) -> None:
+    # faultwalk: a model folder moved after `run resume` queued the run failed it with a bare
+    # "/tmp/faultwalk/model-copy does not exist".
+    from spark_trainer.models.loading import resolve_for_run
+
+    with pytest.raises(BadInput) as gone:
+        resolve_for_run(str(tmp_path / "model-copy"))
+    assert str(gone.value) == f"base_model: {tmp_path / 'model-copy'} does not exist"
