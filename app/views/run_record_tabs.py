@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QTableWidget, QTableWidgetIte
 
 from app.views.samples import LoadedSample, sample_widget
 from app.widgets import clear_layout
+from spark_trainer.disk import human_bytes
 from spark_trainer.jobs.run_checkpoints import CheckpointRow, metric_title
 
 
@@ -33,7 +34,7 @@ class CheckpointsTable(QTableWidget):
         self.setHorizontalHeaderItem(1, QTableWidgetItem(metric_title(list(rows))))
         for r, row in enumerate(rows):
             for c, value in enumerate((row.step, row.metric_text(),
-                                       f"{row.size_bytes / 2**20:.1f} MiB", row.path)):
+                                       human_bytes(row.size_bytes), row.path)):
                 self.setItem(r, c, QTableWidgetItem(str(value)))
         for column in range(3):  # the metric's name is longer than its values; the folder stretches
             self.resizeColumnToContents(column)

@@ -21,9 +21,11 @@ def test_a_checkpoint_row_is_picked_by_its_step_and_no_samples_say_how_to_get_so
     table = CheckpointsTable()
     qtbot.addWidget(table)
     assert table.selected_step() is None
-    table.show_rows([CheckpointRow(12, None, 2**20, "/x/step-12", None, True),
+    table.show_rows([CheckpointRow(12, None, 252_109, "/x/step-12", None, True),
                      CheckpointRow(24, 0.5, 2**21, "/x/step-24", "eval_loss", True)])
     assert [table.item(1, c).text() for c in range(4)] == ["24", "0.5000", "2.0 MiB", "/x/step-24"]
+    # As `run checkpoints` says it: a LoRA checkpoint of 246 KiB read "0.2 MiB" here.
+    assert table.item(0, 2).text() == "246.2 KiB"
     table.selectRow(1)
     assert table.selected_step() == "24"
     samples = SamplesPanel()
