@@ -59,7 +59,6 @@ def test_every_class_of_a_class_folder_dataset_is_in_both_splits(store, project,
     # 42 images of three classes at val_fraction 0.1: the content-hash split held out two foxes and no
     # cat or dog, so accuracy, the best checkpoint and early stopping spoke for one class.
     from spark_trainer.ingest import IngestOptions
-
     from spark_trainer.ingest.staging import split_of
 
     root = tmp_path / "pets"
