@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spark_trainer.errors import BadInput, NotFound
 from spark_trainer.store import runs
 from spark_trainer.store.store import Store
 from spark_trainer.training import checkpoints
+
+if TYPE_CHECKING:
+    from spark_trainer.config.schema import ExperimentConfig
+    from spark_trainer.store.entities import Run
 
 
 class RunGone(NotFound):
@@ -66,14 +70,7 @@ def resolve_source(store: Store, run_ref: int | str, checkpoint: str = "last") -
         RunGone: no such run (deleted since it was picked, say).
         BadInput: the run has no such checkpoint (the message lists what it has).
     """
-    from spark_trainer.jobs.submit import frozen_config
-
-    try:
-        run = runs.get(store, run_ref)
-    except NotFound as exc:
-        raise RunGone(str(exc)) from None
-    run_dir = Path(run.run_dir)
-    config = frozen_config(run_dir)
+    run, run_dir, config = _run_and_config(store, run_ref)
     spec = str(checkpoint).strip().lower()
     final = run_dir / "final"
     found = checkpoints.list_checkpoints(run_dir)
@@ -105,21 +102,27 @@ def base_source(store: Store, run_ref: int | str) -> ModelSource:
     """The run's base model alone, as `eval --base` loads it: for `generate --base` on a run with no weights
     of its own (one that failed or was cancelled before its first checkpoint), which the base model does not
     need. Raises RunGone for no such run, BadInput where the base model cannot be found."""
-    from spark_trainer.jobs.submit import frozen_config
     from spark_trainer.models.loading import resolve_base_model
 
-    try:
-        run = runs.get(store, run_ref)
-    except NotFound as exc:
-        raise RunGone(str(exc)) from None
-    run_dir = Path(run.run_dir)
-    config = frozen_config(run_dir)
+    run, run_dir, config = _run_and_config(store, run_ref)
     home = store.home.root
     try:
         folder = resolve_base_model(config.base_model, search_dirs=(home, home / "models"))
     except BadInput as exc:
         raise BadInput(f"run {run.id}'s base model: {exc}") from None
     return ModelSource(run.id, run.recipe, run_dir, "base", folder, None, config.base_model, home)
+
+
+def _run_and_config(store: Store, run_ref: int | str) -> tuple[Run, Path, ExperimentConfig]:
+    """The run, its folder and its frozen config; RunGone for no such run (deleted since it was picked)."""
+    from spark_trainer.jobs.submit import frozen_config
+
+    try:
+        run = runs.get(store, run_ref)
+    except NotFound as exc:
+        raise RunGone(str(exc)) from None
+    run_dir = Path(run.run_dir)
+    return run, run_dir, frozen_config(run_dir)
 
 
 def _available(found: list[Path]) -> str:
