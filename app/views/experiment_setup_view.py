@@ -328,7 +328,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
             label.setText(errors.get(key, ""))
             label.setVisible(key in errors)
         reasons = [f"{key.replace('_', ' ')}: {msg}" for key, msg in errors.items()]
-        reasons += [form.first_error() for form in self.forms.values() if form.first_error()]
+        reasons += [line for form in self.forms.values() for line in form.error_lines()]  # all, not one a form
         busy = pending(self._task)
         self.launch.setEnabled(not reasons and not busy)
         self.launch_reason.setText(("Cannot launch: " + reasons[0] + (f" (and {len(reasons) - 1} more)"

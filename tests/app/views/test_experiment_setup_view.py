@@ -353,3 +353,16 @@ def test_a_long_project_name_does_not_make_the_form_scroll_sideways(store, windo
         for box in (view.project, view.dataset, view.base_model, view.gpus):
             assert box.sizeHint().width() < 300 and box.mapTo(form.viewport(), box.rect().topRight()).x() \
                 <= form.viewport().width(), (size, box.currentText())
+
+
+def test_launch_counts_every_error_of_a_form_not_one_a_form(store, ctx, qtbot, tmp_path) -> None:
+    # Seen in a GUI walk: max steps 0 and learning rate -1 said "Cannot launch: train.max_steps: ..."
+    # with no "(and 1 more)": only a form's first error was counted.
+    view = filled_form(store, ctx, qtbot, tmp_path)
+    qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
+    view.forms["train"].set_values({"max_steps": 0, "learning_rate": -1})
+    qtbot.waitUntil(lambda: not view.checking and not view.launch.isEnabled(), timeout=15_000)
+    said = view.launch_reason.text()
+    assert said.startswith("Cannot launch: train.") and said.endswith(" (and 1 more)"), said
+    assert view.forms["train"].error_lines() == [f"train.{k}: {m}" for k, m in view.forms["train"].errors().items()]
+    assert set(view.forms["train"].errors()) == {"max_steps", "learning_rate"}
