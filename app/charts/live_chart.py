@@ -217,6 +217,10 @@ class LiveChartWidget(QWidget):
         super().resizeEvent(event)
         self._show_title()
 
+    @property
+    def empty_text(self) -> str:
+        return self._empty_text
+
     def set_empty_text(self, text: str) -> None:
         """What the chart says while it has no points (its title, then `text`)."""
         self._empty_text = text

@@ -199,6 +199,7 @@ class RunDetailView(QWidget):
                 "No GPU memory reported yet" if run.gpus else
                 "No points yet" if run.status == RunStatus.QUEUED else
                 "No GPU memory to show: this run " + ("trains" if run.status.is_active else "trained") + " on the CPU")
+            self.charts.run_ended(run.status.is_finished)
         self._show_state(run)
         if changed:
             self._load_static()

@@ -323,3 +323,33 @@ def test_export_and_evaluate_wait_for_a_run_with_weights(store, ctx, qtbot) -> N
     qtbot.waitUntil(lambda: all(b.isEnabled() for b in buttons), timeout=10_000)
     assert "no checkpoint" not in view.export_button.toolTip()
     view.stop()
+
+
+def test_the_charts_of_a_run_that_ended_without_points_say_none_will_come(store, ctx, qtbot) -> None:
+    # Seen in a GUI walk: a run that failed before its first log showed "No points yet" on every chart,
+    # as if points were still to come.
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.store import experiments, projects, runs
+    from spark_trainer.store.entities import RunStatus
+    from tests.app.model_sync import sync_model
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    for to in (RunStatus.STARTING, RunStatus.RUNNING):
+        runs.transition(store, run.id, to, "test")
+    sync_model(qtbot, ctx)
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show_run(run.id)
+    qtbot.waitUntil(lambda: view.badge.text() == "running", timeout=10_000)
+    charts = view.charts.charts
+    assert charts["loss"].empty_label.text().endswith("No points yet")
+    runs.transition(store, run.id, RunStatus.FAILED, "test")
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: view.badge.text() == "failed", timeout=10_000)
+    for name in ("loss", "lr", "grad", "eval", "throughput"):
+        assert charts[name].empty_label.text().endswith("No points: the run ended without logging any"), name
+    assert "No GPU memory to show" in charts["memory"].empty_label.text()  # its own words stay
+    view.stop()
