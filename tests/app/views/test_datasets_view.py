@@ -236,3 +236,14 @@ def test_ingesting_the_same_file_again_says_it_is_a_second_copy(qtbot, store, ct
     assert "support-2" in said and "created: 12 items" in said, said
     assert f"the same items as dataset '{first.name}' (id {first.id})" in said, said
     assert "second copy" in said and view.banner.role == "warning"
+
+
+def test_a_home_without_projects_shows_no_filter_box(qtbot, store, ctx, tmp_path: Path):
+    # Seen in a GUI walk: an empty home's Datasets view showed "Filter datasets (Ctrl+F)" alone in the
+    # middle of the page, with nothing to filter.
+    view = shown_view(qtbot, store, ctx)
+    assert view.new_project_button.isVisible() and not view.row_filter.isVisible()
+    projects.create(store, "first")
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: view.project_id() is not None, timeout=10_000)
+    assert view.empty.isVisible() and view.row_filter.isVisible()  # a project: its list, empty for now
