@@ -45,8 +45,7 @@ DISPLAY, FOREGROUND, TOOLTIP, USER = (int(r.value) for r in (Role.DisplayRole, R
                                                              Role.ToolTipRole, Role.UserRole))
 PROGRESS = USER + 1
 ROWS_MEASURED = 40
-NAME_WIDTH_PX = 180  # a name column's most when fitted (more if the window has room): 85-character names took
-# their full width and pushed Status, Progress and the losses off-screen; the cut part is in the tooltip
+NAME_WIDTH_PX = 180  # a name column's most when fitted: 85-character names pushed Status and Progress off-screen
 
 
 @dataclass(frozen=True)
@@ -111,9 +110,7 @@ class RowsModel(QAbstractTableModel):
 
     def _tooltip(self, item: Any, col: int) -> str | None:
         column = self.columns[col]
-        if column.tip is not None:
-            return column.tip(item)
-        return str(column.text(item)) if column.widest is not None else None  # a capped name, whole
+        return column.tip(item) if column.tip else str(column.text(item)) if column.widest else None
 
     def _progress(self, item: Any, col: int) -> tuple[int, int] | None:
         column = self.columns[col]
@@ -310,8 +307,7 @@ class RowsTable(QTableView):
     def _widest(self, col: int) -> int:
         """The most a fit (or a live update) widens `col` to: its column's cap, else no limit."""
         columns = self.rows_model().columns
-        widest = columns[col].widest if col < len(columns) else None
-        return 1 << 20 if widest is None else widest
+        return (columns[col].widest if col < len(columns) else None) or 1 << 20
 
     def stretch_column(self, column: int) -> None:
         """`column` takes the width the other columns leave, but never less than its contents need:
