@@ -110,6 +110,9 @@ def _free_title_width(label: pg.LabelItem) -> None:
     label.updateMin = update_min
 
 
+MIN_TITLE_PX = 40  # the least room a title is shown in, shortened with '…'
+
+
 class LiveChartWidget(QWidget):
     """One chart with several named series. Call `append` as data arrives and `refresh` to draw."""
 
@@ -186,15 +189,20 @@ class LiveChartWidget(QWidget):
         label = self.plot.titleLabel
         room = self.width() - 16
         justify = "center"
-        if self.legend.isVisible():  # the title moves left, clear of the legend on the right
-            room -= int(self.legend.boundingRect().width() + 16)
+        if self.legend.isVisible():  # the title moves left (it starts after the value axis), clear of the legend
+            axis = self.plot.getAxis("left")
+            room = self.width() - int((axis.width() if axis.isVisible() else 0) + self.legend.boundingRect().width() + 16)
             justify = "left"
-        room = max(40, room)
         font = QFont(label.item.font())
         size = str(label.opts.get("size", ""))
         if size.endswith("pt"):  # the size pyqtgraph writes into the title's HTML (11pt)
             font.setPointSizeF(float(size[:-2]))
-        shown = QFontMetrics(font).elidedText(self._title, Qt.TextElideMode.ElideRight, room)
+        if justify == "left" and room < MIN_TITLE_PX:
+            # A narrow chart: the legend, which names the curves, takes the row (the title, held at 40 px,
+            # was drawn under it); a space keeps the row's height. The title is the tooltip.
+            shown = " "
+        else:
+            shown = QFontMetrics(font).elidedText(self._title, Qt.TextElideMode.ElideRight, max(MIN_TITLE_PX, room))
         if (shown != label.text or label.opts.get("color") != theme.current().plot_fg
                 or label.opts.get("justify") != justify):
             self.plot.setTitle(shown, color=theme.current().plot_fg, justify=justify)
@@ -216,6 +224,10 @@ class LiveChartWidget(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         self._show_title()
+
+    @property
+    def empty_text(self) -> str:
+        return self._empty_text
 
     def set_empty_text(self, text: str) -> None:
         """What the chart says while it has no points (its title, then `text`)."""

@@ -59,6 +59,8 @@ def title_for(key: str) -> str:
 # The charts whose metrics differ in scale or unit between recipes: each evaluation metric and each
 # throughput unit gets a chart of its own (see ChartPanel.chart_of).
 SPLIT = ("eval", "throughput")
+NO_POINTS_YET = "No points yet"
+NO_POINTS_ENDED = "No points: the run ended without logging any"
 
 
 def unit_of(key: str) -> str:
@@ -173,7 +175,15 @@ class ChartPanel(QWidget):
         self._groups = {}
         for name in SPLIT:  # nothing of the last run's recipe stays
             self.charts[name].set_title(dict(CHARTS)[name])
-        self.charts["eval"].set_empty_text("No points yet")
+        self.charts["eval"].set_empty_text(NO_POINTS_YET)
+
+    def run_ended(self, ended: bool) -> None:
+        """The empty charts of a run that has ended say it will log nothing more ("No points yet" on a
+        run that failed before its first log waited for points that never come); their own words
+        (no GPU memory on a CPU run, where a recipe's metric is drawn) stay."""
+        for chart in self.charts.values():
+            if chart.empty_text in (NO_POINTS_YET, NO_POINTS_ENDED):
+                chart.set_empty_text(NO_POINTS_ENDED if ended else NO_POINTS_YET)
 
     @property
     def eval_keys(self) -> list[str]:

@@ -240,8 +240,10 @@ class ModelForm(QWidget):
         return dict(self._errors)
 
     def first_error(self) -> str | None:
-        if not self._errors:
-            return None
-        name, message = next(iter(self._errors.items()))
-        where = ".".join(p for p in (self.label, name) if p)
-        return f"{where}: {message}" if where else message
+        found = self.error_lines()
+        return found[0] if found else None
+
+    def error_lines(self) -> list[str]:
+        """Every field's error as "label.field: why", in the form's order."""
+        return [f"{where}: {message}" if (where := ".".join(p for p in (self.label, name) if p)) else message
+                for name, message in self._errors.items()]

@@ -7,6 +7,7 @@ then says where the folder is and the command to run next.
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,14 @@ class ClusterExportDialog(QDialog):
         super().__init__(parent)
         self.store, self.ctx, self.config = store, ctx, dict(config)
         self.task: Task | None = None
-        name = self.config.get("name") or "experiment"
-        self.setWindowTitle(f"Export as cluster job · {name}")
+        # An unnamed form's experiment is not called "experiment" (the export refuses it without a name).
+        name = str(self.config.get("name") or "").strip()
+        self.setWindowTitle(f"Export as cluster job · {name}" if name else "Export as cluster job")
         self.setMinimumWidth(620)
         layout = QVBoxLayout(self)
-        intro = QLabel(f"Writes a self-contained job folder for experiment <b>{name}</b> (project "
+        which = (f"experiment <b>{escape(name)}</b>" if name else
+                 "the setup form's experiment (it has no name yet: give it one in the form before exporting)")
+        self.intro = intro = QLabel(f"Writes a self-contained job folder for {which} (project "
                        f"{self.config.get('project') or '-'}): the frozen config, the dataset and base model "
                        "(or their paths on shared storage), the launch script and a README. Run it on the "
                        "cluster, then bring the results back with <i>spark-trainer run import</i>.")

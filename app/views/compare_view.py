@@ -7,6 +7,7 @@ the pool (`read_comparison`), never on the GUI thread.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -37,6 +38,9 @@ from spark_trainer.store import artifacts, runs
 from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
 
+NBSP, WORD_JOINER = "\u00a0", "\u2060"
+LEGEND_NAME_PX = 260  # the most of a legend entry ("run N · experiment") shown; the tooltip has the rest
+
 
 @dataclass
 class Comparison:
@@ -54,6 +58,12 @@ def read_comparison(store: Store, run_ids: list[int]) -> Comparison:
         last = artifacts.list_for(store, run.id, "sample")[-1:]
         samples.append(load_sample(Path(last[0].path), last[0].step) if last else None)
     return Comparison(found, diff, samples)
+
+
+def _unbroken(text: str) -> str:
+    """`text` kept on one line of a wrapping label: Qt broke "run 10 · lora-r16-seq128-packing" at its
+    spaces and after its hyphens (a word joiner after each character, no-break spaces)."""
+    return WORD_JOINER.join(text.replace(" ", NBSP))
 
 
 class CompareView(QWidget):
@@ -74,6 +84,7 @@ class CompareView(QWidget):
         self.heading.setObjectName("ViewTitle")
         self.legend = QLabel("")
         self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)  # ten runs, or long experiment names, ran past the window's edge
         top.addWidget(self.back_button)
         top.addWidget(self.heading)
         top.addSpacing(12)
@@ -87,7 +98,14 @@ class CompareView(QWidget):
         self.diff.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
         self.diff.verticalHeader().setVisible(False)
         self.diff.verticalHeader().setDefaultSectionSize(24)
-        self.diff.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.diff.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # "run N · experiment", left-aligned and cut at the right: centred, a long name was clipped on
+        # both sides and no run id showed. Values are cut in the middle: base_model paths differ at the end.
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.diff.setWordWrap(False)  # (wrapped at a '/', a path's first line was cut at its right)
+        self.diff.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.diff_note = QLabel("")
         diff_page = QWidget()
         diff_layout = QVBoxLayout(diff_page)
@@ -119,10 +137,7 @@ class CompareView(QWidget):
         self.runs = [r for r in known if r is not None]
         self.charts.clear()
         self.charts.charts["memory"].set_empty_text("No run here reported GPU memory (CPU runs do not)")
-        self.legend.setText("  ".join(f'<span style="color:{colour(i)}">■</span> run {r}'
-                                      + (f" · {k.experiment}" if k is not None else "")
-                                      for i, (r, k) in enumerate(zip(self.run_ids, known, strict=True)))
-                            + '  <span style="color:gray">solid: training · dashed: evaluation</span>')
+        self._fill_legend(known)
         self.diff.setRowCount(0)
         self.diff_note.setText("Reading the runs' settings…")
         store, wanted = self.store, list(self.run_ids)
@@ -132,6 +147,20 @@ class CompareView(QWidget):
         self._task = self.ctx.tasks.start(task, self.ctx.pool)
         self.feed.watch(self.run_ids)
         self.feed.start()
+
+    def _fill_legend(self, known: list[Run | None]) -> None:
+        """One entry a run, each kept whole on a line (its experiment's name cut to LEGEND_NAME_PX), the
+        label wrapping between them; the full names are its tooltip."""
+        metrics = self.legend.fontMetrics()
+        entries, full = [], []
+        for i, (run_id, run) in enumerate(zip(self.run_ids, known, strict=True)):
+            name = f"run {run_id}" + (f" · {run.experiment}" if run is not None else "")
+            full.append(name)
+            shown = metrics.elidedText(name, Qt.TextElideMode.ElideRight, LEGEND_NAME_PX)
+            entries.append(f'<span style="color:{colour(i)}">■</span>{NBSP}{escape(_unbroken(shown))}{NBSP * 2}')
+        key = f'<span style="color:gray">{_unbroken("solid: training · dashed: evaluation")}</span>'
+        self.legend.setText(" ".join([*entries, key]))
+        self.legend.setToolTip("\n".join(full))
 
     def _on_points(self, batch: MetricBatch) -> None:
         index = self.run_ids.index(batch.run_id) if batch.run_id in self.run_ids else 0
@@ -149,12 +178,18 @@ class CompareView(QWidget):
 
     def _fill_diff(self, diff: dict[str, list]) -> None:
         self.diff.setColumnCount(1 + len(self.runs))
-        self.diff.setHorizontalHeaderLabels(["Setting"] + [f"run {r.id} ({r.experiment})" for r in self.runs])
+        self.diff.setHorizontalHeaderItem(0, QTableWidgetItem("Setting"))
+        for col, run in enumerate(self.runs, start=1):
+            item = QTableWidgetItem(f"run {run.id} · {run.experiment}")
+            item.setToolTip(item.text())
+            self.diff.setHorizontalHeaderItem(col, item)
         self.diff.setRowCount(len(diff))
         for row, (key, values) in enumerate(diff.items()):
             self.diff.setItem(row, 0, QTableWidgetItem(key))
             for col, value in enumerate(values, start=1):
-                self.diff.setItem(row, col, QTableWidgetItem("-" if value is None else str(value)))
+                item = QTableWidgetItem("-" if value is None else str(value))
+                item.setToolTip(item.text())
+                self.diff.setItem(row, col, item)
         self.diff_note.setText(("1 setting differs" if len(diff) == 1 else f"{len(diff)} settings differ") if diff else
                                "These runs use the same settings.")
 

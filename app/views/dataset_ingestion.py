@@ -4,6 +4,7 @@ the view's banner, list and Report tab."""
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,7 +130,10 @@ class DatasetIngestion:
         if report.num_rejected or report.num_duplicates:
             text += (f"; {report.num_rejected:,} rejected and {report.num_duplicates:,} duplicates, "
                      "listed under Report.")
-        self.banner.show_message(text, "warning" if report.num_rejected else "ok", about=dataset.project_id)
+        for note in report.notes:  # as the command says them: a second copy of a dataset, files left out...
+            text += f"<br>Note: {escape(note)}"
+        role = "warning" if report.num_rejected or report.notes else "ok"
+        self.banner.show_message(text, role, about=dataset.project_id)
         self.ctx.model.datasets.apply_written(dataset)  # listed now; the poller re-reads the counts
         self.ctx.set_current_project(dataset.project_id)
         self.ctx.model.refresh()

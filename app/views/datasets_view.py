@@ -211,6 +211,9 @@ class DatasetsView(DatasetIngestion, BaseView):
         for row, d in enumerate(self._datasets):
             fill_row(self.table, row, d)
         self.table.setVisible(bool(self._datasets))
+        # No box to filter nothing with in a home without projects (a project's empty list keeps it:
+        # Ctrl+F there still lands in it, and its datasets come with the next drop)
+        self.row_filter.setVisible(project is not None)
         self.empty.setVisible(not self._datasets and project is not None)
         self.tabs.setVisible(bool(self._datasets) or self._failure_report)
         ids = [d.id for d in self._datasets]

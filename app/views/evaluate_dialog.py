@@ -35,6 +35,12 @@ TASK_HELP = {
                       "run also a folder of class folders",
 }
 
+# The files each task reads (spark_trainer.evaluation.data): a .txt offered for classification was read
+# as JSONL and failed "line 1 is not valid JSON".
+TABLES = "CSV or JSONL (*.csv *.jsonl *.json)"
+TASK_FILES = {"perplexity": "Text, CSV or JSONL (*.txt *.md *.text *.csv *.jsonl *.json)", "mcq": TABLES,
+              "classification": TABLES}
+
 
 class EvaluateDialog(QDialog):
     """Emits `finished_evaluation(evaluation_id)` when an evaluation ends (any outcome)."""
@@ -115,7 +121,8 @@ class EvaluateDialog(QDialog):
         self.data_help.setText(TASK_HELP.get(self.task_choice.currentData() or "", ""))
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Evaluation data", "", "Data (*.csv *.jsonl *.json *.txt)")
+        task = self.task_choice.currentData() or ""
+        path, _ = QFileDialog.getOpenFileName(self, "Evaluation data", "", TASK_FILES.get(task, TABLES))
         if path:
             self.data.setText(path)
 

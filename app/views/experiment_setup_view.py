@@ -34,7 +34,7 @@ from app.views.base import BaseView
 from app.views.memory_panel import MemoryEstimatePanel
 from app.views.run_actions import outdated
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
-from app.views.setup_choices import PathBox, SetupChoicesMixin
+from app.views.setup_choices import PathBox, SetupChoicesMixin, narrow_to_room
 from app.views.setup_files import SetupFilesMixin
 from app.views.sweep_panel import SweepPanel
 from app.wheel_guard import guard_wheel
@@ -145,6 +145,8 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
                        self.gpus.currentTextChanged):
             signal.connect(self.revalidate)
         self.recipe.currentTextChanged.connect(self._set_recipe)
+        for box in (self.project, self.recipe, self.dataset, self.base_model, self.gpus):
+            narrow_to_room(box)
         self.ctx.gpu_monitor.sampled.connect(lambda _gpus: self._fill_gpus())
         self.dataset_browse.clicked.connect(self._browse_dataset)
         self.model_browse.clicked.connect(self._browse_model)
@@ -326,7 +328,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
             label.setText(errors.get(key, ""))
             label.setVisible(key in errors)
         reasons = [f"{key.replace('_', ' ')}: {msg}" for key, msg in errors.items()]
-        reasons += [form.first_error() for form in self.forms.values() if form.first_error()]
+        reasons += [line for form in self.forms.values() for line in form.error_lines()]  # all, not one a form
         busy = pending(self._task)
         self.launch.setEnabled(not reasons and not busy)
         self.launch_reason.setText(("Cannot launch: " + reasons[0] + (f" (and {len(reasons) - 1} more)"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from app.views.table_models import Column
+from app.views.table_models import NAME_WIDTH_PX, Column
 from spark_trainer.evaluation.leaderboard import EvalColumns
 
 MUTED = "#6e7681"
+NAME_COLUMNS = ("Project", "Experiment", "Dataset")
 
 
 class BoardRow(NamedTuple):
@@ -51,7 +52,10 @@ def _baseline_tip(row: BoardRow) -> str | None:
 
 
 def board_column(title: str, index: int) -> Column:
-    """One of the leaderboard's own columns: `index` into BoardRow.cells; numbers sort as numbers."""
+    """One of the leaderboard's own columns: `index` into BoardRow.cells; numbers sort as numbers. The
+    names (project, experiment, dataset) are capped in width; a cut one is whole in its tooltip."""
+    named = title in NAME_COLUMNS
     return Column(title, lambda r: cell_text(r.cells[index]),
                   sort=lambda r: r.cells[index] if isinstance(r.cells[index], (int, float)) else str(r.cells[index]),
-                  colour=_muted, tip=_baseline_tip)
+                  colour=_muted, tip=(lambda r: _baseline_tip(r) or cell_text(r.cells[index])) if named else _baseline_tip,
+                  widest=NAME_WIDTH_PX if named else None)

@@ -34,6 +34,7 @@ from spark_trainer.store.store import Store
 
 COLUMNS = ("Rank", "Run", "Project", "Experiment", "Dataset", "Recipe", "Score", "Last step", "Points", "Status")
 BOARD_COLUMNS = tuple(board_column(title, i) for i, title in enumerate(COLUMNS))
+NAME_BOX_PX = 280  # the widest the Project and Dataset filters grow to their names
 RERANK_MS = 2000  # the shown board is ranked again at most this often while runs report values
 
 
@@ -65,6 +66,9 @@ class LeaderboardView(BaseView):
             pair_layout.addWidget(widget)
             row.addWidget(pair)
             widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # filled after first show
+        for named in (self.project, self.dataset):  # long names: the Dataset box ran past the window's edge
+            named.setMaximumWidth(NAME_BOX_PX)  # cut in the box, whole in its list and tooltip
+            named.currentIndexChanged.connect(lambda _i, box=named: box.setToolTip(box.currentText()))
         self.body.addWidget(filters)
         self.order_note = QLabel("")
         self.order_note.setObjectName("Muted")
@@ -144,6 +148,7 @@ class LeaderboardView(BaseView):
         if index < 0 and isinstance(keep, str):
             index = combo.findText(keep)
         combo.setCurrentIndex(max(index, 0))
+        combo.setToolTip(combo.currentText() if combo.maximumWidth() == NAME_BOX_PX else combo.toolTip())
         combo.blockSignals(False)
 
     def _on_project(self) -> None:

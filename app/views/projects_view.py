@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QStackedWidget,
+    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -350,10 +351,22 @@ class DeleteProjectDialog(QDialog):
         self.summary = QLabel(text)
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
-        self.delete_files = QCheckBox(f"Also delete {len(self.folders)} folder(s) in the data home "
-                                      "(dataset files, checkpoints, logs, exports)")
+        # What the folders hold on a wrapping line of its own: in the box's one line it was cut at
+        # "...logs, exports" (the dialog kept its 480 px minimum, narrower than the line).
+        self.delete_files = QCheckBox(f"Also delete {len(self.folders)} folder(s) in the data home")
         self.delete_files.setEnabled(bool(self.folders))
         layout.addWidget(self.delete_files)
+        self.files_note = QLabel("Their dataset files, checkpoints, logs and exports.")
+        self.files_note.setObjectName("Muted")
+        self.files_note.setWordWrap(True)
+        self.files_note.setEnabled(bool(self.folders))
+        indent = self.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth) + \
+            self.style().pixelMetric(QStyle.PixelMetric.PM_CheckBoxLabelSpacing)
+        self.files_note.setContentsMargins(indent, 0, 0, 0)  # under the box's text, not its square
+        self.files_note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.files_note)
+        layout.setSpacing(4)
+        layout.addStretch(1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.confirm = buttons.addButton("Delete project", QDialogButtonBox.ButtonRole.DestructiveRole)
         self.confirm.clicked.connect(self.accept)

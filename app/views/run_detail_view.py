@@ -46,6 +46,7 @@ from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
 LOG_MAX_LINES = 2000
+NO_WEIGHTS = "This run saved no checkpoint and no final model: there is nothing to export or evaluate"
 
 
 class RunDetailView(QWidget):
@@ -116,6 +117,7 @@ class RunDetailView(QWidget):
         self.model.log_appended.connect(self._on_log)
         self._task: Task | None = None
         self._static_task: Task | None = None
+        self._export_tip: str | None = None  # the exports tab's own tooltip for Export…
         self._following = False
 
     def _build_actions(self) -> QWidget:
@@ -197,6 +199,7 @@ class RunDetailView(QWidget):
                 "No GPU memory reported yet" if run.gpus else
                 "No points yet" if run.status == RunStatus.QUEUED else
                 "No GPU memory to show: this run " + ("trains" if run.status.is_active else "trained") + " on the CPU")
+            self.charts.run_ended(run.status.is_finished)
         self._show_state(run)
         if changed:
             self._load_static()
@@ -268,10 +271,24 @@ class RunDetailView(QWidget):
         self.samples.show_samples(static.samples)
         self.eval_report.show_report(static.report)
         self.exports_tab.show_run(self.run, (static.exports, static.evaluations, static.data_names))
-        self.export_button.setEnabled(self.exports_tab.export_button.isEnabled())
-        self.evaluate_button.setEnabled(self.exports_tab.evaluate_button.isEnabled())
-        self.evaluate_button.setToolTip(self.exports_tab.evaluate_button.toolTip())
+        self._offer_weights(static.has_weights)
         self.events.setPlainText(events_text(static.events))
+
+    def _offer_weights(self, has_weights: bool) -> None:
+        """Export… and Evaluate… (here and in their tab) only for a run with weights: a failed run with
+        no checkpoint offered both, and the export dialog listed 'last' and 'best', then failed. The
+        weights are read with the run's static parts, again at each status change (a run ending, or
+        paused, has its checkpoints by then), so they are offered once the run has some."""
+        tab = self.exports_tab
+        if self._export_tip is None:
+            self._export_tip = tab.export_button.toolTip()  # what the tab says of a run with weights
+        tab.export_button.setToolTip(self._export_tip)
+        for inner, outer in ((tab.export_button, self.export_button), (tab.evaluate_button, self.evaluate_button)):
+            if not has_weights and inner.isEnabled():
+                inner.setEnabled(False)
+                inner.setToolTip(NO_WEIGHTS)
+            outer.setEnabled(inner.isEnabled())
+            outer.setToolTip(inner.toolTip())
 
     # --- actions -------------------------------------------------------------------------------
     def _act(self, action: str) -> None:

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from app.model.reads import KEY_METRICS
 from app.views.sweep_filter import swept_cell, swept_sort, swept_tip
-from app.views.table_models import Column
+from app.views.table_models import NAME_WIDTH_PX, Column
 from spark_trainer.store.entities import Run, RunStatus
 
 
@@ -51,8 +51,8 @@ RUN_COLUMNS = (
     Column("", lambda r: "●", sort=lambda r: r.run.status.value, colour=lambda r: badge_colour(r.run.status),
            tip=lambda r: r.run.status.value),
     Column("ID", lambda r: r.run.id, sort=lambda r: r.run.id),
-    Column("Project", lambda r: r.project, sort=lambda r: str(r.project).lower()),
-    Column("Experiment", lambda r: r.run.experiment, sort=lambda r: r.run.experiment.lower()),
+    Column("Project", lambda r: r.project, sort=lambda r: str(r.project).lower(), widest=NAME_WIDTH_PX),
+    Column("Experiment", lambda r: r.run.experiment, sort=lambda r: r.run.experiment.lower(), widest=NAME_WIDTH_PX),
     Column("Sweep", lambda r: swept_cell(r.run), sort=lambda r: swept_sort(r.run), tip=lambda r: swept_tip(r.run)),
     Column("Status", lambda r: r.status, tip=lambda r: r.status_tip),
     Column("Progress", lambda r: "", sort=lambda r: _progress(r)[0] / _progress(r)[1], progress=_progress),

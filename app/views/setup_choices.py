@@ -69,6 +69,14 @@ class PathBox(QComboBox):
         self._to_name = True
 
 
+def narrow_to_room(box: QComboBox, chars: int = 16) -> None:
+    """`box` asks for room for `chars` characters, not for its longest item: one 76-character project
+    name made the Project box ask 501 px and the setup form scroll sideways at 1280 px. It still grows
+    with the form; its list is as wide as its items need, and a cut choice is whole in its tooltip."""
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(chars)
+
+
 @dataclass(frozen=True)
 class Choice:
     text: str

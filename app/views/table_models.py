@@ -45,13 +45,15 @@ DISPLAY, FOREGROUND, TOOLTIP, USER = (int(r.value) for r in (Role.DisplayRole, R
                                                              Role.ToolTipRole, Role.UserRole))
 PROGRESS = USER + 1
 ROWS_MEASURED = 40
+NAME_WIDTH_PX = 180  # a name column's most when fitted: 85-character names pushed Status and Progress off-screen
 
 
 @dataclass(frozen=True)
 class Column:
     """One column: its title, and how a row shows in it. `sort` gives the value sorted by (default:
     the text); `colour` a foreground colour name; `tip` a tooltip; `progress` (value, maximum) for a
-    bar drawn by `ProgressDelegate` instead of text."""
+    bar drawn by `ProgressDelegate` instead of text; `widest` caps the width a fit gives it (the rest of a
+    longer text is elided, and shown as the tooltip unless `tip` says otherwise)."""
 
     title: str
     text: Callable[[Any], object]
@@ -59,6 +61,7 @@ class Column:
     colour: Callable[[Any], str | None] | None = None
     tip: Callable[[Any], str | None] | None = None
     progress: Callable[[Any], tuple[int, int]] | None = None
+    widest: int | None = None
 
 
 class RowsModel(QAbstractTableModel):
@@ -107,7 +110,7 @@ class RowsModel(QAbstractTableModel):
 
     def _tooltip(self, item: Any, col: int) -> str | None:
         column = self.columns[col]
-        return column.tip(item) if column.tip is not None else None
+        return column.tip(item) if column.tip else str(column.text(item)) if column.widest else None
 
     def _progress(self, item: Any, col: int) -> tuple[int, int] | None:
         column = self.columns[col]
@@ -297,7 +300,14 @@ class RowsTable(QTableView):
         for col in range(header.count()):
             if header.sectionResizeMode(col) == QHeaderView.ResizeMode.Interactive:
                 self.resizeColumnToContents(col)
+                if self.columnWidth(col) > self._widest(col):
+                    self.setColumnWidth(col, self._widest(col))
         self._fill_stretch()
+
+    def _widest(self, col: int) -> int:
+        """The most a fit (or a live update) widens `col` to: its column's cap, else no limit."""
+        columns = self.rows_model().columns
+        return (columns[col].widest if col < len(columns) else None) or 1 << 20
 
     def stretch_column(self, column: int) -> None:
         """`column` takes the width the other columns leave, but never less than its contents need:
@@ -314,7 +324,7 @@ class RowsTable(QTableView):
             return
         header = self.horizontalHeader()
         others = sum(self.columnWidth(c) for c in range(header.count()) if c != column and not self.isColumnHidden(c))
-        needed = max(self.sizeHintForColumn(column), header.sectionSizeHint(column))
+        needed = min(max(self.sizeHintForColumn(column), header.sectionSizeHint(column)), self._widest(column))
         width = max(needed, self.viewport().width() - others)
         if width != self.columnWidth(column):
             self.setColumnWidth(column, width)
@@ -331,7 +341,7 @@ class RowsTable(QTableView):
             if header.sectionResizeMode(col) != QHeaderView.ResizeMode.Interactive:
                 continue
             for row in range(top.row(), min(bottom.row(), top.row() + ROWS_MEASURED) + 1):
-                wanted = self.sizeHintForIndex(model.index(row, col)).width() + grid
+                wanted = min(self.sizeHintForIndex(model.index(row, col)).width() + grid, self._widest(col))
                 if wanted > self.columnWidth(col):
                     self.setColumnWidth(col, wanted)
         self._fill_stretch()

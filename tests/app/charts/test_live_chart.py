@@ -199,3 +199,27 @@ def test_a_step_axis_is_ticked_at_whole_steps_even_around_one_point(qtbot) -> No
     assert ticks and all(float(t).is_integer() for t in ticks), ticks
     chart.set_x_axis("time")  # seconds may fall between whole numbers
     assert not axis.whole
+
+
+def test_a_narrow_charts_title_is_never_drawn_under_its_legend(qtbot) -> None:
+    # Seen in a GUI walk: on narrow charts the "Loss" title, held at 40 px, was drawn under the legend
+    # ("loss  eval_loss") that shares its row.
+    from app.charts.live_chart import LiveChartWidget
+
+    for width in (200, 220, 240, 260, 400):
+        chart = LiveChartWidget("Loss")
+        qtbot.addWidget(chart)
+        steps = np.arange(1, 11, dtype=float)
+        chart.append("loss", steps, steps + 1e9, 1 / steps)
+        chart.append("eval_loss", steps, steps + 1e9, 1 / steps + 0.1, dashed=True, evaluation=True)
+        chart.refresh()
+        chart.resize(width, 220)
+        chart.show()
+        qtbot.waitExposed(chart)
+        assert chart.legend.isVisible()
+        title = chart.plot.titleLabel
+        if title.text.strip():
+            assert not title.item.sceneBoundingRect().intersects(chart.legend.sceneBoundingRect()), width
+        else:  # the legend names the curves; the title is the tooltip
+            assert chart.plot_widget.toolTip() == "Loss", width
+        assert width < 260 or title.text == "Loss"  # where there is room it is shown whole

@@ -140,3 +140,57 @@ def test_no_chart_is_cut_off_in_a_small_window(store, window, qtbot) -> None:
         qtbot.waitUntil(lambda s=size: window.size().toTuple() == s)
         qtbot.wait(50)
         assert cut_off(panel) == [], size
+
+
+def _plain(label) -> str:  # noqa: ANN001 - a QLabel
+    """What a rich-text label shows, without the no-break marks that keep each entry on one line."""
+    from PySide6.QtGui import QTextDocument
+
+    document = QTextDocument()
+    document.setHtml(label.text())
+    return document.toPlainText().replace("\u2060", "").replace("\u00a0", " ")
+
+
+def test_ten_runs_with_long_names_are_all_named_on_screen_at_1024(store, window, qtbot) -> None:
+    # Seen in a GUI walk: the colour legend was one unwrapped line, so with 10 runs or 76-character
+    # experiment names the later runs fell off the window's right edge; the Config differences headers
+    # "run N (experiment)" were centred and clipped on both sides (no run id showed), and base_model
+    # paths, cut at the right, hid the model names that differed.
+    from PySide6.QtCore import Qt
+
+    from tests.app.model_sync import sync_model
+
+    long = "lora-r16-lr3e-3-seq128-packing-on-support-tickets-with-a-rather-long-experiment-name"
+    model = "/home/someone/.local/share/spark-trainer/models/demo-tiny-llama-{}"  # differing at the end
+    made = [_run(store, "causal-lm", {"loss": [3.0, 2.5]}, name=f"{long}-{i}",
+                 config={"base_model": model.format(i)}) for i in range(10)]
+    sync_model(qtbot, window.ctx)
+    window.resize(1024, 640)
+    view = window.show_view("runs")
+    view.compare([r.id for r in made])
+    page = view.compare_page
+    qtbot.waitUntil(lambda: page.diff.rowCount() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: window.size().toTuple() == (1024, 640))
+    qtbot.wait(50)
+
+    legend = page.legend
+    shown = _plain(legend)
+    assert all(f"run {r.id} · lora-r16" in shown for r in made), shown
+    right = legend.mapTo(window, legend.rect().topRight()).x()
+    assert right <= window.width() and legend.minimumSizeHint().width() < 400
+    assert legend.heightForWidth(legend.width()) <= legend.height()  # every line of it shows
+
+    header = page.diff.horizontalHeader()
+    metrics = header.fontMetrics()
+    assert header.defaultAlignment() & Qt.AlignmentFlag.AlignLeft
+    for col, run in enumerate(made, start=1):
+        text = page.diff.horizontalHeaderItem(col).text()
+        seen = metrics.elidedText(text, header.textElideMode(), header.sectionSize(col) - 8)
+        assert seen.startswith(f"run {run.id}") and len(seen) < len(text), (seen, text)
+
+    row = next(r for r in range(page.diff.rowCount()) if page.diff.item(r, 0).text() == "base_model")
+    assert not page.diff.wordWrap()
+    for col in range(1, 11):
+        seen = page.diff.fontMetrics().elidedText(page.diff.item(row, col).text(), page.diff.textElideMode(),
+                                                  page.diff.columnWidth(col) - 8)
+        assert seen.endswith(f"-{col - 1}") and seen != model.format(col - 1), seen

@@ -217,3 +217,33 @@ def test_a_dataset_an_experiment_uses_can_be_deleted_after_a_second_question(qtb
     qtbot.waitUntil(lambda: not view.busy() and view.banner.role == "ok", timeout=10_000)
     assert datasets.list_all(store) == [] and view.banner.text() == "Deleted dataset 'support'."
     assert experiments.get(store, "uses-it").dataset_id is None
+
+
+def test_ingesting_the_same_file_again_says_it_is_a_second_copy(qtbot, store, ctx, tmp_path: Path):
+    # Seen in a GUI walk: the same file dropped twice made 'support-2' under a green "created" line
+    # alone; the command says "note: the same items as dataset 'support' (id 1): this one is a second copy".
+    projects.create(store, "first")
+    source = write_text_dataset(tmp_path / "support", n_good=12)
+    first = ingest_paths(store, [source], project=projects.list_all(store)[0].id).dataset
+    view = shown_view(qtbot, store, ctx)
+    view.ingest([source])
+    qtbot.waitUntil(lambda: view.banner.role in ("ok", "warning"), timeout=30_000)
+    from PySide6.QtGui import QTextDocument
+
+    shown_text = QTextDocument()
+    shown_text.setHtml(view.banner.text())  # as the label draws it
+    said = shown_text.toPlainText()
+    assert "support-2" in said and "created: 12 items" in said, said
+    assert f"the same items as dataset '{first.name}' (id {first.id})" in said, said
+    assert "second copy" in said and view.banner.role == "warning"
+
+
+def test_a_home_without_projects_shows_no_filter_box(qtbot, store, ctx, tmp_path: Path):
+    # Seen in a GUI walk: an empty home's Datasets view showed "Filter datasets (Ctrl+F)" alone in the
+    # middle of the page, with nothing to filter.
+    view = shown_view(qtbot, store, ctx)
+    assert view.new_project_button.isVisible() and not view.row_filter.isVisible()
+    projects.create(store, "first")
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: view.project_id() is not None, timeout=10_000)
+    assert view.empty.isVisible() and view.row_filter.isVisible()  # a project: its list, empty for now

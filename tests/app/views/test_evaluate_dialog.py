@@ -55,3 +55,24 @@ def test_the_summary_names_images_left_out_of_the_evaluation() -> None:
                                     "1.jpg (undecodable image: truncated); 2.jpg (undecodable image: truncated); "
                                     "3.jpg (undecodable image: truncated); 4.jpg (undecodable image: truncated); "
                                     "and 2 more")
+
+
+@pytest.mark.parametrize(("recipe", "task", "txt_offered"), [("text-classification", "classification", False),
+                                                             ("causal-lm", "mcq", False),
+                                                             ("causal-lm", "perplexity", True)])
+def test_the_file_picker_offers_only_files_the_task_reads(store, ctx, qtbot, monkeypatch, recipe, task,
+                                                          txt_offered) -> None:
+    # Seen in a GUI walk: the picker offered *.txt for a classification run; the chosen file then
+    # failed "line 1 is not valid JSON" (only perplexity reads a text file).
+    from PySide6.QtWidgets import QFileDialog
+
+    from app.views.evaluate_dialog import EvaluateDialog
+
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda _parent, _title, _dir, filters: (asked.append(filters)
+                                                                                               or ("", "")))
+    dialog = EvaluateDialog(store, ctx, SimpleNamespace(id=3, experiment="e", recipe=recipe))
+    qtbot.addWidget(dialog)
+    dialog.task_choice.setCurrentIndex(dialog.task_choice.findData(task))
+    dialog._browse()
+    assert ("*.txt" in asked[0]) is txt_offered and "*.jsonl" in asked[0] and "*.csv" in asked[0], asked

@@ -332,3 +332,37 @@ def test_the_side_column_fits_a_small_window_without_drawing_over_itself(store, 
     bottom = view.side_scroll.mapTo(view, view.side_scroll.rect().bottomLeft()).y()
     assert all(w.mapTo(view, w.rect().topLeft()).y() > bottom for w in (view.launch, view.export_cluster))
     assert view.launch.visibleRegion().boundingRect().height() == view.launch.height()  # in sight, whole
+
+
+def test_a_long_project_name_does_not_make_the_form_scroll_sideways(store, window, qtbot) -> None:
+    # Seen in a GUI walk: with a 76-character project anywhere in the home, the Project box asked for
+    # 501 px and the form's column scrolled sideways at 1280 x 800 (and more at 1024 x 640).
+    from PySide6.QtWidgets import QScrollArea
+
+    projects.create(store, "customer-support-assistant-for-the-northern-european-region-quarterly-review")
+    projects.create(store, "demo")
+    sync_model(qtbot, window.ctx)
+    for size in ((1280, 800), (1024, 640)):
+        window.resize(*size)
+        view = window.show_view("experiments")
+        qtbot.waitUntil(lambda s=size, v=view: window.size().toTuple() == s and v.project.count() == 2,
+                        timeout=10_000)
+        qtbot.wait(100)  # laid out
+        form = next(a for a in view.findChildren(QScrollArea) if a.widget().isAncestorOf(view.project))
+        assert form.horizontalScrollBar().maximum() == 0, size
+        for box in (view.project, view.dataset, view.base_model, view.gpus):
+            assert box.sizeHint().width() < 300 and box.mapTo(form.viewport(), box.rect().topRight()).x() \
+                <= form.viewport().width(), (size, box.currentText())
+
+
+def test_launch_counts_every_error_of_a_form_not_one_a_form(store, ctx, qtbot, tmp_path) -> None:
+    # Seen in a GUI walk: max steps 0 and learning rate -1 said "Cannot launch: train.max_steps: ..."
+    # with no "(and 1 more)": only a form's first error was counted.
+    view = filled_form(store, ctx, qtbot, tmp_path)
+    qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
+    view.forms["train"].set_values({"max_steps": 0, "learning_rate": -1})
+    qtbot.waitUntil(lambda: not view.checking and not view.launch.isEnabled(), timeout=15_000)
+    said = view.launch_reason.text()
+    assert said.startswith("Cannot launch: train.") and said.endswith(" (and 1 more)"), said
+    assert view.forms["train"].error_lines() == [f"train.{k}: {m}" for k, m in view.forms["train"].errors().items()]
+    assert set(view.forms["train"].errors()) == {"max_steps", "learning_rate"}

@@ -34,3 +34,52 @@ def test_a_run_evaluated_while_the_board_is_shown_is_ranked_by_its_new_value(sto
     sync_model(qtbot, ctx)  # the worker's next evaluation, as the app's poller reads it
     qtbot.waitUntil(lambda: _board(view) == [(str(live.id), "1.1000", "4"), (str(done.id), "2.3000", "3")],
                     timeout=10_000)
+
+
+def test_a_long_experiment_name_leaves_the_score_on_screen_at_1024(store, ctx, qtbot) -> None:
+    # Seen in a GUI walk: an 85-character experiment name took its whole width, so at 1024 px the
+    # board showed Rank, Run, Project and part of Experiment, and no Score.
+    from app.views.leaderboard_view import COLUMNS, LeaderboardView
+
+    name = "lora-r16-lr3e-3-seq128-packing-on-support-tickets-with-a-rather-long-experiment-name"
+    _run(store, name, 1e-4, [3.0, 2.5, 2.2])
+    sync_model(qtbot, ctx)
+    view = LeaderboardView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(850, 600)  # the view's width in a 1024-pixel window
+    view.show()
+    qtbot.waitUntil(lambda: not view.busy() and view.table.rowCount() == 1, timeout=10_000)
+    qtbot.wait(50)
+    table, score = view.table, COLUMNS.index("Score")
+    assert table.columnViewportPosition(score) + table.columnWidth(score) <= table.viewport().width()
+    assert table.item(0, COLUMNS.index("Experiment")).toolTip() == name
+
+
+def test_the_project_and_dataset_filters_stay_in_the_window_with_long_names(store, ctx, qtbot, tmp_path) -> None:
+    # Seen in a GUI walk: the filters grew to their longest item with no cap, so a 76-character
+    # project's dataset, listed as "name (project)", ran the Dataset box past the window's right edge.
+    import json
+
+    from app.views.leaderboard_view import LeaderboardView
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.store import projects
+
+    project = "customer-support-assistant-for-the-northern-european-region-quarterly-review"
+    projects.create(store, project)
+    rows = tmp_path / "tickets.jsonl"
+    rows.write_text("".join(json.dumps({"text": f"ticket {i}"}) + "\n" for i in range(4)))
+    dataset = ingest_paths(store, [rows], project=project, name="support-tickets-classifier-2026-cleaned-deduplicated-and-relabelled").dataset
+    _run(store, "done", 1e-4, [3.0, 2.5, 2.2])
+    sync_model(qtbot, ctx)
+    view = LeaderboardView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(850, 600)  # the view's width in a 1024-pixel window
+    view.show()
+    qtbot.waitUntil(lambda: not view.busy() and view.dataset.count() > 1, timeout=10_000)
+    qtbot.wait(50)
+    for box in (view.project, view.dataset):
+        assert box.mapTo(view, box.rect().topRight()).x() <= view.width(), box.currentText()
+    view.dataset.setCurrentIndex(view.dataset.findData(dataset.id))
+    full = f"{dataset.name} ({project})"
+    assert view.dataset.currentText() == full and view.dataset.toolTip() == full  # whole, if cut in the box
+    assert view.dataset.mapTo(view, view.dataset.rect().topRight()).x() <= view.width()

@@ -283,3 +283,73 @@ def test_a_message_moves_neither_the_tabs_nor_the_charts(store, ctx, qtbot) -> N
     view.banner.show_message("Cancel requested…", "info")
     qtbot.wait(20)
     assert tabs_top() == before
+
+
+def test_export_and_evaluate_wait_for_a_run_with_weights(store, ctx, qtbot) -> None:
+    # Seen in a GUI walk: a run that failed before its first checkpoint offered Export… and Evaluate…;
+    # the export dialog listed 'last' and 'best', which did not exist, then failed.
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.store import experiments, projects, runs
+    from spark_trainer.store.entities import RunStatus
+    from tests.app.model_sync import sync_model
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    failed = runs.create(store, exp.id, requested_gpus="cpu")
+    for to in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.FAILED):
+        runs.transition(store, failed.id, to, "test")
+    training = runs.create(store, exp.id, requested_gpus="cpu")
+    for to in (RunStatus.STARTING, RunStatus.RUNNING):
+        runs.transition(store, training.id, to, "test")
+    sync_model(qtbot, ctx)
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    buttons = (view.export_button, view.evaluate_button, view.exports_tab.export_button,
+               view.exports_tab.evaluate_button)
+
+    view.show_run(failed.id)
+    qtbot.waitUntil(lambda: view.badge.text() == "failed" and not view.busy(), timeout=10_000)
+    assert [b.isEnabled() for b in buttons] == [False] * 4
+    assert all("no checkpoint" in b.toolTip() for b in buttons), [b.toolTip() for b in buttons]
+
+    view.show_run(training.id)  # it saves its final model as it ends: offered then
+    qtbot.waitUntil(lambda: view.badge.text() == "running" and not view.busy(), timeout=10_000)
+    assert not view.export_button.isEnabled()
+    (Path(training.run_dir) / "final").mkdir(parents=True)
+    runs.transition(store, training.id, RunStatus.COMPLETED, "test")
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: view.badge.text() == "completed" and not view.busy(), timeout=10_000)
+    qtbot.waitUntil(lambda: all(b.isEnabled() for b in buttons), timeout=10_000)
+    assert "no checkpoint" not in view.export_button.toolTip()
+    view.stop()
+
+
+def test_the_charts_of_a_run_that_ended_without_points_say_none_will_come(store, ctx, qtbot) -> None:
+    # Seen in a GUI walk: a run that failed before its first log showed "No points yet" on every chart,
+    # as if points were still to come.
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.store import experiments, projects, runs
+    from spark_trainer.store.entities import RunStatus
+    from tests.app.model_sync import sync_model
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    for to in (RunStatus.STARTING, RunStatus.RUNNING):
+        runs.transition(store, run.id, to, "test")
+    sync_model(qtbot, ctx)
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show_run(run.id)
+    qtbot.waitUntil(lambda: view.badge.text() == "running", timeout=10_000)
+    charts = view.charts.charts
+    assert charts["loss"].empty_label.text().endswith("No points yet")
+    runs.transition(store, run.id, RunStatus.FAILED, "test")
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: view.badge.text() == "failed", timeout=10_000)
+    for name in ("loss", "lr", "grad", "eval", "throughput"):
+        assert charts[name].empty_label.text().endswith("No points: the run ended without logging any"), name
+    assert "No GPU memory to show" in charts["memory"].empty_label.text()  # its own words stay
+    view.stop()

@@ -107,3 +107,34 @@ def test_a_running_run_still_starting_up_says_what_it_does_in_the_list_and_on_it
     sync_model(qtbot, ctx)
     qtbot.waitUntil(lambda: "caching" not in view.detail.eta.text(), timeout=10_000)
     view.shutdown()
+
+
+def test_long_project_and_experiment_names_leave_status_and_progress_on_screen_at_1024(store, ctx, qtbot) -> None:
+    # Seen in a GUI walk: a 76-character project and an 85-character experiment name took their whole
+    # width, so at 1024 x 640 the list showed ID, Project and half the Experiment, and no Status.
+    from app.views.runs_view import COLUMNS, RunsView
+    from spark_trainer.store import experiments, projects, runs
+
+    project = "customer-support-assistant-for-the-northern-european-region-quarterly-review"
+    name = "lora-r16-lr3e-3-seq128-packing-on-support-tickets-with-a-rather-long-experiment-name"
+    projects.create(store, project)
+    exp = experiments.create(store, project=project, name=name, recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id, total_steps=10)
+    for to in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.FAILED):
+        runs.transition(store, run.id, to, "test", step=2)
+    sync_model(qtbot, ctx)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.scheduler.stop()
+    view.resize(850, 600)  # the Runs view's width in a 1024-pixel window
+    view.show()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=10_000)
+    qtbot.wait(50)
+    table = view.table
+    for title in ("Status", "Progress"):
+        col = COLUMNS.index(title)
+        assert table.columnViewportPosition(col) + table.columnWidth(col) <= table.viewport().width(), title
+    experiment = table.item(0, COLUMNS.index("Experiment"))
+    assert experiment.text() == name and experiment.toolTip() == name  # cut on screen, whole in the tooltip
+    view.shutdown()

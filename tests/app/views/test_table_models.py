@@ -115,3 +115,42 @@ def test_a_stretched_column_fills_the_room_but_never_squeezes_below_its_contents
     table.resize(500, 200)  # and gives it back, down to its contents
     qtbot.waitUntil(lambda: table.columnWidth(1) == max(table.sizeHintForColumn(1),
                                                         table.horizontalHeader().sectionSizeHint(1)))
+
+
+def test_a_name_column_is_capped_when_fitted_and_its_whole_name_is_the_tooltip(qtbot) -> None:
+    # Seen in a GUI walk: 76- and 85-character project and experiment names took their whole width in
+    # the Runs list and the leaderboard, pushing Status, Progress, the losses and Score off-screen.
+    long = "customer-support-assistant-for-the-northern-european-region-quarterly-review"
+    capped = (COLUMNS[0], Column("Name", lambda r: r.name, widest=150), COLUMNS[2],
+              Column("Other", lambda r: r.name, widest=150, tip=lambda r: f"run {r.id}"))
+    model = RowsModel(capped, key=lambda r: r.id)
+    table = RowsTable(model)
+    qtbot.addWidget(table)
+    model.set_rows([Row(1, "short", 0.5)])
+    short = table.columnWidth(1)
+    assert short < 150  # a short name keeps its own width
+    model.set_rows([Row(1, long, 0.5)])  # a live update widens it, up to the cap
+    assert table.columnWidth(1) == 150 < table.sizeHintForColumn(1)
+    model.set_rows([Row(2, long, 0.5)])  # other rows: fitted again, capped
+    assert table.columnWidth(1) == 150 and table.columnWidth(3) == 150
+    assert table.item(0, 1).toolTip() == long  # what the elided cell hides
+    assert table.item(0, 3).toolTip() == "run 2"  # a column's own tooltip wins
+
+
+def test_a_capped_stretched_column_takes_spare_room_but_gives_it_back_to_its_cap(qtbot) -> None:
+    long = "lora-r16-lr3e-3-seq128-packing-on-support-tickets-with-a-rather-long-experiment-name"
+    capped = (COLUMNS[0], Column("Name", lambda r: r.name, widest=150), COLUMNS[2])
+    model = RowsModel(capped, key=lambda r: r.id)
+    table = RowsTable(model)
+    qtbot.addWidget(table)
+    table.stretch_column(1)
+    model.set_rows([Row(1, long, 0.5)])
+    table.resize(200, 200)
+    table.show()
+    qtbot.waitExposed(table)
+    assert table.columnWidth(1) == 150
+    table.resize(2400, 200)
+    qtbot.waitUntil(lambda: sum(table.columnWidth(c) for c in range(3)) == table.viewport().width())
+    assert table.columnWidth(1) > 150
+    table.resize(200, 200)
+    qtbot.waitUntil(lambda: table.columnWidth(1) == 150)
