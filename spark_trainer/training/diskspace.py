@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-from spark_trainer.disk import FULL_ERRNOS, folder_bytes, free_bytes, gb
+from spark_trainer.disk import folder_bytes, free_bytes, gb, is_full
 from spark_trainer.errors import DiskFull
 
 # Room kept free besides the checkpoint itself: state.json, logs, the database's WAL.
@@ -48,13 +48,14 @@ def _file_size_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
-def write_failure(exc: BaseException, target: Path, needed: int, keeps: str) -> DiskFull:
-    """The error to raise for a failed write of `target` (`keeps`: what is still intact)."""
+def write_failure(exc: BaseException, target: Path, needed: int, keeps: str, what: str = "the checkpoint") -> DiskFull:
+    """The error to raise for a failed write of `target` (`keeps`: what is still intact; `needed`: the
+    bytes `what` needs, 0 when not known)."""
     free = free_bytes(target.parent)
     code = getattr(exc, "errno", None)
-    if code in FULL_ERRNOS or free < needed:
-        return DiskFull(f"disk full at {target.parent}: {gb(free)} free, the checkpoint needs about {gb(needed)}; "
-                        f"{keeps}. Free some space, then resume the run")
+    if is_full(exc) or free < needed:  # safetensors says ENOSPC in words, in its own exception type
+        needs = f", {what} needs about {gb(needed)}" if needed else ""
+        return DiskFull(f"disk full at {target.parent}: {gb(free)} free{needs}; {keeps}. Free some space, then resume the run")
     limit = _file_size_limit()
     if code == errno.EFBIG or (limit is not None and target.exists() and target.stat().st_size >= limit - 4096):
         return DiskFull(f"could not write {target}: the file size limit ({limit} bytes, `ulimit -f`) was reached; "
