@@ -6,6 +6,10 @@ What happens:
 2. The run goes completed -> queued with an event saying so; the scheduler starts a worker that
    resumes from the last checkpoint, continuing the same step count and metric series.
 
+An extend killed between the two (files rewritten, the run still completed) is redone by the next
+one from the backup, which is never overwritten, and from the plan's segments that start before
+`old_total`; until then `run config` reads the backup (`frozen_config_path`).
+
 The learning rate stays coherent across the join: the original schedule (read from the config)
 governs steps up to `from_step`; the extension re-warms linearly from the LR the run ended with to
 `rewarm_fraction` of the peak over `rewarm_steps`, then follows the original schedule's shape
