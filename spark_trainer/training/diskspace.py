@@ -13,7 +13,7 @@ import errno
 import re
 from pathlib import Path
 
-from spark_trainer.disk import folder_bytes, free_bytes, gb, is_full
+from spark_trainer.disk import folder_bytes, free_bytes, gb, is_full, is_write_error
 from spark_trainer.errors import DiskFull
 
 # Room kept free besides the checkpoint itself: state.json, logs, the database's WAL.
@@ -73,6 +73,17 @@ def _file_size_limit() -> int | None:
         return None
     soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     return None if soft == resource.RLIM_INFINITY else soft
+
+
+# A failing disk as a library words it in its own exception type: safetensors' "I/O error: Read-only
+# file system (os error 30)" (EIO 5, EFBIG 27, EROFS 30).
+_FAILING_WORDS = re.compile(r"\(os error (?:5|27|30)\)")
+
+
+def is_write_failure(exc: BaseException) -> bool:
+    """A write that failed for its disk (full, failing, read-only, past a size limit), whichever library
+    raised it; not a bug of the writer's, which keeps its own error."""
+    return is_write_error(exc) or (isinstance(exc, Exception) and _FAILING_WORDS.search(str(exc)) is not None)
 
 
 def write_failure(exc: BaseException, target: Path, needed: int, keeps: str, what: str = "the checkpoint") -> DiskFull:

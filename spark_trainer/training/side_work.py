@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.disk import finish_staging, fsync_dir, is_full, is_write_error, write_whole
+from spark_trainer.disk import finish_staging, fsync_dir, is_full, write_whole
 from spark_trainer.errors import DiskFull, OperationFailed
 from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec
-from spark_trainer.training import batches, checkpoints, oom, sharding, steps
+from spark_trainer.training import batches, checkpoints, diskspace, oom, sharding, steps
 from spark_trainer.training.divergence import Diverged, DivergenceWatch, final_not_finite, poisoned_weights
 from spark_trainer.training.reporting import Commands
 
@@ -30,8 +30,6 @@ def latest_name(run_dir: Path) -> str | None:
 def final_write_failure(exc: BaseException, staging: Path, run_dir: Path) -> DiskFull:
     """The one line for a save of final/ that failed on a full or failing disk: where, what is free,
     and the last complete checkpoint (which still holds every trained step; a resume finishes the run)."""
-    from spark_trainer.training import diskspace
-
     latest = latest_name(run_dir)
     keeps = ("the final model was not saved; the last complete checkpoint is still " + latest if latest
              else "the final model was not saved")
@@ -333,7 +331,7 @@ class SideWork:
             fsync_dir(self.run_dir)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(exc, Exception) and is_write_error(exc):
+            if isinstance(exc, Exception) and diskspace.is_write_failure(exc):
                 # A full disk (safetensors says so in its own words and type) or a failing one: the one
                 # line a checkpoint's write gives, not the library's error and a traceback.
                 raise final_write_failure(exc, staging, self.run_dir) from exc

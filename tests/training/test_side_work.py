@@ -83,3 +83,38 @@ def test_a_full_disk_while_saving_final_is_the_one_disk_full_line_and_leaves_no_
     assert [read_state(p)["step"] for p in list_checkpoints(run_dir)] == [2, 4]
     assert not [kind for kind, _, _ in reporter.artifacts if kind == "final"]
     assert disk_full_finish(raised.value, run_dir).error == message
+
+
+def test_a_read_only_disk_while_saving_final_is_one_io_error_line(tiny_model, counting_data, tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """safetensors words EROFS in its own type too; a bug of the recipe's own keeps its error."""
+    from safetensors import SafetensorError
+
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+
+    def read_only(self, model, dest: Path) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
+        raise SafetensorError("Error while serializing: I/O error: Read-only file system (os error 30)")
+
+    monkeypatch.setattr(CausalLMRecipe, "save_final", read_only)
+    run_dir = tmp_path / "run"
+    config = make_config(tiny_model, train={"max_steps": 2}, checkpoint={"every_steps": 2})
+    with pytest.raises(DiskFull) as raised:
+        run_training(config, data_path=counting_data, run_dir=run_dir, reporter=RecordingReporter(Commands()),
+                     commands=Commands())
+    message = str(raised.value)
+    assert message.startswith(f"I/O error writing {run_dir / '.staging-final'}: Error while serializing: I/O error: "
+                              "Read-only file system (os error 30) ("), message
+    assert message.endswith(" free); the final model was not saved; the last complete checkpoint is still "
+                            "step-00000002. Once the disk can be written again, resume the run"), message
+    assert not (run_dir / ".staging-final").exists()
+
+    def a_bug(self, model, dest: Path) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
+        raise KeyError("adapter")
+
+    monkeypatch.setattr(CausalLMRecipe, "save_final", a_bug)
+    with pytest.raises(KeyError):
+        run_training(config, data_path=counting_data, run_dir=tmp_path / "run2", reporter=RecordingReporter(Commands()),
+                     commands=Commands())
+    assert not (tmp_path / "run2" / ".staging-final").exists()
