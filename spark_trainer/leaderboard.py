@@ -165,13 +165,12 @@ def run_config(store: Store, run: Run) -> dict[str, Any]:
     current layout (a run from before seq_len/sample_prompts moved shows them in recipe_config, so a
     clone keeps them and a comparison lines them up with newer runs), with the values that kept its
     behaviour for settings it predates (a clone of it trains as it did)."""
-    from pathlib import Path
-
     import yaml
 
     from spark_trainer.config.legacy import upgrade, with_frozen_defaults
+    from spark_trainer.jobs.extend import frozen_config_path
 
-    frozen = Path(run.run_dir) / "config.yaml" if run.run_dir else None
+    frozen = frozen_config_path(run) if run.run_dir else None
     if frozen is not None and frozen.is_file():
         data = yaml.safe_load(frozen.read_text())
         if isinstance(data, dict):

@@ -6,6 +6,10 @@ What happens:
 2. The run goes completed -> queued with an event saying so; the scheduler starts a worker that
    resumes from the last checkpoint, continuing the same step count and metric series.
 
+An extend killed between the two (files rewritten, the run still completed) is redone by the next
+one from the backup, which is never overwritten, and from the plan's segments that start before
+`old_total`; until then `run config` reads the backup (`frozen_config_path`).
+
 The learning rate stays coherent across the join: the original schedule (read from the config)
 governs steps up to `from_step`; the extension re-warms linearly from the LR the run ended with to
 `rewarm_fraction` of the peak over `rewarm_steps`, then follows the original schedule's shape
@@ -61,6 +65,29 @@ def extend(store: Store, run_id: int | str, extra_steps: int, *, rewarm_fraction
         return _extend(store, run_id, int(extra_steps), rewarm_fraction)
 
 
+def backup_name(step: int) -> str:
+    """The run's config as it was before an extend from `step` (kept beside config.yaml)."""
+    return f"config.before-extend-{step}.yaml"
+
+
+def frozen_config_path(run: Run) -> Path:
+    """The file holding the config a run trained with: its config.yaml, or, for a completed run whose
+    extend was killed before the database took it (config.yaml already says the longer max_steps), the
+    backup that extend saved of the config it completed with."""
+    run_dir = Path(run.run_dir)
+    ended = min(s for s in (run.step, run.total_steps) if s) if (run.step or run.total_steps) else 0
+    backup = run_dir / backup_name(ended)
+    return backup if run.status == RunStatus.COMPLETED and ended and backup.is_file() else run_dir / "config.yaml"
+
+
+def plan_before(run_dir: Path, step: int) -> ExtendPlan | None:
+    """The run's plan for its steps up to `step`: the segments that start before it (one starting at or
+    after it is a dead extend's, which never trained a step); None for a run never extended."""
+    plan = read_plan(run_dir)
+    kept = [seg for seg in plan.segments if seg.start < step] if plan is not None else []
+    return ExtendPlan(kept) if kept else None
+
+
 def _extend(store: Store, run_id: int | str, extra_steps: int, rewarm_fraction: float) -> Run:
     from spark_trainer.training.checkpoints import latest_checkpoint
 
@@ -78,21 +105,28 @@ def _extend(store: Store, run_id: int | str, extra_steps: int, rewarm_fraction: 
     if latest_checkpoint(run_dir) is None:
         raise BadInput(f"run {run.id} has no checkpoint in {run_dir / 'checkpoints'} to continue from")
     check_inputs(store, run, "be extended")
-    config = yaml.safe_load(config_path.read_text()) or {}
-    train = dict(config.get("train") or {})
+    train = dict((yaml.safe_load(config_path.read_text()) or {}).get("train") or {})
     old_total = int(run.total_steps or train.get("max_steps") or run.step)
     if run.step and run.step < old_total:
         old_total = run.step  # early-stopped: continue from where it really ended
     new_total = old_total + int(extra_steps)
-    plan = plan_extension(train, old_total, int(extra_steps), read_plan(run_dir), rewarm_fraction)
+    backup = run_dir / backup_name(old_total)
+    # The files as they were at `old_total`: an extend killed after rewriting them but before the
+    # database took it (the run is still completed here) left the backup, the extended config and its
+    # segment. Redone from those, not on top of them: it saved the extended config as the "before" one,
+    # and a second segment from `old_total`, which the LR followed over the new one.
+    original = backup.read_bytes() if backup.is_file() else config_path.read_bytes()
+    config = yaml.safe_load(original) or {}
+    train = dict(config.get("train") or {})
+    plan = plan_extension(train, old_total, int(extra_steps), plan_before(run_dir, old_total), rewarm_fraction)
     train["max_steps"] = new_total
     train["epochs"] = None
     config["train"] = train
-    backup = run_dir / f"config.before-extend-{old_total}.yaml"
     with restoring([config_path, run_dir / PLAN_FILE, backup]):
         # Left extended when the database refuses (locked or full, or the disk is): the files said
         # max_steps N for a run that never got it, and a second try saved that as the "before" config.
-        replace_bytes(backup, config_path.read_bytes() if config_path.is_file() else b"")
+        if not backup.is_file():
+            replace_bytes(backup, original)
         replace_bytes(config_path, yaml.safe_dump(config, sort_keys=False).encode())
         replace_bytes(run_dir / PLAN_FILE, plan.to_json().encode())
         return runs.transition(

@@ -10,15 +10,19 @@ the I/O error), while the previous checkpoint stays the latest complete one.
 from __future__ import annotations
 
 import errno
+import re
 from pathlib import Path
 
-from spark_trainer.disk import FULL_ERRNOS, folder_bytes, free_bytes, gb
+from spark_trainer.disk import folder_bytes, free_bytes, gb, is_full, is_write_error
 from spark_trainer.errors import DiskFull
 
 # Room kept free besides the checkpoint itself: state.json, logs, the database's WAL.
 MARGIN_BYTES = 16 * 2**20
+FREE_SPACE = "Free some space, then resume the run"
+# EFBIG as safetensors says it: "Error while serializing: I/O error: File too large (os error 27)".
+_TOO_LARGE_WORDS = re.compile(r"File too large|\(os error 27\)")
 __all__ = ["check_before_run", "check_free", "estimate_checkpoint_bytes", "folder_bytes", "free_bytes", "gb",
-           "write_failure"]
+           "resume_advice", "write_failure"]
 
 
 def estimate_checkpoint_bytes(trainable_numel: int) -> int:
@@ -26,12 +30,35 @@ def estimate_checkpoint_bytes(trainable_numel: int) -> int:
     return trainable_numel * 4 * 3 + 2**20
 
 
-def check_free(folder: Path, needed: int, what: str = "the checkpoint") -> None:
-    """Raise DiskFull unless `folder`'s filesystem has `needed` bytes (plus a margin) free."""
+def check_free(folder: Path, needed: int, what: str = "the checkpoint", keeps: str | None = None) -> None:
+    """Raise DiskFull unless `folder`'s filesystem has `needed` bytes (plus a margin) free. The line says
+    the need and the margin apart (a 0.3 MiB checkpoint read "needs about 16.3 MiB"), and `keeps` (by
+    default the run's last complete checkpoint, `folder` being a run's folder or its checkpoints/)."""
     free = free_bytes(folder)
     if free < needed + MARGIN_BYTES:
-        raise DiskFull(f"disk full at {folder}: {gb(free)} free, {what} needs about {gb(needed + MARGIN_BYTES)}; "
-                       "free some space, then resume the run")
+        margin = f"{gb(MARGIN_BYTES)} kept free for logs and the database"
+        needs = f"{what} needs about {gb(needed)}, plus {margin}" if needed else f"less than the {margin}"
+        raise DiskFull(f"disk full at {folder}: {gb(free)} free, {needs}; {keeps or _kept(folder)}. "
+                       f"{FREE_SPACE}")
+
+
+def _kept(folder: Path) -> str:
+    """Which checkpoint a resume starts from, for a run's folder or its checkpoints/ folder."""
+    from spark_trainer.training.checkpoints import latest_checkpoint
+
+    run_dir = folder.parent if folder.name == "checkpoints" else folder
+    latest = latest_checkpoint(run_dir)
+    return f"the last complete checkpoint is still {latest.name}" if latest is not None else "no checkpoint was written yet"
+
+
+def resume_advice(message: str) -> str:
+    """What to do before `run resume`, for the line of a write that failed: a file-size limit is raised,
+    not made room for; a disk that fails (read-only, I/O errors) is not full."""
+    if "`ulimit -f`" in message or _TOO_LARGE_WORDS.search(message):
+        return "Raise the file size limit (`ulimit -f`) of the shell or service that starts SparkTrainer, then resume the run"
+    if message.startswith("I/O error"):
+        return "Once the disk can be written again, resume the run"
+    return FREE_SPACE
 
 
 def check_before_run(run_dir: Path, params: list) -> None:
@@ -48,16 +75,33 @@ def _file_size_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
-def write_failure(exc: BaseException, target: Path, needed: int, keeps: str) -> DiskFull:
-    """The error to raise for a failed write of `target` (`keeps`: what is still intact)."""
+# A failing disk as a library words it in its own exception type: safetensors' "I/O error: Read-only
+# file system (os error 30)" (EIO 5, EFBIG 27, EROFS 30).
+_FAILING_WORDS = re.compile(r"\(os error (?:5|27|30)\)")
+
+
+def is_write_failure(exc: BaseException) -> bool:
+    """A write that failed for its disk (full, failing, read-only, past a size limit), whichever library
+    raised it; not a bug of the writer's, which keeps its own error."""
+    return is_write_error(exc) or (isinstance(exc, Exception) and _FAILING_WORDS.search(str(exc)) is not None)
+
+
+def write_failure(exc: BaseException, target: Path, needed: int, keeps: str, what: str = "the checkpoint") -> DiskFull:
+    """The error to raise for a failed write of `target` (`keeps`: what is still intact; `needed`: the
+    bytes `what` needs, 0 when not known): one line, ending with what to do before resuming."""
     free = free_bytes(target.parent)
     code = getattr(exc, "errno", None)
-    if code in FULL_ERRNOS or free < needed:
-        return DiskFull(f"disk full at {target.parent}: {gb(free)} free, the checkpoint needs about {gb(needed)}; "
-                        f"{keeps}. Free some space, then resume the run")
+    if is_full(exc) or free < needed:  # safetensors says ENOSPC in words, in its own exception type
+        needs = f", {what} needs about {gb(needed)}" if needed else ""
+        return DiskFull(f"disk full at {target.parent}: {gb(free)} free{needs}; {keeps}. {FREE_SPACE}")
     limit = _file_size_limit()
-    if code == errno.EFBIG or (limit is not None and target.exists() and target.stat().st_size >= limit - 4096):
-        return DiskFull(f"could not write {target}: the file size limit ({limit} bytes, `ulimit -f`) was reached; "
-                        f"{keeps}")
+    too_large = code == errno.EFBIG or _TOO_LARGE_WORDS.search(str(exc)) is not None
+    if limit is not None and (too_large or (target.exists() and target.stat().st_size >= limit - 4096)):
+        line = f"could not write {target}: the file size limit ({limit} bytes, `ulimit -f`) was reached; {keeps}"
+        return DiskFull(f"{line}. {resume_advice(line)}")
     reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-    return DiskFull(f"I/O error writing {target}: {reason} ({gb(free)} free); {keeps}")
+    line = f"I/O error writing {target}: {reason} ({gb(free)} free); {keeps}"
+    if too_large:  # no `ulimit -f`: the filesystem's own largest file (FAT32's 4 GiB)
+        return DiskFull(f"{line}. Its filesystem holds no file this large: move the data home to one that does, "
+                        "then resume the run")
+    return DiskFull(f"{line}. {resume_advice(line)}")

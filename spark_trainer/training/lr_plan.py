@@ -60,11 +60,14 @@ def segment_factor(seg: Segment, step: int) -> float:
 
 
 def lr_multiplier(step: int, plan: ExtendPlan) -> float:
-    """The schedule at `step` (0-based optimizer step) as a fraction of the peak learning rate."""
-    for seg in plan.segments:
-        if step <= seg.end:
-            return segment_factor(seg, step)
-    return segment_factor(plan.segments[-1], plan.segments[-1].end)
+    """The schedule at `step` (0-based optimizer step) as a fraction of the peak learning rate: the
+    latest segment begun before it governs it. An early-stopped extension's segment runs past the step
+    the next extend starts from; the first that reached `step` took the steps after that join, so the LR
+    decayed on to 0 where that extend re-warmed, then jumped."""
+    for seg in reversed(plan.segments):
+        if seg.start < step or seg is plan.segments[0]:
+            return segment_factor(seg, min(step, seg.end))
+    return segment_factor(plan.segments[0], step)
 
 
 def base_segment(train: dict[str, Any], total: int) -> Segment:

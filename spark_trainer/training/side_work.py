@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
-from spark_trainer.disk import finish_staging, fsync_dir, write_whole
+from spark_trainer.disk import finish_staging, fsync_dir, is_full, write_whole
 from spark_trainer.errors import DiskFull, OperationFailed
 from spark_trainer.recipes.base import EvalResult, MetricSpec, Recipe, Sample
 from spark_trainer.recipes.registry import RecipeSpec
-from spark_trainer.training import batches, checkpoints, oom, sharding, steps
+from spark_trainer.training import batches, checkpoints, diskspace, oom, sharding, steps
 from spark_trainer.training.divergence import Diverged, DivergenceWatch, final_not_finite, poisoned_weights
 from spark_trainer.training.reporting import Commands
 
@@ -25,6 +25,17 @@ from spark_trainer.training.reporting import Commands
 def latest_name(run_dir: Path) -> str | None:
     latest = checkpoints.latest_checkpoint(run_dir)
     return None if latest is None else latest.name
+
+
+def final_write_failure(exc: BaseException, staging: Path, run_dir: Path) -> DiskFull:
+    """The one line for a save of final/ that failed on a full or failing disk: where, what is free,
+    and the last complete checkpoint (which still holds every trained step; a resume finishes the run)."""
+    latest = latest_name(run_dir)
+    keeps = ("the final model was not saved; the last complete checkpoint is still " + latest if latest
+             else "the final model was not saved")
+    failed = getattr(exc, "filename", None)  # its folder is gone: name the run's folder for a full disk
+    target = Path(failed) if failed and not is_full(exc) else staging
+    return diskspace.write_failure(exc, target, 0, keeps, what="the final model")
 
 
 def event(report: Any, message: str) -> None:
@@ -311,12 +322,20 @@ class SideWork:
             raise final_not_finite(bad, latest_name(self.run_dir))
         final = self.run_dir / "final"
         staging = self.run_dir / ".staging-final"
-        shutil.rmtree(staging, ignore_errors=True)
-        self.recipe.save_final(model, staging)
-        finish_staging(staging)  # on the disk before the name says final (and safetensors' 0600 made 0644)
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(staging, final)
-        fsync_dir(self.run_dir)
+        try:
+            shutil.rmtree(staging, ignore_errors=True)
+            self.recipe.save_final(model, staging)
+            finish_staging(staging)  # on the disk before the name says final (and safetensors' 0600 made 0644)
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(staging, final)
+            fsync_dir(self.run_dir)
+        except BaseException as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, Exception) and diskspace.is_write_failure(exc):
+                # A full disk (safetensors says so in its own words and type) or a failing one: the one
+                # line a checkpoint's write gives, not the library's error and a traceback.
+                raise final_write_failure(exc, staging, self.run_dir) from exc
+            raise
         settings = getattr(self.recipe, "rc", None)  # the recipe's validated recipe_config
         self.report.on_artifact("final", final, None, {"method": getattr(settings, "method", None)})
         return final

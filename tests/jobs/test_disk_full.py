@@ -80,8 +80,12 @@ def test_checkpoint_hitting_a_file_size_limit_fails_cleanly_and_resumes(store: S
     assert worker.wait(timeout=300) == 1
     failed = runs.get(store, run.id)
     assert failed.status == RunStatus.FAILED, process.log_tail(run_dir)
-    assert failed.error.startswith("I/O error writing ") and "File too large" in failed.error, failed.error
-    assert f"the last complete checkpoint is still {kept.name}" in failed.error
+    # safetensors says EFBIG in words ("File too large (os error 27)"): it read "I/O error writing ...", then
+    # named the kept checkpoint twice and said to free some space, which lifts no file-size limit.
+    assert failed.error.startswith("could not write ") and "trainable.safetensors" in failed.error, failed.error
+    assert failed.error.endswith(f": the file size limit ({LIMIT} bytes, `ulimit -f`) was reached; the last complete "
+                                 f"checkpoint is still {kept.name}. Raise the file size limit (`ulimit -f`) of the "
+                                 "shell or service that starts SparkTrainer, then resume the run"), failed.error
     assert latest_checkpoint(run_dir) == kept
     assert {p.name: p.stat().st_size for p in kept.iterdir()} == kept_files
     assert not list((run_dir / "checkpoints").glob(".staging-*"))

@@ -76,7 +76,7 @@ def test_a_full_filesystem_fails_the_checkpoint_cleanly_and_the_run_resumes(
     failed = wait_until(store, run.id, finished, timeout_s=300)
     log = process.log_tail(run_dir, 40)
     assert failed.status == RunStatus.FAILED, log
-    assert failed.error.startswith(f"disk full at {ckpts}: ") and "free some space, then resume the run" in \
+    assert failed.error.startswith(f"disk full at {ckpts}: ") and "Free some space, then resume the run" in \
         failed.error, failed.error
     kept = latest_checkpoint(run_dir)
     assert kept is not None and kept.name == "step-00000002", log

@@ -3,6 +3,7 @@ run's files stay as they were, or are the one extend's that took."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from pathlib import Path
@@ -76,3 +77,44 @@ def test_two_extends_at_once_one_wins_whole_the_other_is_refused(store: Store, h
     assert isinstance(lost, BadInput), repr(lost)
     # It said "(resume a paused or interrupted one instead)": no advice for a queued run.
     assert str(lost) == f"run {run.id} is queued; only a completed run can be extended (let it finish first)"
+
+
+def test_an_extend_killed_before_the_database_write_is_redone_from_the_original(store: Store, monkeypatch) -> None:
+    """`run extend 8 --steps 4` killed (-9) after it rewrote the run's files but before the database took
+    the change: the run is completed 8/8 with config.yaml saying 12 and a segment 8 -> 12. The retry saved
+    that extended config as config.before-extend-8.yaml (the original was lost), appended a second 8 -> x
+    segment, and the LR followed the dead one's (decaying to 0 at 12, then jumping back up). Now it is
+    redone from the original config and plan; meanwhile the run's config reads as it completed."""
+    from spark_trainer.jobs import extend as extend_module
+    from spark_trainer.leaderboard import run_config
+    from spark_trainer.training.lr_plan import lr_multiplier, read_plan
+
+    run = _completed_run(store, gpus="count:64", steps=8)
+    run_dir = Path(run.run_dir)
+    original = (run_dir / "config.yaml").read_bytes()
+
+    class Killed(BaseException):
+        pass
+
+    def killed(*args, **kwargs):
+        raise Killed  # SIGKILL: nothing after this runs, and nothing is put back
+
+    with monkeypatch.context() as patch:
+        patch.setattr(extend_module, "restoring", lambda paths: contextlib.nullcontext())
+        patch.setattr(extend_module.runs, "transition", killed)
+        with pytest.raises(Killed):
+            extend(store, run.id, 4)
+    half = runs.get(store, run.id)
+    assert half.status == RunStatus.COMPLETED and half.total_steps == 8
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["max_steps"] == 12  # as the kill left it
+    assert run_config(store, half)["train"]["max_steps"] == 8  # what `run config` and Clone show
+
+    done = extend(store, run.id, 10)  # the retry, with another step count
+    assert done.status == RunStatus.QUEUED and done.total_steps == 18
+    assert (run_dir / "config.before-extend-8.yaml").read_bytes() == original
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["max_steps"] == 18
+    plan = read_plan(run_dir)
+    assert [(s.start, s.end) for s in plan.segments] == [(0, 8), (8, 18)]
+    fresh = extend_module.plan_extension(yaml.safe_load(original)["train"], 8, 10)
+    assert [lr_multiplier(step, plan) for step in range(19)] == [lr_multiplier(step, fresh) for step in range(19)]
+    assert run_config(store, runs.get(store, run.id))["train"]["max_steps"] == 18
