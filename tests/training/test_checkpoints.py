@@ -193,4 +193,5 @@ def test_a_checkpoints_folder_that_cannot_be_written_is_one_line(tmp_path, monke
     with pytest.raises(DiskFull) as failed:
         write_checkpoint(tmp_path, 2, {"weights.bin": _text_writer("two")}, {})
     assert "Read-only file system" in str(failed.value) and "\n" not in str(failed.value)
-    assert str(failed.value).endswith("the last complete checkpoint is still step-00000001")
+    assert str(failed.value).endswith("the last complete checkpoint is still step-00000001. Once the disk can be "
+                                      "written again, resume the run")
