@@ -24,6 +24,7 @@ from spark_trainer.jobs.submit import submit_experiment
 from spark_trainer.store import metrics, projects, runs
 from spark_trainer.store.entities import Experiment, Run, RunStatus, to_jsonable
 from spark_trainer.store.store import Store
+from spark_trainer.training.reporting import StopKind
 
 WAIT_HELP = ("wait for the run to end, showing progress; exit 0 only if it completed (Ctrl-C stops the waiting, "
              "not the run)")
@@ -338,10 +339,11 @@ def cmd_metrics(ctx: Context, args: argparse.Namespace) -> Result:
     return Result(points, table(["step", "key", "value"], rows, empty=f"run {run.id} has no metrics yet"))
 
 
-def _each(ctx: Context, run_refs: list[str], act: Callable[[str], Run]) -> Result:
+def _each(ctx: Context, run_refs: list[str], act: Callable[[str], Run], said: dict[int, str] | None = None) -> Result:
     """Apply `act` to each run in turn; one that refuses is said on its own line and the others still
     get theirs, as the Runs list's menu does for the selected runs. Exit 1 if any refused; when every one
-    refused with the same code (all bad input: exit 2), that code, as for one run."""
+    refused with the same code (all bad input: exit 2), that code, as for one run. `said`: what to add
+    to a run's line (filled by `act`)."""
     done: list[Run] = []
     errors: list[str] = []
     codes: set[int] = set()
@@ -359,15 +361,31 @@ def _each(ctx: Context, run_refs: list[str], act: Callable[[str], Run]) -> Resul
         ctx.info(line)
     data: Any = done[0] if len(refs) == 1 else {"runs": done, "errors": errors}
     code = 0 if not errors else codes.pop() if not done and len(codes) == 1 else 1
-    return Result(data, "\n".join(f"run {r.id} {r.status.value}" for r in done), exit_code=code)
+    said = said or {}
+    return Result(data, "\n".join(f"run {r.id} {r.status.value}" + (f": {said[r.id]}" if r.id in said else "")
+                                  for r in done), exit_code=code)
+
+
+def _stopping(ctx: Context, args: argparse.Namespace, kind: StopKind) -> Result:
+    """Cancel or pause; a worker that died before its checkpoint was saved (or was killed after the
+    grace period) is said on the run's line: "run 29 paused: no checkpoint was saved at step 9, ..."."""
+    said: dict[int, str] = {}
+
+    def act(ref: str) -> Run:
+        run, note = control.stop_saying(ctx.store, ref, kind, grace_s=args.grace)
+        if note:
+            said[run.id] = note
+        return run
+
+    return _each(ctx, args.runs, act, said)
 
 
 def cmd_cancel(ctx: Context, args: argparse.Namespace) -> Result:
-    return _each(ctx, args.runs, lambda ref: control.cancel(ctx.store, ref, grace_s=args.grace))
+    return _stopping(ctx, args, StopKind.CANCEL)
 
 
 def cmd_pause(ctx: Context, args: argparse.Namespace) -> Result:
-    return _each(ctx, args.runs, lambda ref: control.pause(ctx.store, ref, grace_s=args.grace))
+    return _stopping(ctx, args, StopKind.PAUSE)
 
 
 def cmd_resume(ctx: Context, args: argparse.Namespace) -> Result:
