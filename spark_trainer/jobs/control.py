@@ -183,6 +183,13 @@ def pause(store: Store, run_id: int | str, *, grace_s: float | None = None) -> R
     return stop(store, run_id, StopKind.PAUSE, grace_s=grace_s)
 
 
+def acted(store: Store, run_id: int | str, action: str) -> tuple[Run, str | None]:
+    """The app's Pause, Cancel or Resume: the run, and for a stop what `stop_saying` says."""
+    if action == "resume":
+        return resume(store, run_id), None
+    return stop_saying(store, run_id, StopKind(action))
+
+
 def resume(store: Store, run_id: int | str, *, gpus: str | None = None) -> Run:
     """Queue a paused, interrupted, failed or cancelled run again; its worker continues from the
     last complete checkpoint with the same step count and metric series. `gpus` moves it to other
