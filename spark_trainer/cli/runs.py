@@ -339,53 +339,44 @@ def cmd_metrics(ctx: Context, args: argparse.Namespace) -> Result:
     return Result(points, table(["step", "key", "value"], rows, empty=f"run {run.id} has no metrics yet"))
 
 
-def _each(ctx: Context, run_refs: list[str], act: Callable[[str], Run], said: dict[int, str] | None = None) -> Result:
+def _each(ctx: Context, run_refs: list[str], act: Callable[[str], Run | tuple[Run, str | None]]) -> Result:
     """Apply `act` to each run in turn; one that refuses is said on its own line and the others still
     get theirs, as the Runs list's menu does for the selected runs. Exit 1 if any refused; when every one
-    refused with the same code (all bad input: exit 2), that code, as for one run. `said`: what to add
-    to a run's line (filled by `act`)."""
+    refused with the same code (all bad input: exit 2), that code, as for one run. An `act` that also
+    returns a note has it on its run's line ("run 29 paused: no checkpoint was saved at step 9, ...")."""
     done: list[Run] = []
+    said: dict[int, str] = {}
     errors: list[str] = []
     codes: set[int] = set()
     refs = list(dict.fromkeys(run_refs))  # `run cancel 1 1` is one run, answered as one
     for ref in refs:
         try:
-            done.append(act(ref))
+            got = act(ref)
         except SparkError as exc:
             if len(refs) == 1:
                 raise
             codes.add(exc.exit_code)
             named = re.search(rf"\brun {re.escape(ref)}\b", str(exc))  # most say "run N is ...": not twice
             errors.append(str(exc) if named else f"run {ref}: {exc}")
+            continue
+        run, note = got if isinstance(got, tuple) else (got, None)
+        done.append(run)
+        if note:
+            said[run.id] = note
     for line in errors:
         ctx.info(line)
     data: Any = done[0] if len(refs) == 1 else {"runs": done, "errors": errors}
     code = 0 if not errors else codes.pop() if not done and len(codes) == 1 else 1
-    said = said or {}
     return Result(data, "\n".join(f"run {r.id} {r.status.value}" + (f": {said[r.id]}" if r.id in said else "")
                                   for r in done), exit_code=code)
 
 
-def _stopping(ctx: Context, args: argparse.Namespace, kind: StopKind) -> Result:
-    """Cancel or pause; a worker that died before its checkpoint was saved (or was killed after the
-    grace period) is said on the run's line: "run 29 paused: no checkpoint was saved at step 9, ..."."""
-    said: dict[int, str] = {}
-
-    def act(ref: str) -> Run:
-        run, note = control.stop_saying(ctx.store, ref, kind, grace_s=args.grace)
-        if note:
-            said[run.id] = note
-        return run
-
-    return _each(ctx, args.runs, act, said)
-
-
 def cmd_cancel(ctx: Context, args: argparse.Namespace) -> Result:
-    return _stopping(ctx, args, StopKind.CANCEL)
+    return _each(ctx, args.runs, lambda ref: control.stop_saying(ctx.store, ref, StopKind.CANCEL, grace_s=args.grace))
 
 
 def cmd_pause(ctx: Context, args: argparse.Namespace) -> Result:
-    return _stopping(ctx, args, StopKind.PAUSE)
+    return _each(ctx, args.runs, lambda ref: control.stop_saying(ctx.store, ref, StopKind.PAUSE, grace_s=args.grace))
 
 
 def cmd_resume(ctx: Context, args: argparse.Namespace) -> Result:
