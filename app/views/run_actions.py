@@ -138,13 +138,13 @@ class RunListActions(QObject):
             return None
         store = self.view.store
 
-        def work(_ctx: Any) -> tuple[list[Run], list[str]]:
+        def work(_ctx: Any) -> tuple[list[tuple[Run, str | None]], list[str]]:
             from spark_trainer.jobs import control
 
             done, errors = [], []
             for run_id in run_ids:
                 try:
-                    done.append(getattr(control, action)(store, run_id))
+                    done.append(control.acted(store, run_id, action))
                 except SparkError as exc:
                     errors.append(f"Run {run_id}: {exc}")
             return done, errors
@@ -158,11 +158,13 @@ class RunListActions(QObject):
         self.task = task
         return self.view.ctx.tasks.start(task, self.view.ctx.pool)
 
-    def _done(self, done: list[Run], errors: list[str]) -> None:
-        for run in done:
+    def _done(self, done: list[tuple[Run, str | None]], errors: list[str]) -> None:
+        for run, _said in done:
             self.view.model.apply_written(run)
         if errors:
             self.view.banner.show_message("; ".join(errors), "error")
-        elif done:
-            self.view.banner.show_message("; ".join(f"Run {r.id} is now {r.status.value}" for r in done), "ok")
+        elif done:  # a worker that died before its checkpoint was saved: where a resume starts
+            self.view.banner.show_message("; ".join(f"Run {r.id} is now {r.status.value}" + (f": {said}" if said else "")
+                                                    for r, said in done),
+                                          "warning" if any(said for _r, said in done) else "ok")
         self.view.scheduler.tick()

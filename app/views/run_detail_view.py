@@ -296,18 +296,18 @@ class RunDetailView(QWidget):
             return
         run_id, steps = self.run.id, self.extend_steps.value()
 
-        def work(_ctx: Any) -> Run:
+        def work(_ctx: Any) -> tuple[Run, str | None]:
             from spark_trainer.jobs import control, extend
 
             if action == "extend":
-                return extend.extend(self.store, run_id, steps)
-            return getattr(control, action)(self.store, run_id)
+                return extend.extend(self.store, run_id, steps), None
+            return control.acted(self.store, run_id, action)
 
         self.banner.show_message(f"{action.capitalize()} requested…", "info")
         # A second click (a double-click, an impatient user) must not send the request again: the
         # second resume of a run the first just queued failed with "only a paused ... run can be resumed".
         self._set_actions_enabled(False)
-        self._task = self._start(work, f"run-{action}", lambda run: self._acted(action, run))
+        self._task = self._start(work, f"run-{action}", lambda result: self._acted(action, *result))
 
     def _start(self, work: Callable[[Any], Any], name: str, done: Callable[[Any], None]) -> Task:
         """`work` on the pool, then `done(result)`; a failure is said in the banner."""
@@ -331,8 +331,10 @@ class RunDetailView(QWidget):
         for button in buttons:
             button.setEnabled(enabled)
 
-    def _acted(self, action: str, run: Run) -> None:
-        self.banner.show_message(f"Run {run.id} is now {run.status.value}", "ok")
+    def _acted(self, action: str, run: Run, said: str | None = None) -> None:
+        # `said`: a worker that died before its checkpoint was saved; where a resume starts.
+        self.banner.show_message(f"Run {run.id} is now {run.status.value}" + (f": {said}" if said else ""),
+                                 "warning" if said else "ok")
         self.model.apply_written(run)
         self.ctx.scheduler.tick()
 

@@ -24,6 +24,7 @@ from spark_trainer.jobs.submit import submit_experiment
 from spark_trainer.store import metrics, projects, runs
 from spark_trainer.store.entities import Experiment, Run, RunStatus, to_jsonable
 from spark_trainer.store.store import Store
+from spark_trainer.training.reporting import StopKind
 
 WAIT_HELP = ("wait for the run to end, showing progress; exit 0 only if it completed (Ctrl-C stops the waiting, "
              "not the run)")
@@ -338,36 +339,44 @@ def cmd_metrics(ctx: Context, args: argparse.Namespace) -> Result:
     return Result(points, table(["step", "key", "value"], rows, empty=f"run {run.id} has no metrics yet"))
 
 
-def _each(ctx: Context, run_refs: list[str], act: Callable[[str], Run]) -> Result:
+def _each(ctx: Context, run_refs: list[str], act: Callable[[str], Run | tuple[Run, str | None]]) -> Result:
     """Apply `act` to each run in turn; one that refuses is said on its own line and the others still
     get theirs, as the Runs list's menu does for the selected runs. Exit 1 if any refused; when every one
-    refused with the same code (all bad input: exit 2), that code, as for one run."""
+    refused with the same code (all bad input: exit 2), that code, as for one run. An `act` that also
+    returns a note has it on its run's line ("run 29 paused: no checkpoint was saved at step 9, ...")."""
     done: list[Run] = []
+    said: dict[int, str] = {}
     errors: list[str] = []
     codes: set[int] = set()
     refs = list(dict.fromkeys(run_refs))  # `run cancel 1 1` is one run, answered as one
     for ref in refs:
         try:
-            done.append(act(ref))
+            got = act(ref)
         except SparkError as exc:
             if len(refs) == 1:
                 raise
             codes.add(exc.exit_code)
             named = re.search(rf"\brun {re.escape(ref)}\b", str(exc))  # most say "run N is ...": not twice
             errors.append(str(exc) if named else f"run {ref}: {exc}")
+            continue
+        run, note = got if isinstance(got, tuple) else (got, None)
+        done.append(run)
+        if note:
+            said[run.id] = note
     for line in errors:
         ctx.info(line)
     data: Any = done[0] if len(refs) == 1 else {"runs": done, "errors": errors}
     code = 0 if not errors else codes.pop() if not done and len(codes) == 1 else 1
-    return Result(data, "\n".join(f"run {r.id} {r.status.value}" for r in done), exit_code=code)
+    return Result(data, "\n".join(f"run {r.id} {r.status.value}" + (f": {said[r.id]}" if r.id in said else "")
+                                  for r in done), exit_code=code)
 
 
 def cmd_cancel(ctx: Context, args: argparse.Namespace) -> Result:
-    return _each(ctx, args.runs, lambda ref: control.cancel(ctx.store, ref, grace_s=args.grace))
+    return _each(ctx, args.runs, lambda ref: control.stop_saying(ctx.store, ref, StopKind.CANCEL, grace_s=args.grace))
 
 
 def cmd_pause(ctx: Context, args: argparse.Namespace) -> Result:
-    return _each(ctx, args.runs, lambda ref: control.pause(ctx.store, ref, grace_s=args.grace))
+    return _each(ctx, args.runs, lambda ref: control.stop_saying(ctx.store, ref, StopKind.PAUSE, grace_s=args.grace))
 
 
 def cmd_resume(ctx: Context, args: argparse.Namespace) -> Result:

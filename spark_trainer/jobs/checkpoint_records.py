@@ -8,6 +8,11 @@ artifact list misses it. `record_missing` makes the list catch up with the compl
 that carry this run's uuid. Pruning is left as it is: a recorded checkpoint whose folder was
 pruned keeps its row (the run's history of what was saved, as for any pruned checkpoint), and one
 pruned before it could be recorded is not added.
+
+The event says why it was recorded late: the caller knows. A worker that records its own end finds
+its unrecorded checkpoints only after a database write failed (`DATABASE_FAILED`, the default); a
+controller recording the end of a worker that is gone (reconcile, a pause or cancel whose worker died)
+says `WORKER_STOPPED`: the worker was killed or died between publishing and recording.
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
 from spark_trainer.training import checkpoints
 
+DATABASE_FAILED = "the database could not be written then"
+WORKER_STOPPED = "the worker stopped before recording it"
 
-def record_missing(store: Store, run: Run) -> list[int]:
+
+def record_missing(store: Store, run: Run, *, why: str = DATABASE_FAILED) -> list[int]:
     """Record this run's complete checkpoints that are on disk but not among its artifacts (with a
-    run event naming them); returns their steps.
+    run event naming them and `why` they were not recorded when saved); returns their steps.
 
     Raises:
         StoreDiskFull: the database still cannot be written (a later end, resume or reconcile retries).
@@ -44,5 +52,5 @@ def record_missing(store: Store, run: Run) -> list[int]:
     if added:
         names = ", ".join(f"step-{s:08d}" for s in added)
         runs.note(store, run.id, f"recorded checkpoint{'s' if len(added) > 1 else ''} {names}: written to disk "
-                  "but not recorded when saved (the database could not be written then)")
+                  f"but not recorded when saved ({why})")
     return added

@@ -87,6 +87,30 @@ def stop(store: Store, run_id: int | str, kind: StopKind, *, grace_s: float | No
 
     Raises BadInput for an unknown id or a run in a state that cannot be stopped that way.
     """
+    return stop_saying(store, run_id, kind, grace_s=grace_s)[0]
+
+
+def resume_point(run_dir: Path, step: int) -> tuple[str, bool]:
+    """Where a resume of a run whose worker ended without recording how (killed after the grace
+    period, or dead while it saved) starts, as its event words it; and whether steps are lost (the
+    last complete checkpoint is before `step`, the last step the worker reported)."""
+    from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint
+
+    last = latest_checkpoint(run_dir)
+    saved = checkpoint_step(last) if last is not None else 0
+    if saved >= step:
+        return (f"its checkpoint at step {saved} is complete: a resume continues from there" if last is not None
+                else "no checkpoint: a resume starts from step 0"), False
+    if last is None:
+        return f"no checkpoint was saved at step {step}, and none is complete: a resume starts from step 0", True
+    return f"no checkpoint was saved at step {step}: a resume starts from step {saved}, the last complete one", True
+
+
+def stop_saying(store: Store, run_id: int | str, kind: StopKind, *,
+                grace_s: float | None = None) -> tuple[Run, str | None]:
+    """`stop`, and what the command says beside the run's new status: None when the worker recorded
+    how it ended (its checkpoint saved), else where a resume starts when steps since the last complete
+    checkpoint are lost (the worker died while it saved, or was killed), also kept as the run's error."""
     reconcile(store)
     run = runs.get(store, run_id)
     target = _STOPPED[kind]
@@ -98,7 +122,7 @@ def stop(store: Store, run_id: int | str, kind: StopKind, *, grace_s: float | No
             break
         try:  # no worker: only the status changes, if nobody moved the run on since it was read
             return runs.transition(store, run.id, RunStatus.CANCELLED, f"cancelled while {run.status.value}",
-                                   expect={run.status})
+                                   expect={run.status}), None
         except BadInput:
             run = runs.get(store, run.id)  # a scheduler started it (or a resume queued it) meanwhile
     if not run.status.is_active:
@@ -121,14 +145,34 @@ def stop(store: Store, run_id: int | str, kind: StopKind, *, grace_s: float | No
                       "period)" if saving.waited else ""))
         # Only the worker just stopped: while it saved its checkpoint, another process may have
         # resumed the run and started a new worker, which must not be marked stopped under it.
+        # Recorded here, the worker did not record how it ended: say where a resume really starts (a
+        # worker killed -9 while it saved its pause checkpoint left only a staging folder).
+        where, lost = resume_point(Path(run.run_dir), runs.get(store, run.id).step) if run.pid else (None, False)
         try:
-            return runs.transition(store, run.id, target, reason, expect={*runs.ACTIVE, RunStatus.INTERRUPTED},
-                                   expect_pid=run.pid, eta_seconds=None)
+            stopped = runs.transition(store, run.id, target, f"{reason}; {where}" if where else reason,
+                                      expect={*runs.ACTIVE, RunStatus.INTERRUPTED}, expect_pid=run.pid,
+                                      eta_seconds=None, **({"error": where} if lost else {}))
         except (BadInput, IllegalTransition):
             current = runs.get(store, run.id)  # the worker recorded how it ended, or another took over
+        else:
+            _after_dead_worker(store, stopped)
+            return stopped, where if lost else None
         if run.pid is not None or not current.status.is_active or current.pid is None:
-            return current
+            return current, None
         run = current  # cancelled while starting: the worker recorded itself meanwhile; stop it
+
+
+def _after_dead_worker(store: Store, run: Run) -> None:
+    """What reconcile does for a worker that ended without recording it: give its held-back space up
+    and record the checkpoints it published but did not record."""
+    from spark_trainer.errors import SparkError
+    from spark_trainer.jobs import checkpoint_records, space_reserve
+
+    space_reserve.release(Path(run.run_dir))
+    try:
+        checkpoint_records.record_missing(store, run, why=checkpoint_records.WORKER_STOPPED)
+    except SparkError:
+        pass  # the database cannot be written after all; the run's resume records them
 
 
 def cancel(store: Store, run_id: int | str, *, grace_s: float | None = None) -> Run:
@@ -137,6 +181,13 @@ def cancel(store: Store, run_id: int | str, *, grace_s: float | None = None) -> 
 
 def pause(store: Store, run_id: int | str, *, grace_s: float | None = None) -> Run:
     return stop(store, run_id, StopKind.PAUSE, grace_s=grace_s)
+
+
+def acted(store: Store, run_id: int | str, action: str) -> tuple[Run, str | None]:
+    """The app's Pause, Cancel or Resume: the run, and for a stop what `stop_saying` says."""
+    if action == "resume":
+        return resume(store, run_id), None
+    return stop_saying(store, run_id, StopKind(action))
 
 
 def resume(store: Store, run_id: int | str, *, gpus: str | None = None) -> Run:

@@ -11,7 +11,7 @@ from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import SparkError
 from spark_trainer.jobs.submit import CONFIG_NAME
 from spark_trainer.jobs.worker_process import say
-from spark_trainer.store import datasets, metrics, runs
+from spark_trainer.store import artifacts, datasets, metrics, runs
 from spark_trainer.store.store import Store
 from spark_trainer.training.reporting import Commands, TrainOutcome
 
@@ -48,12 +48,14 @@ def train(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, co
         checkpoint = latest_checkpoint(run_dir)
         start = checkpoint_step(checkpoint) if checkpoint else 0
         if report:
-            # A killed worker may have written metrics past its last checkpoint: drop them so the
-            # resumed series has no duplicate steps.
+            # A killed worker may have written metrics, samples and evaluation reports past its last
+            # checkpoint: drop them so the resumed run lists each step once.
             dropped = metrics.delete_after(store, run_id, start)
+            records = drop_artifacts_after(store, run_id, run_dir, start)
             runs.update(store, run_id, step=start)
             if checkpoint:
-                say(f"resuming from {checkpoint.name} (dropped {dropped} metric points after step {start})")
+                say(f"resuming from {checkpoint.name} (dropped {dropped} metric points"
+                    f"{f' and {records} artifact records' if records else ''} after step {start})")
         reporter = StoreReporter(store, run_id) if report else SilentReporter()
         try:
             return run_training(config, data_path=data_path, run_dir=run_dir, reporter=reporter,
@@ -69,6 +71,19 @@ def train(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, co
         # Outside the except block: the failed attempt's tensors are only unreachable once the
         # exception (and its traceback's frames) is gone.
         _free_cuda_memory()
+
+
+def drop_artifacts_after(store: Store, run_id: int, run_dir: Path, step: int) -> int:
+    """Delete the run's artifact records past `step` (store/artifacts.delete_after) and their files
+    that lie in the run's folder (samples/, eval/), as the resume writes them again; a checkpoint's
+    folder is never removed here (a damaged one was set aside on purpose). Returns how many records."""
+    gone = artifacts.delete_after(store, run_id, step)
+    own = run_dir.resolve()
+    for artifact in gone:
+        path = Path(artifact.path)
+        if artifact.kind != "checkpoint" and path.resolve().is_relative_to(own) and not path.is_dir():
+            path.unlink(missing_ok=True)
+    return len(gone)
 
 
 def halved(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, micro_batch: int, grad_accum: int,

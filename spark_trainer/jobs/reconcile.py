@@ -64,7 +64,7 @@ def _mark(store: Store, run: Run, to: RunStatus, reason: str, *, strict: bool = 
     if to == RunStatus.INTERRUPTED and run.run_dir:
         space_reserve.release(Path(run.run_dir))  # a dead worker's held-back space
         try:  # checkpoints it wrote but could not record (a full database disk, or killed between the two)
-            checkpoint_records.record_missing(store, run)
+            checkpoint_records.record_missing(store, run, why=checkpoint_records.WORKER_STOPPED)
         except SparkError:
             pass  # the database cannot be written after all; the run's resume records them
     return True

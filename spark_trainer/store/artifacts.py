@@ -40,3 +40,21 @@ def remove(store: Store, artifact_id: int) -> None:
         row = session.get(ArtifactRow, artifact_id)
         if row is not None:
             session.delete(row)
+
+
+# What training records at a step, and a resume from an earlier checkpoint writes again.
+TRAINING_KINDS = ("checkpoint", "sample", "sample_image", "eval_report", "eval_image")
+
+
+def delete_after(store: Store, run_id: int | str, step: int) -> list[Artifact]:
+    """Delete a run's records of what its training wrote past `step` (a resume from the checkpoint at
+    `step` writes them again, as its metrics): TRAINING_KINDS with a step > `step`, but never a sample
+    saved from the playground. Returns those deleted (their files are the caller's to remove)."""
+    with store.write() as session:
+        row = runs.row_for(session, run_id)
+        query = select(ArtifactRow).where(ArtifactRow.run_id == row.id, ArtifactRow.step > step,
+                                          ArtifactRow.kind.in_(TRAINING_KINDS)).order_by(ArtifactRow.id)
+        gone = [a for a in session.scalars(query) if (a.meta or {}).get("source") != "playground"]
+        for artifact in gone:
+            session.delete(artifact)
+        return [_entity(a) for a in gone]

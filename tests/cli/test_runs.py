@@ -367,3 +367,25 @@ def test_the_line_of_a_run_that_ended_says_where_the_rest_of_its_error_is() -> N
                                "`spark-trainer run show 7`)")
     one = Run(**{**fields, "id": 8, "status": RunStatus.FAILED, "created_at": now, "error": "CUDA error: boom"})
     assert ended_line(one) == "run 8 ended failed: CUDA error: boom"
+
+
+def test_a_pause_whose_worker_died_while_saving_says_where_a_resume_starts(store, cli) -> None:
+    """Seen: "run 29 paused" (exit 0) for a worker killed -9 while it wrote its pause checkpoint: no
+    checkpoint was saved, and the resume started from step 0 unsaid (fault walk, item 3)."""
+    from tests.jobs.test_control import _saving_worker
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run, worker, _folder = _saving_worker(store, exp, chunks=5, then="die")
+    runs.update(store, run.id, step=10)
+    try:
+        paused = cli("run", "pause", run.id, "--grace", "0.5")
+    finally:
+        worker.kill()
+        worker.wait()
+    assert (paused.code, paused.out.strip()) == (0, f"run {run.id} paused: no checkpoint was saved at step 10, and "
+                                                    "none is complete: a resume starts from step 0"), paused.err
+    shown = cli("run", "show", run.id).out  # as the run's error, and at the end of the pause's event
+    assert "\nerror           no checkpoint was saved at step 10, and none is complete" in shown, shown
+    assert shown.count("none is complete: a resume starts from step 0") == 2, shown

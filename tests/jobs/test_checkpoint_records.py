@@ -53,8 +53,8 @@ def test_a_checkpoint_the_full_database_disk_kept_out_of_the_list_is_recorded_wh
         assert "the last complete checkpoint is step-00000002" in failed.error
         # The worker gave its held-back space up to record the outcome, and with it the checkpoint.
         assert _checkpoint_rows(store, run.id) == [(2, True)]
-        assert any("recorded checkpoint step-00000002: written to disk but not recorded" in e.reason
-                   for e in runs.events(store, run.id))
+        assert "recorded checkpoint step-00000002: written to disk but not recorded when saved (the database could " \
+               "not be written then)" in [e.reason for e in runs.events(store, run.id)]
 
         free(home)
         monkeypatch.setattr(checkpoints, "prune", real_prune)
@@ -113,3 +113,27 @@ def test_only_complete_checkpoints_with_the_runs_uuid_are_recorded(store: Store)
     assert record_missing(store, run) == [3]
     assert record_missing(store, run) == []
     assert _checkpoint_rows(store, run.id) == [(3, True)]
+
+
+def test_a_killed_workers_checkpoint_recorded_late_says_the_worker_stopped_not_that_the_database_failed(
+        store: Store) -> None:
+    """Seen: a worker killed -9 between publishing step-00000010 and recording it; the event said "the
+    database could not be written then", though the database was fine (fault walk, item 10)."""
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    run_dir = Path(run.run_dir)
+    checkpoints.write_identity(run_dir, run.id, run.uuid)
+    checkpoints.write_checkpoint(run_dir, 10, FILES, {"metric": 1.4})  # the worker was killed before recording it
+    runs.claim(store, make_picker([], 4, False))
+    runs.transition(store, run.id, RunStatus.RUNNING, "test worker started")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    runs.update(store, run.id, pid=dead.pid, pid_start_time=time.time())
+
+    assert reconcile(store) == [run.id]
+    assert _checkpoint_rows(store, run.id) == [(10, True)]
+    assert runs.events(store, run.id)[-1].reason == (
+        "recorded checkpoint step-00000010: written to disk but not recorded when saved (the worker stopped before "
+        "recording it)")

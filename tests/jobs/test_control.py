@@ -16,7 +16,7 @@ from spark_trainer.store.store import Store
 
 # A worker that ignores SIGTERM and saves: it writes a staging folder a chunk at a time (for
 # `chunks` x 0.2 s), then publishes it as step-00000010 and exits, or with "stall" stops writing
-# and hangs; with chunks -1 it writes nothing (busy elsewhere).
+# and hangs, or with "die" is killed (-9) before publishing; with chunks -1 it writes nothing (busy elsewhere).
 SAVING = """
 import os, signal, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -34,6 +34,8 @@ with open(os.path.join(staging, "optimizer.pt"), "wb") as f:
         time.sleep(0.2)
 if then == "stall":
     time.sleep(120)
+if then == "die":
+    os.kill(os.getpid(), signal.SIGKILL)
 os.replace(staging, os.path.join(folder, "step-00000010"))
 """
 
@@ -44,7 +46,7 @@ def _saving_worker(store: Store, experiment, chunks: int, then: str = "publish",
     runs.claim(store, make_picker([], 4, False))
     run = runs.transition(store, run.id, RunStatus.RUNNING, "test worker started")
     folder = Path(run.run_dir) / "checkpoints"
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)  # a test may have put a complete checkpoint there
     if stale:  # left by a worker killed in the middle of a save, long ago
         (folder / ".staging-step-00000004").mkdir()
         (folder / ".staging-step-00000004" / "optimizer.pt").write_bytes(b"x" * 4096)
@@ -79,7 +81,8 @@ def test_a_save_that_stops_progressing_is_killed_after_the_quiet_period(store: S
         assert cancelled.status == RunStatus.CANCELLED
         assert not process.is_alive(worker.pid, None) or worker.poll() is not None
         assert runs.events(store, run.id)[-1].reason == ("cancel requested; worker killed after the 0.5 s grace period "
-                                                         "and its checkpoint save")
+                                                         "and its checkpoint save; no checkpoint: a resume starts from "
+                                                         "step 0")
         assert not (folder / "step-00000010").exists()
     finally:
         worker.kill()
@@ -91,10 +94,42 @@ def test_a_worker_not_saving_is_killed_at_the_end_of_the_grace_period(store: Sto
     run, worker, _folder = _saving_worker(store, experiment, chunks=-1, stale=True)
     try:
         cancelled = control.cancel(store, run.id, grace_s=0.5)
-        assert runs.events(store, cancelled.id)[-1].reason == "cancel requested; worker killed after the 0.5 s grace period"
+        assert runs.events(store, cancelled.id)[-1].reason == ("cancel requested; worker killed after the 0.5 s grace "
+                                                               "period; no checkpoint: a resume starts from step 0")
     finally:
         worker.kill()
         worker.wait()
+
+
+def test_a_worker_dead_while_saving_its_pause_checkpoint_is_not_said_to_have_paused_with_one(
+        store: Store, experiment) -> None:
+    """Seen: a worker killed -9 while it wrote its pause checkpoint at step 9 (only its staging folder
+    left); `run pause` said "run 29 paused" and the event "pause requested; worker stopped", and the resume
+    started from step 0 unsaid (fault walk, item 3)."""
+    run, worker, folder = _saving_worker(store, experiment, chunks=5, then="die")
+    runs.update(store, run.id, step=10)  # the worker reports its step before it saves
+    try:
+        paused, said = control.stop_saying(store, run.id, control.StopKind.PAUSE, grace_s=0.5)
+    finally:
+        worker.kill()
+        worker.wait()
+    assert [p.name for p in folder.iterdir()] == [".staging-step-00000010"]  # it died before publishing
+    truth = "no checkpoint was saved at step 10, and none is complete: a resume starts from step 0"
+    assert paused.status == RunStatus.PAUSED and said == truth and paused.error == truth
+    reason = runs.events(store, run.id)[-1].reason
+    assert reason.startswith("pause requested; worker stopped") and reason.endswith(f"; {truth}")
+
+
+def test_a_worker_dead_while_saving_says_which_complete_checkpoint_a_resume_starts_from(
+        store: Store, experiment) -> None:
+    run = runs.create(store, experiment.id)
+    folder = Path(run.run_dir, "checkpoints", "step-00000005")
+    folder.mkdir(parents=True)
+    (folder / "state.json").write_text("{}")
+    assert control.resume_point(Path(run.run_dir), 10) == (
+        "no checkpoint was saved at step 10: a resume starts from step 5, the last complete one", True)
+    assert control.resume_point(Path(run.run_dir), 5) == (
+        "its checkpoint at step 5 is complete: a resume continues from there", False)
 
 
 def test_cancelling_a_cancelled_run_spells_cancelled_as_everything_else_does(store: Store, experiment) -> None:

@@ -246,3 +246,46 @@ def test_an_oom_in_the_forward_mid_accumulation_resumes_the_same_training(store:
     straight = {m.step: m.value for m in metrics.read(store, straight_id, keys=["loss"])}
     assert list(losses) == list(range(1, 7))
     assert losses == pytest.approx(straight, rel=1e-4)
+
+
+def test_a_resume_drops_the_samples_and_reports_written_past_its_checkpoint(store: Store, run_file,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen: killed during the evaluation at step 7 (samples at 6, checkpoint at 5), then resumed: `run samples`
+    listed step 6 twice, and a diffusion run's eval report at step 20 was recorded twice (fault walk, item 8).
+    Metrics past the checkpoint were dropped; artifact records were not."""
+    from spark_trainer.store import artifacts
+    from spark_trainer.training.reporting import TrainOutcome
+
+    run_id, run_dir = _submit(store, run_file)
+    (run_dir / "checkpoints" / "step-00000005").mkdir(parents=True)
+    (run_dir / "checkpoints" / "step-00000005" / "state.json").write_text("{}")
+    (run_dir / "samples").mkdir()
+    (run_dir / "eval").mkdir()
+    files = {}
+    for kind, name, step, meta in (("sample", "samples/step-00000003.json", 3, {}),
+                                   ("sample", "samples/step-00000006.json", 6, {}),
+                                   ("sample_image", "samples/step-00000006-00.png", 6, {}),
+                                   ("eval_report", "eval/step-00000007.json", 7, {}),
+                                   ("eval_image", "eval/step-00000007-confusion.png", 7, {}),
+                                   ("sample", "samples/playground-1.json", 6, {"source": "playground"})):
+        files[name] = run_dir / name
+        files[name].write_text("x")
+        artifacts.add(store, run_id, kind, str(files[name]), step=step, meta=meta)
+    artifacts.add(store, run_id, "checkpoint", str(run_dir / "checkpoints" / "step-00000005"), step=5)
+    artifacts.add(store, run_id, "final", str(run_dir / "final"))
+    # Set aside as damaged (the resume saves step 10 again, recorded anew); its folder is kept.
+    (run_dir / "checkpoints" / "damaged-step-00000010").mkdir()
+    artifacts.add(store, run_id, "checkpoint", str(run_dir / "checkpoints" / "step-00000010"), step=10)
+    seen = []
+
+    def stub(config, *, resume_from, **_):  # the resumed engine: what it starts from and what it finds recorded
+        seen.append((resume_from.name, [(a.kind, a.step) for a in artifacts.list_for(store, run_id)]))
+        return TrainOutcome("completed", 6, 6)
+
+    monkeypatch.setattr(engine, "run_training", stub)
+    oom_retry.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
+    assert seen == [("step-00000005", [("sample", 3), ("sample", 6), ("checkpoint", 5), ("final", None)])]
+    assert artifacts.list_for(store, run_id, "sample")[1].path == str(files["samples/playground-1.json"])
+    assert sorted(name for name, path in files.items() if path.exists()) == [
+        "samples/playground-1.json", "samples/step-00000003.json"]  # the run's own files past step 5 went too
+    assert (run_dir / "checkpoints" / "damaged-step-00000010").is_dir()

@@ -49,3 +49,33 @@ def test_the_runs_list_menu_cancels_the_selected_runs_its_status_allows(store, c
     view.table.setFocus()
     qtbot.keyClick(view.table, Qt.Key.Key_Return)
     assert view.stack.currentWidget() is view.detail and view.detail.run_id == done.id
+
+
+def test_pausing_from_the_list_says_when_the_worker_died_before_its_checkpoint_was_saved(store, ctx, qtbot) -> None:
+    """Seen with `run pause`: a worker killed -9 while it wrote its pause checkpoint was reported paused as if
+    saved, and the resume started from step 0 unsaid (fault walk, item 3); the app said "Run 1 is now paused"."""
+    from app.views.runs_view import RunsView
+    from spark_trainer.store import experiments, projects, settings
+    from tests.jobs.test_control import _saving_worker
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run, worker, _folder = _saving_worker(store, exp, chunks=5, then="die")
+    runs.update(store, run.id, step=10)
+    settings.set_value(store, "stop_grace_seconds", 1)
+    try:
+        sync_model(qtbot, ctx)
+        view = RunsView(store, ctx)
+        qtbot.addWidget(view)
+        view.scheduler.stop()
+        view.show()
+        qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=10_000)
+        view.list_actions.apply("pause", [run.id])
+        qtbot.waitUntil(lambda: view.list_actions.task.delivered, timeout=30_000)
+    finally:
+        worker.kill()
+        worker.wait()
+    assert view.banner.text() == (f"Run {run.id} is now paused: no checkpoint was saved at step 10, and none is "
+                                  "complete: a resume starts from step 0")
+    assert view.banner.property("role") == "warning"
