@@ -60,9 +60,9 @@ def test_negative_learning_rate_is_rejected(tiny_model, counting_data, tmp_path)
 def test_missing_base_model_names_where_it_looked(counting_data, tmp_path):
     missing = tmp_path / "models" / "nope"
     # The same one-line reasons submit gives (spark_trainer.models.loading holds the one rule set).
-    with pytest.raises(BadInput, match=rf"^{missing} does not exist$"):
+    with pytest.raises(BadInput, match=rf"^base_model: {missing} does not exist$"):
         _run(make_config(missing), counting_data, tmp_path / "run")
-    with pytest.raises(BadInput, match=r"^'acme/not-cached' is not a local folder \(looked in: .*\) and not in the "
+    with pytest.raises(BadInput, match=r"^base_model: 'acme/not-cached' is not a local folder \(looked in: .*\) and not in the "
                                        r"Hugging Face cache .*download it first"):
         _run(make_config("acme/not-cached"), counting_data, tmp_path / "run")
 
