@@ -37,5 +37,9 @@ def cmd_settings(ctx: Context, args: argparse.Namespace) -> Result:
     if value is None:
         shown = settings.get(ctx.store, key)
         return Result({key: shown}, str(shown))
+    if key == "default_gpus":  # GPU ids this machine lacks, as the app's Settings field refuses them
+        from spark_trainer.jobs.scheduler import machine_gpus
+
+        value = settings.check_default_gpus(value, machine_gpus())
     changed = settings.set_value(ctx.store, key, value)
     return Result({key: changed}, f"{key} = {changed}")

@@ -47,3 +47,20 @@ def test_the_list_show_and_set_verbs_of_the_other_groups_work_too(cli) -> None:
         assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1
         assert f"settings {' '.join(words)}: expected `settings [list | [show] KEY | [set] KEY VALUE]`" in refused.err
     assert cli("settings", "theme").out.strip() == "dark"  # the default: the refused "light" was not set
+
+
+def test_default_gpus_this_machine_lacks_are_refused_as_the_apps_settings_field_refuses_them(
+        cli, home, monkeypatch) -> None:
+    # `settings default_gpus 1` on a machine without a GPU said "default_gpus = 1", exit 0; the Settings
+    # field refused it, and the mistake came out at the next `train`.
+    from spark_trainer.jobs import scheduler
+
+    monkeypatch.setattr(scheduler, "machine_gpus", lambda: [])
+    refused = cli("settings", "default_gpus", "1")
+    assert refused.code == 2
+    assert refused.err == "error: setting default_gpus: GPU 1 requested but this machine has 0 GPUs\n"
+    with Store.open(home) as store:
+        assert settings.get(store, "default_gpus") == "auto"  # unchanged
+    assert cli("settings", "default_gpus", "cpu:2").code == 0
+    monkeypatch.setattr(scheduler, "machine_gpus", lambda: [0, 1])
+    assert cli("settings", "default_gpus", "1").out == "default_gpus = 1\n"
