@@ -95,3 +95,14 @@ def test_a_base_model_gone_before_the_worker_starts_is_named_as_the_base_model(t
     with pytest.raises(BadInput) as gone:
         resolve_for_run(str(tmp_path / "model-copy"))
     assert str(gone.value) == f"base_model: {tmp_path / 'model-copy'} does not exist"
+
+
+def test_a_demo_model_not_made_yet_says_the_demo_makes_it(tmp_path: Path) -> None:
+    # docwalk: `train examples/tiny-lora.yaml` before `spark-trainer demo` advised `hf download
+    # models/demo-tiny-llama`, which cannot work: the demo makes that model.
+    with pytest.raises(BadInput) as missing:
+        resolve_base_model("models/demo-tiny-llama", search_dirs=(tmp_path,))
+    assert str(missing.value) == (f"models/demo-tiny-llama does not exist (looked in: {tmp_path / 'models/demo-tiny-llama'}"
+                                  ", models/demo-tiny-llama); `spark-trainer demo` makes it, in the data home's models/")
+    with pytest.raises(BadInput, match=r"`spark-trainer demo --recipe diffusion-lora` makes it"):
+        resolve_base_model(str(tmp_path / "models" / "demo-tiny-sd"))
