@@ -36,7 +36,7 @@ def baseline_rows(evals: EvalColumns, key: str) -> list[BoardRow]:
     rows = []
     for b in evals.baselines:
         score = b.values.get(key)
-        cells = ("baseline", b.run_id, "-", f"base model: {Path(b.base_model).name}", Path(b.data).name, "-",
+        cells = ("baseline", b.run_id, "-", f"base model: {Path(b.base_model).name}", b.shown_data, "-",
                  "-" if score is None else float(score), "-", "-", "base")
         rows.append(BoardRow(cells, dict(b.values), b.run_id, b))
     return rows

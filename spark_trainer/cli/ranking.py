@@ -84,7 +84,7 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
              e.summary.last_step, e.run.status.value, *_eval_cells(evals.values.get(e.run.id, {}), evals.keys))
             for e in shown]
     if shown:
-        rows += [("baseline", b.run_id, "-", f"base model: {Path(b.base_model).name}", Path(b.data).name, "-",
+        rows += [("baseline", b.run_id, "-", f"base model: {Path(b.base_model).name}", b.shown_data, "-",
                   b.values.get(key, "-"), "-", "base", *_eval_cells(b.values, evals.keys)) for b in evals.baselines]
     columns = [k.removeprefix(METRIC_PREFIX) for k in evals.keys]
     text = table(["rank", "run", "project", "experiment", "dataset", "recipe", key, "step", "status", *columns], rows,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from spark_trainer.evaluation.tasks import METRIC_PREFIX, metric_key
@@ -20,6 +21,11 @@ class Baseline:
     base_model: str
     data: str
     values: dict[str, float]
+    data_name: str = ""  # what the data is called: an ingested dataset's name (its folder is a number), else the file's
+
+    @property
+    def shown_data(self) -> str:
+        return self.data_name or Path(self.data).name
 
 
 def eval_keys(keys: Iterable[str]) -> list[str]:
@@ -43,12 +49,14 @@ def baselines(store: Store, project: int | str | None = None, *, recipe: str | N
                    and (dataset is None or (r.experiment_id in exps and exps[r.experiment_id].dataset_id == dataset))}
     run_models = {r.id: exps[r.experiment_id].base_model if r.experiment_id in exps else "?" for r in every}
     newest: dict[tuple[str, str, str], Baseline] = {}
+    names = evaluations.data_names(store, found, dataset_word="")  # datasets/2 is dataset 'train', not "2"
     for ev in found:
         if run_ids is not None and ev.run_id not in run_ids:
             continue
         values = {metric_key(ev.task, k): float(v) for k, v in (ev.result or {}).get("metrics", {}).items()}
         model = run_models.get(ev.run_id, "?")
-        newest[(model, ev.task, ev.data_path)] = Baseline(ev.id, ev.run_id, model, ev.data_path, values)
+        newest[(model, ev.task, ev.data_path)] = Baseline(ev.id, ev.run_id, model, ev.data_path, values,
+                                                          names.get(ev.data_path, ""))
     return list(newest.values())
 
 

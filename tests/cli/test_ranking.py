@@ -87,6 +87,16 @@ def test_leaderboard_shows_evaluation_columns_and_base_model_baselines_as_the_vi
     assert shown["baselines"] == [{"evaluation": base.id, "run": tuned, "base_model": "m",
                                    "data": "/data/held-out.jsonl", "score": None,
                                    "evals": {"evals/perplexity": 31.0}}]
+    # Evaluated on an ingested dataset: named by its name, as run rows are, not by its folder's number.
+    from spark_trainer.store import datasets
+
+    held = datasets.create(store, "p", datasets.NewDataset(name="held-out", kind="text",
+                                                           path=str(store.home.root / "datasets" / "7")))
+    again = evaluations.create(store, tuned, task="perplexity", data_path=held.path, base=True, checkpoint="last",
+                               gpus=[])
+    evaluations.update(store, again.id, status="completed", result={"task": "perplexity", "metrics": {"perplexity": 30.0}})
+    rows = cli("leaderboard", "eval_loss").out.splitlines()[4:]
+    assert sorted(row.split()[6] for row in rows) == ["held-out", "held-out.jsonl"]
     # A project without them shows neither.
     _run(store, "elsewhere", "causal-lm", [("eval_loss", 1, 1.0)], project="q")
     alone = cli("--json", "leaderboard", "eval_loss", "--project", "q").json()
