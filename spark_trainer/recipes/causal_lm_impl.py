@@ -17,7 +17,8 @@ from spark_trainer.recipes import causal_lm_formats as formats
 from spark_trainer.recipes import token_cache
 from spark_trainer.recipes.base import EvalResult, Sample
 from spark_trainer.recipes.causal_lm import CausalLMConfig
-from spark_trainer.training import packing, varlen
+from spark_trainer.recipes.causal_lm_model import attention_for, attention_note  # noqa: F401 - attention_for: bench, estimate
+from spark_trainer.training import packing
 from spark_trainer.training.data import (
     Record,
     dataset_records,
@@ -36,35 +37,6 @@ ENCODING_FIELDS = ("seq_len", "bos_token", "completion_only_loss", "chat_templat
 FORMAT_FIELDS = ("format", "prompt_template", "prompt_template_no_input")
 DETECTED = "detected from the dataset's fields"
 UNCHECKED_AT_SUBMIT = ("text", "prompt-completion", "messages", "mixed")
-
-ATTENTION_NOTES = {
-    "flex_attention": "flex attention with a document block mask (examples apart)",
-    "sdpa": "sdpa with a block-diagonal mask per row (examples apart)",
-    varlen.ATTENTION: "varlen, sdpa on each example alone, examples of similar length batched (examples apart)",
-}
-
-
-def attention_note(attn: str, model_masks: bool, window: int | None, packed: bool) -> str:
-    """The run log's line for the attention a run trains with."""
-    if not model_masks:
-        return f"attention: {ATTENTION_NOTES.get(attn, attn)}"
-    why = f"for its {window}-token sliding window" if window is not None else f"{attn} takes no mask of ours"
-    apart = ", packed examples told apart by their position ids" if packed else ""
-    return f"attention: {attn} with masks the model builds for each layer ({why}){apart}"
-
-
-def attention_for(setting: str, compile_setting: bool | str, device_type: str) -> str:
-    """The transformers attention implementation a run trains with (`recipe_config.attention`)."""
-    from spark_trainer.training import compiling
-
-    wanted = setting
-    if wanted == "auto":
-        if device_type == "cuda" and compiling.cannot_build() is None:
-            return "flex_attention"  # compiled by transformers itself, whatever train.compile says
-        # varlen's shapes change from batch to batch: a compiled model would recompile every step.
-        wanted = "sdpa" if compiling.wanted(compile_setting, device_type) else "varlen"
-    return {"flex": "flex_attention", "sdpa": "sdpa", "varlen": varlen.ATTENTION}[wanted]
-
 
 def _as_arrays(example: Example) -> Example:
     import numpy as np
@@ -114,6 +86,7 @@ class CausalLMRecipe:
         that trying or exporting the run later reads prompts as it trained. Rows of text, prompt/
         completion or messages, or `mixed` ones, are left to the worker, as before this check (a
         large text dataset is not read twice); so is a dataset whose folder is gone."""
+        self._check_positions_at_submit()
         data_path = Path(data_path)
         if not data_path.exists() or self.rc.format in UNCHECKED_AT_SUBMIT:
             return {}
@@ -121,6 +94,24 @@ class CausalLMRecipe:
         for record in self._records(data_path):  # a stream: 1M rows held as records took 2.5 GB
             self.trainable(record)
         return {"format": self.format} if self.rc.format == "auto" else {}
+
+    def _check_positions(self, max_positions: Any, model_dir: Path) -> None:
+        if isinstance(max_positions, int) and self.rc.seq_len > max_positions:
+            raise ConfigError(f"recipe_config.seq_len {self.rc.seq_len} is larger than the model's "
+                              f"max_position_embeddings {max_positions} ({model_dir})")
+
+    def _check_positions_at_submit(self) -> None:
+        """The worker's check of seq_len against the model's positions, made before the run is queued
+        (it was made only once the data was tokenized): from the model's config.json, read as text. A
+        model not there yet (`exp create` may name one), or a config without the number, is the worker's."""
+        import json
+
+        try:
+            folder = resolve_for_run(self.config.base_model, self.model_search_dirs)
+            config = json.loads((folder / "config.json").read_text())
+        except (BadInput, OSError, ValueError):
+            return
+        self._check_positions(config.get("max_position_embeddings") if isinstance(config, dict) else None, folder)
 
     def _records(self, data_path: Path) -> Iterable[Record]:
         """The records of `data_path`: an ingested dataset's as a stream; a plain file's all at once (it
@@ -152,10 +143,7 @@ class CausalLMRecipe:
         seq_len = self.rc.seq_len
         self.model_dir = resolve_for_run(self.config.base_model, self.model_search_dirs)
         model_config = AutoConfig.from_pretrained(self.model_dir, local_files_only=True)
-        max_positions = getattr(model_config, "max_position_embeddings", None)
-        if max_positions is not None and seq_len > max_positions:
-            raise ConfigError(f"recipe_config.seq_len {seq_len} is larger than the model's max_position_embeddings "
-                              f"{max_positions} ({self.model_dir})")
+        self._check_positions(getattr(model_config, "max_position_embeddings", None), self.model_dir)
         if self.rc.method == "qlora":
             self._check_qlora()
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)

@@ -14,6 +14,34 @@ from spark_trainer.training.kernels import apply_fused_kernels
 from spark_trainer.training.losses import find_hidden_head, install_hidden_head, linear_cross_entropy, logits_out
 from spark_trainer.training.packing import IGNORE, block_causal_mask, flex_block_mask
 
+ATTENTION_NOTES = {
+    "flex_attention": "flex attention with a document block mask (examples apart)",
+    "sdpa": "sdpa with a block-diagonal mask per row (examples apart)",
+    varlen.ATTENTION: "varlen, sdpa on each example alone, examples of similar length batched (examples apart)",
+}
+
+
+def attention_note(attn: str, model_masks: bool, window: int | None, packed: bool) -> str:
+    """The run log's line for the attention a run trains with."""
+    if not model_masks:
+        return f"attention: {ATTENTION_NOTES.get(attn, attn)}"
+    why = f"for its {window}-token sliding window" if window is not None else f"{attn} takes no mask of ours"
+    apart = ", packed examples told apart by their position ids" if packed else ""
+    return f"attention: {attn} with masks the model builds for each layer ({why}){apart}"
+
+
+def attention_for(setting: str, compile_setting: bool | str, device_type: str) -> str:
+    """The transformers attention implementation a run trains with (`recipe_config.attention`)."""
+    from spark_trainer.training import compiling
+
+    wanted = setting
+    if wanted == "auto":
+        if device_type == "cuda" and compiling.cannot_build() is None:
+            return "flex_attention"  # compiled by transformers itself, whatever train.compile says
+        # varlen's shapes change from batch to batch: a compiled model would recompile every step.
+        wanted = "sdpa" if compiling.wanted(compile_setting, device_type) else "varlen"
+    return {"flex": "flex_attention", "sdpa": "sdpa", "varlen": varlen.ATTENTION}[wanted]
+
 
 def bos_prefix(tokenizer: Any) -> list[int]:
     """[BOS] when the tokenizer starts a text with it by itself (Llama, Mistral, Gemma), else [] (GPT-2,

@@ -156,3 +156,16 @@ def test_images_smaller_than_the_resolution_are_warned_of_and_the_run_queued(sto
     assert line.startswith("warning: sweep recipe_config.resolution=512: recipe_config.resolution 512 is larger")
     started = cli("run", "start", "diffusion-lora")  # the experiment's stored config: 512 again
     assert started.code == 0 and "warning: recipe_config.resolution 512 is larger" in started.err, started.err
+
+
+def test_seq_len_past_the_models_positions_is_refused_before_a_run_exists(store: Store, cli, tmp_path) -> None:
+    # A causal-LM run with recipe_config.seq_len 128 on a model of 64 positions was queued, read and
+    # tokenized its data, then failed in the worker.
+    data = write_jsonl(tmp_path / "notes.jsonl", [{"text": f"note {i}"} for i in range(20)])
+    path = _run_file(tmp_path, "causal-lm", data, "tokenizer.json", seq_len=128)
+    (tmp_path / "model" / "config.json").write_text('{"max_position_embeddings": 64}')
+    refused = cli("train", str(path))
+    assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
+    assert refused.err == (f"error: recipe_config.seq_len 128 is larger than the model's max_position_embeddings 64 "
+                           f"({(tmp_path / 'model').resolve()})\n")
+    assert runs.list_all(store) == []

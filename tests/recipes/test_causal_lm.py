@@ -409,3 +409,20 @@ def test_answers_cut_away_by_seq_len_are_named_as_the_reason_nothing_trains(tmp_
     assert str(refused.value) == (
         f"dataset {data}: no training row has any token to learn from: in 3 rows all it trains on (the completion, "
         "answer or assistant turns) lies beyond recipe_config.seq_len, 16 tokens of this tokenizer; raise seq_len")
+
+
+def test_seq_len_past_the_models_positions_is_refused_at_submit(tmp_path, tiny_model_dir):
+    # It was refused only in the worker, once the run was queued and had read its data.
+    from spark_trainer.errors import ConfigError
+    from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
+
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "hello world"}\n')
+    too_long = CausalLMRecipe(make_config(tiny_model_dir, recipe_config={"seq_len": 512, "format": "text"}))
+    with pytest.raises(ConfigError) as refused:
+        too_long.check_data(data)
+    assert str(refused.value) == (f"recipe_config.seq_len 512 is larger than the model's max_position_embeddings 256 "
+                                  f"({tiny_model_dir.resolve()})")
+    CausalLMRecipe(make_config(tiny_model_dir, recipe_config={"seq_len": 256, "format": "text"})).check_data(data)
+    # A model not there yet (`exp create` may name one) is left to `run start` and the worker.
+    CausalLMRecipe(make_config(tmp_path / "later", recipe_config={"seq_len": 512, "format": "text"})).check_data(data)
