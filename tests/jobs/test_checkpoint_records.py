@@ -17,7 +17,7 @@ from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import make_picker
 from spark_trainer.jobs.submit import submit_config
 from spark_trainer.store import artifacts, experiments, metrics, projects, runs
-from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 from spark_trainer.training import checkpoints
 from tests.tmpfs import fill, free, tmpfs  # noqa: F401 - the fixture
@@ -98,14 +98,19 @@ def test_reconcile_records_a_dead_workers_unrecorded_checkpoints_once_the_databa
         assert reconcile(store) == [] and _checkpoint_rows(store, run.id) == [(2, False), (4, True)]
 
 
-def test_only_complete_checkpoints_with_the_runs_uuid_are_recorded(store: Store) -> None:
-    from spark_trainer.jobs.checkpoint_records import record_missing
-
+def _new_run(store: Store) -> tuple[Run, Path]:
+    """A queued CPU run of a new experiment, and its folder (no checkpoint, no identity yet)."""
     projects.create(store, "p")
     exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
                              config={})
     run = runs.create(store, exp.id, requested_gpus="cpu")
-    run_dir = Path(run.run_dir)
+    return run, Path(run.run_dir)
+
+
+def test_only_complete_checkpoints_with_the_runs_uuid_are_recorded(store: Store) -> None:
+    from spark_trainer.jobs.checkpoint_records import record_missing
+
+    run, run_dir = _new_run(store)
     checkpoints.write_checkpoint(run_dir, 5, FILES, {"metric": 1.0})  # no uuid: from before uuids existed
     checkpoints.write_identity(run_dir, run.id, run.uuid)
     checkpoints.write_checkpoint(run_dir, 3, FILES, {"metric": 1.5})
@@ -119,11 +124,7 @@ def test_a_killed_workers_checkpoint_recorded_late_says_the_worker_stopped_not_t
         store: Store) -> None:
     """Seen: a worker killed -9 between publishing step-00000010 and recording it; the event said "the
     database could not be written then", though the database was fine (fault walk, item 10)."""
-    projects.create(store, "p")
-    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
-                             config={})
-    run = runs.create(store, exp.id, requested_gpus="cpu")
-    run_dir = Path(run.run_dir)
+    run, run_dir = _new_run(store)
     checkpoints.write_identity(run_dir, run.id, run.uuid)
     checkpoints.write_checkpoint(run_dir, 10, FILES, {"metric": 1.4})  # the worker was killed before recording it
     runs.claim(store, make_picker([], 4, False))
