@@ -112,6 +112,7 @@ class RunDetailView(QWidget):
         layout.addWidget(self.tabs, 1)
         self.feed = MetricFeed(self.model, parent=self)
         self.feed.points.connect(self.charts.add_batch)
+        ctx.model.poller.polled.connect(self._say_ended)
         self.model.run_changed.connect(self._on_run_changed)
         self.model.run_removed.connect(self._on_run_removed)
         self.model.log_appended.connect(self._on_log)
@@ -199,10 +200,17 @@ class RunDetailView(QWidget):
                 "No GPU memory reported yet" if run.gpus else
                 "No points yet" if run.status == RunStatus.QUEUED else
                 "No GPU memory to show: this run " + ("trains" if run.status.is_active else "trained") + " on the CPU")
-            self.charts.run_ended(run.status.is_finished)
+            self._say_ended()
         self._show_state(run)
         if changed:
             self._load_static()
+
+    def _say_ended(self, _polled: object = None) -> None:
+        """The empty charts of an ended run say none will come, once its points are read (at each poll
+        until then): a completed run's charts said "the run ended without logging any" while its points
+        were still being read."""
+        if self.run is not None and self._following:
+            self.charts.run_ended(self.run.status.is_finished and not self.feed.busy)
 
     def _on_run_removed(self, run_id: int) -> None:
         if run_id == self.run_id and self._following:

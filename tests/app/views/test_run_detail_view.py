@@ -353,3 +353,34 @@ def test_the_charts_of_a_run_that_ended_without_points_say_none_will_come(store,
         assert charts[name].empty_label.text().endswith("No points: the run ended without logging any"), name
     assert "No GPU memory to show" in charts["memory"].empty_label.text()  # its own words stay
     view.stop()
+
+
+def test_a_completed_runs_charts_wait_for_its_points_before_saying_none_came(store, ctx, qtbot) -> None:
+    # The first cut said "No points: the run ended without logging any" on a completed run's charts for
+    # the moment before its points were read.
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.store import experiments, metrics, projects, runs
+    from spark_trainer.store.entities import RunStatus
+    from tests.app.model_sync import sync_model
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    for to in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
+        runs.transition(store, run.id, to, "test")
+    metrics.add_batch(store, run.id, [("loss", 1, 2.0), ("loss", 2, 1.5)])
+    sync_model(qtbot, ctx)
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show_run(run.id)
+    charts = view.charts.charts
+    assert view.feed.busy  # its points not read yet
+    assert all(not charts[name].empty_label.text().endswith("the run ended without logging any")
+               for name in ("loss", "lr", "grad"))
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
+    qtbot.waitUntil(lambda: charts["grad"].empty_label.text().endswith("the run ended without logging any"),
+                    timeout=10_000)  # read: no gradient norm came, and none will
+    assert charts["loss"].empty_label.isHidden()  # its points drawn
+    view.stop()
