@@ -285,23 +285,32 @@ def test_a_message_moves_neither_the_tabs_nor_the_charts(store, ctx, qtbot) -> N
     assert tabs_top() == before
 
 
-def test_export_and_evaluate_wait_for_a_run_with_weights(store, ctx, qtbot) -> None:
-    # Seen in a GUI walk: a run that failed before its first checkpoint offered Export… and Evaluate…;
-    # the export dialog listed 'last' and 'best', which did not exist, then failed.
-    from app.views.run_detail_view import RunDetailView
+def _runs_in(store, *paths: tuple) -> list:
+    """Runs of one new experiment (project p), each taken through its path of statuses from queued."""
     from spark_trainer.store import experiments, projects, runs
-    from spark_trainer.store.entities import RunStatus
-    from tests.app.model_sync import sync_model
 
     projects.create(store, "p")
     exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
                              config={})
-    failed = runs.create(store, exp.id, requested_gpus="cpu")
-    for to in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.FAILED):
-        runs.transition(store, failed.id, to, "test")
-    training = runs.create(store, exp.id, requested_gpus="cpu")
-    for to in (RunStatus.STARTING, RunStatus.RUNNING):
-        runs.transition(store, training.id, to, "test")
+    made = []
+    for path in paths:
+        run = runs.create(store, exp.id, requested_gpus="cpu")
+        for to in path:
+            run = runs.transition(store, run.id, to, "test")
+        made.append(run)
+    return made
+
+
+def test_export_and_evaluate_wait_for_a_run_with_weights(store, ctx, qtbot) -> None:
+    # Seen in a GUI walk: a run that failed before its first checkpoint offered Export… and Evaluate…;
+    # the export dialog listed 'last' and 'best', which did not exist, then failed.
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+    from tests.app.model_sync import sync_model
+
+    failed, training = _runs_in(store, (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.FAILED),
+                                (RunStatus.STARTING, RunStatus.RUNNING))
     sync_model(qtbot, ctx)
     view = RunDetailView(store, ctx)
     qtbot.addWidget(view)
@@ -329,16 +338,11 @@ def test_the_charts_of_a_run_that_ended_without_points_say_none_will_come(store,
     # Seen in a GUI walk: a run that failed before its first log showed "No points yet" on every chart,
     # as if points were still to come.
     from app.views.run_detail_view import RunDetailView
-    from spark_trainer.store import experiments, projects, runs
+    from spark_trainer.store import runs
     from spark_trainer.store.entities import RunStatus
     from tests.app.model_sync import sync_model
 
-    projects.create(store, "p")
-    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
-                             config={})
-    run = runs.create(store, exp.id, requested_gpus="cpu")
-    for to in (RunStatus.STARTING, RunStatus.RUNNING):
-        runs.transition(store, run.id, to, "test")
+    (run,) = _runs_in(store, (RunStatus.STARTING, RunStatus.RUNNING))
     sync_model(qtbot, ctx)
     view = RunDetailView(store, ctx)
     qtbot.addWidget(view)
@@ -359,16 +363,11 @@ def test_a_completed_runs_charts_wait_for_its_points_before_saying_none_came(sto
     # The first cut said "No points: the run ended without logging any" on a completed run's charts for
     # the moment before its points were read.
     from app.views.run_detail_view import RunDetailView
-    from spark_trainer.store import experiments, metrics, projects, runs
+    from spark_trainer.store import metrics
     from spark_trainer.store.entities import RunStatus
     from tests.app.model_sync import sync_model
 
-    projects.create(store, "p")
-    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
-                             config={})
-    run = runs.create(store, exp.id, requested_gpus="cpu")
-    for to in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
-        runs.transition(store, run.id, to, "test")
+    (run,) = _runs_in(store, (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED))
     metrics.add_batch(store, run.id, [("loss", 1, 2.0), ("loss", 2, 1.5)])
     sync_model(qtbot, ctx)
     view = RunDetailView(store, ctx)
