@@ -132,13 +132,16 @@ def test_launch_trains_live_and_survives_closing_the_app(store, qtbot, tmp_path,
     assert len(set(seen_while_running)) >= 2, f"no live points; run is {runs.get(store, run_id).status.value}"
     assert runs_view.detail.badge.text() == "running"
 
-    # Close the app (views and context) while it trains: the worker goes on.
+    # Close the app (views and context) while it trains: the worker goes on. The step is read as the
+    # close begins: on a fast machine the tiny run could finish during the shutdown's wait, and a step read
+    # after it then left nothing to show the worker went on.
     pid = runs.get(store, run_id).pid
+    step_at_close = runs.get(store, run_id).step
+    assert step_at_close < STEPS
     runs_view.shutdown()
     ctx.shutdown(10.0)
     runs_view.close()
     setup.close()
-    step_at_close = runs.get(store, run_id).step
     run = runs.get(store, run_id)
     assert run.status == RunStatus.COMPLETED or process.is_alive(pid, run.pid_start_time)
     deadline = time.monotonic() + 180
