@@ -67,10 +67,18 @@ def test_a_killed_server_is_said_in_one_line_and_the_next_prompt_loads_again(tra
     view.panel.temperature.setValue(1.0)
     chunks: list[str] = []
     view.client.event.connect(lambda m: chunks.append(m["event"]) if m.get("event") == "chunk" else None)
-    view.generate()
-    pid = _server_pid(trained.home, qtbot)
-    if when == "generating":
-        qtbot.waitUntil(lambda: bool(chunks), timeout=120_000)
+    for _ask in range(5):
+        chunks.clear()
+        view.generate()
+        pid = _server_pid(trained.home, qtbot)
+        if when == "loading":
+            break
+        qtbot.waitUntil(lambda: bool(chunks) or not view.pending, timeout=120_000)
+        if view.pending:
+            break
+        # The tiny model's answer ended (an end-of-text token) before the kill came: ask again. On a
+        # fast machine it had, once in four fresh-clone runs, and nothing was left to kill mid-answer.
+    assert view.pending, "five answers ended before a kill could reach one"
     os.kill(pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: not view.pending, timeout=30_000)
     said = view.banner.text()
