@@ -9,11 +9,12 @@ A deprecation between two libraries is nothing a user can act on. `--debug` keep
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import warnings
 from typing import TextIO
+
+from spark_trainer.training.kernels import quiet_optional_kernel_probe
 
 # Packages whose FutureWarning/DeprecationWarning are about their own or each other's APIs.
 LIBRARIES = ("transformers", "peft", "diffusers", "accelerate", "huggingface_hub", "torch", "bitsandbytes")
@@ -31,10 +32,7 @@ def quiet_libraries(*, debug: bool, stream: TextIO | None = None) -> None:
         return
     for category in (FutureWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category, module=_LIBRARY_MODULES)
-    # peft imports bitsandbytes, whose CPU backend probes for an optional kernel package on CPUs with
-    # AVX512-BF16 and warns when it is missing ("Failed to load CPU gemm_4bit_forward..."), on every
-    # command that loads a model; the worker and the playground quiet it the same way.
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    quiet_optional_kernel_probe()  # as the worker and the playground do
     stream = stream if stream is not None else sys.stderr
     chosen = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
     if chosen is not None:

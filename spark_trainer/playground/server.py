@@ -221,7 +221,9 @@ def main(home: Path, device: str, idle_s: float = DEFAULT_IDLE_S) -> NoReturn:
     printed goes to stderr."""
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints (libraries) must not corrupt the protocol
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    from spark_trainer.training.kernels import quiet_optional_kernel_probe
+
+    quiet_optional_kernel_probe()
     server = Server(home, device, visible_gpus() if device == "cuda" else [], idle_s, out)
     signal.signal(signal.SIGTERM, server.on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app's, not ours: see the module's note

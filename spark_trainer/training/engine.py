@@ -19,7 +19,7 @@ from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import ConfigError
 from spark_trainer.recipes.base import Recipe
 from spark_trainer.recipes.registry import get_recipe
-from spark_trainer.training import accel, batches, checkpoints, diskspace, lr_plan, oom, sharding, steps
+from spark_trainer.training import accel, batches, checkpoints, diskspace, kernels, lr_plan, oom, sharding, steps
 from spark_trainer.training.compiling import CompileState, cannot_build
 from spark_trainer.training.divergence import DivergenceWatch
 from spark_trainer.training.oom import OutOfMemory
@@ -61,14 +61,10 @@ def run_training(
         BadInput / ConfigError: invalid data, model or settings (before any training step).
         OutOfMemory: the GPU ran out of memory during a step.
     """
-    import logging
-
     import torch
     from accelerate.utils import set_seed
 
-    # peft imports bitsandbytes when present; on a CPU its optional fast-kernel probe logs a warning
-    # into every run's log although nothing is wrong (the plain CPU 4-bit path is used).
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    kernels.quiet_optional_kernel_probe()
     steps.quiet_scheduler_order_warning()
     _check_config(config)
     run_dir = Path(run_dir)

@@ -9,10 +9,18 @@ RMSNorm, SwiGLU and RoPE kernels are opt-in until `benchmarks/gpu_check.sh` show
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from typing import Any
 
 KERNELS = ("rms_norm", "swiglu", "rope")
+
+
+def quiet_optional_kernel_probe() -> None:
+    """peft imports bitsandbytes, whose CPU backend probes for an optional kernel package on CPUs with
+    AVX512-BF16 and warns when it is missing ("Failed to load CPU gemm_4bit_forward..."), though the plain
+    CPU 4-bit path works: into every run's log, the playground's stderr and each command's output."""
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 
 def requested() -> list[str]:
