@@ -18,15 +18,20 @@ def request_for(store: Store, config: ExperimentConfig, gpus: str | None, *, sto
     return gpu_alloc.parse_request(gpus_for(store, config), typed=not stored and "gpus" in config.model_fields_set)
 
 
+def this_machine(machine: list[int] | None) -> list[int]:
+    """`machine` (a test's, or a caller's that asked already), else this machine's GPU ids from NVML."""
+    from spark_trainer.jobs.scheduler import machine_gpus
+
+    return machine_gpus() if machine is None else machine
+
+
 def fitting_request(store: Store, config: ExperimentConfig, gpus: str | None, machine: list[int] | None, *,
                     stored: bool = False) -> gpu_alloc.GpuRequest:
     """`request_for`, refused when this machine can never satisfy it; one taken from the default_gpus
     setting says so, as neither the run file nor --gpus names it."""
-    from spark_trainer.jobs.scheduler import machine_gpus
-
     request = request_for(store, config, gpus, stored=stored)
     try:
-        gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
+        gpu_alloc.check_fits(request, this_machine(machine))
     except BadInput as exc:
         if gpus or "gpus" in config.model_fields_set:
             raise
@@ -40,10 +45,9 @@ def check_device_fit(configs: list[ExperimentConfig], request: gpu_alloc.GpuRequ
                      machine: list[int] | None) -> None:
     """Refuse, before anything is queued, settings a recipe cannot train with on the CPU, for a run that
     will train there: `gpus: cpu`, or auto on a machine without GPUs (`gpus.place` gives it none)."""
-    from spark_trainer.jobs.scheduler import machine_gpus
     from spark_trainer.recipes import get_recipe
 
-    if request.is_cpu or (request.auto and not (machine_gpus() if machine is None else machine)):
+    if request.is_cpu or (request.auto and not this_machine(machine)):
         for config in configs:
             get_recipe(config.recipe).check_cpu_fit(config.recipe_config)
 

@@ -31,14 +31,14 @@ def move_run(run: Run, gpus: str, machine: list[int] | None = None) -> str:
         BadInput: the request is malformed, this machine cannot satisfy it, or the checkpoint's
             global batch cannot be kept on that many processes.
     """
-    from spark_trainer.jobs.gpu_request import check_device_fit
-    from spark_trainer.jobs.scheduler import machine_gpus
+    from spark_trainer.jobs.gpu_request import check_device_fit, this_machine
     from spark_trainer.jobs.submit import CONFIG_NAME, frozen_config
     from spark_trainer.training.checkpoints import latest_checkpoint, read_state
     from spark_trainer.training.sharding import resume_grad_accum
 
     request = gpu_alloc.parse_request(gpus, typed=True)
-    gpu_alloc.check_fits(request, machine_gpus() if machine is None else machine)
+    machine = this_machine(machine)  # asked once, for the fit here and the CPU check below
+    gpu_alloc.check_fits(request, machine)
     run_dir = Path(run.run_dir)
     config = frozen_config(run_dir)
     check_device_fit([config], request, machine)  # a flex-attention run moved to the CPU: refused here

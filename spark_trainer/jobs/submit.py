@@ -15,7 +15,7 @@ from spark_trainer.config import ExperimentConfig, save_config
 from spark_trainer.errors import BadInput, ConfigError, DiskFull, NotFound, OperationFailed, SparkError
 from spark_trainer.ingest.types import IngestReport
 from spark_trainer.jobs.advice import data_advice, data_settings, runs_advice, settings_differ
-from spark_trainer.jobs.gpu_request import check_device_fit, fitting_request
+from spark_trainer.jobs.gpu_request import check_device_fit, fitting_request, this_machine
 from spark_trainer.store import datasets, experiments, projects, runs, sweeps
 from spark_trainer.store.entities import Dataset, Experiment, Run, RunStatus
 from spark_trainer.store.store import Store
@@ -179,6 +179,7 @@ def submit_configs(
     from spark_trainer.recipes import get_recipe
 
     first = configs[0]
+    machine = this_machine(machine)  # NVML asked once: the request's fit and the CPU check both read it
     request = fitting_request(store, first, gpus, machine)
     check_device_fit(configs, request, machine)
     base_model = resolve_model(first.base_model, base_dir, store.home.root)
@@ -321,6 +322,7 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     """Queue a run of an existing experiment (`run start EXP`), with its stored config."""
     experiment = experiments.get(store, experiment_ref)
     config = ExperimentConfig.model_validate(experiment.config)
+    machine = this_machine(machine)
     request = fitting_request(store, config, gpus, machine, stored=True)
     check_device_fit([config], request, machine)
     if experiment.dataset_id is None:
