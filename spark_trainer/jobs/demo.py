@@ -17,12 +17,13 @@ from spark_trainer.config import ExperimentConfig, validate_config
 from spark_trainer.errors import BadInput, OperationFailed
 from spark_trainer.jobs.scheduler import schedule_once
 from spark_trainer.jobs.submit import submit_config
+from spark_trainer.models.loading import DEMO_MODELS
 from spark_trainer.store import metrics, runs
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
 DEMO_PROJECT = "demo"
-DEMO_MODEL = "demo-tiny-llama"
+DEMO_MODEL = DEMO_MODELS["causal-lm"]
 REPORT_NAME = "demo-report.md"
 
 

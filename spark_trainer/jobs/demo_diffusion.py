@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from spark_trainer.config import ExperimentConfig, validate_config
+from spark_trainer.models.loading import DEMO_MODELS
 from spark_trainer.store.store import Store
 
-DEMO_PIPELINE = "demo-tiny-sd"
+DEMO_PIPELINE = DEMO_MODELS["diffusion-lora"]
 DEMO_IMAGES = "diffusion-shapes"
 PROMPTS = ["a red circle on a blue background", "a yellow square on a black background"]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from spark_trainer.config import ExperimentConfig, validate_config
 from spark_trainer.errors import BadInput
+from spark_trainer.models.loading import DEMO_MODELS
 from spark_trainer.store.store import Store
 
 Setup = Callable[[Store, "int | None"], tuple[Path, Path, ExperimentConfig]]
@@ -39,7 +40,7 @@ def _config(recipe: str, name: str, model: Path, data: Path, steps: int, train: 
 def text_classification_demo(store: Store, steps: int | None) -> tuple[Path, Path, ExperimentConfig]:
     from spark_trainer.models.tiny_classifiers import create_tiny_text_classifier
 
-    model = store.home.models_dir / "demo-tiny-bert"
+    model = store.home.models_dir / DEMO_MODELS["text-classification"]
     if not (model / "config.json").is_file():
         create_tiny_text_classifier(model, corpus=list(TICKET_TOPICS.values()))
     data = store.home.root / "demo-data" / "tickets.jsonl"
@@ -61,7 +62,7 @@ def text_classification_demo(store: Store, steps: int | None) -> tuple[Path, Pat
 def image_classification_demo(store: Store, steps: int | None) -> tuple[Path, Path, ExperimentConfig]:
     from spark_trainer.models.tiny_classifiers import create_tiny_image_classifier
 
-    model = store.home.models_dir / "demo-tiny-vit"
+    model = store.home.models_dir / DEMO_MODELS["image-classification"]
     if not (model / "config.json").is_file():
         create_tiny_image_classifier(model, num_labels=2)
     data = store.home.root / "demo-data" / "shapes"

@@ -91,16 +91,19 @@ def resolve_base_model(name: str, *, search_dirs: tuple[Path, ...] = (), cache_d
     raise BadInput(f"{name} does not exist (looked in: {looked}){demo}")
 
 
-# The demos' tiny models (spark_trainer.jobs.demo*), made in the data home's models/ by `spark-trainer demo`.
-DEMO_MODELS = {"demo-tiny-llama": "", "demo-tiny-bert": " --recipe text-classification",
-               "demo-tiny-vit": " --recipe image-classification", "demo-tiny-sd": " --recipe diffusion-lora"}
+# The folder each recipe's demo (spark_trainer.jobs.demo*) makes its tiny model in, in the data home's models/.
+DEMO_MODELS = {"causal-lm": "demo-tiny-llama", "text-classification": "demo-tiny-bert",
+               "image-classification": "demo-tiny-vit", "diffusion-lora": "demo-tiny-sd"}
 
 
 def _demo_hint(name: str) -> str:
     """What makes a demo's model that is not there yet (the README's example run file names one): not
     `hf download models/demo-tiny-llama`, which the Hub has never heard of."""
-    recipe = DEMO_MODELS.get(name)
-    return "" if recipe is None else f"; `spark-trainer demo{recipe}` makes it, in the data home's models/"
+    recipe = next((r for r, folder in DEMO_MODELS.items() if folder == name), None)
+    if recipe is None:
+        return ""
+    flag = "" if recipe == "causal-lm" else f" --recipe {recipe}"  # the demo's default recipe
+    return f"; `spark-trainer demo{flag}` makes it, in the data home's models/"
 
 
 def check_base_model(name: str, search_dirs: tuple[Path, ...]) -> tuple[Path | None, str | None]:
