@@ -115,19 +115,16 @@ def _data_of(store: Store, data: Path | str, project_id: int) -> Path:
 def _check_labels(store: Store, run: Any, config: ExperimentConfig, items: list[Any], data_path: Path) -> None:
     """Labels in the data that the run's model does not have: its classes are the run's own (its final
     model's or validation report's), else its dataset's; with neither, no worker is started."""
-    from spark_trainer.errors import SparkError
     from spark_trainer.evaluation.classification import check_labels
-    from spark_trainer.export.classifier import NO_LABELS
+    from spark_trainer.export.classifier import NO_LABELS, dataset_folder
     from spark_trainer.recipes.classification import run_label_names
     from spark_trainer.recipes.registry import get_recipe
-    from spark_trainer.store import datasets
 
     known = run_label_names(Path(run.run_dir))
     if known is None:
-        try:
-            dataset = Path(datasets.get(store, config.dataset).path)
-        except SparkError:
-            raise BadInput(f"run {run.id}: " + NO_LABELS.format(recipe=config.recipe)) from None
+        dataset = dataset_folder(store, config)
+        if dataset is None:
+            raise BadInput(f"run {run.id}: " + NO_LABELS.format(recipe=config.recipe))
         known = get_recipe(config.recipe).load()(config).label_names(dataset)
     check_labels(items, known, where=f"evaluation data {data_path}: ", whose=f"run {run.id}'s model")
 

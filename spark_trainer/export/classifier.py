@@ -44,6 +44,17 @@ def prepared_recipe(config: ExperimentConfig, data_path: Path | None, labels: li
     return recipe
 
 
+def dataset_folder(store: Any, config: ExperimentConfig) -> Path | None:
+    """The run's dataset folder, where a classifier's label names come from when the run holds none of
+    its own; None once the dataset is deleted (export, evaluation and the playground then say NO_LABELS)."""
+    from spark_trainer.store import datasets
+
+    try:
+        return Path(datasets.get(store, config.dataset).path)
+    except BadInput:
+        return None
+
+
 NO_LABELS = ("this {recipe} run holds no label names yet (no final model, no validation report) and its "
              "dataset was deleted: nothing says which class each output is")
 

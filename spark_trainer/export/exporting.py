@@ -19,6 +19,7 @@ from spark_trainer import disk
 from spark_trainer.errors import BadInput, DiskFull, NotFound, OperationFailed
 from spark_trainer.export import card, hub
 from spark_trainer.export.checkpoint import pinned_checkpoint
+from spark_trainer.export.classifier import dataset_folder
 from spark_trainer.export.options import ExportOptions
 from spark_trainer.export.registry import ExportInfo, exporter_for
 from spark_trainer.store import datasets, experiments, exports, metrics, runs
@@ -84,7 +85,7 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
     try:
         notify("writing weights", 0, 3)
         info: ExportInfo = exporter.write(config, checkpoint, staging, merge=options.merge, dtype=options.dtype,
-                                          data_path=_data_path(store, config), labels=run_label_names(Path(run.run_dir)))
+                                          data_path=dataset_folder(store, config), labels=run_label_names(Path(run.run_dir)))
         notify("writing model card", 1, 3)
         _write_card(store, run, config, step, info, staging)
         notify("finishing", 2, 3)
@@ -121,14 +122,6 @@ def _run_exists(store: Store, run_id: int) -> bool:
     except NotFound:
         return False
     return True
-
-
-def _data_path(store: Store, config: Any) -> Path | None:
-    """The run's dataset folder (a classifier's label names when the run holds none yet); None if deleted."""
-    try:
-        return Path(datasets.get(store, config.dataset).path)
-    except BadInput:
-        return None
 
 
 def _destination(store: Store, options: ExportOptions) -> Path:

@@ -27,21 +27,21 @@ def check_image_file(path: str) -> None:
     if not Path(path).is_file():
         raise BadInput(f"image {path} does not exist")
 
+
 def _dataset_path(source: ModelSource, config: Any) -> Path:
     """The run's dataset folder, for a run that holds no label names of its own.
 
     Raises:
         BadInput: the dataset was deleted (nothing then says which class each output is).
     """
-    from spark_trainer.export.classifier import NO_LABELS
-    from spark_trainer.store import datasets
+    from spark_trainer.export.classifier import NO_LABELS, dataset_folder
     from spark_trainer.store.store import Store
 
     with Store.open(str(source.home), upgrade=False) as store:
-        try:
-            return Path(datasets.get(store, config.dataset).path)
-        except BadInput:
-            raise BadInput(f"run {source.run_id}: " + NO_LABELS.format(recipe=config.recipe)) from None
+        found = dataset_folder(store, config)
+    if found is None:
+        raise BadInput(f"run {source.run_id}: " + NO_LABELS.format(recipe=config.recipe))
+    return found
 
 
 class ClassificationGenerator:
