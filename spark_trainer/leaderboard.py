@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from spark_trainer.store import experiments, runs
-from spark_trainer.store.entities import Run
+from spark_trainer.store.entities import Run, dataset_text
 from spark_trainer.store.models import MetricSeriesRow as S
 from spark_trainer.store.store import Store
 
@@ -47,6 +47,11 @@ class Entry:
     dataset_id: int | None
     score: float
     summary: MetricSummary
+    deleted_dataset: str | None = None  # the experiment's dataset's name, once it was deleted
+
+    def dataset_text(self, names: dict[int, str]) -> str:
+        """Its dataset as the board shows it (`names`: id -> name): a name, "NAME (deleted)" or "-"."""
+        return dataset_text(self.dataset_id, self.deleted_dataset, names) or "-"
 
 
 def summaries(store: Store, run_ids: Iterable[int], keys: Sequence[str] | None = None) -> dict[int, dict[str, MetricSummary]]:
@@ -126,7 +131,8 @@ def rank(
     high_first = (not lower_is_better(key, recipe)) if descending is None else descending
     scored.sort(key=lambda item: (-item[0] if high_first else item[0], item[1].id))
     return [
-        Entry(i + 1, run, exps[run.experiment_id].project, exps[run.experiment_id].dataset_id, score, summary)
+        Entry(i + 1, run, exps[run.experiment_id].project, exps[run.experiment_id].dataset_id, score, summary,
+              exps[run.experiment_id].deleted_dataset)
         for i, (score, run, summary) in enumerate(scored)
     ]
 

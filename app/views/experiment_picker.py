@@ -112,9 +112,7 @@ class ExperimentPicker(QDialog):
         self._enable()
 
     def _fill_row(self, row: int, experiment: Experiment) -> None:
-        dataset = self.ctx.model.datasets.get(experiment.dataset_id) if experiment.dataset_id is not None else None
-        dataset_text = dataset.name if dataset is not None else (
-            "(deleted)" if experiment.dataset_id is None else str(experiment.config.get("dataset", "")))
+        dataset_text = experiment.dataset_text(self.ctx.model.datasets.names()) or "-"
         model = experiment.base_model
         cells = [experiment.name, experiment.recipe, dataset_text, f"{experiment.num_runs:,}",
                  f"{experiment.created_at:%Y-%m-%d %H:%M}", Path(model).name if Path(model).is_absolute() else model]

@@ -185,7 +185,7 @@ class LeaderboardView(BaseView):
                                 + (f" Note: {mixed}; choose a recipe above." if mixed else ""))
         names = self._dataset_names
         rows = [BoardRow((e.rank, e.run.id, e.project, e.run.experiment,
-                          names.get(e.dataset_id, "-") if e.dataset_id else "-", e.run.recipe,
+                          e.dataset_text(names), e.run.recipe,
                           float(e.score), e.summary.last_step, e.summary.count, e.run.status.value),
                          evals.values.get(e.run.id, {}), e.run.id) for e in entries]
         self.rows.set_columns([*BOARD_COLUMNS, *evaluation_columns(evals)])

@@ -156,7 +156,8 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
             if key not in (e.config or {}).get("recipe_config", {})]
     names = {d.id: d.name for d in datasets.list_all(ctx.store, e.project_id)}
     dataset = names.get(e.dataset_id) if e.dataset_id is not None else None
-    dataset_line = "-" if e.dataset_id is None else f"{dataset or 'deleted'} (id {e.dataset_id})"
+    shown = e.dataset_text(names)
+    dataset_line = shown or "-" if e.dataset_id is None else f"{shown} (id {e.dataset_id})"
 
     def text() -> str:
         from spark_trainer.config import ExperimentConfig

@@ -80,7 +80,7 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
     names = {d.id: d.name for d in datasets.list_all(store)}
     # The view's evaluation columns (evals/... metrics) and base-model baseline rows, read as it reads them.
     evals = read_evaluations(store, shown, args.project, recipe=args.recipe, dataset=dataset)
-    rows = [(e.rank, e.run.id, e.project, e.run.experiment, names.get(e.dataset_id, "-"), e.run.recipe, e.score,
+    rows = [(e.rank, e.run.id, e.project, e.run.experiment, e.dataset_text(names), e.run.recipe, e.score,
              e.summary.last_step, e.run.status.value, *_eval_cells(evals.values.get(e.run.id, {}), evals.keys))
             for e in shown]
     if shown:
@@ -127,7 +127,8 @@ def _default_metric(ctx: Context, recipe: str | None) -> str | None:
 
 def _entry_data(entry: Entry, names: dict[int, str]) -> dict[str, Any]:
     return {"rank": entry.rank, "id": entry.run.id, "project": entry.project, "experiment": entry.run.experiment,
-            "dataset": names.get(entry.dataset_id) if entry.dataset_id else None, "recipe": entry.run.recipe,
+            "dataset": names.get(entry.dataset_id) if entry.dataset_id else None,
+            "deleted_dataset": entry.deleted_dataset, "recipe": entry.run.recipe,
             "score": entry.score, "last": entry.summary.last, "step": entry.summary.last_step,
             "status": entry.run.status.value}
 

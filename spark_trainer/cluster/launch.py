@@ -89,15 +89,14 @@ def launch_experiment(store: Store, experiment_ref: str | int, options: LaunchOp
 
     options.check()
     experiment = experiments.get(store, experiment_ref)
-    if experiment.dataset_id is None:
-        raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
+    dataset_id = experiments.dataset_id_of(experiment)
     config = ExperimentConfig.model_validate(with_frozen_defaults(experiment.config)[0])
     config.project, config.name = experiment.project, experiment.name
     try:  # as `run start EXP` finds it: a stored `models/x` (a cloned run's config) is the data home's
         config.base_model = resolve_model(config.base_model, None, store.home.root)
     except ConfigError:
         pass  # not here: --shared-model may name it, else _write refuses it in words
-    return _write(store, config, datasets.get(store, experiment.dataset_id), options)
+    return _write(store, config, datasets.get(store, dataset_id), options)
 
 
 def launch_config(store: Store, config: ExperimentConfig, options: LaunchOptions,

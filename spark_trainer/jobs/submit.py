@@ -325,9 +325,7 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     machine = this_machine(machine)
     request = fitting_request(store, config, gpus, machine, stored=True)
     check_device_fit([config], request, machine)
-    if experiment.dataset_id is None:
-        raise BadInput(f"experiment {experiment.name!r} has no dataset; recreate it with --dataset")
-    dataset = datasets.get(store, experiment.dataset_id)
+    dataset = datasets.get(store, experiments.dataset_id_of(experiment))
     base_model = resolve_model(config.base_model, None, store.home.root)
     frozen = check_trainable(store, config, dataset, base_model, gpus=request.text)
     return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, False,

@@ -307,13 +307,16 @@ def unique_name(store: Store, project: str | int, base: str) -> str:
 
 
 def delete(store: Store, ref: str | int, *, force: bool = False) -> Dataset:
-    """Delete a dataset row. Experiments using it block the delete unless `force`."""
+    """Delete a dataset row. Experiments using it block the delete unless `force`; then they keep its
+    name (`deleted_dataset`), for `exp show`, the leaderboard and the app to say what they trained on."""
     with store.write() as session:
         row = row_for(session, ref)
         in_use.refuse_if_in_use(session, "dataset", row.id)
-        users = list(session.scalars(select(ExperimentRow.name).where(ExperimentRow.dataset_id == row.id)))
+        users = list(session.scalars(select(ExperimentRow).where(ExperimentRow.dataset_id == row.id)))
         if users and not force:
-            raise DatasetInUse(row.name, sorted(users))
+            raise DatasetInUse(row.name, sorted(e.name for e in users))
+        for experiment in users:  # its dataset_id goes to NULL with the row: the name stays readable
+            experiment.deleted_dataset = row.name
         entity = _entity(row, session.get(ProjectRow, row.project_id).name)
         session.delete(row)
         return entity

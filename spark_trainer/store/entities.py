@@ -17,6 +17,14 @@ def id_of(text: str) -> int | None:
     return int(text) if text.isdigit() and int(text) <= MAX_ID else None
 
 
+def dataset_text(dataset_id: int | None, deleted: str | None, names: dict[int, str]) -> str | None:
+    """An experiment's dataset as a person reads it: its name (`names`: id -> name), "NAME (deleted)"
+    once `dataset delete --force` removed it, or None when it never had one."""
+    if dataset_id is not None:
+        return names.get(dataset_id, f"dataset {dataset_id}")
+    return f"{deleted} (deleted)" if deleted else None
+
+
 def utcnow() -> datetime:
     """Naive UTC, as stored in SQLite."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -116,6 +124,12 @@ class Experiment:
     notes: str
     created_at: datetime
     num_runs: int = 0
+    deleted_dataset: str | None = None  # its dataset's name, once that dataset was deleted
+
+    def dataset_text(self, names: dict[int, str]) -> str | None:
+        """Its dataset as a person reads it: the name (from `names`, id -> name), "NAME (deleted)", or
+        None when it never had one."""
+        return dataset_text(self.dataset_id, self.deleted_dataset, names)
 
 
 @dataclass(frozen=True)

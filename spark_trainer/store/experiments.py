@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from spark_trainer.errors import Conflict
+from spark_trainer.errors import BadInput, Conflict
 from spark_trainer.store import datasets, in_use, projects
 from spark_trainer.store.entities import Experiment, utcnow
 from spark_trainer.store.models import ExperimentRow, ProjectRow, RunRow
@@ -28,7 +28,18 @@ def _entity(session: Session, row: ExperimentRow) -> Experiment:
         notes=row.notes,
         created_at=row.created_at,
         num_runs=n_runs,
+        deleted_dataset=row.deleted_dataset,
     )
+
+
+def dataset_id_of(experiment: Experiment) -> int:
+    """The id of the dataset a run of `experiment` trains on; BadInput when it has none (deleted, or
+    never given), naming the deleted one."""
+    if experiment.dataset_id is None:
+        gone = (f"its dataset {experiment.deleted_dataset!r} was deleted" if experiment.deleted_dataset
+                else "it has no dataset")
+        raise BadInput(f"experiment {experiment.name!r}: {gone}; recreate it with --dataset")
+    return experiment.dataset_id
 
 
 def row_for(session: Session, ref: str | int, project: str | int | None = None) -> ExperimentRow:

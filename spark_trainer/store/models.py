@@ -79,6 +79,8 @@ class ExperimentRow(Base):
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+    # The name its dataset had when that dataset was deleted (`dataset_id` is NULL then); else None.
+    deleted_dataset: Mapped[str | None] = mapped_column(String(200))
 
 
 class RunRow(Base):

@@ -66,6 +66,36 @@ def test_exp_show_names_the_dataset_not_only_its_id(cli, store: Store, tmp_path:
     assert json.loads(cli("--json", "exp", "show", "named").out)["dataset"] == "reviews"
 
 
+
+def test_an_experiment_whose_dataset_was_deleted_keeps_its_name_in_show_start_and_leaderboard(
+        cli, store: Store, tmp_path: Path) -> None:
+    # `dataset delete --force` left its experiments with "dataset -" in `exp show` and the leaderboard, as
+    # if they had never had one, and `run start` said the experiment "has no dataset".
+    from spark_trainer.store import metrics, runs
+    from spark_trainer.store.entities import RunStatus
+
+    _reviews(store, tmp_path)
+    exp = experiments.create(store, project="p", name="named", recipe="text-classification", base_model="x/y",
+                             dataset=1, config={"name": "named", "project": "p", "recipe": "text-classification",
+                                                "base_model": "x/y", "dataset": "1", "train": {"max_steps": 2}})
+    run = runs.create(store, exp.id)
+    runs.transition(store, run.id, RunStatus.CANCELLED, "test: stopped")
+    metrics.add_batch(store, run.id, [("eval_accuracy", 1, 0.75)])
+    assert cli("dataset", "delete", "reviews", "--force").code == 0
+
+    shown = cli("exp", "show", "named")
+    assert any(line.split() == ["dataset", "reviews", "(deleted)"] for line in shown.out.splitlines()), shown.out
+    data = json.loads(cli("--json", "exp", "show", "named").out)
+    assert (data["dataset"], data["dataset_id"], data["deleted_dataset"]) == (None, None, "reviews")
+    board = cli("leaderboard", "--recipe", "text-classification")
+    assert board.out.splitlines()[2].split()[4:6] == ["reviews", "(deleted)"], board.out
+    row = cli("--json", "leaderboard", "--recipe", "text-classification").json()["runs"][0]
+    assert (row["dataset"], row["deleted_dataset"]) == (None, "reviews")
+    started = cli("run", "start", "named")
+    assert started.code == 2 and started.err == (
+        "error: experiment 'named': its dataset 'reviews' was deleted; recreate it with --dataset\n")
+
+
 RESOLUTION_WARNING = ("recipe_config.resolution 512 is larger than 6 of the dataset's 6 images (shorter side "
                       "typically 64 px): each is enlarged to 512 px, 64x its pixels, which slows every step and "
                       "adds no detail; try recipe_config.resolution: 64 (keep 512 if the enlargement is intended)")

@@ -114,3 +114,27 @@ def test_an_experiment_keeps_its_dataset_and_its_config_names_the_new_name(store
     assert experiments.get(store, by_name.id).dataset_id == made.id
     assert experiments.get(store, by_name.id).config == {"dataset": "flowers", "name": "e1"}
     assert experiments.get(store, by_other.id).config == {"dataset": "imgs-v2-final"}
+
+
+def test_a_forced_delete_leaves_its_name_on_the_experiments_that_used_it(store: Store) -> None:
+    used = _dataset(store, "demo", "imgs-v2-final")
+    datasets.rename(store, used.id, "flowers")
+    other = _dataset(store, "demo", "texts")
+    users = [experiments.create(store, project="demo", name=name, recipe="causal-lm", base_model="m",
+                                dataset=used.id, config={}) for name in ("e1", "e2")]
+    bystander = experiments.create(store, project="demo", name="e3", recipe="causal-lm", base_model="m",
+                                   dataset=other.id, config={})
+    with pytest.raises(datasets.DatasetInUse):
+        datasets.delete(store, "flowers")  # in use: refused, nothing changes
+    assert experiments.get(store, "e1").deleted_dataset is None
+
+    datasets.delete(store, "flowers", force=True)
+    for made in users:
+        now = experiments.get(store, made.id)
+        assert (now.dataset_id, now.deleted_dataset) == (None, "flowers")  # the name it had when deleted
+        assert now.dataset_text({other.id: "texts"}) == "flowers (deleted)"
+    kept = experiments.get(store, bystander.id)
+    assert (kept.deleted_dataset, kept.dataset_text({other.id: "texts"})) == (None, "texts")
+    with pytest.raises(BadInput, match="^experiment 'e1': its dataset 'flowers' was deleted; recreate it "
+                                       "with --dataset$"):
+        experiments.dataset_id_of(experiments.get(store, "e1"))

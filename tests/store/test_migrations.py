@@ -167,3 +167,26 @@ def test_0009_keeps_exports_and_evaluations_and_never_gives_their_ids_again(tmp_
     with engine.connect() as conn:
         assert conn.execute(text("SELECT id FROM exports ORDER BY id")).scalars().all() == [1, 3]
     engine.dispose()
+
+
+def test_0010_gives_old_experiments_no_deleted_dataset_and_a_forced_delete_names_it(tmp_path: Path) -> None:
+    from alembic import command
+
+    from spark_trainer.store import datasets, experiments
+    from spark_trainer.store.datasets import NewDataset
+
+    home = _home_with_one_run(tmp_path, "0009", "completed", 10)
+    with Store.open(home) as store:
+        assert experiments.get(store, 1).deleted_dataset is None
+        made = datasets.create(store, "old", NewDataset(name="d", kind="text", path="/d", num_items=1))
+        used = experiments.create(store, project="old", name="e2", recipe="causal-lm", base_model="m",
+                                  dataset=made.id, config={})
+        datasets.delete(store, "d", force=True)
+        assert experiments.get(store, used.id).deleted_dataset == "d"
+
+    engine = make_engine(home.db_path)  # and back: the experiments stay, the column goes
+    command.downgrade(migrate._alembic_config(engine), "0009")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM experiments")).scalar() == 2
+        assert "deleted_dataset" not in {row[1] for row in conn.execute(text("PRAGMA table_info(experiments)"))}
+    engine.dispose()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox
 
-from spark_trainer.store import experiments, projects, runs
+from spark_trainer.store import datasets, experiments, projects, runs
+from spark_trainer.store.datasets import NewDataset
 from tests.app.gui_assets import add_experiment_with_runs
 from tests.app.views.test_experiment_setup_view import _reviews_and_a_model, _setup_view
 
@@ -37,7 +38,9 @@ def _picker(qtbot, view):  # noqa: ANN001, ANN202 - Qt objects
 def test_an_experiment_without_runs_opens_in_the_form_and_launch_adds_its_run(qtbot, store, ctx, cli,
                                                                               tmp_path) -> None:
     nightly = _nightly(cli, store, tmp_path)
-    with_runs = add_experiment_with_runs(store, "demo", name="older", statuses=("completed", "failed"))
+    gone = datasets.create(store, "demo", NewDataset(name="old-reviews", kind="text", path="/d", num_items=1))
+    with_runs = add_experiment_with_runs(store, "demo", gone.id, name="older", statuses=("completed", "failed"))
+    datasets.delete(store, gone.id, force=True)
     projects.create(store, "elsewhere")
     add_experiment_with_runs(store, "elsewhere", name="not-here", statuses=("completed",))
     view = _setup_view(store, ctx, qtbot)
@@ -49,7 +52,7 @@ def test_an_experiment_without_runs_opens_in_the_form_and_launch_adds_its_run(qt
     assert [rows["nightly"][i] for i in (1, 2, 3, 5)] == ["text-classification", "reviews", "0", "tiny-bert"]
     assert picker.table.item(1, 5).toolTip() == str(store.home.models_dir / "tiny-bert")  # the newest first
     assert picker.table.item(1, 0).toolTip() == "the night's baseline"  # its notes
-    assert rows["older"][2:4] == ["(deleted)", "2"]  # no dataset left: as a dataset delete leaves it
+    assert rows["older"][2:4] == ["old-reviews (deleted)", "2"]  # its dataset deleted: the name it had
     picker.select(nightly)
     picker.grab().save(str(Path(SHOTS or tmp_path) / "experiment-picker.png"))
     picker.open_button.click()
