@@ -232,14 +232,25 @@ class RowsTable(QTableView):
         header.sectionResized.connect(lambda col, _old, _new: self._fill_stretch() if col != self._stretch else None)
 
     def fit_columns(self) -> None:
-        """Fit the columns the user may resize (Interactive ones) to their contents."""
+        """Fit the columns the user may resize (Interactive ones) to their contents and titles."""
         header = self.horizontalHeader()
         for col in range(header.count()):
             if header.sectionResizeMode(col) == QHeaderView.ResizeMode.Interactive:
-                self.resizeColumnToContents(col)
-                if self.columnWidth(col) > self._widest(col):
-                    self.setColumnWidth(col, self._widest(col))
+                wanted = max(self.sizeHintForColumn(col), self._title_width(col))
+                self.setColumnWidth(col, min(wanted, self._widest(col)))
         self._fill_stretch()
+
+    def _title_width(self, col: int) -> int:
+        """`col`'s width for its title, with room for the sort arrow in the sorted column only: Qt's own
+        fit (`resizeColumnToContents`) left that room (20 px) beside every title, which put the Runs
+        list's last columns past a 1280-pixel window. A header click sorts, and the sort refits."""
+        header = self.horizontalHeader()
+        if not header.isSortIndicatorShown() or col == header.sortIndicatorSection():
+            return header.sectionSizeHint(col)
+        header.setSortIndicatorShown(False)
+        width = header.sectionSizeHint(col)
+        header.setSortIndicatorShown(True)
+        return width
 
     def _widest(self, col: int) -> int:
         """The most a fit (or a live update) widens `col` to: its column's cap, else no limit."""
@@ -261,7 +272,7 @@ class RowsTable(QTableView):
             return
         header = self.horizontalHeader()
         others = sum(self.columnWidth(c) for c in range(header.count()) if c != column and not self.isColumnHidden(c))
-        needed = min(max(self.sizeHintForColumn(column), header.sectionSizeHint(column)), self._widest(column))
+        needed = min(max(self.sizeHintForColumn(column), self._title_width(column)), self._widest(column))
         width = max(needed, self.viewport().width() - others)
         if width != self.columnWidth(column):
             self.setColumnWidth(column, width)
