@@ -5,12 +5,11 @@ the disk (dataset look-up, the recipe's data check that submit runs, the base mo
 the memory estimate) on the pool, a moment after the last keystroke (`setup_checks.check_setup`). Launch stays disabled while anything
 is invalid, with the reason next to the field and beside the button. Launch freezes the config and
 queues a run (the same `submit_config` that `spark-trainer train` uses) on a pool thread, then
-opens the run. Projects and datasets come from the app model.
+opens the run (app/views/setup_launch.py). Projects and datasets come from the app model.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QTimer
@@ -32,23 +31,23 @@ from app.forms.cells import ERROR_STYLE, error_label, scrolled_column, with_butt
 from app.forms.model_form import ModelForm
 from app.views.base import BaseView
 from app.views.memory_panel import MemoryEstimatePanel
-from app.views.run_actions import outdated
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
 from app.views.setup_choices import PathBox, SetupChoicesMixin, narrow_to_room
 from app.views.setup_files import SetupFilesMixin
+from app.views.setup_launch import SetupLaunchMixin
 from app.views.sweep_panel import SweepPanel
 from app.wheel_guard import guard_wheel
 from app.widgets import MessageBanner, clear_layout
 from app.workers import Task, pending
 from spark_trainer.config.schema import CheckpointConfig, EvalConfig, TrainConfig
-from spark_trainer.errors import BadInput, SparkError
+from spark_trainer.errors import BadInput
 from spark_trainer.recipes.registry import get_recipe, list_recipes
 from spark_trainer.store.store import Store
 
 CHECK_DELAY_MS = 150  # the store and disk checks wait for a pause in typing
 
 
-class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
+class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, SetupLaunchMixin, BaseView):
     title = "Experiment setup"
 
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -334,72 +333,6 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, BaseView):
         self.launch_reason.setText(("Cannot launch: " + reasons[0] + (f" (and {len(reasons) - 1} more)"
                                                                       if len(reasons) > 1 else "")) if reasons else "")
         self.sweep.update_button()  # Queue needs a form that can launch
-
-    def _on_runs(self, _runs: list[Any]) -> None:
-        """"Run 7 queued" goes once that run has moved on (started, finished)."""
-        if self.banner.role == "ok" and outdated(self.banner.text(), self._status_of):
-            self.banner.clear_message()
-
-    def _status_of(self, run_id: int) -> Any:
-        run = self.ctx.model.runs.get(run_id)
-        return None if run is None else run.status
-
-    def _say(self, text: str, role: str) -> None:
-        """A banner about the form as it is now (saved, launched...): it goes at the next edit."""
-        self._said_of = self.config_data()
-        self.banner.show_message(text, role)
-
-    # --- launch --------------------------------------------------------------------------------
-    def launch_run(self) -> Task | None:
-        """Validate, freeze and queue the run off the GUI thread; opens the run when it is queued.
-        While the store and disk checks are still due, they run first and the launch follows them."""
-        if self.checking or self.config_data() != self._checked_data:
-            self._launch_when_checked = True
-            self._check_delay.stop()
-            self._start_check()
-            return None
-        return self._submit()
-
-    def _submit(self) -> Task | None:
-        if not self.launch.isEnabled():
-            return None
-        from spark_trainer.config import validate_config
-
-        try:
-            config = validate_config(self.config_data())
-        except SparkError as exc:
-            self.launch_reason.setText(f"Cannot launch: {exc}")
-            return None
-
-        def submit(_ctx: Any) -> Any:
-            from spark_trainer.jobs.submit import submit_config
-
-            return submit_config(self.store, config, base_dir=Path.cwd()).run
-
-        task = Task(submit, owner=self, name="launch")
-        task.signals.succeeded.connect(self._launched)
-        task.signals.failed.connect(lambda message, _exc: self._launch_failed(message))
-        self._task = task
-        self.launch.setEnabled(False)
-        self.launch.setText("Queuing…")
-        self.ctx.tasks.start(task, self.ctx.pool)
-        return task
-
-    def _launched(self, run: Any) -> None:
-        self._task = None  # answered: Launch may be enabled again
-        self.launch.setText("Launch")
-        self._say(f"Run {run.id} queued", "ok")
-        self.revalidate()
-        self.ctx.model.runs.apply_written(run)
-        self.ctx.model.refresh()
-        self.ctx.scheduler.tick()
-        self.ctx.navigate("runs", run.id)
-
-    def _launch_failed(self, message: str) -> None:
-        self._task = None
-        self.launch.setText("Launch")
-        self._say(f"Launch failed: {message}", "error")
-        self.revalidate()
 
     def busy(self) -> bool:
         return pending(self._task) or self.memory_panel.busy() or self.sweep.busy() \

@@ -240,8 +240,7 @@ class RunDetailView(QWidget):
         total = run.total_steps or max(run.step, 1)
         self.progress.setMaximum(total)
         self.progress.setValue(min(run.step, total))
-        gpus = ",".join(map(str, run.gpus)) or ("CPU" if run.status.is_active or run.status.is_finished else
-                                                 run.requested_gpus)
+        gpus = run.devices  # the Runs list's word: a queued CPU run said "cpu", and "CPU" once started
         waiting = self.model.waiting.get(run.id) if run.status == RunStatus.QUEUED else None
         starting = f" · {run.starting_text()}" if run.starting_text() else ""
         self.eta.setText(f"ETA {format_eta(run.eta_seconds)} · {gpus}{starting}" if run.status.is_active

@@ -53,8 +53,11 @@ RUN_COLUMNS = (
     Column("ID", lambda r: r.run.id, sort=lambda r: r.run.id),
     Column("Project", lambda r: r.project, sort=lambda r: str(r.project).lower(), widest=NAME_WIDTH_PX),
     Column("Experiment", lambda r: r.run.experiment, sort=lambda r: r.run.experiment.lower(), widest=NAME_WIDTH_PX),
-    Column("Sweep", lambda r: swept_cell(r.run), sort=lambda r: swept_sort(r.run), tip=lambda r: swept_tip(r.run)),
-    Column("Status", lambda r: r.status, tip=lambda r: r.status_tip),
+    # Capped as the names are (the tooltips say it all): "queued: waiting for one of runs 3, 4, 5 to
+    # finish" or four swept values pushed the last columns past a 1280-pixel window.
+    Column("Sweep", lambda r: swept_cell(r.run), sort=lambda r: swept_sort(r.run), tip=lambda r: swept_tip(r.run),
+           widest=NAME_WIDTH_PX),
+    Column("Status", lambda r: r.status, tip=lambda r: r.status_tip, widest=NAME_WIDTH_PX),
     Column("Progress", lambda r: "", sort=lambda r: _progress(r)[0] / _progress(r)[1], progress=_progress),
     Column("ETA", lambda r: format_eta(r.run.eta_seconds) if r.run.status.is_active else "-",
            sort=lambda r: r.run.eta_seconds if r.run.status.is_active else None),

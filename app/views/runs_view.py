@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # imported with their page: charts (pyqtgraph, numpy) are not
 
 SELECT_TIP = "Select two or more runs (Ctrl+click) to overlay their curves"
 PROJECT_TIP = "Only one project's runs (and its sweeps in the Sweep filter)"
+PROGRESS_WIDTH_PX = 120  # room for "12000 / 12000"; 160 helped push the last columns past a 1280-pixel window
 
 
 class RunsView(BaseView):
@@ -108,7 +109,7 @@ class RunsView(BaseView):
         header = self.table.horizontalHeader()
         self.table.stretch_column(COLUMNS.index("Experiment"))  # the experiment's name: never squeezed to 't…'
         header.setSectionResizeMode(COLUMNS.index("Progress"), QHeaderView.ResizeMode.Fixed)
-        self.table.setColumnWidth(COLUMNS.index("Progress"), 160)
+        self.table.setColumnWidth(COLUMNS.index("Progress"), PROGRESS_WIDTH_PX)
         self.table.sort_by(1, Qt.SortOrder.DescendingOrder)  # newest first, as the model lists them
         layout.addWidget(self.table, 1)
         self.empty = QLabel("No runs yet. Set one up under Experiments, or run `spark-trainer train run.yaml`.")

@@ -7,7 +7,8 @@ rows come back (a live update) only the rows that changed are repainted. Clickin
 by that column (numbers as numbers); pinned rows (the leaderboard's baselines) stay below.
 
 `RowsTable` is the QTableView showing it, with the progress-bar delegate, plus read-only access
-in QTableWidget terms (`rowCount`, `item(row, col).text()`) for tests and the screenshot tools.
+in QTableWidget terms (`rowCount`, `item(row, col).text()`) for tests and the screenshot tools;
+those cells are in `table_cells`.
 """
 
 from __future__ import annotations
@@ -22,28 +23,17 @@ from PySide6.QtCore import (
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
-    QRect,
     Qt,
 )
 from PySide6.QtGui import QColor, QResizeEvent
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QApplication,
-    QHeaderView,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionProgressBar,
-    QStyleOptionViewItem,
-    QTableView,
-    QWidget,
-)
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 1  # (value, maximum) for the progress-bar delegate
-Role = Qt.ItemDataRole
+from app.views.table_cells import PROGRESS_ROLE, Cell, HeaderTitle, ProgressDelegate, Role
+
 # the roles as plain ints: data() is called for every role of every cell laid out or painted
 DISPLAY, FOREGROUND, TOOLTIP, USER = (int(r.value) for r in (Role.DisplayRole, Role.ForegroundRole,
                                                              Role.ToolTipRole, Role.UserRole))
-PROGRESS = USER + 1
+PROGRESS = int(PROGRESS_ROLE)
 ROWS_MEASURED = 40
 NAME_WIDTH_PX = 180  # a name column's most when fitted: 85-character names pushed Status and Progress off-screen
 
@@ -211,59 +201,6 @@ def _ranges(rows: list[int]) -> list[tuple[int, int]]:
     return found
 
 
-class ProgressDelegate(QStyledItemDelegate):
-    """Draws (value, maximum) from PROGRESS_ROLE as a progress bar reading "value / maximum"."""
-
-    def paint(self, painter: Any, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        found = index.data(PROGRESS_ROLE)
-        if found is None:
-            super().paint(painter, option, index)
-            return
-        value, maximum = found
-        widget = option.widget  # type: ignore[attr-defined]
-        style = widget.style() if widget is not None else QApplication.style()
-        if option.state & QStyle.StateFlag.State_Selected:  # type: ignore[attr-defined]
-            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, widget)
-        bar = QStyleOptionProgressBar()
-        bar.initFrom(widget) if widget is not None else None
-        rect: QRect = option.rect  # type: ignore[attr-defined]
-        bar.rect = rect.adjusted(2, 2, -2, -2)
-        bar.minimum, bar.maximum, bar.progress = 0, maximum, value
-        bar.text = f"{value} / {maximum}"
-        bar.textVisible = True
-        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
-        bar.state = bar.state | QStyle.StateFlag.State_Horizontal
-        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
-
-
-class Cell:
-    """One cell read in QTableWidgetItem terms (read-only)."""
-
-    def __init__(self, index: QModelIndex) -> None:
-        self.index = index
-
-    def text(self) -> str:
-        value = self.index.data(Role.DisplayRole)
-        return "" if value is None else str(value)
-
-    def data(self, role: int) -> Any:
-        return self.index.data(role)
-
-    def foreground(self) -> Any:
-        return self.index.data(Role.ForegroundRole)
-
-    def toolTip(self) -> str:  # noqa: N802 - QTableWidgetItem's name
-        return self.index.data(Role.ToolTipRole) or ""
-
-
-class _Header:
-    def __init__(self, title: str) -> None:
-        self._title = title
-
-    def text(self) -> str:
-        return self._title
-
-
 class RowsTable(QTableView):
     """A read-only, row-selecting table over a `RowsModel`, sortable by clicking a header."""
 
@@ -295,14 +232,25 @@ class RowsTable(QTableView):
         header.sectionResized.connect(lambda col, _old, _new: self._fill_stretch() if col != self._stretch else None)
 
     def fit_columns(self) -> None:
-        """Fit the columns the user may resize (Interactive ones) to their contents."""
+        """Fit the columns the user may resize (Interactive ones) to their contents and titles."""
         header = self.horizontalHeader()
         for col in range(header.count()):
             if header.sectionResizeMode(col) == QHeaderView.ResizeMode.Interactive:
-                self.resizeColumnToContents(col)
-                if self.columnWidth(col) > self._widest(col):
-                    self.setColumnWidth(col, self._widest(col))
+                wanted = max(self.sizeHintForColumn(col), self._title_width(col))
+                self.setColumnWidth(col, min(wanted, self._widest(col)))
         self._fill_stretch()
+
+    def _title_width(self, col: int) -> int:
+        """`col`'s width for its title, with room for the sort arrow in the sorted column only: Qt's own
+        fit (`resizeColumnToContents`) left that room (20 px) beside every title, which put the Runs
+        list's last columns past a 1280-pixel window. A header click sorts, and the sort refits."""
+        header = self.horizontalHeader()
+        if not header.isSortIndicatorShown() or col == header.sortIndicatorSection():
+            return header.sectionSizeHint(col)
+        header.setSortIndicatorShown(False)
+        width = header.sectionSizeHint(col)
+        header.setSortIndicatorShown(True)
+        return width
 
     def _widest(self, col: int) -> int:
         """The most a fit (or a live update) widens `col` to: its column's cap, else no limit."""
@@ -324,7 +272,7 @@ class RowsTable(QTableView):
             return
         header = self.horizontalHeader()
         others = sum(self.columnWidth(c) for c in range(header.count()) if c != column and not self.isColumnHidden(c))
-        needed = min(max(self.sizeHintForColumn(column), header.sectionSizeHint(column)), self._widest(column))
+        needed = min(max(self.sizeHintForColumn(column), self._title_width(column)), self._widest(column))
         width = max(needed, self.viewport().width() - others)
         if width != self.columnWidth(column):
             self.setColumnWidth(column, width)
@@ -395,6 +343,6 @@ class RowsTable(QTableView):
         index = self.rows_model().index(row, column)
         return Cell(index) if index.isValid() else None
 
-    def horizontalHeaderItem(self, column: int) -> _Header | None:  # noqa: N802
+    def horizontalHeaderItem(self, column: int) -> HeaderTitle | None:  # noqa: N802
         model = self.rows_model()
-        return _Header(model.columns[column].title) if 0 <= column < model.columnCount() else None
+        return HeaderTitle(model.columns[column].title) if 0 <= column < model.columnCount() else None

@@ -172,12 +172,17 @@ class Run:
 
     @property
     def devices(self) -> str:
-        """Where the run trains or trained, as the app's Runs list and `run list` show it: its GPU ids
-        ("0,1"); "CPU" once a run without GPUs has started; a cluster job's "GPUs" or "CPU" (its GPUs
-        were the nodes', not this machine's); else, not started yet, what it asks for ("auto")."""
+        """Where the run trains or trained, as the app's Runs list and run page and `run list` and `run
+        show` show it: its GPU ids ("0,1"); "CPU" for a run placed or started without GPUs, and for one that
+        asks for the CPU (`cpu`, `cpu:N`) before that, so a queued run's word does not change when it
+        starts; a cluster job's "GPUs" or "CPU" (its GPUs were the nodes', not this machine's); else, not
+        started yet, what it asks for ("auto", "0,1", "count:2")."""
         if self.ran_on != "local":
             return "CPU" if self.requested_gpus.startswith("cpu") else "GPUs"
-        return ",".join(map(str, self.gpus)) or ("CPU" if self.started_at else self.requested_gpus)
+        if self.gpus:
+            return ",".join(map(str, self.gpus))
+        on_cpu = self.started_at or self.status.is_active or self.requested_gpus.startswith("cpu")
+        return "CPU" if on_cpu else self.requested_gpus
 
 
 @dataclass(frozen=True)

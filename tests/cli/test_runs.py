@@ -311,6 +311,20 @@ def test_list_and_show_say_where_a_run_trained_as_the_apps_runs_list_does(store,
     assert shown == [["gpus", "requested", "auto"], ["gpus", "CPU"]]
 
 
+def test_list_and_show_say_cpu_for_a_queued_cpu_run_as_once_it_has_started(store, cli) -> None:
+    """A queued `gpus: cpu` run was listed as "cpu", and as "CPU" once it started; `--json` keeps the
+    request as written (`requested_gpus`)."""
+    run_id = _finished_run_with_metrics(store)
+    queued = runs.create(store, runs.get(store, run_id).experiment_id, requested_gpus="cpu")
+    header, *rows = cli("run", "list").out.splitlines()
+    column = header.split().index("GPUS")
+    assert {row.split()[0]: row.split()[column] for row in rows} == {str(run_id): "CPU", str(queued.id): "CPU"}
+    shown = [line.split() for line in cli("run", "show", queued.id).out.splitlines() if line.startswith("gpus")]
+    assert shown == [["gpus", "requested", "cpu"], ["gpus", "CPU"]]
+    listed = {r["id"]: (r["requested_gpus"], r["gpus"]) for r in cli("--json", "run", "list").json()}
+    assert listed == {run_id: ("auto", []), queued.id: ("cpu", [])}
+
+
 def test_run_delete_takes_several_runs_asked_once_and_refuses_all_for_one_unknown(store, cli) -> None:
     # Seen in a CLI walk: `run delete 98 99` said "unrecognized arguments: 99", while cancel, pause and
     # resume take several runs (and the Runs list deletes its selection).

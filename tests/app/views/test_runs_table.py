@@ -138,3 +138,22 @@ def test_long_project_and_experiment_names_leave_status_and_progress_on_screen_a
     experiment = table.item(0, COLUMNS.index("Experiment"))
     assert experiment.text() == name and experiment.toolTip() == name  # cut on screen, whole in the tooltip
     view.shutdown()
+
+
+def test_a_queued_cpu_run_says_cpu_in_the_list_and_on_its_page_as_once_started(store, ctx, qtbot) -> None:
+    # Seen in a GUI walk: the GPUs column said "cpu" for a queued CPU run and "CPU" once it started.
+    from app.views.runs_view import COLUMNS, RunsView
+    from spark_trainer.store import runs
+
+    started = _run(store, "started", 1e-3, [3.0])
+    queued = runs.create(store, started.experiment_id, requested_gpus="cpu")
+    sync_model(qtbot, ctx)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.scheduler.stop()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
+    gpus = COLUMNS.index("GPUs")
+    assert {int(r[1]): r[gpus] for r in table_texts(view.table)} == {started.id: "CPU", queued.id: "CPU"}
+    view.open_run(queued.id)
+    qtbot.waitUntil(lambda: view.detail.eta.text().startswith("CPU"), timeout=10_000)
+    view.shutdown()

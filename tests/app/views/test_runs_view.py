@@ -46,3 +46,30 @@ def test_the_message_line_takes_no_strip_of_its_own_above_the_filters(qtbot, win
     qtbot.wait(50)
     assert filters_top() == before and view.banner.isVisible()
     assert view.banner.shown().endswith("…") and view.banner.toolTip() == view.banner.text()
+
+
+def test_every_default_column_fits_a_1280_pixel_window(qtbot, window, store) -> None:
+    # Seen in a GUI walk: at 1280 x 800 the Runs list scrolled sideways for its last columns (eval_loss,
+    # Created): Qt's fit left room for the sort arrow beside every title, a queued run's "waiting for
+    # run 5 to finish" was 212 px wide, and Progress was fixed at 160 px.
+    from app.views.runs_view import COLUMNS
+    from spark_trainer.store import metrics, projects, runs
+
+    projects.create(store, "customer-support")
+    lora = add_experiment_with_runs(store, "customer-support", name="llama-lora-r16-lr3e-4",
+                                    statuses=("completed", "failed", "paused", "running", "cancelled"))
+    add_experiment_with_runs(store, "customer-support", name="full-ft-seq512", statuses=("queued", "queued"))
+    for run in lora:
+        metrics.add_batch(store, run.id, [("eval_loss", 10, 2.3456)])
+    runs.update(store, lora[3].id, eta_seconds=1830.0)
+    sync_model(qtbot, window.ctx)
+    view = window.show_view("runs")
+    view.scheduler.stop()
+    status = COLUMNS.index("Status")
+    qtbot.waitUntil(lambda: view.table.rowCount() == 7 and "waiting" in view.table.item(0, status).text(),
+                    timeout=10_000)
+    qtbot.wait(50)  # laid out
+    table = view.table
+    widths = [table.columnWidth(c) for c in range(table.columnCount())]
+    assert sum(widths) <= table.viewport().width(), (widths, table.viewport().width())
+    assert not table.horizontalScrollBar().isVisible()

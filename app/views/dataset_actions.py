@@ -1,0 +1,131 @@
+"""Renaming and deleting the Datasets view's selected dataset: the buttons' and the right-click menu's
+actions, the name dialog and the confirmations, the work on the pool, and what the banner says after."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QMenu, QMessageBox
+
+from app.confirm import ask_destructive
+from app.views.name_dialog import NameDialog
+from app.workers import Task, TaskContext, pending
+from spark_trainer.store import datasets
+
+if TYPE_CHECKING:
+    from spark_trainer.store.entities import Dataset
+
+
+class DatasetActions:
+    """The Datasets view's Rename and Delete (a mixin of DatasetsView). It uses the view's store, ctx,
+    table, banner, rename_button and delete_button, and its selected_dataset(), refresh() and
+    _load_report_and_card()."""
+
+    rename_task: Task | None
+    delete_task: Task | None
+    dialog: NameDialog | None
+    confirm_box: QMessageBox | None
+
+    def _enable_actions(self, dataset: Dataset | None) -> None:
+        self.rename_button.setEnabled(dataset is not None)
+        self.delete_button.setEnabled(dataset is not None)
+
+    def menu(self) -> QMenu:
+        """The right-click menu for the selected dataset (built per click)."""
+        menu = QMenu(self.table)
+        chosen = self.selected_dataset() is not None
+        menu.addAction("Rename…", self.rename_selected).setEnabled(chosen)
+        menu.addAction("Delete dataset…", self.delete_selected).setEnabled(chosen)
+        return menu
+
+    def _popup(self, pos: QPoint) -> None:
+        self.menu().popup(self.table.viewport().mapToGlobal(pos))
+
+    def rename_selected(self) -> NameDialog | None:
+        """Ask for the selected dataset's new name (checked as typed, as ingestion checks one)."""
+        dataset = self.selected_dataset()
+        if dataset is None or pending(self.rename_task):
+            return None
+        dialog = NameDialog(f"Rename {dataset.name}", dataset.name, with_description=False, what="dataset",
+                            placeholder="e.g. flowers", parent=self)
+        dialog.accepted.connect(lambda: self._rename(dataset, dialog.name.text()))
+        self.dialog = dialog
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.open()
+        dialog.name.selectAll()
+        return dialog
+
+    def _rename(self, dataset: Dataset, new_name: str) -> Task:
+        """Rename on the pool (the record, then the card's heading); a taken name comes back in the banner."""
+        from spark_trainer.ingest.rename import rename_dataset
+
+        store = self.store
+        task = Task(lambda _ctx: rename_dataset(store, dataset.id, new_name), owner=self, name="rename-dataset")
+        task.signals.succeeded.connect(self._renamed)
+        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(f"Could not rename: {message}",
+                                                                                   "error"))
+        self.rename_task = self.ctx.tasks.start(task, self.ctx.pool)
+        return task
+
+    def _renamed(self, renamed: Any) -> None:
+        dataset = renamed.dataset
+        if renamed.old_name == dataset.name:  # the name it had: the store wrote nothing
+            self.banner.show_message(f"{dataset.name!r} already has that name: nothing changed.", "info")
+            return
+        note = f" Note: {renamed.card_note}." if renamed.card_note else ""
+        self.banner.show_message(f"Renamed dataset {renamed.old_name!r} to {dataset.name!r}. Runs and experiments "
+                                 f"that use it follow; a saved run file naming {renamed.old_name!r} needs the new "
+                                 f"name.{note}", "warning" if note else "ok")
+        # Every view listing datasets hears it from the model, this one too (`_on_catalog`, or at its next show).
+        self.ctx.model.datasets.apply_written(dataset)
+        self.ctx.model.refresh()
+        if self.selected_dataset() is not None and self.selected_dataset().id == dataset.id:
+            self._load_report_and_card(dataset)  # the card's heading and the report's title name it anew
+
+    def delete_selected(self) -> QMessageBox | None:
+        dataset = self.selected_dataset()
+        if dataset is None:
+            return None
+        return ask_destructive(self, f"Delete {dataset.name}?",
+                               f"Delete dataset {dataset.name!r} ({dataset.num_items:,} items) and its folder "
+                               f"{dataset.path}? Your original files are not touched.", "Delete dataset",
+                               lambda: self._delete(dataset))
+
+    def _delete(self, dataset: Dataset, force: bool = False) -> Task:
+        """Delete the dataset and its folder on the pool (`force`: though experiments use it)."""
+        store = self.store
+
+        def delete(_ctx: TaskContext) -> None:
+            datasets.delete(store, dataset.id, force=force)
+            folder = Path(dataset.path)
+            if folder.is_dir() and folder.is_relative_to(store.home.datasets_dir):
+                shutil.rmtree(folder)
+
+        task = Task(delete, owner=self, name="delete-dataset")
+        task.signals.succeeded.connect(lambda _r: self._deleted(dataset))
+        task.signals.failed.connect(lambda message, exc: self._delete_failed(dataset, message, exc))
+        self.delete_task = self.ctx.tasks.start(task, self.ctx.pool)
+        return task
+
+    def _delete_failed(self, dataset: Dataset, message: str, exc: object) -> None:
+        """Experiments use it: ask again, saying what that leaves them (the store's words ask for --force,
+        which this window has no place for, and it has no way to delete an experiment either)."""
+        if not isinstance(exc, datasets.DatasetInUse):
+            self.banner.show_message(f"Could not delete: {message}", "error")
+            return
+        users = (f"Experiment {exc.experiments[0]} uses" if len(exc.experiments) == 1
+                 else f"Experiments {', '.join(exc.experiments)} use")
+        self.confirm_box = ask_destructive(
+            self, f"Delete {dataset.name} anyway?",
+            f"{users} dataset {dataset.name!r}. Deleted, it leaves them without a dataset: "
+            "their runs, charts and exports stay, and new runs need an experiment with another dataset.",
+            "Delete anyway", lambda: self._delete(dataset, force=True))
+
+    def _deleted(self, dataset: Dataset) -> None:
+        self.banner.show_message(f"Deleted dataset {dataset.name!r}.", "ok", about=dataset.project_id)
+        self.ctx.model.datasets.apply_removed(dataset.id)
+        self.ctx.model.refresh()
+        self.refresh()

@@ -1,0 +1,29 @@
+"""Entities' derived words: `Run.devices`, where a run trains, as every list and page says it."""
+
+from __future__ import annotations
+
+from spark_trainer.store import experiments, projects, runs
+from spark_trainer.store.entities import RunStatus
+from spark_trainer.store.store import Store
+
+
+def _devices_through_its_life(store: Store, exp_id: int, requested: str, gpus: list[int]) -> list[str]:
+    """`devices` queued, starting (placed on `gpus`), running and completed."""
+    run = runs.create(store, exp_id, requested_gpus=requested)
+    said = [run.devices]
+    for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
+        said.append(runs.transition(store, run.id, status, "test", gpus=gpus).devices)
+    return said
+
+
+def test_a_run_says_where_it_trains_in_one_word_before_and_after_it_starts(store: Store) -> None:
+    # Seen in a GUI walk: a queued CPU run said "cpu" in the Runs list and "CPU" once started.
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    assert _devices_through_its_life(store, exp.id, "cpu", []) == ["CPU"] * 4
+    assert _devices_through_its_life(store, exp.id, "cpu:2", []) == ["CPU"] * 4
+    assert _devices_through_its_life(store, exp.id, "0,1", [0, 1]) == ["0,1"] * 4
+    assert _devices_through_its_life(store, exp.id, "auto", [1]) == ["auto", "1", "1", "1"]
+    assert _devices_through_its_life(store, exp.id, "auto", []) == ["auto", "CPU", "CPU", "CPU"]  # no GPU here
+    never = runs.create(store, exp.id, requested_gpus="auto")
+    assert runs.transition(store, never.id, RunStatus.CANCELLED, "test").devices == "auto"  # never placed
