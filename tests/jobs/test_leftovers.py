@@ -102,20 +102,24 @@ def test_the_app_s_periodic_scheduler_pass_removes_pins_killed_after_its_first_o
     later held its checkpoint's disk space until the app started again. The scheduler pass the app runs
     every poll (schedule_once, which reconciles) sweeps again once LEFTOVER_SWEEP_S has passed, not on every
     pass (a sweep lists every run's folder)."""
-    import time
+    import types
 
     from spark_trainer.jobs import reconcile as reconciling
     from spark_trainer.jobs.scheduler import schedule_once
 
-    monkeypatch.setattr(reconciling, "LEFTOVER_SWEEP_S", 0.5, raising=False)
+    # The sweep's clock is the test's: a real 0.5 s interval swept again "right after" on a loaded machine.
+    clock = types.SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(reconciling, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
+    monkeypatch.setattr(reconciling, "LEFTOVER_SWEEP_S", 300.0, raising=False)
     host = socket.gethostname().replace("-", "_")
     with Store.open(tmp_path / "home") as store:
         schedule_once(store, machine=[])  # the app's first pass
         pin = store.home.runs_dir / "7" / f".pinned-@{host}-{_dead_pid()}-1000-aaaa1111"
         pin.mkdir(parents=True)  # an export killed while the app runs
+        clock.now += 299.0
         schedule_once(store, machine=[])
-        assert pin.exists()  # the next pass, right after: not swept again yet
-        time.sleep(0.6)
+        assert pin.exists()  # the next pass, within LEFTOVER_SWEEP_S: not swept again yet
+        clock.now += 1.0
         schedule_once(store, machine=[])
         assert not pin.exists()
 
