@@ -2,6 +2,7 @@
 
     SparkTrainer                 the desktop app
     SparkTrainer worker RUN_ID   a training worker (started by the job runner)
+    SparkTrainer keeper RUN_ID PID START   the worker's keeper (starts queued runs if it is killed)
     SparkTrainer cli ARGS...     the headless command line
     SparkTrainer --version       the version (same as `SparkTrainer cli --version`)
 """
@@ -19,6 +20,10 @@ def main() -> int:
         from spark_trainer.cli.main import main as cli_main
 
         return cli_main(args)
+    if args[:1] == ["keeper"]:  # a worker's keeper (spark_trainer/jobs/chain_keeper.py)
+        from spark_trainer.jobs.chain_keeper import main as keeper_main
+
+        return keeper_main(args[1:])
     if args[:1] in (["cli"], ["--version"]):
         from spark_trainer.cli.main import main as cli_main
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from spark_trainer.jobs import portable
+from spark_trainer.jobs import chain_keeper, portable
 
 # Start times are floats from the OS clock; the same process always reports the same value, but
 # leave room for rounding through the database.
@@ -157,6 +157,7 @@ def spawn_worker(run_id: int, run_dir: Path, home: Path, gpus: list[int]) -> Pro
     if found is None:  # exited at once (e.g. a broken install); the log says why
         proc.wait()
         return ProcessIdentity(proc.pid, time.time())
+    chain_keeper.spawn(run_id, found.pid, found.start_time, home, run_dir / LOG_NAME)  # if it is killed outright
     return found
 
 

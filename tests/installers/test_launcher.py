@@ -58,3 +58,17 @@ def test_a_restart_reaches_the_desktop_app(frozen: str, tmp_path: Path) -> None:
     done = _launch_help(command[1:])
     assert done.returncode == 0, done.stderr
     assert "usage: spark-trainer-gui" in done.stdout
+
+
+def test_the_keeper_command_reaches_the_keeper_role(frozen: str, tmp_path: Path) -> None:
+    # A worker's keeper (spark_trainer/jobs/chain_keeper.py) is the frozen executable's `keeper` role: for
+    # a worker already gone and a home without a database it exits 0 at once, saying nothing.
+    from spark_trainer.jobs.chain_keeper import command
+
+    tail = command(7, 1, 0.0)[1:]
+    assert tail[0] == "keeper"
+    done = subprocess.run([PYTHON, str(LAUNCHER), *tail], capture_output=True, text=True, timeout=120,
+                          cwd=LAUNCHER.parents[1], env={**__import__("os").environ,
+                                                        "SPARK_TRAINER_HOME": str(tmp_path / "none")})
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert not (tmp_path / "none").exists()
