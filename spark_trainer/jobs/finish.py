@@ -56,7 +56,7 @@ def disk_full_finish(exc: DiskFull, run_dir: Path) -> Finish:
             last = latest_checkpoint(run_dir)
             message += (f"; the last complete checkpoint is {last.name}" if last is not None
                         else "; no checkpoint was written yet")
-        message = f"{message}. {resume_advice(message)}"
+        message = f"{message}. {resume_advice(exc.kind)}"
     say(message)
     return Finish(RunStatus.FAILED, "disk full or I/O error", error=message)
 
