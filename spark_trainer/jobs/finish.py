@@ -44,7 +44,7 @@ def start_up_stop_finish(kind: StopKind, phase: str) -> Finish:
 def disk_full_finish(exc: DiskFull, run_dir: Path) -> Finish:
     """A run that met a full or failing disk: failed, with one line saying where, how much is free,
     which checkpoint is still the latest complete one, and that it resumes once there is room."""
-    from spark_trainer.training.checkpoints import latest_checkpoint
+    from spark_trainer.training.checkpoints import kept_line, latest_checkpoint
     from spark_trainer.training.diskspace import resume_advice
 
     message = str(exc)
@@ -53,9 +53,7 @@ def disk_full_finish(exc: DiskFull, run_dir: Path) -> Finish:
         # ...or some of it: "no checkpoint was written" was said twice, and "free some space" to a
         # file-size limit (`ulimit -f`) that no space freed lifts.
         if "complete checkpoint" not in message and "no checkpoint was written" not in message:
-            last = latest_checkpoint(run_dir)
-            message += (f"; the last complete checkpoint is {last.name}" if last is not None
-                        else "; no checkpoint was written yet")
+            message += f"; {kept_line(latest_checkpoint(run_dir))}"
         message = f"{message}. {resume_advice(exc.kind)}"
     say(message)
     return Finish(RunStatus.FAILED, "disk full or I/O error", error=message)

@@ -61,11 +61,9 @@ def check_free(folder: Path, needed: int, what: str = "the checkpoint", keeps: s
 
 def _kept(folder: Path) -> str:
     """Which checkpoint a resume starts from, for a run's folder or its checkpoints/ folder."""
-    from spark_trainer.training.checkpoints import latest_checkpoint
+    from spark_trainer.training.checkpoints import kept_line, latest_checkpoint
 
-    run_dir = folder.parent if folder.name == "checkpoints" else folder
-    latest = latest_checkpoint(run_dir)
-    return f"the last complete checkpoint is still {latest.name}" if latest is not None else "no checkpoint was written yet"
+    return kept_line(latest_checkpoint(folder.parent if folder.name == "checkpoints" else folder))
 
 
 def resume_advice(kind: DiskFault) -> str:

@@ -50,7 +50,7 @@ def test_a_checkpoint_the_full_database_disk_kept_out_of_the_list_is_recorded_wh
         failed = runs.get(store, run.id)
         assert failed.status == RunStatus.FAILED
         assert failed.error.startswith(f"disk full at {home}: "), failed.error
-        assert "the last complete checkpoint is step-00000002" in failed.error
+        assert "the last complete checkpoint is still step-00000002" in failed.error
         # The worker gave its held-back space up to record the outcome, and with it the checkpoint.
         assert _checkpoint_rows(store, run.id) == [(2, True)]
         assert "recorded checkpoint step-00000002: written to disk but not recorded when saved (the database could " \

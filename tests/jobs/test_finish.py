@@ -53,7 +53,7 @@ def test_a_line_that_names_no_checkpoint_gets_the_last_one_and_the_advice(tmp_pa
     error = disk_full_finish(DiskFull(f"disk full at {tmp_path}: 0.0 MiB free; the sample was not written."),
                              tmp_path).error
     assert error == (f"disk full at {tmp_path}: 0.0 MiB free; the sample was not written; the last complete "
-                     "checkpoint is step-00000010. Free some space, then resume the run")
+                     "checkpoint is still step-00000010. Free some space, then resume the run")
 
 
 def _sample_write_failure(run_dir: Path, code: int) -> DiskFull:
