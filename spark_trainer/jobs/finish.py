@@ -80,14 +80,15 @@ def record_finish(store: Store, run_id: int, finish: Finish) -> int:
     return 0 if finish.status == RunStatus.COMPLETED else 1
 
 
-def record_checkpoints(store: Store, run_id: int) -> None:
-    """Catch the run's artifact list up with checkpoints written while the database could not be
-    written (see jobs/checkpoint_records.py); if it still cannot be, a later end, resume or
-    reconcile does it."""
-    from spark_trainer.jobs.checkpoint_records import record_missing
+def record_checkpoints(store: Store, run_id: int, *, resumed: bool = False) -> None:
+    """Catch the run's artifact list up with checkpoints written but not recorded (see
+    jobs/checkpoint_records.py); if it still cannot be, a later end, resume or reconcile does it.
+    At its end the worker finds its own, which a failed database write kept out; `resumed`, at its
+    start, those of the worker before it, which stopped (killed, or gone) before recording them."""
+    from spark_trainer.jobs.checkpoint_records import DATABASE_FAILED, WORKER_STOPPED, record_missing
 
     try:
-        added = record_missing(store, runs.get(store, run_id))
+        added = record_missing(store, runs.get(store, run_id), why=WORKER_STOPPED if resumed else DATABASE_FAILED)
     except SparkError as exc:
         say(f"checkpoints on disk not recorded yet: {exc}")
         return
