@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# errno values that mean "no room": the disk, a quota, or the per-file size limit (`ulimit -f`).
+from spark_trainer.errors import DiskFault
+
+# errno values that mean "no room": the disk or a quota (the per-file size limit, `ulimit -f`, is EFBIG).
 FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 IO_ERRNOS = frozenset({errno.EIO, errno.EFBIG, errno.EROFS})
 # A library that reports the OS error in its own exception type, in words: safetensors writes
@@ -76,6 +78,42 @@ def is_full(exc: BaseException) -> bool:
     return isinstance(exc, Exception) and _FULL_WORDS.search(str(exc)) is not None
 
 
+# The same errors as a library words them in its own exception type ("(os error 27)": safetensors).
+_TOO_LARGE_WORDS = re.compile(r"File too large|\(os error 27\)")
+_READ_ONLY_WORDS = re.compile(r"Read-only file system|Permission denied|\(os error (?:30|13|1)\)")
+READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def file_size_limit() -> int | None:
+    """The process's file size limit in bytes (`ulimit -f`), None when there is none (or on Windows)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def is_too_large(exc: BaseException) -> bool:
+    """EFBIG: a file past the size limit, or past what its filesystem holds (said in words or not)."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.errno == errno.EFBIG
+    return _TOO_LARGE_WORDS.search(str(exc)) is not None
+
+
+def fault_of(exc: BaseException) -> DiskFault:
+    """Why a write failed for its disk, from its errno (or a library's words for it): what `DiskFull.kind`
+    holds, so the advice a user gets is chosen by cause, never by reading the final message."""
+    if is_full(exc):
+        return DiskFault.FULL
+    if is_too_large(exc):
+        return DiskFault.FILE_SIZE_LIMIT if file_size_limit() is not None else DiskFault.TOO_LARGE
+    code = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
+    if code in READ_ONLY_ERRNOS or (code is None and _READ_ONLY_WORDS.search(str(exc)) is not None):
+        return DiskFault.READ_ONLY
+    return DiskFault.IO_ERROR
+
+
 def is_write_error(exc: BaseException) -> bool:
     """True for an OSError a full or failing disk causes (what `describe` turns into one line)."""
     return (isinstance(exc, OSError) and exc.errno in FULL_ERRNOS | IO_ERRNOS) or is_full(exc)
@@ -121,7 +159,7 @@ def write_whole(path: Path, write: Callable[[Path], object], not_written: str) -
         aside.unlink(missing_ok=True)
         if not is_write_error(exc):
             raise
-        raise DiskFull(f"{describe(exc, path.parent, target=path)}; {not_written}") from None
+        raise DiskFull(f"{describe(exc, path.parent, target=path)}; {not_written}", fault_of(exc)) from None
 
 
 def replace_bytes(path: Path, content: bytes) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 
 class SparkError(Exception):
     """Base of every error the CLI and GUI show as one line."""
@@ -56,8 +58,23 @@ class IllegalTransition(InternalError):
     """A run status change that the run lifecycle does not allow."""
 
 
+class DiskFault(str, Enum):
+    """Why a write failed for its disk (`DiskFull.kind`), decided where the OS error is met (its errno),
+    since what a user does about each differs (training/diskspace.resume_advice)."""
+
+    FULL = "full"  # no space: ENOSPC, EDQUOT
+    FILE_SIZE_LIMIT = "file_size_limit"  # the process's `ulimit -f` (EFBIG: Python ignores SIGXFSZ)
+    TOO_LARGE = "too_large"  # EFBIG with no `ulimit -f`: the filesystem's largest file (FAT32's 4 GiB)
+    IO_ERROR = "io_error"  # EIO, or SQLite's "disk I/O error" with no cause to tell
+    READ_ONLY = "read_only"  # EROFS, EACCES, EPERM
+
+
 class DiskFull(OperationFailed):
-    """Not enough free space (or an I/O error) where a file had to be written."""
+    """Not enough free space (or an I/O error) where a file had to be written; `kind` says which."""
+
+    def __init__(self, message: str = "", kind: DiskFault = DiskFault.FULL) -> None:
+        super().__init__(*([message] if message else []))
+        self.kind = kind
 
 
 class StoreDiskFull(DiskFull, StoreError):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
 
 from spark_trainer import disk
+from spark_trainer.errors import DiskFault, DiskFull
 
 
 def test_a_folder_not_created_yet_is_measured_where_it_will_be(tmp_path: Path) -> None:
@@ -104,3 +106,33 @@ def test_sizes_are_labelled_in_the_units_they_are_counted_in() -> None:
     assert gb(3 * 2**30) == "3.00 GiB" and gb(2**20) == "1.0 MiB" and gb(0) == "0.0 MiB"
     assert [human_bytes(n) for n in (512, 2900, 2**20, 3 * 2**30, 5 * 2**40, None)] == [
         "512 B", "2.8 KiB", "1.0 MiB", "3.0 GiB", "5.0 TiB", "-"]
+
+
+@pytest.mark.parametrize(("code", "limit", "kind"), [
+    (errno.ENOSPC, None, DiskFault.FULL),
+    (errno.EFBIG, 2**20, DiskFault.FILE_SIZE_LIMIT),
+    (errno.EFBIG, None, DiskFault.TOO_LARGE),
+    (errno.EIO, None, DiskFault.IO_ERROR),
+    (errno.EROFS, None, DiskFault.READ_ONLY),
+])
+def test_a_whole_write_that_fails_says_why_by_its_errno(tmp_path: Path, monkeypatch, code: int,
+                                                        limit: int | None, kind: DiskFault) -> None:
+    """A sample or report write: its DiskFull's kind comes from the error's errno, which is what the
+    run's advice is chosen by (it was chosen by the words of the line)."""
+    monkeypatch.setattr(disk, "file_size_limit", lambda: limit)
+
+    def write(path: Path) -> None:
+        path.write_bytes(b"x")
+        raise OSError(code, "x")
+
+    with pytest.raises(DiskFull) as raised:
+        disk.write_whole(tmp_path / "s.json", write, "the sample was not written")
+    assert raised.value.kind == kind
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_library_that_words_the_errno_is_told_apart_by_its_words() -> None:
+    """safetensors raises its own type with the OS error in words ("(os error 28)")."""
+    assert disk.fault_of(RuntimeError("I/O error: No space left on device (os error 28)")) == DiskFault.FULL
+    assert disk.fault_of(RuntimeError("I/O error: Read-only file system (os error 30)")) == DiskFault.READ_ONLY
+    assert disk.fault_of(RuntimeError("I/O error: Input/output error (os error 5)")) == DiskFault.IO_ERROR

@@ -95,7 +95,7 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
     except BaseException as exc:
         # Libraries say a full disk their own way (safetensors: "I/O error: No space left on device
         # (os error 28)"): one line naming the place instead, worked out while the staging still fills it.
-        failure = DiskFull(f"{disk.describe(exc, staging.parent)}; the export was not written") \
+        failure = DiskFull(f"{disk.describe(exc, staging.parent)}; the export was not written", disk.fault_of(exc)) \
             if disk.is_write_error(exc) else None
         shutil.rmtree(staging, ignore_errors=True)
         if failure is None:

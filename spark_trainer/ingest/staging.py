@@ -264,7 +264,8 @@ class DatasetBuilder:
         else:  # frames from videos: the size is known only once they are written
             written = disk.folder_bytes(self._staging) if self._staging is not None else 0
             needs = f"the dataset needs more than the {disk.gb(written)} written before the disk filled"
-        return DiskFull(f"{disk.describe(exc, folder, target=target, needs=needs)}; nothing was saved")
+        return DiskFull(f"{disk.describe(exc, folder, target=target, needs=needs)}; nothing was saved",
+                        disk.fault_of(exc))
 
     def discard(self) -> None:
         """Remove the staging folder (after a failure or a cancel)."""

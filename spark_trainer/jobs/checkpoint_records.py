@@ -12,7 +12,8 @@ pruned before it could be recorded is not added.
 The event says why it was recorded late: the caller knows. A worker that records its own end finds
 its unrecorded checkpoints only after a database write failed (`DATABASE_FAILED`, the default); a
 controller recording the end of a worker that is gone (reconcile, a pause or cancel whose worker died)
-says `WORKER_STOPPED`: the worker was killed or died between publishing and recording.
+and a resumed worker at its start, finding what the worker before it left, say `WORKER_STOPPED`: that
+worker was killed or died between publishing and recording (or its own end could not record them).
 """
 
 from __future__ import annotations

@@ -6,9 +6,11 @@ What happens:
 2. The run goes completed -> queued with an event saying so; the scheduler starts a worker that
    resumes from the last checkpoint, continuing the same step count and metric series.
 
-An extend killed between the two (files rewritten, the run still completed) is redone by the next
-one from the backup, which is never overwritten, and from the plan's segments that start before
-`old_total`; until then `run config` reads the backup (`frozen_config_path`).
+An extend killed between the two (files rewritten, the run still completed) is undone by reconcile
+(`extend_files.undo_dead_extends`: the config put back from the backup, the dead segment dropped, the
+backup removed); until then `run config` reads the backup (`frozen_config_path`), and an extend meanwhile
+is redone from the backup, which is never overwritten, and from the plan's segments that start before
+`old_total`.
 
 The learning rate stays coherent across the join: the original schedule (read from the config)
 governs steps up to `from_step`; the extension re-warms linearly from the LR the run ended with to
@@ -29,6 +31,7 @@ import yaml
 from spark_trainer.disk import replace_bytes, restoring
 from spark_trainer.errors import BadInput
 from spark_trainer.jobs import run_lock
+from spark_trainer.jobs.extend_files import backup_name, frozen_config_path, plan_before  # noqa: F401 - re-exported
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.resume_checks import check_inputs
 from spark_trainer.store import runs
@@ -63,29 +66,6 @@ def extend(store: Store, run_id: int | str, extra_steps: int, *, rewarm_fraction
     # had read, the originals, under the other's extended run.
     with run_lock.changing(Path(runs.get(store, run_id).run_dir), f"extend run {run_id}"):
         return _extend(store, run_id, int(extra_steps), rewarm_fraction)
-
-
-def backup_name(step: int) -> str:
-    """The run's config as it was before an extend from `step` (kept beside config.yaml)."""
-    return f"config.before-extend-{step}.yaml"
-
-
-def frozen_config_path(run: Run) -> Path:
-    """The file holding the config a run trained with: its config.yaml, or, for a completed run whose
-    extend was killed before the database took it (config.yaml already says the longer max_steps), the
-    backup that extend saved of the config it completed with."""
-    run_dir = Path(run.run_dir)
-    ended = min(s for s in (run.step, run.total_steps) if s) if (run.step or run.total_steps) else 0
-    backup = run_dir / backup_name(ended)
-    return backup if run.status == RunStatus.COMPLETED and ended and backup.is_file() else run_dir / "config.yaml"
-
-
-def plan_before(run_dir: Path, step: int) -> ExtendPlan | None:
-    """The run's plan for its steps up to `step`: the segments that start before it (one starting at or
-    after it is a dead extend's, which never trained a step); None for a run never extended."""
-    plan = read_plan(run_dir)
-    kept = [seg for seg in plan.segments if seg.start < step] if plan is not None else []
-    return ExtendPlan(kept) if kept else None
 
 
 def _extend(store: Store, run_id: int | str, extra_steps: int, rewarm_fraction: float) -> Run:

@@ -44,7 +44,7 @@ def start_up_stop_finish(kind: StopKind, phase: str) -> Finish:
 def disk_full_finish(exc: DiskFull, run_dir: Path) -> Finish:
     """A run that met a full or failing disk: failed, with one line saying where, how much is free,
     which checkpoint is still the latest complete one, and that it resumes once there is room."""
-    from spark_trainer.training.checkpoints import latest_checkpoint
+    from spark_trainer.training.checkpoints import kept_line, latest_checkpoint
     from spark_trainer.training.diskspace import resume_advice
 
     message = str(exc)
@@ -53,10 +53,8 @@ def disk_full_finish(exc: DiskFull, run_dir: Path) -> Finish:
         # ...or some of it: "no checkpoint was written" was said twice, and "free some space" to a
         # file-size limit (`ulimit -f`) that no space freed lifts.
         if "complete checkpoint" not in message and "no checkpoint was written" not in message:
-            last = latest_checkpoint(run_dir)
-            message += (f"; the last complete checkpoint is {last.name}" if last is not None
-                        else "; no checkpoint was written yet")
-        message = f"{message}. {resume_advice(message)}"
+            message += f"; {kept_line(latest_checkpoint(run_dir))}"
+        message = f"{message}. {resume_advice(exc.kind)}"
     say(message)
     return Finish(RunStatus.FAILED, "disk full or I/O error", error=message)
 
@@ -82,14 +80,15 @@ def record_finish(store: Store, run_id: int, finish: Finish) -> int:
     return 0 if finish.status == RunStatus.COMPLETED else 1
 
 
-def record_checkpoints(store: Store, run_id: int) -> None:
-    """Catch the run's artifact list up with checkpoints written while the database could not be
-    written (see jobs/checkpoint_records.py); if it still cannot be, a later end, resume or
-    reconcile does it."""
-    from spark_trainer.jobs.checkpoint_records import record_missing
+def record_checkpoints(store: Store, run_id: int, *, resumed: bool = False) -> None:
+    """Catch the run's artifact list up with checkpoints written but not recorded (see
+    jobs/checkpoint_records.py); if it still cannot be, a later end, resume or reconcile does it.
+    At its end the worker finds its own, which a failed database write kept out; `resumed`, at its
+    start, those of the worker before it, which stopped (killed, or gone) before recording them."""
+    from spark_trainer.jobs.checkpoint_records import DATABASE_FAILED, WORKER_STOPPED, record_missing
 
     try:
-        added = record_missing(store, runs.get(store, run_id))
+        added = record_missing(store, runs.get(store, run_id), why=WORKER_STOPPED if resumed else DATABASE_FAILED)
     except SparkError as exc:
         say(f"checkpoints on disk not recorded yet: {exc}")
         return

@@ -7,7 +7,9 @@ is alive but silent (stopped, deadlocked, stuck in I/O: its heartbeat is older t
 more after being marked, its process group (its process tree on Windows) is killed and the run becomes `interrupted` (resumable from its last
 checkpoint). A worker stopped inside a database write holds the write lock, so "stalled" cannot be
 written: past the same grace it is killed all the same, which frees the lock. It is cheap: one query and a psutil look-up per active run, so every scheduler (GUI,
-`queue serve`, `--wait`) and every command that reads runs calls it.
+`queue serve`, `--wait`) and every command that reads runs calls it. Its sweep of leftovers (a
+process's first pass over a home, then every LEFTOVER_SWEEP_S) also puts back the files of an extend
+killed before its database write (jobs/extend_files.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from spark_trainer.errors import BadInput, DatabaseLocked, DiskFull, IllegalTransition, SparkError
-from spark_trainer.jobs import checkpoint_records, leftovers, portable, process, space_reserve
+from spark_trainer.jobs import checkpoint_records, extend_files, leftovers, portable, process, space_reserve
 from spark_trainer.store import runs, settings, stale_summaries
 from spark_trainer.store.entities import Run, RunStatus, utcnow
 from spark_trainer.store.store import Store, write_lock_holders
@@ -95,6 +97,7 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
     if last is None or time.monotonic() - last >= LEFTOVER_SWEEP_S:  # a killed export's or evaluation's folders
         _swept[str(store.home.root)] = time.monotonic()  # (jobs/leftovers.py)
         leftovers.sweep_home(store.home.runs_dir, store.home.exports_dir, store.home.datasets_dir)
+        extend_files.undo_dead_extends(store)  # the files of an extend killed before its database write
     _settle_evaluations(store)
     config = settings.get_all(store)
     timeout = float(config["heartbeat_timeout_seconds"])

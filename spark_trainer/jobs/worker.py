@@ -101,7 +101,7 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None, *, lean: bo
                 say(f"not starting: {exc}")
                 return 1
             say(f"run {run_id} running on {('GPUs ' + ','.join(map(str, run.gpus))) if run.gpus else 'CPU'}")
-            record_checkpoints(store, run_id)  # a resume: what the last attempt saved but could not record
+            record_checkpoints(store, run_id, resumed=True)  # a resume: what the last attempt saved, not recorded
             space_reserve.hold(run_dir)
             beat_stop = threading.Event()
             beat = threading.Thread(target=_heartbeat, args=(store, run_id, beat_stop, log, run_dir, commands), daemon=True,

@@ -16,14 +16,15 @@ from pathlib import Path
 from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from spark_trainer.errors import Conflict, DatabaseLocked, StoreDiskFull, StoreError
+from spark_trainer.errors import Conflict, DatabaseLocked, DiskFault, StoreDiskFull, StoreError
 from spark_trainer.paths import DataHome, resolve_home
 from spark_trainer.store import home_moves, migrate, presence
-from spark_trainer.store.engine import BUSY_TIMEOUT_MS, make_engine, writer
+from spark_trainer.store.engine import BUSY_TIMEOUT_MS, PAGE_SIZE, make_engine, writer
 from spark_trainer.store.home_moves import Moved
 
 LOCK_TIMEOUT_S = 120.0
 SQLITE_BUSY, SQLITE_IOERR, SQLITE_FULL = 5, 10, 13  # primary result codes (the low byte of an extended code)
+WAL_PAGES = 1000  # SQLite's wal_autocheckpoint: the WAL is folded back into the database past this many pages
 
 
 def check_database_file(db_path: Path) -> None:
@@ -107,7 +108,9 @@ def disk_error(db_path: Path, exc: BaseException) -> StoreDiskFull | None:
     """The one-line error for a SQLite failure caused by a full or failing disk, else None.
 
     SQLite says only "database or disk is full" / "disk I/O error"; this names the folder and its
-    free space, which is what a user can act on.
+    free space, which is what a user can act on, and its `kind` says which of the two it was, or a file
+    size limit (`ulimit -f`) the database reached: SQLite keeps the errno to itself (a write past the
+    limit is EFBIG, read as an I/O error; one across it is short, read as a full disk).
     """
     from spark_trainer.disk import free_bytes, gb
 
@@ -123,11 +126,40 @@ def disk_error(db_path: Path, exc: BaseException) -> StoreDiskFull | None:
     except OSError:
         nearly_full = False
     # An I/O error with no room left is the disk being full too (creating the -shm file fails so).
-    if code == SQLITE_FULL or nearly_full:
-        return StoreDiskFull(f"disk full at {db_path.parent}: {free} free; the database {db_path.name} could not "
-                             "be written (nothing was changed)")
+    if nearly_full:
+        return _disk_full(db_path, free)
+    limit = _limit_in_reach(db_path)
+    if limit is not None:
+        return StoreDiskFull(f"cannot write the database {db_path}: the file size limit ({limit} bytes, `ulimit -f`) "
+                             f"is too small for it ({free} free; nothing was changed)", DiskFault.FILE_SIZE_LIMIT)
+    if code == SQLITE_FULL:
+        return _disk_full(db_path, free)
     return StoreDiskFull(f"I/O error writing the database {db_path}: {getattr(exc, 'orig', None) or exc} "
-                         f"({free} free; nothing was changed)")
+                         f"({free} free; nothing was changed)", DiskFault.IO_ERROR)
+
+
+def _disk_full(db_path: Path, free: str) -> StoreDiskFull:
+    return StoreDiskFull(f"disk full at {db_path.parent}: {free} free; the database {db_path.name} could not "
+                         "be written (nothing was changed)", DiskFault.FULL)
+
+
+def _limit_in_reach(db_path: Path) -> int | None:
+    """The process's file size limit when the database's files could have reached it: within the
+    database's own size (a transaction rewriting it) or a full WAL (1,000 pages before SQLite folds it
+    back) of its largest file (the database, its -wal, -shm or -journal)."""
+    from spark_trainer.disk import file_size_limit
+
+    limit = file_size_limit()
+    if limit is None:
+        return None
+    sizes = {}
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            sizes[suffix] = db_path.with_name(db_path.name + suffix).stat().st_size
+        except OSError:
+            sizes[suffix] = 0
+    reach = max(sizes.values()) + max(sizes[""], WAL_PAGES * PAGE_SIZE)
+    return limit if limit <= reach else None
 
 
 def _damaged(db_path: Path, exc: BaseException) -> StoreError:

@@ -127,6 +127,15 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def kept_line(latest: Path | str | None) -> str:
+    """What a failed write leaves a resume, in the one wording every such line uses: "the last complete
+    checkpoint is still step-N" (`latest`: that checkpoint, or its name), else "no checkpoint was written
+    yet" (a resume starts from step 0)."""
+    if latest is None:
+        return "no checkpoint was written yet"
+    return f"the last complete checkpoint is still {Path(latest).name}"
+
+
 def read_state(path: Path) -> dict[str, Any]:
     if not is_complete(Path(path)):
         raise BadInput(f"{path} is not a complete checkpoint (no {STATE_FILE})")
@@ -141,14 +150,14 @@ def write_checkpoint(run_dir: Path, step: int, files: dict[str, Any], state: dic
     final = folder / f"step-{step:08d}"
     staging = folder / f"{STAGING_PREFIX}{step:08d}"
     current: Path = staging
-    needed, keeps = 0, "no checkpoint was written"
+    needed, keeps = 0, kept_line(None)
     try:
         folder.mkdir(parents=True, exist_ok=True)  # a read-only folder: one line, as a full disk is
         restore_replaced(run_dir)
         previous = latest_checkpoint(run_dir)
         if previous is not None:
             needed = diskspace.folder_bytes(previous)
-            keeps = f"the last complete checkpoint is still {previous.name}"
+            keeps = kept_line(previous)
         diskspace.check_free(folder, needed)
         if staging.exists():
             shutil.rmtree(staging)

@@ -9,18 +9,35 @@ the I/O error), while the previous checkpoint stays the latest complete one.
 
 from __future__ import annotations
 
-import errno
 import re
 from pathlib import Path
 
-from spark_trainer.disk import folder_bytes, free_bytes, gb, is_full, is_write_error
-from spark_trainer.errors import DiskFull
+from spark_trainer.disk import (
+    fault_of,
+    file_size_limit,
+    folder_bytes,
+    free_bytes,
+    gb,
+    is_full,
+    is_too_large,
+    is_write_error,
+)
+from spark_trainer.errors import DiskFault, DiskFull
 
 # Room kept free besides the checkpoint itself: state.json, logs, the database's WAL.
 MARGIN_BYTES = 16 * 2**20
 FREE_SPACE = "Free some space, then resume the run"
-# EFBIG as safetensors says it: "Error while serializing: I/O error: File too large (os error 27)".
-_TOO_LARGE_WORDS = re.compile(r"File too large|\(os error 27\)")
+# What to do before `run resume`, by why the write failed: a file-size limit is raised, not made room
+# for; a disk that fails (read-only, I/O errors) is not full.
+_ADVICE = {
+    DiskFault.FULL: FREE_SPACE,
+    DiskFault.FILE_SIZE_LIMIT: "Raise the file size limit (`ulimit -f`) of the shell or service that starts "
+                               "SparkTrainer, then resume the run",
+    DiskFault.TOO_LARGE: "Its filesystem holds no file this large: move the data home to one that does, then "
+                         "resume the run",
+    DiskFault.IO_ERROR: "Once the disk can be written again, resume the run",
+    DiskFault.READ_ONLY: "Once the disk can be written again, resume the run",
+}
 __all__ = ["check_before_run", "check_free", "estimate_checkpoint_bytes", "folder_bytes", "free_bytes", "gb",
            "resume_advice", "write_failure"]
 
@@ -44,21 +61,14 @@ def check_free(folder: Path, needed: int, what: str = "the checkpoint", keeps: s
 
 def _kept(folder: Path) -> str:
     """Which checkpoint a resume starts from, for a run's folder or its checkpoints/ folder."""
-    from spark_trainer.training.checkpoints import latest_checkpoint
+    from spark_trainer.training.checkpoints import kept_line, latest_checkpoint
 
-    run_dir = folder.parent if folder.name == "checkpoints" else folder
-    latest = latest_checkpoint(run_dir)
-    return f"the last complete checkpoint is still {latest.name}" if latest is not None else "no checkpoint was written yet"
+    return kept_line(latest_checkpoint(folder.parent if folder.name == "checkpoints" else folder))
 
 
-def resume_advice(message: str) -> str:
-    """What to do before `run resume`, for the line of a write that failed: a file-size limit is raised,
-    not made room for; a disk that fails (read-only, I/O errors) is not full."""
-    if "`ulimit -f`" in message or _TOO_LARGE_WORDS.search(message):
-        return "Raise the file size limit (`ulimit -f`) of the shell or service that starts SparkTrainer, then resume the run"
-    if message.startswith("I/O error"):
-        return "Once the disk can be written again, resume the run"
-    return FREE_SPACE
+def resume_advice(kind: DiskFault) -> str:
+    """What to do before `run resume` after a write that failed for `kind` (a DiskFull's)."""
+    return _ADVICE[DiskFault(kind)]
 
 
 def check_before_run(run_dir: Path, params: list) -> None:
@@ -66,13 +76,7 @@ def check_before_run(run_dir: Path, params: list) -> None:
     check_free(Path(run_dir), estimate_checkpoint_bytes(sum(p.numel() for p in params)))
 
 
-def _file_size_limit() -> int | None:
-    try:
-        import resource
-    except ImportError:  # Windows
-        return None
-    soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    return None if soft == resource.RLIM_INFINITY else soft
+_file_size_limit = file_size_limit  # write_failure asks through this name (tests set a limit here)
 
 
 # A failing disk as a library words it in its own exception type: safetensors' "I/O error: Read-only
@@ -90,18 +94,15 @@ def write_failure(exc: BaseException, target: Path, needed: int, keeps: str, wha
     """The error to raise for a failed write of `target` (`keeps`: what is still intact; `needed`: the
     bytes `what` needs, 0 when not known): one line, ending with what to do before resuming."""
     free = free_bytes(target.parent)
-    code = getattr(exc, "errno", None)
     if is_full(exc) or free < needed:  # safetensors says ENOSPC in words, in its own exception type
         needs = f", {what} needs about {gb(needed)}" if needed else ""
         return DiskFull(f"disk full at {target.parent}: {gb(free)} free{needs}; {keeps}. {FREE_SPACE}")
     limit = _file_size_limit()
-    too_large = code == errno.EFBIG or _TOO_LARGE_WORDS.search(str(exc)) is not None
+    too_large = is_too_large(exc)
     if limit is not None and (too_large or (target.exists() and target.stat().st_size >= limit - 4096)):
         line = f"could not write {target}: the file size limit ({limit} bytes, `ulimit -f`) was reached; {keeps}"
-        return DiskFull(f"{line}. {resume_advice(line)}")
+        return DiskFull(f"{line}. {resume_advice(DiskFault.FILE_SIZE_LIMIT)}", DiskFault.FILE_SIZE_LIMIT)
     reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-    line = f"I/O error writing {target}: {reason} ({gb(free)} free); {keeps}"
-    if too_large:  # no `ulimit -f`: the filesystem's own largest file (FAT32's 4 GiB)
-        return DiskFull(f"{line}. Its filesystem holds no file this large: move the data home to one that does, "
-                        "then resume the run")
-    return DiskFull(f"{line}. {resume_advice(line)}")
+    # EFBIG with no `ulimit -f`: the filesystem's own largest file (FAT32's 4 GiB)
+    kind = DiskFault.TOO_LARGE if too_large else fault_of(exc)
+    return DiskFull(f"I/O error writing {target}: {reason} ({gb(free)} free); {keeps}. {resume_advice(kind)}", kind)

@@ -30,9 +30,7 @@ def latest_name(run_dir: Path) -> str | None:
 def final_write_failure(exc: BaseException, staging: Path, run_dir: Path) -> DiskFull:
     """The one line for a save of final/ that failed on a full or failing disk: where, what is free,
     and the last complete checkpoint (which still holds every trained step; a resume finishes the run)."""
-    latest = latest_name(run_dir)
-    keeps = ("the final model was not saved; the last complete checkpoint is still " + latest if latest
-             else "the final model was not saved")
+    keeps = f"the final model was not saved; {checkpoints.kept_line(latest_name(run_dir))}"
     failed = getattr(exc, "filename", None)  # its folder is gone: name the run's folder for a full disk
     target = Path(failed) if failed and not is_full(exc) else staging
     return diskspace.write_failure(exc, target, 0, keeps, what="the final model")

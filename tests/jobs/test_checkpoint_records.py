@@ -50,7 +50,7 @@ def test_a_checkpoint_the_full_database_disk_kept_out_of_the_list_is_recorded_wh
         failed = runs.get(store, run.id)
         assert failed.status == RunStatus.FAILED
         assert failed.error.startswith(f"disk full at {home}: "), failed.error
-        assert "the last complete checkpoint is step-00000002" in failed.error
+        assert "the last complete checkpoint is still step-00000002" in failed.error
         # The worker gave its held-back space up to record the outcome, and with it the checkpoint.
         assert _checkpoint_rows(store, run.id) == [(2, True)]
         assert "recorded checkpoint step-00000002: written to disk but not recorded when saved (the database could " \
@@ -138,3 +138,28 @@ def test_a_killed_workers_checkpoint_recorded_late_says_the_worker_stopped_not_t
     assert runs.events(store, run.id)[-1].reason == (
         "recorded checkpoint step-00000010: written to disk but not recorded when saved (the worker stopped before "
         "recording it)")
+
+
+def test_a_resumed_worker_recording_its_predecessors_checkpoint_says_that_worker_stopped(
+        store: Store, monkeypatch) -> None:
+    """Seen: a worker killed between publishing step-00000010 and recording it, its run interrupted without
+    the record (the database full then); the resumed worker recorded it saying "the database could not be
+    written then", as of its own write."""
+    from spark_trainer.jobs import worker
+    from spark_trainer.jobs.finish import Finish
+
+    run, run_dir = _new_run(store)
+    checkpoints.write_identity(run_dir, run.id, run.uuid)
+    checkpoints.write_checkpoint(run_dir, 10, FILES, {"metric": 1.4})  # the killed worker's, never recorded
+    runs.claim(store, make_picker([], 4, False))
+    runs.transition(store, run.id, RunStatus.RUNNING, "test worker started")
+    runs.transition(store, run.id, RunStatus.INTERRUPTED, "worker process is gone")
+    runs.transition(store, run.id, RunStatus.QUEUED, "resumed")
+    monkeypatch.setattr(worker, "_train_here_or_ranks",  # the resume itself is not the subject
+                        lambda *args: Finish(RunStatus.COMPLETED, "completed 10 steps", step=10))
+
+    assert work_here(store, run.id) == 0
+    assert _checkpoint_rows(store, run.id) == [(10, True)]
+    notes = [e.reason for e in runs.events(store, run.id) if e.reason.startswith("recorded checkpoint")]
+    assert notes == ["recorded checkpoint step-00000010: written to disk but not recorded when saved (the worker "
+                     "stopped before recording it)"]

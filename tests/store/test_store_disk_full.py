@@ -3,6 +3,8 @@ folder and its free space, changes nothing, and works again once there is room."
 
 from __future__ import annotations
 
+import resource
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from spark_trainer.errors import DiskFull, StoreError
 from spark_trainer.store import projects
 from spark_trainer.store.store import Store
+from tests.conftest import spark_trainer_exe, subprocess_env
 from tests.tmpfs import fill, free, tmpfs  # noqa: F401 - the fixture
 
 
@@ -39,3 +42,20 @@ def test_a_write_on_a_full_disk_names_the_folder_and_changes_nothing(tmpfs, tmp_
         assert _dump(store) == before
         projects.create(store, "q")
         assert [p.name for p in projects.list_all(store)] == ["p", "q"]
+
+
+def test_a_new_home_under_a_file_size_limit_names_the_database_and_the_limit(tmp_path: Path) -> None:
+    """`ulimit -f 100` and a home not made yet: migrating the new database passes the limit, which said
+    "I/O error writing the database ...: disk I/O error (72 GiB free ...)", naming no limit."""
+    home = tmp_path / "home"
+
+    def limit() -> None:  # `ulimit -f 100`
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100 * 1024, resource.RLIM_INFINITY))
+
+    done = subprocess.run([spark_trainer_exe(), "--home", str(home), "project", "list"], env=subprocess_env(),
+                          preexec_fn=limit, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"error: cannot write the database {home / 'sparktrainer.db'}: the file size limit "
+                                  "(102400 bytes, `ulimit -f`) is too small for it ("), done.stderr
+    assert done.stderr.rstrip().endswith(" free; nothing was changed)"), done.stderr

@@ -195,3 +195,34 @@ def test_a_checkpoints_folder_that_cannot_be_written_is_one_line(tmp_path, monke
     assert "Read-only file system" in str(failed.value) and "\n" not in str(failed.value)
     assert str(failed.value).endswith("the last complete checkpoint is still step-00000001. Once the disk can be "
                                       "written again, resume the run")
+
+
+@pytest.mark.parametrize("saved", [3, None])
+def test_every_failure_line_names_the_last_checkpoint_in_one_wording(tmp_path: Path, monkeypatch,
+                                                                     saved: int | None) -> None:
+    """A failed checkpoint, the free-space check, a failed final model and the run's end each built the
+    phrase themselves: "...is still step-N", "...is step-N", and "no checkpoint was written" beside
+    "no checkpoint was written yet"."""
+    import errno
+
+    from spark_trainer.jobs.finish import disk_full_finish
+    from spark_trainer.training import diskspace
+    from spark_trainer.training.side_work import final_write_failure
+
+    if saved is not None:
+        write_checkpoint(tmp_path, saved, {"weights.bin": _text_writer("one")}, {})
+    phrase = "the last complete checkpoint is still step-00000003" if saved else "no checkpoint was written yet"
+
+    def failing(path: Path) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    with pytest.raises(DiskFull) as written:
+        write_checkpoint(tmp_path, 5, {"weights.bin": failing}, {})
+    monkeypatch.setattr(diskspace, "free_bytes", lambda folder: 0)
+    with pytest.raises(DiskFull) as checked:
+        diskspace.check_free(tmp_path, 1)
+    final = final_write_failure(OSError(errno.EIO, "Input/output error"), tmp_path / ".staging-final", tmp_path)
+    ended = disk_full_finish(DiskFull(f"disk full at {tmp_path}: 0.0 MiB free; the sample was not written"), tmp_path)
+
+    for line in (str(written.value), str(checked.value), str(final), ended.error):
+        assert f"; {phrase}. " in line, line

@@ -68,3 +68,24 @@ def test_a_file_too_large_for_its_filesystem_is_not_told_of_ulimit(tmp_path: Pat
     assert line.startswith(f"I/O error writing {target}: File too large (") and "ulimit" not in line, line
     assert line.endswith("free); no checkpoint was written. Its filesystem holds no file this large: move the data "
                          "home to one that does, then resume the run"), line
+
+
+@pytest.mark.parametrize(("code", "limit", "kind", "advice"), [
+    (errno.ENOSPC, None, "full", "Free some space, then resume the run"),
+    (errno.EFBIG, 1024000, "file_size_limit", "Raise the file size limit (`ulimit -f`) of the shell or service "
+                                              "that starts SparkTrainer, then resume the run"),
+    (errno.EFBIG, None, "too_large", "Its filesystem holds no file this large: move the data home to one that "
+                                     "does, then resume the run"),
+    (errno.EIO, None, "io_error", "Once the disk can be written again, resume the run"),
+    (errno.EROFS, None, "read_only", "Once the disk can be written again, resume the run"),
+    (errno.EACCES, None, "read_only", "Once the disk can be written again, resume the run"),
+])
+def test_a_failed_write_says_why_by_its_errno_and_the_advice_follows_the_kind(
+        tmp_path: Path, monkeypatch, code: int, limit: int | None, kind: str, advice: str) -> None:
+    """The advice was picked by reading the line's words; now the errno, met where the write failed,
+    sets the error's kind, and the advice is the kind's."""
+    monkeypatch.setattr(diskspace, "_file_size_limit", lambda: limit)
+    failure = diskspace.write_failure(OSError(code, "x"), tmp_path / "optimizer.pt", 0, "no checkpoint was written")
+    assert failure.kind == kind
+    assert diskspace.resume_advice(failure.kind) == advice
+    assert str(failure).endswith(f"; no checkpoint was written. {advice}"), str(failure)
