@@ -24,7 +24,10 @@ def test_waiting_for_a_run_outlasts_a_full_database_disk(tmpfs, tmp_path: Path, 
         run_id = _queue_a_run(store)
         fill(home)
         waited = pool.submit(wait_for_run, store, run_id, poll_s=0.05, on_waiting=said.append)
-        time.sleep(0.5)  # about ten polls on the full disk
+        deadline = time.monotonic() + 60  # polls every 0.05 s; a loaded machine made 0.5 s too short for one
+        while not said and not waited.done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # a few more polls on the full disk
         assert not waited.done(), waited.exception()  # still waiting, not stopped by the full disk
         assert runs.get(store, run_id).status == RunStatus.QUEUED
         free(home)
