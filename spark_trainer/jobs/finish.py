@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.errors import BadInput, DiskFull, SparkError
+from spark_trainer.jobs.disk_hold import DISK_FULL_REASON
 from spark_trainer.jobs.worker_process import say
 from spark_trainer.store import runs
 from spark_trainer.store.entities import RunStatus, utcnow
@@ -58,7 +59,7 @@ def disk_full_finish(exc: DiskFull, run_dir: Path) -> Finish:
                         else "; no checkpoint was written yet")
         message = f"{message}. {resume_advice(message)}"
     say(message)
-    return Finish(RunStatus.FAILED, "disk full or I/O error", error=message)
+    return Finish(RunStatus.FAILED, DISK_FULL_REASON, error=message)
 
 
 def record_finish(store: Store, run_id: int, finish: Finish) -> int:
