@@ -4,11 +4,13 @@ shows, the error; and the checkpoints on disk the store has not recorded yet.
 
 from __future__ import annotations
 
+import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import BadInput, DiskFull, SparkError
+from spark_trainer.errors import BadInput, DiskFull, InternalError, SparkError, describe
 from spark_trainer.jobs.disk_hold import DISK_FULL_REASON
 from spark_trainer.jobs.worker_process import say
 from spark_trainer.store import runs
@@ -40,6 +42,28 @@ def start_up_stop_finish(kind: StopKind, phase: str) -> Finish:
     target = RunStatus.CANCELLED if kind == StopKind.CANCEL else RunStatus.PAUSED
     verb = "cancelled" if target == RunStatus.CANCELLED else "paused"
     return Finish(target, f"{verb} by request during start-up ({phase}); no new step was trained, so nothing to save")
+
+
+# An event's reason is one line; a longer first line of the error is cut here (the error keeps it all).
+REASON_CHARS = 300
+
+
+def engine_failure(exc: BaseException) -> Finish:
+    """A run whose engine raised: failed, its event saying what went wrong ("training failed:
+    base_model: /x does not exist"), not the exception's class alone ("training failed: BadInput").
+    The log gets our own one-line errors (bad input, an operation that failed) as that line, and
+    anything else (a bug, a library's failure) with its traceback."""
+    error = describe(exc)
+    if isinstance(exc, SparkError) and not isinstance(exc, InternalError):
+        say(error)
+    else:
+        sys.stdout.flush()  # the lines before it first, as both streams go to worker.log
+        traceback.print_exception(exc)
+        sys.stderr.flush()
+    first = next((line.strip() for line in error.splitlines() if line.strip()), type(exc).__name__)
+    if len(first) > REASON_CHARS:
+        first = first[:REASON_CHARS - 1] + "…"
+    return Finish(RunStatus.FAILED, f"training failed: {first}", error=error)
 
 
 def disk_full_finish(exc: DiskFull, run_dir: Path) -> Finish:
