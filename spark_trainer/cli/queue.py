@@ -14,7 +14,8 @@ from spark_trainer.store.store import Store
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("queue", help="run the scheduler that starts queued runs", parents=[common])
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    serve = actions.add_parser("serve", help="start queued runs whenever their GPUs are free (Ctrl-C stops)",
+    serve = actions.add_parser("serve", help="start queued runs whenever their GPUs are free (Ctrl-C, SIGTERM or "
+                               "SIGHUP stops)",
                                parents=[common])
     serve.add_argument("--interval", type=positive_float, default=2.0, metavar="S", help="seconds between checks")
     serve.add_argument("--until-idle", action="store_true",
@@ -48,6 +49,9 @@ def _open_when_room(ctx: Context, interval_s: float) -> Store:
 
 
 def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
+    """Serve until Ctrl-C, or SIGTERM (a service manager's stop) or SIGHUP (its terminal closed), which
+    stop it the same way: one line, exit 0, the store closed (its `.open/` mark released)."""
+    from spark_trainer.cli.hangup import like_ctrl_c
     from spark_trainer.jobs.scheduler import serve
 
     ctx.info("scheduler running; Ctrl-C stops it (running workers keep going)")
@@ -58,8 +62,9 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
         ctx.info(f"started run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}")
 
     try:
-        serve(_open_when_room(ctx, args.interval), interval_s=args.interval, until_idle=args.until_idle, on_started=on_started,
-              on_waiting=ctx.info)
+        with like_ctrl_c():
+            serve(_open_when_room(ctx, args.interval), interval_s=args.interval, until_idle=args.until_idle,
+                  on_started=on_started, on_waiting=ctx.info)
     except KeyboardInterrupt:
         return Result({"started": started}, "scheduler stopped; running workers keep training")
     return Result({"started": started}, "queue is idle")

@@ -154,7 +154,7 @@ def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, in
 
 def ended_line(run: Run) -> str:
     """How a run that did not complete ended, in one line: its status and its error's first line, and
-    where the rest is when there is more ("worker process is gone; last lines of worker.log:" ended
+    where the rest is when there is more ("...; last lines of worker.log:" ended
     the line with nothing after it)."""
     lines = [line for line in (run.error or "").splitlines() if line.strip()]
     detail = f": {lines[0]}" if lines else ""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from spark_trainer.cli.hangup import like_ctrl_c
 from spark_trainer.errors import StoreDiskFull
 from spark_trainer.jobs.reconcile import reconcile
-from spark_trainer.jobs.scheduler import schedule_once, waiting_line
+from spark_trainer.jobs.scheduler import held_line, schedule_once, waiting_line
 from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
@@ -36,7 +36,8 @@ def wait_for_run(store: Store, run_id: int, *, poll_s: float = 1.0,
     """Schedule and poll until the run leaves queued/starting/running; returns its final state.
 
     While the database's disk is too full to start the queued run, it stays queued and the wait goes
-    on, as `queue serve` does: `on_waiting` gets `scheduler.waiting_line` once per spell of full disk.
+    on, as `queue serve` does: `on_waiting` gets `scheduler.waiting_line` once per spell of full disk,
+    and `scheduler.held_line` once per spell of queued runs held for disk space (`jobs/disk_hold.py`).
 
     SIGTERM and SIGHUP (its terminal closed) raise KeyboardInterrupt here as Ctrl-C does: the caller
     stops waiting and the run goes on (`cli/hangup.py`).
@@ -51,18 +52,22 @@ def wait_for_run(store: Store, run_id: int, *, poll_s: float = 1.0,
 
 def _wait(store: Store, run_id: int, poll_s: float, on_waiting: Callable[[str], None]) -> Run:
     tty = sys.stderr.isatty()
-    waiting = False
+    waiting: str | None = None  # what the queued run waits for now, said once
     while True:
         reconcile(store, strict=True)
         try:
             schedule_once(store)
         except StoreDiskFull as exc:
-            if not waiting:
+            if waiting != "database":
                 on_waiting(waiting_line(exc, store))
-            waiting = True
+            waiting = "database"
+            run = runs.get(store, run_id)
         else:
-            waiting = False
-        run = runs.get(store, run_id)
+            run = runs.get(store, run_id)
+            held = held_line(store) if run.status == RunStatus.QUEUED else None
+            if held is not None and waiting != "room":
+                on_waiting(held)
+            waiting = "room" if held is not None else None
         if tty:
             sys.stderr.write(_bar(run))
             sys.stderr.flush()

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import threading
-import traceback
 from pathlib import Path
 
 from spark_trainer.cluster import layout
 from spark_trainer.cluster.layout import JobSpec
 from spark_trainer.config import load_config
-from spark_trainer.errors import BadInput, SparkError, describe
-from spark_trainer.jobs.finish import Finish, outcome_finish, start_up_stop_finish
+from spark_trainer.errors import BadInput
+from spark_trainer.jobs.finish import Finish, engine_failure, outcome_finish, start_up_stop_finish
 from spark_trainer.jobs.oom_retry import SilentReporter, oom_message
 from spark_trainer.jobs.worker_process import HEARTBEAT_S, install_stop_handler, say
 from spark_trainer.store.entities import RunStatus
@@ -104,10 +102,5 @@ def _train(job_dir: Path, spec: JobSpec, run_dir: Path, reporter: object, comman
         return start_up_stop_finish(exc.kind, exc.phase)
     except OutOfMemory as exc:
         return Finish(RunStatus.FAILED, "out of memory", error=oom_message(exc.micro_batch, exc.grad_accum))
-    except SparkError as exc:
-        say(str(exc))
-        return Finish(RunStatus.FAILED, f"training failed: {type(exc).__name__}", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - any engine failure must end as a failed run, with its message
-        traceback.print_exc()
-        sys.stdout.flush()
-        return Finish(RunStatus.FAILED, f"training failed: {type(exc).__name__}", error=describe(exc))
+        return engine_failure(exc)

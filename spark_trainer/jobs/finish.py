@@ -4,11 +4,14 @@ shows, the error; and the checkpoints on disk the store has not recorded yet.
 
 from __future__ import annotations
 
+import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import BadInput, DiskFull, SparkError
+from spark_trainer.errors import BadInput, DiskFull, InternalError, SparkError, describe
+from spark_trainer.jobs.disk_hold import DISK_FULL_REASON
 from spark_trainer.jobs.worker_process import say
 from spark_trainer.store import runs
 from spark_trainer.store.entities import RunStatus, utcnow
@@ -41,6 +44,28 @@ def start_up_stop_finish(kind: StopKind, phase: str) -> Finish:
     return Finish(target, f"{verb} by request during start-up ({phase}); no new step was trained, so nothing to save")
 
 
+# An event's reason is one line; a longer first line of the error is cut here (the error keeps it all).
+REASON_CHARS = 300
+
+
+def engine_failure(exc: BaseException) -> Finish:
+    """A run whose engine raised: failed, its event saying what went wrong ("training failed:
+    base_model: /x does not exist"), not the exception's class alone ("training failed: BadInput").
+    The log gets our own one-line errors (bad input, an operation that failed) as that line, and
+    anything else (a bug, a library's failure) with its traceback."""
+    error = describe(exc)
+    if isinstance(exc, SparkError) and not isinstance(exc, InternalError):
+        say(error)
+    else:
+        sys.stdout.flush()  # the lines before it first, as both streams go to worker.log
+        traceback.print_exception(exc)
+        sys.stderr.flush()
+    first = next((line.strip() for line in error.splitlines() if line.strip()), type(exc).__name__)
+    if len(first) > REASON_CHARS:
+        first = first[:REASON_CHARS - 1] + "…"
+    return Finish(RunStatus.FAILED, f"training failed: {first}", error=error)
+
+
 def disk_full_finish(exc: DiskFull, run_dir: Path) -> Finish:
     """A run that met a full or failing disk: failed, with one line saying where, how much is free,
     which checkpoint is still the latest complete one, and that it resumes once there is room."""
@@ -56,7 +81,7 @@ def disk_full_finish(exc: DiskFull, run_dir: Path) -> Finish:
             message += f"; {kept_line(latest_checkpoint(run_dir))}"
         message = f"{message}. {resume_advice(exc.kind)}"
     say(message)
-    return Finish(RunStatus.FAILED, "disk full or I/O error", error=message)
+    return Finish(RunStatus.FAILED, DISK_FULL_REASON, error=message)
 
 
 def record_finish(store: Store, run_id: int, finish: Finish) -> int:

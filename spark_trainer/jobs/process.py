@@ -4,6 +4,7 @@ process groups, or process trees where there are none: see `portable`)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -215,16 +216,25 @@ def kill_group(pid: int, start_time: float | None) -> None:
     wait_gone(pid, start_time, 10.0)
 
 
+# Terminal escape sequences: colours and bold (transformers' load report writes "\x1b[1m"), cursor moves,
+# window titles. A stored error quoting the log is shown as text, where they are garbage.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])")
+
+
+def strip_ansi(text: str) -> str:
+    """`text` without its terminal escape sequences."""
+    return _ANSI.sub("", text)
+
 
 def log_tail(run_dir: Path, lines: int = 20, max_chars: int = 4000) -> str:
-    """The last lines of a run's worker.log (for errors of interrupted runs)."""
+    """The last lines of a run's worker.log (for errors of interrupted runs), without terminal escapes."""
     path = Path(run_dir) / LOG_NAME
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
             size = fh.tell()
             fh.seek(max(0, size - 64_000))
-            text = fh.read().decode("utf-8", errors="replace")
+            text = strip_ansi(fh.read().decode("utf-8", errors="replace"))
     except FileNotFoundError:
         return ""
     tail = "\n".join(text.splitlines()[-lines:])

@@ -14,6 +14,7 @@ killed before its database write (jobs/extend_files.py).
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -72,6 +73,20 @@ def _mark(store: Store, run: Run, to: RunStatus, reason: str, *, strict: bool = 
     return True
 
 
+def _lost_why(run: Run) -> str:
+    """Why a lost run's worker is taken for gone, as far as anyone here can know: it is no child of
+    this process, so neither its exit code nor a signal that ended it can be read."""
+    if run.pid is None:  # claimed, but no worker recorded itself within SPAWN_TIMEOUT
+        return (f"no worker process was recorded for the run within {SPAWN_TIMEOUT.seconds} s of its start "
+                "(the program that started it may have ended first)")
+    if process.identity(run.pid) is not None:
+        return (f"the worker process (pid {run.pid}) is gone: that pid now belongs to another process; it ended "
+                "without recording how the run ended")
+    where = "? see `dmesg`" if sys.platform.startswith("linux") else "?"
+    return (f"the worker process (pid {run.pid}) ended without recording how the run ended (killed? out of "
+            f"memory{where})")
+
+
 def _error_with_log(run: Run, why: str) -> str:
     tail = process.log_tail(Path(run.run_dir)) if run.run_dir else ""
     return f"{why}; last lines of worker.log:\n{tail}" if tail else why
@@ -107,8 +122,7 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
         if run.ran_on != "local" and run.status == RunStatus.RUNNING and run.pid is None:
             continue  # a cluster job imported while running: it lives elsewhere; importing again updates it
         if _is_lost(run):
-            why = "worker process is gone" if run.pid is None or process.identity(run.pid) is None else (
-                f"pid {run.pid} now belongs to another process")
+            why = _lost_why(run)
             if _mark(store, run, RunStatus.INTERRUPTED, why, strict=strict, error=_error_with_log(run, why),
                      eta_seconds=None):
                 lost.append(run.id)

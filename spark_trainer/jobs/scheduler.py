@@ -7,6 +7,10 @@ started once and no GPU is handed out twice.
 A database whose disk is full cannot take that transaction (StoreDiskFull, nothing changed): the
 queued runs stay queued and a scheduler loop (the GUI's poller, `serve`) tries again on its next
 tick, saying so with `waiting_line` rather than stopping; they start once there is room.
+
+A run that failed on a full runs folder holds the queued runs too, while the folder has less room
+than that failure needed (`disk_hold`): each would only fail the same way. They wait, saying so
+(`waiting_reasons`, `held_line`), and start once space is freed.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from spark_trainer.errors import BadInput, StoreDiskFull
+from spark_trainer.jobs import disk_hold, process
 from spark_trainer.jobs import gpus as gpu_alloc
-from spark_trainer.jobs import process
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.store import runs, settings
 from spark_trainer.store.entities import Run, RunStatus
@@ -114,6 +118,9 @@ def waiting_reasons(store: Store, *, machine: Sequence[int] | None = None) -> di
     queued = runs.list_all(store, statuses={RunStatus.QUEUED})
     if not queued:
         return {}
+    held = disk_hold.current(store)
+    if held is not None:  # nothing starts, whatever its GPUs
+        return {run.id: held.reason for run in queued}
     active = runs.list_all(store, statuses=runs.ACTIVE)
     config = settings.get_all(store)
     ordered = sorted(queued, key=lambda r: (-r.priority, r.id))
@@ -131,8 +138,11 @@ def waiting_reason(store: Store, run: Run) -> str:
 
 
 def schedule_once(store: Store, *, machine: Sequence[int] | None = None) -> list[int]:
-    """Reconcile, then start every queued run that fits now; returns the started run ids."""
+    """Reconcile, then start every queued run that fits now; returns the started run ids. None starts
+    while the runs folder has less room than the last disk-full failure needed (`disk_hold`)."""
     reconcile(store)
+    if disk_hold.current(store) is not None:
+        return []
     config = settings.get_all(store)
     picker = make_picker(machine_gpus() if machine is None else machine,
                          int(config["max_concurrent_runs"]), bool(config["allow_gpu_sharing"]))
@@ -187,6 +197,21 @@ def waiting_line(exc: StoreDiskFull, store: Store | None = None) -> str:
     return f"{head}; {which} once there is room"
 
 
+def held_line(store: Store) -> str | None:
+    """The one line a scheduler shows while queued runs wait for disk space (`disk_hold`), else None:
+    "run 5 stays queued, waiting for disk space: 15.4 MiB free at <home>/runs, run 4 needed about
+    17.9 MiB; it starts once there is room"."""
+    held = disk_hold.current(store)
+    queued = [run.id for run in runs.list_all(store, statuses={RunStatus.QUEUED})] if held is not None else []
+    if not queued:
+        return None
+    if len(queued) == 1:
+        which, start = f"run {queued[0]} stays", "it starts"
+    else:
+        which, start = f"runs {', '.join(map(str, queued))} stay", "they start"
+    return f"{which} queued, {held.reason}; {start} once there is room"
+
+
 def serve(
     store: Store,
     *,
@@ -198,18 +223,22 @@ def serve(
     """Loop `schedule_once` forever (or, with `until_idle`, until nothing is queued or active).
 
     While the database's disk is full the loop keeps polling and the queued runs stay queued;
-    `on_waiting` gets `waiting_line` once per spell of full disk, not on every tick.
+    `on_waiting` gets `waiting_line` once per spell of full disk, not on every tick, and `held_line`
+    once per spell of queued runs held for disk space.
     """
-    waiting = False
+    waiting: str | None = None  # what the queued runs wait for now, said once
     while True:
         try:
             started = schedule_once(store)
         except StoreDiskFull as exc:
-            if not waiting and on_waiting is not None:
+            if waiting != "database" and on_waiting is not None:
                 on_waiting(waiting_line(exc, store))
-            waiting, started = True, []
+            waiting, started = "database", []
         else:
-            waiting = False
+            held = None if started else held_line(store)
+            if held is not None and waiting != "room" and on_waiting is not None:
+                on_waiting(held)
+            waiting = "room" if held is not None else None
         if started and on_started is not None:
             on_started(started)
         if until_idle and not runs.list_all(store, statuses={RunStatus.QUEUED, *runs.ACTIVE}):

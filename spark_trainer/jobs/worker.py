@@ -11,18 +11,17 @@ reports, the others only train.
 from __future__ import annotations
 
 import os
-import sys
 import threading
-import traceback
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import BadInput, DiskFull, SparkError, describe
+from spark_trainer.errors import BadInput, DiskFull, SparkError
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs import process, run_lock, space_reserve, worker_log
 from spark_trainer.jobs.finish import (
     Finish,
     disk_full_finish,
+    engine_failure,
     outcome_finish,
     record_checkpoints,
     record_finish,
@@ -175,10 +174,7 @@ def _train_here_or_ranks(store: Store, run: Any, run_dir: Path, commands: Comman
         say(str(exc))
         return Finish(RunStatus.FAILED, "training diverged", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - any engine failure must end as a failed run, with its message
-        traceback.print_exc()
-        sys.stdout.flush()
-        return Finish(RunStatus.FAILED, f"training failed: {type(exc).__name__}",
-                      error=describe(exc))
+        return engine_failure(exc)
 
 
 def _drain_queue(store: Store) -> None:

@@ -201,10 +201,15 @@ def rename(store: Store, ref: str | int, new_name: str, project: str | int | Non
 
 
 def missing_hint(store: Store, name: str, project: str | int | None = None) -> str:
-    """For a dataset name that names none: "it was renamed to 'flowers'", else "close names: ...", else ""
-    (also "" when `project` does not exist)."""
+    """For a dataset name that names none: "it was renamed to 'flowers'", else "close names: ...", else
+    where another project has it ("dataset 1 ('d2') is in project 'demo'"), else "". A `project` that
+    does not exist yet (a run file's, created at its submit) holds nothing to hint at, but another
+    project may still have that dataset."""
     with store.read() as session:
-        return _hint_or_nothing(session, name.strip(), project)
+        try:
+            return _missing_hint(session, name.strip(), project)
+        except NotFound:  # no such project
+            return _elsewhere(session, name.strip())
 
 
 def _hint_or_nothing(session: Session, name: str, project: str | int | None) -> str:

@@ -361,7 +361,7 @@ def test_show_gives_a_runs_whole_error_with_its_continuation_lines_indented(stor
     assert shown.code == 0, shown.err
     lines = shown.out.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("error"))
-    column = lines[at].index("worker process is gone")
+    column = lines[at].index(f"the worker process (pid {gone.pid}) ended without recording how")
     assert lines[at + 1:at + 3] == [" " * column + "step 3/10 loss 2.1", " " * column + "CUDA error: an illegal memory access"]
     assert "events:" in shown.out and "interrupted" in shown.out
 

@@ -34,7 +34,7 @@ def test_a_worker_killed_outright_starts_the_next_queued_run_with_no_scheduler_a
     done = wait_until(store, second.id, finished, timeout_s=180)
     assert done.status == RunStatus.COMPLETED
     killed = runs.get(store, first.id)
-    assert killed.status == RunStatus.INTERRUPTED and "worker process is gone" in (killed.error or "")
+    assert killed.status == RunStatus.INTERRUPTED and "ended without recording how the run ended" in (killed.error or "")
     log = Path(killed.run_dir, "worker.log").read_text()
     assert f"keeper: run {first.id}'s worker ended without recording how; started queued run {second.id}" in log
     # The second worker ended as it should (and started nothing): its keeper says nothing.

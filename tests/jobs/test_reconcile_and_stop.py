@@ -43,13 +43,21 @@ def test_dead_worker_becomes_interrupted_with_its_log_tail(store: Store, experim
     proc = subprocess.Popen([sys.executable, "-c", "print('loss exploded at step 7')"])
     proc.wait()
     Path(run.run_dir).mkdir(parents=True, exist_ok=True)
-    (Path(run.run_dir) / "worker.log").write_text("step 6 ok\nloss exploded at step 7\n")
+    # transformers' load report, as a kill -9 left it at the end of the log: bold and colour escapes.
+    (Path(run.run_dir) / "worker.log").write_text("step 6 ok\n\x1b[1mLOAD REPORT\x1b[0m from: m\n"
+                                                  "\x1b[38;5;196mloss exploded at step 7\x1b[0m\n")
     runs.update(store, run.id, pid=proc.pid, pid_start_time=time.time())
     assert reconcile(store) == [run.id]
     after = runs.get(store, run.id)
     assert after.status == RunStatus.INTERRUPTED
-    assert "loss exploded at step 7" in after.error
-    assert [e.to_status for e in runs.events(store, run.id)][-1] == "interrupted"
+    # The first line says what a user can act on ("worker process is gone" said nothing of why), and the
+    # quoted lines are text, without the escapes.
+    why = f"the worker process (pid {proc.pid}) ended without recording how the run ended (killed? out of memory"
+    assert after.error.startswith(why), after.error
+    assert after.error.endswith("last lines of worker.log:\nstep 6 ok\nLOAD REPORT from: m\nloss exploded at step 7")
+    assert "\x1b" not in after.error
+    last = runs.events(store, run.id)[-1]
+    assert last.to_status == "interrupted" and last.reason.startswith(why)
     assert reconcile(store) == []  # nothing left to fix
 
 

@@ -117,3 +117,27 @@ def test_a_plain_file_is_split_with_every_class_of_its_label_column_in_both(stor
     rows = read_manifest(Path(queued.dataset.path))
     assert {c: {r["split"] for r in rows if r["record"]["sentiment"] == c} for c in ("good", "bad", "meh")} == {
         c: {"train", "val"} for c in ("good", "bad", "meh")}
+
+
+def test_a_run_file_naming_another_projects_dataset_id_says_where_it_is(store: Store, cli, run_file,
+                                                                        tmp_path: Path) -> None:
+    # Seen in a night walk: `dataset: 1` with `project: night` (not made yet), dataset 1 being project
+    # demo's, was refused with no hint, where `datasets.get` already said where it is.
+    import yaml
+
+    from spark_trainer.store import projects
+    from tests.jobs.conftest import DEMO_DATA
+
+    projects.create(store, "demo")
+    ingested = cli("--json", "dataset", "ingest", DEMO_DATA, "--project", "demo", "--name", "d2")
+    assert ingested.code == 0, ingested.err
+    dataset_id = ingested.json()["dataset"]["id"]
+    path = tmp_path / "night.yaml"
+    path.write_text(yaml.safe_dump(yaml.safe_load(run_file("n").read_text()) | {"project": "night",
+                                                                                "dataset": dataset_id}))
+    refused = cli("train", path)
+    assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
+    assert refused.err == (f"error: dataset: '{dataset_id}' is neither a dataset in project 'night' nor an existing "
+                           f"path ({tmp_path / str(dataset_id)} does not exist); dataset {dataset_id} ('d2') is in "
+                           "project 'demo'\n")
+    assert runs.list_all(store) == [] and [p.name for p in projects.list_all(store)] == ["demo"]  # nothing made

@@ -21,11 +21,46 @@ def test_an_error_whose_message_starts_on_a_new_line_keeps_its_text_on_the_first
 
     monkeypatch.setattr(worker, "train", engine_fails)
     finish = worker._train_here_or_ranks(store, run, Path(run.run_dir), Commands())
-    assert finish.status is RunStatus.FAILED and finish.reason == "training failed: ImportError"
+    assert finish.status is RunStatus.FAILED
+    assert finish.reason == "training failed: ImportError: AutoImageProcessor requires the Torchvision library but it was not found."
     assert finish.error is not None
     assert finish.error.splitlines()[0] == ("ImportError: AutoImageProcessor requires the Torchvision library "
                                             "but it was not found.")
     assert finish.error.splitlines()[1] == "See the docs."
+
+
+def test_a_base_model_removed_after_queueing_fails_with_its_line_in_the_event_and_the_log(store, run_file, tiny_model,
+                                                                                           tmp_path, capfd):
+    # The event read "running -> failed  training failed: BadInput" while the error said what was wrong,
+    # and worker.log held a full traceback for a one-line error of the user's.
+    import shutil
+
+    model = tmp_path / "gone-model"
+    shutil.copytree(tiny_model, model)
+    path = run_file()
+    path.write_text(path.read_text().replace(str(tiny_model), str(model)))
+    run = submit_config(store, load_config(path), base_dir=Path(".")).run
+    shutil.rmtree(model)
+    capfd.readouterr()
+    finish = worker._train_here_or_ranks(store, run, Path(run.run_dir), Commands())
+    assert finish.status is RunStatus.FAILED
+    assert finish.error is not None and finish.error == f"base_model: {model} does not exist", finish.error
+    assert finish.reason == f"training failed: {finish.error.splitlines()[0]}"
+    logged = capfd.readouterr()
+    assert finish.error in logged.out and "Traceback" not in logged.out + logged.err, logged
+
+
+def test_an_unexpected_error_keeps_its_traceback_in_the_log(store, run_file, monkeypatch, capfd):
+    run = submit_config(store, load_config(run_file()), base_dir=Path(".")).run
+
+    def engine_fails(*args, **kwargs):
+        raise RuntimeError("shape mismatch in layer 3")
+
+    monkeypatch.setattr(worker, "train", engine_fails)
+    finish = worker._train_here_or_ranks(store, run, Path(run.run_dir), Commands())
+    assert finish.reason == "training failed: RuntimeError: shape mismatch in layer 3"
+    logged = capfd.readouterr().err
+    assert "Traceback (most recent call last)" in logged and "engine_fails" in logged, logged
 
 
 def test_a_diverged_run_fails_with_its_one_line_and_no_traceback_as_the_error(store, run_file, monkeypatch):

@@ -95,6 +95,8 @@ def test_an_id_or_name_of_another_project_is_not_found_in_this_one_and_says_wher
                               f"`spark-trainer dataset list`; dataset {theirs.id} ('d2') is in project 'p2'")
     with pytest.raises(NotFound, match="a dataset named 'd2' is in project 'p2' \\(id \\d+\\)$"):
         datasets.get(store, "d2", "demo")
+    # A run file's project that its submit has not made yet holds nothing, but says where the dataset is.
+    assert datasets.missing_hint(store, str(theirs.id), "not-made-yet") == f"dataset {theirs.id} ('d2') is in project 'p2'"
     with pytest.raises(NotFound, match=f"named or numbered '{theirs.id}' in project 'demo'"):
         experiments.create(store, project="demo", name="e", recipe="causal-lm", base_model="m", dataset=theirs.id,
                            config={})
