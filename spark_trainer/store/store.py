@@ -213,6 +213,11 @@ class Store:
                     migrate.upgrade(store.engine, backup_of=data_home.db_path)
                 else:
                     found = migrate.current_revision(store.engine)
+                    if found is not None and found not in migrate.known_revisions():
+                        raise StoreError(f"database {data_home.db_path} is at schema revision {found!r}, newer than "
+                                         f"this SparkTrainer's {migrate.HEAD_REVISION!r}: a newer version migrated "
+                                         "it, and this process (started by an older version still running) cannot "
+                                         "use it; the newer version's scheduler starts queued runs")
                     if found != migrate.HEAD_REVISION:
                         raise StoreError(f"database {data_home.db_path} is at schema revision {found!r}; this "
                                          f"SparkTrainer needs {migrate.HEAD_REVISION!r} (open it once with the "

@@ -79,6 +79,22 @@ def test_a_store_opened_without_upgrading_checks_the_schema(tmp_path: Path) -> N
         Store.open(home, upgrade=False)
 
 
+def test_a_worker_of_an_older_version_is_told_the_database_is_newer_not_to_migrate_it(tmp_path: Path) -> None:
+    # An upgrade walk: an old version's worker, started by its still-running chain after the new version
+    # migrated the home, said "this SparkTrainer needs '0004' (open it once ... to migrate it)" of a
+    # database newer than itself.
+    home = DataHome(tmp_path / "home").ensure()
+    Store.open(home).close()
+    engine = make_engine(home.db_path)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    with pytest.raises(StoreError) as exc:
+        Store.open(home, upgrade=False)
+    assert f"schema revision '0099', newer than this SparkTrainer's '{migrate.HEAD_REVISION}'" in str(exc.value)
+    assert "migrate it)" not in str(exc.value)
+
+
 def test_many_processes_open_a_new_home_at_once(tmp_path: Path) -> None:
     exe = spark_trainer_exe()
     for attempt in range(3):
