@@ -108,7 +108,13 @@ def _as_read(key: str, value: Any) -> Any:
     """A stored value as it is used. Versions before the theme check stored any text ('system',
     'Light'), and their window showed the dark theme for it: read as that theme. Versions that accepted
     empty GPU ids stored '0,,1', which runs read as '0,1': read so, so Settings and `settings` show it
-    (and a form that shows it does not refuse it as if typed)."""
+    (and a form that shows it does not refuse it as if typed). Versions before a setting's range
+    (RANGES) stored any whole number (max_concurrent_runs 100, where the range ends at 64): read as
+    the nearest value in range, which the scheduler uses and both Settings and `settings` show (the
+    app's box showed 64 while `settings` said 100)."""
+    if key in RANGES and isinstance(value, int) and not isinstance(value, bool):
+        low, high = RANGES[key]
+        return min(max(value, low), high)
     if key == "theme" and value not in THEMES:
         return DEFAULT_THEME
     if key == "default_gpus":

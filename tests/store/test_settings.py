@@ -65,3 +65,17 @@ def test_a_theme_stored_by_an_older_version_is_read_as_the_window_shows_it(store
         session.add(SettingRow(key="theme", value=stored, updated_at=utcnow()))
     assert settings.get(store, "theme") == "dark"
     assert settings.get_all(store)["theme"] == "dark"
+
+
+@pytest.mark.parametrize(("key", "stored", "used"), [("max_concurrent_runs", 100, 64), ("stop_grace_seconds", 0, 1)])
+def test_a_number_stored_out_of_range_by_an_older_version_is_read_as_the_nearest_in_range(store, key, stored,
+                                                                                         used) -> None:
+    # An upgrade walk: an older version took `settings max_concurrent_runs 100`; `settings` then said 100
+    # and the app's box (range 1-64) showed 64, and saving that page would have changed it unsaid.
+    from spark_trainer.store.entities import utcnow
+    from spark_trainer.store.models import SettingRow
+
+    with store.write() as session:
+        session.add(SettingRow(key=key, value=stored, updated_at=utcnow()))
+    assert settings.get(store, key) == used
+    assert settings.get_all(store)[key] == used
