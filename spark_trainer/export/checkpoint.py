@@ -136,3 +136,28 @@ def _other_checkpoints(file: Path) -> str:
     if not others:
         return "the run has no other checkpoint to use"
     return f"choose another checkpoint (step{'s' if len(others) > 1 else ''} {', '.join(map(str, others))})"
+
+
+def unsaved_best(store: Any, run_id: int, run_dir: Path, step: int) -> str | None:
+    """What `--checkpoint best` cannot give: when the run's best evaluation (of the metric its checkpoints
+    are ranked by) was at a step whose weights were never saved (seen: a run that failed on a full disk
+    after evaluating step 2, whose export of "best" was step 1, unsaid, while the leaderboard ranked it
+    by step 2's value), a note saying so; else None. `step` is the checkpoint exported."""
+    from spark_trainer.store import metrics
+    from spark_trainer.training.checkpoints import read_state
+
+    try:
+        state = read_state(next(p for p in list_checkpoints(Path(run_dir)) if checkpoint_step(p) == step))
+    except (StopIteration, BadInput, OSError, ValueError):
+        return None
+    key, value, higher = state.get("metric_key"), state.get("metric"), bool(state.get("higher_is_better"))
+    if not key or value is None:
+        return None
+    points = [(m.value, m.step) for m in metrics.read(store, run_id, keys=[key])]
+    if not points:
+        return None
+    best_value, best_step = (max if higher else min)(points, key=lambda p: p[0])
+    if best_step == step or (best_value <= value if higher else best_value >= value):
+        return None
+    return (f"note: the best {key}, {best_value:.4g} at step {best_step}, has no checkpoint (its weights were not "
+            f"saved); exported the best checkpoint kept, step {step} ({key} {value:.4g})")

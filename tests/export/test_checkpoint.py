@@ -85,3 +85,31 @@ def test_a_damaged_checkpoint_is_one_line_naming_its_file_for_export_generate_an
         code, out, err = cli("eval", str(run.id), "--task", "perplexity", "--checkpoint", "3", "--gpus", "cpu",
                         "--data", str(tmp_path / "held-out.txt"))
     assert code != 0 and said in out + err, (out, err)
+
+
+def test_best_says_when_the_best_evaluation_was_at_a_step_never_saved(store, tmp_path):
+    # A night-queue walk: a run that failed on a full disk after evaluating step 2 (eval_loss 1.111, its
+    # weights never saved) was ranked first by the leaderboard on that value, and `export --checkpoint best`
+    # exported step 1 without a word.
+    import json
+
+    from spark_trainer.export.checkpoint import unsaved_best
+    from spark_trainer.store import experiments, metrics, projects, runs
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id)
+    saved = _checkpoint(tmp_path, 1)
+    (saved / STATE_FILE).write_text(json.dumps({"step": 1, "metric": 1.25, "metric_step": 1,
+                                                "metric_key": "eval_loss", "higher_is_better": False}))
+    metrics.add_batch(store, run.id, [("eval_loss", 1, 1.25), ("eval_loss", 2, 1.111)])
+    assert unsaved_best(store, run.id, tmp_path, 1) == (
+        "note: the best eval_loss, 1.111 at step 2, has no checkpoint (its weights were not saved); exported the "
+        "best checkpoint kept, step 1 (eval_loss 1.25)")
+    metrics.add_batch(store, run.id, [("eval_loss", 3, 1.3)])  # worse later: step 2 is still the best
+    assert "1.111 at step 2" in (unsaved_best(store, run.id, tmp_path, 1) or "")
+
+    other = runs.create(store, exp.id)  # its best evaluation is the checkpoint's own: nothing to say
+    metrics.add_batch(store, other.id, [("eval_loss", 1, 1.25), ("eval_loss", 2, 1.4)])
+    assert unsaved_best(store, other.id, tmp_path, 1) is None
