@@ -125,6 +125,12 @@ def waiting_reasons(store: Store, *, machine: Sequence[int] | None = None) -> di
 READY = "ready: starts when a scheduler runs (the app, or spark-trainer queue serve)"
 
 
+def short_reason(reason: str) -> str:
+    """A waiting reason for a table's cell, without its bracketed detail ("waiting for run 3 to finish"
+    for "... (max concurrent runs 1)"), as the app's Runs list and `run list` show it."""
+    return reason.split(" (", 1)[0]
+
+
 def waiting_reason(store: Store, run: Run) -> str:
     """Why a queued run did not start just now, for the line a command prints."""
     return waiting_reasons(store).get(run.id, READY)
