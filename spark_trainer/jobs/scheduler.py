@@ -200,11 +200,13 @@ def serve(
     until_idle: bool = False,
     on_started: Callable[[list[int]], None] | None = None,
     on_waiting: Callable[[str], None] | None = None,
+    on_tick: Callable[[], None] | None = None,
 ) -> None:
     """Loop `schedule_once` forever (or, with `until_idle`, until nothing is queued or active).
 
     While the database's disk is full the loop keeps polling and the queued runs stay queued;
-    `on_waiting` gets `waiting_line` once per spell of full disk, not on every tick.
+    `on_waiting` gets `waiting_line` once per spell of full disk, not on every tick. `on_tick` is
+    called after every pass (`queue serve` reads what started or ended then).
     """
     waiting = False
     while True:
@@ -218,6 +220,8 @@ def serve(
             waiting = False
         if started and on_started is not None:
             on_started(started)
+        if on_tick is not None:
+            on_tick()
         if until_idle and not runs.list_all(store, statuses={RunStatus.QUEUED, *runs.ACTIVE}):
             return
         time.sleep(interval_s)
