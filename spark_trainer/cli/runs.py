@@ -106,10 +106,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     delete.set_defaults(handler=cmd_delete)
 
     from spark_trainer.cli.cluster import register_import
+    from spark_trainer.cli.run_priority import register as register_priority
     from spark_trainer.cli.run_records import register as register_records
     from spark_trainer.cli.run_samples import register as register_samples
 
     register_import(actions, common)
+    register_priority(actions, common)
     register_records(actions, common)
     register_samples(actions, common)
 
@@ -267,7 +269,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
 
         sweep = [("sweep", f"{run.sweep}: {values_text(run.sweep_values)}")] if run.sweep else []
         head = fields([("id", run.id), ("experiment", run.experiment), *sweep, ("status", status),
-                       ("step", _progress(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
+                       ("priority", run.priority), ("step", _progress(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
                        ("gpus", run.devices), ("ran on", run.ran_on), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
                        ("folder", run.run_dir), ("error", run.error or "-")])
         lines = [f"  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}  {e.reason}"
