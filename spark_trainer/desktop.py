@@ -26,6 +26,8 @@ _ES_SYSTEM_REQUIRED = 0x00000001
 class SleepInhibitor:
     """`hold()` while runs are active, `release()` when none are; both are idempotent."""
 
+    log_refusal = True  # False where the caller says it in its own words (`queue serve`'s warning line)
+
     def __init__(self, reason: str = "SparkTrainer: training runs are active") -> None:
         self.reason = reason
         self._proc: subprocess.Popen[bytes] | None = None
@@ -87,7 +89,8 @@ class SleepInhibitor:
     def _refused(self, reason: str) -> None:
         self.status = REFUSED
         self.detail = f"{reason}. {WHAT_TO_DO}"
-        log.warning("cannot keep the system awake while runs train: %s", reason)
+        if self.log_refusal:
+            log.warning("cannot keep the system awake while runs train: %s", reason)
 
     def release(self) -> None:
         if self._windows_held:

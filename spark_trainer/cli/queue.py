@@ -64,6 +64,7 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
     ctx.info("scheduler running; Ctrl-C stops it (running workers keep going)")
     started: list[int] = []
     awake, said = KeepAwake(), set[str]()
+    awake.inhibitor.log_refusal = False  # its one warning line is `_tick`'s
     watch: RunWatch | None = None
     end = "queue is idle"
     try:

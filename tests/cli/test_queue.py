@@ -5,10 +5,12 @@ replaced by a script of what other processes do meanwhile, and the sleep inhibit
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import pytest
 
+from spark_trainer.desktop import SleepInhibitor as REAL_INHIBITOR
 from spark_trainer.store import experiments, projects, runs
 from spark_trainer.store.entities import RunStatus
 
@@ -94,3 +96,27 @@ def test_ctrl_c_sums_up_what_ended_and_lets_the_computer_sleep(store, cli, night
     assert result.json() == {"started": [], "ended": {"completed": [b]}}  # --json: the keys it had, and `ended`
     assert FakeInhibitor.calls == ["hold", "release"]  # run a still trains: released only because serve ended
     assert result.err.splitlines()[-1].endswith(f"run {b} (e) completed 0 steps")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="systemd-inhibit is Linux's")
+def test_a_computer_that_cannot_be_kept_awake_is_one_warning(store, cli, night, monkeypatch, tmp_path,
+                                                              caplog) -> None:
+    """The real inhibitor, its helper failing as systemd-inhibit does without D-Bus: one `warning:` line
+    saying why and what to do, not the inhibitor's own log line beside it, nor a line every pass."""
+    from spark_trainer import desktop
+
+    tool = tmp_path / "bin" / "systemd-inhibit"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\necho 'Failed to connect to bus: No such file or directory' >&2\nexit 1\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tool.parent}:/usr/bin:/bin")
+    a, b, c = night([])
+    monkeypatch.setattr("spark_trainer.desktop.SleepInhibitor", REAL_INHIBITOR)
+    night([lambda: _move(store, a, S, R), lambda: None, lambda: _move(store, b, S, R),
+           lambda: _move(store, a, C), lambda: _move(store, b, C), lambda: _move(store, c, X)])
+    result = cli("queue", "serve", "--interval", "0.01", "--until-idle")
+    assert result.code == 0, result.err
+    warned = [line for line in result.err.splitlines() if "awake" in line]
+    assert len(warned) == 1 and warned[0].startswith(f"warning: {desktop.REFUSED}: systemd-inhibit"), result.err
+    assert "Failed to connect to bus" in warned[0] and "power settings" in warned[0]
+    assert not [r for r in caplog.records if "awake" in r.getMessage()]  # not said twice
