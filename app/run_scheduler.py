@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal, SignalInstance
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from app.model import AppModel
-from spark_trainer.desktop import SleepInhibitor
+from spark_trainer.desktop import KeepAwake, SleepInhibitor
 from spark_trainer.store.entities import Run
 
 
@@ -28,8 +28,7 @@ class RunScheduler(QObject):
         super().__init__(parent)
         self.model = model
         self.status_message = status_message
-        self.inhibitor = SleepInhibitor()
-        self._refused = False  # tried during this spell of active runs, and refused: not again until it ends
+        self.awake = KeepAwake()
         self.tray: QSystemTrayIcon | None = None
         model.runs.run_finished.connect(self._notify)
         model.runs.runs_updated.connect(self._keep_awake)
@@ -55,22 +54,22 @@ class RunScheduler(QObject):
         self.model.poller.poke(catalog=False, schedule=True)
 
     def _keep_awake(self, runs: list[Run]) -> None:
-        active = self.running and any(r.status.is_active for r in runs)
-        if active and not self.inhibitor.held and not self._refused:
-            if self.inhibitor.hold():
-                self.status_message.emit(f"Runs are active: {self.inhibitor.status}")
-            else:  # said once, by a label; the helper is not started again on every read
-                self._refused = True
-                self.awake_problem.emit(self.inhibitor.status, self.inhibitor.detail)
-        elif not active:
-            self._release()
+        self._said(self.awake.update(self.running and any(r.status.is_active for r in runs)))
 
     def _release(self) -> None:
-        if self.inhibitor.held:
-            self.inhibitor.release()
-        if self._refused:
-            self._refused = False
+        self._said(self.awake.release())
+
+    def _said(self, change: str | None) -> None:
+        if change == "held":
+            self.status_message.emit(f"Runs are active: {self.inhibitor.status}")
+        elif change == "refused":  # said once, by a label; the helper is not started again on every read
+            self.awake_problem.emit(self.inhibitor.status, self.inhibitor.detail)
+        elif change == "refusal over":
             self.awake_problem.emit("", "")
+
+    @property
+    def inhibitor(self) -> SleepInhibitor:
+        return self.awake.inhibitor
 
     def _notify(self, run: Run, what: str) -> None:
         text = f"Run {run.id} ({run.experiment}) {what}"

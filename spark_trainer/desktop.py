@@ -26,6 +26,8 @@ _ES_SYSTEM_REQUIRED = 0x00000001
 class SleepInhibitor:
     """`hold()` while runs are active, `release()` when none are; both are idempotent."""
 
+    log_refusal = True  # False where the caller says it in its own words (`queue serve`'s warning line)
+
     def __init__(self, reason: str = "SparkTrainer: training runs are active") -> None:
         self.reason = reason
         self._proc: subprocess.Popen[bytes] | None = None
@@ -87,7 +89,8 @@ class SleepInhibitor:
     def _refused(self, reason: str) -> None:
         self.status = REFUSED
         self.detail = f"{reason}. {WHAT_TO_DO}"
-        log.warning("cannot keep the system awake while runs train: %s", reason)
+        if self.log_refusal:
+            log.warning("cannot keep the system awake while runs train: %s", reason)
 
     def release(self) -> None:
         if self._windows_held:
@@ -105,3 +108,34 @@ class SleepInhibitor:
                     self._proc.wait()
             self._proc = None
         self.status = "not holding"
+
+
+class KeepAwake:
+    """A SleepInhibitor held while runs are active, for every scheduler that stays up (the app, `queue
+    serve`): `update(active)` after each read of the runs. A refusal is tried once per spell of active
+    runs (the helper is not started again on every read) and said once; none active releases it."""
+
+    def __init__(self, inhibitor: SleepInhibitor | None = None) -> None:
+        self.inhibitor = inhibitor if inhibitor is not None else SleepInhibitor()
+        self.refused = False  # tried during this spell of active runs, and refused
+
+    def update(self, active: bool) -> str | None:
+        """What changed now: "held", "refused" (`inhibitor.status` and `.detail` say why), "released",
+        "refusal over" (no run active any more after a refusal), or None."""
+        if not active:
+            return self.release()
+        if self.inhibitor.held or self.refused:
+            return None
+        if self.inhibitor.hold():
+            return "held"
+        self.refused = True
+        return "refused"
+
+    def release(self) -> str | None:
+        if self.inhibitor.held:
+            self.inhibitor.release()
+            return "released"
+        if self.refused:
+            self.refused = False
+            return "refusal over"
+        return None

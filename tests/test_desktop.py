@@ -69,3 +69,28 @@ def test_windows_refusing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "win32")
     monkeypatch.setattr(ctypes, "windll", types.SimpleNamespace(kernel32=kernel32), raising=False)
     says_it_plainly(SleepInhibitor(), "Windows refused")
+
+
+class _Refusing:
+    """A platform that will not keep the computer awake, counting the tries."""
+
+    held = False
+    status, detail = "Can't keep the computer awake while runs train", "no helper"
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def hold(self) -> bool:
+        self.tries += 1
+        return False
+
+
+def test_keep_awake_tries_once_per_spell_of_active_runs() -> None:
+    # Shared by the app and `queue serve`: the helper is not started again on every read of the runs.
+    from spark_trainer.desktop import KeepAwake
+
+    refusing = _Refusing()
+    awake = KeepAwake(refusing)  # type: ignore[arg-type]
+    assert [awake.update(True) for _ in range(3)] == ["refused", None, None] and refusing.tries == 1
+    assert awake.update(False) == "refusal over" and awake.update(False) is None
+    assert awake.update(True) == "refused" and refusing.tries == 2

@@ -64,11 +64,16 @@ class RunsModel(QObject):
         """The run's status, with why it waits when queued ("queued: waiting for run 3 to finish
         (max concurrent runs 1)") or what it does before its first step ("running: loading the model:
         caching VAE latents 340/2,600 images"); `short`, for a table's cell, drops the bracketed
-        detail and keeps the last part of a start-up step ("running: caching VAE latents 340/2,600 images")."""
+        detail and keeps the last part of a start-up step ("running: caching VAE latents 340/2,600 images").
+        Not `short` (the cell's tooltip), a stopped run says its error's first line ("failed: CUDA out of
+        memory..."), as `run list`'s NOTE does; the cell keeps the bare status."""
         reason = self.waiting.get(run.id) if run.status == RunStatus.QUEUED else None
         if reason and short:
-            reason = reason.split(" (", 1)[0]
+            from spark_trainer.jobs.scheduler import short_reason  # loaded by the poller's first pass
+
+            reason = short_reason(reason)
         reason = reason or run.starting_text(short=short)  # still starting up: "running: loading the model"
+        reason = reason or (None if short else run.error_line)
         return f"{run.status.value}: {reason}" if reason else run.status.value
 
     def counts(self) -> tuple[int, int]:

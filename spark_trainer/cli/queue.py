@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import time
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import positive_float
 from spark_trainer.errors import StoreDiskFull
 from spark_trainer.store.store import Store
+
+if TYPE_CHECKING:
+    from spark_trainer.desktop import KeepAwake
+    from spark_trainer.jobs.serve_watch import RunWatch
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -49,25 +55,44 @@ def _open_when_room(ctx: Context, interval_s: float) -> Store:
 
 
 def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
-    """Serve until Ctrl-C, or SIGTERM (a service manager's stop) or SIGHUP (its terminal closed), which
-    stop it the same way: one line, exit 0, the store closed (its `.open/` mark released)."""
+    """Serve until idle (--until-idle) or stopped: Ctrl-C, and SIGTERM and SIGHUP taken as Ctrl-C, so the
+    summary is said and the computer let sleep again however it ends."""
     from spark_trainer.cli.hangup import like_ctrl_c
+    from spark_trainer.desktop import KeepAwake
     from spark_trainer.jobs.scheduler import serve
+    from spark_trainer.jobs.serve_watch import RunWatch
 
     ctx.info("scheduler running; Ctrl-C stops it (running workers keep going)")
     started: list[int] = []
-
-    def on_started(ids: list[int]) -> None:
-        started.extend(ids)
-        ctx.info(f"started run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}")
-
+    awake, said = KeepAwake(), set[str]()
+    awake.inhibitor.log_refusal = False  # its one warning line is `_tick`'s
+    watch: RunWatch | None = None
+    end = "queue is idle"
     try:
         with like_ctrl_c():
-            serve(_open_when_room(ctx, args.interval), interval_s=args.interval, until_idle=args.until_idle,
-                  on_started=on_started, on_waiting=ctx.info)
+            store = _open_when_room(ctx, args.interval)
+            watch = RunWatch(store)
+            serve(store, interval_s=args.interval, until_idle=args.until_idle, on_started=started.extend,
+                  on_waiting=ctx.info, on_tick=lambda: _tick(ctx, watch, awake, said))
     except KeyboardInterrupt:
-        return Result({"started": started}, "scheduler stopped; running workers keep training")
-    return Result({"started": started}, "queue is idle")
+        end = "scheduler stopped; running workers keep training"
+    finally:
+        awake.release()
+    if watch is None:
+        return Result({"started": started, "ended": {}}, end)
+    return Result({"started": started, "ended": watch.ended_ids()}, f"{end}; while it served: {watch.summary()}")
+
+
+def _tick(ctx: Context, watch: RunWatch, awake: KeepAwake, said: set[str]) -> None:
+    """Say what started or stopped since the last pass, and keep the computer awake while a run is
+    active (that it does, or cannot, said once)."""
+    for line in watch.poll():
+        ctx.info(f"[{datetime.now():%Y-%m-%d %H:%M:%S}] {line}")
+    change = awake.update(watch.active)
+    if change in ("held", "refused") and change not in said:
+        said.add(change)
+        ctx.info("keeping the computer awake while runs are active (it may sleep again once none are)"
+                 if change == "held" else f"warning: {awake.inhibitor.status}: {awake.inhibitor.detail}")
 
 
 def cmd_worker(ctx: Context, args: argparse.Namespace) -> Result:

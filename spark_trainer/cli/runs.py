@@ -18,7 +18,7 @@ from spark_trainer.cli.waiting import wait_for_run
 from spark_trainer.errors import BadInput, SparkError, StoreDiskFull
 from spark_trainer.jobs import control
 from spark_trainer.jobs.reconcile import reconcile
-from spark_trainer.jobs.scheduler import schedule_once, waiting_reason
+from spark_trainer.jobs.scheduler import schedule_once, short_reason, waiting_reason, waiting_reasons
 from spark_trainer.jobs.submit import submit_experiment
 from spark_trainer.store import metrics, projects, runs
 from spark_trainer.store.entities import Experiment, Run, RunStatus, to_jsonable
@@ -106,10 +106,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     delete.set_defaults(handler=cmd_delete)
 
     from spark_trainer.cli.cluster import register_import
+    from spark_trainer.cli.run_priority import register as register_priority
     from spark_trainer.cli.run_records import register as register_records
     from spark_trainer.cli.run_samples import register as register_samples
 
     register_import(actions, common)
+    register_priority(actions, common)
     register_records(actions, common)
     register_samples(actions, common)
 
@@ -125,6 +127,16 @@ def status_text(run, waiting: str | None = None, *, short: bool = False) -> str:
     its first step ("running: loading the model: caching VAE latents 340/2,600 images")."""
     detail = waiting or run.starting_text(short=short)
     return f"{run.status.value}: {detail}" if detail else run.status.value
+
+
+NOTE_CHARS = 60
+
+
+def run_note(run: Run, waiting: str | None) -> str:
+    """`run list`'s NOTE: why a queued run waits, as the app's Status cell says it, or a stopped run's
+    error's first line (the app's Status tooltip), cut to NOTE_CHARS with "…" (`run show` has it whole)."""
+    note = short_reason(waiting) if waiting else run.error_line or ""
+    return note if len(note) <= NOTE_CHARS else note[:NOTE_CHARS - 1] + "…"
 
 
 def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, intro: str) -> Result:
@@ -222,6 +234,7 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     items = runs.list_all(store, project=args.project, experiment=args.experiment, statuses=statuses,
                           sweep=args.sweep)
     project_names = {p.id: p.name for p in projects.list_all(store)}  # same-named experiments told apart
+    waiting = waiting_reasons(store) if any(r.status == RunStatus.QUEUED for r in items) else {}
     rows = [(r.id, project_names.get(r.project_id, "-"), r.experiment, status_text(r, short=True), _progress(r),
              r.devices, r.ran_on, r.created_at,
              r.finished_at if r.status.is_finished else None) for r in items]  # paused/interrupted: not finished
@@ -231,7 +244,10 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
         from spark_trainer.config.sweep import values_text
 
         rows = [(*row, values_text(r.sweep_values)) for row, r in zip(rows, items, strict=True)]
-    data = [{**to_jsonable(r), "project": project_names.get(r.project_id)} for r in items]
+    headers.append("note")  # last: the one cell of any length
+    rows = [(*row, run_note(r, waiting.get(r.id))) for row, r in zip(rows, items, strict=True)]
+    data = [{**to_jsonable(r), "project": project_names.get(r.project_id), "waiting": waiting.get(r.id)}
+            for r in items]
     filters = " ".join(f"--{name} {value}" for name, value in (
         ("project", args.project), ("experiment", args.experiment), ("status", args.status), ("sweep", args.sweep))
         if value is not None)
@@ -253,7 +269,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
 
         sweep = [("sweep", f"{run.sweep}: {values_text(run.sweep_values)}")] if run.sweep else []
         head = fields([("id", run.id), ("experiment", run.experiment), *sweep, ("status", status),
-                       ("step", _progress(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
+                       ("priority", run.priority), ("step", _progress(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
                        ("gpus", run.devices), ("ran on", run.ran_on), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
                        ("folder", run.run_dir), ("error", run.error or "-")])
         lines = [f"  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}  {e.reason}"

@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     parser = sub.add_parser("train", help="train from one run file (project, dataset, recipe, model, settings)",
                             parents=[common],
                             description="Without --wait, prints the run id and returns; the run trains in the "
-                            "background and is started by whichever scheduler is alive.")
+                            "background and is started by whichever scheduler is alive. Among queued runs the one "
+                            "of highest priority starts first (the run file's priority: -100 to 100, default 0; "
+                            "ties in the order queued); `run priority RUN N` changes it while the run waits.")
     parser.add_argument("config", metavar="CONFIG.yaml", help="the run file")
     parser.add_argument("--gpus", help="override the file's gpus: auto | cpu | cpu:N | GPU ids like 0 or 0,1 | count:N")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -132,6 +132,12 @@ def waiting_reasons(store: Store, *, machine: Sequence[int] | None = None) -> di
 READY = "ready: starts when a scheduler runs (the app, or spark-trainer queue serve)"
 
 
+def short_reason(reason: str) -> str:
+    """A waiting reason for a table's cell, without its bracketed detail ("waiting for run 3 to finish"
+    for "... (max concurrent runs 1)"), as the app's Runs list and `run list` show it."""
+    return reason.split(" (", 1)[0]
+
+
 def waiting_reason(store: Store, run: Run) -> str:
     """Why a queued run did not start just now, for the line a command prints."""
     return waiting_reasons(store).get(run.id, READY)
@@ -219,12 +225,14 @@ def serve(
     until_idle: bool = False,
     on_started: Callable[[list[int]], None] | None = None,
     on_waiting: Callable[[str], None] | None = None,
+    on_tick: Callable[[], None] | None = None,
 ) -> None:
     """Loop `schedule_once` forever (or, with `until_idle`, until nothing is queued or active).
 
     While the database's disk is full the loop keeps polling and the queued runs stay queued;
     `on_waiting` gets `waiting_line` once per spell of full disk, not on every tick, and `held_line`
-    once per spell of queued runs held for disk space.
+    once per spell of queued runs held for disk space. `on_tick` is called after every pass (`queue
+    serve` reads what started or ended then).
     """
     waiting: str | None = None  # what the queued runs wait for now, said once
     while True:
@@ -241,6 +249,8 @@ def serve(
             waiting = "room" if held is not None else None
         if started and on_started is not None:
             on_started(started)
+        if on_tick is not None:
+            on_tick()
         if until_idle and not runs.list_all(store, statuses={RunStatus.QUEUED, *runs.ACTIVE}):
             return
         time.sleep(interval_s)

@@ -171,6 +171,15 @@ class Run:
         return self.phase.rsplit(": ", 1)[-1] if short else self.phase
 
     @property
+    def error_line(self) -> str | None:
+        """The first line of a stopped run's error (failed, interrupted, or paused or cancelled with no
+        checkpoint saved), as the app's Status tooltip, `run list`'s NOTE and `queue serve` say it; None
+        for a run that waits, trains or has no error."""
+        if self.status == RunStatus.QUEUED or self.status.is_active:
+            return None
+        return next((line.strip() for line in (self.error or "").splitlines() if line.strip()), None)
+
+    @property
     def devices(self) -> str:
         """Where the run trains or trained, as the app's Runs list and run page and `run list` and `run
         show` show it: its GPU ids ("0,1"); "CPU" for a run placed or started without GPUs, and for one that

@@ -403,3 +403,27 @@ def test_a_pause_whose_worker_died_while_saving_says_where_a_resume_starts(store
     shown = cli("run", "show", run.id).out  # as the run's error, and at the end of the pause's event
     assert "\nerror           no checkpoint was saved at step 10, and none is complete" in shown, shown
     assert shown.count("none is complete: a resume starts from step 0") == 2, shown
+
+
+def test_run_list_notes_why_a_run_waits_and_why_one_failed(store, cli) -> None:
+    """A night's queue read in the morning: `run list` said a bare "queued" and "failed" where the app's
+    Runs list says why; its NOTE column says it too (cut with "…"), --json keeps every key and adds `waiting`."""
+    done = _finished_run_with_metrics(store)
+    experiment = runs.get(store, done).experiment_id
+    waits = runs.create(store, experiment, requested_gpus="count:64")  # more GPUs than any machine here has
+    failed = runs.create(store, experiment)
+    error = "RuntimeError: CUDA out of memory. Tried to allocate 20.00 GiB; GPU 0 has 23.65 GiB in all\nTraceback..."
+    for status in (RunStatus.STARTING, RunStatus.FAILED):
+        runs.transition(store, failed.id, status, "test", error=error if status == RunStatus.FAILED else None)
+    result = cli("run", "list")
+    assert result.code == 0, result.err
+    header, *lines = result.out.splitlines()
+    assert header.split()[-1] == "NOTE"
+    notes = {int(line.split()[0]): line for line in lines}
+    assert "  waiting for 64 free GPUs" in notes[waits.id]
+    assert notes[failed.id].endswith("  " + error[:59] + "…")
+    finished = runs.get(store, done).finished_at
+    assert notes[done].endswith(f"{finished:%Y-%m-%d %H:%M}")  # a completed run has no note
+    listed = {item["id"]: item for item in cli("--json", "run", "list").json()}
+    assert listed[waits.id]["waiting"].startswith("waiting for 64 free GPUs")
+    assert listed[failed.id]["error"] == error and listed[failed.id]["waiting"] is None

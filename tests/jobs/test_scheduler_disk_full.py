@@ -47,7 +47,7 @@ def _waits_then_starts(serve: subprocess.Popen, store: Store | None, home: Path,
     free(home)
     out, rest = serve.communicate(timeout=120)
     assert serve.returncode == 0, rest
-    assert f"started run {run_id}" in rest
+    assert f"run {run_id} (e) started on CPU" in rest
     return waiting + rest
 
 

@@ -157,3 +157,21 @@ def test_a_queued_cpu_run_says_cpu_in_the_list_and_on_its_page_as_once_started(s
     view.open_run(queued.id)
     qtbot.waitUntil(lambda: view.detail.eta.text().startswith("CPU"), timeout=10_000)
     view.shutdown()
+
+
+def test_a_failed_runs_status_tooltip_says_its_errors_first_line(store, ctx, qtbot, tmp_path) -> None:
+    # A run that failed in the night was "failed" in the cell and its tooltip: only its page said why.
+    from app.views.runs_view import COLUMNS, RunsView
+    from spark_trainer.store import runs
+
+    run = _run(store, "oom", 1e-3, [3.0], status=RunStatus.FAILED)
+    runs.update(store, run.id, error="\nCUDA out of memory. Tried to allocate 2.00 GiB\nTraceback (most recent ...")
+    sync_model(qtbot, ctx)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.scheduler.stop()
+    status = COLUMNS.index("Status")
+    qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=10_000)
+    assert table_texts(view.table)[0][status] == "failed"  # the cell stays short
+    assert view.table.item(0, status).toolTip() == "failed: CUDA out of memory. Tried to allocate 2.00 GiB"
+    view.shutdown()

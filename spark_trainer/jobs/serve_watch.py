@@ -1,0 +1,84 @@
+"""What `queue serve` says while it serves: a line whenever a run of the home starts or stops, whoever
+started it (this scheduler, a finishing worker, the app, a `--wait` command), and at the end one line of
+what ended meanwhile ("3 completed, 1 failed (run 10)"), for a queue left overnight and read in the
+morning."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from spark_trainer.store import runs
+from spark_trainer.store.entities import Run, RunStatus, utcnow
+from spark_trainer.store.store import Store
+
+# How a stopped run is said, in the order the summary counts them.
+ENDED = {RunStatus.COMPLETED: "completed", RunStatus.FAILED: "failed", RunStatus.INTERRUPTED: "was interrupted",
+         RunStatus.CANCELLED: "was cancelled", RunStatus.PAUSED: "was paused"}
+# A write committed just after a read with an older time stamp is still read by the next one.
+OVERLAP = timedelta(seconds=2)
+
+
+class RunWatch:
+    """Reads the runs that changed since the last `poll` (by `updated_at`, as the app's poller does)
+    and says what started or stopped; `ended` keeps each run's last stop while it stays stopped."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.since = utcnow()
+        self._read_from = self.since - OVERLAP
+        found, _ids = runs.changed_since(store, None)
+        self.status = {run.id: run.status for run in found}
+        self.ended: dict[int, RunStatus] = {}
+
+    @property
+    def active(self) -> bool:
+        """A run of the home is starting, running or stalled (as last read)."""
+        return any(status.is_active for status in self.status.values())
+
+    def poll(self) -> list[str]:
+        now = utcnow()
+        found, ids = runs.changed_since(self.store, self._read_from)
+        self._read_from = now - OVERLAP
+        lines = []
+        for run in sorted(found, key=lambda r: r.id):
+            before = self.status.get(run.id)
+            self.status[run.id] = run.status
+            if run.status == before:
+                continue
+            line = self._line(run, before)
+            if line:
+                lines.append(line)
+        self.status = {run_id: status for run_id, status in self.status.items() if run_id in ids}
+        return lines
+
+    def _line(self, run: Run, before: RunStatus | None) -> str | None:
+        name = f"run {run.id} ({run.experiment})"
+        if run.status.is_active and (before is None or not before.is_active):
+            return f"{name} started on {run.devices}"
+        if run.status not in ENDED:
+            self.ended.pop(run.id, None)  # queued again (resumed, extended): not ended any more
+            return None
+        if before is None and (run.finished_at is None or run.finished_at < self.since):
+            return None  # recorded stopped before this watch began (an imported cluster job)
+        self.ended[run.id] = run.status
+        if run.status == RunStatus.COMPLETED:
+            return f"{name} completed {run.step} step{'s' if run.step != 1 else ''}"
+        return f"{name} {ENDED[run.status]}" + (f": {run.error_line}" if run.error_line else "")
+
+    def summary(self) -> str:
+        """What ended while it watched, one line: "3 completed, 1 failed (run 10), 1 was cancelled (run 4)"."""
+        parts = []
+        for status, words in ENDED.items():
+            ids = sorted(run_id for run_id, ended in self.ended.items() if ended == status)
+            if not ids:
+                continue
+            count = f"{len(ids)} {words.removeprefix('was ')}"
+            which = "" if status == RunStatus.COMPLETED else \
+                f" (run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))})"
+            parts.append(count + which)
+        return ", ".join(parts) or "no run ended"
+
+    def ended_ids(self) -> dict[str, list[int]]:
+        """`summary` for --json: {"completed": [3, 4], "failed": [10]}."""
+        return {status.value: sorted(i for i, s in self.ended.items() if s == status)
+                for status in ENDED if status in self.ended.values()}

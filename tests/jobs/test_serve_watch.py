@@ -1,0 +1,31 @@
+"""`RunWatch`, what `queue serve` says: runs that stopped before it began are not news, a run queued
+again (resumed) leaves the summary, and several of one kind are named together."""
+
+from __future__ import annotations
+
+from spark_trainer.jobs.serve_watch import RunWatch
+from spark_trainer.store import experiments, projects, runs
+from spark_trainer.store.entities import RunStatus
+
+S, R, F = RunStatus.STARTING, RunStatus.RUNNING, RunStatus.FAILED
+
+
+def _runs(store, n: int) -> list[int]:
+    projects.create(store, "p")
+    experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    return [runs.create(store, "e").id for _ in range(n)]
+
+
+def test_only_what_ends_while_it_watches_is_summed_up(store) -> None:
+    old, a, b = _runs(store, 3)
+    for to in (S, F):
+        runs.transition(store, old, to, "before serve", error="long ago")
+    watch = RunWatch(store)
+    assert watch.poll() == [] and watch.summary() == "no run ended"
+    for run_id in (a, b):
+        for to in (S, R, F):
+            runs.transition(store, run_id, to, "test", error="boom" if to == F else None)
+    assert watch.poll() == [f"run {a} (e) failed: boom", f"run {b} (e) failed: boom"]
+    assert watch.summary() == f"2 failed (runs {a}, {b})" and watch.ended_ids() == {"failed": [a, b]}
+    runs.transition(store, a, RunStatus.QUEUED, "resumed")
+    assert watch.poll() == [] and watch.summary() == f"1 failed (run {b})"
