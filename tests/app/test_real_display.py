@@ -97,6 +97,18 @@ class AppUnderTest:
         button = self.button(text)
         self.xdotool("mousemove", "--sync", str(button["x"]), str(button["y"]), "click", "1")
 
+    def click_until_gone(self, text: str, tries: int = 3, wait_s: float = 20.0) -> None:
+        """Click the button `text` until it is gone or disabled (what a click on it does). A whole-suite
+        run on a loaded machine saw one click land nowhere, the button still there 300 s later: a
+        screen report read before the window had settled where the X server shows it."""
+        for _ in range(tries):
+            self.click(text)
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if not any(b["text"] == text and b["enabled"] for b in self.state.get("buttons", [])):
+                    return
+                time.sleep(0.2)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, 9)
@@ -156,7 +168,7 @@ def test_demo_on_a_real_display_trains_and_closes_cleanly(tmp_path: Path) -> Non
         found = app.xdotool("search", "--sync", "--onlyvisible", "--name", "^SparkTrainer$").split()
         assert str(shown["window"]) in found
 
-        app.click("Create demo project")
+        app.click_until_gone("Create demo project")
         # The demo builds a model and a dataset, queues a run; the app's scheduler trains it and the
         # Runs view shows its curves growing.
         app.wait_for("a chart with points", lambda s: any(n > 0 for c in s["charts"] for n in c["curves"].values()),
