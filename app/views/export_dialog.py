@@ -201,7 +201,8 @@ class ExportDialog(QDialog):
                 tctx.progress((phase, done, total), force=True)
 
             result = export_run(self.store, run_id, options, progress=report)
-            outcome: dict[str, Any] = {"export": result.export, "reused": result.reused, "pushed": None}
+            outcome: dict[str, Any] = {"export": result.export, "reused": result.reused, "pushed": None,
+                                       "note": result.note}
             if repo is not None:
                 outcome["export"], outcome["pushed"] = push_export(self.store, result.export, repo,
                                                                    private=private, progress=report)
@@ -235,7 +236,8 @@ class ExportDialog(QDialog):
         if outcome["pushed"] is not None:
             where += f" and pushed to {outcome['pushed'].url}"
         self.phase.setText("")
-        self.banner.show_message(where, "ok")
+        note = outcome.get("note")  # "best" whose best evaluation has no checkpoint: a warning, said whole
+        self.banner.show_message(f"{where}. {note[0].upper()}{note[1:]}" if note else where, "warning" if note else "ok")
         self.exported.emit(export.id)
 
     def _on_failed(self, message: str, _exc: object) -> None:

@@ -65,13 +65,8 @@ def cmd_export(ctx: Context, args: argparse.Namespace) -> Result:
         how = "already exported" if result.reused else "exported"
         ctx.info(f"{how}: run {export.run_id} step {export.step} ({export.options.get('kind')}, "
                  f"{export.options.get('dtype')}) in {export.path}")
-        if options.checkpoint == "best":
-            from spark_trainer.export.checkpoint import unsaved_best
-            from spark_trainer.store import runs
-
-            note = unsaved_best(store, export.run_id, Path(runs.get(store, export.run_id).run_dir), export.step)
-            if note:
-                ctx.info(note)
+        if result.note:
+            ctx.info(result.note)
         pushed = None
         if args.push:
             export, pushed = push_export(store, export, args.push, private=args.private, progress=show)

@@ -7,6 +7,7 @@ finished folder and does not write it again, so a failed push is retried by runn
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import uuid
@@ -18,7 +19,7 @@ from typing import Any
 from spark_trainer import disk
 from spark_trainer.errors import BadInput, DiskFull, NotFound, OperationFailed
 from spark_trainer.export import card, hub
-from spark_trainer.export.checkpoint import pinned_checkpoint
+from spark_trainer.export.checkpoint import pinned_checkpoint, unsaved_best
 from spark_trainer.export.classifier import dataset_folder
 from spark_trainer.export.options import ExportOptions
 from spark_trainer.export.registry import ExportInfo, exporter_for
@@ -35,6 +36,7 @@ class ExportResult:
     export: Export
     reused: bool
     pushed: hub.Pushed | None = None
+    note: str | None = None  # said beside it: a "best" whose best evaluation has no checkpoint
 
 
 def _requested(run_id: int, step: int, options: ExportOptions, recipe: str) -> dict[str, Any]:
@@ -65,10 +67,11 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
     notify = progress or (lambda _p, _d, _t: None)
     run = runs.get(store, run_ref)
     with pinned_checkpoint(Path(run.run_dir), options.checkpoint, run_id=run.id) as (checkpoint, step):
+        note = unsaved_best(store, run.id, Path(run.run_dir), step) if str(options.checkpoint) == "best" else None
         reused = find_reusable(store, run.id, step, options)
         if reused is not None:
-            return ExportResult(reused, reused=True)
-        return _export(store, run, checkpoint, step, options, notify)
+            return ExportResult(reused, reused=True, note=note)
+        return dataclasses.replace(_export(store, run, checkpoint, step, options, notify), note=note)
 
 
 def _export(store: Store, run: Any, checkpoint: Path, step: int, options: ExportOptions,

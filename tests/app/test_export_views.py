@@ -103,3 +103,25 @@ def test_leaderboard_shows_evaluation_columns_and_a_baseline_row(trained, qtbot)
     ours = next(r for r in rows if r[1] == str(run.id) and r[0] != "baseline")
     baseline = next(r for r in rows if r[0] == "baseline")
     assert ours[col] == "0.7500" and baseline[col] == "0.2500" and "base model: tiny-llama" in baseline[3]
+
+
+def test_export_dialog_says_a_best_export_s_note_as_a_warning(trained, qtbot, tmp_path) -> None:
+    # The command line's note when "best" cannot give the best evaluation (its step was never saved)
+    # reaches the dialog's banner too, whole, as a warning rather than a plain "Exported".
+    from types import SimpleNamespace
+
+    from app.views.export_dialog import ExportDialog
+
+    store, ctx, run = trained
+    dialog = ExportDialog(store, ctx, run)
+    qtbot.addWidget(dialog)
+    note = ("note: the best eval_loss, 1.111 at step 2, has no checkpoint (its weights were not saved); "
+            "exported the best checkpoint kept, step 1 (eval_loss 1.25)")
+    done = SimpleNamespace(id=99, path=str(tmp_path / "best"))
+    dialog._on_done({"export": done, "reused": False, "pushed": None, "note": note})
+    assert dialog.banner.role == "warning"
+    assert dialog.banner.text() == f"Exported to {tmp_path / 'best'}. Note: the best eval_loss, 1.111 at step 2, " \
+                                   "has no checkpoint (its weights were not saved); exported the best checkpoint " \
+                                   "kept, step 1 (eval_loss 1.25)"
+    dialog._on_done({"export": done, "reused": True, "pushed": None, "note": None})
+    assert dialog.banner.role == "ok" and dialog.banner.text() == f"Already exported to {tmp_path / 'best'}"

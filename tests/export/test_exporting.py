@@ -462,3 +462,24 @@ def test_the_card_lists_only_the_evaluations_of_the_exported_checkpoint(lora_run
                      if m["name"] == "perplexity"]
         assert evaluated == [value], (step, meta["model-index"])
         assert f"perplexity {value:.4f}" in text and f"perplexity {other:.4f}" not in text
+
+
+def test_best_says_when_a_better_evaluation_has_no_checkpoint(tiny_model, tmp_path, capsys) -> None:
+    # A night-queue walk: a run failed on a full disk after evaluating a step it never saved; the
+    # leaderboard ranked it by that value, and `export --checkpoint best` exported another step unsaid.
+    from tests.export.conftest import train_run
+
+    home = tmp_path / "home"
+    with Store.open(home) as store:
+        (tmp_path / "data").mkdir()
+        run = train_run(store, tiny_model, tmp_path / "data")  # evaluated and saved at steps 3 and 6
+        best = min(p.value for p in metrics.read(store, run.id, keys=["eval_loss"]))
+        metrics.add_batch(store, run.id, [("eval_loss", 4, best / 2)])  # evaluated, never saved
+    code, _, err = _cli(capsys, home, "export", run.id, "--checkpoint", "best", "--out", tmp_path / "best")
+    assert code == 0, err
+    assert re.search(r"note: the best eval_loss, [\d.]+ at step 4, has no checkpoint \(its weights were not saved\); "
+                     r"exported the best checkpoint kept, step [36] \(eval_loss [\d.]+\)", err), err
+    again = _cli(capsys, home, "export", run.id, "--checkpoint", "best", "--out", tmp_path / "best")
+    assert "already exported" in again[2] and "at step 4, has no checkpoint" in again[2]  # said when reused too
+    last = _cli(capsys, home, "export", run.id, "--out", tmp_path / "last")
+    assert last[0] == 0 and "note:" not in last[2]  # only "best" promises the best
