@@ -19,8 +19,12 @@ KERNELS = ("rms_norm", "swiglu", "rope")
 def quiet_optional_kernel_probe() -> None:
     """peft imports bitsandbytes, whose CPU backend probes for an optional kernel package on CPUs with
     AVX512-BF16 and warns when it is missing ("Failed to load CPU gemm_4bit_forward..."), though the plain
-    CPU 4-bit path works: into every run's log, the playground's stderr and each command's output."""
+    CPU 4-bit path works: into every run's log, the playground's stderr and each command's output.
+    With transformers 5.25 the `kernels` package comes too, and that probe, offline (as every run and
+    test is), first says "Skipping publisher trust check for 'kernels-community/quantization-bitsandbytes'
+    because Hugging Face Hub is in offline mode": quieted alike (a fresh venv's `generate` printed it)."""
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    logging.getLogger("kernels").setLevel(logging.ERROR)
 
 
 def requested() -> list[str]:
