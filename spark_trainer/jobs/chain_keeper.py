@@ -42,7 +42,8 @@ def spawn(run_id: int, pid: int, start_time: float, home: Path, log_path: Path) 
     try:
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(command(run_id, pid, start_time), stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, env=env, close_fds=True, **portable.spawn_options())
+                                    stderr=subprocess.STDOUT, env=env, close_fds=True,
+                                    cwd=str(log_path.parent), **portable.spawn_options())  # as the worker's
     except OSError:
         return None
     return proc.pid
