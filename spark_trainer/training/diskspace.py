@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from spark_trainer import disk
 from spark_trainer.disk import (
     fault_of,
-    file_size_limit,
     folder_bytes,
     free_bytes,
     gb,
@@ -76,9 +76,6 @@ def check_before_run(run_dir: Path, params: list) -> None:
     check_free(Path(run_dir), estimate_checkpoint_bytes(sum(p.numel() for p in params)))
 
 
-_file_size_limit = file_size_limit  # write_failure asks through this name (tests set a limit here)
-
-
 # A failing disk as a library words it in its own exception type: safetensors' "I/O error: Read-only
 # file system (os error 30)" (EIO 5, EFBIG 27, EROFS 30).
 _FAILING_WORDS = re.compile(r"\(os error (?:5|27|30)\)")
@@ -97,7 +94,7 @@ def write_failure(exc: BaseException, target: Path, needed: int, keeps: str, wha
     if is_full(exc) or free < needed:  # safetensors says ENOSPC in words, in its own exception type
         needs = f", {what} needs about {gb(needed)}" if needed else ""
         return DiskFull(f"disk full at {target.parent}: {gb(free)} free{needs}; {keeps}. {FREE_SPACE}")
-    limit = _file_size_limit()
+    limit = disk.file_size_limit()  # through the module: tests set a limit there, for fault_of too
     too_large = is_too_large(exc)
     if limit is not None and (too_large or (target.exists() and target.stat().st_size >= limit - 4096)):
         line = f"could not write {target}: the file size limit ({limit} bytes, `ulimit -f`) was reached; {keeps}"

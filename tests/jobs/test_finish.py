@@ -22,7 +22,7 @@ from spark_trainer.training.checkpoints import write_checkpoint
 def test_a_file_size_limit_says_no_checkpoint_once_and_to_raise_the_limit(tmp_path: Path, monkeypatch) -> None:
     """Under `ulimit -f` it said "...was reached; no checkpoint was written; no checkpoint was written
     yet. Free some space, then resume the run": twice the same, and space freed lifts no limit."""
-    monkeypatch.setattr(diskspace, "_file_size_limit", lambda: 1024000)
+    monkeypatch.setattr(disk, "file_size_limit", lambda: 1024000)
     target = tmp_path / "checkpoints" / ".staging-step-00000005" / "optimizer.pt"
     failure = diskspace.write_failure(OSError(errno.EFBIG, "File too large"), target, 0, "no checkpoint was written")
 

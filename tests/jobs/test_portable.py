@@ -265,7 +265,7 @@ assert not portable.posix_signals()
 me = process.identity(os.getpid())
 assert me is not None and process.is_alive(me.pid, me.start_time)
 assert run_lock.hold({str(tmp_path)!r}) == (None, None)
-assert diskspace._file_size_limit() is None
+assert diskspace.disk.file_size_limit() is None
 print("fell back")
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from spark_trainer import disk
 from spark_trainer.errors import DiskFull
 from spark_trainer.training import diskspace
 from spark_trainer.training.checkpoints import checkpoint_dir, write_checkpoint
@@ -39,7 +40,7 @@ def test_the_check_before_a_checkpoint_says_its_size_and_the_margin_apart_and_na
 
 
 def test_a_file_size_limit_is_not_told_to_free_space(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(diskspace, "_file_size_limit", lambda: 1024000)
+    monkeypatch.setattr(disk, "file_size_limit", lambda: 1024000)
     target = tmp_path / ".staging-step-00000005" / "optimizer.pt"
     failure = diskspace.write_failure(OSError(errno.EFBIG, "File too large"), target, 0, "no checkpoint was written")
     assert str(failure) == (
@@ -52,7 +53,7 @@ def test_safetensors_saying_file_too_large_in_words_is_the_file_size_limit(tmp_p
     """safetensors raises its own type, no errno: it read "I/O error writing ...: Error while serializing"."""
     from safetensors import SafetensorError
 
-    monkeypatch.setattr(diskspace, "_file_size_limit", lambda: 1500000)
+    monkeypatch.setattr(disk, "file_size_limit", lambda: 1500000)
     target = tmp_path / "trainable.safetensors"
     exc = SafetensorError("Error while serializing: I/O error: File too large (os error 27)")
     assert str(diskspace.write_failure(exc, target, 0, "the last complete checkpoint is still step-00000003")) == (
@@ -62,7 +63,7 @@ def test_safetensors_saying_file_too_large_in_words_is_the_file_size_limit(tmp_p
 
 
 def test_a_file_too_large_for_its_filesystem_is_not_told_of_ulimit(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(diskspace, "_file_size_limit", lambda: None)
+    monkeypatch.setattr(disk, "file_size_limit", lambda: None)
     target = tmp_path / "optimizer.pt"
     line = str(diskspace.write_failure(OSError(errno.EFBIG, "File too large"), target, 0, "no checkpoint was written"))
     assert line.startswith(f"I/O error writing {target}: File too large (") and "ulimit" not in line, line
@@ -84,7 +85,7 @@ def test_a_failed_write_says_why_by_its_errno_and_the_advice_follows_the_kind(
         tmp_path: Path, monkeypatch, code: int, limit: int | None, kind: str, advice: str) -> None:
     """The advice was picked by reading the line's words; now the errno, met where the write failed,
     sets the error's kind, and the advice is the kind's."""
-    monkeypatch.setattr(diskspace, "_file_size_limit", lambda: limit)
+    monkeypatch.setattr(disk, "file_size_limit", lambda: limit)
     failure = diskspace.write_failure(OSError(code, "x"), tmp_path / "optimizer.pt", 0, "no checkpoint was written")
     assert failure.kind == kind
     assert diskspace.resume_advice(failure.kind) == advice
