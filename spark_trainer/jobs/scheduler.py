@@ -207,9 +207,9 @@ def held_line(store: Store) -> str | None:
     """The one line a scheduler shows while queued runs wait for disk space (`disk_hold`), else None:
     "run 5 stays queued, waiting for disk space: 15.4 MiB free at <home>/runs, run 4 needed about
     17.9 MiB; it starts once there is room"."""
-    held = disk_hold.current(store)
-    queued = [run.id for run in runs.list_all(store, statuses={RunStatus.QUEUED})] if held is not None else []
-    if not queued:
+    queued = [run.id for run in runs.list_all(store, statuses={RunStatus.QUEUED})]
+    held = disk_hold.current(store) if queued else None  # an idle serve loop reads no failures and no disk
+    if held is None:
         return None
     if len(queued) == 1:
         which, start = f"run {queued[0]} stays", "it starts"
