@@ -1,4 +1,5 @@
-"""`queue serve`: the headless scheduler loop, and the hidden `worker RUN_ID` role."""
+"""`queue serve`: the headless scheduler loop, and the hidden `worker RUN_ID` role (`queue show`, `hold`
+and `release` are in `cli/queue_hold.py`)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,18 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("queue", help="run the scheduler that starts queued runs", parents=[common])
+    from spark_trainer.cli import queue_hold
+
+    parser = sub.add_parser("queue", help="show, hold or release the queue, or run the scheduler that starts "
+                            "queued runs", parents=[common])
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    queue_hold.register(actions, common)
     serve = actions.add_parser("serve", help="start queued runs whenever their GPUs are free (Ctrl-C, SIGTERM or "
                                "SIGHUP stops)",
                                parents=[common])
     serve.add_argument("--interval", type=positive_float, default=2.0, metavar="S", help="seconds between checks")
     serve.add_argument("--until-idle", action="store_true",
-                       help="exit once nothing is queued, starting or running")
+                       help="exit once nothing is starting or running, and nothing queued (or the queue is held)")
     serve.set_defaults(handler=cmd_serve)
 
     # The worker role: started by the scheduler, not by people, so it is not listed.

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from spark_trainer.cli.hangup import like_ctrl_c
 from spark_trainer.errors import StoreDiskFull
 from spark_trainer.jobs.reconcile import reconcile
-from spark_trainer.jobs.scheduler import held_line, schedule_once, waiting_line
+from spark_trainer.jobs.scheduler import hold_of, schedule_once, waiting_line
 from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
@@ -37,7 +37,8 @@ def wait_for_run(store: Store, run_id: int, *, poll_s: float = 1.0,
 
     While the database's disk is too full to start the queued run, it stays queued and the wait goes
     on, as `queue serve` does: `on_waiting` gets `scheduler.waiting_line` once per spell of full disk,
-    and `scheduler.held_line` once per spell of queued runs held for disk space (`jobs/disk_hold.py`).
+    and `scheduler.hold_of`'s line once per spell of queued runs held (the queue held, `store/queue_hold.py`;
+    or waiting for disk space, `jobs/disk_hold.py`).
 
     SIGTERM and SIGHUP (its terminal closed) raise KeyboardInterrupt here as Ctrl-C does: the caller
     stops waiting and the run goes on (`cli/hangup.py`).
@@ -64,10 +65,10 @@ def _wait(store: Store, run_id: int, poll_s: float, on_waiting: Callable[[str], 
             run = runs.get(store, run_id)
         else:
             run = runs.get(store, run_id)
-            held = held_line(store) if run.status == RunStatus.QUEUED else None
-            if held is not None and waiting != "room":
-                on_waiting(held)
-            waiting = "room" if held is not None else None
+            hold = hold_of(store) if run.status == RunStatus.QUEUED else None
+            if hold is not None and waiting != hold[0]:
+                on_waiting(hold[1])
+            waiting = hold[0] if hold is not None else None
         if tty:
             sys.stderr.write(_bar(run))
             sys.stderr.flush()

@@ -10,7 +10,10 @@ tick, saying so with `waiting_line` rather than stopping; they start once there 
 
 A run that failed on a full runs folder holds the queued runs too, while the folder has less room
 than that failure needed (`disk_hold`): each would only fail the same way. They wait, saying so
-(`waiting_reasons`, `held_line`), and start once space is freed.
+(`waiting_reasons`, `hold_of`), and start once space is freed.
+
+A person can hold the whole queue (`store.queue_hold`: `queue hold`, the app's Runs view): nothing
+queued starts until it is released, whatever its GPUs; running runs go on.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from spark_trainer.errors import BadInput, StoreDiskFull
 from spark_trainer.jobs import disk_hold, process
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.reconcile import reconcile
-from spark_trainer.store import runs, settings
+from spark_trainer.store import queue_hold, runs, settings
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
@@ -118,6 +121,8 @@ def waiting_reasons(store: Store, *, machine: Sequence[int] | None = None) -> di
     queued = runs.list_all(store, statuses={RunStatus.QUEUED})
     if not queued:
         return {}
+    if queue_hold.held_since(store) is not None:
+        return {run.id: queue_hold.REASON for run in queued}
     held = disk_hold.current(store)
     if held is not None:  # nothing starts, whatever its GPUs
         return {run.id: held.reason for run in queued}
@@ -145,9 +150,10 @@ def waiting_reason(store: Store, run: Run) -> str:
 
 def schedule_once(store: Store, *, machine: Sequence[int] | None = None) -> list[int]:
     """Reconcile, then start every queued run that fits now; returns the started run ids. None starts
-    while the runs folder has less room than the last disk-full failure needed (`disk_hold`)."""
+    while the queue is held (`queue_hold`) or the runs folder has less room than the last disk-full
+    failure needed (`disk_hold`)."""
     reconcile(store)
-    if disk_hold.current(store) is not None:
+    if queue_hold.held_since(store) is not None or disk_hold.current(store) is not None:
         return []
     config = settings.get_all(store)
     picker = make_picker(machine_gpus() if machine is None else machine,
@@ -203,19 +209,27 @@ def waiting_line(exc: StoreDiskFull, store: Store | None = None) -> str:
     return f"{head}; {which} once there is room"
 
 
-def held_line(store: Store) -> str | None:
-    """The one line a scheduler shows while queued runs wait for disk space (`disk_hold`), else None:
-    "run 5 stays queued, waiting for disk space: 15.4 MiB free at <home>/runs, run 4 needed about
-    17.9 MiB; it starts once there is room"."""
-    queued = [run.id for run in runs.list_all(store, statuses={RunStatus.QUEUED})]
-    held = disk_hold.current(store) if queued else None  # an idle serve loop reads no failures and no disk
-    if held is None:
+def hold_of(store: Store) -> tuple[str, str] | None:
+    """What holds the queued runs now, as (kind, line), else None. Kind "queue": the queue is held
+    ("run 5 stays queued: the queue is held; it starts once the queue is released (...)"); kind
+    "room": they wait for disk space (`disk_hold`: "run 5 stays queued, waiting for disk space: 15.4
+    MiB free at <home>/runs, run 4 needed about 17.9 MiB; it starts once there is room"). A loop
+    says the line once per spell of one kind."""
+    queued = [run.id for run in sorted(runs.list_all(store, statuses={RunStatus.QUEUED}),
+                                       key=lambda r: (-r.priority, r.id))]  # in the order they start
+    if not queued:  # an idle serve loop reads no hold, no failures and no disk
         return None
     if len(queued) == 1:
         which, start = f"run {queued[0]} stays", "it starts"
     else:
         which, start = f"runs {', '.join(map(str, queued))} stay", "they start"
-    return f"{which} queued, {held.reason}; {start} once there is room"
+    if queue_hold.held_since(store) is not None:
+        return "queue", (f"{which} queued: the queue is held; {start} once it is released "
+                         "(`spark-trainer queue release`, or the app's Runs view)")
+    held = disk_hold.current(store)
+    if held is None:
+        return None
+    return "room", f"{which} queued, {held.reason}; {start} once there is room"
 
 
 def serve(
@@ -227,12 +241,13 @@ def serve(
     on_waiting: Callable[[str], None] | None = None,
     on_tick: Callable[[], None] | None = None,
 ) -> None:
-    """Loop `schedule_once` forever (or, with `until_idle`, until nothing is queued or active).
+    """Loop `schedule_once` forever (or, with `until_idle`, until nothing is active and nothing queued
+    can start without a person: none queued, or the queue held).
 
     While the database's disk is full the loop keeps polling and the queued runs stay queued;
-    `on_waiting` gets `waiting_line` once per spell of full disk, not on every tick, and `held_line`
-    once per spell of queued runs held for disk space. `on_tick` is called after every pass (`queue
-    serve` reads what started or ended then).
+    `on_waiting` gets `waiting_line` once per spell of full disk, not on every tick, and `hold_of`'s
+    line once per spell of queued runs held (the queue held, or waiting for disk space). `on_tick` is
+    called after every pass (`queue serve` reads what started or ended then).
     """
     waiting: str | None = None  # what the queued runs wait for now, said once
     while True:
@@ -243,14 +258,21 @@ def serve(
                 on_waiting(waiting_line(exc, store))
             waiting, started = "database", []
         else:
-            held = None if started else held_line(store)
-            if held is not None and waiting != "room" and on_waiting is not None:
-                on_waiting(held)
-            waiting = "room" if held is not None else None
+            hold = None if started else hold_of(store)
+            if hold is not None and waiting != hold[0] and on_waiting is not None:
+                on_waiting(hold[1])
+            waiting = hold[0] if hold is not None else None
         if started and on_started is not None:
             on_started(started)
         if on_tick is not None:
             on_tick()
-        if until_idle and not runs.list_all(store, statuses={RunStatus.QUEUED, *runs.ACTIVE}):
+        if until_idle and _idle(store):
             return
         time.sleep(interval_s)
+
+
+def _idle(store: Store) -> bool:
+    """Nothing active, and nothing queued that would start without a person releasing the queue."""
+    if runs.list_all(store, statuses=runs.ACTIVE):
+        return False
+    return not runs.list_all(store, statuses={RunStatus.QUEUED}) or queue_hold.held_since(store) is not None

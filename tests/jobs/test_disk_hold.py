@@ -15,7 +15,7 @@ import pytest
 from spark_trainer.errors import DiskFull, StoreDiskFull
 from spark_trainer.jobs import disk_hold, process, scheduler
 from spark_trainer.jobs.disk_hold import DISK_FULL_REASON, needed_bytes
-from spark_trainer.jobs.scheduler import held_line, schedule_once, serve, waiting_reasons
+from spark_trainer.jobs.scheduler import hold_of, schedule_once, serve, waiting_reasons
 from spark_trainer.store import runs, settings
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
@@ -96,14 +96,14 @@ def test_queued_runs_wait_for_the_room_a_disk_full_run_needed(store: Store, expe
     assert [runs.get(store, i).status for i in queued] == [RunStatus.QUEUED] * 2
     why = f"waiting for disk space: 15.4 MiB free at {runs_dir}, run {failed.id} needed about 17.9 MiB"
     assert waiting_reasons(store, machine=[]) == dict.fromkeys(queued, why)
-    assert held_line(store) == (f"runs {queued[0]}, {queued[1]} stay queued, {why}; they start once there is room")
+    assert hold_of(store) == ("room", f"runs {queued[0]}, {queued[1]} stay queued, {why}; they start once there is room")
     shown = cli("run", "show", queued[0])
     assert shown.code == 0 and f"queued: {why}" in shown.out, shown.out
 
     free_space["bytes"] = 18 * MiB  # room freed: both start
     assert schedule_once(store, machine=[]) == queued
     assert started == queued
-    assert held_line(store) is None
+    assert hold_of(store) is None
 
     # Once a run has started after it, the failure holds nothing more (the disk may fill for other reasons).
     later = runs.create(store, experiment.id, requested_gpus="cpu")

@@ -171,3 +171,36 @@ def test_a_queued_run_whose_folder_was_deleted_fails_in_one_line_and_nothing_is_
     assert not Path(run.run_dir).exists()
     with pytest.raises(BadInput, match="is gone"):
         control.resume(store, run.id)
+
+
+def test_a_held_queue_starts_nothing_until_it_is_released(store: Store, experiment, monkeypatch) -> None:
+    import os
+
+    from spark_trainer.jobs import process, scheduler
+    from spark_trainer.store import queue_hold, settings
+
+    spawned: list[int] = []
+
+    def spawn(run_id: int, *_args: object) -> process.ProcessIdentity:  # no worker: this process stands in
+        spawned.append(run_id)
+        return process.identity(os.getpid())
+
+    monkeypatch.setattr(process, "spawn_worker", spawn)
+    settings.set_value(store, "max_concurrent_runs", 4)
+    queue_hold.hold(store)
+    low = runs.create(store, experiment.id, requested_gpus="cpu")
+    high = runs.create(store, experiment.id, requested_gpus="cpu", priority=5)
+    assert scheduler.schedule_once(store, machine=[]) == [] and spawned == []
+    assert scheduler.waiting_reasons(store, machine=[]) == dict.fromkeys([low.id, high.id], queue_hold.REASON)
+    assert scheduler.short_reason(queue_hold.REASON) == "queue is held"
+    kind, line = scheduler.hold_of(store)
+    assert kind == "queue" and line.startswith(f"runs {high.id}, {low.id} stay queued: the queue is held; they start "
+                                               "once it is released"), line
+
+    said: list[str] = []  # serve says it once, and --until-idle does not wait for a person
+    scheduler.serve(store, interval_s=0.01, until_idle=True, on_waiting=said.append)
+    assert said == [line] and spawned == []
+
+    queue_hold.release(store)
+    assert scheduler.hold_of(store) is None
+    assert scheduler.schedule_once(store, machine=[]) == [high.id, low.id] == spawned  # priority first

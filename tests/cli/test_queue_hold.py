@@ -1,0 +1,58 @@
+"""`queue hold`, `queue show`, `queue release`: a night's queue is built in the order a person chooses
+before anything starts (without the hold the first `train` started at once, whatever its priority)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from spark_trainer.jobs import process
+from spark_trainer.store import experiments, projects, runs, settings
+from spark_trainer.store.entities import RunStatus
+
+
+@pytest.fixture
+def spawned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """No worker is started: the run ids a scheduler would start, with this process standing in."""
+    ids: list[int] = []
+
+    def spawn(run_id: int, *_args: object) -> process.ProcessIdentity:
+        ids.append(run_id)
+        return process.identity(os.getpid())
+
+    monkeypatch.setattr(process, "spawn_worker", spawn)
+    return ids
+
+
+def test_a_held_queue_is_shown_and_released_in_priority_order(store, cli, spawned) -> None:
+    projects.create(store, "p")
+    experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    assert cli("queue", "show").out == "queue   not held\nactive  none\nqueued  none\n"
+
+    held = cli("queue", "hold")
+    assert (held.code, held.out) == (0, "queue held: no queued run starts until `spark-trainer queue release`; "
+                                        "running runs go on\n")
+    first = runs.create(store, "e", requested_gpus="cpu").id
+    second = runs.create(store, "e", requested_gpus="cpu", priority=5).id
+    again = cli("queue", "hold")
+    assert again.code == 0 and again.out.startswith("the queue was held already (since ")
+    assert f"runs {second}, {first} stay queued; running runs go on" in again.out
+
+    shown = cli("queue", "show")
+    assert shown.code == 0 and "queue   held since " in shown.out
+    table = shown.out.split("\n\n")[1].splitlines()
+    assert table[0].split() == ["ID", "PRIORITY", "EXPERIMENT", "GPUS", "NOTE"]
+    assert [row.split()[:2] for row in table[1:]] == [[str(second), "5"], [str(first), "0"]]
+    assert all(row.endswith("queue is held") for row in table[1:])
+    data = cli("--json", "queue", "show").json()
+    assert data["held"] is True and [q["id"] for q in data["queued"]] == [second, first]
+    assert "queue is held" in cli("run", "show", first).out and spawned == []
+
+    settings.set_value(store, "max_concurrent_runs", 1)
+    released = cli("queue", "release")
+    assert released.code == 0 and released.out == (f"queue released; started run {second}; run {first} waits: "
+                                                   f"waiting for run {second} to finish (max concurrent runs 1)\n")
+    assert spawned == [second] and runs.get(store, second).status == RunStatus.STARTING
+    assert cli("queue", "release").out.startswith("the queue was not held; run ")
+    assert cli("--json", "queue", "show").json()["held"] is False
