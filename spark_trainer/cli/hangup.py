@@ -17,6 +17,21 @@ def _interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _forget_unhandled() -> None:
+    """Clear CPython 3.11's note that a KeyboardInterrupt went unhandled. It is set whenever one passes
+    through code run by `exec` of a string (dataclasses and SQLAlchemy make functions so, on first use),
+    even when it is caught later, and the interpreter then ends its process by SIGINT after a clean
+    exit: `queue serve` stopped by SIGTERM just after it started printed its summary and then died by
+    SIGINT (-2), not status 0. An interrupt that reaches the top is noted again there. Elsewhere (no such
+    symbol: other Pythons, a frozen app's runtime) nothing is done."""
+    try:
+        import ctypes
+
+        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
+    except (AttributeError, ImportError, OSError, ValueError):
+        pass
+
+
 @contextmanager
 def like_ctrl_c() -> Iterator[None]:
     """Inside the block, SIGTERM and SIGHUP raise KeyboardInterrupt as Ctrl-C does; outside it they do
@@ -27,6 +42,9 @@ def like_ctrl_c() -> Iterator[None]:
     before = {s: signal.signal(s, _interrupt) for s in SIGNALS}
     try:
         yield
+    except KeyboardInterrupt:  # the caller decides what it means (stop waiting, cancel, say a summary)
+        _forget_unhandled()
+        raise
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
