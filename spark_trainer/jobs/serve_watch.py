@@ -5,7 +5,7 @@ morning."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus, utcnow
@@ -37,7 +37,8 @@ class RunWatch:
 
     def poll(self) -> list[str]:
         now = utcnow()
-        found, ids = runs.changed_since(self.store, self._read_from)
+        read_from = self._read_from
+        found, ids = runs.changed_since(self.store, read_from)
         self._read_from = now - OVERLAP
         lines = []
         for run in sorted(found, key=lambda r: r.id):
@@ -45,16 +46,30 @@ class RunWatch:
             self.status[run.id] = run.status
             if run.status == before:
                 continue
+            if run.status in ENDED and (before is None or not before.is_active) and \
+                    self._started_since(run, read_from):  # started and ended between two polls
+                lines.append(self._started(run))
             line = self._line(run, before)
             if line:
                 lines.append(line)
         self.status = {run_id: status for run_id, status in self.status.items() if run_id in ids}
         return lines
 
+    def _started_since(self, run: Run, read_from: datetime) -> bool:
+        """The run became active after `read_from` (a run that starts and ends within one pass is said to
+        start too, not only to end)."""
+        return any(event.created_at >= max(read_from, self.since) and RunStatus(event.to_status).is_active
+                   for event in runs.events(self.store, run.id))
+
+    @staticmethod
+    def _started(run: Run) -> str:
+        where = run.devices if run.gpus or run.ran_on != "local" else "CPU"  # started, so placed: no GPUs is the CPU
+        return f"run {run.id} ({run.experiment}) started on {where}"
+
     def _line(self, run: Run, before: RunStatus | None) -> str | None:
         name = f"run {run.id} ({run.experiment})"
         if run.status.is_active and (before is None or not before.is_active):
-            return f"{name} started on {run.devices}"
+            return self._started(run)
         if run.status not in ENDED:
             self.ended.pop(run.id, None)  # queued again (resumed, extended): not ended any more
             return None

@@ -85,8 +85,9 @@ def test_serve_says_what_started_and_ended_and_sums_it_up_when_idle(store, cli, 
     result = cli("queue", "serve", "--interval", "0.01", "--until-idle")
     assert result.code == 0, result.err
     said = [line.split("] ", 1)[1] for line in result.err.splitlines() if line.startswith("[")]
-    assert said == [f"run {a} (e) started on CPU", f"run {a} (e) completed 0 steps",  # b started and failed
-                    f"run {b} (e) failed: CUDA out of memory", f"run {c} (e) was cancelled"], result.err  # in a pass
+    assert said == [f"run {a} (e) started on CPU", f"run {a} (e) completed 0 steps",
+                    f"run {b} (e) started on CPU",  # b started and failed within one pass: both said
+                    f"run {b} (e) failed: CUDA out of memory", f"run {c} (e) was cancelled"], result.err
     assert result.out == f"queue is idle; while it served: 1 completed, 1 failed (run {b}), 1 cancelled (run {c})\n"
     assert "keeping the computer awake" in result.err
     assert FakeInhibitor.calls == ["hold", "release"]  # held while run a trained, released once none did

@@ -1,5 +1,6 @@
-"""`RunWatch`, what `queue serve` says: runs that stopped before it began are not news, a run queued
-again (resumed) leaves the summary, and several of one kind are named together."""
+"""`RunWatch`, what `queue serve` says: runs that stopped before it began are not news, a run that
+started and ended between two passes is said to start too, a run queued again (resumed) leaves the
+summary, and several of one kind are named together."""
 
 from __future__ import annotations
 
@@ -25,7 +26,15 @@ def test_only_what_ends_while_it_watches_is_summed_up(store) -> None:
     for run_id in (a, b):
         for to in (S, R, F):
             runs.transition(store, run_id, to, "test", error="boom" if to == F else None)
-    assert watch.poll() == [f"run {a} (e) failed: boom", f"run {b} (e) failed: boom"]
+    assert watch.poll() == [f"run {a} (e) started on CPU", f"run {a} (e) failed: boom",  # within one pass: both
+                            f"run {b} (e) started on CPU", f"run {b} (e) failed: boom"]
     assert watch.summary() == f"2 failed (runs {a}, {b})" and watch.ended_ids() == {"failed": [a, b]}
     runs.transition(store, a, RunStatus.QUEUED, "resumed")
     assert watch.poll() == [] and watch.summary() == f"1 failed (run {b})"
+
+
+def test_a_run_queued_and_cancelled_between_passes_is_not_said_to_start(store) -> None:
+    (queued,) = _runs(store, 1)
+    watch = RunWatch(store)
+    runs.transition(store, queued, RunStatus.CANCELLED, "cancelled while queued")
+    assert watch.poll() == [f"run {queued} (e) was cancelled"]
