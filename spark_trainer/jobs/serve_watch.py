@@ -1,5 +1,5 @@
-"""What `queue serve` says while it serves: a line whenever a run of the home starts or stops, whoever
-started it (this scheduler, a finishing worker, the app, a `--wait` command), and at the end one line of
+"""What `queue serve` says while it serves: a line whenever a run of the home starts, stalls (or
+recovers) or stops, whoever started it (this scheduler, a finishing worker, the app, a `--wait` command), and at the end one line of
 what ended meanwhile ("3 completed, 1 failed (run 10)"), for a queue left overnight and read in the
 morning."""
 
@@ -70,6 +70,11 @@ class RunWatch:
         name = f"run {run.id} ({run.experiment})"
         if run.status.is_active and (before is None or not before.is_active):
             return self._started(run)
+        if run.status == RunStatus.STALLED:  # its event says how long it was silent and what comes next
+            reasons = [e.reason for e in runs.events(self.store, run.id) if e.to_status == RunStatus.STALLED.value]
+            return f"{name} stalled" + (f": {reasons[-1]}" if reasons else "")
+        if before == RunStatus.STALLED and run.status.is_active:
+            return f"{name} recovered: its worker beats again"
         if run.status not in ENDED:
             self.ended.pop(run.id, None)  # queued again (resumed, extended): not ended any more
             return None

@@ -38,3 +38,17 @@ def test_a_run_queued_and_cancelled_between_passes_is_not_said_to_start(store) -
     watch = RunWatch(store)
     runs.transition(store, queued, RunStatus.CANCELLED, "cancelled while queued")
     assert watch.poll() == [f"run {queued} (e) was cancelled"]
+
+
+def test_a_stall_and_a_recovery_are_said(store) -> None:
+    (run_id,) = _runs(store, 1)
+    for to in (S, R):
+        runs.transition(store, run_id, to, "test")
+    watch = RunWatch(store)
+    runs.transition(store, run_id, RunStatus.STALLED, "no heartbeat for 130 s (threshold 120 s): worker pid 7 is "
+                    "alive but silent; it will be killed if it stays silent for 120 s more")
+    assert watch.poll() == [f"run {run_id} (e) stalled: no heartbeat for 130 s (threshold 120 s): worker pid 7 is "
+                            "alive but silent; it will be killed if it stays silent for 120 s more"]
+    runs.transition(store, run_id, R, "heartbeat again")
+    assert watch.poll() == [f"run {run_id} (e) recovered: its worker beats again"]
+    assert watch.active and watch.summary() == "no run ended"
