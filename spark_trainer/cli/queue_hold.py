@@ -36,7 +36,7 @@ def _runs_text(ids: list[int]) -> str:
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
-    from spark_trainer.cli.runs import progress_text, run_note
+    from spark_trainer.cli.runs import run_note
     from spark_trainer.jobs.reconcile import reconcile
     from spark_trainer.jobs.scheduler import waiting_reasons
     from spark_trainer.store import queue_hold, runs
@@ -54,14 +54,21 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
                         "waiting": waiting.get(run.id)} for run in queued]}
     state = "not held" if since is None else f"held since {since:%Y-%m-%d %H:%M} (`queue release` lets queued runs start)"
     lines = [fields([("queue", state),
-                     ("active", ", ".join(f"run {r.id} ({r.status.value}, step {progress_text(r)})" for r in active)
-                      or "none"),
+                     ("active", ", ".join(_active_text(r) for r in active) or "none"),
                      ("queued", f"{len(queued)}, in the order they start" if queued else "none")])]
     if queued:
         rows = [(run.id, run.priority, run.experiment, run.requested_gpus, run_note(run, waiting.get(run.id)))
                 for run in queued]
         lines.append(table(["id", "priority", "experiment", "gpus", "note"], rows))
     return Result(data, "\n\n".join(lines))
+
+
+def _active_text(run) -> str:
+    """ "run 3 (running, step 40/100, eta 95 s)", as `run show` gives each."""
+    from spark_trainer.cli.runs import progress_text
+
+    eta = f", eta {run.eta_seconds:.0f} s" if run.eta_seconds is not None else ""
+    return f"run {run.id} ({run.status.value}, step {progress_text(run)}{eta})"
 
 
 def cmd_hold(ctx: Context, args: argparse.Namespace) -> Result:

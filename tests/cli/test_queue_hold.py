@@ -54,5 +54,8 @@ def test_a_held_queue_is_shown_and_released_in_priority_order(store, cli, spawne
     assert released.code == 0 and released.out == (f"queue released; started run {second}; run {first} waits: "
                                                    f"waiting for run {second} to finish (max concurrent runs 1)\n")
     assert spawned == [second] and runs.get(store, second).status == RunStatus.STARTING
+    runs.transition(store, second, RunStatus.RUNNING, "test")
+    runs.update(store, second, step=40, total_steps=100, eta_seconds=95.0)
+    assert f"active  run {second} (running, step 40/100, eta 95 s)\n" in cli("queue", "show").out
     assert cli("queue", "release").out.startswith("the queue was not held; run ")
     assert cli("--json", "queue", "show").json()["held"] is False
