@@ -4,9 +4,12 @@ per conversation, and masks found token by token, made chat rows three times slo
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import ConfigError
+from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.training.data import Record
 from spark_trainer.training.packing import Example
 
@@ -29,6 +32,37 @@ def render(tokenizer: Any, record: Record) -> Rendered:
         end = len(tokenizer.apply_chat_template(messages[:i + 1], tokenize=False))
         spans.append((start, end))
     return text, spans
+
+
+def lacks_chat_template(folder: Path) -> bool:
+    """The model folder's tokenizer surely has no chat template: its tokenizer_config.json is there and
+    names none, and no template file is beside it (chat_template.jinja or .json, additional_chat_templates/,
+    as transformers saves them). Read as text at submit, without loading the tokenizer; a folder that
+    cannot be read is left to the worker (False)."""
+    config = folder / "tokenizer_config.json"
+    if any((folder / name).exists() for name in ("chat_template.jinja", "chat_template.json",
+                                                    "additional_chat_templates")):
+        return False
+    try:
+        return not json.loads(config.read_text(encoding="utf-8")).get("chat_template")
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_at_submit(fmt: str, chat_template: str | None, model_folder: Callable[[], Path]) -> None:
+    """Chat rows (`messages`, ShareGPT) on a model whose tokenizer has no chat template, and none set in
+    recipe_config: refused before the run is queued (the worker refused only once it had loaded the
+    model, a night's queue later). A model not there yet (`model_folder` raises) is the worker's."""
+    if fmt not in ("messages", "sharegpt") or chat_template:
+        return
+    try:
+        folder = model_folder()
+    except BadInput:
+        return
+    if lacks_chat_template(folder):
+        raise ConfigError(f"recipe_config.chat_template: the rows are chat conversations (format {fmt}) and the "
+                          f"tokenizer in {folder} has no chat template; set recipe_config.chat_template (a Jinja "
+                          "template) or start from a model that has one")
 
 
 def examples(tokenizer: Any, rendered: list[Rendered], completion_only: bool) -> list[Example]:

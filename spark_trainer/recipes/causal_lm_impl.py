@@ -88,12 +88,20 @@ class CausalLMRecipe:
         large text dataset is not read twice); so is a dataset whose folder is gone."""
         self._check_positions_at_submit()
         data_path = Path(data_path)
+        self._check_chat_template_at_submit(self.rc.format)
         if not data_path.exists() or self.rc.format in UNCHECKED_AT_SUBMIT:
             return {}
         self.resolve_format(self._records(data_path), data_path)
+        self._check_chat_template_at_submit(self.format)
         for record in self._records(data_path):  # a stream: 1M rows held as records took 2.5 GB
             self.trainable(record)
         return {"format": self.format} if self.rc.format == "auto" else {}
+
+    def _check_chat_template_at_submit(self, fmt: str) -> None:
+        from spark_trainer.recipes.causal_lm_chat import check_at_submit
+
+        check_at_submit(fmt, self.rc.chat_template, lambda: resolve_for_run(self.config.base_model,
+                                                                            self.model_search_dirs))
 
     def _check_positions(self, max_positions: Any, model_dir: Path) -> None:
         if isinstance(max_positions, int) and self.rc.seq_len > max_positions:
