@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.views.base import BaseView
+from app.views.priority_dialog import queue_places
 from app.views.row_filter import RowFilter
 from app.views.run_actions import RunListActions, outdated
 from app.views.runs_columns import COLUMNS, RUN_COLUMNS, RunRow
@@ -217,9 +218,10 @@ class RunsView(BaseView):
         shown = self.visible_runs(all_runs)
         metrics = self.model.last_metrics
         names = getattr(self, "_project_names", {})
+        places = queue_places(all_runs)  # a queued run's priority and place in the queue
         self.rows.set_rows([RunRow(run, metrics.get(run.id, {}), names.get(run.project_id, run.project_id),
-                                   self.model.status_text(run, short=True), self.model.status_text(run))
-                            for run in shown])
+                                   self.model.status_text(run, short=True), self.model.status_text(run),
+                                   places.get(run.id, "")) for run in shown])
         self.table.setVisible(bool(shown))
         self.empty.setVisible(not shown)
         self._update_compare()
