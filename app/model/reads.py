@@ -138,6 +138,7 @@ class PollResult:
     logs: list[LogChunk] = field(default_factory=list)
     evaluations: list[Any] = field(default_factory=list)  # Evaluation entities, refreshed
     waiting: dict[int, str] = field(default_factory=dict)  # queued run id -> why it waits (scheduler.waiting_reasons)
+    held_since: datetime | None = None  # the queue hold (store.queue_hold), whoever set it: this app or the CLI
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -153,6 +154,16 @@ def _waiting(store: Store, result: PollResult) -> dict[int, str]:
     except SparkError as exc:
         result.errors.append(f"Scheduler: {exc}")
         return {}
+
+
+def _held_since(store: Store, result: PollResult) -> datetime | None:
+    from spark_trainer.store import queue_hold
+
+    try:
+        return queue_hold.held_since(store)  # one settings row by its key
+    except SparkError as exc:
+        result.errors.append(f"Queue hold: {exc}")
+        return None
 
 
 def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None = None) -> PollResult:
@@ -173,6 +184,7 @@ def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None
             result.errors.append(f"Scheduler: {exc}")
     result.changed, result.run_ids = runs.changed_since(store, request.runs_since)
     result.waiting = _waiting(store, result)
+    result.held_since = _held_since(store, result)
     if result.changed:
         result.last_metrics = last_values(store, [r.id for r in result.changed], KEY_METRICS)
     if request.catalog:

@@ -32,6 +32,7 @@ class RunsModel(QObject):
     metrics_appended = Signal(int, object)  # run id, MetricBatch of rows after the last id seen
     log_appended = Signal(int, str, bool)  # run id, text, the log was replaced (start afresh)
     evaluation_changed = Signal(object)  # an Evaluation followed with `follow_evaluation`, as read
+    queue_hold_changed = Signal(object)  # datetime the queue was held since (naive UTC), or None: released
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -51,6 +52,8 @@ class RunsModel(QObject):
         self._evaluations: set[int] = set()
         self._generation = 0  # requests made so far
         self._written: dict[int, int] = {}  # run id -> the request generation current when this app wrote it
+        self.held_since: datetime | None = None  # the queue hold (store.queue_hold), as last read or written
+        self._hold_written = -1  # the request generation current when this app last held or released the queue
 
     # --- what views read ---------------------------------------------------------------------
     def get(self, run_id: int) -> Run | None:
@@ -148,6 +151,8 @@ class RunsModel(QObject):
         # Set before the merge, so a run's views read its reason when told the run changed.
         moved = {r for r in set(self.waiting) | set(result.waiting) if self.waiting.get(r) != result.waiting.get(r)}
         self.waiting = dict(result.waiting)
+        if result.request.generation > self._hold_written:  # not a read made before this app's own hold or release
+            self._set_hold(result.held_since)
         changed = self._merge(result.changed, result.run_ids | kept, result.last_metrics)
         for run_id in sorted(moved):
             if run_id in self.runs:  # told again: the reason may change alone (the run it waited for ended)
@@ -183,6 +188,17 @@ class RunsModel(QObject):
         self._written[run.id] = self._generation
         if self._merge([run], set(self.runs) | {run.id}, {}):
             self.runs_updated.emit(self.all_runs())
+
+    def apply_hold(self, held_since: datetime | None) -> None:
+        """The queue hold this app just set or released: every view shows it now, and a read asked for
+        before the write does not undo it on screen."""
+        self._hold_written = self._generation
+        self._set_hold(held_since)
+
+    def _set_hold(self, held_since: datetime | None) -> None:
+        if held_since != self.held_since:
+            self.held_since = held_since
+            self.queue_hold_changed.emit(held_since)
 
     def _merge(self, changed: list[Run], ids: set[int], last: dict[int, dict[str, float]]) -> bool:
         """Apply runs read or written; emits run_changed, run_removed and run_finished."""

@@ -1,6 +1,6 @@
 """Pause, resume and cancel runs: which statuses allow each, and the Runs list's right-click menu
-that applies them to the selected runs (the run page's buttons follow the same rules), with Delete
-and Delete experiment (app/views/run_deletes.py)."""
+that applies them to the selected runs (the run page's buttons follow the same rules), with a queued
+run's Priority… (app/views/priority_dialog.py), Delete and Delete experiment (app/views/run_deletes.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QMenu
 
+from app.views.priority_dialog import RunPriority
 from app.views.run_deletes import RunDeletes
 from app.workers import Task
 from spark_trainer.errors import SparkError
@@ -70,6 +71,15 @@ class RunListActions(QObject):
         self.deletes = RunDeletes(view, view.store, view.ctx)
         self.deletes.deleted.connect(self._deleted)
         self.deletes.refused.connect(lambda text: self.view.banner.show_message(text, "error"))
+        self.priority = RunPriority(view, view.store, view.ctx)
+        self.priority.said.connect(lambda text, role: self.view.banner.show_message(text, role))
+
+    def ask_priority(self) -> object | None:
+        """The selected queued run's Priority… dialog (its OK sets it on the pool)."""
+        chosen = self.selected_runs()
+        if len(chosen) != 1 or self.busy:
+            return None
+        return self.priority.ask(chosen[0])
 
     def ask_delete(self) -> Task | None:
         """The Delete key, or the menu: say what deleting the selected runs removes (read on the pool),
@@ -109,6 +119,11 @@ class RunListActions(QObject):
             item = menu.addAction(label, self._apply_later(action, fits))
             item.setData(action)
             item.setEnabled(bool(fits) and not self.busy)
+        queued = len(chosen) == 1 and chosen[0].status == RunStatus.QUEUED
+        item = menu.addAction(f"Priority ({chosen[0].priority})…" if queued else "Priority…", self.ask_priority)
+        item.setData("priority")
+        item.setEnabled(queued and not self.busy)
+        item.setToolTip("" if queued else "Select one queued run: its priority orders the queue")
         menu.addSeparator()
         item = menu.addAction("Delete…" if len(chosen) <= 1 else f"Delete {len(chosen)} runs…", self.ask_delete)
         item.setData("delete")
@@ -123,7 +138,7 @@ class RunListActions(QObject):
 
     @property
     def busy(self) -> bool:
-        return (self.task is not None and not self.task.delivered) or self.deletes.busy
+        return (self.task is not None and not self.task.delivered) or self.deletes.busy or self.priority.busy
 
     def _popup(self, pos: QPoint) -> None:
         self.menu().popup(self.view.table.viewport().mapToGlobal(pos))

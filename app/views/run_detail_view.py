@@ -33,6 +33,7 @@ from app.context import AppContext
 from app.flow_layout import FlowLayout
 from app.line_banner import LineBanner
 from app.views.eval_report_panel import EvalReportPanel
+from app.views.priority_dialog import RunPriority, queue_places
 from app.views.run_actions import can, outdated
 from app.views.run_deletes import RunDeletes
 from app.views.run_detail_reads import RunStatic, read_static
@@ -81,14 +82,23 @@ class RunDetailView(QWidget):
         progress_row = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setFormat("step %v of %m")
-        self.eta = QLabel("")
+        self.progress.setMinimumWidth(200)
+        # A queued run's place and why it waits ("... queue is held (it starts once ...)"): shortened with "…"
+        # in a narrow window (whole in its tooltip) rather than squeezing the bar to nothing.
+        self.eta = ElidedLabel("")
+        self.priority_button = QPushButton("Priority…")  # beside the run's priority, while it is queued
+        self.priority_button.setToolTip("Change where this queued run stands in the queue (higher starts first)")
+        self.priority_button.clicked.connect(lambda: self.priority.ask(self.run) if self.run is not None else None)
         progress_row.addWidget(self.progress, 1)
         progress_row.addWidget(self.eta)
+        progress_row.addWidget(self.priority_button)
         layout.addLayout(progress_row)
         layout.addWidget(self._build_actions())
         self.deletes = RunDeletes(self, store, ctx)  # the Runs list's flow: says what goes, keeps folders if asked
         self.deletes.deleted.connect(lambda _text: self._deleted(self.run_id) if self.run_id is not None else None)
         self.deletes.refused.connect(lambda text: self.banner.show_message(text, "error"))
+        self.priority = RunPriority(self, store, ctx)  # the Runs list's Priority… dialog
+        self.priority.said.connect(lambda text, role: self.banner.show_message(text, role))
         self.tabs = QTabWidget()
         self.charts = ChartPanel()
         self.log = QPlainTextEdit()
@@ -115,6 +125,7 @@ class RunDetailView(QWidget):
         ctx.model.poller.polled.connect(self._say_ended)
         self.model.run_changed.connect(self._on_run_changed)
         self.model.run_removed.connect(self._on_run_removed)
+        self.model.runs_updated.connect(self._queue_moved)
         self.model.log_appended.connect(self._on_log)
         self._task: Task | None = None
         self._static_task: Task | None = None
@@ -205,6 +216,11 @@ class RunDetailView(QWidget):
         if changed:
             self._load_static()
 
+    def _queue_moved(self, _runs: object) -> None:
+        """A queued run's place in the queue moves with the other runs' (their priority, a run queued)."""
+        if self.run is not None and self._following and self.run.status == RunStatus.QUEUED:
+            self._show_state(self.run)
+
     def _say_ended(self, _polled: object = None) -> None:
         """The empty charts of an ended run say none will come, once its points are read (at each poll
         until then): a completed run's charts said "the run ended without logging any" while its points
@@ -241,11 +257,14 @@ class RunDetailView(QWidget):
         self.progress.setMaximum(total)
         self.progress.setValue(min(run.step, total))
         gpus = run.devices  # the Runs list's word: a queued CPU run said "cpu", and "CPU" once started
-        waiting = self.model.waiting.get(run.id) if run.status == RunStatus.QUEUED else None
+        queued = run.status == RunStatus.QUEUED
+        waiting = " · ".join(filter(None, (queue_places(self.model.all_runs()).get(run.id),
+                                           self.model.waiting.get(run.id)))) if queued else None
         starting = f" · {run.starting_text()}" if run.starting_text() else ""
         self.eta.setText(f"ETA {format_eta(run.eta_seconds)} · {gpus}{starting}" if run.status.is_active
                          else f"{gpus} · {waiting}" if waiting else gpus)
         status = run.status
+        self.priority_button.setVisible(queued)
         self.cancel_button.setEnabled(can("cancel", status))
         self.pause_button.setEnabled(can("pause", status))
         self.resume_button.setEnabled(can("resume", status))

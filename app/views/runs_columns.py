@@ -35,6 +35,7 @@ class RunRow(NamedTuple):
     project: object
     status: str  # "queued: waiting for run 3 to finish", or the status
     status_tip: str  # the same with its detail: "... (max concurrent runs 1)"
+    place: str = ""  # a queued run's place in the queue: "priority 5, 1st of 3 queued to start"
 
 
 def _progress(row: RunRow) -> tuple[int, int]:
@@ -57,7 +58,10 @@ RUN_COLUMNS = (
     # finish" or four swept values pushed the last columns past a 1280-pixel window.
     Column("Sweep", lambda r: swept_cell(r.run), sort=lambda r: swept_sort(r.run), tip=lambda r: swept_tip(r.run),
            widest=NAME_WIDTH_PX),
-    Column("Status", lambda r: r.status, tip=lambda r: r.status_tip, widest=NAME_WIDTH_PX),
+    # A queued run's tooltip says its priority and place in the queue too: a Priority column pushed the
+    # last columns past a 1280-pixel window (right-click ▸ Priority… changes it).
+    Column("Status", lambda r: r.status, tip=lambda r: "\n".join(filter(None, (r.status_tip, r.place))),
+           widest=NAME_WIDTH_PX),
     Column("Progress", lambda r: "", sort=lambda r: _progress(r)[0] / _progress(r)[1], progress=_progress),
     Column("ETA", lambda r: format_eta(r.run.eta_seconds) if r.run.status.is_active else "-",
            sort=lambda r: r.run.eta_seconds if r.run.status.is_active else None),

@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.views.base import BaseView
+from app.views.priority_dialog import queue_places
+from app.views.queue_hold_bar import QueueHoldBar
 from app.views.row_filter import RowFilter
 from app.views.run_actions import RunListActions, outdated
 from app.views.runs_columns import COLUMNS, RUN_COLUMNS, RunRow
@@ -55,8 +57,9 @@ class RunsView(BaseView):
         self.list_page = QWidget()
         self._build_list(self.list_page)
         self.stack.addWidget(self.list_page)
-        # Right of the title (the filters' row is full at 1024 px); shown with the list only.
+        # Right of the title (the filters' row is full at 1024 px), with Hold queue; shown with the list only.
         self.row_filter = RowFilter(self.table, "runs")
+        self.header.addWidget(self.queue_hold.button)  # Hold queue / Release queue
         self.header.addWidget(self.row_filter)
         self.stack.currentChanged.connect(self._list_shown)
         # The run, compare and playground pages (a dozen charts) are built, and their modules imported
@@ -103,6 +106,9 @@ class RunsView(BaseView):
         filters.addWidget(self.open_button)
         filters.addWidget(self.compare_button)
         layout.addLayout(filters)
+        self.queue_hold = QueueHoldBar(self.store, self.ctx, self)  # the queue as a whole: hold or release it
+        self.queue_hold.said.connect(lambda text, role: self.banner.show_message(text, role))
+        layout.addWidget(self.queue_hold.line)  # "Queue held since 16:50: ...", only while held
         self.rows = RowsModel(RUN_COLUMNS, key=lambda r: r.run.id, parent=self)
         self.table = RowsTable(self.rows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -130,6 +136,7 @@ class RunsView(BaseView):
         """The filter box and the message line belong to the list: a run's page has its own line."""
         on_list = self.stack.currentWidget() is self.list_page
         self.row_filter.setVisible(on_list)
+        self.queue_hold.button.setVisible(on_list)
         self.banner.parentWidget().setVisible(on_list)
 
     # --- pages, built when first wanted ------------------------------------------------------------
@@ -217,9 +224,10 @@ class RunsView(BaseView):
         shown = self.visible_runs(all_runs)
         metrics = self.model.last_metrics
         names = getattr(self, "_project_names", {})
+        places = queue_places(all_runs)  # a queued run's priority and place in the queue
         self.rows.set_rows([RunRow(run, metrics.get(run.id, {}), names.get(run.project_id, run.project_id),
-                                   self.model.status_text(run, short=True), self.model.status_text(run))
-                            for run in shown])
+                                   self.model.status_text(run, short=True), self.model.status_text(run),
+                                   places.get(run.id, "")) for run in shown])
         self.table.setVisible(bool(shown))
         self.empty.setVisible(not shown)
         self._update_compare()

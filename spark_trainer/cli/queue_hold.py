@@ -26,9 +26,9 @@ def register(actions: argparse._SubParsersAction, common: argparse.ArgumentParse
 def _queued_ids(store: Store) -> list[int]:
     from spark_trainer.store import runs
     from spark_trainer.store.entities import RunStatus
+    from spark_trainer.store.run_priority import start_order
 
-    queued = runs.list_all(store, statuses={RunStatus.QUEUED})
-    return [run.id for run in sorted(queued, key=lambda r: (-r.priority, r.id))]
+    return [run.id for run in start_order(runs.list_all(store, statuses={RunStatus.QUEUED}))]
 
 
 def _runs_text(ids: list[int]) -> str:
@@ -41,12 +41,13 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.jobs.scheduler import waiting_reasons
     from spark_trainer.store import queue_hold, runs
     from spark_trainer.store.entities import RunStatus
+    from spark_trainer.store.run_priority import start_order
 
     store = ctx.store
     reconcile(store)
     since = queue_hold.held_since(store)
     active = runs.list_all(store, statuses=runs.ACTIVE)
-    queued = sorted(runs.list_all(store, statuses={RunStatus.QUEUED}), key=lambda r: (-r.priority, r.id))
+    queued = start_order(runs.list_all(store, statuses={RunStatus.QUEUED}))
     waiting = waiting_reasons(store) if queued else {}
     data = {"held": since is not None, "held_since": since,
             "active": [run.id for run in active],

@@ -19,8 +19,7 @@ def register(actions: argparse._SubParsersAction, common: argparse.ArgumentParse
 
 
 def cmd_priority(ctx: Context, args: argparse.Namespace) -> Result:
-    from spark_trainer.store.run_priority import set_priority
+    from spark_trainer.store.run_priority import changed_line, set_priority
 
     run, before = set_priority(ctx.store, args.run, args.priority)
-    was = f" (was {before})" if before != run.priority else " (unchanged)"
-    return Result(run, f"run {run.id} priority {run.priority}{was}")
+    return Result(run, changed_line(run, before))

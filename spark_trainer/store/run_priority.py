@@ -4,6 +4,8 @@ the run waits (`spark-trainer run priority RUN N`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from spark_trainer.errors import BadInput
 from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus, utcnow
@@ -29,3 +31,15 @@ def set_priority(store: Store, run_id: int | str, priority: int) -> tuple[Run, i
             session.add(RunEventRow(run_id=row.id, from_status=row.status, to_status=row.status,
                                     reason=f"priority {before} -> {priority}", created_at=utcnow()))
     return runs.get(store, row.id), before
+
+
+def start_order(queued: Iterable[Run]) -> list[Run]:
+    """Queued runs in the order a scheduler takes them (`runs.claim`): highest priority first, ties in
+    the order they were queued. Whether each fits its GPUs now is the scheduler's (`waiting_reasons`)."""
+    return sorted(queued, key=lambda run: (-run.priority, run.id))
+
+
+def changed_line(run: Run, before: int) -> str:
+    """What a priority change did, in one line ("run 7 priority 5 (was 0)"): `run priority` and the app say it."""
+    was = f" (was {before})" if before != run.priority else " (unchanged)"
+    return f"run {run.id} priority {run.priority}{was}"

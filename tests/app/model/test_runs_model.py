@@ -95,3 +95,30 @@ def test_projects_and_datasets_follow_the_store(store, ctx, qtbot) -> None:
     qtbot.waitUntil(lambda: [p.name for p in ctx.model.projects.projects] == ["made-elsewhere"], timeout=10_000)
     sync_model(qtbot, ctx)
     assert len(resets) == 1  # an unchanged list is not announced again
+
+
+def test_the_queue_hold_is_read_at_every_tick_and_this_apps_own_hold_is_not_undone_by_an_older_read(
+        store, ctx, qtbot) -> None:
+    """The Runs view's Hold queue button shows the hold whoever made it (a terminal's `queue hold`): the
+    poller reads it. A read asked for before this app's own release must not show the queue held again."""
+    from datetime import datetime
+
+    from app.model.reads import PollRequest, PollResult
+    from spark_trainer.store import queue_hold
+
+    model = ctx.model.runs
+    seen: list[object] = []
+    model.queue_hold_changed.connect(seen.append)
+    assert model.held_since is None
+    queue_hold.hold(store)  # as `spark-trainer queue hold` does, in another process
+    sync_model(qtbot, ctx)
+    assert model.held_since == queue_hold.held_since(store) and seen == [model.held_since]
+    old = PollRequest(runs_since=None, schedule=False, catalog=False)
+    model.fill_request(old)  # asked before the release below
+    model.apply_hold(None)  # this app released the queue
+    model.apply(PollResult(old, datetime(2026, 1, 1), held_since=datetime(2026, 1, 1)))  # read before it
+    assert model.held_since is None and seen[-1] is None
+    queue_hold.release(store)
+    queue_hold.hold(store)
+    sync_model(qtbot, ctx)  # a read asked for after the release: the terminal's new hold shows
+    assert model.held_since == queue_hold.held_since(store)

@@ -32,12 +32,14 @@ def test_the_runs_list_menu_cancels_the_selected_runs_its_status_allows(store, c
 
     view.table.select_keys([done.id])
     assert _actions(view.list_actions.menu()) == {"pause": ("Pause", False), "resume": ("Resume", False),
-                                             "cancel": ("Cancel", False), "delete": ("Delete…", True),
+                                             "cancel": ("Cancel", False), "priority": ("Priority…", False),
+                                             "delete": ("Delete…", True),
                                              "delete-experiment": ("Delete experiment 'done'…", True)}
     view.table.select_keys([done.id, paused.id, paused_too.id])
     menu = view.list_actions.menu()
     assert _actions(menu) == {"pause": ("Pause", False), "resume": ("Resume 2 runs", True),
-                              "cancel": ("Cancel 2 runs", True), "delete": ("Delete 3 runs…", True),
+                              "cancel": ("Cancel 2 runs", True), "priority": ("Priority…", False),
+                              "delete": ("Delete 3 runs…", True),
                               "delete-experiment": ("Delete experiment…", False)}  # runs of three experiments
     next(a for a in menu.actions() if a.data() == "cancel").trigger()
     qtbot.waitUntil(lambda: view.list_actions.task is not None and view.list_actions.task.delivered, timeout=15_000)

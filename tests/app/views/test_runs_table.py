@@ -70,7 +70,7 @@ def test_a_queued_run_says_what_it_waits_for_in_the_list_and_on_its_page(store, 
     qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
     cells = {int(r[1]): r[status] for r in table_texts(view.table)}
     assert cells == {first.id: "running", second.id: f"queued: waiting for run {first.id} to finish"}
-    assert view.table.item(0, status).toolTip() == f"queued: {reason}"
+    assert view.table.item(0, status).toolTip() == f"queued: {reason}\npriority 0, the only queued run"
     view.open_run(second.id)
     qtbot.waitUntil(lambda: reason in view.detail.eta.text(), timeout=10_000)
 
