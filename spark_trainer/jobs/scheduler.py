@@ -29,6 +29,7 @@ from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.store import queue_hold, runs, settings
 from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.run_priority import start_order
 from spark_trainer.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ def waiting_reasons(store: Store, *, machine: Sequence[int] | None = None) -> di
         return {run.id: held.reason for run in queued}
     active = runs.list_all(store, statuses=runs.ACTIVE)
     config = settings.get_all(store)
-    ordered = sorted(queued, key=lambda r: (-r.priority, r.id))
+    ordered = start_order(queued)
     decided = plan(ordered, active, machine_gpus() if machine is None else machine,
                    int(config["max_concurrent_runs"]), bool(config["allow_gpu_sharing"]))
     return {run.id: why if placed is None else READY for run, placed, why in decided}
@@ -215,8 +216,7 @@ def hold_of(store: Store) -> tuple[str, str] | None:
     "room": they wait for disk space (`disk_hold`: "run 5 stays queued, waiting for disk space: 15.4
     MiB free at <home>/runs, run 4 needed about 17.9 MiB; it starts once there is room"). A loop
     says the line once per spell of one kind."""
-    queued = [run.id for run in sorted(runs.list_all(store, statuses={RunStatus.QUEUED}),
-                                       key=lambda r: (-r.priority, r.id))]  # in the order they start
+    queued = [run.id for run in start_order(runs.list_all(store, statuses={RunStatus.QUEUED}))]
     if not queued:  # an idle serve loop reads no hold, no failures and no disk
         return None
     if len(queued) == 1:
