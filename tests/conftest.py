@@ -107,6 +107,19 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture
+def new_york(monkeypatch: pytest.MonkeyPatch):
+    """This process's clock in New York (UTC-5 in winter), so that a time shown as stored (UTC) is told
+    from one shown on the computer's clock; the zone it had is set back after."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @dataclass
 class WindowsLike:
     """What `windows_like` recorded: every os.kill sent (pid, signal number)."""

@@ -25,7 +25,7 @@ from app.context import AppContext
 from app.views.run_deletes import RunDeletes
 from app.widgets import MessageBanner, row_table, select_row_id, selected_row_id, table_texts
 from app.workers import Task, pending
-from spark_trainer.store.entities import Experiment
+from spark_trainer.store.entities import Experiment, local_time
 from spark_trainer.store.store import Store
 
 COLUMNS = ["Name", "Recipe", "Dataset", "Runs", "Created", "Base model"]  # the model last: a path is long
@@ -115,7 +115,7 @@ class ExperimentPicker(QDialog):
         dataset_text = experiment.dataset_text(self.ctx.model.datasets.names()) or "-"
         model = experiment.base_model
         cells = [experiment.name, experiment.recipe, dataset_text, f"{experiment.num_runs:,}",
-                 f"{experiment.created_at:%Y-%m-%d %H:%M}", Path(model).name if Path(model).is_absolute() else model]
+                 f"{local_time(experiment.created_at):%Y-%m-%d %H:%M}", Path(model).name if Path(model).is_absolute() else model]
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, experiment.id)

@@ -41,7 +41,7 @@ from app.widgets import MessageBanner, select_row_id, selected_row_id, table_tex
 from app.workers import Task
 from spark_trainer.errors import SparkError
 from spark_trainer.store import in_use, projects
-from spark_trainer.store.entities import Project
+from spark_trainer.store.entities import Project, local_time
 from spark_trainer.store.store import Store
 
 COLUMNS = ["Name", "Datasets", "Experiments", "Runs", "Last activity", "Description"]
@@ -177,7 +177,7 @@ class ProjectsView(BaseView):
                 NumberItem(str(project.num_datasets)),
                 NumberItem(str(project.num_experiments)),
                 NumberItem(str(project.num_runs)),
-                QTableWidgetItem(project.last_activity.strftime("%Y-%m-%d %H:%M") if project.last_activity else "-"),
+                QTableWidgetItem(f"{local_time(project.last_activity):%Y-%m-%d %H:%M}" if project.last_activity else "-"),
                 QTableWidgetItem(project.description),
             ]
             for column, item in enumerate(cells):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QPushButton
 from app.forms.cells import keep_room
 from app.line_banner import LineBanner
 from app.workers import Task, pending
-from spark_trainer.store.entities import utcnow
+from spark_trainer.store.entities import local_time, utcnow
 
 if TYPE_CHECKING:
     from app.context import AppContext
@@ -29,8 +29,9 @@ RELEASE_TIP = "Let queued runs start again: what fits starts now, the rest as ru
 
 
 def held_text(since: datetime, now: datetime | None = None) -> str:
-    """The line shown while the queue is held, its time as the app shows times (stored UTC, as Created)."""
-    now = now or utcnow()
+    """The line shown while the queue is held, its time (stored UTC) on this computer's clock, as every
+    time the app shows; the date only when it is not today's."""
+    since, now = local_time(since), local_time(now or utcnow())
     when = f"{since:%H:%M}" if since.date() == now.date() else f"{since:%Y-%m-%d %H:%M}"
     return f"Queue held since {when}: queued runs wait until you release it; running runs go on."
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
-from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.entities import Run, RunStatus, local_time
 from spark_trainer.store.store import Store
 
 EXPORT_COLUMNS = ("Id", "Step", "Kind", "Dtype", "Folder", "Hub", "Created")
@@ -111,7 +111,7 @@ class RunExportsWidget(QWidget):
         from spark_trainer.store.exports import shown_path
 
         _fill(self.exports, [(e.id, e.step, e.options.get("kind"), e.options.get("dtype"), shown_path(e),
-                              e.hub_url or "not pushed", f"{e.created_at:%Y-%m-%d %H:%M}") for e in found])
+                              e.hub_url or "not pushed", f"{local_time(e.created_at):%Y-%m-%d %H:%M}") for e in found])
         _fill(self.evaluations, [(e.id, e.task, e.weights,
                                   (names or {}).get(e.data_path, e.data_path.rsplit("/", 1)[-1]),
                                   e.status if not e.is_active or not e.total

@@ -15,6 +15,7 @@ from app.views.samples import LoadedSample, sample_widget
 from app.widgets import clear_layout
 from spark_trainer.disk import human_bytes
 from spark_trainer.jobs.run_checkpoints import CheckpointRow, metric_title
+from spark_trainer.store.entities import local_time
 
 
 class CheckpointsTable(QTableWidget):
@@ -71,5 +72,5 @@ class SamplesPanel(QScrollArea):
 
 def events_text(events: Sequence[Any]) -> str:
     """The run's status changes, one a line: time, from -> to, and why."""
-    return "\n".join(f"{e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}: {e.reason}"
+    return "\n".join(f"{local_time(e.created_at):%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}: {e.reason}"
                      for e in events)

@@ -7,7 +7,7 @@ from typing import NamedTuple
 from app.model.reads import KEY_METRICS
 from app.views.sweep_filter import swept_cell, swept_sort, swept_tip
 from app.views.table_models import NAME_WIDTH_PX, Column
-from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.entities import Run, RunStatus, local_time
 
 
 def format_eta(seconds: float | None) -> str:
@@ -68,6 +68,6 @@ RUN_COLUMNS = (
     Column("GPUs", lambda r: r.run.devices),
     Column("Ran on", lambda r: r.run.ran_on),  # "local", or a cluster job's "scheduler NxM" (nodes x processes per node)
     *(_metric_column(k) for k in KEY_METRICS),
-    Column("Created", lambda r: f"{r.run.created_at:%Y-%m-%d %H:%M}", sort=lambda r: r.run.created_at),
+    Column("Created", lambda r: f"{local_time(r.run.created_at):%Y-%m-%d %H:%M}", sort=lambda r: r.run.created_at),
 )
 COLUMNS = tuple(c.title for c in RUN_COLUMNS)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from spark_trainer.disk import human_bytes  # noqa: F401 - the CLI's formatters are imported from here
-from spark_trainer.store.entities import MAX_ID
+from spark_trainer.store.entities import MAX_ID, local_time
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "(none)", *,
@@ -39,7 +39,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return f"{local_time(value):%Y-%m-%d %H:%M}"
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)):

@@ -7,6 +7,7 @@ import argparse
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, table
+from spark_trainer.store.entities import local_time
 from spark_trainer.store.store import Store
 
 
@@ -53,7 +54,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
             "active": [run.id for run in active],
             "queued": [{"id": run.id, "priority": run.priority, "experiment": run.experiment,
                         "waiting": waiting.get(run.id)} for run in queued]}
-    state = "not held" if since is None else f"held since {since:%Y-%m-%d %H:%M} (`queue release` lets queued runs start)"
+    state = "not held" if since is None else f"held since {local_time(since):%Y-%m-%d %H:%M} (`queue release` lets queued runs start)"
     lines = [fields([("queue", state),
                      ("active", ", ".join(_active_text(r) for r in active) or "none"),
                      ("queued", f"{len(queued)}, in the order they start" if queued else "none")])]
@@ -80,7 +81,7 @@ def cmd_hold(ctx: Context, args: argparse.Namespace) -> Result:
     since = queue_hold.held_since(store)
     queued = _queued_ids(store)
     stay = f"; {_runs_text(queued)} stay{'s' if len(queued) == 1 else ''} queued" if queued else ""
-    head = "queue held" if changed else f"the queue was held already (since {since:%Y-%m-%d %H:%M})"
+    head = "queue held" if changed else f"the queue was held already (since {local_time(since):%Y-%m-%d %H:%M})"
     return Result({"held": True, "held_since": since, "changed": changed, "queued": queued},
                   f"{head}: no queued run starts until `spark-trainer queue release`{stay}; running runs go on")
 

@@ -21,7 +21,7 @@ from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import schedule_once, short_reason, waiting_reason, waiting_reasons
 from spark_trainer.jobs.submit import submit_experiment
 from spark_trainer.store import metrics, projects, runs
-from spark_trainer.store.entities import Experiment, Run, RunStatus, to_jsonable
+from spark_trainer.store.entities import Experiment, Run, RunStatus, local_time, to_jsonable
 from spark_trainer.store.store import Store
 from spark_trainer.training.reporting import StopKind
 
@@ -272,7 +272,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
                        ("priority", run.priority), ("step", progress_text(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
                        ("gpus", run.devices), ("ran on", run.ran_on), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
                        ("folder", run.run_dir), ("error", run.error or "-")])
-        lines = [f"  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}  {e.reason}"
+        lines = [f"  {local_time(e.created_at):%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}  {e.reason}"
                  for e in events]
         return head + "\n\nevents:\n" + "\n".join(lines)
 

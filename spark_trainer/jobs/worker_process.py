@@ -8,11 +8,11 @@ import _thread
 import signal
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from spark_trainer.jobs import control, portable
-from spark_trainer.store.entities import utcnow
 from spark_trainer.store.store import Store
 from spark_trainer.training.reporting import Commands
 
@@ -30,7 +30,7 @@ def open_store() -> Store:
 
 
 def say(message: str) -> None:
-    print(f"[{utcnow():%Y-%m-%d %H:%M:%S}] {message}", flush=True)
+    print(f"[{datetime.now():%Y-%m-%d %H:%M:%S}] {message}", flush=True)  # local, as the app shows times
 
 
 def install_stop_handler(run_dir: Path, commands: Commands, *, watch_file: bool = True) -> threading.Event:

@@ -30,6 +30,14 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def local_time(stored: datetime) -> datetime:
+    """A stored time (naive UTC) as this computer's clock shows it (naive), for people: the app's
+    tables and lines, `run list`, `run show` and the other commands' text. `--json` keeps UTC, with its
+    offset (`to_jsonable`). Every screen showed UTC, unsaid: hours off anywhere but in London."""
+    aware = stored if stored.tzinfo is not None else stored.replace(tzinfo=timezone.utc)
+    return aware.astimezone().replace(tzinfo=None)
+
+
 class RunStatus(str, enum.Enum):
     QUEUED = "queued"
     STARTING = "starting"

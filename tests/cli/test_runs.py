@@ -427,3 +427,25 @@ def test_run_list_notes_why_a_run_waits_and_why_one_failed(store, cli) -> None:
     listed = {item["id"]: item for item in cli("--json", "run", "list").json()}
     assert listed[waits.id]["waiting"].startswith("waiting for 64 free GPUs")
     assert listed[failed.id]["error"] == error and listed[failed.id]["waiting"] is None
+
+
+def test_list_and_show_give_times_on_this_computers_clock_and_json_in_utc(store, cli, new_york) -> None:
+    """Every time was shown as stored, in UTC, unsaid: five hours off in New York."""
+    from datetime import datetime
+
+    from spark_trainer.store.entities import local_time
+    from spark_trainer.store.models import RunEventRow, RunRow
+
+    projects.create(store, "p")
+    experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    run = runs.create(store, "e")
+    with store.write() as session:
+        session.get(RunRow, run.id).created_at = datetime(2026, 12, 3, 16, 5)
+        for event in session.query(RunEventRow).filter_by(run_id=run.id):
+            event.created_at = datetime(2026, 12, 3, 16, 5, 9)
+    assert local_time(datetime(2026, 12, 3, 16, 5)) == datetime(2026, 12, 3, 11, 5)
+    listed = cli("run", "list").out.splitlines()
+    created = listed[0].index("CREATED")
+    assert listed[1][created:].startswith("2026-12-03 11:05 "), listed
+    assert "  2026-12-03 11:05:09  - -> queued" in cli("run", "show", run.id).out
+    assert cli("--json", "run", "show", run.id).json()["run"]["created_at"] == "2026-12-03T16:05:00+00:00"

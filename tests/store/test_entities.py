@@ -27,3 +27,13 @@ def test_a_run_says_where_it_trains_in_one_word_before_and_after_it_starts(store
     assert _devices_through_its_life(store, exp.id, "auto", []) == ["auto", "CPU", "CPU", "CPU"]  # no GPU here
     never = runs.create(store, exp.id, requested_gpus="auto")
     assert runs.transition(store, never.id, RunStatus.CANCELLED, "test").devices == "auto"  # never placed
+
+
+def test_a_stored_time_is_shown_on_this_computers_clock(new_york) -> None:
+    from datetime import datetime, timezone
+
+    from spark_trainer.store.entities import local_time
+
+    assert local_time(datetime(2026, 12, 3, 16, 5)) == datetime(2026, 12, 3, 11, 5)  # stored naive UTC
+    assert local_time(datetime(2026, 7, 1, 3, 0)) == datetime(2026, 6, 30, 23, 0)  # summer time: UTC-4
+    assert local_time(datetime(2026, 12, 3, 16, 5, tzinfo=timezone.utc)) == datetime(2026, 12, 3, 11, 5)

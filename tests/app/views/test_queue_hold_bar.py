@@ -80,6 +80,14 @@ def test_the_held_line_names_the_day_of_an_older_hold() -> None:
     assert held_text(datetime(2026, 12, 2, 23, 40), now).startswith("Queue held since 2026-12-02 23:40: ")
 
 
+def test_the_held_line_gives_the_time_on_this_computers_clock(new_york) -> None:
+    from app.views.queue_hold_bar import held_text
+
+    now = datetime(2026, 12, 3, 14, 0)  # stored UTC: 09:00 in New York
+    assert held_text(datetime(2026, 12, 3, 13, 5), now).startswith("Queue held since 08:05: ")
+    assert held_text(datetime(2026, 12, 3, 3, 30), now).startswith("Queue held since 2026-12-02 22:30: ")
+
+
 def test_releasing_asks_the_apps_scheduler_for_a_pass_at_once(store, ctx, project, qtbot,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The app is a scheduler: a release starts what fits now, not at its next pass (1.5 s later, or never
