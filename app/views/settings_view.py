@@ -1,4 +1,5 @@
-"""Settings: data home, Hugging Face token (OS keyring), theme, run limits and default GPUs.
+"""Settings: data home, Hugging Face token (OS keyring), theme, run limits and default GPUs, and the
+timers of stalled runs and idle Playground models.
 
 Store settings apply as soon as they change. The token goes to the OS keyring only (never the
 database); keyring calls run off the GUI thread because some backends talk to a desktop service.
@@ -38,6 +39,16 @@ from spark_trainer.store.store import Store
 from spark_trainer.themes import THEMES
 
 HOME_NOTE = "The database, datasets, runs, models and exports live here."
+# The timers of the "Stalled runs and idle models" group: setting, label, what it does.
+WATCH_FIELDS = (
+    ("heartbeat_timeout_seconds", "Stalled after no heartbeat for",
+     "A running run whose worker has said nothing for this long is marked stalled (it still holds its GPUs)"),
+    ("stall_grace_seconds", "Stalled run killed after a further",
+     "A stalled run silent this much longer is killed and becomes interrupted, resumable from its last "
+     "checkpoint; 0 kills it as soon as it is marked stalled"),
+    ("playground_idle_seconds", "Unload an idle Playground model after",
+     "A Playground model nobody has prompted for this long is unloaded, freeing its GPU memory"),
+)
 
 
 class SettingsView(BaseView):
@@ -54,6 +65,7 @@ class SettingsView(BaseView):
         self.body.addWidget(self._data_home_group())
         self.body.addWidget(self._token_group())
         self.body.addWidget(self._runs_group())
+        self.body.addWidget(self._watch_group())
         self.body.addStretch(1)
         self.refresh()
 
@@ -150,6 +162,22 @@ class SettingsView(BaseView):
         self.ctx.gpu_monitor.sampled.connect(self._update_gpu_hint)
         return group
 
+    def _watch_group(self) -> QGroupBox:
+        """The timers `settings` had alone: when a silent worker is stalled, then killed, and when an idle
+        Playground model is unloaded."""
+        group = QGroupBox("Stalled runs and idle models")
+        form = QFormLayout(group)
+        self.watch: dict[str, QSpinBox] = {}
+        for key, label, tip in WATCH_FIELDS:
+            box = QSpinBox()
+            box.setRange(*settings.RANGES[key])
+            box.setSuffix(" s")
+            box.setToolTip(f"{tip} (`spark-trainer settings {key}`)")
+            box.valueChanged.connect(lambda v, key=key: self._save(key, v))
+            form.addRow(label, box)
+            self.watch[key] = box
+        return group
+
     # -- reading ------------------------------------------------------------------------------
     def refresh(self) -> None:
         """Read the settings on the pool; the form shows them when read."""
@@ -166,7 +194,7 @@ class SettingsView(BaseView):
     def _show_values(self, values: dict[str, Any]) -> None:
         if self._unsaved:
             return  # the user changed something since: what they typed wins
-        widgets = (self.theme, self.max_runs, self.default_gpus, self.sharing, self.grace)
+        widgets = (self.theme, self.max_runs, self.default_gpus, self.sharing, self.grace, *self.watch.values())
         for widget in widgets:
             widget.blockSignals(True)
         self._saved_theme = str(values["theme"])
@@ -176,6 +204,8 @@ class SettingsView(BaseView):
         self.default_gpus.setText(str(values["default_gpus"]))
         self.sharing.setChecked(bool(values["allow_gpu_sharing"]))
         self.grace.setValue(int(values["stop_grace_seconds"]))
+        for key, box in self.watch.items():
+            box.setValue(int(values[key]))
         for widget in widgets:
             widget.blockSignals(False)
 

@@ -140,3 +140,23 @@ def test_the_saved_line_takes_no_strip_of_its_own_above_the_form(qtbot, ctx, sto
     view.banner.show_message("Saved max concurrent runs.", "ok")
     qtbot.wait(50)
     assert form_top() == before and view.banner.isVisible()
+
+
+def test_the_stall_and_playground_timers_are_shown_and_saved(qtbot, ctx, store):
+    # They were in `settings` alone: a user of the app could not say when a silent run is given up on.
+    from app.views.settings_view import SettingsView
+
+    settings.set_value(store, "stall_grace_seconds", 300)
+    view = SettingsView(store, ctx)
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+    watch = view.watch
+    assert {key: box.value() for key, box in watch.items()} == {
+        "heartbeat_timeout_seconds": 120, "stall_grace_seconds": 300, "playground_idle_seconds": 600}
+    assert watch["stall_grace_seconds"].minimum() == 0  # 0: killed as soon as it is marked stalled
+    watch["heartbeat_timeout_seconds"].setValue(45)
+    watch["playground_idle_seconds"].setValue(90)
+    qtbot.waitUntil(lambda: not view.saving, timeout=5000)
+    assert settings.get(store, "heartbeat_timeout_seconds") == 45
+    assert settings.get(store, "playground_idle_seconds") == 90
+    assert view.banner.role != "error", view.banner.text()
