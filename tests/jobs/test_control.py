@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from spark_trainer.config import load_config
 from spark_trainer.jobs import control, process
 from spark_trainer.jobs.scheduler import make_picker, schedule_once
@@ -135,7 +137,9 @@ def test_a_worker_dead_while_saving_says_which_complete_checkpoint_a_resume_star
         "its checkpoint at step 5 is complete: a resume continues from there", False)
 
 
-def test_a_stop_that_kills_its_worker_after_the_grace_period_starts_the_next_queued_run(store: Store, run_file) -> None:
+@pytest.mark.parametrize("kind", [control.StopKind.PAUSE, control.StopKind.CANCEL])
+def test_a_stop_that_kills_its_worker_after_the_grace_period_starts_the_next_queued_run(store: Store, run_file,
+                                                                                        kind) -> None:
     """Seen: a pause whose worker did not stop within the grace period killed it and marked the run
     paused; that worker started nothing, its keeper found the run paused (not interrupted) and left the
     queue alone, and with no scheduler alive the next run stayed queued until the morning."""
@@ -147,9 +151,9 @@ def test_a_stop_that_kills_its_worker_after_the_grace_period_starts_the_next_que
     assert schedule_once(store) == [first.id]  # the test's last scheduler pass
     wait_until(store, first.id, lambda r: r.status == RunStatus.RUNNING and r.step > 0 and r.pid is not None)
 
-    paused = control.pause(store, first.id, grace_s=0)  # no time to save: killed
-    assert paused.status == RunStatus.PAUSED
-    assert runs.events(store, first.id)[-1].reason.startswith("pause requested; worker killed after the 0 s grace")
+    stopped = control.stop(store, first.id, kind, grace_s=0)  # no time to save: killed
+    assert stopped.status == (RunStatus.PAUSED if kind == control.StopKind.PAUSE else RunStatus.CANCELLED)
+    assert runs.events(store, first.id)[-1].reason.startswith(f"{kind.value} requested; worker killed after the 0 s")
     wait_until(store, second.id, lambda r: r.status != RunStatus.QUEUED, timeout_s=20)
     assert wait_until(store, second.id, finished, timeout_s=180).status == RunStatus.COMPLETED
 
