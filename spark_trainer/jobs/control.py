@@ -3,7 +3,8 @@
 Cancel and pause write what is wanted to `runs/<id>/stop-request`, then SIGTERM the worker's
 process group (on POSIX; on Windows the file alone, see jobs/portable.py): the worker, which polls
 that file as well, saves a checkpoint and stops. After the grace period (setting
-`stop_grace_seconds`) the group is killed and the run is marked here, so its GPUs are free; but not
+`stop_grace_seconds`) the group is killed and the run is marked here, so its GPUs are free (and
+what is queued is started here, as the worker would have done); but not
 while the worker is still writing that checkpoint (its staging folder growing, or done less than
 `EXIT_TAIL_S` ago): a full fine-tune's checkpoint (weights and optimizer state, tens of GB) takes
 longer than the default 30 s, and killing it mid-write lost every step since the previous one.
@@ -156,6 +157,7 @@ def stop_saying(store: Store, run_id: int | str, kind: StopKind, *,
             current = runs.get(store, run.id)  # the worker recorded how it ended, or another took over
         else:
             _after_dead_worker(store, stopped)
+            _start_queued(store)
             return stopped, where if lost else None
         if run.pid is not None or not current.status.is_active or current.pid is None:
             return current, None
@@ -173,6 +175,20 @@ def _after_dead_worker(store: Store, run: Run) -> None:
         checkpoint_records.record_missing(store, run, why=checkpoint_records.WORKER_STOPPED)
     except SparkError:
         pass  # the database cannot be written after all; the run's resume records them
+
+
+def _start_queued(store: Store) -> None:
+    """Start what is queued, as the worker stopped here would have: it ended without recording how
+    (killed after the grace period, or dead while it saved), so it started nothing, and its keeper
+    finds the run paused or cancelled, not interrupted, and leaves the queue alone too. With no
+    scheduler alive (the app closed, no `queue serve`) the next run waited for the morning."""
+    from spark_trainer.errors import SparkError
+    from spark_trainer.jobs.scheduler import schedule_once
+
+    try:
+        schedule_once(store)
+    except SparkError:
+        pass  # the database cannot be written now (a full disk, a lock): the next scheduler starts them
 
 
 def cancel(store: Store, run_id: int | str, *, grace_s: float | None = None) -> Run:

@@ -11,9 +11,9 @@ import socket
 import subprocess
 from pathlib import Path
 
-from spark_trainer.errors import DiskFull
+from spark_trainer.errors import DiskFull, SparkError
 from spark_trainer.jobs import control, portable, process, worker_log
-from spark_trainer.jobs.finish import Finish, disk_full_finish, outcome_finish, start_up_stop_finish
+from spark_trainer.jobs.finish import Finish, disk_full_finish, engine_failure, outcome_finish, start_up_stop_finish
 from spark_trainer.jobs.lean_imports import keep_out_unneeded
 from spark_trainer.jobs.oom_retry import OperationFailedOOM, halved, oom_message, train
 from spark_trainer.jobs.submit import frozen_config
@@ -162,6 +162,8 @@ def run_rank(run_id: int, rank: int, *, lean: bool = False) -> int:
             finish = Finish(RunStatus.FAILED, "training diverged", error=str(exc))
         except StopRequested as exc:
             finish, code = start_up_stop_finish(exc.kind, exc.phase), START_UP_STOP_EXIT
+        except SparkError as exc:  # a user's error (its base model moved since the submit): one line, as a
+            finish = engine_failure(exc)  # worker says it, and rank 0's outcome gives the run that line
         except Exception as exc:  # noqa: BLE001 - see below
             if commands.stop_requested is None:
                 raise

@@ -1,7 +1,9 @@
 """Reconcile: make the store agree with the processes that are really alive.
 
 A run marked starting/running whose worker is gone, or whose pid now belongs to another process
-(different start time), becomes `interrupted` with the tail of its log as the error. A worker that
+(different start time), becomes `interrupted` with the tail of its log as the error; one that was
+still starting because its worker, of an older SparkTrainer, refused the database this version
+migrated is then queued again (`_queue_again`). A worker that
 is alive but silent (stopped, deadlocked, stuck in I/O: its heartbeat is older than the setting
 `heartbeat_timeout_seconds`) makes its run `stalled`; if it stays silent for `stall_grace_seconds`
 more after being marked, its process group (its process tree on Windows) is killed and the run becomes `interrupted` (resumable from its last
@@ -14,6 +16,7 @@ killed before its database write (jobs/extend_files.py).
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from datetime import timedelta
@@ -92,6 +95,34 @@ def _error_with_log(run: Run, why: str) -> str:
     return f"{why}; last lines of worker.log:\n{tail}" if tail else why
 
 
+# An older SparkTrainer's worker refusing the database a newer one migrated, in both wordings since
+# workers check the schema (store.Store.open): the revision it found.
+_REFUSED = re.compile(r"is at schema revision '([^']+)'(?:, newer than this SparkTrainer's|; this SparkTrainer needs)")
+
+
+def _queue_again(store: Store, run: Run, error: str) -> bool:
+    """Queue again a run just marked interrupted whose worker, started by an older SparkTrainer still
+    running (a worker of its that started the next run, its app, its `queue serve`), refused the
+    database this version migrated: it was still starting, so no worker recorded itself and nothing of
+    this attempt was trained, and this version's worker takes the database. A run paused or cancelled
+    by the user is never starting (the stop marks it), and a resumed one was asked to run. Once per
+    revision: an old scheduler still alive would claim it again, and the run then stays interrupted."""
+    from spark_trainer.store.migrate import HEAD_REVISION
+
+    found = _REFUSED.search(error) if run.status == RunStatus.STARTING else None
+    if found is None or found.group(1) != HEAD_REVISION:
+        return False  # trained, or died of something else at its start (which would only happen again)
+    reason = (f"queued again: its worker, started by an older SparkTrainer, refused the database at revision "
+              f"{HEAD_REVISION}, which this version uses; nothing was trained")
+    if any(event.reason == reason for event in runs.events(store, run.id)):
+        return False
+    try:
+        runs.transition(store, run.id, RunStatus.QUEUED, reason, expect={RunStatus.INTERRUPTED}, error=None)
+    except (BadInput, IllegalTransition, DiskFull, DatabaseLocked):
+        return False  # resumed, cancelled or queued meanwhile; or it cannot be written: interrupted it stays
+    return True
+
+
 def _settle_evaluations(store: Store) -> None:
     """Evaluations whose worker is gone (or never started) become failed, as lost runs are interrupted."""
     from spark_trainer.evaluation.jobs import refresh_active
@@ -123,8 +154,9 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
             continue  # a cluster job imported while running: it lives elsewhere; importing again updates it
         if _is_lost(run):
             why = _lost_why(run)
-            if _mark(store, run, RunStatus.INTERRUPTED, why, strict=strict, error=_error_with_log(run, why),
-                     eta_seconds=None):
+            error = _error_with_log(run, why)
+            if _mark(store, run, RunStatus.INTERRUPTED, why, strict=strict, error=error, eta_seconds=None) and \
+                    not _queue_again(store, run, error):
                 lost.append(run.id)
             continue
         silent = _silence_s(run)

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from spark_trainer.errors import BadInput, StoreDiskFull
+import psutil
+
+from spark_trainer.errors import BadInput, SparkError, StoreDiskFull
 from spark_trainer.jobs import disk_hold, process
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.reconcile import reconcile
@@ -160,7 +162,7 @@ def schedule_once(store: Store, *, machine: Sequence[int] | None = None) -> list
     picker = make_picker(machine_gpus() if machine is None else machine,
                          int(config["max_concurrent_runs"]), bool(config["allow_gpu_sharing"]))
     started = []
-    for run in runs.claim(store, picker):
+    for run in _handed_out(store, runs.claim(store, picker)):
         folder = Path(run.run_dir)
         if not folder.is_dir():  # spawning would recreate it (the log goes there) and fail on config.yaml
             why = (f"run {run.id} cannot start: its folder {folder} is gone (deleted or moved by hand since the "
@@ -179,6 +181,41 @@ def schedule_once(store: Store, *, machine: Sequence[int] | None = None) -> list
         runs.update(store, run.id, pid=found.pid, pid_start_time=found.start_time)
         started.append(run.id)
     return started
+
+
+PUT_BACK = "put back in the queue: the scheduler that claimed it stopped before it started a worker"
+
+
+def _handed_out(store: Store, claimed: list[Run]) -> Iterator[Run]:
+    """The runs `schedule_once` claimed, one at a time, for it to start. When it stops part-way (SIGTERM
+    to `queue serve`, a KeyboardInterrupt there; a database write that failed) its loop's end closes this
+    generator, and what has no worker yet goes back to queued (`runs.unclaim`): those never handed out,
+    and the one in hand if this process started no child since (a worker forked, even not yet past its
+    exec, may record itself and train: it is left alone). Else they stayed starting until reconcile gave
+    up on their spawn (a minute) and ended interrupted, resumable by hand only."""
+    left = list(claimed)
+    before: set[int] | None = None
+    try:
+        while left:
+            before = _children()
+            yield left[0]
+            del left[0]
+    finally:
+        if left:
+            now = _children()
+            back = left if before is not None and now is not None and not now - before else left[1:]
+            try:
+                runs.unclaim(store, [run.id for run in back], PUT_BACK)
+            except SparkError:
+                pass  # the database cannot be written: reconcile ends them after SPAWN_TIMEOUT, as before
+
+
+def _children() -> set[int] | None:
+    """This process's child processes (None if they cannot be read: then any may be a worker)."""
+    try:
+        return {child.pid for child in psutil.Process().children()}
+    except psutil.Error:
+        return None
 
 
 def _release_playground(store: Store, run: Run) -> None:

@@ -355,3 +355,20 @@ def claim(store: Store, pick: Picker) -> list[Run]:
             claimed.append(row)
         session.flush()
         return [_entity(row, session.get(ExperimentRow, row.experiment_id)) for row in claimed]
+
+
+def unclaim(store: Store, run_ids: Sequence[int], reason: str) -> list[int]:
+    """`claim` undone for runs whose scheduler stopped before it handed them to a worker: each still
+    starting with no worker recorded goes back to queued, with `reason` as its event. No process can
+    be training one (only its claimer spawns its worker), so it is as it was before the claim; without
+    this it stayed starting until reconcile gave up on its spawn. The ids put back."""
+    back = []
+    with store.write() as session:
+        for run_id in run_ids:
+            row = session.get(RunRow, run_id)
+            if row is None or row.status != RunStatus.STARTING.value or row.pid is not None:
+                continue  # cancelled meanwhile, or a worker recorded itself after all
+            _record(session, row, RunStatus.QUEUED, reason)
+            row.gpus, row.heartbeat_at = [], None
+            back.append(run_id)
+    return back

@@ -8,11 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from spark_trainer.config import load_config
 from spark_trainer.jobs import control, process
-from spark_trainer.jobs.scheduler import make_picker
+from spark_trainer.jobs.scheduler import make_picker, schedule_once
+from spark_trainer.jobs.submit import submit_config
 from spark_trainer.store import runs, settings
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
+from tests.jobs.conftest import finished, wait_until
 
 # A worker that ignores SIGTERM and saves: it writes a staging folder a chunk at a time (for
 # `chunks` x 0.2 s), then publishes it as step-00000010 and exits, or with "stall" stops writing
@@ -130,6 +135,27 @@ def test_a_worker_dead_while_saving_says_which_complete_checkpoint_a_resume_star
         "no checkpoint was saved at step 10: a resume starts from step 5, the last complete one", True)
     assert control.resume_point(Path(run.run_dir), 5) == (
         "its checkpoint at step 5 is complete: a resume continues from there", False)
+
+
+@pytest.mark.parametrize("kind", [control.StopKind.PAUSE, control.StopKind.CANCEL])
+def test_a_stop_that_kills_its_worker_after_the_grace_period_starts_the_next_queued_run(store: Store, run_file,
+                                                                                        kind) -> None:
+    """Seen: a pause whose worker did not stop within the grace period killed it and marked the run
+    paused; that worker started nothing, its keeper found the run paused (not interrupted) and left the
+    queue alone, and with no scheduler alive the next run stayed queued until the morning."""
+    settings.set_value(store, "max_concurrent_runs", 1)
+    long = run_file("long", steps=400, ckpt_every=400)
+    short = run_file("short", steps=3, ckpt_every=3)
+    first = submit_config(store, load_config(long), base_dir=long.parent).run
+    second = submit_config(store, load_config(short), base_dir=short.parent).run
+    assert schedule_once(store) == [first.id]  # the test's last scheduler pass
+    wait_until(store, first.id, lambda r: r.status == RunStatus.RUNNING and r.step > 0 and r.pid is not None)
+
+    stopped = control.stop(store, first.id, kind, grace_s=0)  # no time to save: killed
+    assert stopped.status == (RunStatus.PAUSED if kind == control.StopKind.PAUSE else RunStatus.CANCELLED)
+    assert runs.events(store, first.id)[-1].reason.startswith(f"{kind.value} requested; worker killed after the 0 s")
+    wait_until(store, second.id, lambda r: r.status != RunStatus.QUEUED, timeout_s=20)
+    assert wait_until(store, second.id, finished, timeout_s=180).status == RunStatus.COMPLETED
 
 
 def test_cancelling_a_cancelled_run_spells_cancelled_as_everything_else_does(store: Store, experiment) -> None:

@@ -18,6 +18,7 @@ from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import make_picker
 from spark_trainer.store import runs
 from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.migrate import HEAD_REVISION
 from spark_trainer.store.store import Store
 
 # Ignores SIGTERM, starts a child in its group that ignores it too, then sleeps.
@@ -209,3 +210,54 @@ def test_a_worker_that_slept_with_the_machine_is_not_killed_on_waking(store: Sto
     finally:
         worker.kill()
         worker.wait()
+
+
+NEWER = ("error: database {db} is at schema revision '{rev}', newer than this SparkTrainer's '0009': a newer "
+         "version migrated it, and this process (started by an older version still running) cannot use it; the "
+         "newer version's scheduler starts queued runs")
+NEEDS = ("error: database {db} is at schema revision '{rev}'; this SparkTrainer needs '0007' (open it once with the "
+         "app or any spark-trainer command to migrate it)")
+
+
+def _died_starting(store: Store, experiment, last_line: str) -> Run:
+    """A run claimed and spawned, whose worker ended before recording itself, `last_line` the last of its log."""
+    run = runs.create(store, experiment.id, requested_gpus="cpu")
+    runs.claim(store, make_picker([], 4, False))
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    Path(run.run_dir, "worker.log").write_text(last_line.format(db=store.home.db_path, rev=HEAD_REVISION) + "\n")
+    runs.update(store, run.id, pid=proc.pid, pid_start_time=time.time())
+    return runs.get(store, run.id)
+
+
+@pytest.mark.parametrize("wording", [NEWER, NEEDS])
+def test_a_run_whose_older_worker_refused_the_migrated_database_is_queued_again(store: Store, experiment,
+                                                                                wording: str) -> None:
+    """Seen: a run started by an older version's worker chain, against a home the newer version had
+    migrated, ended interrupted at step 0 (its worker refused the database and exited), and waited for a
+    resume by hand. It trained nothing (it was still starting), and this version's worker takes the database."""
+    run = _died_starting(store, experiment, wording)
+    assert reconcile(store) == []
+    again = runs.get(store, run.id)
+    assert again.status == RunStatus.QUEUED and again.error is None
+    events = runs.events(store, run.id)
+    assert [e.to_status for e in events[-2:]] == ["interrupted", "queued"]
+    assert events[-1].reason.startswith("queued again: its worker, started by an older SparkTrainer, refused the "
+                                        f"database at revision {HEAD_REVISION}")
+
+    # Refused once more (an old scheduler still alive claimed it again): interrupted, not queued for ever.
+    runs.claim(store, make_picker([], 4, False))
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    runs.update(store, run.id, pid=proc.pid, pid_start_time=time.time())
+    assert reconcile(store) == [run.id]
+    assert runs.get(store, run.id).status == RunStatus.INTERRUPTED
+
+
+def test_runs_that_trained_or_died_otherwise_at_their_start_stay_interrupted(store: Store, experiment) -> None:
+    crashed = _died_starting(store, experiment, "ImportError: libcudart.so.12: cannot open shared object file")
+    other = _died_starting(store, experiment, NEWER.replace("{rev}", "0099"))  # a revision this version lacks
+    trained = _died_starting(store, experiment, NEWER)  # an earlier attempt's line; this worker ran, then died
+    runs.transition(store, trained.id, RunStatus.RUNNING, "worker started", step=0)
+    assert sorted(reconcile(store)) == [crashed.id, other.id, trained.id]
+    assert {runs.get(store, r.id).status for r in (crashed, other, trained)} == {RunStatus.INTERRUPTED}

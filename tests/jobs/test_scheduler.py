@@ -10,8 +10,9 @@ import pytest
 
 from spark_trainer.errors import BadInput
 from spark_trainer.jobs import gpus as gpu_alloc
-from spark_trainer.jobs.scheduler import make_picker
-from spark_trainer.store import runs
+from spark_trainer.jobs import process, scheduler
+from spark_trainer.jobs.scheduler import make_picker, schedule_once
+from spark_trainer.store import runs, settings
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 
@@ -204,3 +205,50 @@ def test_a_held_queue_starts_nothing_until_it_is_released(store: Store, experime
     queue_hold.release(store)
     assert scheduler.hold_of(store) is None
     assert scheduler.schedule_once(store, machine=[]) == [high.id, low.id] == spawned  # priority first
+
+
+def _stopped_while_starting(store: Store, experiment, monkeypatch: pytest.MonkeyPatch, spawn) -> list[int]:
+    """Two queued runs and a scheduler pass whose first spawn is interrupted as SIGTERM interrupts
+    `queue serve` (a KeyboardInterrupt)."""
+    settings.set_value(store, "max_concurrent_runs", 4)
+    ids = [runs.create(store, experiment.id, requested_gpus="cpu").id for _ in range(2)]
+    monkeypatch.setattr(process, "spawn_worker", spawn)
+    with pytest.raises(KeyboardInterrupt):
+        schedule_once(store, machine=[])
+    return ids
+
+
+def test_runs_claimed_by_a_scheduler_stopped_before_their_spawn_go_back_to_the_queue(store: Store, experiment,
+                                                                                      monkeypatch) -> None:
+    """Seen: SIGTERM to `queue serve` between its claim and the worker's spawn left the run starting
+    until reconcile gave up on it a minute later; it then ended interrupted, started by no one."""
+
+    def stopped_before_the_fork(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    ids = _stopped_while_starting(store, experiment, monkeypatch, stopped_before_the_fork)
+    for run_id in ids:
+        back = runs.get(store, run_id)
+        assert (back.status, back.pid, back.gpus) == (RunStatus.QUEUED, None, [])
+        assert runs.events(store, run_id)[-1].reason == scheduler.PUT_BACK
+    assert [r.id for r in runs.claim(store, make_picker([], 4, False))] == ids  # the next pass starts them
+
+
+def test_a_run_whose_worker_was_forked_is_left_to_it_when_its_scheduler_stops(store: Store, experiment,
+                                                                              monkeypatch) -> None:
+    # Interrupted once the worker's process exists (Popen forks, then waits for its exec): that worker
+    # records itself and trains, so its run stays starting; the run never handed out is put back.
+    children: list[subprocess.Popen] = []
+
+    def stopped_after_the_fork(*_args, **_kwargs):
+        children.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+        raise KeyboardInterrupt
+
+    try:
+        first, second = _stopped_while_starting(store, experiment, monkeypatch, stopped_after_the_fork)
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+    assert runs.get(store, first).status == RunStatus.STARTING
+    assert runs.get(store, second).status == RunStatus.QUEUED
