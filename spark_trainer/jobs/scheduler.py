@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psutil
@@ -161,53 +161,56 @@ def schedule_once(store: Store, *, machine: Sequence[int] | None = None) -> list
     config = settings.get_all(store)
     picker = make_picker(machine_gpus() if machine is None else machine,
                          int(config["max_concurrent_runs"]), bool(config["allow_gpu_sharing"]))
-    started = []
-    for run in _handed_out(store, runs.claim(store, picker)):
-        folder = Path(run.run_dir)
-        if not folder.is_dir():  # spawning would recreate it (the log goes there) and fail on config.yaml
-            why = (f"run {run.id} cannot start: its folder {folder} is gone (deleted or moved by hand since the "
-                   f"submit); start a new run of experiment {run.experiment!r} instead")
-            runs.transition(store, run.id, RunStatus.FAILED, "run folder is gone", error=why)
-            continue
-        if run.gpus:
-            _release_playground(store, run)
-        try:
-            found = process.spawn_worker(run.id, folder, store.home.root, run.gpus)
-        except OSError as exc:
-            runs.transition(store, run.id, RunStatus.FAILED, f"could not start the worker: {exc}",
-                            error=f"could not start the worker: {exc}")
-            continue
-        # The worker records itself too; whichever write lands last holds the same values.
-        runs.update(store, run.id, pid=found.pid, pid_start_time=found.start_time)
-        started.append(run.id)
+    claimed, started = runs.claim(store, picker), []
+    at, children = 0, None  # the claimed run in hand, and this process's children before its spawn
+    try:
+        while at < len(claimed):
+            children = _children()
+            if _start(store, claimed[at]):
+                started.append(claimed[at].id)
+            at += 1
+    finally:
+        if at < len(claimed):  # stopped part-way: SIGTERM to `queue serve`, a database write that failed
+            _put_back(store, claimed[at:], children)
     return started
+
+
+def _start(store: Store, run: Run) -> bool:
+    """Spawn the worker of a claimed run; False when the run failed instead (its folder gone, no spawn)."""
+    folder = Path(run.run_dir)
+    if not folder.is_dir():  # spawning would recreate it (the log goes there) and fail on config.yaml
+        why = (f"run {run.id} cannot start: its folder {folder} is gone (deleted or moved by hand since the "
+               f"submit); start a new run of experiment {run.experiment!r} instead")
+        runs.transition(store, run.id, RunStatus.FAILED, "run folder is gone", error=why)
+        return False
+    if run.gpus:
+        _release_playground(store, run)
+    try:
+        found = process.spawn_worker(run.id, folder, store.home.root, run.gpus)
+    except OSError as exc:
+        runs.transition(store, run.id, RunStatus.FAILED, f"could not start the worker: {exc}",
+                        error=f"could not start the worker: {exc}")
+        return False
+    # The worker records itself too; whichever write lands last holds the same values.
+    runs.update(store, run.id, pid=found.pid, pid_start_time=found.start_time)
+    return True
 
 
 PUT_BACK = "put back in the queue: the scheduler that claimed it stopped before it started a worker"
 
 
-def _handed_out(store: Store, claimed: list[Run]) -> Iterator[Run]:
-    """The runs `schedule_once` claimed, one at a time, for it to start. When it stops part-way (SIGTERM
-    to `queue serve`, a KeyboardInterrupt there; a database write that failed) its loop's end closes this
-    generator, and what has no worker yet goes back to queued (`runs.unclaim`): those never handed out,
-    and the one in hand if this process started no child since (a worker forked, even not yet past its
-    exec, may record itself and train: it is left alone). Else they stayed starting until reconcile gave
-    up on their spawn (a minute) and ended interrupted, resumable by hand only."""
-    left = list(claimed)
-    before: set[int] | None = None
+def _put_back(store: Store, left: list[Run], children: set[int] | None) -> None:
+    """Claimed runs a scheduler stopped before starting (`schedule_once`'s `finally`) go back to queued
+    (`runs.unclaim`): those it never reached, and the one in hand if this process started no child since
+    (a worker forked, even not yet past its exec, may record itself and train: it is left alone). Else
+    they stayed starting until reconcile gave up on their spawn (a minute) and ended interrupted,
+    resumable by hand only."""
+    now = _children()
+    back = left if children is not None and now is not None and not now - children else left[1:]
     try:
-        while left:
-            before = _children()
-            yield left[0]
-            del left[0]
-    finally:
-        if left:
-            now = _children()
-            back = left if before is not None and now is not None and not now - before else left[1:]
-            try:
-                runs.unclaim(store, [run.id for run in back], PUT_BACK)
-            except SparkError:
-                pass  # the database cannot be written: reconcile ends them after SPAWN_TIMEOUT, as before
+        runs.unclaim(store, [run.id for run in back], PUT_BACK)
+    except SparkError:
+        pass  # the database cannot be written: reconcile ends them after SPAWN_TIMEOUT, as before
 
 
 def _children() -> set[int] | None:
