@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from spark_trainer.store.entities import utcnow
 from spark_trainer.store.models import SettingRow
 from spark_trainer.store.store import Store
@@ -31,6 +33,13 @@ def held_since(store: Store) -> datetime | None:
             return datetime.fromisoformat(str(row.value))
         except ValueError:  # a hand-edited row still holds: the person meant something by it
             return row.updated_at
+
+
+def held_in(session: Session) -> bool:
+    """The queue is held, read in a transaction of the caller's: `runs.claim` reads it inside its own, so
+    a hold that lands after a scheduler's first look still stops that scheduler's claim."""
+    row = session.get(SettingRow, KEY)
+    return row is not None and bool(row.value)
 
 
 def hold(store: Store) -> bool:

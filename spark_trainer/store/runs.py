@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spark_trainer.errors import BadInput, Conflict, IllegalTransition, InternalError, NotFound
-from spark_trainer.store import experiments, in_use, projects
+from spark_trainer.store import experiments, in_use, projects, queue_hold
 from spark_trainer.store.entities import Run, RunEvent, RunStatus, id_of, utcnow
 from spark_trainer.store.models import ExperimentRow, RunEventRow, RunRow
 from spark_trainer.store.run_rows import entity as _entity
@@ -329,9 +329,13 @@ def claim(store: Store, pick: Picker) -> list[Run]:
     """Atomically move the runs `pick` chooses from queued to starting, with their GPUs.
 
     The whole look-and-claim happens in one write transaction (BEGIN IMMEDIATE), so schedulers in
-    several processes never start the same run twice or hand out the same GPU twice.
+    several processes never start the same run twice or hand out the same GPU twice; and nothing is
+    claimed while the queue is held (`queue_hold`), read in that transaction: a `queue hold` that
+    landed after the scheduler's first look, and said the runs stay queued, is kept.
     """
     with store.write() as session:
+        if queue_hold.held_in(session):
+            return []
         query = select(RunRow, ExperimentRow).join(ExperimentRow)
         queued_q = query.where(RunRow.status == RunStatus.QUEUED.value).order_by(RunRow.priority.desc(), RunRow.id)
         active_q = query.where(RunRow.status.in_([s.value for s in RunStatus if s.is_active]))

@@ -36,3 +36,23 @@ def test_a_heartbeat_records_the_start_up_phase_and_leaving_running_clears_it(st
     assert runs.get(store, run.id).phase is None  # not "paused" and still "loading the model"
     runs.beat(store, run.id)
     assert runs.get(store, run.id).phase is None
+
+
+def test_a_hold_made_after_a_schedulers_first_look_stops_its_claim(store: Store) -> None:
+    """The scheduler checked the hold, then claimed in a transaction of its own: a `queue hold` between
+    the two printed "run N stays queued" and run N started."""
+    from spark_trainer.store import queue_hold
+    from spark_trainer.store.entities import RunStatus
+
+    projects.create(store, "p")
+    experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    queued = runs.create(store, "e", requested_gpus="cpu")
+
+    def pick(waiting, _active):
+        return [(run.id, [], "scheduled on CPU") for run in waiting]
+
+    queue_hold.hold(store)  # after the first look, before the claim
+    assert runs.claim(store, pick) == []
+    assert runs.get(store, queued.id).status == RunStatus.QUEUED
+    queue_hold.release(store)
+    assert [run.id for run in runs.claim(store, pick)] == [queued.id]
