@@ -25,7 +25,7 @@ from pathlib import Path
 from spark_trainer.errors import BadInput, DatabaseLocked, DiskFull, IllegalTransition, SparkError
 from spark_trainer.jobs import checkpoint_records, extend_files, leftovers, portable, process, space_reserve
 from spark_trainer.store import runs, settings, stale_summaries
-from spark_trainer.store.entities import Run, RunStatus, utcnow
+from spark_trainer.store.entities import LOG_TAIL_INTRO, Run, RunStatus, utcnow
 from spark_trainer.store.store import Store, write_lock_holders
 
 # A run claimed by a scheduler that died before it could spawn the worker has no pid; give the
@@ -92,7 +92,7 @@ def _lost_why(run: Run) -> str:
 
 def _error_with_log(run: Run, why: str) -> str:
     tail = process.log_tail(Path(run.run_dir)) if run.run_dir else ""
-    return f"{why}; last lines of worker.log:\n{tail}" if tail else why
+    return f"{why}{LOG_TAIL_INTRO}\n{tail}" if tail else why
 
 
 # An older SparkTrainer's worker refusing the database a newer one migrated, in both wordings since

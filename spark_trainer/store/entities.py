@@ -25,6 +25,11 @@ def dataset_text(dataset_id: int | None, deleted: str | None, names: dict[int, s
     return f"{deleted} (deleted)" if deleted else None
 
 
+# What introduces the log's last lines in the error of a run whose worker ended without saying how
+# (reconcile): the error's first line ends with it, the tail follows.
+LOG_TAIL_INTRO = "; last lines of worker.log:"
+
+
 def utcnow() -> datetime:
     """Naive UTC, as stored in SQLite."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -185,7 +190,9 @@ class Run:
         for a run that waits, trains or has no error."""
         if self.status == RunStatus.QUEUED or self.status.is_active:
             return None
-        return next((line.strip() for line in (self.error or "").splitlines() if line.strip()), None)
+        first = next((line.strip() for line in (self.error or "").splitlines() if line.strip()), None)
+        # "...; last lines of worker.log:" introduces lines this one does not give: said without it.
+        return first.removesuffix(LOG_TAIL_INTRO) if first else None
 
     @property
     def devices(self) -> str:

@@ -37,3 +37,18 @@ def test_a_stored_time_is_shown_on_this_computers_clock(new_york) -> None:
     assert local_time(datetime(2026, 12, 3, 16, 5)) == datetime(2026, 12, 3, 11, 5)  # stored naive UTC
     assert local_time(datetime(2026, 7, 1, 3, 0)) == datetime(2026, 6, 30, 23, 0)  # summer time: UTC-4
     assert local_time(datetime(2026, 12, 3, 16, 5, tzinfo=timezone.utc)) == datetime(2026, 12, 3, 11, 5)
+
+
+def test_the_error_line_of_a_killed_run_does_not_end_on_the_logs_introduction(store: Store) -> None:
+    # `queue serve`, `run list`'s NOTE and the app's tooltip said "...; last lines of worker.log:" and
+    # stopped there: the lines it introduces are not in a one-line view.
+    from dataclasses import replace
+
+    projects.create(store, "p")
+    experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    run = replace(runs.create(store, "e"), status=RunStatus.INTERRUPTED,
+                  error="the worker process (pid 7) ended without recording how the run ended (killed? out of "
+                        "memory? see `dmesg`); last lines of worker.log:\nstep 3\nKilled")
+    assert run.error_line == ("the worker process (pid 7) ended without recording how the run ended (killed? out "
+                              "of memory? see `dmesg`)")
+    assert replace(run, error="boom: a thing:\nmore").error_line == "boom: a thing:"  # other colons stay
