@@ -81,11 +81,26 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
                   on_waiting=ctx.info, on_tick=lambda: _tick(ctx, watch, awake, said))
     except KeyboardInterrupt:
         end = "scheduler stopped; running workers keep training"
+    else:
+        end = _held_end(store) or end
     finally:
         awake.release()
     if watch is None:
         return Result({"started": started, "ended": {}}, end)
     return Result({"started": started, "ended": watch.ended_ids()}, f"{end}; while it served: {watch.summary()}")
+
+
+def _held_end(store: Store) -> str | None:
+    """How `--until-idle` ends while queued runs wait for the queue's release: not "idle"."""
+    from spark_trainer.store import queue_hold, runs
+    from spark_trainer.store.entities import RunStatus
+    from spark_trainer.store.run_priority import start_order
+
+    queued = [run.id for run in start_order(runs.list_all(store, statuses={RunStatus.QUEUED}))]
+    if not queued or queue_hold.held_since(store) is None:
+        return None
+    which = f"run {queued[0]} stays" if len(queued) == 1 else f"runs {', '.join(map(str, queued))} stay"
+    return f"queue is held; {which} queued until `spark-trainer queue release`"
 
 
 def _tick(ctx: Context, watch: RunWatch, awake: KeepAwake, said: set[str]) -> None:

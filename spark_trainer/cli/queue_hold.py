@@ -98,7 +98,7 @@ def cmd_release(ctx: Context, args: argparse.Namespace) -> Result:
     parts = [head]
     if started:
         parts.append(f"started {_runs_text(started)}")
-    parts += [f"run {run_id} waits: {why}" for run_id, why in sorted(waiting.items())]
+    parts += [f"run {run_id} waits: {waiting[run_id]}" for run_id in _queued_ids(store) if run_id in waiting]
     if not started and not waiting:
         parts.append("nothing is queued")
     return Result({"held": False, "changed": changed, "started": started, "waiting": waiting}, "; ".join(parts))

@@ -59,3 +59,23 @@ def test_a_held_queue_is_shown_and_released_in_priority_order(store, cli, spawne
     assert f"active  run {second} (running, step 40/100, eta 95 s)\n" in cli("queue", "show").out
     assert cli("queue", "release").out.startswith("the queue was not held; run ")
     assert cli("--json", "queue", "show").json()["held"] is False
+
+
+def test_serve_until_idle_ends_saying_the_queue_is_held_not_idle(store, cli, spawned) -> None:
+    projects.create(store, "p")
+    experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    cli("queue", "hold")
+    first = runs.create(store, "e", requested_gpus="cpu").id
+    second = runs.create(store, "e", requested_gpus="cpu", priority=5).id
+    served = cli("queue", "serve", "--interval", "0.01", "--until-idle")
+    assert served.code == 0 and spawned == []
+    assert served.out == (f"queue is held; runs {second}, {first} stay queued until `spark-trainer queue release`; "
+                          "while it served: no run ended\n")
+    assert f"runs {second}, {first} stay queued: the queue is held" in served.err  # said once as it began
+
+    settings.set_value(store, "max_concurrent_runs", 1)
+    cli("queue", "hold")
+    third = runs.create(store, "e", requested_gpus="cpu", priority=9).id
+    released = cli("queue", "release").out  # what waits, in the order it starts
+    assert released.index(f"run {second} waits") < released.index(f"run {first} waits"), released
+    assert f"started run {third}" in released
