@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from spark_trainer.store import runs
-from spark_trainer.store.entities import Run, RunStatus, utcnow
+from spark_trainer.store.entities import Run, RunEvent, RunStatus, utcnow
 from spark_trainer.store.store import Store
 
 # How a stopped run is said, in the order the summary counts them.
@@ -36,42 +36,45 @@ class RunWatch:
         return any(status.is_active for status in self.status.values())
 
     def poll(self) -> list[str]:
+        """What started, stalled, recovered or ended since the last poll, in the order it happened (a run
+        that ended and the one its worker then started, read in one pass, in that order)."""
         now = utcnow()
         read_from = self._read_from
         found, ids = runs.changed_since(self.store, read_from)
         self._read_from = now - OVERLAP
-        lines = []
-        for run in sorted(found, key=lambda r: r.id):
+        said: list[tuple[datetime, int, str]] = []  # (when, run id, line)
+        for run in found:
             before = self.status.get(run.id)
             self.status[run.id] = run.status
             if run.status == before:
                 continue
-            if run.status in ENDED and (before is None or not before.is_active) and \
-                    self._started_since(run, read_from):  # started and ended between two polls
-                lines.append(self._started(run))
-            line = self._line(run, before)
+            events = runs.events(self.store, run.id)
+            if run.status in ENDED and (before is None or not before.is_active):
+                start = self._started_at(events, read_from)
+                if start is not None:  # started and ended between two polls: both are said
+                    said.append((start, run.id, self._started(run)))
+            line = self._line(run, before, events)
             if line:
-                lines.append(line)
+                said.append((events[-1].created_at if events else now, run.id, line))
         self.status = {run_id: status for run_id, status in self.status.items() if run_id in ids}
-        return lines
+        return [line for _when, _run, line in sorted(said, key=lambda said: said[:2])]
 
-    def _started_since(self, run: Run, read_from: datetime) -> bool:
-        """The run became active after `read_from` (a run that starts and ends within one pass is said to
-        start too, not only to end)."""
-        return any(event.created_at >= max(read_from, self.since) and RunStatus(event.to_status).is_active
-                   for event in runs.events(self.store, run.id))
+    def _started_at(self, events: list[RunEvent], read_from: datetime) -> datetime | None:
+        """When the run became active after `read_from`, else None."""
+        return next((event.created_at for event in events if event.created_at >= max(read_from, self.since)
+                     and RunStatus(event.to_status).is_active), None)
 
     @staticmethod
     def _started(run: Run) -> str:
         where = run.devices if run.gpus or run.ran_on != "local" else "CPU"  # started, so placed: no GPUs is the CPU
         return f"run {run.id} ({run.experiment}) started on {where}"
 
-    def _line(self, run: Run, before: RunStatus | None) -> str | None:
+    def _line(self, run: Run, before: RunStatus | None, events: list[RunEvent]) -> str | None:
         name = f"run {run.id} ({run.experiment})"
         if run.status.is_active and (before is None or not before.is_active):
             return self._started(run)
         if run.status == RunStatus.STALLED:  # its event says how long it was silent and what comes next
-            reasons = [e.reason for e in runs.events(self.store, run.id) if e.to_status == RunStatus.STALLED.value]
+            reasons = [e.reason for e in events if e.to_status == RunStatus.STALLED.value]
             return f"{name} stalled" + (f": {reasons[-1]}" if reasons else "")
         if before == RunStatus.STALLED and run.status.is_active:
             return f"{name} recovered: its worker beats again"

@@ -52,3 +52,16 @@ def test_a_stall_and_a_recovery_are_said(store) -> None:
     runs.transition(store, run_id, R, "heartbeat again")
     assert watch.poll() == [f"run {run_id} (e) recovered: its worker beats again"]
     assert watch.active and watch.summary() == "no run ended"
+
+
+def test_what_happened_in_one_pass_is_said_in_the_order_it_happened(store) -> None:
+    # Seen: "[12:25:00] run 2 started on CPU" printed before "[12:25:00] run 3 completed 20 steps" with one
+    # run at a time: run 3's worker had started run 2 as it ended. Lines were in run-id order.
+    first, second = _runs(store, 2)
+    for to in (S, R):
+        runs.transition(store, second, to, "test")
+    watch = RunWatch(store)
+    runs.transition(store, second, RunStatus.COMPLETED, "done")
+    for to in (S, R):
+        runs.transition(store, first, to, "started by the worker that ended")
+    assert watch.poll() == [f"run {second} (e) completed 0 steps", f"run {first} (e) started on CPU"]
