@@ -30,7 +30,9 @@ def open_store() -> Store:
 
 
 def say(message: str) -> None:
-    print(f"[{datetime.now():%Y-%m-%d %H:%M:%S}] {message}", flush=True)  # local, as the app shows times
+    # The computer's clock, as the app and commands show times, with its offset from UTC: a worker has
+    # the time zone of the process that started it (a terminal's TZ), which need not be the reader's.
+    print(f"[{datetime.now().astimezone():%Y-%m-%d %H:%M:%S %z}] {message}", flush=True)
 
 
 def install_stop_handler(run_dir: Path, commands: Commands, *, watch_file: bool = True) -> threading.Event:

@@ -90,3 +90,18 @@ def _wait_finished(store: Store, run_id: int, timeout_s: float = 240):
     from tests.jobs.conftest import wait_until
 
     return wait_until(store, run_id, finished, timeout_s=timeout_s)
+
+
+def test_a_worker_log_line_gives_its_time_with_its_offset_from_utc(new_york, capsys) -> None:
+    # A worker has the time zone of the process that started it: a line without its offset, read by a
+    # person on another clock (the app, another terminal), was hours off unsaid.
+    from datetime import datetime
+
+    from spark_trainer.jobs.worker_process import say
+
+    say("run 3 running on CPU")
+    line = capsys.readouterr().out
+    stamp = line[1:line.index("]")]
+    assert line.endswith("] run 3 running on CPU\n")
+    assert stamp.endswith((" -0500", " -0400")), stamp  # New York, winter or summer
+    assert abs((datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S %z") - datetime.now().astimezone()).total_seconds()) < 60
