@@ -31,6 +31,7 @@ from app.menus import build_menus
 from app.relaunch import Relaunch, RelaunchFailed
 from app.views import NAV_VIEWS, ViewSpec, spec
 from app.views.base import BaseView
+from app.views.queue_hold_bar import HELD_TIP
 from app.workers import Task
 from spark_trainer.disk import network_home_warning
 from spark_trainer.errors import SparkError
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         build_menus(self)
         self.ctx.navigate_requested.connect(self.show_view)
         self.ctx.model.runs.runs_updated.connect(self.update_run_status)
+        self.ctx.model.runs.queue_hold_changed.connect(self.update_run_status)  # "(queue held)"
         self.ctx.theme_changed.connect(self._theme_chosen)
         self.ctx.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.ctx.gpu_monitor.sampled.connect(self._update_gpu_status)
@@ -257,12 +259,15 @@ class MainWindow(QMainWindow):
         self.awake_status.setVisible(bool(text))
 
     def update_run_status(self, _runs: object = None) -> None:
-        """Counts from the runs model, the same snapshot the Runs table shows."""
+        """Counts from the runs model, the same snapshot the Runs table shows, and whether the queue is
+        held (seen from every view: while held, the queued runs wait until it is released)."""
         if not self.ctx.model.runs.loaded:
             self.run_status.setText("Runs: reading…")
             return
         running, queued = self.ctx.model.runs.counts()
-        self.run_status.setText(f"{running} running · {queued} queued")
+        held = self.ctx.model.runs.held_since is not None
+        self.run_status.setText(f"{running} running · {queued} queued" + (" (queue held)" if held else ""))
+        self.run_status.setToolTip(HELD_TIP if held else "")
 
     def _update_gpu_status(self, _gpus: list) -> None:
         self.gpu_status.setText(self.ctx.gpu_monitor.summary())

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 HOLD_TIP = ("Let no queued run start until you release the queue; running runs go on. Queue runs in the order "
             "you choose meanwhile (right-click a queued run ▸ Priority…). As `spark-trainer queue hold`.")
 RELEASE_TIP = "Let queued runs start again: what fits starts now, the rest as runs end. As `spark-trainer queue release`."
+# The status bar's "(queue held)", seen from every view.
+HELD_TIP = ("The queue is held: queued runs wait until you release it (Runs ▸ Release queue, or "
+            "`spark-trainer queue release`); running runs go on.")
+HELD_SAID = "Queue held: queued runs wait until you release it; running runs go on."  # the banner, on holding
 
 
 def held_text(since: datetime, now: datetime | None = None) -> str:
@@ -110,6 +114,7 @@ class QueueHoldBar(QObject):
 
     def _held(self, since: datetime | None) -> None:
         self.model.apply_hold(since)
+        self.said.emit(HELD_SAID, "ok")  # as a release says "Queue released: ...": the click did something
         self.ctx.model.refresh()  # the queued runs' reasons: "queue is held"
 
     def _released(self, _changed: bool) -> None:

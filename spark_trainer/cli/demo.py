@@ -34,7 +34,7 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> Result:
         if tty and p.stage == "training":
             sys.stderr.write(f"\r{p.message}   ")
             sys.stderr.flush()
-        elif p.stage != last_stage[0] and p.stage != "training":
+        elif (p.stage != last_stage[0] or p.stage == "held") and p.stage != "training":  # held: once per spell
             ctx.info(("\n" if tty and last_stage[0] == "training" else "") + p.message)
         last_stage[0] = p.stage
 

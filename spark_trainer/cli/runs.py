@@ -20,7 +20,7 @@ from spark_trainer.jobs import control
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import schedule_once, short_reason, waiting_reason, waiting_reasons
 from spark_trainer.jobs.submit import submit_experiment
-from spark_trainer.store import metrics, projects, runs
+from spark_trainer.store import metrics, projects, queue_hold, runs
 from spark_trainer.store.entities import Experiment, Run, RunStatus, local_time, to_jsonable
 from spark_trainer.store.store import Store
 from spark_trainer.training.reporting import StopKind
@@ -158,7 +158,7 @@ def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, in
         if sys.stderr.isatty():
             sys.stderr.write("\n")  # off the progress bar's line
         run = runs.get(store, run_id)
-        return Result(run, stopped_waiting_line(run), exit_code=130)
+        return Result(run, stopped_waiting_line(run, held=queue_hold.held_since(store) is not None), exit_code=130)
     if run.status == RunStatus.COMPLETED:
         return Result(run, f"run {run.id} completed {run.step} steps")
     return Result(run, ended_line(run), exit_code=1)
@@ -175,9 +175,14 @@ def ended_line(run: Run) -> str:
     return f"run {run.id} ended {run.status.value}{detail}{rest}"
 
 
-def stopped_waiting_line(run: Run) -> str:
-    """What Ctrl-C during `--wait` leaves behind: the run goes on (or stays queued) without this command."""
+def stopped_waiting_line(run: Run, *, held: bool = False) -> str:
+    """What Ctrl-C during `--wait` leaves behind: the run goes on (or stays queued) without this command.
+    `held`: the queue is held (`store/queue_hold.py`), so a queued run starts only once it is released,
+    whatever scheduler is running."""
     cancel = f"`spark-trainer run cancel {run.id}` stops it"
+    if run.status == RunStatus.QUEUED and held:
+        return (f"stopped waiting; run {run.id} stays queued: the queue is held; it starts once it is released "
+                f"(`spark-trainer queue release`, or the app's Release queue); {cancel}")
     if run.status == RunStatus.QUEUED:
         return (f"stopped waiting; run {run.id} stays queued and starts when the app or `spark-trainer queue serve` "
                 f"is running; {cancel}")

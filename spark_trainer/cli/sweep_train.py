@@ -37,18 +37,32 @@ def train_sweep(ctx: Context, args: argparse.Namespace, data: dict[str, Any]) ->
     intro = f"ingested {first.dataset.name!r}; " if first.ingested else ""
     line = f"{intro}sweep {queued.name}: queued {len(ids)} runs ({listed})"
     schedule_once(store)
-    if not args.wait:
-        return Result({"sweep": queued.name, "runs": ids}, f"{line}\n`spark-trainer sweep show {queued.name}` "
-                      "compares them")
+    if not args.wait:  # with --wait the wait says what holds them, once, as `train --wait` does
+        return Result({"sweep": queued.name, "runs": ids}, f"{line}{_why_waiting(store, ids)}\n"
+                      f"`spark-trainer sweep show {queued.name}` compares them")
     ctx.info(line)
     return _wait_all(store, queued.name, ids)
+
+
+def _why_waiting(store: Any, ids: list[int]) -> str:
+    """": <reason>" when every run of the sweep is still queued for one same reason (the queue held, the
+    disk too full, GPUs the machine lacks), in the words `train` says it for one run ("run 5 queued:
+    queue is held (it starts ...)"); else "": runs that started, or wait each for its own turn."""
+    from spark_trainer.jobs.scheduler import READY, waiting_reasons
+
+    waiting = waiting_reasons(store)
+    reasons = {waiting.get(run_id) for run_id in ids}
+    if len(reasons) != 1 or None in reasons or READY in reasons:
+        return ""
+    reason = reasons.pop()
+    return ": " + (reason.replace(" (it starts ", " (they start ") if len(ids) > 1 else reason)
 
 
 def _wait_all(store: Any, name: str, ids: list[int]) -> Result:
     from spark_trainer.cli.runs import ended_line, stopped_waiting_line
     from spark_trainer.cli.waiting import wait_for_run
     from spark_trainer.jobs.sweeps import sweep_result
-    from spark_trainer.store import runs
+    from spark_trainer.store import queue_hold, runs
 
     try:
         for run_id in ids:  # each wait schedules too, so the others start as slots free up
@@ -56,7 +70,8 @@ def _wait_all(store: Any, name: str, ids: list[int]) -> Result:
     except KeyboardInterrupt:
         if sys.stderr.isatty():
             sys.stderr.write("\n")
-        lines = [stopped_waiting_line(runs.get(store, i)) for i in ids]
+        held = queue_hold.held_since(store) is not None
+        lines = [stopped_waiting_line(runs.get(store, i), held=held) for i in ids]
         return Result({"sweep": name, "runs": ids}, "\n".join(lines), exit_code=130)
     result = sweep_result(store, name)
     bad = result.ended_badly

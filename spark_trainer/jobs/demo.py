@@ -15,7 +15,7 @@ from pathlib import Path
 
 from spark_trainer.config import ExperimentConfig, validate_config
 from spark_trainer.errors import BadInput, OperationFailed
-from spark_trainer.jobs.scheduler import schedule_once
+from spark_trainer.jobs.scheduler import hold_of, schedule_once
 from spark_trainer.jobs.submit import submit_config
 from spark_trainer.models.loading import DEMO_MODELS
 from spark_trainer.store import metrics, runs
@@ -29,7 +29,7 @@ REPORT_NAME = "demo-report.md"
 
 @dataclass(frozen=True)
 class DemoProgress:
-    stage: str  # model | data | queued | training | report | done
+    stage: str  # model | data | queued | held (what holds the queued run, once per spell) | training | report | done
     message: str
     step: int = 0
     total: int = 0
@@ -144,12 +144,19 @@ def build_demo(
     tell("queued", f"Run {run.id} queued")
     if not wait:
         return _result(store, runs.get(store, run.id), model_path, None)
+    held: str | None = None  # what holds the queued run now (`scheduler.hold_of`), said once per spell
     while True:
         run = runs.get(store, run.id)
         if run.status != RunStatus.QUEUED and not run.status.is_active:
             break
-        tell("training", f"Training run {run.id}: step {run.step}/{run.total_steps or steps}", run.step,
-             run.total_steps or steps)
+        if run.status == RunStatus.QUEUED:  # not training yet: say what holds it, as `train --wait` does
+            hold = hold_of(store)
+            if hold is not None and hold[0] != held:
+                tell("held", hold[1])
+            held = hold[0] if hold is not None else None
+        else:
+            tell("training", f"Training run {run.id}: step {run.step}/{run.total_steps or steps}", run.step,
+                 run.total_steps or steps)
         time.sleep(0.5)
         schedule_once(store)
     if run.status != RunStatus.COMPLETED:

@@ -60,6 +60,20 @@ def test_status_bar_counts_queued_and_running_runs(qtbot, window, store, project
     assert window.gpu_status.text() == ("No NVIDIA GPU: CPU only" if not gpus else window.ctx.gpu_monitor.summary())
 
 
+
+def test_status_bar_says_the_queue_is_held(qtbot, window, store, project):
+    """It said only "0 running · 2 queued" with the queue held: the hold showed only in the Runs list."""
+    from spark_trainer.store import queue_hold
+
+    add_experiment_with_runs(store, project.name, statuses=("queued", "queued"))
+    queue_hold.hold(store)  # `spark-trainer queue hold`, say: the model reads it at its next pass
+    sync_model(qtbot, window.ctx)
+    assert window.run_status.text() == "0 running · 2 queued (queue held)"
+    assert "spark-trainer queue release" in window.run_status.toolTip()
+    queue_hold.release(store)
+    sync_model(qtbot, window.ctx)
+    assert window.run_status.text() == "0 running · 2 queued" and window.run_status.toolTip() == ""
+
 def test_a_data_home_on_a_network_filesystem_shows_in_the_warning_colour(qtbot, store, qsettings, tmp_path,
                                                                         monkeypatch):
     from app.main_window import MainWindow

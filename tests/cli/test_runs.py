@@ -84,6 +84,31 @@ def test_ctrl_c_while_waiting_stops_the_waiting_and_says_where_the_run_stands(st
                                     f"`spark-trainer run cancel {queued.id}` stops it")
 
 
+
+def test_ctrl_c_while_waiting_on_a_held_queue_says_a_release_starts_it(store, monkeypatch) -> None:
+    """It said the run "starts when the app or `spark-trainer queue serve` is running": untrue while the
+    queue is held, as no scheduler starts it until the queue is released."""
+    import argparse
+
+    from spark_trainer.cli import runs as run_commands
+    from spark_trainer.cli.context import Context
+    from spark_trainer.store import queue_hold
+
+    run_id = _finished_run_with_metrics(store)
+    queued = runs.create(store, runs.get(store, run_id).experiment_id)
+    queue_hold.hold(store)
+    ctx = Context(args=argparse.Namespace(home=str(store.home.root)), json=False, debug=False)
+
+    def interrupted(_store, _run_id):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_commands, "wait_for_run", interrupted)
+    result = run_commands.start_and_maybe_wait(ctx, store, queued.id, True, "")
+    assert result.exit_code == 130 and result.data.status == RunStatus.QUEUED  # held: nothing started it
+    assert result.render_text() == (f"stopped waiting; run {queued.id} stays queued: the queue is held; it starts "
+                                    "once it is released (`spark-trainer queue release`, or the app's Release "
+                                    f"queue); `spark-trainer run cancel {queued.id}` stops it")
+
 def _running_cpu_run(store):
     """A run marked running on the CPU, in a new project p, experiment e."""
     projects.create(store, "p")

@@ -140,3 +140,50 @@ def test_a_swept_experiment_does_not_pass_off_one_runs_values_as_its_own(store: 
     assert ("note: experiment 'tiny' was swept by tiny-sweep-1; this run trains its stored config: "
             "train.learning_rate=0.001 recipe_config.lora_r=4") in started.err
     assert runs.get(store, 6).sweep is None
+
+
+def test_a_sweep_queued_on_a_held_queue_says_why_its_runs_wait(store: Store, run_file: Path, cli) -> None:
+    """It said only "sweep tiny-sweep-1: queued 2 runs (2, 3)" while `train` says "run 2 queued: queue is
+    held (...)": the same reason now, for all of them. Run 1 holds the only slot, so that nothing trains
+    once the queue is released."""
+    from spark_trainer.store import queue_hold
+    from tests.jobs.conftest import hold_the_only_slot
+
+    hold_the_only_slot(store)
+    queue_hold.hold(store)
+    queued = cli("train", str(run_file), "--sweep", "train.learning_rate=1e-3,2e-2")
+    assert queued.code == 0, queued.err
+    assert queued.out.splitlines()[0] == (
+        "ingested 'train'; sweep tiny-sweep-1: queued 2 runs (2, 3): queue is held (they start once the "
+        "queue is released: `spark-trainer queue release` or the app's Runs view)")
+    assert [r.status for r in runs.list_all(store)].count(RunStatus.QUEUED) == 2
+
+    queue_hold.release(store)  # released: what holds them all now is the one slot, said as `train` says it
+    again = cli("train", str(run_file), "--sweep", "train.seed=3,4")
+    assert again.code == 0, again.err
+    assert again.out.splitlines()[0] == ("sweep tiny-sweep-2: queued 2 runs (4, 5): waiting for run 1 to finish "
+                                         "(max concurrent runs 1)")
+
+
+def test_ctrl_c_while_a_held_sweep_waits_says_a_release_starts_its_runs(store: Store, cli, monkeypatch) -> None:
+    """Each run's line said it "starts when the app or `spark-trainer queue serve` is running": untrue while
+    the queue is held."""
+    from spark_trainer.cli import waiting
+    from spark_trainer.cli.sweep_train import _wait_all
+    from spark_trainer.store import experiments, queue_hold
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    ids = [runs.create(store, exp.id, requested_gpus="cpu").id for _ in range(2)]
+    queue_hold.hold(store)
+
+    def interrupted(_store, _run_id):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(waiting, "wait_for_run", interrupted)
+    result = _wait_all(store, "e-sweep-1", ids)
+    assert result.exit_code == 130
+    assert result.render_text().splitlines() == [
+        f"stopped waiting; run {i} stays queued: the queue is held; it starts once it is released "
+        f"(`spark-trainer queue release`, or the app's Release queue); `spark-trainer run cancel {i}` stops it"
+        for i in ids]

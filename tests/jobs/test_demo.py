@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from spark_trainer.errors import OperationFailed
 from spark_trainer.jobs.demo import DEMO_MODEL, REPORT_NAME, DemoResult, build_demo, write_report
 from spark_trainer.recipes.registry import get_recipe
 from spark_trainer.store import datasets, experiments, projects, runs
@@ -60,3 +61,35 @@ def test_the_report_gives_every_figure_the_printout_gives(store: Store, tmp_path
     for label, value in result.figures():  # ...and each of the printout's figures in the report
         assert f"{label} {value}" in printed and f"- {label}: {value}" in report, (label, report)
     assert "learning rate" not in printed and "0.0010" not in report  # engine metrics are not final figures
+
+
+def cancelled_after_held_passes(store: Store, passes: int = 4):
+    """A stand-in for the demo's `time`: after `passes` waits the queued demo run is cancelled by hand, so
+    that a wait on a held queue (which starts nothing) ends; nothing trains."""
+    from types import SimpleNamespace
+
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == passes:
+            (run,) = runs.list_all(store, statuses={RunStatus.QUEUED})
+            runs.transition(store, run.id, RunStatus.CANCELLED, "test")
+
+    return SimpleNamespace(sleep=sleep)
+
+
+def test_a_demo_on_a_held_queue_says_the_hold_once_and_never_that_it_trains(store: Store, monkeypatch) -> None:
+    """It waited in silence, telling "Training run 1: step 0/2" at every pass, as if training."""
+    from spark_trainer.jobs import demo
+    from spark_trainer.store import queue_hold
+
+    queue_hold.hold(store)
+    monkeypatch.setattr(demo, "time", cancelled_after_held_passes(store))
+    told = []
+    with pytest.raises(OperationFailed, match="ended cancelled"):
+        build_demo(store, steps=2, progress=told.append)
+    (run,) = runs.list_all(store)
+    assert [p.stage for p in told] == ["model", "data", "queued", "held"]
+    assert told[-1].message == (f"run {run.id} stays queued: the queue is held; it starts once it is released "
+                                "(`spark-trainer queue release`, or the app's Runs view)")

@@ -54,6 +54,16 @@ def test_the_button_holds_and_releases_the_stores_queue_and_the_line_says_so(sto
     qtbot.waitUntil(lambda: not any("held" in _status_cells(view)[r.id] for r in queued), timeout=10_000)
 
 
+
+def test_holding_says_so_in_the_banner_as_releasing_does(store, ctx, project, qtbot) -> None:
+    """Holding said nothing while releasing said "Queue released: ..."."""
+    add_experiment_with_runs(store, project.name, statuses=("queued",))
+    view = _view(store, ctx, qtbot)
+    view.queue_hold.button.click()
+    qtbot.waitUntil(lambda: view.queue_hold.task is not None and view.queue_hold.task.delivered, timeout=10_000)
+    assert view.banner.role == "ok"
+    assert view.banner.text() == "Queue held: queued runs wait until you release it; running runs go on."
+
 def test_a_hold_made_in_a_terminal_shows_after_a_refresh_and_its_release_too(store, ctx, project, qtbot) -> None:
     add_experiment_with_runs(store, project.name, statuses=("queued",))
     view = _view(store, ctx, qtbot)
