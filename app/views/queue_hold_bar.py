@@ -29,7 +29,7 @@ RELEASE_TIP = "Let queued runs start again: what fits starts now, the rest as ru
 # The status bar's "(queue held)", seen from every view.
 HELD_TIP = ("The queue is held: queued runs wait until you release it (Runs ▸ Release queue, or "
             "`spark-trainer queue release`); running runs go on.")
-HELD_SAID = "Queue held: queued runs wait until you release it; running runs go on."  # the banner, on holding
+HELD_SAID = "Queue held. Order the queued runs meanwhile: right-click a run ▸ Priority…"  # the banner, on holding
 
 
 def held_text(since: datetime, now: datetime | None = None) -> str:

@@ -62,7 +62,7 @@ def test_holding_says_so_in_the_banner_as_releasing_does(store, ctx, project, qt
     view.queue_hold.button.click()
     qtbot.waitUntil(lambda: view.queue_hold.task is not None and view.queue_hold.task.delivered, timeout=10_000)
     assert view.banner.role == "ok"
-    assert view.banner.text() == "Queue held: queued runs wait until you release it; running runs go on."
+    assert view.banner.text() == "Queue held. Order the queued runs meanwhile: right-click a run ▸ Priority…"
 
 def test_a_hold_made_in_a_terminal_shows_after_a_refresh_and_its_release_too(store, ctx, project, qtbot) -> None:
     add_experiment_with_runs(store, project.name, statuses=("queued",))
