@@ -108,6 +108,24 @@ def one_thread():
 
 
 @pytest.fixture
+def spawned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """No worker is started: the ids of the runs a scheduler starts, in order, with this process standing
+    in as their worker (`process.spawn_worker` replaced)."""
+    import os
+
+    from spark_trainer.jobs import process
+
+    ids: list[int] = []
+
+    def spawn(run_id: int, *_args: object) -> process.ProcessIdentity:
+        ids.append(run_id)
+        return process.identity(os.getpid())
+
+    monkeypatch.setattr(process, "spawn_worker", spawn)
+    return ids
+
+
+@pytest.fixture
 def new_york(monkeypatch: pytest.MonkeyPatch):
     """This process's clock in New York (UTC-5 in winter), so that a time shown as stored (UTC) is told
     from one shown on the computer's clock; the zone it had is set back after."""

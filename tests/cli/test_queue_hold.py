@@ -3,26 +3,8 @@ before anything starts (without the hold the first `train` started at once, what
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
-from spark_trainer.jobs import process
 from spark_trainer.store import experiments, projects, runs, settings
 from spark_trainer.store.entities import RunStatus
-
-
-@pytest.fixture
-def spawned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """No worker is started: the run ids a scheduler would start, with this process standing in."""
-    ids: list[int] = []
-
-    def spawn(run_id: int, *_args: object) -> process.ProcessIdentity:
-        ids.append(run_id)
-        return process.identity(os.getpid())
-
-    monkeypatch.setattr(process, "spawn_worker", spawn)
-    return ids
 
 
 def test_a_held_queue_is_shown_and_released_in_priority_order(store, cli, spawned) -> None:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import errno
 import itertools
-import os
 from pathlib import Path
 
 import pytest
 
 from spark_trainer.errors import DiskFull, StoreDiskFull
-from spark_trainer.jobs import disk_hold, process, scheduler
+from spark_trainer.jobs import disk_hold, scheduler
 from spark_trainer.jobs.disk_hold import DISK_FULL_REASON, needed_bytes
 from spark_trainer.jobs.scheduler import hold_of, schedule_once, serve, waiting_reasons
 from spark_trainer.store import runs, settings
@@ -48,16 +47,9 @@ def free_space(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 
 @pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Workers are not spawned: the runs a scheduler starts are recorded (with this process as their worker)."""
-    ids: list[int] = []
-
-    def spawn(run_id: int, *_args: object) -> process.ProcessIdentity:
-        ids.append(run_id)
-        return process.identity(os.getpid())
-
-    monkeypatch.setattr(process, "spawn_worker", spawn)
-    return ids
+def started(spawned: list[int]) -> list[int]:
+    """The runs a scheduler starts (no worker spawned: `spawned`)."""
+    return spawned
 
 
 def test_a_disk_full_line_says_what_it_needed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -174,19 +174,10 @@ def test_a_queued_run_whose_folder_was_deleted_fails_in_one_line_and_nothing_is_
         control.resume(store, run.id)
 
 
-def test_a_held_queue_starts_nothing_until_it_is_released(store: Store, experiment, monkeypatch) -> None:
-    import os
-
-    from spark_trainer.jobs import process, scheduler
+def test_a_held_queue_starts_nothing_until_it_is_released(store: Store, experiment, spawned) -> None:
+    from spark_trainer.jobs import scheduler
     from spark_trainer.store import queue_hold, settings
 
-    spawned: list[int] = []
-
-    def spawn(run_id: int, *_args: object) -> process.ProcessIdentity:  # no worker: this process stands in
-        spawned.append(run_id)
-        return process.identity(os.getpid())
-
-    monkeypatch.setattr(process, "spawn_worker", spawn)
     settings.set_value(store, "max_concurrent_runs", 4)
     queue_hold.hold(store)
     low = runs.create(store, experiment.id, requested_gpus="cpu")
