@@ -216,4 +216,9 @@ def end_text(found: QueueEstimate) -> str | None:
         notes.append(f"{_runs(missing)} {'has' if len(missing) == 1 else 'have'} none: not counted")
     if guessed:
         notes.append(f"{_runs(guessed)} (active) {'has' if len(guessed) == 1 else 'have'} none: taken to end now")
-    return f"about {when_text(found.end, found)} ({'; '.join(notes)})"
+    return f"{about(when_text(found.end, found))} ({'; '.join(notes)})"
+
+
+def about(when: str) -> str:
+    """ "about 03:40", "about 25 min after release"; "under a minute after release" as it is."""
+    return when if when.startswith("under") else f"about {when}"

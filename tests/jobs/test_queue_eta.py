@@ -68,3 +68,11 @@ def test_gpus_are_counted_without_sharing() -> None:
     assert placed == {1: (_at(0), _at(100)), 2: (_at(100), _at(150)), 3: (_at(0), _at(30)), 4: (None, None)}
     assert simulate(NOW, [], [(1, 100.0, 1), (2, 50.0, 1)], 2, None) == {1: (_at(0), _at(100)),
                                                                          2: (_at(0), _at(50))}
+
+
+def test_durations_are_said_as_an_estimate_is_read() -> None:
+    from spark_trainer.jobs.queue_eta import about, span_text
+
+    assert [span_text(s) for s in (20, 90, 1500, 7500)] == ["under a minute", "2 min", "25 min", "2 h 05 min"]
+    assert about("under a minute after release") == "under a minute after release"
+    assert about("03:40") == "about 03:40"
