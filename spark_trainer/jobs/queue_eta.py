@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from spark_trainer.jobs.run_pace import Pace, predictor
+from spark_trainer.jobs.run_pace import Memo, Pace, predictor
 from spark_trainer.store import queue_hold, runs, settings
 from spark_trainer.store.entities import Run, RunStatus, utcnow
 from spark_trainer.store.run_priority import start_order
@@ -132,11 +132,12 @@ def estimate(store: Store, *, now: datetime | None = None, machine: Sequence[int
     machine = machine_gpus() if machine is None else machine
     limit = None if bool(config["allow_gpu_sharing"]) or not machine else len(machine)
 
+    memo = Memo()
     active_est: list[RunEstimate] = []
     for run in active:
-        end, pace = _active_end(store, run, completed, now)
+        end, pace = _active_end(store, run, completed, now, memo)
         active_est.append(RunEstimate(run.id, None, end, pace))
-    paces = {run.id: predictor(store, run, completed) for run in queued}
+    paces = {run.id: predictor(store, run, completed, memo) for run in queued}
     plan = simulate(now, [(e.run_id, e.end or now, len(r.gpus)) for e, r in zip(active_est, active, strict=True)],
                     [(r.id, _seconds(r, paces[r.id]), gpus_needed(r, len(machine))) for r in queued],
                     max(1, int(config["max_concurrent_runs"])), limit)
@@ -153,10 +154,11 @@ def _seconds(run: Run, pace: Pace | None) -> float | None:
     return pace.seconds(run.total_steps - run.step)
 
 
-def _active_end(store: Store, run: Run, completed: Sequence[Run], now: datetime) -> tuple[datetime | None, Pace | None]:
+def _active_end(store: Store, run: Run, completed: Sequence[Run], now: datetime,
+                memo: Memo) -> tuple[datetime | None, Pace | None]:
     if run.eta_seconds is not None:
         return now + timedelta(seconds=run.eta_seconds), None
-    pace = predictor(store, run, completed)
+    pace = predictor(store, run, completed, memo)
     seconds = _seconds(run, pace)
     if pace is None or seconds is None:
         return None, None

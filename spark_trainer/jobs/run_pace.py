@@ -125,10 +125,29 @@ def _settings_key(run: Run) -> tuple | None:
 SETTINGS_TRIES = 20  # completed runs of the same recipe whose config is read, newest first
 
 
-def predictor(store: Store, run: Run, completed: Sequence[Run]) -> Pace | None:
+class Memo:
+    """Paces and settings read once for the many queued runs one estimate predicts."""
+
+    def __init__(self) -> None:
+        self.paces: dict[int, Pace | None] = {}
+        self.keys: dict[int, tuple | None] = {}
+
+    def pace(self, store: Store, run: Run) -> Pace | None:
+        if run.id not in self.paces:
+            self.paces[run.id] = measure(store, run)
+        return self.paces[run.id]
+
+    def key(self, run: Run) -> tuple | None:
+        if run.id not in self.keys:
+            self.keys[run.id] = _settings_key(run)
+        return self.keys[run.id]
+
+
+def predictor(store: Store, run: Run, completed: Sequence[Run], memo: Memo | None = None) -> Pace | None:
     """The pace of the earlier run that predicts `run` best: the newest completed run (of `completed`)
     of the same experiment; else of the same sweep; else one with the same settings (`_settings_key`).
     A run measured on another machine (an imported cluster job) predicts nothing here."""
+    memo = memo or Memo()
     local = sorted((r for r in completed if r.ran_on == "local" and r.id != run.id),
                    key=lambda r: (r.finished_at or datetime.min, r.id), reverse=True)
     tiers = [(SAME_EXPERIMENT, [r for r in local if r.experiment_id == run.experiment_id])]
@@ -136,18 +155,18 @@ def predictor(store: Store, run: Run, completed: Sequence[Run]) -> Pace | None:
         tiers.append((SAME_SWEEP, [r for r in local if r.sweep == run.sweep and r.project_id == run.project_id]))
     for how, candidates in tiers:
         for candidate in candidates[:3]:  # a newest run that cannot be measured: the next one
-            pace = measure(store, candidate)
+            pace = memo.pace(store, candidate)
             if pace is not None:
                 return _with(pace, how)
     same_recipe = [r for r in local if r.recipe == run.recipe][:SETTINGS_TRIES]
     if not same_recipe:
         return None
-    key = _settings_key(run)
+    key = memo.key(run)
     if key is None:
         return None
     for candidate in same_recipe:
-        if _settings_key(candidate) == key:
-            pace = measure(store, candidate)
+        if memo.key(candidate) == key:
+            pace = memo.pace(store, candidate)
             if pace is not None:
                 return _with(pace, SAME_SETTINGS)
     return None

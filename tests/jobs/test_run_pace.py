@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from spark_trainer.jobs.run_pace import SAME_EXPERIMENT, SAME_SWEEP, measure, predictor
+from spark_trainer.jobs.run_pace import SAME_EXPERIMENT, SAME_SETTINGS, SAME_SWEEP, measure, predictor
 from spark_trainer.store import metrics, runs
 from spark_trainer.store.entities import RunStatus
 from tests.jobs.queue_history import Clock, completed, experiment, spell
@@ -68,3 +68,31 @@ def test_the_predictor_is_the_newest_completed_run_of_the_experiment_else_of_the
     pace = predictor(store, queued_c, done)
     assert (pace.run_id, pace.how, pace.seconds_per_step) == (swept, SAME_SWEEP, pytest.approx(7.0))
     assert predictor(store, runs.create(store, "c", requested_gpus="cpu", total_steps=10), done) is None
+
+
+def _freeze(run, *, batch_size: int = 4, seq_len: int = 64) -> None:
+    """The run's frozen config.yaml, as submit writes it."""
+    from pathlib import Path
+
+    from spark_trainer.config import save_config, validate_config
+
+    config = validate_config({"name": run.experiment, "recipe": "causal-lm", "base_model": "m", "dataset": "d",
+                              "train": {"batch_size": batch_size}, "recipe_config": {"seq_len": seq_len}}, "test")
+    save_config(config, Path(run.run_dir) / "config.yaml")
+
+
+def test_else_the_predictor_is_a_run_with_the_same_settings_on_the_same_kind_of_device(store, clock) -> None:
+    experiment(store, "a")
+    experiment(store, "b")
+    same = completed(store, clock, "a", steps=10, per_step=3.0, start_up=0.0, finish=0.0)
+    bigger = completed(store, clock, "a", steps=10, per_step=9.0, start_up=0.0, finish=0.0, start=1000.0)
+    _freeze(runs.get(store, same))
+    _freeze(runs.get(store, bigger), batch_size=16)
+    done = runs.list_all(store, statuses={RunStatus.COMPLETED})
+    queued = runs.create(store, "b", requested_gpus="cpu", total_steps=10)
+    _freeze(queued)
+    pace = predictor(store, queued, done)
+    assert (pace.run_id, pace.how, pace.seconds_per_step) == (same, SAME_SETTINGS, pytest.approx(3.0))
+    on_gpu = runs.create(store, "b", requested_gpus="count:1", total_steps=10)
+    _freeze(on_gpu)
+    assert predictor(store, on_gpu, done) is None  # the earlier runs trained on the CPU
