@@ -24,7 +24,7 @@ def test_a_held_queue_is_shown_and_released_in_priority_order(store, cli, spawne
     shown = cli("queue", "show")
     assert shown.code == 0 and "queue   held since " in shown.out
     table = shown.out.split("\n\n")[1].splitlines()
-    assert table[0].split() == ["ID", "PRIORITY", "EXPERIMENT", "GPUS", "NOTE"]
+    assert table[0].split() == ["ID", "PRIORITY", "EXPERIMENT", "GPUS", "STARTS", "NOTE"]
     assert [row.split()[:2] for row in table[1:]] == [[str(second), "5"], [str(first), "0"]]
     assert all(row.endswith("queue is held") for row in table[1:])
     data = cli("--json", "queue", "show").json()
@@ -61,3 +61,46 @@ def test_serve_until_idle_ends_saying_the_queue_is_held_not_idle(store, cli, spa
     released = cli("queue", "release").out  # what waits, in the order it starts
     assert released.index(f"run {second} waits") < released.index(f"run {first} waits"), released
     assert f"started run {third}" in released
+
+
+def test_show_says_when_the_queue_ends_on_the_computer_s_clock(store, cli, monkeypatch, new_york) -> None:
+    from spark_trainer.jobs import queue_eta, scheduler
+    from tests.jobs.queue_history import NOW, Clock, a_night
+
+    night = a_night(store, Clock(monkeypatch))
+    monkeypatch.setattr(queue_eta, "utcnow", lambda: NOW)
+    monkeypatch.setattr(scheduler, "machine_gpus", lambda: [])
+    settings.set_value(store, "max_concurrent_runs", 1)
+    # NOW is 22:00 UTC, 17:00 in New York; a starts after the active run's 600 s, b 440 s later, c 110 s
+    # after that, and the queue ends then (c, never run, is not counted).
+    shown = cli("queue", "show")
+    assert shown.code == 0
+    assert (f"ends    about 17:19 (estimated from earlier runs of the same experiment; run {night['c']} has "
+            "none: not counted)\n") in shown.out
+    table = shown.out.split("\n\n")[1].splitlines()
+    assert [row.split()[4:6] for row in table[1:]] == [["about", "17:10"], ["about", "17:17"], ["about", "17:19"]]
+    data = cli("--json", "queue", "show").json()
+    assert data["estimated_end"] == "2026-01-05T22:19:10+00:00" and data["estimated_end_in_s"] == 1150
+    assert data["not_counted"] == [night["c"]]
+    first = data["queued"][0]
+    assert (first["estimated_start"], first["estimated_end_in_s"]) == ("2026-01-05T22:10:00+00:00", 1040)
+    assert first["estimated_from"] == {"run": 1, "same": "experiment", "seconds_per_step": 2.0, "start_up_s": 30.0,
+                                       "finish_s": 10.0}
+    assert data["queued"][2]["estimated_end"] is None
+
+    cli("queue", "hold")
+    held = cli("queue", "show")
+    assert "ends    about 19 min after release (if released now; estimated from earlier runs of the same experiment; " in held.out
+    assert "about 10 min after release" in held.out.split("\n\n")[1]
+    data = cli("--json", "queue", "show").json()
+    assert (data["estimated_end"], data["estimated_end_in_s"]) == (None, 1150)
+    assert data["queued"][0]["estimated_start"] is None and data["queued"][0]["estimated_start_in_s"] == 600
+
+
+def test_show_says_so_when_no_queued_run_can_be_estimated(store, cli) -> None:
+    projects.create(store, "p")
+    experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    first = runs.create(store, "e", requested_gpus="cpu", total_steps=10).id
+    shown = cli("queue", "show").out
+    assert (f"ends    not estimated: run {first} has no earlier completed run of the same experiment, sweep or "
+            "settings to measure\n") in shown

@@ -1,0 +1,226 @@
+"""When the queue will be done: each queued run's estimated start and end, and the last end.
+
+How long a queued run takes comes from an earlier run that predicts it (`run_pace.predictor`: the
+newest completed run of the same experiment, else of the same sweep, else one with the same settings),
+measured from its real step times, plus its start-up and finish; a run resumed from a pause has only
+its steps left to go. A queued run with no predictor has no estimate: it is not counted (it takes no
+time in the schedule below, and every screen says so), never guessed.
+
+An active run ends after its worker's `eta_seconds` (steps left at its recent pace); one without an
+eta yet (loading its model) after its predictor's time from when it started; one with neither has no
+estimate and is taken to end now, said as for a queued run.
+
+The schedule is simulated as `scheduler.plan` places runs: queued runs take a slot in start order
+(`run_priority.start_order`) whenever fewer than max_concurrent_runs are active, a run that does not
+fit yet not blocking smaller ones behind it. GPUs are counted, not named: without GPU sharing a run
+needs as many free GPUs as it asks for (its ids' count, `count:N`, one for `auto`, none for the CPU)
+of the machine's; which ids are free is not followed, so a run asking for GPU 1 by id may be shown
+starting beside another on GPU 1. With GPU sharing, or no GPUs, only the slots count.
+
+While the queue is held nothing starts, so there is no clock time to give: the estimate is made as
+if the queue were released now, and screens say it relative to the release ("about 2 h 10 min after
+release").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from spark_trainer.jobs.run_pace import Memo, Pace, predictor
+from spark_trainer.store import queue_hold, runs, settings
+from spark_trainer.store.entities import Run, RunStatus, utcnow
+from spark_trainer.store.run_priority import start_order
+from spark_trainer.store.store import Store
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    run_id: int
+    start: datetime | None  # naive UTC; an active run's is None (it started)
+    end: datetime | None  # None: no estimate (not counted)
+    pace: Pace | None  # what it was estimated from (an active run with an eta: None)
+    fits: bool = True  # False: needs more GPUs than the machine has, never starts
+
+
+@dataclass(frozen=True)
+class QueueEstimate:
+    now: datetime  # naive UTC: what the times are counted from (the release, while held)
+    held: bool
+    end: datetime | None  # when the last counted run ends; None when no queued run is counted
+    queued: list[RunEstimate] = field(default_factory=list)  # in start order
+    active: list[RunEstimate] = field(default_factory=list)
+
+    @property
+    def not_counted(self) -> list[int]:
+        """Queued and active runs with no estimate, in the order shown."""
+        return [e.run_id for e in self.active + self.queued if e.end is None]
+
+    @property
+    def sources(self) -> list[str]:
+        """How the queued runs' predictors were chosen (`run_pace.SAME_*`), best first, without repeats."""
+        from spark_trainer.jobs.run_pace import SAME_EXPERIMENT, SAME_SETTINGS, SAME_SWEEP
+
+        used = {e.pace.how for e in self.queued if e.pace is not None}
+        return [how for how in (SAME_EXPERIMENT, SAME_SWEEP, SAME_SETTINGS) if how in used]
+
+
+def gpus_needed(run: Run, machine_gpus: int) -> int:
+    """GPUs a queued run takes when it starts (0 on the CPU), counted as `gpus.place` would."""
+    from spark_trainer.errors import BadInput
+    from spark_trainer.jobs import gpus as gpu_alloc
+
+    try:
+        request = gpu_alloc.parse_request(run.requested_gpus)
+    except BadInput:
+        return 0
+    if request.auto and not machine_gpus:
+        return 0
+    return request.count
+
+
+def simulate(now: datetime, active: Sequence[tuple[int, datetime, int]],
+             queued: Sequence[tuple[int, float | None, int]], slots: int,
+             machine_gpus: int | None) -> dict[int, tuple[datetime | None, datetime | None]]:
+    """Start and end of each queued run (id -> (start, end)): `active` as (id, end, GPUs held),
+    `queued` in start order as (id, seconds or None for no estimate, GPUs needed); `machine_gpus`
+    None when GPUs do not limit (sharing allowed, or none). A run without an estimate gets a start
+    but takes no time; a run that can never fit gets neither."""
+    holding = [(end, gpus) for _, end, gpus in active]
+    pending = list(queued)
+    placed: dict[int, tuple[datetime | None, datetime | None]] = {}
+    at = now
+    while pending:
+        holding = [(end, gpus) for end, gpus in holding if end > at]
+        for item in list(pending):
+            run_id, seconds, need = item
+            if machine_gpus is not None and need > machine_gpus:
+                placed[run_id] = (None, None)
+                pending.remove(item)
+                continue
+            if len(holding) >= slots:
+                break
+            if machine_gpus is not None and need > machine_gpus - sum(g for _, g in holding):
+                continue  # waits for GPUs; a smaller run behind it may start
+            pending.remove(item)
+            if seconds is None:
+                placed[run_id] = (at, None)
+                continue
+            end = at + timedelta(seconds=seconds)
+            placed[run_id] = (at, end)
+            holding.append((end, need))
+        if pending:
+            if not holding:  # cannot happen: a run that fits an empty machine starts
+                break
+            at = min(end for end, _ in holding)
+    return placed
+
+
+def estimate(store: Store, *, now: datetime | None = None, machine: Sequence[int] | None = None) -> QueueEstimate:
+    """The queue's estimated end (see the module's docstring), from `now` (naive UTC; default the clock)."""
+    from spark_trainer.jobs.scheduler import machine_gpus
+
+    now = now or utcnow()
+    held = queue_hold.held_since(store) is not None
+    queued = start_order(runs.list_all(store, statuses={RunStatus.QUEUED}))
+    active = sorted(runs.list_all(store, statuses=runs.ACTIVE), key=lambda r: r.id)
+    if not queued:
+        return QueueEstimate(now, held, None)
+    completed = runs.list_all(store, statuses={RunStatus.COMPLETED})
+    config = settings.get_all(store)
+    machine = machine_gpus() if machine is None else machine
+    limit = None if bool(config["allow_gpu_sharing"]) or not machine else len(machine)
+
+    memo = Memo()
+    active_est: list[RunEstimate] = []
+    for run in active:
+        end, pace = _active_end(store, run, completed, now, memo)
+        active_est.append(RunEstimate(run.id, None, end, pace))
+    paces = {run.id: predictor(store, run, completed, memo) for run in queued}
+    plan = simulate(now, [(e.run_id, e.end or now, len(r.gpus)) for e, r in zip(active_est, active, strict=True)],
+                    [(r.id, _seconds(r, paces[r.id]), gpus_needed(r, len(machine))) for r in queued],
+                    max(1, int(config["max_concurrent_runs"])), limit)
+    queued_est = [RunEstimate(r.id, plan[r.id][0], plan[r.id][1], paces[r.id], fits=plan[r.id][0] is not None)
+                  for r in queued]
+    ends = [e.end for e in queued_est if e.end is not None]
+    return QueueEstimate(now, held, max(ends + [e.end for e in active_est if e.end is not None]) if ends else None,
+                         queued_est, active_est)
+
+
+def _seconds(run: Run, pace: Pace | None) -> float | None:
+    if pace is None or not run.total_steps:
+        return None
+    return pace.seconds(run.total_steps - run.step)
+
+
+def _active_end(store: Store, run: Run, completed: Sequence[Run], now: datetime,
+                memo: Memo) -> tuple[datetime | None, Pace | None]:
+    if run.eta_seconds is not None:
+        return now + timedelta(seconds=run.eta_seconds), None
+    pace = predictor(store, run, completed, memo)
+    seconds = _seconds(run, pace)
+    if pace is None or seconds is None:
+        return None, None
+    from spark_trainer.jobs.run_pace import spells
+
+    began = spells(runs.events(store, run.id))  # its worker's start now, not a spell before a pause
+    since = datetime.fromtimestamp(began[-1][0], timezone.utc).replace(tzinfo=None) if began and began[-1][1] is None else now
+    return max(now, since + timedelta(seconds=seconds)), pace
+
+
+# What the estimate is made from, after "estimated from earlier runs of " (`QueueEstimate.sources`).
+_SOURCE_WORDS = {"experiment": "the same experiment", "sweep": "the same sweep",
+                 "settings": "the same settings (recipe, model, batch, sequence length, CPU or GPU)"}
+
+
+def span_text(seconds: float) -> str:
+    """A duration as a person reads an estimate of it: "under a minute", "25 min", "2 h 05 min"."""
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "under a minute"
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def when_text(at: datetime, found: QueueEstimate) -> str:
+    """When an estimated time comes, on this computer's clock ("03:40", "03:40 tomorrow", a date
+    further off); while the queue is held, how long after its release ("2 h 05 min after release")."""
+    from spark_trainer.store.entities import local_time
+
+    if found.held:
+        return f"{span_text((at - found.now).total_seconds())} after release"
+    here, today = local_time(at), local_time(found.now).date()
+    if here.date() == today:
+        return f"{here:%H:%M}"
+    if here.date() == today + timedelta(days=1):
+        return f"{here:%H:%M} tomorrow"
+    return f"{here:%Y-%m-%d %H:%M}"
+
+
+def _runs(ids: Sequence[int]) -> str:
+    return f"run {ids[0]}" if len(ids) == 1 else f"runs {', '.join(map(str, ids))}"
+
+
+def end_text(found: QueueEstimate) -> str | None:
+    """The queue's end as `queue show` and the app say it ("about 03:40 (estimated from earlier runs of
+    the same experiment; run 7 has none: not counted)"; while held "about 2 h 05 min after release (if
+    released now; ...)"); None with nothing queued."""
+    if not found.queued:
+        return None
+    missing = [e.run_id for e in found.queued if e.end is None]
+    guessed = [e.run_id for e in found.active if e.end is None]
+    if found.end is None:
+        return (f"not estimated: {_runs(missing)} {'has' if len(missing) == 1 else 'have'} no earlier completed "
+                "run of the same experiment, sweep or settings to measure")
+    notes = ["if released now"] if found.held else []  # the active runs go on while it is held
+    notes.append(f"estimated from earlier runs of {' or '.join(_SOURCE_WORDS[s] for s in found.sources)}")
+    if missing:
+        notes.append(f"{_runs(missing)} {'has' if len(missing) == 1 else 'have'} none: not counted")
+    if guessed:
+        notes.append(f"{_runs(guessed)} (active) {'has' if len(guessed) == 1 else 'have'} none: taken to end now")
+    return f"{about(when_text(found.end, found))} ({'; '.join(notes)})"
+
+
+def about(when: str) -> str:
+    """ "about 03:40", "about 25 min after release"; "under a minute after release" as it is."""
+    return when if when.startswith("under") else f"about {when}"

@@ -1,0 +1,78 @@
+"""When the night's queue will be done: the schedule simulated from earlier runs' paces."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from spark_trainer.jobs.queue_eta import estimate, simulate
+from spark_trainer.store import queue_hold, runs, settings
+from tests.jobs.queue_history import NOW, T0, Clock, a_night
+
+
+@pytest.fixture
+def night(store, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    return a_night(store, Clock(monkeypatch))
+
+
+def _at(seconds: float):
+    return NOW + timedelta(seconds=seconds)
+
+
+def test_one_slot_runs_the_queue_one_after_another(store, night) -> None:
+    settings.set_value(store, "max_concurrent_runs", 1)
+    found = estimate(store, now=NOW, machine=[])
+    assert [e.run_id for e in found.queued] == [night["a"], night["b"], night["c"]]
+    assert [(e.start, e.end) for e in found.queued] == [(_at(600), _at(1040)), (_at(1040), _at(1150)),
+                                                         (_at(1150), None)]
+    assert found.end == _at(1150) and found.not_counted == [night["c"]] and found.sources == ["experiment"]
+    assert found.active[0].end == _at(600) and not found.held
+
+
+def test_two_slots_start_the_next_run_when_either_frees_its_slot(store, night) -> None:
+    settings.set_value(store, "max_concurrent_runs", 2)
+    found = estimate(store, now=NOW, machine=[])
+    assert [(e.start, e.end) for e in found.queued] == [(_at(0), _at(440)), (_at(440), _at(550)), (_at(550), None)]
+    assert found.end == _at(600)  # the active run ends last
+
+
+def test_a_held_queue_is_estimated_as_if_released_now(store, night) -> None:
+    settings.set_value(store, "max_concurrent_runs", 1)
+    queue_hold.hold(store)
+    found = estimate(store, now=NOW, machine=[])
+    assert found.held and found.end == _at(1150)
+
+
+def test_an_active_run_without_an_eta_ends_after_its_predictor_s_time(store, night) -> None:
+    settings.set_value(store, "max_concurrent_runs", 1)
+    runs.update(store, night["active"], eta_seconds=None, step=0)
+    # Its worker started at T0 + 1060 s (when b's run ended), 100 s ago: it ends 30 + 500 * 2 + 10 s after
+    # that, 940 s from now; the queue's runs follow it.
+    now = T0 + timedelta(seconds=1160)
+    found = estimate(store, now=now, machine=[])
+    assert found.active[0].end == now + timedelta(seconds=940)
+    assert found.queued[0].start == now + timedelta(seconds=940)
+    assert estimate(store, now=T0 + timedelta(hours=5), machine=[]).active[0].end == T0 + timedelta(hours=5)
+
+
+def test_nothing_queued_has_no_end(store) -> None:
+    found = estimate(store, now=NOW, machine=[])
+    assert found.end is None and found.queued == []
+
+
+def test_gpus_are_counted_without_sharing() -> None:
+    # One GPU, two slots: the GPU runs go one after another; the CPU run starts beside them at once;
+    # a run asking for 2 GPUs never starts.
+    placed = simulate(NOW, [], [(1, 100.0, 1), (2, 50.0, 1), (3, 30.0, 0), (4, 10.0, 2)], 2, 1)
+    assert placed == {1: (_at(0), _at(100)), 2: (_at(100), _at(150)), 3: (_at(0), _at(30)), 4: (None, None)}
+    assert simulate(NOW, [], [(1, 100.0, 1), (2, 50.0, 1)], 2, None) == {1: (_at(0), _at(100)),
+                                                                         2: (_at(0), _at(50))}
+
+
+def test_durations_are_said_as_an_estimate_is_read() -> None:
+    from spark_trainer.jobs.queue_eta import about, span_text
+
+    assert [span_text(s) for s in (20, 90, 1500, 7500)] == ["under a minute", "2 min", "25 min", "2 h 05 min"]
+    assert about("under a minute after release") == "under a minute after release"
+    assert about("03:40") == "about 03:40"
