@@ -29,9 +29,9 @@ from app import theme
 from app.context import AppContext
 from app.menus import build_menus
 from app.relaunch import Relaunch, RelaunchFailed
+from app.run_status import RunStatusLabel
 from app.views import NAV_VIEWS, ViewSpec, spec
 from app.views.base import BaseView
-from app.views.queue_hold_bar import HELD_TIP
 from app.workers import Task
 from spark_trainer.disk import network_home_warning
 from spark_trainer.errors import SparkError
@@ -68,8 +68,6 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         build_menus(self)
         self.ctx.navigate_requested.connect(self.show_view)
-        self.ctx.model.runs.runs_updated.connect(self.update_run_status)
-        self.ctx.model.runs.queue_hold_changed.connect(self.update_run_status)  # "(queue held)"
         self.ctx.theme_changed.connect(self._theme_chosen)
         self.ctx.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.ctx.gpu_monitor.sampled.connect(self._update_gpu_status)
@@ -172,7 +170,7 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.gpu_status = QLabel(self.ctx.gpu_monitor.summary())
-        self.run_status = QLabel("")
+        self.run_status = RunStatusLabel(self.ctx.model)  # "2 running · 3 queued · ends about 03:40"
         self.awake_status = QLabel("")  # "Can't keep the computer awake ..." while runs train
         self.awake_status.setProperty("role", "warning")
         self.awake_status.hide()
@@ -259,15 +257,8 @@ class MainWindow(QMainWindow):
         self.awake_status.setVisible(bool(text))
 
     def update_run_status(self, _runs: object = None) -> None:
-        """Counts from the runs model, the same snapshot the Runs table shows, and whether the queue is
-        held (seen from every view: while held, the queued runs wait until it is released)."""
-        if not self.ctx.model.runs.loaded:
-            self.run_status.setText("Runs: reading…")
-            return
-        running, queued = self.ctx.model.runs.counts()
-        held = self.ctx.model.runs.held_since is not None
-        self.run_status.setText(f"{running} running · {queued} queued" + (" (queue held)" if held else ""))
-        self.run_status.setToolTip(HELD_TIP if held else "")
+        """The run count, the hold and the queue's estimated end (app.run_status)."""
+        self.run_status.update_text()
 
     def _update_gpu_status(self, _gpus: list) -> None:
         self.gpu_status.setText(self.ctx.gpu_monitor.summary())

@@ -1,4 +1,4 @@
-"""`AppModel`: the runs, projects, datasets and GPUs models and the poller that feeds them."""
+"""`AppModel`: the runs, projects, datasets, queue-end and GPUs models and the poller that feeds them."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class AppModel(QObject):
         self.gpus = gpus
         self.poller = StorePoller(store, pool, self.runs, self.projects, self.datasets,
                                   gpus if gpus.enabled else None, interval_ms=interval_ms, parent=self)
+        self.queue_end = self.poller.queue_end  # when the queue should end (the status bar shows it)
         if store is not None:
             self.poller.start()
 

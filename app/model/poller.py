@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from app.model.catalog import DatasetsModel, ProjectsModel
+from app.model.queue_end import QueueEndModel
 from app.model.reads import PollRequest, PollResult, poll_once
 from app.model.runs_model import RunsModel
 from app.workers import Task, TaskContext
@@ -38,6 +39,7 @@ class StorePoller(QObject):
         super().__init__(parent)
         self.store, self.pool = store, pool
         self.runs, self.projects, self.datasets, self.gpus = runs, projects, datasets, gpus
+        self.queue_end = QueueEndModel(runs, self)  # asks for the queue's estimated end now and then
         self.scheduling = False
         self.ticks = 0
         self.applied = 0  # the tick number of the last result applied
@@ -94,6 +96,7 @@ class StorePoller(QObject):
             tick=self.ticks,
         )
         self.runs.fill_request(request)
+        self.queue_end.fill_request(request)
         self._want_catalog = self._want_schedule = self._again = False
         store = self.store
 
@@ -117,6 +120,7 @@ class StorePoller(QObject):
         if result.datasets is not None and datasets_at == self.datasets.writes:
             self.datasets.apply(result.datasets)
         self.runs.apply(result)
+        self.queue_end.apply(result)
         for message in result.errors:
             self.failed.emit(message)
         if self._run_ids is not None and result.run_ids != self._run_ids:

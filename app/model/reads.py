@@ -8,6 +8,7 @@ store functions, so the core's indexes and query speed-ups reach the GUI.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ if TYPE_CHECKING:  # numpy and the ORM load on the pool's first read, after the 
     import numpy as np
 
     from spark_trainer.store.store import Store
+
+log = logging.getLogger(__name__)
 
 READ_LIMIT = 200_000
 LOG_TAIL_BYTES = 256_000
@@ -120,6 +123,7 @@ class PollRequest:
     logs: dict[int, tuple[str, int]] = field(default_factory=dict)  # run id -> (log path, offset)
     evaluations: list[int] = field(default_factory=list)  # evaluation ids followed (refreshed from their worker)
     tick: int = 0  # the poller's tick number that asked
+    queue_end: bool = False  # estimate when the queue should end (not free: `QueueEndModel` asks now and then)
     generation: int = 0  # the runs model's request count when asked (see RunsModel.apply_written)
 
 
@@ -139,11 +143,52 @@ class PollResult:
     evaluations: list[Any] = field(default_factory=list)  # Evaluation entities, refreshed
     waiting: dict[int, str] = field(default_factory=dict)  # queued run id -> why it waits (scheduler.waiting_reasons)
     held_since: datetime | None = None  # the queue hold (store.queue_hold), whoever set it: this app or the CLI
+    queue_end: QueueEnd | None = None  # when asked: the queue's estimated end (None: nothing queued, or it failed)
     errors: list[str] = field(default_factory=list)
 
     @property
     def more_waiting(self) -> bool:
         return any(b.full for b in self.batches)
+
+
+@dataclass(frozen=True)
+class QueueEnd:
+    """When the queue should end, as `spark-trainer queue show` says it (`spark_trainer.jobs.queue_eta`)."""
+
+    when: str | None  # "about 03:40", "about 19 min after release"; None: not estimated
+    text: str  # the whole sentence (`queue_eta.end_text`): what it was estimated from, the runs not counted
+    held: bool  # estimated as if released now
+    # Queued run id -> "about 02:10", "now", "at release": the runs with an estimate of their own (a
+    # run not counted has none; it is named in `text`).
+    starts: dict[int, str] = field(default_factory=dict)
+
+
+def read_queue_end(store: Store) -> QueueEnd | None:
+    """The queue's estimated end; None with nothing queued. It reads completed runs, their events and
+    metric times: asked for now and then, never every tick. A failure is logged and shows nothing (the
+    poll goes on)."""
+    from spark_trainer.jobs import queue_eta
+
+    try:
+        found = queue_eta.estimate(store)
+        text = queue_eta.end_text(found)
+    except Exception:  # noqa: BLE001 - an estimate is a nicety: whatever fails, the poll and the app go on
+        log.warning("the queue's end was not estimated", exc_info=True)
+        return None
+    if text is None:
+        return None
+    when = None if found.end is None else queue_eta.about(queue_eta.when_text(found.end, found))
+    return QueueEnd(when, text, found.held, {e.run_id: _start_text(e.start, found) for e in found.queued
+                                             if e.start is not None and e.end is not None})
+
+
+def _start_text(start: datetime, found: Any) -> str:
+    """As `queue show`'s starts column: "now", "at release", "about 02:10", "about 25 min after release"."""
+    from spark_trainer.jobs.queue_eta import about, when_text
+
+    if (start - found.now).total_seconds() < 1:
+        return "at release" if found.held else "now"
+    return about(when_text(start, found))
 
 
 def _waiting(store: Store, result: PollResult) -> dict[int, str]:
@@ -185,6 +230,8 @@ def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None
     result.changed, result.run_ids = runs.changed_since(store, request.runs_since)
     result.waiting = _waiting(store, result)
     result.held_since = _held_since(store, result)
+    if request.queue_end:
+        result.queue_end = read_queue_end(store)
     if result.changed:
         result.last_metrics = last_values(store, [r.id for r in result.changed], KEY_METRICS)
     if request.catalog:

@@ -7,7 +7,7 @@ as a run event). The write runs on the pool; a run that started meanwhile gets t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -29,14 +29,20 @@ def ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
-def queue_places(runs: Iterable[Run]) -> dict[int, str]:
+def queue_places(runs: Iterable[Run], start: Callable[[int], str | None] | None = None) -> dict[int, str]:
     """Where each queued run stands (run id -> "priority 5, 1st of 3 queued to start"), from all runs known
-    (any status); whether it fits its GPUs then is the scheduler's waiting reason."""
+    (any status); whether it fits its GPUs then is the scheduler's waiting reason. With `start` (a run id's
+    estimated start, `QueueEndModel.start_text`), a second line says when it should start ("starts about 02:10")."""
     queued = start_order(r for r in runs if r.status == RunStatus.QUEUED)
     if len(queued) == 1:
-        return {queued[0].id: f"priority {queued[0].priority}, the only queued run"}
-    return {run.id: f"priority {run.priority}, {ordinal(place)} of {len(queued)} queued to start"
-            for place, run in enumerate(queued, start=1)}
+        places = {queued[0].id: f"priority {queued[0].priority}, the only queued run"}
+    else:
+        places = {run.id: f"priority {run.priority}, {ordinal(place)} of {len(queued)} queued to start"
+                  for place, run in enumerate(queued, start=1)}
+    for run_id in places if start is not None else ():
+        when = start(run_id)
+        places[run_id] += f"\nstarts {when}" if when else ""
+    return places
 
 
 def place_text(run: Run, runs: Iterable[Run]) -> str:

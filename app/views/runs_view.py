@@ -71,6 +71,8 @@ class RunsView(BaseView):
         self.scheduler = ctx.scheduler
         self.scheduler.start()
         self.model.runs_updated.connect(self._show_runs)
+        self.queue_end = ctx.model.queue_end  # a queued run's estimated start, in its Status tooltip
+        self.queue_end.changed.connect(self._estimated)
         self.model.interrupted_found.connect(self._offer_resume)
         ctx.model.projects.projects_reset.connect(self._on_projects)
         self._interrupted: list[int] = []
@@ -224,7 +226,7 @@ class RunsView(BaseView):
         shown = self.visible_runs(all_runs)
         metrics = self.model.last_metrics
         names = getattr(self, "_project_names", {})
-        places = queue_places(all_runs)  # a queued run's priority and place in the queue
+        places = queue_places(all_runs, self.queue_end.start_text)  # a queued run's place, its estimated start
         self.rows.set_rows([RunRow(run, metrics.get(run.id, {}), names.get(run.project_id, run.project_id),
                                    self.model.status_text(run, short=True), self.model.status_text(run),
                                    places.get(run.id, "")) for run in shown])
@@ -234,6 +236,9 @@ class RunsView(BaseView):
         statuses = {run.id: run.status for run in all_runs}
         if self.banner.role == "ok" and outdated(self.banner.text(), statuses.get):
             self.banner.clear_message()  # 'Run 2 is now queued' under a table that says running
+
+    def _estimated(self, _end: object) -> None:
+        self._show_runs(self.model.all_runs())
 
     def _row_id(self, row: int) -> int:
         return self.rows.row(row).run.id

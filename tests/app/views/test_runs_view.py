@@ -73,3 +73,31 @@ def test_every_default_column_fits_a_1280_pixel_window(qtbot, window, store) -> 
     widths = [table.columnWidth(c) for c in range(table.columnCount())]
     assert sum(widths) <= table.viewport().width(), (widths, table.viewport().width())
     assert not table.horizontalScrollBar().isVisible()
+
+
+def test_a_queued_runs_status_tooltip_says_when_it_should_start(qtbot, store, qsettings, monkeypatch) -> None:
+    """As `queue show`'s starts column: a run with an estimate of its own, not one that has none."""
+    from PySide6.QtCore import Qt
+
+    from app.context import AppContext
+    from app.views.runs_view import COLUMNS, RunsView
+    from tests.app.conftest import first_read_landed
+    from tests.app.queue_night import Estimates, at, night
+
+    ids = night(store, monkeypatch)
+    Estimates(monkeypatch)
+    ctx = AppContext(store, qsettings, poll_gpus=False)
+    first_read_landed(qtbot, ctx)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.scheduler.stop()  # the queued rows stay queued: no worker starts
+
+    def tip(run_id: int) -> str:
+        row = next(r for r in range(view.rows.rowCount()) if view.rows.row(r).run.id == run_id)
+        return view.rows.data(view.rows.index(row, COLUMNS.index("Status")), Qt.ItemDataRole.ToolTipRole)
+
+    qtbot.waitUntil(lambda: "starts" in tip(ids["a"]), timeout=10_000)
+    assert tip(ids["a"]).endswith(f"\npriority 0, 1st of 3 queued to start\nstarts {at(600)}")
+    assert tip(ids["b"]).endswith(f"\nstarts {at(1040)}")
+    assert "starts" not in tip(ids["c"]) and "starts" not in tip(ids["active"])
+    ctx.shutdown()
