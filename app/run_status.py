@@ -5,14 +5,17 @@ the Runs table shows; "(queue held)" while the queue is held; the queue's estima
 queue-end model last read it (`app.model.queue_end`), short, with the whole sentence ("about 03:40
 (estimated from earlier runs of the same experiment; run 7 has none: not counted)") in the tooltip. A
 queue whose end is not estimated (no earlier run to measure) shows the counts alone; its tooltip says why.
+Where the status bar is short of room (a narrow window, a long data-home path) the end is cut to "…"
+first: the counts always show, and nothing else in the bar is pushed off.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QLabel
+from PySide6.QtCore import QSize
 
+from app.elided import ElidedLabel
 from app.views.queue_hold_bar import HELD_TIP
 
 if TYPE_CHECKING:
@@ -31,7 +34,7 @@ def run_status_text(running: int, queued: int, held: bool, end: QueueEnd | None)
     return text, "\n\n".join(tips)
 
 
-class RunStatusLabel(QLabel):
+class RunStatusLabel(ElidedLabel):
     def __init__(self, model: AppModel) -> None:
         super().__init__("")
         self.model = model
@@ -45,6 +48,17 @@ class RunStatusLabel(QLabel):
             self.setText("Runs: reading…")
             return
         running, queued = runs.counts()
-        text, tip = run_status_text(running, queued, runs.held_since is not None, self.model.queue_end.current)
+        held = runs.held_since is not None
+        text, tip = run_status_text(running, queued, held, self.model.queue_end.current)
+        counts, _tip = run_status_text(running, queued, held, None)
+        self.setMinimumWidth(self._room_for(counts))  # the end is what gets cut
         self.setText(text)
         self.setToolTip(tip)
+
+    def _room_for(self, text: str) -> int:
+        """The width that shows `text` whole: its advance, the status bar's padding, and the few pixels
+        `elidedText` measures wider than the advance."""
+        return self.fontMetrics().horizontalAdvance(text) + self.width() - self.contentsRect().width() + 12
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name: the whole text, padding included
+        return QSize(self._room_for(self.text()), super().sizeHint().height())

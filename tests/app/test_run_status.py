@@ -86,6 +86,8 @@ def test_an_estimate_that_fails_shows_the_counts_and_polling_goes_on(qtbot, stor
     monkeypatch.setattr(queue_eta, "estimate", lambda _store: 1 / 0)
     win = MainWindow(store, qsettings)
     qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
     first_read_landed(qtbot, win.ctx)
     sync_model(qtbot, win.ctx)
     assert win.run_status.text() == "1 running · 3 queued" and win.run_status.toolTip() == ""
@@ -103,3 +105,17 @@ def test_a_queue_not_estimated_says_why_in_the_tooltip_only() -> None:
     assert text == "0 running · 1 queued"
     assert tip.startswith("The queue's end is not estimated: run 4 has no earlier")
     assert run_status_text(0, 0, False, found) == ("0 running · 0 queued", "")  # read before the queue emptied
+
+
+def test_short_of_room_the_end_is_cut_not_the_counts_or_the_rest_of_the_bar(qtbot, night_window, store) -> None:
+    """A held queue's end is long ("ends about 19 min after release"): in a narrow window with a long data
+    home it ran under the GPU label, cut mid-word with no "…"."""
+    window, _estimates, _ids = night_window
+    queue_hold.hold(store)
+    qtbot.waitUntil(lambda: "after release" in window.run_status.text(), timeout=10_000)
+    window.home_status.setText("Data home: /home/alexandra/.local/share/SparkTrainer")
+    window.resize(900, 600)
+    qtbot.waitUntil(lambda: window.run_status.shown().endswith("…"), timeout=5_000)
+    assert window.run_status.shown().startswith("1 running · 3 queued (queue held)")
+    assert window.home_status.width() >= window.home_status.sizeHint().width()
+    assert window.run_status.geometry().right() < window.gpu_status.geometry().left()
