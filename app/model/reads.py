@@ -158,8 +158,8 @@ class QueueEnd:
     when: str | None  # "about 03:40", "about 19 min after release"; None: not estimated
     text: str  # the whole sentence (`queue_eta.end_text`): what it was estimated from, the runs not counted
     held: bool  # estimated as if released now
-    # Queued run id -> "about 02:10", "now", "at release": the runs with an estimate of their own (a
-    # run not counted has none; it is named in `text`).
+    # Queued run id -> "about 02:10", "now", "at release", as `queue show`'s starts column (a run that can
+    # never start, needing more GPUs than the machine has, has none).
     starts: dict[int, str] = field(default_factory=dict)
 
 
@@ -179,7 +179,7 @@ def read_queue_end(store: Store) -> QueueEnd | None:
         return None
     when = None if found.end is None else queue_eta.about(queue_eta.when_text(found.end, found))
     return QueueEnd(when, text, found.held, {e.run_id: _start_text(e.start, found) for e in found.queued
-                                             if e.start is not None and e.end is not None})
+                                             if e.start is not None})
 
 
 def _start_text(start: datetime, found: Any) -> str:
