@@ -126,6 +126,7 @@ class RunDetailView(QWidget):
         self.model.run_changed.connect(self._on_run_changed)
         self.model.run_removed.connect(self._on_run_removed)
         self.model.runs_updated.connect(self._queue_moved)
+        ctx.model.queue_end.changed.connect(self._queue_moved)  # a queued run's estimated start
         self.model.log_appended.connect(self._on_log)
         self._task: Task | None = None
         self._static_task: Task | None = None
@@ -217,7 +218,8 @@ class RunDetailView(QWidget):
             self._load_static()
 
     def _queue_moved(self, _runs: object) -> None:
-        """A queued run's place in the queue moves with the other runs' (their priority, a run queued)."""
+        """A queued run's place in the queue moves with the other runs' (their priority, a run queued), and
+        its estimated start with the queue's estimate."""
         if self.run is not None and self._following and self.run.status == RunStatus.QUEUED:
             self._show_state(self.run)
 
@@ -258,7 +260,8 @@ class RunDetailView(QWidget):
         self.progress.setValue(min(run.step, total))
         gpus = run.devices  # the Runs list's word: a queued CPU run said "cpu", and "CPU" once started
         queued = run.status == RunStatus.QUEUED
-        waiting = " · ".join(filter(None, (queue_places(self.model.all_runs()).get(run.id),
+        start = self.ctx.model.queue_end.start_text(run.id) if queued else None
+        waiting = " · ".join(filter(None, (queue_places(self.model.all_runs()).get(run.id), start and f"starts {start}",
                                            self.model.waiting.get(run.id)))) if queued else None
         starting = f" · {run.starting_text()}" if run.starting_text() else ""
         self.eta.setText(f"ETA {format_eta(run.eta_seconds)} · {gpus}{starting}" if run.status.is_active

@@ -383,3 +383,22 @@ def test_a_completed_runs_charts_wait_for_its_points_before_saying_none_came(sto
                     timeout=10_000)  # read: no gradient norm came, and none will
     assert charts["loss"].empty_label.isHidden()  # its points drawn
     view.stop()
+
+
+def test_a_queued_runs_page_says_when_it_should_start(store, qsettings, qtbot, monkeypatch) -> None:
+    """As its Status tooltip in the Runs list and `queue show`'s starts column."""
+    from app.context import AppContext
+    from app.views.run_detail_view import RunDetailView
+    from tests.app.conftest import first_read_landed
+    from tests.app.queue_night import Estimates, at, night
+
+    ids = night(store, monkeypatch)
+    Estimates(monkeypatch)
+    ctx = AppContext(store, qsettings, poll_gpus=False)
+    first_read_landed(qtbot, ctx)
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show_run(ids["b"])
+    qtbot.waitUntil(lambda: "starts" in view.eta.text(), timeout=10_000)
+    assert f"priority 0, 2nd of 3 queued to start · starts {at(1040)} · waiting for run" in view.eta.text()
+    ctx.shutdown()
