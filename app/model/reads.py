@@ -178,17 +178,8 @@ def read_queue_end(store: Store) -> QueueEnd | None:
     if text is None:
         return None
     when = None if found.end is None else queue_eta.about(queue_eta.when_text(found.end, found))
-    return QueueEnd(when, text, found.held, {e.run_id: _start_text(e.start, found) for e in found.queued
+    return QueueEnd(when, text, found.held, {e.run_id: queue_eta.start_text(e.start, found) for e in found.queued
                                              if e.start is not None})
-
-
-def _start_text(start: datetime, found: Any) -> str:
-    """As `queue show`'s starts column: "now", "at release", "about 02:10", "about 25 min after release"."""
-    from spark_trainer.jobs.queue_eta import about, when_text
-
-    if (start - found.now).total_seconds() < 1:
-        return "at release" if found.held else "now"
-    return about(when_text(start, found))
 
 
 def _waiting(store: Store, result: PollResult) -> dict[int, str]:

@@ -101,13 +101,9 @@ def _estimate_data(guess, found) -> dict:
 def _starts_text(guess, found) -> str:
     """A queued run's estimated start for the table ("now", "about 01:20", "about 25 min after release",
     "at release"); "-" when it never starts (needs more GPUs than the machine has)."""
-    from spark_trainer.jobs.queue_eta import about, when_text
+    from spark_trainer.jobs.queue_eta import start_text
 
-    if guess is None or guess.start is None:
-        return "-"
-    if (guess.start - found.now).total_seconds() < 1:
-        return "at release" if found.held else "now"
-    return about(when_text(guess.start, found))
+    return "-" if guess is None or guess.start is None else start_text(guess.start, found)
 
 
 def _active_text(run) -> str:

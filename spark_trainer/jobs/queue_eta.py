@@ -197,6 +197,14 @@ def when_text(at: datetime, found: QueueEstimate) -> str:
     return f"{here:%Y-%m-%d %H:%M}"
 
 
+def start_text(start: datetime, found: QueueEstimate) -> str:
+    """A queued run's estimated start as `queue show`'s STARTS column and the app say it: "now", "at
+    release" (while held), "about 02:10", "about 25 min after release"."""
+    if (start - found.now).total_seconds() < 1:
+        return "at release" if found.held else "now"
+    return about(when_text(start, found))
+
+
 def _runs(ids: Sequence[int]) -> str:
     return f"run {ids[0]}" if len(ids) == 1 else f"runs {', '.join(map(str, ids))}"
 
