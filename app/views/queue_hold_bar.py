@@ -29,6 +29,7 @@ RELEASE_TIP = "Let queued runs start again: what fits starts now, the rest as ru
 # The status bar's "(queue held)", seen from every view.
 HELD_TIP = ("The queue is held: queued runs wait until you release it (Runs ▸ Release queue, or "
             "`spark-trainer queue release`); running runs go on.")
+RELEASED_SAID = "Queue released: queued runs start as they fit."  # the banner, on releasing
 HELD_SAID = "Queue held. Order the queued runs meanwhile: right-click a run ▸ Priority…"  # the banner, on holding
 
 
@@ -45,6 +46,7 @@ class QueueHoldBar(QObject):
     held). Emits `said(text, role)` for the view's message banner: what a release did, or why a write failed."""
 
     said = Signal(str, str)
+    unsaid = Signal(str)  # a line `said` earlier that the hold, changed since (a terminal's too), makes untrue
 
     def __init__(self, store: Store, ctx: AppContext, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -67,6 +69,7 @@ class QueueHoldBar(QObject):
         return pending(self.task)
 
     def show_hold(self, since: datetime | None) -> None:
+        self.unsaid.emit(RELEASED_SAID if since is not None else HELD_SAID)
         self.button.setText("Release queue" if since is not None else "Hold queue")
         self.button.setToolTip(RELEASE_TIP if since is not None else HOLD_TIP)
         if since is None:
@@ -119,5 +122,5 @@ class QueueHoldBar(QObject):
 
     def _released(self, _changed: bool) -> None:
         self.model.apply_hold(None)
-        self.said.emit("Queue released: queued runs start as they fit.", "ok")
+        self.said.emit(RELEASED_SAID, "ok")
         self.ctx.scheduler.tick()  # a scheduler pass now, with the runs read after it, not at the next pass

@@ -110,6 +110,7 @@ class RunsView(BaseView):
         layout.addLayout(filters)
         self.queue_hold = QueueHoldBar(self.store, self.ctx, self)  # the queue as a whole: hold or release it
         self.queue_hold.said.connect(lambda text, role: self.banner.show_message(text, role))
+        self.queue_hold.unsaid.connect(lambda text: self.banner.text() == text and self.banner.clear_message())
         layout.addWidget(self.queue_hold.line)  # "Queue held since 16:50: ...", only while held
         self.rows = RowsModel(RUN_COLUMNS, key=lambda r: r.run.id, parent=self)
         self.table = RowsTable(self.rows)

@@ -64,6 +64,24 @@ def test_holding_says_so_in_the_banner_as_releasing_does(store, ctx, project, qt
     assert view.banner.role == "ok"
     assert view.banner.text() == "Queue held. Order the queued runs meanwhile: right-click a run ▸ Priority…"
 
+def test_a_banner_the_hold_made_untrue_goes_when_a_terminal_changes_it(store, ctx, project, qtbot) -> None:
+    # Seen: "Queue released: queued runs start as they fit." stayed above "Queue held since 13:09" for
+    # minutes after `spark-trainer queue hold`.
+    add_experiment_with_runs(store, project.name, statuses=("queued",))
+    view = _view(store, ctx, qtbot)
+    view.queue_hold.button.click()  # hold, in the app
+    qtbot.waitUntil(lambda: view.queue_hold.task.delivered, timeout=10_000)
+    view.queue_hold.button.click()  # release, in the app
+    qtbot.waitUntil(lambda: view.banner.text().startswith("Queue released"), timeout=10_000)
+    assert queue_hold.hold(store)  # `spark-trainer queue hold`, in another process
+    sync_model(qtbot, ctx)
+    assert view.queue_hold.line.isVisible() and view.banner.text() == ""
+    view.banner.show_message("Run 3 priority 5 (was 0)", "ok")  # any other line stays
+    assert queue_hold.release(store)
+    sync_model(qtbot, ctx)
+    assert view.banner.text() == "Run 3 priority 5 (was 0)"
+
+
 def test_a_hold_made_in_a_terminal_shows_after_a_refresh_and_its_release_too(store, ctx, project, qtbot) -> None:
     add_experiment_with_runs(store, project.name, statuses=("queued",))
     view = _view(store, ctx, qtbot)
