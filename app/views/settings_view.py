@@ -142,6 +142,7 @@ class SettingsView(BaseView):
         form.addRow("Theme (Ctrl+Shift+T)", self.theme)
         self.max_runs = QSpinBox()
         self.max_runs.setRange(*settings.RANGES["max_concurrent_runs"])
+        self.max_runs.setKeyboardTracking(False)  # saved once typed (Enter, leaving the box), not per digit
         self.max_runs.valueChanged.connect(lambda v: self._save("max_concurrent_runs", v))
         form.addRow("Max concurrent runs", self.max_runs)
         self.default_gpus = QLineEdit()
@@ -157,6 +158,7 @@ class SettingsView(BaseView):
         self.grace = QSpinBox()
         self.grace.setRange(*settings.RANGES["stop_grace_seconds"])
         self.grace.setSuffix(" s")
+        self.grace.setKeyboardTracking(False)
         self.grace.valueChanged.connect(lambda v: self._save("stop_grace_seconds", v))
         form.addRow("Stop grace period", self.grace)
         self.ctx.gpu_monitor.sampled.connect(self._update_gpu_hint)
@@ -172,6 +174,8 @@ class SettingsView(BaseView):
             box = QSpinBox()
             box.setRange(*settings.RANGES[key])
             box.setSuffix(" s")
+            # Saved once typed: per digit, "15" saved 1 s first and a running run was marked stalled.
+            box.setKeyboardTracking(False)
             box.setToolTip(f"{tip} (`spark-trainer settings {key}`)")
             box.valueChanged.connect(lambda v, key=key: self._save(key, v))
             form.addRow(label, box)

@@ -160,3 +160,24 @@ def test_the_stall_and_playground_timers_are_shown_and_saved(qtbot, ctx, store):
     assert settings.get(store, "heartbeat_timeout_seconds") == 45
     assert settings.get(store, "playground_idle_seconds") == 90
     assert view.banner.role != "error", view.banner.text()
+
+
+def test_a_number_typed_is_saved_once_typed_not_digit_by_digit(qtbot, ctx, store):
+    # Seen: typing "15" in "Stalled after no heartbeat for" saved 1 s first, and a running run was marked
+    # stalled ("no heartbeat for 2 s (threshold 1 s)"); with a kill time of 0 it would have been killed.
+    from app.views.settings_view import SettingsView
+
+    view = SettingsView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+    for box, key in ((view.watch["heartbeat_timeout_seconds"], "heartbeat_timeout_seconds"),
+                     (view.grace, "stop_grace_seconds"), (view.max_runs, "max_concurrent_runs")):
+        before = settings.get(store, key)
+        box.setFocus()
+        box.selectAll()
+        QTest.keyClicks(box, "15")
+        qtbot.wait(50)
+        assert not view.saving and settings.get(store, key) == before, key  # nothing saved per digit
+        QTest.keyClick(box, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda key=key: settings.get(store, key) == 15, timeout=5000)
