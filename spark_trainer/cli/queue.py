@@ -78,7 +78,8 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
             store = _open_when_room(ctx, args.interval)
             watch = RunWatch(store)
             serve(store, interval_s=args.interval, until_idle=args.until_idle, on_started=started.extend,
-                  on_waiting=ctx.info, on_tick=lambda: _tick(ctx, watch, awake, said))
+                  on_waiting=lambda line: ctx.info(f"[{datetime.now():%Y-%m-%d %H:%M:%S}] {line}"),
+                  on_tick=lambda: _tick(ctx, watch, awake, said))
     except KeyboardInterrupt:
         end = "scheduler stopped; running workers keep training"
     else:

@@ -286,8 +286,9 @@ def serve(
 
     While the database's disk is full the loop keeps polling and the queued runs stay queued;
     `on_waiting` gets `waiting_line` once per spell of full disk, not on every tick, and `hold_of`'s
-    line once per spell of queued runs held (the queue held, or waiting for disk space). `on_tick` is
-    called after every pass (`queue serve` reads what started or ended then).
+    line once per spell of queued runs held (waiting for disk space; or the queue held, said again when
+    runs join the held queue, as its line names them). `on_tick` is called after every pass (`queue
+    serve` reads what started or ended then).
     """
     waiting: str | None = None  # what the queued runs wait for now, said once
     while True:
@@ -299,9 +300,11 @@ def serve(
             waiting, started = "database", []
         else:
             hold = None if started else hold_of(store)
-            if hold is not None and waiting != hold[0] and on_waiting is not None:
+            # Said once per spell; a held queue's line again when runs join it (it names them).
+            spell = None if hold is None else hold[1] if hold[0] == "queue" else hold[0]
+            if spell is not None and waiting != spell and on_waiting is not None:
                 on_waiting(hold[1])
-            waiting = hold[0] if hold is not None else None
+            waiting = spell
         if started and on_started is not None:
             on_started(started)
         if on_tick is not None:

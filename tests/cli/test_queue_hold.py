@@ -53,7 +53,9 @@ def test_serve_until_idle_ends_saying_the_queue_is_held_not_idle(store, cli, spa
     assert served.code == 0 and spawned == []
     assert served.out == (f"queue is held; runs {second}, {first} stay queued until `spark-trainer queue release`; "
                           "while it served: no run ended\n")
-    assert f"runs {second}, {first} stay queued: the queue is held" in served.err  # said once as it began
+    held = [line for line in served.err.splitlines() if "the queue is held" in line]
+    assert len(held) == 1 and held[0].startswith("[")  # said once as it began, with the time as every serve line
+    assert f"] runs {second}, {first} stay queued: the queue is held" in held[0]
 
     settings.set_value(store, "max_concurrent_runs", 1)
     cli("queue", "hold")

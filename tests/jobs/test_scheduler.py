@@ -243,3 +243,30 @@ def test_a_run_whose_worker_was_forked_is_left_to_it_when_its_scheduler_stops(st
             child.wait()
     assert runs.get(store, first).status == RunStatus.STARTING
     assert runs.get(store, second).status == RunStatus.QUEUED
+
+
+def test_serve_says_a_held_queue_again_when_runs_join_it(store: Store, experiment, spawned) -> None:
+    # Seen: "runs 27, 28 stay queued: the queue is held ..." and nothing about run 29, queued a second later.
+    from spark_trainer.jobs import scheduler
+    from spark_trainer.store import queue_hold
+
+    queue_hold.hold(store)
+    first = runs.create(store, experiment.id, requested_gpus="cpu")
+    said: list[str] = []
+    ticks = iter([lambda: None, lambda: runs.create(store, experiment.id, requested_gpus="cpu"), lambda: None])
+
+    class Stop(Exception):
+        pass
+
+    def tick() -> None:
+        step = next(ticks, None)
+        if step is None:
+            raise Stop
+        step()
+
+    with pytest.raises(Stop):
+        scheduler.serve(store, interval_s=0.01, on_waiting=said.append, on_tick=tick)
+    second = first.id + 1
+    assert [line.split(":")[0] for line in said] == [f"run {first.id} stays queued",
+                                                     f"runs {first.id}, {second} stay queued"]
+    assert spawned == []
