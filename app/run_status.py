@@ -3,8 +3,8 @@
 It follows the app model (no timer, no store reads): the counts are the runs model's, the same snapshot
 the Runs table shows; "(queue held)" while the queue is held; the queue's estimated end as the
 queue-end model last read it (`app.model.queue_end`), short, with the whole sentence ("about 03:40
-(estimated from earlier runs of the same experiment; run 7 has none: not counted)") in the tooltip. A
-queue whose end is not estimated (no earlier run to measure) shows the counts alone; its tooltip says why.
+(estimated from earlier runs of the same experiment; run 7 has no earlier completed run ... to measure:
+not counted)") in the tooltip. A queue whose end is not estimated (no earlier run to measure) shows the counts alone; its tooltip says why.
 Where the status bar is short of room (a narrow window, a long data-home path) the end is cut to "…"
 first: the counts always show, and nothing else in the bar is pushed off.
 """

@@ -100,7 +100,8 @@ def _estimate_data(guess, found) -> dict:
 
 def _starts_text(guess, found) -> str:
     """A queued run's estimated start for the table ("now", "about 01:20", "about 25 min after release",
-    "at release"); "-" when it never starts (needs more GPUs than the machine has)."""
+    "at release"); "-" when it never starts (needs more GPUs than the machine has) or its start is unknown
+    (it waits behind a run with no estimate)."""
     from spark_trainer.jobs.queue_eta import start_text
 
     return "-" if guess is None or guess.start is None else start_text(guess.start, found)

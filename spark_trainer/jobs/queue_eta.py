@@ -3,19 +3,22 @@
 How long a queued run takes comes from an earlier run that predicts it (`run_pace.predictor`: the
 newest completed run of the same experiment, else of the same sweep, else one with the same settings),
 measured from its real step times, plus its start-up and finish; a run resumed from a pause has only
-its steps left to go. A queued run with no predictor has no estimate: it is not counted (it takes no
-time in the schedule below, and every screen says so), never guessed.
+its steps left to go. A queued run with no predictor, or whose step count is known only once it starts
+(epochs-based), has no estimate: it is not counted, never guessed. It holds its slot (and GPUs) for an
+unknown time, so a queued run that can only start after it ends has an unknown start and is not counted
+either; every screen says which runs and why.
 
 An active run ends after its worker's `eta_seconds` (steps left at its recent pace); one without an
-eta yet (loading its model) after its predictor's time from when it started; one with neither has no
-estimate and is taken to end now, said as for a queued run.
+eta (loading its model, or stalled) after its predictor's time from when it started; one with neither
+has no estimate and holds its slot as a queued run without one does.
 
 The schedule is simulated as `scheduler.plan` places runs: queued runs take a slot in start order
 (`run_priority.start_order`) whenever fewer than max_concurrent_runs are active, a run that does not
 fit yet not blocking smaller ones behind it. GPUs are counted, not named: without GPU sharing a run
 needs as many free GPUs as it asks for (its ids' count, `count:N`, one for `auto`, none for the CPU)
 of the machine's; which ids are free is not followed, so a run asking for GPU 1 by id may be shown
-starting beside another on GPU 1. With GPU sharing, or no GPUs, only the slots count.
+starting beside another on GPU 1. With GPU sharing, or no GPUs, only the slots count. CPU runs side by
+side share the machine's cores, but each is estimated as if alone: the end says they are likely later.
 
 While the queue is held nothing starts, so there is no clock time to give: the estimate is made as
 if the queue were released now, and screens say it relative to the release ("about 2 h 10 min after
@@ -41,7 +44,8 @@ class RunEstimate:
     start: datetime | None  # naive UTC; an active run's is None (it started)
     end: datetime | None  # None: no estimate (not counted)
     pace: Pace | None  # what it was estimated from (an active run with an eta: None)
-    fits: bool = True  # False: needs more GPUs than the machine has, never starts
+    fits: bool = True  # False: needs more GPUs than the machine has, never starts (start None)
+    # A queued run that fits with start None waits behind a run of unknown length: its start is unknown.
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class QueueEstimate:
     end: datetime | None  # when the last counted run ends; None when no queued run is counted
     queued: list[RunEstimate] = field(default_factory=list)  # in start order
     active: list[RunEstimate] = field(default_factory=list)
+    cpu_shared: bool = False  # CPU runs side by side in the schedule: each is estimated as if alone
 
     @property
     def not_counted(self) -> list[int]:
@@ -80,19 +85,20 @@ def gpus_needed(run: Run, machine_gpus: int) -> int:
     return request.count
 
 
-def simulate(now: datetime, active: Sequence[tuple[int, datetime, int]],
+def simulate(now: datetime, active: Sequence[tuple[int, datetime | None, int]],
              queued: Sequence[tuple[int, float | None, int]], slots: int,
              machine_gpus: int | None) -> dict[int, tuple[datetime | None, datetime | None]]:
-    """Start and end of each queued run (id -> (start, end)): `active` as (id, end, GPUs held),
-    `queued` in start order as (id, seconds or None for no estimate, GPUs needed); `machine_gpus`
-    None when GPUs do not limit (sharing allowed, or none). A run without an estimate gets a start
-    but takes no time; a run that can never fit gets neither."""
-    holding = [(end, gpus) for _, end, gpus in active]
+    """Start and end of each queued run (id -> (start, end)): `active` as (id, end or None for no
+    estimate, GPUs held), `queued` in start order as (id, seconds or None for no estimate, GPUs needed);
+    `machine_gpus` None when GPUs do not limit (sharing allowed, or none). A run without an estimate
+    holds its slot and GPUs for an unknown time: a run that can only start after it has neither start
+    nor end (unknown), as has a run that can never fit."""
+    holding: list[tuple[datetime | None, int]] = [(end, gpus) for _, end, gpus in active]  # None: unknown end
     pending = list(queued)
     placed: dict[int, tuple[datetime | None, datetime | None]] = {}
     at = now
     while pending:
-        holding = [(end, gpus) for end, gpus in holding if end > at]
+        holding = [(end, gpus) for end, gpus in holding if end is None or end > at]
         for item in list(pending):
             run_id, seconds, need = item
             if machine_gpus is not None and need > machine_gpus:
@@ -104,17 +110,26 @@ def simulate(now: datetime, active: Sequence[tuple[int, datetime, int]],
             if machine_gpus is not None and need > machine_gpus - sum(g for _, g in holding):
                 continue  # waits for GPUs; a smaller run behind it may start
             pending.remove(item)
-            if seconds is None:
-                placed[run_id] = (at, None)
-                continue
-            end = at + timedelta(seconds=seconds)
+            end = None if seconds is None else at + timedelta(seconds=seconds)
             placed[run_id] = (at, end)
             holding.append((end, need))
+        known = [end for end, _ in holding if end is not None]
+        if pending and not known:  # what is left waits for runs of unknown length: its start is unknown
+            placed.update((run_id, (None, None)) for run_id, _, _ in pending)
+            break
         if pending:
-            if not holding:  # cannot happen: a run that fits an empty machine starts
-                break
-            at = min(end for end, _ in holding)
+            at = min(known)
     return placed
+
+
+def _cpu_side_by_side(spans: Sequence[tuple[datetime, datetime | None]]) -> bool:
+    """Whether two of these CPU runs' (start, end or None for unknown) overlap in the schedule."""
+    latest: datetime | None = datetime.min  # the latest end so far; None: unknown, goes on
+    for start, end in sorted(spans, key=lambda span: span[0]):
+        if latest is None or start < latest:
+            return True
+        latest = None if end is None else max(latest, end)
+    return False
 
 
 def estimate(store: Store, *, now: datetime | None = None, machine: Sequence[int] | None = None) -> QueueEstimate:
@@ -132,20 +147,23 @@ def estimate(store: Store, *, now: datetime | None = None, machine: Sequence[int
     machine = machine_gpus() if machine is None else machine
     limit = None if bool(config["allow_gpu_sharing"]) or not machine else len(machine)
 
-    memo = Memo()
+    memo = Memo(len(machine))
     active_est: list[RunEstimate] = []
     for run in active:
         end, pace = _active_end(store, run, completed, now, memo)
         active_est.append(RunEstimate(run.id, None, end, pace))
     paces = {run.id: predictor(store, run, completed, memo) for run in queued}
-    plan = simulate(now, [(e.run_id, e.end or now, len(r.gpus)) for e, r in zip(active_est, active, strict=True)],
-                    [(r.id, _seconds(r, paces[r.id]), gpus_needed(r, len(machine))) for r in queued],
-                    max(1, int(config["max_concurrent_runs"])), limit)
-    queued_est = [RunEstimate(r.id, plan[r.id][0], plan[r.id][1], paces[r.id], fits=plan[r.id][0] is not None)
-                  for r in queued]
+    needs = {run.id: gpus_needed(run, len(machine)) for run in queued}
+    slots = max(1, int(config["max_concurrent_runs"]))
+    plan = simulate(now, [(e.run_id, e.end, len(r.gpus)) for e, r in zip(active_est, active, strict=True)],
+                    [(r.id, _seconds(r, paces[r.id]), needs[r.id]) for r in queued], slots, limit)
+    queued_est = [RunEstimate(r.id, plan[r.id][0], plan[r.id][1], paces[r.id],
+                              fits=limit is None or needs[r.id] <= limit) for r in queued]
     ends = [e.end for e in queued_est if e.end is not None]
+    on_cpu = [(now, e.end) for e, r in zip(active_est, active, strict=True) if not r.gpus]
+    on_cpu += [(e.start, e.end) for e in queued_est if e.start is not None and not needs[e.run_id]]
     return QueueEstimate(now, held, max(ends + [e.end for e in active_est if e.end is not None]) if ends else None,
-                         queued_est, active_est)
+                         queued_est, active_est, cpu_shared=slots > 1 and _cpu_side_by_side(on_cpu))
 
 
 def _seconds(run: Run, pace: Pace | None) -> float | None:
@@ -209,23 +227,49 @@ def _runs(ids: Sequence[int]) -> str:
     return f"run {ids[0]}" if len(ids) == 1 else f"runs {', '.join(map(str, ids))}"
 
 
+def _has(ids: Sequence[int], one: str, many: str) -> str:
+    return f"{_runs(ids)}{one if len(ids) == 1 else many}"
+
+
+def _unknown_text(found: QueueEstimate) -> str | None:
+    """Why the runs not counted are not ("run 4 has no earlier completed run of the same experiment,
+    sweep or settings to measure, and run 5 waits behind it"); None when every run is counted."""
+    never = [e.run_id for e in found.queued if not e.fits]
+    behind = [e.run_id for e in found.queued if e.fits and e.start is None]
+    unmeasured = [e.run_id for e in found.queued if e.start is not None and e.end is None and e.pace is None]
+    unstepped = [e.run_id for e in found.queued if e.start is not None and e.end is None and e.pace is not None]
+    idle = [e.run_id for e in found.active if e.end is None]
+    measure = " earlier completed run of the same experiment, sweep or settings to measure"
+    reasons = [_has(idle, " (active) has no estimate yet", " (active) have no estimate yet")] if idle else []
+    if unmeasured:
+        reasons.append(_has(unmeasured, f" has no{measure}", f" have no{measure}"))
+    if unstepped:  # an epochs-based run: its steps are counted when its worker loads the data
+        reasons.append(_has(unstepped, "'s step count is known once it starts", "'s step counts are known once they start"))
+    if never:
+        reasons.append(_has(never, " needs more GPUs than the machine has", " need more GPUs than the machine has"))
+    text = ", ".join(reasons)
+    if behind:
+        holders = len(idle) + len(unmeasured) + len(unstepped)
+        waits = _has(behind, " waits", " wait") + f" behind {'it' if holders == 1 else 'them'}"
+        text = f"{text}, and {waits}" if text else waits
+    return text or None
+
+
 def end_text(found: QueueEstimate) -> str | None:
     """The queue's end as `queue show` and the app say it ("about 03:40 (estimated from earlier runs of
-    the same experiment; run 7 has none: not counted)"; while held "about 2 h 05 min after release (if
-    released now; ...)"); None with nothing queued."""
+    the same experiment; run 7 has no earlier completed run ... to measure: not counted)"; while held
+    "about 2 h 05 min after release (if released now; ...)"); None with nothing queued."""
     if not found.queued:
         return None
-    missing = [e.run_id for e in found.queued if e.end is None]
-    guessed = [e.run_id for e in found.active if e.end is None]
+    unknown = _unknown_text(found)
     if found.end is None:
-        return (f"not estimated: {_runs(missing)} {'has' if len(missing) == 1 else 'have'} no earlier completed "
-                "run of the same experiment, sweep or settings to measure")
+        return f"not estimated: {unknown}"
     notes = ["if released now"] if found.held else []  # the active runs go on while it is held
     notes.append(f"estimated from earlier runs of {' or '.join(_SOURCE_WORDS[s] for s in found.sources)}")
-    if missing:
-        notes.append(f"{_runs(missing)} {'has' if len(missing) == 1 else 'have'} none: not counted")
-    if guessed:
-        notes.append(f"{_runs(guessed)} (active) {'has' if len(guessed) == 1 else 'have'} none: taken to end now")
+    if unknown:
+        notes.append(f"{unknown}: not counted")
+    if found.cpu_shared:
+        notes.append("CPU runs side by side share its cores: likely later")
     return f"{about(when_text(found.end, found))} ({'; '.join(notes)})"
 
 

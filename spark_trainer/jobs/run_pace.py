@@ -107,15 +107,21 @@ def measure(store: Store, run: Run) -> Pace | None:
     return Pace(run.id, total / trained, 0.0, 0.0, from_events=True)
 
 
-def _settings_key(run: Run) -> tuple | None:
+def _settings_key(run: Run, machine_gpus: int | None = None) -> tuple | None:
     """What makes two runs train at one pace beyond their experiment: recipe, base model, batch size,
-    gradient accumulation, sequence length (the frozen config in the run's folder) and CPU or GPUs."""
+    gradient accumulation, sequence length (the frozen config in the run's folder) and CPU or GPUs: what
+    it ran on, or for a run not started yet what it asks for (`auto` on a machine with `machine_gpus` 0
+    is the CPU; None: not known, taken as GPUs)."""
     from spark_trainer.jobs import gpus as gpu_alloc
     from spark_trainer.jobs.submit import frozen_config
 
     try:
         config = frozen_config(Path(run.run_dir))
-        on_cpu = not run.gpus if run.started_at else gpu_alloc.parse_request(run.requested_gpus).is_cpu
+        if run.started_at:
+            on_cpu = not run.gpus
+        else:
+            request = gpu_alloc.parse_request(run.requested_gpus)
+            on_cpu = request.is_cpu or (request.auto and machine_gpus == 0)
     except Exception:  # noqa: BLE001 - a folder gone or a file edited by hand: no match, no estimate
         return None
     return (config.recipe, config.base_model, config.train.batch_size, config.train.grad_accum,
@@ -126,9 +132,11 @@ SETTINGS_TRIES = 20  # completed runs of the same recipe whose config is read, n
 
 
 class Memo:
-    """Paces and settings read once for the many queued runs one estimate predicts."""
+    """Paces and settings read once for the many queued runs one estimate predicts, on a machine with
+    `machine_gpus` GPUs (None: not known)."""
 
-    def __init__(self) -> None:
+    def __init__(self, machine_gpus: int | None = None) -> None:
+        self.machine_gpus = machine_gpus
         self.paces: dict[int, Pace | None] = {}
         self.keys: dict[int, tuple | None] = {}
 
@@ -139,14 +147,16 @@ class Memo:
 
     def key(self, run: Run) -> tuple | None:
         if run.id not in self.keys:
-            self.keys[run.id] = _settings_key(run)
+            self.keys[run.id] = _settings_key(run, self.machine_gpus)
         return self.keys[run.id]
 
 
 def predictor(store: Store, run: Run, completed: Sequence[Run], memo: Memo | None = None) -> Pace | None:
     """The pace of the earlier run that predicts `run` best: the newest completed run (of `completed`)
     of the same experiment; else of the same sweep; else one with the same settings (`_settings_key`).
-    A run measured on another machine (an imported cluster job) predicts nothing here."""
+    In every tier a run whose settings differ from `run`'s (both read) is passed over: the same
+    experiment trained with `--set train.batch_size=32` is not the batch-8 run's pace. A run measured
+    on another machine (an imported cluster job) predicts nothing here."""
     memo = memo or Memo()
     local = sorted((r for r in completed if r.ran_on == "local" and r.id != run.id),
                    key=lambda r: (r.finished_at or datetime.min, r.id), reverse=True)
@@ -154,7 +164,13 @@ def predictor(store: Store, run: Run, completed: Sequence[Run], memo: Memo | Non
     if run.sweep:
         tiers.append((SAME_SWEEP, [r for r in local if r.sweep == run.sweep and r.project_id == run.project_id]))
     for how, candidates in tiers:
-        for candidate in candidates[:3]:  # a newest run that cannot be measured: the next one
+        tried = 0
+        for candidate in candidates[:SETTINGS_TRIES]:
+            if tried == 3:  # a newest run that cannot be measured: the next one, three at most
+                break
+            if _differs(memo.key(run), memo.key(candidate)):
+                continue
+            tried += 1
             pace = memo.pace(store, candidate)
             if pace is not None:
                 return _with(pace, how)
@@ -170,6 +186,10 @@ def predictor(store: Store, run: Run, completed: Sequence[Run], memo: Memo | Non
             if pace is not None:
                 return _with(pace, SAME_SETTINGS)
     return None
+
+
+def _differs(key: tuple | None, other: tuple | None) -> bool:
+    return key is not None and other is not None and key != other
 
 
 def _with(pace: Pace, how: str) -> Pace:

@@ -39,7 +39,8 @@ def test_the_status_bar_says_when_the_queue_should_end(qtbot, night_window) -> N
     assert window.run_status.text() == f"1 running · 3 queued · ends {at(1150)}"
     tip = window.run_status.toolTip()
     assert tip == (f"The queue should end {at(1150)} (estimated from earlier runs of the same experiment; "
-                   f"run {ids['c']} has none: not counted).")
+                   f"run {ids['c']} has no earlier completed run of the same experiment, sweep or settings to measure: "
+                   "not counted).")
 
 
 def test_a_held_queue_ends_after_its_release(qtbot, night_window, store) -> None:

@@ -77,8 +77,8 @@ def test_show_says_when_the_queue_ends_on_the_computer_s_clock(store, cli, monke
     # after that, and the queue ends then (c, never run, is not counted).
     shown = cli("queue", "show")
     assert shown.code == 0
-    assert (f"ends    about 17:19 (estimated from earlier runs of the same experiment; run {night['c']} has "
-            "none: not counted)\n") in shown.out
+    assert (f"ends    about 17:19 (estimated from earlier runs of the same experiment; run {night['c']} has no "
+            "earlier completed run of the same experiment, sweep or settings to measure: not counted)\n") in shown.out
     table = shown.out.split("\n\n")[1].splitlines()
     assert [row.split()[4:6] for row in table[1:]] == [["about", "17:10"], ["about", "17:17"], ["about", "17:19"]]
     data = cli("--json", "queue", "show").json()
@@ -106,3 +106,10 @@ def test_show_says_so_when_no_queued_run_can_be_estimated(store, cli) -> None:
     shown = cli("queue", "show").out
     assert (f"ends    not estimated: run {first} has no earlier completed run of the same experiment, sweep or "
             "settings to measure\n") in shown
+
+    settings.set_value(store, "max_concurrent_runs", 1)
+    second = runs.create(store, "e", requested_gpus="cpu", total_steps=10).id  # can only start after the first
+    shown = cli("queue", "show").out
+    assert (f"ends    not estimated: run {first} has no earlier completed run of the same experiment, sweep or "
+            f"settings to measure, and run {second} waits behind it\n") in shown
+    assert shown.split("\n\n")[1].splitlines()[2].split()[4] == "-"  # its STARTS: unknown, not "now"

@@ -76,3 +76,62 @@ def test_durations_are_said_as_an_estimate_is_read() -> None:
     assert [span_text(s) for s in (20, 90, 1500, 7500)] == ["under a minute", "2 min", "25 min", "2 h 05 min"]
     assert about("under a minute after release") == "under a minute after release"
     assert about("03:40") == "about 03:40"
+
+
+def test_a_run_without_an_estimate_holds_its_slot_for_an_unknown_time() -> None:
+    # One slot: run 2 can only start after run 1, which has no estimate: its start is unknown, not "now".
+    assert simulate(NOW, [], [(1, None, 0), (2, 50.0, 0)], 1, None) == {1: (_at(0), None), 2: (None, None)}
+    # Two slots: run 2 starts beside it, run 3 after run 2.
+    assert simulate(NOW, [], [(1, None, 0), (2, 50.0, 0), (3, 10.0, 0)], 2, None) == {
+        1: (_at(0), None), 2: (_at(0), _at(50)), 3: (_at(50), _at(60))}
+    # An active run without an estimate holds its slot, and its GPU, as long.
+    assert simulate(NOW, [(9, None, 1)], [(1, 10.0, 0)], 1, None) == {1: (None, None)}
+    assert simulate(NOW, [(9, None, 1)], [(1, 10.0, 1), (2, 5.0, 0)], 2, 1) == {1: (None, None), 2: (_at(0), _at(5))}
+
+
+def _note(text: str) -> str:
+    return text[text.index("(") + 1:]
+
+
+def test_runs_waiting_behind_a_run_without_an_estimate_are_not_counted(store, night) -> None:
+    from spark_trainer.jobs.queue_eta import end_text, start_text
+
+    settings.set_value(store, "max_concurrent_runs", 1)
+    runs.update(store, night["a"], priority=9)
+    runs.update(store, night["c"], priority=5)  # a, then c (no estimate), then b behind it
+    found = estimate(store, now=NOW, machine=[])
+    assert [(e.run_id, e.start, e.end, e.fits) for e in found.queued] == [
+        (night["a"], _at(600), _at(1040), True), (night["c"], _at(1040), None, True), (night["b"], None, None, True)]
+    assert found.end == _at(1040) and found.not_counted == [night["c"], night["b"]]
+    assert _note(end_text(found)) == (
+        f"estimated from earlier runs of the same experiment; run {night['c']} has no earlier completed run of the "
+        f"same experiment, sweep or settings to measure, and run {night['b']} waits behind it: not counted)")
+    assert start_text(found.queued[1].start, found) != "now"
+
+    runs.update(store, night["active"], eta_seconds=None, total_steps=None)  # active, nothing to estimate it by
+    found = estimate(store, now=NOW, machine=[])
+    assert [e.start for e in found.queued] == [None, None, None] and found.end is None
+    assert end_text(found) == (f"not estimated: run {night['active']} (active) has no estimate yet, and runs "
+                               f"{night['a']}, {night['c']}, {night['b']} wait behind it")
+
+
+def test_an_epochs_based_run_is_not_counted_until_its_step_count_is_known(store, night) -> None:
+    from spark_trainer.jobs.queue_eta import end_text
+
+    settings.set_value(store, "max_concurrent_runs", 1)
+    runs.update(store, night["a"], total_steps=None)  # train.max_steps: null, epochs: 1
+    found = estimate(store, now=NOW, machine=[])
+    assert found.queued[0].pace is not None and found.queued[0].end is None
+    assert end_text(found) == (f"not estimated: run {night['a']}'s step count is known once it starts, and runs "
+                               f"{night['b']}, {night['c']} wait behind it")
+
+
+def test_cpu_runs_side_by_side_are_said_to_be_likely_later(store, night) -> None:
+    from spark_trainer.jobs.queue_eta import end_text
+
+    settings.set_value(store, "max_concurrent_runs", 2)
+    found = estimate(store, now=NOW, machine=[])  # a trains beside the active run, on the machine's cores
+    assert found.cpu_shared and end_text(found).endswith("; CPU runs side by side share its cores: likely later)")
+    settings.set_value(store, "max_concurrent_runs", 1)
+    found = estimate(store, now=NOW, machine=[])
+    assert not found.cpu_shared and "side by side" not in end_text(found)

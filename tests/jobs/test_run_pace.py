@@ -96,3 +96,39 @@ def test_else_the_predictor_is_a_run_with_the_same_settings_on_the_same_kind_of_
     on_gpu = runs.create(store, "b", requested_gpus="count:1", total_steps=10)
     _freeze(on_gpu)
     assert predictor(store, on_gpu, done) is None  # the earlier runs trained on the CPU
+
+
+def test_a_run_of_the_same_experiment_or_sweep_with_other_settings_does_not_predict(store, clock) -> None:
+    experiment(store, "a")
+    experiment(store, "b")
+    older = completed(store, clock, "a", steps=10, per_step=9.0, start_up=0.0, finish=0.0, sweep="s")
+    newest = completed(store, clock, "a", steps=10, per_step=3.0, start_up=0.0, finish=0.0, start=1000.0, sweep="s")
+    _freeze(runs.get(store, older), batch_size=32)
+    _freeze(runs.get(store, newest), batch_size=8)
+    done = runs.list_all(store, statuses={RunStatus.COMPLETED})
+    queued = runs.create(store, "a", requested_gpus="cpu", total_steps=10)  # train --set train.batch_size=32
+    _freeze(queued, batch_size=32)
+    pace = predictor(store, queued, done)
+    assert (pace.run_id, pace.how, pace.seconds_per_step) == (older, SAME_EXPERIMENT, pytest.approx(9.0))
+    swept = runs.create(store, "b", requested_gpus="cpu", total_steps=10, sweep="s")
+    _freeze(swept, batch_size=32)
+    assert (predictor(store, swept, done).run_id, predictor(store, swept, done).how) == (older, SAME_SWEEP)
+    runs.update(store, newest, run_dir=runs.get(store, newest).run_dir + "-gone")  # settings unread: not passed over
+    assert predictor(store, queued, runs.list_all(store, statuses={RunStatus.COMPLETED})).run_id == newest
+
+
+def test_a_queued_auto_run_on_a_machine_without_gpus_is_predicted_by_one_that_ran_on_the_cpu(store, clock) -> None:
+    from spark_trainer.jobs.run_pace import Memo
+
+    experiment(store, "a")
+    experiment(store, "b")
+    earlier = runs.create(store, "a", requested_gpus="auto", total_steps=10)
+    spell(store, clock, earlier.id, 0.0, range(1, 11), 4.0, 0.0, 0.0, RunStatus.COMPLETED)
+    _freeze(earlier)
+    done = runs.list_all(store, statuses={RunStatus.COMPLETED})
+    assert not done[0].gpus and done[0].started_at
+    queued = runs.create(store, "b", requested_gpus="auto", total_steps=10)
+    _freeze(queued)
+    pace = predictor(store, queued, done, Memo(0))
+    assert (pace.run_id, pace.how) == (earlier.id, SAME_SETTINGS)
+    assert predictor(store, queued, done, Memo(2)) is None  # auto takes a GPU there
