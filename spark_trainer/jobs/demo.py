@@ -33,6 +33,7 @@ class DemoProgress:
     message: str
     step: int = 0
     total: int = 0
+    run: int | None = None  # the demo run's id, once it is queued
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,11 @@ def build_demo(
     Raises:
         OperationFailed: the sample data is missing, or the run did not complete.
     """
+    queued: list[int] = []  # the demo run's id, once queued: every progress after says it
+
     def tell(stage: str, message: str, step: int = 0, total: int = 0) -> None:
         if progress is not None:
-            progress(DemoProgress(stage, message, step, total))
+            progress(DemoProgress(stage, message, step, total, queued[0] if queued else None))
 
     if recipe != "causal-lm":  # an unknown recipe is bad input before anything is made
         from spark_trainer.jobs.demo_recipes import demo_setup_for
@@ -141,6 +144,7 @@ def build_demo(
     submitted = submit_config(store, config, base_dir=data.parent)
     run = submitted.run
     schedule_once(store)
+    queued.append(run.id)
     tell("queued", f"Run {run.id} queued")
     if not wait:
         return _result(store, runs.get(store, run.id), model_path, None)

@@ -18,3 +18,23 @@ def test_demo_on_a_held_queue_says_why_it_waits_once(store, cli, monkeypatch) ->
     held = (f"run {run.id} stays queued: the queue is held; it starts once it is released "
             "(`spark-trainer queue release`, or the app's Runs view)")
     assert result.err.count(held) == 1 and "Training run" not in result.err, result.err
+
+
+def test_ctrl_c_while_the_demo_waits_says_where_its_run_stands(store, cli, monkeypatch) -> None:
+    """It said "error: interrupted", as if the run had stopped; the run goes on (here: stays queued)."""
+    from types import SimpleNamespace
+
+    from spark_trainer.jobs import demo
+
+    def sleep(_seconds: float) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while it waits
+
+    queue_hold.hold(store)
+    monkeypatch.setattr(demo, "time", SimpleNamespace(sleep=sleep))
+    result = cli("demo", "--steps", "2")
+    (run,) = runs.list_all(store)
+    assert result.code == 130, result.err
+    assert result.out == (f"stopped waiting; run {run.id} stays queued: the queue is held; it starts once it is "
+                          "released (`spark-trainer queue release`, or the app's Release queue); "
+                          f"`spark-trainer run cancel {run.id}` stops it\n"), (result.out, result.err)
+    assert "error" not in result.err
