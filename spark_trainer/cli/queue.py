@@ -93,15 +93,14 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
 
 def _held_end(store: Store) -> str | None:
     """How `--until-idle` ends while queued runs wait for the queue's release: not "idle"."""
-    from spark_trainer.store import queue_hold, runs
-    from spark_trainer.store.entities import RunStatus
-    from spark_trainer.store.run_priority import start_order
+    from spark_trainer.cli.queue_hold import queued_ids, runs_text
+    from spark_trainer.store import queue_hold
 
-    queued = [run.id for run in start_order(runs.list_all(store, statuses={RunStatus.QUEUED}))]
+    queued = queued_ids(store)
     if not queued or queue_hold.held_since(store) is None:
         return None
-    which = f"run {queued[0]} stays" if len(queued) == 1 else f"runs {', '.join(map(str, queued))} stay"
-    return f"queue is held; {which} queued until `spark-trainer queue release`"
+    return f"queue is held; {runs_text(queued)} stay{'s' if len(queued) == 1 else ''} queued until " \
+        "`spark-trainer queue release`"
 
 
 def _tick(ctx: Context, watch: RunWatch, awake: KeepAwake, said: set[str]) -> None:

@@ -24,7 +24,7 @@ def register(actions: argparse._SubParsersAction, common: argparse.ArgumentParse
     release.set_defaults(handler=cmd_release)
 
 
-def _queued_ids(store: Store) -> list[int]:
+def queued_ids(store: Store) -> list[int]:
     from spark_trainer.store import runs
     from spark_trainer.store.entities import RunStatus
     from spark_trainer.store.run_priority import start_order
@@ -32,7 +32,7 @@ def _queued_ids(store: Store) -> list[int]:
     return [run.id for run in start_order(runs.list_all(store, statuses={RunStatus.QUEUED}))]
 
 
-def _runs_text(ids: list[int]) -> str:
+def runs_text(ids: list[int]) -> str:
     return f"run {ids[0]}" if len(ids) == 1 else f"runs {', '.join(map(str, ids))}"
 
 
@@ -121,8 +121,8 @@ def cmd_hold(ctx: Context, args: argparse.Namespace) -> Result:
     store = ctx.store
     changed = queue_hold.hold(store)
     since = queue_hold.held_since(store)
-    queued = _queued_ids(store)
-    stay = f"; {_runs_text(queued)} stay{'s' if len(queued) == 1 else ''} queued" if queued else ""
+    queued = queued_ids(store)
+    stay = f"; {runs_text(queued)} stay{'s' if len(queued) == 1 else ''} queued" if queued else ""
     head = "queue held" if changed else f"the queue was held already (since {local_time(since):%Y-%m-%d %H:%M})"
     return Result({"held": True, "held_since": since, "changed": changed, "queued": queued},
                   f"{head}: no queued run starts until `spark-trainer queue release`{stay}; running runs go on")
@@ -139,8 +139,8 @@ def cmd_release(ctx: Context, args: argparse.Namespace) -> Result:
     head = "queue released" if changed else "the queue was not held"
     parts = [head]
     if started:
-        parts.append(f"started {_runs_text(started)}")
-    parts += [f"run {run_id} waits: {waiting[run_id]}" for run_id in _queued_ids(store) if run_id in waiting]
+        parts.append(f"started {runs_text(started)}")
+    parts += [f"run {run_id} waits: {waiting[run_id]}" for run_id in queued_ids(store) if run_id in waiting]
     if not started and not waiting:
         parts.append("nothing is queued")
     return Result({"held": False, "changed": changed, "started": started, "waiting": waiting}, "; ".join(parts))

@@ -40,3 +40,15 @@ def at(seconds: float, *, held: bool = False) -> str:
     """NOW + `seconds` as the app says it: "about 22:19" on this computer's clock."""
     return queue_eta.about(queue_eta.when_text(NOW + timedelta(seconds=seconds),
                                                queue_eta.QueueEstimate(NOW, held, None)))
+
+
+def estimated_window(store, qsettings, qtbot, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
+    """`night`'s runs, estimated at NOW, and an app context whose first read has landed: (ids, ctx)."""
+    from app.context import AppContext
+    from tests.app.conftest import first_read_landed
+
+    ids = night(store, monkeypatch)
+    Estimates(monkeypatch)
+    ctx = AppContext(store, qsettings, poll_gpus=False)
+    first_read_landed(qtbot, ctx)
+    return ids, ctx

@@ -387,15 +387,10 @@ def test_a_completed_runs_charts_wait_for_its_points_before_saying_none_came(sto
 
 def test_a_queued_runs_page_says_when_it_should_start(store, qsettings, qtbot, monkeypatch) -> None:
     """As its Status tooltip in the Runs list and `queue show`'s starts column."""
-    from app.context import AppContext
     from app.views.run_detail_view import RunDetailView
-    from tests.app.conftest import first_read_landed
-    from tests.app.queue_night import Estimates, at, night
+    from tests.app.queue_night import at, estimated_window
 
-    ids = night(store, monkeypatch)
-    Estimates(monkeypatch)
-    ctx = AppContext(store, qsettings, poll_gpus=False)
-    first_read_landed(qtbot, ctx)
+    ids, ctx = estimated_window(store, qsettings, qtbot, monkeypatch)
     view = RunDetailView(store, ctx)
     qtbot.addWidget(view)
     view.show_run(ids["b"])

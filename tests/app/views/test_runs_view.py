@@ -79,15 +79,10 @@ def test_a_queued_runs_status_tooltip_says_when_it_should_start(qtbot, store, qs
     """As `queue show`'s starts column; an active run has none."""
     from PySide6.QtCore import Qt
 
-    from app.context import AppContext
     from app.views.runs_view import COLUMNS, RunsView
-    from tests.app.conftest import first_read_landed
-    from tests.app.queue_night import Estimates, at, night
+    from tests.app.queue_night import at, estimated_window
 
-    ids = night(store, monkeypatch)
-    Estimates(monkeypatch)
-    ctx = AppContext(store, qsettings, poll_gpus=False)
-    first_read_landed(qtbot, ctx)
+    ids, ctx = estimated_window(store, qsettings, qtbot, monkeypatch)
     view = RunsView(store, ctx)
     qtbot.addWidget(view)
     view.scheduler.stop()  # the queued rows stay queued: no worker starts
