@@ -44,6 +44,7 @@ class StorePoller(QObject):
         self.ticks = 0
         self.applied = 0  # the tick number of the last result applied
         self._task: Task | None = None
+        self._answered = True  # the last read's answer was handled here (or it failed)
         self._again = False
         self._want_catalog = True
         self._want_schedule = False
@@ -55,7 +56,11 @@ class StorePoller(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._task is not None and not self._task.done.is_set()
+        """A read was started and its answer not yet handled on this thread. Not the task's `done`:
+        that is set on the pool thread before the answer arrives here, and a tick in between built its
+        request from the state before that answer (the first read of a queued night estimated the
+        queue's end twice)."""
+        return self._task is not None and not self._answered
 
     def start(self) -> None:
         self._stopped = False
@@ -106,13 +111,21 @@ class StorePoller(QObject):
         writes = (self.projects.writes, self.datasets.writes)  # this app's own writes so far
         task = Task(work, owner=self, name="store-poll")
         task.signals.succeeded.connect(lambda result: self._apply(result, writes))
-        task.signals.failed.connect(lambda message, _exc: self.failed.emit(message))
+        task.signals.failed.connect(self._read_failed)
+        task.signals.cancelled.connect(self._read_failed)
+        self._answered = False
         self._task = task.start(self.pool)
+
+    def _read_failed(self, message: str | None = None, _exc: object = None) -> None:
+        self._answered = True
+        if message is not None:
+            self.failed.emit(message)
 
     def _apply(self, result: PollResult, writes: tuple[int, int]) -> None:
         """`writes`: the catalog models' own-write counts when this read was requested. A list read
         before this app wrote to it would undo that write on screen until the next read: it is
         dropped, and the read that the write asked for (`AppModel.refresh`) follows."""
+        self._answered = True
         self.applied = result.request.tick
         projects_at, datasets_at = writes
         if result.projects is not None and projects_at == self.projects.writes:

@@ -39,3 +39,32 @@ def test_a_tick_queued_before_the_poller_stopped_reads_nothing(store, ctx, qtbot
     ticks = poller.ticks
     qtbot.wait(100)  # that turn, and the timer's next interval
     assert poller.ticks == ticks and not poller.busy
+
+
+def test_a_tick_between_a_read_ending_and_its_answer_landing_asks_for_nothing_twice(store, ctx, qtbot,
+                                                                                    monkeypatch) -> None:
+    """A read's pool thread ends (`done`) before its answer reaches the GUI thread. A tick in between
+    (the timer, a poke) started a second read from the state before that answer: the first read of a
+    queued night asked for the queue's estimate twice (the estimate reads every completed run; CI's
+    loaded machine caught it), and a request built from stale tails and hold asks again for what the
+    first answer brings."""
+    from spark_trainer.jobs import queue_eta
+    from spark_trainer.store import runs, settings
+    from tests.app.queue_night import night
+
+    night(store, monkeypatch)
+    settings.set_value(store, "max_concurrent_runs", 1)
+    calls = []
+    monkeypatch.setattr(queue_eta, "estimate", lambda store_: calls.append(1) or queue_eta.QueueEstimate(
+        runs.utcnow(), False, None))
+    poller = ctx.model.poller
+    poller.queue_end._key = poller.queue_end._at = None  # as before a first read with runs queued
+    ctx.model.runs.loaded = False
+    ticks = poller.ticks
+    poller.tick()
+    assert poller.ticks == ticks + 1
+    assert poller._task.done.wait(15)  # the read is over on its pool thread; its answer is not handled yet
+    poller.tick()  # the timer's tick, in that gap
+    assert poller.ticks == ticks + 1 and poller.busy  # no second read: one after the answer lands
+    qtbot.waitUntil(lambda: poller.applied >= ticks + 2, timeout=15_000)  # the read that tick asked for
+    assert calls == [1]
