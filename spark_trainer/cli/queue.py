@@ -93,13 +93,14 @@ def cmd_serve(ctx: Context, args: argparse.Namespace) -> Result:
 
 def _held_end(store: Store) -> str | None:
     """How `--until-idle` ends while queued runs wait for the queue's release: not "idle"."""
-    from spark_trainer.cli.queue_hold import queued_ids, runs_text
+    from spark_trainer.cli.queue_hold import queued_ids
     from spark_trainer.store import queue_hold
+    from spark_trainer.store.entities import runs_named
 
     queued = queued_ids(store)
     if not queued or queue_hold.held_since(store) is None:
         return None
-    return f"queue is held; {runs_text(queued)} stay{'s' if len(queued) == 1 else ''} queued until " \
+    return f"queue is held; {runs_named(queued, 'stay')} queued until " \
         "`spark-trainer queue release`"
 
 

@@ -7,7 +7,7 @@ import argparse
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, table
-from spark_trainer.store.entities import local_time
+from spark_trainer.store.entities import local_time, runs_named
 from spark_trainer.store.store import Store
 
 
@@ -30,10 +30,6 @@ def queued_ids(store: Store) -> list[int]:
     from spark_trainer.store.run_priority import start_order
 
     return [run.id for run in start_order(runs.list_all(store, statuses={RunStatus.QUEUED}))]
-
-
-def runs_text(ids: list[int]) -> str:
-    return f"run {ids[0]}" if len(ids) == 1 else f"runs {', '.join(map(str, ids))}"
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
@@ -122,7 +118,7 @@ def cmd_hold(ctx: Context, args: argparse.Namespace) -> Result:
     changed = queue_hold.hold(store)
     since = queue_hold.held_since(store)
     queued = queued_ids(store)
-    stay = f"; {runs_text(queued)} stay{'s' if len(queued) == 1 else ''} queued" if queued else ""
+    stay = f"; {runs_named(queued, 'stay')} queued" if queued else ""
     head = "queue held" if changed else f"the queue was held already (since {local_time(since):%Y-%m-%d %H:%M})"
     return Result({"held": True, "held_since": since, "changed": changed, "queued": queued},
                   f"{head}: no queued run starts until `spark-trainer queue release`{stay}; running runs go on")
@@ -139,7 +135,7 @@ def cmd_release(ctx: Context, args: argparse.Namespace) -> Result:
     head = "queue released" if changed else "the queue was not held"
     parts = [head]
     if started:
-        parts.append(f"started {runs_text(started)}")
+        parts.append(f"started {runs_named(started)}")
     parts += [f"run {run_id} waits: {waiting[run_id]}" for run_id in queued_ids(store) if run_id in waiting]
     if not started and not waiting:
         parts.append("nothing is queued")

@@ -69,7 +69,7 @@ def after_worker(run_id: int, pid: int) -> list[int]:
     from spark_trainer.jobs.worker_process import open_store, say
     from spark_trainer.paths import resolve_home
     from spark_trainer.store import runs
-    from spark_trainer.store.entities import RunStatus
+    from spark_trainer.store.entities import RunStatus, runs_named
 
     if not resolve_home().db_path.is_file():
         return []  # the home was deleted (or moved) meanwhile: nothing to start, and nothing to recreate
@@ -85,7 +85,7 @@ def after_worker(run_id: int, pid: int) -> list[int]:
         return []
     if started:
         say(f"keeper: run {run_id}'s worker ended without recording how; started queued "
-            f"run{'s' if len(started) > 1 else ''} {', '.join(map(str, started))}")
+            f"{runs_named(started)}")
     return started
 
 

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 
 from spark_trainer.jobs.run_pace import Memo, Pace, predictor
 from spark_trainer.store import queue_hold, runs, settings
-from spark_trainer.store.entities import Run, RunStatus, utcnow
+from spark_trainer.store.entities import Run, RunStatus, runs_named, utcnow
 from spark_trainer.store.run_priority import start_order
 from spark_trainer.store.store import Store
 
@@ -223,12 +223,8 @@ def start_text(start: datetime, found: QueueEstimate) -> str:
     return about(when_text(start, found))
 
 
-def _runs(ids: Sequence[int]) -> str:
-    return f"run {ids[0]}" if len(ids) == 1 else f"runs {', '.join(map(str, ids))}"
-
-
 def _has(ids: Sequence[int], one: str, many: str) -> str:
-    return f"{_runs(ids)}{one if len(ids) == 1 else many}"
+    return f"{runs_named(ids)}{one if len(ids) == 1 else many}"
 
 
 def _unknown_text(found: QueueEstimate) -> str | None:

@@ -30,7 +30,7 @@ from spark_trainer.jobs import disk_hold, process
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.store import queue_hold, runs, settings
-from spark_trainer.store.entities import Run, RunStatus
+from spark_trainer.store.entities import Run, RunStatus, runs_named
 from spark_trainer.store.run_priority import start_order
 from spark_trainer.store.store import Store
 
@@ -90,8 +90,7 @@ def _slot_reason(taking: Sequence[int], max_concurrent: int) -> str:
 
 def _gpu_reason(request: gpu_alloc.GpuRequest, machine: Sequence[int], holders: dict[int, int]) -> str:
     def held(gpus: Sequence[int]) -> str:
-        by_run = sorted({holders[g] for g in gpus if g in holders})
-        return f"run {by_run[0]}" if len(by_run) == 1 else f"runs {', '.join(map(str, by_run))}"
+        return runs_named(sorted({holders[g] for g in gpus if g in holders}))
 
     if request.ids is not None:
         missing = [g for g in request.ids if g not in machine]
@@ -243,10 +242,10 @@ def waiting_line(exc: StoreDiskFull, store: Store | None = None) -> str:
     Without a `store` (it could not even be opened) the runs are not named."""
     head = str(exc).removesuffix(" (nothing was changed)").replace("; nothing was changed)", ")")
     queued = [] if store is None else [run.id for run in runs.list_all(store, statuses={RunStatus.QUEUED})]
-    if len(queued) == 1:
-        which = f"run {queued[0]} stays queued and starts"
+    if queued:
+        which = f"{runs_named(queued, 'stay')} queued and start{'s' if len(queued) == 1 else ''}"
     else:
-        which = f"runs {', '.join(map(str, queued))} stay queued and start" if queued else "queued runs start"
+        which = "queued runs start"
     return f"{head}; {which} once there is room"
 
 
@@ -259,10 +258,8 @@ def hold_of(store: Store) -> tuple[str, str] | None:
     queued = [run.id for run in start_order(runs.list_all(store, statuses={RunStatus.QUEUED}))]
     if not queued:  # an idle serve loop reads no hold, no failures and no disk
         return None
-    if len(queued) == 1:
-        which, start = f"run {queued[0]} stays", "it starts"
-    else:
-        which, start = f"runs {', '.join(map(str, queued))} stay", "they start"
+    which = runs_named(queued, "stay")
+    start = "it starts" if len(queued) == 1 else "they start"
     if queue_hold.held_since(store) is not None:
         return "queue", (f"{which} queued: the queue is held; {start} once it is released "
                          "(`spark-trainer queue release`, or the app's Runs view)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from spark_trainer.store import runs
-from spark_trainer.store.entities import Run, RunEvent, RunStatus, utcnow
+from spark_trainer.store.entities import Run, RunEvent, RunStatus, runs_named, utcnow
 from spark_trainer.store.store import Store
 
 # How a stopped run is said, in the order the summary counts them.
@@ -97,7 +97,7 @@ class RunWatch:
                 continue
             count = f"{len(ids)} {words.removeprefix('was ')}"
             which = "" if status == RunStatus.COMPLETED else \
-                f" (run{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))})"
+                f" ({runs_named(ids)})"
             parts.append(count + which)
         return ", ".join(parts) or "no run ended"
 

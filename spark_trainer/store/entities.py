@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import PurePath
@@ -41,6 +42,14 @@ def local_time(stored: datetime) -> datetime:
     offset (`to_jsonable`). Every screen showed UTC, unsaid: hours off anywhere but in London."""
     aware = stored if stored.tzinfo is not None else stored.replace(tzinfo=timezone.utc)
     return aware.astimezone().replace(tzinfo=None)
+
+
+def runs_named(ids: Sequence[int], verb: str = "") -> str:
+    """Runs as a line names them, with a regular verb agreeing: "run 4 stays", "runs 4, 7 stay" (in
+    the order given)."""
+    if len(ids) == 1:
+        return f"run {ids[0]}" + (f" {verb}s" if verb else "")
+    return f"runs {', '.join(map(str, ids))}" + (f" {verb}" if verb else "")
 
 
 class RunStatus(str, enum.Enum):

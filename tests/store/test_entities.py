@@ -52,3 +52,10 @@ def test_the_error_line_of_a_killed_run_does_not_end_on_the_logs_introduction(st
     assert run.error_line == ("the worker process (pid 7) ended without recording how the run ended (killed? out "
                               "of memory? see `dmesg`)")
     assert replace(run, error="boom: a thing:\nmore").error_line == "boom: a thing:"  # other colons stay
+
+
+def test_runs_are_named_with_their_verb_agreeing() -> None:
+    from spark_trainer.store.entities import runs_named
+
+    assert runs_named([4]) == "run 4" and runs_named([4], "stay") == "run 4 stays"
+    assert runs_named([4, 7, 9]) == "runs 4, 7, 9" and runs_named([7, 4], "wait") == "runs 7, 4 wait"
