@@ -33,6 +33,7 @@ def queued_ids(store: Store) -> list[int]:
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.cli.queue_starts import end_data, estimate_data, starts_text
     from spark_trainer.cli.runs import run_note
     from spark_trainer.jobs import queue_eta
     from spark_trainer.jobs.reconcile import reconcile
@@ -52,9 +53,9 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
     data = {"held": since is not None, "held_since": since,
             "active": [run.id for run in active],
             "queued": [{"id": run.id, "priority": run.priority, "experiment": run.experiment,
-                        "waiting": waiting.get(run.id), **_estimate_data(guess.get(run.id), found)}
+                        "waiting": waiting.get(run.id), **estimate_data(guess.get(run.id), found)}
                        for run in queued],
-            **_end_data(found)}
+            **end_data(found)}
     state = "not held" if since is None else f"held since {local_time(since):%Y-%m-%d %H:%M} (`queue release` lets queued runs start)"
     ends = queue_eta.end_text(found)
     lines = [fields([("queue", state),
@@ -62,45 +63,10 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
                      ("queued", f"{len(queued)}, in the order they start" if queued else "none"),
                      *([("ends", ends)] if ends else [])])]
     if queued:
-        rows = [(run.id, run.priority, run.experiment, run.requested_gpus, _starts_text(guess.get(run.id), found),
+        rows = [(run.id, run.priority, run.experiment, run.requested_gpus, starts_text(guess.get(run.id), found),
                  run_note(run, waiting.get(run.id))) for run in queued]
         lines.append(table(["id", "priority", "experiment", "gpus", "starts", "note"], rows))
     return Result(data, "\n\n".join(lines))
-
-
-def _seconds_from(at, found) -> float | None:
-    return None if at is None else round((at - found.now).total_seconds(), 1)
-
-
-def _end_data(found) -> dict:
-    """`--json`'s estimate of the queue's end: UTC times (None while held), seconds from now (from the
-    release while held), and the runs not counted."""
-    return {"estimated_end": None if found.held else found.end,
-            "estimated_end_in_s": _seconds_from(found.end, found),
-            "not_counted": found.not_counted}
-
-
-def _estimate_data(guess, found) -> dict:
-    if guess is None:
-        return {}
-    pace = guess.pace
-    return {"estimated_start": None if found.held else guess.start,
-            "estimated_start_in_s": _seconds_from(guess.start, found),
-            "estimated_end": None if found.held or guess.end is None else guess.end,
-            "estimated_end_in_s": _seconds_from(guess.end, found),
-            "estimated_from": None if pace is None else {"run": pace.run_id, "same": pace.how,
-                                                         "seconds_per_step": round(pace.seconds_per_step, 4),
-                                                         "start_up_s": round(pace.start_up_s, 1),
-                                                         "finish_s": round(pace.finish_s, 1)}}
-
-
-def _starts_text(guess, found) -> str:
-    """A queued run's estimated start for the table ("now", "about 01:20", "about 25 min after release",
-    "at release"); "-" when it never starts (needs more GPUs than the machine has) or its start is unknown
-    (it waits behind a run with no estimate)."""
-    from spark_trainer.jobs.queue_eta import start_text
-
-    return "-" if guess is None or guess.start is None else start_text(guess.start, found)
 
 
 def _active_text(run) -> str:

@@ -239,7 +239,13 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     items = runs.list_all(store, project=args.project, experiment=args.experiment, statuses=statuses,
                           sweep=args.sweep)
     project_names = {p.id: p.name for p in projects.list_all(store)}  # same-named experiments told apart
-    waiting = waiting_reasons(store) if any(r.status == RunStatus.QUEUED for r in items) else {}
+    from spark_trainer.cli.queue_starts import estimate_data, starts_text
+    from spark_trainer.jobs.queue_eta import estimate
+
+    queued = any(r.status == RunStatus.QUEUED for r in items)  # else no reason or estimate is read
+    waiting = waiting_reasons(store) if queued else {}
+    found = estimate(store) if queued else None
+    guess = {e.run_id: e for e in found.queued} if found is not None else {}
     rows = [(r.id, project_names.get(r.project_id, "-"), r.experiment, status_text(r, short=True), progress_text(r),
              r.devices, r.ran_on, r.created_at,
              r.finished_at if r.status.is_finished else None) for r in items]  # paused/interrupted: not finished
@@ -249,10 +255,14 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
         from spark_trainer.config.sweep import values_text
 
         rows = [(*row, values_text(r.sweep_values)) for row, r in zip(rows, items, strict=True)]
+    if found is not None:  # a queued run's estimated start ("-": unknown), as `queue show`'s STARTS; others none
+        headers.append("starts")
+        rows = [(*row, starts_text(guess.get(r.id), found) if r.status == RunStatus.QUEUED else "")
+                for row, r in zip(rows, items, strict=True)]
     headers.append("note")  # last: the one cell of any length
     rows = [(*row, run_note(r, waiting.get(r.id))) for row, r in zip(rows, items, strict=True)]
-    data = [{**to_jsonable(r), "project": project_names.get(r.project_id), "waiting": waiting.get(r.id)}
-            for r in items]
+    data = [{**to_jsonable(r), "project": project_names.get(r.project_id), "waiting": waiting.get(r.id),
+             **({} if found is None else estimate_data(guess.get(r.id), found))} for r in items]
     filters = " ".join(f"--{name} {value}" for name, value in (
         ("project", args.project), ("experiment", args.experiment), ("status", args.status), ("sweep", args.sweep))
         if value is not None)
