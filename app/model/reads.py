@@ -143,6 +143,8 @@ class PollResult:
     evaluations: list[Any] = field(default_factory=list)  # Evaluation entities, refreshed
     waiting: dict[int, str] = field(default_factory=dict)  # queued run id -> why it waits (scheduler.waiting_reasons)
     held_since: datetime | None = None  # the queue hold (store.queue_hold), whoever set it: this app or the CLI
+    # The settings the queue's estimate reads (`queue_eta.SETTINGS`), as (key, value) pairs; None: not read.
+    queue_settings: tuple[tuple[str, Any], ...] | None = None
     queue_end: QueueEnd | None = None  # when asked: the queue's estimated end (None: nothing queued, or it failed)
     errors: list[str] = field(default_factory=list)
 
@@ -203,6 +205,18 @@ def _held_since(store: Store, result: PollResult) -> datetime | None:
         return None
 
 
+def _queue_settings(store: Store) -> tuple[tuple[str, Any], ...] | None:
+    """The settings the queue's estimate reads, whoever changed them (Settings, or `spark-trainer settings
+    set` in a terminal): one read of two rows, every tick, so that `QueueEndModel` estimates again at once."""
+    from spark_trainer.jobs.queue_eta import SETTINGS
+    from spark_trainer.store import settings
+
+    try:
+        return tuple(settings.get_some(store, SETTINGS).items())
+    except SparkError:  # the hold's read, just before, says what is wrong with the store
+        return None
+
+
 def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None = None) -> PollResult:
     """One tick of the poller: everything the models asked for, read in one go off the GUI thread."""
     from spark_trainer.leaderboard import last_values
@@ -222,6 +236,7 @@ def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None
     result.changed, result.run_ids = runs.changed_since(store, request.runs_since)
     result.waiting = _waiting(store, result)
     result.held_since = _held_since(store, result)
+    result.queue_settings = _queue_settings(store)  # before the estimate: it is of these or newer ones
     if request.queue_end:
         result.queue_end = read_queue_end(store)
     if result.changed:

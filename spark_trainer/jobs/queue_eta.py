@@ -37,6 +37,9 @@ from spark_trainer.store.entities import Run, RunStatus, runs_named, utcnow
 from spark_trainer.store.run_priority import start_order
 from spark_trainer.store.store import Store
 
+# The settings the estimate reads: a change to one moves every estimate (the app estimates again at once).
+SETTINGS = ("max_concurrent_runs", "allow_gpu_sharing")
+
 
 @dataclass(frozen=True)
 class RunEstimate:
@@ -143,7 +146,7 @@ def estimate(store: Store, *, now: datetime | None = None, machine: Sequence[int
     if not queued:
         return QueueEstimate(now, held, None)
     completed = runs.list_all(store, statuses={RunStatus.COMPLETED})
-    config = settings.get_all(store)
+    config = settings.get_some(store, SETTINGS)  # only these: what `QueueEndModel` follows
     machine = machine_gpus() if machine is None else machine
     limit = None if bool(config["allow_gpu_sharing"]) or not machine else len(machine)
 

@@ -146,6 +146,14 @@ def get_all(store: Store) -> dict[str, Any]:
     return {key: _as_read(key, stored[key]) if key in stored else default for key, default in DEFAULTS.items()}
 
 
+def get_some(store: Store, keys: Sequence[str]) -> dict[str, Any]:
+    """The settings `keys`, in one read, as `get` reads each (the app's poller reads those the queue's
+    estimate depends on every tick: `queue_eta.SETTINGS`)."""
+    with store.read() as session:
+        stored = {row.key: row.value for row in session.scalars(select(SettingRow).where(SettingRow.key.in_(keys)))}
+    return {key: _as_read(key, stored[key]) if key in stored else DEFAULTS[key] for key in keys}
+
+
 def set_value(store: Store, key: str, value: Any) -> Any:
     coerced = _coerce(key, value)
     with store.write() as session:

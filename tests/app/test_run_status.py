@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from spark_trainer.store import queue_hold
+from spark_trainer.store import queue_hold, settings
 from tests.app.conftest import first_read_landed
 from tests.app.model_sync import sync_model
 from tests.app.queue_night import Estimates, at, night
@@ -67,6 +67,26 @@ def test_the_estimate_is_made_again_only_when_the_queue_changes_or_every_30_s(qt
     assert estimates.calls == made + 1
     queue_hold.hold(store)  # the queue changed: estimated again at once
     qtbot.waitUntil(lambda: "after release" in window.run_status.text(), timeout=10_000)
+    assert estimates.calls == made + 2
+
+
+def test_a_setting_the_estimate_reads_is_estimated_again_at_once_not_30_s_later(qtbot, night_window, store) -> None:
+    """Max concurrent runs set in Settings, or by `spark-trainer settings set` in a terminal while the app is
+    open, left the old end on the status bar until the next 30 s estimate."""
+    window, estimates, _ids = night_window
+    qtbot.waitUntil(lambda: "ends" in window.run_status.text(), timeout=10_000)
+    made = estimates.calls
+    settings.set_value(store, "max_concurrent_runs", 2)  # a and b start beside the active run: it ends last
+    sync_model(qtbot, window.ctx)  # the read that sees the change
+    sync_model(qtbot, window.ctx)  # the next one estimates; the clock has not moved
+    assert estimates.calls == made + 1
+    assert window.run_status.text() == f"1 running · 3 queued · ends {at(600)}"
+    settings.set_value(store, "allow_gpu_sharing", True)  # it moves no end here (no GPUs), but is a change
+    sync_model(qtbot, window.ctx)
+    sync_model(qtbot, window.ctx)
+    assert estimates.calls == made + 2
+    for _ in range(3):  # nothing changed since: no estimate before the 30 s
+        sync_model(qtbot, window.ctx)
     assert estimates.calls == made + 2
 
 

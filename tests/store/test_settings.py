@@ -79,3 +79,4 @@ def test_a_number_stored_out_of_range_by_an_older_version_is_read_as_the_nearest
         session.add(SettingRow(key=key, value=stored, updated_at=utcnow()))
     assert settings.get(store, key) == used
     assert settings.get_all(store)[key] == used
+    assert settings.get_some(store, [key, "allow_gpu_sharing"]) == {key: used, "allow_gpu_sharing": False}
