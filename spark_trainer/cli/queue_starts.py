@@ -1,5 +1,5 @@
 """A queued run's estimated start as the commands give it (`jobs/queue_eta.py`): `queue show`'s STARTS
-column and `run list`'s, and the `estimated_*` keys both put in `--json`, made here once for the two."""
+column, `run list`'s and `run show`'s, and the `estimated_*` keys they put in `--json`, made here once."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from spark_trainer.jobs.queue_eta import QueueEstimate, RunEstimate
+    from spark_trainer.store.entities import Run
+    from spark_trainer.store.store import Store
 
 
 def _seconds_from(at: datetime | None, found: QueueEstimate) -> float | None:
@@ -45,3 +47,16 @@ def starts_text(guess: RunEstimate | None, found: QueueEstimate) -> str:
     from spark_trainer.jobs.queue_eta import start_text
 
     return "-" if guess is None or guess.start is None else start_text(guess.start, found)
+
+
+def run_start(store: Store, run: Run) -> tuple[str | None, dict[str, Any]]:
+    """`run show`'s estimated start of a queued run: its STARTS text and its `estimated_*` keys;
+    (None, {}) for a run that is not queued (nothing is estimated)."""
+    from spark_trainer.jobs.queue_eta import estimate
+    from spark_trainer.store.entities import RunStatus
+
+    if run.status != RunStatus.QUEUED:
+        return None, {}
+    found = estimate(store)
+    guess = next((e for e in found.queued if e.run_id == run.id), None)
+    return starts_text(guess, found), estimate_data(guess, found)

@@ -13,6 +13,7 @@ from typing import Any
 from spark_trainer.cli.confirm import ASKS, add_yes, declined, deleted_result
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, non_negative_float, non_negative_int, positive_int, table
+from spark_trainer.cli.queue_starts import estimate_data, run_start, starts_text
 from spark_trainer.cli.run_logs import cmd_logs
 from spark_trainer.cli.waiting import wait_for_run
 from spark_trainer.errors import BadInput, SparkError, StoreDiskFull
@@ -239,7 +240,6 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     items = runs.list_all(store, project=args.project, experiment=args.experiment, statuses=statuses,
                           sweep=args.sweep)
     project_names = {p.id: p.name for p in projects.list_all(store)}  # same-named experiments told apart
-    from spark_trainer.cli.queue_starts import estimate_data, starts_text
     from spark_trainer.jobs.queue_eta import estimate
 
     queued = any(r.status == RunStatus.QUEUED for r in items)  # else no reason or estimate is read
@@ -275,7 +275,8 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
     run = runs.get(store, args.run)
     events = runs.events(store, run.id)
     waiting = waiting_reason(store, run) if run.status == RunStatus.QUEUED else None
-    data = {"run": run, "events": events, "waiting": waiting}
+    starts, estimated = run_start(store, run)  # a queued run's, as `run list` and `queue show` say it
+    data = {"run": run, "events": events, "waiting": waiting, **estimated}
 
     def text() -> str:
         eta = f"{run.eta_seconds:.0f} s" if run.eta_seconds is not None else "-"
@@ -284,7 +285,8 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
 
         sweep = [("sweep", f"{run.sweep}: {values_text(run.sweep_values)}")] if run.sweep else []
         head = fields([("id", run.id), ("experiment", run.experiment), *sweep, ("status", status),
-                       ("priority", run.priority), ("step", progress_text(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
+                       ("priority", run.priority), ("step", progress_text(run)), ("eta", eta), *([("starts", starts)] if starts else []),
+                       ("gpus requested", run.requested_gpus),
                        ("gpus", run.devices), ("ran on", run.ran_on), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
                        ("folder", run.run_dir), ("error", run.error or "-")])
         lines = [f"  {local_time(e.created_at):%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}  {e.reason}"

@@ -61,3 +61,15 @@ def test_with_no_queued_run_listed_nothing_is_estimated(store, cli, night, monke
     assert "STARTS" not in listed.out.splitlines()[0]
     assert all("estimated_start" not in item for item in cli("--json", "run", "list", "--status", "running").json())
 
+
+
+def test_run_show_says_when_a_queued_run_should_start(store, cli, night) -> None:
+    shown = cli("run", "show", str(night["b"]))
+    assert shown.code == 0, shown.err
+    assert [line.split(None, 1)[1] for line in shown.out.splitlines() if line.startswith("starts ")] == ["about 17:17"]
+    data = cli("--json", "run", "show", str(night["b"])).json()
+    queued = next(item for item in cli("--json", "queue", "show").json()["queued"] if item["id"] == night["b"])
+    assert data["estimated_start"] == queued["estimated_start"] == "2026-01-05T22:17:20+00:00"
+    active = cli("run", "show", str(night["active"]))
+    assert "\nstarts " not in active.out and "estimated_start" not in cli("--json", "run", "show",
+                                                                         str(night["active"])).json()
