@@ -241,7 +241,7 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     project_names = {p.id: p.name for p in projects.list_all(store)}  # same-named experiments told apart
     waiting = waiting_reasons(store) if any(r.status == RunStatus.QUEUED for r in items) else {}
     rows = [(r.id, project_names.get(r.project_id, "-"), r.experiment, status_text(r, short=True), progress_text(r),
-             r.devices, r.ran_on, r.created_at,
+             r.devices, r.ran_on_text, r.created_at,
              r.finished_at if r.status.is_finished else None) for r in items]  # paused/interrupted: not finished
     headers = ["id", "project", "experiment", "status", "step", "gpus", "ran on", "created", "finished"]
     if args.sweep is not None:
@@ -275,7 +275,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
         sweep = [("sweep", f"{run.sweep}: {values_text(run.sweep_values)}")] if run.sweep else []
         head = fields([("id", run.id), ("experiment", run.experiment), *sweep, ("status", status),
                        ("priority", run.priority), ("step", progress_text(run)), ("eta", eta), ("gpus requested", run.requested_gpus),
-                       ("gpus", run.devices), ("ran on", run.ran_on), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
+                       ("gpus", run.devices), ("ran on", run.ran_on_text), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
                        ("folder", run.run_dir), ("error", run.error or "-")])
         lines = [f"  {local_time(e.created_at):%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}  {e.reason}"
                  for e in events]
