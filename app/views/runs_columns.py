@@ -43,6 +43,14 @@ def _progress(row: RunRow) -> tuple[int, int]:
     return min(row.run.step, total), total
 
 
+def _not_started_tip(run: Run) -> str | None:
+    """The GPUs and Ran on cells' tooltip for a run that never started ("asked auto", "-")."""
+    if not run.never_started:
+        return None
+    waits = "it has not started yet" if run.status == RunStatus.QUEUED else "it never started"
+    return f"asked for GPUs {run.requested_gpus}; {waits}"
+
+
 def _metric_column(key: str) -> Column:
     return Column(key, lambda r: f"{r.metrics[key]:.4f}" if key in r.metrics else "-",
                   sort=lambda r: r.metrics.get(key))
@@ -65,8 +73,9 @@ RUN_COLUMNS = (
     Column("Progress", lambda r: "", sort=lambda r: _progress(r)[0] / _progress(r)[1], progress=_progress),
     Column("ETA", lambda r: format_eta(r.run.eta_seconds) if r.run.status.is_active else "-",
            sort=lambda r: r.run.eta_seconds if r.run.status.is_active else None),
-    Column("GPUs", lambda r: r.run.devices),
-    Column("Ran on", lambda r: r.run.ran_on),  # "local", or a cluster job's "scheduler NxM" (nodes x processes per node)
+    Column("GPUs", lambda r: r.run.devices, tip=lambda r: _not_started_tip(r.run)),
+    # "local", or a cluster job's "scheduler NxM" (nodes x processes per node); "-" for a run that never started
+    Column("Ran on", lambda r: r.run.ran_on_text, tip=lambda r: _not_started_tip(r.run)),
     *(_metric_column(k) for k in KEY_METRICS),
     Column("Created", lambda r: f"{local_time(r.run.created_at):%Y-%m-%d %H:%M}", sort=lambda r: r.run.created_at),
 )

@@ -247,7 +247,7 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     found = estimate(store) if queued else None
     guess = {e.run_id: e for e in found.queued} if found is not None else {}
     rows = [(r.id, project_names.get(r.project_id, "-"), r.experiment, status_text(r, short=True), progress_text(r),
-             r.devices, r.ran_on, r.created_at,
+             r.devices, r.ran_on_text, r.created_at,
              r.finished_at if r.status.is_finished else None) for r in items]  # paused/interrupted: not finished
     headers = ["id", "project", "experiment", "status", "step", "gpus", "ran on", "created", "finished"]
     if args.sweep is not None:
@@ -287,7 +287,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
         head = fields([("id", run.id), ("experiment", run.experiment), *sweep, ("status", status),
                        ("priority", run.priority), ("step", progress_text(run)), ("eta", eta), *([("starts", starts)] if starts else []),
                        ("gpus requested", run.requested_gpus),
-                       ("gpus", run.devices), ("ran on", run.ran_on), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
+                       ("gpus", run.devices), ("ran on", run.ran_on_text), ("pid", run.pid), ("heartbeat", run.heartbeat_at),
                        ("folder", run.run_dir), ("error", run.error or "-")])
         lines = [f"  {local_time(e.created_at):%Y-%m-%d %H:%M:%S}  {e.from_status or '-'} -> {e.to_status}  {e.reason}"
                  for e in events]

@@ -75,6 +75,10 @@ class RunStatus(str, enum.Enum):
         return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
+# The statuses a run can have without ever leaving the queue (`runs.ALLOWED`: queued -> cancelled, failed).
+_NEVER_STARTED = frozenset({RunStatus.QUEUED, RunStatus.CANCELLED, RunStatus.FAILED})
+
+
 class DatasetKind(str, enum.Enum):
     TEXT = "text"
     IMAGE = "image"
@@ -204,18 +208,36 @@ class Run:
         return first.removesuffix(LOG_TAIL_INTRO) if first else None
 
     @property
+    def never_started(self) -> bool:
+        """No scheduler ever took it from this machine's queue: queued, or cancelled or failed while
+        queued. Taking it (`runs.claim`) sets its heartbeat and GPUs (its worker then its pid and
+        started_at), and only a claim put back (`runs.unclaim`, before any worker) clears them again, so
+        a run stopped after it started, or resumed and queued again, is not one. A cluster job is not
+        (it runs on its nodes, not in this queue)."""
+        return (self.ran_on == "local" and self.status in _NEVER_STARTED and self.started_at is None
+                and self.heartbeat_at is None and self.pid is None and not self.gpus)
+
+    @property
+    def ran_on_text(self) -> str:
+        """`ran_on` as the app's Runs list and `run list`/`run show` show it: "-" for a run that never
+        started (it ran nowhere; `ran_on` keeps the "local" it was queued with)."""
+        return "-" if self.never_started else self.ran_on
+
+    @property
     def devices(self) -> str:
         """Where the run trains or trained, as the app's Runs list and run page and `run list` and `run
-        show` show it: its GPU ids ("0,1"); "CPU" for a run placed or started without GPUs, and for one that
-        asks for the CPU (`cpu`, `cpu:N`) before that, so a queued run's word does not change when it
-        starts; a cluster job's "GPUs" or "CPU" (its GPUs were the nodes', not this machine's); else, not
-        started yet, what it asks for ("auto", "0,1", "count:2")."""
+        show` show it: its GPU ids ("0,1"); "CPU" for a run placed or started without GPUs; a cluster
+        job's "GPUs" or "CPU" (its GPUs were the nodes', not this machine's); for a run that never started
+        (queued, or cancelled or failed while queued), what it asks for, said as a request so that it is
+        not read as devices it got: "asked auto", "asked 0,1", "asked count:2", "asked CPU" (`cpu`,
+        `cpu:N`)."""
         if self.ran_on != "local":
             return "CPU" if self.requested_gpus.startswith("cpu") else "GPUs"
         if self.gpus:
             return ",".join(map(str, self.gpus))
-        on_cpu = self.started_at or self.status.is_active or self.requested_gpus.startswith("cpu")
-        return "CPU" if on_cpu else self.requested_gpus
+        if self.never_started:
+            return f"asked {'CPU' if self.requested_gpus.startswith('cpu') else self.requested_gpus}"
+        return "CPU"  # taken from the queue without GPUs: placed on the CPU
 
 
 @dataclass(frozen=True)

@@ -330,22 +330,22 @@ def test_list_and_show_say_where_a_run_trained_as_the_apps_runs_list_does(store,
     run_id = _finished_run_with_metrics(store)
     queued = runs.create(store, runs.get(store, run_id).experiment_id, requested_gpus="0,1")
     header, *rows = cli("run", "list").out.splitlines()
-    column = header.split().index("GPUS")
-    assert {row.split()[0]: row.split()[column] for row in rows} == {str(run_id): "CPU", str(queued.id): "0,1"}
+    gpus, ran_on = header.index("GPUS"), header.index("RAN ON")  # aligned columns
+    assert {row.split()[0]: row[gpus:ran_on].strip() for row in rows} == {str(run_id): "CPU", str(queued.id): "asked 0,1"}
     shown = [line.split() for line in cli("run", "show", run_id).out.splitlines() if line.startswith("gpus")]
     assert shown == [["gpus", "requested", "auto"], ["gpus", "CPU"]]
 
 
 def test_list_and_show_say_cpu_for_a_queued_cpu_run_as_once_it_has_started(store, cli) -> None:
-    """A queued `gpus: cpu` run was listed as "cpu", and as "CPU" once it started; `--json` keeps the
-    request as written (`requested_gpus`)."""
+    """A queued `gpus: cpu` run was listed as "cpu", and as "CPU" once it started (queued, "asked CPU":
+    a request, not a device it got); `--json` keeps the request as written (`requested_gpus`)."""
     run_id = _finished_run_with_metrics(store)
     queued = runs.create(store, runs.get(store, run_id).experiment_id, requested_gpus="cpu")
     header, *rows = cli("run", "list").out.splitlines()
-    column = header.split().index("GPUS")
-    assert {row.split()[0]: row.split()[column] for row in rows} == {str(run_id): "CPU", str(queued.id): "CPU"}
+    gpus, ran_on = header.index("GPUS"), header.index("RAN ON")  # aligned columns
+    assert {row.split()[0]: row[gpus:ran_on].strip() for row in rows} == {str(run_id): "CPU", str(queued.id): "asked CPU"}
     shown = [line.split() for line in cli("run", "show", queued.id).out.splitlines() if line.startswith("gpus")]
-    assert shown == [["gpus", "requested", "cpu"], ["gpus", "CPU"]]
+    assert shown == [["gpus", "requested", "cpu"], ["gpus", "asked", "CPU"]]
     listed = {r["id"]: (r["requested_gpus"], r["gpus"]) for r in cli("--json", "run", "list").json()}
     assert listed == {run_id: ("auto", []), queued.id: ("cpu", [])}
 

@@ -141,7 +141,8 @@ def test_long_project_and_experiment_names_leave_status_and_progress_on_screen_a
 
 
 def test_a_queued_cpu_run_says_cpu_in_the_list_and_on_its_page_as_once_started(store, ctx, qtbot) -> None:
-    # Seen in a GUI walk: the GPUs column said "cpu" for a queued CPU run and "CPU" once it started.
+    # Seen in a GUI walk: the GPUs column said "cpu" for a queued CPU run and "CPU" once it started. Queued,
+    # it says "asked CPU": a request, not a device it got.
     from app.views.runs_view import COLUMNS, RunsView
     from spark_trainer.store import runs
 
@@ -153,9 +154,39 @@ def test_a_queued_cpu_run_says_cpu_in_the_list_and_on_its_page_as_once_started(s
     view.scheduler.stop()
     qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=10_000)
     gpus = COLUMNS.index("GPUs")
-    assert {int(r[1]): r[gpus] for r in table_texts(view.table)} == {started.id: "CPU", queued.id: "CPU"}
+    assert {int(r[1]): r[gpus] for r in table_texts(view.table)} == {started.id: "CPU", queued.id: "asked CPU"}
     view.open_run(queued.id)
-    qtbot.waitUntil(lambda: view.detail.eta.text().startswith("CPU"), timeout=10_000)
+    qtbot.waitUntil(lambda: view.detail.eta.text().startswith("asked CPU"), timeout=10_000)
+    view.shutdown()
+
+
+def test_a_run_cancelled_while_queued_ran_nowhere_and_says_what_it_asked_for(store, ctx, qtbot) -> None:
+    # The Runs list said "local" under Ran on and "auto" under GPUs for a run cancelled while queued, as if
+    # it had trained here on a device "auto". A run interrupted after it started keeps its "local".
+    from app.views.runs_view import COLUMNS, RunsView
+    from spark_trainer.store import runs
+
+    started = _run(store, "started", 1e-3, [3.0])
+    never = runs.create(store, started.experiment_id, requested_gpus="auto")
+    runs.transition(store, never.id, RunStatus.CANCELLED, "cancelled while queued")
+    waiting = runs.create(store, started.experiment_id, requested_gpus="0,1")
+    stopped = runs.create(store, started.experiment_id, requested_gpus="auto")
+    assert runs.claim(store, lambda queued, active: [(stopped.id, [0], "test: placed")])
+    runs.transition(store, stopped.id, RunStatus.RUNNING, "worker started", pid=4242)
+    runs.transition(store, stopped.id, RunStatus.INTERRUPTED, "worker gone")
+    sync_model(qtbot, ctx)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.scheduler.stop()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 4, timeout=10_000)
+    gpus, ran_on = COLUMNS.index("GPUs"), COLUMNS.index("Ran on")
+    assert {int(r[1]): (r[gpus], r[ran_on]) for r in table_texts(view.table)} == {
+        started.id: ("CPU", "local"), never.id: ("asked auto", "-"), waiting.id: ("asked 0,1", "-"),
+        stopped.id: ("0", "local")}
+    row = {int(r[1]): i for i, r in enumerate(table_texts(view.table))}
+    assert view.table.item(row[never.id], ran_on).toolTip() == "asked for GPUs auto; it never started"
+    assert view.table.item(row[waiting.id], gpus).toolTip() == "asked for GPUs 0,1; it has not started yet"
+    assert view.table.item(row[stopped.id], ran_on).toolTip() == ""
     view.shutdown()
 
 
