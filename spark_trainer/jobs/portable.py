@@ -10,7 +10,9 @@ no console window (`spawn_options`); a graceful stop is the request file alone, 
 polls (`watch`) on every platform; a hard kill ends the process tree through psutil, children first.
 
 A lock file (one worker per run folder, jobs/run_lock.py) is held with flock on POSIX and with
-msvcrt.locking of one byte on Windows; either goes when its file is closed or its process ends.
+msvcrt.locking of one byte on Windows; either goes when its file is closed or its process ends. A
+claim's lock (jobs/claim_lock.py) must be shared with the worker it is passed to, as flock's are and
+msvcrt's are not (`inheritable_locks`): Windows takes none.
 
 Every POSIX-only name (os.killpg, os.getpgid, os.getuid, signal.SIGKILL, fcntl) is looked up when it is
 called, never at import, so these modules import anywhere and choose their fallback where a name is
@@ -101,6 +103,13 @@ def try_lock(fd: int) -> bool | None:
         return False
     except OSError:
         return None
+
+
+def inheritable_locks() -> bool:
+    """Whether a lock `try_lock` takes stays held by a child process its descriptor is passed to, until
+    every process holding that descriptor has closed it or ended (flock's are the open file's); Windows'
+    msvcrt locks belong to the process that took them."""
+    return _module("fcntl") is not None
 
 
 def unlock(fd: int) -> None:

@@ -129,12 +129,16 @@ def worker_command(run_id: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "spark_trainer", "worker", str(run_id), *extra]
 
 
-def spawn_worker(run_id: int, run_dir: Path, home: Path, gpus: list[int]) -> ProcessIdentity:
+def spawn_worker(run_id: int, run_dir: Path, home: Path, gpus: list[int], claim_fd: int | None = None
+                 ) -> ProcessIdentity:
     """Start a detached worker for a run (own session and process group; on Windows a new process group
-    without a console window), logging to worker.log.
+    without a console window), logging to worker.log. `claim_fd`: the run's claim lock, which the worker
+    inherits and holds until it has recorded itself (jobs/claim_lock.py).
 
     The worker outlives whoever started it: closing the GUI or the terminal does not stop training.
     """
+    from spark_trainer.jobs import claim_lock
+
     run_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["SPARK_TRAINER_HOME"] = str(home)
@@ -143,6 +147,9 @@ def spawn_worker(run_id: int, run_dir: Path, home: Path, gpus: list[int]) -> Pro
     # machine with mixed GPUs the ids the scheduler picked (from NVML) name other cards in CUDA.
     env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
     env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus) if gpus else ""
+    env.pop(claim_lock.ENV, None)
+    if claim_fd is not None:
+        env[claim_lock.ENV] = str(claim_fd)
     with open(run_dir / LOG_NAME, "ab") as log:
         proc = subprocess.Popen(
             worker_command(run_id),
@@ -152,6 +159,7 @@ def spawn_worker(run_id: int, run_dir: Path, home: Path, gpus: list[int]) -> Pro
             env=env,
             cwd=str(run_dir),
             close_fds=True,
+            pass_fds=() if claim_fd is None else (claim_fd,),
             **portable.spawn_options(),
         )
     found = identity(proc.pid)

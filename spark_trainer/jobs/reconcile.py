@@ -3,7 +3,8 @@
 A run marked starting/running whose worker is gone, or whose pid now belongs to another process
 (different start time), becomes `interrupted` with the tail of its log as the error; one that was
 still starting because its worker, of an older SparkTrainer, refused the database this version
-migrated is then queued again (`_queue_again`). A worker that
+migrated is then queued again (`_queue_again`); one starting with no worker recorded whose claimer
+ended before it spawned one (its claim lock free, jobs/claim_lock.py) is queued again at once. A worker that
 is alive but silent (stopped, deadlocked, stuck in I/O: its heartbeat is older than the setting
 `heartbeat_timeout_seconds`) makes its run `stalled`; if it stays silent for `stall_grace_seconds`
 more after being marked, its process group (its process tree on Windows) is killed and the run becomes `interrupted` (resumable from its last
@@ -23,13 +24,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from spark_trainer.errors import BadInput, DatabaseLocked, DiskFull, IllegalTransition, SparkError
-from spark_trainer.jobs import checkpoint_records, extend_files, leftovers, portable, process, space_reserve
+from spark_trainer.jobs import checkpoint_records, claim_lock, extend_files, leftovers, portable, process, space_reserve
 from spark_trainer.store import runs, settings, stale_summaries
 from spark_trainer.store.entities import LOG_TAIL_INTRO, Run, RunStatus, utcnow
 from spark_trainer.store.store import Store, write_lock_holders
 
-# A run claimed by a scheduler that died before it could spawn the worker has no pid; give the
-# spawn this long before calling the run interrupted.
+# A run claimed by a scheduler that died before it could spawn the worker has no pid. One whose claim
+# lock is free is queued again at once (jobs/claim_lock.py); one claimed without that lock (an older
+# SparkTrainer, Windows) is given this long for its spawn before it is called interrupted.
 SPAWN_TIMEOUT = timedelta(seconds=60)
 # When this process last removed each home's dead pins and stagings (time.monotonic()). A sweep lists
 # every run's folder (0.42 s for 2,000 runs, measured on a loaded 2-core machine), so the app's scheduler
@@ -152,6 +154,8 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
     for run in runs.list_all(store, statuses=set(runs.ACTIVE)):
         if run.ran_on != "local" and run.status == RunStatus.RUNNING and run.pid is None:
             continue  # a cluster job imported while running: it lives elsewhere; importing again updates it
+        if claim_lock.put_back_if_abandoned(store, run):
+            continue  # its claimer ended before it spawned a worker: queued again, at once
         if _is_lost(run):
             why = _lost_why(run)
             error = _error_with_log(run, why)

@@ -26,7 +26,7 @@ from pathlib import Path
 import psutil
 
 from spark_trainer.errors import BadInput, SparkError, StoreDiskFull
-from spark_trainer.jobs import disk_hold, process
+from spark_trainer.jobs import claim_lock, disk_hold, process
 from spark_trainer.jobs import gpus as gpu_alloc
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.store import queue_hold, runs, settings
@@ -160,21 +160,26 @@ def schedule_once(store: Store, *, machine: Sequence[int] | None = None) -> list
     config = settings.get_all(store)
     picker = make_picker(machine_gpus() if machine is None else machine,
                          int(config["max_concurrent_runs"]), bool(config["allow_gpu_sharing"]))
-    claimed, started = runs.claim(store, picker), []
-    at, children = 0, None  # the claimed run in hand, and this process's children before its spawn
+    held = claim_lock.Held()  # each claim's lock, until its worker's pid is recorded (jobs/claim_lock.py)
     try:
-        while at < len(claimed):
-            children = _children()
-            if _start(store, claimed[at]):
-                started.append(claimed[at].id)
-            at += 1
-    finally:
-        if at < len(claimed):  # stopped part-way: SIGTERM to `queue serve`, a database write that failed
-            _put_back(store, claimed[at:], children)
+        claimed, started = runs.claim(store, picker, held.take), []
+        at, children = 0, None  # the claimed run in hand, and this process's children before its spawn
+        try:
+            while at < len(claimed):
+                children = _children()
+                if _start(store, claimed[at], held.fd(claimed[at].id)):
+                    started.append(claimed[at].id)
+                held.release(claimed[at].id)
+                at += 1
+        finally:
+            if at < len(claimed):  # stopped part-way: SIGTERM to `queue serve`, a database write that failed
+                _put_back(store, claimed[at:], children)
+    finally:  # a worker forked holds its own copy of its claim's lock
+        held.release_all()
     return started
 
 
-def _start(store: Store, run: Run) -> bool:
+def _start(store: Store, run: Run, claim_fd: int | None = None) -> bool:
     """Spawn the worker of a claimed run; False when the run failed instead (its folder gone, no spawn)."""
     folder = Path(run.run_dir)
     if not folder.is_dir():  # spawning would recreate it (the log goes there) and fail on config.yaml
@@ -185,7 +190,7 @@ def _start(store: Store, run: Run) -> bool:
     if run.gpus:
         _release_playground(store, run)
     try:
-        found = process.spawn_worker(run.id, folder, store.home.root, run.gpus)
+        found = process.spawn_worker(run.id, folder, store.home.root, run.gpus, claim_fd)
     except OSError as exc:
         runs.transition(store, run.id, RunStatus.FAILED, f"could not start the worker: {exc}",
                         error=f"could not start the worker: {exc}")

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.errors import BadInput, DiskFull, SparkError
+from spark_trainer.jobs import claim_lock, process, run_lock, space_reserve, worker_log
 from spark_trainer.jobs import gpus as gpu_alloc
-from spark_trainer.jobs import process, run_lock, space_reserve, worker_log
 from spark_trainer.jobs.finish import (
     Finish,
     disk_full_finish,
@@ -76,10 +76,11 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None, *, lean: bo
     """
     commands = Commands()
     store = open_store()
-    watching = None
+    watching = claim = None
     try:
         run = runs.get(store, run_id)
         run_dir = Path(run.run_dir)
+        claim = claim_lock.inherited(run_dir)  # proof its claim lives, until this worker is recorded
         watching = install_stop_handler(run_dir, commands)
         me = process.identity(os.getpid())
         foreign = _foreign_folder(run)
@@ -99,6 +100,8 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None, *, lean: bo
             except BadInput as exc:
                 say(f"not starting: {exc}")
                 return 1
+            claim_lock.let_go(claim)  # the run names this worker now
+            claim = None
             say(f"run {run_id} running on {('GPUs ' + ','.join(map(str, run.gpus))) if run.gpus else 'CPU'}")
             record_checkpoints(store, run_id, resumed=True)  # a resume: what the last attempt saved, not recorded
             space_reserve.hold(run_dir)
@@ -125,6 +128,7 @@ def run_worker(run_id: int, log: worker_log.LogHealth | None = None, *, lean: bo
         finally:
             run_lock.release(lock)  # before draining the queue: a next worker may be this run's
     finally:
+        claim_lock.let_go(claim)  # before starting others: their claims are not this one
         if watching is not None:
             watching.set()
         _drain_queue(store)

@@ -325,8 +325,10 @@ def note(store: Store, run_id: int | str, reason: str) -> RunEvent:
 Picker = Callable[[Sequence[Run], Sequence[Run]], Sequence[tuple[int, list[int], str]]]
 
 
-def claim(store: Store, pick: Picker) -> list[Run]:
-    """Atomically move the runs `pick` chooses from queued to starting, with their GPUs.
+def claim(store: Store, pick: Picker, hold: Callable[[Run], None] | None = None) -> list[Run]:
+    """Atomically move the runs `pick` chooses from queued to starting, with their GPUs; `hold(run)` is
+    called for each before the transaction commits (the scheduler locks the claim: jobs/claim_lock.py).
+    A claimed run's `heartbeat_at` is its claim time, which names the claim until a worker records itself.
 
     The whole look-and-claim happens in one write transaction (BEGIN IMMEDIATE), so schedulers in
     several processes never start the same run twice or hand out the same GPU twice; and nothing is
@@ -358,20 +360,27 @@ def claim(store: Store, pick: Picker) -> list[Run]:
             row.error = None
             claimed.append(row)
         session.flush()
-        return [_entity(row, session.get(ExperimentRow, row.experiment_id)) for row in claimed]
+        entities = [_entity(row, session.get(ExperimentRow, row.experiment_id)) for row in claimed]
+        for run in entities if hold is not None else ():
+            hold(run)
+        return entities
 
 
-def unclaim(store: Store, run_ids: Sequence[int], reason: str) -> list[int]:
+def unclaim(store: Store, run_ids: Sequence[int], reason: str, *,
+            claimed_at: dict[int, datetime] | None = None) -> list[int]:
     """`claim` undone for runs whose scheduler stopped before it handed them to a worker: each still
-    starting with no worker recorded goes back to queued, with `reason` as its event. No process can
-    be training one (only its claimer spawns its worker), so it is as it was before the claim; without
-    this it stayed starting until reconcile gave up on its spawn. The ids put back."""
+    starting with no worker recorded (and, for a run in `claimed_at`, still that claim: claimed at that
+    time) goes back to queued, with `reason` as its event. No process can be training one (only its
+    claimer spawns its worker), so it is as it was before the claim; without this it stayed starting
+    until reconcile gave up on its spawn. The ids put back."""
     back = []
     with store.write() as session:
         for run_id in run_ids:
             row = session.get(RunRow, run_id)
             if row is None or row.status != RunStatus.STARTING.value or row.pid is not None:
                 continue  # cancelled meanwhile, or a worker recorded itself after all
+            if claimed_at is not None and run_id in claimed_at and row.heartbeat_at != claimed_at[run_id]:
+                continue  # claimed again since
             _record(session, row, RunStatus.QUEUED, reason)
             row.gpus, row.heartbeat_at = [], None
             back.append(run_id)
