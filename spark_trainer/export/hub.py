@@ -102,7 +102,7 @@ def describe_failure(exc: BaseException, host: str, repo_id: str) -> str:
     # huggingface_hub's HTTP client (httpx, or its fork httpx2 in 2.x) is matched by class name, so
     # this does not depend on which one is installed.
     names = {cls.__name__ for cls in type(exc).__mro__}
-    keep = "the local export is kept; run the same command again to retry the upload"
+    keep = "the local export is kept: exporting again with push retries only the upload"  # CLI and Export dialog
     if isinstance(exc, OfflineModeIsEnabled):
         return f"cannot push to {host}: HF_HUB_OFFLINE is set; unset it and retry ({keep})"
     if names & {"ConnectError", "ConnectTimeout"} or isinstance(exc, ConnectionError):

@@ -34,3 +34,13 @@ def test_a_repo_id_the_hub_refuses_is_refused_before_the_export(repo_id, lora_ru
 @pytest.mark.parametrize("repo_id", ["me/model", "Me-2/model.v1_x", "org/a"])
 def test_a_repo_id_the_hub_takes_is_taken(repo_id) -> None:
     assert check_repo_id(repo_id) == repo_id
+
+
+def test_a_failed_push_says_how_to_retry_in_words_both_front_ends_can_follow() -> None:
+    """The Export dialog showed "run the same command again to retry the upload": a dialog user has no
+    command. Exporting again with push (the dialog's Push box, `export --push`) reuses the export."""
+    from spark_trainer.export.hub import describe_failure
+
+    line = describe_failure(ConnectionError("refused"), "huggingface.co", "me/model")
+    assert line == ("cannot reach huggingface.co: refused; check the network or HF_ENDPOINT (the local export is "
+                    "kept: exporting again with push retries only the upload)")
