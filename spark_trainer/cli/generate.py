@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -251,11 +252,22 @@ def _base_image(out: Path) -> Path:
 
 
 def _check_new_files(out: Path, compare: bool) -> None:
-    """Refuse (BadInput) an --out that would write over a file, before the model loads."""
+    """Refuse (BadInput) an --out that would write over a file, or whose folder cannot be written, before
+    the model loads: a read-only folder was found only after the image had been generated."""
     for target in (out, _base_image(out)) if compare else (out,):
         if target.exists():
             raise BadInput(f"--out {out}: {target} already exists; choose a new file (an image is never "
                            "written over)")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise BadInput(f"--out {out}: {out.parent} is a file, not a folder; choose another file")
+    try:  # as the image is written: its folder made if missing, then a file of its own there
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = out.parent / f".write-check-{os.getpid()}"
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError as exc:
+        raise BadInput(f"--out {out}: its folder {out.parent} cannot be written to ({exc.strerror or exc}); "
+                       "choose another file") from exc
 
 
 def _given(args: argparse.Namespace, name: str) -> Any:

@@ -126,6 +126,40 @@ def test_an_existing_image_is_never_written_over(diffusion_run: TrainedRun, tmp_
     assert (tmp_path / "pair-base.png").read_bytes() == b"an earlier comparison"
 
 
+def test_an_out_whose_folder_cannot_be_written_is_refused_before_the_model_loads(diffusion_run: TrainedRun,
+                                                                                 tmp_path: Path, capsys,
+                                                                                 monkeypatch) -> None:
+    """`generate --out <read-only folder>/d.png` generated the image, then failed with "I/O error ... Read-only
+    file system"; it is refused first now, in one line, with no model loaded."""
+    import errno
+
+    from spark_trainer.playground import diffusion
+
+    monkeypatch.setattr(diffusion.DiffusionGenerator, "load", lambda *_a, **_k: pytest.fail("the model was loaded"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    def said(out: Path) -> str:
+        code = main(["--home", str(diffusion_run.home), "generate", str(diffusion_run.run_id), "--prompt", "x",
+                     "--steps", "1", "--device", "cpu", "--out", str(out)])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and err.count("\n") == 0, err
+        return err
+
+    assert said(blocker / "d.png") == (f"error: --out {blocker / 'd.png'}: {blocker} is a file, not a folder; "
+                                       "choose another file")
+    real_touch = Path.touch
+
+    def read_only(self: Path, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        if self.parent == tmp_path / "ro":
+            raise OSError(errno.EROFS, "Read-only file system")
+        real_touch(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "touch", read_only)
+    assert said(tmp_path / "ro" / "d.png").endswith("cannot be written to (Read-only file system); choose another file")
+    assert list((tmp_path / "ro").iterdir()) == []
+
+
 def test_the_generator_does_not_write_over_a_file_that_appeared_since(diffusion_run: TrainedRun,
                                                                      tmp_path: Path) -> None:
     from spark_trainer.errors import BadInput
