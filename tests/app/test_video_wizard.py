@@ -65,7 +65,8 @@ def test_wizard_page_by_page_builds_a_frame_dataset(qtbot, datasets_view, store,
     config.fps.setValue(2.0)
     config.resize_px.setValue(48)
     config.caption_model.setText(str(tmp_path / "no-such-model"))
-    assert not config.isComplete() and "does not exist" in config.error.text()
+    assert not config.isComplete()  # the command's refusal, naming the box (it was a note once the run was done)
+    assert config.error.text() == f"Caption model: captioning model folder {tmp_path / 'no-such-model'} not found"
     config.caption_model.setText("")
     config.name.setText("clips-2fps")
     assert config.isComplete()
@@ -88,7 +89,7 @@ def test_wizard_page_by_page_builds_a_frame_dataset(qtbot, datasets_view, store,
     assert summary.table.rowCount() == 3
     skipped = [summary.table.item(r, 0).text() for r in range(3) if summary.table.item(r, 1).text() == "skipped"]
     assert skipped == ["broken.avi"]
-    # The notes name the wizard's boxes, not the command's flags ("--caption-model PATH" was shown).
+    # The notes name the wizard's boxes, not the command's flags ("--caption-model" was shown).
     notes = summary.notes.text()
     assert "captioning skipped: no model given (set Caption model to a local model folder)" in notes, notes
     assert "transcription skipped: no model given (set Transcription model to a local model folder)" in notes

@@ -1,6 +1,7 @@
 """Optional model steps: transcription with a local Whisper model and captioning with a local
-image-to-text model, both through transformers. A missing model path skips the step with a note;
-nothing is ever downloaded (local_files_only)."""
+image-to-text model, both through transformers. No model given skips the step with a note; a model
+path given that is not a folder is refused (BadInput) before any video is read. Nothing is ever
+downloaded (local_files_only)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import OperationFailed
+from spark_trainer.errors import BadInput, OperationFailed
 
 SAMPLE_RATE = 16_000
 
@@ -21,13 +22,18 @@ class Segment:
 
 
 def model_or_note(path: str | Path | None, step: str, setting: str) -> tuple[Path | None, str | None]:
-    """(model folder, None) when usable, else (None, a one-line note saying why the step is skipped);
-    `setting` is where the caller's user gives the model (a flag, or a box of the app's wizard)."""
+    """(model folder, None) for a folder given, (None, a one-line note saying the step is skipped) for
+    none given; `setting` is where the caller's user gives the model (a flag, or a box of the app's wizard).
+
+    Raises:
+        BadInput: a path given that is not a folder: the user asked for the step, so it is not skipped.
+    """
     if not path:
         return None, f"{step} skipped: no model given (set {setting} to a local model folder)"
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        return None, f"{step} skipped: model folder {folder} not found"
+        what = "is not a folder" if folder.exists() else "not found"
+        raise BadInput(f"{setting}: {step} model folder {folder} {what}")
     return folder, None
 
 
