@@ -130,6 +130,30 @@ def test_process_page_shows_per_video_progress_and_cancel_saves_nothing(qtbot, d
     assert wizard.currentId() == wizard.CONFIGURE
 
 
+def test_a_caption_model_folder_that_does_not_load_fails_in_one_line_saving_nothing(qtbot, datasets_view, store,
+                                                                                   tmp_path):
+    """A text model as the caption model failed with "TypeError: Processor was loaded, but..." (a
+    transformers error the wizard did not catch); now the core's line, as the command says it."""
+    from tests.ingest.tiny_models import make_tiny_bert
+
+    bert = make_tiny_bert(tmp_path / "bert")
+    write_video(tmp_path / "clips" / "clip0.avi", n_frames=10, fps=10.0, seed=0)
+    wizard = datasets_view.open_video_wizard()
+    drop(wizard.add_page.drop, [tmp_path / "clips"])
+    wizard.next()
+    qtbot.waitUntil(wizard.inspect_page.isComplete, timeout=30_000)
+    wizard.next()
+    wizard.configure_page.caption_model.setText(str(bert))
+    assert wizard.configure_page.isComplete()  # a folder: whether it loads is known once loaded
+    wizard.next()
+    process = wizard.process_page
+    qtbot.waitUntil(lambda: not process.running, timeout=60_000)
+    assert process.banner.role == "error"
+    assert process.banner.text().startswith(f"Failed: cannot load captioning model {bert}: Processor was loaded")
+    assert not process.isComplete() and datasets.list_all(store) == []
+    assert not (store.home.root / "cache" / "video").exists()  # failed before any frame was extracted
+
+
 def test_a_dataset_left_unnamed_is_named_after_the_folder_dropped(qtbot, datasets_view, store, tmp_path):
     """`spark-trainer video clips/` names the dataset `clips`; the wizard, given the same folder, named it
     after the first video in it ("clip0")."""
