@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from app.views.dataset_preview import RowsModel
-from spark_trainer.ingest.browse import report_rows, report_summary
+from spark_trainer.ingest.browse import nothing_rejected, report_rows, report_summary
 
 HEADERS = ["", "Source", "Line", "Reason"]
 
@@ -33,12 +34,15 @@ class ReportView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        self.empty = QLabel("Nothing was rejected: every file and row passed the quality checks.")
+        self.empty = QLabel("")
         self.empty.setObjectName("Muted")
         layout.addWidget(self.summary)
         layout.addWidget(self.notes)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.empty)
+        # Top-aligned and taking the table's room when there is no table: the labels were spread down
+        # the tab, a note floating mid-way between the summary and "Nothing was rejected".
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.empty, 1)
 
     def show_report(self, report: dict[str, Any], heading: str = "", rows: list[tuple[Any, ...]] | None = None) -> None:
         """Show `report`; `rows` are its `report_rows`, built by the caller on a worker thread where the
@@ -54,6 +58,7 @@ class ReportView(QWidget):
         self.notes.setText("\n".join(notes))
         self.notes.setVisible(bool(notes))
         self.table.setVisible(bool(rows))
+        self.empty.setText(nothing_rejected(report).capitalize() + ".")
         self.empty.setVisible(not rows)
 
     def reasons(self) -> list[str]:

@@ -272,7 +272,10 @@ class DatasetsView(DatasetIngestion, DatasetActions, BaseView):
         if current is None or current.id != dataset.id:
             return
         self.report.show_report(report, f"Dataset {dataset.name}", rows)
-        self.tabs.setTabText(1, f"Report ({dataset.num_rejected + dataset.num_duplicates:,})")
+        # Notes count too: "Report (0)" over a note that 1 of 8 images has no caption read as all clear.
+        notes = len(report.get("notes") or [])
+        said = f", {notes} note{'' if notes == 1 else 's'}" if notes else ""
+        self.tabs.setTabText(1, f"Report ({dataset.num_rejected + dataset.num_duplicates:,}{said})")
         self.card.setMarkdown(card or f"# {dataset.name}\n\n(no card was written for this dataset)")
 
     def open_item(self, payload: Any) -> None:

@@ -41,7 +41,7 @@ FRAMES_IN_MESSAGE = re.compile(r"\((\d+)/(\d+) frames\)")
 LOG_LINES = 2000
 
 # The Configure page's labels, which the core's messages and notes name too (else the command's flags:
-# "--resize must be at least 32 pixels", "no model given (--caption-model PATH ...)", to a user of boxes).
+# "--resize must be at least 32 pixels", "no model given (--caption-model ...)", to a user of boxes).
 LABELS = SettingNames(fps="Rate", every_n="Every N frames", max_frames="Max frames", resize="Resize",
                       caption_model="Caption model", transcribe_model="Transcription model")
 
@@ -158,13 +158,10 @@ class ConfigurePage(QWizardPage):
                 projects.validate_name(self.name.text(), "dataset")
             except SparkError as exc:
                 return str(exc)
-        for label, edit in ((LABELS.caption_model, self.caption_model), (LABELS.transcribe_model, self.transcribe_model)):
-            text = edit.text().strip()
-            if text and not Path(text).expanduser().is_dir():
-                return f"{label}: folder {text} does not exist."
         try:
             options = self.options()
             options.validate(LABELS)
+            options.model_folders(LABELS)  # a model path given must be a folder, as the command refuses
             check_resize(options.resize, self.owner.probes, names=LABELS)
         except SparkError as exc:
             return str(exc)

@@ -62,14 +62,14 @@ def cmd_rows(ctx: Context, args: argparse.Namespace) -> Result:
 
 def cmd_report(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.ingest import read_report
-    from spark_trainer.ingest.browse import report_rows, report_summary
+    from spark_trainer.ingest.browse import nothing_rejected, report_rows, report_summary
 
     dataset = datasets.get(ctx.store, args.dataset, args.project)
     report = read_report(Path(dataset.path))
     lines = [report_summary(report), *(report.get("notes") or [])]
     rows = report_rows(report)
     listed = table(["", "source", "line", "reason"], rows,
-                   empty="nothing was rejected: every file and row passed the quality checks")
+                   empty=nothing_rejected(report))
     return Result(report, "\n".join(lines) + "\n\n" + listed)
 
 

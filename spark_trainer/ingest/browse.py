@@ -60,6 +60,15 @@ def report_summary(report: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def nothing_rejected(report: dict[str, Any]) -> str:
+    """What the Report tab and `dataset report` say where no item was rejected or a duplicate. With
+    notes it does not say every file passed: a note (images without a caption...) is something to
+    look at, and "every file passed the quality checks" under it read as all clear."""
+    if report.get("notes"):
+        return "nothing was rejected; the notes above say what to look at"
+    return "nothing was rejected: every file and row passed the quality checks"
+
+
 def read_card(dataset_path: str | Path) -> str:
     """The dataset card's markdown ('' when the folder has none)."""
     card = Path(dataset_path) / CARD

@@ -21,7 +21,13 @@ from spark_trainer.ingest.detect import (
     kind_of,
     sidecar_stems,
 )
-from spark_trainer.ingest.media import ingest_audio, ingest_image, ingest_video_file, unlabelled_note
+from spark_trainer.ingest.media import (
+    ingest_audio,
+    ingest_image,
+    ingest_video_file,
+    uncaptioned_note,
+    unlabelled_note,
+)
 from spark_trainer.ingest.splits import settle_splits
 from spark_trainer.ingest.staging import DatasetBuilder, dataset_name, estimate_bytes
 from spark_trainer.ingest.text import ingest_text_file
@@ -91,6 +97,8 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
         if note := settle_splits(builder.items, chosen):
             report.notes.append(note)
         if kind == "image" and (note := unlabelled_note(chosen, {item.source for item in builder.items})):
+            report.notes.append(note)
+        if kind == "image" and (note := uncaptioned_note(builder.fields)):
             report.notes.append(note)
         if not builder.items:
             if report.total_seen == 0:  # a header-only CSV, a blank file: "all 0 items were rejected" said nothing

@@ -14,6 +14,7 @@ from spark_trainer.ingest.staging import DatasetBuilder, Item
 from spark_trainer.ingest.types import IngestOptions, IngestReport
 from spark_trainer.ingest.video.checks import check_video
 from spark_trainer.ingest.video.probe import file_sha256
+from spark_trainer.manifest_fields import FieldTally
 
 
 def _sidecar_text(f: InputFile, report: IngestReport) -> tuple[bool, str | None]:
@@ -120,3 +121,21 @@ def unlabelled_note(files: list[InputFile], kept: set[str]) -> str | None:
     return (f"{len(loose)} of {len(kept_files)} items are not in a class sub-folder and have no label "
             f"(first: {loose[0]}); classification refuses unlabelled items: move them into a class folder, "
             "or leave them out")
+
+
+
+def uncaptioned_note(fields: FieldTally) -> str | None:
+    """The report's note when some kept images have a caption and others do not (`fields`: the kept
+    rows' counts): a diffusion run refuses such a dataset by default, which was first said at `exp
+    create`, the report having said every file passed. A note, not a rejection: a run may set
+    `missing_captions: skip` (or `empty`). None when every image has one, or none does (a classification
+    folder), or the fields were too many to count."""
+    captioned = fields.filled.get("caption", 0)
+    if fields.overflow or not 0 < captioned < fields.rows:
+        return None
+    missing, named = fields.rows - captioned, fields.lacking.get("caption", [])
+    more = missing - len(named)
+    shown = ", ".join(named) + (f" and {more:,} more" if more > 0 else "")
+    return (f"{missing:,} of {fields.rows:,} images {'has' if missing == 1 else 'have'} no caption ({shown}): kept, "
+            "but a diffusion run refuses the dataset unless recipe_config.missing_captions is skip or empty; add "
+            "a name.txt caption beside each (or a metadata.jsonl row)")

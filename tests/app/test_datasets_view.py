@@ -236,3 +236,20 @@ def test_a_failed_ingestions_report_rows_are_built_off_the_gui_thread(qtbot, vie
     assert "Rejected: broken.jsonl" in view.report.summary.text()
     assert {what for what, _ in built_on} == {"rows", "dict"}
     assert not any(on_gui for _, on_gui in built_on), f"built on the GUI thread: {built_on}"
+
+
+def test_images_missing_a_caption_are_noted_in_the_banner_and_the_report_tab(qtbot, view, store, tmp_path):
+    # The Report tab read "Report (0)" over "every file and row passed the quality checks".
+    from tests.ingest.media import write_image
+
+    for i in range(8):
+        write_image(tmp_path / "caps" / f"{i}.png", seed=i)
+        if i != 3:
+            (tmp_path / "caps" / f"{i}.txt").write_text(f"photo {i}")
+    drop(view, [tmp_path / "caps"])
+    wait_ingested(qtbot, view)
+    assert datasets.list_all(store)[0].num_items == 8
+    assert view.banner.role == "warning" and "1 of 8 images has no caption (caps/3.png)" in view.banner.text()
+    qtbot.waitUntil(lambda: view.tabs.tabText(1) == "Report (0, 1 note)", timeout=10_000)
+    assert view.report.notes.text().startswith("1 of 8 images has no caption (caps/3.png): kept")
+    assert view.report.empty.text() == "Nothing was rejected; the notes above say what to look at."

@@ -58,3 +58,20 @@ def test_card_prints_the_dataset_card(ingested: str, cli, home: Path) -> None:
     gone = cli("dataset", "card", ingested)
     assert gone.code == 0 and gone.out == "" and "has no card" in gone.err
     assert cli("dataset", "card", "nope").code == 2
+
+
+def test_report_of_images_missing_a_caption_shows_the_note_not_all_clear(tmp_path: Path, cli) -> None:
+    # It said "nothing was rejected: every file and row passed the quality checks" and nothing else.
+    from tests.ingest.media import write_image
+
+    for i in range(8):
+        write_image(tmp_path / "caps" / f"{i}.png", seed=i)
+        if i != 3:
+            (tmp_path / "caps" / f"{i}.txt").write_text(f"photo {i}")
+    assert cli("project", "create", "p").code == 0
+    assert cli("dataset", "ingest", tmp_path / "caps", "--project", "p").code == 0
+    shown = cli("dataset", "report", "caps").out.splitlines()
+    assert shown[0] == "8 kept (train 7, val 1) · 0 rejected · 0 duplicates removed"
+    assert shown[1].startswith("1 of 8 images has no caption (caps/3.png): kept, but a diffusion run refuses")
+    assert shown[-1] == "nothing was rejected; the notes above say what to look at"
+    assert "every file and row passed" not in "\n".join(shown)

@@ -86,3 +86,39 @@ def test_a_metadata_csv_cell_over_the_reader_limit_is_a_rejection_not_a_crash(st
     assert captions["img0.png"] == "a blue square"
     assert [(r.line, r.reason.split(" (")[0]) for r in result.report.rejected] == [
         (3, "a cell is over 16777216 characters")]
+
+
+def test_images_without_a_caption_among_captioned_ones_are_kept_and_noted(store, project, tmp_path):
+    # `dataset report` said "every file and row passed"; the gap was first said at `exp create`.
+    root = tmp_path / "caps"
+    _images(root, 8)
+    for i in range(8):
+        if i != 3:
+            (root / f"img{i}.txt").write_text(f"a square, shade {i}")
+    result = ingest_paths(store, [root], project=project)
+    assert result.dataset.num_items == 8 and result.report.num_rejected == 0  # kept: a run may skip them
+    note = ("1 of 8 images has no caption (caps/img3.png): kept, but a diffusion run refuses the dataset unless "
+            "recipe_config.missing_captions is skip or empty; add a name.txt caption beside each (or a "
+            "metadata.jsonl row)")
+    assert note in result.report.notes
+    assert f"> {note}" in (Path(result.dataset.path) / "README.md").read_text()  # the card says it too
+
+
+def test_the_caption_note_names_the_first_five_and_counts_the_rest(store, project, tmp_path):
+    root = tmp_path / "few"
+    _images(root, 9)
+    for i in (0, 8):
+        (root / f"img{i}.txt").write_text("captioned")
+    notes = ingest_paths(store, [root], project=project).report.notes
+    assert [n.split(":")[0] for n in notes if "no caption" in n] == [
+        "7 of 9 images have no caption (few/img1.png, few/img2.png, few/img3.png, few/img4.png, few/img5.png "
+        "and 2 more)"]
+
+
+def test_no_caption_note_when_every_image_or_none_has_a_caption(store, project, tmp_path):
+    _images(tmp_path / "plain", 3)  # a classification folder: no caption anywhere is not a gap
+    _images(tmp_path / "all", 3)
+    for i in range(3):
+        (tmp_path / "all" / f"img{i}.txt").write_text("captioned")
+    for folder in ("plain", "all"):
+        assert not any("caption" in n for n in ingest_paths(store, [tmp_path / folder], project=project).report.notes)

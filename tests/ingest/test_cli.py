@@ -46,3 +46,13 @@ def test_video_command_in_a_subprocess(home, tmp_path) -> None:
     conflict = subprocess.run([*base, "dataset", "video", str(tmp_path / "clip.mp4"), "--project", "vids",
                                "--fps", "1", "--every-n", "3"], env=env, capture_output=True, text=True)
     assert conflict.returncode == 2 and "not allowed with argument" in conflict.stderr
+
+
+def test_video_with_a_caption_model_that_is_not_there_is_an_error_not_a_note(cli, tmp_path) -> None:
+    # It made dataset "clip" and exited 0; the only sign was "note: captioning skipped: model folder ... not found".
+    write_video(tmp_path / "clip.mp4", 30)
+    assert cli("project", "create", "p").code == 0
+    out = cli("dataset", "video", tmp_path / "clip.mp4", "--project", "p", "--caption-model", tmp_path / "nonexistent")
+    assert out.code == 2
+    assert out.err.strip() == f"error: --caption-model: captioning model folder {tmp_path / 'nonexistent'} not found"
+    assert cli("dataset", "list", "--json").json() == []

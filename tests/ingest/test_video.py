@@ -173,12 +173,30 @@ def test_rerun_reuses_cache_and_progress_names_the_video(store, project, clips) 
     assert len(list(cache.iterdir())) == 3
 
 
-def test_missing_models_skip_steps_with_a_note(store, project, clips, tmp_path) -> None:
-    options = VideoOptions(max_frames=2, caption_model=str(tmp_path / "no-such-model"))
-    result = build_video_dataset(store, [clips / "short.mp4"], project=project, options=options)
-    assert any("captioning skipped: model folder" in n and "not found" in n for n in result.report.notes)
-    assert any("transcription skipped: no model given" in n for n in result.report.notes)
+def test_no_model_given_skips_the_model_steps_with_a_note(store, project, clips) -> None:
+    result = build_video_dataset(store, [clips / "short.mp4"], project=project, options=VideoOptions(max_frames=2))
+    assert "captioning skipped: no model given (set --caption-model to a local model folder)" in result.report.notes
+    assert "transcription skipped: no model given (set --transcribe-model to a local model folder)" in result.report.notes
     assert all(r["caption"] is None for r in read_manifest(Path(result.dataset.path)))
+
+
+@pytest.mark.parametrize("setting", ["caption_model", "transcribe_model"])
+def test_a_model_path_given_that_is_not_a_folder_is_refused_before_any_work(store, project, clips, tmp_path,
+                                                                             setting) -> None:
+    # A dataset without the captions asked for was made, and the only sign was a note "captioning skipped".
+    flag, step = {"caption_model": ("--caption-model", "captioning"),
+                  "transcribe_model": ("--transcribe-model", "transcription")}[setting]
+    missing, a_file = tmp_path / "no-such-model", tmp_path / "weights.bin"
+    a_file.write_bytes(b"0")
+    probed = []
+    for path, what in ((missing, "not found"), (a_file, "is not a folder")):
+        with pytest.raises(BadInput) as err:
+            build_video_dataset(store, [clips / "short.mp4"], project=project,
+                                options=VideoOptions(max_frames=2, **{setting: str(path)}), progress=probed.append)
+        assert str(err.value) == f"{flag}: {step} model folder {path} {what}"
+    assert probed == []  # refused before the video was even probed
+    assert leftovers(store) == ([], [])
+    assert not (store.home.root / "cache" / "video").exists()
 
 
 def test_cancel_during_the_second_video_leaves_no_dataset(store, project, clips) -> None:

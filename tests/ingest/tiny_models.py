@@ -1,5 +1,6 @@
 """Tiny local models with random weights, built from configs (nothing is downloaded): a Whisper for
-transcription and a BLIP for captioning. They exercise the real transformers pipelines end to end;
+transcription and a BLIP for captioning; a BERT (a text model) and a wav2vec2 (speech, but not
+Whisper) for the folders the model steps must refuse. They exercise the real transformers pipelines end to end;
 their output is noise, so tests check plumbing and alignment, not wording."""
 
 from __future__ import annotations
@@ -79,4 +80,40 @@ def make_tiny_blip(out: Path) -> Path:
     model.save_pretrained(out)
     BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}),
                   tokenizer=tokenizer).save_pretrained(out)
+    return out
+
+
+def make_tiny_bert(out: Path) -> Path:
+    """A text model with its tokenizer, as save_pretrained writes it: no image processor, no audio."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "cat"]) + "\n")
+    BertTokenizer(str(out / "vocab.txt")).save_pretrained(out)
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=7, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32)).save_pretrained(out)
+    return out
+
+
+def make_tiny_wav2vec2(out: Path) -> Path:
+    """A CTC speech model: it loads as speech recognition, but gives no timestamps the way Whisper does."""
+    import torch
+    from transformers import (
+        Wav2Vec2Config,
+        Wav2Vec2CTCTokenizer,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2ForCTC,
+        Wav2Vec2Processor,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "vocab.json").write_text(json.dumps({"<pad>": 0, "<unk>": 1, "|": 2, "a": 3, "b": 4}))
+    torch.manual_seed(0)
+    Wav2Vec2ForCTC(Wav2Vec2Config(vocab_size=5, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                  intermediate_size=32, conv_dim=(8, 8), conv_stride=(5, 2), conv_kernel=(10, 3),
+                                  num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)).save_pretrained(out)
+    Wav2Vec2Processor(feature_extractor=Wav2Vec2FeatureExtractor(),
+                      tokenizer=Wav2Vec2CTCTokenizer(str(out / "vocab.json"))).save_pretrained(out)
     return out

@@ -24,8 +24,8 @@ class SettingNames:
     every_n: str = "--every-n"
     max_frames: str = "--max-frames"
     resize: str = "--resize"
-    caption_model: str = "--caption-model PATH"
-    transcribe_model: str = "--transcribe-model PATH"
+    caption_model: str = "--caption-model"
+    transcribe_model: str = "--transcribe-model"
 
 
 FLAGS = SettingNames()

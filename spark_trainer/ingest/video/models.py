@@ -1,6 +1,9 @@
 """Optional model steps: transcription with a local Whisper model and captioning with a local
-image-to-text model, both through transformers. A missing model path skips the step with a note;
-nothing is ever downloaded (local_files_only)."""
+image-to-text model, both through transformers. No model given skips the step with a note; a model
+path given that is not a folder is refused (BadInput) before any video is read, and a folder that does
+not load as such a model (a text model, a speech model for captions, a speech model other than
+Whisper, damaged weights) is refused (OperationFailed, one line) before any frame is extracted.
+Nothing is ever downloaded (local_files_only)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import OperationFailed
+from spark_trainer.errors import BadInput, OperationFailed
 
 SAMPLE_RATE = 16_000
 
@@ -21,14 +24,26 @@ class Segment:
 
 
 def model_or_note(path: str | Path | None, step: str, setting: str) -> tuple[Path | None, str | None]:
-    """(model folder, None) when usable, else (None, a one-line note saying why the step is skipped);
-    `setting` is where the caller's user gives the model (a flag, or a box of the app's wizard)."""
+    """(model folder, None) for a folder given, (None, a one-line note saying the step is skipped) for
+    none given; `setting` is where the caller's user gives the model (a flag, or a box of the app's wizard).
+
+    Raises:
+        BadInput: a path given that is not a folder: the user asked for the step, so it is not skipped.
+    """
     if not path:
         return None, f"{step} skipped: no model given (set {setting} to a local model folder)"
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        return None, f"{step} skipped: model folder {folder} not found"
+        what = "is not a folder" if folder.exists() else "not found"
+        raise BadInput(f"{setting}: {step} model folder {folder} {what}")
     return folder, None
+
+
+def _load_failed(step: str, folder: Path, exc: BaseException | str) -> OperationFailed:
+    """One line, whatever transformers raised (an OSError, a TypeError for a processor of the wrong
+    kind, a SafetensorError for damaged weights...): the folder is the user's, so it is their error."""
+    why = " ".join(str(exc).split()) or type(exc).__name__
+    return OperationFailed(f"cannot load {step} model {folder}: {why}")
 
 
 def pick_device(device: str = "auto") -> str:
@@ -64,8 +79,11 @@ class Transcriber:
 
         try:
             self.pipe = pipeline("automatic-speech-recognition", model=str(folder), device=pick_device(device))
-        except (OSError, ValueError) as exc:
-            raise OperationFailed(f"cannot load transcription model {folder}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - any failure to load the user's folder is theirs to fix
+            raise _load_failed("transcription", folder, exc) from exc
+        if getattr(self.pipe, "type", None) != "seq2seq_whisper":  # others fail on timestamps, after the frames
+            raise _load_failed("transcription", folder, f"{type(self.pipe.model).__name__} is not a Whisper model "
+                               "(transcripts need Whisper's timestamps)")
 
     def transcribe(self, video: Path) -> list[Segment]:
         audio = load_audio(video)
@@ -86,19 +104,26 @@ class Transcriber:
 
 class Captioner:
     def __init__(self, folder: Path, prompt: str = "", device: str = "auto") -> None:
+        from PIL import Image
         from transformers import pipeline
 
         self.prompt = prompt
         try:
             self.pipe = pipeline("image-text-to-text", model=str(folder), device=pick_device(device))
-        except (OSError, ValueError) as exc:
-            raise OperationFailed(f"cannot load captioning model {folder}: {exc}") from exc
+            # A model of another kind can load with only a warning, then fail on the first frame: one
+            # token on a blank image fails here instead, before any frame is extracted.
+            self._caption(Image.new("RGB", (64, 64)), max_new_tokens=1)
+        except Exception as exc:  # noqa: BLE001 - any failure to load or run the user's folder is theirs to fix
+            raise _load_failed("captioning", folder, exc) from exc
 
     def caption(self, image_path: Path) -> str:
         from PIL import Image
 
         with Image.open(image_path) as image:
-            out = self.pipe(images=image.convert("RGB"), text=self.prompt, max_new_tokens=40)
+            return self._caption(image.convert("RGB"))
+
+    def _caption(self, image: Any, max_new_tokens: int = 40) -> str:
+        out = self.pipe(images=image, text=self.prompt, max_new_tokens=max_new_tokens)
         first = out[0] if isinstance(out, list) else out
         text = first.get("generated_text", "") if isinstance(first, dict) else str(first)
         return text if isinstance(text, str) else str(text)

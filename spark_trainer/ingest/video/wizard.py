@@ -86,6 +86,17 @@ class VideoOptions:
             raise BadInput(f"{names.resize} must be at least {MIN_IMAGE_SIDE} pixels (the smallest image side), "
                            f"got {self.resize}")
 
+    def model_folders(self, names: SettingNames = FLAGS) -> tuple[Path | None, Path | None, list[str]]:
+        """(caption model folder, transcription model folder, notes of the steps skipped: no model given).
+
+        Raises:
+            BadInput: a model path given that is not a folder, naming its setting as `names` says (the user
+                asked for that step: skipping it with a note made a dataset without what was asked).
+        """
+        caption_dir, caption_note = model_or_note(self.caption_model, "captioning", names.caption_model)
+        transcribe_dir, transcribe_note = model_or_note(self.transcribe_model, "transcription", names.transcribe_model)
+        return caption_dir, transcribe_dir, [n for n in (caption_note, transcribe_note) if n]
+
     def cache_key(self, video_sha256: str) -> str:
         settings = asdict(self)
         for unused in ("label_from_folder", "val_fraction", "model_device"):
@@ -169,10 +180,12 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
 
     Videos that fail to open or decode are listed in the report; the rest are ingested. Messages and
     notes name the settings as `names` says (the command's flags unless the app's wizard passes its boxes).
-    Raises BadInput (nothing written) for missing paths, no videos, or an unknown project.
+    Raises BadInput (nothing written) for missing paths, no videos, or an unknown project, and
+    OperationFailed (nothing written) for a caption or transcription model that does not load.
     """
     options = options or VideoOptions()
     options.validate(names)
+    models = options.model_folders(names)
     projects.get(store, project)
     hidden: list[str] = []
     files = gather([Path(v) for v in videos], skipped=hidden)
@@ -194,7 +207,7 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
     check_resize(options.resize, probes, names=names)
     if options.mode != "scenes":  # the scenes, and so the frames, are known only once each video is scanned
         _check_room(store, options, [(f, p) for f, p in zip(chosen, probes, strict=True) if p.ok])
-    captioner, transcriber = _load_models(options, report, names)
+    captioner, transcriber = _load_models(options, models, report)  # before any frame is extracted
     builder = DatasetBuilder(store.home, "image", IngestOptions(val_fraction=options.val_fraction), report)
     per_video: dict[str, Any] = {}
     with builder.guard():
@@ -236,14 +249,10 @@ def _check_room(store: Store, options: VideoOptions, videos: list[tuple[InputFil
     space.check_room(store.home.root / "cache", store.home.datasets_dir, new, cached)
 
 
-def _load_models(options: VideoOptions, report: IngestReport,
-                 names: SettingNames) -> tuple[Captioner | None, Transcriber | None]:
-    caption_dir, note = model_or_note(options.caption_model, "captioning", names.caption_model)
-    if note:
-        report.notes.append(note)
-    transcribe_dir, note = model_or_note(options.transcribe_model, "transcription", names.transcribe_model)
-    if note:
-        report.notes.append(note)
+def _load_models(options: VideoOptions, models: tuple[Path | None, Path | None, list[str]],
+                 report: IngestReport) -> tuple[Captioner | None, Transcriber | None]:
+    caption_dir, transcribe_dir, notes = models
+    report.notes.extend(notes)
     return (Captioner(caption_dir, options.caption_prompt, options.model_device) if caption_dir else None,
             Transcriber(transcribe_dir, options.model_device) if transcribe_dir else None)
 

@@ -1,0 +1,77 @@
+"""The video wizard's model steps refuse a folder that is not a usable model in one line, before any
+frame is extracted: nothing is left in the data home and the database is as it was."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from spark_trainer.errors import OperationFailed
+from spark_trainer.ingest.video import VideoOptions, build_video_dataset
+from tests.ingest.conftest import leftovers
+from tests.ingest.media import write_video_with_audio
+from tests.ingest.tiny_models import make_tiny_bert, make_tiny_blip, make_tiny_wav2vec2, make_tiny_whisper
+
+MAKERS = {"bert": make_tiny_bert, "blip": make_tiny_blip, "wav2vec2": make_tiny_wav2vec2, "whisper": make_tiny_whisper}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("models")
+    return {name: make(root / name) for name, make in MAKERS.items()}
+
+
+@pytest.fixture(scope="module")
+def talk(tmp_path_factory) -> Path:
+    return write_video_with_audio(tmp_path_factory.mktemp("videos") / "talk.mp4", seconds=1.0)
+
+
+def _database(store) -> list[str]:
+    with sqlite3.connect(store.home.root / "sparktrainer.db") as db:
+        return list(db.iterdump())
+
+
+@pytest.mark.parametrize(("setting", "model", "why"), [
+    # A text model: transformers raised TypeError ("Processor was loaded, but it is not an instance of
+    # ProcessorMixin"), which only (OSError, ValueError) were caught for: a traceback, exit 1.
+    ("caption_model", "bert", "Processor was loaded"),
+    # A speech model loads for image-text-to-text with a warning, then failed on the first frame.
+    ("caption_model", "whisper", ""),
+    # A CTC speech model loads for speech recognition, then failed on timestamps after the frames.
+    ("transcribe_model", "wav2vec2", "Wav2Vec2ForCTC is not a Whisper model"),
+    ("transcribe_model", "bert", ""),
+])
+def test_a_folder_that_is_not_a_usable_model_is_refused_before_any_frame(store, project, models, talk, setting,
+                                                                           model, why) -> None:
+    step = "captioning" if setting == "caption_model" else "transcription"
+    before = _database(store)
+    messages: list[str] = []
+    with pytest.raises(OperationFailed) as err:
+        build_video_dataset(store, [talk], project=project, options=VideoOptions(fps=2, **{setting: str(models[model])}),
+                            progress=lambda p: messages.append(p.message))
+    message = str(err.value)
+    assert message.startswith(f"cannot load {step} model {models[model]}: ") and why in message
+    assert "\n" not in message
+    assert all("probing" in m for m in messages)  # no extraction began
+    assert leftovers(store) == ([], []) and _database(store) == before
+    assert not (store.home.root / "cache" / "video").exists()
+
+
+def test_the_command_says_it_cannot_load_a_text_model_in_one_line(cli, models, talk) -> None:
+    assert cli("project", "create", "p").code == 0
+    out = cli("dataset", "video", talk, "--project", "p", "--caption-model", models["bert"])
+    assert out.code == 1 and "Traceback" not in out.err
+    assert out.err.strip().splitlines()[-1].startswith(f"error: cannot load captioning model {models['bert']}: ")
+    assert cli("dataset", "list", "--json").json() == []
+
+
+def test_usable_models_pass_the_load_checks(models, tmp_path) -> None:
+    from PIL import Image
+
+    from spark_trainer.ingest.video.models import Captioner, Transcriber
+
+    assert Transcriber(models["whisper"], "cpu").pipe.type == "seq2seq_whisper"
+    Image.new("RGB", (48, 32), "red").save(tmp_path / "frame.png")
+    assert isinstance(Captioner(models["blip"], device="cpu").caption(tmp_path / "frame.png"), str)
