@@ -158,20 +158,46 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
     dataset = names.get(e.dataset_id) if e.dataset_id is not None else None
     shown = e.dataset_text(names)
     dataset_line = shown or "-" if e.dataset_id is None else f"{shown} (id {e.dataset_id})"
+    other = _other_runs(ctx.store, e.id, e.dataset_id)
 
     def text() -> str:
         from spark_trainer.config import ExperimentConfig
 
         listed = [f"{s.name} ({s.num_runs} runs: {', '.join(s.values)})" for s in swept]
         head = fields([("id", e.id), ("name", e.name), ("project", e.project), ("recipe", e.recipe),
-                       ("base model", e.base_model), ("dataset", dataset_line), ("runs", e.num_runs),
+                       ("base model", e.base_model), ("dataset", dataset_line),
+                       *[("runs on other data" if i == 0 else "", _other_line(did, ids, names))
+                         for i, (did, ids) in enumerate(other)],
+                       ("runs", e.num_runs),
                        *[("sweeps" if i == 0 else "", line) for i, line in enumerate(listed)],
                        ("notes", e.notes or "-")])
         body = config_to_yaml(ExperimentConfig.model_validate(config)) if config else ""
         marked = mark_swept(body, swept, kept)
         return head + "\n\nconfig:\n" + "\n".join("  " + line for line in marked.splitlines())
 
-    return Result({**dataclasses.asdict(e), "dataset": dataset, "config": config, "sweeps": swept}, text)
+    return Result({**dataclasses.asdict(e), "dataset": dataset, "config": config, "sweeps": swept,
+                   "runs_on_other_data": [{"dataset_id": did, "dataset": names.get(did) if did is not None else None,
+                                           "runs": ids} for did, ids in other]},
+                  text)
+
+
+def _other_runs(store: Store, experiment_id: int, dataset_id: int | None) -> list[tuple[int | None, list[int]]]:
+    """(dataset id, run ids) of the experiment's runs that trained on another dataset than its own: a run
+    file whose data changed queues its run on the new ingestion under the same experiment."""
+    from spark_trainer.store import runs
+
+    found: dict[int | None, list[int]] = {}
+    for run in runs.list_all(store, experiment=experiment_id):
+        if run.dataset_id != dataset_id:
+            found.setdefault(run.dataset_id, []).append(run.id)
+    return list(found.items())
+
+
+def _other_line(dataset_id: int | None, ids: list[int], names: dict[int, str]) -> str:
+    """`exp show`'s line for one of `_other_runs`: "run 2 on d-2 (id 2)", "runs 3, 4 on a deleted dataset"."""
+    on = f"{names.get(dataset_id, f'dataset {dataset_id}')} (id {dataset_id})" if dataset_id is not None \
+        else "a deleted dataset"
+    return f"{'runs' if len(ids) > 1 else 'run'} {', '.join(map(str, ids))} on {on}"
 
 
 def mark_swept(body: str, swept: list[sweeps_store.ExperimentSweep], kept: list[str] | None = None) -> str:

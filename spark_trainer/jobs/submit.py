@@ -222,12 +222,12 @@ def submit_configs(
                 _forget_ingested(store, dataset, project=first.project if new_project else None)
             raise
         if sweep is None and len(frozen) == 1:
-            queued = [_queue(store, experiment, frozen[0], request.text)]
+            queued = [_queue(store, experiment, frozen[0], request.text, dataset.id)]
         else:  # a sweep is queued whole or not at all
             queued = runs.create_all(
                 store, experiment.id,
                 [runs.NewRun(request.text, config.priority, config.train.max_steps, sweep=sweep, sweep_values=swept,
-                             notes=tuple(f"config: {note}" for note in config.upgrade_notes))
+                             notes=tuple(f"config: {note}" for note in config.upgrade_notes), dataset_id=dataset.id)
                  for config, swept in zip(frozen, values, strict=True)],
                 lambda run, index: _write_folder(run, frozen[index]))
     return [Submitted(run, experiment, dataset, report is not None and i == 0, report if i == 0 else None,
@@ -328,13 +328,13 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     dataset = datasets.get(store, experiments.dataset_id_of(experiment))
     base_model = resolve_model(config.base_model, None, store.home.root)
     frozen = check_trainable(store, config, dataset, base_model, gpus=request.text)
-    return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, False,
+    return Submitted(_queue(store, experiment, frozen, request.text, dataset.id), experiment, dataset, False,
                      warnings=tuple(data_advice(store, config, dataset, base_model)))
 
 
-def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus: str) -> Run:
+def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus: str, dataset_id: int) -> Run:
     run = runs.create(store, experiment.id, requested_gpus=gpus, priority=frozen.priority,
-                      total_steps=frozen.train.max_steps)
+                      total_steps=frozen.train.max_steps, dataset_id=dataset_id)
     try:
         _write_folder(run, frozen)
     except (DiskFull, OperationFailed) as exc:
