@@ -52,6 +52,18 @@ def resumable_runs(session: Session, dataset_id: int) -> list[tuple[int, str]]:
     return [(r.id, r.status) for r in session.execute(query)]
 
 
+def _advice(kind: Kind, found: list[tuple[int, str]]) -> str:
+    """What to do about the runs in progress, true for each: a queued run cannot be paused (`run pause`
+    refuses it), and a dataset deleted under a paused run leaves a run that can no longer be resumed."""
+    them = "them" if len(found) > 1 else "it"
+    if kind != "dataset":
+        return f"cancel or pause {them} before deleting"
+    if all(status == RunStatus.QUEUED.value for _, status in found):
+        return f"cancel {them} before deleting"
+    return (f"cancel {them} before deleting (a run paused instead can no longer be resumed once its dataset "
+            "is deleted)")
+
+
 def _active_evaluation(session: Session, kind: Kind, row_id: int) -> tuple[int, int] | None:
     """(evaluation id, run id) of an evaluation in progress of a run this delete would remove. Its worker
     reads the run's checkpoint and writes its rows; callers reconcile first, so a dead one is failed."""
@@ -79,7 +91,7 @@ def refuse_if_in_use(session: Session, kind: Kind, row_id: int) -> None:
     if found:
         listed = ", ".join(f"{rid} ({status})" for rid, status in found)
         raise Conflict(f"{_name(session, kind, row_id)} is in use by run{'s' if len(found) > 1 else ''} in progress "
-                       f"{listed}; cancel or pause {'them' if len(found) > 1 else 'it'} before deleting")
+                       f"{listed}; {_advice(kind, found)}")
     evaluated = _active_evaluation(session, kind, row_id)
     if evaluated is not None and kind == "run":
         raise Conflict(f"run {row_id} is being evaluated (evaluation {evaluated[0]}); let it finish or cancel it "

@@ -62,6 +62,23 @@ def _dataset_and_run(store: Store, status: RunStatus | None = None):  # noqa: AN
     return ds, run
 
 
+def test_a_queued_run_is_told_to_be_cancelled_not_paused(store: Store) -> None:
+    """`run pause` refuses a queued run ("cancel it instead of pausing"): the refusal said "cancel or pause"."""
+    ds, run = _dataset_and_run(store)
+    with pytest.raises(Conflict) as caught:
+        datasets.delete(store, ds.id, force=True)
+    assert str(caught.value) == (f"dataset 'train' is in use by run in progress {run.id} (queued); "
+                                 "cancel it before deleting")
+
+
+def test_a_running_run_is_not_told_that_pausing_it_keeps_it_resumable(store: Store) -> None:
+    ds, run = _dataset_and_run(store, RunStatus.RUNNING)
+    with pytest.raises(Conflict) as caught:
+        datasets.delete(store, ds.id, force=True)
+    assert str(caught.value) == (f"dataset 'train' is in use by run in progress {run.id} (running); cancel it before "
+                                 "deleting (a run paused instead can no longer be resumed once its dataset is deleted)")
+
+
 @pytest.mark.parametrize("status", [RunStatus.PAUSED, RunStatus.INTERRUPTED])
 def test_a_resumable_runs_own_dataset_is_kept_unless_forced_naming_the_run(store: Store, status: RunStatus) -> None:
     """The run's dataset is not its experiment's: no experiment names it, and it was deleted unasked."""
