@@ -71,7 +71,7 @@ class ExperimentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     dataset_id: Mapped[int | None] = mapped_column(
-        ForeignKey("datasets.id", ondelete="SET NULL", name="fk_runs_dataset_id"), index=True
+        ForeignKey("datasets.id", ondelete="SET NULL"), index=True
     )
     name: Mapped[str] = mapped_column(String(200))
     recipe: Mapped[str] = mapped_column(String(80))
