@@ -15,7 +15,7 @@ from spark_trainer.config.yaml_io import load_yaml
 from spark_trainer.errors import BadInput, NotFound
 from spark_trainer.store import datasets, experiments, projects
 from spark_trainer.store import sweeps as sweeps_store
-from spark_trainer.store.entities import Dataset
+from spark_trainer.store.entities import Dataset, Experiment, dataset_text
 from spark_trainer.store.store import Store
 
 
@@ -158,7 +158,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
     dataset = names.get(e.dataset_id) if e.dataset_id is not None else None
     shown = e.dataset_text(names)
     dataset_line = shown or "-" if e.dataset_id is None else f"{shown} (id {e.dataset_id})"
-    other = _other_runs(ctx.store, e.id, e.dataset_id)
+    other = _other_runs(ctx.store, e)
 
     def text() -> str:
         from spark_trainer.config import ExperimentConfig
@@ -166,8 +166,8 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
         listed = [f"{s.name} ({s.num_runs} runs: {', '.join(s.values)})" for s in swept]
         head = fields([("id", e.id), ("name", e.name), ("project", e.project), ("recipe", e.recipe),
                        ("base model", e.base_model), ("dataset", dataset_line),
-                       *[("runs on other data" if i == 0 else "", _other_line(did, ids, names))
-                         for i, (did, ids) in enumerate(other)],
+                       *[("runs on other data" if i == 0 else "", _other_line(did, deleted, ids, names))
+                         for i, (did, deleted, ids) in enumerate(other)],
                        ("runs", e.num_runs),
                        *[("sweeps" if i == 0 else "", line) for i, line in enumerate(listed)],
                        ("notes", e.notes or "-")])
@@ -177,26 +177,27 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
 
     return Result({**dataclasses.asdict(e), "dataset": dataset, "config": config, "sweeps": swept,
                    "runs_on_other_data": [{"dataset_id": did, "dataset": names.get(did) if did is not None else None,
-                                           "runs": ids} for did, ids in other]},
+                                           "deleted_dataset": deleted, "runs": ids} for did, deleted, ids in other]},
                   text)
 
 
-def _other_runs(store: Store, experiment_id: int, dataset_id: int | None) -> list[tuple[int | None, list[int]]]:
-    """(dataset id, run ids) of the experiment's runs that trained on another dataset than its own: a run
-    file whose data changed queues its run on the new ingestion under the same experiment."""
+def _other_runs(store: Store, experiment: Experiment) -> list[tuple[int | None, str | None, list[int]]]:
+    """(dataset id, its name once deleted, run ids) of the experiment's runs that trained on another dataset
+    than its own: a run file whose data changed queues its run on the new ingestion under the same experiment."""
     from spark_trainer.store import runs
 
-    found: dict[int | None, list[int]] = {}
-    for run in runs.list_all(store, experiment=experiment_id):
-        if run.dataset_id != dataset_id:
-            found.setdefault(run.dataset_id, []).append(run.id)
-    return list(found.items())
+    own = (experiment.dataset_id, experiment.deleted_dataset)
+    found: dict[tuple[int | None, str | None], list[int]] = {}
+    for run in runs.list_all(store, experiment=experiment.id):
+        if (run.dataset_id, run.deleted_dataset) != own:
+            found.setdefault((run.dataset_id, run.deleted_dataset), []).append(run.id)
+    return [(did, deleted, ids) for (did, deleted), ids in found.items()]
 
 
-def _other_line(dataset_id: int | None, ids: list[int], names: dict[int, str]) -> str:
-    """`exp show`'s line for one of `_other_runs`: "run 2 on d-2 (id 2)", "runs 3, 4 on a deleted dataset"."""
-    on = f"{names.get(dataset_id, f'dataset {dataset_id}')} (id {dataset_id})" if dataset_id is not None \
-        else "a deleted dataset"
+def _other_line(dataset_id: int | None, deleted: str | None, ids: list[int], names: dict[int, str]) -> str:
+    """`exp show`'s line for one of `_other_runs`: "run 2 on d-2 (id 2)", "runs 3, 4 on d-3 (deleted)"."""
+    shown = dataset_text(dataset_id, deleted, names) or "no dataset"
+    on = f"{shown} (id {dataset_id})" if dataset_id is not None else shown
     return f"{'runs' if len(ids) > 1 else 'run'} {', '.join(map(str, ids))} on {on}"
 
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from spark_trainer.errors import BadInput, Conflict, NotFound, OperationFailed
 from spark_trainer.store import in_use, projects
 from spark_trainer.store.entities import Dataset, DatasetKind, id_of, utcnow
-from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow
+from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow, RunRow
 from spark_trainer.store.store import Store
 
 
@@ -341,6 +341,7 @@ def delete(store: Store, ref: str | int, *, force: bool = False) -> Dataset:
             raise DatasetInUse(row.name, sorted(e.name for e in users), resumable)
         for experiment in users:  # its dataset_id goes to NULL with the row: the name stays readable
             experiment.deleted_dataset = row.name
+        session.execute(update(RunRow).where(RunRow.dataset_id == row.id).values(deleted_dataset=row.name))
         entity = _entity(row, session.get(ProjectRow, row.project_id).name)
         session.delete(row)
         return entity

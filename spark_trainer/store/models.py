@@ -96,6 +96,8 @@ class RunRow(Base):
     dataset_id: Mapped[int | None] = mapped_column(
         ForeignKey("datasets.id", ondelete="SET NULL", name="fk_runs_dataset_id"), index=True
     )
+    # The name that dataset had when it was deleted (`dataset_id` is NULL then); else None.
+    deleted_dataset: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
     requested_gpus: Mapped[str] = mapped_column(String(80), default="auto")
     gpus: Mapped[list[Any]] = mapped_column(default=list)

@@ -212,13 +212,19 @@ def test_0011_fills_each_runs_dataset_from_its_frozen_config_else_its_experiment
                               f"{when})"))
         conn.execute(text(f"INSERT INTO experiments (id, project_id, dataset_id, name, recipe, base_model, config, "
                           f"notes, created_at) VALUES (1, 1, 1, 'tc', 'text-classification', 'm', '{{}}', '', {when})"))
-        for run_id, run_dir, status in ((1, "/nowhere/1", "completed"), (2, str(frozen), "paused")):
+        conn.execute(text(f"INSERT INTO experiments (id, project_id, dataset_id, name, recipe, base_model, config, "
+                          f"notes, created_at, deleted_dataset) VALUES (2, 1, NULL, 'old', 'text-classification', 'm', "
+                          f"'{{}}', '', {when}, 'gone')"))
+        for run_id, exp_id, run_dir, status in ((1, 1, "/nowhere/1", "completed"), (2, 1, str(frozen), "paused"),
+                                                (3, 2, "/nowhere/3", "completed")):
             conn.execute(text(f"INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
-                              f"created_at) VALUES ({run_id}, 1, '{status}', 'cpu', '[]', 1, '{run_dir}', {when})"))
+                              f"created_at) VALUES ({run_id}, {exp_id}, '{status}', 'cpu', '[]', 1, '{run_dir}', "
+                              f"{when})"))
     engine.dispose()
     with Store.open(home) as store:
         assert store.schema_revision() == migrate.HEAD_REVISION
         assert (runs.get(store, 1).dataset_id, runs.get(store, 2).dataset_id) == (1, 2)
+        assert (runs.get(store, 3).dataset_id, runs.get(store, 3).deleted_dataset) == (None, "gone")
         from spark_trainer.store import datasets
 
         with pytest.raises(datasets.DatasetInUse, match=r"used by run 2 \(paused\)"):
