@@ -47,7 +47,7 @@ class Entry:
     dataset_id: int | None
     score: float
     summary: MetricSummary
-    deleted_dataset: str | None = None  # the experiment's dataset's name, once it was deleted
+    deleted_dataset: str | None = None  # the run's dataset's name, once it was deleted
 
     def dataset_text(self, names: dict[int, str]) -> str:
         """Its dataset as the board shows it (`names`: id -> name): a name, "NAME (deleted)" or "-"."""
@@ -119,7 +119,7 @@ def rank(
     if recipe:
         candidates = [r for r in candidates if r.recipe == recipe]
     if dataset is not None:
-        candidates = [r for r in candidates if exps[r.experiment_id].dataset_id == dataset]
+        candidates = [r for r in candidates if r.dataset_id == dataset]  # the run's own, maybe not its experiment's
     found = summaries(store, [r.id for r in candidates], [key])
     lower = lower_is_better(key)  # MetricSummary.best's direction, looked up once
     scored = []
@@ -131,8 +131,7 @@ def rank(
     high_first = (not lower_is_better(key, recipe)) if descending is None else descending
     scored.sort(key=lambda item: (-item[0] if high_first else item[0], item[1].id))
     return [
-        Entry(i + 1, run, exps[run.experiment_id].project, exps[run.experiment_id].dataset_id, score, summary,
-              exps[run.experiment_id].deleted_dataset)
+        Entry(i + 1, run, exps[run.experiment_id].project, run.dataset_id, score, summary, run.deleted_dataset)
         for i, (score, run, summary) in enumerate(scored)
     ]
 

@@ -111,21 +111,36 @@ class DatasetActions:
         return task
 
     def _delete_failed(self, dataset: Dataset, message: str, exc: object) -> None:
-        """Experiments use it: ask again, saying what that leaves them (the store's words ask for --force,
-        which this window has no place for, and it has no way to delete an experiment either)."""
+        """Experiments use it, or paused runs train on it: ask again, saying what that leaves them (the store's
+        words ask for --force, which this window has no place for, and it has no way to delete an experiment
+        either)."""
         if not isinstance(exc, datasets.DatasetInUse):
             self.banner.show_message(f"Could not delete: {message}", "error")
             return
-        users = (f"Experiment {exc.experiments[0]} uses" if len(exc.experiments) == 1
-                 else f"Experiments {', '.join(exc.experiments)} use")
-        self.confirm_box = ask_destructive(
-            self, f"Delete {dataset.name} anyway?",
-            f"{users} dataset {dataset.name!r}. Deleted, it leaves them without a dataset: "
-            "their runs, charts and exports stay, and new runs need an experiment with another dataset.",
-            "Delete anyway", lambda: self._delete(dataset, force=True))
+        self.confirm_box = ask_destructive(self, f"Delete {dataset.name} anyway?", in_use_text(dataset.name, exc),
+                                           "Delete anyway", lambda: self._delete(dataset, force=True))
 
     def _deleted(self, dataset: Dataset) -> None:
         self.banner.show_message(f"Deleted dataset {dataset.name!r}.", "ok", about=dataset.project_id)
         self.ctx.model.datasets.apply_removed(dataset.id)
         self.ctx.model.refresh()
         self.refresh()
+
+
+def in_use_text(name: str, exc: datasets.DatasetInUse) -> str:
+    """What deleting a dataset anyway leaves its users: experiments without a dataset, and paused or
+    interrupted runs that can no longer be resumed (the worker reads the dataset again on resume)."""
+    parts = []
+    if exc.experiments:
+        users = (f"Experiment {exc.experiments[0]} uses" if len(exc.experiments) == 1
+                 else f"Experiments {', '.join(exc.experiments)} use")
+        parts.append(f"{users} dataset {name!r}. Deleted, it leaves them without a dataset: their runs, "
+                     "charts and exports stay, and new runs need an experiment with another dataset.")
+    if exc.runs:
+        listed = datasets.resumable_text(exc.runs)
+        runs = f"Run {listed} trains" if len(exc.runs) == 1 else f"Runs {listed} train"
+        one = len(exc.runs) == 1
+        parts.append(f"{runs} on dataset {name!r}{' too' if exc.experiments else ''}. Deleted, "
+                     f"{'it' if one else 'they'} can no longer be resumed: only {'its' if one else 'their'} charts, "
+                     "checkpoints and exports stay.")
+    return "\n\n".join(parts)

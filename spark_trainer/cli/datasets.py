@@ -96,11 +96,16 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
     found = datasets.get(ctx.store, args.dataset)
     in_use.check(ctx.store, "dataset", found.id)  # refuse before asking; the delete checks again
     users = sorted(e.name for e in experiments.list_all(ctx.store, found.project_id) if e.dataset_id == found.id)
-    if users and not args.force:
-        raise datasets.DatasetInUse(found.name, users)
+    with ctx.store.read() as session:
+        resumable = in_use.resumable_runs(session, found.id)
+    if (users or resumable) and not args.force:
+        raise datasets.DatasetInUse(found.name, users, resumable)
     files = args.delete_files and Path(found.path).is_relative_to(ctx.home.datasets_dir)
+    stranded = (f" {'Runs' if len(resumable) > 1 else 'Run'} {datasets.resumable_text(resumable)} can then no "
+                "longer be resumed." if resumable else "")
     cancelled = declined(args, f"Delete dataset {found.name!r} ({found.num_items:,} items)"
-                               + (f" and its folder {found.path}?" if files else "? Its folder stays on disk."))
+                               + (f" and its folder {found.path}?" if files else "? Its folder stays on disk.")
+                               + stranded)
     if cancelled is not None:
         return cancelled
     dataset = datasets.delete(ctx.store, found.id, force=args.force)

@@ -15,7 +15,7 @@ from spark_trainer.config.yaml_io import load_yaml
 from spark_trainer.errors import BadInput, NotFound
 from spark_trainer.store import datasets, experiments, projects
 from spark_trainer.store import sweeps as sweeps_store
-from spark_trainer.store.entities import Dataset
+from spark_trainer.store.entities import Dataset, Experiment, dataset_text
 from spark_trainer.store.store import Store
 
 
@@ -158,20 +158,47 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
     dataset = names.get(e.dataset_id) if e.dataset_id is not None else None
     shown = e.dataset_text(names)
     dataset_line = shown or "-" if e.dataset_id is None else f"{shown} (id {e.dataset_id})"
+    other = _other_runs(ctx.store, e)
 
     def text() -> str:
         from spark_trainer.config import ExperimentConfig
 
         listed = [f"{s.name} ({s.num_runs} runs: {', '.join(s.values)})" for s in swept]
         head = fields([("id", e.id), ("name", e.name), ("project", e.project), ("recipe", e.recipe),
-                       ("base model", e.base_model), ("dataset", dataset_line), ("runs", e.num_runs),
+                       ("base model", e.base_model), ("dataset", dataset_line),
+                       *[("runs on other data" if i == 0 else "", _other_line(did, deleted, ids, names))
+                         for i, (did, deleted, ids) in enumerate(other)],
+                       ("runs", e.num_runs),
                        *[("sweeps" if i == 0 else "", line) for i, line in enumerate(listed)],
                        ("notes", e.notes or "-")])
         body = config_to_yaml(ExperimentConfig.model_validate(config)) if config else ""
         marked = mark_swept(body, swept, kept)
         return head + "\n\nconfig:\n" + "\n".join("  " + line for line in marked.splitlines())
 
-    return Result({**dataclasses.asdict(e), "dataset": dataset, "config": config, "sweeps": swept}, text)
+    return Result({**dataclasses.asdict(e), "dataset": dataset, "config": config, "sweeps": swept,
+                   "runs_on_other_data": [{"dataset_id": did, "dataset": names.get(did) if did is not None else None,
+                                           "deleted_dataset": deleted, "runs": ids} for did, deleted, ids in other]},
+                  text)
+
+
+def _other_runs(store: Store, experiment: Experiment) -> list[tuple[int | None, str | None, list[int]]]:
+    """(dataset id, its name once deleted, run ids) of the experiment's runs that trained on another dataset
+    than its own: a run file whose data changed queues its run on the new ingestion under the same experiment."""
+    from spark_trainer.store import runs
+
+    own = (experiment.dataset_id, experiment.deleted_dataset)
+    found: dict[tuple[int | None, str | None], list[int]] = {}
+    for run in runs.list_all(store, experiment=experiment.id):
+        if (run.dataset_id, run.deleted_dataset) != own:
+            found.setdefault((run.dataset_id, run.deleted_dataset), []).append(run.id)
+    return [(did, deleted, ids) for (did, deleted), ids in found.items()]
+
+
+def _other_line(dataset_id: int | None, deleted: str | None, ids: list[int], names: dict[int, str]) -> str:
+    """`exp show`'s line for one of `_other_runs`: "run 2 on d-2 (id 2)", "runs 3, 4 on d-3 (deleted)"."""
+    shown = dataset_text(dataset_id, deleted, names) or "no dataset"
+    on = f"{shown} (id {dataset_id})" if dataset_id is not None else shown
+    return f"{'runs' if len(ids) > 1 else 'run'} {', '.join(map(str, ids))} on {on}"
 
 
 def mark_swept(body: str, swept: list[sweeps_store.ExperimentSweep], kept: list[str] | None = None) -> str:

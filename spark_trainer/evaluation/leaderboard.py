@@ -46,7 +46,7 @@ def baselines(store: Store, project: int | str | None = None, *, recipe: str | N
     if project is not None or recipe or dataset is not None:
         run_ids = {r.id for r in (every if project is None else runs.list_all(store, project=project))
                    if (not recipe or r.recipe == recipe)
-                   and (dataset is None or (r.experiment_id in exps and exps[r.experiment_id].dataset_id == dataset))}
+                   and (dataset is None or r.dataset_id == dataset)}
     run_models = {r.id: exps[r.experiment_id].base_model if r.experiment_id in exps else "?" for r in every}
     newest: dict[tuple[str, str, str], Baseline] = {}
     names = evaluations.data_names(store, found, dataset_word="")  # datasets/2 is dataset 'train', not "2"

@@ -6,7 +6,6 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,13 @@ from spark_trainer.errors import BadInput, ConfigError, DiskFull, NotFound, Oper
 from spark_trainer.ingest.types import IngestReport
 from spark_trainer.jobs.advice import data_advice, data_settings, runs_advice, settings_differ
 from spark_trainer.jobs.gpu_request import check_device_fit, fitting_request, this_machine
+from spark_trainer.jobs.submit_data import ingested_dataset, resolve_dataset
 from spark_trainer.store import datasets, experiments, projects, runs, sweeps
 from spark_trainer.store.entities import Dataset, Experiment, Run, RunStatus
 from spark_trainer.store.store import Store
 
 CONFIG_NAME = "config.yaml"
+__all__ = ["CONFIG_NAME", "Submitted", "ingested_dataset", "resolve_dataset", "submit_config", "submit_configs"]
 
 
 @dataclass(frozen=True)
@@ -31,83 +32,6 @@ class Submitted:
     ingested: bool
     report: IngestReport | None = None  # the ingestion's report when the dataset was ingested now
     warnings: tuple[str, ...] = ()  # the recipe's advice on this run's data (it is queued all the same)
-
-
-def _newest_mtime(path: Path) -> float:
-    if path.is_file():
-        return path.stat().st_mtime
-    return max((p.stat().st_mtime for p in path.rglob("*") if p.is_file()), default=path.stat().st_mtime)
-
-
-def _reusable(store: Store, project: str, source: Path, val_fraction: float) -> Dataset | None:
-    """An ingested dataset of the project made from `source` that is still current (the source has
-    not changed since; its version is the manifest's hash, so a changed source means a new one) and
-    split as the run file asks (`eval.val_fraction`: a second run of the file with another fraction
-    trained on the first one's split, unsaid)."""
-    newest = _newest_mtime(source)
-    for ds in reversed(datasets.list_all(store, project)):
-        split = (ds.meta.get("options") or {}).get("val_fraction")
-        if str(source) in ds.sources and ds.status == "ready" and split == val_fraction:
-            created = ds.created_at.replace(tzinfo=timezone.utc).timestamp()
-            if newest <= created:
-                return ds
-    return None
-
-
-def _dataset_path(text: str, base_dir: Path | None) -> Path:
-    path = Path(text).expanduser()
-    return (path if path.is_absolute() else (base_dir or Path.cwd()) / path).resolve()
-
-
-def ingested_dataset(store: Store, config: ExperimentConfig, base_dir: Path | None) -> Dataset | None:
-    """The stored dataset submit would train `config` on without ingesting anything: the one its
-    `dataset:` names, or a current ingestion of the path it names. None when submit would ingest
-    the path first (or refuse it)."""
-    try:
-        return datasets.get(store, config.dataset, config.project)
-    except NotFound:
-        pass
-    path = _dataset_path(config.dataset, base_dir)
-    try:
-        return _reusable(store, config.project, path, config.eval.val_fraction) if path.exists() else None
-    except NotFound:  # a project not created yet holds no datasets
-        return None
-
-
-def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | None
-                    ) -> tuple[Dataset, IngestReport | None]:
-    """The config's `dataset:` as an existing dataset (name or id), else a path ingested on first
-    use. Returns (dataset, the ingestion's report if it was ingested now). A dataset of a kind the
-    recipe does not train on is refused before anything is ingested or recorded."""
-    from spark_trainer.recipes import get_recipe
-
-    spec = get_recipe(config.recipe)
-    try:
-        existing = datasets.get(store, config.dataset, config.project)
-    except NotFound:
-        pass
-    else:
-        spec.check_data_kind(existing.kind, f"dataset {existing.name!r}")
-        return existing, None
-    path = _dataset_path(config.dataset, base_dir)
-    if not path.exists():
-        hint = datasets.missing_hint(store, config.dataset, config.project)  # a run file older than a rename
-        raise ConfigError(f"dataset: {config.dataset!r} is neither a dataset in project {config.project!r} "
-                          f"nor an existing path ({path} does not exist)" + (f"; {hint}" if hint else ""))
-    from spark_trainer.ingest.detect import detect_kind, gather
-
-    spec.check_data_kind(detect_kind(gather([path])), str(path))
-    projects.get_or_create(store, config.project)
-    found = _reusable(store, config.project, path, config.eval.val_fraction)
-    if found is not None:
-        return found, None
-    from spark_trainer.ingest import ingest_paths
-    from spark_trainer.ingest.types import IngestOptions
-
-    result = ingest_paths(store, [path], project=config.project,
-                          options=IngestOptions(val_fraction=config.eval.val_fraction,
-                                                label_field=str(config.recipe_config.get("label_column") or "label")))
-    return result.dataset, result.report
 
 
 def resolve_model(base_model: str, base_dir: Path | None, home_root: Path) -> str:
@@ -222,12 +146,12 @@ def submit_configs(
                 _forget_ingested(store, dataset, project=first.project if new_project else None)
             raise
         if sweep is None and len(frozen) == 1:
-            queued = [_queue(store, experiment, frozen[0], request.text)]
+            queued = [_queue(store, experiment, frozen[0], request.text, dataset.id)]
         else:  # a sweep is queued whole or not at all
             queued = runs.create_all(
                 store, experiment.id,
                 [runs.NewRun(request.text, config.priority, config.train.max_steps, sweep=sweep, sweep_values=swept,
-                             notes=tuple(f"config: {note}" for note in config.upgrade_notes))
+                             notes=tuple(f"config: {note}" for note in config.upgrade_notes), dataset_id=dataset.id)
                  for config, swept in zip(frozen, values, strict=True)],
                 lambda run, index: _write_folder(run, frozen[index]))
     return [Submitted(run, experiment, dataset, report is not None and i == 0, report if i == 0 else None,
@@ -328,13 +252,13 @@ def submit_experiment(store: Store, experiment_ref: str | int, *, gpus: str | No
     dataset = datasets.get(store, experiments.dataset_id_of(experiment))
     base_model = resolve_model(config.base_model, None, store.home.root)
     frozen = check_trainable(store, config, dataset, base_model, gpus=request.text)
-    return Submitted(_queue(store, experiment, frozen, request.text), experiment, dataset, False,
+    return Submitted(_queue(store, experiment, frozen, request.text, dataset.id), experiment, dataset, False,
                      warnings=tuple(data_advice(store, config, dataset, base_model)))
 
 
-def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus: str) -> Run:
+def _queue(store: Store, experiment: Experiment, frozen: ExperimentConfig, gpus: str, dataset_id: int) -> Run:
     run = runs.create(store, experiment.id, requested_gpus=gpus, priority=frozen.priority,
-                      total_steps=frozen.train.max_steps)
+                      total_steps=frozen.train.max_steps, dataset_id=dataset_id)
     try:
         _write_folder(run, frozen)
     except (DiskFull, OperationFailed) as exc:

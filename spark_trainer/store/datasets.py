@@ -9,24 +9,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from spark_trainer.errors import BadInput, Conflict, NotFound, OperationFailed
 from spark_trainer.store import in_use, projects
 from spark_trainer.store.entities import Dataset, DatasetKind, id_of, utcnow
-from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow
+from spark_trainer.store.models import DatasetRow, ExperimentRow, ProjectRow, RunRow
 from spark_trainer.store.store import Store
 
 
 class DatasetInUse(Conflict):
-    """Experiments use the dataset: carries their names, so the app can ask to delete it anyway (its
-    users have no --force to pass) while the message stays the command line's."""
+    """Experiments use the dataset, or paused or interrupted runs train on it: carries their names and
+    (id, status), so the app can ask to delete it anyway (its users have no --force to pass) while the
+    message stays the command line's."""
 
-    def __init__(self, name: str, experiments: list[str]) -> None:
-        super().__init__(f"dataset {name!r} is used by experiments {', '.join(experiments)}; "
-                         "delete them first or pass --force")
+    def __init__(self, name: str, experiments: list[str], runs: list[tuple[int, str]] | None = None) -> None:
         self.experiments = experiments
+        self.runs = list(runs or [])
+        users = [f"experiment{'s' if len(experiments) > 1 else ''} {', '.join(experiments)}"] if experiments else []
+        if self.runs:
+            users.append(f"{'runs' if len(self.runs) > 1 else 'run'} {resumable_text(self.runs)}")
+        message = f"dataset {name!r} is used by {' and '.join(users)}; "
+        if self.runs:
+            one = len(self.runs) == 1
+            message += (f"deleted, {'that run' if one else 'those runs'} can no longer be resumed: cancel "
+                        f"{'it' if one else 'them'} first, or pass --force")
+        else:
+            message += "delete them first or pass --force"
+        super().__init__(message)
+
+
+def resumable_text(found: list[tuple[int, str]]) -> str:
+    """`2 (paused), 5 (interrupted)`: runs as DatasetInUse names them."""
+    return ", ".join(f"{run_id} ({status})" for run_id, status in found)
 
 
 @dataclass
@@ -312,16 +328,20 @@ def unique_name(store: Store, project: str | int, base: str) -> str:
 
 
 def delete(store: Store, ref: str | int, *, force: bool = False) -> Dataset:
-    """Delete a dataset row. Experiments using it block the delete unless `force`; then they keep its
-    name (`deleted_dataset`), for `exp show`, the leaderboard and the app to say what they trained on."""
+    """Delete a dataset row. A queued or running run on it refuses the delete, even forced (in_use).
+    Experiments using it, and paused or interrupted runs training on it (deleted, they can no longer be
+    resumed), block the delete unless `force`; then the experiments keep its name (`deleted_dataset`), for
+    `exp show`, the leaderboard and the app to say what they trained on."""
     with store.write() as session:
         row = row_for(session, ref)
         in_use.refuse_if_in_use(session, "dataset", row.id)
         users = list(session.scalars(select(ExperimentRow).where(ExperimentRow.dataset_id == row.id)))
-        if users and not force:
-            raise DatasetInUse(row.name, sorted(e.name for e in users))
+        resumable = in_use.resumable_runs(session, row.id)
+        if (users or resumable) and not force:
+            raise DatasetInUse(row.name, sorted(e.name for e in users), resumable)
         for experiment in users:  # its dataset_id goes to NULL with the row: the name stays readable
             experiment.deleted_dataset = row.name
+        session.execute(update(RunRow).where(RunRow.dataset_id == row.id).values(deleted_dataset=row.name))
         entity = _entity(row, session.get(ProjectRow, row.project_id).name)
         session.delete(row)
         return entity

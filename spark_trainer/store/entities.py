@@ -187,6 +187,12 @@ class Run:
     sweep: str | None = None  # the sweep that queued it
     sweep_values: dict[str, Any] = field(default_factory=dict)  # {"train.learning_rate": 0.001}
     phase: str | None = None  # a running worker's start-up step ("loading the model"); None once it trains
+    dataset_id: int | None = None  # the dataset it trains on (maybe not its experiment's); None once deleted
+    deleted_dataset: str | None = None  # that dataset's name, once it was deleted
+
+    def dataset_text(self, names: dict[int, str]) -> str | None:
+        """The dataset it trains on as a person reads it (`dataset_text`): maybe not its experiment's."""
+        return dataset_text(self.dataset_id, self.deleted_dataset, names)
 
     def starting_text(self, *, short: bool = False) -> str | None:
         """What a running run does before its first step, as every view words it after "running: "

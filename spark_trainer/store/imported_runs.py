@@ -169,6 +169,7 @@ def _run_row(session: Session, experiment: ExperimentRow, imp: ImportedRun) -> t
         for model in (MetricRow, MetricBlockRow, MetricSeriesRow, RunEventRow, ArtifactRow):
             session.execute(delete(model).where(model.run_id == row.id))
     row.status = imp.status.value
+    row.dataset_id = imp.dataset_id if imp.dataset_id is not None else experiment.dataset_id  # its config names it
     row.ran_on = imp.ran_on
     row.requested_gpus = imp.requested_gpus
     row.gpus, row.pid, row.pid_start_time = [], None, None

@@ -1,10 +1,13 @@
 """The one rule for deletes: nothing is removed while a run, or an evaluation, that uses it is in progress.
 
-A run in progress (starting, running, stalled) reads its experiment's dataset and writes its rows
-and folder; deleting its project, dataset, experiment or the run itself under it would cascade its
-rows away while the worker still writes them. Each store delete calls `refuse_if_in_use` inside its
-own write transaction (so no run can start between the check and the delete); front ends call
-`check` first to explain before asking for confirmation. An evaluation in progress (queued or running)
+A run in progress (starting, running, stalled) reads its own dataset (`runs.dataset_id`, the one its
+frozen config names, which need not be its experiment's) and writes its rows and folder; deleting its
+project, dataset, experiment or the run itself under it would cascade its rows away while the worker
+still writes them. A queued run reads its dataset when it starts, so its dataset is kept too. A paused
+or interrupted run reads it again when resumed: `resumable_runs` names those, for `datasets.delete` to
+refuse without force (deleted, the run can no longer be resumed). Each store delete calls
+`refuse_if_in_use` inside its own write transaction (so no run can start between the check and the
+delete); front ends call `check` first to explain before asking for confirmation. An evaluation in progress (queued or running)
 reads its run's checkpoint and writes the run's rows likewise: its run, experiment and project wait for
 it. Callers reconcile first, so a run or an evaluation whose worker died does not block a delete.
 """
@@ -25,15 +28,40 @@ Kind = Literal["project", "dataset", "experiment", "run"]
 _ACTIVE = [s.value for s in RunStatus if s.is_active]
 
 
+_RESUMABLE = [RunStatus.PAUSED.value, RunStatus.INTERRUPTED.value]
+
+
 def _active_runs(session: Session, kind: Kind, row_id: int) -> list[tuple[int, str]]:
     query = select(RunRow.id, RunRow.status).join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
     # A queued run reads its dataset when it starts: deleting the dataset would fail it then. Deleting
     # its project or experiment (or it) removes the queued run too, so that is left to those deletes.
     statuses = [*_ACTIVE, RunStatus.QUEUED.value] if kind == "dataset" else _ACTIVE
     query = query.where(RunRow.status.in_(statuses)).order_by(RunRow.id)
-    where = {"project": ExperimentRow.project_id, "dataset": ExperimentRow.dataset_id,
+    # A run's own dataset, not its experiment's: a run file whose data changed trains on a new ingestion
+    # under the same experiment.
+    where = {"project": ExperimentRow.project_id, "dataset": RunRow.dataset_id,
              "experiment": ExperimentRow.id, "run": RunRow.id}[kind]
     return [(r.id, r.status) for r in session.execute(query.where(where == row_id))]
+
+
+def resumable_runs(session: Session, dataset_id: int) -> list[tuple[int, str]]:
+    """(id, status) of the paused or interrupted runs that train on this dataset: deleted, they can no
+    longer be resumed (`datasets.delete` refuses unless forced, naming them)."""
+    query = (select(RunRow.id, RunRow.status).where(RunRow.dataset_id == dataset_id)
+             .where(RunRow.status.in_(_RESUMABLE)).order_by(RunRow.id))
+    return [(r.id, r.status) for r in session.execute(query)]
+
+
+def _advice(kind: Kind, found: list[tuple[int, str]]) -> str:
+    """What to do about the runs in progress, true for each: a queued run cannot be paused (`run pause`
+    refuses it), and a dataset deleted under a paused run leaves a run that can no longer be resumed."""
+    them = "them" if len(found) > 1 else "it"
+    if kind != "dataset":
+        return f"cancel or pause {them} before deleting"
+    if all(status == RunStatus.QUEUED.value for _, status in found):
+        return f"cancel {them} before deleting"
+    return (f"cancel {them} before deleting (a run paused instead can no longer be resumed once its dataset "
+            "is deleted)")
 
 
 def _active_evaluation(session: Session, kind: Kind, row_id: int) -> tuple[int, int] | None:
@@ -63,7 +91,7 @@ def refuse_if_in_use(session: Session, kind: Kind, row_id: int) -> None:
     if found:
         listed = ", ".join(f"{rid} ({status})" for rid, status in found)
         raise Conflict(f"{_name(session, kind, row_id)} is in use by run{'s' if len(found) > 1 else ''} in progress "
-                       f"{listed}; cancel or pause {'them' if len(found) > 1 else 'it'} before deleting")
+                       f"{listed}; {_advice(kind, found)}")
     evaluated = _active_evaluation(session, kind, row_id)
     if evaluated is not None and kind == "run":
         raise Conflict(f"run {row_id} is being evaluated (evaluation {evaluated[0]}); let it finish or cancel it "

@@ -90,6 +90,14 @@ class RunRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"), index=True)
     resume_of_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    # The dataset this run trains on (its frozen config's `dataset`), which may not be its experiment's:
+    # a run file whose data changed queues its run, on the new ingestion, under the same experiment.
+    # Deletes ask this, not the experiment (store/in_use.py). NULL once that dataset is deleted.
+    dataset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("datasets.id", ondelete="SET NULL", name="fk_runs_dataset_id"), index=True
+    )
+    # The name that dataset had when it was deleted (`dataset_id` is NULL then); else None.
+    deleted_dataset: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
     requested_gpus: Mapped[str] = mapped_column(String(80), default="auto")
     gpus: Mapped[list[Any]] = mapped_column(default=list)

@@ -41,6 +41,8 @@ def entity(row: RunRow, exp: ExperimentRow) -> Run:
         sweep=row.sweep,
         sweep_values=dict(row.sweep_values or {}),
         phase=row.phase,
+        dataset_id=row.dataset_id,
+        deleted_dataset=row.deleted_dataset,
     )
 
 
@@ -65,4 +67,5 @@ def listed(m: Any) -> Run:
         error=m.error, resume_of_id=m.resume_of_id, created_at=m.created_at, started_at=m.started_at,
         finished_at=m.finished_at, uuid=m.uuid, updated_at=m.updated_at, ran_on=m.ran_on or "local",
         sweep=m.sweep, sweep_values=dict(m.sweep_values or {}), phase=m.phase,
+        dataset_id=m.dataset_id, deleted_dataset=m.deleted_dataset,
     )

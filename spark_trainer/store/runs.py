@@ -94,15 +94,18 @@ def create(
     resume_of_id: int | None = None,
     sweep: str | None = None,
     sweep_values: dict[str, Any] | None = None,
+    dataset_id: int | None = None,
 ) -> Run:
     """A new queued run with a new, empty folder `runs/<id>/` in the data home; `sweep` and
-    `sweep_values` name the sweep that queued it and the values it gave the run.
+    `sweep_values` name the sweep that queued it and the values it gave the run; `dataset_id` the
+    dataset it trains on (its frozen config's; deletes check it, see store/in_use.py).
 
     Raises Conflict (nothing recorded) if that folder already exists: it belongs to a run this
     database no longer knows (kept files of a deleted run, or a replaced database), and a new run
     must never adopt its checkpoints.
     """
-    new = NewRun(requested_gpus, priority, total_steps, resume_of_id, sweep, dict(sweep_values or {}))
+    new = NewRun(requested_gpus, priority, total_steps, resume_of_id, sweep, dict(sweep_values or {}),
+                 dataset_id=dataset_id)
     with store.write() as session:
         return _add(store, session, experiments.row_for(session, experiment), new)
 
@@ -118,6 +121,7 @@ class NewRun:
     sweep: str | None = None
     sweep_values: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    dataset_id: int | None = None  # the dataset the run trains on; None: its experiment's
 
 
 def create_all(store: Store, experiment: str | int, new: Sequence[NewRun], fill: Callable[[Run, int], None]
@@ -147,7 +151,8 @@ def create_all(store: Store, experiment: str | int, new: Sequence[NewRun], fill:
 def _add(store: Store, session: Session, exp: ExperimentRow, new: NewRun) -> Run:
     row = RunRow(experiment_id=exp.id, status=RunStatus.QUEUED.value, requested_gpus=new.requested_gpus, gpus=[],
                  priority=new.priority, step=0, total_steps=new.total_steps, run_dir="", resume_of_id=new.resume_of_id,
-                 sweep=new.sweep, sweep_values=dict(new.sweep_values), uuid=uuidlib.uuid4().hex, created_at=utcnow())
+                 sweep=new.sweep, sweep_values=dict(new.sweep_values), uuid=uuidlib.uuid4().hex, created_at=utcnow(),
+                 dataset_id=new.dataset_id if new.dataset_id is not None else exp.dataset_id)
     row.updated_at = row.created_at
     session.add(row)
     session.flush()

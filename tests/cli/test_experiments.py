@@ -216,3 +216,43 @@ def test_exp_create_reads_a_run_files_paths_as_train_does(cli, store: Store, tmp
     run_file.write_text(yaml.safe_dump({**settings, "name": "rel3", "base_model": "homemodel"}))
     assert cli("exp", "create", "--config", run_file).code == 0
     assert experiments.get(store, "rel3", "p").base_model == "homemodel"
+
+
+def test_exp_show_names_the_datasets_its_runs_trained_on_when_not_its_own(cli, store: Store) -> None:
+    """A run file whose data changed queues its run on the new ingestion (`d-2`) under the same experiment:
+    `exp show` said only `d (id 1)`, while that run's frozen config names `d-2`."""
+    from spark_trainer.store import datasets, runs
+    from spark_trainer.store.datasets import NewDataset
+
+    projects.create(store, "p")
+    d, d2 = (datasets.create(store, "p", NewDataset(name=n, kind="text", path=f"/tmp/{n}", num_items=1))
+             for n in ("d", "d-2"))
+    exp = experiments.create(store, project="p", name="tc", recipe="causal-lm", base_model="m", dataset=d.id,
+                             config={})
+    first, second, third = (runs.create(store, exp.id, dataset_id=i) for i in (d.id, d2.id, d2.id))
+    shown = cli("exp", "show", "tc")
+    assert shown.code == 0, shown.err
+    assert f"dataset             d (id {d.id})\nruns on other data  runs {second.id}, {third.id} on d-2 (id {d2.id})" \
+        in shown.out, shown.out
+    said = cli("--json", "exp", "show", "tc").json()["runs_on_other_data"]
+    assert said == [{"dataset_id": d2.id, "dataset": "d-2", "deleted_dataset": None, "runs": [second.id, third.id]}]
+    assert runs.get(store, first.id).dataset_id == d.id
+
+
+def test_exp_show_names_a_deleted_dataset_its_runs_trained_on(cli, store: Store) -> None:
+    """Once `d-2` was deleted the runs on it looked like the experiment's (both NULL): `exp show` said `d`."""
+    from spark_trainer.store import datasets, runs
+    from spark_trainer.store.datasets import NewDataset
+
+    projects.create(store, "p")
+    d, d2 = (datasets.create(store, "p", NewDataset(name=n, kind="text", path=f"/tmp/{n}", num_items=1))
+             for n in ("d", "d-2"))
+    exp = experiments.create(store, project="p", name="tc", recipe="causal-lm", base_model="m", dataset=d.id,
+                             config={})
+    run = runs.create(store, exp.id, dataset_id=d2.id)
+    runs.transition(store, run.id, runs.RunStatus.CANCELLED, "test")
+    datasets.delete(store, d2.id, force=True)
+    assert f"runs on other data  run {run.id} on d-2 (deleted)" in cli("exp", "show", "tc").out
+    datasets.delete(store, d.id, force=True)  # both deleted: told apart by their names
+    shown = cli("exp", "show", "tc").out
+    assert "dataset             d (deleted)" in shown and f"run {run.id} on d-2 (deleted)" in shown

@@ -43,3 +43,43 @@ def test_cli_deletes_refuse_while_a_run_is_running(store: Store, cli, run_file) 
         runs.transition(store, run_id, RunStatus.CANCELLED, "test: stopped")
     # Once the run has stopped, the same delete goes through.
     assert cli("project", "delete", "jobs", "--yes", "--keep-files").code == 0
+
+
+def test_a_run_on_changed_data_guards_its_own_dataset_not_its_experiments(store: Store, cli, run_file,
+                                                                          tmp_path: Path) -> None:
+    """A run file whose data changed queues its run on a new ingestion (`data-2`) under the same experiment.
+    Deletes asked the experiment's dataset: `data-2` was deleted, files and all, under its running run, while
+    deleting `data` was refused "in use" by that run, which does not read it."""
+    import os
+    import shutil
+
+    import yaml
+
+    from tests.jobs.conftest import DEMO_DATA
+
+    data = tmp_path / "data.jsonl"
+    shutil.copy(DEMO_DATA, data)
+    path = run_file("busy", steps=400, ckpt_every=50)
+    spec = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**spec, "dataset": str(data)}))
+    with queued_only():
+        first = cli("--json", "train", str(path))
+        assert first.code == 0, first.err
+        data.write_text(data.read_text() + data.read_text().splitlines()[0] + "\n")
+        later = os.stat(data).st_mtime + 5
+        os.utime(data, (later, later))
+        second = cli("--json", "train", str(path))
+    assert second.code == 0, second.err
+    old, new = (datasets.get(store, name, "jobs") for name in ("data", "data-2"))
+    run_id = second.json()["id"]
+    assert runs.get(store, run_id).dataset_id == new.id and runs.get(store, first.json()["id"]).dataset_id == old.id
+    runs.transition(store, first.json()["id"], RunStatus.CANCELLED, "test: stopped")
+    running_here(store, run_id)
+    try:
+        refused = cli("dataset", "delete", "data-2", "--yes", "--delete-files", "--force")
+        assert refused.code == 2 and f"in use by run in progress {run_id} (running)" in refused.err, refused.err
+        assert Path(new.path).is_dir() and datasets.get(store, new.id)
+        # `data` is its experiment's dataset, but not the one the running run reads: --force deletes it.
+        assert cli("dataset", "delete", "data", "--yes", "--force").code == 0
+    finally:
+        runs.transition(store, run_id, RunStatus.CANCELLED, "test: stopped")

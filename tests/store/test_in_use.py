@@ -45,3 +45,48 @@ def test_deleting_a_run_in_progress_says_the_run_is_in_progress(store: Store) ->
     with pytest.raises(Conflict) as caught:
         runs.delete(store, run.id)
     assert str(caught.value) == f"run {run.id} is in progress (running); cancel or pause it before deleting"
+
+
+def _dataset_and_run(store: Store, status: RunStatus | None = None):  # noqa: ANN202 - (dataset, run)
+    projects.create(store, "p")
+    ds = datasets.create(store, "p", NewDataset(name="train", kind="text", path="/tmp/x", num_items=1))
+    other = datasets.create(store, "p", NewDataset(name="other", kind="text", path="/tmp/y", num_items=1))
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=other.id,
+                             config={})
+    run = runs.create(store, exp.id, dataset_id=ds.id)  # the run file's data changed: a new ingestion
+    path = {RunStatus.RUNNING: [RunStatus.STARTING, RunStatus.RUNNING],
+            RunStatus.PAUSED: [RunStatus.STARTING, RunStatus.RUNNING, RunStatus.PAUSED],
+            RunStatus.INTERRUPTED: [RunStatus.STARTING, RunStatus.RUNNING, RunStatus.INTERRUPTED]}.get(status, [])
+    for step in path:
+        runs.transition(store, run.id, step, "test")
+    return ds, run
+
+
+def test_a_queued_run_is_told_to_be_cancelled_not_paused(store: Store) -> None:
+    """`run pause` refuses a queued run ("cancel it instead of pausing"): the refusal said "cancel or pause"."""
+    ds, run = _dataset_and_run(store)
+    with pytest.raises(Conflict) as caught:
+        datasets.delete(store, ds.id, force=True)
+    assert str(caught.value) == (f"dataset 'train' is in use by run in progress {run.id} (queued); "
+                                 "cancel it before deleting")
+
+
+def test_a_running_run_is_not_told_that_pausing_it_keeps_it_resumable(store: Store) -> None:
+    ds, run = _dataset_and_run(store, RunStatus.RUNNING)
+    with pytest.raises(Conflict) as caught:
+        datasets.delete(store, ds.id, force=True)
+    assert str(caught.value) == (f"dataset 'train' is in use by run in progress {run.id} (running); cancel it before "
+                                 "deleting (a run paused instead can no longer be resumed once its dataset is deleted)")
+
+
+@pytest.mark.parametrize("status", [RunStatus.PAUSED, RunStatus.INTERRUPTED])
+def test_a_resumable_runs_own_dataset_is_kept_unless_forced_naming_the_run(store: Store, status: RunStatus) -> None:
+    """The run's dataset is not its experiment's: no experiment names it, and it was deleted unasked."""
+    ds, run = _dataset_and_run(store, status)
+    with pytest.raises(datasets.DatasetInUse) as caught:
+        datasets.delete(store, ds.id)
+    assert str(caught.value) == (f"dataset 'train' is used by run {run.id} ({status.value}); deleted, that run can no "
+                                 "longer be resumed: cancel it first, or pass --force")
+    assert caught.value.runs == [(run.id, status.value)] and caught.value.experiments == []
+    assert datasets.delete(store, ds.id, force=True).id == ds.id
+    assert runs.get(store, run.id).dataset_id is None

@@ -190,3 +190,42 @@ def test_0010_gives_old_experiments_no_deleted_dataset_and_a_forced_delete_names
         assert conn.execute(text("SELECT count(*) FROM experiments")).scalar() == 2
         assert "deleted_dataset" not in {row[1] for row in conn.execute(text("PRAGMA table_info(experiments)"))}
     engine.dispose()
+
+
+def test_0011_fills_each_runs_dataset_from_its_frozen_config_else_its_experiment(tmp_path: Path) -> None:
+    """A home from before runs recorded their dataset: run 2 trains on `d-2` (its config.yaml says '2') under
+    an experiment on `d`; deletes must see that, so its row is filled from the frozen config, not guessed."""
+    home = DataHome(tmp_path / "home").ensure()
+    engine = make_engine(home.db_path)
+    migrate.upgrade(engine, "0010")
+    frozen = tmp_path / "runs" / "2"
+    frozen.mkdir(parents=True)
+    (frozen / "config.yaml").write_text("project: q\nname: tc\ndataset: '2'\nrecipe: text-classification\n")
+    when = "'2026-01-01 00:00:00'"
+    with engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO projects (id, name, description, created_at, updated_at) VALUES (1, 'q', '', "
+                          f"{when}, {when})"))
+        for i, name in ((1, "d"), (2, "d-2")):
+            conn.execute(text(f"INSERT INTO datasets (id, project_id, name, kind, status, path, version, num_items, "
+                              f"num_train, num_val, num_rejected, num_duplicates, size_bytes, sources, meta, created_at) "
+                              f"VALUES ({i}, 1, '{name}', 'text', 'ready', '/d/{i}', '', 1, 1, 0, 0, 0, 0, '[]', '{{}}', "
+                              f"{when})"))
+        conn.execute(text(f"INSERT INTO experiments (id, project_id, dataset_id, name, recipe, base_model, config, "
+                          f"notes, created_at) VALUES (1, 1, 1, 'tc', 'text-classification', 'm', '{{}}', '', {when})"))
+        conn.execute(text(f"INSERT INTO experiments (id, project_id, dataset_id, name, recipe, base_model, config, "
+                          f"notes, created_at, deleted_dataset) VALUES (2, 1, NULL, 'old', 'text-classification', 'm', "
+                          f"'{{}}', '', {when}, 'gone')"))
+        for run_id, exp_id, run_dir, status in ((1, 1, "/nowhere/1", "completed"), (2, 1, str(frozen), "paused"),
+                                                (3, 2, "/nowhere/3", "completed")):
+            conn.execute(text(f"INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
+                              f"created_at) VALUES ({run_id}, {exp_id}, '{status}', 'cpu', '[]', 1, '{run_dir}', "
+                              f"{when})"))
+    engine.dispose()
+    with Store.open(home) as store:
+        assert store.schema_revision() == migrate.HEAD_REVISION
+        assert (runs.get(store, 1).dataset_id, runs.get(store, 2).dataset_id) == (1, 2)
+        assert (runs.get(store, 3).dataset_id, runs.get(store, 3).deleted_dataset) == (None, "gone")
+        from spark_trainer.store import datasets
+
+        with pytest.raises(datasets.DatasetInUse, match=r"used by run 2 \(paused\)"):
+            datasets.delete(store, 2)

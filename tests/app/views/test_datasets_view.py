@@ -247,3 +247,31 @@ def test_a_home_without_projects_shows_no_filter_box(qtbot, store, ctx, tmp_path
     sync_model(qtbot, ctx)
     qtbot.waitUntil(lambda: view.project_id() is not None, timeout=10_000)
     assert view.empty.isVisible() and view.row_filter.isVisible()  # a project: its list, empty for now
+
+
+def test_deleting_a_paused_runs_dataset_asks_again_saying_the_run_cannot_resume(qtbot, store, ctx, tmp_path: Path):
+    """A run paused on a dataset no experiment names (its run file's data changed: a new ingestion) was
+    deleted unasked; and "Delete anyway" said only that runs, charts and exports stay, while the paused run
+    could then never be resumed."""
+    from spark_trainer.store import datasets, experiments, runs
+    from spark_trainer.store.entities import RunStatus
+
+    first = projects.create(store, "first")
+    dataset = ingest_paths(store, [write_text_dataset(tmp_path / "support", n_good=12)], project=first.id).dataset
+    exp = experiments.create(store, project="first", name="tc", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id, dataset_id=dataset.id)
+    for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.PAUSED):
+        runs.transition(store, run.id, status, "test")
+    view = shown_view(qtbot, store, ctx)
+    asked = view.delete_selected()
+    next(b for b in asked.buttons() if b.text() == "Delete dataset").click()
+    qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
+    again = view.confirm_box
+    assert again is not None and again.isVisible()
+    assert again.text() == (f"Run {run.id} (paused) trains on dataset 'support'. Deleted, it can no longer be "
+                            "resumed: only its charts, checkpoints and exports stay.")
+    assert datasets.list_all(store)  # nothing deleted until the second answer
+    next(b for b in again.buttons() if b.text() == "Delete anyway").click()
+    qtbot.waitUntil(lambda: not view.busy() and view.banner.role == "ok", timeout=10_000)
+    assert datasets.list_all(store) == [] and runs.get(store, run.id).dataset_id is None

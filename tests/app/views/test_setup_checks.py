@@ -133,7 +133,7 @@ def test_a_folder_in_the_dataset_field_is_searched_for_once_per_check(store, tmp
     folder. The data check and the data advice each searched for it; now the check's one answer serves both."""
     from app.views.setup_checks import check_setup
     from spark_trainer.ingest import ingest_paths
-    from spark_trainer.jobs import submit
+    from spark_trainer.jobs import submit_data
     from spark_trainer.models.tiny_diffusion import write_captioned_images
     from spark_trainer.store import projects
 
@@ -146,8 +146,8 @@ def test_a_folder_in_the_dataset_field_is_searched_for_once_per_check(store, tmp
     for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
         (sd / part).mkdir()
     walked: list[Path] = []
-    real = submit._newest_mtime
-    monkeypatch.setattr(submit, "_newest_mtime", lambda source: walked.append(source) or real(source))
+    real = submit_data._newest_mtime
+    monkeypatch.setattr(submit_data, "_newest_mtime", lambda source: walked.append(source) or real(source))
     form = {"project": "demo", "name": "frames-lora", "recipe": "diffusion-lora", "base_model": str(sd),
             "dataset": str(frames), "gpus": "cpu"}
     found = check_setup(store, form, [], [])
