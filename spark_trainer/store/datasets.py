@@ -36,7 +36,7 @@ class DatasetInUse(Conflict):
             message += (f"deleted, {'that run' if one else 'those runs'} can no longer be resumed: cancel "
                         f"{'it' if one else 'them'} first, or pass --force")
         else:
-            message += "delete them first or pass --force"
+            message += f"delete {'them' if len(experiments) > 1 else 'it'} first or pass --force"
         super().__init__(message)
 
 

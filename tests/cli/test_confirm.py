@@ -87,7 +87,7 @@ def test_dataset_delete_asks_too(cli, store: Store, monkeypatch, tmp_path: Path)
                        config={})
     _typing(monkeypatch, "y\n")
     said = cli("dataset", "delete", "rows")  # refused as before, but before asking: no question answered in vain
-    assert (said.code, said.err) == (2, "error: dataset 'rows' is used by experiments uses-it; delete them first or "
+    assert (said.code, said.err) == (2, "error: dataset 'rows' is used by experiment uses-it; delete it first or "
                                         "pass --force\n")
 
 

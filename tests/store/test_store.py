@@ -108,7 +108,7 @@ def test_dataset_in_use_is_not_deleted_without_force(store: Store) -> None:
     run_id = _populate(store)
     for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):  # a queued run would block it
         runs.transition(store, run_id, status, "test")
-    with pytest.raises(Conflict, match="used by experiments exp"):
+    with pytest.raises(Conflict, match="^dataset 'data' is used by experiment exp; delete it first or pass --force$"):
         datasets.delete(store, "data")
     datasets.delete(store, "data", force=True)
     assert experiments.get(store, "exp").dataset_id is None
