@@ -102,6 +102,18 @@ def default_metric(keys: Sequence[str]) -> str | None:
     return next((k for k in ("eval_loss", "loss") if k in keys), keys[0] if keys else None)
 
 
+def filtered_runs(store: Store, *, project: str | int | None = None, dataset: int | None = None,
+                  recipe: str | None = None, exps: dict[int, Any] | None = None) -> list[Run]:
+    """The runs a leaderboard's filters keep (those of an experiment of `project`, on `dataset`, of `recipe`)."""
+    exps = {e.id: e for e in experiments.list_all(store, project)} if exps is None else exps
+    candidates = [r for r in runs.list_all(store, project=project) if r.experiment_id in exps]
+    if recipe:
+        candidates = [r for r in candidates if r.recipe == recipe]
+    if dataset is not None:
+        candidates = [r for r in candidates if r.dataset_id == dataset]  # the run's own, maybe not its experiment's
+    return candidates
+
+
 def rank(
     store: Store,
     key: str,
@@ -111,16 +123,15 @@ def rank(
     recipe: str | None = None,
     use: str = "best",
     descending: bool | None = None,
+    found: dict[int, dict[str, MetricSummary]] | None = None,
 ) -> list[Entry]:
     """Runs that recorded `key`, best first. `use` is "best" or "last"; the order follows
-    `lower_is_better(key)` unless `descending` says otherwise."""
+    `lower_is_better(key)` unless `descending` says otherwise. `found`: the runs' summaries to rank
+    by instead of their metric series (evaluation results on one data, `evaluation.leaderboard.board`)."""
     exps = {e.id: e for e in experiments.list_all(store, project)}
-    candidates = [r for r in runs.list_all(store, project=project) if r.experiment_id in exps]
-    if recipe:
-        candidates = [r for r in candidates if r.recipe == recipe]
-    if dataset is not None:
-        candidates = [r for r in candidates if r.dataset_id == dataset]  # the run's own, maybe not its experiment's
-    found = summaries(store, [r.id for r in candidates], [key])
+    candidates = filtered_runs(store, project=project, dataset=dataset, recipe=recipe, exps=exps)
+    if found is None:
+        found = summaries(store, [r.id for r in candidates], [key])
     lower = lower_is_better(key)  # MetricSummary.best's direction, looked up once
     scored = []
     for run in candidates:

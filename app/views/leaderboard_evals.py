@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from app.views.table_models import NAME_WIDTH_PX, Column
-from spark_trainer.evaluation.leaderboard import EvalColumns
+from spark_trainer.evaluation.leaderboard import EvalColumns, eval_column_title
 
 MUTED = "#6e7681"
 NAME_COLUMNS = ("Project", "Experiment", "Dataset")
@@ -26,8 +26,8 @@ def cell_text(value: object) -> str:
 
 
 def evaluation_columns(evals: EvalColumns) -> list[Column]:
-    """One column per evaluation metric (its key without "evals/")."""
-    return [Column(k.removeprefix("evals/"), lambda r, k=k: "-" if r.evals.get(k) is None else f"{r.evals[k]:.4f}",
+    """One column per evaluation metric (its key without "evals/", and the data its values are on)."""
+    return [Column(eval_column_title(k, evals), lambda r, k=k: "-" if r.evals.get(k) is None else f"{r.evals[k]:.4f}",
                    sort=lambda r, k=k: r.evals.get(k), colour=_muted, tip=_baseline_tip) for k in evals.keys]
 
 

@@ -1,4 +1,5 @@
-"""Leaderboard: runs ranked by a chosen metric, filtered by project, dataset and recipe.
+"""Leaderboard: runs ranked by a chosen metric, filtered by project, dataset and recipe; evaluation
+columns (and an evals/... ranking) on one evaluation data at a time, chosen in "Evaluated on".
 
 Projects and datasets come from the app model; the metric keys and the ranking are read on the
 pool (newest request wins), so choosing a filter never blocks the window.
@@ -27,8 +28,10 @@ from app.views.row_filter import RowFilter
 from app.views.table_models import RowsModel, RowsTable
 from app.widgets import MessageBanner
 from app.workers import Task
-from spark_trainer.evaluation.leaderboard import EvalColumns, read_evaluations
-from spark_trainer.leaderboard import default_metric, lower_is_better, metric_keys, mixed_recipes, rank
+from spark_trainer.errors import BadInput
+from spark_trainer.evaluation.leaderboard import EvalColumns, board, eval_data_line
+from spark_trainer.evaluation.tasks import METRIC_PREFIX
+from spark_trainer.leaderboard import default_metric, lower_is_better, metric_keys, mixed_recipes
 from spark_trainer.recipes.registry import list_recipes
 from spark_trainer.store.store import Store
 
@@ -57,16 +60,22 @@ class LeaderboardView(BaseView):
         self.project = QComboBox()
         self.dataset = QComboBox()
         self.recipe = QComboBox()
+        self.eval_data = QComboBox()  # filled from each ranking: the data its runs were evaluated on
+        self.eval_data.setToolTip("The evaluation data whose results the evaluation columns (and an evals/... "
+                                  "ranking) show: results on different data are not comparable")
         for label, widget in (("Metric", self.metric_box), ("Value", self.use), ("Project", self.project),
-                              ("Dataset", self.dataset), ("Recipe", self.recipe)):
+                              ("Dataset", self.dataset), ("Recipe", self.recipe), ("Evaluated on", self.eval_data)):
             pair = QWidget()
             pair_layout = QHBoxLayout(pair)
             pair_layout.setContentsMargins(0, 0, 0, 0)
             pair_layout.addWidget(QLabel(label))
             pair_layout.addWidget(widget)
             row.addWidget(pair)
+            if widget is self.eval_data:
+                self._eval_data_pair = pair
+                pair.hide()  # until a ranking's runs have been evaluated
             widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # filled after first show
-        for named in (self.project, self.dataset):  # long names: the Dataset box ran past the window's edge
+        for named in (self.project, self.dataset, self.eval_data):  # long names: the Dataset box ran past the window's edge
             named.setMaximumWidth(NAME_BOX_PX)  # cut in the box, whole in its list and tooltip
             named.currentIndexChanged.connect(lambda _i, box=named: box.setToolTip(box.currentText()))
         self.body.addWidget(filters)
@@ -84,7 +93,7 @@ class LeaderboardView(BaseView):
         self.empty = QLabel("")
         self.empty.setObjectName("Muted")
         self.body.addWidget(self.empty)
-        for combo in (self.metric_box, self.use, self.dataset, self.recipe):
+        for combo in (self.metric_box, self.use, self.dataset, self.recipe, self.eval_data):
             combo.currentIndexChanged.connect(lambda _i: self.rank())
         self.project.currentIndexChanged.connect(lambda _i: self._on_project())
         self.table.doubleClicked.connect(lambda index: self.ctx.navigate("runs", self.rows.row(index.row()).run_id))
@@ -171,17 +180,26 @@ class LeaderboardView(BaseView):
             return
         store, project = self.store, self.project.currentData()
         dataset, recipe, use = self.dataset.currentData(), self.recipe.currentData(), self.use.currentText()
+        wanted = self.eval_data.currentData()
 
         def read() -> tuple[list, object]:
-            entries = rank(store, key, project=project, dataset=dataset, recipe=recipe, use=use)
-            return entries, read_evaluations(store, entries, project, recipe=recipe, dataset=dataset)
+            try:
+                return board(store, key, project=project, dataset=dataset, recipe=recipe, use=use, eval_data=wanted)
+            except BadInput:  # the chosen data is not one of these runs' (another filter): the default one
+                return board(store, key, project=project, dataset=dataset, recipe=recipe, use=use)
 
         self._read(read, lambda result: self._show(key, *result))
 
     def _show(self, key: str, entries: list, evals: EvalColumns) -> None:
         mixed = mixed_recipes(entries, key)
-        self.order_note.setText(f"{'Lower' if lower_is_better(key) else 'Higher'} {key} ranks first; "
+        self._refill(self.eval_data, [(f"{c.name} ({c.runs} run{'s' * (c.runs != 1)})", c.path) for c in evals.choices],
+                     evals.data.path if evals.data else None)
+        self._eval_data_pair.setVisible(bool(evals.choices))
+        on = f" on {evals.data.name}" if evals.data and key.startswith(METRIC_PREFIX) else ""
+        shown_on = eval_data_line(evals, 'pick one under "Evaluated on"')
+        self.order_note.setText(f"{'Lower' if lower_is_better(key) else 'Higher'} {key}{on} ranks first; "
                                 "double-click a run to open it."
+                                + (f" Evaluation columns: {shown_on.removeprefix('evaluation ')}." if shown_on else "")
                                 + (f" Note: {mixed}; choose a recipe above." if mixed else ""))
         names = self._dataset_names
         rows = [BoardRow((e.rank, e.run.id, e.project, e.run.experiment,

@@ -14,7 +14,7 @@ from typing import Any
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import table
 from spark_trainer.errors import BadInput
-from spark_trainer.evaluation.leaderboard import read_evaluations
+from spark_trainer.evaluation.leaderboard import board, eval_column_title, eval_data_line
 from spark_trainer.evaluation.tasks import METRIC_PREFIX
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.leaderboard import (
@@ -24,7 +24,6 @@ from spark_trainer.leaderboard import (
     lower_is_better,
     metric_keys,
     mixed_recipes,
-    rank,
     run_config,
     summaries,
 )
@@ -44,6 +43,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     board.add_argument("--use", choices=("best", "last"), default="best",
                        help="rank by each run's best value (default) or its last one")
     board.add_argument("--limit", type=int, default=None, metavar="N", help="show the first N runs only")
+    board.add_argument("--eval-data", default=None, metavar="NAME",
+                       help="the evaluation data whose results the evaluation columns (and an evals/... ranking) "
+                            "show: a dataset's or file's name (default: the one most of these runs were evaluated on)")
     board.set_defaults(handler=cmd_leaderboard)
     compare = sub.add_parser("compare", parents=[common],
                              help="the settings that differ between runs, and each metric's last value")
@@ -70,30 +72,40 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
     if key is None:
         return Result({"metric": None, "use": args.use, "higher_is_better": None, "runs": []},
                       "no run has reported metrics yet")
-    entries = rank(store, key, project=args.project, dataset=dataset, recipe=args.recipe, use=args.use)
+    entries, evals = board(store, key, project=args.project, dataset=dataset, recipe=args.recipe, use=args.use,
+                           eval_data=args.eval_data)
     mixed = mixed_recipes(entries, key)
     if mixed:
         ctx.info(f"note: {mixed}; --recipe NAME ranks one recipe's runs")
     shown = entries[:args.limit] if args.limit else entries
     direction = "lower" if lower_is_better(key, args.recipe) else "higher"
-    head = f"ranked by {key} ({args.use} value; {direction} is better): {len(entries)} run{'s' * (len(entries) != 1)}"
+    on = f" on {evals.data.name}" if key.startswith(METRIC_PREFIX) and evals.data else ""
+    head = (f"ranked by {key}{on} ({args.use} value; {direction} is better): "
+            f"{len(entries)} run{'s' * (len(entries) != 1)}")
+    if line := eval_data_line(evals):
+        head += "\n" + line
     names = {d.id: d.name for d in datasets.list_all(store)}
-    # The view's evaluation columns (evals/... metrics) and base-model baseline rows, read as it reads them.
-    evals = read_evaluations(store, shown, args.project, recipe=args.recipe, dataset=dataset)
+    # The view's evaluation columns (evals/... metrics on one data) and base-model baseline rows, as it reads them.
     rows = [(e.rank, e.run.id, e.project, e.run.experiment, e.dataset_text(names), e.run.recipe, e.score,
              e.summary.last_step, e.run.status.value, *_eval_cells(evals.values.get(e.run.id, {}), evals.keys))
             for e in shown]
     if shown:
         rows += [("baseline", b.run_id, "-", f"base model: {Path(b.base_model).name}", b.shown_data, "-",
                   b.values.get(key, "-"), "-", "base", *_eval_cells(b.values, evals.keys)) for b in evals.baselines]
-    columns = [k.removeprefix(METRIC_PREFIX) for k in evals.keys]
-    text = table(["rank", "run", "project", "experiment", "dataset", "recipe", key, "step", "status", *columns], rows,
+    columns = [eval_column_title(k, evals) for k in evals.keys]
+    text = table(["rank", "run", "project", "experiment", "dataset", "recipe", key + on, "step", "status", *columns], rows,
                  empty=f"no run matching these filters has recorded {key}")
     data = [{**_entry_data(e, names), "evals": evals.values.get(e.run.id, {})} for e in shown]
     base = [{"evaluation": b.evaluation_id, "run": b.run_id, "base_model": b.base_model, "data": b.data,
              "score": b.values.get(key), "evals": b.values} for b in evals.baselines]
     return Result({"metric": key, "use": args.use, "higher_is_better": direction == "higher",  # as `sweep show`
-                   "runs": data, "baselines": base}, head + "\n" + text)
+                   "runs": data, "baselines": base,
+                   "eval_data": _eval_data(evals.data), "eval_data_choices": [_eval_data(c) for c in evals.choices]},
+                  head + "\n" + text)
+
+
+def _eval_data(data: Any) -> dict[str, Any] | None:
+    return None if data is None else {"name": data.name, "path": data.path, "runs": data.runs}
 
 
 def _check_metric(store: Store, key: str) -> None:

@@ -21,31 +21,62 @@ def _device(model: Any) -> Any:
     return next(model.parameters()).device
 
 
-def perplexity(model: Any, tokenizer: Any, documents: list[str], max_len: int, tick: Tick,
-               bos: list[int]) -> dict[str, Any]:
-    """Token-level perplexity over the documents, each cut into windows of `max_len` tokens; each
-    document starts with `bos`, as the run's rows did (`recipe_config.bos_token`)."""
+def lm_examples(tokenizer: Any, rows: list[dict[str, Any]], bos: list[int], completion_only: bool) -> list[Any]:
+    """Each row's tokens and target flags, as the causal-LM recipe encodes them for training and its
+    validation (`CausalLMRecipe._encode_trainable`): text is all targets; with `completion_only` (the
+    run's `completion_only_loss`) a prompt/completion row's targets are the completion and its EOS, a
+    chat row's its assistant turns. Rows are not cut at seq_len here: `perplexity` windows them."""
+    from spark_trainer.recipes import causal_lm_chat as chat
+    from spark_trainer.training.data import Record
+    from spark_trainer.training.packing import Example
+
+    def ids(text: str) -> list[int]:
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    out = []
+    for i, row in enumerate(rows):
+        if isinstance(row.get("text"), str):
+            tokens = bos + ids(row["text"]) + eos
+            out.append(Example(tokens, [True] * len(tokens)))
+        elif isinstance(row.get("prompt"), str):
+            prompt, completion = bos + ids(row["prompt"]), ids(row["completion"]) + eos
+            out.append(Example(prompt + completion, [not completion_only] * len(prompt) + [True] * len(completion)))
+        else:
+            out += chat.examples(tokenizer, [chat.render(tokenizer, Record(row, f"row {i + 1}", "val"))],
+                                 completion_only)
+    return out
+
+
+def perplexity(model: Any, tokenizer: Any, rows: list[dict[str, Any]], max_len: int, tick: Tick,
+               bos: list[int], completion_only: bool = True) -> dict[str, Any]:
+    """Token-level perplexity over the rows' target tokens (`lm_examples`: those training's validation
+    loss counts), each row cut into windows of `max_len` tokens; each row starts with `bos`, as the
+    run's rows did (`recipe_config.bos_token`). A row within `max_len` is scored as training's
+    validation scores it; a longer one is scored whole, window by window, where training keeps its
+    first seq_len tokens only."""
     import torch
     import torch.nn.functional as F
 
     windows = []
-    for doc in documents:
-        ids = bos + list(tokenizer(doc, add_special_tokens=False)["input_ids"])
-        if tokenizer.eos_token_id is not None:
-            ids.append(tokenizer.eos_token_id)
-        windows += [ids[i:i + max_len] for i in range(0, len(ids), max_len) if len(ids[i:i + max_len]) > 1]
+    for example in lm_examples(tokenizer, rows, bos, completion_only):
+        ids, mask = list(example.input_ids), [bool(m) for m in example.train_mask]
+        windows += [(ids[i:i + max_len], mask[i:i + max_len]) for i in range(0, len(ids), max_len)
+                    if any(mask[i + 1:i + max_len])]
     total_nll, total_tokens = 0.0, 0
     device = _device(model)
     with torch.no_grad():
-        for i, window in enumerate(windows):
+        for i, (window, mask) in enumerate(windows):
             ids = torch.tensor([window], device=device)
+            keep = torch.tensor(mask[1:], device=device)
             logits = model(input_ids=ids).logits[0, :-1].float()
-            total_nll += float(F.cross_entropy(logits, ids[0, 1:], reduction="sum"))
-            total_tokens += len(window) - 1
+            total_nll += float(F.cross_entropy(logits[keep], ids[0, 1:][keep], reduction="sum"))
+            total_tokens += int(keep.sum())
             tick(i + 1, len(windows))
     loss = total_nll / max(total_tokens, 1)
     return {"metrics": {"perplexity": math.exp(min(loss, 50.0)), "loss": loss},
-            "tokens": total_tokens, "documents": len(documents), "windows": len(windows)}
+            "tokens": total_tokens, "documents": len(rows), "windows": len(windows),
+            "scored": "completions" if completion_only and any("text" not in r for r in rows) else "all tokens"}
 
 
 def mcq_prompt(item: McqItem) -> str:

@@ -1,7 +1,8 @@
 """Evaluation data files: read and check them before any model is loaded (bad input is exit 2).
 
-- perplexity: a .txt file (one document), or JSONL rows with `text` (or `prompt` + `completion`, or
-  instruction rows: Alpaca's `instruction` + `output`..., read through the run's prompt template).
+- perplexity: a .txt file (one document), or JSONL rows with `text` (or `prompt` + `completion`,
+  instruction rows: Alpaca's `instruction` + `output`..., read through the run's prompt template, or
+  chat rows: `messages`, ShareGPT `conversations`).
 - mcq: CSV or JSONL with columns subject, question, A, B, C, D, answer (a letter A-D, or 0-3).
 - classification: CSV or JSONL with a text column and a label column (names configurable); for
   image runs, a manifest of image paths and labels, or a folder of class sub-folders.
@@ -159,9 +160,11 @@ def read_mcq(path: Path) -> list[McqItem]:
     return items
 
 
-def read_documents(path: Path, template: Any = None) -> list[str]:
-    """Documents for perplexity: the whole .txt file, or each JSONL row's text (its prompt and
-    completion; an instruction row's (Alpaca...) prompt in `template`, a `PromptTemplate`, and answer)."""
+def read_documents(path: Path, template: Any = None, fmt: str = "auto") -> list[dict[str, Any]]:
+    """Rows for perplexity, as the run's training reads them (`causal_lm_formats.to_trainable`):
+    {"text"} (a .txt file is one), {"prompt", "completion"} (an instruction row's (Alpaca...) prompt
+    in `template`, a `PromptTemplate`) or {"messages"} (chat rows). `fmt`: the run's
+    `recipe_config.format`; `auto` and `mixed` read each row by its own fields."""
     path = _check_file(path)
     if path.suffix.lower() in (".txt", ".md", ".text"):
         try:
@@ -170,19 +173,15 @@ def read_documents(path: Path, template: Any = None) -> list[str]:
             raise BadInput(f"{path} is not UTF-8 text") from None
         if not text.strip():
             raise BadInput(f"{path} is empty")
-        return [text]
+        return [{"text": text}]
     docs = []
     for number, row, columns in _rows(path):
-        if isinstance(row.get("text"), str):
-            docs.append(row["text"])
-        elif isinstance(row.get("prompt"), str) and isinstance(row.get("completion"), str):
-            docs.append(row["prompt"] + row["completion"])
-        elif template is not None and uses_template(row_format(row) or ""):
-            pair = to_trainable(row, row_format(row) or "", f"{path}:{number}", template)
-            docs.append(pair["prompt"] + pair["completion"])
-        else:
-            raise BadInput(f"{path}: line {number} has no 'text' column (nor 'prompt' and 'completion', or "
-                           f"'instruction' and 'output'); columns are: {', '.join(columns) or 'none'}")
+        found = row_format(row) if fmt in ("auto", "mixed") else fmt
+        if found is None or (template is None and uses_template(found)):
+            raise BadInput(f"{path}: line {number} has no 'text' column (nor 'prompt' and 'completion', "
+                           f"'instruction' and 'output', or chat 'messages'); columns are: "
+                           f"{', '.join(columns) or 'none'}")
+        docs.append(to_trainable(row, found, f"{path}:{number}", template))
     if not docs:
         raise BadInput(f"{path} has no rows")
     return docs

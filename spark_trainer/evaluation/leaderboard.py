@@ -1,12 +1,19 @@
-"""Evaluation results for the leaderboard: their metric columns and base-model baseline rows."""
+"""Evaluation results for the leaderboard: their metric columns and base-model baseline rows.
+
+A leaderboard shows the evaluation results of one evaluation data at a time (`EvalData`): a score
+on an 18-row held-out set and one on a 1-row file are not the same quantity, and one run metric
+(`evals/...`) holds them all. The data is the one asked for (`leaderboard --eval-data NAME`, the
+view's "Evaluated on"), else the one most of the board's runs were evaluated on; an `evals/...`
+ranking ranks by the results on it too (`board`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spark_trainer.errors import BadInput
 from spark_trainer.evaluation.tasks import METRIC_PREFIX, metric_key
 from spark_trainer.store import evaluations, experiments, runs
 from spark_trainer.store.store import Store
@@ -65,17 +72,137 @@ class EvalColumns:
     """What the leaderboard adds to its ranking from evaluations (the app's view and `leaderboard` both)."""
 
     keys: list[str]  # evals/... metric keys, one column each
-    values: dict[int, dict[str, float]]  # run id -> key -> last value
-    baselines: list[Baseline]  # base-model baselines with values
+    values: dict[int, dict[str, float]]  # run id -> key -> last value (on `data`)
+    baselines: list[Baseline]  # base-model baselines with values (on `data`)
+    data: EvalData | None = None  # the evaluation data shown; None: no run here was evaluated
+    choices: list[EvalData] = field(default_factory=list)  # every evaluation data of these runs, `data` first
+
+    def others(self) -> str:
+        """The other data these runs were evaluated on, for a note ('' when none)."""
+        rest = [c for c in self.choices if c != self.data]
+        return ", ".join(f"{c.name} ({c.runs} run{'s' * (c.runs != 1)})" for c in rest)
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """One evaluation data (file, folder or dataset) and how many of the board's runs were evaluated on it."""
+
+    path: str  # the evaluations' data_path
+    name: str  # as shown: an ingested dataset's name, else the file's
+    runs: int
+
+
+def _same(path: str) -> str:
+    return str(Path(path).resolve())
+
+
+def _completed(store: Store) -> list[Any]:
+    return evaluations.list_all(store, status="completed")
+
+
+def eval_data_choices(store: Store, run_ids: Iterable[int], found: list[Any] | None = None) -> list[EvalData]:
+    """The data the runs (and their base models) were evaluated on: most runs first, then the newest."""
+    ids = set(run_ids)
+    found = [e for e in (_completed(store) if found is None else found) if e.run_id in ids]
+    names = evaluations.data_names(store, found, dataset_word="")
+    counted: dict[str, tuple[set[int], int, str, str]] = {}
+    for e in found:
+        runs_on, _newest, path, _name = counted.get(_same(e.data_path), (set(), 0, e.data_path, ""))
+        counted[_same(e.data_path)] = (runs_on | ({e.run_id} if not e.base else set()), e.id, path,
+                                       names.get(e.data_path, ""))
+    order = sorted(counted.values(), key=lambda c: (-len(c[0]), -c[1]))
+    return [EvalData(path, name or Path(path).name, len(runs_on)) for runs_on, _n, path, name in order]
+
+
+def choose_eval_data(choices: list[EvalData], wanted: str | None) -> EvalData | None:
+    """`wanted` (a name as shown, or a path) among `choices`; the first (most runs) when None.
+    BadInput naming the choices when it is none of them."""
+    if wanted is None or not choices:
+        if wanted is not None:
+            raise BadInput(f"--eval-data {wanted}: no run here has been evaluated yet")
+        return choices[0] if choices else None
+    for c in choices:
+        if wanted in (c.name, c.path, Path(c.path).name) or _same(wanted) == _same(c.path):
+            return c
+    raise BadInput(f"--eval-data {wanted}: no run here was evaluated on it; evaluated on: "
+                   + ", ".join(c.name for c in choices))
+
+
+def eval_summaries(store: Store, run_ids: Iterable[int], data: EvalData | None,
+                   found: list[Any] | None = None) -> dict[int, dict[str, Any]]:
+    """Per run and evals/... key, a `leaderboard.MetricSummary` of its (non-base) evaluations on `data`
+    only: last is the highest step's (then the newest), best over them."""
+    from spark_trainer.leaderboard import MetricSummary
+
+    if data is None:
+        return {}
+    ids = set(run_ids)
+    points: dict[int, dict[str, list[tuple[int, int, float]]]] = {}
+    for e in _completed(store) if found is None else found:
+        if e.base or e.run_id not in ids or _same(e.data_path) != _same(data.path):
+            continue
+        for k, v in (e.result or {}).get("metrics", {}).items():
+            points.setdefault(e.run_id, {}).setdefault(metric_key(e.task, k), []).append((e.step or 0, e.id, float(v)))
+    out: dict[int, dict[str, Any]] = {}
+    for run_id, per_key in points.items():
+        for key, values in per_key.items():
+            step, _id, last = max(values)
+            numbers = [v for _s, _i, v in values]
+            out.setdefault(run_id, {})[key] = MetricSummary(key, last, min(numbers), max(numbers), step, len(values))
+    return out
 
 
 def read_evaluations(store: Store, entries: Sequence[Any], project: int | str | None, *, recipe: str | None = None,
-                     dataset: int | None = None) -> EvalColumns:
-    """The evaluation columns of ranked `entries` (leaderboard.Entry) and the baselines of the runs the
-    same filters (`project`, `recipe`, `dataset`) keep: a causal LM's ranking has no classifier's columns."""
-    from spark_trainer.leaderboard import last_values, metric_keys
-
-    keys = eval_keys(metric_keys(store, [e.run.id for e in entries]))
+                     dataset: int | None = None, eval_data: str | None = None,
+                     run_ids: Iterable[int] | None = None) -> EvalColumns:
+    """The evaluation columns of ranked `entries` (leaderboard.Entry) on one evaluation data (`eval_data`,
+    else the one most runs were evaluated on: `choose_eval_data`), and the baselines on it of the runs
+    the same filters (`project`, `recipe`, `dataset`) keep: a causal LM's ranking has no classifier's
+    columns. `run_ids`: the runs the filters keep (the data is chosen among theirs), else the entries'."""
+    found = _completed(store)
     base_rows = [b for b in baselines(store, project, recipe=recipe, dataset=dataset) if b.values]
-    keys = sorted(set(keys) | {k for b in base_rows for k in b.values})
-    return EvalColumns(keys, last_values(store, [e.run.id for e in entries], keys), base_rows)
+    shown = [e.run.id for e in entries]
+    choices = eval_data_choices(store, list(run_ids if run_ids is not None else shown) + [b.run_id for b in base_rows],
+                                found)
+    data = choose_eval_data(choices, eval_data)
+    values = {run: {k: s.last for k, s in per.items()} for run, per in eval_summaries(store, shown, data, found).items()}
+    base_rows = [b for b in base_rows if data is not None and _same(b.data) == _same(data.path)]
+    keys = sorted({k for per in values.values() for k in per} | {k for b in base_rows for k in b.values})
+    if data is not None:
+        choices = [data, *(c for c in choices if c != data)]
+    return EvalColumns(keys, values, base_rows, data, choices)
+
+
+def board(store: Store, key: str, *, project: int | str | None = None, dataset: int | None = None,
+          recipe: str | None = None, use: str = "best", eval_data: str | None = None) -> tuple[list[Any], EvalColumns]:
+    """The leaderboard both the app's view and `leaderboard` show: runs ranked by `key` and their
+    evaluation columns on one evaluation data. An `evals/...` key ranks by the results on that data,
+    not by the run metric, which holds every data's results."""
+    from spark_trainer.leaderboard import filtered_runs, rank
+
+    candidates = [r.id for r in filtered_runs(store, project=project, dataset=dataset, recipe=recipe)]
+    if key.startswith(METRIC_PREFIX):
+        evals = read_evaluations(store, [], project, recipe=recipe, dataset=dataset, eval_data=eval_data,
+                                 run_ids=candidates)
+        scores = eval_summaries(store, candidates, evals.data)
+        entries = rank(store, key, project=project, dataset=dataset, recipe=recipe, use=use, found=scores)
+    else:
+        entries = rank(store, key, project=project, dataset=dataset, recipe=recipe, use=use)
+    return entries, read_evaluations(store, entries, project, recipe=recipe, dataset=dataset,
+                                     eval_data=eval_data, run_ids=candidates)
+
+
+def eval_column_title(key: str, evals: EvalColumns) -> str:
+    """An evaluation column's header: its metric and the data its values are on."""
+    short = key.removeprefix(METRIC_PREFIX)
+    return f"{short} on {evals.data.name}" if evals.data is not None else short
+
+
+def eval_data_line(evals: EvalColumns, hint: str = "--eval-data NAME shows those") -> str:
+    """Which evaluation data the columns show, and the others these runs were evaluated on ('' when
+    no run was evaluated)."""
+    if evals.data is None:
+        return ""
+    others = evals.others()
+    return (f"evaluation results on {evals.data.name} ({evals.data.runs} run{'s' * (evals.data.runs != 1)})"
+            + (f"; also evaluated on: {others} ({hint})" if others else ""))

@@ -1,7 +1,9 @@
 """Classification metrics with the usual definitions (those of scikit-learn and Hugging Face
 `evaluate`: accuracy; per-class precision and recall; macro-F1 as the unweighted mean of per-class
-F1, a class with no predictions and no support counting 0). Written out here because neither
-package is a dependency and `evaluate` fetches its metric scripts from the Hub at run time."""
+F1 over the classes present in the truth or the predictions, as their default `average="macro"`
+does: a class predicted but never true counts 0, a class of the model that is neither in the data
+nor predicted is listed in `per_class` (support 0) but not averaged in). Written out here because
+neither package is a dependency and `evaluate` fetches its metric scripts from the Hub at run time."""
 
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ def classification_report(truth: Sequence[str], predicted: Sequence[str],
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
-        f1s.append(f1)
+        if support or predicted_n:
+            f1s.append(f1)
     correct = sum(matrix[i][i] for i in range(len(names)))
     return {"accuracy": correct / len(truth), "macro_f1": sum(f1s) / len(f1s), "per_class": per_class,
             "labels": names, "confusion_matrix": matrix}

@@ -48,8 +48,9 @@ def read_data(task: str, path: Path, config: ExperimentConfig) -> list[Any]:
     if task == "perplexity":
         from spark_trainer.recipes.causal_lm import CausalLMConfig
 
-        # Instruction rows (Alpaca...) are read as the run read them: the prompt in its template.
-        return data.read_documents(path, CausalLMConfig.model_validate(config.recipe_config).template())
+        # Rows are read as the run read them: its format; instruction rows' prompts in its template.
+        rc = CausalLMConfig.model_validate(config.recipe_config)
+        return data.read_documents(path, rc.template(), rc.format)
     if config.recipe == "image-classification":
         rc = config.recipe_config
         return data.read_labelled_images(path, str(rc.get("image_column", "path")), str(rc.get("label_column", "label")))
@@ -77,7 +78,10 @@ def run_task(task: str, config: ExperimentConfig, checkpoint: Path | None, path:
             wrap = rc.template().prompt if uses_template(run_format(config.recipe_config, data_path)) else None
             return mcq(model, processor, items, tick, bos, wrap)
         limit = getattr(model.config, "max_position_embeddings", None) or rc.seq_len
-        return perplexity(model, processor, items, min(rc.seq_len, limit), tick, bos)
+        if rc.chat_template and not getattr(processor, "chat_template", None):
+            processor.chat_template = rc.chat_template  # as training rendered chat rows
+        # The tokens training's validation loss counts (completion_only_loss), so the figures agree.
+        return perplexity(model, processor, items, min(rc.seq_len, limit), tick, bos, rc.completion_only_loss)
     from spark_trainer.evaluation.classification import classify
 
     if config.recipe == "image-classification":

@@ -23,6 +23,19 @@ def _run(store, name: str, recipe: str, points: list[tuple[str, int, float]], *,
     return run.id
 
 
+def _evaluated(store, run: int, task: str, data: str, values: dict[str, float], *, step: int | None = 2,
+               base: bool = False) -> int:
+    """An evaluation completed as the worker completes one: its result, and (not base) its run metrics."""
+    from spark_trainer.evaluation.tasks import metric_key
+    from spark_trainer.store import evaluations
+
+    ev = evaluations.create(store, run, task=task, data_path=data, base=base, checkpoint="last", gpus=[])
+    evaluations.complete(store, ev.id, step=None if base else step, result={"task": task, "metrics": values},
+                         points=[(metric_key(task, k), step or 0, v) for k, v in values.items()],
+                         report_path=None if base else f"/evals/{ev.id}.json", artifact_meta={})
+    return ev.id
+
+
 def test_leaderboard_ranks_in_the_recipes_direction_and_filters(store, cli) -> None:
     low = _run(store, "low", "causal-lm", [("eval_loss", 1, 2.0), ("eval_loss", 2, 0.8), ("eval_loss", 3, 1.4)])
     high = _run(store, "high", "causal-lm", [("eval_loss", 1, 1.0), ("eval_loss", 2, 1.1)])
@@ -66,62 +79,88 @@ def test_leaderboard_ranks_in_the_recipes_direction_and_filters(store, cli) -> N
 def test_leaderboard_shows_evaluation_columns_and_base_model_baselines_as_the_view_does(store, cli) -> None:
     # The Leaderboard view adds a column per evals/... metric and a row per base-model evaluation; the
     # command showed neither.
-    from spark_trainer.store import evaluations
-
-    tuned = _run(store, "tuned", "causal-lm", [("eval_loss", 2, 0.8), ("evals/perplexity", 2, 9.5)])
+    tuned = _run(store, "tuned", "causal-lm", [("eval_loss", 2, 0.8)])
     other = _run(store, "other", "causal-lm", [("eval_loss", 2, 1.2)])
-    base = evaluations.create(store, tuned, task="perplexity", data_path="/data/held-out.jsonl", base=True,
-                              checkpoint="last", gpus=[])
-    evaluations.update(store, base.id, status="completed", result={"task": "perplexity",
-                                                                    "metrics": {"perplexity": 31.0}})
+    _evaluated(store, tuned, "perplexity", "/data/held-out.jsonl", {"perplexity": 9.5})
+    base = _evaluated(store, tuned, "perplexity", "/data/held-out.jsonl", {"perplexity": 31.0}, base=True)
     text = cli("leaderboard", "eval_loss")
     assert text.code == 0, text.err
-    head, columns, first, second, baseline = text.out.splitlines()
-    assert columns.split()[-2:] == ["STATUS", "PERPLEXITY"]
+    head, data, columns, first, second, baseline = text.out.splitlines()
+    assert data == "evaluation results on held-out.jsonl (1 run)"
+    assert columns.split()[-4:] == ["STATUS", "PERPLEXITY", "ON", "HELD-OUT.JSONL"]
     assert first.split()[:2] == ["1", str(tuned)] and first.split()[-1] == "9.5"
     assert second.split()[:2] == ["2", str(other)] and second.split()[-1] == "-"
     assert baseline.split() == ["baseline", str(tuned), "-", "base", "model:", "m", "held-out.jsonl", "-", "-", "-",
                                 "base", "31"]  # as the table shows 31.0
     shown = cli("--json", "leaderboard", "eval_loss").json()
     assert shown["runs"][0]["evals"] == {"evals/perplexity": 9.5} and shown["runs"][1]["evals"] == {}
-    assert shown["baselines"] == [{"evaluation": base.id, "run": tuned, "base_model": "m",
+    assert shown["baselines"] == [{"evaluation": base, "run": tuned, "base_model": "m",
                                    "data": "/data/held-out.jsonl", "score": None,
                                    "evals": {"evals/perplexity": 31.0}}]
+    assert shown["eval_data"] == {"name": "held-out.jsonl", "path": "/data/held-out.jsonl", "runs": 1}
     # Evaluated on an ingested dataset: named by its name, as run rows are, not by its folder's number.
     from spark_trainer.store import datasets
 
     held = datasets.create(store, "p", datasets.NewDataset(name="held-out", kind="text",
                                                            path=str(store.home.root / "datasets" / "7")))
-    again = evaluations.create(store, tuned, task="perplexity", data_path=held.path, base=True, checkpoint="last",
-                               gpus=[])
-    evaluations.update(store, again.id, status="completed", result={"task": "perplexity", "metrics": {"perplexity": 30.0}})
-    rows = cli("leaderboard", "eval_loss").out.splitlines()[4:]
-    assert sorted(row.split()[6] for row in rows) == ["held-out", "held-out.jsonl"]
+    _evaluated(store, tuned, "perplexity", held.path, {"perplexity": 30.0}, base=True)
+    on_held = cli("leaderboard", "eval_loss", "--eval-data", "held-out").out.splitlines()
+    assert on_held[1] == "evaluation results on held-out (0 runs); also evaluated on: held-out.jsonl (1 run) " \
+                         "(--eval-data NAME shows those)"
+    assert [row.split()[6] for row in on_held[5:]] == ["held-out"]
     # A project without them shows neither.
     _run(store, "elsewhere", "causal-lm", [("eval_loss", 1, 1.0)], project="q")
     alone = cli("--json", "leaderboard", "eval_loss", "--project", "q").json()
-    assert alone["baselines"] == [] and alone["runs"][0]["evals"] == {}
+    assert alone["baselines"] == [] and alone["runs"][0]["evals"] == {} and alone["eval_data"] is None
 
 
 def test_a_leaderboard_of_one_recipe_shows_only_its_evaluation_columns_and_baselines(store, cli) -> None:
     # `leaderboard --recipe causal-lm` showed a text-classification run's base-model baseline row, and the
     # CLASSIFICATION_ACCURACY / CLASSIFICATION_MACRO_F1 columns its evaluations made, beside the causal LMs.
-    from spark_trainer.store import evaluations
-
-    lm = _run(store, "lm", "causal-lm", [("eval_loss", 2, 0.8), ("evals/perplexity", 2, 9.5)])
-    tc = _run(store, "tc", "text-classification", [("eval_loss", 2, 0.6), ("evals/classification_accuracy", 2, 0.7)])
+    lm = _run(store, "lm", "causal-lm", [("eval_loss", 2, 0.8)])
+    tc = _run(store, "tc", "text-classification", [("eval_loss", 2, 0.6)])
+    _evaluated(store, lm, "perplexity", "/data/perplexity.csv", {"perplexity": 9.5})
+    _evaluated(store, tc, "classification", "/data/classification.csv", {"accuracy": 0.7})
     for run, task, result in ((lm, "perplexity", {"perplexity": 31.0}), (tc, "classification", {"accuracy": 0.5})):
-        base = evaluations.create(store, run, task=task, data_path=f"/data/{task}.csv", base=True,
-                                  checkpoint="last", gpus=[])
-        evaluations.update(store, base.id, status="completed", result={"task": task, "metrics": result})
+        _evaluated(store, run, task, f"/data/{task}.csv", result, base=True)
     shown = cli("--json", "leaderboard", "eval_loss", "--recipe", "causal-lm").json()
     assert [r["id"] for r in shown["runs"]] == [lm]
     assert [b["run"] for b in shown["baselines"]] == [lm]
     text = cli("leaderboard", "eval_loss", "--recipe", "causal-lm").out
-    assert text.splitlines()[1].split()[-2:] == ["STATUS", "PERPLEXITY"], text
-    both = cli("--json", "leaderboard", "eval_loss").json()  # no filter: both recipes' rows and columns
-    assert sorted(b["run"] for b in both["baselines"]) == sorted([lm, tc])
+    assert text.splitlines()[2].split()[-4:] == ["STATUS", "PERPLEXITY", "ON", "PERPLEXITY.CSV"], text
+    # No filter: one evaluation data at a time, the newest of those evaluated on by as many runs.
+    both = cli("--json", "leaderboard", "eval_loss").json()
+    assert both["eval_data"]["name"] == "classification.csv"
+    assert [c["name"] for c in both["eval_data_choices"]] == ["classification.csv", "perplexity.csv"]
+    assert [b["run"] for b in both["baselines"]] == [tc]
     assert both["runs"][0]["evals"] == {"evals/classification_accuracy": 0.7}
+
+
+def test_evaluation_columns_and_an_evals_ranking_show_one_evaluation_data_at_a_time(store, cli) -> None:
+    """Run 3 evaluated on heldout.jsonl (18 rows), then tickets, then a 1-row file: `leaderboard
+    evals/classification_accuracy` ranked it by 0.3333 (its best, from heldout.jsonl) beside a column of
+    0 (its last, from the 1-row file), with nothing saying which data either came from."""
+    a = _run(store, "a", "text-classification", [("eval_loss", 2, 0.6)])
+    b = _run(store, "b", "text-classification", [("eval_loss", 2, 0.5)])
+    _evaluated(store, a, "classification", "/d/heldout.jsonl", {"accuracy": 1 / 3, "macro_f1": 0.3}, step=2)
+    _evaluated(store, b, "classification", "/d/heldout.jsonl", {"accuracy": 0.5, "macro_f1": 0.4}, step=2)
+    _evaluated(store, a, "classification", "/d/tickets.jsonl", {"accuracy": 0.9, "macro_f1": 0.9}, step=2)
+    _evaluated(store, a, "classification", "/d/longcls.csv", {"accuracy": 0.0, "macro_f1": 0.0}, step=2)
+    shown = cli("--json", "leaderboard", "evals/classification_accuracy").json()
+    assert shown["eval_data"]["name"] == "heldout.jsonl"  # two runs were evaluated on it, one on the others
+    assert [(r["id"], r["score"], r["evals"]["evals/classification_accuracy"]) for r in shown["runs"]] == \
+        [(b, 0.5, 0.5), (a, 1 / 3, 1 / 3)]
+    text = cli("leaderboard", "evals/classification_accuracy").out.splitlines()
+    assert text[0].startswith("ranked by evals/classification_accuracy on heldout.jsonl (best value")
+    assert text[1] == ("evaluation results on heldout.jsonl (2 runs); also evaluated on: longcls.csv (1 run), "
+                       "tickets.jsonl (1 run) (--eval-data NAME shows those)")
+    assert "CLASSIFICATION_ACCURACY ON HELDOUT.JSONL" in text[2]
+    one = cli("--json", "leaderboard", "evals/classification_accuracy", "--eval-data", "longcls.csv").json()
+    assert [(r["id"], r["score"], r["evals"]) for r in one["runs"]] == \
+        [(a, 0.0, {"evals/classification_accuracy": 0.0, "evals/classification_macro_f1": 0.0})]
+    bad = cli("leaderboard", "--eval-data", "nope.csv")
+    assert bad.code == 2 and "--eval-data nope.csv: no run here was evaluated on it; evaluated on: " \
+        "heldout.jsonl, longcls.csv, tickets.jsonl" in bad.err
 
 
 def test_leaderboard_on_a_home_without_metrics_says_so(cli) -> None:

@@ -114,7 +114,7 @@ def test_an_ingested_dataset_folder_or_its_manifest_gives_its_held_out_rows_as_t
     assert 0 < len(held) < len(rows)
     for data in (text, text / "manifest.jsonl"):
         assert sorted((i.text, i.label) for i in read_labelled(data)) == sorted((r["text"], r["label"]) for r in held)
-        assert sorted(read_documents(data)) == sorted(r["text"] for r in held)
+        assert sorted(d["text"] for d in read_documents(data)) == sorted(r["text"] for r in held)
     held_images = [json.loads(line)["label"] for line in (image / "manifest.jsonl").read_text().splitlines()
                    if json.loads(line)["split"] == "val"]
     for data in (image, image / "manifest.jsonl"):

@@ -21,6 +21,28 @@ def test_report_matches_hand_computed_values() -> None:
     assert report["per_class"]["bird"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
 
 
+def test_macro_f1_leaves_out_classes_neither_in_the_data_nor_predicted() -> None:
+    """The model knows 'blue_bars' but the file has none and none is predicted: listed with support 0,
+    not averaged in (scikit-learn's and evaluate's default macro average). A class predicted but never
+    true ('dog' here) still counts 0."""
+    labels = ["blue_bars", "red_dots", "green_rings"]
+    perfect = classification_report(["red_dots", "green_rings"], ["red_dots", "green_rings"], labels)
+    assert perfect["accuracy"] == 1.0
+    assert perfect["macro_f1"] == pytest.approx(1.0)
+    assert perfect["per_class"]["blue_bars"]["support"] == 0
+    assert perfect["labels"] == labels
+    truth = ["cat", "cat", "bird", "bird"]
+    guess = ["cat", "dog", "bird", "cat"]
+    report = classification_report(truth, guess, ["ant", "bird", "cat", "dog"])
+    cat_f1 = 2 * (1 / 2) * (1 / 2) / (1 / 2 + 1 / 2)
+    bird_f1 = 2 * 1 * (1 / 2) / (1 + 1 / 2)
+    assert report["macro_f1"] == pytest.approx((bird_f1 + cat_f1 + 0) / 3)
+    sklearn = pytest.importorskip("sklearn.metrics")
+    for t, g in ((["red_dots", "green_rings"], ["red_dots", "green_rings"]), (truth, guess)):
+        assert classification_report(t, g, labels + ["ant", "bird", "cat", "dog"])["macro_f1"] == pytest.approx(
+            sklearn.f1_score(t, g, average="macro", zero_division=0))
+
+
 def test_classify_names_predictions_by_the_models_labels(tmp_path) -> None:
     """A tiny random sequence classifier: whatever it predicts is reported by label name, consistently."""
     import torch

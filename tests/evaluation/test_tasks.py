@@ -240,5 +240,8 @@ def test_a_run_on_instruction_rows_is_evaluated_on_prompts_in_its_template(tmp_p
         context = template.prompt(mcq_prompt(item)) if wrapped else mcq_prompt(item)
         assert seen[0][:len(tok(context)["input_ids"])] == tok(context)["input_ids"], fmt
 
+    config = ExperimentConfig.model_validate({
+        "project": "p", "name": "n", "recipe": "causal-lm", "base_model": str(model_dir), "dataset": str(rows),
+        "gpus": "cpu", "recipe_config": {"method": "full", "format": "alpaca", "seq_len": 512}})
     docs = read_data("perplexity", rows, config)
-    assert docs == [template.prompt("Count up from 1.") + "1 2"]
+    assert docs == [{"prompt": template.prompt("Count up from 1."), "completion": "1 2"}]

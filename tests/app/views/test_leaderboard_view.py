@@ -83,3 +83,35 @@ def test_the_project_and_dataset_filters_stay_in_the_window_with_long_names(stor
     full = f"{dataset.name} ({project})"
     assert view.dataset.currentText() == full and view.dataset.toolTip() == full  # whole, if cut in the box
     assert view.dataset.mapTo(view, view.dataset.rect().topRight()).x() <= view.width()
+
+
+def test_an_evals_ranking_and_its_columns_are_on_the_evaluation_data_chosen(store, ctx, qtbot) -> None:
+    """The view ranked a run by its best evals/classification_accuracy of any data (0.3333 on an 18-row
+    file) beside its last of any data (0 on a 1-row file), as `leaderboard` did: now one data at a
+    time, the one most runs were evaluated on first, the others in "Evaluated on"."""
+    from app.views.leaderboard_view import LeaderboardView
+    from tests.cli.test_ranking import _evaluated
+
+    a = _run(store, "a", 1e-4, [3.0, 2.5])
+    b = _run(store, "b", 1e-3, [3.0, 2.9])
+    _evaluated(store, a.id, "classification", "/d/heldout.jsonl", {"accuracy": 1 / 3})
+    _evaluated(store, b.id, "classification", "/d/heldout.jsonl", {"accuracy": 0.5})
+    _evaluated(store, a.id, "classification", "/d/longcls.csv", {"accuracy": 0.0})
+    sync_model(qtbot, ctx)
+    view = LeaderboardView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: not view.busy() and view.metric_box.count() > 0, timeout=10_000)
+    view.metric_box.setCurrentText("evals/classification_accuracy")
+    qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
+    assert [view.eval_data.itemText(i) for i in range(view.eval_data.count())] == \
+        ["heldout.jsonl (2 runs)", "longcls.csv (1 run)"]
+    headers = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
+    assert headers[-1] == "classification_accuracy on heldout.jsonl"
+    assert [(r, score) for r, score, _step in _board(view)] == [(str(b.id), "0.5000"), (str(a.id), "0.3333")]
+    assert "on heldout.jsonl ranks first" in view.order_note.text()
+    assert "also evaluated on: longcls.csv (1 run)" in view.order_note.text()
+    view.eval_data.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: not view.busy() and [r for r, _s, _t in _board(view)] == [str(a.id)], timeout=10_000)
+    assert _board(view)[0][1] == "0.0000"
+    assert view.table.horizontalHeaderItem(view.table.columnCount() - 1).text() == "classification_accuracy on longcls.csv"
