@@ -1,4 +1,4 @@
-"""The dataset card (README.md): counts, sizes, label distribution, length/resolution histograms."""
+"""The dataset card (README.md): counts, sizes, labels in each split, length/resolution histograms."""
 
 from __future__ import annotations
 
@@ -16,15 +16,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class CardTally:
-    """What the card shows of the rows, counted as they are accepted (the rows themselves are not kept)."""
+    """What the card shows of the rows, counted as they are accepted (the rows themselves are not kept);
+    the label table is counted from the kept items once their splits are settled (`label_splits`)."""
 
-    labels: Counter[Any] = field(default_factory=Counter)
     lengths: array = field(default_factory=lambda: array("q"))  # 8 bytes a text, not a Python int each
     resolutions: Counter[tuple[int, int]] = field(default_factory=Counter)
 
     def add(self, row: dict[str, Any], stats: dict[str, Any]) -> None:
-        if row.get("label") is not None:
-            self.labels[row["label"]] += 1
         if "chars" in stats:
             self.lengths.append(stats["chars"])
         if "width" in row and "height" in row:
@@ -53,8 +51,26 @@ def _bar_table(title: str, headers: tuple[str, str], rows: list[tuple[str, int]]
     return [*out, ""]
 
 
+LABEL_ROWS = 100  # labels the card's table lists; the rest are counted in one line under it
+
+
+def _label_table(splits: dict[str, tuple[int, int]]) -> list[str]:
+    """Each label's items in training and in validation: a class only validation holds shows there, at
+    ingestion (a classifier trained on the dataset never predicts it)."""
+    if not splits:
+        return []
+    rows = sorted(splits.items())
+    peak = max(train + val for _, (train, val) in rows) or 1
+    out = ["## Label distribution", "", "| label | train | val | |", "|---|---:|---:|---|"]
+    out += [f"| {label} | {train} | {val} | {'#' * max(1, round(20 * (train + val) / peak))} |"
+            for label, (train, val) in rows[:LABEL_ROWS]]
+    if len(rows) > LABEL_ROWS:
+        out += ["", f"... and {len(rows) - LABEL_ROWS:,} more labels"]
+    return [*out, ""]
+
+
 def write_card(*, name: str, kind: str, version: str, tally: CardTally, report: IngestReport,
-               size_bytes: int, linked: bool) -> str:
+               size_bytes: int, linked: bool, label_splits: dict[str, tuple[int, int]] | None = None) -> str:
     """The card text. `version` is the SHA-256 of manifest.jsonl: same content, same version."""
     lines = [
         f"# {name}", "",
@@ -69,7 +85,7 @@ def write_card(*, name: str, kind: str, version: str, tally: CardTally, report: 
     if kind == "text":
         lines.append("Records are stored verbatim in manifest.jsonl (`record`); no text files are copied.")
         lines.append("")
-    lines += _bar_table("Label distribution", ("label", "items"), sorted(tally.labels.items()))
+    lines += _label_table(label_splits or {})
     lines += _bar_table("Text length (characters)", ("length", "records"),
                         [(f"{lo}-{hi}", c) for lo, hi, c in histogram(tally.lengths)])
     res_rows = sorted(((f"{w}x{h}", c) for (w, h), c in tally.resolutions.items()), key=lambda kv: -kv[1])

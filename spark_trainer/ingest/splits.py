@@ -56,10 +56,40 @@ def every_class_held_out(items: list[Kept]) -> None:
     if not by_class or len(by_class) * PER_CLASS > sum(map(len, by_class.values())):
         return  # a field of (nearly) one value per item names items, not classes
     for members in by_class.values():
-        if len(members) < 2:
+        if len(members) < 2:  # in validation it would be a class the model is never trained on
+            members[0].split = "train"
             continue
         ordered = sorted(members, key=lambda item: item.sha256)
         if not any(item.split == "val" for item in members):
             ordered[0].split = "val"
         if not any(item.split == "train" for item in members):
             ordered[-1].split = "train"
+
+
+def label_splits(items: list[Kept], *, text: bool) -> dict[str, tuple[int, int]]:
+    """Each label's (training items, validation items), for the card. A text dataset's field of (nearly)
+    one value per item (fewer than two a value on average) names items, not classes: {} then."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for item in items:
+        if item.label is not None:
+            counts[item.label][item.split == "val"] += 1
+    if text and len(counts) * 2 > sum(train + val for train, val in counts.values()):
+        return {}
+    return {label: (train, val) for label, (train, val) in counts.items()}
+
+
+def untrained_note(splits: dict[str, tuple[int, int]], most: int = 5) -> str | None:
+    """The report's note on the classes only validation holds (a user's val/ folder or validation file
+    with a class its training split lacks), else None."""
+    lacking = [(label, val) for label, (train, val) in sorted(splits.items()) if not train]
+    if not lacking:
+        return None
+    if len(lacking) == 1:
+        label, val = lacking[0]
+        return (f"class {label!r} has no training items ({val:,} in validation): a classifier cannot learn it, and "
+                "the classification recipes refuse this dataset until you add training items for it or remove it "
+                "from validation")
+    named = ", ".join(f"{label!r} ({val:,} in validation)" for label, val in lacking[:most])
+    more = f" and {len(lacking) - most:,} more" if len(lacking) > most else ""
+    return (f"classes {named}{more} have no training items: a classifier cannot learn them, and the classification "
+            "recipes refuse this dataset until you add training items for them or remove them from validation")

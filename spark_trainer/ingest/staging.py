@@ -21,7 +21,7 @@ from typing import IO, Any
 from spark_trainer import disk
 from spark_trainer.errors import Conflict, DiskFull, OperationFailed
 from spark_trainer.ingest.card import CardTally, write_card
-from spark_trainer.ingest.splits import every_class_held_out
+from spark_trainer.ingest.splits import every_class_held_out, label_splits, untrained_note
 from spark_trainer.ingest.types import Duplicate, IngestOptions, IngestReport
 from spark_trainer.manifest_fields import FieldTally, ManifestStamp
 from spark_trainer.paths import DataHome
@@ -211,6 +211,9 @@ class DatasetBuilder:
         self.report.train = sum(i.split == "train" for i in self.items)
         self.report.val = len(self.items) - self.report.train
         self.report.sources = sources
+        labels = label_splits(self.items, text=self.kind == "text")
+        if note := untrained_note(labels):
+            self.report.notes.append(note)
         staging = self.staging
         size = self.size_bytes
         try:
@@ -226,7 +229,7 @@ class DatasetBuilder:
             report = self.report.to_dict() | {"version": version}
             _write_json(staging / REPORT, report)
             card = write_card(name=name, kind=self.kind, version=version, tally=self.tally,
-                              report=self.report, size_bytes=size, linked=self.link)
+                              report=self.report, size_bytes=size, linked=self.link, label_splits=labels)
             _write_synced(staging / CARD, card.encode("utf-8"))
         except OSError as exc:
             if disk.is_write_error(exc):

@@ -102,6 +102,9 @@ class LabelSet:
     def __len__(self) -> int:
         return len(self.names)
 
+    def name_of(self, raw: Any) -> str:
+        return self._name(raw)
+
     def id_of(self, raw: Any) -> int:
         return self.index[self._name(raw)]
 
@@ -112,6 +115,31 @@ class LabelSet:
     @property
     def label2id(self) -> dict[str, int]:
         return dict(self.index)
+
+
+def class_splits(labels: LabelSet, counted: Iterable[tuple[Any, str, int]]) -> dict[str, tuple[int, int]]:
+    """(training items, validation items) of each class of `labels`, from (raw label, split, items)."""
+    items = {name: [0, 0] for name in labels.names}
+    for raw, split, n in counted:
+        items[labels.name_of(raw)][split == "val"] += n
+    return {name: (train, val) for name, (train, val) in items.items()}
+
+
+def untrained_classes(splits: dict[str, tuple[int, int]], most: int = 5) -> str | None:
+    """"class 'fox' has no training items (2 in validation): ..." for the classes only validation holds
+    (a model never trained on a class never predicts it: its accuracy is capped, its evaluation misleads);
+    None when every class has training items."""
+    lacking = [(name, val) for name, (train, val) in splits.items() if not train]
+    if not lacking:
+        return None
+    if len(lacking) == 1:
+        name, val = lacking[0]
+        return (f"class {name!r} has no training items ({val:,} in validation): add training items for it or "
+                "remove it from validation")
+    named = [f"{name!r} ({val:,} in validation)" for name, val in lacking[:most]]
+    more = f" and {len(lacking) - most:,} more" if len(lacking) > most else ""
+    return (f"classes {', '.join(named)}{more} have no training items: add training items for them or remove "
+            "them from validation")
 
 
 def _is_integer(name: str) -> bool:

@@ -129,6 +129,11 @@ class ImageClassificationRecipe:
         return cls.LabelSet((r[1] for r in rows), self.rc.label_column, f"dataset {data_path}",
                             as_written=self.rc.label_names == "as-written")
 
+    def _untrained(self, rows: list[Any], data_path: Path, labels: cls.LabelSet | None = None) -> str | None:
+        """`classification.untrained_classes` of `rows`: the classes only validation holds."""
+        labels = self._label_set(rows, data_path) if labels is None else labels
+        return cls.untrained_classes(cls.class_splits(labels, ((label, split, 1) for _, label, split in rows)))
+
     def label_names(self, data_path: Path) -> list[str]:
         """The class names a model trained on this dataset has (what evaluation data is checked against)."""
         rows = self._rows(Path(data_path))
@@ -136,9 +141,10 @@ class ImageClassificationRecipe:
 
     def check_data(self, data_path: Path) -> None:
         """Submit's check, before any image is decoded: the fields exist, every image has a label,
-        and there are 2+ classes."""
+        there are 2+ classes, and each has a training image."""
         rows = self._rows(Path(data_path))
-        self._label_set(rows, data_path)
+        if problem := self._untrained(rows, data_path):
+            raise BadInput(f"dataset {data_path}: {problem}")
         check_image_processor(resolve_for_run(self.config.base_model))
 
     def prepare(self, data_path: Path) -> None:
@@ -150,6 +156,9 @@ class ImageClassificationRecipe:
             raise BadInput(f"dataset {data_path}: none of its images decodes (first: {self.skipped[0][0]}: "
                            f"{self.skipped[0][1]})" if self.skipped else f"dataset {data_path} has no images")
         self.labels = self._label_set(rows, data_path)
+        # Submit refuses such a dataset; a run queued before that check, or whose class's only training
+        # images do not decode, trains all the same, and its log says so.
+        untrained = self._untrained(rows, data_path, self.labels)
         self.model_dir = resolve_for_run(self.config.base_model)
         self.processor = AutoImageProcessor.from_pretrained(self.model_dir, local_files_only=True)
         self.pre = preprocess_of(self.processor)
@@ -157,6 +166,7 @@ class ImageClassificationRecipe:
         self.train_data = [i for i, split in items if split == "train"]
         picked, note = evaluated_rows([i for i, split in items if split == "val"], self.rc.eval_max_rows)
         self.val_data, self.data_notes = list(picked), [note] if note else []
+        self.data_notes += [f"this run cannot learn what only validation holds: {untrained}"] if untrained else []
         if not self.train_data:
             raise BadInput(f"dataset {data_path} has no training images (all are validation)")
         if self.rc.class_weights == "balanced":

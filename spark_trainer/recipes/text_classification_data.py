@@ -87,6 +87,15 @@ class Tokenized:
         return (Examples(self.ids[:cut], self.lengths[:n], self.labels[:n]),
                 Examples(self.ids[cut:], self.lengths[n:], self.labels[n:]))
 
+    def class_splits(self) -> dict[str, tuple[int, int]]:
+        """Each class's (training rows, validation rows)."""
+        import numpy as np
+
+        n, classes = self.n_train, len(self.names)
+        train = np.bincount(self.labels[:n], minlength=classes)
+        val = np.bincount(self.labels[n:], minlength=classes)
+        return {name: (int(train[i]), int(val[i])) for i, name in enumerate(self.names)}
+
     def sample_items(self) -> list[Encoded]:
         """The rows whose predictions the run logs as samples, with their texts."""
         train, val = self.splits()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,7 @@ class TextClassificationRecipe:
         self.weights: list[float] | None = None
         self.truncated = 0
         self.data_notes: list[str] = []  # lines for the run's log from preparing the data
+        self.class_splits: dict[str, tuple[int, int]] = {}  # each class's (training, validation) rows, once read
         self.model_notes: list[str] = []  # and from building the model
         self._head: list[str] = []
 
@@ -66,8 +68,11 @@ class TextClassificationRecipe:
         return self._scan(Path(data_path)).names
 
     def check_data(self, data_path: Path) -> None:
-        """Submit's check: the columns exist, labels are texts or integers, and there are 2+ classes."""
+        """Submit's check: the columns exist, labels are texts or integers, there are 2+ classes, and
+        each has a training row."""
         self._scan(Path(data_path))
+        if problem := cls.untrained_classes(self.class_splits):
+            raise BadInput(f"dataset {data_path}: {problem}")
 
     def _scan(self, data_path: Path) -> cls.LabelSet:
         """`_read`'s checks and label set, an ingested dataset read as a stream: submit's check (and
@@ -88,6 +93,7 @@ class TextClassificationRecipe:
         problem: str | None = None
         columns: set[str] = set()
         values: dict[tuple[str, Any], Any] = {}  # each distinct label as written (1 and 1.0 apart)
+        counted: Counter[tuple[tuple[str, Any], str]] = Counter()  # rows of each of them in each split
         total = train = 0
         for r in records:
             total += 1
@@ -101,8 +107,9 @@ class TextClassificationRecipe:
             problem = self._row_problem(r)
             if problem is None:
                 value = r.data[label]
-                values.setdefault((type(value).__name__, value if isinstance(value, (str, int, float)) else repr(value)),
-                                  value)
+                key = (type(value).__name__, value if isinstance(value, (str, int, float)) else repr(value))
+                values.setdefault(key, value)
+                counted[key, r.split] += 1
         require_rows(data_path, total, train)
         for column in (text, label):
             if column in missing:
@@ -111,7 +118,9 @@ class TextClassificationRecipe:
                                f"{missing[column].source}; columns found: {', '.join(sorted(columns))}")
         if problem is not None:
             raise BadInput(problem)
-        return cls.LabelSet(values.values(), label, f"dataset {data_path}", as_written=self.rc.label_names == "as-written")
+        labels = cls.LabelSet(values.values(), label, f"dataset {data_path}", as_written=self.rc.label_names == "as-written")
+        self.class_splits = cls.class_splits(labels, ((values[key], split, n) for (key, split), n in counted.items()))
+        return labels
 
     def prepare(self, data_path: Path) -> None:
         self._load_tokenizer()
@@ -119,6 +128,9 @@ class TextClassificationRecipe:
         self._check_fits(tokenized)
         self.labels = cls.LabelSet.from_names(tokenized.names, as_written=self.rc.label_names == "as-written")
         self.truncated = tokenized.truncated
+        # Submit refuses such a dataset; a run queued before that check trains all the same, and says so.
+        if untrained := cls.untrained_classes(tokenized.class_splits()):
+            self.data_notes.append(f"this run cannot learn what only validation holds: {untrained}")
         train, val = tokenized.splits()
         self.train_data = train
         self.val_data, note = evaluated_rows(val, self.rc.eval_max_rows)

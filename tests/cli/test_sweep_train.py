@@ -89,7 +89,9 @@ def test_wait_exits_1_when_a_run_of_the_sweep_did_not_complete(store: Store, cli
     model.mkdir()
     for name in ("config.json", "tokenizer_config.json"):
         (model / name).write_text("{}")
-    rows = write_jsonl(tmp_path / "t.jsonl", [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}] * 5)
+    # Five rows a class: one row of each, five times, was two after de-duplication, one held out,
+    # so one class was in validation only (refused at submit).
+    rows = write_jsonl(tmp_path / "t.jsonl", [{"text": label, "label": label, "n": i} for label in "xy" for i in range(5)])
     data = {"project": "p", "name": "cls", "recipe": "text-classification", "base_model": str(model),
             "dataset": str(rows), "gpus": "cpu", "train": {"max_steps": 2}}
     queued = queue_sweep(store, data, [parse_axis("train.seed=1,2")], machine=[])

@@ -17,7 +17,9 @@ def _queue(store: Store, tmp_path: Path) -> list[int]:
     model.mkdir()
     (model / "config.json").write_text("{}")
     (model / "tokenizer_config.json").write_text("{}")
-    rows = write_jsonl(tmp_path / "tickets.jsonl", [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}] * 5)
+    # Five rows a class: one row of each, five times, was two after de-duplication, one held out,
+    # so one class was in validation only (refused at submit).
+    rows = write_jsonl(tmp_path / "tickets.jsonl", [{"text": label, "label": label, "n": i} for label in "xy" for i in range(5)])
     data = {"project": "p", "name": "tickets", "recipe": "text-classification", "base_model": str(model),
             "dataset": str(rows), "gpus": "cpu", "train": {"max_steps": 2}}
     queued = queue_sweep(store, data, [parse_axis("train.learning_rate=1e-4,1e-3")], machine=[])

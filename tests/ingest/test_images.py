@@ -45,7 +45,10 @@ def test_class_folders_labels_captions_and_gates(store, project, tmp_path) -> No
         copied = Path(d.path) / row["path"]
         assert row["path"].startswith("files/") and copied.is_file()
     card = (Path(d.path) / "README.md").read_text()
-    assert "| cat | 3 |" in card and "| dog | 3 |" in card and "64x48" in card and "80x60" in card
+    for label in ("cat", "dog"):  # each class's items in training and in validation
+        train = sum(r["label"] == label and r["split"] == "train" for r in rows)
+        assert f"| {label} | {train} | {3 - train} |" in card
+    assert "64x48" in card and "80x60" in card
 
 
 def test_link_references_files_in_place(store, project, tmp_path) -> None:

@@ -106,3 +106,66 @@ def test_the_classes_of_text_rows_are_read_from_the_label_field_asked_for(store,
     rows = read_manifest(Path(result.dataset.path))
     assert {c: {r["split"] for r in rows if r["record"]["sentiment"] == c} for c in ("good", "bad", "meh")} == {
         c: {"train", "val"} for c in ("good", "bad", "meh")}
+
+
+def test_the_card_counts_each_class_in_each_split_and_the_report_names_one_only_validation_holds(
+        store, project, tmp_path: Path) -> None:
+    # train/{cat,dog} and val/{cat,dog,fox}: the card's "Label distribution" said `fox | 2`, not that both
+    # foxes are in validation, so nothing at ingestion said a classifier could never learn the class.
+    root = tmp_path / "splitimgs"
+    for split, label, n in (("train", "cat", 3), ("train", "dog", 3), ("val", "cat", 1), ("val", "dog", 1),
+                            ("val", "fox", 2)):
+        for i in range(n):
+            write_image(root / split / label / f"{i}.png", seed=hash((split, label, i)) % 10_000)
+    result = ingest_paths(store, [root], project=project)
+    card = (Path(result.dataset.path) / "README.md").read_text(encoding="utf-8")
+    assert "| label | train | val | |\n|---|---:|---:|---|\n| cat | 3 | 1 | " in card
+    assert "| dog | 3 | 1 | " in card and "| fox | 0 | 2 | " in card
+    note = ("class 'fox' has no training items (2 in validation): a classifier cannot learn it, and the "
+            "classification recipes refuse this dataset until you add training items for it or remove it from "
+            "validation")
+    assert note in result.report.notes and f"> {note}" in card
+
+
+def test_a_text_datasets_card_counts_its_label_field_in_each_split(store, project, tmp_path: Path) -> None:
+    root = tmp_path / "tables"
+    root.mkdir()
+    (root / "train.csv").write_text("text,label\n" + "".join(f"row {i},{'ab'[i % 2]}\n" for i in range(6)))
+    (root / "validation.csv").write_text("text,label\nvalid a,a\nvalid y,yyy\nvalid z,zzz\nvalid zz,zzz\n")
+    result = ingest_paths(store, [root], project=project)
+    card = (Path(result.dataset.path) / "README.md").read_text(encoding="utf-8")
+    assert "| a | 3 | 1 | " in card and "| b | 3 | 0 | " in card and "| zzz | 0 | 2 | " in card
+    assert ("classes 'yyy' (1 in validation), 'zzz' (2 in validation) have no training items: a classifier "
+            "cannot learn them") in card
+    # A field of one value per row names rows, not classes: no table, no note.
+    ids = tmp_path / "ids.jsonl"
+    ids.write_text("".join(json.dumps({"text": f"row {i}", "label": f"id-{i}"}) + "\n" for i in range(40)))
+    result = ingest_paths(store, [ids], project=project)
+    assert "Label distribution" not in (Path(result.dataset.path) / "README.md").read_text(encoding="utf-8")
+    assert not result.report.notes
+
+
+def test_a_class_of_one_item_stays_in_training(store, project, tmp_path: Path) -> None:
+    # The content-hash split put the one owl of 31 images in validation: a class no run could learn.
+    import hashlib
+
+    from spark_trainer.ingest import IngestOptions
+    from spark_trainer.ingest.staging import split_of
+
+    root = tmp_path / "pets"
+    owls = []
+    for seed in range(200):
+        owl = write_image(tmp_path / "owl.png", seed=seed)
+        sha = hashlib.sha256(owl.read_bytes()).hexdigest()
+        if split_of(sha, 0.3) == "val":  # an owl the hash split holds out
+            owls.append(seed)
+            break
+    assert owls
+    write_image(root / "owl" / "0.png", seed=owls[0])
+    for label in ("cat", "dog"):
+        for i in range(15):
+            write_image(root / label / f"{i}.png", seed=1000 + hash((label, i)) % 100_000)
+    result = ingest_paths(store, [root], project=project, options=IngestOptions(val_fraction=0.3))
+    rows = read_manifest(Path(result.dataset.path))
+    assert [r["split"] for r in rows if r["label"] == "owl"] == ["train"]
+    assert not any("no training items" in note for note in result.report.notes)

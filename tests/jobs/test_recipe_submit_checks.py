@@ -48,6 +48,26 @@ def _half_captioned(tmp_path: Path) -> Path:
     return folder
 
 
+def _split_folders(tmp_path: Path) -> Path:
+    """train/{red_square,green_disc} and val/{red_square,green_disc,blue_bars}: blue bars in validation only."""
+    root = tmp_path / "splitimgs"
+    make_image_folders(root / "train", per_class=2)
+    make_image_folders(root / "val", per_class=2, seed=1)
+    for image in (root / "train" / "blue_bars").iterdir():
+        image.unlink()
+    (root / "train" / "blue_bars").rmdir()
+    return root
+
+
+def _split_tables(tmp_path: Path) -> Path:
+    """train.csv and validation.csv, whose label 'zzz' train.csv lacks."""
+    root = tmp_path / "tables"
+    root.mkdir()
+    (root / "train.csv").write_text("text,label\n" + "".join(f"row {i},{'ab'[i % 2]}\n" for i in range(6)))
+    (root / "validation.csv").write_text("text,label\nvalid a,a\nvalid z,zzz\nvalid zz,zzz\n")
+    return root
+
+
 CASES = {
     "label column missing": ("text-classification", lambda p: _tickets(p, [{"text": "a", "target": "x"}]),
                              "config.json", "dataset 'tickets': its records have no 'label' field "
@@ -58,6 +78,14 @@ CASES = {
     "one class (images)": ("image-classification", _one_class_folder, "config.json",
                            "error: dataset: recipe image-classification cannot train on dataset 'pets': "
                            "classification needs at least 2 classes in 'label'; found 'red_square'"),
+    "a class only in validation (images)": (
+        "image-classification", _split_folders, "config.json",
+        "error: dataset: recipe image-classification cannot train on dataset 'splitimgs': class 'blue_bars' has no "
+        "training items (2 in validation): add training items for it or remove it from validation"),
+    "a class only in validation (text)": (
+        "text-classification", _split_tables, "config.json",
+        "error: dataset: recipe text-classification cannot train on dataset 'tables': class 'zzz' has no training "
+        "items (2 in validation): add training items for it or remove it from validation"),
     "captions missing": ("diffusion-lora", _half_captioned, "model_index.json",
                          "only 4 of 6 images have a caption (missing on "),
 }

@@ -60,12 +60,16 @@ def make_image_folders(root: Path, per_class: int = 24, size: int = 40, seed: in
 def ingested_jsonl(folder: Path, rows: list[dict[str, Any]], name: str = "rows.jsonl") -> Path:
     """The folder of a dataset ingested from `rows` written as `folder/name` (real ingestion into a
     home in `folder`, so its manifest is what runs read, and the token cache has a dataset to live in)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return ingested(folder, write_jsonl(folder / name, rows))
+
+
+def ingested(folder: Path, source: Path) -> Path:
+    """The folder of the dataset ingested from `source` (a file or a folder) into a home in `folder`."""
     from spark_trainer.ingest.core import ingest_paths
     from spark_trainer.store import datasets, projects
     from spark_trainer.store.store import Store
 
-    folder.mkdir(parents=True, exist_ok=True)
-    source = write_jsonl(folder / name, rows)
     with Store.open(folder / "home") as store:
         projects.create(store, "p")
         result = ingest_paths(store, [source], project="p")

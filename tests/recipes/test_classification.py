@@ -39,6 +39,24 @@ def test_one_class_in_several_spellings_is_one_class() -> None:
         LabelSet([1, 1.0, "1 "], "label", "d.csv")
 
 
+def test_a_class_only_validation_holds_is_named_with_its_counts() -> None:
+    from spark_trainer.recipes.classification import class_splits, untrained_classes
+
+    labels = LabelSet(["cat", "dog", "fox", 1.0, "1"], "label", "d.csv")
+    counted = [("cat", "train", 3), ("cat ", "val", 1), ("dog", "train", 2), ("fox", "val", 2), (1.0, "val", 1),
+               ("1", "val", 1)]
+    splits = class_splits(labels, counted)
+    assert splits == {"1": (0, 2), "cat": (3, 1), "dog": (2, 0), "fox": (0, 2)}
+    assert untrained_classes(splits) == ("classes '1' (2 in validation), 'fox' (2 in validation) have no training "
+                                         "items: add training items for them or remove them from validation")
+    assert untrained_classes({"cat": (3, 1), "fox": (0, 2)}) == (
+        "class 'fox' has no training items (2 in validation): add training items for it or remove it from validation")
+    assert untrained_classes({"cat": (3, 1), "dog": (2, 0)}) is None  # a class only training holds is fine
+    many = {f"c{i}": (0, 1) for i in range(8)}
+    assert untrained_classes(many).startswith("classes 'c0' (1 in validation), ") and " and 3 more have " in \
+        untrained_classes(many)
+
+
 def test_empty_cells_are_missing_labels() -> None:
     assert [not is_filled(v) for v in (None, "", "  ", float("nan"), [], {}, 0, "0", 0.0, False)] == [
         True, True, True, True, True, True, False, False, False, False]

@@ -5,6 +5,7 @@ resume holds with augmentation; bad input fails before training."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,28 @@ def test_bad_input_fails_before_training(tiny_image_classifier, tmp_path):
     with pytest.raises(BadInput, match="at least 2 classes in 'label'; found 'x'"):
         train(config(tiny_image_classifier), write_jsonl(root / "manifest.jsonl", one_class), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_on_a_class_only_validation_holds_says_so_in_its_log(tiny_image_classifier, tmp_path):
+    """Submit refuses train/{red_square,green_disc} with val/ holding blue bars too; a run queued before
+    that check trains all the same, and its log said "3 classes" and nothing of the one it can never predict."""
+    from spark_trainer.recipes.image_classification_impl import ImageClassificationRecipe
+    from tests.recipes.helpers import ingested
+
+    root = tmp_path / "splitimgs"
+    make_image_folders(root / "train", per_class=3)
+    make_image_folders(root / "val", per_class=2, seed=1)
+    for image in (root / "train" / "blue_bars").iterdir():
+        image.unlink()
+    (root / "train" / "blue_bars").rmdir()
+    folder = ingested(tmp_path, root)
+    problem = "class 'blue_bars' has no training items (2 in validation): add training items for it or remove it " \
+              "from validation"
+    recipe = ImageClassificationRecipe(config(tiny_image_classifier))
+    with pytest.raises(BadInput, match=re.escape(problem)):
+        recipe.check_data(folder)
+    recipe.prepare(folder)
+    assert f"this run cannot learn what only validation holds: {problem}" in recipe.log_notes()
 
 
 def test_a_phone_photo_is_fed_to_the_model_upright(tmp_path):

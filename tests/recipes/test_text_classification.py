@@ -4,6 +4,7 @@ stopping, exact resume, bad input before any training step, and the real MiniLM 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,29 @@ def test_submits_check_reads_an_ingested_dataset_as_a_stream(tiny_text_classifie
         return
     with pytest.raises(BadInput, match=message.replace("(", r"\(").replace(")", r"\)")):
         recipe.check_data(folder)
+
+
+def test_a_run_on_a_class_only_validation_holds_says_so_in_its_log(tiny_text_classifier, tmp_path):
+    """Submit refuses such a dataset (tests/jobs/test_recipe_submit_checks.py); a run queued before that
+    check trains all the same, and its log said "3 classes" and nothing of the one it can never predict."""
+    from spark_trainer.recipes.text_classification_impl import TextClassificationRecipe
+    from tests.recipes.helpers import ingested
+
+    rows = ticket_rows(30)
+    source = tmp_path / "tickets"
+    source.mkdir()
+    write_jsonl(source / "train.jsonl", [r for r in rows if r["label"] != "praise"])
+    write_jsonl(source / "validation.jsonl", [r for r in rows if r["label"] != "bug"][:12])
+    folder = ingested(tmp_path, source)
+    problem = "class 'praise' has no training items (6 in validation): add training items for it or remove it " \
+              "from validation"
+    recipe = TextClassificationRecipe(config(tiny_text_classifier))
+    with pytest.raises(BadInput, match=re.escape(problem)):
+        recipe.check_data(folder)
+    for _ in range(2):  # tokenized, then read from the token cache
+        recipe = TextClassificationRecipe(config(tiny_text_classifier))
+        recipe.prepare(folder)
+        assert f"this run cannot learn what only validation holds: {problem}" in recipe.log_notes()
 
 
 @pytest.mark.slow

@@ -202,3 +202,26 @@ def test_the_estimate_of_a_local_model_folder_imports_neither_torch_nor_transfor
     assert len(result["shown"]) == len(forms)
     assert [text for text in result["shown"] if not text.startswith("<b>~")] == []  # an estimate for each
     assert result["imported"] == []
+
+
+def test_a_class_only_validation_holds_is_said_next_to_the_dataset(store, tmp_path) -> None:
+    """A validation.jsonl with a label train.jsonl lacks was launched without a word: its model can
+    never predict that class, so its accuracy was capped and its evaluation misled."""
+    import json
+
+    from app.views.setup_checks import check_setup
+    from spark_trainer.ingest import ingest_paths
+
+    llama, _sd = _home_with_a_text_dataset_and_two_models(store, tmp_path)
+    folder = tmp_path / "tickets"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text("".join(json.dumps({"text": f"t {i}", "label": "ab"[i % 2]}) + "\n"
+                                                for i in range(6)))
+    (folder / "validation.jsonl").write_text("".join(json.dumps({"text": f"v {i}", "label": label}) + "\n"
+                                                     for i, label in enumerate(["a", "zzz", "zzz"])))
+    ingest_paths(store, [folder], project="demo", name="tickets")
+    form = {**GOOD, "recipe": "text-classification", "base_model": llama, "train": {}, "recipe_config": {},
+            "dataset": "tickets"}
+    assert check_setup(store, form, ["tickets"], [], {}).errors == {
+        "dataset": "recipe text-classification cannot train on dataset 'tickets': class 'zzz' has no training "
+                   "items (2 in validation): add training items for it or remove it from validation"}
