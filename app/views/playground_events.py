@@ -36,6 +36,9 @@ class PlaygroundEventsMixin:
             self.pending.pop(rid, None)
             if self.panel is not None:
                 self.panel.on_done(message.get("variant", "tuned"), message.get("output", {}))
+            note = (message.get("output") or {}).get("note")
+            if note:  # the answer capped to fit the model's context, a chat's oldest turns left out
+                self.banner.show_message(note[:1].upper() + note[1:] + ".", "warning")
         elif event == "error" and message.get("run_gone") and self._shows(message.get("run")):
             self._run_gone()
         elif event == "error":

@@ -33,7 +33,7 @@ VARIANT_TITLES = {"tuned": "Fine-tuned", "base": "Base model"}
 
 # How an answer ended (the server's finish_reason), as the stats line under it says it.
 ENDINGS = {"eos": "ended by the model", "length": "ended by Max new tokens", "stop": "ended by a stop string",
-           "cancelled": "stopped"}
+           "context": "ended by the model's context", "cancelled": "stopped"}
 
 
 class AnswerBox(QGroupBox):
@@ -174,6 +174,9 @@ class TextGenerationPanel(QWidget):
         self.tuned.setTitle(f"{VARIANT_TITLES['tuned']} · {label}")
         base = facts.get("base_model")
         self.base.setTitle(f"{VARIANT_TITLES['base']} · {short_name(base)}" if base else VARIANT_TITLES["base"])
+        if facts.get("context"):
+            self.max_new_tokens.setToolTip(f"This model takes at most {int(facts['context']):,} tokens, prompt and "
+                                           "answer together: an answer that would pass that is capped")
         if "chat_template" in facts:
             has = bool(facts["chat_template"])
             self.chat.setEnabled(has)

@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                      "the same settings and seed (the Playground's 'Compare with the base model')")
     # Each kind's options default to None (their values are in DEFAULTS): given to another kind of run they
     # are refused, not ignored.
-    gen.add_argument("--max-new-tokens", type=int, metavar="N", help="causal-lm runs: the answer's length (default 64)")
+    gen.add_argument("--max-new-tokens", type=int, metavar="N", help="causal-lm runs: the answer's length (default 64; capped, with a note, to what "
+                     "the model's context leaves after the prompt)")
     gen.add_argument("--temperature", type=float, metavar="T", help="0 = greedy (default 0.7)")
     gen.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling (default 0.95)")
     gen.add_argument("--top-k", type=int, metavar="K", help="0 = off (default 50)")
@@ -98,15 +99,14 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
         if streaming:
             write_stdout(text)
 
-    output = generator.generate({"prompt": args.prompt}, settings, base=args.base, emit=emit,
-                                should_stop=lambda: False)
+    output = _answer(ctx, source, generator, {"prompt": args.prompt}, settings, base=args.base, emit=emit)
     base_output = None
     if args.compare:  # the same settings and the seed the first answer used, as the Playground compares
         again = {**settings, "seed": output["settings"]["seed"]}
         if settings.get("out"):
             again["out"] = str(_base_image(Path(settings["out"])))
-        base_output = generator.generate({"prompt": args.prompt}, again, base=True, emit=lambda _t: None,
-                                         should_stop=lambda: False)
+        base_output = _answer(ctx, source, generator, {"prompt": args.prompt}, again, base=True,
+                              emit=lambda _t: None)
     generator.close()
     if streaming:
         write_stdout("\n")
@@ -134,12 +134,32 @@ def cmd_generate(ctx: Context, args: argparse.Namespace) -> Result:
             shown += f"\n\n--- base model ---\n{base_output['text']}"
 
     def text() -> str:
+        for said in (output, base_output or {}):
+            if said.get("note"):  # the answer capped to fit the model's context, say
+                ctx.info(f"note: {said['note']}")
         ctx.info(note)
         if args.save:
             ctx.info(f"saved to run {source.run_id}'s samples: {data['saved']}")
         return shown
 
     return Result(data, text)
+
+
+def _answer(ctx: Context, source: Any, generator: Any, inputs: dict[str, Any], settings: dict[str, Any], *,
+            base: bool, emit: Any) -> dict[str, Any]:
+    """generator.generate, with a failure inside the model (an error of torch or transformers) said in one
+    line naming the run, as the Playground's banner says it; --debug keeps the traceback."""
+    from spark_trainer.errors import OperationFailed, SparkError, describe
+
+    try:
+        return generator.generate(inputs, settings, base=base, emit=emit, should_stop=lambda: False)
+    except (SparkError, KeyboardInterrupt, OSError):
+        raise
+    except Exception as exc:
+        if ctx.debug:
+            raise
+        who = f"run {source.run_id}'s base model" if base else f"run {source.run_id}'s model"
+        raise OperationFailed(f"{who} failed while generating: {describe(exc)} (--debug shows where)") from exc
 
 
 def _source(store: Any, args: argparse.Namespace) -> Any:

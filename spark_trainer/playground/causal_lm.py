@@ -12,6 +12,7 @@ from typing import Any
 
 from spark_trainer.errors import BadInput
 from spark_trainer.models.attention import for_inference
+from spark_trainer.playground.context import Fitted, context_length, fit, fit_conversation
 from spark_trainer.playground.generators import Emit, ShouldStop
 from spark_trainer.playground.settings import GenerationSettings
 from spark_trainer.playground.source import ModelSource
@@ -30,6 +31,7 @@ class CausalLMGenerator:
         self.device: Any = None
         self.dtype: Any = None
         self.model_dir: Path | None = None
+        self.context: int | None = None  # the most tokens, prompt and answer together (`context.context_length`)
 
     # ---- loading --------------------------------------------------------------------------------
     def load(self, source: ModelSource, device: str) -> dict[str, Any]:
@@ -57,7 +59,8 @@ class CausalLMGenerator:
         else:
             self.model = self._load_adapted(source, rc, precision)
         self.model.eval()
-        return {"chat_template": bool(self.tokenizer.chat_template), "method": rc.method,
+        self.context = context_length(self.model, self.tokenizer)
+        return {"context": self.context, "chat_template": bool(self.tokenizer.chat_template), "method": rc.method,
                 "base_model": str(self.model_dir), "precision": precision, "format": self.format,
                 "prompt_template": self.template is not None}
 
@@ -129,7 +132,8 @@ class CausalLMGenerator:
         prompt = inputs.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise BadInput("prompt is empty")
-        ids = self.encode_prompt(prompt, inputs.get("history") or [], s.chat_template, s.prompt_template)
+        fitted = self._fit(prompt, inputs.get("history") or [], s, base)
+        ids = fitted.ids
         seed = s.seed if s.seed is not None else random.randrange(2**32)
         stream = _TextStream(self.tokenizer, s.stop, emit)
 
@@ -156,15 +160,31 @@ class CausalLMGenerator:
         # Training models emit hidden states for the fused loss (training/losses.py); generation needs logits.
         with torch.no_grad(), adapter_off, logits_out(model):
             out = model.generate(
-                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=s.max_new_tokens,
+                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=fitted.max_new_tokens,
                 repetition_penalty=s.repetition_penalty, streamer=stream,
                 stopping_criteria=StoppingCriteriaList([_Stop()]), pad_token_id=self.tokenizer.pad_token_id,
                 eos_token_id=self.tokenizer.eos_token_id, use_cache=True, **sampling)
         new_tokens = int(out.shape[1] - input_ids.shape[1])
         reason = ("cancelled" if should_stop() else "stop" if stream.stopped else
-                  "eos" if new_tokens and int(out[0, -1]) == self.tokenizer.eos_token_id else "length")
-        return {"text": stream.text, "tokens": new_tokens, "seconds": round(time.monotonic() - started, 3),
-                "finish_reason": reason, "settings": {**s.to_dict(), "seed": seed}}
+                  "eos" if new_tokens and int(out[0, -1]) == self.tokenizer.eos_token_id else
+                  "context" if fitted.capped else "length")
+        result = {"text": stream.text, "tokens": new_tokens, "seconds": round(time.monotonic() - started, 3),
+                  "finish_reason": reason, "prompt_tokens": len(ids), "settings": {**s.to_dict(), "seed": seed}}
+        note = fitted.said(reason == "context")
+        return {**result, "note": note} if note else result
+
+    def _fit(self, prompt: str, history: list[Any], s: GenerationSettings, base: bool) -> Fitted:
+        """The prompt's ids, refused (BadInput) when they alone fill the model's context, with the answer
+        capped to what is left (a chat's oldest turns left out first; see `context`)."""
+        run = self.source.run_id if self.source is not None else "?"
+        who = f"run {run}'s base model" if base else f"run {run}'s model"
+        if s.chat_template and history:
+            def encode(turns: list[Any]) -> list[int]:
+                return self.encode_prompt(prompt, turns, True)
+
+            return fit_conversation(encode, history, s.max_new_tokens, self.context, who)
+        ids = self.encode_prompt(prompt, history, s.chat_template, s.prompt_template)
+        return fit(ids, s.max_new_tokens, self.context, who)
 
     def encode_prompt(self, prompt: str, history: list[Any], chat: bool, template: bool = True) -> list[int]:
         """The ids the model is given for `prompt`: as a user message through the chat template (`chat`),
@@ -215,6 +235,9 @@ def _tokenizer(source: ModelSource, model_dir: Path, chat_template: str | None) 
         tok.pad_token = tok.eos_token
     if chat_template and not tok.chat_template:
         tok.chat_template = chat_template
+    # A prompt longer than the model takes is refused in one line (`context.fit`); the tokenizer's own
+    # warning ("will result in indexing errors") would only come before it as noise.
+    tok.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
     return tok
 
 

@@ -19,6 +19,11 @@ Server to client (`event`):
 `run_gone` is true when the run asked for (a load's error) or held (`unloaded`, whose `run` is the
 run whose model it held) no longer exists: it was deleted, so loading it again cannot work.
 
+A causal-LM `done`'s output has `finish_reason` "eos", "length" (max_new_tokens), "stop", "cancelled"
+or "context" (the answer capped to fit the model's context; see `context`), `prompt_tokens`, and a
+`note` (one line for the user) when it was capped or a chat's oldest turns (`inputs.history`) were
+left out. A prompt that alone fills the context is an `error` with bad_input true; the model stays loaded.
+
 Every request gets exactly one `done`, `loaded` or `error` answer (a cancelled one gets `done`
 with finish_reason "cancelled"), so a client can count what is still outstanding.
 """

@@ -292,3 +292,24 @@ def test_a_server_still_busy_when_the_app_has_gone_ends_itself_after_a_grace(tmp
         finished.set()
     watcher.join(10)
     assert not watcher.is_alive() and exits == ([0] if loop == "stuck" else [])
+
+
+def test_a_prompt_past_the_models_context_is_refused_and_the_model_stays_loaded(trained: TrainedRun,
+                                                                               server) -> None:
+    srv = server()
+    assert srv.next()["event"] == "ready"
+    srv.send(op="load", id=1, run=trained.run_id, checkpoint="last")
+    loaded = srv.next()
+    assert loaded["event"] == "loaded" and loaded["context"] == 128
+    srv.send(op="generate", id=2, variant="tuned", inputs={"prompt": "word " * 300}, settings={"max_new_tokens": 5})
+    error = srv.next()
+    assert error["event"] == "error" and error["id"] == 2 and error["bad_input"] is True
+    assert error["message"].startswith("the prompt is ") and error["message"].endswith(
+        f"run {trained.run_id}'s model takes at most 128 (prompt and answer together)")
+    # The base model (random weights, greedy) runs on to the cap.
+    srv.send(op="generate", id=3, variant="base", inputs={"prompt": "word"},
+             settings={"max_new_tokens": 200, "temperature": 0})
+    done = srv.until("done")[-1]  # the same process, the model still loaded: no load request before it
+    assert done["id"] == 3 and done["output"]["finish_reason"] == "context"
+    assert done["output"]["prompt_tokens"] + done["output"]["tokens"] == 128
+    assert done["output"]["note"].startswith("the answer was capped at ")
