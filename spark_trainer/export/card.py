@@ -40,6 +40,14 @@ class CardData:
     has_curve: bool = True
     base_is_local: bool = False  # a folder of the training machine, not a Hub id
     dataset_deleted: bool = False  # deleted since training (a name is then its kept card's)
+    # The step each of final_metrics was logged at, when not the exported step (a run stopped between
+    # evaluations): said beside it in the body, and left out of model-index, which is this model's results.
+    metric_steps: dict[str, int] = field(default_factory=dict)
+    stopped: str = ""  # a sentence when the run ended before its max steps (or is still training)
+
+
+def _own(data: CardData, key: str) -> bool:
+    return data.metric_steps.get(key, data.step) == data.step
 
 
 def front_matter(data: CardData) -> dict[str, Any]:
@@ -49,12 +57,12 @@ def front_matter(data: CardData) -> dict[str, Any]:
         return {"type": data.info.pipeline_tag}
 
     data_name = data.dataset_name or DELETED_DATASET
-    validation = {k: v for k, v in data.final_metrics.items() if k.startswith("eval_")}
+    validation = {k: v for k, v in data.final_metrics.items() if k.startswith("eval_") and _own(data, k)}
     if validation:
         results.append({"task": task(), "dataset": {"name": data_name, "type": data_name, "split": "validation"},
                         "metrics": [{"type": k.removeprefix("eval_"), "name": k, "value": round(v, 6)}
                                     for k, v in validation.items()]})
-    elif "loss" in data.final_metrics:
+    elif "loss" in data.final_metrics and _own(data, "loss"):
         results.append({"task": task(), "dataset": {"name": data_name, "type": data_name, "split": "train"},
                         "metrics": [{"type": "loss", "name": "final training loss",
                                      "value": round(data.final_metrics["loss"], 6)}]})
@@ -87,7 +95,7 @@ def render(data: CardData) -> str:
     lines = ["---", yaml_text.rstrip("\n"), "---", "", f"# {data.model_name}", "",
              f"A {_kind_words(data.info.kind)} of `{data.base_model}` trained with SparkTrainer "
              f"(recipe `{data.recipe}`, run {data.run_id}, checkpoint at step {data.step}; weights in "
-             f"{data.info.dtype}, safetensors).", ""]
+             f"{data.info.dtype}, safetensors)." + (f" {data.stopped}" if data.stopped else ""), ""]
     lines += ["## Usage", "", "```python", data.info.usage.replace("EXPORT_DIR", "PATH_OR_REPO_ID"), "```", ""]
     if data.base_is_local and data.info.kind == "adapter":
         lines += [f"The base model `{data.base_model}` was a local folder on the machine that trained this "
@@ -107,7 +115,8 @@ def render(data: CardData) -> str:
     lines += [""]
     if data.final_metrics:
         lines += ["## Results", "", "| metric | value |", "|---|---:|"]
-        lines += [f"| {k} | {v:.4f} |" for k, v in data.final_metrics.items()]
+        lines += [f"| {k} | {v:.4f}" + ("" if _own(data, k) else f" (at step {data.metric_steps[k]})") + " |"
+                  for k, v in data.final_metrics.items()]
         lines += [""]
     for ev in data.evaluations:
         lines += [f"Evaluation `{ev.task}` on `{ev.dataset}`: "

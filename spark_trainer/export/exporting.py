@@ -250,7 +250,8 @@ def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo
             series.setdefault(point.key, []).append((point.step, point.value))
     curves = {k: downsample(series[k]) for k in ("loss", "eval_loss") if k in series}
     draw_curves(curves, folder / card.LOSS_CURVE, title=f"{experiment.name}: loss by step")
-    final = {k: max(series[k])[1] for k in sorted(series)}
+    last = {k: max(series[k]) for k in sorted(series)}  # (step, value): a run stopped between evaluations
+    final = {k: value for k, (_, value) in last.items()}  # has its last one at an earlier step
     # Only evaluations of exactly these weights: another checkpoint's results are not this export's.
     done = [e for e in evaluations.list_for(store, run.id)
             if e.status == "completed" and not e.base and e.step == step]
@@ -269,10 +270,24 @@ def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo
         base_is_local=base_is_local(config),
         step=step, info=info, dataset_name=dataset_name, dataset_summary=summary, dataset_deleted=deleted,
         hyperparameters=hyper,
-        final_metrics=final, evaluations=[e for e in evals if e.metrics],
+        final_metrics=final, evaluations=[e for e in evals if e.metrics], stopped=_stopped(run, config),
+        metric_steps={k: at for k, (at, _) in last.items() if at != step},
         tags=list(dict.fromkeys(t for t in ("spark-trainer", config.recipe, method, "lora" if method in
                                             ("lora", "qlora", "dora") else None, info.kind) if t)))
     (folder / CARD_NAME).write_text(card.render(data), encoding="utf-8")
+
+
+def _stopped(run: Any, config: Any) -> str:
+    """A sentence when the run did not reach its max steps: a cancelled, failed, interrupted or
+    still-training run's checkpoint is not the model its config asked for."""
+    from spark_trainer.store.entities import RunStatus
+
+    total = run.total_steps or config.train.max_steps
+    if run.status == RunStatus.COMPLETED or not total:
+        return ""
+    how = {RunStatus.CANCELLED: "was cancelled", RunStatus.FAILED: "failed",
+           RunStatus.INTERRUPTED: "was interrupted", RunStatus.PAUSED: "was paused"}.get(run.status, "was still training")
+    return f"The run {how} at step {run.step} of its {total} max steps."
 
 
 def _dataset_card(store: Store, config: Any) -> tuple[str | None, str, bool]:
