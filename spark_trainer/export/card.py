@@ -57,17 +57,24 @@ def front_matter(data: CardData) -> dict[str, Any]:
         return {"type": data.info.pipeline_tag}
 
     data_name = data.dataset_name or DELETED_DATASET
+
+    def dataset(name: str, **split: str) -> dict[str, str]:
+        # model-index needs a dataset type, which the Hub reads as a Hub dataset id (and links to
+        # hf.co/datasets/<type>): a local dataset's name there would point at someone else's data.
+        # " (local)" makes a type no Hub id can be; the name stays the dataset's.
+        return {"name": name, "type": f"{name} (local)", **split}
+
     validation = {k: v for k, v in data.final_metrics.items() if k.startswith("eval_") and _own(data, k)}
     if validation:
-        results.append({"task": task(), "dataset": {"name": data_name, "type": data_name, "split": "validation"},
+        results.append({"task": task(), "dataset": dataset(data_name, split="validation"),
                         "metrics": [{"type": k.removeprefix("eval_"), "name": k, "value": round(v, 6)}
                                     for k, v in validation.items()]})
     elif "loss" in data.final_metrics and _own(data, "loss"):
-        results.append({"task": task(), "dataset": {"name": data_name, "type": data_name, "split": "train"},
+        results.append({"task": task(), "dataset": dataset(data_name, split="train"),
                         "metrics": [{"type": "loss", "name": "final training loss",
                                      "value": round(data.final_metrics["loss"], 6)}]})
     for ev in data.evaluations:
-        results.append({"task": task(), "dataset": {"name": ev.dataset, "type": ev.dataset},
+        results.append({"task": task(), "dataset": dataset(ev.dataset),
                         "metrics": [{"type": k, "name": k if k == ev.task else f"{ev.task} {k}", "value": round(v, 6)}
                                     for k, v in ev.metrics.items()]})
     meta: dict[str, Any] = {
@@ -78,8 +85,8 @@ def front_matter(data: CardData) -> dict[str, Any]:
         "license": "unknown",
         "tags": data.tags,
     }
-    if data.dataset_name is not None:
-        meta["datasets"] = [data.dataset_name]
+    # No `datasets:` either: the Hub links its entries as Hub datasets, and a run trains on a local
+    # dataset (named in the body's Training data), whose name may be another's Hub dataset.
     if results:
         meta["model-index"] = [{"name": data.model_name, "results": results}]
     return meta
