@@ -20,12 +20,12 @@ from typing import Any
 
 from spark_trainer import disk
 from spark_trainer.errors import BadInput, DiskFull, NotFound, OperationFailed
-from spark_trainer.export import card, hub, integrity
+from spark_trainer.export import hub, integrity, model_card
 from spark_trainer.export.checkpoint import pinned_checkpoint, unsaved_best
 from spark_trainer.export.classifier import dataset_folder
 from spark_trainer.export.options import ExportOptions
 from spark_trainer.export.registry import ExportInfo, exporter_for
-from spark_trainer.store import datasets, experiments, exports, metrics, runs
+from spark_trainer.store import exports, runs
 from spark_trainer.store.exports import Export
 from spark_trainer.store.store import Store
 
@@ -90,8 +90,8 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
     with pinned_checkpoint(Path(run.run_dir), options.checkpoint, run_id=run.id) as (checkpoint, step):
         note = unsaved_best(store, run.id, Path(run.run_dir), step) if str(options.checkpoint) == "best" else None
         reused = find_reusable(store, run.id, step, options)
-        if reused is not None:
-            return ExportResult(reused, reused=True, note=note)
+        if reused is not None:  # its card says what the store says now (evaluations, dataset name)
+            return ExportResult(model_card.refresh(store, run, reused), reused=True, note=note)
         damaged = _damaged(store, run.id, step, options)
         return dataclasses.replace(_export(store, run, checkpoint, step, options, notify, damaged), note=note)
 
@@ -114,7 +114,7 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
         info: ExportInfo = exporter.write(config, checkpoint, staging, merge=options.merge, dtype=options.dtype,
                                           data_path=dataset_folder(store, config), labels=run_label_names(Path(run.run_dir)))
         notify("writing model card", 1, 3)
-        _write_card(store, run, config, step, info, staging)
+        model_card.write(store, run, config, step, info, staging)
         notify("finishing", 2, 3)
         disk.finish_staging(staging)  # on the disk before it has the export's name
         dest = _replace_damaged(staging, dest) if damaged is not None else \
@@ -131,7 +131,8 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
         raise failure from exc
     written = integrity.manifest(dest)  # what a reuse or a push checks is still there, unchanged
     recorded = {**_requested(run.id, step, options, config.recipe), "dtype": info.dtype, "kind": info.kind,
-                "library_name": info.library_name, "files": sorted(written), "manifest": written}
+                "library_name": info.library_name, "files": sorted(written), "manifest": written,
+                model_card.INFO_KEY: model_card.recorded_info(info)}
     if damaged is not None:
         record = exports.set_options(store, damaged.id, recorded)
         notify("exported", 3, 3)
@@ -233,79 +234,6 @@ def _replace_damaged(staging: Path, dest: Path) -> Path:
     staging.replace(dest)
     shutil.rmtree(aside, ignore_errors=True)
     return dest
-
-
-def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo, folder: Path) -> None:
-    from spark_trainer.export.plot import downsample, draw_curves
-    from spark_trainer.store import evaluations
-
-    experiment = experiments.get(store, run.experiment_id)
-    dataset_name, summary, deleted = _dataset_card(store, config)
-    # The card describes the exported checkpoint: every series up to its step, values as of that step.
-    wanted = [k for k in metrics.keys(store, run.id) if k.startswith(card.CARD_METRIC_PREFIXES)
-              and not k.startswith("evals/")]
-    series: dict[str, list[tuple[int, float]]] = {}
-    for point in metrics.read(store, run.id, keys=wanted) if wanted else []:
-        if point.step <= step:
-            series.setdefault(point.key, []).append((point.step, point.value))
-    curves = {k: downsample(series[k]) for k in ("loss", "eval_loss") if k in series}
-    draw_curves(curves, folder / card.LOSS_CURVE, title=f"{experiment.name}: loss by step")
-    last = {k: max(series[k]) for k in sorted(series)}  # (step, value): a run stopped between evaluations
-    final = {k: value for k, (_, value) in last.items()}  # has its last one at an earlier step
-    # Only evaluations of exactly these weights: another checkpoint's results are not this export's.
-    done = [e for e in evaluations.list_for(store, run.id)
-            if e.status == "completed" and not e.base and e.step == step]
-    data_names = evaluations.data_names(store, done, dataset_word="")
-    evals = [card.EvalResult(task=e.task, dataset=data_names[e.data_path],
-                             metrics={k: float(v) for k, v in (e.result or {}).get("metrics", {}).items()})
-             for e in done]
-    rc = config.recipe_config
-    method = rc.get("method")
-    hyper = {f"train.{k}": v for k, v in config.train.model_dump(mode="json").items() if v is not None}
-    hyper.update({f"recipe_config.{k}": v for k, v in rc.items() if v is not None})
-    from spark_trainer.export.common import base_is_local, base_reference
-
-    data = card.CardData(
-        model_name=experiment.name, run_id=run.id, recipe=config.recipe, base_model=base_reference(config),
-        base_is_local=base_is_local(config),
-        step=step, info=info, dataset_name=dataset_name, dataset_summary=summary, dataset_deleted=deleted,
-        hyperparameters=hyper,
-        final_metrics=final, evaluations=[e for e in evals if e.metrics], stopped=_stopped(run, config),
-        metric_steps={k: at for k, (at, _) in last.items() if at != step},
-        tags=list(dict.fromkeys(t for t in ("spark-trainer", config.recipe, method, "lora" if method in
-                                            ("lora", "qlora", "dora") else None, info.kind) if t)))
-    (folder / CARD_NAME).write_text(card.render(data), encoding="utf-8")
-
-
-def _stopped(run: Any, config: Any) -> str:
-    """A sentence when the run did not reach its max steps: a cancelled, failed, interrupted or
-    still-training run's checkpoint is not the model its config asked for."""
-    from spark_trainer.store.entities import RunStatus
-
-    total = run.total_steps or config.train.max_steps
-    if run.status == RunStatus.COMPLETED or not total:
-        return ""
-    how = {RunStatus.CANCELLED: "was cancelled", RunStatus.FAILED: "failed",
-           RunStatus.INTERRUPTED: "was interrupted", RunStatus.PAUSED: "was paused"}.get(run.status, "was still training")
-    return f"The run {how} at step {run.step} of its {total} max steps."
-
-
-def _dataset_card(store: Store, config: Any) -> tuple[str | None, str, bool]:
-    """(name, summary, deleted) of the run's dataset for the model card. A deleted dataset whose files
-    were kept is named by its card (the frozen config holds only its id, which means nothing to a
-    reader); one deleted with its files has no name left (None)."""
-    try:
-        dataset = datasets.get(store, config.dataset)
-        name, folder, deleted = dataset.name, Path(dataset.path), False
-    except BadInput:
-        dataset_id = str(config.dataset)
-        name, deleted = None, True
-        folder = store.home.dataset_dir(int(dataset_id)) if dataset_id.isdigit() else None
-    card_path = folder / "README.md" if folder is not None else None
-    if card_path is None or not card_path.is_file():
-        return name, "", deleted
-    text = card_path.read_text(encoding="utf-8", errors="replace")
-    return name or card.dataset_card_name(text), card.dataset_summary(text), deleted
 
 
 def push_export(store: Store, export: Export, repo_id: str, *, private: bool = False,

@@ -24,12 +24,18 @@ def fingerprint(path: Path) -> list[Any]:
     digest = hashlib.blake2b(str(size).encode(), digest_size=16)
     with path.open("rb") as f:
         if size <= 3 * _CHUNK:
-            digest.update(f.read())
-        else:
-            for offset in (0, size // 2, size - _CHUNK):
-                f.seek(offset)
-                digest.update(f.read(_CHUNK))
+            return fingerprint_of(f.read())
+        for offset in (0, size // 2, size - _CHUNK):
+            f.seek(offset)
+            digest.update(f.read(_CHUNK))
     return [size, digest.hexdigest()]
+
+
+def fingerprint_of(data: bytes) -> list[Any]:
+    """The fingerprint of a file holding `data` (of at most 3 MiB, hashed whole)."""
+    digest = hashlib.blake2b(str(len(data)).encode(), digest_size=16)
+    digest.update(data)
+    return [len(data), digest.hexdigest()]
 
 
 def manifest(folder: Path) -> dict[str, list[Any]]:
