@@ -40,6 +40,14 @@ class CardData:
     has_curve: bool = True
     base_is_local: bool = False  # a folder of the training machine, not a Hub id
     dataset_deleted: bool = False  # deleted since training (a name is then its kept card's)
+    # The step each of final_metrics was logged at, when not the exported step (a run stopped between
+    # evaluations): said beside it in the body, and left out of model-index, which is this model's results.
+    metric_steps: dict[str, int] = field(default_factory=dict)
+    stopped: str = ""  # a sentence when the run ended before its max steps (or is still training)
+
+
+def _own(data: CardData, key: str) -> bool:
+    return data.metric_steps.get(key, data.step) == data.step
 
 
 def front_matter(data: CardData) -> dict[str, Any]:
@@ -49,17 +57,24 @@ def front_matter(data: CardData) -> dict[str, Any]:
         return {"type": data.info.pipeline_tag}
 
     data_name = data.dataset_name or DELETED_DATASET
-    validation = {k: v for k, v in data.final_metrics.items() if k.startswith("eval_")}
+
+    def dataset(name: str, **split: str) -> dict[str, str]:
+        # model-index needs a dataset type, which the Hub reads as a Hub dataset id (and links to
+        # hf.co/datasets/<type>): a local dataset's name there would point at someone else's data.
+        # " (local)" makes a type no Hub id can be; the name stays the dataset's.
+        return {"name": name, "type": f"{name} (local)", **split}
+
+    validation = {k: v for k, v in data.final_metrics.items() if k.startswith("eval_") and _own(data, k)}
     if validation:
-        results.append({"task": task(), "dataset": {"name": data_name, "type": data_name, "split": "validation"},
+        results.append({"task": task(), "dataset": dataset(data_name, split="validation"),
                         "metrics": [{"type": k.removeprefix("eval_"), "name": k, "value": round(v, 6)}
                                     for k, v in validation.items()]})
-    elif "loss" in data.final_metrics:
-        results.append({"task": task(), "dataset": {"name": data_name, "type": data_name, "split": "train"},
+    elif "loss" in data.final_metrics and _own(data, "loss"):
+        results.append({"task": task(), "dataset": dataset(data_name, split="train"),
                         "metrics": [{"type": "loss", "name": "final training loss",
                                      "value": round(data.final_metrics["loss"], 6)}]})
     for ev in data.evaluations:
-        results.append({"task": task(), "dataset": {"name": ev.dataset, "type": ev.dataset},
+        results.append({"task": task(), "dataset": dataset(ev.dataset),
                         "metrics": [{"type": k, "name": k if k == ev.task else f"{ev.task} {k}", "value": round(v, 6)}
                                     for k, v in ev.metrics.items()]})
     meta: dict[str, Any] = {
@@ -70,8 +85,8 @@ def front_matter(data: CardData) -> dict[str, Any]:
         "license": "unknown",
         "tags": data.tags,
     }
-    if data.dataset_name is not None:
-        meta["datasets"] = [data.dataset_name]
+    # No `datasets:` either: the Hub links its entries as Hub datasets, and a run trains on a local
+    # dataset (named in the body's Training data), whose name may be another's Hub dataset.
     if results:
         meta["model-index"] = [{"name": data.model_name, "results": results}]
     return meta
@@ -87,7 +102,7 @@ def render(data: CardData) -> str:
     lines = ["---", yaml_text.rstrip("\n"), "---", "", f"# {data.model_name}", "",
              f"A {_kind_words(data.info.kind)} of `{data.base_model}` trained with SparkTrainer "
              f"(recipe `{data.recipe}`, run {data.run_id}, checkpoint at step {data.step}; weights in "
-             f"{data.info.dtype}, safetensors).", ""]
+             f"{data.info.dtype}, safetensors)." + (f" {data.stopped}" if data.stopped else ""), ""]
     lines += ["## Usage", "", "```python", data.info.usage.replace("EXPORT_DIR", "PATH_OR_REPO_ID"), "```", ""]
     if data.base_is_local and data.info.kind == "adapter":
         lines += [f"The base model `{data.base_model}` was a local folder on the machine that trained this "
@@ -107,7 +122,8 @@ def render(data: CardData) -> str:
     lines += [""]
     if data.final_metrics:
         lines += ["## Results", "", "| metric | value |", "|---|---:|"]
-        lines += [f"| {k} | {v:.4f} |" for k, v in data.final_metrics.items()]
+        lines += [f"| {k} | {v:.4f}" + ("" if _own(data, k) else f" (at step {data.metric_steps[k]})") + " |"
+                  for k, v in data.final_metrics.items()]
         lines += [""]
     for ev in data.evaluations:
         lines += [f"Evaluation `{ev.task}` on `{ev.dataset}`: "

@@ -2,7 +2,9 @@
 model card and loss curve, record it in the store; optionally push it to the Hub.
 
 Re-running the same export (same run, checkpoint step, merge and dtype, and --out if given) finds the
-finished folder and does not write it again, so a failed push is retried by running the command again.
+finished folder and does not write it again, so a failed push is retried by running the command again;
+only while that folder holds what the export wrote, whole and unchanged (integrity.py): a damaged one is
+written again in the app's own exports/<id>, and refused in a user's --out folder.
 """
 
 from __future__ import annotations
@@ -18,17 +20,17 @@ from typing import Any
 
 from spark_trainer import disk
 from spark_trainer.errors import BadInput, DiskFull, NotFound, OperationFailed
-from spark_trainer.export import card, hub
+from spark_trainer.export import hub, integrity, model_card
 from spark_trainer.export.checkpoint import pinned_checkpoint, unsaved_best
 from spark_trainer.export.classifier import dataset_folder
 from spark_trainer.export.options import ExportOptions
 from spark_trainer.export.registry import ExportInfo, exporter_for
-from spark_trainer.store import datasets, experiments, exports, metrics, runs
+from spark_trainer.store import exports, runs
 from spark_trainer.store.exports import Export
 from spark_trainer.store.store import Store
 
 Progress = Callable[[str, int, int], None]
-CARD_NAME = "README.md"
+CARD_NAME = integrity.CARD_NAME
 
 
 @dataclass(frozen=True)
@@ -44,15 +46,34 @@ def _requested(run_id: int, step: int, options: ExportOptions, recipe: str) -> d
             "dtype_requested": options.dtype, "recipe": recipe}
 
 
+def _same_choices(store: Store, run_id: int, step: int, options: ExportOptions) -> list[Export]:
+    """The run's recorded exports of this checkpoint with these choices (and this --out), newest first."""
+    out = None if options.out is None else Path(options.out).expanduser().resolve()
+    return [found for found in exports.list_for(store, run_id)
+            if found.step == step and found.options.get("merge") == options.merge
+            and found.options.get("dtype_requested") == options.dtype
+            and (out is None or Path(found.path) == out)]
+
+
 def find_reusable(store: Store, run_id: int, step: int, options: ExportOptions) -> Export | None:
-    """A finished export of the same checkpoint with the same choices whose folder is still there."""
-    for found in exports.list_for(store, run_id):
-        opts = found.options
-        if (found.step == step and opts.get("merge") == options.merge
-                and opts.get("dtype_requested") == options.dtype
-                and (options.out is None or Path(found.path) == Path(options.out).expanduser().resolve())
-                and (Path(found.path) / CARD_NAME).is_file()):
-            return found
+    """A finished export of the same checkpoint with the same choices whose folder still holds what it
+    wrote, whole and unchanged (integrity.damage)."""
+    return next((found for found in _same_choices(store, run_id, step, options)
+                 if integrity.damage(found.options, Path(found.path)) is None), None)
+
+
+def _damaged(store: Store, run_id: int, step: int, options: ExportOptions) -> Export | None:
+    """The export to write again in its own folder: the newest such export whose folder is there with
+    files in it but damaged (a file missing or changed). With --out, it is refused instead (below)."""
+    for found in _same_choices(store, run_id, step, options):
+        folder = Path(found.path)
+        if folder.is_dir() and any(folder.iterdir()):
+            if options.out is not None:
+                why = integrity.damage(found.options, folder)
+                raise BadInput(f"export folder {folder} holds export {found.id} of run {run_id}, damaged ({why}); "
+                               "delete the folder or choose another --out, then export again")
+            if folder.parent.resolve() == store.home.exports_dir.resolve():
+                return found
     return None
 
 
@@ -69,13 +90,16 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
     with pinned_checkpoint(Path(run.run_dir), options.checkpoint, run_id=run.id) as (checkpoint, step):
         note = unsaved_best(store, run.id, Path(run.run_dir), step) if str(options.checkpoint) == "best" else None
         reused = find_reusable(store, run.id, step, options)
-        if reused is not None:
-            return ExportResult(reused, reused=True, note=note)
-        return dataclasses.replace(_export(store, run, checkpoint, step, options, notify), note=note)
+        if reused is not None:  # its card says what the store says now (evaluations, dataset name)
+            return ExportResult(model_card.refresh(store, run, reused), reused=True, note=note)
+        damaged = _damaged(store, run.id, step, options)
+        return dataclasses.replace(_export(store, run, checkpoint, step, options, notify, damaged), note=note)
 
 
 def _export(store: Store, run: Any, checkpoint: Path, step: int, options: ExportOptions,
-            notify: Progress) -> ExportResult:
+            notify: Progress, damaged: Export | None = None) -> ExportResult:
+    """Write the export; `damaged`, an export of the app's own exports/ folder, is written again in its
+    folder and keeps its id."""
     from spark_trainer.jobs.submit import frozen_config
     from spark_trainer.recipes.classification import run_label_names
 
@@ -83,17 +107,18 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
     exporter = exporter_for(config.recipe)
     if hasattr(exporter, "check_options"):
         exporter.check_options(merge=options.merge)
-    dest = _destination(store, options)
+    dest = Path(damaged.path) if damaged is not None else _destination(store, options)
     staging = _staging_for(dest)
     try:
         notify("writing weights", 0, 3)
         info: ExportInfo = exporter.write(config, checkpoint, staging, merge=options.merge, dtype=options.dtype,
                                           data_path=dataset_folder(store, config), labels=run_label_names(Path(run.run_dir)))
         notify("writing model card", 1, 3)
-        _write_card(store, run, config, step, info, staging)
+        model_card.write(store, run, config, step, info, staging)
         notify("finishing", 2, 3)
         disk.finish_staging(staging)  # on the disk before it has the export's name
-        dest = _move_into_place(store, staging, dest, options)
+        dest = _replace_damaged(staging, dest) if damaged is not None else \
+            _move_into_place(store, staging, dest, options)
         disk.fsync_dir(dest.parent)
     except BaseException as exc:
         # Libraries say a full disk their own way (safetensors: "I/O error: No space left on device
@@ -104,11 +129,16 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
         if failure is None:
             raise
         raise failure from exc
-    files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    written = integrity.manifest(dest)  # what a reuse or a push checks is still there, unchanged
+    recorded = {**_requested(run.id, step, options, config.recipe), "dtype": info.dtype, "kind": info.kind,
+                "library_name": info.library_name, "files": sorted(written), "manifest": written,
+                model_card.INFO_KEY: model_card.recorded_info(info)}
+    if damaged is not None:
+        record = exports.set_options(store, damaged.id, recorded)
+        notify("exported", 3, 3)
+        return ExportResult(record, reused=False)
     try:
-        record = exports.add(store, run.id, step=step, path=str(dest), options={
-            **_requested(run.id, step, options, config.recipe), "dtype": info.dtype, "kind": info.kind,
-            "library_name": info.library_name, "files": files})
+        record = exports.add(store, run.id, step=step, path=str(dest), options=recorded)
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)  # recorded nowhere, it would stay in exports/ for good
         if not _run_exists(store, run.id):
@@ -193,70 +223,28 @@ def _move_into_place(store: Store, staging: Path, dest: Path, options: ExportOpt
             dest = _destination(store, options)
 
 
-def _write_card(store: Store, run: Any, config: Any, step: int, info: ExportInfo, folder: Path) -> None:
-    from spark_trainer.export.plot import downsample, draw_curves
-    from spark_trainer.store import evaluations
+def _replace_damaged(staging: Path, dest: Path) -> Path:
+    """Put the finished staging folder where a damaged export was: the damaged one is moved aside (under a
+    staging name of this process, so a kill here leaves nothing the next export does not remove), then
+    deleted."""
+    from spark_trainer.jobs import leftovers
 
-    experiment = experiments.get(store, run.experiment_id)
-    dataset_name, summary, deleted = _dataset_card(store, config)
-    # The card describes the exported checkpoint: every series up to its step, values as of that step.
-    wanted = [k for k in metrics.keys(store, run.id) if k.startswith(card.CARD_METRIC_PREFIXES)
-              and not k.startswith("evals/")]
-    series: dict[str, list[tuple[int, float]]] = {}
-    for point in metrics.read(store, run.id, keys=wanted) if wanted else []:
-        if point.step <= step:
-            series.setdefault(point.key, []).append((point.step, point.value))
-    curves = {k: downsample(series[k]) for k in ("loss", "eval_loss") if k in series}
-    draw_curves(curves, folder / card.LOSS_CURVE, title=f"{experiment.name}: loss by step")
-    final = {k: max(series[k])[1] for k in sorted(series)}
-    # Only evaluations of exactly these weights: another checkpoint's results are not this export's.
-    done = [e for e in evaluations.list_for(store, run.id)
-            if e.status == "completed" and not e.base and e.step == step]
-    data_names = evaluations.data_names(store, done, dataset_word="")
-    evals = [card.EvalResult(task=e.task, dataset=data_names[e.data_path],
-                             metrics={k: float(v) for k, v in (e.result or {}).get("metrics", {}).items()})
-             for e in done]
-    rc = config.recipe_config
-    method = rc.get("method")
-    hyper = {f"train.{k}": v for k, v in config.train.model_dump(mode="json").items() if v is not None}
-    hyper.update({f"recipe_config.{k}": v for k, v in rc.items() if v is not None})
-    from spark_trainer.export.common import base_is_local, base_reference
-
-    data = card.CardData(
-        model_name=experiment.name, run_id=run.id, recipe=config.recipe, base_model=base_reference(config),
-        base_is_local=base_is_local(config),
-        step=step, info=info, dataset_name=dataset_name, dataset_summary=summary, dataset_deleted=deleted,
-        hyperparameters=hyper,
-        final_metrics=final, evaluations=[e for e in evals if e.metrics],
-        tags=list(dict.fromkeys(t for t in ("spark-trainer", config.recipe, method, "lora" if method in
-                                            ("lora", "qlora", "dora") else None, info.kind) if t)))
-    (folder / CARD_NAME).write_text(card.render(data), encoding="utf-8")
-
-
-def _dataset_card(store: Store, config: Any) -> tuple[str | None, str, bool]:
-    """(name, summary, deleted) of the run's dataset for the model card. A deleted dataset whose files
-    were kept is named by its card (the frozen config holds only its id, which means nothing to a
-    reader); one deleted with its files has no name left (None)."""
-    try:
-        dataset = datasets.get(store, config.dataset)
-        name, folder, deleted = dataset.name, Path(dataset.path), False
-    except BadInput:
-        dataset_id = str(config.dataset)
-        name, deleted = None, True
-        folder = store.home.dataset_dir(int(dataset_id)) if dataset_id.isdigit() else None
-    card_path = folder / "README.md" if folder is not None else None
-    if card_path is None or not card_path.is_file():
-        return name, "", deleted
-    text = card_path.read_text(encoding="utf-8", errors="replace")
-    return name or card.dataset_card_name(text), card.dataset_summary(text), deleted
+    aside = dest.parent / f".staging-{dest.name}-{leftovers.tag()}-{uuid.uuid4().hex[:8]}"
+    dest.replace(aside)
+    staging.replace(dest)
+    shutil.rmtree(aside, ignore_errors=True)
+    return dest
 
 
 def push_export(store: Store, export: Export, repo_id: str, *, private: bool = False,
                 progress: Progress | None = None) -> tuple[Export, hub.Pushed]:
     """Upload an export folder and record its Hub URL. The folder is left as it is on failure."""
     folder = Path(export.path)
-    if not (folder / CARD_NAME).is_file():
-        raise BadInput(f"export {export.id} at {folder} is missing or incomplete; export the run again")
+    why = integrity.damage(export.options, folder)
+    if why is not None:
+        again = (f"`export {export.run_id}` writes it again" if folder.parent.resolve() == store.home.exports_dir.resolve()
+                 else "delete the folder and export the run again")
+        raise BadInput(f"export {export.id} at {folder} is damaged ({why}); not pushed: {again}")
     pushed = hub.push_folder(folder, repo_id, private=private, progress=progress,
                              message=f"Upload run {export.run_id} (step {export.step}) from SparkTrainer")
     return exports.set_pushed(store, export.id, repo=repo_id, url=pushed.url), pushed

@@ -96,6 +96,18 @@ def set_pushed(store: Store, export_id: int, *, repo: str, url: str) -> Export:
         return _entity(row)
 
 
+def set_options(store: Store, export_id: int, options: dict[str, Any]) -> Export:
+    """Record what an export's folder now holds (rewritten in place: a damaged export written again, or
+    its card brought up to date)."""
+    with store.write() as session:
+        row = session.get(ExportRow, export_id)
+        if row is None:
+            raise NotFound(f"no export with id {export_id}")
+        row.options = dict(options)
+        session.flush()
+        return _entity(row)
+
+
 def next_id(store: Store) -> int:
     """The id the next export will most likely get (names its default folder before it exists): one past
     the highest ever given, deleted ones included (ids are never reused)."""

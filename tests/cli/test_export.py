@@ -38,13 +38,13 @@ def test_export_told_to_stop_or_left_by_its_terminal_cleans_up_like_ctrl_c(
     import signal
 
     from spark_trainer.cli.main import main
-    from spark_trainer.export import exporting
+    from spark_trainer.export import model_card
     from spark_trainer.store import exports
     from spark_trainer.store.store import Store
 
     sig = getattr(signal, signum)
     home, run = lora_run
-    write_card = exporting._write_card
+    write_card = model_card.write
 
     def card_then_signal(*args, **kwargs):
         write_card(*args, **kwargs)
@@ -54,7 +54,7 @@ def test_export_told_to_stop_or_left_by_its_terminal_cleans_up_like_ctrl_c(
     def default_action(_signum, _frame):
         raise RuntimeError(f"{signum} took its default action: the process would have died here")
 
-    monkeypatch.setattr(exporting, "_write_card", card_then_signal)
+    monkeypatch.setattr(model_card, "write", card_then_signal)
     before = signal.signal(sig, default_action)
     try:
         capsys.readouterr()

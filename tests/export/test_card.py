@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from spark_trainer.export.card import CardData, EvalResult, render
@@ -46,3 +47,24 @@ def test_several_results_are_plain_yaml_without_anchors_and_a_metric_is_not_name
     results = yaml.safe_load(front)["model-index"][0]["results"]
     assert [r["task"] for r in results] == [{"type": "text-generation"}] * 2
     assert [m["name"] for m in results[1]["metrics"]] == ["perplexity", "perplexity loss"]
+
+
+def test_a_local_dataset_is_never_named_as_a_hub_dataset():
+    # `datasets: [train]` linked hf.co/datasets/train, someone else's dataset, and so did model-index's
+    # dataset type; the local name stays in the body and as model-index's dataset name.
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    info = ExportInfo(kind="adapter", library_name="peft", pipeline_tag="text-generation", dtype="fp32", usage="")
+    text = render(CardData(model_name="m", run_id=1, recipe="causal-lm", base_model="b", step=10, info=info,
+                           dataset_name="train", dataset_summary="", hyperparameters={},
+                           final_metrics={"eval_loss": 1.5}, has_curve=False,
+                           evaluations=[EvalResult(task="perplexity", dataset="held-out.jsonl",
+                                                   metrics={"perplexity": 4.0})]))
+    meta = yaml.safe_load(text.split("---\n")[1])
+    assert "datasets" not in meta
+    named = [r["dataset"] for r in meta["model-index"][0]["results"]]
+    assert [d["name"] for d in named] == ["train", "held-out.jsonl"]
+    for dataset in named:
+        with pytest.raises(HFValidationError):
+            validate_repo_id(dataset["type"])
+    assert "Dataset `train`." in text

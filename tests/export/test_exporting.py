@@ -159,7 +159,7 @@ def test_model_card_front_matter_is_valid_yaml_with_real_numbers(lora_run, tmp_p
     assert meta["library_name"] == "peft" and meta["pipeline_tag"] == "text-generation"
     assert "license" in meta and "spark-trainer" in meta["tags"] and "lora" in meta["tags"]
     assert len(meta["tags"]) == len(set(meta["tags"])), meta["tags"]  # a lora run was tagged "lora" twice
-    assert meta["datasets"] == ["count"]
+    assert "datasets" not in meta and "Dataset `count`." in text  # a local dataset, not a Hub one
     results = meta["model-index"][0]["results"]
     values = {m["name"]: m["value"] for r in results for m in r["metrics"]}
     with Store.open(home) as store:
@@ -315,7 +315,7 @@ def test_a_causal_lm_run_exports_after_its_dataset_is_deleted(tiny_model, tmp_pa
     assert main(["--home", str(home), "export", str(run.id), "--merge", "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "model.safetensors").is_file()
     text = (tmp_path / "out" / "README.md").read_text()
-    assert yaml.safe_load(text.split("---\n")[1])["datasets"] == ["count"], text
+    assert "datasets" not in yaml.safe_load(text.split("---\n")[1]), text  # local: not a Hub dataset
     assert "Dataset `count` (deleted since it was trained on)." in text and f"`{dataset.id}`" not in text
     shutil.rmtree(dataset.path)  # as `dataset delete --delete-files` does
     assert main(["--home", str(home), "export", str(run.id), "--out", str(tmp_path / "gone")]) == 0
@@ -483,3 +483,29 @@ def test_best_says_when_a_better_evaluation_has_no_checkpoint(tiny_model, tmp_pa
     assert "already exported" in again[2] and "at step 4, has no checkpoint" in again[2]  # said when reused too
     last = _cli(capsys, home, "export", run.id, "--out", tmp_path / "last")
     assert last[0] == 0 and "note:" not in last[2]  # only "best" promises the best
+
+
+def test_the_card_of_a_stopped_run_credits_no_earlier_steps_figures_to_its_checkpoint(lora_run, tmp_path,
+                                                                                    capsys) -> None:
+    """A run cancelled at step 574, last evaluated at step 500: its card said 'checkpoint at step 574' and
+    gave step 500's eval_loss as model-index's result, with no step, where `run checkpoints` says
+    '(at step 500)'."""
+    import shutil
+
+    from spark_trainer.store.models import RunRow
+
+    shutil.copytree(lora_run[0], tmp_path / "home")
+    home, run = tmp_path / "home", lora_run[1]
+    with Store.open(home) as store:
+        metrics.add_batch(store, run.id, [("eval_accuracy", 4, 0.625)])  # evaluated at 4, not at 6
+        with store.write() as session:
+            row = session.get(RunRow, run.id)
+            row.status, row.total_steps = "cancelled", 10
+    code, _, err = _cli(capsys, home, "export", run.id, "--out", tmp_path / "card")
+    assert code == 0, err
+    text = (tmp_path / "card" / "README.md").read_text()
+    meta = yaml.safe_load(text.split("---\n")[1])
+    named = [m["name"] for r in meta["model-index"][0]["results"] for m in r["metrics"]]
+    assert "eval_accuracy" not in named and "eval_loss" in named, named  # eval_loss is step 6's own
+    assert "| eval_accuracy | 0.6250 (at step 4) |" in text
+    assert "checkpoint at step 6" in text and f"The run was cancelled at step {run.step} of its 10 max steps." in text
