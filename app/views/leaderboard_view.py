@@ -93,8 +93,12 @@ class LeaderboardView(BaseView):
         self.empty = QLabel("")
         self.empty.setObjectName("Muted")
         self.body.addWidget(self.empty)
-        for combo in (self.metric_box, self.use, self.dataset, self.recipe, self.eval_data):
+        for combo in (self.metric_box, self.use, self.dataset, self.recipe):
             combo.currentIndexChanged.connect(lambda _i: self.rank())
+        # Only data the user picked is kept across rankings; else each ranking opens on its own default
+        # (an evals/... metric: the data most runs have it on, not the data the last ranking showed).
+        self._eval_data_picked = False
+        self.eval_data.activated.connect(lambda _i: self._pick_eval_data())
         self.project.currentIndexChanged.connect(lambda _i: self._on_project())
         self.table.doubleClicked.connect(lambda index: self.ctx.navigate("runs", self.rows.row(index.row()).run_id))
         self._task: Task | None = None
@@ -160,6 +164,10 @@ class LeaderboardView(BaseView):
         combo.setToolTip(combo.currentText() if combo.maximumWidth() == NAME_BOX_PX else combo.toolTip())
         combo.blockSignals(False)
 
+    def _pick_eval_data(self) -> None:
+        self._eval_data_picked = True
+        self.rank()
+
     def _on_project(self) -> None:
         project = self.project.currentData()
         found = self.ctx.model.datasets.of_project(project)
@@ -180,7 +188,7 @@ class LeaderboardView(BaseView):
             return
         store, project = self.store, self.project.currentData()
         dataset, recipe, use = self.dataset.currentData(), self.recipe.currentData(), self.use.currentText()
-        wanted = self.eval_data.currentData()
+        wanted = self.eval_data.currentData() if self._eval_data_picked else None
 
         def read() -> tuple[list, object]:
             try:

@@ -3,8 +3,8 @@
 A leaderboard shows the evaluation results of one evaluation data at a time (`EvalData`): a score
 on an 18-row held-out set and one on a 1-row file are not the same quantity, and one run metric
 (`evals/...`) holds them all. The data is the one asked for (`leaderboard --eval-data NAME`, the
-view's "Evaluated on"), else the one most of the board's runs were evaluated on; an `evals/...`
-ranking ranks by the results on it too (`board`)."""
+view's "Evaluated on"), else the one most of the board's runs were evaluated on (for an `evals/...`
+ranking, the one most of them have that metric on); such a ranking ranks by the results on it too (`board`)."""
 
 from __future__ import annotations
 
@@ -100,6 +100,12 @@ def _completed(store: Store) -> list[Any]:
     return evaluations.list_all(store, status="completed")
 
 
+def _with_key(store: Store, key: str) -> list[Any]:
+    """The completed evaluations whose results include `key` (an `evals/...` metric)."""
+    return [e for e in _completed(store)
+            if key in {metric_key(e.task, k) for k in (e.result or {}).get("metrics", {})}]
+
+
 def eval_data_choices(store: Store, run_ids: Iterable[int], found: list[Any] | None = None) -> list[EvalData]:
     """The data the runs (and their base models) were evaluated on: most runs first, then the newest."""
     ids = set(run_ids)
@@ -182,6 +188,8 @@ def board(store: Store, key: str, *, project: int | str | None = None, dataset: 
 
     candidates = [r.id for r in filtered_runs(store, project=project, dataset=dataset, recipe=recipe)]
     if key.startswith(METRIC_PREFIX):
+        if eval_data is None:  # the data most runs have `key` on: perplexity on long.txt ranked no classifier
+            eval_data = next((c.path for c in eval_data_choices(store, candidates, _with_key(store, key))), None)
         evals = read_evaluations(store, [], project, recipe=recipe, dataset=dataset, eval_data=eval_data,
                                  run_ids=candidates)
         scores = eval_summaries(store, candidates, evals.data)

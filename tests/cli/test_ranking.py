@@ -163,6 +163,20 @@ def test_evaluation_columns_and_an_evals_ranking_show_one_evaluation_data_at_a_t
         "heldout.jsonl, longcls.csv, tickets.jsonl" in bad.err
 
 
+def test_an_evals_ranking_opens_on_the_data_that_has_its_metric(store, cli) -> None:
+    """Three runs' perplexity on long.txt and one classifier's accuracy on tickets.jsonl: `leaderboard
+    evals/classification_accuracy` opened on long.txt (most runs evaluated there) and ranked 0 runs."""
+    lms = [_run(store, f"lm{i}", "causal-lm", [("eval_loss", 2, 1.0 + i)]) for i in range(3)]
+    classifier = _run(store, "cls", "text-classification", [("eval_loss", 2, 0.5)])
+    for run_id in lms:
+        _evaluated(store, run_id, "perplexity", "/d/long.txt", {"perplexity": 9.0 + run_id, "loss": 2.0}, step=2)
+    _evaluated(store, classifier, "classification", "/d/tickets.jsonl", {"accuracy": 0.75, "macro_f1": 0.7}, step=2)
+    shown = cli("--json", "leaderboard", "evals/classification_accuracy").json()
+    assert shown["eval_data"]["name"] == "tickets.jsonl"
+    assert [(r["id"], r["score"]) for r in shown["runs"]] == [(classifier, 0.75)]
+    assert cli("--json", "leaderboard").json()["eval_data"]["name"] == "long.txt"  # not ranked by an evaluation
+
+
 def test_leaderboard_on_a_home_without_metrics_says_so(cli) -> None:
     empty = cli("leaderboard")
     assert empty.code == 0 and empty.out.strip() == "no run has reported metrics yet"

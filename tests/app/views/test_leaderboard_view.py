@@ -111,7 +111,37 @@ def test_an_evals_ranking_and_its_columns_are_on_the_evaluation_data_chosen(stor
     assert [(r, score) for r, score, _step in _board(view)] == [(str(b.id), "0.5000"), (str(a.id), "0.3333")]
     assert "on heldout.jsonl ranks first" in view.order_note.text()
     assert "also evaluated on: longcls.csv (1 run)" in view.order_note.text()
-    view.eval_data.setCurrentIndex(1)
+    view.eval_data.setCurrentIndex(1)  # as a user's pick: the index changes, then `activated`
+    view.eval_data.activated.emit(1)
     qtbot.waitUntil(lambda: not view.busy() and [r for r, _s, _t in _board(view)] == [str(a.id)], timeout=10_000)
     assert _board(view)[0][1] == "0.0000"
     assert view.table.horizontalHeaderItem(view.table.columnCount() - 1).text() == "classification_accuracy on longcls.csv"
+
+
+def test_an_evals_ranking_opens_on_the_data_that_has_its_metric_unless_the_user_picked_one(store, ctx, qtbot) -> None:
+    """Three runs' perplexity on long.txt, one classifier's accuracy on tickets.jsonl: switching the
+    Metric to evals/classification_accuracy kept long.txt, the last ranking's default, and ranked 0 runs."""
+    from app.views.leaderboard_view import LeaderboardView
+    from tests.cli.test_ranking import _evaluated
+
+    lms = [_run(store, f"lm{i}", 1e-4, [3.0, 2.5 - i / 10]) for i in range(3)]
+    classifier = _run(store, "cls", 1e-3, [3.0, 2.9])
+    for run in lms:
+        _evaluated(store, run.id, "perplexity", "/d/long.txt", {"perplexity": 9.0, "loss": 2.0})
+    _evaluated(store, classifier.id, "classification", "/d/tickets.jsonl", {"accuracy": 0.75})
+    sync_model(qtbot, ctx)
+    view = LeaderboardView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: not view.busy() and view.eval_data.count() > 0, timeout=10_000)
+    assert view.eval_data.currentText() == "long.txt (3 runs)"  # eval_loss: the data most runs were evaluated on
+    view.metric_box.setCurrentText("evals/classification_accuracy")
+    qtbot.waitUntil(lambda: not view.busy() and view.eval_data.currentText() == "tickets.jsonl (1 run)",
+                    timeout=10_000)
+    assert [r for r, _s, _t in _board(view)] == [str(classifier.id)]
+    view.eval_data.setCurrentIndex(view.eval_data.findText("long.txt (3 runs)"))  # picked: kept from now on
+    view.eval_data.activated.emit(view.eval_data.currentIndex())
+    qtbot.waitUntil(lambda: not view.busy() and _board(view) == [], timeout=10_000)
+    view.metric_box.setCurrentText("eval_loss")
+    qtbot.waitUntil(lambda: not view.busy() and len(_board(view)) == 4, timeout=10_000)
+    assert view.eval_data.currentText() == "long.txt (3 runs)"
