@@ -220,9 +220,15 @@ def test_0011_fills_each_runs_dataset_from_its_frozen_config_else_its_experiment
             conn.execute(text(f"INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
                               f"created_at) VALUES ({run_id}, {exp_id}, '{status}', 'cpu', '[]', 1, '{run_dir}', "
                               f"{when})"))
+        conn.execute(text(f"INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
+                          f"created_at) VALUES (4, 1, 'completed', 'cpu', '[]', 1, '/nowhere/4', {when})"))
+        conn.execute(text("DELETE FROM runs WHERE id = 4"))  # its id was given once: never again
     engine.dispose()
     with Store.open(home) as store:
         assert store.schema_revision() == migrate.HEAD_REVISION
+        with store.read() as session:  # the rebuilt table kept AUTOINCREMENT (0003) and its sequence
+            assert "AUTOINCREMENT" in session.execute(text("SELECT sql FROM sqlite_master WHERE name = 'runs'")).scalar()
+        assert runs.create(store, 1).id == 5
         assert (runs.get(store, 1).dataset_id, runs.get(store, 2).dataset_id) == (1, 2)
         assert (runs.get(store, 3).dataset_id, runs.get(store, 3).deleted_dataset) == (None, "gone")
         from spark_trainer.store import datasets

@@ -39,15 +39,26 @@ def _frozen_dataset(run_dir: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def _sequence(conn: sa.Connection) -> int | None:
+    return conn.execute(sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'runs'")).scalar()
+
+
 def upgrade() -> None:
-    # Rebuilds the runs table (batch mode): env.py turns foreign keys off first, so that dropping the
-    # old table does not cascade into metrics and events.
-    with op.batch_alter_table("runs") as batch:
+    # Rebuilds the runs table (batch mode, for the foreign key): env.py turns foreign keys off first, so
+    # that dropping the old table does not cascade into metrics and events. The copy keeps AUTOINCREMENT
+    # (0003: a freed run id given to a new run made it adopt the deleted run's folder) and the old table's
+    # sequence: the copy's would restart at the highest id left, reusing the ids of the newest runs deleted.
+    conn = op.get_bind()
+    issued = _sequence(conn)
+    with op.batch_alter_table("runs", recreate="always", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.add_column(sa.Column("dataset_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("deleted_dataset", sa.String(200), nullable=True))
         batch.create_foreign_key("fk_runs_dataset_id", "datasets", ["dataset_id"], ["id"], ondelete="SET NULL")
         batch.create_index("ix_runs_dataset_id", ["dataset_id"])
-    conn = op.get_bind()
+    if issued is not None and (_sequence(conn) or 0) < issued:
+        conn.execute(sa.text("UPDATE sqlite_sequence SET seq = :s WHERE name = 'runs'"), {"s": issued})
+        if _sequence(conn) is None:  # no row copied, so none made for the new table
+            conn.execute(sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES ('runs', :s)"), {"s": issued})
     conn.execute(sa.text("UPDATE runs SET dataset_id = (SELECT experiments.dataset_id FROM experiments "
                          "WHERE experiments.id = runs.experiment_id)"))
     known = {row[0] for row in conn.execute(sa.text("SELECT id FROM datasets"))}
@@ -60,7 +71,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("runs") as batch:
+    with op.batch_alter_table("runs", recreate="always", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_index("ix_runs_dataset_id")
         batch.drop_constraint("fk_runs_dataset_id", type_="foreignkey")
         batch.drop_column("deleted_dataset")
