@@ -273,11 +273,18 @@ def measure(home: Path, repeats: int) -> dict[str, float]:
 
 
 def _limit_rows(board_class: type, limit: int | None) -> None:
-    """Give the leaderboard view at most `limit` ranked runs (its module's `rank`)."""
+    """Give the leaderboard view at most `limit` ranked runs (its module's `board`, which returns the
+    ranked runs and their evaluation columns; before it, its `rank`)."""
     module = sys.modules[board_class.__module__]
-    real = getattr(module, "_bench_real_rank", module.rank)
+    name = "board" if hasattr(module, "board") else "rank"
+    real = getattr(module, "_bench_real_rank", getattr(module, name))
     module._bench_real_rank = real
-    module.rank = real if limit is None else (lambda *args, **kwargs: real(*args, **kwargs)[:limit])
+
+    def cut(*args: object, **kwargs: object) -> object:
+        found = real(*args, **kwargs)
+        return (found[0][:limit], *found[1:]) if name == "board" else found[:limit]
+
+    setattr(module, name, real if limit is None else cut)
 
 
 def _views(ref: str | None) -> tuple[type, type, object]:
