@@ -75,7 +75,9 @@ class StorePoller(QObject):
         self._timer.stop()
         if self._task is not None:
             self._task.cancel()
-            return self._task.done.wait(wait_s)
+            if not self._task.done.wait(wait_s):
+                return False
+            self._answered = True  # nothing waits on an answer now: the app quits without delivering it
         return True
 
     def poke(self, *, catalog: bool = True, schedule: bool = False) -> None:

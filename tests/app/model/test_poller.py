@@ -68,3 +68,15 @@ def test_a_tick_between_a_read_ending_and_its_answer_landing_asks_for_nothing_tw
     assert poller.ticks == ticks + 1 and poller.busy  # no second read: one after the answer lands
     qtbot.waitUntil(lambda: poller.applied >= ticks + 2, timeout=15_000)  # the read that tick asked for
     assert calls == [1]
+
+
+def test_a_stopped_poller_whose_last_read_was_never_answered_is_not_busy(store, ctx, qtbot) -> None:
+    """SIGTERM while a read was in flight: `stop` waited for it, but its answer, queued for an event loop
+    that the quitting app no longer runs, never arrived, and the poller said it was still busy."""
+    poller = ctx.model.poller
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: not poller.busy, timeout=15_000)
+    poller.tick()  # a read in flight, its answer not handled (no event loop turn until the asserts)
+    assert poller.busy
+    assert poller.stop(10.0)
+    assert not poller.busy
