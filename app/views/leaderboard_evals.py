@@ -26,8 +26,9 @@ def cell_text(value: object) -> str:
 
 
 def evaluation_columns(evals: EvalColumns) -> list[Column]:
-    """One column per evaluation metric (its key without "evals/", and the data its values are on)."""
-    return [Column(eval_column_title(k, evals), lambda r, k=k: "-" if r.evals.get(k) is None else f"{r.evals[k]:.4f}",
+    """One column per evaluation metric (its key without "evals/", and on a second line the data its values
+    are on: on one line, two such columns ran past a 1280-pixel window)."""
+    return [Column(eval_column_title(k, evals).replace(" on ", "\non ", 1), lambda r, k=k: "-" if r.evals.get(k) is None else f"{r.evals[k]:.4f}",
                    sort=lambda r, k=k: r.evals.get(k), colour=_muted, tip=_baseline_tip) for k in evals.keys]
 
 

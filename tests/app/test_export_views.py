@@ -100,8 +100,8 @@ def test_leaderboard_shows_evaluation_columns_and_a_baseline_row(trained, qtbot)
     view.metric_box.setCurrentText("evals/mcq_accuracy")
     qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
     headers = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
-    assert "mcq_accuracy on quiz.csv" in headers  # results on one evaluation data at a time, named
-    col = headers.index("mcq_accuracy on quiz.csv")
+    assert "mcq_accuracy\non quiz.csv" in headers  # results on one evaluation data at a time, named
+    col = headers.index("mcq_accuracy\non quiz.csv")
     assert view.eval_data.currentText() == "quiz.csv (1 run)" and not view._eval_data_pair.isHidden()
     rows = table_texts(view.table)
     ours = next(r for r in rows if r[1] == str(run.id) and r[0] != "baseline")

@@ -107,7 +107,7 @@ def test_an_evals_ranking_and_its_columns_are_on_the_evaluation_data_chosen(stor
     assert [view.eval_data.itemText(i) for i in range(view.eval_data.count())] == \
         ["heldout.jsonl (2 runs)", "longcls.csv (1 run)"]
     headers = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
-    assert headers[-1] == "classification_accuracy on heldout.jsonl"
+    assert headers[-1] == "classification_accuracy\non heldout.jsonl"
     assert [(r, score) for r, score, _step in _board(view)] == [(str(b.id), "0.5000"), (str(a.id), "0.3333")]
     assert "on heldout.jsonl ranks first" in view.order_note.text()
     assert "also evaluated on: longcls.csv (1 run)" in view.order_note.text()
@@ -115,7 +115,7 @@ def test_an_evals_ranking_and_its_columns_are_on_the_evaluation_data_chosen(stor
     view.eval_data.activated.emit(1)
     qtbot.waitUntil(lambda: not view.busy() and [r for r, _s, _t in _board(view)] == [str(a.id)], timeout=10_000)
     assert _board(view)[0][1] == "0.0000"
-    assert view.table.horizontalHeaderItem(view.table.columnCount() - 1).text() == "classification_accuracy on longcls.csv"
+    assert view.table.horizontalHeaderItem(view.table.columnCount() - 1).text() == "classification_accuracy\non longcls.csv"
 
 
 def test_an_evals_ranking_opens_on_the_data_that_has_its_metric_unless_the_user_picked_one(store, ctx, qtbot) -> None:
