@@ -232,4 +232,7 @@ def test_evaluation_results_are_shown_per_evaluation_data_and_not_drawn_as_one_c
     curves = [n for chart in page.charts.charts.values() for n in chart.curve_names()]
     assert not [n for n in curves if "evals/" in n], curves
     assert "Evaluation results tab" in page.charts.charts["eval"].empty_label.text()
+    _evaluated(store, b.id, "/d/one.jsonl", 0.0, step=3)  # completed while the page is open: the tab follows
+    qtbot.waitUntil(lambda: [table.item(r, 2).text() for r in range(table.rowCount()) if table.item(r, 2)
+                             and table.item(r, 0).text().endswith("one.jsonl")] == ["0"], timeout=10_000)
     view.shutdown()
