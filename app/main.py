@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from app.relaunch import Relaunch
 
 VIEW_NAMES = ("projects", "datasets", "video-wizard", "experiments", "runs", "leaderboard", "gpus", "settings",
-              "experiment-setup", "run-detail", "compare", "run-evaluation", "run-samples",
+              "experiment-setup", "run-detail", "compare", "compare-evaluations", "run-evaluation", "run-samples",
               "experiment-recipe", "playground")
 
 
@@ -99,8 +99,8 @@ def _home(args: argparse.Namespace) -> str | None:
 
 def _first_view(window, args: argparse.Namespace) -> None:
     """The view asked for with --view (or the last one used), built once the window is on screen."""
-    if args.view in ("experiment-setup", "run-detail", "compare", "playground", "run-evaluation", "run-samples",
-                     "experiment-recipe"):  # not navigation views: app.screenshot builds them
+    if args.view in ("experiment-setup", "run-detail", "compare", "compare-evaluations", "playground",
+                     "run-evaluation", "run-samples", "experiment-recipe"):  # not navigation views: app.screenshot builds them
         from app.screenshot import OPTIONS, TARGETS
 
         window.update_run_status()

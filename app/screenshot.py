@@ -108,6 +108,19 @@ def _compare(window: MainWindow) -> QWidget:
     return window
 
 
+def _compare_tab(title: str) -> Callable[[MainWindow], QWidget]:
+    """The Compare page of the latest runs with one of its tabs (Evaluation results...) in front."""
+    def show(window: MainWindow) -> QWidget:
+        _compare(window)
+        tabs = window.show_view("runs").compare_page.tabs
+        for index in range(tabs.count()):
+            if tabs.tabText(index) == title:
+                tabs.setCurrentIndex(index)
+        return window
+
+    return show
+
+
 def _playground(window: MainWindow) -> QWidget:
     """The Playground of a run; with OPTIONS["prompt"], after answering it (and the base model's answer)."""
     view = window.show_view("runs")
@@ -136,6 +149,7 @@ TARGETS["video-wizard"] = _video_wizard
 TARGETS["experiment-setup"] = _experiment_setup
 TARGETS["run-detail"] = _run_detail
 TARGETS["compare"] = _compare
+TARGETS["compare-evaluations"] = _compare_tab("Evaluation results")
 TARGETS["experiment-recipe"] = _experiment_recipe
 TARGETS["run-evaluation"] = _run_tab("Evaluation")
 TARGETS["run-samples"] = _run_tab("Samples")

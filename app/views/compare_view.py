@@ -1,12 +1,15 @@
-"""Compare runs: curves overlaid in distinct colours, the config values that differ, samples side by side.
+"""Compare runs: curves overlaid in distinct colours, the config values that differ, evaluation results per
+evaluation data, samples side by side.
 
 Curves come from the app model (a `MetricFeed`); the runs' configs and last samples are read on
-the pool (`read_comparison`), never on the GUI thread.
+the pool (`read_comparison`), never on the GUI thread. The run metrics `evals/...` are not drawn: each
+holds a run's results on every evaluation data it was evaluated on (an 18-row held-out file, then a
+1-row one), so the "Evaluation results" tab shows them per data instead (`compared_evals`, as `compare`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
@@ -28,11 +31,13 @@ from PySide6.QtWidgets import (
 from app.charts.colours import colour
 from app.charts.feed import MetricBatch, MetricFeed
 from app.charts.live_chart import LiveChartWidget
-from app.charts.panel import ChartPanel
+from app.charts.panel import NO_POINTS_ENDED, NO_POINTS_YET, ChartPanel
 from app.context import AppContext
 from app.views.samples import LoadedSample, load_sample, sample_widget
 from app.widgets import clear_layout
 from app.workers import Task, pending
+from spark_trainer.evaluation.leaderboard import EvalRow, compared_evals
+from spark_trainer.evaluation.tasks import METRIC_PREFIX
 from spark_trainer.leaderboard import config_diff, run_config
 from spark_trainer.store import artifacts, runs
 from spark_trainer.store.entities import Run
@@ -47,6 +52,7 @@ class Comparison:
     runs: list[Run]
     diff: dict[str, list]  # setting -> value per run
     samples: list[LoadedSample | None]  # per run: its last sample (texts or decoded images), or None
+    evals: list[EvalRow] = field(default_factory=list)  # evaluation results, a row per metric and data
 
 
 def read_comparison(store: Store, run_ids: list[int]) -> Comparison:
@@ -57,7 +63,7 @@ def read_comparison(store: Store, run_ids: list[int]) -> Comparison:
     for run in found:
         last = artifacts.list_for(store, run.id, "sample")[-1:]
         samples.append(load_sample(Path(last[0].path), last[0].step) if last else None)
-    return Comparison(found, diff, samples)
+    return Comparison(found, diff, samples, compared_evals(store, [r.id for r in found]))
 
 
 def _unbroken(text: str) -> str:
@@ -75,6 +81,7 @@ class CompareView(QWidget):
         self.runs: list[Run] = []
         self.run_ids: list[int] = []
         self._task: Task | None = None
+        self._evals_task: Task | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
@@ -111,9 +118,23 @@ class CompareView(QWidget):
         diff_layout = QVBoxLayout(diff_page)
         diff_layout.addWidget(self.diff_note)
         diff_layout.addWidget(self.diff, 1)
+        self.eval_note = QLabel("")
+        self.eval_note.setWordWrap(True)
+        self.eval_table = QTableWidget(0, 1)
+        self.eval_table.setTabKeyNavigation(False)
+        self.eval_table.verticalHeader().setVisible(False)
+        self.eval_table.verticalHeader().setDefaultSectionSize(24)
+        self.eval_table.setWordWrap(False)
+        self.eval_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.eval_table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        eval_page = QWidget()
+        eval_layout = QVBoxLayout(eval_page)
+        eval_layout.addWidget(self.eval_note)
+        eval_layout.addWidget(self.eval_table, 1)
         self.samples = QWidget()
         self.samples_layout = QHBoxLayout(self.samples)
         self.tabs.addTab(diff_page, "Config differences")
+        self.tabs.addTab(eval_page, "Evaluation results")
         self.tabs.addTab(self.samples, "Samples side by side")
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 3)
@@ -140,6 +161,8 @@ class CompareView(QWidget):
         self._fill_legend(known)
         self.diff.setRowCount(0)
         self.diff_note.setText("Reading the runs' settings…")
+        self.eval_table.setRowCount(0)
+        self.eval_note.setText("Reading the runs' evaluations…")
         store, wanted = self.store, list(self.run_ids)
         task = Task(lambda _ctx: read_comparison(store, wanted), owner=self, name="compare")
         task.signals.succeeded.connect(self._show_comparison)
@@ -164,6 +187,10 @@ class CompareView(QWidget):
 
     def _on_points(self, batch: MetricBatch) -> None:
         index = self.run_ids.index(batch.run_id) if batch.run_id in self.run_ids else 0
+        if any(k.startswith(METRIC_PREFIX) for k in batch.series):  # mixes evaluation data: see the tab
+            series = {k: v for k, v in batch.series.items() if not k.startswith(METRIC_PREFIX)}
+            batch = MetricBatch(batch.run_id, batch.last_id, batch.full, series, batch.after_id)
+            self._reread_evals()  # an evaluation completed: its result joins the tab
         self.charts.add_batch(batch, prefix=f"run {batch.run_id} ", colour=colour(index))
 
     def _show_comparison(self, found: Comparison) -> None:
@@ -174,6 +201,7 @@ class CompareView(QWidget):
         if len(recipes) == 1:  # as one run's page: its work unit, and where eval_loss alone is drawn
             self.charts.expect_recipe(recipes.pop())
         self._fill_diff(found.diff)
+        self._fill_evals(found.evals)
         self._fill_samples(found.samples)
 
     def _fill_diff(self, diff: dict[str, list]) -> None:
@@ -192,6 +220,41 @@ class CompareView(QWidget):
                 self.diff.setItem(row, col, item)
         self.diff_note.setText(("1 setting differs" if len(diff) == 1 else f"{len(diff)} settings differ") if diff else
                                "These runs use the same settings.")
+
+    def _reread_evals(self) -> None:
+        if pending(self._task) or pending(self._evals_task):  # the read under way sees it (or will)
+            return
+        store, wanted = self.store, list(self.run_ids)
+        task = Task(lambda _ctx: compared_evals(store, wanted), owner=self, name="compare evaluations")
+        task.signals.succeeded.connect(lambda rows: self._fill_evals(rows) if self.run_ids == wanted else None)
+        self._evals_task = self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _fill_evals(self, rows: list[EvalRow]) -> None:
+        """A row per evaluation metric and data ("classification_accuracy on heldout.jsonl"), each run's
+        last value on it by step, "-" where a run was not evaluated on that data."""
+        self.eval_table.setColumnCount(1 + len(self.runs))
+        self.eval_table.setHorizontalHeaderItem(0, QTableWidgetItem("Evaluation (last by step)"))
+        for col, run in enumerate(self.runs, start=1):
+            item = QTableWidgetItem(f"run {run.id} · {run.experiment}")
+            item.setToolTip(item.text())
+            self.eval_table.setHorizontalHeaderItem(col, item)
+        self.eval_table.setRowCount(len(rows))
+        for row, result in enumerate(rows):
+            title = QTableWidgetItem(result.title)
+            title.setToolTip(f"{result.key} on {result.data.path}")
+            self.eval_table.setItem(row, 0, title)
+            for col, (value, step) in enumerate(zip(result.values, result.steps, strict=True), start=1):
+                item = QTableWidgetItem("-" if value is None else f"{value:.4g}")
+                item.setToolTip("not evaluated on this data" if value is None else f"{value} at step {step}")
+                self.eval_table.setItem(row, col, item)
+        data = list(dict.fromkeys(r.data.name for r in rows))
+        self.eval_note.setText(
+            f"Results on {len(data)} evaluation data ({', '.join(data)}), each run's last by step; not drawn "
+            "above, where one curve would mix them." if rows else "No run here has been evaluated.")
+        chart = self.charts.charts["eval"]
+        if rows and chart.empty_text in (NO_POINTS_YET, NO_POINTS_ENDED):
+            chart.set_empty_text("Evaluation results are per evaluation data: "
+                                                      "see the Evaluation results tab")
 
     def _fill_samples(self, samples: list[LoadedSample | None]) -> None:
         """Each run's last sample in a column of its colour: prompts and outputs, or a diffusion or
@@ -216,4 +279,4 @@ class CompareView(QWidget):
         self.feed.stop()
 
     def busy(self) -> bool:
-        return self.feed.busy or pending(self._task)
+        return self.feed.busy or pending(self._task) or pending(self._evals_task)

@@ -1,8 +1,9 @@
 """`leaderboard` and `compare`: the app's Leaderboard and Compare views, from the command line.
 
 `leaderboard [METRIC]` ranks runs by a metric (their best or last value, in the direction the recipe
-declares), filtered as the view filters, with its evaluation columns and base-model baseline rows; `compare RUN RUN...` prints the settings that differ
-between runs and each metric's last value, as the Compare page shows them beside its curves.
+declares), filtered as the view filters, with its evaluation columns and base-model baseline rows;
+`compare RUN RUN...` prints the settings that differ between runs, each metric's last value, and each
+evaluation result on each evaluation data (as the Compare page's tabs show them beside its curves).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import table
 from spark_trainer.errors import BadInput
-from spark_trainer.evaluation.leaderboard import board, eval_column_title, eval_data_line
+from spark_trainer.evaluation.leaderboard import board, compared_evals, eval_column_title, eval_data_line
 from spark_trainer.evaluation.tasks import METRIC_PREFIX
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.leaderboard import (
@@ -48,7 +49,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                             "show: a dataset's or file's name (default: the one most of these runs were evaluated on)")
     board.set_defaults(handler=cmd_leaderboard)
     compare = sub.add_parser("compare", parents=[common],
-                             help="the settings that differ between runs, and each metric's last value")
+                             help="the settings that differ between runs, each metric's last value, and their "
+                                  "evaluation results per evaluation data")
     # Not type=int: `compare 1 abc` is refused as `run show abc` is ("no run with id 'abc'"), not by argparse.
     compare.add_argument("runs", nargs="+", metavar="RUN", help="two or more run ids")
     compare.add_argument("--samples", action="store_true", help="also each run's newest sample (the Compare page's "
@@ -160,19 +162,26 @@ def cmd_compare(ctx: Context, args: argparse.Namespace) -> Result:
     ids = [r.id for r in found]
     diff = config_diff([run_config(store, r) for r in found], ignore=("name", "notes", "dataset", "project"))
     last = summaries(store, ids)
-    keys = sorted({k for per_run in last.values() for k in per_run})
+    # Not evals/...: that run metric holds every evaluation data's results; they are shown per data below.
+    keys = sorted({k for per_run in last.values() for k in per_run if not k.startswith(METRIC_PREFIX)})
     columns = [f"run {r}" for r in ids]
     settings_text = table(["setting", *columns], [(k, *v) for k, v in diff.items()],
                           empty="the runs' settings are the same")
     values = {k: [s.last if (s := last.get(r, {}).get(k)) else None for r in ids] for k in keys}
     metric_rows = [(k, *("-" if v is None else v for v in per_run)) for k, per_run in values.items()]
     metrics_text = table(["metric (last)", *columns], metric_rows, empty="no run here has reported metrics")
+    evals = compared_evals(store, ids)
+    evals_text = table(["evaluation (last by step)", *columns],
+                       [(e.title, *("-" if v is None else v for v in e.values)) for e in evals],
+                       empty="no run here has been evaluated")
     heading = "  ".join(f"run {r.id}: {r.experiment} ({r.recipe}, {r.status.value})" for r in found)
     data = {"runs": [{"id": r.id, "experiment": r.experiment, "recipe": r.recipe, "status": r.status.value}
                      for r in found],
             "settings": diff,
-            "metrics": values}
-    text = f"{heading}\n\n{settings_text}\n\n{metrics_text}"
+            "metrics": values,
+            "evals": [{"metric": e.key, "data": _eval_data(e.data), "title": e.title, "values": e.values,
+                       "steps": e.steps} for e in evals]}
+    text = f"{heading}\n\n{settings_text}\n\n{metrics_text}\n\n{evals_text}"
     if args.samples:
         newest = _newest_samples(store, ids)
         data["samples"] = newest

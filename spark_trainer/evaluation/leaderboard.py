@@ -202,8 +202,42 @@ def board(store: Store, key: str, *, project: int | str | None = None, dataset: 
 
 def eval_column_title(key: str, evals: EvalColumns) -> str:
     """An evaluation column's header: its metric and the data its values are on."""
+    return eval_title(key, evals.data)
+
+
+def eval_title(key: str, data: EvalData | None) -> str:
+    """An evaluation metric named with the data its values are on: 'classification_accuracy on heldout.jsonl'."""
     short = key.removeprefix(METRIC_PREFIX)
-    return f"{short} on {evals.data.name}" if evals.data is not None else short
+    return f"{short} on {data.name}" if data is not None else short
+
+
+@dataclass(frozen=True)
+class EvalRow:
+    """One evaluation metric on one evaluation data, and each compared run's last value (by step) on it."""
+
+    key: str  # the evals/... metric
+    data: EvalData
+    values: list[float | None]  # per run, in the order asked; None: not evaluated on this data
+    steps: list[int | None]  # the step of each value
+
+    @property
+    def title(self) -> str:
+        return eval_title(self.key, self.data)
+
+
+def compared_evals(store: Store, run_ids: Sequence[int]) -> list[EvalRow]:
+    """What Compare shows of the runs' evaluations (the app's page and `compare` both): a row per metric
+    and evaluation data, the data most of these runs were evaluated on first. Not the run metric
+    `evals/...`, which holds every data's results: a 1-row file's score beside another run's 18-row one."""
+    found = _completed(store)
+    rows = []
+    for data in eval_data_choices(store, run_ids, found):
+        per_run = eval_summaries(store, run_ids, data, found)
+        for key in sorted({k for per in per_run.values() for k in per}):
+            got = [per_run.get(r, {}).get(key) for r in run_ids]
+            rows.append(EvalRow(key, data, [None if s is None else s.last for s in got],
+                                [None if s is None else s.last_step for s in got]))
+    return rows
 
 
 def eval_data_line(evals: EvalColumns, hint: str = "--eval-data NAME shows those") -> str:

@@ -204,6 +204,33 @@ def test_compare_prints_the_settings_that_differ_and_each_metrics_last_value(sto
     assert gone.code != 0 and gone.err.count("\n") == 1 and "999" in gone.err
 
 
+def test_compare_shows_evaluation_results_per_evaluation_data_not_the_mixed_run_metric(store, cli) -> None:
+    # Run a was evaluated on an 18-row held-out file, then on a 1-row file; `compare` showed the run
+    # metric evals/classification_accuracy's last value, the 1-row file's 1.0, beside b's 0.7 on heldout.
+    a = _run(store, "a", "text-classification", [("loss", 1, 0.9)])
+    b = _run(store, "b", "text-classification", [("loss", 1, 0.8)])
+    _evaluated(store, a, "classification", "/d/heldout.jsonl", {"accuracy": 0.85}, step=4)
+    _evaluated(store, a, "classification", "/d/heldout.jsonl", {"accuracy": 0.8}, step=2)  # newer, earlier step
+    _evaluated(store, b, "classification", "/d/heldout.jsonl", {"accuracy": 0.7}, step=2)
+    _evaluated(store, a, "classification", "/d/one.jsonl", {"accuracy": 1.0}, step=4)
+
+    data = cli("--json", "compare", str(a), str(b)).json()
+    assert data["metrics"] == {"loss": [0.9, 0.8]}  # not evals/...: it mixes both files
+    assert [(e["title"], e["values"], e["steps"]) for e in data["evals"]] == [
+        ("classification_accuracy on heldout.jsonl", [0.85, 0.7], [4, 2]),
+        ("classification_accuracy on one.jsonl", [1.0, None], [4, None])]
+    assert data["evals"][0]["metric"] == "evals/classification_accuracy"
+    assert data["evals"][0]["data"] == {"name": "heldout.jsonl", "path": "/d/heldout.jsonl", "runs": 2}
+    text = cli("compare", str(a), str(b)).out
+    assert [line.split() for line in text.splitlines() if line.startswith("classification_accuracy")] == [
+        ["classification_accuracy", "on", "heldout.jsonl", "0.85", "0.7"],
+        ["classification_accuracy", "on", "one.jsonl", "1", "-"]]
+    assert "evals/" not in text
+    c, d = (_run(store, n, "causal-lm", [("loss", 1, 2.0)]) for n in "cd")
+    assert cli("compare", str(c), str(d)).out.endswith("no run here has been evaluated\n")
+    assert cli("--json", "compare", str(c), str(d)).json()["evals"] == []
+
+
 def test_compare_refuses_a_run_id_that_is_not_one_as_run_show_does(store, cli) -> None:
     # argparse's type=int said "spark-trainer compare: error: argument RUN: invalid int value: 'abc'".
     a = _run(store, "a", "causal-lm", [("loss", 1, 2.0)])

@@ -194,3 +194,45 @@ def test_ten_runs_with_long_names_are_all_named_on_screen_at_1024(store, window,
         seen = page.diff.fontMetrics().elidedText(page.diff.item(row, col).text(), page.diff.textElideMode(),
                                                   page.diff.columnWidth(col) - 8)
         assert seen.endswith(f"-{col - 1}") and seen != model.format(col - 1), seen
+
+
+def _evaluated(store, run: int, data: str, accuracy: float, step: int) -> None:
+    """A classification evaluation completed as the worker completes one: its result and its run metric."""
+    from spark_trainer.store import evaluations
+
+    ev = evaluations.create(store, run, task="classification", data_path=data, base=False, checkpoint="last", gpus=[])
+    evaluations.complete(store, ev.id, step=step, result={"task": "classification", "metrics": {"accuracy": accuracy}},
+                         points=[("evals/classification_accuracy", step, accuracy)],
+                         report_path=f"/evals/{ev.id}.json", artifact_meta={})
+
+
+def test_evaluation_results_are_shown_per_evaluation_data_and_not_drawn_as_one_curve(store, ctx, qtbot) -> None:
+    """Run a was evaluated on an 18-row held-out file, then on a 1-row one: its evals/classification_accuracy
+    curve (and last value) mixed both files beside run b's held-out figure; now a row per data says which."""
+    from app.views.runs_view import RunsView
+
+    a = _run(store, "text-classification", {"loss": [0.9, 0.7, 0.6]}, "a")
+    b = _run(store, "text-classification", {"loss": [0.8, 0.7, 0.5]}, "b")
+    _evaluated(store, a.id, "/d/heldout.jsonl", 0.85, step=3)
+    _evaluated(store, a.id, "/d/one.jsonl", 1.0, step=3)
+    _evaluated(store, b.id, "/d/heldout.jsonl", 0.7, step=3)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(1280, 760)
+    view.show()
+    view.open_item([a.id, b.id])
+    page = view.compare_page
+    table = page.eval_table
+    qtbot.waitUntil(lambda: table.rowCount() == 2 and page.charts.point_count(f"run {b.id} loss") == 3,
+                    timeout=10_000)
+    cells = [[table.item(r, c).text() for c in range(3)] for r in range(2)]
+    assert cells == [["classification_accuracy on heldout.jsonl", "0.85", "0.7"],
+                     ["classification_accuracy on one.jsonl", "1", "-"]]
+    assert "heldout.jsonl, one.jsonl" in page.eval_note.text()
+    curves = [n for chart in page.charts.charts.values() for n in chart.curve_names()]
+    assert not [n for n in curves if "evals/" in n], curves
+    assert "Evaluation results tab" in page.charts.charts["eval"].empty_label.text()
+    _evaluated(store, b.id, "/d/one.jsonl", 0.0, step=3)  # completed while the page is open: the tab follows
+    qtbot.waitUntil(lambda: [table.item(r, 2).text() for r in range(table.rowCount()) if table.item(r, 2)
+                             and table.item(r, 0).text().endswith("one.jsonl")] == ["0"], timeout=10_000)
+    view.shutdown()
