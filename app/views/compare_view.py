@@ -204,13 +204,17 @@ class CompareView(QWidget):
         self._fill_evals(found.evals)
         self._fill_samples(found.samples)
 
-    def _fill_diff(self, diff: dict[str, list]) -> None:
-        self.diff.setColumnCount(1 + len(self.runs))
-        self.diff.setHorizontalHeaderItem(0, QTableWidgetItem("Setting"))
+    def _run_columns(self, table: QTableWidget, first: str) -> None:
+        """`table`'s header: `first`, then a column per run ("run 3 · tickets")."""
+        table.setColumnCount(1 + len(self.runs))
+        table.setHorizontalHeaderItem(0, QTableWidgetItem(first))
         for col, run in enumerate(self.runs, start=1):
             item = QTableWidgetItem(f"run {run.id} · {run.experiment}")
             item.setToolTip(item.text())
-            self.diff.setHorizontalHeaderItem(col, item)
+            table.setHorizontalHeaderItem(col, item)
+
+    def _fill_diff(self, diff: dict[str, list]) -> None:
+        self._run_columns(self.diff, "Setting")
         self.diff.setRowCount(len(diff))
         for row, (key, values) in enumerate(diff.items()):
             self.diff.setItem(row, 0, QTableWidgetItem(key))
@@ -232,12 +236,7 @@ class CompareView(QWidget):
     def _fill_evals(self, rows: list[EvalRow]) -> None:
         """A row per evaluation metric and data ("classification_accuracy on heldout.jsonl"), each run's
         last value on it by step, "-" where a run was not evaluated on that data."""
-        self.eval_table.setColumnCount(1 + len(self.runs))
-        self.eval_table.setHorizontalHeaderItem(0, QTableWidgetItem("Evaluation (last by step)"))
-        for col, run in enumerate(self.runs, start=1):
-            item = QTableWidgetItem(f"run {run.id} · {run.experiment}")
-            item.setToolTip(item.text())
-            self.eval_table.setHorizontalHeaderItem(col, item)
+        self._run_columns(self.eval_table, "Evaluation (last by step)")
         self.eval_table.setRowCount(len(rows))
         for row, result in enumerate(rows):
             title = QTableWidgetItem(result.title)
