@@ -50,16 +50,25 @@ def _ingested_from(store: Store, project: str, path: Path) -> bool:
         return False
 
 
+def _named(store: Store, config: ExperimentConfig, path: Path) -> Dataset | None:
+    """The dataset `dataset:` names (a name or id of the project), unless it is a path a dataset was
+    ingested from (`_ingested_from`); None when it names none."""
+    if _ingested_from(store, config.project, path):
+        return None
+    try:
+        return datasets.get(store, config.dataset, config.project)
+    except NotFound:
+        return None
+
+
 def ingested_dataset(store: Store, config: ExperimentConfig, base_dir: Path | None) -> Dataset | None:
     """The stored dataset submit would train `config` on without ingesting anything: the one its
     `dataset:` names, or a current ingestion of the path it names. None when submit would ingest
     the path first (or refuse it)."""
     path = _dataset_path(config.dataset, base_dir)
-    if not _ingested_from(store, config.project, path):
-        try:
-            return datasets.get(store, config.dataset, config.project)
-        except NotFound:
-            pass
+    named = _named(store, config, path)
+    if named is not None:
+        return named
     try:
         return _reusable(store, config.project, path, config.eval.val_fraction) if path.exists() else None
     except NotFound:  # a project not created yet holds no datasets
@@ -75,11 +84,7 @@ def resolve_dataset(store: Store, config: ExperimentConfig, base_dir: Path | Non
 
     spec = get_recipe(config.recipe)
     path = _dataset_path(config.dataset, base_dir)
-    try:
-        existing = None if _ingested_from(store, config.project, path) else datasets.get(store, config.dataset,
-                                                                                         config.project)
-    except NotFound:
-        existing = None
+    existing = _named(store, config, path)
     if existing is not None:
         spec.check_data_kind(existing.kind, f"dataset {existing.name!r}")
         return existing, None
