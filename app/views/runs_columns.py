@@ -44,9 +44,13 @@ def _progress(row: RunRow) -> tuple[int, int]:
 
 
 def _not_started_tip(run: Run) -> str | None:
-    """The GPUs and Ran on cells' tooltip for a run that never started ("asked auto", "-")."""
-    if not run.never_started:
+    """The GPUs and Ran on cells' tooltip for a run that never started ("asked auto", "-") or waits in
+    the queue again (resumed: "asked auto", where it trained last time in the tooltip)."""
+    if not run.never_started and run.status != RunStatus.QUEUED:
         return None
+    if not run.never_started:
+        last = ",".join(map(str, run.gpus)) if run.gpus else "the CPU"
+        return f"asked for GPUs {run.requested_gpus}; it waits to start again (it trained on {last} before)"
     waits = "it has not started yet" if run.status == RunStatus.QUEUED else "it never started"
     return f"asked for GPUs {run.requested_gpus}; {waits}"
 

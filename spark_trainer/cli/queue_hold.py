@@ -63,7 +63,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
                      ("queued", f"{len(queued)}, in the order they start" if queued else "none"),
                      *([("ends", ends)] if ends else [])])]
     if queued:
-        rows = [(run.id, run.priority, run.experiment, run.requested_gpus, starts_text(guess.get(run.id), found),
+        rows = [(run.id, run.priority, run.experiment, run.devices, starts_text(guess.get(run.id), found),
                  run_note(run, waiting.get(run.id))) for run in queued]
         lines.append(table(["id", "priority", "experiment", "gpus", "starts", "note"], rows))
     return Result(data, "\n\n".join(lines))

@@ -234,15 +234,18 @@ class Run:
         """Where the run trains or trained, as the app's Runs list and run page and `run list` and `run
         show` show it: its GPU ids ("0,1"); "CPU" for a run placed or started without GPUs; a cluster
         job's "GPUs" or "CPU" (its GPUs were the nodes', not this machine's); for a run that never started
-        (queued, or cancelled or failed while queued), what it asks for, said as a request so that it is
+        (queued, or cancelled or failed while queued) or that waits in the queue again, what it asks for,
+        said as a request so that it is
         not read as devices it got: "asked auto", "asked 0,1", "asked count:2", "asked CPU" (`cpu`,
         `cpu:N`)."""
         if self.ran_on != "local":
             return "CPU" if self.requested_gpus.startswith("cpu") else "GPUs"
+        # A resumed run waiting in the queue keeps the GPUs it had last time until a scheduler places it
+        # again, perhaps elsewhere (`run resume --gpus` moves it): it says what it asks for now.
+        if self.never_started or self.status == RunStatus.QUEUED:
+            return f"asked {'CPU' if self.requested_gpus.startswith('cpu') else self.requested_gpus}"
         if self.gpus:
             return ",".join(map(str, self.gpus))
-        if self.never_started:
-            return f"asked {'CPU' if self.requested_gpus.startswith('cpu') else self.requested_gpus}"
         return "CPU"  # taken from the queue without GPUs: placed on the CPU
 
 

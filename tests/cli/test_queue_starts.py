@@ -34,8 +34,9 @@ def test_run_list_says_when_each_queued_run_should_start_as_queue_show_does(stor
     starts = _starts(listed.out)
     assert [starts[night[name]] for name in ("a", "b", "c")] == ["about 17:10", "about 17:17", "about 17:19"]
     assert [starts[run_id] for run_id in starts if run_id not in (night["a"], night["b"], night["c"])] == ["", "", ""]
-    shown = cli("queue", "show").out.split("\n\n")[1].splitlines()[1:]
-    assert [" ".join(row.split()[4:6]) for row in shown] == [starts[night[name]] for name in ("a", "b", "c")]
+    table = cli("queue", "show").out.split("\n\n")[1].splitlines()
+    column = table[0].index("STARTS")
+    assert [" ".join(row[column:].split()[:2]) for row in table[1:]] == [starts[night[name]] for name in ("a", "b", "c")]
 
     keys = ("estimated_start", "estimated_start_in_s", "estimated_end", "estimated_end_in_s", "estimated_from")
     queue = {item["id"]: item for item in cli("--json", "queue", "show").json()["queued"]}

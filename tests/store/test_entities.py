@@ -78,8 +78,11 @@ def test_a_run_that_never_left_the_queue_ran_nowhere_and_says_what_it_asked_for(
     runs.transition(store, ran.id, RunStatus.RUNNING, "worker started", pid=4242)
     runs.transition(store, ran.id, RunStatus.INTERRUPTED, "worker gone")
     assert said(ran.id) == (False, "0", "local")
-    runs.transition(store, ran.id, RunStatus.QUEUED, "resume requested")  # queued again, then cancelled there
-    runs.transition(store, ran.id, RunStatus.CANCELLED, "cancelled while queued")
+    # Resumed onto other GPUs (`run resume --gpus 1`), it waits in the queue: it said "0", where it had
+    # trained, as if it were placed there again. It says what it asks for until a scheduler places it.
+    runs.transition(store, ran.id, RunStatus.QUEUED, "resume requested", requested_gpus="1")
+    assert said(ran.id) == (False, "asked 1", "local")
+    runs.transition(store, ran.id, RunStatus.CANCELLED, "cancelled while queued")  # cancelled there
     assert said(ran.id) == (False, "0", "local")
 
 

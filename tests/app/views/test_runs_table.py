@@ -174,19 +174,26 @@ def test_a_run_cancelled_while_queued_ran_nowhere_and_says_what_it_asked_for(sto
     assert runs.claim(store, lambda queued, active: [(stopped.id, [0], "test: placed")])
     runs.transition(store, stopped.id, RunStatus.RUNNING, "worker started", pid=4242)
     runs.transition(store, stopped.id, RunStatus.INTERRUPTED, "worker gone")
+    # Resumed onto GPU 1 and waiting: it said "0", where it trained before, as if placed there again.
+    resumed = runs.create(store, started.experiment_id, requested_gpus="auto")
+    assert runs.claim(store, lambda queued, active: [(resumed.id, [0], "test: placed")])
+    runs.transition(store, resumed.id, RunStatus.PAUSED, "paused")
+    runs.transition(store, resumed.id, RunStatus.QUEUED, "resume requested", requested_gpus="1")
     sync_model(qtbot, ctx)
     view = RunsView(store, ctx)
     qtbot.addWidget(view)
     view.scheduler.stop()
-    qtbot.waitUntil(lambda: view.table.rowCount() == 4, timeout=10_000)
+    qtbot.waitUntil(lambda: view.table.rowCount() == 5, timeout=10_000)
     gpus, ran_on = COLUMNS.index("GPUs"), COLUMNS.index("Ran on")
     assert {int(r[1]): (r[gpus], r[ran_on]) for r in table_texts(view.table)} == {
         started.id: ("CPU", "local"), never.id: ("asked auto", "-"), waiting.id: ("asked 0,1", "-"),
-        stopped.id: ("0", "local")}
+        stopped.id: ("0", "local"), resumed.id: ("asked 1", "local")}
     row = {int(r[1]): i for i, r in enumerate(table_texts(view.table))}
     assert view.table.item(row[never.id], ran_on).toolTip() == "asked for GPUs auto; it never started"
     assert view.table.item(row[waiting.id], gpus).toolTip() == "asked for GPUs 0,1; it has not started yet"
     assert view.table.item(row[stopped.id], ran_on).toolTip() == ""
+    assert view.table.item(row[resumed.id], gpus).toolTip() == ("asked for GPUs 1; it waits to start again "
+                                                                "(it trained on 0 before)")
     view.shutdown()
 
 
