@@ -174,9 +174,15 @@ class TextGenerationPanel(QWidget):
         self.tuned.setTitle(f"{VARIANT_TITLES['tuned']} · {label}")
         base = facts.get("base_model")
         self.base.setTitle(f"{VARIANT_TITLES['base']} · {short_name(base)}" if base else VARIANT_TITLES["base"])
-        if facts.get("context"):
-            self.max_new_tokens.setToolTip(f"This model takes at most {int(facts['context']):,} tokens, prompt and "
-                                           "answer together: an answer that would pass that is capped")
+        context = int(facts.get("context") or 0)
+        # The box went to 8192 whatever the model: a GPT-2 with 1,024 positions let 8,192 be asked and
+        # then capped every answer. It stops one short of the context (a prompt takes at least one token).
+        self.max_new_tokens.setMaximum(min(context - 1, MAX_NEW_TOKENS_LIMIT) if context > 1 else MAX_NEW_TOKENS_LIMIT)
+        if context:
+            self.max_new_tokens.setToolTip(f"This model takes at most {context:,} tokens, prompt and answer "
+                                           "together: an answer that would pass that is capped")
+        else:
+            self.max_new_tokens.setToolTip("")
         if "chat_template" in facts:
             has = bool(facts["chat_template"])
             self.chat.setEnabled(has)

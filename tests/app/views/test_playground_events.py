@@ -35,6 +35,7 @@ def test_a_prompt_past_the_context_is_refused_and_the_next_one_answered(trained:
     # runs on to the cap.
     panel.prompt.setPlainText("word")
     panel.max_new_tokens.setValue(200)
+    assert panel.max_new_tokens.value() == 127  # the box stops one short of the model's 128 positions
     panel.temperature.setValue(0)
     panel.compare.setChecked(True)
     server = view.client.process.processId()
@@ -43,5 +44,5 @@ def test_a_prompt_past_the_context_is_refused_and_the_next_one_answered(trained:
     assert view.client.process.processId() == server
     assert panel.base.stats.text().endswith("ended by the model's context"), panel.base.stats.text()
     assert view.banner.property("role") == "warning"
-    assert view.banner.text().startswith("The answer was capped at ") and "(not 200)" in view.banner.text()
+    assert view.banner.text().startswith("The answer was capped at ") and "(not 127)" in view.banner.text()
     view.unload()

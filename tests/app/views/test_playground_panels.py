@@ -52,3 +52,19 @@ def test_how_an_answer_ended_is_said_in_words_not_the_servers_codes(qtbot) -> No
     assert said == {"eos": "ended by the model", "length": "ended by Max new tokens",
                     "stop": "ended by a stop string", "cancelled": "stopped"}
     assert panel.tuned.stats.text().startswith("3 tokens in 0.50 s (6.0 tokens/s) · seed 7 · ")
+
+
+def test_max_new_tokens_stops_short_of_the_models_context(qtbot) -> None:
+    """The box went to 8,192 whatever the model: a model of 1,024 positions let 8,192 be asked, and every
+    answer was then capped."""
+    from spark_trainer.playground.settings import MAX_NEW_TOKENS_LIMIT
+
+    panel = _panel(qtbot)
+    panel.max_new_tokens.setValue(4000)
+    panel.set_model("Final model", {**ALPACA_FACTS, "context": 1024})
+    assert panel.max_new_tokens.maximum() == 1023 and panel.max_new_tokens.value() == 1023
+    assert "at most 1,024 tokens" in panel.max_new_tokens.toolTip()
+    panel.set_model("Another", {**ALPACA_FACTS, "context": 32768})  # longer than the box's own limit
+    assert panel.max_new_tokens.maximum() == MAX_NEW_TOKENS_LIMIT
+    panel.set_model("Nothing said", ALPACA_FACTS)  # no context known: the box's own limit, no tooltip
+    assert panel.max_new_tokens.maximum() == MAX_NEW_TOKENS_LIMIT and panel.max_new_tokens.toolTip() == ""
