@@ -19,6 +19,7 @@ from spark_trainer.ingest.detect import (
     gather,
     is_sidecar,
     kind_of,
+    left_out,
     sidecar_stems,
 )
 from spark_trainer.ingest.media import (
@@ -63,6 +64,7 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     """
     options = options or IngestOptions()
     projects.get(store, project)  # unknown project: BadInput before anything is written
+    _refuse_the_data_home(paths, store.home.root)
     broken: list[tuple[str, str]] = []
     hidden: list[str] = []
     files = gather([Path(p) for p in paths], broken, hidden)
@@ -114,6 +116,21 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
                                   meta={"options": _options_meta(options)})
     emit(progress, len(chosen), len(chosen), f"dataset {dataset.name!r} ready: {dataset.num_items} item{'' if dataset.num_items == 1 else 's'}")
     return IngestResult(dataset, report)
+
+
+def _refuse_the_data_home(paths: list[Path], home: Path) -> None:
+    """BadInput for a path that is the data home or a folder whose reading would walk into it (not
+    through a hidden folder: those are left out). Ingesting the home read its runs, logs and database
+    into a dataset written inside the very folder being read."""
+    home = Path(home).expanduser().resolve()
+    for given in paths:
+        path = Path(given).expanduser().resolve()
+        if path == home:
+            raise BadInput(f"{given}: this is SparkTrainer's data folder; ingest a folder or file of your data")
+        if home.is_relative_to(path) and path.is_dir() and not any(
+                left_out(part, folder=True) for part in home.relative_to(path).parts):
+            raise BadInput(f"{given}: holds SparkTrainer's data folder ({home}); ingest a folder or file of your "
+                           "data, not a folder around the data folder")
 
 
 def _ingest_files(files: list[InputFile], handler: Callable[..., None], builder: DatasetBuilder,

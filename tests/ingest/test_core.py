@@ -77,3 +77,29 @@ def test_a_caption_whose_image_is_missing_is_named_as_such(store, project, tmp_p
     assert rejected.source == "caps/orphan.txt" and rejected.reason == (
         "a caption with no image named 'orphan' beside it (the other .txt files here are captions)")
     assert result.dataset.num_items == 2
+
+
+def test_the_data_folder_and_a_folder_around_it_are_refused_before_anything_is_read(store, project, tmp_path) -> None:
+    """`dataset ingest <the data home>` read its runs, logs and database into a dataset written inside
+    the folder being read."""
+    import pytest
+
+    from spark_trainer.errors import BadInput
+    from spark_trainer.store import datasets
+
+    (store.home.root / "notes.csv").write_text("text,label\nhello,a\n", encoding="utf-8")  # something to read
+    with pytest.raises(BadInput, match=r"this is SparkTrainer's data folder; ingest a folder or file of your data$"):
+        ingest_paths(store, [store.home.root], project=project)
+    with pytest.raises(BadInput, match=r"^.+: holds SparkTrainer's data folder \(.+\); ingest a folder or file"):
+        ingest_paths(store, [store.home.root.parent], project=project)
+    assert datasets.list_all(store) == []
+    # Around it through a hidden folder (~/.local/share/...), the home is left out as any hidden folder is.
+    around = tmp_path / "around"
+    write_image(around / "cat" / "0.png", size=(8, 8), seed=0)
+    write_image(around / "dog" / "1.png", size=(8, 8), seed=1)
+    from spark_trainer.store.store import Store
+
+    hidden_home = Store.open(around / ".local" / "home")
+    projects.create(hidden_home, "p")
+    made = ingest_paths(hidden_home, [around], project="p", options=IngestOptions(min_image_side=8))
+    assert made.dataset.num_items == 2
