@@ -75,3 +75,36 @@ def test_usable_models_pass_the_load_checks(models, tmp_path) -> None:
     assert Transcriber(models["whisper"], "cpu").pipe.type == "seq2seq_whisper"
     Image.new("RGB", (48, 32), "red").save(tmp_path / "frame.png")
     assert isinstance(Captioner(models["blip"], device="cpu").caption(tmp_path / "frame.png"), str)
+
+
+def test_a_frame_captioned_with_nothing_is_a_note_and_a_failure_on_a_frame_rejects_its_video(
+        store, project, models, talk, monkeypatch) -> None:
+    """A captioner that answered "" left frames uncaptioned with no word in the report (a diffusion run
+    then refused the dataset); one that failed on a frame after loading (out of GPU memory) ended the
+    wizard with a traceback."""
+    from spark_trainer.errors import BadInput
+    from spark_trainer.ingest.video import models as video_models
+
+    loaded = video_models.Captioner._caption
+    monkeypatch.setattr(video_models.Captioner, "_caption",
+                        lambda self, image, max_new_tokens=40: loaded(self, image, 1) if max_new_tokens == 1 else "  ")
+    made = build_video_dataset(store, [talk], project=project,
+                               options=VideoOptions(fps=2, caption_model=str(models["blip"]), model_device="cpu"))
+    frames = made.dataset.num_items
+    assert any(note == f"talk.mp4: the captioning model gave {frames} of {frames} frames an empty caption (kept; a "
+               "diffusion run refuses them unless recipe_config.missing_captions is skip or empty)"
+               for note in made.report.notes), made.report.notes
+
+    def out_of_memory(self, image, max_new_tokens=40):
+        if max_new_tokens == 1:
+            return loaded(self, image, 1)
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\n(GPU 0; 79.1 GiB total)")
+
+    monkeypatch.setattr(video_models.Captioner, "_caption", out_of_memory)
+    with pytest.raises(BadInput) as err:  # the only video rejected: nothing to publish, said in one line
+        build_video_dataset(store, [talk], project=project, name="again",
+                            options=VideoOptions(fps=3, caption_model=str(models["blip"]), model_device="cpu"))
+    assert "\n" not in str(err.value)
+    assert ("talk.mp4: captioning frame " in str(err.value) and " failed: CUDA out of memory. Tried to allocate "
+            "2.00 GiB (GPU 0; 79.1 GiB total); the model ran out of memory: try a smaller model or the CPU as its "
+            "device)") in str(err.value), str(err.value)

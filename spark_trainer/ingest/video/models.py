@@ -46,6 +46,14 @@ def _load_failed(step: str, folder: Path, exc: BaseException | str) -> Operation
     return OperationFailed(f"cannot load {step} model {folder}: {why}")
 
 
+def _step_failed(step: str, what: str, exc: BaseException) -> OperationFailed:
+    """One line for a model that loaded but failed on a video or frame (out of GPU memory, say): the
+    video is then rejected with it, where a traceback ended the wizard."""
+    why = " ".join(str(exc).split()) or type(exc).__name__
+    hint = "; the model ran out of memory: try a smaller model or the CPU as its device" if "out of memory" in why.lower() else ""
+    return OperationFailed(f"{step} {what} failed: {why[:300]}{hint}")
+
+
 def pick_device(device: str = "auto") -> str:
     """"cuda:0" when asked for auto and a GPU is there, else what was asked ("cpu", "cuda:1"...)."""
     if device != "auto":
@@ -91,7 +99,10 @@ class Transcriber:
             return []
         duration = audio.size / SAMPLE_RATE
         long_form = {"chunk_length_s": 30} if duration > 30 else {}  # Whisper's window is 30 s
-        out = self.pipe({"raw": audio, "sampling_rate": SAMPLE_RATE}, return_timestamps=True, **long_form)
+        try:
+            out = self.pipe({"raw": audio, "sampling_rate": SAMPLE_RATE}, return_timestamps=True, **long_form)
+        except Exception as exc:  # noqa: BLE001 - the model loaded; what it meets here rejects this video only
+            raise _step_failed("transcribing", video.name, exc) from exc
         segments = []
         for chunk in out.get("chunks") or [{"timestamp": (0.0, duration), "text": out.get("text", "")}]:
             start, end = chunk.get("timestamp") or (0.0, duration)
@@ -120,13 +131,17 @@ class Captioner:
         from PIL import Image
 
         with Image.open(image_path) as image:
-            return self._caption(image.convert("RGB"))
+            frame = image.convert("RGB")
+        try:
+            return self._caption(frame)
+        except Exception as exc:  # noqa: BLE001 - the model loaded; what it meets here rejects this video only
+            raise _step_failed("captioning frame", image_path.name, exc) from exc
 
     def _caption(self, image: Any, max_new_tokens: int = 40) -> str:
         out = self.pipe(images=image, text=self.prompt, max_new_tokens=max_new_tokens)
         first = out[0] if isinstance(out, list) else out
         text = first.get("generated_text", "") if isinstance(first, dict) else str(first)
-        return text if isinstance(text, str) else str(text)
+        return (text if isinstance(text, str) else str(text)).strip()
 
 
 def transcript_at(segments: list[Segment], t: float) -> str | None:

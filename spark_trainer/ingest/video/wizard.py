@@ -286,6 +286,10 @@ def _one_video(f: InputFile, probe: VideoProbe, i: int, n: int, builder: Dataset
         return {"rejected": True, "problems": [str(exc)]}
     label = f.folder_label if options.label_from_folder else None
     folder = f"{Path(f.rel[-1]).stem}-{probe.sha256[:8]}"
+    if captioner is not None and (empty := sum(1 for frame in result["frames"] if not (frame["caption"] or "").strip())):
+        builder.report.notes.append(f"{f.source}: the captioning model gave {empty} of {len(result['frames'])} "
+                                    f"frame{'' if len(result['frames']) == 1 else 's'} an empty caption (kept; a diffusion run "
+                                    "refuses them unless recipe_config.missing_captions is skip or empty)")
     for frame in result["frames"]:
         row = {"path": "", "label": label, "caption": frame["caption"], "width": frame["width"],
                "height": frame["height"], "source": f"{f.source}#frame={frame['frame_index']}",
