@@ -82,6 +82,7 @@ class CompareView(QWidget):
         self.run_ids: list[int] = []
         self._task: Task | None = None
         self._evals_task: Task | None = None
+        self._evals_again = False  # an evaluation result arrived while a read was under way
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
@@ -203,6 +204,7 @@ class CompareView(QWidget):
         self._fill_diff(found.diff)
         self._fill_evals(found.evals)
         self._fill_samples(found.samples)
+        self._read_again(other=self._evals_task)
 
     def _run_columns(self, table: QTableWidget, first: str) -> None:
         """`table`'s header: `first`, then a column per run ("run 3 · tickets")."""
@@ -226,12 +228,30 @@ class CompareView(QWidget):
                                "These runs use the same settings.")
 
     def _reread_evals(self) -> None:
-        if pending(self._task) or pending(self._evals_task):  # the read under way sees it (or will)
+        # A read under way may have passed the new result already (an evaluation ending during the
+        # page's first read joined the tab only when the page was opened again): read again after it.
+        if pending(self._task) or pending(self._evals_task):
+            self._evals_again = True
             return
+        self._read_evals()
+
+    def _read_evals(self) -> None:
+        self._evals_again = False
         store, wanted = self.store, list(self.run_ids)
         task = Task(lambda _ctx: compared_evals(store, wanted), owner=self, name="compare evaluations")
-        task.signals.succeeded.connect(lambda rows: self._fill_evals(rows) if self.run_ids == wanted else None)
+        task.signals.succeeded.connect(lambda rows: self._evals_read(rows, wanted))
         self._evals_task = self.ctx.tasks.start(task, self.ctx.pool)
+
+    def _evals_read(self, rows: list[EvalRow], wanted: list[int]) -> None:
+        if self.run_ids == wanted:
+            self._fill_evals(rows)
+        self._read_again(other=self._task)
+
+    def _read_again(self, other: Task | None) -> None:
+        """After a read's answer (the read itself still pending until this returns): the evaluations
+        once more if a result arrived while it ran and no other read is under way to see it."""
+        if self._evals_again and not pending(other):
+            self._read_evals()
 
     def _fill_evals(self, rows: list[EvalRow]) -> None:
         """A row per evaluation metric and data ("classification_accuracy on heldout.jsonl"), each run's

@@ -236,3 +236,42 @@ def test_evaluation_results_are_shown_per_evaluation_data_and_not_drawn_as_one_c
     qtbot.waitUntil(lambda: [table.item(r, 2).text() for r in range(table.rowCount()) if table.item(r, 2)
                              and table.item(r, 0).text().endswith("one.jsonl")] == ["0"], timeout=10_000)
     view.shutdown()
+
+
+def test_an_evaluation_ending_during_the_pages_first_read_joins_its_tab(store, ctx, qtbot, monkeypatch) -> None:
+    """The first read had read the evaluations when one more completed: the page, seeing the read under
+    way, left it to that read, and the result joined the tab only when the page was opened again."""
+    import threading
+
+    from app.views import compare_view
+    from app.views.runs_view import RunsView
+
+    a = _run(store, "text-classification", {"loss": [0.9, 0.7, 0.6]}, "a")
+    b = _run(store, "text-classification", {"loss": [0.8, 0.7, 0.5]}, "b")
+    _evaluated(store, a.id, "/d/heldout.jsonl", 0.85, step=3)
+    has_read, answer = threading.Event(), threading.Event()
+    real = compare_view.read_comparison
+
+    def held(store, run_ids):
+        found = real(store, run_ids)
+        has_read.set()
+        answer.wait(30)
+        return found
+
+    monkeypatch.setattr(compare_view, "read_comparison", held)
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    page = view.compare_page
+    try:
+        view.open_item([a.id, b.id])
+        qtbot.waitUntil(has_read.is_set, timeout=10_000)
+        _evaluated(store, b.id, "/d/heldout.jsonl", 0.7, step=3)
+        metrics.add_batch(store, b.id, [("loss", 4, 0.4, time.time())])  # written after: seen, the result was too
+        qtbot.waitUntil(lambda: page.charts.point_count(f"run {b.id} loss") == 4, timeout=10_000)
+    finally:
+        answer.set()
+    table = page.eval_table
+    qtbot.waitUntil(lambda: table.rowCount() == 1 and table.item(0, 2) is not None and table.item(0, 2).text() == "0.7",
+                    timeout=10_000)
+    view.shutdown()
