@@ -17,7 +17,8 @@ is free and names its present claim (`put_back_if_abandoned`, every reconcile) w
 process that ended without a worker following: it goes back to queued at once (`runs.unclaim`,
 which checks the claim again in its own write transaction) and the same scheduler pass can start it.
 
-Never a run whose claimer or forked worker lives (they hold the lock), nor one claimed by a scheduler
+Never a run whose claimer or forked worker lives (they hold the lock): reconcile's minute for the spawn
+does not end it either (`claimer_lives`: slow, not gone; `reconcile.LIVE_SPAWN_TIMEOUT`). Nor one claimed by a scheduler
 that wrote no name into the lock (an older SparkTrainer sharing the home; a claim whose lock another
 process held just then; a filesystem that cannot lock, or a network one, whose locks may be kept by
 its server and not shared with the worker): those keep the age rule. Windows' locks
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -112,31 +114,55 @@ def let_go(fd: int | None) -> None:
             os.close(fd)
 
 
+@contextlib.contextmanager
+def _claim_read(run: Run) -> Iterator[tuple[bool, list[str]] | None]:
+    """Whether `run`'s claim lock is held by a live process (its claimer, or the worker it forked), and
+    the words its lock file holds when they name this claim; None when there is no such lock to read
+    (claimed without one: an older SparkTrainer, Windows; the folder gone; another claim's name). A
+    lock found free is held here until the block ends: nothing can claim under it meanwhile."""
+    if run.status != RunStatus.STARTING or run.pid is not None or not run.run_dir:
+        yield None
+        return
+    try:
+        fd = os.open(Path(run.run_dir) / LOCK_NAME, os.O_RDWR)
+    except OSError:
+        yield None
+        return
+    try:
+        locked = portable.try_lock(fd)
+        words = os.read(fd, 200).decode(errors="replace").split() if locked is not None else []
+        named = len(words) == 3 and " ".join(words[:2]) == _name(run)  # not an earlier claim's name
+        yield (not locked, words) if named else None
+    finally:
+        portable.unlock(fd)  # nothing when it was not taken here
+        os.close(fd)
+
+
+def claimer_lives(run: Run) -> bool:
+    """`run` is starting with no worker recorded, and the process that claimed it, or the worker it
+    forked, holds its claim's lock: alive, only slow (a worker importing torch on a loaded machine)."""
+    try:
+        with _claim_read(run) as found:
+            return found is not None and found[0]
+    except OSError:
+        return False
+
+
 def put_back_if_abandoned(store: Store, run: Run) -> bool:
     """Put `run` back in the queue if it is starting with no worker recorded and its claim lock is free
     and names this claim: the scheduler that claimed it ended, and no worker it forked is alive. True
     when it was put back. Nothing is changed if the database cannot be written (the age rule then)."""
-    if run.status != RunStatus.STARTING or run.pid is not None or not run.run_dir:
-        return False
     try:
-        fd = os.open(Path(run.run_dir) / LOCK_NAME, os.O_RDWR)
-    except OSError:
-        return False  # claimed without a lock (an older SparkTrainer, Windows), or the folder is gone
-    try:
-        if portable.try_lock(fd) is not True:
-            return False  # the claimer, or the worker it forked, is alive
-        words = os.read(fd, 200).decode(errors="replace").split()
-        if len(words) != 3 or " ".join(words[:2]) != _name(run):
-            return False  # another claim's name (an earlier one of this run), or none
-        try:
-            claimed_at = datetime.fromisoformat(words[1])
-        except ValueError:
-            return False
-        why = (f"put back in the queue: the scheduler that claimed it (pid {words[2]}) ended before it started "
-               "a worker")
-        return bool(runs.unclaim(store, [run.id], why, claimed_at={run.id: claimed_at}))
+        with _claim_read(run) as found:
+            if found is None or found[0]:
+                return False  # claimed without a lock, or the claimer (or the worker it forked) is alive
+            words = found[1]
+            try:
+                claimed_at = datetime.fromisoformat(words[1])
+            except ValueError:
+                return False
+            why = (f"put back in the queue: the scheduler that claimed it (pid {words[2]}) ended before it "
+                   "started a worker")
+            return bool(runs.unclaim(store, [run.id], why, claimed_at={run.id: claimed_at}))
     except (OSError, SparkError):
         return False
-    finally:
-        portable.unlock(fd)
-        os.close(fd)

@@ -33,6 +33,10 @@ from spark_trainer.store.store import Store, write_lock_holders
 # lock is free is queued again at once (jobs/claim_lock.py); one claimed without that lock (an older
 # SparkTrainer, Windows) is given this long for its spawn before it is called interrupted.
 SPAWN_TIMEOUT = timedelta(seconds=60)
+# A claim whose lock its claimer (or the worker it forked) still holds is alive, only slow: a worker
+# importing torch on a loaded machine took more than a minute and was called interrupted. It is given
+# this long before it is taken for hung.
+LIVE_SPAWN_TIMEOUT = timedelta(minutes=10)
 # When this process last removed each home's dead pins and stagings (time.monotonic()). A sweep lists
 # every run's folder (0.42 s for 2,000 runs, measured on a loaded 2-core machine), so the app's scheduler
 # pass, every poll, sweeps at its first pass and then once every LEFTOVER_SWEEP_S.
@@ -42,7 +46,9 @@ LEFTOVER_SWEEP_S = 300.0
 
 def _is_lost(run: Run) -> bool:
     if run.pid is None:
-        return run.heartbeat_at is not None and utcnow() - run.heartbeat_at > SPAWN_TIMEOUT
+        if run.heartbeat_at is None or utcnow() - run.heartbeat_at <= SPAWN_TIMEOUT:
+            return False
+        return utcnow() - run.heartbeat_at > LIVE_SPAWN_TIMEOUT or not claim_lock.claimer_lives(run)
     return not process.is_alive(run.pid, run.pid_start_time)
 
 
@@ -81,6 +87,9 @@ def _mark(store: Store, run: Run, to: RunStatus, reason: str, *, strict: bool = 
 def _lost_why(run: Run) -> str:
     """Why a lost run's worker is taken for gone, as far as anyone here can know: it is no child of
     this process, so neither its exit code nor a signal that ended it can be read."""
+    if run.pid is None and claim_lock.claimer_lives(run):  # alive past LIVE_SPAWN_TIMEOUT: hung
+        return (f"no worker process recorded itself for the run within {LIVE_SPAWN_TIMEOUT.seconds // 60} min of "
+                "its start, though the program that started it still runs: taken for hung while starting")
     if run.pid is None:  # claimed, but no worker recorded itself within SPAWN_TIMEOUT
         return (f"no worker process was recorded for the run within {SPAWN_TIMEOUT.seconds} s of its start "
                 "(the program that started it may have ended first)")

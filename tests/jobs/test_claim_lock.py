@@ -193,3 +193,37 @@ def test_no_claim_lock_where_a_worker_would_not_share_it(store: Store, experimen
     held = claim_lock.Held()
     runs.claim(store, make_picker([], 1, False), held.take)
     assert held.fds == {} and not (Path(run.run_dir) / claim_lock.LOCK_NAME).exists()
+
+
+def test_a_slow_start_whose_claimer_lives_is_not_called_interrupted_after_a_minute(store: Store, experiment,
+                                                                                   monkeypatch) -> None:
+    """A worker importing torch on a loaded machine recorded itself after more than a minute: reconcile had
+    called its run interrupted though its claimer (holding the claim's lock) was alive. It now waits for
+    it up to LIVE_SPAWN_TIMEOUT, then takes it for hung, saying so."""
+    from spark_trainer.jobs import reconcile as reconciling
+
+    run = runs.create(store, experiment.id, requested_gpus="cpu")
+    held = claim_lock.Held()
+    [claimed] = runs.claim(store, make_picker([], 1, False), held.take)
+    later = claimed.heartbeat_at
+    monkeypatch.setattr(reconciling, "utcnow", lambda: later)
+    try:
+        later = claimed.heartbeat_at + reconciling.SPAWN_TIMEOUT * 3  # three minutes: alive, only slow
+        assert reconciling.reconcile(store) == []
+        assert runs.get(store, run.id).status == RunStatus.STARTING
+        later = claimed.heartbeat_at + reconciling.LIVE_SPAWN_TIMEOUT * 1.01
+        assert reconciling.reconcile(store) == [run.id]
+        gone = runs.get(store, run.id)
+        assert gone.status == RunStatus.INTERRUPTED
+        assert [e.reason for e in runs.events(store, run.id)][-1] == (
+            "no worker process recorded itself for the run within 10 min of its start, though the program that "
+            "started it still runs: taken for hung while starting")
+    finally:
+        held.release_all()
+    # Claimed by a scheduler that takes no lock (an older SparkTrainer): the minute's rule, as before.
+    other = runs.create(store, experiment.id, requested_gpus="cpu")
+    [unlocked] = runs.claim(store, make_picker([], 1, False))
+    assert unlocked.id == other.id
+    later = unlocked.heartbeat_at + reconciling.SPAWN_TIMEOUT * 1.5
+    assert reconciling.reconcile(store) == [other.id]
+    assert runs.get(store, other.id).status == RunStatus.INTERRUPTED
