@@ -199,7 +199,10 @@ def metrics_from_confusion(totals: dict[str, Any], names: list[str]) -> EvalResu
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
-        if support:
+        # Over the classes in the truth or the predictions, as `evaluate` and scikit-learn's
+        # average="macro": a class predicted but absent from validation counts, with F1 0 (it was left
+        # out, and the run's eval_macro_f1 differed from `evaluate`'s on the same rows).
+        if support or predicted:
             f1s.append(f1)
     accuracy = correct / total if total else 0.0
     macro_f1 = sum(f1s) / len(f1s) if f1s else 0.0

@@ -165,3 +165,27 @@ def test_long_class_names_in_the_confusion_picture_stay_in_their_own_column_and_
         assert not names_band[:, x:x + 2].any(), f"a column title crosses the border before column {c}"
     assert not ink[top:, left - 3:left].any(), "a row label runs into the grid"
     assert pixels.shape[1] > right + 2 and not ink[:, -2:].any(), "text runs off the picture"
+
+
+def test_training_macro_f1_is_scikit_learns_and_evaluates_own() -> None:
+    """A class predicted on validation rows that hold none of it was left out of training's macro-F1,
+    where `evaluate` and scikit-learn count it (F1 0): the run's eval_macro_f1 differed from `evaluate`'s
+    on the same rows."""
+    import torch
+
+    from spark_trainer.evaluation.metrics import classification_report
+    from spark_trainer.recipes.classification import metrics_from_confusion
+
+    names = ["cat", "dog", "fox"]
+    truth = ["cat", "cat", "dog", "dog", "cat"]  # no fox in validation
+    predicted = ["cat", "fox", "dog", "cat", "cat"]  # but one predicted
+    confusion = torch.zeros(3, 3)
+    for t, p in zip(truth, predicted, strict=True):
+        confusion[names.index(t), names.index(p)] += 1
+    result = metrics_from_confusion({"confusion": confusion, "loss_sum": torch.tensor(1.0), "count": torch.tensor(5)},
+                                    names)
+    # cat: precision 2/3, recall 2/3; dog: 1 and 1/2; fox: 0. Their mean (2/3 + 2/3 + 0) / 3 is 4/9, as
+    # sklearn.metrics.f1_score(truth, predicted, average="macro") says; without fox it was 2/3.
+    expected = 4 / 9
+    assert result.metrics["eval_macro_f1"] == pytest.approx(expected)
+    assert classification_report(truth, predicted, names)["macro_f1"] == pytest.approx(expected)
