@@ -23,6 +23,10 @@ side share the machine's cores, but each is estimated as if alone: the end says 
 While the queue is held nothing starts, so there is no clock time to give: the estimate is made as
 if the queue were released now, and screens say it relative to the release ("about 2 h 10 min after
 release").
+
+While a disk-full failure holds the queued runs (`jobs/disk_hold.py`) none starts until space is freed,
+which no earlier run can predict: no queued run is counted, and the end says why ("not estimated: the
+queued runs wait for disk space: ..."). The active runs go on.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from spark_trainer.jobs import disk_hold
 from spark_trainer.jobs.run_pace import Memo, Pace, predictor
 from spark_trainer.store import queue_hold, runs, settings
 from spark_trainer.store.entities import Run, RunStatus, runs_named, utcnow
@@ -59,6 +64,7 @@ class QueueEstimate:
     queued: list[RunEstimate] = field(default_factory=list)  # in start order
     active: list[RunEstimate] = field(default_factory=list)
     cpu_shared: bool = False  # CPU runs side by side in the schedule: each is estimated as if alone
+    disk: str | None = None  # the disk hold's reason while one keeps every queued run waiting
 
     @property
     def not_counted(self) -> list[int]:
@@ -155,6 +161,9 @@ def estimate(store: Store, *, now: datetime | None = None, machine: Sequence[int
     for run in active:
         end, pace = _active_end(store, run, completed, now, memo)
         active_est.append(RunEstimate(run.id, None, end, pace))
+    if (disk := disk_hold.current(store)) is not None:  # none starts until space is freed: nothing to count
+        return QueueEstimate(now, held, None, [RunEstimate(r.id, None, None, None) for r in queued], active_est,
+                             disk=disk.reason)
     paces = {run.id: predictor(store, run, completed, memo) for run in queued}
     needs = {run.id: gpus_needed(run, len(machine)) for run in queued}
     slots = max(1, int(config["max_concurrent_runs"]))
@@ -233,6 +242,8 @@ def _has(ids: Sequence[int], one: str, many: str) -> str:
 def _unknown_text(found: QueueEstimate) -> str | None:
     """Why the runs not counted are not ("run 4 has no earlier completed run of the same experiment,
     sweep or settings to measure, and run 5 waits behind it"); None when every run is counted."""
+    if found.disk is not None:
+        return f"the queued runs are {found.disk}"
     never = [e.run_id for e in found.queued if not e.fits]
     behind = [e.run_id for e in found.queued if e.fits and e.start is None]
     unmeasured = [e.run_id for e in found.queued if e.start is not None and e.end is None and e.pace is None]

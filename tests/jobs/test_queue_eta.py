@@ -135,3 +135,25 @@ def test_cpu_runs_side_by_side_are_said_to_be_likely_later(store, night) -> None
     settings.set_value(store, "max_concurrent_runs", 1)
     found = estimate(store, now=NOW, machine=[])
     assert not found.cpu_shared and "side by side" not in end_text(found)
+
+
+def test_while_a_full_disk_holds_the_queue_no_queued_run_is_counted(store, night, monkeypatch) -> None:
+    """The queue waited for disk space after a run failed on a full disk, and `queue show` and the app still
+    said when each queued run would start and when the night would end, as if nothing held them."""
+    from pathlib import Path
+
+    from spark_trainer.jobs import disk_hold
+    from spark_trainer.jobs.queue_eta import end_text
+    from tests.jobs.test_disk_hold import MiB, _check_free_line, _fail
+
+    failed = runs.create(store, "b", requested_gpus="cpu", total_steps=10)
+    _fail(store, failed.id, _check_free_line(monkeypatch, Path(failed.run_dir), int(15.4 * MiB), int(1.9 * MiB)))
+    free = {"bytes": int(15.4 * MiB)}
+    monkeypatch.setattr(disk_hold, "free_bytes", lambda _path: free["bytes"])
+    found = estimate(store, now=NOW, machine=[])
+    assert [(e.run_id, e.start, e.end) for e in found.queued] == [(night[n], None, None) for n in ("a", "b", "c")]
+    assert found.end is None and found.active[0].end == _at(600)  # the active run goes on
+    assert end_text(found) == (f"not estimated: the queued runs are waiting for disk space: 15.4 MiB free at "
+                               f"{store.home.runs_dir}, run {failed.id} needed about 17.9 MiB")
+    free["bytes"] = 18 * MiB  # room freed: estimated again as before
+    assert estimate(store, now=NOW, machine=[]).end is not None
