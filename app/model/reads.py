@@ -161,7 +161,7 @@ class QueueEnd:
     text: str  # the whole sentence (`queue_eta.end_text`): what it was estimated from, the runs not counted
     held: bool  # estimated as if released now
     # Queued run id -> "about 02:10", "now", "at release", as `queue show`'s starts column (a run that can
-    # never start, needing more GPUs than the machine has, or whose start is unknown, waiting behind a run
+    # never start, needing GPUs the machine does not have, or whose start is unknown, waiting behind a run
     # with no estimate, has none).
     starts: dict[int, str] = field(default_factory=dict)
 

@@ -42,7 +42,7 @@ def estimate_data(guess: RunEstimate | None, found: QueueEstimate) -> dict[str, 
 
 def starts_text(guess: RunEstimate | None, found: QueueEstimate) -> str:
     """A queued run's estimated start for a table ("now", "about 01:20", "about 25 min after release",
-    "at release"); "-" when it never starts (needs more GPUs than the machine has), its start is unknown
+    "at release"); "-" when it never starts (needs GPUs the machine does not have), its start is unknown
     (it waits behind a run with no estimate) or it is not in the estimate."""
     from spark_trainer.jobs.queue_eta import start_text
 

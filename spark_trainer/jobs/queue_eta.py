@@ -14,10 +14,10 @@ has no estimate and holds its slot as a queued run without one does.
 
 The schedule is simulated as `scheduler.plan` places runs: queued runs take a slot in start order
 (`run_priority.start_order`) whenever fewer than max_concurrent_runs are active, a run that does not
-fit yet not blocking smaller ones behind it. GPUs are counted, not named: without GPU sharing a run
-needs as many free GPUs as it asks for (its ids' count, `count:N`, one for `auto`, none for the CPU)
-of the machine's; which ids are free is not followed, so a run asking for GPU 1 by id may be shown
-starting beside another on GPU 1. With GPU sharing, or no GPUs, only the slots count. CPU runs side by
+fit yet not blocking smaller ones behind it. Without GPU sharing a run takes the GPUs `gpus.place`
+gives it from those no simulated run holds (the ids it names, else `count:N` or one for `auto` of the
+free ones, none for the CPU), so a run asking for GPU 1 waits for the run on GPU 1 even while GPU 0 is
+free. With GPU sharing, or no GPUs, only the slots count. CPU runs side by
 side share the machine's cores, but each is estimated as if alone: the end says they are likely later.
 
 While the queue is held nothing starts, so there is no clock time to give: the estimate is made as
@@ -35,7 +35,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from spark_trainer.errors import BadInput
 from spark_trainer.jobs import disk_hold
+from spark_trainer.jobs import gpus as gpu_alloc
+from spark_trainer.jobs.gpus import GpuRequest
 from spark_trainer.jobs.run_pace import Memo, Pace, predictor
 from spark_trainer.store import queue_hold, runs, settings
 from spark_trainer.store.entities import Run, RunStatus, runs_named, utcnow
@@ -52,7 +55,7 @@ class RunEstimate:
     start: datetime | None  # naive UTC; an active run's is None (it started)
     end: datetime | None  # None: no estimate (not counted)
     pace: Pace | None  # what it was estimated from (an active run with an eta: None)
-    fits: bool = True  # False: needs more GPUs than the machine has, never starts (start None)
+    fits: bool = True  # False: needs GPUs the machine does not have, never starts (start None)
     # A queued run that fits with start None waits behind a run of unknown length: its start is unknown.
 
 
@@ -80,48 +83,51 @@ class QueueEstimate:
         return [how for how in (SAME_EXPERIMENT, SAME_SWEEP, SAME_SETTINGS) if how in used]
 
 
-def gpus_needed(run: Run, machine_gpus: int) -> int:
-    """GPUs a queued run takes when it starts (0 on the CPU), counted as `gpus.place` would."""
-    from spark_trainer.errors import BadInput
-    from spark_trainer.jobs import gpus as gpu_alloc
-
+def request_of(run: Run) -> GpuRequest:
+    """What a queued run asks for, as `scheduler.plan` parses it (a hand-edited request the scheduler
+    cannot parse is taken as the CPU's: it needs no GPU here)."""
     try:
-        request = gpu_alloc.parse_request(run.requested_gpus)
+        return gpu_alloc.parse_request(run.requested_gpus)
     except BadInput:
-        return 0
-    if request.auto and not machine_gpus:
-        return 0
-    return request.count
+        return gpu_alloc.parse_request("cpu")
 
 
-def simulate(now: datetime, active: Sequence[tuple[int, datetime | None, int]],
-             queued: Sequence[tuple[int, float | None, int]], slots: int,
-             machine_gpus: int | None) -> dict[int, tuple[datetime | None, datetime | None]]:
+def _fits(request: GpuRequest, machine: Sequence[int]) -> bool:
+    """Whether `request` can ever be placed on `machine` (all its GPUs free)."""
+    return gpu_alloc.place(request, machine, set()) is not None
+
+
+def simulate(now: datetime, active: Sequence[tuple[int, datetime | None, Sequence[int]]],
+             queued: Sequence[tuple[int, float | None, GpuRequest]], slots: int,
+             machine: Sequence[int] | None) -> dict[int, tuple[datetime | None, datetime | None]]:
     """Start and end of each queued run (id -> (start, end)): `active` as (id, end or None for no
-    estimate, GPUs held), `queued` in start order as (id, seconds or None for no estimate, GPUs needed);
-    `machine_gpus` None when GPUs do not limit (sharing allowed, or none). A run without an estimate
-    holds its slot and GPUs for an unknown time: a run that can only start after it has neither start
-    nor end (unknown), as has a run that can never fit."""
-    holding: list[tuple[datetime | None, int]] = [(end, gpus) for _, end, gpus in active]  # None: unknown end
+    estimate, its GPUs), `queued` in start order as (id, seconds or None for no estimate, its request);
+    `machine` the GPU ids, None when GPUs do not limit (sharing allowed, or none). A run without an
+    estimate holds its slot and GPUs for an unknown time: a run that can only start after it has
+    neither start nor end (unknown), as has a run that can never fit."""
+    holding: list[tuple[datetime | None, frozenset[int]]] = [(end, frozenset(g)) for _, end, g in active]
     pending = list(queued)
     placed: dict[int, tuple[datetime | None, datetime | None]] = {}
     at = now
     while pending:
         holding = [(end, gpus) for end, gpus in holding if end is None or end > at]
         for item in list(pending):
-            run_id, seconds, need = item
-            if machine_gpus is not None and need > machine_gpus:
+            run_id, seconds, request = item
+            if machine is not None and not _fits(request, machine):
                 placed[run_id] = (None, None)
                 pending.remove(item)
                 continue
             if len(holding) >= slots:
                 break
-            if machine_gpus is not None and need > machine_gpus - sum(g for _, g in holding):
-                continue  # waits for GPUs; a smaller run behind it may start
+            gpus: list[int] | None = []
+            if machine is not None:
+                gpus = gpu_alloc.place(request, machine, set().union(*(held for _, held in holding)))
+                if gpus is None:
+                    continue  # waits for its GPUs; a run behind it may start on others
             pending.remove(item)
             end = None if seconds is None else at + timedelta(seconds=seconds)
             placed[run_id] = (at, end)
-            holding.append((end, need))
+            holding.append((end, frozenset(gpus)))
         known = [end for end, _ in holding if end is not None]
         if pending and not known:  # what is left waits for runs of unknown length: its start is unknown
             placed.update((run_id, (None, None)) for run_id, _, _ in pending)
@@ -154,7 +160,7 @@ def estimate(store: Store, *, now: datetime | None = None, machine: Sequence[int
     completed = runs.list_all(store, statuses={RunStatus.COMPLETED})
     config = settings.get_some(store, SETTINGS)  # only these: what `QueueEndModel` follows
     machine = machine_gpus() if machine is None else machine
-    limit = None if bool(config["allow_gpu_sharing"]) or not machine else len(machine)
+    limit = None if bool(config["allow_gpu_sharing"]) or not machine else list(machine)
 
     memo = Memo(len(machine))
     active_est: list[RunEstimate] = []
@@ -165,17 +171,22 @@ def estimate(store: Store, *, now: datetime | None = None, machine: Sequence[int
         return QueueEstimate(now, held, None, [RunEstimate(r.id, None, None, None) for r in queued], active_est,
                              disk=disk.reason)
     paces = {run.id: predictor(store, run, completed, memo) for run in queued}
-    needs = {run.id: gpus_needed(run, len(machine)) for run in queued}
+    asks = {run.id: request_of(run) for run in queued}
     slots = max(1, int(config["max_concurrent_runs"]))
-    plan = simulate(now, [(e.run_id, e.end, len(r.gpus)) for e, r in zip(active_est, active, strict=True)],
-                    [(r.id, _seconds(r, paces[r.id]), needs[r.id]) for r in queued], slots, limit)
+    plan = simulate(now, [(e.run_id, e.end, r.gpus) for e, r in zip(active_est, active, strict=True)],
+                    [(r.id, _seconds(r, paces[r.id]), asks[r.id]) for r in queued], slots, limit)
     queued_est = [RunEstimate(r.id, plan[r.id][0], plan[r.id][1], paces[r.id],
-                              fits=limit is None or needs[r.id] <= limit) for r in queued]
+                              fits=limit is None or _fits(asks[r.id], limit)) for r in queued]
     ends = [e.end for e in queued_est if e.end is not None]
     on_cpu = [(now, e.end) for e, r in zip(active_est, active, strict=True) if not r.gpus]
-    on_cpu += [(e.start, e.end) for e in queued_est if e.start is not None and not needs[e.run_id]]
+    on_cpu += [(e.start, e.end) for e in queued_est if e.start is not None and _on_cpu(asks[e.run_id], machine)]
     return QueueEstimate(now, held, max(ends + [e.end for e in active_est if e.end is not None]) if ends else None,
                          queued_est, active_est, cpu_shared=slots > 1 and _cpu_side_by_side(on_cpu))
+
+
+def _on_cpu(request: GpuRequest, machine: Sequence[int]) -> bool:
+    """Whether a run asking `request` trains on the CPU here (`auto` on a machine without GPUs does)."""
+    return request.is_cpu or (request.auto and not machine)
 
 
 def _seconds(run: Run, pace: Pace | None) -> float | None:
@@ -256,7 +267,7 @@ def _unknown_text(found: QueueEstimate) -> str | None:
     if unstepped:  # an epochs-based run: its steps are counted when its worker loads the data
         reasons.append(_has(unstepped, "'s step count is known once it starts", "'s step counts are known once they start"))
     if never:
-        reasons.append(_has(never, " needs more GPUs than the machine has", " need more GPUs than the machine has"))
+        reasons.append(_has(never, " needs GPUs this machine does not have", " need GPUs this machine does not have"))
     text = ", ".join(reasons)
     if behind:
         holders = len(idle) + len(unmeasured) + len(unstepped)

@@ -61,13 +61,28 @@ def test_nothing_queued_has_no_end(store) -> None:
     assert found.end is None and found.queued == []
 
 
+def _asks(text: str):
+    from spark_trainer.jobs.gpus import parse_request
+
+    return parse_request(text)
+
+
 def test_gpus_are_counted_without_sharing() -> None:
     # One GPU, two slots: the GPU runs go one after another; the CPU run starts beside them at once;
     # a run asking for 2 GPUs never starts.
-    placed = simulate(NOW, [], [(1, 100.0, 1), (2, 50.0, 1), (3, 30.0, 0), (4, 10.0, 2)], 2, 1)
+    one, cpu, two = _asks("count:1"), _asks("cpu"), _asks("count:2")
+    placed = simulate(NOW, [], [(1, 100.0, one), (2, 50.0, one), (3, 30.0, cpu), (4, 10.0, two)], 2, [0])
     assert placed == {1: (_at(0), _at(100)), 2: (_at(100), _at(150)), 3: (_at(0), _at(30)), 4: (None, None)}
-    assert simulate(NOW, [], [(1, 100.0, 1), (2, 50.0, 1)], 2, None) == {1: (_at(0), _at(100)),
-                                                                         2: (_at(0), _at(50))}
+    assert simulate(NOW, [], [(1, 100.0, one), (2, 50.0, one)], 2, None) == {1: (_at(0), _at(100)),
+                                                                             2: (_at(0), _at(50))}
+
+
+def test_a_run_asking_for_a_gpu_by_id_waits_for_that_gpu() -> None:
+    """GPUs were counted, not named: a run asking for GPU 1 was shown starting at once beside the run
+    training on GPU 1, because GPU 0 was free; the scheduler keeps it waiting for GPU 1."""
+    placed = simulate(NOW, [(9, _at(300), [1])], [(1, 100.0, _asks("1")), (2, 50.0, _asks("auto"))], 4, [0, 1])
+    assert placed == {1: (_at(300), _at(400)), 2: (_at(0), _at(50))}  # run 2 takes the free GPU 0 meanwhile
+    assert simulate(NOW, [], [(1, 10.0, _asks("3"))], 4, [0, 1]) == {1: (None, None)}  # no GPU 3 here: never
 
 
 def test_durations_are_said_as_an_estimate_is_read() -> None:
@@ -80,13 +95,15 @@ def test_durations_are_said_as_an_estimate_is_read() -> None:
 
 def test_a_run_without_an_estimate_holds_its_slot_for_an_unknown_time() -> None:
     # One slot: run 2 can only start after run 1, which has no estimate: its start is unknown, not "now".
-    assert simulate(NOW, [], [(1, None, 0), (2, 50.0, 0)], 1, None) == {1: (_at(0), None), 2: (None, None)}
+    cpu, one = _asks("cpu"), _asks("count:1")
+    assert simulate(NOW, [], [(1, None, cpu), (2, 50.0, cpu)], 1, None) == {1: (_at(0), None), 2: (None, None)}
     # Two slots: run 2 starts beside it, run 3 after run 2.
-    assert simulate(NOW, [], [(1, None, 0), (2, 50.0, 0), (3, 10.0, 0)], 2, None) == {
+    assert simulate(NOW, [], [(1, None, cpu), (2, 50.0, cpu), (3, 10.0, cpu)], 2, None) == {
         1: (_at(0), None), 2: (_at(0), _at(50)), 3: (_at(50), _at(60))}
     # An active run without an estimate holds its slot, and its GPU, as long.
-    assert simulate(NOW, [(9, None, 1)], [(1, 10.0, 0)], 1, None) == {1: (None, None)}
-    assert simulate(NOW, [(9, None, 1)], [(1, 10.0, 1), (2, 5.0, 0)], 2, 1) == {1: (None, None), 2: (_at(0), _at(5))}
+    assert simulate(NOW, [(9, None, [0])], [(1, 10.0, cpu)], 1, None) == {1: (None, None)}
+    assert simulate(NOW, [(9, None, [0])], [(1, 10.0, one), (2, 5.0, cpu)], 2, [0]) == {1: (None, None),
+                                                                                        2: (_at(0), _at(5))}
 
 
 def _note(text: str) -> str:
@@ -157,3 +174,16 @@ def test_while_a_full_disk_holds_the_queue_no_queued_run_is_counted(store, night
                                f"{store.home.runs_dir}, run {failed.id} needed about 17.9 MiB")
     free["bytes"] = 18 * MiB  # room freed: estimated again as before
     assert estimate(store, now=NOW, machine=[]).end is not None
+
+
+def test_a_queued_run_asking_for_the_busy_gpu_starts_when_it_is_freed(store, night) -> None:
+    """`queue show` said a run asking for GPU 1 would start now, beside the run training on GPU 1 (GPU 0
+    was free, and GPUs were counted, not named); the scheduler keeps it queued until GPU 1 is freed."""
+    settings.set_value(store, "max_concurrent_runs", 4)
+    runs.update(store, night["active"], gpus=[1])
+    runs.update(store, night["a"], requested_gpus="1")
+    runs.update(store, night["b"], requested_gpus="auto")
+    found = estimate(store, now=NOW, machine=[0, 1])
+    starts = {e.run_id: e.start for e in found.queued}
+    assert starts[night["a"]] == _at(600)  # when the active run frees GPU 1
+    assert starts[night["b"]] == _at(0)  # on the free GPU 0
