@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
+from app import file_dialogs
 from spark_trainer import home_record
 from spark_trainer.paths import DB_NAME, DataHome
 
@@ -74,8 +75,8 @@ class MissingHomeDialog(QMessageBox):
         if button is self.create:
             self.open_home(str(self.root))
         elif button is self.choose:
-            self.choose_folder(QFileDialog.getExistingDirectory(self.parentWidget(), "Where is the data home now?",
-                                                                str(self.root.parent)))
+            self.choose_folder(file_dialogs.existing_dir(self.parentWidget(), "Where is the data home now?",
+                                                            str(self.root.parent)))
         else:
             self.quit()
 

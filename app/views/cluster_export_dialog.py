@@ -15,7 +15,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import file_dialogs
 from app.context import AppContext
 from app.widgets import MessageBanner
 from app.workers import Task
@@ -111,7 +111,7 @@ class ClusterExportDialog(QDialog):
         self._sync()
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Job folder")
+        folder = file_dialogs.existing_dir(self, "Job folder")
         if folder:
             self.out.setText(folder)
 

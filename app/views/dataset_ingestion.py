@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QFileDialog, QPushButton
+from PySide6.QtWidgets import QPushButton
 
+from app import file_dialogs
 from app.widgets import DropZone, TaskProgressRow, paths_from_mime
 from app.workers import Task, TaskContext, pending
 from spark_trainer.errors import BadInput
@@ -84,12 +85,12 @@ class DatasetIngestion:
             self.ingest(paths)
 
     def add_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Choose files for a new dataset")
+        files = file_dialogs.open_files(self, "Choose files for a new dataset")
         if files:
             self.ingest([Path(f) for f in files])
 
     def add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a folder for a new dataset")
+        folder = file_dialogs.existing_dir(self, "Choose a folder for a new dataset")
         if folder:
             self.ingest([Path(folder)])
 

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import file_dialogs
 from app.context import AppContext
 from app.widgets import MessageBanner
 from app.workers import Task, pending
@@ -122,12 +122,12 @@ class EvaluateDialog(QDialog):
 
     def _browse(self) -> None:
         task = self.task_choice.currentData() or ""
-        path, _ = QFileDialog.getOpenFileName(self, "Evaluation data", "", TASK_FILES.get(task, TABLES))
+        path = file_dialogs.open_file(self, "Evaluation data", "", TASK_FILES.get(task, TABLES))
         if path:
             self.data.setText(path)
 
     def _browse_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Evaluation images (one sub-folder per class)")
+        path = file_dialogs.existing_dir(self, "Evaluation images (one sub-folder per class)")
         if path:
             self.data.setText(path)
 

@@ -33,7 +33,7 @@ from app.views.base import BaseView
 from app.views.memory_panel import MemoryEstimatePanel
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
 from app.views.setup_choices import PathBox, SetupChoicesMixin, narrow_to_room
-from app.views.setup_files import SetupFilesMixin
+from app.views.setup_files import IMAGE_RECIPES, SetupFilesMixin
 from app.views.setup_launch import SetupLaunchMixin
 from app.views.sweep_panel import SweepPanel
 from app.wheel_guard import guard_wheel
@@ -233,6 +233,8 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, SetupLaunchMixin, 
         self._fill_datasets()
         self._fill_models()
         self.recipe_box.setTitle(f"Recipe settings: {spec.title}")
+        # An image recipe trains on a folder of images (or a manifest): a file dialog could not pick one.
+        self.dataset_browse.setText("Folder…" if name in IMAGE_RECIPES else "File…")
         self.recipe_layout.addWidget(form)
         self.sweep.set_recipe(name)
         guard_wheel(form)

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import file_dialogs
 from app.context import AppContext
 from app.forms.cells import keep_room
 from app.widgets import MessageBanner, grow_to_fit
@@ -145,7 +145,7 @@ class ExportDialog(QDialog):
         form.setRowVisible(self.weights_note, bool(note))
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export folder")
+        folder = file_dialogs.existing_dir(self, "Export folder")
         if folder:
             self.out.setText(folder)
 

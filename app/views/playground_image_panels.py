@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import file_dialogs
 from app.widgets import FittedImage, double_spin, short_name
 from spark_trainer.ingest.detect import IMAGE_EXTS
 
@@ -57,7 +57,7 @@ class ImageDropArea(QLabel):
 
     def mousePressEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
 
-        path, _ = QFileDialog.getOpenFileName(self, "Image to classify", "", IMAGE_FILTER)
+        path = file_dialogs.open_file(self, "Image to classify", "", IMAGE_FILTER)
         if path:
             self.set_path(path)
 

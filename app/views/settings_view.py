@@ -14,7 +14,6 @@ from typing import Any
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import file_dialogs
 from app.context import AppContext
 from app.relaunch import env_home_line
 from app.theme import current as current_theme
@@ -360,7 +360,7 @@ class SettingsView(BaseView):
 
     def choose_data_home(self, folder: str | None = None) -> None:
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, "Choose the data home", str(self.store.home.root))
+            folder = file_dialogs.existing_dir(self, "Choose the data home", str(self.store.home.root))
             if not folder:
                 return
         try:
@@ -382,7 +382,7 @@ class SettingsView(BaseView):
         from app.views.move_home_dialog import MoveHomeDialog, destination_for
 
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, "Move the data home to", str(self.store.home.root.parent))
+            folder = file_dialogs.existing_dir(self, "Move the data home to", str(self.store.home.root.parent))
             if not folder:
                 return
         self.move_dialog = MoveHomeDialog(self.store, self.ctx, destination_for(Path(folder).expanduser().resolve()),

@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QFileDialog, QWidget
+from PySide6.QtWidgets import QDialog, QWidget
 
+from app import file_dialogs
 from spark_trainer.errors import SparkError
+
+# Recipes that train on a folder of images: the dataset's browse button picks a folder for them.
+IMAGE_RECIPES = frozenset({"image-classification", "diffusion-lora"})
 
 if TYPE_CHECKING:
     from spark_trainer.store.entities import Experiment
@@ -31,7 +35,7 @@ class SetupFilesMixin:
         self.set_config(load_config(path).model_dump(mode="json"))
 
     def _save_preset_dialog(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Save preset", f"{self.name.text() or 'run'}.yaml", "YAML (*.yaml)")
+        name = file_dialogs.save_file(self, "Save preset", f"{self.name.text() or 'run'}.yaml", "YAML (*.yaml)")
         if name:
             try:
                 self._say(f"Saved {self.save_preset_to(Path(name))}", "ok")
@@ -39,7 +43,7 @@ class SetupFilesMixin:
                 self._say(str(exc), "error")
 
     def _load_preset_dialog(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Load preset", "", "YAML (*.yaml *.yml)")
+        name = file_dialogs.open_file(self, "Load preset", "", "YAML (*.yaml *.yml)")
         if name:
             try:
                 self.load_preset_from(Path(name))
@@ -71,12 +75,15 @@ class SetupFilesMixin:
                   "new experiment.", "ok")
 
     def _browse_dataset(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Training data", "", "Data (*.jsonl *.json *.csv *.parquet *.txt)")
+        if self.recipe.currentText() in IMAGE_RECIPES:  # a folder of images (class sub-folders, or captions)
+            name = file_dialogs.existing_dir(self, "Training images (a folder)")
+        else:
+            name = file_dialogs.open_file(self, "Training data", "", "Data (*.jsonl *.json *.csv *.parquet *.txt)")
         if name:
             self.dataset.setCurrentText(name)
 
     def _browse_model(self) -> None:
-        name = QFileDialog.getExistingDirectory(self, "Base model folder", str(self.store.home.models_dir))
+        name = file_dialogs.existing_dir(self, "Base model folder", str(self.store.home.models_dir))
         if name:
             self.base_model.setCurrentText(name)
 

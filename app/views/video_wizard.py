@@ -13,7 +13,6 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -27,7 +26,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app import theme
+from app import file_dialogs, theme
 from app.context import AppContext
 from app.views.video_wizard_pages import ConfigurePage, ProcessPage, SummaryPage
 from app.widgets import DropZone, MessageBanner, human_bytes
@@ -106,12 +105,12 @@ class AddVideosPage(QWizardPage):
         self._update()
 
     def _choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Choose videos", "",
+        files = file_dialogs.open_files(self, "Choose videos", "",
                                                 "Videos (" + " ".join(f"*{e}" for e in sorted(VIDEO_EXTS)) + ")")
         self.add_paths([Path(f) for f in files])
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a folder of videos")
+        folder = file_dialogs.existing_dir(self, "Choose a folder of videos")
         if folder:
             self.add_paths([Path(folder)])
 

@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from app import file_dialogs
 from app.widgets import MessageBanner
 from app.workers import Task, TaskContext, pending
 from spark_trainer.errors import SparkError
@@ -118,7 +118,7 @@ class ConfigurePage(QWizardPage):
         edit = QLineEdit()
         edit.setPlaceholderText(placeholder)
         browse = QPushButton("Browse…")
-        browse.clicked.connect(lambda: edit.setText(QFileDialog.getExistingDirectory(self, label) or edit.text()))
+        browse.clicked.connect(lambda: edit.setText(file_dialogs.existing_dir(self, label) or edit.text()))
         row = QHBoxLayout()
         row.addWidget(edit, 1)
         row.addWidget(browse)

@@ -10,8 +10,7 @@ import pytest
 @pytest.mark.parametrize(("recipe", "folder_offered"), [("image-classification", True), ("text-classification", False)])
 def test_an_image_run_offers_a_folder_of_class_folders(store, ctx, qtbot, tmp_path, monkeypatch, recipe,
                                                       folder_offered) -> None:
-    from PySide6.QtWidgets import QFileDialog
-
+    from app import file_dialogs
     from app.views.evaluate_dialog import EvaluateDialog
 
     dialog = EvaluateDialog(store, ctx, SimpleNamespace(id=3, experiment="shapes", recipe=recipe))
@@ -20,7 +19,7 @@ def test_an_image_run_offers_a_folder_of_class_folders(store, ctx, qtbot, tmp_pa
     assert dialog.browse_folder.isVisible() is folder_offered
     assert "folder of class folders" in dialog.data_help.text()  # the classification task says so
     if folder_offered:
-        monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_args, **_kw: str(tmp_path))
+        monkeypatch.setattr(file_dialogs, "existing_dir", lambda *_args, **_kw: str(tmp_path))
         dialog.browse_folder.click()
         assert dialog.data.text() == str(tmp_path)
 
@@ -64,13 +63,12 @@ def test_the_file_picker_offers_only_files_the_task_reads(store, ctx, qtbot, mon
                                                           txt_offered) -> None:
     # Seen in a GUI walk: the picker offered *.txt for a classification run; the chosen file then
     # failed "line 1 is not valid JSON" (only perplexity reads a text file).
-    from PySide6.QtWidgets import QFileDialog
-
+    from app import file_dialogs
     from app.views.evaluate_dialog import EvaluateDialog
 
     asked = []
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda _parent, _title, _dir, filters: (asked.append(filters)
-                                                                                               or ("", "")))
+    monkeypatch.setattr(file_dialogs, "open_file", lambda _parent, _title, _dir, filters: (asked.append(filters)
+                                                                                          or ""))
     dialog = EvaluateDialog(store, ctx, SimpleNamespace(id=3, experiment="e", recipe=recipe))
     qtbot.addWidget(dialog)
     dialog.task_choice.setCurrentIndex(dialog.task_choice.findData(task))
