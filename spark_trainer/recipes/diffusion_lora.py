@@ -10,13 +10,15 @@ import math
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from spark_trainer.config.schema import Settings
 from spark_trainer.recipes.base import MetricSpec
 from spark_trainer.recipes.fit import DataFacts, missing_field, needs_pipeline
 from spark_trainer.recipes.lora_targets import TargetModules
 from spark_trainer.recipes.registry import RecipeSpec
+
+PIPELINE_MULTIPLE = 8  # diffusers' pipelines make images only of sides divisible by 8 (their check_inputs)
 
 
 class DiffusionLoRAConfig(Settings):
@@ -61,6 +63,17 @@ class DiffusionLoRAConfig(Settings):
     sample_seed: int = Field(1234, ge=0, le=2**31 - 1, description="Seed of the first sample image (the next "
                              "prompt uses seed + 1, ...): the same seeds every time, so samples compare across steps")
 
+    @field_validator("resolution")
+    @classmethod
+    def _pipeline_multiple(cls, value: int) -> int:
+        # Said at the field, as the form checks it: 33 passed the form and was refused only at Launch.
+        # The model's own multiple (64 for SD 1.x) is checked against its folder at submit.
+        if value % PIPELINE_MULTIPLE:
+            lower = value // PIPELINE_MULTIPLE * PIPELINE_MULTIPLE
+            raise ValueError(f"must be a multiple of {PIPELINE_MULTIPLE} (a diffusion pipeline makes images of sides "
+                             f"divisible by {PIPELINE_MULTIPLE}); try {lower or PIPELINE_MULTIPLE}")
+        return value
+
 
 ADD_CAPTIONS = "add a name.txt caption beside each image (or a metadata.jsonl)"
 
@@ -90,9 +103,6 @@ def data_fit(facts: DataFacts, settings: DiffusionLoRAConfig) -> str | None:
         return (f"{short}; diffusion-lora needs a caption for every image: {add}, or set "
                 "recipe_config.missing_captions to empty or skip")
     return None
-
-
-PIPELINE_MULTIPLE = 8  # diffusers' pipelines make images only of sides divisible by 8 (their check_inputs)
 
 
 def pixel_multiple(folder: Path) -> int:

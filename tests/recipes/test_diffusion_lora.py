@@ -274,14 +274,22 @@ def test_bad_rows_of_a_caption_table_are_named_in_one_line_before_training(tiny_
 
 
 def test_resolution_must_fit_the_model_and_the_base_model_must_be_a_pipeline(tiny_sd, shapes, tmp_path):
+    from pydantic import ValidationError
+
+    from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig
     from spark_trainer.recipes.diffusion_lora_impl import DiffusionLoRARecipe
 
-    with pytest.raises(ConfigError, match="resolution 30 must be a multiple of 8 .*; try 24$"):
-        DiffusionLoRARecipe(config(tiny_sd, recipe_config={"resolution": 30})).prepare(shapes)
     # 36 fits this model's downsampling (4), but its pipeline makes images of sides divisible by 8 only:
-    # the run trained a step, then ended at its first sample. Refused at submit now, before a run exists.
-    with pytest.raises(ConfigError, match="resolution 36 must be a multiple of 8 .*; try 32$"):
-        DiffusionLoRARecipe(config(tiny_sd, recipe_config={"resolution": 36})).check_data(shapes)
+    # the run trained a step, then ended at its first sample. Refused with the settings themselves now
+    # (the form says it at the field; it said 33 only at Launch), before a run exists.
+    for size, lower in ((30, 24), (36, 32)):
+        with pytest.raises(ValidationError, match=f"must be a multiple of 8 .*; try {lower}"):
+            DiffusionLoRAConfig(resolution=size)
+    # The model's own multiple, from its folder, at submit: this tiny pipeline's is 8.
+    with pytest.raises(ConfigError, match="resolution 40 must be a multiple of 16 for this model .*; try 32$"), \
+            pytest.MonkeyPatch.context() as patched:
+        patched.setattr("spark_trainer.recipes.diffusion_lora_impl.pixel_multiple", lambda _folder: 16)
+        DiffusionLoRARecipe(config(tiny_sd, recipe_config={"resolution": 40})).check_data(shapes)
     with pytest.raises(ConfigError, match="target_modules: all-linear is for language and classification models"):
         DiffusionLoRARecipe(config(tiny_sd, recipe_config={"target_modules": "all-linear"})).check_data(shapes)
     (tmp_path / "llm").mkdir()

@@ -69,3 +69,18 @@ def test_the_causal_lm_forms_eval_cap_says_what_empty_means_and_empty_is_every_e
     assert form.values()["eval_max_rows"] is None and not form.errors()
     edit.setText("0")
     assert "eval_max_rows" in form.errors()
+
+
+def test_a_diffusion_resolution_the_pipeline_cannot_make_is_marked_at_its_field(qtbot) -> None:
+    """Resolution 33 passed the form and was refused only by Launch, in a banner at the top."""
+    from app.forms.model_form import ModelForm
+    from spark_trainer.recipes.diffusion_lora import DiffusionLoRAConfig
+
+    form = ModelForm(DiffusionLoRAConfig, label="recipe_config")
+    qtbot.addWidget(form)
+    form.set_values({"resolution": 33})
+    assert form.validate() is None
+    assert form.errors() == {"resolution": "must be a multiple of 8 (a diffusion pipeline makes images of sides "
+                                           "divisible by 8); try 32"}
+    form.set_values({"resolution": 32})
+    assert form.validate() is not None and form.errors() == {}
