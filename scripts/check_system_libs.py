@@ -4,7 +4,9 @@ The platform is the one the app will ask for: wayland when WAYLAND_DISPLAY is se
 is, else offscreen (`--platform` overrides). Missing shared libraries are named. On Debian/Ubuntu as
 root the full set Qt 6 needs for that platform is installed with apt-get, together with what the
 real-display GUI test needs (the xcb set, Xvfb, xdotool), so a CI machine runs that test too. As any
-other user the one `apt-get install` line to run is printed.
+other user, with --no-install, or with SPARK_TRAINER_NO_APT=1 in the environment (for root on a machine
+whose packages you manage yourself: `make` runs this script with no way to pass it an option), nothing
+is installed and the one `apt-get install` line to run is printed.
 
 Exit code 0 even when something is missing (the CLI works without Qt; the GUI falls back and says
 why), unless --strict.
@@ -25,6 +27,8 @@ from app.qt_platform import BASE_PACKAGES, XCB_PACKAGES, check_platform, wanted_
 
 # The real-display test (tests/app/test_real_display.py) drives the app in Xvfb with xdotool.
 DISPLAY_TEST_PACKAGES = ("xvfb", "xdotool")
+# Set to anything but "" or "0": never run apt-get, as --no-install (make has no way to pass that option).
+NO_APT_ENV = "SPARK_TRAINER_NO_APT"
 PROBE = "from PySide6.QtWidgets import QApplication; app = QApplication([]); print(app.platformName())"
 
 
@@ -60,14 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--platform", choices=("auto", "xcb", "wayland", "offscreen"), default="auto",
                         help="Qt platform to check (default: the one the app will use here)")
-    parser.add_argument("--no-install", action="store_true", help="only report, never run apt-get")
+    parser.add_argument("--no-install", action="store_true",
+                        help=f"only report, never run apt-get (also {NO_APT_ENV}=1 in the environment)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when something is still missing")
     args = parser.parse_args(argv)
 
     platform = wanted_platform() if args.platform == "auto" else args.platform
     checks = [check_platform("offscreen")] + ([check_platform(platform)] if platform != "offscreen" else [])
     debian = shutil.which("apt-get") is not None and shutil.which("dpkg-query") is not None
-    may_install = debian and os.geteuid() == 0 and not args.no_install
+    opted_out = args.no_install or os.environ.get(NO_APT_ENV, "") not in ("", "0")
+    may_install = debian and os.geteuid() == 0 and not opted_out
     wanted: list[str] = []
     for check in checks:
         wanted += check.packages
