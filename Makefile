@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # pip's find-links wins where configured (see installers/README.md). .venv is made once: clean-venv first.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: run test test-slow lint clean-venv install installer dist deb test-dist
+.PHONY: run test test-slow lint clean-venv install installer dist deb test-dist desktop-entry
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/spark-trainer-gui
+
+# SparkTrainer in your desktop menu (Linux), starting this checkout's .venv: the entry the .deb installs,
+# written per user. `.venv/bin/spark-trainer desktop-entry remove` takes it out again.
+desktop-entry: $(STAMP)
+	$(VENV)/bin/spark-trainer desktop-entry install
 
 # Two pytest processes (pytest-xdist): most tests wait on worker subprocesses, so two at once keep
 # both cores of a small machine busy. `make TEST_WORKERS=1 test` runs them one at a time.

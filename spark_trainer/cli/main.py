@@ -36,7 +36,7 @@ COMMAND_HOMES = {
     "leaderboard": "ranking", "compare": "ranking", "queue": "queue", "worker": "queue", "demo": "demo",
     "estimate": "estimate", "export": "export", "eval": "evaluate", "generate": "generate",
     "playground-serve": "generate", "settings": "settings", "token": "token", "launch": "cluster",
-    "cluster-worker": "cluster", "home": "home",
+    "cluster-worker": "cluster", "home": "home", "desktop-entry": "desktop_entry",
 }
 # Each module of spark_trainer.cli adds its command group, in this order (the order --help lists them).
 COMMAND_MODULES = tuple(dict.fromkeys(COMMAND_HOMES.values()))

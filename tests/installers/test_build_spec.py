@@ -54,3 +54,13 @@ def test_the_model_card_templates_are_bundled(bundled_datas: set[tuple[str, str]
     files = _package_files("huggingface_hub", "templates/*")
     missing = [str(path) for path, folder in files if (str(path), str(folder)) not in bundled_datas]
     assert not missing, f"not bundled: {missing}"
+
+
+def test_the_menu_entry_template_and_icons_travel_to_where_menu_entry_finds_them(bundled_datas) -> None:
+    # `SparkTrainer cli desktop-entry install` reads the .deb's template and the icons under sys._MEIPASS
+    # (spark_trainer/menu_entry.py `shipped`): without them the frozen app could not write its entry.
+    from spark_trainer import menu_entry
+
+    root = SPEC.parent.resolve()
+    assert (str(root / menu_entry.TEMPLATE), str(menu_entry.TEMPLATE.parent)) in bundled_datas
+    assert (str(root / "resources"), "resources") in bundled_datas  # the icons' folder, whole
