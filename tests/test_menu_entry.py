@@ -40,9 +40,14 @@ def test_install_writes_the_debs_template_with_this_installs_app_and_icons(app: 
     assert (icons / "256x256" / "apps" / "sparktrainer.png").read_bytes() == \
         (ROOT / "resources" / "icons" / "sparktrainer.png").read_bytes()
     assert (icons / "scalable" / "apps" / "sparktrainer.svg").is_file()
-    if shutil.which("desktop-file-validate"):
-        checked = subprocess.run(["desktop-file-validate", str(desktop)], capture_output=True, text=True)
-        assert checked.returncode == 0 and "error" not in checked.stdout, checked.stdout
+
+
+@pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-utils not installed")
+def test_the_written_entry_passes_desktop_file_validate(app: Path) -> None:
+    checked = subprocess.run(["desktop-file-validate", str(menu_entry.install().desktop)],
+                             capture_output=True, text=True)
+    # a "hint:" is advice (the template's two main categories, as in the .deb); errors fail
+    assert checked.returncode == 0 and "error" not in checked.stdout, checked.stdout
 
 
 def test_status_reads_exec_back_and_reports_a_stale_entry(app: Path) -> None:
@@ -63,6 +68,15 @@ def test_remove_deletes_what_install_wrote_and_then_says_there_is_nothing(app: P
     assert sorted(removed.removed) == sorted([written.desktop, *written.icons])
     assert not any(p.exists() for p in removed.removed) and mine.is_file()
     assert menu_entry.remove().removed == []
+
+
+def test_without_the_entry_remove_takes_only_icons_identical_to_this_installs(app: Path) -> None:
+    written = menu_entry.install()
+    written.desktop.unlink()  # deleted by hand
+    png, svg = written.icons
+    svg.write_text("<svg>someone else's</svg>")
+    assert menu_entry.remove().removed == [png]
+    assert svg.is_file()
 
 
 def test_an_entry_this_command_did_not_write_is_neither_replaced_nor_removed(app: Path, tmp_path: Path) -> None:
