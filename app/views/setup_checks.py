@@ -88,9 +88,28 @@ def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: li
     if dataset is not None and "dataset" not in errors:
         warnings = data_warnings(store, config, dataset, folder)
         sweep_warnings = sweep_data_warnings(store, data, sweep, dataset, folder)
-    # No estimate of a model the recipe cannot use (it said transformers' own long error instead).
-    return SetupCheck(ordered, estimate_texts(data, folder if "base_model" not in errors else None, gpus), warnings,
-                      sweep_warnings)
+    # No estimate of a model the recipe cannot use (it said transformers' own long error instead), nor
+    # of settings that are not valid (batch size 0 kept the last estimate, or one made with 0).
+    unsettled = _settings_problem(data) if config is None else None
+    estimated = (f"No estimate until the settings are valid ({unsettled})", "", "") if unsettled else \
+        estimate_texts(data, folder if "base_model" not in errors else None, gpus)
+    return SetupCheck(ordered, estimated, warnings, sweep_warnings)
+
+
+# The run file's sections the memory estimate reads: an invalid value there makes any figure wrong.
+ESTIMATED_SECTIONS = ("train", "eval", "checkpoint", "recipe_config")
+
+
+def _settings_problem(data: dict[str, Any]) -> str | None:
+    """The first problem of the form's settings the estimate reads ("train.batch_size: got 0; ..."), or None."""
+    from spark_trainer.config import validate_config
+
+    try:
+        validate_config(data)
+    except BadInput as exc:
+        problems = getattr(exc, "problems", None) or [str(exc)]
+        return next((p for p in problems if p.split(":", 1)[0].split(".", 1)[0] in ESTIMATED_SECTIONS), None)
+    return None
 
 
 def _config(data: dict[str, Any]) -> ExperimentConfig | None:

@@ -225,3 +225,18 @@ def test_a_class_only_validation_holds_is_said_next_to_the_dataset(store, tmp_pa
     assert check_setup(store, form, ["tickets"], [], {}).errors == {
         "dataset": "recipe text-classification cannot train on dataset 'tickets': class 'zzz' has no training "
                    "items (2 in validation): add training items for it or remove it from validation"}
+
+
+def test_no_memory_figure_is_given_for_settings_that_are_not_valid(store, tmp_path) -> None:
+    """With batch size 0 (marked invalid at its field) the estimate still said ~553.8 MiB: a figure for
+    settings no run can have."""
+    from app.views.setup_checks import check_setup
+
+    llama, _sd = _home_with_a_text_dataset_and_two_models(store, tmp_path)
+    form = {**GOOD, "recipe": "causal-lm", "base_model": llama, "train": {}, "recipe_config": {}}
+    assert check_setup(store, form, ["train"], []).estimate[0].startswith("<b>~")
+    headline = check_setup(store, {**form, "train": {"batch_size": 0}}, ["train"], []).estimate
+    assert headline == ("No estimate until the settings are valid (train.batch_size: got 0; Input should be "
+                        "greater than or equal to 1)", "", "")
+    # A missing name is no reason to withhold the figure: it does not change it.
+    assert check_setup(store, {**form, "name": ""}, ["train"], []).estimate[0].startswith("<b>~")
