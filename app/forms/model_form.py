@@ -235,6 +235,12 @@ class ModelForm(QWidget):
         self.model_error.setVisible(bool(general))
         return result
 
+    def show_outside(self, errors: dict[str, str]) -> None:
+        """Mark fields another check found wrong (field -> why: a dataset without the label column the
+        field names), below the form's own errors; a field not named is cleared of an earlier mark."""
+        for name, row in self.rows.items():
+            row.show_error(self._errors.get(name) or errors.get(name))
+
     def errors(self) -> dict[str, str]:
         """Field name ('' for the whole model) -> why its value is not accepted."""
         return dict(self._errors)

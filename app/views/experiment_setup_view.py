@@ -10,6 +10,7 @@ opens the run (app/views/setup_launch.py). Projects and datasets come from the a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PySide6.QtCore import QTimer
@@ -328,6 +329,12 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, SetupLaunchMixin, 
         for key, label in self.errors.items():
             label.setText(errors.get(key, ""))
             label.setVisible(key in errors)
+        # A check naming a setting ("... has no column 'category' (recipe_config.label_column)") marks that
+        # field too: it was said only by the dataset and the Cannot launch line.
+        for section, form in self.forms.items():
+            named = {m.group(1): message for message in errors.values()
+                     for m in re.finditer(rf"\b{section}\.(\w+)", message) if m.group(1) in form.rows}
+            form.show_outside(named)
         reasons = [f"{key.replace('_', ' ')}: {msg}" for key, msg in errors.items()]
         reasons += [line for form in self.forms.values() for line in form.error_lines()]  # all, not one a form
         busy = pending(self._task)

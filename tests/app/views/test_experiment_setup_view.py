@@ -64,10 +64,14 @@ def test_data_the_recipe_cannot_train_on_disables_launch_before_the_click(store,
     assert not view.launch.isEnabled()
     assert view.launch_reason.text().startswith("Cannot launch: dataset: ")
     assert "text_column" in view.launch_reason.text()
+    # Marked at the setting too (seen in a real-window walk: said by the dataset and Launch line only).
+    field = view.forms["recipe_config"].rows["text_column"]
+    assert field.error.isVisible() and field.error.text() == view.errors["dataset"].text()
 
     view.forms["recipe_config"].set_values({"text_column": "review"})  # the user names the column
     qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
     assert not view.errors["dataset"].isVisible() and view.launch_reason.text() == ""
+    assert not field.error.isVisible()
 
 
 def test_the_queued_banner_goes_once_the_next_experiment_is_filled_in(store, ctx, qtbot, tmp_path) -> None:
