@@ -93,6 +93,8 @@ def load_model(model_dir: Path, rc: CausalLMConfig, device: Any, precision: str,
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=weights, **kwargs)
     if rc.method != "qlora":
         model.to(device)
+    elif device.type == "cpu":
+        keep_cpu_4bit_trainable(model)
     kernels_note = apply_fused_kernels(model, device.type)
     if kernels_note and notes is not None:
         notes.append(kernels_note)
@@ -100,6 +102,17 @@ def load_model(model_dir: Path, rc: CausalLMConfig, device: Any, precision: str,
     # The loss never materialises full logits (see training/losses.py).
     install_hidden_head(model, device.type)
     return model
+
+
+def keep_cpu_4bit_trainable(model: Any) -> None:
+    """On a CPU with AVX512-BF16, bitsandbytes' Linear4bit repacks its weight for a faster CPU kernel at
+    its first forward pass in eval mode without gradients (an evaluation, a sample), and from then on
+    trains through that kernel, which has no backward: the layers below it got no gradient (bitsandbytes
+    warns "an autograd kernel was not registered"), and a CPU QLoRA run evaluated every 4 steps trained
+    differently from one never evaluated. The repacking is turned off for a run's model."""
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
 
 
 def adapt(model: Any, rc: CausalLMConfig, *, gradient_checkpointing: bool = False) -> Any:

@@ -143,6 +143,23 @@ def test_qlora_trains_4bit_base_with_adapters(tiny_model, counting_data, tmp_pat
     assert adapter["peft_type"] == "LORA" and adapter["r"] == 16
 
 
+def test_a_qlora_run_evaluated_on_the_cpu_trains_as_one_never_evaluated(tiny_model, counting_data, tmp_path):
+    """On a CPU with AVX512-BF16 (this project's machines), bitsandbytes repacked the 4-bit weights at the
+    first evaluation and then trained through a kernel without a backward: the layers below got no
+    gradient, and a run evaluated every 4 steps drifted from step 6 on from one never evaluated."""
+    pytest.importorskip("bitsandbytes")
+
+    def losses(every: int | None, name: str) -> list[float]:
+        config = make_config(tiny_model, train={"max_steps": 10, "learning_rate": 3e-3, "warmup_steps": 0},
+                             recipe_config={"method": "qlora", "target_modules": "all-linear"},
+                             eval={"every_steps": every, "samples_every_steps": None})
+        outcome, rep = train(config, counting_data, tmp_path / name)
+        assert outcome.status == "completed"
+        return [rep.metrics[s]["loss"] for s in sorted(rep.metrics) if "loss" in rep.metrics[s]]
+
+    assert losses(3, "evaluated") == losses(None, "never")
+
+
 def test_dataset_folder_with_manifest_uses_its_splits(tiny_model, tmp_path):
     import json
 
