@@ -69,6 +69,18 @@ class StopRequested(Exception):  # noqa: N818 - a request, not an error
         self.kind, self.phase = kind, phase
 
 
+def stop_within(exc: BaseException) -> StopRequested | None:
+    """The StopRequested `exc` was raised from (its cause or context, however deep), or None."""
+    seen: set[int] = set()
+    found: BaseException | None = exc
+    while found is not None and id(found) not in seen:
+        if isinstance(found, StopRequested):
+            return found
+        seen.add(id(found))
+        found = found.__cause__ or found.__context__
+    return None
+
+
 class Commands:
     """Thread-safe requests to a running engine; a signal handler may set them.
 
@@ -101,6 +113,15 @@ class Commands:
             if phase == "loading the model":
                 _start_up_delay_for_tests()
             yield
+        except StopRequested:
+            raise
+        except Exception as exc:
+            # Raised from the signal handler inside a library, the stop may come out wrapped: diffusers'
+            # lazy import turned it into "RuntimeError: Failed to import diffusers.models...", and a
+            # cancelled run ended failed with that traceback chain. The request is what happened.
+            if (stop := stop_within(exc)) is not None:
+                raise stop from None
+            raise
         finally:
             self._interruptible = False
 

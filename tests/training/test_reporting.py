@@ -108,3 +108,26 @@ def test_the_start_up_phase_and_its_progress_are_told_until_training_starts() ->
     ranks = Commands()
     ranks.hand_to_ranks()  # the ranks start up in their own processes: this one cannot say how far they are
     assert ranks.phase_text() is None
+
+
+def test_a_stop_a_library_wrapped_in_its_own_error_is_still_a_stop() -> None:
+    """A cancel during diffusers' lazy import came out as "RuntimeError: Failed to import
+    diffusers.models... (cancel requested during start-up (loading the model))": the run ended failed,
+    with that chain for its error, instead of cancelled."""
+    import pytest
+
+    from spark_trainer.training.reporting import Commands, StopKind, StopRequested
+
+    commands = Commands()
+    with pytest.raises(StopRequested) as stopped:
+        with commands.start_up("loading the model", interruptible=True):
+            try:
+                commands.request_stop(StopKind.CANCEL)
+                commands.interrupt_start_up()  # as the SIGTERM handler does, inside the library's import
+            except StopRequested as exc:
+                raise RuntimeError(f"Failed to import diffusers.models.autoencoders: {exc}") from exc
+    assert (stopped.value.kind, stopped.value.phase) == (StopKind.CANCEL, "loading the model")
+    # Any other error of a phase is left as it is.
+    with pytest.raises(ValueError, match="not a stop"):
+        with Commands().start_up("preparing the data"):
+            raise ValueError("not a stop")
