@@ -160,8 +160,10 @@ def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, in
             sys.stderr.write("\n")  # off the progress bar's line
         run = runs.get(store, run_id)
         return Result(run, stopped_waiting_line(run, held=queue_hold.held_since(store) is not None), exit_code=130)
-    if run.status == RunStatus.COMPLETED:
-        return Result(run, f"run {run.id} completed {run.step} steps")
+    if run.status == RunStatus.COMPLETED:  # its event's words: "completed 20 steps of 300 (early stopping: ...)"
+        done = next((e.reason for e in reversed(runs.events(store, run.id)) if e.to_status == RunStatus.COMPLETED.value
+                     and e.reason.startswith("completed ")), f"completed {run.step} steps")
+        return Result(run, f"run {run.id} {done}")
     return Result(run, ended_line(run), exit_code=1)
 
 

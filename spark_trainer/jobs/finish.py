@@ -29,7 +29,9 @@ class Finish:
 
 def outcome_finish(outcome: TrainOutcome, commands: Commands) -> Finish:
     if outcome.status == "completed":
-        return Finish(RunStatus.COMPLETED, f"completed {outcome.step} steps", step=outcome.step)
+        # Stopped early, it said only "completed 20 steps" beside its 20/300 (a user walk): why is in the event.
+        early = f" of {outcome.total_steps} (early stopping: {outcome.early_stop})" if outcome.early_stop else ""
+        return Finish(RunStatus.COMPLETED, f"completed {outcome.step} steps{early}", step=outcome.step)
     kind = commands.stop_requested or StopKind.PAUSE
     target = RunStatus.CANCELLED if kind == StopKind.CANCEL else RunStatus.PAUSED
     saved = f"checkpoint at step {outcome.step}" if outcome.last_checkpoint else "no checkpoint"

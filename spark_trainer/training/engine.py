@@ -151,6 +151,7 @@ def run_training(
         compiling.eval_seconds = compiling.run(state.warm_up_evaluation)
     last_ckpt: Path | None = None
     status, step_times = "completed", list[float]()
+    early_stop: str | None = None  # why it completed before its last step
     pin = accelerator.device.type == "cuda"
     feed = batches.train_batches(recipe, order, t.seed, step * t.grad_accum, total * t.grad_accum, pin=pin)
     try:
@@ -212,8 +213,8 @@ def run_training(
                 break
             patience = t.early_stopping_patience
             if patience and evals_without_gain >= patience:
-                report.on_log(f"early stopping at step {step}: {watch.key} did not improve "
-                              f"in {patience} evaluations")
+                early_stop = f"{watch.key} did not improve in {patience} evaluations"
+                report.on_log(f"early stopping at step {step}: {early_stop}")
                 break
         final_path = None
         if status == "completed":
@@ -237,7 +238,7 @@ def run_training(
         print(f"rank {rank}: peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB allocated, "
               f"{torch.cuda.max_memory_reserved() / 2**30:.2f} GiB reserved", file=sys.stderr, flush=True)
     return TrainOutcome(status=status, step=step, total_steps=total, last_checkpoint=last_ckpt,
-                        final_path=final_path, best_metric=best, metrics=dict(state.last_eval))
+                        final_path=final_path, best_metric=best, metrics=dict(state.last_eval), early_stop=early_stop)
 
 
 def _guarded_step(t: Any, **step_args: Any) -> steps.StepStats:

@@ -215,6 +215,7 @@ class TrainOutcome:
     final_path: Path | None = None
     best_metric: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    early_stop: str | None = None  # completed early: why ("eval_accuracy did not improve in 2 evaluations")
 
 
 def _start_up_delay_for_tests() -> None:

@@ -206,6 +206,12 @@ def test_early_stopping_ends_a_run_whose_validation_loss_stops_improving(tiny_mo
     assert outcome.status == "completed" and outcome.step < 20, evals
     assert any("early stopping at step" in line for line in rep.logs)
     assert outcome.best_metric == min(evals.values())
+    # The run's completion says so, not only worker.log ("completed 20 steps" beside 20/300, a user walk).
+    from spark_trainer.jobs.finish import outcome_finish
+    from spark_trainer.training.reporting import Commands
+
+    assert outcome_finish(outcome, Commands()).reason == (
+        f"completed {outcome.step} steps of 20 (early stopping: eval_loss did not improve in 2 evaluations)")
 
 
 def test_a_checkpoint_between_evaluations_records_when_its_metric_was_measured(tiny_model, counting_data, tmp_path):
