@@ -31,6 +31,12 @@ def _fail(messages: list[str], source: str | None, node: yaml.Node | None, overr
         field = message.split(":", 1)[0]
         if any(field == key or field.startswith(f"{key}.") for key in _set_keys(overrides)):
             return f"--set {message}"  # the value came from the command line: no line of the file holds it
+        # A section's own rule broken by a --set inside it ("train: set train.max_steps or train.epochs" after
+        # --set train.max_steps=null) blamed the file's line of a value the --set had replaced.
+        inside = [item for item in overrides if (key := item.partition("=")[0].strip()).startswith(f"{field}.")
+                  and key in message]
+        if inside:
+            return f"--set {inside[0].strip()}: {message}"
         if source:
             path = field.split(".")
             if node is not None and (old := legacy.old_place(field, node)):  # `train.seq_len: 4`: that line

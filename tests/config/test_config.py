@@ -71,6 +71,9 @@ def test_a_misspelt_required_key_is_named_first_not_the_key_it_left_missing() ->
     (["train=5"], "--set train: got 5; Input should be a valid dictionary"),
     (["recipe_config.lora_r=0"], "--set recipe_config.lora_r: got 0; Input should be greater than or equal to 1"),
     (["train.lerning_rate=1"], "--set train.lerning_rate: unknown key (did you mean 'learning_rate'?)"),
+    # A rule of the whole section the --set broke: it said "run.yaml line 6: train: set train.max_steps or
+    # train.epochs", line 6 holding the max_steps the --set had emptied (a user walk).
+    (["train.max_steps=null"], "--set train.max_steps=null: train: set train.max_steps or train.epochs"),
 ])
 def test_a_bad_value_given_with_set_is_blamed_on_the_set_not_a_line_of_the_file(sets, expected) -> None:
     # `train run.yaml --set train.max_steps=abc` said "run.yaml line 7: train.max_steps: got 'abc'": line 7
