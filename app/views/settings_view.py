@@ -266,7 +266,7 @@ class SettingsView(BaseView):
         self.token_edit.setEnabled(can_save)
         self.save_token.setEnabled(can_save)
         self.remove_token.setVisible(status.source == "keyring")
-        self.save_token.setToolTip("" if can_save else secrets.NO_BACKEND_HELP)
+        self.save_token.setToolTip("" if can_save else status.keyring.help)
 
     # -- writing ------------------------------------------------------------------------------
     def _save(self, key: str, value: object) -> None:
@@ -351,8 +351,10 @@ class SettingsView(BaseView):
 
     def _token_task(self, fn, done: str) -> Task:  # noqa: ANN001 - a TaskContext -> TokenStatus callable
         task = Task(fn, owner=self, name="keyring")
-        task.signals.succeeded.connect(lambda status: (self._show_token_status(status),
-                                                       self.banner.show_message(done, "ok")))
+        task.signals.succeeded.connect(lambda status: (
+            self._show_token_status(status),
+            self.banner.show_message(f"{done[:-1]}; {status.note}." if status.note else done,
+                                     "warning" if status.note else "ok")))
         task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
         self.token_edit.clear()
         self.token_task = self.ctx.tasks.start(task, self.ctx.pool)

@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def _result(status: Any, said: str = "") -> Result:
     data = {"source": status.source, "masked": status.masked, "keyring": status.keyring.backend,
-            "keyring_available": status.keyring.available}
+            "keyring_available": status.keyring.available, "keyring_error": status.keyring_error,
+            "note": status.note}
     return Result(data, f"{said}{status.message}")
 
 
@@ -60,9 +61,9 @@ def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
 
         token = getpass.getpass("Hugging Face token (hidden): ")
     else:
-        # The first line that is not blank: a file with a trailing newline, or one starting with blank lines, is fine.
-        token = next((line for line in sys.stdin if line.strip()), "")
-    return _result(set_hf_token(token.strip()))  # its message says "saved"
+        # All of it: blank lines around the token are fine, a second line of text (an .env file) is refused.
+        token = sys.stdin.read()
+    return _result(set_hf_token(token))  # its message says "saved"
 
 
 def cmd_remove(ctx: Context, args: argparse.Namespace) -> Result:

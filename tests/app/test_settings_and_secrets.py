@@ -246,3 +246,14 @@ def test_choosing_a_data_home_offers_a_restart_there(window, qtbot, tmp_path, mo
     assert window.isVisible()
     view.choose_data_home(str(window.store.home.root))  # back to the home in use: nothing to restart for
     assert view.restart_home.isHidden()
+
+
+def test_settings_refuses_what_is_not_a_token_and_warns_without_hf(qtbot, memory_keyring, view):
+    """Seen: pasting `HF_TOKEN=hf_…` saved it whole; a value not starting hf_ was saved without a word."""
+    view.set_token(f"HF_TOKEN={TOKEN}")
+    qtbot.waitUntil(lambda: view.token_task.delivered, timeout=5000)
+    assert "NAME=value" in view.banner.text() and memory_keyring.items == {}
+    view.set_token("abcdefghijkl1234")
+    qtbot.waitUntil(lambda: view.token_task.delivered and "saved" in view.banner.text(), timeout=5000)
+    assert "start with hf_" in view.banner.text() and view.banner.property("role") == "warning"
+    assert "start with hf_" in view.token_status.text()

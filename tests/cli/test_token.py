@@ -54,14 +54,17 @@ def token_cli(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def test_set_show_remove_round_trip_without_ever_printing_the_token(tmp_path: Path) -> None:
     none = _run(tmp_path, "token")
-    assert (none.returncode, none.stdout.strip()) == (0, "no token saved; exports to the Hub will ask for one")
+    assert (none.returncode, none.stdout.strip()) == (0, "no token saved and HF_TOKEN is not set: a push to the Hub "
+                                                      "fails until you save one (Settings, or `spark-trainer token "
+                                                      "set`) or set HF_TOKEN")
     saved = _run(tmp_path, "token", "set", stdin=TOKEN + "\n")  # piped, as from a file
     assert saved.returncode == 0, saved.stderr
     assert saved.stdout.strip().startswith("token hf_…1234 saved in the OS keyring (tests.cli.file_keyring")
     assert json.loads((tmp_path / "keyring.json").read_text()) == {"SparkTrainer/huggingface-token": TOKEN}
     shown = _run(tmp_path, "--json", "token", "show")
     assert json.loads(shown.stdout) == {"source": "keyring", "masked": "hf_…1234",
-                                        "keyring": "tests.cli.file_keyring.FileKeyring", "keyring_available": True}
+                                        "keyring": "tests.cli.file_keyring.FileKeyring", "keyring_available": True,
+                                        "keyring_error": "", "note": ""}
     # The environment variable is the fallback only: the saved token wins, then applies once removed.
     removed = _run(tmp_path, "token", "remove", HF_TOKEN="hf_fromtheenvironment9876")
     assert removed.returncode == 0 and "removed; now: token hf_…9876 taken from the HF_TOKEN" in removed.stdout
@@ -104,3 +107,40 @@ def test_a_leading_blank_line_is_skipped_and_saved_is_said_once(tmp_path: Path, 
     assert saved.code == 0, saved.err
     assert saved.out.count("saved") == 1 and saved.out.startswith("token hf_…1234 saved")
     assert json.loads((tmp_path / "keyring.json").read_text()) == {"SparkTrainer/huggingface-token": TOKEN}
+
+
+def test_an_env_file_piped_in_is_refused_whole(tmp_path: Path, token_cli) -> None:
+    """Seen: `printf 'HF_ENDPOINT=...\\nHF_TOKEN=hf_x\\n' | token set` saved the first line and said "saved"."""
+    piped = token_cli("token", "set", stdin="HF_ENDPOINT=https://huggingface.co\nHF_TOKEN=hf_x\n")
+    assert piped.code == 2 and piped.err.count("\n") == 1 and "2 lines" in piped.err, piped.err
+    assert not (tmp_path / "keyring.json").exists()
+
+
+def test_a_locked_keyring_is_one_line_and_show_falls_back_to_hf_token(cli, monkeypatch) -> None:
+    """Seen: a backend raising RuntimeError (a locked Secret Service) gave a traceback from show and set."""
+    import io
+
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class Locked(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def get_password(self, *_args: str) -> str | None:
+            raise RuntimeError("org.freedesktop.Secret.Error.IsLocked")
+
+        set_password = delete_password = get_password  # type: ignore[assignment]
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(Locked())
+    try:
+        monkeypatch.setenv("HF_TOKEN", "hf_fromtheenvironment9876")
+        shown = cli("token", "show")
+        assert shown.code == 0 and shown.out.startswith("the OS keyring could not be read (RuntimeError"), shown
+        assert "hf_…9876 taken from the HF_TOKEN" in shown.out
+        monkeypatch.setattr(sys, "stdin", io.StringIO(TOKEN))
+        for done in (cli("token", "set"), cli("token", "remove")):
+            assert done.code == 1 and done.err.startswith("error: the OS keyring failed: RuntimeError"), done
+            assert done.err.count("\n") == 1 and "Traceback" not in done.err
+    finally:
+        keyring.set_keyring(previous)
