@@ -156,10 +156,10 @@ class ExportDialog(QDialog):
 
     def _load_token_status(self) -> None:
         def work(_ctx: Any) -> str:
-            from spark_trainer.export.hub import endpoint
+            from spark_trainer.export.hub import shown_endpoint
             from spark_trainer.secrets import token_status
 
-            return f"Pushes to {endpoint()}; {token_status().message}."
+            return f"Pushes to {shown_endpoint()}; {token_status().message}."
 
         task = Task(work, owner=self, name="token-status")
         task.signals.succeeded.connect(self._show_token_note)

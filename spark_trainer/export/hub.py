@@ -33,6 +33,18 @@ def endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 
+def shown(text: str) -> str:
+    """`text` with the endpoint's user:password (`http://me:secret@host`) masked: for every line that shows
+    the endpoint, a URL built on it, or an error quoting either."""
+    userinfo = urlsplit(endpoint()).netloc.rpartition("@")[0]
+    return text.replace(f"{userinfo}@", "***@") if userinfo else text
+
+
+def shown_endpoint() -> str:
+    """The endpoint as it may be shown (its userinfo masked)."""
+    return shown(endpoint())
+
+
 def check_repo_id(repo_id: str) -> str:
     """`repo_id` if the Hub would take it as a model repo (namespace/name): huggingface_hub's own rules
     (`validate_repo_id`, offline), checked before an export starts, as a refused push could never be
@@ -63,11 +75,11 @@ def push_folder(folder: Path, repo_id: str, *, private: bool = False, progress: 
         BadInput: a malformed repo id.
         OperationFailed: no token, or the host could not be reached / refused (one line).
     """
-    from spark_trainer.secrets import HF_TOKEN_ENV, get_hf_token
+    from spark_trainer.secrets import HF_TOKEN_ENV, hf_token
 
     check_repo_id(repo_id)
-    token = get_hf_token()
-    host = urlsplit(endpoint()).netloc or endpoint()
+    token, source = hf_token()
+    host = shown(urlsplit(endpoint()).netloc or endpoint())
     if not token:
         raise OperationFailed(f"no Hugging Face token to push to {host}: save one in Settings or with "
                               f"`spark-trainer token set` (kept in the OS keyring), or set {HF_TOKEN_ENV}; "
@@ -90,13 +102,28 @@ def push_folder(folder: Path, repo_id: str, *, private: bool = False, progress: 
         commit = api.create_commit(repo_id, operations, commit_message=message, repo_type="model")
         notify("uploaded", len(files), len(files))
     except Exception as exc:  # noqa: BLE001 - network/HTTP/library errors all become one actionable line
-        raise OperationFailed(describe_failure(exc, host, repo_id)) from exc
-    return Pushed(repo_id=repo_id, url=str(repo_url), commit_url=commit.commit_url,
+        raise OperationFailed(describe_failure(exc, host, repo_id, source)) from exc
+    return Pushed(repo_id=repo_id, url=shown(str(repo_url)), commit_url=shown(commit.commit_url),
                   files=[p.relative_to(folder).as_posix() for p in files], private=private)
 
 
-def describe_failure(exc: BaseException, host: str, repo_id: str) -> str:
-    """One line for a failed push; never includes the token (only status codes and server messages)."""
+def describe_failure(exc: BaseException, host: str, repo_id: str, source: str = "env") -> str:
+    """One line for a failed push; never includes the token (only status codes and server messages) nor the
+    endpoint's userinfo. `source` ("keyring" or "env") names the token that was used, and the way out: a
+    saved token is used before HF_TOKEN, so setting HF_TOKEN cannot fix a bad saved one."""
+    return shown(_describe(exc, host, repo_id, source))
+
+
+def _token_advice(source: str) -> tuple[str, str]:
+    """The token used, in words, and what replaces it."""
+    if source == "keyring":
+        return ("the token saved in the OS keyring",
+                "save a new one (Settings, or `spark-trainer token set`), or remove it (Settings ▸ Remove, or "
+                "`spark-trainer token remove`) so HF_TOKEN is used")
+    return "the token from HF_TOKEN", "set HF_TOKEN to a new token, or save one (Settings, or `spark-trainer token set`)"
+
+
+def _describe(exc: BaseException, host: str, repo_id: str, source: str) -> str:
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     # huggingface_hub's HTTP client (httpx, or its fork httpx2 in 2.x) is matched by class name, so
@@ -111,8 +138,10 @@ def describe_failure(exc: BaseException, host: str, repo_id: str) -> str:
         return f"{host} timed out during the upload; check the network and retry ({keep})"
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
         status = exc.response.status_code
-        what = {401: "rejected the token (401 Unauthorized): save a valid token in Settings or set HF_TOKEN",
-                403: f"refused access to {repo_id} (403 Forbidden): the token needs write access to that namespace",
+        used, fix = _token_advice(source)
+        what = {401: f"rejected {used} (401 Unauthorized): {fix}",
+                403: f"refused {used} access to {repo_id} (403 Forbidden): it needs write access to that namespace; "
+                     f"{fix}",
                 404: f"does not know {repo_id} (404 Not Found): check the repo id and the token's namespace"}
         reason = what.get(status, f"answered {status}: {_first_line(exc)}")
         return f"{host} {reason} ({keep})"

@@ -44,3 +44,36 @@ def test_a_failed_push_says_how_to_retry_in_words_both_front_ends_can_follow() -
     line = describe_failure(ConnectionError("refused"), "huggingface.co", "me/model")
     assert line == ("cannot reach huggingface.co: refused; check the network or HF_ENDPOINT (the local export is "
                     "kept: exporting again with push retries only the upload)")
+
+
+def _http_error(status: int):
+    try:  # huggingface_hub 2.x's HTTP client, else 1.x's
+        import httpx2 as httpx
+    except ImportError:
+        import httpx
+    from huggingface_hub.errors import HfHubHTTPError
+
+    response = httpx.Response(status, request=httpx.Request("POST", "https://huggingface.co/api/repos/create"))
+    return HfHubHTTPError("refused", response=response)
+
+
+def test_a_rejected_token_is_named_by_where_it_came_from_with_the_way_out() -> None:
+    """Seen: a saved keyring token is used before HF_TOKEN, yet a 401 said "... or set HF_TOKEN"."""
+    from spark_trainer.export.hub import describe_failure
+
+    saved = describe_failure(_http_error(401), "huggingface.co", "me/model", "keyring")
+    assert "the token saved in the OS keyring" in saved and "`spark-trainer token remove`" in saved
+    assert "Settings ▸ Remove" in saved
+    env = describe_failure(_http_error(403), "huggingface.co", "me/model", "env")
+    assert "the token from HF_TOKEN" in env and "403 Forbidden" in env and "token remove" not in env
+
+
+def test_an_endpoints_password_is_never_shown(monkeypatch) -> None:
+    """Seen: HF_ENDPOINT=http://me:SECRET@host:9 printed "cannot reach me:SECRET@127.0.0.1:9"."""
+    from spark_trainer.export import hub
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://me:SECRET@127.0.0.1:9")
+    line = hub.describe_failure(ConnectionError("http://me:SECRET@127.0.0.1:9/api refused"), "me:SECRET@127.0.0.1:9",
+                                "me/model")
+    assert "SECRET" not in line and "cannot reach ***@127.0.0.1:9" in line
+    assert hub.shown_endpoint() == "http://***@127.0.0.1:9"
