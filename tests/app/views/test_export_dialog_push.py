@@ -61,3 +61,32 @@ def test_the_token_note_arriving_late_grows_the_dialog_instead_of_overlapping(st
     note = dialog.token_note.geometry()
     assert note.top() >= dialog.private.geometry().bottom()  # below the form, not over it
     assert note.height() >= dialog.token_note.heightForWidth(note.width())  # all its lines shown
+
+
+def test_the_token_note_hides_the_endpoints_password_and_says_a_push_fails_without_a_token(
+        store, ctx, qtbot, monkeypatch) -> None:
+    """Seen: "no token saved; exports to the Hub will ask for one" (nothing asks), and HF_ENDPOINT's
+    user:password shown as typed."""
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class Empty(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def get_password(self, *_args: str) -> None:
+            return None
+
+        set_password = delete_password = get_password  # type: ignore[assignment]
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://me:SECRET@127.0.0.1:9")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(Empty())
+    try:
+        dialog = _open_dialog(store, ctx, qtbot)
+        qtbot.waitUntil(lambda: dialog.token_note.text().startswith("Pushes to "), timeout=10000)
+    finally:
+        keyring.set_keyring(previous)
+    note = dialog.token_note.text()
+    assert "SECRET" not in note and note.startswith("Pushes to http://***@127.0.0.1:9;")
+    assert "ask" not in note and "push to the Hub fails" in note
