@@ -186,7 +186,7 @@ class SettingsView(BaseView):
     def refresh(self) -> None:
         """Read the settings on the pool; the form shows them when read."""
         store = self.store
-        task = Task(lambda _ctx: settings.get_all(store), owner=self, name="settings")
+        task = Task(lambda _ctx: (settings.get_all(store), settings.unusable(store)), owner=self, name="settings")
         task.signals.succeeded.connect(self._show_values)
         task.signals.failed.connect(
             lambda message, _exc: self.banner.show_message(f"Could not read settings: {message}", "error"))
@@ -195,7 +195,11 @@ class SettingsView(BaseView):
         self._update_home_note()
         self.refresh_token_status()
 
-    def _show_values(self, values: dict[str, Any]) -> None:
+    def _show_values(self, read: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        values, unusable = read  # unusable: stored values not of their type, shown as their default
+        if unusable:
+            self.banner.show_message(" ".join(settings.unusable_line(k, v) + "." for k, v in unusable.items()),
+                                     "warning")
         if self._unsaved:
             return  # the user changed something since: what they typed wins
         widgets = (self.theme, self.max_runs, self.default_gpus, self.sharing, self.grace, *self.watch.values())

@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def cmd_settings(ctx: Context, args: argparse.Namespace) -> Result:
     words = strip_verb("settings", args.words, {"list": 0, "show": 1, "set": 2}, 2, USAGE)
     key, value = (words[0] if words else None), (words[1] if len(words) > 1 else None)
+    if value is None:  # a stored value that is not of its setting's type reads as the default: say so
+        for name, stored in settings.unusable(ctx.store).items():
+            if key in (None, name):
+                ctx.info(settings.unusable_line(name, stored))
     if key is None:
         values = settings.get_all(ctx.store)
         rows = [(name, current, settings.DEFAULTS[name]) for name, current in sorted(values.items())]

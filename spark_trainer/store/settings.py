@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
 
 from spark_trainer.errors import BadInput
 from spark_trainer.store.entities import utcnow
@@ -104,27 +105,77 @@ def check_default_gpus(value: Any, machine: Sequence[int] | None = None) -> str:
     return request.text
 
 
-def _as_read(key: str, value: Any) -> Any:
-    """A stored value as it is used. Versions before the theme check stored any text ('system',
-    'Light'), and their window showed the dark theme for it: read as that theme. Versions that accepted
-    empty GPU ids stored '0,,1', which runs read as '0,1': read so, so Settings and `settings` show it
-    (and a form that shows it does not refuse it as if typed). Versions before a setting's range
-    (RANGES) stored any whole number (max_concurrent_runs 100, where the range ends at 64): read as
-    the nearest value in range, which the scheduler uses and both Settings and `settings` show (the
-    app's box showed 64 while `settings` said 100)."""
-    if key in RANGES and isinstance(value, int) and not isinstance(value, bool):
+_UNUSABLE = object()  # a stored value `_read` cannot use as its setting's type
+
+
+def _read(key: str, value: Any) -> Any:
+    """A stored value as its setting's type, or _UNUSABLE: a hand-edited row (`'"abc"'` for
+    max_concurrent_runs, the text 'false' for allow_gpu_sharing, which bool() read as True) or a
+    value an older version stored. Text that says a number or a yes/no is read as it would be set."""
+    default = DEFAULTS[key]
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str):
+            try:
+                return _coerce(key, value)
+            except BadInput:
+                return _UNUSABLE
+        return _UNUSABLE
+    if isinstance(default, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                return _UNUSABLE
+        if not isinstance(value, int) or isinstance(value, bool):
+            return _UNUSABLE
         low, high = RANGES[key]
         return min(max(value, low), high)
-    if key == "theme" and value not in THEMES:
-        return DEFAULT_THEME
+    if not isinstance(value, str):
+        return _UNUSABLE
+    if key == "theme":
+        return value if value in THEMES else _UNUSABLE
     if key == "default_gpus":
         from spark_trainer.jobs.gpus import parse_request
 
         try:
-            return parse_request(str(value)).text
-        except BadInput:  # not a request at all (a hand-edited row): shown as it is, refused where it is used
-            return value
+            return parse_request(value).text
+        except BadInput:
+            return _UNUSABLE
     return value
+
+
+def _as_read(key: str, value: Any) -> Any:
+    """A stored value as it is used: always of its setting's type (DEFAULTS). Versions before the theme
+    check stored any text ('system', 'Light'), and their window showed the dark theme for it: read as
+    that theme. Versions that accepted empty GPU ids stored '0,,1', which runs read as '0,1': read so,
+    so Settings and `settings` show it (and a form that shows it does not refuse it as if typed).
+    Versions before a setting's range (RANGES) stored any whole number (max_concurrent_runs 100, where
+    the range ends at 64): read as the nearest value in range, which the scheduler uses and both
+    Settings and `settings` show. A value that is not of its type at all (a hand-edited row: the
+    scheduler's int() raised on it and every queued run stayed queued) reads as the default;
+    `unusable` names it so that the user sets it again."""
+    read = _read(key, value)
+    return DEFAULTS[key] if read is _UNUSABLE else read
+
+
+def unusable(store: Store) -> dict[str, Any]:
+    """The stored settings read as their default because their stored value is not usable (see
+    `_as_read`): key -> the value as stored."""
+    with store.read() as session:
+        stored = {row.key: row.value for row in session.scalars(select(SettingRow))}
+    return {key: value for key, value in stored.items() if key in DEFAULTS and _read(key, value) is _UNUSABLE}
+
+
+def unusable_line(key: str, stored: Any) -> str:
+    """One line for a setting `unusable` names, for `settings` and the app's Settings page."""
+    return (f"setting {key}: the stored value {stored!r} is not usable, so the default "
+            f"{DEFAULTS[key]!r} is used; set it again")
 
 
 def get(store: Store, key: str) -> Any:
@@ -162,5 +213,6 @@ def set_value(store: Store, key: str, value: Any) -> Any:
             session.add(SettingRow(key=key, value=coerced, updated_at=utcnow()))
         else:
             row.value = coerced
+            flag_modified(row, "value")  # 1 over a stored True (equal in Python) is written too
             row.updated_at = utcnow()
     return coerced

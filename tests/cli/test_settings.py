@@ -64,3 +64,30 @@ def test_default_gpus_this_machine_lacks_are_refused_as_the_apps_settings_field_
     assert cli("settings", "default_gpus", "cpu:2").code == 0
     monkeypatch.setattr(scheduler, "machine_gpus", lambda: [0, 1])
     assert cli("settings", "default_gpus", "1").out == "default_gpus = 1\n"
+
+
+def test_a_setting_stored_in_the_wrong_type_is_listed_as_its_default_and_named(cli, home) -> None:
+    # Seen: max_concurrent_runs '"abc"' put in the database by hand: `settings` listed "abc", and `run
+    # list` (whose waiting reasons read it) and `run start` ended in a ValueError traceback.
+    from spark_trainer.store import experiments, projects, runs
+    from spark_trainer.store.entities import utcnow
+    from spark_trainer.store.models import SettingRow
+
+    with Store.open(home) as store:
+        with store.write() as session:
+            session.add(SettingRow(key="max_concurrent_runs", value="abc", updated_at=utcnow()))
+        projects.create(store, "p")
+        experiment = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m",
+                                        dataset=None, config={})
+        runs.create(store, experiment.id, requested_gpus="cpu")
+    listed = cli("settings")
+    assert listed.code == 0 and listed.err.strip().splitlines() == [
+        "setting max_concurrent_runs: the stored value 'abc' is not usable, so the default 1 is used; set it again"]
+    assert "abc" not in listed.out
+    shown = cli("settings", "max_concurrent_runs")
+    assert shown.out.strip() == "1" and "max_concurrent_runs" in shown.err
+    assert cli("settings", "theme").err == ""  # another setting: not said again
+    assert cli("--json", "settings").json()["max_concurrent_runs"] == 1
+    run_list = cli("run", "list")
+    assert run_list.code == 0 and "Traceback" not in run_list.err, run_list.err
+    assert cli("settings", "max_concurrent_runs", "2").code == 0 and cli("settings").err == ""

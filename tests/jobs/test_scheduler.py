@@ -270,3 +270,24 @@ def test_serve_says_a_held_queue_again_when_runs_join_it(store: Store, experimen
     assert [line.split(":")[0] for line in said] == [f"run {first.id} stays queued",
                                                      f"runs {first.id}, {second} stay queued"]
     assert spawned == []
+
+
+def test_settings_stored_in_the_wrong_type_are_read_as_their_defaults_and_the_queue_moves(store: Store, experiment,
+                                                                                         spawned) -> None:
+    # Seen: max_concurrent_runs '"abc"' in the database made schedule_once's int() raise, from `run start`
+    # and from the worker starting the next queued run (which stayed queued forever); allow_gpu_sharing
+    # 'false' read as True.
+    from spark_trainer.store.entities import utcnow
+    from spark_trainer.store.models import SettingRow
+
+    with store.write() as session:
+        session.add(SettingRow(key="max_concurrent_runs", value="abc", updated_at=utcnow()))
+        session.add(SettingRow(key="allow_gpu_sharing", value="false", updated_at=utcnow()))
+    first = runs.create(store, experiment.id, requested_gpus="0,")
+    second = runs.create(store, experiment.id, requested_gpus="0,")
+    assert scheduler.waiting_reasons(store, machine=[0]) == {
+        first.id: scheduler.READY, second.id: f"waiting for run {first.id} to finish (max concurrent runs 1)"}
+    assert scheduler.schedule_once(store, machine=[0]) == [first.id] == spawned  # the default: one at a time
+    settings.set_value(store, "max_concurrent_runs", 2)
+    assert scheduler.schedule_once(store, machine=[0]) == []  # GPU 0 is not shared: 'false' is False
+    assert scheduler.waiting_reasons(store, machine=[0])[second.id] == f"waiting for GPU 0 (used by run {first.id})"

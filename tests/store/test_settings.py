@@ -80,3 +80,39 @@ def test_a_number_stored_out_of_range_by_an_older_version_is_read_as_the_nearest
     assert settings.get(store, key) == used
     assert settings.get_all(store)[key] == used
     assert settings.get_some(store, [key, "allow_gpu_sharing"]) == {key: used, "allow_gpu_sharing": False}
+
+
+def _stored(store, key: str, value) -> None:
+    """A row as a hand edit or another program leaves it (sqlite3 ... insert or replace into settings)."""
+    from spark_trainer.store.entities import utcnow
+    from spark_trainer.store.models import SettingRow
+
+    with store.write() as session:
+        session.merge(SettingRow(key=key, value=value, updated_at=utcnow()))
+
+
+@pytest.mark.parametrize(("key", "stored", "used"), [
+    ("max_concurrent_runs", "3", 3), ("max_concurrent_runs", 2.0, 2), ("allow_gpu_sharing", "false", False),
+    ("allow_gpu_sharing", "yes", True), ("allow_gpu_sharing", 1, True)])
+def test_a_stored_value_that_says_its_type_in_another_form_is_read_as_that_type(store, key, stored, used) -> None:
+    _stored(store, key, stored)
+    assert settings.get(store, key) == used and type(settings.get(store, key)) is type(used)
+    assert settings.unusable(store) == {}
+
+
+@pytest.mark.parametrize(("key", "stored"), [
+    ("max_concurrent_runs", "abc"), ("max_concurrent_runs", [3]), ("max_concurrent_runs", True),
+    ("allow_gpu_sharing", "maybe"), ("allow_gpu_sharing", 7), ("stop_grace_seconds", 2.5),
+    ("default_gpus", 3.5), ("default_gpus", "banana"), ("theme", 5)])
+def test_a_stored_value_not_of_its_type_reads_as_the_default_and_is_named(store, key, stored) -> None:
+    # Seen: max_concurrent_runs '"abc"' in the database made the scheduler's int() raise (every queued run
+    # stayed queued) and the Settings page fail; allow_gpu_sharing 'false' read as True (bool('false')).
+    _stored(store, key, stored)
+    default = settings.DEFAULTS[key]
+    assert settings.get(store, key) == default and type(settings.get(store, key)) is type(default)
+    assert settings.get_all(store)[key] == default and settings.get_some(store, [key]) == {key: default}
+    assert settings.unusable(store) == {key: stored}
+    line = settings.unusable_line(key, stored)
+    assert line.startswith(f"setting {key}: the stored value {stored!r} is not usable") and "\n" not in line
+    settings.set_value(store, key, default)  # set again: usable
+    assert settings.unusable(store) == {}

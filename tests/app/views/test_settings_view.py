@@ -181,3 +181,22 @@ def test_a_number_typed_is_saved_once_typed_not_digit_by_digit(qtbot, ctx, store
         assert not view.saving and settings.get(store, key) == before, key  # nothing saved per digit
         QTest.keyClick(box, Qt.Key.Key_Return)
         qtbot.waitUntil(lambda key=key: settings.get(store, key) == 15, timeout=5000)
+
+
+def test_a_setting_stored_in_the_wrong_type_shows_its_default_and_says_so(qtbot, ctx, store):
+    # Seen: max_concurrent_runs '"abc"' in the database: the page's read failed in int() (a traceback
+    # from --view settings --screenshot) and the form showed nothing read.
+    from app.views.settings_view import SettingsView
+    from spark_trainer.store.entities import utcnow
+    from spark_trainer.store.models import SettingRow
+
+    with store.write() as session:
+        session.add(SettingRow(key="max_concurrent_runs", value="abc", updated_at=utcnow()))
+        session.add(SettingRow(key="allow_gpu_sharing", value="false", updated_at=utcnow()))
+        session.add(SettingRow(key="stop_grace_seconds", value=45, updated_at=utcnow()))
+    view = SettingsView(store, ctx)
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+    assert view.max_runs.value() == 1 and not view.sharing.isChecked() and view.grace.value() == 45
+    assert view.banner.role == "warning" and "max_concurrent_runs: the stored value 'abc' is not usable" in \
+        view.banner.text() and "allow_gpu_sharing" not in view.banner.text()
