@@ -97,6 +97,9 @@ def cmd_new(ctx: Context, args: argparse.Namespace) -> Result:
 def cmd_move(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.jobs import home_move
 
+    home = ctx.home
+    if not home.db_path.is_file():  # opening the store would start an empty home, then "moved" it
+        raise BadInput(f"no data home at {home.root} ({DB_NAME} is not there); nothing to move")
     plan = home_move.plan_move(ctx.store, args.dest, keep_old=args.keep_old)
     ctx.close()  # the database is copied or renamed next: this command no longer holds it open
     if plan.queued:  # said before the move, as it starts

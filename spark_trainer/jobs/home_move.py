@@ -28,6 +28,7 @@ from pathlib import Path
 from spark_trainer import home_record
 from spark_trainer.disk import gb
 from spark_trainer.errors import BadInput, Conflict, DiskFull, OperationFailed, SparkError
+from spark_trainer.jobs import home_dest
 from spark_trainer.paths import DB_NAME, HOME_ENV, DataHome, disk_free_bytes
 from spark_trainer.store import presence
 from spark_trainer.store.entities import RunStatus
@@ -151,7 +152,7 @@ def plan_move(store: Store, dest: str | os.PathLike[str], *, keep_old: bool = Fa
     from spark_trainer.store import runs
 
     source = store.home.root
-    target = Path(dest).expanduser().resolve()
+    target = home_dest.resolved(dest)
     if target == source:
         raise BadInput(f"the data home is already at {source}")
     if target.is_relative_to(source):
@@ -164,6 +165,7 @@ def plan_move(store: Store, dest: str | os.PathLike[str], *, keep_old: bool = Fa
     removed = _remove_partial(target, source)
     if target.is_dir() and any(target.iterdir()):
         raise BadInput(f"{target} is not empty; choose a new or empty folder")
+    home_dest.check_writable(target)
     files, size = _inventory(source)
     rename = not keep_old and _device(source) == _device(target)
     if not rename:

@@ -171,6 +171,14 @@ def test_refusals_are_one_line_and_nothing_moves(store, ctx, dialog_for, tmp_pat
     assert (store.home.root / "sparktrainer.db").is_file()
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_that_cannot_be_written_is_refused_as_such_not_as_full(dialog_for) -> None:
+    # The CLI's check, shared through plan_move: /proc/foo was "not enough room ... 0.0 MiB is free".
+    dialog = dialog_for(Path("/proc/foo"))
+    assert dialog.state == "refused" and dialog.message.text().startswith(
+        "Cannot move the data home: /proc/foo cannot be written (/proc: ")
+
+
 def test_a_folder_holding_other_things_gets_a_sparktrainer_folder_inside(tmp_path) -> None:
     (tmp_path / "disk").mkdir()
     (tmp_path / "disk" / "photos").mkdir()

@@ -100,3 +100,25 @@ def test_a_home_choice_that_cannot_be_recorded_names_the_record(cli, no_env, tmp
     assert made.code == 1
     assert made.err == f"error: I/O error on {home_record.record_path()}: No space left on device\n", made.err
     assert sorted(p.name for p in folder.iterdir()) == [BALLAST]
+
+
+def test_home_move_of_a_home_that_does_not_exist_is_refused_and_creates_nothing(cli, tmp_path) -> None:
+    # Seen: `--home /tmp/x/nohome home move /tmp/x/dest` started an empty home at nohome, then said
+    # "data home moved to /tmp/x/dest (rename)".
+    gone, dest = tmp_path / "nohome", tmp_path / "dest"
+    moved = cli("--home", gone, "home", "move", dest, use_home=False)
+    assert moved.code == 2 and moved.err.strip() == (f"error: no data home at {gone} (sparktrainer.db is not there); "
+                                                      "nothing to move")
+    assert not gone.exists() and not dest.exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_home_move_to_a_folder_that_cannot_be_written_or_to_no_folder_says_so(cli, home, store) -> None:
+    # Seen: `home move /proc/foo` said "not enough room ... 0.0 MiB is free"; `home move ""` tried the
+    # folder the command ran from and said it "is not empty".
+    unwritable = cli("home", "move", "/proc/foo")
+    assert unwritable.code == 2 and unwritable.err.startswith("error: /proc/foo cannot be written (/proc: ")
+    assert "room" not in unwritable.err and len(unwritable.err.strip().splitlines()) == 1
+    empty = cli("home", "move", "")
+    assert empty.code == 2 and empty.err.strip() == "error: DEST is empty: give the folder to move the data home to"
+    assert (home / "sparktrainer.db").is_file()
