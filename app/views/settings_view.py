@@ -30,8 +30,9 @@ from app.context import AppContext
 from app.relaunch import env_home_line
 from app.theme import current as current_theme
 from app.views.base import BaseView
+from app.views.settings_token import TokenSettingsMixin
 from app.workers import Task, pending
-from spark_trainer import home_record, secrets
+from spark_trainer import home_record
 from spark_trainer.errors import SparkError
 from spark_trainer.paths import HOME_ENV, DataHome
 from spark_trainer.store import settings
@@ -51,7 +52,7 @@ WATCH_FIELDS = (
 )
 
 
-class SettingsView(BaseView):
+class SettingsView(TokenSettingsMixin, BaseView):
     title = "Settings"
 
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -102,33 +103,6 @@ class SettingsView(BaseView):
         note_row.addWidget(self.home_note, 1)
         note_row.addWidget(self.restart_home)
         outer.addLayout(note_row)
-        return group
-
-    def _token_group(self) -> QGroupBox:
-        group = QGroupBox("Hugging Face token")
-        outer = QVBoxLayout(group)
-        form = QFormLayout()
-        outer.addLayout(form)
-        self.token_status = QLabel("Checking the OS keyring…")
-        self.token_status.setWordWrap(True)
-        form.addRow("Status", self.token_status)
-        self.token_edit = QLineEdit()
-        self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.token_edit.setPlaceholderText("hf_… (used only to push exports to the Hub)")
-        self.save_token = QPushButton("Save in keyring")
-        self.save_token.clicked.connect(lambda: self.set_token(self.token_edit.text()))
-        self.remove_token = QPushButton("Remove")
-        self.remove_token.clicked.connect(self.clear_token)
-        row = QHBoxLayout()
-        row.addWidget(self.token_edit, 1)
-        row.addWidget(self.save_token)
-        row.addWidget(self.remove_token)
-        form.addRow("Token", row)
-        note = QLabel("Kept in the operating system's keyring, never in the database, config files or logs. "
-                      f"The {secrets.HF_TOKEN_ENV} environment variable is used when no token is saved.")
-        note.setObjectName("Muted")
-        note.setWordWrap(True)
-        outer.addWidget(note)
         return group
 
     def _runs_group(self) -> QGroupBox:
@@ -257,21 +231,6 @@ class SettingsView(BaseView):
         if error is not None:
             self.banner.show_message(error, "error")
 
-    def refresh_token_status(self) -> Task:
-        task = Task(lambda _ctx: secrets.token_status(), owner=self, name="keyring")
-        task.signals.succeeded.connect(self._show_token_status)
-        task.signals.failed.connect(lambda message, _exc: self.token_status.setText(f"Keyring error: {message}"))
-        self.token_task = self.ctx.tasks.start(task, self.ctx.pool)
-        return task
-
-    def _show_token_status(self, status: secrets.TokenStatus) -> None:
-        self.token_status.setText(status.message[:1].upper() + status.message[1:] + ".")
-        can_save = status.keyring.available
-        self.token_edit.setEnabled(can_save)
-        self.save_token.setEnabled(can_save)
-        self.remove_token.setVisible(status.source == "keyring")
-        self.save_token.setToolTip("" if can_save else status.keyring.help)
-
     # -- writing ------------------------------------------------------------------------------
     def _save(self, key: str, value: object) -> None:
         """Save on the pool, one write at a time in the order asked (a spin box typed 1, 12 saves 12)."""
@@ -343,26 +302,6 @@ class SettingsView(BaseView):
             self.banner.show_message(f"Default GPUs: {e.detail}", "error")
             return
         self._save("default_gpus", text)
-
-    def set_token(self, token: str) -> Task:
-        def save(_ctx: object) -> secrets.TokenStatus:
-            return secrets.set_hf_token(token)
-
-        return self._token_task(save, "Token saved in the OS keyring.")
-
-    def clear_token(self) -> Task:
-        return self._token_task(lambda _ctx: secrets.delete_hf_token(), "Token removed from the OS keyring.")
-
-    def _token_task(self, fn, done: str) -> Task:  # noqa: ANN001 - a TaskContext -> TokenStatus callable
-        task = Task(fn, owner=self, name="keyring")
-        task.signals.succeeded.connect(lambda status: (
-            self._show_token_status(status),
-            self.banner.show_message(f"{done[:-1]}; {status.note}." if status.note else done,
-                                     "warning" if status.note else "ok")))
-        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(message, "error"))
-        self.token_edit.clear()
-        self.token_task = self.ctx.tasks.start(task, self.ctx.pool)
-        return task
 
     def choose_data_home(self, folder: str | None = None) -> None:
         if folder is None:
