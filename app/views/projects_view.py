@@ -372,3 +372,9 @@ class DeleteProjectDialog(QDialog):
         self.confirm.clicked.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        # Enter cancels, as in every box that deletes (app.confirm): with the focus on "Delete project"
+        # (an auto-default button becomes the default when focused) Delete then Enter removed it all.
+        self.confirm.setAutoDefault(False)
+        self.cancel = buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        self.cancel.setDefault(True)
+        self.cancel.setFocus()

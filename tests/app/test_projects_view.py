@@ -327,3 +327,29 @@ def test_the_welcome_page_stays_put_when_a_message_shows_under_it(qtbot, view):
         qtbot.wait(20)
         assert banner.isVisible() and top() == before, text
         banner.clear_message()
+
+
+def test_enter_in_the_delete_dialog_cancels(qtbot, view, store, sync):
+    """Delete then Enter (the walk's d1.png showed "Delete project" focused) must not delete a project
+    with its runs: Cancel is the default button and has the focus."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QPushButton
+
+    project = projects.create(store, "keep-me")
+    add_experiment_with_runs(store, "keep-me", statuses=("completed",))
+    sync()
+    view.select(project.id)
+    view.delete_selected()
+    written(qtbot, view)
+    dialog = view.dialog
+    qtbot.waitUntil(dialog.isVisible)
+    cancel = next(b for b in dialog.findChildren(QPushButton) if b.text().replace("&", "") == "Cancel")
+    assert cancel.isDefault() and not dialog.confirm.isDefault() and not dialog.confirm.autoDefault()
+    dialog.activateWindow()
+    qtbot.waitUntil(lambda: dialog.focusWidget() is not None)
+    assert dialog.focusWidget() is cancel
+    QTest.keyClick(dialog.focusWidget(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    written(qtbot, view)
+    assert [p.name for p in projects.list_all(store)] == ["keep-me"]
