@@ -14,9 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -24,7 +22,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QStackedWidget,
-    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -34,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.context import AppContext
 from app.forms.cells import keep_room
 from app.views.base import BaseView
+from app.views.delete_project_dialog import DeleteProjectDialog
 from app.views.name_dialog import NameDialog
 from app.views.row_filter import SearchEdit
 from app.views.welcome_panel import DEMO_CHOICES, WelcomePanel
@@ -163,10 +161,19 @@ class ProjectsView(BaseView):
         term = self.search.text().strip()
         self.empty_search.setText(f"No project matches {term!r}." if everything and not shown else "")
         self.empty_search.setVisible(bool(self.empty_search.text()))  # not an empty line under the list
-        self._on_selection()
+        self._update_buttons()
 
     def _fill(self, items: list[Project]) -> None:
+        """Refill the rows, keeping the selection; a refill never changes the current project (it made
+        this list's selection current again while the Datasets view was on another project)."""
         selected = self.selected_project()
+        self.table.blockSignals(True)
+        try:
+            self._fill_rows(items, selected)
+        finally:
+            self.table.blockSignals(False)
+
+    def _fill_rows(self, items: list[Project], selected: Project | None) -> None:
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(items))
         for row, project in enumerate(items):
@@ -199,10 +206,15 @@ class ProjectsView(BaseView):
         """What the table shows, row by row (for tests and screenshots)."""
         return table_texts(self.table)
 
-    def _on_selection(self) -> None:
+    def _update_buttons(self) -> None:
         project = self.selected_project()
         self.rename_button.setEnabled(project is not None)
         self.delete_button.setEnabled(project is not None)
+
+    def _on_selection(self) -> None:
+        """The user chose a row: it is the current project."""
+        self._update_buttons()
+        project = self.selected_project()
         if project is not None:
             self.ctx.set_current_project(project.id)
 
@@ -332,49 +344,3 @@ class ProjectsView(BaseView):
         self.dialog = dialog
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.open()
-
-
-class DeleteProjectDialog(QDialog):
-    """Says exactly what deleting a project removes before it does."""
-
-    def __init__(self, contents: projects.ProjectContents, folders: list[Path], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        p = contents.project
-        self.setWindowTitle(f"Delete {p.name}?")
-        self.setMinimumWidth(480)
-        layout = QVBoxLayout(self)
-        self.folders = folders
-        text = (f"Delete project <b>{p.name}</b>? This removes from the database:<ul>"
-                f"<li>{p.num_datasets} dataset(s)</li><li>{p.num_experiments} experiment(s)</li>"
-                f"<li>{p.num_runs} run(s) with {contents.num_metrics:,} metric points</li></ul>"
-                "This cannot be undone.")
-        self.summary = QLabel(text)
-        self.summary.setWordWrap(True)
-        layout.addWidget(self.summary)
-        # What the folders hold on a wrapping line of its own: in the box's one line it was cut at
-        # "...logs, exports" (the dialog kept its 480 px minimum, narrower than the line).
-        self.delete_files = QCheckBox(f"Also delete {len(self.folders)} folder(s) in the data home")
-        self.delete_files.setEnabled(bool(self.folders))
-        layout.addWidget(self.delete_files)
-        self.files_note = QLabel("Their dataset files, checkpoints, logs and exports.")
-        self.files_note.setObjectName("Muted")
-        self.files_note.setWordWrap(True)
-        self.files_note.setEnabled(bool(self.folders))
-        indent = self.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth) + \
-            self.style().pixelMetric(QStyle.PixelMetric.PM_CheckBoxLabelSpacing)
-        self.files_note.setContentsMargins(indent, 0, 0, 0)  # under the box's text, not its square
-        self.files_note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(self.files_note)
-        layout.setSpacing(4)
-        layout.addStretch(1)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.confirm = buttons.addButton("Delete project", QDialogButtonBox.ButtonRole.DestructiveRole)
-        self.confirm.clicked.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        # Enter cancels, as in every box that deletes (app.confirm): with the focus on "Delete project"
-        # (an auto-default button becomes the default when focused) Delete then Enter removed it all.
-        self.confirm.setAutoDefault(False)
-        self.cancel = buttons.button(QDialogButtonBox.StandardButton.Cancel)
-        self.cancel.setDefault(True)
-        self.cancel.setFocus()

@@ -353,3 +353,21 @@ def test_enter_in_the_delete_dialog_cancels(qtbot, view, store, sync):
     qtbot.waitUntil(lambda: not dialog.isVisible())
     written(qtbot, view)
     assert [p.name for p in projects.list_all(store)] == ["keep-me"]
+
+
+def test_a_refill_of_the_list_never_changes_the_current_project(qtbot, view, store, ctx, sync):
+    """The walk: Datasets view on 'walk', Add files…, and the new counts refilled this list, whose
+    selection ('demo-renamed') was made current again: the Datasets view jumped away from its new row."""
+    chosen_here = projects.create(store, "demo-renamed")
+    elsewhere = projects.create(store, "walk")
+    sync()
+    view.select(chosen_here.id)
+    assert ctx.current_project == chosen_here.id
+    ctx.set_current_project(elsewhere.id)  # the Datasets view's project box
+    projects.create(store, "third")  # any change the poller reads refills the list
+    sync()
+    assert len(view.row_texts()) == 3 and view.selected_project().id == chosen_here.id
+    assert ctx.current_project == elsewhere.id
+    view.select(elsewhere.id)  # a click on a row still chooses it
+    view.select(chosen_here.id)
+    assert ctx.current_project == chosen_here.id
