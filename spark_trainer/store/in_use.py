@@ -52,6 +52,15 @@ def resumable_runs(session: Session, dataset_id: int) -> list[tuple[int, str]]:
     return [(r.id, r.status) for r in session.execute(query)]
 
 
+def _runs_in_progress(found: list[tuple[int, str]]) -> str:
+    """'run 6, which is running' or 'runs 6 (running) and 7 (queued)': "in use by run in progress
+    6 (running)" read like a run named 'in progress'."""
+    if len(found) == 1:
+        return f"run {found[0][0]}, which is {found[0][1]}"
+    listed = [f"{rid} ({status})" for rid, status in found]
+    return f"runs {', '.join(listed[:-1])} and {listed[-1]}"
+
+
 def _advice(kind: Kind, found: list[tuple[int, str]]) -> str:
     """What to do about the runs in progress, true for each: a queued run cannot be paused (`run pause`
     refuses it), and a dataset deleted under a paused run leaves a run that can no longer be resumed."""
@@ -89,9 +98,8 @@ def refuse_if_in_use(session: Session, kind: Kind, row_id: int) -> None:
     if found and kind == "run":  # the run itself: "run 5 is in use by run in progress 5" said it twice
         raise Conflict(f"run {row_id} is in progress ({found[0][1]}); cancel or pause it before deleting")
     if found:
-        listed = ", ".join(f"{rid} ({status})" for rid, status in found)
-        raise Conflict(f"{_name(session, kind, row_id)} is in use by run{'s' if len(found) > 1 else ''} in progress "
-                       f"{listed}; {_advice(kind, found)}")
+        raise Conflict(f"{_name(session, kind, row_id)} is in use by {_runs_in_progress(found)}; "
+                       f"{_advice(kind, found)}")
     evaluated = _active_evaluation(session, kind, row_id)
     if evaluated is not None and kind == "run":
         raise Conflict(f"run {row_id} is being evaluated (evaluation {evaluated[0]}); let it finish or cancel it "

@@ -32,7 +32,7 @@ def test_cli_deletes_refuse_while_a_run_is_running(store: Store, cli, run_file) 
         for what, result in attempts.items():
             assert result.code == 2, (what, result.err)
             said = f"run {run_id} is in progress (running)" if what == "run" else \
-                f"in use by run in progress {run_id} (running)"
+                f"in use by run {run_id}, which is running"
             assert said in result.err, (what, result.err)
             assert result.err.count("\n") == 1
         run = runs.get(store, run_id)
@@ -77,7 +77,7 @@ def test_a_run_on_changed_data_guards_its_own_dataset_not_its_experiments(store:
     running_here(store, run_id)
     try:
         refused = cli("dataset", "delete", "data-2", "--yes", "--delete-files", "--force")
-        assert refused.code == 2 and f"in use by run in progress {run_id} (running)" in refused.err, refused.err
+        assert refused.code == 2 and f"in use by run {run_id}, which is running" in refused.err, refused.err
         assert Path(new.path).is_dir() and datasets.get(store, new.id)
         # `data` is its experiment's dataset, but not the one the running run reads: --force deletes it.
         assert cli("dataset", "delete", "data", "--yes", "--force").code == 0

@@ -18,7 +18,7 @@ def test_a_dataset_a_queued_run_will_read_is_not_deleted(store: Store) -> None:
     exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=ds.id,
                              config={})
     queued = runs.create(store, exp.id)
-    with pytest.raises(Conflict, match=rf"dataset 'train' is in use by run in progress {queued.id} \(queued\); "):
+    with pytest.raises(Conflict, match=rf"dataset 'train' is in use by run {queued.id}, which is queued; "):
         datasets.delete(store, ds.id, force=True)
     assert datasets.get(store, ds.id)
     runs.transition(store, queued.id, RunStatus.CANCELLED, "test: cancelled")
@@ -67,7 +67,7 @@ def test_a_queued_run_is_told_to_be_cancelled_not_paused(store: Store) -> None:
     ds, run = _dataset_and_run(store)
     with pytest.raises(Conflict) as caught:
         datasets.delete(store, ds.id, force=True)
-    assert str(caught.value) == (f"dataset 'train' is in use by run in progress {run.id} (queued); "
+    assert str(caught.value) == (f"dataset 'train' is in use by run {run.id}, which is queued; "
                                  "cancel it before deleting")
 
 
@@ -75,7 +75,7 @@ def test_a_running_run_is_not_told_that_pausing_it_keeps_it_resumable(store: Sto
     ds, run = _dataset_and_run(store, RunStatus.RUNNING)
     with pytest.raises(Conflict) as caught:
         datasets.delete(store, ds.id, force=True)
-    assert str(caught.value) == (f"dataset 'train' is in use by run in progress {run.id} (running); cancel it before "
+    assert str(caught.value) == (f"dataset 'train' is in use by run {run.id}, which is running; cancel it before "
                                  "deleting (a run paused instead can no longer be resumed once its dataset is deleted)")
 
 
@@ -90,3 +90,12 @@ def test_a_resumable_runs_own_dataset_is_kept_unless_forced_naming_the_run(store
     assert caught.value.runs == [(run.id, status.value)] and caught.value.experiments == []
     assert datasets.delete(store, ds.id, force=True).id == ds.id
     assert runs.get(store, run.id).dataset_id is None
+
+
+def test_two_runs_in_progress_are_named_each_with_its_status(store: Store) -> None:
+    ds, first = _dataset_and_run(store, RunStatus.RUNNING)
+    second = runs.create(store, first.experiment_id, dataset_id=ds.id)
+    with pytest.raises(Conflict) as caught:
+        datasets.delete(store, ds.id, force=True)
+    assert str(caught.value).startswith(f"dataset 'train' is in use by runs {first.id} (running) and "
+                                        f"{second.id} (queued); cancel them")

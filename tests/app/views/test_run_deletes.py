@@ -85,8 +85,8 @@ def test_delete_experiment_is_refused_in_the_windows_words_while_a_run_of_it_tra
     _menu_item(view, "delete-experiment").trigger()
     qtbot.waitUntil(lambda: view.banner.text().startswith("Cannot delete") and not view.list_actions.busy,
                     timeout=10_000)
-    assert view.banner.text() == (f"Cannot delete: experiment 'tiny-lora' is in use by run in progress {made[1].id} "
-                                  "(running); cancel or pause it before deleting. (Pause and Cancel are on the Runs "
+    assert view.banner.text() == (f"Cannot delete: experiment 'tiny-lora' is in use by run {made[1].id}, which is "
+                                  "running; cancel or pause it before deleting. (Pause and Cancel are on the Runs "
                                   "list's right-click menu and on the run's page.)")
     assert "--" not in view.banner.text()  # no command-line flag in the window
     assert view.list_actions.deletes.box is None  # refused before asking
