@@ -39,6 +39,25 @@ def outdated(message: str, status_of: Callable[[int], RunStatus | None]) -> bool
     return False
 
 
+# The runs a delete refusal names (spark_trainer.store.in_use): "run 6 is in progress (running)",
+# "run 6, which is running", "runs 6 (running) and 7 (queued)".
+REFUSED_BY = re.compile(r"\brun (\d+) is in progress \((\w+)\)|\brun (\d+), which is (\w+)|\b(\d+) \((\w+)\)")
+
+
+def stale_refusal(message: str, status_of: Callable[[int], RunStatus | None]) -> bool:
+    """Whether a 'Cannot delete: ... run 6 is in progress (running)' line no longer holds: a run it
+    names has moved on (the walk's Runs list said so minutes after run 6 was cancelled). A run
+    `status_of` does not know (None) is taken as unchanged."""
+    if "delete" not in message.split(":", 1)[0]:
+        return False
+    for match in REFUSED_BY.finditer(message):
+        run_id, said = [g for g in match.groups() if g is not None]
+        status = status_of(int(run_id))
+        if status is not None and status.value != said:
+            return True
+    return False
+
+
 def can(action: str, status: RunStatus) -> bool:
     """Whether a run in `status` can be paused, resumed or cancelled."""
     if action == "pause":

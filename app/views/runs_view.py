@@ -27,7 +27,7 @@ from app.views.base import BaseView
 from app.views.priority_dialog import queue_places
 from app.views.queue_hold_bar import QueueHoldBar
 from app.views.row_filter import RowFilter
-from app.views.run_actions import RunListActions, outdated
+from app.views.run_actions import RunListActions, outdated, stale_refusal
 from app.views.runs_columns import COLUMNS, RUN_COLUMNS, RunRow
 from app.views.sweep_filter import NAME_WIDTH, SweepFilterBox
 from app.views.table_models import RowsModel, RowsTable
@@ -235,7 +235,8 @@ class RunsView(BaseView):
         self.empty.setVisible(not shown)
         self._update_compare()
         statuses = {run.id: run.status for run in all_runs}
-        if self.banner.role == "ok" and outdated(self.banner.text(), statuses.get):
+        if (self.banner.role == "ok" and outdated(self.banner.text(), statuses.get)) or \
+                (self.banner.role == "error" and stale_refusal(self.banner.text(), statuses.get)):
             self.banner.clear_message()  # 'Run 2 is now queued' under a table that says running
 
     def _estimated(self, _end: object) -> None:

@@ -93,6 +93,24 @@ def test_delete_experiment_is_refused_in_the_windows_words_while_a_run_of_it_tra
     assert experiments.get(store, "tiny-lora") and len(runs.list_all(store)) == 3
 
 
+def test_a_refusal_goes_once_the_run_it_names_is_no_longer_in_progress(qtbot, store, ctx) -> None:
+    """The walk (m25.png): "Cannot delete: run 6 is in progress (running)" stayed minutes after run 6
+    was cancelled, over a list that said cancelled."""
+    from spark_trainer.store.entities import RunStatus
+    from tests.app.model_sync import sync_model
+
+    view, made, _other = _listed(qtbot, store, ctx, "running")
+    view.table.select_keys([made[0].id])
+    _menu_item(view, "delete").trigger()
+    qtbot.waitUntil(lambda: view.banner.text().startswith("Cannot delete") and not view.list_actions.busy,
+                    timeout=10_000)
+    sync_model(qtbot, ctx)
+    assert view.banner.isVisible()  # still true: it stays
+    runs.transition(store, made[0].id, RunStatus.CANCELLED, "test: cancelled")
+    sync_model(qtbot, ctx)
+    assert not view.banner.isVisible() and view.banner.text() == ""
+
+
 def test_deleting_runs_can_keep_their_folders(qtbot, store, ctx, tmp_path) -> None:
     view, made, _other = _listed(qtbot, store, ctx, "completed", "cancelled")
     view.table.select_keys([r.id for r in made])
