@@ -73,6 +73,7 @@ class DatasetsView(DatasetIngestion, DatasetActions, BaseView):
         self.rename_task: Task | None = None
         self.dialog: NameDialog | None = None
         self.confirm_box: QMessageBox | None = None  # "Delete anyway?" once experiments turned out to use it
+        self.delete_box: QMessageBox | None = None  # "Delete x?", once no run in progress uses it
         ctx.current_project_changed.connect(self._on_current_project_changed)
         ctx.model.projects.projects_reset.connect(self._on_projects)  # another process added or removed some
         ctx.model.datasets.datasets_reset.connect(self._on_catalog)
@@ -239,6 +240,8 @@ class DatasetsView(DatasetIngestion, DatasetActions, BaseView):
 
     def _on_current_project_changed(self, project_id: object) -> None:
         self.banner.moved_to(project_id)  # "Dataset x created" is about its project's list
+        if self.banner.text().startswith("Cannot delete") and self.banner.about != project_id:
+            self.banner.clear_message()  # "'walk2' is in use" stayed over another project's list (walk s52e)
         self.refresh()
 
     def _on_project_chosen(self, _index: int) -> None:

@@ -29,11 +29,12 @@ def test_delete_on_the_selected_dataset_asks_first(qtbot, window, store, project
     assert QApplication.focusWidget() is view.table
     view.table.selectRow(0)
     QTest.keyClick(view.table, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: view.delete_box is not None, timeout=10_000)  # asked once no run uses it
     boxes = [b for b in view.findChildren(QMessageBox) if b.isVisible()]
     assert [b.windowTitle() for b in boxes] == ["Delete support?"]
     boxes[0].grab().save(str(tmp_path / "datasets-delete-key.png"))
     clicked = []
     boxes[0].buttonClicked.connect(lambda button: clicked.append(button.text()))
     QTest.keyClick(boxes[0], Qt.Key.Key_Return)  # Delete then Enter: Cancel, nothing deleted
-    assert clicked == ["Cancel"] and view.delete_task is None
+    assert clicked == ["Cancel"] and not view.busy()
     assert [d.id for d in datasets.list_all(store)] == [made.id]

@@ -205,8 +205,9 @@ def test_a_dataset_an_experiment_uses_can_be_deleted_after_a_second_question(qtb
     experiments.create(store, project="first", name="uses-it", recipe="causal-lm", base_model="m",
                        dataset=dataset.id, config={})
     view = shown_view(qtbot, store, ctx)
-    asked = view.delete_selected()
-    next(b for b in asked.buttons() if b.text() == "Delete dataset").click()
+    view.delete_selected()
+    qtbot.waitUntil(lambda: view.delete_box is not None and view.delete_box.isVisible(), timeout=10_000)
+    next(b for b in view.delete_box.buttons() if b.text() == "Delete dataset").click()
     qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
     again = view.confirm_box
     assert again is not None and again.isVisible()
@@ -264,8 +265,9 @@ def test_deleting_a_paused_runs_dataset_asks_again_saying_the_run_cannot_resume(
     for status in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.PAUSED):
         runs.transition(store, run.id, status, "test")
     view = shown_view(qtbot, store, ctx)
-    asked = view.delete_selected()
-    next(b for b in asked.buttons() if b.text() == "Delete dataset").click()
+    view.delete_selected()
+    qtbot.waitUntil(lambda: view.delete_box is not None and view.delete_box.isVisible(), timeout=10_000)
+    next(b for b in view.delete_box.buttons() if b.text() == "Delete dataset").click()
     qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
     again = view.confirm_box
     assert again is not None and again.isVisible()
@@ -275,3 +277,30 @@ def test_deleting_a_paused_runs_dataset_asks_again_saying_the_run_cannot_resume(
     next(b for b in again.buttons() if b.text() == "Delete anyway").click()
     qtbot.waitUntil(lambda: not view.busy() and view.banner.role == "ok", timeout=10_000)
     assert datasets.list_all(store) == [] and runs.get(store, run.id).dataset_id is None
+
+
+def test_a_dataset_a_run_trains_on_is_refused_before_asking_and_the_refusal_goes_with_its_project(
+        qtbot, store, ctx, tmp_path: Path):
+    """The walk (s50, s51): Delete dataset asked "Delete walk2?" and only once answered said a run used
+    it; then the refusal stayed over another project's list (s52e)."""
+    from spark_trainer.store import datasets, experiments, runs
+    from spark_trainer.store.entities import RunStatus
+
+    first = projects.create(store, "first")
+    other = projects.create(store, "other")
+    dataset = ingest_paths(store, [write_text_dataset(tmp_path / "support", n_good=12)], project=first.id).dataset
+    exp = experiments.create(store, project="first", name="tc", recipe="causal-lm", base_model="m",
+                             dataset=dataset.id, config={})
+    run = runs.create(store, exp.id)
+    for status in (RunStatus.STARTING, RunStatus.RUNNING):
+        runs.transition(store, run.id, status, "test")
+    ctx.set_current_project(first.id)
+    view = shown_view(qtbot, store, ctx)
+    view.delete_selected()
+    qtbot.waitUntil(lambda: not view.busy() and view.banner.role == "error", timeout=10_000)
+    assert view.delete_box is None  # refused before asking
+    assert view.banner.text().startswith(f"Cannot delete: dataset 'support' is in use by run {run.id}, which is "
+                                         "running; cancel it before deleting")
+    assert datasets.list_all(store)
+    ctx.set_current_project(other.id)
+    assert not view.banner.isVisible() and view.banner.text() == ""
