@@ -45,6 +45,9 @@ class AppContext(QObject):
         # Started by the app (and the Runs view): schedules queued runs from the poller's thread.
         self.scheduler = RunScheduler(self.model, self.status_message, parent=self)
         self.current_project: int | None = None
+        # Runs this window deleted with something else (a project): run id -> "with project 'x'", so a
+        # page still showing one says what removed it, not "another window or command".
+        self.deleted_here: dict[int, str] = {}
         # Set by the main window when this start can be repeated (app.relaunch): restart(home) closes
         # the app and starts it again at `home`, or returns why not in one line. None: no restart here.
         self.restart: Callable[[Path], str | None] | None = None

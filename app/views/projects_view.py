@@ -312,6 +312,9 @@ class ProjectsView(BaseView):
 
     def _delete(self, project: Project, delete_files: bool, folders: list[Path]) -> Task:
         store = self.store
+        for run in self.ctx.model.runs.all_runs():  # noted first: the poller may see them gone before `deleted`
+            if run.project_id == project.id:
+                self.ctx.deleted_here[run.id] = f"with project {project.name!r}"
 
         def delete() -> int:
             from spark_trainer.jobs.control import release_deleted_runs

@@ -236,8 +236,9 @@ class RunDetailView(QWidget):
             # Deleted by another process (`run delete`, another window): no action may act on the ghost.
             self.run = None
             self._set_actions_enabled(False, all_of_them=True)
-            self.banner.show_message(f"Run {run_id} no longer exists (deleted by another window or command)",
-                                     "error")
+            here = self.ctx.deleted_here.get(run_id)
+            self.banner.show_message(f"Run {run_id} no longer exists: it was deleted {here}." if here else
+                                     f"Run {run_id} no longer exists (deleted by another window or command)", "error")
 
     def _on_log(self, run_id: int, text: str, reset: bool) -> None:
         if run_id != self.run_id:

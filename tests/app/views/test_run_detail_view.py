@@ -397,3 +397,29 @@ def test_a_queued_runs_page_says_when_it_should_start(store, qsettings, qtbot, m
     qtbot.waitUntil(lambda: "starts" in view.eta.text(), timeout=10_000)
     assert f"priority 0, 2nd of 3 queued to start · starts {at(1040)} · waiting for run" in view.eta.text()
     ctx.shutdown()
+
+
+def test_a_run_deleted_with_its_project_in_this_window_says_so_and_offers_nothing(store, ctx, qtbot) -> None:
+    """The walk (d4.png): after Delete project in this window, the open run page said 'Run 3 no
+    longer exists (deleted by another window or command)', and Export…, Evaluate… stayed enabled."""
+    from app.views.projects_view import ProjectsView
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.store import projects
+    from tests.app.model_sync import shown
+
+    run = _cancelled_run(store)
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show_run(run.id)
+    qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
+    listing = shown(qtbot, ctx, ProjectsView(store, ctx))
+    listing.select(projects.list_all(store)[0].id)
+    listing.delete_selected()
+    qtbot.waitUntil(lambda: listing.dialog is not None, timeout=10_000)
+    listing.dialog.confirm.click()
+    qtbot.waitUntil(lambda: "no longer exists" in view.banner.text(), timeout=10_000)
+    qtbot.wait(300)  # anything delivered after (the run's static parts) enables nothing again
+    assert view.banner.text() == f"Run {run.id} no longer exists: it was deleted with project 'p'."
+    buttons = (view.cancel_button, view.pause_button, view.resume_button, view.delete_button, view.export_button,
+               view.evaluate_button, view.playground_button, view.clone_button, view.extend_button)
+    assert [b.text() for b in buttons if b.isEnabled()] == []
