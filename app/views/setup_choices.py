@@ -156,6 +156,9 @@ class SetupChoicesMixin:
         renamed = {p.id: p.name for p in found}.get(self._project_ids.get(shown, -1))
         if renamed is not None and renamed != shown:  # the project shown was renamed: it is still the one meant
             current = renamed
+        elif shown in self._project_ids and shown not in names:  # deleted: Launch would make it again, empty
+            chosen = {p.id: p.name for p in found}.get(self.ctx.current_project)  # type: ignore[arg-type]
+            current = chosen or (names[-1] if names else "default")
         self._project_ids = {p.name: p.id for p in found}
         self.project.blockSignals(True)
         self.project.clear()

@@ -292,6 +292,25 @@ def test_the_project_box_follows_a_rename_of_the_project_it_shows(store, ctx, qt
     assert form.project.currentText() == "brand-new"
 
 
+def test_the_project_box_leaves_a_project_once_it_is_deleted(store, ctx, qtbot) -> None:
+    """The walk (d7.png): after Delete project 'demo', the form still said Project 'demo' (Launch would
+    make it again, empty). It shows the current project instead."""
+    from app.views.experiment_setup_view import ExperimentSetupView
+
+    projects.create(store, "keep")
+    doomed = projects.create(store, "demo")
+    sync_model(qtbot, ctx)
+    form = ExperimentSetupView(store, ctx)
+    qtbot.addWidget(form)
+    qtbot.waitUntil(lambda: form.project.count() == 2)
+    form.project.setCurrentText("demo")
+    ctx.set_current_project(None)
+    projects.delete(store, doomed.id)
+    sync_model(qtbot, ctx)
+    qtbot.waitUntil(lambda: form.project.count() == 1, timeout=10_000)
+    assert form.project.currentText() == "keep"
+
+
 def test_a_long_model_path_shows_its_folder_name_and_the_whole_path_in_the_tooltip(store, ctx, qtbot, tmp_path):
     # Seen: the Base model box showed the end of a long path's parent ("me/models/t"), not which model.
     from PySide6.QtWidgets import QApplication
