@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.forms.plain_errors import error_line, plain_error
 from app.widgets import restyle
 from spark_trainer.recipes.registry import describe_fields, interval_text
 
@@ -226,8 +227,7 @@ class ModelForm(QWidget):
             result = None
             for error in exc.errors():
                 field = str(error["loc"][0]) if error["loc"] else ""
-                message = error["msg"].removeprefix("Value error, ")
-                self._errors.setdefault(field, message)
+                self._errors.setdefault(field, plain_error(error, field))
         for name, row in self.rows.items():
             row.show_error(self._errors.get(name))
         general = self._errors.get("", "")
@@ -250,6 +250,6 @@ class ModelForm(QWidget):
         return found[0] if found else None
 
     def error_lines(self) -> list[str]:
-        """Every field's error as "label.field: why", in the form's order."""
-        return [f"{where}: {message}" if (where := ".".join(p for p in (self.label, name) if p)) else message
-                for name, message in self._errors.items()]
+        """Every field's error on a line naming the field as the form does ("Max steps must be at least
+        1"; "train.max_steps: Input should be ..." said the run file's key and pydantic's words)."""
+        return [error_line(name, message) for name, message in self._errors.items()]

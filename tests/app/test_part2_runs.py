@@ -74,13 +74,13 @@ def test_invalid_values_disable_launch_and_say_why(store, ctx, qtbot, tmp_path, 
     lr = view.forms["train"].rows["learning_rate"]
     lr.widget.setText("-0.001")
     assert not view.launch.isEnabled()
-    assert "greater than 0" in lr.error.text() and not lr.error.isHidden()
-    assert "learning_rate" in view.launch_reason.text()
+    assert lr.error.text() == "Learning rate must be greater than 0" and not lr.error.isHidden()
+    assert "Learning rate must be greater than 0" in view.launch_reason.text()
     lr.widget.setText("0.001")
 
     batch = view.forms["train"].rows["batch_size"]
     batch.widget.setText("0")
-    assert not view.launch.isEnabled() and "greater than or equal to 1" in batch.error.text()
+    assert not view.launch.isEnabled() and batch.error.text() == "Batch size must be at least 1"
     batch.widget.setText("4")
 
     no_config = tmp_path / "not-a-model"
