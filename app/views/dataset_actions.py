@@ -51,8 +51,9 @@ class DatasetActions:
         dataset = self.selected_dataset()
         if dataset is None or pending(self.rename_task):
             return None
+        taken = {d.name for d in self.ctx.model.datasets.of_project(dataset.project_id)}
         dialog = NameDialog(f"Rename {dataset.name}", dataset.name, with_description=False, what="dataset",
-                            placeholder="e.g. flowers", parent=self)
+                            placeholder="e.g. flowers", taken=taken, parent=self)
         dialog.accepted.connect(lambda: self._rename(dataset, dialog.name.text()))
         self.dialog = dialog
         dialog.setWindowModality(Qt.WindowModality.WindowModal)

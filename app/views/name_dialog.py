@@ -1,10 +1,14 @@
 """The dialog that names a new or renamed project, or a renamed dataset: the name (and a project's
 description), checked as you type with the store's own rule (`projects.validate_name`).
 
-A name taken already is only known to the store: the write that follows says so in the view's banner.
+A name taken by another project (or dataset) the window knows is refused as typed too (`taken`): renaming to
+one closed the dialog, lost what was typed, then said so in the banner. One taken meanwhile by another
+process is still only known to the store: the write that follows says so in the view's banner.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QWidget
 
@@ -16,9 +20,11 @@ class NameDialog(QDialog):
     """Name (and description) of a new or renamed project or dataset, checked as you type."""
 
     def __init__(self, title: str, name: str = "", description: str = "", *, with_description: bool = True,
-                 what: str = "project", placeholder: str = "e.g. support-bot", parent: QWidget | None = None) -> None:
+                 what: str = "project", placeholder: str = "e.g. support-bot", taken: Iterable[str] = (),
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.what = what
+        self.taken = set(taken) - {name}  # its own name is not taken
         self.setWindowTitle(title)
         self.setMinimumWidth(420)
         form = QFormLayout(self)
@@ -40,8 +46,9 @@ class NameDialog(QDialog):
 
     def _check(self) -> None:
         try:
-            projects.validate_name(self.name.text(), self.what)
-            message = ""
+            valid = projects.validate_name(self.name.text(), self.what)
+            where = " in this project" if self.what == "dataset" else ""
+            message = f"a {self.what} named {valid!r} already exists{where}" if valid in self.taken else ""
         except SparkError as exc:
             message = str(exc)
         self.error.setText(message)

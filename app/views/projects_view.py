@@ -236,10 +236,13 @@ class ProjectsView(BaseView):
 
     # -- writing ------------------------------------------------------------------------------
     def new_project(self) -> NameDialog:
-        dialog = NameDialog("New project", parent=self)
+        dialog = NameDialog("New project", taken=self._names(), parent=self)
         dialog.accepted.connect(lambda: self._create(dialog.name.text(), dialog.description.text()))
         self._open(dialog)
         return dialog
+
+    def _names(self) -> set[str]:
+        return {p.name for p in self.ctx.model.projects.projects}
 
     def _write(self, name: str, fn: Callable[[], Any], done: Callable[[Any], None], failed: str) -> Task:
         """Run a store write (or read) on the pool; `done` gets its result on the GUI thread."""
@@ -264,7 +267,8 @@ class ProjectsView(BaseView):
         project = self.selected_project()
         if project is None:
             return None
-        dialog = NameDialog(f"Rename {project.name}", project.name, with_description=False, parent=self)
+        dialog = NameDialog(f"Rename {project.name}", project.name, with_description=False, taken=self._names(),
+                            parent=self)
         dialog.accepted.connect(lambda: self._rename(project, dialog.name.text()))
         self._open(dialog)
         return dialog

@@ -64,10 +64,29 @@ def test_invalid_names_are_refused_inline(qtbot, view, store, sync):
     dialog.name.setText("12345")
     assert not ok.isEnabled() and "digits" in dialog.error.text()
     dialog.name.setText("taken")
-    ok.click()  # a duplicate is only known to the store: the banner says so
+    assert not ok.isEnabled() and dialog.error.text() == "a project named 'taken' already exists"
+    projects.create(store, "taken-meanwhile")  # by another process: only the store knows
+    dialog.name.setText("taken-meanwhile")
+    ok.click()
     written(qtbot, view)
     assert view.banner.role == "error" and "already exists" in view.banner.text()
-    assert len(projects.list_all(store)) == 1
+    assert len(projects.list_all(store)) == 2
+
+
+def test_renaming_to_a_taken_name_is_refused_as_typed_and_keeps_the_dialog(qtbot, view, store, sync):
+    """The walk (s09.png): renaming to an existing name closed the dialog, lost what was typed, then
+    said so in the banner."""
+    projects.create(store, "taken")
+    mine = projects.create(store, "mine")
+    sync()
+    view.select(mine.id)
+    dialog = view.rename_selected()
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert ok.isEnabled()  # its own name
+    dialog.name.setText("taken")
+    assert not ok.isEnabled() and dialog.error.text() == "a project named 'taken' already exists"
+    dialog.name.setText("mine-2")
+    assert ok.isEnabled() and dialog.error.text() == ""
 
 
 def test_counts_search_and_rename(qtbot, view, store, tmp_path, sync):
