@@ -346,6 +346,8 @@ class MainWindow(QMainWindow):
             answer = QMessageBox.question(
                 self, "Work in progress",
                 f"{', '.join(busy)} is still running. Cancel it and quit? (Training runs are not affected.)",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,  # Enter keeps the work, as every question that would lose some
             )
             return answer == QMessageBox.StandardButton.Yes
         from app.quit_note import confirm_quit

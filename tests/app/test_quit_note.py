@@ -59,3 +59,38 @@ def test_closing_with_runs_training_says_they_go_on_until_told_not_to(qtbot, sto
     assert seen[0] == (f"Run {made[0].id} goes on training after SparkTrainer closes; open it again (or "
                        f"`spark-trainer run list`) to follow.\n\nQueued run {made[1].id} starts only while "
                        "SparkTrainer, `spark-trainer queue serve` or another run's worker is running.")
+
+
+def test_enter_in_the_work_in_progress_question_keeps_the_window(qtbot, store, qsettings, monkeypatch):
+    """'ingestion is still running. Cancel it and quit?': Enter answered Yes (Qt's default for a
+    question) and lost the ingestion; every question that destroys work defaults to keeping it."""
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from app.main_window import MainWindow
+    from app.workers import TaskSet
+
+    monkeypatch.setattr(TaskSet, "running", property(lambda _self: [SimpleNamespace(name="ingestion")]))
+    win = MainWindow(store, qsettings, poll_gpus=False)
+    qtbot.addWidget(win)
+    win.interactive = True
+    win.show()
+    asked: list[str] = []
+
+    def press_enter() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, press_enter)
+            return
+        asked.append(box.text())
+        QTest.keyClick(box, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, press_enter)
+    win.close()
+    assert asked and "ingestion is still running" in asked[0]
+    assert win.isVisible()
+    monkeypatch.undo()
+    win.interactive = False
+    win.close()
