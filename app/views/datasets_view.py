@@ -32,6 +32,7 @@ from app.views.dataset_report import ReportView
 from app.views.dataset_table import dataset_table, fill_row
 from app.views.name_dialog import NameDialog
 from app.views.row_filter import RowFilter
+from app.views.run_actions import RefusalWatch
 from app.widgets import (
     MessageBanner,
     select_row_id,
@@ -77,6 +78,7 @@ class DatasetsView(DatasetIngestion, DatasetActions, BaseView):
         ctx.current_project_changed.connect(self._on_current_project_changed)
         ctx.model.projects.projects_reset.connect(self._on_projects)  # another process added or removed some
         ctx.model.datasets.datasets_reset.connect(self._on_catalog)
+        RefusalWatch(self.banner, ctx.model.runs)  # 'Cannot delete: ... run 6 ...' goes once run 6 moved on
         self.refresh()
 
     # -- layout -------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from app.views.base import BaseView
 from app.views.delete_project_dialog import DeleteProjectDialog
 from app.views.name_dialog import NameDialog
 from app.views.row_filter import SearchEdit
+from app.views.run_actions import RefusalWatch
 from app.views.welcome_panel import DEMO_CHOICES, WelcomePanel
 from app.widgets import MessageBanner, select_row_id, selected_row_id, table_texts
 from app.workers import Task
@@ -135,6 +136,7 @@ class ProjectsView(BaseView):
         self._task: Task | None = None
         ctx.model.projects.projects_reset.connect(self._on_projects)  # bound: see datasets_view
         ctx.current_project_changed.connect(self.banner.moved_to)  # "Created project 'x'" is about x
+        RefusalWatch(self.banner, ctx.model.runs)  # 'Cannot delete: ... run 6 ...' goes once run 6 moved on
         self.refresh()
 
     # -- reading ------------------------------------------------------------------------------

@@ -58,6 +58,20 @@ def stale_refusal(message: str, status_of: Callable[[int], RunStatus | None]) ->
     return False
 
 
+class RefusalWatch(QObject):
+    """Clears `banner`'s 'Cannot delete: ... run 6 is in progress (running)' once that run moves on,
+    on views that do not list runs (Datasets, Projects). A child of the banner: it goes with it."""
+
+    def __init__(self, banner: Any, runs_model: Any) -> None:
+        super().__init__(banner)
+        self.banner = banner
+        runs_model.run_changed.connect(self._on_run_changed)
+
+    def _on_run_changed(self, run: Run) -> None:
+        if self.banner.role == "error" and stale_refusal(self.banner.text(), {run.id: run.status}.get):
+            self.banner.clear_message()
+
+
 def can(action: str, status: RunStatus) -> bool:
     """Whether a run in `status` can be paused, resumed or cancelled."""
     if action == "pause":

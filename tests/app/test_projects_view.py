@@ -153,12 +153,18 @@ def test_delete_is_refused_while_a_run_is_in_progress(qtbot, view, store, sync):
     view.delete_selected()
     written(qtbot, view)
     assert view.dialog is None
-    assert view.banner.role == "error" and "in progress" in view.banner.text()
+    assert view.banner.role == "error" and "which is running" in view.banner.text()
     assert [p.name for p in projects.list_all(store)] == ["busy"]
     other = projects.create(store, "other")
     sync()
     view.select(other.id)  # another project chosen: the error stays, not lost unread
     assert view.banner.isVisible() and view.banner.role == "error"
+    from spark_trainer.store.entities import RunStatus
+
+    (run,) = runs.list_all(store)
+    runs.transition(store, run.id, RunStatus.CANCELLED, "test: cancelled")
+    sync()
+    assert not view.banner.isVisible()  # no longer true once the run is cancelled (walk m25)
 
 
 def test_welcome_panel_builds_the_demo_project_and_opens_its_run(qtbot, window, store):

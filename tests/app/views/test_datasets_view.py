@@ -298,5 +298,15 @@ def test_a_dataset_a_run_trains_on_is_refused_before_asking_and_the_refusal_goes
     assert view.banner.text().startswith(f"Cannot delete: dataset 'support' is in use by run {run.id}, which is "
                                          "running; cancel it before deleting")
     assert datasets.list_all(store)
+    sync_model(qtbot, ctx)
+    assert view.banner.role == "error"  # still true: it stays
+    runs.transition(store, run.id, RunStatus.CANCELLED, "test: cancelled")
+    sync_model(qtbot, ctx)
+    assert not view.banner.isVisible() and view.banner.text() == ""  # no longer true: it goes
+    view.delete_selected()
+    qtbot.waitUntil(lambda: view.delete_box is not None, timeout=10_000)  # asked, now
+    view.delete_box.reject()
+    view.banner.show_message("Cannot delete: dataset 'support' is in use by run 9, which is running.", "error",
+                             about=first.id)
     ctx.set_current_project(other.id)
-    assert not view.banner.isVisible() and view.banner.text() == ""
+    assert not view.banner.isVisible() and view.banner.text() == ""  # about a list no longer shown
