@@ -310,3 +310,24 @@ def test_a_dataset_a_run_trains_on_is_refused_before_asking_and_the_refusal_goes
                              about=first.id)
     ctx.set_current_project(other.id)
     assert not view.banner.isVisible() and view.banner.text() == ""  # about a list no longer shown
+
+
+def test_add_files_keeps_the_view_on_its_project_and_says_the_dataset_was_created(qtbot, window, store, tmp_path):
+    """The walk (s16, s19_1): Datasets on 'walk', Add files…, and the view jumped to the project selected
+    in the Projects list ('demo-renamed'): no new row, no 'Dataset created' line."""
+    chosen_there = projects.create(store, "demo-renamed")
+    walk = projects.create(store, "walk")
+    sync_model(qtbot, window.ctx)
+    listing = window.show_view("projects")
+    qtbot.waitUntil(lambda: len(listing.row_texts()) == 2, timeout=10_000)
+    listing.select(chosen_there.id)
+    view = window.show_view("datasets")
+    view.project_combo.setCurrentIndex(view.project_combo.findData(walk.id))
+    assert window.ctx.current_project == walk.id
+    view.ingest([write_text_dataset(tmp_path / "support", n_good=8)])
+    qtbot.waitUntil(lambda: view.banner.role in ("ok", "warning"), timeout=30_000)
+    sync_model(qtbot, window.ctx)
+    qtbot.wait(200)
+    assert window.ctx.current_project == walk.id and view.project_id() == walk.id
+    assert "created" in view.banner.text() and view.banner.isVisible()
+    assert [row[0] for row in view.row_texts()] == ["support"]
