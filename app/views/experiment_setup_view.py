@@ -47,6 +47,10 @@ from spark_trainer.store.store import Store
 
 CHECK_DELAY_MS = 150  # the store and disk checks wait for a pause in typing
 
+# The fields' labels, as Launch's reason names them ("name: give the experiment a name" said the key).
+FIELD_LABELS = {"project": "Project", "name": "Experiment name", "dataset": "Dataset", "base_model": "Base model",
+                "gpus": "GPUs"}
+
 
 class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, SetupLaunchMixin, BaseView):
     title = "Experiment setup"
@@ -335,7 +339,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, SetupLaunchMixin, 
             named = {m.group(1): message for message in errors.values()
                      for m in re.finditer(rf"\b{section}\.(\w+)", message) if m.group(1) in form.rows}
             form.show_outside(named)
-        reasons = [f"{key.replace('_', ' ')}: {msg}" for key, msg in errors.items()]
+        reasons = [f"{FIELD_LABELS.get(key, key)}: {msg}" for key, msg in errors.items()]  # the form's words
         reasons += [line for form in self.forms.values() for line in form.error_lines()]  # all, not one a form
         busy = pending(self._task)
         self.launch.setEnabled(not reasons and not busy)

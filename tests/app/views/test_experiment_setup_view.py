@@ -62,7 +62,7 @@ def test_data_the_recipe_cannot_train_on_disables_launch_before_the_click(store,
                                              "label, review")
     assert view.errors["dataset"].isVisible()
     assert not view.launch.isEnabled()
-    assert view.launch_reason.text().startswith("Cannot launch: dataset: ")
+    assert view.launch_reason.text().startswith("Cannot launch: Dataset: ")  # the field's label, not its key
     assert "text_column" in view.launch_reason.text()
     # Marked at the setting too (seen in a real-window walk: said by the dataset and Launch line only).
     field = view.forms["recipe_config"].rows["text_column"]
