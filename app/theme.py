@@ -77,6 +77,9 @@ def _palette(t: Theme) -> QPalette:
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText,
                  QPalette.ColorRole.PlaceholderText):
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor(t.muted))
+    # A disabled button's label in `muted` read as an enabled one on the dark theme (a GUI walk took the
+    # greyed Resume, Export and Evaluate of a deleted run for enabled): dimmer still, as a disabled box's edge.
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor(t.faint))
     # A disabled field or check box sits on the window's colour: with the enabled background it was
     # drawn exactly like an editable one (the Export dialog's Repository while Push was unchecked).
     for role in (QPalette.ColorRole.Base, QPalette.ColorRole.Button):

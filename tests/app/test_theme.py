@@ -93,3 +93,21 @@ def test_the_check_marks_are_shipped_files_the_packaged_app_carries() -> None:
             assert path.resolve().is_relative_to(root / "resources"), url
     spec = (root / "build.spec").read_text()
     assert '(str(ROOT / "resources"), "resources")' in spec  # the whole folder travels as data
+
+
+@pytest.mark.parametrize("name", ["dark", "light"])
+def test_a_disabled_buttons_label_is_told_from_an_enabled_ones(name) -> None:
+    """A GUI walk took a deleted run's greyed Resume, Export and Evaluate for enabled: on the dark theme a
+    disabled label (#9aa3ad) was near the enabled one (#e6e6e6). It is as dim as a disabled box's edge."""
+    from PySide6.QtGui import QPalette
+
+    from app import theme
+
+    t = theme.get(name)
+    palette = theme._palette(t)
+    role = QPalette.ColorRole.ButtonText
+    enabled = palette.color(QPalette.ColorGroup.Active, role)
+    disabled = palette.color(QPalette.ColorGroup.Disabled, role)
+    background = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Button)
+    assert _contrast(enabled, disabled) > 2.5, (enabled.name(), disabled.name())
+    assert _contrast(disabled, background) > 1.5  # still legible
