@@ -1,13 +1,15 @@
-"""Checks of where a data home moves to, the same for `home move` and the app's Move home dialog (both
-through home_move.plan_move): one line each, before anything is copied or created."""
+"""Checks of a data home's move, the same for `home move` and the app's Move home dialog (both through
+home_move): where it moves to (one line each, before anything is copied or created), and that nothing
+wrote to the home while it was copied (`Unchanged`)."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import tempfile
 from pathlib import Path
 
-from spark_trainer.errors import BadInput
+from spark_trainer.errors import BadInput, OperationFailed
 
 
 def resolved(dest: str | os.PathLike[str]) -> Path:
@@ -29,3 +31,28 @@ def check_writable(target: Path) -> None:
     except OSError as e:
         raise BadInput(f"{target} cannot be written ({probe}: {e.strerror or e}); choose a folder you can "
                        "write to") from None
+
+
+class Unchanged:
+    """Proof that nothing was written to a home's database while it was copied: a connection kept open on
+    it from before the copy, whose `PRAGMA data_version` changes when another connection commits. A
+    command that opened the home, wrote and ended during a long copy passed every other check, and the
+    move then deleted the old home with that write (a walk: three `project create` reported done, gone)."""
+
+    def __init__(self, db: Path) -> None:
+        self.conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        self.first = self._version()
+
+    def _version(self) -> int:
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def check(self) -> None:
+        if self._version() != self.first:
+            raise OperationFailed("the data home was written to while it was copied (a command or the app used "
+                                  "it meanwhile)")
+
+    def __enter__(self) -> Unchanged:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.conn.close()

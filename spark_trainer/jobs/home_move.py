@@ -8,7 +8,9 @@ On one filesystem the folder is renamed. Otherwise every file is copied (the dat
 SQLite's backup API, so a reader elsewhere never sees half a page), the copy is checked (file count
 and sizes, and the database's quick_check), the home record (spark_trainer.home_record) points at
 the new place, the store is opened there so every stored path follows (spark_trainer.store.home_moves),
-and only then is the old folder deleted (`keep_old` keeps it). A copy that fails or is interrupted
+and only then is the old folder deleted (`keep_old` keeps it), renamed aside first. A write to the home
+during the copy (a command, the app) stops the move with the copy removed (`home_dest.Unchanged`): it
+was deleted with the old folder. A copy that fails or is interrupted
 leaves the old home as it was and removes the partial copy; a copy killed outright leaves a marker
 file in the destination, and the next move to it removes that partial copy first.
 """
@@ -28,7 +30,7 @@ from pathlib import Path
 from spark_trainer import home_record
 from spark_trainer.disk import gb
 from spark_trainer.errors import BadInput, Conflict, DiskFull, OperationFailed, SparkError
-from spark_trainer.jobs import home_dest
+from spark_trainer.jobs import home_dest, home_users
 from spark_trainer.paths import DB_NAME, HOME_ENV, DataHome, disk_free_bytes
 from spark_trainer.store import presence
 from spark_trainer.store.entities import RunStatus
@@ -104,49 +106,6 @@ def busy_line(store: Store) -> str | None:
     return None
 
 
-def other_users(root: Path) -> list[str]:
-    """Other processes with the home's database open ("pid 123 (spark-trainer-gui)"). They would go
-    on writing at the old place after a move. Every SparkTrainer process says so through
-    `store/presence.py` (any OS); on Linux, /proc/locks also shows any other program holding the
-    shared lock SQLite takes on the -shm file in WAL mode (a database browser, an older version)."""
-    pids = presence.holders(root) | _sqlite_holders(root)
-    pids.discard(os.getpid())
-    return [f"pid {pid} ({_process_name(pid)})" for pid in sorted(pids)]
-
-
-def _sqlite_holders(root: Path) -> set[int]:
-    try:
-        inode = (root / (DB_NAME + "-shm")).stat().st_ino
-        text = Path("/proc/locks").read_text()
-    except OSError:
-        return set()
-    pids = set()
-    for line in text.splitlines():
-        parts = line.split()  # "8: POSIX  ADVISORY  READ 14536 fe:00:2154800 128 128"
-        if len(parts) == 8 and parts[1] == "POSIX" and parts[5].rsplit(":", 1)[-1] == str(inode):
-            pids.add(int(parts[4]))
-    return pids
-
-
-def _process_name(pid: int) -> str:
-    import psutil
-
-    try:
-        words = psutil.Process(pid).cmdline()
-    except (psutil.Error, OSError):
-        return "?"
-    text = " ".join(Path(w).name if i == 0 else w for i, w in enumerate(words[:4]) if w)
-    return " ".join(text.split())[:80]  # one line, whatever the command line held
-
-
-def _in_use_line(root: Path) -> str | None:
-    users = other_users(root)
-    if not users:
-        return None
-    return (f"the data home is open in another process ({', '.join(users)}): close it (another SparkTrainer "
-            "window, `queue serve`, a playground) and move again")
-
-
 def plan_move(store: Store, dest: str | os.PathLike[str], *, keep_old: bool = False) -> MovePlan:
     """Check that the home can move to `dest` now; raise one line saying why not."""
     from spark_trainer.store import runs
@@ -157,7 +116,7 @@ def plan_move(store: Store, dest: str | os.PathLike[str], *, keep_old: bool = Fa
         raise BadInput(f"the data home is already at {source}")
     if target.is_relative_to(source):
         raise BadInput(f"{target} is inside the data home {source}; choose a folder outside it")
-    busy = busy_line(store) or _in_use_line(source)
+    busy = busy_line(store) or home_users.in_use_line(source)
     if busy is not None:
         raise Conflict(busy)
     if target.exists() and not target.is_dir():
@@ -181,7 +140,7 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
               cancel: threading.Event | None = None) -> MoveResult:
     """Move the home as planned. The caller has closed its own store on the source first. Setting
     `cancel` during a copy stops it (MoveCancelled) with the partial copy removed; a rename is instant."""
-    in_use = _in_use_line(plan.source)  # again: a process may have opened it since the plan (the dialog waits)
+    in_use = home_users.in_use_line(plan.source)  # again: a process may have opened it since the plan (the dialog waits)
     if in_use is not None:
         raise Conflict(in_use)
     notes = ["removed the partial copy an interrupted move had left there"] if plan.removed_partial else []
@@ -195,18 +154,22 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
                                   "the data home was not moved") from exc
         if progress is not None:
             progress(plan.bytes, plan.bytes, "")
+        moved = _opened_at_new_place(plan)
     else:
-        _copy_home(plan, progress, copy_file or copy_with_progress, cancel)
+        with home_dest.Unchanged(plan.source / DB_NAME) as unchanged:
+            _copy_home(plan, progress, copy_file or copy_with_progress, cancel, unchanged)
+            moved = _opened_at_new_place(plan)
+            try:  # the last word before the old home goes: nothing written to it since its database was read
+                unchanged.check()
+                home_users.still_idle(plan.source)
+            except SparkError as exc:
+                shutil.rmtree(plan.dest, ignore_errors=True)
+                raise OperationFailed(f"{exc}; the copy was removed and the home is still at {plan.source}") from None
+            if not plan.keep_old:
+                notes += _remove_old(plan.source)
     if was_chosen:  # the machine's home moved: it stays the chosen one, at its new place
         home_record.set_chosen(plan.dest)
         home_record.set_opened(plan.dest)
-    with Store.open(DataHome(plan.dest)) as moved_store:  # every stored path follows (home_moves)
-        moved = moved_store.moved.describe() if moved_store.moved is not None else None
-    if not plan.rename and not plan.keep_old:
-        failed: list[str] = []
-        shutil.rmtree(plan.source, onerror=lambda _f, path, exc: failed.append(f"{path}: {exc[1]}"))
-        if failed:
-            notes.append(f"the old folder {plan.source} could not be removed entirely ({failed[0]}); delete it by hand")
     env, env_note = os.environ.get(HOME_ENV), None
     if env and Path(env).expanduser().resolve() == plan.source:
         env_note = f"${HOME_ENV} still points at {plan.source}; set it to {plan.dest} (it wins over the chosen home)"
@@ -215,6 +178,25 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
     chosen_home = home_record.read_record().chosen
     return MoveResult(str(plan.source), str(plan.dest), "rename" if plan.rename else "copy", plan.files,
                       plan.bytes, plan.keep_old, plan.queued, moved, notes, env_note, was_chosen, chosen_home)
+
+
+def _opened_at_new_place(plan: MovePlan) -> str | None:
+    """Open the store at the new place once, so every stored path follows (home_moves)."""
+    with Store.open(DataHome(plan.dest)) as moved_store:
+        return moved_store.moved.describe() if moved_store.moved is not None else None
+
+
+def _remove_old(source: Path) -> list[str]:
+    """Delete the old folder, renamed aside first: a process opening the old path meanwhile finds no
+    home there rather than files being deleted under it. The notes to say (what could not be removed)."""
+    aside = source.with_name(f".{source.name}.moved-{os.getpid()}")
+    try:
+        os.rename(source, aside)
+    except OSError:
+        aside = source
+    failed: list[str] = []
+    shutil.rmtree(aside, onerror=lambda _f, path, exc: failed.append(f"{path}: {exc[1]}"))
+    return [f"the old folder {aside} could not be removed entirely ({failed[0]}); delete it by hand"] if failed else []
 
 
 def queued_note(plan: MovePlan) -> str:
@@ -234,7 +216,7 @@ def copy_with_progress(src: Path, dst: Path, advanced: Callable[[int], None]) ->
 
 
 def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile,
-               cancel: threading.Event | None = None) -> None:
+               cancel: threading.Event | None = None, unchanged: home_dest.Unchanged | None = None) -> None:
     dest_existed = plan.dest.exists()
     done = 0
     current = ""
@@ -274,7 +256,9 @@ def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile,
                     copy_file(here / name, there / name, advanced)
         current = "the check"
         _verify(plan)
-        _still_idle(plan.source)
+        home_users.still_idle(plan.source)
+        if unchanged is not None:
+            unchanged.check()
         if progress is not None:
             progress(plan.bytes, plan.bytes, "")
     except BaseException as exc:
@@ -291,19 +275,6 @@ def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile,
         raise OperationFailed(f"copying the data home to {plan.dest} failed at {current or 'the start'} ({reason}); "
                               f"the partial copy was removed and the home is still at {plan.source}") from exc
     (plan.dest / MARKER).unlink()
-
-
-def _still_idle(source: Path) -> None:
-    """Nothing started at the old place while it was copied (a scheduler in another process, say)."""
-    line = _in_use_line(source)
-    if line is None:
-        with sqlite3.connect(f"file:{source / DB_NAME}?mode=ro", uri=True) as conn:
-            found = conn.execute("SELECT id, status FROM runs WHERE status IN ('starting', 'running', 'stalled') "
-                                 "LIMIT 1").fetchone()
-        conn.close()
-        line = None if found is None else f"run {found[0]} became {found[1]} during the copy"
-    if line is not None:
-        raise OperationFailed(line)
 
 
 def _copy_database(src: Path, dst: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from spark_trainer import home_record
 from spark_trainer.errors import OperationFailed
-from spark_trainer.jobs import home_move
+from spark_trainer.jobs import home_move, home_users
 from spark_trainer.store import projects, runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
@@ -215,7 +215,7 @@ def test_another_process_is_seen_without_proc_locks(chosen: Path, tmp_path: Path
     import subprocess
     import sys
 
-    monkeypatch.setattr(home_move, "_sqlite_holders", lambda root: set())  # what another OS sees of SQLite's locks
+    monkeypatch.setattr(home_users, "sqlite_holders", lambda root: set())  # what another OS sees of SQLite's locks
     holder = subprocess.Popen([sys.executable, "-c", HOLD_OPEN, str(chosen)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"
@@ -277,6 +277,36 @@ def test_a_run_started_elsewhere_during_the_copy_undoes_the_move(chosen: Path, t
     with pytest.raises(OperationFailed, match=f"failed at the check \\(run {run.id} became starting during the copy"):
         home_move.carry_out(plan, copy_file=copy_while_a_scheduler_starts_the_run)
     assert not plan.dest.exists() and (chosen / "sparktrainer.db").is_file()
+    assert home_record.read_record().chosen == str(chosen)
+
+
+def test_a_write_to_the_home_during_the_copy_stops_the_move_and_is_kept(chosen: Path, tmp_path: Path,
+                                                                         tmpfs) -> None:  # noqa: F811
+    """A walk: three `project create` run during a long copy each said "created project" and exited 0; the
+    move then deleted the old home, and the new one did not have them. Nothing is lost now: the move stops."""
+    import sqlite3
+
+    with Store.open(None) as store:
+        projects.create(store, "before")
+        (store.home.models_dir / "weights.bin").write_bytes(b"w" * 4096)
+    plan = _plan(tmpfs(tmp_path / "disk", 64 * 2**20) / "spark")
+
+    wrote = []
+
+    def copy_while_a_command_writes(src: Path, dst: Path, advanced) -> None:
+        if not wrote:  # once, as `project create` in another process during the copy
+            with sqlite3.connect(chosen / "sparktrainer.db") as conn:
+                conn.execute("INSERT INTO projects (name, description, created_at, updated_at) VALUES "
+                             "('during', '', '2026-12-03', '2026-12-03')")
+            conn.close()
+            wrote.append(src)
+        home_move.copy_with_progress(src, dst, advanced)
+
+    with pytest.raises(OperationFailed, match="written to while it was copied"):
+        home_move.carry_out(plan, copy_file=copy_while_a_command_writes)
+    assert not plan.dest.exists()
+    with Store.open(None) as store:
+        assert {"before", "during"} <= {p.name for p in projects.list_all(store)}  # the write is kept
     assert home_record.read_record().chosen == str(chosen)
 
 
