@@ -68,6 +68,13 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     broken: list[tuple[str, str]] = []
     hidden: list[str] = []
     files = gather([Path(p) for p in paths], broken, hidden)
+    # A link inside a given folder may lead into the data home (its datasets, runs, database): not read.
+    home = Path(store.home.root).resolve()
+    linked_in = [f for f in files if f.path.is_relative_to(home)]
+    files = [f for f in files if not f.path.is_relative_to(home)] if linked_in else files
+    if linked_in and not files:
+        raise BadInput(f"{paths[0]}: every file in it lies inside SparkTrainer's data folder ({home}), through a "
+                       "link; ingest a folder or file of your data")
     if kind == "auto":
         kind = detect_kind(files)
     elif kind not in KINDS:
@@ -85,6 +92,8 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     name = dataset_name(store, project, _contributing(paths, chosen), name)
     for source, reason in broken:
         report.reject(source, None, reason)
+    for f in linked_in:
+        report.reject(f.source, None, "inside SparkTrainer's data folder (through a link): not read")
     picked = set(chosen)  # a set: a list searched once per file made 10,000 images 83 million comparisons
     captioned = kind == "image" and any(is_sidecar(f, stems) for f in files)  # once, not per file
     for f in files:

@@ -103,3 +103,19 @@ def test_the_data_folder_and_a_folder_around_it_are_refused_before_anything_is_r
     projects.create(hidden_home, "p")
     made = ingest_paths(hidden_home, [around], project="p", options=IngestOptions(min_image_side=8))
     assert made.dataset.num_items == 2
+
+
+def test_a_link_into_the_data_folder_is_not_followed_into_it(store, project, tmp_path) -> None:
+    """A walk: a folder holding a.txt and a link to the data home became a dataset of 68 images copied
+    from the home's own datasets/ (452 of its paths read)."""
+    import os
+
+    data = tmp_path / "data"
+    write_image(data / "cat" / "0.png", size=(8, 8), seed=0)
+    write_image(data / "dog" / "1.png", size=(8, 8), seed=1)
+    inside = store.home.datasets_dir / "9" / "files"
+    write_image(inside / "x.png", size=(8, 8), seed=2)  # an image the home holds
+    os.symlink(store.home.root, data / "h")
+    made = ingest_paths(store, [data], project=project, options=IngestOptions(min_image_side=8))
+    assert made.dataset.num_items == 2
+    assert any(r.reason == "inside SparkTrainer's data folder (through a link): not read" for r in made.report.rejected)
