@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
-from app.views.run_deletes import RunDeletes
+from app.views.run_deletes import ON_THE_RUNS_LIST, RunDeletes
 from app.widgets import MessageBanner, row_table, select_row_id, selected_row_id, table_texts
 from app.workers import Task, pending
 from spark_trainer.store.entities import Experiment, local_time
@@ -71,7 +71,7 @@ class ExperimentPicker(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.delete_button.clicked.connect(self.delete_selected)
         layout.addWidget(self.buttons)
-        self.deletes = RunDeletes(self, store, ctx)
+        self.deletes = RunDeletes(self, store, ctx, ON_THE_RUNS_LIST)
         self.deletes.deleted.connect(self._deleted)
         self.deletes.refused.connect(lambda text: self.banner.show_message(text, "error"))
         self._enable()

@@ -22,8 +22,12 @@ from spark_trainer.errors import Conflict
 from spark_trainer.jobs.deletion import DeletePlan, Outcome
 from spark_trainer.store.store import Store
 
-# Where the store's refusal ("... in progress; cancel or pause it before deleting") is acted on in this window.
-WHERE_TO_STOP = "(Pause and Cancel are on the Runs list's right-click menu and on the run's page.)"
+# Where the store's refusal ("... in progress; cancel or pause it before deleting") is acted on, said by the
+# view that refuses: short, as a title row's banner is one line (one wording for every view, "Pause and Cancel
+# are on the Runs list's right-click menu and on the run's page", was cut with "…" at 1280 px).
+ON_THE_LIST = "(right-click the run ▸ Pause or Cancel)"
+ON_ITS_PAGE = "(Pause and Cancel are above)"
+ON_THE_RUNS_LIST = "(Pause and Cancel are on the Runs list)"
 
 
 class RunDeletes(QObject):
@@ -33,9 +37,10 @@ class RunDeletes(QObject):
     deleted = Signal(str)
     refused = Signal(str)
 
-    def __init__(self, parent: QWidget, store: Store, ctx: AppContext) -> None:
+    def __init__(self, parent: QWidget, store: Store, ctx: AppContext, where_to_stop: str = ON_THE_LIST) -> None:
         super().__init__(parent)
         self.parent_widget, self.store, self.ctx = parent, store, ctx
+        self.where_to_stop = where_to_stop
         self.box: QMessageBox | None = None
         self.task: Task | None = None
         self._focus: QWidget | None = None  # what had the keys when a delete was asked
@@ -77,7 +82,7 @@ class RunDeletes(QObject):
 
     def _failed(self, message: str, exc: object) -> None:
         self.ctx.model.refresh()  # of several runs, those deleted before one refused are gone
-        self.refused.emit(f"Cannot delete: {message}." + (f" {WHERE_TO_STOP}" if isinstance(exc, Conflict) else ""))
+        self.refused.emit(f"Cannot delete: {message}" + (f" {self.where_to_stop}." if isinstance(exc, Conflict) else "."))
 
     def _read(self, plan: Callable[[], DeletePlan], ask: Callable[[DeletePlan], None]) -> Task:
         return self._start(plan, "read-delete", ask)

@@ -35,7 +35,7 @@ from app.line_banner import LineBanner
 from app.views.eval_report_panel import EvalReportPanel
 from app.views.priority_dialog import RunPriority, queue_places
 from app.views.run_actions import can, outdated
-from app.views.run_deletes import RunDeletes
+from app.views.run_deletes import ON_ITS_PAGE, RunDeletes
 from app.views.run_detail_reads import RunStatic, read_static
 from app.views.run_exports import RunExportsWidget
 from app.views.run_record_tabs import CheckpointsTable, SamplesPanel, events_text
@@ -94,7 +94,7 @@ class RunDetailView(QWidget):
         progress_row.addWidget(self.priority_button)
         layout.addLayout(progress_row)
         layout.addWidget(self._build_actions())
-        self.deletes = RunDeletes(self, store, ctx)  # the Runs list's flow: says what goes, keeps folders if asked
+        self.deletes = RunDeletes(self, store, ctx, ON_ITS_PAGE)  # the Runs list's flow: says what goes, keeps folders if asked
         self.deletes.deleted.connect(lambda _text: self._deleted(self.run_id) if self.run_id is not None else None)
         self.deletes.refused.connect(lambda text: self.banner.show_message(text, "error"))
         self.priority = RunPriority(self, store, ctx)  # the Runs list's Priority… dialog

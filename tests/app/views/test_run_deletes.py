@@ -86,8 +86,8 @@ def test_delete_experiment_is_refused_in_the_windows_words_while_a_run_of_it_tra
     qtbot.waitUntil(lambda: view.banner.text().startswith("Cannot delete") and not view.list_actions.busy,
                     timeout=10_000)
     assert view.banner.text() == (f"Cannot delete: experiment 'tiny-lora' is in use by run {made[1].id}, which is "
-                                  "running; cancel or pause it before deleting. (Pause and Cancel are on the Runs "
-                                  "list's right-click menu and on the run's page.)")
+                                  "running; cancel or pause it before deleting (right-click the run ▸ Pause or "
+                                  "Cancel).")
     assert "--" not in view.banner.text()  # no command-line flag in the window
     assert view.list_actions.deletes.box is None  # refused before asking
     assert experiments.get(store, "tiny-lora") and len(runs.list_all(store)) == 3
