@@ -68,10 +68,14 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
     broken: list[tuple[str, str]] = []
     hidden: list[str] = []
     files = gather([Path(p) for p in paths], broken, hidden)
-    # A link inside a given folder may lead into the data home (its datasets, runs, database): not read.
+    # A link inside a given folder may lead into the data home (its datasets, runs, database): not read. A
+    # path given inside the home is the user's word (the demo's sample data, a dataset's manifest).
     home = Path(store.home.root).resolve()
-    linked_in = [f for f in files if f.path.is_relative_to(home)]
-    files = [f for f in files if not f.path.is_relative_to(home)] if linked_in else files
+    given = [r for r in (Path(p).expanduser().resolve() for p in paths) if r.is_relative_to(home)]
+    linked_in = [f for f in files if f.path.is_relative_to(home) and not any(f.path.is_relative_to(r) for r in given)]
+    if linked_in:
+        left_out = {f.path for f in linked_in}  # a set: a link to a big home must not make this quadratic
+        files = [f for f in files if f.path not in left_out]
     if linked_in and not files:
         raise BadInput(f"{paths[0]}: every file in it lies inside SparkTrainer's data folder ({home}), through a "
                        "link; ingest a folder or file of your data")

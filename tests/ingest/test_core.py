@@ -119,3 +119,13 @@ def test_a_link_into_the_data_folder_is_not_followed_into_it(store, project, tmp
     made = ingest_paths(store, [data], project=project, options=IngestOptions(min_image_side=8))
     assert made.dataset.num_items == 2
     assert any(r.reason == "inside SparkTrainer's data folder (through a link): not read" for r in made.report.rejected)
+
+
+def test_a_folder_inside_the_data_folder_given_by_name_is_ingested(store, project) -> None:
+    """The demo ingests its sample data from the home's demo-data folder, and a dataset's manifest may be
+    ingested again: given by name, a path inside the home is read (only links into it are not)."""
+    inside = store.home.root / "demo-data" / "shapes"
+    write_image(inside / "cat" / "0.png", size=(8, 8), seed=0)
+    write_image(inside / "dog" / "1.png", size=(8, 8), seed=1)
+    made = ingest_paths(store, [inside], project=project, options=IngestOptions(min_image_side=8))
+    assert made.dataset.num_items == 2 and made.report.rejected == []
