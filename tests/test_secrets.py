@@ -10,25 +10,9 @@ from keyring.backends import fail
 
 from spark_trainer import secrets
 from spark_trainer.errors import BadInput, OperationFailed
+from tests.memory_keyring import MemoryKeyring
 
 TOKEN = "hf_TestTokenValue1234567890abcd"
-
-
-class Memory(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username))
 
 
 class Locked(KeyringBackend):
@@ -42,7 +26,7 @@ class Locked(KeyringBackend):
     set_password = delete_password = get_password  # type: ignore[assignment]
 
 
-class PlaintextKeyring(Memory):
+class PlaintextKeyring(MemoryKeyring):
     """Simple File Keyring with no encryption (as keyrings.alt.file.PlaintextKeyring says of itself)."""
 
 
@@ -67,7 +51,7 @@ def use(monkeypatch):
     ("hf_ab cd", "spaces"),
 ])
 def test_text_that_is_plainly_not_a_token_is_refused_and_nothing_saved(use, text, why):
-    backend = use(Memory())
+    backend = use(MemoryKeyring())
     with pytest.raises(BadInput) as refused:
         secrets.set_hf_token(text)
     assert why in str(refused.value) and "\n" not in str(refused.value) and TOKEN not in str(refused.value)
@@ -75,7 +59,7 @@ def test_text_that_is_plainly_not_a_token_is_refused_and_nothing_saved(use, text
 
 
 def test_a_token_without_hf_prefix_is_saved_with_a_warning(use):
-    backend = use(Memory())
+    backend = use(MemoryKeyring())
     status = secrets.set_hf_token("\n  abcdefghijkl1234\n\n")
     assert backend.items == {(secrets.SERVICE, secrets.HF_TOKEN_KEY): "abcdefghijkl1234"}
     assert "start with hf_" in status.message
@@ -108,7 +92,7 @@ def test_a_plaintext_file_backend_is_not_a_keyring(use):
 
 
 def test_no_token_says_a_push_fails_rather_than_asks(use):
-    use(Memory())
+    use(MemoryKeyring())
     message = secrets.token_status().message
     assert "ask" not in message and "push to the Hub fails" in message and "HF_TOKEN" in message
 

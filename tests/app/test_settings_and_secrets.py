@@ -6,36 +6,14 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
-from keyring.errors import PasswordDeleteError
 
 from spark_trainer import secrets
 from spark_trainer.errors import OperationFailed
 from spark_trainer.store import settings
+from tests.memory_keyring import MemoryKeyring
 
 TOKEN = "hf_TestTokenValue1234567890abcd"
-
-
-class MemoryKeyring(KeyringBackend):
-    """A complete keyring backend that keeps secrets in memory (as a desktop keyring would on disk)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.items:
-            raise PasswordDeleteError("not found")
-        del self.items[(service, username)]
 
 
 @pytest.fixture
