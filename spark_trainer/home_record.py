@@ -9,7 +9,9 @@ then the chosen home, then the platform's user-data dir.
 
 A home opened before whose database is gone (moved by hand, renamed, an unmounted drive) is
 "missing": opening it would quietly create an empty home in its place. Only the chosen and default
-homes are checked; `--home` and `$SPARK_TRAINER_HOME` are the user's explicit word.
+homes are checked; `--home` and `$SPARK_TRAINER_HOME` are the user's explicit word, except where the
+record says `home move` took the home away from that very place (`moved`): a script naming it then
+learns where the home went instead of writing into a new, empty one (`home new` starts one on purpose).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -52,6 +54,9 @@ class HomeRecord:
 
     chosen: str | None = None
     opened: str | None = None
+    # Homes `home move` took away: (old root, new root), newest last. A command naming an old root found no
+    # home there and quietly started an empty one (a walk: a script's writes went there after the move).
+    moved: tuple[tuple[str, str], ...] = ()
 
 
 def read_record() -> HomeRecord:
@@ -66,14 +71,19 @@ def read_record() -> HomeRecord:
                        "home to use)") from exc
     if not isinstance(data, dict):
         raise BadInput(f"{path} is not a JSON object; fix or delete it (it only records which data home to use)")
-    return HomeRecord(*(str(data[key]) if data.get(key) else None for key in ("chosen", "opened")))
+    moved = tuple((str(pair[0]), str(pair[1])) for pair in data.get("moved") or []
+                  if isinstance(pair, list) and len(pair) == 2)
+    return HomeRecord(*(str(data[key]) if data.get(key) else None for key in ("chosen", "opened")), moved)
 
 
 def write_record(record: HomeRecord) -> None:
     """Write the record atomically (a temporary file in the same folder, fsynced, then renamed)."""
     path = record_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"chosen": record.chosen, "opened": record.opened}, indent=2) + "\n"
+    fields: dict[str, object] = {"chosen": record.chosen, "opened": record.opened}
+    if record.moved:
+        fields["moved"] = [list(pair) for pair in record.moved]
+    text = json.dumps(fields, indent=2) + "\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".home-", suffix=".tmp")
     try:
         with naming(path), os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -89,14 +99,45 @@ def write_record(record: HomeRecord) -> None:
 def set_chosen(root: Path | str | None) -> None:
     """Record `root` as the chosen home (None forgets the choice)."""
     record = read_record()
-    write_record(HomeRecord(None if root is None else str(Path(root).expanduser().resolve()), record.opened))
+    write_record(replace(record, chosen=None if root is None else str(Path(root).expanduser().resolve())))
 
 
 def set_opened(root: Path | str) -> None:
     record = read_record()
     text = str(Path(root).resolve())
     if record.opened != text:
-        write_record(HomeRecord(record.chosen, text))
+        write_record(replace(record, opened=text))
+
+
+MOVES_KEPT = 20
+
+
+def note_moved(old: Path | str, new: Path | str) -> None:
+    """`home move` took the home at `old` to `new` (a move back to `old` clears its entry)."""
+    record = read_record()
+    old_text, new_text = str(Path(old).resolve()), str(Path(new).resolve())
+    kept = tuple(pair for pair in record.moved if pair[0] not in (old_text, new_text))
+    write_record(replace(record, moved=(*kept, (old_text, new_text))[-MOVES_KEPT:]))
+
+
+def moved_to(root: Path | str) -> str | None:
+    """Where `home move` took the home that was at `root`, if it did."""
+    text = str(Path(root).resolve())
+    return next((new for old, new in reversed(read_record().moved) if old == text), None)
+
+
+def forget_moved(root: Path | str) -> None:
+    """A home is started at `root` on purpose (`home new`, `home set --new`): it is no moved-away place now."""
+    record = read_record()
+    text = str(Path(root).resolve())
+    if any(old == text for old, _new in record.moved):
+        write_record(replace(record, moved=tuple(pair for pair in record.moved if pair[0] != text)))
+
+
+def moved_line(root: Path, new: str) -> str:
+    """The one line for a command naming a home `home move` took away."""
+    return (f"the data home that was at {root} was moved to {new} (spark-trainer home move); use --home {new}, "
+            f"or `spark-trainer --home {root} home new` to start an empty one here")
 
 
 def platform_default() -> Path:

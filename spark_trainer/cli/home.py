@@ -69,6 +69,8 @@ def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:
         raise BadInput(f"{root} holds no data home ({DB_NAME} is not there); add --new to start an empty one there")
     from spark_trainer.store.store import Store
 
+    if args.new:
+        home_record.forget_moved(root)  # started here on purpose: no longer a place a home moved away from
     with Store.open(DataHome(root)) as store:  # created with --new; migrated, and moved paths followed
         if store.moved is not None:
             ctx.info(f"note: {store.moved.describe()}")
@@ -86,6 +88,7 @@ def cmd_new(ctx: Context, args: argparse.Namespace) -> Result:
         raise BadInput(f"{chosen.home.root} already holds a data home; nothing to start")
     from spark_trainer.store.store import Store
 
+    home_record.forget_moved(chosen.home.root)  # started here on purpose (after `home move` took the old one)
     with Store.open(chosen.home):
         pass
     if not chosen.explicit:

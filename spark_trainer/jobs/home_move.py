@@ -170,6 +170,8 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
     if was_chosen:  # the machine's home moved: it stays the chosen one, at its new place
         home_record.set_chosen(plan.dest)
         home_record.set_opened(plan.dest)
+    if not plan.keep_old:  # a command naming the old place is told where the home went
+        home_record.note_moved(plan.source, plan.dest)
     env, env_note = os.environ.get(HOME_ENV), None
     if env and Path(env).expanduser().resolve() == plan.source:
         env_note = f"${HOME_ENV} still points at {plan.source}; set it to {plan.dest} (it wins over the chosen home)"

@@ -122,3 +122,23 @@ def test_home_move_to_a_folder_that_cannot_be_written_or_to_no_folder_says_so(cl
     empty = cli("home", "move", "")
     assert empty.code == 2 and empty.err.strip() == "error: DEST is empty: give the folder to move the data home to"
     assert (home / "sparktrainer.db").is_file()
+
+
+def test_a_command_naming_a_home_that_was_moved_away_is_told_where_it_went(cli, tmp_path) -> None:
+    """A walk: after `home move`, `--home <old path> project create after` said "created project 'after'"
+    into a brand-new empty home, with no hint the home had moved: a script or cron job kept writing there."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    assert cli("--home", str(old), "project", "create", "kept", use_home=False).code == 0
+    assert cli("--home", str(old), "home", "move", str(new), use_home=False).code == 0
+    told = cli("--home", str(old), "project", "create", "after", use_home=False)
+    assert told.code == 2 and told.err.count("\n") == 1
+    assert f"the data home that was at {old} was moved to {new} (spark-trainer home move); use --home {new}" in told.err
+    assert not old.exists()  # nothing created in its place
+    assert cli("--json", "--home", str(new), "project", "list", use_home=False).json()[0]["name"] == "kept"
+    # Started there on purpose: an empty home, and no longer a place a home moved away from.
+    assert cli("--home", str(old), "home", "new", use_home=False).code == 0
+    assert cli("--home", str(old), "project", "create", "after", use_home=False).code == 0
+    # Moved back: the old place holds it again, and nothing is said.
+    assert cli("--home", str(new), "home", "move", str(tmp_path / "back"), use_home=False).code == 0
+    assert cli("--home", str(tmp_path / "back"), "home", "move", str(new), use_home=False).code == 0
+    assert cli("--home", str(new), "project", "list", use_home=False).code == 0

@@ -57,7 +57,7 @@ def test_a_trained_run_moves_to_another_filesystem_and_logs_show_and_extend_work
     assert result["method"] == "copy" and result["dest"] == str(dest) and result["files"] > 10
     assert "stored path(s)" in result["moved"] and "100%" in moved.err
     assert not home.exists()  # deleted only after the copy was verified and opened
-    assert home_record.read_record() == home_record.HomeRecord(str(dest), str(dest))
+    assert home_record.read_record() == home_record.HomeRecord(str(dest), str(dest), ((str(home), str(dest)),))
 
     shown = cli("--json", "run", "show", str(run_id), use_home=False)
     assert shown.code == 0 and shown.json()["run"]["run_dir"] == str(dest / "runs" / str(run_id))
@@ -347,7 +347,8 @@ def test_moving_a_home_named_with_home_leaves_the_chosen_home_chosen(chosen: Pat
     before = home_record.read_record()
     moved = cli("--json", "--home", str(other), "home", "move", str(tmp_path / "other-moved"), use_home=False)
     assert moved.code == 0, moved.err
-    assert home_record.read_record() == before  # neither the choice nor the home opened last changed
+    after = home_record.read_record()  # neither the choice nor the home opened last changed
+    assert (after.chosen, after.opened) == (before.chosen, before.opened) and len(after.moved) == 1
     assert not moved.json()["chosen"] and f"the chosen home is still {chosen}" in moved.err
     with Store.open(None) as store:
         assert [p.name for p in projects.list_all(store)] == ["kept"]
@@ -360,7 +361,7 @@ def test_moving_the_chosen_home_named_with_home_keeps_it_chosen_at_its_new_place
     moved = cli("--json", "--home", str(chosen), "home", "move", str(tmp_path / "moved"), use_home=False)
     assert moved.code == 0, moved.err
     dest = str((tmp_path / "moved").resolve())
-    assert home_record.read_record() == home_record.HomeRecord(dest, dest)
+    assert home_record.read_record() == home_record.HomeRecord(dest, dest, ((str(chosen.resolve()), dest),))
     assert moved.json()["chosen"] and "the chosen home is still" not in moved.err
     assert "kept" in cli("project", "list", use_home=False).out
 
