@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from spark_trainer.store import projects
 from tests.conftest import subprocess_env
 
@@ -137,3 +139,20 @@ def test_the_home_opened_last_time_is_remembered_and_its_disappearance_noticed(t
     again = subprocess.run(start, capture_output=True, text=True, timeout=120, env=env)
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"warning: the data home opened last time is gone from {homes[0]}; starting a new one there" in again.stderr
+
+
+def test_a_home_named_where_a_move_took_it_from_ends_the_app_saying_where_it_went(tmp_path) -> None:
+    """After `home move`, the app started with --home OLD made a new empty home there, as the command did."""
+    from spark_trainer import home_record
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    env = subprocess_env(QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+                         SPARK_TRAINER_CONFIG_DIR=str(tmp_path / "record"))
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setenv("SPARK_TRAINER_CONFIG_DIR", str(tmp_path / "record"))
+        home_record.note_moved(old, new)
+    proc = subprocess.run([sys.executable, "-m", "app.main", "--home", str(old), "--exit-when-shown"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"was moved to {new}" in errors[0], proc.stderr[-2000:]
+    assert proc.returncode == 2 and not old.exists()
