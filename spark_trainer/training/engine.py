@@ -22,6 +22,7 @@ from spark_trainer.recipes.registry import get_recipe
 from spark_trainer.training import accel, batches, checkpoints, diskspace, kernels, lr_plan, oom, sharding, steps
 from spark_trainer.training.compiling import CompileState, cannot_build
 from spark_trainer.training.divergence import DivergenceWatch
+from spark_trainer.training.eta import RecentPace
 from spark_trainer.training.oom import OutOfMemory
 from spark_trainer.training.reporting import Commands, Reporter, TrainOutcome
 from spark_trainer.training.side_work import SideWork, event, latest_name
@@ -150,7 +151,7 @@ def run_training(
     if compiling.active and recipe.val_data:
         compiling.eval_seconds = compiling.run(state.warm_up_evaluation)
     last_ckpt: Path | None = None
-    status, step_times = "completed", list[float]()
+    status, pace = "completed", RecentPace()
     early_stop: str | None = None  # why it completed before its last step
     pin = accelerator.device.type == "cuda"
     feed = batches.train_batches(recipe, order, t.seed, step * t.grad_accum, total * t.grad_accum, pin=pin)
@@ -167,13 +168,13 @@ def run_training(
                 reset=lambda: optimizer.zero_grad(set_to_none=True))
             step += 1
             elapsed = time.perf_counter() - began
-            step_times = (step_times + [elapsed])[-20:]
+            pace.add(elapsed)
             # A skipped step's loss and norm (inf, or a finite 1e30 that would flatten the chart) are left out.
             values = {} if stats.skipped else {"loss": stats.loss}
             values |= {"lr": lr, f"{recipe.unit}_per_s": stats.work / elapsed,
                        "samples_per_s": t.batch_size * t.grad_accum * world / elapsed,
                        "epoch": order.epoch_of(step * t.grad_accum), recipe.unit: stats.work}
-            if efficiency is not None and len(step_times) == 1:
+            if efficiency is not None and pace.steps == 1:
                 values["packing_efficiency"] = efficiency
             warm = compiling.warmup_seconds(elapsed)
             if warm is not None:
@@ -190,7 +191,7 @@ def run_training(
             if accelerator.device.type == "cuda":
                 values["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
             report.on_metrics(step, values)
-            report.on_progress(step, total, (total - step) * sum(step_times) / len(step_times))
+            report.on_progress(step, total, pace.eta(total - step))
             if verdict.diverged is not None:  # after its metrics: the charts show the step that ended the run
                 raise verdict.diverged
             if verdict.note is not None and verdict.route == "event":
