@@ -78,7 +78,7 @@ def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: li
                              + (f"; {hint}" if hint else ""))
     for key, message in recipe_fit_errors(store, data, folder).items():
         errors.setdefault(key, message)
-    config = _config(data)
+    config, problems = _validated(data)
     dataset = stored_dataset(store, config) if config is not None and "dataset" not in errors else None
     if folder is not None and dataset is not None and "base_model" not in errors:
         errors.update(data_errors(store, config, dataset, folder, {} if data_checks is None else data_checks))
@@ -90,7 +90,7 @@ def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: li
         sweep_warnings = sweep_data_warnings(store, data, sweep, dataset, folder)
     # No estimate of a model the recipe cannot use (it said transformers' own long error instead), nor
     # of settings that are not valid (batch size 0 kept the last estimate, or one made with 0).
-    unsettled = _settings_problem(data) if config is None else None
+    unsettled = next((p for p in problems if p.split(":", 1)[0].split(".", 1)[0] in ESTIMATED_SECTIONS), None)
     estimated = (f"No estimate until the settings are valid ({unsettled})", "", "") if unsettled else \
         estimate_texts(data, folder if "base_model" not in errors else None, gpus)
     return SetupCheck(ordered, estimated, warnings, sweep_warnings)
@@ -100,25 +100,15 @@ def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: li
 ESTIMATED_SECTIONS = ("train", "eval", "checkpoint", "recipe_config")
 
 
-def _settings_problem(data: dict[str, Any]) -> str | None:
-    """The first problem of the form's settings the estimate reads ("train.batch_size: got 0; ..."), or None."""
+def _validated(data: dict[str, Any]) -> tuple[ExperimentConfig | None, list[str]]:
+    """The run file the form describes, validated once: the config, or None and its problems (the form's
+    own fields say what is wrong; the memory estimate is withheld for those of the settings it reads)."""
     from spark_trainer.config import validate_config
 
     try:
-        validate_config(data)
+        return validate_config(data), []
     except BadInput as exc:
-        problems = getattr(exc, "problems", None) or [str(exc)]
-        return next((p for p in problems if p.split(":", 1)[0].split(".", 1)[0] in ESTIMATED_SECTIONS), None)
-    return None
-
-
-def _config(data: dict[str, Any]) -> ExperimentConfig | None:
-    from spark_trainer.config import validate_config
-
-    try:
-        return validate_config(data)
-    except BadInput:  # the form's own fields say what is wrong
-        return None
+        return None, list(getattr(exc, "problems", None) or [str(exc)])
 
 
 def stored_dataset(store: Store, config: ExperimentConfig) -> Dataset | None:
