@@ -10,7 +10,7 @@ fails (a locked collection, say).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spark_trainer.errors import BadInput, OperationFailed
 
@@ -217,7 +217,7 @@ def set_hf_token(token: str) -> TokenStatus:
     status = token_status()
     if not cleaned.startswith(TOKEN_PREFIX):
         note = f"warning: Hugging Face tokens start with {TOKEN_PREFIX}, this one does not; check it was copied whole"
-        status = TokenStatus(status.source, status.masked, status.keyring, status.keyring_error, note)
+        status = replace(status, note=note)
     return status
 
 

@@ -39,17 +39,20 @@ def model_or_note(path: str | Path | None, step: str, setting: str) -> tuple[Pat
     return folder, None
 
 
+def _one_line(exc: BaseException | str) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def _load_failed(step: str, folder: Path, exc: BaseException | str) -> OperationFailed:
     """One line, whatever transformers raised (an OSError, a TypeError for a processor of the wrong
     kind, a SafetensorError for damaged weights...): the folder is the user's, so it is their error."""
-    why = " ".join(str(exc).split()) or type(exc).__name__
-    return OperationFailed(f"cannot load {step} model {folder}: {why}")
+    return OperationFailed(f"cannot load {step} model {folder}: {_one_line(exc)}")
 
 
 def _step_failed(step: str, what: str, exc: BaseException) -> OperationFailed:
     """One line for a model that loaded but failed on a video or frame (out of GPU memory, say): the
     video is then rejected with it, where a traceback ended the wizard."""
-    why = " ".join(str(exc).split()) or type(exc).__name__
+    why = _one_line(exc)
     hint = "; the model ran out of memory: try a smaller model or the CPU as its device" if "out of memory" in why.lower() else ""
     return OperationFailed(f"{step} {what} failed: {why[:300]}{hint}")
 
