@@ -16,6 +16,7 @@ from app.views.priority_dialog import RunPriority
 from app.views.run_deletes import RunDeletes
 from app.workers import Task
 from spark_trainer.errors import SparkError
+from spark_trainer.store import in_use
 from spark_trainer.store.entities import Run, RunStatus
 
 if TYPE_CHECKING:
@@ -39,20 +40,14 @@ def outdated(message: str, status_of: Callable[[int], RunStatus | None]) -> bool
     return False
 
 
-# The runs a delete refusal names (spark_trainer.store.in_use): "run 6 is in progress (running)",
-# "run 6, which is running", "runs 6 (running) and 7 (queued)".
-REFUSED_BY = re.compile(r"\brun (\d+) is in progress \((\w+)\)|\brun (\d+), which is (\w+)|\b(\d+) \((\w+)\)")
-
-
 def stale_refusal(message: str, status_of: Callable[[int], RunStatus | None]) -> bool:
     """Whether a 'Cannot delete: ... run 6 is in progress (running)' line no longer holds: a run it
     names has moved on (the walk's Runs list said so minutes after run 6 was cancelled). A run
     `status_of` does not know (None) is taken as unchanged."""
     if "delete" not in message.split(":", 1)[0]:
         return False
-    for match in REFUSED_BY.finditer(message):
-        run_id, said = [g for g in match.groups() if g is not None]
-        status = status_of(int(run_id))
+    for run_id, said in in_use.runs_named_in(message):
+        status = status_of(run_id)
         if status is not None and status.value != said:
             return True
     return False

@@ -14,6 +14,7 @@ it. Callers reconcile first, so a run or an evaluation whose worker died does no
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from sqlalchemy import select
@@ -50,6 +51,21 @@ def resumable_runs(session: Session, dataset_id: int) -> list[tuple[int, str]]:
     query = (select(RunRow.id, RunRow.status).where(RunRow.dataset_id == dataset_id)
              .where(RunRow.status.in_(_RESUMABLE)).order_by(RunRow.id))
     return [(r.id, r.status) for r in session.execute(query)]
+
+
+# The runs a refusal below names, read back from its words by a window that shows it (a banner clears once
+# they moved on): "run 6 is in progress (running)", "run 6, which is running", "runs 6 (running) and 7
+# (queued)". Kept beside the words it reads: changing one means changing the other.
+_NAMED_RUNS = re.compile(r"\brun (\d+) is in progress \((\w+)\)|\brun (\d+), which is (\w+)|\b(\d+) \((\w+)\)")
+
+
+def runs_named_in(refusal: str) -> list[tuple[int, str]]:
+    """(run id, status) of each run in progress a refusal of this module names."""
+    found = []
+    for match in _NAMED_RUNS.finditer(refusal):
+        run_id, status = [g for g in match.groups() if g is not None]
+        found.append((int(run_id), status))
+    return found
 
 
 def _runs_in_progress(found: list[tuple[int, str]]) -> str:
