@@ -10,20 +10,11 @@ import pytest
 
 from spark_trainer import menu_entry
 from spark_trainer.errors import BadInput, Conflict, OperationFailed
+from tests import menu_app
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture
-def app(monkeypatch, tmp_path: Path) -> Path:
-    """A temporary XDG_DATA_HOME, and this install's app in a folder whose name has a space."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    program = tmp_path / "my venv" / "bin" / "spark-trainer-gui"
-    program.parent.mkdir(parents=True)
-    program.write_text("#!/bin/sh\n")
-    program.chmod(0o755)
-    monkeypatch.setattr(menu_entry, "app_path", lambda: program)
-    return program
+app = menu_app.app  # the fixture: a temporary XDG_DATA_HOME and this install's app
 
 
 def test_install_writes_the_debs_template_with_this_installs_app_and_icons(app: Path, tmp_path: Path) -> None:

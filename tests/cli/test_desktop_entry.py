@@ -6,19 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
+from tests import menu_app
 
-from spark_trainer import menu_entry
-
-
-@pytest.fixture
-def app(monkeypatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    program = tmp_path / "a venv" / "bin" / "spark-trainer-gui"
-    program.parent.mkdir(parents=True)
-    program.write_text("#!/bin/sh\n")
-    monkeypatch.setattr(menu_entry, "app_path", lambda: program)
-    return program
+app = menu_app.app  # the fixture: a temporary XDG_DATA_HOME and this install's app
 
 
 def test_install_show_remove_and_remove_again(cli, app: Path, tmp_path: Path) -> None:
