@@ -66,6 +66,28 @@ def read_comparison(store: Store, run_ids: list[int]) -> Comparison:
     return Comparison(found, diff, samples, compared_evals(store, [r.id for r in found]))
 
 
+def _run_table_page() -> tuple[QTableWidget, QLabel, QWidget]:
+    """A tab of the page: a note above a table with a column per run (Config differences, Evaluation
+    results), and the page holding them."""
+    table = QTableWidget(0, 1)
+    table.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
+    table.verticalHeader().setVisible(False)
+    table.verticalHeader().setDefaultSectionSize(24)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    # "run N · experiment", left-aligned and cut at the right: centred, a long name was clipped on
+    # both sides and no run id showed.
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    header.setTextElideMode(Qt.TextElideMode.ElideRight)
+    table.setWordWrap(False)  # (wrapped at a '/', a path's first line was cut at its right)
+    note = QLabel("")
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    layout.addWidget(note)
+    layout.addWidget(table, 1)
+    return table, note, page
+
+
 def _unbroken(text: str) -> str:
     """`text` kept on one line of a wrapping label: Qt broke "run 10 · lora-r16-seq128-packing" at its
     spaces and after its hyphens (a word joiner after each character, no-break spaces)."""
@@ -102,36 +124,10 @@ class CompareView(QWidget):
         self.charts = ChartPanel()
         splitter.addWidget(self.charts)
         self.tabs = QTabWidget()
-        self.diff = QTableWidget(0, 1)
-        self.diff.setTabKeyNavigation(False)  # Tab leaves the table (Qt's tables keep it)
-        self.diff.verticalHeader().setVisible(False)
-        self.diff.verticalHeader().setDefaultSectionSize(24)
-        header = self.diff.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        # "run N · experiment", left-aligned and cut at the right: centred, a long name was clipped on
-        # both sides and no run id showed. Values are cut in the middle: base_model paths differ at the end.
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        header.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.diff.setWordWrap(False)  # (wrapped at a '/', a path's first line was cut at its right)
-        self.diff.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.diff_note = QLabel("")
-        diff_page = QWidget()
-        diff_layout = QVBoxLayout(diff_page)
-        diff_layout.addWidget(self.diff_note)
-        diff_layout.addWidget(self.diff, 1)
-        self.eval_note = QLabel("")
+        self.diff, self.diff_note, diff_page = _run_table_page()
+        self.diff.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # values: base_model paths differ at the end
+        self.eval_table, self.eval_note, eval_page = _run_table_page()
         self.eval_note.setWordWrap(True)
-        self.eval_table = QTableWidget(0, 1)
-        self.eval_table.setTabKeyNavigation(False)
-        self.eval_table.verticalHeader().setVisible(False)
-        self.eval_table.verticalHeader().setDefaultSectionSize(24)
-        self.eval_table.setWordWrap(False)
-        self.eval_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.eval_table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        eval_page = QWidget()
-        eval_layout = QVBoxLayout(eval_page)
-        eval_layout.addWidget(self.eval_note)
-        eval_layout.addWidget(self.eval_table, 1)
         self.samples = QWidget()
         self.samples_layout = QHBoxLayout(self.samples)
         self.tabs.addTab(diff_page, "Config differences")
