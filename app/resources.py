@@ -3,13 +3,11 @@ in the frozen app, where PyInstaller unpacks build.spec's `resources` data folde
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+
+from spark_trainer.shipped import shipped_file
 
 
 def resource(relative: str) -> Path | None:
     """`resources/<relative>` if it exists: the frozen app's copy first, then the checkout's; else None."""
-    for root in (getattr(sys, "_MEIPASS", None), Path(__file__).resolve().parents[1]):
-        if root and (Path(root) / "resources" / relative).is_file():
-            return Path(root) / "resources" / relative
-    return None
+    return shipped_file(Path("resources") / relative)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spark_trainer.errors import BadInput, Conflict, OperationFailed
+from spark_trainer.shipped import roots, shipped_file
 
 APP_ID = "sparktrainer"
 TEMPLATE = Path("installers", "linux", f"{APP_ID}.desktop")
@@ -101,12 +102,11 @@ def app_path() -> Path:
 
 def shipped(relative: Path) -> Path:
     """A file the app ships (the template, an icon): the frozen app's copy first, then the checkout's."""
-    roots = [Path(root) for root in (getattr(sys, "_MEIPASS", None),) if root] + [Path(__file__).resolve().parents[1]]
-    for root in roots:
-        if (root / relative).is_file():
-            return root / relative
-    raise OperationFailed(f"{roots[-1] / relative} not found: this install does not carry the menu entry's files "
-                          "(install from the source folder with `make install`)")
+    found = shipped_file(relative)
+    if found is None:
+        raise OperationFailed(f"{roots()[-1] / relative} not found: this install does not carry the menu entry's "
+                              "files (install from the source folder with `make install`)")
+    return found
 
 
 def quote_exec(path: str) -> str:

@@ -7,12 +7,12 @@ GUI's welcome panel both call it.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spark_trainer import shipped
 from spark_trainer.config import ExperimentConfig, validate_config
 from spark_trainer.errors import BadInput, OperationFailed
 from spark_trainer.jobs.scheduler import hold_of, schedule_once
@@ -68,11 +68,7 @@ class DemoResult:
 
 def demo_data_dir() -> Path:
     """`resources/demo/` from a source checkout, an installed tree, or a frozen (PyInstaller) app."""
-    candidates = []
-    frozen_root = getattr(sys, "_MEIPASS", None)
-    if frozen_root:
-        candidates.append(Path(frozen_root) / "resources" / "demo")
-    candidates.append(Path(__file__).resolve().parents[2] / "resources" / "demo")
+    candidates = [root / "resources" / "demo" for root in shipped.roots()]
     for folder in candidates:
         if (folder / "train.jsonl").is_file():
             return folder
