@@ -285,12 +285,9 @@ def _open_store_after_shown(window, home: str | None, args: argparse.Namespace, 
     def start(where: str | None) -> None:
         def work(_ctx: object) -> None:
             from spark_trainer import home_record
-            from spark_trainer.errors import BadInput
             from spark_trainer.store.store import Store
 
-            chosen = home_record.choose_home(where)  # --home naming a place `home move` took the home from
-            if not chosen.home.db_path.exists() and (moved := home_record.moved_to(chosen.home.root)):
-                raise BadInput(home_record.moved_line(chosen.home.root, moved))
+            home_record.refuse_moved_away(home_record.choose_home(where))  # --home naming where a move took it from
             opened["store"] = Store.open(where)  # kept here too, so main() closes it even if never attached
 
         task = Task(work, owner=window, name="open store")

@@ -134,6 +134,13 @@ def forget_moved(root: Path | str) -> None:
         write_record(replace(record, moved=tuple(pair for pair in record.moved if pair[0] != text)))
 
 
+def refuse_moved_away(chosen: ChosenHome) -> None:
+    """BadInput when `chosen` names a place with no home that `home move` took the home from (the command's
+    and the app's one check, before a store is opened there and an empty home started in its place)."""
+    if not chosen.home.db_path.exists() and (moved := moved_to(chosen.home.root)):
+        raise BadInput(moved_line(chosen.home.root, moved))
+
+
 def moved_line(root: Path, new: str) -> str:
     """The one line for a command naming a home `home move` took away."""
     return (f"the data home that was at {root} was moved to {new} (spark-trainer home move); use --home {new}, "

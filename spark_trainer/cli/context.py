@@ -76,8 +76,7 @@ class Context:
             missing = home_record.missing_home(chosen)
             if missing is not None:  # never an empty home in place of one that moved or is not mounted
                 raise BadInput(home_record.missing_line(missing, chosen.source))
-            if not chosen.home.db_path.exists() and (moved := home_record.moved_to(chosen.home.root)):
-                raise BadInput(home_record.moved_line(chosen.home.root, moved))  # --home naming the old place
+            home_record.refuse_moved_away(chosen)  # --home naming the place a move took the home from
             self._store = Store.open(chosen.home)
             if not chosen.explicit:
                 home_record.set_opened(chosen.home.root)
