@@ -186,8 +186,8 @@ class SweepPanel(QGroupBox):
             self._show(f"{exc.key} is in two rows; give all its values in one row and choose another setting "
                        "in the other", ok=False)
             return
-        except SparkError as exc:
-            self._show(str(exc), ok=False)
+        except SparkError as exc:  # the CLI's "sweep KEY=V: ..."; the panel is the sweep
+            self._show(str(exc).removeprefix("sweep ").removeprefix(": "), ok=False)
             return
         self.axes = axes
         listed = [f"{a.key} = {', '.join(a.texts)}" for a in axes]

@@ -36,14 +36,14 @@ def format_validation_error(
         member = bool(loc) and _union_member(loc[-1])
         loc = loc[:-1] if member else loc
         field = prefix + ".".join(str(p) for p in loc) if loc else prefix.rstrip(".") or "config"
-        msg = err.get("msg", "invalid value")
+        msg = rule_words(err) or err.get("msg", "invalid value")
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         value = err.get("input")
         if isinstance(value, float) and value != value:  # NaN fails every bound: "should be less than 1"
             msg = "not a number (NaN); give a number"
         if member and field in unions:  # "a valid string" and "a valid list": one line, both said
-            messages[unions[field]] += " or " + msg.removeprefix("Input should be ")
+            messages[unions[field]] += " or " + msg.removeprefix("must be ").removeprefix("Input should be ")
             continue
         if member:
             unions[field] = len(messages)
@@ -61,6 +61,36 @@ def format_validation_error(
             shown = str(value).lower() if isinstance(value, bool) else repr(value)  # as YAML writes it
             messages.append(f"{field}: got {shown}; {msg}")
     return unknown + messages
+
+
+_BOUNDS = {"greater_than_equal": ("at least", "ge"), "greater_than": ("greater than", "gt"),
+           "less_than_equal": ("at most", "le"), "less_than": ("less than", "lt")}
+_KINDS = {"float_parsing": "a number", "float_type": "a number", "decimal_parsing": "a number",
+          "decimal_type": "a number", "int_parsing": "a whole number", "int_type": "a whole number",
+          "int_from_float": "a whole number", "bool_parsing": "true or false", "bool_type": "true or false",
+          "string_type": "text", "list_type": "a list", "dict_type": "a section of settings (KEY: VALUE lines)",
+          "model_type": "a section of settings (KEY: VALUE lines)"}
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def rule_words(error: dict[str, Any]) -> str | None:
+    """The rule a value broke, in a person's words ("must be at least 1", not pydantic's "Input should be
+    greater than or equal to 1"), for one item of `ValidationError.errors()`; None for a rule with words of
+    its own (a validator's message, a missing field)."""
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    if kind in _BOUNDS and _BOUNDS[kind][1] in ctx:
+        words, key = _BOUNDS[kind]
+        return f"must be {words} {_number(ctx[key])}"
+    if kind in _KINDS:
+        return f"must be {_KINDS[kind]}"
+    if kind in ("literal_error", "enum") and "expected" in ctx:
+        return f"must be one of {ctx['expected']}"
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "must not be empty"
+    return None
 
 
 def _union_member(part: Any) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -137,6 +138,7 @@ def _validate(data: dict[str, Any], chosen: dict[str, str]) -> ExperimentConfig:
         message = str(exc)
         if len(chosen) == 1 and message.startswith(f"{next(iter(chosen))}: "):  # said once is enough
             message = message.split(": ", 1)[1]
+            message = re.sub(r"^got .*?; (?=must )", "", message)  # "=-1: got -1; must be ...": the value too
         raise ConfigError(f"sweep {named}: {message}") from None
 
 

@@ -65,7 +65,7 @@ def test_a_sweep_of_two_tiny_runs_waits_and_ranks_them(store: Store, run_file: P
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--sweep", "train.learning_rate=1e-3,-1"],
-     "error: sweep train.learning_rate=-1: got -1; Input should be greater than 0\n"),
+     "error: sweep train.learning_rate=-1: must be greater than 0\n"),
     (["--sweep", "train.seed=1,2,3,4,5,6,7,8,9", "--sweep", "train.batch_size=1,2,3,4,5,6,7,8"],
      "error: sweep: 9 x 8 values make 72 runs; a sweep queues at most 64\n"),
     (["--sweep", "dataset=a.jsonl,b.jsonl"], "error: sweep dataset: only settings under train.*"),

@@ -23,16 +23,15 @@ def test_defaults_filled_for_recipe_section() -> None:
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ("train:\n  learning_rate: -1\n", "line 7: train.learning_rate: got -1; Input should be greater than 0"),
+        ("train:\n  learning_rate: -1\n", "line 7: train.learning_rate: got -1; must be greater than 0"),
         ("train:\n  batch_size: lots\n", "line 7: train.batch_size: got 'lots'"),
-        ("train:\n  precision: fp8\n", "Input should be 'auto', 'bf16', 'fp16' or 'fp32'"),
+        ("train:\n  precision: fp8\n", "must be one of 'auto', 'bf16', 'fp16' or 'fp32'"),
         ("train:\n  batchsize: 4\n",
          "train.batchsize: unknown key (did you mean 'batch_size'?); allowed keys: auto_batch, batch_size"),
         ("recipe_config:\n  method: magic\n", "recipe_config.method: got 'magic'"),
-        ("recipe_config:\n  lora_r: 0\n", "recipe_config.lora_r: got 0; Input should be greater than or equal to 1"),
+        ("recipe_config:\n  lora_r: 0\n", "recipe_config.lora_r: got 0; must be at least 1"),
         # A union's members each failed: "target_modules.str: ... (and 1 more problem)", a key no file has
-        ("recipe_config:\n  target_modules: 5\n", "line 7: recipe_config.target_modules: got 5; Input should be a "
-         "valid string or a valid list"),
+        ("recipe_config:\n  target_modules: 5\n", "line 7: recipe_config.target_modules: got 5; must be text or a list"),
         # The whole section was quoted back ("train: got {'max_steps': None, ...}", 19 fields)
         ("train:\n  max_steps: null\n", "line 6: train: set train.max_steps or train.epochs"),
         ("train:\n  learning_rate: .nan\n", "train.learning_rate: got nan; not a number (NaN); give a number"),
@@ -67,9 +66,9 @@ def test_a_misspelt_required_key_is_named_first_not_the_key_it_left_missing() ->
 
 
 @pytest.mark.parametrize(("sets", "expected"), [
-    (["train.max_steps=abc"], "--set train.max_steps: got 'abc'; Input should be a valid integer"),
-    (["train=5"], "--set train: got 5; Input should be a valid dictionary"),
-    (["recipe_config.lora_r=0"], "--set recipe_config.lora_r: got 0; Input should be greater than or equal to 1"),
+    (["train.max_steps=abc"], "--set train.max_steps: got 'abc'; must be a whole number"),
+    (["train=5"], "--set train: got 5; must be a section of settings"),
+    (["recipe_config.lora_r=0"], "--set recipe_config.lora_r: got 0; must be at least 1"),
     (["train.lerning_rate=1"], "--set train.lerning_rate: unknown key (did you mean 'learning_rate'?)"),
     # A rule of the whole section the --set broke: it said "run.yaml line 6: train: set train.max_steps or
     # train.epochs", line 6 holding the max_steps the --set had emptied (a user walk).
@@ -156,7 +155,7 @@ def test_a_bare_gpu_id_in_a_run_file_is_that_gpu() -> None:
     assert parse_config(BASE + "gpus: 0\n").gpus == "0"
     data = apply_overrides(parse_config(BASE).model_dump(mode="json"), ["gpus=1"])
     assert parse_config_data(data).gpus == "1"
-    with pytest.raises(ConfigError, match=r"line 6: gpus: got true; Input should be a valid string"):
+    with pytest.raises(ConfigError, match=r"line 6: gpus: got true; must be text"):
         parse_config(BASE + "gpus: true\n", "run.yaml")
 
 

@@ -83,8 +83,7 @@ def test_a_bad_value_at_the_old_place_is_named_there_with_its_line():
     old = "name: old\nrecipe: causal-lm\nbase_model: m\ndataset: d\nrecipe_config:\n  lora_r: 4\ntrain:\n  max_steps: 3\n  seq_len: 4\n"
     with pytest.raises(ConfigError) as refused:
         parse_config(old, "run.yaml")
-    assert str(refused.value) == ("run.yaml line 9: train.seq_len (now recipe_config.seq_len): got 4; Input should be "
-                                  "greater than or equal to 8")
+    assert str(refused.value) == ("run.yaml line 9: train.seq_len (now recipe_config.seq_len): got 4; must be at least 8")
     # Written at the new place, the new place is named, as before.
     new = "name: old\nrecipe: causal-lm\nbase_model: m\ndataset: d\nrecipe_config:\n  seq_len: 4\ntrain:\n  max_steps: 3\n"
     with pytest.raises(ConfigError, match=r"^run.yaml line 6: recipe_config.seq_len: got 4;"):

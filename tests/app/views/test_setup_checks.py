@@ -236,7 +236,6 @@ def test_no_memory_figure_is_given_for_settings_that_are_not_valid(store, tmp_pa
     form = {**GOOD, "recipe": "causal-lm", "base_model": llama, "train": {}, "recipe_config": {}}
     assert check_setup(store, form, ["train"], []).estimate[0].startswith("<b>~")
     headline = check_setup(store, {**form, "train": {"batch_size": 0}}, ["train"], []).estimate
-    assert headline == ("No estimate until the settings are valid (train.batch_size: got 0; Input should be "
-                        "greater than or equal to 1)", "", "")
+    assert headline == ("No estimate until the settings are valid (train.batch_size: got 0; must be at least 1)", "", "")
     # A missing name is no reason to withhold the figure: it does not change it.
     assert check_setup(store, {**form, "name": ""}, ["train"], []).estimate[0].startswith("<b>~")

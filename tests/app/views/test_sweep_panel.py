@@ -32,7 +32,7 @@ def test_a_sweep_of_learning_rates_is_queued_and_opens_in_compare(store, ctx, qt
     assert not row.remove.isEnabled()  # a sweep sweeps something
 
     row.values.setText("1e-4, -1")  # the same check and words as the CLI's
-    assert panel.status.text() == "sweep train.learning_rate=-1: got -1; Input should be greater than 0"
+    assert panel.status.text() == "train.learning_rate=-1: must be greater than 0"
     assert not panel.queue.isEnabled()
     _shot(view.sweep, "setup-sweep-bad-value.png", tmp_path, qtbot)
 
@@ -111,7 +111,7 @@ def test_two_settings_queue_their_cross_product(store, ctx, qtbot, tmp_path) -> 
     _shot(view.sweep, "setup-sweep-two-settings.png", tmp_path, qtbot)
 
     rank.values.setText("4, 0")  # one value alone is named, in the CLI's words
-    assert panel.status.text().startswith("sweep recipe_config.lora_r=0: ")
+    assert panel.status.text() == "recipe_config.lora_r=0: must be at least 1"
     assert not panel.queue.isEnabled()
     rank.field.setCurrentText("train.learning_rate")
     rank.values.setText("1e-2, 1e-1")
