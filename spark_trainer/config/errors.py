@@ -26,7 +26,7 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] |
 def format_validation_error(
     exc: ValidationError, model: type[BaseModel] | None = None, prefix: str = ""
 ) -> list[str]:
-    """One message per problem: `train.learning_rate: got -1; Input should be greater than 0`. Unknown keys
+    """One message per problem: `train.learning_rate: got -1; must be greater than 0`. Unknown keys
     come first: a misspelt key (`nme:`) also leaves its own key missing, and the typo is what to fix."""
     unknown: list[str] = []
     messages: list[str] = []
