@@ -336,8 +336,8 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, SetupLaunchMixin, 
         # A check naming a setting ("... has no column 'category' (recipe_config.label_column)") marks that
         # field too: it was said only by the dataset and the Cannot launch line.
         for section, form in self.forms.items():
-            named = {m.group(1): message for message in errors.values()
-                     for m in re.finditer(rf"\b{section}\.(\w+)", message) if m.group(1) in form.rows}
+            named = {m.group(1): message for key, message in errors.items()  # or keyed by it (target_modules)
+                     for m in re.finditer(rf"\b{section}\.(\w+)", f"{key} {message}") if m.group(1) in form.rows}
             form.show_outside(named)
         reasons = [f"{FIELD_LABELS.get(key, key)}: {msg}" for key, msg in errors.items()]  # the form's words
         reasons += [line for form in self.forms.values() for line in form.error_lines()]  # all, not one a form

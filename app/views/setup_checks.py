@@ -80,9 +80,11 @@ def check_setup(store: Store, data: dict[str, Any], offered: list[str], gpus: li
         errors.setdefault(key, message)
     config, problems = _validated(data)
     dataset = stored_dataset(store, config) if config is not None and "dataset" not in errors else None
-    if folder is not None and dataset is not None and "base_model" not in errors:
+    if folder is not None and config is not None and "base_model" not in errors:
+        errors.update(target_errors(config, folder))
+    if folder is not None and dataset is not None and "base_model" not in errors and TARGETS not in errors:
         errors.update(data_errors(store, config, dataset, folder, {} if data_checks is None else data_checks))
-    order = ("project", "name", "base_model", "dataset", "gpus")
+    order = ("project", "name", "base_model", "dataset", "gpus", TARGETS)
     ordered = {key: errors[key] for key in order if key in errors}
     warnings, sweep_warnings = [], []
     if dataset is not None and "dataset" not in errors:
@@ -168,6 +170,23 @@ def recipe_fit_errors(store: Store, data: dict[str, Any], folder: Path | None) -
     if folder is not None and (why := spec.model_problem(folder)):
         errors["base_model"] = f"{folder.name}: {why}"
     return errors
+
+
+TARGETS = "recipe_config.target_modules"
+
+
+def target_errors(config: ExperimentConfig, folder: Path) -> dict[str, str]:
+    """Submit's check of the LoRA targets against the model's layers (`target_precheck`), keyed by the
+    field, whatever the dataset: a name the model lacks is said before Launch, not by a run failing
+    at its start."""
+    from spark_trainer.errors import ConfigError
+    from spark_trainer.recipes.target_precheck import check_folder
+
+    try:
+        check_folder(config.recipe, config.recipe_config, folder)
+    except ConfigError as exc:
+        return {TARGETS: str(exc).removeprefix(f"{TARGETS}: ")}
+    return {}
 
 
 # Parts of a run file that the recipes' data checks never read (they read the data settings in

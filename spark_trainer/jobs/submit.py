@@ -198,6 +198,9 @@ def check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset, ba
         frozen.recipe_config = {**frozen.recipe_config, **decided}
     if Path(base_model).is_dir():  # `exp create` may name a model not downloaded yet: `run start` checks it
         spec.check_model_fit(Path(base_model))
+        from spark_trainer.recipes.target_precheck import check_folder
+
+        check_folder(config.recipe, frozen.recipe_config, Path(base_model))  # not at the run's start, hours later
     return frozen
 
 

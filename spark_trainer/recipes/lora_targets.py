@@ -3,7 +3,8 @@
 peft adapts every module whose name ends with any listed name, so it needs only one of them to
 match: `query,nope` trained the `query` layers and dropped `nope` unsaid, and a list naming nothing
 ended in peft's own traceback. Each name must match a module of the model, or the run is refused
-(in its worker, once the model is built, before the first step) naming it and the names there are.
+(before it is queued, from the model's config: `target_precheck`; and in its worker, once the model is
+built, before the first step) naming it and the names there are.
 """
 
 from __future__ import annotations
@@ -43,14 +44,19 @@ TargetModules = Annotated[str | list[str], AfterValidator(_named)]
 def check(model: Any, targets: str | list[str]) -> None:
     """ConfigError for a listed name that matches no module of `model` (as peft matches: the whole
     name, or its last dotted parts), naming close names and the kinds of layer the model has."""
+    if targets != ALL_LINEAR:
+        check_names([(name, type(module).__name__) for name, module in model.named_modules()], targets)
+
+
+def check_names(modules: Sequence[tuple[str, str]], targets: str | list[str]) -> None:
+    """`check` for a model given as its modules' (name, class name) pairs."""
     if targets == ALL_LINEAR:
         return
-    names = [name for name, _ in model.named_modules() if name]
+    names = [name for name, _ in modules if name]
     missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
     if not missing:
         return
-    layers = sorted({_short(name) for name, module in model.named_modules()
-                     if name and type(module).__name__ in _ADAPTABLE})
+    layers = sorted({_short(name) for name, kind in modules if name and kind in _ADAPTABLE})
     close = difflib.get_close_matches(missing[0], layers, n=3, cutoff=0.5)
     hint = f"did you mean {' or '.join(close)}? " if close else ""
     listed = ", ".join(layers[:12]) + (", ..." if len(layers) > 12 else "")

@@ -197,3 +197,17 @@ def test_seq_len_past_the_models_positions_is_refused_before_a_run_exists(store:
     assert refused.err == (f"error: recipe_config.seq_len 128 is larger than the model's max_position_embeddings 64 "
                            f"({(tmp_path / 'model').resolve()})\n")
     assert runs.list_all(store) == []
+
+
+def test_a_target_module_the_model_lacks_is_refused_before_a_run_exists(store: Store, cli, run_file,
+                                                                        tiny_model: Path) -> None:
+    # It was refused by the worker once the run started: a night's queue failed one run after another.
+    path = run_file("targets")
+    data = yaml.safe_load(path.read_text())
+    data["recipe_config"]["target_modules"] = "q_proj,c_attn"
+    path.write_text(yaml.safe_dump(data))
+    refused = cli("train", str(path))
+    assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
+    assert refused.err.startswith("error: recipe_config.target_modules: 'c_attn' names no module of the model; "
+                                  "its layers are named down_proj, embed_tokens, gate_proj, k_proj, lm_head"), refused.err
+    assert runs.list_all(store) == []

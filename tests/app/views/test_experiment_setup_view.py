@@ -74,6 +74,21 @@ def test_data_the_recipe_cannot_train_on_disables_launch_before_the_click(store,
     assert not field.error.isVisible()
 
 
+def test_a_lora_target_the_model_lacks_marks_its_field_and_holds_launch(store, ctx, qtbot, tmp_path) -> None:
+    # The worker refused it once the queued run started; the form says it at the field, in the CLI's words.
+    view = filled_form(store, ctx, qtbot, tmp_path)
+    qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
+    view.forms["recipe_config"].set_values({"target_modules": "query,q_proj"})
+    field = view.forms["recipe_config"].rows["target_modules"]
+    qtbot.waitUntil(lambda: not view.checking and field.error.isVisible(), timeout=15_000)
+    assert field.error.text().startswith("'q_proj' names no module of the model; its layers are named ")
+    assert not view.launch.isEnabled()
+    assert view.launch_reason.text().startswith("Cannot launch: recipe_config.target_modules: 'q_proj' names no")
+    view.forms["recipe_config"].set_values({"target_modules": "query,value"})
+    qtbot.waitUntil(lambda: not view.checking and view.launch.isEnabled(), timeout=15_000)
+    assert not field.error.isVisible()
+
+
 def test_the_queued_banner_goes_once_the_next_experiment_is_filled_in(store, ctx, qtbot, tmp_path) -> None:
     """"Run N queued" stayed while the user filled in the next experiment. It says what became of the
     form as launched: it stays while the form still holds that (coming back to the view, a re-read of

@@ -239,3 +239,19 @@ def test_no_memory_figure_is_given_for_settings_that_are_not_valid(store, tmp_pa
     assert headline == ("No estimate until the settings are valid (train.batch_size: got 0; must be at least 1)", "", "")
     # A missing name is no reason to withhold the figure: it does not change it.
     assert check_setup(store, {**form, "name": ""}, ["train"], []).estimate[0].startswith("<b>~")
+
+
+def test_a_lora_target_the_model_lacks_is_said_at_its_field_before_launch(store, tmp_path) -> None:
+    """The names were checked only by the worker, when the queued run started; the form names the
+    field and the model's layers, whatever the dataset (here a path not ingested yet)."""
+    from app.views.setup_checks import TARGETS, check_setup
+
+    llama, _sd = _home_with_a_text_dataset_and_two_models(store, tmp_path)
+    rows = tmp_path / "later.jsonl"
+    rows.write_text("".join(json.dumps({"text": f"t {i}"}) + "\n" for i in range(6)))
+    form = {**GOOD, "recipe": "causal-lm", "base_model": llama, "dataset": str(rows), "train": {},
+            "recipe_config": {"target_modules": "q_proj,c_attn"}}
+    errors = check_setup(store, form, [], []).errors
+    assert list(errors) == [TARGETS]
+    assert errors[TARGETS].startswith("'c_attn' names no module of the model; its layers are named down_proj")
+    assert check_setup(store, {**form, "recipe_config": {"target_modules": "q_proj,v_proj"}}, [], []).errors == {}
