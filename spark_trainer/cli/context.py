@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from collections.abc import Callable
@@ -28,6 +29,8 @@ class OutputLost(Exception):
 
 def write_stdout(text: str) -> None:
     """Write and flush `text` now (a followed log, a streamed answer), a failure raising OutputLost."""
+    if sys.stdout is None:  # started with stdout closed (`>&-`): Python has no stream to write to
+        raise OutputLost(OSError(errno.EBADF, "stdout is closed"))
     try:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -239,6 +239,8 @@ def _fail(ctx: Context, message: str, code: int, problems: list[str] | None = No
 def _print_error_document(message: str, code: int, problems: list[str] | None = None) -> None:
     """With --json a failure is still one JSON document on stdout, besides the line on stderr; a run
     file with several problems lists each under "problems"."""
+    if sys.stdout is None:  # stdout closed: the line on stderr has said it
+        return
     try:
         json.dump({"error": message, "code": code, **({"problems": problems} if problems else {})}, sys.stdout)
         sys.stdout.write("\n")
@@ -252,7 +254,7 @@ def _silence_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # no real file descriptor (e.g. captured in tests)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured in tests, or closed)
         pass
 
 

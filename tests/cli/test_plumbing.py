@@ -88,6 +88,14 @@ def test_output_to_a_full_disk_says_so_in_one_line(home: Path) -> None:
                                    "device\n"), done.stderr
 
 
+@pytest.mark.parametrize("json_flag", ["", " --json"])
+def test_a_closed_stdout_says_so_in_one_line(home: Path, json_flag: str) -> None:
+    """`... >&-`: Python starts with sys.stdout None, and the command ended in an AttributeError's traceback."""
+    done = _sh(f"{spark_trainer_exe()} --home {home}{json_flag} project list >&-")
+    assert done.returncode == OUTPUT_LOST, done.stderr
+    assert done.stderr == "error: I/O error while writing the command's output (stdout): stdout is closed\n"
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
 @pytest.mark.parametrize("words", ["--help", "run --help", "--version"])
 def test_help_that_cannot_be_written_says_so(words: str) -> None:
