@@ -59,3 +59,14 @@ def test_a_classifiers_misspelt_target_is_refused_where_its_lora_is_made() -> No
         adapt_classifier(model, ClassifierTuning(target_modules="query,nope"), ["classifier"])
     adapted = adapt_classifier(model, ClassifierTuning(target_modules="query,value"), ["classifier"])
     assert sum("lora_A" in name for name, _ in adapted.named_parameters()) == 2
+
+
+def test_a_name_matching_a_block_of_layers_is_refused_naming_the_layers_inside() -> None:
+    # "mlp" was queued; peft failed the run at its start with "Target module LlamaMLP(" and the whole block.
+    model = _tiny_llama()
+    with pytest.raises(ConfigError) as refused:
+        check(model, ["q_proj", "mlp"])
+    assert str(refused.value) == ("recipe_config.target_modules: 'mlp' names a LlamaMLP (model.layers.0.mlp), not a "
+                                  "layer LoRA adapts (Linear, Conv or Embedding); the layers inside it are named "
+                                  "down_proj, gate_proj, up_proj")
+    check(model, ["mlp.down_proj"])
