@@ -25,6 +25,7 @@ from app.context import AppContext
 from app.widgets import MessageBanner
 from app.workers import Task, pending
 from spark_trainer.evaluation.classification import skipped_line
+from spark_trainer.numbers import metric_text
 from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
 
@@ -225,7 +226,7 @@ class EvaluateDialog(QDialog):
 
 def summary_text(report: dict[str, Any]) -> str:
     """Metrics, and per-subject or per-class lines, for people."""
-    parts = [", ".join(f"{k} {v:.4f}" for k, v in report.get("metrics", {}).items()),
+    parts = [", ".join(f"{k} {metric_text(v)}" for k, v in report.get("metrics", {}).items()),
              skipped_line(report, names=True, limit=5)]
     if report.get("by_subject"):
         parts.append("by subject: " + ", ".join(f"{s} {a:.3f}" for s, a in report["by_subject"].items()))

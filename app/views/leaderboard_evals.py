@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from app.views.table_models import NAME_WIDTH_PX, Column
 from spark_trainer.evaluation.leaderboard import EvalColumns, eval_column_title
+from spark_trainer.numbers import metric_text
 
 MUTED = "#6e7681"
 NAME_COLUMNS = ("Project", "Experiment", "Dataset")
@@ -22,13 +23,13 @@ class BoardRow(NamedTuple):
 
 
 def cell_text(value: object) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    return metric_text(value) if isinstance(value, float) else str(value)
 
 
 def evaluation_columns(evals: EvalColumns) -> list[Column]:
     """One column per evaluation metric (its key without "evals/", and on a second line the data its values
     are on: on one line, two such columns ran past a 1280-pixel window)."""
-    return [Column(eval_column_title(k, evals).replace(" on ", "\non ", 1), lambda r, k=k: "-" if r.evals.get(k) is None else f"{r.evals[k]:.4f}",
+    return [Column(eval_column_title(k, evals).replace(" on ", "\non ", 1), lambda r, k=k: "-" if r.evals.get(k) is None else metric_text(r.evals[k]),
                    sort=lambda r, k=k: r.evals.get(k), colour=_muted, tip=_baseline_tip) for k in evals.keys]
 
 

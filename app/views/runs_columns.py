@@ -7,6 +7,7 @@ from typing import NamedTuple
 from app.model.reads import KEY_METRICS
 from app.views.sweep_filter import swept_cell, swept_sort, swept_tip
 from app.views.table_models import NAME_WIDTH_PX, Column
+from spark_trainer.numbers import metric_text
 from spark_trainer.store.entities import Run, RunStatus, local_time
 
 
@@ -56,7 +57,7 @@ def _not_started_tip(run: Run) -> str | None:
 
 
 def _metric_column(key: str) -> Column:
-    return Column(key, lambda r: f"{r.metrics[key]:.4f}" if key in r.metrics else "-",
+    return Column(key, lambda r: metric_text(r.metrics[key]) if key in r.metrics else "-",
                   sort=lambda r: r.metrics.get(key))
 
 

@@ -13,6 +13,7 @@ from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import table
 from spark_trainer.errors import BadInput
 from spark_trainer.evaluation.classification import skipped_line
+from spark_trainer.numbers import metric_text
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -86,7 +87,7 @@ def _result(ev: Any) -> str:
     """The evaluation's metrics in one cell (its progress while it runs, its error's first line if it failed)."""
     if ev.status == "completed":
         found = (ev.result or {}).get("metrics", {})
-        return "  ".join(f"{k} {v:.4f}" for k, v in found.items()) or "-"
+        return "  ".join(f"{k} {metric_text(v)}" for k, v in found.items()) or "-"
     if ev.is_active:
         return f"{ev.done}/{ev.total}" if ev.total else "starting"
     return next(iter((ev.error or "").strip().splitlines()), "-")  # a blank error has no first line
@@ -120,7 +121,7 @@ class EvalProgress:
 
 def _text(report: dict[str, Any]) -> str:
     lines = [f"{report['task']} ({'base model' if report.get('base') else 'step ' + str(report.get('step'))})"]
-    lines += [f"  {k}: {v:.4f}" for k, v in report.get("metrics", {}).items()]
+    lines += [f"  {k}: {metric_text(v)}" for k, v in report.get("metrics", {}).items()]
     if skipped := skipped_line(report):
         lines.append(skipped)
     if report.get("by_subject"):

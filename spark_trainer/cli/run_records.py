@@ -10,6 +10,7 @@ from typing import Any
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import human_bytes, table
+from spark_trainer.numbers import metric_text
 
 
 def register(actions: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -63,7 +64,7 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> Result:
     if found.data is None:
         raise OperationFailed(found.error)
     data = found.data
-    shown = ", ".join(f"{k.removeprefix('eval_')} {v:.4f}" for k, v in report_metrics(data).items())
+    shown = ", ".join(f"{k.removeprefix('eval_')} {metric_text(v)}" for k, v in report_metrics(data).items())
     count = next((f" on {data[k]} validation {k}" for k in ("examples", "images") if k in data), "")
     lines = [f"step {data.get('step')}: {shown}{count}"]
     skipped = data.get("skipped_images") or []

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spark_trainer.export.registry import ExportInfo
+from spark_trainer.numbers import metric_text
 
 LOSS_CURVE = "loss_curve.png"
 # Metrics a reader of a card cares about; throughput and learning rate stay in the app.
@@ -122,12 +123,12 @@ def render(data: CardData) -> str:
     lines += [""]
     if data.final_metrics:
         lines += ["## Results", "", "| metric | value |", "|---|---:|"]
-        lines += [f"| {k} | {v:.4f}" + ("" if _own(data, k) else f" (at step {data.metric_steps[k]})") + " |"
+        lines += [f"| {k} | {metric_text(v)}" + ("" if _own(data, k) else f" (at step {data.metric_steps[k]})") + " |"
                   for k, v in data.final_metrics.items()]
         lines += [""]
     for ev in data.evaluations:
         lines += [f"Evaluation `{ev.task}` on `{ev.dataset}`: "
-                  + ", ".join(f"{k} {v:.4f}" for k, v in ev.metrics.items()), ""]
+                  + ", ".join(f"{k} {metric_text(v)}" for k, v in ev.metrics.items()), ""]
     if data.has_curve:
         lines += ["## Loss curve", "", f"![Loss curve]({LOSS_CURVE})", ""]
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from spark_trainer.errors import BadInput, OperationFailed
 from spark_trainer.jobs.scheduler import hold_of, schedule_once
 from spark_trainer.jobs.submit import submit_config
 from spark_trainer.models.loading import DEMO_MODELS
+from spark_trainer.numbers import metric_text
 from spark_trainer.store import metrics, runs
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
@@ -188,7 +189,7 @@ def _result(store: Store, run: Run, model_path: Path, report: Path | None) -> De
 
 
 def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
+    return "-" if value is None else metric_text(value)
 
 
 def write_report(result: DemoResult) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.errors import BadInput
+from spark_trainer.numbers import metric_text
 
 
 @dataclass
@@ -27,7 +28,7 @@ class CheckpointRow:
         if self.metric is None:
             return "-"
         measured = self.metric_step is not None and self.metric_step != self.step
-        return f"{self.metric:.4f}" + (f" (at step {self.metric_step})" if measured else "")
+        return metric_text(self.metric) + (f" (at step {self.metric_step})" if measured else "")
 
 
 def checkpoint_rows(run_dir: str | Path | None) -> list[CheckpointRow]:
