@@ -42,7 +42,7 @@ class Settings(BaseModel):
     def _true_is_not_a_number(cls, value: Any, info: ValidationInfo) -> Any:
         field = cls.model_fields.get(info.field_name or "")
         if isinstance(value, bool) and field is not None and _takes_a_number(field.annotation):
-            raise ValueError("should be a number")
+            raise ValueError("must be a number")
         return value
 
 

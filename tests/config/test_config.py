@@ -36,11 +36,11 @@ def test_defaults_filled_for_recipe_section() -> None:
         ("train:\n  max_steps: null\n", "line 6: train: set train.max_steps or train.epochs"),
         ("train:\n  learning_rate: .nan\n", "train.learning_rate: got nan; not a number (NaN); give a number"),
         # YAML's true and yes were read as the number 1: a micro-batch of 1, a LoRA rank of 1
-        ("train:\n  batch_size: true\n", "line 7: train.batch_size: got true; should be a number"),
-        ("train:\n  epochs: yes\n", "line 7: train.epochs: got true; should be a number"),
-        ("eval:\n  max_batches: false\n", "line 7: eval.max_batches: got false; should be a number"),
-        ("recipe_config:\n  lora_r: yes\n", "line 7: recipe_config.lora_r: got true; should be a number"),
-        ("recipe_config:\n  lora_alpha: true\n", "line 7: recipe_config.lora_alpha: got true; should be a number"),
+        ("train:\n  batch_size: true\n", "line 7: train.batch_size: got true; must be a number"),
+        ("train:\n  epochs: yes\n", "line 7: train.epochs: got true; must be a number"),
+        ("eval:\n  max_batches: false\n", "line 7: eval.max_batches: got false; must be a number"),
+        ("recipe_config:\n  lora_r: yes\n", "line 7: recipe_config.lora_r: got true; must be a number"),
+        ("recipe_config:\n  lora_alpha: true\n", "line 7: recipe_config.lora_alpha: got true; must be a number"),
         # peft's own traceback came from the worker for a list naming nothing
         ("recipe_config:\n  target_modules: ' , '\n", "line 7: recipe_config.target_modules: got ' , '; names no "
          "module; give all-linear or module names, like q_proj,v_proj"),
