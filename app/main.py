@@ -104,6 +104,12 @@ def _first_view(window, args: argparse.Namespace) -> None:
         from app.screenshot import OPTIONS, TARGETS
 
         window.update_run_status()
+        missing = _missing_run(window.store, args.run)
+        if missing:  # the page would wait for the run to be read, for ever
+            print(f"error: {missing}; showing the runs", file=sys.stderr)
+            window.show_first_view("runs")
+            window.statusBar().showMessage(f"{missing[:1].upper()}{missing[1:]}; showing the runs", 20000)
+            return
         OPTIONS["run"], OPTIONS["prompt"] = args.run, args.prompt
         TARGETS[args.view](window)
     elif args.view == "video-wizard":
@@ -111,6 +117,21 @@ def _first_view(window, args: argparse.Namespace) -> None:
         window.view_call("datasets", "open_video_wizard")
     else:
         window.show_first_view(args.view)
+
+
+def _missing_run(store, run_id: int | None) -> str | None:
+    """Why `--run` names no run (one line), or None: a run page opened for an id no run has waited for
+    it to be read (a screenshot, for three minutes)."""
+    from spark_trainer.errors import SparkError
+    from spark_trainer.store import runs
+
+    if run_id is None:
+        return None
+    try:
+        runs.get(store, int(run_id))
+    except SparkError as exc:
+        return str(exc)
+    return None
 
 
 def _first_view_failed(window, args: argparse.Namespace, exc: Exception) -> None:
@@ -342,6 +363,11 @@ def _render(args: argparse.Namespace, home: str | None, qsettings: object) -> in
     except SparkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    missing = _missing_run(store, args.run)
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        store.close()
+        return 2
     window = MainWindow(store, qsettings, restore_state=False)
     if args.theme:
         window.apply_theme(args.theme)

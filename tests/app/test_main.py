@@ -156,3 +156,19 @@ def test_a_home_named_where_a_move_took_it_from_ends_the_app_saying_where_it_wen
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and f"was moved to {new}" in errors[0], proc.stderr[-2000:]
     assert proc.returncode == 2 and not old.exists()
+
+
+def test_a_run_page_asked_for_a_run_that_does_not_exist_says_so(window, home, tmp_path) -> None:
+    # `--view run-detail --run 99 --screenshot F` waited three minutes for run 99 to be read, and a window
+    # opened on it showed an empty "Run 99" page for ever.
+    import argparse
+
+    from app.main import _first_view
+
+    proc = subprocess.run([sys.executable, "-m", "app.main", "--home", str(home), "--view", "run-detail", "--run",
+                           "99", "--screenshot", str(tmp_path / "shot.png")], capture_output=True, text=True,
+                          timeout=120, env=subprocess_env(QT_QPA_PLATFORM="offscreen"))
+    assert proc.returncode == 2 and proc.stderr == "error: no run with id '99'; see `spark-trainer run list`\n"
+    assert not (tmp_path / "shot.png").exists()
+    _first_view(window, argparse.Namespace(view="run-detail", run=99, prompt=None))
+    assert window.current_view_name() == "runs" and "No run with id '99'" in window.statusBar().currentMessage()
