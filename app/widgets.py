@@ -52,7 +52,17 @@ def row_table(columns: list[str]) -> QTableWidget:
     table.setAlternatingRowColors(True)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     table.horizontalHeader().setStretchLastSection(True)
+    cap_columns(table)
     return table
+
+
+WIDEST_COLUMN = 360  # px: a name of 200 characters fitted to its contents pushed every other column off screen
+
+
+def cap_columns(table: QTableWidget) -> None:
+    """No column of `table` fitted wider than WIDEST_COLUMN (a longer text is elided, its whole text in
+    the cell's tooltip); the stretched last column still takes the rest."""
+    table.horizontalHeader().setMaximumSectionSize(WIDEST_COLUMN)
 
 
 def table_texts(table: QTableWidget) -> list[list[str]]:

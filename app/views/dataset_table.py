@@ -22,6 +22,8 @@ def fill_row(table: QTableWidget, row: int, d: Dataset) -> None:
     for column, text in enumerate(cells):
         item = QTableWidgetItem(text)
         item.setData(Qt.ItemDataRole.UserRole, d.id)
+        if column == 0:
+            item.setToolTip(text)  # elided past the column's cap (app.widgets.cap_columns)
         if 2 <= column <= 6:
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         table.setItem(row, column, item)

@@ -36,7 +36,7 @@ from app.views.name_dialog import NameDialog
 from app.views.row_filter import SearchEdit
 from app.views.run_actions import RefusalWatch
 from app.views.welcome_panel import DEMO_CHOICES, WelcomePanel
-from app.widgets import MessageBanner, select_row_id, selected_row_id, table_texts
+from app.widgets import MessageBanner, cap_columns, select_row_id, selected_row_id, table_texts
 from app.workers import Task
 from spark_trainer.errors import SparkError
 from spark_trainer.store import in_use, projects
@@ -106,6 +106,7 @@ class ProjectsView(BaseView):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        cap_columns(self.table)  # a long name hid every other column
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.table.itemDoubleClicked.connect(lambda _item: self.open_selected())
         self.empty_search = QLabel("")
@@ -181,6 +182,7 @@ class ProjectsView(BaseView):
         for row, project in enumerate(items):
             name = QTableWidgetItem(project.name)
             name.setData(Qt.ItemDataRole.UserRole, project.id)
+            name.setToolTip(project.name)  # elided past the column's cap
             cells = [
                 name,
                 NumberItem(str(project.num_datasets)),

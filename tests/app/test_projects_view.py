@@ -396,3 +396,21 @@ def test_a_refill_of_the_list_never_changes_the_current_project(qtbot, view, sto
     view.select(elsewhere.id)  # a click on a row still chooses it
     view.select(chosen_here.id)
     assert ctx.current_project == chosen_here.id
+
+
+def test_a_long_name_is_elided_and_the_other_columns_stay_in_view(qtbot, view, store, sync, tmp_path):
+    # A 150-character name fitted its column to itself: Datasets, Experiments, Runs and Last activity
+    # scrolled off to the right for every row (a walk with odd names).
+    from app.widgets import WIDEST_COLUMN
+
+    long_name = "Projet très long " + "W" * 150 + " fin"
+    projects.create(store, long_name)
+    projects.create(store, "short")
+    sync()
+    table = view.table
+    assert table.columnWidth(0) <= WIDEST_COLUMN
+    last = table.columnCount() - 1
+    assert table.columnViewportPosition(last) < table.viewport().width()  # every column starts in view
+    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == long_name)
+    assert table.item(row, 0).toolTip() == long_name
+    view.grab().save(str(tmp_path / "projects-long-name.png"))
