@@ -6,6 +6,7 @@ ExperimentSetupView, which provides the form (`config_data`, `forms`, `project`,
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,17 @@ if TYPE_CHECKING:
     from spark_trainer.store.entities import Experiment
 
 
+_NOT_IN_FILE_NAMES = re.compile(r'[/\\:*?"<>|\x00-\x1f]+')
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def file_name_of(name: str) -> str:
+    """An experiment's name as the file name Save preset offers: `a / b` was offered as the folder `a `
+    with the file ` b.yaml` in it. Characters no file name may hold (here or on Windows) become "-"."""
+    base = _NOT_IN_FILE_NAMES.sub("-", name).strip(" .-") or "run"
+    return f"{base}-run" if base.split(".")[0].upper() in _RESERVED else base
+
+
 class SetupFilesMixin:
     def save_preset_to(self, path: Path) -> Path:
         """Write the form as a run file; raises ConfigError when the form is not valid."""
@@ -35,7 +47,7 @@ class SetupFilesMixin:
         self.set_config(load_config(path).model_dump(mode="json"))
 
     def _save_preset_dialog(self) -> None:
-        name = file_dialogs.save_file(self, "Save preset", f"{self.name.text() or 'run'}.yaml", "YAML (*.yaml)")
+        name = file_dialogs.save_file(self, "Save preset", f"{file_name_of(self.name.text())}.yaml", "YAML (*.yaml)")
         if name:
             try:
                 self._say(f"Saved {self.save_preset_to(Path(name))}", "ok")
