@@ -40,9 +40,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def register_import(actions: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """`run import DIR`, added to the `run` group."""
-    imp = actions.add_parser("import", help="bring a cluster job folder back as a run (again: update it)",
+    imp = actions.add_parser("import", help="bring a cluster job folder back as a run (again: update it, or --as-new)",
                              parents=[common])
     imp.add_argument("job_dir", metavar="DIR", help="the job folder `spark-trainer launch` wrote")
+    imp.add_argument("--as-new", action="store_true",
+                     help="import the job as a new run, leaving its earlier import (and any training done on it "
+                          "here since) as it is; without it, importing a job again updates its run, and is "
+                          "refused once that run has been trained here")
     imp.set_defaults(handler=cmd_import)
 
 
@@ -92,14 +96,15 @@ def cmd_launch(ctx: Context, args: argparse.Namespace) -> Result:
 def cmd_import(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.cluster.importing import import_job
 
-    imported = import_job(ctx.store, Path(args.job_dir))
+    imported = import_job(ctx.store, Path(args.job_dir), as_new=args.as_new)
     run = imported.run
     verb = "updated" if imported.updated else "imported as"
+    earlier = f"; run {imported.earlier} keeps this job's earlier import" if imported.earlier is not None else ""
     return Result({"run": run, "updated": imported.updated, "metrics": imported.metric_points,
-                   "artifacts": imported.artifacts},
+                   "artifacts": imported.artifacts, "earlier_run": imported.earlier},
                   f"{verb} run {run.id} ({run.experiment}, {run.ran_on}): {run.status.value} at step "
                   f"{run.step}/{run.total_steps or '?'}, {imported.metric_points} metric points, "
-                  f"{imported.artifacts} artifacts")
+                  f"{imported.artifacts} artifacts{earlier}")
 
 
 def cmd_cluster_worker(ctx: Context, args: argparse.Namespace) -> Result:

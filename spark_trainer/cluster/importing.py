@@ -2,12 +2,15 @@
 
 Everything is read and checked before anything is written: a partial or corrupt folder is one
 BadInput naming the file (and line), and nothing is imported. The run keeps the job's uuid, so a
-second import of the same folder updates the same run. A job whose rank 0 is gone without
-recording an outcome (killed) becomes `interrupted`, resumable here from its last checkpoint.
+second import of the same folder updates the same run, unless that run has been trained here since
+(refused: the update would delete that work); `as_new` imports the job as a run of its own instead.
+A job whose rank 0 is gone without recording an outcome (killed) becomes `interrupted`, resumable
+here from its last checkpoint.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import socket
@@ -35,10 +38,19 @@ class Imported:
     updated: bool  # the job had been imported before: the same run was rewritten
     metric_points: int
     artifacts: int
+    earlier: int | None = None  # as a new run: the run holding this job's earlier import, if any
 
 
-def import_job(store: Store, job_dir: Path) -> Imported:
-    """Read, check, then record the job in one transaction (see the module docstring)."""
+def import_job(store: Store, job_dir: Path, *, as_new: bool = False) -> Imported:
+    """Read, check, then record the job in one transaction (see the module docstring).
+
+    Args:
+        as_new: record the job as a new run (a uuid of its own), leaving an earlier import of it as it is.
+
+    Raises:
+        BadInput: the folder is not a whole job folder, or a file in it is corrupt.
+        Conflict: the job's earlier import is training here, or has been trained here since.
+    """
     job_dir = Path(job_dir).expanduser().resolve()
     if not job_dir.is_dir():
         raise BadInput(f"{job_dir}: no such folder")
@@ -51,24 +63,31 @@ def import_job(store: Store, job_dir: Path) -> Imported:
     events = _read_events(source / layout.EVENTS_FILE, live)
     artifacts = _read_artifacts(source, live)
     final_status, why = _judge(store, status)
+    earlier = imported_runs.find(store, spec.uuid) if as_new else None
     imp = imported_runs.ImportedRun(
-        uuid=spec.uuid, project=spec.project, experiment=spec.experiment, recipe=spec.recipe,
+        uuid=uuidlib.uuid4().hex if as_new else spec.uuid, project=spec.project, experiment=spec.experiment, recipe=spec.recipe,
         base_model=spec.base_model, experiment_config=spec.experiment_config, status=final_status,
         ran_on=spec.ran_on, requested_gpus="cpu" if spec.device == "cpu" else "auto",
         step=status["step"], total_steps=status.get("total_steps"), error=status.get("error") or why,
         created_at=_time(spec.created_at, "job.json created_at"), started_at=_opt_time(status, "started_at"),
         finished_at=_opt_time(status, "finished_at") or (utcnow() if final_status != RunStatus.RUNNING else None),
-        heartbeat_at=_opt_time(status, "heartbeat_at"), metrics=metrics, artifacts=artifacts, notes=spec.notes)
+        heartbeat_at=_opt_time(status, "heartbeat_at"), metrics=metrics, artifacts=artifacts, notes=spec.notes,
+        job_dir=str(job_dir))
     world = int(status.get("world_size") or spec.world_size)
     imp.events = [(None, RunStatus.QUEUED.value, f"exported as a cluster job ({spec.ran_on}, {world} processes)",
                    imp.created_at), *events]
     if final_status.value != status["status"]:
         imp.events.append((status["status"], final_status.value, why or "", utcnow()))
-    imp.events.append((final_status.value, final_status.value, f"imported from {job_dir}", utcnow()))
+    if earlier is not None:
+        imp.events.append((final_status.value, final_status.value,
+                           f"imported as a new run: run {earlier.id} holds this job's earlier import", utcnow()))
+    imp.events.append((final_status.value, final_status.value, f"{imported_runs.IMPORTED_FROM}{job_dir}", utcnow()))
     _place_dataset(store, spec, job_dir, imp)
     staging = store.home.runs_dir / f".import-{spec.uuid[:8]}-{uuidlib.uuid4().hex[:6]}"
     try:
         _stage_run_folder(source, staging)
+        if as_new:
+            _restamp_checkpoints(staging, imp.uuid)
         local = config.model_copy(deep=True)
         local.base_model = _local_model(spec, job_dir)
         if imp.dataset_id is not None:
@@ -89,7 +108,7 @@ def import_job(store: Store, job_dir: Path) -> Imported:
         shutil.rmtree(staging, ignore_errors=True)
         if imp.dataset_staging is not None:
             shutil.rmtree(imp.dataset_staging, ignore_errors=True)
-    return Imported(run, existed, len(metrics), len(artifacts))
+    return Imported(run, existed, len(metrics), len(artifacts), earlier.id if earlier is not None else None)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -243,3 +262,17 @@ def _stage_run_folder(source: Path, staging: Path) -> None:
         if (logs / name).exists():
             shutil.copy2(logs / name, staging / "worker.log")
             break
+
+
+def _restamp_checkpoints(run_dir: Path, run_uuid: str) -> None:
+    """A new run's uuid in each checkpoint: a run lists (resumes from, exports) only checkpoints carrying its own."""
+    from spark_trainer.training.checkpoints import STATE_FILE, checkpoint_dir
+
+    for state_file in sorted(checkpoint_dir(run_dir).glob(f"*/{STATE_FILE}")):
+        try:
+            state = json.loads(state_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise BadInput(f"{state_file}: unreadable ({exc})") from None
+        if isinstance(state, dict) and state.get("run_uuid"):
+            state["run_uuid"] = run_uuid
+            state_file.write_text(json.dumps(state, indent=2))

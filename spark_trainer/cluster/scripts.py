@@ -234,7 +234,8 @@ spark-trainer run import <this folder>
 
 It becomes a run of experiment `{spec.experiment}` (created if missing) with its metrics, events,
 checkpoints and final model, shown as run on `{spec.ran_on}`. Import a running job again to
-update the same run; a job that was killed becomes an interrupted run you can resume locally
+update the same run (refused once that run has been trained on the desktop: `--as-new` then
+imports it as another run); a job that was killed becomes an interrupted run you can resume locally
 (`spark-trainer run resume ID`, same global batch on one process).
 
 ## What rank 0 writes (`run/`, a local run's layout)

@@ -2,7 +2,9 @@
 
 The run is found again by its uuid (the job's), so importing the same job twice updates one run.
 Its folder is moved into `runs/<id>/` inside the transaction; if anything fails, the folder moves
-back and no row is committed.
+back and no row is committed. An update replaces the run's folder, metrics, events and artifacts
+with the job's, so it is refused when the run holds work done here since its import (`_local_work`):
+training (a resume or extend), or evaluations and samples saved here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from spark_trainer.errors import Conflict
@@ -61,6 +63,10 @@ class ImportedRun:
     metrics: list[tuple[str, int, float, float]] = field(default_factory=list)
     artifacts: list[tuple[str, str, int | None, dict[str, Any], datetime | None]] = field(default_factory=list)
     notes: str = ""
+    job_dir: str = ""  # where it is imported from: named in a refusal
+
+
+IMPORTED_FROM = "imported from "  # the reason of the event an import ends with: `_local_work` looks for it
 
 
 def find(store: Store, run_uuid: str) -> Run | None:
@@ -166,6 +172,12 @@ def _run_row(session: Session, experiment: ExperimentRow, imp: ImportedRun) -> t
         if status == RunStatus.QUEUED or (status.is_active and not imported_live):
             raise Conflict(f"run {row.id} is training here (resumed after an earlier import); stop it before "
                            "importing the job again")
+        lost = _local_work(session, row, imp)
+        if lost:
+            again = f"spark-trainer run import {imp.job_dir or 'DIR'} --as-new"
+            raise Conflict(f"run {row.id} has {' and '.join(lost)} since it was imported; importing the job again "
+                           f"would replace that with the job folder (step {imp.step}): import it as a new run "
+                           f"(`{again}`), or delete run {row.id} first (`spark-trainer run delete {row.id}`)")
         for model in (MetricRow, MetricBlockRow, MetricSeriesRow, RunEventRow, ArtifactRow):
             session.execute(delete(model).where(model.run_id == row.id))
     row.status = imp.status.value
@@ -179,6 +191,35 @@ def _run_row(session: Session, experiment: ExperimentRow, imp: ImportedRun) -> t
     row.updated_at = utcnow()
     session.flush()
     return row, existed
+
+
+def _local_work(session: Session, row: RunRow, imp: ImportedRun) -> list[str]:
+    """What replacing the run with `imp` would lose: what was done here since its last import, and is not in
+    the job folder (seen: an extend's steps and checkpoints were deleted by a second `run import`)."""
+    from spark_trainer.training.checkpoints import checkpoint_step, list_checkpoints
+
+    imported = session.scalar(select(func.max(RunEventRow.id)).where(
+        RunEventRow.run_id == row.id, RunEventRow.reason.startswith(IMPORTED_FROM, autoescape=True)))
+    requeued = session.scalar(select(func.count()).select_from(RunEventRow).where(
+        RunEventRow.run_id == row.id, RunEventRow.id > (imported or 0),
+        RunEventRow.to_status == RunStatus.QUEUED.value))
+    lost = []
+    folder = Path(row.run_dir) if row.run_dir else None
+    if requeued:  # resumed or extended here: its checkpoints the job does not have
+        in_job = {step for kind, _path, step, _meta, _when in imp.artifacts if kind == "checkpoint"}
+        own = [p.name for p in list_checkpoints(folder) if checkpoint_step(p) not in in_job] if folder else []
+        steps = f"steps {imp.step + 1}-{row.step}" if row.step > imp.step else f"up to step {row.step}"
+        kept = f", checkpoint{'s' if len(own) > 1 else ''} {', '.join(own)}" if own else ""
+        lost.append(f"trained here ({steps}{kept})")
+    in_job_paths = {str(folder / relative) for _kind, relative, *_rest in imp.artifacts} if folder else set()
+    saved: dict[str, int] = {}
+    for kind, path in session.execute(select(ArtifactRow.kind, ArtifactRow.path).where(ArtifactRow.run_id == row.id)):
+        if kind != "checkpoint" and path not in in_job_paths and Path(path).exists():
+            saved[kind] = saved.get(kind, 0) + 1
+    if saved:
+        lost.append("saved " + ", ".join(f"{n} {kind.replace('_', ' ')}{'s' if n > 1 else ''}"
+                                         for kind, n in sorted(saved.items())) + " here")
+    return lost
 
 
 def _children(session: Session, run_id: int, imp: ImportedRun, folder: Path) -> None:

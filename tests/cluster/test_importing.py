@@ -181,3 +181,73 @@ def test_a_run_folder_is_imported_without_pins_or_stagings(tmp_path: Path) -> No
     _stage_run_folder(source, tmp_path / "staged")
     assert sorted(str(p.relative_to(tmp_path / "staged")) for p in (tmp_path / "staged").rglob("*")) == [
         "checkpoints", "checkpoints/step-00000002", "checkpoints/step-00000002/weights.bin"]
+
+
+def _train_here(store: Store, run_id: int, to_step: int) -> Path:
+    """What `run extend` leaves on an imported run: events, later metrics, and a checkpoint of its own."""
+    from spark_trainer.training.checkpoints import read_identity
+
+    run = runs.transition(store, run_id, RunStatus.QUEUED, f"extended to {to_step} steps")
+    runs.transition(store, run_id, RunStatus.STARTING, "worker started")
+    runs.transition(store, run_id, RunStatus.RUNNING, "training")
+    metrics.add_batch(store, run_id, [("loss", step, 1.0) for step in range(run.step + 1, to_step + 1)])
+    ckpt = Path(run.run_dir) / "checkpoints" / f"step-{to_step:08d}"
+    ckpt.mkdir()
+    (ckpt / "state.json").write_text(json.dumps({"step": to_step, "run_uuid": read_identity(Path(run.run_dir))}))
+    artifacts.add(store, run_id, "checkpoint", str(ckpt), step=to_step)
+    runs.transition(store, run_id, RunStatus.COMPLETED, f"completed {to_step} steps", step=to_step,
+                    total_steps=to_step)
+    return ckpt
+
+
+def test_importing_again_after_training_here_is_refused_and_loses_nothing(job, cli, store: Store) -> None:
+    # Seen: `run extend` took an imported run from step 12 to 18; `run import` of the same folder then said
+    # "updated run 2", deleted checkpoint step-18 from disk and the metrics, events and artifacts past step 12.
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 6, checkpoint_at=(3, 6))
+    assert cli("run", "import", folder).code == 0
+    run = runs.list_all(store)[0]
+    ckpt = _train_here(store, run.id, 8)
+    events = len(runs.events(store, run.id))
+    again = cli("run", "import", folder)
+    assert again.code == 2 and again.err.count("\n") == 1, again.err
+    assert f"run {run.id} has trained here (steps 7-8, checkpoint step-00000008) since it was imported" in again.err
+    assert f"run import {folder} --as-new" in again.err and f"run delete {run.id}" in again.err
+    kept = runs.get(store, run.id)
+    assert (kept.status, kept.step) == (RunStatus.COMPLETED, 8) and ckpt.is_dir()
+    assert [s for s, _ in _losses(store, run.id)] == list(range(1, 9)) and len(runs.events(store, run.id)) == events
+    assert [p.name for p in (store.home.runs_dir).iterdir()] == [str(run.id)]  # no staging left behind
+
+
+def test_as_new_imports_the_job_beside_the_run_trained_here(job, cli, store: Store) -> None:
+    from spark_trainer.training.checkpoints import checkpoint_step, list_checkpoints
+
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 6, checkpoint_at=(3, 6))
+    assert cli("run", "import", folder).code == 0
+    first = runs.list_all(store)[0]
+    _train_here(store, first.id, 8)
+    result = cli("--json", "run", "import", folder, "--as-new")
+    assert result.code == 0, result.err
+    assert result.json()["earlier_run"] == first.id and result.json()["updated"] is False
+    new = runs.get(store, result.json()["run"]["id"])
+    assert new.id != first.id and (new.step, new.experiment) == (6, first.experiment)
+    # The copied checkpoints carry the new run's uuid, so it lists (resumes from, exports) them as its own.
+    assert [checkpoint_step(p) for p in list_checkpoints(Path(new.run_dir))] == [3, 6]
+    assert any(f"run {first.id} holds this job's earlier import" in e.reason for e in runs.events(store, new.id))
+    assert runs.get(store, first.id).step == 8 and [checkpoint_step(p) for p in
+                                                     list_checkpoints(Path(first.run_dir))] == [3, 6, 8]
+
+
+def test_importing_again_is_refused_when_a_sample_was_saved_here(job, cli, store: Store) -> None:
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 3)
+    assert cli("run", "import", folder).code == 0
+    run = runs.list_all(store)[0]
+    sample = Path(run.run_dir) / "samples" / "playground-1.json"
+    sample.parent.mkdir(exist_ok=True)
+    sample.write_text("{}")
+    artifacts.add(store, run.id, "sample", str(sample), step=3)
+    again = cli("run", "import", folder)
+    assert again.code == 2 and f"run {run.id} has saved 1 sample here since it was imported" in again.err
+    assert sample.exists()
