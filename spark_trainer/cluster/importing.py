@@ -62,6 +62,7 @@ def import_job(store: Store, job_dir: Path, *, as_new: bool = False) -> Imported
     metrics = _read_metrics(source / layout.METRICS_FILE, live)
     events = _read_events(source / layout.EVENTS_FILE, live)
     artifacts = _read_artifacts(source, live)
+    _check_checkpoints(source)
     final_status, why = _judge(store, status)
     earlier = imported_runs.find(store, spec.uuid) if as_new else None
     imp = imported_runs.ImportedRun(
@@ -168,6 +169,21 @@ def _read_artifacts(run_dir: Path, live: bool) -> list[tuple[str, str, int | Non
         when = item.get("time")
         found.append((kind, relative, step, meta, _time(when, f"{path} entry {number}") if when else None))
     return found
+
+
+def _check_checkpoints(run_dir: Path) -> None:
+    """BadInput naming the first of the job's checkpoints missing a file or holding one cut short (seen: a
+    checkpoint without trainable.safetensors imported without a word over a good earlier import, and its
+    export failed on the missing file). Published checkpoints are whole, so this is a copy that stopped
+    half-way or a file removed by hand."""
+    from spark_trainer.training.checkpoint_check import damage
+    from spark_trainer.training.checkpoints import list_checkpoints
+
+    for checkpoint in list_checkpoints(run_dir):
+        why = damage(checkpoint)
+        if why is not None and checkpoint.exists():  # gone meanwhile: pruned by a job still running
+            raise BadInput(f"{checkpoint}: this checkpoint of the job is incomplete ({why}); copy it from the "
+                           "cluster again, or delete the folder to import the job without it")
 
 
 def _time(text: Any, where: str) -> datetime:

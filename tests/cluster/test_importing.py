@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,26 @@ def test_importing_again_is_refused_when_a_sample_was_saved_here(job, cli, store
     again = cli("run", "import", folder)
     assert again.code == 2 and f"run {run.id} has saved 1 sample here since it was imported" in again.err
     assert sample.exists()
+
+
+def test_a_job_checkpoint_missing_its_weights_is_refused_before_the_earlier_import_is_replaced(job, cli,
+                                                                                                store: Store) -> None:
+    # Seen: `rm run/checkpoints/step-00000012/trainable.safetensors` in a copy of the job folder; importing it
+    # said "updated run 2" over the good import, and `run checkpoints` listed step 12 as normal.
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 6, checkpoint_at=(3, 6))
+    for step in (3, 6):  # a checkpoint's state.json lists the files it was written with
+        ckpt = folder / "run" / "checkpoints" / f"step-{step:08d}"
+        (ckpt / "trainable.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
+        (ckpt / "state.json").write_text(json.dumps({"step": step, "files": ["trainable.safetensors"]}))
+    assert cli("run", "import", folder).code == 0
+    run = runs.list_all(store)[0]
+    broken = folder / "run" / "checkpoints" / "step-00000006"
+    (broken / "trainable.safetensors").unlink()
+    again = cli("run", "import", folder)
+    assert again.code == 2 and again.err.count("\n") == 1, again.err
+    assert f"{broken}: this checkpoint of the job is incomplete (trainable.safetensors is missing)" in again.err
+    assert (Path(run.run_dir) / "checkpoints" / "step-00000006" / "trainable.safetensors").is_file()
+    shutil.rmtree(broken)  # what the refusal offers: import the job without that checkpoint
+    assert cli("run", "import", folder).code == 0
+    assert [a.step for a in artifacts.list_for(store, run.id, "checkpoint")] == [3]
