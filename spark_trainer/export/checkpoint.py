@@ -103,9 +103,9 @@ def read_tensors(file: Path) -> dict[str, Any]:
     """The tensors of a checkpoint's (or final model's) safetensors file.
 
     Raises:
-        BadInput: the file is damaged (truncated, overwritten): one line naming it (the run's own file,
-            not the pinned link it was read through) and the run's other checkpoints, in place of
-            safetensors' "Error while deserializing header" traceback.
+        BadInput: the file is damaged (truncated, overwritten) or missing: one line naming it (the run's
+            own file, not the pinned link it was read through) and the run's other checkpoints, in place
+            of safetensors' "Error while deserializing header" traceback or the bare "No such file".
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -116,6 +116,10 @@ def read_tensors(file: Path) -> dict[str, Any]:
         why = str(exc).removeprefix("Error while deserializing header: ")
         shown = _unpinned(Path(file))
         raise BadInput(f"{shown} is damaged ({why}) and cannot be read; {_other_checkpoints(shown)}") from None
+    except FileNotFoundError:  # seen: "No such file or directory: .../.pinned-@.../trainable.safetensors"
+        shown = _unpinned(Path(file))
+        whose = f"checkpoint step {checkpoint_step(shown.parent)}" if _in_checkpoints(shown.parent) else "the model"
+        raise BadInput(f"{shown} is missing, so {whose} cannot be read; {_other_checkpoints(shown)}") from None
 
 
 def _unpinned(file: Path) -> Path:
@@ -126,15 +130,21 @@ def _unpinned(file: Path) -> Path:
     return file
 
 
+def _in_checkpoints(folder: Path) -> bool:
+    return checkpoint_dir(folder.parent.parent) == folder.parent
+
+
 def _other_checkpoints(file: Path) -> str:
-    """Where to turn instead of the checkpoint (or final model) holding `file`."""
+    """Where to turn instead of the checkpoint (or final model) holding `file`: the run's whole checkpoints."""
+    from spark_trainer.training.checkpoint_check import damage
+
     folder = file.parent
-    in_checkpoints = checkpoint_dir(folder.parent.parent) == folder.parent
+    in_checkpoints = _in_checkpoints(folder)
     run_dir = folder.parent.parent if in_checkpoints else folder.parent
     this = checkpoint_step(folder) if in_checkpoints else None
-    others = [checkpoint_step(p) for p in list_checkpoints(run_dir) if checkpoint_step(p) != this]
+    others = [checkpoint_step(p) for p in list_checkpoints(run_dir) if checkpoint_step(p) != this and damage(p) is None]
     if not others:
-        return "the run has no other checkpoint to use"
+        return "the run has no other whole checkpoint to use"
     return f"choose another checkpoint (step{'s' if len(others) > 1 else ''} {', '.join(map(str, others))})"
 
 

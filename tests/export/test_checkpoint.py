@@ -113,3 +113,22 @@ def test_best_says_when_the_best_evaluation_was_at_a_step_never_saved(store, tmp
     other = runs.create(store, exp.id)  # its best evaluation is the checkpoint's own: nothing to say
     metrics.add_batch(store, other.id, [("eval_loss", 1, 1.25), ("eval_loss", 2, 1.4)])
     assert unsaved_best(store, other.id, tmp_path, 1) is None
+
+
+def test_a_checkpoint_without_its_weights_file_is_one_line_naming_its_step_and_the_whole_ones(tmp_path):
+    # Seen: a job folder's checkpoint without trainable.safetensors was imported; `export 2 --checkpoint 12` then
+    # said "I/O error ...: No such file or directory: .../runs/2/.pinned-@.../step-00000012/trainable.safetensors".
+    import json
+
+    from spark_trainer.export.checkpoint import read_tensors
+
+    _checkpoint(tmp_path, 3)
+    _checkpoint(tmp_path, 6)
+    also_broken = _checkpoint(tmp_path, 9)
+    (also_broken / STATE_FILE).write_text(json.dumps({"step": 9, "files": ["trainable.safetensors"]}))
+    pinned = tmp_path / ".pinned-@host-1-2-abcd1234" / "step-00000006" / "trainable.safetensors"
+    pinned.parent.mkdir(parents=True)
+    with pytest.raises(BadInput) as refused:
+        read_tensors(pinned)
+    assert str(refused.value) == (f"{tmp_path / 'checkpoints' / 'step-00000006' / 'trainable.safetensors'} is "
+                                  "missing, so checkpoint step 6 cannot be read; choose another checkpoint (step 3)")
