@@ -208,9 +208,11 @@ def _local_work(session: Session, row: RunRow, imp: ImportedRun) -> list[str]:
     if requeued:  # resumed or extended here: its checkpoints the job does not have
         in_job = {step for kind, _path, step, _meta, _when in imp.artifacts if kind == "checkpoint"}
         own = [p.name for p in list_checkpoints(folder) if checkpoint_step(p) not in in_job] if folder else []
-        steps = f"steps {imp.step + 1}-{row.step}" if row.step > imp.step else f"up to step {row.step}"
-        kept = f", checkpoint{'s' if len(own) > 1 else ''} {', '.join(own)}" if own else ""
-        lost.append(f"trained here ({steps}{kept})")
+        kept = f"checkpoint{'s' if len(own) > 1 else ''} {', '.join(own)}" if own else ""
+        if row.step > imp.step:
+            lost.append(f"trained here (steps {imp.step + 1}-{row.step}{', ' + kept if kept else ''})")
+        else:  # resumed, but not (yet) past the job's step
+            lost.append(f"been resumed here (now at step {row.step}{', ' + kept if kept else ''})")
     in_job_paths = {str(folder / relative) for _kind, relative, *_rest in imp.artifacts} if folder else set()
     saved: dict[str, int] = {}
     for kind, path in session.execute(select(ArtifactRow.kind, ArtifactRow.path).where(ArtifactRow.run_id == row.id)):

@@ -275,3 +275,17 @@ def test_a_job_checkpoint_missing_its_weights_is_refused_before_the_earlier_impo
     shutil.rmtree(broken)  # what the refusal offers: import the job without that checkpoint
     assert cli("run", "import", folder).code == 0
     assert [a.step for a in artifacts.list_for(store, run.id, "checkpoint")] == [3]
+
+
+def test_a_resume_here_that_has_not_passed_the_jobs_step_is_named_as_such(job, cli, store: Store) -> None:
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 5, end=None, checkpoint_at=(3,))
+    status = json.loads((folder / "run" / "status.json").read_text())
+    status["pid"] = max(os.getpid() + 100000, 4_000_000)  # killed: imports as interrupted
+    (folder / "run" / "status.json").write_text(json.dumps(status))
+    assert cli("run", "import", folder).code == 0
+    run = runs.list_all(store)[0]
+    runs.transition(store, run.id, RunStatus.QUEUED, "resume requested")
+    runs.transition(store, run.id, RunStatus.CANCELLED, "cancelled while queued")
+    again = cli("run", "import", folder)
+    assert again.code == 2 and f"run {run.id} has been resumed here (now at step 5) since it was imported" in again.err
