@@ -12,13 +12,13 @@ and only then is the old folder deleted (`keep_old` keeps it), renamed aside fir
 during the copy (a command, the app) stops the move with the copy removed and the write kept
 (`home_dest.Unchanged`; it used to be deleted with the old folder). A copy that fails or is interrupted
 leaves the old home as it was and removes the partial copy; a copy killed outright leaves a marker
-file in the destination, and the next move to it removes that partial copy first.
+file in the destination (store/partial_copy.py): nothing opens that folder, and the next move of the same
+home to it removes that partial copy first, provided nothing but the move wrote to it (else one line).
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 import sqlite3
@@ -32,11 +32,11 @@ from spark_trainer.disk import gb
 from spark_trainer.errors import BadInput, Conflict, DiskFull, OperationFailed, SparkError
 from spark_trainer.jobs import home_dest, home_users
 from spark_trainer.paths import DB_NAME, HOME_ENV, DataHome, disk_free_bytes
-from spark_trainer.store import presence
+from spark_trainer.store import partial_copy, presence
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 
-MARKER = ".spark-move-incomplete"
+MARKER = partial_copy.MARKER
 # SQLite's side files: the backup API copies the database's committed content, WAL included.
 _SIDE_FILES = (DB_NAME + "-wal", DB_NAME + "-shm", DB_NAME + "-journal")
 SLACK_BYTES = 16 * 2**20  # room asked for beyond the home's size: directories, the database's growth
@@ -235,7 +235,7 @@ def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile,
     try:
         plan.dest.mkdir(parents=True, exist_ok=True)
         # Says "a partial copy of this home" to the next move here, if this process is killed outright.
-        (plan.dest / MARKER).write_text(json.dumps({"source": str(plan.source)}), encoding="utf-8")
+        partial_copy.write(plan.dest, plan.source)
         for folder, dirs, names in os.walk(plan.source):
             here = Path(folder)
             there = plan.dest / here.relative_to(plan.source)
@@ -253,6 +253,8 @@ def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile,
                     os.symlink(os.readlink(here / name), there / name)
                 elif here == plan.source and name == DB_NAME:
                     _copy_database(here / name, there / name)
+                    # What proves, to a later move, that nothing opened this copy since (partial_copy.used_since).
+                    partial_copy.write(plan.dest, plan.source, partial_copy.fingerprint(there / name))
                     advanced((here / name).stat().st_size)
                 else:
                     copy_file(here / name, there / name, advanced)
@@ -343,15 +345,18 @@ def _side_sizes(root: Path) -> list[int]:
 
 
 def _remove_partial(target: Path, source: Path) -> bool:
-    """Remove what a killed move to `target` from this home left (its marker names the source)."""
-    marker = target / MARKER
-    try:
-        left = json.loads(marker.read_text(encoding="utf-8")).get("source")
-    except (OSError, ValueError):
+    """Remove what a killed move to `target` from this home left (its marker names the source), only when
+    it is provably untouched since: a walk found a dataset added to such a copy deleted with it."""
+    left = partial_copy.read(target)
+    if left is None:
         return False
-    if left != str(source):
-        raise BadInput(f"{target} holds a partial copy of another data home ({left}); delete it or choose another "
-                       "folder")
+    if left.source != str(source):
+        raise BadInput(f"{target} holds a partial copy of another data home ({left.source or 'unknown'}); delete it "
+                       "or choose another folder")
+    used = partial_copy.used_since(target, left, source)
+    if used is not None:
+        raise BadInput(f"{target} holds the unfinished copy of an interrupted move of this home, and {used}; it was "
+                       "left as it is: look through it, then delete it or choose another folder")
     shutil.rmtree(target)
     return True
 

@@ -3,7 +3,8 @@
 Opening guards the database: a file that is not SQLite (or is damaged) is reported with its path
 and never written to; creating and migrating happen under a file lock (`sparktrainer.db.lock`), so
 any number of processes may open a new home at once; a store opened without upgrading (workers)
-still checks the schema revision is the one this code knows.
+still checks the schema revision is the one this code knows. The unfinished copy of an interrupted home
+move is refused (store/partial_copy.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from spark_trainer.errors import Conflict, DatabaseLocked, DiskFault, StoreDiskFull, StoreError
 from spark_trainer.paths import DataHome, resolve_home
-from spark_trainer.store import home_moves, migrate, presence
+from spark_trainer.store import home_moves, migrate, partial_copy, presence
 from spark_trainer.store.engine import BUSY_TIMEOUT_MS, PAGE_SIZE, make_engine, writer
 from spark_trainer.store.home_moves import Moved
 
@@ -204,6 +205,7 @@ class Store:
         process's write lock, then raises DatabaseLocked.
         """
         data_home = home if isinstance(home, DataHome) else resolve_home(home)
+        partial_copy.refuse_open(data_home.root)  # an interrupted move's copy: files missing, and a retry removes it
         data_home.ensure()
         check_database_file(data_home.db_path)
         with _setup_lock(data_home):

@@ -172,3 +172,20 @@ def test_a_run_page_asked_for_a_run_that_does_not_exist_says_so(window, home, tm
     assert not (tmp_path / "shot.png").exists()
     _first_view(window, argparse.Namespace(view="run-detail", run=99, prompt=None))
     assert window.current_view_name() == "runs" and "No run with id '99'" in window.statusBar().currentMessage()
+
+
+def test_the_unfinished_copy_of_an_interrupted_move_ends_the_app_in_one_line(tmp_path) -> None:
+    """A walk: a move killed mid-copy left a folder the app opened as a normal home, half its files missing."""
+    from spark_trainer.store import partial_copy
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    partial_copy.write(copy, tmp_path / "home")
+    env = subprocess_env(QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+                         SPARK_TRAINER_CONFIG_DIR=str(tmp_path / "record"))
+    proc = subprocess.run([sys.executable, "-m", "app.main", "--home", str(copy), "--exit-when-shown"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"{copy} is the unfinished copy of an interrupted move of the data home at " \
+        f"{tmp_path / 'home'} (that home is intact)" in errors[0], proc.stderr[-2000:]
+    assert proc.returncode == 2 and sorted(p.name for p in copy.iterdir()) == [partial_copy.MARKER]

@@ -114,21 +114,6 @@ def test_a_copy_interrupted_midway_leaves_the_old_home_intact(chosen: Path, tmp_
         assert store.home.root == chosen and projects.list_all(store)
 
 
-def test_a_partial_copy_left_by_a_killed_move_is_removed_on_retry(chosen: Path, tmp_path: Path, tmpfs) -> None:  # noqa: F811
-    disk = tmpfs(tmp_path / "disk", 64 * 2**20)
-    dest = disk / "spark"
-    dest.mkdir()
-    (dest / home_move.MARKER).write_text(f'{{"source": "{chosen}"}}')
-    (dest / "sparktrainer.db").write_bytes(b"half")
-    plan = _plan(dest)
-    assert plan.removed_partial and not plan.rename
-    result = home_move.carry_out(plan)
-    assert result.notes[0].startswith("removed the partial copy")
-    assert not (dest / home_move.MARKER).exists() and not chosen.exists()
-    with Store.open(None) as store:
-        assert store.home.root == dest and projects.list_all(store)
-
-
 def test_same_filesystem_is_a_rename_and_keep_old_a_copy(chosen: Path, tmp_path: Path, cli) -> None:
     kept = cli("--json", "home", "move", str(tmp_path / "copy"), "--keep-old", use_home=False)
     assert kept.code == 0 and kept.json()["method"] == "copy" and kept.json()["kept_old"]

@@ -1,0 +1,122 @@
+"""A data home move (spark_trainer/jobs/home_move.py) killed outright, by SIGKILL in a real process: in the
+copy, the partial copy is never opened as a home and is removed by the next move only while untouched
+(spark_trainer/store/partial_copy.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spark_trainer import home_record
+from spark_trainer.errors import BadInput
+from spark_trainer.jobs import home_move
+from spark_trainer.store import partial_copy, projects
+from spark_trainer.store.store import Store
+from tests.tmpfs import tmpfs  # noqa: F401 - the fixture
+
+# Moves the chosen home to argv[1] and SIGKILLs itself: after the first model file copied ("copy"), or when
+# the old folder is being deleted ("remove").
+KILLED_MOVE = """
+import os, signal, sys
+from spark_trainer.jobs import home_move
+from spark_trainer.store.store import Store
+
+def die(*_args, **_kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def copy_then_die(src, dst, advanced):
+    home_move.copy_with_progress(src, dst, advanced)
+    if src.parent.name == "models":  # the home's own files, the database first, are copied
+        die()
+
+with Store.open(None) as store:
+    plan = home_move.plan_move(store, sys.argv[1])
+if sys.argv[2] == "remove":
+    home_move.shutil.rmtree = die
+home_move.carry_out(plan, copy_file=copy_then_die if sys.argv[2] == "copy" else None)
+"""
+
+
+@pytest.fixture
+def chosen(home: Path, monkeypatch) -> Path:
+    """`home` as the chosen home (no $SPARK_TRAINER_HOME), holding one project and two model files."""
+    monkeypatch.delenv("SPARK_TRAINER_HOME")
+    with Store.open(home) as store:
+        projects.create(store, "kept")
+    (home / "models" / "a.bin").write_bytes(os.urandom(2**20))
+    (home / "models" / "b.bin").write_bytes(os.urandom(2**20))
+    home_record.set_chosen(home)
+    return home.resolve()
+
+
+def _killed_move(dest: Path, where: str) -> None:
+    done = subprocess.run([sys.executable, "-c", KILLED_MOVE, str(dest), where], capture_output=True, text=True)
+    assert done.returncode == -9, done.stderr
+
+
+def test_a_partial_copy_is_refused_when_opened_and_removed_by_the_next_move(
+        chosen: Path, tmp_path: Path, cli, tmpfs) -> None:  # noqa: F811
+    dest = tmpfs(tmp_path / "disk", 64 * 2**20) / "spark"
+    _killed_move(dest, "copy")
+    assert (dest / partial_copy.MARKER).is_file() and (dest / "sparktrainer.db").is_file()
+
+    for args in (("home", "show"), ("project", "list"), ("project", "create", "precious")):
+        refused = cli("--home", str(dest), *args, use_home=False)
+        assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
+        assert (f"{dest} is the unfinished copy of an interrupted move of the data home at {chosen} (that home is "
+                f"intact)") in refused.err
+        assert f"run `spark-trainer --home {chosen} home move {dest}` again, or delete the folder" in refused.err
+    with pytest.raises(BadInput, match="unfinished copy"):
+        Store.open(dest)
+    assert not (dest / ".open").exists()  # nothing opened it: the next move may remove it
+
+    moved = cli("home", "move", str(dest), use_home=False)
+    assert moved.code == 0, moved.err
+    assert "removed the partial copy an interrupted move had left there" in moved.err
+    assert not (dest / partial_copy.MARKER).exists() and not chosen.exists()
+    assert "kept" in cli("project", "list", use_home=False).out
+
+
+def _used_by_an_older_version(dest: Path) -> None:
+    """What an older SparkTrainer (no refusal) did with the partial copy: opened it and added a project."""
+    marker = (dest / partial_copy.MARKER).read_bytes()
+    (dest / partial_copy.MARKER).unlink()
+    with Store.open(dest) as store:
+        projects.create(store, "precious")
+    (dest / partial_copy.MARKER).write_bytes(marker)
+
+
+@pytest.mark.parametrize("trace", ["open_marks", "database_only", "new_file"])
+def test_a_partial_copy_used_since_is_never_removed(chosen: Path, tmp_path: Path, cli, tmpfs, trace) -> None:  # noqa: F811
+    """A walk: a dataset ingested into a partial copy was deleted with it by the next move."""
+    dest = tmpfs(tmp_path / "disk", 64 * 2**20) / "spark"
+    _killed_move(dest, "copy")
+    if trace == "new_file":  # put there by hand: the database is as the move left it
+        (dest / "models" / "mine.txt").write_text("precious")
+    else:
+        _used_by_an_older_version(dest)
+        if trace == "database_only":  # the open-marks cleared too: the database alone tells
+            for mark in (dest / ".open").iterdir():
+                mark.unlink()
+            (dest / ".open").rmdir()
+
+    refused = cli("home", "move", str(dest), use_home=False)
+    assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
+    assert f"{dest} holds the unfinished copy of an interrupted move of this home, and " in refused.err
+    assert "it was left as it is" in refused.err
+    assert (dest / partial_copy.MARKER).is_file() and (chosen / "sparktrainer.db").is_file()
+    if trace == "new_file":
+        assert "it holds models/mine.txt, which the home at" in refused.err
+        assert (dest / "models" / "mine.txt").read_text() == "precious"
+    else:
+        (dest / partial_copy.MARKER).unlink()
+        with Store.open(dest) as store:
+            assert "precious" in [p.name for p in projects.list_all(store)]
+
+
+def test_the_home_move_marker_is_the_partial_copy_marker() -> None:
+    assert home_move.MARKER == partial_copy.MARKER == ".spark-move-incomplete"  # older versions' copies keep theirs
