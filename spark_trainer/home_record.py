@@ -141,6 +141,34 @@ def refuse_moved_away(chosen: ChosenHome) -> None:
         raise BadInput(moved_line(chosen.home.root, moved))
 
 
+def set_aside_name(root: Path, pid: int) -> Path:
+    """Where a move renames the old home before deleting it (a process opening the old path then finds none)."""
+    return root.with_name(f".{root.name}.moved-{pid}")
+
+
+def set_aside_leftovers() -> list[tuple[Path, str]]:
+    """(folder, where its home went) for each old home a recorded move set aside and did not finish deleting
+    (killed meanwhile), skipping one whose move is still running: hidden, they would take room forever."""
+    import glob
+
+    import psutil
+
+    found = []
+    for old, new in read_record().moved:
+        root = Path(old)
+        for folder in sorted(root.parent.glob(f".{glob.escape(root.name)}.moved-*")):
+            pid = folder.name.rsplit("-", 1)[-1]
+            if folder.is_dir() and not folder.is_symlink() and pid.isdigit() and not psutil.pid_exists(int(pid)):
+                found.append((folder, new))
+    return found
+
+
+def set_aside_line(folder: Path, new: str) -> str:
+    """The one line for an old home left set aside by an interrupted move."""
+    return (f"{folder} is what is left of the old data home moved to {new}: the move was interrupted while "
+            "deleting it; delete that folder by hand if you do not need it")
+
+
 def moved_line(root: Path, new: str) -> str:
     """The one line for a command naming a home `home move` took away."""
     return (f"the data home that was at {root} was moved to {new} (spark-trainer home move); use --home {new}, "

@@ -48,17 +48,20 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
     root = chosen.home.root
     data: dict = {"home": str(root), "source": chosen.source, "why": chosen.why,
                   "record": str(home_record.record_path())}
+    set_aside = home_record.set_aside_leftovers()
+    data["old_homes_left"] = [{"folder": str(folder), "moved_to": new} for folder, new in set_aside]
+    left = [("old home left", home_record.set_aside_line(folder, new)) for folder, new in set_aside]
     missing = home_record.missing_home(chosen)
     if missing is not None:
         line = home_record.missing_line(missing, chosen.source)
         data.update(missing=True, error=line)
-        return Result(data, fields([("data home", f"{root} ({chosen.why})"), ("missing", line)]), exit_code=2)
+        return Result(data, fields([("data home", f"{root} ({chosen.why})"), ("missing", line), *left]), exit_code=2)
     from spark_trainer.jobs.home_move import home_summary
 
     data.update(missing=False, **home_summary(ctx.store))
     return Result(data, lambda: fields([
         ("data home", root), ("why", chosen.why), ("size", human_bytes(data["bytes"])),
-        ("runs", data["runs"]), ("datasets", data["datasets"]), ("recorded in", data["record"])]))
+        ("runs", data["runs"]), ("datasets", data["datasets"]), ("recorded in", data["record"]), *left]))
 
 
 def cmd_set(ctx: Context, args: argparse.Namespace) -> Result:

@@ -8,7 +8,7 @@ import platform
 import sys
 from pathlib import Path
 
-from spark_trainer import __version__
+from spark_trainer import __version__, home_record
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, human_bytes, table
 from spark_trainer.cli.verbs import strip_verb
@@ -66,8 +66,6 @@ def _gpu_row(g) -> tuple:
 def _home_exists(ctx: Context) -> bool:
     """A home with a database that can be opened as it is (a new --home, or a chosen home whose drive
     is not mounted, has none)."""
-    from spark_trainer import home_record
-
     chosen = ctx.chosen
     return chosen.home.db_path.exists() and home_record.missing_home(chosen) is None
 
@@ -127,6 +125,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
     home = chosen.home
     revision, db_problem = _database_state(ctx)
     unrecorded = _unrecorded_dataset_folders(ctx) if db_problem is None else []
+    set_aside = home_record.set_aside_leftovers()
     torch_info = _torch_report()
     gpus = list_gpus()
     libraries = {name: _version(name) for name in
@@ -149,6 +148,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
         "schema_head": migrate.HEAD_REVISION,
         "libraries": libraries,
         "unrecorded_dataset_folders": [str(p) for p in unrecorded],
+        "old_homes_left": [{"folder": str(folder), "moved_to": new} for folder, new in set_aside],
     }
 
     def text() -> str:
@@ -170,6 +170,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
              if db_problem is None else f"PROBLEM: {db_problem}"),
             ("libraries", lib_line), ("not installed", ", ".join(missing) or "-"),
             ("unrecorded", _unrecorded_line(unrecorded)),
+            *(("old home left", home_record.set_aside_line(folder, new)) for folder, new in set_aside),
         ])
 
     return Result(data, text, exit_code=0 if db_problem is None else 1)

@@ -152,6 +152,7 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
         except OSError as exc:
             raise OperationFailed(f"could not rename {plan.source} to {plan.dest}: {exc.strerror or exc}; "
                                   "the data home was not moved") from exc
+        _record(plan, was_chosen)  # at once: the old path is empty now, and must say where the home went
         if progress is not None:
             progress(plan.bytes, plan.bytes, "")
         moved = _opened_at_new_place(plan)
@@ -165,13 +166,11 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
             except SparkError as exc:
                 shutil.rmtree(plan.dest, ignore_errors=True)
                 raise OperationFailed(f"{exc}; the copy was removed and the home is still at {plan.source}") from None
+            # Before the old folder goes: a kill while it is deleted leaves the new home in use and the old
+            # path refused (home_record.refuse_moved_away), not opening as a new, empty home.
+            _record(plan, was_chosen)
             if not plan.keep_old:
                 notes += _remove_old(plan.source)
-    if was_chosen:  # the machine's home moved: it stays the chosen one, at its new place
-        home_record.set_chosen(plan.dest)
-        home_record.set_opened(plan.dest)
-    if not plan.keep_old:  # a command naming the old place is told where the home went
-        home_record.note_moved(plan.source, plan.dest)
     env, env_note = os.environ.get(HOME_ENV), None
     if env and Path(env).expanduser().resolve() == plan.source:
         env_note = f"${HOME_ENV} still points at {plan.source}; set it to {plan.dest} (it wins over the chosen home)"
@@ -180,6 +179,15 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
     chosen_home = home_record.read_record().chosen
     return MoveResult(str(plan.source), str(plan.dest), "rename" if plan.rename else "copy", plan.files,
                       plan.bytes, plan.keep_old, plan.queued, moved, notes, env_note, was_chosen, chosen_home)
+
+
+def _record(plan: MovePlan, was_chosen: bool) -> None:
+    """Write the move into the home record: the chosen home follows it, and the old place says where it went."""
+    if was_chosen:  # the machine's home moved: it stays the chosen one, at its new place
+        home_record.set_chosen(plan.dest)
+        home_record.set_opened(plan.dest)
+    if not plan.keep_old:  # a command naming the old place is told where the home went
+        home_record.note_moved(plan.source, plan.dest)
 
 
 def _opened_at_new_place(plan: MovePlan) -> str | None:
@@ -191,11 +199,12 @@ def _opened_at_new_place(plan: MovePlan) -> str | None:
 def _remove_old(source: Path) -> list[str]:
     """Delete the old folder, renamed aside first: a process opening the old path meanwhile finds no
     home there rather than files being deleted under it. The notes to say (what could not be removed)."""
-    aside = source.with_name(f".{source.name}.moved-{os.getpid()}")
+    aside = home_record.set_aside_name(source, os.getpid())
     try:
         os.rename(source, aside)
     except OSError:
         aside = source
+        (source / DB_NAME).unlink(missing_ok=True)  # first: a kill in the rmtree leaves no home that opens there
     failed: list[str] = []
     shutil.rmtree(aside, onerror=lambda _f, path, exc: failed.append(f"{path}: {exc[1]}"))
     return [f"the old folder {aside} could not be removed entirely ({failed[0]}); delete it by hand"] if failed else []

@@ -1,6 +1,7 @@
 """A data home move (spark_trainer/jobs/home_move.py) killed outright, by SIGKILL in a real process: in the
 copy, the partial copy is never opened as a home and is removed by the next move only while untouched
-(spark_trainer/store/partial_copy.py)."""
+(spark_trainer/store/partial_copy.py); while the old folder is deleted, the move is already recorded, so
+the old path is refused and what is left of the old folder is reported."""
 
 from __future__ import annotations
 
@@ -116,6 +117,36 @@ def test_a_partial_copy_used_since_is_never_removed(chosen: Path, tmp_path: Path
         (dest / partial_copy.MARKER).unlink()
         with Store.open(dest) as store:
             assert "precious" in [p.name for p in projects.list_all(store)]
+
+
+def test_a_move_killed_while_deleting_the_old_folder_is_recorded_and_the_leftover_reported(
+        chosen: Path, tmp_path: Path, cli, tmpfs) -> None:  # noqa: F811
+    """A walk: the old home sat in a hidden `.NAME.moved-PID`, no move was recorded, and the old path then
+    opened as a new, empty home."""
+    dest = tmpfs(tmp_path / "disk", 64 * 2**20) / "spark"
+    _killed_move(dest, "remove")
+    aside = list(chosen.parent.glob(f".{chosen.name}.moved-*"))
+    assert len(aside) == 1 and not chosen.exists() and not (dest / partial_copy.MARKER).exists()
+    record = home_record.read_record()
+    assert record.chosen == str(dest) and record.moved == ((str(chosen), str(dest)),)
+
+    old = cli("--home", str(chosen), "project", "list", use_home=False)
+    assert old.code == 2 and f"the data home that was at {chosen} was moved to {dest}" in old.err
+    assert not chosen.exists()  # no empty home started there
+    assert "kept" in cli("project", "list", use_home=False).out  # the chosen home is the new place
+
+    shown = cli("--json", "home", "show", use_home=False)
+    assert shown.code == 0 and shown.json()["old_homes_left"] == [{"folder": str(aside[0]), "moved_to": str(dest)}]
+    text = cli("home", "show", use_home=False).out
+    assert f"{aside[0]} is what is left of the old data home moved to {dest}" in text
+    assert "delete that folder by hand" in text
+
+
+def test_a_folder_set_aside_by_a_move_still_running_is_not_reported(chosen: Path, tmp_path: Path) -> None:
+    aside = home_record.set_aside_name(chosen, os.getpid())  # this process: a move deleting it right now
+    aside.mkdir()
+    home_record.note_moved(chosen, tmp_path / "elsewhere")
+    assert home_record.set_aside_leftovers() == []
 
 
 def test_the_home_move_marker_is_the_partial_copy_marker() -> None:
