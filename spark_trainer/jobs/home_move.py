@@ -6,9 +6,10 @@ place). The destination must not exist, or be empty, and must have room for the 
 
 On one filesystem the folder is renamed. Otherwise every file is copied (the database through
 SQLite's backup API, so a reader elsewhere never sees half a page), the copy is checked (file count
-and sizes, and the database's quick_check), the home record (spark_trainer.home_record) points at
-the new place, the store is opened there so every stored path follows (spark_trainer.store.home_moves),
-and only then is the old folder deleted (`keep_old` keeps it), renamed aside first. A write to the home
+and sizes, and the database's quick_check), the store is opened there so every stored path follows
+(spark_trainer.store.home_moves), the home record (spark_trainer.home_record) points at the new place, and
+only then is the old folder deleted (`keep_old` keeps it), renamed aside first (a kill meanwhile leaves it
+there, named by `home show` and `doctor`: home_record.set_aside_leftovers). A write to the home
 during the copy (a command, the app) stops the move with the copy removed and the write kept
 (`home_dest.Unchanged`; it used to be deleted with the old folder). A copy that fails or is interrupted
 leaves the old home as it was and removes the partial copy; a copy killed outright leaves a marker
