@@ -118,6 +118,7 @@ class DatasetBuilder:
         """Refuse (DiskFull, nothing written) unless the data home has room for `needed` bytes."""
         self.needed_bytes = needed
         folder = self.home.datasets_dir
+        _sweep_dead(folder)  # an ingestion killed before (or failed on a full disk) must not take the room
         free = disk.free_bytes(folder)
         if free < needed + MARGIN_BYTES:
             raise DiskFull(f"disk full at {folder}: {disk.gb(free)} free, the dataset needs about "
@@ -131,7 +132,7 @@ class DatasetBuilder:
             self.home.datasets_dir.mkdir(parents=True, exist_ok=True)
             # Named for its process (jobs/leftovers.py): one left by an ingestion killed outright goes
             # at the next ingestion, and in the reconcile sweep.
-            leftovers.remove_dead(self.home.datasets_dir, STAGING_PREFIX)
+            _sweep_dead(self.home.datasets_dir)
             folder = self.home.datasets_dir / f"{STAGING_PREFIX}{leftovers.tag()}-{uuid.uuid4().hex[:8]}"
             folder.mkdir()
             self._staging = folder
@@ -273,10 +274,22 @@ class DatasetBuilder:
     def discard(self) -> None:
         """Remove the staging folder (after a failure or a cancel)."""
         if self._rows is not None:
-            self._rows.close()
+            try:
+                self._rows.close()
+            except OSError:
+                # Its buffer could not be written (the disk that failed the ingestion is still full):
+                # the file is closed all the same, and the folder it is in goes next.
+                pass
         if self._staging is not None and self._staging.exists():
             shutil.rmtree(self._staging, ignore_errors=True)
         self._staging = None
+
+
+def _sweep_dead(datasets_dir: Path) -> None:
+    """Remove the staging folders of ingestions whose process is gone (jobs/leftovers.py)."""
+    from spark_trainer.jobs import leftovers
+
+    leftovers.remove_dead(datasets_dir, STAGING_PREFIX)
 
 
 def _home_folder(home: DataHome, target: Path | None) -> Path:

@@ -163,3 +163,46 @@ def test_scene_frames_are_checked_once_the_scenes_are_known(full_home: Path, cli
     assert line.endswith("; nothing was saved"), line
     os.unlink(full_home / ".ballast")
     assert _state(full_home) == before
+
+
+def _jsonl(path: Path, rows: int) -> Path:
+    rng = np.random.default_rng(1)
+    with path.open("w") as fh:
+        for i in range(rows):
+            fh.write(f'{{"text": "row {i} {rng.integers(0, 2**62):x}{"y" * 60}", "label": "{i % 3}"}}\n')
+    return path
+
+
+def test_rows_meeting_a_full_disk_name_the_folder_and_leave_no_staging(full_home: Path, cli, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The accepted rows are written through a buffer: removing the staging closed it first, and its flush
+    met the full disk again, so the folder stayed and the error was "I/O error ... No space left on device"."""
+    data = _jsonl(tmp_path / "m.jsonl", 2000)
+    before = _state(full_home)
+    monkeypatch.setattr(DatasetBuilder, "check_space", lambda self, needed: setattr(self, "needed_bytes", needed))
+    fill(full_home)
+    out = cli("dataset", "ingest", data, "--project", "p")
+    assert out.code == 1, out.err
+    line = out.err.strip().splitlines()[-1]
+    assert line.startswith(f"error: disk full at {full_home / 'datasets'}: 0.0 MiB free, the dataset needs about "), line
+    assert line.endswith("; nothing was saved"), line
+    (full_home / ".ballast").unlink()
+    assert _state(full_home) == before
+    assert not [p.name for p in (full_home / "datasets").iterdir()]  # no `.staging-*` either
+
+
+def test_a_killed_ingestions_staging_does_not_take_the_room_of_the_next(tmpfs, home: Path, cli,  # noqa: F811
+                                                                        tmp_path: Path) -> None:
+    """An ingestion killed outright left its staging folder; the next one was refused for the space that
+    folder held, since it was swept only once the space check had passed."""
+    from tests.dead_process import dead_tag
+
+    tmpfs(home, 12 * MiB)
+    assert cli("project", "create", "p").code == 0
+    left = home / "datasets" / f".staging-{dead_tag()}-abcd1234"
+    left.mkdir(parents=True)
+    (left / ".rows.jsonl").write_bytes(os.urandom(8 * MiB))
+    data = _jsonl(tmp_path / "m.jsonl", 2000)
+    out = cli("dataset", "ingest", data, "--project", "p")
+    assert out.code == 0, out.err
+    assert not left.exists()
