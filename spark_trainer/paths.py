@@ -40,6 +40,11 @@ class DataHome:
     def exports_dir(self) -> Path:
         return self.root / "exports"
 
+    @property
+    def video_cache_dir(self) -> Path:
+        """The video wizard's per-video work (ingest/video/wizard.py)."""
+        return self.root / "cache" / "video"
+
     def dataset_dir(self, dataset_id: int) -> Path:
         return self.datasets_dir / str(dataset_id)
 

@@ -153,7 +153,8 @@ def reconcile(store: Store, *, strict: bool = False) -> list[int]:
     last = _swept.get(str(store.home.root))
     if last is None or time.monotonic() - last >= LEFTOVER_SWEEP_S:  # a killed export's or evaluation's folders
         _swept[str(store.home.root)] = time.monotonic()  # (jobs/leftovers.py)
-        leftovers.sweep_home(store.home.runs_dir, store.home.exports_dir, store.home.datasets_dir)
+        leftovers.sweep_home(store.home.runs_dir, store.home.exports_dir, store.home.datasets_dir,
+                             store.home.video_cache_dir)
         extend_files.undo_dead_extends(store)  # the files of an extend killed before its database write
     _settle_evaluations(store)
     config = settings.get_all(store)

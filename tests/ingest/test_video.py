@@ -322,3 +322,29 @@ def test_a_phone_portrait_video_gives_upright_frames(store, project, tmp_path) -
     frame = cv2.imread(str(Path(result.dataset.path) / row["path"]))
     assert frame.shape[:2] == (64, 48)
     assert frame[5, 24, 2] > 200 and frame[58, 24].max() < 60  # red on top, black below (BGR)
+
+
+def test_a_killed_wizards_work_folders_go_at_the_next_run(store, project, clips) -> None:
+    """A wizard killed outright left `cache/video/.work-<random>` with the frames it had extracted: nothing
+    could tell whose it was, so it stayed for good. Now named for its process, it goes at the next run
+    (even one that finds every video cached); another host's and a finished video's folders stay."""
+    import os
+    import time
+
+    from tests.dead_process import dead_tag
+
+    options = VideoOptions(fps=2, max_frames=2)
+    build_video_dataset(store, [clips / "short.mp4"], project=project, options=options)
+    cache = store.home.root / "cache" / "video"
+    finished = sorted(p.name for p in cache.iterdir())
+    killed = cache / f".work-{dead_tag()}-abcd1234"
+    older = cache / ".work-0badc0de"  # an older version's name, a day old: judged by age
+    elsewhere = cache / f".work-@otherbox-{os.getpid()}-1000-beef0001"  # another machine's, on a shared home
+    for folder in (killed, older, elsewhere):
+        (folder / "frames").mkdir(parents=True)
+        (folder / "frames" / "000001.jpg").write_bytes(b"x" * 1000)
+    day_ago = time.time() - 25 * 3600
+    os.utime(older, (day_ago, day_ago))
+    again = build_video_dataset(store, [clips / "short.mp4"], project=project, options=options)
+    assert all(v["cached"] for v in again.report.extra["videos"].values())
+    assert sorted(p.name for p in cache.iterdir()) == sorted([*finished, elsewhere.name])

@@ -137,3 +137,15 @@ def test_an_older_version_s_ingestion_staging_goes_by_the_same_age_rule(tmp_path
     leftovers.sweep_home(tmp_path / "runs", tmp_path / "exports", datasets)
     assert not old.exists()
     assert young.exists() and other.exists()
+
+
+def test_the_sweep_removes_a_killed_video_wizards_work_folder(tmp_path: Path) -> None:
+    from spark_trainer.paths import DataHome
+
+    home = DataHome(tmp_path)
+    work = home.video_cache_dir / f".work-@{socket.gethostname().replace('-', '_')}-{_dead_pid()}-1000-dddd4444"
+    (work / "frames").mkdir(parents=True)
+    assert leftovers.dead_in_home(home) == [work]
+    with Store.open(tmp_path) as store:
+        reconcile(store)
+    assert not work.exists() and home.video_cache_dir.is_dir()

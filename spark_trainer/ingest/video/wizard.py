@@ -42,6 +42,7 @@ from spark_trainer.ingest.video.scenes import detect_scenes
 from spark_trainer.store import projects
 from spark_trainer.store.store import Store
 
+WORK_PREFIX = ".work-"  # a video's folder while its frames are extracted, renamed to its cache key when done
 CACHE_VERSION = 2  # 2: --fps samples by timestamps (variable-frame-rate videos gave other frames)
 
 
@@ -114,11 +115,16 @@ def process_video(video: Path, probe: VideoProbe, options: VideoOptions, cache_r
     `before_extract` gets the indices of the frames about to be extracted (and may refuse by
     raising). Returns the cache folder and its `result.json` content.
     """
+    from spark_trainer.jobs import leftovers
+
+    # Named for its process (jobs/leftovers.py): the work of a wizard killed outright goes at the next
+    # wizard run, and in the reconcile sweep; a finished video's folder (its cache key) is never touched.
+    leftovers.remove_dead(cache_root, WORK_PREFIX)
     done = cache_root / options.cache_key(probe.sha256)
     if (done / "result.json").is_file():
         return done, {**json.loads((done / "result.json").read_text()), "cached": True}
     cache_root.mkdir(parents=True, exist_ok=True)
-    work = cache_root / f".work-{uuid.uuid4().hex[:8]}"
+    work = cache_root / f"{WORK_PREFIX}{leftovers.tag()}-{uuid.uuid4().hex[:8]}"
     try:
         result = _compute(video, probe, options, work, captioner, transcriber, progress, cancel, before_extract)
         (work / "result.json").write_text(json.dumps(result, indent=1))
@@ -236,7 +242,7 @@ def _check_room(store: Store, options: VideoOptions, videos: list[tuple[InputFil
                 scene_frames: list[int] | None = None) -> None:
     """Refuse (nothing written) unless the data home has room for these videos' frames: estimated
     for videos not yet extracted, the cached frames' real size for those already done."""
-    cache_root = store.home.root / "cache" / "video"
+    cache_root = store.home.video_cache_dir
     new = cached = 0
     for f, probe in videos:
         done = cache_root / options.cache_key(probe.sha256) / "frames"
@@ -272,7 +278,7 @@ def _one_video(f: InputFile, probe: VideoProbe, i: int, n: int, builder: Dataset
             _check_room(store, options, [(f, probe)], kept)
 
     try:
-        cache_dir, result = process_video(f.path, probe, options, store.home.root / "cache" / "video",
+        cache_dir, result = process_video(f.path, probe, options, store.home.video_cache_dir,
                                           captioner=captioner, transcriber=transcriber, progress=inner,
                                           cancel=cancel, before_extract=room)
     except space.NoRoomForFrames:
