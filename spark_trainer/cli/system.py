@@ -7,6 +7,7 @@ import importlib.metadata
 import platform
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spark_trainer import __version__, home_record
 from spark_trainer.cli.context import Context, Result
@@ -16,6 +17,9 @@ from spark_trainer.gpu import list_gpus, nvml_status
 from spark_trainer.paths import disk_free_bytes
 from spark_trainer.store import migrate
 from spark_trainer.store.entities import to_jsonable
+
+if TYPE_CHECKING:
+    from spark_trainer.store.unrecorded import Unrecorded
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -124,7 +128,8 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
     chosen = ctx.chosen
     home = chosen.home
     revision, db_problem = _database_state(ctx)
-    unrecorded = _unrecorded_dataset_folders(ctx) if db_problem is None else []
+    unrecorded = _unrecorded(ctx) if db_problem is None else None
+    left = _leftovers(ctx)
     set_aside = home_record.set_aside_leftovers()
     torch_info = _torch_report()
     gpus = list_gpus()
@@ -147,7 +152,9 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
         "database_problem": db_problem,
         "schema_head": migrate.HEAD_REVISION,
         "libraries": libraries,
-        "unrecorded_dataset_folders": [str(p) for p in unrecorded],
+        **{f"unrecorded_{kind}_folders": [str(p) for p in getattr(unrecorded, f"{kind}s", [])]
+           for kind in ("dataset", "run", "export")},
+        "leftover_folders": [{"path": str(p), "bytes": size} for p, size in left],
         "old_homes_left": [{"folder": str(folder), "moved_to": new} for folder, new in set_aside],
     }
 
@@ -169,28 +176,54 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
             ("database", f"{home.db_path} (schema {data['schema_revision']}, code knows {migrate.HEAD_REVISION})"
              if db_problem is None else f"PROBLEM: {db_problem}"),
             ("libraries", lib_line), ("not installed", ", ".join(missing) or "-"),
-            ("unrecorded", _unrecorded_line(unrecorded)),
+            ("unrecorded", _unrecorded_lines(unrecorded)),
+            ("left behind", _leftover_line(home.root, left)),
             *(("old home left", home_record.set_aside_line(folder, new)) for folder, new in set_aside),
         ])
 
     return Result(data, text, exit_code=0 if db_problem is None else 1)
 
 
-def _unrecorded_dataset_folders(ctx: Context) -> list[Path]:
-    from spark_trainer.store import datasets
+def _unrecorded(ctx: Context) -> Unrecorded:
+    from spark_trainer.store import unrecorded
 
-    return datasets.unrecorded_folders(ctx.store)
+    return unrecorded.find(ctx.store)
 
 
-def _unrecorded_line(found: list[Path]) -> str:
-    if not found:
-        return "-"
+_WHAT = {"datasets": "dataset", "runs": "run", "exports": "export"}
+
+
+def _unrecorded_lines(found: Unrecorded | None) -> str:
+    """One line per home folder holding folders no record names (store/unrecorded.py): nothing removes
+    them on its own (a delete told to keep its files leaves them too), so the user is told."""
     from spark_trainer.disk import folder_bytes
 
-    size = sum(folder_bytes(p) for p in found)
-    return (f"{len(found)} folder{'s' if len(found) != 1 else ''} in datasets/ hold{'s' if len(found) == 1 else ''} "
-            f"no recorded dataset ({human_bytes(size)}): {', '.join(p.name for p in found)}; "
-            "delete them if you do not need them")
+    lines = []
+    for place, folders in found.by_place() if found is not None else ():
+        size = sum(folder_bytes(p) for p in folders)
+        one = len(folders) == 1
+        lines.append(f"{len(folders)} folder{'' if one else 's'} in {place}/ hold{'s' if one else ''} no recorded "
+                     f"{_WHAT[place]} ({human_bytes(size)}): {', '.join(p.name for p in folders)}; "
+                     f"delete {'it' if one else 'them'} if you do not need {'it' if one else 'them'}")
+    return "\n".join(lines) or "-"
+
+
+def _leftovers(ctx: Context) -> list[tuple[Path, int]]:
+    """Folders of commands killed outright (pins, stagings, the video wizard's work: jobs/leftovers.py),
+    with their size."""
+    from spark_trainer.disk import folder_bytes
+    from spark_trainer.jobs import leftovers
+
+    return [(p, folder_bytes(p)) for p in leftovers.dead_in_home(ctx.home)]
+
+
+def _leftover_line(root: Path, left: list[tuple[Path, int]]) -> str:
+    if not left:
+        return "-"
+    one = len(left) == 1
+    names = ", ".join(str(p.relative_to(root)) for p, _ in left)
+    return (f"{len(left)} folder{'' if one else 's'} of commands that were killed ({human_bytes(sum(s for _, s in left))}): "
+            f"{names}; removed by the next command that lists runs (`spark-trainer run list`)")
 
 
 def _database_state(ctx: Context) -> tuple[str | None, str | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+from pathlib import Path
 
 import pytest
 
@@ -125,6 +126,40 @@ def test_doctor_names_dataset_folders_that_hold_no_recorded_dataset(store, cli, 
                          "delete them if you do not need them"), done.out
     data = cli("--json", "doctor").json()
     assert sorted(data["unrecorded_dataset_folders"]) == [str(kept), str(unrecorded)]
+
+
+def test_doctor_names_run_and_export_folders_that_no_record_names_and_killed_commands_leftovers(
+        store, cli) -> None:
+    """A `run delete` killed after its records went left `runs/1` and `exports/1`; a video wizard killed
+    outright left its work folder. doctor reported none of them ("unrecorded -")."""
+    from spark_trainer.jobs import control
+    from spark_trainer.store import experiments, exports, projects, runs
+    from tests.dead_process import dead_tag
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    Path(run.run_dir, "train.log").write_bytes(b"x" * 2048)
+    made = store.home.export_dir(exports.next_id(store))
+    made.mkdir(parents=True)
+    (made / "model.safetensors").write_bytes(b"w" * 4096)
+    exports.add(store, run.id, step=1, options={}, path=str(made))
+    control.delete(store, run.id, keep_files=True)
+    work = store.home.root / "cache" / "video" / f".work-{dead_tag()}-abcd1234"
+    work.mkdir(parents=True)
+    (work / "000001.png").write_bytes(b"p" * 1024)
+    done = cli("doctor")
+    lines = done.out.splitlines()
+    at = next(i for i, x in enumerate(lines) if x.startswith("unrecorded"))
+    assert lines[at].endswith("1 folder in runs/ holds no recorded run (2.0 KiB): 1; delete it if you do not need it")
+    assert lines[at + 1].strip() == ("1 folder in exports/ holds no recorded export (4.0 KiB): 1; delete it if you do "
+                                     "not need it")
+    left = next(x for x in lines if x.startswith("left behind"))
+    assert left.endswith(f"1 folder of commands that were killed (1.0 KiB): cache/video/{work.name}; removed by the "
+                         "next command that lists runs (`spark-trainer run list`)"), done.out
+    data = cli("--json", "doctor").json()
+    assert (data["unrecorded_run_folders"], data["unrecorded_export_folders"]) == ([run.run_dir], [str(made)])
+    assert data["leftover_folders"] == [{"path": str(work), "bytes": 1024}]
 
 
 def test_gpus_list_is_gpus(cli) -> None:
