@@ -221,7 +221,7 @@ def _leftover_line(root: Path, left: list[tuple[Path, int]]) -> str:
     if not left:
         return "-"
     one = len(left) == 1
-    names = ", ".join(str(p.relative_to(root)) for p, _ in left)
+    names = ", ".join(str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p, _ in left)
     return (f"{len(left)} folder{'' if one else 's'} of commands that were killed ({human_bytes(sum(s for _, s in left))}): "
             f"{names}; removed by the next command that lists runs (`spark-trainer run list`)")
 

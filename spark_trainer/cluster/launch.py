@@ -1,7 +1,8 @@
 """`spark-trainer launch`: an experiment (or a run file) as a self-contained cluster job folder.
 
 The folder is written in a staging folder beside `--out` and renamed at the end, so a failed
-export leaves nothing behind. See spark_trainer/cluster/layout.py for what it holds.
+export leaves nothing behind; one killed outright leaves the staging, which the next launch to that
+folder removes, and the home's next sweep of leftovers (jobs/leftovers.py) wherever it is. See spark_trainer/cluster/layout.py for what it holds.
 """
 
 from __future__ import annotations
@@ -145,17 +146,24 @@ def _write(store: Store, config: ExperimentConfig, dataset: Dataset, options: La
         dataset={k: v for k, v in to_jsonable(dataset).items() if k not in ("path", "project_id")},
         created_at=utcnow().isoformat(), notes=config.notes,
     )
+    from spark_trainer.jobs import leftovers
+
     out = Path(options.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.staging-{spec.uuid[:8]}")
-    try:
-        files = _fill(staging, spec, frozen, data_source, model_source, options)
-        if out.exists():
-            out.rmdir()  # checked empty above
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    # Named for its process and noted in the home (jobs/leftovers.py): the staging of a launch killed
+    # outright goes at the next launch to this folder, and at the home's next sweep (`run list`).
+    prefix = f".{out.name}.staging-"
+    leftovers.remove_dead(out.parent, prefix)
+    staging = out.with_name(f"{prefix}{leftovers.tag()}-{spec.uuid[:8]}")
+    with leftovers.noted_away(store.home.root, staging):
+        try:
+            files = _fill(staging, spec, frozen, data_source, model_source, options)
+            if out.exists():
+                out.rmdir()  # checked empty above
+            os.replace(staging, out)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return JobFolder(out, spec, files)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from spark_trainer import disk
 from spark_trainer.errors import BadInput, DiskFull, NotFound, OperationFailed
-from spark_trainer.export import hub, integrity, model_card
+from spark_trainer.export import hub, integrity, model_card, pending
 from spark_trainer.export.checkpoint import pinned_checkpoint, unsaved_best
 from spark_trainer.export.classifier import dataset_folder
 from spark_trainer.export.options import ExportOptions
@@ -87,6 +87,7 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
     """
     notify = progress or (lambda _p, _d, _t: None)
     run = runs.get(store, run_ref)
+    pending.adopt_dead(store)  # an export killed before its record: found (and reused) below
     with pinned_checkpoint(Path(run.run_dir), options.checkpoint, run_id=run.id) as (checkpoint, step):
         note = unsaved_best(store, run.id, Path(run.run_dir), step) if str(options.checkpoint) == "best" else None
         reused = find_reusable(store, run.id, step, options)
@@ -100,8 +101,8 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
             notify: Progress, damaged: Export | None = None) -> ExportResult:
     """Write the export; `damaged`, an export of the app's own exports/ folder, is written again in its
     folder and keeps its id."""
+    from spark_trainer.jobs import leftovers
     from spark_trainer.jobs.submit import frozen_config
-    from spark_trainer.recipes.classification import run_label_names
 
     config = frozen_config(Path(run.run_dir))
     exporter = exporter_for(config.recipe)
@@ -109,6 +110,17 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
         exporter.check_options(merge=options.merge)
     dest = Path(damaged.path) if damaged is not None else _destination(store, options)
     staging = _staging_for(dest)
+    with leftovers.noted_away(store.home.root, staging):  # beside a user's --out, the home's sweep finds it
+        return _write_and_record(store, run, config, exporter, checkpoint, step, options, notify, damaged, dest,
+                                 staging)
+
+
+def _write_and_record(store: Store, run: Any, config: Any, exporter: Any, checkpoint: Path, step: int,
+                      options: ExportOptions, notify: Progress, damaged: Export | None, dest: Path,
+                      staging: Path) -> ExportResult:
+    from spark_trainer.recipes.classification import run_label_names
+
+    noted = None
     try:
         notify("writing weights", 0, 3)
         info: ExportInfo = exporter.write(config, checkpoint, staging, merge=options.merge, dtype=options.dtype,
@@ -117,6 +129,12 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
         model_card.write(store, run, config, step, info, staging)
         notify("finishing", 2, 3)
         disk.finish_staging(staging)  # on the disk before it has the export's name
+        written = integrity.manifest(staging)  # what a reuse or a push checks is still there, unchanged
+        recorded = {**_requested(run.id, step, options, config.recipe), "dtype": info.dtype, "kind": info.kind,
+                    "library_name": info.library_name, "files": sorted(written), "manifest": written,
+                    model_card.INFO_KEY: model_card.recorded_info(info)}
+        if damaged is None:  # killed after the rename, the next export records it (export/pending.py)
+            noted = pending.note(store, run.id, step, dest, recorded)
         dest = _replace_damaged(staging, dest) if damaged is not None else \
             _move_into_place(store, staging, dest, options)
         disk.fsync_dir(dest.parent)
@@ -126,13 +144,11 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
         failure = DiskFull(f"{disk.describe(exc, staging.parent)}; the export was not written", disk.fault_of(exc)) \
             if disk.is_write_error(exc) else None
         shutil.rmtree(staging, ignore_errors=True)
+        if noted is not None:
+            pending.drop(noted)
         if failure is None:
             raise
         raise failure from exc
-    written = integrity.manifest(dest)  # what a reuse or a push checks is still there, unchanged
-    recorded = {**_requested(run.id, step, options, config.recipe), "dtype": info.dtype, "kind": info.kind,
-                "library_name": info.library_name, "files": sorted(written), "manifest": written,
-                model_card.INFO_KEY: model_card.recorded_info(info)}
     if damaged is not None:
         record = exports.set_options(store, damaged.id, recorded)
         notify("exported", 3, 3)
@@ -145,6 +161,8 @@ def _export(store: Store, run: Any, checkpoint: Path, step: int, options: Export
             raise OperationFailed(f"run {run.id} was deleted while it was being exported; the export was not "
                                   "kept") from None
         raise
+    finally:
+        pending.drop(noted)
     notify("exported", 3, 3)
     return ExportResult(record, reused=False)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from spark_trainer.jobs import leftovers, process
 from spark_trainer.jobs.reconcile import reconcile
+from spark_trainer.paths import DataHome
 from spark_trainer.store.store import Store
 
 
@@ -140,7 +141,6 @@ def test_an_older_version_s_ingestion_staging_goes_by_the_same_age_rule(tmp_path
 
 
 def test_the_sweep_removes_a_killed_video_wizards_work_folder(tmp_path: Path) -> None:
-    from spark_trainer.paths import DataHome
 
     home = DataHome(tmp_path)
     work = home.video_cache_dir / f".work-@{socket.gethostname().replace('-', '_')}-{_dead_pid()}-1000-dddd4444"
@@ -149,3 +149,25 @@ def test_the_sweep_removes_a_killed_video_wizards_work_folder(tmp_path: Path) ->
     with Store.open(tmp_path) as store:
         reconcile(store)
     assert not work.exists() and home.video_cache_dir.is_dir()
+
+
+def test_a_staging_noted_outside_the_home_goes_at_the_sweep_and_nothing_else(tmp_path: Path) -> None:
+    """An export (or launch) to a folder of the user's, killed while writing, left `.staging-<out>-@...`
+    beside it: only a later export to that same folder removed it."""
+    home, away = tmp_path / "home", tmp_path / "away"
+    host = socket.gethostname().replace("-", "_")
+    dead = f"@{host}-{_dead_pid()}-1000"
+    staging = away / f".staging-out-{dead}-eeee5555"
+    (staging / "weights").mkdir(parents=True)
+    mine = away / "mine"  # a note edited to name another folder: never removed
+    mine.mkdir()
+    notes = home / leftovers.AWAY
+    notes.mkdir(parents=True)
+    (notes / f"{dead}-0000aaaa").write_text(str(staging))
+    (notes / f"{dead}-0000bbbb").write_text(str(mine))
+    with leftovers.noted_away(home, away / f".staging-live-{leftovers.tag()}-1"):
+        assert leftovers.dead_in_home(DataHome(home)) == [staging]
+        leftovers.sweep_home(home / "runs", home / "exports")
+        assert not staging.exists() and mine.is_dir()
+        assert len(list(notes.iterdir())) == 1  # this live process's own
+    assert not list(notes.iterdir())

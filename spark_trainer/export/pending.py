@@ -1,0 +1,67 @@
+"""An export killed between renaming its finished folder into place and committing its record left a
+whole export that no list showed, and its retry was refused ("already exists and is not an empty
+folder"). Just before the rename the export notes, in the home's exports folder, what it is about to
+record (`.pending-<tag>-<random>.json`, named for its process: jobs/leftovers.py); the note goes once
+the record is committed or the export failed. The next export finds a dead process's note and, when
+the folder it names is still there, whole and unchanged (integrity.damage) and the run is still
+recorded, records it as the export it is (adopted); the note goes either way.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from spark_trainer.errors import NotFound
+from spark_trainer.export import integrity
+from spark_trainer.store import exports, runs
+from spark_trainer.store.exports import Export
+from spark_trainer.store.store import Store
+
+PREFIX = ".pending-"
+
+
+def note(store: Store, run_id: int, step: int, dest: Path, recorded: dict[str, Any]) -> Path:
+    """Write the note of an export about to be renamed to `dest`; returns it, for `drop`."""
+    from spark_trainer.jobs import leftovers
+
+    path = store.home.exports_dir / f"{PREFIX}{leftovers.tag()}-{uuid.uuid4().hex[:8]}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"run_id": run_id, "step": step, "path": str(dest), "options": recorded}),
+                    encoding="utf-8")
+    return path
+
+
+def drop(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def adopt_dead(store: Store) -> list[Export]:
+    """Record the exports dead processes renamed into place but did not record; remove their notes."""
+    from spark_trainer.jobs import leftovers
+
+    adopted = []
+    folder = store.home.exports_dir
+    for path in sorted(folder.glob(f"{PREFIX}*.json")) if folder.is_dir() else ():
+        if not leftovers.dead_here(path.name[len(PREFIX):-len(".json")], path):
+            continue
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+            run_id, step, dest, options = int(found["run_id"]), int(found["step"]), Path(found["path"]), found["options"]
+        except (OSError, ValueError, KeyError, TypeError):
+            drop(path)  # unreadable (cut short by the kill): it never preceded a rename
+            continue
+        if dest.is_dir() and integrity.damage(options, dest) is None and _recordable(store, run_id, dest):
+            adopted.append(exports.add(store, run_id, step=step, path=str(dest), options=options))
+        drop(path)
+    return adopted
+
+
+def _recordable(store: Store, run_id: int, dest: Path) -> bool:
+    try:
+        runs.get(store, run_id)
+    except NotFound:
+        return False  # deleted meanwhile: the folder stays unrecorded (doctor names one in exports/)
+    return all(Path(e.path) != dest for e in exports.list_for(store, run_id))
