@@ -5,11 +5,11 @@ wrote to the home while it was copied (`Unchanged`)."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import tempfile
 from pathlib import Path
 
 from spark_trainer.errors import BadInput, OperationFailed
+from spark_trainer.store.engine import connect_read_only
 
 
 def resolved(dest: str | os.PathLike[str]) -> Path:
@@ -40,7 +40,7 @@ class Unchanged:
     move then deleted the old home with that write (a walk: three `project create` reported done, gone)."""
 
     def __init__(self, db: Path) -> None:
-        self.conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        self.conn = connect_read_only(db)
         self.first = self._version()
 
     def _version(self) -> int:

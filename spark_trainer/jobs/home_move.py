@@ -34,6 +34,7 @@ from spark_trainer.errors import BadInput, Conflict, DiskFull, OperationFailed, 
 from spark_trainer.jobs import home_dest, home_users
 from spark_trainer.paths import DB_NAME, HOME_ENV, DataHome, disk_free_bytes
 from spark_trainer.store import partial_copy, presence
+from spark_trainer.store.engine import connect_read_only
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 
@@ -292,7 +293,7 @@ def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile,
 
 
 def _copy_database(src: Path, dst: Path) -> None:
-    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+    source = connect_read_only(src)
     try:
         target = sqlite3.connect(dst)
         try:

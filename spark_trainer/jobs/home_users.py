@@ -4,12 +4,12 @@ database open, and a run that started at the old place during a copy."""
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 
 from spark_trainer.errors import OperationFailed
 from spark_trainer.paths import DB_NAME
 from spark_trainer.store import presence
+from spark_trainer.store.engine import connect_read_only
 
 
 def other_users(root: Path) -> list[str]:
@@ -59,7 +59,7 @@ def still_idle(source: Path) -> None:
     """Nothing started at the old place while it was copied (a scheduler in another process, say)."""
     line = in_use_line(source)
     if line is None:
-        with sqlite3.connect(f"file:{source / DB_NAME}?mode=ro", uri=True) as conn:
+        with connect_read_only(source / DB_NAME) as conn:
             found = conn.execute("SELECT id, status FROM runs WHERE status IN ('starting', 'running', 'stalled') "
                                  "LIMIT 1").fetchone()
         conn.close()

@@ -7,10 +7,13 @@ with "database is locked" when it tries to upgrade a read lock mid-transaction.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import QueuePool
 
 BUSY_TIMEOUT_MS = 30_000
 PAGE_SIZE = 16384
@@ -20,10 +23,17 @@ BEGIN_MODE = "spark_begin_mode"
 def make_engine(db_path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     """An engine for the database file at `db_path`, with our pragmas on every connection; a write
     waits up to `busy_timeout_ms` for another process's write lock."""
-    engine = create_engine(
-        f"sqlite:///{db_path}",
-        connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
-    )
+    # The file is opened by name, never through a URL: in `sqlite:///{path}` a `?` or `%20` in the
+    # home's path is URL syntax, and a home named `h?x` opened the database `h` beside it (shared by
+    # `h?y`). Without a URL SQLAlchemy would pick the in-memory pool: the file database's QueuePool is
+    # named here.
+    path = os.path.abspath(db_path)
+    timeout_s = busy_timeout_ms / 1000
+
+    def _connect() -> sqlite3.Connection:
+        return sqlite3.connect(path, timeout=timeout_s, check_same_thread=False)
+
+    engine = create_engine("sqlite://", creator=_connect, poolclass=QueuePool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -49,3 +59,12 @@ def make_engine(db_path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine
 def writer(engine: Engine) -> Engine:
     """The same engine (and pool), beginning every transaction with BEGIN IMMEDIATE."""
     return engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+
+
+def connect_read_only(db_path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection that can only read the database file at `db_path` (never creates it).
+
+    Read-only needs SQLite's `file:` URI, where `?`, `#` and `%XX` are syntax: the path goes in
+    percent-encoded (`as_uri`), or `file:/h?x/sparktrainer.db?mode=ro` opened (and created) `/h`.
+    """
+    return sqlite3.connect(f"{Path(os.path.abspath(db_path)).as_uri()}?mode=ro", uri=True)

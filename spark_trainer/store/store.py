@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from spark_trainer.errors import Conflict, DatabaseLocked, DiskFault, StoreDiskFull, StoreError
 from spark_trainer.paths import DataHome, resolve_home
 from spark_trainer.store import home_moves, migrate, partial_copy, presence
-from spark_trainer.store.engine import BUSY_TIMEOUT_MS, PAGE_SIZE, make_engine, writer
+from spark_trainer.store.engine import BUSY_TIMEOUT_MS, PAGE_SIZE, connect_read_only, make_engine, writer
 from spark_trainer.store.home_moves import Moved
 
 LOCK_TIMEOUT_S = 120.0
@@ -38,7 +38,7 @@ def check_database_file(db_path: Path) -> None:
     if not db_path.exists() or db_path.stat().st_size == 0:
         return
     try:
-        probe = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        probe = connect_read_only(db_path)
         try:
             probe.execute("PRAGMA schema_version").fetchone()
         finally:
