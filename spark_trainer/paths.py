@@ -12,6 +12,10 @@ from spark_trainer.errors import BadInput
 
 HOME_ENV = "SPARK_TRAINER_HOME"
 DB_NAME = "sparktrainer.db"
+# SQLite's unix VFS opens no database whose full path (symlinks resolved) is over 512 - 8 bytes (room for
+# its "-journal" name); the longest file it opens in a home is a migration's backup beside the database,
+# `sparktrainer.db.backup-<UTC time>-rev<NNNN>` (53 bytes): so a home's own path is at most this long.
+MAX_HOME_PATH_BYTES = 504 - len("/sparktrainer.db.backup-20260101T120000000000Z-rev0000")
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,9 @@ class DataHome:
         return self.exports_dir / str(export_id)
 
     def ensure(self) -> DataHome:
-        """Create the home and its folders; raise BadInput naming the path if it is not writable."""
+        """Create the home and its folders; raise BadInput naming the path if it is too long for SQLite
+        (nothing made) or not writable."""
+        check_path_length(self.root)
         try:
             for folder in (self.root, self.datasets_dir, self.runs_dir, self.models_dir, self.exports_dir):
                 folder.mkdir(parents=True, exist_ok=True)
@@ -69,6 +75,15 @@ class DataHome:
             reason = exc.strerror or str(exc)
             raise BadInput(f"data home {self.root} is not writable: {reason}") from exc
         return self
+
+
+def check_path_length(root: Path) -> None:
+    """Refuse a home whose database SQLite could not open for its path's length: it said only "unable to
+    open database file", after the home's folders were made."""
+    length = len(os.fsencode(os.path.realpath(root)))
+    if length > MAX_HOME_PATH_BYTES:
+        raise BadInput(f"data home path is too long for SQLite: {length} bytes, at most {MAX_HOME_PATH_BYTES} "
+                       f"(choose a shorter folder): {root}")
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None) -> DataHome:

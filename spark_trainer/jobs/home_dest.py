@@ -9,15 +9,19 @@ import tempfile
 from pathlib import Path
 
 from spark_trainer.errors import BadInput, OperationFailed
+from spark_trainer.paths import check_path_length
 from spark_trainer.store.engine import connect_read_only
 
 
 def resolved(dest: str | os.PathLike[str]) -> Path:
     """`dest` as an absolute folder; an empty one is refused (Path('') is the current folder: `home move ""`
-    tried to move the home there and said the folder it was run from "is not empty")."""
+    tried to move the home there and said the folder it was run from "is not empty"), and one too long for
+    SQLite (the home was copied, then could not be opened there)."""
     if not str(dest).strip():
         raise BadInput("DEST is empty: give the folder to move the data home to")
-    return Path(dest).expanduser().resolve()
+    target = Path(dest).expanduser().resolve()
+    check_path_length(target)
+    return target
 
 
 def check_writable(target: Path) -> None:

@@ -142,3 +142,17 @@ def test_a_command_naming_a_home_that_was_moved_away_is_told_where_it_went(cli, 
     assert cli("--home", str(new), "home", "move", str(tmp_path / "back"), use_home=False).code == 0
     assert cli("--home", str(tmp_path / "back"), "home", "move", str(new), use_home=False).code == 0
     assert cli("--home", str(new), "project", "list", use_home=False).code == 0
+
+
+def test_a_home_too_long_for_sqlite_is_refused_in_one_line_and_doctor_says_so(cli, store, tmp_path: Path) -> None:
+    from spark_trainer.paths import MAX_HOME_PATH_BYTES
+
+    deep = tmp_path / "long" / "/".join(["d" * 200] * 3)
+    says = f"data home path is too long for SQLite: {len(str(deep))} bytes, at most {MAX_HOME_PATH_BYTES}"
+    created = cli("--home", str(deep), "project", "create", "x", use_home=False)
+    assert created.code == 2 and created.err.startswith(f"error: {says}") and created.err.count("\n") == 1
+    doctor = cli("--home", str(deep), "doctor", use_home=False)
+    assert doctor.code == 1 and f"PROBLEM: {says}" in doctor.out
+    moved = cli("home", "move", str(deep))
+    assert moved.code == 2 and says in moved.err and moved.err.count("\n") == 1
+    assert not (tmp_path / "long").exists() and (store.home.db_path).is_file()
