@@ -30,7 +30,9 @@ VIEW_NAMES = ("projects", "datasets", "video-wizard", "experiments", "runs", "le
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="spark-trainer-gui", description="SparkTrainer Desktop")
-    parser.add_argument("--home", metavar="DIR",
+    from spark_trainer.home_record import home_flag
+
+    parser.add_argument("--home", metavar="DIR", type=home_flag,
                         help="data home (default: $SPARK_TRAINER_HOME, else the one chosen in Settings, "
                              "else the user-data dir)")
     parser.add_argument("--screenshot", metavar="FILE", help="render a view offscreen to a PNG and exit")

@@ -16,6 +16,7 @@ learns where the home went instead of writing into a new, empty one (`home new` 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import tempfile
@@ -206,9 +207,25 @@ class ChosenHome:
         return WHY[self.source]
 
 
+EMPTY_FLAG = ("--home is empty: give the data home's folder, or leave --home out for the usual one "
+              "(an unset variable in a script?)")
+
+
+def home_flag(text: str) -> str:
+    """The `type` of --home in the command's and the app's parsers: an empty DIR (`--home "$UNSET"`) is
+    refused, not taken as no --home (a script's writes went to the chosen home)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(EMPTY_FLAG.removeprefix("--home "))
+    return text
+
+
 def choose_home(flag: str | os.PathLike[str] | None = None) -> ChosenHome:
-    """`flag` (--home), else $SPARK_TRAINER_HOME, else the chosen home, else the platform default."""
-    if flag:
+    """`flag` (--home), else $SPARK_TRAINER_HOME, else the chosen home, else the platform default. An empty
+    `flag` is refused; an empty $SPARK_TRAINER_HOME is unset, as an empty XDG_* variable is (`VAR= cmd`
+    is how a shell unsets one for one command)."""
+    if flag is not None:
+        if not str(flag).strip():
+            raise BadInput(EMPTY_FLAG)
         root, source = Path(flag).expanduser(), "flag"
     elif os.environ.get(HOME_ENV):
         root, source = Path(os.environ[HOME_ENV]).expanduser(), "env"

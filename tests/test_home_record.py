@@ -62,3 +62,14 @@ def test_only_a_chosen_or_default_home_opened_before_and_gone_is_missing(tmp_pat
     assert home_record.missing_home(home_record.choose_home(home)) is None  # --home: taken as given
     monkeypatch.setenv("SPARK_TRAINER_HOME", str(home))
     assert home_record.missing_home(home_record.choose_home()) is None
+
+
+def test_an_empty_home_flag_is_refused_and_an_empty_env_is_unset(tmp_path: Path, monkeypatch) -> None:
+    """`--home "$UNSET"` is a mistake, not "no --home" (a script's writes went to the chosen home); an empty
+    $SPARK_TRAINER_HOME is unset, as `SPARK_TRAINER_HOME= cmd` says in a shell."""
+    home_record.set_chosen(tmp_path / "chosen")
+    for empty in ("", "  "):
+        with pytest.raises(BadInput, match=r"^--home is empty: give the data home's folder"):
+            home_record.choose_home(empty)
+    monkeypatch.setenv("SPARK_TRAINER_HOME", "")
+    assert home_record.choose_home().source == "chosen"

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from spark_trainer import __version__
+from spark_trainer import __version__, home_record
 from spark_trainer.cli.chatter import quiet_libraries
 from spark_trainer.cli.context import OUTPUT_LOST, Context, OutputLost, Result, write_stdout
 from spark_trainer.errors import SparkError
@@ -93,7 +93,7 @@ class _Parser(argparse.ArgumentParser):
 def _common_options() -> argparse.ArgumentParser:
     """Global options accepted before or after the command (`--json` at the end works too)."""
     common = _Parser(add_help=False)
-    common.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS,
+    common.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS, type=home_record.home_flag,
                         help="data home (default: $SPARK_TRAINER_HOME, else the chosen home "
                              "(`spark-trainer home set`, or the app's Settings), else the platform's user-data dir)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,

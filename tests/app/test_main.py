@@ -189,3 +189,11 @@ def test_the_unfinished_copy_of_an_interrupted_move_ends_the_app_in_one_line(tmp
     assert len(errors) == 1 and f"{copy} is the unfinished copy of an interrupted move of the data home at " \
         f"{tmp_path / 'home'} (that home is intact)" in errors[0], proc.stderr[-2000:]
     assert proc.returncode == 2 and sorted(p.name for p in copy.iterdir()) == [partial_copy.MARKER]
+
+
+def test_an_empty_home_is_refused_not_taken_as_no_home(capsys) -> None:
+    from app.main import _parse
+
+    with pytest.raises(SystemExit) as ended:
+        _parse(["--home", ""])
+    assert ended.value.code == 2 and "argument --home: is empty" in capsys.readouterr().err

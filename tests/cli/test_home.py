@@ -156,3 +156,12 @@ def test_a_home_too_long_for_sqlite_is_refused_in_one_line_and_doctor_says_so(cl
     moved = cli("home", "move", str(deep))
     assert moved.code == 2 and says in moved.err and moved.err.count("\n") == 1
     assert not (tmp_path / "long").exists() and (store.home.db_path).is_file()
+
+
+def test_an_empty_home_flag_is_refused_in_one_line_in_both_forms(cli, no_env, tmp_path: Path) -> None:
+    home_record.set_chosen(tmp_path / "chosen")
+    for words in (["--home", ""], ["--home="], ["project", "create", "x", "--home", " "]):
+        refused = cli(*words, *(["project", "create", "x"] if words[0].startswith("--") else []), use_home=False)
+        assert refused.code == 2 and "argument --home: is empty" in refused.err, refused.err
+        assert refused.err.count("\n") == 1
+    assert not (tmp_path / "chosen").exists() and not no_env.exists()
