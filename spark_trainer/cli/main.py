@@ -202,6 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(ctx, "interrupted", 130)
     except OSError as exc:
+        if _working_dir_gone(exc):
+            return _fail(ctx, "the working directory was deleted (after this shell entered it), so a "
+                              "relative path cannot be found; cd to a folder that exists, or give absolute paths", 2)
         blocked = _file_in_the_way(exc, ctx._store.home.root if ctx._store is not None else None)
         if blocked:
             return _fail(ctx, *blocked)
@@ -210,6 +213,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(ctx, f"I/O error {where}: {exc.strerror or exc}", 1)
     finally:
         ctx.close()
+
+
+def _working_dir_gone(exc: OSError) -> bool:
+    """A relative path (`--home rel`, `dataset ingest ./x`) met a deleted working directory: os.getcwd()
+    fails with no file name, which said only "I/O error ...: No such file or directory"."""
+    if exc.errno != errno.ENOENT or (exc.filename and os.path.isabs(os.fsdecode(exc.filename))):
+        return False
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
 
 
 def _file_in_the_way(exc: OSError, home: Path | None) -> tuple[str, int] | None:

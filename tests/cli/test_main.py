@@ -37,3 +37,18 @@ def test_an_unknown_command_from_another_tool_names_the_one_meant_here(cli) -> N
         result = cli(*words)
         assert result.code == 2 and f"(did you mean {meant!r}?)" in result.err, result.err
     assert "(did you mean 'export'?)" in cli("exprot").err  # spelling still finds the rest
+
+
+def test_a_relative_path_from_a_deleted_working_directory_says_so(cli, home, tmp_path, monkeypatch) -> None:
+    # Seen in a walk: `--home rel` or `dataset ingest ./x` there said "I/O error while running ...: No such
+    # file or directory", naming nothing.
+    assert cli("project", "create", "p").code == 0
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    for words in (("--home", "rel", "project", "list"), ("--home", str(home), "dataset", "ingest", "./x", "--project", "p")):
+        refused = cli(*words, use_home=False)
+        assert refused.code == 2 and refused.err.startswith("error: the working directory was deleted"), refused.err
+        assert refused.err.count("\n") == 1
+    assert cli("project", "list").code == 0  # absolute paths still work there
