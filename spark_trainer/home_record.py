@@ -68,8 +68,8 @@ def read_record() -> HomeRecord:
     except FileNotFoundError:
         return HomeRecord()
     except (OSError, ValueError) as exc:
-        raise BadInput(f"{path} could not be read ({exc}); fix or delete it (it only records which data "
-                       "home to use)") from exc
+        raise _folder_is_a_file(path) or BadInput(f"{path} could not be read ({exc}); fix or delete it (it only "
+                                                  "records which data home to use)") from exc
     if not isinstance(data, dict):
         raise BadInput(f"{path} is not a JSON object; fix or delete it (it only records which data home to use)")
     moved = tuple((str(pair[0]), str(pair[1])) for pair in data.get("moved") or []
@@ -80,7 +80,13 @@ def read_record() -> HomeRecord:
 def write_record(record: HomeRecord) -> None:
     """Write the record atomically (a temporary file in the same folder, fsynced, then renamed)."""
     path = record_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocked = _folder_is_a_file(path)
+        if blocked is None:
+            raise
+        raise blocked from exc
     fields: dict[str, object] = {"chosen": record.chosen, "opened": record.opened}
     if record.moved:
         fields["moved"] = [list(pair) for pair in record.moved]
@@ -95,6 +101,18 @@ def write_record(record: HomeRecord) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _folder_is_a_file(path: Path) -> BadInput | None:
+    """The config folder, or a folder above it, is a file (XDG_CONFIG_HOME set to one): said as such, not as
+    a home.json to "fix or delete"."""
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is None:
+        return None
+    which = next((f"${name}" for name in (CONFIG_ENV, "XDG_CONFIG_HOME") if os.environ.get(name)), None)
+    point = f"point {which} at a folder, or " if which else ""
+    return BadInput(f"the config folder {path.parent} cannot hold {RECORD_NAME}: {blocker} is a file, not a folder; "
+                    f"{point}move that file away")
 
 
 def set_chosen(root: Path | str | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,20 @@ def test_an_empty_home_flag_is_refused_and_an_empty_env_is_unset(tmp_path: Path,
             home_record.choose_home(empty)
     monkeypatch.setenv("SPARK_TRAINER_HOME", "")
     assert home_record.choose_home().source == "chosen"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="platformdirs reads XDG_CONFIG_HOME on Linux")
+def test_a_config_folder_that_is_a_file_is_said_to_be_one(tmp_path: Path, monkeypatch) -> None:
+    """XDG_CONFIG_HOME pointing at a file said "home.json could not be read ...; fix or delete it"."""
+    monkeypatch.delenv("SPARK_TRAINER_HOME")
+    (tmp_path / "file").write_text("x")
+    monkeypatch.delenv("SPARK_TRAINER_CONFIG_DIR")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "file"))
+    says = f"{tmp_path / 'file'} is a file, not a folder; point $XDG_CONFIG_HOME at a folder, or move that file away"
+    with pytest.raises(BadInput) as refused:
+        home_record.choose_home()
+    assert str(refused.value) == f"the config folder {tmp_path / 'file' / 'SparkTrainer'} cannot hold home.json: {says}"
+    monkeypatch.setenv("SPARK_TRAINER_CONFIG_DIR", str(tmp_path / "file" / "cfg"))
+    with pytest.raises(BadInput) as refused:
+        home_record.set_chosen(tmp_path / "chosen")
+    assert str(refused.value).endswith(says.replace("XDG_CONFIG_HOME", "SPARK_TRAINER_CONFIG_DIR"))
