@@ -59,6 +59,11 @@ class _Parser(argparse.ArgumentParser):
         # A sub-parser's prog is the command line that reaches it ("spark-trainer run extend"): the one a
         # command line reaches last leaves its words in the namespace, for messages naming the command.
         self.set_defaults(command_words=self.prog.partition(" ")[2])
+        self._words: list[str] = []
+
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
+        self._words = list(sys.argv[1:] if args is None else args)  # for error()'s hint
+        return super().parse_known_args(args, namespace)
 
     def add_argument(self, *names: Any, **kwargs: Any) -> argparse.Action:
         """A positional's name in usage lines and errors reads as the README writes it (RUN, not run)."""
@@ -67,7 +72,20 @@ class _Parser(argparse.ArgumentParser):
         return super().add_argument(*names, **kwargs)
 
     def error(self, message: str) -> NoReturn:  # one line, exit 2, as the contract says
-        raise UsageError(f"{self.prog}: error: {message}")
+        raise UsageError(f"{self.prog}: error: {message}{self._dash_hint(message)}")
+
+    def _dash_hint(self, message: str) -> str:
+        """A value starting with a dash (`project show -dash`) is read as an unknown option, and argparse
+        then says only that the value is missing: name the word and the `--` that makes it a value."""
+        if not message.startswith("the following arguments are required"):
+            return ""
+        words = self._words[:self._words.index("--")] if "--" in self._words else self._words
+        unknown = [w for w in words if w.startswith("-") and w != "-" and w.split("=")[0] not in
+                   self._option_string_actions and not self._negative_number_matcher.match(w)]
+        if not unknown:
+            return ""
+        return (f" ({unknown[0]} was read as an option; a value that starts with a dash goes after --, as in "
+                f"{self.prog} -- {unknown[0]})")
 
     def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         """--help and --version are output like any command's: argparse drops a failed write (exit 0)."""

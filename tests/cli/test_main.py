@@ -52,3 +52,14 @@ def test_a_relative_path_from_a_deleted_working_directory_says_so(cli, home, tmp
         assert refused.code == 2 and refused.err.startswith("error: the working directory was deleted"), refused.err
         assert refused.err.count("\n") == 1
     assert cli("project", "list").code == 0  # absolute paths still work there
+
+
+def test_a_value_starting_with_a_dash_is_hinted_to_go_after_double_dash(cli) -> None:
+    # Seen in a walk: `project show -dash` said only "the following arguments are required: PROJECT".
+    assert cli("project", "create", "--", "-dash").code == 0
+    hinted = cli("project", "show", "-dash")
+    assert hinted.code == 2 and hinted.err.count("\n") == 1, hinted.err
+    assert hinted.err.rstrip().endswith("required: PROJECT (-dash was read as an option; a value that starts with a "
+                                        "dash goes after --, as in spark-trainer project show -- -dash)")
+    assert "-dash" in cli("project", "show", "--", "-dash").out
+    assert "(" not in cli("project", "show").err and "(" not in cli("project", "list", "-x").err  # no word to name
