@@ -176,6 +176,66 @@ def config_diff(configs: Sequence[dict[str, Any]], *, ignore: Iterable[str] = ("
     return {k: [flat.get(k) for flat in flats] for k in keys if len({repr(flat.get(k)) for flat in flats}) > 1}
 
 
+@dataclass(frozen=True)
+class SettingRow:
+    """A setting that differs between compared runs."""
+
+    key: str  # dotted: "train.learning_rate"
+    values: list[Any]  # per run, as its config has it; None also where its config lacks the key
+    texts: list[str]  # per run, as shown: "[]" and "(not a setting of causal-lm)" apart, not both "-"
+
+
+COMPARE_IGNORES = ("name", "notes", "project")  # said in each page's heading, or not a setting
+
+
+def compared_settings(store: Store, found: Sequence[Run]) -> list[SettingRow]:
+    """The settings that differ between runs, as Compare shows them (the app's page and `compare`).
+
+    A frozen config names its dataset by id, so the runs' own datasets are compared by name instead
+    ("NAME (deleted)" once deleted; two datasets of one name are told apart by id): ignoring the key,
+    as both did, said two runs on different data used the same settings. A key one run's config lacks
+    (another recipe's setting) is said so, not shown as "-" beside an empty list's "-"."""
+    from spark_trainer.store import datasets
+
+    names = {d.id: d.name for d in datasets.list_all(store)}
+    shown = {r.id: r.dataset_text(names) for r in found}
+    twins = {text for text in shown.values() if text is not None
+             and len({r.dataset_id for r in found if shown[r.id] == text}) > 1}
+    flats = []
+    for run in found:
+        flat = {k: v for k, v in flatten(run_config(store, run)).items() if k not in COMPARE_IGNORES}
+        if run.dataset_id is not None or run.deleted_dataset:  # else the config's own value (an old run's path)
+            text = shown[run.id]
+            flat["dataset"] = f"{text} (id {run.dataset_id})" if text in twins and run.dataset_id else text
+        elif str(flat.get("dataset", "")).isdigit():  # a frozen config's id whose dataset is gone
+            flat["dataset"] = f"id {flat['dataset']} (deleted)"
+        flats.append(flat)
+    several = len({r.recipe for r in found}) > 1
+    rows = []
+    for key in sorted({k for flat in flats for k in flat}):
+        if len({repr(flat.get(key, _ABSENT)) for flat in flats}) < 2:
+            continue
+        texts = [setting_text(flat[key]) if key in flat else
+                 f"(not a setting of {run.recipe})" if several else "(not set)"
+                 for flat, run in zip(flats, found, strict=True)]
+        rows.append(SettingRow(key, [flat.get(key) for flat in flats], texts))
+    return rows
+
+
+_ABSENT = object()
+
+
+def setting_text(value: Any) -> str:
+    """A setting's value as Compare shows it: lists and mappings as JSON ("[]", not "-"), None "-"."""
+    import json
+
+    if value is None:
+        return "-"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
 def run_config(store: Store, run: Run) -> dict[str, Any]:
     """The config a run trained with: its frozen config.yaml, else its experiment's config; in the
     current layout (a run from before seq_len/sample_prompts moved shows them in recipe_config, so a

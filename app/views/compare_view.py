@@ -38,7 +38,7 @@ from app.widgets import clear_layout
 from app.workers import Task, pending
 from spark_trainer.evaluation.leaderboard import EvalRow, compared_evals
 from spark_trainer.evaluation.tasks import METRIC_PREFIX
-from spark_trainer.leaderboard import config_diff, run_config
+from spark_trainer.leaderboard import SettingRow, compared_settings
 from spark_trainer.store import artifacts, runs
 from spark_trainer.store.entities import Run
 from spark_trainer.store.store import Store
@@ -50,7 +50,7 @@ LEGEND_NAME_PX = 260  # the most of a legend entry ("run N · experiment") shown
 @dataclass
 class Comparison:
     runs: list[Run]
-    diff: dict[str, list]  # setting -> value per run
+    diff: list[SettingRow]  # the settings that differ, each run's value
     samples: list[LoadedSample | None]  # per run: its last sample (texts or decoded images), or None
     evals: list[EvalRow] = field(default_factory=list)  # evaluation results, a row per metric and data
 
@@ -58,7 +58,7 @@ class Comparison:
 def read_comparison(store: Store, run_ids: list[int]) -> Comparison:
     """What the compare page shows besides curves (store and file reads: call it off the GUI thread)."""
     found = [runs.get(store, r) for r in run_ids]
-    diff = config_diff([run_config(store, r) for r in found], ignore=("name", "notes", "dataset", "project"))
+    diff = compared_settings(store, found)
     samples: list[LoadedSample | None] = []
     for run in found:
         last = artifacts.list_for(store, run.id, "sample")[-1:]
@@ -211,13 +211,13 @@ class CompareView(QWidget):
             item.setToolTip(item.text())
             table.setHorizontalHeaderItem(col, item)
 
-    def _fill_diff(self, diff: dict[str, list]) -> None:
+    def _fill_diff(self, diff: list[SettingRow]) -> None:
         self._run_columns(self.diff, "Setting")
         self.diff.setRowCount(len(diff))
-        for row, (key, values) in enumerate(diff.items()):
-            self.diff.setItem(row, 0, QTableWidgetItem(key))
-            for col, value in enumerate(values, start=1):
-                item = QTableWidgetItem("-" if value is None else str(value))
+        for row, setting in enumerate(diff):
+            self.diff.setItem(row, 0, QTableWidgetItem(setting.key))
+            for col, text in enumerate(setting.texts, start=1):
+                item = QTableWidgetItem(text)
                 item.setToolTip(item.text())
                 self.diff.setItem(row, col, item)
         self.diff_note.setText(("1 setting differs" if len(diff) == 1 else f"{len(diff)} settings differ") if diff else

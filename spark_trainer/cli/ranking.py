@@ -20,12 +20,11 @@ from spark_trainer.evaluation.tasks import METRIC_PREFIX
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.leaderboard import (
     Entry,
-    config_diff,
+    compared_settings,
     default_metric,
     lower_is_better,
     metric_keys,
     mixed_recipes,
-    run_config,
     summaries,
 )
 from spark_trainer.store import datasets, runs
@@ -160,12 +159,12 @@ def cmd_compare(ctx: Context, args: argparse.Namespace) -> Result:
     if len(found) < 2:
         raise BadInput(SAME_RUNS)
     ids = [r.id for r in found]
-    diff = config_diff([run_config(store, r) for r in found], ignore=("name", "notes", "dataset", "project"))
+    diff = compared_settings(store, found)
     last = summaries(store, ids)
     # Not evals/...: that run metric holds every evaluation data's results; they are shown per data below.
     keys = sorted({k for per_run in last.values() for k in per_run if not k.startswith(METRIC_PREFIX)})
     columns = [f"run {r}" for r in ids]
-    settings_text = table(["setting", *columns], [(k, *v) for k, v in diff.items()],
+    settings_text = table(["setting", *columns], [(row.key, *row.texts) for row in diff],
                           empty="the runs' settings are the same")
     values = {k: [s.last if (s := last.get(r, {}).get(k)) else None for r in ids] for k in keys}
     metric_rows = [(k, *("-" if v is None else v for v in per_run)) for k, per_run in values.items()]
@@ -177,7 +176,7 @@ def cmd_compare(ctx: Context, args: argparse.Namespace) -> Result:
     heading = "  ".join(f"run {r.id}: {r.experiment} ({r.recipe}, {r.status.value})" for r in found)
     data = {"runs": [{"id": r.id, "experiment": r.experiment, "recipe": r.recipe, "status": r.status.value}
                      for r in found],
-            "settings": diff,
+            "settings": {row.key: row.values for row in diff},
             "metrics": values,
             "evals": [{"metric": e.key, "data": _eval_data(e.data), "title": e.title, "values": e.values,
                        "steps": e.steps} for e in evals]}

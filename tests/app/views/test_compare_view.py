@@ -5,6 +5,7 @@ the compare page's style (no legend over the curves: the runs are named above)."
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from spark_trainer.store import experiments, metrics, projects, runs
 
@@ -274,4 +275,40 @@ def test_an_evaluation_ending_during_the_pages_first_read_joins_its_tab(store, c
     table = page.eval_table
     qtbot.waitUntil(lambda: table.rowCount() == 1 and table.item(0, 2) is not None and table.item(0, 2).text() == "0.7",
                     timeout=10_000)
+    view.shutdown()
+
+
+def test_config_differences_name_each_runs_dataset_and_a_setting_another_recipe_lacks(store, ctx, qtbot) -> None:
+    """A walk: runs on datasets lm and lm_b read "These runs use the same settings." (the frozen configs
+    hold dataset ids, and the key was ignored); a causal LM's `sample_prompts: []` and a classifier's
+    missing key both read "-"."""
+    import yaml
+
+    from app.views.runs_view import RunsView
+    from spark_trainer.store import datasets
+
+    lm = _run(store, "causal-lm", {"loss": [3.0]}, "lm")
+    tc = _run(store, "text-classification", {"loss": [0.9]}, "tc")
+    made = [datasets.create(store, "cmp", datasets.NewDataset(name=n, kind="text",
+                                                               path=str(store.home.root / "datasets" / str(i))))
+            for i, n in enumerate(("lm", "lm_b"))]
+    with store.write() as session:  # as the run files named them when queued
+        from spark_trainer.store.models import RunRow
+
+        for run, dataset in ((lm, made[0]), (tc, made[1])):
+            session.get(RunRow, run.id).dataset_id = dataset.id
+    for run, recipe, section in ((lm, "causal-lm", {"sample_prompts": []}),
+                                 (tc, "text-classification", {"label_column": "label"})):
+        (Path(run.run_dir) / "config.yaml").write_text(yaml.safe_dump({"recipe": recipe, "recipe_config": section}))
+    view = RunsView(store, ctx)
+    qtbot.addWidget(view)
+    view.resize(1280, 760)
+    view.show()
+    view.open_item([lm.id, tc.id])
+    table = view.compare_page.diff
+    qtbot.waitUntil(lambda: table.rowCount() > 0, timeout=10_000)
+    cells = {table.item(r, 0).text(): [table.item(r, c).text() for c in (1, 2)] for r in range(table.rowCount())}
+    assert cells["dataset"] == ["lm", "lm_b"]
+    assert cells["recipe_config.sample_prompts"] == ["[]", "(not a setting of text-classification)"]
+    assert cells["recipe_config.label_column"] == ["(not a setting of causal-lm)", "label"]
     view.shutdown()
