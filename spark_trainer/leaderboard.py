@@ -34,6 +34,7 @@ class MetricSummary:
     maximum: float
     last_step: int
     count: int
+    best_step: int | None = None  # the step of best(); None: not read (the series' points say, `rank`)
 
     def best(self) -> float:
         return self.minimum if lower_is_better(self.key) else self.maximum
@@ -48,6 +49,7 @@ class Entry:
     score: float
     summary: MetricSummary
     deleted_dataset: str | None = None  # the run's dataset's name, once it was deleted
+    step: int | None = None  # the step of `score`: where the best value was measured, or the last step
 
     def dataset_text(self, names: dict[int, str]) -> str:
         """Its dataset as the board shows it (`names`: id -> name): a name, "NAME (deleted)" or "-"."""
@@ -141,10 +143,26 @@ def rank(
             scored.append((best if use == "best" else summary.last, run, summary))
     high_first = (not lower_is_better(key, recipe)) if descending is None else descending
     scored.sort(key=lambda item: (-item[0] if high_first else item[0], item[1].id))
+    steps = _score_steps(store, key, use, scored)
     return [
-        Entry(i + 1, run, exps[run.experiment_id].project, run.dataset_id, score, summary, run.deleted_dataset)
+        Entry(i + 1, run, exps[run.experiment_id].project, run.dataset_id, score, summary, run.deleted_dataset,
+              steps.get(run.id, summary.last_step))
         for i, (score, run, summary) in enumerate(scored)
     ]
+
+
+def _score_steps(store: Store, key: str, use: str, scored: list[tuple[float, Run, MetricSummary]]) -> dict[int, int]:
+    """Per run, the step its score was measured at: under "best" not the last step (run 13's best
+    accuracy, 0.875, was at step 100, shown as step 200, where it was 0.7917)."""
+    if use != "best":
+        return {}
+    steps = {run.id: s.best_step for _score, run, s in scored if s.best_step is not None}
+    wanted = [(run.id, key, score) for score, run, s in scored if s.best_step is None]
+    if wanted:
+        from spark_trainer.store import metrics
+
+        steps.update({run_id: step for (run_id, _k), step in metrics.best_steps(store, wanted).items()})
+    return steps
 
 
 def mixed_recipes(entries: Sequence[Entry], key: str) -> str | None:

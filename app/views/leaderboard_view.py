@@ -35,7 +35,7 @@ from spark_trainer.leaderboard import default_metric, lower_is_better, metric_ke
 from spark_trainer.recipes.registry import list_recipes
 from spark_trainer.store.store import Store
 
-COLUMNS = ("Rank", "Run", "Project", "Experiment", "Dataset", "Recipe", "Score", "Last step", "Points", "Status")
+COLUMNS = ("Rank", "Run", "Project", "Experiment", "Dataset", "Recipe", "Score", "Step", "Points", "Status")
 BOARD_COLUMNS = tuple(board_column(title, i) for i, title in enumerate(COLUMNS))
 NAME_BOX_PX = 280  # the widest the Project and Dataset filters grow to their names
 RERANK_MS = 2000  # the shown board is ranked again at most this often while runs report values
@@ -205,14 +205,15 @@ class LeaderboardView(BaseView):
         self._eval_data_pair.setVisible(bool(evals.choices))
         on = f" on {evals.data.name}" if evals.data and key.startswith(METRIC_PREFIX) else ""
         shown_on = eval_data_line(evals, 'pick one under "Evaluated on"')
+        step = "where each run's best value was measured" if self.use.currentText() == "best" else "each run's last"
         self.order_note.setText(f"{'Lower' if lower_is_better(key) else 'Higher'} {key}{on} ranks first; "
-                                "double-click a run to open it."
+                                f"Step: {step}; double-click a run to open it."
                                 + (f" Evaluation columns: {shown_on.removeprefix('evaluation ')}." if shown_on else "")
                                 + (f" Note: {mixed}; choose a recipe above." if mixed else ""))
         names = self._dataset_names
         rows = [BoardRow((e.rank, e.run.id, e.project, e.run.experiment,
                           e.dataset_text(names), e.run.recipe,
-                          float(e.score), e.summary.last_step, e.summary.count, e.run.status.value),
+                          float(e.score), e.step, e.summary.count, e.run.status.value),
                          evals.values.get(e.run.id, {}), e.run.id) for e in entries]
         self.rows.set_columns([*BOARD_COLUMNS, *evaluation_columns(evals)])
         self.rows.set_rows(rows, baseline_rows(evals, key))

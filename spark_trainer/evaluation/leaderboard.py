@@ -76,6 +76,7 @@ class EvalColumns:
     baselines: list[Baseline]  # base-model baselines with values (on `data`)
     data: EvalData | None = None  # the evaluation data shown; None: no run here was evaluated
     choices: list[EvalData] = field(default_factory=list)  # every evaluation data of these runs, `data` first
+    best_of: str | None = None  # set: `values` are each run's evaluation that gave its best of this key
 
     def others(self) -> str:
         """The other data these runs were evaluated on, for a note ('' when none)."""
@@ -134,27 +135,55 @@ def choose_eval_data(choices: list[EvalData], wanted: str | None) -> EvalData | 
                    + ", ".join(c.name for c in choices))
 
 
-def eval_summaries(store: Store, run_ids: Iterable[int], data: EvalData | None,
-                   found: list[Any] | None = None) -> dict[int, dict[str, Any]]:
-    """Per run and evals/... key, a `leaderboard.MetricSummary` of its (non-base) evaluations on `data`
-    only: last is the highest step's (then the newest), best over them."""
-    from spark_trainer.leaderboard import MetricSummary
-
-    if data is None:
-        return {}
+def _eval_points(store: Store, run_ids: Iterable[int], data: EvalData | None,
+                 found: list[Any] | None = None) -> dict[int, dict[str, list[tuple[int, int, float]]]]:
+    """Per run and evals/... key, its (non-base) evaluations' (step, evaluation id, value) on `data`."""
     ids = set(run_ids)
     points: dict[int, dict[str, list[tuple[int, int, float]]]] = {}
+    if data is None:
+        return points
     for e in _completed(store) if found is None else found:
         if e.base or e.run_id not in ids or _same(e.data_path) != _same(data.path):
             continue
         for k, v in (e.result or {}).get("metrics", {}).items():
             points.setdefault(e.run_id, {}).setdefault(metric_key(e.task, k), []).append((e.step or 0, e.id, float(v)))
+    return points
+
+
+def _best_point(key: str, values: list[tuple[int, int, float]]) -> tuple[int, int, float]:
+    """The evaluation with the best value of `key` (the first by step, then id, among equal ones)."""
+    from spark_trainer.leaderboard import lower_is_better
+
+    sign = 1.0 if lower_is_better(key) else -1.0
+    return min(values, key=lambda p: (sign * p[2], p[0], p[1]))
+
+
+def eval_summaries(store: Store, run_ids: Iterable[int], data: EvalData | None,
+                   found: list[Any] | None = None) -> dict[int, dict[str, Any]]:
+    """Per run and evals/... key, a `leaderboard.MetricSummary` of its (non-base) evaluations on `data`
+    only: last is the highest step's (then the newest), best over them, with the best's step."""
+    from spark_trainer.leaderboard import MetricSummary
+
     out: dict[int, dict[str, Any]] = {}
-    for run_id, per_key in points.items():
+    for run_id, per_key in _eval_points(store, run_ids, data, found).items():
         for key, values in per_key.items():
             step, _id, last = max(values)
             numbers = [v for _s, _i, v in values]
-            out.setdefault(run_id, {})[key] = MetricSummary(key, last, min(numbers), max(numbers), step, len(values))
+            out.setdefault(run_id, {})[key] = MetricSummary(key, last, min(numbers), max(numbers), step, len(values),
+                                                            _best_point(key, values)[0])
+    return out
+
+
+def best_evaluation_values(store: Store, run_ids: Iterable[int], data: EvalData | None, key: str,
+                           found: list[Any] | None = None) -> dict[int, dict[str, float]]:
+    """Per run, the results on `data` of the evaluation that gave its best `key` (every evals/... key of
+    that evaluation): the columns beside a ranking by that best value, not the run's last evaluation."""
+    out: dict[int, dict[str, float]] = {}
+    for run_id, per_key in _eval_points(store, run_ids, data, found).items():
+        if key not in per_key:
+            continue
+        chosen = _best_point(key, per_key[key])[1]
+        out[run_id] = {k: v for k, values in per_key.items() for _s, i, v in values if i == chosen}
     return out
 
 
@@ -196,8 +225,14 @@ def board(store: Store, key: str, *, project: int | str | None = None, dataset: 
         entries = rank(store, key, project=project, dataset=dataset, recipe=recipe, use=use, found=scores)
     else:
         entries = rank(store, key, project=project, dataset=dataset, recipe=recipe, use=use)
-    return entries, read_evaluations(store, entries, project, recipe=recipe, dataset=dataset,
-                                     eval_data=eval_data, run_ids=candidates)
+    evals = read_evaluations(store, entries, project, recipe=recipe, dataset=dataset, eval_data=eval_data,
+                             run_ids=candidates)
+    if key.startswith(METRIC_PREFIX) and use == "best":  # the columns of the evaluation ranked, not the last one
+        best = best_evaluation_values(store, [e.run.id for e in entries], evals.data, key)
+        shown = {run: {**values, **best.get(run, {})} for run, values in evals.values.items()}
+        if shown != evals.values:  # said only where a run's best evaluation is not its last
+            evals.values, evals.best_of = shown, key
+    return entries, evals
 
 
 def eval_column_title(key: str, evals: EvalColumns) -> str:
@@ -246,5 +281,7 @@ def eval_data_line(evals: EvalColumns, hint: str = "--eval-data NAME shows those
     if evals.data is None:
         return ""
     others = evals.others()
-    return (f"evaluation results on {evals.data.name} ({evals.data.runs} run{'s' * (evals.data.runs != 1)})"
+    best = (f", each run's from the evaluation that gave its best {evals.best_of.removeprefix(METRIC_PREFIX)}"
+            if evals.best_of else "")
+    return (f"evaluation results on {evals.data.name} ({evals.data.runs} run{'s' * (evals.data.runs != 1)}){best}"
             + (f"; also evaluated on: {others} ({hint})" if others else ""))

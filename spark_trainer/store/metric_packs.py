@@ -169,6 +169,23 @@ def read(conn: Any, run_id: int, *, after_id: int = 0, keys: Sequence[str] | Non
     return result
 
 
+def first_step_at(conn: Any, run_id: int, key: str, value: float) -> int | None:
+    """The lowest step at which a series has `value` (where its best value was measured), None when
+    no point has it. Reads the series' raw rows by index and its blocks' steps and values only."""
+    import numpy as np
+
+    db = _dbapi(conn)
+    raw = db.execute("SELECT min(step) FROM metrics INDEXED BY ix_metrics_run_key_step "
+                     "WHERE run_id = ? AND key = ? AND value = ?", (run_id, key, value)).fetchone()[0]
+    found = [] if raw is None else [int(raw)]
+    for steps, values in db.execute("SELECT steps, \"values\" FROM metric_blocks WHERE run_id = ? AND key = ?",
+                                    (run_id, key)):
+        hit = np.frombuffer(values, dtype="<f8") == value
+        if hit.any():
+            found.append(int(np.frombuffer(steps, dtype="<i8")[hit].min()))
+    return min(found) if found else None
+
+
 def _upper_bound(db: Any, params: tuple, key_filter: str, limit: int) -> int | None:
     """An id at or above the `limit`-th lowest id after `after_id`, from the blocks' id ranges
     alone (no blob is read): blocks and rows past it are not needed. None: no bound."""

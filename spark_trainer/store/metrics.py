@@ -15,7 +15,7 @@ from spark_trainer.store.entities import Metric
 from spark_trainer.store.metric_packs import Series
 from spark_trainer.store.store import Store
 
-__all__ = ["Series", "add_batch", "delete_after", "keys", "read", "series"]
+__all__ = ["Series", "add_batch", "best_steps", "delete_after", "keys", "read", "series"]
 
 
 def add_batch(store: Store, run_id: int, points: Iterable[tuple[str, int, float] | tuple[str, int, float, float]]) -> int:
@@ -80,3 +80,16 @@ def delete_after(store: Store, run_id: int | str, step: int) -> int:
     with store.write() as session:
         row = runs.row_for(session, run_id)
         return metric_packs.delete_after(session, row.id, step)
+
+
+def best_steps(store: Store, wanted: Iterable[tuple[int, str, float]]) -> dict[tuple[int, str], int]:
+    """For each (run, key, value), the lowest step at which the run's series `key` has `value`: where
+    its best value (a summary's min or max) was measured. The summaries keep the last point's step
+    only, so this reads the series' points: ask for the runs a ranking shows, not thousands."""
+    found: dict[tuple[int, str], int] = {}
+    with store.read() as session:
+        for run_id, key, value in wanted:
+            step = metric_packs.first_step_at(session, run_id, key, value)
+            if step is not None:
+                found[(run_id, key)] = step
+    return found

@@ -151,3 +151,16 @@ def test_whole_series_read_uses_indexes_not_a_scan_or_sort(store: Store) -> None
         plan = " ".join(r[3] for r in conn.execute(text(
             "EXPLAIN QUERY PLAN SELECT ids FROM metric_blocks WHERE run_id = 1 AND last_id > 0 ORDER BY key, last_id")))
         assert "ix_metric_blocks_run_key_last" in plan
+
+
+def test_best_steps_find_where_a_best_value_was_measured_packed_or_not(store: Store, small_packs: None) -> None:
+    """The summaries keep the last point's step only; the leaderboard's STEP under --use best is the
+    step of the best value, read from the points (packed blocks and raw rows)."""
+    run_id = _run(store)
+    for start in range(0, 120, 20):  # loss 1/s, lowest at step 120; accuracy best 0.9 first at step 30
+        metrics.add_batch(store, run_id, [("loss", s, 1.0 / s) for s in range(start + 1, start + 21)]
+                          + [("acc", s, 0.9 if s in (30, 100) else 0.5) for s in range(start + 1, start + 21)])
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM metric_blocks WHERE key = 'acc'")).scalar() > 0
+    assert metrics.best_steps(store, [(run_id, "loss", 1 / 120), (run_id, "acc", 0.9), (run_id, "acc", 0.1)]) == {
+        (run_id, "loss"): 120, (run_id, "acc"): 30}

@@ -145,3 +145,29 @@ def test_an_evals_ranking_opens_on_the_data_that_has_its_metric_unless_the_user_
     view.metric_box.setCurrentText("eval_loss")
     qtbot.waitUntil(lambda: not view.busy() and len(_board(view)) == 4, timeout=10_000)
     assert view.eval_data.currentText() == "long.txt (3 runs)"
+
+
+def test_step_is_where_the_best_value_was_measured_and_the_columns_are_that_evaluations(store, ctx, qtbot) -> None:
+    """A walk: run 13's best accuracy, 0.875 at step 100, read "Last step 200", beside the evaluation
+    columns of its last evaluation (0.7917 at step 200)."""
+    from app.views.leaderboard_view import LeaderboardView
+    from tests.cli.test_ranking import _evaluated
+
+    run = _run(store, "r", 1e-4, [3.0, 1.0, 2.0])  # its best loss at step 2, its last step 3
+    _evaluated(store, run.id, "classification", "/d/cls.jsonl", {"accuracy": 0.7917, "macro_f1": 0.7884}, step=200)
+    _evaluated(store, run.id, "classification", "/d/cls.jsonl", {"accuracy": 0.875, "macro_f1": 0.8748}, step=100)
+    sync_model(qtbot, ctx)
+    view = LeaderboardView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: not view.busy() and view.metric_box.count() > 0, timeout=10_000)
+    view.metric_box.setCurrentText("loss")
+    qtbot.waitUntil(lambda: not view.busy() and _board(view) == [(str(run.id), "1.0000", "2")], timeout=10_000)
+    assert view.table.horizontalHeaderItem(7).text() == "Step"
+    assert "Step: where each run's best value was measured" in view.order_note.text()
+    view.metric_box.setCurrentText("evals/classification_accuracy")
+    qtbot.waitUntil(lambda: not view.busy() and _board(view) == [(str(run.id), "0.8750", "100")], timeout=10_000)
+    last = view.table.columnCount() - 1
+    assert view.table.horizontalHeaderItem(last).text() == "classification_macro_f1\non cls.jsonl"
+    assert view.table.item(0, last).text() == "0.8748"
+    assert "from the evaluation that gave its best classification_accuracy" in view.order_note.text()
