@@ -50,10 +50,30 @@ class Entry:
     summary: MetricSummary
     deleted_dataset: str | None = None  # the run's dataset's name, once it was deleted
     step: int | None = None  # the step of `score`: where the best value was measured, or the last step
+    tied: bool = False  # another run has the same score, and the same rank
+
+    @property
+    def rank_text(self) -> str:
+        return rank_text(self.rank, self.tied)
 
     def dataset_text(self, names: dict[int, str]) -> str:
         """Its dataset as the board shows it (`names`: id -> name): a name, "NAME (deleted)" or "-"."""
         return dataset_text(self.dataset_id, self.deleted_dataset, names) or "-"
+
+
+def tied_ranks(scores: Sequence[float]) -> list[tuple[int, bool]]:
+    """Ranks of scores sorted best first: equal scores share the first's rank ("1, =2, =2, 4"), and
+    say they are tied; runs 17 and 19, both 1.0, were ranked 1 and 2 by their ids, unsaid."""
+    out: list[tuple[int, bool]] = []
+    for i, score in enumerate(scores):
+        shared = i > 0 and score == scores[i - 1]
+        out.append((out[-1][0] if shared else i + 1, shared or (i + 1 < len(scores) and score == scores[i + 1])))
+    return out
+
+
+def rank_text(rank: int, tied: bool) -> str:
+    """A rank as the leaderboard and `sweep show` print it: "=1" when tied."""
+    return f"={rank}" if tied else str(rank)
 
 
 def summaries(store: Store, run_ids: Iterable[int], keys: Sequence[str] | None = None) -> dict[int, dict[str, MetricSummary]]:
@@ -144,10 +164,11 @@ def rank(
     high_first = (not lower_is_better(key, recipe)) if descending is None else descending
     scored.sort(key=lambda item: (-item[0] if high_first else item[0], item[1].id))
     steps = _score_steps(store, key, use, scored)
+    ranks = tied_ranks([score for score, _run, _s in scored])
     return [
-        Entry(i + 1, run, exps[run.experiment_id].project, run.dataset_id, score, summary, run.deleted_dataset,
-              steps.get(run.id, summary.last_step))
-        for i, (score, run, summary) in enumerate(scored)
+        Entry(place, run, exps[run.experiment_id].project, run.dataset_id, score, summary, run.deleted_dataset,
+              steps.get(run.id, summary.last_step), tied)
+        for (place, tied), (score, run, summary) in zip(ranks, scored, strict=True)
     ]
 
 

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from app.views.table_models import NAME_WIDTH_PX, Column
 from spark_trainer.evaluation.leaderboard import EvalColumns, eval_column_title
+from spark_trainer.leaderboard import rank_text
 from spark_trainer.numbers import metric_text
 
 MUTED = "#6e7681"
@@ -20,6 +21,7 @@ class BoardRow(NamedTuple):
     evals: dict[str, float]  # evals/... key -> last value
     run_id: int
     baseline: Any = None  # evaluation.leaderboard baseline
+    tied: bool = False  # its score is another run's too: its rank reads "=1"
 
 
 def cell_text(value: object) -> str:
@@ -51,6 +53,14 @@ def _muted(row: BoardRow) -> str | None:
 def _baseline_tip(row: BoardRow) -> str | None:
     b = row.baseline
     return None if b is None else f"the base model evaluated through run {b.run_id} (evaluation {b.evaluation_id})"
+
+
+def rank_column() -> Column:
+    """The Rank column: a tied run's rank reads "=1" (sorted as 1)."""
+    plain = board_column("Rank", 0)
+    return Column("Rank", lambda r: rank_text(r.cells[0], r.tied) if r.tied else cell_text(r.cells[0]),
+                  sort=plain.sort, colour=_muted,
+                  tip=lambda r: _baseline_tip(r) or ("tied: another run has the same score" if r.tied else None))
 
 
 def board_column(title: str, index: int) -> Column:

@@ -23,6 +23,7 @@ from app.views.leaderboard_evals import (
     baseline_rows,
     board_column,
     evaluation_columns,
+    rank_column,
 )
 from app.views.row_filter import RowFilter
 from app.views.table_models import RowsModel, RowsTable
@@ -36,7 +37,7 @@ from spark_trainer.recipes.registry import list_recipes
 from spark_trainer.store.store import Store
 
 COLUMNS = ("Rank", "Run", "Project", "Experiment", "Dataset", "Recipe", "Score", "Step", "Points", "Status")
-BOARD_COLUMNS = tuple(board_column(title, i) for i, title in enumerate(COLUMNS))
+BOARD_COLUMNS = (rank_column(), *(board_column(title, i) for i, title in enumerate(COLUMNS) if i))
 NAME_BOX_PX = 280  # the widest the Project and Dataset filters grow to their names
 RERANK_MS = 2000  # the shown board is ranked again at most this often while runs report values
 
@@ -214,7 +215,7 @@ class LeaderboardView(BaseView):
         rows = [BoardRow((e.rank, e.run.id, e.project, e.run.experiment,
                           e.dataset_text(names), e.run.recipe,
                           float(e.score), e.step, e.summary.count, e.run.status.value),
-                         evals.values.get(e.run.id, {}), e.run.id) for e in entries]
+                         evals.values.get(e.run.id, {}), e.run.id, tied=e.tied) for e in entries]
         self.rows.set_columns([*BOARD_COLUMNS, *evaluation_columns(evals)])
         self.rows.set_rows(rows, baseline_rows(evals, key))
         self.table.setVisible(bool(entries))

@@ -87,7 +87,7 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
         head += "\n" + line
     names = {d.id: d.name for d in datasets.list_all(store)}
     # The view's evaluation columns (evals/... metrics on one data) and base-model baseline rows, as it reads them.
-    rows = [(e.rank, e.run.id, e.project, e.run.experiment, e.dataset_text(names), e.run.recipe, e.score,
+    rows = [(e.rank_text, e.run.id, e.project, e.run.experiment, e.dataset_text(names), e.run.recipe, e.score,
              e.step, e.run.status.value, *_eval_cells(evals.values.get(e.run.id, {}), evals.keys))
             for e in shown]
     if shown:
@@ -139,7 +139,7 @@ def _default_metric(ctx: Context, recipe: str | None) -> str | None:
 
 
 def _entry_data(entry: Entry, names: dict[int, str]) -> dict[str, Any]:
-    return {"rank": entry.rank, "id": entry.run.id, "project": entry.project, "experiment": entry.run.experiment,
+    return {"rank": entry.rank, "tied": entry.tied, "id": entry.run.id, "project": entry.project, "experiment": entry.run.experiment,
             "dataset": names.get(entry.dataset_id) if entry.dataset_id else None,
             "deleted_dataset": entry.deleted_dataset, "recipe": entry.run.recipe,
             "score": entry.score, "step": entry.step, "last": entry.summary.last, "last_step": entry.summary.last_step,

@@ -7,6 +7,7 @@ from typing import Any
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import table
+from spark_trainer.config.sweep import values_text
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.sweeps import SweepResult, sweep_result
 from spark_trainer.store import sweeps
@@ -40,9 +41,11 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
 def result_text(result: SweepResult) -> str:
     """A heading line, then one row per run: rank, run, status, the swept values, the final metric."""
     direction = "higher" if result.higher_is_better else "lower"
-    head = (f"sweep {result.name}: {len(result.rows)} runs of {result.experiment}, ranked by {result.metric} "
+    gone, known = result.deleted, "; ".join(values_text(c) for c in result.missing)
+    deleted = f" (of {len(result.rows) + gone} queued; {gone} deleted{': ' + known if known else ''})" if gone else ""
+    head = (f"sweep {result.name}: {len(result.rows)} runs of {result.experiment}{deleted}, ranked by {result.metric} "
             f"(final value; {direction} is better)")
-    rows = [(row.rank if row.rank is not None else "-", row.run.id, row.run.status.value,
+    rows = [(row.rank_text, row.run.id, row.run.status.value,
              *(row.run.sweep_values.get(k) for k in result.keys), row.final) for row in result.rows]
     return head + "\n" + table(["rank", "run", "status", *result.keys, result.metric], rows)
 
@@ -51,6 +54,7 @@ def result_data(result: SweepResult) -> dict[str, Any]:
     """As `leaderboard --json`: the metric named once at the top, each run's ranked value under `score`
     (a fixed key scripts read without knowing the metric, and one that cannot land on a row's own fields)."""
     return {"sweep": result.name, "experiment": result.experiment, "metric": result.metric,
-            "higher_is_better": result.higher_is_better, "keys": result.keys,
-            "runs": [{"rank": row.rank, "id": row.run.id, "status": row.run.status.value,
+            "higher_is_better": result.higher_is_better, "keys": result.keys, "deleted": result.deleted,
+            "deleted_combinations": result.missing,
+            "runs": [{"rank": row.rank, "tied": row.tied, "id": row.run.id, "status": row.run.status.value,
                       "values": row.run.sweep_values, "score": row.final} for row in result.rows]}

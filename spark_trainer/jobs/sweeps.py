@@ -7,7 +7,7 @@ come here; the values are parsed and checked by `spark_trainer.config.sweep`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,13 @@ class SweepRow:
     rank: int | None  # None: the run has no value of the metric (yet)
     run: Run
     final: float | None  # the run's last value of the main metric
+    tied: bool = False  # another run has the same value, and the same rank
+
+    @property
+    def rank_text(self) -> str:
+        from spark_trainer.leaderboard import rank_text
+
+        return "-" if self.rank is None else rank_text(self.rank, self.tied)
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,8 @@ class SweepResult:
     metric: str  # the recipe's main metric
     higher_is_better: bool
     rows: list[SweepRow]  # ranked best first; runs without the metric last, by id
+    missing: list[dict[str, Any]] = field(default_factory=list)  # combinations whose runs were deleted
+    deleted: int = 0  # runs deleted (at least `missing`'s; more where a swept value has no run left)
 
     @property
     def ended_badly(self) -> list[Run]:
@@ -79,7 +88,7 @@ class SweepResult:
 def sweep_result(store: Store, name: str) -> SweepResult:
     """The sweep's runs ranked by their recipe's main metric (its last value), in the direction the
     recipe declares. Raises NotFound for an unknown sweep."""
-    from spark_trainer.leaderboard import summaries
+    from spark_trainer.leaderboard import summaries, tied_ranks
     from spark_trainer.recipes import get_recipe
 
     sweeps.require(store, name)
@@ -89,7 +98,32 @@ def sweep_result(store: Store, name: str) -> SweepResult:
     finals = {r.id: found[r.id][metric.key].last for r in members if metric.key in found.get(r.id, {})}
     sign = -1.0 if metric.higher_is_better else 1.0
     scored = sorted((r for r in members if r.id in finals), key=lambda r: (sign * finals[r.id], r.id))
-    rows = [SweepRow(i + 1, r, finals[r.id]) for i, r in enumerate(scored)]
+    ranks = tied_ranks([finals[r.id] for r in scored])
+    rows = [SweepRow(place, r, finals[r.id], tied) for (place, tied), r in zip(ranks, scored, strict=True)]
     rows += [SweepRow(None, r, None) for r in members if r.id not in finals]
     keys = list(dict.fromkeys(k for r in members for k in r.sweep_values))
-    return SweepResult(name, members[0].experiment, keys, metric.key, metric.higher_is_better, rows)
+    missing = deleted_combinations(members, keys)
+    # A sweep's runs are queued in one transaction, so their ids are consecutive: a gap is a deleted
+    # run, even one whose value no run has any more (a one-setting sweep's). One deleted at either end
+    # of the range is known only by its combination.
+    ids = [r.id for r in members]
+    gaps = max(ids) - min(ids) + 1 - len(ids)
+    return SweepResult(name, members[0].experiment, keys, metric.key, metric.higher_is_better, rows,
+                       missing, max(gaps, len(missing)))
+
+
+def deleted_combinations(members: Sequence[Run], keys: list[str]) -> list[dict[str, Any]]:
+    """The combinations of the swept values no run of the sweep has any more (`run delete`): a sweep
+    queues every combination, and a deleted run's silently left the sweep "3 runs" of 4. A value
+    whose every run was deleted is not known, so neither are its combinations."""
+    import itertools
+    import json
+
+    def seen(values: dict[str, Any]) -> str:
+        return json.dumps([values.get(k) for k in keys], default=str)
+
+    axes = [list({json.dumps(r.sweep_values.get(k), default=str): r.sweep_values.get(k) for r in members}.values())
+            for k in keys]
+    present = {seen(r.sweep_values) for r in members}
+    combos = (dict(zip(keys, values, strict=True)) for values in itertools.product(*axes))
+    return [c for c in combos if seen(c) not in present]

@@ -32,3 +32,14 @@ def test_an_evals_ranking_by_best_shows_the_evaluation_that_gave_the_score(store
     assert text[-1].split()[-4:] == ["100", "cancelled", "0.875", "0.8748"]
     last = cli("--json", "leaderboard", "evals/classification_accuracy", "--use", "last").json()["runs"][0]
     assert (last["score"], last["step"], last["evals"]["evals/classification_macro_f1"]) == (0.7917, 200, 0.7884)
+
+
+def test_tied_runs_share_a_rank(store, cli) -> None:
+    # Runs 17 and 19, both eval_accuracy 1.0, were ranked 1 and 2 by their ids, with no word of a tie.
+    a = _run(store, "a", "text-classification", [("eval_accuracy", 1, 1.0)])
+    b = _run(store, "b", "text-classification", [("eval_accuracy", 1, 1.0)])
+    c = _run(store, "c", "text-classification", [("eval_accuracy", 1, 0.5)])
+    shown = cli("--json", "leaderboard", "eval_accuracy").json()["runs"]
+    assert [(r["rank"], r["tied"], r["id"]) for r in shown] == [(1, True, a), (1, True, b), (3, False, c)]
+    rows = cli("leaderboard", "eval_accuracy").out.splitlines()[2:]
+    assert [row.split()[:2] for row in rows] == [["=1", str(a)], ["=1", str(b)], ["3", str(c)]]

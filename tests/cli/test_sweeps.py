@@ -12,9 +12,9 @@ from spark_trainer.store.store import Store
 from tests.recipes.helpers import write_jsonl
 
 
-def _queue(store: Store, tmp_path: Path) -> list[int]:
+def _queue(store: Store, tmp_path: Path, *axes: str, name: str | None = None) -> list[int]:
     model = tmp_path / "model"
-    model.mkdir()
+    model.mkdir(exist_ok=True)
     (model / "config.json").write_text("{}")
     (model / "tokenizer_config.json").write_text("{}")
     # Five rows a class: one row of each, five times, was two after de-duplication, one held out,
@@ -22,7 +22,8 @@ def _queue(store: Store, tmp_path: Path) -> list[int]:
     rows = write_jsonl(tmp_path / "tickets.jsonl", [{"text": label, "label": label, "n": i} for label in "xy" for i in range(5)])
     data = {"project": "p", "name": "tickets", "recipe": "text-classification", "base_model": str(model),
             "dataset": str(rows), "gpus": "cpu", "train": {"max_steps": 2}}
-    queued = queue_sweep(store, data, [parse_axis("train.learning_rate=1e-4,1e-3")], machine=[])
+    queued = queue_sweep(store, data, [parse_axis(a) for a in axes or ("train.learning_rate=1e-4,1e-3",)],
+                         name=name, machine=[])
     return [r.id for r in queued.runs]
 
 
@@ -40,3 +41,34 @@ def test_sweep_show_json_names_the_ranked_value_score_as_leaderboard_does(store:
         (second, 0.9), (first, 0.6)]
     text = cli("sweep", "show", "tickets-sweep-1").out.splitlines()
     assert text[1].split() == ["RANK", "RUN", "STATUS", "TRAIN.LEARNING_RATE", "EVAL_ACCURACY"]  # text: unchanged
+
+
+def test_sweep_show_gives_tied_runs_one_rank_and_names_a_deleted_combination(store: Store, tmp_path: Path,
+                                                                            cli) -> None:
+    # A walk: runs 17, 19 and 20 all at 1.0 were ranked 1, 2, 3 by id; after `run delete 20` the sweep
+    # read "3 runs" and its combination was gone without a word.
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+
+    first, second, third = _queue(store, tmp_path, "train.learning_rate=1e-4,1e-3,1e-2")
+    for run, value in ((first, 1.0), (second, 1.0), (third, 0.5)):
+        metrics.add_batch(store, run, [("eval_accuracy", 2, value)])
+    shown = cli("--json", "sweep", "show", "tickets-sweep-1").json()
+    assert [(r["rank"], r["tied"], r["id"]) for r in shown["runs"]] == [
+        (1, True, first), (1, True, second), (3, False, third)]
+    text = cli("sweep", "show", "tickets-sweep-1").out.splitlines()
+    assert [line.split()[0] for line in text[2:]] == ["=1", "=1", "3"]
+    assert (shown["deleted"], shown["deleted_combinations"]) == (0, [])
+    runs.transition(store, second, RunStatus.CANCELLED, "test: stopped")
+    runs.delete(store, second)
+    text = cli("sweep", "show", "tickets-sweep-1").out.splitlines()
+    assert text[0].startswith("sweep tickets-sweep-1: 2 runs of tickets (of 3 queued; 1 deleted), ranked by ")
+    # Two settings: the deleted run's combination is named.
+    two = _queue(store, tmp_path, "train.learning_rate=1e-4,1e-3", "train.seed=1,2", name="two")
+    runs.transition(store, two[3], RunStatus.CANCELLED, "test: stopped")
+    runs.delete(store, two[3])  # the last: no gap in the ids, yet its combination is known
+    head = cli("sweep", "show", "two").out.splitlines()[0]
+    assert head.startswith("sweep two: 3 runs of tickets (of 4 queued; 1 deleted: train.learning_rate=0.001 "
+                           "train.seed=2), ranked by "), head
+    assert cli("--json", "sweep", "show", "two").json()["deleted_combinations"] == [
+        {"train.learning_rate": 1e-3, "train.seed": 2}]

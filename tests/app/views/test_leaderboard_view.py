@@ -171,3 +171,17 @@ def test_step_is_where_the_best_value_was_measured_and_the_columns_are_that_eval
     assert view.table.horizontalHeaderItem(last).text() == "classification_macro_f1\non cls.jsonl"
     assert view.table.item(0, last).text() == "0.8748"
     assert "from the evaluation that gave its best classification_accuracy" in view.order_note.text()
+
+
+def test_tied_runs_share_a_rank_said_with_an_equals_sign(store, ctx, qtbot) -> None:
+    from app.views.leaderboard_view import LeaderboardView
+
+    a, b = (_run(store, name, 1e-4, [3.0, 2.0]) for name in ("a", "b"))  # eval_loss 2.1 both
+    c = _run(store, "c", 1e-4, [3.0, 2.5])
+    sync_model(qtbot, ctx)
+    view = LeaderboardView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: not view.busy() and view.table.rowCount() == 3, timeout=10_000)
+    ranks = [(view.table.item(r, 0).text(), view.table.item(r, 1).text()) for r in range(3)]
+    assert ranks == [("=1", str(a.id)), ("=1", str(b.id)), ("3", str(c.id))]
