@@ -195,6 +195,18 @@ def mixed_recipes(entries: Sequence[Entry], key: str) -> str | None:
     return f"these runs come from {len(found)} recipes ({', '.join(found)}): their {key} values may not be comparable"
 
 
+def left_out_text(without: Sequence[Run], key: str) -> str:
+    """What a ranking says of the runs its filters keep that have no `key`: "3 without eval_loss left
+    out: 2 failed, 1 cancelled" ('' when none); they were left out unsaid."""
+    if not without:
+        return ""
+    counts: dict[str, int] = {}
+    for run in without:
+        counts[run.status.value] = counts.get(run.status.value, 0) + 1
+    return (f"{len(without)} run{'s' * (len(without) != 1)} without {key} left out: "
+            + ", ".join(f"{n} {status}" for status, n in counts.items()))
+
+
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"train": {"learning_rate": 1e-4}} -> {"train.learning_rate": 1e-4}."""
     flat: dict[str, Any] = {}

@@ -32,7 +32,7 @@ from app.workers import Task
 from spark_trainer.errors import BadInput
 from spark_trainer.evaluation.leaderboard import EvalColumns, board, eval_data_line
 from spark_trainer.evaluation.tasks import METRIC_PREFIX
-from spark_trainer.leaderboard import default_metric, lower_is_better, metric_keys, mixed_recipes
+from spark_trainer.leaderboard import default_metric, left_out_text, lower_is_better, metric_keys, mixed_recipes
 from spark_trainer.recipes.registry import list_recipes
 from spark_trainer.store.store import Store
 
@@ -191,7 +191,7 @@ class LeaderboardView(BaseView):
         dataset, recipe, use = self.dataset.currentData(), self.recipe.currentData(), self.use.currentText()
         wanted = self.eval_data.currentData() if self._eval_data_picked else None
 
-        def read() -> tuple[list, object]:
+        def read() -> tuple[list, object, list]:
             try:
                 return board(store, key, project=project, dataset=dataset, recipe=recipe, use=use, eval_data=wanted)
             except BadInput:  # the chosen data is not one of these runs' (another filter): the default one
@@ -199,7 +199,7 @@ class LeaderboardView(BaseView):
 
         self._read(read, lambda result: self._show(key, *result))
 
-    def _show(self, key: str, entries: list, evals: EvalColumns) -> None:
+    def _show(self, key: str, entries: list, evals: EvalColumns, without: list) -> None:
         mixed = mixed_recipes(entries, key)
         self._refill(self.eval_data, [(f"{c.name} ({c.runs} run{'s' * (c.runs != 1)})", c.path) for c in evals.choices],
                      evals.data.path if evals.data else None)
@@ -210,6 +210,7 @@ class LeaderboardView(BaseView):
         self.order_note.setText(f"{'Lower' if lower_is_better(key) else 'Higher'} {key}{on} ranks first; "
                                 f"Step: {step}; double-click a run to open it."
                                 + (f" Evaluation columns: {shown_on.removeprefix('evaluation ')}." if shown_on else "")
+                                + (f" {left_out}." if (left_out := left_out_text(without, key + on)) else "")
                                 + (f" Note: {mixed}; choose a recipe above." if mixed else ""))
         names = self._dataset_names
         rows = [BoardRow((e.rank, e.run.id, e.project, e.run.experiment,

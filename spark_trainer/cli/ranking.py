@@ -22,6 +22,7 @@ from spark_trainer.leaderboard import (
     Entry,
     compared_settings,
     default_metric,
+    left_out_text,
     lower_is_better,
     metric_keys,
     mixed_recipes,
@@ -73,7 +74,7 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
     if key is None:
         return Result({"metric": None, "use": args.use, "higher_is_better": None, "runs": []},
                       "no run has reported metrics yet")
-    entries, evals = board(store, key, project=args.project, dataset=dataset, recipe=args.recipe, use=args.use,
+    entries, evals, without = board(store, key, project=args.project, dataset=dataset, recipe=args.recipe, use=args.use,
                            eval_data=args.eval_data)
     mixed = mixed_recipes(entries, key)
     if mixed:
@@ -83,6 +84,8 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
     on = f" on {evals.data.name}" if key.startswith(METRIC_PREFIX) and evals.data else ""
     head = (f"ranked by {key}{on} ({args.use} value; {direction} is better): "
             f"{len(entries)} run{'s' * (len(entries) != 1)}")
+    if left_out := left_out_text(without, key + on):
+        head += f" ({left_out})"
     if line := eval_data_line(evals):
         head += "\n" + line
     names = {d.id: d.name for d in datasets.list_all(store)}
@@ -100,7 +103,7 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
     base = [{"evaluation": b.evaluation_id, "run": b.run_id, "base_model": b.base_model, "data": b.data,
              "score": b.values.get(key), "evals": b.values} for b in evals.baselines]
     return Result({"metric": key, "use": args.use, "higher_is_better": direction == "higher",  # as `sweep show`
-                   "runs": data, "baselines": base,
+                   "runs": data, "left_out": [{"id": r.id, "status": r.status.value} for r in without], "baselines": base,
                    "eval_data": _eval_data(evals.data), "eval_data_choices": [_eval_data(c) for c in evals.choices]},
                   head + "\n" + text)
 

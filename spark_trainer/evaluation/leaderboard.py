@@ -209,13 +209,16 @@ def read_evaluations(store: Store, entries: Sequence[Any], project: int | str | 
 
 
 def board(store: Store, key: str, *, project: int | str | None = None, dataset: int | None = None,
-          recipe: str | None = None, use: str = "best", eval_data: str | None = None) -> tuple[list[Any], EvalColumns]:
-    """The leaderboard both the app's view and `leaderboard` show: runs ranked by `key` and their
-    evaluation columns on one evaluation data. An `evals/...` key ranks by the results on that data,
-    not by the run metric, which holds every data's results."""
+          recipe: str | None = None, use: str = "best", eval_data: str | None = None
+          ) -> tuple[list[Any], EvalColumns, list[Any]]:
+    """The leaderboard both the app's view and `leaderboard` show: runs ranked by `key`, their
+    evaluation columns on one evaluation data, and the runs the filters keep that have no `key` (left
+    out: failed, cancelled, not evaluated yet; both say how many). An `evals/...` key ranks by the
+    results on that data, not by the run metric, which holds every data's results."""
     from spark_trainer.leaderboard import filtered_runs, rank
 
-    candidates = [r.id for r in filtered_runs(store, project=project, dataset=dataset, recipe=recipe)]
+    kept = filtered_runs(store, project=project, dataset=dataset, recipe=recipe)
+    candidates = [r.id for r in kept]
     if key.startswith(METRIC_PREFIX):
         if eval_data is None:  # the data most runs have `key` on: perplexity on long.txt ranked no classifier
             eval_data = next((c.path for c in eval_data_choices(store, candidates, _with_key(store, key))), None)
@@ -232,7 +235,8 @@ def board(store: Store, key: str, *, project: int | str | None = None, dataset: 
         shown = {run: {**values, **best.get(run, {})} for run, values in evals.values.items()}
         if shown != evals.values:  # said only where a run's best evaluation is not its last
             evals.values, evals.best_of = shown, key
-    return entries, evals
+    ranked = {e.run.id for e in entries}
+    return entries, evals, [r for r in kept if r.id not in ranked]
 
 
 def eval_column_title(key: str, evals: EvalColumns) -> str:

@@ -43,3 +43,23 @@ def test_tied_runs_share_a_rank(store, cli) -> None:
     assert [(r["rank"], r["tied"], r["id"]) for r in shown] == [(1, True, a), (1, True, b), (3, False, c)]
     rows = cli("leaderboard", "eval_accuracy").out.splitlines()[2:]
     assert [row.split()[:2] for row in rows] == [["=1", str(a)], ["=1", str(b)], ["3", str(c)]]
+
+
+def test_runs_without_the_metric_are_counted_as_left_out(store, cli) -> None:
+    # A failed and a cancelled run were left out of the ranking without a word.
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+
+    ranked = _run(store, "a", "causal-lm", [("eval_loss", 1, 1.0)])
+    _run(store, "b", "causal-lm", [("loss", 1, 2.0)])  # cancelled before its first evaluation
+    failed = _run(store, "c", "causal-lm", [])
+    with store.write() as session:  # as a worker that died at start leaves it
+        from spark_trainer.store.models import RunRow
+
+        session.get(RunRow, failed).status = RunStatus.FAILED.value
+    head = cli("leaderboard", "eval_loss").out.splitlines()[0]
+    assert head == "ranked by eval_loss (best value; lower is better): 1 run (2 runs without eval_loss left out: " \
+                   "1 cancelled, 1 failed)"
+    data = cli("--json", "leaderboard", "eval_loss").json()
+    assert [r["id"] for r in data["runs"]] == [ranked] and len(data["left_out"]) == 2
+    assert runs.get(store, failed).status == RunStatus.FAILED

@@ -185,3 +185,19 @@ def test_tied_runs_share_a_rank_said_with_an_equals_sign(store, ctx, qtbot) -> N
     qtbot.waitUntil(lambda: not view.busy() and view.table.rowCount() == 3, timeout=10_000)
     ranks = [(view.table.item(r, 0).text(), view.table.item(r, 1).text()) for r in range(3)]
     assert ranks == [("=1", str(a.id)), ("=1", str(b.id)), ("3", str(c.id))]
+
+
+def test_runs_without_the_metric_are_said_to_be_left_out(store, ctx, qtbot) -> None:
+    from app.views.leaderboard_view import LeaderboardView
+    from spark_trainer.store import experiments, runs
+
+    _run(store, "a", 1e-4, [3.0, 2.0])
+    exp = experiments.create(store, project="cmp", name="gone", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    runs.transition(store, runs.create(store, exp.id).id, RunStatus.CANCELLED, "test: stopped")
+    sync_model(qtbot, ctx)
+    view = LeaderboardView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: not view.busy() and view.table.rowCount() == 1, timeout=10_000)
+    assert "1 run without eval_loss left out: 1 cancelled." in view.order_note.text()
