@@ -71,7 +71,7 @@ def dataset_name(store: Store, project: str | int, paths: list[Path], name: str 
     """The given name (which must be free), else one derived from the first path, made unique."""
     if name is not None:  # given, even empty: `--name ""` is refused, not replaced by a made-up name
         name = projects.validate_name(name, "dataset")
-        if any(d.name == name for d in datasets.list_all(store, project)):
+        if any(projects.nfc(d.name) == name for d in datasets.list_all(store, project)):
             raise Conflict(f"project {project!r} already has a dataset named {name!r}")
         return name
     first = Path(paths[0]).expanduser().resolve()

@@ -112,7 +112,7 @@ def submit_configs(
     with _submit_lock(store):
         if sweep is not None and sweeps.exists(store, sweep):
             raise BadInput(f"sweep name {sweep!r} is taken; pick another")
-        new_project = not any(p.name == first.project for p in projects.list_all(store))
+        new_project = not any(projects.nfc(p.name) == projects.nfc(first.project) for p in projects.list_all(store))
         try:
             dataset, report = resolve_dataset(store, first, base_dir)
         except BaseException:  # nothing ingested (a refused file, Ctrl-C): a project made for it goes too

@@ -180,8 +180,9 @@ def _insert(session: Session, project: str | int, new: NewDataset) -> tuple[Data
 def _refuse_taken(session: Session, project_row: ProjectRow, name: str, own_id: int | None = None) -> None:
     """Names are unique per project (the table's constraint): say so in one line before it would."""
     clash = session.scalar(select(DatasetRow.id).where(DatasetRow.project_id == project_row.id,
-                                                       DatasetRow.name == name))
-    if clash is not None and clash != own_id:
+                                                       projects.same_name(DatasetRow.name, name),
+                                                       DatasetRow.id != (own_id or 0)).limit(1))
+    if clash is not None:
         raise Conflict(f"project {project_row.name!r} already has a dataset named {name!r}")
 
 
@@ -240,7 +241,8 @@ def _missing_hint(session: Session, name: str, project: str | int | None) -> str
     if project is not None:
         query = query.where(DatasetRow.project_id == projects.row_for(session, project).id)
     found = session.execute(query).all()
-    renamed = [now for now, meta in found if name in (meta or {}).get(RENAMED_FROM, [])]
+    name = projects.nfc(name)
+    renamed = [now for now, meta in found if name in map(projects.nfc, (meta or {}).get(RENAMED_FROM, []))]
     if renamed:
         return f"it was renamed to {renamed[-1]!r}" if len(renamed) == 1 else \
             f"datasets once named so are now {', '.join(map(repr, renamed))}"
@@ -254,7 +256,7 @@ def _elsewhere(session: Session, ref: str) -> str:
     """Where another project has a dataset of that name or id: "dataset 2 is in project 'p2'"."""
     query = select(DatasetRow.id, DatasetRow.name, ProjectRow.name).join(ProjectRow)
     row_id = id_of(ref)
-    found = session.execute(query.where(DatasetRow.name == ref) if row_id is None else
+    found = session.execute(query.where(projects.same_name(DatasetRow.name, ref)) if row_id is None else
                             query.where(DatasetRow.id == row_id)).all()
     if not found:
         return ""
@@ -318,7 +320,8 @@ def unique_name(store: Store, project: str | int, base: str) -> str:
     """`base`, or `base-2`, `base-3`... whichever is free in the project."""
     with store.read() as session:
         project_id = projects.row_for(session, project).id
-        taken = set(session.scalars(select(DatasetRow.name).where(DatasetRow.project_id == project_id)))
+        taken = set(map(projects.nfc, session.scalars(select(DatasetRow.name).where(DatasetRow.project_id == project_id))))
+    base = projects.nfc(base)
     if base not in taken:
         return base
     n = 2

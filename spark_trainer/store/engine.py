@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,9 @@ def make_engine(db_path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
+        # Names are compared in NFC (store/projects.same_name): one stored before names were
+        # normalised may be NFD, and SQLite has no normalisation of its own.
+        dbapi_conn.create_function("nfc", 1, _nfc, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -54,6 +58,10 @@ def make_engine(db_path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _nfc(text: Any) -> Any:
+    return unicodedata.normalize("NFC", text) if isinstance(text, str) else text
 
 
 def writer(engine: Engine) -> Engine:

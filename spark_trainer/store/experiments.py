@@ -66,8 +66,8 @@ def create(
         if dataset is not None:
             dataset_id = datasets.row_for(session, dataset, project_row.id).id
         clash = select(ExperimentRow.id).where(
-            ExperimentRow.project_id == project_row.id, ExperimentRow.name == name
-        )
+            ExperimentRow.project_id == project_row.id, projects.same_name(ExperimentRow.name, name)
+        ).limit(1)
         if session.scalar(clash) is not None:
             raise Conflict(f"project {project_row.name!r} already has an experiment named {name!r}")
         row = ExperimentRow(

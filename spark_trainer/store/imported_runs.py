@@ -114,7 +114,8 @@ def save(store: Store, imp: ImportedRun, run_staging: Path) -> tuple[Run, bool]:
 
 
 def _project(session: Session, name: str) -> ProjectRow:
-    row = session.scalar(select(ProjectRow).where(ProjectRow.name == name))
+    row = session.scalar(select(ProjectRow).where(projects.same_name(ProjectRow.name, name)).order_by(ProjectRow.id)
+                         .limit(1))
     if row is None:
         now = utcnow()
         row = ProjectRow(name=projects.validate_name(name), description="", created_at=now, updated_at=now)
@@ -142,12 +143,13 @@ def _dataset(store: Store, session: Session, project: ProjectRow, imp: ImportedR
 
 def _experiment(session: Session, project: ProjectRow, imp: ImportedRun, dataset_id: int | None) -> ExperimentRow:
     row = session.scalar(select(ExperimentRow).where(ExperimentRow.project_id == project.id,
-                                                     ExperimentRow.name == imp.experiment))
+                                                     projects.same_name(ExperimentRow.name, imp.experiment))
+                         .order_by(ExperimentRow.id).limit(1))
     if row is None:
         config = dict(imp.experiment_config)
         if dataset_id is not None:
             config["dataset"] = str(dataset_id)
-        row = ExperimentRow(project_id=project.id, dataset_id=dataset_id, name=imp.experiment, recipe=imp.recipe,
+        row = ExperimentRow(project_id=project.id, dataset_id=dataset_id, name=projects.nfc(imp.experiment), recipe=imp.recipe,
                             base_model=imp.base_model, config=config, notes=imp.notes, created_at=utcnow())
         session.add(row)
         session.flush()

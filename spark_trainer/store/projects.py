@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, String, func, select
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Session
 
@@ -18,10 +19,23 @@ from spark_trainer.store.store import Store
 MAX_NAME = 200
 
 
+def nfc(text: str) -> str:
+    """`text` in Unicode's composed form (NFC): 'é' typed as one code point, or as 'e' and a combining
+    accent (macOS file names, some keyboards), is one spelling."""
+    return unicodedata.normalize("NFC", text)
+
+
+def same_name(column: Any, name: str) -> ColumnElement[bool]:
+    """SQL: `column` names `name` once both are NFC. New names are stored NFC (`validate_name`); one
+    stored before that may not be, and is still found (the `nfc` function every connection has,
+    store/engine.py)."""
+    return func.nfc(column, type_=String) == nfc(name)
+
+
 def validate_name(name: str, what: str = "project") -> str:
     """A name is non-empty, at most 200 characters, not all digits (digits name ids), and one line of
-    printable characters."""
-    cleaned = name.strip()
+    printable characters. Returned stripped and in NFC, so two spellings of one name are one name."""
+    cleaned = nfc(name.strip())
     if not cleaned:
         raise BadInput(f"{what} name must not be empty")
     if len(cleaned) > MAX_NAME:
@@ -86,9 +100,27 @@ def _project(row: ProjectRow, n_datasets: int, n_experiments: int, run_stats: tu
     )
 
 
+def _named(session: Session, model: type, name: str, *where: Any) -> list:
+    """Rows of `model` whose name is `name` once both are NFC, oldest first. Where one scope (a
+    project's datasets, or all projects) holds several (two spellings stored before names were
+    normalised), those spelt exactly as `name` is, if any."""
+    rows = list(session.scalars(select(model).where(same_name(model.name, name), *where).order_by(model.id)))
+    scope = (lambda r: r.project_id) if hasattr(model, "project_id") else (lambda r: None)
+    kept = []
+    for key in dict.fromkeys(scope(r) for r in rows):
+        mine = [r for r in rows if scope(r) == key]
+        kept += [r for r in mine if r.name == name] or mine
+    return kept
+
+
 def _row(session: Session, ref: str | int) -> ProjectRow:
     text = str(ref).strip()
-    row = session.scalar(select(ProjectRow).where(ProjectRow.name == text))
+    rows = _named(session, ProjectRow, text)
+    if len(rows) > 1:
+        ids = ", ".join(str(r.id) for r in rows)
+        raise BadInput(f"projects {ids} are all named {text!r} (spelt with different Unicode code points); "
+                       "use the id, or rename one")
+    row = rows[0] if rows else None
     if row is None and (row_id := id_of(text)) is not None:
         row = session.get(ProjectRow, row_id)
     if row is None:
@@ -107,11 +139,12 @@ def named_row_in_project(session: Session, model: type, ref: str | int, project:
     A name used in several projects is an error unless `project` narrows it down.
     """
     text = str(ref).strip()
-    query = select(model).where(model.name == text)
     project_row = _row(session, project) if project is not None else None
-    if project_row is not None:
-        query = query.where(model.project_id == project_row.id)
-    rows = list(session.scalars(query))
+    rows = _named(session, model, text, *([model.project_id == project_row.id] if project_row is not None else []))
+    if len(rows) > 1 and len({r.project_id for r in rows}) == 1:
+        ids = ", ".join(str(r.id) for r in rows)
+        raise BadInput(f"{what}s {ids} of project {session.get(ProjectRow, rows[0].project_id).name!r} are all "
+                       f"named {text!r} (spelt with different Unicode code points); use the id, or rename one")
     if len(rows) > 1:
         # Not every command that names one takes --project (run start, launch, exp delete): the id
         # works everywhere, so the message lists it.
@@ -133,7 +166,7 @@ def named_row_in_project(session: Session, model: type, ref: str | int, project:
 def create(store: Store, name: str, description: str = "") -> Project:
     name = validate_name(name)
     with store.write() as session:
-        if session.scalar(select(ProjectRow.id).where(ProjectRow.name == name)) is not None:
+        if session.scalar(select(ProjectRow.id).where(same_name(ProjectRow.name, name)).limit(1)) is not None:
             raise Conflict(f"a project named {name!r} already exists")
         now = utcnow()
         row = ProjectRow(name=name, description=description, created_at=now, updated_at=now)
@@ -161,7 +194,7 @@ def list_all(store: Store, search: str | None = None) -> list[Project]:
     with store.read() as session:
         query = select(ProjectRow).order_by(ProjectRow.name)
         if search:
-            query = query.where(ProjectRow.name.icontains(search))
+            query = query.where(func.nfc(ProjectRow.name, type_=String).icontains(nfc(search)))
         return _entities(session, list(session.scalars(query)))
 
 
@@ -171,8 +204,9 @@ def rename(store: Store, ref: str | int, new_name: str) -> Project:
         row = _row(session, ref)
         if row.name == new_name:  # nothing to rename: its last activity stays as it was
             return _entity(session, row)
-        clash = session.scalar(select(ProjectRow.id).where(ProjectRow.name == new_name))
-        if clash is not None and clash != row.id:
+        clash = session.scalar(select(ProjectRow.id).where(same_name(ProjectRow.name, new_name), ProjectRow.id != row.id)
+                               .limit(1))
+        if clash is not None:
             raise Conflict(f"a project named {new_name!r} already exists")
         row.name = new_name
         row.updated_at = utcnow()
