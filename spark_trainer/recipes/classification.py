@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -46,7 +47,8 @@ class ClassifierTuning(Settings):
         "per-class scores and confusion matrix cover the whole split)",
         json_schema_extra={"placeholder": "empty: every validation example"})
     label_names: Literal["normalized", "as-written"] = Field(
-        "normalized", description="normalized: 1 and 1.0, or 'spam' and 'spam ', are one class, and number "
+        "normalized", description="normalized: 1 and 1.0, 'spam' and 'spam ', or an accent typed as one "
+        "character and as two (Unicode NFC), are one class, and number "
         "labels sort as numbers (1, 2, 10); as-written (runs frozen before labels were normalized): each "
         "distinct value is a class, sorted as text (1, 10, 2) unless the values are integers"
     )
@@ -58,10 +60,10 @@ _INTEGRAL_FLOAT = re.compile(r"^-?\d+\.0+$")
 def label_name(raw: Any) -> str:
     """The class a raw label names. Spreadsheets and JSON writers bring the same class in several
     spellings: 1, 1.0 and "1.0" (a numeric column read as floats) are one class, as are "spam" and "spam "
-    (a stray space in a cell)."""
+    (a stray space in a cell), and "é" written as one code point or as "e" and a combining accent (NFC)."""
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
-    name = str(raw).strip()
+    name = unicodedata.normalize("NFC", str(raw).strip())
     if _INTEGRAL_FLOAT.match(name):  # "1.0" in a CSV is the 1 a spreadsheet wrote as a float
         name = name.split(".")[0]
         return "0" if name == "-0" else name

@@ -167,6 +167,8 @@ class TextClassificationRecipe:
         started = time.monotonic()
         settings = {"recipe": "text-classification", "layout": LAYOUT,
                     **self.rc.model_dump(include=set(ENCODING_FIELDS))}
+        if self.rc.label_names == "normalized":  # a cache written before labels were NFC may hold 'é' twice
+            settings["label_unicode"] = "NFC"
         cache_key = token_cache.key(data_path, self.model_dir, settings)
         if cache_key is not None:
             arrays = token_cache.load_arrays(data_path, cache_key, ARRAYS, consistent)

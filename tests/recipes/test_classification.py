@@ -29,6 +29,16 @@ def test_a_stray_space_in_a_cell_does_not_make_a_new_class() -> None:
     assert labels.id_of("spam ") == labels.id_of("spam")
 
 
+def test_an_accent_typed_as_one_character_or_two_is_one_class() -> None:
+    # 'é' as U+00E9 (NFC) and as 'e' + U+0301 (NFD: a macOS folder name, some keyboards) look alike.
+    labels = LabelSet(["caf\u00e9", "cafe\u0301", "tea"], "label", "d.csv")
+    assert labels.names == ["caf\u00e9", "tea"]
+    assert labels.id_of("cafe\u0301") == labels.id_of("caf\u00e9") == 0
+    # A run frozen `as-written` keeps the classes its model was trained with.
+    assert LabelSet(["caf\u00e9", "cafe\u0301", "tea"], "label", "d.csv", as_written=True).names == \
+        sorted(["caf\u00e9", "cafe\u0301", "tea"])
+
+
 def test_numbers_read_from_a_csv_sort_as_numbers() -> None:
     assert LabelSet(["10", "2", "1"], "label", "d.csv").names == ["1", "2", "10"]
     assert LabelSet(["b", "10", "2"], "label", "d.csv").names == ["10", "2", "b"]

@@ -89,6 +89,16 @@ def test_batched_tokenizing_gives_what_one_row_at_a_time_gave(tiny_text_classifi
     assert recipe.labels.names == expected[recipe.rc.label_column][recipe.rc.label_names]
 
 
+def test_labels_spelt_with_a_composed_or_a_combining_accent_train_as_one_class(tiny_text_classifier, tmp_path):
+    rows = [{**row, "label": ["caf\u00e9", "cafe\u0301", "tea"][i % 3]} for i, row in enumerate(ticket_rows(30))]
+    data = _ingested(tmp_path, rows)
+    recipe = _prepared(tiny_text_classifier, data)
+    assert recipe.labels.names == ["caf\u00e9", "tea"]
+    assert sorted({label for _, label in _rows(recipe.train_data) + _rows(recipe.val_data)}) == [0, 1]
+    frozen = _prepared(tiny_text_classifier, data, label_names="as-written")  # a run frozen before: as it was
+    assert len(frozen.labels.names) == 3 and _said(frozen, "tokenized 30 rows in ")  # not the other's cache
+
+
 def test_a_second_run_reads_the_cache_and_has_the_same_rows(tiny_text_classifier, dataset):
     first = _prepared(tiny_text_classifier, dataset)
     assert _said(first, "tokenized 90 rows in ") and _said(first, "tokenized rows cached for the next run")
