@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,10 +77,24 @@ def dataset_name(store: Store, project: str | int, paths: list[Path], name: str 
         return name
     first = Path(paths[0]).expanduser().resolve()
     base = (first.stem if first.is_file() else first.name) or "dataset"
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in base).strip("-.") or "dataset"
+    cleaned = "".join(c if _kept_in_name(c) else "-" for c in projects.nfc(base)).strip("-.") or "dataset"
     if cleaned.isdigit():  # digits name ids: `2024.jsonl` or a folder `7/` must not be refused for it
         cleaned = f"dataset-{cleaned}"
-    return datasets.unique_name(store, project, cleaned[:100])
+    return datasets.unique_name(store, project, _cut(cleaned, 100))
+
+
+def _kept_in_name(c: str) -> bool:
+    """Letters, digits, the marks that belong to them (an accent left combining, Devanagari's vowel
+    signs: `हिंदी` is mostly marks) and symbols (☃) stay in a name made from a file name; spaces,
+    punctuation and invisible controls become dashes."""
+    return c in "-_." or unicodedata.category(c)[0] in "LNMS"
+
+
+def _cut(name: str, limit: int) -> str:
+    """`name` cut to `limit` characters, not between a letter and its marks."""
+    while len(name) > limit and unicodedata.category(name[limit])[0] == "M":
+        limit -= 1
+    return name[:limit] or name[:limit + 1]
 
 
 def split_of(sha256: str, val_fraction: float, seed: str = "") -> str:

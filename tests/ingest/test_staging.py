@@ -25,6 +25,35 @@ def test_a_path_named_with_digits_only_gets_a_name_that_is_not_an_id(store, proj
     assert datasets.get(store, "dataset-2024", project).id == first.id
 
 
+@pytest.mark.parametrize(("stem", "expected"), [
+    ("Cafe\u0301", "Caf\u00e9"),  # a macOS (NFD) file name: it was 'Cafe'
+    ("re\u0301sume\u0301", "r\u00e9sum\u00e9"),  # it was 're-sume'
+    ("\u0939\u093f\u0902\u0926\u0940 \u0921\u0947\u091f\u093e", "\u0939\u093f\u0902\u0926\u0940-\u0921\u0947\u091f\u093e"),  # 'हिंदी डेटा': it was 'ह--द--ड-ट'
+    ("bom crlf \u2603", "bom-crlf-\u2603"),  # a symbol stays: it was 'bom-crlf'
+    ("evil\u202egpj", "evil-gpj"),  # an invisible control still becomes a dash
+])
+def test_a_name_taken_from_a_file_name_keeps_its_accents_and_scripts(store, project, tmp_path: Path, stem,
+                                                                     expected) -> None:
+    from spark_trainer.ingest.staging import dataset_name
+    from spark_trainer.store import projects
+
+    data = tmp_path / f"{stem}.jsonl"
+    data.write_text('{"text": "one"}\n', encoding="utf-8")
+    name = dataset_name(store, project, [data], None)
+    assert name == expected and projects.validate_name(name, "dataset") == name
+
+
+def test_a_long_file_name_is_not_cut_between_a_letter_and_its_accent(store, project, tmp_path: Path) -> None:
+    from spark_trainer.ingest.staging import dataset_name
+
+    data = tmp_path / ("a" * 99 + "e\u0301x.jsonl")
+    data.write_text('{"text": "one"}\n', encoding="utf-8")
+    assert dataset_name(store, project, [data], None) == "a" * 99 + "\u00e9"  # NFC first: 'é' is one character
+    data = tmp_path / ("b" * 99 + "x\u0301y.jsonl")  # 'x́' has no one-character form: the cut leaves it out whole
+    data.write_text('{"text": "one"}\n', encoding="utf-8")
+    assert dataset_name(store, project, [data], None) == "b" * 99
+
+
 def test_publishing_writes_the_manifest_without_holding_all_of_it_in_memory(store, project, tmp_path: Path,
                                                                           monkeypatch) -> None:
     """A 370 MB JSONL took 2.1 GB to ingest: the manifest was built as one string and its bytes before
