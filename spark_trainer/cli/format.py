@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -18,10 +19,30 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "(
         return empty
     cells = [[_cell(v) for v in row] for row in rows]
     headers = [h.upper() if upper else h for h in headers]  # before measuring: 'ß' becomes 'SS'
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    widths = [max(cells_wide(h), *(cells_wide(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    lines = ["  ".join(pad(h, w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     return "\n".join(lines)
+
+
+def cells_wide(text: str) -> int:
+    """How many terminal cells `text` takes: a CJK character or an emoji two (East Asian Wide or
+    Fullwidth), a combining accent, a zero-width joiner and what it joins none, anything else one.
+    `len` counted 'é' typed as 'e' + U+0301 as two and '数据' as two, and the columns after them slid."""
+    width, joined = 0, False
+    for c in text:
+        if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf"):
+            joined = c == "\u200d"  # ZWJ: the next emoji draws into the one before it
+            continue
+        if not joined:
+            width += 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+        joined = False
+    return width
+
+
+def pad(text: str, width: int) -> str:
+    """`text` padded with spaces to `width` terminal cells (`cells_wide`), as `ljust` pads characters."""
+    return text + " " * max(0, width - cells_wide(text))
 
 
 def fields(pairs: Sequence[tuple[str, Any]]) -> str:

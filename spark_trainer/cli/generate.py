@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from spark_trainer.cli.context import Context, Result, write_stdout
+from spark_trainer.cli.format import cells_wide, pad
 from spark_trainer.errors import BadInput
 
 
@@ -203,8 +204,8 @@ def _classify(ctx: Context, args: argparse.Namespace, source: Any, spec: Any) ->
         data["saved"] = save_sample(ctx.store, source.run_id, {"prompt": inputs.get("text", inputs.get("image")),
                                                                "output": shown, "labels": output["labels"]},
                                     step=source.step, checkpoint=args.checkpoint or "last").path
-    width = max(len(item["label"]) for item in output["labels"])
-    lines = [f"{item['label']:<{width}}  {item['probability']:.4f}" for item in output["labels"]]
+    width = max(cells_wide(item["label"]) for item in output["labels"])
+    lines = [f"{pad(item['label'], width)}  {item['probability']:.4f}" for item in output["labels"]]
 
     def text() -> str:
         if args.save:
