@@ -12,6 +12,7 @@ from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, human_bytes, non_negative_int, positive_float, positive_int
 from spark_trainer.cli.hangup import like_ctrl_c
 from spark_trainer.ingest.types import IngestReport, IngestResult, Progress
+from spark_trainer.visible import visible
 
 
 def register_dataset_actions(actions: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -81,7 +82,7 @@ class _StderrProgress:
 
 def rejection_lines(report: IngestReport, dataset_dir: Path, limit: int = 20) -> list[str]:
     """`  rejected FILE:LINE: reason` for the first `limit` rejections, then where the rest are."""
-    lines = [f"  rejected {r.source}{'' if r.line is None else f':{r.line}'}: {r.reason}"
+    lines = [f"  rejected {visible(r.source)}{'' if r.line is None else f':{r.line}'}: {r.reason}"
              for r in report.rejected[:limit]]
     if len(report.rejected) > limit:
         lines.append(f"  ... and {len(report.rejected) - limit} more in {dataset_dir / 'report.json'}")

@@ -22,6 +22,7 @@ from spark_trainer.cli.chatter import quiet_libraries
 from spark_trainer.cli.context import OUTPUT_LOST, Context, OutputLost, Result, write_stdout
 from spark_trainer.errors import SparkError
 from spark_trainer.store.entities import to_jsonable
+from spark_trainer.visible import visible
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -263,7 +264,9 @@ def _file_in_the_way(exc: OSError, home: Path | None) -> tuple[str, int] | None:
 def _fail(ctx: Context, message: str, code: int, problems: list[str] | None = None) -> int:
     if ctx.debug:
         traceback.print_exc()
-    print(f"error: {message}" + ("; --json lists them all" if problems and not ctx.json else ""), file=sys.stderr)
+    # A file's name may hold a line break or a bidi override: shown, not obeyed (a run's error may end
+    # with its log's lines, kept as lines).
+    print(f"error: {visible(message, lines=True)}" + ("; --json lists them all" if problems and not ctx.json else ""), file=sys.stderr)
     if ctx.json:
         _print_error_document(message, code, problems)
     return code

@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from spark_trainer.visible import visible
+
 CARD = "README.md"
 
 
@@ -41,12 +43,12 @@ def preview_columns(kind: str, rows: list[dict[str, Any]]) -> tuple[list[str], l
 def report_rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
     """One row per rejected or duplicate item: what, source, line, reason."""
     rows: list[tuple[Any, ...]] = [
-        ("rejected", r.get("source", ""), "" if r.get("line") is None else str(r["line"]), r.get("reason", ""))
+        ("rejected", visible(r.get("source", "")), "" if r.get("line") is None else str(r["line"]), r.get("reason", ""))
         for r in report.get("rejected", [])
     ]
     rows += [
-        ("duplicate", d.get("source", ""), "" if d.get("line") is None else str(d["line"]),
-         f"same content as {d.get('duplicate_of', '?')}")
+        ("duplicate", visible(d.get("source", "")), "" if d.get("line") is None else str(d["line"]),
+         f"same content as {visible(d.get('duplicate_of', '?'))}")
         for d in report.get("duplicates", [])
     ]
     return rows

@@ -43,6 +43,7 @@ from spark_trainer.ingest.types import (
 )
 from spark_trainer.store import projects
 from spark_trainer.store.store import Store
+from spark_trainer.visible import visible
 
 # Every handler takes (file, builder, options, report, cancel, tick); one-item-per-file kinds ignore the last two.
 HANDLERS = {"text": ingest_text_file, "image": ingest_image, "audio": ingest_audio, "video": ingest_video_file}
@@ -107,7 +108,7 @@ def ingest_paths(store: Store, paths: list[Path], *, project: str | int, name: s
             report.notes.append(note)
         if not builder.items:
             if report.total_seen == 0:  # a header-only CSV, a blank file: "all 0 items were rejected" said nothing
-                names = ", ".join(f.source for f in chosen[:3]) + (" ..." if len(chosen) > 3 else "")
+                names = ", ".join(visible(f.source) for f in chosen[:3]) + (" ..." if len(chosen) > 3 else "")
                 verb = "holds" if len(chosen) == 1 else "hold"
                 raise NothingIngested(f"nothing to ingest: {names} {verb} no rows (only a header, or blank lines)",
                                       report)
@@ -128,10 +129,10 @@ def _refuse_the_data_home(paths: list[Path], home: Path) -> None:
     for given in paths:
         path = Path(given).expanduser().resolve()
         if path == home:
-            raise BadInput(f"{given}: this is SparkTrainer's data folder; ingest a folder or file of your data")
+            raise BadInput(f"{visible(str(given))}: this is SparkTrainer's data folder; ingest a folder or file of your data")
         if home.is_relative_to(path) and path.is_dir() and not any(
                 left_out(part, folder=True) for part in home.relative_to(path).parts):
-            raise BadInput(f"{given}: holds SparkTrainer's data folder ({home}); ingest a folder or file of your "
+            raise BadInput(f"{visible(str(given))}: holds SparkTrainer's data folder ({home}); ingest a folder or file of your "
                            "data, not a folder around the data folder")
 
 
@@ -140,7 +141,7 @@ def _ingest_files(files: list[InputFile], handler: Callable[..., None], builder:
                   cancel: threading.Event | None) -> None:
     for done, f in enumerate(files):
         check_cancel(cancel)
-        emit(progress, done, len(files), f"reading {f.source}", f.source)
+        emit(progress, done, len(files), f"reading {visible(f.source)}", f.source)
         handler(f, builder, options, report, cancel,
                 lambda message, done=done, f=f: emit(progress, done, len(files), message, f.source))
 
@@ -179,7 +180,7 @@ def _a(word: str) -> str:
 def _first_reason(report: IngestReport) -> str:
     if report.rejected:
         r = report.rejected[0]
-        return f"{r.source}{'' if r.line is None else f':{r.line}'}: {r.reason}"
+        return f"{visible(r.source)}{'' if r.line is None else f':{r.line}'}: {r.reason}"
     return "all were duplicates"
 
 

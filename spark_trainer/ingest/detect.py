@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spark_trainer.errors import BadInput
+from spark_trainer.visible import visible
 
 TEXT_EXTS = {".jsonl", ".json", ".csv", ".tsv", ".txt", ".parquet"}
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".avif"}
@@ -130,9 +131,9 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None,
     for raw in first.values():
         path = Path(raw).expanduser()
         if not path.exists():
-            raise BadInput(f"{path}: no such file or folder")
+            raise BadInput(f"{visible(str(path))}: no such file or folder")
         if not os.access(path, os.R_OK) or (path.is_dir() and not os.access(path, os.X_OK)):
-            raise BadInput(f"{path}: not readable (permission denied)")
+            raise BadInput(f"{visible(str(path))}: not readable (permission denied)")
         if path.is_file():
             found.append(InputFile(path.resolve(), display(path.name), (display(path.name),)))
             continue
@@ -178,10 +179,10 @@ def gather(paths: list[Path], broken: list[tuple[str, str]] | None = None,
                         continue
                     files.append(InputFile(real, source, rel))
         if not files and into_home:
-            raise BadInput(f"{path}: every file in it lies inside SparkTrainer's data folder ({avoid}), through a "
+            raise BadInput(f"{visible(str(path))}: every file in it lies inside SparkTrainer's data folder ({avoid}), through a "
                            "link; ingest a folder or file of your data")
         if not files:
-            raise BadInput(f"{path}: folder is empty" + (f"; it holds only hidden or system files ({', '.join(sorted(set(hidden))[:4])})" if hidden else ""))
+            raise BadInput(f"{visible(str(path))}: folder is empty" + (f"; it holds only hidden or system files ({visible(', '.join(sorted(set(hidden))[:4]))})" if hidden else ""))
         if skipped is not None:
             skipped += hidden
         found.extend(files)
@@ -233,7 +234,7 @@ def detect_kind(paths: list[Path] | list[InputFile]) -> str:
     if not counts:
         photos = dict.fromkeys(UNSUPPORTED_IMAGES[f.ext] for f in files if f.ext in UNSUPPORTED_IMAGES)
         if photos:
-            named = f"{files[0].source}: " if len(files) == 1 else ""  # one file given: say which
+            named = f"{visible(files[0].source)}: " if len(files) == 1 else ""  # one file given: say which
             raise BadInput(f"no supported files found: {named}{'; '.join(photos)}")
         exts = sorted({f.ext or f.path.name for f in files})[:8]
         raise BadInput(f"no supported files found (saw: {', '.join(exts)}); supported: "

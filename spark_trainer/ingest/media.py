@@ -15,6 +15,7 @@ from spark_trainer.ingest.types import IngestOptions, IngestReport
 from spark_trainer.ingest.video.checks import check_video
 from spark_trainer.ingest.video.probe import file_sha256
 from spark_trainer.manifest_fields import FieldTally
+from spark_trainer.visible import visible
 
 
 def _sidecar_text(f: InputFile, report: IngestReport) -> tuple[bool, str | None]:
@@ -29,7 +30,7 @@ def _sidecar_text(f: InputFile, report: IngestReport) -> tuple[bool, str | None]
         return True, sidecar.read_text(encoding="utf-8-sig").strip() or None
     except UnicodeDecodeError as exc:
         line = sidecar.read_bytes().count(b"\n", 0, exc.start) + 1
-        report.notes.append(f"{f.source}: {sidecar.name} is not valid UTF-8 at line {line}; kept without its "
+        report.notes.append(f"{visible(f.source)}: {visible(sidecar.name)} is not valid UTF-8 at line {line}; kept without its "
                             f"caption (save {sidecar.name} as UTF-8 to use it)")
         return True, None
 

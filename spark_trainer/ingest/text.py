@@ -29,6 +29,7 @@ from spark_trainer.ingest.json_array import array_elements, array_numbering
 from spark_trainer.ingest.splits import split_of_file
 from spark_trainer.ingest.staging import DatasetBuilder, Item
 from spark_trainer.ingest.types import IngestOptions, IngestReport, check_cancel
+from spark_trainer.visible import visible
 
 Row = tuple[int | None, dict[str, Any] | None, str | None]
 TEXT_KEYS = ("text", "prompt", "completion", "instruction", "input", "output", "question", "answer",
@@ -294,7 +295,7 @@ def ingest_text_file(f: InputFile, builder: DatasetBuilder, options: IngestOptio
         if count % 1000 == 0:
             check_cancel(cancel)
             if tick is not None and count and count % 10_000 == 0:
-                tick(f"reading {f.source}: {count} records")
+                tick(f"reading {visible(f.source)}: {count} records")
         if problem is not None or record is None:
             report.reject(f.source, line, problem or "no record")
             continue

@@ -95,3 +95,24 @@ def test_ingest_told_to_stop_or_left_by_its_terminal_cleans_up_like_ctrl_c(tmp_p
         cli.kill()
     assert cli.returncode == 130 and "error: interrupted" in err, (cli.returncode, err)
     assert not [p.name for p in (home / "datasets").iterdir()]  # no staging folder, no dataset
+
+
+def test_a_file_named_with_a_line_break_or_a_bidi_override_is_named_on_one_line(cli, store: Store,
+                                                                                 tmp_path: Path) -> None:
+    projects.create(store, "p")
+    spoof = tmp_path / "evil\nname \u202egpj.jsonl"  # shown as 'evil' / 'name lsnoj.jpg' on a terminal
+    spoof.write_text('{"text": "ok"}\n{broken\n{"text": "fine"}\n', encoding="utf-8")
+    made = cli("dataset", "ingest", str(spoof), "--project", "p")
+    assert made.code == 0, made.err
+    assert "  rejected evil\u23cename <U+202E>gpj.jsonl:2: invalid JSON" in made.out
+    report = cli("dataset", "report", "1")
+    assert "rejected  evil\u23cename <U+202E>gpj.jsonl  2 " in report.out and "\u202e" not in report.out
+
+    broken = tmp_path / "br\noken.jsonl"
+    broken.write_text("{broken\n", encoding="utf-8")
+    refused = cli("dataset", "ingest", str(broken), "--project", "p")
+    progress, error = refused.err.splitlines()
+    assert refused.code == 2 and progress == "[0/1] reading br\u23ceoken.jsonl"
+    assert error.startswith("error: nothing to ingest: the only item was rejected (br\u23ceoken.jsonl:1: invalid JSON")
+    missing = cli("dataset", "ingest", str(tmp_path / "gone\n\u202eeman"), "--project", "p")
+    assert missing.err == f"error: {tmp_path}/gone\u23ce<U+202E>eman: no such file or folder\n"

@@ -12,6 +12,7 @@ from spark_trainer.errors import BadInput
 from spark_trainer.ingest.types import MIN_IMAGE_SIDE, IngestReport
 from spark_trainer.ingest.video.frames import resized_size
 from spark_trainer.ingest.video.probe import VideoProbe, probe_video
+from spark_trainer.visible import visible
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def check_video(path: Path, source: str, report: IngestReport, min_side: int = M
     `source` name (its problems are for the caller to reject it with)."""
     probe = inspect_video(path, min_side, decode_test=decode_test)
     if early := ended_early(probe):
-        report.notes.append(f"{source} ended early: {early}")
+        report.notes.append(f"{visible(source)} ended early: {early}")
     return probe
 
 

@@ -41,6 +41,7 @@ from spark_trainer.ingest.video.probe import VideoProbe, file_sha256
 from spark_trainer.ingest.video.scenes import detect_scenes
 from spark_trainer.store import projects
 from spark_trainer.store.store import Store
+from spark_trainer.visible import visible
 
 WORK_PREFIX = ".work-"  # a video's folder while its frames are extracted, renamed to its cache key when done
 CACHE_VERSION = 2  # 2: --fps samples by timestamps (variable-frame-rate videos gave other frames)
@@ -208,7 +209,7 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
     probes = []
     for i, f in enumerate(chosen):
         check_cancel(cancel)
-        emit(progress, i, len(chosen), f"video {i + 1}/{len(chosen)}: probing {f.source}", f.source)
+        emit(progress, i, len(chosen), f"video {i + 1}/{len(chosen)}: probing {visible(f.source)}", f.source)
         probes.append(check_video(f.path, f.source, report))
     check_resize(options.resize, probes, names=names)
     if options.mode != "scenes":  # the scenes, and so the frames, are known only once each video is scanned
@@ -224,7 +225,7 @@ def build_video_dataset(store: Store, videos: list[Path], *, project: str | int,
         check_cancel(cancel)
         if not builder.items:
             raise BadInput(f"no frames extracted: {report.num_rejected} of {len(chosen)} videos were rejected"
-                           + (f" (first: {report.rejected[0].source}: {report.rejected[0].reason})" if report.rejected else ""))
+                           + (f" (first: {visible(report.rejected[0].source)}: {report.rejected[0].reason})" if report.rejected else ""))
         report.extra["videos"] = per_video
         emit(progress, len(chosen), len(chosen), "writing manifest and dataset card")
         dataset = builder.publish(store, project, name, [str(Path(v).expanduser().resolve()) for v in videos],
@@ -286,14 +287,14 @@ def _one_video(f: InputFile, probe: VideoProbe, i: int, n: int, builder: Dataset
     except DiskFull as exc:  # not this video's fault: the whole dataset fails, nothing is kept
         cache = store.home.root / "cache"
         raise DiskFull(f"disk full at {cache}: {gb(free_bytes(cache))} free, cannot write the frames of "
-                       f"{f.source}; nothing was saved") from exc
+                       f"{visible(f.source)}; nothing was saved") from exc
     except (BadInput, OperationFailed) as exc:  # a frame that passed the probe but does not decode
         builder.report.reject(f.source, None, str(exc))
         return {"rejected": True, "problems": [str(exc)]}
     label = f.folder_label if options.label_from_folder else None
     folder = f"{Path(f.rel[-1]).stem}-{probe.sha256[:8]}"
     if captioner is not None and (empty := sum(1 for frame in result["frames"] if not (frame["caption"] or "").strip())):
-        builder.report.notes.append(f"{f.source}: the captioning model gave {empty} of {len(result['frames'])} "
+        builder.report.notes.append(f"{visible(f.source)}: the captioning model gave {empty} of {len(result['frames'])} "
                                     f"frame{'' if len(result['frames']) == 1 else 's'} an empty caption (kept; a diffusion run "
                                     "refuses them unless recipe_config.missing_captions is skip or empty)")
     for frame in result["frames"]:
