@@ -144,6 +144,10 @@ def test_queue_serve_stops_on_sigterm_and_sighup_as_on_ctrl_c(home: Path, signum
         while not list((home / FOLDER).glob("*.lock")):  # the store opens just after that line
             assert serve.poll() is None and time.monotonic() < deadline, serve.communicate()
             time.sleep(0.05)
+        # The mark comes as the store opens, a moment before the server starts watching runs (RunWatch):
+        # a signal in that moment ends it before it served, without "while it served" (seen on a loaded
+        # machine). Give it a few of its 0.1 s ticks.
+        time.sleep(1.0)
         serve.send_signal(signum)
         out, err = serve.communicate(timeout=60)
     finally:
