@@ -1,0 +1,42 @@
+"""An export killed between renaming its folder into place and recording it: the next export records it
+(export/pending.py) and reuses it, where the retry was refused as 'not an empty folder' (a fault walk)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from spark_trainer.cli.main import main
+from spark_trainer.store import exports
+from spark_trainer.store.store import Store
+from tests.conftest import subprocess_env
+
+# An export process that dies (os._exit: no clean-up, as kill -9) at the moment it would record the export.
+DIES_AT_THE_RECORD = """
+import os, sys
+from spark_trainer.store import exports
+exports.add = lambda *a, **k: os._exit(9)
+from spark_trainer.cli.main import main
+main(sys.argv[1:])
+"""
+
+
+def test_an_export_killed_before_its_record_is_recorded_and_reused_by_the_next(lora_run, tmp_path, capsys) -> None:
+    source, run = lora_run
+    home, out = tmp_path / "home", tmp_path / "out"
+    shutil.copytree(source, home)
+    killed = subprocess.run([sys.executable, "-c", DIES_AT_THE_RECORD, "--home", str(home), "export", str(run.id),
+                             "--out", str(out)], capture_output=True, text=True, timeout=300, env=subprocess_env())
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    assert (out / "adapter_model.safetensors").is_file()  # in place, recorded nowhere
+    with Store.open(home) as store:
+        assert exports.list_for(store, run.id) == []
+    capsys.readouterr()
+    assert main(["--home", str(home), "export", str(run.id), "--out", str(out)]) == 0
+    said = capsys.readouterr()
+    assert f"already exported: run {run.id} " in said.err and said.out == f"{out.resolve()}\n", said
+    with Store.open(home) as store:
+        [export] = exports.list_for(store, run.id)
+    assert Path(export.path) == out.resolve() and not list((home / "exports").glob(".pending-*"))
