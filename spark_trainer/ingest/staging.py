@@ -22,6 +22,7 @@ from typing import IO, Any
 from spark_trainer import disk
 from spark_trainer.errors import Conflict, DiskFull, OperationFailed
 from spark_trainer.ingest.card import CardTally, write_card
+from spark_trainer.ingest.rename import retitle_card
 from spark_trainer.ingest.splits import every_class_held_out, label_splits, untrained_note
 from spark_trainer.ingest.types import Duplicate, IngestOptions, IngestReport
 from spark_trainer.manifest_fields import FieldTally, ManifestStamp
@@ -68,19 +69,30 @@ class Kept:
         return self.source if self.line is None else f"{self.source}:{self.line}"
 
 
-def dataset_name(store: Store, project: str | int, paths: list[Path], name: str | None) -> str:
+@dataclass(frozen=True, slots=True)
+class DatasetName:
+    """The name a new dataset will get: `text` as it stands now; `made_up_from` the base a made-up name
+    came from (None for a name the user gave), so the record takes the next free one (`base-3`) should
+    another ingest take `text` meanwhile, where a given name is refused."""
+
+    text: str
+    made_up_from: str | None = None
+
+
+def dataset_name(store: Store, project: str | int, paths: list[Path], name: str | None) -> DatasetName:
     """The given name (which must be free), else one derived from the first path, made unique."""
     if name is not None:  # given, even empty: `--name ""` is refused, not replaced by a made-up name
         name = projects.validate_name(name, "dataset")
         if any(projects.nfc(d.name) == name for d in datasets.list_all(store, project)):
             raise Conflict(f"project {project!r} already has a dataset named {name!r}")
-        return name
+        return DatasetName(name)
     first = Path(paths[0]).expanduser().resolve()
     base = (first.stem if first.is_file() else first.name) or "dataset"
     cleaned = "".join(c if _kept_in_name(c) else "-" for c in projects.nfc(base)).strip("-.") or "dataset"
     if cleaned.isdigit():  # digits name ids: `2024.jsonl` or a folder `7/` must not be refused for it
         cleaned = f"dataset-{cleaned}"
-    return datasets.unique_name(store, project, _cut(cleaned, 100))
+    base = _cut(cleaned, 100)
+    return DatasetName(datasets.unique_name(store, project, base), made_up_from=base)
 
 
 def _kept_in_name(c: str) -> bool:
@@ -218,9 +230,10 @@ class DatasetBuilder:
         if self.items and not any(i.split == "train" for i in self.items):  # and training is never empty
             max(self.items, key=lambda i: i.sha256).split = "train"
 
-    def publish(self, store: Store, project: str | int, name: str, sources: list[str],
+    def publish(self, store: Store, project: str | int, name: DatasetName, sources: list[str],
                 meta: dict[str, Any] | None = None) -> Dataset:
-        """Write manifest, report and card, then create the row and move the folder to datasets/<id>."""
+        """Write manifest, report and card, then create the row and move the folder to datasets/<id>.
+        A made-up name another ingest took meanwhile becomes the next free one, card heading too."""
         self._settle_splits()
         self.report.kind = self.kind
         self.report.accepted = len(self.items)
@@ -244,7 +257,7 @@ class DatasetBuilder:
                                          "second copy; delete one of them if that was not meant")
             report = self.report.to_dict() | {"version": version}
             _write_json(staging / REPORT, report)
-            card = write_card(name=name, kind=self.kind, version=version, tally=self.tally,
+            card = write_card(name=name.text, kind=self.kind, version=version, tally=self.tally,
                               report=self.report, size_bytes=size, linked=self.link, label_splits=labels)
             _write_synced(staging / CARD, card.encode("utf-8"))
         except OSError as exc:
@@ -252,12 +265,15 @@ class DatasetBuilder:
                 raise self.write_failure(exc) from exc
             raise OperationFailed(f"cannot write dataset files in {staging}: {exc.strerror or exc}") from exc
         new = datasets.NewDataset(
-            name=name, kind=self.kind, path=str(staging), version=version, num_items=len(self.items),
+            name=name.text, free_name_from=name.made_up_from, kind=self.kind, path=str(staging), version=version, num_items=len(self.items),
             num_train=self.report.train, num_val=self.report.val, num_rejected=self.report.num_rejected,
             num_duplicates=self.report.num_duplicates, size_bytes=size, sources=sources,
             meta={"linked": self.link, "val_fraction": self.options.val_fraction, **(meta or {}), "fields": fields},
         )
-        return datasets.create_from_folder(store, project, new, staging)
+        dataset = datasets.create_from_folder(store, project, new, staging)
+        if dataset.name != name.text:
+            retitle_card(Path(dataset.path), name.text, dataset.name)  # a card left as it was only misnames it
+        return dataset
 
     @contextmanager
     def guard(self) -> Iterator[DatasetBuilder]:

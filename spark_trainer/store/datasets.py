@@ -61,6 +61,9 @@ class NewDataset:
     size_bytes: int = 0
     sources: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    # Set when `name` was made up from a file's name (no name given): if another dataset took it since,
+    # the record takes the first free of this, this-2, this-3... in the same transaction, not a refusal.
+    free_name_from: str | None = None
 
 
 def _entity(row: DatasetRow, project_name: str) -> Dataset:
@@ -153,6 +156,9 @@ def _insert(session: Session, project: str | int, new: NewDataset) -> tuple[Data
         allowed = ", ".join(k.value for k in DatasetKind)
         raise BadInput(f"dataset kind {new.kind!r} is not one of: {allowed}") from None
     project_row = projects.row_for(session, project)
+    if new.free_name_from is not None:
+        name = _first_free(_taken(session, project_row.id), projects.validate_name(new.free_name_from, "dataset"),
+                           prefer=name)
     _refuse_taken(session, project_row, name)
     row = DatasetRow(
         project_id=project_row.id,
@@ -319,9 +325,18 @@ def unrecorded_folders(store: Store) -> list[Path]:
 def unique_name(store: Store, project: str | int, base: str) -> str:
     """`base`, or `base-2`, `base-3`... whichever is free in the project."""
     with store.read() as session:
-        project_id = projects.row_for(session, project).id
-        taken = set(map(projects.nfc, session.scalars(select(DatasetRow.name).where(DatasetRow.project_id == project_id))))
-    base = projects.nfc(base)
+        return _first_free(_taken(session, projects.row_for(session, project).id), projects.nfc(base))
+
+
+def _taken(session: Session, project_id: int) -> set[str]:
+    """The project's dataset names, in NFC (one stored before names were normalised may not be)."""
+    return set(map(projects.nfc, session.scalars(select(DatasetRow.name).where(DatasetRow.project_id == project_id))))
+
+
+def _first_free(taken: set[str], base: str, prefer: str | None = None) -> str:
+    """`prefer` if free, else the first free of `base`, `base-2`, `base-3`..."""
+    if prefer is not None and prefer not in taken:
+        return prefer
     if base not in taken:
         return base
     n = 2

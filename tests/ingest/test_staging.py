@@ -211,3 +211,45 @@ def test_a_given_name_is_checked_even_when_empty_or_on_several_lines(store, proj
     with pytest.raises(BadInput, match="holds a line break, tab or other control character"):
         ingest_paths(store, [data], project=project, name="multi\nline")
     assert ingest_paths(store, [data], project=project).dataset.name == "rows"  # none given: from the file
+
+
+def _ingest_another_first(monkeypatch, store, project, data: Path, **kwargs) -> None:
+    """Have another ingest of `data` (with `kwargs`) publish between this one choosing its name and
+    publishing, as two `dataset ingest` commands at once do."""
+    from spark_trainer.ingest import staging
+
+    publish = staging.DatasetBuilder.publish
+    pending = [True]
+
+    def racing(self, *args, **inner):
+        if pending:
+            pending.clear()
+            ingest_paths(store, [data], project=project, **kwargs)
+        return publish(self, *args, **inner)
+
+    monkeypatch.setattr(staging.DatasetBuilder, "publish", racing)
+
+
+def test_two_unnamed_ingests_at_once_both_get_a_name(store, project, tmp_path: Path, monkeypatch) -> None:
+    # Seen in a fault walk: the second of two concurrent `dataset ingest r1.jsonl` (no --name) failed
+    # "project 'p' already has a dataset named 'r1-2'", a name it had made up itself.
+    data = tmp_path / "r1.jsonl"
+    data.write_text('{"text": "a"}\n{"text": "b"}\n', encoding="utf-8")
+    ingest_paths(store, [data], project=project)
+    _ingest_another_first(monkeypatch, store, project, data)
+    late = ingest_paths(store, [data], project=project).dataset
+    assert sorted(d.name for d in datasets.list_all(store, project)) == ["r1", "r1-2", "r1-3"]
+    assert late.name == "r1-3"
+    assert (Path(late.path) / "README.md").read_text(encoding="utf-8").startswith("# r1-3\n")  # the card follows
+
+
+def test_a_given_name_taken_meanwhile_is_still_refused(store, project, tmp_path: Path, monkeypatch) -> None:
+    from spark_trainer.errors import Conflict
+
+    data = tmp_path / "r1.jsonl"
+    data.write_text('{"text": "a"}\n', encoding="utf-8")
+    _ingest_another_first(monkeypatch, store, project, data, name="mine")
+    with pytest.raises(Conflict, match="already has a dataset named 'mine'"):
+        ingest_paths(store, [data], project=project, name="mine")
+    assert [d.name for d in datasets.list_all(store, project)] == ["mine"]
+    assert not [p for p in store.home.datasets_dir.iterdir() if p.name.startswith(".staging")]
