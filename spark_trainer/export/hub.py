@@ -8,6 +8,7 @@ Failures become one line: which host, what went wrong, what to do.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,14 @@ from spark_trainer.errors import BadInput, OperationFailed
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
+# huggingface_hub's shared HTTP client has no timeout at all: an endpoint that took the connection and
+# never answered held a push at "creating repository" for good. These bound each single wait (to connect,
+# for the server's next bytes, for room to send the next chunk), not a request's whole time, so a slow
+# upload of large weights that keeps moving is never cut off; a commit the Hub takes a while to answer is
+# given two minutes.
+CONNECT_TIMEOUT_S = 30.0
+WAIT_TIMEOUT_S = 120.0
+_TIMEOUTS_SET = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,7 @@ def push_folder(folder: Path, repo_id: str, *, private: bool = False, progress: 
     try:
         from huggingface_hub import CommitOperationAdd, HfApi
 
+        _set_timeouts()
         api = HfApi(endpoint=endpoint(), token=token)
         notify("creating repository", 0, len(files))
         repo_url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
@@ -105,6 +115,22 @@ def push_folder(folder: Path, repo_id: str, *, private: bool = False, progress: 
         raise OperationFailed(describe_failure(exc, host, repo_id, source)) from exc
     return Pushed(repo_id=repo_id, url=shown(str(repo_url)), commit_url=shown(commit.commit_url),
                   files=[p.relative_to(folder).as_posix() for p in files], private=private)
+
+
+def _set_timeouts() -> None:
+    """Give huggingface_hub's shared client our timeouts when it has none (its default); a client that
+    has some (set by whoever embeds us) is left alone, and so is one a push in another thread uses."""
+    from huggingface_hub import get_session, set_client_factory
+    from huggingface_hub.utils._http import default_client_factory  # the library's own client, hooks and all
+
+    def timed() -> object:
+        client = default_client_factory()
+        client.timeout = type(client.timeout)(WAIT_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+        return client
+
+    with _TIMEOUTS_SET:
+        if get_session().timeout.read is None:
+            set_client_factory(timed)
 
 
 def describe_failure(exc: BaseException, host: str, repo_id: str, source: str = "env") -> str:
@@ -135,7 +161,8 @@ def _describe(exc: BaseException, host: str, repo_id: str, source: str) -> str:
     if names & {"ConnectError", "ConnectTimeout"} or isinstance(exc, ConnectionError):
         return f"cannot reach {host}: {_first_line(exc) or 'connection failed'}; check the network or HF_ENDPOINT ({keep})"
     if "TimeoutException" in names or isinstance(exc, TimeoutError):
-        return f"{host} timed out during the upload; check the network and retry ({keep})"
+        return (f"{host} stopped answering (nothing for {WAIT_TIMEOUT_S:.0f} s); check the network and HF_ENDPOINT, "
+                f"then retry ({keep})")
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
         status = exc.response.status_code
         used, fix = _token_advice(source)

@@ -1,13 +1,18 @@
 """A local stand-in for the Hugging Face Hub on 127.0.0.1: the endpoints huggingface_hub 2.4 calls for
 `create_repo` and `create_commit` (repos/create, validate-yaml, preupload, commit). It records what it
-receives so tests can check the repo id, the privacy flag, the files and the token that arrived."""
+receives so tests can check the repo id, the privacy flag, the files and the token that arrived. With
+`drip_s`, every answer comes in four pieces that far apart: a slow server that is still answering.
+
+`SilentServer` takes connections and never answers: an endpoint behind a hung proxy or a stuck server."""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
+import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -22,7 +27,7 @@ class Received:
 
 
 class FakeHub:
-    def __init__(self) -> None:
+    def __init__(self, drip_s: float = 0.0) -> None:
         self.received = Received()
         hub = self
 
@@ -68,7 +73,13 @@ class FakeHub:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if not drip_s:
+                    self.wfile.write(data)
+                    return
+                step = -(-len(data) // 4)
+                for start in range(0, len(data), step):
+                    time.sleep(drip_s)
+                    self.wfile.write(data[start:start + step])
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -81,3 +92,30 @@ class FakeHub:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1 and never sends a byte."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed by __exit__
+                return
+            self.held.append(conn)
+
+    def __enter__(self) -> SilentServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()

@@ -1,6 +1,9 @@
-"""The Hub repo id of `export --push` (and the Export dialog's Push box) is checked before any work."""
+"""The Hub repo id of `export --push` (and the Export dialog's Push box) is checked before any work; a push
+to an endpoint that stops answering ends in one line."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +80,73 @@ def test_an_endpoints_password_is_never_shown(monkeypatch) -> None:
                                 "me/model")
     assert "SECRET" not in line and "cannot reach ***@127.0.0.1:9" in line
     assert hub.shown_endpoint() == "http://***@127.0.0.1:9"
+
+
+@pytest.fixture
+def hub_client():
+    """huggingface_hub's shared client as the library makes it (no timeouts) before and after the test:
+    the client is process-wide, and push_folder gives it timeouts once."""
+    from huggingface_hub import set_client_factory
+    from huggingface_hub.utils._http import default_client_factory
+
+    set_client_factory(default_client_factory)
+    yield
+    set_client_factory(default_client_factory)
+
+
+def _pushable(tmp_path: Path, monkeypatch) -> Path:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "README.md").write_text("card")
+    (folder / "adapter_model.safetensors").write_bytes(b"\0" * 4096)
+    monkeypatch.setenv("HF_TOKEN", "hf_testtokenABCDEF0123456789xyz")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    from huggingface_hub import constants
+
+    # The tests' environment is offline (tests/conftest.py), and huggingface_hub read that at its import.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    return folder
+
+
+def test_an_endpoint_that_never_answers_fails_in_one_line(hub_client, tmp_path, monkeypatch) -> None:
+    """Seen in a fault walk: an endpoint that took the connection and never answered held `export --push` at
+    "creating repository (0/8)" until it was killed: huggingface_hub's client waits forever by default."""
+    import threading
+
+    from spark_trainer.export import hub
+    from tests.export.hub_server import SilentServer
+
+    folder = _pushable(tmp_path, monkeypatch)
+    monkeypatch.setattr(hub, "WAIT_TIMEOUT_S", 1.0, raising=False)
+    raised: list[BaseException] = []
+
+    def push() -> None:
+        try:
+            hub.push_folder(folder, "me/model")
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            raised.append(exc)
+
+    with SilentServer() as silent:
+        monkeypatch.setenv("HF_ENDPOINT", silent.url)
+        pushing = threading.Thread(target=push, daemon=True)
+        pushing.start()
+        pushing.join(timeout=30)
+        assert not pushing.is_alive(), "the push still waits on a server that never answers"
+    host = silent.url.removeprefix("http://")
+    assert [str(e) for e in raised] == [
+        f"{host} stopped answering (nothing for 1 s); check the network and HF_ENDPOINT, then retry (the local "
+        "export is kept: exporting again with push retries only the upload)"]
+
+
+def test_a_slow_endpoint_that_keeps_answering_is_not_cut_off(hub_client, tmp_path, monkeypatch) -> None:
+    """The timeout bounds each wait for the server's next bytes, not a request's whole time."""
+    from spark_trainer.export import hub
+    from tests.export.hub_server import FakeHub
+
+    folder = _pushable(tmp_path, monkeypatch)
+    monkeypatch.setattr(hub, "WAIT_TIMEOUT_S", 0.6)
+    with FakeHub(drip_s=0.25) as slow:  # each answer takes 1 s, in pieces 0.25 s apart
+        monkeypatch.setenv("HF_ENDPOINT", slow.url)
+        pushed = hub.push_folder(folder, "me/model")
+    assert pushed.url == f"{slow.url}/me/model"
+    assert sorted(slow.received.commits[0]["files"]) == ["README.md", "adapter_model.safetensors"]
