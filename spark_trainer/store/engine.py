@@ -21,17 +21,25 @@ PAGE_SIZE = 16384
 BEGIN_MODE = "spark_begin_mode"
 
 
-def make_engine(db_path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
+def make_engine(db_path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS, *, frozen: bool = False) -> Engine:
     """An engine for the database file at `db_path`, with our pragmas on every connection; a write
-    waits up to `busy_timeout_ms` for another process's write lock."""
+    waits up to `busy_timeout_ms` for another process's write lock.
+
+    `frozen` opens the file read-only as it stands (SQLite's `immutable`): no lock, no -shm or -wal, so
+    it reads on a disk with no byte left, where WAL mode cannot even start a read (the -shm file it
+    needs cannot grow). Only for that: a write there fails, and it would not see another process's.
+    """
     # The file is opened by name, never through a URL: in `sqlite:///{path}` a `?` or `%20` in the
     # home's path is URL syntax, and a home named `h?x` opened the database `h` beside it (shared by
     # `h?y`). Without a URL SQLAlchemy would pick the in-memory pool: the file database's QueuePool is
-    # named here.
+    # named here. The frozen one needs SQLite's `file:` URI: its path goes in percent-encoded.
     path = os.path.abspath(db_path)
     timeout_s = busy_timeout_ms / 1000
+    uri = f"{Path(path).as_uri()}?mode=ro&immutable=1"
 
     def _connect() -> sqlite3.Connection:
+        if frozen:
+            return sqlite3.connect(uri, uri=True, timeout=timeout_s, check_same_thread=False)
         return sqlite3.connect(path, timeout=timeout_s, check_same_thread=False)
 
     engine = create_engine("sqlite://", creator=_connect, poolclass=QueuePool)
@@ -41,12 +49,15 @@ def make_engine(db_path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, below
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        # Only takes effect while the file is still empty (a new home): a packed metric block
-        # (store/metric_packs.py) then spans a quarter of the overflow pages it needs at 4 KiB.
-        cursor.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-        cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        if not frozen:
+            # Only takes effect while the file is still empty (a new home): a packed metric block
+            # (store/metric_packs.py) then spans a quarter of the overflow pages it needs at 4 KiB.
+            cursor.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            # WAL is kept in the file: set only on a new home (or one an older version left otherwise).
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
         # Names are compared in NFC (store/projects.same_name): one stored before names were
         # normalised may be NFD, and SQLite has no normalisation of its own.

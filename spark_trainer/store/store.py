@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +23,7 @@ from spark_trainer.paths import DataHome, resolve_home
 from spark_trainer.store import home_moves, migrate, partial_copy, presence
 from spark_trainer.store.engine import BUSY_TIMEOUT_MS, PAGE_SIZE, connect_read_only, make_engine, writer
 from spark_trainer.store.home_moves import Moved
+from spark_trainer.store.room import room_hint
 
 LOCK_TIMEOUT_S = 120.0
 SQLITE_BUSY, SQLITE_IOERR, SQLITE_FULL = 5, 10, 13  # primary result codes (the low byte of an extended code)
@@ -185,11 +187,13 @@ def _follow_move(store: Store) -> Moved | None:
 class Store:
     """Sessions over one data home's database. Use `Store.open()`; close when done."""
 
-    def __init__(self, home: DataHome, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    def __init__(self, home: DataHome, busy_timeout_ms: int = BUSY_TIMEOUT_MS, *,
+                 full: StoreDiskFull | None = None) -> None:
         self.home, self.busy_timeout_ms = home, busy_timeout_ms
-        self.engine = make_engine(home.db_path, busy_timeout_ms)
-        self._reads = sessionmaker(self.engine, expire_on_commit=False)
-        self._writes = sessionmaker(writer(self.engine), expire_on_commit=False)
+        # Set when the disk was full at open: the database is read as it stands (engine.make_engine's
+        # `frozen`) and every write is refused with this, until a write finds room again.
+        self.full = full
+        self._use(make_engine(home.db_path, busy_timeout_ms, frozen=full is not None))
         # Set by open() when the home was moved or copied by hand since it was last opened.
         self.moved: Moved | None = None
         # Says to other processes that this one has the home open (a move waits for it to close).
@@ -228,11 +232,51 @@ class Store:
                 store._presence = presence.announce(data_home.root)
             except (DatabaseError, sqlite3.Error) as exc:
                 store.close()
-                raise _damaged(data_home.db_path, exc) from exc
+                error = _damaged(data_home.db_path, exc)
+                if not (upgrade and isinstance(error, StoreDiskFull) and error.kind == DiskFault.FULL):
+                    raise error from exc
+                return cls._open_full(data_home, busy_timeout_ms, error)
             except BaseException:
                 store.close()
                 raise
         return store
+
+    @classmethod
+    def _open_full(cls, home: DataHome, busy_timeout_ms: int, error: StoreDiskFull) -> Store:
+        """The store of a home whose disk has no room even to start reading the database (WAL mode's
+        -shm file cannot grow): read as the file stands, writes refused, so that lists still show
+        and deletes can make room (jobs.control.delete). A database that needs migrating cannot be."""
+        full = StoreDiskFull(f"{error}; {room_hint(home)}", DiskFault.FULL)
+        store = cls(home, busy_timeout_ms, full=full)
+        try:
+            found = migrate.current_revision(store.engine)
+        except (DatabaseError, sqlite3.Error):
+            found = None
+        if found != migrate.HEAD_REVISION:
+            store.close()
+            raise full from error
+        store._presence = presence.announce(home.root)  # None where no file can be made: a move then cannot tell
+        return store
+
+    def _use(self, engine: Engine) -> None:
+        self.engine = engine
+        self._reads = sessionmaker(engine, expire_on_commit=False)
+        self._writes = sessionmaker(writer(engine), expire_on_commit=False)
+
+    def _thaw(self) -> None:
+        """Leave the read-only state of a full disk if the database can be opened as usual again (room
+        was made since); else raise why not, with what to free."""
+        assert self.full is not None
+        engine = make_engine(self.home.db_path, self.busy_timeout_ms)
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
+        except (DatabaseError, sqlite3.Error) as exc:
+            engine.dispose()
+            raise self.full from exc
+        frozen, self.full = self.engine, None
+        self._use(engine)
+        frozen.dispose()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -266,6 +310,8 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction (BEGIN IMMEDIATE): commits on success, rolls back on any error."""
+        if self.full is not None:
+            self._thaw()
         session = self._writes()
         try:
             yield session

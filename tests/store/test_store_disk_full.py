@@ -59,3 +59,32 @@ def test_a_new_home_under_a_file_size_limit_names_the_database_and_the_limit(tmp
     assert done.stderr.startswith(f"error: cannot write the database {home / 'sparktrainer.db'}: the file size limit "
                                   "(102400 bytes, `ulimit -f`) is too small for it ("), done.stderr
     assert done.stderr.rstrip().endswith(" free; nothing was changed)"), done.stderr
+
+
+def test_a_home_on_a_full_disk_still_opens_for_reading(tmpfs, tmp_path: Path) -> None:  # noqa: F811
+    """Seen in a fault walk: with no byte left, every command failed "disk full ...", reads included, and
+    the app exited: WAL mode could not start a read (its -shm file could not grow). Reads now work, a
+    write says what to free, and writes work again once there is room."""
+    home = tmpfs(tmp_path / "home", 8 * 2**20)
+    with Store.open(home) as store:
+        projects.create(store, "p")
+    (home / "runs" / "1").mkdir()
+    (home / "runs" / "1" / "weights").write_bytes(b"\1" * 2**20)
+    fill(home)
+    with Store.open(home) as store:
+        assert store.full is not None
+        assert [p.name for p in projects.list_all(store)] == ["p"]
+        with pytest.raises(DiskFull) as caught:
+            projects.create(store, "q")
+        message = str(caught.value)
+        assert message.startswith(f"disk full at {home}: 0.0 MiB free; the database sparktrainer.db could not be "
+                                  "written (nothing was changed); to make room, the home's biggest folders: runs/ "
+                                  "1.0 MiB (`spark-trainer run delete ID`)"), message
+        free(home)
+        projects.create(store, "q")  # room again: the same store writes
+        assert store.full is None and [p.name for p in projects.list_all(store)] == ["p", "q"]
+        raw = store.engine.raw_connection()
+        try:
+            assert raw.driver_connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        finally:
+            raw.close()
