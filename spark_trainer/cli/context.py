@@ -85,6 +85,8 @@ class Context:
                 home_record.set_opened(chosen.home.root)
             if self._store.moved is not None:
                 self.info(f"note: {self._store.moved.describe()}")
+            if self._store.full is not None:  # reads work; a write says this again
+                self.info(f"warning: {self._store.full}")
             from spark_trainer.disk import network_home_warning
 
             warning = network_home_warning(self._store.home.root)

@@ -10,6 +10,7 @@ from spark_trainer.cli.confirm import ASKS, add_yes, declined
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, human_bytes, table
 from spark_trainer.cli.ingest import register_dataset_actions
+from spark_trainer.errors import DiskFull
 from spark_trainer.store import datasets, experiments, in_use
 
 
@@ -108,8 +109,20 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
                                + stranded)
     if cancelled is not None:
         return cancelled
-    dataset = datasets.delete(ctx.store, found.id, force=args.force)
     removed = False
+    folder = Path(found.path)
+    if files and ctx.store.full is not None and folder.is_dir():
+        # A disk too full to write the database: the folder, which was to go anyway, goes first and makes
+        # the room the record's delete needs (should it still find none, the same delete finishes later).
+        shutil.rmtree(folder)
+        removed = True
+    try:
+        dataset = datasets.delete(ctx.store, found.id, force=args.force)
+    except DiskFull as exc:
+        if not removed:
+            raise
+        raise DiskFull(f"dataset {found.name!r}'s folder {folder} was removed to make room, but its record could "
+                       f"not be: {exc}; make more room, then run the same delete again", exc.kind) from exc
     folder = Path(dataset.path)
     if args.delete_files and folder.is_dir() and folder.is_relative_to(ctx.home.datasets_dir):
         shutil.rmtree(folder)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from spark_trainer.disk import restoring
-from spark_trainer.errors import BadInput, IllegalTransition
+from spark_trainer.errors import BadInput, DiskFull, IllegalTransition
 from spark_trainer.jobs import deletion, process, run_lock
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.resume_checks import check_inputs
@@ -250,13 +250,37 @@ def delete(store: Store, run_id: int | str, *, keep_files: bool = False) -> Run:
     app made for it (spark_trainer.jobs.deletion: a folder the user chose stays); a playground model of
     the run that is loaded is unloaded (its process told why)."""
     reconcile(store)
-    run, export_dirs = runs.delete_with_exports(store, run_id)
+    if store.full is not None and not keep_files:
+        _remove_files_first(store, run_id)
+        try:
+            run, export_dirs = runs.delete_with_exports(store, run_id)
+        except DiskFull as exc:
+            raise DiskFull(f"run {run_id}'s folder was removed to make room, but its record could not be: {exc}; "
+                           "make more room, then run the same delete again", exc.kind) from exc
+    else:
+        run, export_dirs = runs.delete_with_exports(store, run_id)
     release_deleted_runs(store)
     if not keep_files:
         if run.run_dir:
             shutil.rmtree(run.run_dir, ignore_errors=True)
         deletion.remove_exports(store.home, export_dirs)
     return run
+
+
+def _remove_files_first(store: Store, run_id: int | str) -> None:
+    """On a disk too full to open the database for writing (Store.full), the record's delete cannot be
+    written: the run's folder and its exports', which were to go anyway, go first and make the room. A
+    write that still finds none leaves the record, and the same delete finishes once there is room."""
+    from spark_trainer.store import in_use
+    from spark_trainer.store.exports import folders_of
+
+    run = runs.get(store, run_id)
+    with store.read() as session:
+        in_use.refuse_if_in_use(session, "run", run.id)  # as the delete itself would, before anything goes
+        export_dirs = folders_of(session, [run.id])
+    if run.run_dir:
+        shutil.rmtree(run.run_dir, ignore_errors=True)
+    deletion.remove_exports(store.home, export_dirs)
 
 
 def delete_experiment(store: Store, ref: str | int, *, keep_files: bool = False) -> tuple[Experiment, list[str]]:
