@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -32,6 +33,7 @@ from app.relaunch import Relaunch, RelaunchFailed
 from app.run_status import RunStatusLabel
 from app.views import NAV_VIEWS, ViewSpec, spec
 from app.views.base import BaseView
+from app.widgets import MessageBanner
 from app.workers import Task
 from spark_trainer.disk import network_home_warning
 from spark_trainer.errors import SparkError
@@ -109,7 +111,9 @@ class MainWindow(QMainWindow):
 
     def _show_home(self, root: Path) -> None:
         """The data home in the status bar; on a network filesystem, in the warning colour with the
-        reason as its tooltip, for as long as the window is open."""
+        reason as its tooltip, for as long as the window is open. A disk full at open: a banner says so."""
+        if self.store is not None and self.store.full is not None:
+            self.disk_banner.show_message(f"Only reading works: {self.store.full}", "error")
         warning = network_home_warning(root)
         if warning is None:
             self.home_status.setText(f"Data home: {root}")
@@ -164,7 +168,13 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.nav)
-        layout.addWidget(self.stack, 1)
+        column = QWidget()
+        stacked = QVBoxLayout(column)
+        stacked.setContentsMargins(0, 0, 0, 0)
+        self.disk_banner = MessageBanner()  # a disk full at open: the store only reads (Store.full)
+        stacked.addWidget(self.disk_banner)
+        stacked.addWidget(self.stack, 1)
+        layout.addWidget(column, 1)
         self.setCentralWidget(body)
 
     def _build_status_bar(self) -> None:
