@@ -86,6 +86,9 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
         OperationFailed: writing failed (nothing half-written is left).
     """
     notify = progress or (lambda _p, _d, _t: None)
+    # Not only a push talks to HF_ENDPOINT: importing bitsandbytes asks it for kernels, and an endpoint that
+    # never answers held the export at "writing weights" for good.
+    hub.set_timeouts()
     run = runs.get(store, run_ref)
     pending.adopt_dead(store)  # an export killed before its record: found (and reused) below
     with pinned_checkpoint(Path(run.run_dir), options.checkpoint, run_id=run.id) as (checkpoint, step):

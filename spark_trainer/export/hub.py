@@ -98,7 +98,7 @@ def push_folder(folder: Path, repo_id: str, *, private: bool = False, progress: 
     try:
         from huggingface_hub import CommitOperationAdd, HfApi
 
-        _set_timeouts()
+        set_timeouts()
         api = HfApi(endpoint=endpoint(), token=token)
         notify("creating repository", 0, len(files))
         repo_url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
@@ -117,7 +117,7 @@ def push_folder(folder: Path, repo_id: str, *, private: bool = False, progress: 
                   files=[p.relative_to(folder).as_posix() for p in files], private=private)
 
 
-def _set_timeouts() -> None:
+def set_timeouts() -> None:
     """Give huggingface_hub's shared client our timeouts when it has none (its default); a client that
     has some (set by whoever embeds us) is left alone, and so is one a push in another thread uses."""
     from huggingface_hub import get_session, set_client_factory
