@@ -39,7 +39,7 @@ def test_a_name_taken_from_a_file_name_keeps_its_accents_and_scripts(store, proj
 
     data = tmp_path / f"{stem}.jsonl"
     data.write_text('{"text": "one"}\n', encoding="utf-8")
-    name = dataset_name(store, project, [data], None)
+    name = dataset_name(store, project, [data], None).text
     assert name == expected and projects.validate_name(name, "dataset") == name
 
 
@@ -48,10 +48,10 @@ def test_a_long_file_name_is_not_cut_between_a_letter_and_its_accent(store, proj
 
     data = tmp_path / ("a" * 99 + "e\u0301x.jsonl")
     data.write_text('{"text": "one"}\n', encoding="utf-8")
-    assert dataset_name(store, project, [data], None) == "a" * 99 + "\u00e9"  # NFC first: 'é' is one character
+    assert dataset_name(store, project, [data], None).text == "a" * 99 + "\u00e9"  # NFC first: 'é' is one character
     data = tmp_path / ("b" * 99 + "x\u0301y.jsonl")  # 'x́' has no one-character form: the cut leaves it out whole
     data.write_text('{"text": "one"}\n', encoding="utf-8")
-    assert dataset_name(store, project, [data], None) == "b" * 99
+    assert dataset_name(store, project, [data], None).text == "b" * 99
 
 
 def test_publishing_writes_the_manifest_without_holding_all_of_it_in_memory(store, project, tmp_path: Path,
