@@ -188,11 +188,11 @@ def measure_gui(home: Path, repeats: int, before: str | None = None, limit: int 
             none = read_evaluations(store, [], None)
 
             def board_fill() -> None:
-                board._show(key, entries, evals)
+                board._show(key, entries, evals, [])
                 settle(board)
 
             result[f"{prefix}leaderboard_table_fill_ms"] = timed(
-                board_fill, repeats, before=lambda: (board._show(key, [], none), settle(board)))
+                board_fill, repeats, before=lambda: (board._show(key, [], none, []), settle(board)))
             dispose(board)
 
         for prefix, ref in ((("before_", before),) if before else ()) + (("", None),):

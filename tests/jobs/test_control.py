@@ -4,6 +4,8 @@ lost every step since the checkpoint before."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -149,8 +151,11 @@ def test_a_stop_that_kills_its_worker_after_the_grace_period_starts_the_next_que
     first = submit_config(store, load_config(long), base_dir=long.parent).run
     second = submit_config(store, load_config(short), base_dir=short.parent).run
     assert schedule_once(store) == [first.id]  # the test's last scheduler pass
-    wait_until(store, first.id, lambda r: r.status == RunStatus.RUNNING and r.step > 0 and r.pid is not None)
+    running = wait_until(store, first.id, lambda r: r.status == RunStatus.RUNNING and r.step > 0 and r.pid is not None)
 
+    # Frozen first, so it cannot begin its checkpoint in the instant before the grace is up: a worker seen
+    # saving is waited for (the stop's rule), and one whole suite's worker saved and recorded itself.
+    os.kill(running.pid, signal.SIGSTOP)
     stopped = control.stop(store, first.id, kind, grace_s=0)  # no time to save: killed
     assert stopped.status == (RunStatus.PAUSED if kind == control.StopKind.PAUSE else RunStatus.CANCELLED)
     assert runs.events(store, first.id)[-1].reason.startswith(f"{kind.value} requested; worker killed after the 0 s")
