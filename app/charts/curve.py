@@ -27,11 +27,13 @@ class Curve:
         # The chart hands over finite points already reduced to the view's pixel columns (see refresh), so
         # pyqtgraph's finite check, clip-to-view, downsampling and dynamic range limit are off: with them on,
         # every view-range change (each append, while the view follows the data) redid that work per curve.
-        options = dict(skipFiniteCheck=True, clipToView=False, autoDownsample=False, dynamicRangeLimit=None)
-        self.raw = plot.plot(name=name, pen=pg.mkPen(pen_colour, width=1, style=style), **options)
-        self.shadow = plot.plot(**options)
-        self.shadow.setZValue(-1)  # under every smoothed curve
-        self.shadow.hide()
+        self._options = dict(skipFiniteCheck=True, clipToView=False, autoDownsample=False, dynamicRangeLimit=None)
+        self._plot = plot
+        self.raw = plot.plot(name=name, pen=pg.mkPen(pen_colour, width=1, style=style), **self._options)
+        # The faint raw curve is made when first drawn: an evaluation's never is, and making it for every
+        # curve was half the cost of opening a comparison of 50 runs (300 curves).
+        self._shadow: pg.PlotDataItem | None = None
+        self._background = background
         # What the shadow was last drawn from: the series' point count (None: redraw it at the next refresh)
         # and the value range its newest column covers.
         self.shadow_n: int | None = None
@@ -43,11 +45,35 @@ class Curve:
         self.set_background(background)
         self.dirty = False
 
+    @property
+    def shadow(self) -> pg.PlotDataItem:
+        """The faint raw curve behind the smoothed one (made hidden on first use)."""
+        if self._shadow is None:
+            self._shadow = self._plot.plot(**self._options)
+            self._shadow.setZValue(-1)  # under every smoothed curve
+            self._shadow.hide()
+            self._shadow.setPen(self._shadow_pen())
+        return self._shadow
+
+    def hide_shadow(self) -> None:
+        if self._shadow is not None:
+            self._shadow.hide()
+
+    def remove_from(self, plot: pg.PlotItem) -> None:
+        plot.removeItem(self.raw)
+        if self._shadow is not None:
+            plot.removeItem(self._shadow)
+
+    def _shadow_pen(self) -> pg.QtGui.QPen:
+        # Opaque but pale (mixed with the background): translucent pens are slow to rasterise.
+        return pg.mkPen(mix(self.colour, self._background, 0.3), width=1)
+
     def set_background(self, background: str) -> None:
         """Colours mixed with the plot's background, again when the theme changes (a raw curve mixed
         with the light theme's white was drawn near-white over the dark theme's curves)."""
-        # Opaque but pale (mixed with the background): translucent pens are slow to rasterise.
-        self.shadow.setPen(pg.mkPen(mix(self.colour, background, 0.3), width=1))
+        self._background = background
+        if self._shadow is not None:
+            self._shadow.setPen(self._shadow_pen())
         if self.evaluation:  # markers are outlined in the background colour
             self.raw.setSymbolPen(pg.mkPen(background, width=1))
 

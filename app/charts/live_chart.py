@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from app.charts.axes import StepAxis, ValueAxis
 from app.charts.colours import PALETTE, colour, key_colour
 from app.charts.curve import Curve
+from app.charts.legend import fill_legend, make_legend
 from app.charts.series import Series
 
 __all__ = ["ENVELOPE_ABOVE", "PALETTE", "FollowingViewBox", "LiveChartWidget", "colour", "key_colour", "peak_columns"]
@@ -128,14 +129,9 @@ class LiveChartWidget(QWidget):
         self._title = title
         # No grid: translucent grid lines cost a third of each redraw in Qt's software rasteriser.
         self.plot.setLabel("left", y_label)
-        # The legend sits in the title row, right-aligned, one line: above the plot area, never over a curve
-        # (inside the view box it hid the newest points of small charts). Shown from the second curve on.
-        self.legend = pg.LegendItem(offset=None, labelTextSize="8pt", horSpacing=8, verSpacing=-6, frame=False)
-        self.legend.layout.setContentsMargins(0, 4, 0, 0)  # as tall as the title row (30 px), not 39
-        self.legend.setParentItem(self.plot)
-        self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, 0))
-        self.legend.hide()
-        self.plot.legend = self.legend  # curves drawn with a name are listed in it
+        # The legend sits in the title row, one line; shown from the second curve on (see app/charts/legend.py).
+        self.legend = make_legend(self.plot)
+        self._legend_stale = False  # curves came since it was filled
         self.legend_shown = True  # False: never shown (the compare page names its runs above the charts)
         _free_title_width(self.plot.titleLabel)
         self.empty_label = QLabel("")
@@ -213,10 +209,12 @@ class LiveChartWidget(QWidget):
         self._show_legend()
 
     def _show_legend(self) -> None:
-        """One line of entries in the title row, from the second curve on (one curve: the title names it)."""
+        """One line of entries in the title row, from the second curve on (one curve: the title names it);
+        filled here, once for all the curves that came since, and never while it is not shown."""
         wanted = self.legend_shown and len(self._curves) > 1
-        if wanted:
-            self.legend.setColumnCount(len(self._curves))
+        if wanted and self._legend_stale:
+            fill_legend(self.legend, self._curves)
+            self._legend_stale = False
         if wanted != self.legend.isVisible():
             self.legend.setVisible(wanted)
             self._show_title()
@@ -271,19 +269,8 @@ class LiveChartWidget(QWidget):
                            evaluation)
             curve.series.set_smoothing(0.0 if evaluation else self._smoothing)
             self._curves[name] = curve
-            self._order_legend()
-            self._show_legend()
+            self._legend_stale = True  # listed at the next refresh, if the legend is shown
         return curve
-
-    def _order_legend(self) -> None:
-        """Training curves first, then evaluation ones, each in the order they came: the Loss chart's legend
-        read "eval_loss  loss" or "loss  eval_loss" depending on which metric the run logged first."""
-        wanted = sorted(self._curves.items(), key=lambda item: item[1].evaluation)  # stable within each kind
-        if [label.text for _sample, label in self.legend.items] == [name for name, _curve in wanted]:
-            return
-        self.legend.clear()
-        for name, curve in wanted:
-            self.legend.addItem(curve.raw, name)
 
     def append(self, name: str, steps: np.ndarray, times: np.ndarray, values: np.ndarray,
                pen_colour: str | None = None, dashed: bool = False, evaluation: bool = False) -> None:
@@ -304,10 +291,10 @@ class LiveChartWidget(QWidget):
 
     def clear(self) -> None:
         for curve in self._curves.values():
-            self.plot.removeItem(curve.raw)
-            self.plot.removeItem(curve.shadow)
+            curve.remove_from(self.plot)
         self.legend.clear()
         self._curves.clear()
+        self._legend_stale = False
         self._show_legend()
         self.empty_label.show()
         self.plot_widget.hide()
@@ -370,8 +357,10 @@ class LiveChartWidget(QWidget):
                 curve.shadow.show()
             else:
                 self._draw(curve.raw, curve.series, smoothed=False, view=view, columns=width * DETAIL)
-                curve.shadow.hide()
+                curve.hide_shadow()
                 curve.shadow_n = None
+        if self._legend_stale:
+            self._show_legend()
         empty = self.point_count() == 0
         self.empty_label.setVisible(empty)
         self.plot_widget.setVisible(not empty)
