@@ -45,6 +45,7 @@ from spark_trainer.store.store import Store
 
 NBSP, WORD_JOINER = "\u00a0", "\u2060"
 LEGEND_NAME_PX = 260  # the most of a legend entry ("run N · experiment") shown; the tooltip has the rest
+LEGEND_LINES = 3  # the most lines of run names shown above the charts; more scroll
 
 
 @dataclass
@@ -88,6 +89,18 @@ def _run_table_page() -> tuple[QTableWidget, QLabel, QWidget]:
     return table, note, page
 
 
+def _scrolling(label: QLabel) -> QScrollArea:
+    """`label` in a frameless area that scrolls what does not fit (see `CompareView._fill_legend`)."""
+    area = QScrollArea()
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(label)
+    area.viewport().setAutoFillBackground(False)
+    label.setAutoFillBackground(False)
+    return area
+
+
 def _unbroken(text: str) -> str:
     """`text` kept on one line of a wrapping label: Qt broke "run 10 · lora-r16-seq128-packing" at its
     spaces and after its hyphens (a word joiner after each character, no-break spaces)."""
@@ -118,7 +131,8 @@ class CompareView(QWidget):
         top.addWidget(self.back_button)
         top.addWidget(self.heading)
         top.addSpacing(12)
-        top.addWidget(self.legend, 1)
+        self.legend_area = _scrolling(self.legend)
+        top.addWidget(self.legend_area, 1)
         layout.addLayout(top)
         splitter = QSplitter(Qt.Orientation.Vertical)
         self.charts = ChartPanel()
@@ -181,6 +195,12 @@ class CompareView(QWidget):
         key = f'<span style="color:gray">{_unbroken("solid: training · dashed: evaluation")}</span>'
         self.legend.setText(" ".join([*entries, key]))
         self.legend.setToolTip("\n".join(full))
+        # At most LEGEND_LINES lines, the rest scrolled: the names of 50 runs took 14 lines and pushed
+        # the charts half way down the window. (Measured now: the style sheet's font is applied by now.)
+        self.legend.ensurePolished()
+        margins = self.legend.contentsMargins()
+        self.legend_area.setMaximumHeight(LEGEND_LINES * self.legend.fontMetrics().height()
+                                          + margins.top() + margins.bottom())
 
     def _on_points(self, batch: MetricBatch) -> None:
         index = self.run_ids.index(batch.run_id) if batch.run_id in self.run_ids else 0
