@@ -5,21 +5,16 @@ Manifest pages and thumbnails are read on the task pool; the GUI thread only fil
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractListModel,
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     QSize,
     Qt,
-    QTimer,
 )
-from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -34,14 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.context import AppContext
-from app.image_files import read_image
+from app.views.thumbnail_model import THUMB, ThumbnailModel, read_rows
 from app.workers import Task
 from spark_trainer.ingest.browse import preview_columns
 from spark_trainer.store.entities import Dataset
 
 PAGE_ROWS = 50
-GRID_CHUNK = 120
-THUMB = 112
 CELL_CHARS = 160
 
 Index = QModelIndex | QPersistentModelIndex
@@ -86,9 +79,7 @@ class RowsModel(QAbstractTableModel):
 
 
 def _read_page(path: str, offset: int, limit: int) -> list[dict[str, Any]]:
-    from spark_trainer.ingest import read_manifest
-
-    return read_manifest(Path(path), offset, limit)
+    return read_rows(path, offset, limit)
 
 
 class TextPager(QWidget):
@@ -158,114 +149,6 @@ class TextPager(QWidget):
         return self.task is not None and not self.task.delivered
 
 
-def _thumbnail(path: str) -> QImage:
-    return read_image(path, THUMB)
-
-
-class ThumbnailModel(QAbstractListModel):
-    """Manifest rows of an image dataset, fetched in chunks as the grid scrolls; thumbnails decoded off-thread."""
-
-    def __init__(self, ctx: AppContext, dataset: Dataset) -> None:
-        super().__init__()
-        self.ctx = ctx
-        self.dataset = dataset
-        self.rows: list[dict[str, Any]] = []
-        self.pixmaps: dict[int, QPixmap] = {}
-        self.requested: set[int] = set()
-        self.pending: list[int] = []
-        self.fetching: Task | None = None
-        self.thumb_tasks: list[Task] = []
-        self.placeholder = QPixmap(THUMB, THUMB)
-        self.placeholder.fill(QColor(128, 128, 128, 40))
-
-    def file_path(self, row: dict[str, Any]) -> str:
-        path = Path(str(row.get("path", "")))
-        return str(path if path.is_absolute() else Path(self.dataset.path) / path)
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 - Qt API
-        return 0 if parent.isValid() else len(self.rows)
-
-    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: N802, B008 - Qt API
-        return not parent.isValid() and len(self.rows) < self.dataset.num_items and self.fetching is None
-
-    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: N802, B008 - Qt API
-        if not self.canFetchMore(parent):
-            return
-        offset = len(self.rows)
-        task = Task(lambda _ctx: _read_page(self.dataset.path, offset, GRID_CHUNK), owner=self, name="preview rows")
-        task.signals.succeeded.connect(self._append)
-        task.signals.finished.connect(self._fetch_done)
-        self.fetching = self.ctx.tasks.start(task, self.ctx.pool)
-
-    def _fetch_done(self) -> None:
-        self.fetching = None
-
-    def _append(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            # The manifest ended early: stop asking for more.
-            self.dataset = dataclasses.replace(self.dataset, num_items=len(self.rows))
-            return
-        self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(rows) - 1)
-        self.rows.extend(rows)
-        self.endInsertRows()
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        row = self.rows[index.row()]
-        if role == Qt.ItemDataRole.DecorationRole:
-            pixmap = self.pixmaps.get(index.row())
-            if pixmap is None:
-                self._request(index.row())
-                return self.placeholder
-            return pixmap
-        if role == Qt.ItemDataRole.DisplayRole:
-            text = row.get("label") or Path(str(row.get("path", ""))).name
-            return str(text)[:24]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            parts = [f"{k}: {row[k]}" for k in ("source", "label", "caption", "width", "height", "split")
-                     if row.get(k) is not None]
-            return "\n".join(parts)
-        return None
-
-    def _request(self, row: int) -> None:
-        if row in self.requested:
-            return
-        self.requested.add(row)
-        self.pending.append(row)
-        if len(self.pending) == 1:
-            QTimer.singleShot(0, self._load_pending)  # batch every row the view asks for in this paint
-
-    def _load_pending(self) -> None:
-        batch, self.pending = self.pending, []
-        if not batch:
-            return
-        jobs = [(r, self.file_path(self.rows[r])) for r in batch]
-
-        def decode(ctx: Any) -> list[tuple[int, QImage]]:
-            out = []
-            for r, path in jobs:
-                if ctx.cancel.is_set():
-                    break
-                out.append((r, _thumbnail(path)))
-            return out
-
-        task = Task(decode, owner=self, name="thumbnails")
-        task.signals.succeeded.connect(self._thumbs_ready)
-        self.thumb_tasks = [t for t in self.thumb_tasks if not t.delivered] + [task]
-        self.ctx.tasks.start(task, self.ctx.pool)
-
-    def _thumbs_ready(self, images: list[tuple[int, QImage]]) -> None:
-        for r, image in images:
-            pixmap = QPixmap.fromImage(image) if not image.isNull() else self.placeholder
-            self.pixmaps[r] = pixmap
-            index = self.index(r)
-            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
-
-    def busy(self) -> bool:
-        return self.fetching is not None or bool(self.pending) or any(not t.delivered for t in self.thumb_tasks)
-
-
 class ThumbnailGrid(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -291,16 +174,13 @@ class ThumbnailGrid(QWidget):
     def show_dataset(self, dataset: Dataset) -> None:
         self.model = ThumbnailModel(self.ctx, dataset)
         self.view.setModel(self.model)
-        self.model.rowsInserted.connect(self._update_count)
-        self.model.fetchMore()
+        self.model.rowsRemoved.connect(self._update_count)  # the manifest ended before the dataset's count
+        self.model.read_chunk(0)
         self._update_count()
 
     def _update_count(self) -> None:
         if self.model is not None:
-            loaded, total = len(self.model.rows), self.model.dataset.num_items
-            more = f"{loaded:,} of {total:,} items loaded; more load as you scroll." if loaded < total else \
-                f"{total:,} items."
-            self.count.setText(f"{more} Hover for source and caption.")
+            self.count.setText(f"{self.model.dataset.num_items:,} items. Hover for source and caption.")
 
     def busy(self) -> bool:
         return self.model is not None and self.model.busy()
