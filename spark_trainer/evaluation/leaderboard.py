@@ -67,6 +67,9 @@ def baselines(store: Store, project: int | str | None = None, *, recipe: str | N
     return list(newest.values())
 
 
+OTHERS_SHOWN = 3  # other evaluation data named in a board's note; the rest are counted
+
+
 @dataclass
 class EvalColumns:
     """What the leaderboard adds to its ranking from evaluations (the app's view and `leaderboard` both)."""
@@ -78,10 +81,12 @@ class EvalColumns:
     choices: list[EvalData] = field(default_factory=list)  # every evaluation data of these runs, `data` first
     best_of: str | None = None  # set: `values` are each run's evaluation that gave its best of this key
 
-    def others(self) -> str:
-        """The other data these runs were evaluated on, for a note ('' when none)."""
+    def others(self, shown: int = OTHERS_SHOWN) -> str:
+        """The other data these runs were evaluated on, for a note ('' when none): the first `shown`,
+        then how many more (22 names made three lines above the app's table, ~600 characters in a terminal)."""
         rest = [c for c in self.choices if c != self.data]
-        return ", ".join(f"{c.name} ({c.runs} run{'s' * (c.runs != 1)})" for c in rest)
+        named = ", ".join(f"{c.name} ({c.runs} run{'s' * (c.runs != 1)})" for c in rest[:shown])
+        return named + (f" and {len(rest) - shown} more" if len(rest) > shown else "")
 
 
 @dataclass(frozen=True)
