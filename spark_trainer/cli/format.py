@@ -29,13 +29,19 @@ def cells_wide(text: str) -> int:
     """How many terminal cells `text` takes: a CJK character or an emoji two (East Asian Wide or
     Fullwidth), a combining accent, a zero-width joiner and what it joins none, anything else one.
     `len` counted 'é' typed as 'e' + U+0301 as two and '数据' as two, and the columns after them slid."""
-    width, joined = 0, False
+    width, joined, last, before = 0, False, 0, ""
     for c in text:
+        if c == "\ufe0f" and last == 1 and (unicodedata.category(before) == "So" or before in "0123456789#*"):
+            width, last = width + 1, 2  # VS16: the symbol before it drawn as an emoji ('❤️', '1️⃣'), two cells
+            continue
+        if "\U0001f3fb" <= c <= "\U0001f3ff" and last == 2:  # a skin tone modifies the emoji before it ('👍🏽')
+            continue
         if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me", "Cf"):
             joined = c == "\u200d"  # ZWJ: the next emoji draws into the one before it
             continue
         if not joined:
-            width += 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+            last = 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+            width, before = width + last, c
         joined = False
     return width
 
