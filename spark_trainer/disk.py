@@ -48,9 +48,17 @@ def human_bytes(n: float | None) -> str:
 def nearest_existing(path: Path) -> Path:
     """`path`, or its nearest parent that exists (a folder about to be created lives there)."""
     probe = Path(path)
-    while not probe.exists() and probe != probe.parent:
+    while not _exists(probe) and probe != probe.parent:
         probe = probe.parent
     return probe
+
+
+def _exists(path: Path) -> bool:
+    """`path.exists()`, False where the name cannot be (a folder name over NAME_MAX raises, not False)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def free_bytes(path: Path) -> int:

@@ -26,7 +26,7 @@ from typing import Literal
 
 from spark_trainer.disk import naming
 from spark_trainer.errors import BadInput
-from spark_trainer.paths import DB_NAME, HOME_ENV, DataHome
+from spark_trainer.paths import DB_NAME, HOME_ENV, DataHome, check_path_length
 
 CONFIG_ENV = "SPARK_TRAINER_CONFIG_DIR"
 RECORD_NAME = "home.json"
@@ -156,6 +156,7 @@ def forget_moved(root: Path | str) -> None:
 def refuse_moved_away(chosen: ChosenHome) -> None:
     """BadInput when `chosen` names a place with no home that `home move` took the home from (the command's
     and the app's one check, before a store is opened there and an empty home started in its place)."""
+    check_path_length(chosen.home.root)  # a name too long for the filesystem: said as such, not as an I/O error
     if not chosen.home.db_path.exists() and (moved := moved_to(chosen.home.root)):
         raise BadInput(moved_line(chosen.home.root, moved))
 

@@ -15,6 +15,7 @@ DB_NAME = "sparktrainer.db"
 # SQLite's unix VFS opens no database whose full path (symlinks resolved) is over 512 - 8 bytes (room for
 # its "-journal" name); the longest file it opens in a home is a migration's backup beside the database,
 # `sparktrainer.db.backup-<UTC time>-rev<NNNN>` (53 bytes): so a home's own path is at most this long.
+MAX_NAME_BYTES = 255  # one folder name (NAME_MAX of Linux, macOS and Windows filesystems)
 MAX_HOME_PATH_BYTES = 504 - len("/sparktrainer.db.backup-20260101T120000000000Z-rev0000")
 
 
@@ -80,6 +81,10 @@ class DataHome:
 def check_path_length(root: Path) -> None:
     """Refuse a home whose database SQLite could not open for its path's length: it said only "unable to
     open database file", after the home's folders were made."""
+    longest = max((os.fsencode(part) for part in Path(root).parts), key=len, default=b"")
+    if len(longest) > MAX_NAME_BYTES:  # the filesystem refuses it: "File name too long", naming nothing else
+        raise BadInput(f"data home path has a folder name of {len(longest)} bytes, at most {MAX_NAME_BYTES} "
+                       f"(choose a shorter folder): {root}")
     length = len(os.fsencode(os.path.realpath(root)))
     if length > MAX_HOME_PATH_BYTES:
         raise BadInput(f"data home path is too long for SQLite: {length} bytes, at most {MAX_HOME_PATH_BYTES} "
@@ -96,7 +101,6 @@ def resolve_home(home: str | os.PathLike[str] | None = None) -> DataHome:
 
 def disk_free_bytes(path: Path) -> int:
     """Free bytes on the filesystem holding `path` (or its nearest existing parent)."""
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    return shutil.disk_usage(probe).free
+    from spark_trainer.disk import nearest_existing
+
+    return shutil.disk_usage(nearest_existing(path)).free

@@ -129,7 +129,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
     home = chosen.home
     revision, db_problem = _database_state(ctx)
     unrecorded = _unrecorded(ctx) if db_problem is None else None
-    left = _leftovers(ctx)
+    left = _leftovers(ctx) if db_problem is None else []  # no home to look through (or a path none can be)
     set_aside = home_record.set_aside_leftovers()
     torch_info = _torch_report()
     gpus = list_gpus()

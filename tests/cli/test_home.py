@@ -165,3 +165,13 @@ def test_an_empty_home_flag_is_refused_in_one_line_in_both_forms(cli, no_env, tm
         assert refused.code == 2 and "argument --home: is empty" in refused.err, refused.err
         assert refused.err.count("\n") == 1
     assert not (tmp_path / "chosen").exists() and not no_env.exists()
+
+
+def test_a_home_whose_folder_name_is_too_long_for_the_filesystem_is_named_so(cli, tmp_path: Path) -> None:
+    # A 300-byte folder name said "I/O error on <path>: File name too long" (the walk of this session's changes).
+    deep = tmp_path / ("d" * 300)
+    listed = cli("--home", str(deep), "project", "list", use_home=False)
+    assert listed.code == 2 and listed.err == (f"error: data home path has a folder name of 300 bytes, at most 255 "
+                                               f"(choose a shorter folder): {deep}\n")
+    doctor = cli("--home", str(deep), "doctor", use_home=False)
+    assert "PROBLEM: data home path has a folder name of 300 bytes" in doctor.out, doctor.out
