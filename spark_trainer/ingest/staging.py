@@ -194,7 +194,10 @@ class DatasetBuilder:
         record = item.row.get("record")  # a text row's fields; an image's class is its row's own `label`
         label = (record if isinstance(record, dict) else item.row).get(self.options.label_field, item.row.get("label"))
         kept = Kept(item.sha256, item.source, item.line, item.split,
-                    str(label).strip() or None if isinstance(label, str | int) and not isinstance(label, bool) else None)
+                    # NFC, as the recipes name classes (recipes.classification.label_name): 'é' typed two ways
+                    # is one class to hold out, not two
+                    unicodedata.normalize("NFC", str(label).strip()) or None
+                    if isinstance(label, str | int) and not isinstance(label, bool) else None)
         self._seen[item.sha256] = kept
         self.items.append(kept)
         return True

@@ -169,3 +169,15 @@ def test_a_class_of_one_item_stays_in_training(store, project, tmp_path: Path) -
     rows = read_manifest(Path(result.dataset.path))
     assert [r["split"] for r in rows if r["label"] == "owl"] == ["train"]
     assert not any("no training items" in note for note in result.report.notes)
+
+
+def test_a_label_typed_with_a_composed_or_a_combining_accent_is_one_class_of_the_card(store, project,
+                                                                                        tmp_path: Path) -> None:
+    # Training reads 'é' and 'e' + U+0301 as one class (label_name's NFC); the ingest's split and card held
+    # them out and counted them as two classes that look alike.
+    rows = tmp_path / "accents.jsonl"
+    labels = ["caf\u00e9", "cafe\u0301", "th\u00e9", "the\u0301"]
+    rows.write_text("".join(json.dumps({"text": f"row {i}", "label": labels[i % 4]}) + "\n" for i in range(40)))
+    result = ingest_paths(store, [rows], project=project)
+    card = (Path(result.dataset.path) / "README.md").read_text(encoding="utf-8")
+    assert card.count("| caf\u00e9 | ") == 1 and "cafe\u0301" not in card and card.count("| th\u00e9 | ") == 1
