@@ -63,6 +63,7 @@ def import_job(store: Store, job_dir: Path, *, as_new: bool = False) -> Imported
     events = _read_events(source / layout.EVENTS_FILE, live)
     artifacts = _read_artifacts(source, live)
     _check_checkpoints(source)
+    _check_final(source, artifacts)
     final_status, why = _judge(store, status)
     earlier = imported_runs.find(store, spec.uuid) if as_new else None
     imp = imported_runs.ImportedRun(
@@ -184,6 +185,17 @@ def _check_checkpoints(run_dir: Path) -> None:
         if why is not None and checkpoint.exists():  # gone meanwhile: pruned by a job still running
             raise BadInput(f"{checkpoint}: this checkpoint of the job is incomplete ({why}); copy it from the "
                            "cluster again, or delete the folder to import the job without it")
+
+
+def _check_final(run_dir: Path, artifacts: list[tuple[str, str, int | None, dict[str, Any], datetime | None]]) -> None:
+    """BadInput naming the job's final model folder when a file of it is cut short or it holds no weights
+    (seen: a truncated final/adapter_model.safetensors imported, then `generate --checkpoint final` failed)."""
+    from spark_trainer.training.checkpoint_check import final_damage
+
+    for kind, relative, *_rest in artifacts:
+        if kind == "final" and (why := final_damage(run_dir / relative)) is not None:
+            raise BadInput(f"{run_dir / relative}: the job's final model is damaged ({why}); copy it from the "
+                           "cluster again; nothing was imported")
 
 
 def _time(text: Any, where: str) -> datetime:

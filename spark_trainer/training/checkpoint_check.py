@@ -64,18 +64,45 @@ def damage(checkpoint: Path) -> str | None:
     if missing:
         return f"{missing[0]} is missing"
     for path in sorted(checkpoint.iterdir()):
-        try:
-            if path.suffix == ".safetensors":
-                found = _safetensors_damage(path)
-            elif path.suffix == ".pt":
-                found = _torch_file_damage(path)
-            else:
-                continue
-        except OSError as exc:
-            found = f"{path.name} cannot be read ({exc})"
+        found = _file_damage(path, (".pt",))
         if found:
             return found
     return None
+
+
+_WEIGHTS = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def final_damage(folder: Path) -> str | None:
+    """What is wrong with a run's `final/` model folder (one line naming the file), or None if it looks whole.
+
+    The recipe's save_pretrained writes it and no list of its files is kept, so it is judged by what it
+    holds: weights, a torch file cut short, a JSON file (config, tokenizer) that does not parse, or no
+    weights at all (seen: an imported job's truncated adapter failed `generate --checkpoint final`)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    if not any(p.suffix in _WEIGHTS for p in files):
+        return "it holds no model weights (no .safetensors or .bin file)"
+    for path in files:
+        found = _file_damage(path, (".bin", ".pt", ".pth"), check_json=True)
+        if found:
+            return found.replace(path.name, path.relative_to(folder).as_posix(), 1)
+    return None
+
+
+def _file_damage(path: Path, torch_suffixes: tuple[str, ...], *, check_json: bool = False) -> str | None:
+    try:
+        if path.suffix == ".safetensors":
+            return _safetensors_damage(path)
+        if path.suffix in torch_suffixes:
+            return _torch_file_damage(path)
+        if check_json and path.suffix == ".json":
+            try:
+                json.loads(path.read_bytes())
+            except ValueError:
+                return f"{path.name} is not valid JSON ({path.stat().st_size} bytes): cut short or overwritten"
+        return None
+    except OSError as exc:
+        return f"{path.name} cannot be read ({exc})"
 
 
 def set_aside(checkpoint: Path) -> Path:

@@ -15,6 +15,8 @@ from spark_trainer.store import artifacts, experiments, metrics, projects, runs
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 
+_EMPTY_SAFETENSORS = b"\x02\x00\x00\x00\x00\x00\x00\x00{}"  # a whole safetensors file holding no tensors
+
 
 def _rank0(folder: Path, steps: int, *, end: str | None = "completed", checkpoint_at: tuple[int, ...] = ()) -> None:
     """What rank 0 writes for `steps` steps: metrics, a checkpoint folder per `checkpoint_at`, the outcome."""
@@ -34,7 +36,7 @@ def _rank0(folder: Path, steps: int, *, end: str | None = "completed", checkpoin
     reporter.flush()
     if end == "completed":
         (run_dir / "final").mkdir()
-        (run_dir / "final" / "adapter_model.safetensors").write_bytes(b"x")
+        (run_dir / "final" / "adapter_model.safetensors").write_bytes(_EMPTY_SAFETENSORS)
         reporter.on_artifact("final", run_dir / "final")
         reporter.transition("completed", f"completed {steps} steps")
     elif end is not None:
@@ -100,6 +102,37 @@ def test_a_missing_final_model_is_refused(job, cli, tmp_path: Path) -> None:
     (folder / "run" / "final").rmdir()
     result = cli("run", "import", folder)
     assert result.code == 2 and "final 'final' is missing" in result.err
+
+
+@pytest.mark.parametrize(("damage", "why"), [
+    ("truncate", "adapter_model.safetensors is 0 bytes long, too short for a safetensors file"),
+    ("remove", "it holds no model weights"),
+    ("config", "adapter_config.json is not valid JSON"),
+])
+def test_a_damaged_final_model_is_refused_before_the_earlier_import_is_replaced(job, cli, store: Store, damage: str,
+                                                                                why: str) -> None:
+    # Seen: `truncate -s 0 JOB/run/final/adapter_model.safetensors; run import JOB --as-new` imported, and
+    # `generate RUN --checkpoint final` then failed.
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 3)
+    final = folder / "run" / "final"
+    (final / "adapter_config.json").write_text('{"r": 4}')
+    assert cli("run", "import", folder).code == 0
+    run = runs.list_all(store)[0]
+    if damage == "truncate":
+        (final / "adapter_model.safetensors").write_bytes(b"")
+    elif damage == "remove":
+        (final / "adapter_model.safetensors").unlink()
+    else:
+        (final / "adapter_config.json").write_text('{"r": ')
+    for extra in ((), ("--as-new",)):
+        again = cli("run", "import", folder, *extra)
+        assert again.code == 2 and again.err.count("\n") == 1, again.err
+        assert f"{final}: the job's final model is damaged ({why}" in again.err
+    assert [r.id for r in runs.list_all(store)] == [run.id]
+    kept = Path(run.run_dir) / "final"
+    assert (kept / "adapter_model.safetensors").read_bytes() == _EMPTY_SAFETENSORS
+    assert (kept / "adapter_config.json").read_text() == '{"r": 4}'
 
 
 def test_points_a_resumed_job_rewrote_replace_the_killed_attempts(job, cli, store: Store) -> None:

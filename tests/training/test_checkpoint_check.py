@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_trainer.training.checkpoint_check import damage, set_aside_damaged
+from spark_trainer.training.checkpoint_check import damage, final_damage, set_aside_damaged
 from spark_trainer.training.checkpoints import latest_checkpoint, write_checkpoint
 
 
@@ -75,3 +75,22 @@ def test_a_file_missing_is_named_and_the_checkpoint_before_becomes_latest(tmp_pa
     notes = set_aside_damaged(tmp_path)
     assert len(notes) == 1 and f"step-00000008 is damaged: {name} is missing" in notes[0]
     assert latest_checkpoint(tmp_path) == first
+
+
+def test_a_final_model_folder_is_judged_by_what_it_holds(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    final = tmp_path / "final"
+    final.mkdir()
+    (final / "config.json").write_text('{"model_type": "gpt2"}')
+    assert final_damage(final) == "it holds no model weights (no .safetensors or .bin file)"
+    save_file({"w": torch.ones(64, 8)}, str(final / "model.safetensors"))
+    assert final_damage(final) is None
+    whole = (final / "model.safetensors").read_bytes()
+    (final / "model.safetensors").write_bytes(whole[:-10])
+    assert "model.safetensors is cut short" in final_damage(final)
+    (final / "model.safetensors").write_bytes(whole)
+    (final / "sub").mkdir()
+    (final / "sub" / "tokenizer.json").write_text("")
+    assert final_damage(final) == "sub/tokenizer.json is not valid JSON (0 bytes): cut short or overwritten"
