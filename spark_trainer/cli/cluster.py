@@ -95,13 +95,16 @@ def cmd_launch(ctx: Context, args: argparse.Namespace) -> Result:
 
 def cmd_import(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.cluster.importing import import_job
+    from spark_trainer.store.imported_runs import name_runs
 
     imported = import_job(ctx.store, Path(args.job_dir), as_new=args.as_new)
     run = imported.run
     verb = "updated" if imported.updated else "imported as"
-    earlier = f"; run {imported.earlier} keeps this job's earlier import" if imported.earlier is not None else ""
+    held = list(imported.earlier)
+    earlier = (f"; {name_runs(held)} {'keeps' if len(held) == 1 else 'keep'} this job's earlier "
+               f"import{'s' if len(held) > 1 else ''}") if held else ""
     return Result({"run": run, "updated": imported.updated, "metrics": imported.metric_points,
-                   "artifacts": imported.artifacts, "earlier_run": imported.earlier},
+                   "artifacts": imported.artifacts, "earlier_run": held[-1] if held else None, "earlier_runs": held},
                   f"{verb} run {run.id} ({run.experiment}, {run.ran_on}): {run.status.value} at step "
                   f"{run.step}/{run.total_steps or '?'}, {imported.metric_points} metric points, "
                   f"{imported.artifacts} artifacts{earlier}")

@@ -38,7 +38,7 @@ class Imported:
     updated: bool  # the job had been imported before: the same run was rewritten
     metric_points: int
     artifacts: int
-    earlier: int | None = None  # as a new run: the run holding this job's earlier import, if any
+    earlier: tuple[int, ...] = ()  # as a new run: the runs holding this job's earlier imports, oldest first
 
 
 def import_job(store: Store, job_dir: Path, *, as_new: bool = False) -> Imported:
@@ -65,7 +65,7 @@ def import_job(store: Store, job_dir: Path, *, as_new: bool = False) -> Imported
     _check_checkpoints(source)
     _check_final(source, artifacts)
     final_status, why = _judge(store, status)
-    earlier = imported_runs.find(store, spec.uuid) if as_new else None
+    earlier = imported_runs.holding(store, spec.uuid) if as_new else []
     imp = imported_runs.ImportedRun(
         uuid=uuidlib.uuid4().hex if as_new else spec.uuid, project=spec.project, experiment=spec.experiment, recipe=spec.recipe,
         base_model=spec.base_model, experiment_config=spec.experiment_config, status=final_status,
@@ -80,9 +80,11 @@ def import_job(store: Store, job_dir: Path, *, as_new: bool = False) -> Imported
                    imp.created_at), *events]
     if final_status.value != status["status"]:
         imp.events.append((status["status"], final_status.value, why or "", utcnow()))
-    if earlier is not None:
-        imp.events.append((final_status.value, final_status.value,
-                           f"imported as a new run: run {earlier.id} holds this job's earlier import", utcnow()))
+    if as_new:  # names the job's uuid: a later `--as-new` finds this run by it
+        held = (f": {imported_runs.name_runs(earlier)} {'holds' if len(earlier) == 1 else 'hold'} its earlier "
+                f"import{'s' if len(earlier) > 1 else ''}") if earlier else ""
+        imp.events.append((final_status.value, final_status.value, f"{imported_runs.AS_NEW_OF}{spec.uuid}{held}",
+                           utcnow()))
     imp.events.append((final_status.value, final_status.value, f"{imported_runs.IMPORTED_FROM}{job_dir}", utcnow()))
     _place_dataset(store, spec, job_dir, imp)
     staging = store.home.runs_dir / f".import-{spec.uuid[:8]}-{uuidlib.uuid4().hex[:6]}"
@@ -110,7 +112,7 @@ def import_job(store: Store, job_dir: Path, *, as_new: bool = False) -> Imported
         shutil.rmtree(staging, ignore_errors=True)
         if imp.dataset_staging is not None:
             shutil.rmtree(imp.dataset_staging, ignore_errors=True)
-    return Imported(run, existed, len(metrics), len(artifacts), earlier.id if earlier is not None else None)
+    return Imported(run, existed, len(metrics), len(artifacts), tuple(earlier))
 
 
 # --- reading -----------------------------------------------------------------------------------

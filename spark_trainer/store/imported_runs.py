@@ -67,12 +67,24 @@ class ImportedRun:
 
 
 IMPORTED_FROM = "imported from "  # the reason of the event an import ends with: `_local_work` looks for it
+AS_NEW_OF = "imported as a new run of job "  # + the job's uuid: `holding` finds the job's `--as-new` imports by it
 
 
-def find(store: Store, run_uuid: str) -> Run | None:
+def holding(store: Store, job_uuid: str) -> list[int]:
+    """The ids of the runs holding imports of the job, oldest first: the run keeping its uuid and the runs
+    it was imported into `--as-new` (seen: a second `--as-new` named only the first of two)."""
     with store.read() as session:
-        row = session.scalar(select(RunRow).where(RunRow.uuid == run_uuid))
-        return None if row is None else runs.get(store, row.id)
+        found = set(session.scalars(select(RunRow.id).where(RunRow.uuid == job_uuid)))
+        found.update(session.scalars(select(RunEventRow.run_id).where(
+            RunEventRow.reason.startswith(f"{AS_NEW_OF}{job_uuid}", autoescape=True))))
+    return sorted(found)
+
+
+def name_runs(ids: list[int]) -> str:
+    """"run 2", "runs 2 and 3", "runs 2, 3 and 5"."""
+    if len(ids) == 1:
+        return f"run {ids[0]}"
+    return f"runs {', '.join(map(str, ids[:-1]))} and {ids[-1]}"
 
 
 def save(store: Store, imp: ImportedRun, run_staging: Path) -> tuple[Run, bool]:

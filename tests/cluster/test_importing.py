@@ -268,9 +268,26 @@ def test_as_new_imports_the_job_beside_the_run_trained_here(job, cli, store: Sto
     assert new.id != first.id and (new.step, new.experiment) == (6, first.experiment)
     # The copied checkpoints carry the new run's uuid, so it lists (resumes from, exports) them as its own.
     assert [checkpoint_step(p) for p in list_checkpoints(Path(new.run_dir))] == [3, 6]
-    assert any(f"run {first.id} holds this job's earlier import" in e.reason for e in runs.events(store, new.id))
+    assert any(f"run {first.id} holds its earlier import" in e.reason for e in runs.events(store, new.id))
     assert runs.get(store, first.id).step == 8 and [checkpoint_step(p) for p in
                                                      list_checkpoints(Path(first.run_dir))] == [3, 6, 8]
+
+
+def test_a_second_as_new_names_every_run_holding_an_import_of_the_job(job, cli, store: Store) -> None:
+    # Seen: a repeated `--as-new` said "run 2 keeps this job's earlier import" although run 3 held one too.
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 3)
+    first_id = cli("--json", "run", "import", folder).json()["run"]["id"]
+    second_id = cli("--json", "run", "import", folder, "--as-new").json()["run"]["id"]
+    third = cli("run", "import", folder, "--as-new")
+    assert third.code == 0 and f"runs {first_id} and {second_id} keep this job's earlier imports" in third.out
+    newest = max(r.id for r in runs.list_all(store))
+    assert any(e.reason.endswith(f": runs {first_id} and {second_id} hold its earlier imports")
+               for e in runs.events(store, newest))
+    # The run keeping the job's uuid deleted: the `--as-new` runs are still named.
+    assert cli("run", "delete", first_id, "--yes").code == 0
+    fourth = cli("--json", "run", "import", folder, "--as-new").json()
+    assert fourth["earlier_runs"] == [second_id, newest] and fourth["earlier_run"] == newest
 
 
 def test_importing_again_is_refused_when_a_sample_was_saved_here(job, cli, store: Store) -> None:
