@@ -54,8 +54,12 @@ def train(store: Store, run_id: int, config: ExperimentConfig, run_dir: Path, co
             records = drop_artifacts_after(store, run_id, run_dir, start)
             runs.update(store, run_id, step=start)
             if checkpoint:
-                say(f"resuming from {checkpoint.name} (dropped {dropped} metric points"
-                    f"{f' and {records} artifact records' if records else ''} after step {start})")
+                dropping = (f"dropped {dropped} metric points{f' and {records} artifact records' if records else ''} "
+                            f"after step {start}")
+                say(f"resuming from {checkpoint.name} ({dropping})")
+                # In the run's history too: the steps trained here begin after it, not at the step the run
+                # had reached (a re-import's refusal names them).
+                runs.note(store, run_id, f"{runs.RESUMED_FROM}{start} ({dropping})")
         reporter = StoreReporter(store, run_id) if report else SilentReporter()
         try:
             return run_training(config, data_path=data_path, run_dir=run_dir, reporter=reporter,

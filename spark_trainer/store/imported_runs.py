@@ -10,6 +10,7 @@ training (a resume or extend), or evaluations and samples saved here.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid as uuidlib
 from dataclasses import dataclass, field
@@ -223,8 +224,11 @@ def _local_work(session: Session, row: RunRow, imp: ImportedRun) -> list[str]:
         in_job = {step for kind, _path, step, _meta, _when in imp.artifacts if kind == "checkpoint"}
         own = [p.name for p in list_checkpoints(folder) if checkpoint_step(p) not in in_job] if folder else []
         kept = f"checkpoint{'s' if len(own) > 1 else ''} {', '.join(own)}" if own else ""
-        if row.step > imp.step:
-            lost.append(f"trained here (steps {imp.step + 1}-{row.step}{', ' + kept if kept else ''})")
+        start = _resumed_from(session, row.id, imported or 0)
+        if row.step > imp.step or (start is not None and row.step > start):
+            first = imp.step if start is None else start
+            since = f" after a resume from checkpoint {start}" if start is not None else ""
+            lost.append(f"trained here (steps {first + 1}-{row.step}{since}{', ' + kept if kept else ''})")
         else:  # resumed, but not (yet) past the job's step
             lost.append(f"been resumed here (now at step {row.step}{', ' + kept if kept else ''})")
     in_job_paths = {str(folder / relative) for _kind, relative, *_rest in imp.artifacts} if folder else set()
@@ -236,6 +240,17 @@ def _local_work(session: Session, row: RunRow, imp: ImportedRun) -> list[str]:
         lost.append("saved " + ", ".join(f"{n} {kind.replace('_', ' ')}{'s' if n > 1 else ''}"
                                          for kind, n in sorted(saved.items())) + " here")
     return lost
+
+
+def _resumed_from(session: Session, run_id: int, after_event: int) -> int | None:
+    """The earliest checkpoint step a resume here started from since the event `after_event` (the import),
+    or None when no resume recorded one: steps past it were trained here, even those the job had reached
+    (seen: "steps 391-601" for a run resumed here from checkpoint 380)."""
+    reasons = session.scalars(select(RunEventRow.reason).where(
+        RunEventRow.run_id == run_id, RunEventRow.id > after_event,
+        RunEventRow.reason.startswith(runs.RESUMED_FROM, autoescape=True)))
+    steps = [int(m.group()) for r in reasons if (m := re.match(r"\d+", r[len(runs.RESUMED_FROM):]))]
+    return min(steps, default=None)
 
 
 def _children(session: Session, run_id: int, imp: ImportedRun, folder: Path) -> None:

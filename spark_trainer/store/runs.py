@@ -24,6 +24,7 @@ from spark_trainer.store.store import Store
 
 # Statuses whose worker process is (or should be) alive.
 ACTIVE = frozenset(s for s in RunStatus if s.is_active)
+RESUMED_FROM = "resumed from checkpoint step "  # + the step: a resume's event (imported_runs reads where it began)
 
 # Which status may follow which. Anything else is a bug or a race, and is refused.
 ALLOWED: dict[RunStatus, set[RunStatus]] = {

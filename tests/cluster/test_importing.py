@@ -339,3 +339,28 @@ def test_a_resume_here_that_has_not_passed_the_jobs_step_is_named_as_such(job, c
     runs.transition(store, run.id, RunStatus.CANCELLED, "cancelled while queued")
     again = cli("run", "import", folder)
     assert again.code == 2 and f"run {run.id} has been resumed here (now at step 5) since it was imported" in again.err
+
+
+def test_steps_retrained_here_after_a_resume_from_an_earlier_checkpoint_are_named(job, cli, store: Store) -> None:
+    # Seen: "run 5 has trained here (steps 391-601 ...)" for a run resumed here from checkpoint 380 at step 390.
+    from spark_trainer.training.checkpoints import read_identity
+
+    folder = job("torchrun", 2, 1)
+    _rank0(folder, 5, end=None, checkpoint_at=(3,))
+    status = json.loads((folder / "run" / "status.json").read_text())
+    status["pid"] = max(os.getpid() + 100000, 4_000_000)  # killed: imports as interrupted at step 5
+    (folder / "run" / "status.json").write_text(json.dumps(status))
+    assert cli("run", "import", folder).code == 0
+    run = runs.list_all(store)[0]
+    runs.transition(store, run.id, RunStatus.QUEUED, "resume requested")
+    runs.transition(store, run.id, RunStatus.STARTING, "worker started")
+    runs.transition(store, run.id, RunStatus.RUNNING, "training")
+    runs.note(store, run.id, f"{runs.RESUMED_FROM}3 (dropped 4 metric points after step 3)")  # what the worker notes
+    ckpt = Path(run.run_dir) / "checkpoints" / "step-00000008"
+    ckpt.mkdir()
+    (ckpt / "state.json").write_text(json.dumps({"step": 8, "run_uuid": read_identity(Path(run.run_dir))}))
+    runs.transition(store, run.id, RunStatus.COMPLETED, "completed 8 steps", step=8, total_steps=8)
+    again = cli("run", "import", folder)
+    assert again.code == 2, again.err
+    assert (f"run {run.id} has trained here (steps 4-8 after a resume from checkpoint 3, checkpoint step-00000008)"
+            in again.err)

@@ -289,3 +289,18 @@ def test_a_resume_drops_the_samples_and_reports_written_past_its_checkpoint(stor
     assert sorted(name for name, path in files.items() if path.exists()) == [
         "samples/playground-1.json", "samples/step-00000003.json"]  # the run's own files past step 5 went too
     assert (run_dir / "checkpoints" / "damaged-step-00000010").is_dir()
+
+
+def test_a_resume_from_a_checkpoint_is_an_event_naming_its_step(store: Store, run_file,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-import's refusal names the steps trained here from where the resume began (it said "steps 391-601"
+    for a run resumed here from checkpoint 380): the run's history records that step."""
+    from spark_trainer.training.reporting import TrainOutcome
+
+    run_id, run_dir = _submit(store, run_file)
+    (run_dir / "checkpoints" / "step-00000005").mkdir(parents=True)
+    (run_dir / "checkpoints" / "step-00000005" / "state.json").write_text("{}")
+    monkeypatch.setattr(engine, "run_training", lambda config, **_: TrainOutcome("completed", 6, 6))
+    oom_retry.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
+    assert [e.reason for e in runs.events(store, run_id) if e.reason.startswith(runs.RESUMED_FROM)] == [
+        "resumed from checkpoint step 5 (dropped 0 metric points after step 5)"]
