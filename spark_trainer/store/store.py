@@ -10,6 +10,7 @@ move is refused (store/partial_copy.py).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ from spark_trainer.paths import DataHome, resolve_home
 from spark_trainer.store import home_moves, migrate, partial_copy, presence
 from spark_trainer.store.engine import BUSY_TIMEOUT_MS, PAGE_SIZE, connect_read_only, make_engine, writer
 from spark_trainer.store.home_moves import Moved
-from spark_trainer.store.room import room_hint
+from spark_trainer.store.room import Room, measure, reading_line, room_hint
 
 LOCK_TIMEOUT_S = 120.0
 SQLITE_BUSY, SQLITE_IOERR, SQLITE_FULL = 5, 10, 13  # primary result codes (the low byte of an extended code)
@@ -193,6 +194,8 @@ class Store:
         # Set when the disk was full at open: the database is read as it stands (engine.make_engine's
         # `frozen`) and every write is refused with this, until a write finds room again.
         self.full = full
+        self._room: Room | None = None  # the home's folders as measured when it opened full
+        self._thawing = threading.Lock()  # a write and the app's poll may both find room at once
         self._use(make_engine(home.db_path, busy_timeout_ms, frozen=full is not None))
         # Set by open() when the home was moved or copied by hand since it was last opened.
         self.moved: Moved | None = None
@@ -246,8 +249,10 @@ class Store:
         """The store of a home whose disk has no room even to start reading the database (WAL mode's
         -shm file cannot grow): read as the file stands, writes refused, so that lists still show
         and deletes can make room (jobs.control.delete). A database that needs migrating cannot be."""
-        full = StoreDiskFull(f"{error}; {room_hint(home)}", DiskFault.FULL)
+        room = measure(home)
+        full = StoreDiskFull(f"{error}; {room_hint(home, room)}", DiskFault.FULL)
         store = cls(home, busy_timeout_ms, full=full)
+        store._room = room
         try:
             found = migrate.current_revision(store.engine)
         except (DatabaseError, sqlite3.Error):
@@ -266,17 +271,36 @@ class Store:
     def _thaw(self) -> None:
         """Leave the read-only state of a full disk if the database can be opened as usual again (room
         was made since); else raise why not, with what to free."""
-        assert self.full is not None
-        engine = make_engine(self.home.db_path, self.busy_timeout_ms)
-        try:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
-        except (DatabaseError, sqlite3.Error) as exc:
-            engine.dispose()
-            raise self.full from exc
-        frozen, self.full = self.engine, None
-        self._use(engine)
-        frozen.dispose()
+        with self._thawing:
+            if self.full is None:  # another thread found room first
+                return
+            engine = make_engine(self.home.db_path, self.busy_timeout_ms)
+            try:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
+            except (DatabaseError, sqlite3.Error) as exc:
+                engine.dispose()
+                raise self.full from exc
+            frozen, self.full = self.engine, None
+            self._use(engine)
+            frozen.dispose()
+            if self._presence is None:  # none could be made on the full disk: a move would not see this process
+                self._presence = presence.announce(self.home.root)
+
+    def thaw(self) -> bool:
+        """Whether the store writes: a store opened on a full disk tries to open the database as usual
+        again (someone made room). For a reader that otherwise never writes (the app's poll)."""
+        if self.full is not None:
+            try:
+                self._thaw()
+            except StoreDiskFull:
+                return False
+        return True
+
+    def reading_line(self, *, app: bool = False) -> str | None:
+        """What to say while the store only reads (None once it writes): the disk is full, only reading
+        works, and what to free (in the app's words with `app`; the folders as measured at open)."""
+        return None if self.full is None else reading_line(self.home, self._room, app=app)
 
     def close(self) -> None:
         self.engine.dispose()
