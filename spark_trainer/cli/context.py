@@ -85,14 +85,19 @@ class Context:
                 home_record.set_opened(chosen.home.root)
             if self._store.moved is not None:
                 self.info(f"note: {self._store.moved.describe()}")
-            if self._store.full is not None:  # reads work; a write says this again
-                self.info(f"warning: {self._store.full}")
             from spark_trainer.disk import network_home_warning
 
             warning = network_home_warning(self._store.home.root)
             if warning is not None:
                 self.info(f"warning: {warning}")
         return self._store
+
+    def warn_if_only_reading(self) -> None:
+        """Said once the command is done, not at open: a write it tried has either found room (nothing to
+        say) or failed with the disk-full line, which would then have been said twice."""
+        line = self._store.reading_line() if self._store is not None else None
+        if line is not None:
+            self.info(f"warning: {line}")
 
     def close(self) -> None:
         if self._store is not None:

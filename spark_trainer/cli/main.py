@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from spark_trainer import __version__, home_record
 from spark_trainer.cli.chatter import quiet_libraries
 from spark_trainer.cli.context import OUTPUT_LOST, Context, OutputLost, Result, write_stdout
-from spark_trainer.errors import SparkError
+from spark_trainer.errors import DiskFull, SparkError
 from spark_trainer.store.entities import to_jsonable
 from spark_trainer.visible import visible
 
@@ -207,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_libraries(debug=ctx.debug)
     try:
         result = args.handler(ctx, args)
+        ctx.warn_if_only_reading()
         _print_result(result, ctx.json)
         return result.exit_code
     except BrokenPipeError:
@@ -216,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OutputLost as exc:  # `> file` on a full disk: no file name to say, and a code of its own
         return _fail(ctx, str(exc), OUTPUT_LOST)
     except SparkError as exc:
+        if not isinstance(exc, DiskFull):  # which says the disk is full itself
+            ctx.warn_if_only_reading()
         problems = getattr(exc, "problems", None)
         return _fail(ctx, str(exc), exc.exit_code, problems if problems and len(problems) > 1 else None)
     except KeyboardInterrupt:
