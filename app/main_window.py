@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.ctx.theme_changed.connect(self._theme_chosen)
         self.ctx.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.ctx.gpu_monitor.sampled.connect(self._update_gpu_status)
+        self.ctx.model.poller.polled.connect(lambda r: r.only_reading or self.disk_banner.hide())  # room again
         self._themes_applied = 0
         # Shown first in the theme last read from the store (cached in QSettings): nothing is read
         # from SQLite on the GUI thread; show_first_view() reads the stored one on the pool.
@@ -110,10 +111,9 @@ class MainWindow(QMainWindow):
             action.setEnabled(True)
 
     def _show_home(self, root: Path) -> None:
-        """The data home in the status bar; on a network filesystem, in the warning colour with the
-        reason as its tooltip, for as long as the window is open. A disk full at open: a banner says so."""
-        if self.store is not None and self.store.full is not None:
-            self.disk_banner.show_message(f"Only reading works: {self.store.full}", "error")
+        """The home in the status bar (network filesystem: warning colour, reason as tooltip); a full disk: a banner."""
+        if self.store is not None and (line := self.store.reading_line(app=True)) is not None:  # till room is made
+            self.disk_banner.show_message(line[0].upper() + line[1:], "error")
         warning = network_home_warning(root)
         if warning is None:
             self.home_status.setText(f"Data home: {root}")

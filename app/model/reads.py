@@ -147,6 +147,7 @@ class PollResult:
     queue_settings: tuple[tuple[str, Any], ...] | None = None
     queue_end: QueueEnd | None = None  # when asked: the queue's estimated end (None: nothing queued, or it failed)
     errors: list[str] = field(default_factory=list)
+    only_reading: bool = False  # the store still only reads (opened on a full disk, no room made since)
 
     @property
     def more_waiting(self) -> bool:
@@ -224,6 +225,8 @@ def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None
 
     cancel = cancel or threading.Event()
     result = PollResult(request, utcnow() - OVERLAP)
+    if store.full is not None and (request.catalog or request.schedule):
+        store.thaw()  # room made from a terminal: a store that only reads would not see its deletes either
     if request.schedule:
         from spark_trainer.jobs.scheduler import schedule_once, waiting_line
 
@@ -266,4 +269,5 @@ def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None
         chunk = read_log(run_id, Path(path), offset)
         if chunk is not None:
             result.logs.append(chunk)
+    result.only_reading = store.full is not None
     return result
