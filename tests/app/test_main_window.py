@@ -11,6 +11,7 @@ from app.views import NAV_VIEWS
 from spark_trainer.store import settings
 from tests.app.gui_assets import add_experiment_with_runs
 from tests.app.model_sync import sync_model
+from tests.tmpfs import fill, free, tmpfs  # noqa: F401 - the fixture
 
 
 def test_every_view_opens_and_the_navigation_follows(window):
@@ -307,3 +308,33 @@ def test_a_window_killed_before_saving_opens_at_its_usual_size_not_its_minimum(q
     assert (win.width(), win.height()) == (min(1280, screen.width()), min(800, screen.height()))
     assert (win.width(), win.height()) != (win.minimumWidth(), win.minimumHeight())
     win.close()
+
+
+def test_the_read_only_banner_names_the_app_actions_and_goes_once_room_is_made(qtbot, qsettings, tmpfs, tmp_path):  # noqa: F811
+    """The banner said `spark-trainer run delete ID` in the app, and stayed after room was made from a
+    terminal while writes worked again."""
+    from app.main_window import MainWindow
+    from spark_trainer.store import projects
+    from spark_trainer.store.store import Store
+
+    home = tmpfs(tmp_path / "home", 4 * 2**20)
+    with Store.open(home) as store:
+        projects.create(store, "p")
+    (home / "runs" / "1").mkdir()
+    (home / "runs" / "1" / "weights").write_bytes(b"\1" * 2**20)
+    fill(home)
+    with Store.open(home) as store:
+        win = MainWindow(store, qsettings, poll_gpus=False)
+        qtbot.addWidget(win)
+        banner = win.disk_banner
+        assert not banner.isHidden()
+        assert banner.text().startswith("The disk is full"), banner.text()
+        assert "runs/ 1.0 MiB (delete a run from the Runs view)" in banner.text()
+        assert "spark-trainer" not in banner.text()
+        sync_model(qtbot, win.ctx)
+        assert not banner.isHidden()  # still full: still only reading
+        free(home)
+        sync_model(qtbot, win.ctx)
+        qtbot.waitUntil(banner.isHidden, timeout=10_000)
+        assert store.full is None
+        win.close()
