@@ -199,7 +199,15 @@ def _unrecorded_lines(found: Unrecorded | None) -> str:
     from spark_trainer.disk import folder_bytes
 
     lines = []
-    for place, folders in found.by_place() if found is not None else ():
+    for place, listed in found.by_place() if found is not None else ():
+        folders = [p for p in listed if p.resolve() not in found.awaiting]
+        kept = [p for p in listed if p.resolve() in found.awaiting]
+        if kept:  # an export killed before its record: the next export of its run records it (export/pending.py)
+            lines.append(f"{len(kept)} export folder{'s' * (len(kept) > 1)} in {place}/ not recorded yet "
+                         f"({human_bytes(sum(folder_bytes(p) for p in kept))}): {', '.join(p.name for p in kept)}; "
+                         "the next export of its run records it, whole")
+        if not folders:
+            continue
         size = sum(folder_bytes(p) for p in folders)
         one = len(folders) == 1
         lines.append(f"{len(folders)} folder{'' if one else 's'} in {place}/ hold{'s' if one else ''} no recorded "

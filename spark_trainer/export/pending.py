@@ -59,6 +59,21 @@ def adopt_dead(store: Store) -> list[Export]:
     return adopted
 
 
+def awaiting(store: Store) -> set[Path]:
+    """The folders dead processes' notes name: whole exports the next export records (`adopt_dead`)."""
+    from spark_trainer.jobs import leftovers
+
+    found = set()
+    folder = store.home.exports_dir
+    for path in sorted(folder.glob(f"{PREFIX}*.json")) if folder.is_dir() else ():
+        if leftovers.dead_here(path.name[len(PREFIX):-len(".json")], path):
+            try:
+                found.add(Path(json.loads(path.read_text(encoding="utf-8"))["path"]).resolve())
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+    return found
+
+
 def _recordable(store: Store, run_id: int, dest: Path) -> bool:
     try:
         runs.get(store, run_id)

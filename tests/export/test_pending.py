@@ -40,3 +40,20 @@ def test_an_export_killed_before_its_record_is_recorded_and_reused_by_the_next(l
     with Store.open(home) as store:
         [export] = exports.list_for(store, run.id)
     assert Path(export.path) == out.resolve() and not list((home / "exports").glob(".pending-*"))
+
+
+def test_doctor_says_the_next_export_records_a_killed_exports_folder_not_to_delete_it(lora_run, tmp_path,
+                                                                                        capsys) -> None:
+    # It said "1 folder in exports/ holds no recorded export ...; delete it if you do not need it" of a whole
+    # export the next export would record (the walk of this session's changes).
+    source, run = lora_run
+    home = tmp_path / "home"
+    shutil.copytree(source, home)
+    killed = subprocess.run([sys.executable, "-c", DIES_AT_THE_RECORD, "--home", str(home), "export", str(run.id)],
+                            capture_output=True, text=True, timeout=300, env=subprocess_env())
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    capsys.readouterr()
+    main(["--home", str(home), "doctor"])
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "exports/" in line]
+    assert "export folder in exports/ not recorded yet" in line and "the next export of its run records it" in line
+    assert "delete it" not in line
