@@ -185,9 +185,12 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _unrecorded(ctx: Context) -> Unrecorded:
+    from dataclasses import replace
+
+    from spark_trainer.export.pending import awaiting
     from spark_trainer.store import unrecorded
 
-    return unrecorded.find(ctx.store)
+    return replace(unrecorded.find(ctx.store), awaiting=frozenset(awaiting(ctx.store)))
 
 
 _WHAT = {"datasets": "dataset", "runs": "run", "exports": "export"}

@@ -27,6 +27,7 @@ class Unrecorded:
     runs: list[Path]
     exports: list[Path]
     awaiting: frozenset[Path] = frozenset()  # exports a killed export left, which the next export records
+                                            # (export/pending.awaiting; set by the caller)
 
     def by_place(self) -> list[tuple[str, list[Path]]]:
         return [(place, found) for place, found in
@@ -37,10 +38,8 @@ def find(store: Store) -> Unrecorded:
     with store.read() as session:
         runs = [(str(i), d) for i, d in session.execute(select(RunRow.id, RunRow.run_dir))]
         exports = [(str(i), p) for i, p in session.execute(select(ExportRow.id, ExportRow.path))]
-    from spark_trainer.export.pending import awaiting
-
     return Unrecorded(datasets.unrecorded_folders(store), _unnamed(store.home.runs_dir, runs),
-                      _unnamed(store.home.exports_dir, exports), frozenset(awaiting(store)))
+                      _unnamed(store.home.exports_dir, exports))
 
 
 def _unnamed(base: Path, recorded: list[tuple[str, str]]) -> list[Path]:
