@@ -202,6 +202,17 @@ class ArtifactRow(Base):
     created_at: Mapped[datetime]
 
 
+class SweepPlanRow(Base):
+    """What a sweep queued (migration 0012): every combination of its values, in order, so `sweep show`
+    knows its size and which runs were deleted. Sweeps queued by an older SparkTrainer have none."""
+
+    __tablename__ = "sweep_plans"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # runs.sweep
+    combinations: Mapped[list[Any]] = mapped_column(default=list)  # one dict of swept values per run
+    created_at: Mapped[datetime]
+
+
 class SettingRow(Base):
     __tablename__ = "settings"
 

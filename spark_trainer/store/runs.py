@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spark_trainer.errors import BadInput, Conflict, IllegalTransition, InternalError, NotFound
-from spark_trainer.store import experiments, in_use, projects, queue_hold
+from spark_trainer.store import experiments, in_use, projects, queue_hold, sweeps
 from spark_trainer.store.entities import Run, RunEvent, RunStatus, id_of, utcnow
 from spark_trainer.store.models import ExperimentRow, RunEventRow, RunRow
 from spark_trainer.store.run_rows import entity as _entity
@@ -142,6 +142,8 @@ def create_all(store: Store, experiment: str | int, new: Sequence[NewRun], fill:
                 made.append(Path(run.run_dir))
                 fill(run, index)
                 queued.append(run)
+            if new and new[0].sweep is not None:  # the sweep's plan, whole with its runs or not at all
+                sweeps.record_plan(session, new[0].sweep, [one.sweep_values for one in new], utcnow())
             return queued
     except BaseException:
         for folder in made:

@@ -1,5 +1,7 @@
-"""Sweeps as the store knows them: the runs that share a `sweep` name. A sweep has no row of its
-own; its name, experiment and values live on its runs (see `runs.create`)."""
+"""Sweeps as the store knows them: the runs that share a `sweep` name, and the sweep's plan. A sweep
+has no row of its own; its name, experiment and values live on its runs (see `runs.create`). Its plan
+(`sweep_plans`, since migration 0012) holds every combination it queued, so runs deleted since are
+known; sweeps queued by an older SparkTrainer have none."""
 
 from __future__ import annotations
 
@@ -7,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from spark_trainer.errors import NotFound
-from spark_trainer.store.models import ExperimentRow, RunRow
+from spark_trainer.store.models import ExperimentRow, RunRow, SweepPlanRow
 from spark_trainer.store.store import Store
 
 
@@ -21,6 +24,12 @@ class SweepSummary:
     recipe: str
     num_runs: int
     created_at: datetime
+    queued: int | None = None  # runs the sweep queued (its plan's size); None: queued before plans were kept
+
+    @property
+    def deleted(self) -> int | None:
+        """Its runs deleted since it was queued; None when that is not known (no plan)."""
+        return None if self.queued is None else self.queued - self.num_runs
 
 
 @dataclass(frozen=True)
@@ -41,8 +50,24 @@ def list_all(store: Store) -> list[SweepSummary]:
              .group_by(RunRow.sweep, ExperimentRow.name, ExperimentRow.recipe)
              .order_by(func.min(RunRow.id)))
     with store.read() as session:
-        return [SweepSummary(name, exp, recipe, int(count), created)
+        planned = {name: len(combos) for name, combos in session.execute(select(SweepPlanRow.name,
+                                                                                SweepPlanRow.combinations))}
+        return [SweepSummary(name, exp, recipe, int(count), created, planned.get(name))
                 for name, exp, recipe, count, created in session.execute(query)]
+
+
+def record_plan(session: Session, name: str, combinations: list[dict[str, Any]], created_at: datetime) -> None:
+    """Record, in the transaction that queues its runs, every combination sweep `name` queues. A plan
+    left by an earlier sweep of that name (all its runs deleted, so the name was free) is replaced."""
+    session.execute(delete(SweepPlanRow).where(SweepPlanRow.name == name))
+    session.add(SweepPlanRow(name=name, combinations=[dict(c) for c in combinations], created_at=created_at))
+
+
+def plan(store: Store, name: str) -> list[dict[str, Any]] | None:
+    """The combinations sweep `name` queued, in order; None for a sweep queued before plans were kept."""
+    with store.read() as session:
+        combos = session.scalar(select(SweepPlanRow.combinations).where(SweepPlanRow.name == name))
+    return None if combos is None else [dict(c) for c in combos]
 
 
 def exists(store: Store, name: str) -> bool:
