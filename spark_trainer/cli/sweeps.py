@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from typing import Any
 
 from spark_trainer.cli.context import Context, Result
@@ -26,10 +27,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     show.set_defaults(handler=cmd_show)
 
 
+# Said of a sweep without a plan (`sweep_plans`, migration 0012): its deleted runs can only be inferred.
+NO_PLAN = ("queued by an older SparkTrainer, which did not record the runs a sweep queues: deleted runs are "
+           "inferred from the runs left, and some may not be counted")
+
+
 def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     found = sweeps.list_all(ctx.store)
-    rows = [(s.name, s.experiment, s.recipe, s.num_runs, s.created_at) for s in found]
-    return Result(found, table(["sweep", "experiment", "recipe", "runs", "created"], rows, empty="no sweeps yet"))
+    rows = [(s.name, s.experiment, s.recipe, s.num_runs, "?" if s.deleted is None else s.deleted, s.created_at)
+            for s in found]
+    text = table(["sweep", "experiment", "recipe", "runs", "deleted", "created"], rows, empty="no sweeps yet")
+    if any(s.queued is None for s in found):
+        text += f"\n?: {NO_PLAN}"
+    return Result([{**asdict(s), "deleted": s.deleted} for s in found], text)
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
@@ -39,22 +49,30 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def result_text(result: SweepResult) -> str:
-    """A heading line, then one row per run: rank, run, status, the swept values, the final metric."""
+    """A heading line, then one row per run: rank, run, status, the swept values, the final metric; for
+    a sweep queued without a plan, a last line saying its deleted runs are inferred."""
     direction = "higher" if result.higher_is_better else "lower"
     gone, known = result.deleted, "; ".join(values_text(c) for c in result.missing)
-    deleted = f" (of {len(result.rows) + gone} queued; {gone} deleted{': ' + known if known else ''})" if gone else ""
+    said = f"{gone} deleted{': ' + known if known else ''}"
+    if result.counted:
+        deleted = f" (of {result.queued} queued; {said})" if gone else ""
+    else:
+        deleted = f" (at least {said})" if gone else ""
     head = (f"sweep {result.name}: {len(result.rows)} runs of {result.experiment}{deleted}, ranked by {result.metric} "
             f"(final value; {direction} is better)")
     rows = [(row.rank_text, row.run.id, row.run.status.value,
              *(row.run.sweep_values.get(k) for k in result.keys), row.final) for row in result.rows]
-    return head + "\n" + table(["rank", "run", "status", *result.keys, result.metric], rows)
+    tail = "" if result.counted else f"\nnote: sweep {result.name} was {NO_PLAN}"
+    return head + "\n" + table(["rank", "run", "status", *result.keys, result.metric], rows) + tail
 
 
 def result_data(result: SweepResult) -> dict[str, Any]:
     """As `leaderboard --json`: the metric named once at the top, each run's ranked value under `score`
-    (a fixed key scripts read without knowing the metric, and one that cannot land on a row's own fields)."""
+    (a fixed key scripts read without knowing the metric, and one that cannot land on a row's own fields).
+    `queued` and `deleted` are null for a sweep queued without a plan; `deleted_at_least` is always given."""
     return {"sweep": result.name, "experiment": result.experiment, "metric": result.metric,
-            "higher_is_better": result.higher_is_better, "keys": result.keys, "deleted": result.deleted,
+            "higher_is_better": result.higher_is_better, "keys": result.keys, "queued": result.queued,
+            "deleted": result.deleted if result.counted else None, "deleted_at_least": result.deleted,
             "deleted_combinations": result.missing,
             "runs": [{"rank": row.rank, "tied": row.tied, "id": row.run.id, "status": row.run.status.value,
                       "values": row.run.sweep_values, "score": row.final} for row in result.rows]}

@@ -76,7 +76,13 @@ class SweepResult:
     higher_is_better: bool
     rows: list[SweepRow]  # ranked best first; runs without the metric last, by id
     missing: list[dict[str, Any]] = field(default_factory=list)  # combinations whose runs were deleted
-    deleted: int = 0  # runs deleted (at least `missing`'s; more where a swept value has no run left)
+    deleted: int = 0  # runs deleted: exactly, when `queued` is known; else at least this many
+    queued: int | None = None  # runs the sweep queued (its plan); None: queued by an older SparkTrainer
+
+    @property
+    def counted(self) -> bool:
+        """Whether `deleted` and `missing` are exact (the sweep's plan was recorded when it was queued)."""
+        return self.queued is not None
 
     @property
     def ended_badly(self) -> list[Run]:
@@ -87,7 +93,7 @@ class SweepResult:
 
 def sweep_result(store: Store, name: str) -> SweepResult:
     """The sweep's runs ranked by their recipe's main metric (its last value), in the direction the
-    recipe declares. Raises NotFound for an unknown sweep."""
+    recipe declares, and the runs deleted since it was queued. Raises NotFound for an unknown sweep."""
     from spark_trainer.leaderboard import summaries, tied_ranks
     from spark_trainer.recipes import get_recipe
 
@@ -101,29 +107,52 @@ def sweep_result(store: Store, name: str) -> SweepResult:
     ranks = tied_ranks([finals[r.id] for r in scored])
     rows = [SweepRow(place, r, finals[r.id], tied) for (place, tied), r in zip(ranks, scored, strict=True)]
     rows += [SweepRow(None, r, None) for r in members if r.id not in finals]
-    keys = list(dict.fromkeys(k for r in members for k in r.sweep_values))
+    plan = sweeps.plan(store, name)
+    keys = list(dict.fromkeys(k for values in [*(plan or []), *(r.sweep_values for r in members)] for k in values))
+    if plan is not None:
+        missing = unmatched_combinations(plan, members, keys)
+        return SweepResult(name, members[0].experiment, keys, metric.key, metric.higher_is_better, rows,
+                           missing, len(missing), len(plan))
     missing = deleted_combinations(members, keys)
-    # A sweep's runs are queued in one transaction, so their ids are consecutive: a gap is a deleted
-    # run, even one whose value no run has any more (a one-setting sweep's). One deleted at either end
-    # of the range is known only by its combination.
+    # No plan (an older SparkTrainer queued it): a lower bound. A sweep's runs are queued in one
+    # transaction, so their ids are consecutive: a gap is a deleted run. Runs deleted at either end of
+    # the range are known only by a combination of values other runs still have, or not at all.
     ids = [r.id for r in members]
     gaps = max(ids) - min(ids) + 1 - len(ids)
     return SweepResult(name, members[0].experiment, keys, metric.key, metric.higher_is_better, rows,
                        missing, max(gaps, len(missing)))
 
 
+def _seen(values: dict[str, Any], keys: list[str]) -> str:
+    import json
+
+    return json.dumps([values.get(k) for k in keys], default=str)  # 1 and True stay apart
+
+
+def unmatched_combinations(plan: Sequence[dict[str, Any]], members: Sequence[Run],
+                           keys: list[str]) -> list[dict[str, Any]]:
+    """The planned combinations no run of the sweep has any more, in the order they were queued."""
+    from collections import Counter
+
+    left = Counter(_seen(r.sweep_values, keys) for r in members)
+    missing = []
+    for combo in plan:
+        if left[_seen(combo, keys)] > 0:
+            left[_seen(combo, keys)] -= 1
+        else:
+            missing.append(dict(combo))
+    return missing
+
+
 def deleted_combinations(members: Sequence[Run], keys: list[str]) -> list[dict[str, Any]]:
-    """The combinations of the swept values no run of the sweep has any more (`run delete`): a sweep
-    queues every combination, and a deleted run's silently left the sweep "3 runs" of 4. A value
-    whose every run was deleted is not known, so neither are its combinations."""
+    """For a sweep without a plan: the combinations of the swept values no run of the sweep has any
+    more (a sweep queues every combination). A value whose every run was deleted is not known, so
+    neither are its combinations: this is a lower bound."""
     import itertools
     import json
 
-    def seen(values: dict[str, Any]) -> str:
-        return json.dumps([values.get(k) for k in keys], default=str)
-
     axes = [list({json.dumps(r.sweep_values.get(k), default=str): r.sweep_values.get(k) for r in members}.values())
             for k in keys]
-    present = {seen(r.sweep_values) for r in members}
+    present = {_seen(r.sweep_values, keys) for r in members}
     combos = (dict(zip(keys, values, strict=True)) for values in itertools.product(*axes))
-    return [c for c in combos if seen(c) not in present]
+    return [c for c in combos if _seen(c, keys) not in present]
