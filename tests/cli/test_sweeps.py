@@ -62,7 +62,8 @@ def test_sweep_show_gives_tied_runs_one_rank_and_names_a_deleted_combination(sto
     runs.transition(store, second, RunStatus.CANCELLED, "test: stopped")
     runs.delete(store, second)
     text = cli("sweep", "show", "tickets-sweep-1").out.splitlines()
-    assert text[0].startswith("sweep tickets-sweep-1: 2 runs of tickets (of 3 queued; 1 deleted), ranked by ")
+    assert text[0].startswith("sweep tickets-sweep-1: 2 runs of tickets (of 3 queued; 1 deleted: "
+                              "train.learning_rate=0.001), ranked by ")
     # Two settings: the deleted run's combination is named.
     two = _queue(store, tmp_path, "train.learning_rate=1e-4,1e-3", "train.seed=1,2", name="two")
     runs.transition(store, two[3], RunStatus.CANCELLED, "test: stopped")
@@ -72,3 +73,54 @@ def test_sweep_show_gives_tied_runs_one_rank_and_names_a_deleted_combination(sto
                            "train.seed=2), ranked by "), head
     assert cli("--json", "sweep", "show", "two").json()["deleted_combinations"] == [
         {"train.learning_rate": 1e-3, "train.seed": 2}]
+
+
+def _delete(store: Store, *ids: int) -> None:
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+
+    for run_id in ids:
+        runs.transition(store, run_id, RunStatus.CANCELLED, "test: stopped")
+        runs.delete(store, run_id)
+
+
+def test_sweep_show_counts_deleted_runs_from_the_plan_recorded_when_queued(store: Store, tmp_path: Path, cli) -> None:
+    # A walk: a 2x2 sweep (runs 12-15) with 13 and 15 deleted said "2 runs (of 3 queued; 1 deleted)" and named
+    # no combination (inferred from id gaps and the values left); a one-setting sweep whose last run was
+    # deleted said nothing at all.
+    two = _queue(store, tmp_path, "train.learning_rate=1e-4,1e-3", "train.seed=1,2", name="two")
+    _delete(store, two[1], two[3])
+    head = cli("sweep", "show", "two").out.splitlines()[0]
+    assert head.startswith("sweep two: 2 runs of tickets (of 4 queued; 2 deleted: train.learning_rate=0.0001 "
+                           "train.seed=2; train.learning_rate=0.001 train.seed=2), ranked by "), head
+    shown = cli("--json", "sweep", "show", "two").json()
+    assert (shown["queued"], shown["deleted"], shown["deleted_at_least"]) == (4, 2, 2)
+    assert shown["deleted_combinations"] == [{"train.learning_rate": 1e-4, "train.seed": 2},
+                                             {"train.learning_rate": 1e-3, "train.seed": 2}]
+    one = _queue(store, tmp_path, "train.learning_rate=1e-4,1e-3", name="one")
+    _delete(store, one[1])
+    shown = cli("sweep", "show", "one").out.splitlines()
+    assert shown[0].startswith("sweep one: 1 runs of tickets (of 2 queued; 1 deleted: train.learning_rate=0.001), ")
+    assert not any(line.startswith("note:") for line in shown)
+    listed = cli("--json", "sweep", "list").json()
+    assert [(s["name"], s["num_runs"], s["queued"], s["deleted"]) for s in listed] == [("two", 2, 4, 2), ("one", 1, 2, 1)]
+    assert [line.split()[3:5] for line in cli("sweep", "list").out.splitlines()[1:]] == [["2", "2"], ["1", "1"]]
+
+
+def test_a_sweep_queued_without_a_plan_says_its_deleted_runs_are_inferred(store: Store, tmp_path: Path, cli) -> None:
+    """Sweeps queued before migration 0012 have no plan: the count is a lower bound, and said to be one."""
+    from sqlalchemy import text
+
+    two = _queue(store, tmp_path, "train.learning_rate=1e-4,1e-3", "train.seed=1,2", name="old")
+    with store.write() as session:  # as an older SparkTrainer queued it
+        session.execute(text("DELETE FROM sweep_plans"))
+    _delete(store, two[1], two[3])
+    out = cli("sweep", "show", "old").out.splitlines()
+    assert out[0].startswith("sweep old: 2 runs of tickets (at least 1 deleted), ranked by "), out[0]
+    assert out[-1].startswith("note: sweep old was queued by an older SparkTrainer, which did not record the runs "
+                              "a sweep queues: deleted runs are inferred from the runs left, and some may not be counted")
+    shown = cli("--json", "sweep", "show", "old").json()
+    assert (shown["queued"], shown["deleted"], shown["deleted_at_least"]) == (None, None, 1)
+    listed = cli("sweep", "list").out.splitlines()
+    assert listed[1].split()[3:5] == ["2", "?"] and listed[-1].startswith("?: queued by an older SparkTrainer")
+    assert cli("--json", "sweep", "list").json()[0]["deleted"] is None

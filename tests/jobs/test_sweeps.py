@@ -11,7 +11,7 @@ import yaml
 from spark_trainer.config.sweep import parse_axis
 from spark_trainer.errors import BadInput
 from spark_trainer.jobs.sweeps import queue_sweep, sweep_result
-from spark_trainer.store import datasets, experiments, metrics, projects, runs
+from spark_trainer.store import datasets, experiments, metrics, projects, runs, sweeps
 from spark_trainer.store.entities import RunStatus
 from spark_trainer.store.store import Store
 from tests.recipes.helpers import write_jsonl
@@ -129,10 +129,34 @@ def test_a_sweep_whose_queueing_fails_midway_leaves_no_run_queued(store: Store, 
     assert runs.list_all(store) == [] and sorted(p.name for p in store.home.runs_dir.iterdir()) == ["2"]
     assert blocker.read_text() == "kept files of a deleted run"
     assert runs.list_all(store, sweep="tickets-sweep-1") == []
+    assert sweeps.plan(store, "tickets-sweep-1") is None  # no plan without its runs
     blocker.unlink()
     retried = queue_sweep(store, data, [parse_axis("train.learning_rate=1e-4,2e-4,3e-4")], machine=[])
     assert len(retried.runs) == 3 and {r.status for r in runs.list_all(store)} == {RunStatus.QUEUED}
 
+
+
+def test_a_sweep_records_its_plan_and_deleted_runs_are_read_from_it(store: Store, tmp_path: Path) -> None:
+    """`sweep show` inferred deleted runs from id gaps and the values runs left still had: a 2x2 sweep
+    with its 2nd and 4th runs deleted (both seed 2) counted 1, and named no combination."""
+    data = _tickets_file(tmp_path)
+    queued = queue_sweep(store, data, [parse_axis("train.learning_rate=1e-4,1e-3"), parse_axis("train.seed=1,2")],
+                         machine=[])
+    plan = [{"train.learning_rate": lr, "train.seed": seed} for lr in (1e-4, 1e-3) for seed in (1, 2)]
+    assert sweeps.plan(store, queued.name) == plan == [r.sweep_values for r in queued.runs]
+    for run in queued.runs[1::2]:
+        runs.transition(store, run.id, RunStatus.CANCELLED, "test: stopped")
+        runs.delete(store, run.id)
+    result = sweep_result(store, queued.name)
+    assert (result.queued, result.deleted, result.counted) == (4, 2, True)
+    assert result.missing == [plan[1], plan[3]]
+    # Every run deleted frees the name; a new sweep of that name gets its own plan.
+    for run in queued.runs[::2]:
+        runs.transition(store, run.id, RunStatus.CANCELLED, "test: stopped")
+        runs.delete(store, run.id)
+    again = queue_sweep(store, data, [parse_axis("train.seed=7,8,9")], name=queued.name, machine=[])
+    assert sweeps.plan(store, again.name) == [{"train.seed": 7}, {"train.seed": 8}, {"train.seed": 9}]
+    assert (sweep_result(store, again.name).queued, sweep_result(store, again.name).deleted) == (3, 0)
 
 
 def test_a_sweep_whose_third_run_folder_cannot_be_written_is_queued_not_at_all(
@@ -153,5 +177,6 @@ def test_a_sweep_whose_third_run_folder_cannot_be_written_is_queued_not_at_all(
     with Store.open(home) as store:
         assert runs.list_all(store) == []
         assert list(store.home.runs_dir.iterdir()) == []  # no folder left behind
+        assert sweeps.plan(store, "tickets-sweep-1") is None
         retried = queue_sweep(store, data, [parse_axis("train.seed=1,2,3")], machine=[])
         assert [r.status for r in retried.runs] == [RunStatus.QUEUED] * 3

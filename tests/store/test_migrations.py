@@ -235,3 +235,35 @@ def test_0011_fills_each_runs_dataset_from_its_frozen_config_else_its_experiment
 
         with pytest.raises(datasets.DatasetInUse, match=r"used by run 2 \(paused\)"):
             datasets.delete(store, 2)
+
+
+def test_0012_keeps_every_run_and_sweep_and_older_sweeps_have_no_plan(tmp_path: Path) -> None:
+    """A home whose sweep was queued before sweeps recorded their plan: its runs and the sweep stay, with
+    no plan (so `sweep show` says its deleted runs are inferred); a sweep queued after has one."""
+    from alembic import command
+
+    from spark_trainer.store import sweeps
+
+    home = _home_with_one_run(tmp_path, "0011", "completed", 10)
+    with make_engine(home.db_path).begin() as conn:
+        for run_id, lr in ((2, 0.001), (3, 0.003)):
+            conn.execute(text(f"INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
+                              f"created_at, sweep, sweep_values) VALUES ({run_id}, 1, 'completed', 'cpu', '[]', 8, "
+                              f"'/r/{run_id}', '2026-12-01 00:00:00', 'old', "
+                              f"'{{\"train.learning_rate\": {lr}}}')"))
+    with Store.open(home) as store:
+        assert store.schema_revision() == migrate.HEAD_REVISION
+        assert [(r.id, r.sweep, r.sweep_values) for r in runs.list_all(store)] == [
+            (1, None, {}), (2, "old", {"train.learning_rate": 0.001}), (3, "old", {"train.learning_rate": 0.003})]
+        assert [(s.name, s.num_runs, s.queued, s.deleted) for s in sweeps.list_all(store)] == [("old", 2, None, None)]
+        assert sweeps.plan(store, "old") is None
+        made = runs.create_all(store, "e1", [runs.NewRun("cpu", sweep="new", sweep_values={"train.seed": s})
+                                             for s in (1, 2)], lambda run, index: None)
+        assert [r.id for r in made] == [4, 5] and sweeps.plan(store, "new") == [{"train.seed": 1}, {"train.seed": 2}]
+
+    engine = make_engine(home.db_path)  # and back: the runs stay, without the plans
+    command.downgrade(migrate._alembic_config(engine), "0011")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM runs")).scalar() == 5
+        assert not conn.execute(text("SELECT name FROM sqlite_master WHERE name = 'sweep_plans'")).all()
+    engine.dispose()
