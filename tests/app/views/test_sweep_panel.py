@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from spark_trainer.store import runs
+from spark_trainer.store import runs, sweeps
 from spark_trainer.store.entities import RunStatus
 from tests.app.views.test_experiment_setup_view import filled_form, frames_form
 
@@ -136,6 +136,7 @@ def test_two_settings_queue_their_cross_product(store, ctx, qtbot, tmp_path) -> 
     queued = runs.list_all(store, sweep="sentiment-sweep-1")
     assert sorted((r.sweep_values["train.learning_rate"], r.sweep_values["train.seed"]) for r in queued) == [
         (1e-4, 1), (1e-4, 2), (1e-3, 1), (1e-3, 2)]
+    assert sweeps.plan(store, "sentiment-sweep-1") == [r.sweep_values for r in queued]  # `sweep show` counts from it
     assert view.banner.text() == f"Sweep sentiment-sweep-1: runs {', '.join(str(r.id) for r in sorted(queued, key=lambda r: r.id))} queued"
 
 
