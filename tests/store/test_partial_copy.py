@@ -4,12 +4,15 @@ made by a real, killed move: tests/jobs/test_home_move_kills.py."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from spark_trainer.errors import BadInput
-from spark_trainer.store import partial_copy, projects
+from spark_trainer.store import partial_copy, presence, projects
 from spark_trainer.store.store import Store
 
 
@@ -67,3 +70,31 @@ def test_an_older_versions_marker_never_vouches_for_a_database(copied: tuple[Pat
     (dest / partial_copy.MARKER).write_text(f'{{"source": "{source}"}}')
     assert partial_copy.used_since(dest, partial_copy.read(dest), source) == \
         "its database is not the one the move copied"
+
+
+def _opening_by_a_process_gone(dest: Path, source: Path) -> int:
+    """The marker as a move killed while it opened its copy leaves it; its pid (a process that has ended)."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(ended.stdout)
+    (dest / partial_copy.MARKER).write_text(json.dumps({
+        "source": str(source), "database": None, "phase": partial_copy.OPENING, "pid": pid,
+        "host": presence.host_tag()}))
+    (dest / ".open").mkdir()
+    (dest / ".open" / f"{pid}@{presence.host_tag()}-00aa{presence.SUFFIX}").write_text("")
+    (dest / "sparktrainer.db-wal").write_bytes(b"")
+    return pid
+
+
+def test_what_the_move_wrote_opening_its_copy_is_the_moves(copied: tuple[Path, Path]) -> None:
+    source, dest = copied
+    _opening_by_a_process_gone(dest, source)
+    with pytest.raises(BadInput, match="unfinished copy"):
+        Store.open(dest)
+    assert partial_copy.used_since(dest, partial_copy.read(dest), source) is None
+
+
+def test_another_process_opening_the_copy_is_still_told(copied: tuple[Path, Path]) -> None:
+    source, dest = copied
+    pid = _opening_by_a_process_gone(dest, source)
+    (dest / ".open" / f"{pid + 1}@{presence.host_tag()}-00bb{presence.SUFFIX}").write_text("")
+    assert "a SparkTrainer process opened it" in partial_copy.used_since(dest, partial_copy.read(dest), source)
