@@ -12,9 +12,9 @@ only then is the old folder deleted (`keep_old` keeps it), renamed aside first (
 there, named by `home show` and `doctor`: home_record.set_aside_leftovers). A write to the home
 during the copy (a command, the app) stops the move with the copy removed and the write kept
 (`home_dest.Unchanged`; it used to be deleted with the old folder). A copy that fails or is interrupted
-leaves the old home as it was and removes the partial copy; a copy killed outright leaves a marker
-file in the destination (store/partial_copy.py): nothing opens that folder, and the next move of the same
-home to it removes that partial copy first, provided nothing but the move wrote to it (else one line).
+leaves the old home as it was and removes the partial copy; a copy killed outright, up to the move's record,
+leaves a marker file in the destination (store/partial_copy.py): nothing opens that folder, and the next move
+of the same home to it removes that partial copy first, provided nothing but the move wrote to it (else one line).
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
     else:
         with home_dest.Unchanged(plan.source / DB_NAME) as unchanged:
             _copy_home(plan, progress, copy_file or copy_with_progress, cancel, unchanged)
-            moved = _opened_at_new_place(plan)
+            moved = _follow_copy(plan)
             try:  # the last word before the old home goes: nothing written to it since its database was read
                 unchanged.check()
                 home_users.still_idle(plan.source)
@@ -171,6 +171,7 @@ def carry_out(plan: MovePlan, *, progress: Progress | None = None, copy_file: Co
             # Before the old folder goes: a kill while it is deleted leaves the new home in use and the old
             # path refused (home_record.refuse_moved_away), not opening as a new, empty home.
             _record(plan, was_chosen)
+            (plan.dest / MARKER).unlink()  # after the record: a kill before leaves a copy no one opens
             if not plan.keep_old:
                 notes += _remove_old(plan.source)
     env, env_note = os.environ.get(HOME_ENV), None
@@ -196,6 +197,16 @@ def _opened_at_new_place(plan: MovePlan) -> str | None:
     """Open the store at the new place once, so every stored path follows (home_moves)."""
     with Store.open(DataHome(plan.dest)) as moved_store:
         return moved_store.moved.describe() if moved_store.moved is not None else None
+
+
+def _follow_copy(plan: MovePlan) -> str | None:
+    """_opened_at_new_place, the marker kept: only this process opens it, and what it wrote is the move's."""
+    partial_copy.write(plan.dest, plan.source, phase=partial_copy.OPENING, keep_old=plan.keep_old)
+    moved = _opened_at_new_place(plan)
+    (plan.dest / presence.FOLDER).rmdir()  # empty now that the store is closed: the move's own open-marks
+    partial_copy.write(plan.dest, plan.source, partial_copy.fingerprint(plan.dest / DB_NAME),
+                       phase=partial_copy.OPENED, keep_old=plan.keep_old)
+    return moved
 
 
 def _remove_old(source: Path) -> list[str]:
@@ -231,8 +242,7 @@ def copy_with_progress(src: Path, dst: Path, advanced: Callable[[int], None]) ->
 def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile,
                cancel: threading.Event | None = None, unchanged: home_dest.Unchanged | None = None) -> None:
     dest_existed = plan.dest.exists()
-    done = 0
-    current = ""
+    done, current = 0, ""
 
     def advanced(count: int) -> None:
         nonlocal done
@@ -246,7 +256,7 @@ def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile,
     try:
         plan.dest.mkdir(parents=True, exist_ok=True)
         # Says "a partial copy of this home" to the next move here, if this process is killed outright.
-        partial_copy.write(plan.dest, plan.source)
+        partial_copy.write(plan.dest, plan.source, keep_old=plan.keep_old)
         for folder, dirs, names in os.walk(plan.source):
             here = Path(folder)
             there = plan.dest / here.relative_to(plan.source)
@@ -263,9 +273,7 @@ def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile,
                 if (here / name).is_symlink():
                     os.symlink(os.readlink(here / name), there / name)
                 elif here == plan.source and name == DB_NAME:
-                    _copy_database(here / name, there / name)
-                    # What proves, to a later move, that nothing opened this copy since (partial_copy.used_since).
-                    partial_copy.write(plan.dest, plan.source, partial_copy.fingerprint(there / name))
+                    _copy_database(here / name, plan)
                     advanced((here / name).stat().st_size)
                 else:
                     copy_file(here / name, there / name, advanced)
@@ -289,23 +297,31 @@ def _copy_home(plan: MovePlan, progress: Progress | None, copy_file: CopyFile,
             reason = f"the disk at {plan.dest} is full"
         raise OperationFailed(f"copying the data home to {plan.dest} failed at {current or 'the start'} ({reason}); "
                               f"the partial copy was removed and the home is still at {plan.source}") from exc
-    (plan.dest / MARKER).unlink()
 
 
-def _copy_database(src: Path, dst: Path) -> None:
+def _copy_database(src: Path, plan: MovePlan) -> None:
+    """Copy and check the database under the move's own name (so are its journal, -wal, -shm), record it in
+    the marker, then put it in place: a kill at any point leaves nothing read as opened."""
+    copying = plan.dest / partial_copy.DB_COPYING
     source = connect_read_only(src)
     try:
-        target = sqlite3.connect(dst)
+        target = sqlite3.connect(copying)
         try:
             source.backup(target)
+            check = target.execute("PRAGMA quick_check").fetchone()[0]
         finally:
             target.close()
     finally:
         source.close()
+    if check != "ok":
+        raise OperationFailed(f"the copied database fails its check ({check})")
+    # What proves to a later move that nothing opened the copy since (used_since); a rename keeps size and mtime.
+    partial_copy.write(plan.dest, plan.source, partial_copy.fingerprint(copying), keep_old=plan.keep_old)
+    os.replace(copying, plan.dest / DB_NAME)
 
 
 def _verify(plan: MovePlan) -> None:
-    """The copy holds as many files as the home, each of the same size, and a sound database."""
+    """The copy holds as many files as the home, each of the same size, and a database (checked as copied)."""
     mine = _sizes(plan.source)
     theirs = _sizes(plan.dest)
     theirs.pop(MARKER, None)
@@ -316,12 +332,8 @@ def _verify(plan: MovePlan) -> None:
     for name, size in mine.items():
         if theirs.get(name) != size:
             raise OperationFailed(f"{name} is {theirs.get(name)} bytes in the copy, {size} in the data home")
-    if copied_db is not None:
-        with sqlite3.connect(plan.dest / DB_NAME) as conn:
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-        conn.close()
-        if check != "ok":
-            raise OperationFailed(f"the copied database fails its check ({check})")
+    if copied_db is None and (plan.source / DB_NAME).exists():
+        raise OperationFailed("the copy holds no database")
 
 
 def _sizes(root: Path) -> dict[str, int]:
@@ -377,7 +389,6 @@ def _device(path: Path) -> int:
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     return probe.stat().st_dev
-
 
 
 def home_summary(store: Store) -> dict[str, int]:

@@ -19,8 +19,9 @@ from spark_trainer.store import partial_copy, projects
 from spark_trainer.store.store import Store
 from tests.tmpfs import tmpfs  # noqa: F401 - the fixture
 
-# Moves the chosen home to argv[1] and SIGKILLs itself: after the first model file copied ("copy"), or when
-# the old folder is being deleted ("remove").
+# Moves the chosen home to argv[1] and SIGKILLs itself: after the first model file copied ("copy"), when the
+# old folder is being deleted ("remove"), in the middle of the database's copy ("database"), once the move
+# has opened its copy ("opened"), before the move is recorded ("unrecorded") or right after ("recorded").
 KILLED_MOVE = """
 import os, signal, sys
 from spark_trainer.jobs import home_move
@@ -29,6 +30,31 @@ from spark_trainer.store.store import Store
 def die(*_args, **_kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
+def then_die(step):
+    def wrapped(*args, **kwargs):
+        step(*args, **kwargs)
+        die()
+    return wrapped
+
+class Stepped:  # the backup a page at a time, killed after the first
+    def __init__(self, conn):
+        self.conn = conn
+    def backup(self, target):
+        self.conn.backup(target, pages=1, progress=die)
+    def close(self):
+        self.conn.close()
+
+where = sys.argv[2]
+if where == "database":
+    connect = home_move.connect_read_only
+    home_move.connect_read_only = lambda path: Stepped(connect(path))
+elif where == "opened":
+    home_move._opened_at_new_place = then_die(home_move._opened_at_new_place)
+elif where == "unrecorded":
+    home_move._record = die
+elif where == "recorded":
+    home_move._record = then_die(home_move._record)
+
 def copy_then_die(src, dst, advanced):
     home_move.copy_with_progress(src, dst, advanced)
     if src.parent.name == "models":  # the home's own files, the database first, are copied
@@ -36,9 +62,9 @@ def copy_then_die(src, dst, advanced):
 
 with Store.open(None) as store:
     plan = home_move.plan_move(store, sys.argv[1])
-if sys.argv[2] == "remove":
+if where == "remove":
     home_move.shutil.rmtree = die
-home_move.carry_out(plan, copy_file=copy_then_die if sys.argv[2] == "copy" else None)
+home_move.carry_out(plan, copy_file=copy_then_die if where == "copy" else None)
 """
 
 
@@ -80,6 +106,40 @@ def test_a_partial_copy_is_refused_when_opened_and_removed_by_the_next_move(
     assert "removed the partial copy an interrupted move had left there" in moved.err
     assert not (dest / partial_copy.MARKER).exists() and not chosen.exists()
     assert "kept" in cli("project", "list", use_home=False).out
+
+
+@pytest.mark.parametrize("where", ["database", "opened", "unrecorded"])
+def test_a_move_killed_before_it_is_recorded_leaves_a_copy_never_opened_and_removed_by_a_retry(
+        chosen: Path, tmp_path: Path, cli, tmpfs, where: str) -> None:  # noqa: F811
+    """A walk: a kill in the database's copy left the backup's own -journal, which the retry took for an open
+    and refused; a kill after the copy was checked left no marker: the copy opened as a second home, and the
+    retry refused the folder as not empty."""
+    dest = tmpfs(tmp_path / "disk", 64 * 2**20) / "spark"
+    _killed_move(dest, where)
+    left = {path.name for path in dest.iterdir()}
+    assert partial_copy.MARKER in left
+    if where == "database":  # killed with the backup's journal there
+        assert any(name.endswith("-journal") for name in left), left
+    if where == "opened":  # the move's own open-marks and SQLite files: its store was open there
+        assert ".open" in left
+    refused = cli("--home", str(dest), "project", "list", use_home=False)
+    assert refused.code == 2 and "is the unfinished copy of an interrupted move" in refused.err, refused.err
+    assert home_record.read_record().chosen == str(chosen) and home_record.read_record().moved == ()
+
+    moved = cli("home", "move", str(dest), use_home=False)
+    assert moved.code == 0, moved.err
+    assert "removed the partial copy an interrupted move had left there" in moved.err
+    assert not (dest / partial_copy.MARKER).exists() and not chosen.exists()
+    assert "kept" in cli("project", "list", use_home=False).out
+
+
+def test_a_move_killed_once_recorded_opens_at_its_new_place(chosen: Path, tmp_path: Path, cli, tmpfs) -> None:  # noqa: F811
+    dest = tmpfs(tmp_path / "disk", 64 * 2**20) / "spark"
+    _killed_move(dest, "recorded")
+    assert (dest / partial_copy.MARKER).is_file() and home_record.read_record().chosen == str(dest)
+    listed = cli("project", "list", use_home=False)
+    assert listed.code == 0 and "kept" in listed.out, listed.err
+    assert not (dest / partial_copy.MARKER).exists()
 
 
 def _used_by_an_older_version(dest: Path) -> None:
