@@ -280,7 +280,9 @@ class Store:
                     conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").all()
             except (DatabaseError, sqlite3.Error) as exc:
                 engine.dispose()
-                raise self.full from exc
+                # A new exception each time: raising the stored one grew its traceback by every failed
+                # try (the app's poll tries every 2 s: ~40 KB a tick held for good).
+                raise StoreDiskFull(str(self.full), self.full.kind) from exc
             frozen, self.full = self.engine, None
             self._use(engine)
             frozen.dispose()

@@ -131,3 +131,20 @@ def test_a_store_opened_on_a_full_disk_announces_itself_once_it_writes_again(tmp
         free(home)
         assert store.thaw() is True and store.reading_line() is None
         assert len(list((home / presence.FOLDER).glob(f"*{presence.SUFFIX}"))) == 1
+
+
+def test_failed_tries_for_room_hold_nothing_each(tmpfs, tmp_path: Path) -> None:  # noqa: F811
+    """Each failed thaw raised the one stored exception, whose traceback grew by every try: the app's poll
+    tries every 2 s, ~40 KB a tick kept for good (a review of this session's changes)."""
+    import traceback
+
+    home = tmpfs(tmp_path / "home", 8 * 2**20)
+    Store.open(home).close()
+    fill(home)
+    with Store.open(home) as store:
+        for _ in range(50):
+            assert store.thaw() is False
+        with pytest.raises(DiskFull) as caught:
+            projects.create(store, "q")
+        assert len(list(traceback.walk_tb(store.full.__traceback__))) <= 2
+        assert len(list(traceback.walk_tb(caught.value.__traceback__))) < 30
