@@ -3,8 +3,6 @@ actions, the name dialog and the confirmations, the work on the pool, and what t
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPoint, Qt
@@ -124,10 +122,9 @@ class DatasetActions:
         store = self.store
 
         def delete(_ctx: TaskContext) -> None:
-            datasets.delete(store, dataset.id, force=force)
-            folder = Path(dataset.path)
-            if folder.is_dir() and folder.is_relative_to(store.home.datasets_dir):
-                shutil.rmtree(folder)
+            from spark_trainer.jobs.dataset_delete import delete_dataset
+
+            delete_dataset(store, dataset.id, force=force)  # on a full disk the folder goes first, making room
 
         task = Task(delete, owner=self, name="delete-dataset")
         task.signals.succeeded.connect(lambda _r: self._deleted(dataset))

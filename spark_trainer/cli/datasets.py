@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 from spark_trainer.cli.confirm import ASKS, add_yes, declined
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, human_bytes, table
 from spark_trainer.cli.ingest import register_dataset_actions
-from spark_trainer.errors import DiskFull
-from spark_trainer.store import datasets, experiments, in_use
+from spark_trainer.store import datasets
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse._SubParsersAction:
@@ -94,13 +92,10 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.jobs.reconcile import reconcile
 
     reconcile(ctx.store)  # a run whose worker died must not block the delete
+    from spark_trainer.jobs.dataset_delete import check_deletable, delete_dataset
+
     found = datasets.get(ctx.store, args.dataset)
-    in_use.check(ctx.store, "dataset", found.id)  # refuse before asking; the delete checks again
-    users = sorted(e.name for e in experiments.list_all(ctx.store, found.project_id) if e.dataset_id == found.id)
-    with ctx.store.read() as session:
-        resumable = in_use.resumable_runs(session, found.id)
-    if (users or resumable) and not args.force:
-        raise datasets.DatasetInUse(found.name, users, resumable)
+    resumable = check_deletable(ctx.store, found, force=args.force)  # refuse before asking; the delete checks again
     files = args.delete_files and Path(found.path).is_relative_to(ctx.home.datasets_dir)
     stranded = (f" {'Runs' if len(resumable) > 1 else 'Run'} {datasets.resumable_text(resumable)} can then no "
                 "longer be resumed." if resumable else "")
@@ -109,23 +104,7 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
                                + stranded)
     if cancelled is not None:
         return cancelled
-    removed = False
-    folder = Path(found.path)
-    if files and ctx.store.full is not None and folder.is_dir():
-        # A disk too full to write the database: the folder, which was to go anyway, goes first and makes
-        # the room the record's delete needs (should it still find none, the same delete finishes later).
-        shutil.rmtree(folder)
-        removed = True
-    try:
-        dataset = datasets.delete(ctx.store, found.id, force=args.force)
-    except DiskFull as exc:
-        if not removed:
-            raise
-        raise DiskFull(f"dataset {found.name!r}'s folder {folder} was removed to make room, but its record could "
-                       f"not be: {exc}; make more room, then run the same delete again", exc.kind) from exc
-    folder = Path(dataset.path)
-    if args.delete_files and folder.is_dir() and folder.is_relative_to(ctx.home.datasets_dir):
-        shutil.rmtree(folder)
-        removed = True
+    deleted = delete_dataset(ctx.store, found.id, force=args.force, delete_files=args.delete_files)
+    dataset, removed, folder = deleted.dataset, deleted.removed, deleted.folder
     note = f"; removed {folder}" if removed else (f"; kept {folder}" if folder.exists() else "")
     return Result({"deleted": dataset, "removed_folder": removed}, f"deleted dataset {dataset.name!r}{note}")
