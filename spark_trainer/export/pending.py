@@ -47,6 +47,14 @@ def adopt_dead(store: Store) -> list[Export]:
     for path in sorted(folder.glob(f"{PREFIX}*.json")) if folder.is_dir() else ():
         if not leftovers.dead_here(path.name[len(PREFIX):-len(".json")], path):
             continue
+        # Claimed first: two exports starting at once (the app and a terminal) both recorded the folder,
+        # and deleting either record then deleted the folder the other named. One rename wins.
+        claimed = path.with_name(f"{path.name}.claimed-{leftovers.tag()}")
+        try:
+            path.rename(claimed)
+        except OSError:
+            continue  # another export took it
+        path = claimed
         try:
             found = json.loads(path.read_text(encoding="utf-8"))
             run_id, step, dest, options = int(found["run_id"]), int(found["step"]), Path(found["path"]), found["options"]

@@ -57,3 +57,30 @@ def test_doctor_says_the_next_export_records_a_killed_exports_folder_not_to_dele
     [line] = [line for line in capsys.readouterr().out.splitlines() if "exports/" in line]
     assert "export folder in exports/ not recorded yet" in line and "the next export of its run records it" in line
     assert "delete it" not in line
+
+
+def test_two_exports_starting_at_once_record_a_killed_export_once(lora_run, tmp_path, monkeypatch) -> None:
+    # Both saw the dead process's note and both recorded its folder (the app and a terminal at once):
+    # deleting either record then deleted the folder the other named. The second arrives here while the
+    # first records it.
+    from spark_trainer.export import pending
+
+    source, run = lora_run
+    home, out = tmp_path / "home", tmp_path / "out"
+    shutil.copytree(source, home)
+    killed = subprocess.run([sys.executable, "-c", DIES_AT_THE_RECORD, "--home", str(home), "export", str(run.id),
+                             "--out", str(out)], capture_output=True, text=True, timeout=300, env=subprocess_env())
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    real_add, second = exports.add, []
+
+    def add_while_another_looks(store, *args, **kwargs):
+        if not second:
+            second.append(pending.adopt_dead(store))  # the other export's start, meanwhile
+        return real_add(store, *args, **kwargs)
+
+    monkeypatch.setattr(exports, "add", add_while_another_looks)
+    with Store.open(home) as store:
+        first = pending.adopt_dead(store)
+        assert len(first) == 1 and second == [[]]
+        assert len(exports.list_for(store, run.id)) == 1
+    assert not list((home / "exports").glob(".pending-*"))
