@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +39,32 @@ def drop(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
+def _dead_notes(store: Store) -> Iterator[Path]:
+    """The notes in exports/ of processes that are gone (their export killed before its record)."""
+    from spark_trainer.jobs import leftovers
+
+    folder = store.home.exports_dir
+    for path in sorted(folder.glob(f"{PREFIX}*.json")) if folder.is_dir() else ():
+        if leftovers.dead_here(path.name[len(PREFIX):-len(".json")], path):
+            yield path
+
+
+def _read(path: Path) -> tuple[int, int, Path, dict[str, Any]] | None:
+    """(run id, step, folder, recorded options) of a note; None when it is unreadable (cut short by the
+    kill: it never preceded a rename)."""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+        return int(found["run_id"]), int(found["step"]), Path(found["path"]), found["options"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def adopt_dead(store: Store) -> list[Export]:
     """Record the exports dead processes renamed into place but did not record; remove their notes."""
     from spark_trainer.jobs import leftovers
 
     adopted = []
-    folder = store.home.exports_dir
-    for path in sorted(folder.glob(f"{PREFIX}*.json")) if folder.is_dir() else ():
-        if not leftovers.dead_here(path.name[len(PREFIX):-len(".json")], path):
-            continue
+    for path in _dead_notes(store):
         # Claimed first: two exports starting at once (the app and a terminal) both recorded the folder,
         # and deleting either record then deleted the folder the other named. One rename wins.
         claimed = path.with_name(f"{path.name}.claimed-{leftovers.tag()}")
@@ -54,32 +72,18 @@ def adopt_dead(store: Store) -> list[Export]:
             path.rename(claimed)
         except OSError:
             continue  # another export took it
-        path = claimed
-        try:
-            found = json.loads(path.read_text(encoding="utf-8"))
-            run_id, step, dest, options = int(found["run_id"]), int(found["step"]), Path(found["path"]), found["options"]
-        except (OSError, ValueError, KeyError, TypeError):
-            drop(path)  # unreadable (cut short by the kill): it never preceded a rename
-            continue
-        if dest.is_dir() and integrity.damage(options, dest) is None and _recordable(store, run_id, dest):
-            adopted.append(exports.add(store, run_id, step=step, path=str(dest), options=options))
-        drop(path)
+        found = _read(claimed)
+        if found is not None:
+            run_id, step, dest, options = found
+            if dest.is_dir() and integrity.damage(options, dest) is None and _recordable(store, run_id, dest):
+                adopted.append(exports.add(store, run_id, step=step, path=str(dest), options=options))
+        drop(claimed)
     return adopted
 
 
 def awaiting(store: Store) -> set[Path]:
     """The folders dead processes' notes name: whole exports the next export records (`adopt_dead`)."""
-    from spark_trainer.jobs import leftovers
-
-    found = set()
-    folder = store.home.exports_dir
-    for path in sorted(folder.glob(f"{PREFIX}*.json")) if folder.is_dir() else ():
-        if leftovers.dead_here(path.name[len(PREFIX):-len(".json")], path):
-            try:
-                found.add(Path(json.loads(path.read_text(encoding="utf-8"))["path"]).resolve())
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-    return found
+    return {found[2].resolve() for path in _dead_notes(store) if (found := _read(path)) is not None}
 
 
 def _recordable(store: Store, run_id: int, dest: Path) -> bool:
