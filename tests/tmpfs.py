@@ -85,3 +85,18 @@ def fill_when_run_is_written(monkeypatch: pytest.MonkeyPatch, folder: Path, run_
         real(run_dir, rid, uuid)
 
     monkeypatch.setattr(checkpoints, "write_identity", filling)
+
+
+def full_home(tmpfs: Callable[[Path, int], Path], path: Path, size: int) -> Path:
+    """A data home of project `p` on a tmpfs of `size` bytes at `path`, with 1 MiB in `runs/1/`, filled
+    to its last byte (what a full disk's hint names, and a delete frees)."""
+    from spark_trainer.store import projects
+    from spark_trainer.store.store import Store
+
+    home = tmpfs(path, size)
+    with Store.open(home) as store:
+        projects.create(store, "p")
+    (home / "runs" / "1").mkdir()
+    (home / "runs" / "1" / "weights").write_bytes(b"\1" * 2**20)
+    fill(home)
+    return home

@@ -11,7 +11,7 @@ from app.views import NAV_VIEWS
 from spark_trainer.store import settings
 from tests.app.gui_assets import add_experiment_with_runs
 from tests.app.model_sync import sync_model
-from tests.tmpfs import fill, free, tmpfs  # noqa: F401 - the fixture
+from tests.tmpfs import fill, free, full_home, tmpfs  # noqa: F401 - the fixture
 
 
 def test_every_view_opens_and_the_navigation_follows(window):
@@ -314,15 +314,9 @@ def test_the_read_only_banner_names_the_app_actions_and_goes_once_room_is_made(q
     """The banner said `spark-trainer run delete ID` in the app, and stayed after room was made from a
     terminal while writes worked again."""
     from app.main_window import MainWindow
-    from spark_trainer.store import projects
     from spark_trainer.store.store import Store
 
-    home = tmpfs(tmp_path / "home", 4 * 2**20)
-    with Store.open(home) as store:
-        projects.create(store, "p")
-    (home / "runs" / "1").mkdir()
-    (home / "runs" / "1" / "weights").write_bytes(b"\1" * 2**20)
-    fill(home)
+    home = full_home(tmpfs, tmp_path / "home", 4 * 2**20)
     with Store.open(home) as store:
         win = MainWindow(store, qsettings, poll_gpus=False)
         qtbot.addWidget(win)

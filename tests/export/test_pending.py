@@ -23,13 +23,22 @@ main(sys.argv[1:])
 """
 
 
-def test_an_export_killed_before_its_record_is_recorded_and_reused_by_the_next(lora_run, tmp_path, capsys) -> None:
+def _killed_export(lora_run, tmp_path: Path, *out: str) -> tuple[Path, object]:
+    """(home, run): a copy of the trained run's home where an export (to `out`, else its default place) was
+    killed at its record: its folder in place, recorded nowhere, its note left."""
     source, run = lora_run
-    home, out = tmp_path / "home", tmp_path / "out"
+    home = tmp_path / "home"
     shutil.copytree(source, home)
+    args = ["--out", *out] if out else []
     killed = subprocess.run([sys.executable, "-c", DIES_AT_THE_RECORD, "--home", str(home), "export", str(run.id),
-                             "--out", str(out)], capture_output=True, text=True, timeout=300, env=subprocess_env())
+                             *args], capture_output=True, text=True, timeout=300, env=subprocess_env())
     assert killed.returncode == 9, killed.stderr[-2000:]
+    return home, run
+
+
+def test_an_export_killed_before_its_record_is_recorded_and_reused_by_the_next(lora_run, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    home, run = _killed_export(lora_run, tmp_path, str(out))
     assert (out / "adapter_model.safetensors").is_file()  # in place, recorded nowhere
     with Store.open(home) as store:
         assert exports.list_for(store, run.id) == []
@@ -46,12 +55,7 @@ def test_doctor_says_the_next_export_records_a_killed_exports_folder_not_to_dele
                                                                                         capsys) -> None:
     # It said "1 folder in exports/ holds no recorded export ...; delete it if you do not need it" of a whole
     # export the next export would record (the walk of this session's changes).
-    source, run = lora_run
-    home = tmp_path / "home"
-    shutil.copytree(source, home)
-    killed = subprocess.run([sys.executable, "-c", DIES_AT_THE_RECORD, "--home", str(home), "export", str(run.id)],
-                            capture_output=True, text=True, timeout=300, env=subprocess_env())
-    assert killed.returncode == 9, killed.stderr[-2000:]
+    home, run = _killed_export(lora_run, tmp_path)
     capsys.readouterr()
     main(["--home", str(home), "doctor"])
     [line] = [line for line in capsys.readouterr().out.splitlines() if "exports/" in line]
@@ -65,12 +69,8 @@ def test_two_exports_starting_at_once_record_a_killed_export_once(lora_run, tmp_
     # first records it.
     from spark_trainer.export import pending
 
-    source, run = lora_run
-    home, out = tmp_path / "home", tmp_path / "out"
-    shutil.copytree(source, home)
-    killed = subprocess.run([sys.executable, "-c", DIES_AT_THE_RECORD, "--home", str(home), "export", str(run.id),
-                             "--out", str(out)], capture_output=True, text=True, timeout=300, env=subprocess_env())
-    assert killed.returncode == 9, killed.stderr[-2000:]
+    out = tmp_path / "out"
+    home, run = _killed_export(lora_run, tmp_path, str(out))
     real_add, second = exports.add, []
 
     def add_while_another_looks(store, *args, **kwargs):

@@ -13,7 +13,7 @@ from spark_trainer.errors import DiskFull, StoreError
 from spark_trainer.store import projects
 from spark_trainer.store.store import Store
 from tests.conftest import spark_trainer_exe, subprocess_env
-from tests.tmpfs import fill, free, tmpfs  # noqa: F401 - the fixture
+from tests.tmpfs import fill, free, full_home, tmpfs  # noqa: F401 - the fixture
 
 
 def _dump(store: Store) -> list[str]:
@@ -65,12 +65,7 @@ def test_a_home_on_a_full_disk_still_opens_for_reading(tmpfs, tmp_path: Path) ->
     """Seen in a fault walk: with no byte left, every command failed "disk full ...", reads included, and
     the app exited: WAL mode could not start a read (its -shm file could not grow). Reads now work, a
     write says what to free, and writes work again once there is room."""
-    home = tmpfs(tmp_path / "home", 8 * 2**20)
-    with Store.open(home) as store:
-        projects.create(store, "p")
-    (home / "runs" / "1").mkdir()
-    (home / "runs" / "1" / "weights").write_bytes(b"\1" * 2**20)
-    fill(home)
+    home = full_home(tmpfs, tmp_path / "home", 8 * 2**20)
     with Store.open(home) as store:
         assert store.full is not None
         assert [p.name for p in projects.list_all(store)] == ["p"]
