@@ -27,6 +27,7 @@ from spark_trainer.ingest.splits import every_class_held_out, label_splits, untr
 from spark_trainer.ingest.types import Duplicate, IngestOptions, IngestReport
 from spark_trainer.manifest_fields import FieldTally, ManifestStamp
 from spark_trainer.paths import DataHome
+from spark_trainer.recipes.classification import label_name
 from spark_trainer.store import datasets, projects
 from spark_trainer.store.entities import Dataset
 from spark_trainer.store.store import Store
@@ -194,10 +195,8 @@ class DatasetBuilder:
         record = item.row.get("record")  # a text row's fields; an image's class is its row's own `label`
         label = (record if isinstance(record, dict) else item.row).get(self.options.label_field, item.row.get("label"))
         kept = Kept(item.sha256, item.source, item.line, item.split,
-                    # NFC, as the recipes name classes (recipes.classification.label_name): 'é' typed two ways
-                    # is one class to hold out, not two
-                    unicodedata.normalize("NFC", str(label).strip()) or None
-                    if isinstance(label, str | int) and not isinstance(label, bool) else None)
+                    # the class as training names it: 'é' typed two ways, '1' and '1.0', are one class to hold out
+                    label_name(label) or None if isinstance(label, str | int) and not isinstance(label, bool) else None)
         self._seen[item.sha256] = kept
         self.items.append(kept)
         return True
