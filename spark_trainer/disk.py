@@ -72,11 +72,25 @@ def same_filesystem(a: Path, b: Path) -> bool:
 
 
 def folder_bytes(folder: Path) -> int:
-    """The size of the files under `folder` (0 when it cannot be read)."""
-    try:
-        return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
-    except OSError:
-        return 0
+    """The size of the files under `folder`, links not followed (0 when it is missing); a file or folder
+    that cannot be read is left out, not the whole count (a full disk's hint sizes a home's folders
+    while other processes delete in them)."""
+    total = 0
+    stack = [Path(folder)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(Path(entry.path))
+                        elif entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total
 
 
 def is_full(exc: BaseException) -> bool:

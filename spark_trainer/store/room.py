@@ -9,29 +9,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from spark_trainer.disk import human_bytes
+from spark_trainer.disk import folder_bytes, human_bytes
 from spark_trainer.paths import DataHome
-
-
-def folder_bytes(folder: Path) -> int:
-    """Disk space used under `folder` (allocated blocks, links not followed); 0 if it is missing."""
-    total = 0
-    stack = [folder]
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    try:
-                        stat = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    total += stat.st_blocks * 512
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(Path(entry.path))
-        except OSError:
-            continue
-    return total
-
 
 # How each folder of the home is emptied, said in the CLI's words and in the app's.
 _KNOWN = ("runs", "datasets", "models", "exports", "cache")
