@@ -5,7 +5,6 @@ The table shows the app model's project list (`ctx.model.projects`); searching f
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -325,17 +324,9 @@ class ProjectsView(BaseView):
                 self.ctx.deleted_here[run.id] = f"with project {project.name!r}"
 
         def delete() -> int:
-            from spark_trainer.jobs.control import release_deleted_runs
+            from spark_trainer.jobs.control import delete_project
 
-            projects.delete(store, project.id)
-            release_deleted_runs(store)  # a playground model of one of its runs
-            removed = 0
-            if delete_files:
-                for folder in folders:
-                    if folder.is_dir():
-                        shutil.rmtree(folder, ignore_errors=False)
-                        removed += 1
-            return removed
+            return len(delete_project(store, project.id, folders, delete_files=delete_files))
 
         def deleted(removed: int) -> None:
             note = f" and {removed} folder{'s' if removed != 1 else ''} on disk" if delete_files else ""

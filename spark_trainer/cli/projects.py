@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 from spark_trainer.cli import confirm
@@ -110,15 +109,9 @@ def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
     delete_files = args.delete_files
     if folders and not (args.delete_files or args.keep_files) and interactive:
         delete_files = confirm.ask(f"Also delete {len(folders)} folders on disk (datasets, runs and exports)?")
-    projects.delete(ctx.store, p.id)
-    from spark_trainer.jobs.control import release_deleted_runs
+    from spark_trainer.jobs.control import delete_project
 
-    release_deleted_runs(ctx.store)  # a playground model of one of its runs
-    removed = []
-    if delete_files:
-        for folder in folders:
-            shutil.rmtree(folder, ignore_errors=False)
-            removed.append(str(folder))
+    removed = [str(folder) for folder in delete_project(ctx.store, p.id, folders, delete_files=delete_files)]
     kept = [str(f) for f in folders if str(f) not in removed]
     text = f"deleted {summary}"
     if kept:

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from spark_trainer.disk import restoring
 from spark_trainer.errors import BadInput, DiskFull, IllegalTransition
 from spark_trainer.jobs import deletion, process, run_lock
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.resume_checks import check_inputs
-from spark_trainer.store import experiments, runs, settings
+from spark_trainer.store import experiments, exports, in_use, projects, runs, settings
 from spark_trainer.store.entities import Experiment, Run, RunStatus
 from spark_trainer.store.store import Store
 from spark_trainer.training.checkpoints import bytes_being_saved
@@ -251,12 +253,11 @@ def delete(store: Store, run_id: int | str, *, keep_files: bool = False) -> Run:
     the run that is loaded is unloaded (its process told why)."""
     reconcile(store)
     if store.full is not None and not keep_files:
-        _remove_files_first(store, run_id)
-        try:
-            run, export_dirs = runs.delete_with_exports(store, run_id)
-        except DiskFull as exc:
-            raise DiskFull(f"run {run_id}'s folder was removed to make room, but its record could not be: {exc}; "
-                           "make more room, then run the same delete again", exc.kind) from exc
+        found = runs.get(store, run_id)
+        in_use.check(store, "run", found.id)  # as the delete itself would, before anything goes
+        run, export_dirs = _free_first(store, f"run {found.id}'s folder was", [found.run_dir] if found.run_dir else [],
+                                       exports.folders_for(store, [found.id]),
+                                       lambda: runs.delete_with_exports(store, found.id))
     else:
         run, export_dirs = runs.delete_with_exports(store, run_id)
     release_deleted_runs(store)
@@ -267,35 +268,70 @@ def delete(store: Store, run_id: int | str, *, keep_files: bool = False) -> Run:
     return run
 
 
-def _remove_files_first(store: Store, run_id: int | str) -> None:
-    """On a disk too full to open the database for writing (Store.full), the record's delete cannot be
-    written: the run's folder and its exports', which were to go anyway, go first and make the room. A
-    write that still finds none leaves the record, and the same delete finishes once there is room."""
-    from spark_trainer.store import in_use
-    from spark_trainer.store.exports import folders_of
+_T = TypeVar("_T")
 
-    run = runs.get(store, run_id)
-    with store.read() as session:
-        in_use.refuse_if_in_use(session, "run", run.id)  # as the delete itself would, before anything goes
-        export_dirs = folders_of(session, [run.id])
-    if run.run_dir:
-        shutil.rmtree(run.run_dir, ignore_errors=True)
+
+def _free_first(store: Store, what: str, folders: Sequence[str], export_dirs: Sequence[str],
+                delete: Callable[[], _T]) -> _T:
+    """On a disk too full to open the database for writing (Store.full), a delete's record cannot be
+    written: the folders that were to go anyway (checked deletable first) go first and make the room,
+    then `delete` writes it. A write that still finds no room leaves the record, saying so (`what` names
+    the folders: "run 5's folder was"), and the same delete finishes once there is room."""
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
     deletion.remove_exports(store.home, export_dirs)
+    try:
+        return delete()
+    except DiskFull as exc:
+        raise DiskFull(f"{what} removed to make room, but the record could not be deleted: {exc}; make more "
+                       "room, then run the same delete again", exc.kind) from exc
 
 
 def delete_experiment(store: Store, ref: str | int, *, keep_files: bool = False) -> tuple[Experiment, list[str]]:
     """Delete an experiment with its runs' records and (unless `keep_files`) their folders and exports'
     folders, as `delete` does one run; returns it and those of its runs' folders that were on disk
-    (removed, or kept)."""
+    (removed, or kept). On a full disk (Store.full) the folders go first, as `delete`'s do."""
     reconcile(store)  # a run whose worker died must not block the delete
-    experiment, run_dirs, export_dirs = experiments.delete(store, ref)
+    removed: list[str] = []
+    if store.full is not None and not keep_files:
+        found = experiments.get(store, ref)
+        in_use.check(store, "experiment", found.id)
+        its_runs = runs.list_all(store, experiment=found.id)
+        removed = [run.run_dir for run in its_runs if run.run_dir and Path(run.run_dir).is_dir()]
+        experiment, run_dirs, export_dirs = _free_first(
+            store, f"experiment {found.name!r}'s run folders were", removed,
+            exports.folders_for(store, [run.id for run in its_runs]), lambda: experiments.delete(store, found.id))
+    else:
+        experiment, run_dirs, export_dirs = experiments.delete(store, ref)
     release_deleted_runs(store)  # a playground model of one of its runs
-    found = [folder for folder in run_dirs if Path(folder).is_dir()]
+    on_disk = removed + [folder for folder in run_dirs if folder not in removed and Path(folder).is_dir()]
     if not keep_files:
-        for folder in found:
+        for folder in on_disk:
             shutil.rmtree(folder, ignore_errors=True)
         deletion.remove_exports(store.home, export_dirs)
-    return experiment, found
+    return experiment, on_disk
+
+
+def delete_project(store: Store, project_id: int, folders: Sequence[Path], *, delete_files: bool) -> list[Path]:
+    """Delete a project's records and, with `delete_files`, `folders` (deletion.project_folders: inside
+    the home only), for the command line and the app alike; returns the folders removed. On a full disk
+    (Store.full) the folders go first, as `delete`'s do."""
+    removed: list[Path] = []
+    if store.full is not None and delete_files:
+        found = projects.get(store, project_id)
+        in_use.check(store, "project", found.id)
+        removed = [folder for folder in folders if folder.is_dir()]
+        _free_first(store, f"project {found.name!r}'s folders were", [str(f) for f in removed], [],
+                    lambda: projects.delete(store, found.id))
+    else:
+        projects.delete(store, project_id)
+    release_deleted_runs(store)  # a playground model of one of its runs
+    if delete_files:
+        for folder in folders:
+            if folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=False)
+                removed.append(folder)
+    return removed
 
 
 def release_deleted_runs(store: Store) -> int:

@@ -33,3 +33,68 @@ def test_deleting_a_run_on_a_full_disk_frees_its_folder_and_deletes_it(tmpfs, tm
             assert raw.driver_connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         finally:
             raw.close()
+
+
+def _experiment_with_a_stopped_run(store: Store, name: str) -> Path:
+    exp = experiments.create(store, project="p", name=name, recipe="causal-lm", base_model="m", dataset=None, config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    runs.transition(store, run.id, RunStatus.CANCELLED, "test")
+    return Path(runs.get(store, run.id).run_dir)
+
+
+def test_deleting_an_experiment_on_a_full_disk_frees_its_run_folders_and_deletes_it(tmpfs, tmp_path: Path) -> None:  # noqa: F811
+    home = tmpfs(tmp_path / "home", 8 * 2**20)
+    with Store.open(home) as store:
+        projects.create(store, "p")
+        folder = _experiment_with_a_stopped_run(store, "e")
+        kept = _experiment_with_a_stopped_run(store, "other")
+    for run_dir in (folder, kept):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "checkpoint.bin").write_bytes(b"\1" * 2**20)
+    fill(home)
+    with Store.open(home) as store:
+        assert store.full is not None
+        experiment, on_disk = control.delete_experiment(store, "e")
+        assert experiment.name == "e" and on_disk == [str(folder)] and not folder.exists()
+        assert [e.name for e in experiments.list_all(store)] == ["other"] and (kept / "checkpoint.bin").exists()
+
+
+def test_deleting_a_project_on_a_full_disk_frees_its_folders_and_deletes_it(tmpfs, tmp_path: Path) -> None:  # noqa: F811
+    from spark_trainer.jobs.deletion import project_folders
+
+    home = tmpfs(tmp_path / "home", 8 * 2**20)
+    with Store.open(home) as store:
+        projects.create(store, "p")
+        folder = _experiment_with_a_stopped_run(store, "e")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "checkpoint.bin").write_bytes(b"\1" * 2**20)
+    fill(home)
+    with Store.open(home) as store:
+        assert store.full is not None
+        folders = project_folders(projects.contents(store, "p"), store.home)
+        assert folders == [folder]
+        assert control.delete_project(store, projects.get(store, "p").id, folders, delete_files=True) == [folder]
+        assert projects.list_all(store) == [] and not folder.exists()
+
+
+def test_a_project_in_use_on_a_full_disk_is_refused_before_any_folder_goes(tmpfs, tmp_path: Path) -> None:  # noqa: F811
+    import pytest
+
+    from spark_trainer.errors import Conflict
+
+    home = tmpfs(tmp_path / "home", 8 * 2**20)
+    with Store.open(home) as store:
+        projects.create(store, "p")
+        exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                                 config={})
+        run = runs.create(store, exp.id, requested_gpus="cpu")
+        runs.transition(store, run.id, RunStatus.STARTING, "test")  # in progress: the delete is refused
+        folder = Path(run.run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "checkpoint.bin").write_bytes(b"\1" * 2**20)
+    fill(home)
+    with Store.open(home) as store:
+        assert store.full is not None
+        with pytest.raises(Conflict):
+            control.delete_project(store, projects.get(store, "p").id, [folder], delete_files=True)
+        assert (folder / "checkpoint.bin").exists() and [p.name for p in projects.list_all(store)] == ["p"]
