@@ -14,7 +14,7 @@ from typing import Any
 from spark_trainer.config.sweep import SweepAxis, sweep_configs
 from spark_trainer.errors import ConfigError
 from spark_trainer.jobs.submit import Submitted, submit_configs
-from spark_trainer.store import runs, sweeps
+from spark_trainer.store import projects, runs, sweeps
 from spark_trainer.store.entities import Run, RunStatus
 from spark_trainer.store.store import Store
 
@@ -33,7 +33,7 @@ def check_name(name: str) -> str:
     text = name.strip()
     if not text or len(text) > 200:
         raise ConfigError(f"sweep name {name!r}: give 1 to 200 characters")
-    return text
+    return projects.nfc(text)  # stored as projects' names are: the same name typed either way is one sweep
 
 
 def queue_sweep(store: Store, data: dict[str, Any], axes: Sequence[SweepAxis], *, fixed: Sequence[str] = (),

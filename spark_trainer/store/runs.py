@@ -267,7 +267,7 @@ def list_all(
         if statuses:
             query = query.where(RunRow.status.in_([s.value for s in statuses]))
         if sweep is not None:
-            query = query.where(RunRow.sweep == sweep)
+            query = query.where(projects.same_name(RunRow.sweep, sweep))  # as typed, in NFC or not
         return [_listed(m) for m in session.execute(query)]
 
 

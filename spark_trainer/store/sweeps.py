@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from spark_trainer.errors import NotFound
 from spark_trainer.store.models import ExperimentRow, RunRow, SweepPlanRow
+from spark_trainer.store.projects import same_name
 from spark_trainer.store.store import Store
 
 
@@ -59,20 +60,20 @@ def list_all(store: Store) -> list[SweepSummary]:
 def record_plan(session: Session, name: str, combinations: list[dict[str, Any]], created_at: datetime) -> None:
     """Record, in the transaction that queues its runs, every combination sweep `name` queues. A plan
     left by an earlier sweep of that name (all its runs deleted, so the name was free) is replaced."""
-    session.execute(delete(SweepPlanRow).where(SweepPlanRow.name == name))
+    session.execute(delete(SweepPlanRow).where(same_name(SweepPlanRow.name, name)))
     session.add(SweepPlanRow(name=name, combinations=[dict(c) for c in combinations], created_at=created_at))
 
 
 def plan(store: Store, name: str) -> list[dict[str, Any]] | None:
     """The combinations sweep `name` queued, in order; None for a sweep queued before plans were kept."""
     with store.read() as session:
-        combos = session.scalar(select(SweepPlanRow.combinations).where(SweepPlanRow.name == name))
+        combos = session.scalar(select(SweepPlanRow.combinations).where(same_name(SweepPlanRow.name, name)))
     return None if combos is None else [dict(c) for c in combos]
 
 
 def exists(store: Store, name: str) -> bool:
     with store.read() as session:
-        return session.scalar(select(RunRow.id).where(RunRow.sweep == name).limit(1)) is not None
+        return session.scalar(select(RunRow.id).where(same_name(RunRow.sweep, name)).limit(1)) is not None
 
 
 def require(store: Store, name: str) -> None:

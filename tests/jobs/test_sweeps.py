@@ -180,3 +180,17 @@ def test_a_sweep_whose_third_run_folder_cannot_be_written_is_queued_not_at_all(
         assert sweeps.plan(store, "tickets-sweep-1") is None
         retried = queue_sweep(store, data, [parse_axis("train.seed=1,2,3")], machine=[])
         assert [r.status for r in retried.runs] == [RunStatus.QUEUED] * 3
+
+
+def test_a_sweep_name_typed_with_its_accents_composed_or_not_is_one_sweep(store: Store, tmp_path: Path) -> None:
+    """Names are compared in NFC, as projects' are: 'café' typed as e + U+0301 (a macOS file name, a paste)
+    was stored as typed, so `sweep show café` (composed) found no sweep and a second sweep took the name."""
+    data = _tickets_file(tmp_path)
+    decomposed, composed = "cafe\u0301", "caf\u00e9"
+    queued = queue_sweep(store, data, [parse_axis("train.seed=1,2")], name=decomposed, machine=[])
+    assert queued.name == composed
+    assert [r.sweep for r in runs.list_all(store, sweep=decomposed)] == [composed, composed]
+    assert sweep_result(store, composed).queued == 2 and sweeps.plan(store, decomposed) == [
+        {"train.seed": 1}, {"train.seed": 2}]
+    with pytest.raises(BadInput, match="is taken"):
+        queue_sweep(store, data, [parse_axis("train.seed=3,4")], name=composed, machine=[])
