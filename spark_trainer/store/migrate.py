@@ -82,6 +82,11 @@ def backup(db_path: Path, revision: str) -> Path:
             source.backup(copy)
         finally:
             copy.close()
+    except BaseException:
+        # A copy that failed (a full disk) is no backup: left, it was the newest "backup" a restore would
+        # pick, an empty or partial database, and it held the room the next try needed.
+        target.unlink(missing_ok=True)
+        raise
     finally:
         source.close()
     return target

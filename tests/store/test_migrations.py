@@ -267,3 +267,27 @@ def test_0012_keeps_every_run_and_sweep_and_older_sweeps_have_no_plan(tmp_path: 
         assert conn.execute(text("SELECT count(*) FROM runs")).scalar() == 5
         assert not conn.execute(text("SELECT name FROM sqlite_master WHERE name = 'sweep_plans'")).all()
     engine.dispose()
+
+
+def test_a_backup_that_fails_leaves_no_file_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk stopped the copy: the empty file was left as the newest backup-*, the one a restore picks."""
+    db = tmp_path / "sparktrainer.db"
+    sqlite3.connect(db).execute("CREATE TABLE t (x)").connection.commit()
+
+    class Full:
+        def __init__(self, real: sqlite3.Connection) -> None:
+            self.real = real
+
+        def backup(self, copy: sqlite3.Connection) -> None:
+            copy.execute("CREATE TABLE half (x)")  # the copy's file exists, then the disk is full
+            raise sqlite3.OperationalError("database or disk is full")
+
+        def close(self) -> None:
+            self.real.close()
+
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda path, *a, **k: Full(real_connect(path)) if path == str(db)
+                        else real_connect(path, *a, **k))
+    with pytest.raises(sqlite3.OperationalError):
+        migrate.backup(db, "0004")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sparktrainer.db"]
