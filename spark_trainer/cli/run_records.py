@@ -95,7 +95,7 @@ def cmd_config(ctx: Context, args: argparse.Namespace) -> Result:
     run = runs.get(store, args.run)
     data: dict[str, Any] = dict(run_config(store, run))
     data["name"] = args.name or f"{data.get('name') or run.experiment}-copy"
-    data.setdefault("project", _project_name(store, run))
+    data["project"] = _project_name(store, run) or data.get("project")  # its current name: renamed since, the frozen one is gone
     data["dataset"] = _dataset_name(store, data.get("dataset"))
     data["base_model"] = _home_model_name(store, data.get("base_model"))
     config = validate_config(data, f"run {run.id}'s config")

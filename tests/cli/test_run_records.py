@@ -270,3 +270,14 @@ def test_config_names_a_base_model_of_the_homes_models_folder_by_its_place_there
     code, printed, err = _cli(capsys, home, "run", "config", "1")
     assert code == 0, err
     assert yaml.safe_load(printed)["base_model"] == "models/tiny"
+
+
+def test_config_names_the_project_by_its_name_now(trained: Path, capsys) -> None:
+    """After `project rename`, the clone said the frozen old name, and `train` of it failed on the dataset."""
+    assert _cli(capsys, trained, "project", "rename", "records", "records-renamed")[0] == 0
+    try:
+        code, printed, err = _cli(capsys, trained, "run", "config", "1")
+        assert code == 0, err
+        assert yaml.safe_load(printed)["project"] == "records-renamed"
+    finally:
+        assert _cli(capsys, trained, "project", "rename", "records-renamed", "records")[0] == 0
