@@ -142,6 +142,7 @@ def sweep_home(runs_dir: Path, exports_dir: Path, datasets_dir: Path | None = No
 
 def dead_in_home(home: DataHome) -> list[Path]:
     """What `sweep_home` would remove now in `home` (for `doctor` to report)."""
-    return [old for folder, prefix in _places(home.runs_dir, home.exports_dir, home.datasets_dir,
-                                              home.video_cache_dir) for old in find_dead(folder, prefix)] + \
+    found = [old for folder, prefix in _places(home.runs_dir, home.exports_dir, home.datasets_dir,
+                                               home.video_cache_dir) for old in find_dead(folder, prefix)] + \
         [staging for _, staging in _dead_away(home.root) if staging is not None]
+    return list(dict.fromkeys(found))  # a killed export's staging is both a dead folder and its note's: once

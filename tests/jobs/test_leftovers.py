@@ -171,3 +171,16 @@ def test_a_staging_noted_outside_the_home_goes_at_the_sweep_and_nothing_else(tmp
         assert not staging.exists() and mine.is_dir()
         assert len(list(notes.iterdir())) == 1  # this live process's own
     assert not list(notes.iterdir())
+
+
+def test_a_killed_export_s_staging_in_the_home_is_named_once(tmp_path: Path) -> None:
+    """The staging of an export killed in the home's exports/ is a dead folder there and its process's note
+    names it too: `doctor` listed it twice and counted its size twice."""
+    home = tmp_path / "home"
+    dead = f"@{socket.gethostname().replace('-', '_')}-{_dead_pid()}-1000"
+    staging = home / "exports" / f".staging-2-{dead}-eeee5555"
+    (staging / "weights").mkdir(parents=True)
+    notes = home / leftovers.AWAY
+    notes.mkdir(parents=True)
+    (notes / f"{dead}-0000aaaa").write_text(str(staging))
+    assert leftovers.dead_in_home(DataHome(home)) == [staging]
