@@ -122,6 +122,7 @@ class TextGenerationPanel(QWidget):
         self.seed.setToolTip("The same seed and settings give the same answer")
         self.stop = QPlainTextEdit()
         self.stop.setPlaceholderText("one per line")
+        self.stop.setTabChangesFocus(True)  # Tab goes on to the next field: it typed tabs, kept as a stop string
         self.stop.setMaximumHeight(54)
         self.stop.setToolTip("Generation stops at the first of these texts (it is not shown)")
         self.chat = QCheckBox("Use the chat template")

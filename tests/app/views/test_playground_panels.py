@@ -68,3 +68,13 @@ def test_max_new_tokens_stops_short_of_the_models_context(qtbot) -> None:
     assert panel.max_new_tokens.maximum() == MAX_NEW_TOKENS_LIMIT
     panel.set_model("Nothing said", ALPACA_FACTS)  # no context known: the box's own limit, no tooltip
     assert panel.max_new_tokens.maximum() == MAX_NEW_TOKENS_LIMIT and panel.max_new_tokens.toolTip() == ""
+
+
+def test_tab_in_the_stop_strings_goes_on_to_the_next_field(qtbot) -> None:
+    """Tab typed a tab into Stop strings, kept as a stop string, and the keyboard could not leave the box."""
+    from PySide6.QtCore import Qt
+
+    panel = _panel(qtbot)
+    panel.stop.setFocus()
+    qtbot.keyClick(panel.stop, Qt.Key.Key_Tab)
+    assert panel.stop.toPlainText() == "" and not panel.settings()["stop"]
