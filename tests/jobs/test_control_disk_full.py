@@ -12,21 +12,27 @@ from spark_trainer.store.store import Store
 from tests.tmpfs import fill, tmpfs  # noqa: F401 - the fixture
 
 
+def _run_with_a_folder(store: Store, experiment: str, status: RunStatus, size: int = 2**20) -> tuple[int, Path]:
+    """Experiment `experiment` of project p with one run in `status`, its folder holding `size` bytes."""
+    exp = experiments.create(store, project="p", name=experiment, recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    runs.transition(store, run.id, status, "test")
+    folder = Path(run.run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "checkpoint.bin").write_bytes(b"\1" * size)
+    return run.id, folder
+
+
 def test_deleting_a_run_on_a_full_disk_frees_its_folder_and_deletes_it(tmpfs, tmp_path: Path) -> None:  # noqa: F811
     home = tmpfs(tmp_path / "home", 8 * 2**20)
     with Store.open(home) as store:
         projects.create(store, "p")
-        exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
-                                 config={})
-        run = runs.create(store, exp.id, requested_gpus="cpu")
-        runs.transition(store, run.id, RunStatus.CANCELLED, "test")
-        folder = Path(runs.get(store, run.id).run_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "checkpoint.bin").write_bytes(b"\1" * 2 * 2**20)
+        run_id, folder = _run_with_a_folder(store, "e", RunStatus.CANCELLED, 2 * 2**20)
     fill(home)
     with Store.open(home) as store:
         assert store.full is not None
-        control.delete(store, run.id)
+        control.delete(store, run_id)
         assert runs.list_all(store) == [] and not folder.exists()
         raw = store.engine.raw_connection()
         try:
@@ -35,22 +41,12 @@ def test_deleting_a_run_on_a_full_disk_frees_its_folder_and_deletes_it(tmpfs, tm
             raw.close()
 
 
-def _experiment_with_a_stopped_run(store: Store, name: str) -> Path:
-    exp = experiments.create(store, project="p", name=name, recipe="causal-lm", base_model="m", dataset=None, config={})
-    run = runs.create(store, exp.id, requested_gpus="cpu")
-    runs.transition(store, run.id, RunStatus.CANCELLED, "test")
-    return Path(runs.get(store, run.id).run_dir)
-
-
 def test_deleting_an_experiment_on_a_full_disk_frees_its_run_folders_and_deletes_it(tmpfs, tmp_path: Path) -> None:  # noqa: F811
     home = tmpfs(tmp_path / "home", 8 * 2**20)
     with Store.open(home) as store:
         projects.create(store, "p")
-        folder = _experiment_with_a_stopped_run(store, "e")
-        kept = _experiment_with_a_stopped_run(store, "other")
-    for run_dir in (folder, kept):
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "checkpoint.bin").write_bytes(b"\1" * 2**20)
+        folder = _run_with_a_folder(store, "e", RunStatus.CANCELLED)[1]
+        kept = _run_with_a_folder(store, "other", RunStatus.CANCELLED)[1]
     fill(home)
     with Store.open(home) as store:
         assert store.full is not None
@@ -65,9 +61,7 @@ def test_deleting_a_project_on_a_full_disk_frees_its_folders_and_deletes_it(tmpf
     home = tmpfs(tmp_path / "home", 8 * 2**20)
     with Store.open(home) as store:
         projects.create(store, "p")
-        folder = _experiment_with_a_stopped_run(store, "e")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "checkpoint.bin").write_bytes(b"\1" * 2**20)
+        folder = _run_with_a_folder(store, "e", RunStatus.CANCELLED)[1]
     fill(home)
     with Store.open(home) as store:
         assert store.full is not None
@@ -85,13 +79,7 @@ def test_a_project_in_use_on_a_full_disk_is_refused_before_any_folder_goes(tmpfs
     home = tmpfs(tmp_path / "home", 8 * 2**20)
     with Store.open(home) as store:
         projects.create(store, "p")
-        exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
-                                 config={})
-        run = runs.create(store, exp.id, requested_gpus="cpu")
-        runs.transition(store, run.id, RunStatus.STARTING, "test")  # in progress: the delete is refused
-        folder = Path(run.run_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "checkpoint.bin").write_bytes(b"\1" * 2**20)
+        folder = _run_with_a_folder(store, "e", RunStatus.STARTING)[1]  # in progress: the delete is refused
     fill(home)
     with Store.open(home) as store:
         assert store.full is not None
