@@ -13,6 +13,9 @@ text run (causal-lm, text-classification) that quantizes nothing keeps it out un
 model's transformers code mentions scipy, or the model brings code of its own (`auto_map`), or its
 code cannot be found. The image and diffusion recipes keep it (image processors and schedulers may
 use it), and so do quantized runs (bitsandbytes builds some of its tables with it).
+scikit-learn is hidden with scipy: it cannot import without it, and transformers imports it whenever
+it is installed (5.17's generation utilities do, at import, on the GPU machine's image): with scipy hidden
+and sklearn seen, every run there failed at its first `AutoTokenizer` ("'scipy' is not a package").
 
 Only for processes that exist for one run (the worker, its ranks, an evaluation): a process that
 goes on to other work (`bench lora` trains in process, then runs the Trainer baselines) keeps
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 QUANTIZATION_PACKAGES = ("bitsandbytes",)
+NEEDS_SCIPY = ("sklearn",)  # packages that import scipy as they are imported: hidden with it
 TEXT_RECIPES = ("causal-lm", "text-classification")
 
 
@@ -107,7 +111,7 @@ def keep_out_unneeded(config: Any) -> list[str]:
     settings = _base_settings(config)  # read once for both questions
     unneeded = [] if needs_quantization(config, settings) else list(QUANTIZATION_PACKAGES)
     if not needs_scipy(config, settings):
-        unneeded.append("scipy")
+        unneeded += ["scipy", *NEEDS_SCIPY]
     blocked = []
     for name in unneeded:
         if name not in sys.modules:

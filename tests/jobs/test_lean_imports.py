@@ -68,11 +68,29 @@ def test_a_lora_worker_never_imports_bitsandbytes_nor_the_compiler_a_qlora_one_k
     from spark_trainer.jobs.lean_imports import keep_out_unneeded
 
     lean = _imports_in_a_fresh_process(_config(tiny_model))
-    assert lean == {"blocked": ["bitsandbytes", "scipy"], "peft_sees": False, "transformers_sees": False,
+    assert lean == {"blocked": ["bitsandbytes", "scipy", "sklearn"], "peft_sees": False, "transformers_sees": False,
                     "inductor": False, "scipy_seen": False, "scipy_imported": False}
     before = dict(sys.modules)
     assert keep_out_unneeded(_config(tiny_model, "qlora")) == []  # QLoRA needs it: this process is left as it is
     assert sys.modules.get("bitsandbytes", "absent") is before.get("bitsandbytes", "absent")
+
+
+def test_scikit_learn_is_hidden_with_scipy_so_transformers_never_imports_it(tiny_model, tmp_path):
+    """On the GPU machine's image (scikit-learn installed; transformers 5.17 imports it whenever it is) a run
+    that hid scipy failed at its first AutoTokenizer: sklearn, seen as installed, could not import scipy."""
+    site = tmp_path / "site"
+    (site / "sklearn").mkdir(parents=True)
+    (site / "sklearn" / "__init__.py").write_text("from scipy.sparse import issparse\n")  # as scikit-learn does
+    probe = (KEPT_OUT.split("import peft")[0]
+             + "import importlib.util\nprint(json.dumps({'blocked': blocked, "
+               "'sklearn_found': importlib.util.find_spec('sklearn') is not None}))\n")
+    env = subprocess_env()
+    env["PYTHONPATH"] = f"{site}:{env.get('PYTHONPATH', '')}"
+    proc = subprocess.run([sys.executable, "-c", probe, _config(tiny_model).model_dump_json()], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"blocked": ["bitsandbytes", "scipy", "sklearn"],
+                                                                "sklearn_found": False}
 
 
 def test_only_text_runs_on_models_whose_code_never_mentions_scipy_keep_it_out(tiny_model, tmp_path):
