@@ -11,11 +11,14 @@
 #      calibrate_estimate.py --write on what it measured before the deadline, and
 #      the GPU tests: out-of-memory with auto_batch on and off (memory cap), placement, QLoRA, fp16
 #      (exact resume), gradient checkpointing, compile-once, liger vs chunked loss.
+#   1b. issue 10's `spark-trainer bench diffusion --preset sd15` (gpu_diffusion_check.sh's bench) when diffusers
+#      was carried (`gpu_wheels.py --for all`): both benches that time throughput run before phase 2, alone
+#      on the GPU, so that one lease gives the figures of both issues.
 #   3. if time is left: liger's RMSNorm/SwiGLU/RoPE kernels on our side (opt-in until they pay off).
 # The device has no network: first, here, `python3 benchmarks/gpu_wheels.py` fills .whl/ with what its
 # image lacks (gpu_env.sh installs them there); then call the device tool with carry [".whl"] and
 # command `bash benchmarks/gpu_check.sh`. What comes back is $OUT (at most 8 files): check.log (all
-# of this script's output), bench.json, bench_liger.json, bench.err, estimate_peaks.json,
+# of this script's output), bench.json, bench_diffusion.json, bench_liger.json, bench.err (both benches'), estimate_peaks.json,
 # estimate_calibration.py (commit it with the JSON files), gpu_tests.log. Copies go to benchmarks/results/.
 set -u
 OUT_DEFAULT=gpu-check-out
@@ -32,8 +35,10 @@ cap() {  # min($1, seconds left - $2), at least 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PY -c "import torch, transformers, peft, accelerate, importlib.util as u; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__, 'accelerate', accelerate.__version__, 'liger-kernel', bool(u.find_spec('liger_kernel')), 'bitsandbytes', bool(u.find_spec('bitsandbytes')))" || exit 3
 
-echo "== 1. bench lora --preset 1b (default run), up to $(cap "${BENCH_S:-240}" 200) s =="
-TORCH_LOGS=recompiles timeout "$(cap "${BENCH_S:-240}" 200)" $PY -m spark_trainer --json bench lora --preset 1b \
+DIFFUSION=$($PY -c "import diffusers" 2>/dev/null && echo 1)
+KEEP=$(( 200 + ${DIFFUSION:+${DIFFUSION_S:-150}} + 0 ))
+echo "== 1. bench lora --preset 1b (default run), up to $(cap "${BENCH_S:-240}" "$KEEP") s =="
+TORCH_LOGS=recompiles timeout "$(cap "${BENCH_S:-240}" "$KEEP")" $PY -m spark_trainer --json bench lora --preset 1b \
   >"$OUT/bench.json" 2>"$OUT/bench.err"
 rc=$?
 grep -i "recompil" "$OUT/bench.err" | head -5
@@ -44,6 +49,25 @@ if [ $rc -eq 0 ]; then
 else
   echo "bench failed (rc $rc; 124 = out of time); the engines that finished:"
   grep " done: {" "$OUT/bench.err"
+fi
+
+if [ -n "$DIFFUSION" ]; then
+  echo "== 1b. bench diffusion --preset sd15 (issue 10), up to $(cap "${DIFFUSION_S:-150}" 200) s =="
+  TORCH_LOGS=recompiles timeout "$(cap "${DIFFUSION_S:-150}" 200)" $PY -m spark_trainer --json bench diffusion --preset sd15 \
+    >"$OUT/bench_diffusion.json" 2>/tmp/bench_diffusion.err
+  rc=$?
+  # its stderr joins bench.err: $OUT brings back 8 files at most
+  { echo "== bench diffusion =="; cat /tmp/bench_diffusion.err; } >>"$OUT/bench.err"
+  grep -v -i "warn" /tmp/bench_diffusion.err | tail -8
+  if [ $rc -eq 0 ]; then
+    cp "$OUT/bench_diffusion.json" "$RESULTS/bench_diffusion_sd15_$STAMP.json"
+    $PY -c "import json,sys; from spark_trainer.bench.diffusion import format_report; print(format_report(json.load(open(sys.argv[1]))))" "$OUT/bench_diffusion.json"
+  else
+    echo "bench diffusion failed (rc $rc; 124 = out of time); the engines that finished:"
+    grep " done: {" /tmp/bench_diffusion.err
+  fi
+else
+  echo "== 1b. bench diffusion skipped: diffusers not carried (python3 benchmarks/gpu_wheels.py --for all) =="
 fi
 
 echo "== 2. measured peaks and calibration, GPU tests in parallel, up to $(cap 400 15) s =="

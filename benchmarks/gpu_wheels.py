@@ -46,6 +46,9 @@ NOT_FOR = {"check": {"diffusers"}, "diffusion": {"bitsandbytes"}}
 # is a pydantic model) requires typing-extensions >= 4.16. An older one there would fail everything.
 CARRY_ANYWAY = {"filelock", "typing-extensions"}
 PLATFORMS = [f"manylinux_2_{n}_x86_64" for n in range(39, 16, -1)] + ["manylinux2014_x86_64", "manylinux1_x86_64"]
+# bitsandbytes ships one native library per CUDA (and ROCm, XPU) version, 129 MB unpacked: the image is CUDA 13
+# (torch cu130, cupy-cuda13x), so only the CUDA 13 and CPU libraries travel (41 MiB of wheel down to 6).
+KEEP_NATIVE = {"bitsandbytes": re.compile(r"libbitsandbytes_(cuda13\d+|cpu)\.so$")}
 LIMIT_MIB = 64  # the device tool's limit on the tree that travels: tracked + untracked files + carried wheels
 
 
@@ -155,6 +158,8 @@ def main() -> None:
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     download(python, missing, dest)
+    for wheel in dest.glob("*.whl"):
+        slim(wheel)
     total = 0
     for wheel in sorted(dest.glob("*.whl")):
         size = wheel.stat().st_size
@@ -172,6 +177,28 @@ def main() -> None:
     if tree + total > LIMIT_MIB * 2**20:
         sys.exit("gpu_wheels: over the device tool's limit; clean untracked files, or leave bitsandbytes "
                  "behind for this call (the QLoRA checks then skip)")
+
+
+def slim(wheel: Path) -> None:
+    """Drop from a wheel the native libraries its package loads only for other accelerators (KEEP_NATIVE),
+    and their RECORD lines, so that pip installs it as it would the whole one."""
+    keep = KEEP_NATIVE.get(norm(wheel.name.split("-")[0]))
+    if keep is None:
+        return
+    import zipfile
+    slimmed = wheel.with_suffix(".slim")
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(slimmed, "w", zipfile.ZIP_DEFLATED) as dst:
+        dropped = {i.filename for i in src.infolist() if i.filename.endswith(".so") and not keep.search(i.filename)}
+        for info in src.infolist():
+            if info.filename in dropped:
+                continue
+            data = src.read(info)
+            if info.filename.endswith(".dist-info/RECORD"):
+                data = "".join(line for line in data.decode().splitlines(keepends=True)
+                               if line.split(",", 1)[0] not in dropped).encode()
+            dst.writestr(info, data)
+    slimmed.replace(wheel)
+    print(f"  {wheel.name}: left out {len(dropped)} native libraries for other CUDA/ROCm/XPU versions")
 
 
 def tree_bytes() -> int:

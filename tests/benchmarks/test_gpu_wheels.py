@@ -72,3 +72,38 @@ def test_filelock_and_typing_extensions_travel_although_the_image_has_them() -> 
                 ("typing_extensions", "4.16.0"), ("requests", "2.32.0")]
     assert wheels.carried(resolved, present) == [("filelock", "4.3.1"), ("SQLAlchemy", "2.1.9"),
                                                  ("typing_extensions", "4.16.0")]
+
+
+def test_bitsandbytes_travels_with_its_cuda_13_and_cpu_libraries_only_and_installs(tmp_path) -> None:
+    """Its wheel holds one library per CUDA/ROCm version (41 MiB): with it whole, the check's wheels and the
+    tree came to 65.9 MiB, over the device tool's 64."""
+    import sys
+    import zipfile
+
+    wheels = load_script()
+    wheel = tmp_path / "bitsandbytes-0.50.2-py3-none-manylinux_2_24_x86_64.whl"
+    libs = ["libbitsandbytes_cpu.so", "libbitsandbytes_cuda118.so", "libbitsandbytes_cuda128.so",
+            "libbitsandbytes_cuda130.so", "libbitsandbytes_cuda132.so", "libbitsandbytes_rocm64.so"]
+    names = ["bitsandbytes/__init__.py", *(f"bitsandbytes/{lib}" for lib in libs)]
+    info = "bitsandbytes-0.50.2.dist-info"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name in names:
+            z.writestr(name, "x")
+        z.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: bitsandbytes\nVersion: 0.50.2\n")
+        z.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(f"{info}/RECORD", "".join(f"{n},,\n" for n in names + [f"{info}/METADATA", f"{info}/WHEEL"])
+                   + f"{info}/RECORD,,\n")
+    wheels.slim(wheel)
+    with zipfile.ZipFile(wheel) as z:
+        kept = {n.split("/")[-1] for n in z.namelist() if n.endswith(".so")}
+        record = z.read(f"{info}/RECORD").decode()
+    assert kept == {"libbitsandbytes_cpu.so", "libbitsandbytes_cuda130.so", "libbitsandbytes_cuda132.so"}
+    assert "cuda118" not in record and "rocm64" not in record and "cuda130" in record
+    other = tmp_path / "pydantic-2.14.4-py3-none-any.whl"
+    other.write_bytes(b"not touched")
+    wheels.slim(other)  # only packages named in KEEP_NATIVE are slimmed
+    assert other.read_bytes() == b"not touched"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
+                           "--target", str(tmp_path / "site"), str(wheel)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "site" / "bitsandbytes").glob("*.so")) == sorted(kept)
