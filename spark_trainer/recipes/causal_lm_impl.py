@@ -356,6 +356,12 @@ class CausalLMRecipe:
         self.model_notes.insert(at, attention_note(self.attn, self.model_masks, self.window, self.packed))
         return model
 
+    @property
+    def fixed_shapes(self) -> bool:
+        """Every batch is of one shape (packed rows padded to seq_len; the evaluation's last batch may
+        hold fewer rows): the engine compiles the model with static shapes (training/compiling.py)."""
+        return self.packed
+
     def loss(self, model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
         from spark_trainer.recipes.causal_lm_model import packed_loss
 

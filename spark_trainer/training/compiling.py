@@ -5,7 +5,13 @@ and not on the CPU, where the warm-up costs more than it saves on short runs; no
 cannot be built (no Python headers or C compiler, the packaged app: `cannot_build`). A compile failure is
 never a failed run: the model goes on eagerly (`torch.compiler.set_stance("force_eager")`) and the
 run gets an event saying why. Row shapes are fixed (packed rows are padded to `recipe_config.seq_len`), so
-the graph compiles once; `TORCH_LOGS=recompiles` shows any recompilation.
+the training graph compiles once; `TORCH_LOGS=recompiles` shows any recompilation. A recipe whose rows
+are of one shape says so (`fixed_shapes`), and its model is compiled with `dynamic=False`: the
+evaluation's smaller last batch then gets a static graph of its own. Left to dynamo, that second shape
+recompiled the whole model as a dynamic-shape graph, and the default-run benchmark of a 1.1B model on
+an H200 ran out of its 154 s inside that recompile (benchmarks/results/gpu_check_20261204-1301.log).
+Recipes whose batches vary (texts padded to their longest) keep dynamo's default, which stops
+recompiling once a dimension is marked dynamic.
 
 `SPARK_TRAINER_COMPILE_BACKEND` picks another torch.compile backend (default inductor), e.g.
 `aot_eager` to tell a model bug from an inductor bug.
@@ -89,7 +95,7 @@ class CompileState:
     warmup_reported: bool = False
     eval_seconds: float = 0.0  # compiling the evaluation's graphs before the first step (SideWork.warm_up_evaluation)
 
-    def compile(self, model: Any, setting: bool | str, device_type: str) -> Any:
+    def compile(self, model: Any, setting: bool | str, device_type: str, *, fixed_shapes: bool = False) -> Any:
         import torch
 
         torch.compiler.set_stance("default")  # a previous run in this process may have fallen back
@@ -97,7 +103,7 @@ class CompileState:
             return model
         backend = os.environ.get("SPARK_TRAINER_COMPILE_BACKEND", "inductor")
         try:
-            compiled = torch.compile(model, backend=backend)
+            compiled = torch.compile(model, backend=backend, dynamic=False if fixed_shapes else None)
         except Exception as exc:  # noqa: BLE001 - any failure to set up compilation means eager
             self.fall_back(short_reason(exc))
             return model

@@ -104,7 +104,8 @@ def run_training(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_plan.schedule_for(run_dir, t.lr_scheduler, warmup, total))
     compiling = CompileState(on_event=lambda message: event(report, message))
     # Under FSDP a compile would have to follow the sharding, layer by layer; it stays off.
-    model = compiling.compile(model, False if plan.fsdp else t.compile, accelerator.device.type)
+    model = compiling.compile(model, False if plan.fsdp else t.compile, accelerator.device.type,
+                              fixed_shapes=getattr(recipe, "fixed_shapes", False))
     model, optimizer = accelerator.prepare(model, optimizer)
     if plan.fsdp:  # fully_shard replaced the parameters with sharded ones; clipping needs those
         params = [p for p in model.parameters() if p.requires_grad]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from spark_trainer.training.compiling import is_compile_error, wanted
+from spark_trainer.training.compiling import CompileState, is_compile_error, wanted
 from spark_trainer.training.engine import run_training
 from spark_trainer.training.reporting import Commands
 from tests.training.helpers import RecordingReporter, make_config
@@ -198,3 +198,57 @@ def test_evaluation_s_graphs_compile_before_the_first_step_not_at_the_first_eval
     assert graphs[(1, "train")] >= 2  # the training graph and at least one evaluation graph
     assert set(graphs.values()) == {graphs[(1, "train")]}, graphs  # nothing compiled after the first step
     assert any("evaluation's graphs" in line for line in rec.logs)
+
+
+RECORDING_BACKEND = "spark_recording_backend_for_tests"
+
+
+@pytest.fixture
+def recorded_graphs(monkeypatch: pytest.MonkeyPatch):
+    """A backend that runs each graph as traced and records whether its shapes are symbolic (dynamic)."""
+    import torch
+    from torch._dynamo.backends.registry import _COMPILER_FNS
+
+    graphs: list[bool] = []
+
+    def record(graph_module, example_inputs):  # noqa: ANN001 - dynamo's backend signature
+        graphs.append(any(isinstance(x, torch.SymInt) or (isinstance(x, torch.Tensor) and any(
+            isinstance(d, torch.SymInt) for d in x.shape)) for x in example_inputs))
+        return graph_module.forward
+
+    if RECORDING_BACKEND not in _COMPILER_FNS:
+        torch._dynamo.register_backend(record, name=RECORDING_BACKEND)
+    else:
+        _COMPILER_FNS[RECORDING_BACKEND] = record
+    monkeypatch.setenv("SPARK_TRAINER_COMPILE_BACKEND", RECORDING_BACKEND)
+    torch._dynamo.reset()
+    yield graphs
+    torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("fixed_shapes", [True, False])
+def test_a_recipe_of_fixed_shapes_gets_static_graphs_for_each_batch_shape(recorded_graphs: list[bool],
+                                                                          fixed_shapes: bool) -> None:
+    """The evaluation's smaller last batch is a second shape: with fixed shapes it gets a static graph of its
+    own; left to dynamo it became a dynamic-shape recompile of the whole model (the 1.1B benchmark on an
+    H200 ran out of time in it)."""
+    import torch
+
+    model = CompileState(on_event=print).compile(torch.nn.Linear(4, 3), True, "cpu", fixed_shapes=fixed_shapes)
+    for rows in (8, 4, 8, 4):  # training batches, the evaluation's last one, again
+        model(torch.ones(rows, 4))
+    if fixed_shapes:
+        assert recorded_graphs == [False, False]  # one static graph per shape, each compiled once
+    else:
+        assert recorded_graphs == [False, True]  # dynamo's default: the second shape recompiled as a dynamic graph
+
+
+def test_a_compiled_causal_lm_run_with_a_smaller_last_evaluation_batch_never_compiles_a_dynamic_graph(
+        tiny_model: Path, counting_data: Path, tmp_path: Path, recorded_graphs: list[bool]) -> None:
+    config = make_config(tiny_model, train={"max_steps": 2, "compile": True, "batch_size": 3},
+                         eval={"every_steps": 2, "val_fraction": 0.2})
+    rec = RecordingReporter()
+    outcome = run_training(config, data_path=counting_data, run_dir=tmp_path / "run", reporter=rec,
+                           commands=Commands())
+    assert outcome.status == "completed" and not rec.events
+    assert rec.series("eval_loss") and recorded_graphs and not any(recorded_graphs), recorded_graphs
