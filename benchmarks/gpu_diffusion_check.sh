@@ -13,6 +13,8 @@ OUT_DEFAULT=gpu-check-out
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PY -c "import torch, diffusers, peft; print('torch', torch.__version__, 'diffusers', diffusers.__version__, 'peft', peft.__version__)"
 
+# The first lease (H200, 2026-12-04): our side alone, with the sd15 UNet's build and compile, took most of 240 s;
+# give the call timeout_s of BENCH_S + 60 (the wheels' install, the no-compile fallback's share).
 BENCH_S=${BENCH_S:-300}
 TORCH_LOGS=recompiles timeout "$BENCH_S" $PY -m spark_trainer --json bench diffusion --preset sd15 >"$OUT/bench-diffusion.json" 2>"$OUT/bench-diffusion.err"
 rc=$?

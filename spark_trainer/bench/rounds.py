@@ -8,6 +8,7 @@ round, and each ratio is the median of the ratios within rounds, whose engines r
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from statistics import median
 from typing import Any
@@ -26,9 +27,14 @@ def take_turns(engines: tuple[str, ...], run_one: Callable[[str], dict[str, Any]
         for engine in engines:
             if log:
                 log(f"running {engine} ({describe}" + (f", round {turn + 1} of {repeats})" if repeats > 1 else ")"))
+            began = time.perf_counter()
             found[engine] = run_one(engine)
             if log:  # each engine's figures as it ends: a benchmark stopped by a deadline keeps those
                 log(f"{engine} done: {json.dumps(found[engine], default=str)}")
+                # What a deadline has to allow for: on the GPU the build and the compile, not the timed
+                # steps, took most of it (the first lease's sd15 and 1b benches ran out of time).
+                log(f"{engine} took {time.perf_counter() - began:.0f} s in all (building the model, "
+                    "compile warm-up, timed steps)")
         rounds.append(found)
     return rounds
 

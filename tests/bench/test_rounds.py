@@ -27,6 +27,7 @@ def test_each_engine_s_figures_are_logged_as_it_ends() -> None:
     done = [json.loads(line.split(" done: ", 1)[1]) for line in lines if " done: " in line]
     assert done == [{"tokens_per_s": 10.0}, {"tokens_per_s": 5.0}]
     assert lines[1].startswith("ours done: ")
+    assert lines[2].startswith("ours took ") and lines[2].endswith("(building the model, compile warm-up, timed steps)")
 
 
 def test_median_round_and_median_of_the_rounds_ratios() -> None:
