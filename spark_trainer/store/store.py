@@ -108,6 +108,21 @@ def _code(exc: BaseException) -> int | None:
     return None if code is None else int(code) & 0xFF
 
 
+def _disk_cause(exc: BaseException) -> BaseException:
+    """The SQLITE_FULL or SQLITE_IOERR failure behind `exc`, or that `exc` was raised while handling, else
+    `exc`. A failed write rolls SQLite's transaction back by itself, and a clean-up that follows can fail
+    on what the rollback took: alembic's batch migration drops its `_alembic_tmp_` table after a failed
+    copy, and its "no such table" hid the file size limit the copy had met."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            break
+        if _code(seen) in (SQLITE_FULL, SQLITE_IOERR):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
+
+
 def disk_error(db_path: Path, exc: BaseException) -> StoreDiskFull | None:
     """The one-line error for a SQLite failure caused by a full or failing disk, else None.
 
@@ -118,6 +133,7 @@ def disk_error(db_path: Path, exc: BaseException) -> StoreDiskFull | None:
     """
     from spark_trainer.disk import free_bytes, gb
 
+    exc = _disk_cause(exc)
     code = _code(exc)
     if code not in (SQLITE_FULL, SQLITE_IOERR):
         return None

@@ -291,3 +291,42 @@ def test_a_backup_that_fails_leaves_no_file_behind(tmp_path: Path, monkeypatch: 
     with pytest.raises(sqlite3.OperationalError):
         migrate.backup(db, "0004")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sparktrainer.db"]
+
+
+def test_an_upgrade_stopped_part_way_leaves_the_database_at_the_revision_it_had(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk at the third of eight migrations: nothing of the first two stays, so the database is
+    the one the backup holds and the disk-full message ("nothing was changed") is true."""
+    from alembic.runtime.migration import HeadMaintainer
+
+    home = DataHome(tmp_path / "home").ensure()
+    engine = make_engine(home.db_path)
+    migrate.upgrade(engine, "0004")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO projects (id, name, description, created_at, updated_at) "
+                          "VALUES (1, 'old', 'kept', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+    stamped = HeadMaintainer.update_to_step
+    calls = []
+
+    def full_at_the_third(self, step):  # noqa: ANN001 - alembic's signature
+        calls.append(step)
+        if len(calls) == 3:
+            raise sqlite3.OperationalError("database or disk is full")
+        return stamped(self, step)
+
+    monkeypatch.setattr(HeadMaintainer, "update_to_step", full_at_the_third)
+    with pytest.raises(Exception, match="database or disk is full"):
+        migrate.upgrade(engine)
+    engine.dispose()
+    assert len(calls) == 3
+    monkeypatch.setattr(HeadMaintainer, "update_to_step", stamped)
+    engine = make_engine(home.db_path)
+    assert migrate.current_revision(engine) == "0004"
+    with engine.connect() as conn:
+        tables = {row[0] for row in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))}
+        assert "metric_series" not in tables and not any(name.startswith("_alembic_tmp") for name in tables)
+        assert conn.execute(text("SELECT description FROM projects")).scalar_one() == "kept"
+    engine.dispose()
+    with Store.open(home) as store:  # with room again, the same upgrade goes through
+        assert store.schema_revision() == migrate.HEAD_REVISION
+        assert projects.get(store, "old").description == "kept"

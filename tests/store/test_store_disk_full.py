@@ -143,3 +143,46 @@ def test_failed_tries_for_room_hold_nothing_each(tmpfs, tmp_path: Path) -> None:
             projects.create(store, "q")
         assert len(list(traceback.walk_tb(store.full.__traceback__))) <= 2
         assert len(list(traceback.walk_tb(caught.value.__traceback__))) < 30
+
+
+def test_an_upgrade_that_meets_the_file_size_limit_part_way_leaves_the_old_database_as_it_was(tmp_path: Path) -> None:
+    """Seen in the upgrade walk: a full disk at one migration of eight left the database half-migrated
+    (0006 of 0012) under a message saying nothing was changed. The upgrade is one transaction now."""
+    import sqlite3
+
+    from sqlalchemy import text
+
+    from spark_trainer.paths import DataHome
+    from spark_trainer.store import migrate
+    from spark_trainer.store.engine import make_engine
+
+    home = DataHome(tmp_path / "home").ensure()
+    engine = make_engine(home.db_path)
+    migrate.upgrade(engine, "0004")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO projects (id, name, description, created_at, updated_at) "
+                          "VALUES (1, 'old', '', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO experiments (id, project_id, name, recipe, base_model, config, notes, "
+                          "created_at) VALUES (1, 1, 'e1', 'causal-lm', 'm', '{}', '', '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
+                          "created_at) VALUES (1, 1, 'completed', 'cpu', '[]', 10, '/r/1', '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES " + ", ".join(
+            f"(1, 'loss', {step}, 1.5, 0)" for step in range(20_000))))
+    engine.dispose()  # the last connection's close folds the WAL into the database file
+    size = home.db_path.stat().st_size
+    # Room for the backup's copy and for some migrations, not all: with a transaction per migration this
+    # limit stopped the upgrade at 0006 (seen with SQLite 3.40; 288-448 KiB more stopped it between 0004
+    # and 0007, 480 KiB more let one transaction finish).
+    limit_kib = size // 1024 + 416
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_kib * 1024, resource.RLIM_INFINITY))
+
+    done = subprocess.run([spark_trainer_exe(), "--home", str(home.root), "project", "list"], env=subprocess_env(),
+                          preexec_fn=limit, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith(f"error: cannot write the database {home.db_path}: the file size limit"), done.stderr
+    assert done.stderr.rstrip().endswith("nothing was changed)"), done.stderr
+    with sqlite3.connect(home.db_path) as raw:
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [("0004",)]
+        assert raw.execute("SELECT count(*) FROM metrics").fetchone() == (20_000,)

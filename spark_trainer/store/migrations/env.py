@@ -14,15 +14,13 @@ with engine.connect() as connection:
     # driver's connection (a SQLAlchemy execute would BEGIN first).
     raw = connection.connection.driver_connection
     raw.execute("PRAGMA foreign_keys = OFF")
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=True,
-        transaction_per_migration=True,
-    )
-    with context.begin_transaction():
+    # One transaction for the whole upgrade, begun before alembic looks (so it starts none of its own):
+    # an upgrade stopped part-way (a full disk, a kill) leaves the database at the revision it had,
+    # as the error then says. With a transaction per migration, a full disk at 0007 of 0012 left it
+    # at 0006, newer than the backup and older than this code, under a message saying nothing was changed.
+    with connection.begin():
+        context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
         context.run_migrations()
-    connection.commit()
     broken = raw.execute("PRAGMA foreign_key_check").fetchall()
     raw.execute("PRAGMA foreign_keys = ON")
     if broken:
