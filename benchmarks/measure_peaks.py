@@ -81,6 +81,26 @@ def run_config(name: str, steps: int) -> dict:
                 "config": config.model_dump(mode="json"), "model_config": json.loads((model / "config.json").read_text())}
 
 
+def raw_parts(model_config: dict, method: str, batch_size: int, seq_len: int, lora_r: int,
+              gradient_checkpointing: bool = False) -> dict:
+    """The estimate's parts with k = 1 and c = 0 (what the calibration fits), by the current formula."""
+    from spark_trainer import estimate
+
+    return estimate.estimate_peak_memory(
+        estimate.ModelShape.from_config(model_config), method=method, batch_size=batch_size, seq_len=seq_len,
+        precision="bf16", lora_r=lora_r, gradient_checkpointing=gradient_checkpointing,
+        calibration=estimate.Calibration(1.0, 0, 0, "raw")).parts
+
+
+def parts_now(point: dict) -> dict:
+    """A measured point's parts by the current formula (for a configuration of CONFIGS; else as stored):
+    a change to the formula is judged against the peaks already measured, with no GPU."""
+    if point.get("name") not in CONFIGS:
+        return point["parts"]
+    preset, recipe, batch = CONFIGS[point["name"]]
+    return raw_parts(preset.model_config().to_dict(), recipe["method"], batch, preset.seq_len, preset.lora_r)
+
+
 def context_bytes() -> int:
     """GPU memory a CUDA process uses beyond its allocator (context, cuBLAS workspace), measured idle."""
     import torch
@@ -112,7 +132,6 @@ def main() -> int:
     if args.context:
         print("RESULT " + json.dumps({"context_bytes": context_bytes()}), flush=True)
         return 0
-    from spark_trainer import estimate
 
     def child(*extra: str) -> dict | None:
         try:
@@ -134,18 +153,15 @@ def main() -> int:
     import torch
 
     points: list[dict] = []
-    raw = estimate.Calibration(1.0, 0, 0, "raw")
     names = args.only or list(CONFIGS)
     device = torch.cuda.get_device_name(0)
 
     def record(found: dict) -> None:
         """Add one configuration's point and write the document at once: gpu_check.sh's deadline may
         kill this process before the last configuration ends, and the points measured must survive."""
-        shape = estimate.ModelShape.from_config(found["model_config"])
         train, rc = found["config"]["train"], found["config"]["recipe_config"]
-        parts = estimate.estimate_peak_memory(
-            shape, method=rc["method"], batch_size=train["batch_size"], seq_len=rc["seq_len"], precision="bf16",
-            lora_r=rc["lora_r"], gradient_checkpointing=train["gradient_checkpointing"], calibration=raw).parts
+        parts = raw_parts(found["model_config"], rc["method"], train["batch_size"], rc["seq_len"], rc["lora_r"],
+                          train["gradient_checkpointing"])
         measured = found["peak_reserved_bytes"] + context
         point = {**{k: found[k] for k in ("name", "status", "seconds", "peak_reserved_bytes", "peak_allocated_bytes")},
                  "context_bytes": context, "measured_bytes": measured, "parts": parts,

@@ -20,6 +20,13 @@ b = micro-batch, s = sequence length, h = hidden size, L = layers, V = vocabular
                                   MPT): each layer keeps its attention probabilities, plus the working
                                   layer's fp32 scores and softmax (one layer's with checkpointing)
 
+fp32 stream  x 1.5 on activations (x 2 on the inputs kept with checkpointing) where the residual stream is
+                                  fp32 in a 16-bit run: full fine-tuning (fp32 master weights, so fp32
+                                  embeddings) and QLoRA (peft's prepare_model_for_kbit_training casts the
+                                  norms and embeddings to fp32). Measured on an H200 (benchmarks/results/
+                                  estimate_peaks.json): activations 1.42x (1b QLoRA b8) and 1.59x (0.5B
+                                  full b4) what the formula above gives LoRA's, which it fits to 4%.
+
 k (activation scale) and c (overhead) are calibration constants: 1.0 and 0.5 GiB until measured.
 `benchmarks/gpu_check.sh` measures real peaks on a GPU (benchmarks/measure_peaks.py, written to
 benchmarks/results/estimate_peaks.json) and `benchmarks/calibrate_estimate.py` fits k and c to them
@@ -55,6 +62,9 @@ from spark_trainer.training.losses import CHUNK_LOGITS
 GIB = 1024**3
 OVERHEAD_BYTES = int(0.5 * GIB)
 FIT_FRACTION = 0.9  # a suggested micro-batch leaves 10% of the free memory unused
+# Activations where a 16-bit run's residual stream is fp32 (full fine-tuning, QLoRA), against the formula's
+# 16-bit ones: the middle of 1.42 and 1.59 measured on an H200 (module docstring).
+FP32_STREAM = 1.5
 METHODS = ("lora", "qlora", "dora", "full")
 # Metric keys a worker may use for the measured peak (bytes, or GiB/MiB by suffix).
 MEASURED_KEYS = ("gpu_mem_gb", "gpu_mem_peak", "gpu_mem_peak_bytes", "gpu_mem_peak_gb", "gpu_mem_peak_gib", "gpu_mem_peak_mb")
@@ -211,10 +221,12 @@ def estimate_peak_memory(
         weights = int(shape.num_params * (0.5625 if method == "qlora" else weight_bytes))
     optimizer = trainable * 16
     tokens = batch_size * seq_len
-    act_unit = (4 if wide else 2) if gradient_checkpointing else (68 if wide else 34)
-    activations = shape.num_layers * tokens * shape.hidden_size * act_unit
-    if gradient_checkpointing:
-        activations += tokens * shape.hidden_size * (68 if wide else 34)
+    stream = FP32_STREAM if method in ("full", "qlora") and not wide else 1.0
+    layer = tokens * shape.hidden_size * (68 if wide else 34) * stream  # one layer's full activations
+    if gradient_checkpointing:  # each layer's input (the residual stream) kept, one layer recomputed at a time
+        activations = shape.num_layers * tokens * shape.hidden_size * (4 if wide or stream > 1 else 2) + layer
+    else:
+        activations = shape.num_layers * layer
     activations = int(activations * cal.activation_scale)
     if outputs is not None:  # a classifier head: a few logits per row, not a vocabulary per token
         logits = batch_size * outputs * 4 * 2
