@@ -156,6 +156,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
            for kind in ("dataset", "run", "export")},
         "leftover_folders": [{"path": str(p), "bytes": size} for p, size in left],
         "old_homes_left": [{"folder": str(folder), "moved_to": new} for folder, new in set_aside],
+        "database_backups": _backups(home.db_path),  # named with a damaged database too: what to restore
     }
 
     def text() -> str:
@@ -178,10 +179,30 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> Result:
             ("libraries", lib_line), ("not installed", ", ".join(missing) or "-"),
             ("unrecorded", _unrecorded_lines(unrecorded)),
             ("left behind", _leftover_line(home.root, left)),
+            ("backups", _backups_line(data["database_backups"])),
             *(("old home left", home_record.set_aside_line(folder, new)) for folder, new in set_aside),
         ])
 
     return Result(data, text, exit_code=0 if db_problem is None else 1)
+
+
+def _backups(db_path: Path) -> list[dict]:
+    try:
+        return [{"path": str(p), "bytes": p.stat().st_size} for p in migrate.backups(db_path)]
+    except OSError:  # a home path no folder can have (doctor names that problem)
+        return []
+
+
+def _backups_line(found: list[dict]) -> str:
+    """The copies each upgrade made of the database before migrating it: nothing removes them."""
+    if not found:
+        return "-"
+    newest = Path(found[-1]["path"]).name
+    many = len(found) > 1
+    return (f"{len(found)} cop{'ies' if many else 'y'} of the database made before upgrades "
+            f"({human_bytes(sum(b['bytes'] for b in found))}), newest {newest}; "
+            + ("delete the older ones once this version works for you" if many
+               else "delete it once this version works for you"))
 
 
 def _unrecorded(ctx: Context) -> Unrecorded:

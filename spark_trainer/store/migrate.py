@@ -7,6 +7,7 @@ there: see `FORKED_REVISION`).
 
 from __future__ import annotations
 
+from glob import escape as glob_escape
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect, text
@@ -92,6 +93,11 @@ def backup(db_path: Path, revision: str) -> Path:
     return target
 
 
+def backups(db_path: Path) -> list[Path]:
+    """The copies `backup` made of the database at `db_path`, oldest first."""
+    return sorted(db_path.parent.glob(f"{glob_escape(db_path.name)}.backup-*-rev*"))
+
+
 def upgrade(engine: Engine, revision: str = "head", *, backup_of: Path | None = None) -> None:
     """Bring the database to `revision`; refuse a database newer than this code.
 
@@ -108,8 +114,7 @@ def upgrade(engine: Engine, revision: str = "head", *, backup_of: Path | None = 
             f"the database uses schema revision {current!r}, which is newer than this SparkTrainer "
             f"(it knows up to {HEAD_REVISION!r}); upgrade SparkTrainer or use another --home"
         )
-    if backup_of is not None and current is not None:
-        backup(backup_of, current)  # covers the repair too
+    made = backup(backup_of, current) if backup_of is not None and current is not None else None  # covers the repair too
     if forked:
         _repair_forked(engine)
         if backup_of is not None:
@@ -118,7 +123,15 @@ def upgrade(engine: Engine, revision: str = "head", *, backup_of: Path | None = 
         return
     from alembic import command
 
-    command.upgrade(_alembic_config(engine), revision)
+    try:
+        command.upgrade(_alembic_config(engine), revision)
+    except BaseException:
+        # The upgrade is one transaction (migrations/env.py): stopped, it left the database as the copy just
+        # made holds it, so the copy goes (unless a repair above changed the database). Kept, every open
+        # of the home that met a lock or a full disk added one, each the size of the database.
+        if made is not None and not forked:
+            made.unlink(missing_ok=True)
+        raise
     if backup_of is not None and current is not None and current < FORKED_REVISION <= (current_revision(engine) or ""):
         _note_writing_runs(engine, backup_of)
 

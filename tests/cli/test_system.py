@@ -166,3 +166,28 @@ def test_gpus_list_is_gpus(cli) -> None:
     assert cli("--json", "gpus", "list").json() == cli("--json", "gpus").json()
     refused = cli("gpus", "all")
     assert refused.code == 2 and "gpus all: expected `gpus [list]`" in refused.err
+
+
+def test_doctor_names_the_copies_upgrades_made_of_the_database(home, cli) -> None:
+    """Each upgrade copies the database first (store/migrate.py) and nothing removes the copies: doctor
+    never named them, so they were found, if ever, by their size."""
+    from spark_trainer.paths import DataHome
+    from spark_trainer.store import migrate
+    from spark_trainer.store.engine import make_engine
+
+    db = DataHome(home).ensure().db_path
+    engine = make_engine(db)
+    migrate.upgrade(engine, "0010")
+    engine.dispose()
+    assert next(x for x in cli("doctor").out.splitlines() if x.startswith("backups")).endswith(
+        f"1 copy of the database made before upgrades ({system.human_bytes(migrate.backups(db)[0].stat().st_size)}), "
+        f"newest {migrate.backups(db)[0].name}; delete it once this version works for you")
+    made = migrate.backups(db)[0]
+    assert made.name.endswith("-rev0010")
+    earlier = made.with_name(f"{db.name}.backup-20200101T000000000000Z-rev0004")  # an upgrade years ago
+    earlier.write_bytes(b"x" * 1000)
+    line = next(x for x in cli("doctor").out.splitlines() if x.startswith("backups"))
+    size = system.human_bytes(made.stat().st_size + 1000)
+    assert line.endswith(f"2 copies of the database made before upgrades ({size}), newest {made.name}; "
+                         "delete the older ones once this version works for you"), line
+    assert [b["path"] for b in cli("--json", "doctor").json()["database_backups"]] == [str(earlier), str(made)]

@@ -330,3 +330,29 @@ def test_an_upgrade_stopped_part_way_leaves_the_database_at_the_revision_it_had(
     with Store.open(home) as store:  # with room again, the same upgrade goes through
         assert store.schema_revision() == migrate.HEAD_REVISION
         assert projects.get(store, "old").description == "kept"
+
+
+def test_an_upgrade_that_finds_the_database_locked_leaves_no_copy_behind(tmp_path: Path) -> None:
+    """Seen in the upgrade walk: each open of an old home while another process held the write lock made a
+    copy of the database and failed, leaving the copy; the upgrade changed nothing, so the copy is removed."""
+    from spark_trainer.errors import StoreError
+
+    home = DataHome(tmp_path / "home").ensure()
+    engine = make_engine(home.db_path)
+    migrate.upgrade(engine, "0004")
+    engine.dispose()
+    holder = sqlite3.connect(home.db_path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("BEGIN IMMEDIATE")  # another process writing
+    try:
+        for _ in range(2):
+            with pytest.raises(StoreError, match="database is locked"):
+                Store.open(home, busy_timeout_ms=100)
+            assert migrate.backups(home.db_path) == []
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert migrate.current_revision(make_engine(home.db_path)) == "0004"
+    with Store.open(home) as store:  # the lock gone, the upgrade goes through and keeps its copy
+        assert store.schema_revision() == migrate.HEAD_REVISION
+    assert [p.name.rsplit("-", 1)[1] for p in migrate.backups(home.db_path)] == ["rev0004"]
