@@ -13,6 +13,7 @@ from spark_trainer.paths import DataHome
 from spark_trainer.store import migrate, projects, runs, settings
 from spark_trainer.store.engine import make_engine
 from spark_trainer.store.store import Store
+from tests.store.old_homes import old_home
 
 
 def test_head_revision_constant_matches_alembic_head() -> None:
@@ -36,18 +37,7 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_upgrade_from_first_revision_keeps_data(tmp_path: Path) -> None:
-    home = DataHome(tmp_path / "home").ensure()
-    engine = make_engine(home.db_path)
-    migrate.upgrade(engine, "0001")
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO projects (id, name, description, created_at, updated_at) "
-                          "VALUES (1, 'old', 'from v1', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
-        conn.execute(text("INSERT INTO experiments (id, project_id, name, recipe, base_model, config, notes, "
-                          "created_at) VALUES (1, 1, 'e1', 'causal-lm', 'm', '{}', '', '2026-01-01 00:00:00')"))
-        conn.execute(text("INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
-                          "created_at) VALUES (1, 1, 'completed', 'cpu', '[]', 10, '/r/1', '2026-01-01 00:00:00')"))
-        conn.execute(text("INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES (1, 'loss', 10, 1.5, 0)"))
-    engine.dispose()
+    home = old_home(tmp_path / "home", "0001", description="from v1", loss_points=1)
     assert migrate.current_revision(make_engine(home.db_path)) == "0001"
 
     with Store.open(home) as store:  # opening applies 0002
@@ -59,7 +49,7 @@ def test_upgrade_from_first_revision_keeps_data(tmp_path: Path) -> None:
         assert settings.set_value(store, "max_concurrent_runs", 2) == 2  # the new table works
         from spark_trainer.store import metrics
 
-        assert [(m.key, m.step, m.value) for m in metrics.read(store, 1)] == [("loss", 10, 1.5)]
+        assert [(m.key, m.step, m.value) for m in metrics.read(store, 1)] == [("loss", 0, 1.5)]
 
 
 def test_database_newer_than_code_is_refused(tmp_path: Path) -> None:
@@ -299,12 +289,8 @@ def test_an_upgrade_stopped_part_way_leaves_the_database_at_the_revision_it_had(
     the one the backup holds and the disk-full message ("nothing was changed") is true."""
     from alembic.runtime.migration import HeadMaintainer
 
-    home = DataHome(tmp_path / "home").ensure()
+    home = old_home(tmp_path / "home", "0004", description="kept")
     engine = make_engine(home.db_path)
-    migrate.upgrade(engine, "0004")
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO projects (id, name, description, created_at, updated_at) "
-                          "VALUES (1, 'old', 'kept', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
     stamped = HeadMaintainer.update_to_step
     calls = []
 
@@ -337,10 +323,7 @@ def test_an_upgrade_that_finds_the_database_locked_leaves_no_copy_behind(tmp_pat
     copy of the database and failed, leaving the copy; the upgrade changed nothing, so the copy is removed."""
     from spark_trainer.errors import StoreError
 
-    home = DataHome(tmp_path / "home").ensure()
-    engine = make_engine(home.db_path)
-    migrate.upgrade(engine, "0004")
-    engine.dispose()
+    home = old_home(tmp_path / "home", "0004")
     holder = sqlite3.connect(home.db_path, isolation_level=None)
     holder.execute("PRAGMA journal_mode=WAL")
     holder.execute("BEGIN IMMEDIATE")  # another process writing

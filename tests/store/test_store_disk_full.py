@@ -150,25 +150,9 @@ def test_an_upgrade_that_meets_the_file_size_limit_part_way_leaves_the_old_datab
     (0006 of 0012) under a message saying nothing was changed. The upgrade is one transaction now."""
     import sqlite3
 
-    from sqlalchemy import text
+    from tests.store.old_homes import old_home
 
-    from spark_trainer.paths import DataHome
-    from spark_trainer.store import migrate
-    from spark_trainer.store.engine import make_engine
-
-    home = DataHome(tmp_path / "home").ensure()
-    engine = make_engine(home.db_path)
-    migrate.upgrade(engine, "0004")
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO projects (id, name, description, created_at, updated_at) "
-                          "VALUES (1, 'old', '', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
-        conn.execute(text("INSERT INTO experiments (id, project_id, name, recipe, base_model, config, notes, "
-                          "created_at) VALUES (1, 1, 'e1', 'causal-lm', 'm', '{}', '', '2026-01-01 00:00:00')"))
-        conn.execute(text("INSERT INTO runs (id, experiment_id, status, requested_gpus, gpus, step, run_dir, "
-                          "created_at) VALUES (1, 1, 'completed', 'cpu', '[]', 10, '/r/1', '2026-01-01 00:00:00')"))
-        conn.execute(text("INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES " + ", ".join(
-            f"(1, 'loss', {step}, 1.5, 0)" for step in range(20_000))))
-    engine.dispose()  # the last connection's close folds the WAL into the database file
+    home = old_home(tmp_path / "home", "0004", loss_points=20_000)
     size = home.db_path.stat().st_size
     # Room for the backup's copy and for some migrations, not all: with a transaction per migration this
     # limit stopped the upgrade at 0006 (seen with SQLite 3.40; 288-448 KiB more stopped it between 0004
