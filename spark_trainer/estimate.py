@@ -45,8 +45,8 @@ classifiers without such layers (ResNet, ConvNeXt) are estimated by spark_traine
 from config.json for ResNet and ConvNeXt (estimate_convnets.py, no torch), else by counting their
 activations in a forward pass on the meta device.
 
-`compare_measured` puts the estimate next to the peaks runs actually reported so the user can judge
-it; `suggest_micro_batch` is the largest micro-batch whose estimate fits in 90% of a GPU's free memory.
+`estimate_measured.compare_measured` puts the estimate next to the peaks runs actually reported so the
+user can judge it; `suggest_micro_batch` is the largest micro-batch whose estimate fits in 90% of a GPU's free memory.
 """
 
 from __future__ import annotations
@@ -66,8 +66,6 @@ FIT_FRACTION = 0.9  # a suggested micro-batch leaves 10% of the free memory unus
 # 16-bit ones: the middle of 1.42 and 1.59 measured on an H200 (module docstring).
 FP32_STREAM = 1.5
 METHODS = ("lora", "qlora", "dora", "full")
-# Metric keys a worker may use for the measured peak (bytes, or GiB/MiB by suffix).
-MEASURED_KEYS = ("gpu_mem_gb", "gpu_mem_peak", "gpu_mem_peak_bytes", "gpu_mem_peak_gb", "gpu_mem_peak_gib", "gpu_mem_peak_mb")
 
 
 @dataclass(frozen=True)
@@ -357,53 +355,3 @@ def suggest_micro_batch(config: dict[str, Any], base_model_dir: str | Path, free
         return MicroBatchPlan(None, 1, effective, None, budget)
     micro, found = best
     return MicroBatchPlan(micro, -(-effective // micro), effective, found, budget)
-
-
-def measured_bytes(key: str, value: float) -> int:
-    """A measured-peak metric value in bytes, whatever unit its key names."""
-    lowered = key.lower()
-    if lowered.endswith(("_gb", "_gib")):
-        return int(value * GIB)
-    if lowered.endswith("_mb"):
-        return int(value * 1024**2)
-    return int(value)
-
-
-@dataclass(frozen=True)
-class MeasuredPeak:
-    run_id: int
-    measured_bytes: int
-    estimated_bytes: int | None
-    note: str = ""
-
-    @property
-    def ratio(self) -> float | None:
-        """measured / estimated (1.0 = exact)."""
-        if not self.estimated_bytes:
-            return None
-        return self.measured_bytes / self.estimated_bytes
-
-
-def compare_measured(store: Any, limit: int = 20) -> list[MeasuredPeak]:
-    """Runs that reported a peak-memory metric, each with what the formula says for its config."""
-    from sqlalchemy import select
-
-    from spark_trainer.store import experiments, runs
-    from spark_trainer.store.models import MetricSeriesRow as S
-
-    with store.read() as session:
-        query = (select(S.run_id, S.key, S.max_value).where(S.key.in_(MEASURED_KEYS), S.max_value.is_not(None))
-                 .order_by(S.run_id.desc(), S.key).limit(limit))
-        found = list(session.execute(query))
-    result = []
-    for run_id, key, value in found:
-        measured = measured_bytes(key, float(value))
-        run = runs.get(store, run_id)
-        experiment = experiments.get(store, run.experiment_id)
-        try:
-            estimate = estimate_for_config(experiment.config, experiment.base_model).total_bytes
-            note = ""
-        except BadInput as exc:
-            estimate, note = None, str(exc)
-        result.append(MeasuredPeak(run_id, measured, estimate, note))
-    return result

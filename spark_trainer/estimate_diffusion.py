@@ -16,7 +16,7 @@ and vae folders (no weights are loaded, no torch). The formula (bytes):
 
 `a` is calibrated on one published figure: the diffusers LoRA loop on an SD1.5 UNet at 512 px,
 batch 8, bf16 peaks at about 10.4 GiB (A = 11.9 M elements per image there). It is a planning
-estimate; `estimate.compare_measured` shows it next to what runs really used.
+estimate; `estimate_measured.compare_measured` shows it next to what runs really used.
 """
 
 from __future__ import annotations

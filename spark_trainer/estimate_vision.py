@@ -17,7 +17,7 @@ pass; tests/test_estimate_convnets.py checks the two ways give the same figures.
     activations  = S * s           S = saved bytes counted in fp32; s = 1/2 in 16-bit precision
     overhead     = 0.5 GiB
 
-It is a planning estimate, like the others; `estimate.compare_measured` shows it beside the peaks
+It is a planning estimate, like the others; `estimate_measured.compare_measured` shows it beside the peaks
 runs really reached.
 """
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QVBoxLayout, QWidget
 from app.context import AppContext
 from app.widgets import human_bytes
 from app.workers import Task, pending
-from spark_trainer import estimate
+from spark_trainer import estimate, estimate_measured
 from spark_trainer.errors import BadInput
 from spark_trainer.estimate_sharding import sharding_note
 
@@ -38,7 +38,7 @@ class MemoryEstimatePanel(QGroupBox):
             layout.addWidget(widget)
         self.parts.hide()  # shown with something to say (`show_texts`)
         self.fit.hide()
-        self.measured: list[estimate.MeasuredPeak] = []
+        self.measured: list[estimate_measured.MeasuredPeak] = []
         self.gpus: list[Any] = []  # NVML's view, read off the GUI thread with the measured peaks
         self.task: Task | None = None
 
@@ -48,13 +48,13 @@ class MemoryEstimatePanel(QGroupBox):
             return
         from spark_trainer.gpu import list_gpus
 
-        task = Task(lambda _ctx: (estimate.compare_measured(self.ctx.store, limit=3), list_gpus()),
+        task = Task(lambda _ctx: (estimate_measured.compare_measured(self.ctx.store, limit=3), list_gpus()),
                     owner=self, name="measured-peaks")
         task.signals.succeeded.connect(self._on_measured)
         self.task = task
         self.ctx.tasks.start(task, self.ctx.pool)
 
-    def _on_measured(self, result: tuple[list[estimate.MeasuredPeak], list[Any]]) -> None:
+    def _on_measured(self, result: tuple[list[estimate_measured.MeasuredPeak], list[Any]]) -> None:
         found, self.gpus = result
         self.measured = found
         lines = [f"run {m.run_id}: measured {human_bytes(m.measured_bytes)}"

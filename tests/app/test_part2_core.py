@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spark_trainer import estimate, leaderboard
+from spark_trainer import estimate, estimate_measured, leaderboard
 from spark_trainer.errors import BadInput
 from spark_trainer.jobs import extend
 from spark_trainer.store import experiments, metrics, projects, runs
@@ -32,7 +32,7 @@ def test_estimate_orders_methods_and_grows_with_batch() -> None:
     assert 100 < by_method["full"] < 130  # 16 bytes per parameter
     small = estimate.estimate_peak_memory(shape, batch_size=1, seq_len=512)
     big = estimate.estimate_peak_memory(shape, batch_size=8, seq_len=2048)
-    assert big.parts["activations"] == 32 * small.parts["activations"]
+    assert abs(big.parts["activations"] - 32 * small.parts["activations"]) <= 32  # each rounded to whole bytes
     ckpt = estimate.estimate_peak_memory(shape, batch_size=8, seq_len=2048, gradient_checkpointing=True)
     assert ckpt.total_bytes < big.total_bytes
     with pytest.raises(BadInput, match="method"):
@@ -142,7 +142,7 @@ def test_measured_peaks_are_put_next_to_the_estimate(store, tmp_path: Path) -> N
                              config=config)
     run = runs.create(store, exp.id)
     metrics.add_batch(store, run.id, [("gpu_mem_gb", 1, 14.0), ("gpu_mem_gb", 2, 15.0), ("loss", 1, 2.0)])
-    [peak] = estimate.compare_measured(store)
+    [peak] = estimate_measured.compare_measured(store)
     assert peak.run_id == run.id and peak.measured_bytes == 15 * estimate.GIB
     expected = estimate.estimate_for_config(config, model).total_bytes
     assert peak.estimated_bytes == expected and 0.8 < peak.ratio < 1.25
