@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from datetime import timezone
+from typing import Any
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from app.charts.colours import colour as palette_colour
 from app.charts.colours import key_colour
 from app.charts.feed import MetricBatch
 from app.charts.live_chart import LiveChartWidget
+from spark_trainer.evaluation.tasks import METRIC_PREFIX, metric_key
 from spark_trainer.recipes.registry import ENGINE_METRICS
 
 CHARTS = (("loss", "Loss"), ("lr", "Learning rate"), ("throughput", "Throughput"),
@@ -56,6 +62,27 @@ def title_for(key: str) -> str:
     return spec.label[:1].upper() + spec.label[1:]
 
 
+# (metric key, evaluation data as shown) -> step -> (time, value): one curve of `spark-trainer eval`'s results.
+EvalCurves = dict[tuple[str, str], dict[int, tuple[float, float]]]
+
+
+def evaluation_curves(found: Iterable[Any], names: Mapping[str, str]) -> EvalCurves:
+    """The points of `spark-trainer eval`'s results (`found`: a run's evaluations; `names`: what each one's
+    data is called), one curve per metric and evaluation data, a point per checkpoint step evaluated (the
+    newest evaluation at a step). Base-model evaluations put no point on the run."""
+    curves: EvalCurves = {}
+    for ev in sorted(found, key=lambda e: e.id):
+        if ev.status != "completed" or ev.base:
+            continue
+        when = ev.finished_at or ev.created_at
+        seconds = when.replace(tzinfo=timezone.utc).timestamp()
+        data = names.get(ev.data_path) or ev.data_path
+        for name, value in (ev.result or {}).get("metrics", {}).items():
+            # At the step the worker logged it at (`step or 0`), as the run metric has it.
+            curves.setdefault((metric_key(ev.task, name), data), {})[ev.step or 0] = (seconds, float(value))
+    return curves
+
+
 # The charts whose metrics differ in scale or unit between recipes: each evaluation metric and each
 # throughput unit gets a chart of its own (see ChartPanel.chart_of).
 SPLIT = ("eval", "throughput")
@@ -87,6 +114,9 @@ class ChartPanel(QWidget):
     model puts accuracy (0-1) and perplexity (~200) on separate axes, never one flattened at 0."""
 
     chart_added = Signal(object)  # a LiveChartWidget added for a further metric or unit
+    # A batch brought `spark-trainer eval` results (evals/...): the owner reads the run's evaluations and
+    # hands them to `show_evaluations`, which draws them (never from the batch: see there).
+    evaluated = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -241,7 +271,11 @@ class ChartPanel(QWidget):
 
     def add_batch(self, batch: MetricBatch, prefix: str = "", colour: str | None = None) -> None:
         touched = set()
+        evaluated = False
         for key, (steps, times, values) in batch.series.items():
+            if key.startswith(METRIC_PREFIX):  # drawn per evaluation data by show_evaluations
+                evaluated = True
+                continue
             chart = self._chart_for_key(key)
             if chart is None:
                 continue
@@ -250,6 +284,27 @@ class ChartPanel(QWidget):
                          dashed=evaluation, evaluation=evaluation or key in EVENT_COUNTS)
             touched.add(chart)
         for chart in touched:
+            chart.refresh()
+        if evaluated:
+            self.evaluated.emit()
+
+    def show_evaluations(self, found: Iterable[Any], names: Mapping[str, str]) -> None:
+        """Draw `spark-trainer eval`'s results (a run's evaluations, and what each one's data is called): a
+        curve per metric and evaluation data, named for the data (each metric has a chart of its own, titled
+        with it). The run metric evals/... holds every data's results, so drawn as logged one line joined a
+        score on one file to a score on another."""
+        curves = evaluation_curves(found, names)
+        datas = sorted({data for _key, data in curves})
+        touched: dict[LiveChartWidget, str] = {}  # chart -> its metric
+        for (key, data), points in sorted(curves.items()):  # the keys of a chart come together
+            chart = self._chart_for_key(key)
+            steps = sorted(points)
+            chart.append(data, steps, [points[s][0] for s in steps], [points[s][1] for s in steps],
+                         pen_colour=palette_colour(datas.index(data)), dashed=True, evaluation=True)
+            touched[chart] = key
+        for chart, key in touched.items():
+            if len(chart.curve_names()) == 1:  # no legend for one curve: the title names its data
+                chart.set_title(f"{title_for(key)} on {chart.curve_names()[0]}")
             chart.refresh()
 
     def point_count(self, key: str) -> int:

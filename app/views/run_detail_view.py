@@ -122,6 +122,7 @@ class RunDetailView(QWidget):
         layout.addWidget(self.tabs, 1)
         self.feed = MetricFeed(self.model, parent=self)
         self.feed.points.connect(self.charts.add_batch)
+        self.charts.evaluated.connect(self._load_static)  # `spark-trainer eval` results: drawn from the evaluations
         ctx.model.poller.polled.connect(self._say_ended)
         self.model.run_changed.connect(self._on_run_changed)
         self.model.run_removed.connect(self._on_run_removed)
@@ -301,6 +302,7 @@ class RunDetailView(QWidget):
         self.samples.show_samples(static.samples)
         self.eval_report.show_report(static.report)
         self.exports_tab.show_run(self.run, (static.exports, static.evaluations, static.data_names))
+        self.charts.show_evaluations(static.evaluations, static.data_names)
         self._offer_weights(static.has_weights)
         self.events.setPlainText(events_text(static.events))
 

@@ -8,6 +8,18 @@ import numpy as np
 from app.model.reads import MetricBatch
 
 
+def _evaluation(id_: int, data: str, step: int, metrics: dict[str, float], *, task: str = "classification",
+                base: bool = False, status: str = "completed"):
+    from datetime import datetime
+
+    from spark_trainer.store.evaluations import Evaluation
+
+    return Evaluation(id=id_, run_id=1, task=task, data_path=data, base=base, checkpoint=str(step), step=step,
+                      status=status, gpus=[], pid=None, pid_start_time=None, done=1, total=1,
+                      result={"metrics": metrics}, error=None, created_at=datetime(2026, 1, 1, 0, id_),
+                      finished_at=datetime(2026, 1, 1, 0, id_, 30))
+
+
 def test_results_of_spark_trainer_eval_are_drawn_as_evaluations(qtbot) -> None:
     # `spark-trainer eval` stores its results as evals/<task>_<metric>, usually one point at the
     # checkpoint's step: drawn as a plain curve, a single point showed as an empty chart.
@@ -16,12 +28,43 @@ def test_results_of_spark_trainer_eval_are_drawn_as_evaluations(qtbot) -> None:
     assert is_evaluation("evals/perplexity") and is_evaluation("eval_loss") and not is_evaluation("loss")
     panel = ChartPanel()
     qtbot.addWidget(panel)
-    step = np.array([300.0])
-    panel.add_batch(MetricBatch(run_id=1, last_id=0, full=False,
-                                series={"evals/perplexity": (step, step + 1e9, np.array([492.8]))}))
+    panel.show_evaluations([_evaluation(1, "/d/wiki.txt", 300, {"perplexity": 492.8}, task="perplexity")],
+                           {"/d/wiki.txt": "wiki.txt"})
     chart = panel.chart_of("evals/perplexity")
-    assert chart.is_evaluation("evals/perplexity")
-    assert chart._curves["evals/perplexity"].raw.opts["symbol"] is not None  # the one point is seen
+    assert chart.is_evaluation("wiki.txt")
+    assert chart._curves["wiki.txt"].raw.opts["symbol"] is not None  # the one point is seen
+    assert chart._title == "Evaluation: evals/perplexity on wiki.txt"  # one curve, no legend: the title names its data
+
+
+def test_evaluations_on_different_data_are_never_joined_into_one_line(qtbot) -> None:
+    """Seen: a run evaluated on two files (accuracy 0.9 on one at step 10, 0.3 on the other at step 20, 0.95
+    on the first at step 30) was charted as one line 0.9 -> 0.3 -> 0.95, as the run metric evals/... holds
+    every evaluation's results. Each data gets its own labelled curve; a base-model evaluation none."""
+    from app.charts.panel import ChartPanel
+
+    panel = ChartPanel()
+    qtbot.addWidget(panel)
+    evaluated = []
+    panel.evaluated.connect(lambda: evaluated.append(True))
+    steps = np.array([10.0, 20.0, 30.0])
+    # The run metric as logged: the batch is not drawn as it is, but says the evaluations must be read.
+    panel.add_batch(MetricBatch(run_id=1, last_id=0, full=False, series={
+        "evals/classification_accuracy": (steps, steps + 1e9, np.array([0.9, 0.3, 0.95]))}))
+    assert evaluated and panel.chart_of("evals/classification_accuracy") is None
+    found = [_evaluation(1, "/d/held.csv", 10, {"accuracy": 0.9}), _evaluation(2, "/d/hard.csv", 20, {"accuracy": 0.3}),
+             _evaluation(3, "/d/held.csv", 30, {"accuracy": 0.95}),
+             _evaluation(4, "/d/held.csv", 0, {"accuracy": 0.1}, base=True),
+             _evaluation(5, "/d/hard.csv", 30, {"accuracy": 0.5}, status="failed")]
+    panel.show_evaluations(found, {"/d/held.csv": "dataset held", "/d/hard.csv": "hard.csv"})
+    chart = panel.chart_of("evals/classification_accuracy")
+    assert sorted(chart.curve_names()) == ["dataset held", "hard.csv"]  # each named for its data
+    held = chart.series("dataset held")
+    hard = chart.series("hard.csv")
+    assert list(held.steps[:held.n]) == [10, 30] and list(held.values[:held.n]) == [0.9, 0.95]
+    assert list(hard.steps[:hard.n]) == [20] and list(hard.values[:hard.n]) == [0.3]
+    assert chart.colour_of("dataset held") != chart.colour_of("hard.csv")
+    panel.show_evaluations(found, {"/d/held.csv": "dataset held", "/d/hard.csv": "hard.csv"})  # read again
+    assert held.n == 2 and hard.n == 1
 
 
 def test_skipped_steps_get_a_chart_of_their_own_named_for_what_they_are(qtbot) -> None:
