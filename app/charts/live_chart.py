@@ -25,6 +25,7 @@ from app.charts.colours import PALETTE, colour, key_colour
 from app.charts.curve import Curve
 from app.charts.legend import fill_legend, make_legend
 from app.charts.series import Series
+from app.charts.view_box import FollowingViewBox
 
 __all__ = ["ENVELOPE_ABOVE", "PALETTE", "FollowingViewBox", "LiveChartWidget", "colour", "key_colour", "peak_columns"]
 
@@ -52,48 +53,6 @@ def peak_columns(x: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndarray
     np.min(blocks, axis=1, out=pairs_y[:, 1])
     return (np.concatenate((pairs_x.reshape(-1), x[m * per :])),
             np.concatenate((pairs_y.reshape(-1), y[m * per :])))
-
-
-def _with_height(wanted):
-    """A range of zero height (a flat series, or one point) as 10% of its value either side (0.5 around 0).
-    pyqtgraph would keep the height the view had before: in a chart reused for another run, an accuracy
-    of 0.7 at every evaluation was drawn on an axis from -8 to 9.5, read as 0."""
-    if wanted is None or wanted[0] != wanted[1]:
-        return wanted
-    value = float(wanted[0])
-    half = 0.1 * abs(value) or 0.5
-    return (value - half, value + half)
-
-
-class FollowingViewBox(pg.ViewBox):
-    """A ViewBox whose auto-range (following the data as it grows) leaves the view alone while the range
-    it would set differs from the current one by under half a pixel at both ends of an axis.
-
-    Appending a few points to a long series moves the data's bounds by a fraction of a pixel; a range
-    change re-lays out the axes and re-transforms every curve, which costs as much as drawing the new
-    points. The range catches up as soon as the difference reaches half a pixel, so what is drawn is
-    the same to the pixel."""
-
-    def setRange(self, rect=None, xRange=None, yRange=None, padding=None, update=True,  # noqa: N802 (Qt's name)
-                 disableAutoRange=True):  # noqa: N803
-        if self._updatingRange and rect is None:  # called by updateAutoRange
-            xRange, yRange = _with_height(xRange), _with_height(yRange)
-            xRange, yRange = self._unless_subpixel(0, xRange), self._unless_subpixel(1, yRange)
-            if xRange is None and yRange is None:
-                return
-        super().setRange(rect, xRange, yRange, padding, update, disableAutoRange)
-
-    def _unless_subpixel(self, axis: int, wanted):
-        if wanted is None:
-            return None
-        low, high = self.viewRange()[axis]
-        pixels = self.width() if axis == 0 else self.height()
-        if pixels <= 0 or not high > low:
-            return wanted
-        half_pixel = 0.5 * (high - low) / pixels
-        if abs(wanted[0] - low) < half_pixel and abs(wanted[1] - high) < half_pixel:
-            return None
-        return wanted
 
 
 def _free_title_width(label: pg.LabelItem) -> None:
@@ -148,6 +107,7 @@ class LiveChartWidget(QWidget):
         self._smoothing = 0.0
         self._x_axis = "step"
         self._log_y = False
+        self._bounds: tuple[float, float] | None = None  # see set_bounds
         self._set_x_label()
         # Curves are drawn from what is in view at the view's pixel width: after the user zooms or pans, when
         # the view goes back to following the data, and when the chart is resized, they are drawn again.
@@ -321,6 +281,12 @@ class LiveChartWidget(QWidget):
                 curve.shadow_n = None
         self.refresh()
 
+    def set_bounds(self, bounds: tuple[float, float] | None) -> None:
+        """The values the metric can take (an accuracy's 0..1; None: any): the y axis ends at them, with a
+        few pixels of margin, while every point lies within them."""
+        self._bounds = bounds
+        self.plot.enableAutoRange()
+
     def set_log_y(self, log: bool) -> None:
         self._log_y = log
         self.plot.setLogMode(x=False, y=log)
@@ -361,6 +327,9 @@ class LiveChartWidget(QWidget):
                 curve.shadow_n = None
         if self._legend_stale:
             self._show_legend()
+        low, high = self._bounds or (0.0, 0.0)
+        box.bounds = self._bounds if all(low <= c.series.y_min and c.series.y_max <= high
+                                         for c in self._curves.values() if c.series.n) else None
         empty = self.point_count() == 0
         self.empty_label.setVisible(empty)
         self.plot_widget.setVisible(not empty)

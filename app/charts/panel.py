@@ -35,6 +35,16 @@ def is_evaluation(key: str) -> bool:
     return key.lower().startswith(("eval_", "val_", "evals/"))
 
 
+# Words of a metric measured as a fraction, 0 to 1 (accuracy, F1...): its axis ends at 1.0.
+FRACTION_WORDS = ("accuracy", "f1", "precision", "recall", "auc")
+
+
+def bounds_of(key: str) -> tuple[float, float] | None:
+    """The values metric `key` can take: (0, 1) for an accuracy-like one, else None (any)."""
+    k = key.lower()
+    return (0.0, 1.0) if chart_for(key) == "eval" and any(w in k for w in FRACTION_WORDS) else None
+
+
 def chart_for(key: str) -> str | None:
     """Which chart a metric key belongs on (None: not charted)."""
     k = key.lower()
@@ -205,6 +215,7 @@ class ChartPanel(QWidget):
         self._groups = {}
         for name in SPLIT:  # nothing of the last run's recipe stays
             self.charts[name].set_title(dict(CHARTS)[name])
+            self.charts[name].set_bounds(None)
         self.charts["eval"].set_empty_text(NO_POINTS_YET)
 
     def run_ended(self, ended: bool) -> None:
@@ -267,6 +278,7 @@ class ChartPanel(QWidget):
                 self.chart_added.emit(chart)
             else:
                 self.charts[name].set_title(title)
+            self.charts[name].set_bounds(bounds_of(key))
         return self.charts[name]
 
     def add_batch(self, batch: MetricBatch, prefix: str = "", colour: str | None = None) -> None:

@@ -92,3 +92,33 @@ def test_further_charts_keep_three_rows(qtbot) -> None:
     panel.clear()
     assert panel.grid.count() == 6
     assert {panel.grid.getItemPosition(i)[1] for i in range(6)} == {0, 1}
+
+
+def _labelled_ticks(chart) -> list[float]:
+    """The y axis' tick values of the levels it labels (pyqtgraph's first two)."""
+    axis = chart.plot.getAxis("left")
+    low, high = chart.plot.getViewBox().viewRange()[1]
+    return [float(v) for _spacing, values in axis.tickValues(low, high, axis.height())[:2] for v in values]
+
+
+def test_an_accuracy_axis_ends_at_one_not_above(qtbot) -> None:
+    """Seen: an accuracy of 1.0 at every evaluation was drawn on an axis from 0.9 to 1.1 (ticks 1.05, 1.1),
+    one ending at 1.0 on an axis to 1.04: values an accuracy cannot take. The axis ends at 1.0, with a few
+    pixels for the marker on it; an unbounded metric (and an accuracy logged in percent) keeps its padding."""
+    from app.charts.panel import ChartPanel
+
+    panel = ChartPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1000, 900)
+    panel.show()
+    panel.add_batch(_batch(1, {"eval_accuracy": [1.0, 1.0, 1.0], "eval_macro_f1": [0.5, 0.8, 1.0],
+                               "eval_perplexity": [1.0, 1.0, 1.0], "eval_top5_accuracy": [50.0, 100.0]}))
+    for key in ("eval_accuracy", "eval_macro_f1", "eval_perplexity", "eval_top5_accuracy"):
+        panel.chart_of(key).grab()  # auto-range runs before a paint
+    for key in ("eval_accuracy", "eval_macro_f1"):
+        chart = panel.chart_of(key)
+        low, high = chart.plot.getViewBox().viewRange()[1]
+        assert 1.0 < high <= 1.0 + 0.03 * (high - low), (key, low, high)  # the marker at 1.0 seen whole
+        assert max(_labelled_ticks(chart)) == 1.0, (key, _labelled_ticks(chart))
+    assert panel.chart_of("eval_perplexity").plot.getViewBox().viewRange()[1][1] >= 1.1  # not bounded
+    assert panel.chart_of("eval_top5_accuracy").plot.getViewBox().viewRange()[1][1] > 100.0  # percent: not 0..1
