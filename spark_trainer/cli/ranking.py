@@ -194,8 +194,12 @@ def cmd_compare(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _newest_samples(store: Any, ids: list[int]) -> list[dict[str, Any] | None]:
-    """Each run's newest sample as text (step, text), or None: what the Compare page lays side by side."""
-    from spark_trainer.jobs.run_samples import outputs_text, run_samples
+    """Each run's newest sample (step, path, its items and them as text), or None: what the Compare page
+    lays side by side."""
+    from dataclasses import asdict
+
+    from spark_trainer.jobs.run_samples import run_samples, sample_text
 
     found = [run_samples(store, r, limit=1) for r in ids]
-    return [{"step": s[0].step, "path": s[0].path, "text": outputs_text(s[0])} if s else None for s in found]
+    return [{"step": s[0].step, "path": s[0].path, "text": sample_text(s[0]), "items": [asdict(i) for i in s[0].items]}
+            if s else None for s in found]

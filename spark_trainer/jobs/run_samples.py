@@ -46,10 +46,19 @@ def sample_output(item: Any) -> str:
     return str(item)
 
 
-def outputs_text(sample: RunSample) -> str:
-    """A sample's outputs as plain text, one after another (an image file has none): what the Compare
-    page shows side by side."""
-    return "" if sample.is_image_file else "\n\n".join(item.output for item in sample.items)
+def item_text(item: SampleItem) -> str:
+    """One item as text: what it was given (the prompt, the text classified) on a "> " line, then its
+    output; an image's name and prompt, then its caption (the predicted and true class, the seed)."""
+    if item.image is not None:
+        return item.output + (f"\n{item.caption}" if item.caption else "")
+    return (f"> {item.prompt}\n" if item.prompt else "") + item.output
+
+
+def sample_text(sample: RunSample) -> str:
+    """A sample's items as plain text, one after another (an image file has none): what `compare
+    --samples` lays side by side. Outputs alone dropped an image's caption and the text a classifier was
+    given, leaving "predicted: X" with nothing to say of what."""
+    return "" if sample.is_image_file else "\n\n".join(item_text(item) for item in sample.items)
 
 
 def read_sample(path: Path, step: int | None) -> RunSample:

@@ -260,7 +260,41 @@ def test_compare_samples_shows_each_runs_newest_sample_as_the_compare_page_does(
         artifacts.add(store, a, "sample", str(path), step=step)
     shown = cli("compare", str(a), str(b), "--samples")
     assert shown.code == 0, shown.err
-    assert shown.out.endswith(f"run {a}: sample at step 10\n20 21 22\n\nrun {b}: no samples yet\n")
+    assert shown.out.endswith(f"run {a}: sample at step 10\n> Count up from 20:\n20 21 22\n\nrun {b}: no samples yet\n")
     data = cli("--json", "compare", str(a), str(b), "--samples").json()
-    assert data["samples"][0]["step"] == 10 and data["samples"][0]["text"] == "20 21 22" and data["samples"][1] is None
+    assert data["samples"][0]["step"] == 10 and data["samples"][1] is None
+    assert data["samples"][0]["text"] == "> Count up from 20:\n20 21 22"
+    assert data["samples"][0]["items"] == [{"prompt": "Count up from 20:", "output": "20 21 22", "image": None,
+                                            "caption": ""}]
     assert "samples" not in cli("--json", "compare", str(a), str(b)).json()
+
+
+def test_compare_samples_shows_captions_and_what_a_classifier_was_given(store, cli) -> None:
+    """Seen: an image-classification run's sample showed "[image step-00000010-00.png] cat.png" without its
+    caption (the predicted and true class), a diffusion run's without its seed, and a text classifier's
+    "predicted: sports (0.91); true: sports" without the text classified."""
+    import json
+
+    from spark_trainer.store import artifacts
+
+    ids = [_run(store, name, recipe, [("loss", 1, 2.0)])
+           for name, recipe in (("img", "image-classification"), ("sd", "diffusion-lora"), ("txt", "text-classification"))]
+    items = ([{"prompt": "cat.png", "caption": "predicted cat (0.88); true dog", "image": "step-00000010-00.png"}],
+             [{"prompt": "a photo of sks dog", "caption": "seed 7", "image": "step-00000010-00.png"}],
+             [{"prompt": "the match ended two all", "completion": "predicted: sports (0.91); true: sports"}])
+    for run_id, samples in zip(ids, items, strict=True):
+        folder = Path(runs.get(store, run_id).run_dir) / "samples"
+        folder.mkdir(parents=True)
+        path = folder / "step-00000010.json"
+        path.write_text(json.dumps({"step": 10, "samples": samples}))
+        artifacts.add(store, run_id, "sample", str(path), step=10)
+    shown = cli("compare", *map(str, ids), "--samples")
+    assert shown.code == 0, shown.err
+    assert "[image step-00000010-00.png] cat.png\npredicted cat (0.88); true dog" in shown.out
+    assert "[image step-00000010-00.png] a photo of sks dog\nseed 7" in shown.out
+    assert "> the match ended two all\npredicted: sports (0.91); true: sports" in shown.out
+    data = cli("--json", "compare", *map(str, ids), "--samples").json()
+    assert [s["text"].splitlines()[-1] for s in data["samples"]] == [
+        "predicted cat (0.88); true dog", "seed 7", "predicted: sports (0.91); true: sports"]
+    assert data["samples"][0]["items"][0]["caption"] == "predicted cat (0.88); true dog"
+    assert data["samples"][2]["items"][0]["prompt"] == "the match ended two all"
