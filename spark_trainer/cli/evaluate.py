@@ -52,7 +52,7 @@ def cmd_eval(ctx: Context, args: argparse.Namespace) -> Result:
                        "(or --list to list the run's evaluations)")
     ev = jobs.submit(store, args.run, task=args.task, data_path=args.data, base=args.base,
                      checkpoint=args.checkpoint or "last", gpus=args.gpus)
-    ctx.info(f"evaluation {ev.id} of run {ev.run_id} ({'base model' if ev.base else ev.checkpoint}) started on "
+    ctx.info(f"evaluation {ev.id} of run {ev.run_id} ({weights_asked(ev)}) started on "
              f"{'GPU ' + ','.join(map(str, ev.gpus)) if ev.gpus else 'CPU'}; Ctrl-C cancels")
 
     from spark_trainer.cli.hangup import like_ctrl_c
@@ -67,6 +67,15 @@ def cmd_eval(ctx: Context, args: argparse.Namespace) -> Result:
     report.pop("predictions", None)
     data = {"evaluation": ev.id, "run": ev.run_id, **report}
     return Result(data, lambda: _text(report))
+
+
+def weights_asked(ev: Any) -> str:
+    """What an evaluation was asked to evaluate, in words: "base model", "checkpoint at step 2", "last
+    checkpoint" (`--checkpoint 2` was said as "(2)")."""
+    if ev.base:
+        return "base model"
+    asked = str(ev.checkpoint)
+    return f"checkpoint at step {int(asked)}" if asked.isdigit() else f"{asked} checkpoint"
 
 
 def _list(ctx: Context, run: str) -> Result:

@@ -141,3 +141,26 @@ def test_options_the_evaluation_would_not_read_are_refused(store, cli) -> None:
                        (["--list", "--base"], "--list lists the run's evaluations; leave out --base")):
         refused = cli("eval", "1", *args)
         assert refused.code == 2 and refused.err == f"error: {said}\n", refused.err
+
+
+def test_the_start_line_says_which_checkpoint_in_words(store, cli, monkeypatch) -> None:
+    """Seen: `eval RUN --checkpoint 2` said "evaluation 1 of run 1 (2) started on CPU"."""
+    from spark_trainer.evaluation import jobs
+    from spark_trainer.store import evaluations, experiments, projects, runs
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None, config={})
+    run = runs.create(store, exp.id)
+
+    def submit(_store, run_ref, *, task, data_path, base, checkpoint, gpus):
+        return evaluations.create(store, run.id, task=task, data_path=data_path, base=base, checkpoint=checkpoint,
+                                  gpus=[])
+
+    # No worker: the evaluation is answered as failed at once; the line before it is what is checked.
+    monkeypatch.setattr(jobs, "submit", submit)
+    monkeypatch.setattr(jobs, "wait", lambda _store, ev_id, on_progress: evaluations.update(
+        store, ev_id, status="failed", error="stopped by the test"))
+    for extra, said in ((["--checkpoint", "2"], "(checkpoint at step 2)"), ([], "(last checkpoint)"),
+                        (["--checkpoint", "best"], "(best checkpoint)"), (["--base"], "(base model)")):
+        ran = cli("eval", str(run.id), "--task", "perplexity", "--data", "/d/x.txt", *extra)
+        assert ran.code == 1 and f"of run {run.id} {said} started on CPU" in ran.err, ran.err
