@@ -85,7 +85,7 @@ def _load(config: ExperimentConfig, checkpoint: Path | None, device: Any, dtype:
     # Seeded as the engine seeds before building: with no checkpoint this is the run's own starting
     # point (its fresh head), the same at every load, so a --base evaluation repeats.
     set_seed(config.train.seed)
-    with _quiet_head_report():
+    with quiet_head_report():
         model = recipe.build_model(torch.device("cpu"), "fp32")
     if checkpoint is not None:
         load_trainable(model, Path(checkpoint))
@@ -95,10 +95,10 @@ def _load(config: ExperimentConfig, checkpoint: Path | None, device: Any, dtype:
 
 
 @contextmanager
-def _quiet_head_report() -> Iterator[None]:
+def quiet_head_report() -> Iterator[None]:
     """Build without transformers' load report: its 'classifier.weight | MISMATCH | Reinit' is the base's
     head replaced for the run's label count, before the checkpoint's trained head is put in, and printed
-    on an export's or evaluation's output it read as if the trained head were lost. The run's own log
+    on an export's, evaluation's or `generate --checkpoint`'s output it read as if the trained head were lost. The run's own log
     keeps it (there the head is fresh)."""
     from transformers.utils import logging as hf_logging
 

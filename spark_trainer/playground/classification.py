@@ -54,7 +54,7 @@ class ClassificationGenerator:
     def load(self, source: ModelSource, device: str) -> dict[str, Any]:
         import torch
 
-        from spark_trainer.export.classifier import prepared_recipe
+        from spark_trainer.export.classifier import prepared_recipe, quiet_head_report
         from spark_trainer.jobs.submit import frozen_config
         from spark_trainer.recipes.classification import run_label_names
 
@@ -73,7 +73,8 @@ class ClassificationGenerator:
             from spark_trainer.export.checkpoint import read_tensors
             from spark_trainer.playground.causal_lm import _copy_trainable
 
-            model = self.recipe.build_model(torch.device("cpu"), "fp32")
+            with quiet_head_report():  # the base's head replaced, before the checkpoint's trained one goes in
+                model = self.recipe.build_model(torch.device("cpu"), "fp32")
             _copy_trainable(model, read_tensors(source.path / "trainable.safetensors"), source.path)
         self.model = model.to(self.device).eval()
         return {"labels": list(self.recipe.labels.names), "input": self.kind}

@@ -122,3 +122,32 @@ def test_a_run_classifies_after_its_dataset_is_deleted(classifier_run: TrainedRu
     code, out, err = classify("--checkpoint", "20")
     assert code == 2 and err.count("\n") == 1 and json.loads(out)["error"] in err, err
     assert "holds no label names" in err and "dataset was deleted" in err, err
+
+
+def test_a_checkpoint_loads_without_transformers_load_report(classifier_run: TrainedRun, capsys) -> None:
+    """Seen: `generate RUN --checkpoint 20` printed transformers' LOAD REPORT ('classifier.weight | MISMATCH |
+    Reinit'), the base's head replaced before the checkpoint's trained one is put in, as export once did.
+    transformers' logger writes to the stderr it found at import, which capsys does not capture: a handler on
+    it sees what would be printed."""
+    import logging
+
+    class Kept(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.DEBUG)
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    kept = Kept()
+    hf_logger = logging.getLogger("transformers")
+    hf_logger.addHandler(kept)
+    try:
+        code = main(["--home", str(classifier_run.home), "generate", str(classifier_run.run_id), "--prompt",
+                     "refund my invoice", "--checkpoint", "20", "--device", "cpu"])
+    finally:
+        hf_logger.removeHandler(kept)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    said = "\n".join(kept.messages) + out + err
+    assert "LOAD REPORT" not in said and "MISMATCH" not in said, said
