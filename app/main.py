@@ -41,7 +41,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--theme", choices=THEMES, help="theme for this start (not saved)")
     parser.add_argument("--run", type=int, metavar="ID",
                         help="run to show with --view run-detail, run-evaluation, run-samples or playground "
-                        "(default: latest)")
+                        "(default: latest); with compare or compare-evaluations, compared with the latest two others")
     parser.add_argument("--prompt", metavar="TEXT", help="with --view playground: answer this prompt first")
     # For the start-up benchmark and tests: print when the first window is on screen, then quit.
     parser.add_argument("--exit-when-shown", action="store_true", help=argparse.SUPPRESS)

@@ -100,11 +100,20 @@ def _run_tab(title: str) -> Callable[[MainWindow], QWidget]:
     return show
 
 
+def compared_runs(window: MainWindow) -> list[int]:
+    """The runs the compare views show: the latest three, or with `--run ID` that run and the latest two
+    others (the option was ignored)."""
+    if not OPTIONS["run"]:
+        return _latest_runs(window, 3)
+    chosen = int(OPTIONS["run"])
+    return [chosen, *[r for r in _latest_runs(window, 3) if r != chosen][-2:]]
+
+
 def _compare(window: MainWindow) -> QWidget:
     view = window.show_view("runs")
-    latest = _latest_runs(window, 3)
-    if len(latest) >= 2:
-        view.compare(latest)
+    compared = compared_runs(window)
+    if len(compared) >= 2:
+        view.compare(compared)
     return window
 
 

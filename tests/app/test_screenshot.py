@@ -26,3 +26,20 @@ def test_the_setup_form_is_grabbed_after_its_checks_however_long_they_take(windo
     monkeypatch.setattr(experiment_setup_view, "check_setup", slow_check)
     assert screenshot.render(window, "experiment-setup", tmp_path / "setup.png")
     assert done, "grabbed before the form's check had answered"
+
+
+def test_compare_with_run_compares_that_run(window, qtbot, monkeypatch) -> None:
+    """`--view compare --run ID` (and compare-evaluations) ignored --run and compared the latest three runs."""
+    from app import screenshot
+    from spark_trainer.store import projects
+    from tests.app.gui_assets import add_experiment_with_runs
+
+    projects.create(window.store, "p")
+    made = [r.id for r in add_experiment_with_runs(window.store, "p", statuses=("completed",) * 4)]
+    monkeypatch.setitem(screenshot.OPTIONS, "run", made[0])
+    for target in ("compare", "compare-evaluations"):
+        screenshot.TARGETS[target](window)
+        assert window.views["runs"].compare_page.run_ids == [made[0], made[2], made[3]], target
+    monkeypatch.setitem(screenshot.OPTIONS, "run", None)
+    screenshot.TARGETS["compare"](window)
+    assert window.views["runs"].compare_page.run_ids == made[1:]  # the latest three, as before
