@@ -9,7 +9,8 @@ from spark_trainer.cli.format import positive_int
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    bench = sub.add_parser("bench", help="measure training speed against Hugging Face baselines", parents=[common])
+    bench = sub.add_parser("bench", help="measure training speed against Hugging Face baselines (in a temporary "
+                           "folder: no data home is read or written)", parents=[common])
     kinds = bench.add_subparsers(dest="bench_kind", required=True, metavar="KIND")
     lora = kinds.add_parser("lora", parents=[common],
                             help="LoRA fine-tuning: real tokens/s and peak memory vs HF Trainer (padded and packed)")
@@ -38,7 +39,16 @@ def cmd_bench_lora(ctx: Context, args: argparse.Namespace) -> Result:
 
     if args.steps is not None and args.steps < 1:
         raise BadInput("--steps must be at least 1")
+    say_home_unused(ctx, args)
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
     report = bench_lora(args.preset, steps=args.steps, compile=args.compile, attention=args.attention,
                         engines=engines, repeats=args.repeats, log=ctx.info)
     return Result(report, format_report(report))
+
+
+def say_home_unused(ctx: Context, args: argparse.Namespace) -> None:
+    """A benchmark's run and model live in a temporary folder, so its figures never land among the user's
+    runs: a --home given is said to be unused (it was ignored without a word)."""
+    if "home" in vars(args):
+        ctx.info(f"bench {args.bench_kind} works in a temporary folder of its own: --home {args.home} is not "
+                 "read or written")

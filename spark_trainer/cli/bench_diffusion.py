@@ -30,6 +30,9 @@ def cmd_bench_diffusion(ctx: Context, args: argparse.Namespace) -> Result:
 
     if args.steps is not None and args.steps < 1:
         raise BadInput("--steps must be at least 1")
+    from spark_trainer.cli.bench import say_home_unused
+
+    say_home_unused(ctx, args)
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
     report = bench_diffusion(args.preset, steps=args.steps, compile=args.compile, engines=engines,
                              repeats=args.repeats, log=ctx.info)
