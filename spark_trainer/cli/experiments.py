@@ -138,8 +138,12 @@ def _check_trainable(store: Store, config: ExperimentConfig, dataset: Dataset) -
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
     items = experiments.list_all(ctx.store, args.project)
-    rows = [(e.id, e.project, e.name, e.recipe, e.base_model, e.num_runs, e.created_at) for e in items]
-    return Result(items, table(["id", "project", "name", "recipe", "base model", "runs", "created"], rows,
+    # The dataset too, as the app's Open experiment… lists it (docs/cli-parity.md): experiments that differ
+    # only in their data were told apart by `exp show`, one at a time.
+    names = {d.id: d.name for d in datasets.list_all(ctx.store)} if items else {}
+    rows = [(e.id, e.project, e.name, e.recipe, e.dataset_text(names) or "-", e.base_model, e.num_runs, e.created_at)
+            for e in items]
+    return Result(items, table(["id", "project", "name", "recipe", "dataset", "base model", "runs", "created"], rows,
                                empty=f"no experiments in project {args.project!r} yet" if args.project else
                                      "no experiments yet; `spark-trainer exp create` or `spark-trainer train` makes one"))
 

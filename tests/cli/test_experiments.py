@@ -256,3 +256,19 @@ def test_exp_show_names_a_deleted_dataset_its_runs_trained_on(cli, store: Store)
     datasets.delete(store, d.id, force=True)  # both deleted: told apart by their names
     shown = cli("exp", "show", "tc").out
     assert "dataset             d (deleted)" in shown and f"run {run.id} on d-2 (deleted)" in shown
+
+
+def test_exp_list_names_each_experiments_dataset_as_open_experiment_does(cli, store: Store, tmp_path: Path) -> None:
+    """docs/cli-parity.md gives `exp list` for the app's Open experiment… (Name, Recipe, Dataset, ...), but it
+    printed no dataset: two experiments that differ in their data read alike."""
+    _reviews(store, tmp_path)
+    experiments.create(store, project="p", name="on-reviews", recipe="text-classification", base_model="x/y",
+                       dataset=1, config={})
+    experiments.create(store, project="p", name="no-data", recipe="causal-lm", base_model="x/y", dataset=None,
+                       config={})
+    listed = cli("exp", "list", "--project", "p")
+    assert listed.code == 0, listed.err
+    header, *rows = listed.out.splitlines()
+    assert header.split()[:5] == ["ID", "PROJECT", "NAME", "RECIPE", "DATASET"]
+    assert rows[0].split()[2:5] == ["on-reviews", "text-classification", "reviews"]
+    assert rows[1].split()[2:5] == ["no-data", "causal-lm", "-"]
