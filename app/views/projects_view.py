@@ -296,11 +296,14 @@ class ProjectsView(BaseView):
         store, home = self.store, self.store.home
 
         def read() -> tuple[projects.ProjectContents, list[Path]] | str:
-            from spark_trainer.jobs.deletion import project_folders
+            from spark_trainer.jobs.deletion import project_folders, refuse_if_pinned
+            from spark_trainer.store import runs
 
             contents = projects.contents(store, project.id)
             try:
                 in_use.check(store, "project", project.id)
+                for run in runs.list_all(store, project=project.id):
+                    refuse_if_pinned(run)  # one of its runs being exported
             except SparkError as exc:
                 return f"Cannot delete: {exc}."
             return contents, project_folders(contents, home)

@@ -84,13 +84,16 @@ def cmd_rename(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.jobs.deletion import refuse_if_pinned
     from spark_trainer.jobs.reconcile import reconcile
-    from spark_trainer.store import in_use
+    from spark_trainer.store import in_use, runs
 
     reconcile(ctx.store)  # a run whose worker died must not block the delete
     found = projects.contents(ctx.store, args.project)
     p = found.project
     in_use.check(ctx.store, "project", p.id)  # refuse before asking; the delete checks again
+    for run in runs.list_all(ctx.store, project=p.id):
+        refuse_if_pinned(run)  # one of its runs being exported
     summary = (
         f"project {p.name!r}: {p.num_datasets} datasets, {p.num_experiments} experiments, "
         f"{p.num_runs} runs, {found.num_metrics} metric points"

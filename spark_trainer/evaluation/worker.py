@@ -113,7 +113,7 @@ def _evaluate(store: Store, ev: Any, run_dir: Path, stop: threading.Event) -> tu
         return run_task(ev.task, config, None, Path(ev.data_path), device=device, dtype=dtype, tick=tick,
                         data_path=dataset, labels=labels), None
     # Pinned: a run still training prunes the checkpoint being read (see pinned_checkpoint).
-    with pinned_checkpoint(run_dir, ev.checkpoint, run_id=ev.run_id) as (checkpoint, step):
+    with pinned_checkpoint(run_dir, ev.checkpoint, run_id=ev.run_id, by="evaluation") as (checkpoint, step):
         return run_task(ev.task, config, checkpoint, Path(ev.data_path), device=device, dtype=dtype, tick=tick,
                         data_path=dataset, labels=labels), step
 

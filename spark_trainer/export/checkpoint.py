@@ -7,6 +7,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,21 +58,23 @@ PIN_PREFIX = ".pinned-"
 
 
 @contextmanager
-def pinned_checkpoint(run_dir: Path, spec: str | int, *, run_id: int | None = None) -> Iterator[tuple[Path, int]]:
+def pinned_checkpoint(run_dir: Path, spec: str | int, *, run_id: int | None = None,
+                      by: str = "") -> Iterator[tuple[Path, int]]:
     """`resolve_checkpoint`, the folder read through hard links of its own while the caller reads it.
 
     A run still training prunes its older checkpoints (`checkpoint.keep`) as it saves new ones: an
     export or evaluation of its last checkpoint lost the files mid-read ('No such file or directory').
     The links keep the files whatever the run deletes; they live in the run's folder (same filesystem)
     and are removed on leaving. A checkpoint pruned before it is linked is chosen again; where links
-    cannot be made (a filesystem without them) the folder is read as it is.
+    cannot be made (a filesystem without them) the folder is read as it is. `by` ("export", "evaluation")
+    is written in the pin's name, for a delete of the run to say what it waits for (`pin_holders`).
     """
     from spark_trainer.jobs import leftovers
 
     leftovers.remove_dead(Path(run_dir), PIN_PREFIX)
     for _ in range(5):
         path, step = resolve_checkpoint(run_dir, spec, run_id=run_id)
-        pin = Path(run_dir) / f"{PIN_PREFIX}{leftovers.tag()}-{uuid.uuid4().hex[:8]}"
+        pin = Path(run_dir) / f"{PIN_PREFIX}{by + '-' if by else ''}{leftovers.tag()}-{uuid.uuid4().hex[:8]}"
         try:
             _link_tree(path, pin / path.name)
         except FileNotFoundError:  # pruned between the choice and the links
@@ -88,6 +91,49 @@ def pinned_checkpoint(run_dir: Path, spec: str | int, *, run_id: int | None = No
         return
     raise OperationFailed(f"run {run_id}'s checkpoints were pruned faster than they could be read; "
                           "pause the run, or choose an older kept step")
+
+
+@dataclass(frozen=True)
+class PinHolder:
+    """A process reading one of a run's checkpoints through a pin: what it is ("export", "evaluation";
+    "" for a pin of an older version, whose name does not say), its pid, and its host when not this one."""
+
+    by: str
+    pid: int | None
+    host: str | None = None
+
+
+def pin_holders(run_dir: Path) -> list[PinHolder]:
+    """The processes holding a pin in `run_dir` now. A pin whose process is dead holds nothing (the judgement
+    of jobs/leftovers: this host's pid gone or reused; an older version's pin by its age). One made on another
+    machine sharing the home cannot be judged here: it holds until it is LEGACY_MAX_AGE_S old, so a machine
+    that died mid-export does not keep the run from being deleted for good."""
+    import time
+
+    from spark_trainer.jobs import leftovers
+    from spark_trainer.store.presence import host_tag
+
+    found = []
+    for pin in sorted(Path(run_dir).glob(f"{PIN_PREFIX}*")) if Path(run_dir).is_dir() else ():
+        rest = pin.name[len(PIN_PREFIX):]
+        if not pin.is_dir() or leftovers.dead_here(rest, pin):
+            continue
+        if "@" not in rest:  # an older version's `<pid>-<random>`, young enough to be in use
+            pid = rest.split("-")[0]
+            found.append(PinHolder("", int(pid) if pid.isdigit() else None))
+            continue
+        by, _, tagged = rest.rpartition("@")
+        parts = tagged.split("-")
+        host = parts[0] if parts and parts[0] != host_tag() else None
+        try:
+            old = time.time() - pin.stat().st_mtime > leftovers.LEGACY_MAX_AGE_S
+        except OSError:
+            continue  # removed meanwhile: its process is done with it
+        if host is not None and old:
+            continue
+        pid = parts[1] if len(parts) > 1 and parts[1].isdigit() else None
+        found.append(PinHolder(by.rstrip("-"), int(pid) if pid else None, host))
+    return found
 
 
 def _link_tree(src: Path, dest: Path) -> None:

@@ -91,7 +91,7 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
     hub.set_timeouts()
     run = runs.get(store, run_ref)
     pending.adopt_dead(store)  # an export killed before its record: found (and reused) below
-    with pinned_checkpoint(Path(run.run_dir), options.checkpoint, run_id=run.id) as (checkpoint, step):
+    with pinned_checkpoint(Path(run.run_dir), options.checkpoint, run_id=run.id, by="export") as (checkpoint, step):
         note = unsaved_best(store, run.id, Path(run.run_dir), step) if str(options.checkpoint) == "best" else None
         reused = find_reusable(store, run.id, step, options)
         if reused is not None:  # its card says what the store says now (evaluations, dataset name)

@@ -252,6 +252,7 @@ def delete(store: Store, run_id: int | str, *, keep_files: bool = False) -> Run:
     app made for it (spark_trainer.jobs.deletion: a folder the user chose stays); a playground model of
     the run that is loaded is unloaded (its process told why)."""
     reconcile(store)
+    deletion.refuse_if_pinned(runs.get(store, run_id))  # an export reading its checkpoint: nothing goes
     if store.full is not None and not keep_files:
         found = runs.get(store, run_id)
         in_use.check(store, "run", found.id)  # as the delete itself would, before anything goes
@@ -292,6 +293,8 @@ def delete_experiment(store: Store, ref: str | int, *, keep_files: bool = False)
     folders, as `delete` does one run; returns it and those of its runs' folders that were on disk
     (removed, or kept). On a full disk (Store.full) the folders go first, as `delete`'s do."""
     reconcile(store)  # a run whose worker died must not block the delete
+    for run in runs.list_all(store, experiment=experiments.get(store, ref).id):
+        deletion.refuse_if_pinned(run)  # one of its runs being exported: nothing goes
     removed: list[str] = []
     if store.full is not None and not keep_files:
         found = experiments.get(store, ref)
@@ -316,6 +319,8 @@ def delete_project(store: Store, project_id: int, folders: Sequence[Path], *, de
     """Delete a project's records and, with `delete_files`, `folders` (deletion.project_folders: inside
     the home only), for the command line and the app alike; returns the folders removed. On a full disk
     (Store.full) the folders go first, as `delete`'s do."""
+    for run in runs.list_all(store, project=project_id):
+        deletion.refuse_if_pinned(run)  # one of its runs being exported: nothing goes
     removed: list[Path] = []
     if store.full is not None and delete_files:
         found = projects.get(store, project_id)

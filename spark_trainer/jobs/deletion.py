@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from spark_trainer.disk import folder_bytes, gb
+from spark_trainer.errors import Conflict
 from spark_trainer.paths import DataHome
 from spark_trainer.store import experiments, exports, in_use, projects, runs
 from spark_trainer.store.entities import Run
@@ -92,6 +93,26 @@ def _plan(store: Store, kind: Literal["run", "experiment"], name: str, found: Se
                       sum(folder_bytes(Path(d)) for d in run_dirs + mine))
 
 
+# What a pin's process is doing, and what the refusal asks to finish.
+_PINNED_AS = {"export": ("is being exported", "the export"), "evaluation": ("is being evaluated", "the evaluation")}
+
+
+def refuse_if_pinned(run: Run) -> None:
+    """Raise Conflict when a process reads one of the run's checkpoints through a pin (an export, an
+    evaluation: export/checkpoint.pin_holders), naming it: its folder, deleted under it, failed the export
+    with a missing file. A pin whose process is dead blocks nothing (the sweep removes it)."""
+    from spark_trainer.export.checkpoint import pin_holders
+
+    holders = pin_holders(Path(run.run_dir)) if run.run_dir else []
+    if not holders:
+        return
+    first = holders[0]
+    doing, what = _PINNED_AS.get(first.by, ("has a checkpoint being read", "that process"))
+    who = (f"process {first.pid}" if first.pid is not None else "a process") + (
+        f" on {first.host}" if first.host else "")
+    raise Conflict(f"run {run.id} {doing} ({who}); let {what} finish or stop it before deleting")
+
+
 def plan_runs(store: Store, run_refs: Sequence[int | str]) -> DeletePlan:
     """What deleting these runs removes. Raises Conflict for one in progress (or being evaluated), and
     NotFound for an unknown id: the delete would refuse the same, so nothing is asked first.
@@ -102,6 +123,7 @@ def plan_runs(store: Store, run_refs: Sequence[int | str]) -> DeletePlan:
     chosen = [runs.get(store, ref) for ref in run_refs]
     for run in chosen:
         in_use.check(store, "run", run.id)
+        refuse_if_pinned(run)
     return _plan(store, "run", ", ".join(str(r.id) for r in chosen), chosen)
 
 
@@ -113,6 +135,8 @@ def plan_experiment(store: Store, ref: int | str) -> DeletePlan:
     experiment = experiments.get(store, ref)
     in_use.check(store, "experiment", experiment.id)
     found = sorted(runs.list_all(store, experiment=experiment.id), key=lambda run: run.id)
+    for run in found:
+        refuse_if_pinned(run)
     return _plan(store, "experiment", experiment.name, found)
 
 

@@ -1,5 +1,5 @@
 """Private folders a process makes in the data home and removes on leaving: checkpoint pins
-(`runs/<id>/.pinned-*`, export/checkpoint.py), export stagings (`exports/.staging-<name>-*`),
+(`runs/<id>/.pinned-[export-|evaluation-]*`, export/checkpoint.py), export stagings (`exports/.staging-<name>-*`),
 ingestion stagings (`datasets/.staging-*`, ingest/staging.py) and the video wizard's work folders
 (`cache/video/.work-*`, ingest/video/wizard.py).
 

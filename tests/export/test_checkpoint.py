@@ -132,3 +132,15 @@ def test_a_checkpoint_without_its_weights_file_is_one_line_naming_its_step_and_t
         read_tensors(pinned)
     assert str(refused.value) == (f"{tmp_path / 'checkpoints' / 'step-00000006' / 'trainable.safetensors'} is "
                                   "missing, so checkpoint step 6 cannot be read; choose another checkpoint (step 3)")
+
+
+def test_a_pin_names_what_reads_through_it_for_a_delete_to_say(tmp_path):
+    import os
+
+    from spark_trainer.export.checkpoint import PinHolder, pin_holders, pinned_checkpoint
+
+    _checkpoint(tmp_path, 10)
+    assert pin_holders(tmp_path) == []
+    with pinned_checkpoint(tmp_path, "last", run_id=3, by="export"):
+        assert pin_holders(tmp_path) == [PinHolder("export", os.getpid())]
+    assert pin_holders(tmp_path) == []
