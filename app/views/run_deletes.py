@@ -82,7 +82,11 @@ class RunDeletes(QObject):
 
     def _failed(self, message: str, exc: object) -> None:
         self.ctx.model.refresh()  # of several runs, those deleted before one refused are gone
-        self.refused.emit(f"Cannot delete: {message}" + (f" {self.where_to_stop}." if isinstance(exc, Conflict) else "."))
+        from spark_trainer.jobs.deletion import CheckpointInUse
+
+        # Pause and Cancel help a run in progress, not an export reading the run's checkpoint.
+        stoppable = isinstance(exc, Conflict) and not isinstance(exc, CheckpointInUse)
+        self.refused.emit(f"Cannot delete: {message}" + (f" {self.where_to_stop}." if stoppable else "."))
 
     def _read(self, plan: Callable[[], DeletePlan], ask: Callable[[DeletePlan], None]) -> Task:
         return self._start(plan, "read-delete", ask)

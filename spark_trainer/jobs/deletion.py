@@ -97,8 +97,12 @@ def _plan(store: Store, kind: Literal["run", "experiment"], name: str, found: Se
 _PINNED_AS = {"export": ("is being exported", "the export"), "evaluation": ("is being evaluated", "the evaluation")}
 
 
+class CheckpointInUse(Conflict):
+    """A run's checkpoint is being read by an export or evaluation (no Pause or Cancel of the run helps)."""
+
+
 def refuse_if_pinned(run: Run) -> None:
-    """Raise Conflict when a process reads one of the run's checkpoints through a pin (an export, an
+    """Raise CheckpointInUse when a process reads one of the run's checkpoints through a pin (an export, an
     evaluation: export/checkpoint.pin_holders), naming it: its folder, deleted under it, failed the export
     with a missing file. A pin whose process is dead blocks nothing (the sweep removes it)."""
     from spark_trainer.export.checkpoint import pin_holders
@@ -110,7 +114,7 @@ def refuse_if_pinned(run: Run) -> None:
     doing, what = _PINNED_AS.get(first.by, ("has a checkpoint being read", "that process"))
     who = (f"process {first.pid}" if first.pid is not None else "a process") + (
         f" on {first.host}" if first.host else "")
-    raise Conflict(f"run {run.id} {doing} ({who}); let {what} finish or stop it before deleting")
+    raise CheckpointInUse(f"run {run.id} {doing} ({who}); let {what} finish or stop it before deleting")
 
 
 def plan_runs(store: Store, run_refs: Sequence[int | str]) -> DeletePlan:

@@ -126,3 +126,27 @@ def test_deleting_runs_can_keep_their_folders(qtbot, store, ctx, tmp_path) -> No
     _deleted(qtbot, view)
     assert all(Path(r.run_dir).is_dir() for r in made)
     assert view.banner.text() == "Deleted runs " + f"{made[0].id}, {made[1].id}; 2 run folders kept on disk."
+
+
+def test_deleting_a_run_being_exported_is_refused_naming_the_export(qtbot, store, ctx) -> None:
+    """The walk: the app's Delete removed a run's folder under a `spark-trainer export` reading its checkpoint.
+    Refused before asking, naming the export's process, with no word of Pause or Cancel (the run is not running)."""
+    import subprocess
+    import sys
+
+    from tests.jobs.test_control import _pin_of
+
+    view, made, _other = _listed(qtbot, store, ctx, "completed")
+    exporter = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        _pin_of(Path(made[0].run_dir), exporter.pid)
+        view.table.select_keys([made[0].id])
+        _menu_item(view, "delete").trigger()
+        qtbot.waitUntil(lambda: view.banner.text().startswith("Cannot delete") and not view.list_actions.busy,
+                        timeout=10_000)
+    finally:
+        exporter.kill()
+        exporter.wait()
+    assert view.banner.text() == (f"Cannot delete: run {made[0].id} is being exported (process {exporter.pid}); let "
+                                  "the export finish or stop it before deleting.")
+    assert view.list_actions.deletes.box is None and Path(made[0].run_dir).is_dir()
