@@ -67,6 +67,22 @@ class RefusalWatch(QObject):
             self.banner.clear_message()
 
 
+RUN_ERROR = "run-error"  # `about` of the run page's banner while it shows the run's own error
+
+
+def page_banner_outdated(banner: Any, run: Run) -> bool:
+    """Whether the run page's banner no longer holds for `run`: the run's own error (`about` RUN_ERROR) once
+    the run has none, a 'Run 2 is now queued' once it moved on, a 'Cannot delete: run 6 is in progress'
+    once it is not. Any other error or warning (an action refused, a full disk) stays until the next action
+    replaces it: cleared because the run had no error of its own, it went at the next poll, unread."""
+    status_of = {run.id: run.status}.get
+    if banner.role == "error" and banner.about == RUN_ERROR:
+        return not run.error or run.status not in (RunStatus.FAILED, RunStatus.INTERRUPTED)
+    if banner.role == "error":
+        return stale_refusal(banner.text(), status_of)
+    return banner.role == "ok" and outdated(banner.text(), status_of)
+
+
 def can(action: str, status: RunStatus) -> bool:
     """Whether a run in `status` can be paused, resumed or cancelled."""
     if action == "pause":

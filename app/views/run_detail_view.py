@@ -34,7 +34,7 @@ from app.flow_layout import FlowLayout
 from app.line_banner import LineBanner
 from app.views.eval_report_panel import EvalReportPanel
 from app.views.priority_dialog import RunPriority, queue_places
-from app.views.run_actions import can, outdated
+from app.views.run_actions import RUN_ERROR, can, page_banner_outdated
 from app.views.run_deletes import ON_ITS_PAGE, RunDeletes
 from app.views.run_detail_reads import RunStatic, read_static
 from app.views.run_exports import RunExportsWidget
@@ -278,9 +278,8 @@ class RunDetailView(QWidget):
         self.delete_button.setEnabled(not status.is_active)
         self.clone_button.setEnabled(True)
         if run.error and status in (RunStatus.FAILED, RunStatus.INTERRUPTED):
-            self.banner.show_message(run.error.splitlines()[0], "error")
-        elif (self.banner.role == "error" and not run.error) or (
-                self.banner.role == "ok" and outdated(self.banner.text(), {run.id: status}.get)):
+            self.banner.show_message(run.error.splitlines()[0], "error", about=RUN_ERROR)
+        elif page_banner_outdated(self.banner, run):
             self.banner.clear_message()
 
     def _load_static(self) -> Task | None:

@@ -423,3 +423,35 @@ def test_a_run_deleted_with_its_project_in_this_window_says_so_and_offers_nothin
     buttons = (view.cancel_button, view.pause_button, view.resume_button, view.delete_button, view.export_button,
                view.evaluate_button, view.playground_button, view.clone_button, view.extend_button)
     assert [b.text() for b in buttons if b.isEnabled()] == []
+
+
+def test_an_error_said_of_an_active_run_stays_until_what_it_says_is_gone(store, ctx, qtbot) -> None:
+    """The walk: an error shown on the page of a running run (an action refused, a disk full) went at the
+    next poll, a second later, unread. It stays; the run's own error goes once the run no longer has it."""
+    from dataclasses import replace
+
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.store.entities import RunStatus
+
+    run = _cancelled_run(store)
+    ctx.scheduler.stop()
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    view.show_run(run.id)
+    qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
+    running = replace(run, status=RunStatus.RUNNING, step=3, error=None)
+    ctx.model.runs.apply_written(running)
+    qtbot.waitUntil(lambda: view.badge.text() == "running")
+    view._act_failed("the database cannot be written: disk full")  # what a refused Pause says
+    for step in (4, 5):  # the next polls
+        ctx.model.runs.apply_written(replace(running, step=step))
+        qtbot.waitUntil(lambda s=step: view.progress.value() == s)
+        assert view.banner.isVisible() and view.banner.text() == "the database cannot be written: disk full"
+    failed = replace(running, status=RunStatus.FAILED, step=6, error="CUDA out of memory\ntraceback")
+    ctx.model.runs.apply_written(failed)
+    qtbot.waitUntil(lambda: view.banner.text() == "CUDA out of memory")
+    ctx.model.runs.apply_written(replace(failed, status=RunStatus.QUEUED, error=None))  # resumed
+    qtbot.waitUntil(lambda: view.badge.text() == "queued")
+    assert not view.banner.isVisible(), view.banner.text()
+    view.stop()
