@@ -240,6 +240,9 @@ class RunDetailView(QWidget):
             here = self.ctx.deleted_here.get(run_id)
             self.banner.show_message(f"Run {run_id} no longer exists: it was deleted {here}." if here else
                                      f"Run {run_id} no longer exists (deleted by another window or command)", "error")
+            self.exports_tab.run_gone(self.banner.text())  # their records went with it
+            self.badge.setText("deleted")  # not the status it last had, beside "no longer exists"
+            self.badge.setStyleSheet("padding: 2px 8px; border-radius: 8px; background: #6e7681; color: white;")
 
     def _on_log(self, run_id: int, text: str, reset: bool) -> None:
         if run_id != self.run_id:

@@ -119,6 +119,16 @@ class RunExportsWidget(QWidget):
         for r in range(self.exports.rowCount()):
             self.exports.item(r, 0).setData(Qt.ItemDataRole.UserRole, found[r].id)
 
+    def run_gone(self, why: str) -> None:
+        """The run was deleted (here or by another process): its exports' and evaluations' records went
+        with it, and nothing can be exported or evaluated from it (`why` says so on the buttons)."""
+        self.run = None
+        _fill(self.exports, [])
+        _fill(self.evaluations, [])
+        for button in (self.export_button, self.evaluate_button):
+            button.setEnabled(False)
+            button.setToolTip(why)
+
     def open_export(self) -> QWidget | None:
         from app.views.export_dialog import ExportDialog
 
