@@ -37,7 +37,7 @@ from app.views.run_actions import RefusalWatch
 from app.views.welcome_panel import DEMO_CHOICES, WelcomePanel
 from app.widgets import MessageBanner, cap_columns, select_row_id, selected_row_id, table_texts
 from app.workers import Task
-from spark_trainer.errors import SparkError
+from spark_trainer.errors import NotFound, SparkError
 from spark_trainer.store import in_use, projects
 from spark_trainer.store.entities import Project, local_time
 from spark_trainer.store.store import Store
@@ -247,13 +247,27 @@ class ProjectsView(BaseView):
     def _names(self) -> set[str]:
         return {p.name for p in self.ctx.model.projects.projects}
 
-    def _write(self, name: str, fn: Callable[[], Any], done: Callable[[Any], None], failed: str) -> Task:
-        """Run a store write (or read) on the pool; `done` gets its result on the GUI thread."""
+    def _write(self, name: str, fn: Callable[[], Any], done: Callable[[Any], None], failed: str,
+               project: Project | None = None) -> Task:
+        """Run a store write (or read) on the pool; `done` gets its result on the GUI thread. `project`: the
+        one it acts on, which another process may have deleted meanwhile (`_gone`)."""
         task = Task(lambda _ctx: fn(), owner=self, name=name)
         task.signals.succeeded.connect(done)
-        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(f"{failed}: {message}", "error"))
+        task.signals.failed.connect(lambda message, exc: self._gone(project) if project is not None and isinstance(
+            exc, NotFound) else self.banner.show_message(f"{failed}: {message}", "error"))
         self._task = self.ctx.tasks.start(task, self.ctx.pool)
         return task
+
+    def _gone(self, project: Project) -> None:
+        """The project was deleted by another process (`project delete` in a terminal) since the list was
+        read: the store's words ("no project named or numbered '7'; see `spark-trainer project list`") named
+        its id and a command; say it in the window's words, and the list drops it now."""
+        if self.ctx.current_project == project.id:
+            self.ctx.set_current_project(None)
+        self.ctx.model.projects.apply_removed(project.id)
+        self.ctx.model.refresh()
+        self.banner.show_message(f"Project {project.name!r} no longer exists (deleted elsewhere); the list has been "
+                                 "refreshed.", "warning")
 
     def _create(self, name: str, description: str) -> Task:
         store = self.store
@@ -285,7 +299,7 @@ class ProjectsView(BaseView):
             self.ctx.model.refresh()
 
         return self._write("rename-project", lambda: projects.rename(store, project.id, new_name), renamed,
-                           "Could not rename")
+                           "Could not rename", project)
 
     def delete_selected(self) -> Task | None:
         """Read what deleting the selected project would remove (on the pool), then ask; the dialog
@@ -309,7 +323,7 @@ class ProjectsView(BaseView):
             return contents, project_folders(contents, home)
 
         return self._write("read-project", read, lambda found: self._ask_delete(project, found),
-                           "Could not read the project")
+                           "Could not read the project", project)
 
     def _ask_delete(self, project: Project, found: tuple[projects.ProjectContents, list[Path]] | str) -> None:
         if isinstance(found, str):
@@ -340,7 +354,7 @@ class ProjectsView(BaseView):
             # about no project: it goes when one is chosen
             self.banner.show_message(f"Deleted project {project.name!r}{note}.", "ok")
 
-        return self._write("delete-project", delete, deleted, "Could not delete")
+        return self._write("delete-project", delete, deleted, "Could not delete", project)
 
     def busy(self) -> bool:
         return self._task is not None and not self._task.delivered

@@ -31,3 +31,36 @@ def test_the_delete_dialog_shows_what_the_folders_hold_whole(qtbot, name) -> Non
     note = dialog.files_note
     assert note.isVisible() and note.height() >= note.heightForWidth(note.width())
     assert note.mapTo(dialog, note.rect().topRight()).x() <= dialog.width()
+
+
+@pytest.mark.parametrize("action", ["rename", "delete-asked", "delete-confirmed"])
+def test_a_project_deleted_by_another_process_is_said_so_in_the_window_s_words(qtbot, store, ctx, action) -> None:
+    """The walk: renaming or deleting a project `spark-trainer project delete` had just removed said "no project
+    named or numbered '7'; see `spark-trainer project list`" (its id, and a command) in the window."""
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from app.views.projects_view import ProjectsView
+    from spark_trainer.store import projects
+    from tests.app.model_sync import shown, sync_model
+
+    alpha = projects.create(store, "alpha")
+    projects.create(store, "beta")
+    view = shown(qtbot, ctx, ProjectsView(store, ctx), (1000, 700))
+    sync_model(qtbot, ctx)
+    view.select(alpha.id)
+    if action == "rename":
+        dialog = view.rename_selected()
+        dialog.name.setText("alpha-2")
+        projects.delete(store, alpha.id)  # by another process, while the dialog was open
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    elif action == "delete-asked":
+        projects.delete(store, alpha.id)  # before this window's next read of the list
+        view.delete_selected()
+    else:
+        view.delete_selected()
+        qtbot.waitUntil(lambda: view.dialog is not None and not view.busy(), timeout=10_000)
+        projects.delete(store, alpha.id)  # while the box asked
+        view.dialog.confirm.click()
+    qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
+    assert view.banner.text() == "Project 'alpha' no longer exists (deleted elsewhere); the list has been refreshed."
+    qtbot.waitUntil(lambda: [r[0] for r in view.row_texts()] == ["beta"], timeout=10_000)
