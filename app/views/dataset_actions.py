@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox
 from app.confirm import ask_destructive
 from app.views.name_dialog import NameDialog
 from app.workers import Task, TaskContext, pending
-from spark_trainer.errors import SparkError
+from spark_trainer.errors import NotFound, SparkError
 from spark_trainer.store import datasets, in_use
 
 if TYPE_CHECKING:
@@ -66,8 +66,8 @@ class DatasetActions:
         store = self.store
         task = Task(lambda _ctx: rename_dataset(store, dataset.id, new_name), owner=self, name="rename-dataset")
         task.signals.succeeded.connect(self._renamed)
-        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(f"Could not rename: {message}",
-                                                                                   "error"))
+        task.signals.failed.connect(lambda message, exc: self._gone(dataset) if isinstance(exc, NotFound) else
+                                    self.banner.show_message(f"Could not rename: {message}", "error"))
         self.rename_task = self.ctx.tasks.start(task, self.ctx.pool)
         return task
 
@@ -95,6 +95,7 @@ class DatasetActions:
         store = self.store
 
         def check(_ctx: TaskContext) -> str:
+            datasets.get(store, dataset.id)  # NotFound: deleted elsewhere, nothing to ask about
             try:
                 in_use.check(store, "dataset", dataset.id)
             except SparkError as exc:
@@ -103,8 +104,7 @@ class DatasetActions:
 
         task = Task(check, owner=self, name="check-dataset")
         task.signals.succeeded.connect(lambda refused: self._ask_delete(dataset, refused))
-        task.signals.failed.connect(lambda message, _exc: self.banner.show_message(f"Could not delete: {message}",
-                                                                                    "error"))
+        task.signals.failed.connect(lambda message, exc: self._delete_failed(dataset, message, exc))
         self.delete_task = self.ctx.tasks.start(task, self.ctx.pool)
         return task
 
@@ -136,11 +136,24 @@ class DatasetActions:
         """Experiments use it, or paused runs train on it: ask again, saying what that leaves them (the store's
         words ask for --force, which this window has no place for, and it has no way to delete an experiment
         either)."""
+        if isinstance(exc, NotFound):
+            self._gone(dataset)
+            return
         if not isinstance(exc, datasets.DatasetInUse):
             self.banner.show_message(f"Could not delete: {message}", "error")
             return
         self.confirm_box = ask_destructive(self, f"Delete {dataset.name} anyway?", in_use_text(dataset.name, exc),
                                            "Delete anyway", lambda: self._delete(dataset, force=True))
+
+    def _gone(self, dataset: Dataset) -> None:
+        """The dataset was deleted by another process (`dataset delete`, or `project delete` with its project)
+        since the list was read: the store's words named its id and a command to run; say it in the window's
+        words, and the list drops it now."""
+        self.banner.show_message(f"Dataset {dataset.name!r} no longer exists (deleted elsewhere); the list has been "
+                                 "refreshed.", "warning", about=dataset.project_id)
+        self.ctx.model.datasets.apply_removed(dataset.id)
+        self.ctx.model.refresh()
+        self.refresh()
 
     def _deleted(self, dataset: Dataset) -> None:
         self.banner.show_message(f"Deleted dataset {dataset.name!r}.", "ok", about=dataset.project_id)
