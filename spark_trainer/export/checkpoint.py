@@ -80,9 +80,16 @@ def pinned_checkpoint(run_dir: Path, spec: str | int, *, run_id: int | None = No
         except FileNotFoundError:  # pruned between the choice and the links
             shutil.rmtree(pin, ignore_errors=True)
             continue
-        except OSError:  # no hard links here: read the folder itself
+        except OSError:  # no hard links here: read the folder itself, the pin left empty to say who reads it
             shutil.rmtree(pin, ignore_errors=True)
-            yield path, step
+            try:
+                pin.mkdir()
+            except OSError:
+                pass  # a run folder that cannot be written: nothing to pin with, the read goes on
+            try:
+                yield path, step
+            finally:
+                shutil.rmtree(pin, ignore_errors=True)
             return
         try:
             yield pin / path.name, step

@@ -144,3 +144,22 @@ def test_a_pin_names_what_reads_through_it_for_a_delete_to_say(tmp_path):
     with pinned_checkpoint(tmp_path, "last", run_id=3, by="export"):
         assert pin_holders(tmp_path) == [PinHolder("export", os.getpid())]
     assert pin_holders(tmp_path) == []
+
+
+def test_without_hard_links_the_pin_still_says_who_reads_the_checkpoint(tmp_path, monkeypatch):
+    """A filesystem without hard links: the export reads the folder itself, and an empty pin still keeps a
+    delete of the run from removing it mid-read."""
+    import errno
+    import os
+
+    from spark_trainer.export import checkpoint
+
+    def no_links(_src, _dest):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    last = _checkpoint(tmp_path, 10)
+    monkeypatch.setattr(checkpoint.os, "link", no_links)
+    with checkpoint.pinned_checkpoint(tmp_path, "last", run_id=3, by="export") as (read, _step):
+        assert read == last
+        assert checkpoint.pin_holders(tmp_path) == [checkpoint.PinHolder("export", os.getpid())]
+    assert checkpoint.pin_holders(tmp_path) == [] and not list(tmp_path.glob(".pinned-*"))

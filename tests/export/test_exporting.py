@@ -374,19 +374,23 @@ def test_an_export_that_fills_the_disk_is_one_line_naming_the_place_and_leaves_n
     assert code == 0 and (small / "out" / "model.safetensors").is_file(), err
 
 
-def test_a_run_deleted_while_it_is_exported_leaves_no_unrecorded_export_folder(lora_run, tmp_path) -> None:
+def test_a_run_deleted_while_it_is_exported_leaves_no_unrecorded_export_folder(lora_run, tmp_path,
+                                                                               monkeypatch) -> None:
     """The run deleted (the app, another terminal) while its export was being written: the export said
     'conflicts with existing data: FOREIGN KEY constraint failed' and its folder stayed (in exports/, or
-    --out), recorded nowhere. It now says what happened, and the folder is gone with the run."""
+    --out), recorded nowhere. It now says what happened, and the folder is gone with the run. (A delete
+    is refused while the export's pin is there, tests/jobs/test_control.py; this one looked before the
+    export pinned the checkpoint, the race that check cannot close.)"""
     import shutil
 
     from spark_trainer.errors import OperationFailed
     from spark_trainer.export import ExportOptions, export_run
-    from spark_trainer.jobs import control
+    from spark_trainer.jobs import control, deletion
 
     source, run = lora_run
     home = tmp_path / "home"
     shutil.copytree(source, home)
+    monkeypatch.setattr(deletion, "refuse_if_pinned", lambda _run: None)
 
     def delete_it(phase: str, _done: int, _total: int) -> None:
         if phase == "finishing":
