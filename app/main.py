@@ -371,6 +371,7 @@ def _render(args: argparse.Namespace, home: str | None, qsettings: object) -> in
         store.close()
         return 2
     window = MainWindow(store, qsettings, restore_state=False)
+    window.ctx.scheduler.forbid()  # before the poller's first pass: a screenshot starts no queued run
     if args.theme:
         window.apply_theme(args.theme)
     from app.screenshot import OPTIONS, render

@@ -29,6 +29,7 @@ class RunScheduler(QObject):
         self.model = model
         self.status_message = status_message
         self.awake = KeepAwake()
+        self.forbidden = False  # forbid(): a window that only renders a screenshot
         self.tray: QSystemTrayIcon | None = None
         model.runs.run_finished.connect(self._notify)
         model.runs.runs_updated.connect(self._keep_awake)
@@ -39,8 +40,16 @@ class RunScheduler(QObject):
     def running(self) -> bool:
         return self.model.poller.scheduling
 
+    def forbid(self) -> None:
+        """Never start queued runs in this window: a screenshot only looks (the Runs view, built for it, starts
+        scheduling; a queued run started, and trained, because a PNG of the Projects view was made)."""
+        self.stop()
+        self.forbidden = True
+
     def start(self) -> None:
         """Start queued runs from now on (the first pass at once)."""
+        if self.forbidden:
+            return
         if not self.model.poller.scheduling:
             self.model.poller.scheduling = True
             self.tick()

@@ -197,3 +197,24 @@ def test_an_empty_home_is_refused_not_taken_as_no_home(capsys) -> None:
     with pytest.raises(SystemExit) as ended:
         _parse(["--home", ""])
     assert ended.value.code == 2 and "argument --home: is empty" in capsys.readouterr().err
+
+
+def test_a_screenshot_starts_no_queued_run(home, tmp_path) -> None:
+    """A walk: `--view projects --screenshot F` of a home with a queued run started the run (the Runs view,
+    built for the window, turned scheduling on) and it trained to the end."""
+    from spark_trainer.store import projects, runs
+    from spark_trainer.store.entities import RunStatus
+    from spark_trainer.store.store import Store
+    from tests.app.gui_assets import add_experiment_with_runs
+
+    with Store.open(home) as store:
+        projects.create(store, "p")
+        [queued] = add_experiment_with_runs(store, "p", statuses=("queued",))
+    for view in ("projects", "runs"):
+        proc = subprocess.run([sys.executable, "-m", "app.main", "--home", str(home), "--view", view,
+                               "--screenshot", str(tmp_path / f"{view}.png")], capture_output=True, text=True,
+                              timeout=120, env=subprocess_env(QT_QPA_PLATFORM="offscreen"))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    with Store.open(home) as store:
+        run = runs.get(store, queued.id)
+        assert run.status == RunStatus.QUEUED and run.pid is None, (run.status, runs.events(store, run.id))
