@@ -49,6 +49,21 @@ def scrolled_column(*, sideways: bool = True) -> tuple[QScrollArea, QVBoxLayout]
     return area, QVBoxLayout(inner)
 
 
+def scrolled_page(page: QWidget) -> QWidget:
+    """A frameless scroll area filling `page` (a wizard page, a settings view), and the widget inside it to
+    lay out the page's content on: a window shorter than that content (1024 x 600) scrolls it rather than
+    pushing the wizard's buttons, or the last settings, off the screen."""
+    outer = QVBoxLayout(page)
+    outer.setContentsMargins(0, 0, 0, 0)
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    inner = QWidget()
+    area.setWidget(inner)
+    outer.addWidget(area)
+    return inner
+
+
 def error_label(*, room: bool = False) -> QLabel:
     """A red, wrapping label shown under a field when its value is not accepted (hidden otherwise).
     `room`: its line stays while hidden, so the fields below do not move as it comes and goes (a

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app import file_dialogs, theme
 from app.context import AppContext
+from app.forms.cells import scrolled_page
 from app.views.video_wizard_pages import ConfigurePage, ProcessPage, SummaryPage
 from app.widgets import DropZone, MessageBanner, human_bytes
 from app.workers import Task, TaskContext
@@ -75,7 +76,7 @@ class AddVideosPage(QWizardPage):
         self.remove = QPushButton("Remove selected")
         self.remove.clicked.connect(self._remove_selected)
         self.banner = MessageBanner()
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolled_page(self))
         layout.addWidget(self.drop)
         layout.addWidget(self.banner)
         layout.addWidget(self.list, 1)
@@ -171,7 +172,7 @@ class InspectPage(QWizardPage):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolled_page(self))
         layout.addWidget(self.table, 1)
         layout.addWidget(self.summary)
 
@@ -262,7 +263,11 @@ class VideoWizard(QWizard):
         self.result: Any = None
         self.setWindowTitle("Video wizard")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
-        self.setMinimumSize(900, 620)
+        # Fits a 1024 x 600 screen with its title bar and panel: the pages scroll (scrolled_page), the
+        # buttons stay in sight. 900 x 620 put Next and Cancel below such a screen's edge.
+        self.setMinimumSize(640, 420)
+        screen = (parent.screen() if parent is not None else QGuiApplication.primaryScreen()).availableGeometry()
+        self.resize(min(900, screen.width()), min(620, screen.height()))
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.add_page = AddVideosPage(self)
         self.inspect_page = InspectPage(self)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import file_dialogs
+from app.forms.cells import scrolled_page
 from app.widgets import MessageBanner
 from app.workers import Task, TaskContext, pending
 from spark_trainer.errors import SparkError
@@ -52,7 +53,7 @@ class ConfigurePage(QWizardPage):
         self.setTitle("Configure")
         self.setSubTitle("How frames are chosen and processed. The estimate updates as you change settings.")
         self.owner = wizard
-        form = QFormLayout(self)
+        form = QFormLayout(scrolled_page(self))
         self.project = QComboBox()
         self.name = QLineEdit()
         self.name.setPlaceholderText("automatic (from the first folder or video added)")
@@ -217,7 +218,7 @@ class ProcessPage(QWizardPage):
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(LOG_LINES)
         self.banner = MessageBanner()
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolled_page(self))
         layout.addWidget(self.current)
         layout.addWidget(self.video_progress)
         layout.addWidget(self.overall)
@@ -334,7 +335,7 @@ class SummaryPage(QWizardPage):
         self.notes = QLabel("")
         self.notes.setObjectName("Muted")
         self.notes.setWordWrap(True)
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolled_page(self))
         for widget in (self.headline, self.link, self.table, self.notes):
             layout.addWidget(widget)
 

@@ -279,3 +279,33 @@ def test_a_problem_row_is_readable_in_both_themes(qtbot, qapp, themed, datasets_
     assert background.name() == theme.current().error_bg
     text = max(pixels, key=lambda p: _contrast(p, background))  # the glyphs' core
     assert _contrast(text, background) >= 4.5, (text.name(), background.name())
+
+
+def test_the_wizard_fits_a_1024x600_screen_with_its_buttons_in_sight(qtbot, datasets_view):
+    """Its minimum was 900 x 620: on a 1024 x 600 screen Next and Cancel were below the screen's edge.
+    Now the pages scroll and the buttons stay put."""
+    wizard = datasets_view.open_video_wizard()
+    wizard.setStartId(wizard.CONFIGURE)  # the tallest page
+    wizard.restart()
+    wizard.resize(1000, 540)  # 1024 x 600 less a title bar and a panel
+    qtbot.waitUntil(lambda: wizard.height() <= 540)
+    _buttons_and_last_setting_in_sight(qtbot, wizard)
+    wizard.resize(wizard.minimumSize())  # smaller still, the page scrolls
+    qtbot.wait(20)
+    _buttons_and_last_setting_in_sight(qtbot, wizard)
+
+
+def _buttons_and_last_setting_in_sight(qtbot, wizard) -> None:
+    from app.wheel_guard import scroll_area_of
+
+    for which in (QWizard.WizardButton.NextButton, QWizard.WizardButton.CancelButton):
+        button = wizard.button(which)
+        assert button.isVisible()
+        assert button.mapTo(wizard, button.rect().bottomRight()).y() < wizard.height()
+    page = wizard.configure_page
+    last = page.val_fraction
+    area = scroll_area_of(last)
+    assert area is not None
+    area.ensureWidgetVisible(last)
+    qtbot.wait(20)
+    assert not last.visibleRegion().isEmpty()
