@@ -27,10 +27,12 @@ from PySide6.QtWidgets import (
 
 from app import file_dialogs
 from app.context import AppContext
+from app.forms.cells import scrolled_column
 from app.relaunch import env_home_line
 from app.theme import current as current_theme
 from app.views.base import BaseView
 from app.views.settings_token import TokenSettingsMixin
+from app.wheel_guard import guard_wheel
 from app.workers import Task, pending
 from spark_trainer import home_record
 from spark_trainer.errors import SparkError
@@ -63,11 +65,14 @@ class SettingsView(TokenSettingsMixin, BaseView):
         self._read_task: Task | None = None
         self._save_task: Task | None = None
         self._unsaved: dict[str, object] = {}  # key -> value waiting to be written, in order
-        self.body.addWidget(self._data_home_group())
-        self.body.addWidget(self._token_group())
-        self.body.addWidget(self._runs_group())
-        self.body.addWidget(self._watch_group())
-        self.body.addStretch(1)
+        # The groups scroll: at 1024 x 600 the last timers were below the window's edge, out of reach.
+        self.scroll, column = scrolled_column(sideways=False)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.body.addWidget(self.scroll, 1)
+        for group in (self._data_home_group(), self._token_group(), self._runs_group(), self._watch_group()):
+            column.addWidget(group)
+        column.addStretch(1)
+        guard_wheel(self.scroll.widget())  # the wheel scrolls the groups, never a setting under the pointer
         self.refresh()
 
     # -- layout -------------------------------------------------------------------------------

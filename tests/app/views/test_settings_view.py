@@ -200,3 +200,22 @@ def test_a_setting_stored_in_the_wrong_type_shows_its_default_and_says_so(qtbot,
     assert view.max_runs.value() == 1 and not view.sharing.isChecked() and view.grace.value() == 45
     assert view.banner.role == "warning" and "max_concurrent_runs: the stored value 'abc' is not usable" in \
         view.banner.text() and "allow_gpu_sharing" not in view.banner.text()
+
+
+def test_every_setting_can_be_reached_in_a_1024x600_window(qtbot, window, store):
+    # Seen: at 1024 x 600 Settings had no scroll area and its last timers were below the window's edge.
+    from PySide6.QtCore import QPoint
+
+    from app.wheel_guard import scroll_area_of
+
+    window.resize(1024, 560)  # 1024 x 600 less a title bar
+    view = window.show_view("settings")
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+    qtbot.waitUntil(lambda: window.height() <= 560)
+    last = view.watch["playground_idle_seconds"]
+    area = scroll_area_of(last)
+    assert area is not None and area.isVisible()
+    area.ensureWidgetVisible(last)
+    qtbot.wait(20)
+    assert not last.visibleRegion().isEmpty()
+    assert last.mapTo(window, QPoint(0, last.height())).y() <= window.height()
