@@ -111,8 +111,26 @@ def _indicators(t: Theme) -> str:
     """
 
 
+def _buttons(t: Theme) -> str:
+    """Every button shows where the keyboard is: Fusion's focus mark (a faint inner line) went unseen, and
+    primary buttons had none at all. A ring of 2 px, drawn on a border each button always has (in its
+    background's colour or a faint one), so taking the focus never changes a button's size. A dialog's
+    default button (what Return presses) has the accent edge. Primary buttons: see stylesheet()."""
+    return f"""
+    QPushButton {{ background: {t.alt_base}; border: 1px solid {t.faint}; border-radius: 5px;
+        padding: 5px 13px; }}
+    QPushButton:hover {{ border-color: {t.muted}; }}
+    QPushButton:pressed, QPushButton:checked {{ background: {t.base}; }}
+    QPushButton:default {{ border-color: {t.accent}; }}
+    QPushButton:focus {{ border: 2px solid {t.accent}; padding: 4px 12px; }}
+    QPushButton:disabled {{ border-color: {t.border}; }}
+    QPushButton::menu-indicator {{ subcontrol-origin: padding; subcontrol-position: right center; right: 4px; }}
+    QToolButton:focus {{ border: 2px solid {t.accent}; border-radius: 4px; }}
+    """
+
+
 def stylesheet(t: Theme) -> str:
-    return _indicators(t) + f"""
+    return _indicators(t) + _buttons(t) + f"""
     QListWidget#NavList {{ background: {t.base}; border: none; border-right: 1px solid {t.border};
         font-size: 14px; outline: 0; }}
     QListWidget#NavList::item {{ padding: 9px 14px; border-radius: 6px; margin: 2px 6px; }}
@@ -131,9 +149,10 @@ def stylesheet(t: Theme) -> str:
     QFrame#Card {{ border: 1px solid {t.border}; border-radius: 8px; background: {t.alt_base}; }}
     QLabel#CardValue {{ font-size: 22px; font-weight: 600; }}
     QLabel#BigTitle {{ font-size: 26px; font-weight: 600; }}
-    QPushButton[primary="true"] {{ background: {t.accent}; color: {t.accent_text}; border: none;
-        border-radius: 5px; padding: 6px 14px; font-weight: 600; }}
-    QPushButton[primary="true"]:disabled {{ background: {t.border}; color: {t.muted}; }}
+    QPushButton[primary="true"] {{ background: {t.accent}; color: {t.accent_text}; border: 2px solid {t.accent};
+        border-radius: 5px; padding: 4px 12px; font-weight: 600; }}
+    QPushButton[primary="true"]:focus {{ border-color: {t.text}; }}
+    QPushButton[primary="true"]:disabled {{ background: {t.border}; border-color: {t.border}; color: {t.muted}; }}
     QStatusBar QLabel {{ padding: 0 8px; }}
     QStatusBar QLabel[role="warning"] {{ color: {t.warning}; background: transparent; border: none; padding: 0 8px; }}
     QTableView {{ gridline-color: {t.border}; }}

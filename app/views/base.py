@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.context import AppContext
 
@@ -51,6 +61,21 @@ class BaseView(QWidget):
         self.header.takeAt(1)  # the stretch after the title: the banner takes its room
         self.header.insertWidget(1, holder, 1)
         return banner
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        """Return and Enter press the focused button. Qt's buttons take them only inside a dialog (their
+        `autoDefault`): tabbed to Launch, Return did nothing. The button passes the key on unused, so it
+        arrives here, the view being the button's ancestor; Space already pressed any button."""
+        focused = self.focusWidget()  # the child with the keyboard focus, the key came from there
+        if (event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+                and isinstance(focused, (QPushButton, QToolButton)) and focused.isEnabled()
+                and self.isAncestorOf(focused)):
+            if not event.isAutoRepeat():  # a held key presses once
+                focused.click()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def refresh(self) -> None:
         """Re-read what the view shows from the store (on show and F5; most views also follow the app model's signals)."""

@@ -111,3 +111,44 @@ def test_a_disabled_buttons_label_is_told_from_an_enabled_ones(name) -> None:
     background = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Button)
     assert _contrast(enabled, disabled) > 2.5, (enabled.name(), disabled.name())
     assert _contrast(disabled, background) > 1.5  # still legible
+
+
+@pytest.mark.parametrize("name", ["dark", "light"])
+@pytest.mark.parametrize("primary", [False, True])
+def test_a_focused_button_has_a_ring_and_keeps_its_size(qtbot, themed, name, primary) -> None:
+    """A keyboard-only walk could not tell which button had the focus: primary buttons had no focus style
+    and Fusion's mark on the others was a faint inner line. The ring is 2 px of a colour the button's
+    edge has only while it is focused."""
+    from PySide6.QtWidgets import QPushButton
+
+    from app import theme
+
+    themed(name)
+    t = theme.get(name)
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    layout = QVBoxLayout(holder)
+    button, other = QPushButton("Launch"), QPushButton("Other")
+    button.setProperty("primary", primary)
+    layout.addWidget(button)
+    layout.addWidget(other)
+    holder.show()
+    holder.activateWindow()
+    qtbot.waitExposed(holder)
+
+    def edge() -> tuple[QColor, QColor, int]:
+        image = button.grab().toImage()
+        scale = image.devicePixelRatio()
+        y = int(button.height() / 2 * scale)
+        return image.pixelColor(0, y), image.pixelColor(int(1 * scale), y), button.height()
+
+    other.setFocus()
+    qtbot.waitUntil(other.hasFocus)
+    before = edge()
+    button.setFocus()
+    qtbot.waitUntil(button.hasFocus)
+    after = edge()
+    ring = QColor(t.text if primary else t.accent)
+    assert after[0] == ring and after[1] == ring, (after[0].name(), after[1].name())
+    assert before[1] != ring
+    assert after[2] == before[2]  # the ring takes no room: the layout does not move
