@@ -64,11 +64,11 @@ class EvaluateDialog(QDialog):
             if run.recipe in recipes:
                 self.task_choice.addItem(name, name)
         self.data = QLineEdit()
-        browse = QPushButton("File…" if run.recipe == "image-classification" else "Browse…")
-        browse.clicked.connect(self._browse)
+        self.browse = QPushButton("File…" if run.recipe == "image-classification" else "Browse…")
+        self.browse.clicked.connect(self._browse)
         data_row = QHBoxLayout()
         data_row.addWidget(self.data, 1)
-        data_row.addWidget(browse)
+        data_row.addWidget(self.browse)
         # An image run's evaluation data may also be a folder of class folders (like a dropped dataset).
         self.browse_folder = QPushButton("Folder…")
         self.browse_folder.clicked.connect(self._browse_folder)
@@ -111,6 +111,11 @@ class EvaluateDialog(QDialog):
             buttons.addWidget(button)
         layout.addLayout(buttons)
         self.start_button.clicked.connect(self.start)
+        # Return starts the evaluation: Qt made the first button, Browse…, the default, and Return typed
+        # after a path opened the file picker. The pickers never take Return (autoDefault) either.
+        self.start_button.setDefault(True)
+        for picker in (self.browse, self.browse_folder):
+            picker.setAutoDefault(False)
         self.cancel_button.clicked.connect(self.cancel)
         close.clicked.connect(self.reject)
         self.task_choice.currentIndexChanged.connect(self._sync)

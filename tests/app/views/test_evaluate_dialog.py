@@ -74,3 +74,29 @@ def test_the_file_picker_offers_only_files_the_task_reads(store, ctx, qtbot, mon
     dialog.task_choice.setCurrentIndex(dialog.task_choice.findData(task))
     dialog._browse()
     assert ("*.txt" in asked[0]) is txt_offered and "*.jsonl" in asked[0] and "*.csv" in asked[0], asked
+
+
+def test_return_starts_the_evaluation_and_never_opens_the_file_picker(store, ctx, qtbot, monkeypatch) -> None:
+    """Seen in a keyboard-only walk: "Browse…" was the dialog's default button (Qt's first one), so Return
+    typed after a path opened the file picker. Return is Start's."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from app import file_dialogs
+    from app.views.evaluate_dialog import EvaluateDialog
+
+    picked = []
+    monkeypatch.setattr(file_dialogs, "open_file", lambda *args, **kw: picked.append(args) or "")
+    monkeypatch.setattr(file_dialogs, "existing_dir", lambda *args, **kw: picked.append(args) or "")
+    dialog = EvaluateDialog(store, ctx, SimpleNamespace(id=3, experiment="shapes", recipe="image-classification"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.data.setFocus()
+    QTest.keyClick(dialog.data, Qt.Key.Key_Return)
+    assert picked == []
+    assert dialog.banner.text() == "Choose a data file first"  # Start's own answer to an empty path
+    assert dialog.isVisible()
+    for picker in (dialog.browse, dialog.browse_folder):
+        assert not picker.isDefault() and not picker.autoDefault()
+    assert dialog.start_button.isDefault()
