@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QDialog,
     QHeaderView,
     QLabel,
@@ -279,6 +280,12 @@ class ProjectsView(BaseView):
         self.ctx.model.refresh()
         self.banner.show_message(f"Created project {project.name!r}.", "ok", about=project.id)
         self.select(project.id)
+        # The keys go to the list, on the new row, so Return opens it: after Ctrl+N from another view they
+        # were left in that hidden view, and Return did nothing until the row was clicked. Not while the
+        # user types somewhere else in the window meanwhile (the search box, say).
+        focused = QApplication.focusWidget()
+        if self.isVisible() and not (isinstance(focused, QLineEdit) and focused.isVisible()):
+            self.table.setFocus()
 
     def rename_selected(self) -> NameDialog | None:
         project = self.selected_project()

@@ -64,3 +64,30 @@ def test_a_project_deleted_by_another_process_is_said_so_in_the_window_s_words(q
     qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
     assert view.banner.text() == "Project 'alpha' no longer exists (deleted elsewhere); the list has been refreshed."
     qtbot.waitUntil(lambda: [r[0] for r in view.row_texts()] == ["beta"], timeout=10_000)
+
+
+def test_ctrl_n_a_name_and_return_then_return_opens_the_new_project(qtbot, window, store, project) -> None:
+    """Seen in a keyboard-only walk: from the Runs list, Ctrl+N, a name and Return created the project and
+    selected it, but the keys were left in the hidden Runs view: Return did nothing until the new row
+    was clicked. The keys now go to the list with the new project selected."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    window.show_view("runs")
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow())
+    window.views["runs"].focus_target().setFocus()
+    QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    view = window.views["projects"]
+    dialog = view.dialog
+    assert window.current_view_name() == "projects" and dialog.isVisible()
+    QTest.keyClicks(dialog.name, "beta")
+    QTest.keyClick(dialog.name, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: view.selected_project() is not None and view.selected_project().name == "beta",
+                    timeout=10_000)
+    window.activateWindow()  # as the window manager does once the dialog is gone (offscreen does not)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is view.table)
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert window.current_view_name() == "datasets"
+    assert window.ctx.current_project == view.selected_project().id
