@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.forms.labels import label_inputs
 from app.forms.plain_errors import error_line, plain_error
 from app.widgets import restyle
 from spark_trainer.recipes.registry import describe_fields, interval_text
@@ -200,6 +201,7 @@ class ModelForm(QWidget):
             title.setToolTip(row.widget.toolTip())
             self.form.addRow(title, cell)
             row.connect(lambda *_: self._on_edit())
+        label_inputs(self.form)  # each title buddies its editor, which it names (not the editor's cell)
         self._errors: dict[str, str] = {}
         if values:
             self.set_values(values)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app import file_dialogs
 from app.context import AppContext
+from app.forms.labels import label_inputs
 from app.widgets import MessageBanner
 from app.workers import Task, pending
 from spark_trainer.evaluation.classification import skipped_line
@@ -91,6 +92,7 @@ class EvaluateDialog(QDialog):
         form.addRow("Checkpoint", self.checkpoint)
         form.addRow("", self.base)
         form.addRow("Device", self.gpus)
+        label_inputs(form)
         layout.addLayout(form)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)

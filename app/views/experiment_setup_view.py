@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.forms.cells import ERROR_STYLE, error_label, scrolled_column, with_button, with_error
+from app.forms.labels import label_inputs
 from app.forms.model_form import ModelForm
 from app.views.base import BaseView
 from app.views.memory_panel import MemoryEstimatePanel
@@ -143,6 +144,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, SetupLaunchMixin, 
         gpu_cell = with_error(self.gpus, self.errors["gpus"])
         gpu_cell.layout().addWidget(self.gpu_info)
         form.addRow("GPUs", gpu_cell)
+        label_inputs(form)  # the labels buddy and name the boxes, not their cells with the error line
         self.left.addWidget(box)
         self.project.currentTextChanged.connect(self._on_project)
         for signal in (self.name.textChanged, self.dataset.currentTextChanged, self.base_model.currentTextChanged,

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from app import file_dialogs
 from app.context import AppContext
 from app.forms.cells import scrolled_column
+from app.forms.labels import label_all_inputs
 from app.relaunch import env_home_line
 from app.theme import current as current_theme
 from app.views.base import BaseView
@@ -72,6 +73,7 @@ class SettingsView(TokenSettingsMixin, BaseView):
         for group in (self._data_home_group(), self._token_group(), self._runs_group(), self._watch_group()):
             column.addWidget(group)
         column.addStretch(1)
+        label_all_inputs(self)  # each label buddies and names its box
         guard_wheel(self.scroll.widget())  # the wheel scrolls the groups, never a setting under the pointer
         self.refresh()
 

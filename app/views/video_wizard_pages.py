@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app import file_dialogs
 from app.forms.cells import scrolled_page
+from app.forms.labels import label_inputs
 from app.widgets import MessageBanner
 from app.workers import Task, TaskContext, pending
 from spark_trainer.errors import SparkError
@@ -94,6 +95,7 @@ class ConfigurePage(QWizardPage):
         self.error = MessageBanner()
         form.addRow("", self.estimate)
         form.addRow("", self.error)
+        label_inputs(form)
         for signal in (self.fps.valueChanged, self.every_n.valueChanged, self.max_frames.valueChanged,
                        self.resize_px.valueChanged, self.modes.buttonToggled, self.caption_model.textChanged,
                        self.transcribe_model.textChanged, self.name.textChanged, self.project.currentIndexChanged,

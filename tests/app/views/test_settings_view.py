@@ -219,3 +219,20 @@ def test_every_setting_can_be_reached_in_a_1024x600_window(qtbot, window, store)
     qtbot.wait(20)
     assert not last.visibleRegion().isEmpty()
     assert last.mapTo(window, QPoint(0, last.height())).y() <= window.height()
+
+
+def test_each_setting_is_named_by_its_label_which_buddies_it(qtbot, ctx, store):
+    # Seen in an accessibility walk: no setting had an accessible name, and no label buddied its box.
+    from app.views.settings_view import SettingsView
+    from tests.app.forms.test_labels import labels_of, unnamed_inputs
+
+    view = SettingsView(store, ctx)
+    qtbot.addWidget(view)
+    labels = labels_of(view)
+    for text, box in (("Max concurrent runs", view.max_runs), ("Default GPUs", view.default_gpus),
+                      ("Stop grace period", view.grace), ("Token", view.token_edit),
+                      ("Unload an idle Playground model after", view.watch["playground_idle_seconds"])):
+        assert labels[text].buddy() is box, text
+        assert box.accessibleName() == text
+    assert labels["GPU sharing"].buddy() is view.sharing  # named by its own text
+    assert unnamed_inputs(view) == []
