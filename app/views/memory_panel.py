@@ -28,9 +28,12 @@ class MemoryEstimatePanel(QGroupBox):
         self.fit = QLabel("")  # the largest micro-batch that fits in 90% of the planned GPU's free memory
         self.fit.setWordWrap(True)
         self.measured_label = QLabel("")
-        formula = QLabel("weights + 16 B per trainable parameter + activations (+ logits for language "
-                         "models) + 0.5 GiB; spark-trainer estimate RUN_FILE gives the same "
-                         "figure on the command line")
+        cal = estimate.current_calibration()
+        formula = QLabel("weights + 16 B per trainable parameter + activations (+ logits for language models) "
+                         f"+ {human_bytes(cal.overhead_bytes)}"
+                         + (f" (fitted to {cal.measured_points} peaks measured on a GPU)" if cal.measured_points else "")
+                         + "; spark-trainer estimate RUN_FILE "
+                         "gives the same figure on the command line")
         for label in (self.parts, self.measured_label, formula):
             label.setObjectName("Muted")
             label.setWordWrap(True)
