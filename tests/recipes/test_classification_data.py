@@ -48,7 +48,7 @@ def test_memory_estimate_covers_classifier_runs(tiny_text_classifier, tiny_image
     longer = estimate_for_config({"recipe": "text-classification", "train": {"batch_size": 16},
                                   "recipe_config": {"method": "lora", "max_length": 512}}, tiny_text_classifier)
     assert 0 < text.parts["logits"] < 16 * 128 * 8  # a head of classes, not a vocabulary per token
-    assert longer.parts["activations"] == 4 * text.parts["activations"]
+    assert abs(longer.parts["activations"] - 4 * text.parts["activations"]) <= 4  # each rounded to whole bytes
     image = estimate_for_config({"recipe": "image-classification", "train": {"batch_size": 8},
                                  "recipe_config": {"method": "full"}}, tiny_image_classifier)
     # s is the ViT's patches per image plus one: (32 / 8)^2 + 1 = 17
