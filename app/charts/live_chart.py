@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.charts.axes import StepAxis, ValueAxis
@@ -25,6 +25,7 @@ from app.charts.colours import PALETTE, colour, key_colour
 from app.charts.curve import Curve
 from app.charts.legend import fill_legend, make_legend
 from app.charts.series import Series
+from app.charts.title import free_title_width, show_title
 from app.charts.view_box import FollowingViewBox
 
 __all__ = ["ENVELOPE_ABOVE", "PALETTE", "FollowingViewBox", "LiveChartWidget", "colour", "key_colour", "peak_columns"]
@@ -55,24 +56,6 @@ def peak_columns(x: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndarray
             np.concatenate((pairs_y.reshape(-1), y[m * per :])))
 
 
-def _free_title_width(label: pg.LabelItem) -> None:
-    """pyqtgraph makes a title's text width the plot's minimum width (on every text change and
-    resize): a plot narrower than its title was drawn wider than its box and cut off. The title keeps
-    its height; its width follows the chart (`_show_title` shortens the text to fit)."""
-    measure = label.updateMin
-
-    def update_min() -> None:
-        measure()
-        label.setMinimumWidth(0)
-        label._sizeHint[Qt.SizeHint.MinimumSize] = (0, label._sizeHint[Qt.SizeHint.MinimumSize][1])
-        label.updateGeometry()
-
-    label.updateMin = update_min
-
-
-MIN_TITLE_PX = 40  # the least room a title is shown in, shortened with '…'
-
-
 class LiveChartWidget(QWidget):
     """One chart with several named series. Call `append` as data arrives and `refresh` to draw."""
 
@@ -92,7 +75,7 @@ class LiveChartWidget(QWidget):
         self.legend = make_legend(self.plot)
         self._legend_stale = False  # curves came since it was filled
         self.legend_shown = True  # False: never shown (the compare page names its runs above the charts)
-        _free_title_width(self.plot.titleLabel)
+        free_title_width(self.plot.titleLabel)
         self.empty_label = QLabel("")
         self.empty_label.setObjectName("Muted")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -115,6 +98,7 @@ class LiveChartWidget(QWidget):
         box = self.plot.getViewBox()
         box.sigXRangeChanged.connect(self._on_x_range)
         box.sigResized.connect(self.redraw)
+        box.sigResized.connect(self._show_title)  # the title row is the view box's column: its room changed
 
     def _on_x_range(self, *_args: object) -> None:
         box = self.plot.getViewBox()
@@ -135,34 +119,13 @@ class LiveChartWidget(QWidget):
         self.set_empty_text(self._empty_text)  # the empty chart names itself by its new title too
 
     def _show_title(self) -> None:
-        """The title, shortened with '…' to the chart's width: pyqtgraph holds the plot at least as wide
-        as its title, so a long one ('Evaluation: eval_accuracy, eval_macro_f1, evals/...') made the
-        plot wider than its box and cut off its axis and last points."""
+        """The title, fitted to its row (see app/charts/title.py): pyqtgraph holds the plot at least as wide
+        as its title, so a long one made the plot wider than its box and cut off its axis and last points."""
         if not self._title:
             return
         from app import theme
 
-        label = self.plot.titleLabel
-        room = self.width() - 16
-        justify = "center"
-        if self.legend.isVisible():  # the title moves left (it starts after the value axis), clear of the legend
-            axis = self.plot.getAxis("left")
-            room = self.width() - int((axis.width() if axis.isVisible() else 0) + self.legend.boundingRect().width() + 16)
-            justify = "left"
-        font = QFont(label.item.font())
-        size = str(label.opts.get("size", ""))
-        if size.endswith("pt"):  # the size pyqtgraph writes into the title's HTML (11pt)
-            font.setPointSizeF(float(size[:-2]))
-        if justify == "left" and room < MIN_TITLE_PX:
-            # A narrow chart: the legend, which names the curves, takes the row (the title, held at 40 px,
-            # was drawn under it); a space keeps the row's height. The title is the tooltip.
-            shown = " "
-        else:
-            shown = QFontMetrics(font).elidedText(self._title, Qt.TextElideMode.ElideRight, max(MIN_TITLE_PX, room))
-        if (shown != label.text or label.opts.get("color") != theme.current().plot_fg
-                or label.opts.get("justify") != justify):
-            self.plot.setTitle(shown, color=theme.current().plot_fg, justify=justify)
-        self.plot_widget.setToolTip(self._title if shown != self._title else "")
+        self.plot_widget.setToolTip(show_title(self.plot, self.legend, self._title, theme.current().plot_fg))
 
     def set_legend_shown(self, shown: bool) -> None:
         self.legend_shown = shown

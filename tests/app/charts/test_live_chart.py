@@ -129,7 +129,7 @@ def test_a_long_title_is_shortened_so_the_chart_fits_its_box(qtbot) -> None:
     qtbot.waitExposed(chart)
     qtbot.waitUntil(lambda: chart.plot.geometry().width() <= chart.plot_widget.viewport().width() + 1)
     shown = chart.plot.titleLabel.text
-    assert shown != title and shown.endswith("…") and shown.startswith("Evaluation: eval_accuracy")
+    assert shown != title and "…" in shown and shown.endswith("macro_f1")  # shortened in the middle
     assert chart.plot_widget.toolTip() == title  # the whole title is still there to read
     chart.resize(1400, 240)  # room again: the whole title
     qtbot.waitUntil(lambda: chart.plot.titleLabel.text == title)
