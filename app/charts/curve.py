@@ -11,6 +11,10 @@ from app.charts.colours import mix
 from app.charts.series import Series
 
 MARKER_SIZE = 7
+# Line width in the widget's logical pixels. pyqtgraph's pens are cosmetic: their width counts device pixels,
+# so a 1 px curve was half as thick on a 2x (HiDPI) screen; `pen_scale` (the device pixel ratio) makes
+# up for it.
+LINE_PX = 1.0
 
 
 class Curve:
@@ -18,18 +22,19 @@ class Curve:
     it when smoothed, and when that raw curve needs its points again."""
 
     def __init__(self, plot: pg.PlotItem, name: str, pen_colour: str, dashed: bool = False,
-                 background: str = "#000000", evaluation: bool = False) -> None:
+                 background: str = "#000000", evaluation: bool = False, pen_scale: float = 1.0) -> None:
         self.series = Series()
         self.colour = pen_colour
         self.evaluation = evaluation
         self.time_origin: float | None = None
-        style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+        self._style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+        self.pen_scale = pen_scale
         # The chart hands over finite points already reduced to the view's pixel columns (see refresh), so
         # pyqtgraph's finite check, clip-to-view, downsampling and dynamic range limit are off: with them on,
         # every view-range change (each append, while the view follows the data) redid that work per curve.
         self._options = dict(skipFiniteCheck=True, clipToView=False, autoDownsample=False, dynamicRangeLimit=None)
         self._plot = plot
-        self.raw = plot.plot(name=name, pen=pg.mkPen(pen_colour, width=1, style=style), **self._options)
+        self.raw = plot.plot(name=name, pen=self._pen(), **self._options)
         # The faint raw curve is made when first drawn: an evaluation's never is, and making it for every
         # curve was half the cost of opening a comparison of 50 runs (300 curves).
         self._shadow: pg.PlotDataItem | None = None
@@ -64,9 +69,20 @@ class Curve:
         if self._shadow is not None:
             plot.removeItem(self._shadow)
 
+    def _pen(self) -> pg.QtGui.QPen:
+        return pg.mkPen(self.colour, width=LINE_PX * self.pen_scale, style=self._style)
+
     def _shadow_pen(self) -> pg.QtGui.QPen:
         # Opaque but pale (mixed with the background): translucent pens are slow to rasterise.
-        return pg.mkPen(mix(self.colour, self._background, 0.3), width=1)
+        return pg.mkPen(mix(self.colour, self._background, 0.3), width=LINE_PX * self.pen_scale)
+
+    def set_pen_scale(self, scale: float) -> None:
+        """Pens for a screen of device pixel ratio `scale` (the window moved to another screen)."""
+        if scale == self.pen_scale:
+            return
+        self.pen_scale = scale
+        self.raw.setPen(self._pen())
+        self.set_background(self._background)  # the faint curve's and the markers' outlines
 
     def set_background(self, background: str) -> None:
         """Colours mixed with the plot's background, again when the theme changes (a raw curve mixed
@@ -75,7 +91,7 @@ class Curve:
         if self._shadow is not None:
             self._shadow.setPen(self._shadow_pen())
         if self.evaluation:  # markers are outlined in the background colour
-            self.raw.setSymbolPen(pg.mkPen(background, width=1))
+            self.raw.setSymbolPen(pg.mkPen(background, width=LINE_PX * self.pen_scale))
 
     @property
     def smoothed(self) -> bool:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.charts.axes import StepAxis, ValueAxis
@@ -142,6 +142,21 @@ class LiveChartWidget(QWidget):
             self.legend.setVisible(wanted)
             self._show_title()
 
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.DevicePixelRatioChange, QEvent.Type.ScreenChangeInternal):
+            self._scale_pens()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name: shown on a screen of its own ratio
+        super().showEvent(event)
+        self._scale_pens()
+
+    def _scale_pens(self) -> None:
+        """Curves as thick on a 2x (HiDPI) screen as on a 1x one (see app/charts/curve.py, LINE_PX)."""
+        scale = self.devicePixelRatioF()
+        for curve in self._curves.values():
+            curve.set_pen_scale(scale)
+
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         self._show_title()
@@ -189,7 +204,7 @@ class LiveChartWidget(QWidget):
             from app import theme
 
             curve = Curve(self.plot, name, pen_colour or key_colour(name), dashed, theme.current().plot_bg,
-                           evaluation)
+                           evaluation, pen_scale=self.devicePixelRatioF())
             curve.series.set_smoothing(0.0 if evaluation else self._smoothing)
             self._curves[name] = curve
             self._legend_stale = True  # listed at the next refresh, if the legend is shown
