@@ -103,6 +103,7 @@ class FieldRow:
             return text
         if _is_list(self.base):
             box = QPlainTextEdit()
+            box.setTabChangesFocus(True)  # a list holds no tab characters: Tab goes on to the next field
             box.setPlaceholderText("one per line")
             box.setFixedHeight(54)
             return box

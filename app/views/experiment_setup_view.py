@@ -31,6 +31,7 @@ from app.context import AppContext
 from app.forms.cells import ERROR_STYLE, error_label, scrolled_column, with_button, with_error
 from app.forms.labels import label_inputs
 from app.forms.model_form import ModelForm
+from app.forms.tab_order import order_tabs, tab_stops
 from app.views.base import BaseView
 from app.views.memory_panel import MemoryEstimatePanel
 from app.views.setup_checks import SetupCheck, check_setup, field_errors
@@ -97,6 +98,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, SetupLaunchMixin, 
         self._check_delay.setInterval(CHECK_DELAY_MS)
         self._check_delay.timeout.connect(self._start_check)
         self.sweep.checked.connect(self._check_delay.start)  # its runs' data advice comes with the form's check
+        self.sweep.rows_changed.connect(self.order_tabs)
         self._init_choices()
         ctx.model.projects.projects_reset.connect(self._on_projects)  # bound methods: see datasets_view
         ctx.model.datasets.datasets_reset.connect(self._on_datasets)
@@ -105,6 +107,13 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, SetupLaunchMixin, 
         for area in (scroll, self.side_scroll):  # the wheel scrolls the form, never a choice under the pointer
             guard_wheel(area.widget())
         self.refresh()
+
+    def order_tabs(self) -> None:
+        """Tab goes down the left column (what to train, training, the recipe's settings, evaluation,
+        checkpoints), then down the right-hand panel, then Launch: the order the layouts show. Set again
+        when a part is rebuilt (the recipe's settings) or grows (a sweep row)."""
+        if hasattr(self, "launch"):  # built
+            order_tabs(tab_stops(self.body))
 
     # --- building ------------------------------------------------------------------------------
     def _build_source_group(self) -> None:
@@ -245,6 +254,7 @@ class ExperimentSetupView(SetupChoicesMixin, SetupFilesMixin, SetupLaunchMixin, 
         self.recipe_layout.addWidget(form)
         self.sweep.set_recipe(name)
         guard_wheel(form)
+        self.order_tabs()
         self.revalidate()
 
     # --- the config ----------------------------------------------------------------------------

@@ -60,6 +60,7 @@ class SweepPanel(QGroupBox):
     against the store (their data advice) and answers with `show_warnings`."""
 
     checked = Signal()
+    rows_changed = Signal()  # a setting row came or went (the setup view puts it in its Tab order)
 
     def __init__(self, store: Store, ctx: AppContext, form: SetupForm, parent: QWidget | None = None) -> None:
         super().__init__("Sweep", parent)
@@ -151,6 +152,7 @@ class SweepPanel(QGroupBox):
         self.revalidate()
 
     def _update_rows(self) -> None:
+        self.rows_changed.emit()
         for row in self.rows:
             row.remove.setEnabled(len(self.rows) > 1)
         full = len(self.rows) >= min(MAX_ROWS, len(self.fields) or 1)
