@@ -98,6 +98,7 @@ def evaluation_curves(found: Iterable[Any], names: Mapping[str, str]) -> EvalCur
 SPLIT = ("eval", "throughput")
 NO_POINTS_YET = "No points yet"
 NO_POINTS_ENDED = "No points: the run ended without logging any"
+NO_POINTS_ENDED_ALL = "No points: these runs ended without logging any"  # the compare page
 
 
 def unit_of(key: str) -> str:
@@ -218,13 +219,14 @@ class ChartPanel(QWidget):
             self.charts[name].set_bounds(None)
         self.charts["eval"].set_empty_text(NO_POINTS_YET)
 
-    def run_ended(self, ended: bool) -> None:
-        """The empty charts of a run that has ended say it will log nothing more ("No points yet" on a
-        run that failed before its first log waited for points that never come); their own words
-        (no GPU memory on a CPU run, where a recipe's metric is drawn) stay."""
+    def run_ended(self, ended: bool, *, runs: int = 1) -> None:
+        """The empty charts of a run that has ended (of `runs` runs that all have) say it will log nothing
+        more ("No points yet" on a run that failed before its first log waited for points that never
+        come); their own words (no GPU memory on a CPU run, where a recipe's metric is drawn) stay."""
+        said = NO_POINTS_ENDED if runs == 1 else NO_POINTS_ENDED_ALL
         for chart in self.charts.values():
-            if chart.empty_text in (NO_POINTS_YET, NO_POINTS_ENDED):
-                chart.set_empty_text(NO_POINTS_ENDED if ended else NO_POINTS_YET)
+            if chart.empty_text in (NO_POINTS_YET, NO_POINTS_ENDED, NO_POINTS_ENDED_ALL):
+                chart.set_empty_text(said if ended else NO_POINTS_YET)
 
     @property
     def eval_keys(self) -> list[str]:

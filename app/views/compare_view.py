@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from app.charts.colours import colour
 from app.charts.feed import MetricBatch, MetricFeed
 from app.charts.live_chart import LiveChartWidget
-from app.charts.panel import NO_POINTS_ENDED, NO_POINTS_YET, ChartPanel
+from app.charts.panel import NO_POINTS_ENDED, NO_POINTS_ENDED_ALL, NO_POINTS_YET, ChartPanel
 from app.context import AppContext
 from app.views.samples import LoadedSample, load_sample, sample_widget
 from app.widgets import clear_layout
@@ -156,6 +156,7 @@ class CompareView(QWidget):
         layout.addWidget(splitter, 1)
         self.feed = MetricFeed(ctx.model.runs, parent=self)
         self.feed.points.connect(self._on_points)
+        ctx.model.poller.polled.connect(self._say_ended)
 
     @staticmethod
     def _style_chart(chart: LiveChartWidget) -> None:
@@ -201,6 +202,14 @@ class CompareView(QWidget):
         margins = self.legend.contentsMargins()
         self.legend_area.setMaximumHeight(LEGEND_LINES * self.legend.fontMetrics().height()
                                           + margins.top() + margins.bottom())
+
+    def _say_ended(self, _polled: object = None) -> None:
+        """Once every compared run has ended and its points are read, the empty charts say none will come
+        ("No points yet" under a completed run's Learning rate waited for ever)."""
+        known = [self.ctx.model.runs.get(r) for r in self.run_ids]
+        if known:
+            ended = all(r is not None and r.status.is_finished for r in known) and not self.feed.busy
+            self.charts.run_ended(ended, runs=len(known))
 
     def _on_points(self, batch: MetricBatch) -> None:
         index = self.run_ids.index(batch.run_id) if batch.run_id in self.run_ids else 0
@@ -287,7 +296,7 @@ class CompareView(QWidget):
             f"Results on {len(data)} evaluation data ({', '.join(data)}), each run's last by step; not drawn "
             "above, where one curve would mix them." if rows else "No run here has been evaluated.")
         chart = self.charts.charts["eval"]
-        if rows and chart.empty_text in (NO_POINTS_YET, NO_POINTS_ENDED):
+        if rows and chart.empty_text in (NO_POINTS_YET, NO_POINTS_ENDED, NO_POINTS_ENDED_ALL):
             chart.set_empty_text("Evaluation results are per evaluation data: "
                                                       "see the Evaluation results tab")
 
