@@ -26,6 +26,7 @@ class AppModel(QObject):
         self.poller = StorePoller(store, pool, self.runs, self.projects, self.datasets,
                                   gpus if gpus.enabled else None, interval_ms=interval_ms, parent=self)
         self.queue_end = self.poller.queue_end  # when the queue should end (the status bar shows it)
+        self.settings = self.poller.settings  # the store's settings (Settings follows them)
         if store is not None:
             self.poller.start()
 

@@ -18,6 +18,7 @@ from app.model.catalog import DatasetsModel, ProjectsModel
 from app.model.queue_end import QueueEndModel
 from app.model.reads import PollRequest, PollResult, poll_once
 from app.model.runs_model import RunsModel
+from app.model.settings_model import SettingsModel
 from app.workers import Task, TaskContext
 
 if TYPE_CHECKING:  # SQLAlchemy: not imported before the first window
@@ -40,6 +41,7 @@ class StorePoller(QObject):
         self.store, self.pool = store, pool
         self.runs, self.projects, self.datasets, self.gpus = runs, projects, datasets, gpus
         self.queue_end = QueueEndModel(runs, self)  # asks for the queue's estimated end now and then
+        self.settings = SettingsModel(self)  # the store's settings, read every tick
         self.scheduling = False
         self.ticks = 0
         self.applied = 0  # the tick number of the last result applied
@@ -134,6 +136,7 @@ class StorePoller(QObject):
             self.projects.apply(result.projects)
         if result.datasets is not None and datasets_at == self.datasets.writes:
             self.datasets.apply(result.datasets)
+        self.settings.apply(result.settings, result.unusable_settings)
         self.runs.apply(result)
         self.queue_end.apply(result)
         for message in result.errors:

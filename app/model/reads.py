@@ -145,6 +145,8 @@ class PollResult:
     held_since: datetime | None = None  # the queue hold (store.queue_hold), whoever set it: this app or the CLI
     # The settings the queue's estimate reads (`queue_eta.SETTINGS`), as (key, value) pairs; None: not read.
     queue_settings: tuple[tuple[str, Any], ...] | None = None
+    settings: dict[str, Any] | None = None  # every setting (`settings.read_all`); None: not read
+    unusable_settings: dict[str, Any] | None = None  # key -> stored value read as its default
     queue_end: QueueEnd | None = None  # when asked: the queue's estimated end (None: nothing queued, or it failed)
     errors: list[str] = field(default_factory=list)
     only_reading: bool = False  # the store still only reads (opened on a full disk, no room made since)
@@ -206,16 +208,17 @@ def _held_since(store: Store, result: PollResult) -> datetime | None:
         return None
 
 
-def _queue_settings(store: Store) -> tuple[tuple[str, Any], ...] | None:
-    """The settings the queue's estimate reads, whoever changed them (Settings, or `spark-trainer settings
-    set` in a terminal): one read of two rows, every tick, so that `QueueEndModel` estimates again at once."""
+def _read_settings(store: Store, result: PollResult) -> None:
+    """Every setting, whoever changed it (Settings, or `spark-trainer settings set` in a terminal): one read
+    of a few rows, every tick, so that Settings shows a change at once and `QueueEndModel` estimates again."""
     from spark_trainer.jobs.queue_eta import SETTINGS
     from spark_trainer.store import settings
 
     try:
-        return tuple(settings.get_some(store, SETTINGS).items())
+        result.settings, result.unusable_settings = settings.read_all(store)
     except SparkError:  # the hold's read, just before, says what is wrong with the store
-        return None
+        return
+    result.queue_settings = tuple((key, result.settings[key]) for key in SETTINGS)
 
 
 def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None = None) -> PollResult:
@@ -239,7 +242,7 @@ def poll_once(store: Store, request: PollRequest, cancel: threading.Event | None
     result.changed, result.run_ids = runs.changed_since(store, request.runs_since)
     result.waiting = _waiting(store, result)
     result.held_since = _held_since(store, result)
-    result.queue_settings = _queue_settings(store)  # before the estimate: it is of these or newer ones
+    _read_settings(store, result)  # before the estimate: it is of these settings or newer ones
     if request.queue_end:
         result.queue_end = read_queue_end(store)
     if result.changed:

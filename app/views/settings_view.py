@@ -11,7 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -63,9 +65,12 @@ class SettingsView(TokenSettingsMixin, BaseView):
         self.banner = self.title_banner()  # every change here saves and says so: the form must not jump
         self.banner.forget_on_leave()
         self.token_task: Task | None = None
-        self._read_task: Task | None = None
         self._save_task: Task | None = None
         self._unsaved: dict[str, object] = {}  # key -> value waiting to be written, in order
+        self._seen: dict[str, Any] = {}  # the settings as the model last read them, shown or not
+        self._unusable_seen: dict[str, Any] = {}
+        self._stale: set[str] = set()  # fields the store changed while the user was editing them
+        self._asked_at = 0  # the poller's tick when this view was last shown
         # The groups scroll: at 1024 x 600 the last timers were below the window's edge, out of reach.
         self.scroll, column = scrolled_column(sideways=False)
         column.setContentsMargins(0, 0, 0, 0)
@@ -75,6 +80,8 @@ class SettingsView(TokenSettingsMixin, BaseView):
         column.addStretch(1)
         label_all_inputs(self)  # each label buddies and names its box
         guard_wheel(self.scroll.widget())  # the wheel scrolls the groups, never a setting under the pointer
+        self.ctx.model.settings.changed.connect(self._on_settings_changed)  # a terminal's `settings set` too
+        QApplication.instance().focusChanged.connect(self._on_focus_changed)  # dropped with this view
         self.refresh()
 
     # -- layout -------------------------------------------------------------------------------
@@ -164,39 +171,74 @@ class SettingsView(TokenSettingsMixin, BaseView):
         return group
 
     # -- reading ------------------------------------------------------------------------------
+    def _fields(self) -> dict[str, QWidget]:
+        """The store settings' boxes, by key (the theme box shows the window's theme: see `_show_value`)."""
+        return {"theme": self.theme, "max_concurrent_runs": self.max_runs, "default_gpus": self.default_gpus,
+                "allow_gpu_sharing": self.sharing, "stop_grace_seconds": self.grace, **self.watch}
+
     def refresh(self) -> None:
-        """Read the settings on the pool; the form shows them when read."""
-        store = self.store
-        task = Task(lambda _ctx: (settings.get_all(store), settings.unusable(store)), owner=self, name="settings")
-        task.signals.succeeded.connect(self._show_values)
-        task.signals.failed.connect(
-            lambda message, _exc: self.banner.show_message(f"Could not read settings: {message}", "error"))
-        self._read_task = self.ctx.tasks.start(task, self.ctx.pool)
+        """Show the settings the app model last read (it follows the store, terminal writes too); the
+        form shows them once read when the model has not read them yet."""
+        model = self.ctx.model.settings
+        self.on_theme_changed()
+        if model.loaded:
+            self._follow(model.values, model.unusable, every=True)
+        poller = self.ctx.model.poller
+        self._asked_at = poller.ticks  # busy until a read begun after this lands (screenshots wait for it)
+        poller.poke(catalog=False)
         self._update_gpu_hint()
         self._update_home_note()
         self.refresh_token_status()
 
-    def _show_values(self, read: tuple[dict[str, Any], dict[str, Any]]) -> None:
-        values, unusable = read  # unusable: stored values not of their type, shown as their default
-        if unusable:
+    def _on_settings_changed(self, values: dict[str, Any], unusable: dict[str, Any]) -> None:
+        self._follow(values, unusable, every=False)
+
+    def _follow(self, values: dict[str, Any], unusable: dict[str, Any], *, every: bool) -> None:
+        """Show `values`: every field (on show) or those whose stored value changed since the last read
+        shown (a read begun before this view's own save landed must not put the old value back). A field
+        being edited (focused, typed into, its save under way) keeps what the user has there; it shows
+        the store's value once left unchanged (`_on_focus_changed`)."""
+        if unusable and (every or unusable != self._unusable_seen):
             self.banner.show_message(" ".join(settings.unusable_line(k, v) + "." for k, v in unusable.items()),
                                      "warning")
-        if self._unsaved:
-            return  # the user changed something since: what they typed wins
-        widgets = (self.theme, self.max_runs, self.default_gpus, self.sharing, self.grace, *self.watch.values())
-        for widget in widgets:
-            widget.blockSignals(True)
-        self._saved_theme = str(values["theme"])
-        self.theme.setCurrentText(current_theme().name)  # what the window shows (--theme may differ)
-        self._note_theme()
-        self.max_runs.setValue(int(values["max_concurrent_runs"]))
-        self.default_gpus.setText(str(values["default_gpus"]))
-        self.sharing.setChecked(bool(values["allow_gpu_sharing"]))
-        self.grace.setValue(int(values["stop_grace_seconds"]))
-        for key, box in self.watch.items():
-            box.setValue(int(values[key]))
-        for widget in widgets:
-            widget.blockSignals(False)
+        self._unusable_seen = dict(unusable)
+        changed = [k for k in self._fields() if every or values.get(k) != self._seen.get(k)]
+        self._seen = dict(values)
+        for key in changed:
+            if self._editing(key):
+                self._stale.add(key)
+            else:
+                self._show_value(key, values[key])
+
+    def _editing(self, key: str) -> bool:
+        widget = self._fields()[key]
+        return key in self._unsaved or widget.hasFocus() or (isinstance(widget, QLineEdit) and widget.isModified())
+
+    def _on_focus_changed(self, old: QWidget | None, _new: QWidget | None) -> None:
+        """A field left while the store changed under it: now it shows the store's value, unless the user
+        changed it (then their save, under way, wins). After the event loop turns: a spin box saves what
+        was typed on leaving, after this signal."""
+        if old is not None and self._stale:
+            QTimer.singleShot(0, self, self._show_stale)
+
+    def _show_stale(self) -> None:
+        for key in [k for k in self._stale if not self._editing(k)]:
+            self._stale.discard(key)
+            self._show_value(key, self._seen[key])
+
+    def _show_value(self, key: str, value: Any) -> None:
+        widget = self._fields()[key]
+        widget.blockSignals(True)
+        if key == "theme":  # the box shows the window's theme (`on_theme_changed`); the note, the saved one
+            self._saved_theme = str(value)
+            self._note_theme()
+        elif isinstance(widget, QSpinBox):
+            widget.setValue(int(value))
+        elif isinstance(widget, QLineEdit):
+            widget.setText(str(value))  # and not modified: the user has typed nothing since
+        elif isinstance(widget, QCheckBox):
+            widget.setChecked(bool(value))
+        widget.blockSignals(False)
 
     def _update_gpu_hint(self, _gpus: object = None) -> None:
         gpus = self.ctx.gpu_monitor.gpus
@@ -301,6 +343,11 @@ class SettingsView(TokenSettingsMixin, BaseView):
         self._save("theme", name)
 
     def _save_gpus(self) -> None:
+        # Left without typing: nothing to save. Its text may be stale (the store changed while it had the
+        # focus), and saving it wrote a terminal's newer value over.
+        if not self.default_gpus.isModified() and ("default_gpus" in self._stale
+                                                   or self.default_gpus.text() == self._seen.get("default_gpus")):
+            return
         monitor = self.ctx.gpu_monitor  # the GPUs this machine has, once the monitor has looked (none is an answer)
         machine = [g.index for g in monitor.gpus] if monitor.has_sampled else None
         try:  # the store's check and words
@@ -308,6 +355,7 @@ class SettingsView(TokenSettingsMixin, BaseView):
         except settings.SettingRefused as e:  # the store's words, under this field's label
             self.banner.show_message(f"Default GPUs: {e.detail}", "error")
             return
+        self.default_gpus.setModified(False)
         self._save("default_gpus", text)
 
     def choose_data_home(self, folder: str | None = None) -> None:
@@ -342,5 +390,4 @@ class SettingsView(TokenSettingsMixin, BaseView):
         self.move_dialog.open()
 
     def busy(self) -> bool:
-        return self.saving or pending(self._read_task) \
-            or pending(self.token_task)
+        return self.saving or self.ctx.model.poller.applied <= self._asked_at or pending(self.token_task)

@@ -197,6 +197,15 @@ def get_all(store: Store) -> dict[str, Any]:
     return {key: _as_read(key, stored[key]) if key in stored else default for key, default in DEFAULTS.items()}
 
 
+def read_all(store: Store) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every setting as `get_all` reads it and those `unusable` names, from one read of the table (the
+    app's poller reads it every tick, so that Settings shows a change made from a terminal)."""
+    with store.read() as session:
+        stored = {row.key: row.value for row in session.scalars(select(SettingRow))}
+    values = {key: _as_read(key, stored[key]) if key in stored else default for key, default in DEFAULTS.items()}
+    return values, {key: value for key, value in stored.items() if key in DEFAULTS and _read(key, value) is _UNUSABLE}
+
+
 def get_some(store: Store, keys: Sequence[str]) -> dict[str, Any]:
     """The settings `keys`, in one read, as `get` reads each (the app's poller reads those the queue's
     estimate depends on every tick: `queue_eta.SETTINGS`)."""

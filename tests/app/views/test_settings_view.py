@@ -236,3 +236,56 @@ def test_each_setting_is_named_by_its_label_which_buddies_it(qtbot, ctx, store):
         assert box.accessibleName() == text
     assert labels["GPU sharing"].buddy() is view.sharing  # named by its own text
     assert unnamed_inputs(view) == []
+
+
+def _terminal_set(key: str, value: object, home) -> None:  # noqa: ANN001 - a path
+    """`spark-trainer settings set KEY VALUE` from a terminal: another process, its own store."""
+    from spark_trainer.store.store import Store
+
+    other = Store.open(home)
+    try:
+        settings.set_value(other, key, value)
+    finally:
+        other.close()
+
+
+def test_settings_follows_a_change_made_from_a_terminal(qtbot, window, store):
+    # Seen: with Settings open, `spark-trainer settings set max_concurrent_runs 3` went on showing 1
+    # until the view was built again.
+    view = window.show_view("settings")
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+    assert view.max_runs.value() == 1
+    _terminal_set("max_concurrent_runs", 3, store.home.root)
+    _terminal_set("stall_grace_seconds", 7, store.home.root)
+    _terminal_set("default_gpus", "cpu", store.home.root)
+    qtbot.waitUntil(lambda: view.max_runs.value() == 3, timeout=5000)
+    qtbot.waitUntil(lambda: view.watch["stall_grace_seconds"].value() == 7 and view.default_gpus.text() == "cpu")
+    assert not view.saving  # showing the store's values wrote nothing back
+
+
+def test_a_terminal_change_spares_the_field_being_edited_and_nothing_stale_is_saved(qtbot, window, store):
+    # Seen: after a terminal change the form kept the old values, and leaving the Default GPUs box
+    # wrote its stale text back over the terminal's value.
+    view = window.show_view("settings")
+    qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
+    window.activateWindow()
+    view.grace.setFocus()
+    qtbot.waitUntil(view.grace.hasFocus)
+    view.grace.lineEdit().setText("55")  # typed, not yet entered
+    _terminal_set("stop_grace_seconds", 90, store.home.root)
+    _terminal_set("default_gpus", "cpu", store.home.root)
+    qtbot.waitUntil(lambda: view.default_gpus.text() == "cpu", timeout=5000)
+    assert view.grace.lineEdit().text().startswith("55")  # what the user is typing stays
+    view.default_gpus.setFocus()  # leaving the grace box enters 55: saved, as typed
+    qtbot.waitUntil(lambda: settings.get(store, "stop_grace_seconds") == 55, timeout=5000)
+    view.max_runs.setFocus()  # leaving Default GPUs untouched saves nothing
+    view.default_gpus.editingFinished.emit()
+    qtbot.wait(300)
+    assert settings.get(store, "default_gpus") == "cpu" and not view.saving
+    _terminal_set("max_concurrent_runs", 4, store.home.root)  # the focused box, left untouched
+    qtbot.waitUntil(lambda: settings.get(store, "max_concurrent_runs") == 4)
+    qtbot.wait(600)
+    assert view.max_runs.value() == 1  # not under the user's cursor
+    view.sharing.setFocus()
+    qtbot.waitUntil(lambda: view.max_runs.value() == 4, timeout=5000)  # shown once left
+    assert settings.get(store, "max_concurrent_runs") == 4 and settings.get(store, "stop_grace_seconds") == 55
