@@ -46,13 +46,13 @@ def _latest_runs(window: MainWindow, count: int) -> list[int]:
 
 def _experiment_setup(window: MainWindow) -> QWidget:
     """The setup form, filled from the latest run's config when there is one."""
-    from spark_trainer.leaderboard import run_config
+    from spark_trainer.jobs.clone import clone_config
     from spark_trainer.store import runs
 
     view = window.show_view("experiments")
     latest = [OPTIONS["run"]] if OPTIONS["run"] else _latest_runs(window, 1)
     if latest:
-        view.open_item({"clone": run_config(window.store, runs.get(window.store, int(latest[0])))})
+        view.open_item({"clone": clone_config(window.store, runs.get(window.store, int(latest[0])))})
     return window
 
 

@@ -379,10 +379,10 @@ class RunDetailView(QWidget):
 
     def _clone(self) -> None:
         if self.run is not None:
-            from spark_trainer.leaderboard import run_config
+            from spark_trainer.jobs.clone import clone_config  # what `spark-trainer run config` writes
 
             run, store = self.run, self.store
-            self._start(lambda _ctx: run_config(store, run), "run-config", self.clone_requested.emit)
+            self._start(lambda _ctx: clone_config(store, run), "run-config", self.clone_requested.emit)
 
     def _delete(self) -> None:
         """Say what deleting the run removes (read on the pool), then delete it once the user says so."""

@@ -116,11 +116,10 @@ class SetupFilesMixin:
         self.revalidate()
 
     def open_item(self, payload: Any) -> None:
-        """`{"clone": config}` fills the form from a run's config, under a new name."""
+        """`{"clone": config}` fills the form from a run's config as `jobs.clone.clone_config` makes it
+        (named NAME-copy, its project by its current name), as `spark-trainer run config` writes it."""
         if isinstance(payload, dict) and isinstance(payload.get("clone"), dict):
-            data = dict(payload["clone"])
-            data["name"] = f"{data.get('name', 'run')}-copy"
-            self._fill_from(data)
+            self._fill_from(dict(payload["clone"]))
 
     def _fill_from(self, data: dict[str, Any]) -> None:
         """`set_config`, for a config that may name its dataset by id (a run's frozen one, an experiment's):

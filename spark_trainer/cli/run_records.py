@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import human_bytes, table
@@ -88,16 +87,12 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> Result:
 
 def cmd_config(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.config import config_to_yaml, save_config, validate_config
-    from spark_trainer.leaderboard import run_config
+    from spark_trainer.jobs.clone import clone_config
     from spark_trainer.store import runs
 
     store = ctx.store
     run = runs.get(store, args.run)
-    data: dict[str, Any] = dict(run_config(store, run))
-    data["name"] = args.name or f"{data.get('name') or run.experiment}-copy"
-    data["project"] = _project_name(store, run) or data.get("project")  # its current name: renamed since, the frozen one is gone
-    data["dataset"] = _dataset_name(store, data.get("dataset"))
-    data["base_model"] = _home_model_name(store, data.get("base_model"))
+    data = clone_config(store, run, args.name)  # as the app's Clone fills the setup form
     config = validate_config(data, f"run {run.id}'s config")
     if args.out:
         target = Path(args.out).expanduser()
@@ -110,30 +105,3 @@ def cmd_config(ctx: Context, args: argparse.Namespace) -> Result:
                  f"(--set KEY=VALUE changes one)")
         return Result({"run": run.id, "path": str(path), "config": config.model_dump(mode="json")}, str(path))
     return Result(config.model_dump(mode="json"), config_to_yaml(config).rstrip("\n"))
-
-
-def _project_name(store: Any, run: Any) -> str | None:
-    from spark_trainer.store import projects
-
-    return next((p.name for p in projects.list_all(store) if p.id == run.project_id), None)
-
-
-def _home_model_name(store: Any, ref: Any) -> Any:
-    """A base model in the home's models/ as `models/NAME`, which a run file looks up in the data home:
-    the file then still trains after the home is moved (the absolute path would name the old place)."""
-    if not isinstance(ref, str) or not Path(ref).is_absolute():
-        return ref
-    try:
-        inside = Path(ref).resolve().relative_to(store.home.models_dir.resolve())
-    except ValueError:
-        return ref
-    return (Path("models") / inside).as_posix()
-
-
-def _dataset_name(store: Any, ref: Any) -> Any:
-    """A frozen config names its dataset by id: the file names it as the app's clone shows it, by name."""
-    from spark_trainer.store import datasets
-
-    if isinstance(ref, (int, str)) and str(ref).isdigit():
-        return next((d.name for d in datasets.list_all(store) if d.id == int(ref)), ref)
-    return ref

@@ -101,7 +101,7 @@ def test_welcome_panel_offers_a_demo_per_recipe(store, ctx, qtbot):
 
 def test_text_only_fields_show_in_the_recipes_that_have_them_and_an_old_run_clones_with_them(store, ctx, qtbot):
     from app.views.experiment_setup_view import ExperimentSetupView
-    from spark_trainer.leaderboard import run_config
+    from spark_trainer.jobs.clone import clone_config
 
     view = ExperimentSetupView(store, ctx)
     qtbot.addWidget(view)
@@ -120,7 +120,7 @@ def test_text_only_fields_show_in_the_recipes_that_have_them_and_an_old_run_clon
            "recipe_config": {"method": "lora"}}
     exp = experiments.create(store, project="p", name="old", recipe="causal-lm", base_model="m", dataset=None, config=old)
     run = runs.create(store, exp.id, requested_gpus="cpu")
-    view.open_item({"clone": run_config(store, run)})
+    view.open_item({"clone": clone_config(store, run)})
     data = view.config_data()
     assert data["recipe_config"]["seq_len"] == 96 and data["recipe_config"]["sample_prompts"] == ["Count up from 3:"]
     assert "seq_len" not in data["train"] and data["train"]["max_steps"] == 5
