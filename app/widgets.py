@@ -307,9 +307,12 @@ class TaskProgressRow(QWidget):
         if self.cancelling:
             return
         total = max(int(getattr(progress, "total", 0) or 0), 0)
-        if total:
+        done = int(getattr(progress, "done", 0) or 0)
+        if total and done > 0:
             self.bar.setRange(0, total)
-            self.bar.setValue(min(int(getattr(progress, "done", 0)), total))
+            self.bar.setValue(min(done, total))
+        else:  # none of the `total` done yet (a single file: until it is read): busy, not a bar stuck at 0%
+            self.bar.setRange(0, 0)
         self.label.setText(str(getattr(progress, "message", progress))[:120])
 
     def mark_cancelling(self) -> None:

@@ -253,3 +253,36 @@ def test_images_missing_a_caption_are_noted_in_the_banner_and_the_report_tab(qtb
     qtbot.waitUntil(lambda: view.tabs.tabText(1) == "Report (0, 1 note)", timeout=10_000)
     assert view.report.notes.text().startswith("1 of 8 images has no caption (caps/3.png): kept")
     assert view.report.empty.text() == "Nothing was rejected; the notes above say what to look at."
+
+
+def test_a_single_file_ingest_shows_a_busy_bar_not_one_stuck_at_0_percent(qtbot, view, store, tmp_path,
+                                                                           monkeypatch):
+    # Seen in a walk: ingesting one file showed its progress bar at 0% until it was done (0 of 1 files).
+    import threading
+
+    from app.workers import TaskContext
+    from spark_trainer.ingest.types import Progress
+
+    target = tmp_path / "notes.jsonl"
+    target.write_text("".join(f'{{"text": "note number {i} of a single file"}}\n' for i in range(50)))
+    read, gate = threading.Event(), threading.Event()
+    real_progress = TaskContext.progress
+
+    def held_progress(self, value, *, force=False):  # noqa: ANN001, ANN202 - TaskContext.progress
+        if isinstance(value, Progress) and value.done == value.total and not read.is_set():
+            read.set()  # the file is read: held before that is said, so the bar shows the reading
+            gate.wait(timeout=30)
+        return real_progress(self, value, force=force)
+
+    monkeypatch.setattr(TaskContext, "progress", held_progress)
+    view.ingest([target])
+    try:
+        qtbot.waitUntil(read.is_set, timeout=30_000)
+        qtbot.waitUntil(lambda: "reading" in view.progress_row.label.text(), timeout=5000)
+        bar = view.progress_row.bar
+        assert view.progress_row.isVisible() and (bar.minimum(), bar.maximum()) == (0, 0)  # busy
+        view.grab().save(str(tmp_path / "single-file-ingest.png"))
+    finally:
+        gate.set()
+    wait_ingested(qtbot, view)
+    assert datasets.list_all(store)[0].num_items == 50
