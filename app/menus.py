@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout
 
 from app.views import NAV_VIEWS, spec
 
@@ -61,16 +61,30 @@ def find(window: MainWindow) -> None:
 
 
 def shortcut_lines(window: MainWindow) -> list[str]:
-    lines = []
+    """The menus' shortcuts (the actions the window holds), then the views' own (`app.shortcuts`): one
+    list, read from what is bound, so it names every key the window answers."""
+    from app.shortcuts import view_lines
+
+    lines = ["Anywhere:"]
     for action in window.findChildren(QAction):
         key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
         if key and action.text():
             lines.append(f"{key:<16} {action.text().replace('&', '')}")
-    return lines
+    return lines + view_lines()
 
 
-def show_shortcuts(window: MainWindow) -> None:
-    box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts", "\n".join(shortcut_lines(window)),
-                      QMessageBox.StandardButton.Ok, window)
-    box.setStyleSheet("QLabel { font-family: monospace; }")
-    box.open()
+def show_shortcuts(window: MainWindow) -> QDialog:
+    """F1: the list in a plain dialog; a message box wrapped its long lines and broke the key column."""
+    dialog = QDialog(window)
+    dialog.setWindowTitle("Keyboard shortcuts")
+    layout = QVBoxLayout(dialog)
+    label = QLabel("\n".join(shortcut_lines(window)))
+    label.setStyleSheet("font-family: monospace;")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    layout.addWidget(label)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
+    buttons.accepted.connect(dialog.accept)
+    layout.addWidget(buttons)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.open()
+    return dialog

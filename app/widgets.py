@@ -11,10 +11,8 @@ from PySide6.QtGui import (
     QDragLeaveEvent,
     QDropEvent,
     QHideEvent,
-    QKeySequence,
     QPixmap,
     QResizeEvent,
-    QShortcut,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -91,12 +89,13 @@ def paths_from_mime(mime: QMimeData) -> list[Path]:
     return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
 
 
-def back_keys(page: QWidget, button: QPushButton, keys: tuple[str, ...]) -> None:
-    """`keys` anywhere in `page` press its back button (a run's page: Escape and Alt+Left back to the list)."""
-    for key in keys:
-        QShortcut(QKeySequence(key), page, context=Qt.ShortcutContext.WidgetWithChildrenShortcut).activated.connect(
-            button.click)
-    button.setToolTip(f"Back ({', '.join(keys)})")
+def back_keys(page: QWidget, button: QPushButton, name: str) -> None:
+    """The keys of `app.shortcuts.SHORTCUTS[name]` anywhere in `page` press its back button (a run's page:
+    Escape and Alt+Left back to the list)."""
+    from app.shortcuts import SHORTCUTS, bind
+
+    bind(name, page, button.click, Qt.ShortcutContext.WidgetWithChildrenShortcut)
+    button.setToolTip(f"Back ({', '.join(SHORTCUTS[name].keys)})")
 
 
 def grow_to_fit(dialog: QWidget) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.flow_layout import FlowLayout
+from app.shortcuts import bind
 from app.views.base import BaseView
 from app.views.dataset_actions import DatasetActions
 from app.views.dataset_ingestion import DatasetIngestion
@@ -121,10 +121,8 @@ class DatasetsView(DatasetIngestion, DatasetActions, BaseView):
         self.table = dataset_table()
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.table.setToolTip("F2 renames the selected dataset; Delete deletes it (after asking)")
-        QShortcut(QKeySequence.StandardKey.Delete, self.table, context=Qt.ShortcutContext.WidgetShortcut).activated.connect(
-            self.delete_selected)
-        QShortcut(QKeySequence(Qt.Key.Key_F2), self.table, context=Qt.ShortcutContext.WidgetShortcut).activated.connect(
-            self.rename_selected)
+        bind("datasets.delete", self.table, self.delete_selected)
+        bind("datasets.rename", self.table, self.rename_selected)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._popup)
         self.empty = QLabel("No datasets in this project yet: drop some files above.")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import file_dialogs
+from app.shortcuts import bind
 from app.widgets import FittedImage, double_spin, short_name
 from spark_trainer.ingest.detect import IMAGE_EXTS
 
@@ -86,7 +86,7 @@ class ClassificationPanel(QWidget):
         self.input_title = QLabel("Text to classify")
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("Type or paste a text… (Ctrl+Enter classifies)")
-        QShortcut(QKeySequence("Ctrl+Return"), self.prompt, activated=self.generate_requested.emit)
+        bind("playground.generate", self.prompt, self.generate_requested.emit, Qt.ShortcutContext.WindowShortcut)
         self.image = ImageDropArea()
         self.image.changed.connect(lambda _p: self.generate_requested.emit())
         left.addWidget(self.input_title)
@@ -226,7 +226,7 @@ class ImageGenerationPanel(QWidget):
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("Describe the image… (Ctrl+Enter generates)")
         self.prompt.setMaximumHeight(90)
-        QShortcut(QKeySequence("Ctrl+Return"), self.prompt, activated=self.generate_requested.emit)
+        bind("playground.generate", self.prompt, self.generate_requested.emit, Qt.ShortcutContext.WindowShortcut)
         right.addWidget(QLabel("Prompt"))
         right.addWidget(self.prompt)
         images = QHBoxLayout()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut, QTextCursor
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.shortcuts import bind
 from app.views.playground_image_panels import ClassificationPanel, ImageGenerationPanel
 from app.widgets import double_spin, short_name
 from spark_trainer.playground.settings import MAX_NEW_TOKENS_LIMIT, GenerationSettings
@@ -79,7 +80,7 @@ class TextGenerationPanel(QWidget):
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("Type a prompt… (Ctrl+Enter generates)")
         self.prompt.setMaximumHeight(120)
-        QShortcut(QKeySequence("Ctrl+Return"), self.prompt, activated=self.generate_requested.emit)
+        bind("playground.generate", self.prompt, self.generate_requested.emit, Qt.ShortcutContext.WindowShortcut)
         right.addWidget(QLabel("Prompt"))
         right.addWidget(self.prompt)
         self.answers = QSplitter(Qt.Orientation.Horizontal)

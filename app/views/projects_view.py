@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.context import AppContext
 from app.forms.cells import keep_room
+from app.shortcuts import bind
 from app.views.base import BaseView
 from app.views.delete_project_dialog import DeleteProjectDialog
 from app.views.name_dialog import NameDialog
@@ -128,11 +128,9 @@ class ProjectsView(BaseView):
         self.hint = QLabel("Double-click a project to see its datasets.  F2 renames, Delete removes.")
         self.hint.setObjectName("Muted")
         self.body.addWidget(self.hint)
-        for key, slot in (("F2", self.rename_selected), ("Delete", self.delete_selected),
-                          ("Return", self.open_selected)):
-            shortcut = QShortcut(QKeySequence(key), self.table)
-            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(slot)
+        for name, slot in (("projects.rename", self.rename_selected), ("projects.delete", self.delete_selected),
+                           ("projects.open", self.open_selected)):
+            bind(name, self.table, slot, Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._projects: list[Project] = []
         self._task: Task | None = None
         ctx.model.projects.projects_reset.connect(self._on_projects)  # bound: see datasets_view

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPoint, Qt
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QMenu
 
+from app.shortcuts import bind
 from app.views.priority_dialog import RunPriority
 from app.views.run_deletes import RunDeletes
 from app.workers import Task
@@ -106,12 +106,8 @@ class RunListActions(QObject):
         table = view.table
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         table.customContextMenuRequested.connect(self._popup)
-        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            shortcut = QShortcut(QKeySequence(key), table, context=Qt.ShortcutContext.WidgetShortcut)
-            shortcut.activated.connect(view._open_selected)
-        delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), table,
-                           context=Qt.ShortcutContext.WidgetShortcut)
-        delete.activated.connect(self.ask_delete)
+        bind("runs.open", table, view._open_selected)
+        bind("runs.delete", table, self.ask_delete)
         self.deletes = RunDeletes(view, view.store, view.ctx)
         self.deletes.deleted.connect(self._deleted)
         self.deletes.refused.connect(lambda text: self.view.banner.show_message(text, "error"))

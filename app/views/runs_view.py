@@ -155,7 +155,7 @@ class RunsView(BaseView):
             page.deletes.deleted.connect(lambda text: self.banner.show_message(text, "ok"))
             page.clone_requested.connect(lambda config: self.ctx.navigate("experiments", {"clone": config}))
             page.playground_requested.connect(self.open_playground)
-            back_keys(page, page.back_button, ("Esc", "Alt+Left"))
+            back_keys(page, page.back_button, "page.back")
         return self._detail
 
     @property
@@ -166,7 +166,7 @@ class RunsView(BaseView):
             self._compare = page = CompareView(self.store, self.ctx)
             self.stack.addWidget(page)
             page.back.connect(self.show_list)
-            back_keys(page, page.back_button, ("Esc", "Alt+Left"))
+            back_keys(page, page.back_button, "page.back")
         return self._compare
 
     @property
@@ -178,7 +178,7 @@ class RunsView(BaseView):
             self.stack.addWidget(page)
             page.back.connect(self.open_run)
             page.pick_run.connect(self.show_list)
-            back_keys(page, page.back_button, ("Alt+Left",))  # Escape stays the prompt's
+            back_keys(page, page.back_button, "playground.back")  # Escape stays the prompt's
         return self._playground
 
     def _stop_pages(self, keep: QWidget | None = None) -> None:
