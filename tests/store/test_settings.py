@@ -116,3 +116,15 @@ def test_a_stored_value_not_of_its_type_reads_as_the_default_and_is_named(store,
     assert line.startswith(f"setting {key}: the stored value {stored!r} is not usable") and "\n" not in line
     settings.set_value(store, key, default)  # set again: usable
     assert settings.unusable(store) == {}
+
+
+def test_read_all_is_get_all_and_unusable_in_one_read(store) -> None:
+    # The app's poller reads it every tick so that Settings shows a terminal's `settings set`.
+    settings.set_value(store, "stop_grace_seconds", 12)
+    from spark_trainer.store.entities import utcnow
+    from spark_trainer.store.models import SettingRow
+
+    with store.write() as session:
+        session.add(SettingRow(key="max_concurrent_runs", value="abc", updated_at=utcnow()))
+    assert settings.read_all(store) == (settings.get_all(store), settings.unusable(store))
+    assert settings.read_all(store)[1] == {"max_concurrent_runs": "abc"}
