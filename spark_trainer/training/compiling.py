@@ -9,7 +9,8 @@ the training graph compiles once; `TORCH_LOGS=recompiles` shows any recompilatio
 are of one shape says so (`fixed_shapes`), and its model is compiled with `dynamic=False`: the
 evaluation's smaller last batch then gets a static graph of its own. Left to dynamo, that second shape
 recompiled the whole model as a dynamic-shape graph, and the default-run benchmark of a 1.1B model on
-an H200 ran out of its 154 s inside that recompile (benchmarks/results/gpu_check_20261204-1301.log).
+an H200 ran out of its 154 s after that recompile began, with no training step logged
+(benchmarks/results/gpu_check_20261204-1301.log).
 Recipes whose batches vary (texts padded to their longest) keep dynamo's default, which stops
 recompiling once a dimension is marked dynamic.
 
