@@ -252,7 +252,11 @@ def delete(store: Store, run_id: int | str, *, keep_files: bool = False) -> Run:
     app made for it (spark_trainer.jobs.deletion: a folder the user chose stays); a playground model of
     the run that is loaded is unloaded (its process told why)."""
     reconcile(store)
-    deletion.refuse_if_pinned(runs.get(store, run_id))  # an export reading its checkpoint: nothing goes
+    pinned = runs.get(store, run_id)
+    # The records' refusals first (an evaluation names itself and how to cancel it: its worker's pin would
+    # only give a process id), then an export reading its checkpoint: nothing goes.
+    in_use.check(store, "run", pinned.id)
+    deletion.refuse_if_pinned(pinned)
     if store.full is not None and not keep_files:
         found = runs.get(store, run_id)
         in_use.check(store, "run", found.id)  # as the delete itself would, before anything goes
@@ -293,6 +297,7 @@ def delete_experiment(store: Store, ref: str | int, *, keep_files: bool = False)
     folders, as `delete` does one run; returns it and those of its runs' folders that were on disk
     (removed, or kept). On a full disk (Store.full) the folders go first, as `delete`'s do."""
     reconcile(store)  # a run whose worker died must not block the delete
+    in_use.check(store, "experiment", experiments.get(store, ref).id)  # the records' refusals first, as delete's
     for run in runs.list_all(store, experiment=experiments.get(store, ref).id):
         deletion.refuse_if_pinned(run)  # one of its runs being exported: nothing goes
     removed: list[str] = []
@@ -319,6 +324,7 @@ def delete_project(store: Store, project_id: int, folders: Sequence[Path], *, de
     """Delete a project's records and, with `delete_files`, `folders` (deletion.project_folders: inside
     the home only), for the command line and the app alike; returns the folders removed. On a full disk
     (Store.full) the folders go first, as `delete`'s do."""
+    in_use.check(store, "project", project_id)  # the records' refusals first, as delete's
     for run in runs.list_all(store, project=project_id):
         deletion.refuse_if_pinned(run)  # one of its runs being exported: nothing goes
     removed: list[Path] = []
