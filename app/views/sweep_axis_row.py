@@ -60,7 +60,13 @@ class SweepAxisRow(QFrame):
         self.hint = QLabel("")
         self.hint.setObjectName("Muted")
         self.hint.setWordWrap(True)
-        grid.addWidget(QLabel("Setting"), 0, 0)
+        # Each label buddies its input, which is named for assistive technology (app/forms/labels.py does so
+        # for form rows; this row is a grid): neither box had a name.
+        setting = QLabel("Setting")
+        setting.setBuddy(self.field)
+        self.field.setAccessibleName("Swept setting")
+        self.values.setAccessibleName("Values to sweep")
+        grid.addWidget(setting, 0, 0)
         grid.addWidget(self.field, 0, 1)
         grid.addWidget(self.remove, 0, 2)
         cell = QWidget()  # the text box or the check boxes, whichever the setting takes
@@ -68,7 +74,9 @@ class SweepAxisRow(QFrame):
         cell_layout.setContentsMargins(0, 0, 0, 0)
         cell_layout.addWidget(self.values)
         cell_layout.addWidget(self.choices)
-        grid.addWidget(QLabel("Values"), 1, 0)
+        values = QLabel("Values")
+        values.setBuddy(self.values)
+        grid.addWidget(values, 1, 0)
         grid.addWidget(cell, 1, 1, 1, 2)
         grid.addWidget(self.hint, 2, 1, 1, 2)
         grid.setColumnStretch(1, 1)
