@@ -167,9 +167,7 @@ def _as_read(key: str, value: Any) -> Any:
 def unusable(store: Store) -> dict[str, Any]:
     """The stored settings read as their default because their stored value is not usable (see
     `_as_read`): key -> the value as stored."""
-    with store.read() as session:
-        stored = {row.key: row.value for row in session.scalars(select(SettingRow))}
-    return {key: value for key, value in stored.items() if key in DEFAULTS and _read(key, value) is _UNUSABLE}
+    return read_all(store)[1]
 
 
 def unusable_line(key: str, stored: Any) -> str:
@@ -192,9 +190,7 @@ def default_gpus(store: Store) -> str:
 
 
 def get_all(store: Store) -> dict[str, Any]:
-    with store.read() as session:
-        stored = {row.key: row.value for row in session.scalars(select(SettingRow))}
-    return {key: _as_read(key, stored[key]) if key in stored else default for key, default in DEFAULTS.items()}
+    return read_all(store)[0]
 
 
 def read_all(store: Store) -> tuple[dict[str, Any], dict[str, Any]]:

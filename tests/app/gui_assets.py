@@ -84,6 +84,20 @@ def write_video(path: Path, n_frames: int = 30, *, fps: float = 10.0, size: tupl
     return path
 
 
+def completed_run(store, recipe: str, project: str = "p"):
+    """A completed run of `recipe` (no metrics, no folder) in a new project `project`, experiment 'e'."""
+    from spark_trainer.store import experiments, projects, runs
+    from spark_trainer.store.entities import RunStatus
+
+    projects.create(store, project)
+    exp = experiments.create(store, project=project, name="e", recipe=recipe, base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    for to in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
+        run = runs.transition(store, run.id, to, "test")
+    return run
+
+
 def add_experiment_with_runs(store, project: str, dataset: str | int | None = None, *, name: str = "tiny-lora",
                              statuses: tuple[str, ...] = ("completed", "running", "queued")) -> list:
     """An experiment and runs in the given statuses, with a few metric points (rows only, no workers)."""

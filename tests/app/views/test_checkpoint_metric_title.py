@@ -4,19 +4,13 @@ image classifier's checkpoints read '0.3333' under 'Eval metric', which could be
 from __future__ import annotations
 
 from app.views.run_detail_reads import CheckpointRow, RunStatic
-from spark_trainer.store import experiments, projects, runs
-from spark_trainer.store.entities import RunStatus
+from tests.app.gui_assets import completed_run
 
 
 def test_the_column_names_the_watched_metric_and_its_direction(store, ctx, qtbot):
     from app.views.run_detail_view import RunDetailView
 
-    projects.create(store, "p")
-    exp = experiments.create(store, project="p", name="e", recipe="image-classification", base_model="m",
-                             dataset=None, config={})
-    run = runs.create(store, exp.id, requested_gpus="cpu")
-    for to in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
-        run = runs.transition(store, run.id, to, "test")
+    run = completed_run(store, "image-classification")
     view = RunDetailView(store, ctx)
     qtbot.addWidget(view)
     view.show_run(run.id)

@@ -343,22 +343,29 @@ def test_comparing_many_runs_fills_no_legend_and_keeps_the_charts_up(store, wind
     assert panel.mapTo(page, panel.rect().topLeft()).y() < 5 * lines
 
 
-def test_charts_no_compared_run_logged_say_so_once_every_run_has_ended(store, ctx, qtbot) -> None:
-    """Two completed runs that logged only their loss: their Learning rate and Gradient norm charts said
-    "No points yet", waiting for points that never come (the run page says the run ended without any)."""
-    from app.charts.panel import NO_POINTS_ENDED_ALL
+def _compared(store, ctx, qtbot, statuses: tuple[str, ...]):
+    """The compare page of runs in `statuses` (each with ten loss points), shown once their points are read."""
     from app.views.runs_view import RunsView
     from tests.app.gui_assets import add_experiment_with_runs
 
     projects.create(store, "p")
-    done = add_experiment_with_runs(store, "p", statuses=("completed", "completed"))
+    made = add_experiment_with_runs(store, "p", statuses=statuses)
     view = RunsView(store, ctx)
     qtbot.addWidget(view)
     view.resize(1280, 760)
     view.show()
-    view.open_item([r.id for r in done])
+    view.open_item([r.id for r in made])
     panel = view.compare_page.charts
-    qtbot.waitUntil(lambda: all(panel.point_count(f"run {r.id} loss") == 10 for r in done), timeout=10_000)
+    qtbot.waitUntil(lambda: all(panel.point_count(f"run {r.id} loss") == 10 for r in made), timeout=10_000)
+    return view, panel
+
+
+def test_charts_no_compared_run_logged_say_so_once_every_run_has_ended(store, ctx, qtbot) -> None:
+    """Two completed runs that logged only their loss: their Learning rate and Gradient norm charts said
+    "No points yet", waiting for points that never come (the run page says the run ended without any)."""
+    from app.charts.panel import NO_POINTS_ENDED_ALL
+
+    view, panel = _compared(store, ctx, qtbot, ("completed", "completed"))
     qtbot.waitUntil(lambda: panel.charts["lr"].empty_text == NO_POINTS_ENDED_ALL, timeout=10_000)
     assert panel.charts["grad"].empty_text == NO_POINTS_ENDED_ALL
     assert panel.charts["loss"].curve_names()  # a chart with points shows them, whatever its empty text
@@ -367,18 +374,8 @@ def test_charts_no_compared_run_logged_say_so_once_every_run_has_ended(store, ct
 
 def test_a_compared_run_still_training_keeps_its_empty_charts_waiting(store, ctx, qtbot) -> None:
     from app.charts.panel import NO_POINTS_YET
-    from app.views.runs_view import RunsView
-    from tests.app.gui_assets import add_experiment_with_runs
 
-    projects.create(store, "p")
-    both = add_experiment_with_runs(store, "p", statuses=("completed", "running"))
-    view = RunsView(store, ctx)
-    qtbot.addWidget(view)
-    view.resize(1280, 760)
-    view.show()
-    view.open_item([r.id for r in both])
-    panel = view.compare_page.charts
-    qtbot.waitUntil(lambda: all(panel.point_count(f"run {r.id} loss") == 10 for r in both), timeout=10_000)
+    view, panel = _compared(store, ctx, qtbot, ("completed", "running"))
     qtbot.wait(1500)  # a few polls
     assert panel.charts["lr"].empty_text == NO_POINTS_YET
     view.shutdown()

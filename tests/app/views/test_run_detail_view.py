@@ -58,6 +58,18 @@ def _cancelled_run(store):
     return control.cancel(store, runs.create(store, exp.id).id)
 
 
+def _page(store, ctx, qtbot, run):
+    """The run page of `run`, shown and read (its badge says the run's status)."""
+    from app.views.run_detail_view import RunDetailView
+
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show()
+    view.show_run(run.id)
+    qtbot.waitUntil(lambda: view.badge.text() == run.status.value)
+    return view
+
+
 def test_a_run_deleted_by_another_process_leaves_no_action_to_click(store, ctx, qtbot) -> None:
     import subprocess
 
@@ -107,16 +119,11 @@ def test_a_status_message_goes_once_the_run_has_moved_on(store, ctx, qtbot) -> N
     badge for the rest of the run (the Runs list's banner the same)."""
     from dataclasses import replace
 
-    from app.views.run_detail_view import RunDetailView
     from spark_trainer.store.entities import RunStatus
 
     run = _cancelled_run(store)
     ctx.scheduler.stop()
-    view = RunDetailView(store, ctx)
-    qtbot.addWidget(view)
-    view.show()
-    view.show_run(run.id)
-    qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
+    view = _page(store, ctx, qtbot, run)
     queued = replace(run, status=RunStatus.QUEUED)
     view.banner.show_message(f"Run {run.id} is now queued", "ok")  # what Resume's answer says
     assert view.banner.text() == f"Run {run.id} is now queued" and view.banner.isVisible()
@@ -135,15 +142,10 @@ def test_delete_asks_with_cancel_as_the_default_and_enter_keeps_the_run(store, c
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from app.views.run_detail_view import RunDetailView
     from spark_trainer.store import runs
 
     run = _cancelled_run(store)
-    view = RunDetailView(store, ctx)
-    qtbot.addWidget(view)
-    view.show()
-    view.show_run(run.id)
-    qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
+    view = _page(store, ctx, qtbot, run)
     seen: list[tuple[str, str]] = []
 
     def answer_with_enter() -> None:  # a blocking box (the old QMessageBox.question) is answered from here too
@@ -227,18 +229,13 @@ def test_run_detail_opens_the_playground_at_the_selected_checkpoint(trained, ope
 def test_the_run_page_says_what_goes_and_deletes_the_run_with_its_app_export(store, ctx, qtbot) -> None:
     """The page's Delete goes through the Runs list's flow: the box names the folder, the export the app
     wrote and their size; the run, its folder and that export go, and the page says it is deleted."""
-    from app.views.run_detail_view import RunDetailView
     from spark_trainer.store import exports, runs
 
     run = _cancelled_run(store)
     made = store.home.export_dir(1)
     made.mkdir(parents=True)
     exports.add(store, run.id, step=1, options={}, path=str(made))
-    view = RunDetailView(store, ctx)
-    qtbot.addWidget(view)
-    view.show()
-    view.show_run(run.id)
-    qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
+    view = _page(store, ctx, qtbot, run)
     with qtbot.waitSignal(view.deleted, timeout=10_000) as deleted:
         view.delete_button.click()
         qtbot.waitUntil(lambda: view.deletes.box is not None and view.deletes.box.isVisible(), timeout=10_000)

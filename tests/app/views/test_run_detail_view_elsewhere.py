@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.app.views.test_run_detail_view import _cancelled_run
+from tests.app.views.test_run_detail_view import _cancelled_run, _page
 
 
 def test_an_error_said_of_an_active_run_stays_until_what_it_says_is_gone(store, ctx, qtbot) -> None:
@@ -13,16 +13,11 @@ def test_an_error_said_of_an_active_run_stays_until_what_it_says_is_gone(store, 
     next poll, a second later, unread. It stays; the run's own error goes once the run no longer has it."""
     from dataclasses import replace
 
-    from app.views.run_detail_view import RunDetailView
     from spark_trainer.store.entities import RunStatus
 
     run = _cancelled_run(store)
     ctx.scheduler.stop()
-    view = RunDetailView(store, ctx)
-    qtbot.addWidget(view)
-    view.show()
-    view.show_run(run.id)
-    qtbot.waitUntil(lambda: view.badge.text() == "cancelled")
+    view = _page(store, ctx, qtbot, run)
     running = replace(run, status=RunStatus.RUNNING, step=3, error=None)
     ctx.model.runs.apply_written(running)
     qtbot.waitUntil(lambda: view.badge.text() == "running")

@@ -6,16 +6,11 @@ from __future__ import annotations
 
 def test_a_run_evaluated_on_two_files_shows_a_curve_per_file(store, ctx, qtbot) -> None:
     from app.views.run_detail_view import RunDetailView
-    from spark_trainer.store import evaluations, experiments, metrics, projects, runs
-    from spark_trainer.store.entities import RunStatus
+    from spark_trainer.store import evaluations, metrics
+    from tests.app.gui_assets import completed_run
     from tests.app.model_sync import sync_model
 
-    projects.create(store, "p")
-    exp = experiments.create(store, project="p", name="e", recipe="text-classification", base_model="m",
-                             dataset=None, config={})
-    run = runs.create(store, exp.id, requested_gpus="cpu")
-    for to in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.COMPLETED):
-        run = runs.transition(store, run.id, to, "test")
+    run = completed_run(store, "text-classification")
     metrics.add_batch(store, run.id, [("loss", 10, 2.0), ("loss", 30, 1.5)])
     for data, step, accuracy in (("/d/held.csv", 10, 0.9), ("/d/hard.csv", 20, 0.3), ("/d/held.csv", 30, 0.95)):
         ev = evaluations.create(store, run.id, task="classification", data_path=data, base=False,
