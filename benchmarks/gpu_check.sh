@@ -15,11 +15,12 @@
 #      `bench diffusion --preset sd15` for up to N s, alone on the GPU before phase 2. The first lease
 #      (2026-12-04) showed both benches need more than one 10-minute call holds: the 1b bench's build and
 #      compiles took over 154 s, the sd15 one's over 200 s. Run gpu_diffusion_check.sh in a call of its own.
-#   3. if time is left: liger's RMSNorm/SwiGLU/RoPE kernels on our side (opt-in until they pay off).
+#   3. if time is left, our side alone: with liger's RMSNorm/SwiGLU/RoPE kernels (opt-in until they pay off),
+#      then with the whole model compiled as one graph instead of block by block.
 # The device has no network: first, here, `python3 benchmarks/gpu_wheels.py` fills .whl/ with what its
 # image lacks (gpu_env.sh installs them there); then call the device tool with carry [".whl"] and
 # command `bash benchmarks/gpu_check.sh`. What comes back is $OUT (at most 8 files): check.log (all
-# of this script's output), bench.json, bench_diffusion.json, bench_liger.json, bench.err (both benches'), estimate_peaks.json,
+# of this script's output), bench.json, bench_liger_layers.json, bench_whole_model_compile.json, bench.err (all benches'), estimate_peaks.json,
 # estimate_calibration.py (commit it with the JSON files), gpu_tests.log. Copies go to benchmarks/results/.
 set -u
 OUT_DEFAULT=gpu-check-out
@@ -99,16 +100,23 @@ echo "GPU tests exit code $? (124 = out of time)"
 grep -E "PASSED|FAILED|SKIPPED|ERROR|passed|failed" "$OUT/gpu_tests.log" | tail -20
 cp "$OUT/gpu_tests.log" "$RESULTS/gpu_tests_$STAMP.log" 2>/dev/null
 
-echo "== 3. liger RMSNorm/SwiGLU/RoPE kernels on our side, $(left) s left =="
-if ! $PY -c "import liger_kernel" 2>/dev/null; then
-  echo "liger-kernel not installed: skipped (python3 benchmarks/gpu_wheels.py carries it)"
-elif [ "$(left)" -lt 100 ]; then
-  echo "skipped: too little time left"
+# Phase 3: our side alone, one variant at a time while time is left (each against phase 1's default run):
+# liger's layer kernels (opt-in until they pay off), then the whole model compiled as one graph (the default
+# compiles the repeated blocks one by one: training/compiling.py).
+variant() {  # name, seconds it needs at least, env assignments...
+  local name=$1 need=$2; shift 2
+  echo "== 3. ours with $name, $(left) s left =="
+  if [ "$(left)" -lt "$need" ]; then echo "skipped: too little time left"; return; fi
+  env "$@" timeout "$(cap 200 5)" $PY -m spark_trainer --json bench lora --preset 1b --engines ours \
+    >"$OUT/bench_$name.json" 2>>"$OUT/bench.err" \
+    && $PY -c "import json,sys; a,b=(json.load(open(f))['engines']['ours'] for f in sys.argv[1:3]); print(f\"ours {a['tokens_per_s']:,.0f} tokens/s (warm-up {a['compile_warmup_s'] or 0:.0f} s), with {sys.argv[3]} {b['tokens_per_s']:,.0f} ({b['tokens_per_s']/a['tokens_per_s']:.2f}x, warm-up {b['compile_warmup_s'] or 0:.0f} s), peak {a['peak_bytes']/2**30:.1f} vs {b['peak_bytes']/2**30:.1f} GiB\")" "$OUT/bench.json" "$OUT/bench_$name.json" "$name" \
+    && cp "$OUT/bench_$name.json" "$RESULTS/bench_lora_1b_${name}_$STAMP.json" \
+    || echo "bench with $name failed or ran out of time; see bench.err"
+}
+if $PY -c "import liger_kernel" 2>/dev/null; then
+  variant liger_layers 90 SPARK_TRAINER_LIGER_KERNELS=rms_norm,swiglu,rope
 else
-  SPARK_TRAINER_LIGER_KERNELS=rms_norm,swiglu,rope timeout "$(cap 150 5)" $PY -m spark_trainer --json bench lora \
-    --preset 1b --engines ours >"$OUT/bench_liger.json" 2>>"$OUT/bench.err" \
-    && $PY -c "import json,sys; a,b=(json.load(open(f))['engines']['ours'] for f in sys.argv[1:]); print(f\"ours {a['tokens_per_s']:,.0f} tokens/s, with liger rms_norm+swiglu+rope {b['tokens_per_s']:,.0f} ({b['tokens_per_s']/a['tokens_per_s']:.2f}x), peak {a['peak_bytes']/2**30:.1f} vs {b['peak_bytes']/2**30:.1f} GiB\")" "$OUT/bench.json" "$OUT/bench_liger.json" \
-    && cp "$OUT/bench_liger.json" "$RESULTS/bench_lora_1b_liger_layers_$STAMP.json" \
-    || echo "liger kernels bench failed or ran out of time; see bench.err"
+  echo "== 3. liger-kernel not installed: its layer kernels skipped (python3 benchmarks/gpu_wheels.py carries it) =="
 fi
+variant whole_model_compile 150 SPARK_TRAINER_COMPILE_REGIONS=0
 echo "gpu_check done, $(left) s before its deadline"

@@ -70,9 +70,11 @@ def _unet(preset: Preset, device: Any, dtype: Any) -> Any:
     from diffusers import UNet2DConditionModel
 
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(**preset.unet_config())
+    # Built on the device: initialising the sd15 UNet's 860M parameters on the CPU took tens of seconds
+    # per engine, and the first lease's call ran out before the second engine had trained.
+    with torch.device(device):
+        unet = UNet2DConditionModel(**preset.unet_config())
     unet.requires_grad_(False)
-    unet.to(device)
     # Cast only when needed: diffusers warns about any dtype passed to `.to()`, even float32.
     return unet if dtype == torch.float32 else unet.to(dtype=dtype)
 

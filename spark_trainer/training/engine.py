@@ -136,7 +136,8 @@ def run_training(
         report.on_log(note)
     efficiency = getattr(recipe, "packing_efficiency", None)  # token recipes: logged once, at the first step
     if compiling.active:
-        report.on_log(f"torch.compile on ({os.environ.get('SPARK_TRAINER_COMPILE_BACKEND', 'inductor')}); "
+        scope = f"block by block: {compiling.regions} repeated blocks share their graphs" if compiling.regions else "the whole model"
+        report.on_log(f"torch.compile on ({os.environ.get('SPARK_TRAINER_COMPILE_BACKEND', 'inductor')}, {scope}); "
                       "the first steps include the compile warm-up")
     elif t.compile == "auto" and accelerator.device.type == "cuda" and not plan.fsdp and (why := cannot_build()):
         report.on_log(f"torch.compile off: {why}; training runs eagerly")

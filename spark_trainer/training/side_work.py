@@ -201,8 +201,13 @@ class SideWork:
             return
         if self.samples_off:
             return
+        import torch
+
         model = self.acc.unwrap_model(self.model, keep_torch_compile=False)
-        found = oom.sampling(self, step, self.recipe.generate_samples, model)  # sharded: every process, in step
+        # Eagerly: blocks compiled in place (compiling.repeated_blocks) stay compiled in the unwrapped model,
+        # and generation's growing lengths and cache would recompile them at every new length.
+        with torch.compiler.set_stance("force_eager"):
+            found = oom.sampling(self, step, self.recipe.generate_samples, model)  # sharded: every process, in step
         if found is None:
             return
         if not self.acc.is_main_process:

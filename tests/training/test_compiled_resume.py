@@ -16,6 +16,6 @@ def test_compiled_run_stopped_then_resumed_completes(tiny_model, counting_data, 
     monkeypatch.setenv("SPARK_TRAINER_COMPILE_BACKEND", "eager")
     config = make_config(tiny_model, train={"max_steps": 4, "compile": True})
     stopped, first = train(config, counting_data, tmp_path / "run", stop_at=2)
-    assert stopped.status == "stopped" and any("torch.compile on (eager)" in line for line in first.logs)
+    assert stopped.status == "stopped" and any("torch.compile on (eager, " in line for line in first.logs)
     resumed, second = train(config, counting_data, tmp_path / "run", resume_from=latest_checkpoint(tmp_path / "run"))
     assert resumed.status == "completed" and list(second.series("loss")) == [3, 4]

@@ -252,3 +252,72 @@ def test_a_compiled_causal_lm_run_with_a_smaller_last_evaluation_batch_never_com
                            commands=Commands())
     assert outcome.status == "completed" and not rec.events
     assert rec.series("eval_loss") and recorded_graphs and not any(recorded_graphs), recorded_graphs
+
+
+def _lora_llama(layers: int):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=200, hidden_size=64, intermediate_size=128, num_hidden_layers=layers,
+                         num_attention_heads=4, num_key_value_heads=4, use_cache=False)
+    return get_peft_model(LlamaForCausalLM(config), LoraConfig(r=4, target_modules="all-linear"))
+
+
+def test_repeated_blocks_are_a_transformer_s_layers_and_nothing_in_a_model_without_them() -> None:
+    import torch
+
+    from spark_trainer.training.compiling import repeated_blocks
+
+    model = _lora_llama(3)
+    assert repeated_blocks(model) == list(model.base_model.model.model.layers)
+    # A UNet's lists hold blocks of different classes or a small share of the weights: compiled whole.
+    mixed = torch.nn.Sequential(torch.nn.Embedding(1000, 64), torch.nn.ModuleList([torch.nn.Linear(4, 4)] * 3),
+                                torch.nn.ModuleList([torch.nn.Linear(64, 64), torch.nn.Conv2d(64, 64, 3)]))
+    assert repeated_blocks(mixed) == []
+
+
+def test_a_transformer_compiles_block_by_block_in_place_sharing_one_graph(recorded_graphs: list[bool]) -> None:
+    """The whole model as one graph made the warm-up grow with the depth (a 1.1B model's three graphs:
+    training, evaluation and its last batch, took the benchmark's 154 s on an H200)."""
+    import torch
+
+    eager = _lora_llama(4)
+    model = _lora_llama(4)
+    names = list(model.state_dict())
+    state = CompileState(on_event=print)
+    compiled = state.compile(model, True, "cpu", fixed_shapes=True)
+    assert compiled is model and list(compiled.state_dict()) == names and state.regions == 4
+    ids = torch.arange(64).reshape(2, 32)
+    loss = compiled(input_ids=ids, labels=ids).loss
+    loss.backward()
+    # The first layer's input needs no gradient (frozen embeddings), the others' do: two graphs for four layers.
+    assert len(recorded_graphs) == 2, recorded_graphs
+    assert torch.allclose(loss, eager(input_ids=ids, labels=ids).loss)
+
+
+def test_compiling_the_whole_model_as_one_graph_remains_available(recorded_graphs: list[bool],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setenv("SPARK_TRAINER_COMPILE_REGIONS", "0")
+    state = CompileState(on_event=print)
+    compiled = state.compile(_lora_llama(4), True, "cpu", fixed_shapes=True)
+    ids = torch.arange(64).reshape(2, 32)
+    compiled(input_ids=ids, labels=ids).loss.backward()
+    assert state.regions == 0 and len(recorded_graphs) == 1
+
+
+def test_samples_are_generated_eagerly_by_a_block_compiled_model(
+        tiny_model: Path, counting_data: Path, tmp_path: Path, recorded_graphs: list[bool]) -> None:
+    """Blocks compiled in place stay compiled in the unwrapped model: generation's growing lengths would
+    recompile them at every new length."""
+    config = make_config(tiny_model, train={"max_steps": 4, "compile": True}, eval={"samples_every_steps": 2})
+    rec = RecordingReporter()
+    outcome = run_training(config, data_path=counting_data, run_dir=tmp_path / "run", reporter=rec,
+                           commands=Commands())
+    assert outcome.status == "completed" and not rec.events, rec.events
+    assert any("block by block" in line for line in rec.logs), rec.logs
+    assert (tmp_path / "run" / "samples").is_dir()
+    assert len(recorded_graphs) <= 4, len(recorded_graphs)  # training's and evaluation's, none per generated length
