@@ -135,6 +135,10 @@ class CompileState:
         blocks = repeated_blocks(model) if os.environ.get("SPARK_TRAINER_COMPILE_REGIONS", "1") != "0" else []
         try:
             if blocks:  # in place: the model object and its parameter names stay as they were
+                # Each batch shape is two block graphs (the first block's input needs no gradient) and
+                # the evaluation's one or two more: a halved micro-batch (auto_batch) would reach dynamo's
+                # default limit of 8 per function, beyond which the blocks would silently run eagerly.
+                torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
                 for block in blocks:
                     block.compile(**options)
                 compiled = model
