@@ -66,4 +66,7 @@ def cap_gpu_memory(device: Any) -> None:
         raise ConfigError(f"SPARK_TRAINER_CUDA_MEMORY_FRACTION must be a number in (0, 1], got {text!r}") from None
     if not 0 < fraction <= 1:
         raise ConfigError(f"SPARK_TRAINER_CUDA_MEMORY_FRACTION must be in (0, 1], got {fraction}")
-    torch.cuda.set_per_process_memory_fraction(fraction, device)
+    # One process's accelerator device is plain "cuda" (no index), which torch refuses here: the GPU this
+    # process uses is the current one (CUDA_VISIBLE_DEVICES has narrowed it to its own).
+    index = device.index if getattr(device, "index", None) is not None else torch.cuda.current_device()
+    torch.cuda.set_per_process_memory_fraction(fraction, index)
