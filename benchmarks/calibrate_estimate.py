@@ -36,6 +36,14 @@ def predict(parts: dict, cal: estimate.Calibration) -> float:
     return fixed + cal.activation_scale * parts["activations"] + cal.overhead_bytes
 
 
+def _shown(path: Path) -> str:
+    """The peaks file as the calibration names it: relative to the project where it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peaks", type=Path, default=ROOT / "benchmarks" / "results" / "estimate_peaks.json")
@@ -54,7 +62,7 @@ def main() -> int:
         return 1
     default = estimate.Calibration()
     fitted = estimate.fit_calibration(points, source=f"fitted to {len(points)} peaks measured on {document['device']} "
-                                                    f"(benchmarks/results/estimate_peaks.json)")
+                                                    f"({_shown(args.peaks)})")
     print(f"fitted: activation scale {fitted.activation_scale:.3f}, overhead {fitted.overhead_bytes / 2**30:.2f} GiB "
           f"({len(points)} points, {document['device']}, torch {document['torch']})")
     print(f"{'config':<14} {'measured':>9} {'default':>15} {'fitted':>15} {'leave-one-out':>15}")

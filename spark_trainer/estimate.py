@@ -24,7 +24,7 @@ fp32 stream  x 1.5 on activations (x 2 on the inputs kept with checkpointing) wh
                                   fp32 in a 16-bit run: full fine-tuning (fp32 master weights, so fp32
                                   embeddings) and QLoRA (peft's prepare_model_for_kbit_training casts the
                                   norms and embeddings to fp32). Measured on an H200 (benchmarks/results/
-                                  estimate_peaks.json): activations 1.42x (1b QLoRA b8) and 1.59x (0.5B
+                                  estimate_peaks_20261204-1301.json): activations 1.42x (1b QLoRA b8) and 1.59x (0.5B
                                   full b4) what the formula above gives LoRA's, which it fits to 4%.
 
 k (activation scale) and c (overhead) are calibration constants: 1.0 and 0.5 GiB until measured.
@@ -32,7 +32,9 @@ k (activation scale) and c (overhead) are calibration constants: 1.0 and 0.5 GiB
 benchmarks/results/estimate_peaks.json) and `benchmarks/calibrate_estimate.py` fits k and c to them
 by least squares (`fit_calibration`), writing spark_trainer/estimate_calibration.py, which this
 module reads. A measured peak is the allocator's reserved peak plus the CUDA context, i.e. what the
-run takes from the GPU's free memory.
+run takes from the GPU's free memory. The shipped constants were fitted to the first lease's peaks
+(estimate_peaks_20261204-1301.json, the whole model compiled as one graph); the second lease's, measured
+afterwards with the blocks compiled one by one (estimate_peaks.json), are within -10%..+5% of them.
 
 LoRA trainable parameters for a Llama-style block: r * (9h + 2*kv + 3i) per layer for all-linear
 targets (q, k, v, o, gate, up, down: the sum of each adapted matrix's in + out features), where kv

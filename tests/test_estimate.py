@@ -92,7 +92,7 @@ def _stream_dtype(model_dir: Path, method: str):
 def test_full_fine_tuning_and_qlora_train_on_an_fp32_residual_stream_which_the_estimate_counts(tmp_path):
     """Their embeddings are fp32 (full: the master weights; QLoRA: peft's prepare_model_for_kbit_training), so
     the residual stream, whose tensors the backward pass keeps, is fp32 where LoRA's is bf16: on an H200 their activations
-    came to 1.42x and 1.59x what the 16-bit formula gives (benchmarks/results/estimate_peaks.json)."""
+    came to 1.42x and 1.59x what the 16-bit formula gives (benchmarks/results/estimate_peaks_20261204-1301.json)."""
     import torch
 
     from spark_trainer.models.tiny import create_tiny_causal_lm
