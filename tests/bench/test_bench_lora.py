@@ -29,6 +29,7 @@ def test_bench_lora_tiny_prints_figures_and_ratios_for_both_engines():
     # Our side ran as a run with the run file's defaults: compile auto (eager on the CPU), best-fit rows.
     assert ours["compile_setting"] == "auto" and not ours["compiled"] and ours["compile_warmup_s"] is None
     assert ours["packing_efficiency"] > report["engines"]["padded"]["packing_efficiency"]
+    assert ours["step_s_median"] > 0 and len(ours["slowest_steps"]) == 2  # two timed steps
     assert report["engines"]["packed"]["packing_efficiency"] == 1.0
     assert report["flops_per_token"] > 0 and report["peak_flops"] is None  # no MFU on a CPU
 
@@ -73,3 +74,22 @@ def test_repeats_take_turns_and_report_the_median_round(monkeypatch):
     text = lora.format_report(report)
     assert "3 rounds, engines taking turns" in text and "median of 3 rounds: 2.00, 0.75, 2.00" in text
 
+
+
+def test_the_window_s_spread_names_the_side_work_beyond_steady_steps():
+    from spark_trainer.bench.lora import format_report, window_spread
+
+    # Steps 3..8 after a warm-up that ended at step 2: 0.2 s each, but step 6 follows an evaluation (1.5 s).
+    wall = {2: 10.0, 3: 10.2, 4: 10.4, 5: 10.6, 6: 12.1, 7: 12.3, 8: 12.5}
+    spread = window_spread(wall, 3, 8)
+    assert abs(spread["step_s_median"] - 0.2) < 1e-9
+    assert abs(spread["beyond_steady_s"] - 1.3) < 1e-9  # 2.5 s for six steps of 0.2
+    assert spread["slowest_steps"][0][0] == 6 and abs(spread["slowest_steps"][0][1] - 1.5) < 1e-9
+    ours = {"tokens_per_s": 1.0, "peak_bytes": None, "examples_apart": True, "compiled": False,
+            "compile_fallback": [], "compile_setting": "auto", "evals_in_window": [5], "checkpoints_in_window": [],
+            **spread}
+    report = {"preset": "tiny", "device": "cpu", "precision": "fp32", "seq_len": 8, "batch_size": 1,
+              "median_len": 4, "steps": 6, "compile": "auto", "torch": "x", "repeats": 1,
+              "engines": {"ours": ours}, "ratios": {}}
+    assert "a steady step 0.200 s; the timed steps took 1.30 s beyond" in format_report(report)
+    assert "slowest steps: 6 (1.50 s)" in format_report(report)
