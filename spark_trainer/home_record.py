@@ -168,14 +168,20 @@ def set_aside_name(root: Path, pid: int) -> Path:
 
 def set_aside_leftovers() -> list[tuple[Path, str]]:
     """(folder, where its home went) for each old home a recorded move set aside and did not finish deleting
-    (killed meanwhile), skipping one whose move is still running: hidden, they would take room forever."""
+    (killed meanwhile), skipping one whose move is still running: hidden, they would take room forever.
+    Also the old folder itself where a move was killed between recording itself and setting it aside:
+    refused as a moved-away home, it was named nowhere. (A move runs that stretch in a few milliseconds.)"""
     import glob
 
     import psutil
 
+    from spark_trainer.paths import DB_NAME
+
     found = []
     for old, new in read_record().moved:
         root = Path(old)
+        if (root / DB_NAME).is_file() and not root.is_symlink():
+            found.append((root, new))
         for folder in sorted(root.parent.glob(f".{glob.escape(root.name)}.moved-*")):
             pid = folder.name.rsplit("-", 1)[-1]
             if folder.is_dir() and not folder.is_symlink() and pid.isdigit() and not psutil.pid_exists(int(pid)):
@@ -184,9 +190,10 @@ def set_aside_leftovers() -> list[tuple[Path, str]]:
 
 
 def set_aside_line(folder: Path, new: str) -> str:
-    """The one line for an old home left set aside by an interrupted move."""
-    return (f"{folder} is what is left of the old data home moved to {new}: the move was interrupted while "
-            "deleting it; delete that folder by hand if you do not need it")
+    """The one line for an old home left set aside (or left in place) by an interrupted move."""
+    when = "while deleting it" if ".moved-" in folder.name else "before deleting it"
+    return (f"{folder} is what is left of the old data home moved to {new}: the move was interrupted {when}; "
+            "delete that folder by hand if you do not need it")
 
 
 def moved_line(root: Path, new: str) -> str:

@@ -140,6 +140,11 @@ def test_a_move_killed_once_recorded_opens_at_its_new_place(chosen: Path, tmp_pa
     listed = cli("project", "list", use_home=False)
     assert listed.code == 0 and "kept" in listed.out, listed.err
     assert not (dest / partial_copy.MARKER).exists()
+    # The old folder, refused as moved away, was named nowhere: it would have taken its room forever.
+    shown = cli("--json", "home", "show", use_home=False)
+    assert shown.json()["old_homes_left"] == [{"folder": str(chosen), "moved_to": str(dest)}]
+    assert (f"{chosen} is what is left of the old data home moved to {dest}: the move was interrupted before "
+            "deleting it") in cli("doctor", use_home=False).out
 
 
 def _used_by_an_older_version(dest: Path) -> None:
@@ -204,7 +209,7 @@ def test_a_move_killed_while_deleting_the_old_folder_is_recorded_and_the_leftove
 
 def test_a_folder_set_aside_by_a_move_still_running_is_not_reported(chosen: Path, tmp_path: Path) -> None:
     aside = home_record.set_aside_name(chosen, os.getpid())  # this process: a move deleting it right now
-    aside.mkdir()
+    chosen.rename(aside)
     home_record.note_moved(chosen, tmp_path / "elsewhere")
     assert home_record.set_aside_leftovers() == []
 
