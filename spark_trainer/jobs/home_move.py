@@ -4,18 +4,17 @@ Refused while a run is starting, running or stalled, or an evaluation is queued 
 write into the home's folders. Paused and queued runs are fine (queued ones start from the new
 place). The destination must not exist, or be empty, and must have room for the whole home.
 
-On one filesystem the folder is renamed. Otherwise every file is copied (the database through
-SQLite's backup API, so a reader elsewhere never sees half a page), the copy is checked (file count
-and sizes, and the database's quick_check), the store is opened there so every stored path follows
+On one filesystem the folder is renamed. Otherwise every file is copied (the database through SQLite's backup
+API, so a reader elsewhere never sees half a page), the copy is checked (file count and sizes, and the
+database's quick_check), the store is opened there so every stored path follows
 (spark_trainer.store.home_moves), the home record (spark_trainer.home_record) points at the new place, and
-only then is the old folder deleted (`keep_old` keeps it), renamed aside first (a kill meanwhile leaves it
-there, named by `home show` and `doctor`: home_record.set_aside_leftovers, as is the old folder left in
-place by a kill between the record and the rename aside). A write to the home during the copy (a command,
-the app) stops the move with the copy removed and the write kept (`home_dest.Unchanged`; it used to be
-deleted with the old folder). A copy that fails or is interrupted leaves the old home as it was and removes
-the partial copy; a copy killed outright, up to the move's record, leaves a marker file in the destination
-(store/partial_copy.py): nothing opens that folder, and the next move of the same home to it removes that
-partial copy first, provided nothing but the move wrote to it (else one line).
+only then is the old folder deleted (`keep_old` keeps it), renamed aside first (a kill meanwhile, or before
+that rename, leaves it there, named by `home show` and `doctor`: set_aside_leftovers). A write to the home
+during the copy (a command, the app) stops the move with the copy removed and the write kept
+(`home_dest.Unchanged`; it used to be deleted with the old folder). A copy that fails or is interrupted leaves
+the old home as it was and removes the partial copy; a copy killed outright, up to the move's record, leaves a
+marker file in the destination (store/partial_copy.py): nothing opens that folder, and the next move of the
+same home to it removes that partial copy first, provided nothing but the move wrote to it (else one line).
 """
 
 from __future__ import annotations
