@@ -41,6 +41,7 @@ def scrolled_column(*, sideways: bool = True) -> tuple[QScrollArea, QVBoxLayout]
     `sideways=False`: a frameless `ColumnScrollArea` that never scrolls sideways."""
     area = QScrollArea() if sideways else ColumnScrollArea()
     area.setWidgetResizable(True)
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no Tab stop: see scrolled_page
     if not sideways:
         area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         area.setFrameShape(QFrame.Shape.NoFrame)
@@ -58,6 +59,9 @@ def scrolled_page(page: QWidget) -> QWidget:
     area = QScrollArea()
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
+    # Not a Tab stop: it drew no focus ring, so a Tab seemed to go nowhere (the setup form's right-hand
+    # panel). What it holds takes focus and the area scrolls to show the focused field (QScrollArea's own).
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     inner = QWidget()
     area.setWidget(inner)
     outer.addWidget(area)
