@@ -109,6 +109,7 @@ def run_ours(preset: Preset, latents: list[Any], embeds: list[Any], *, device: A
     from spark_trainer.recipes.diffusion_model import add_lora, make_train_module, torch_dtype
     from spark_trainer.training import batches
     from spark_trainer.training import steps as train_steps
+    from spark_trainer.training.compiling import CompileState
 
     cuda = device.type == "cuda"
     AcceleratorState._reset_state(reset_partial_state=True)
@@ -133,7 +134,10 @@ def run_ours(preset: Preset, latents: list[Any], embeds: list[Any], *, device: A
     params = [p for p in module.parameters() if p.requires_grad]
     optimizer = train_steps.make_optimizer(params, 1e-4, 0.0, accelerator.device.type)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
-    model = torch.compile(module) if preset.compile else module
+    # As a run compiles it (training/compiling.py): the UNet whole, or its declared blocks with
+    # SPARK_TRAINER_COMPILE_REGIONS=declared.
+    compiling = CompileState(on_event=lambda message: None)
+    model = compiling.compile(module, preset.compile, accelerator.device.type)
     model, optimizer = accelerator.prepare(model, optimizer)
     model.train()
     train_steps.quiet_scheduler_order_warning()  # as the engine does for every run
@@ -141,7 +145,7 @@ def run_ours(preset: Preset, latents: list[Any], embeds: list[Any], *, device: A
     feed = batches.train_batches(recipe, order, 0, 0, warmup + steps, pin=cuda)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    images, began = 0, 0.0
+    images, began, started = 0, 0.0, time.perf_counter()
     for step in range(warmup + steps):
         if step == warmup:
             if cuda:
@@ -160,7 +164,8 @@ def run_ours(preset: Preset, latents: list[Any], embeds: list[Any], *, device: A
     peak = torch.cuda.max_memory_allocated() if cuda else None
     del model, optimizer, module, unet
     return {"images_per_s": images / seconds, "images": images, "seconds": seconds, "peak_bytes": peak,
-            "compiled": preset.compile, "final_loss": stats.loss}
+            "compiled": compiling.active, "compiled_blocks": compiling.regions, "warmup_steps_s": began - started,
+            "final_loss": stats.loss}
 
 
 def _fake_path(i: int) -> Any:
@@ -302,5 +307,11 @@ def format_report(report: dict[str, Any]) -> str:
     for key, r in report["engines"].items():
         peak = "-" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**30:.1f} GiB"
         lines.append(f"  {names[key]:<38} {r['images_per_s']:>10.2f} images/s   peak {peak:>9}")
+    ours = report["engines"].get("ours")
+    if ours and ours.get("warmup_steps_s") is not None:
+        scope = (f"{ours['compiled_blocks']} declared blocks" if ours.get("compiled_blocks") else "the whole UNet") \
+            if ours["compiled"] else "nothing"
+        lines.append(f"  ours: compiled {scope}; the {report['warmup_steps']} warm-up steps (compile included) "
+                     f"took {ours['warmup_steps_s']:.1f} s")
     lines.extend(ratio_lines(report))
     return "\n".join(lines)

@@ -19,7 +19,10 @@ in place, rather than as one graph: the blocks share one compiled graph, so the 
 with the depth (a LoRA model of 8 layers on the CPU: 8.2 s instead of 22.4 s to the first step; each
 extra shape, such as the evaluation's, costs one block's compile, not the whole model's). The rest of
 the model (embeddings, final norm, the fused loss) runs eagerly. `SPARK_TRAINER_COMPILE_REGIONS=0`
-compiles the whole model as one graph instead (benchmarks/gpu_check.sh measures both).
+compiles the whole model as one graph instead (benchmarks/gpu_check.sh measures both); `=declared`
+compiles the blocks a model declares (diffusers' `_repeated_blocks`), for a UNet, whose whole-model
+compile took nearly all of the 239 s our sd15 bench side needed on an H200
+(benchmarks/gpu_diffusion_check.sh measures it).
 
 `SPARK_TRAINER_COMPILE_BACKEND` picks another torch.compile backend (default inductor), e.g.
 `aot_eager` to tell a model bug from an inductor bug.
@@ -102,6 +105,13 @@ def repeated_blocks(model: Any) -> list[Any]:
     and the evaluation's graphs (no gradients, a smaller last batch) are one block's graphs too."""
     import torch
 
+    if os.environ.get("SPARK_TRAINER_COMPILE_REGIONS") == "declared":
+        # Opt-in, until a GPU shows what it costs a step: the blocks a model names itself (diffusers'
+        # `_repeated_blocks`: a UNet's transformer blocks), its convolutional blocks left eager.
+        names = {name for m in model.modules() for name in (getattr(m, "_repeated_blocks", None) or ())}
+        declared = [m for m in model.modules() if type(m).__name__ in names]
+        if declared:
+            return declared
     lists = [m for m in model.modules() if isinstance(m, torch.nn.ModuleList) and len(m) > 1
              and len({type(b) for b in m}) == 1]
     if not lists:

@@ -64,3 +64,29 @@ def test_repeats_alternate_the_engines_and_quote_the_median_round(monkeypatch):
     assert report["engines"]["ours"]["images_per_s"] == 3.0
     assert report["ratios"] == {"ours_vs_example": 1.5} and report["ratios_by_round"]["ours_vs_example"] == [2.0, 0.5, 1.5]
     assert "median of 3 rounds: 2.00, 0.50, 1.50" in diffusion.format_report(report)
+
+
+@pytest.mark.slow  # dynamo traces the tiny UNet's declared blocks (the eager backend: no kernels built)
+def test_our_side_compiles_as_a_run_does_and_with_declared_blocks_reports_them():
+    import os
+
+    env = {**os.environ, "SPARK_TRAINER_COMPILE_BACKEND": "eager", "SPARK_TRAINER_COMPILE_REGIONS": "declared"}
+    done = subprocess.run([sys.executable, "-m", "spark_trainer", "--json", "bench", "diffusion", "--preset", "tiny",
+                           "--steps", "1", "--engines", "ours", "--compile"], capture_output=True, text=True,
+                          timeout=900, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ours = json.loads(done.stdout)["engines"]["ours"]
+    assert ours["compiled"] and ours["compiled_blocks"] == 4 and ours["warmup_steps_s"] > 0  # its transformer blocks
+
+
+def test_the_report_says_what_was_compiled_and_what_the_warm_up_steps_took():
+    from spark_trainer.bench.diffusion import format_report
+
+    ours = {"images_per_s": 60.0, "images": 160, "seconds": 2.7, "peak_bytes": 8 * 2**30, "compiled": True,
+            "compiled_blocks": 0, "warmup_steps_s": 231.5}
+    report = {"preset": "sd15", "device": "gpu", "precision": "bf16", "resolution": 512, "batch_size": 8, "lora_r": 16,
+              "steps": 20, "warmup_steps": 6, "compile": True, "torch": "x", "repeats": 1, "engines": {"ours": ours},
+              "ratios": {}}
+    assert "ours: compiled the whole UNet; the 6 warm-up steps (compile included) took 231.5 s" in format_report(report)
+    ours["compiled_blocks"] = 16
+    assert "compiled 16 declared blocks" in format_report(report)

@@ -321,3 +321,23 @@ def test_samples_are_generated_eagerly_by_a_block_compiled_model(
     assert any("block by block" in line for line in rec.logs), rec.logs
     assert (tmp_path / "run" / "samples").is_dir()
     assert len(recorded_graphs) <= 4, len(recorded_graphs)  # training's and evaluation's, none per generated length
+
+
+def test_a_unet_is_compiled_whole_unless_its_declared_blocks_are_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A UNet's blocks differ in class and shape from level to level: by default it is one graph. Asked for
+    (`declared`), the blocks it names itself (diffusers' `_repeated_blocks`) are compiled one by one."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from spark_trainer.bench.diffusion import PRESETS
+    from spark_trainer.training.compiling import repeated_blocks
+
+    with torch.device("meta"):
+        unet = UNet2DConditionModel(**PRESETS["tiny"].unet_config())
+    wrapper = torch.nn.ModuleDict({"unet": unet})  # as the recipe's train module holds it
+    assert repeated_blocks(wrapper) == []
+    monkeypatch.setenv("SPARK_TRAINER_COMPILE_REGIONS", "declared")
+    blocks = repeated_blocks(wrapper)
+    assert blocks and {type(b).__name__ for b in blocks} == set(unet._repeated_blocks)
+    llama = _lora_llama(2)  # nothing declared: the layers, as without it
+    assert repeated_blocks(llama) == list(llama.base_model.model.model.layers)
