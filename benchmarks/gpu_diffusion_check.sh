@@ -25,13 +25,16 @@ else
   echo "bench with compile failed (rc $rc); running without compile"
   timeout 120 $PY -m spark_trainer bench diffusion --preset sd15 --no-compile --steps 8 2>&1 | grep -v -i warn | tail -8
 fi
-# Then our side alone with the UNet's declared blocks compiled one by one instead of the whole UNet
-# (training/compiling.py, SPARK_TRAINER_COMPILE_REGIONS=declared; opt-in until this shows what it costs a
-# step): the second lease's whole-UNet compile took nearly all of ours' 239 s. Give the call timeout_s of
-# BENCH_S + DECLARED_S + 40.
+# Then, unless the bench above already ran that way, our side alone with the UNet's declared blocks compiled
+# one by one instead of the whole UNet (training/compiling.py; opt-in until a GPU shows what it costs a step):
+# the second lease's whole-UNet compile took nearly all of ours' 239 s. Give the call timeout_s of
+# BENCH_S + DECLARED_S + 40. To get the declared blocks' same-run ratio in one short call instead:
+# SPARK_TRAINER_COMPILE_REGIONS=declared BENCH_S=200 bash benchmarks/gpu_diffusion_check.sh (timeout_s 240).
 DECLARED_S=${DECLARED_S:-150}
-echo "== ours with the UNet's declared blocks compiled (up to $DECLARED_S s) =="
-SPARK_TRAINER_COMPILE_REGIONS=declared timeout "$DECLARED_S" $PY -m spark_trainer --json bench diffusion --preset sd15 \
-  --engines ours >"$OUT/bench-diffusion-declared.json" 2>>"$OUT/bench-diffusion.err" \
-  && $PY -c "import json,sys; from spark_trainer.bench.diffusion import format_report; print(format_report(json.load(open(sys.argv[1]))))" "$OUT/bench-diffusion-declared.json" \
-  || echo "the declared-blocks run failed or ran out of time; see bench-diffusion.err"
+if [ "${SPARK_TRAINER_COMPILE_REGIONS:-}" != declared ] && [ "$DECLARED_S" -gt 0 ]; then
+  echo "== ours with the UNet's declared blocks compiled (up to $DECLARED_S s) =="
+  SPARK_TRAINER_COMPILE_REGIONS=declared timeout "$DECLARED_S" $PY -m spark_trainer --json bench diffusion --preset sd15 \
+    --engines ours >"$OUT/bench-diffusion-declared.json" 2>>"$OUT/bench-diffusion.err" \
+    && $PY -c "import json,sys; from spark_trainer.bench.diffusion import format_report; print(format_report(json.load(open(sys.argv[1]))))" "$OUT/bench-diffusion-declared.json" \
+    || echo "the declared-blocks run failed or ran out of time; see bench-diffusion.err"
+fi
