@@ -1,10 +1,8 @@
-"""`run start|list|show|logs|metrics|cancel|pause|resume|extend|delete`. Every read reconciles first."""
+"""`run start|list|show|logs|cancel|pause|resume|extend|delete`. Every read reconciles first."""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import re
 import sys
 from collections.abc import Callable
@@ -15,13 +13,14 @@ from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, non_negative_float, non_negative_int, positive_int, table
 from spark_trainer.cli.queue_starts import estimate_data, run_start, starts_text
 from spark_trainer.cli.run_logs import cmd_logs
+from spark_trainer.cli.run_metrics import register as register_metrics
 from spark_trainer.cli.waiting import wait_for_run
 from spark_trainer.errors import BadInput, SparkError, StoreDiskFull
 from spark_trainer.jobs import control
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import schedule_once, short_reason, waiting_reason, waiting_reasons
 from spark_trainer.jobs.submit import submit_experiment
-from spark_trainer.store import metrics, projects, queue_hold, runs
+from spark_trainer.store import projects, queue_hold, runs
 from spark_trainer.store.entities import Experiment, Run, RunStatus, local_time, to_jsonable
 from spark_trainer.store.store import Store
 from spark_trainer.training.reporting import StopKind
@@ -60,11 +59,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     logs.add_argument("--tail", type=non_negative_int, metavar="N", help="only the last N lines")
     logs.set_defaults(handler=cmd_logs)
 
-    met = actions.add_parser("metrics", help="print a run's metric series", parents=[common])
-    met.add_argument("run", help="run id")
-    met.add_argument("--key", action="append", metavar="K", help="only this metric (repeatable)")
-    met.add_argument("--csv", action="store_true", help="print CSV: step,key,value,wall_time")
-    met.set_defaults(handler=cmd_metrics)
+    register_metrics(actions, common)  # here: `run --help` lists it after logs, as before
 
     for name, what, func in (("cancel", "stop runs for good (each saves a checkpoint first)", cmd_cancel),
                              ("pause", "stop runs with a checkpoint so they can be resumed", cmd_pause)):
@@ -296,28 +291,6 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
         return head + "\n\nevents:\n" + "\n".join(lines)
 
     return Result(data, text)
-
-
-def cmd_metrics(ctx: Context, args: argparse.Namespace) -> Result:
-    store = ctx.store
-    reconcile(store)
-    run = runs.get(store, args.run)
-    points = sorted(metrics.read(store, run.id, keys=args.key), key=lambda m: (m.key, m.step))
-    if args.key and run.status.is_finished:
-        known = metrics.keys(store, run.id)
-        missing = [k for k in args.key if k not in known]
-        if missing and known:  # a finished run will not write it later: most likely a typo
-            raise BadInput(f"--key {missing[0]!r}: run {run.id} has no such metric; its metrics are: "
-                           f"{', '.join(known)}")
-    if args.csv and not ctx.json:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["step", "key", "value", "wall_time"])
-        for m in points:
-            writer.writerow([m.step, m.key, repr(m.value), f"{m.wall_time:.3f}"])
-        return Result(to_jsonable(points), out.getvalue().rstrip("\n"))
-    rows = [(m.step, m.key, m.value) for m in points]
-    return Result(points, table(["step", "key", "value"], rows, empty=f"run {run.id} has no metrics yet"))
 
 
 def _each(ctx: Context, run_refs: list[str], act: Callable[[str], Run | tuple[Run, str | None]]) -> Result:
