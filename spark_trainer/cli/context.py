@@ -6,7 +6,7 @@ import argparse
 import errno
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,14 +41,26 @@ def write_stdout(text: str) -> None:
 
 
 @dataclass
+class Streamed:
+    """Output too long to hold whole (a long run's metric points, gigabytes as one string): `pieces()`
+    yields it in pieces, each written as it comes, so memory holds one piece. The pieces joined are what
+    a text or a JSON document would be (the line break after it is added as after those)."""
+
+    pieces: Callable[[], Iterator[str]]
+
+
+@dataclass
 class Result:
-    """A command's outcome: `data` for --json, `text` (or a function making it) for people."""
+    """A command's outcome: `data` for --json, `text` (or a function making it) for people; either may be
+    Streamed, written piece by piece (a failure halfway leaves the pieces already written)."""
 
     data: Any
-    text: str | Callable[[], str] | None = None
+    text: str | Callable[[], str] | Streamed | None = None
     exit_code: int = 0
 
     def render_text(self) -> str:
+        if isinstance(self.text, Streamed):
+            return "".join(self.text.pieces())
         if callable(self.text):
             return self.text()
         if self.text is not None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from spark_trainer import __version__, home_record
 from spark_trainer.cli.chatter import quiet_libraries
-from spark_trainer.cli.context import OUTPUT_LOST, Context, OutputLost, Result, write_stdout
+from spark_trainer.cli.context import OUTPUT_LOST, Context, OutputLost, Result, Streamed, write_stdout
 from spark_trainer.errors import DiskFull, SparkError
 from spark_trainer.store.entities import to_jsonable
 from spark_trainer.visible import visible
@@ -180,6 +180,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def _print_result(result: Result, as_json: bool) -> None:
     """Print the result, all of it on stdout before returning; a failed write raises OutputLost."""
+    streamed = result.data if as_json else result.text
+    if isinstance(streamed, Streamed):
+        wrote = False
+        for piece in streamed.pieces():
+            if piece:
+                write_stdout(piece)
+                wrote = True
+        if wrote:
+            write_stdout("\n")
+        return
     document = json.dumps(to_jsonable(result.data), indent=2) + "\n" if as_json else None
     text = document if document is not None else result.render_text()
     if text:

@@ -1,4 +1,5 @@
-"""The command-line parser (spark_trainer/cli/main.py): how its usage lines and usage errors read."""
+"""The command-line parser (spark_trainer/cli/main.py): how its usage lines and usage errors read, and how it
+prints a result."""
 
 from __future__ import annotations
 
@@ -63,3 +64,28 @@ def test_a_value_starting_with_a_dash_is_hinted_to_go_after_double_dash(cli) -> 
                                         "dash goes after --, as in spark-trainer project show -- -dash)")
     assert "-dash" in cli("project", "show", "--", "-dash").out
     assert "(" not in cli("project", "show").err and "(" not in cli("project", "list", "-x").err  # no word to name
+
+
+def test_a_streamed_result_is_written_piece_by_piece_as_its_pieces_come(monkeypatch) -> None:
+    """A long answer (a run's millions of metric points) is written as it is made, not held as one
+    string; its pieces joined read as the text would, with the one line break after it."""
+    from spark_trainer.cli import main as cli_main
+    from spark_trainer.cli.context import Result, Streamed
+
+    written: list[str] = []
+    monkeypatch.setattr(cli_main, "write_stdout", written.append)
+
+    def pieces():
+        yield "STEP  KEY"
+        assert written == ["STEP  KEY"]  # the first piece is out before the second is made
+        yield ""
+        yield "\n1     loss"
+
+    cli_main._print_result(Result(None, Streamed(pieces)), as_json=False)
+    assert written == ["STEP  KEY", "\n1     loss", "\n"]
+    written.clear()
+    cli_main._print_result(Result(Streamed(lambda: iter(["[", "]"])), "unused"), as_json=True)
+    assert written == ["[", "]", "\n"]
+    written.clear()
+    cli_main._print_result(Result(None, Streamed(lambda: iter([]))), as_json=False)  # as an empty text: nothing
+    assert written == []
