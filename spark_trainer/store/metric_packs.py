@@ -186,6 +186,42 @@ def first_step_at(conn: Any, run_id: int, key: str, value: float) -> int | None:
     return min(found) if found else None
 
 
+def step_spans(conn: Any, run_id: int, keys: Sequence[str] | None = None) -> tuple[dict[str, tuple[int, int]], int]:
+    """Per series with points (of `keys`, else every key), its lowest and highest step, by key; and the
+    highest point id of those series (0: none). Reads the raw rows' index and the blocks' steps, not
+    their values: what a reader printing series one at a time must know before the first."""
+    import numpy as np
+
+    db = _dbapi(conn)
+    key_filter = f" AND key IN ({', '.join('?' * len(keys))})" if keys else ""
+    params = (run_id, *(keys or ()))
+    spans: dict[str, tuple[int, int]] = {}
+    last_id = 0
+    found = db.execute("SELECT key, min(step), max(step), max(id) FROM metrics INDEXED BY ix_metrics_run_key_step "
+                       f"WHERE run_id = ?{key_filter} GROUP BY key", params).fetchall()
+    for key, top_id, blob in db.execute(f"SELECT key, last_id, steps FROM metric_blocks WHERE run_id = ?{key_filter}",
+                                        params):
+        steps = np.frombuffer(blob, "<i8")
+        found.append((key, int(steps.min()), int(steps.max()), top_id))
+    for key, low, high, top_id in found:
+        seen = spans.get(key, (low, high))
+        spans[key] = (min(seen[0], low), max(seen[1], high))
+        last_id = max(last_id, top_id)
+    return dict(sorted(spans.items())), last_id
+
+
+def by_step(conn: Any, run_id: int, key: str, up_to_id: int) -> Series:
+    """One series' points with id <= `up_to_id`, sorted by step (equal steps in id order: as written)."""
+    import numpy as np
+
+    series = read(conn, run_id, keys=[key]).get(key) or _arrays([], [], [], [])
+    if len(series) and series.ids[-1] > up_to_id:
+        series = _slice(series, series.ids <= up_to_id)
+    if len(series) > 1 and (np.diff(series.steps) < 0).any():  # a resumed run rewrote steps: rarely
+        series = _slice(series, np.argsort(series.steps, kind="stable"))
+    return series
+
+
 def _upper_bound(db: Any, params: tuple, key_filter: str, limit: int) -> int | None:
     """An id at or above the `limit`-th lowest id after `after_id`, from the blocks' id ranges
     alone (no blob is read): blocks and rows past it are not needed. None: no bound."""

@@ -2,20 +2,23 @@
 
 Points are stored as `metric_packs` describes (recent ones as rows, older ones packed, a summary
 per series); callers see only points. Whole-series reads (charts) use `series`, which hands out
-numpy arrays per key; `read` gives one `Metric` per point for small reads (CLI, export).
+numpy arrays per key; `read` gives one `Metric` per point for small reads (export); `extent` and
+`by_step` let a reader print a long run one series at a time (`run metrics`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from spark_trainer.store import metric_packs, runs
 from spark_trainer.store.entities import Metric
 from spark_trainer.store.metric_packs import Series
 from spark_trainer.store.store import Store
 
-__all__ = ["Series", "add_batch", "best_steps", "delete_after", "keys", "read", "series"]
+__all__ = ["Extent", "Series", "add_batch", "best_steps", "by_step", "delete_after", "extent", "keys", "read",
+           "series"]
 
 
 def add_batch(store: Store, run_id: int, points: Iterable[tuple[str, int, float] | tuple[str, int, float, float]]) -> int:
@@ -63,6 +66,30 @@ def read(
     if len(found) > 1:
         points.sort(key=lambda m: m.id)
     return points
+
+
+@dataclass(frozen=True)
+class Extent:
+    """What a reader printing a run's series one at a time (`by_step`) knows before the first."""
+
+    steps: dict[str, tuple[int, int]]  # per series with points, by key: its lowest and highest step
+    last_id: int  # the highest point id then: points written since are left out, as one read would
+
+
+def extent(store: Store, run_id: int | str, *, keys: Sequence[str] | None = None) -> Extent:
+    """The series of a run (of `keys`, else all) that have points, with their step ranges."""
+    with store.read() as session:
+        row = runs.row_for(session, run_id)
+        return Extent(*metric_packs.step_spans(session, row.id, keys))
+
+
+def by_step(store: Store, run_id: int | str, key: str, *, up_to_id: int) -> Series:
+    """One series' points with id <= `up_to_id` (an Extent's last_id), as arrays sorted by step (equal
+    steps in id order). One series at a time is what a reader of a whole long run should hold: `read`
+    makes an object of every point."""
+    with store.read() as session:
+        row = runs.row_for(session, run_id)
+        return metric_packs.by_step(session, row.id, key, up_to_id)
 
 
 def keys(store: Store, run_id: int | str) -> list[str]:

@@ -164,3 +164,25 @@ def test_best_steps_find_where_a_best_value_was_measured_packed_or_not(store: St
         assert conn.execute(text("SELECT count(*) FROM metric_blocks WHERE key = 'acc'")).scalar() > 0
     assert metrics.best_steps(store, [(run_id, "loss", 1 / 120), (run_id, "acc", 0.9), (run_id, "acc", 0.1)]) == {
         (run_id, "loss"): 120, (run_id, "acc"): 30}
+
+
+def test_a_run_read_a_series_at_a_time_sorted_by_step_is_the_points_written(store: Store, small_packs: None) -> None:
+    """`run metrics` prints a long run a series at a time (metrics.extent, then metrics.by_step per key):
+    each series' step range comes first (the table's step column is as wide as its widest step), and
+    the points, packed or not, sorted by step; equal steps (a resumed run's rewritten ones) as written."""
+    run_id = _run(store)
+    for start in range(0, 120, 20):  # loss packs into blocks; lr stays rows
+        metrics.add_batch(store, run_id, [("loss", s, 1.0 / s) for s in range(start + 1, start + 21)]
+                          + [("lr", -1, 0.1)] * (start == 0))
+    metrics.add_batch(store, run_id, [("loss", 5, 9.0), ("loss", 3, 7.0), ("lr", 2000, 0.2)])
+    got = metrics.read(store, run_id)
+    extent = metrics.extent(store, run_id)
+    assert extent.steps == {"loss": (1, 120), "lr": (-1, 2000)} and extent.last_id == max(m.id for m in got)
+    assert metrics.extent(store, run_id, keys=["lr", "missing"]).steps == {"lr": (-1, 2000)}
+    metrics.add_batch(store, run_id, [("loss", 0, 5.0)])  # written after: left out, as one read would
+    for key in ("loss", "lr"):
+        series = metrics.by_step(store, run_id, key, up_to_id=extent.last_id)
+        expected = sorted((m for m in got if m.key == key), key=lambda m: m.step)
+        assert list(zip(series.ids.tolist(), series.steps.tolist(), series.values.tolist(), strict=True)) == [
+            (m.id, m.step, m.value) for m in expected]
+    assert len(metrics.by_step(store, run_id, "missing", up_to_id=extent.last_id)) == 0
