@@ -8,6 +8,7 @@ numpy arrays per key; `read` gives one `Metric` per point for small reads (expor
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,9 +23,14 @@ __all__ = ["Extent", "Series", "add_batch", "best_steps", "by_step", "delete_aft
 
 
 def add_batch(store: Store, run_id: int, points: Iterable[tuple[str, int, float] | tuple[str, int, float, float]]) -> int:
-    """Insert (key, step, value[, wall_time]) points in one transaction; returns how many."""
+    """Insert (key, step, value[, wall_time]) points in one transaction; returns how many.
+
+    A NaN value is left out (SQLite has no NaN: it became NULL, and the whole batch failed as "conflicts
+    with existing data", which ended an fp16 run at its first NaN loss; the scaler skips such a step, and
+    the charts would leave the point out anyway). Infinities are kept."""
     now = time.time()
-    rows = [(str(p[0]), int(p[1]), float(p[2]), float(p[3]) if len(p) > 3 else now) for p in points]
+    rows = [(str(p[0]), int(p[1]), value, float(p[3]) if len(p) > 3 else now) for p in points
+            if not math.isnan(value := float(p[2]))]
     if not rows:
         return 0
     with store.write() as session:

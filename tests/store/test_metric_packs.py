@@ -186,3 +186,14 @@ def test_a_run_read_a_series_at_a_time_sorted_by_step_is_the_points_written(stor
         assert list(zip(series.ids.tolist(), series.steps.tolist(), series.values.tolist(), strict=True)) == [
             (m.id, m.step, m.value) for m in expected]
     assert len(metrics.by_step(store, run_id, "missing", up_to_id=extent.last_id)) == 0
+
+
+def test_a_nan_point_is_left_out_and_the_rest_of_its_batch_is_kept(store) -> None:
+    """SQLite stores NaN as NULL: the whole batch failed ("conflicts with existing data")."""
+    import math
+
+    from spark_trainer.store import metrics
+
+    run_id = _run(store)
+    assert metrics.add_batch(store, run_id, [("loss", 1, math.nan), ("grad_norm", 1, math.inf), ("lr", 1, 0.1)]) == 2
+    assert sorted((m.key, m.value) for m in metrics.read(store, run_id)) == [("grad_norm", math.inf), ("lr", 0.1)]

@@ -17,7 +17,7 @@ class NonFiniteLoss:
     weight to NaN at those steps (weights gone bad by a path the step's check does not see)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, at: Iterable[int], *, first_step: int = 1,
-                 poison_weights: bool = False) -> None:
+                 poison_weights: bool = False, value: float = math.inf) -> None:
         from spark_trainer.recipes.causal_lm_impl import CausalLMRecipe
 
         self.at, self.step, self.poison = set(at), first_step - 1, poison_weights
@@ -34,7 +34,7 @@ class NonFiniteLoss:
                     next(p for p in model.parameters() if p.requires_grad).fill_(math.nan)
             loss_sum, count = real(recipe, model, batch)
             if not self.poison and self.step in self.at:
-                loss_sum = loss_sum * math.inf
+                loss_sum = loss_sum * value
             return loss_sum, count
 
         loss.real_loss = real  # type: ignore[attr-defined]

@@ -44,3 +44,24 @@ def test_console_reporter_prints_steps_and_evaluations():
     assert lines[0] == "training steps 1..4"
     assert [line.split(":")[0] for line in lines[1:]] == ["step 1", "step 2", "step 4", "step 4"]
     assert "eval_loss 1.5" in lines[-1]
+
+
+def test_an_fp16_run_whose_loss_becomes_nan_goes_on_and_its_other_points_are_kept(store, tiny_model, counting_data,
+                                                                                tmp_path, monkeypatch):
+    """fp16 leaves a NaN loss to its scaler (the step is not counted as skipped), so the step's loss reached
+    the store: SQLite made the NaN a NULL and refused the whole batch, and the run failed at that flush."""
+    import math
+
+    from tests.training.nonfinite import NonFiniteLoss
+
+    config = make_config(tiny_model, train={"max_steps": 4, "precision": "fp16"})
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model=str(tiny_model),
+                             dataset=None, config=config.model_dump())
+    run = runs.create(store, exp.id)
+    NonFiniteLoss(monkeypatch, at={2}, value=math.nan)
+    outcome = run_training(config, data_path=counting_data, run_dir=tmp_path / "run",
+                           reporter=StoreReporter(store, run.id, flush_interval_s=0), commands=Commands())
+    assert outcome.status == "completed", outcome
+    assert [m.step for m in metrics.read(store, run.id, keys=["loss"])] == [1, 3, 4]
+    assert [m.step for m in metrics.read(store, run.id, keys=["lr"])] == [1, 2, 3, 4]
