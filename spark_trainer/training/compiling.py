@@ -105,13 +105,6 @@ def repeated_blocks(model: Any) -> list[Any]:
     and the evaluation's graphs (no gradients, a smaller last batch) are one block's graphs too."""
     import torch
 
-    if os.environ.get("SPARK_TRAINER_COMPILE_REGIONS") == "declared":
-        # Opt-in, until a GPU shows what it costs a step: the blocks a model names itself (diffusers'
-        # `_repeated_blocks`: a UNet's transformer blocks), its convolutional blocks left eager.
-        names = {name for m in model.modules() for name in (getattr(m, "_repeated_blocks", None) or ())}
-        declared = [m for m in model.modules() if type(m).__name__ in names]
-        if declared:
-            return declared
     lists = [m for m in model.modules() if isinstance(m, torch.nn.ModuleList) and len(m) > 1
              and len({type(b) for b in m}) == 1]
     if not lists:
@@ -120,6 +113,14 @@ def repeated_blocks(model: Any) -> list[Any]:
         return sum(p.numel() for p in module.parameters())
     largest = max(lists, key=size)
     return list(largest) if 2 * size(largest) >= size(model) else []
+
+
+def declared_blocks(model: Any) -> list[Any]:
+    """The blocks a model names itself (diffusers' `_repeated_blocks`: a UNet's transformer blocks), its
+    other modules (a UNet's convolutional blocks) left eager; compiled one by one with
+    `SPARK_TRAINER_COMPILE_REGIONS=declared`, opt-in until a GPU shows what it costs a step."""
+    names = {name for m in model.modules() for name in (getattr(m, "_repeated_blocks", None) or ())}
+    return [m for m in model.modules() if type(m).__name__ in names]
 
 
 @dataclass
@@ -142,7 +143,12 @@ class CompileState:
             return model
         backend = os.environ.get("SPARK_TRAINER_COMPILE_BACKEND", "inductor")
         options = {"backend": backend, "dynamic": False if fixed_shapes else None}
-        blocks = repeated_blocks(model) if os.environ.get("SPARK_TRAINER_COMPILE_REGIONS", "1") != "0" else []
+        regions = os.environ.get("SPARK_TRAINER_COMPILE_REGIONS", "1")
+        blocks = declared_blocks(model) if regions == "declared" else []
+        if blocks:  # a UNet's blocks differ in width from level to level: a static graph for each, not
+            options["dynamic"] = False  # one whose weights' shapes are symbols
+        elif regions != "0":
+            blocks = repeated_blocks(model)
         try:
             if blocks:  # in place: the model object and its parameter names stay as they were
                 # Each batch shape is two block graphs (the first block's input needs no gradient) and

@@ -330,14 +330,25 @@ def test_a_unet_is_compiled_whole_unless_its_declared_blocks_are_asked_for(monke
     from diffusers import UNet2DConditionModel
 
     from spark_trainer.bench.diffusion import PRESETS
-    from spark_trainer.training.compiling import repeated_blocks
+    from spark_trainer.training import compiling
 
     with torch.device("meta"):
         unet = UNet2DConditionModel(**PRESETS["tiny"].unet_config())
     wrapper = torch.nn.ModuleDict({"unet": unet})  # as the recipe's train module holds it
-    assert repeated_blocks(wrapper) == []
-    monkeypatch.setenv("SPARK_TRAINER_COMPILE_REGIONS", "declared")
-    blocks = repeated_blocks(wrapper)
+    assert compiling.repeated_blocks(wrapper) == []
+    blocks = compiling.declared_blocks(wrapper)
     assert blocks and {type(b).__name__ for b in blocks} == set(unet._repeated_blocks)
-    llama = _lora_llama(2)  # nothing declared: the layers, as without it
-    assert repeated_blocks(llama) == list(llama.base_model.model.model.layers)
+
+    asked: list[tuple[str, object]] = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: asked.append((type(self).__name__, kw["dynamic"])))
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: asked.append(("whole", kw["dynamic"])) or model)
+    CompileState(on_event=print).compile(wrapper, True, "cpu")
+    assert asked == [("whole", None)]
+    monkeypatch.setenv("SPARK_TRAINER_COMPILE_REGIONS", "declared")
+    asked.clear()
+    state = CompileState(on_event=print)
+    state.compile(wrapper, True, "cpu")
+    assert asked == [(type(b).__name__, False) for b in blocks] and state.regions == len(blocks)  # static per level
+    asked.clear()
+    CompileState(on_event=print).compile(_lora_llama(2), True, "cpu")  # nothing declared: the layers, as without it
+    assert asked == [("LlamaDecoderLayer", None)] * 2
