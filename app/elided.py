@@ -37,6 +37,10 @@ class ElidedLabel(QLabel):
         self._full = text
         self._show()
 
+    def clear(self) -> None:
+        """QLabel's own left the whole text behind: `text()` still gave it, and the next resize showed it again."""
+        self.setText("")
+
     def setToolTip(self, tip: str) -> None:  # noqa: N802 - Qt's name
         self._tip = tip
         self._show()

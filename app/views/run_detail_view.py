@@ -39,7 +39,7 @@ from app.views.run_deletes import ON_ITS_PAGE, RunDeletes
 from app.views.run_detail_reads import RunStatic, read_static
 from app.views.run_exports import RunExportsWidget
 from app.views.run_record_tabs import CheckpointsTable, SamplesPanel, events_text
-from app.views.runs_columns import badge_colour, format_eta
+from app.views.runs_columns import badge_colour, page_state_line
 from app.views.sweep_filter import swept_cell, swept_tip
 from app.widgets import ElidedLabel
 from app.workers import Task, pending
@@ -242,6 +242,7 @@ class RunDetailView(QWidget):
                                      f"Run {run_id} no longer exists (deleted by another window or command)", "error")
             self.exports_tab.run_gone(self.banner.text())  # their records went with it
             self.badge.setText("deleted")  # not the status it last had, beside "no longer exists"
+            self.eta.clear()  # its devices ("asked auto") and queue place: none of it holds now
             self.badge.setStyleSheet("padding: 2px 8px; border-radius: 8px; background: #6e7681; color: white;")
 
     def _on_log(self, run_id: int, text: str, reset: bool) -> None:
@@ -263,14 +264,10 @@ class RunDetailView(QWidget):
         total = run.total_steps or max(run.step, 1)
         self.progress.setMaximum(total)
         self.progress.setValue(min(run.step, total))
-        gpus = run.devices  # the Runs list's word: a queued CPU run said "cpu", and "CPU" once started
-        queued = run.status == RunStatus.QUEUED
+        queued = run.status == RunStatus.QUEUED  # devices: the Runs list's word ("cpu" queued, "CPU" started)
         start = self.ctx.model.queue_end.start_text(run.id) if queued else None
-        waiting = " · ".join(filter(None, (queue_places(self.model.all_runs()).get(run.id), start and f"starts {start}",
-                                           self.model.waiting.get(run.id)))) if queued else None
-        starting = f" · {run.starting_text()}" if run.starting_text() else ""
-        self.eta.setText(f"ETA {format_eta(run.eta_seconds)} · {gpus}{starting}" if run.status.is_active
-                         else f"{gpus} · {waiting}" if waiting else gpus)
+        self.eta.setText(page_state_line(run, [queue_places(self.model.all_runs()).get(run.id), start and f"starts {start}",
+                                               self.model.waiting.get(run.id)] if queued else []))
         status = run.status
         self.priority_button.setVisible(queued)
         self.cancel_button.setEnabled(can("cancel", status))

@@ -21,6 +21,17 @@ def format_eta(seconds: float | None) -> str:
     return f"{seconds // 60}m {seconds % 60:02d}s"
 
 
+def page_state_line(run: Run, waiting: list[str | None]) -> str:
+    """The line beside a run page's progress bar: the ETA and devices while it trains, a queued run's
+    devices and what it waits for (`waiting`: its place, start and reason, any of them None), else its
+    devices."""
+    starting = f" · {run.starting_text()}" if run.starting_text() else ""
+    if run.status.is_active:
+        return f"ETA {format_eta(run.eta_seconds)} · {run.devices}{starting}"
+    said = " · ".join(filter(None, waiting))
+    return f"{run.devices} · {said}" if said else run.devices
+
+
 def badge_colour(status: RunStatus) -> str:
     """The status dot's colour in the list and the badge's on the run page."""
     return {RunStatus.RUNNING: "#2f81f7", RunStatus.STARTING: "#2f81f7", RunStatus.QUEUED: "#6e7681",

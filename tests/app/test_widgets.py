@@ -54,3 +54,7 @@ def test_an_elided_label_never_widens_its_layout_and_keeps_its_whole_text(qtbot)
     assert label.toolTip() == ""
     label.setToolTip("sweep s: setting_0=0.0000")
     assert label.toolTip() == "sweep s: setting_0=0.0000"
+    label.clear()  # QLabel's own kept the whole text: text() gave it and the next resize showed it again
+    box.resize(box.width() + 10, 40)
+    qtbot.waitUntil(lambda: box.width() > label.sizeHint().width())
+    assert label.text() == "" and label.shown() == ""

@@ -53,10 +53,12 @@ def test_a_run_deleted_elsewhere_keeps_no_exports_nor_export_actions_on_its_page
     view.show_run(run.id)
     tab = view.exports_tab
     qtbot.waitUntil(lambda: tab.exports.rowCount() == 1 and tab.export_button.isEnabled(), timeout=10_000)
+    assert view.eta.text() == "asked auto"  # a cancelled run that never started: the devices it asked for
     control.delete(store, run.id)  # as another process would: this window noted nothing
     qtbot.waitUntil(lambda: "no longer exists" in view.banner.text(), timeout=10_000)
     qtbot.wait(300)  # anything delivered after enables nothing again
     assert view.badge.text() == "deleted"  # not "cancelled" beside "no longer exists"
+    assert view.eta.text() == ""  # nor "asked auto" beside its progress bar
     assert tab.exports.rowCount() == 0 and tab.evaluations.rowCount() == 0
     assert [b.text() for b in (tab.export_button, tab.evaluate_button) if b.isEnabled()] == []
     assert tab.open_export() is None and tab.open_evaluate() is None
