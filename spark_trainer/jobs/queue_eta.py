@@ -17,8 +17,10 @@ The schedule is simulated as `scheduler.plan` places runs: queued runs take a sl
 fit yet not blocking smaller ones behind it. Without GPU sharing a run takes the GPUs `gpus.place`
 gives it from those no simulated run holds (the ids it names, else `count:N` or one for `auto` of the
 free ones, none for the CPU), so a run asking for GPU 1 waits for the run on GPU 1 even while GPU 0 is
-free. With GPU sharing, or no GPUs, only the slots count. CPU runs side by
-side share the machine's cores, but each is estimated as if alone: the end says they are likely later.
+free. With GPU sharing only the slots count. Either way, and on a machine without GPUs, a run asking
+for GPUs the machine does not have never starts and holds no slot, as `plan` never places it. CPU runs
+side by side share the machine's cores, but each is estimated as if alone: the end says they are likely
+later.
 
 While the queue is held nothing starts, so there is no clock time to give: the estimate is made as
 if the queue were released now, and screens say it relative to the release ("about 2 h 10 min after
@@ -99,10 +101,11 @@ def _fits(request: GpuRequest, machine: Sequence[int]) -> bool:
 
 def simulate(now: datetime, active: Sequence[tuple[int, datetime | None, Sequence[int]]],
              queued: Sequence[tuple[int, float | None, GpuRequest]], slots: int,
-             machine: Sequence[int] | None) -> dict[int, tuple[datetime | None, datetime | None]]:
+             machine: Sequence[int], *, sharing: bool = False) -> dict[int, tuple[datetime | None, datetime | None]]:
     """Start and end of each queued run (id -> (start, end)): `active` as (id, end or None for no
     estimate, its GPUs), `queued` in start order as (id, seconds or None for no estimate, its request);
-    `machine` the GPU ids, None when GPUs do not limit (sharing allowed, or none). A run without an
+    `machine` the GPU ids ([] without GPUs); with `sharing` a GPU in use is still free to place on, as
+    `scheduler.plan` has it, but a GPU the machine lacks is not. A run without an
     estimate holds its slot and GPUs for an unknown time: a run that can only start after it has
     neither start nor end (unknown), as has a run that can never fit."""
     holding: list[tuple[datetime | None, frozenset[int]]] = [(end, frozenset(g)) for _, end, g in active]
@@ -113,17 +116,16 @@ def simulate(now: datetime, active: Sequence[tuple[int, datetime | None, Sequenc
         holding = [(end, gpus) for end, gpus in holding if end is None or end > at]
         for item in list(pending):
             run_id, seconds, request = item
-            if machine is not None and not _fits(request, machine):
+            if not _fits(request, machine):  # as `plan`, which places it on no machine GPU: never
                 placed[run_id] = (None, None)
                 pending.remove(item)
                 continue
             if len(holding) >= slots:
                 break
-            gpus: list[int] | None = []
-            if machine is not None:
-                gpus = gpu_alloc.place(request, machine, set().union(*(held for _, held in holding)))
-                if gpus is None:
-                    continue  # waits for its GPUs; a run behind it may start on others
+            busy = set() if sharing else set().union(*(held for _, held in holding))
+            gpus = gpu_alloc.place(request, machine, busy)
+            if gpus is None:
+                continue  # waits for its GPUs; a run behind it may start on others
             pending.remove(item)
             end = None if seconds is None else at + timedelta(seconds=seconds)
             placed[run_id] = (at, end)
@@ -160,7 +162,6 @@ def estimate(store: Store, *, now: datetime | None = None, machine: Sequence[int
     completed = runs.list_all(store, statuses={RunStatus.COMPLETED})
     config = settings.get_some(store, SETTINGS)  # only these: what `QueueEndModel` follows
     machine = machine_gpus() if machine is None else machine
-    limit = None if bool(config["allow_gpu_sharing"]) or not machine else list(machine)
 
     memo = Memo(len(machine))
     active_est: list[RunEstimate] = []
@@ -174,9 +175,10 @@ def estimate(store: Store, *, now: datetime | None = None, machine: Sequence[int
     asks = {run.id: request_of(run) for run in queued}
     slots = max(1, int(config["max_concurrent_runs"]))
     plan = simulate(now, [(e.run_id, e.end, r.gpus) for e, r in zip(active_est, active, strict=True)],
-                    [(r.id, _seconds(r, paces[r.id]), asks[r.id]) for r in queued], slots, limit)
-    queued_est = [RunEstimate(r.id, plan[r.id][0], plan[r.id][1], paces[r.id],
-                              fits=limit is None or _fits(asks[r.id], limit)) for r in queued]
+                    [(r.id, _seconds(r, paces[r.id]), asks[r.id]) for r in queued], slots, machine,
+                    sharing=bool(config["allow_gpu_sharing"]))
+    queued_est = [RunEstimate(r.id, plan[r.id][0], plan[r.id][1], paces[r.id], fits=_fits(asks[r.id], machine))
+                  for r in queued]
     ends = [e.end for e in queued_est if e.end is not None]
     on_cpu = [(now, e.end) for e, r in zip(active_est, active, strict=True) if not r.gpus]
     on_cpu += [(e.start, e.end) for e in queued_est if e.start is not None and _on_cpu(asks[e.run_id], machine)]

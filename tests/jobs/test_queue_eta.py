@@ -73,8 +73,8 @@ def test_gpus_are_counted_without_sharing() -> None:
     one, cpu, two = _asks("count:1"), _asks("cpu"), _asks("count:2")
     placed = simulate(NOW, [], [(1, 100.0, one), (2, 50.0, one), (3, 30.0, cpu), (4, 10.0, two)], 2, [0])
     assert placed == {1: (_at(0), _at(100)), 2: (_at(100), _at(150)), 3: (_at(0), _at(30)), 4: (None, None)}
-    assert simulate(NOW, [], [(1, 100.0, one), (2, 50.0, one)], 2, None) == {1: (_at(0), _at(100)),
-                                                                             2: (_at(0), _at(50))}
+    assert simulate(NOW, [], [(1, 100.0, one), (2, 50.0, one)], 2, [0], sharing=True) == {1: (_at(0), _at(100)),
+                                                                                         2: (_at(0), _at(50))}
 
 
 def test_a_run_asking_for_a_gpu_by_id_waits_for_that_gpu() -> None:
@@ -96,12 +96,12 @@ def test_durations_are_said_as_an_estimate_is_read() -> None:
 def test_a_run_without_an_estimate_holds_its_slot_for_an_unknown_time() -> None:
     # One slot: run 2 can only start after run 1, which has no estimate: its start is unknown, not "now".
     cpu, one = _asks("cpu"), _asks("count:1")
-    assert simulate(NOW, [], [(1, None, cpu), (2, 50.0, cpu)], 1, None) == {1: (_at(0), None), 2: (None, None)}
+    assert simulate(NOW, [], [(1, None, cpu), (2, 50.0, cpu)], 1, []) == {1: (_at(0), None), 2: (None, None)}
     # Two slots: run 2 starts beside it, run 3 after run 2.
-    assert simulate(NOW, [], [(1, None, cpu), (2, 50.0, cpu), (3, 10.0, cpu)], 2, None) == {
+    assert simulate(NOW, [], [(1, None, cpu), (2, 50.0, cpu), (3, 10.0, cpu)], 2, []) == {
         1: (_at(0), None), 2: (_at(0), _at(50)), 3: (_at(50), _at(60))}
     # An active run without an estimate holds its slot, and its GPU, as long.
-    assert simulate(NOW, [(9, None, [0])], [(1, 10.0, cpu)], 1, None) == {1: (None, None)}
+    assert simulate(NOW, [(9, None, [0])], [(1, 10.0, cpu)], 1, [0]) == {1: (None, None)}
     assert simulate(NOW, [(9, None, [0])], [(1, 10.0, one), (2, 5.0, cpu)], 2, [0]) == {1: (None, None),
                                                                                         2: (_at(0), _at(5))}
 
@@ -187,3 +187,24 @@ def test_a_queued_run_asking_for_the_busy_gpu_starts_when_it_is_freed(store, nig
     starts = {e.run_id: e.start for e in found.queued}
     assert starts[night["a"]] == _at(600)  # when the active run frees GPU 1
     assert starts[night["b"]] == _at(0)  # on the free GPU 0
+
+
+@pytest.mark.parametrize(("machine", "sharing", "asks"), [([], False, "0"), ([0], True, "count:2")])
+def test_a_run_the_machine_cannot_place_never_starts_with_gpu_sharing_or_no_gpus(store, night, machine, sharing,
+                                                                                asks) -> None:
+    """With GPU sharing allowed, or on a machine without GPUs (a home moved from a GPU machine), a queued
+    run asking for GPUs this machine lacks was shown starting now and holding a slot, so the CPU run
+    behind it was shown starting after it; the scheduler never starts the first and starts the second now."""
+    from spark_trainer.jobs.queue_eta import end_text
+    from spark_trainer.jobs.scheduler import READY, waiting_reasons
+
+    settings.set_value(store, "max_concurrent_runs", 2)
+    settings.set_value(store, "allow_gpu_sharing", sharing)
+    runs.update(store, night["a"], requested_gpus=asks)
+    runs.update(store, night["c"], priority=-1)  # last: a, then b
+    found = estimate(store, now=NOW, machine=machine)
+    assert [(e.run_id, e.start, e.fits) for e in found.queued[:2]] == [(night["a"], None, False),
+                                                                        (night["b"], _at(0), True)]
+    waiting = waiting_reasons(store, machine=machine)  # the scheduler's own word: b starts now, a waits
+    assert waiting[night["b"]] == READY and waiting[night["a"]] != READY
+    assert f"run {night['a']} needs GPUs this machine does not have" in end_text(found)
