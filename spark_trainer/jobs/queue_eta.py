@@ -18,7 +18,8 @@ fit yet not blocking smaller ones behind it. Without GPU sharing a run takes the
 gives it from those no simulated run holds (the ids it names, else `count:N` or one for `auto` of the
 free ones, none for the CPU), so a run asking for GPU 1 waits for the run on GPU 1 even while GPU 0 is
 free. With GPU sharing only the slots count. Either way, and on a machine without GPUs, a run asking
-for GPUs the machine does not have never starts and holds no slot, as `plan` never places it. CPU runs
+for GPUs the machine does not have never starts and holds no slot, as `plan` never places it; so does
+one whose gpus value cannot be read (edited by hand). CPU runs
 side by side share the machine's cores, but each is estimated as if alone: the end says they are likely
 later.
 
@@ -58,6 +59,7 @@ class RunEstimate:
     end: datetime | None  # None: no estimate (not counted)
     pace: Pace | None  # what it was estimated from (an active run with an eta: None)
     fits: bool = True  # False: needs GPUs the machine does not have, never starts (start None)
+    unreadable: bool = False  # its gpus value cannot be read: never placed, never starts (fits False)
     # A queued run that fits with start None waits behind a run of unknown length: its start is unknown.
 
 
@@ -85,26 +87,26 @@ class QueueEstimate:
         return [how for how in (SAME_EXPERIMENT, SAME_SWEEP, SAME_SETTINGS) if how in used]
 
 
-def request_of(run: Run) -> GpuRequest:
-    """What a queued run asks for, as `scheduler.plan` parses it (a hand-edited request the scheduler
-    cannot parse is taken as the CPU's: it needs no GPU here)."""
+def request_of(run: Run) -> GpuRequest | None:
+    """What a queued run asks for, as `scheduler.plan` parses it; None for a hand-edited request it cannot
+    parse, which `plan` never places ("cannot be placed"): the run never starts and holds no slot."""
     try:
         return gpu_alloc.parse_request(run.requested_gpus)
     except BadInput:
-        return gpu_alloc.parse_request("cpu")
+        return None
 
 
-def _fits(request: GpuRequest, machine: Sequence[int]) -> bool:
-    """Whether `request` can ever be placed on `machine` (all its GPUs free)."""
-    return gpu_alloc.place(request, machine, set()) is not None
+def _fits(request: GpuRequest | None, machine: Sequence[int]) -> bool:
+    """Whether `request` can ever be placed on `machine` (all its GPUs free); an unreadable one never."""
+    return request is not None and gpu_alloc.place(request, machine, set()) is not None
 
 
 def simulate(now: datetime, active: Sequence[tuple[int, datetime | None, Sequence[int]]],
-             queued: Sequence[tuple[int, float | None, GpuRequest]], slots: int,
+             queued: Sequence[tuple[int, float | None, GpuRequest | None]], slots: int,
              machine: Sequence[int], *, sharing: bool = False) -> dict[int, tuple[datetime | None, datetime | None]]:
     """Start and end of each queued run (id -> (start, end)): `active` as (id, end or None for no
     estimate, its GPUs), `queued` in start order as (id, seconds or None for no estimate, its request);
-    `machine` the GPU ids ([] without GPUs); with `sharing` a GPU in use is still free to place on, as
+    (None: unreadable, never placed); `machine` the GPU ids ([] without GPUs); with `sharing` a GPU in use is still free to place on, as
     `scheduler.plan` has it, but a GPU the machine lacks is not. A run without an
     estimate holds its slot and GPUs for an unknown time: a run that can only start after it has
     neither start nor end (unknown), as has a run that can never fit."""
@@ -123,7 +125,7 @@ def simulate(now: datetime, active: Sequence[tuple[int, datetime | None, Sequenc
             if len(holding) >= slots:
                 break
             busy = set() if sharing else set().union(*(held for _, held in holding))
-            gpus = gpu_alloc.place(request, machine, busy)
+            gpus = gpu_alloc.place(request, machine, busy) if request is not None else None
             if gpus is None:
                 continue  # waits for its GPUs; a run behind it may start on others
             pending.remove(item)
@@ -177,8 +179,8 @@ def estimate(store: Store, *, now: datetime | None = None, machine: Sequence[int
     plan = simulate(now, [(e.run_id, e.end, r.gpus) for e, r in zip(active_est, active, strict=True)],
                     [(r.id, _seconds(r, paces[r.id]), asks[r.id]) for r in queued], slots, machine,
                     sharing=bool(config["allow_gpu_sharing"]))
-    queued_est = [RunEstimate(r.id, plan[r.id][0], plan[r.id][1], paces[r.id], fits=_fits(asks[r.id], machine))
-                  for r in queued]
+    queued_est = [RunEstimate(r.id, plan[r.id][0], plan[r.id][1], paces[r.id], fits=_fits(asks[r.id], machine),
+                              unreadable=asks[r.id] is None) for r in queued]
     ends = [e.end for e in queued_est if e.end is not None]
     on_cpu = [(now, e.end) for e, r in zip(active_est, active, strict=True) if not r.gpus]
     on_cpu += [(e.start, e.end) for e in queued_est if e.start is not None and _on_cpu(asks[e.run_id], machine)]
@@ -186,9 +188,9 @@ def estimate(store: Store, *, now: datetime | None = None, machine: Sequence[int
                          queued_est, active_est, cpu_shared=slots > 1 and _cpu_side_by_side(on_cpu))
 
 
-def _on_cpu(request: GpuRequest, machine: Sequence[int]) -> bool:
+def _on_cpu(request: GpuRequest | None, machine: Sequence[int]) -> bool:
     """Whether a run asking `request` trains on the CPU here (`auto` on a machine without GPUs does)."""
-    return request.is_cpu or (request.auto and not machine)
+    return request is not None and (request.is_cpu or (request.auto and not machine))
 
 
 def _seconds(run: Run, pace: Pace | None) -> float | None:
@@ -257,7 +259,8 @@ def _unknown_text(found: QueueEstimate) -> str | None:
     sweep or settings to measure, and run 5 waits behind it"); None when every run is counted."""
     if found.disk is not None:
         return f"the queued runs are {found.disk}"
-    never = [e.run_id for e in found.queued if not e.fits]
+    never = [e.run_id for e in found.queued if not e.fits and not e.unreadable]
+    unreadable = [e.run_id for e in found.queued if e.unreadable]
     behind = [e.run_id for e in found.queued if e.fits and e.start is None]
     unmeasured = [e.run_id for e in found.queued if e.start is not None and e.end is None and e.pace is None]
     unstepped = [e.run_id for e in found.queued if e.start is not None and e.end is None and e.pace is not None]
@@ -270,6 +273,9 @@ def _unknown_text(found: QueueEstimate) -> str | None:
         reasons.append(_has(unstepped, "'s step count is known once it starts", "'s step counts are known once they start"))
     if never:
         reasons.append(_has(never, " needs GPUs this machine does not have", " need GPUs this machine does not have"))
+    if unreadable:  # edited by hand: `run show` says the scheduler's reason
+        reasons.append(_has(unreadable, " has a gpus value the scheduler cannot read",
+                            " have gpus values the scheduler cannot read"))
     text = ", ".join(reasons)
     if behind:
         holders = len(idle) + len(unmeasured) + len(unstepped)

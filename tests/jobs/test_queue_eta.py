@@ -208,3 +208,21 @@ def test_a_run_the_machine_cannot_place_never_starts_with_gpu_sharing_or_no_gpus
     waiting = waiting_reasons(store, machine=machine)  # the scheduler's own word: b starts now, a waits
     assert waiting[night["b"]] == READY and waiting[night["a"]] != READY
     assert f"run {night['a']} needs GPUs this machine does not have" in end_text(found)
+
+
+def test_a_run_whose_gpus_value_cannot_be_read_never_starts_and_holds_no_slot(store, night) -> None:
+    """A queued run whose stored gpus value cannot be read (edited by hand) was taken as a CPU run: shown
+    starting after the active run, with the run behind it after that; the scheduler never places it ("cannot
+    be placed") and starts the run behind it when the active run ends."""
+    from spark_trainer.jobs.queue_eta import end_text
+    from spark_trainer.jobs.scheduler import READY, waiting_reasons
+
+    settings.set_value(store, "max_concurrent_runs", 2)
+    runs.update(store, night["a"], requested_gpus="two please")
+    runs.update(store, night["c"], priority=-1)  # last: a, then b
+    found = estimate(store, now=NOW, machine=[])
+    assert [(e.run_id, e.start, e.fits) for e in found.queued[:2]] == [(night["a"], None, False),
+                                                                        (night["b"], _at(0), True)]
+    waiting = waiting_reasons(store, machine=[])
+    assert waiting[night["a"]].startswith("cannot be placed") and waiting[night["b"]] == READY
+    assert f"run {night['a']} has a gpus value the scheduler cannot read" in end_text(found)
