@@ -19,9 +19,8 @@ gives it from those no simulated run holds (the ids it names, else `count:N` or 
 free ones, none for the CPU), so a run asking for GPU 1 waits for the run on GPU 1 even while GPU 0 is
 free. With GPU sharing only the slots count. Either way, and on a machine without GPUs, a run asking
 for GPUs the machine does not have never starts and holds no slot, as `plan` never places it; so does
-one whose gpus value cannot be read (edited by hand). CPU runs
-side by side share the machine's cores, but each is estimated as if alone: the end says they are likely
-later.
+one whose gpus value cannot be read (edited by hand). CPU runs side by side share the machine's cores,
+but each is estimated as if alone: the end says they are likely later.
 
 While the queue is held nothing starts, so there is no clock time to give: the estimate is made as
 if the queue were released now, and screens say it relative to the release ("about 2 h 10 min after
@@ -105,11 +104,11 @@ def simulate(now: datetime, active: Sequence[tuple[int, datetime | None, Sequenc
              queued: Sequence[tuple[int, float | None, GpuRequest | None]], slots: int,
              machine: Sequence[int], *, sharing: bool = False) -> dict[int, tuple[datetime | None, datetime | None]]:
     """Start and end of each queued run (id -> (start, end)): `active` as (id, end or None for no
-    estimate, its GPUs), `queued` in start order as (id, seconds or None for no estimate, its request);
-    (None: unreadable, never placed); `machine` the GPU ids ([] without GPUs); with `sharing` a GPU in use is still free to place on, as
-    `scheduler.plan` has it, but a GPU the machine lacks is not. A run without an
-    estimate holds its slot and GPUs for an unknown time: a run that can only start after it has
-    neither start nor end (unknown), as has a run that can never fit."""
+    estimate, its GPUs), `queued` in start order as (id, seconds or None for no estimate, its request,
+    None when unreadable: never placed); `machine` the GPU ids ([] without GPUs); with `sharing` a GPU in
+    use is still free to place on, as `scheduler.plan` has it, but a GPU the machine lacks is not. A run
+    without an estimate holds its slot and GPUs for an unknown time: a run that can only start after it
+    has neither start nor end (unknown), as has a run that can never fit."""
     holding: list[tuple[datetime | None, frozenset[int]]] = [(end, frozenset(g)) for _, end, g in active]
     pending = list(queued)
     placed: dict[int, tuple[datetime | None, datetime | None]] = {}
