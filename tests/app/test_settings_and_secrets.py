@@ -11,6 +11,7 @@ from keyring.backends import fail
 from spark_trainer import secrets
 from spark_trainer.errors import OperationFailed
 from spark_trainer.store import settings
+from tests.app.typed import typed
 from tests.memory_keyring import MemoryKeyring
 
 TOKEN = "hf_TestTokenValue1234567890abcd"
@@ -125,18 +126,15 @@ def test_run_settings_and_theme_are_saved_to_the_store(qtbot, view, store, ctx):
 
 
 def test_default_gpus_are_checked_before_saving(qtbot, view, store):
-    view.default_gpus.setText("0,x")
-    view.default_gpus.editingFinished.emit()
+    typed(view.default_gpus, "0,x")
     assert view.banner.role == "error" and "not valid" in view.banner.text()
     assert not view.saving and settings.get(store, "default_gpus") == "auto"
-    view.default_gpus.setText("cpu")
-    view.default_gpus.editingFinished.emit()
+    typed(view.default_gpus, "cpu")
     qtbot.waitUntil(lambda: not view.saving)
     assert settings.get(store, "default_gpus") == "cpu"
     # Every form a run file's `gpus:` takes is a default too; the field refused cpu:N and count:N.
     for form in ("count:2", "cpu:2"):
-        view.default_gpus.setText(form)
-        view.default_gpus.editingFinished.emit()
+        typed(view.default_gpus, form)
         qtbot.waitUntil(lambda: not view.saving)
         assert settings.get(store, "default_gpus") == form, view.banner.text()
 
@@ -144,10 +142,9 @@ def test_default_gpus_are_checked_before_saving(qtbot, view, store):
 def test_default_gpus_are_refused_in_the_words_the_command_line_uses(qtbot, view, store, cli):
     # One check (store/settings.py), one wording, whichever way the setting is typed; the view names
     # the field by its own label, the command line by its key.
-    for typed in ("0,x", "0,,1"):
-        view.default_gpus.setText(typed)
-        view.default_gpus.editingFinished.emit()
-        refused = cli("settings", "default_gpus", typed)
+    for text in ("0,x", "0,,1"):
+        typed(view.default_gpus, text)
+        refused = cli("settings", "default_gpus", text)
         assert refused.code == 2 and view.banner.role == "error"
         said = refused.err.strip().removeprefix("error: ")
         assert said.startswith("setting default_gpus: "), refused.err

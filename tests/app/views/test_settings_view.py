@@ -11,6 +11,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 
 from app import theme  # noqa: E402
 from spark_trainer.store import settings  # noqa: E402
+from tests.app.typed import typed
 
 
 def test_the_theme_box_shows_the_theme_switched_to_with_the_shortcut(qtbot, window, store, tmp_path):
@@ -56,14 +57,12 @@ def test_gpu_ids_are_refused_as_default_on_a_machine_without_gpus(qtbot, ctx, st
     view.show()
     qtbot.waitUntil(lambda: not view.busy(), timeout=5000)
     ctx.gpu_monitor.record([])  # sampled: this machine has none
-    view.default_gpus.setText("45")
-    view.default_gpus.editingFinished.emit()
+    typed(view.default_gpus, "45")
     assert view.banner.role == "error", view.banner.text()
     assert view.banner.text() == "Default GPUs: GPU 45 requested but this machine has 0 GPUs"
     assert not view.saving and settings.get(store, "default_gpus") == "auto"
     for accepted in ("cpu", "auto", "cpu:2"):  # what a GPU-less machine can run
-        view.default_gpus.setText(accepted)
-        view.default_gpus.editingFinished.emit()
+        typed(view.default_gpus, accepted)
         qtbot.waitUntil(lambda: not view.saving)
         assert settings.get(store, "default_gpus") == accepted, view.banner.text()
 
@@ -91,8 +90,7 @@ def test_a_message_appearing_at_the_top_moves_no_field_of_the_form(qtbot, window
     assert view.banner.role == "ok" and view.banner.text() == "Saved max concurrent runs."
     assert tops() == before
     assert view.banner.mapTo(window, QPoint(0, view.banner.height())).y() <= min(before)  # above the form
-    view.default_gpus.setText("not a gpu")  # an error line: the same place, nothing moves either
-    view.default_gpus.editingFinished.emit()
+    typed(view.default_gpus, "not a gpu")  # an error line: the same place, nothing moves either
     assert view.banner.role == "error"
     qtbot.wait(50)
     assert tops() == before
@@ -110,8 +108,7 @@ def test_a_saved_line_is_gone_on_coming_back_to_settings(qtbot, window, store):
     window.show_view("projects")
     assert window.show_view("settings") is view
     assert not view.banner.isVisible() and view.banner.text() == ""
-    view.default_gpus.setText("not a gpu")  # an error stays until read and acted on
-    view.default_gpus.editingFinished.emit()
+    typed(view.default_gpus, "not a gpu")  # an error stays until read and acted on
     window.show_view("projects")
     window.show_view("settings")
     assert view.banner.isVisible() and view.banner.role == "error"

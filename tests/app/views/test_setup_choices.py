@@ -13,6 +13,7 @@ from PIL import Image
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.store import projects
 from tests.app.model_sync import sync_model
+from tests.app.typed import typed
 
 
 def _datasets(store, tmp_path: Path) -> None:
@@ -245,16 +246,12 @@ def test_the_gpus_box_starts_with_settings_default_gpus_and_follows_it_until_cha
 
     chosen = SettingsView(store, ctx)  # changed in Settings while the form is open: it follows
     qtbot.addWidget(chosen)
-    chosen.default_gpus.setText("cpu:2")
-    chosen.default_gpus.setModified(True)  # as typing does: a box left untouched saves nothing (settings_view)
-    chosen.default_gpus.editingFinished.emit()
+    typed(chosen.default_gpus, "cpu:2")
     qtbot.waitUntil(lambda: form.gpus.currentText() == "cpu:2", timeout=10_000)
 
     form.gpus.lineEdit().clear()
     qtbot.keyClicks(form.gpus.lineEdit(), "auto")  # the user's own choice is kept
-    chosen.default_gpus.setText("cpu")
-    chosen.default_gpus.setModified(True)
-    chosen.default_gpus.editingFinished.emit()
+    typed(chosen.default_gpus, "cpu")
     qtbot.waitUntil(lambda: not chosen.saving, timeout=10_000)
     qtbot.wait(50)
     assert settings.get(store, "default_gpus") == "cpu" and form.gpus.currentText() == "auto"
@@ -263,9 +260,7 @@ def test_the_gpus_box_starts_with_settings_default_gpus_and_follows_it_until_cha
     qtbot.addWidget(loaded)
     qtbot.waitUntil(lambda: loaded.gpus.currentText() == "cpu", timeout=10_000)
     loaded.set_config({"gpus": "cpu"})
-    chosen.default_gpus.setText("cpu:2")
-    chosen.default_gpus.setModified(True)  # as typing does: a box left untouched saves nothing (settings_view)
-    chosen.default_gpus.editingFinished.emit()
+    typed(chosen.default_gpus, "cpu:2")
     qtbot.waitUntil(lambda: not chosen.saving, timeout=10_000)
     qtbot.wait(50)
     assert loaded.gpus.currentText() == "cpu"  # the file's own value, not the new default
