@@ -47,10 +47,13 @@ def _requested(run_id: int, step: int, options: ExportOptions, recipe: str) -> d
 
 
 def _same_choices(store: Store, run_id: int, step: int, options: ExportOptions) -> list[Export]:
-    """The run's recorded exports of this checkpoint with these choices (and this --out), newest first."""
+    """The run's recorded exports of this checkpoint with these choices (and this --out), newest first.
+    A full fine-tune's export is the same whole model with or without --merge (there is no adapter to
+    merge): a second copy of it, as large as the model, was written for the other flag."""
     out = None if options.out is None else Path(options.out).expanduser().resolve()
     return [found for found in exports.list_for(store, run_id)
-            if found.step == step and found.options.get("merge") == options.merge
+            if found.step == step
+            and (found.options.get("merge") == options.merge or found.options.get("kind") == "full")
             and found.options.get("dtype_requested") == options.dtype
             and (out is None or Path(found.path) == out)]
 

@@ -326,6 +326,25 @@ def test_a_causal_lm_run_exports_after_its_dataset_is_deleted(tiny_model, tmp_pa
     assert {r["dataset"]["name"] for r in meta["model-index"][0]["results"]} == {"deleted dataset"}
 
 
+def test_a_full_runs_export_is_reused_with_or_without_merge(tiny_model, tmp_path, capsys) -> None:
+    """A full fine-tune has no adapter: `export RUN` and `export RUN --merge` write the same whole
+    model. The second was written again, a second folder as large as the model, as if it differed."""
+    from tests.export.conftest import train_run
+
+    home = tmp_path / "home"
+    (tmp_path / "data").mkdir()
+    with Store.open(home) as store:
+        run = train_run(store, tiny_model, tmp_path / "data", method="full", steps=2, eval_every=None)
+    code, out, _ = _cli(capsys, home, "--json", "export", run.id)
+    assert code == 0 and json.loads(out)["export"]["options"]["kind"] == "full"
+    first = json.loads(out)["export"]["path"]
+    code, out, _ = _cli(capsys, home, "--json", "export", run.id, "--merge")
+    assert code == 0 and json.loads(out)["reused"] is True and json.loads(out)["export"]["path"] == first
+    with Store.open(home) as store:
+        assert len(exports.list_for(store, run.id)) == 1
+    assert len(list((home / "exports").iterdir())) == 1
+
+
 def test_exported_and_saved_weights_are_readable_as_every_other_file_is(lora_run, tmp_path, capsys) -> None:
     """model.safetensors / adapter_model.safetensors were mode 0600 beside 0644 files (safetensors 0.8
     writes through a private temporary file): under umask 022 every written file is now 0644, in the
