@@ -40,7 +40,7 @@ def _kept(latest: str | None) -> str:
             else "no checkpoint had been written yet")
 
 
-ADVICE = ("Start again with a lower train.learning_rate (or train.max_grad_norm set), or look at the rows "
+ADVICE = ("Start again with a lower train.learning_rate (or a lower train.max_grad_norm), or look at the rows "
           "these steps trained on")
 
 
