@@ -17,6 +17,7 @@ from spark_trainer.cli.run_metrics import register as register_metrics
 from spark_trainer.cli.waiting import wait_for_run
 from spark_trainer.errors import BadInput, SparkError, StoreDiskFull
 from spark_trainer.jobs import control
+from spark_trainer.jobs.finish import steps_text
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.scheduler import schedule_once, short_reason, waiting_reason, waiting_reasons
 from spark_trainer.jobs.submit import submit_experiment
@@ -157,7 +158,7 @@ def start_and_maybe_wait(ctx: Context, store: Store, run_id: int, wait: bool, in
         return Result(run, stopped_waiting_line(run, held=queue_hold.held_since(store) is not None), exit_code=130)
     if run.status == RunStatus.COMPLETED:  # its event's words: "completed 20 steps of 300 (early stopping: ...)"
         done = next((e.reason for e in reversed(runs.events(store, run.id)) if e.to_status == RunStatus.COMPLETED.value
-                     and e.reason.startswith("completed ")), f"completed {run.step} steps")
+                     and e.reason.startswith("completed ")), f"completed {steps_text(run.step)}")
         return Result(run, f"run {run.id} {done}")
     return Result(run, ended_line(run), exit_code=1)
 

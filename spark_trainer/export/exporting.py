@@ -196,7 +196,9 @@ def _destination(store: Store, options: ExportOptions) -> Path:
             # Deleting that run, dataset or export deletes its folder, with an export of yours inside it.
             raise BadInput(f"export folder {dest} is inside the data home's {folder.name}/ folder, whose "
                            f"folders go when their {whose} is deleted; choose a folder outside it")
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+    if dest.exists() and not dest.is_dir():
+        raise BadInput(f"export folder {dest} is a file; choose a new or empty folder")
+    if dest.exists() and any(dest.iterdir()):
         raise BadInput(f"export folder {dest} already exists and is not an empty folder; choose a new or empty folder")
     if dest.is_dir() and not os.access(dest, os.W_OK):
         # The export would replace it (renamed over it) by a writable folder of its own: the user's read-only

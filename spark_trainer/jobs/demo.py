@@ -15,6 +15,7 @@ from pathlib import Path
 from spark_trainer import shipped
 from spark_trainer.config import ExperimentConfig, validate_config
 from spark_trainer.errors import BadInput, OperationFailed
+from spark_trainer.jobs.finish import steps_text
 from spark_trainer.jobs.scheduler import hold_of, schedule_once
 from spark_trainer.jobs.submit import submit_config
 from spark_trainer.models.loading import DEMO_MODELS
@@ -64,7 +65,7 @@ class DemoResult:
     def summary(self) -> str:
         """The CLI's one-line printout of a finished demo: its figures, as the report gives them."""
         figures = ", ".join(f"{label} {value}" for label, value in self.figures())
-        return f"demo run {self.run.id} completed {self.run.step} steps: {figures}"
+        return f"demo run {self.run.id} completed {steps_text(self.run.step)}: {figures}"
 
 
 def demo_data_dir() -> Path:

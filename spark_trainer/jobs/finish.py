@@ -27,11 +27,16 @@ class Finish:
     step: int | None = None
 
 
+def steps_text(n: int) -> str:
+    """'1 step', '20 steps' (a run of max_steps 1 'completed 1 steps')."""
+    return f"{n} step" if n == 1 else f"{n} steps"
+
+
 def outcome_finish(outcome: TrainOutcome, commands: Commands) -> Finish:
     if outcome.status == "completed":
         # Stopped early, it said only "completed 20 steps" beside its 20/300 (a user walk): why is in the event.
         early = f" of {outcome.total_steps} (early stopping: {outcome.early_stop})" if outcome.early_stop else ""
-        return Finish(RunStatus.COMPLETED, f"completed {outcome.step} steps{early}", step=outcome.step)
+        return Finish(RunStatus.COMPLETED, f"completed {steps_text(outcome.step)}{early}", step=outcome.step)
     kind = commands.stop_requested or StopKind.PAUSE
     target = RunStatus.CANCELLED if kind == StopKind.CANCEL else RunStatus.PAUSED
     saved = f"checkpoint at step {outcome.step}" if outcome.last_checkpoint else "no checkpoint"

@@ -185,6 +185,10 @@ def test_bad_export_requests_are_one_line_exit_2(lora_run, tmp_path, capsys) -> 
     code, _, err = _cli(capsys, home, "export", run.id, "--out", busy)
     assert code == 2 and "not an empty folder" in err
     assert (busy / "keep.txt").read_text() == "mine" and len(list(busy.iterdir())) == 1
+    a_file = tmp_path / "model.safetensors"
+    a_file.write_text("mine")
+    code, _, err = _cli(capsys, home, "export", run.id, "--out", a_file)
+    assert code == 2 and f"export folder {a_file} is a file" in err and a_file.read_text() == "mine"
     code, _, err = _cli(capsys, home, "export", run.id, "--push", "no-namespace")
     assert code == 2 and "your-name/model-name" in err
 

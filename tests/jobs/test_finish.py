@@ -115,3 +115,12 @@ def test_the_advice_is_the_kinds_whatever_the_line_says(tmp_path: Path, kind: Di
     """One line for every kind, worded alike: only the kind picks the advice."""
     error = disk_full_finish(DiskFull(f"could not write {tmp_path / 'x'}: I/O error", kind), tmp_path).error
     assert error == f"could not write {tmp_path / 'x'}: I/O error; no checkpoint was written yet. {advice}"
+
+
+def test_a_run_of_one_step_completed_1_step() -> None:
+    """It said "completed 1 steps" (a fault walk with max_steps 1)."""
+    from spark_trainer.jobs.finish import outcome_finish
+    from spark_trainer.training.reporting import Commands, TrainOutcome
+
+    assert outcome_finish(TrainOutcome("completed", 1, 1), Commands()).reason == "completed 1 step"
+    assert outcome_finish(TrainOutcome("completed", 20, 20), Commands()).reason == "completed 20 steps"
