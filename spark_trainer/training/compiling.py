@@ -10,7 +10,7 @@ are of one shape says so (`fixed_shapes`), and its model is compiled with `dynam
 evaluation's smaller last batch then gets a static graph of its own. Left to dynamo, that second shape
 recompiled the whole model as a dynamic-shape graph, and the default-run benchmark of a 1.1B model on
 an H200 ran out of its 154 s after that recompile began, with no training step logged
-(benchmarks/results/gpu_check_20261204-1301.log).
+(gpu_check_20261204-1301.log, in the history at 5539f9d).
 Recipes whose batches vary (texts padded to their longest) keep dynamo's default, which stops
 recompiling once a dimension is marked dynamic.
 
