@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from spark_trainer.config import ExperimentConfig, save_config
@@ -111,11 +112,18 @@ class OperationFailedOOM(SparkError):
 
 
 def _free_cuda_memory() -> None:
+    """Release what the failed attempt held before the retry builds its model again. torch.compile's caches
+    go too: their graphs and guards belong to the failed attempt's model, and each attempt added entries to
+    the same functions' caches until dynamo's recompile limit made the retries run eagerly (an H200 with a
+    160 MiB cap: every retry ran out of memory, down to micro-batch 1)."""
     import gc
 
     import torch
 
+    if "torch._dynamo" in sys.modules:
+        torch._dynamo.reset()
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+        say(f"released the failed attempt's memory: {torch.cuda.memory_allocated() / 2**20:.0f} MiB still allocated")
 

@@ -304,3 +304,44 @@ def test_a_resume_from_a_checkpoint_is_an_event_naming_its_step(store: Store, ru
     oom_retry.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
     assert [e.reason for e in runs.events(store, run_id) if e.reason.startswith(runs.RESUMED_FROM)] == [
         "resumed from checkpoint step 5 (dropped 0 metric points after step 5)"]
+
+
+@pytest.mark.parametrize("compile_setting", [False, True])
+def test_a_retry_frees_the_failed_attempts_model_before_it_trains(store: Store, run_file, monkeypatch,
+                                                                   compile_setting) -> None:
+    """On a GPU an attempt that ran out of memory must leave none of its memory to the retry: the compiled
+    model's graphs held the first attempt's model, so on a real GPU each retry had less room than the last
+    and even micro-batch 1 ran out (H200, a 160 MiB cap). Here the first attempt's forward pass runs (and
+    compiles) before its out-of-memory; when the retry trains, that attempt's weights and compiled graphs
+    must be gone."""
+    import gc
+    import weakref
+
+    import torch
+    from torch._dynamo.eval_frame import _debug_get_cache_entry_list
+
+    monkeypatch.setenv("SPARK_TRAINER_COMPILE_BACKEND", "eager")  # dynamo's caches without inductor's compile time
+    run_id, run_dir = _submit(store, run_file, batch_size=4, grad_accum=1, auto_batch=True, compile=compile_setting)
+    models: dict[int, weakref.ref] = {}
+    alive_at_retry: list[int] = []
+    cached: list[int] = []  # compiled graphs of the model's forward methods when an attempt starts
+    real_step = steps.train_step
+
+    def step(**step_args):
+        size = len(step_args["micro_batches"][0]["input_ids"])
+        if size not in models:
+            gc.collect()
+            alive_at_retry.extend(s for s, ref in models.items() if ref() is not None)
+            model = getattr(step_args["model"], "_orig_mod", step_args["model"])
+            codes = {type(m).forward.__code__ for m in model.modules()}
+            cached.append(sum(len(_debug_get_cache_entry_list(code)) for code in codes))
+            models[size] = weakref.ref(next(step_args["model"].parameters()))  # the memory, not a wrapper
+        if size > 2:  # the forward pass runs, then the memory runs out
+            step_args["loss_fn"](step_args["model"], step_args["micro_batches"][0])
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        return real_step(**step_args)
+
+    monkeypatch.setattr(steps, "train_step", step)
+    outcome = oom_retry.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
+    assert outcome.status == "completed" and sorted(models) == [2, 4]
+    assert alive_at_retry == [] and cached[1] == cached[0]  # the retry's own graphs only (its evaluation's)
