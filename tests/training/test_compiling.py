@@ -352,3 +352,32 @@ def test_a_unet_is_compiled_whole_unless_its_declared_blocks_are_asked_for(monke
     asked.clear()
     CompileState(on_event=print).compile(_lora_llama(2), True, "cpu")  # nothing declared: the layers, as without it
     assert asked == [("LlamaDecoderLayer", None)] * 2
+
+
+def test_compiled_blocks_on_cuda_are_partitioned_under_the_activation_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an H200 the default run's blocks kept 62.8 KiB a token and layer for the backward pass; under the
+    budget 39.9, at the same step time. The budget holds while the run's calls compile their graphs, and only
+    there; the CPU (where it was not measured) and a whole-model compile keep torch's default."""
+    import torch._functorch.config as functorch_config
+
+    from spark_trainer.errors import ConfigError
+    from spark_trainer.training import compiling
+
+    def budget_inside(device_type: str, **env: str) -> tuple[float | None, float]:
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            state = CompileState(on_event=print)
+            state.compile(_lora_llama(2), True, device_type, fixed_shapes=True)
+            return state.budget, state.run(lambda: functorch_config.activation_memory_budget)
+
+    default = functorch_config.activation_memory_budget
+    assert budget_inside("cuda") == (compiling.ACTIVATION_BUDGET, compiling.ACTIVATION_BUDGET) and compiling.ACTIVATION_BUDGET < 1
+    assert functorch_config.activation_memory_budget == default == 1.0
+    assert budget_inside("cpu") == (None, 1.0)
+    assert budget_inside("cuda", SPARK_TRAINER_COMPILE_REGIONS="0") == (None, 1.0)
+    assert budget_inside("cuda", SPARK_TRAINER_ACTIVATION_BUDGET="1") == (None, 1.0)
+    assert budget_inside("cpu", SPARK_TRAINER_ACTIVATION_BUDGET="0.5") == (0.5, 0.5)
+    monkeypatch.setenv("SPARK_TRAINER_ACTIVATION_BUDGET", "lots")
+    with pytest.raises(ConfigError, match="SPARK_TRAINER_ACTIVATION_BUDGET must be a number in \\(0, 1\\], got 'lots'"):
+        CompileState(on_event=print).compile(_lora_llama(2), True, "cuda")
