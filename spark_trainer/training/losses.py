@@ -160,7 +160,9 @@ def linear_cross_entropy(hidden: Any, weight: Any, targets: Any, bias: Any = Non
     if hidden.dtype != weight.dtype:
         hidden = hidden.to(weight.dtype)
     targets = targets.reshape(-1)
-    if kernel == "liger":
+    # liger's kernel computes the gradients in its forward pass, wanted or not: an evaluation (no gradients)
+    # takes the chunked loss's forward-only path instead.
+    if kernel == "liger" and _torch().is_grad_enabled() and (hidden.requires_grad or weight.requires_grad):
         return liger_linear_cross_entropy(hidden, weight, targets, bias)
     if kernel == "plain":
         return plain_linear_cross_entropy(hidden, weight, targets, bias)

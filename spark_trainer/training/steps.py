@@ -102,8 +102,9 @@ def train_step(
     see `finite_buffers`; None: every floating buffer) that it left not finite."""
     import torch
 
+    # Copied without blocking: a blocking copy makes the host wait for the GPU to drain its queue.
     counts = torch.tensor([sum(loss_count(b) for b in micro_batches), work],
-                          dtype=torch.float64, device=accelerator.device)
+                          dtype=torch.float64).to(accelerator.device, non_blocking=True)
     if accelerator.num_processes > 1:
         counts = accelerator.reduce(counts, "sum")
     n_global = counts[0].clamp(min=1)

@@ -71,6 +71,26 @@ def test_frozen_head_gets_no_weight_gradient_and_all_ignored_gives_zero() -> Non
             float(plain_linear_cross_entropy(hidden, weight, targets)), rel=1e-9)
 
 
+def test_an_evaluation_never_runs_liger_s_kernel_which_computes_gradients_anyway(monkeypatch) -> None:
+    """liger's fused loss computes the gradients in its forward pass: under no_grad (an evaluation) that was
+    a second [tokens, vocab] x [vocab, h] matmul per chunk, for nothing. Training still takes it."""
+    import torch
+
+    from spark_trainer.training import losses
+
+    called: list[bool] = []
+    monkeypatch.setattr(losses, "liger_linear_cross_entropy",
+                        lambda h, w, t, b=None: called.append(True) or plain_linear_cross_entropy(h, w, t, b))
+    monkeypatch.setattr(losses, "CHUNK_LOGITS", 64 * 257)  # several chunks
+    hidden, weight, b, targets = _inputs(bias=True)
+    want = float(plain_linear_cross_entropy(hidden.detach(), weight.detach(), targets, b.detach()))
+    with torch.no_grad():
+        got = linear_cross_entropy(hidden, weight, targets, b, kernel="liger")
+    assert not called and float(got) == pytest.approx(want, rel=1e-6)
+    linear_cross_entropy(hidden, weight, targets, b, kernel="liger")
+    assert called == [True]
+
+
 @pytest.mark.parametrize("kernel", ["chunked", "plain"])
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_fp32_hidden_states_and_a_half_precision_head(dtype: str, kernel: str, monkeypatch) -> None:
