@@ -135,3 +135,28 @@ def test_the_shipped_estimate_is_within_15_percent_of_every_peak_measured_on_a_g
         predicted = sum(v for k, v in parts.items() if k not in ("activations", "overhead")) \
             + cal.activation_scale * parts["activations"] + cal.overhead_bytes
         assert abs(predicted / point["measured_bytes"] - 1) <= 0.15, (point["name"], predicted, point["measured_bytes"])
+
+
+def test_a_run_that_is_not_compiled_is_estimated_with_more_activations(tmp_path, monkeypatch):
+    """The calibration is fitted to compiled runs, whose blocks recompute part of their activations; a run with
+    compile off (or under FSDP, or where kernels cannot be built) keeps at least the formula's own."""
+    from transformers import LlamaConfig
+
+    from spark_trainer.training import compiling
+
+    monkeypatch.setattr(compiling, "cannot_build", lambda **_: None)  # a machine that can build kernels
+    folder = _folder(tmp_path, LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                           num_attention_heads=4, vocab_size=256))
+    cal = estimate.Calibration(0.764, 0, 4, "test")
+
+    def activations(**train) -> int:
+        config = {"recipe": "causal-lm", "train": {"batch_size": 4, **train}, "recipe_config": {"seq_len": 128}}
+        return estimate.estimate_for_config(config, folder, calibration=cal).parts["activations"]
+
+    compiled = activations()
+    assert activations(compile=True) == compiled
+    eager = activations(compile=False)
+    assert activations(sharding="fsdp") == eager
+    assert abs(eager - compiled / 0.764 * estimate.EAGER_ACTIVATION_SCALE) <= 2 and eager > compiled
+    monkeypatch.setattr(compiling, "cannot_build", lambda **_: "the packaged app cannot build compiled kernels")
+    assert activations() == activations(compile=False)
