@@ -80,10 +80,12 @@ echo "CUDA context on the idle GPU: ${CONTEXT:-not measured} bytes"
 # tests start): each gets a pool of 4 compile workers instead of one per core (16 each: 130 processes).
 THREADS=${TORCHINDUCTOR_COMPILE_THREADS:-4}
 # Nine tests, most of which compile (train.compile auto) and some start workers: one after another they
-# would outlast this phase; four at a time (pytest-xdist is on the image) when it is there.
+# would outlast this phase; four at a time (pytest-xdist is on the image) when it is there. -v names each
+# test as it ends: the third lease's deadline cut them off after 8 of 9, and -q's dots did not say which.
+# They need about 200 s beside the peaks: give the whole check GPU_CHECK_S=480 (its phase 1 takes ~200 s).
 XDIST=$($PY -c "import xdist" 2>/dev/null && echo "-n 4 --dist load")
 TORCHINDUCTOR_COMPILE_THREADS=$THREADS timeout "$(cap 400 15)" $PY -m pytest tests/jobs/test_gpu_jobs.py tests/training/test_gpu_training.py \
-  tests/training/test_fp16_resume.py -m gpu -q -p no:cacheprovider -rA $XDIST >"$OUT/gpu_tests.log" 2>&1 &
+  tests/training/test_fp16_resume.py -m gpu -v -p no:cacheprovider -rA $XDIST >"$OUT/gpu_tests.log" 2>&1 &
 tests_pid=$!
 # All four configurations at once where their peaks (about 26+9+25+16 GiB estimated) fit beside each
 # other (H200, 141 GiB), two at a time on an 80 GiB H100: the compiles, not the steps, take the time.
