@@ -321,7 +321,9 @@ def test_a_retry_frees_the_failed_attempts_model_before_it_trains(store: Store, 
     from torch._dynamo.eval_frame import _debug_get_cache_entry_list
 
     monkeypatch.setenv("SPARK_TRAINER_COMPILE_BACKEND", "eager")  # dynamo's caches without inductor's compile time
-    run_id, run_dir = _submit(store, run_file, batch_size=4, grad_accum=1, auto_batch=True, compile=compile_setting)
+    path = run_file(steps=2, ckpt_every=100, batch_size=4, grad_accum=1, auto_batch=True, compile=compile_setting)
+    run = submit_config(store, load_config(path), base_dir=path.parent).run
+    run_id, run_dir = run.id, Path(run.run_dir)
     models: dict[int, weakref.ref] = {}
     alive_at_retry: list[int] = []
     cached: list[int] = []  # compiled graphs of the model's forward methods when an attempt starts
