@@ -40,7 +40,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from spark_trainer.errors import describe
+from spark_trainer.errors import ConfigError, describe
 
 ACTIVATION_BUDGET = 0.9
 
@@ -49,8 +49,6 @@ def activation_budget(device_type: str, blocks: bool) -> float | None:
     """The activation memory budget of a compile (None: torch's default, keep what the partitioner keeps):
     `ACTIVATION_BUDGET` for a transformer's blocks on CUDA, where it was measured; `SPARK_TRAINER_ACTIVATION_BUDGET`
     overrides it (a number in (0, 1]; 1 keeps everything)."""
-    from spark_trainer.errors import ConfigError
-
     forced = os.environ.get("SPARK_TRAINER_ACTIVATION_BUDGET")
     if forced:
         try:
@@ -180,8 +178,9 @@ class CompileState:
         try:
             if blocks:  # in place: the model object and its parameter names stay as they were
                 # Each batch shape is two block graphs (the first block's input needs no gradient) and
-                # the evaluation's one or two more: a halved micro-batch (auto_batch) would reach dynamo's
-                # default limit of 8 per function, beyond which the blocks would silently run eagerly.
+                # the evaluation's one or two more: a recipe whose batches vary in shape would reach
+                # dynamo's default limit of 8 per function, beyond which the blocks silently run eagerly.
+                # (An auto_batch retry starts with the caches empty: jobs/oom_retry.py.)
                 torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
                 for block in blocks:
                     block.compile(**options)
