@@ -15,12 +15,15 @@
 #      `bench diffusion --preset sd15` for up to N s, alone on the GPU before phase 2. The first lease
 #      (2026-12-04) showed both benches need more than one 10-minute call holds: the 1b bench's build and
 #      compiles took over 154 s, the sd15 one's over 200 s. Run gpu_diffusion_check.sh in a call of its own.
-#   3. if time is left, our side alone: without the activation memory budget (every activation kept, as
-#      before 2026-12-04's third lease), then with liger's RMSNorm/SwiGLU/RoPE kernels (opt-in: 0.92x).
+#   3. if time is left, our side alone: each step read back before the next is queued (as before
+#      2026-12-04's fourth session: what the queuing gains), without the activation memory budget (every
+#      activation kept, as before the third lease), then with liger's RMSNorm/SwiGLU/RoPE kernels (opt-in:
+#      0.92x). Each against phase 1's default run; it compiled cold and these from its cache, so compare
+#      their median steps (`step`), which leave out the warm-up's after-effects and the evaluation.
 # The device has no network: first, here, `python3 benchmarks/gpu_wheels.py` fills .whl/ with what its
 # image lacks (gpu_env.sh installs them there); then call the device tool with carry [".whl"] and
 # command `bash benchmarks/gpu_check.sh`. What comes back is $OUT (at most 8 files): check.log (all
-# of this script's output), bench.json, bench_no_activation_budget.json, bench_liger_layers.json, bench.err (all benches'), estimate_peaks.json,
+# of this script's output), bench.json, bench_variants.jsonl (phase 3, a line each), bench.err (all benches'), estimate_peaks.json,
 # estimate_calibration.py (commit it with the JSON files), gpu_tests.log. Copies go to benchmarks/results/.
 set -u
 OUT_DEFAULT=gpu-check-out
@@ -103,18 +106,21 @@ grep -E "PASSED|FAILED|SKIPPED|ERROR|passed|failed" "$OUT/gpu_tests.log" | tail 
 cp "$OUT/gpu_tests.log" "$RESULTS/gpu_tests_$STAMP.log" 2>/dev/null
 
 # Phase 3: our side alone, one variant at a time while time is left (each against phase 1's default run):
-# every activation kept (SPARK_TRAINER_ACTIVATION_BUDGET=1), then liger's layer kernels (opt-in until they pay
-# off). SPARK_TRAINER_COMPILE_REGIONS=0 (the whole model as one graph) is left to a longer lease.
+# each step read back before the next is queued (SPARK_TRAINER_READ_BACK_EACH_STEP=1), every activation kept
+# (SPARK_TRAINER_ACTIVATION_BUDGET=1), then liger's layer kernels (opt-in until they pay off).
+# SPARK_TRAINER_COMPILE_REGIONS=0 (the whole model as one graph) is left to a longer lease.
 variant() {  # name, seconds it needs at least, env assignments...
   local name=$1 need=$2; shift 2
   echo "== 3. ours with $name, $(left) s left =="
   if [ "$(left)" -lt "$need" ]; then echo "skipped: too little time left"; return; fi
   env "$@" timeout "$(cap 200 5)" $PY -m spark_trainer --json bench lora --preset 1b --engines ours \
-    >"$OUT/bench_$name.json" 2>>"$OUT/bench.err" \
-    && $PY -c "import json,sys; a,b=(json.load(open(f))['engines']['ours'] for f in sys.argv[1:3]); print(f\"ours {a['tokens_per_s']:,.0f} tokens/s (warm-up {a['compile_warmup_s'] or 0:.0f} s), with {sys.argv[3]} {b['tokens_per_s']:,.0f} ({b['tokens_per_s']/a['tokens_per_s']:.2f}x, warm-up {b['compile_warmup_s'] or 0:.0f} s), peak {a['peak_bytes']/2**30:.1f} vs {b['peak_bytes']/2**30:.1f} GiB\")" "$OUT/bench.json" "$OUT/bench_$name.json" "$name" \
-    && cp "$OUT/bench_$name.json" "$RESULTS/bench_lora_1b_${name}_$STAMP.json" \
+    >"/tmp/bench_$name.json" 2>>"$OUT/bench.err" \
+    && $PY -c "import json,sys; print(json.dumps({'variant': sys.argv[2], **json.load(open(sys.argv[1]))}))" \
+      "/tmp/bench_$name.json" "$name" >>"$OUT/bench_variants.jsonl" \
+    && $PY -c "import json,sys; a,b=(json.load(open(f))['engines']['ours'] for f in sys.argv[1:3]); print(f\"ours {a['tokens_per_s']:,.0f} tokens/s (step {a['step_s_median']:.4f} s, warm-up {a['compile_warmup_s'] or 0:.0f} s), with {sys.argv[3]} {b['tokens_per_s']:,.0f} ({b['tokens_per_s']/a['tokens_per_s']:.2f}x; step {b['step_s_median']:.4f} s, {a['step_s_median']/b['step_s_median']:.3f}x; warm-up {b['compile_warmup_s'] or 0:.0f} s), peak {a['peak_bytes']/2**30:.1f} vs {b['peak_bytes']/2**30:.1f} GiB\")" "$OUT/bench.json" "/tmp/bench_$name.json" "$name" \
     || echo "bench with $name failed or ran out of time; see bench.err"
 }
+variant read_back_each_step 110 SPARK_TRAINER_READ_BACK_EACH_STEP=1
 variant no_activation_budget 110 SPARK_TRAINER_ACTIVATION_BUDGET=1
 if $PY -c "import liger_kernel" 2>/dev/null; then
   variant liger_layers 90 SPARK_TRAINER_LIGER_KERNELS=rms_norm,swiglu,rope

@@ -69,7 +69,7 @@ def main() -> None:
     prof = None if args.no_profile else profile(
         activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else []),
         schedule=schedule(wait=max(0, first - 3), warmup=1, active=last - first + 1, repeat=1))
-    state: dict[str, Any] = {"step": 0, "started": False, "wall": {}}
+    state: dict[str, Any] = {"step": 0, "forwards": 0, "started": False, "wall": {}}
     pauses: list[tuple[int, int, float]] = []  # (step, generation, seconds)
     gc_began: list[float] = []
 
@@ -98,7 +98,10 @@ def main() -> None:
     original_loss = causal_lm_model.packed_loss
 
     def packed_loss(model: Any, batch: dict[str, Any], *a: Any, **k: Any) -> Any:
-        record = cuda and state["step"] == first - 1 and torch.is_grad_enabled() and "before" not in memory
+        # Step `first`'s forward, counted by the training forwards (grad_accum 1): the engine reports a step
+        # after it has queued the next one, so the metrics' step is one behind the forward being queued.
+        state["forwards"] += torch.is_grad_enabled()
+        record = cuda and state["forwards"] == first and torch.is_grad_enabled() and "before" not in memory
         if record:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()

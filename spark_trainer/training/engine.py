@@ -2,7 +2,9 @@
 
 Read top to bottom: validate and prepare (every bad input fails here, before a step runs), build
 model/optimizer/schedule, restore a checkpoint if asked, then the loop: step, report, evaluate,
-sample, checkpoint, honour commands. Only the main process reports and writes files.
+sample, checkpoint, honour commands. A step's numbers are read back after the next step is queued,
+unless side work needs them first (see `pending`), so a stop is honoured at the step in flight.
+Only the main process reports and writes files.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +99,8 @@ def run_training(
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     names, params = [n for n, _ in named], [p for _, p in named]
     diskspace.check_before_run(run_dir, params)
-    optimizer = steps.make_optimizer(params, t.learning_rate, t.weight_decay, accelerator.device.type)
+    optimizer = steps.make_optimizer(params, t.learning_rate, t.weight_decay, accelerator.device.type,
+                                     sharded=plan.fsdp)
     order = steps.DataOrder(len(recipe.train_data), t.batch_size, world, rank, t.seed)
     total = t.max_steps or max(1, math.ceil((t.epochs or 1.0) * order.per_epoch / t.grad_accum))
     warmup = t.warmup_steps or int(t.warmup_ratio * total)
@@ -157,58 +161,88 @@ def run_training(
     early_stop: str | None = None  # why it completed before its last step
     pin = accelerator.device.type == "cuda"
     feed = batches.train_batches(recipe, order, t.seed, step * t.grad_accum, total * t.grad_accum, pin=pin)
+    # A step whose numbers are not read back yet: the next one is queued first, so the device works
+    # while the host reads, reports and judges this one (steps.LaunchedStep.deferred). A step with side
+    # work (evaluation, samples, a checkpoint, a stop) and the last one are settled before it.
+    # SPARK_TRAINER_READ_BACK_EACH_STEP=1 reads every step back before the next (for a benchmark's baseline).
+    defer = os.environ.get("SPARK_TRAINER_READ_BACK_EACH_STEP", "") != "1"
+    pending: _Pending | None = None
+    last_settled, judged = 0.0, step  # when the last step read back was, and its number
+
+    def settle(done: _Pending) -> None:
+        nonlocal last_settled, judged
+        stats = done.launched.settle()
+        now = time.perf_counter()
+        elapsed = now - max(done.began, last_settled)  # a deferred step's time: since the one before it was done
+        last_settled, at = now, done.step
+        judged = at
+        pace.add(elapsed)
+        # A skipped step's loss and norm (inf, or a finite 1e30 that would flatten the chart) are left out.
+        values = {} if stats.skipped else {"loss": stats.loss}
+        values |= {"lr": done.lr, f"{recipe.unit}_per_s": stats.work / elapsed,
+                   "samples_per_s": t.batch_size * t.grad_accum * world / elapsed,
+                   "epoch": order.epoch_of(at * t.grad_accum), recipe.unit: stats.work}
+        if efficiency is not None and pace.steps == 1:
+            values["packing_efficiency"] = efficiency
+        warm = compiling.warmup_seconds(elapsed)
+        if warm is not None:
+            values["compile_warmup_s"] = warm
+            report.on_log(f"compile warm-up {warm:.1f} s (first step {compiling.step_seconds[0]:.1f} s, "
+                          f"then {min(compiling.step_seconds[1:]):.2f} s per step; evaluation's graphs "
+                          f"{compiling.eval_seconds:.1f} s before the first step)")
+        if stats.grad_norm is not None and not stats.skipped and math.isfinite(stats.grad_norm):  # fp16: the scaler's own skips
+            values["grad_norm"] = stats.grad_norm
+        verdict = diverged.judge(at, stats.loss, stats.grad_norm, values["lr"], lambda: latest_name(run_dir),
+                                 skipped=stats.skipped, bad_buffers=stats.bad_buffers)
+        if verdict.skipped_steps is not None:
+            values["skipped_steps"] = verdict.skipped_steps
+        if accelerator.device.type == "cuda":
+            values["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
+        report.on_metrics(at, values)
+        report.on_progress(at, total, pace.eta(total - at))
+        if verdict.diverged is not None:  # after its metrics: the charts show the step that ended the run
+            raise verdict.diverged
+        if verdict.note is not None and verdict.route == "event":
+            event(report, verdict.note)
+        elif verdict.note is not None and verdict.route == "log":
+            report.on_log(verdict.note)
+
     try:
         while step < total:
             began = time.perf_counter()
-            micro_batches = [next(feed) for _ in range(t.grad_accum)]
-            lr = scheduler.get_last_lr()[0]  # the rate this step uses: after it the scheduler holds the next
-            stats = compiling.run(
-                _guarded_step, t, model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
-                loss_fn=recipe.loss, loss_count=recipe.loss_count, micro_batches=micro_batches,
-                work=sum(recipe.work_in(b) for b in micro_batches), params=params, max_grad_norm=t.max_grad_norm,
-                watched_buffers=state.watched_buffers,
-                reset=lambda: optimizer.zero_grad(set_to_none=True))
+            try:
+                micro_batches = [next(feed) for _ in range(t.grad_accum)]
+                lr = scheduler.get_last_lr()[0]  # the rate this step uses: after it the scheduler holds the next
+                launched = compiling.run(
+                    _guarded_step, t, model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
+                    loss_fn=recipe.loss, loss_count=recipe.loss_count, micro_batches=micro_batches,
+                    work=sum(recipe.work_in(b) for b in micro_batches), params=params, max_grad_norm=t.max_grad_norm,
+                    watched_buffers=state.watched_buffers,
+                    reset=lambda: optimizer.zero_grad(set_to_none=True))
+            except BaseException:
+                if pending is not None:  # the step before the one that failed still has its metrics
+                    with contextlib.suppress(Exception):
+                        settle(pending)
+                raise
             step += 1
-            elapsed = time.perf_counter() - began
-            pace.add(elapsed)
-            # A skipped step's loss and norm (inf, or a finite 1e30 that would flatten the chart) are left out.
-            values = {} if stats.skipped else {"loss": stats.loss}
-            values |= {"lr": lr, f"{recipe.unit}_per_s": stats.work / elapsed,
-                       "samples_per_s": t.batch_size * t.grad_accum * world / elapsed,
-                       "epoch": order.epoch_of(step * t.grad_accum), recipe.unit: stats.work}
-            if efficiency is not None and pace.steps == 1:
-                values["packing_efficiency"] = efficiency
-            warm = compiling.warmup_seconds(elapsed)
-            if warm is not None:
-                values["compile_warmup_s"] = warm
-                report.on_log(f"compile warm-up {warm:.1f} s (first step {compiling.step_seconds[0]:.1f} s, "
-                              f"then {min(compiling.step_seconds[1:]):.2f} s per step; evaluation's graphs "
-                              f"{compiling.eval_seconds:.1f} s before the first step)")
-            if stats.grad_norm is not None and not stats.skipped and math.isfinite(stats.grad_norm):  # fp16: the scaler's own skips
-                values["grad_norm"] = stats.grad_norm
-            verdict = diverged.judge(step, stats.loss, stats.grad_norm, values["lr"], lambda: latest_name(run_dir),
-                                     skipped=stats.skipped, bad_buffers=stats.bad_buffers)
-            if verdict.skipped_steps is not None:
-                values["skipped_steps"] = verdict.skipped_steps
-            if accelerator.device.type == "cuda":
-                values["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 2**30
-            report.on_metrics(step, values)
-            report.on_progress(step, total, pace.eta(total - step))
-            if verdict.diverged is not None:  # after its metrics: the charts show the step that ended the run
-                raise verdict.diverged
-            if verdict.note is not None and verdict.route == "event":
-                event(report, verdict.note)
-            elif verdict.note is not None and verdict.route == "log":
-                report.on_log(verdict.note)
-            ev = config.eval
-            if ev.every_steps and step % ev.every_steps == 0 and step < total and recipe.val_data:
+            if pending is not None:
+                settle(pending)
+            pending = _Pending(step, launched, lr, began)
+            ev, ck = config.eval, config.checkpoint
+            evaluate = bool(ev.every_steps and step % ev.every_steps == 0 and step < total and recipe.val_data)
+            sample = bool(ev.samples_every_steps and step % ev.samples_every_steps == 0) or commands.take_sample()
+            stop = state.agreed_stop(commands)
+            save = bool(stop or commands.take_save() or (ck.every_steps and step % ck.every_steps == 0 and step < total))
+            if defer and launched.deferred and not (evaluate or sample or save or step == total):
+                continue
+            settle(pending)
+            pending = None
+            if evaluate:
                 last_metric, best, evals_without_gain = compiling.run(
                     state.evaluate, step, best, evals_without_gain)
-            if (ev.samples_every_steps and step % ev.samples_every_steps == 0) or commands.take_sample():
+            if sample:
                 state.samples(step)
-            stop = state.agreed_stop(commands)
-            ck = config.checkpoint
-            if stop or commands.take_save() or (ck.every_steps and step % ck.every_steps == 0 and step < total):
+            if save:
                 last_ckpt = state.save(step, last_metric, best, evals_without_gain)
             if stop:
                 status = "stopped"
@@ -232,7 +266,7 @@ def run_training(
             final_path = state.save_final()
     finally:
         del feed  # shuts DataLoader workers down
-        skipped_summary = diverged.summary(step)  # whatever the end: completed, stopped or failed
+        skipped_summary = diverged.summary(judged)  # whatever the end: completed, stopped or failed
         if skipped_summary:
             with contextlib.suppress(Exception):  # never in place of the error that ended the run
                 event(report, skipped_summary)
@@ -244,11 +278,21 @@ def run_training(
                         final_path=final_path, best_metric=best, metrics=dict(state.last_eval), early_stop=early_stop)
 
 
-def _guarded_step(t: Any, **step_args: Any) -> steps.StepStats:
+@dataclass
+class _Pending:
+    """A launched step not yet settled: its number, what it launched, its rate and when it began."""
+
+    step: int
+    launched: steps.LaunchedStep
+    lr: float
+    began: float
+
+
+def _guarded_step(t: Any, **step_args: Any) -> steps.LaunchedStep:
     import torch
 
     try:
-        return steps.train_step(**step_args)
+        return steps.launch_step(**step_args)
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         raise OutOfMemory(

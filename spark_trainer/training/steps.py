@@ -53,10 +53,13 @@ def lr_lambda(schedule: str, warmup: int, total: int) -> Callable[[int], float]:
     return factor
 
 
-def make_optimizer(params: list[Any], lr: float, weight_decay: float, device_type: str) -> Any:
+def make_optimizer(params: list[Any], lr: float, weight_decay: float, device_type: str, *, sharded: bool = False) -> Any:
     import torch
 
-    fused = device_type == "cuda"
+    # Fused (one kernel for every tensor) on the GPU and the CPU alike: its on-device skip lets the engine
+    # queue the next step before reading this one's numbers (`skips_on_device`). Not under FSDP on the
+    # CPU (gloo), where it was never tried.
+    fused = device_type == "cuda" or (device_type == "cpu" and not sharded)
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused)
 
 
@@ -74,7 +77,46 @@ def quiet_scheduler_order_warning() -> None:
     warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before", category=UserWarning)
 
 
-def train_step(
+def train_step(**step_args: Any) -> StepStats:
+    """One optimizer step, read back at once (`launch_step`, then `LaunchedStep.settle`)."""
+    return launch_step(**step_args).settle()
+
+
+@dataclass
+class LaunchedStep:
+    """A step queued on the device whose numbers are not read back yet. `settle` reads them in one
+    copy (waiting for the device to finish the step). `deferred`: nothing in the step waited for the
+    device, so the engine may queue the next step before settling this one and the device never
+    idles while the host reports (see `launch_step`)."""
+
+    numbers: Any  # [loss sum, loss units, gradient norm (nan: none), work units, skipped (0/1)], float64
+    deferred: bool
+    model: Any
+    accelerator: Any
+    watched_buffers: frozenset[str] | None
+    has_norm: bool
+    settled: StepStats | None = None
+
+    def settle(self) -> StepStats:
+        if self.settled is None:
+            total, units, norm, work, skipped = self.numbers.tolist()
+            bad = _bad_buffers(self.model, self.accelerator, self.watched_buffers) if skipped else {}
+            self.settled = StepStats(loss=total / max(units, 1.0), grad_norm=norm if self.has_norm else None,
+                                     loss_units=int(units), work=int(work), skipped=bool(skipped), bad_buffers=bad)
+        return self.settled
+
+
+def skips_on_device(optimizer: Any, accelerator: Any) -> bool:
+    """Whether a non-finite step can be skipped without reading anything back: a fused AdamW (every
+    group) takes a `found_inf` tensor and leaves its weights, moments and step count as they were when
+    it holds 1; fp16's gradient scaler decides skips itself, through accelerate, which reads its scale.
+    Not with FSDP's sharded parameters (DTensors), which a plain `found_inf` tensor would be mixed with."""
+    inner = getattr(optimizer, "optimizer", optimizer)  # accelerate's AcceleratedOptimizer wraps it
+    return (getattr(accelerator, "scaler", None) is None
+            and all(g.get("fused") and not any(hasattr(p, "device_mesh") for p in g["params"]) for g in inner.param_groups))
+
+
+def launch_step(
     *,
     model: Any,
     optimizer: Any,
@@ -87,7 +129,7 @@ def train_step(
     params: list[Any],
     max_grad_norm: float | None,
     watched_buffers: frozenset[str] | None = None,
-) -> StepStats:
+) -> LaunchedStep:
     """One optimizer step. `loss_count(batch)` counts a CPU batch's loss units (before the forward
     pass, so that every micro-batch is scaled by the global count).
 
@@ -96,10 +138,12 @@ def train_step(
     global (the loss summed over processes here; the norm by accelerate's clip_grad_norm_ over DDP's
     all-reduced gradients, or FSDP's sharded ones), so every process skips the same steps. With a
     gradient scaler (fp16) the scaler decides instead: it must see the overflow to lower its scale.
+    With a fused AdamW the skip is decided on the device (`skips_on_device`) and the step is
+    `deferred`; otherwise the host reads whether the numbers are finite before the optimizer steps.
 
     A skipped step's forward has still updated the running statistics (BatchNorm's) with its values:
     `bad_buffers` names those of `watched_buffers` (the floating buffers finite when training started,
-    see `finite_buffers`; None: every floating buffer) that it left not finite."""
+    see `finite_buffers`; None: every floating buffer) that are not finite when the step is settled."""
     import torch
 
     # Copied without blocking: a blocking copy makes the host wait for the GPU to drain its queue.
@@ -121,14 +165,25 @@ def train_step(
         total = accelerator.reduce(total, "sum")
     if hasattr(grad_norm, "full_tensor"):  # FSDP: a DTensor norm; the whole value, on every process
         grad_norm = grad_norm.full_tensor()
-    skipped = getattr(accelerator, "scaler", None) is None and not _finite(total, grad_norm)
-    if not skipped:
-        optimizer.step()
+    norm = torch.full((), math.nan, device=total.device) if grad_norm is None else torch.as_tensor(grad_norm, device=total.device)
+    deferred = skips_on_device(optimizer, accelerator)
+    if deferred:
+        bad = ~torch.isfinite(total) | ~torch.isfinite(norm) if grad_norm is not None else ~torch.isfinite(total)
+        inner = getattr(optimizer, "optimizer", optimizer)
+        inner.found_inf = bad.to(torch.float32)
+        try:
+            optimizer.step()
+        finally:
+            del inner.found_inf
+    else:
+        skipped = getattr(accelerator, "scaler", None) is None and not _finite(total, grad_norm)
+        if not skipped:
+            optimizer.step()
+        bad = torch.tensor(skipped, device=total.device)
     scheduler.step()  # a skipped step too (see quiet_scheduler_order_warning)
     optimizer.zero_grad(set_to_none=True)
-    return StepStats(loss=float(total) / float(n_global), grad_norm=None if grad_norm is None else float(grad_norm),
-                     loss_units=int(counts[0]), work=int(counts[1]), skipped=skipped,
-                     bad_buffers=_bad_buffers(model, accelerator, watched_buffers) if skipped else {})
+    numbers = torch.stack([total.double(), counts[0], norm.double(), counts[1], bad.double()])
+    return LaunchedStep(numbers, deferred, model, accelerator, watched_buffers, grad_norm is not None)
 
 
 def plain_name(name: str) -> str:

@@ -38,11 +38,11 @@ if os.environ.get("RANK") is not None and os.environ.get("RANK") == os.environ.g
         def out_of_memory(**_):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected on rank %s)" % os.environ["RANK"])
 
-        saved, steps.train_step = steps.train_step, out_of_memory
+        saved, steps.launch_step = steps.launch_step, out_of_memory
         try:
             return real(t, **step_args)
         finally:
-            steps.train_step = saved
+            steps.launch_step = saved
 
     engine._guarded_step = guarded
     print(f"test: out-of-memory injection armed on rank {os.environ['RANK']} above micro-batch {limit}", flush=True)

@@ -38,7 +38,7 @@ def oom_above(monkeypatch: pytest.MonkeyPatch):
                 raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
 
             with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(steps, "train_step", out_of_memory)
+                patch.setattr(steps, "launch_step", out_of_memory)
                 return real_guarded(t, **step_args)
 
         monkeypatch.setattr(engine, "_guarded_step", guarded)
@@ -327,7 +327,7 @@ def test_a_retry_frees_the_failed_attempts_model_before_it_trains(store: Store, 
     models: dict[int, weakref.ref] = {}
     alive_at_retry: list[int] = []
     cached: list[int] = []  # compiled graphs of the model's forward methods when an attempt starts
-    real_step = steps.train_step
+    real_step = steps.launch_step
 
     def step(**step_args):
         size = len(step_args["micro_batches"][0]["input_ids"])
@@ -343,7 +343,7 @@ def test_a_retry_frees_the_failed_attempts_model_before_it_trains(store: Store, 
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
         return real_step(**step_args)
 
-    monkeypatch.setattr(steps, "train_step", step)
+    monkeypatch.setattr(steps, "launch_step", step)
     outcome = oom_retry.train(store, run_id, frozen_config(run_dir), run_dir, Commands())
     assert outcome.status == "completed" and sorted(models) == [2, 4]
     assert alive_at_retry == [] and cached[1] == cached[0]  # the retry's own graphs only (its evaluation's)

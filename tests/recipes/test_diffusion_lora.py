@@ -14,7 +14,7 @@ from spark_trainer.errors import BadInput, ConfigError
 from spark_trainer.training.checkpoints import latest_checkpoint
 from spark_trainer.training.engine import run_training
 from spark_trainer.training.reporting import Commands
-from tests.training.helpers import RecordingReporter
+from tests.training.helpers import RecordingReporter, commands_for
 
 # conv_in/conv_out let a random tiny UNet learn the noise quickly, so a short run shows learning.
 LEARNABLE = "to_q,to_k,to_v,to_out.0,conv_in,conv_out"
@@ -62,8 +62,8 @@ def config(model: Path, **sections) -> ExperimentConfig:
 
 def train(cfg: ExperimentConfig, data: Path, run_dir: Path, *, stop_at: int | None = None,
           resume_from: Path | None = None):
-    commands = Commands()
-    reporter = RecordingReporter(commands, stop_at)
+    commands = commands_for(stop_at)
+    reporter = RecordingReporter(commands)
     outcome = run_training(cfg, data_path=data, run_dir=run_dir, reporter=reporter, commands=commands,
                            resume_from=resume_from)
     return outcome, reporter

@@ -15,9 +15,8 @@ from spark_trainer.config.schema import ExperimentConfig
 from spark_trainer.errors import BadInput
 from spark_trainer.training.checkpoints import latest_checkpoint
 from spark_trainer.training.engine import run_training
-from spark_trainer.training.reporting import Commands
 from tests.recipes.helpers import make_image_folders, write_jsonl
-from tests.training.helpers import RecordingReporter
+from tests.training.helpers import RecordingReporter, commands_for
 
 
 def config(model: Path, **sections: Any) -> ExperimentConfig:
@@ -34,8 +33,8 @@ def config(model: Path, **sections: Any) -> ExperimentConfig:
 
 def train(cfg: ExperimentConfig, data: Path, run_dir: Path, *, stop_at: int | None = None,
           resume_from: Path | None = None) -> tuple[Any, RecordingReporter]:
-    commands = Commands()
-    reporter = RecordingReporter(commands, stop_at)
+    commands = commands_for(stop_at)
+    reporter = RecordingReporter(commands)
     outcome = run_training(cfg, data_path=data, run_dir=run_dir, reporter=reporter, commands=commands,
                            resume_from=resume_from)
     return outcome, reporter

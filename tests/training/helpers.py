@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.config.schema import ExperimentConfig
+from spark_trainer.training.reporting import Commands, StopKind
 
 # peft's "all-linear" leaves out the output head; on a random tiny model the head is what must
 # move first, so the learning tests adapt it too.
@@ -44,25 +45,46 @@ def make_config(model: Path, **sections: Any) -> ExperimentConfig:
     return ExperimentConfig.model_validate(base)
 
 
-class RecordingReporter:
-    """A reporter that keeps everything, and can ask for a stop at a given step."""
+class StopAtStep(Commands):
+    """Commands whose stop request comes while step `step` of a run from step 0 is in flight: the engine
+    asks once a step, once it has queued the step (side_work.agreed_stop), so the run stops at that
+    step and saves it. (A reporter that asked on seeing step k's metrics would now stop at k + 1: the
+    engine queues the next step before it reads a step's numbers.)"""
 
-    def __init__(self, commands: Any = None, stop_at: int | None = None) -> None:
+    def __init__(self, step: int, kind: StopKind = StopKind.CANCEL) -> None:
+        super().__init__()
+        self.step, self.kind, self.asked = step, kind, 0
+
+    @property
+    def stop_requested(self) -> StopKind | None:
+        if not self.starting:
+            self.asked += 1
+            if self.asked >= self.step:
+                self.request_stop(self.kind)
+        return super().stop_requested
+
+
+def commands_for(stop_at: int | None) -> Commands:
+    return Commands() if stop_at is None else StopAtStep(stop_at)
+
+
+class RecordingReporter:
+    """A reporter that keeps everything."""
+
+    def __init__(self, commands: Any = None) -> None:
         self.metrics: dict[int, dict[str, float]] = {}
         self.artifacts: list[tuple[str, Path, int | None]] = []
         self.logs: list[str] = []
         self.events: list[str] = []
         self.progress: list[tuple[int, int]] = []
         self.started: tuple[int, int] | None = None
-        self.commands, self.stop_at = commands, stop_at
+        self.commands = commands
 
     def on_start(self, *, start_step: int, total_steps: int) -> None:
         self.started = (start_step, total_steps)
 
     def on_metrics(self, step: int, values: dict[str, float]) -> None:
         self.metrics.setdefault(step, {}).update(values)
-        if self.stop_at is not None and step == self.stop_at and "loss" in values:
-            self.commands.request_stop()
 
     def on_progress(self, step: int, total_steps: int, eta_seconds: float | None) -> None:
         self.progress.append((step, total_steps))

@@ -21,7 +21,7 @@ from spark_trainer.training.divergence import (
     DivergenceWatch,
 )
 from spark_trainer.training.reporting import Commands
-from tests.training.helpers import RecordingReporter, make_config
+from tests.training.helpers import RecordingReporter, StopAtStep, make_config
 from tests.training.nonfinite import NonFiniteLoss
 from tests.training.test_engine import train
 
@@ -204,18 +204,9 @@ def test_nan_weights_never_reach_a_checkpoint_nor_rotate_a_good_one_out(tiny_mod
     assert not list((run_dir / "checkpoints").glob(".staging-*"))
 
 
-class _StopAt(RecordingReporter):
-    """Asks for a stop at `stop_at` whatever the step reported (a skipped step reports no loss)."""
-
-    def on_metrics(self, step: int, values: dict[str, float]) -> None:
-        self.metrics.setdefault(step, {}).update(values)
-        if step == self.stop_at:
-            self.commands.request_stop()
-
-
 def _train_stopping(config, data: Path, run_dir: Path, stop_at: int):
-    commands = Commands()
-    reporter = _StopAt(commands, stop_at)
+    commands = StopAtStep(stop_at)  # also at a skipped step, which reports no loss
+    reporter = RecordingReporter(commands)
     from spark_trainer.training.engine import run_training
 
     return run_training(config, data_path=data, run_dir=run_dir, reporter=reporter, commands=commands), reporter
@@ -285,8 +276,9 @@ def test_a_compiled_run_skips_a_bad_step_and_goes_on(tiny_model, counting_data, 
     assert _same(_weights(run_dir, 2), _weights(run_dir, 1))
 
 
-def _batchnorm_step(x: torch.Tensor):
-    """One real train_step of Linear -> BatchNorm1d -> Linear on batch `x` (fp32, CPU accelerator)."""
+def _batchnorm_step(x: torch.Tensor, fused: bool = False):
+    """One real train_step of Linear -> BatchNorm1d -> Linear on batch `x` (fp32, CPU accelerator);
+    `fused`: a fused AdamW, whose step skips on the device and is read back later (steps.launch_step)."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
@@ -296,7 +288,7 @@ def _batchnorm_step(x: torch.Tensor):
     torch.manual_seed(0)
     acc = Accelerator(cpu=True)
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 1))
-    model, optimizer = acc.prepare(model, torch.optim.AdamW(model.parameters(), lr=1e-3))
+    model, optimizer = acc.prepare(model, torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
 
     def loss(m, batch):
@@ -308,13 +300,14 @@ def _batchnorm_step(x: torch.Tensor):
     return stats, model
 
 
-def test_a_skipped_step_that_left_batchnorm_statistics_not_finite_ends_the_run() -> None:
+@pytest.mark.parametrize("fused", [False, True])
+def test_a_skipped_step_that_left_batchnorm_statistics_not_finite_ends_the_run(fused: bool) -> None:
     # The forward (training mode) updates BatchNorm's running statistics before the step is judged: one
     # inf in the batch leaves running_mean/var NaN although the step is skipped, and evaluation and the
     # final model would then be NaN (checkpoints hold only the trainable weights).
     x = torch.randn(8, 4)
     x[3, 1] = math.inf
-    stats, model = _batchnorm_step(x)
+    stats, model = _batchnorm_step(x, fused)
     assert stats.skipped and not torch.isfinite(model[1].running_mean).all()
     assert stats.bad_buffers == {"1.running_mean": "BatchNorm1d", "1.running_var": "BatchNorm1d"}
     with pytest.raises(Diverged, match=r"^training diverged at step 3: the step was skipped, but its forward pass "
@@ -325,7 +318,7 @@ def test_a_skipped_step_that_left_batchnorm_statistics_not_finite_ends_the_run()
                     bad_buffers=stats.bad_buffers)
     # Counted like any skipped step: the run's end line agreed with its skipped_steps metric (1), not 0.
     assert watch.summary(3) == "1 of 3 steps skipped (loss or gradients not finite)"
-    clean, _ = _batchnorm_step(torch.randn(8, 4))
+    clean, _ = _batchnorm_step(torch.randn(8, 4), fused)
     assert not clean.skipped and clean.bad_buffers == {}
 
 

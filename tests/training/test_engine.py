@@ -9,13 +9,13 @@ import pytest
 from spark_trainer.training.checkpoints import checkpoint_step, latest_checkpoint, list_checkpoints
 from spark_trainer.training.engine import run_training
 from spark_trainer.training.reporting import Commands, StopKind
-from tests.training.helpers import RecordingReporter, make_config
+from tests.training.helpers import RecordingReporter, commands_for, make_config
 
 
 def train(config, data: Path, run_dir: Path, *, stop_at: int | None = None, resume_from: Path | None = None,
           commands: Commands | None = None):
-    commands = commands or Commands()
-    reporter = RecordingReporter(commands, stop_at)
+    commands = commands or commands_for(stop_at)
+    reporter = RecordingReporter(commands)
     outcome = run_training(config, data_path=data, run_dir=run_dir, reporter=reporter, commands=commands,
                            resume_from=resume_from)
     return outcome, reporter
@@ -86,7 +86,7 @@ class _AskingAtStart(RecordingReporter):
 def test_save_now_sample_now_and_pause(tiny_model, counting_data, tmp_path):
     config = make_config(tiny_model, train={"max_steps": 5}, recipe_config={"sample_prompts": ["count 3"]})
     commands = Commands()
-    rep = _AskingAtStart(commands, None)
+    rep = _AskingAtStart(commands)
     outcome = run_training(config, data_path=counting_data, run_dir=tmp_path / "run", reporter=rep, commands=commands)
 
     assert outcome.status == "stopped" and outcome.step == 1
@@ -246,3 +246,86 @@ def test_a_run_resumed_at_its_last_step_is_not_evaluated_there_again(tiny_model,
     assert second.series("eval_loss") == {}  # nothing evaluated: step 4 was, before the kill
     assert [a for a in second.artifacts if a[0] == "checkpoint"] == []  # nor saved and recorded again
     assert again.last_checkpoint == final and (final / "state.json").is_file()
+
+
+def _record_launches(monkeypatch, order: list[tuple[str, int]], fail_at: int | None = None) -> None:
+    """Record each step's launch and read-back (and side work) in `order`; launch `fail_at` runs out of memory."""
+    import torch
+
+    from spark_trainer.training import steps
+    from spark_trainer.training.side_work import SideWork
+
+    real_launch, real_evaluate, real_save = steps.launch_step, SideWork.evaluate, SideWork.save
+
+    def launch(**step_args):
+        n = sum(1 for kind, _ in order if kind == "launch") + 1
+        if n == fail_at:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        launched = real_launch(**step_args)
+        real_settle = launched.settle
+        launched.settle = lambda: (order.append(("settle", n)) if launched.settled is None else None, real_settle())[1]
+        order.append(("launch", n))
+        return launched
+
+    monkeypatch.setattr(steps, "launch_step", launch)
+    monkeypatch.setattr(SideWork, "evaluate", lambda self, step, *a: (order.append(("evaluate", step)),
+                                                                       real_evaluate(self, step, *a))[1])
+    monkeypatch.setattr(SideWork, "save", lambda self, step, *a: (order.append(("save", step)), real_save(self, step, *a))[1])
+
+
+def test_the_next_step_is_queued_before_a_steps_numbers_are_read_back(tiny_model, counting_data, tmp_path, monkeypatch):
+    # A read-back waits for the device to finish: reading step n's loss before queuing step n + 1 left the
+    # GPU idle while the host reported, judged and prepared the next batch, every step. Side work (an
+    # evaluation, a checkpoint) and the last step still see their own step's numbers first.
+    order: list[tuple[str, int]] = []
+    _record_launches(monkeypatch, order)
+    config = make_config(tiny_model, train={"max_steps": 6}, eval={"every_steps": 3},
+                         checkpoint={"every_steps": 4, "keep": 5})
+    outcome, rep = train(config, counting_data, tmp_path / "run")
+    assert outcome.status == "completed" and outcome.step == 6
+    assert order == [("launch", 1), ("launch", 2), ("settle", 1), ("launch", 3), ("settle", 2), ("settle", 3),
+                     ("evaluate", 3), ("launch", 4), ("settle", 4), ("save", 4), ("launch", 5), ("launch", 6),
+                     ("settle", 5), ("settle", 6), ("evaluate", 6), ("save", 6)]
+    assert list(rep.series("loss")) == [1, 2, 3, 4, 5, 6] and rep.progress == [(s, 6) for s in range(1, 7)]
+    assert all(v > 0 for v in rep.series("tokens_per_s").values())
+
+
+def test_an_optimizer_that_cannot_skip_on_the_device_reads_each_step_back_before_the_next(
+        tiny_model, counting_data, tmp_path, monkeypatch):
+    import torch
+
+    from spark_trainer.training import steps
+
+    order: list[tuple[str, int]] = []
+    _record_launches(monkeypatch, order)
+    monkeypatch.setattr(steps, "make_optimizer", lambda params, lr, wd, device, **_: torch.optim.AdamW(
+        params, lr=lr, weight_decay=wd, foreach=True))
+    outcome, _ = train(make_config(tiny_model, train={"max_steps": 3}), counting_data, tmp_path / "run")
+    assert outcome.status == "completed"
+    assert order == [("launch", 1), ("settle", 1), ("launch", 2), ("settle", 2), ("launch", 3), ("settle", 3),
+                     ("evaluate", 3), ("save", 3)]
+
+
+def test_a_step_that_fails_to_launch_leaves_the_step_before_it_reported(tiny_model, counting_data, tmp_path,
+                                                                         monkeypatch):
+    from spark_trainer.training.oom import OutOfMemory
+
+    order: list[tuple[str, int]] = []
+    _record_launches(monkeypatch, order, fail_at=3)
+    reporter = RecordingReporter()
+    with pytest.raises(OutOfMemory):
+        run_training(make_config(tiny_model, train={"max_steps": 6}), data_path=counting_data,
+                     run_dir=tmp_path / "run", reporter=reporter, commands=Commands())
+    assert order == [("launch", 1), ("launch", 2), ("settle", 1), ("settle", 2)]
+    assert list(reporter.series("loss")) == [1, 2]
+
+
+def test_read_back_each_step_turns_the_queuing_off(tiny_model, counting_data, tmp_path, monkeypatch):
+    # The benchmark's baseline for what the queuing gains (benchmarks/gpu_check.sh, phase 3).
+    order: list[tuple[str, int]] = []
+    _record_launches(monkeypatch, order)
+    monkeypatch.setenv("SPARK_TRAINER_READ_BACK_EACH_STEP", "1")
+    outcome, _ = train(make_config(tiny_model, train={"max_steps": 2}, eval={"val_fraction": 0}), counting_data,
+                       tmp_path / "run")
+    assert outcome.status == "completed"
+    assert order == [("launch", 1), ("settle", 1), ("launch", 2), ("settle", 2), ("save", 2)]
