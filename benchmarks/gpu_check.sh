@@ -105,26 +105,14 @@ echo "GPU tests exit code $? (124 = out of time)"
 grep -E "PASSED|FAILED|SKIPPED|ERROR|passed|failed" "$OUT/gpu_tests.log" | tail -20
 cp "$OUT/gpu_tests.log" "$RESULTS/gpu_tests_$STAMP.log" 2>/dev/null
 
-# Phase 3: our side alone, one variant at a time while time is left (each against phase 1's default run):
-# each step read back before the next is queued (SPARK_TRAINER_READ_BACK_EACH_STEP=1), every activation kept
-# (SPARK_TRAINER_ACTIVATION_BUDGET=1), then liger's layer kernels (opt-in until they pay off).
-# SPARK_TRAINER_COMPILE_REGIONS=0 (the whole model as one graph) is left to a longer lease.
-variant() {  # name, seconds it needs at least, env assignments...
-  local name=$1 need=$2; shift 2
-  echo "== 3. ours with $name, $(left) s left =="
-  if [ "$(left)" -lt "$need" ]; then echo "skipped: too little time left"; return; fi
-  env "$@" timeout "$(cap 200 5)" $PY -m spark_trainer --json bench lora --preset 1b --engines ours \
-    >"/tmp/bench_$name.json" 2>>"$OUT/bench.err" \
-    && $PY -c "import json,sys; print(json.dumps({'variant': sys.argv[2], **json.load(open(sys.argv[1]))}))" \
-      "/tmp/bench_$name.json" "$name" >>"$OUT/bench_variants.jsonl" \
-    && $PY -c "import json,sys; a,b=(json.load(open(f))['engines']['ours'] for f in sys.argv[1:3]); print(f\"ours {a['tokens_per_s']:,.0f} tokens/s (step {a['step_s_median']:.4f} s, warm-up {a['compile_warmup_s'] or 0:.0f} s), with {sys.argv[3]} {b['tokens_per_s']:,.0f} ({b['tokens_per_s']/a['tokens_per_s']:.2f}x; step {b['step_s_median']:.4f} s, {a['step_s_median']/b['step_s_median']:.3f}x; warm-up {b['compile_warmup_s'] or 0:.0f} s), peak {a['peak_bytes']/2**30:.1f} vs {b['peak_bytes']/2**30:.1f} GiB\")" "$OUT/bench.json" "/tmp/bench_$name.json" "$name" \
-    || echo "bench with $name failed or ran out of time; see bench.err"
-}
-variant read_back_each_step 110 SPARK_TRAINER_READ_BACK_EACH_STEP=1
-variant no_activation_budget 110 SPARK_TRAINER_ACTIVATION_BUDGET=1
-if $PY -c "import liger_kernel" 2>/dev/null; then
-  variant liger_layers 90 SPARK_TRAINER_LIGER_KERNELS=rms_norm,swiglu,rope
+# Phase 3: our side alone, one variant at a time while time is left, each against phase 1's default run
+# (benchmarks/gpu_variants.sh): each step read back before the next is queued, every activation kept, then
+# liger's layer kernels. SPARK_TRAINER_COMPILE_REGIONS=0 (the whole model as one graph) is left to a longer lease.
+echo "== 3. variants of our side (gpu_variants.sh), $(left) s left =="
+if [ -f "$OUT/bench.json" ] && [ "$(left)" -ge 110 ]; then
+  BASE_JSON="$OUT/bench.json" GPU_VARIANTS_S=$(left) VARIANTS_LOG= VARIANTS_ERR="$OUT/bench.err" \
+    bash benchmarks/gpu_variants.sh read_back_each_step no_activation_budget liger_layers
 else
-  echo "== 3. liger-kernel not installed: its layer kernels skipped (python3 benchmarks/gpu_wheels.py carries it) =="
+  echo "skipped: no default run from phase 1, or under 110 s left (run gpu_variants.sh in a call of its own)"
 fi
 echo "gpu_check done, $(left) s before its deadline"

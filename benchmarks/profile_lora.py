@@ -69,7 +69,7 @@ def main() -> None:
     prof = None if args.no_profile else profile(
         activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else []),
         schedule=schedule(wait=max(0, first - 3), warmup=1, active=last - first + 1, repeat=1))
-    state: dict[str, Any] = {"step": 0, "forwards": 0, "started": False, "wall": {}}
+    state: dict[str, Any] = {"step": 0, "forwards": 0, "started": False, "wall": {}, "retries": {}}
     pauses: list[tuple[int, int, float]] = []  # (step, generation, seconds)
     gc_began: list[float] = []
 
@@ -87,6 +87,8 @@ def main() -> None:
         if "loss" not in values:
             return
         state["step"], state["wall"][step] = step, time.perf_counter()
+        if cuda:  # the allocator's cache flushes so far (each a wait for the whole device)
+            state["retries"][step] = torch.cuda.memory_stats().get("num_alloc_retries", 0)
         if prof is not None:
             if not state["started"]:
                 prof.start()
@@ -137,6 +139,11 @@ def main() -> None:
     timed = [s for s in durations if s in window]
     slow = sorted(timed, key=lambda s: durations[s], reverse=True)[:6]
     print("slowest steps (wall s): " + ", ".join(f"{s}: {durations[s]:.3f}" for s in slow))
+    retries = state["retries"]
+    if retries:  # per step, as reported: a step's metrics come once the next step is queued
+        grew = {s: retries[s] - retries[s - 1] for s in retries if s - 1 in retries and retries[s] > retries[s - 1]}
+        print(f"allocator retries: {max(retries.values())} in all; by step reported: "
+              + (", ".join(f"{s}: +{n}" for s, n in sorted(grew.items())) or "none after the first"))
     if memory:
         layers = preset.num_layers
         held = memory["after_forward"] - memory["before"]

@@ -68,8 +68,12 @@ def run_ours(preset: Preset, examples: list[list[int]], *, device: Any, dtype: A
             if cuda:
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats()
+                torch.cuda.reset_accumulated_memory_stats()
             outcome = worker.train(store, run.id, frozen, Path(run.run_dir), Commands())
             peak = torch.cuda.max_memory_allocated() if cuda else None
+            # Times the caching allocator found no free block, freed its cache and allocated again (a
+            # device-wide wait each): a suspect for the slow step after a cold compile (benchmarks/results).
+            retries = torch.cuda.memory_stats().get("num_alloc_retries") if cuda else None
             if outcome.status != "completed":
                 raise OperationFailed(f"our engine's benchmark run ended {outcome.status} at step {outcome.step}")
             found = metrics.read(store, run.id)
@@ -100,7 +104,7 @@ def run_ours(preset: Preset, examples: list[list[int]], *, device: Any, dtype: A
             "compiled": bool(warm), "compile_setting": frozen.train.compile, "compile_fallback": fell_back,
             "compile_warmup_s": next(iter(warm.values())).value if warm else None,
             "packing_efficiency": next(iter(efficiency.values())).value if efficiency else None,
-            "evals_in_window": evals, "checkpoints_in_window": checkpoints, **spread}
+            "evals_in_window": evals, "checkpoints_in_window": checkpoints, "alloc_retries": retries, **spread}
 
 
 def window_spread(wall: dict[int, float], first: int, last: int) -> dict[str, Any]:
@@ -213,7 +217,8 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"  ours: compile {ours['compile_setting']} -> {state}"
                      + (f", warm-up {warm:.1f} s (not in the timed steps)" if warm is not None else "")
                      + f", evaluations in the timed steps: {len(ours['evals_in_window'])}, "
-                     f"checkpoints: {len(ours['checkpoints_in_window'])}")
+                     f"checkpoints: {len(ours['checkpoints_in_window'])}"
+                     + (f", allocator retries: {ours['alloc_retries']}" if ours.get("alloc_retries") is not None else ""))
         if ours.get("step_s_median") is not None:
             slow = ", ".join(f"{step} ({s:.2f} s)" for step, s in ours["slowest_steps"])
             lines.append(f"  ours: a steady step {ours['step_s_median']:.3f} s; the timed steps took "

@@ -93,3 +93,6 @@ def test_the_window_s_spread_names_the_side_work_beyond_steady_steps():
               "engines": {"ours": ours}, "ratios": {}}
     assert "a steady step 0.200 s; the timed steps took 1.30 s beyond" in format_report(report)
     assert "slowest steps: 6 (1.50 s)" in format_report(report)
+    assert "allocator retries" not in format_report(report)  # the CPU has no caching allocator
+    ours["alloc_retries"] = 3  # the GPU's: times it freed its cache to allocate, each a wait for the device
+    assert "checkpoints: 0, allocator retries: 3" in format_report(report)
