@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from spark_trainer.disk import restoring
 from spark_trainer.errors import BadInput, DiskFull, IllegalTransition
-from spark_trainer.jobs import deletion, process, run_lock
+from spark_trainer.jobs import deletion, process, run_lock, run_pace
 from spark_trainer.jobs.reconcile import reconcile
 from spark_trainer.jobs.resume_checks import check_inputs
 from spark_trainer.store import experiments, exports, in_use, projects, runs, settings
@@ -32,6 +32,9 @@ from spark_trainer.training.reporting import StopKind
 STOP_REQUEST = "stop-request"
 # Once its checkpoint is published, a stopping worker records how it ended and exits: this long.
 EXIT_TAIL_S = 15.0
+# A stop waits, beyond the grace period, this many times the run's longest recent step (run_pace): the
+# worker saves once the step in flight is done.
+STEP_WAIT_FACTOR = 1.5
 _STOPPED = {StopKind.CANCEL: RunStatus.CANCELLED, StopKind.PAUSE: RunStatus.PAUSED}
 
 
@@ -134,18 +137,24 @@ def stop_saying(store: Store, run_id: int | str, kind: StopKind, *,
                        f"run {run.id} is {run.status.value}; only a starting or running run can be paused")
     grace = float(settings.get(store, "stop_grace_seconds")) if grace_s is None else grace_s
     quiet = float(settings.get(store, "heartbeat_timeout_seconds"))
+    # The worker stops after the step in flight: with steps longer than the grace period (a large model,
+    # many micro-batches) it was killed before it could save, losing every step since its last checkpoint.
+    step_s = run_pace.longest_recent_step(store, run) if run.pid else None
+    wait = grace + (STEP_WAIT_FACTOR * step_s if step_s else 0.0)
+    waited = f"{wait:.0f} s wait ({grace:g} s grace, {STEP_WAIT_FACTOR:g} x its longest recent step of {step_s:.0f} s)" \
+        if wait - grace >= 1 else f"{grace:g} s grace period"
     while True:
         # Written (again) for each worker stopped: one that recorded itself since the first write may
         # have begun watching the file after it, and takes a file older than itself for one left from
         # before (jobs/portable.watch).
         _write_request(Path(run.run_dir), kind)
         began, saving = time.monotonic(), SaveWatch(Path(run.run_dir), quiet)
-        how = process.stop_group(run.pid, run.pid_start_time, grace, saving) if run.pid else "exited"
-        reason = (f"{verb} requested; worker killed after the {grace:g} s grace period"
+        how = process.stop_group(run.pid, run.pid_start_time, wait, saving) if run.pid else "exited"
+        reason = (f"{verb} requested; worker killed after the {waited}"
                   f"{' and its checkpoint save' if saving.waited else ''}" if how == "killed"
                   else f"{verb} requested; worker stopped" + (
-                      f" (its checkpoint took {time.monotonic() - began:.0f} s to save, past the {grace:g} s grace "
-                      "period)" if saving.waited else ""))
+                      f" (its checkpoint took {time.monotonic() - began:.0f} s to save, past the {waited})"
+                      if saving.waited else ""))
         # Only the worker just stopped: while it saved its checkpoint, another process may have
         # resumed the run and started a new worker, which must not be marked stopped under it.
         # Recorded here, the worker did not record how it ended: say where a resume really starts (a

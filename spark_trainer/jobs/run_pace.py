@@ -107,6 +107,25 @@ def measure(store: Store, run: Run) -> Pace | None:
     return Pace(run.id, total / trained, 0.0, 0.0, from_events=True)
 
 
+def longest_recent_step(store: Store, run: Run, last: int = 20) -> float | None:
+    """The longest of the run's `last` latest steps, in seconds, from its per-step metric wall times
+    (an evaluation or a checkpoint save lies inside the step after it, so a stop that waits this long
+    for the step in flight waits for those too); steps of one spell only, newest spells first. None
+    before two steps of a spell are known."""
+    found = metrics.series(store, run.id, keys=[STEP_KEY]).get(STEP_KEY)
+    if found is None or len(found.steps) < 2:
+        return None
+    points = list(zip(found.wall_times.tolist(), found.steps.tolist(), strict=True))
+    durations: list[float] = []
+    for start, end in reversed(spells(runs.events(store, run.id))):
+        inside = sorted((w, s) for w, s in points if w >= start and (end is None or w <= end))
+        durations += [(b[0] - a[0]) / (b[1] - a[1]) for a, b in zip(inside[:-1], inside[1:], strict=True)
+                      if b[1] > a[1]][::-1]
+        if len(durations) >= last:
+            break
+    return max(durations[:last]) if durations else None
+
+
 def _settings_key(run: Run, machine_gpus: int | None = None) -> tuple | None:
     """What makes two runs train at one pace beyond their experiment: recipe, base model, batch size,
     gradient accumulation, sequence length (the frozen config in the run's folder) and CPU or GPUs: what

@@ -24,16 +24,21 @@ from tests.jobs.conftest import finished, wait_until
 # A worker that ignores SIGTERM and saves: it writes a staging folder a chunk at a time (for
 # `chunks` x 0.2 s), then publishes it as step-00000010 and exits, or with "stall" stops writing
 # and hangs, or with "die" is killed (-9) before publishing; with chunks -1 it writes nothing (busy elsewhere).
+# With a delay it first finishes its step in flight for that many seconds.
 SAVING = """
 import os, signal, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-folder, chunks, then = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+folder, chunks, then, delay = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
 if chunks < 0:
     print("saving", flush=True)
     time.sleep(120)
+if delay:
+    print("saving", flush=True)
+    time.sleep(delay)
 staging = os.path.join(folder, ".staging-step-00000010")
 os.makedirs(staging)
-print("saving", flush=True)
+if not delay:
+    print("saving", flush=True)
 with open(os.path.join(staging, "optimizer.pt"), "wb") as f:
     for _ in range(chunks):
         f.write(b"x" * 4096)
@@ -48,7 +53,7 @@ os.replace(staging, os.path.join(folder, "step-00000010"))
 
 
 def _saving_worker(store: Store, experiment, chunks: int, then: str = "publish",
-                   stale: bool = False) -> tuple[Run, subprocess.Popen, Path]:
+                   stale: bool = False, delay: float = 0.0) -> tuple[Run, subprocess.Popen, Path]:
     run = runs.create(store, experiment.id, requested_gpus="cpu")
     runs.claim(store, make_picker([], 4, False))
     run = runs.transition(store, run.id, RunStatus.RUNNING, "test worker started")
@@ -57,7 +62,7 @@ def _saving_worker(store: Store, experiment, chunks: int, then: str = "publish",
     if stale:  # left by a worker killed in the middle of a save, long ago
         (folder / ".staging-step-00000004").mkdir()
         (folder / ".staging-step-00000004" / "optimizer.pt").write_bytes(b"x" * 4096)
-    worker = subprocess.Popen([sys.executable, "-c", SAVING, str(folder), str(chunks), then], stdout=subprocess.PIPE,
+    worker = subprocess.Popen([sys.executable, "-c", SAVING, str(folder), str(chunks), then, str(delay)], stdout=subprocess.PIPE,
                               text=True, start_new_session=True)
     assert worker.stdout.readline().strip() == "saving"
     me = process.identity(worker.pid)
@@ -103,6 +108,46 @@ def test_a_worker_not_saving_is_killed_at_the_end_of_the_grace_period(store: Sto
         cancelled = control.cancel(store, run.id, grace_s=0.5)
         assert runs.events(store, cancelled.id)[-1].reason == ("cancel requested; worker killed after the 0.5 s grace "
                                                                "period; no checkpoint: a resume starts from step 0")
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def _steps_of(store: Store, run: Run, seconds: float, n: int = 4) -> None:
+    """The run's per-step metric points: `n` steps `seconds` apart in the worker's spell."""
+    import time
+
+    from spark_trainer.store import metrics
+
+    now = time.time()
+    metrics.add_batch(store, run.id, [("lr", s, 1e-4, now + s * seconds) for s in range(1, n + 1)])
+
+
+def test_a_stop_waits_for_the_step_in_flight_when_the_run_s_steps_outlast_the_grace_period(
+        store: Store, experiment) -> None:
+    # A worker saves once its step in flight is done: a run whose steps took longer than the grace period
+    # was killed before it could save, losing every step since its last checkpoint.
+    run, worker, folder = _saving_worker(store, experiment, chunks=2, delay=2.0)  # saves 2 s after the request
+    _steps_of(store, run, 2.0)  # so it waits 0.5 s + 1.5 x 2 s
+    try:
+        paused = control.pause(store, run.id, grace_s=0.5)
+        assert paused.status == RunStatus.PAUSED and (folder / "step-00000010" / "optimizer.pt").is_file()
+        assert runs.events(store, run.id)[-1].reason.startswith("pause requested; worker stopped;")  # not killed
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def test_a_worker_that_never_saves_is_killed_after_the_step_wait_and_says_how_long_it_was(
+        store: Store, experiment) -> None:
+    run, worker, _folder = _saving_worker(store, experiment, chunks=-1)
+    _steps_of(store, run, 1.0)
+    try:
+        cancelled = control.cancel(store, run.id, grace_s=0.5)
+        assert runs.events(store, cancelled.id)[-1].reason == (
+            "cancel requested; worker killed after the 2 s wait (0.5 s grace, 1.5 x its longest recent step of 1 s); "
+            "no checkpoint: a resume starts from step 0"), \
+            runs.events(store, cancelled.id)[-1].reason
     finally:
         worker.kill()
         worker.wait()

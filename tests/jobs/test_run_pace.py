@@ -132,3 +132,31 @@ def test_a_queued_auto_run_on_a_machine_without_gpus_is_predicted_by_one_that_ra
     pace = predictor(store, queued, done, Memo(0))
     assert (pace.run_id, pace.how) == (earlier.id, SAME_SETTINGS)
     assert predictor(store, queued, done, Memo(2)) is None  # auto takes a GPU there
+
+
+def test_the_longest_recent_step_is_measured_within_spells_newest_first(store, clock) -> None:
+    from spark_trainer.jobs.run_pace import longest_recent_step
+    from tests.jobs.queue_history import wall
+
+    experiment(store, "a")
+    run_id = runs.create(store, "a", requested_gpus="cpu", total_steps=100).id
+    assert longest_recent_step(store, runs.get(store, run_id)) is None  # nothing trained yet
+    paused = spell(store, clock, run_id, 0.0, range(1, 11), 4.0, 30.0, 5.0, RunStatus.PAUSED)
+    clock.at = paused + 600
+    runs.transition(store, run_id, RunStatus.QUEUED, "resume requested")
+    spell(store, clock, run_id, paused + 3600, range(11, 21), 1.0, 20.0, 0.0, RunStatus.PAUSED)
+    clock.at += 10
+    runs.transition(store, run_id, RunStatus.QUEUED, "resume requested")
+    runs.transition(store, run_id, RunStatus.STARTING, "claimed")
+    runs.transition(store, run_id, RunStatus.RUNNING, "worker started")
+    metrics.add_batch(store, run_id, [("lr", 21, 1e-3, wall(clock.at + 20))])
+
+    def longest(last: int) -> float | None:
+        return longest_recent_step(store, runs.get(store, run_id), last=last)
+
+    # The running spell has one point (no step measured yet): the spells before it, newest first, never
+    # across a pause (an hour) nor a spell's start-up (20 or 30 s before its first point).
+    assert longest(9) == pytest.approx(1.0) and longest(10) == pytest.approx(4.0)
+    metrics.add_batch(store, run_id, [("lr", 22, 1e-3, wall(clock.at + 26)), ("lr", 23, 1e-3, wall(clock.at + 27))])
+    assert longest(1) == pytest.approx(1.0) and longest(2) == pytest.approx(6.0)  # an evaluation before step 22
+    assert longest(20) == pytest.approx(6.0)
