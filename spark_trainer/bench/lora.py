@@ -119,7 +119,8 @@ def window_spread(wall: dict[int, float], first: int, last: int) -> dict[str, An
     median = statistics.median(durations.values())
     slowest = sorted(durations, key=lambda s: durations[s], reverse=True)[:3]
     return {"step_s_median": median, "beyond_steady_s": wall[last] - wall[first - 1] - median * len(durations),
-            "slowest_steps": [[s, durations[s]] for s in slowest]}
+            "slowest_steps": [[s, durations[s]] for s in slowest],
+            "step_s": [round(durations[s], 4) for s in range(first, last + 1)]}  # every timed step, in order
 
 
 def bench_lora(preset_name: str = "tiny", *, steps: int | None = None, compile: bool | None = None,

@@ -133,8 +133,8 @@ def launch_step(
     """One optimizer step. `loss_count(batch)` counts a CPU batch's loss units (before the forward
     pass, so that every micro-batch is scaled by the global count).
 
-    A step whose loss or gradient norm is not finite is skipped (`skipped`): the optimizer does not
-    step, the gradients are dropped, the scheduler advances (see divergence.py). Both numbers are
+    A step whose loss or gradient norm is not finite is skipped (`skipped`): the optimizer leaves the
+    weights and its state as they were, the gradients are dropped, the scheduler advances (see divergence.py). Both numbers are
     global (the loss summed over processes here; the norm by accelerate's clip_grad_norm_ over DDP's
     all-reduced gradients, or FSDP's sharded ones), so every process skips the same steps. With a
     gradient scaler (fp16) the scaler decides instead: it must see the overflow to lower its scale.

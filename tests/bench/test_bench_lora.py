@@ -85,6 +85,7 @@ def test_the_window_s_spread_names_the_side_work_beyond_steady_steps():
     assert abs(spread["step_s_median"] - 0.2) < 1e-9
     assert abs(spread["beyond_steady_s"] - 1.3) < 1e-9  # 2.5 s for six steps of 0.2
     assert spread["slowest_steps"][0][0] == 6 and abs(spread["slowest_steps"][0][1] - 1.5) < 1e-9
+    assert spread["step_s"] == [0.2, 0.2, 0.2, 1.5, 0.2, 0.2]  # steps 3..8, for a stall's pattern
     ours = {"tokens_per_s": 1.0, "peak_bytes": None, "examples_apart": True, "compiled": False,
             "compile_fallback": [], "compile_setting": "auto", "evals_in_window": [5], "checkpoints_in_window": [],
             **spread}
