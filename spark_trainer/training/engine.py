@@ -207,9 +207,16 @@ def run_training(
         elif verdict.note is not None and verdict.route == "log":
             report.on_log(verdict.note)
 
+    # A stop asked while a step of several micro-batches runs drops that step (`launch_step`'s interrupt)
+    # and saves the step before it, with the random state as it was before the dropped one, so a resume
+    # trains it exactly as an uninterrupted run does. One process only; not with BatchNorm, whose running
+    # statistics the dropped forwards would have moved.
+    interruptible = world == 1 and t.grad_accum > 1 and not any(
+        isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
     try:
         while step < total:
             began = time.perf_counter()
+            rng = steps.rng_state() if interruptible and step > 0 else None
             try:
                 micro_batches = [next(feed) for _ in range(t.grad_accum)]
                 lr = scheduler.get_last_lr()[0]  # the rate this step uses: after it the scheduler holds the next
@@ -217,13 +224,25 @@ def run_training(
                     _guarded_step, t, model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
                     loss_fn=recipe.loss, loss_count=recipe.loss_count, micro_batches=micro_batches,
                     work=sum(recipe.work_in(b) for b in micro_batches), params=params, max_grad_norm=t.max_grad_norm,
-                    watched_buffers=state.watched_buffers,
+                    watched_buffers=state.watched_buffers, interrupt=commands.stop_pending if rng is not None else None,
                     reset=lambda: optimizer.zero_grad(set_to_none=True))
             except BaseException:
                 if pending is not None:  # the step before the one that failed still has its metrics
                     with contextlib.suppress(Exception):
                         settle(pending)
                 raise
+            if launched is None:  # a stop came between its micro-batches: dropped, the step before is saved
+                assert rng is not None  # only an interruptible step is dropped
+                steps.set_rng_state(rng)
+                if pending is not None:
+                    settle(pending)
+                    pending = None
+                stop = state.agreed_stop(commands)
+                last_ckpt = state.save(step, last_metric, best, evals_without_gain)
+                status = "stopped"
+                report.on_log(f"stopped at step {step} ({stop}); step {step + 1} was dropped between its "
+                              f"micro-batches and a resume trains it again; checkpoint {last_ckpt}")
+                break
             step += 1
             if pending is not None:
                 settle(pending)
@@ -288,7 +307,7 @@ class _Pending:
     began: float
 
 
-def _guarded_step(t: Any, **step_args: Any) -> steps.LaunchedStep:
+def _guarded_step(t: Any, **step_args: Any) -> steps.LaunchedStep | None:
     import torch
 
     try:

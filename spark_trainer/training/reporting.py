@@ -192,6 +192,11 @@ class Commands:
         with self._lock:
             return self._stop
 
+    def stop_pending(self) -> bool:
+        """Whether a stop was requested (asked between a step's micro-batches, see `steps.launch_step`)."""
+        with self._lock:
+            return self._stop is not None
+
     def take_save(self) -> bool:
         """True once per save request (the engine then saves a checkpoint)."""
         with self._lock:

@@ -79,7 +79,9 @@ def quiet_scheduler_order_warning() -> None:
 
 def train_step(**step_args: Any) -> StepStats:
     """One optimizer step, read back at once (`launch_step`, then `LaunchedStep.settle`)."""
-    return launch_step(**step_args).settle()
+    launched = launch_step(**step_args)
+    assert launched is not None  # only a step given `interrupt` is dropped
+    return launched.settle()
 
 
 @dataclass
@@ -129,7 +131,8 @@ def launch_step(
     params: list[Any],
     max_grad_norm: float | None,
     watched_buffers: frozenset[str] | None = None,
-) -> LaunchedStep:
+    interrupt: Callable[[], bool] | None = None,
+) -> LaunchedStep | None:
     """One optimizer step. `loss_count(batch)` counts a CPU batch's loss units (before the forward
     pass, so that every micro-batch is scaled by the global count).
 
@@ -143,7 +146,11 @@ def launch_step(
 
     A skipped step's forward has still updated the running statistics (BatchNorm's) with its values:
     `bad_buffers` names those of `watched_buffers` (the floating buffers finite when training started,
-    see `finite_buffers`; None: every floating buffer) that are not finite when the step is settled."""
+    see `finite_buffers`; None: every floating buffer) that are not finite when the step is settled.
+
+    `interrupt()` is asked before each micro-batch after the first: when it says so, the step is dropped
+    (its gradients zeroed; nothing stepped) and None is returned, so a stop need not wait for the rest
+    of a long step (one process only: the others would go on to the step's all-reduce)."""
     import torch
 
     # Copied without blocking: a blocking copy makes the host wait for the GPU to drain its queue.
@@ -155,6 +162,9 @@ def launch_step(
     scale = accelerator.num_processes / n_global
     total = torch.zeros((), device=accelerator.device, dtype=torch.float32)
     for i, batch in enumerate(micro_batches):
+        if i and interrupt is not None and interrupt():
+            optimizer.zero_grad(set_to_none=True)
+            return None
         last = i == len(micro_batches) - 1
         with contextlib.nullcontext() if last else accelerator.no_sync(model):
             loss_sum, _ = loss_fn(model, _to(batch, accelerator.device))

@@ -329,3 +329,33 @@ def test_read_back_each_step_turns_the_queuing_off(tiny_model, counting_data, tm
                        tmp_path / "run")
     assert outcome.status == "completed"
     assert order == [("launch", 1), ("settle", 1), ("launch", 2), ("settle", 2), ("save", 2)]
+
+
+def test_a_stop_between_micro_batches_drops_that_step_and_a_resume_trains_it_exactly(
+        tiny_model, counting_data, tmp_path, monkeypatch):
+    # A stop waited for the rest of a step of many micro-batches (a minute on a large model), and after the
+    # grace period the worker was killed. Now the step in flight is dropped; dropout draws random numbers,
+    # so the random state saved must be the one before the dropped step.
+    from spark_trainer.training import steps
+
+    config = make_config(tiny_model, train={"max_steps": 6, "grad_accum": 4, "batch_size": 2},
+                         recipe_config={"lora_dropout": 0.1, "target_modules": "all-linear"})
+    _, straight = train(config, counting_data, tmp_path / "straight")
+
+    commands, calls, real_to = Commands(), [], steps._to
+
+    def to_device(batch, device):
+        calls.append(1)
+        if len(calls) == 14:  # step 4's second micro-batch: its third is never run
+            commands.request_stop(StopKind.PAUSE)
+        return real_to(batch, device)
+
+    monkeypatch.setattr(steps, "_to", to_device)
+    stopped, first = train(config, counting_data, tmp_path / "resumed", commands=commands)
+    monkeypatch.setattr(steps, "_to", real_to)
+    assert stopped.status == "stopped" and stopped.step == 3 and len(calls) == 14
+    assert checkpoint_step(stopped.last_checkpoint) == 3 and list(first.series("loss")) == [1, 2, 3]
+    assert any("step 4 was dropped between its micro-batches" in line for line in first.logs)
+    resumed, second = train(config, counting_data, tmp_path / "resumed", resume_from=stopped.last_checkpoint)
+    assert resumed.status == "completed" and second.started == (3, 6)
+    assert second.series("loss") == {s: straight.series("loss")[s] for s in (4, 5, 6)}  # exact float equality
