@@ -110,7 +110,7 @@ cp "$OUT/gpu_tests.log" "$RESULTS/gpu_tests_$STAMP.log" 2>/dev/null
 # liger's layer kernels. SPARK_TRAINER_COMPILE_REGIONS=0 (the whole model as one graph) is left to a longer lease.
 echo "== 3. variants of our side (gpu_variants.sh), $(left) s left =="
 if [ -f "$OUT/bench.json" ] && [ "$(left)" -ge 110 ]; then
-  BASE_JSON="$OUT/bench.json" GPU_VARIANTS_S=$(left) VARIANTS_LOG= VARIANTS_ERR="$OUT/bench.err" \
+  OUT="$OUT" PY="$PY" BASE_JSON="$OUT/bench.json" GPU_VARIANTS_S=$(left) VARIANTS_LOG= VARIANTS_ERR="$OUT/bench.err" \
     bash benchmarks/gpu_variants.sh read_back_each_step no_activation_budget liger_layers
 else
   echo "skipped: no default run from phase 1, or under 110 s left (run gpu_variants.sh in a call of its own)"
