@@ -97,10 +97,15 @@ class LaunchedStep:
     accelerator: Any
     watched_buffers: frozenset[str] | None
     has_norm: bool
+    # On a GPU: `numbers` is a pinned host copy queued right after the step, and this event follows it.
+    # Reading a device tensor would queue its copy behind every step queued since, and wait for those too.
+    copied: Any = None
     settled: StepStats | None = None
 
     def settle(self) -> StepStats:
         if self.settled is None:
+            if self.copied is not None:
+                self.copied.synchronize()  # this step's numbers have landed; later steps go on
             total, units, norm, work, skipped = self.numbers.tolist()
             bad = _bad_buffers(self.model, self.accelerator, self.watched_buffers) if skipped else {}
             self.settled = StepStats(loss=total / max(units, 1.0), grad_norm=norm if self.has_norm else None,
@@ -153,9 +158,12 @@ def launch_step(
     of a long step (one process only: the others would go on to the step's all-reduce)."""
     import torch
 
-    # Copied without blocking: a blocking copy makes the host wait for the GPU to drain its queue.
-    counts = torch.tensor([sum(loss_count(b) for b in micro_batches), work],
-                          dtype=torch.float64).to(accelerator.device, non_blocking=True)
+    # Copied without blocking, from pinned memory (from pageable memory the copy may wait): a blocking copy
+    # makes the host wait for the GPU to drain its queue.
+    counts = torch.tensor([sum(loss_count(b) for b in micro_batches), work], dtype=torch.float64)
+    if accelerator.device.type == "cuda":
+        counts = counts.pin_memory()
+    counts = counts.to(accelerator.device, non_blocking=True)
     if accelerator.num_processes > 1:
         counts = accelerator.reduce(counts, "sum")
     n_global = counts[0].clamp(min=1)
@@ -193,7 +201,14 @@ def launch_step(
     scheduler.step()  # a skipped step too (see quiet_scheduler_order_warning)
     optimizer.zero_grad(set_to_none=True)
     numbers = torch.stack([total.double(), counts[0], norm.double(), counts[1], bad.double()])
-    return LaunchedStep(numbers, deferred, model, accelerator, watched_buffers, grad_norm is not None)
+    copied = None
+    if numbers.device.type == "cuda":
+        host = torch.empty(numbers.shape, dtype=numbers.dtype, pin_memory=True)
+        host.copy_(numbers, non_blocking=True)
+        copied = torch.cuda.Event()
+        copied.record()
+        numbers = host
+    return LaunchedStep(numbers, deferred, model, accelerator, watched_buffers, grad_norm is not None, copied)
 
 
 def plain_name(name: str) -> str:

@@ -90,3 +90,33 @@ def test_liger_fused_loss_matches_the_chunked_loss_on_cuda() -> None:
     assert float(got) == pytest.approx(float(want), rel=2e-3)
     for a, b in zip(g_got, g_want, strict=True):
         assert float((a.float() - b.float()).norm() / b.float().norm()) < 2e-2
+
+
+def test_a_cuda_step_is_read_back_from_a_pinned_copy_queued_with_it() -> None:
+    # Reading a device tensor queues its copy behind every step queued since: settling step n after
+    # queuing n + 1 would then wait for n + 1 as well, and the GPU would idle as before.
+    import torch
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    from spark_trainer.training import steps
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    acc = Accelerator()
+    model = torch.nn.Linear(64, 1).cuda()
+    model, optimizer = acc.prepare(model, steps.make_optimizer(list(model.parameters()), 1e-3, 0.0, "cuda"))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+
+    def launch(x):
+        return steps.launch_step(
+            model=model, optimizer=optimizer, scheduler=scheduler, accelerator=acc,
+            loss_fn=lambda m, b: (((m(b["x"]).squeeze(-1) - 1) ** 2).sum(), None), loss_count=lambda b: len(b["x"]),
+            micro_batches=[{"x": x}], work=len(x), params=list(model.parameters()), max_grad_norm=1.0)
+
+    x = torch.randn(32, 64, device="cuda")
+    expected = ((model(x).squeeze(-1) - 1) ** 2).mean().item()
+    first, second = launch(x), launch(x)
+    assert first.deferred and first.copied is not None and first.numbers.is_pinned()
+    stats = first.settle()
+    assert stats.loss == pytest.approx(expected, rel=1e-5) and not stats.skipped and stats.loss_units == 32
+    assert second.settle().loss < stats.loss  # the second step trained on the first's update
