@@ -65,11 +65,18 @@ def _ignore_stop_signals(_worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _pinned(batch: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.pin_memory() if hasattr(v, "pin_memory") else v for k, v in batch.items()}
+
+
 def _iterate(recipe: Recipe, data: Sequence[Any], plan: Plan, workers: int, pin: bool) -> Iterator[dict[str, Any]]:
     if not len(plan):
         return iter(())
     if workers <= 0:
-        return (recipe.collate([recipe.load(data[i], s) for i, s in keys]) for keys in plan)
+        batches = (recipe.collate([recipe.load(data[i], s) for i, s in keys]) for keys in plan)
+        # Pinned for a GPU: copying a pageable batch up may wait for everything queued on the device, so
+        # the host could not queue a step's forward pass before the step before it was done.
+        return (_pinned(b) for b in batches) if pin else batches
     import torch
     from torch.utils.data import DataLoader
 

@@ -120,3 +120,6 @@ def test_a_cuda_step_is_read_back_from_a_pinned_copy_queued_with_it() -> None:
     stats = first.settle()
     assert stats.loss == pytest.approx(expected, rel=1e-5) and not stats.skipped and stats.loss_units == 32
     assert second.settle().loss < stats.loss  # the second step trained on the first's update
+    from spark_trainer.training.batches import _pinned
+
+    assert _pinned({"input_ids": torch.ones(2, 3), "n": 2})["input_ids"].is_pinned()  # batches go up without waiting
