@@ -166,6 +166,9 @@ def run_training(
     # work (evaluation, samples, a checkpoint, a stop) and the last one are settled before it.
     # SPARK_TRAINER_READ_BACK_EACH_STEP=1 reads every step back before the next (for a benchmark's baseline).
     defer = os.environ.get("SPARK_TRAINER_READ_BACK_EACH_STEP", "") != "1"
+    why = steps.read_back_reason(optimizer, accelerator) if defer else "SPARK_TRAINER_READ_BACK_EACH_STEP=1"
+    report.on_log("each step is queued before the one before it is read back" if why is None
+                  else f"each step is read back before the next is queued: {why}")
     pending: _Pending | None = None
     last_settled, judged = 0.0, step  # when the last step read back was, and its number
 

@@ -118,9 +118,19 @@ def skips_on_device(optimizer: Any, accelerator: Any) -> bool:
     group) takes a `found_inf` tensor and leaves its weights, moments and step count as they were when
     it holds 1; fp16's gradient scaler decides skips itself, through accelerate, which reads its scale.
     Not with FSDP's sharded parameters (DTensors), which a plain `found_inf` tensor would be mixed with."""
+    return read_back_reason(optimizer, accelerator) is None
+
+
+def read_back_reason(optimizer: Any, accelerator: Any) -> str | None:
+    """Why each step must be read back before the next is queued (`skips_on_device`), or None."""
     inner = getattr(optimizer, "optimizer", optimizer)  # accelerate's AcceleratedOptimizer wraps it
-    return (getattr(accelerator, "scaler", None) is None
-            and all(g.get("fused") and not any(hasattr(p, "device_mesh") for p in g["params"]) for g in inner.param_groups))
+    if getattr(accelerator, "scaler", None) is not None:
+        return "fp16's gradient scaler decides which steps to skip"
+    if any(hasattr(p, "device_mesh") for g in inner.param_groups for p in g["params"]):
+        return "FSDP's sharded parameters"
+    if not all(g.get("fused") for g in inner.param_groups):
+        return "the optimizer is not fused (the state of a checkpoint from before it was)"
+    return None
 
 
 def launch_step(

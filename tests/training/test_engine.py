@@ -287,6 +287,7 @@ def test_the_next_step_is_queued_before_a_steps_numbers_are_read_back(tiny_model
                      ("evaluate", 3), ("launch", 4), ("settle", 4), ("save", 4), ("launch", 5), ("launch", 6),
                      ("settle", 5), ("settle", 6), ("evaluate", 6), ("save", 6)]
     assert list(rep.series("loss")) == [1, 2, 3, 4, 5, 6] and rep.progress == [(s, 6) for s in range(1, 7)]
+    assert "each step is queued before the one before it is read back" in rep.logs
     assert all(v > 0 for v in rep.series("tokens_per_s").values())
 
 
@@ -300,8 +301,10 @@ def test_an_optimizer_that_cannot_skip_on_the_device_reads_each_step_back_before
     _record_launches(monkeypatch, order)
     monkeypatch.setattr(steps, "make_optimizer", lambda params, lr, wd, device, **_: torch.optim.AdamW(
         params, lr=lr, weight_decay=wd, foreach=True))
-    outcome, _ = train(make_config(tiny_model, train={"max_steps": 3}), counting_data, tmp_path / "run")
+    outcome, rep = train(make_config(tiny_model, train={"max_steps": 3}), counting_data, tmp_path / "run")
     assert outcome.status == "completed"
+    assert "each step is read back before the next is queued: the optimizer is not fused (the state of a " \
+           "checkpoint from before it was)" in rep.logs
     assert order == [("launch", 1), ("settle", 1), ("launch", 2), ("settle", 2), ("launch", 3), ("settle", 3),
                      ("evaluate", 3), ("save", 3)]
 
@@ -325,9 +328,10 @@ def test_read_back_each_step_turns_the_queuing_off(tiny_model, counting_data, tm
     order: list[tuple[str, int]] = []
     _record_launches(monkeypatch, order)
     monkeypatch.setenv("SPARK_TRAINER_READ_BACK_EACH_STEP", "1")
-    outcome, _ = train(make_config(tiny_model, train={"max_steps": 2}, eval={"val_fraction": 0}), counting_data,
-                       tmp_path / "run")
+    outcome, rep = train(make_config(tiny_model, train={"max_steps": 2}, eval={"val_fraction": 0}), counting_data,
+                         tmp_path / "run")
     assert outcome.status == "completed"
+    assert "each step is read back before the next is queued: SPARK_TRAINER_READ_BACK_EACH_STEP=1" in rep.logs
     assert order == [("launch", 1), ("settle", 1), ("launch", 2), ("settle", 2), ("save", 2)]
 
 

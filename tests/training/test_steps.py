@@ -87,12 +87,14 @@ def test_the_read_back_step_skips_a_non_finite_step_too() -> None:
 def test_only_a_fused_optimizer_without_a_gradient_scaler_skips_on_the_device() -> None:
     from types import SimpleNamespace
 
-    from spark_trainer.training.steps import make_optimizer, skips_on_device
+    from spark_trainer.training.steps import make_optimizer, read_back_reason, skips_on_device
 
     params = [torch.nn.Parameter(torch.ones(2))]
     no_scaler, scaler = SimpleNamespace(scaler=None), SimpleNamespace(scaler=object())
     assert skips_on_device(make_optimizer(params, 1e-3, 0.0, "cpu"), no_scaler)
     assert not skips_on_device(make_optimizer(params, 1e-3, 0.0, "cpu"), scaler)  # fp16: the scaler decides
+    assert read_back_reason(make_optimizer(params, 1e-3, 0.0, "cpu"), scaler) == \
+        "fp16's gradient scaler decides which steps to skip"
     assert not skips_on_device(make_optimizer(params, 1e-3, 0.0, "cpu", sharded=True), no_scaler)
     assert not skips_on_device(torch.optim.AdamW(params, foreach=True), no_scaler)
     # A checkpoint's optimizer state from before the CPU's optimizer was fused keeps its groups' setting.
