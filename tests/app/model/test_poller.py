@@ -62,12 +62,14 @@ def test_a_tick_between_a_read_ending_and_its_answer_landing_asks_for_nothing_tw
     ctx.model.runs.loaded = False
     ticks = poller.ticks
     poller.tick()
-    assert poller.ticks == ticks + 1
+    assert poller.ticks == ticks + 1, (ticks, poller.ticks, poller.applied)
     assert poller._task.done.wait(15)  # the read is over on its pool thread; its answer is not handled yet
     poller.tick()  # the timer's tick, in that gap
-    assert poller.ticks == ticks + 1 and poller.busy  # no second read: one after the answer lands
+    assert poller.ticks == ticks + 1 and poller.busy, (ticks, poller.ticks, poller.busy)  # one after the answer
     qtbot.waitUntil(lambda: poller.applied >= ticks + 2, timeout=15_000)  # the read that tick asked for
-    assert calls == [1]
+    # Failed once in a loaded full suite (2026-12-04), never alone: say enough to tell which read asked again.
+    end = poller.queue_end
+    assert calls == [1], (calls, ticks, poller.ticks, poller.applied, end.asked, end._key, end._at, end.clock())
 
 
 def test_a_stopped_poller_whose_last_read_was_never_answered_is_not_busy(store, ctx, qtbot) -> None:
