@@ -165,8 +165,9 @@ def run_training(
     # while the host reads, reports and judges this one (steps.LaunchedStep.deferred). A step with side
     # work (evaluation, samples, a checkpoint, a stop) and the last one are settled before it.
     # SPARK_TRAINER_READ_BACK_EACH_STEP=1 reads every step back before the next (for a benchmark's baseline).
-    defer = os.environ.get("SPARK_TRAINER_READ_BACK_EACH_STEP", "") != "1"
-    why = steps.read_back_reason(optimizer, accelerator) if defer else "SPARK_TRAINER_READ_BACK_EACH_STEP=1"
+    cannot = steps.read_back_reason(optimizer, accelerator)  # once: after a resume restored the optimizer
+    defer = cannot is None and os.environ.get("SPARK_TRAINER_READ_BACK_EACH_STEP", "") != "1"
+    why = cannot or (None if defer else "SPARK_TRAINER_READ_BACK_EACH_STEP=1")
     report.on_log("each step is queued before the one before it is read back" if why is None
                   else f"each step is read back before the next is queued: {why}")
     pending: _Pending | None = None
@@ -177,8 +178,8 @@ def run_training(
         stats = done.launched.settle()
         now = time.perf_counter()
         elapsed = now - max(done.began, last_settled)  # a deferred step's time: since the one before it was done
-        last_settled, at = now, done.step
-        judged = at
+        last_settled = now
+        at = judged = done.step
         pace.add(elapsed)
         # A skipped step's loss and norm (inf, or a finite 1e30 that would flatten the chart) are left out.
         values = {} if stats.skipped else {"loss": stats.loss}
@@ -228,6 +229,7 @@ def run_training(
                     loss_fn=recipe.loss, loss_count=recipe.loss_count, micro_batches=micro_batches,
                     work=sum(recipe.work_in(b) for b in micro_batches), params=params, max_grad_norm=t.max_grad_norm,
                     watched_buffers=state.watched_buffers, interrupt=commands.stop_pending if rng is not None else None,
+                    skip_on_device=cannot is None,
                     reset=lambda: optimizer.zero_grad(set_to_none=True))
             except BaseException:
                 if pending is not None:  # the step before the one that failed still has its metrics
@@ -255,7 +257,7 @@ def run_training(
             sample = bool(ev.samples_every_steps and step % ev.samples_every_steps == 0) or commands.take_sample()
             stop = state.agreed_stop(commands)
             save = bool(stop or commands.take_save() or (ck.every_steps and step % ck.every_steps == 0 and step < total))
-            if defer and launched.deferred and not (evaluate or sample or save or step == total):
+            if defer and not (evaluate or sample or save or step == total):
                 continue
             settle(pending)
             pending = None

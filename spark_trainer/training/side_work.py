@@ -107,7 +107,7 @@ class SideWork:
     def _on_device(self, cpu_batch: dict[str, Any]) -> dict[str, Any]:
         # Not blocking: a blocking copy waited for the GPU to finish the previous batch before this one's
         # forward pass could be queued, so the GPU idled while the host launched it, batch after batch.
-        return {k: v.to(self.acc.device, non_blocking=True) if hasattr(v, "to") else v for k, v in cpu_batch.items()}
+        return steps.on_device(cpu_batch, self.acc.device)
 
     @oom.guarded("evaluation")
     def warm_up_evaluation(self) -> float:

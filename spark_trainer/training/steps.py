@@ -63,8 +63,10 @@ def make_optimizer(params: list[Any], lr: float, weight_decay: float, device_typ
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused)
 
 
-def _to(batch: dict[str, Any], device: Any) -> dict[str, Any]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+def on_device(batch: dict[str, Any], device: Any) -> dict[str, Any]:
+    """A CPU batch's tensors on `device`, copied without blocking (batches are pinned for a GPU, see
+    `batches`): a blocking copy waits for the device to finish what is queued before the copy can go."""
+    return {k: v.to(device, non_blocking=True) if hasattr(v, "to") else v for k, v in batch.items()}
 
 
 def quiet_scheduler_order_warning() -> None:
@@ -147,6 +149,7 @@ def launch_step(
     max_grad_norm: float | None,
     watched_buffers: frozenset[str] | None = None,
     interrupt: Callable[[], bool] | None = None,
+    skip_on_device: bool | None = None,
 ) -> LaunchedStep | None:
     """One optimizer step. `loss_count(batch)` counts a CPU batch's loss units (before the forward
     pass, so that every micro-batch is scaled by the global count).
@@ -156,8 +159,9 @@ def launch_step(
     global (the loss summed over processes here; the norm by accelerate's clip_grad_norm_ over DDP's
     all-reduced gradients, or FSDP's sharded ones), so every process skips the same steps. With a
     gradient scaler (fp16) the scaler decides instead: it must see the overflow to lower its scale.
-    With a fused AdamW the skip is decided on the device (`skips_on_device`) and the step is
-    `deferred`; otherwise the host reads whether the numbers are finite before the optimizer steps.
+    With a fused AdamW the skip is decided on the device (`skips_on_device`; `skip_on_device` passes what
+    the caller found once for its run, None finds it now) and the step is `deferred`; otherwise the host
+    reads whether the numbers are finite before the optimizer steps.
 
     A skipped step's forward has still updated the running statistics (BatchNorm's) with its values:
     `bad_buffers` names those of `watched_buffers` (the floating buffers finite when training started,
@@ -185,7 +189,7 @@ def launch_step(
             return None
         last = i == len(micro_batches) - 1
         with contextlib.nullcontext() if last else accelerator.no_sync(model):
-            loss_sum, _ = loss_fn(model, _to(batch, accelerator.device))
+            loss_sum, _ = loss_fn(model, on_device(batch, accelerator.device))
             accelerator.backward(loss_sum * scale.to(loss_sum.dtype))
         total += loss_sum.detach().float()
     grad_norm = accelerator.clip_grad_norm_(params, max_grad_norm if max_grad_norm else float("inf"))
@@ -194,7 +198,7 @@ def launch_step(
     if hasattr(grad_norm, "full_tensor"):  # FSDP: a DTensor norm; the whole value, on every process
         grad_norm = grad_norm.full_tensor()
     norm = torch.full((), math.nan, device=total.device) if grad_norm is None else torch.as_tensor(grad_norm, device=total.device)
-    deferred = skips_on_device(optimizer, accelerator)
+    deferred = skips_on_device(optimizer, accelerator) if skip_on_device is None else skip_on_device
     if deferred:
         bad = ~torch.isfinite(total) | ~torch.isfinite(norm) if grad_norm is not None else ~torch.isfinite(total)
         inner = getattr(optimizer, "optimizer", optimizer)

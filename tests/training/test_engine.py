@@ -346,7 +346,7 @@ def test_a_stop_between_micro_batches_drops_that_step_and_a_resume_trains_it_exa
                          recipe_config={"lora_dropout": 0.1, "target_modules": "all-linear"})
     _, straight = train(config, counting_data, tmp_path / "straight")
 
-    commands, calls, real_to = Commands(), [], steps._to
+    commands, calls, real_to = Commands(), [], steps.on_device
 
     def to_device(batch, device):
         calls.append(1)
@@ -354,9 +354,9 @@ def test_a_stop_between_micro_batches_drops_that_step_and_a_resume_trains_it_exa
             commands.request_stop(StopKind.PAUSE)
         return real_to(batch, device)
 
-    monkeypatch.setattr(steps, "_to", to_device)
+    monkeypatch.setattr(steps, "on_device", to_device)
     stopped, first = train(config, counting_data, tmp_path / "resumed", commands=commands)
-    monkeypatch.setattr(steps, "_to", real_to)
+    monkeypatch.setattr(steps, "on_device", real_to)
     assert stopped.status == "stopped" and stopped.step == 3 and len(calls) == 14
     assert checkpoint_step(stopped.last_checkpoint) == 3 and list(first.series("loss")) == [1, 2, 3]
     assert any("step 4 was dropped between its micro-batches" in line for line in first.logs)
