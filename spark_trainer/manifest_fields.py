@@ -9,6 +9,7 @@ thread, and the summary stored with it then (`spark_trainer.recipes.fit.dataset_
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter
@@ -84,6 +85,7 @@ class FieldTally:
     (their `source`) that leave it empty: a refusal can name them."""
 
     rows: int = 0
+    val: int = 0  # rows of the validation split (training reads any other split as "train")
     filled: Counter[str] = field(default_factory=Counter)
     lacking: dict[str, list[str]] = field(default_factory=dict)  # field -> up to NAMED sources without it
     overflow: bool = False  # more than MAX_FIELDS distinct fields: counts incomplete, no summary
@@ -93,6 +95,7 @@ class FieldTally:
 
     def add(self, row: Mapping[str, Any]) -> None:
         self.rows += 1
+        self.val += row.get("split") == "val"  # a manifest's row; ingestion splits once all are in (`summary`)
         if "width" in row and (side := side_of(row["width"], row.get("height"))) is not None:
             self.sides[side] += 1
         names = list(filled_fields(row))
@@ -120,18 +123,20 @@ class FieldTally:
         if len(self._first) < NAMED:
             self._first.append((source, names))
 
-    def summary(self, stamp: ManifestStamp) -> dict[str, Any]:
+    def summary(self, stamp: ManifestStamp, val: int | None = None) -> dict[str, Any]:
         """What the dataset keeps: the counts, the first rows lacking each field some rows lack, the
         images' shorter sides (`sides`, {"64": 120}: JSON keys are text), and the manifest's stamp they
         describe (a manifest edited since is counted again). With too many fields to count, only that
         (`overflow`) and the sides: the fields are unknown, and known to be, so nothing counts the
         manifest again."""
         sides = {str(k): v for k, v in sorted(self.sides.items())}
+        val = self.val if val is None else val  # ingestion's split, given once made
+        splits = {"train": self.rows - val, "val": val}
         if self.overflow:
-            return {"rows": self.rows, "overflow": True, "sides": sides, **stamp.as_meta()}
+            return {"rows": self.rows, "overflow": True, "sides": sides, "splits": splits, **stamp.as_meta()}
         lacking = {k: v for k, v in sorted(self.lacking.items()) if v and self.filled[k] < self.rows}
         return {"rows": self.rows, "filled": dict(sorted(self.filled.items())), "lacking": lacking,
-                "sides": sides, **stamp.as_meta()}
+                "sides": sides, "splits": splits, **stamp.as_meta()}
 
 
 def unreadable_summary(stamp: ManifestStamp) -> dict[str, Any]:
@@ -144,28 +149,34 @@ def unreadable_summary(stamp: ManifestStamp) -> dict[str, Any]:
 def describes(summary: Any, stamp: ManifestStamp) -> bool:
     """Whether `summary` (what a dataset stored, `Dataset.meta["fields"]`) counts the manifest as it is
     now: well formed, and counted at its present stamp (a manifest edited since, a summary stored
-    with its size alone, or one stored before the images' sides were counted, is counted again)."""
+    with its size alone, or one stored before the images' sides or the splits were counted, is counted
+    again: that count also finds a manifest edited by hand before the splits were counted)."""
     if not isinstance(summary, Mapping) or any(summary.get(k) != v for k, v in stamp.as_meta().items()):
         return False
     if summary.get("unreadable") is True:
         return isinstance(summary.get("rows"), int)
-    if not isinstance(summary.get("rows"), int) or not isinstance(summary.get("sides"), Mapping):
+    if not isinstance(summary.get("rows"), int) or not all(
+            isinstance(summary.get(k), Mapping) for k in ("sides", "splits")):
         return False
     return summary.get("overflow") is True or isinstance(summary.get("filled"), Mapping)
 
 
 def count_manifest(manifest: Path) -> dict[str, Any] | None:
     """The summary ingestion stores (`FieldTally.summary`), counted over every row of an existing
-    manifest: for a dataset ingested before the counts were stored, or whose manifest changed since.
+    manifest, with the SHA-256 of its bytes (`sha256`: the dataset's version, as ingestion computes
+    it): for a dataset ingested before the counts were stored, or whose manifest changed since.
     None when a row is not a JSON object (the recipe's full data check names it).
 
     Raises:
         OSError, UnicodeDecodeError: the manifest cannot be read.
     """
     tally = FieldTally()
-    with open(manifest, encoding="utf-8") as fh:
+    digest = hashlib.sha256()
+    with open(manifest, "rb") as fh:
         stamp = ManifestStamp.of(os.fstat(fh.fileno()))  # what is counted: a manifest edited meanwhile no longer matches
-        for line in fh:
+        for raw in fh:
+            digest.update(raw)
+            line = raw.decode("utf-8")
             if not line.strip():
                 continue
             try:
@@ -175,4 +186,4 @@ def count_manifest(manifest: Path) -> dict[str, Any] | None:
             if not isinstance(row, dict):
                 return None
             tally.add(row)
-    return tally.summary(stamp)
+    return {**tally.summary(stamp), "sha256": digest.hexdigest()}

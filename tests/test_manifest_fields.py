@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -21,7 +22,8 @@ def test_counts_name_the_first_rows_without_a_field_even_before_it_first_appears
                        "lacking": {"caption": ["0.png", "1.png", "4.png", "5.png", "6.png"],
                                    "label": ["t.csv:2"], "n": ["0.png", "1.png", "2.png", "3.png", "4.png"],
                                    "path": ["0.png", "1.png", "2.png", "3.png", "4.png"]},
-                       "sides": {}, "manifest_bytes": 123, "manifest_mtime_ns": STAMP.mtime_ns}
+                       "sides": {}, "splits": {"train": 13, "val": 0}, "manifest_bytes": 123,
+                       "manifest_mtime_ns": STAMP.mtime_ns}
     assert describes(summary, STAMP)
     assert not describes(summary, ManifestStamp(124, STAMP.mtime_ns))  # the manifest changed since: counted again
     assert not describes(summary, ManifestStamp(123, STAMP.mtime_ns + 1))  # edited, its size kept: counted again
@@ -34,13 +36,16 @@ def test_counts_name_the_first_rows_without_a_field_even_before_it_first_appears
 def test_too_many_fields_are_stored_as_such_and_a_manifest_is_counted_to_its_end(tmp_path: Path) -> None:
     tally = FieldTally()
     tally.add({"record": {f"k{i}": 1 for i in range(300)}})
-    assert tally.overflow and tally.summary(STAMP) == {"rows": 1, "overflow": True, "sides": {}, **STAMP.as_meta()}
+    assert tally.overflow and tally.summary(STAMP) == {"rows": 1, "overflow": True, "sides": {},
+                                                       "splits": {"train": 1, "val": 0}, **STAMP.as_meta()}
     assert describes(tally.summary(STAMP), STAMP)  # stored: known to be uncountable, so not counted again
     manifest = tmp_path / "manifest.jsonl"
-    manifest.write_text("".join(json.dumps({"record": {"text": "t", "label": i or ""}}) + "\n" for i in range(3000)))
+    manifest.write_text("".join(json.dumps({"split": "val" if i % 10 == 3 else "train",
+                                            "record": {"text": "t", "label": i or ""}}) + "\n" for i in range(3000)))
     counted = count_manifest(manifest)
     assert counted == {"rows": 3000, "filled": {"label": 2999, "text": 3000}, "lacking": {"label": ["row 1"]},
-                       "sides": {}, **ManifestStamp.of(manifest.stat()).as_meta()}
+                       "sides": {}, "splits": {"train": 2700, "val": 300}, **ManifestStamp.of(manifest.stat()).as_meta(),
+                       "sha256": hashlib.sha256(manifest.read_bytes()).hexdigest()}  # the dataset's version
     assert describes(counted, ManifestStamp.of(manifest.stat()))
     manifest.write_text('{"record": {"text": "t"}}\nnot json\n')
     assert count_manifest(manifest) is None  # the recipe's full data check names the line
@@ -58,6 +63,7 @@ def test_images_shorter_sides_are_counted_from_the_rows_sizes(tmp_path: Path) ->
     assert describes(summary, STAMP)
     before = {k: v for k, v in summary.items() if k != "sides"}  # stored before the sides were counted
     assert not describes(before, STAMP)
+    assert not describes({k: v for k, v in summary.items() if k != "splits"}, STAMP)  # or the splits
     assert not describes({**before, "overflow": True}, STAMP)
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text(json.dumps({"path": "a.png", "width": 640, "height": 480}) + "\n")

@@ -257,23 +257,33 @@ class DatasetsView(DatasetIngestion, DatasetActions, BaseView):
         self._load_report_and_card(dataset)
 
     def _load_report_and_card(self, dataset: Dataset) -> None:
-        def read(_ctx: TaskContext) -> tuple[dict[str, Any], list[tuple[Any, ...]], str]:
-            from spark_trainer.ingest import read_report
-            from spark_trainer.ingest.browse import read_card, report_rows
+        store = self.store
 
-            report = read_report(Path(dataset.path))
-            return report, report_rows(report), read_card(dataset.path)  # rows here: one per duplicate
+        def read(_ctx: TaskContext) -> tuple[Dataset, dict[str, Any], list[tuple[Any, ...]], str]:
+            from spark_trainer.ingest import read_report
+            from spark_trainer.ingest.browse import noted_card, read_card, report_rows, with_note
+            from spark_trainer.store.dataset_counts import current, edited_note
+
+            now = current(store, dataset)  # a manifest edited by hand since: counted again, once per edit
+            note = edited_note(now)
+            report = with_note(read_report(Path(dataset.path)), note)
+            return now, report, report_rows(report), noted_card(read_card(dataset.path), note)  # rows: one per duplicate
 
         task = Task(read, owner=self, name="dataset report")
         task.signals.succeeded.connect(lambda result: self._show_report_and_card(dataset, *result))
         task.signals.failed.connect(lambda message, _e: self.card.setPlainText(f"Cannot read the dataset: {message}"))
         self.ctx.tasks.start(task, self.ctx.pool)
 
-    def _show_report_and_card(self, dataset: Dataset, report: dict[str, Any], rows: list[tuple[Any, ...]],
-                              card: str) -> None:
+    def _show_report_and_card(self, dataset: Dataset, now: Dataset, report: dict[str, Any],
+                              rows: list[tuple[Any, ...]], card: str) -> None:
+        if now != dataset:  # its manifest was edited by hand: every view of it hears the counts it has now
+            self.ctx.model.datasets.apply_written(now)
         current = self.selected_dataset()
         if current is None or current.id != dataset.id:
             return
+        if (now.num_items, now.version) != (dataset.num_items, dataset.version):
+            self.preview.show_dataset(now)  # its pages end where the manifest ends now
+        dataset = now
         self.report.show_report(report, f"Dataset {dataset.name}", rows)
         # Notes count too: "Report (0)" over a note that 1 of 8 images has no caption read as all clear.
         notes = len(report.get("notes") or [])

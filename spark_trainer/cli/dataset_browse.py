@@ -8,7 +8,7 @@ from typing import Any
 
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import non_negative_int, positive_int, table
-from spark_trainer.store import datasets
+from spark_trainer.store import dataset_counts, datasets
 
 CELL_CHARS = 80  # a text cell shown in a terminal table; --json has the rows whole
 
@@ -43,7 +43,7 @@ def cmd_rows(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.ingest import read_manifest
     from spark_trainer.ingest.browse import preview_columns
 
-    dataset = datasets.get(ctx.store, args.dataset, args.project)
+    dataset = dataset_counts.current(ctx.store, datasets.get(ctx.store, args.dataset, args.project))
     found = read_manifest(Path(dataset.path), args.offset, args.limit)
     headers, cells = preview_columns(dataset.kind, found)
     shown = [tuple(_short(c) for c in row) for row in cells]
@@ -62,10 +62,10 @@ def cmd_rows(ctx: Context, args: argparse.Namespace) -> Result:
 
 def cmd_report(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.ingest import read_report
-    from spark_trainer.ingest.browse import nothing_rejected, report_rows, report_summary
+    from spark_trainer.ingest.browse import nothing_rejected, report_rows, report_summary, with_note
 
-    dataset = datasets.get(ctx.store, args.dataset, args.project)
-    report = read_report(Path(dataset.path))
+    dataset = dataset_counts.current(ctx.store, datasets.get(ctx.store, args.dataset, args.project))
+    report = with_note(read_report(Path(dataset.path)), dataset_counts.edited_note(dataset))
     lines = [report_summary(report), *(report.get("notes") or [])]
     rows = report_rows(report)
     listed = table(["", "source", "line", "reason"], rows,
@@ -74,10 +74,10 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def cmd_card(ctx: Context, args: argparse.Namespace) -> Result:
-    from spark_trainer.ingest.browse import CARD, read_card
+    from spark_trainer.ingest.browse import CARD, noted_card, read_card
 
-    dataset = datasets.get(ctx.store, args.dataset, args.project)
-    text = read_card(dataset.path)
+    dataset = dataset_counts.current(ctx.store, datasets.get(ctx.store, args.dataset, args.project))
+    text = noted_card(read_card(dataset.path), dataset_counts.edited_note(dataset))
     if not text:
         ctx.info(f"dataset {dataset.name!r} has no card ({Path(dataset.path) / CARD} is missing)")
     return Result({"dataset": dataset.id, "card": text}, text.rstrip("\n"))

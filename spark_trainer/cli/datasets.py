@@ -9,7 +9,7 @@ from spark_trainer.cli.confirm import ASKS, add_yes, declined
 from spark_trainer.cli.context import Context, Result
 from spark_trainer.cli.format import fields, human_bytes, table
 from spark_trainer.cli.ingest import register_dataset_actions
-from spark_trainer.store import datasets
+from spark_trainer.store import dataset_counts, datasets
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse._SubParsersAction:
@@ -52,16 +52,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def dataset_text(d: datasets.Dataset) -> str:
+    edited = dataset_counts.edited_note(d)
     return fields(
         [("id", d.id), ("name", d.name), ("project", d.project), ("kind", d.kind), ("version", d.version or "-"),
          ("items", d.num_items), ("train / val", f"{d.num_train} / {d.num_val}"),
          ("rejected", d.num_rejected), ("duplicates", d.num_duplicates), ("size", human_bytes(d.size_bytes)),
-         ("path", d.path), ("created", d.created_at)]
+         ("path", d.path), ("created", d.created_at), *([("edited", edited)] if edited else [])]
     )
 
 
 def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
-    items = datasets.list_all(ctx.store, args.project)
+    items = [dataset_counts.current(ctx.store, d) for d in datasets.list_all(ctx.store, args.project)]
     rows = [(d.id, d.project, d.name, d.kind, d.num_items, d.num_rejected, human_bytes(d.size_bytes),
              d.version[:12] or "-") for d in items]
     return Result(items, table(["id", "project", "name", "kind", "items", "rejected", "size", "version"], rows,
@@ -71,7 +72,7 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
-    dataset = datasets.get(ctx.store, args.dataset, args.project)
+    dataset = dataset_counts.current(ctx.store, datasets.get(ctx.store, args.dataset, args.project))
     return Result(dataset, dataset_text(dataset))
 
 

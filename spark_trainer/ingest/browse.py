@@ -62,6 +62,17 @@ def report_summary(report: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def with_note(report: dict[str, Any], note: str | None) -> dict[str, Any]:
+    """`report` with `note` first among its notes (a manifest edited by hand since ingestion:
+    `store.dataset_counts.edited_note`); the report file is ingestion's and stays as it was."""
+    return {**report, "notes": [note, *(report.get("notes") or [])]} if note else report
+
+
+def noted_card(card: str, note: str | None) -> str:
+    """The card's markdown, under `note` when there is one: the card gives ingestion's counts."""
+    return f"> **Note:** {note}.\n\n{card}" if note and card else card
+
+
 def nothing_rejected(report: dict[str, Any]) -> str:
     """What the Report tab and `dataset report` say where no item was rejected or a duplicate. With
     notes it does not say every file passed: a note (images without a caption...) is something to

@@ -251,7 +251,8 @@ class DatasetBuilder:
             if self._rows is not None:
                 self._rows.close()
             version = _write_manifest(staging / MANIFEST, staging / ROWS, self.items)
-            fields = self.fields.summary(ManifestStamp.of((staging / MANIFEST).stat()))
+            stamp = ManifestStamp.of((staging / MANIFEST).stat())  # counts and version, as a recount stores them
+            fields = self.fields.summary(stamp, val=self.report.val) | {"sha256": version}
             (staging / ROWS).unlink()
             twin = next((d for d in datasets.list_all(store, project) if d.version == version), None)
             if twin is not None:  # the same file ingested twice: say so rather than keep two silently

@@ -18,8 +18,10 @@ def data_advice(store: Store, config: ExperimentConfig, dataset: Dataset, base_m
     the facts stored with the dataset; `base_model` is its folder ("" or a name: not looked at)."""
     from spark_trainer.recipes import get_recipe
     from spark_trainer.recipes.fit import dataset_facts
+    from spark_trainer.store.dataset_counts import current
 
     model = Path(base_model) if base_model and Path(base_model).is_dir() else None
+    dataset = current(store, dataset)  # a manifest edited by hand since ingestion: its training items now
     said = get_recipe(config.recipe).advice(dataset_facts(store, dataset), config.recipe_config, model)
     return ([said] if said else []) + settings_advice(config, dataset.num_train)
 

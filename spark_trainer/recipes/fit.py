@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spark_trainer.errors import StoreError
-from spark_trainer.manifest_fields import ManifestStamp, count_manifest, describes, unreadable_summary
-from spark_trainer.store import datasets
+from spark_trainer.store import dataset_counts
 from spark_trainer.store.store import Store
 
 MANIFEST = "manifest.jsonl"
@@ -124,37 +122,9 @@ def _sides(sides: dict[int, int] | None) -> tuple[tuple[int, int], ...]:
 def dataset_facts(store: Store, dataset: Any) -> DataFacts:
     """The facts of a stored dataset (a `store.entities.Dataset`), from the counts stored with it.
     A dataset without them (ingested before they were stored) or whose manifest changed since is
-    counted once and the counts stored with it (`datasets.swap_meta`): reads the whole manifest
+    counted once and the counts stored with it (`dataset_counts.counted`): reads the whole manifest
     then, so the GUI asks this on a pool thread."""
-    manifest = Path(dataset.path) / MANIFEST
-    try:
-        stamp = ManifestStamp.of(manifest.stat())
-    except OSError:
-        return DataFacts(dataset.kind)
-    summary = (dataset.meta or {}).get("fields")
-    if not describes(summary, stamp):
-        summary = _count_once(store, dataset, manifest, stamp)
-    return facts_of(dataset.kind, summary)
-
-
-def _count_once(store: Store, dataset: Any, manifest: Path, stamp: ManifestStamp) -> Any:
-    """The stored counts if another check counted the manifest since `dataset` was read, else the
-    manifest counted now and stored (None when it cannot be read). A manifest with a row that is not
-    a JSON object stores a marker instead (`unreadable_summary`), so it too is read once per edit."""
-    stored = (datasets.meta_of(store, dataset.id) or {}).get("fields")
-    if describes(stored, stamp):
-        return stored
-    try:
-        counted = count_manifest(manifest)
-    except (OSError, UnicodeDecodeError):
-        return None
-    if counted is None:
-        counted = unreadable_summary(stamp)
-    try:
-        datasets.swap_meta(store, dataset.id, "fields", counted, expected=stored, path=str(dataset.path))
-    except StoreError:  # locked, a full disk, a read-only database: this is a read, and its answer stands
-        pass  # the counts are right all the same; the next check counts again and stores them then
-    return counted
+    return facts_of(dataset.kind, dataset_counts.counted(store, dataset))
 
 
 def missing_field(facts: DataFacts, setting: str, column: str) -> str | None:

@@ -286,19 +286,6 @@ def meta_of(store: Store, dataset_id: int) -> dict[str, Any] | None:
         return None if row is None else dict(row.meta or {})
 
 
-def swap_meta(store: Store, dataset_id: int, key: str, new: Any, *, expected: Any, path: str) -> bool:
-    """Set `meta[key]` to `new` if it still holds `expected` and the dataset is still at `path`: a
-    compare-and-set for what is computed from the dataset's files outside the transaction (its
-    manifest's per-field counts), so a value another writer stored meanwhile is never overwritten
-    with an older one. True when written."""
-    with store.write() as session:  # BEGIN IMMEDIATE: the check and the write see no other writer between them
-        row = session.get(DatasetRow, dataset_id)
-        if row is None or row.path != path or (row.meta or {}).get(key) != expected:
-            return False
-        row.meta = {**(row.meta or {}), key: new}  # a new dict: the JSON column sees the change
-        return True
-
-
 def list_all(store: Store, project: str | int | None = None) -> list[Dataset]:
     with store.read() as session:
         query = select(DatasetRow, ProjectRow.name).join(ProjectRow).order_by(DatasetRow.id)

@@ -12,7 +12,7 @@ from PIL import Image
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.recipes.fit import DataFacts, dataset_facts
 from spark_trainer.recipes.registry import get_recipe
-from spark_trainer.store import datasets, projects
+from spark_trainer.store import dataset_counts, datasets, projects
 
 
 def test_facts_count_every_row_at_ingestion(store, tmp_path: Path) -> None:
@@ -199,11 +199,11 @@ def _forget_counts(store, dataset_id: int) -> None:
 
 def _counting(monkeypatch) -> list[Path]:
     """The manifests `dataset_facts` counts, in order."""
-    from spark_trainer.recipes import fit
+    from spark_trainer.store import dataset_counts
 
     counted: list[Path] = []
-    real = fit.count_manifest
-    monkeypatch.setattr(fit, "count_manifest", lambda manifest: counted.append(manifest) or real(manifest))
+    real = dataset_counts.count_manifest
+    monkeypatch.setattr(dataset_counts, "count_manifest", lambda manifest: counted.append(manifest) or real(manifest))
     return counted
 
 
@@ -264,21 +264,10 @@ def test_counts_that_cannot_be_stored_still_answer_the_check(store, tmp_path, mo
     def full_disk(*_args, **_kwargs):
         raise StoreDiskFull("disk full at the home: 0 B free; the database could not be written")
 
-    monkeypatch.setattr(datasets, "swap_meta", full_disk)
+    monkeypatch.setattr(dataset_counts, "store_count", full_disk)
     facts = dataset_facts(store, datasets.get(store, full.id))
     assert facts.rows == 6 and facts.count("caption") == 5
     assert "fields" not in datasets.get(store, full.id).meta  # not stored: counted again next time
-
-
-def test_counts_stored_meanwhile_by_another_writer_are_not_overwritten(store, tmp_path) -> None:
-    projects.create(store, "p")
-    full = ingest_paths(store, [_images(tmp_path / "full", 4, 4)], project="p").dataset
-    newer = {**full.meta["fields"], "rows": 99}  # what another process stored after this one looked
-    assert not datasets.swap_meta(store, full.id, "fields", newer, expected=None, path=full.path)
-    assert datasets.get(store, full.id).meta["fields"] == full.meta["fields"]
-    assert not datasets.swap_meta(store, full.id, "fields", newer, expected=full.meta["fields"], path="/elsewhere")
-    assert datasets.swap_meta(store, full.id, "fields", newer, expected=full.meta["fields"], path=full.path)
-    assert datasets.get(store, full.id).meta == {**full.meta, "fields": newer}  # the rest of meta kept
 
 
 def test_a_big_old_dataset_is_counted_to_its_last_row(store, tmp_path, monkeypatch) -> None:

@@ -331,3 +331,19 @@ def test_add_files_keeps_the_view_on_its_project_and_says_the_dataset_was_create
     assert window.ctx.current_project == walk.id and view.project_id() == walk.id
     assert "created" in view.banner.text() and view.banner.isVisible()
     assert [row[0] for row in view.row_texts()] == ["support"]
+
+
+def test_a_manifest_cut_by_hand_shows_its_rows_now_and_says_it_was_edited(qtbot, store, ctx, tmp_path: Path):
+    # The table, the Preview's pager and the settings advice counted the ingested rows of a manifest
+    # cut by hand in the data home, while runs trained on what was left.
+    projects.create(store, "demo")
+    support = ingest_paths(store, [write_text_dataset(tmp_path / "support", n_good=12)], project="demo").dataset
+    manifest = Path(support.path) / "manifest.jsonl"
+    manifest.write_text("".join(manifest.read_text().splitlines(keepends=True)[:5]))
+    view = shown_view(qtbot, store, ctx)
+    qtbot.waitUntil(lambda: view.row_texts() and view.row_texts()[0][2] == "5", timeout=10_000)
+    qtbot.waitUntil(lambda: "Rows 1–5 of 5" == view.preview.pager.position.text(), timeout=10_000)
+    assert view.report.notes.text().startswith("manifest.jsonl was edited outside the app since ingestion: runs "
+                                               "train on its 5 items"), view.report.notes.text()
+    assert view.card.toPlainText().startswith("Note: manifest.jsonl was edited"), view.card.toPlainText()[:200]
+    assert ctx.model.datasets.get(support.id).num_items == 5

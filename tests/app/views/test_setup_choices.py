@@ -158,7 +158,7 @@ def test_images_whose_later_rows_lack_captions_are_greyed_with_counts_and_old_da
 
     from app.views.experiment_setup_view import ExperimentSetupView
     from spark_trainer.recipes import fit
-    from spark_trainer.store import datasets
+    from spark_trainer.store import dataset_counts, datasets
     from spark_trainer.store.models import DatasetRow
 
     projects.create(store, "p")
@@ -171,7 +171,7 @@ def test_images_whose_later_rows_lack_captions_are_greyed_with_counts_and_old_da
             row = session.get(DatasetRow, dataset.id)
             row.meta = {k: v for k, v in row.meta.items() if k != "fields"}
     counted: list[tuple[str, bool]] = []  # (the dataset folder counted, on the GUI thread?)
-    real_count, real_facts = fit.count_manifest, fit.dataset_facts
+    real_count, real_facts = dataset_counts.count_manifest, fit.dataset_facts
     asked_on_gui: list[str] = []
 
     def count(manifest):
@@ -183,7 +183,7 @@ def test_images_whose_later_rows_lack_captions_are_greyed_with_counts_and_old_da
             asked_on_gui.append(ds.name)
         return real_facts(store_, ds)
 
-    monkeypatch.setattr(fit, "count_manifest", count)
+    monkeypatch.setattr(dataset_counts, "count_manifest", count)
     monkeypatch.setattr("app.views.setup_choices.dataset_facts", facts)
     sync_model(qtbot, ctx)
     view = ExperimentSetupView(store, ctx)
