@@ -72,6 +72,14 @@ def _non_finite(weights: dict[str, Any]) -> list[str]:
     return found
 
 
+def cpu_group() -> Any:
+    """A gloo (CPU) process group of every process, for small host values no GPU work need wait for.
+    Collective: every process makes it, at the same point of its run."""
+    import torch.distributed as dist
+
+    return dist.new_group(backend="gloo")
+
+
 class SideWork:
     """Evaluation, samples, checkpoints and commands: the loop's side work, kept out of its body."""
 
@@ -95,6 +103,7 @@ class SideWork:
         # The floating buffers finite at the start (BatchNorm's statistics...): a skipped step and the
         # final save must find them still finite (a mask buffer holding -inf on purpose is not watched).
         self.watched_buffers = steps.finite_buffers(accelerator.unwrap_model(model, keep_torch_compile=False))
+        self.stop_group = cpu_group() if accelerator.num_processes > 1 else None  # see agreed_stop
 
     def _eval_indices(self) -> list[int]:
         """This process's share of the validation rows, capped by `eval.max_batches`."""
@@ -232,14 +241,20 @@ class SideWork:
         return {"prompt": sample.prompt, "caption": sample.caption, "image": name}
 
     def agreed_stop(self, commands: Commands) -> str | None:
-        import torch
+        """The stop this step ends the run with, the same on every process (each asks once a step).
 
+        The flag goes over a CPU group (`stop_group`): reduced on the GPUs' group it was a GPU tensor,
+        and reading it back made every process wait each step until its GPU had run every step queued,
+        so a multi-GPU run gained nothing from queuing a step before the last one is read back."""
         stop = commands.stop_requested
-        if self.acc.num_processes > 1:  # every process must stop at the same step
-            flag = torch.tensor([0 if stop is None else (1 if stop.value == "cancel" else 2)], device=self.acc.device)
-            value = int(self.acc.reduce(flag, "max"))
-            return {0: None, 1: "cancel", 2: "pause"}[value]
-        return None if stop is None else stop.value
+        if self.stop_group is None:
+            return None if stop is None else stop.value
+        import torch
+        import torch.distributed as dist
+
+        flag = torch.tensor([0 if stop is None else (1 if stop.value == "cancel" else 2)], dtype=torch.int32)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self.stop_group)
+        return {0: None, 1: "cancel", 2: "pause"}[int(flag)]
 
     def save(self, step: int, metric: float | None, best: float | None, without_gain: int) -> Path | None:
         self.acc.wait_for_everyone()

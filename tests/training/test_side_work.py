@@ -1,9 +1,11 @@
-"""The engine's side writes (samples, evaluation reports) on a full disk (a real tmpfs, needs root):
-one DiskFull naming the file, nothing half-written left behind, the checkpoints as they were."""
+"""The engine's side work: its writes (samples, evaluation reports) on a full disk (a real tmpfs, needs
+root): one DiskFull naming the file, nothing half-written left behind, the checkpoints as they were; and
+the stop every process of a run agrees on."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -118,3 +120,35 @@ def test_a_read_only_disk_while_saving_final_is_one_io_error_line(tiny_model, co
         run_training(config, data_path=counting_data, run_dir=tmp_path / "run2", reporter=RecordingReporter(Commands()),
                      commands=Commands())
     assert not (tmp_path / "run2" / ".staging-final").exists()
+
+
+def _agree(rank: int, world: int, init: str, heard: list[str | None], out: str) -> None:
+    """One process of `_agree`'s group: what `agreed_stop` says when this one heard `heard[rank]`."""
+    import torch.distributed as dist
+
+    from spark_trainer.training.reporting import StopKind
+    from spark_trainer.training.side_work import SideWork, cpu_group
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        work = SimpleNamespace(stop_group=cpu_group())
+        said = []
+        for kind in heard:  # one step each: process 0 hears nothing, the others what `heard` says
+            commands = Commands()
+            if rank and kind is not None:
+                commands.request_stop(StopKind(kind))
+            said.append(SideWork.agreed_stop(work, commands))
+        Path(out, f"rank{rank}").write_text(repr(said))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_every_process_stops_at_the_step_any_of_them_heard_a_stop_on_a_cpu_group(tmp_path: Path) -> None:
+    """The flag went over the GPUs' group as a GPU tensor, and reading it back each step made every
+    process wait for its GPU to finish every queued step. It goes over a gloo group of host tensors now;
+    the stop any process heard still ends the step on all of them (a pause over a cancel, as before)."""
+    import torch.multiprocessing as mp
+
+    heard = [None, "cancel", "pause"]
+    mp.spawn(_agree, args=(2, f"file://{tmp_path / 'rendezvous'}", heard, str(tmp_path)), nprocs=2, join=True)
+    assert [(tmp_path / f"rank{r}").read_text() for r in (0, 1)] == [repr(heard)] * 2
