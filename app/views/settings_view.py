@@ -7,8 +7,6 @@ database); keyring calls run off the GUI thread because some backends talk to a 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QTimer
@@ -18,33 +16,25 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
-from app import file_dialogs
 from app.context import AppContext
 from app.forms.cells import scrolled_column
 from app.forms.labels import label_all_inputs
-from app.relaunch import env_home_line
 from app.theme import current as current_theme
 from app.views.base import BaseView
+from app.views.settings_home import HomeSettingsMixin
 from app.views.settings_token import TokenSettingsMixin
 from app.wheel_guard import guard_wheel
 from app.workers import Task, pending
-from spark_trainer import home_record
-from spark_trainer.errors import SparkError
-from spark_trainer.paths import HOME_ENV, DataHome
 from spark_trainer.store import settings
 from spark_trainer.store.store import Store
 from spark_trainer.themes import THEMES
 
-HOME_NOTE = "The database, datasets, runs, models and exports live here."
 # The timers of the "Stalled runs and idle models" group: setting, label, what it does.
 WATCH_FIELDS = (
     ("heartbeat_timeout_seconds", "Stalled after no heartbeat for",
@@ -57,7 +47,7 @@ WATCH_FIELDS = (
 )
 
 
-class SettingsView(TokenSettingsMixin, BaseView):
+class SettingsView(HomeSettingsMixin, TokenSettingsMixin, BaseView):
     title = "Settings"
 
     def __init__(self, store: Store, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -85,40 +75,6 @@ class SettingsView(TokenSettingsMixin, BaseView):
         self.refresh()
 
     # -- layout -------------------------------------------------------------------------------
-    def _data_home_group(self) -> QGroupBox:
-        group = QGroupBox("Data home")
-        outer = QVBoxLayout(group)
-        form = QFormLayout()
-        outer.addLayout(form)
-        self.home_label = QLabel(str(self.store.home.root))
-        self.home_label.setWordWrap(True)
-        self.change_home = QPushButton("Change…")
-        self.change_home.clicked.connect(self.choose_data_home)
-        self.change_home.setToolTip("Use another data home from the next start (this one stays where it is)")
-        self.move_home = QPushButton("Move data home to…")
-        self.move_home.setToolTip("Move this data home, runs, datasets and all, to another folder or disk")
-        self.move_home.clicked.connect(lambda: self.move_data_home())
-        self.move_dialog = None
-        row = QHBoxLayout()
-        row.addWidget(self.home_label, 1)
-        row.addWidget(self.change_home)
-        row.addWidget(self.move_home)
-        form.addRow("In use", row)
-        self.home_note = QLabel(HOME_NOTE)
-        self.home_note.setObjectName("Muted")
-        self.home_note.setWordWrap(True)
-        # Another home chosen (Change…, or moved here): this window keeps the one it opened until it
-        # restarts there (app.relaunch), which this button does when this start can restart.
-        self.restart_home = QPushButton("Restart at the new home")
-        self.restart_home.clicked.connect(self.restart_at_chosen)
-        self.restart_home.setVisible(False)
-        self.next_home: Path | None = None
-        note_row = QHBoxLayout()
-        note_row.addWidget(self.home_note, 1)
-        note_row.addWidget(self.restart_home)
-        outer.addLayout(note_row)
-        return group
-
     def _runs_group(self) -> QGroupBox:
         group = QGroupBox("Appearance and runs")
         form = QFormLayout(group)
@@ -188,6 +144,7 @@ class SettingsView(TokenSettingsMixin, BaseView):
         poller.poke(catalog=False)
         self._update_gpu_hint()
         self._update_home_note()
+        self.refresh_database_size()
         self.refresh_token_status()
 
     def _on_settings_changed(self, values: dict[str, Any], unusable: dict[str, Any]) -> None:
@@ -248,37 +205,6 @@ class SettingsView(TokenSettingsMixin, BaseView):
             self.gpu_hint.setText("No NVIDIA GPU detected: 'auto' means the CPU on this machine.")
         else:
             self.gpu_hint.setText("Looking for GPUs…")
-
-    def _update_home_note(self) -> None:
-        """Say where the next start goes; when that is another home than this window's, offer the restart."""
-        self.next_home = None
-        self.restart_home.setVisible(False)
-        try:
-            chosen = home_record.read_record().chosen
-        except SparkError as exc:
-            self.home_note.setText(str(exc))
-            return
-        if not chosen or Path(chosen).resolve() == self.store.home.root:
-            self.home_note.setText(f"Set by the {HOME_ENV} environment variable, which wins over the chosen home."
-                                   if os.environ.get(HOME_ENV) else HOME_NOTE)
-            return
-        self.next_home = Path(chosen)
-        if self.ctx.restart is None:
-            self.home_note.setText(f"Set by the {HOME_ENV} environment variable, which wins over the chosen home "
-                                   f"({chosen})." if os.environ.get(HOME_ENV)
-                                   else f"Next start will use {chosen}. Restart SparkTrainer to switch.")
-            return
-        self.home_note.setText(env_home_line(self.next_home) or f"Next start will use {chosen}: restart to switch "
-                               "now (runs training in the background keep training).")
-        self.restart_home.setVisible(True)
-
-    def restart_at_chosen(self) -> None:
-        """Close the app and start it again at the chosen home; if it cannot, one line in the banner."""
-        if self.ctx.restart is None or self.next_home is None:
-            return
-        error = self.ctx.restart(self.next_home)
-        if error is not None:
-            self.banner.show_message(error, "error")
 
     # -- writing ------------------------------------------------------------------------------
     def _save(self, key: str, value: object) -> None:
@@ -358,36 +284,6 @@ class SettingsView(TokenSettingsMixin, BaseView):
         self.default_gpus.setModified(False)
         self._save("default_gpus", text)
 
-    def choose_data_home(self, folder: str | None = None) -> None:
-        if folder is None:
-            folder = file_dialogs.existing_dir(self, "Choose the data home", str(self.store.home.root))
-            if not folder:
-                return
-        try:
-            DataHome(Path(folder).expanduser().resolve()).ensure()
-        except SparkError as exc:
-            self.banner.show_message(str(exc), "error")
-            return
-        try:
-            home_record.set_chosen(Path(folder))  # `spark-trainer` uses it too
-        except (SparkError, OSError) as exc:
-            self.banner.show_message(f"Not saved: {exc}", "error")
-            return
-        self._update_home_note()
-        self.banner.show_message(f"{folder} is now the chosen data home.", "ok")
-
-    def move_data_home(self, folder: str | None = None) -> None:
-        """Ask where to (a new or empty folder; inside a folder holding other things, a SparkTrainer
-        folder in it), then let the move dialog check, confirm and move."""
-        from app.views.move_home_dialog import MoveHomeDialog, destination_for
-
-        if folder is None:
-            folder = file_dialogs.existing_dir(self, "Move the data home to", str(self.store.home.root.parent))
-            if not folder:
-                return
-        self.move_dialog = MoveHomeDialog(self.store, self.ctx, destination_for(Path(folder).expanduser().resolve()),
-                                          self)
-        self.move_dialog.open()
-
     def busy(self) -> bool:
-        return self.saving or self.ctx.model.poller.applied <= self._asked_at or pending(self.token_task)
+        return (self.saving or self.ctx.model.poller.applied <= self._asked_at or pending(self.token_task)
+                or pending(self.database_task))

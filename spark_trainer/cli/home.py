@@ -1,4 +1,5 @@
-"""`home [show|set|new|move]`: which data home the app and this command use, and moving it.
+"""`home [show|set|new|move|compact]`: which data home the app and this command use, moving it, and
+giving its database's unused space back to the disk.
 
 The choice lives in the shared home record (spark_trainer.home_record), so `home set` here and the
 app's Settings choose the same home; a move is spark_trainer.jobs.home_move.
@@ -41,6 +42,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     move.add_argument("dest", metavar="DEST", help="a new or empty folder")
     move.add_argument("--keep-old", action="store_true", help="copy, and keep the old folder as it is")
     move.set_defaults(handler=cmd_move)
+    compact = actions.add_parser("compact", help="give the database's unused space back to the disk (after "
+                                 "deleting runs; no run or evaluation may be running)", parents=[common])
+    compact.set_defaults(handler=cmd_compact)
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
@@ -56,11 +60,14 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
         line = home_record.missing_line(missing, chosen.source)
         data.update(missing=True, error=line)
         return Result(data, fields([("data home", f"{root} ({chosen.why})"), ("missing", line), *left]), exit_code=2)
+    from spark_trainer.jobs.compact import database_size
     from spark_trainer.jobs.home_move import home_summary
 
     data.update(missing=False, **home_summary(ctx.store))
+    database = database_size(ctx.store)
+    data.update(database_bytes=database.file_bytes, database_unused_bytes=database.unused_bytes)
     return Result(data, lambda: fields([
-        ("data home", root), ("why", chosen.why), ("size", human_bytes(data["bytes"])),
+        ("data home", root), ("why", chosen.why), ("size", human_bytes(data["bytes"])), ("database", database.line()),
         ("runs", data["runs"]), ("datasets", data["datasets"]), ("recorded in", data["record"]), *left]))
 
 
@@ -155,3 +162,18 @@ def _progress_printer(ctx: Context):  # noqa: ANN202 - a home_move.Progress
             ctx.info(f"  {percent}%  {human_bytes(done)} of {human_bytes(total)}")
 
     return show
+
+
+def cmd_compact(ctx: Context, args: argparse.Namespace) -> Result:
+    from spark_trainer.jobs.compact import compact
+
+    ctx.info(f"compacting {ctx.store.home.db_path}...")
+    done = compact(ctx.store)
+    before, after = done.before.file_bytes, done.after.file_bytes
+    text = (f"compacted {ctx.store.home.db_path}: {human_bytes(before)} -> {human_bytes(after)} "
+            f"({human_bytes(max(0, before - after))} given back to the disk)")
+    if done.in_log:
+        text += ("; another window or command was reading it, so the database waits in its log (-wal) and "
+                 "shrinks once they stop")
+    return Result({"database": str(ctx.store.home.db_path), "bytes_before": before, "bytes_after": after,
+                   "bytes_given_back": max(0, before - after), "waits_in_log": done.in_log}, text)

@@ -31,7 +31,7 @@ from pathlib import Path
 from spark_trainer import home_record
 from spark_trainer.disk import gb
 from spark_trainer.errors import BadInput, Conflict, DiskFull, OperationFailed, SparkError
-from spark_trainer.jobs import home_dest, home_users
+from spark_trainer.jobs import home_dest, home_users, writers
 from spark_trainer.paths import DB_NAME, HOME_ENV, DataHome, disk_free_bytes
 from spark_trainer.store import partial_copy, presence
 from spark_trainer.store.engine import connect_read_only
@@ -87,27 +87,6 @@ class MoveResult:
     chosen_home: str | None = None  # the chosen home after the move
 
 
-def busy_line(store: Store) -> str | None:
-    """Why the home cannot move now (a run starting/running, an evaluation running), else None."""
-    from spark_trainer.evaluation.jobs import refresh_active
-    from spark_trainer.jobs.reconcile import reconcile
-    from spark_trainer.store import runs
-
-    reconcile(store)  # a run marked running whose worker is gone is interrupted, not in the way
-    active = runs.list_all(store, statuses={RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STALLED})
-    if active:
-        run = active[0]
-        return (f"run {run.id} is {run.status.value}; pause it (spark-trainer run pause {run.id}) or let it finish, "
-                "then move the data home")
-    # Queued ones too: an evaluation is queued until its worker has opened the store (seconds of imports),
-    # and that worker would open the home at its old place. Refreshed: a dead one is failed, not in the way.
-    evaluating = refresh_active(store)
-    if evaluating:
-        return (f"evaluation {evaluating[0].id} of run {evaluating[0].run_id} is running; let it finish, then move "
-                "the data home")
-    return None
-
-
 def plan_move(store: Store, dest: str | os.PathLike[str], *, keep_old: bool = False) -> MovePlan:
     """Check that the home can move to `dest` now; raise one line saying why not."""
     from spark_trainer.store import runs
@@ -118,7 +97,7 @@ def plan_move(store: Store, dest: str | os.PathLike[str], *, keep_old: bool = Fa
         raise BadInput(f"the data home is already at {source}")
     if target.is_relative_to(source):
         raise BadInput(f"{target} is inside the data home {source}; choose a folder outside it")
-    busy = busy_line(store) or home_users.in_use_line(source)
+    busy = writers.busy_line(store) or home_users.in_use_line(source)
     if busy is not None:
         raise Conflict(busy)
     if target.exists() and not target.is_dir():

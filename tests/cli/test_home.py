@@ -175,3 +175,24 @@ def test_a_home_whose_folder_name_is_too_long_for_the_filesystem_is_named_so(cli
                                                f"(choose a shorter folder): {deep}\n")
     doctor = cli("--home", str(deep), "doctor", use_home=False)
     assert "PROBLEM: data home path has a folder name of 300 bytes" in doctor.out, doctor.out
+
+
+def test_home_show_says_what_the_database_holds_unused_and_compact_gives_it_back(cli, store) -> None:
+    from spark_trainer.store import runs
+    from tests.jobs.test_compact import _run_with_metrics
+
+    _run_with_metrics(store, 100)
+    runs.delete(store, _run_with_metrics(store, 30000))
+    shown = cli("home", "show")
+    line = next(x for x in shown.out.splitlines() if x.startswith("database"))
+    assert line.endswith("of it unused (`spark-trainer home compact` gives it back to the disk)"), line
+    data = cli("--json", "home", "show").json()
+    assert data["database_unused_bytes"] > 2**20 and data["database_bytes"] > data["database_unused_bytes"]
+
+    done = cli("home", "compact")
+    assert done.code == 0 and done.err.startswith(f"compacting {store.home.db_path}..."), done
+    assert done.out.startswith(f"compacted {store.home.db_path}: ") and "given back to the disk" in done.out
+    after = cli("--json", "home", "show").json()
+    assert after["database_unused_bytes"] == 0 and after["database_bytes"] < data["database_bytes"]
+    again = cli("--json", "home", "compact").json()
+    assert again["bytes_before"] == after["database_bytes"] and not again["waits_in_log"]
