@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPush
 
 from app import file_dialogs
 from app.relaunch import env_home_line
-from app.workers import Task
+from app.workers import Task, pending
 from spark_trainer import home_record
 from spark_trainer.disk import human_bytes
 from spark_trainer.errors import SparkError
@@ -50,6 +50,7 @@ class HomeSettingsMixin:
         self.compact_button.clicked.connect(lambda: self.compact_database())
         self.compact_button.setEnabled(False)
         self.database_task: Task | None = None
+        self.compact_task: Task | None = None
         database = QHBoxLayout()
         database.addWidget(self.database_size, 1)
         database.addWidget(self.compact_button)
@@ -131,10 +132,13 @@ class HomeSettingsMixin:
                                           self)
         self.move_dialog.open()
 
-    def refresh_database_size(self) -> Task:
-        """Measure the database on the pool: its size, and how much of it deleted runs left unused."""
+    def refresh_database_size(self) -> Task | None:
+        """Measure the database on the pool: its size, and how much of it deleted runs left unused (not
+        while it is being compacted: the compaction measures it when done)."""
         from spark_trainer.jobs.compact import database_size
 
+        if self.compacting:
+            return None
         store = self.store
         task = Task(lambda _ctx: database_size(store), owner=self, name="database size")
         task.signals.succeeded.connect(self._show_database_size)
@@ -153,12 +157,20 @@ class HomeSettingsMixin:
         store = self.store
         task = Task(lambda _ctx: compact(store, app=True), owner=self, name="compact database")
         task.signals.succeeded.connect(self._compacted)
-        task.signals.failed.connect(lambda message, _exc: (
-            self.banner.show_message(f"Not compacted: {message}", "error"), self.refresh_database_size()))
+        task.signals.failed.connect(lambda message, _exc: self._not_compacted(message))
         self.compact_button.setEnabled(False)
         self.database_size.setText("Compacting…")
-        self.database_task = self.ctx.tasks.start(task, self.ctx.pool)
+        self.database_task = self.compact_task = self.ctx.tasks.start(task, self.ctx.pool)
         return task
+
+    @property
+    def compacting(self) -> bool:
+        return pending(self.compact_task)
+
+    def _not_compacted(self, message: str) -> None:
+        self.compact_task = None  # ended: the database is measured again as it is
+        self.banner.show_message(f"Not compacted: {message}", "error")
+        self.refresh_database_size()
 
     def _compacted(self, done: object) -> None:
         before, after = done.before.file_bytes, done.after.file_bytes
