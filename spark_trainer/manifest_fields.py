@@ -139,11 +139,11 @@ class FieldTally:
                 "sides": sides, "splits": splits, **stamp.as_meta()}
 
 
-def unreadable_summary(stamp: ManifestStamp) -> dict[str, Any]:
-    """What a dataset keeps when a manifest row is not a JSON object (`count_manifest` gave None): no
-    counts, known to be none for this version, so the manifest is not read again until it is edited (the
-    recipe's full data check names the row)."""
-    return {"rows": 0, "unreadable": True, **stamp.as_meta()}
+def unreadable_summary(stamp: ManifestStamp, line: int | None = None, why: str = "") -> dict[str, Any]:
+    """What a dataset keeps when a manifest row is not JSON or not a JSON object (`line`, 1-based, and
+    `why`: "is not JSON (...)"): no counts, known to be none for this version, so the manifest is not
+    read again until it is edited; training refuses the same line."""
+    return {"rows": 0, "unreadable": True, "line": line, "why": why, **stamp.as_meta()}
 
 
 def describes(summary: Any, stamp: ManifestStamp) -> bool:
@@ -161,11 +161,12 @@ def describes(summary: Any, stamp: ManifestStamp) -> bool:
     return summary.get("overflow") is True or isinstance(summary.get("filled"), Mapping)
 
 
-def count_manifest(manifest: Path) -> dict[str, Any] | None:
+def count_manifest(manifest: Path) -> dict[str, Any]:
     """The summary ingestion stores (`FieldTally.summary`), counted over every row of an existing
     manifest, with the SHA-256 of its bytes (`sha256`: the dataset's version, as ingestion computes
-    it): for a dataset ingested before the counts were stored, or whose manifest changed since.
-    None when a row is not a JSON object (the recipe's full data check names it).
+    it): for a dataset ingested before the counts were stored, or whose manifest changed since. Blank
+    lines are skipped, as training skips them. A line that is not JSON or not a JSON object gives an
+    `unreadable_summary` naming it.
 
     Raises:
         OSError, UnicodeDecodeError: the manifest cannot be read.
@@ -174,16 +175,16 @@ def count_manifest(manifest: Path) -> dict[str, Any] | None:
     digest = hashlib.sha256()
     with open(manifest, "rb") as fh:
         stamp = ManifestStamp.of(os.fstat(fh.fileno()))  # what is counted: a manifest edited meanwhile no longer matches
-        for raw in fh:
+        for number, raw in enumerate(fh, start=1):
             digest.update(raw)
             line = raw.decode("utf-8")
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError:
-                return None
+            except json.JSONDecodeError as exc:
+                return unreadable_summary(stamp, number, f"is not JSON ({exc.msg})")
             if not isinstance(row, dict):
-                return None
+                return unreadable_summary(stamp, number, "is not a JSON object")
             tally.add(row)
     return {**tally.summary(stamp), "sha256": digest.hexdigest()}

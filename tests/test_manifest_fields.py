@@ -47,8 +47,12 @@ def test_too_many_fields_are_stored_as_such_and_a_manifest_is_counted_to_its_end
                        "sides": {}, "splits": {"train": 2700, "val": 300}, **ManifestStamp.of(manifest.stat()).as_meta(),
                        "sha256": hashlib.sha256(manifest.read_bytes()).hexdigest()}  # the dataset's version
     assert describes(counted, ManifestStamp.of(manifest.stat()))
-    manifest.write_text('{"record": {"text": "t"}}\nnot json\n')
-    assert count_manifest(manifest) is None  # the recipe's full data check names the line
+    manifest.write_text('{"record": {"text": "t"}}\n\nnot json\n')  # a blank line is skipped, as training skips it
+    stamp = ManifestStamp.of(manifest.stat()).as_meta()
+    assert count_manifest(manifest) == {"rows": 0, "unreadable": True, "line": 3,
+                                        "why": "is not JSON (Expecting value)", **stamp}  # training refuses it too
+    manifest.write_text('{"record": {"text": "t"}}\n[1, 2]\n')
+    assert count_manifest(manifest)["line"] == 2 and count_manifest(manifest)["why"] == "is not a JSON object"
 
 
 def test_images_shorter_sides_are_counted_from_the_rows_sizes(tmp_path: Path) -> None:

@@ -127,9 +127,15 @@ class TextPager(QWidget):
         self.next_button.setEnabled(False)
         task = Task(lambda _ctx: (offset, _read_page(dataset.path, offset, PAGE_ROWS)), owner=self, name="preview page")
         task.signals.succeeded.connect(lambda result: self._show(dataset, *result))
-        task.signals.failed.connect(lambda message, _exc: self.position.setText(f"Cannot read rows: {message}"))
+        task.signals.failed.connect(lambda message, _exc: self._failed(dataset, message))
         self.task = self.ctx.tasks.start(task, self.ctx.pool)
         return task
+
+    def _failed(self, dataset: Dataset, message: str) -> None:
+        if dataset is not self.dataset:
+            return  # another dataset was chosen meanwhile
+        self.model.set_rows([], [])  # not the rows of the dataset shown before
+        self.position.setText(f"Cannot read rows: {message}")
 
     def _show(self, dataset: Dataset, offset: int, rows: list[dict[str, Any]]) -> None:
         if dataset is not self.dataset:

@@ -262,10 +262,10 @@ class DatasetsView(DatasetIngestion, DatasetActions, BaseView):
         def read(_ctx: TaskContext) -> tuple[Dataset, dict[str, Any], list[tuple[Any, ...]], str]:
             from spark_trainer.ingest import read_report
             from spark_trainer.ingest.browse import noted_card, read_card, report_rows, with_note
-            from spark_trainer.store.dataset_counts import current, edited_note
+            from spark_trainer.store.dataset_counts import current, manifest_note
 
             now = current(store, dataset)  # a manifest edited by hand since: counted again, once per edit
-            note = edited_note(now)
+            note = manifest_note(now)
             report = with_note(read_report(Path(dataset.path)), note)
             return now, report, report_rows(report), noted_card(read_card(dataset.path), note)  # rows: one per duplicate
 

@@ -65,7 +65,7 @@ def cmd_report(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.ingest.browse import nothing_rejected, report_rows, report_summary, with_note
 
     dataset = dataset_counts.current(ctx.store, datasets.get(ctx.store, args.dataset, args.project))
-    report = with_note(read_report(Path(dataset.path)), dataset_counts.edited_note(dataset))
+    report = with_note(read_report(Path(dataset.path)), dataset_counts.manifest_note(dataset))
     lines = [report_summary(report), *(report.get("notes") or [])]
     rows = report_rows(report)
     listed = table(["", "source", "line", "reason"], rows,
@@ -77,7 +77,7 @@ def cmd_card(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.ingest.browse import CARD, noted_card, read_card
 
     dataset = dataset_counts.current(ctx.store, datasets.get(ctx.store, args.dataset, args.project))
-    text = noted_card(read_card(dataset.path), dataset_counts.edited_note(dataset))
+    text = noted_card(read_card(dataset.path), dataset_counts.manifest_note(dataset))
     if not text:
         ctx.info(f"dataset {dataset.name!r} has no card ({Path(dataset.path) / CARD} is missing)")
     return Result({"dataset": dataset.id, "card": text}, text.rstrip("\n"))

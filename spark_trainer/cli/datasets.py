@@ -52,12 +52,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def dataset_text(d: datasets.Dataset) -> str:
-    edited = dataset_counts.edited_note(d)
+    note = dataset_counts.manifest_note(d)
     return fields(
         [("id", d.id), ("name", d.name), ("project", d.project), ("kind", d.kind), ("version", d.version or "-"),
          ("items", d.num_items), ("train / val", f"{d.num_train} / {d.num_val}"),
          ("rejected", d.num_rejected), ("duplicates", d.num_duplicates), ("size", human_bytes(d.size_bytes)),
-         ("path", d.path), ("created", d.created_at), *([("edited", edited)] if edited else [])]
+         ("path", d.path), ("created", d.created_at), *([("note", note)] if note else [])]
     )
 
 

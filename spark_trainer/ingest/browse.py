@@ -64,7 +64,7 @@ def report_summary(report: dict[str, Any]) -> str:
 
 def with_note(report: dict[str, Any], note: str | None) -> dict[str, Any]:
     """`report` with `note` first among its notes (a manifest edited by hand since ingestion:
-    `store.dataset_counts.edited_note`); the report file is ingestion's and stays as it was."""
+    `store.dataset_counts.manifest_note`); the report file is ingestion's and stays as it was."""
     return {**report, "notes": [note, *(report.get("notes") or [])]} if note else report
 
 

@@ -102,7 +102,9 @@ def _image_pairs(data_path: Path) -> list[CaptionedImage]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise BadInput(f"{manifest}: line {number} is not JSON ({exc.msg})") from None
-            raw_path = row.get("path") if isinstance(row, dict) else None
+            if not isinstance(row, dict):
+                raise BadInput(f"{manifest}: line {number} is not a JSON object")
+            raw_path = row.get("path")
             if not isinstance(raw_path, str) or Path(raw_path).suffix.lower() not in IMAGE_EXTS:
                 other_kinds += 1
                 continue

@@ -47,8 +47,9 @@ def holds_text_rows(data_path: Path) -> bool:
 def manifest_rows(dataset_dir: Path) -> list[dict[str, Any]]:
     """An ingested image dataset's manifest rows (each with its copied image's `path`, its `label`
     and `split`); what training and evaluation both read."""
-    lines = (Path(dataset_dir) / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    from spark_trainer.training.data import manifest_objects
+
+    return [row for _number, row in manifest_objects(Path(dataset_dir) / "manifest.jsonl")]
 
 
 def read_text_rows(data_path: Path, val_fraction: float) -> tuple[list[TextRow], Path]:

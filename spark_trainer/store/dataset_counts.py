@@ -6,8 +6,9 @@ reads the manifest as it is on disk, so a manifest cut or edited by hand in the 
 on its rows while `dataset show`, the table and the settings advice went on counting the ingested
 ones. A manifest whose stamp changed is counted again, once per edit (`counted`); when its bytes
 changed too, the dataset's counts and version become the manifest's, and `meta["edited"]` keeps what
-ingestion recorded, so every view says the manifest was edited by hand (`edited_note`). Putting the
-ingested bytes back clears it.
+ingestion recorded, so every view says the manifest was edited by hand (`manifest_note`). Putting the
+ingested bytes back clears it. A line training refuses (not JSON, not a JSON object) leaves the last
+counts, and the note names the line.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from spark_trainer.errors import StoreError
-from spark_trainer.manifest_fields import ManifestStamp, count_manifest, describes, unreadable_summary
+from spark_trainer.manifest_fields import ManifestStamp, count_manifest, describes
 from spark_trainer.store import datasets
 from spark_trainer.store.entities import Dataset, utcnow
 from spark_trainer.store.models import DatasetRow
@@ -43,11 +44,9 @@ def counted(store: Store, dataset: Dataset) -> dict[str, Any] | None:
     if describes(stored, stamp):  # another check counted it since `dataset` was read
         return stored
     try:
-        summary = count_manifest(manifest)
+        summary = count_manifest(manifest)  # a line that is not a JSON object: known for this version
     except (OSError, UnicodeDecodeError):
         return None
-    if summary is None:  # a row that is not a JSON object: known for this version, read again once edited
-        summary = unreadable_summary(stamp)
     try:
         store_count(store, dataset.id, summary, expected=stored, path=str(dataset.path))
     except StoreError:  # locked, a full disk, a read-only database: this is a read, and its answer stands
@@ -93,9 +92,17 @@ def store_count(store: Store, dataset_id: int, summary: dict[str, Any], *, expec
         return True
 
 
-def edited_note(dataset: Dataset) -> str | None:
-    """One line for a dataset whose manifest was edited by hand since ingestion, else None."""
-    ingested = (dataset.meta or {}).get(EDITED)
+def manifest_note(dataset: Dataset) -> str | None:
+    """One line for a dataset whose manifest was edited by hand since ingestion (see `current`), or
+    that has a line training refuses; None for a manifest as ingested."""
+    meta = dataset.meta or {}
+    fields = meta.get("fields")
+    if isinstance(fields, dict) and fields.get("unreadable") is True:
+        where = f"line {fields['line']}" if isinstance(fields.get("line"), int) else "a line"
+        why = fields.get("why") or "is not a JSON object"
+        return (f"manifest.jsonl was edited outside the app and its {where} {why}: runs on this dataset fail "
+                "until that line is mended or removed; the counts here are the last ones read")
+    ingested = meta.get(EDITED)
     if not isinstance(ingested, dict):
         return None
     return (f"manifest.jsonl was edited outside the app since ingestion: runs train on its {dataset.num_items:,} "

@@ -46,14 +46,26 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 raise BadInput(f"{path}: line {number} is not JSON ({exc.msg})") from None
 
 
+def manifest_objects(manifest: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) of each non-blank line of a dataset's manifest, read as a stream.
+
+    Raises:
+        BadInput: naming the line that is not JSON, or not a JSON object (a manifest edited by hand).
+    """
+    for number, row in _jsonl_rows(manifest):
+        if not isinstance(row, dict):
+            raise BadInput(f"{manifest}: line {number} is not a JSON object")
+        yield number, row
+
+
 def dataset_records(folder: Path) -> Iterator[Record]:
     """The text records of an ingested dataset folder with the split ingestion gave them, read as a
     stream (the 1M rows of a 1 GB manifest held as records took 2.5 GB)."""
     manifest = Path(folder) / "manifest.jsonl"
     if not manifest.is_file():
         raise BadInput(f"dataset folder {folder} has no manifest.jsonl")
-    for number, row in _jsonl_rows(manifest):
-        if not isinstance(row, dict) or not isinstance(row.get("record"), dict):
+    for number, row in manifest_objects(manifest):
+        if not isinstance(row.get("record"), dict):
             continue  # non-text rows (images, videos) belong to other recipes
         source = str(row.get("source") or f"{manifest.name}:{number}")
         yield Record(row["record"], source, "val" if row.get("split") == "val" else "train")

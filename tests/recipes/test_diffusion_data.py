@@ -85,3 +85,19 @@ def test_text_rows_without_a_caption_column_train_uncaptioned_only_when_the_sett
     assert {item.caption for item in found.items} == {""}
     with pytest.raises(BadInput, match="caption_column 'caption'"):
         read_pairs(rows, "error")
+
+
+def test_a_manifest_line_that_is_not_a_json_object_is_refused_by_its_number(store, tmp_path: Path) -> None:
+    """It was counted among "rows of other kinds" and skipped, unsaid, while the dataset's counts said
+    the manifest could not be read."""
+    import pytest
+
+    from spark_trainer.errors import BadInput
+    from tests.app.gui_assets import write_image_folder
+
+    projects.create(store, "p")
+    dataset = ingest_paths(store, [write_image_folder(tmp_path / "shapes", per_class=2)], project="p").dataset
+    manifest = Path(dataset.path) / "manifest.jsonl"
+    manifest.write_text(manifest.read_text() + "[1, 2]\n")
+    with pytest.raises(BadInput, match=r"manifest.jsonl: line 5 is not a JSON object$"):
+        read_pairs(Path(dataset.path), "empty")

@@ -7,6 +7,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 from spark_trainer.ingest import ingest_paths
 from spark_trainer.store import dataset_counts, datasets, projects
 from spark_trainer.store.datasets import NewDataset
@@ -45,7 +47,7 @@ def test_a_manifest_cut_by_hand_gives_the_dataset_its_counts_and_version(store: 
     edited = now.meta["edited"]
     assert {k: edited[k] for k in ("version", "items", "train", "val")} == {
         "version": ingested.version, "items": 40, "train": ingested.num_train, "val": ingested.num_val}
-    note = dataset_counts.edited_note(now)
+    note = dataset_counts.manifest_note(now)
     assert note.startswith(f"manifest.jsonl was edited outside the app since ingestion: runs train on its "
                            f"{now.num_items} items (train 25, val {now.num_val}); ingestion kept 40 "), note
     assert dataset_counts.current(store, now) == now  # counted once per edit
@@ -58,7 +60,7 @@ def test_a_manifest_cut_by_hand_gives_the_dataset_its_counts_and_version(store: 
     back = dataset_counts.current(store, again)
     assert (back.num_items, back.num_train, back.num_val, back.version) == (
         40, ingested.num_train, ingested.num_val, ingested.version)
-    assert "edited" not in back.meta and dataset_counts.edited_note(back) is None
+    assert "edited" not in back.meta and dataset_counts.manifest_note(back) is None
 
 
 def test_a_manifest_counted_again_unchanged_is_not_called_edited(store: Store, tmp_path: Path) -> None:
@@ -77,15 +79,29 @@ def test_a_manifest_counted_again_unchanged_is_not_called_edited(store: Store, t
         12, ingested.num_train, ingested.num_val, ingested.version)
 
 
-def test_an_unreadable_or_missing_manifest_keeps_the_recorded_counts(store: Store, tmp_path: Path) -> None:
+def test_a_line_training_refuses_keeps_the_last_counts_and_the_note_names_it(store: Store, tmp_path: Path) -> None:
+    """A line that is not a JSON object kept the counts of an earlier version, unsaid, while training
+    skipped it without a word (it refuses it now, naming the line)."""
+    from spark_trainer.errors import BadInput
+    from spark_trainer.training.data import dataset_records
+
     ingested = _text_dataset(store, tmp_path, rows=10)
     manifest = _manifest(ingested)
-    manifest.write_bytes(manifest.read_bytes() + b"[1, 2]\n")  # the recipe's full data check names the row
+    original = manifest.read_bytes()
+    manifest.write_bytes(original + b"[1, 2]\n")
     now = dataset_counts.current(store, ingested)
     assert (now.num_items, now.version) == (10, ingested.version) and "edited" not in now.meta
     assert now.meta["fields"]["unreadable"] is True
+    assert dataset_counts.manifest_note(now) == (
+        "manifest.jsonl was edited outside the app and its line 11 is not a JSON object: runs on this dataset "
+        "fail until that line is mended or removed; the counts here are the last ones read")
+    with pytest.raises(BadInput, match=r"manifest.jsonl: line 11 is not a JSON object$"):
+        list(dataset_records(Path(ingested.path)))
+    manifest.write_bytes(original + b"\n")  # an editor's blank last line: counted as training reads it
+    mended = dataset_counts.current(store, now)
+    assert mended.num_items == 10 and len(list(dataset_records(Path(ingested.path)))) == 10
     manifest.unlink()
-    assert dataset_counts.current(store, now) == now
+    assert dataset_counts.current(store, mended) == mended
 
 
 def test_a_dataset_recorded_without_a_version_is_counted_but_not_called_edited(store: Store, tmp_path: Path) -> None:
