@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    home = sub.add_parser("home", help="show, choose or move the data home", parents=[common])
+    home = sub.add_parser("home", help="show, choose, move or compact the data home", parents=[common])
     home.set_defaults(handler=cmd_show)
     actions = home.add_subparsers(dest="home_command", metavar="ACTION")
     show = actions.add_parser("show", help="the data home in use, why, its size and contents", parents=[common])
@@ -167,8 +167,7 @@ def _progress_printer(ctx: Context):  # noqa: ANN202 - a home_move.Progress
 def cmd_compact(ctx: Context, args: argparse.Namespace) -> Result:
     from spark_trainer.jobs.compact import compact
 
-    ctx.info(f"compacting {ctx.store.home.db_path}...")
-    done = compact(ctx.store)
+    done = compact(ctx.store, starting=lambda: ctx.info(f"compacting {ctx.store.home.db_path}..."))
     before, after = done.before.file_bytes, done.after.file_bytes
     text = (f"compacted {ctx.store.home.db_path}: {human_bytes(before)} -> {human_bytes(after)} "
             f"({human_bytes(max(0, before - after))} given back to the disk)")

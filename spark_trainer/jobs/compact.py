@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,8 +108,9 @@ class Compacted:
     in_log: bool = False
 
 
-def compact(store: Store, *, app: bool = False) -> Compacted:
-    """Rewrite the database without its unused pages (`app`: a refusal in the app's words).
+def compact(store: Store, *, app: bool = False, starting: Callable[[], None] | None = None) -> Compacted:
+    """Rewrite the database without its unused pages (`app`: a refusal in the app's words;
+    `starting()` is called once the checks have passed, before the rewrite).
 
     Raises:
         Conflict: a worker writes to the database now (a run or an evaluation).
@@ -122,6 +124,8 @@ def compact(store: Store, *, app: bool = False) -> Compacted:
         raise Conflict(why)
     before = database_size(store)
     check_room(store, before)
+    if starting is not None:
+        starting()
     raw = store.engine.raw_connection()
     try:
         raw.execute("VACUUM")  # outside a transaction: the engine's connections begin none of their own

@@ -196,3 +196,24 @@ def test_home_show_says_what_the_database_holds_unused_and_compact_gives_it_back
     assert after["database_unused_bytes"] == 0 and after["database_bytes"] < data["database_bytes"]
     again = cli("--json", "home", "compact").json()
     assert again["bytes_before"] == after["database_bytes"] and not again["waits_in_log"]
+
+
+def test_home_compact_refused_while_a_run_trains_is_one_line(cli, store) -> None:
+    # It said "compacting ..." before the refusal: two lines where the README promises one.
+    import os
+
+    from spark_trainer.jobs import process
+    from spark_trainer.jobs.scheduler import make_picker
+    from spark_trainer.store import runs
+    from spark_trainer.store.entities import RunStatus
+    from tests.jobs.test_compact import _run_with_metrics
+
+    training = _run_with_metrics(store, 10)
+    runs.claim(store, make_picker([], 4, False))
+    runs.transition(store, training, RunStatus.RUNNING, "test worker started")
+    me = process.identity(os.getpid())
+    runs.update(store, training, pid=me.pid, pid_start_time=me.start_time)
+    refused = cli("home", "compact")
+    assert refused.code != 0 and refused.out == ""
+    assert refused.err == (f"error: run {training} is running; pause it (spark-trainer run pause {training}) or "
+                           "let it finish, then compact the database\n")
