@@ -94,7 +94,11 @@ def store_count(store: Store, dataset_id: int, summary: dict[str, Any], *, expec
 
 def manifest_note(dataset: Dataset) -> str | None:
     """One line for a dataset whose manifest was edited by hand since ingestion (see `current`), or
-    that has a line training refuses; None for a manifest as ingested."""
+    that has a line training refuses, or whose manifest is gone; None for a manifest as ingested."""
+    manifest = Path(dataset.path) / MANIFEST
+    if not manifest.is_file():
+        return (f"{manifest} is gone (deleted or moved by hand): runs on this dataset fail until it is put back; "
+                "the counts here are the last ones read")
     meta = dataset.meta or {}
     fields = meta.get("fields")
     if isinstance(fields, dict) and fields.get("unreadable") is True:

@@ -102,6 +102,9 @@ def test_a_line_training_refuses_keeps_the_last_counts_and_the_note_names_it(sto
     assert mended.num_items == 10 and len(list(dataset_records(Path(ingested.path)))) == 10
     manifest.unlink()
     assert dataset_counts.current(store, mended) == mended
+    assert dataset_counts.manifest_note(mended) == (
+        f"{manifest} is gone (deleted or moved by hand): runs on this dataset fail until it is put back; the "
+        "counts here are the last ones read")  # not "runs train on its 10 items"
 
 
 def test_a_dataset_recorded_without_a_version_is_counted_but_not_called_edited(store: Store, tmp_path: Path) -> None:
