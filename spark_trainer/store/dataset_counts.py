@@ -55,8 +55,8 @@ def counted(store: Store, dataset: Dataset) -> dict[str, Any] | None:
 
 
 def current(store: Store, dataset: Dataset) -> Dataset:
-    """`dataset` with the counts and version of its manifest as it is now (see `counted`); itself when
-    the manifest is as recorded, unreadable or gone."""
+    """`dataset` as stored once its manifest is counted as it is now (see `counted`); itself when the
+    manifest is as recorded, or cannot be read at all (gone, not UTF-8)."""
     before = (dataset.meta or {}).get("fields")
     summary = counted(store, dataset)
     if summary is None or summary is before:
