@@ -172,14 +172,19 @@ def run_training(
     report.on_log("each step is queued before the one before it is read back" if why is None
                   else f"each step is read back before the next is queued: {why}")
     pending: _Pending | None = None
-    last_settled, judged = 0.0, step  # when the last step read back was, and its number
+    last_done, judged = 0.0, step  # when the last step settled was known done, and its number
+    synchronous = accelerator.device.type == "cpu"  # its steps are done when their launch returns
 
     def settle(done: _Pending) -> None:
-        nonlocal last_settled, judged
+        nonlocal last_done, judged
         stats = done.launched.settle()
-        now = time.perf_counter()
-        elapsed = now - max(done.began, last_settled)  # a deferred step's time: since the one before it was done
-        last_settled = now
+        # A step's time: from its launch, or from when the step before it was done if that was later (the
+        # device queue). A queued device's step is known done when it is read back here; a CPU step when
+        # its launch returned (timed from its read-back, a step settled right after the one before it, as
+        # before side work, took ~0 s, and its tokens/s came out 300x too high).
+        finished = done.launched_at if synchronous else time.perf_counter()
+        elapsed = max(finished - max(done.began, last_done), 1e-9)
+        last_done = finished
         at = judged = done.step
         pace.add(elapsed)
         # A skipped step's loss and norm (inf, or a finite 1e30 that would flatten the chart) are left out.
@@ -249,10 +254,11 @@ def run_training(
                 report.on_log(f"stopped at step {step} ({stop}); step {step + 1} was dropped between its "
                               f"micro-batches and a resume trains it again; checkpoint {last_ckpt}")
                 break
+            launched_at = time.perf_counter()
             step += 1
             if pending is not None:
                 settle(pending)
-            pending = _Pending(step, launched, lr, began)
+            pending = _Pending(step, launched, lr, began, launched_at)
             ev, ck = config.eval, config.checkpoint
             evaluate = bool(ev.every_steps and step % ev.every_steps == 0 and step < total and recipe.val_data)
             sample = bool(ev.samples_every_steps and step % ev.samples_every_steps == 0) or commands.take_sample()
@@ -305,12 +311,14 @@ def run_training(
 
 @dataclass
 class _Pending:
-    """A launched step not yet settled: its number, what it launched, its rate and when it began."""
+    """A launched step not yet settled: its number, what it launched, its rate, when it began and when
+    its launch returned."""
 
     step: int
     launched: steps.LaunchedStep
     lr: float
     began: float
+    launched_at: float
 
 
 def _guarded_step(t: Any, **step_args: Any) -> steps.LaunchedStep | None:

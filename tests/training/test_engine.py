@@ -291,6 +291,35 @@ def test_the_next_step_is_queued_before_a_steps_numbers_are_read_back(tiny_model
     assert all(v > 0 for v in rep.series("tokens_per_s").values())
 
 
+def test_each_steps_rate_is_its_own_time_also_before_side_work_and_at_the_end(
+        tiny_model, counting_data, tmp_path, monkeypatch):
+    # Seen in a walk: tokens_per_s and samples_per_s were ~300x too high at every evaluation, sample or
+    # checkpoint step and at the last step, so `compare`, the leaderboard and the Throughput chart showed
+    # the spikes. Settled right after the step before it, such a step was timed from that read-back.
+    # Here every launch takes 2 s of a fake clock and nothing else does: every step's rate is 2 s's.
+    from types import SimpleNamespace
+
+    from spark_trainer.training import engine, steps
+
+    clock = [1000.0]
+    real_launch = steps.launch_step
+
+    def launch(**step_args):
+        launched = real_launch(**step_args)
+        clock[0] += 2.0
+        return launched
+
+    monkeypatch.setattr(steps, "launch_step", launch)
+    monkeypatch.setattr(engine, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    config = make_config(tiny_model, train={"max_steps": 6}, eval={"every_steps": 3},
+                         checkpoint={"every_steps": 4, "keep": 5})
+    outcome, rep = train(config, counting_data, tmp_path / "run")
+    assert outcome.status == "completed"
+    assert rep.series("samples_per_s") == {step: 4 / 2.0 for step in range(1, 7)}  # batch_size 4, one process
+    tokens = rep.series("tokens_per_s")
+    assert all(tokens[step] == pytest.approx(rep.metrics[step]["tokens"] / 2.0) for step in range(1, 7)), tokens
+
+
 def test_an_optimizer_that_cannot_skip_on_the_device_reads_each_step_back_before_the_next(
         tiny_model, counting_data, tmp_path, monkeypatch):
     import torch
