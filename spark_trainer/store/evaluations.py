@@ -135,12 +135,26 @@ def list_all(store: Store, *, base: bool | None = None, status: str | None = Non
 def data_names(store: Store, found: list[Evaluation], *, dataset_word: str = "dataset ") -> dict[str, str]:
     """What each evaluation's data is called, by its `data_path`: an ingested dataset by its name, after
     `dataset_word` ('dataset chat' in `eval --list` and the run page; 'chat' on a model card), as its
-    folder is only a number (datasets/1); a file or folder of the user's by its own name."""
+    folder is only a number (datasets/1); a file or folder of the user's by its own name. Where two of
+    `found`'s data would read alike (datasets named `train` in two projects, two `test.jsonl` in two
+    folders), each of those is qualified: `PROJECT/NAME` for a dataset, the folder above for a file, so
+    that the leaderboard, `compare` and a run's evaluation charts never take one for the other."""
+    from collections import Counter
+
     from spark_trainer.store import datasets
 
-    by_path = {str(Path(d.path).resolve()): d.name for d in datasets.list_all(store) if d.path} if found else {}
+    known = {str(Path(d.path).resolve()): d for d in datasets.list_all(store) if d.path} if found else {}
+    resolved = {e.data_path: str(Path(e.data_path).resolve()) for e in found}
+    plain = {path: known[path].name if path in known else Path(path).name for path in set(resolved.values())}
+    alike = Counter(plain.values())
     names = {}
-    for e in found:
-        name = by_path.get(str(Path(e.data_path).resolve()))
-        names[e.data_path] = f"{dataset_word}{name}" if name else Path(e.data_path).name
+    for data_path, path in resolved.items():
+        dataset = known.get(path)
+        if alike[plain[path]] < 2:
+            name = plain[path]
+        elif dataset is not None:
+            name = f"{dataset.project}/{dataset.name}"
+        else:
+            name = str(Path(Path(path).parent.name, Path(path).name))
+        names[data_path] = f"{dataset_word}{name}" if dataset is not None else name
     return names
