@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +73,7 @@ def front_matter(data: CardData) -> dict[str, Any]:
                                     for k, v in validation.items()]})
     elif "loss" in data.final_metrics and _own(data, "loss"):
         results.append({"task": task(), "dataset": dataset(data_name, split="train"),
-                        "metrics": [{"type": "loss", "name": "final training loss",
+                        "metrics": [{"type": "loss", "name": f"training loss at step {data.step}",
                                      "value": round(data.final_metrics["loss"], 6)}]})
     for ev in data.evaluations:
         results.append({"task": task(), "dataset": dataset(ev.dataset),
@@ -161,8 +162,12 @@ def dataset_summary(card_text: str, limit: int = 1200) -> str:
         block = block.strip()
         if not block or block.startswith(("#", "|", "```", "![")):
             continue
-        # Local source paths are nobody else's business once the card is public.
-        block = "\n".join(line for line in block.splitlines() if "sources:" not in line)
+        # Local source paths are nobody else's business once the card is public; the dataset's own files
+        # (its manifest, its report) stay in the data home, so the card does not point at them.
+        block = "\n".join(re.sub(r"\s*\(see report\.json[^)]*\)", "", line) for line in block.splitlines()
+                          if "sources:" not in line and "manifest.jsonl" not in line)
+        if not block.strip():
+            continue
         kept.append(block)
         if sum(map(len, kept)) > limit // 2:
             break

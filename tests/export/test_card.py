@@ -68,3 +68,33 @@ def test_a_local_dataset_is_never_named_as_a_hub_dataset():
         with pytest.raises(HFValidationError):
             validate_repo_id(dataset["type"])
     assert "Dataset `train`." in text
+
+
+def test_the_card_names_the_exported_steps_loss_and_no_file_it_does_not_ship(store, tmp_path):
+    """Seen in a walk: an export of step 20 of a 40-step run called its loss the "final training loss",
+    and the Training data section sent readers to report.json and manifest.jsonl, which stay in the
+    data home."""
+    import json
+
+    from spark_trainer.export.card import dataset_summary
+    from spark_trainer.ingest import ingest_paths
+    from spark_trainer.ingest.browse import read_card
+    from spark_trainer.store import projects
+
+    projects.create(store, "p")
+    rows = tmp_path / "notes.jsonl"
+    rows.write_text("".join(json.dumps({"text": f"note {i}"}) + "\n" for i in range(20)) + "not json\n")
+    dataset = ingest_paths(store, [rows], project="p").dataset
+    card_text = read_card(dataset.path)
+    assert "report.json" in card_text and "manifest.jsonl" in card_text  # the dataset's own card points at them
+    summary = dataset_summary(card_text)
+    assert "rejected: 1" in summary, summary  # what it said is kept
+    assert "report.json" not in summary and "manifest.jsonl" not in summary, summary
+
+    info = ExportInfo(kind="adapter", library_name="peft", pipeline_tag="text-generation", dtype="fp32", usage="")
+    text = render(CardData(model_name="m", run_id=1, recipe="causal-lm", base_model="b", step=20, info=info,
+                           dataset_name="notes", dataset_summary=summary, hyperparameters={},
+                           final_metrics={"loss": 5.7}, has_curve=False))
+    front = yaml.safe_load(text.split("---")[1])
+    assert front["model-index"][0]["results"][0]["metrics"][0]["name"] == "training loss at step 20"
+    assert "final training loss" not in text
