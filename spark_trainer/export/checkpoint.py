@@ -25,7 +25,8 @@ def resolve_checkpoint(run_dir: Path, spec: str | int, *, run_id: int | None = N
     check_spec(spec)
     found = list_checkpoints(Path(run_dir))
     if not found:
-        raise BadInput(f"{label} has no complete checkpoint to export or evaluate; train it first")
+        raise BadInput(f"{label} has no complete checkpoint to export or evaluate yet; train or resume it until it "
+                       "saves one")
     spec = str(spec)
     if spec == "last":
         path = found[-1]

@@ -163,3 +163,11 @@ def test_without_hard_links_the_pin_still_says_who_reads_the_checkpoint(tmp_path
         assert read == last
         assert checkpoint.pin_holders(tmp_path) == [checkpoint.PinHolder("export", os.getpid())]
     assert checkpoint.pin_holders(tmp_path) == [] and not list(tmp_path.glob(".pinned-*"))
+
+
+def test_a_run_without_a_checkpoint_is_told_to_train_or_resume_until_it_saves_one(tmp_path):
+    # A run paused during its start-up has none, and "train it first" read as if it had never trained.
+    with pytest.raises(BadInput) as refused:
+        resolve_checkpoint(tmp_path / "run", "last", run_id=12)
+    assert str(refused.value) == ("run 12 has no complete checkpoint to export or evaluate yet; train or resume it "
+                                  "until it saves one")
