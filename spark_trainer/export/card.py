@@ -94,13 +94,15 @@ def front_matter(data: CardData) -> dict[str, Any]:
     return meta
 
 
+LICENSE_LINE = "license: unknown  # choose the license (e.g. apache-2.0) before sharing"  # as a card is written
+
+
 def render(data: CardData) -> str:
     import yaml
 
     yaml_text = yaml.safe_dump(front_matter(data), sort_keys=False, allow_unicode=True)
     # The license is the user's to choose; say so next to the field.
-    yaml_text = yaml_text.replace("license: unknown\n",
-                                  "license: unknown  # choose the license (e.g. apache-2.0) before sharing\n")
+    yaml_text = yaml_text.replace("license: unknown\n", LICENSE_LINE + "\n")
     lines = ["---", yaml_text.rstrip("\n"), "---", "", f"# {data.model_name}", "",
              f"A {_kind_words(data.info.kind)} of `{data.base_model}` trained with SparkTrainer "
              f"(recipe `{data.recipe}`, run {data.run_id}, checkpoint at step {data.step}; weights in "

@@ -98,7 +98,8 @@ def export_run(store: Store, run_ref: int | str, options: ExportOptions, *,
         note = unsaved_best(store, run.id, Path(run.run_dir), step) if str(options.checkpoint) == "best" else None
         reused = find_reusable(store, run.id, step, options)
         if reused is not None:  # its card says what the store says now (evaluations, dataset name)
-            return ExportResult(model_card.refresh(store, run, reused), reused=True, note=note)
+            refreshed, kept = model_card.refresh(store, run, reused)
+            return ExportResult(refreshed, reused=True, note="; ".join(n for n in (note, kept) if n) or None)
         damaged = _damaged(store, run.id, step, options)
         return dataclasses.replace(_export(store, run, checkpoint, step, options, notify, damaged), note=note)
 

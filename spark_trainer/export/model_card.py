@@ -45,22 +45,28 @@ def recorded_info(info: ExportInfo) -> dict[str, Any]:
     return {k: v for k, v in dataclasses.asdict(info).items() if k != "files"}
 
 
-def refresh(store: Store, run: Any, export: Export) -> Export:
+def refresh(store: Store, run: Any, export: Export) -> tuple[Export, str | None]:
     """Bring a reused export's card up to date: written again (with its loss curve) when the store now
-    makes another card than the one written; a license the user chose in it is kept. An export recorded
-    before its description was kept is left as it is."""
+    makes another card than the one written; a license the user chose in it is kept. A card the user
+    edited beyond its license is kept as it is (it was replaced, and the edits lost, unsaid), with a line
+    saying so. An export recorded before its description was kept is left as it is."""
     from spark_trainer.export.plot import draw_curves
     from spark_trainer.jobs.submit import frozen_config
 
     kept = export.options.get(INFO_KEY)
     written = (export.options.get("manifest") or {}).get(CARD_NAME)
     if not isinstance(kept, dict) or not written:
-        return export
+        return export, None
     folder = Path(export.path)
     made = compose(store, run, frozen_config(Path(run.run_dir)), export.step, ExportInfo(**kept, files=[]))
     if integrity.fingerprint_of(made.text.encode("utf-8")) == list(written):
-        return export  # what it says is still so (a card the user edited, its license, is kept)
-    text = _with_license(made.text, (folder / CARD_NAME).read_text(encoding="utf-8", errors="replace"))
+        return export, None  # what it says is still so (a card the user edited, its license, is kept)
+    current = (folder / CARD_NAME).read_text(encoding="utf-8", errors="replace")
+    if integrity.fingerprint_of(_unlicensed(current).encode("utf-8")) != list(written):
+        return export, (f"its model card {folder / CARD_NAME} was edited, so it is kept as it is and does not "
+                        "say what changed since (an evaluation, a dataset's name); move it aside and export "
+                        "again to have it written anew")
+    text = _with_license(made.text, current)
     tag = uuid.uuid4().hex[:8]
     curve, card_file = folder / f".{tag}-{card.LOSS_CURVE}", folder / f".{tag}-{CARD_NAME}"
     try:
@@ -76,7 +82,20 @@ def refresh(store: Store, run: Any, export: Export) -> Export:
             left.unlink(missing_ok=True)
     manifest = {**export.options["manifest"], CARD_NAME: integrity.fingerprint_of(made.text.encode("utf-8")),
                 card.LOSS_CURVE: integrity.fingerprint(folder / card.LOSS_CURVE)}
-    return exports.set_options(store, export.id, {**export.options, "manifest": manifest})
+    return exports.set_options(store, export.id, {**export.options, "manifest": manifest}), None
+
+
+def _unlicensed(text: str) -> str:
+    """`text` (a card in an export folder) with its `license:` line as the card was written: what it says
+    beyond a license the user chose (`_with_license`)."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("---") and i:
+            break  # the front matter's end: the license is in it
+        if line.startswith("license: "):
+            lines[i] = card.LICENSE_LINE
+            break
+    return "\n".join(lines)
 
 
 def _with_license(text: str, current: str) -> str:

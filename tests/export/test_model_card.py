@@ -61,3 +61,27 @@ def test_a_reused_export_has_the_card_of_the_store_as_it_is_now(lora_run, tmp_pa
     code, said = _cli(capsys, home, "export", run.id, "--merge")
     assert code == 0 and "already exported" in said
     assert card.stat().st_mtime_ns == before  # nothing changed: the card is left as it is
+
+
+def test_a_card_edited_beyond_its_license_is_kept_and_said_not_replaced(lora_run, tmp_path, capsys) -> None:
+    """Seen in a walk: a line the user added to an export's card was gone after exporting the same again
+    (an evaluation had been added meanwhile), and the command said only "already exported"."""
+    shutil.copytree(lora_run[0], tmp_path / "home")
+    home, run = tmp_path / "home", lora_run[1]
+    assert _cli(capsys, home, "export", run.id)[0] == 0
+    with Store.open(home) as store:
+        folder = Path(exports.list_for(store, run.id)[0].path)
+    card = folder / "README.md"
+    mine = card.read_text().replace("license: unknown", "license: mit") + "\nTrained for the support team.\n"
+    card.write_text(mine)
+    with Store.open(home) as store:
+        made = evaluations.create(store, run.id, task="perplexity", data_path=datasets.get(store, "count").path,
+                                  base=False, checkpoint="last", gpus=[])
+        evaluations.complete(store, made.id, step=run.step, result={"metrics": {"perplexity": 3.25}}, points=[],
+                             report_path=None, artifact_meta={})
+    code, said = _cli(capsys, home, "export", run.id)
+    assert code == 0 and "already exported" in said
+    assert f"its model card {card} was edited, so it is kept as it is" in said, said
+    assert card.read_text() == mine  # the user's words, not replaced
+    with Store.open(home) as store:
+        assert integrity.damage(exports.list_for(store, run.id)[0].options, folder) is None  # still pushable
