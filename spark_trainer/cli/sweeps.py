@@ -49,7 +49,8 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def result_text(result: SweepResult) -> str:
-    """A heading line, then one row per run: rank, run, status, the swept values, the final metric; for
+    """A heading line, then one row per run: rank, run, status, the swept values, the final metric and
+    the step it was logged at (a run cancelled early is ranked by its value there); for
     a sweep queued without a plan, a last line saying its deleted runs are inferred."""
     direction = "higher" if result.higher_is_better else "lower"
     gone, known = result.deleted, "; ".join(values_text(c) for c in result.missing)
@@ -61,9 +62,9 @@ def result_text(result: SweepResult) -> str:
     head = (f"sweep {result.name}: {len(result.rows)} runs of {result.experiment}{deleted}, ranked by {result.metric} "
             f"(final value; {direction} is better)")
     rows = [(row.rank_text, row.run.id, row.run.status.value,
-             *(row.run.sweep_values.get(k) for k in result.keys), row.final) for row in result.rows]
+             *(row.run.sweep_values.get(k) for k in result.keys), row.final, row.step) for row in result.rows]
     tail = "" if result.counted else f"\nnote: sweep {result.name} was {NO_PLAN}"
-    return head + "\n" + table(["rank", "run", "status", *result.keys, result.metric], rows) + tail
+    return head + "\n" + table(["rank", "run", "status", *result.keys, result.metric, "step"], rows) + tail
 
 
 def result_data(result: SweepResult) -> dict[str, Any]:
@@ -75,4 +76,5 @@ def result_data(result: SweepResult) -> dict[str, Any]:
             "deleted": result.deleted if result.counted else None, "deleted_at_least": result.deleted,
             "deleted_combinations": result.missing,
             "runs": [{"rank": row.rank, "tied": row.tied, "id": row.run.id, "status": row.run.status.value,
-                      "values": row.run.sweep_values, "score": row.final} for row in result.rows]}
+                      "values": row.run.sweep_values, "score": row.final, "step": row.step}
+                     for row in result.rows]}

@@ -59,6 +59,7 @@ class SweepRow:
     run: Run
     final: float | None  # the run's last value of the main metric
     tied: bool = False  # another run has the same value, and the same rank
+    step: int | None = None  # the step of `final`: a run stopped early ranks by its value there
 
     @property
     def rank_text(self) -> str:
@@ -102,10 +103,11 @@ def sweep_result(store: Store, name: str) -> SweepResult:
     metric = get_recipe(members[0].recipe).main_metric
     found = summaries(store, [r.id for r in members], [metric.key])
     finals = {r.id: found[r.id][metric.key].last for r in members if metric.key in found.get(r.id, {})}
+    at = {r.id: found[r.id][metric.key].last_step for r in members if r.id in finals}
     sign = -1.0 if metric.higher_is_better else 1.0
     scored = sorted((r for r in members if r.id in finals), key=lambda r: (sign * finals[r.id], r.id))
     ranks = tied_ranks([finals[r.id] for r in scored])
-    rows = [SweepRow(place, r, finals[r.id], tied) for (place, tied), r in zip(ranks, scored, strict=True)]
+    rows = [SweepRow(place, r, finals[r.id], tied, at[r.id]) for (place, tied), r in zip(ranks, scored, strict=True)]
     rows += [SweepRow(None, r, None) for r in members if r.id not in finals]
     plan = sweeps.plan(store, name)
     keys = list(dict.fromkeys(k for values in [*(plan or []), *(r.sweep_values for r in members)] for k in values))

@@ -43,7 +43,7 @@ def test_a_sweep_of_two_tiny_runs_waits_and_ranks_them(store: Store, run_file: P
     assert "sweep tiny-sweep-1: queued 2 runs (1, 2)" in result.err
     lines = result.out.strip().splitlines()
     assert lines[0] == "sweep tiny-sweep-1: 2 runs of tiny, ranked by eval_loss (final value; lower is better)"
-    assert lines[1].split() == ["RANK", "RUN", "STATUS", "TRAIN.LEARNING_RATE", "EVAL_LOSS"]
+    assert lines[1].split() == ["RANK", "RUN", "STATUS", "TRAIN.LEARNING_RATE", "EVAL_LOSS", "STEP"]
     ranked = [line.split() for line in lines[2:]]
     assert [row[0] for row in ranked] == ["1", "2"] and {row[1] for row in ranked} == {"1", "2"}
     assert all(row[2] == "completed" for row in ranked)
@@ -105,8 +105,8 @@ def test_wait_exits_1_when_a_run_of_the_sweep_did_not_complete(store: Store, cli
     assert result.exit_code == 1
     lines = result.render_text().splitlines()
     assert lines[0] == "sweep cls-sweep-1: 2 runs of cls, ranked by eval_accuracy (final value; higher is better)"
-    assert lines[2].split() == ["1", str(good), "completed", "1", "0.75"]
-    assert lines[3].split() == ["-", str(bad), "failed", "2", "-"]
+    assert lines[2].split() == ["1", str(good), "completed", "1", "0.75", "2"]  # its value, at step 2
+    assert lines[3].split() == ["-", str(bad), "failed", "2", "-", "-"]
     assert lines[4] == f"run {bad} ended failed: CUDA error: boom"
 
 

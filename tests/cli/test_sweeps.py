@@ -34,13 +34,14 @@ def test_sweep_show_json_names_the_ranked_value_score_as_leaderboard_does(store:
     metrics.add_batch(store, second, [("eval_accuracy", 2, 0.9)])
     shown = cli("--json", "sweep", "show", "tickets-sweep-1").json()
     assert shown["metric"] == "eval_accuracy" and shown["higher_is_better"] is True
-    assert [(r["rank"], r["id"], r["score"]) for r in shown["runs"]] == [(1, second, 0.9), (2, first, 0.6)]
+    assert [(r["rank"], r["id"], r["score"], r["step"]) for r in shown["runs"]] == [
+        (1, second, 0.9, 2), (2, first, 0.6, 2)]
     assert all("eval_accuracy" not in r for r in shown["runs"])  # the metric's name is said once, at the top
     board = cli("--json", "leaderboard", "eval_accuracy").json()
     assert board["metric"] == "eval_accuracy" and [(r["id"], r["score"]) for r in board["runs"]] == [
         (second, 0.9), (first, 0.6)]
     text = cli("sweep", "show", "tickets-sweep-1").out.splitlines()
-    assert text[1].split() == ["RANK", "RUN", "STATUS", "TRAIN.LEARNING_RATE", "EVAL_ACCURACY"]  # text: unchanged
+    assert text[1].split() == ["RANK", "RUN", "STATUS", "TRAIN.LEARNING_RATE", "EVAL_ACCURACY", "STEP"]
 
 
 def test_sweep_show_gives_tied_runs_one_rank_and_names_a_deleted_combination(store: Store, tmp_path: Path,
@@ -124,3 +125,14 @@ def test_a_sweep_queued_without_a_plan_says_its_deleted_runs_are_inferred(store:
     listed = cli("sweep", "list").out.splitlines()
     assert listed[1].split()[3:5] == ["2", "?"] and listed[-1].startswith("?: queued by an older SparkTrainer")
     assert cli("--json", "sweep", "list").json()[0]["deleted"] is None
+
+
+def test_sweep_show_says_the_step_a_run_stopped_early_is_ranked_at(store: Store, tmp_path: Path, cli) -> None:
+    # A walk: a run cancelled at step 332 of 3000 was ranked first above a run still training, under a
+    # heading saying "final value", with nothing to say its value was from step 332.
+    first, second = _queue(store, tmp_path)
+    metrics.add_batch(store, first, [("eval_accuracy", 100, 0.5), ("eval_accuracy", 332, 0.8)])
+    metrics.add_batch(store, second, [("eval_accuracy", 3000, 0.7)])
+    text = cli("sweep", "show", "tickets-sweep-1").out.splitlines()
+    assert [line.split()[:2] + line.split()[-2:] for line in text[2:]] == [
+        ["1", str(first), "0.8", "332"], ["2", str(second), "0.7", "3000"]]
