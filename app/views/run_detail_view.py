@@ -266,8 +266,10 @@ class RunDetailView(QWidget):
         self.progress.setValue(min(run.step, total))
         queued = run.status == RunStatus.QUEUED  # devices: the Runs list's word ("cpu" queued, "CPU" started)
         start = self.ctx.model.queue_end.start_text(run.id) if queued else None
+        waiting = self.model.waiting.get(run.id) if queued else None
         self.eta.setText(page_state_line(run, [queue_places(self.model.all_runs()).get(run.id), start and f"starts {start}",
-                                               self.model.waiting.get(run.id)] if queued else []))
+                                               waiting and waiting.split(" (", 1)[0]] if queued else []))
+        self.eta.setToolTip(waiting or "")  # whole; the line keeps it short (it was cut mid-command)
         status = run.status
         self.priority_button.setVisible(queued)
         self.cancel_button.setEnabled(can("cancel", status))

@@ -393,7 +393,30 @@ def test_a_queued_runs_page_says_when_it_should_start(store, qsettings, qtbot, m
     view.show_run(ids["b"])
     qtbot.waitUntil(lambda: "starts" in view.eta.text(), timeout=10_000)
     assert f"priority 0, 2nd of 3 queued to start · starts {at(1040)} · waiting for run" in view.eta.text()
+    assert view.eta.toolTip().startswith("waiting for run")  # its reason whole, bracketed detail too
     ctx.shutdown()
+
+
+def test_a_held_queued_runs_page_says_so_without_a_command_cut_in_half(store, ctx, qtbot) -> None:
+    # A walk: the page of a run queued behind a hold read "queue is held (it starts once the queue is
+    # released: `spark-tr…", a command cut off by the page's width, in the app.
+    from app.views.run_detail_view import RunDetailView
+    from spark_trainer.store import experiments, projects, queue_hold, runs
+    from tests.app.model_sync import sync_model
+
+    projects.create(store, "p")
+    exp = experiments.create(store, project="p", name="e", recipe="causal-lm", base_model="m", dataset=None,
+                             config={})
+    run = runs.create(store, exp.id, requested_gpus="cpu")
+    queue_hold.hold(store)
+    sync_model(qtbot, ctx)
+    view = RunDetailView(store, ctx)
+    qtbot.addWidget(view)
+    view.show_run(run.id)
+    qtbot.waitUntil(lambda: "queue is held" in view.eta.text(), timeout=10_000)
+    assert "spark-trainer" not in view.eta.text() and "(" not in view.eta.text(), view.eta.text()
+    assert view.eta.toolTip() == queue_hold.REASON
+    view.stop()
 
 
 def test_a_run_deleted_with_its_project_in_this_window_says_so_and_offers_nothing(store, ctx, qtbot) -> None:
