@@ -126,8 +126,8 @@ def run_training(
         evals_without_gain = int(resume_state.get("evals_without_gain", 0))
         diverged.restore(resume_state)
     n_trainable = sum(p.numel() for p in params)
-    rows = len(recipe.train_data)
-    report.on_log(f"training {rows} row{'s' if rows != 1 else ''} ({len(recipe.val_data)} validation) on "
+    rows, noun = len(recipe.train_data), "packed row" if getattr(recipe, "packing_efficiency", None) is not None else "row"
+    report.on_log(f"training {rows} {noun}{'s' if rows != 1 else ''} ({len(recipe.val_data)} validation) on "
                   f"{accelerator.device} x{world}, {precision}, {n_trainable:,} trainable parameters, "
                   f"steps {step + 1}..{total}")
     if not recipe.val_data and step == 0:  # said once, at the run's start: eval settings then do nothing

@@ -318,6 +318,9 @@ def test_each_steps_rate_is_its_own_time_also_before_side_work_and_at_the_end(
     assert rep.series("samples_per_s") == {step: 4 / 2.0 for step in range(1, 7)}  # batch_size 4, one process
     tokens = rep.series("tokens_per_s")
     assert all(tokens[step] == pytest.approx(rep.metrics[step]["tokens"] / 2.0) for step in range(1, 7)), tokens
+    # Its log names the rows it trains on as what they are (packed: "training 26 rows" read as 26 examples
+    # beside "tokenized 133 rows").
+    assert any(line.startswith("training ") and " packed rows (" in line for line in rep.logs), rep.logs
 
 
 def test_an_optimizer_that_cannot_skip_on_the_device_reads_each_step_back_before_the_next(
