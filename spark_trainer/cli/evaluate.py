@@ -60,9 +60,9 @@ def cmd_eval(ctx: Context, args: argparse.Namespace) -> Result:
     with like_ctrl_c():  # a closed terminal or a SIGTERM cancels it too, as Ctrl-C does
         ev = jobs.wait(store, ev.id, on_progress=EvalProgress(tty=sys.stderr.isatty(), say=ctx.info))
     if ev.status != "completed":
-        reason = (ev.error or ev.status).strip().splitlines()[0]
+        reason = [line for line in (ev.error or "").strip().splitlines()[:1] if line != ev.status]  # not "cancelled: cancelled"
         return Result({"evaluation": ev.id, "status": ev.status, "error": ev.error},
-                      f"evaluation {ev.id} {ev.status}: {reason}", exit_code=1)
+                      f"evaluation {ev.id} {ev.status}" + (f": {reason[0]}" if reason else ""), exit_code=1)
     report = dict(ev.result or {})
     report.pop("predictions", None)
     data = {"evaluation": ev.id, "run": ev.run_id, **report}

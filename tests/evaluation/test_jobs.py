@@ -441,6 +441,8 @@ def test_eval_told_to_stop_or_left_by_its_terminal_cancels_like_ctrl_c(lora_run,
             ended = evaluations.get(store, found[0].id)
             assert ended.status == "cancelled", ended
             assert wait_gone(ended.pid, ended.pid_start_time, 10)
+            said = cli.stdout.read()
+            assert said.strip() == f"evaluation {ended.id} cancelled", said  # it said "cancelled: cancelled"
     finally:
         if cli.poll() is None:
             cli.kill()
