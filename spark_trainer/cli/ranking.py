@@ -97,8 +97,8 @@ def cmd_leaderboard(ctx: Context, args: argparse.Namespace) -> Result:
         rows += [("baseline", b.run_id, "-", f"base model: {Path(b.base_model).name}", b.shown_data, "-",
                   b.values.get(key, "-"), "-", "base", *_eval_cells(b.values, evals.keys)) for b in evals.baselines]
     columns = [eval_column_title(k, evals) for k in evals.keys]
-    text = table(["rank", "run", "project", "experiment", "dataset", "recipe", key + on, "step", "status", *columns], rows,
-                 empty=f"no run matching these filters has recorded {key}")
+    heads = ["rank", "run", "project", "experiment", "dataset", "recipe", key + on, "step", "status", *columns]
+    text = table([_heading(h) for h in heads], rows, upper=False, empty=f"no run matching these filters has recorded {key}")
     data = [{**_entry_data(e, names), "evals": evals.values.get(e.run.id, {})} for e in shown]
     base = [{"evaluation": b.evaluation_id, "run": b.run_id, "base_model": b.base_model, "data": b.data,
              "score": b.values.get(key), "evals": b.values} for b in evals.baselines]
@@ -203,3 +203,10 @@ def _newest_samples(store: Any, ids: list[int]) -> list[dict[str, Any] | None]:
     found = [run_samples(store, r, limit=1) for r in ids]
     return [{"step": s[0].step, "path": s[0].path, "text": sample_text(s[0]), "items": [asdict(i) for i in s[0].items]}
             if s else None for s in found]
+
+
+def _heading(text: str) -> str:
+    """A column's heading upper-cased as the table's, but for the data named after " on ": a file's
+    name is as it is on disk (it said MCQ_ACCURACY ON Q.CSV for q.csv)."""
+    metric, on, data = text.partition(" on ")
+    return metric.upper() + (f" on {data}" if on else "")

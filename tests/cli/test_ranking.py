@@ -87,7 +87,7 @@ def test_leaderboard_shows_evaluation_columns_and_base_model_baselines_as_the_vi
     assert text.code == 0, text.err
     head, data, columns, first, second, baseline = text.out.splitlines()
     assert data == "evaluation results on held-out.jsonl (1 run)"
-    assert columns.split()[-4:] == ["STATUS", "PERPLEXITY", "ON", "HELD-OUT.JSONL"]
+    assert columns.split()[-4:] == ["STATUS", "PERPLEXITY", "on", "held-out.jsonl"]
     assert first.split()[:2] == ["1", str(tuned)] and first.split()[-1] == "9.5"
     assert second.split()[:2] == ["2", str(other)] and second.split()[-1] == "-"
     assert baseline.split() == ["baseline", str(tuned), "-", "base", "model:", "m", "held-out.jsonl", "-", "-", "-",
@@ -127,7 +127,7 @@ def test_a_leaderboard_of_one_recipe_shows_only_its_evaluation_columns_and_basel
     assert [r["id"] for r in shown["runs"]] == [lm]
     assert [b["run"] for b in shown["baselines"]] == [lm]
     text = cli("leaderboard", "eval_loss", "--recipe", "causal-lm").out
-    assert text.splitlines()[2].split()[-4:] == ["STATUS", "PERPLEXITY", "ON", "PERPLEXITY.CSV"], text
+    assert text.splitlines()[2].split()[-4:] == ["STATUS", "PERPLEXITY", "on", "perplexity.csv"], text
     # No filter: one evaluation data at a time, the newest of those evaluated on by as many runs.
     both = cli("--json", "leaderboard", "eval_loss").json()
     assert both["eval_data"]["name"] == "classification.csv"
@@ -154,7 +154,8 @@ def test_evaluation_columns_and_an_evals_ranking_show_one_evaluation_data_at_a_t
     assert text[0].startswith("ranked by evals/classification_accuracy on heldout.jsonl (best value")
     assert text[1] == ("evaluation results on heldout.jsonl (2 runs); also evaluated on: longcls.csv (1 run), "
                        "tickets.jsonl (1 run) (--eval-data NAME shows those)")
-    assert "CLASSIFICATION_ACCURACY ON HELDOUT.JSONL" in text[2]
+    assert "CLASSIFICATION_ACCURACY on heldout.jsonl" in text[2]  # the file as it is named (was HELDOUT.JSONL)
+    assert text[2].startswith("RANK  RUN  PROJECT")
     one = cli("--json", "leaderboard", "evals/classification_accuracy", "--eval-data", "longcls.csv").json()
     assert [(r["id"], r["score"], r["evals"]) for r in one["runs"]] == \
         [(a, 0.0, {"evals/classification_accuracy": 0.0, "evals/classification_macro_f1": 0.0})]
