@@ -39,7 +39,7 @@ from app.views.run_deletes import ON_ITS_PAGE, RunDeletes
 from app.views.run_detail_reads import RunStatic, read_static
 from app.views.run_exports import RunExportsWidget
 from app.views.run_record_tabs import CheckpointsTable, SamplesPanel, events_text
-from app.views.runs_columns import badge_colour, page_state_line
+from app.views.runs_columns import badge_colour, page_reason, page_state_line
 from app.views.sweep_filter import swept_cell, swept_tip
 from app.widgets import ElidedLabel
 from app.workers import Task, pending
@@ -268,8 +268,8 @@ class RunDetailView(QWidget):
         start = self.ctx.model.queue_end.start_text(run.id) if queued else None
         waiting = self.model.waiting.get(run.id) if queued else None
         self.eta.setText(page_state_line(run, [queue_places(self.model.all_runs()).get(run.id), start and f"starts {start}",
-                                               waiting and waiting.split(" (", 1)[0]] if queued else []))
-        self.eta.setToolTip(waiting or "")  # whole; the line keeps it short (it was cut mid-command)
+                                               waiting and page_reason(waiting)] if queued else []))
+        self.eta.setToolTip(waiting or "")
         status = run.status
         self.priority_button.setVisible(queued)
         self.cancel_button.setEnabled(can("cancel", status))

@@ -32,6 +32,12 @@ def page_state_line(run: Run, waiting: list[str | None]) -> str:
     return f"{run.devices} · {said}" if said else run.devices
 
 
+def page_reason(waiting: str) -> str:
+    """Why a queued run waits, for its page's line: without a bracketed command (the page's width cut
+    "`spark-tr…`"; its tooltip keeps it), while a bracketed fact ("max concurrent runs 1") stays."""
+    return waiting.split(" (", 1)[0] if "`" in waiting else waiting
+
+
 def badge_colour(status: RunStatus) -> str:
     """The status dot's colour in the list and the badge's on the run page."""
     return {RunStatus.RUNNING: "#2f81f7", RunStatus.STARTING: "#2f81f7", RunStatus.QUEUED: "#6e7681",

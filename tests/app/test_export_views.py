@@ -87,11 +87,12 @@ def test_leaderboard_shows_evaluation_columns_and_a_baseline_row(trained, qtbot)
     from app.views.leaderboard_view import LeaderboardView
 
     store, ctx, run = trained
-    ours = evaluations.create(store, run.id, task="mcq", data_path="/data/quiz.csv", base=False, checkpoint="last",
-                              gpus=[])
+    # A file name no other test's evaluation has: two quiz.csv in two folders are named by their folders.
+    ours = evaluations.create(store, run.id, task="mcq", data_path="/data/final-quiz.csv", base=False,
+                              checkpoint="last", gpus=[])
     evaluations.complete(store, ours.id, step=run.step, result={"metrics": {"accuracy": 0.75}},
                          points=[("evals/mcq_accuracy", run.step, 0.75)], report_path="/evals/1.json", artifact_meta={})
-    base = evaluations.create(store, run.id, task="mcq", data_path="/data/quiz.csv", base=True, checkpoint="base",
+    base = evaluations.create(store, run.id, task="mcq", data_path="/data/final-quiz.csv", base=True, checkpoint="base",
                               gpus=[])
     evaluations.update(store, base.id, status="completed", result={"metrics": {"accuracy": 0.25}})
     view = LeaderboardView(store, ctx)
@@ -100,9 +101,9 @@ def test_leaderboard_shows_evaluation_columns_and_a_baseline_row(trained, qtbot)
     view.metric_box.setCurrentText("evals/mcq_accuracy")
     qtbot.waitUntil(lambda: not view.busy(), timeout=10_000)
     headers = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
-    assert "mcq_accuracy\non quiz.csv" in headers  # results on one evaluation data at a time, named
-    col = headers.index("mcq_accuracy\non quiz.csv")
-    assert view.eval_data.currentText() == "quiz.csv (1 run)" and not view._eval_data_pair.isHidden()
+    assert "mcq_accuracy\non final-quiz.csv" in headers  # results on one evaluation data at a time, named
+    col = headers.index("mcq_accuracy\non final-quiz.csv")
+    assert view.eval_data.currentText() == "final-quiz.csv (1 run)" and not view._eval_data_pair.isHidden()
     rows = table_texts(view.table)
     ours = next(r for r in rows if r[1] == str(run.id) and r[0] != "baseline")
     baseline = next(r for r in rows if r[0] == "baseline")
