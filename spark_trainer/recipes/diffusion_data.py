@@ -9,7 +9,6 @@ torchvision): resized to cover the target size, then centre-cropped.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from spark_trainer.images import decode_problem, open_rgb
 from spark_trainer.ingest.detect import IMAGE_EXTS
 from spark_trainer.manifest_fields import is_filled
 from spark_trainer.recipes import image_rows
+from spark_trainer.training.data import manifest_objects
 
 
 @dataclass(frozen=True)
@@ -94,25 +94,16 @@ def _image_pairs(data_path: Path) -> list[CaptionedImage]:
         raise BadInput(f"dataset folder {data_path} has no manifest.jsonl")
     found: list[CaptionedImage] = []
     other_kinds = 0
-    with manifest.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInput(f"{manifest}: line {number} is not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise BadInput(f"{manifest}: line {number} is not a JSON object")
-            raw_path = row.get("path")
-            if not isinstance(raw_path, str) or Path(raw_path).suffix.lower() not in IMAGE_EXTS:
-                other_kinds += 1
-                continue
-            path = Path(raw_path) if Path(raw_path).is_absolute() else data_path / raw_path
-            caption = row.get("caption")
-            found.append(CaptionedImage(path, caption.strip() if isinstance(caption, str) else "",
-                                        str(row.get("source") or raw_path),
-                                        "val" if row.get("split") == "val" else "train"))
+    for _number, row in manifest_objects(manifest):  # a line not JSON, or not an object, refused by number
+        raw_path = row.get("path")
+        if not isinstance(raw_path, str) or Path(raw_path).suffix.lower() not in IMAGE_EXTS:
+            other_kinds += 1
+            continue
+        path = Path(raw_path) if Path(raw_path).is_absolute() else data_path / raw_path
+        caption = row.get("caption")
+        found.append(CaptionedImage(path, caption.strip() if isinstance(caption, str) else "",
+                                    str(row.get("source") or raw_path),
+                                    "val" if row.get("split") == "val" else "train"))
     if not found:
         what = f"{other_kinds} rows, none of them an image" if other_kinds else "no rows"
         raise BadInput(f"dataset {data_path} has {what}; diffusion-lora trains on images with captions "
