@@ -71,12 +71,14 @@ def _saving_worker(store: Store, experiment, chunks: int, then: str = "publish",
 
 
 def test_a_pause_waits_past_the_grace_period_for_a_checkpoint_still_being_written(store: Store, experiment) -> None:
-    run, worker, folder = _saving_worker(store, experiment, chunks=15)  # 3 s of writing
+    # 6 s of writing: with 3 s, a loaded fresh-clone suite once reached the pause after the save was nearly
+    # done, so nothing waited past the grace period.
+    run, worker, folder = _saving_worker(store, experiment, chunks=30)
     try:
         paused = control.pause(store, run.id, grace_s=0.5)
         assert paused.status == RunStatus.PAUSED
         saved = folder / "step-00000010" / "optimizer.pt"
-        assert saved.stat().st_size == 15 * 4096  # published whole: the worker was not killed mid-write
+        assert saved.stat().st_size == 30 * 4096  # published whole: the worker was not killed mid-write
         reason = runs.events(store, run.id)[-1].reason
         assert reason.startswith("pause requested; worker stopped (its checkpoint took ")
         assert "past the 0.5 s grace period" in reason
